@@ -1,0 +1,146 @@
+"""Load a deployment file, resolve its products, and check every name it uses."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from portplan.errors import Diagnostic, InputError
+from portplan.load.product import read_product
+from portplan.load.validate import choice_hint, validate
+from portplan.load.yamlsrc import SourceMap, load_yaml
+from portplan.model.deployment import Deployment, ProductBinding
+from portplan.model.product import Configurability, Product
+
+__all__ = ["Bundle", "load_deployment", "read_deployment"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Bundle:
+    """A deployment with the products it uses, and where each of its values was written."""
+
+    deployment: Deployment
+    products: dict[str, Product]
+    source: SourceMap
+
+    @property
+    def file(self) -> Path:
+        return self.source.file
+
+
+def read_deployment(path: Path) -> tuple[Bundle | None, list[Diagnostic]]:
+    """Read and check a deployment and its product files; collect every problem."""
+    data, source, problems = load_yaml(path)
+    if data is None or problems:
+        return None, problems
+    deployment, problems = validate(Deployment, data, source, "deployment")
+    if deployment is None:
+        return None, problems
+    products: dict[str, Product] = {}
+    for product_id, binding in deployment.products.items():
+        product, product_problems = _resolve_product(path, source, product_id, binding)
+        problems.extend(product_problems)
+        if product is not None:
+            products[product_id] = product
+            problems.extend(_check_binding(deployment, product_id, binding, product, source))
+    if len(products) == len(deployment.products):
+        known = {name for product in products.values() for name in product.dynamic_ranges}
+        for host_name, host in deployment.hosts.items():
+            for name in host.dynamic_ranges:
+                if name not in known:
+                    problems.append(source.diagnostic(
+                        ("hosts", host_name, "dynamic_ranges", name),
+                        f"no product in this deployment has a dynamic range {name!r}",
+                        choice_hint(name, known, "dynamic ranges"), at_key=True))
+    if problems:
+        return None, problems
+    return Bundle(deployment=deployment, products=products, source=source), []
+
+
+def load_deployment(path: Path | str) -> Bundle:
+    """Load a deployment and its products; raise :class:`InputError` listing every problem."""
+    bundle, problems = read_deployment(Path(path))
+    if bundle is None:
+        raise InputError(problems)
+    return bundle
+
+
+def _resolve_product(
+    path: Path, source: SourceMap, product_id: str, binding: ProductBinding
+) -> tuple[Product | None, list[Diagnostic]]:
+    from portplan.catalog import catalog_ids, load_catalog_product
+
+    where = ("products", product_id)
+    if binding.file is None:
+        if product_id not in catalog_ids():
+            return None, [
+                source.diagnostic(
+                    where, f"no product {product_id!r} in the catalog",
+                    choice_hint(product_id, catalog_ids(), "products")
+                    + "; or give the model with 'file:'",
+                    at_key=True,
+                )
+            ]
+        return load_catalog_product(product_id), []
+    product_path = (path.parent / binding.file).resolve()
+    product, _product_source, problems = read_product(product_path)
+    if product is None:
+        if problems and problems[0].message == "no such file":
+            return None, [
+                source.diagnostic((*where, "file"), f"product file {binding.file!r} does not exist",
+                                  f"looked for {product_path}; the path is relative to the deployment")
+            ]
+        return None, problems
+    if product.id != product_id:
+        return None, [
+            source.diagnostic(where, f"{binding.file} holds product {product.id!r}, not {product_id!r}",
+                              f"name the entry '{product.id}:'", at_key=True)
+        ]
+    return product, []
+
+
+def _check_binding(
+    deployment: Deployment, product_id: str, binding: ProductBinding, product: Product,
+    source: SourceMap,
+) -> Iterable[Diagnostic]:
+    base = ("products", product_id)
+    for name in binding.features:
+        if name not in product.features:
+            yield source.diagnostic((*base, "features", name), f"{product_id} has no feature {name!r}",
+                                    choice_hint(name, product.features, "features"), at_key=True)
+    for name in binding.parameters:
+        param = product.parameters.get(name)
+        if param is None:
+            yield source.diagnostic((*base, "parameters", name),
+                                    f"{product_id} has no port parameter {name!r}",
+                                    choice_hint(name, product.parameters, "parameters"), at_key=True)
+        elif param.configurable is Configurability.NO:
+            default = ",".join(str(r) for r in param.default_ranges())
+            yield source.diagnostic(
+                (*base, "parameters", name),
+                f"parameter {name!r} of {product_id} is fixed at {default} and cannot be overridden"
+                + (f" ({param.how})" if param.how else ""),
+                "remove the override; the vendor does not allow another port",
+                at_key=True,
+            )
+    for name in binding.dynamic_ranges:
+        if name not in product.dynamic_ranges:
+            yield source.diagnostic((*base, "dynamic_ranges", name),
+                                    f"{product_id} has no dynamic range {name!r}",
+                                    choice_hint(name, product.dynamic_ranges, "dynamic ranges"),
+                                    at_key=True)
+    for component, hosts in binding.components.items():
+        if component not in product.components:
+            yield source.diagnostic((*base, "components", component),
+                                    f"{product_id} has no component {component!r}",
+                                    choice_hint(component, product.components, "components"),
+                                    at_key=True)
+        for index, host in enumerate(hosts):
+            if host not in deployment.hosts:
+                path = (*base, "components", component, index)
+                if source.values.get(path) is None:  # written as a single name, not a list
+                    path = (*base, "components", component)
+                yield source.diagnostic(path, f"component {component!r} is placed on unknown host {host!r}",
+                                        choice_hint(host, deployment.hosts, "hosts")
+                                        + "; declare it under 'hosts:'")

@@ -1,0 +1,179 @@
+"""Turn pydantic's validation errors into located, actionable diagnostics."""
+
+from __future__ import annotations
+
+import difflib
+import types
+import typing
+from collections.abc import Iterable
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from portplan.errors import Diagnostic
+from portplan.load.yamlsrc import Path_, SourceMap
+from portplan.model.conditions import ConditionSyntaxError
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def did_you_mean(word: str, choices: Iterable[str]) -> str | None:
+    """``"did you mean 'website'?"`` when a close match exists, else ``None``."""
+    matches = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f"did you mean {matches[0]!r}?" if matches else None
+
+
+def choice_hint(word: str, choices: Iterable[str], what: str) -> str:
+    """A hint naming the closest choice, or listing the choices when none is close."""
+    options = sorted(choices)
+    close = did_you_mean(word, options)
+    if close:
+        return close
+    if not options:
+        return f"this file declares no {what}"
+    shown = ", ".join(options[:12]) + (", ..." if len(options) > 12 else "")
+    return f"known {what}: {shown}"
+
+
+def format_path(path: Path_) -> str:
+    text = ""
+    for part in path:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        else:
+            text += f".{part}" if text else str(part)
+    return text or "the top level"
+
+
+def _data_path(data: Any, loc: tuple[int | str, ...]) -> Path_:
+    """Keep the parts of a pydantic location that exist in the data (drops union/function tags)."""
+    path: list[str | int] = []
+    current = data
+    for part in loc:
+        if isinstance(current, dict) and part in current:
+            path.append(part)
+            current = current[part]
+        elif isinstance(current, list) and isinstance(part, int) and 0 <= part < len(current):
+            path.append(part)
+            current = current[part]
+    return tuple(path)
+
+
+def _unwrap(annotation: Any) -> list[Any]:
+    origin = typing.get_origin(annotation)
+    if origin is typing.Annotated:
+        return _unwrap(typing.get_args(annotation)[0])
+    if origin in (typing.Union, types.UnionType):
+        return [t for arg in typing.get_args(annotation) for t in _unwrap(arg)]
+    return [annotation]
+
+
+def _model_at(root: type[BaseModel], path: Path_) -> type[BaseModel] | None:
+    """The model class that validates the mapping at ``path`` (for listing its allowed keys)."""
+    candidates: list[Any] = [root]
+    for part in path:
+        following: list[Any] = []
+        for cand in candidates:
+            origin = typing.get_origin(cand)
+            if isinstance(cand, type) and issubclass(cand, BaseModel) and isinstance(part, str):
+                for name, info in cand.model_fields.items():
+                    if part in (name, info.alias):
+                        following.extend(_unwrap(info.annotation))
+            elif origin is dict:
+                following.extend(_unwrap(typing.get_args(cand)[1]))
+            elif origin in (tuple, list) and isinstance(part, int):
+                following.extend(_unwrap(typing.get_args(cand)[0]))
+        candidates = following
+    for cand in candidates:
+        if isinstance(cand, type) and issubclass(cand, BaseModel):
+            return cand
+    return None
+
+
+def _keys_of(model: type[BaseModel]) -> list[str]:
+    return [info.alias or name for name, info in model.model_fields.items()]
+
+
+def _describe(error: Any, path: Path_, data: Any, root: type[BaseModel]) -> tuple[str, str, bool, int]:
+    """(message, hint, at_key, column_offset) for one pydantic error."""
+    kind = error["type"]
+    where = format_path(path)
+    if kind == "extra_forbidden":
+        key = path[-1] if path else "?"
+        model = _model_at(root, path[:-1])
+        allowed = _keys_of(model) if model else []
+        return (
+            f"unknown key {key!r} in {format_path(path[:-1])}",
+            choice_hint(str(key), allowed, "keys here") + " (see `portplan schema`)",
+            True,
+            0,
+        )
+    if kind == "missing":
+        missing = error["loc"][-1]
+        return (
+            f"{where} lacks the required key {missing!r}",
+            f"add '{missing}:' to it",
+            False,
+            0,
+        )
+    if kind == "string_pattern_mismatch":
+        return (
+            f"{where}: {error['input']!r} is not a valid name",
+            "use lower-case letters, digits, '_' and '-', starting with a letter",
+            False,
+            0,
+        )
+    if kind == "enum":
+        expected = error.get("ctx", {}).get("expected", "")
+        return (
+            f"{where}: {error['input']!r} is not allowed",
+            f"use one of {expected}",
+            False,
+            0,
+        )
+    if kind == "value_error":
+        exc = error.get("ctx", {}).get("error")
+        offset = exc.offset if isinstance(exc, ConditionSyntaxError) else 0
+        return f"{where}: {exc}", _value_hint(exc), False, offset
+    message = error["msg"]
+    return f"{where}: {message[0].lower()}{message[1:]}", "see `portplan schema` for the format", False, 0
+
+
+def _value_hint(exc: object) -> str:
+    text = str(exc)
+    if isinstance(exc, ConditionSyntaxError):
+        return "write e.g. 'appclarity', 'not rbac' or 'lab and not exchange'"
+    if "outside" in text:
+        return "ports run from 1 to 65535"
+    if "reversed" in text:
+        return "write the lower port first"
+    if "host bits" in text or "CIDR" in text:
+        return "write an address such as 192.0.2.10 or a network such as 198.51.100.0/24"
+    return "correct the value"
+
+
+def validate(
+    model: type[M], data: Any, source: SourceMap, what: str
+) -> tuple[M | None, list[Diagnostic]]:
+    """Validate ``data`` against ``model``; every error becomes a located diagnostic."""
+    if not isinstance(data, dict):
+        return None, [
+            source.diagnostic((), f"a {what} file must be a YAML mapping at the top level",
+                              f"start with the keys of a {what} (see `portplan schema {what}`)")
+        ]
+    try:
+        return model.model_validate(data), []
+    except ValidationError as exc:
+        problems: list[Diagnostic] = []
+        seen: set[tuple[Any, ...]] = set()
+        for error in exc.errors():
+            path = _data_path(data, error["loc"])
+            message, hint, at_key, offset = _describe(error, path, data, model)
+            identity = (path, message)
+            if identity in seen:
+                continue
+            seen.add(identity)
+            problems.append(
+                source.diagnostic(path, message, hint, at_key=at_key, column_offset=offset)
+            )
+        return None, problems

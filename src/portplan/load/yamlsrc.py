@@ -1,0 +1,171 @@
+"""YAML → plain Python data plus a side table of where every key and value was written.
+
+The user's data never carries position markers; positions live in :class:`SourceMap`, keyed by
+the path of the value (``("flows", 3, "ports", 0)``).  Syntax errors and duplicate keys are
+collected as diagnostics rather than raised one at a time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from portplan.errors import Diagnostic
+
+try:  # the C loader is many times faster on large deployments
+    from yaml import CSafeLoader as _Loader
+except ImportError:  # pragma: no cover - PyYAML without libyaml
+    from yaml import SafeLoader as _Loader  # type: ignore[assignment]
+
+Path_ = tuple[str | int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Span:
+    """A 1-based line and column in a file."""
+
+    line: int
+    column: int
+
+
+@dataclass(slots=True)
+class SourceMap:
+    """Where the values (and mapping keys) of one file were written."""
+
+    file: Path
+    values: dict[Path_, Span] = field(default_factory=dict)
+    keys: dict[Path_, Span] = field(default_factory=dict)
+
+    def value(self, path: Path_) -> Span | None:
+        """Span of the value at ``path``, or of its closest written ancestor."""
+        for end in range(len(path), -1, -1):
+            span = self.values.get(path[:end])
+            if span is not None:
+                return span
+        return None
+
+    def key(self, path: Path_) -> Span | None:
+        """Span of the key naming ``path`` (falls back to the value's span)."""
+        return self.keys.get(path) or self.value(path)
+
+    def diagnostic(
+        self, path: Path_, message: str, hint: str | None = None, *, at_key: bool = False,
+        column_offset: int = 0,
+    ) -> Diagnostic:
+        span = self.key(path) if at_key else self.value(path)
+        return Diagnostic(
+            file=self.file,
+            line=span.line if span else None,
+            column=(span.column + column_offset) if span else None,
+            message=message,
+            hint=hint,
+        )
+
+
+def _span(node: yaml.Node) -> Span:
+    return Span(node.start_mark.line + 1, node.start_mark.column + 1)
+
+
+class _Builder:
+    def __init__(self, loader: Any, source: SourceMap) -> None:
+        self.loader = loader
+        self.source = source
+        self.problems: list[Diagnostic] = []
+
+    def build(self, node: yaml.Node, path: Path_) -> Any:
+        self.source.values[path] = _span(node)
+        if isinstance(node, yaml.MappingNode):
+            result: dict[Any, Any] = {}
+            for key_node, value_node in node.value:
+                if not isinstance(key_node, yaml.ScalarNode):
+                    self.problems.append(
+                        Diagnostic(
+                            file=self.source.file, line=_span(key_node).line,
+                            column=_span(key_node).column,
+                            message="a mapping key must be a plain name, not a list or mapping",
+                            hint="write the key as text",
+                        )
+                    )
+                    continue
+                key = self.loader.construct_object(key_node)
+                if key_node.tag == "tag:yaml.org,2002:merge":
+                    self.problems.append(
+                        Diagnostic(
+                            file=self.source.file, line=_span(key_node).line,
+                            column=_span(key_node).column,
+                            message="YAML merge keys (<<) are not supported",
+                            hint="write the keys out in full",
+                        )
+                    )
+                    continue
+                if key in result:
+                    first = self.source.keys[(*path, key)]
+                    self.problems.append(
+                        Diagnostic(
+                            file=self.source.file, line=_span(key_node).line,
+                            column=_span(key_node).column,
+                            message=f"duplicate key {key!r} (first written at line {first.line})",
+                            hint="keep one of them; YAML would silently drop the first",
+                        )
+                    )
+                    continue
+                self.source.keys[(*path, key)] = _span(key_node)
+                result[key] = self.build(value_node, (*path, key))
+            return result
+        if isinstance(node, yaml.SequenceNode):
+            return [self.build(item, (*path, index)) for index, item in enumerate(node.value)]
+        return self.loader.construct_object(node)
+
+
+def load_yaml(path: Path, text: str | None = None) -> tuple[Any, SourceMap, list[Diagnostic]]:
+    """Read one YAML document; return its data, its source map and any problems found.
+
+    The file is only read.  On a syntax error the data is ``None`` and one diagnostic says where.
+    """
+    source = SourceMap(file=path)
+    if text is None:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return None, source, [
+                Diagnostic(file=path, line=None, column=None, message="no such file",
+                           hint="check the path")
+            ]
+        except (OSError, UnicodeDecodeError) as exc:
+            return None, source, [
+                Diagnostic(file=path, line=None, column=None, message=f"cannot read file: {exc}",
+                           hint="check the path and that it is UTF-8 text")
+            ]
+    loader = _Loader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None, source, [
+                Diagnostic(file=path, line=1, column=1, message="the file is empty",
+                           hint="write the model as a YAML mapping")
+            ]
+        builder = _Builder(loader, source)
+        data = builder.build(node, ())
+        return data, source, builder.problems
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        what = " ".join(p for p in (exc.context, exc.problem) if p)
+        return None, source, [
+            Diagnostic(
+                file=path,
+                line=mark.line + 1 if mark else None,
+                column=mark.column + 1 if mark else None,
+                message=f"YAML syntax error: {what}",
+                hint="fix the indentation, quoting or brackets at that spot",
+            )
+        ]
+    except yaml.YAMLError as exc:
+        return None, source, [
+            Diagnostic(file=path, line=None, column=None, message=f"YAML error: {exc}",
+                       hint="fix the file's YAML")
+        ]
+    finally:
+        loader.dispose()

@@ -1,0 +1,203 @@
+"""Shared field types for the model: identifiers, port items, conditions, addresses.
+
+Each type parses the user's text once, serialises back to the same text (so that
+``load(dump(model)) == model``) and declares the JSON Schema that editors use.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Annotated, Any
+
+from pydantic import BeforeValidator, ConfigDict, Field, PlainSerializer, PlainValidator, WithJsonSchema
+
+from portplan.model.conditions import Condition, parse_condition
+from portplan.model.ports import MAX_PORT, MIN_PORT, PortRange
+
+#: Configuration shared by every model class: immutable, unknown keys rejected.
+MODEL_CONFIG = ConfigDict(
+    frozen=True,
+    extra="forbid",
+    populate_by_name=True,
+    serialize_by_alias=True,
+    validate_by_alias=True,
+    validate_by_name=True,
+)
+
+ID_PATTERN = r"^[a-z][a-z0-9_]*(?:-[a-z0-9_]+)*$"
+PRODUCT_ID_PATTERN = r"^[a-z][a-z0-9_]*(?:[-.][a-z0-9_]+)*$"
+HOST_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
+
+Identifier = Annotated[str, Field(pattern=ID_PATTERN, description="lower-case id: letters, digits, _ and -")]
+ProductId = Annotated[str, Field(pattern=PRODUCT_ID_PATTERN, description="product id such as shopping-6.1")]
+HostName = Annotated[str, Field(pattern=HOST_PATTERN, description="host name as the deployment names it")]
+
+
+class Protocol(StrEnum):
+    """Transport protocol of a flow."""
+
+    TCP = "tcp"
+    UDP = "udp"
+
+
+@dataclass(frozen=True, slots=True)
+class ParamRef:
+    """A port that comes from a named, possibly overridable, port parameter of the product."""
+
+    name: str
+
+    def __str__(self) -> str:
+        return self.name
+
+
+_PARAM_RE = re.compile(ID_PATTERN)
+_PORT_ITEM_SCHEMA: dict[str, Any] = {
+    "anyOf": [
+        {"type": "integer", "minimum": MIN_PORT, "maximum": MAX_PORT},
+        {"type": "string", "pattern": r"^\s*\d+\s*(-\s*\d+\s*)?$", "description": "a port or a range"},
+        {"type": "string", "pattern": ID_PATTERN, "description": "a port parameter's name"},
+    ]
+}
+
+
+def parse_port_item(value: Any, *, allow_params: bool = True) -> PortRange | ParamRef:
+    if isinstance(value, PortRange | ParamRef):
+        return value
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise ValueError(f"{value!r} is not a port, a range (18118-18126) or a parameter name")
+    if isinstance(value, str) and _PARAM_RE.match(value.strip()):
+        if not allow_params:
+            raise ValueError(f"{value!r} is a name; only port numbers and ranges are allowed here")
+        return ParamRef(value.strip())
+    return PortRange.parse(value)
+
+
+def _dump_port_item(item: PortRange | ParamRef) -> int | str:
+    if isinstance(item, ParamRef):
+        return item.name
+    return item.start if item.start == item.end else str(item)
+
+
+def _as_list(value: Any) -> Any:
+    """Accept a scalar or a comma-separated string where a list of ports is expected."""
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",")]
+    if isinstance(value, int):
+        return [value]
+    return value
+
+
+PortItem = Annotated[
+    PortRange | ParamRef,
+    PlainValidator(parse_port_item),
+    PlainSerializer(_dump_port_item),
+    WithJsonSchema(_PORT_ITEM_SCHEMA),
+]
+LiteralPortItem = Annotated[
+    PortRange,
+    PlainValidator(lambda v: parse_port_item(v, allow_params=False)),
+    PlainSerializer(_dump_port_item),
+    WithJsonSchema({"anyOf": _PORT_ITEM_SCHEMA["anyOf"][:2]}),
+]
+#: Ports as written in a product: numbers, ranges and parameter names (``[135, 445]``).
+PortSpec = Annotated[
+    tuple[PortItem, ...],
+    BeforeValidator(_as_list),
+    Field(min_length=1),
+    WithJsonSchema(
+        {"anyOf": [_PORT_ITEM_SCHEMA, {"type": "array", "items": _PORT_ITEM_SCHEMA, "minItems": 1}]}
+    ),
+]
+#: Ports as written in a deployment or a parameter default: numbers and ranges only.
+_LITERAL_ITEM_SCHEMA: dict[str, Any] = {"anyOf": _PORT_ITEM_SCHEMA["anyOf"][:2]}
+LiteralPorts = Annotated[
+    tuple[LiteralPortItem, ...],
+    BeforeValidator(_as_list),
+    Field(min_length=1),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                _LITERAL_ITEM_SCHEMA,
+                {"type": "array", "items": _LITERAL_ITEM_SCHEMA, "minItems": 1},
+            ]
+        }
+    ),
+]
+
+
+def _parse_condition(value: Any) -> Condition:
+    if not isinstance(value, str):
+        raise ValueError(f"a condition is text such as 'not rbac', not {type(value).__name__}")
+    return parse_condition(value)
+
+
+ConditionField = Annotated[
+    Condition,
+    PlainValidator(_parse_condition),
+    PlainSerializer(str),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "description": "boolean expression over feature names: and, or, not, parentheses",
+            "examples": ["not rbac", "lab and not exchange"],
+        }
+    ),
+]
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def parse_network(value: Any) -> Network:
+    """An address (``192.0.2.10``) or a network (``198.51.100.0/24``); host bits must be clear."""
+    if isinstance(value, ipaddress.IPv4Network | ipaddress.IPv6Network):
+        return value
+    if not isinstance(value, str):
+        raise ValueError(f"{value!r} is not an IPv4/IPv6 address or CIDR network")
+    text = value.strip()
+    try:
+        return ipaddress.ip_network(text, strict=True)
+    except ValueError as exc:
+        try:
+            loose = ipaddress.ip_network(text, strict=False)
+        except ValueError:
+            raise ValueError(
+                f"{text!r} is not an IPv4/IPv6 address or CIDR network ({exc})"
+            ) from None
+        raise ValueError(
+            f"{text!r} has host bits set; write the network {loose} or the single address "
+            f"{text.split('/')[0]}"
+        ) from None
+
+
+def _dump_network(value: Network) -> str:
+    full = value.max_prefixlen == value.prefixlen
+    return str(value.network_address) if full else str(value)
+
+
+NetworkField = Annotated[
+    Network,
+    PlainValidator(parse_network),
+    PlainSerializer(_dump_network),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "description": "IPv4 or IPv6 address, or CIDR network",
+            "examples": ["192.0.2.10", "198.51.100.0/24", "2001:db8::10"],
+        }
+    ),
+]
+
+
+def _bool_to_word(value: Any) -> Any:
+    # YAML 1.1 reads yes/no as booleans; the vendor's word for them is kept.
+    if value is True:
+        return "yes"
+    if value is False:
+        return "no"
+    return value
+
+
+YesNoWord = BeforeValidator(_bool_to_word)

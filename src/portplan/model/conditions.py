@@ -1,0 +1,191 @@
+"""Feature conditions: small boolean expressions over feature names.
+
+Grammar (``not`` binds tighter than ``and``, which binds tighter than ``or``)::
+
+    expr    := or
+    or      := and ("or" and)*
+    and     := unary ("and" unary)*
+    unary   := "not" unary | atom
+    atom    := NAME | "true" | "false" | "(" expr ")"
+
+Examples from the catalog: ``not rbac``, ``appclarity``, ``lab and not exchange``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from portplan.errors import PortplanError
+
+__all__ = ["And", "Condition", "ConditionSyntaxError", "Const", "Not", "Or", "Var", "parse_condition"]
+
+_TOKEN_RE = re.compile(r"\s*(?:(?P<name>[A-Za-z_][A-Za-z0-9_-]*)|(?P<punct>[()])|(?P<bad>\S))")
+_KEYWORDS = frozenset({"and", "or", "not", "true", "false"})
+
+
+class ConditionSyntaxError(PortplanError, ValueError):
+    """A condition that does not parse; ``offset`` is the 0-based character position of the fault."""
+
+    exit_code = 2
+
+    def __init__(self, message: str, offset: int) -> None:
+        super().__init__(message)
+        self.offset = offset
+
+
+@dataclass(frozen=True, slots=True)
+class Var:
+    name: str
+
+    def evaluate(self, features: Mapping[str, bool]) -> bool:
+        return features[self.name]
+
+    def names(self) -> frozenset[str]:
+        return frozenset((self.name,))
+
+    def __str__(self) -> str:
+        return self.name
+
+
+@dataclass(frozen=True, slots=True)
+class Const:
+    value: bool
+
+    def evaluate(self, features: Mapping[str, bool]) -> bool:
+        return self.value
+
+    def names(self) -> frozenset[str]:
+        return frozenset()
+
+    def __str__(self) -> str:
+        return "true" if self.value else "false"
+
+
+@dataclass(frozen=True, slots=True)
+class Not:
+    operand: Condition
+
+    def evaluate(self, features: Mapping[str, bool]) -> bool:
+        return not self.operand.evaluate(features)
+
+    def names(self) -> frozenset[str]:
+        return self.operand.names()
+
+    def __str__(self) -> str:
+        inner = str(self.operand)
+        return f"not {inner}" if isinstance(self.operand, Var | Const | Not) else f"not ({inner})"
+
+
+@dataclass(frozen=True, slots=True)
+class And:
+    operands: tuple[Condition, ...]
+
+    def evaluate(self, features: Mapping[str, bool]) -> bool:
+        return all(o.evaluate(features) for o in self.operands)
+
+    def names(self) -> frozenset[str]:
+        return frozenset().union(*(o.names() for o in self.operands))
+
+    def __str__(self) -> str:
+        return " and ".join(f"({o})" if isinstance(o, Or) else str(o) for o in self.operands)
+
+
+@dataclass(frozen=True, slots=True)
+class Or:
+    operands: tuple[Condition, ...]
+
+    def evaluate(self, features: Mapping[str, bool]) -> bool:
+        return any(o.evaluate(features) for o in self.operands)
+
+    def names(self) -> frozenset[str]:
+        return frozenset().union(*(o.names() for o in self.operands))
+
+    def __str__(self) -> str:
+        return " or ".join(str(o) for o in self.operands)
+
+
+Condition = Var | Const | Not | And | Or
+
+
+class _Parser:
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.tokens: list[tuple[str, int]] = []
+        for match in _TOKEN_RE.finditer(text):
+            if match.group("bad") is not None:
+                raise ConditionSyntaxError(
+                    f"unexpected character {match.group('bad')!r} in condition {text!r}; "
+                    "use feature names with 'and', 'or', 'not' and parentheses",
+                    match.start("bad"),
+                )
+            kind = "name" if match.group("name") is not None else "punct"
+            self.tokens.append((match.group(kind), match.start(kind)))
+        self.pos = 0
+
+    def _peek(self) -> str | None:
+        return self.tokens[self.pos][0] if self.pos < len(self.tokens) else None
+
+    def _offset(self) -> int:
+        return self.tokens[self.pos][1] if self.pos < len(self.tokens) else len(self.text)
+
+    def _fail(self, expected: str) -> ConditionSyntaxError:
+        found = self._peek()
+        what = "the end of the condition" if found is None else repr(found)
+        return ConditionSyntaxError(
+            f"condition {self.text!r}: expected {expected} but found {what}", self._offset()
+        )
+
+    def parse(self) -> Condition:
+        if not self.tokens:
+            raise ConditionSyntaxError("empty condition; write a feature name such as 'rbac'", 0)
+        expr = self._or()
+        if self._peek() is not None:
+            raise self._fail("'and', 'or' or the end")
+        return expr
+
+    def _or(self) -> Condition:
+        items = [self._and()]
+        while self._peek() == "or":
+            self.pos += 1
+            items.append(self._and())
+        return items[0] if len(items) == 1 else Or(tuple(items))
+
+    def _and(self) -> Condition:
+        items = [self._unary()]
+        while self._peek() == "and":
+            self.pos += 1
+            items.append(self._unary())
+        return items[0] if len(items) == 1 else And(tuple(items))
+
+    def _unary(self) -> Condition:
+        if self._peek() == "not":
+            self.pos += 1
+            return Not(self._unary())
+        return self._atom()
+
+    def _atom(self) -> Condition:
+        token = self._peek()
+        if token == "(":
+            self.pos += 1
+            expr = self._or()
+            if self._peek() != ")":
+                raise self._fail("')'")
+            self.pos += 1
+            return expr
+        if token is None or token == ")" or token in ("and", "or"):
+            raise self._fail("a feature name, 'not' or '('")
+        self.pos += 1
+        if token in ("true", "false"):
+            return Const(token == "true")
+        return Var(token)
+
+
+def parse_condition(text: str) -> Condition:
+    """Parse a condition; raise :class:`ConditionSyntaxError` (with the offset) when it is malformed."""
+    return _Parser(text).parse()
+
+
+def is_keyword(name: str) -> bool:
+    return name in _KEYWORDS

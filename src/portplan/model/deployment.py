@@ -1,0 +1,87 @@
+"""The deployment model: products placed on hosts, with features and port overrides.
+
+A :class:`Deployment` names hosts (single machines or groups such as "all clients
+198.51.100.0/24"), and for each product it uses: where its components run, which features are
+on, and which configurable ports differ from the vendor's defaults.  One host may serve
+components of several products (one Active Directory for both Shopping and Smart ID).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import BaseModel, BeforeValidator, Field
+
+from portplan.model._types import (
+    MODEL_CONFIG,
+    HostName,
+    Identifier,
+    LiteralPorts,
+    Network,
+    NetworkField,
+    ProductId,
+)
+
+__all__ = ["Deployment", "Host", "ProductBinding"]
+
+
+def _as_tuple(value: object) -> object:
+    return (value,) if isinstance(value, str) else value
+
+
+class Host(BaseModel):
+    """A machine, or a group of machines that share one role and one rule (a client subnet)."""
+
+    model_config = MODEL_CONFIG
+
+    addresses: Annotated[tuple[NetworkField, ...], BeforeValidator(_as_tuple)] = Field(min_length=1)
+    platform: Identifier | None = Field(
+        None, description="operating system, where a flow depends on it (windows-server-2019)"
+    )
+    zone: Identifier | None = Field(None, description="network zone (internal, external, dmz...)")
+    description: str | None = None
+    dynamic_ranges: dict[Identifier, LiteralPorts] = Field(
+        default_factory=dict, description="this host's own dynamic ranges (a restricted RPC range)"
+    )
+
+    @property
+    def is_group(self) -> bool:
+        """Whether the entry stands for more than one machine."""
+        # several single addresses are one multi-homed machine; a network is a group
+        return any(a.num_addresses > 1 for a in self.addresses)
+
+    def networks(self, version: int | None = None) -> tuple[Network, ...]:
+        return tuple(a for a in self.addresses if version is None or a.version == version)
+
+
+class ProductBinding(BaseModel):
+    """One product in a deployment: where it comes from, where it runs and how it is set up."""
+
+    model_config = MODEL_CONFIG
+
+    file: str | None = Field(
+        None, description="product model file, relative to the deployment; default: the catalog"
+    )
+    components: dict[Identifier, Annotated[tuple[HostName, ...], BeforeValidator(_as_tuple)]] = (
+        Field(default_factory=dict, description="component id -> host names")
+    )
+    features: dict[Identifier, bool] = Field(default_factory=dict)
+    parameters: dict[Identifier, LiteralPorts] = Field(
+        default_factory=dict, description="overrides of configurable port parameters"
+    )
+    dynamic_ranges: dict[Identifier, LiteralPorts] = Field(
+        default_factory=dict, description="deployment-wide dynamic range overrides"
+    )
+
+
+class Deployment(BaseModel):
+    """Products bound to hosts."""
+
+    model_config = MODEL_CONFIG
+
+    name: str
+    description: str | None = None
+    hosts: dict[HostName, Host]
+    products: dict[ProductId, ProductBinding] = Field(
+        min_length=1, description="catalog product id (or the id of the product in `file`)"
+    )

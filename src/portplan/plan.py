@@ -1,0 +1,425 @@
+"""Product × deployment → the concrete flow matrix.  The one place that expands.
+
+For every product of a deployment and every flow of that product, :func:`build_plan` decides
+whether the flow applies (its conditions over the deployment's features, and whether its
+components are placed), resolves its ports (parameter overrides, platform-dependent dynamic
+ranges), resolves the ingress mapping, and emits one :class:`PlannedFlow` per
+(source host, destination host, protocol).  Every decision is kept so ``--explain`` can say why
+a flow is in or out.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from portplan.errors import Diagnostic, PlanError
+from portplan.load.deployment import Bundle
+from portplan.load.validate import choice_hint
+from portplan.model._types import Network, ParamRef, Protocol
+from portplan.model.conditions import And, Condition
+from portplan.model.deployment import Deployment, Host, ProductBinding
+from portplan.model.ports import PortRange, PortSet
+from portplan.model.product import ComponentKind, Flow, Product
+
+__all__ = ["Decision", "Hop", "Plan", "PlannedFlow", "build_plan"]
+
+LOOPBACK: tuple[Network, ...] = (
+    ipaddress.ip_network("127.0.0.0/8"),
+    ipaddress.ip_network("::1/128"),
+)
+
+
+class Hop(StrEnum):
+    """Which leg of a flow a row is."""
+
+    DIRECT = "direct"  #: source reaches the destination itself
+    INGRESS = "ingress"  #: source reaches the ingress proxy in front of the destination
+    BACKEND = "backend"  #: the ingress proxy reaches the destination's internal port
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PlannedFlow:
+    """One row of the flow matrix: a source host may open connections to a destination host."""
+
+    key: str  #: stable id: ``product/flow`` plus ``/ingress`` or ``/backend`` for proxied legs
+    product: str
+    flow_id: str
+    hop: Hop
+    source: str
+    source_component: str
+    source_addresses: tuple[Network, ...]
+    source_zone: str | None
+    destination: str
+    destination_component: str
+    destination_addresses: tuple[Network, ...]
+    destination_zone: str | None
+    protocol: Protocol
+    ports: PortSet
+    listen_ports: PortSet | None  #: where the service listens, when it differs from ``ports``
+    loopback: bool
+    service: str | None
+    app_protocol: str | None
+    tls: bool
+    purpose: str
+    condition: str | None
+    configurable: str
+    overrides: tuple[str, ...]
+    interface: str | None
+    reference: str
+
+
+@dataclass(slots=True, kw_only=True)
+class Decision:
+    """Why a product flow is in the plan or not, and what shaped its rows."""
+
+    key: str
+    product: str
+    flow_id: str
+    reference: str
+    included: bool = False
+    reasons: list[str] = field(default_factory=list)
+    rows: int = 0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Plan:
+    """The concrete flow matrix of a deployment, with the decision behind every product flow."""
+
+    deployment: str
+    rows: tuple[PlannedFlow, ...]
+    decisions: tuple[Decision, ...]
+    warnings: tuple[str, ...]
+
+    def decision(self, flow: str) -> Decision | None:
+        """Find a decision by ``product/flow`` or by a flow id that only one product has."""
+        exact = [d for d in self.decisions if d.key == flow]
+        if exact:
+            return exact[0]
+        short = [d for d in self.decisions if d.flow_id == flow.split("/")[0]]
+        return short[0] if len(short) == 1 else None
+
+
+def reference(product: Product, flow: Flow) -> str:
+    """Where in the vendor document a flow's row is: ``<title> › <section> › row N``."""
+    parts = [product.document.title]
+    section = product.section(flow.section) if flow.section else None
+    if section is not None:
+        parts.append(section.title)
+    row = f"row {flow.row}" + (f" (part {flow.part})" if flow.part else "")
+    parts.append(row)
+    return " > ".join(parts)
+
+
+def build_plan(bundle: Bundle) -> Plan:
+    """Expand a loaded deployment into its flow matrix; raise :class:`PlanError` if it cannot."""
+    rows: list[PlannedFlow] = []
+    decisions: list[Decision] = []
+    warnings: list[str] = []
+    problems: list[Diagnostic] = []
+    for product_id, binding in bundle.deployment.products.items():
+        expander = _Expander(bundle, bundle.products[product_id], binding)
+        for flow in expander.product.flows:
+            decision = expander.expand(flow, rows)
+            decisions.append(decision)
+        warnings.extend(expander.warnings)
+        problems.extend(expander.problems)
+    if problems:
+        raise PlanError(_unique(problems))
+    return Plan(
+        deployment=bundle.deployment.name,
+        rows=tuple(rows),
+        decisions=tuple(decisions),
+        warnings=tuple(dict.fromkeys(warnings)),
+    )
+
+
+def _unique(problems: Iterable[Diagnostic]) -> list[Diagnostic]:
+    return list(dict.fromkeys(problems))
+
+
+def _describe_ports(ranges: Iterable[PortRange]) -> str:
+    return ",".join(str(r) for r in ranges)
+
+
+class _Expander:
+    def __init__(self, bundle: Bundle, product: Product, binding: ProductBinding) -> None:
+        self.bundle = bundle
+        self.deployment: Deployment = bundle.deployment
+        self.product = product
+        self.binding = binding
+        self.base = ("products", product.id)
+        self.features: dict[str, bool] = {
+            name: binding.features.get(name, feature.default)
+            for name, feature in product.features.items()
+        }
+        self.warnings: list[str] = []
+        self.problems: list[Diagnostic] = []
+        self._hosts_cache: dict[str, tuple[str, ...]] = {}
+        self._dynamic_cache: dict[tuple[str, str], tuple[PortRange, ...] | None] = {}
+
+    # -- placement ---------------------------------------------------------------------------
+
+    def hosts_of(self, component: str) -> tuple[str, ...]:
+        """Hosts of a component: its own placement, else its main component's, or its members'."""
+        cached = self._hosts_cache.get(component)
+        if cached is not None:
+            return cached
+        comp = self.product.components[component]
+        hosts: tuple[str, ...]
+        if component in self.binding.components:
+            hosts = self.binding.components[component]
+        elif comp.kind is ComponentKind.GROUP:
+            hosts = tuple(dict.fromkeys(h for m in comp.members for h in self.hosts_of(m)))
+        elif comp.parent is not None:
+            hosts = self.hosts_of(comp.parent)
+        else:
+            hosts = ()
+        self._hosts_cache[component] = hosts
+        return hosts
+
+    # -- ports ------------------------------------------------------------------------------
+
+    def resolve(self, flow: Flow, items: Iterable[PortRange | ParamRef], decision: Decision,
+                overrides: list[str]) -> tuple[PortRange, ...] | None:
+        ranges: list[PortRange] = []
+        for item in items:
+            if isinstance(item, PortRange):
+                ranges.append(item)
+                continue
+            param = self.product.parameters[item.name]
+            override = self.binding.parameters.get(item.name)
+            if override is not None:
+                span = self.bundle.source.value((*self.base, "parameters", item.name))
+                where = f" ({self.bundle.file}:{span.line})" if span else ""
+                vendor = _describe_ports(param.default_ranges()) or "none"
+                note = f"{item.name}={_describe_ports(override)} (vendor default {vendor}){where}"
+                if note not in overrides:
+                    overrides.append(note)
+                    decision.reasons.append(f"port parameter overridden: {note}")
+                ranges.extend(override)
+            elif param.default is not None:
+                ranges.extend(param.default)
+            else:
+                self.problems.append(self.bundle.source.diagnostic(
+                    self.base,
+                    f"flow {self.product.id}/{flow.id} needs port parameter {item.name!r}, which "
+                    "has no vendor default",
+                    f"set it under products.{self.product.id}.parameters.{item.name} "
+                    f"({param.description})",
+                ))
+                return None
+        return tuple(ranges)
+
+    def dynamic_for(self, flow: Flow, host_name: str, decision: Decision) -> tuple[PortRange, ...] | None:
+        if flow.dynamic is None:
+            return ()
+        key = (flow.dynamic, host_name)
+        if key in self._dynamic_cache:
+            return self._dynamic_cache[key]
+        host = self.deployment.hosts[host_name]
+        spec = self.product.dynamic_ranges[flow.dynamic]
+        result: tuple[PortRange, ...] | None
+        if flow.dynamic in host.dynamic_ranges:
+            result = host.dynamic_ranges[flow.dynamic]
+            source = f"host {host_name}'s own dynamic_ranges"
+        elif flow.dynamic in self.binding.dynamic_ranges:
+            result = self.binding.dynamic_ranges[flow.dynamic]
+            source = "the deployment's dynamic_ranges"
+        elif host.platform is None:
+            self.problems.append(self.bundle.source.diagnostic(
+                ("hosts", host_name),
+                f"host {host_name!r} has no platform, but flow {self.product.id}/{flow.id} needs "
+                f"the {flow.dynamic} dynamic range, which depends on it",
+                "set 'platform:' to one of " + ", ".join(spec.platforms())
+                + f", or give 'dynamic_ranges: {{{flow.dynamic}: LOW-HIGH}}'",
+            ))
+            result = None
+            source = ""
+        else:
+            result = spec.ports_for(host.platform)
+            source = f"platform {host.platform}"
+            if result is None:
+                self.problems.append(self.bundle.source.diagnostic(
+                    ("hosts", host_name, "platform"),
+                    f"the {flow.dynamic} dynamic range is not known for platform {host.platform!r} "
+                    f"(host {host_name!r}, flow {self.product.id}/{flow.id})",
+                    choice_hint(host.platform, spec.platforms(), "platforms")
+                    + f", or give 'dynamic_ranges: {{{flow.dynamic}: LOW-HIGH}}' on the host",
+                ))
+        if result is not None:
+            decision.reasons.append(
+                f"dynamic range {flow.dynamic} on {host_name}: {_describe_ports(result)} (from {source})"
+            )
+        self._dynamic_cache[key] = result
+        return result
+
+    # -- one flow ---------------------------------------------------------------------------
+
+    def condition_of(self, flow: Flow) -> Condition | None:
+        section = self.product.section(flow.section) if flow.section else None
+        parts = [c for c in (section.condition if section else None, flow.condition) if c is not None]
+        if not parts:
+            return None
+        return parts[0] if len(parts) == 1 else And(tuple(parts))
+
+    def _feature_state(self, names: Iterable[str]) -> str:
+        states = []
+        for name in sorted(names):
+            set_here = name in self.binding.features
+            states.append(f"{name}={'true' if self.features[name] else 'false'}"
+                          + ("" if set_here else " (default)"))
+        return ", ".join(states)
+
+    def expand(self, flow: Flow, out: list[PlannedFlow]) -> Decision:
+        key = f"{self.product.id}/{flow.id}"
+        decision = Decision(key=key, product=self.product.id, flow_id=flow.id,
+                            reference=reference(self.product, flow))
+        condition = self.condition_of(flow)
+        if condition is not None:
+            holds = condition.evaluate(self.features)
+            state = self._feature_state(condition.names())
+            if not holds:
+                decision.reasons.append(f"out: condition '{condition}' is false ({state})")
+                return decision
+            decision.reasons.append(f"condition '{condition}' holds ({state})")
+        else:
+            decision.reasons.append("no condition: always required")
+
+        sources = tuple(dict.fromkeys(h for s in flow.source for h in self.hosts_of(s)))
+        destinations = self.hosts_of(flow.destination)
+        unplaced = [c for c in (*flow.source, flow.destination) if not self.hosts_of(c)]
+        if not sources or not destinations:
+            names = ", ".join(repr(c) for c in unplaced)
+            decision.reasons.append(f"out: {names} not placed on any host in this deployment")
+            placed = [c for c in (*flow.source, flow.destination) if self.hosts_of(c)]
+            own = [c for c in placed if self.product.components[c].kind is ComponentKind.COMPONENT]
+            if own:
+                self.warnings.append(
+                    f"{key}: {', '.join(map(repr, own))} is placed but {names} is not, so this "
+                    f"required flow has no rows; place it under products.{self.product.id}.components"
+                )
+            return decision
+        if unplaced:
+            decision.reasons.append(
+                f"{', '.join(map(repr, unplaced))} not placed on any host: no rows from it"
+            )
+
+        overrides: list[str] = []
+        internal = self.resolve(flow, flow.ports or (), decision, overrides)
+        published = self.resolve(flow, flow.published.ports if flow.published else (), decision,
+                                 overrides)
+        if internal is None or published is None:
+            return decision
+        via = flow.published.via if flow.published else None
+        via_hosts = self.hosts_of(via) if via else ()
+        condition_text = str(condition) if condition is not None else None
+        emit = _RowFactory(self, flow, key, condition_text, tuple(overrides), decision, out)
+
+        if via and via_hosts:
+            decision.reasons.append(
+                f"published through ingress {via!r} on {', '.join(via_hosts)}: "
+                f"{_describe_ports(published)} on the ingress, then {_describe_ports(internal)} "
+                "on the destination"
+            )
+            emit.rows(Hop.INGRESS, sources, flow.source, via_hosts, via, published, None, None)
+            emit.rows(Hop.BACKEND, via_hosts, (via,), destinations, flow.destination, internal,
+                      None, flow)
+        else:
+            if via:
+                decision.reasons.append(
+                    f"ingress {via!r} is not placed on hosts of its own: it runs beside the "
+                    f"destination, which publishes {_describe_ports(published)}"
+                )
+            connect = published or internal
+            listen = internal if published and internal and PortSet.of(internal) != PortSet.of(
+                published) else None
+            emit.rows(Hop.DIRECT, sources, flow.source, destinations, flow.destination, connect,
+                      listen, flow)
+        decision.included = decision.rows > 0
+        if not decision.included:
+            decision.reasons.append("out: every source is the destination host itself (local)")
+        return decision
+
+
+class _RowFactory:
+    """Emits the rows of one flow, host pair by host pair."""
+
+    def __init__(self, ex: _Expander, flow: Flow, key: str, condition: str | None,
+                 overrides: tuple[str, ...], decision: Decision, out: list[PlannedFlow]) -> None:
+        self.ex = ex
+        self.flow = flow
+        self.key = key
+        self.condition = condition
+        self.overrides = overrides
+        self.decision = decision
+        self.out = out
+        self.reference = decision.reference
+
+    def _component_of(self, host: str, candidates: tuple[str, ...]) -> str:
+        for component in candidates:
+            if host in self.ex.hosts_of(component):
+                return component
+        return candidates[0]
+
+    def rows(self, hop: Hop, sources: tuple[str, ...], source_components: tuple[str, ...],
+             destinations: tuple[str, ...], destination_component: str,
+             ports: tuple[PortRange, ...], listen: tuple[PortRange, ...] | None,
+             dynamic_flow: Flow | None) -> None:
+        hosts: Mapping[str, Host] = self.ex.deployment.hosts
+        flow = self.flow
+        local = 0
+        key = self.key if hop is Hop.DIRECT else f"{self.key}/{hop.value}"
+        for dst in destinations:
+            dst_ports = ports
+            dst_listen = listen
+            if dynamic_flow is not None and dynamic_flow.dynamic is not None:
+                extra = self.ex.dynamic_for(dynamic_flow, dst, self.decision)
+                if extra is None:
+                    continue
+                dst_ports = (*ports, *extra)
+                if listen is not None:
+                    dst_listen = (*listen, *extra)
+            port_set = PortSet.of(dst_ports)
+            listen_set = PortSet.of(dst_listen) if dst_listen is not None else None
+            dst_host = hosts[dst]
+            for src in sources:
+                if flow.loopback != (src == dst):
+                    local += src == dst
+                    continue
+                src_host = hosts[src]
+                self.out.append(PlannedFlow(
+                    key=key,
+                    product=self.ex.product.id,
+                    flow_id=flow.id,
+                    hop=hop,
+                    source=src,
+                    source_component=self._component_of(src, source_components),
+                    source_addresses=LOOPBACK if flow.loopback else src_host.addresses,
+                    source_zone=src_host.zone,
+                    destination=dst,
+                    destination_component=destination_component,
+                    destination_addresses=LOOPBACK if flow.loopback else dst_host.addresses,
+                    destination_zone=dst_host.zone,
+                    protocol=flow.protocol,
+                    ports=port_set,
+                    listen_ports=listen_set,
+                    loopback=flow.loopback,
+                    service=flow.service,
+                    app_protocol=flow.app_protocol.value if flow.app_protocol else None,
+                    tls=flow.tls,
+                    purpose=flow.purpose,
+                    condition=self.condition,
+                    configurable=flow.configurable.kind.value,
+                    overrides=self.overrides,
+                    interface=flow.interface.value if flow.interface else None,
+                    reference=self.reference,
+                ))
+                self.decision.rows += 1
+        if local:
+            self.decision.reasons.append(
+                f"{local} host pair(s) skipped: source and destination are the same host "
+                "(local traffic, no network flow)"
+            )

@@ -1,0 +1,1 @@
+"""Everything that turns the model or the plan into text, tables or files."""

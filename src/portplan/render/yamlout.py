@@ -1,0 +1,25 @@
+"""Models back to YAML, in the same shape the loader reads (``load(dump(m)) == m``)."""
+
+from __future__ import annotations
+
+import yaml
+from pydantic import BaseModel
+
+
+class _Dumper(yaml.SafeDumper):
+    """Block style, long text folded by width, keys in model order."""
+
+
+def _str(dumper: yaml.SafeDumper, value: str) -> yaml.Node:
+    style = "|" if "\n" in value else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_Dumper.add_representer(str, _str)
+_Dumper.add_representer(tuple, lambda d, v: d.represent_list(list(v)))
+
+
+def dump_model(model: BaseModel) -> str:
+    """YAML text of a product or deployment; defaults are left out, order is stable."""
+    data = model.model_dump(mode="json", by_alias=True, exclude_defaults=True)
+    return yaml.dump(data, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=100)
