@@ -359,7 +359,12 @@ class _RowFactory:
         self.reference = decision.reference
 
     def _component_of(self, host: str, candidates: tuple[str, ...]) -> str:
+        """The (most specific) component among ``candidates`` that runs on ``host``."""
+        components = self.ex.product.components
         for component in candidates:
+            members = components[component].members
+            if members:
+                return self._component_of(host, members)
             if host in self.ex.hosts_of(component):
                 return component
         return candidates[0]

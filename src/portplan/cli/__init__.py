@@ -1,0 +1,202 @@
+"""The ``portplan`` command line: the only code that prints, colours or exits.
+
+Heavy modules (pydantic, rich, openpyxl) are imported inside the commands so that
+``portplan --help`` starts fast.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, NoReturn
+
+import click
+
+from portplan._version import __version__
+from portplan.errors import EXIT_USAGE, PortplanError
+
+__all__ = ["cli", "main"]
+
+SHOW_FORMATS = ("table", "md", "csv", "json")
+MATRIX_FORMATS = ("table", "csv", "json", "md", "xlsx")
+
+
+class _Group(click.Group):
+    """Turns portplan's own errors into a message and an exit status, in one place."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except PortplanError as exc:
+            if ctx.meta.get("portplan.debug"):
+                raise
+            _print_error(exc)
+            ctx.exit(exc.exit_code)
+
+
+def _print_error(exc: PortplanError) -> None:
+    diagnostics = getattr(exc, "diagnostics", None)
+    if diagnostics:
+        for diagnostic in diagnostics:
+            click.echo(f"{diagnostic.location()}: error: {diagnostic.message}"
+                       + (f" ({diagnostic.hint})" if diagnostic.hint else ""), err=True)
+        count = len(diagnostics)
+        click.echo(f"portplan: {count} problem{'s' if count != 1 else ''} found; nothing was "
+                   "written (run with --debug for a traceback)", err=True)
+    else:
+        click.echo(f"portplan: error: {exc}", err=True)
+
+
+def _width() -> int:
+    return shutil.get_terminal_size((120, 24)).columns
+
+
+def _write(output: Path | None, data: bytes, inputs: Sequence[Path]) -> None:
+    """Write to ``output`` atomically, or to stdout; never over one of the input files."""
+    if output is None:
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
+        return
+    target = output.resolve()
+    if any(target == p.resolve() for p in inputs):
+        raise _UsageError(f"refusing to write {output}: it is one of the input files")
+    if target.is_dir():
+        raise _UsageError(f"{output} is a directory; give a file name")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+class _UsageError(PortplanError, ValueError):
+    exit_code = EXIT_USAGE
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", prog_name="portplan")
+@click.option("--debug", is_flag=True, help="Show a traceback on errors.")
+@click.pass_context
+def cli(ctx: click.Context, debug: bool) -> None:
+    """Turn vendor communication-ports documents into ports-as-code.
+
+    Model a product once (see `portplan catalog`), bind it to a deployment, and derive the
+    concrete flow matrix: who must reach whom, on what.
+    """
+    ctx.meta["portplan.debug"] = debug
+
+
+@cli.command("catalog")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
+              show_default=True, help="Output format.")
+def catalog_cmd(fmt: str) -> None:
+    """List the products bundled with portplan."""
+    from portplan.catalog import catalog_ids, load_catalog_product
+    from portplan.render.text import json_text, rich_table_text
+
+    products = [load_catalog_product(pid) for pid in catalog_ids()]
+    rows = [(p.id, p.name, p.version, p.vendor or "", str(len(p.flows)), p.document.title)
+            for p in products]
+    columns = ("id", "name", "version", "vendor", "flows", "document")
+    if fmt == "json":
+        click.echo(json_text([dict(zip(columns, r, strict=True)) for r in rows]), nl=False)
+    else:
+        click.echo(rich_table_text(None, columns, rows, width=_width()), nl=False)
+
+
+def _load_product_arg(ref: str) -> tuple[Any, list[Path]]:
+    from portplan.catalog import catalog_ids, catalog_path, load_catalog_product
+    from portplan.load.product import load_product
+
+    if ref in catalog_ids():
+        return load_catalog_product(ref), [catalog_path(ref)]
+    path = Path(ref)
+    if path.suffix in (".yaml", ".yml") or path.exists():
+        return load_product(path), [path]
+    return load_catalog_product(ref), []  # raises UnknownProductError with a did-you-mean
+
+
+@cli.command("show")
+@click.argument("product")
+@click.option("--format", "fmt", type=click.Choice(SHOW_FORMATS), default="table",
+              show_default=True, help="Output format.")
+@click.option("-o", "--output", type=click.Path(path_type=Path), help="Write to FILE.")
+def show_cmd(product: str, fmt: str, output: Path | None) -> None:
+    """Render PRODUCT (a catalog id or a product file) in its vendor document's own shape."""
+    from portplan.render.show import show_tables
+    from portplan.render.text import shown_tables_text
+
+    model, inputs = _load_product_arg(product)
+    heading = f"{model.document.title} ({model.id})"
+    text = shown_tables_text(show_tables(model), fmt, heading=heading, width=_width())
+    _write(output, text.encode(), inputs)
+
+
+@cli.command("schema")
+@click.argument("kind", type=click.Choice(["product", "deployment"]))
+def schema_cmd(kind: str) -> None:
+    """Print the JSON Schema of product or deployment files (for editor validation)."""
+    from portplan.render.text import json_text
+    from portplan.model.schema import json_schema
+
+    click.echo(json_text(json_schema(kind)), nl=False)
+
+
+@cli.command("validate")
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+def validate_cmd(files: tuple[Path, ...]) -> None:
+    """Check product and deployment FILES; report every problem with file:line:column."""
+    from portplan.load.files import validate_files
+
+    summaries = validate_files(files)
+    for line in summaries:
+        click.echo(line)
+
+
+@cli.command("matrix")
+@click.argument("deployment", type=click.Path(path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(MATRIX_FORMATS), default="table",
+              show_default=True, help="Output format; csv and xlsx are change requests.")
+@click.option("-o", "--output", type=click.Path(path_type=Path),
+              help="Write to FILE (required for xlsx unless stdout is not a terminal).")
+@click.option("--explain", "explain", metavar="FLOW", multiple=True,
+              help="Say why FLOW (product/flow-id or flow-id) is in or out, instead of the matrix.")
+def matrix_cmd(deployment: Path, fmt: str, output: Path | None, explain: tuple[str, ...]) -> None:
+    """Expand DEPLOYMENT into its concrete flow matrix: who must reach whom, on what."""
+    from portplan.load.deployment import load_deployment
+    from portplan.load.validate import choice_hint
+    from portplan.plan import build_plan
+    from portplan.render.matrix import explain_text, matrix_bytes
+
+    bundle = load_deployment(deployment)
+    plan = build_plan(bundle)
+    for warning in plan.warnings:
+        click.echo(f"portplan: warning: {warning}", err=True)
+    if explain:
+        texts = []
+        for flow in explain:
+            decision = plan.decision(flow)
+            if decision is None:
+                keys = [d.key for d in plan.decisions] + [d.flow_id for d in plan.decisions]
+                raise _UsageError(f"no flow {flow!r} in this deployment; "
+                                  + choice_hint(flow, keys, "flows"))
+            texts.append(explain_text(plan, decision))
+        _write(output, "\n".join(texts).encode(), [deployment])
+        return
+    if fmt == "xlsx" and output is None and sys.stdout.isatty():
+        raise _UsageError("xlsx is binary; give -o FILE.xlsx or redirect standard output")
+    _write(output, matrix_bytes(plan, fmt, width=_width()), [deployment])
+
+
+def main(argv: Sequence[str] | None = None) -> NoReturn:
+    """Entry point of the ``portplan`` console script."""
+    cli.main(args=list(argv) if argv is not None else None, prog_name="portplan")
+    raise SystemExit(0)  # pragma: no cover - click exits itself

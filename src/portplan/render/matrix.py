@@ -1,0 +1,205 @@
+"""The flow matrix as a firewall change request: table, CSV, JSON, Markdown and XLSX."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from collections.abc import Sequence
+from typing import Any
+
+from portplan.plan import Decision, Plan, PlannedFlow
+from portplan.render.text import csv_text, json_text, markdown_table, rich_table_text
+
+__all__ = ["MATRIX_COLUMNS", "explain_text", "matrix_bytes", "matrix_records"]
+
+#: Columns of the change request, in order.  ``flow`` is the stable id of the product row.
+MATRIX_COLUMNS: tuple[str, ...] = (
+    "flow",
+    "source",
+    "source_component",
+    "source_address",
+    "source_zone",
+    "destination",
+    "destination_component",
+    "destination_address",
+    "destination_zone",
+    "protocol",
+    "ports",
+    "listen_ports",
+    "service",
+    "tls",
+    "purpose",
+    "condition",
+    "configurable",
+    "overrides",
+    "interface",
+    "reference",
+)
+#: The narrower set shown in a terminal table.
+TABLE_COLUMNS: tuple[str, ...] = (
+    "flow", "source", "destination", "protocol", "ports", "service", "condition",
+)
+_WIDTHS = {"purpose": 60, "reference": 50, "overrides": 40}
+
+
+def _addresses(row: PlannedFlow) -> tuple[str, str]:
+    def text(nets: Sequence[Any]) -> str:
+        return ", ".join(
+            str(n.network_address) if n.prefixlen == n.max_prefixlen else str(n) for n in nets
+        )
+
+    return text(row.source_addresses), text(row.destination_addresses)
+
+
+def matrix_records(plan: Plan) -> list[dict[str, str]]:
+    """One dict of strings per matrix row, keyed by :data:`MATRIX_COLUMNS`."""
+    records = []
+    for row in plan.rows:
+        source_address, destination_address = _addresses(row)
+        records.append({
+            "flow": row.key,
+            "source": row.source,
+            "source_component": row.source_component,
+            "source_address": source_address,
+            "source_zone": row.source_zone or "",
+            "destination": row.destination,
+            "destination_component": row.destination_component,
+            "destination_address": destination_address,
+            "destination_zone": row.destination_zone or "",
+            "protocol": row.protocol.value,
+            "ports": str(row.ports),
+            "listen_ports": str(row.listen_ports) if row.listen_ports is not None else "",
+            "service": row.service or "",
+            "tls": "yes" if row.tls else "no",
+            "purpose": row.purpose,
+            "condition": row.condition or "always",
+            "configurable": row.configurable,
+            "overrides": "; ".join(row.overrides),
+            "interface": row.interface or "",
+            "reference": row.reference,
+        })
+    return records
+
+
+def _excluded(plan: Plan) -> list[Decision]:
+    return [d for d in plan.decisions if not d.included]
+
+
+def _json(plan: Plan) -> str:
+    flows = []
+    for record, row in zip(matrix_records(plan), plan.rows, strict=True):
+        item: dict[str, Any] = dict(record)
+        item["source_address"] = [a.strip() for a in record["source_address"].split(",")]
+        item["destination_address"] = [a.strip() for a in record["destination_address"].split(",")]
+        item["ports"] = [[r.start, r.end] for r in row.ports.ranges]
+        item["listen_ports"] = (
+            [[r.start, r.end] for r in row.listen_ports.ranges] if row.listen_ports else None
+        )
+        item["tls"] = row.tls
+        item["loopback"] = row.loopback
+        item["hop"] = row.hop.value
+        item["condition"] = row.condition
+        item["overrides"] = list(row.overrides)
+        flows.append(item)
+    return json_text({
+        "deployment": plan.deployment,
+        "flows": flows,
+        "not_required": [
+            {"flow": d.key, "reference": d.reference, "reasons": d.reasons} for d in _excluded(plan)
+        ],
+        "warnings": list(plan.warnings),
+    })
+
+
+def _xlsx(plan: Plan) -> bytes:
+    from datetime import datetime
+
+    from openpyxl import Workbook
+
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.title = "Flows"
+    records = matrix_records(plan)
+    _fill_sheet(sheet, MATRIX_COLUMNS, [[r[c] for c in MATRIX_COLUMNS] for r in records])
+    out = workbook.create_sheet("Not required")
+    _fill_sheet(out, ("flow", "reference", "reasons"),
+                [[d.key, d.reference, "\n".join(d.reasons)] for d in _excluded(plan)])
+    # fixed document dates so the same plan gives the same file
+    fixed = datetime(2000, 1, 1)
+    workbook.properties.created = fixed
+    workbook.properties.modified = fixed
+    workbook.properties.creator = "portplan"
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return _normalise_zip(buffer.getvalue())
+
+
+def _fill_sheet(sheet: Any, columns: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
+    from openpyxl.styles import Alignment, Font, PatternFill
+    from openpyxl.utils import get_column_letter
+
+    sheet.append(list(columns))
+    for cell in sheet[1]:
+        cell.font = Font(bold=True, color="FFFFFF")
+        cell.fill = PatternFill("solid", fgColor="1F4E78")
+        cell.alignment = Alignment(vertical="center")
+    for row in rows:
+        sheet.append(list(row))
+    sheet.freeze_panes = "A2"
+    last = get_column_letter(len(columns))
+    sheet.auto_filter.ref = f"A1:{last}{max(len(rows) + 1, 1)}"
+    for index, column in enumerate(columns, start=1):
+        longest = max([len(column), *(max(map(len, str(r[index - 1]).split("\n"))) for r in rows)])
+        cap = _WIDTHS.get(column, 40)
+        sheet.column_dimensions[get_column_letter(index)].width = min(longest + 2, cap)
+        if longest > cap:
+            for (cell,) in sheet.iter_rows(min_row=2, min_col=index, max_col=index):
+                cell.alignment = Alignment(wrap_text=True, vertical="top")
+
+
+def _normalise_zip(data: bytes) -> bytes:
+    """Rewrite the XLSX container with fixed entry times (zip stores the write time)."""
+    source = zipfile.ZipFile(io.BytesIO(data))
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as target:
+        for info in source.infolist():
+            fixed = zipfile.ZipInfo(info.filename, date_time=(1980, 1, 1, 0, 0, 0))
+            fixed.compress_type = zipfile.ZIP_DEFLATED
+            fixed.external_attr = info.external_attr
+            target.writestr(fixed, source.read(info.filename))
+    return buffer.getvalue()
+
+
+def matrix_bytes(plan: Plan, fmt: str, *, width: int = 120) -> bytes:
+    """The matrix in ``fmt`` (table, csv, json, md, xlsx) as bytes ready to write."""
+    if fmt == "xlsx":
+        return _xlsx(plan)
+    if fmt == "json":
+        return _json(plan).encode()
+    records = matrix_records(plan)
+    if fmt == "csv":
+        return csv_text(MATRIX_COLUMNS, [[r[c] for c in MATRIX_COLUMNS] for r in records]).encode()
+    if fmt == "md":
+        head = f"# Flow matrix: {plan.deployment}\n\n"
+        return (head + markdown_table(MATRIX_COLUMNS, [[r[c] for c in MATRIX_COLUMNS]
+                                                       for r in records])).encode()
+    caption = f"{len(records)} flows; {len(_excluded(plan))} product rows not required"
+    return rich_table_text(f"Flow matrix: {plan.deployment}", TABLE_COLUMNS,
+                           [[r[c] for c in TABLE_COLUMNS] for r in records],
+                           width=width, caption=caption).encode()
+
+
+def explain_text(plan: Plan, decision: Decision) -> str:
+    """Why one product flow is in or out of the plan, and its rows."""
+    status = "IN" if decision.included else "OUT"
+    lines = [f"{decision.key}: {status}", f"  vendor row: {decision.reference}"]
+    lines.extend(f"  - {reason}" for reason in decision.reasons)
+    rows = [r for r in plan.rows if r.product == decision.product and r.flow_id == decision.flow_id]
+    if rows:
+        lines.append(f"  rows ({len(rows)}):")
+        for row in rows:
+            lines.append(
+                f"    {row.key}: {row.source} -> {row.destination} {row.protocol.value}/{row.ports}"
+                + (f" (listens on {row.listen_ports})" if row.listen_ports else "")
+            )
+    return "\n".join(lines) + "\n"
