@@ -1,4 +1,4 @@
-"""Product × deployment → the concrete flow matrix.  The one place that expands.
+"""Product x deployment → the concrete flow matrix.  The one place that expands.
 
 For every product of a deployment and every flow of that product, :func:`build_plan` decides
 whether the flow applies (its conditions over the deployment's features, and whether its
@@ -98,12 +98,12 @@ class Plan:
         exact = [d for d in self.decisions if d.key == flow]
         if exact:
             return exact[0]
-        short = [d for d in self.decisions if d.flow_id == flow.split("/")[0]]
+        short = [d for d in self.decisions if d.flow_id == flow.split("/", maxsplit=1)[0]]
         return short[0] if len(short) == 1 else None
 
 
 def reference(product: Product, flow: Flow) -> str:
-    """Where in the vendor document a flow's row is: ``<title> › <section> › row N``."""
+    """Where in the vendor document a flow's row is: ``<title> > <section> > row N``."""
     parts = [product.document.title]
     section = product.section(flow.section) if flow.section else None
     if section is not None:
@@ -182,8 +182,13 @@ class _Expander:
 
     # -- ports ------------------------------------------------------------------------------
 
-    def resolve(self, flow: Flow, items: Iterable[PortRange | ParamRef], decision: Decision,
-                overrides: list[str]) -> tuple[PortRange, ...] | None:
+    def resolve(
+        self,
+        flow: Flow,
+        items: Iterable[PortRange | ParamRef],
+        decision: Decision,
+        overrides: list[str],
+    ) -> tuple[PortRange, ...] | None:
         ranges: list[PortRange] = []
         for item in items:
             if isinstance(item, PortRange):
@@ -203,17 +208,22 @@ class _Expander:
             elif param.default is not None:
                 ranges.extend(param.default)
             else:
-                self.problems.append(self.bundle.source.diagnostic(
-                    self.base,
-                    f"flow {self.product.id}/{flow.id} needs port parameter {item.name!r}, which "
-                    "has no vendor default",
-                    f"set it under products.{self.product.id}.parameters.{item.name} "
-                    f"({param.description})",
-                ))
+                self.problems.append(
+                    self.bundle.source.diagnostic(
+                        self.base,
+                        f"flow {self.product.id}/{flow.id} needs port parameter {item.name!r}, "
+                        "which "
+                        "has no vendor default",
+                        f"set it under products.{self.product.id}.parameters.{item.name} "
+                        f"({param.description})",
+                    )
+                )
                 return None
         return tuple(ranges)
 
-    def dynamic_for(self, flow: Flow, host_name: str, decision: Decision) -> tuple[PortRange, ...] | None:
+    def dynamic_for(
+        self, flow: Flow, host_name: str, decision: Decision
+    ) -> tuple[PortRange, ...] | None:
         if flow.dynamic is None:
             return ()
         key = (flow.dynamic, host_name)
@@ -229,29 +239,37 @@ class _Expander:
             result = self.binding.dynamic_ranges[flow.dynamic]
             source = "the deployment's dynamic_ranges"
         elif host.platform is None:
-            self.problems.append(self.bundle.source.diagnostic(
-                ("hosts", host_name),
-                f"host {host_name!r} has no platform, but flow {self.product.id}/{flow.id} needs "
-                f"the {flow.dynamic} dynamic range, which depends on it",
-                "set 'platform:' to one of " + ", ".join(spec.platforms())
-                + f", or give 'dynamic_ranges: {{{flow.dynamic}: LOW-HIGH}}'",
-            ))
+            self.problems.append(
+                self.bundle.source.diagnostic(
+                    ("hosts", host_name),
+                    f"host {host_name!r} has no platform, but flow {self.product.id}/{flow.id} "
+                    "needs "
+                    f"the {flow.dynamic} dynamic range, which depends on it",
+                    "set 'platform:' to one of "
+                    + ", ".join(spec.platforms())
+                    + f", or give 'dynamic_ranges: {{{flow.dynamic}: LOW-HIGH}}'",
+                )
+            )
             result = None
             source = ""
         else:
             result = spec.ports_for(host.platform)
             source = f"platform {host.platform}"
             if result is None:
-                self.problems.append(self.bundle.source.diagnostic(
-                    ("hosts", host_name, "platform"),
-                    f"the {flow.dynamic} dynamic range is not known for platform {host.platform!r} "
-                    f"(host {host_name!r}, flow {self.product.id}/{flow.id})",
-                    choice_hint(host.platform, spec.platforms(), "platforms")
-                    + f", or give 'dynamic_ranges: {{{flow.dynamic}: LOW-HIGH}}' on the host",
-                ))
+                self.problems.append(
+                    self.bundle.source.diagnostic(
+                        ("hosts", host_name, "platform"),
+                        f"the {flow.dynamic} dynamic range is not known for platform "
+                        f"{host.platform!r} "
+                        f"(host {host_name!r}, flow {self.product.id}/{flow.id})",
+                        choice_hint(host.platform, spec.platforms(), "platforms")
+                        + f", or give 'dynamic_ranges: {{{flow.dynamic}: LOW-HIGH}}' on the host",
+                    )
+                )
         if result is not None:
             decision.reasons.append(
-                f"dynamic range {flow.dynamic} on {host_name}: {_describe_ports(result)} (from {source})"
+                f"dynamic range {flow.dynamic} on {host_name}: {_describe_ports(result)} "
+                f"(from {source})"
             )
         self._dynamic_cache[key] = result
         return result
@@ -260,7 +278,9 @@ class _Expander:
 
     def condition_of(self, flow: Flow) -> Condition | None:
         section = self.product.section(flow.section) if flow.section else None
-        parts = [c for c in (section.condition if section else None, flow.condition) if c is not None]
+        parts = [
+            c for c in (section.condition if section else None, flow.condition) if c is not None
+        ]
         if not parts:
             return None
         return parts[0] if len(parts) == 1 else And(tuple(parts))
@@ -269,14 +289,20 @@ class _Expander:
         states = []
         for name in sorted(names):
             set_here = name in self.binding.features
-            states.append(f"{name}={'true' if self.features[name] else 'false'}"
-                          + ("" if set_here else " (default)"))
+            states.append(
+                f"{name}={'true' if self.features[name] else 'false'}"
+                + ("" if set_here else " (default)")
+            )
         return ", ".join(states)
 
     def expand(self, flow: Flow, out: list[PlannedFlow]) -> Decision:
         key = f"{self.product.id}/{flow.id}"
-        decision = Decision(key=key, product=self.product.id, flow_id=flow.id,
-                            reference=reference(self.product, flow))
+        decision = Decision(
+            key=key,
+            product=self.product.id,
+            flow_id=flow.id,
+            reference=reference(self.product, flow),
+        )
         condition = self.condition_of(flow)
         if condition is not None:
             holds = condition.evaluate(self.features)
@@ -299,7 +325,8 @@ class _Expander:
             if own:
                 self.warnings.append(
                     f"{key}: {', '.join(map(repr, own))} is placed but {names} is not, so this "
-                    f"required flow has no rows; place it under products.{self.product.id}.components"
+                    "required flow has no rows; place it under "
+                    f"products.{self.product.id}.components"
                 )
             return decision
         if unplaced:
@@ -309,8 +336,9 @@ class _Expander:
 
         overrides: list[str] = []
         internal = self.resolve(flow, flow.ports or (), decision, overrides)
-        published = self.resolve(flow, flow.published.ports if flow.published else (), decision,
-                                 overrides)
+        published = self.resolve(
+            flow, flow.published.ports if flow.published else (), decision, overrides
+        )
         if internal is None or published is None:
             return decision
         via = flow.published.via if flow.published else None
@@ -325,8 +353,9 @@ class _Expander:
                 "on the destination"
             )
             emit.rows(Hop.INGRESS, sources, flow.source, via_hosts, via, published, None, None)
-            emit.rows(Hop.BACKEND, via_hosts, (via,), destinations, flow.destination, internal,
-                      None, flow)
+            emit.rows(
+                Hop.BACKEND, via_hosts, (via,), destinations, flow.destination, internal, None, flow
+            )
         else:
             if via:
                 decision.reasons.append(
@@ -334,10 +363,21 @@ class _Expander:
                     f"destination, which publishes {_describe_ports(published)}"
                 )
             connect = published or internal
-            listen = internal if published and internal and PortSet.of(internal) != PortSet.of(
-                published) else None
-            emit.rows(Hop.DIRECT, sources, flow.source, destinations, flow.destination, connect,
-                      listen, flow)
+            listen = (
+                internal
+                if published and internal and PortSet.of(internal) != PortSet.of(published)
+                else None
+            )
+            emit.rows(
+                Hop.DIRECT,
+                sources,
+                flow.source,
+                destinations,
+                flow.destination,
+                connect,
+                listen,
+                flow,
+            )
         decision.included = decision.rows > 0
         if not decision.included:
             decision.reasons.append("out: every source is the destination host itself (local)")
@@ -347,8 +387,16 @@ class _Expander:
 class _RowFactory:
     """Emits the rows of one flow, host pair by host pair."""
 
-    def __init__(self, ex: _Expander, flow: Flow, key: str, condition: str | None,
-                 overrides: tuple[str, ...], decision: Decision, out: list[PlannedFlow]) -> None:
+    def __init__(
+        self,
+        ex: _Expander,
+        flow: Flow,
+        key: str,
+        condition: str | None,
+        overrides: tuple[str, ...],
+        decision: Decision,
+        out: list[PlannedFlow],
+    ) -> None:
         self.ex = ex
         self.flow = flow
         self.key = key
@@ -369,10 +417,17 @@ class _RowFactory:
                 return component
         return candidates[0]
 
-    def rows(self, hop: Hop, sources: tuple[str, ...], source_components: tuple[str, ...],
-             destinations: tuple[str, ...], destination_component: str,
-             ports: tuple[PortRange, ...], listen: tuple[PortRange, ...] | None,
-             dynamic_flow: Flow | None) -> None:
+    def rows(
+        self,
+        hop: Hop,
+        sources: tuple[str, ...],
+        source_components: tuple[str, ...],
+        destinations: tuple[str, ...],
+        destination_component: str,
+        ports: tuple[PortRange, ...],
+        listen: tuple[PortRange, ...] | None,
+        dynamic_flow: Flow | None,
+    ) -> None:
         hosts: Mapping[str, Host] = self.ex.deployment.hosts
         flow = self.flow
         local = 0
@@ -395,33 +450,35 @@ class _RowFactory:
                     local += src == dst
                     continue
                 src_host = hosts[src]
-                self.out.append(PlannedFlow(
-                    key=key,
-                    product=self.ex.product.id,
-                    flow_id=flow.id,
-                    hop=hop,
-                    source=src,
-                    source_component=self._component_of(src, source_components),
-                    source_addresses=LOOPBACK if flow.loopback else src_host.addresses,
-                    source_zone=src_host.zone,
-                    destination=dst,
-                    destination_component=destination_component,
-                    destination_addresses=LOOPBACK if flow.loopback else dst_host.addresses,
-                    destination_zone=dst_host.zone,
-                    protocol=flow.protocol,
-                    ports=port_set,
-                    listen_ports=listen_set,
-                    loopback=flow.loopback,
-                    service=flow.service,
-                    app_protocol=flow.app_protocol.value if flow.app_protocol else None,
-                    tls=flow.tls,
-                    purpose=flow.purpose,
-                    condition=self.condition,
-                    configurable=flow.configurable.kind.value,
-                    overrides=self.overrides,
-                    interface=flow.interface.value if flow.interface else None,
-                    reference=self.reference,
-                ))
+                self.out.append(
+                    PlannedFlow(
+                        key=key,
+                        product=self.ex.product.id,
+                        flow_id=flow.id,
+                        hop=hop,
+                        source=src,
+                        source_component=self._component_of(src, source_components),
+                        source_addresses=LOOPBACK if flow.loopback else src_host.addresses,
+                        source_zone=src_host.zone,
+                        destination=dst,
+                        destination_component=destination_component,
+                        destination_addresses=LOOPBACK if flow.loopback else dst_host.addresses,
+                        destination_zone=dst_host.zone,
+                        protocol=flow.protocol,
+                        ports=port_set,
+                        listen_ports=listen_set,
+                        loopback=flow.loopback,
+                        service=flow.service,
+                        app_protocol=flow.app_protocol.value if flow.app_protocol else None,
+                        tls=flow.tls,
+                        purpose=flow.purpose,
+                        condition=self.condition,
+                        configurable=flow.configurable.kind.value,
+                        overrides=self.overrides,
+                        interface=flow.interface.value if flow.interface else None,
+                        reference=self.reference,
+                    )
+                )
                 self.decision.rows += 1
         if local:
             self.decision.reasons.append(

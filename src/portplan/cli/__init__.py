@@ -42,11 +42,17 @@ def _print_error(exc: PortplanError) -> None:
     diagnostics = getattr(exc, "diagnostics", None)
     if diagnostics:
         for diagnostic in diagnostics:
-            click.echo(f"{diagnostic.location()}: error: {diagnostic.message}"
-                       + (f" ({diagnostic.hint})" if diagnostic.hint else ""), err=True)
+            click.echo(
+                f"{diagnostic.location()}: error: {diagnostic.message}"
+                + (f" ({diagnostic.hint})" if diagnostic.hint else ""),
+                err=True,
+            )
         count = len(diagnostics)
-        click.echo(f"portplan: {count} problem{'s' if count != 1 else ''} found; nothing was "
-                   "written (run with --debug for a traceback)", err=True)
+        click.echo(
+            f"portplan: {count} problem{'s' if count != 1 else ''} found; nothing was "
+            "written (run with --debug for a traceback)",
+            err=True,
+        )
     else:
         click.echo(f"portplan: error: {exc}", err=True)
 
@@ -95,16 +101,24 @@ def cli(ctx: click.Context, debug: bool) -> None:
 
 
 @cli.command("catalog")
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
-              show_default=True, help="Output format.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json"]),
+    default="table",
+    show_default=True,
+    help="Output format.",
+)
 def catalog_cmd(fmt: str) -> None:
     """List the products bundled with portplan."""
     from portplan.catalog import catalog_ids, load_catalog_product
     from portplan.render.text import json_text, rich_table_text
 
     products = [load_catalog_product(pid) for pid in catalog_ids()]
-    rows = [(p.id, p.name, p.version, p.vendor or "", str(len(p.flows)), p.document.title)
-            for p in products]
+    rows = [
+        (p.id, p.name, p.version, p.vendor or "", str(len(p.flows)), p.document.title)
+        for p in products
+    ]
     columns = ("id", "name", "version", "vendor", "flows", "document")
     if fmt == "json":
         click.echo(json_text([dict(zip(columns, r, strict=True)) for r in rows]), nl=False)
@@ -126,8 +140,14 @@ def _load_product_arg(ref: str) -> tuple[Any, list[Path]]:
 
 @cli.command("show")
 @click.argument("product")
-@click.option("--format", "fmt", type=click.Choice(SHOW_FORMATS), default="table",
-              show_default=True, help="Output format.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(SHOW_FORMATS),
+    default="table",
+    show_default=True,
+    help="Output format.",
+)
 @click.option("-o", "--output", type=click.Path(path_type=Path), help="Write to FILE.")
 def show_cmd(product: str, fmt: str, output: Path | None) -> None:
     """Render PRODUCT (a catalog id or a product file) in its vendor document's own shape."""
@@ -136,7 +156,9 @@ def show_cmd(product: str, fmt: str, output: Path | None) -> None:
 
     model, inputs = _load_product_arg(product)
     heading = f"{model.document.title} ({model.id})"
-    text = shown_tables_text(show_tables(model), fmt, heading=heading, width=_width())
+    text = shown_tables_text(
+        show_tables(model), fmt, heading=heading, notes=model.document.notes, width=_width()
+    )
     _write(output, text.encode(), inputs)
 
 
@@ -144,8 +166,8 @@ def show_cmd(product: str, fmt: str, output: Path | None) -> None:
 @click.argument("kind", type=click.Choice(["product", "deployment"]))
 def schema_cmd(kind: str) -> None:
     """Print the JSON Schema of product or deployment files (for editor validation)."""
-    from portplan.render.text import json_text
     from portplan.model.schema import json_schema
+    from portplan.render.text import json_text
 
     click.echo(json_text(json_schema(kind)), nl=False)
 
@@ -163,12 +185,27 @@ def validate_cmd(files: tuple[Path, ...]) -> None:
 
 @cli.command("matrix")
 @click.argument("deployment", type=click.Path(path_type=Path))
-@click.option("--format", "fmt", type=click.Choice(MATRIX_FORMATS), default="table",
-              show_default=True, help="Output format; csv and xlsx are change requests.")
-@click.option("-o", "--output", type=click.Path(path_type=Path),
-              help="Write to FILE (required for xlsx unless stdout is not a terminal).")
-@click.option("--explain", "explain", metavar="FLOW", multiple=True,
-              help="Say why FLOW (product/flow-id or flow-id) is in or out, instead of the matrix.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(MATRIX_FORMATS),
+    default="table",
+    show_default=True,
+    help="Output format; csv and xlsx are change requests.",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path),
+    help="Write to FILE (required for xlsx unless stdout is not a terminal).",
+)
+@click.option(
+    "--explain",
+    "explain",
+    metavar="FLOW",
+    multiple=True,
+    help="Say why FLOW (product/flow-id or flow-id) is in or out, instead of the matrix.",
+)
 def matrix_cmd(deployment: Path, fmt: str, output: Path | None, explain: tuple[str, ...]) -> None:
     """Expand DEPLOYMENT into its concrete flow matrix: who must reach whom, on what."""
     from portplan.load.deployment import load_deployment
@@ -186,8 +223,9 @@ def matrix_cmd(deployment: Path, fmt: str, output: Path | None, explain: tuple[s
             decision = plan.decision(flow)
             if decision is None:
                 keys = [d.key for d in plan.decisions] + [d.flow_id for d in plan.decisions]
-                raise _UsageError(f"no flow {flow!r} in this deployment; "
-                                  + choice_hint(flow, keys, "flows"))
+                raise _UsageError(
+                    f"no flow {flow!r} in this deployment; " + choice_hint(flow, keys, "flows")
+                )
             texts.append(explain_text(plan, decision))
         _write(output, "\n".join(texts).encode(), [deployment])
         return

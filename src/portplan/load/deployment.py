@@ -49,10 +49,14 @@ def read_deployment(path: Path) -> tuple[Bundle | None, list[Diagnostic]]:
         for host_name, host in deployment.hosts.items():
             for name in host.dynamic_ranges:
                 if name not in known:
-                    problems.append(source.diagnostic(
-                        ("hosts", host_name, "dynamic_ranges", name),
-                        f"no product in this deployment has a dynamic range {name!r}",
-                        choice_hint(name, known, "dynamic ranges"), at_key=True))
+                    problems.append(
+                        source.diagnostic(
+                            ("hosts", host_name, "dynamic_ranges", name),
+                            f"no product in this deployment has a dynamic range {name!r}",
+                            choice_hint(name, known, "dynamic ranges"),
+                            at_key=True,
+                        )
+                    )
     if problems:
         return None, problems
     return Bundle(deployment=deployment, products=products, source=source), []
@@ -76,7 +80,8 @@ def _resolve_product(
         if product_id not in catalog_ids():
             return None, [
                 source.diagnostic(
-                    where, f"no product {product_id!r} in the catalog",
+                    where,
+                    f"no product {product_id!r} in the catalog",
                     choice_hint(product_id, catalog_ids(), "products")
                     + "; or give the model with 'file:'",
                     at_key=True,
@@ -88,33 +93,50 @@ def _resolve_product(
     if product is None:
         if problems and problems[0].message == "no such file":
             return None, [
-                source.diagnostic((*where, "file"), f"product file {binding.file!r} does not exist",
-                                  f"looked for {product_path}; the path is relative to the deployment")
+                source.diagnostic(
+                    (*where, "file"),
+                    f"product file {binding.file!r} does not exist",
+                    f"looked for {product_path}; the path is relative to the deployment",
+                )
             ]
         return None, problems
     if product.id != product_id:
         return None, [
-            source.diagnostic(where, f"{binding.file} holds product {product.id!r}, not {product_id!r}",
-                              f"name the entry '{product.id}:'", at_key=True)
+            source.diagnostic(
+                where,
+                f"{binding.file} holds product {product.id!r}, not {product_id!r}",
+                f"name the entry '{product.id}:'",
+                at_key=True,
+            )
         ]
     return product, []
 
 
 def _check_binding(
-    deployment: Deployment, product_id: str, binding: ProductBinding, product: Product,
+    deployment: Deployment,
+    product_id: str,
+    binding: ProductBinding,
+    product: Product,
     source: SourceMap,
 ) -> Iterable[Diagnostic]:
     base = ("products", product_id)
     for name in binding.features:
         if name not in product.features:
-            yield source.diagnostic((*base, "features", name), f"{product_id} has no feature {name!r}",
-                                    choice_hint(name, product.features, "features"), at_key=True)
+            yield source.diagnostic(
+                (*base, "features", name),
+                f"{product_id} has no feature {name!r}",
+                choice_hint(name, product.features, "features"),
+                at_key=True,
+            )
     for name in binding.parameters:
         param = product.parameters.get(name)
         if param is None:
-            yield source.diagnostic((*base, "parameters", name),
-                                    f"{product_id} has no port parameter {name!r}",
-                                    choice_hint(name, product.parameters, "parameters"), at_key=True)
+            yield source.diagnostic(
+                (*base, "parameters", name),
+                f"{product_id} has no port parameter {name!r}",
+                choice_hint(name, product.parameters, "parameters"),
+                at_key=True,
+            )
         elif param.configurable is Configurability.NO:
             default = ",".join(str(r) for r in param.default_ranges())
             yield source.diagnostic(
@@ -126,21 +148,27 @@ def _check_binding(
             )
     for name in binding.dynamic_ranges:
         if name not in product.dynamic_ranges:
-            yield source.diagnostic((*base, "dynamic_ranges", name),
-                                    f"{product_id} has no dynamic range {name!r}",
-                                    choice_hint(name, product.dynamic_ranges, "dynamic ranges"),
-                                    at_key=True)
+            yield source.diagnostic(
+                (*base, "dynamic_ranges", name),
+                f"{product_id} has no dynamic range {name!r}",
+                choice_hint(name, product.dynamic_ranges, "dynamic ranges"),
+                at_key=True,
+            )
     for component, hosts in binding.components.items():
         if component not in product.components:
-            yield source.diagnostic((*base, "components", component),
-                                    f"{product_id} has no component {component!r}",
-                                    choice_hint(component, product.components, "components"),
-                                    at_key=True)
+            yield source.diagnostic(
+                (*base, "components", component),
+                f"{product_id} has no component {component!r}",
+                choice_hint(component, product.components, "components"),
+                at_key=True,
+            )
         for index, host in enumerate(hosts):
             if host not in deployment.hosts:
-                path = (*base, "components", component, index)
+                path: tuple[str | int, ...] = (*base, "components", component, index)
                 if source.values.get(path) is None:  # written as a single name, not a list
                     path = (*base, "components", component)
-                yield source.diagnostic(path, f"component {component!r} is placed on unknown host {host!r}",
-                                        choice_hint(host, deployment.hosts, "hosts")
-                                        + "; declare it under 'hosts:'")
+                yield source.diagnostic(
+                    path,
+                    f"component {component!r} is placed on unknown host {host!r}",
+                    choice_hint(host, deployment.hosts, "hosts") + "; declare it under 'hosts:'",
+                )

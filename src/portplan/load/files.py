@@ -45,8 +45,10 @@ def validate_files(paths: Iterable[Path]) -> list[str]:
             product, _source, found = read_product(path)
             problems.extend(found)
             if product is not None:
-                summaries.append(f"{path}: ok: product {product.id}, {len(product.flows)} flows, "
-                                 f"{len(product.components)} components")
+                summaries.append(
+                    f"{path}: ok: product {product.id}, {len(product.flows)} flows, "
+                    f"{len(product.components)} components"
+                )
         elif kind == "deployment":
             bundle, found = read_deployment(path)
             problems.extend(found)
@@ -56,14 +58,19 @@ def validate_files(paths: Iterable[Path]) -> list[str]:
                 except PlanError as exc:
                     problems.extend(exc.diagnostics)
                     continue
-                summaries.append(f"{path}: ok: deployment {bundle.deployment.name}, "
-                                 f"{len(plan.rows)} flow rows")
+                summaries.append(
+                    f"{path}: ok: deployment {bundle.deployment.name}, {len(plan.rows)} flow rows"
+                )
         else:
-            problems.append(Diagnostic(
-                file=path, line=1, column=1,
-                message="neither a product (with 'flows:') nor a deployment (with 'hosts:')",
-                hint="see `portplan schema product` and `portplan schema deployment`",
-            ))
+            problems.append(
+                Diagnostic(
+                    file=path,
+                    line=1,
+                    column=1,
+                    message="neither a product (with 'flows:') nor a deployment (with 'hosts:')",
+                    hint="see `portplan schema product` and `portplan schema deployment`",
+                )
+            )
     if problems:
         raise InputError(problems)
     return summaries

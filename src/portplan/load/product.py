@@ -19,7 +19,9 @@ from portplan.model.product import (
 )
 
 
-def read_product(path: Path, text: str | None = None) -> tuple[Product | None, SourceMap, list[Diagnostic]]:
+def read_product(
+    path: Path, text: str | None = None
+) -> tuple[Product | None, SourceMap, list[Diagnostic]]:
     """Read and check a product file; return the product (if valid), its source map and problems."""
     data, source, problems = load_yaml(path, text)
     if data is None or problems:
@@ -49,12 +51,14 @@ class _Checker:
         self.p = product
         self.src = source
 
-    def _ref(self, path: tuple[str | int, ...], kind: str, name: str, known: Iterable[str],
-             owner: str) -> Iterable[Diagnostic]:
+    def _ref(
+        self, path: tuple[str | int, ...], kind: str, name: str, known: Iterable[str], owner: str
+    ) -> Iterable[Diagnostic]:
         names = list(known)
         if name not in names:
             yield self.src.diagnostic(
-                path, f"{owner} refers to unknown {kind} {name!r}",
+                path,
+                f"{owner} refers to unknown {kind} {name!r}",
                 choice_hint(name, names, f"{kind}s"),
             )
 
@@ -67,7 +71,8 @@ class _Checker:
             path: tuple[str | int, ...] = ("flows", index)
             if flow.id in seen:
                 yield self.src.diagnostic(
-                    (*path, "id"), f"duplicate flow id {flow.id!r} (also flows[{seen[flow.id]}])",
+                    (*path, "id"),
+                    f"duplicate flow id {flow.id!r} (also flows[{seen[flow.id]}])",
                     "give every flow its own id; ids are the stable keys of the flow matrix",
                 )
             else:
@@ -80,30 +85,40 @@ class _Checker:
         for cid, comp in comps.items():
             path = ("components", cid)
             if comp.parent is not None:
-                yield from self._ref((*path, "parent"), "component", comp.parent, comps,
-                                     f"component {cid!r}")
+                yield from self._ref(
+                    (*path, "parent"), "component", comp.parent, comps, f"component {cid!r}"
+                )
                 if comp.parent == cid:
-                    yield self.src.diagnostic((*path, "parent"), f"component {cid!r} is its own parent",
-                                              "name its main component")
+                    yield self.src.diagnostic(
+                        (*path, "parent"),
+                        f"component {cid!r} is its own parent",
+                        "name its main component",
+                    )
             for i, member in enumerate(comp.members):
-                yield from self._ref((*path, "members", i), "component", member, comps,
-                                     f"group {cid!r}")
+                yield from self._ref(
+                    (*path, "members", i), "component", member, comps, f"group {cid!r}"
+                )
             if comp.members and comp.kind is not ComponentKind.GROUP:
-                yield self.src.diagnostic((*path, "members"),
-                                          f"component {cid!r} has members but is not a group",
-                                          "set 'kind: group' or remove 'members'")
+                yield self.src.diagnostic(
+                    (*path, "members"),
+                    f"component {cid!r} has members but is not a group",
+                    "set 'kind: group' or remove 'members'",
+                )
             if comp.kind is ComponentKind.GROUP and not comp.members:
-                yield self.src.diagnostic(path, f"group {cid!r} has no members",
-                                          "list its components under 'members'")
+                yield self.src.diagnostic(
+                    path, f"group {cid!r} has no members", "list its components under 'members'"
+                )
         # parent chains must end
         for cid in comps:
             seen = {cid}
             current = comps[cid].parent
             while current is not None and current in comps:
                 if current in seen:
-                    yield self.src.diagnostic(("components", cid, "parent"),
-                                              f"component {cid!r} is part of a parent cycle",
-                                              "make the parent chain end at a main component")
+                    yield self.src.diagnostic(
+                        ("components", cid, "parent"),
+                        f"component {cid!r} is part of a parent cycle",
+                        "make the parent chain end at a main component",
+                    )
                     break
                 seen.add(current)
                 current = comps[current].parent
@@ -112,23 +127,38 @@ class _Checker:
         seen: set[str] = set()
         for i, section in enumerate(self.p.sections):
             if section.id in seen:
-                yield self.src.diagnostic(("sections", i, "id"), f"duplicate section id {section.id!r}",
-                                          "give every section its own id")
+                yield self.src.diagnostic(
+                    ("sections", i, "id"),
+                    f"duplicate section id {section.id!r}",
+                    "give every section its own id",
+                )
             seen.add(section.id)
             if section.perspective is not None:
-                yield from self._ref(("sections", i, "perspective"), "component",
-                                     section.perspective, self.p.components, f"section {section.id!r}")
+                yield from self._ref(
+                    ("sections", i, "perspective"),
+                    "component",
+                    section.perspective,
+                    self.p.components,
+                    f"section {section.id!r}",
+                )
             if section.condition is not None:
                 for name in sorted(section.condition.names()):
-                    yield from self._ref(("sections", i, "condition"), "feature", name,
-                                         self.p.features, f"section {section.id!r}")
+                    yield from self._ref(
+                        ("sections", i, "condition"),
+                        "feature",
+                        name,
+                        self.p.features,
+                        f"section {section.id!r}",
+                    )
 
     def _parameters(self) -> Iterable[Diagnostic]:
         for name, param in self.p.parameters.items():
             if param.configurable is Configurability.NO and param.default is None:
-                yield self.src.diagnostic(("parameters", name),
-                                          f"fixed parameter {name!r} has no default",
-                                          "give the vendor's port as 'default'")
+                yield self.src.diagnostic(
+                    ("parameters", name),
+                    f"fixed parameter {name!r} has no default",
+                    "give the vendor's port as 'default'",
+                )
 
     def _flow(self, flow: Flow, path: tuple[str | int, ...]) -> Iterable[Diagnostic]:
         comps = self.p.components
@@ -137,42 +167,59 @@ class _Checker:
             yield from self._ref((*path, "from", i), "component", src, comps, owner)
         yield from self._ref((*path, "to"), "component", flow.destination, comps, owner)
         if flow.destination in comps and comps[flow.destination].kind is ComponentKind.GROUP:
-            yield self.src.diagnostic((*path, "to"), f"{owner} goes to group {flow.destination!r}",
-                                      "name the one component that listens")
+            yield self.src.diagnostic(
+                (*path, "to"),
+                f"{owner} goes to group {flow.destination!r}",
+                "name the one component that listens",
+            )
         if flow.section is not None:
-            yield from self._ref((*path, "section"), "section", flow.section,
-                                 [s.id for s in self.p.sections], owner)
+            yield from self._ref(
+                (*path, "section"), "section", flow.section, [s.id for s in self.p.sections], owner
+            )
         elif self.p.sections:
-            yield self.src.diagnostic(path, f"{owner} names no section",
-                                      "set 'section:' to the table the row is in")
+            yield self.src.diagnostic(
+                path, f"{owner} names no section", "set 'section:' to the table the row is in"
+            )
         if flow.ports is None and flow.published is None:
-            yield self.src.diagnostic(path, f"{owner} has no ports",
-                                      "set 'ports:' (listening) and/or 'published.ports:'")
-        for key, items in (("ports", flow.ports), ("published", flow.published and flow.published.ports)):
+            yield self.src.diagnostic(
+                path, f"{owner} has no ports", "set 'ports:' (listening) and/or 'published.ports:'"
+            )
+        for key, items in (
+            ("ports", flow.ports),
+            ("published", flow.published and flow.published.ports),
+        ):
             for i, item in enumerate(items or ()):
                 if isinstance(item, ParamRef):
                     item_path = (*path, key, i) if key == "ports" else (*path, key, "ports", i)
-                    yield from self._ref(item_path, "port parameter", item.name,
-                                         self.p.parameters, owner)
+                    yield from self._ref(
+                        item_path, "port parameter", item.name, self.p.parameters, owner
+                    )
         if flow.published is not None and flow.published.via is not None:
             via = flow.published.via
             yield from self._ref((*path, "published", "via"), "component", via, comps, owner)
             if via in comps and comps[via].kind is not ComponentKind.INGRESS:
-                yield self.src.diagnostic((*path, "published", "via"),
-                                          f"{owner} is published via {via!r}, which is not an ingress",
-                                          "point 'via' at a component of kind ingress")
+                yield self.src.diagnostic(
+                    (*path, "published", "via"),
+                    f"{owner} is published via {via!r}, which is not an ingress",
+                    "point 'via' at a component of kind ingress",
+                )
             if flow.ports is None:
-                yield self.src.diagnostic((*path, "published", "via"),
-                                          f"{owner} goes through ingress {via!r} but has no internal port",
-                                          "set 'ports:' to the port the ingress forwards to")
+                yield self.src.diagnostic(
+                    (*path, "published", "via"),
+                    f"{owner} goes through ingress {via!r} but has no internal port",
+                    "set 'ports:' to the port the ingress forwards to",
+                )
         if flow.dynamic is not None:
-            yield from self._ref((*path, "dynamic"), "dynamic range", flow.dynamic,
-                                 self.p.dynamic_ranges, owner)
+            yield from self._ref(
+                (*path, "dynamic"), "dynamic range", flow.dynamic, self.p.dynamic_ranges, owner
+            )
         if flow.condition is not None:
             for name in sorted(flow.condition.names()):
                 yield from self._ref((*path, "condition"), "feature", name, self.p.features, owner)
-        if (flow.configurable.kind in (Configurability.YES, Configurability.INDIRECT)
-                and not flow.parameter_names()):
+        if (
+            flow.configurable.kind in (Configurability.YES, Configurability.INDIRECT)
+            and not flow.parameter_names()
+        ):
             yield self.src.diagnostic(
                 (*path, "configurable"),
                 f"{owner} says its port is configurable but takes no port from a parameter",
@@ -185,7 +232,8 @@ class _Checker:
                 if param is not None and param.configurable is not Configurability.NO:
                     yield self.src.diagnostic(
                         (*path, "configurable"),
-                        f"{owner} says its port cannot change, but parameter {name!r} is configurable",
+                        f"{owner} says its port cannot change, but parameter {name!r} "
+                        "is configurable",
                         "make the parameter 'configurable: no' or correct the flow",
                     )
         yield from self._traffic(flow, path, owner)
@@ -193,8 +241,11 @@ class _Checker:
     def _traffic(self, flow: Flow, path: tuple[str | int, ...], owner: str) -> Iterable[Diagnostic]:
         section = self.p.section(flow.section) if flow.section else None
         if self.p.document.layout is Layout.PER_COMPONENT and flow.traffic is None:
-            yield self.src.diagnostic(path, f"{owner} has no 'traffic'",
-                                      "say inbound, outbound or inbound-outbound as the table does")
+            yield self.src.diagnostic(
+                path,
+                f"{owner} has no 'traffic'",
+                "say inbound, outbound or inbound-outbound as the table does",
+            )
         if section is None or section.perspective is None or flow.traffic is None:
             return
         me = section.perspective
@@ -204,13 +255,17 @@ class _Checker:
         if destination in self.p.components:
             destination = self.p.main_component(destination)
         if flow.traffic is Traffic.INBOUND and me not in (flow.destination, destination):
-            yield self.src.diagnostic((*path, "traffic"),
-                                      f"{owner} is inbound in the {me!r} table but goes to "
-                                      f"{flow.destination!r}", f"set 'to: {me}' or 'traffic: outbound'")
+            yield self.src.diagnostic(
+                (*path, "traffic"),
+                f"{owner} is inbound in the {me!r} table but goes to {flow.destination!r}",
+                f"set 'to: {me}' or 'traffic: outbound'",
+            )
         if flow.traffic is Traffic.OUTBOUND and me not in sources:
-            yield self.src.diagnostic((*path, "traffic"),
-                                      f"{owner} is outbound in the {me!r} table but does not come from it",
-                                      f"add {me!r} to 'from' or set 'traffic: inbound'")
+            yield self.src.diagnostic(
+                (*path, "traffic"),
+                f"{owner} is outbound in the {me!r} table but does not come from it",
+                f"add {me!r} to 'from' or set 'traffic: inbound'",
+            )
 
     def _rows(self) -> Iterable[Diagnostic]:
         rows: dict[tuple[str | None, int, int | None], int] = {}
@@ -221,6 +276,7 @@ class _Checker:
                 yield self.src.diagnostic(
                     ("flows", index, "row"),
                     f"flow {flow.id!r} repeats {where}row {flow.row} of flows[{rows[key]}]",
-                    "when one vendor row needs several flows, number them with 'part: 1', 'part: 2'",
+                    "when one vendor row needs several flows, number them "
+                    "with 'part: 1', 'part: 2'",
                 )
             rows[key] = index

@@ -50,12 +50,14 @@ def _data_path(data: Any, loc: tuple[int | str, ...]) -> Path_:
     path: list[str | int] = []
     current = data
     for part in loc:
-        if isinstance(current, dict) and part in current:
-            path.append(part)
-            current = current[part]
-        elif isinstance(current, list) and isinstance(part, int) and 0 <= part < len(current):
-            path.append(part)
-            current = current[part]
+        if isinstance(current, list):
+            found = isinstance(part, int) and 0 <= part < len(current)
+        else:
+            found = isinstance(current, dict) and part in current
+        if not found:
+            continue  # a union member's or validator's name, not a place in the data
+        current = current[part]
+        path.append(part)
     return tuple(path)
 
 
@@ -94,7 +96,9 @@ def _keys_of(model: type[BaseModel]) -> list[str]:
     return [info.alias or name for name, info in model.model_fields.items()]
 
 
-def _describe(error: Any, path: Path_, data: Any, root: type[BaseModel]) -> tuple[str, str, bool, int]:
+def _describe(
+    error: Any, path: Path_, data: Any, root: type[BaseModel]
+) -> tuple[str, str, bool, int]:
     """(message, hint, at_key, column_offset) for one pydantic error."""
     kind = error["type"]
     where = format_path(path)
@@ -136,7 +140,12 @@ def _describe(error: Any, path: Path_, data: Any, root: type[BaseModel]) -> tupl
         offset = exc.offset if isinstance(exc, ConditionSyntaxError) else 0
         return f"{where}: {exc}", _value_hint(exc), False, offset
     message = error["msg"]
-    return f"{where}: {message[0].lower()}{message[1:]}", "see `portplan schema` for the format", False, 0
+    return (
+        f"{where}: {message[0].lower()}{message[1:]}",
+        "see `portplan schema` for the format",
+        False,
+        0,
+    )
 
 
 def _value_hint(exc: object) -> str:
@@ -158,8 +167,11 @@ def validate(
     """Validate ``data`` against ``model``; every error becomes a located diagnostic."""
     if not isinstance(data, dict):
         return None, [
-            source.diagnostic((), f"a {what} file must be a YAML mapping at the top level",
-                              f"start with the keys of a {what} (see `portplan schema {what}`)")
+            source.diagnostic(
+                (),
+                f"a {what} file must be a YAML mapping at the top level",
+                f"start with the keys of a {what} (see `portplan schema {what}`)",
+            )
         ]
     try:
         return model.model_validate(data), []

@@ -52,7 +52,12 @@ class SourceMap:
         return self.keys.get(path) or self.value(path)
 
     def diagnostic(
-        self, path: Path_, message: str, hint: str | None = None, *, at_key: bool = False,
+        self,
+        path: Path_,
+        message: str,
+        hint: str | None = None,
+        *,
+        at_key: bool = False,
         column_offset: int = 0,
     ) -> Diagnostic:
         span = self.key(path) if at_key else self.value(path)
@@ -83,7 +88,8 @@ class _Builder:
                 if not isinstance(key_node, yaml.ScalarNode):
                     self.problems.append(
                         Diagnostic(
-                            file=self.source.file, line=_span(key_node).line,
+                            file=self.source.file,
+                            line=_span(key_node).line,
                             column=_span(key_node).column,
                             message="a mapping key must be a plain name, not a list or mapping",
                             hint="write the key as text",
@@ -94,7 +100,8 @@ class _Builder:
                 if key_node.tag == "tag:yaml.org,2002:merge":
                     self.problems.append(
                         Diagnostic(
-                            file=self.source.file, line=_span(key_node).line,
+                            file=self.source.file,
+                            line=_span(key_node).line,
                             column=_span(key_node).column,
                             message="YAML merge keys (<<) are not supported",
                             hint="write the keys out in full",
@@ -105,7 +112,8 @@ class _Builder:
                     first = self.source.keys[(*path, key)]
                     self.problems.append(
                         Diagnostic(
-                            file=self.source.file, line=_span(key_node).line,
+                            file=self.source.file,
+                            line=_span(key_node).line,
                             column=_span(key_node).column,
                             message=f"duplicate key {key!r} (first written at line {first.line})",
                             hint="keep one of them; YAML would silently drop the first",
@@ -130,42 +138,82 @@ def load_yaml(path: Path, text: str | None = None) -> tuple[Any, SourceMap, list
         try:
             text = path.read_text(encoding="utf-8")
         except FileNotFoundError:
-            return None, source, [
-                Diagnostic(file=path, line=None, column=None, message="no such file",
-                           hint="check the path")
-            ]
+            return (
+                None,
+                source,
+                [
+                    Diagnostic(
+                        file=path,
+                        line=None,
+                        column=None,
+                        message="no such file",
+                        hint="check the path",
+                    )
+                ],
+            )
         except (OSError, UnicodeDecodeError) as exc:
-            return None, source, [
-                Diagnostic(file=path, line=None, column=None, message=f"cannot read file: {exc}",
-                           hint="check the path and that it is UTF-8 text")
-            ]
+            return (
+                None,
+                source,
+                [
+                    Diagnostic(
+                        file=path,
+                        line=None,
+                        column=None,
+                        message=f"cannot read file: {exc}",
+                        hint="check the path and that it is UTF-8 text",
+                    )
+                ],
+            )
     loader = _Loader(text)
     try:
         node = loader.get_single_node()
         if node is None:
-            return None, source, [
-                Diagnostic(file=path, line=1, column=1, message="the file is empty",
-                           hint="write the model as a YAML mapping")
-            ]
+            return (
+                None,
+                source,
+                [
+                    Diagnostic(
+                        file=path,
+                        line=1,
+                        column=1,
+                        message="the file is empty",
+                        hint="write the model as a YAML mapping",
+                    )
+                ],
+            )
         builder = _Builder(loader, source)
         data = builder.build(node, ())
         return data, source, builder.problems
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         what = " ".join(p for p in (exc.context, exc.problem) if p)
-        return None, source, [
-            Diagnostic(
-                file=path,
-                line=mark.line + 1 if mark else None,
-                column=mark.column + 1 if mark else None,
-                message=f"YAML syntax error: {what}",
-                hint="fix the indentation, quoting or brackets at that spot",
-            )
-        ]
+        return (
+            None,
+            source,
+            [
+                Diagnostic(
+                    file=path,
+                    line=mark.line + 1 if mark else None,
+                    column=mark.column + 1 if mark else None,
+                    message=f"YAML syntax error: {what}",
+                    hint="fix the indentation, quoting or brackets at that spot",
+                )
+            ],
+        )
     except yaml.YAMLError as exc:
-        return None, source, [
-            Diagnostic(file=path, line=None, column=None, message=f"YAML error: {exc}",
-                       hint="fix the file's YAML")
-        ]
+        return (
+            None,
+            source,
+            [
+                Diagnostic(
+                    file=path,
+                    line=None,
+                    column=None,
+                    message=f"YAML error: {exc}",
+                    hint="fix the file's YAML",
+                )
+            ],
+        )
     finally:
         loader.dispose()

@@ -12,7 +12,14 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import BeforeValidator, ConfigDict, Field, PlainSerializer, PlainValidator, WithJsonSchema
+from pydantic import (
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    PlainValidator,
+    WithJsonSchema,
+)
 
 from portplan.model.conditions import Condition, parse_condition
 from portplan.model.ports import MAX_PORT, MIN_PORT, PortRange
@@ -31,9 +38,15 @@ ID_PATTERN = r"^[a-z][a-z0-9_]*(?:-[a-z0-9_]+)*$"
 PRODUCT_ID_PATTERN = r"^[a-z][a-z0-9_]*(?:[-.][a-z0-9_]+)*$"
 HOST_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
 
-Identifier = Annotated[str, Field(pattern=ID_PATTERN, description="lower-case id: letters, digits, _ and -")]
-ProductId = Annotated[str, Field(pattern=PRODUCT_ID_PATTERN, description="product id such as shopping-6.1")]
-HostName = Annotated[str, Field(pattern=HOST_PATTERN, description="host name as the deployment names it")]
+Identifier = Annotated[
+    str, Field(pattern=ID_PATTERN, description="lower-case id: letters, digits, _ and -")
+]
+ProductId = Annotated[
+    str, Field(pattern=PRODUCT_ID_PATTERN, description="product id such as shopping-6.1")
+]
+HostName = Annotated[
+    str, Field(pattern=HOST_PATTERN, description="host name as the deployment names it")
+]
 
 
 class Protocol(StrEnum):
@@ -57,7 +70,11 @@ _PARAM_RE = re.compile(ID_PATTERN)
 _PORT_ITEM_SCHEMA: dict[str, Any] = {
     "anyOf": [
         {"type": "integer", "minimum": MIN_PORT, "maximum": MAX_PORT},
-        {"type": "string", "pattern": r"^\s*\d+\s*(-\s*\d+\s*)?$", "description": "a port or a range"},
+        {
+            "type": "string",
+            "pattern": r"^\s*\d+\s*(-\s*\d+\s*)?$",
+            "description": "a port or a range",
+        },
         {"type": "string", "pattern": ID_PATTERN, "description": "a port parameter's name"},
     ]
 }

@@ -19,14 +19,23 @@ from dataclasses import dataclass
 
 from portplan.errors import PortplanError
 
-__all__ = ["And", "Condition", "ConditionSyntaxError", "Const", "Not", "Or", "Var", "parse_condition"]
+__all__ = [
+    "And",
+    "Condition",
+    "ConditionSyntaxError",
+    "Const",
+    "Not",
+    "Or",
+    "Var",
+    "parse_condition",
+]
 
 _TOKEN_RE = re.compile(r"\s*(?:(?P<name>[A-Za-z_][A-Za-z0-9_-]*)|(?P<punct>[()])|(?P<bad>\S))")
 _KEYWORDS = frozenset({"and", "or", "not", "true", "false"})
 
 
 class ConditionSyntaxError(PortplanError, ValueError):
-    """A condition that does not parse; ``offset`` is the 0-based character position of the fault."""
+    """A condition that does not parse; ``offset`` is the 0-based position of the fault."""
 
     exit_code = 2
 
@@ -183,7 +192,7 @@ class _Parser:
 
 
 def parse_condition(text: str) -> Condition:
-    """Parse a condition; raise :class:`ConditionSyntaxError` (with the offset) when it is malformed."""
+    """Parse a condition; raise :class:`ConditionSyntaxError` (with the offset) if malformed."""
     return _Parser(text).parse()
 
 

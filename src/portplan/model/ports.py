@@ -43,7 +43,7 @@ class PortRange(BaseModel):
 
     @classmethod
     def parse(cls, text: str | int) -> PortRange:
-        """Parse ``443``, ``"443"`` or ``"18118-18126"``; raise ``ValueError`` with a clear reason."""
+        """Parse ``443``, ``"443"`` or ``"18118-18126"``; ``ValueError`` says what is wrong."""
         if isinstance(text, bool):
             raise ValueError(f"{text!r} is not a port")
         if isinstance(text, int):

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
+from pydantic import BaseModel
+
 from portplan.model.deployment import Deployment
 from portplan.model.product import Product
 
@@ -12,7 +14,8 @@ _URL = "https://portplan.invalid/schema/{kind}.json"
 
 def json_schema(kind: Literal["product", "deployment"] | str) -> dict[str, Any]:
     """Draft 2020-12 JSON Schema of a product or deployment file."""
-    model = {"product": Product, "deployment": Deployment}[kind]
+    models: dict[str, type[BaseModel]] = {"product": Product, "deployment": Deployment}
+    model = models[kind]
     schema = model.model_json_schema(by_alias=True, mode="validation")
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",

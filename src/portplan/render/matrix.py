@@ -37,7 +37,13 @@ MATRIX_COLUMNS: tuple[str, ...] = (
 )
 #: The narrower set shown in a terminal table.
 TABLE_COLUMNS: tuple[str, ...] = (
-    "flow", "source", "destination", "protocol", "ports", "service", "condition",
+    "flow",
+    "source",
+    "destination",
+    "protocol",
+    "ports",
+    "service",
+    "condition",
 )
 _WIDTHS = {"purpose": 60, "reference": 50, "overrides": 40}
 
@@ -56,28 +62,30 @@ def matrix_records(plan: Plan) -> list[dict[str, str]]:
     records = []
     for row in plan.rows:
         source_address, destination_address = _addresses(row)
-        records.append({
-            "flow": row.key,
-            "source": row.source,
-            "source_component": row.source_component,
-            "source_address": source_address,
-            "source_zone": row.source_zone or "",
-            "destination": row.destination,
-            "destination_component": row.destination_component,
-            "destination_address": destination_address,
-            "destination_zone": row.destination_zone or "",
-            "protocol": row.protocol.value,
-            "ports": str(row.ports),
-            "listen_ports": str(row.listen_ports) if row.listen_ports is not None else "",
-            "service": row.service or "",
-            "tls": "yes" if row.tls else "no",
-            "purpose": row.purpose,
-            "condition": row.condition or "always",
-            "configurable": row.configurable,
-            "overrides": "; ".join(row.overrides),
-            "interface": row.interface or "",
-            "reference": row.reference,
-        })
+        records.append(
+            {
+                "flow": row.key,
+                "source": row.source,
+                "source_component": row.source_component,
+                "source_address": source_address,
+                "source_zone": row.source_zone or "",
+                "destination": row.destination,
+                "destination_component": row.destination_component,
+                "destination_address": destination_address,
+                "destination_zone": row.destination_zone or "",
+                "protocol": row.protocol.value,
+                "ports": str(row.ports),
+                "listen_ports": str(row.listen_ports) if row.listen_ports is not None else "",
+                "service": row.service or "",
+                "tls": "yes" if row.tls else "no",
+                "purpose": row.purpose,
+                "condition": row.condition or "always",
+                "configurable": row.configurable,
+                "overrides": "; ".join(row.overrides),
+                "interface": row.interface or "",
+                "reference": row.reference,
+            }
+        )
     return records
 
 
@@ -101,14 +109,17 @@ def _json(plan: Plan) -> str:
         item["condition"] = row.condition
         item["overrides"] = list(row.overrides)
         flows.append(item)
-    return json_text({
-        "deployment": plan.deployment,
-        "flows": flows,
-        "not_required": [
-            {"flow": d.key, "reference": d.reference, "reasons": d.reasons} for d in _excluded(plan)
-        ],
-        "warnings": list(plan.warnings),
-    })
+    return json_text(
+        {
+            "deployment": plan.deployment,
+            "flows": flows,
+            "not_required": [
+                {"flow": d.key, "reference": d.reference, "reasons": d.reasons}
+                for d in _excluded(plan)
+            ],
+            "warnings": list(plan.warnings),
+        }
+    )
 
 
 def _xlsx(plan: Plan) -> bytes:
@@ -117,13 +128,16 @@ def _xlsx(plan: Plan) -> bytes:
     from openpyxl import Workbook
 
     workbook = Workbook()
-    sheet = workbook.active
-    sheet.title = "Flows"
+    sheet = workbook.create_sheet("Flows")
+    workbook.remove(workbook.worksheets[0])
     records = matrix_records(plan)
     _fill_sheet(sheet, MATRIX_COLUMNS, [[r[c] for c in MATRIX_COLUMNS] for r in records])
     out = workbook.create_sheet("Not required")
-    _fill_sheet(out, ("flow", "reference", "reasons"),
-                [[d.key, d.reference, "\n".join(d.reasons)] for d in _excluded(plan)])
+    _fill_sheet(
+        out,
+        ("flow", "reference", "reasons"),
+        [[d.key, d.reference, "\n".join(d.reasons)] for d in _excluded(plan)],
+    )
     # fixed document dates so the same plan gives the same file
     fixed = datetime(2000, 1, 1)
     workbook.properties.created = fixed
@@ -181,12 +195,17 @@ def matrix_bytes(plan: Plan, fmt: str, *, width: int = 120) -> bytes:
         return csv_text(MATRIX_COLUMNS, [[r[c] for c in MATRIX_COLUMNS] for r in records]).encode()
     if fmt == "md":
         head = f"# Flow matrix: {plan.deployment}\n\n"
-        return (head + markdown_table(MATRIX_COLUMNS, [[r[c] for c in MATRIX_COLUMNS]
-                                                       for r in records])).encode()
+        return (
+            head + markdown_table(MATRIX_COLUMNS, [[r[c] for c in MATRIX_COLUMNS] for r in records])
+        ).encode()
     caption = f"{len(records)} flows; {len(_excluded(plan))} product rows not required"
-    return rich_table_text(f"Flow matrix: {plan.deployment}", TABLE_COLUMNS,
-                           [[r[c] for c in TABLE_COLUMNS] for r in records],
-                           width=width, caption=caption).encode()
+    return rich_table_text(
+        f"Flow matrix: {plan.deployment}",
+        TABLE_COLUMNS,
+        [[r[c] for c in TABLE_COLUMNS] for r in records],
+        width=width,
+        caption=caption,
+    ).encode()
 
 
 def explain_text(plan: Plan, decision: Decision) -> str:

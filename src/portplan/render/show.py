@@ -104,8 +104,10 @@ def _group_rows(flows: Iterable[Flow]) -> list[list[Flow]]:
     groups: dict[tuple[str | None, int], list[Flow]] = {}
     for flow in flows:
         groups.setdefault((flow.section, flow.row), []).append(flow)
-    return [sorted(g, key=lambda f: f.part or 0) for _, g in sorted(
-        groups.items(), key=lambda item: item[0][1])]
+    return [
+        sorted(g, key=lambda f: f.part or 0)
+        for _, g in sorted(groups.items(), key=lambda item: item[0][1])
+    ]
 
 
 def _per_component(product: Product) -> list[ShownTable]:
@@ -117,15 +119,24 @@ def _per_component(product: Product) -> list[ShownTable]:
             traffic = _TRAFFIC[first.traffic] if first.traffic else ""
             if first.loopback:
                 traffic += " (loopback)"
-            rows.append((
-                join_words([_port_column(product, f) for f in parts]),
-                traffic,
-                _notes_text(first),
-                _configurable_text(first),
-                join_words(list(dict.fromkeys(_condition_text(product, f) for f in parts))),
-            ))
-        tables.append(ShownTable(id=section.id, title=section.title, note=section.note,
-                                 columns=PER_COMPONENT_COLUMNS, rows=tuple(rows)))
+            rows.append(
+                (
+                    join_words([_port_column(product, f) for f in parts]),
+                    traffic,
+                    _notes_text(first),
+                    _configurable_text(first),
+                    join_words(list(dict.fromkeys(_condition_text(product, f) for f in parts))),
+                )
+            )
+        tables.append(
+            ShownTable(
+                id=section.id,
+                title=section.title,
+                note=section.note,
+                columns=PER_COMPONENT_COLUMNS,
+                rows=tuple(rows),
+            )
+        )
     return tables
 
 
@@ -145,7 +156,8 @@ def _flat(product: Product) -> list[ShownTable]:
         main = product.main_component(first.destination)
         external = [
             f"{f.protocol.value.upper()} {_port_words(product, f.published.ports)}"
-            for f in parts if f.published
+            for f in parts
+            if f.published
         ]
         internal = [
             f"{f.protocol.value.upper()} {_port_words(product, f.ports)}" for f in parts if f.ports
@@ -154,18 +166,27 @@ def _flat(product: Product) -> list[ShownTable]:
         to_sub = destination.name if destination.parent is not None else "-"
         if len(parts) > 1 and len({f.destination for f in parts}) > 1:
             to_sub = join_words([product.components[f.destination].name for f in parts])
-        rows.append((
-            _INTERFACE[first.interface] if first.interface else "-",
-            join_words([_name(product, s) for s in first.source]),
-            to_main,
-            to_sub,
-            " ".join(external) or "-",
-            " ".join(internal) or "-",
-            " ".join([first.purpose, *(f"Note: {n}" for f in parts for n in f.notes)]),
-            join_words(list(dict.fromkeys(_condition_text(product, f) for f in parts))),
-        ))
-    return [ShownTable(id="ports", title=product.document.title, note=None, columns=FLAT_COLUMNS,
-                       rows=tuple(rows))]
+        rows.append(
+            (
+                _INTERFACE[first.interface] if first.interface else "-",
+                join_words([_name(product, s) for s in first.source]),
+                to_main,
+                to_sub,
+                " ".join(external) or "-",
+                " ".join(internal) or "-",
+                " ".join([first.purpose, *(f"Note: {n}" for f in parts for n in f.notes)]),
+                join_words(list(dict.fromkeys(_condition_text(product, f) for f in parts))),
+            )
+        )
+    return [
+        ShownTable(
+            id="ports",
+            title=product.document.title,
+            note=None,
+            columns=FLAT_COLUMNS,
+            rows=tuple(rows),
+        )
+    ]
 
 
 def show_tables(product: Product) -> list[ShownTable]:

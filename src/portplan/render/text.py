@@ -54,38 +54,60 @@ def rich_table_text(
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title=title, caption=caption, show_lines=True, expand=False,
-                  title_justify="left", caption_justify="left")
+    table = Table(
+        title=title,
+        caption=caption,
+        show_lines=True,
+        expand=False,
+        title_justify="left",
+        caption_justify="left",
+    )
     for column in columns:
         table.add_column(column, overflow="fold")
     for row in rows:
         table.add_row(*row)
-    console = Console(width=width, record=True, file=io.StringIO(), color_system=None if not color
-                      else "standard", force_terminal=color, highlight=False)
+    console = Console(
+        width=width,
+        record=True,
+        file=io.StringIO(),
+        color_system=None if not color else "standard",
+        force_terminal=color,
+        highlight=False,
+    )
     console.print(table)
     text = console.export_text(styles=color)
     return "\n".join(line.rstrip() for line in text.splitlines()) + "\n"
 
 
-def shown_tables_text(tables: Sequence[ShownTable], fmt: str, *, heading: str,
-                      width: int) -> str:
+def shown_tables_text(
+    tables: Sequence[ShownTable], fmt: str, *, heading: str, notes: Sequence[str] = (), width: int
+) -> str:
     """Render ``portplan show`` tables in one of the output formats."""
     if fmt == "json":
-        return json_text({
-            "product": heading,
-            "tables": [
-                {"id": t.id, "title": t.title, "note": t.note,
-                 "rows": [dict(zip(t.columns, row, strict=True)) for row in t.rows]}
-                for t in tables
-            ],
-        })
+        return json_text(
+            {
+                "product": heading,
+                "notes": list(notes),
+                "tables": [
+                    {
+                        "id": t.id,
+                        "title": t.title,
+                        "note": t.note,
+                        "rows": [dict(zip(t.columns, row, strict=True)) for row in t.rows],
+                    }
+                    for t in tables
+                ],
+            }
+        )
     if fmt == "csv":
         several = len(tables) > 1
-        columns = (("Table", *tables[0].columns) if several else tables[0].columns) if tables else ()
+        columns = (
+            (("Table", *tables[0].columns) if several else tables[0].columns) if tables else ()
+        )
         rows = [((t.title, *row) if several else row) for t in tables for row in t.rows]
         return csv_text(columns, rows)
     if fmt == "md":
-        parts = [f"# {heading}\n"]
+        parts = [f"# {heading}\n", *(f"{note}\n" for note in notes)]
         for table in tables:
             if len(tables) > 1:
                 parts.append(f"## {table.title}\n")
@@ -93,9 +115,9 @@ def shown_tables_text(tables: Sequence[ShownTable], fmt: str, *, heading: str,
                 parts.append(f"{table.note}\n")
             parts.append(markdown_table(table.columns, table.rows))
         return "\n".join(parts)
-    out = [f"{heading}\n"]
+    out = [f"{heading}\n", *(f"{note}\n" for note in notes)]
     for table in tables:
-        out.append(rich_table_text(table.title, table.columns, table.rows, width=width,
-                                   caption=table.note))
+        out.append(
+            rich_table_text(table.title, table.columns, table.rows, width=width, caption=table.note)
+        )
     return "\n".join(out)
-

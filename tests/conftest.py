@@ -1,0 +1,61 @@
+"""Shared fixtures: paths, the CLI runner, and golden-file comparison."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "examples"
+GOLDEN = Path(__file__).resolve().parent / "golden"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--update-golden",
+        action="store_true",
+        help="rewrite golden files from the current output instead of comparing",
+    )
+
+
+@pytest.fixture
+def golden(request: pytest.FixtureRequest) -> Callable[[str, bytes], None]:
+    """Compare output with tests/golden/NAME exactly; on mismatch write NAME.actual beside it."""
+    update = request.config.getoption("--update-golden")
+
+    def check(name: str, actual: bytes) -> None:
+        path = GOLDEN / name
+        if update:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(actual)
+            return
+        if not path.exists():
+            pytest.fail(f"golden file {path} is missing; run pytest --update-golden to create it")
+        expected = path.read_bytes()
+        actual_path = path.with_name(path.name + ".actual")
+        if actual != expected:
+            actual_path.write_bytes(actual)
+            pytest.fail(
+                f"output differs from {path}; see {actual_path} "
+                "(run pytest --update-golden after reviewing the difference)"
+            )
+        actual_path.unlink(missing_ok=True)
+
+    return check
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  # type: ignore[no-untyped-def]
+    """Under CI=true an integration test marked ``netns`` may not skip: a skip is a failure."""
+    outcome = yield
+    report = outcome.get_result()
+    if (
+        os.environ.get("CI") == "true"
+        and report.skipped
+        and item.get_closest_marker("netns") is not None
+    ):
+        report.outcome = "failed"
+        report.longrepr = f"netns integration test skipped under CI=true: {report.longrepr}"

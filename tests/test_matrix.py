@@ -1,0 +1,215 @@
+"""`portplan matrix`: the concrete flow matrix of the example deployments, in every format."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from openpyxl import load_workbook
+
+from portplan.cli import cli
+from portplan.render.matrix import MATRIX_COLUMNS
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+DEPLOYMENTS = ["shopping-contoso", "smart-id-nexus"]
+TEXT_FORMATS = {"csv": "csv", "json": "json", "md": "md", "table": "txt"}
+REQUIRED_COLUMNS = {
+    "flow",
+    "source",
+    "source_address",
+    "destination",
+    "destination_address",
+    "protocol",
+    "ports",
+    "service",
+    "purpose",
+    "condition",
+    "configurable",
+}
+
+
+def run(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(cli, list(args), env={"COLUMNS": "160"})
+    return result.exit_code, result.stdout, result.stderr
+
+
+def rows_of(deployment: str) -> list[dict[str, str]]:
+    code, out, err = run("matrix", str(EXAMPLES / f"{deployment}.yaml"), "--format", "csv")
+    assert code == 0, err
+    return list(csv.DictReader(io.StringIO(out)))
+
+
+@pytest.mark.parametrize("fmt", sorted(TEXT_FORMATS))
+@pytest.mark.parametrize("deployment", DEPLOYMENTS)
+def test_matrix_matches_golden(
+    deployment: str, fmt: str, golden: Callable[[str, bytes], None]
+) -> None:
+    code, out, err = run("matrix", str(EXAMPLES / f"{deployment}.yaml"), "--format", fmt)
+    assert code == 0, err
+    golden(f"matrix/{deployment}.{TEXT_FORMATS[fmt]}", out.encode())
+
+
+def test_csv_is_a_change_request_with_the_required_columns() -> None:
+    rows = rows_of("shopping-contoso")
+    assert set(rows[0]) >= REQUIRED_COLUMNS
+    assert tuple(rows[0]) == MATRIX_COLUMNS
+    assert all(row["flow"].startswith("shopping-6.1/") for row in rows)
+
+
+def test_override_is_applied_and_traced() -> None:
+    rows = [r for r in rows_of("shopping-contoso") if r["flow"] == "shopping-6.1/client-https"]
+    assert len(rows) == 1
+    assert rows[0]["ports"] == "8443"
+    assert rows[0]["source_address"] == "198.51.100.0/24"
+    assert rows[0]["destination_address"] == "192.0.2.10"
+    assert "website_port=8443 (vendor default 443)" in rows[0]["overrides"]
+    assert rows[0]["configurable"] == "yes"
+
+
+def test_conditions_switch_flows_on_and_off() -> None:
+    flows = {r["flow"] for r in rows_of("shopping-contoso")}
+    assert "shopping-6.1/central-appclarity" in flows  # appclarity: true
+    assert "shopping-6.1/central-pop3" not in flows  # lab and not exchange: false
+    assert "shopping-6.1/client-smtp" not in flows
+    assert "shopping-6.1/central-cm-sql" in flows  # not rbac
+    assert "shopping-6.1/console-ldap" in flows  # remote_admin_console: true
+
+
+def test_dynamic_rpc_range_follows_the_destination_platform() -> None:
+    rows = [r for r in rows_of("shopping-contoso") if r["flow"] == "shopping-6.1/central-wmi"]
+    assert [(r["destination"], r["ports"]) for r in rows] == [("cm01", "135,445,49152-65535")]
+
+
+def test_same_host_flows_are_local_and_loopback_flows_stay_on_the_host() -> None:
+    rows = rows_of("shopping-contoso")
+    # Website and Central Service share shop01; the Receiver and the SMS Provider share cm01
+    assert not [
+        r
+        for r in rows
+        if r["source"] == r["destination"] and r["flow"] != ("shopping-6.1/client-agent")
+    ]
+    agent = [r for r in rows if r["flow"] == "shopping-6.1/client-agent"]
+    assert len(agent) == 1
+    assert agent[0]["source"] == agent[0]["destination"] == "clients"
+    assert agent[0]["source_address"] == agent[0]["destination_address"] == "127.0.0.0/8, ::1"
+    assert agent[0]["ports"] == "8000"
+
+
+def test_ingress_on_its_own_hosts_splits_a_flow_in_two_hops() -> None:
+    rows = {r["flow"]: r for r in rows_of("smart-id-nexus")}
+    front = rows["smart-id-21.04/im-operator/ingress"]
+    back = rows["smart-id-21.04/im-operator/backend"]
+    assert (front["source"], front["destination"], front["ports"]) == (
+        "internet",
+        "traefik01",
+        "443",
+    )
+    assert (back["source"], back["destination"], back["ports"]) == ("traefik01", "idm01", "7071")
+    assert "smart-id-21.04/im-operator" not in rows
+
+
+def test_published_port_without_ingress_keeps_the_listening_port() -> None:
+    rows = {r["flow"]: r for r in rows_of("smart-id-nexus")}
+    access_point = rows["smart-id-21.04/da-access-point"]
+    assert (access_point["ports"], access_point["listen_ports"]) == ("443", "10443")
+
+
+def test_udp_range_and_parameter_without_default() -> None:
+    rows = rows_of("smart-id-nexus")
+    radius = [r for r in rows if r["flow"] == "smart-id-21.04/da-radius"]
+    assert [(r["source"], r["protocol"], r["ports"]) for r in radius] == [
+        ("radius-clients", "udp", "18118-18126")
+    ]
+    database = [r for r in rows if r["flow"] == "smart-id-21.04/da-external-database"]
+    assert [(r["destination"], r["ports"]) for r in database] == [("pgsql01", "5433")]
+    assert not [r for r in rows if r["flow"] == "smart-id-21.04/da-database"]
+
+
+def test_json_carries_typed_fields_and_the_rows_not_required() -> None:
+    code, out, _ = run("matrix", str(EXAMPLES / "smart-id-nexus.yaml"), "--format", "json")
+    assert code == 0
+    data = json.loads(out)
+    radius = next(f for f in data["flows"] if f["flow"] == "smart-id-21.04/da-radius")
+    assert radius["ports"] == [[18118, 18126]]
+    assert radius["destination_address"] == ["192.0.2.40"]
+    assert radius["hop"] == "direct"
+    skipped = {n["flow"]: n["reasons"] for n in data["not_required"]}
+    assert any("external_database=true" in r for r in skipped["smart-id-21.04/da-database"])
+
+
+def test_xlsx_is_a_styled_deterministic_change_request(tmp_path: Path) -> None:
+    first, second = tmp_path / "a.xlsx", tmp_path / "b.xlsx"
+    for out in (first, second):
+        code, _, err = run(
+            "matrix", str(EXAMPLES / "shopping-contoso.yaml"), "--format", "xlsx", "-o", str(out)
+        )
+        assert code == 0, err
+    assert first.read_bytes() == second.read_bytes()
+    book = load_workbook(first)
+    sheet = book["Flows"]
+    header = [c.value for c in sheet[1]]
+    assert tuple(header) == MATRIX_COLUMNS
+    assert sheet.freeze_panes == "A2"
+    assert sheet.auto_filter.ref == f"A1:T{sheet.max_row}"
+    assert sheet["A1"].font.bold
+    assert sheet["A1"].fill.fgColor.rgb.endswith("1F4E78")
+    assert sheet.column_dimensions["A"].width > 20
+    assert sheet.column_dimensions["O"].width <= 60  # purpose is wrapped, not a mile wide
+    assert sheet.max_row == 1 + len(rows_of("shopping-contoso"))
+    assert book["Not required"]["A2"].value.startswith("shopping-6.1/")
+
+
+def test_explain_says_why_a_flow_is_in_or_out() -> None:
+    deployment = str(EXAMPLES / "shopping-contoso.yaml")
+    code, out, _ = run("matrix", deployment, "--explain", "central-pop3")
+    assert code == 0
+    assert "shopping-6.1/central-pop3: OUT" in out
+    assert "condition 'lab and not exchange' is false" in out
+    code, out, _ = run("matrix", deployment, "--explain", "shopping-6.1/website-https")
+    assert "IN" in out.splitlines()[0]
+    assert "website_port=8443 (vendor default 443)" in out
+    assert "shopping-contoso.yaml:" in out
+    code, out, _ = run("matrix", deployment, "--explain", "receiver-wmi")
+    assert "same host" in out
+    code, _, err = run("matrix", deployment, "--explain", "central-pop")
+    assert code == 2
+    assert "did you mean" in err
+
+
+def test_output_never_overwrites_the_input(tmp_path: Path) -> None:
+    deployment = tmp_path / "d.yaml"
+    original = (EXAMPLES / "shopping-contoso.yaml").read_text()
+    deployment.write_text(original)
+    code, _, err = run("matrix", str(deployment), "--format", "csv", "-o", str(deployment))
+    assert code == 2
+    assert "one of the input files" in err
+    assert deployment.read_text() == original
+
+
+def test_one_deployment_plans_two_products_on_shared_hosts(tmp_path: Path) -> None:
+    text = (
+        (EXAMPLES / "shopping-contoso.yaml").read_text()
+        + """
+  smart-id-21.04:
+    components:
+      digital_access: shop01
+      identity_manager: shop01
+      user_client: clients
+"""
+    )
+    path = tmp_path / "both.yaml"
+    path.write_text(text)
+    code, out, err = run("matrix", str(path), "--format", "csv")
+    assert code == 0, err
+    rows = list(csv.DictReader(io.StringIO(out)))
+    products = {r["flow"].split("/")[0] for r in rows}
+    assert products == {"shopping-6.1", "smart-id-21.04"}
+    # shop01 serves the Shopping Website and Identity Manager alike
+    into_shop01 = {r["flow"].split("/")[0] for r in rows if r["destination"] == "shop01"}
+    assert into_shop01 == {"shopping-6.1", "smart-id-21.04"}
+    assert "smart-id-21.04/im-operator" in {r["flow"] for r in rows}

@@ -1,0 +1,106 @@
+"""`portplan show` renders both catalog products in their vendor document's shape."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from portplan.catalog import catalog_ids
+from portplan.cli import cli
+
+FORMATS = {"table": "txt", "md": "md", "csv": "csv", "json": "json"}
+
+
+@pytest.mark.parametrize("fmt", sorted(FORMATS))
+@pytest.mark.parametrize("product", ["shopping-6.1", "smart-id-21.04"])
+def test_show_matches_golden(product: str, fmt: str, golden: Callable[[str, bytes], None]) -> None:
+    result = CliRunner().invoke(cli, ["show", product, "--format", fmt], env={"COLUMNS": "160"})
+    assert result.exit_code == 0, result.stderr
+    golden(f"show/{product}.{FORMATS[fmt]}", result.stdout_bytes)
+
+
+def test_every_catalog_product_has_show_goldens() -> None:
+    golden_dir = Path(__file__).parent / "golden"
+    for product in catalog_ids():
+        for ext in FORMATS.values():
+            assert (golden_dir / "show" / f"{product}.{ext}").is_file(), (product, ext)
+
+
+def test_shopping_show_has_a_table_per_component_in_vendor_order() -> None:
+    result = CliRunner().invoke(cli, ["show", "shopping-6.1", "--format", "json"])
+    tables = json.loads(result.stdout)["tables"]
+    assert [t["title"] for t in tables] == [
+        "Ports used by the Shopping Website",
+        "Ports used by the Shopping Central Service",
+        "Ports used by the Shopping Admin Console",
+        "Ports used by the Shopping receiver",
+        "Ports used by Shopping clients",
+    ]
+    assert [len(t["rows"]) for t in tables] == [4, 8, 5, 3, 5]
+    website = tables[0]["rows"]
+    assert website[0]["Port"] == "TCP 443 (HTTPS)"
+    assert website[0]["Traffic"] == "Inbound"
+    assert website[3]["Port"] == "TCP 636 and 3269 (LDAPS)"
+    assert website[3]["Traffic"] == "Inbound/Outbound"
+    clients = tables[4]["rows"]
+    assert clients[1]["Port"] == "TCP 25 (SMTP) and TCP 110 (POP3)"
+    assert clients[1]["Condition"] == "lab and not exchange"
+    assert clients[4]["Traffic"] == "Inbound (loopback)"
+    assert clients[4]["Port"] == "TCP 8000 (HTTP)"
+    central = tables[1]["rows"]
+    assert central[3]["Port"].startswith("WMI (DCOM) TCP 135 and 445 (initially)")
+    assert central[2]["Configurable"].startswith("Yes, indirectly.")
+    assert tables[2]["note"].startswith("Required if the Shopping Admin console is installed")
+    assert all(row["Condition"].startswith("remote_admin_console") for row in tables[2]["rows"])
+
+
+def test_smart_id_show_is_the_flat_table_with_external_and_internal_ports() -> None:
+    result = CliRunner().invoke(cli, ["show", "smart-id-21.04", "--format", "csv"])
+    rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    assert len(rows) == 19
+    first = rows[0]
+    assert first["Firewall Interface"] == "External"
+    assert first["From"] == "User client"
+    assert first["To main component"] == "Identity Manager"
+    assert first["To subcomponent"] == "Operator"
+    assert (first["External Listening Port"], first["Internal Listening Port"]) == (
+        "TCP 443",
+        "TCP 7071",
+    )
+    hermod = rows[8]
+    assert hermod["From"] == "Digital Access and Identity Manager Operator"
+    assert (hermod["External Listening Port"], hermod["Internal Listening Port"]) == (
+        "TCP 443",
+        "TCP 20400",
+    )
+    radius = rows[14]
+    assert radius["External Listening Port"] == "UDP 18118-18126"
+    assert radius["Firewall Interface"] == "Internal and external"
+    lcp = rows[15]
+    assert (lcp["External Listening Port"], lcp["Internal Listening Port"]) == ("-", "TCP 8300")
+    assert lcp["From"] == "All services"
+    database = rows[13]
+    assert database["External Listening Port"] == "TCP 5432 TCP [external_database_port]"
+
+
+def test_show_accepts_a_product_file() -> None:
+    from portplan.catalog import catalog_path
+
+    result = CliRunner().invoke(
+        cli, ["show", str(catalog_path("smart-id-21.04")), "--format", "md"]
+    )
+    assert result.exit_code == 0
+    assert result.stdout.startswith("# Default ports in Smart ID (smart-id-21.04)")
+
+
+def test_show_unknown_product_suggests_the_closest() -> None:
+    result = CliRunner().invoke(cli, ["show", "shoping-6.1"])
+    assert result.exit_code == 2
+    assert "no product 'shoping-6.1' in the catalog" in result.stderr
+    assert "did you mean 'shopping-6.1'?" in result.stderr
