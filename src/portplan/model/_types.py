@@ -16,10 +16,13 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    GetJsonSchemaHandler,
     PlainSerializer,
     PlainValidator,
     WithJsonSchema,
 )
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema
 
 from portplan.model.conditions import Condition, parse_condition
 from portplan.model.ports import MAX_PORT, MIN_PORT, PortRange
@@ -215,6 +218,30 @@ def _bool_to_word(value: Any) -> Any:
     if value is False:
         return "no"
     return value
+
+
+class OrBoolean:
+    """JSON Schema hook: YAML 1.1 reads yes/no unquoted as booleans, which are accepted too."""
+
+    def __get_pydantic_json_schema__(
+        self, core_schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        return {"anyOf": [handler(core_schema), {"type": "boolean"}]}
+
+
+class OneOrMany:
+    """JSON Schema hook for lists that also accept a single item (``from: client``)."""
+
+    def __get_pydantic_json_schema__(
+        self, core_schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        schema = handler(core_schema)
+        return {"anyOf": [schema.get("items", {}), schema]}
+
+
+def as_tuple(value: object) -> object:
+    """Accept a single name where a list of names is expected."""
+    return (value,) if isinstance(value, str) else value
 
 
 YesNoWord = BeforeValidator(_bool_to_word)

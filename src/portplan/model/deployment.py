@@ -19,14 +19,16 @@ from portplan.model._types import (
     LiteralPorts,
     Network,
     NetworkField,
+    OneOrMany,
     ProductId,
+    as_tuple,
 )
 
 __all__ = ["Deployment", "Host", "ProductBinding"]
 
 
-def _as_tuple(value: object) -> object:
-    return (value,) if isinstance(value, str) else value
+AddressList = Annotated[tuple[NetworkField, ...], BeforeValidator(as_tuple), OneOrMany()]
+HostList = Annotated[tuple[HostName, ...], BeforeValidator(as_tuple), OneOrMany()]
 
 
 class Host(BaseModel):
@@ -34,7 +36,9 @@ class Host(BaseModel):
 
     model_config = MODEL_CONFIG
 
-    addresses: Annotated[tuple[NetworkField, ...], BeforeValidator(_as_tuple)] = Field(min_length=1)
+    addresses: Annotated[tuple[NetworkField, ...], BeforeValidator(as_tuple), OneOrMany()] = Field(
+        min_length=1
+    )
     platform: Identifier | None = Field(
         None, description="operating system, where a flow depends on it (windows-server-2019)"
     )
@@ -62,9 +66,9 @@ class ProductBinding(BaseModel):
     file: str | None = Field(
         None, description="product model file, relative to the deployment; default: the catalog"
     )
-    components: dict[Identifier, Annotated[tuple[HostName, ...], BeforeValidator(_as_tuple)]] = (
-        Field(default_factory=dict, description="component id -> host names")
-    )
+    components: dict[
+        Identifier, Annotated[tuple[HostName, ...], BeforeValidator(as_tuple), OneOrMany()]
+    ] = Field(default_factory=dict, description="component id -> host names")
     features: dict[Identifier, bool] = Field(default_factory=dict)
     parameters: dict[Identifier, LiteralPorts] = Field(
         default_factory=dict, description="overrides of configurable port parameters"

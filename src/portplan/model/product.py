@@ -21,11 +21,14 @@ from portplan.model._types import (
     ConditionField,
     Identifier,
     LiteralPorts,
+    OneOrMany,
+    OrBoolean,
     ParamRef,
     PortSpec,
     ProductId,
     Protocol,
     YesNoWord,
+    as_tuple,
 )
 from portplan.model.ports import PortRange
 
@@ -105,6 +108,10 @@ class AppProtocol(StrEnum):
     UNKNOWN = "unknown"
 
 
+#: Configurability as written: the words, or YAML 1.1's unquoted yes/no booleans.
+ConfigurabilityField = Annotated[Configurability, YesNoWord, OrBoolean()]
+
+
 class Layout(StrEnum):
     """Shape of the vendor's document, used by ``portplan show`` to render the model back."""
 
@@ -171,7 +178,7 @@ class Parameter(BaseModel):
     default: LiteralPorts | None = Field(
         None, description="vendor default; none when the document leaves it to the deployment"
     )
-    configurable: Annotated[Configurability, YesNoWord] = Configurability.YES
+    configurable: ConfigurabilityField = Configurability.YES
     how: str | None = Field(None, description="where or how it is configured")
 
     def default_ranges(self) -> tuple[PortRange, ...]:
@@ -211,7 +218,7 @@ class Configurable(BaseModel):
 
     model_config = MODEL_CONFIG
 
-    kind: Annotated[Configurability, YesNoWord]
+    kind: ConfigurabilityField
     note: str | None = Field(None, description="the vendor's words")
 
 
@@ -226,10 +233,6 @@ class Published(BaseModel):
     )
 
 
-def _as_tuple(value: object) -> object:
-    return (value,) if isinstance(value, str) else value
-
-
 class Flow(BaseModel):
     """One row of the vendor document: sources reach a destination on a protocol and ports."""
 
@@ -241,7 +244,7 @@ class Flow(BaseModel):
     part: int | None = Field(
         None, ge=1, description="when one vendor row needs several flows: which part this is"
     )
-    source: Annotated[tuple[Identifier, ...], BeforeValidator(_as_tuple)] = Field(
+    source: Annotated[tuple[Identifier, ...], BeforeValidator(as_tuple), OneOrMany()] = Field(
         alias="from", min_length=1
     )
     destination: Identifier = Field(alias="to")

@@ -1,0 +1,115 @@
+"""Meta-tests: the public API, the catalog, the JSON Schemas and the CLI's promises."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import pkgutil
+import subprocess
+import sys
+from pathlib import Path
+
+import jsonschema
+import pytest
+import yaml
+from click.testing import CliRunner
+
+import portplan
+from portplan.catalog import catalog_ids, catalog_path, load_catalog_product
+from portplan.cli import cli
+from portplan.errors import PortplanError
+from portplan.model.schema import json_schema
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = sorted((ROOT / "examples").glob("*.yaml"))
+
+
+def test_public_api_is_complete_and_sorted() -> None:
+    assert portplan.__all__ == sorted(portplan.__all__)
+    for name in portplan.__all__:
+        assert getattr(portplan, name) is not None, name
+    assert set(dir(portplan)) >= set(portplan.__all__)
+    with pytest.raises(AttributeError):
+        _ = portplan.no_such_name  # type: ignore[attr-defined]
+
+
+def test_every_module_imports() -> None:
+    for info in pkgutil.walk_packages(portplan.__path__, "portplan."):
+        if info.name != "portplan.__main__":
+            importlib.import_module(info.name)
+
+
+def test_every_error_is_a_portplan_error_with_a_builtin_base() -> None:
+    from portplan import errors
+
+    for name in errors.__all__:
+        cls = getattr(errors, name)
+        if isinstance(cls, type) and issubclass(cls, Exception) and cls is not PortplanError:
+            assert issubclass(cls, PortplanError)
+            assert issubclass(cls, ValueError | LookupError), name
+
+
+def test_catalog_holds_both_seed_products_and_each_loads() -> None:
+    assert catalog_ids() == ("shopping-6.1", "smart-id-21.04")
+    for product_id in catalog_ids():
+        assert load_catalog_product(product_id).id == product_id
+
+
+@pytest.mark.parametrize("kind", ["product", "deployment"])
+def test_schema_command_prints_a_valid_json_schema(kind: str) -> None:
+    result = CliRunner().invoke(cli, ["schema", kind])
+    assert result.exit_code == 0
+    schema = json.loads(result.stdout)
+    jsonschema.Draft202012Validator.check_schema(schema)
+    assert schema == json_schema(kind)
+
+
+@pytest.mark.parametrize(
+    ("kind", "path"),
+    [("product", catalog_path(p)) for p in catalog_ids()] + [("deployment", p) for p in EXAMPLES],
+    ids=lambda v: v if isinstance(v, str) else v.name,
+)
+def test_bundled_files_pass_their_json_schema(kind: str, path: Path) -> None:
+    data = yaml.safe_load(path.read_text())
+    jsonschema.validate(data, json_schema(kind))
+
+
+def test_json_schema_rejects_what_the_loader_rejects() -> None:
+    data = yaml.safe_load(catalog_path("shopping-6.1").read_text())
+    data["flows"][0]["prots"] = 443
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(data, json_schema("product"))
+
+
+def test_examples_validate_and_every_command_has_help() -> None:
+    runner = CliRunner()
+    result = runner.invoke(cli, ["validate", *map(str, EXAMPLES)])
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.count(": ok: deployment") == len(EXAMPLES)
+    for command in cli.commands:
+        help_result = runner.invoke(cli, [command, "--help"])
+        assert help_result.exit_code == 0
+        assert "Usage: " in help_result.stdout
+
+
+def test_version_and_module_entry_point() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "portplan", "--version"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert result.returncode == 0
+    assert result.stdout.strip() == f"portplan, version {portplan.__version__}"
+
+
+def test_help_does_not_import_heavy_modules() -> None:
+    code = (
+        "import sys; from portplan.cli import cli; "
+        "print(','.join(m for m in ('pydantic', 'rich', 'openpyxl', 'yaml') if m in sys.modules))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert result.stdout.strip() == ""
