@@ -138,7 +138,7 @@ def test_json_carries_typed_fields_and_the_rows_not_required() -> None:
     assert radius["ports"] == [[18118, 18126]]
     assert radius["destination_address"] == ["192.0.2.40"]
     assert radius["hop"] == "direct"
-    skipped = {n["flow"]: n["reasons"] for n in data["not_required"]}
+    skipped = {n["flow"]: n["reasons"] for n in data["not_in_plan"]}
     assert any("external_database=true" in r for r in skipped["smart-id-21.04/da-database"])
 
 
@@ -161,7 +161,7 @@ def test_xlsx_is_a_styled_deterministic_change_request(tmp_path: Path) -> None:
     assert sheet.column_dimensions["A"].width > 20
     assert sheet.column_dimensions["O"].width <= 60  # purpose is wrapped, not a mile wide
     assert sheet.max_row == 1 + len(rows_of("shopping-contoso"))
-    assert book["Not required"]["A2"].value.startswith("shopping-6.1/")
+    assert book["Not in plan"]["A2"].value.startswith("shopping-6.1/")
 
 
 def test_explain_says_why_a_flow_is_in_or_out() -> None:

@@ -158,7 +158,7 @@ class _Expander:
         self.warnings: list[str] = []
         self.problems: list[Diagnostic] = []
         self._hosts_cache: dict[str, tuple[str, ...]] = {}
-        self._dynamic_cache: dict[tuple[str, str], tuple[PortRange, ...] | None] = {}
+        self._dynamic_cache: dict[tuple[str, str], tuple[tuple[PortRange, ...] | None, str]] = {}
 
     # -- placement ---------------------------------------------------------------------------
 
@@ -208,14 +208,15 @@ class _Expander:
             elif param.default is not None:
                 ranges.extend(param.default)
             else:
+                parameters_key = (*self.base, "parameters")
                 self.problems.append(
                     self.bundle.source.diagnostic(
-                        self.base,
+                        parameters_key if parameters_key in self.bundle.source.keys else self.base,
                         f"flow {self.product.id}/{flow.id} needs port parameter {item.name!r}, "
-                        "which "
-                        "has no vendor default",
-                        f"set it under products.{self.product.id}.parameters.{item.name} "
-                        f"({param.description})",
+                        "which has no vendor default",
+                        f"set it under products.{self.product.id}.parameters.{item.name}: "
+                        + param.description.rstrip("."),
+                        at_key=True,
                     )
                 )
                 return None
@@ -227,52 +228,49 @@ class _Expander:
         if flow.dynamic is None:
             return ()
         key = (flow.dynamic, host_name)
-        if key in self._dynamic_cache:
-            return self._dynamic_cache[key]
+        if key not in self._dynamic_cache:
+            self._dynamic_cache[key] = self._dynamic_range(flow, flow.dynamic, host_name)
+        result, origin = self._dynamic_cache[key]
+        if result is not None:
+            decision.reasons.append(
+                f"dynamic range {flow.dynamic} on {host_name}: {_describe_ports(result)} "
+                f"(from {origin})"
+            )
+        return result
+
+    def _dynamic_range(
+        self, flow: Flow, name: str, host_name: str
+    ) -> tuple[tuple[PortRange, ...] | None, str]:
+        """The dynamic range on a host, and where it comes from (or a problem, and None)."""
         host = self.deployment.hosts[host_name]
-        spec = self.product.dynamic_ranges[flow.dynamic]
-        result: tuple[PortRange, ...] | None
-        if flow.dynamic in host.dynamic_ranges:
-            result = host.dynamic_ranges[flow.dynamic]
-            source = f"host {host_name}'s own dynamic_ranges"
-        elif flow.dynamic in self.binding.dynamic_ranges:
-            result = self.binding.dynamic_ranges[flow.dynamic]
-            source = "the deployment's dynamic_ranges"
-        elif host.platform is None:
+        spec = self.product.dynamic_ranges[name]
+        if name in host.dynamic_ranges:
+            return host.dynamic_ranges[name], f"host {host_name}'s own dynamic_ranges"
+        if name in self.binding.dynamic_ranges:
+            return self.binding.dynamic_ranges[name], "the deployment's dynamic_ranges"
+        override = f"or give the host 'dynamic_ranges: {{{name}: LOW-HIGH}}'"
+        if host.platform is None:
             self.problems.append(
                 self.bundle.source.diagnostic(
                     ("hosts", host_name),
                     f"host {host_name!r} has no platform, but flow {self.product.id}/{flow.id} "
-                    "needs "
-                    f"the {flow.dynamic} dynamic range, which depends on it",
-                    "set 'platform:' to one of "
-                    + ", ".join(spec.platforms())
-                    + f", or give 'dynamic_ranges: {{{flow.dynamic}: LOW-HIGH}}'",
+                    f"needs the {name} dynamic range, which depends on it",
+                    "set 'platform:' to one of " + ", ".join(spec.platforms()) + f", {override}",
+                    at_key=True,
                 )
             )
-            result = None
-            source = ""
-        else:
-            result = spec.ports_for(host.platform)
-            source = f"platform {host.platform}"
-            if result is None:
-                self.problems.append(
-                    self.bundle.source.diagnostic(
-                        ("hosts", host_name, "platform"),
-                        f"the {flow.dynamic} dynamic range is not known for platform "
-                        f"{host.platform!r} "
-                        f"(host {host_name!r}, flow {self.product.id}/{flow.id})",
-                        choice_hint(host.platform, spec.platforms(), "platforms")
-                        + f", or give 'dynamic_ranges: {{{flow.dynamic}: LOW-HIGH}}' on the host",
-                    )
+            return None, ""
+        result = spec.ports_for(host.platform)
+        if result is None:
+            self.problems.append(
+                self.bundle.source.diagnostic(
+                    ("hosts", host_name, "platform"),
+                    f"the {name} dynamic range is not known for platform {host.platform!r} "
+                    f"(host {host_name!r}, flow {self.product.id}/{flow.id})",
+                    choice_hint(host.platform, spec.platforms(), "platforms") + f", {override}",
                 )
-        if result is not None:
-            decision.reasons.append(
-                f"dynamic range {flow.dynamic} on {host_name}: {_describe_ports(result)} "
-                f"(from {source})"
             )
-        self._dynamic_cache[key] = result
-        return result
+        return result, f"platform {host.platform}"
 
     # -- one flow ---------------------------------------------------------------------------
 
@@ -359,8 +357,8 @@ class _Expander:
         else:
             if via:
                 decision.reasons.append(
-                    f"ingress {via!r} is not placed on hosts of its own: it runs beside the "
-                    f"destination, which publishes {_describe_ports(published)}"
+                    f"ingress {via!r} is not placed on any host, so it is taken to run beside "
+                    f"the destination, which publishes {_describe_ports(published)}"
                 )
             connect = published or internal
             listen = (
@@ -406,16 +404,17 @@ class _RowFactory:
         self.out = out
         self.reference = decision.reference
 
-    def _component_of(self, host: str, candidates: tuple[str, ...]) -> str:
-        """The (most specific) component among ``candidates`` that runs on ``host``."""
+    def _components_on(self, host: str, candidates: tuple[str, ...]) -> str:
+        """The components among ``candidates`` (groups opened up) that run on ``host``."""
         components = self.ex.product.components
+        found: list[str] = []
         for component in candidates:
             members = components[component].members
             if members:
-                return self._component_of(host, members)
-            if host in self.ex.hosts_of(component):
-                return component
-        return candidates[0]
+                found.extend(self._components_on(host, members).split(", "))
+            elif host in self.ex.hosts_of(component):
+                found.append(component)
+        return ", ".join(dict.fromkeys(c for c in found if c)) or candidates[0]
 
     def rows(
         self,
@@ -433,6 +432,10 @@ class _RowFactory:
         local = 0
         key = self.key if hop is Hop.DIRECT else f"{self.key}/{hop.value}"
         for dst in destinations:
+            pairs = [src for src in sources if flow.loopback == (src == dst)]
+            local += 0 if flow.loopback else sources.count(dst)
+            if not pairs:
+                continue
             dst_ports = ports
             dst_listen = listen
             if dynamic_flow is not None and dynamic_flow.dynamic is not None:
@@ -445,10 +448,7 @@ class _RowFactory:
             port_set = PortSet.of(dst_ports)
             listen_set = PortSet.of(dst_listen) if dst_listen is not None else None
             dst_host = hosts[dst]
-            for src in sources:
-                if flow.loopback != (src == dst):
-                    local += src == dst
-                    continue
+            for src in pairs:
                 src_host = hosts[src]
                 self.out.append(
                     PlannedFlow(
@@ -457,7 +457,7 @@ class _RowFactory:
                         flow_id=flow.id,
                         hop=hop,
                         source=src,
-                        source_component=self._component_of(src, source_components),
+                        source_component=self._components_on(src, source_components),
                         source_addresses=LOOPBACK if flow.loopback else src_host.addresses,
                         source_zone=src_host.zone,
                         destination=dst,

@@ -61,6 +61,7 @@ def validate_files(paths: Iterable[Path]) -> list[str]:
                 summaries.append(
                     f"{path}: ok: deployment {bundle.deployment.name}, {len(plan.rows)} flow rows"
                 )
+                summaries.extend(f"{path}: warning: {warning}" for warning in plan.warnings)
         else:
             problems.append(
                 Diagnostic(

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
 
 from portplan.errors import Diagnostic, InputError
 from portplan.load.validate import choice_hint, validate
 from portplan.load.yamlsrc import SourceMap, load_yaml
 from portplan.model._types import ParamRef
+from portplan.model.conditions import Condition, is_keyword
 from portplan.model.product import (
     ComponentKind,
     Configurability,
@@ -27,10 +32,15 @@ def read_product(
     if data is None or problems:
         return None, source, problems
     product, problems = validate(Product, data, source, "product")
-    if product is None:
-        return None, source, problems
-    problems = check_product(product, source)
-    return (product if not problems else None), source, problems
+    if product is not None:
+        problems = check_product(product, source, data)
+        return (product if not problems else None), source, problems
+    # Collect the reference problems of the parts that did validate, too.
+    partial = _partial_product(data)
+    if partial is not None:
+        product, index, stand_ins = partial
+        problems.extend(_Checker(product, source, data, index, stand_ins).run())
+    return None, source, problems
 
 
 def load_product(path: Path | str) -> Product:
@@ -41,15 +51,98 @@ def load_product(path: Path | str) -> Product:
     return product
 
 
-def check_product(product: Product, source: SourceMap) -> list[Diagnostic]:
-    """Cross-reference and consistency checks over a structurally valid product."""
-    return list(_Checker(product, source).run())
+_REFERENCE_KEYS = ("id", "from", "to", "section", "condition", "dynamic")
+
+
+def _partial_product(data: Any) -> tuple[Product, list[int], set[int]] | None:
+    """The product as far as it validates, to check its references too.
+
+    Returns the product, the file index of each flow in it, and the positions of flows that are
+    stand-ins for invalid ones: only their reference keys (``from``, ``to``, ``condition``...)
+    were kept, so only those are checked.
+    """
+    flows = data.get("flows") if isinstance(data, dict) else None
+    if not isinstance(flows, list):
+        return None
+    kept: list[Flow] = []
+    index: list[int] = []
+    stand_ins: set[int] = set()
+    for i, raw in enumerate(flows):
+        try:
+            kept.append(Flow.model_validate(raw))
+        except ValidationError as exc:
+            if not isinstance(raw, dict):
+                continue
+            bad = {error["loc"][0] for error in exc.errors() if error["loc"]}
+            stub = {"id": "flow", "row": 1, "protocol": "tcp", "purpose": "", "ports": 1}
+            stub.update({k: raw[k] for k in _REFERENCE_KEYS if k in raw and k not in bad})
+            try:
+                kept.append(Flow.model_validate(stub))
+            except ValidationError:
+                continue
+            stand_ins.add(len(kept) - 1)
+        index.append(i)
+    try:
+        return Product.model_validate({**data, "flows": kept}), index, stand_ins
+    except ValidationError:
+        return None
+
+
+def check_product(product: Product, source: SourceMap, data: Any = None) -> list[Diagnostic]:
+    """Cross-reference and consistency checks over a structurally valid product.
+
+    ``data`` is the product as read from YAML, used to point inside condition texts.
+    """
+    return list(_Checker(product, source, data).run())
+
+
+def _name_offset(raw: Any, name: str) -> int:
+    """Where feature ``name`` stands in the condition text as written (0 if not found)."""
+    if not isinstance(raw, str):
+        return 0
+    match = re.search(rf"(?<![\w-]){re.escape(name)}(?![\w-])", raw)
+    return match.start() if match else 0
 
 
 class _Checker:
-    def __init__(self, product: Product, source: SourceMap) -> None:
+    """Cross-reference and consistency checks over a structurally valid product."""
+
+    def __init__(
+        self,
+        product: Product,
+        source: SourceMap,
+        data: Any,
+        flow_index: list[int] | None = None,
+        stand_ins: set[int] | None = None,
+    ) -> None:
         self.p = product
         self.src = source
+        self.data = data
+        self.stand_ins = stand_ins or set()
+        # file index of each flow (differs when invalid flows were left out)
+        self.flow_index = flow_index if flow_index is not None else list(range(len(product.flows)))
+
+    def _raw(self, path: tuple[str | int, ...]) -> Any:
+        value = self.data
+        for part in path:
+            try:
+                value = value[part]
+            except (KeyError, IndexError, TypeError):
+                return None
+        return value
+
+    def _features(
+        self, path: tuple[str | int, ...], condition: Condition, owner: str
+    ) -> Iterable[Diagnostic]:
+        raw = self._raw(path)
+        for name in sorted(condition.names()):
+            if name not in self.p.features:
+                yield self.src.diagnostic(
+                    path,
+                    f"{owner} refers to unknown feature {name!r}",
+                    choice_hint(name, self.p.features, "features"),
+                    column_offset=_name_offset(raw, name),
+                )
 
     def _ref(
         self, path: tuple[str | int, ...], kind: str, name: str, known: Iterable[str], owner: str
@@ -66,9 +159,13 @@ class _Checker:
         yield from self._components()
         yield from self._sections()
         yield from self._parameters()
+        yield from self._feature_names()
         seen: dict[str, int] = {}
-        for index, flow in enumerate(self.p.flows):
+        for position, (index, flow) in enumerate(zip(self.flow_index, self.p.flows, strict=True)):
             path: tuple[str | int, ...] = ("flows", index)
+            if position in self.stand_ins:
+                yield from self._flow_references(flow, path)
+                continue
             if flow.id in seen:
                 yield self.src.diagnostic(
                     (*path, "id"),
@@ -142,14 +239,19 @@ class _Checker:
                     f"section {section.id!r}",
                 )
             if section.condition is not None:
-                for name in sorted(section.condition.names()):
-                    yield from self._ref(
-                        ("sections", i, "condition"),
-                        "feature",
-                        name,
-                        self.p.features,
-                        f"section {section.id!r}",
-                    )
+                yield from self._features(
+                    ("sections", i, "condition"), section.condition, f"section {section.id!r}"
+                )
+
+    def _feature_names(self) -> Iterable[Diagnostic]:
+        for name in self.p.features:
+            if is_keyword(name):
+                yield self.src.diagnostic(
+                    ("features", name),
+                    f"{name!r} cannot name a feature: it is a word of the condition language",
+                    "choose another name",
+                    at_key=True,
+                )
 
     def _parameters(self) -> Iterable[Diagnostic]:
         for name, param in self.p.parameters.items():
@@ -160,23 +262,35 @@ class _Checker:
                     "give the vendor's port as 'default'",
                 )
 
-    def _flow(self, flow: Flow, path: tuple[str | int, ...]) -> Iterable[Diagnostic]:
+    def _flow_references(self, flow: Flow, path: tuple[str | int, ...]) -> Iterable[Diagnostic]:
+        """Checks of the names a flow uses: components, section, features, dynamic range."""
         comps = self.p.components
         owner = f"flow {flow.id!r}"
         for i, src in enumerate(flow.source):
             yield from self._ref((*path, "from", i), "component", src, comps, owner)
         yield from self._ref((*path, "to"), "component", flow.destination, comps, owner)
+        if flow.section is not None:
+            yield from self._ref(
+                (*path, "section"), "section", flow.section, [s.id for s in self.p.sections], owner
+            )
+        if flow.condition is not None:
+            yield from self._features((*path, "condition"), flow.condition, owner)
+        if flow.dynamic is not None:
+            yield from self._ref(
+                (*path, "dynamic"), "dynamic range", flow.dynamic, self.p.dynamic_ranges, owner
+            )
+
+    def _flow(self, flow: Flow, path: tuple[str | int, ...]) -> Iterable[Diagnostic]:
+        comps = self.p.components
+        owner = f"flow {flow.id!r}"
+        yield from self._flow_references(flow, path)
         if flow.destination in comps and comps[flow.destination].kind is ComponentKind.GROUP:
             yield self.src.diagnostic(
                 (*path, "to"),
                 f"{owner} goes to group {flow.destination!r}",
                 "name the one component that listens",
             )
-        if flow.section is not None:
-            yield from self._ref(
-                (*path, "section"), "section", flow.section, [s.id for s in self.p.sections], owner
-            )
-        elif self.p.sections:
+        if flow.section is None and self.p.sections:
             yield self.src.diagnostic(
                 path, f"{owner} names no section", "set 'section:' to the table the row is in"
             )
@@ -209,13 +323,6 @@ class _Checker:
                     f"{owner} goes through ingress {via!r} but has no internal port",
                     "set 'ports:' to the port the ingress forwards to",
                 )
-        if flow.dynamic is not None:
-            yield from self._ref(
-                (*path, "dynamic"), "dynamic range", flow.dynamic, self.p.dynamic_ranges, owner
-            )
-        if flow.condition is not None:
-            for name in sorted(flow.condition.names()):
-                yield from self._ref((*path, "condition"), "feature", name, self.p.features, owner)
         if (
             flow.configurable.kind in (Configurability.YES, Configurability.INDIRECT)
             and not flow.parameter_names()
@@ -269,7 +376,9 @@ class _Checker:
 
     def _rows(self) -> Iterable[Diagnostic]:
         rows: dict[tuple[str | None, int, int | None], int] = {}
-        for index, flow in enumerate(self.p.flows):
+        for position, (index, flow) in enumerate(zip(self.flow_index, self.p.flows, strict=True)):
+            if position in self.stand_ins:
+                continue
             key = (flow.section, flow.row, flow.part)
             if key in rows:
                 where = f"section {flow.section!r} " if flow.section else ""

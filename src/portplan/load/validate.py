@@ -97,18 +97,17 @@ def _keys_of(model: type[BaseModel]) -> list[str]:
 
 
 def _describe(
-    error: Any, path: Path_, data: Any, root: type[BaseModel]
+    error: Any, path: Path_, root: type[BaseModel], prefix: Path_
 ) -> tuple[str, str, bool, int]:
-    """(message, hint, at_key, column_offset) for one pydantic error."""
+    """(message, hint, at_key, column_offset) for one pydantic error at ``path`` in the file."""
     kind = error["type"]
     where = format_path(path)
     if kind == "extra_forbidden":
         key = path[-1] if path else "?"
-        model = _model_at(root, path[:-1])
-        allowed = _keys_of(model) if model else []
+        allowed = _allowed(root, path, prefix)
         return (
             f"unknown key {key!r} in {format_path(path[:-1])}",
-            choice_hint(str(key), allowed, "keys here") + " (see `portplan schema`)",
+            choice_hint(str(key), allowed, "keys here") + "; `portplan schema` lists them all",
             True,
             0,
         )
@@ -139,7 +138,15 @@ def _describe(
         exc = error.get("ctx", {}).get("error")
         offset = exc.offset if isinstance(exc, ConditionSyntaxError) else 0
         return f"{where}: {exc}", _value_hint(exc), False, offset
-    message = error["msg"]
+    if kind in ("tuple_type", "list_type"):
+        return (
+            f"{where}: expected a list, found {type(error['input']).__name__}",
+            "write a YAML list: [a, b] or one '- item' line per entry",
+            False,
+            0,
+        )
+    # pydantic says "tuple" for what the user wrote as a YAML list
+    message = error["msg"].replace("Tuple", "List").replace("tuple", "list")
     return (
         f"{where}: {message[0].lower()}{message[1:]}",
         "see `portplan schema` for the format",
@@ -151,7 +158,7 @@ def _describe(
 def _value_hint(exc: object) -> str:
     text = str(exc)
     if isinstance(exc, ConditionSyntaxError):
-        return "write e.g. 'appclarity', 'not rbac' or 'lab and not exchange'"
+        return "join feature names with 'and', 'or', 'not' and parentheses: 'a and not b'"
     if "outside" in text:
         return "ports run from 1 to 65535"
     if "reversed" in text:
@@ -176,16 +183,43 @@ def validate(
     try:
         return model.model_validate(data), []
     except ValidationError as exc:
-        problems: list[Diagnostic] = []
-        seen: set[tuple[Any, ...]] = set()
-        for error in exc.errors():
-            path = _data_path(data, error["loc"])
-            message, hint, at_key, offset = _describe(error, path, data, model)
-            identity = (path, message)
-            if identity in seen:
-                continue
-            seen.add(identity)
-            problems.append(
-                source.diagnostic(path, message, hint, at_key=at_key, column_offset=offset)
-            )
-        return None, problems
+        return None, diagnostics_of(exc, model, data, source)
+
+
+def diagnostics_of(
+    exc: ValidationError,
+    model: type[BaseModel],
+    data: Any,
+    source: SourceMap,
+    prefix: Path_ = (),
+) -> list[Diagnostic]:
+    """Located diagnostics for a validation error of ``data`` (found at ``prefix`` in its file)."""
+    errors = [(prefix + _data_path(data, e["loc"]), e) for e in exc.errors()]
+    # a mistyped key is one problem, not also "required key missing" for the key it meant
+    meant = {
+        (path[:-1], suggestion)
+        for path, e in errors
+        if e["type"] == "extra_forbidden" and path
+        for suggestion in difflib.get_close_matches(str(path[-1]), _allowed(model, path, prefix))
+    }
+    problems: list[Diagnostic] = []
+    seen: set[tuple[Any, ...]] = set()
+    for path, error in errors:
+        if error["type"] == "missing" and (path, error["loc"][-1]) in meant:
+            continue
+        if error["type"] == "too_short" and any(
+            p[: len(path)] == path and len(p) > len(path) for p, _ in errors
+        ):
+            continue  # the list is short only because its items failed; they are reported
+        message, hint, at_key, offset = _describe(error, path, model, prefix)
+        identity = (path, message)
+        if identity in seen:
+            continue
+        seen.add(identity)
+        problems.append(source.diagnostic(path, message, hint, at_key=at_key, column_offset=offset))
+    return problems
+
+
+def _allowed(model: type[BaseModel], path: Path_, prefix: Path_) -> list[str]:
+    found = _model_at(model, path[len(prefix) : -1])
+    return _keys_of(found) if found else []

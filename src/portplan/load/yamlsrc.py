@@ -38,6 +38,7 @@ class SourceMap:
     file: Path
     values: dict[Path_, Span] = field(default_factory=dict)
     keys: dict[Path_, Span] = field(default_factory=dict)
+    quoted: set[Path_] = field(default_factory=set)  #: scalars written in quotes
 
     def value(self, path: Path_) -> Span | None:
         """Span of the value at ``path``, or of its closest written ancestor."""
@@ -61,6 +62,8 @@ class SourceMap:
         column_offset: int = 0,
     ) -> Diagnostic:
         span = self.key(path) if at_key else self.value(path)
+        if column_offset and path in self.quoted:
+            column_offset += 1  # the offset counts from the text, after the opening quote
         return Diagnostic(
             file=self.file,
             line=span.line if span else None,
@@ -125,7 +128,32 @@ class _Builder:
             return result
         if isinstance(node, yaml.SequenceNode):
             return [self.build(item, (*path, index)) for index, item in enumerate(node.value)]
+        if isinstance(node, yaml.ScalarNode) and node.style in ("'", '"'):
+            self.source.quoted.add(path)
         return self.loader.construct_object(node)
+
+
+def _syntax_diagnostic(path: Path, exc: yaml.MarkedYAMLError) -> Diagnostic:
+    mark = exc.problem_mark or exc.context_mark
+    what = " ".join(p for p in (exc.context, exc.problem) if p)
+    hint = "fix the indentation, quoting or brackets at that spot"
+    opened = exc.context_mark
+    context = exc.context or ""
+    if opened is not None and ("flow" in context or "quoted" in context):
+        # an unclosed bracket or quote: point where it opens, say where the parser gave up
+        kind = "quoted text" if "quoted" in context else "bracket"
+        what = f"unclosed {kind}: {exc.problem}"
+        if mark is not None:
+            what += f", noticed at line {mark.line + 1}, column {mark.column + 1}"
+        hint = "add the closing bracket or quote that matches this one"
+        mark = opened
+    return Diagnostic(
+        file=path,
+        line=mark.line + 1 if mark else None,
+        column=mark.column + 1 if mark else None,
+        message=f"YAML syntax error: {what}",
+        hint=hint,
+    )
 
 
 def load_yaml(path: Path, text: str | None = None) -> tuple[Any, SourceMap, list[Diagnostic]]:
@@ -186,21 +214,7 @@ def load_yaml(path: Path, text: str | None = None) -> tuple[Any, SourceMap, list
         data = builder.build(node, ())
         return data, source, builder.problems
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        what = " ".join(p for p in (exc.context, exc.problem) if p)
-        return (
-            None,
-            source,
-            [
-                Diagnostic(
-                    file=path,
-                    line=mark.line + 1 if mark else None,
-                    column=mark.column + 1 if mark else None,
-                    message=f"YAML syntax error: {what}",
-                    hint="fix the indentation, quoting or brackets at that spot",
-                )
-            ],
-        )
+        return None, source, [_syntax_diagnostic(path, exc)]
     except yaml.YAMLError as exc:
         return (
             None,

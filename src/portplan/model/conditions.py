@@ -31,6 +31,7 @@ __all__ = [
 ]
 
 _TOKEN_RE = re.compile(r"\s*(?:(?P<name>[A-Za-z_][A-Za-z0-9_-]*)|(?P<punct>[()])|(?P<bad>\S))")
+_MAX_DEPTH = 64
 _KEYWORDS = frozenset({"and", "or", "not", "true", "false"})
 
 
@@ -132,6 +133,7 @@ class _Parser:
             kind = "name" if match.group("name") is not None else "punct"
             self.tokens.append((match.group(kind), match.start(kind)))
         self.pos = 0
+        self.depth = 0
 
     def _peek(self) -> str | None:
         return self.tokens[self.pos][0] if self.pos < len(self.tokens) else None
@@ -154,31 +156,51 @@ class _Parser:
             raise self._fail("'and', 'or' or the end")
         return expr
 
+    # (a and b) and c is a and b and c: one flat operand list, so that printing and parsing
+    # again gives back an equal condition.
     def _or(self) -> Condition:
         items = [self._and()]
         while self._peek() == "or":
             self.pos += 1
             items.append(self._and())
-        return items[0] if len(items) == 1 else Or(tuple(items))
+        flat = tuple(
+            o for item in items for o in (item.operands if isinstance(item, Or) else (item,))
+        )
+        return items[0] if len(items) == 1 else Or(flat)
 
     def _and(self) -> Condition:
         items = [self._unary()]
         while self._peek() == "and":
             self.pos += 1
             items.append(self._unary())
-        return items[0] if len(items) == 1 else And(tuple(items))
+        flat = tuple(
+            o for item in items for o in (item.operands if isinstance(item, And) else (item,))
+        )
+        return items[0] if len(items) == 1 else And(flat)
+
+    def _enter(self) -> None:
+        self.depth += 1
+        if self.depth > _MAX_DEPTH:
+            raise ConditionSyntaxError(
+                f"condition nested deeper than {_MAX_DEPTH} levels; simplify it", self._offset()
+            )
 
     def _unary(self) -> Condition:
         if self._peek() == "not":
             self.pos += 1
-            return Not(self._unary())
+            self._enter()
+            operand = self._unary()
+            self.depth -= 1
+            return Not(operand)
         return self._atom()
 
     def _atom(self) -> Condition:
         token = self._peek()
         if token == "(":
             self.pos += 1
+            self._enter()
             expr = self._or()
+            self.depth -= 1
             if self._peek() != ")":
                 raise self._fail("')'")
             self.pos += 1
@@ -197,4 +219,5 @@ def parse_condition(text: str) -> Condition:
 
 
 def is_keyword(name: str) -> bool:
+    """Whether ``name`` is a word of the condition language (and cannot name a feature)."""
     return name in _KEYWORDS

@@ -103,6 +103,7 @@ def _json(plan: Plan) -> str:
         item["listen_ports"] = (
             [[r.start, r.end] for r in row.listen_ports.ranges] if row.listen_ports else None
         )
+        item["app_protocol"] = row.app_protocol
         item["tls"] = row.tls
         item["loopback"] = row.loopback
         item["hop"] = row.hop.value
@@ -113,7 +114,7 @@ def _json(plan: Plan) -> str:
         {
             "deployment": plan.deployment,
             "flows": flows,
-            "not_required": [
+            "not_in_plan": [
                 {"flow": d.key, "reference": d.reference, "reasons": d.reasons}
                 for d in _excluded(plan)
             ],
@@ -132,7 +133,7 @@ def _xlsx(plan: Plan) -> bytes:
     workbook.remove(workbook.worksheets[0])
     records = matrix_records(plan)
     _fill_sheet(sheet, MATRIX_COLUMNS, [[r[c] for c in MATRIX_COLUMNS] for r in records])
-    out = workbook.create_sheet("Not required")
+    out = workbook.create_sheet("Not in plan")
     _fill_sheet(
         out,
         ("flow", "reference", "reasons"),
@@ -198,7 +199,7 @@ def matrix_bytes(plan: Plan, fmt: str, *, width: int = 120) -> bytes:
         return (
             head + markdown_table(MATRIX_COLUMNS, [[r[c] for c in MATRIX_COLUMNS] for r in records])
         ).encode()
-    caption = f"{len(records)} flows; {len(_excluded(plan))} product rows not required"
+    caption = f"{len(records)} rows; {len(_excluded(plan))} product flows give no rows (--explain)"
     return rich_table_text(
         f"Flow matrix: {plan.deployment}",
         TABLE_COLUMNS,

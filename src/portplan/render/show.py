@@ -100,6 +100,16 @@ def _condition_text(product: Product, flow: Flow) -> str:
     return " and ".join(f"({p})" if " or " in p else p for p in parts)
 
 
+def _row_conditions(product: Product, parts: Sequence[Flow]) -> str:
+    """The condition of a vendor row; for a row of several parts, each part's own."""
+    texts = [_condition_text(product, f) for f in parts]
+    if len(set(texts)) == 1:
+        return texts[0]
+    return "; ".join(
+        f"part {f.part or i + 1}: {t}" for i, (f, t) in enumerate(zip(parts, texts, strict=True))
+    )
+
+
 def _group_rows(flows: Iterable[Flow]) -> list[list[Flow]]:
     groups: dict[tuple[str | None, int], list[Flow]] = {}
     for flow in flows:
@@ -125,7 +135,7 @@ def _per_component(product: Product) -> list[ShownTable]:
                     traffic,
                     _notes_text(first),
                     _configurable_text(first),
-                    join_words(list(dict.fromkeys(_condition_text(product, f) for f in parts))),
+                    _row_conditions(product, parts),
                 )
             )
         tables.append(
@@ -175,7 +185,7 @@ def _flat(product: Product) -> list[ShownTable]:
                 " ".join(external) or "-",
                 " ".join(internal) or "-",
                 " ".join([first.purpose, *(f"Note: {n}" for f in parts for n in f.notes)]),
-                join_words(list(dict.fromkeys(_condition_text(product, f) for f in parts))),
+                _row_conditions(product, parts),
             )
         )
     return [

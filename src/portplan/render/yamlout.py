@@ -10,8 +10,12 @@ class _Dumper(yaml.SafeDumper):
     """Block style, long text folded by width, keys in model order."""
 
 
+# YAML folds these into line breaks inside plain and single-quoted text; escape them.
+_BREAKS = ("\x85", "\u2028", "\u2029")
+
+
 def _str(dumper: yaml.SafeDumper, value: str) -> yaml.Node:
-    style = "|" if "\n" in value else None
+    style = '"' if any(c in value for c in _BREAKS) else "|" if "\n" in value else None
     return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
 
 

@@ -1,0 +1,740 @@
+"""Bad input: every kind of mistake in a product or deployment file is reported, located and hinted.
+
+Each case writes one small bad YAML file (a minimal product below, or a real example deployment
+with one line changed), runs the CLI and checks the contract of an error report:
+
+* exit status 2, nothing on standard output, no traceback;
+* one ``FILE:LINE:COL: error: MESSAGE (HINT)`` line per problem, then the summary line;
+* the exact line and column of the mistake (counted by hand from the text written here; the
+  ``edit`` helper checks that the changed text really starts on the line given);
+* the key part of the message and the hint (the did-you-mean suggestion where there is one);
+* the input files are only read: same bytes, same modification time, no new files beside them.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from portplan.cli import cli
+from portplan.errors import InputError
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+SHOPPING = (EXAMPLES / "shopping-contoso.yaml").read_text(encoding="utf-8")
+SMART_ID = (EXAMPLES / "smart-id-nexus.yaml").read_text(encoding="utf-8")
+
+# A minimal valid product.  Line numbers, for computing expected locations by hand:
+#  5 "  title: Demo ports"       23 "    to: website"     27 "  - id: lab-portal"
+# 20 "  - id: web"               24 "    protocol: tcp"   31 "    protocol: udp"
+# 21 "    row: 1"                25 "    ports: 443"      32 "    ports: 8080"
+# 22 "    from: client"          26 "    purpose: ..."    34 "    condition: lab and not exchange"
+PRODUCT = """\
+id: demo-1.0
+name: Demo
+version: "1.0"
+document:
+  title: Demo ports
+components:
+  website:
+    name: Website
+  portal:
+    name: Lab portal
+  client:
+    name: Client
+    kind: client
+features:
+  lab:
+    description: A lab environment.
+  exchange:
+    description: Exchange is available.
+flows:
+  - id: web
+    row: 1
+    from: client
+    to: website
+    protocol: tcp
+    ports: 443
+    purpose: Browse the website.
+  - id: lab-portal
+    row: 2
+    from: client
+    to: portal
+    protocol: udp
+    ports: 8080
+    purpose: Reach the lab portal.
+    condition: lab and not exchange
+"""
+
+SYNTAX_HINT = "fix the indentation, quoting or brackets at that spot"
+UNCLOSED_HINT = "add the closing bracket or quote that matches this one"
+CONDITION_HINT = "join feature names with 'and', 'or', 'not' and parentheses: 'a and not b'"
+ADDRESS_HINT = "write an address such as 192.0.2.10 or a network such as 198.51.100.0/24"
+DOUBLE_AND = (
+    "condition 'lab and and exchange': expected a feature name, 'not' or '(' but found 'and'"
+)
+
+
+def edit(text: str, old: str, new: str, *, line: int) -> str:
+    """Replace the one occurrence of ``old``, which must start on ``line`` (1-based)."""
+    assert text.count(old) == 1, f"{old!r} must occur exactly once"
+    start = text.index(old)
+    assert text.count("\n", 0, start) + 1 == line, f"{old!r} does not start on line {line}"
+    return text.replace(old, new)
+
+
+def write(directory: Path, name: str, text: str) -> Path:
+    path = directory / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def _state(paths: list[Path]) -> dict[Path, object]:
+    """Contents and modification times of the files, and the listing of their directories."""
+    state: dict[Path, object] = {}
+    for path in paths:
+        state[path] = (path.read_bytes(), path.stat().st_mtime_ns)
+        state[path.parent] = sorted(p.name for p in path.parent.iterdir())
+    return state
+
+
+def invoke(*args: str | Path) -> Result:
+    """Run the CLI; check that the files given were only read and nothing was written by them."""
+    files = [a for a in args if isinstance(a, Path)]
+    before = _state(files)
+    result = CliRunner().invoke(cli, [str(a) for a in args])
+    assert _state(files) == before, "an input file or its directory changed"
+    return result
+
+
+def error_lines(result: Result) -> list[str]:
+    return [line for line in result.stderr.splitlines() if ": error: " in line]
+
+
+def assert_failed(result: Result) -> None:
+    """Exit status 2, a clean report on stderr, no traceback, nothing on stdout."""
+    assert result.exit_code == 2, f"exit status {result.exit_code}\n{result.output}"
+    assert "Traceback" not in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert result.stdout == ""
+
+
+def assert_error(
+    result: Result, path: Path, line: int, column: int, message: str, hint: str
+) -> None:
+    """Exactly one error line says ``message``; it is at path:line:column and gives ``hint``."""
+    found = [e for e in error_lines(result) if message in e]
+    assert len(found) == 1, f"expected one error saying {message!r}; stderr:\n{result.stderr}"
+    location, _, rest = found[0].partition(": error: ")
+    assert location == f"{path}:{line}:{column}", f"wrong location:\n{found[0]}"
+    assert f"({hint}" in rest, f"hint {hint!r} missing:\n{found[0]}"
+    assert rest.index(message) < rest.index(f"({hint}"), found[0]
+    assert rest.endswith(")"), found[0]
+
+
+def assert_count(result: Result, count: int) -> None:
+    """``count`` error lines, then the summary line, and nothing else on stderr."""
+    lines = result.stderr.splitlines()
+    errors = error_lines(result)
+    assert len(errors) == count, f"expected {count} problem(s); stderr:\n{result.stderr}"
+    plural = "s" if count != 1 else ""
+    assert lines[-1].startswith(f"portplan: {count} problem{plural} found"), result.stderr
+    assert len(lines) == count + 1, result.stderr
+
+
+@dataclass(frozen=True)
+class Case:
+    """A bad file with one mistake, and what the report must say about it."""
+
+    text: str
+    line: int
+    column: int
+    message: str
+    hint: str
+
+
+# -- products ----------------------------------------------------------------------------------
+
+PRODUCT_CASES = [
+    pytest.param(
+        Case(
+            text=edit(
+                PRODUCT,
+                "    purpose: Browse the website.\n",
+                "    purpose: Browse: the website.\n",
+                line=26,
+            ),
+            line=26,
+            column=20,
+            message="YAML syntax error: mapping values are not allowed",
+            hint=SYNTAX_HINT,
+        ),
+        id="yaml-syntax-colon-in-plain-value",
+    ),
+    pytest.param(
+        # the unclosed '[' is the mistake; the parser only notices it on the next line
+        Case(
+            text=edit(PRODUCT, "    ports: 443\n", "    ports: [443, 8443\n", line=25),
+            line=25,
+            column=12,
+            message="YAML syntax error: unclosed bracket: did not find expected ',' or ']', "
+            "noticed at line 26, column 12",
+            hint=UNCLOSED_HINT,
+        ),
+        id="yaml-syntax-unclosed-bracket",
+    ),
+    pytest.param(
+        # the unclosed quote is the mistake; the parser only notices it at the end of the file
+        Case(
+            text=edit(PRODUCT, "  title: Demo ports\n", '  title: "Demo ports\n', line=5),
+            line=5,
+            column=10,
+            message="YAML syntax error: unclosed quoted text: found unexpected end of stream",
+            hint=UNCLOSED_HINT,
+        ),
+        id="yaml-syntax-unclosed-quote",
+    ),
+    pytest.param(
+        Case(
+            text=edit(PRODUCT, "    ports: 443\n", "    ports: 443\n    ports: 8443\n", line=25),
+            line=26,
+            column=5,
+            message="duplicate key 'ports' (first written at line 25)",
+            hint="keep one of them",
+        ),
+        id="duplicate-yaml-key",
+    ),
+    pytest.param(
+        Case(
+            text=edit(PRODUCT, "    protocol: tcp\n", "    protocol: 7\n", line=24),
+            line=24,
+            column=15,
+            message="flows[0].protocol: 7 is not allowed",
+            hint="use one of 'tcp' or 'udp'",
+        ),
+        id="wrong-type-number-for-protocol",
+    ),
+    pytest.param(
+        Case(
+            text=edit(PRODUCT, "    row: 1\n", "    row: one\n", line=21),
+            line=21,
+            column=10,
+            message="flows[0].row: input should be a valid integer",
+            hint="see `portplan schema` for the format",
+        ),
+        id="wrong-type-text-for-row",
+    ),
+    pytest.param(
+        # YAML has lists, not tuples: the message must speak the file's language
+        Case(
+            text=edit(
+                PRODUCT,
+                "  title: Demo ports\n",
+                "  title: Demo ports\n  notes: Ports as of 2024.\n",
+                line=5,
+            ),
+            line=6,
+            column=10,
+            message="document.notes: expected a list, found str",
+            hint="write a YAML list: [a, b] or one '- item' line per entry",
+        ),
+        id="wrong-type-text-for-list",
+    ),
+    pytest.param(
+        Case(
+            text=edit(PRODUCT, "    ports: 443\n", "    prots: 443\n", line=25),
+            line=25,
+            column=5,
+            message="unknown key 'prots' in flows[0]",
+            hint="did you mean 'ports'?",
+        ),
+        id="unknown-key-in-flow",
+    ),
+    pytest.param(
+        Case(
+            text=edit(PRODUCT, "    to: website\n", "    to: websiet\n", line=23),
+            line=23,
+            column=9,
+            message="flow 'web' refers to unknown component 'websiet'",
+            hint="did you mean 'website'?",
+        ),
+        id="unknown-component",
+    ),
+    pytest.param(
+        Case(
+            text=edit(
+                PRODUCT,
+                "    condition: lab and not exchange\n",
+                "    condition: exchnage\n",
+                line=34,
+            ),
+            line=34,
+            column=16,
+            message="flow 'lab-portal' refers to unknown feature 'exchnage'",
+            hint="did you mean 'exchange'?",
+        ),
+        id="unknown-feature-in-condition",
+    ),
+    pytest.param(
+        # the column is that of the unknown name inside the condition (16 + len("lab and not "))
+        Case(
+            text=edit(
+                PRODUCT,
+                "    condition: lab and not exchange\n",
+                "    condition: lab and not exchnage\n",
+                line=34,
+            ),
+            line=34,
+            column=28,
+            message="flow 'lab-portal' refers to unknown feature 'exchnage'",
+            hint="did you mean 'exchange'?",
+        ),
+        id="unknown-feature-inside-compound-condition",
+    ),
+    pytest.param(
+        Case(
+            text=edit(PRODUCT, "    ports: 443\n", "    ports: 0\n", line=25),
+            line=25,
+            column=12,
+            message="flows[0].ports: port 0 is outside 1-65535",
+            hint="ports run from 1 to 65535",
+        ),
+        id="port-0",
+    ),
+    pytest.param(
+        Case(
+            text=edit(PRODUCT, "    ports: 443\n", "    ports: [443, 70000]\n", line=25),
+            line=25,
+            column=18,
+            message="flows[0].ports[1]: port 70000 is outside 1-65535",
+            hint="ports run from 1 to 65535",
+        ),
+        id="port-70000",
+    ),
+    pytest.param(
+        Case(
+            text=edit(PRODUCT, "    ports: 443\n", "    ports: 9000-8000\n", line=25),
+            line=25,
+            column=12,
+            message="flows[0].ports: range 9000-8000 is reversed; write it as 8000-9000",
+            hint="write the lower port first",
+        ),
+        id="reversed-range",
+    ),
+    pytest.param(
+        Case(
+            text=edit(PRODUCT, "  - id: lab-portal\n", "  - id: web\n", line=27),
+            line=27,
+            column=9,
+            message="duplicate flow id 'web' (also flows[0])",
+            hint="give every flow its own id",
+        ),
+        id="duplicate-flow-id",
+    ),
+    pytest.param(
+        # the second 'and' is at offset 8 of the condition, which starts in column 16
+        Case(
+            text=edit(
+                PRODUCT,
+                "    condition: lab and not exchange\n",
+                "    condition: lab and and exchange\n",
+                line=34,
+            ),
+            line=34,
+            column=24,
+            message=DOUBLE_AND,
+            hint=CONDITION_HINT,
+        ),
+        id="condition-syntax-double-and",
+    ),
+    pytest.param(
+        # the condition ends (the ')' is missing) after column 16 + len("not (rbac") - 1
+        Case(
+            text=edit(
+                PRODUCT,
+                "    condition: lab and not exchange\n",
+                "    condition: not (rbac\n",
+                line=34,
+            ),
+            line=34,
+            column=25,
+            message="condition 'not (rbac': expected ')' but found the end of the condition",
+            hint=CONDITION_HINT,
+        ),
+        id="condition-syntax-unclosed-parenthesis",
+    ),
+    pytest.param(
+        # quoted: the condition's text starts in column 17, after the quote in column 16
+        Case(
+            text=edit(
+                PRODUCT,
+                "    condition: lab and not exchange\n",
+                '    condition: "lab and and exchange"\n',
+                line=34,
+            ),
+            line=34,
+            column=25,
+            message=DOUBLE_AND,
+            hint=CONDITION_HINT,
+        ),
+        id="condition-syntax-in-quoted-value",
+    ),
+]
+
+
+@pytest.mark.parametrize("command", ["validate", "show"])
+@pytest.mark.parametrize("case", PRODUCT_CASES)
+def test_bad_product(tmp_path: Path, command: str, case: Case) -> None:
+    path = write(tmp_path, "product.yaml", case.text)
+    result = invoke(command, path)
+    assert_failed(result)
+    assert_error(result, path, case.line, case.column, case.message, case.hint)
+    assert_count(result, 1)
+
+
+# -- deployments -------------------------------------------------------------------------------
+
+DEPLOYMENT_CASES = [
+    pytest.param(
+        Case(
+            text=edit(SHOPPING, "  dc02:\n", "  dc01:\n", line=20),
+            line=20,
+            column=3,
+            message="duplicate key 'dc01' (first written at line 16)",
+            hint="keep one of them",
+        ),
+        id="duplicate-host",
+    ),
+    pytest.param(
+        Case(
+            text=edit(SHOPPING, "hosts:\n", "hostz:\n", line=7),
+            line=7,
+            column=1,
+            message="unknown key 'hostz' in the top level",
+            hint="did you mean 'hosts'?",
+        ),
+        id="unknown-top-level-key",
+    ),
+    pytest.param(
+        Case(
+            text=edit(
+                SHOPPING, "    platform: windows-11\n", "    platfrom: windows-11\n", line=42
+            ),
+            line=42,
+            column=5,
+            message="unknown key 'platfrom' in hosts.admin-pc",
+            hint="did you mean 'platform'?",
+        ),
+        id="unknown-host-key",
+    ),
+    pytest.param(
+        Case(
+            text=edit(SHOPPING, "      appclarity: true\n", "      appclarty: true\n", line=52),
+            line=52,
+            column=7,
+            message="shopping-6.1 has no feature 'appclarty'",
+            hint="did you mean 'appclarity'?",
+        ),
+        id="unknown-feature",
+    ),
+    pytest.param(
+        Case(
+            text=edit(SHOPPING, "      website: shop01\n", "      websiet: shop01\n", line=57),
+            line=57,
+            column=7,
+            message="shopping-6.1 has no component 'websiet'",
+            hint="did you mean 'website'?",
+        ),
+        id="unknown-component",
+    ),
+    pytest.param(
+        Case(
+            text=edit(SHOPPING, "      website: shop01\n", "      website: shop1\n", line=57),
+            line=57,
+            column=16,
+            message="component 'website' is placed on unknown host 'shop1'",
+            hint="did you mean 'shop01'?",
+        ),
+        id="unknown-host",
+    ),
+    pytest.param(
+        Case(
+            text=edit(
+                SHOPPING,
+                "      active_directory: [dc01, dc02]\n",
+                "      active_directory: [dc01, dc2]\n",
+                line=63,
+            ),
+            line=63,
+            column=32,
+            message="component 'active_directory' is placed on unknown host 'dc2'",
+            hint="did you mean 'dc02'?",
+        ),
+        id="unknown-host-in-list",
+    ),
+    pytest.param(
+        Case(
+            text=edit(SHOPPING, "  shopping-6.1:\n", "  shoping-6.1:\n", line=50),
+            line=50,
+            column=3,
+            message="no product 'shoping-6.1' in the catalog",
+            hint="did you mean 'shopping-6.1'?",
+        ),
+        id="unknown-product",
+    ),
+    pytest.param(
+        Case(
+            text=edit(
+                SHOPPING, "      website_port: 8443\n", "      website_port: 70000\n", line=55
+            ),
+            line=55,
+            column=21,
+            message="products.shopping-6.1.parameters.website_port: port 70000 is outside 1-65535",
+            hint="ports run from 1 to 65535",
+        ),
+        id="parameter-port-70000",
+    ),
+    pytest.param(
+        Case(
+            text=edit(
+                SMART_ID,
+                "      scim_port: 9090\n",
+                "      scim_port: 9090\n      rabbitmq_ports: [5673, 15673]\n",
+                line=59,
+            ),
+            line=60,
+            column=7,
+            message=(
+                "parameter 'rabbitmq_ports' of smart-id-21.04 is fixed at 5672,15672 and cannot "
+                "be overridden"
+            ),
+            hint="remove the override",
+        ),
+        id="override-of-fixed-port",
+    ),
+    pytest.param(
+        Case(
+            text=edit(
+                SHOPPING, "    addresses: [192.0.2.20]\n", "    addresses: [192.0.2.300]\n", line=13
+            ),
+            line=13,
+            column=17,
+            message=(
+                "hosts.sql01.addresses[0]: '192.0.2.300' is not an IPv4/IPv6 address or CIDR "
+                "network"
+            ),
+            hint=ADDRESS_HINT,
+        ),
+        id="invalid-address",
+    ),
+    pytest.param(
+        Case(
+            text=edit(
+                SHOPPING,
+                "    addresses: [198.51.100.5]\n",
+                "    addresses: [198.51.100.5/24]\n",
+                line=41,
+            ),
+            line=41,
+            column=17,
+            message=(
+                "hosts.admin-pc.addresses[0]: '198.51.100.5/24' has host bits set; write the "
+                "network 198.51.100.0/24 or the single address 198.51.100.5"
+            ),
+            hint=ADDRESS_HINT,
+        ),
+        id="address-with-host-bits",
+    ),
+    pytest.param(
+        # external_database: true needs external_database_port, which has no vendor default; the
+        # report points at the product's 'parameters:' (line 58), where the value must be added
+        Case(
+            text=edit(SMART_ID, "      external_database_port: 5433\n", "", line=60),
+            line=58,
+            column=5,
+            message="flow smart-id-21.04/da-external-database needs port parameter "
+            "'external_database_port', which has no vendor default",
+            hint="set it under products.smart-id-21.04.parameters.external_database_port",
+        ),
+        id="parameter-without-default",
+    ),
+]
+
+
+@pytest.mark.parametrize("command", ["validate", "matrix"])
+@pytest.mark.parametrize("case", DEPLOYMENT_CASES)
+def test_bad_deployment(tmp_path: Path, command: str, case: Case) -> None:
+    path = write(tmp_path, "deployment.yaml", case.text)
+    result = invoke(command, path)
+    assert_failed(result)
+    assert_error(result, path, case.line, case.column, case.message, case.hint)
+    assert_count(result, 1)
+
+
+def test_file_that_is_neither_product_nor_deployment(tmp_path: Path) -> None:
+    path = write(tmp_path, "notes.yaml", "title: Firewall notes\nitems: [a, b]\n")
+    result = invoke("validate", path)
+    assert_failed(result)
+    assert_error(
+        result,
+        path,
+        1,
+        1,
+        "neither a product (with 'flows:') nor a deployment (with 'hosts:')",
+        "see `portplan schema product` and `portplan schema deployment`",
+    )
+    assert_count(result, 1)
+
+
+# -- every problem in one run ------------------------------------------------------------------
+
+
+def test_validate_reports_the_problems_of_every_file(tmp_path: Path) -> None:
+    product = write(
+        tmp_path, "product.yaml", edit(PRODUCT, "    to: website\n", "    to: websiet\n", line=23)
+    )
+    broken = write(
+        tmp_path,
+        "broken.yaml",
+        edit(
+            PRODUCT,
+            "    purpose: Browse the website.\n",
+            "    purpose: Browse: the website.\n",
+            line=26,
+        ),
+    )
+    deployment = write(
+        tmp_path,
+        "deployment.yaml",
+        edit(SHOPPING, "      appclarity: true\n", "      appclarty: true\n", line=52),
+    )
+    result = invoke("validate", product, broken, deployment)
+    assert_failed(result)
+    assert_error(result, product, 23, 9, "unknown component 'websiet'", "did you mean 'website'?")
+    assert_error(result, broken, 26, 20, "YAML syntax error", SYNTAX_HINT)
+    assert_error(
+        result, deployment, 52, 7, "has no feature 'appclarty'", "did you mean 'appclarity'?"
+    )
+    assert_count(result, 3)
+
+
+# (edits, expected problems as (line, column, message, hint)); every edit is one mistake
+SCHEMA_EDITS = [
+    ("    ports: 443\n", "    prots: 443\n", 25),
+    ("    protocol: udp\n", "    protocol: 7\n", 31),
+    ("    ports: 8080\n", "    ports: 70000\n", 32),
+]
+SCHEMA_PROBLEMS = [
+    (25, 5, "unknown key 'prots' in flows[0]", "did you mean 'ports'?"),
+    (31, 15, "flows[1].protocol: 7 is not allowed", "use one of 'tcp' or 'udp'"),
+    (32, 12, "flows[1].ports: port 70000 is outside 1-65535", "ports run from 1 to 65535"),
+]
+REFERENCE_EDITS = [
+    ("    to: website\n", "    to: websiet\n", 23),
+    ("    ports: 8080\n", "    ports: lab_port\n", 32),
+    ("    condition: lab and not exchange\n", "    condition: exchnage\n", 34),
+]
+REFERENCE_PROBLEMS = [
+    (23, 9, "flow 'web' refers to unknown component 'websiet'", "did you mean 'website'?"),
+    (
+        32,
+        12,
+        "flow 'lab-portal' refers to unknown port parameter 'lab_port'",
+        "this file declares no port parameters",
+    ),
+    (34, 16, "flow 'lab-portal' refers to unknown feature 'exchnage'", "did you mean 'exchange'?"),
+]
+MIXED_EDITS = [SCHEMA_EDITS[0], SCHEMA_EDITS[2], REFERENCE_EDITS[0], REFERENCE_EDITS[2]]
+MIXED_PROBLEMS = [
+    SCHEMA_PROBLEMS[0],
+    SCHEMA_PROBLEMS[2],
+    REFERENCE_PROBLEMS[0],
+    REFERENCE_PROBLEMS[2],
+]
+
+
+@pytest.mark.parametrize(
+    ("edits", "problems"),
+    [
+        pytest.param(SCHEMA_EDITS, SCHEMA_PROBLEMS, id="schema-problems"),
+        pytest.param(REFERENCE_EDITS, REFERENCE_PROBLEMS, id="reference-problems"),
+        pytest.param(MIXED_EDITS, MIXED_PROBLEMS, id="schema-and-reference-problems"),
+    ],
+)
+def test_product_with_several_problems_reports_them_all(
+    tmp_path: Path,
+    edits: list[tuple[str, str, int]],
+    problems: list[tuple[int, int, str, str]],
+) -> None:
+    text = PRODUCT
+    for old, new, line in edits:
+        text = edit(text, old, new, line=line)
+    path = write(tmp_path, "product.yaml", text)
+    result = invoke("validate", path)
+    assert_failed(result)
+    for line, column, message, hint in problems:
+        assert_error(result, path, line, column, message, hint)
+    assert_count(result, len(problems))
+
+
+# -- --debug and valid files -------------------------------------------------------------------
+
+
+def test_debug_shows_a_traceback(tmp_path: Path) -> None:
+    path = write(
+        tmp_path, "product.yaml", edit(PRODUCT, "    to: website\n", "    to: websiet\n", line=23)
+    )
+    result = invoke("--debug", "validate", path)
+    assert isinstance(result.exception, InputError)
+    assert result.exc_info is not None
+    text = "".join(traceback.format_exception(*result.exc_info))
+    assert "Traceback (most recent call last)" in text
+    assert "unknown component 'websiet'" in text
+
+    # in a real process: --debug lets the traceback through, without it there is none
+    before = _state([path])
+    command = [sys.executable, "-m", "portplan"]
+    debug = subprocess.run(
+        [*command, "--debug", "validate", str(path)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    plain = subprocess.run(
+        [*command, "validate", str(path)], capture_output=True, text=True, check=False, timeout=120
+    )
+    assert _state([path]) == before
+    assert debug.returncode != 0
+    assert "Traceback (most recent call last)" in debug.stderr
+    assert "InputError" in debug.stderr
+    assert plain.returncode == 2
+    assert "Traceback" not in plain.stderr
+    assert f"{path}:23:9: error: flow 'web' refers to unknown component 'websiet'" in plain.stderr
+
+
+@pytest.mark.parametrize(
+    ("command", "name", "text"),
+    [
+        pytest.param("validate", "product.yaml", PRODUCT, id="validate-product"),
+        pytest.param("show", "product.yaml", PRODUCT, id="show-product"),
+        pytest.param("validate", "shopping.yaml", SHOPPING, id="validate-shopping"),
+        pytest.param("validate", "smart-id.yaml", SMART_ID, id="validate-smart-id"),
+        pytest.param("matrix", "shopping.yaml", SHOPPING, id="matrix-shopping"),
+        pytest.param("matrix", "smart-id.yaml", SMART_ID, id="matrix-smart-id"),
+    ],
+)
+def test_valid_file_passes(tmp_path: Path, command: str, name: str, text: str) -> None:
+    path = write(tmp_path, name, text)
+    result = invoke(command, path)
+    assert result.exit_code == 0, result.output
+    assert "error" not in result.stderr
+    assert "Traceback" not in result.output
+    assert result.stdout
+    if command == "validate":
+        assert result.stdout.startswith(f"{path}: ok: ")
