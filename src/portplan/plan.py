@@ -11,7 +11,7 @@ a flow is in or out.
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -41,24 +41,15 @@ class Hop(StrEnum):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class PlannedFlow:
-    """One row of the flow matrix: a source host may open connections to a destination host."""
+class FlowFacts:
+    """What every row of one flow leg shares: its id, protocol, service, purpose, condition."""
 
     key: str  #: stable id: ``product/flow`` plus ``/ingress`` or ``/backend`` for proxied legs
     product: str
     flow_id: str
     hop: Hop
-    source: str
-    source_component: str
-    source_addresses: tuple[Network, ...]
-    source_zone: str | None
-    destination: str
     destination_component: str
-    destination_addresses: tuple[Network, ...]
-    destination_zone: str | None
     protocol: Protocol
-    ports: PortSet
-    listen_ports: PortSet | None  #: where the service listens, when it differs from ``ports``
     loopback: bool
     service: str | None
     app_protocol: str | None
@@ -69,6 +60,89 @@ class PlannedFlow:
     overrides: tuple[str, ...]
     interface: str | None
     reference: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PlannedFlow:
+    """One row of the flow matrix: a source host may open connections to a destination host.
+
+    The facts shared by all rows of a flow live in :attr:`facts` (and read as attributes here).
+    """
+
+    facts: FlowFacts
+    source: str
+    source_component: str
+    source_addresses: tuple[Network, ...]
+    source_zone: str | None
+    destination: str
+    destination_addresses: tuple[Network, ...]
+    destination_zone: str | None
+    ports: PortSet
+    listen_ports: PortSet | None  #: where the service listens, when it differs from ``ports``
+
+    @property
+    def key(self) -> str:
+        return self.facts.key
+
+    @property
+    def product(self) -> str:
+        return self.facts.product
+
+    @property
+    def flow_id(self) -> str:
+        return self.facts.flow_id
+
+    @property
+    def hop(self) -> Hop:
+        return self.facts.hop
+
+    @property
+    def destination_component(self) -> str:
+        return self.facts.destination_component
+
+    @property
+    def protocol(self) -> Protocol:
+        return self.facts.protocol
+
+    @property
+    def loopback(self) -> bool:
+        return self.facts.loopback
+
+    @property
+    def service(self) -> str | None:
+        return self.facts.service
+
+    @property
+    def app_protocol(self) -> str | None:
+        return self.facts.app_protocol
+
+    @property
+    def tls(self) -> bool:
+        return self.facts.tls
+
+    @property
+    def purpose(self) -> str:
+        return self.facts.purpose
+
+    @property
+    def condition(self) -> str | None:
+        return self.facts.condition
+
+    @property
+    def configurable(self) -> str:
+        return self.facts.configurable
+
+    @property
+    def overrides(self) -> tuple[str, ...]:
+        return self.facts.overrides
+
+    @property
+    def interface(self) -> str | None:
+        return self.facts.interface
+
+    @property
+    def reference(self) -> str:
+        return self.facts.reference
 
 
 @dataclass(slots=True, kw_only=True)
@@ -158,6 +232,7 @@ class _Expander:
         self.warnings: list[str] = []
         self.problems: list[Diagnostic] = []
         self._hosts_cache: dict[str, tuple[str, ...]] = {}
+        self._host_set_cache: dict[str, frozenset[str]] = {}
         self._dynamic_cache: dict[tuple[str, str], tuple[tuple[PortRange, ...] | None, str]] = {}
 
     # -- placement ---------------------------------------------------------------------------
@@ -179,6 +254,13 @@ class _Expander:
             hosts = ()
         self._hosts_cache[component] = hosts
         return hosts
+
+    def host_set(self, component: str) -> frozenset[str]:
+        """:meth:`hosts_of` as a set, for membership tests."""
+        cached = self._host_set_cache.get(component)
+        if cached is None:
+            cached = self._host_set_cache[component] = frozenset(self.hosts_of(component))
+        return cached
 
     # -- ports ------------------------------------------------------------------------------
 
@@ -403,18 +485,35 @@ class _RowFactory:
         self.decision = decision
         self.out = out
         self.reference = decision.reference
+        self._components_cache: dict[tuple[str, tuple[str, ...]], str] = {}
+        self._leaves_cache: dict[tuple[str, ...], tuple[str, ...]] = {}
 
     def _components_on(self, host: str, candidates: tuple[str, ...]) -> str:
         """The components among ``candidates`` (groups opened up) that run on ``host``."""
+        leaves = self._leaves_of(candidates)
+        if len(leaves) == 1:
+            return leaves[0]
+        key = (host, candidates)
+        cached = self._components_cache.get(key)
+        if cached is None:
+            found = [c for c in leaves if host in self.ex.host_set(c)]
+            cached = ", ".join(found) or candidates[0]
+            self._components_cache[key] = cached
+        return cached
+
+    def _leaves_of(self, candidates: tuple[str, ...]) -> tuple[str, ...]:
+        leaves = self._leaves_cache.get(candidates)
+        if leaves is None:
+            leaves = self._leaves_cache[candidates] = tuple(dict.fromkeys(self._leaves(candidates)))
+        return leaves
+
+    def _leaves(self, candidates: tuple[str, ...]) -> list[str]:
         components = self.ex.product.components
-        found: list[str] = []
+        leaves: list[str] = []
         for component in candidates:
             members = components[component].members
-            if members:
-                found.extend(self._components_on(host, members).split(", "))
-            elif host in self.ex.hosts_of(component):
-                found.append(component)
-        return ", ".join(dict.fromkeys(c for c in found if c)) or candidates[0]
+            leaves.extend(self._leaves(members) if members else (component,))
+        return leaves
 
     def rows(
         self,
@@ -429,11 +528,39 @@ class _RowFactory:
     ) -> None:
         hosts: Mapping[str, Host] = self.ex.deployment.hosts
         flow = self.flow
+        loopback = flow.loopback
+        out = self.out
+        before = len(out)
         local = 0
-        key = self.key if hop is Hop.DIRECT else f"{self.key}/{hop.value}"
+        facts = FlowFacts(
+            key=self.key if hop is Hop.DIRECT else f"{self.key}/{hop.value}",
+            product=self.ex.product.id,
+            flow_id=flow.id,
+            hop=hop,
+            destination_component=destination_component,
+            protocol=flow.protocol,
+            loopback=loopback,
+            service=flow.service,
+            app_protocol=flow.app_protocol.value if flow.app_protocol else None,
+            tls=flow.tls,
+            purpose=flow.purpose,
+            condition=self.condition,
+            configurable=flow.configurable.kind.value,
+            overrides=self.overrides,
+            interface=flow.interface.value if flow.interface else None,
+            reference=self.reference,
+        )
+        source_set = frozenset(sources)
+        leaves = self._leaves_of(source_components)
+        only = leaves[0] if len(leaves) == 1 else None
         for dst in destinations:
-            pairs = [src for src in sources if flow.loopback == (src == dst)]
-            local += 0 if flow.loopback else sources.count(dst)
+            if loopback:  # a loopback flow stays on each host that runs both ends
+                pairs: Sequence[str] = (dst,) if dst in source_set else ()
+            elif dst in source_set:  # a host does not cross the network to reach itself
+                local += 1
+                pairs = [src for src in sources if src != dst]
+            else:
+                pairs = sources
             if not pairs:
                 continue
             dst_ports = ports
@@ -448,38 +575,23 @@ class _RowFactory:
             port_set = PortSet.of(dst_ports)
             listen_set = PortSet.of(dst_listen) if dst_listen is not None else None
             dst_host = hosts[dst]
+            dst_addresses = LOOPBACK if loopback else dst_host.addresses
             for src in pairs:
-                src_host = hosts[src]
-                self.out.append(
+                out.append(
                     PlannedFlow(
-                        key=key,
-                        product=self.ex.product.id,
-                        flow_id=flow.id,
-                        hop=hop,
+                        facts=facts,
                         source=src,
-                        source_component=self._components_on(src, source_components),
-                        source_addresses=LOOPBACK if flow.loopback else src_host.addresses,
-                        source_zone=src_host.zone,
+                        source_component=only or self._components_on(src, source_components),
+                        source_addresses=LOOPBACK if loopback else hosts[src].addresses,
+                        source_zone=hosts[src].zone,
                         destination=dst,
-                        destination_component=destination_component,
-                        destination_addresses=LOOPBACK if flow.loopback else dst_host.addresses,
+                        destination_addresses=dst_addresses,
                         destination_zone=dst_host.zone,
-                        protocol=flow.protocol,
                         ports=port_set,
                         listen_ports=listen_set,
-                        loopback=flow.loopback,
-                        service=flow.service,
-                        app_protocol=flow.app_protocol.value if flow.app_protocol else None,
-                        tls=flow.tls,
-                        purpose=flow.purpose,
-                        condition=self.condition,
-                        configurable=flow.configurable.kind.value,
-                        overrides=self.overrides,
-                        interface=flow.interface.value if flow.interface else None,
-                        reference=self.reference,
                     )
                 )
-                self.decision.rows += 1
+        self.decision.rows += len(out) - before
         if local:
             self.decision.reasons.append(
                 f"{local} host pair(s) skipped: source and destination are the same host "

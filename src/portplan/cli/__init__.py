@@ -6,6 +6,7 @@ Heavy modules (pydantic, rich, openpyxl) are imported inside the commands so tha
 
 from __future__ import annotations
 
+import gc
 import os
 import shutil
 import sys
@@ -236,5 +237,8 @@ def matrix_cmd(deployment: Path, fmt: str, output: Path | None, explain: tuple[s
 
 def main(argv: Sequence[str] | None = None) -> NoReturn:
     """Entry point of the ``portplan`` console script."""
+    # A short-lived batch run whose large data (plans of 100,000s of rows) holds no reference
+    # cycles: the cyclic collector would only rescan it again and again.
+    gc.disable()
     cli.main(args=list(argv) if argv is not None else None, prog_name="portplan")
     raise SystemExit(0)  # pragma: no cover - click exits itself

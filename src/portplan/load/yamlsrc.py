@@ -7,7 +7,7 @@ collected as diagnostics rather than raised one at a time.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -31,14 +31,48 @@ class Span:
     column: int
 
 
-@dataclass(slots=True)
 class SourceMap:
-    """Where the values (and mapping keys) of one file were written."""
+    """Where the values (and mapping keys) of one file were written.
 
-    file: Path
-    values: dict[Path_, Span] = field(default_factory=dict)
-    keys: dict[Path_, Span] = field(default_factory=dict)
-    quoted: set[Path_] = field(default_factory=set)  #: scalars written in quotes
+    Built lazily from the file's text: a file that loads and validates cleanly never pays for
+    positions it will not report.
+    """
+
+    __slots__ = ("_keys", "_quoted", "_text", "_values", "file")
+
+    def __init__(self, file: Path, text: str | None = None) -> None:
+        self.file = file
+        self._text = text
+        self._values: dict[Path_, Span] = {}
+        self._keys: dict[Path_, Span] = {}
+        self._quoted: set[Path_] = set()
+
+    def _ensure(self) -> None:
+        if self._text is not None:
+            text, self._text = self._text, None
+            loader = _Loader(text)
+            try:
+                node = loader.get_single_node()
+                if node is not None:
+                    _Builder(loader, self).build(node, ())
+            finally:
+                loader.dispose()
+
+    @property
+    def values(self) -> dict[Path_, Span]:
+        self._ensure()
+        return self._values
+
+    @property
+    def keys(self) -> dict[Path_, Span]:
+        self._ensure()
+        return self._keys
+
+    @property
+    def quoted(self) -> set[Path_]:
+        """Paths of scalars written in quotes."""
+        self._ensure()
+        return self._quoted
 
     def value(self, path: Path_) -> Span | None:
         """Span of the value at ``path``, or of its closest written ancestor."""
@@ -84,7 +118,7 @@ class _Builder:
         self.problems: list[Diagnostic] = []
 
     def build(self, node: yaml.Node, path: Path_) -> Any:
-        self.source.values[path] = _span(node)
+        self.source._values[path] = _span(node)
         if isinstance(node, yaml.MappingNode):
             result: dict[Any, Any] = {}
             for key_node, value_node in node.value:
@@ -112,7 +146,7 @@ class _Builder:
                     )
                     continue
                 if key in result:
-                    first = self.source.keys[(*path, key)]
+                    first = self.source._keys[(*path, key)]
                     self.problems.append(
                         Diagnostic(
                             file=self.source.file,
@@ -123,13 +157,13 @@ class _Builder:
                         )
                     )
                     continue
-                self.source.keys[(*path, key)] = _span(key_node)
+                self.source._keys[(*path, key)] = _span(key_node)
                 result[key] = self.build(value_node, (*path, key))
             return result
         if isinstance(node, yaml.SequenceNode):
             return [self.build(item, (*path, index)) for index, item in enumerate(node.value)]
         if isinstance(node, yaml.ScalarNode) and node.style in ("'", '"'):
-            self.source.quoted.add(path)
+            self.source._quoted.add(path)
         return self.loader.construct_object(node)
 
 
@@ -193,6 +227,32 @@ def load_yaml(path: Path, text: str | None = None) -> tuple[Any, SourceMap, list
                     )
                 ],
             )
+    try:
+        # Fast path: plain load, positions only computed if a problem needs them.
+        data = yaml.load(text, Loader=_FastLoader)
+    except (yaml.YAMLError, _NeedsCheck):
+        pass
+    else:
+        if data is not None:
+            return data, SourceMap(path, text), []
+    return _load_checked(path, text)
+
+
+class _NeedsCheck(Exception):
+    """The fast path met something only the checked path reports well (duplicate or merge keys)."""
+
+
+class _FastLoader(_Loader):
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> Any:
+        names = [k.value for k, _ in node.value if isinstance(k, yaml.ScalarNode)]
+        if len(names) != len(node.value) or len(set(names)) != len(names) or "<<" in names:
+            raise _NeedsCheck
+        return super().construct_mapping(node, deep=deep)
+
+
+def _load_checked(path: Path, text: str) -> tuple[Any, SourceMap, list[Diagnostic]]:
+    """Compose node by node, recording every position and collecting every problem."""
+    source = SourceMap(path)
     loader = _Loader(text)
     try:
         node = loader.get_single_node()

@@ -7,10 +7,11 @@ import zipfile
 from collections.abc import Sequence
 from typing import Any
 
-from portplan.plan import Decision, Plan, PlannedFlow
+from portplan.model.ports import PortSet
+from portplan.plan import Decision, Plan
 from portplan.render.text import csv_text, json_text, markdown_table, rich_table_text
 
-__all__ = ["MATRIX_COLUMNS", "explain_text", "matrix_bytes", "matrix_records"]
+__all__ = ["MATRIX_COLUMNS", "explain_text", "matrix_bytes", "matrix_records", "matrix_rows"]
 
 #: Columns of the change request, in order.  ``flow`` is the stable id of the product row.
 MATRIX_COLUMNS: tuple[str, ...] = (
@@ -48,45 +49,65 @@ TABLE_COLUMNS: tuple[str, ...] = (
 _WIDTHS = {"purpose": 60, "reference": 50, "overrides": 40}
 
 
-def _addresses(row: PlannedFlow) -> tuple[str, str]:
-    def text(nets: Sequence[Any]) -> str:
-        return ", ".join(
-            str(n.network_address) if n.prefixlen == n.max_prefixlen else str(n) for n in nets
-        )
+def _address_text(nets: Sequence[Any]) -> str:
+    return ", ".join(
+        str(n.network_address) if n.prefixlen == n.max_prefixlen else str(n) for n in nets
+    )
 
-    return text(row.source_addresses), text(row.destination_addresses)
+
+def matrix_rows(plan: Plan) -> list[tuple[str, ...]]:
+    """One tuple of strings per matrix row, in the order of :data:`MATRIX_COLUMNS`."""
+    # Rows share their hosts' address tuples and port sets: format each one once.
+    addresses: dict[int, str] = {}
+    ports: dict[int, str] = {}
+
+    def address_text(nets: tuple[Any, ...]) -> str:
+        text = addresses.get(id(nets))
+        if text is None:
+            text = addresses[id(nets)] = _address_text(nets)
+        return text
+
+    def ports_text(port_set: PortSet | None) -> str:
+        if port_set is None:
+            return ""
+        text = ports.get(id(port_set))
+        if text is None:
+            text = ports[id(port_set)] = str(port_set)
+        return text
+
+    rows: list[tuple[str, ...]] = []
+    for row in plan.rows:
+        facts = row.facts
+        rows.append(
+            (
+                facts.key,
+                row.source,
+                row.source_component,
+                address_text(row.source_addresses),
+                row.source_zone or "",
+                row.destination,
+                facts.destination_component,
+                address_text(row.destination_addresses),
+                row.destination_zone or "",
+                facts.protocol.value,
+                ports_text(row.ports),
+                ports_text(row.listen_ports),
+                facts.service or "",
+                "yes" if facts.tls else "no",
+                facts.purpose,
+                facts.condition or "always",
+                facts.configurable,
+                "; ".join(facts.overrides),
+                facts.interface or "",
+                facts.reference,
+            )
+        )
+    return rows
 
 
 def matrix_records(plan: Plan) -> list[dict[str, str]]:
     """One dict of strings per matrix row, keyed by :data:`MATRIX_COLUMNS`."""
-    records = []
-    for row in plan.rows:
-        source_address, destination_address = _addresses(row)
-        records.append(
-            {
-                "flow": row.key,
-                "source": row.source,
-                "source_component": row.source_component,
-                "source_address": source_address,
-                "source_zone": row.source_zone or "",
-                "destination": row.destination,
-                "destination_component": row.destination_component,
-                "destination_address": destination_address,
-                "destination_zone": row.destination_zone or "",
-                "protocol": row.protocol.value,
-                "ports": str(row.ports),
-                "listen_ports": str(row.listen_ports) if row.listen_ports is not None else "",
-                "service": row.service or "",
-                "tls": "yes" if row.tls else "no",
-                "purpose": row.purpose,
-                "condition": row.condition or "always",
-                "configurable": row.configurable,
-                "overrides": "; ".join(row.overrides),
-                "interface": row.interface or "",
-                "reference": row.reference,
-            }
-        )
-    return records
+    return [dict(zip(MATRIX_COLUMNS, row, strict=True)) for row in matrix_rows(plan)]
 
 
 def _excluded(plan: Plan) -> list[Decision]:
@@ -191,9 +212,9 @@ def matrix_bytes(plan: Plan, fmt: str, *, width: int = 120) -> bytes:
         return _xlsx(plan)
     if fmt == "json":
         return _json(plan).encode()
-    records = matrix_records(plan)
     if fmt == "csv":
-        return csv_text(MATRIX_COLUMNS, [[r[c] for c in MATRIX_COLUMNS] for r in records]).encode()
+        return csv_text(MATRIX_COLUMNS, matrix_rows(plan)).encode()
+    records = matrix_records(plan)
     if fmt == "md":
         head = f"# Flow matrix: {plan.deployment}\n\n"
         return (
