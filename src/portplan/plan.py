@@ -293,7 +293,7 @@ class _Expander:
                 parameters_key = (*self.base, "parameters")
                 self.problems.append(
                     self.bundle.source.diagnostic(
-                        parameters_key if parameters_key in self.bundle.source.keys else self.base,
+                        parameters_key if self.bundle.source.has(parameters_key) else self.base,
                         f"flow {self.product.id}/{flow.id} needs port parameter {item.name!r}, "
                         "which has no vendor default",
                         f"set it under products.{self.product.id}.parameters.{item.name}: "

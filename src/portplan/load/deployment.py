@@ -165,7 +165,7 @@ def _check_binding(
         for index, host in enumerate(hosts):
             if host not in deployment.hosts:
                 path: tuple[str | int, ...] = (*base, "components", component, index)
-                if source.values.get(path) is None:  # written as a single name, not a list
+                if not source.has(path):  # written as a single name, not a list
                     path = (*base, "components", component)
                 yield source.diagnostic(
                     path,

@@ -38,53 +38,83 @@ class SourceMap:
     positions it will not report.
     """
 
-    __slots__ = ("_keys", "_quoted", "_text", "_values", "file")
+    __slots__ = ("_keys", "_quoted", "_root", "_text", "_values", "file")
 
     def __init__(self, file: Path, text: str | None = None) -> None:
         self.file = file
-        self._text = text
+        self._text = text  # set: positions are looked up in the composed nodes on demand
+        self._root: yaml.Node | None = None
         self._values: dict[Path_, Span] = {}
         self._keys: dict[Path_, Span] = {}
         self._quoted: set[Path_] = set()
 
-    def _ensure(self) -> None:
-        if self._text is not None:
-            text, self._text = self._text, None
-            loader = _Loader(text)
+    def _node(self, path: Path_) -> tuple[yaml.Node | None, yaml.Node | None, int]:
+        """(key node, value node, depth reached) along ``path`` in the composed file."""
+        if self._root is None and self._text is not None:
+            loader = _Loader(self._text)
             try:
-                node = loader.get_single_node()
-                if node is not None:
-                    _Builder(loader, self).build(node, ())
+                self._root = loader.get_single_node()
             finally:
                 loader.dispose()
+        key: yaml.Node | None = None
+        node = self._root
+        depth = 0
+        for part in path:
+            if isinstance(node, yaml.MappingNode):
+                found = next(
+                    (
+                        (k, v)
+                        for k, v in node.value
+                        if isinstance(k, yaml.ScalarNode) and k.value == str(part)
+                    ),
+                    None,
+                )
+                if found is None:
+                    break
+                key, node = found
+            elif isinstance(node, yaml.SequenceNode) and isinstance(part, int):
+                if not 0 <= part < len(node.value):
+                    break
+                key, node = None, node.value[part]
+            else:
+                break
+            depth += 1
+        return key, node, depth
 
-    @property
-    def values(self) -> dict[Path_, Span]:
-        self._ensure()
-        return self._values
-
-    @property
-    def keys(self) -> dict[Path_, Span]:
-        self._ensure()
-        return self._keys
-
-    @property
-    def quoted(self) -> set[Path_]:
-        """Paths of scalars written in quotes."""
-        self._ensure()
-        return self._quoted
+    def has(self, path: Path_) -> bool:
+        """Whether the file itself writes a value at ``path``."""
+        if self._text is None:
+            return path in self._values
+        return self._node(path)[2] == len(path)
 
     def value(self, path: Path_) -> Span | None:
         """Span of the value at ``path``, or of its closest written ancestor."""
+        if self._text is not None:
+            _key, node, _depth = self._node(path)
+            return _span(node) if node is not None else None
         for end in range(len(path), -1, -1):
-            span = self.values.get(path[:end])
+            span = self._values.get(path[:end])
             if span is not None:
                 return span
         return None
 
     def key(self, path: Path_) -> Span | None:
         """Span of the key naming ``path`` (falls back to the value's span)."""
-        return self.keys.get(path) or self.value(path)
+        if self._text is not None:
+            key, _node, depth = self._node(path)
+            return _span(key) if key is not None and depth == len(path) else self.value(path)
+        return self._keys.get(path) or self.value(path)
+
+    def is_quoted(self, path: Path_) -> bool:
+        """Whether the scalar at ``path`` is written in quotes."""
+        if self._text is not None:
+            _key, node, depth = self._node(path)
+            return (
+                depth == len(path)
+                and isinstance(node, yaml.ScalarNode)
+                and node.style in ("'", '"')
+            )
+        return path in self._quoted
 
     def diagnostic(
         self,
@@ -96,7 +126,7 @@ class SourceMap:
         column_offset: int = 0,
     ) -> Diagnostic:
         span = self.key(path) if at_key else self.value(path)
-        if column_offset and path in self.quoted:
+        if column_offset and self.is_quoted(path):
             column_offset += 1  # the offset counts from the text, after the opening quote
         return Diagnostic(
             file=self.file,
