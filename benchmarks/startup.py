@@ -1,0 +1,241 @@
+"""Benchmark ``portplan --help`` start-up, and show which imports it pays for.
+
+Measures, as subprocesses (best and median of N runs, default 20):
+
+* ``python -c pass``: the interpreter's own start-up, the floor nothing can go below;
+* ``python -c "import portplan.cli"``: importing the command line module;
+* ``portplan --help`` and ``portplan --version`` through the installed console script.
+
+Then runs ``python -X importtime -c "import portplan.cli"`` a few times and prints the slowest
+imports (cumulative and self time, median over the runs), and checks that the heavy libraries
+(pydantic, PyYAML, rich, openpyxl) are not imported by ``import portplan.cli`` nor by
+``portplan --help``: they belong inside the commands that need them.
+
+Run it as ``.venv/bin/python benchmarks/startup.py``.  It prints Markdown and writes the results
+to ``benchmarks/out/startup.json``.  This is a benchmark, not a test: nothing here asserts a time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import hashlib
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+OUT_DIR = HERE / "out"
+GOAL_SECONDS = 0.25
+
+#: Libraries that must stay out of ``portplan --help`` (imported inside the commands instead).
+HEAVY = ("pydantic", "pydantic_core", "yaml", "rich", "openpyxl")
+
+#: Runs ``import portplan.cli`` (no arguments) or the CLI with the given arguments, then writes
+#: the heavy modules it imported to stderr as JSON.
+_PROBE = """
+import json, runpy, sys
+if sys.argv[1:]:
+    sys.argv[0] = "portplan"
+    try:
+        runpy.run_module("portplan", run_name="__main__")
+    except SystemExit:
+        pass
+else:
+    import portplan.cli
+sys.stderr.write(json.dumps(sorted(m for m in HEAVY if m in sys.modules)))
+"""
+
+
+def git_state() -> dict[str, Any]:
+    """The commit measured, and whether src/ had uncommitted changes."""
+
+    def git(*args: str) -> str:
+        proc = subprocess.run(
+            ["git", *args], cwd=HERE.parent, capture_output=True, text=True, check=False
+        )
+        return proc.stdout.strip() if proc.returncode == 0 else ""
+
+    return {
+        "commit": git("rev-parse", "--short", "HEAD") or None,
+        "src_modified": bool(git("status", "--porcelain", "--", "src")),
+        "src_digest": src_digest(),
+    }
+
+
+def src_digest() -> str:
+    """A digest of the package's source, to notice it changing while the benchmark runs."""
+    digest = hashlib.sha256()
+    for path in sorted((HERE.parent / "src").rglob("*")):
+        if path.suffix in (".py", ".yaml") and path.is_file():
+            digest.update(str(path.relative_to(HERE.parent)).encode() + b"\0")
+            digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def _summary(samples: list[float]) -> dict[str, Any]:
+    return {
+        "best": min(samples),
+        "median": statistics.median(samples),
+        "runs": len(samples),
+        "samples": samples,
+    }
+
+
+def time_command(argv: list[str], runs: int) -> dict[str, Any]:
+    samples = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+        samples.append(time.perf_counter() - start)
+    return _summary(samples)
+
+
+def import_times(python: str, runs: int) -> dict[str, dict[str, Any]]:
+    """Median self and cumulative import time (microseconds) of every module, over ``runs``."""
+    self_us: dict[str, list[int]] = defaultdict(list)
+    cumulative_us: dict[str, list[int]] = defaultdict(list)
+    depth: dict[str, int] = {}
+    for _ in range(runs):
+        proc = subprocess.run(
+            [python, "-X", "importtime", "-c", "import portplan.cli"],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        for line in proc.stderr.splitlines():
+            if not line.startswith("import time:") or "self [us]" in line:
+                continue
+            own, cumulative, name = line[len("import time:") :].split("|")
+            module = name.strip()
+            depth[module] = (len(name) - len(name.lstrip()) - 1) // 2
+            self_us[module].append(int(own))
+            cumulative_us[module].append(int(cumulative))
+    return {
+        module: {
+            "self_us": int(statistics.median(self_us[module])),
+            "cumulative_us": int(statistics.median(cumulative_us[module])),
+            "depth": depth[module],
+        }
+        for module in self_us
+    }
+
+
+def heavy_imports(python: str, args: list[str]) -> list[str]:
+    proc = subprocess.run(
+        [python, "-c", f"HEAVY = {HEAVY!r}\n{_PROBE}", *args],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return list(json.loads(proc.stderr))
+
+
+def markdown(results: dict[str, Any], top: int) -> str:
+    timings = results["timings"]
+    lines = [
+        f"Commit {results['git']['commit']}"
+        f"{' with uncommitted changes in src/' if results['git']['src_modified'] else ''}, "
+        f"{results['machine']['cpus']} CPUs, Python {results['machine']['python']}, "
+        f"{results['date']}."
+        + (" src/ CHANGED DURING THE RUN." if results["src_changed_during_run"] else ""),
+        "",
+        "| command | best | median |",
+        "|---|---|---|",
+    ]
+    for label, summary in timings.items():
+        lines.append(f"| `{label}` | {summary['best']:.3f} s | {summary['median']:.3f} s |")
+    help_median = timings["portplan --help"]["median"]
+    lines += [
+        "",
+        f"Goal: `portplan --help` under {GOAL_SECONDS:g} s (median {help_median:.3f} s: "
+        f"{'met' if help_median < GOAL_SECONDS else 'NOT met'}).",
+        "",
+        f"Heavy libraries ({', '.join(HEAVY)}) imported by `import portplan.cli`: "
+        f"{', '.join(results['heavy']['import portplan.cli']) or 'none'}; "
+        f"by `portplan --help`: {', '.join(results['heavy']['portplan --help']) or 'none'}.",
+        "",
+        f"Slowest imports of `import portplan.cli` (median of {results['importtime_runs']} "
+        "`-X importtime` runs; top-level = imported by portplan.cli or the interpreter itself):",
+        "",
+        "| module | cumulative | self |",
+        "|---|---|---|",
+    ]
+    modules = results["imports"]
+    shallow = [m for m in modules if modules[m]["depth"] <= 1]
+    for module in sorted(shallow, key=lambda m: -modules[m]["cumulative_us"])[:top]:
+        info = modules[module]
+        indent = "&nbsp;&nbsp;" * info["depth"]
+        lines.append(
+            f"| {indent}`{module}` | {info['cumulative_us'] / 1000:.1f} ms "
+            f"| {info['self_us'] / 1000:.1f} ms |"
+        )
+    lines += ["", "Most self time:", "", "| module | self |", "|---|---|"]
+    for module in sorted(modules, key=lambda m: -modules[m]["self_us"])[:top]:
+        lines.append(f"| `{module}` | {modules[module]['self_us'] / 1000:.1f} ms |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=20, help="runs per command (20)")
+    parser.add_argument("--importtime-runs", type=int, default=5, help="-X importtime runs (5)")
+    parser.add_argument("--top", type=int, default=8, help="imports to list (8)")
+    parser.add_argument(
+        "--json",
+        type=Path,
+        default=OUT_DIR / "startup.json",
+        help="where to write the results (benchmarks/out/startup.json)",
+    )
+    args = parser.parse_args(argv)
+
+    python = sys.executable
+    portplan = str(Path(python).parent / "portplan")
+    commands = {
+        "python -c pass": [python, "-c", "pass"],
+        "python -c 'import portplan.cli'": [python, "-c", "import portplan.cli"],
+        "portplan --help": [portplan, "--help"],
+        "portplan --version": [portplan, "--version"],
+    }
+    for argv_ in commands.values():  # warm the file system cache and the .pyc files
+        subprocess.run(argv_, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+    results: dict[str, Any] = {
+        "benchmark": "startup",
+        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "machine": {
+            "cpus": os.cpu_count(),
+            "platform": platform.platform(),
+            "python": platform.python_version(),
+        },
+        "git": git_state(),
+        "goal_s": GOAL_SECONDS,
+        "timings": {label: time_command(cmd, args.runs) for label, cmd in commands.items()},
+        "heavy": {
+            "import portplan.cli": heavy_imports(python, []),
+            "portplan --help": heavy_imports(python, ["--help"]),
+        },
+        "importtime_runs": args.importtime_runs,
+        "imports": import_times(python, args.importtime_runs),
+    }
+    results["src_changed_during_run"] = src_digest() != results["git"]["src_digest"]
+    if results["src_changed_during_run"]:
+        print(
+            "WARNING: src/ changed while the benchmark ran; the numbers mix versions",
+            file=sys.stderr,
+        )
+    print(markdown(results, args.top), end="")
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    print(f"results written to {args.json}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
