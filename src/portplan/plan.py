@@ -280,7 +280,7 @@ class _Expander:
             override = self.binding.parameters.get(item.name)
             if override is not None:
                 span = self.bundle.source.value((*self.base, "parameters", item.name))
-                where = f" ({self.bundle.file}:{span.line})" if span else ""
+                where = f" ({self.bundle.file.name}:{span.line})" if span else ""
                 vendor = _describe_ports(param.default_ranges()) or "none"
                 note = f"{item.name}={_describe_ports(override)} (vendor default {vendor}){where}"
                 if note not in overrides:
