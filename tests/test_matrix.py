@@ -58,7 +58,7 @@ def test_csv_is_a_change_request_with_the_required_columns() -> None:
     rows = rows_of("shopping-contoso")
     assert set(rows[0]) >= REQUIRED_COLUMNS
     assert tuple(rows[0]) == MATRIX_COLUMNS
-    assert all(row["flow"].startswith("shopping-6.1/") for row in rows)
+    assert {row["flow"].split("/")[0] for row in rows} == {"shopping-6.1", "management"}
 
 
 def test_override_is_applied_and_traced() -> None:
@@ -192,24 +192,40 @@ def test_output_never_overwrites_the_input(tmp_path: Path) -> None:
 
 
 def test_one_deployment_plans_two_products_on_shared_hosts(tmp_path: Path) -> None:
-    text = (
-        (EXAMPLES / "shopping-contoso.yaml").read_text()
-        + """
-  smart-id-21.04:
+    smart_id = """  smart-id-21.04:
     components:
       digital_access: shop01
       identity_manager: shop01
       user_client: clients
 """
-    )
+    text = (EXAMPLES / "shopping-contoso.yaml").read_text()
+    text = text.replace("products:\n", "products:\n" + smart_id)
     path = tmp_path / "both.yaml"
     path.write_text(text)
     code, out, err = run("matrix", str(path), "--format", "csv")
     assert code == 0, err
     rows = list(csv.DictReader(io.StringIO(out)))
     products = {r["flow"].split("/")[0] for r in rows}
-    assert products == {"shopping-6.1", "smart-id-21.04"}
+    assert products == {"shopping-6.1", "smart-id-21.04", "management"}
     # shop01 serves the Shopping Website and Identity Manager alike
     into_shop01 = {r["flow"].split("/")[0] for r in rows if r["destination"] == "shop01"}
-    assert into_shop01 == {"shopping-6.1", "smart-id-21.04"}
+    assert into_shop01 == {"shopping-6.1", "smart-id-21.04", "management"}
     assert "smart-id-21.04/im-operator" in {r["flow"] for r in rows}
+
+
+def test_management_access_reaches_every_single_host() -> None:
+    rows = [r for r in rows_of("smart-id-nexus") if r["flow"] == "management/ssh"]
+    destinations = {r["destination"] for r in rows}
+    assert destinations == {
+        "traefik01",
+        "idm01",
+        "pa01",
+        "msg01",
+        "da-edge01",
+        "da01",
+        "pgsql01",
+        "scim01",
+        "rabbit01",
+        "sipass01",
+    }  # not the groups (internet, admin-net, radius-clients)
+    assert {(r["source"], r["protocol"], r["ports"]) for r in rows} == {("admin-net", "tcp", "22")}

@@ -16,6 +16,7 @@ __all__ = [
     "InputError",
     "PlanError",
     "PortplanError",
+    "TargetError",
     "UnknownProductError",
 ]
 
@@ -81,3 +82,9 @@ class PlanError(PortplanError, ValueError):
     def __init__(self, diagnostics: list[Diagnostic]) -> None:
         self.diagnostics = tuple(diagnostics)
         super().__init__("\n".join(map(str, self.diagnostics)))
+
+
+class TargetError(PortplanError, ValueError):
+    """A firewall target cannot express the plan (or does not exist); nothing is rendered."""
+
+    exit_code = EXIT_USAGE

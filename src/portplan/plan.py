@@ -166,6 +166,11 @@ class Plan:
     rows: tuple[PlannedFlow, ...]
     decisions: tuple[Decision, ...]
     warnings: tuple[str, ...]
+    hosts: Mapping[str, Host]  #: the deployment's hosts, by name
+
+    def host_addresses(self, host: str) -> tuple[Network, ...]:
+        """The addresses of a host of the deployment."""
+        return self.hosts[host].addresses
 
     def decision(self, flow: str) -> Decision | None:
         """Find a decision by ``product/flow`` or by a flow id that only one product has."""
@@ -200,6 +205,7 @@ def build_plan(bundle: Bundle) -> Plan:
             decisions.append(decision)
         warnings.extend(expander.warnings)
         problems.extend(expander.problems)
+    _management(bundle.deployment, rows, decisions)
     if problems:
         raise PlanError(_unique(problems))
     return Plan(
@@ -207,7 +213,65 @@ def build_plan(bundle: Bundle) -> Plan:
         rows=tuple(rows),
         decisions=tuple(decisions),
         warnings=tuple(dict.fromkeys(warnings)),
+        hosts=bundle.deployment.hosts,
     )
+
+
+MANAGEMENT = "management"
+
+
+def _management(deployment: Deployment, out: list[PlannedFlow], decisions: list[Decision]) -> None:
+    """Rows for the operator access the deployment declares (``management:``)."""
+    hosts = deployment.hosts
+    for access in deployment.management:
+        key = f"{MANAGEMENT}/{access.id}"
+        decision = Decision(
+            key=key, product=MANAGEMENT, flow_id=access.id, reference="deployment management access"
+        )
+        decision.reasons.append("management access declared by the deployment: always kept")
+        targets = access.destination or tuple(
+            name for name, host in hosts.items() if not host.is_group
+        )
+        facts = FlowFacts(
+            key=key,
+            product=MANAGEMENT,
+            flow_id=access.id,
+            hop=Hop.DIRECT,
+            destination_component=MANAGEMENT,
+            protocol=access.protocol,
+            loopback=False,
+            service=None,
+            app_protocol=None,
+            tls=False,
+            purpose=access.purpose,
+            condition=None,
+            configurable="yes",
+            overrides=(),
+            interface=None,
+            reference=decision.reference,
+        )
+        ports = PortSet.of(access.ports)
+        for dst in targets:
+            for src in access.source:
+                if src == dst:
+                    continue
+                out.append(
+                    PlannedFlow(
+                        facts=facts,
+                        source=src,
+                        source_component=MANAGEMENT,
+                        source_addresses=hosts[src].addresses,
+                        source_zone=hosts[src].zone,
+                        destination=dst,
+                        destination_addresses=hosts[dst].addresses,
+                        destination_zone=hosts[dst].zone,
+                        ports=ports,
+                        listen_ports=None,
+                    )
+                )
+                decision.rows += 1
+        decision.included = decision.rows > 0
+        decisions.append(decision)
 
 
 def _unique(problems: Iterable[Diagnostic]) -> list[Diagnostic]:

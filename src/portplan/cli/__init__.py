@@ -235,6 +235,140 @@ def matrix_cmd(deployment: Path, fmt: str, output: Path | None, explain: tuple[s
     _write(output, matrix_bytes(plan, fmt, width=_width()), [deployment])
 
 
+@cli.command("targets")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json"]),
+    default="table",
+    show_default=True,
+    help="Output format.",
+)
+def targets_cmd(fmt: str) -> None:
+    """List the firewall targets and what each can express."""
+    from portplan.render.text import json_text, rich_table_text
+    from portplan.targets import Capability, get_target, target_names
+
+    rows = []
+    for name in target_names():
+        target = get_target(name)
+        rows.append(
+            (
+                name,
+                target.scope.value,
+                ", ".join(c.value for c in Capability if c in target.capabilities),
+                target.description,
+            )
+        )
+    columns = ("target", "scope", "can express", "description")
+    if fmt == "json":
+        click.echo(json_text([dict(zip(columns, r, strict=True)) for r in rows]), nl=False)
+    else:
+        click.echo(rich_table_text(None, columns, rows, width=_width()), nl=False)
+
+
+@cli.command("rules")
+@click.argument("deployment", type=click.Path(path_type=Path))
+@click.option(
+    "--target",
+    "-t",
+    "target_name",
+    required=True,
+    metavar="TARGET",
+    help="Firewall platform (see `portplan targets`).",
+)
+@click.option(
+    "--host",
+    "hosts",
+    multiple=True,
+    metavar="HOST",
+    help="Render this host only (repeatable); host-scoped targets.",
+)
+@click.option("--all-hosts", is_flag=True, help="Render every host that takes part in the plan.")
+@click.option(
+    "--egress",
+    is_flag=True,
+    help="Also filter what each host sends (default: only what it accepts).",
+)
+@click.option(
+    "--default",
+    "default_action",
+    type=click.Choice(["drop", "reject"]),
+    default="drop",
+    show_default=True,
+    help="What happens to traffic not in the plan.",
+)
+@click.option(
+    "--set",
+    "settings",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Target-specific setting (see docs/targets.md), e.g. loopback=planned.",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path),
+    help="Write to FILE (one file) or DIR (several); default: standard output.",
+)
+def rules_cmd(
+    deployment: Path,
+    target_name: str,
+    hosts: tuple[str, ...],
+    all_hosts: bool,
+    egress: bool,
+    default_action: str,
+    settings: tuple[str, ...],
+    output: Path | None,
+) -> None:
+    """Generate firewall rules for DEPLOYMENT: exactly the planned flows, nothing broader."""
+    from portplan.load.deployment import load_deployment
+    from portplan.load.validate import choice_hint
+    from portplan.plan import build_plan
+    from portplan.targets import DefaultAction, RuleOptions, Scope, get_target
+
+    target = get_target(target_name)
+    extra = {}
+    for setting in settings:
+        key, sep, value = setting.partition("=")
+        if not sep or not key:
+            raise _UsageError(f"--set {setting!r}: write KEY=VALUE")
+        extra[key.strip()] = value.strip()
+    if target.scope is Scope.HOST and not hosts and not all_hosts:
+        raise _UsageError(
+            f"target {target.name} writes one ruleset per host: give --host HOST or --all-hosts"
+        )
+    bundle = load_deployment(deployment)
+    plan = build_plan(bundle)
+    for host in hosts:
+        if host not in bundle.deployment.hosts:
+            raise _UsageError(
+                f"no host {host!r} in {deployment}; "
+                + choice_hint(host, bundle.deployment.hosts, "hosts")
+            )
+    options = RuleOptions(
+        hosts=hosts, egress=egress, default=DefaultAction(default_action), extra=extra
+    )
+    files = target.render(plan, options)
+    _write_files(output, files, [deployment])
+
+
+def _write_files(output: Path | None, files: dict[str, str], inputs: Sequence[Path]) -> None:
+    """One file to FILE or stdout; several into the directory ``output``."""
+    if len(files) == 1 and (output is None or not output.is_dir()):
+        (text,) = files.values()
+        _write(output, text.encode(), inputs)
+        return
+    if output is None:
+        raise _UsageError(
+            f"{len(files)} files to write ({', '.join(sorted(files)[:4])}...): give -o DIR"
+        )
+    output.mkdir(parents=True, exist_ok=True)
+    for name, text in files.items():
+        _write(output / name, text.encode(), inputs)
+    click.echo(f"portplan: wrote {len(files)} files to {output}", err=True)
+
+
 def main(argv: Sequence[str] | None = None) -> NoReturn:
     """Entry point of the ``portplan`` console script."""
     # A short-lived batch run whose large data (plans of 100,000s of rows) holds no reference

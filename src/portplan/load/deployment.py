@@ -44,6 +44,22 @@ def read_deployment(path: Path) -> tuple[Bundle | None, list[Diagnostic]]:
         if product is not None:
             products[product_id] = product
             problems.extend(_check_binding(deployment, product_id, binding, product, source))
+    for index, access in enumerate(deployment.management):
+        for side, names in (("from", access.source), ("to", access.destination or ())):
+            for position, name in enumerate(names):
+                if name in deployment.hosts:
+                    continue
+                where: tuple[str | int, ...] = ("management", index, side, position)
+                if not source.has(where):
+                    where = ("management", index, side)
+                problems.append(
+                    source.diagnostic(
+                        where,
+                        f"management access {access.id!r} names unknown host {name!r}",
+                        choice_hint(name, deployment.hosts, "hosts")
+                        + "; declare it under 'hosts:'",
+                    )
+                )
     if len(products) == len(deployment.products):
         known = {name for product in products.values() for name in product.dynamic_ranges}
         for host_name, host in deployment.hosts.items():

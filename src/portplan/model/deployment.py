@@ -21,14 +21,25 @@ from portplan.model._types import (
     NetworkField,
     OneOrMany,
     ProductId,
+    Protocol,
     as_tuple,
 )
 
-__all__ = ["Deployment", "Host", "ProductBinding"]
+__all__ = ["Deployment", "Host", "Kubernetes", "Management", "ProductBinding"]
 
 
 AddressList = Annotated[tuple[NetworkField, ...], BeforeValidator(as_tuple), OneOrMany()]
 HostList = Annotated[tuple[HostName, ...], BeforeValidator(as_tuple), OneOrMany()]
+
+
+class Kubernetes(BaseModel):
+    """Where a host stands for pods in a Kubernetes cluster (for NetworkPolicy output)."""
+
+    model_config = MODEL_CONFIG
+
+    cluster: Identifier = Field(description="a name for the cluster; one policy file each")
+    namespace: Identifier
+    pod_labels: dict[str, str] = Field(min_length=1, description="labels that select the pods")
 
 
 class Host(BaseModel):
@@ -46,6 +57,9 @@ class Host(BaseModel):
     description: str | None = None
     dynamic_ranges: dict[Identifier, LiteralPorts] = Field(
         default_factory=dict, description="this host's own dynamic ranges (a restricted RPC range)"
+    )
+    kubernetes: Kubernetes | None = Field(
+        None, description="the host is a set of pods in a cluster (Kubernetes NetworkPolicy)"
     )
 
     @property
@@ -78,6 +92,25 @@ class ProductBinding(BaseModel):
     )
 
 
+class Management(BaseModel):
+    """Access the operators need whatever the products say (SSH from an admin network).
+
+    Management flows are part of the plan like product flows, and ``portplan apply`` never
+    installs a ruleset that would cut them.
+    """
+
+    model_config = MODEL_CONFIG
+
+    id: Identifier
+    source: HostList = Field(alias="from", description="hosts the operators come from")
+    destination: HostList | None = Field(
+        None, alias="to", description="hosts they reach; default: every host that is not a group"
+    )
+    protocol: Protocol = Protocol.TCP
+    ports: LiteralPorts
+    purpose: str
+
+
 class Deployment(BaseModel):
     """Products bound to hosts."""
 
@@ -86,6 +119,9 @@ class Deployment(BaseModel):
     name: str
     description: str | None = None
     hosts: dict[HostName, Host]
+    management: tuple[Management, ...] = Field(
+        (), description="operator access kept open on every host it names"
+    )
     products: dict[ProductId, ProductBinding] = Field(
         min_length=1, description="catalog product id (or the id of the product in `file`)"
     )

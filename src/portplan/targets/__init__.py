@@ -1,0 +1,126 @@
+"""Firewall back ends: one module per platform, and the registry that names them.
+
+A target turns a :class:`~portplan.plan.Plan` into files (host rulesets, policies, ACLs).
+Rendering is pure: ``render(plan, options)`` reads the plan and returns ``{file name: text}``
+in a stable order; nothing is done in ``__init__`` and the plan is never changed.
+
+Each target declares what it can express (:class:`Capability`).  A plan that needs something a
+target cannot express is refused with :class:`~portplan.errors.TargetError` rather than turned
+into a broader rule.
+
+Third-party targets register a :class:`Target` subclass under the entry-point group
+:data:`ENTRY_POINT_GROUP`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from importlib import import_module
+from importlib.metadata import entry_points
+from typing import ClassVar
+
+from portplan.errors import TargetError
+from portplan.load.validate import choice_hint
+from portplan.plan import Plan
+
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "Capability",
+    "DefaultAction",
+    "RuleOptions",
+    "Scope",
+    "Target",
+    "get_target",
+    "target_names",
+]
+
+#: Entry-point group under which other packages register targets (name = target name).
+ENTRY_POINT_GROUP = "portplan.targets"
+
+
+class Capability(StrEnum):
+    """Something a target can express."""
+
+    PORT_RANGES = "port-ranges"
+    UDP = "udp"
+    IPV6 = "ipv6"
+    EGRESS = "egress"
+    LOOPBACK = "loopback"
+    ADDRESS_SETS = "address-sets"
+    STATEFUL = "stateful"
+    COMMENTS = "comments"
+    RPC_KEYWORDS = "rpc-keywords"
+
+
+class Scope(StrEnum):
+    """What one rendering covers."""
+
+    HOST = "host"  #: one ruleset per host (nftables, iptables, Windows)
+    DEPLOYMENT = "deployment"  #: files for the whole deployment (policies, security groups, ACLs)
+
+
+class DefaultAction(StrEnum):
+    """What happens to traffic the plan does not name."""
+
+    DROP = "drop"
+    REJECT = "reject"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RuleOptions:
+    """Choices of the user that shape the rules (not the plan itself)."""
+
+    hosts: tuple[str, ...] = ()  #: host-scoped targets: render these hosts (empty: all)
+    egress: bool = False  #: also filter what each host sends
+    default: DefaultAction = DefaultAction.DROP
+    extra: Mapping[str, str] = field(default_factory=dict)  #: target-specific settings
+
+
+class Target:
+    """Base of every target.  Subclasses set the class attributes and implement :meth:`render`."""
+
+    name: ClassVar[str]
+    description: ClassVar[str]
+    scope: ClassVar[Scope]
+    capabilities: ClassVar[frozenset[Capability]]
+
+    def render(self, plan: Plan, options: RuleOptions) -> dict[str, str]:
+        """Files (name → text) implementing ``plan``; ``TargetError`` if it cannot be expressed."""
+        raise NotImplementedError
+
+
+# Built-in targets, imported only when used (keeps `portplan --help` fast).
+_BUILTIN: dict[str, str] = {
+    "nftables": "portplan.targets.nftables:NftablesTarget",
+}
+
+
+def _discover() -> dict[str, str]:
+    found = dict(_BUILTIN)
+    for entry in entry_points(group=ENTRY_POINT_GROUP):
+        found.setdefault(entry.name, entry.value)
+    return found
+
+
+def target_names() -> tuple[str, ...]:
+    """Names of every registered target, sorted."""
+    return tuple(sorted(_discover()))
+
+
+def get_target(name: str) -> Target:
+    """An instance of the target registered as ``name``."""
+    registry = _discover()
+    where = registry.get(name)
+    if where is None:
+        raise TargetError(
+            f"no target {name!r}; "
+            + choice_hint(name, registry, "targets")
+            + " (`portplan targets` lists them)"
+        )
+    module, _, attribute = where.partition(":")
+    cls = getattr(import_module(module), attribute)
+    if not (isinstance(cls, type) and issubclass(cls, Target)):
+        raise TargetError(f"{where} (target {name!r}) is not a portplan Target")
+    return cls()

@@ -1,0 +1,139 @@
+"""The plan as one host's firewall sees it: what it must accept, and (optionally) send.
+
+Rows are grouped by service — address family, protocol, port set, loopback — so a ruleset grows
+with the number of distinct services, not with hosts x ports.  Within a group the remote
+addresses are the union of the rows' peers, which is exact because every row of the group
+allows the same ports towards the same local addresses.  IPv4 and IPv6 are always kept apart:
+a rule never mixes families.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import NamedTuple
+
+from portplan.model._types import Network, Protocol
+from portplan.model.ports import PortSet
+from portplan.plan import Plan, PlannedFlow
+
+__all__ = ["Direction", "HostRule", "HostView", "host_view", "rule_hosts"]
+
+
+class Direction(StrEnum):
+    INBOUND = "in"
+    OUTBOUND = "out"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HostRule:
+    """Allow ``protocol``/``ports`` between ``local`` (this host) and ``peers``."""
+
+    direction: Direction
+    family: int  #: 4 or 6
+    protocol: Protocol
+    ports: PortSet
+    loopback: bool
+    local: tuple[Network, ...]  #: this host's addresses of the family (destination when inbound)
+    peers: tuple[Network, ...]  #: the other ends, collapsed and sorted
+    flows: tuple[str, ...]  #: flow keys, in plan order
+    purposes: tuple[str, ...]  #: one per flow key
+
+    @property
+    def service_key(self) -> tuple[object, ...]:
+        return (self.direction, self.family, self.protocol, self.ports, self.loopback)
+
+
+class _Key(NamedTuple):
+    direction: Direction
+    family: int
+    protocol: Protocol
+    ports: PortSet
+    loopback: bool
+    local: tuple[Network, ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HostView:
+    """Everything one host's ruleset must allow, and what could not be placed."""
+
+    host: str
+    deployment: str
+    addresses: tuple[Network, ...]
+    rules: tuple[HostRule, ...]
+    unreachable: tuple[str, ...]  #: rows whose peer family this host has no address in
+
+
+def _collapse(networks: Iterable[Network], family: int) -> tuple[Network, ...]:
+    same = [n for n in networks if n.version == family]
+    if family == 4:
+        v4 = [n for n in same if isinstance(n, ipaddress.IPv4Network)]
+        return tuple(ipaddress.collapse_addresses(v4))
+    v6 = [n for n in same if isinstance(n, ipaddress.IPv6Network)]
+    return tuple(ipaddress.collapse_addresses(v6))
+
+
+def rule_hosts(plan: Plan) -> tuple[str, ...]:
+    """Hosts that receive (or send) at least one planned row, in plan order."""
+    seen: dict[str, None] = {}
+    for row in plan.rows:
+        seen.setdefault(row.destination)
+        seen.setdefault(row.source)
+    return tuple(seen)
+
+
+def host_view(plan: Plan, host: str, addresses: tuple[Network, ...], *, egress: bool) -> HostView:
+    """Group the rows that end (and, with ``egress``, start) on ``host`` into rules."""
+    groups: dict[_Key, list[tuple[PlannedFlow, tuple[Network, ...]]]] = {}
+    unreachable: list[str] = []
+
+    def add(
+        direction: Direction,
+        row: PlannedFlow,
+        peers: tuple[Network, ...],
+        local: tuple[Network, ...],
+    ) -> None:
+        for family in (4, 6):
+            peer_nets = tuple(n for n in peers if n.version == family)
+            if not peer_nets:
+                continue
+            local_nets = tuple(n for n in local if n.version == family)
+            if not local_nets:
+                unreachable.append(f"{row.key} ({row.source} -> {row.destination}: IPv{family})")
+                continue
+            key = _Key(direction, family, row.protocol, row.ports, row.loopback, local_nets)
+            groups.setdefault(key, []).append((row, peer_nets))
+
+    for row in plan.rows:
+        if row.destination == host:
+            add(Direction.INBOUND, row, row.source_addresses, row.destination_addresses)
+        if egress and row.source == host and not row.loopback:
+            add(Direction.OUTBOUND, row, row.destination_addresses, row.source_addresses)
+
+    rules = []
+    for key, members in groups.items():
+        flows: dict[str, str] = {}
+        for row, _peers in members:
+            flows.setdefault(row.key, row.purpose)
+        rules.append(
+            HostRule(
+                direction=key.direction,
+                family=key.family,
+                protocol=key.protocol,
+                ports=key.ports,
+                loopback=key.loopback,
+                local=_collapse(key.local, key.family),
+                peers=_collapse((n for _row, peers in members for n in peers), key.family),
+                flows=tuple(flows),
+                purposes=tuple(flows.values()),
+            )
+        )
+    return HostView(
+        host=host,
+        deployment=plan.deployment,
+        addresses=addresses,
+        rules=tuple(rules),
+        unreachable=tuple(dict.fromkeys(unreachable)),
+    )

@@ -1,0 +1,183 @@
+"""nftables: one ``inet portplan`` table per host, stateful, with named address sets.
+
+Each rule matches the family's source *and* destination addresses (``ip``/``ip6``), the
+protocol and the port set, and ``ct state new``; replies pass through ``established,related``.
+So a rule can never widen across families, hosts or ports.  The file replaces only the
+``portplan`` table, atomically (``table … / delete table … / table … {}`` in one transaction).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from portplan.model._types import Network
+from portplan.plan import Plan
+from portplan.targets import Capability, DefaultAction, RuleOptions, Scope, Target
+from portplan.targets.hostview import Direction, HostRule, HostView, host_view, rule_hosts
+
+__all__ = ["NftablesTarget", "render_host"]
+
+TABLE = "portplan"
+_COMMENT_MAX = 120  # nft keeps at most 128 bytes of comment
+
+
+def _net(network: Network) -> str:
+    if network.prefixlen == network.max_prefixlen:
+        return str(network.network_address)
+    return str(network)
+
+
+def _elements(networks: Sequence[Network]) -> str:
+    return ", ".join(_net(n) for n in networks)
+
+
+def _match(family: int, field: str, networks: Sequence[Network], set_name: str | None) -> str:
+    keyword = "ip" if family == 4 else "ip6"
+    if set_name is not None:
+        return f"{keyword} {field} @{set_name}"
+    if len(networks) == 1:
+        return f"{keyword} {field} {_net(networks[0])}"
+    return f"{keyword} {field} {{ {_elements(networks)} }}"
+
+
+def _ports(rule: HostRule) -> str:
+    ranges = [str(r) for r in rule.ports.ranges]
+    spec = ranges[0] if len(ranges) == 1 else "{ " + ", ".join(ranges) + " }"
+    return f"{rule.protocol.value} dport {spec}"
+
+
+def _comment(rule: HostRule) -> str:
+    text = rule.flows[0] + (f" +{len(rule.flows) - 1}" if len(rule.flows) > 1 else "")
+    return text[:_COMMENT_MAX].replace('"', "'")
+
+
+def _note_lines(rule: HostRule) -> list[str]:
+    return [
+        f"# {flow}: {' '.join(purpose.split())}"[:200]
+        for flow, purpose in zip(rule.flows, rule.purposes, strict=True)
+    ]
+
+
+def render_host(view: HostView, options: RuleOptions) -> str:
+    """The nftables ruleset of one host."""
+    sets: list[str] = []
+    chains: dict[Direction, list[str]] = {Direction.INBOUND: [], Direction.OUTBOUND: []}
+    named: dict[tuple[Network, ...], str] = {}  # one set per distinct address group
+    for rule in view.rules:
+        set_name = named.get(rule.peers)
+        if set_name is None and len(rule.peers) > 1:
+            set_name = named[rule.peers] = f"peers_v{rule.family}_{len(named) + 1}"
+            kind = "ipv4_addr" if rule.family == 4 else "ipv6_addr"
+            sets.extend(
+                [
+                    f"\tset {set_name} {{",
+                    f"\t\ttype {kind}",
+                    "\t\tflags interval",
+                    f"\t\telements = {{ {_elements(rule.peers)} }}",
+                    "\t}",
+                    "",
+                ]
+            )
+        inbound = rule.direction is Direction.INBOUND
+        peer_field, local_field = ("saddr", "daddr") if inbound else ("daddr", "saddr")
+        parts = []
+        if rule.loopback:
+            parts.append('iif "lo"' if inbound else 'oif "lo"')
+        parts += [
+            _match(rule.family, peer_field, rule.peers, set_name),
+            _match(rule.family, local_field, rule.local, None),
+            _ports(rule),
+            "ct state new",
+            "accept",
+            f'comment "{_comment(rule)}"',
+        ]
+        lines = chains[rule.direction]
+        lines.extend(f"\t\t{note}" for note in _note_lines(rule))
+        lines.append("\t\t" + " ".join(parts))
+
+    policy_in = "drop"
+    header = [
+        "#!/usr/sbin/nft -f",
+        f"# portplan nftables ruleset for host {view.host} of deployment {view.deployment}.",
+        "# Generated from the flow plan: every rule names the flows it implements; do not edit.",
+        f"# Apply with `nft -f {view.host}.nft`: it replaces only table inet {TABLE}, atomically.",
+    ]
+    header.extend(
+        f"# not reachable (no address of that family here): {u}" for u in view.unreachable
+    )
+    out = [
+        *header,
+        "",
+        f"table inet {TABLE}",
+        f"delete table inet {TABLE}",
+        "",
+        f"table inet {TABLE} {{",
+    ]
+    out.extend(sets)
+    loopback_all = options.extra.get("loopback", "all") == "all"
+    base = ["\t\tct state established,related accept", "\t\tct state invalid drop"]
+    neighbour = (
+        "\t\ticmpv6 type { nd-neighbor-solicit, nd-neighbor-advert, nd-router-solicit, "
+        'nd-router-advert } ip6 hoplimit 255 accept comment "IPv6 neighbour discovery"'
+    )
+    out += [
+        "\tchain input {",
+        f"\t\ttype filter hook input priority filter; policy {policy_in};",
+        *base,
+        *(['\t\tiif "lo" accept comment "loopback"'] if loopback_all else []),
+        neighbour,
+        *chains[Direction.INBOUND],
+        *_final(options),
+        "\t}",
+    ]
+    if options.egress:
+        out += [
+            "",
+            "\tchain output {",
+            "\t\ttype filter hook output priority filter; policy drop;",
+            *base,
+            *(['\t\toif "lo" accept comment "loopback"'] if loopback_all else []),
+            neighbour,
+            *chains[Direction.OUTBOUND],
+            *_final(options),
+            "\t}",
+        ]
+    out.append("}")
+    return "\n".join(out) + "\n"
+
+
+def _final(options: RuleOptions) -> list[str]:
+    if options.default is DefaultAction.REJECT:
+        return [
+            '\t\tmeta l4proto tcp reject with tcp reset comment "not in the plan"',
+            '\t\treject with icmpx admin-prohibited comment "not in the plan"',
+        ]
+    return []
+
+
+class NftablesTarget(Target):
+    """Linux nftables host firewall."""
+
+    name = "nftables"
+    description = "Linux nftables: one inet table per host, named sets, stateful, IPv4 and IPv6"
+    scope = Scope.HOST
+    capabilities = frozenset(
+        {
+            Capability.PORT_RANGES,
+            Capability.UDP,
+            Capability.IPV6,
+            Capability.EGRESS,
+            Capability.LOOPBACK,
+            Capability.ADDRESS_SETS,
+            Capability.STATEFUL,
+            Capability.COMMENTS,
+        }
+    )
+
+    def render(self, plan: Plan, options: RuleOptions) -> dict[str, str]:
+        files = {}
+        for host in options.hosts or rule_hosts(plan):
+            addresses = plan.host_addresses(host)
+            view = host_view(plan, host, addresses, egress=options.egress)
+            files[f"{host}.nft"] = render_host(view, options)
+        return files
