@@ -46,7 +46,7 @@ def test_every_error_is_a_portplan_error_with_a_builtin_base() -> None:
         cls = getattr(errors, name)
         if isinstance(cls, type) and issubclass(cls, Exception) and cls is not PortplanError:
             assert issubclass(cls, PortplanError)
-            assert issubclass(cls, ValueError | LookupError), name
+            assert issubclass(cls, ValueError | LookupError | RuntimeError), name
 
 
 def test_catalog_holds_both_seed_products_and_each_loads() -> None:

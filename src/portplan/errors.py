@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 __all__ = [
+    "ApplyError",
     "Diagnostic",
     "InputError",
     "PlanError",
@@ -86,5 +87,11 @@ class PlanError(PortplanError, ValueError):
 
 class TargetError(PortplanError, ValueError):
     """A firewall target cannot express the plan (or does not exist); nothing is rendered."""
+
+    exit_code = EXIT_USAGE
+
+
+class ApplyError(PortplanError, RuntimeError):
+    """Applying a ruleset failed or was refused; the running ruleset is left as it was."""
 
     exit_code = EXIT_USAGE

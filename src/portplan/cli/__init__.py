@@ -353,6 +353,119 @@ def rules_cmd(
     _write_files(output, files, [deployment])
 
 
+@cli.command("apply")
+@click.argument("deployment", type=click.Path(path_type=Path))
+@click.option("--host", required=True, metavar="HOST", help="The host this command runs on.")
+@click.option(
+    "--target",
+    "-t",
+    "target_name",
+    type=click.Choice(["nftables", "iptables"]),
+    default="nftables",
+    show_default=True,
+    help="Linux firewall to apply.",
+)
+@click.option("--egress", is_flag=True, help="Also filter what the host sends.")
+@click.option(
+    "--default",
+    "default_action",
+    type=click.Choice(["drop", "reject"]),
+    default="drop",
+    show_default=True,
+    help="What happens to traffic not in the plan.",
+)
+@click.option(
+    "--timeout",
+    "confirm_timeout",
+    type=click.IntRange(1, 3600),
+    default=30,
+    show_default=True,
+    help="Seconds to confirm before the old ruleset comes back.",
+)
+@click.option(
+    "--check",
+    "check_only",
+    is_flag=True,
+    help="Only check the ruleset with the platform's checker; change nothing.",
+)
+@click.option(
+    "--force", is_flag=True, help="Apply even if the plan gives no management access to this host."
+)
+def apply_cmd(
+    deployment: Path,
+    host: str,
+    target_name: str,
+    egress: bool,
+    default_action: str,
+    confirm_timeout: int,
+    check_only: bool,
+    force: bool,
+) -> None:
+    """Apply HOST's ruleset here: check it, apply it, roll back unless confirmed in time.
+
+    The running ruleset is saved first. After applying, type 'yes' within --timeout seconds
+    to keep the new one; anything else, end of input or silence restores the saved ruleset
+    (exit status 1). A ruleset the checker refuses is never applied (exit status 2).
+    """
+    from portplan.apply import backend_for, lockout_problems
+    from portplan.load.deployment import load_deployment
+    from portplan.load.validate import choice_hint
+    from portplan.plan import build_plan
+    from portplan.targets import DefaultAction, RuleOptions
+
+    bundle = load_deployment(deployment)
+    if host not in bundle.deployment.hosts:
+        raise _UsageError(
+            f"no host {host!r} in {deployment}; "
+            + choice_hint(host, bundle.deployment.hosts, "hosts")
+        )
+    plan = build_plan(bundle)
+    options = RuleOptions(egress=egress, default=DefaultAction(default_action))
+    backend = backend_for(plan, host, target_name, options)
+    backend.check()
+    click.echo(f"portplan: {target_name} ruleset for {host} passes the checker", err=True)
+    if check_only:
+        return
+    problems = lockout_problems(plan, host)
+    session_cut = [p for p in problems if "SSH session" in p]
+    if session_cut or (problems and not force):
+        for problem in problems:
+            click.echo(f"portplan: refused: {problem}", err=True)
+        raise _UsageError(
+            "nothing was changed"
+            + ("" if session_cut else " (--force applies without declared management access)")
+        )
+    saved = backend.snapshot()
+    backend.load()
+    click.echo(
+        f"portplan: applied. Type 'yes' within {confirm_timeout} s to keep it; "
+        "otherwise the previous ruleset comes back.",
+        err=True,
+    )
+    if _confirmed(confirm_timeout):
+        click.echo("portplan: kept.", err=True)
+        return
+    backend.restore(saved)
+    click.echo("portplan: not confirmed: the previous ruleset is restored.", err=True)
+    raise click.exceptions.Exit(1)
+
+
+def _confirmed(timeout: int) -> bool:
+    """Whether the operator types 'yes' on standard input within ``timeout`` seconds."""
+    import select
+
+    stream = sys.stdin
+    if stream is None or stream.closed:
+        return False
+    try:
+        ready, _, _ = select.select([stream], [], [], timeout)
+    except (OSError, ValueError):
+        return False
+    if not ready:
+        return False
+    return stream.readline().strip().lower() == "yes"
+
+
 def _write_files(output: Path | None, files: dict[str, str], inputs: Sequence[Path]) -> None:
     """One file to FILE or stdout; several into the directory ``output``."""
     if len(files) == 1 and (output is None or not output.is_dir()):

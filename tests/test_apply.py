@@ -1,0 +1,166 @@
+"""`portplan apply` in a network namespace: refused, rolled back, kept, never locking out."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLE = ROOT / "examples" / "smart-id-nexus.yaml"
+PORTPLAN = [sys.executable, "-m", "portplan"]
+
+pytestmark = pytest.mark.netns
+
+OLD_RULESET = "table inet operator {\n\tchain input {\n\t\ttype filter hook input priority 0;\n\t}\n}\n"
+
+
+def _missing() -> str | None:
+    if os.geteuid() != 0:
+        return "needs root to create network namespaces"
+    for tool in ("ip", "nft"):
+        if shutil.which(tool) is None:
+            return f"needs {tool}"
+    return None
+
+
+@pytest.fixture
+def namespace() -> Iterator[str]:
+    reason = _missing()
+    if reason:
+        pytest.skip(reason)
+    name = f"pp-apply-{uuid.uuid4().hex[:8]}"
+    subprocess.run(["ip", "netns", "add", name], check=True, timeout=30)
+    try:
+        subprocess.run(
+            ["ip", "netns", "exec", name, "nft", "-f", "-"],
+            input=OLD_RULESET,
+            text=True,
+            check=True,
+            timeout=30,
+        )
+        yield name
+    finally:
+        subprocess.run(["ip", "netns", "del", name], check=False, timeout=30)
+
+
+def ruleset(ns: str) -> str:
+    return subprocess.run(
+        ["ip", "netns", "exec", ns, "nft", "list", "ruleset"],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    ).stdout
+
+
+def apply(
+    ns: str, *args: str, stdin: str | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    environment = {k: v for k, v in os.environ.items() if k != "SSH_CONNECTION"}
+    environment.update(env or {})
+    return subprocess.run(
+        ["ip", "netns", "exec", ns, *PORTPLAN, "apply", str(EXAMPLE), *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=environment,
+        stdin=None if stdin is not None else subprocess.DEVNULL,
+        check=False,
+    )
+
+
+def test_unconfirmed_apply_is_rolled_back(namespace: str) -> None:
+    before = ruleset(namespace)
+    result = apply(namespace, "--host", "da01", "--timeout", "1")
+    assert result.returncode == 1, result.stderr
+    assert "previous ruleset is restored" in result.stderr
+    assert ruleset(namespace) == before
+
+
+def test_confirmed_apply_is_kept_with_management_access(namespace: str) -> None:
+    result = apply(namespace, "--host", "da01", "--timeout", "10", stdin="yes\n")
+    assert result.returncode == 0, result.stderr
+    now = ruleset(namespace)
+    assert "table inet portplan" in now
+    assert "table inet operator" in now  # only portplan's own table is replaced
+    assert "ip saddr 203.0.113.0/28 ip daddr 192.0.2.40 tcp dport 22 ct state new accept" in now
+    assert 'comment "management/ssh"' in now
+
+
+def test_a_ruleset_the_checker_refuses_is_never_applied(namespace: str) -> None:
+    before = ruleset(namespace)
+    code = (
+        "from portplan.apply import NftablesBackend\n"
+        "from portplan.errors import ApplyError\n"
+        "b = NftablesBackend(name='nftables', files={'x.nft': 'table inet portplan {\\n"
+        "chain input { tcp dport 70000 accept }\\n}\\n'})\n"
+        "try:\n    b.check()\nexcept ApplyError as e:\n    print('refused:', e)\n"
+    )
+    result = subprocess.run(
+        ["ip", "netns", "exec", namespace, sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert result.stdout.startswith("refused: nft check failed")
+    assert ruleset(namespace) == before
+
+
+def test_check_only_changes_nothing(namespace: str) -> None:
+    before = ruleset(namespace)
+    result = apply(namespace, "--host", "da01", "--check")
+    assert result.returncode == 0, result.stderr
+    assert "passes the checker" in result.stderr
+    assert ruleset(namespace) == before
+
+
+def test_an_ssh_session_the_plan_would_cut_is_refused(namespace: str) -> None:
+    before = ruleset(namespace)
+    outsider = {"SSH_CONNECTION": "192.0.2.200 50000 192.0.2.40 22"}
+    result = apply(namespace, "--host", "da01", "--timeout", "1", env=outsider, stdin="yes\n")
+    assert result.returncode == 2
+    assert "this SSH session from 192.0.2.200 to port 22 is not in the plan" in result.stderr
+    assert ruleset(namespace) == before
+    admin = {"SSH_CONNECTION": "203.0.113.5 50000 192.0.2.40 22"}
+    result = apply(namespace, "--host", "da01", "--timeout", "5", env=admin, stdin="yes\n")
+    assert result.returncode == 0, result.stderr
+
+
+def test_a_host_without_management_access_needs_force(namespace: str, tmp_path: Path) -> None:
+    text = EXAMPLE.read_text()
+    deployment = tmp_path / "no-management.yaml"
+    deployment.write_text(text[: text.index("\nmanagement:")] + "\n")
+    before = ruleset(namespace)
+    result = subprocess.run(
+        [
+            "ip",
+            "netns",
+            "exec",
+            namespace,
+            *PORTPLAN,
+            "apply",
+            str(deployment),
+            "--host",
+            "da01",
+            "--timeout",
+            "1",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
+        check=False,
+        env={k: v for k, v in os.environ.items() if k != "SSH_CONNECTION"},
+    )
+    assert result.returncode == 2
+    assert "declares no management access to da01" in result.stderr
+    assert ruleset(namespace) == before
