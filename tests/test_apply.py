@@ -18,7 +18,9 @@ PORTPLAN = [sys.executable, "-m", "portplan"]
 
 pytestmark = pytest.mark.netns
 
-OLD_RULESET = "table inet operator {\n\tchain input {\n\t\ttype filter hook input priority 0;\n\t}\n}\n"
+OLD_RULESET = (
+    "table inet operator {\n\tchain input {\n\t\ttype filter hook input priority 0;\n\t}\n}\n"
+)
 
 
 def _missing() -> str | None:

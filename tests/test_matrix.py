@@ -155,13 +155,18 @@ def test_xlsx_is_a_styled_deterministic_change_request(tmp_path: Path) -> None:
     header = [c.value for c in sheet[1]]
     assert tuple(header) == MATRIX_COLUMNS
     assert sheet.freeze_panes == "A2"
-    assert sheet.auto_filter.ref == f"A1:T{sheet.max_row}"
+    assert sheet.auto_filter.ref == f"A1:V{sheet.max_row}"
     assert sheet["A1"].font.bold
     assert sheet["A1"].fill.fgColor.rgb.endswith("1F4E78")
     assert sheet.column_dimensions["A"].width > 20
     assert sheet.column_dimensions["O"].width <= 60  # purpose is wrapped, not a mile wide
     assert sheet.max_row == 1 + len(rows_of("shopping-contoso"))
     assert book["Not in plan"]["A2"].value.startswith("shopping-6.1/")
+    # one sheet per zone firewall, holding exactly the rows that cross it
+    assert book.sheetnames == ["Flows", "FW clients to servers", "Not in plan"]
+    crossing = [r for r in rows_of("shopping-contoso") if r["zone_boundary"]]
+    assert {r["zone_boundary"] for r in crossing} == {"clients -> servers"}
+    assert book["FW clients to servers"].max_row == 1 + len(crossing)
 
 
 def test_explain_says_why_a_flow_is_in_or_out() -> None:
@@ -229,3 +234,13 @@ def test_management_access_reaches_every_single_host() -> None:
         "sipass01",
     }  # not the groups (internet, admin-net, radius-clients)
     assert {(r["source"], r["protocol"], r["ports"]) for r in rows} == {("admin-net", "tcp", "22")}
+
+
+def test_each_row_says_which_firewalls_must_open_it() -> None:
+    rows = {r["flow"]: r for r in rows_of("smart-id-nexus")}
+    front = rows["smart-id-21.04/im-operator/ingress"]
+    assert (front["zone_boundary"], front["host_firewall"]) == ("internet -> dmz", "traefik01")
+    back = rows["smart-id-21.04/im-operator/backend"]
+    assert (back["zone_boundary"], back["host_firewall"]) == ("dmz -> internal", "idm01")
+    inside = rows["smart-id-21.04/pa-scim"]
+    assert (inside["zone_boundary"], inside["host_firewall"]) == ("", "pa01")

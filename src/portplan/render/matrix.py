@@ -35,6 +35,8 @@ MATRIX_COLUMNS: tuple[str, ...] = (
     "overrides",
     "interface",
     "reference",
+    "zone_boundary",
+    "host_firewall",
 )
 #: The narrower set shown in a terminal table.
 TABLE_COLUMNS: tuple[str, ...] = (
@@ -53,6 +55,13 @@ def _address_text(nets: Sequence[Any]) -> str:
     return ", ".join(
         str(n.network_address) if n.prefixlen == n.max_prefixlen else str(n) for n in nets
     )
+
+
+def zone_boundary(source_zone: str | None, destination_zone: str | None) -> str:
+    """``dmz -> internal``: the zone firewall a row crosses, or empty within one zone."""
+    if source_zone and destination_zone and source_zone != destination_zone:
+        return f"{source_zone} -> {destination_zone}"
+    return ""
 
 
 def matrix_rows(plan: Plan) -> list[tuple[str, ...]]:
@@ -100,6 +109,8 @@ def matrix_rows(plan: Plan) -> list[tuple[str, ...]]:
                 "; ".join(facts.overrides),
                 facts.interface or "",
                 facts.reference,
+                zone_boundary(row.source_zone, row.destination_zone),
+                "" if facts.loopback else row.destination,
             )
         )
     return rows
@@ -152,8 +163,15 @@ def _xlsx(plan: Plan) -> bytes:
     workbook = Workbook()
     sheet = workbook.create_sheet("Flows")
     workbook.remove(workbook.worksheets[0])
-    records = matrix_records(plan)
-    _fill_sheet(sheet, MATRIX_COLUMNS, [[r[c] for c in MATRIX_COLUMNS] for r in records])
+    rows = matrix_rows(plan)
+    _fill_sheet(sheet, MATRIX_COLUMNS, rows)
+    # one sheet per zone boundary: what each zone firewall's change request must open
+    boundary = MATRIX_COLUMNS.index("zone_boundary")
+    for name in sorted({r[boundary] for r in rows if r[boundary]}):
+        title = ("FW " + name.replace(" -> ", " to "))[:31]
+        _fill_sheet(
+            workbook.create_sheet(title), MATRIX_COLUMNS, [r for r in rows if r[boundary] == name]
+        )
     out = workbook.create_sheet("Not in plan")
     _fill_sheet(
         out,
