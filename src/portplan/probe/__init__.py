@@ -1,0 +1,1 @@
+"""Live verification: async probes with honest outcomes, and protocol identification."""
