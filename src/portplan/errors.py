@@ -19,6 +19,7 @@ __all__ = [
     "PortplanError",
     "TargetError",
     "UnknownProductError",
+    "VerifyError",
 ]
 
 #: Exit status for bad input or usage (files that do not validate, unknown names).
@@ -93,5 +94,11 @@ class TargetError(PortplanError, ValueError):
 
 class ApplyError(PortplanError, RuntimeError):
     """Applying a ruleset failed or was refused; the running ruleset is left as it was."""
+
+    exit_code = EXIT_USAGE
+
+
+class VerifyError(PortplanError, ValueError):
+    """A verification that cannot start: an unknown flow, no planned flow from this machine."""
 
     exit_code = EXIT_USAGE

@@ -466,6 +466,198 @@ def _confirmed(timeout: int) -> bool:
     return stream.readline().strip().lower() == "yes"
 
 
+def _read_secret(path: Path | None, variable: str) -> bytes | None:
+    if path is not None:
+        try:
+            return path.read_bytes().strip()
+        except OSError as exc:
+            raise _UsageError(f"cannot read the secret file {path}: {exc.strerror}") from exc
+    value = os.environ.get(variable)
+    return value.encode() if value else None
+
+
+@cli.command("verify")
+@click.argument("deployment", type=click.Path(path_type=Path))
+@click.option(
+    "--from",
+    "from_host",
+    metavar="HOST",
+    help="Verify the flows of this host (default: the hosts this machine's addresses belong to).",
+)
+@click.option("--flow", "flows", multiple=True, metavar="ID", help="Only this flow (repeatable).")
+@click.option(
+    "--timeout",
+    type=click.FloatRange(0.05, 60),
+    default=1.0,
+    show_default=True,
+    help="Seconds to wait for each probe.",
+)
+@click.option(
+    "--concurrency",
+    type=click.IntRange(1, 4096),
+    default=256,
+    show_default=True,
+    help="Probes at once (at most 5 per destination address).",
+)
+@click.option("--no-identify", is_flag=True, help="Only probe; do not identify services.")
+@click.option(
+    "--radius-secret-file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="File holding the RADIUS shared secret (or set PORTPLAN_RADIUS_SECRET).",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json", "junit"]),
+    default="table",
+    show_default=True,
+    help="Report format.",
+)
+@click.option("-o", "--output", type=click.Path(path_type=Path), help="Write the report to FILE.")
+def verify_cmd(
+    deployment: Path,
+    from_host: str | None,
+    flows: tuple[str, ...],
+    timeout: float,
+    concurrency: int,
+    no_identify: bool,
+    radius_secret_file: Path | None,
+    fmt: str,
+    output: Path | None,
+) -> None:
+    """Probe every planned flow that starts on this machine; exit 1 if any fails.
+
+    Outcomes: open, refused, filtered, rejected, no-route, local-error; UDP: open, closed,
+    open|filtered. Only addresses the plan holds are probed.
+    """
+    import asyncio
+
+    from portplan.load.deployment import load_deployment
+    from portplan.load.validate import choice_hint
+    from portplan.plan import build_plan
+    from portplan.probe.verify import local_addresses, plan_checks, run_checks, source_hosts
+    from portplan.render.verify import verify_json, verify_junit, verify_table
+
+    bundle = load_deployment(deployment)
+    plan = build_plan(bundle)
+    local = local_addresses()
+    if from_host is not None:
+        if from_host not in plan.hosts:
+            raise _UsageError(
+                f"no host {from_host!r} in {deployment}; "
+                + choice_hint(from_host, plan.hosts, "hosts")
+            )
+        sources: tuple[str, ...] = (from_host,)
+    else:
+        sources = source_hosts(plan, local)
+        if not sources:
+            raise _UsageError(
+                "none of this machine's addresses belongs to a host of the "
+                "deployment; give --from HOST"
+            )
+    checks, skipped = plan_checks(plan, sources, flows=flows, local=local)
+    if not checks and not skipped:
+        raise _UsageError(f"no planned flow starts on {', '.join(sources)}")
+    secrets = {}
+    radius = _read_secret(radius_secret_file, "PORTPLAN_RADIUS_SECRET")
+    if radius:
+        secrets["radius"] = radius
+    progress = None
+    if sys.stderr.isatty() and fmt == "table" and output is None:
+        from rich.progress import Progress
+
+        bar = Progress(transient=True)
+        task = bar.add_task("probing", total=len(checks))
+        bar.start()
+        progress = lambda _result: bar.advance(task)  # noqa: E731
+    try:
+        asyncio.run(
+            run_checks(
+                checks,
+                timeout=timeout,
+                concurrency=concurrency,
+                secrets=secrets,
+                identify_services=not no_identify,
+                progress=progress,
+            )
+        )
+    finally:
+        if progress is not None:
+            bar.stop()
+    if fmt == "json":
+        text = verify_json(checks, skipped)
+    elif fmt == "junit":
+        text = verify_junit(checks, skipped)
+    else:
+        text = verify_table(checks, skipped, width=_width())
+    _write(output, text.encode(), [deployment])
+    if not all(check.passed for check in checks):
+        raise click.exceptions.Exit(1)
+
+
+@cli.command("listen")
+@click.argument("deployment", type=click.Path(path_type=Path))
+@click.option("--host", required=True, metavar="HOST", help="The host this command runs on.")
+@click.option(
+    "--duration",
+    type=click.FloatRange(1, 86400),
+    default=600,
+    show_default=True,
+    help="Seconds to listen; Ctrl-C stops earlier.",
+)
+def listen_cmd(deployment: Path, host: str, duration: float) -> None:
+    """Open temporary listeners on every port HOST must accept (TCP greet, UDP echo).
+
+    Proves the network path before the product is installed: `portplan verify` from the
+    sources recognises them. Ports already in use are reported and left alone.
+    """
+    import asyncio
+    import signal
+
+    from portplan.load.deployment import load_deployment
+    from portplan.load.validate import choice_hint
+    from portplan.plan import build_plan
+    from portplan.probe.listen import listen_plan, serve
+    from portplan.probe.verify import local_addresses
+
+    plan = build_plan(load_deployment(deployment))
+    if host not in plan.hosts:
+        raise _UsageError(
+            f"no host {host!r} in {deployment}; " + choice_hint(host, plan.hosts, "hosts")
+        )
+    local = {str(a) for a in local_addresses()}
+    mine = [
+        str(n.network_address)
+        for n in plan.hosts[host].addresses
+        if n.num_addresses == 1 and str(n.network_address) in local
+    ]
+    if not mine:
+        raise _UsageError(f"this machine has none of {host}'s addresses; run listen on {host}")
+    bindings = listen_plan(plan, host, mine).bindings
+    if not bindings:
+        raise _UsageError(f"the plan has no flow into {host}")
+
+    async def run() -> tuple[list[object], list[tuple[object, str]]]:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        task = asyncio.ensure_future(serve(bindings, duration, stop))
+        await asyncio.sleep(0.2)
+        click.echo(
+            f"portplan: listening on {len(bindings)} port(s) of {host} for "
+            f"{duration:g} s (Ctrl-C stops)",
+            err=True,
+        )
+        opened, failed = await task
+        return list(opened), list(failed)
+
+    opened, failed = asyncio.run(run())
+    for binding, reason in failed:
+        click.echo(f"portplan: not listening on {binding}: {reason}", err=True)
+    click.echo(f"portplan: stopped; {len(opened)} listened, {len(failed)} could not", err=True)
+
+
 def _write_files(output: Path | None, files: dict[str, str], inputs: Sequence[Path]) -> None:
     """One file to FILE or stdout; several into the directory ``output``."""
     if len(files) == 1 and (output is None or not output.is_dir()):

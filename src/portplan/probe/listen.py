@@ -1,0 +1,143 @@
+"""Temporary listeners: prove the network path before the product is installed.
+
+``portplan listen`` opens every port a host must accept: TCP listeners that greet with a token
+and close, UDP sockets that echo each datagram behind the same token.  ``portplan verify``
+recognises the token ("path open, temporary listener"), which is the one way a UDP path can be
+proven end to end without the real service.  A port already in use is never taken over: it is
+reported and left alone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import ipaddress
+import socket
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import cast
+
+from portplan.model._types import Protocol
+from portplan.plan import Plan
+from portplan.probe.verify import LISTENER_TOKEN, sample_ports
+
+__all__ = ["Binding", "ListenPlan", "listen_plan", "serve"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Binding:
+    address: str
+    port: int
+    protocol: Protocol
+    flows: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ListenPlan:
+    host: str
+    bindings: tuple[Binding, ...]
+
+
+def listen_plan(plan: Plan, host: str, addresses: Iterable[str]) -> ListenPlan:
+    """Every (address, protocol, port) ``host`` must accept, on the given local addresses."""
+    local = list(addresses)
+    found: dict[tuple[str, Protocol, int], list[str]] = {}
+    for row in plan.rows:
+        if row.destination != host:
+            continue
+        ports = sample_ports(list(row.listen_ports if row.listen_ports is not None else row.ports))
+        targets = (
+            ["127.0.0.1"]
+            if row.loopback
+            else [
+                a
+                for a in local
+                if any(ipaddress.ip_address(a) in n for n in row.destination_addresses)
+            ]
+        )
+        for address in targets:
+            for port in ports:
+                found.setdefault((address, row.protocol, port), []).append(row.key)
+    bindings = tuple(
+        Binding(address=a, port=p, protocol=proto, flows=tuple(dict.fromkeys(keys)))
+        for (a, proto, p), keys in found.items()
+    )
+    return ListenPlan(host=host, bindings=bindings)
+
+
+class _Echo(asyncio.DatagramProtocol):
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.DatagramTransport, transport)
+
+    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+        self.transport.sendto(LISTENER_TOKEN + b" " + data[:256], addr)
+
+
+async def _greet(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    try:
+        writer.write(LISTENER_TOKEN + b"\r\n")
+        await writer.drain()
+    except OSError:
+        pass
+    finally:
+        writer.close()
+
+
+def _socket(binding: Binding) -> socket.socket:
+    family = socket.AF_INET6 if ":" in binding.address else socket.AF_INET
+    kind = socket.SOCK_STREAM if binding.protocol is Protocol.TCP else socket.SOCK_DGRAM
+    sock = socket.socket(family, kind)
+    try:
+        if kind == socket.SOCK_STREAM:
+            # lets us bind over TIME_WAIT, never over a live listener (Linux semantics)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if family == socket.AF_INET6:
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        sock.bind((binding.address, binding.port))
+        if kind == socket.SOCK_STREAM:
+            sock.listen(64)
+        sock.setblocking(False)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+async def serve(
+    bindings: Sequence[Binding], duration: float, stop: asyncio.Event | None = None
+) -> tuple[list[Binding], list[tuple[Binding, str]]]:
+    """Listen on every binding until ``duration`` passes or ``stop`` is set.
+
+    Returns the bindings that listened and those that could not, with the reason (a port in
+    use is reported, never taken over).
+    """
+    loop = asyncio.get_running_loop()
+    opened: list[Binding] = []
+    failed: list[tuple[Binding, str]] = []
+    closers: list[asyncio.AbstractServer | asyncio.BaseTransport] = []
+    try:
+        for binding in bindings:
+            try:
+                sock = _socket(binding)
+            except OSError as exc:
+                reason = (
+                    "in use by another program: left alone"
+                    if exc.errno == errno.EADDRINUSE
+                    else f"{exc.strerror}"
+                )
+                failed.append((binding, reason))
+                continue
+            if binding.protocol is Protocol.TCP:
+                closers.append(await asyncio.start_server(_greet, sock=sock))
+            else:
+                transport, _ = await loop.create_datagram_endpoint(_Echo, sock=sock)
+                closers.append(transport)
+            opened.append(binding)
+        waiter = stop or asyncio.Event()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(waiter.wait(), timeout=duration)
+    finally:
+        for closer in closers:
+            closer.close()
+    return opened, failed

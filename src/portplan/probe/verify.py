@@ -1,0 +1,276 @@
+"""Which planned flows start here, what to probe for them, and what the probes mean.
+
+``portplan verify`` works out the planned rows whose source is this machine (one of its
+addresses is a source address, or ``--from HOST``), probes each destination address and port
+of those rows, identifies the service where the plan names its protocol, and maps every result
+back to its flow id and vendor row.  It only ever probes addresses the plan holds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+
+from portplan.errors import VerifyError
+from portplan.model._types import Network, Protocol
+from portplan.plan import Plan, PlannedFlow
+from portplan.probe.engine import Outcome, PortProbe, PortResult, probe_all
+from portplan.probe.identify import Identification, ProbeContext, identify
+
+__all__ = [
+    "MAX_PORTS_PER_ROW",
+    "FlowCheck",
+    "Skipped",
+    "local_addresses",
+    "plan_checks",
+    "run_checks",
+    "sample_ports",
+    "source_hosts",
+]
+
+#: ports of one row probed at most; a larger range (the dynamic RPC range) is sampled
+MAX_PORTS_PER_ROW = 64
+#: the marker a `portplan listen` temporary listener answers with
+LISTENER_TOKEN = b"portplan-listen"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Skipped:
+    """A planned row verify cannot probe from here, and why."""
+
+    row: PlannedFlow
+    reason: str
+
+
+@dataclass(slots=True, kw_only=True)
+class FlowCheck:
+    """One probed (row, destination address, port), its outcome and what answered."""
+
+    row: PlannedFlow
+    probe: PortProbe
+    result: PortResult | None = None
+    identification: Identification | None = None
+    temporary_listener: bool = False  #: a `portplan listen` listener answered
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def outcome(self) -> Outcome | None:
+        return self.result.outcome if self.result else None
+
+    @property
+    def passed(self) -> bool:
+        if self.result is None or not self.result.outcome.passes:
+            return False
+        return self.identification is None or self.identification.matches
+
+
+def local_addresses() -> set[ipaddress.IPv4Address | ipaddress.IPv6Address]:
+    """Every address configured on this machine's interfaces."""
+    import psutil
+
+    found: set[ipaddress.IPv4Address | ipaddress.IPv6Address] = set()
+    for entries in psutil.net_if_addrs().values():
+        for entry in entries:
+            try:
+                found.add(ipaddress.ip_address(entry.address.split("%")[0]))
+            except ValueError:
+                continue  # link-layer addresses
+    return found
+
+
+def source_hosts(
+    plan: Plan, addresses: Iterable[ipaddress.IPv4Address | ipaddress.IPv6Address]
+) -> tuple[str, ...]:
+    """Hosts of the plan that one of ``addresses`` belongs to (exact address or in a group)."""
+    local = [a for a in addresses if not a.is_loopback and not a.is_link_local]
+    found = []
+    for name, host in plan.hosts.items():
+        if any(address in network for network in host.addresses for address in local):
+            found.append(name)
+    return tuple(found)
+
+
+def _single(network: Network) -> str | None:
+    return str(network.network_address) if network.num_addresses == 1 else None
+
+
+def sample_ports(ports: Sequence[int]) -> list[int]:
+    """At most MAX_PORTS_PER_ROW ports: the ends and evenly spread ones between."""
+    if len(ports) <= MAX_PORTS_PER_ROW:
+        return list(ports)
+    step = (len(ports) - 1) / (MAX_PORTS_PER_ROW - 1)
+    return sorted({ports[round(i * step)] for i in range(MAX_PORTS_PER_ROW)})
+
+
+def _bind(
+    plan: Plan, host: str, family: int, local: set[ipaddress.IPv4Address | ipaddress.IPv6Address]
+) -> str | None:
+    """The address of ``host`` to send from, when it is one of this machine's own."""
+    for network in plan.hosts[host].addresses:
+        single = _single(network)
+        if single and network.version == family and ipaddress.ip_address(single) in local:
+            return single
+    return None
+
+
+def plan_checks(
+    plan: Plan,
+    sources: Sequence[str],
+    *,
+    flows: Sequence[str] = (),
+    local: set[ipaddress.IPv4Address | ipaddress.IPv6Address] | None = None,
+    payload_for: dict[str, bytes] | None = None,
+) -> tuple[list[FlowCheck], list[Skipped]]:
+    """The probes that verify the rows starting on ``sources`` (optionally only ``flows``)."""
+    local = local if local is not None else set()
+    wanted = set(flows)
+    known = {row.key for row in plan.rows} | {row.flow_id for row in plan.rows}
+    unknown = sorted(wanted - known)
+    if unknown:
+        raise VerifyError(
+            f"no flow {', '.join(map(repr, unknown))} in the plan; verify probes "
+            "only planned flows (`portplan matrix` lists them)"
+        )
+    checks: list[FlowCheck] = []
+    skipped: list[Skipped] = []
+    for row in plan.rows:
+        if row.source not in sources:
+            continue
+        if wanted and row.key not in wanted and row.flow_id not in wanted:
+            continue
+        ports = list(row.ports)
+        chosen = sample_ports(ports)
+        note = (
+            f"{len(chosen)} of the {len(ports)} ports probed (range sampled)"
+            if len(chosen) < len(ports)
+            else None
+        )
+        targets = [a for a in (_single(n) for n in row.destination_addresses) if a]
+        if row.loopback:
+            targets = ["127.0.0.1"]
+        if not targets:
+            skipped.append(
+                Skipped(
+                    row=row,
+                    reason="the destination is a network, not one "
+                    "address: probe it from a member with --from",
+                )
+            )
+            continue
+        for address in targets:
+            family = ipaddress.ip_address(address).version
+            source = None if row.loopback else _bind(plan, row.source, family, local)
+            for port in chosen:
+                payload = (payload_for or {}).get(row.app_protocol or "", b"")
+                if row.protocol is Protocol.UDP and not payload:
+                    payload = LISTENER_TOKEN
+                check = FlowCheck(
+                    row=row,
+                    probe=PortProbe(
+                        address=address,
+                        port=port,
+                        protocol=row.protocol,
+                        source=source,
+                        payload=payload if row.protocol is Protocol.UDP else b"",
+                    ),
+                )
+                if note:
+                    check.notes.append(note)
+                checks.append(check)
+    return checks, skipped
+
+
+def attach(checks: Sequence[FlowCheck], results: Sequence[PortResult]) -> None:
+    """Store each probe result on its check (same order)."""
+    for check, result in zip(checks, results, strict=True):
+        check.result = result
+        if LISTENER_TOKEN in result.reply:
+            check.temporary_listener = True
+
+
+async def _peek(probe: PortProbe, timeout: float) -> bytes:
+    """The first bytes a TCP service sends unprompted (empty if it waits for the client)."""
+    local = (probe.source, 0) if probe.source else None
+    try:
+        reader, writer = await asyncio.wait_for(
+            asyncio.open_connection(probe.address, probe.port, local_addr=local), timeout
+        )
+    except (OSError, TimeoutError):
+        return b""
+    try:
+        return await asyncio.wait_for(reader.read(64), timeout)
+    except (OSError, TimeoutError):
+        return b""
+    finally:
+        writer.close()
+
+
+async def run_checks(
+    checks: list[FlowCheck],
+    *,
+    timeout: float,
+    concurrency: int,
+    secrets: Mapping[str, bytes],
+    identify_services: bool = True,
+    progress: Callable[[PortResult], None] | None = None,
+) -> None:
+    """Probe every check, then identify what answers; follow the RPC endpoint mapper."""
+    results = await probe_all(
+        [c.probe for c in checks], timeout=timeout, concurrency=concurrency, progress=progress
+    )
+    attach(checks, results)
+    gate = asyncio.Semaphore(max(1, min(concurrency, 32)))
+    extra: list[FlowCheck] = []
+
+    async def follow(check: FlowCheck) -> None:
+        async with gate:
+            result = check.result
+            if result is None:
+                return
+            tcp_open = check.probe.protocol is Protocol.TCP and result.outcome is Outcome.OPEN
+            if tcp_open and (await _peek(check.probe, min(timeout, 0.5))).startswith(
+                LISTENER_TOKEN
+            ):
+                check.temporary_listener = True
+                return
+            if check.temporary_listener or not identify_services or not check.row.app_protocol:
+                return
+            udp_silent = (
+                check.probe.protocol is Protocol.UDP and result.outcome is Outcome.OPEN_FILTERED
+            )
+            if result.outcome is not Outcome.OPEN and not udp_silent:
+                return
+            context = ProbeContext(
+                address=check.probe.address,
+                port=check.probe.port,
+                timeout=max(timeout, 2.0),
+                source_address=check.probe.source,
+                secrets=secrets,
+            )
+            found = await identify(check.row.app_protocol, context)
+            if found is None:
+                return
+            if udp_silent:
+                if not found.matches:
+                    return  # still silence: the service did not answer its own protocol
+                check.result = replace(
+                    result,
+                    outcome=Outcome.OPEN,
+                    evidence=replace(result.evidence, note=f"{found.protocol} answered"),
+                )
+            check.identification = found
+            ports = found.details.get("dynamic_ports", "")
+            for port in (int(p) for p in ports.split(",") if p.strip().isdigit()):
+                follow_up = FlowCheck(row=check.row, probe=replace(check.probe, port=port))
+                follow_up.notes.append("dynamic RPC port named by the endpoint mapper")
+                extra.append(follow_up)
+
+    await asyncio.gather(*(follow(c) for c in checks))
+    if extra:
+        attach(
+            extra,
+            await probe_all([c.probe for c in extra], timeout=timeout, concurrency=concurrency),
+        )
+        checks.extend(extra)

@@ -1,0 +1,172 @@
+"""Verification results as a terminal report, JSON (every field) and JUnit XML."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from collections import Counter
+from collections.abc import Sequence
+from typing import Any
+
+from portplan.probe.verify import FlowCheck, Skipped
+from portplan.render.text import json_text, rich_table_text
+
+__all__ = ["verify_json", "verify_junit", "verify_table"]
+
+
+def _status(check: FlowCheck) -> str:
+    if check.result is None:
+        return "not probed"
+    text = check.result.outcome.value
+    if check.temporary_listener:
+        text += " (temporary listener)"
+    ident = check.identification
+    if ident is not None and not ident.matches:
+        found = ident.protocol or "no " + ident.expected
+        text += f", but {found} answered"
+    return text
+
+
+def _evidence(check: FlowCheck) -> str:
+    if check.result is None:
+        return ""
+    evidence = check.result.evidence
+    parts = [p for p in (evidence.errno, evidence.icmp, evidence.note) if p]
+    parts.append(f"{evidence.elapsed_ms:g} ms")
+    if evidence.attempts > 1:
+        parts.append(f"{evidence.attempts} attempts")
+    ident = check.identification
+    if ident is not None:
+        parts.extend(f"{k}={v}" for k, v in ident.details.items())
+        parts.extend(f"warning: {w}" for w in ident.warnings)
+        if ident.error:
+            parts.append(ident.error)
+    parts.extend(check.notes)
+    return "; ".join(parts)
+
+
+def verify_table(checks: Sequence[FlowCheck], skipped: Sequence[Skipped], *, width: int) -> str:
+    """One row per probe, then counts by destination component and outcome."""
+    rows = [
+        (
+            check.row.key,
+            check.row.source,
+            f"{check.row.destination} {check.probe.address}",
+            f"{check.probe.protocol.value}/{check.probe.port}",
+            _status(check),
+            "pass" if check.passed else "FAIL",
+            _evidence(check),
+        )
+        for check in checks
+    ]
+    out = [
+        rich_table_text(
+            "Verification",
+            ("flow", "from", "to", "port", "outcome", "result", "evidence"),
+            rows,
+            width=width,
+        )
+    ]
+    counts = Counter((check.row.destination_component, _status(check)) for check in checks)
+    summary = [(component, status, str(n)) for (component, status), n in sorted(counts.items())]
+    out.append(rich_table_text("Summary", ("component", "outcome", "probes"), summary, width=width))
+    if skipped:
+        out.append(
+            rich_table_text(
+                "Not probed",
+                ("flow", "to", "reason"),
+                [(s.row.key, s.row.destination, s.reason) for s in skipped],
+                width=width,
+            )
+        )
+    passed = sum(check.passed for check in checks)
+    out.append(f"{passed} passed, {len(checks) - passed} failed, {len(skipped)} not probed\n")
+    return "\n".join(out)
+
+
+def _record(check: FlowCheck) -> dict[str, Any]:
+    result = check.result
+    ident = check.identification
+    return {
+        "flow": check.row.key,
+        "reference": check.row.reference,
+        "source": check.row.source,
+        "destination": check.row.destination,
+        "destination_component": check.row.destination_component,
+        "address": check.probe.address,
+        "source_address": check.probe.source,
+        "protocol": check.probe.protocol.value,
+        "port": check.probe.port,
+        "outcome": result.outcome.value if result else None,
+        "passed": check.passed,
+        "temporary_listener": check.temporary_listener,
+        "evidence": None
+        if result is None
+        else {
+            "errno": result.evidence.errno,
+            "icmp": result.evidence.icmp,
+            "elapsed_ms": result.evidence.elapsed_ms,
+            "attempts": result.evidence.attempts,
+            "note": result.evidence.note,
+        },
+        "identification": None
+        if ident is None
+        else {
+            "expected": ident.expected,
+            "protocol": ident.protocol,
+            "matches": ident.matches,
+            "details": dict(ident.details),
+            "warnings": list(ident.warnings),
+            "error": ident.error,
+        },
+        "notes": list(check.notes),
+    }
+
+
+def verify_json(checks: Sequence[FlowCheck], skipped: Sequence[Skipped]) -> str:
+    return json_text(
+        {
+            "checks": [_record(c) for c in checks],
+            "not_probed": [
+                {"flow": s.row.key, "destination": s.row.destination, "reason": s.reason}
+                for s in skipped
+            ],
+            "passed": sum(c.passed for c in checks),
+            "failed": sum(not c.passed for c in checks),
+        }
+    )
+
+
+def verify_junit(checks: Sequence[FlowCheck], skipped: Sequence[Skipped]) -> str:
+    """JUnit XML: each probed flow port is a test case; rows not probed are skipped cases."""
+    suite = ET.Element(
+        "testsuite",
+        name="portplan verify",
+        tests=str(len(checks) + len(skipped)),
+        failures=str(sum(not c.passed for c in checks)),
+        skipped=str(len(skipped)),
+    )
+    for check in checks:
+        case = ET.SubElement(
+            suite,
+            "testcase",
+            classname=check.row.key,
+            name=f"{check.row.source} -> {check.probe.address} "
+            f"{check.probe.protocol.value}/{check.probe.port}",
+        )
+        if check.result is not None:
+            case.set("time", f"{check.result.evidence.elapsed_ms / 1000:.3f}")
+        if not check.passed:
+            failure = ET.SubElement(case, "failure", message=_status(check))
+            failure.text = _evidence(check)
+    for item in skipped:
+        case = ET.SubElement(
+            suite,
+            "testcase",
+            classname=item.row.key,
+            name=f"{item.row.source} -> {item.row.destination}",
+        )
+        ET.SubElement(case, "skipped", message=item.reason)
+    ET.indent(suite)
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suite, encoding="unicode") + "\n"
+    )
