@@ -9,7 +9,7 @@ apt-get update -qq
 # python3-venv for the virtual environment; nftables, iptables and iproute2 for the network
 # namespace tests.
 apt-get install -y -qq --no-install-recommends \
-    python3 python3-venv python3-pip nftables iptables iproute2 >/dev/null
+    python3 python3-venv python3-pip nftables iptables ipset iproute2 >/dev/null
 
 python3 - <<'PY'
 import sys

@@ -618,18 +618,17 @@ def listen_cmd(deployment: Path, host: str, duration: float) -> None:
     from portplan.load.validate import choice_hint
     from portplan.plan import build_plan
     from portplan.probe.listen import listen_plan, serve
-    from portplan.probe.verify import local_addresses
+    from portplan.probe.verify import is_local
 
     plan = build_plan(load_deployment(deployment))
     if host not in plan.hosts:
         raise _UsageError(
             f"no host {host!r} in {deployment}; " + choice_hint(host, plan.hosts, "hosts")
         )
-    local = {str(a) for a in local_addresses()}
     mine = [
         str(n.network_address)
         for n in plan.hosts[host].addresses
-        if n.num_addresses == 1 and str(n.network_address) in local
+        if n.num_addresses == 1 and is_local(str(n.network_address))
     ]
     if not mine:
         raise _UsageError(f"this machine has none of {host}'s addresses; run listen on {host}")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import socket
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
@@ -23,6 +24,7 @@ __all__ = [
     "MAX_PORTS_PER_ROW",
     "FlowCheck",
     "Skipped",
+    "is_local",
     "local_addresses",
     "plan_checks",
     "run_checks",
@@ -80,6 +82,18 @@ def local_addresses() -> set[ipaddress.IPv4Address | ipaddress.IPv6Address]:
     return found
 
 
+def is_local(address: str) -> bool:
+    """Whether this machine can send from ``address`` (it binds: an interface address, or any
+    127.0.0.0/8 address on Linux)."""
+    family = socket.AF_INET6 if ":" in address else socket.AF_INET
+    with socket.socket(family, socket.SOCK_DGRAM) as sock:
+        try:
+            sock.bind((address, 0))
+        except OSError:
+            return False
+    return True
+
+
 def source_hosts(
     plan: Plan, addresses: Iterable[ipaddress.IPv4Address | ipaddress.IPv6Address]
 ) -> tuple[str, ...]:
@@ -110,7 +124,11 @@ def _bind(
     """The address of ``host`` to send from, when it is one of this machine's own."""
     for network in plan.hosts[host].addresses:
         single = _single(network)
-        if single and network.version == family and ipaddress.ip_address(single) in local:
+        if (
+            single
+            and network.version == family
+            and (ipaddress.ip_address(single) in local or is_local(single))
+        ):
             return single
     return None
 

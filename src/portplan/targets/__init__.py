@@ -93,6 +93,7 @@ class Target:
 
 # Built-in targets, imported only when used (keeps `portplan --help` fast).
 _BUILTIN: dict[str, str] = {
+    "iptables": "portplan.targets.iptables:IptablesTarget",
     "nftables": "portplan.targets.nftables:NftablesTarget",
 }
 

@@ -76,11 +76,18 @@ def _collapse(networks: Iterable[Network], family: int) -> tuple[Network, ...]:
 
 
 def rule_hosts(plan: Plan) -> tuple[str, ...]:
-    """Hosts that receive (or send) at least one planned row, in plan order."""
+    """Hosts that need a ruleset, in plan order.
+
+    Every destination of a planned row, and every single machine that only sends (its ruleset
+    still closes what it must not accept, and filters what it sends with egress).  A group — a
+    network standing for many machines, such as a client subnet — gets one only when rows end
+    on it (its members' loopback flows): "the Internet" needs no ruleset of portplan's.
+    """
     seen: dict[str, None] = {}
     for row in plan.rows:
         seen.setdefault(row.destination)
-        seen.setdefault(row.source)
+        if not plan.hosts[row.source].is_group:
+            seen.setdefault(row.source)
     return tuple(seen)
 
 

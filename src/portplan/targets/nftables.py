@@ -8,8 +8,10 @@ So a rule can never widen across families, hosts or ports.  The file replaces on
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
+from portplan.errors import TargetError
+from portplan.load.validate import choice_hint
 from portplan.model._types import Network
 from portplan.plan import Plan
 from portplan.targets import Capability, DefaultAction, RuleOptions, Scope, Target
@@ -53,9 +55,22 @@ def _comment(rule: HostRule) -> str:
 
 def _note_lines(rule: HostRule) -> list[str]:
     return [
-        f"# {flow}: {' '.join(purpose.split())}"[:200]
+        f"# {flow}: {' '.join(purpose.split())}"[:200].rstrip()
         for flow, purpose in zip(rule.flows, rule.purposes, strict=True)
     ]
+
+
+#: settings (`--set KEY=VALUE`) this target understands, with their allowed values
+SETTINGS = {"loopback": ("all", "planned")}
+
+
+def check_settings(options: RuleOptions, known: Mapping[str, tuple[str, ...]]) -> None:
+    """Refuse unknown settings or values: a typo must not silently give a broader ruleset."""
+    for key, value in options.extra.items():
+        if key not in known:
+            raise TargetError(f"unknown setting {key!r}; " + choice_hint(key, known, "settings"))
+        if value not in known[key]:
+            raise TargetError(f"setting {key}={value!r}: use one of {', '.join(known[key])}")
 
 
 def render_host(view: HostView, options: RuleOptions) -> str:
@@ -94,6 +109,15 @@ def render_host(view: HostView, options: RuleOptions) -> str:
         lines = chains[rule.direction]
         lines.extend(f"\t\t{note}" for note in _note_lines(rule))
         lines.append("\t\t" + " ".join(parts))
+        if rule.loopback and options.egress:
+            # the same connection leaves through the output chain first
+            mirror = ['oif "lo"', *parts[1:]]
+            mirror[1], mirror[2] = (
+                _match(rule.family, "saddr", rule.peers, set_name),
+                _match(rule.family, "daddr", rule.local, None),
+            )
+            chains[Direction.OUTBOUND].extend(f"\t\t{note}" for note in _note_lines(rule))
+            chains[Direction.OUTBOUND].append("\t\t" + " ".join(mirror))
 
     policy_in = "drop"
     header = [
@@ -175,6 +199,7 @@ class NftablesTarget(Target):
     )
 
     def render(self, plan: Plan, options: RuleOptions) -> dict[str, str]:
+        check_settings(options, SETTINGS)
         files = {}
         for host in options.hosts or rule_hosts(plan):
             addresses = plan.host_addresses(host)

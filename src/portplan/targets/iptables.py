@@ -1,0 +1,366 @@
+"""iptables: ``iptables-restore`` / ``ip6tables-restore`` files per host, stateful, with ipsets.
+
+Each host gets ``<host>.v4`` and ``<host>.v6`` (the filter table of each family; a family's file
+is left out only when the host has neither an address nor a planned rule in it) and, when
+address sets are used, ``<host>.ipset`` for ``ipset restore``, to be loaded first.
+
+Every rule matches the family's source *and* destination addresses, the protocol, the ports and
+``--ctstate NEW``; replies pass through ``ESTABLISHED,RELATED`` and ``INVALID`` is dropped.  So
+a rule can never widen across families, hosts or ports.
+
+Design decisions:
+
+* ``iptables-restore`` replaces the *whole* filter table of its family (every chain, also other
+  tools' rules), so FORWARD cannot be left as it was.  Its policy is ``DROP``: a host firewall
+  forwards nothing, and the plan names no forwarded flow, so forwarding would be broader than
+  the plan.  Hosts that route for containers or VMs must not take this ruleset as it is.
+* A peer (or local) address list of more than :data:`SET_THRESHOLD` networks becomes one
+  ``hash:net`` ipset, so a rule stays one line; shorter lists give one rule per network, which
+  reads better than a set of two.  Sets are named ``portplan_v<family>_<n>`` in order of first
+  use and filled under a temporary name and swapped in, so the ipset file can be re-applied
+  atomically and a set never keeps a member the plan dropped.
+* ``-m multiport`` takes at most :data:`MULTIPORT_MAX` ports, a range counting two; larger port
+  sets are split over several rules.
+* Loopback follows nftables: ``-i lo`` is accepted unless ``loopback=planned``, and planned
+  loopback flows get ``-i lo`` rules.  With egress filtering their first packet also passes
+  OUTPUT (``-o lo``), so the same rules are written there too, else planned loopback flows
+  would be cut off under ``loopback=planned``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from portplan.errors import TargetError
+from portplan.load.validate import choice_hint
+from portplan.model._types import Network
+from portplan.model.ports import PortRange, PortSet
+from portplan.plan import Plan
+from portplan.targets import Capability, DefaultAction, RuleOptions, Scope, Target
+from portplan.targets.hostview import Direction, HostRule, HostView, host_view, rule_hosts
+
+__all__ = [
+    "MULTIPORT_MAX",
+    "SET_THRESHOLD",
+    "IptablesTarget",
+    "port_chunks",
+    "render_host",
+]
+
+#: An address list longer than this becomes an ipset (shorter: one rule per network).
+SET_THRESHOLD = 4
+#: Ports one ``-m multiport`` match holds; a range counts as two.
+MULTIPORT_MAX = 15
+SET_PREFIX = "portplan"
+_SET_MAXELEM = 65536  # ipset's default maxelem, which the sets are created with
+_COMMENT_MAX = 255  # xt_comment keeps 256 bytes with the NUL; nft-based iptables truncates silently
+_NOTE_MAX = 200
+_LOOPBACK_CHOICES = ("all", "planned")
+_SETTINGS = ("loopback",)
+
+
+def _net(network: Network) -> str:
+    return str(network)  # always with its prefix length, as iptables-save prints it
+
+
+@dataclass(slots=True)
+class _Sets:
+    """Address sets of one host, named in order of first use, one per distinct list."""
+
+    host: str
+    named: dict[tuple[int, tuple[Network, ...]], str] = field(default_factory=dict)
+    counts: dict[int, int] = field(default_factory=dict)
+
+    def name(self, family: int, networks: tuple[Network, ...]) -> str:
+        key = (family, networks)
+        found = self.named.get(key)
+        if found is None:
+            if len(networks) > _SET_MAXELEM:
+                raise TargetError(
+                    f"host {self.host}: {len(networks)} networks in one address set, more than "
+                    f"an ipset holds ({_SET_MAXELEM})"
+                )
+            self.counts[family] = self.counts.get(family, 0) + 1
+            found = self.named[key] = f"{SET_PREFIX}_v{family}_{self.counts[family]}"
+        return found
+
+
+def port_chunks(ports: PortSet) -> list[tuple[PortRange, ...]]:
+    """``ports`` split into groups one ``-m multiport`` match can hold (a range counts two)."""
+    chunks: list[tuple[PortRange, ...]] = []
+    current: list[PortRange] = []
+    used = 0
+    for port_range in ports.ranges:
+        cost = 1 if port_range.start == port_range.end else 2
+        if used + cost > MULTIPORT_MAX:
+            chunks.append(tuple(current))
+            current, used = [], 0
+        current.append(port_range)
+        used += cost
+    if current:
+        chunks.append(tuple(current))
+    return chunks
+
+
+def _range(port_range: PortRange) -> str:
+    if port_range.start == port_range.end:
+        return str(port_range.start)
+    return f"{port_range.start}:{port_range.end}"
+
+
+def _port_match(protocol: str, chunk: Sequence[PortRange]) -> str:
+    if len(chunk) == 1:
+        return f"-p {protocol} -m {protocol} --dport {_range(chunk[0])}"
+    return f"-p {protocol} -m multiport --dports {','.join(_range(r) for r in chunk)}"
+
+
+def _clean(text: str) -> str:
+    """Text safe inside a double-quoted iptables-restore word: printable ASCII, no quote or \\."""
+    text = text.replace('"', "'").replace("\\", "/")
+    return "".join(c if " " <= c <= "~" else "?" for c in text)
+
+
+def _comment(flows: Sequence[str]) -> str:
+    """The flow ids, as many as fit in an xt_comment, then how many more."""
+    names = [_clean(f) for f in flows]
+    text = ", ".join(names)
+    if len(text) <= _COMMENT_MAX:
+        return text
+    for shown in range(len(names) - 1, 0, -1):
+        text = ", ".join(names[:shown]) + f" +{len(names) - shown} more"
+        if len(text) <= _COMMENT_MAX:
+            return text
+    more = f" +{len(names) - 1} more" if len(names) > 1 else ""
+    return names[0][: _COMMENT_MAX - len(more)] + more
+
+
+def _note_lines(rule: HostRule) -> list[str]:
+    return [
+        f"# {flow}: {' '.join(purpose.split())}"[:_NOTE_MAX].rstrip()
+        for flow, purpose in zip(rule.flows, rule.purposes, strict=True)
+    ]
+
+
+def _address_matches(
+    family: int, networks: tuple[Network, ...], side: str, sets: _Sets
+) -> list[str]:
+    """``-s``/``-d`` per network, or one ``-m set`` match for a list above the threshold."""
+    if len(networks) > SET_THRESHOLD:
+        return [f"-m set --match-set {sets.name(family, networks)} {side}"]
+    flag = "-s" if side == "src" else "-d"
+    return [f"{flag} {_net(n)}" for n in networks]
+
+
+def _rule_lines(rule: HostRule, chain: str, interface: str | None, sets: _Sets) -> list[str]:
+    """The iptables rules of one host rule: every source x destination x port chunk."""
+    if not rule.ports:
+        raise TargetError(
+            f"flows {', '.join(rule.flows)} name no port: refusing a rule without one"
+        )
+    if rule.direction is Direction.INBOUND:
+        sources, destinations = rule.peers, rule.local
+    else:
+        sources, destinations = rule.local, rule.peers
+    src = _address_matches(rule.family, sources, "src", sets)
+    dst = _address_matches(rule.family, destinations, "dst", sets)
+    tail = f'-m conntrack --ctstate NEW -m comment --comment "{_comment(rule.flows)}" -j ACCEPT'
+    lines = _note_lines(rule)
+    for s in src:
+        for d in dst:
+            for chunk in port_chunks(rule.ports):
+                parts = [f"-A {chain}", s, d]
+                if interface is not None:
+                    parts.append(interface)
+                parts += [_port_match(rule.protocol.value, chunk), tail]
+                lines.append(" ".join(parts))
+    return lines
+
+
+def _base(chain: str, family: int, loopback_all: bool) -> list[str]:
+    interface = "-i lo" if chain == "INPUT" else "-o lo"
+    lines = [
+        f"-A {chain} -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT",
+        f"-A {chain} -m conntrack --ctstate INVALID -j DROP",
+    ]
+    if loopback_all:
+        lines.append(f'-A {chain} {interface} -m comment --comment "loopback" -j ACCEPT')
+    if family == 6:
+        lines.extend(
+            f"-A {chain} -p ipv6-icmp -m icmp6 --icmpv6-type {icmp_type} -m hl --hl-eq 255 "
+            '-m comment --comment "IPv6 neighbour discovery" -j ACCEPT'
+            for icmp_type in (133, 134, 135, 136)
+        )
+    return lines
+
+
+def _final(chain: str, family: int, options: RuleOptions) -> list[str]:
+    if options.default is not DefaultAction.REJECT:
+        return []
+    prohibited = "icmp-admin-prohibited" if family == 4 else "icmp6-adm-prohibited"
+    comment = '-m comment --comment "not in the plan"'
+    return [
+        f"-A {chain} -p tcp {comment} -j REJECT --reject-with tcp-reset",
+        f"-A {chain} {comment} -j REJECT --reject-with {prohibited}",
+    ]
+
+
+def _loopback_all(options: RuleOptions) -> bool:
+    for key in options.extra:
+        if key not in _SETTINGS:
+            raise TargetError(
+                f"iptables has no setting {key!r}; " + choice_hint(key, _SETTINGS, "settings")
+            )
+    value = options.extra.get("loopback", "all")
+    if value not in _LOOPBACK_CHOICES:
+        raise TargetError(
+            f"iptables setting loopback={value!r}: choose " + " or ".join(_LOOPBACK_CHOICES)
+        )
+    return value == "all"
+
+
+def _render_family(
+    view: HostView, family: int, options: RuleOptions, sets: _Sets, others: str | None
+) -> str:
+    """The ``iptables-restore`` (family 4) or ``ip6tables-restore`` (6) file of one host."""
+    loopback_all = _loopback_all(options)
+    inbound: list[str] = []
+    outbound: list[str] = []
+    for rule in view.rules:
+        if rule.family != family:
+            continue
+        if rule.direction is Direction.INBOUND:
+            interface = "-i lo" if rule.loopback else None
+            inbound += _rule_lines(rule, "INPUT", interface, sets)
+            if rule.loopback and options.egress:
+                outbound += _rule_lines(rule, "OUTPUT", "-o lo", sets)
+        else:
+            outbound += _rule_lines(rule, "OUTPUT", "-o lo" if rule.loopback else None, sets)
+    used_sets = [name for (fam, _nets), name in sets.named.items() if fam == family]
+
+    tool = "iptables-restore" if family == 4 else "ip6tables-restore"
+    label = f"IPv{family}"
+    suffix = f"v{family}"
+    header = [
+        f"# portplan {tool} ruleset ({label}) for host {view.host} of deployment "
+        f"{view.deployment}.",
+        "# Generated from the flow plan: every rule names the flows it implements; do not edit.",
+        f"# Apply with `{tool} {view.host}.{suffix}`: it replaces the WHOLE {label} filter table,",
+        "# atomically: every chain and rule in it, also those other tools (Docker, fail2ban) put "
+        "there.",
+        "# FORWARD drops everything: a host firewall forwards nothing the plan names.",
+    ]
+    if used_sets:
+        header.append(
+            f"# Needs the address sets {', '.join(used_sets)}: "
+            f"`ipset restore -f {view.host}.ipset` first."
+        )
+    if others is not None:
+        header.append(others)
+    header.extend(
+        f"# not reachable (no address of that family here): {u}" for u in view.unreachable
+    )
+    output_policy = "DROP" if options.egress else "ACCEPT"
+    out = [
+        *header,
+        "",
+        "*filter",
+        ":INPUT DROP [0:0]",
+        ":FORWARD DROP [0:0]",
+        f":OUTPUT {output_policy} [0:0]",
+        *_base("INPUT", family, loopback_all),
+        *inbound,
+        *_final("INPUT", family, options),
+    ]
+    if options.egress:
+        out += [
+            *_base("OUTPUT", family, loopback_all),
+            *outbound,
+            *_final("OUTPUT", family, options),
+        ]
+    out.append("COMMIT")
+    return "\n".join(out) + "\n"
+
+
+def _render_sets(view: HostView, sets: _Sets) -> str:
+    out = [
+        f"# portplan address sets for host {view.host} of deployment {view.deployment}.",
+        "# Generated from the flow plan; do not edit.",
+        f"# Apply with `ipset restore -f {view.host}.ipset` before the iptables-restore files.",
+        "# Re-appliable: each set is filled under a temporary name and swapped in atomically.",
+    ]
+    for (family, networks), name in sets.named.items():
+        kind = f"hash:net family {'inet' if family == 4 else 'inet6'}"
+        temporary = f"{name}_tmp"
+        out += [
+            "",
+            f"create {name} {kind} -exist",
+            f"create {temporary} {kind} -exist",
+            f"flush {temporary}",
+            *(f"add {temporary} {_net(n)}" for n in networks),
+            f"swap {temporary} {name}",
+            f"destroy {temporary}",
+        ]
+    return "\n".join(out) + "\n"
+
+
+def render_host(view: HostView, options: RuleOptions) -> dict[str, str]:
+    """The files of one host: ``.ipset`` (when sets are used), ``.v4`` and ``.v6``."""
+    sets = _Sets(host=view.host)
+    families = [
+        family
+        for family in (4, 6)
+        if any(a.version == family for a in view.addresses)
+        or any(r.family == family for r in view.rules)
+    ]
+    rulesets: dict[str, str] = {}
+    for family in families:
+        missing = 10 - family  # the other family
+        others = None
+        if missing not in families:
+            others = (
+                f"# No IPv{missing} ruleset: the host has no IPv{missing} address in the "
+                f"deployment, so ip{'6' if missing == 6 else ''}tables is left as it is."
+            )
+        rulesets[f"{view.host}.v{family}"] = _render_family(view, family, options, sets, others)
+    files: dict[str, str] = {}
+    if sets.named:
+        files[f"{view.host}.ipset"] = _render_sets(view, sets)
+    files.update(rulesets)
+    return files
+
+
+class IptablesTarget(Target):
+    """Linux iptables/ip6tables host firewall, with ipset address sets."""
+
+    name = "iptables"
+    description = (
+        "Linux iptables: iptables-restore and ip6tables-restore files per host, ipsets, stateful"
+    )
+    scope = Scope.HOST
+    capabilities = frozenset(
+        {
+            Capability.PORT_RANGES,
+            Capability.UDP,
+            Capability.IPV6,
+            Capability.EGRESS,
+            Capability.LOOPBACK,
+            Capability.ADDRESS_SETS,
+            Capability.STATEFUL,
+            Capability.COMMENTS,
+        }
+    )
+
+    def render(self, plan: Plan, options: RuleOptions) -> dict[str, str]:
+        _loopback_all(options)  # refuse unknown settings before rendering anything
+        files: dict[str, str] = {}
+        for host in options.hosts or rule_hosts(plan):
+            if host not in plan.hosts:
+                raise TargetError(
+                    f"no host {host!r} in deployment {plan.deployment}; "
+                    + choice_hint(host, plan.hosts, "hosts")
+                )
+            addresses = plan.host_addresses(host)
+            view = host_view(plan, host, addresses, egress=options.egress)
+            files.update(render_host(view, options))
+        return files

@@ -1,0 +1,210 @@
+"""verify and listen on loopback addresses of this machine (no namespaces needed)."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from portplan import build_plan, load_deployment
+from portplan.cli import cli
+from portplan.probe.verify import plan_checks, sample_ports
+
+DATA = Path(__file__).resolve().parent / "data"
+DEPLOYMENT = DATA / "loop-deployment.yaml"
+
+
+@pytest.fixture
+def listener() -> Iterator[subprocess.Popen[str]]:
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "portplan",
+            "listen",
+            str(DEPLOYMENT),
+            "--host",
+            "server",
+            "--duration",
+            "60",
+        ],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stderr is not None
+        line = process.stderr.readline()  # "listening on N port(s)..."
+        assert "listening on" in line, line
+        yield process
+    finally:
+        process.terminate()
+        process.communicate(timeout=30)  # also closes the stderr pipe
+
+
+def verify(*args: str) -> tuple[int, dict[str, object]]:
+    result = CliRunner().invoke(
+        cli,
+        [
+            "verify",
+            str(DEPLOYMENT),
+            "--from",
+            "client",
+            "--format",
+            "json",
+            "--timeout",
+            "0.3",
+            *args,
+        ],
+    )
+    return result.exit_code, json.loads(result.stdout) if result.stdout else {}
+
+
+def test_listen_then_verify_proves_tcp_and_udp_paths(listener: subprocess.Popen[str]) -> None:
+    code, report = verify("--flow", "web", "--flow", "radius")
+    checks = report["checks"]
+    assert isinstance(checks, list)
+    assert code == 0, checks
+    ports = {(c["protocol"], c["port"]): c for c in checks}
+    assert set(ports) == {("tcp", 18080), ("tcp", 18081)} | {
+        ("udp", p) for p in range(18118, 18127)
+    }
+    for check in checks:
+        assert check["outcome"] == "open"
+        assert check["temporary_listener"] is True
+        assert check["source_address"] == "127.0.0.2"
+        assert check["address"] == "127.0.0.3"
+
+
+def test_closed_port_is_refused_and_fails_the_run() -> None:
+    code, report = verify("--flow", "closed")
+    assert code == 1
+    (check,) = report["checks"]  # type: ignore[misc]
+    assert check["outcome"] == "refused"
+    assert check["evidence"]["errno"] == "ECONNREFUSED"
+    assert check["passed"] is False
+
+
+def test_silent_udp_is_never_called_open() -> None:
+    code, report = verify("--flow", "radius")  # nothing listens: loopback answers port-unreachable
+    assert code == 1
+    outcomes = {c["outcome"] for c in report["checks"]}  # type: ignore[union-attr]
+    assert outcomes == {"closed"}
+
+
+def test_listen_leaves_a_port_in_use_alone() -> None:
+    busy = socket.socket()
+    busy.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    busy.bind(("127.0.0.3", 18080))
+    busy.listen()
+    try:
+        result = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "portplan",
+                "listen",
+                str(DEPLOYMENT),
+                "--host",
+                "server",
+                "--duration",
+                "1",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert result.returncode == 0, result.stderr
+        assert "not listening on" in result.stderr and "18080" in result.stderr
+        assert "in use by another program: left alone" in result.stderr
+        client = socket.create_connection(("127.0.0.3", 18080), timeout=2)
+        accepted, _ = busy.accept()  # the original owner still gets the connection
+        accepted.close()
+        client.close()
+    finally:
+        busy.close()
+
+
+def test_verify_refuses_flows_that_are_not_planned() -> None:
+    result = CliRunner().invoke(
+        cli, ["verify", str(DEPLOYMENT), "--from", "client", "--flow", "telnet"]
+    )
+    assert result.exit_code == 2
+    assert "no flow 'telnet' in the plan" in result.stderr
+
+
+def test_verify_needs_a_known_source() -> None:
+    result = CliRunner().invoke(cli, ["verify", str(DEPLOYMENT), "--from", "nobody"])
+    assert result.exit_code == 2
+    assert "no host 'nobody'" in result.stderr
+
+
+def test_junit_report_has_a_case_per_probe(listener: subprocess.Popen[str]) -> None:
+    import xml.etree.ElementTree as ET
+
+    result = CliRunner().invoke(
+        cli,
+        [
+            "verify",
+            str(DEPLOYMENT),
+            "--from",
+            "client",
+            "--format",
+            "junit",
+            "--timeout",
+            "0.3",
+            "--flow",
+            "web",
+        ],
+    )
+    assert result.exit_code == 0
+    suite = ET.fromstring(result.stdout)
+    cases = suite.findall("testcase")
+    assert [c.get("classname") for c in cases] == ["loop-1.0/web", "loop-1.0/web"]
+    assert suite.get("failures") == "0"
+
+
+def test_only_planned_addresses_are_probed() -> None:
+    plan = build_plan(load_deployment(DEPLOYMENT))
+    checks, skipped = plan_checks(plan, ("client",))
+    assert not skipped
+    assert {c.probe.address for c in checks} == {"127.0.0.3"}  # never the outsider
+
+
+def test_large_ranges_are_sampled_with_both_ends() -> None:
+    ports = list(range(49152, 65536))
+    sample = sample_ports(ports)
+    assert len(sample) == 64
+    assert sample[0] == 49152 and sample[-1] == 65535
+    assert sample == sorted(set(sample))
+
+
+def test_listen_stops_at_the_end_of_its_duration() -> None:
+    started = time.monotonic()
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "portplan",
+            "listen",
+            str(DEPLOYMENT),
+            "--host",
+            "server",
+            "--duration",
+            "1",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0
+    assert time.monotonic() - started < 30
+    assert "stopped; 13 listened, 0 could not" in result.stderr
