@@ -79,6 +79,9 @@ class PlannedFlow:
     destination_zone: str | None
     ports: PortSet
     listen_ports: PortSet | None  #: where the service listens, when it differs from ``ports``
+    #: the part of ``ports`` that is the destination's dynamic range (Windows RPC), if any;
+    #: per row, not in :class:`FlowFacts`, because it depends on the destination's platform
+    dynamic_ports: PortSet | None = None
 
     @property
     def key(self) -> str:
@@ -629,11 +632,13 @@ class _RowFactory:
                 continue
             dst_ports = ports
             dst_listen = listen
+            dynamic_set: PortSet | None = None
             if dynamic_flow is not None and dynamic_flow.dynamic is not None:
                 extra = self.ex.dynamic_for(dynamic_flow, dst, self.decision)
                 if extra is None:
                     continue
                 dst_ports = (*ports, *extra)
+                dynamic_set = PortSet.of(extra) or None
                 if listen is not None:
                     dst_listen = (*listen, *extra)
             port_set = PortSet.of(dst_ports)
@@ -653,6 +658,7 @@ class _RowFactory:
                         destination_zone=dst_host.zone,
                         ports=port_set,
                         listen_ports=listen_set,
+                        dynamic_ports=dynamic_set,
                     )
                 )
         self.decision.rows += len(out) - before

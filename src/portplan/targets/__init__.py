@@ -93,8 +93,11 @@ class Target:
 
 # Built-in targets, imported only when used (keeps `portplan --help` fast).
 _BUILTIN: dict[str, str] = {
+    "aws": "portplan.targets.aws:AwsTarget",
     "iptables": "portplan.targets.iptables:IptablesTarget",
+    "kubernetes": "portplan.targets.kubernetes:KubernetesTarget",
     "nftables": "portplan.targets.nftables:NftablesTarget",
+    "windows": "portplan.targets.windows:WindowsTarget",
 }
 
 

@@ -1,0 +1,335 @@
+"""Kubernetes: one ``networking.k8s.io/v1`` NetworkPolicy per host that stands for pods.
+
+A host with ``kubernetes: {cluster, namespace, pod_labels}`` is a set of pods.  For each such
+host, ``<cluster>.yaml`` holds a policy ``portplan-<host>`` in the host's namespace that selects
+its pods by ``pod_labels`` and allows exactly the planned ingress (and, with ``--egress``,
+egress): sources that are pods of the same cluster are matched by ``podSelector`` (and by
+``namespaceSelector`` on ``kubernetes.io/metadata.name`` when they run in another namespace, in
+the *same* peer, so both must hold); every other source is matched by ``ipBlock`` on its
+addresses.  Port ranges use ``endPort`` (Kubernetes 1.25 or later).
+
+What a NetworkPolicy cannot say, and how that is handled:
+
+- a destination address: a policy selects its pods by label, so the destination host's
+  ``addresses`` are not used (the policy *is* the destination);
+- the address family of a pod peer: a ``podSelector`` peer matches those pods over IPv4 and
+  IPv6 alike (``ipBlock`` peers keep their family, and a family the destination has no address
+  in is left out, as on the host targets);
+- loopback: traffic inside a pod is not subject to NetworkPolicy; loopback flows get a comment;
+- rejecting: denied traffic is handled by the network plugin (usually dropped), so
+  ``--default reject`` is refused.
+
+Policies are additive and select pods by label, so two hosts of one namespace where the
+``pod_labels`` of one also select the pods of the other would give those pods both hosts' rules:
+that is refused.  A host with nothing planned towards it still gets a policy, with no ingress
+rule: it denies all.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from portplan.errors import TargetError
+from portplan.model._types import Network, Protocol
+from portplan.model.deployment import Kubernetes
+from portplan.model.ports import PortSet
+from portplan.plan import Plan, PlannedFlow
+from portplan.targets import Capability, DefaultAction, RuleOptions, Scope, Target
+
+__all__ = ["KubernetesTarget", "render_cluster"]
+
+API_VERSION = "networking.k8s.io/v1"
+NAMESPACE_LABEL = "kubernetes.io/metadata.name"
+MANAGED_BY = {"app.kubernetes.io/managed-by": "portplan"}
+ANNOTATION = "portplan"  #: annotation prefix: portplan/ingress-N names the flows of rule N
+
+_DNS_LABEL = re.compile(r"^[a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?$")
+_DNS_SUBDOMAIN = re.compile(r"^[a-z0-9](?:[-a-z0-9.]{0,251}[a-z0-9])?$")
+_LABEL_NAME = re.compile(r"^[A-Za-z0-9](?:[-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$")
+_LABEL_VALUE = re.compile(r"^(?:[A-Za-z0-9](?:[-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$")
+
+
+@dataclass(frozen=True, slots=True)
+class _Pods:
+    """A peer that is the pods of a host in the same cluster."""
+
+    namespace: str
+    labels: tuple[tuple[str, str], ...]
+
+
+@dataclass(slots=True)
+class _Rule:
+    flows: dict[str, str] = field(default_factory=dict)  #: flow key -> purpose
+    pods: dict[_Pods, None] = field(default_factory=dict)
+    networks: list[Network] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Policy:
+    host: str
+    k8s: Kubernetes
+    ingress: dict[tuple[Protocol, PortSet], _Rule]
+    egress: dict[tuple[Protocol, PortSet], _Rule]
+    loopback: tuple[str, ...]
+    unreachable: tuple[str, ...]
+
+
+def _check(plan: Plan, options: RuleOptions) -> dict[str, Kubernetes]:
+    """The in-cluster hosts of ``plan``; ``TargetError`` for what cannot be expressed."""
+    if options.extra:
+        raise TargetError(
+            f"target kubernetes has no setting {', '.join(map(repr, sorted(options.extra)))}; "
+            "it takes none (see docs/targets.md)"
+        )
+    if options.default is DefaultAction.REJECT:
+        raise TargetError(
+            "target kubernetes cannot express --default reject: a NetworkPolicy only allows, "
+            "and the network plugin decides how denied traffic ends (usually dropped); use "
+            "--default drop"
+        )
+    pods = {name: h.kubernetes for name, h in plan.hosts.items() if h.kubernetes is not None}
+    if not pods:
+        raise TargetError(
+            f"deployment {plan.deployment!r} has no host with `kubernetes:`, so there is no pod "
+            "to write a NetworkPolicy for; add `kubernetes: {cluster: NAME, namespace: NS, "
+            "pod_labels: {app: NAME}}` to the hosts that are pods in a cluster"
+        )
+    for name, k8s in pods.items():
+        if not _DNS_SUBDOMAIN.match(f"portplan-{name}"):
+            raise TargetError(
+                f"host {name!r}: 'portplan-{name}' is not a valid Kubernetes object name "
+                "(lower-case letters, digits, '-' and '.'); rename the host"
+            )
+        if not _DNS_LABEL.match(k8s.namespace):
+            raise TargetError(
+                f"host {name!r}: namespace {k8s.namespace!r} is not a valid Kubernetes namespace "
+                "(lower-case letters, digits and '-', at most 63)"
+            )
+        if not k8s.pod_labels:
+            raise TargetError(f"host {name!r}: empty pod_labels would select every pod")
+        for key, value in k8s.pod_labels.items():
+            prefix, _, label = key.rpartition("/")
+            if (prefix and not _DNS_SUBDOMAIN.match(prefix)) or not _LABEL_NAME.match(label):
+                raise TargetError(f"host {name!r}: {key!r} is not a valid Kubernetes label key")
+            if not _LABEL_VALUE.match(value):
+                raise TargetError(
+                    f"host {name!r}: {value!r} (label {key}) is not a valid Kubernetes label value"
+                )
+    _check_overlaps(pods)
+    return pods
+
+
+def _check_overlaps(pods: Mapping[str, Kubernetes]) -> None:
+    for name, k8s in pods.items():
+        for other, other_k8s in pods.items():
+            if other == name or (k8s.cluster, k8s.namespace) != (
+                other_k8s.cluster,
+                other_k8s.namespace,
+            ):
+                continue
+            if k8s.pod_labels.items() <= other_k8s.pod_labels.items():
+                raise TargetError(
+                    f"hosts {name!r} and {other!r} are pods of one namespace "
+                    f"({k8s.cluster}/{k8s.namespace}) and the pod_labels of {name!r} "
+                    f"({_labels_text(k8s.pod_labels)}) also select the pods of {other!r} "
+                    f"({_labels_text(other_k8s.pod_labels)}), which would give each the "
+                    "other's rules; give each host a label the other's pods do not carry"
+                )
+
+
+def _labels_text(labels: Mapping[str, str]) -> str:
+    return ", ".join(f"{k}={v}" for k, v in labels.items())
+
+
+def _families(networks: Iterable[Network]) -> set[int]:
+    return {n.version for n in networks}
+
+
+def _policy(plan: Plan, host: str, k8s: Kubernetes, options: RuleOptions) -> _Policy:
+    ingress: dict[tuple[Protocol, PortSet], _Rule] = {}
+    egress: dict[tuple[Protocol, PortSet], _Rule] = {}
+    loopback: dict[str, None] = {}
+    unreachable: dict[str, None] = {}
+    own_families = _families(plan.host_addresses(host))
+
+    def add(rules: dict[tuple[Protocol, PortSet], _Rule], row: PlannedFlow, peer: str) -> None:
+        peer_k8s = plan.hosts[peer].kubernetes
+        pods: _Pods | None = None
+        networks: list[Network] = []
+        if peer_k8s is not None and peer_k8s.cluster == k8s.cluster:
+            pods = _Pods(peer_k8s.namespace, tuple(peer_k8s.pod_labels.items()))
+        else:
+            for network in plan.host_addresses(peer):
+                if network.version in own_families:
+                    networks.append(network)
+                else:
+                    note = f"{row.key} ({row.source} -> {row.destination}: IPv{network.version})"
+                    unreachable[note] = None
+        if pods is None and not networks:
+            return
+        rule = rules.setdefault((row.protocol, row.ports), _Rule())
+        rule.flows.setdefault(row.key, row.purpose)
+        if pods is not None:
+            rule.pods.setdefault(pods)
+        rule.networks.extend(networks)
+
+    for row in plan.rows:
+        if row.loopback:
+            if row.destination == host:
+                loopback[f"{row.key} ({row.protocol.value.upper()} {row.ports})"] = None
+            continue
+        if row.destination == host:
+            add(ingress, row, row.source)
+        if options.egress and row.source == host:
+            add(egress, row, row.destination)
+    return _Policy(
+        host=host,
+        k8s=k8s,
+        ingress=ingress,
+        egress=egress,
+        loopback=tuple(loopback),
+        unreachable=tuple(unreachable),
+    )
+
+
+def _collapse(networks: Iterable[Network]) -> list[Network]:
+    v4 = [n for n in networks if isinstance(n, ipaddress.IPv4Network)]
+    v6 = [n for n in networks if isinstance(n, ipaddress.IPv6Network)]
+    return [*ipaddress.collapse_addresses(v4), *ipaddress.collapse_addresses(v6)]
+
+
+def _peers(rule: _Rule, own_namespace: str) -> list[dict[str, Any]]:
+    peers: list[dict[str, Any]] = []
+    for pods in rule.pods:
+        peer: dict[str, Any] = {"podSelector": {"matchLabels": dict(pods.labels)}}
+        if pods.namespace != own_namespace:  # one peer: both selectors must hold
+            peer["namespaceSelector"] = {"matchLabels": {NAMESPACE_LABEL: pods.namespace}}
+        peers.append(peer)
+    peers.extend({"ipBlock": {"cidr": str(n)}} for n in _collapse(rule.networks))
+    return peers
+
+
+def _ports(protocol: Protocol, ports: PortSet) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for r in ports.ranges:
+        port: dict[str, Any] = {"protocol": protocol.value.upper(), "port": r.start}
+        if r.end != r.start:
+            port["endPort"] = r.end
+        out.append(port)
+    return out
+
+
+def _document(policy: _Policy, plan: Plan, options: RuleOptions) -> dict[str, Any]:
+    namespace = policy.k8s.namespace
+    annotations = {f"{ANNOTATION}/deployment": plan.deployment, f"{ANNOTATION}/host": policy.host}
+    spec: dict[str, Any] = {
+        "podSelector": {"matchLabels": dict(policy.k8s.pod_labels)},
+        "policyTypes": ["Ingress", "Egress"] if options.egress else ["Ingress"],
+    }
+    sections = [("ingress", "from", policy.ingress)]
+    if options.egress:
+        sections.append(("egress", "to", policy.egress))
+    for section, side, rules in sections:
+        items = []
+        for number, ((protocol, ports), rule) in enumerate(rules.items(), start=1):
+            annotations[f"{ANNOTATION}/{section}-{number}"] = ", ".join(rule.flows)
+            items.append({side: _peers(rule, namespace), "ports": _ports(protocol, ports)})
+        spec[section] = items
+    return {
+        "apiVersion": API_VERSION,
+        "kind": "NetworkPolicy",
+        "metadata": {
+            "name": f"portplan-{policy.host}",
+            "namespace": namespace,
+            "labels": dict(MANAGED_BY),
+            "annotations": annotations,
+        },
+        "spec": spec,
+    }
+
+
+def _notes(policy: _Policy, options: RuleOptions) -> list[str]:
+    lines = [f"# --- {policy.host}: pods {_labels_text(policy.k8s.pod_labels)} ---"]
+    sections = [("ingress", policy.ingress)]
+    if options.egress:
+        sections.append(("egress", policy.egress))
+    for section, rules in sections:
+        for number, rule in enumerate(rules.values(), start=1):
+            lines.extend(
+                f"# {section}-{number} {flow}: {' '.join(purpose.split())}"[:200]
+                for flow, purpose in rule.flows.items()
+            )
+    lines.extend(
+        f"# {flow} over loopback: traffic inside a pod is not subject to NetworkPolicy; no rule"
+        for flow in policy.loopback
+    )
+    lines.extend(
+        f"# not reachable (no address of that family here): {u}" for u in policy.unreachable
+    )
+    return lines
+
+
+def render_cluster(plan: Plan, cluster: str, hosts: Iterable[str], options: RuleOptions) -> str:
+    """The NetworkPolicies of one cluster, as one multi-document YAML file."""
+    out = [
+        f"# portplan Kubernetes NetworkPolicies for cluster {cluster} "
+        f"of deployment {' '.join(plan.deployment.split())}.",
+        "# Generated from the flow plan: annotation portplan/ingress-N (egress-N) names the flows "
+        "of rule N; do not edit.",
+        f"# Apply with `kubectl apply -f {cluster}.yaml`; every policy is labelled "
+        "app.kubernetes.io/managed-by=portplan.",
+        "# A NetworkPolicy selects its pods by label and cannot name a destination address: the "
+        "hosts' addresses are used only for peers outside the cluster (ipBlock).",
+    ]
+    if options.egress:
+        out.append(
+            "# Egress is filtered too: what the plan does not name, DNS included, is denied."
+        )
+    for host in hosts:
+        k8s = plan.hosts[host].kubernetes
+        if k8s is None:
+            continue
+        policy = _policy(plan, host, k8s, options)
+        out += ["---", *_notes(policy, options)]
+        document = yaml.safe_dump(
+            _document(policy, plan, options), sort_keys=False, default_flow_style=False, width=100
+        )
+        out.append(document.rstrip("\n"))
+    return "\n".join(out) + "\n"
+
+
+class KubernetesTarget(Target):
+    """Kubernetes NetworkPolicy (networking.k8s.io/v1) for the hosts that are pods."""
+
+    name = "kubernetes"
+    description = (
+        "Kubernetes NetworkPolicy: one file per cluster, one policy per host that is pods "
+        "(podSelector, namespaceSelector, ipBlock, endPort)"
+    )
+    scope = Scope.DEPLOYMENT
+    capabilities = frozenset(
+        {
+            Capability.PORT_RANGES,
+            Capability.UDP,
+            Capability.IPV6,
+            Capability.EGRESS,
+            Capability.STATEFUL,
+            Capability.COMMENTS,
+        }
+    )
+
+    def render(self, plan: Plan, options: RuleOptions) -> dict[str, str]:
+        pods = _check(plan, options)
+        clusters: dict[str, list[str]] = {}
+        for name, k8s in pods.items():
+            clusters.setdefault(k8s.cluster, []).append(name)
+        return {
+            f"{cluster}.yaml": render_cluster(plan, cluster, hosts, options)
+            for cluster, hosts in clusters.items()
+        }

@@ -1,0 +1,352 @@
+"""Windows Defender Firewall: one PowerShell script of ``New-NetFirewallRule`` calls per host.
+
+Every rule names the host's own addresses of one family (``-LocalAddress``), the peers
+(``-RemoteAddress``, always given: Windows reads a missing one as *Any*), the protocol and the
+ports, so a rule never widens across families, hosts or ports.  The firewall is stateful: replies
+to an allowed connection pass without a rule of their own.  The script stops at the first error
+(``$ErrorActionPreference = 'Stop'``) and is re-runnable: it first removes every rule of group
+``portplan``, then adds the plan's, then turns the firewall on for the profiles it covers with
+inbound (and, with ``--egress``, outbound) traffic blocked unless a rule allows it.
+
+RPC/DCOM.  For rows whose application protocol is ``msrpc`` and whose flow adds a dynamic
+range (``dynamic: windows-rpc``), inbound TCP 135 becomes ``-LocalPort RPCEPMap`` and the
+dynamic range ``-LocalPort RPC`` (Windows' own "RPC Endpoint Mapper" and "RPC Dynamic Ports"
+keywords) instead of opening 49152-65535: the firewall then admits only the ports the RPC
+runtime has handed to a registered endpoint, which is narrower than the range.  The keywords
+follow the host's RPC configuration, so a restricted range in the deployment's
+``dynamic_ranges`` must also be configured on the host; ``--set rpc=ports`` writes the planned
+numbers instead.  Other ports of those rows (445) stay numbers.  Keywords exist only for inbound
+rules: outbound rules keep the numbers.
+
+Windows cannot reject (blocked traffic is dropped silently), so ``--default reject`` is refused.
+It does not filter loopback traffic either: a loopback flow gets a comment, not a rule.  Other
+enabled allow rules on the host (Windows' own, or local ones) still apply; the script ends with a
+warning that counts them.
+
+Settings (``--set``): ``profile=Domain,Private`` (default; any of Domain, Private, Public, or
+``any`` for all three) and ``rpc=keywords|ports``.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import unicodedata
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from portplan.errors import TargetError
+from portplan.model._types import Network, Protocol
+from portplan.model.ports import PortRange, PortSet
+from portplan.plan import Plan, PlannedFlow
+from portplan.targets import Capability, DefaultAction, RuleOptions, Scope, Target
+from portplan.targets.hostview import Direction, rule_hosts
+
+__all__ = ["WindowsTarget", "port_difference", "ps_quote", "render_host"]
+
+GROUP = "portplan"
+PROFILES = ("Domain", "Private", "Public")
+DEFAULT_PROFILES = ("Domain", "Private")
+SETTINGS = ("profile", "rpc")
+EPMAP_PORT = 135
+KEYWORD_EPMAP = "RPCEPMap"  #: RPC Endpoint Mapper (TCP 135 of the RPCSS service)
+KEYWORD_RPC = "RPC"  #: RPC Dynamic Ports
+MSRPC = "msrpc"
+
+# PowerShell ends a single-quoted string at any of these; each is escaped by doubling it.
+_PS_QUOTES = "'\u2018\u2019\u201a\u201b"
+
+
+def ps_quote(text: str) -> str:
+    """``text`` as a PowerShell single-quoted string: nothing inside is expanded."""
+    clean = _one_line(text)
+    return "'" + "".join(c + c if c in _PS_QUOTES else c for c in clean) + "'"
+
+
+def _one_line(text: str) -> str:
+    printable = "".join(" " if unicodedata.category(c).startswith("C") else c for c in text)
+    return " ".join(printable.split())
+
+
+def _address(network: Network) -> str:
+    if network.prefixlen == network.max_prefixlen:
+        return str(network.network_address)
+    return str(network)
+
+
+def _addresses(networks: Sequence[Network]) -> str:
+    return ", ".join(ps_quote(_address(n)) for n in networks)
+
+
+def _collapse(networks: Iterable[Network], family: int) -> tuple[Network, ...]:
+    if family == 4:
+        v4 = [n for n in networks if isinstance(n, ipaddress.IPv4Network)]
+        return tuple(ipaddress.collapse_addresses(v4))
+    v6 = [n for n in networks if isinstance(n, ipaddress.IPv6Network)]
+    return tuple(ipaddress.collapse_addresses(v6))
+
+
+def port_difference(ports: PortSet, removed: PortSet) -> PortSet:
+    """The ports of ``ports`` that are not in ``removed``."""
+    left: list[PortRange] = []
+    for r in ports.ranges:
+        start = r.start
+        for cut in removed.ranges:
+            if cut.end < start or cut.start > r.end:
+                continue
+            if cut.start > start:
+                left.append(PortRange(start=start, end=cut.start - 1))
+            start = max(start, cut.end + 1)
+        if start <= r.end:
+            left.append(PortRange(start=start, end=r.end))
+    return PortSet.of(left)
+
+
+@dataclass(frozen=True, slots=True)
+class _Key:
+    direction: Direction
+    family: int
+    protocol: Protocol
+    ports: PortSet
+    keyword: str | None  #: an RPC keyword standing for ``ports`` (inbound only)
+    local: tuple[Network, ...]
+
+
+@dataclass(slots=True)
+class _Group:
+    flows: dict[str, str] = field(default_factory=dict)  #: flow key -> purpose
+    peers: list[Network] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Settings:
+    profiles: tuple[str, ...]
+    rpc_keywords: bool
+
+
+def _settings(options: RuleOptions) -> _Settings:
+    unknown = sorted(set(options.extra) - set(SETTINGS))
+    if unknown:
+        raise TargetError(
+            f"target windows has no setting {', '.join(map(repr, unknown))}; "
+            f"its settings are {', '.join(SETTINGS)} (see docs/targets.md)"
+        )
+    if options.default is DefaultAction.REJECT:
+        raise TargetError(
+            "target windows cannot express --default reject: Windows Defender Firewall drops "
+            "blocked traffic silently and has no reject action; use --default drop"
+        )
+    profile_text = options.extra.get("profile", ",".join(DEFAULT_PROFILES))
+    profiles: list[str] = []
+    for word in (w.strip() for w in profile_text.split(",")):
+        if word.lower() == "any":
+            profiles.extend(PROFILES)
+            continue
+        match = [p for p in PROFILES if p.lower() == word.lower()]
+        if not match:
+            raise TargetError(
+                f"target windows: profile={profile_text!r}: {word!r} is not a firewall profile; "
+                f"give a comma list of {', '.join(PROFILES)}, or any"
+            )
+        profiles.append(match[0])
+    rpc = options.extra.get("rpc", "keywords")
+    if rpc not in ("keywords", "ports"):
+        raise TargetError(f"target windows: rpc={rpc!r}: give rpc=keywords or rpc=ports")
+    chosen = tuple(p for p in PROFILES if p in profiles)  # canonical order, no repeats
+    return _Settings(profiles=chosen, rpc_keywords=rpc == "keywords")
+
+
+def _parts(
+    row: PlannedFlow, direction: Direction, settings: _Settings
+) -> list[tuple[PortSet, str | None]]:
+    """The row's ports, with the RPC keywords split off where they apply."""
+    dynamic = row.dynamic_ports
+    if (
+        direction is not Direction.INBOUND
+        or not settings.rpc_keywords
+        or row.app_protocol != MSRPC
+        or row.protocol is not Protocol.TCP
+        or dynamic is None
+    ):
+        return [(row.ports, None)]
+    parts: list[tuple[PortSet, str | None]] = []
+    epmap = PortSet.of([PortRange.single(EPMAP_PORT)])
+    if EPMAP_PORT in row.ports and EPMAP_PORT not in dynamic:
+        parts.append((epmap, KEYWORD_EPMAP))
+    numbers = port_difference(port_difference(row.ports, dynamic), epmap)
+    if numbers:
+        parts.append((numbers, None))
+    parts.append((dynamic, KEYWORD_RPC))
+    return sorted(parts, key=lambda part: part[0].ranges[0].start)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _HostPlan:
+    groups: dict[_Key, _Group]
+    loopback: tuple[str, ...]
+    unreachable: tuple[str, ...]
+
+
+def _host_plan(
+    plan: Plan,
+    host: str,
+    addresses: tuple[Network, ...],
+    options: RuleOptions,
+    settings: _Settings,
+) -> _HostPlan:
+    groups: dict[_Key, _Group] = {}
+    loopback: dict[str, None] = {}
+    unreachable: dict[str, None] = {}
+
+    def add(direction: Direction, row: PlannedFlow, peers: tuple[Network, ...]) -> None:
+        for family in (4, 6):
+            peer_nets = [n for n in peers if n.version == family]
+            if not peer_nets:
+                continue
+            local = _collapse(addresses, family)
+            if not local:
+                unreachable[f"{row.key} ({row.source} -> {row.destination}: IPv{family})"] = None
+                continue
+            for ports, keyword in _parts(row, direction, settings):
+                key = _Key(direction, family, row.protocol, ports, keyword, local)
+                group = groups.setdefault(key, _Group())
+                group.flows.setdefault(row.key, row.purpose)
+                group.peers.extend(peer_nets)
+
+    for row in plan.rows:
+        if row.loopback:
+            if row.destination == host:
+                ports = f"{row.protocol.value.upper()} {row.ports}"
+                loopback[f"{row.key} ({ports})"] = None
+            continue
+        if row.destination == host:
+            add(Direction.INBOUND, row, row.source_addresses)
+        if options.egress and row.source == host:
+            add(Direction.OUTBOUND, row, row.destination_addresses)
+    return _HostPlan(groups=groups, loopback=tuple(loopback), unreachable=tuple(unreachable))
+
+
+def _port_values(ports: PortSet) -> str:
+    return ", ".join(ps_quote(str(r)) for r in ports.ranges)
+
+
+def _rule(key: _Key, group: _Group, settings: _Settings) -> list[str]:
+    inbound = key.direction is Direction.INBOUND
+    flows = list(group.flows)
+    what = key.keyword or str(key.ports)
+    name = f"{GROUP} {'in' if inbound else 'out'} {key.protocol.value.upper()} {what}: " + (
+        ", ".join(flows)
+    )
+    description = " | ".join(f"{flow}: {purpose}" for flow, purpose in group.flows.items())
+    port_flag = "-LocalPort" if inbound else "-RemotePort"
+    ports = ps_quote(key.keyword) if key.keyword else _port_values(key.ports)
+    peers = _collapse(group.peers, key.family)
+    notes = [f"# {flow}: {_one_line(purpose)}"[:200] for flow, purpose in group.flows.items()]
+    return [
+        *notes,
+        f"New-NetFirewallRule -DisplayName {ps_quote(name)} `",
+        f"    -Description {ps_quote(description)} `",
+        f"    -Group {ps_quote(GROUP)} -Direction {'Inbound' if inbound else 'Outbound'} "
+        f"-Action Allow -Profile {', '.join(settings.profiles)} `",
+        f"    -Protocol {key.protocol.value.upper()} {port_flag} {ports} `",
+        f"    -LocalAddress {_addresses(key.local)} `",
+        f"    -RemoteAddress {_addresses(peers)} | Out-Null",
+    ]
+
+
+def render_host(plan: Plan, host: str, options: RuleOptions) -> str:
+    """The PowerShell script that installs ``host``'s rules."""
+    settings = _settings(options)
+    if host not in plan.hosts:
+        raise TargetError(f"no host {host!r} in deployment {plan.deployment}")
+    addresses = plan.host_addresses(host)
+    view = _host_plan(plan, host, addresses, options, settings)
+    profiles = ", ".join(settings.profiles)
+    out = [
+        f"# portplan Windows Defender Firewall rules for host {host} "
+        f"of deployment {_one_line(plan.deployment)}.",
+        "# Generated from the flow plan: every rule names the flows it implements; do not edit.",
+        f"# Run in an elevated PowerShell: .\\{host}.ps1 (re-runnable: it first removes every rule "
+        f"of group '{GROUP}').",
+        f"# Rules apply to the {profiles} profile(s); TCP/UDP only, stateful.",
+    ]
+    if any(key.keyword for key in view.groups):
+        out.append(
+            f"# RPC: inbound TCP {EPMAP_PORT} is the {KEYWORD_EPMAP} keyword and the dynamic "
+            f"range the {KEYWORD_RPC} keyword (RPC Dynamic Ports), not a port range."
+        )
+    out.extend(f"# not reachable (no address of that family here): {u}" for u in view.unreachable)
+    out += [
+        "#Requires -RunAsAdministrator",
+        "",
+        "$ErrorActionPreference = 'Stop'",
+        f"Remove-NetFirewallRule -Group {ps_quote(GROUP)} -ErrorAction SilentlyContinue",
+    ]
+    for direction in (Direction.INBOUND, Direction.OUTBOUND):
+        keys = [k for k in view.groups if k.direction is direction]
+        if direction is Direction.OUTBOUND and not options.egress:
+            continue
+        out += ["", f"# --- {'inbound' if direction is Direction.INBOUND else 'outbound'} ---"]
+        if direction is Direction.INBOUND:
+            out.extend(
+                f"# {flow} over loopback: Windows Firewall does not filter loopback traffic, "
+                "so no rule is needed."
+                for flow in view.loopback
+            )
+        if not keys:
+            out.append("# nothing planned")
+        for key in keys:
+            out.extend(_rule(key, view.groups[key], settings))
+    actions = "-DefaultInboundAction Block"
+    if options.egress:
+        actions += " -DefaultOutboundAction Block"
+    out += [
+        "",
+        "# Enforce once every rule is in place: traffic no rule allows is dropped.",
+        f"Set-NetFirewallProfile -Profile {profiles} -Enabled True {actions}",
+    ]
+    if not options.egress:
+        out.append(
+            "# Outbound traffic is not filtered here; the default outbound action is left as it is."
+        )
+    direction_filter = "" if options.egress else " -Direction Inbound"
+    out += [
+        "",
+        "# Allow rules outside this group still apply: count them so they can be reviewed.",
+        f"$others = @(Get-NetFirewallRule -Enabled True -Action Allow{direction_filter} |",
+        f"    Where-Object {{ $_.Group -ne {ps_quote(GROUP)} }})",
+        "if ($others.Count -gt 0) {",
+        "    Write-Warning ('{0} enabled allow rule(s) outside group "
+        + GROUP
+        + " also apply on this host' -f $others.Count)",
+        "}",
+    ]
+    return "\n".join(out) + "\n"
+
+
+class WindowsTarget(Target):
+    """Windows Defender Firewall with Advanced Security, through PowerShell's NetSecurity module."""
+
+    name = "windows"
+    description = (
+        "Windows Defender Firewall: one PowerShell script per host (New-NetFirewallRule), "
+        "stateful, RPC keywords for DCOM/WMI"
+    )
+    scope = Scope.HOST
+    capabilities = frozenset(
+        {
+            Capability.PORT_RANGES,
+            Capability.UDP,
+            Capability.IPV6,
+            Capability.EGRESS,
+            Capability.STATEFUL,
+            Capability.COMMENTS,
+            Capability.RPC_KEYWORDS,
+        }
+    )
+
+    def render(self, plan: Plan, options: RuleOptions) -> dict[str, str]:
+        _settings(options)  # refuse bad settings even when no host is rendered
+        files = {}
+        for host in options.hosts or rule_hosts(plan):
+            files[f"{host}.ps1"] = render_host(plan, host, options)
+        return files

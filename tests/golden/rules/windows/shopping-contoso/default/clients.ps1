@@ -1,0 +1,23 @@
+# portplan Windows Defender Firewall rules for host clients of deployment contoso-shopping.
+# Generated from the flow plan: every rule names the flows it implements; do not edit.
+# Run in an elevated PowerShell: .\clients.ps1 (re-runnable: it first removes every rule of group 'portplan').
+# Rules apply to the Domain, Private profile(s); TCP/UDP only, stateful.
+#Requires -RunAsAdministrator
+
+$ErrorActionPreference = 'Stop'
+Remove-NetFirewallRule -Group 'portplan' -ErrorAction SilentlyContinue
+
+# --- inbound ---
+# shopping-6.1/client-agent (TCP 8000) over loopback: Windows Firewall does not filter loopback traffic, so no rule is needed.
+# nothing planned
+
+# Enforce once every rule is in place: traffic no rule allows is dropped.
+Set-NetFirewallProfile -Profile Domain, Private -Enabled True -DefaultInboundAction Block
+# Outbound traffic is not filtered here; the default outbound action is left as it is.
+
+# Allow rules outside this group still apply: count them so they can be reviewed.
+$others = @(Get-NetFirewallRule -Enabled True -Action Allow -Direction Inbound |
+    Where-Object { $_.Group -ne 'portplan' })
+if ($others.Count -gt 0) {
+    Write-Warning ('{0} enabled allow rule(s) outside group portplan also apply on this host' -f $others.Count)
+}

@@ -1,0 +1,35 @@
+# portplan Windows Defender Firewall rules for host da-edge01 of deployment bank-smart-id-k8s.
+# Generated from the flow plan: every rule names the flows it implements; do not edit.
+# Run in an elevated PowerShell: .\da-edge01.ps1 (re-runnable: it first removes every rule of group 'portplan').
+# Rules apply to the Domain, Private profile(s); TCP/UDP only, stateful.
+#Requires -RunAsAdministrator
+
+$ErrorActionPreference = 'Stop'
+Remove-NetFirewallRule -Group 'portplan' -ErrorAction SilentlyContinue
+
+# --- inbound ---
+# smart-id-21.04/da-access-point: External communication between the user client/Nexus Access Client and the Access point over SSL. Since the Access point serves as a reverse proxy, all communication 
+New-NetFirewallRule -DisplayName 'portplan in TCP 443: smart-id-21.04/da-access-point' `
+    -Description 'smart-id-21.04/da-access-point: External communication between the user client/Nexus Access Client and the Access point over SSL. Since the Access point serves as a reverse proxy, all communication to resources is tunneled over the SSL communication.' `
+    -Group 'portplan' -Direction Inbound -Action Allow -Profile Domain, Private `
+    -Protocol TCP -LocalPort '443' `
+    -LocalAddress '198.51.100.20' `
+    -RemoteAddress '203.0.113.128/25' | Out-Null
+# management/ssh: SSH administration of every server, kept open whatever the plan says.
+New-NetFirewallRule -DisplayName 'portplan in TCP 22: management/ssh' `
+    -Description 'management/ssh: SSH administration of every server, kept open whatever the plan says.' `
+    -Group 'portplan' -Direction Inbound -Action Allow -Profile Domain, Private `
+    -Protocol TCP -LocalPort '22' `
+    -LocalAddress '198.51.100.20' `
+    -RemoteAddress '203.0.113.0/28' | Out-Null
+
+# Enforce once every rule is in place: traffic no rule allows is dropped.
+Set-NetFirewallProfile -Profile Domain, Private -Enabled True -DefaultInboundAction Block
+# Outbound traffic is not filtered here; the default outbound action is left as it is.
+
+# Allow rules outside this group still apply: count them so they can be reviewed.
+$others = @(Get-NetFirewallRule -Enabled True -Action Allow -Direction Inbound |
+    Where-Object { $_.Group -ne 'portplan' })
+if ($others.Count -gt 0) {
+    Write-Warning ('{0} enabled allow rule(s) outside group portplan also apply on this host' -f $others.Count)
+}
