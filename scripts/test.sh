@@ -7,9 +7,26 @@ cd "$(dirname "$0")/.."
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 # python3-venv for the virtual environment; nftables, iptables and iproute2 for the network
-# namespace tests.
+# namespace tests; nginx, openssl, exim4-daemon-light, dovecot-pop3d, postgresql and
+# rabbitmq-server for the identifier tests, which start their own instances on loopback; slapd,
+# samba (smbd, samba-dcerpcd) and freeradius for the directory identifier tests, likewise.
+# Packaged services must not start at install time: where no policy-rc.d says otherwise, a
+# temporary one denies every start (exit 101, see invoke-rc.d(8)) while the packages install.
+made_policy=
+if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
+    chmod 755 /usr/sbin/policy-rc.d
+    made_policy=yes
+    trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+fi
 apt-get install -y -qq --no-install-recommends \
-    python3 python3-venv python3-pip nftables iptables ipset iproute2 >/dev/null
+    python3 python3-venv python3-pip nftables iptables ipset iproute2 \
+    nginx openssl exim4-daemon-light dovecot-pop3d postgresql rabbitmq-server \
+    slapd samba freeradius >/dev/null
+if [ -n "$made_policy" ]; then
+    rm -f /usr/sbin/policy-rc.d
+    trap - EXIT
+fi
 
 python3 - <<'PY'
 import sys

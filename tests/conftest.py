@@ -55,7 +55,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  
     if (
         os.environ.get("CI") == "true"
         and report.skipped
-        and item.get_closest_marker("netns") is not None
+        and any(item.get_closest_marker(name) is not None for name in ("netns", "services"))
     ):
         report.outcome = "failed"
-        report.longrepr = f"netns integration test skipped under CI=true: {report.longrepr}"
+        report.longrepr = f"integration test skipped under CI=true: {report.longrepr}"

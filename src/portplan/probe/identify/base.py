@@ -50,7 +50,18 @@ IDENTIFIERS: dict[str, Identifier] = {}
 
 # Modules that register identifiers when imported (kept lazy: verification alone does not
 # need them loaded).
-_MODULES: tuple[str, ...] = ()
+_MODULES: tuple[str, ...] = (
+    "portplan.probe.identify.tls",
+    "portplan.probe.identify.http",
+    "portplan.probe.identify.mail",
+    "portplan.probe.identify.postgresql",
+    "portplan.probe.identify.amqp",
+    "portplan.probe.identify.ldap",
+    "portplan.probe.identify.smb",
+    "portplan.probe.identify.msrpc",
+    "portplan.probe.identify.tds",
+    "portplan.probe.identify.radius",
+)
 
 
 def register(*protocols: str) -> Callable[[Identifier], Identifier]:

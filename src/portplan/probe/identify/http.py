@@ -1,0 +1,130 @@
+"""HTTP and HTTPS: ``GET /`` and the response head (RFC 9110, RFC 9112).
+
+The request names the host (``ctx.server_name``, else the address) and asks the server to close
+the connection; only the status line and the header fields are read, never the body.  Interim
+``1xx`` responses (103 Early Hints) are passed over.  The first bytes of the answer decide: an
+HTTP response starts with ``HTTP/``, and anything else stops the exchange at once.
+"""
+
+from __future__ import annotations
+
+import re
+
+from portplan._version import __version__
+from portplan.probe.identify._exchange import (
+    Findings,
+    NotThisProtocol,
+    Stream,
+    connect,
+    printable,
+    run_exchange,
+)
+from portplan.probe.identify.base import Identification, ProbeContext, register
+from portplan.probe.identify.tls import open_tls
+
+__all__ = ["identify_http", "identify_https"]
+
+#: the longest response head read before giving up
+MAX_HEAD = 65536
+#: interim (1xx) responses passed over before the final one
+MAX_INTERIM = 5
+
+_STATUS_LINE = re.compile(r"HTTP/(\d)\.(\d) ([1-9]\d\d)(?: (.*))?")
+_PREFIX = b"HTTP/"
+#: header fields worth reporting, by their lower-case name
+_REPORTED = {"server": "server", "location": "location", "strict-transport-security": "hsts"}
+
+
+def _host(ctx: ProbeContext, default_port: int) -> str:
+    host = ctx.server_name or ctx.address
+    if ":" in host:
+        host = f"[{host}]"
+    return host if ctx.port == default_port else f"{host}:{ctx.port}"
+
+
+def _request(ctx: ProbeContext, default_port: int) -> bytes:
+    return (
+        "GET / HTTP/1.1\r\n"
+        f"Host: {_host(ctx, default_port)}\r\n"
+        f"User-Agent: portplan/{__version__}\r\n"
+        "Accept: */*\r\n"
+        "Connection: close\r\n"
+        "\r\n"
+    ).encode("ascii", "replace")
+
+
+async def _read_head(stream: Stream, data: bytes) -> tuple[bytes, bytes]:
+    """One response head (without its blank line) and the bytes after it."""
+    while True:
+        for separator in (b"\r\n\r\n", b"\n\n"):
+            head, found, rest = data.partition(separator)
+            if found:
+                return head, rest
+        if not _PREFIX.startswith(data[: len(_PREFIX)]):
+            raise NotThisProtocol(f"not an HTTP response: '{printable(data)}'")
+        if len(data) > MAX_HEAD:
+            raise NotThisProtocol(f"response head longer than {MAX_HEAD} bytes")
+        chunk = await stream.reader.read(4096)
+        if not chunk:
+            if not data:
+                raise NotThisProtocol("connection closed without an answer")
+            return data, b""  # closed within the head: read what came
+        data += chunk
+
+
+def _parse_head(head: bytes, found: Findings) -> int:
+    lines = head.decode("latin-1").splitlines()
+    match = _STATUS_LINE.fullmatch(lines[0].strip()) if lines else None
+    if match is None:
+        raise NotThisProtocol(f"not an HTTP status line: '{printable(head)}'")
+    major, minor, status, reason = match.groups()
+    found.details["http_version"] = f"{major}.{minor}"
+    found.details["status"] = status
+    found.details["reason"] = (reason or "").strip()
+    for line in lines[1:]:
+        name, colon, value = line.partition(":")
+        key = _REPORTED.get(name.strip().lower())
+        if colon and key:
+            found.details[key] = value.strip()
+    return int(status)
+
+
+async def _get(stream: Stream, ctx: ProbeContext, found: Findings, protocol: str) -> None:
+    found.step = "HTTP response"
+    stream.writer.write(_request(ctx, 443 if protocol == "https" else 80))
+    await stream.writer.drain()
+    rest = b""
+    for _ in range(MAX_INTERIM + 1):
+        head, rest = await _read_head(stream, rest)
+        status = _parse_head(head, found)
+        found.protocol = protocol
+        if status >= 200:
+            break
+    else:
+        found.warnings.append(f"more than {MAX_INTERIM} interim responses")
+    found.complete = True
+
+
+@register("http")
+async def identify_http(ctx: ProbeContext) -> Identification:
+    """Plain HTTP: status line and ``Server`` of the answer to ``GET /``."""
+
+    async def talk(found: Findings) -> None:
+        async with connect(ctx) as stream:
+            await _get(stream, ctx, found, "http")
+
+    return await run_exchange("http", ctx, talk)
+
+
+@register("https")
+async def identify_https(ctx: ProbeContext) -> Identification:
+    """HTTP over TLS: the TLS facts, then status line and ``Server`` of ``GET /``.
+
+    A TLS server that does not answer HTTP is reported as ``protocol="tls"``.
+    """
+
+    async def talk(found: Findings) -> None:
+        async with open_tls(ctx, found, alpn=("http/1.1",)) as stream:
+            await _get(stream, ctx, found, "https")
+
+    return await run_exchange("https", ctx, talk)

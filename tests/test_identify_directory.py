@@ -1,0 +1,994 @@
+"""Directory and Windows-service identifiers (LDAP, SMB, MS-RPC, TDS, RADIUS) against real servers.
+
+Every server comes from a Debian package, runs from its own temporary directory on loopback at
+a free high port, is started by a module-scoped fixture that waits a bounded time for it, and
+is stopped (SIGTERM, then SIGKILL to its process group) with its directory removed in a
+``finally``:
+
+- OpenLDAP: ``slapd -d 0 -f DIR/slapd.conf -h "ldap://127.0.0.1:P/ ldaps://127.0.0.1:Q/"``, an
+  mdb database in DIR and the self-signed test certificate.  A second slapd plays an Active
+  Directory Global Catalog: its ``rootDSE`` file adds ``isGlobalCatalogReady: TRUE`` (OpenLDAP
+  has no such attribute; it is declared in the config as AD's OID 1.2.840.113556.1.4.1959).
+- Samba's smbd: ``smbd --foreground --no-process-group -s DIR/smb.conf --debug-stdout`` with
+  ``smb ports`` set to a free port and every private, lock, state and cache directory in DIR.
+- Samba's endpoint mapper: ``samba-dcerpcd --libexec-rpcds`` serves it on port 135 only (the
+  port comes from the interface's well-known endpoint; ``rpc server port`` does not move it),
+  so it runs in a network namespace made for the test (``pp-rpc-<random>``, only ``lo``, up),
+  where it binds 127.0.0.1:135 and its rpcd workers' dynamic ports; the probes run inside that
+  namespace too, from a thread that joined it with setns(2).  The namespace is always deleted.
+- FreeRADIUS: ``freeradius -X -d DIR/raddb``, a copy of /etc/freeradius/3.0 whose sites and
+  modules are replaced by one virtual server with a ``status`` listener and an ``acct``
+  listener on free UDP ports and one client, 127.0.0.1, with a known secret.
+
+SQL Server is not packaged: the TDS tests serve PRELOGIN answers written byte by byte from the
+MS-TDS specification from a small asyncio server on loopback.
+
+The server tests are marked ``services``: outside CI they skip (with the reason) when a server
+binary is missing or root is needed; under CI=true such a skip is a failure (tests/conftest.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ctypes
+import hashlib
+import os
+import re
+import secrets
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Callable, Coroutine, Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, TypeVar, cast
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from portplan.probe.identify import IDENTIFIERS, Identification, ProbeContext, identify
+from portplan.probe.identify import _ber as ber
+from portplan.probe.identify.ldap import search_request
+from portplan.probe.identify.msrpc import IWBEM_LEVEL1_LOGIN, Interface, map_interface
+from portplan.probe.identify.radius import NEED_SECRET, SILENCE, WRONG_SECRET, status_server
+
+T = TypeVar("T")
+
+SERVICES = pytest.mark.services
+LOOPBACK = "127.0.0.1"
+SERVER_NAME = "directory.portplan-test.localhost"
+SUFFIX = "dc=portplan,dc=test"
+RADIUS_SECRET = b"portplan-testing-123"
+#: seconds a server may take to be ready
+READY = 20.0
+SLAPD = "/usr/sbin/slapd"
+SMBD = "/usr/sbin/smbd"
+DCERPCD = "/usr/libexec/samba/samba-dcerpcd"
+FREERADIUS = "/usr/sbin/freeradius"
+FREERADIUS_CONFIG = Path("/etc/freeradius/3.0")
+#: the LSA interface (MS-LSAD), which samba-dcerpcd's rpcd_lsad registers over TCP
+LSARPC = Interface(uuid.UUID("12345778-1234-abcd-ef00-0123456789ab"), 0, 0)
+
+
+# --- running servers ------------------------------------------------------------------------
+
+
+@contextmanager
+def _scratch(name: str) -> Iterator[Path]:
+    directory = Path(tempfile.mkdtemp(prefix=f"portplan-{name}-"))
+    try:
+        yield directory
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+def _free_ports(count: int, kind: socket.SocketKind = socket.SOCK_STREAM) -> list[int]:
+    """Distinct loopback ports free a moment ago (all held together while chosen)."""
+    sockets = [socket.socket(socket.AF_INET, kind) for _ in range(count)]
+    try:
+        for sock in sockets:
+            sock.bind((LOOPBACK, 0))
+        return [int(sock.getsockname()[1]) for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
+def _binary(path: str, package: str) -> str:
+    if not os.access(path, os.X_OK):
+        pytest.skip(f"{path} not found: install the Debian package {package}")
+    return path
+
+
+def _need_root(what: str) -> None:
+    if os.geteuid() != 0:
+        pytest.skip(f"{what} needs root")
+
+
+def _tail(log: Path, lines: int = 25) -> str:
+    try:
+        return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"
+
+
+def _start(args: list[str], directory: Path, log: Path) -> subprocess.Popen[bytes]:
+    with log.open("ab") as output:
+        return subprocess.Popen(
+            args,
+            cwd=directory,
+            stdin=subprocess.DEVNULL,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group, to stop its children too
+        )
+
+
+def _stop(process: subprocess.Popen[bytes], grace: float = 10.0) -> None:
+    """SIGTERM to the process we started, then SIGKILL to whatever is left of its group."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(grace)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(5)
+    with suppress(ProcessLookupError, PermissionError):
+        os.killpg(process.pid, signal.SIGKILL)
+
+
+def _listening(port: int) -> bool:
+    try:
+        socket.create_connection((LOOPBACK, port), timeout=0.5).close()
+    except OSError:
+        return False
+    return True
+
+
+def _wait_until(
+    ready: Callable[[], bool], process: subprocess.Popen[bytes], log: Path, what: str
+) -> None:
+    """Poll ``ready`` for at most :data:`READY` seconds; fail at once if the server exits."""
+    deadline = time.monotonic() + READY
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"{what} exited with status {process.returncode}:\n{_tail(log)}")
+        if ready():
+            return
+        time.sleep(0.1)
+    pytest.fail(f"{what} not ready after {READY:g} s:\n{_tail(log)}")
+
+
+def _identify(
+    protocol: str, port: int, *, timeout: float = 5.0, secret: bytes | None = None
+) -> Identification:
+    context = ProbeContext(
+        address=LOOPBACK,
+        port=port,
+        timeout=timeout,
+        secrets={"radius": secret} if secret is not None else {},
+    )
+    result = asyncio.run(identify(protocol, context))
+    assert result is not None, f"no identifier registered for {protocol}"
+    assert result.expected == protocol
+    return result
+
+
+# --- network namespace for the endpoint mapper ----------------------------------------------
+
+_CLONE_NEWNET = 0x40000000
+
+
+def _in_namespace(namespace: str, work: Callable[[], T], timeout: float = 30.0) -> T:
+    """``work()`` in a thread that has joined ``namespace`` (setns(2) is per thread)."""
+    outcome: list[T] = []
+    failure: list[BaseException] = []
+
+    def target() -> None:
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            fd = os.open(f"/run/netns/{namespace}", os.O_RDONLY)
+            try:
+                if libc.setns(fd, _CLONE_NEWNET) != 0:
+                    code = ctypes.get_errno()
+                    raise OSError(code, f"setns: {os.strerror(code)}")
+            finally:
+                os.close(fd)
+            outcome.append(work())
+        except BaseException as exc:  # handed to the test's thread
+            failure.append(exc)
+
+    thread = threading.Thread(target=target, name=f"in-{namespace}", daemon=True)
+    thread.start()
+    thread.join(timeout)
+    if thread.is_alive():
+        raise TimeoutError(f"work in {namespace} did not finish in {timeout:g} s")
+    if failure:
+        raise failure[0]
+    return outcome[0]
+
+
+def _run_in(namespace: str, coroutine: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    return _in_namespace(namespace, lambda: asyncio.run(coroutine()))
+
+
+def _ip(*args: str) -> None:
+    subprocess.run(["ip", *args], check=True, capture_output=True, timeout=20)
+
+
+# --- certificate ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Certificate:
+    cert: Path
+    key: Path
+
+
+@pytest.fixture(scope="module")
+def certificate() -> Iterator[Certificate]:
+    """Self-signed, naming SERVER_NAME, valid ten days."""
+    now = datetime.now(UTC)
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name(
+        [
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "portplan tests"),
+            x509.NameAttribute(NameOID.COMMON_NAME, SERVER_NAME),
+        ]
+    )
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(hours=1))
+        .not_valid_after(now + timedelta(days=10))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(SERVER_NAME)]), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    with _scratch("ldap-cert") as directory:
+        cert_path, key_path = directory / "cert.pem", directory / "key.pem"
+        cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+        key_path.write_bytes(
+            key.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            )
+        )
+        key_path.chmod(0o600)
+        yield Certificate(cert_path, key_path)
+
+
+# --- OpenLDAP -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Slapd:
+    ldap: int
+    ldaps: int
+
+
+#: AD's rootDSE attributes, declared so that slapd's rootDSE file may carry them
+_AD_ATTRIBUTES = """\
+attributetype ( 1.2.840.113556.1.4.1959 NAME 'isGlobalCatalogReady'
+    EQUALITY booleanMatch SYNTAX 1.3.6.1.4.1.1466.115.121.1.7 SINGLE-VALUE )
+attributetype ( 1.2.840.113556.1.4.619 NAME 'dnsHostName'
+    EQUALITY caseIgnoreMatch SYNTAX 1.3.6.1.4.1.1466.115.121.1.15 SINGLE-VALUE )
+"""
+
+_GLOBAL_CATALOG_ROOT_DSE = """\
+dn:
+isGlobalCatalogReady: TRUE
+dnsHostName: dc1.portplan.test
+vendorName: portplan test directory
+"""
+
+
+@contextmanager
+def _slapd(certificate: Certificate, *, global_catalog: bool) -> Iterator[Slapd]:
+    slapd = _binary(SLAPD, "slapd")
+    _need_root("slapd from a temporary configuration")
+    with _scratch("slapd") as directory:
+        (directory / "db").mkdir()
+        extra = ""
+        if global_catalog:
+            (directory / "root.ldif").write_text(_GLOBAL_CATALOG_ROOT_DSE)
+            extra = f"{_AD_ATTRIBUTES}rootDSE {directory / 'root.ldif'}\n"
+        (directory / "slapd.conf").write_text(
+            f"include /etc/ldap/schema/core.schema\n{extra}"
+            f"pidfile {directory / 'slapd.pid'}\n"
+            f"argsfile {directory / 'slapd.args'}\n"
+            "modulepath /usr/lib/ldap\n"
+            "moduleload back_mdb\n"
+            f"TLSCertificateFile {certificate.cert}\n"
+            f"TLSCertificateKeyFile {certificate.key}\n"
+            "database mdb\n"
+            "maxsize 10485760\n"
+            f'suffix "{SUFFIX}"\n'
+            f'rootdn "cn=admin,{SUFFIX}"\n'
+            f"directory {directory / 'db'}\n"
+        )
+        ports = Slapd(*_free_ports(2))
+        urls = f"ldap://{LOOPBACK}:{ports.ldap}/ ldaps://{LOOPBACK}:{ports.ldaps}/"
+        log = directory / "slapd.log"
+        args = [slapd, "-d", "0", "-f", str(directory / "slapd.conf"), "-h", urls]
+        process = _start(args, directory, log)
+        try:
+            _wait_until(
+                lambda: _listening(ports.ldap) and _listening(ports.ldaps), process, log, "slapd"
+            )
+            yield ports
+        finally:
+            _stop(process)
+
+
+@pytest.fixture(scope="module")
+def slapd(certificate: Certificate) -> Iterator[Slapd]:
+    with _slapd(certificate, global_catalog=False) as ports:
+        yield ports
+
+
+@pytest.fixture(scope="module")
+def slapd_gc(certificate: Certificate) -> Iterator[Slapd]:
+    with _slapd(certificate, global_catalog=True) as ports:
+        yield ports
+
+
+# --- Samba ----------------------------------------------------------------------------------
+
+
+def _samba_conf(directory: Path, extra: str) -> Path:
+    """An smb.conf whose every state, lock, cache and log path lies in ``directory``."""
+    paths = {}
+    for name in ("private", "lock", "state", "cache", "pid", "ncalrpc", "log"):
+        paths[name] = directory / name
+        paths[name].mkdir()
+    conf = directory / "smb.conf"
+    conf.write_text(
+        "[global]\n"
+        "  workgroup = PORTPLAN\n"
+        "  netbios name = PORTPLANTEST\n"
+        "  server role = standalone server\n"
+        f"  interfaces = {LOOPBACK}\n"
+        "  bind interfaces only = yes\n"
+        f"  private dir = {paths['private']}\n"
+        f"  lock directory = {paths['lock']}\n"
+        f"  state directory = {paths['state']}\n"
+        f"  cache directory = {paths['cache']}\n"
+        f"  pid directory = {paths['pid']}\n"
+        f"  ncalrpc dir = {paths['ncalrpc']}\n"
+        f"  log file = {paths['log']}/%m.log\n"
+        "  load printers = no\n"
+        "  printing = bsd\n"
+        "  printcap name = /dev/null\n"
+        "  disable spoolss = yes\n"
+        # samba-dcerpcd is started by the test itself, never on demand by smbd
+        "  rpc start on demand helpers = false\n"
+        f"{extra}"
+    )
+    return conf
+
+
+@pytest.fixture(scope="module")
+def smbd() -> Iterator[int]:
+    binary = _binary(SMBD, "samba")
+    _need_root("smbd from a temporary configuration")
+    with _scratch("smbd") as directory:
+        (port,) = _free_ports(1)
+        conf = _samba_conf(directory, f"  smb ports = {port}\n  server signing = mandatory\n")
+        log = directory / "smbd.log"
+        args = [binary, "--foreground", "--no-process-group", "-s", str(conf), "--debug-stdout"]
+        process = _start(args, directory, log)
+        try:
+            _wait_until(lambda: _listening(port), process, log, "smbd")
+            yield port
+        finally:
+            _stop(process)
+
+
+@pytest.fixture(scope="module")
+def epmapper() -> Iterator[str]:
+    """samba-dcerpcd in a namespace of its own, answering on 127.0.0.1:135 there."""
+    binary = _binary(DCERPCD, "samba")
+    _need_root("a network namespace")
+    if shutil.which("ip") is None:
+        pytest.skip("ip not found: install the Debian package iproute2")
+    namespace = f"pp-rpc-{secrets.token_hex(4)}"
+    with _scratch("dcerpcd") as directory:
+        conf = _samba_conf(directory, "")
+        log = directory / "samba-dcerpcd.log"
+        _ip("netns", "add", namespace)
+        process: subprocess.Popen[bytes] | None = None
+        try:
+            _ip("-n", namespace, "link", "set", "lo", "up")
+            args = ["ip", "netns", "exec", namespace, binary, "--libexec-rpcds", "--foreground"]
+            args += ["--no-process-group", "-s", str(conf), "--debug-stdout"]
+            process = _start(args, directory, log)
+
+            def ready() -> bool:
+                return _in_namespace(namespace, lambda: _listening(135))
+
+            _wait_until(ready, process, log, "samba-dcerpcd")
+            yield namespace
+        finally:
+            if process is not None:
+                _stop(process)
+            subprocess.run(["ip", "netns", "delete", namespace], check=False, timeout=20)
+
+
+# --- FreeRADIUS -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Radius:
+    auth: int  #: a status listener: Status-Server gets Access-Accept
+    acct: int  #: an accounting listener: Status-Server gets Accounting-Response
+    log: Path
+
+
+def _radius_site(auth: int, acct: int) -> str:
+    return f"""\
+server portplan_status {{
+  listen {{
+    type = status
+    ipaddr = {LOOPBACK}
+    port = {auth}
+  }}
+  listen {{
+    type = acct
+    ipaddr = {LOOPBACK}
+    port = {acct}
+  }}
+  client portplan {{
+    ipaddr = {LOOPBACK}
+    secret = {RADIUS_SECRET.decode()}
+  }}
+  authorize {{
+    ok
+  }}
+  preacct {{
+    ok
+  }}
+  accounting {{
+    ok
+  }}
+}}
+"""
+
+
+@pytest.fixture(scope="module")
+def freeradius() -> Iterator[Radius]:
+    binary = _binary(FREERADIUS, "freeradius")
+    _need_root("freeradius from a copied configuration")
+    if not (FREERADIUS_CONFIG / "radiusd.conf").exists():
+        pytest.skip(f"{FREERADIUS_CONFIG} is missing: install the Debian package freeradius")
+    with _scratch("freeradius") as directory:
+        raddb = directory / "raddb"
+        shutil.copytree(FREERADIUS_CONFIG, raddb, symlinks=True)
+        for path in (raddb / "sites-enabled").iterdir():
+            path.unlink()
+        for path in (raddb / "mods-enabled").iterdir():
+            if path.name != "always":  # "ok" is all the virtual server runs
+                path.unlink()
+        for name in ("run", "log"):
+            (directory / name).mkdir()
+        conf = raddb / "radiusd.conf"
+        text = conf.read_text()
+        text = re.sub(r"(?m)^raddbdir = .*$", f"raddbdir = {raddb}", text)
+        text = re.sub(r"(?m)^logdir = .*$", f"logdir = {directory / 'log'}", text)
+        text = re.sub(r"(?m)^run_dir = .*$", f"run_dir = {directory / 'run'}", text)
+        text = re.sub(r"(?m)^(\s*)(user|group) = ", r"\1# \2 = ", text)  # stay root, in DIR
+        text = re.sub(r"(?m)^\$INCLUDE (proxy|clients)\.conf$", r"# \g<0>", text)
+        conf.write_text(text)
+        auth, acct = _free_ports(2, socket.SOCK_DGRAM)
+        (raddb / "sites-enabled" / "portplan-status").write_text(_radius_site(auth, acct))
+        log = directory / "freeradius.log"
+        process = _start([binary, "-X", "-d", str(raddb)], directory, log)
+        try:
+            _wait_until(
+                lambda: "Ready to process requests" in log.read_text(errors="replace"),
+                process,
+                log,
+                "freeradius",
+            )
+            yield Radius(auth, acct, log)
+        finally:
+            _stop(process)
+
+
+# --- LDAP -----------------------------------------------------------------------------------
+
+
+@SERVICES
+def test_ldap_reads_the_rootdse_of_slapd(slapd: Slapd) -> None:
+    result = _identify("ldap", slapd.ldap)
+    assert result.matches, result
+    assert result.error is None
+    assert result.details["naming_contexts"] == SUFFIX
+    assert result.details["supported_ldap_version"] == "3"
+    assert result.details["result"] == "success (0)"
+    assert "is_global_catalog_ready" not in result.details
+
+
+@SERVICES
+def test_ldaps_reads_slapd_through_tls_and_its_certificate(slapd: Slapd) -> None:
+    result = _identify("ldaps", slapd.ldaps)
+    assert result.matches, result
+    assert result.details["naming_contexts"] == SUFFIX
+    assert f"CN={SERVER_NAME}" in result.details["subject"]
+    assert result.details["tls_version"].startswith("TLSv1.")
+    assert any("self-signed" in w for w in result.warnings), result.warnings
+    assert any("expires in" in w for w in result.warnings), result.warnings
+
+
+@SERVICES
+def test_global_catalog_on_a_directory_that_is_not_one_is_plain_ldap(slapd: Slapd) -> None:
+    # slapd's own rootDSE has no isGlobalCatalogReady: LDAP answers, but no Global Catalog.
+    for protocol, port, plain in (
+        ("ldap-gc", slapd.ldap, "ldap"),
+        ("ldaps-gc", slapd.ldaps, "ldaps"),
+    ):
+        result = _identify(protocol, port)
+        assert result.protocol == plain, result
+        assert not result.matches
+        assert result.details["global_catalog_ready"] == "not advertised"
+        assert any("not a Global Catalog" in w for w in result.warnings), result.warnings
+
+
+@SERVICES
+def test_global_catalog_ready_directory_is_identified(slapd_gc: Slapd) -> None:
+    for protocol, port in (("ldap-gc", slapd_gc.ldap), ("ldaps-gc", slapd_gc.ldaps)):
+        result = _identify(protocol, port)
+        assert result.matches, result
+        assert result.details["global_catalog_ready"] == "true"
+        assert result.details["is_global_catalog_ready"] == "TRUE"
+        assert result.details["dns_host_name"] == "dc1.portplan.test"
+        assert result.details["vendor_name"] == "portplan test directory"
+
+
+@SERVICES
+def test_ldap_in_the_clear_on_the_ldaps_port_finds_no_ldap(slapd: Slapd) -> None:
+    result = _identify("ldap", slapd.ldaps, timeout=2.0)
+    assert result.protocol is None
+    assert result.error
+
+
+# --- SMB ------------------------------------------------------------------------------------
+
+
+@SERVICES
+def test_smb_negotiates_smb3_with_smbd(smbd: int) -> None:
+    result = _identify("smb", smbd)
+    assert result.matches, result
+    details = result.details
+    assert details["dialect"] == "3.1.1"  # Samba 4.17 picks the newest offered
+    uuid.UUID(details["server_guid"])
+    assert details["signing"] == "required"  # server signing = mandatory
+    assert details["preauth_hash"] == "SHA-512"
+    assert details["cipher"].startswith("AES-")
+    for size in ("max_transact_size", "max_read_size", "max_write_size"):
+        assert int(details[size]) >= 65536
+    assert not any("signing" in w for w in result.warnings)
+
+
+# --- MS-RPC ---------------------------------------------------------------------------------
+
+
+@SERVICES
+@pytest.mark.netns
+def test_msrpc_learns_the_dynamic_ports_and_they_answer(epmapper: str) -> None:
+    async def probe() -> tuple[Identification | None, dict[int, bool]]:
+        result = await identify("msrpc", ProbeContext(address=LOOPBACK, port=135, timeout=5.0))
+        ports = result.details.get("dynamic_ports", "") if result else ""
+        reachable = {int(p): _listening(int(p)) for p in ports.split(",") if p}
+        return result, reachable
+
+    result, reachable = _run_in(epmapper, probe)
+    assert result is not None and result.matches, result
+    assert result.error is None
+    assert result.details["secondary_address"] == "135"
+    assert int(result.details["endpoints_registered"]) > 0
+    # the ports the mapper hands out are real listeners, and 135 itself is not among them
+    assert reachable and all(reachable.values()), reachable
+    assert 135 not in reachable
+    assert "lsarpc" in result.details["endpoints"]
+
+
+@SERVICES
+@pytest.mark.netns
+def test_ept_map_finds_lsarpc_but_not_wmi(epmapper: str) -> None:
+    context = ProbeContext(address=LOOPBACK, port=135, timeout=5.0)
+
+    async def probe() -> tuple[Identification, Identification, Identification | None]:
+        return (
+            await map_interface(context, LSARPC),
+            await map_interface(context, IWBEM_LEVEL1_LOGIN),
+            await identify("msrpc", context),
+        )
+
+    lsa, wmi, lookup = _run_in(epmapper, probe)
+    assert lsa.matches and lsa.details["registered"] == "yes", lsa
+    assert lookup is not None
+    assert set(lsa.details["ports"].split(",")) <= set(lookup.details["dynamic_ports"].split(","))
+    # WMI is DCOM: its port comes from an activation, never from the endpoint mapper
+    assert wmi.matches and wmi.details["registered"] == "no", wmi
+    assert wmi.details["ports"] == ""
+
+
+# --- identifiers against the wrong server ---------------------------------------------------
+
+
+@SERVICES
+@pytest.mark.parametrize(
+    ("protocol", "server"),
+    [
+        ("smb", "slapd"),
+        ("msrpc", "slapd"),
+        ("tds", "slapd"),
+        ("ldap", "smbd"),
+        ("msrpc", "smbd"),
+        ("tds", "smbd"),
+    ],
+)
+def test_an_identifier_against_another_server_finds_nothing(
+    protocol: str, server: str, request: pytest.FixtureRequest
+) -> None:
+    fixture = request.getfixturevalue(server)
+    port = fixture.ldap if isinstance(fixture, Slapd) else fixture
+    result = _identify(protocol, port, timeout=1.0)
+    assert result.protocol is None, result
+    assert result.error
+
+
+@pytest.mark.parametrize("protocol", ["ldap", "ldaps", "ldap-gc", "smb", "msrpc", "tds"])
+def test_an_identifier_against_a_closed_port_reports_the_refusal(protocol: str) -> None:
+    (port,) = _free_ports(1)
+    result = _identify(protocol, port, timeout=1.0)
+    assert result.protocol is None
+    assert result.error is not None and "refused" in result.error.lower()
+
+
+# --- TDS ------------------------------------------------------------------------------------
+
+# A PRELOGIN answer as SQL Server 2022 (16.0.1000) sends it, written from MS-TDS 2.2.3.1
+# (packet header) and 2.2.6.5 (PRELOGIN), with the server's encryption ENCRYPT_OFF.
+PRELOGIN_ANSWER_2022 = bytes(
+    [
+        # 2.2.3.1 packet header, 8 bytes, big-endian
+        0x04,  # Type: tabular result, the packet a server's PRELOGIN answer travels in
+        0x01,  # Status: end of message
+        0x00, 0x2B,  # Length: 43 bytes, this header included
+        0x00, 0x00,  # SPID: 0
+        0x01,  # PacketID: 1
+        0x00,  # Window: 0
+        # 2.2.6.5 option tokens: PL_OPTION_TOKEN, PL_OFFSET, PL_OPTION_LENGTH (big-endian),
+        # offsets counted from the start of the PRELOGIN payload, just after the header
+        0x00, 0x00, 0x1A, 0x00, 0x06,  # VERSION at 26, 6 bytes
+        0x01, 0x00, 0x20, 0x00, 0x01,  # ENCRYPTION at 32, 1 byte
+        0x02, 0x00, 0x21, 0x00, 0x01,  # INSTOPT at 33, 1 byte
+        0x03, 0x00, 0x22, 0x00, 0x00,  # THREADID at 34, 0 bytes (a server sends none)
+        0x04, 0x00, 0x22, 0x00, 0x01,  # MARS at 34, 1 byte
+        0xFF,  # TERMINATOR
+        # option data
+        0x10, 0x00, 0x03, 0xE8,  # UL_VERSION: major 16, minor 0, build 1000 (0x03E8)
+        0x00, 0x00,  # US_SUBBUILD: 0
+        0x00,  # B_FENCRYPTION: ENCRYPT_OFF (encryption available, not forced)
+        0x00,  # B_INSTVALIDITY: 0x00, the instance asked for is this one
+        0x00,  # B_MARS: off
+    ]
+)  # fmt: skip
+
+# The same answer from SQL Server 2019 (15.0.2000) with Force Encryption set: ENCRYPT_REQ, and
+# the options in another order (the offsets, not the order of the data, are what count).
+PRELOGIN_ANSWER_2019_FORCED = bytes(
+    [
+        0x04, 0x01, 0x00, 0x2B, 0x00, 0x00, 0x01, 0x00,  # header: tabular result, EOM, 43
+        0x01, 0x00, 0x1A, 0x00, 0x01,  # ENCRYPTION at 26, 1 byte
+        0x00, 0x00, 0x1B, 0x00, 0x06,  # VERSION at 27, 6 bytes
+        0x02, 0x00, 0x21, 0x00, 0x01,  # INSTOPT at 33, 1 byte
+        0x03, 0x00, 0x22, 0x00, 0x00,  # THREADID at 34, 0 bytes
+        0x04, 0x00, 0x22, 0x00, 0x01,  # MARS at 34, 1 byte
+        0xFF,  # TERMINATOR
+        0x03,  # B_FENCRYPTION: ENCRYPT_REQ
+        0x0F, 0x00, 0x07, 0xD0, 0x00, 0x00,  # VERSION 15.0.2000 (0x07D0), sub-build 0
+        0x00,  # B_INSTVALIDITY
+        0x00,  # B_MARS: off
+    ]
+)  # fmt: skip
+
+
+def _check_client_prelogin(packet: bytes) -> None:
+    """The client's PRELOGIN is what MS-TDS 2.2.6.5 describes, option by option."""
+    kind, status, length = struct.unpack_from(">BBH", packet)
+    assert (kind, status, length) == (0x12, 0x01, len(packet))
+    payload = packet[8:]
+    tokens = []
+    offset = 0
+    while payload[offset] != 0xFF:
+        tokens.append(struct.unpack_from(">BHH", payload, offset))
+        offset += 5
+    assert [(t, n) for t, _o, n in tokens] == [(0, 6), (1, 1), (2, 1), (3, 4), (4, 1)]
+    data_start = offset + 1
+    starts = [data_start + skip for skip in (0, 6, 7, 8, 12)]  # each after the one before
+    assert [o for _t, o, _n in tokens] == starts
+    assert payload[data_start + 7] == 0x00  # INSTOPT: empty instance name, NUL-terminated
+
+
+async def _serve_once(answer: bytes, check: Callable[[bytes], None] | None) -> Identification:
+    """An asyncio TCP server on loopback that reads one TDS packet and replies ``answer``."""
+    received: list[bytes] = []
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        header = await reader.readexactly(8)
+        received.append(header + await reader.readexactly(int.from_bytes(header[2:4]) - 8))
+        writer.write(answer)
+        await writer.drain()
+        writer.close()
+        with suppress(OSError):
+            await writer.wait_closed()
+
+    server = await asyncio.start_server(handle, LOOPBACK, 0)
+    async with server:
+        port = server.sockets[0].getsockname()[1]
+        result = await identify("tds", ProbeContext(address=LOOPBACK, port=port, timeout=3.0))
+    assert result is not None
+    if check is not None:
+        assert received, "the server got no PRELOGIN"
+        check(received[0])
+    return result
+
+
+@pytest.mark.parametrize(
+    ("answer", "version", "product", "encryption"),
+    [
+        (PRELOGIN_ANSWER_2022, "16.0.1000", "SQL Server 2022", "off"),
+        (PRELOGIN_ANSWER_2019_FORCED, "15.0.2000", "SQL Server 2019", "required"),
+    ],
+)
+def test_tds_reads_a_prelogin_answer_written_from_the_specification(
+    answer: bytes, version: str, product: str, encryption: str
+) -> None:
+    result = asyncio.run(_serve_once(answer, _check_client_prelogin))
+    assert result.matches, result
+    assert result.details["version"] == version
+    assert result.details["product"] == product
+    assert result.details["encryption"] == encryption
+    assert result.details["mars"] == "off"
+    assert result.details["instance_accepted"] == "yes"
+    forced = encryption == "required"
+    assert forced != any("does not force encryption" in w for w in result.warnings)
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n",
+        PRELOGIN_ANSWER_2022[:20],  # a PRELOGIN answer cut short
+        bytes([0x04, 0x01, 0x00, 0x0A, 0, 0, 1, 0, 0x00, 0x00]),  # options without terminator
+    ],
+)
+def test_tds_against_a_server_that_does_not_answer_prelogin_finds_nothing(answer: bytes) -> None:
+    result = asyncio.run(_serve_once(answer, None))
+    assert result.protocol is None, result
+    assert result.error
+
+
+# --- RADIUS ---------------------------------------------------------------------------------
+
+
+@SERVICES
+def test_radius_status_server_is_answered_by_freeradius_with_the_secret(
+    freeradius: Radius,
+) -> None:
+    for port, answer in (
+        (freeradius.auth, "Access-Accept"),
+        (freeradius.acct, "Accounting-Response"),
+    ):
+        result = _identify("radius", port, secret=RADIUS_SECRET)
+        assert result.matches, result
+        assert result.error is None
+        assert result.details["answer"] == answer
+        assert "Response Authenticator" in result.details["verified"]
+
+
+@SERVICES
+def test_radius_with_the_wrong_secret_is_silence_and_freeradius_says_why(
+    freeradius: Radius,
+) -> None:
+    # RFC 5997: a Status-Server whose Message-Authenticator does not verify is discarded.
+    result = _identify("radius", freeradius.auth, timeout=1.5, secret=b"not-the-secret")
+    assert result.protocol is None
+    assert result.error == SILENCE
+    deadline = time.monotonic() + 5
+    while "Shared secret is incorrect" not in freeradius.log.read_text(errors="replace"):
+        assert time.monotonic() < deadline, _tail(freeradius.log)
+        time.sleep(0.1)
+
+
+async def _radius_impostor(secret: bytes) -> Identification:
+    """A UDP server that answers Status-Server with an Access-Accept made with ``secret``."""
+    loop = asyncio.get_running_loop()
+
+    class Impostor(asyncio.DatagramProtocol):
+        transport: asyncio.DatagramTransport
+
+        def connection_made(self, transport: asyncio.BaseTransport) -> None:
+            self.transport = cast(asyncio.DatagramTransport, transport)
+
+        def datagram_received(self, data: bytes, addr: tuple[str | int, ...]) -> None:
+            header = bytes((2, data[1], 0, 20))  # Access-Accept, same Identifier, 20 bytes
+            authenticator = hashlib.md5(header + data[4:20] + secret).digest()
+            self.transport.sendto(header + authenticator, addr)
+
+    transport, _ = await loop.create_datagram_endpoint(Impostor, local_addr=(LOOPBACK, 0))
+    try:
+        port = transport.get_extra_info("sockname")[1]
+        context = ProbeContext(
+            address=LOOPBACK, port=port, timeout=2.0, secrets={"radius": RADIUS_SECRET}
+        )
+        result = await identify("radius", context)
+    finally:
+        transport.close()
+    assert result is not None
+    return result
+
+
+def test_radius_answer_that_does_not_verify_is_a_wrong_secret_or_not_radius() -> None:
+    result = asyncio.run(_radius_impostor(b"another secret"))
+    assert result.protocol is None
+    assert result.error is not None and result.error.startswith(WRONG_SECRET), result
+
+
+def test_radius_answer_made_with_the_secret_verifies() -> None:
+    result = asyncio.run(_radius_impostor(RADIUS_SECRET))
+    assert result.matches, result
+    assert any("Message-Authenticator" in w for w in result.warnings)
+
+
+def test_radius_without_a_secret_says_where_the_secret_comes_from() -> None:
+    (port,) = _free_ports(1, socket.SOCK_DGRAM)
+    result = _identify("radius", port, timeout=1.0)
+    assert result.protocol is None
+    assert result.error == NEED_SECRET
+    assert "never on the command line" in NEED_SECRET
+
+
+def test_radius_on_a_closed_udp_port_is_closed() -> None:
+    (port,) = _free_ports(1, socket.SOCK_DGRAM)
+    result = _identify("radius", port, timeout=1.0, secret=RADIUS_SECRET)
+    assert result.protocol is None
+    assert result.error == "closed (ICMP port unreachable)"
+
+
+def test_status_server_message_authenticator_is_hmac_md5_of_the_packet() -> None:
+    import hmac
+
+    packet = status_server(7, bytes(range(16)), b"s3cret")
+    assert packet[:4] == bytes((12, 7, 0, 38))  # Status-Server, id 7, 20 + 18 bytes
+    assert packet[20:22] == bytes((80, 18))  # Message-Authenticator, 18 bytes
+    unsigned = packet[:22] + bytes(16)
+    assert packet[22:] == hmac.new(b"s3cret", unsigned, hashlib.md5).digest()
+
+
+# --- whatever the peer sends, a finding and never an exception ------------------------------
+
+
+# A bind_ack accepting the endpoint mapper (C706 12.6.4.4): header, max_xmit_frag 5840,
+# max_recv_frag 5840, assoc_group_id, secondary address "135", 2 bytes to align, one result:
+# acceptance with the NDR transfer syntax.
+_BIND_ACK = (
+    struct.pack("<BBBB4sHHI", 5, 0, 12, 3, b"\x10\0\0\0", 60, 0, 1)
+    + struct.pack("<HHIH4s2x", 5840, 5840, 0x1234, 4, b"135\0")
+    + struct.pack("<BBHHH", 1, 0, 0, 0, 0)
+    + uuid.UUID("8a885d04-1ceb-11c9-9fe8-08002b104860").bytes_le
+    + struct.pack("<I", 2)
+)
+
+
+def _framed(protocol: str, body: bytes) -> bytes:
+    """``body`` behind a valid start of an answer, so that the parsers get to read it."""
+    if protocol.startswith("ldap"):  # an LDAPMessage with messageID 1 and any protocolOp
+        return ber.encode(ber.SEQUENCE, ber.encode_integer(1) + body)
+    if protocol == "smb":  # Direct TCP framing, a NEGOTIATE response header, StructureSize 65
+        header = struct.pack(
+            "<4sHHIHHIIQIIQ16s", b"\xfeSMB", 64, 0, 0, 0, 1, 1, 0, 0, 0, 0, 0, bytes(16)
+        )
+        frame = header + b"\x41\x00" + body
+        return len(frame).to_bytes(4, "big") + frame
+    if protocol == "msrpc":  # the bind_ack, then a last-fragment response to call 2
+        response = struct.pack("<BBBB4sHHI", 5, 0, 2, 3, b"\x10\0\0\0", 24 + len(body), 0, 2)
+        return _BIND_ACK + response + struct.pack("<IHBB", len(body), 0, 0, 0) + body
+    # tds: a tabular-result packet header, end of message
+    return struct.pack(">BBHHBB", 4, 1, 8 + len(body), 0, 1, 0) + body
+
+
+def test_the_framed_bind_ack_is_accepted() -> None:
+    result = asyncio.run(_answer_with("msrpc", _framed("msrpc", bytes(40))))
+    assert result is not None and result.protocol == "msrpc", result
+    assert result.details["secondary_address"] == "135"
+
+
+async def _answer_with(protocol: str, answer: bytes) -> Identification | None:
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with suppress(OSError):
+            await reader.read(4096)
+            writer.write(answer)
+            await writer.drain()
+        writer.close()
+        with suppress(OSError):
+            await writer.wait_closed()
+
+    server = await asyncio.start_server(handle, LOOPBACK, 0)
+    async with server:
+        port = server.sockets[0].getsockname()[1]
+        return await identify(protocol, ProbeContext(address=LOOPBACK, port=port, timeout=1.0))
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    protocol=st.sampled_from(["ldap", "ldap-gc", "smb", "msrpc", "tds"]),
+    body=st.binary(max_size=300),
+    framed=st.booleans(),
+)
+def test_garbage_from_the_peer_is_a_finding_not_an_exception(
+    protocol: str, body: bytes, framed: bool
+) -> None:
+    answer = _framed(protocol, body) if framed else body
+    result = asyncio.run(_answer_with(protocol, answer))
+    assert result is not None and result.expected == protocol
+    if result.protocol is None:
+        assert result.error
+
+
+# --- BER, the registry ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("number", "encoded"),
+    [(0, "020100"), (127, "02017f"), (128, "02020080"), (256, "02020100"), (-1, "0201ff")],
+)
+def test_ber_integers_take_the_fewest_octets(number: int, encoded: str) -> None:
+    assert ber.encode_integer(number).hex() == encoded
+    assert ber.decode_integer(bytes.fromhex(encoded)[2:]) == number
+
+
+def test_ber_long_lengths_round_trip() -> None:
+    value = bytes(300)
+    encoded = ber.encode(ber.OCTET_STRING, value)
+    assert encoded[:4] == bytes((0x04, 0x82, 0x01, 0x2C))
+    assert ber.decode(encoded) == (ber.Tlv(ber.OCTET_STRING, value), len(encoded))
+
+
+def test_the_rootdse_search_is_the_rfc_4511_structure() -> None:
+    message, _ = ber.decode(search_request(5, time_limit=3))
+    message_id, search = ber.children(message)
+    assert ber.decode_integer(message_id.value) == 5
+    assert search.tag == 0x63  # [APPLICATION 3] SearchRequest
+    base, scope, deref, size, time_limit, types_only, present, attributes = ber.children(search)
+    assert (base.tag, base.value) == (ber.OCTET_STRING, b"")
+    assert (scope.tag, scope.value, deref.value) == (ber.ENUMERATED, b"\x00", b"\x00")
+    assert (size.value, time_limit.value, types_only.value) == (b"\x00", b"\x03", b"\x00")
+    assert (present.tag, present.value) == (0x87, b"objectClass")
+    names = [a.value.decode() for a in ber.children(attributes)]
+    assert "isGlobalCatalogReady" in names and "namingContexts" in names
+
+
+def test_every_directory_identifier_is_registered() -> None:
+    asyncio.run(identify("no-such-protocol", ProbeContext(address=LOOPBACK, port=1)))
+    expected = {"ldap", "ldaps", "ldap-gc", "ldaps-gc", "smb", "msrpc", "tds", "radius"}
+    assert expected <= set(IDENTIFIERS)
