@@ -267,11 +267,17 @@ def test_families_never_mix(deployment: str, case: str) -> None:
                 assert "icmp6" not in line and "ipv6-icmp" not in line, line
 
 
-def test_family_file_left_out_only_without_address_or_rule() -> None:
+def test_both_families_are_always_written() -> None:
     files = _rendered("shopping-contoso", "default")
     assert "dc01.v4" in files and "dc01.v6" in files  # dual stack
-    assert "shop01.v4" in files and "shop01.v6" not in files  # IPv4 only
-    assert "IPv6 ruleset" in files["shop01.v4"] and "left as it is" in files["shop01.v4"]
+    # IPv4 only in the plan, but its link-local IPv6 must not stay open: a closed v6 ruleset
+    assert "shop01.v4" in files and "shop01.v6" in files
+    assert ":INPUT DROP" in files["shop01.v6"]
+    assert not [
+        line
+        for line in files["shop01.v6"].splitlines()
+        if line.startswith("-A INPUT") and "--dport" in line
+    ]
     # clients has no IPv6 address, but a planned loopback flow on ::1: it gets its rule
     assert "-s ::1/128 -d ::1/128 -i lo" in files["clients.v6"]
 
@@ -413,7 +419,7 @@ def test_port_chunks_partition_the_set(spans: list[tuple[int, int]]) -> None:
 
 def test_up_to_the_threshold_one_rule_per_peer_and_no_ipset() -> None:
     files = render_host(_view(_rule(_peers(SET_THRESHOLD))), RuleOptions())
-    assert set(files) == {"h1.v4"}
+    assert set(files) == {"h1.v4", "h1.v6"}
     lines = _rule_lines(files["h1.v4"])
     assert len(lines) == SET_THRESHOLD
     assert [line.split("-s ")[1].split()[0] for line in lines] == [

@@ -5,12 +5,28 @@ from __future__ import annotations
 import csv
 import io
 import json
+import unicodedata
 from collections.abc import Sequence
 from typing import Any
 
 from portplan.render.show import ShownTable
 
-__all__ = ["csv_text", "json_text", "markdown_table", "rich_table_text", "shown_tables_text"]
+__all__ = [
+    "csv_text",
+    "json_text",
+    "markdown_table",
+    "one_line",
+    "rich_table_text",
+    "shown_tables_text",
+]
+
+
+def one_line(text: str) -> str:
+    """Free text made safe for a one-line comment: control characters (line breaks, NUL...)
+    become spaces and runs of white space one space, so user text can never start a new line
+    of a generated ruleset."""
+    printable = "".join(" " if unicodedata.category(c).startswith("C") else c for c in text)
+    return " ".join(printable.split())
 
 
 def _md_cell(text: str) -> str:

@@ -40,6 +40,7 @@ from portplan.errors import TargetError
 from portplan.model._types import Network, Protocol
 from portplan.model.ports import PortRange, PortSet
 from portplan.plan import Plan, PlannedFlow
+from portplan.render.text import one_line
 from portplan.targets import Capability, DefaultAction, RuleOptions, Scope, Target
 from portplan.targets.hostview import Direction
 
@@ -288,8 +289,7 @@ def render_file(plan: Plan, options: RuleOptions) -> str:
             )
         labels[label] = group.host
     out = [
-        "# portplan AWS security groups (Terraform) for deployment "
-        f"{' '.join(plan.deployment.split())}.",
+        f"# portplan AWS security groups (Terraform) for deployment {one_line(plan.deployment)}.",
         "# Generated from the flow plan: every rule's description names the flows it implements; "
         "do not edit.",
         f"# Needs the hashicorp/aws provider {MIN_PROVIDER} or later "

@@ -37,6 +37,7 @@ from portplan.load.validate import choice_hint
 from portplan.model._types import Network
 from portplan.model.ports import PortRange, PortSet
 from portplan.plan import Plan
+from portplan.render.text import one_line
 from portplan.targets import Capability, DefaultAction, RuleOptions, Scope, Target
 from portplan.targets.hostview import Direction, HostRule, HostView, host_view, rule_hosts
 
@@ -137,7 +138,7 @@ def _comment(flows: Sequence[str]) -> str:
 
 def _note_lines(rule: HostRule) -> list[str]:
     return [
-        f"# {flow}: {' '.join(purpose.split())}"[:_NOTE_MAX].rstrip()
+        f"# {flow}: {one_line(purpose)}"[:_NOTE_MAX].rstrip()
         for flow, purpose in zip(rule.flows, rule.purposes, strict=True)
     ]
 
@@ -219,9 +220,7 @@ def _loopback_all(options: RuleOptions) -> bool:
     return value == "all"
 
 
-def _render_family(
-    view: HostView, family: int, options: RuleOptions, sets: _Sets, others: str | None
-) -> str:
+def _render_family(view: HostView, family: int, options: RuleOptions, sets: _Sets) -> str:
     """The ``iptables-restore`` (family 4) or ``ip6tables-restore`` (6) file of one host."""
     loopback_all = _loopback_all(options)
     inbound: list[str] = []
@@ -243,7 +242,7 @@ def _render_family(
     suffix = f"v{family}"
     header = [
         f"# portplan {tool} ruleset ({label}) for host {view.host} of deployment "
-        f"{view.deployment}.",
+        f"{one_line(view.deployment)}.",
         "# Generated from the flow plan: every rule names the flows it implements; do not edit.",
         f"# Apply with `{tool} {view.host}.{suffix}`: it replaces the WHOLE {label} filter table,",
         "# atomically: every chain and rule in it, also those other tools (Docker, fail2ban) put "
@@ -255,10 +254,8 @@ def _render_family(
             f"# Needs the address sets {', '.join(used_sets)}: "
             f"`ipset restore -f {view.host}.ipset` first."
         )
-    if others is not None:
-        header.append(others)
     header.extend(
-        f"# not reachable (no address of that family here): {u}" for u in view.unreachable
+        f"# not reachable (no address of that family here): {one_line(u)}" for u in view.unreachable
     )
     output_policy = "DROP" if options.egress else "ACCEPT"
     out = [
@@ -284,7 +281,7 @@ def _render_family(
 
 def _render_sets(view: HostView, sets: _Sets) -> str:
     out = [
-        f"# portplan address sets for host {view.host} of deployment {view.deployment}.",
+        f"# portplan address sets for host {view.host} of deployment {one_line(view.deployment)}.",
         "# Generated from the flow plan; do not edit.",
         f"# Apply with `ipset restore -f {view.host}.ipset` before the iptables-restore files.",
         "# Re-appliable: each set is filled under a temporary name and swapped in atomically.",
@@ -307,22 +304,11 @@ def _render_sets(view: HostView, sets: _Sets) -> str:
 def render_host(view: HostView, options: RuleOptions) -> dict[str, str]:
     """The files of one host: ``.ipset`` (when sets are used), ``.v4`` and ``.v6``."""
     sets = _Sets(host=view.host)
-    families = [
-        family
-        for family in (4, 6)
-        if any(a.version == family for a in view.addresses)
-        or any(r.family == family for r in view.rules)
-    ]
+    # Both families, always: a host with no IPv6 address in the deployment still has a
+    # link-local one, and leaving ip6tables as it was would leave it open.
     rulesets: dict[str, str] = {}
-    for family in families:
-        missing = 10 - family  # the other family
-        others = None
-        if missing not in families:
-            others = (
-                f"# No IPv{missing} ruleset: the host has no IPv{missing} address in the "
-                f"deployment, so ip{'6' if missing == 6 else ''}tables is left as it is."
-            )
-        rulesets[f"{view.host}.v{family}"] = _render_family(view, family, options, sets, others)
+    for family in (4, 6):
+        rulesets[f"{view.host}.v{family}"] = _render_family(view, family, options, sets)
     files: dict[str, str] = {}
     if sets.named:
         files[f"{view.host}.ipset"] = _render_sets(view, sets)

@@ -40,6 +40,7 @@ from portplan.model._types import Network, Protocol
 from portplan.model.deployment import Kubernetes
 from portplan.model.ports import PortSet
 from portplan.plan import Plan, PlannedFlow
+from portplan.render.text import one_line
 from portplan.targets import Capability, DefaultAction, RuleOptions, Scope, Target
 
 __all__ = ["KubernetesTarget", "render_cluster"]
@@ -279,7 +280,7 @@ def render_cluster(plan: Plan, cluster: str, hosts: Iterable[str], options: Rule
     """The NetworkPolicies of one cluster, as one multi-document YAML file."""
     out = [
         f"# portplan Kubernetes NetworkPolicies for cluster {cluster} "
-        f"of deployment {' '.join(plan.deployment.split())}.",
+        f"of deployment {one_line(plan.deployment)}.",
         "# Generated from the flow plan: annotation portplan/ingress-N (egress-N) names the flows "
         "of rule N; do not edit.",
         f"# Apply with `kubectl apply -f {cluster}.yaml`; every policy is labelled "

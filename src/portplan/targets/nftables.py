@@ -14,6 +14,7 @@ from portplan.errors import TargetError
 from portplan.load.validate import choice_hint
 from portplan.model._types import Network
 from portplan.plan import Plan
+from portplan.render.text import one_line
 from portplan.targets import Capability, DefaultAction, RuleOptions, Scope, Target
 from portplan.targets.hostview import Direction, HostRule, HostView, host_view, rule_hosts
 
@@ -55,7 +56,7 @@ def _comment(rule: HostRule) -> str:
 
 def _note_lines(rule: HostRule) -> list[str]:
     return [
-        f"# {flow}: {' '.join(purpose.split())}"[:200].rstrip()
+        f"# {flow}: {one_line(purpose)}"[:200].rstrip()
         for flow, purpose in zip(rule.flows, rule.purposes, strict=True)
     ]
 
@@ -122,7 +123,8 @@ def render_host(view: HostView, options: RuleOptions) -> str:
     policy_in = "drop"
     header = [
         "#!/usr/sbin/nft -f",
-        f"# portplan nftables ruleset for host {view.host} of deployment {view.deployment}.",
+        f"# portplan nftables ruleset for host {view.host} of deployment "
+        f"{one_line(view.deployment)}.",
         "# Generated from the flow plan: every rule names the flows it implements; do not edit.",
         f"# Apply with `nft -f {view.host}.nft`: it replaces only table inet {TABLE}, atomically.",
     ]

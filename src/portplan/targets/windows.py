@@ -30,7 +30,6 @@ Settings (``--set``): ``profile=Domain,Private`` (default; any of Domain, Privat
 from __future__ import annotations
 
 import ipaddress
-import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -38,6 +37,7 @@ from portplan.errors import TargetError
 from portplan.model._types import Network, Protocol
 from portplan.model.ports import PortRange, PortSet
 from portplan.plan import Plan, PlannedFlow
+from portplan.render.text import one_line
 from portplan.targets import Capability, DefaultAction, RuleOptions, Scope, Target
 from portplan.targets.hostview import Direction, rule_hosts
 
@@ -58,13 +58,8 @@ _PS_QUOTES = "'\u2018\u2019\u201a\u201b"
 
 def ps_quote(text: str) -> str:
     """``text`` as a PowerShell single-quoted string: nothing inside is expanded."""
-    clean = _one_line(text)
+    clean = one_line(text)
     return "'" + "".join(c + c if c in _PS_QUOTES else c for c in clean) + "'"
-
-
-def _one_line(text: str) -> str:
-    printable = "".join(" " if unicodedata.category(c).startswith("C") else c for c in text)
-    return " ".join(printable.split())
 
 
 def _address(network: Network) -> str:
@@ -240,7 +235,7 @@ def _rule(key: _Key, group: _Group, settings: _Settings) -> list[str]:
     port_flag = "-LocalPort" if inbound else "-RemotePort"
     ports = ps_quote(key.keyword) if key.keyword else _port_values(key.ports)
     peers = _collapse(group.peers, key.family)
-    notes = [f"# {flow}: {_one_line(purpose)}"[:200] for flow, purpose in group.flows.items()]
+    notes = [f"# {flow}: {one_line(purpose)}"[:200] for flow, purpose in group.flows.items()]
     return [
         *notes,
         f"New-NetFirewallRule -DisplayName {ps_quote(name)} `",
@@ -263,7 +258,7 @@ def render_host(plan: Plan, host: str, options: RuleOptions) -> str:
     profiles = ", ".join(settings.profiles)
     out = [
         f"# portplan Windows Defender Firewall rules for host {host} "
-        f"of deployment {_one_line(plan.deployment)}.",
+        f"of deployment {one_line(plan.deployment)}.",
         "# Generated from the flow plan: every rule names the flows it implements; do not edit.",
         f"# Run in an elevated PowerShell: .\\{host}.ps1 (re-runnable: it first removes every rule "
         f"of group '{GROUP}').",
