@@ -10,16 +10,51 @@ a rule never mixes families.
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import NamedTuple
 
+from portplan.errors import TargetError
+from portplan.load.validate import choice_hint
 from portplan.model._types import Network, Protocol
 from portplan.model.ports import PortSet
 from portplan.plan import Plan, PlannedFlow
+from portplan.targets import RuleOptions
 
-__all__ = ["Direction", "HostRule", "HostView", "host_view", "rule_hosts"]
+__all__ = [
+    "LOOPBACK_SETTINGS",
+    "Direction",
+    "HostRule",
+    "HostView",
+    "check_settings",
+    "host_view",
+    "loopback_all",
+    "rule_hosts",
+]
+
+#: settings (`--set KEY=VALUE`) of the Linux host firewalls, with their allowed values:
+#: ``loopback=all`` accepts everything on ``lo``; ``planned`` only the planned loopback flows
+LOOPBACK_SETTINGS: Mapping[str, tuple[str, ...]] = {"loopback": ("all", "planned")}
+
+
+def check_settings(target: str, options: RuleOptions, known: Mapping[str, tuple[str, ...]]) -> None:
+    """Refuse unknown settings or values: a typo must not silently give a broader ruleset."""
+    for key, value in options.extra.items():
+        if key not in known:
+            raise TargetError(
+                f"{target} has no setting {key!r}; " + choice_hint(key, known, "settings")
+            )
+        if value not in known[key]:
+            raise TargetError(
+                f"{target} setting {key}={value!r}: choose " + " or ".join(known[key])
+            )
+
+
+def loopback_all(target: str, options: RuleOptions) -> bool:
+    """Whether all loopback traffic is accepted (after checking the settings)."""
+    check_settings(target, options, LOOPBACK_SETTINGS)
+    return options.extra.get("loopback", "all") == "all"
 
 
 class Direction(StrEnum):

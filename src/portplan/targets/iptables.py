@@ -39,7 +39,14 @@ from portplan.model.ports import PortRange, PortSet
 from portplan.plan import Plan
 from portplan.render.text import one_line
 from portplan.targets import Capability, DefaultAction, RuleOptions, Scope, Target
-from portplan.targets.hostview import Direction, HostRule, HostView, host_view, rule_hosts
+from portplan.targets.hostview import (
+    Direction,
+    HostRule,
+    HostView,
+    host_view,
+    loopback_all,
+    rule_hosts,
+)
 
 __all__ = [
     "MULTIPORT_MAX",
@@ -57,8 +64,6 @@ SET_PREFIX = "portplan"
 _SET_MAXELEM = 65536  # ipset's default maxelem, which the sets are created with
 _COMMENT_MAX = 255  # xt_comment keeps 256 bytes with the NUL; nft-based iptables truncates silently
 _NOTE_MAX = 200
-_LOOPBACK_CHOICES = ("all", "planned")
-_SETTINGS = ("loopback",)
 
 
 def _net(network: Network) -> str:
@@ -178,13 +183,13 @@ def _rule_lines(rule: HostRule, chain: str, interface: str | None, sets: _Sets) 
     return lines
 
 
-def _base(chain: str, family: int, loopback_all: bool) -> list[str]:
+def _base(chain: str, family: int, accept_loopback: bool) -> list[str]:
     interface = "-i lo" if chain == "INPUT" else "-o lo"
     lines = [
         f"-A {chain} -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT",
         f"-A {chain} -m conntrack --ctstate INVALID -j DROP",
     ]
-    if loopback_all:
+    if accept_loopback:
         lines.append(f'-A {chain} {interface} -m comment --comment "loopback" -j ACCEPT')
     if family == 6:
         lines.extend(
@@ -206,23 +211,9 @@ def _final(chain: str, family: int, options: RuleOptions) -> list[str]:
     ]
 
 
-def _loopback_all(options: RuleOptions) -> bool:
-    for key in options.extra:
-        if key not in _SETTINGS:
-            raise TargetError(
-                f"iptables has no setting {key!r}; " + choice_hint(key, _SETTINGS, "settings")
-            )
-    value = options.extra.get("loopback", "all")
-    if value not in _LOOPBACK_CHOICES:
-        raise TargetError(
-            f"iptables setting loopback={value!r}: choose " + " or ".join(_LOOPBACK_CHOICES)
-        )
-    return value == "all"
-
-
 def _render_family(view: HostView, family: int, options: RuleOptions, sets: _Sets) -> str:
     """The ``iptables-restore`` (family 4) or ``ip6tables-restore`` (6) file of one host."""
-    loopback_all = _loopback_all(options)
+    accept_loopback = loopback_all("iptables", options)
     inbound: list[str] = []
     outbound: list[str] = []
     for rule in view.rules:
@@ -265,13 +256,13 @@ def _render_family(view: HostView, family: int, options: RuleOptions, sets: _Set
         ":INPUT DROP [0:0]",
         ":FORWARD DROP [0:0]",
         f":OUTPUT {output_policy} [0:0]",
-        *_base("INPUT", family, loopback_all),
+        *_base("INPUT", family, accept_loopback),
         *inbound,
         *_final("INPUT", family, options),
     ]
     if options.egress:
         out += [
-            *_base("OUTPUT", family, loopback_all),
+            *_base("OUTPUT", family, accept_loopback),
             *outbound,
             *_final("OUTPUT", family, options),
         ]
@@ -338,7 +329,7 @@ class IptablesTarget(Target):
     )
 
     def render(self, plan: Plan, options: RuleOptions) -> dict[str, str]:
-        _loopback_all(options)  # refuse unknown settings before rendering anything
+        loopback_all("iptables", options)  # refuse unknown settings before rendering anything
         files: dict[str, str] = {}
         for host in options.hosts or rule_hosts(plan):
             if host not in plan.hosts:

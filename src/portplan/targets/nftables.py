@@ -8,15 +8,20 @@ So a rule can never widen across families, hosts or ports.  The file replaces on
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 
-from portplan.errors import TargetError
-from portplan.load.validate import choice_hint
 from portplan.model._types import Network
 from portplan.plan import Plan
 from portplan.render.text import one_line
 from portplan.targets import Capability, DefaultAction, RuleOptions, Scope, Target
-from portplan.targets.hostview import Direction, HostRule, HostView, host_view, rule_hosts
+from portplan.targets.hostview import (
+    Direction,
+    HostRule,
+    HostView,
+    host_view,
+    loopback_all,
+    rule_hosts,
+)
 
 __all__ = ["NftablesTarget", "render_host"]
 
@@ -59,19 +64,6 @@ def _note_lines(rule: HostRule) -> list[str]:
         f"# {flow}: {one_line(purpose)}"[:200].rstrip()
         for flow, purpose in zip(rule.flows, rule.purposes, strict=True)
     ]
-
-
-#: settings (`--set KEY=VALUE`) this target understands, with their allowed values
-SETTINGS = {"loopback": ("all", "planned")}
-
-
-def check_settings(options: RuleOptions, known: Mapping[str, tuple[str, ...]]) -> None:
-    """Refuse unknown settings or values: a typo must not silently give a broader ruleset."""
-    for key, value in options.extra.items():
-        if key not in known:
-            raise TargetError(f"unknown setting {key!r}; " + choice_hint(key, known, "settings"))
-        if value not in known[key]:
-            raise TargetError(f"setting {key}={value!r}: use one of {', '.join(known[key])}")
 
 
 def render_host(view: HostView, options: RuleOptions) -> str:
@@ -140,7 +132,7 @@ def render_host(view: HostView, options: RuleOptions) -> str:
         f"table inet {TABLE} {{",
     ]
     out.extend(sets)
-    loopback_all = options.extra.get("loopback", "all") == "all"
+    accept_loopback = loopback_all("nftables", options)
     base = ["\t\tct state established,related accept", "\t\tct state invalid drop"]
     neighbour = (
         "\t\ticmpv6 type { nd-neighbor-solicit, nd-neighbor-advert, nd-router-solicit, "
@@ -150,7 +142,7 @@ def render_host(view: HostView, options: RuleOptions) -> str:
         "\tchain input {",
         f"\t\ttype filter hook input priority filter; policy {policy_in};",
         *base,
-        *(['\t\tiif "lo" accept comment "loopback"'] if loopback_all else []),
+        *(['\t\tiif "lo" accept comment "loopback"'] if accept_loopback else []),
         neighbour,
         *chains[Direction.INBOUND],
         *_final(options),
@@ -162,7 +154,7 @@ def render_host(view: HostView, options: RuleOptions) -> str:
             "\tchain output {",
             "\t\ttype filter hook output priority filter; policy drop;",
             *base,
-            *(['\t\toif "lo" accept comment "loopback"'] if loopback_all else []),
+            *(['\t\toif "lo" accept comment "loopback"'] if accept_loopback else []),
             neighbour,
             *chains[Direction.OUTBOUND],
             *_final(options),
@@ -201,7 +193,7 @@ class NftablesTarget(Target):
     )
 
     def render(self, plan: Plan, options: RuleOptions) -> dict[str, str]:
-        check_settings(options, SETTINGS)
+        loopback_all("nftables", options)  # refuse unknown settings before rendering
         files = {}
         for host in options.hosts or rule_hosts(plan):
             addresses = plan.host_addresses(host)
