@@ -170,6 +170,18 @@ class Plan:
     decisions: tuple[Decision, ...]
     warnings: tuple[str, ...]
     hosts: Mapping[str, Host]  #: the deployment's hosts, by name
+    _by_host: dict[str, list[PlannedFlow]] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
+
+    def rows_of(self, host: str) -> list[PlannedFlow]:
+        """The rows that start or end on ``host``, in plan order (indexed once per plan)."""
+        if not self._by_host and self.rows:
+            for row in self.rows:
+                self._by_host.setdefault(row.destination, []).append(row)
+                if row.source != row.destination:
+                    self._by_host.setdefault(row.source, []).append(row)
+        return self._by_host.get(host, [])
 
     def host_addresses(self, host: str) -> tuple[Network, ...]:
         """The addresses of a host of the deployment."""

@@ -98,6 +98,9 @@ _BUILTIN: dict[str, str] = {
     "kubernetes": "portplan.targets.kubernetes:KubernetesTarget",
     "nftables": "portplan.targets.nftables:NftablesTarget",
     "windows": "portplan.targets.windows:WindowsTarget",
+    "cisco": "portplan.targets.acl:CiscoTarget",
+    "juniper": "portplan.targets.acl:JuniperTarget",
+    "paloalto": "portplan.targets.acl:PaloAltoTarget",
 }
 
 

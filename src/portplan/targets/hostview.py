@@ -148,7 +148,7 @@ def host_view(plan: Plan, host: str, addresses: tuple[Network, ...], *, egress: 
             key = _Key(direction, family, row.protocol, row.ports, row.loopback, local_nets)
             groups.setdefault(key, []).append((row, peer_nets))
 
-    for row in plan.rows:
+    for row in plan.rows_of(host):
         if row.destination == host:
             add(Direction.INBOUND, row, row.source_addresses, row.destination_addresses)
         if egress and row.source == host and not row.loopback:

@@ -1,0 +1,486 @@
+"""Benchmark firewall rule generation: portplan's nftables target against Aerleon's renderings.
+
+Generates, in a temporary directory, a synthetic product model with 200 flows across eight
+components and a deployment of 5,000 hosts in six zones (4,800 IPv6-only clients from the
+documentation block 2001:db8::/32 and 200 servers and admin workstations on RFC 5737 IPv4
+addresses, some dual-stack), then measures, each in a fresh process, on the same plan:
+
+* ``nftables``: portplan's own nftables target, one ruleset per host, for every host;
+* ``juniper``, ``cisco``, ``paloalto``: the zone-boundary targets of
+  :mod:`portplan.targets.acl` (portplan's terms, Aerleon in a worker process, then the
+  read-back check), one file per zone boundary;
+* ``aerleon-nftables``: the same zone-boundary policy rendered by Aerleon's own nftables
+  generator (a ``forward`` chain per boundary and family) through the same worker.  It is a
+  baseline for size and time only: nothing reads that output back.
+
+For each: the time of ``render(plan, options)`` alone (the plan is built first; best and median
+of N runs), with a breakdown for the Aerleon targets (term building, the worker, the read-back
+check); the peak of traced Python allocations during one render (``tracemalloc``, in a separate
+pass); the peak RSS of the measuring process and, for the Aerleon targets, of the worker (in
+that separate pass, forked from a small probe process so that its number is its own); and the
+size of the output (bytes, files, lines).  A
+``plan-only`` process gives the RSS every measurement starts from.  Ratios are Aerleon over
+portplan nftables.
+
+Run it as ``.venv/bin/python benchmarks/rules.py`` (``--help`` for options).  It prints a
+Markdown table and writes ``benchmarks/out/rules.json``.  This is a benchmark, not a test:
+nothing here asserts a time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import gc
+import ipaddress
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import tracemalloc
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+HERE = Path(__file__).resolve().parent
+OUT_DIR = HERE / "out"
+sys.path.insert(0, str(HERE))
+from matrix import git_state, src_digest  # noqa: E402
+
+#: Address blocks: RFC 5737 (IPv4) and RFC 3849 (IPv6) documentation ranges only.
+NET_A = ipaddress.ip_network("192.0.2.0/24")
+NET_B = ipaddress.ip_network("198.51.100.0/24")
+NET_C = ipaddress.ip_network("203.0.113.0/24")
+CLIENT_V6 = ipaddress.ip_network("2001:db8:c1::/48")
+DMZ_V6 = ipaddress.ip_network("2001:db8:d::/64")
+INFRA_V6 = ipaddress.ip_network("2001:db8:1::/64")
+
+#: component → (host count, zone, IPv4 block and first host number, IPv6 block or None)
+COMPONENTS: dict[str, tuple[int, str, Any, int, Any]] = {
+    "portal": (4, "dmz", NET_B, 10, DMZ_V6),
+    "web": (16, "dmz", NET_B, 20, None),
+    "app": (40, "app", NET_A, 10, None),
+    "db": (20, "data", NET_A, 60, None),
+    "dir": (6, "infra", NET_A, 90, INFRA_V6),
+    "mon": (4, "infra", NET_A, 100, None),
+    "admin": (110, "admins", NET_C, 10, None),
+}
+HOSTS = 5000
+#: client flows first (they carry the 4,800 clients), then the server flows, cycled
+CLIENT_FLOWS = [("client", "portal")] * 4 + [("client", "dir")] * 2
+SERVER_PAIRS = [
+    ("web", "app"),
+    ("app", "db"),
+    ("app", "dir"),
+    ("web", "dir"),
+    ("portal", "web"),
+    ("mon", "app"),
+    ("mon", "db"),
+    ("mon", "web"),
+    ("admin", "web"),
+    ("admin", "app"),
+    ("admin", "db"),
+    ("admin", "dir"),
+    ("app", "app"),  # within one zone: nftables rules, no zone boundary
+]
+VARIANTS = ("nftables", "juniper", "cisco", "paloalto", "aerleon-nftables")
+
+
+def flow_ports(index: int) -> tuple[str, list[int | str]]:
+    """A protocol and ports for flow ``index``: single ports, some UDP, some ranges, some pairs."""
+    protocol = "udp" if index % 5 == 4 else "tcp"
+    ports: list[int | str] = [10000 + index]
+    if index % 7 == 3:
+        ports = [f"{20000 + 10 * index}-{20009 + 10 * index}"]
+    elif index % 11 == 5:
+        ports.append(30000 + index)
+    return protocol, ports
+
+
+def product_data(flows: int) -> dict[str, Any]:
+    components: dict[str, Any] = {"client": {"name": "Client", "kind": "client"}}
+    components.update({c: {"name": c.title()} for c in COMPONENTS})
+    pairs = CLIENT_FLOWS + [
+        SERVER_PAIRS[i % len(SERVER_PAIRS)] for i in range(flows - len(CLIENT_FLOWS))
+    ]
+    flow_list = []
+    for index, (source, destination) in enumerate(pairs):
+        protocol, ports = flow_ports(index)
+        flow_list.append(
+            {
+                "id": f"f{index:03d}-{source}-{destination}",
+                "row": index + 1,
+                "from": source,
+                "to": destination,
+                "protocol": protocol,
+                "ports": ports,
+                "purpose": f"Synthetic flow {index} from {source} to {destination}.",
+            }
+        )
+    return {
+        "id": "synthetic-1.0",
+        "name": "Synthetic",
+        "version": "1.0",
+        "vendor": "portplan benchmarks",
+        "document": {"title": "Synthetic communication ports"},
+        "components": components,
+        "flows": flow_list,
+    }
+
+
+def deployment_data() -> dict[str, Any]:
+    hosts: dict[str, Any] = {}
+    placement: dict[str, list[str]] = {}
+    for component, (count, zone, net, first, v6) in COMPONENTS.items():
+        for index in range(count):
+            name = f"{component}{index + 1:03d}"
+            addresses = [str(net[first + index])]
+            if v6 is not None:
+                addresses.append(str(v6[first + index]))
+            hosts[name] = {"addresses": addresses, "zone": zone}
+            placement.setdefault(component, []).append(name)
+    clients = HOSTS - len(hosts)
+    for index in range(1, clients + 1):
+        name = f"client{index:05d}"
+        hosts[name] = {"addresses": [str(CLIENT_V6[index])], "zone": "clients"}
+        placement.setdefault("client", []).append(name)
+    assert len(hosts) == HOSTS, len(hosts)
+    return {
+        "name": "rules-benchmark",
+        "description": f"Benchmark: {HOSTS} hosts in six zones.",
+        "hosts": hosts,
+        "products": {"synthetic-1.0": {"file": "synthetic.yaml", "components": placement}},
+    }
+
+
+def write_inputs(folder: Path, flows: int) -> Path:
+    (folder / "synthetic.yaml").write_text(
+        yaml.safe_dump(product_data(flows), sort_keys=False), encoding="utf-8"
+    )
+    deployment = folder / "rules-benchmark.yaml"
+    deployment.write_text(yaml.safe_dump(deployment_data(), sort_keys=False), encoding="utf-8")
+    return deployment
+
+
+# -- one measurement, in a fresh process --------------------------------------------------------
+
+
+def _target(variant: str) -> Any:
+    from portplan.targets import get_target
+
+    if variant != "aerleon-nftables":
+        return get_target(variant)
+    from portplan.targets.acl import AclTarget, Boundary, Permits
+
+    class AerleonNftables(AclTarget):
+        """Aerleon's nftables generator on the zone-boundary policy (benchmark baseline)."""
+
+        name = "aerleon-nftables"
+        description = "benchmark only"
+        capabilities = frozenset()
+        platform = "nftables"
+        suffix = ".nft"
+        generator = "aerleon.lib.nftables.Nftables"
+        apply_note = "Benchmark baseline."
+
+        def header(self, boundary: Boundary, family: int) -> str:
+            return f"{'inet' if family == 4 else 'inet6'} forward 0"
+
+        def check(self, text: str, boundary: Boundary, expected: Permits) -> None:
+            pass  # a size and time baseline: not read back
+
+    return AerleonNftables()
+
+
+def measure(variant: str, deployment: Path, runs: int) -> dict[str, Any]:
+    """Time, memory and size of one target's render of the plan (run in a child process)."""
+    from portplan.load.deployment import load_deployment
+    from portplan.plan import build_plan
+    from portplan.targets import RuleOptions, acl
+
+    plan = build_plan(load_deployment(deployment))
+    result: dict[str, Any] = {"variant": variant, "rows": len(plan.rows)}
+    if variant == "plan-only":
+        result["self_peak_rss_bytes"] = _rss(resource.RUSAGE_SELF)
+        return result
+    target = _target(variant)
+    options = RuleOptions()
+    parts: dict[str, list[float]] = {"terms": [], "worker": [], "check": []}
+    if variant != "nftables":  # time the stages of the Aerleon targets
+        timed_terms, timed_run = acl.boundary_terms, acl._run_aerleon
+        check = type(target).check
+
+        def terms_wrapper(*args: Any) -> Any:
+            start = time.perf_counter()
+            try:
+                return timed_terms(*args)
+            finally:
+                parts["terms"].append(time.perf_counter() - start)
+
+        def run_wrapper(*args: Any) -> Any:
+            start = time.perf_counter()
+            try:
+                return timed_run(*args)
+            finally:
+                parts["worker"].append(time.perf_counter() - start)
+
+        def check_wrapper(self: Any, *args: Any) -> None:
+            start = time.perf_counter()
+            try:
+                check(self, *args)
+            finally:
+                parts["check"].append(time.perf_counter() - start)
+
+        acl.boundary_terms = terms_wrapper  # type: ignore[assignment]
+        acl._run_aerleon = run_wrapper  # type: ignore[assignment]
+        type(target).check = check_wrapper  # type: ignore[method-assign]
+    walls = []
+    files: dict[str, str] = {}
+    for _ in range(runs):
+        gc.collect()
+        start = time.perf_counter()
+        files = target.render(plan, options)
+        walls.append(time.perf_counter() - start)
+        print(f"  {variant}: {walls[-1]:.2f} s", file=sys.stderr)
+    data = [text.encode() for text in files.values()]
+    result.update(
+        {
+            "render_s": _summary(walls),
+            "files": len(files),
+            "output_bytes": sum(len(d) for d in data),
+            "output_lines": sum(d.count(b"\n") for d in data),
+        }
+    )
+    if variant != "nftables":
+        result["stages_s"] = {
+            stage: _summary(list(samples)) for stage, samples in parts.items() if samples
+        }
+        # each file once per run; the check runs once per file
+        check_per_run = [
+            sum(parts["check"][i * len(files) : (i + 1) * len(files)]) for i in range(runs)
+        ]
+        result["stages_s"]["check"] = _summary(check_per_run)
+    del files, data
+    # before the traced pass: tracemalloc's own bookkeeping would count in the RSS
+    result["self_peak_rss_bytes"] = _rss(resource.RUSAGE_SELF)
+    gc.collect()
+    with tempfile.NamedTemporaryFile("r") as rss_file:
+        if variant != "nftables":  # the worker's own peak RSS, through a small probe process
+            run = subprocess.run
+
+            def probed(command: list[str], *args: Any, **kwargs: Any) -> Any:
+                probe = [sys.executable, "-c", _RSS_PROBE, rss_file.name]
+                return run([*probe, *command], *args, **kwargs)
+
+            subprocess.run = probed  # type: ignore[assignment]
+        tracemalloc.start()
+        try:
+            base = tracemalloc.get_traced_memory()[0]
+            target.render(plan, options)
+            result["render_traced_peak_bytes"] = tracemalloc.get_traced_memory()[1] - base
+        finally:
+            tracemalloc.stop()
+        peaks = [int(line) for line in rss_file.read().split()]
+    result["worker_peak_rss_bytes"] = max(peaks) * 1024 if peaks else None
+    return result
+
+
+#: Runs a command and appends its peak RSS (KiB) to a file.  A child's peak RSS includes the
+#: time between fork and exec, when it is a copy of its parent; forked from this small process
+#: instead of the measuring one, the worker's number is its own.
+_RSS_PROBE = """
+import resource, subprocess, sys
+status = subprocess.call(sys.argv[2:])
+with open(sys.argv[1], "a") as out:
+    print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, file=out)
+sys.exit(status)
+"""
+
+
+def _rss(who: int) -> int:
+    peak = resource.getrusage(who).ru_maxrss
+    return peak if sys.platform == "darwin" else peak * 1024
+
+
+def _summary(samples: list[float]) -> dict[str, Any]:
+    return {
+        "best": min(samples),
+        "median": statistics.median(samples),
+        "runs": len(samples),
+        "samples": samples,
+    }
+
+
+def run_measure(variant: str, deployment: Path, runs: int, timeout: float) -> dict[str, Any]:
+    """Run :func:`measure` in a fresh interpreter (a clean heap for every variant)."""
+    with tempfile.TemporaryFile() as out:
+        start = time.perf_counter()
+        proc = subprocess.Popen(
+            [
+                *(sys.executable, __file__, "--measure", variant),
+                *("--deployment", str(deployment), "--runs", str(runs)),
+            ],
+            stdout=out,
+        )
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            raise SystemExit(f"{variant}: no result within {timeout:g} s") from None
+        wall = time.perf_counter() - start
+        if proc.returncode != 0:
+            raise SystemExit(f"{variant}: the measuring process failed ({proc.returncode})")
+        out.seek(0)
+        result: dict[str, Any] = json.loads(out.read())
+    result["process_wall_s"] = wall
+    return result
+
+
+# -- report -------------------------------------------------------------------------------------
+
+
+def _mib(value: int | None) -> str:
+    return "" if value is None else f"{value / 2**20:.1f} MiB"
+
+
+def ratios(results: dict[str, Any]) -> dict[str, dict[str, float]]:
+    base = results["measurements"]["nftables"]
+    start_rss = results["measurements"]["plan-only"]["self_peak_rss_bytes"]
+    base_rss = base["self_peak_rss_bytes"] - start_rss
+    out = {}
+    for variant in VARIANTS[1:]:
+        m = results["measurements"].get(variant)
+        if m is None:
+            continue
+        rss = m["self_peak_rss_bytes"] - start_rss + (m["worker_peak_rss_bytes"] or 0)
+        out[variant] = {
+            "render_median": m["render_s"]["median"] / base["render_s"]["median"],
+            "output_bytes": m["output_bytes"] / base["output_bytes"],
+            "traced_peak": m["render_traced_peak_bytes"] / base["render_traced_peak_bytes"],
+            "rss_over_plan": rss / base_rss if base_rss > 0 else float("nan"),
+        }
+    return out
+
+
+def markdown(results: dict[str, Any]) -> str:
+    ms = results["measurements"]
+    start_rss = ms["plan-only"]["self_peak_rss_bytes"]
+    lines = [
+        f"Deployment: {results['hosts']} hosts, {results['flows']} flows, "
+        f"{ms['plan-only']['rows']} plan rows; the plan alone: {_mib(start_rss)} RSS.",
+        f"Commit {results['git']['commit']}"
+        f"{' with uncommitted changes in src/' if results['git']['src_modified'] else ''}, "
+        f"{results['machine']['cpus']} CPUs, Python {results['machine']['python']}, "
+        f"{results['date']}."
+        + (" src/ CHANGED DURING THE RUN." if results["src_changed_during_run"] else ""),
+        "",
+        "| variant | render best / median | traced peak | process RSS | worker RSS "
+        "| files | output | lines |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for variant in VARIANTS:
+        m = ms.get(variant)
+        if m is None:
+            continue
+        lines.append(
+            f"| {variant} | {m['render_s']['best']:.2f} s / {m['render_s']['median']:.2f} s "
+            f"| {_mib(m['render_traced_peak_bytes'])} | {_mib(m['self_peak_rss_bytes'])} "
+            f"| {_mib(m['worker_peak_rss_bytes'])} | {m['files']} "
+            f"| {_mib(m['output_bytes'])} | {m['output_lines']} |"
+        )
+    lines += ["", "Stages of the Aerleon targets (median seconds per render):", ""]
+    lines += ["| variant | terms | Aerleon worker | read-back check |", "|---|---|---|---|"]
+    for variant in VARIANTS[1:]:
+        stages = ms.get(variant, {}).get("stages_s")
+        if stages:
+            lines.append(
+                f"| {variant} | {stages['terms']['median']:.2f} "
+                f"| {stages['worker']['median']:.2f} | {stages['check']['median']:.2f} |"
+            )
+    lines += [
+        "",
+        "Ratios, Aerleon variant / portplan nftables (RSS: the measuring process's peak above "
+        "the plan-only process, plus the worker's peak):",
+        "",
+        "| variant | render time | output size | traced peak | RSS |",
+        "|---|---|---|---|---|",
+    ]
+    for variant, r in results["ratios"].items():
+        lines.append(
+            f"| {variant} | {r['render_median']:.2f}x | {r['output_bytes']:.2f}x "
+            f"| {r['traced_peak']:.2f}x | {r['rss_over_plan']:.2f}x |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--flows", type=int, default=200, help="product flows (200)")
+    parser.add_argument("--runs", type=int, default=3, help="renders per variant (3)")
+    parser.add_argument(
+        "--only", action="append", choices=VARIANTS, help="measure only this variant (repeatable)"
+    )
+    parser.add_argument(
+        "--timeout", type=float, default=1800, help="seconds per variant before giving up (1800)"
+    )
+    parser.add_argument(
+        "--keep", action="store_true", help="keep the generated product and deployment"
+    )
+    parser.add_argument(
+        "--json",
+        type=Path,
+        default=OUT_DIR / "rules.json",
+        help="where to write the results (benchmarks/out/rules.json)",
+    )
+    parser.add_argument("--measure", help=argparse.SUPPRESS)
+    parser.add_argument("--deployment", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.measure:  # the child process of one measurement
+        print(json.dumps(measure(args.measure, args.deployment, args.runs)))
+        return 0
+    if args.flows < len(CLIENT_FLOWS) + len(SERVER_PAIRS):
+        parser.error(f"at least {len(CLIENT_FLOWS) + len(SERVER_PAIRS)} flows")
+
+    variants = ["plan-only", *[v for v in VARIANTS if not args.only or v in args.only]]
+    if "nftables" not in variants:
+        variants.insert(1, "nftables")  # the ratios need it
+    OUT_DIR.mkdir(exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="portplan-rules-") as tmp:
+        work = OUT_DIR / "rules-input" if args.keep else Path(tmp)
+        work.mkdir(exist_ok=True)
+        deployment = write_inputs(work, args.flows)
+        print(f"deployment: {deployment}", file=sys.stderr)
+        results: dict[str, Any] = {
+            "benchmark": "rules",
+            "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            "machine": {
+                "cpus": os.cpu_count(),
+                "platform": platform.platform(),
+                "python": platform.python_version(),
+            },
+            "git": git_state(),
+            "hosts": HOSTS,
+            "flows": args.flows,
+            "measurements": {},
+        }
+        for variant in variants:
+            print(f"measuring {variant}", file=sys.stderr)
+            runs = 1 if variant == "plan-only" else args.runs
+            results["measurements"][variant] = run_measure(variant, deployment, runs, args.timeout)
+    results["ratios"] = ratios(results)
+    results["src_changed_during_run"] = src_digest() != results["git"]["src_digest"]
+    print(markdown(results), end="")
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    print(f"results written to {args.json}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

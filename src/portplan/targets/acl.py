@@ -1,0 +1,672 @@
+"""Zone-boundary ACLs for network firewalls (Cisco IOS, Junos, PAN-OS), rendered by Aerleon.
+
+A *zone boundary* is an ordered pair (source zone, destination zone) of the plan's rows whose
+hosts sit in different zones; rows without zones, or within one zone, do not cross a firewall
+and are not filtered here.  Each boundary gets one file, ``<source>-to-<destination>.<ext>``,
+holding one filter per address family (IPv4 and IPv6 are never mixed in one filter), each
+ending with an explicit deny (or reject) of everything else.
+
+Terms are exact: one term per flow leg, protocol, port set and group of hosts, where a group is
+a set of sources that reach every one of a set of destinations in the plan (so the term's
+sources x destinations is exactly the rows it stands for).  Addresses of different flows are
+never merged, and no address is widened.
+
+Aerleon (a separate package) renders the syntax.  portplan validates everything first (every
+address a network of the filter's family, every port 1-65535, protocol tcp or udp, names of
+safe characters), runs Aerleon in a separate process with a timeout (see
+:mod:`portplan.targets._aerleon_worker`), treats any Aerleon log record or warning it does not
+know as harmless as an error, removes the repository tags Aerleon writes, and then parses the
+rendered text back and compares what it permits with the plan (:mod:`portplan.targets._acl_check`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import json
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+from portplan.errors import TargetError
+from portplan.model._types import Network, Protocol
+from portplan.model.ports import MAX_PORT, MIN_PORT, PortSet
+from portplan.plan import Plan
+from portplan.targets import Capability, DefaultAction, RuleOptions, Scope, Target
+
+__all__ = [
+    "AclTarget",
+    "AclTerm",
+    "Boundary",
+    "CiscoTarget",
+    "JuniperTarget",
+    "PaloAltoTarget",
+    "Permits",
+    "boundary_terms",
+    "expected_permits",
+]
+
+#: Seconds Aerleon may take before the worker is killed (``--set timeout=SECONDS``).
+DEFAULT_TIMEOUT = 300.0
+_MAX_TIMEOUT = 3600.0
+#: Settings these targets understand (``RuleOptions.extra``); anything else is an error.
+_SETTINGS = ("timeout",)
+
+#: Term names stay within PAN-OS's limit for the service objects named after them
+#: (``service-<term>-<protocol>``, at most 63 characters).
+_TERM_NAME_MAX = 51
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
+_ZONE_RE = re.compile(r"^[a-z][a-z0-9_-]*$")
+#: Aerleon log records that are expected in every run (anything else is an error).
+_HARMLESS_LOG = (
+    re.compile(r"^INFO absl 0 plugins active\.$"),
+    re.compile(r"^INFO absl \d+ generators registered\.$"),
+)
+#: Repository tags Aerleon writes for Perforce/RCS ($Id:$, $Date:$, $Revision:$).
+_REPOSITORY_TAG = re.compile(r"\$(?:Id|Date|Revision):[^$\n]*\$")
+_COMMENT_MAX = 300
+_COMMENT_SAFE = re.compile(r"[^A-Za-z0-9 .,:;()_+=@%&#<>!?/'-]")
+_TYPOGRAPHY = str.maketrans(
+    {"\u2018": "'", "\u2019": "'", "\u201c": "'", "\u201d": "'", "\u2013": "-", "\u2014": "-"}
+)
+
+#: (family, protocol, source network, destination network) → ports permitted.
+Permits = dict[tuple[int, str, Network, Network], PortSet]
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Boundary:
+    """Traffic from hosts of one zone to hosts of another."""
+
+    source_zone: str
+    destination_zone: str
+
+    @property
+    def stem(self) -> str:
+        return f"{self.source_zone}-to-{self.destination_zone}"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AclTerm:
+    """Permit ``protocol``/``ports`` from every source host to every destination host."""
+
+    name: str
+    family: int  #: 4 or 6: every address below is of this family
+    protocol: Protocol
+    ports: PortSet
+    sources: tuple[tuple[str, tuple[Network, ...]], ...]  #: (host, its addresses), by host
+    destinations: tuple[tuple[str, tuple[Network, ...]], ...]
+    flow: str  #: the flow key
+    purpose: str
+    reference: str
+
+    def permits(self) -> Iterator[tuple[int, str, Network, Network, PortSet]]:
+        for _src_host, src_nets in self.sources:
+            for src in src_nets:
+                for _dst_host, dst_nets in self.destinations:
+                    for dst in dst_nets:
+                        yield self.family, self.protocol.value, src, dst, self.ports
+
+
+def expected_permits(terms: Iterable[AclTerm]) -> Permits:
+    """What a list of terms permits, per (family, protocol, source, destination)."""
+    permits: Permits = {}
+    for term in terms:
+        for family, protocol, src, dst, ports in term.permits():
+            key = (family, protocol, src, dst)
+            known = permits.get(key)
+            # the term's own port set object where one term covers the key (most keys)
+            permits[key] = ports if known is None or known is ports else known | ports
+    return permits
+
+
+# -- the plan as zone boundaries ----------------------------------------------------------------
+
+
+def _family_nets(networks: Iterable[Network], family: int) -> tuple[Network, ...]:
+    """A host's addresses of one family, collapsed (the same addresses, fewer entries)."""
+    if family == 4:
+        v4 = [n for n in networks if isinstance(n, ipaddress.IPv4Network)]
+        return tuple(ipaddress.collapse_addresses(v4))
+    v6 = [n for n in networks if isinstance(n, ipaddress.IPv6Network)]
+    return tuple(ipaddress.collapse_addresses(v6))
+
+
+def _check_network(network: object, where: str) -> None:
+    if not isinstance(network, ipaddress.IPv4Network | ipaddress.IPv6Network):
+        raise TargetError(f"{where}: {network!r} is not an IP network")
+    text = str(network)
+    try:
+        again = ipaddress.ip_network(text, strict=True)
+    except ValueError as exc:
+        raise TargetError(f"{where}: {text!r} is not a valid network: {exc}") from exc
+    if again != network:
+        raise TargetError(f"{where}: {text!r} does not read back as the same network")
+
+
+def _check_ports(ports: PortSet, where: str) -> None:
+    if not ports.ranges:
+        raise TargetError(f"{where}: no ports (a rule without ports would allow every port)")
+    for r in ports.ranges:
+        if not (MIN_PORT <= r.start <= r.end <= MAX_PORT):
+            raise TargetError(f"{where}: port range {r.start}-{r.end} is outside 1-65535")
+
+
+def _check_zone(zone: str, where: str) -> None:
+    if not _ZONE_RE.match(zone):
+        raise TargetError(f"{where}: zone {zone!r} is not a lower-case identifier")
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "flow"
+
+
+def _digest(*parts: object) -> str:
+    return hashlib.sha256(repr(parts).encode()).hexdigest()[:8]
+
+
+def _fit(name: str, limit: int) -> str:
+    """``name`` if short enough, else a prefix of it and a digest of the whole."""
+    if len(name) <= limit:
+        return name
+    return f"{name[: limit - 9].rstrip('-_')}-{_digest(name)}"
+
+
+def boundary_terms(plan: Plan) -> dict[Boundary, tuple[AclTerm, ...]]:
+    """The rows that cross a zone boundary, as exact terms, boundary by boundary (sorted).
+
+    Rows of one flow leg, protocol, port set and family are grouped by destination host; the
+    destinations that the very same set of sources reaches form one term, so the term's
+    sources x destinations are exactly rows of the plan.  Raises :class:`TargetError` for
+    anything that does not validate.
+    """
+    # boundary → (flow, protocol, ports, family) → destination → {source: None} (ordered set)
+    groups: dict[Boundary, dict[tuple[str, Protocol, PortSet, int], dict[str, dict[str, None]]]]
+    groups = {}
+    # Validation and address splitting are done once per host, port set and flow leg, not per
+    # row: a plan of a few thousand hosts has hundreds of thousands of rows.
+    hosts: dict[str, tuple[tuple[Network, ...], tuple[Network, ...], tuple[Network, ...]]] = {}
+    checked_ports: dict[int, PortSet] = {}  # id → the port set (kept alive, so ids stay unique)
+    checked_facts: set[int] = set()
+    facts_alive: list[object] = []
+    boundaries: dict[tuple[str, str], Boundary] = {}
+    about: dict[str, tuple[str, str]] = {}
+
+    def host_nets(
+        host: str, addresses: tuple[Network, ...], where: str
+    ) -> tuple[tuple[Network, ...], tuple[Network, ...]]:
+        known = hosts.get(host)
+        if known is None:
+            for network in addresses:
+                _check_network(network, where)
+            known = hosts[host] = (
+                addresses,
+                _family_nets(addresses, 4),
+                _family_nets(addresses, 6),
+            )
+        elif known[0] is not addresses and known[0] != addresses:
+            raise TargetError(f"{where}: host {host} appears with different addresses")
+        return known[1], known[2]
+
+    for row in plan.rows:
+        if row.loopback or row.source_zone is None or row.destination_zone is None:
+            continue
+        if row.source_zone == row.destination_zone:
+            continue
+        where = f"{row.key} ({row.source} -> {row.destination})"
+        boundary = boundaries.get((row.source_zone, row.destination_zone))
+        if boundary is None:
+            _check_zone(row.source_zone, where)
+            _check_zone(row.destination_zone, where)
+            boundary = Boundary(row.source_zone, row.destination_zone)
+            boundaries[row.source_zone, row.destination_zone] = boundary
+        if id(row.facts) not in checked_facts:
+            if row.protocol not in (Protocol.TCP, Protocol.UDP):
+                raise TargetError(f"{where}: protocol {row.protocol!r} is neither tcp nor udp")
+            checked_facts.add(id(row.facts))
+            facts_alive.append(row.facts)
+            about.setdefault(row.key, (row.purpose, row.reference))
+        if id(row.ports) not in checked_ports:
+            _check_ports(row.ports, where)
+            checked_ports[id(row.ports)] = row.ports
+        src_nets = host_nets(row.source, row.source_addresses, where)
+        dst_nets = host_nets(row.destination, row.destination_addresses, where)
+        for family, src, dst in ((4, src_nets[0], dst_nets[0]), (6, src_nets[1], dst_nets[1])):
+            if not src or not dst:
+                continue  # no traffic of this family can flow between these two hosts
+            flows = groups.get(boundary)
+            if flows is None:
+                flows = groups[boundary] = {}
+            key = (row.key, row.protocol, row.ports, family)
+            by_destination = flows.get(key)
+            if by_destination is None:
+                by_destination = flows[key] = {}
+            by_destination.setdefault(row.destination, {})[row.source] = None
+
+    def nets(host: str, family: int) -> tuple[Network, ...]:
+        return hosts[host][1 if family == 4 else 2]
+
+    result: dict[Boundary, tuple[AclTerm, ...]] = {}
+    for boundary in sorted(groups):
+        terms: list[AclTerm] = []
+        names: set[str] = set()
+        for (flow, protocol, ports, family), by_destination in groups[boundary].items():
+            # destinations reached by the very same sources share a term
+            by_sources: dict[tuple[str, ...], list[str]] = {}
+            for destination, reaching in by_destination.items():
+                by_sources.setdefault(tuple(sorted(reaching)), []).append(destination)
+            for sources, destinations in by_sources.items():
+                dsts = tuple(sorted(destinations))
+                name = (
+                    _fit(_slug(flow), _TERM_NAME_MAX - 9)
+                    + "-"
+                    + _digest(boundary, family, flow, protocol.value, str(ports), sources, dsts)
+                )
+                if name in names:  # a digest collision: refuse rather than guess
+                    raise TargetError(f"two terms of {boundary.stem} would both be named {name}")
+                names.add(name)
+                purpose, reference = about[flow]
+                terms.append(
+                    AclTerm(
+                        name=name,
+                        family=family,
+                        protocol=protocol,
+                        ports=ports,
+                        sources=tuple((h, nets(h, family)) for h in sources),
+                        destinations=tuple((h, nets(h, family)) for h in dsts),
+                        flow=flow,
+                        purpose=purpose,
+                        reference=reference,
+                    )
+                )
+        result[boundary] = tuple(terms)
+    return result
+
+
+# -- Aerleon's input ----------------------------------------------------------------------------
+
+
+def _comment(text: str) -> str:
+    """Text safe inside any platform's comment: one line; no double quotes, braces, asterisks
+    (so no ``*/``) or backslashes; typographic quotes and dashes made plain."""
+    flat = _COMMENT_SAFE.sub("?", " ".join(text.translate(_TYPOGRAPHY).split()))
+    if len(flat) > _COMMENT_MAX:
+        flat = flat[: _COMMENT_MAX - 3].rsplit(" ", 1)[0] + "..."
+    return flat
+
+
+def _hosts_text(hosts: tuple[tuple[str, tuple[Network, ...]], ...]) -> str:
+    names = [h for h, _nets in hosts]
+    shown = ", ".join(names[:3])
+    return shown + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+
+
+class _Tokens:
+    """Aerleon network names: one per (host, family), unique, of safe characters only."""
+
+    def __init__(self) -> None:
+        self.networks: dict[str, dict[str, list[dict[str, str]]]] = {}
+        self._names: dict[tuple[str, int], str] = {}
+
+    def of(self, host: str, family: int, networks: tuple[Network, ...]) -> str:
+        name = self._names.get((host, family))
+        if name is not None:
+            return name
+        base = re.sub(r"[^A-Za-z0-9_-]", "_", host)
+        if base != host or len(base) > 40 or not base[0].isalnum():
+            base = f"h{_fit(base, 30)}-{_digest(host)}"
+        name = f"{base}_v{family}"
+        if not _NAME_RE.match(name):
+            raise TargetError(f"host {host!r}: no safe address name for it ({name!r})")
+        if name in self.networks:
+            raise TargetError(f"hosts {host!r} and another would share the address name {name}")
+        self._names[host, family] = name
+        self.networks[name] = {"values": [{"address": str(n)} for n in networks]}
+        return name
+
+
+@dataclass(frozen=True, slots=True)
+class _Request:
+    platform: str
+    policies: list[dict[str, Any]]
+    definitions: dict[str, Any]
+    files: dict[str, Boundary]  #: Aerleon's output file name → boundary
+
+
+# -- the targets --------------------------------------------------------------------------------
+
+
+class AclTarget(Target):
+    """Base of the Aerleon-rendered zone-boundary targets; subclasses name the platform."""
+
+    scope = Scope.DEPLOYMENT
+    #: Aerleon's name of the platform, and the suffix of the files it writes.
+    platform: ClassVar[str]
+    suffix: ClassVar[str]
+    #: the generator class Aerleon must have used (no plug-in may stand in for it)
+    generator: ClassVar[str]
+    #: how to apply the file, said in its header
+    apply_note: ClassVar[str]
+    max_zone_length: ClassVar[int] = 63
+
+    # -- what subclasses provide ---------------------------------------------------------------
+
+    def header(self, boundary: Boundary, family: int) -> str:
+        """Aerleon's target options of the filter of one boundary and family."""
+        raise NotImplementedError
+
+    def filter_name(self, boundary: Boundary, family: int) -> str:
+        return f"portplan-{boundary.stem}" + ("-v6" if family == 6 else "")
+
+    def filter_names(self, boundary: Boundary, expected: Permits) -> dict[int, str]:
+        """The filter name of each family that ``expected`` holds."""
+        return {f: self.filter_name(boundary, f) for f in sorted({key[0] for key in expected})}
+
+    def check(self, text: str, boundary: Boundary, expected: Permits) -> None:
+        """Parse the rendered file back; ``TargetError`` unless it permits exactly ``expected``."""
+        raise NotImplementedError
+
+    # -- rendering -----------------------------------------------------------------------------
+
+    def render(self, plan: Plan, options: RuleOptions) -> dict[str, str]:
+        timeout = self._options(options)
+        boundaries = boundary_terms(plan)
+        if not boundaries:
+            raise TargetError(
+                f"target {self.name}: no planned flow crosses a zone boundary (give the hosts "
+                "a 'zone:'; rows within one zone, or without zones, need no network firewall)"
+            )
+        for boundary in boundaries:
+            for zone in (boundary.source_zone, boundary.destination_zone):
+                if len(zone) > self.max_zone_length:
+                    raise TargetError(
+                        f"target {self.name}: zone {zone!r} is longer than "
+                        f"{self.max_zone_length} characters"
+                    )
+        request = self._request(plan, boundaries, options)
+        rendered = _run_aerleon(request, timeout, self.generator)
+        files: dict[str, str] = {}
+        for aerleon_name, boundary in request.files.items():
+            text = rendered.get(aerleon_name)
+            if text is None:
+                raise TargetError(f"Aerleon wrote no {aerleon_name} for {boundary.stem}")
+            text = _strip_tags(text)
+            self.check(text, boundary, expected_permits(boundaries[boundary]))
+            files[f"{boundary.stem}{self.suffix}"] = text
+        unexpected = sorted(set(rendered) - set(request.files))
+        if unexpected:
+            raise TargetError(f"Aerleon wrote files nobody asked for: {', '.join(unexpected)}")
+        return files
+
+    def _options(self, options: RuleOptions) -> float:
+        if options.hosts:
+            raise TargetError(
+                f"target {self.name} renders the whole deployment, one file per zone "
+                "boundary; --host does not apply"
+            )
+        unknown = sorted(set(options.extra) - set(_SETTINGS))
+        if unknown:
+            raise TargetError(
+                f"target {self.name} has no setting {', '.join(map(repr, unknown))} "
+                f"(it knows: {', '.join(_SETTINGS)})"
+            )
+        text = options.extra.get("timeout")
+        if text is None:
+            return DEFAULT_TIMEOUT
+        try:
+            timeout = float(text)
+        except ValueError:
+            timeout = -1.0
+        if not 0 < timeout <= _MAX_TIMEOUT:
+            raise TargetError(f"timeout={text!r}: give seconds, more than 0 and at most 3600")
+        return timeout
+
+    def _request(
+        self, plan: Plan, boundaries: Mapping[Boundary, tuple[AclTerm, ...]], options: RuleOptions
+    ) -> _Request:
+        tokens = _Tokens()
+        services: dict[str, list[dict[str, str | int]]] = {}
+        policies: list[dict[str, Any]] = []
+        files: dict[str, Boundary] = {}
+        final = "reject" if options.default is DefaultAction.REJECT else "deny"
+        for index, (boundary, terms) in enumerate(boundaries.items(), start=1):
+            filters = []
+            for family in (4, 6):
+                family_terms = [t for t in terms if t.family == family]
+                if not family_terms:
+                    continue
+                entries: list[dict[str, Any]] = []
+                for term in family_terms:
+                    if not term.sources or not term.destinations:  # Aerleon: empty means any
+                        raise TargetError(f"term {term.name} has no source or no destination")
+                    service = f"{term.name}_ports"
+                    services[service] = [
+                        {"port": str(r), "protocol": term.protocol.value} for r in term.ports.ranges
+                    ]
+                    entries.append(
+                        {
+                            "name": term.name,
+                            "comment": _comment(
+                                f"{term.flow} ({_hosts_text(term.sources)} -> "
+                                f"{_hosts_text(term.destinations)}; {term.reference}): "
+                                f"{term.purpose}"
+                            ),
+                            "source-address": " ".join(
+                                tokens.of(h, family, n) for h, n in term.sources
+                            ),
+                            "destination-address": " ".join(
+                                tokens.of(h, family, n) for h, n in term.destinations
+                            ),
+                            "protocol": term.protocol.value,
+                            "destination-port": service,
+                            "action": "accept",
+                        }
+                    )
+                entries.append(
+                    {
+                        "name": _fit(f"{final}-{boundary.stem}-v{family}", _TERM_NAME_MAX),
+                        "comment": _comment(
+                            f"everything else from {boundary.source_zone} to "
+                            f"{boundary.destination_zone} over IPv{family}: not in the plan"
+                        ),
+                        "action": final,
+                    }
+                )
+                filters.append(
+                    {
+                        "header": {
+                            "targets": {self.platform: self.header(boundary, family)},
+                            "comment": _comment(
+                                f"portplan {plan.deployment}: {boundary.source_zone} to "
+                                f"{boundary.destination_zone}, IPv{family}, "
+                                f"{len(family_terms)} term{'s' if len(family_terms) != 1 else ''} "
+                                "from the flow plan, then "
+                                f"{final} everything else. {self.apply_note} "
+                                "Generated: do not edit."
+                            ),
+                        },
+                        "terms": entries,
+                    }
+                )
+            name = f"b{index:04d}"
+            policies.append({"filename": name, "filters": filters})
+            files[name + self.suffix] = boundary
+        return _Request(
+            platform=self.platform,
+            policies=policies,
+            definitions={"networks": tokens.networks, "services": services},
+            files=files,
+        )
+
+
+def _strip_tags(text: str) -> str:
+    """Aerleon's text without its repository tags (and the Junos ``**`` line they leave)."""
+    lines: list[str] = []
+    for line in text.splitlines():
+        if _REPOSITORY_TAG.search(line):
+            continue
+        if line.strip() == "**" and lines and lines[-1].strip() == "/*":
+            continue
+        lines.append(line.rstrip())
+    while lines and not lines[-1]:
+        lines.pop()
+    return "\n".join(lines) + "\n"
+
+
+def _run_aerleon(request: _Request, timeout: float, generator: str) -> dict[str, str]:
+    """Aerleon's files for ``request``, rendered in a separate process."""
+    payload = json.dumps(
+        {
+            "platform": request.platform,
+            "policies": request.policies,
+            "definitions": request.definitions,
+        }
+    ).encode()
+    package_root = str(Path(__file__).resolve().parents[2])
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH", "")) if p)
+    env["PYTHONHASHSEED"] = "0"  # Aerleon iterates over sets in places: same order every run
+    env.pop("PYTHONWARNINGS", None)
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "portplan.targets._aerleon_worker"],
+            input=payload,
+            capture_output=True,
+            timeout=timeout,
+            env=env,
+            check=False,
+        )
+    except subprocess.TimeoutExpired as exc:
+        raise TargetError(
+            f"Aerleon took longer than {timeout:g} s and was stopped "
+            "(--set timeout=SECONDS allows more)"
+        ) from exc
+    except OSError as exc:
+        raise TargetError(f"cannot start the Aerleon worker: {exc}") from exc
+    stderr = proc.stderr.decode(errors="replace").strip()
+    try:
+        answer = json.loads(proc.stdout)
+    except ValueError as exc:
+        raise TargetError(
+            f"the Aerleon worker failed (exit status {proc.returncode}): {stderr[-2000:]}"
+        ) from exc
+    if proc.returncode != 0 or "error" in answer:
+        raise TargetError(f"Aerleon refused the policy: {answer.get('error', stderr[-2000:])}")
+    problems = [
+        f"Aerleon logged {' '.join(record)}"
+        for record in answer.get("log", [])
+        if not any(p.match(" ".join(record)) for p in _HARMLESS_LOG)
+    ]
+    problems += [f"Aerleon warned: {w}" for w in answer.get("warnings", [])]
+    if stderr:
+        problems.append(f"Aerleon wrote to standard error: {stderr[-2000:]}")
+    if answer.get("plugins") != 0:
+        problems.append(
+            f"{answer.get('plugins')} Aerleon plug-ins are installed; portplan "
+            "renders only with Aerleon's built-in generators"
+        )
+    if answer.get("generator") != generator:
+        problems.append(
+            f"Aerleon rendered {request.platform} with {answer.get('generator')}, not {generator}"
+        )
+    if problems:
+        raise TargetError("Aerleon's output is not trusted: " + "; ".join(problems))
+    files = answer.get("files")
+    if not isinstance(files, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in files.items()
+    ):
+        raise TargetError("the Aerleon worker answered without files")
+    return files
+
+
+_COMMON = frozenset(
+    {
+        Capability.PORT_RANGES,
+        Capability.UDP,
+        Capability.IPV6,
+        Capability.EGRESS,
+        Capability.COMMENTS,
+    }
+)
+
+
+class CiscoTarget(AclTarget):
+    """Cisco IOS named extended ACLs (``ip access-list extended`` and ``ipv6 access-list``)."""
+
+    name = "cisco"
+    description = (
+        "Cisco IOS extended ACLs through Aerleon: one ACL per zone boundary and family, stateless"
+    )
+    capabilities = _COMMON
+    platform = "cisco"
+    suffix = ".acl"
+    generator = "aerleon.lib.cisco.Cisco"
+    apply_note = (
+        "Apply inbound on the interface facing the source zone. Stateless: replies need the "
+        "reverse ACL or inspection."
+    )
+
+    def header(self, boundary: Boundary, family: int) -> str:
+        kind = "extended" if family == 4 else "inet6"
+        return f"{self.filter_name(boundary, family)} {kind}"
+
+    def check(self, text: str, boundary: Boundary, expected: Permits) -> None:
+        from portplan.targets._acl_check import check_cisco
+
+        check_cisco(text, self.filter_names(boundary, expected), expected)
+
+
+class JuniperTarget(CiscoTarget):
+    """Junos firewall filters (``family inet`` and ``family inet6``)."""
+
+    name = "juniper"
+    description = (
+        "Junos firewall filters through Aerleon: one filter per zone boundary and family, stateless"
+    )
+    platform = "juniper"
+    suffix = ".jcl"
+    generator = "aerleon.lib.juniper.Juniper"
+    apply_note = (
+        "Apply as an input filter on the interface facing the source zone. Stateless: replies "
+        "need the reverse filter."
+    )
+
+    def header(self, boundary: Boundary, family: int) -> str:
+        return f"{self.filter_name(boundary, family)} {'inet' if family == 4 else 'inet6'}"
+
+    def check(self, text: str, boundary: Boundary, expected: Permits) -> None:
+        from portplan.targets._acl_check import check_juniper
+
+        check_juniper(text, self.filter_names(boundary, expected), expected)
+
+
+class PaloAltoTarget(AclTarget):
+    """PAN-OS security policy rules between two zones, with address and service objects."""
+
+    name = "paloalto"
+    description = (
+        "PAN-OS security rules through Aerleon: one policy per zone boundary, address "
+        "objects, stateful"
+    )
+    capabilities = _COMMON | {Capability.ADDRESS_SETS, Capability.STATEFUL}
+    platform = "paloalto"
+    suffix = ".xml"
+    generator = "aerleon.lib.paloaltofw.PaloAltoFW"
+    apply_note = "Load into the device's candidate configuration and review before commit."
+    max_zone_length = 31  # PAN-OS
+
+    def header(self, boundary: Boundary, family: int) -> str:
+        return (
+            f"from-zone {boundary.source_zone} to-zone {boundary.destination_zone} "
+            f"{'inet' if family == 4 else 'inet6'}"
+        )
+
+    def check(self, text: str, boundary: Boundary, expected: Permits) -> None:
+        from portplan.targets._acl_check import check_paloalto
+
+        check_paloalto(text, boundary.source_zone, boundary.destination_zone, expected)

@@ -1,0 +1,98 @@
+firewall {
+    family inet {
+        /*
+         ** portplan bank-smart-id-k8s: internet to dmz, IPv4, 5 terms from the flow plan, then deny everything else. Apply as an input filter on the interface facing the source zone. Stateless: replies need the reverse filter. Generated: do not edit.
+         */
+        replace: filter portplan-internet-to-dmz {
+            interface-specific;
+            /*
+             ** smart-id-21.04/im-operator/ingress (internet -> traefik01; Default ports in Smart ID > row 1): External TLS communication between a user client to Identity Manager Operator.
+             */
+            term smart-id-21-04-im-operator-ingress-cd4bc332 {
+                from {
+                    source-address {
+                        203.0.113.128/25;
+                    }
+                    destination-address {
+                        198.51.100.10/32;
+                    }
+                    protocol tcp;
+                    destination-port 443;
+                }
+                then accept;
+            }
+            /*
+             ** smart-id-21.04/im-self-service/ingress (internet -> traefik01; Default ports in Smart ID > row 2): External TLS communication between a user client to Smart ID Self-Service.
+             */
+            term smart-id-21-04-im-self-service-ingress-0657327f {
+                from {
+                    source-address {
+                        203.0.113.128/25;
+                    }
+                    destination-address {
+                        198.51.100.10/32;
+                    }
+                    protocol tcp;
+                    destination-port 443;
+                }
+                then accept;
+            }
+            /*
+             ** smart-id-21.04/im-admin/ingress (internet -> traefik01; Default ports in Smart ID > row 3): External TLS communication between a user client to the Identity Manager Admin.
+             */
+            term smart-id-21-04-im-admin-ingress-2f5e3d37 {
+                from {
+                    source-address {
+                        203.0.113.128/25;
+                    }
+                    destination-address {
+                        198.51.100.10/32;
+                    }
+                    protocol tcp;
+                    destination-port 8443;
+                }
+                then accept;
+            }
+            /*
+             ** smart-id-21.04/im-tenant/ingress (internet -> traefik01; Default ports in Smart ID > row 4): External TLS communication between a user client to the Identity Manager Tenant.
+             */
+            term smart-id-21-04-im-tenant-ingress-1cb89610 {
+                from {
+                    source-address {
+                        203.0.113.128/25;
+                    }
+                    destination-address {
+                        198.51.100.10/32;
+                    }
+                    protocol tcp;
+                    destination-port 8443;
+                }
+                then accept;
+            }
+            /*
+             ** smart-id-21.04/da-access-point (internet -> da-edge01; Default ports in Smart ID > row 11): External communication between the user client/Nexus Access Client and the Access point over SSL. Since the Access point serves as a reverse proxy, all communication to resources is tunneled over the SSL...
+             */
+            term smart-id-21-04-da-access-point-25b34fd5 {
+                from {
+                    source-address {
+                        203.0.113.128/25;
+                    }
+                    destination-address {
+                        198.51.100.20/32;
+                    }
+                    protocol tcp;
+                    destination-port 443;
+                }
+                then accept;
+            }
+            /*
+             ** everything else from internet to dmz over IPv4: not in the plan
+             */
+            term deny-internet-to-dmz-v4 {
+                then {
+                    discard;
+                }
+            }
+        }
+    }
+}

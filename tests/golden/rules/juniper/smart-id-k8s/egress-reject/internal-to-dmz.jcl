@@ -1,0 +1,35 @@
+firewall {
+    family inet {
+        /*
+         ** portplan bank-smart-id-k8s: internal to dmz, IPv4, 1 term from the flow plan, then reject everything else. Apply as an input filter on the interface facing the source zone. Stateless: replies need the reverse filter. Generated: do not edit.
+         */
+        replace: filter portplan-internal-to-dmz {
+            interface-specific;
+            /*
+             ** smart-id-21.04/hermod/ingress (da01, idm01 -> traefik01; Default ports in Smart ID > row 9): TLS communication with Smart ID Messaging (Hermod).
+             */
+            term smart-id-21-04-hermod-ingress-8f2ac13f {
+                from {
+                    source-address {
+                        192.0.2.10/32;
+                        192.0.2.40/32;
+                    }
+                    destination-address {
+                        198.51.100.10/32;
+                    }
+                    protocol tcp;
+                    destination-port 443;
+                }
+                then accept;
+            }
+            /*
+             ** everything else from internal to dmz over IPv4: not in the plan
+             */
+            term reject-internal-to-dmz-v4 {
+                then {
+                    reject;
+                }
+            }
+        }
+    }
+}

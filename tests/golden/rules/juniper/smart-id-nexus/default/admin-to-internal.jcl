@@ -1,0 +1,57 @@
+firewall {
+    family inet {
+        /*
+         ** portplan bank-smart-id: admin to internal, IPv4, 2 terms from the flow plan, then deny everything else. Apply as an input filter on the interface facing the source zone. Stateless: replies need the reverse filter. Generated: do not edit.
+         */
+        replace: filter portplan-admin-to-internal {
+            interface-specific;
+            /*
+             ** smart-id-21.04/da-admin-service (admin-net -> da01; Default ports in Smart ID > row 10): External communication between an administrator client to Authentication service for configuration work on Hybrid Access Gateway. The port can be set up as web resource and therefore routed through the...
+             */
+            term smart-id-21-04-da-admin-service-a0011933 {
+                from {
+                    source-address {
+                        203.0.113.0/28;
+                    }
+                    destination-address {
+                        192.0.2.40/32;
+                    }
+                    protocol tcp;
+                    destination-port 8443;
+                }
+                then accept;
+            }
+            /*
+             ** management/ssh (admin-net -> da01, idm01, msg01 and 5 more; deployment management access): SSH administration of every server, kept open whatever the plan says.
+             */
+            term management-ssh-8764bfe6 {
+                from {
+                    source-address {
+                        203.0.113.0/28;
+                    }
+                    destination-address {
+                        192.0.2.10/32;
+                        192.0.2.20/32;
+                        192.0.2.30/32;
+                        192.0.2.40/32;
+                        192.0.2.50/32;
+                        192.0.2.60/32;
+                        192.0.2.70/32;
+                        192.0.2.80/32;
+                    }
+                    protocol tcp;
+                    destination-port 22;
+                }
+                then accept;
+            }
+            /*
+             ** everything else from admin to internal over IPv4: not in the plan
+             */
+            term deny-admin-to-internal-v4 {
+                then {
+                    discard;
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,527 @@
+"""Zone-boundary ACL targets (cisco, juniper, paloalto) rendered through Aerleon.
+
+The central test parses the rendered Cisco ACLs back with a parser of its own (independent of
+portplan's runtime check) and proves that the set of (source network, destination network,
+protocol, port range) they permit is exactly the plan's rows that cross each zone boundary.
+The others check the runtime guards: portplan's validation before Aerleon, Aerleon's warnings
+as errors, the worker process and its timeout, and the read-back that refuses tampered output.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import ipaddress
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from portplan import build_plan, load_deployment
+from portplan.errors import TargetError
+from portplan.model._types import Network
+from portplan.model.ports import PortRange, PortSet
+from portplan.plan import Plan
+from portplan.targets import DefaultAction, RuleOptions
+from portplan.targets._acl_check import check_cisco, check_juniper, check_paloalto
+from portplan.targets.acl import (
+    AclTarget,
+    Boundary,
+    CiscoTarget,
+    JuniperTarget,
+    PaloAltoTarget,
+    _Request,
+    _run_aerleon,
+    boundary_terms,
+    expected_permits,
+)
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+TARGETS: dict[str, type[AclTarget]] = {
+    "cisco": CiscoTarget,
+    "juniper": JuniperTarget,
+    "paloalto": PaloAltoTarget,
+}
+
+# -- a dual-stack deployment, so that IPv6 filters and family splits are exercised --------------
+
+
+def dual_stack_data() -> dict[str, Any]:
+    data = yaml.safe_load((EXAMPLES / "shopping-contoso.yaml").read_text())
+    hosts = data["hosts"]
+    hosts["shop01"]["addresses"] = ["192.0.2.10", "2001:db8:10::10"]
+    hosts["clients"]["addresses"] = ["198.51.100.0/24", "2001:db8:c::/64"]
+    hosts["admin-pc"]["addresses"] = ["2001:db8:ad::5"]  # IPv6 only
+    hosts["admin-pc"]["zone"] = "admins"
+    hosts["mail01"]["zone"] = "dmz"
+    del hosts["sql01"]["zone"]  # no zone: its rows cross no firewall
+    return data
+
+
+@pytest.fixture(scope="module")
+def dual_stack(tmp_path_factory: pytest.TempPathFactory) -> Plan:
+    path = tmp_path_factory.mktemp("acl") / "dual-stack.yaml"
+    path.write_text(yaml.safe_dump(dual_stack_data(), sort_keys=False))
+    return build_plan(load_deployment(path))
+
+
+def example(name: str) -> Plan:
+    return build_plan(load_deployment(EXAMPLES / f"{name}.yaml"))
+
+
+@pytest.fixture(scope="module")
+def plans(dual_stack: Plan) -> dict[str, Plan]:
+    return {
+        "shopping-contoso": example("shopping-contoso"),
+        "smart-id-nexus": example("smart-id-nexus"),
+        "dual-stack": dual_stack,
+    }
+
+
+# -- the plan side, computed straight from the rows --------------------------------------------
+
+Key = tuple[Network, Network, str]
+
+
+def collapse(networks: tuple[Network, ...], family: int) -> list[Network]:
+    same = [n for n in networks if n.version == family]
+    return list(ipaddress.collapse_addresses(same))  # type: ignore[arg-type]
+
+
+def plan_crossing(plan: Plan) -> dict[tuple[str, str, int], dict[Key, PortSet]]:
+    """(source zone, destination zone, family) → (src, dst, protocol) → ports, from the rows."""
+    out: dict[tuple[str, str, int], dict[Key, PortSet]] = {}
+    for row in plan.rows:
+        if not row.source_zone or not row.destination_zone:
+            continue
+        if row.source_zone == row.destination_zone:
+            continue
+        for family in (4, 6):
+            for src in collapse(row.source_addresses, family):
+                for dst in collapse(row.destination_addresses, family):
+                    side = out.setdefault((row.source_zone, row.destination_zone, family), {})
+                    key = (src, dst, row.protocol.value)
+                    side[key] = side[key] | row.ports if key in side else row.ports
+    return out
+
+
+def as_set(permits: dict[Key, PortSet]) -> set[tuple[Network, Network, str, int, int]]:
+    return {
+        (src, dst, proto, r.start, r.end)
+        for (src, dst, proto), ports in permits.items()
+        for r in ports.ranges
+    }
+
+
+# -- an independent reading of Cisco IOS ACLs ---------------------------------------------------
+
+ACL_HEAD = re.compile(r"^(ip access-list extended|ipv6 access-list) (\S+)$")
+
+
+def read_address(words: list[str], family: int) -> tuple[Network, list[str]]:
+    if words[0] == "any":
+        return ipaddress.ip_network("0.0.0.0/0" if family == 4 else "::/0"), words[1:]
+    if words[0] == "host":
+        return ipaddress.ip_network(words[1]), words[2:]
+    if family == 6:
+        return ipaddress.ip_network(words[0]), words[1:]
+    wildcard = int(ipaddress.IPv4Address(words[1]))
+    ones = bin(wildcard).count("1")
+    assert wildcard == (1 << ones) - 1, f"non-contiguous wildcard {words[1]}"
+    return ipaddress.ip_network(f"{words[0]}/{32 - ones}"), words[2:]
+
+
+def read_cisco(text: str) -> dict[str, tuple[int, dict[Key, PortSet]]]:
+    """ACL name → (family, what its permit lines allow); asserts the ACL's shape."""
+    acls: dict[str, tuple[int, dict[Key, PortSet]]] = {}
+    name: str | None = None
+    family = 4
+    lines: list[str] = []
+    for raw in text.splitlines():
+        line = raw.strip()
+        head = ACL_HEAD.match(line)
+        if head:
+            name, family, lines = head.group(2), 4 if head.group(1).startswith("ip ") else 6, []
+        elif line == "exit":
+            assert name is not None
+            assert lines[-1] == ("deny ip any any" if family == 4 else "deny ipv6 any any")
+            permits: dict[Key, PortSet] = {}
+            for permit in lines[:-1]:
+                words = permit.split()
+                assert words[0] == "permit" and words[1] in ("tcp", "udp"), permit
+                src, rest = read_address(words[2:], family)
+                dst, rest = read_address(rest, family)
+                if rest[0] == "eq":
+                    assert len(rest) == 2, permit
+                    ports = PortSet.of([PortRange.single(int(rest[1]))])
+                else:
+                    assert rest[0] == "range" and len(rest) == 3, permit
+                    ports = PortSet.of([PortRange(start=int(rest[1]), end=int(rest[2]))])
+                key = (src, dst, words[1])
+                permits[key] = permits[key] | ports if key in permits else ports
+            acls[name] = (family, permits)
+            name = None
+        elif name is not None and line and not line.startswith("remark"):
+            lines.append(line)
+        elif name is None and line:
+            assert line.startswith(("no ip access-list", "no ipv6 access-list", "!")), line
+    assert name is None
+    return acls
+
+
+@pytest.mark.parametrize("deployment", ["shopping-contoso", "smart-id-nexus", "dual-stack"])
+def test_cisco_acls_permit_exactly_the_rows_that_cross_each_boundary(
+    plans: dict[str, Plan], deployment: str
+) -> None:
+    plan = plans[deployment]
+    files = CiscoTarget().render(plan, RuleOptions())
+    crossing = plan_crossing(plan)
+    rendered: dict[tuple[str, str, int], dict[Key, PortSet]] = {}
+    for file_name, text in files.items():
+        src_zone, dst_zone = file_name.removesuffix(".acl").split("-to-")
+        for acl, (family, permits) in read_cisco(text).items():
+            suffix = "-v6" if family == 6 else ""
+            assert acl == f"portplan-{src_zone}-to-{dst_zone}{suffix}"
+            rendered[src_zone, dst_zone, family] = permits
+    assert rendered.keys() == crossing.keys()
+    for boundary, permits in crossing.items():
+        assert as_set(rendered[boundary]) == as_set(permits), boundary
+
+
+def test_the_dual_stack_plan_has_ipv6_filters_and_family_splits(dual_stack: Plan) -> None:
+    families = {
+        (b.stem, t.family) for b, terms in boundary_terms(dual_stack).items() for t in terms
+    }
+    assert ("admins-to-servers", 6) in families  # admin-pc is IPv6 only
+    assert ("admins-to-servers", 4) not in families
+    assert ("clients-to-servers", 4) in families
+    assert ("clients-to-servers", 6) in families
+    assert not any("sql" in s for s, _f in families)  # sql01 has no zone
+
+
+# -- term building ------------------------------------------------------------------------------
+
+
+def test_terms_are_exact_groups_of_one_flow(plans: dict[str, Plan]) -> None:
+    for plan in plans.values():
+        rows = {
+            (r.key, r.source, r.destination, r.protocol, r.ports)
+            for r in plan.rows
+            if r.source_zone and r.destination_zone and r.source_zone != r.destination_zone
+        }
+        for terms in boundary_terms(plan).values():
+            for term in terms:
+                assert term.sources and term.destinations
+                for src, _ in term.sources:
+                    for dst, _ in term.destinations:  # every pair is a row of this flow
+                        assert (term.flow, src, dst, term.protocol, term.ports) in rows
+                for _h, nets in (*term.sources, *term.destinations):
+                    assert nets and all(n.version == term.family for n in nets)
+
+
+def test_term_names_are_unique_across_the_deployment_and_short(plans: dict[str, Plan]) -> None:
+    for plan in plans.values():
+        names = [t.name for terms in boundary_terms(plan).values() for t in terms]
+        assert len(names) == len(set(names))
+        assert all(len(n) <= 51 and re.fullmatch(r"[a-z0-9][a-z0-9-]*", n) for n in names)
+
+
+def test_rows_within_a_zone_or_without_zones_are_left_out() -> None:
+    data = yaml.safe_load((EXAMPLES / "shopping-contoso.yaml").read_text())
+    for host in data["hosts"].values():
+        host["zone"] = "flat"
+    plan = build_plan(load_deployment_data(data))
+    assert boundary_terms(plan) == {}
+    with pytest.raises(TargetError, match="no planned flow crosses a zone boundary"):
+        CiscoTarget().render(plan, RuleOptions())
+
+
+def load_deployment_data(data: dict[str, Any]) -> Any:
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "deployment.yaml"
+        path.write_text(yaml.safe_dump(data, sort_keys=False))
+        return load_deployment(path)
+
+
+# -- validation before Aerleon ------------------------------------------------------------------
+
+
+def tampered(plan: Plan, **changes: Any) -> Plan:
+    """The plan with its first crossing row changed (facts fields or row fields)."""
+    rows = list(plan.rows)
+    index = next(
+        i
+        for i, r in enumerate(rows)
+        if r.source_zone and r.destination_zone and r.source_zone != r.destination_zone
+    )
+    row = rows[index]
+    fact_fields = {f.name for f in dataclasses.fields(row.facts)}
+    facts = dataclasses.replace(row.facts, **{k: v for k, v in changes.items() if k in fact_fields})
+    rows[index] = dataclasses.replace(
+        row, facts=facts, **{k: v for k, v in changes.items() if k not in fact_fields}
+    )
+    return dataclasses.replace(plan, rows=tuple(rows))
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"protocol": "icmp"}, "neither tcp nor udp"),
+        ({"ports": PortSet.model_construct(ranges=())}, "no ports"),
+        (
+            {
+                "ports": PortSet.model_construct(
+                    ranges=(PortRange.model_construct(start=0, end=80),)
+                )
+            },
+            "outside 1-65535",
+        ),
+        (
+            {
+                "ports": PortSet.model_construct(
+                    ranges=(PortRange.model_construct(start=1, end=70000),)
+                )
+            },
+            "outside 1-65535",
+        ),
+        ({"source_addresses": ("192.0.2.1",)}, "not an IP network"),
+        ({"source_zone": "Not A Zone"}, "not a lower-case identifier"),
+    ],
+)
+def test_portplan_validates_before_aerleon_sees_anything(
+    changes: dict[str, Any], message: str
+) -> None:
+    plan = tampered(example("shopping-contoso"), **changes)
+    with pytest.raises(TargetError, match=message):
+        boundary_terms(plan)
+
+
+def test_options_that_do_not_apply_are_refused() -> None:
+    plan = example("shopping-contoso")
+    with pytest.raises(TargetError, match="--host does not apply"):
+        CiscoTarget().render(plan, RuleOptions(hosts=("shop01",)))
+    with pytest.raises(TargetError, match="no setting 'loopback'"):
+        CiscoTarget().render(plan, RuleOptions(extra={"loopback": "all"}))
+    with pytest.raises(TargetError, match="timeout="):
+        CiscoTarget().render(plan, RuleOptions(extra={"timeout": "soon"}))
+
+
+def test_paloalto_refuses_zone_names_longer_than_pan_os_allows() -> None:
+    data = yaml.safe_load((EXAMPLES / "shopping-contoso.yaml").read_text())
+    data["hosts"]["clients"]["zone"] = "clients-" + "x" * 30
+    plan = build_plan(load_deployment_data(data))
+    with pytest.raises(TargetError, match="longer than 31"):
+        PaloAltoTarget().render(plan, RuleOptions())
+
+
+def test_comments_cannot_break_out_of_the_platform_syntax() -> None:
+    plan = tampered(
+        example("shopping-contoso"),
+        purpose='evil */ }\n permit ip any any\n"quoted" \u2019ok\u2019',
+    )
+    for target in TARGETS.values():
+        files = target().render(plan, RuleOptions())  # the read-back check passes
+        text = "".join(files.values())
+        assert "\n permit ip any any" not in text
+        assert "evil" in text and "'ok'" in text
+    juniper = "".join(JuniperTarget().render(plan, RuleOptions()).values())
+    # the only comment closers are Aerleon's own, alone on their line
+    assert all(line.strip() == "*/" for line in juniper.splitlines() if "*/" in line)
+
+
+# -- Aerleon in its own process, its warnings as errors -----------------------------------------
+
+
+def small_request(terms: list[dict[str, Any]]) -> _Request:
+    return _Request(
+        platform="cisco",
+        policies=[
+            {
+                "filename": "b0001",
+                "filters": [{"header": {"targets": {"cisco": "t extended"}}, "terms": terms}],
+            }
+        ],
+        definitions={
+            "networks": {"A": {"values": [{"address": "192.0.2.1/32"}]}},
+            "services": {"S": [{"port": "443", "protocol": "tcp"}]},
+        },
+        files={"b0001.acl": Boundary("a", "b")},
+    )
+
+
+ACCEPT = {
+    "name": "t1",
+    "source-address": "A",
+    "destination-address": "A",
+    "protocol": "tcp",
+    "destination-port": "S",
+    "action": "accept",
+}
+
+
+def test_aerleon_runs_in_a_worker_and_answers() -> None:
+    files = _run_aerleon(small_request([ACCEPT]), 60, "aerleon.lib.cisco.Cisco")
+    assert "permit tcp host 192.0.2.1 host 192.0.2.1 eq 443" in files["b0001.acl"]
+    assert "aerleon" not in sys.modules and "absl" not in sys.modules
+
+
+@pytest.mark.parametrize(
+    ("term", "message"),
+    [
+        # a service without the term's protocol: Aerleon warns and matches it anyway
+        ({**ACCEPT, "protocol": ["tcp", "udp"]}, "not defined with protocol udp"),
+        # an expired term is dropped with a warning
+        ({**ACCEPT, "expiration": "2001-01-01"}, "expired"),
+        # an unknown keyword is only a warning to Aerleon
+        ({**ACCEPT, "colour": "blue"}, "Unexpected term keyword"),
+    ],
+)
+def test_any_aerleon_warning_is_an_error(term: dict[str, Any], message: str) -> None:
+    with pytest.raises(TargetError, match=f"not trusted.*{message}"):
+        _run_aerleon(small_request([term]), 60, "aerleon.lib.cisco.Cisco")
+
+
+def test_an_aerleon_error_is_a_target_error() -> None:
+    with pytest.raises(TargetError, match="Aerleon refused the policy"):
+        _run_aerleon(small_request([{**ACCEPT, "source-address": "NOPE"}]), 60, "x")
+
+
+def test_a_worker_that_takes_too_long_is_stopped() -> None:
+    with pytest.raises(TargetError, match=r"longer than 0\.01 s"):
+        _run_aerleon(small_request([ACCEPT]), 0.01, "aerleon.lib.cisco.Cisco")
+
+
+def test_a_generator_other_than_aerleons_own_is_refused() -> None:
+    with pytest.raises(TargetError, match=r"not aerleon\.lib\.juniper\.Juniper"):
+        _run_aerleon(small_request([ACCEPT]), 60, "aerleon.lib.juniper.Juniper")
+
+
+def test_importing_the_targets_does_not_import_aerleon() -> None:
+    code = (
+        "import sys, portplan.targets.acl, portplan.targets._aerleon_worker;"
+        "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in "
+        "('aerleon', 'absl'))))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", "import json;" + code], capture_output=True, check=True, text=True
+    )
+    assert json.loads(out.stdout) == []
+
+
+# -- the read-back check refuses tampered output ------------------------------------------------
+
+
+def rendered(target: str, plan: Plan) -> tuple[str, Boundary, Any]:
+    files = TARGETS[target]().render(plan, RuleOptions())
+    terms = boundary_terms(plan)
+    boundary = next(b for b in terms if f"{b.stem}{TARGETS[target].suffix}" in files)
+    text = files[f"{boundary.stem}{TARGETS[target].suffix}"]
+    return text, boundary, expected_permits(terms[boundary])
+
+
+CISCO_TAMPERING = [
+    ("host 192.0.2.10 eq 8443", "any eq 8443"),  # wider destination
+    ("eq 8443", "range 8443 8444"),  # wider ports
+    ("198.51.100.0 0.0.0.255", "198.51.100.0 0.0.1.255"),  # wider source
+    ("198.51.100.0 0.0.0.255", "198.51.0.0 255.255.255.255"),  # a netmask where a wildcard goes
+    (" deny ip any any", " deny ip any any\n permit ip any any"),  # after the final deny
+    (" deny ip any any", " permit ip any any\n deny ip any any"),  # a line it cannot read
+    (" deny ip any any\n", ""),  # no final deny
+    ("eq 8443", "eq 8080"),  # narrower/different: still not the plan
+]
+
+
+@pytest.mark.parametrize(("old", "new"), CISCO_TAMPERING)
+def test_the_cisco_check_refuses_anything_but_the_plan(
+    plans: dict[str, Plan], old: str, new: str
+) -> None:
+    text, boundary, expected = rendered("cisco", plans["shopping-contoso"])
+    names = CiscoTarget().filter_names(boundary, expected)
+    check_cisco(text, names, expected)
+    assert old in text
+    with pytest.raises(TargetError):
+        check_cisco(text.replace(old, new, 1), names, expected)
+
+
+JUNIPER_TAMPERING = [
+    ("192.0.2.10/32;", "192.0.2.0/24;"),
+    ("destination-port 8443;", ""),
+    ("protocol tcp;", "protocol udp;"),
+    ("then accept;", "then { accept; count x; }"),
+    ("discard;", "accept;"),
+    ("198.51.100.0/24;", "198.51.100.0/24;\n 0.0.0.0/0;"),
+]
+
+
+@pytest.mark.parametrize(("old", "new"), JUNIPER_TAMPERING)
+def test_the_juniper_check_refuses_anything_but_the_plan(
+    plans: dict[str, Plan], old: str, new: str
+) -> None:
+    text, boundary, expected = rendered("juniper", plans["shopping-contoso"])
+    names = JuniperTarget().filter_names(boundary, expected)
+    check_juniper(text, names, expected)
+    assert old in text
+    with pytest.raises(TargetError):
+        check_juniper(text.replace(old, new, 1), names, expected)
+
+
+PALOALTO_TAMPERING = [
+    ("<ip-netmask>192.0.2.10/32</ip-netmask>", "<ip-netmask>192.0.2.0/24</ip-netmask>"),
+    ("<port>8443</port>", "<port>1-65535</port>"),
+    ("<member>clients_v4</member>\n                  </source>", "<member>any</member></source>"),
+    ("<action>deny</action>", "<action>allow</action>"),
+    ("<member>servers</member>", "<member>other</member>"),
+    ("<action>allow</action>", "<action>allow</action><negate-source>yes</negate-source>"),
+]
+
+
+@pytest.mark.parametrize(("old", "new"), PALOALTO_TAMPERING)
+def test_the_paloalto_check_refuses_anything_but_the_plan(
+    plans: dict[str, Plan], old: str, new: str
+) -> None:
+    text, boundary, expected = rendered("paloalto", plans["shopping-contoso"])
+    check_paloalto(text, boundary.source_zone, boundary.destination_zone, expected)
+    assert old in text
+    with pytest.raises(TargetError):
+        check_paloalto(
+            text.replace(old, new, 1), boundary.source_zone, boundary.destination_zone, expected
+        )
+
+
+# -- every target on the dual-stack plan; default action ----------------------------------------
+
+
+@pytest.mark.parametrize("target", sorted(TARGETS))
+def test_every_target_renders_the_dual_stack_plan_and_checks_it(
+    dual_stack: Plan, target: str
+) -> None:
+    files = TARGETS[target]().render(dual_stack, RuleOptions())
+    suffix = TARGETS[target].suffix
+    assert list(files) == [f"{b.stem}{suffix}" for b in sorted(boundary_terms(dual_stack))]
+    text = "".join(files.values())
+    assert "$Id" not in text and "$Date" not in text and "$Revision" not in text
+    assert "2001:db8:ad::5" in text and "2001:db8:10::10" in text
+
+
+@pytest.mark.parametrize(
+    ("target", "drop", "reject"),
+    [
+        ("cisco", "deny ip any any", "deny ip any any"),
+        ("juniper", "discard;", "reject;"),
+        ("paloalto", "<action>deny</action>", "<action>reset-client</action>"),
+    ],
+)
+def test_the_default_action_ends_every_filter(target: str, drop: str, reject: str) -> None:
+    plan = example("smart-id-nexus")
+    dropped = TARGETS[target]().render(plan, RuleOptions())
+    rejected = TARGETS[target]().render(plan, RuleOptions(default=DefaultAction.REJECT))
+    assert dropped.keys() == rejected.keys()
+    for name in dropped:
+        assert drop in dropped[name]
+        assert reject in rejected[name]
