@@ -118,18 +118,39 @@ def rule_hosts(plan: Plan) -> tuple[str, ...]:
     network standing for many machines, such as a client subnet — gets one only when rows end
     on it (its members' loopback flows): "the Internet" needs no ruleset of portplan's.
     """
+    groups = {name for name, host in plan.hosts.items() if host.is_group}
     seen: dict[str, None] = {}
     for row in plan.rows:
         seen.setdefault(row.destination)
-        if not plan.hosts[row.source].is_group:
+        if row.source not in groups:
             seen.setdefault(row.source)
     return tuple(seen)
+
+
+# Rows share their hosts' address tuples: split each tuple by family once (keyed by identity,
+# the tuples live as long as the plan that holds them).
+_FamilySplit = dict[int, tuple[tuple[Network, ...], tuple[Network, ...], tuple[Network, ...]]]
+
+
+def _by_family(
+    cache: _FamilySplit, networks: tuple[Network, ...], family: int
+) -> tuple[Network, ...]:
+    entry = cache.get(id(networks))
+    if entry is None or entry[0] is not networks:
+        entry = (
+            networks,
+            tuple(n for n in networks if n.version == 4),
+            tuple(n for n in networks if n.version == 6),
+        )
+        cache[id(networks)] = entry
+    return entry[1] if family == 4 else entry[2]
 
 
 def host_view(plan: Plan, host: str, addresses: tuple[Network, ...], *, egress: bool) -> HostView:
     """Group the rows that end (and, with ``egress``, start) on ``host`` into rules."""
     groups: dict[_Key, list[tuple[PlannedFlow, tuple[Network, ...]]]] = {}
     unreachable: list[str] = []
+    split: _FamilySplit = {}
 
     def add(
         direction: Direction,
@@ -138,10 +159,10 @@ def host_view(plan: Plan, host: str, addresses: tuple[Network, ...], *, egress: 
         local: tuple[Network, ...],
     ) -> None:
         for family in (4, 6):
-            peer_nets = tuple(n for n in peers if n.version == family)
+            peer_nets = _by_family(split, peers, family)
             if not peer_nets:
                 continue
-            local_nets = tuple(n for n in local if n.version == family)
+            local_nets = _by_family(split, local, family)
             if not local_nets:
                 unreachable.append(f"{row.key} ({row.source} -> {row.destination}: IPv{family})")
                 continue
