@@ -617,7 +617,7 @@ def listen_cmd(deployment: Path, host: str, duration: float) -> None:
     from portplan.load.deployment import load_deployment
     from portplan.load.validate import choice_hint
     from portplan.plan import build_plan
-    from portplan.probe.listen import listen_plan, serve
+    from portplan.probe.listen import Binding, listen_plan, serve
     from portplan.probe.verify import is_local
 
     plan = build_plan(load_deployment(deployment))
@@ -636,24 +636,28 @@ def listen_cmd(deployment: Path, host: str, duration: float) -> None:
     if not bindings:
         raise _UsageError(f"the plan has no flow into {host}")
 
-    async def run() -> tuple[list[object], list[tuple[object, str]]]:
+    def ready(opened: list[Binding], failed: list[tuple[Binding, str]]) -> None:
+        # said once every socket is bound, so whoever waits for it can start probing
+        for binding, reason in failed:
+            click.echo(
+                f"portplan: not listening on {binding.protocol.value}/{binding.port} of "
+                f"{binding.address} ({', '.join(binding.flows)}): {reason}",
+                err=True,
+            )
+        click.echo(
+            f"portplan: listening on {len(opened)} port(s) of {host} for "
+            f"{duration:g} s (Ctrl-C stops)",
+            err=True,
+        )
+
+    async def run() -> tuple[list[Binding], list[tuple[Binding, str]]]:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        task = asyncio.ensure_future(serve(bindings, duration, stop))
-        await asyncio.sleep(0.2)
-        click.echo(
-            f"portplan: listening on {len(bindings)} port(s) of {host} for "
-            f"{duration:g} s (Ctrl-C stops)",
-            err=True,
-        )
-        opened, failed = await task
-        return list(opened), list(failed)
+        return await serve(bindings, duration, stop, ready)
 
     opened, failed = asyncio.run(run())
-    for binding, reason in failed:
-        click.echo(f"portplan: not listening on {binding}: {reason}", err=True)
     click.echo(f"portplan: stopped; {len(opened)} listened, {len(failed)} could not", err=True)
 
 

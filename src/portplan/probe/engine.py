@@ -8,7 +8,9 @@ type, code and sender are read from the error queue as evidence.
 
 Linux rate-limits ICMP errors (about 6 at once, then 1 per second per peer), so a port that
 stays silent in the concurrent pass is probed again, one at a time and given at least a
-second, before it is called ``filtered`` (TCP) or ``open|filtered`` (UDP).
+second, before it is called ``filtered`` (TCP) or ``open|filtered`` (UDP).  That second wait
+also outlasts the kernel's first SYN retransmission (1 s), which tells a SYN the source's own
+firewall drops (the kernel swallows its EPERM) from one lost on the way.
 
 Low-level errors are translated once, here, into the outcome taxonomy.
 """
@@ -45,6 +47,8 @@ MSG_ERRQUEUE = 0x2000
 _SO_EE_ORIGIN_ICMP = 2
 _SO_EE_ORIGIN_ICMP6 = 3
 _EXTENDED_ERR = struct.Struct("=IBBBBII")  # struct sock_extended_err
+_TCP_SYN_SENT = 2
+_TCP_INFO_SIZE = 40  # struct tcp_info up to tcpi_retrans (u8 fields, then u32 from offset 8)
 
 #: probes of one destination address at once (more looks like an attack and meets limits)
 PER_DESTINATION = 5
@@ -213,8 +217,34 @@ async def _tcp(probe: PortProbe, timeout: float) -> PortResult:
         try:
             sock.getpeername()
         except OSError:
+            if _syn_never_left(sock):
+                return result(
+                    Outcome.LOCAL_ERROR,
+                    None,
+                    "the SYN was retransmitted but never left this machine "
+                    "(its own firewall drops it)",
+                )
             return result(Outcome.FILTERED, None, f"no answer within {timeout:g} s")
         return result(Outcome.OPEN)
+
+
+def _syn_never_left(sock: socket.socket) -> bool:
+    """Whether the kernel retransmitted the SYN and could not send it (Linux ``TCP_INFO``).
+
+    A SYN dropped by the source's own firewall fails inside the kernel (EPERM) and the socket
+    never reports it: connect() just waits.  The trace it leaves is a retransmission attempt
+    (``tcpi_retransmits``) without a retransmitted segment in flight (``tcpi_retrans``, which
+    the kernel counts only for a segment that left).
+    """
+    try:
+        info = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, _TCP_INFO_SIZE)
+    except (OSError, AttributeError):
+        return False
+    if len(info) < _TCP_INFO_SIZE:
+        return False
+    state, _ca_state, retransmits = info[0], info[1], info[2]
+    (retrans,) = struct.unpack_from("=I", info, 36)
+    return state == _TCP_SYN_SENT and retransmits > 0 and retrans == 0
 
 
 def _icmp_detail(sock: socket.socket) -> str | None:

@@ -14,7 +14,7 @@ import contextlib
 import errno
 import ipaddress
 import socket
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import cast
 
@@ -105,12 +105,16 @@ def _socket(binding: Binding) -> socket.socket:
 
 
 async def serve(
-    bindings: Sequence[Binding], duration: float, stop: asyncio.Event | None = None
+    bindings: Sequence[Binding],
+    duration: float,
+    stop: asyncio.Event | None = None,
+    ready: Callable[[list[Binding], list[tuple[Binding, str]]], None] | None = None,
 ) -> tuple[list[Binding], list[tuple[Binding, str]]]:
     """Listen on every binding until ``duration`` passes or ``stop`` is set.
 
     Returns the bindings that listened and those that could not, with the reason (a port in
-    use is reported, never taken over).
+    use is reported, never taken over).  ``ready`` is called with the same two lists once
+    every socket is bound, before the wait.
     """
     loop = asyncio.get_running_loop()
     opened: list[Binding] = []
@@ -134,6 +138,8 @@ async def serve(
                 transport, _ = await loop.create_datagram_endpoint(_Echo, sock=sock)
                 closers.append(transport)
             opened.append(binding)
+        if ready is not None:
+            ready(list(opened), list(failed))
         waiter = stop or asyncio.Event()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(waiter.wait(), timeout=duration)

@@ -204,7 +204,8 @@ def attach(checks: Sequence[FlowCheck], results: Sequence[PortResult]) -> None:
     """Store each probe result on its check (same order)."""
     for check, result in zip(checks, results, strict=True):
         check.result = result
-        if LISTENER_TOKEN in result.reply:
+        # the listener answers "<token> <datagram>": a plain echo of our token is not it
+        if result.reply.startswith(LISTENER_TOKEN + b" "):
             check.temporary_listener = True
 
 
