@@ -88,6 +88,25 @@ class _UsageError(PortplanError, ValueError):
     exit_code = EXIT_USAGE
 
 
+# Options several commands share, declared once.
+_LIST_FORMAT = click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json"]),
+    default="table",
+    show_default=True,
+    help="Output format.",
+)
+_DEFAULT_ACTION = click.option(
+    "--default",
+    "default_action",
+    type=click.Choice(["drop", "reject"]),
+    default="drop",
+    show_default=True,
+    help="What happens to traffic not in the plan.",
+)
+
+
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "--version", prog_name="portplan")
 @click.option("--debug", is_flag=True, help="Show a traceback on errors.")
@@ -102,14 +121,7 @@ def cli(ctx: click.Context, debug: bool) -> None:
 
 
 @cli.command("catalog")
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["table", "json"]),
-    default="table",
-    show_default=True,
-    help="Output format.",
-)
+@_LIST_FORMAT
 def catalog_cmd(fmt: str) -> None:
     """List the products bundled with portplan."""
     from portplan.catalog import catalog_ids, load_catalog_product
@@ -236,14 +248,7 @@ def matrix_cmd(deployment: Path, fmt: str, output: Path | None, explain: tuple[s
 
 
 @cli.command("targets")
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["table", "json"]),
-    default="table",
-    show_default=True,
-    help="Output format.",
-)
+@_LIST_FORMAT
 def targets_cmd(fmt: str) -> None:
     """List the firewall targets and what each can express."""
     from portplan.render.text import json_text, rich_table_text
@@ -290,14 +295,7 @@ def targets_cmd(fmt: str) -> None:
     is_flag=True,
     help="Also filter what each host sends (default: only what it accepts).",
 )
-@click.option(
-    "--default",
-    "default_action",
-    type=click.Choice(["drop", "reject"]),
-    default="drop",
-    show_default=True,
-    help="What happens to traffic not in the plan.",
-)
+@_DEFAULT_ACTION
 @click.option(
     "--set",
     "settings",
@@ -366,14 +364,7 @@ def rules_cmd(
     help="Linux firewall to apply.",
 )
 @click.option("--egress", is_flag=True, help="Also filter what the host sends.")
-@click.option(
-    "--default",
-    "default_action",
-    type=click.Choice(["drop", "reject"]),
-    default="drop",
-    show_default=True,
-    help="What happens to traffic not in the plan.",
-)
+@_DEFAULT_ACTION
 @click.option(
     "--timeout",
     "confirm_timeout",
