@@ -23,12 +23,10 @@ import argparse
 import csv
 import datetime as dt
 import gc
-import hashlib
 import ipaddress
 import json
 import os
 import platform
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -39,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from _common import git_state, src_digest, summary  # the benchmarks folder is on sys.path
 
 HERE = Path(__file__).resolve().parent
 OUT_DIR = HERE / "out"
@@ -124,41 +123,6 @@ def write_deployment(path: Path, clients: int) -> None:
 # -- measuring ---------------------------------------------------------------------------------
 
 
-def git_state() -> dict[str, Any]:
-    """The commit measured, and whether src/ had uncommitted changes."""
-
-    def git(*args: str) -> str:
-        proc = subprocess.run(
-            ["git", *args], cwd=HERE.parent, capture_output=True, text=True, check=False
-        )
-        return proc.stdout.strip() if proc.returncode == 0 else ""
-
-    return {
-        "commit": git("rev-parse", "--short", "HEAD") or None,
-        "src_modified": bool(git("status", "--porcelain", "--", "src")),
-        "src_digest": src_digest(),
-    }
-
-
-def src_digest() -> str:
-    """A digest of the package's source, to notice it changing while the benchmark runs."""
-    digest = hashlib.sha256()
-    for path in sorted((HERE.parent / "src").rglob("*")):
-        if path.suffix in (".py", ".yaml") and path.is_file():
-            digest.update(str(path.relative_to(HERE.parent)).encode() + b"\0")
-            digest.update(path.read_bytes())
-    return digest.hexdigest()[:16]
-
-
-def _summary(samples: list[float]) -> dict[str, Any]:
-    return {
-        "best": min(samples),
-        "median": statistics.median(samples),
-        "runs": len(samples),
-        "samples": samples,
-    }
-
-
 def run_cli(portplan: Path, args: list[str]) -> tuple[float, int, int, str]:
     """Run the CLI once: (wall seconds, peak RSS in bytes, exit status, stderr)."""
     with tempfile.TemporaryFile() as err:
@@ -189,7 +153,7 @@ def bench_cli(portplan: Path, deployment: Path, out: Path, runs: int) -> dict[st
     with out.open(newline="", encoding="utf-8") as handle:
         csv_rows = sum(1 for _ in csv.reader(handle)) - 1
     return {
-        "wall_s": _summary(walls),
+        "wall_s": summary(walls),
         "peak_rss_bytes": max(rss),
         "csv_rows": csv_rows,
         "csv_bytes": out.stat().st_size,
@@ -232,9 +196,9 @@ def bench_in_process(deployment: Path, runs: int) -> dict[str, Any]:
         )
     return {
         "load_deployment_first_s": first_load,
-        "load_deployment_s": _summary(loads),
-        "build_plan_s": _summary(plans),
-        "matrix_bytes_csv_s": _summary(renders),
+        "load_deployment_s": summary(loads),
+        "build_plan_s": summary(plans),
+        "matrix_bytes_csv_s": summary(renders),
         "rows": rows,
     }
 

@@ -37,7 +37,6 @@ import json
 import os
 import platform
 import resource
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -51,7 +50,7 @@ import yaml
 HERE = Path(__file__).resolve().parent
 OUT_DIR = HERE / "out"
 sys.path.insert(0, str(HERE))
-from matrix import git_state, src_digest  # noqa: E402
+from _common import git_state, src_digest, summary  # noqa: E402
 
 #: Address blocks: RFC 5737 (IPv4) and RFC 3849 (IPv6) documentation ranges only.
 NET_A = ipaddress.ip_network("192.0.2.0/24")
@@ -251,7 +250,7 @@ def measure(variant: str, deployment: Path, runs: int) -> dict[str, Any]:
     data = [text.encode() for text in files.values()]
     result.update(
         {
-            "render_s": _summary(walls),
+            "render_s": summary(walls),
             "files": len(files),
             "output_bytes": sum(len(d) for d in data),
             "output_lines": sum(d.count(b"\n") for d in data),
@@ -259,13 +258,13 @@ def measure(variant: str, deployment: Path, runs: int) -> dict[str, Any]:
     )
     if variant != "nftables":
         result["stages_s"] = {
-            stage: _summary(list(samples)) for stage, samples in parts.items() if samples
+            stage: summary(list(samples)) for stage, samples in parts.items() if samples
         }
         # each file once per run; the check runs once per file
         check_per_run = [
             sum(parts["check"][i * len(files) : (i + 1) * len(files)]) for i in range(runs)
         ]
-        result["stages_s"]["check"] = _summary(check_per_run)
+        result["stages_s"]["check"] = summary(check_per_run)
     del files, data
     # before the traced pass: tracemalloc's own bookkeeping would count in the RSS
     result["self_peak_rss_bytes"] = _rss(resource.RUSAGE_SELF)
@@ -306,15 +305,6 @@ sys.exit(status)
 def _rss(who: int) -> int:
     peak = resource.getrusage(who).ru_maxrss
     return peak if sys.platform == "darwin" else peak * 1024
-
-
-def _summary(samples: list[float]) -> dict[str, Any]:
-    return {
-        "best": min(samples),
-        "median": statistics.median(samples),
-        "runs": len(samples),
-        "samples": samples,
-    }
 
 
 def run_measure(variant: str, deployment: Path, runs: int, timeout: float) -> dict[str, Any]:

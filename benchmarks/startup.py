@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import hashlib
 import json
 import os
 import platform
@@ -30,6 +29,8 @@ import time
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
+
+from _common import git_state, src_digest, summary  # the benchmarks folder is on sys.path
 
 HERE = Path(__file__).resolve().parent
 OUT_DIR = HERE / "out"
@@ -54,48 +55,13 @@ sys.stderr.write(json.dumps(sorted(m for m in HEAVY if m in sys.modules)))
 """
 
 
-def git_state() -> dict[str, Any]:
-    """The commit measured, and whether src/ had uncommitted changes."""
-
-    def git(*args: str) -> str:
-        proc = subprocess.run(
-            ["git", *args], cwd=HERE.parent, capture_output=True, text=True, check=False
-        )
-        return proc.stdout.strip() if proc.returncode == 0 else ""
-
-    return {
-        "commit": git("rev-parse", "--short", "HEAD") or None,
-        "src_modified": bool(git("status", "--porcelain", "--", "src")),
-        "src_digest": src_digest(),
-    }
-
-
-def src_digest() -> str:
-    """A digest of the package's source, to notice it changing while the benchmark runs."""
-    digest = hashlib.sha256()
-    for path in sorted((HERE.parent / "src").rglob("*")):
-        if path.suffix in (".py", ".yaml") and path.is_file():
-            digest.update(str(path.relative_to(HERE.parent)).encode() + b"\0")
-            digest.update(path.read_bytes())
-    return digest.hexdigest()[:16]
-
-
-def _summary(samples: list[float]) -> dict[str, Any]:
-    return {
-        "best": min(samples),
-        "median": statistics.median(samples),
-        "runs": len(samples),
-        "samples": samples,
-    }
-
-
 def time_command(argv: list[str], runs: int) -> dict[str, Any]:
     samples = []
     for _ in range(runs):
         start = time.perf_counter()
         subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
         samples.append(time.perf_counter() - start)
-    return _summary(samples)
+    return summary(samples)
 
 
 def import_times(python: str, runs: int) -> dict[str, dict[str, Any]]:
@@ -150,8 +116,8 @@ def markdown(results: dict[str, Any], top: int) -> str:
         "| command | best | median |",
         "|---|---|---|",
     ]
-    for label, summary in timings.items():
-        lines.append(f"| `{label}` | {summary['best']:.3f} s | {summary['median']:.3f} s |")
+    for label, timing in timings.items():
+        lines.append(f"| `{label}` | {timing['best']:.3f} s | {timing['median']:.3f} s |")
     help_median = timings["portplan --help"]["median"]
     lines += [
         "",

@@ -32,7 +32,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime as dt
-import hashlib
 import json
 import os
 import platform
@@ -50,6 +49,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from _common import git_state, src_digest  # the benchmarks folder is on sys.path
 
 HERE = Path(__file__).resolve().parent
 OUT_DIR = HERE / "out"
@@ -82,32 +82,6 @@ while True:
         except OSError:
             pass
 """
-
-
-def git_state() -> dict[str, Any]:
-    """The commit measured, and whether src/ had uncommitted changes."""
-
-    def git(*args: str) -> str:
-        proc = subprocess.run(
-            ["git", *args], cwd=HERE.parent, capture_output=True, text=True, check=False
-        )
-        return proc.stdout.strip() if proc.returncode == 0 else ""
-
-    return {
-        "commit": git("rev-parse", "--short", "HEAD") or None,
-        "src_modified": bool(git("status", "--porcelain", "--", "src")),
-        "src_digest": src_digest(),
-    }
-
-
-def src_digest() -> str:
-    """A digest of the package's source, to notice it changing while the benchmark runs."""
-    digest = hashlib.sha256()
-    for path in sorted((HERE.parent / "src").rglob("*")):
-        if path.suffix in (".py", ".yaml") and path.is_file():
-            digest.update(str(path.relative_to(HERE.parent)).encode() + b"\0")
-            digest.update(path.read_bytes())
-    return digest.hexdigest()[:16]
 
 
 def run(*argv: str, stdin: str | None = None, timeout: float = 60) -> str:
