@@ -36,11 +36,9 @@ import os
 import re
 import secrets
 import shutil
-import signal
 import socket
 import struct
 import subprocess
-import tempfile
 import threading
 import time
 import uuid
@@ -59,6 +57,7 @@ from cryptography.x509.oid import NameOID
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import servers
 from portplan.probe.identify import IDENTIFIERS, Identification, ProbeContext, identify
 from portplan.probe.identify import _ber as ber
 from portplan.probe.identify.ldap import search_request
@@ -85,26 +84,11 @@ LSARPC = Interface(uuid.UUID("12345778-1234-abcd-ef00-0123456789ab"), 0, 0)
 
 # --- running servers ------------------------------------------------------------------------
 
-
-@contextmanager
-def _scratch(name: str) -> Iterator[Path]:
-    directory = Path(tempfile.mkdtemp(prefix=f"portplan-{name}-"))
-    try:
-        yield directory
-    finally:
-        shutil.rmtree(directory, ignore_errors=True)
-
-
-def _free_ports(count: int, kind: socket.SocketKind = socket.SOCK_STREAM) -> list[int]:
-    """Distinct loopback ports free a moment ago (all held together while chosen)."""
-    sockets = [socket.socket(socket.AF_INET, kind) for _ in range(count)]
-    try:
-        for sock in sockets:
-            sock.bind((LOOPBACK, 0))
-        return [int(sock.getsockname()[1]) for sock in sockets]
-    finally:
-        for sock in sockets:
-            sock.close()
+_scratch = servers.scratch
+_free_ports = servers.free_ports
+_tail = servers.tail
+_start = servers.start
+_stop = servers.stop
 
 
 def _binary(path: str, package: str) -> str:
@@ -116,38 +100,6 @@ def _binary(path: str, package: str) -> str:
 def _need_root(what: str) -> None:
     if os.geteuid() != 0:
         pytest.skip(f"{what} needs root")
-
-
-def _tail(log: Path, lines: int = 25) -> str:
-    try:
-        return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return "(no log)"
-
-
-def _start(args: list[str], directory: Path, log: Path) -> subprocess.Popen[bytes]:
-    with log.open("ab") as output:
-        return subprocess.Popen(
-            args,
-            cwd=directory,
-            stdin=subprocess.DEVNULL,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # its own process group, to stop its children too
-        )
-
-
-def _stop(process: subprocess.Popen[bytes], grace: float = 10.0) -> None:
-    """SIGTERM to the process we started, then SIGKILL to whatever is left of its group."""
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(grace)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(5)
-    with suppress(ProcessLookupError, PermissionError):
-        os.killpg(process.pid, signal.SIGKILL)
 
 
 def _listening(port: int) -> bool:

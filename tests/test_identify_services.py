@@ -25,18 +25,16 @@ or needs root, and under CI=true such a skip is a failure (tests/conftest.py).
 from __future__ import annotations
 
 import asyncio
+import functools
 import glob
 import ipaddress
 import os
 import pwd
 import shutil
-import signal
 import socket
 import subprocess
-import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -47,6 +45,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+import servers
 from portplan.probe.identify import Identification, ProbeContext, identify
 from portplan.probe.identify.amqp import read_field_table
 from portplan.probe.identify.tls import describe_certificate, name_matches
@@ -141,27 +140,11 @@ def _install_certificate(certificate: Certificate, directory: Path, owner: str |
 
 # --- running servers ------------------------------------------------------------------------
 
-
-@contextmanager
-def _scratch(name: str) -> Iterator[Path]:
-    directory = Path(tempfile.mkdtemp(prefix=f"portplan-{name}-"))
-    directory.chmod(0o755)  # servers drop to other users that must reach their files
-    try:
-        yield directory
-    finally:
-        shutil.rmtree(directory, ignore_errors=True)
-
-
-def _free_ports(count: int) -> list[int]:
-    """Distinct loopback ports free a moment ago (all held open together while chosen)."""
-    sockets = [socket.socket() for _ in range(count)]
-    try:
-        for sock in sockets:
-            sock.bind((LOOPBACK, 0))
-        return [int(sock.getsockname()[1]) for sock in sockets]
-    finally:
-        for sock in sockets:
-            sock.close()
+_scratch = servers.scratch
+_free_ports = servers.free_ports
+_tail = servers.tail
+_start = servers.start
+_stop = functools.partial(servers.stop, grace=20.0)
 
 
 def _free_port() -> int:
@@ -178,41 +161,6 @@ def _binary(path: str, package: str) -> str:
 def _need_root(server: str) -> None:
     if os.geteuid() != 0:
         pytest.skip(f"{server} is started as root from a temporary configuration")
-
-
-def _tail(log: Path, lines: int = 20) -> str:
-    try:
-        return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return "(no log)"
-
-
-def _start(
-    args: list[str], directory: Path, log: Path, env: dict[str, str] | None = None
-) -> subprocess.Popen[bytes]:
-    with log.open("ab") as output:
-        return subprocess.Popen(
-            args,
-            cwd=directory,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # its own process group, to stop its children too
-        )
-
-
-def _stop(process: subprocess.Popen[bytes], grace: float = 20.0) -> None:
-    """SIGTERM to the process we started; then SIGKILL to its process group, if any is left."""
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(grace)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(5)
-    with suppress(ProcessLookupError, PermissionError):
-        os.killpg(process.pid, signal.SIGKILL)
 
 
 def _run(args: list[str], what: str, log: Path) -> None:
