@@ -481,14 +481,25 @@ def _read_secret(path: Path | None, variable: str) -> bytes | None:
     type=click.FloatRange(0.05, 60),
     default=1.0,
     show_default=True,
-    help="Seconds to wait for each probe.",
+    help="Seconds a probe waits for an answer. Once a destination has answered, the first "
+    "look adapts to its round-trip time (at least 0.1 s); a second look waits at least 1.2 s.",
 )
 @click.option(
     "--concurrency",
-    type=click.IntRange(1, 4096),
-    default=256,
+    type=click.IntRange(1, 8192),
+    default=2048,
     show_default=True,
-    help="Probes at once (at most 5 per destination address).",
+    help="Probes at once. Each destination address starts with 5 at once; its window grows "
+    "as its probes complete and halves when a probe turns out to have been lost.",
+)
+@click.option(
+    "--second-look/--no-second-look",
+    default=True,
+    show_default=True,
+    help="Probe silent ports again, in rounds a second apart, before calling them filtered "
+    "(a rate-limited ICMP error or the source's own firewall can look like silence). "
+    "--no-second-look reports silence at once, as nmap --max-retries 0 does: faster, "
+    "but such ports then read as filtered.",
 )
 @click.option("--no-identify", is_flag=True, help="Only probe; do not identify services.")
 @click.option(
@@ -511,6 +522,7 @@ def verify_cmd(
     flows: tuple[str, ...],
     timeout: float,
     concurrency: int,
+    second_look: bool,
     no_identify: bool,
     radius_secret_file: Path | None,
     fmt: str,
@@ -567,6 +579,7 @@ def verify_cmd(
                 checks,
                 timeout=timeout,
                 concurrency=concurrency,
+                second_look=second_look,
                 secrets=secrets,
                 identify_services=not no_identify,
                 progress=progress,

@@ -6,9 +6,9 @@ events won a race: at short timeouts that race misreports ports.  UDP probes use
 socket, so an ICMP port-unreachable surfaces as ``ECONNREFUSED``; with ``IP_RECVERR`` the ICMP
 type, code and sender are read from the error queue as evidence.
 
-Linux rate-limits ICMP errors (about 6 at once, then 1 per second per peer), so a port that
-stays silent in the concurrent pass is probed again, one at a time and given at least a
-second, before it is called ``filtered`` (TCP) or ``open|filtered`` (UDP).  That second wait
+Linux rate-limits ICMP errors (about 6 at once, then 1 per second per peer), so the ports
+that stay silent in the first pass are probed again, in rounds a second apart, before they are
+called ``filtered`` (TCP) or ``open|filtered`` (UDP); see :func:`probe_all`.  A round's wait
 also outlasts the kernel's first SYN retransmission (1 s), which tells a SYN the source's own
 firewall drops (the kernel swallows its EPERM) from one lost on the way.
 
@@ -19,11 +19,11 @@ from __future__ import annotations
 
 import asyncio
 import errno
-import ipaddress
 import resource
 import socket
 import struct
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from enum import StrEnum
@@ -35,6 +35,7 @@ __all__ = [
     "Outcome",
     "PortProbe",
     "PortResult",
+    "first_bytes",
     "probe_all",
     "probe_once",
     "raise_fd_limit",
@@ -50,10 +51,16 @@ _EXTENDED_ERR = struct.Struct("=IBBBBII")  # struct sock_extended_err
 _TCP_SYN_SENT = 2
 _TCP_INFO_SIZE = 40  # struct tcp_info up to tcpi_retrans (u8 fields, then u32 from offset 8)
 
-#: probes of one destination address at once (more looks like an attack and meets limits)
+#: probes of one destination address at once to start with (more, before it has answered,
+#: looks like an attack and meets limits); the window then grows as probes complete
 PER_DESTINATION = 5
-#: the re-probe of a silent port waits at least this long (ICMP rate limit: 1 per second)
+#: a second look at silent ports starts this long after the destination's last ICMP error
+#: (rate limit: 1 per second per peer) and waits at least this long (SYN retransmitted at 1 s)
 RATE_LIMIT_WAIT = 1.2
+#: the shortest first-pass wait once a destination's round-trip time is known
+MIN_TIMEOUT = 0.1
+#: the note of a TCP probe whose SYN the kernel could not send (see :func:`_syn_never_left`)
+NEVER_LEFT = "the SYN was retransmitted but never left this machine (its own firewall drops it)"
 
 
 class Outcome(StrEnum):
@@ -141,7 +148,12 @@ def raise_fd_limit(wanted: int = 65536) -> int:
 
 
 def _family(address: str) -> socket.AddressFamily:
-    return socket.AF_INET6 if ipaddress.ip_address(address).version == 6 else socket.AF_INET
+    # probes hold addresses taken from the plan: an IPv6 one is the one with a colon
+    return socket.AF_INET6 if ":" in address else socket.AF_INET
+
+
+#: SO_LINGER on, 0 s: close with a reset (no TIME_WAIT pile-up, no half-open sessions left)
+_RESET_ON_CLOSE = struct.pack("ii", 1, 0)
 
 
 def _new_socket(probe: PortProbe, kind: socket.SocketKind) -> socket.socket:
@@ -149,8 +161,7 @@ def _new_socket(probe: PortProbe, kind: socket.SocketKind) -> socket.socket:
     sock = socket.socket(family, kind | socket.SOCK_NONBLOCK)
     try:
         if kind == socket.SOCK_STREAM:
-            # close with a reset: no TIME_WAIT pile-up, no half-open sessions left behind
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _RESET_ON_CLOSE)
         else:
             level, option = (
                 (socket.IPPROTO_IPV6, IPV6_RECVERR)
@@ -168,19 +179,18 @@ def _new_socket(probe: PortProbe, kind: socket.SocketKind) -> socket.socket:
 
 async def _wait(loop: asyncio.AbstractEventLoop, fd: int, timeout: float, *, write: bool) -> bool:
     """Whether ``fd`` became ready (writable or readable) within ``timeout``."""
-    ready = loop.create_future()
+    ready: asyncio.Future[bool] = loop.create_future()
 
-    def wake() -> None:
+    def settle(value: bool) -> None:
         if not ready.done():
-            ready.set_result(None)
+            ready.set_result(value)
 
-    (loop.add_writer if write else loop.add_reader)(fd, wake)
+    (loop.add_writer if write else loop.add_reader)(fd, settle, True)
+    timer = loop.call_later(timeout, settle, False)
     try:
-        await asyncio.wait_for(ready, timeout)
-        return True
-    except TimeoutError:
-        return False
+        return await ready
     finally:
+        timer.cancel()
         (loop.remove_writer if write else loop.remove_reader)(fd)
 
 
@@ -218,12 +228,7 @@ async def _tcp(probe: PortProbe, timeout: float) -> PortResult:
             sock.getpeername()
         except OSError:
             if _syn_never_left(sock):
-                return result(
-                    Outcome.LOCAL_ERROR,
-                    None,
-                    "the SYN was retransmitted but never left this machine "
-                    "(its own firewall drops it)",
-                )
+                return result(Outcome.LOCAL_ERROR, None, NEVER_LEFT)
             return result(Outcome.FILTERED, None, f"no answer within {timeout:g} s")
         return result(Outcome.OPEN)
 
@@ -324,6 +329,30 @@ async def _udp(probe: PortProbe, timeout: float) -> PortResult:
         return result(Outcome.OPEN_FILTERED, note=f"no answer within {timeout:g} s")
 
 
+async def first_bytes(probe: PortProbe, timeout: float, size: int = 64) -> bytes:
+    """What a TCP service sends unprompted within ``timeout`` of connecting (``b""``: none)."""
+    loop = asyncio.get_running_loop()
+    deadline = time.monotonic() + timeout
+    try:
+        sock = _new_socket(probe, socket.SOCK_STREAM)
+    except OSError:
+        return b""
+    with sock:
+        if sock.connect_ex((probe.address, probe.port)) not in (0, errno.EINPROGRESS):
+            return b""
+        if not await _wait(loop, sock.fileno(), timeout, write=True):
+            return b""
+        if sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR):
+            return b""
+        left = deadline - time.monotonic()
+        if left <= 0 or not await _wait(loop, sock.fileno(), left, write=False):
+            return b""
+        try:
+            return sock.recv(size)
+        except OSError:
+            return b""
+
+
 async def probe_once(probe: PortProbe, timeout: float) -> PortResult:
     """Probe one port once."""
     if probe.protocol is Protocol.TCP:
@@ -332,40 +361,219 @@ async def probe_once(probe: PortProbe, timeout: float) -> PortResult:
 
 
 _SILENT = (Outcome.FILTERED, Outcome.OPEN_FILTERED)
+#: outcomes that an ICMP error brought (the kind of answer the kernel rate-limits)
+_BY_ICMP = (Outcome.REJECTED, Outcome.NO_ROUTE, Outcome.CLOSED)
+#: outcomes that say something about the path (a round-trip sample, a reason to grow the window)
+_ANSWERS = (Outcome.OPEN, Outcome.REFUSED, *_BY_ICMP)
+
+
+class _Destination:
+    """One destination address: its window of probes at once and its round-trip time.
+
+    The window starts at ``PER_DESTINATION`` and grows by one with every probe that completes
+    (an answer, or silence), as TCP's slow start does, up to ``limit``; it halves when a port
+    that was silent answers when probed again (the first probe was lost, not dropped).  The
+    round-trip time is estimated as RFC 6298 does; the first-pass timeout is ``srtt + 4 *
+    rttvar``, at least :data:`MIN_TIMEOUT` and at most the caller's timeout.
+    """
+
+    __slots__ = ("busy", "last_icmp", "limit", "rttvar", "srtt", "start", "window")
+
+    def __init__(self, start: int, limit: int) -> None:
+        self.start = max(1, min(start, limit))
+        self.window = float(self.start)
+        self.limit = limit
+        self.busy = 0
+        self.srtt: float | None = None
+        self.rttvar = 0.0
+        self.last_icmp: float | None = None  #: when an ICMP error from this address last came
+
+    def timeout(self, ceiling: float) -> float:
+        if self.srtt is None:
+            return ceiling
+        return min(ceiling, max(MIN_TIMEOUT, self.srtt + 4 * self.rttvar))
+
+    def completed(self, result: PortResult) -> None:
+        if result.outcome in _ANSWERS:
+            sample = result.evidence.elapsed_ms / 1000
+            if self.srtt is None:
+                self.srtt, self.rttvar = sample, sample / 2
+            else:
+                self.rttvar = 0.75 * self.rttvar + 0.25 * abs(self.srtt - sample)
+                self.srtt = 0.875 * self.srtt + 0.125 * sample
+            if result.outcome in _BY_ICMP:
+                self.last_icmp = time.monotonic()
+        if result.outcome in _ANSWERS or result.outcome in _SILENT:
+            self.window = min(float(self.limit), self.window + 1)
+
+    def lost(self) -> None:
+        self.window = max(float(self.start), self.window / 2)
+
+
+async def _probe_pass(
+    items: Sequence[tuple[int, PortProbe]],
+    states: dict[str, _Destination],
+    everyone: asyncio.Semaphore,
+    timeout: Callable[[_Destination, PortProbe], float],
+    done: Callable[[int, PortResult, _Destination], None],
+) -> None:
+    """Probe ``items`` (index, probe), each destination within its window; report each result."""
+    loop = asyncio.get_running_loop()
+    queues: dict[str, deque[tuple[int, PortProbe]]] = {}
+    for item in items:
+        queues.setdefault(item[1].address, deque()).append(item)
+    finished: asyncio.Queue[tuple[int, PortResult | BaseException, _Destination]]
+    finished = asyncio.Queue()
+    running: set[asyncio.Task[None]] = set()
+
+    async def one(index: int, probe: PortProbe, state: _Destination) -> None:
+        try:
+            async with everyone:
+                result: PortResult | BaseException = await probe_once(probe, timeout(state, probe))
+        except Exception as exc:  # handed to the scheduler, which raises it
+            result = exc
+        finished.put_nowait((index, result, state))
+
+    def fill(address: str) -> None:
+        state, queue = states[address], queues[address]
+        while queue and state.busy < int(state.window):
+            index, probe = queue.popleft()
+            state.busy += 1
+            task = loop.create_task(one(index, probe, state))
+            running.add(task)
+            task.add_done_callback(running.discard)
+
+    for address in queues:
+        fill(address)
+    for _ in range(len(items)):
+        index, result, state = await finished.get()
+        state.busy -= 1
+        if isinstance(result, BaseException):
+            raise result
+        state.completed(result)
+        done(index, result, state)
+        fill(result.probe.address)
 
 
 async def probe_all(
     probes: Sequence[PortProbe],
     *,
     timeout: float = 1.0,
-    concurrency: int = 256,
+    concurrency: int = 2048,
     per_destination: int = PER_DESTINATION,
+    second_look: bool = True,
     progress: Callable[[PortResult], None] | None = None,
 ) -> list[PortResult]:
-    """Probe every port concurrently, then re-probe silent ones alone; results in input order.
+    """Probe every port, then look again at the silent ones; results in input order.
 
-    At most ``concurrency`` probes run at once and ``per_destination`` per address.
+    First pass: every port, at most ``concurrency`` at once and, per destination address, a
+    window that starts at ``per_destination`` and grows while probes complete (see
+    :class:`_Destination`).  Until a destination has answered, a probe waits ``timeout``; then
+    the wait adapts to its round-trip time (never below :data:`MIN_TIMEOUT`).
+
+    Second look (``second_look``): silence may be an ICMP error the destination's kernel
+    rate-limited (a burst of 6, then 1 per second), or a SYN the source's own firewall
+    dropped.  So the silent ports of each destination are probed again in rounds, all of them
+    at once, each round starting at least :data:`RATE_LIMIT_WAIT` after the last ICMP error
+    from that destination (a token is then free: if any of them is rejected, one error comes
+    back) and waiting at least that long (the kernel retransmits a SYN after 1 s, which shows
+    a local drop).  A round that brings no new answer ends it: what is still silent is
+    ``filtered`` (TCP) or ``open|filtered`` (UDP).
     """
     raise_fd_limit()
     everyone = asyncio.Semaphore(concurrency)
-    per_address: dict[str, asyncio.Semaphore] = {}
+    states = {
+        address: _Destination(per_destination, concurrency)
+        for address in dict.fromkeys(p.address for p in probes)
+    }
+    results: list[PortResult | None] = [None] * len(probes)
+    silent: dict[str, list[int]] = {}
 
-    async def run(probe: PortProbe) -> PortResult:
-        gate = per_address.setdefault(probe.address, asyncio.Semaphore(per_destination))
-        async with everyone, gate:
-            return await probe_once(probe, timeout)
-
-    results = list(await asyncio.gather(*(run(p) for p in probes)))
-    # Silence may be a rate-limited ICMP error: ask again, one port at a time.
-    again = max(timeout, RATE_LIMIT_WAIT)
-    for index, first in enumerate(results):
-        if first.outcome in _SILENT:
-            second = await probe_once(first.probe, again)
-            attempts = first.evidence.attempts + 1
-            results[index] = replace(second, evidence=replace(second.evidence, attempts=attempts))
+    def first(index: int, result: PortResult, _state: _Destination) -> None:
+        if result.outcome in _SILENT and second_look:
+            silent.setdefault(result.probe.address, []).append(index)
+            return
+        if result.outcome in _SILENT:
+            note = f"{result.evidence.note}; not probed again (--no-second-look)"
+            result = replace(result, evidence=replace(result.evidence, note=note))
+        results[index] = result
         if progress is not None:
-            progress(results[index])
-    return results
+            progress(result)
+
+    await _probe_pass(
+        list(enumerate(probes)), states, everyone, lambda s, p: s.timeout(timeout), first
+    )
+    await asyncio.gather(
+        *(
+            _second_look(states[address], indices, probes, results, everyone, timeout, progress)
+            for address, indices in silent.items()
+        )
+    )
+    return [r for r in results if r is not None]
+
+
+async def _second_look(
+    state: _Destination,
+    indices: list[int],
+    probes: Sequence[PortProbe],
+    results: list[PortResult | None],
+    everyone: asyncio.Semaphore,
+    timeout: float,
+    progress: Callable[[PortResult], None] | None,
+) -> None:
+    """Rounds of probes of one destination's silent ports, until a round brings nothing new.
+
+    A SYN that "never left" (:data:`NEVER_LEFT`) is the source's own firewall, or a burst of
+    the kernel's retransmissions overflowing a local queue (the timers of a round fire
+    together).  It is believed only when it happens again with the window halved, down to
+    where it started.
+    """
+    wait = max(timeout, RATE_LIMIT_WAIT)
+    attempts = dict.fromkeys(indices, 1)
+    last: dict[int, PortResult] = {}
+    answered: list[int] = []  # in the current round
+    retry: list[int] = []  # in the current round: to be asked again before believing it
+    window = state.window  # the current round's window
+
+    def seen(index: int, result: PortResult, state: _Destination) -> None:
+        attempts[index] += 1
+        last[index] = result
+        if result.evidence.note == NEVER_LEFT and window > state.start:
+            retry.append(index)
+        elif result.outcome not in _SILENT:
+            answered.append(index)
+            if result.outcome in (Outcome.OPEN, Outcome.REFUSED):
+                state.lost()  # the first probe was lost on the way, not dropped
+
+    def final(indices: Iterable[int]) -> None:
+        for index in indices:
+            result = last[index]
+            result = replace(result, evidence=replace(result.evidence, attempts=attempts[index]))
+            results[index] = result
+            if progress is not None:
+                progress(result)
+
+    remaining = indices
+    while remaining:
+        if state.last_icmp is not None:
+            await asyncio.sleep(max(0.0, state.last_icmp + RATE_LIMIT_WAIT - time.monotonic()))
+        answered.clear()
+        retry.clear()
+        window = state.window
+        address = probes[remaining[0]].address
+        await _probe_pass(
+            [(i, probes[i]) for i in remaining], {address: state}, everyone, lambda *_: wait, seen
+        )
+        final(answered)
+        asked_again = set(retry)
+        if retry:
+            state.window = max(float(state.start), window / 2)
+        if not answered:  # nothing new: what is still silent stays so
+            final(i for i in remaining if i not in asked_again)
+            remaining = retry[:]
+        else:
+            done = set(answered)
+            remaining = [i for i in remaining if i not in done]
 
 
 def probes_for(

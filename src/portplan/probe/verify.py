@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, replace
 from portplan.errors import VerifyError
 from portplan.model._types import Network, Protocol
 from portplan.plan import Plan, PlannedFlow
-from portplan.probe.engine import Outcome, PortProbe, PortResult, probe_all
+from portplan.probe.engine import Outcome, PortProbe, PortResult, first_bytes, probe_all
 from portplan.probe.identify import Identification, ProbeContext, identify
 
 __all__ = [
@@ -209,35 +209,23 @@ def attach(checks: Sequence[FlowCheck], results: Sequence[PortResult]) -> None:
             check.temporary_listener = True
 
 
-async def _peek(probe: PortProbe, timeout: float) -> bytes:
-    """The first bytes a TCP service sends unprompted (empty if it waits for the client)."""
-    local = (probe.source, 0) if probe.source else None
-    try:
-        reader, writer = await asyncio.wait_for(
-            asyncio.open_connection(probe.address, probe.port, local_addr=local), timeout
-        )
-    except (OSError, TimeoutError):
-        return b""
-    try:
-        return await asyncio.wait_for(reader.read(64), timeout)
-    except (OSError, TimeoutError):
-        return b""
-    finally:
-        writer.close()
-
-
 async def run_checks(
     checks: list[FlowCheck],
     *,
     timeout: float,
     concurrency: int,
+    second_look: bool = True,
     secrets: Mapping[str, bytes],
     identify_services: bool = True,
     progress: Callable[[PortResult], None] | None = None,
 ) -> None:
     """Probe every check, then identify what answers; follow the RPC endpoint mapper."""
     results = await probe_all(
-        [c.probe for c in checks], timeout=timeout, concurrency=concurrency, progress=progress
+        [c.probe for c in checks],
+        timeout=timeout,
+        concurrency=concurrency,
+        second_look=second_look,
+        progress=progress,
     )
     attach(checks, results)
     gate = asyncio.Semaphore(max(1, min(concurrency, 32)))
@@ -249,7 +237,7 @@ async def run_checks(
             if result is None:
                 return
             tcp_open = check.probe.protocol is Protocol.TCP and result.outcome is Outcome.OPEN
-            if tcp_open and (await _peek(check.probe, min(timeout, 0.5))).startswith(
+            if tcp_open and (await first_bytes(check.probe, min(timeout, 0.5))).startswith(
                 LISTENER_TOKEN
             ):
                 check.temporary_listener = True
@@ -290,6 +278,11 @@ async def run_checks(
     if extra:
         attach(
             extra,
-            await probe_all([c.probe for c in extra], timeout=timeout, concurrency=concurrency),
+            await probe_all(
+                [c.probe for c in extra],
+                timeout=timeout,
+                concurrency=concurrency,
+                second_look=second_look,
+            ),
         )
         checks.extend(extra)

@@ -1,0 +1,87 @@
+"""The prober's per-destination window and round-trip estimate, and probing in input order.
+
+Real sockets on loopback only (the project's network-safety rule).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+
+from portplan.model._types import Protocol
+from portplan.probe.engine import (
+    MIN_TIMEOUT,
+    PER_DESTINATION,
+    Evidence,
+    Outcome,
+    PortProbe,
+    PortResult,
+    _Destination,
+    probe_all,
+)
+
+PROBE = PortProbe(address="127.0.0.1", port=9, protocol=Protocol.TCP)
+
+
+def _result(outcome: Outcome, ms: float) -> PortResult:
+    return PortResult(probe=PROBE, outcome=outcome, evidence=Evidence(elapsed_ms=ms))
+
+
+def test_window_starts_small_grows_with_completions_and_halves_on_loss() -> None:
+    state = _Destination(PER_DESTINATION, limit=12)
+    assert state.window == PER_DESTINATION
+    for _ in range(3):
+        state.completed(_result(Outcome.REFUSED, 0.2))
+    state.completed(_result(Outcome.FILTERED, 500))  # silence: no sign of loss either
+    assert state.window == PER_DESTINATION + 4
+    for _ in range(10):
+        state.completed(_result(Outcome.OPEN, 0.2))
+    assert state.window == 12  # never beyond the limit
+    state.lost()
+    assert state.window == 6
+    state.lost()
+    state.lost()
+    assert state.window == PER_DESTINATION  # never below where it started
+    # a local failure says nothing about the path
+    state.completed(_result(Outcome.LOCAL_ERROR, 0.0))
+    assert state.window == PER_DESTINATION
+
+
+def test_timeout_adapts_to_the_round_trip_within_bounds() -> None:
+    state = _Destination(PER_DESTINATION, limit=100)
+    assert state.timeout(2.0) == 2.0  # nothing known yet: the caller's timeout
+    state.completed(_result(Outcome.OPEN, 0.1))
+    assert state.timeout(2.0) == MIN_TIMEOUT  # a fast answer: the floor
+    slow = _Destination(PER_DESTINATION, limit=100)
+    slow.completed(_result(Outcome.REFUSED, 300))  # srtt 0.3 s, rttvar 0.15 s
+    assert abs(slow.timeout(2.0) - 0.9) < 1e-9
+    assert slow.timeout(0.5) == 0.5  # never beyond the caller's timeout
+    assert slow.last_icmp is None
+    slow.completed(_result(Outcome.REJECTED, 300))
+    assert slow.last_icmp is not None  # an ICMP error: the next round waits for the limit
+
+
+def test_results_come_back_in_input_order() -> None:
+    listeners = []
+    for _ in range(3):
+        sock = socket.socket()
+        sock.bind(("127.0.0.1", 0))
+        sock.listen(64)
+        listeners.append(sock)
+    open_ports = {s.getsockname()[1] for s in listeners}
+    spare = socket.socket()
+    spare.bind(("127.0.0.1", 0))
+    closed = spare.getsockname()[1]
+    spare.close()  # nothing listens there now
+    ports = [closed, *sorted(open_ports)] * 40
+    probes = [PortProbe(address="127.0.0.1", port=p, protocol=Protocol.TCP) for p in ports]
+    try:
+        results = asyncio.run(probe_all(probes, timeout=2.0))
+    finally:
+        for sock in listeners:
+            sock.close()
+    assert [r.probe for r in results] == probes
+    assert [r.outcome for r in results] == [
+        Outcome.OPEN if p in open_ports else Outcome.REFUSED for p in ports
+    ]
+    assert {r.evidence.attempts for r in results} == {1}
