@@ -75,6 +75,7 @@ SYNTAX_HINT = "fix the indentation, quoting or brackets at that spot"
 UNCLOSED_HINT = "add the closing bracket or quote that matches this one"
 CONDITION_HINT = "join feature names with 'and', 'or', 'not' and parentheses: 'a and not b'"
 ADDRESS_HINT = "write an address such as 192.0.2.10 or a network such as 198.51.100.0/24"
+DNS_NAME_HINT = "write a host name such as shop01.example.com: labels of letters, digits and '-'"
 DOUBLE_AND = (
     "condition 'lab and and exchange': expected a feature name, 'not' or '(' but found 'and'"
 )
@@ -399,6 +400,23 @@ def test_bad_product(tmp_path: Path, command: str, case: Case) -> None:
 
 # -- deployments -------------------------------------------------------------------------------
 
+
+def dns_name_case(value: str, message: str) -> Case:
+    """shop01 of the Shopping example given ``dns_name: VALUE``, which is refused."""
+    return Case(
+        text=edit(
+            SHOPPING,
+            "    addresses: [192.0.2.10]\n",
+            f"    addresses: [192.0.2.10]\n    dns_name: {value}\n",
+            line=9,
+        ),
+        line=10,
+        column=15,  # after "    dns_name: "
+        message=f"hosts.shop01.dns_name: {message}",
+        hint=DNS_NAME_HINT,
+    )
+
+
 DEPLOYMENT_CASES = [
     pytest.param(
         Case(
@@ -549,6 +567,49 @@ DEPLOYMENT_CASES = [
             hint=ADDRESS_HINT,
         ),
         id="address-with-host-bits",
+    ),
+    pytest.param(
+        dns_name_case(
+            "shop_01.example.com",
+            "DNS name 'shop_01.example.com': label 'shop_01' may hold only letters, digits and '-'",
+        ),
+        id="dns-name-with-underscore",
+    ),
+    pytest.param(
+        dns_name_case("192.0.2.10", "'192.0.2.10' is not a DNS name: its last label is all digits"),
+        id="dns-name-that-is-an-address",
+    ),
+    pytest.param(
+        dns_name_case(
+            f"{'a' * 64}.example.com",
+            f"DNS name '{'a' * 64}.example.com': label {'a' * 20}... is 64 characters long; "
+            "at most 63 are allowed",
+        ),
+        id="dns-name-label-too-long",
+    ),
+    pytest.param(
+        dns_name_case(
+            f"{'abc.' * 63}test",
+            f"DNS name {'abc.' * 10}... is 256 characters long; at most 253 are allowed",
+        ),
+        id="dns-name-too-long",
+    ),
+    pytest.param(
+        # a name stands for one machine; 'clients' is a network
+        Case(
+            text=edit(
+                SHOPPING,
+                "    addresses: [198.51.100.0/24]\n",
+                "    addresses: [198.51.100.0/24]\n    dns_name: clients.example.com\n",
+                line=46,
+            ),
+            line=47,
+            column=15,
+            message="hosts.clients.dns_name: a DNS name stands for one machine, but this host is "
+            "a group (198.51.100.0/24 is a network)",
+            hint="give the machine a host of its own with its address, or remove dns_name",
+        ),
+        id="dns-name-on-a-group-host",
     ),
     pytest.param(
         # external_database: true needs external_database_port, which has no vendor default; the

@@ -760,6 +760,16 @@ def networks(draw: st.DrawFn) -> Any:
     return draw(st.sampled_from([str(network), f" {network} ", network]))
 
 
+dns_names = st.one_of(
+    st.from_regex(
+        r"[A-Za-z0-9]([A-Za-z0-9-]{0,8}[A-Za-z0-9])?(\.[a-z][a-z0-9-]{0,6}[a-z]){0,3}\.?",
+        fullmatch=True,
+    ).filter(lambda name: not name.rstrip(".").isdigit()),  # all digits reads as an address
+    # names YAML would read as something else than text when unquoted
+    st.sampled_from(["yes", "No", "null", "on", "1e3", "0x1F", "inf", "true.example"]),
+)
+
+
 @st.composite
 def host_dicts(draw: st.DrawFn) -> dict[str, Any]:
     addresses = draw(st.lists(networks(), min_size=1, max_size=3))
@@ -768,6 +778,9 @@ def host_dicts(draw: st.DrawFn) -> dict[str, Any]:
         if len(addresses) == 1 and isinstance(addresses[0], str) and draw(st.booleans())
         else addresses
     }
+    group = any(ipaddress.ip_network(str(a).strip()).num_addresses > 1 for a in addresses)
+    if not group:  # a name stands for one machine
+        put(host, "dns_name", draw(maybe(dns_names)))
     put(host, "platform", draw(maybe(identifiers)))
     put(host, "zone", draw(maybe(identifiers)))
     put(host, "description", draw(maybe(any_texts)))
@@ -816,3 +829,4 @@ def test_generated_deployment_round_trips(data: dict[str, Any]) -> None:
     for name, host in deployment.hosts.items():
         assert [str(a) for a in again.hosts[name].addresses] == [str(a) for a in host.addresses]
         assert again.hosts[name].is_group == host.is_group
+        assert again.hosts[name].dns_name == host.dns_name

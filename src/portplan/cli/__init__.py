@@ -531,7 +531,9 @@ def verify_cmd(
     """Probe every planned flow that starts on this machine; exit 1 if any fails.
 
     Outcomes: open, refused, filtered, rejected, no-route, local-error; UDP: open, closed,
-    open|filtered. Only addresses the plan holds are probed.
+    open|filtered; dns-error where a host's dns_name does not resolve, or resolves to an
+    address the deployment does not declare (never probed). Names are resolved first, 32 at
+    once, each within --timeout (at least 2 s). Only addresses the plan holds are probed.
     """
     import asyncio
 

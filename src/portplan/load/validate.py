@@ -165,6 +165,10 @@ def _value_hint(exc: object) -> str:
         return "write the lower port first"
     if "host bits" in text or "CIDR" in text:
         return "write an address such as 192.0.2.10 or a network such as 198.51.100.0/24"
+    if "stands for one machine" in text:
+        return "give the machine a host of its own with its address, or remove dns_name"
+    if "DNS name" in text:
+        return "write a host name such as shop01.example.com: labels of letters, digits and '-'"
     return "correct the value"
 
 

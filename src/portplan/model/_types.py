@@ -211,6 +211,65 @@ NetworkField = Annotated[
 ]
 
 
+#: the longest DNS name, without its optional trailing dot (RFC 1035 section 2.3.4)
+MAX_DNS_NAME = 253
+_DNS_LABEL = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
+
+
+def parse_dns_name(value: Any) -> str:
+    """A DNS host name (RFC 1123): labels of letters, digits and ``-`` joined by dots.
+
+    A trailing dot is allowed, not required.  A name whose last label is all digits is refused:
+    resolvers read it as an IPv4 address (RFC 3696 section 2), and addresses have their own key.
+    """
+    if not isinstance(value, str):
+        raise ValueError(f"{value!r} is not a DNS name; write the name as quoted text")
+    name = value.strip()
+    bare = name.removesuffix(".")
+    if not bare:
+        raise ValueError("the DNS name is empty")
+    if len(bare) > MAX_DNS_NAME:
+        raise ValueError(
+            f"DNS name {bare[:40]}... is {len(bare)} characters long; at most "
+            f"{MAX_DNS_NAME} are allowed"
+        )
+    for label in bare.split("."):
+        if not label:
+            raise ValueError(f"DNS name {name!r} has an empty label (two dots in a row?)")
+        if len(label) > 63:
+            raise ValueError(
+                f"DNS name {name!r}: label {label[:20]}... is {len(label)} characters long; "
+                "at most 63 are allowed"
+            )
+        if not _DNS_LABEL.match(label):
+            raise ValueError(
+                f"DNS name {name!r}: label {label!r} may hold only letters, digits and '-', "
+                "and may not start or end with '-'"
+            )
+    if bare.rpartition(".")[2].isdigit():
+        raise ValueError(
+            f"{name!r} is not a DNS name: its last label is all digits, so resolvers read it as "
+            "an address (addresses belong in 'addresses')"
+        )
+    return name
+
+
+DnsName = Annotated[
+    str,
+    PlainValidator(parse_dns_name),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "maxLength": MAX_DNS_NAME + 1,
+            "pattern": r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+            r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$",
+            "description": "DNS host name (RFC 1123 labels, at most 253 characters)",
+            "examples": ["shop01.example.com"],
+        }
+    ),
+]
+
+
 def _bool_to_word(value: Any) -> Any:
     # YAML 1.1 reads yes/no as booleans; the vendor's word for them is kept.
     if value is True:

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import BaseModel, BeforeValidator, Field
+from pydantic import BaseModel, BeforeValidator, Field, ValidationInfo, field_validator
 
 from portplan.model._types import (
     MODEL_CONFIG,
+    DnsName,
     HostName,
     Identifier,
     LiteralPorts,
@@ -50,6 +51,11 @@ class Host(BaseModel):
     addresses: Annotated[tuple[NetworkField, ...], BeforeValidator(as_tuple), OneOrMany()] = Field(
         min_length=1
     )
+    dns_name: DnsName | None = Field(
+        None,
+        description="the name the product's components use to reach this host; "
+        "`portplan verify` resolves it and probes what it resolves to",
+    )
     platform: Identifier | None = Field(
         None, description="operating system, where a flow depends on it (windows-server-2019)"
     )
@@ -61,6 +67,17 @@ class Host(BaseModel):
     kubernetes: Kubernetes | None = Field(
         None, description="the host is a set of pods in a cluster (Kubernetes NetworkPolicy)"
     )
+
+    @field_validator("dns_name")
+    @classmethod
+    def _name_for_one_machine(cls, value: str | None, info: ValidationInfo) -> str | None:
+        networks = [a for a in info.data.get("addresses", ()) if a.num_addresses > 1]
+        if value is not None and networks:
+            raise ValueError(
+                f"a DNS name stands for one machine, but this host is a group ({networks[0]} "
+                "is a network)"
+            )
+        return value
 
     @property
     def is_group(self) -> bool:

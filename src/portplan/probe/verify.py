@@ -4,6 +4,11 @@
 addresses is a source address, or ``--from HOST``), probes each destination address and port
 of those rows, identifies the service where the plan names its protocol, and maps every result
 back to its flow id and vendor row.  It only ever probes addresses the plan holds.
+
+A destination host with a ``dns_name`` is reached by name: the name is resolved first (see
+:mod:`portplan.probe.dns`), its declared addresses are probed as usual, and what DNS says
+that the deployment does not is reported as ``dns-error`` without a packet sent: an address
+the deployment does not declare for the host, or a name that does not resolve.
 """
 
 from __future__ import annotations
@@ -13,11 +18,20 @@ import ipaddress
 import socket
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from itertools import chain
 
 from portplan.errors import VerifyError
 from portplan.model._types import Network, Protocol
 from portplan.plan import Plan, PlannedFlow
-from portplan.probe.engine import Outcome, PortProbe, PortResult, first_bytes, probe_all
+from portplan.probe.dns import DNS_TIMEOUT, NameLookup, resolve_names
+from portplan.probe.engine import (
+    Evidence,
+    Outcome,
+    PortProbe,
+    PortResult,
+    first_bytes,
+    probe_all,
+)
 from portplan.probe.identify import Identification, ProbeContext, identify
 
 __all__ = [
@@ -26,7 +40,9 @@ __all__ = [
     "Skipped",
     "is_local",
     "local_addresses",
+    "name_checks",
     "plan_checks",
+    "resolve_checks",
     "run_checks",
     "sample_ports",
     "source_hosts",
@@ -56,10 +72,19 @@ class FlowCheck:
     identification: Identification | None = None
     temporary_listener: bool = False  #: a `portplan listen` listener answered
     notes: list[str] = field(default_factory=list)
+    #: the destination's DNS name, when the product reaches it by name; for a name that did
+    #: not resolve, ``probe.address`` is the name itself (and nothing is probed)
+    dns_name: str | None = None
+    lookup: NameLookup | None = None  #: what ``dns_name`` resolved to, once resolved
 
     @property
     def outcome(self) -> Outcome | None:
         return self.result.outcome if self.result else None
+
+    @property
+    def address(self) -> str | None:
+        """The destination address; ``None`` when it stands for a name that did not resolve."""
+        return None if self.probe.address == self.dns_name else self.probe.address
 
     @property
     def passed(self) -> bool:
@@ -177,6 +202,7 @@ def plan_checks(
                 )
             )
             continue
+        dns_name = None if row.loopback else plan.hosts[row.destination].dns_name
         for address in targets:
             family = ipaddress.ip_address(address).version
             source = None if row.loopback else _bind(plan, row.source, family, local)
@@ -193,11 +219,84 @@ def plan_checks(
                         source=source,
                         payload=payload if row.protocol is Protocol.UDP else b"",
                     ),
+                    dns_name=dns_name,
                 )
                 if note:
                     check.notes.append(note)
                 checks.append(check)
     return checks, skipped
+
+
+def _unprobed(check: FlowCheck, address: str, port: int, lookup: NameLookup, why: str) -> FlowCheck:
+    """A ``dns-error`` check of ``check``'s row: decided from DNS alone, never probed."""
+    probe = PortProbe(address=address, port=port, protocol=check.probe.protocol)
+    evidence = Evidence(elapsed_ms=lookup.elapsed_ms, note=why)
+    return FlowCheck(
+        row=check.row,
+        probe=probe,
+        result=PortResult(probe=probe, outcome=Outcome.DNS_ERROR, evidence=evidence),
+        dns_name=lookup.name,
+        lookup=lookup,
+    )
+
+
+def _row_name_checks(row_checks: list[FlowCheck], lookup: NameLookup) -> list[FlowCheck]:
+    """The ``dns-error`` checks of one row reached by name, and notes on its probed checks."""
+    first = row_checks[0]
+    ports = list(dict.fromkeys(c.probe.port for c in row_checks))
+    resolved = [ipaddress.ip_address(a) for a in lookup.addresses]
+    declared = {n.network_address for n in first.row.destination_addresses}
+    for check in row_checks:
+        check.lookup = lookup
+        if ipaddress.ip_address(check.probe.address) not in resolved:
+            check.notes.append(
+                f"{lookup.name} does not resolve to this address: the product would not "
+                "reach it by name"
+            )
+    if not lookup.resolved:
+        why = f"{lookup.name}: {lookup.error}"
+        return [_unprobed(first, lookup.name, port, lookup, why) for port in ports]
+    return [
+        _unprobed(
+            first,
+            str(address),
+            port,
+            lookup,
+            f"{lookup.name} resolves to {address}, which the deployment does not declare "
+            f"for {first.row.destination}: not probed",
+        )
+        for address in resolved
+        if address not in declared
+        for port in ports
+    ]
+
+
+def name_checks(checks: Sequence[FlowCheck], lookups: Mapping[str, NameLookup]) -> list[FlowCheck]:
+    """``checks`` with what DNS said of each destination reached by name, row by row.
+
+    Every declared address stays as planned (with a note where the name does not resolve to
+    it); each address the name resolves to that the deployment does not declare for the host,
+    and a name that does not resolve, add a ``dns-error`` check per port, already decided:
+    nothing is ever probed that the plan does not hold.
+    """
+    rows: dict[int, list[FlowCheck]] = {}
+    for check in checks:
+        rows.setdefault(id(check.row), []).append(check)
+    out: list[FlowCheck] = []
+    for row_checks in rows.values():
+        pending = [c for c in row_checks if c.result is None]  # not decided already
+        name = pending[0].dns_name if pending else None
+        lookup = lookups.get(name) if name is not None else None
+        added = [] if lookup is None else _row_name_checks(pending, lookup)
+        out.extend(chain(row_checks, added))
+    return out
+
+
+async def resolve_checks(checks: list[FlowCheck], *, timeout: float = DNS_TIMEOUT) -> None:
+    """Resolve the destination names of ``checks`` up front and add what they say, in place."""
+    names = [c.dns_name for c in checks if c.dns_name is not None and c.result is None]
+    if names:
+        checks[:] = name_checks(checks, await resolve_names(names, timeout=timeout))
 
 
 def attach(checks: Sequence[FlowCheck], results: Sequence[PortResult]) -> None:
@@ -218,16 +317,24 @@ async def run_checks(
     secrets: Mapping[str, bytes],
     identify_services: bool = True,
     progress: Callable[[PortResult], None] | None = None,
+    dns_timeout: float | None = None,
 ) -> None:
-    """Probe every check, then identify what answers; follow the RPC endpoint mapper."""
+    """Resolve names, probe every check, then identify what answers; follow the RPC mapper.
+
+    Destination names are resolved first, each within ``dns_timeout`` seconds (default: the
+    probe ``timeout``, at least :data:`DNS_TIMEOUT`); checks that DNS alone decides
+    (``dns-error``) are never probed.
+    """
+    await resolve_checks(checks, timeout=dns_timeout or max(DNS_TIMEOUT, timeout))
+    pending = [c for c in checks if c.result is None]
     results = await probe_all(
-        [c.probe for c in checks],
+        [c.probe for c in pending],
         timeout=timeout,
         concurrency=concurrency,
         second_look=second_look,
         progress=progress,
     )
-    attach(checks, results)
+    attach(pending, results)
     gate = asyncio.Semaphore(max(1, min(concurrency, 32)))
     extra: list[FlowCheck] = []
 
@@ -270,11 +377,16 @@ async def run_checks(
             check.identification = found
             ports = found.details.get("dynamic_ports", "")
             for port in (int(p) for p in ports.split(",") if p.strip().isdigit()):
-                follow_up = FlowCheck(row=check.row, probe=replace(check.probe, port=port))
+                follow_up = FlowCheck(
+                    row=check.row,
+                    probe=replace(check.probe, port=port),
+                    dns_name=check.dns_name,
+                    lookup=check.lookup,
+                )
                 follow_up.notes.append("dynamic RPC port named by the endpoint mapper")
                 extra.append(follow_up)
 
-    await asyncio.gather(*(follow(c) for c in checks))
+    await asyncio.gather(*(follow(c) for c in pending))
     if extra:
         attach(
             extra,

@@ -7,6 +7,7 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
+from portplan.probe.engine import Outcome
 from portplan.probe.verify import FlowCheck, Skipped
 from portplan.render.text import json_text, rich_table_text
 
@@ -31,7 +32,9 @@ def _evidence(check: FlowCheck) -> str:
         return ""
     evidence = check.result.evidence
     parts = [p for p in (evidence.errno, evidence.icmp, evidence.note) if p]
-    parts.append(f"{evidence.elapsed_ms:g} ms")
+    # a dns-error was decided by the lookup alone: its time is the lookup's
+    lookup = "lookup " if check.result.outcome is Outcome.DNS_ERROR else ""
+    parts.append(f"{lookup}{evidence.elapsed_ms:g} ms")
     if evidence.attempts > 1:
         parts.append(f"{evidence.attempts} attempts")
     ident = check.identification
@@ -44,13 +47,22 @@ def _evidence(check: FlowCheck) -> str:
     return "; ".join(parts)
 
 
+def _destination(check: FlowCheck) -> str:
+    """The destination host, and the address probed or the name reached it by."""
+    if check.dns_name is None:
+        return f"{check.row.destination} {check.probe.address}"
+    if check.address is None:
+        return f"{check.row.destination} {check.dns_name}"
+    return f"{check.row.destination} {check.address} ({check.dns_name})"
+
+
 def verify_table(checks: Sequence[FlowCheck], skipped: Sequence[Skipped], *, width: int) -> str:
     """One row per probe, then counts by destination component and outcome."""
     rows = [
         (
             check.row.key,
             check.row.source,
-            f"{check.row.destination} {check.probe.address}",
+            _destination(check),
             f"{check.probe.protocol.value}/{check.probe.port}",
             _status(check),
             "pass" if check.passed else "FAIL",
@@ -92,7 +104,8 @@ def _record(check: FlowCheck) -> dict[str, Any]:
         "source": check.row.source,
         "destination": check.row.destination,
         "destination_component": check.row.destination_component,
-        "address": check.probe.address,
+        "address": check.address,
+        "dns_name": check.dns_name,
         "source_address": check.probe.source,
         "protocol": check.probe.protocol.value,
         "port": check.probe.port,
@@ -117,6 +130,14 @@ def _record(check: FlowCheck) -> dict[str, Any]:
             "details": dict(ident.details),
             "warnings": list(ident.warnings),
             "error": ident.error,
+        },
+        "dns": None
+        if check.lookup is None
+        else {
+            "name": check.lookup.name,
+            "addresses": list(check.lookup.addresses),
+            "error": check.lookup.error,
+            "elapsed_ms": check.lookup.elapsed_ms,
         },
         "notes": list(check.notes),
     }
