@@ -6,6 +6,8 @@ documentation block 2001:db8::/32 and 200 servers and admin workstations on RFC 
 addresses, some dual-stack), then measures, each in a fresh process, on the same plan:
 
 * ``nftables``: portplan's own nftables target, one ruleset per host, for every host;
+* ``nftables-shared``: the same target with ``--set layout=shared``: one ruleset that every
+  host loads (each rule matches both ends, so each host accepts only its own traffic);
 * ``juniper``, ``cisco``, ``paloalto``: the zone-boundary targets of
   :mod:`portplan.targets.acl` (portplan's terms, Aerleon in a worker process, then the
   read-back check), one file per zone boundary;
@@ -20,7 +22,7 @@ pass); the peak RSS of the measuring process and, for the Aerleon targets, of th
 that separate pass, forked from a small probe process so that its number is its own); and the
 size of the output (bytes, files, lines).  A
 ``plan-only`` process gives the RSS every measurement starts from.  Ratios are Aerleon over
-portplan nftables.
+each portplan variant.
 
 Run it as ``.venv/bin/python benchmarks/rules.py`` (``--help`` for options).  It prints a
 Markdown table and writes ``benchmarks/out/rules.json``.  This is a benchmark, not a test:
@@ -88,7 +90,11 @@ SERVER_PAIRS = [
     ("admin", "dir"),
     ("app", "app"),  # within one zone: nftables rules, no zone boundary
 ]
-VARIANTS = ("nftables", "juniper", "cisco", "paloalto", "aerleon-nftables")
+#: portplan's own renderings first (the ratios compare each Aerleon variant with them)
+PORTPLAN_VARIANTS = ("nftables", "nftables-shared")
+VARIANTS = (*PORTPLAN_VARIANTS, "juniper", "cisco", "paloalto", "aerleon-nftables")
+#: the options of each variant (all others: the defaults)
+OPTIONS = {"nftables-shared": {"layout": "shared"}}
 
 
 def flow_ports(index: int) -> tuple[str, list[int | str]]:
@@ -173,6 +179,8 @@ def write_inputs(folder: Path, flows: int) -> Path:
 def _target(variant: str) -> Any:
     from portplan.targets import get_target
 
+    if variant in PORTPLAN_VARIANTS:
+        return get_target("nftables")
     if variant != "aerleon-nftables":
         return get_target(variant)
     from portplan.targets.acl import AclTarget, Boundary, Permits
@@ -209,9 +217,10 @@ def measure(variant: str, deployment: Path, runs: int) -> dict[str, Any]:
         result["self_peak_rss_bytes"] = _rss(resource.RUSAGE_SELF)
         return result
     target = _target(variant)
-    options = RuleOptions()
+    options = RuleOptions(extra=OPTIONS.get(variant, {}))
     parts: dict[str, list[float]] = {"terms": [], "worker": [], "check": []}
-    if variant != "nftables":  # time the stages of the Aerleon targets
+    aerleon = variant not in PORTPLAN_VARIANTS
+    if aerleon:  # time the stages of the Aerleon targets
         timed_terms, timed_run = acl.boundary_terms, acl._run_aerleon
         check = type(target).check
 
@@ -256,7 +265,7 @@ def measure(variant: str, deployment: Path, runs: int) -> dict[str, Any]:
             "output_lines": sum(d.count(b"\n") for d in data),
         }
     )
-    if variant != "nftables":
+    if aerleon:
         result["stages_s"] = {
             stage: summary(list(samples)) for stage, samples in parts.items() if samples
         }
@@ -270,7 +279,7 @@ def measure(variant: str, deployment: Path, runs: int) -> dict[str, Any]:
     result["self_peak_rss_bytes"] = _rss(resource.RUSAGE_SELF)
     gc.collect()
     with tempfile.NamedTemporaryFile("r") as rss_file:
-        if variant != "nftables":  # the worker's own peak RSS, through a small probe process
+        if aerleon:  # the worker's own peak RSS, through a small probe process
             run = subprocess.run
 
             def probed(command: list[str], *args: Any, **kwargs: Any) -> Any:
@@ -339,22 +348,27 @@ def _mib(value: int | None) -> str:
     return "" if value is None else f"{value / 2**20:.1f} MiB"
 
 
-def ratios(results: dict[str, Any]) -> dict[str, dict[str, float]]:
-    base = results["measurements"]["nftables"]
+def ratios(results: dict[str, Any]) -> dict[str, dict[str, dict[str, float]]]:
+    """For each portplan variant: each Aerleon variant's numbers over portplan's."""
     start_rss = results["measurements"]["plan-only"]["self_peak_rss_bytes"]
-    base_rss = base["self_peak_rss_bytes"] - start_rss
-    out = {}
-    for variant in VARIANTS[1:]:
-        m = results["measurements"].get(variant)
-        if m is None:
+    out: dict[str, dict[str, dict[str, float]]] = {}
+    for own in PORTPLAN_VARIANTS:
+        base = results["measurements"].get(own)
+        if base is None:
             continue
-        rss = m["self_peak_rss_bytes"] - start_rss + (m["worker_peak_rss_bytes"] or 0)
-        out[variant] = {
-            "render_median": m["render_s"]["median"] / base["render_s"]["median"],
-            "output_bytes": m["output_bytes"] / base["output_bytes"],
-            "traced_peak": m["render_traced_peak_bytes"] / base["render_traced_peak_bytes"],
-            "rss_over_plan": rss / base_rss if base_rss > 0 else float("nan"),
-        }
+        base_rss = base["self_peak_rss_bytes"] - start_rss
+        out[own] = {}
+        for variant in VARIANTS:
+            m = results["measurements"].get(variant)
+            if m is None or variant in PORTPLAN_VARIANTS:
+                continue
+            rss = m["self_peak_rss_bytes"] - start_rss + (m["worker_peak_rss_bytes"] or 0)
+            out[own][variant] = {
+                "render_median": m["render_s"]["median"] / base["render_s"]["median"],
+                "output_bytes": m["output_bytes"] / base["output_bytes"],
+                "traced_peak": m["render_traced_peak_bytes"] / base["render_traced_peak_bytes"],
+                "rss_over_plan": rss / base_rss if base_rss > 0 else float("nan"),
+            }
     return out
 
 
@@ -386,26 +400,27 @@ def markdown(results: dict[str, Any]) -> str:
         )
     lines += ["", "Stages of the Aerleon targets (median seconds per render):", ""]
     lines += ["| variant | terms | Aerleon worker | read-back check |", "|---|---|---|---|"]
-    for variant in VARIANTS[1:]:
+    for variant in VARIANTS:
         stages = ms.get(variant, {}).get("stages_s")
         if stages:
             lines.append(
                 f"| {variant} | {stages['terms']['median']:.2f} "
                 f"| {stages['worker']['median']:.2f} | {stages['check']['median']:.2f} |"
             )
-    lines += [
-        "",
-        "Ratios, Aerleon variant / portplan nftables (RSS: the measuring process's peak above "
-        "the plan-only process, plus the worker's peak):",
-        "",
-        "| variant | render time | output size | traced peak | RSS |",
-        "|---|---|---|---|---|",
-    ]
-    for variant, r in results["ratios"].items():
-        lines.append(
-            f"| {variant} | {r['render_median']:.2f}x | {r['output_bytes']:.2f}x "
-            f"| {r['traced_peak']:.2f}x | {r['rss_over_plan']:.2f}x |"
-        )
+    for own, against in results["ratios"].items():
+        lines += [
+            "",
+            f"Ratios, Aerleon variant / portplan {own} (RSS: the measuring process's peak "
+            "above the plan-only process, plus the worker's peak):",
+            "",
+            "| variant | render time | output size | traced peak | RSS |",
+            "|---|---|---|---|---|",
+        ]
+        for variant, r in against.items():
+            lines.append(
+                f"| {variant} | {r['render_median']:.2f}x | {r['output_bytes']:.2f}x "
+                f"| {r['traced_peak']:.2f}x | {r['rss_over_plan']:.2f}x |"
+            )
     return "\n".join(lines) + "\n"
 
 
@@ -438,8 +453,9 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"at least {len(CLIENT_FLOWS) + len(SERVER_PAIRS)} flows")
 
     variants = ["plan-only", *[v for v in VARIANTS if not args.only or v in args.only]]
-    if "nftables" not in variants:
-        variants.insert(1, "nftables")  # the ratios need it
+    for own in reversed(PORTPLAN_VARIANTS):
+        if own not in variants:
+            variants.insert(1, own)  # the ratios need them
     OUT_DIR.mkdir(exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="portplan-rules-") as tmp:
         work = OUT_DIR / "rules-input" if args.keep else Path(tmp)

@@ -122,6 +122,24 @@ def test_egress_blocks_what_the_source_does_not_plan_to_send(loopback: str) -> N
         assert interpreter_disagrees(lab, outcome) == []
 
 
+@pytest.mark.parametrize("egress", [False, True], ids=["ingress", "egress"])
+def test_one_shared_ruleset_on_every_host_is_exactly_the_plan(egress: bool) -> None:
+    # layout=shared: every host loads the same file; each must accept only its own flows
+    plan = plan_of("smart-id-nexus")
+    options = RuleOptions(egress=egress, extra={"layout": "shared"})
+    files = get_target("nftables").render(plan, options)
+    assert set(files) == {"shared.nft"}
+    with netns.topology() as topo:
+        lab = plancheck.build_lab(topo, plan)
+        managed = plancheck.needs_rules(plan)
+        for host in sorted(managed):
+            lab.topo.nft(lab.nodes[host], files["shared.nft"])
+        outcome = plancheck.run(lab, plancheck.matrix(lab, managed=managed, egress=egress))
+        assert plancheck.check_spots(outcome, plancheck.SPOT_CHECKS["smart-id-nexus"]) == []
+        plancheck.assert_exact(lab, outcome)
+        assert interpreter_disagrees(lab, outcome) == []
+
+
 @pytest.mark.parametrize("deployment", DEPLOYMENTS)
 def test_nft_accepts_every_file(deployment: str) -> None:
     plan = plan_of(deployment)
@@ -129,6 +147,10 @@ def test_nft_accepts_every_file(deployment: str) -> None:
         "default": RuleOptions(),
         "egress-reject": RuleOptions(egress=True, default=DefaultAction.REJECT),
     }
+    if deployment == "smart-id-nexus":  # shopping-contoso's hosts overlap: no shared layout
+        cases["shared-egress-reject"] = RuleOptions(
+            egress=True, default=DefaultAction.REJECT, extra={"layout": "shared"}
+        )
     problems = []
     with netns.topology() as topo:
         node = topo.add_node("checker")

@@ -24,13 +24,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 import netns
 from netns import Address
 from nftjson import Member, Packet, Ruleset
 from plancheck import contains, needs_rules
+from portplan.errors import TargetError
 from portplan.load.deployment import Bundle
 from portplan.load.product import check_product
 from portplan.load.yamlsrc import SourceMap
@@ -59,16 +60,21 @@ def namespaces_available() -> Iterator[None]:
 
 
 @st.composite
-def v4_networks(draw: st.DrawFn) -> str:
-    base = ipaddress.ip_network(draw(st.sampled_from(DOC4)))
-    address = base[draw(st.integers(0, 255))]
-    prefix = draw(st.one_of(st.just(32), st.integers(24, 32)))
+def v4_networks(draw: st.DrawFn, own: int | None = None) -> str:
+    """A documentation network; with ``own`` (a host's number) inside that host's own /26."""
+    if own is None:
+        base = ipaddress.ip_network(draw(st.sampled_from(DOC4)))
+        address = base[draw(st.integers(0, 255))]
+        prefix = draw(st.one_of(st.just(32), st.integers(24, 32)))
+    else:
+        address = ipaddress.ip_network(DOC4[own % 3])[64 * (own // 3) + draw(st.integers(0, 63))]
+        prefix = draw(st.one_of(st.just(32), st.integers(26, 32)))
     return str(ipaddress.ip_network(f"{address}/{prefix}", strict=False))
 
 
 @st.composite
-def v6_networks(draw: st.DrawFn) -> str:
-    subnet = draw(st.integers(0, 3))
+def v6_networks(draw: st.DrawFn, own: int | None = None) -> str:
+    subnet = draw(st.integers(0, 3)) if own is None else own
     host = draw(st.integers(1, 0xFFFF))
     prefix = draw(st.sampled_from([128, 128, 124, 112, 64]))
     return str(ipaddress.ip_network(f"2001:db8:{subnet:x}::{host:x}/{prefix}", strict=False))
@@ -91,8 +97,11 @@ purposes = st.text(st.characters(exclude_categories=["Cs"], exclude_characters="
 
 
 @st.composite
-def cases(draw: st.DrawFn) -> tuple[dict[str, Any], dict[str, Any]]:
-    """A product and a deployment that uses it, as the dicts a YAML file would give."""
+def cases(draw: st.DrawFn, distinct: bool = False) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A product and a deployment that uses it, as the dicts a YAML file would give.
+
+    ``distinct``: no two hosts' addresses overlap (each draws from a block of its own).
+    """
     count = draw(st.integers(2, 4))
     components: dict[str, Any] = {
         f"c{i}": {
@@ -147,10 +156,11 @@ def cases(draw: st.DrawFn) -> tuple[dict[str, Any], dict[str, Any]]:
 
     hosts: dict[str, Any] = {}
     for i in range(draw(st.integers(2, 5))):
-        v4 = draw(st.lists(v4_networks(), max_size=2))
-        v6 = draw(st.lists(v6_networks(), max_size=1))
+        own = i if distinct else None
+        v4 = draw(st.lists(v4_networks(own), max_size=2, unique=distinct))
+        v6 = draw(st.lists(v6_networks(own), max_size=1))
         if not v4 and not v6:
-            v4 = [draw(v4_networks())]
+            v4 = [draw(v4_networks(own))]
         host: dict[str, Any] = {"addresses": v4 + v6, "platform": "win"}
         if dynamic and draw(st.booleans()):
             host["dynamic_ranges"] = {"rpc": [draw(port_ranges())]}
@@ -297,13 +307,23 @@ def planned(plan: Plan, host: str, hook: str, packet: Packet, loopback_all: bool
     return any(end(row) == host and _admits(row, packet) for row in plan.rows)
 
 
-def differences(plan: Plan, host: str, ruleset: Ruleset, options: RuleOptions) -> list[str]:
+def differences(
+    plan: Plan,
+    host: str,
+    ruleset: Ruleset,
+    options: RuleOptions,
+    meets: Callable[[Plan, str, str, Packet], bool] | None = None,
+) -> list[str]:
+    """Where the ruleset and the plan disagree for ``host`` (only on the packets that ``meets``
+    says can reach the hook on that host, when given)."""
     hooks = ["input", "output"] if options.egress else ["input"]
     assert set(ruleset.chains) == set(hooks), f"{host}: base chains {sorted(ruleset.chains)}"
     loopback_all = options.extra.get("loopback", "all") == "all"
     found = []
     for packet in packets(plan, host, ruleset):
         for hook in hooks:
+            if meets is not None and not meets(plan, host, hook, packet):
+                continue
             actual = ruleset.chains[hook].verdict(packet) == "accept"
             if actual != planned(plan, host, hook, packet, loopback_all):
                 found.append(
@@ -343,3 +363,66 @@ def test_nftables_accepts_exactly_the_plan(
             if found:
                 problems.append("\n".join(found[:20]) + f"\n{host}.nft:\n{text}")
     assert problems == [], "\n\n".join(problems)
+
+
+# -- one ruleset shared by every host (layout=shared) ------------------------------------------
+
+
+def _overlapping_hosts(plan: Plan, hosts: Iterable[str]) -> bool:
+    networks = [(host, n) for host in hosts for n in plan.host_addresses(host)]
+    return any(
+        a != b and n.version == m.version and n.overlaps(m)  # type: ignore[arg-type]
+        for (a, n), (b, m) in itertools.combinations(networks, 2)
+    )
+
+
+def _on_host(plan: Plan, host: str, hook: str, packet: Packet) -> bool:
+    """Whether ``packet`` can meet ``hook`` on ``host`` at all: what the host's own addresses
+    (and loopback, on ``lo``) let through its input or output."""
+    own = plan.host_addresses(host)
+    if packet.interface == "lo":
+        local = (*own, *LOOPBACK_NETS)
+        return contains(local, packet.source) and contains(local, packet.destination)
+    return contains(own, packet.destination if hook == "input" else packet.source)
+
+
+LOOPBACK_NETS = tuple(ipaddress.ip_network(a) for a in ("127.0.0.0/8", "::1/128"))
+
+
+@settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(case=st.one_of(cases(), cases(distinct=True)), options=options_strategy)
+def test_shared_nftables_accepts_exactly_the_plan_on_every_host(
+    case: tuple[dict[str, Any], dict[str, Any]], options: RuleOptions
+) -> None:
+    plan = plan_of(*case)
+    shared = RuleOptions(
+        egress=options.egress, default=options.default, extra={**options.extra, "layout": "shared"}
+    )
+    wanted = needs_rules(plan)
+    try:
+        files = get_target("nftables").render(plan, shared)
+    except TargetError as exc:
+        event("refused")
+        # refused only for the two reasons it gives, and only when they hold
+        if "overlapping addresses" in str(exc):
+            assert _overlapping_hosts(plan, {*wanted, *(r.source for r in plan.rows)}), exc
+        else:
+            assert "loopback flows" in str(exc), exc
+            assert options.extra["loopback"] == "planned"
+            assert any(row.loopback for row in plan.rows)
+        return
+    event("rendered")
+    assert set(files) == {"shared.nft"}
+    text = files["shared.nft"]
+    problems: list[str] = []
+    with netns.topology() as topo:
+        node = topo.add_node("kernel")
+        topo.nft(node, text)
+        ruleset = Ruleset.parse(topo.nft_json(node))
+        for host in sorted(wanted):  # the same ruleset, seen from each host in turn
+            problems += differences(plan, host, ruleset, shared, meets=_on_host)
+    assert problems == [], "\n".join(problems[:20]) + f"\nshared.nft:\n{text}"

@@ -89,3 +89,44 @@ def test_rendering_is_pure_and_stable(deployment: str) -> None:
         assert first == second
         assert list(first) == list(second)  # same file order too
     assert plan.rows is rows
+
+
+#: nftables' shared layout (one ruleset every host loads), on the examples whose hosts it can
+#: tell apart by address
+SHARED_CASES = {
+    "shared": RuleOptions(extra={"layout": "shared"}),
+    "shared-egress-reject": RuleOptions(
+        egress=True, default=DefaultAction.REJECT, extra={"layout": "shared"}
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(SHARED_CASES))
+@pytest.mark.parametrize("deployment", ["smart-id-nexus", "smart-id-k8s"])
+def test_nftables_shared_layout_matches_golden(
+    deployment: str, case: str, golden: Callable[[str, bytes], None]
+) -> None:
+    plan = build_plan(load_deployment(EXAMPLES / f"{deployment}.yaml"))
+    files = get_target("nftables").render(plan, SHARED_CASES[case])
+    assert list(files) == ["shared.nft"]
+    golden(f"rules/nftables/{deployment}/{case}/shared.nft", files["shared.nft"].encode())
+
+
+def test_shared_layout_refuses_hosts_it_cannot_tell_apart() -> None:
+    plan = build_plan(load_deployment(EXAMPLES / "shopping-contoso.yaml"))
+    # admin-pc's address lies in the client subnet: one ruleset cannot keep them apart
+    message = "hosts clients (198.51.100.0/24) and admin-pc (198.51.100.5/32) have overlapping"
+    with pytest.raises(TargetError, match=re.escape(message)):
+        get_target("nftables").render(plan, SHARED_CASES["shared"])
+
+
+def test_shared_layout_is_for_every_host_and_settings_are_checked() -> None:
+    plan = build_plan(load_deployment(EXAMPLES / "smart-id-nexus.yaml"))
+    nftables = get_target("nftables")
+    with pytest.raises(TargetError, match="use --all-hosts instead of --host"):
+        nftables.render(plan, RuleOptions(hosts=("da01",), extra={"layout": "shared"}))
+    with pytest.raises(TargetError, match="layout='one-file': choose per-host or shared"):
+        nftables.render(plan, RuleOptions(extra={"layout": "one-file"}))
+    # iptables has no such layout: a setting it does not know is refused, not ignored
+    with pytest.raises(TargetError, match="iptables has no setting 'layout'"):
+        get_target("iptables").render(plan, SHARED_CASES["shared"])

@@ -51,9 +51,11 @@ def check_settings(target: str, options: RuleOptions, known: Mapping[str, tuple[
             )
 
 
-def loopback_all(target: str, options: RuleOptions) -> bool:
-    """Whether all loopback traffic is accepted (after checking the settings)."""
-    check_settings(target, options, LOOPBACK_SETTINGS)
+def loopback_all(
+    target: str, options: RuleOptions, known: Mapping[str, tuple[str, ...]] = LOOPBACK_SETTINGS
+) -> bool:
+    """Whether all loopback traffic is accepted (after checking the settings against ``known``)."""
+    check_settings(target, options, known)
     return options.extra.get("loopback", "all") == "all"
 
 

@@ -4,17 +4,24 @@ Each rule matches the family's source *and* destination addresses (``ip``/``ip6`
 protocol and the port set, and ``ct state new``; replies pass through ``established,related``.
 So a rule can never widen across families, hosts or ports.  The file replaces only the
 ``portplan`` table, atomically (``table … / delete table … / table … {}`` in one transaction).
+
+With ``--set layout=shared`` the whole deployment gets one ruleset that every host loads
+(:mod:`portplan.targets.sharedview`): because every rule matches both ends, a host accepts
+only what is addressed to it (and, with egress, sends only what it may send).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
-from portplan.model._types import Network
+from portplan.errors import TargetError
+from portplan.model._types import Network, Protocol
+from portplan.model.ports import PortSet
 from portplan.plan import Plan
 from portplan.render.text import one_line
 from portplan.targets import Capability, DefaultAction, RuleOptions, Scope, Target
 from portplan.targets.hostview import (
+    LOOPBACK_SETTINGS,
     Direction,
     HostRule,
     HostView,
@@ -22,10 +29,18 @@ from portplan.targets.hostview import (
     loopback_all,
     rule_hosts,
 )
+from portplan.targets.sharedview import SharedRule, SharedView, shared_view
 
-__all__ = ["NftablesTarget", "render_host"]
+__all__ = ["NftablesTarget", "render_host", "render_shared"]
 
 TABLE = "portplan"
+#: the target's settings: loopback (see hostview) and the layout of the output
+SETTINGS: Mapping[str, tuple[str, ...]] = {
+    **LOOPBACK_SETTINGS,
+    "layout": ("per-host", "shared"),
+}
+#: the file of ``layout=shared``
+SHARED_FILE = "shared.nft"
 _COMMENT_MAX = 120  # nft keeps at most 128 bytes of comment
 
 
@@ -48,18 +63,18 @@ def _match(family: int, field: str, networks: Sequence[Network], set_name: str |
     return f"{keyword} {field} {{ {_elements(networks)} }}"
 
 
-def _ports(rule: HostRule) -> str:
-    ranges = [str(r) for r in rule.ports.ranges]
+def _ports(protocol: Protocol, ports: PortSet) -> str:
+    ranges = [str(r) for r in ports.ranges]
     spec = ranges[0] if len(ranges) == 1 else "{ " + ", ".join(ranges) + " }"
-    return f"{rule.protocol.value} dport {spec}"
+    return f"{protocol.value} dport {spec}"
 
 
-def _comment(rule: HostRule) -> str:
+def _comment(rule: HostRule | SharedRule) -> str:
     text = rule.flows[0] + (f" +{len(rule.flows) - 1}" if len(rule.flows) > 1 else "")
     return text[:_COMMENT_MAX].replace('"', "'")
 
 
-def _note_lines(rule: HostRule) -> list[str]:
+def _note_lines(rule: HostRule | SharedRule) -> list[str]:
     return [
         f"# {flow}: {one_line(purpose)}"[:200].rstrip()
         for flow, purpose in zip(rule.flows, rule.purposes, strict=True)
@@ -94,7 +109,7 @@ def render_host(view: HostView, options: RuleOptions) -> str:
         parts += [
             _match(rule.family, peer_field, rule.peers, set_name),
             _match(rule.family, local_field, rule.local, None),
-            _ports(rule),
+            _ports(rule.protocol, rule.ports),
             "ct state new",
             "accept",
             f'comment "{_comment(rule)}"',
@@ -112,7 +127,6 @@ def render_host(view: HostView, options: RuleOptions) -> str:
             chains[Direction.OUTBOUND].extend(f"\t\t{note}" for note in _note_lines(rule))
             chains[Direction.OUTBOUND].append("\t\t" + " ".join(mirror))
 
-    policy_in = "drop"
     header = [
         "#!/usr/sbin/nft -f",
         f"# portplan nftables ruleset for host {view.host} of deployment "
@@ -123,6 +137,16 @@ def render_host(view: HostView, options: RuleOptions) -> str:
     header.extend(
         f"# not reachable (no address of that family here): {u}" for u in view.unreachable
     )
+    accept_loopback = loopback_all("nftables", options, SETTINGS)
+    return _file(
+        header,
+        sets,
+        _chains(options, accept_loopback, chains[Direction.INBOUND], chains[Direction.OUTBOUND]),
+    )
+
+
+def _file(header: list[str], sets: list[str], chains: list[str]) -> str:
+    """The ruleset file: it replaces table inet portplan in one transaction."""
     out = [
         *header,
         "",
@@ -130,21 +154,28 @@ def render_host(view: HostView, options: RuleOptions) -> str:
         f"delete table inet {TABLE}",
         "",
         f"table inet {TABLE} {{",
+        *sets,
+        *chains,
     ]
-    out.extend(sets)
-    accept_loopback = loopback_all("nftables", options)
+    return "\n".join(out) + "\n"
+
+
+def _chains(
+    options: RuleOptions, accept_loopback: bool, inbound: list[str], outbound: list[str]
+) -> list[str]:
+    """The base chains (input; output with egress) around the rules, and the table's end."""
     base = ["\t\tct state established,related accept", "\t\tct state invalid drop"]
     neighbour = (
         "\t\ticmpv6 type { nd-neighbor-solicit, nd-neighbor-advert, nd-router-solicit, "
         'nd-router-advert } ip6 hoplimit 255 accept comment "IPv6 neighbour discovery"'
     )
-    out += [
+    out = [
         "\tchain input {",
-        f"\t\ttype filter hook input priority filter; policy {policy_in};",
+        "\t\ttype filter hook input priority filter; policy drop;",
         *base,
         *(['\t\tiif "lo" accept comment "loopback"'] if accept_loopback else []),
         neighbour,
-        *chains[Direction.INBOUND],
+        *inbound,
         *_final(options),
         "\t}",
     ]
@@ -156,12 +187,68 @@ def render_host(view: HostView, options: RuleOptions) -> str:
             *base,
             *(['\t\toif "lo" accept comment "loopback"'] if accept_loopback else []),
             neighbour,
-            *chains[Direction.OUTBOUND],
+            *outbound,
             *_final(options),
             "\t}",
         ]
     out.append("}")
-    return "\n".join(out) + "\n"
+    return out
+
+
+def _set_lines(name: str, family: int, networks: Sequence[Network]) -> list[str]:
+    kind = "ipv4_addr" if family == 4 else "ipv6_addr"
+    lines = [f"\tset {name} {{", f"\t\ttype {kind}", "\t\tflags interval"]
+    if len(networks) <= 8:
+        lines.append(f"\t\telements = {{ {_elements(networks)} }}")
+    else:  # one per line: a host added or removed is a one-line diff
+        lines.append("\t\telements = {")
+        lines.extend(f"\t\t\t{_net(n)}," for n in networks)
+        lines.append("\t\t}")
+    return [*lines, "\t}", ""]
+
+
+def render_shared(view: SharedView, options: RuleOptions, accept_loopback: bool) -> str:
+    """The one nftables ruleset every host of the deployment loads."""
+    sets: list[str] = []
+    named: dict[tuple[int, tuple[Network, ...]], str] = {}
+
+    def match(family: int, field: str, networks: tuple[Network, ...]) -> str:
+        if len(networks) == 1:
+            return _match(family, field, networks, None)
+        name = named.get((family, networks))
+        if name is None:
+            name = named[family, networks] = f"v{family}_{len(named) + 1}"
+            sets.extend(_set_lines(name, family, networks))
+        return _match(family, field, networks, name)
+
+    inbound: list[str] = []
+    outbound: list[str] = []
+    for rule in view.rules:
+        parts = [
+            match(rule.family, "saddr", rule.sources),
+            match(rule.family, "daddr", rule.destinations),
+            _ports(rule.protocol, rule.ports),
+            "ct state new",
+            "accept",
+            f'comment "{_comment(rule)}"',
+        ]
+        notes = [f"\t\t{note}" for note in _note_lines(rule)]
+        inbound += [*notes, "\t\t" + " ".join(['iif "lo"'] * rule.loopback + parts)]
+        if options.egress:
+            outbound += [*notes, "\t\t" + " ".join(['oif "lo"'] * rule.loopback + parts)]
+    header = [
+        "#!/usr/sbin/nft -f",
+        f"# portplan nftables ruleset shared by the {len(view.hosts)} hosts of deployment "
+        f"{one_line(view.deployment)}.",
+        "# Every rule matches both ends, so each host accepts only what is addressed to it"
+        + (" and sends only what it may send." if options.egress else "."),
+        "# Generated from the flow plan: every rule names the flows it implements; do not edit.",
+        f"# Apply on each host with `nft -f {SHARED_FILE}`: it replaces only table inet {TABLE}, "
+        "atomically.",
+    ]
+    header += [f"# loopback flow, accepted with all loopback: {k}" for k in view.loopback_flows]
+    header += [f"# not reachable: {u}" for u in view.unreachable]
+    return _file(header, sets, _chains(options, accept_loopback, inbound, outbound))
 
 
 def _final(options: RuleOptions) -> list[str]:
@@ -177,7 +264,10 @@ class NftablesTarget(Target):
     """Linux nftables host firewall."""
 
     name = "nftables"
-    description = "Linux nftables: one inet table per host, named sets, stateful, IPv4 and IPv6"
+    description = (
+        "Linux nftables: one inet table per host (or, with --set layout=shared, one ruleset "
+        "every host loads), named sets, stateful, IPv4 and IPv6"
+    )
     scope = Scope.HOST
     capabilities = frozenset(
         {
@@ -193,7 +283,15 @@ class NftablesTarget(Target):
     )
 
     def render(self, plan: Plan, options: RuleOptions) -> dict[str, str]:
-        loopback_all("nftables", options)  # refuse unknown settings before rendering
+        accept_loopback = loopback_all("nftables", options, SETTINGS)  # refuse unknown settings
+        if options.extra.get("layout") == "shared":
+            if options.hosts:
+                raise TargetError(
+                    "layout=shared writes one ruleset for every host: use --all-hosts "
+                    "instead of --host"
+                )
+            shared = shared_view(plan, loopback_all=accept_loopback)
+            return {SHARED_FILE: render_shared(shared, options, accept_loopback)}
         files = {}
         for host in options.hosts or rule_hosts(plan):
             addresses = plan.host_addresses(host)
