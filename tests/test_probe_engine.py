@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import subprocess
+import sys
 
 from portplan.model._types import Protocol
 from portplan.probe.engine import (
@@ -85,3 +87,28 @@ def test_results_come_back_in_input_order() -> None:
         Outcome.OPEN if p in open_ports else Outcome.REFUSED for p in ports
     ]
     assert {r.evidence.attempts for r in results} == {1}
+
+
+LOW_LIMIT = r"""
+import asyncio, resource, socket, sys
+from collections import Counter
+from portplan.model._types import Protocol
+from portplan.probe.engine import PortProbe, probe_all
+resource.setrlimit(resource.RLIMIT_NOFILE, (256, 256))  # a container's kind of hard limit
+spare = socket.socket()
+spare.bind(("127.0.0.1", 0))
+port = spare.getsockname()[1]
+spare.close()
+probes = [PortProbe(address="127.0.0.1", port=port, protocol=Protocol.TCP)] * 1500
+results = asyncio.run(probe_all(probes, timeout=2.0, concurrency=2048))
+print(dict(Counter(r.outcome.value for r in results)))
+"""
+
+
+def test_concurrency_stays_below_the_open_files_limit() -> None:
+    # 2,048 at once asked for, 256 file descriptors allowed: no probe may fail with EMFILE
+    done = subprocess.run(
+        [sys.executable, "-c", LOW_LIMIT], check=False, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "{'refused': 1500}"

@@ -489,8 +489,9 @@ def _read_secret(path: Path | None, variable: str) -> bytes | None:
     type=click.IntRange(1, 8192),
     default=2048,
     show_default=True,
-    help="Probes at once. Each destination address starts with 5 at once; its window grows "
-    "as its probes complete and halves when a probe turns out to have been lost.",
+    help="Probes at once (kept below the open-files limit). Each destination address starts "
+    "with 5 at once; its window grows as its probes complete and halves when a probe turns "
+    "out to have been lost.",
 )
 @click.option(
     "--second-look/--no-second-look",

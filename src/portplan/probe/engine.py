@@ -59,6 +59,11 @@ PER_DESTINATION = 5
 RATE_LIMIT_WAIT = 1.2
 #: the shortest first-pass wait once a destination's round-trip time is known
 MIN_TIMEOUT = 0.1
+#: file descriptors left for everything but probes (the --concurrency cap keeps below it)
+FD_RESERVE = 64
+#: a round of second looks starts this many probes of a destination every ROUND_SPREAD s
+ROUND_PART = 256
+ROUND_SPREAD = 0.05
 #: the note of a TCP probe whose SYN the kernel could not send (see :func:`_syn_never_left`)
 NEVER_LEFT = "the SYN was retransmitted but never left this machine (its own firewall drops it)"
 
@@ -480,7 +485,9 @@ async def probe_all(
     a local drop).  A round that brings no new answer ends it: what is still silent is
     ``filtered`` (TCP) or ``open|filtered`` (UDP).
     """
-    raise_fd_limit()
+    # every probe holds a file descriptor: stay below the open-files limit (a hard limit of
+    # 1,024 is common in containers), with room for the interpreter's own
+    concurrency = max(1, min(concurrency, raise_fd_limit() - FD_RESERVE))
     everyone = asyncio.Semaphore(concurrency)
     states = {
         address: _Destination(per_destination, concurrency)
@@ -553,6 +560,17 @@ async def _second_look(
             if progress is not None:
                 progress(result)
 
+    states = {probes[indices[0]].address: state}
+
+    def timed(_state: _Destination, _probe: PortProbe) -> float:
+        return wait
+
+    async def part(k: int, indices: list[int]) -> None:
+        # the kernel's retransmissions of a round fire together (its timers are coalesced):
+        # spread the round's SYNs so that the retransmissions do not overflow a local queue
+        await asyncio.sleep(k * ROUND_SPREAD)
+        await _probe_pass([(i, probes[i]) for i in indices], states, everyone, timed, seen)
+
     remaining = indices
     while remaining:
         if state.last_icmp is not None:
@@ -560,9 +578,11 @@ async def _second_look(
         answered.clear()
         retry.clear()
         window = state.window
-        address = probes[remaining[0]].address
-        await _probe_pass(
-            [(i, probes[i]) for i in remaining], {address: state}, everyone, lambda *_: wait, seen
+        await asyncio.gather(
+            *(
+                part(k, remaining[start : start + ROUND_PART])
+                for k, start in enumerate(range(0, len(remaining), ROUND_PART))
+            )
         )
         final(answered)
         asked_again = set(retry)
