@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 # python3-venv for the virtual environment; nftables, iptables and iproute2 for the network
-# namespace tests; nginx, openssl, exim4-daemon-light, dovecot-pop3d, postgresql and
+# namespace tests; nginx, openssl, postfix, dovecot-pop3d, postgresql and
 # rabbitmq-server for the identifier tests, which start their own instances on loopback; slapd,
 # samba (smbd, samba-dcerpcd) and freeradius for the directory identifier tests, likewise;
 # dnsmasq-base for the DNS tests of verify, which run their own dnsmasq in a namespace.
@@ -22,7 +22,7 @@ if [ ! -e /usr/sbin/policy-rc.d ]; then
 fi
 apt-get install -y -qq --no-install-recommends \
     python3 python3-venv python3-pip nftables iptables ipset iproute2 \
-    nginx openssl exim4-daemon-light dovecot-pop3d postgresql rabbitmq-server \
+    nginx openssl postfix dovecot-pop3d postgresql rabbitmq-server \
     slapd samba freeradius dnsmasq-base >/dev/null
 if [ -n "$made_policy" ]; then
     rm -f /usr/sbin/policy-rc.d

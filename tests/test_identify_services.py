@@ -7,11 +7,10 @@ its directory removed in a ``finally``.  Nothing listens beyond loopback.
 
 - nginx: ``nginx -p DIR -c DIR/nginx.conf -e DIR/error.log``, ``daemon off``; an HTTP and an
   HTTPS server, the latter with the self-signed certificate made below with ``cryptography``.
-- exim4 (the SMTP server): as root, ``exim4 -C DIR/exim.conf -bdf``: spool, logs and pid file in
-  DIR, ``exim_user = nobody``, STARTTLS offered with the test certificate, every recipient
-  refused.  Chosen because it runs from an alternate configuration file in the foreground;
-  Postfix needs a whole queue tree and setgid helpers under its config directory, and OpenSMTPD's
-  queue path is compiled in (``/var/spool/smtpd``).
+- Postfix (SMTP): as root, ``postfix -c DIR start-fg``: its configuration, queue and data
+  directories in DIR (``postfix-script`` creates the queue tree), a ``master.cf`` with only
+  ``smtpd`` on 127.0.0.1 and the services it calls, no chroot, the log on standard output,
+  STARTTLS offered with the test certificate, every recipient refused.
 - dovecot (POP3): as root, ``dovecot -F -c DIR/dovecot.conf``, base and state directories in DIR.
 - PostgreSQL: ``initdb`` then ``pg_ctl start`` as the ``postgres`` user (``runuser``), from
   ``/usr/lib/postgresql/*/bin``, with ``ssl=on`` and the test certificate.
@@ -184,6 +183,18 @@ def _wait_for_port(
     pytest.fail(f"nothing listens on {LOOPBACK}:{port} after {timeout:g} s:\n{_tail(log)}")
 
 
+def _wait_until_closed(port: int) -> None:
+    """Fail when something still listens on ``port`` after the server was stopped."""
+    deadline = time.monotonic() + READY
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection((LOOPBACK, port), timeout=0.5).close()
+        except OSError:
+            return
+        time.sleep(0.2)
+    pytest.fail(f"{LOOPBACK}:{port} still listens {READY:g} s after the server was stopped")
+
+
 @dataclass(frozen=True)
 class Nginx:
     http: int
@@ -237,46 +248,57 @@ http {{
 
 
 @pytest.fixture(scope="module")
-def exim(certificate: Certificate) -> Iterator[int]:
-    binary = _binary("/usr/sbin/exim4", "exim4-daemon-light")
-    _need_root("exim")
-    with _scratch("exim") as directory:
-        for sub in ("spool", "log"):
-            (directory / sub).mkdir()
-            shutil.chown(directory / sub, "nobody", "nogroup")
-        _install_certificate(certificate, directory, "nobody")
+def postfix(certificate: Certificate) -> Iterator[int]:
+    binary = _binary("/usr/sbin/postfix", "postfix")
+    _need_root("postfix")
+    with _scratch("postfix") as directory:
+        directory.chmod(0o755)  # postfix-script insists on its queue tree's permissions
+        (directory / "queue").mkdir()  # postfix-script fills it in
+        (directory / "data").mkdir()
+        shutil.chown(directory / "data", "postfix")
+        _install_certificate(certificate, directory, None)
         port = _free_port()
-        config = directory / "exim.conf"  # root-owned and not writable by others, or exim refuses
-        config.write_text(
-            f"""exim_user = nobody
-exim_group = nogroup
-keep_environment =
-primary_hostname = {SERVER_NAME}
-daemon_smtp_ports = {port}
-local_interfaces = {LOOPBACK}
-spool_directory = {directory}/spool
-log_file_path = {directory}/log/%slog
-pid_file_path = {directory}/exim.pid
-host_lookup =
-tls_advertise_hosts = *
-tls_certificate = {directory}/cert.pem
-tls_privatekey = {directory}/key.pem
-acl_smtp_rcpt = refuse_all
-
-begin acl
-
-refuse_all:
-  deny
+        (directory / "main.cf").write_text(
+            f"""compatibility_level = 3.6
+queue_directory = {directory}/queue
+data_directory = {directory}/data
+mail_owner = postfix
+myhostname = {SERVER_NAME}
+inet_interfaces = {LOOPBACK}
+inet_protocols = ipv4
+mydestination =
+alias_maps =
+alias_database =
+local_recipient_maps =
+smtpd_tls_cert_file = {directory}/cert.pem
+smtpd_tls_key_file = {directory}/key.pem
+smtpd_tls_security_level = may
+smtpd_recipient_restrictions = reject
+maillog_file = /dev/stdout
 """
         )
-        config.chmod(0o644)
+        # smtpd, and what it calls: no pickup, queue manager or delivery agents
+        (directory / "master.cf").write_text(
+            f"""{LOOPBACK}:{port} inet n - n - - smtpd
+proxymap unix - - n - - proxymap
+anvil unix - - n - 1 anvil
+tlsmgr unix - - n 1000? 1 tlsmgr
+rewrite unix - - n - - trivial-rewrite
+cleanup unix n - n - 0 cleanup
+postlog unix-dgram n - n - 1 postlogd
+"""
+        )
         log = directory / "stdout.log"
-        process = _start([binary, "-C", str(config), "-bdf"], directory, log)
+        process = _start([binary, "-c", str(directory), "start-fg"], directory, log)
         try:
             _wait_for_port(port, process, log, READY)
             yield port
         finally:
+            # its master leads a session of its own: our process group does not hold it
+            stop = [binary, "-c", str(directory), "stop"]
+            subprocess.run(stop, capture_output=True, timeout=READY, check=False)
             _stop(process)
+            _wait_until_closed(port)
 
 
 @pytest.fixture(scope="module")
@@ -484,10 +506,10 @@ def test_tls_identifies_a_tls_port_and_matches_an_ip_address(nginx: Nginx) -> No
 
 
 @SERVICES
-def test_smtp_identifies_exim_and_its_starttls(exim: int) -> None:
-    result = _identify("smtp", exim)
+def test_smtp_identifies_postfix_and_its_starttls(postfix: int) -> None:
+    result = _identify("smtp", postfix)
     _identified(result)
-    assert "ESMTP Exim" in result.details["banner"]
+    assert result.details["banner"] == f"{SERVER_NAME} ESMTP Postfix"
     assert result.details["esmtp"] == "yes"
     assert result.details["starttls"] == "yes"
     assert "PIPELINING" in result.details["extensions"].split(", ")
@@ -527,16 +549,16 @@ def test_amqp_reads_rabbitmq_connection_start(rabbitmq: int) -> None:
 
 # (identifier, server fixture, attribute of the fixture or None, what the error says)
 _MISMATCHES = [
-    ("http", "exim", None, "not an HTTP response: '220 "),
+    ("http", "postfix", None, "not an HTTP response: '220 "),
     ("http", "rabbitmq", None, "not an HTTP response: 'AMQP"),
     ("https", "nginx", "http", "TLS handshake failed"),
-    ("tls", "exim", None, "TLS handshake failed"),
+    ("tls", "postfix", None, "TLS handshake failed"),
     ("smtp", "dovecot", None, "not an SMTP reply: '+OK Dovecot"),
     ("smtp", "nginx", "http", "no SMTP greeting within"),
-    ("pop3", "exim", None, "greeting is not a POP3 status line: '220 "),
+    ("pop3", "postfix", None, "greeting is not a POP3 status line: '220 "),
     ("postgresql", "nginx", "http", "answer to SSLRequest is not 'S' or 'N' alone: 'HTTP/1.1 400"),
     ("postgresql", "rabbitmq", None, "answer to SSLRequest is not 'S' or 'N' alone: 'AMQP"),
-    ("amqp", "exim", None, "not an AMQP method frame: '220 "),
+    ("amqp", "postfix", None, "not an AMQP method frame: '220 "),
     ("amqp", "postgresql", None, "connection closed waiting for Connection.Start"),
 ]
 
