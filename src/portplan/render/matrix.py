@@ -184,7 +184,11 @@ def _xlsx(plan: Plan) -> bytes:
     workbook.properties.modified = fixed
     workbook.properties.creator = "portplan"
     buffer = io.BytesIO()
-    workbook.save(buffer)
+    # ExcelWriter, not workbook.save(): save() stamps `modified` with the current time
+    from openpyxl.writer.excel import ExcelWriter
+
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED, allowZip64=True) as archive:
+        ExcelWriter(workbook, archive).save()
     return _normalise_zip(buffer.getvalue())
 
 
