@@ -130,3 +130,18 @@ def test_shared_layout_is_for_every_host_and_settings_are_checked() -> None:
     # iptables has no such layout: a setting it does not know is refused, not ignored
     with pytest.raises(TargetError, match="iptables has no setting 'layout'"):
         get_target("iptables").render(plan, SHARED_CASES["shared"])
+
+
+def test_shared_layout_refuses_an_overlap_with_a_host_that_has_no_flows(tmp_path: Path) -> None:
+    # a spare machine in the "internet" range has no flows and no ruleset of its own, but the
+    # shared file may be loaded on it too: it would accept what is meant for the range
+    text = (EXAMPLES / "smart-id-nexus.yaml").read_text()
+    text = text[: text.index("\nmanagement:")]  # (SSH to every host: rows to the spare too)
+    spare = "hosts:\n  spare:\n    addresses: [203.0.113.200]\n"
+    deployment = tmp_path / "smart-id-nexus.yaml"
+    deployment.write_text(text.replace("hosts:\n", spare, 1))
+    plan = build_plan(load_deployment(deployment))
+    assert not any("spare" in (row.source, row.destination) for row in plan.rows)
+    message = "hosts internet (203.0.113.128/25) and spare (203.0.113.200/32) have overlapping"
+    with pytest.raises(TargetError, match=re.escape(message)):
+        get_target("nftables").render(plan, SHARED_CASES["shared"])

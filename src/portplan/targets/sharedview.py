@@ -148,7 +148,8 @@ def _rule(
 def shared_view(plan: Plan, *, loopback_all: bool) -> SharedView:
     """Group every row of the plan into rules that every host can load."""
     hosts = rule_hosts(plan)
-    _check_distinct(plan, {*hosts, *(row.source for row in plan.rows)})
+    # every host of the deployment, not only those with rows: the file may be loaded on any
+    _check_distinct(plan, plan.hosts)
     # service → destination address tuple (by identity) → its sources and flows
     services: dict[tuple[Protocol, PortSet], dict[int, _Ends]] = {}
     loopback_rows: list[PlannedFlow] = []
