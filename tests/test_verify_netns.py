@@ -556,7 +556,8 @@ def test_rate_limited_icmp_rejections_are_all_reported(lab: Lab, tmp_path: Path)
 DROPPED = range(21000, 21300)
 
 
-def test_silent_ports_are_asked_again_together(lab: Lab, tmp_path: Path) -> None:
+@pytest.mark.parametrize("concurrency", ["2048", "100"])  # 100: the window below the ports
+def test_silent_ports_are_asked_again_together(lab: Lab, tmp_path: Path, concurrency: str) -> None:
     lab.nft(
         lab.router,
         "table inet pp_v {\n chain forward {\n  type filter hook forward priority 0;\n"
@@ -568,7 +569,8 @@ def test_silent_ports_are_asked_again_together(lab: Lab, tmp_path: Path) -> None
     ]
     done = lab.portplan(
         "verify", str(_deployment(tmp_path, flows)), "--from", "src", "--format", "json",
-        "--timeout", "0.5", timeout=60,  # one at a time, 300 second looks would take minutes
+        "--timeout", "0.5", "--concurrency", concurrency,
+        timeout=60,  # one at a time, 300 second looks would take minutes
     )  # fmt: skip
     assert done.returncode == 1, done.stderr
     checks = _checks(done.stdout)

@@ -421,9 +421,16 @@ async def _probe_pass(
     everyone: asyncio.Semaphore,
     timeout: Callable[[_Destination, PortProbe], float],
     done: Callable[[int, PortResult, _Destination], None],
+    *,
+    pace: tuple[int, float] | None = None,
 ) -> None:
-    """Probe ``items`` (index, probe), each destination within its window; report each result."""
+    """Probe ``items`` (index, probe), each destination within its window; report each result.
+
+    ``pace`` (count, seconds): start at most ``count`` probes of a destination per ``seconds``.
+    """
     loop = asyncio.get_running_loop()
+    slots: dict[str, list[float]] = {}  # pace: [start of the current slot, probes started in it]
+    waking: set[str] = set()
     queues: dict[str, deque[tuple[int, PortProbe]]] = {}
     for item in items:
         queues.setdefault(item[1].address, deque()).append(item)
@@ -439,9 +446,30 @@ async def _probe_pass(
             result = exc
         finished.put_nowait((index, result, state))
 
+    def wake(address: str) -> None:
+        waking.discard(address)
+        fill(address)
+
+    def paced(address: str) -> bool:
+        """Whether the pace lets one more probe start now (if not, ``fill`` runs again later)."""
+        if pace is None:
+            return True
+        count, seconds = pace
+        now = loop.time()
+        slot = slots.setdefault(address, [now, 0])
+        if now - slot[0] >= seconds:
+            slot[0], slot[1] = now, 0
+        if slot[1] < count:
+            slot[1] += 1
+            return True
+        if address not in waking:
+            waking.add(address)
+            loop.call_later(slot[0] + seconds - now, wake, address)
+        return False
+
     def fill(address: str) -> None:
         state, queue = states[address], queues[address]
-        while queue and state.busy < int(state.window):
+        while queue and state.busy < int(state.window) and paced(address):
             index, probe = queue.popleft()
             state.busy += 1
             task = loop.create_task(one(index, probe, state))
@@ -565,12 +593,6 @@ async def _second_look(
     def timed(_state: _Destination, _probe: PortProbe) -> float:
         return wait
 
-    async def part(k: int, indices: list[int]) -> None:
-        # the kernel's retransmissions of a round fire together (its timers are coalesced):
-        # spread the round's SYNs so that the retransmissions do not overflow a local queue
-        await asyncio.sleep(k * ROUND_SPREAD)
-        await _probe_pass([(i, probes[i]) for i in indices], states, everyone, timed, seen)
-
     remaining = indices
     while remaining:
         if state.last_icmp is not None:
@@ -578,11 +600,15 @@ async def _second_look(
         answered.clear()
         retry.clear()
         window = state.window
-        await asyncio.gather(
-            *(
-                part(k, remaining[start : start + ROUND_PART])
-                for k, start in enumerate(range(0, len(remaining), ROUND_PART))
-            )
+        # the kernel's retransmissions of a round fire together (its timers are coalesced):
+        # spread the round's SYNs so that the retransmissions do not overflow a local queue
+        await _probe_pass(
+            [(i, probes[i]) for i in remaining],
+            states,
+            everyone,
+            timed,
+            seen,
+            pace=(ROUND_PART, ROUND_SPREAD),
         )
         final(answered)
         asked_again = set(retry)
