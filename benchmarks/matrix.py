@@ -21,12 +21,10 @@ from __future__ import annotations
 
 import argparse
 import csv
-import datetime as dt
 import gc
 import ipaddress
 import json
 import os
-import platform
 import subprocess
 import sys
 import tempfile
@@ -37,10 +35,16 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from _common import git_state, src_digest, summary  # the benchmarks folder is on sys.path
+from _common import (  # the benchmarks folder is on sys.path
+    OUT_DIR,
+    commit_line,
+    finish,
+    header,
+    mib,
+    peak_rss_bytes,
+    summary,
+)
 
-HERE = Path(__file__).resolve().parent
-OUT_DIR = HERE / "out"
 GOAL_SECONDS = 2.0
 
 #: Address blocks used: RFC 5737 (IPv4) and RFC 3849 (IPv6) documentation ranges only.
@@ -133,9 +137,7 @@ def run_cli(portplan: Path, args: list[str]) -> tuple[float, int, int, str]:
         proc.returncode = os.waitstatus_to_exitcode(status)
         err.seek(0)
         stderr = err.read().decode(errors="replace")
-    # ru_maxrss is in kilobytes on Linux, bytes on macOS
-    rss = usage.ru_maxrss if sys.platform == "darwin" else usage.ru_maxrss * 1024
-    return wall, rss, proc.returncode, stderr
+    return wall, peak_rss_bytes(usage.ru_maxrss), proc.returncode, stderr
 
 
 def bench_cli(portplan: Path, deployment: Path, out: Path, runs: int) -> dict[str, Any]:
@@ -237,10 +239,6 @@ def bench_memory(deployment: Path) -> dict[str, Any]:
 # -- report ------------------------------------------------------------------------------------
 
 
-def _mib(value: int) -> str:
-    return f"{value / 2**20:.1f} MiB"
-
-
 def _sec(summary: dict[str, Any]) -> str:
     return f"{summary['best']:.3f} s / {summary['median']:.3f} s"
 
@@ -251,37 +249,37 @@ def markdown(results: dict[str, Any]) -> str:
     mem = results["memory"]
     lines = [
         f"Deployment: {results['clients']} clients + {results['servers']} servers, "
-        f"{results['deployment_bytes'] / 2**20:.1f} MiB of YAML; {proc['rows']} matrix rows "
-        f"(CSV: {cli['csv_rows']} rows, {_mib(cli['csv_bytes'])}).",
-        f"Commit {results['git']['commit']}"
-        f"{' with uncommitted changes in src/' if results['git']['src_modified'] else ''}, "
-        f"{results['machine']['cpus']} CPUs, Python {results['machine']['python']}, "
-        f"{results['date']}."
-        + (" src/ CHANGED DURING THE RUN." if results["src_changed_during_run"] else ""),
+        f"{mib(results['deployment_bytes'])} of YAML; {proc['rows']} matrix rows "
+        f"(CSV: {cli['csv_rows']} rows, {mib(cli['csv_bytes'])}).",
+        commit_line(results),
         "",
         f"In process: cyclic garbage collector {'on' if results['in_process_gc'] else 'off'}.",
         "",
         "| measure | best / median | peak memory |",
         "|---|---|---|",
         f"| `portplan matrix --format csv -o` (CLI, {cli['wall_s']['runs']} runs) "
-        f"| {_sec(cli['wall_s'])} | {_mib(cli['peak_rss_bytes'])} RSS |",
+        f"| {_sec(cli['wall_s'])} | {mib(cli['peak_rss_bytes'])} RSS |",
         f"| `load_deployment` (first call, loads the catalog product too) "
         f"| {proc['load_deployment_first_s']:.3f} s | |",
         f"| `load_deployment` ({proc['load_deployment_s']['runs']} runs) "
         f"| {_sec(proc['load_deployment_s'])} "
-        f"| {_mib(mem['load_deployment_peak_bytes'])} traced |",
+        f"| {mib(mem['load_deployment_peak_bytes'])} traced |",
         f"| `build_plan` ({proc['build_plan_s']['runs']} runs) "
-        f"| {_sec(proc['build_plan_s'])} | {_mib(mem['build_plan_peak_bytes'])} traced |",
+        f"| {_sec(proc['build_plan_s'])} | {mib(mem['build_plan_peak_bytes'])} traced |",
         f"| `matrix_bytes(plan, 'csv')` ({proc['matrix_bytes_csv_s']['runs']} runs) "
         f"| {_sec(proc['matrix_bytes_csv_s'])} "
-        f"| {_mib(mem['matrix_bytes_csv_peak_bytes'])} traced |",
-        f"| all stages in process | | {_mib(mem['overall_peak_bytes'])} traced |",
+        f"| {mib(mem['matrix_bytes_csv_peak_bytes'])} traced |",
+        f"| all stages in process | | {mib(mem['overall_peak_bytes'])} traced |",
         "",
         f"Goal: matrix under {GOAL_SECONDS:g} s (CLI median "
         f"{cli['wall_s']['median']:.2f} s: "
         f"{'met' if cli['wall_s']['median'] < GOAL_SECONDS else 'NOT met'}).",
     ]
     return "\n".join(lines) + "\n"
+
+
+def report_json(results: dict[str, Any]) -> str:
+    return json.dumps(results, indent=2) + "\n"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -317,14 +315,7 @@ def main(argv: list[str] | None = None) -> int:
         write_deployment(deployment, args.clients)
         print(f"deployment: {deployment}", file=sys.stderr)
         results: dict[str, Any] = {
-            "benchmark": "matrix",
-            "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-            "machine": {
-                "cpus": os.cpu_count(),
-                "platform": platform.platform(),
-                "python": platform.python_version(),
-            },
-            "git": git_state(),
+            **header("matrix"),
             "clients": args.clients,
             "servers": sum(role[1] for role in SERVER_ROLES),
             "deployment_bytes": deployment.stat().st_size,
@@ -337,20 +328,8 @@ def main(argv: list[str] | None = None) -> int:
         results["in_process_gc"] = gc.isenabled()
         results["in_process"] = bench_in_process(deployment, args.runs)
         results["memory"] = bench_memory(deployment)
-    results["src_changed_during_run"] = src_digest() != results["git"]["src_digest"]
-    if results["src_changed_during_run"]:
-        print(
-            "WARNING: src/ changed while the benchmark ran; the numbers mix versions",
-            file=sys.stderr,
-        )
-
-    if args.skip_cli:
-        print(json.dumps(results, indent=2))
-    else:
-        print(markdown(results), end="")
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
-    print(f"results written to {args.json}", file=sys.stderr)
+    # without the CLI's numbers there is no table to print: the results themselves instead
+    finish(results, args.json, report_json if args.skip_cli else markdown)
     return 0
 
 

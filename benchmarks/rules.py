@@ -32,12 +32,9 @@ nothing here asserts a time.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import gc
 import ipaddress
 import json
-import os
-import platform
 import resource
 import subprocess
 import sys
@@ -48,11 +45,15 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-
-HERE = Path(__file__).resolve().parent
-OUT_DIR = HERE / "out"
-sys.path.insert(0, str(HERE))
-from _common import git_state, src_digest, summary  # noqa: E402
+from _common import (  # the benchmarks folder is on sys.path
+    OUT_DIR,
+    commit_line,
+    finish,
+    header,
+    mib,
+    peak_rss_bytes,
+    summary,
+)
 
 #: Address blocks: RFC 5737 (IPv4) and RFC 3849 (IPv6) documentation ranges only.
 NET_A = ipaddress.ip_network("192.0.2.0/24")
@@ -295,13 +296,13 @@ def measure(variant: str, deployment: Path, runs: int) -> dict[str, Any]:
         finally:
             tracemalloc.stop()
         peaks = [int(line) for line in rss_file.read().split()]
-    result["worker_peak_rss_bytes"] = max(peaks) * 1024 if peaks else None
+    result["worker_peak_rss_bytes"] = peak_rss_bytes(max(peaks)) if peaks else None
     return result
 
 
-#: Runs a command and appends its peak RSS (KiB) to a file.  A child's peak RSS includes the
-#: time between fork and exec, when it is a copy of its parent; forked from this small process
-#: instead of the measuring one, the worker's number is its own.
+#: Runs a command and appends its peak RSS (its ``ru_maxrss``) to a file.  A child's peak RSS
+#: includes the time between fork and exec, when it is a copy of its parent; forked from this
+#: small process instead of the measuring one, the worker's number is its own.
 _RSS_PROBE = """
 import resource, subprocess, sys
 status = subprocess.call(sys.argv[2:])
@@ -312,8 +313,7 @@ sys.exit(status)
 
 
 def _rss(who: int) -> int:
-    peak = resource.getrusage(who).ru_maxrss
-    return peak if sys.platform == "darwin" else peak * 1024
+    return peak_rss_bytes(resource.getrusage(who).ru_maxrss)
 
 
 def run_measure(variant: str, deployment: Path, runs: int, timeout: float) -> dict[str, Any]:
@@ -342,10 +342,6 @@ def run_measure(variant: str, deployment: Path, runs: int, timeout: float) -> di
 
 
 # -- report -------------------------------------------------------------------------------------
-
-
-def _mib(value: int | None) -> str:
-    return "" if value is None else f"{value / 2**20:.1f} MiB"
 
 
 def ratios(results: dict[str, Any]) -> dict[str, dict[str, dict[str, float]]]:
@@ -377,12 +373,8 @@ def markdown(results: dict[str, Any]) -> str:
     start_rss = ms["plan-only"]["self_peak_rss_bytes"]
     lines = [
         f"Deployment: {results['hosts']} hosts, {results['flows']} flows, "
-        f"{ms['plan-only']['rows']} plan rows; the plan alone: {_mib(start_rss)} RSS.",
-        f"Commit {results['git']['commit']}"
-        f"{' with uncommitted changes in src/' if results['git']['src_modified'] else ''}, "
-        f"{results['machine']['cpus']} CPUs, Python {results['machine']['python']}, "
-        f"{results['date']}."
-        + (" src/ CHANGED DURING THE RUN." if results["src_changed_during_run"] else ""),
+        f"{ms['plan-only']['rows']} plan rows; the plan alone: {mib(start_rss)} RSS.",
+        commit_line(results),
         "",
         "| variant | render best / median | traced peak | process RSS | worker RSS "
         "| files | output | lines |",
@@ -394,9 +386,9 @@ def markdown(results: dict[str, Any]) -> str:
             continue
         lines.append(
             f"| {variant} | {m['render_s']['best']:.2f} s / {m['render_s']['median']:.2f} s "
-            f"| {_mib(m['render_traced_peak_bytes'])} | {_mib(m['self_peak_rss_bytes'])} "
-            f"| {_mib(m['worker_peak_rss_bytes'])} | {m['files']} "
-            f"| {_mib(m['output_bytes'])} | {m['output_lines']} |"
+            f"| {mib(m['render_traced_peak_bytes'])} | {mib(m['self_peak_rss_bytes'])} "
+            f"| {mib(m['worker_peak_rss_bytes'])} | {m['files']} "
+            f"| {mib(m['output_bytes'])} | {m['output_lines']} |"
         )
     lines += ["", "Stages of the Aerleon targets (median seconds per render):", ""]
     lines += ["| variant | terms | Aerleon worker | read-back check |", "|---|---|---|---|"]
@@ -463,14 +455,7 @@ def main(argv: list[str] | None = None) -> int:
         deployment = write_inputs(work, args.flows)
         print(f"deployment: {deployment}", file=sys.stderr)
         results: dict[str, Any] = {
-            "benchmark": "rules",
-            "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-            "machine": {
-                "cpus": os.cpu_count(),
-                "platform": platform.platform(),
-                "python": platform.python_version(),
-            },
-            "git": git_state(),
+            **header("rules"),
             "hosts": HOSTS,
             "flows": args.flows,
             "measurements": {},
@@ -480,11 +465,7 @@ def main(argv: list[str] | None = None) -> int:
             runs = 1 if variant == "plan-only" else args.runs
             results["measurements"][variant] = run_measure(variant, deployment, runs, args.timeout)
     results["ratios"] = ratios(results)
-    results["src_changed_during_run"] = src_digest() != results["git"]["src_digest"]
-    print(markdown(results), end="")
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
-    print(f"results written to {args.json}", file=sys.stderr)
+    finish(results, args.json, markdown)
     return 0
 
 

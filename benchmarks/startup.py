@@ -18,10 +18,7 @@ to ``benchmarks/out/startup.json``.  This is a benchmark, not a test: nothing he
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
-import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -30,10 +27,14 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from _common import git_state, src_digest, summary  # the benchmarks folder is on sys.path
+from _common import (  # the benchmarks folder is on sys.path
+    OUT_DIR,
+    commit_line,
+    finish,
+    header,
+    summary,
+)
 
-HERE = Path(__file__).resolve().parent
-OUT_DIR = HERE / "out"
 GOAL_SECONDS = 0.25
 
 #: Libraries that must stay out of ``portplan --help`` (imported inside the commands instead).
@@ -107,11 +108,7 @@ def heavy_imports(python: str, args: list[str]) -> list[str]:
 def markdown(results: dict[str, Any], top: int) -> str:
     timings = results["timings"]
     lines = [
-        f"Commit {results['git']['commit']}"
-        f"{' with uncommitted changes in src/' if results['git']['src_modified'] else ''}, "
-        f"{results['machine']['cpus']} CPUs, Python {results['machine']['python']}, "
-        f"{results['date']}."
-        + (" src/ CHANGED DURING THE RUN." if results["src_changed_during_run"] else ""),
+        commit_line(results),
         "",
         "| command | best | median |",
         "|---|---|---|",
@@ -173,14 +170,7 @@ def main(argv: list[str] | None = None) -> int:
     for argv_ in commands.values():  # warm the file system cache and the .pyc files
         subprocess.run(argv_, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
     results: dict[str, Any] = {
-        "benchmark": "startup",
-        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "machine": {
-            "cpus": os.cpu_count(),
-            "platform": platform.platform(),
-            "python": platform.python_version(),
-        },
-        "git": git_state(),
+        **header("startup"),
         "goal_s": GOAL_SECONDS,
         "timings": {label: time_command(cmd, args.runs) for label, cmd in commands.items()},
         "heavy": {
@@ -190,16 +180,7 @@ def main(argv: list[str] | None = None) -> int:
         "importtime_runs": args.importtime_runs,
         "imports": import_times(python, args.importtime_runs),
     }
-    results["src_changed_during_run"] = src_digest() != results["git"]["src_digest"]
-    if results["src_changed_during_run"]:
-        print(
-            "WARNING: src/ changed while the benchmark ran; the numbers mix versions",
-            file=sys.stderr,
-        )
-    print(markdown(results, args.top), end="")
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
-    print(f"results written to {args.json}", file=sys.stderr)
+    finish(results, args.json, lambda r: markdown(r, args.top))
     return 0
 
 

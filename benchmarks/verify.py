@@ -34,10 +34,8 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import datetime as dt
 import json
 import os
-import platform
 import resource
 import secrets
 import shutil
@@ -52,10 +50,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from _common import git_state, src_digest  # the benchmarks folder is on sys.path
-
-HERE = Path(__file__).resolve().parent
-OUT_DIR = HERE / "out"
+from _common import OUT_DIR, commit_line, finish, header  # the benchmarks folder is on sys.path
 
 SRC_ADDRESS = "192.0.2.1"
 DST_ADDRESS = "192.0.2.2"
@@ -379,11 +374,7 @@ def _again(result: dict[str, Any]) -> str:
 
 def markdown(results: dict[str, Any]) -> str:
     lines = [
-        f"Commit {results['git']['commit']}"
-        f"{' with uncommitted changes in src/' if results['git']['src_modified'] else ''}, "
-        f"{results['machine']['cpus']} CPUs, Python {results['machine']['python']}, "
-        f"{results['date']}; portplan --timeout {results['timeout_s']:g} s."
-        + (" src/ CHANGED DURING THE RUN." if results["src_changed_during_run"] else ""),
+        commit_line(results, f"; portplan --timeout {results['timeout_s']:g} s"),
         "",
         "| case | tool | wall | CPU | correct ports | outcomes |",
         "|---|---|---|---|---|---|",
@@ -438,14 +429,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"needs {', '.join(missing)} (apt-get install nmap nftables iproute2)")
 
     results: dict[str, Any] = {
-        "benchmark": "verify",
-        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "machine": {
-            "cpus": os.cpu_count(),
-            "platform": platform.platform(),
-            "python": platform.python_version(),
-        },
-        "git": git_state(),
+        **header("verify"),
         "timeout_s": args.timeout,
         "nmap": None if args.skip_nmap else run("nmap", "--version").splitlines()[0].strip(),
     }
@@ -453,16 +437,7 @@ def main(argv: list[str] | None = None) -> int:
         results["mixed"] = mixed_case(args.per_kind, args.timeout, args.skip_nmap)
     if not args.skip_icmp:
         results["icmp"] = icmp_case(args.icmp_ports, args.timeout, args.skip_nmap)
-    results["src_changed_during_run"] = src_digest() != results["git"]["src_digest"]
-    if results["src_changed_during_run"]:
-        print(
-            "WARNING: src/ changed while the benchmark ran; the numbers mix versions",
-            file=sys.stderr,
-        )
-    print(markdown(results), end="")
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
-    print(f"results written to {args.json}", file=sys.stderr)
+    finish(results, args.json, markdown)
     return 0
 
 
