@@ -625,18 +625,14 @@ def listen_cmd(deployment: Path, host: str, duration: float) -> None:
     from portplan.load.validate import choice_hint
     from portplan.plan import build_plan
     from portplan.probe.listen import Binding, listen_plan, serve
-    from portplan.probe.verify import is_local
+    from portplan.probe.verify import own_addresses
 
     plan = build_plan(load_deployment(deployment))
     if host not in plan.hosts:
         raise _UsageError(
             f"no host {host!r} in {deployment}; " + choice_hint(host, plan.hosts, "hosts")
         )
-    mine = [
-        str(n.network_address)
-        for n in plan.hosts[host].addresses
-        if n.num_addresses == 1 and is_local(str(n.network_address))
-    ]
+    mine = own_addresses(plan, host)
     if not mine:
         raise _UsageError(f"this machine has none of {host}'s addresses; run listen on {host}")
     bindings = listen_plan(plan, host, mine).bindings

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import functools
 import resource
 import socket
 import struct
@@ -35,10 +36,9 @@ __all__ = [
     "Outcome",
     "PortProbe",
     "PortResult",
+    "family_of",
     "first_bytes",
     "probe_all",
-    "probe_once",
-    "raise_fd_limit",
 ]
 
 # Linux socket constants Python's socket module does not name.
@@ -152,7 +152,7 @@ def raise_fd_limit(wanted: int = 65536) -> int:
     return soft
 
 
-def _family(address: str) -> socket.AddressFamily:
+def family_of(address: str) -> socket.AddressFamily:
     # probes hold addresses taken from the plan: an IPv6 one is the one with a colon
     return socket.AF_INET6 if ":" in address else socket.AF_INET
 
@@ -162,7 +162,7 @@ _RESET_ON_CLOSE = struct.pack("ii", 1, 0)
 
 
 def _new_socket(probe: PortProbe, kind: socket.SocketKind) -> socket.socket:
-    family = _family(probe.address)
+    family = family_of(probe.address)
     sock = socket.socket(family, kind | socket.SOCK_NONBLOCK)
     try:
         if kind == socket.SOCK_STREAM:
@@ -199,25 +199,39 @@ async def _wait(loop: asyncio.AbstractEventLoop, fd: int, timeout: float, *, wri
         (loop.remove_writer if write else loop.remove_reader)(fd)
 
 
+def _result(
+    probe: PortProbe,
+    started: float,
+    outcome: Outcome,
+    code: int | None = None,
+    *,
+    icmp: str | None = None,
+    note: str | None = None,
+    reply: bytes = b"",
+) -> PortResult:
+    """The result of ``probe``, begun at ``started`` (monotonic), with its evidence."""
+    return PortResult(
+        probe=probe,
+        outcome=outcome,
+        reply=reply,
+        evidence=Evidence(
+            errno=errno.errorcode.get(code) if code else None,
+            icmp=icmp,
+            elapsed_ms=round((time.monotonic() - started) * 1000, 1),
+            note=note,
+        ),
+    )
+
+
 async def _tcp(probe: PortProbe, timeout: float) -> PortResult:
     loop = asyncio.get_running_loop()
     started = time.monotonic()
 
-    def result(outcome: Outcome, code: int | None = None, note: str | None = None) -> PortResult:
-        return PortResult(
-            probe=probe,
-            outcome=outcome,
-            evidence=Evidence(
-                errno=errno.errorcode.get(code) if code else None,
-                elapsed_ms=round((time.monotonic() - started) * 1000, 1),
-                note=note,
-            ),
-        )
-
+    result = functools.partial(_result, probe, started)
     try:
         sock = _new_socket(probe, socket.SOCK_STREAM)
     except OSError as exc:
-        return result(Outcome.LOCAL_ERROR, exc.errno, "could not open or bind the socket")
+        return result(Outcome.LOCAL_ERROR, exc.errno, note="could not open or bind the socket")
     with sock:
         code = sock.connect_ex((probe.address, probe.port))
         if code == 0:
@@ -233,8 +247,8 @@ async def _tcp(probe: PortProbe, timeout: float) -> PortResult:
             sock.getpeername()
         except OSError:
             if _syn_never_left(sock):
-                return result(Outcome.LOCAL_ERROR, None, NEVER_LEFT)
-            return result(Outcome.FILTERED, None, f"no answer within {timeout:g} s")
+                return result(Outcome.LOCAL_ERROR, note=NEVER_LEFT)
+            return result(Outcome.FILTERED, note=f"no answer within {timeout:g} s")
         return result(Outcome.OPEN)
 
 
@@ -288,26 +302,7 @@ async def _udp(probe: PortProbe, timeout: float) -> PortResult:
     loop = asyncio.get_running_loop()
     started = time.monotonic()
 
-    def result(
-        outcome: Outcome,
-        code: int | None = None,
-        *,
-        icmp: str | None = None,
-        note: str | None = None,
-        reply: bytes = b"",
-    ) -> PortResult:
-        return PortResult(
-            probe=probe,
-            outcome=outcome,
-            reply=reply,
-            evidence=Evidence(
-                errno=errno.errorcode.get(code) if code else None,
-                icmp=icmp,
-                elapsed_ms=round((time.monotonic() - started) * 1000, 1),
-                note=note,
-            ),
-        )
-
+    result = functools.partial(_result, probe, started)
     try:
         sock = _new_socket(probe, socket.SOCK_DGRAM)
     except OSError as exc:
@@ -411,16 +406,17 @@ class _Destination:
         if result.outcome in _ANSWERS or result.outcome in _SILENT:
             self.window = min(float(self.limit), self.window + 1)
 
-    def lost(self) -> None:
-        self.window = max(float(self.start), self.window / 2)
+    def lost(self, window: float | None = None) -> None:
+        """Halve the window (or ``window``, what it was when the loss happened)."""
+        self.window = max(float(self.start), (self.window if window is None else window) / 2)
 
 
 async def _probe_pass(
     items: Sequence[tuple[int, PortProbe]],
     states: dict[str, _Destination],
     everyone: asyncio.Semaphore,
-    timeout: Callable[[_Destination, PortProbe], float],
-    done: Callable[[int, PortResult, _Destination], None],
+    timeout: Callable[[_Destination], float],
+    done: Callable[[int, PortResult], None],
     *,
     pace: tuple[int, float] | None = None,
 ) -> None:
@@ -441,7 +437,7 @@ async def _probe_pass(
     async def one(index: int, probe: PortProbe, state: _Destination) -> None:
         try:
             async with everyone:
-                result: PortResult | BaseException = await probe_once(probe, timeout(state, probe))
+                result: PortResult | BaseException = await probe_once(probe, timeout(state))
         except Exception as exc:  # handed to the scheduler, which raises it
             result = exc
         finished.put_nowait((index, result, state))
@@ -484,7 +480,7 @@ async def _probe_pass(
         if isinstance(result, BaseException):
             raise result
         state.completed(result)
-        done(index, result, state)
+        done(index, result)
         fill(result.probe.address)
 
 
@@ -493,14 +489,13 @@ async def probe_all(
     *,
     timeout: float = 1.0,
     concurrency: int = 2048,
-    per_destination: int = PER_DESTINATION,
     second_look: bool = True,
     progress: Callable[[PortResult], None] | None = None,
 ) -> list[PortResult]:
     """Probe every port, then look again at the silent ones; results in input order.
 
     First pass: every port, at most ``concurrency`` at once and, per destination address, a
-    window that starts at ``per_destination`` and grows while probes complete (see
+    window that starts at :data:`PER_DESTINATION` and grows while probes complete (see
     :class:`_Destination`).  Until a destination has answered, a probe waits ``timeout``; then
     the wait adapts to its round-trip time (never below :data:`MIN_TIMEOUT`).
 
@@ -518,13 +513,13 @@ async def probe_all(
     concurrency = max(1, min(concurrency, raise_fd_limit() - FD_RESERVE))
     everyone = asyncio.Semaphore(concurrency)
     states = {
-        address: _Destination(per_destination, concurrency)
+        address: _Destination(PER_DESTINATION, concurrency)
         for address in dict.fromkeys(p.address for p in probes)
     }
     results: list[PortResult | None] = [None] * len(probes)
     silent: dict[str, list[int]] = {}
 
-    def first(index: int, result: PortResult, _state: _Destination) -> None:
+    def first(index: int, result: PortResult) -> None:
         if result.outcome in _SILENT and second_look:
             silent.setdefault(result.probe.address, []).append(index)
             return
@@ -536,7 +531,7 @@ async def probe_all(
             progress(result)
 
     await _probe_pass(
-        list(enumerate(probes)), states, everyone, lambda s, p: s.timeout(timeout), first
+        list(enumerate(probes)), states, everyone, lambda s: s.timeout(timeout), first
     )
     await asyncio.gather(
         *(
@@ -568,9 +563,9 @@ async def _second_look(
     last: dict[int, PortResult] = {}
     answered: list[int] = []  # in the current round
     retry: list[int] = []  # in the current round: to be asked again before believing it
-    window = state.window  # the current round's window
+    window: float  # the current round's window
 
-    def seen(index: int, result: PortResult, state: _Destination) -> None:
+    def seen(index: int, result: PortResult) -> None:
         attempts[index] += 1
         last[index] = result
         if result.evidence.note == NEVER_LEFT and window > state.start:
@@ -589,10 +584,6 @@ async def _second_look(
                 progress(result)
 
     states = {probes[indices[0]].address: state}
-
-    def timed(_state: _Destination, _probe: PortProbe) -> float:
-        return wait
-
     remaining = indices
     while remaining:
         if state.last_icmp is not None:
@@ -606,29 +597,17 @@ async def _second_look(
             [(i, probes[i]) for i in remaining],
             states,
             everyone,
-            timed,
+            lambda _state: wait,
             seen,
             pace=(ROUND_PART, ROUND_SPREAD),
         )
         final(answered)
         asked_again = set(retry)
         if retry:
-            state.window = max(float(state.start), window / 2)
+            state.lost(window)
         if not answered:  # nothing new: what is still silent stays so
             final(i for i in remaining if i not in asked_again)
             remaining = retry[:]
         else:
             done = set(answered)
             remaining = [i for i in remaining if i not in done]
-
-
-def probes_for(
-    addresses: Iterable[str], ports: Iterable[int], protocol: Protocol, source: str | None = None
-) -> list[PortProbe]:
-    """Every (address, port) combination as probes."""
-    port_list = list(ports)
-    return [
-        PortProbe(address=a, port=p, protocol=protocol, source=source)
-        for a in addresses
-        for p in port_list
-    ]

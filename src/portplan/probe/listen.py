@@ -20,9 +20,22 @@ from typing import cast
 
 from portplan.model._types import Protocol
 from portplan.plan import Plan
-from portplan.probe.verify import LISTENER_TOKEN, sample_ports
+from portplan.probe.engine import family_of
 
-__all__ = ["Binding", "ListenPlan", "listen_plan", "serve"]
+__all__ = ["LISTENER_TOKEN", "Binding", "ListenPlan", "listen_plan", "sample_ports", "serve"]
+
+#: ports of one row probed at most; a larger range (the dynamic RPC range) is sampled
+MAX_PORTS_PER_ROW = 64
+#: the marker a temporary listener answers with (``portplan verify`` recognises it)
+LISTENER_TOKEN = b"portplan-listen"
+
+
+def sample_ports(ports: Sequence[int]) -> list[int]:
+    """At most MAX_PORTS_PER_ROW ports: the ends and evenly spread ones between."""
+    if len(ports) <= MAX_PORTS_PER_ROW:
+        return list(ports)
+    step = (len(ports) - 1) / (MAX_PORTS_PER_ROW - 1)
+    return sorted({ports[round(i * step)] for i in range(MAX_PORTS_PER_ROW)})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -43,7 +56,7 @@ def listen_plan(plan: Plan, host: str, addresses: Iterable[str]) -> ListenPlan:
     """Every (address, protocol, port) ``host`` must accept, on the given local addresses."""
     local = list(addresses)
     found: dict[tuple[str, Protocol, int], list[str]] = {}
-    for row in plan.rows:
+    for row in plan.rows_of(host):
         if row.destination != host:
             continue
         ports = sample_ports(list(row.listen_ports if row.listen_ports is not None else row.ports))
@@ -85,7 +98,7 @@ async def _greet(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> 
 
 
 def _socket(binding: Binding) -> socket.socket:
-    family = socket.AF_INET6 if ":" in binding.address else socket.AF_INET
+    family = family_of(binding.address)
     kind = socket.SOCK_STREAM if binding.protocol is Protocol.TCP else socket.SOCK_DGRAM
     sock = socket.socket(family, kind)
     try:

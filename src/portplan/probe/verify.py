@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from itertools import chain
 
@@ -29,29 +29,24 @@ from portplan.probe.engine import (
     Outcome,
     PortProbe,
     PortResult,
+    family_of,
     first_bytes,
     probe_all,
 )
 from portplan.probe.identify import Identification, ProbeContext, identify
+from portplan.probe.listen import LISTENER_TOKEN, sample_ports
 
 __all__ = [
-    "MAX_PORTS_PER_ROW",
     "FlowCheck",
     "Skipped",
     "is_local",
     "local_addresses",
-    "name_checks",
+    "own_addresses",
     "plan_checks",
-    "resolve_checks",
     "run_checks",
     "sample_ports",
     "source_hosts",
 ]
-
-#: ports of one row probed at most; a larger range (the dynamic RPC range) is sampled
-MAX_PORTS_PER_ROW = 64
-#: the marker a `portplan listen` temporary listener answers with
-LISTENER_TOKEN = b"portplan-listen"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -110,8 +105,7 @@ def local_addresses() -> set[ipaddress.IPv4Address | ipaddress.IPv6Address]:
 def is_local(address: str) -> bool:
     """Whether this machine can send from ``address`` (it binds: an interface address, or any
     127.0.0.0/8 address on Linux)."""
-    family = socket.AF_INET6 if ":" in address else socket.AF_INET
-    with socket.socket(family, socket.SOCK_DGRAM) as sock:
+    with socket.socket(family_of(address), socket.SOCK_DGRAM) as sock:
         try:
             sock.bind((address, 0))
         except OSError:
@@ -135,27 +129,18 @@ def _single(network: Network) -> str | None:
     return str(network.network_address) if network.num_addresses == 1 else None
 
 
-def sample_ports(ports: Sequence[int]) -> list[int]:
-    """At most MAX_PORTS_PER_ROW ports: the ends and evenly spread ones between."""
-    if len(ports) <= MAX_PORTS_PER_ROW:
-        return list(ports)
-    step = (len(ports) - 1) / (MAX_PORTS_PER_ROW - 1)
-    return sorted({ports[round(i * step)] for i in range(MAX_PORTS_PER_ROW)})
-
-
-def _bind(
-    plan: Plan, host: str, family: int, local: set[ipaddress.IPv4Address | ipaddress.IPv6Address]
-) -> str | None:
-    """The address of ``host`` to send from, when it is one of this machine's own."""
-    for network in plan.hosts[host].addresses:
-        single = _single(network)
-        if (
-            single
-            and network.version == family
-            and (ipaddress.ip_address(single) in local or is_local(single))
-        ):
-            return single
-    return None
+def own_addresses(
+    plan: Plan,
+    host: str,
+    local: Collection[ipaddress.IPv4Address | ipaddress.IPv6Address] = frozenset(),
+) -> list[str]:
+    """The single addresses of ``host`` that are this machine's own (in ``local``, or it can
+    bind them), in the deployment's order."""
+    return [
+        single
+        for single in (_single(n) for n in plan.host_addresses(host))
+        if single and (ipaddress.ip_address(single) in local or is_local(single))
+    ]
 
 
 def plan_checks(
@@ -164,18 +149,28 @@ def plan_checks(
     *,
     flows: Sequence[str] = (),
     local: set[ipaddress.IPv4Address | ipaddress.IPv6Address] | None = None,
-    payload_for: dict[str, bytes] | None = None,
 ) -> tuple[list[FlowCheck], list[Skipped]]:
     """The probes that verify the rows starting on ``sources`` (optionally only ``flows``)."""
     local = local if local is not None else set()
+    # per source and family: the address to send from, when it is one of this machine's own
+    binds: dict[tuple[str, int], str | None] = {}
+
+    def bind(host: str, family: int) -> str | None:
+        if (host, family) not in binds:
+            own = own_addresses(plan, host, local)
+            own = [a for a in own if ipaddress.ip_address(a).version == family]
+            binds[host, family] = own[0] if own else None
+        return binds[host, family]
+
     wanted = set(flows)
-    known = {row.key for row in plan.rows} | {row.flow_id for row in plan.rows}
-    unknown = sorted(wanted - known)
-    if unknown:
-        raise VerifyError(
-            f"no flow {', '.join(map(repr, unknown))} in the plan; verify probes "
-            "only planned flows (`portplan matrix` lists them)"
-        )
+    if wanted:
+        known = {row.key for row in plan.rows} | {row.flow_id for row in plan.rows}
+        unknown = sorted(wanted - known)
+        if unknown:
+            raise VerifyError(
+                f"no flow {', '.join(map(repr, unknown))} in the plan; verify probes "
+                "only planned flows (`portplan matrix` lists them)"
+            )
     checks: list[FlowCheck] = []
     skipped: list[Skipped] = []
     for row in plan.rows:
@@ -190,9 +185,11 @@ def plan_checks(
             if len(chosen) < len(ports)
             else None
         )
-        targets = [a for a in (_single(n) for n in row.destination_addresses) if a]
-        if row.loopback:
-            targets = ["127.0.0.1"]
+        targets = (
+            ["127.0.0.1"]
+            if row.loopback
+            else [a for a in (_single(n) for n in row.destination_addresses) if a]
+        )
         if not targets:
             skipped.append(
                 Skipped(
@@ -203,13 +200,12 @@ def plan_checks(
             )
             continue
         dns_name = None if row.loopback else plan.hosts[row.destination].dns_name
+        # UDP probes carry the `portplan listen` token, which its listeners answer
+        payload = LISTENER_TOKEN if row.protocol is Protocol.UDP else b""
         for address in targets:
             family = ipaddress.ip_address(address).version
-            source = None if row.loopback else _bind(plan, row.source, family, local)
+            source = None if row.loopback else bind(row.source, family)
             for port in chosen:
-                payload = (payload_for or {}).get(row.app_protocol or "", b"")
-                if row.protocol is Protocol.UDP and not payload:
-                    payload = LISTENER_TOKEN
                 check = FlowCheck(
                     row=row,
                     probe=PortProbe(
@@ -217,7 +213,7 @@ def plan_checks(
                         port=port,
                         protocol=row.protocol,
                         source=source,
-                        payload=payload if row.protocol is Protocol.UDP else b"",
+                        payload=payload,
                     ),
                     dns_name=dns_name,
                 )
@@ -317,15 +313,14 @@ async def run_checks(
     secrets: Mapping[str, bytes],
     identify_services: bool = True,
     progress: Callable[[PortResult], None] | None = None,
-    dns_timeout: float | None = None,
 ) -> None:
     """Resolve names, probe every check, then identify what answers; follow the RPC mapper.
 
-    Destination names are resolved first, each within ``dns_timeout`` seconds (default: the
-    probe ``timeout``, at least :data:`DNS_TIMEOUT`); checks that DNS alone decides
+    Destination names are resolved first, each within the probe ``timeout`` but at least
+    :data:`DNS_TIMEOUT`; checks that DNS alone decides
     (``dns-error``) are never probed.
     """
-    await resolve_checks(checks, timeout=dns_timeout or max(DNS_TIMEOUT, timeout))
+    await resolve_checks(checks, timeout=max(DNS_TIMEOUT, timeout))
     pending = [c for c in checks if c.result is None]
     results = await probe_all(
         [c.probe for c in pending],

@@ -41,10 +41,6 @@ class Tlv:
     tag: int
     value: bytes
 
-    @property
-    def constructed(self) -> bool:
-        return bool(self.tag & 0x20)
-
 
 def encode(tag: int, value: bytes) -> bytes:
     """Tag, definite length (short form below 128, else the shortest long form), value."""

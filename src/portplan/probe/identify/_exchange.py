@@ -65,6 +65,11 @@ class Stream:
     reader: asyncio.StreamReader
     writer: asyncio.StreamWriter
 
+    async def send(self, data: bytes) -> None:
+        """Write ``data`` and wait until the transport has taken it."""
+        self.writer.write(data)
+        await self.writer.drain()
+
 
 def printable(data: bytes, limit: int = 80) -> str:
     """The first ``limit`` bytes of an answer, safe to show (``\\xNN`` for the unprintable)."""
@@ -137,9 +142,16 @@ def _budget(timeout: float) -> float:
 
 
 async def run_exchange(
-    expected: str, ctx: ProbeContext, talk: Callable[[Findings], Awaitable[None]]
+    expected: str,
+    ctx: ProbeContext,
+    talk: Callable[[Findings], Awaitable[None]],
+    *,
+    silence: str | None = None,
 ) -> Identification:
-    """Run ``talk`` within ``ctx.timeout``; the peer's misbehaviour becomes an error finding."""
+    """Run ``talk`` within ``ctx.timeout``; the peer's misbehaviour becomes an error finding.
+
+    ``silence``: what running out of time means, instead of "no <step> within N s".
+    """
     found = Findings(expected=expected)
     budget = _budget(ctx.timeout)
     try:
@@ -151,7 +163,7 @@ async def run_exchange(
         if found.complete:
             return found.identification()
         if isinstance(exc, TimeoutError):
-            return found.identification(f"no {found.step} within {budget:g} s")
+            return found.identification(silence or f"no {found.step} within {budget:g} s")
         if isinstance(exc, asyncio.IncompleteReadError):
             got = f" after '{printable(exc.partial)}'" if exc.partial else ""
             return found.identification(f"connection closed waiting for {found.step}{got}")

@@ -133,8 +133,7 @@ async def identify_amqp(ctx: ProbeContext) -> Identification:
     async def talk(found: Findings) -> None:
         async with connect(ctx) as stream:
             found.step = "Connection.Start"
-            stream.writer.write(PROTOCOL_HEADER)
-            await stream.writer.drain()
+            await stream.send(PROTOCOL_HEADER)
             header = await stream.reader.readexactly(_FRAME_HEADER.size)
             if header.startswith(b"AMQP"):
                 header += await stream.reader.readexactly(1)

@@ -91,8 +91,7 @@ def _parse_head(head: bytes, found: Findings) -> int:
 
 async def _get(stream: Stream, ctx: ProbeContext, found: Findings, protocol: str) -> None:
     found.step = "HTTP response"
-    stream.writer.write(_request(ctx, 443 if protocol == "https" else 80))
-    await stream.writer.drain()
+    await stream.send(_request(ctx, 443 if protocol == "https" else 80))
     rest = b""
     for _ in range(MAX_INTERIM + 1):
         head, rest = await _read_head(stream, rest)

@@ -165,8 +165,7 @@ async def _root_dse(
     """Send the search and read up to SearchResultDone; the first LDAP answer proves ``name``."""
     message_id = _MESSAGE_ID
     found.step = "answer to the rootDSE search"
-    stream.writer.write(search_request(message_id, time_limit))
-    await stream.writer.drain()
+    await stream.send(search_request(message_id, time_limit))
     proved = False
     attributes: dict[str, list[str]] = {}
     for _ in range(MAX_MESSAGES):
@@ -231,8 +230,7 @@ async def _exchange(
         attributes = await _root_dse(found, stream, name, time_limit)
         _report(found, attributes, name, global_catalog=global_catalog)
         found.complete = True  # the unbind is a courtesy
-        stream.writer.write(_unbind_request(_MESSAGE_ID + 1))
-        await stream.writer.drain()
+        await stream.send(_unbind_request(_MESSAGE_ID + 1))
 
     async def talk(found: Findings) -> None:
         if tls:

@@ -56,8 +56,7 @@ async def _smtp_reply(stream: Stream) -> tuple[int, list[str]]:
 
 
 async def _command(stream: Stream, line: str) -> None:
-    stream.writer.write(line.encode("ascii") + b"\r\n")
-    await stream.writer.drain()
+    await stream.send(line.encode("ascii") + b"\r\n")
 
 
 def _ehlo_domain(stream: Stream) -> str:

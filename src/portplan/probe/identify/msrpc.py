@@ -36,9 +36,6 @@ from portplan.probe.identify.base import Identification, ProbeContext, register
 
 __all__ = [
     "EPMAPPER",
-    "IOBJECT_EXPORTER",
-    "IREMOTE_ACTIVATION",
-    "ISYSTEM_ACTIVATOR",
     "IWBEM_LEVEL1_LOGIN",
     "Endpoint",
     "Interface",
@@ -63,10 +60,6 @@ class Interface:
 
 #: the endpoint mapper itself (C706 appendix O)
 EPMAPPER = Interface(uuid.UUID("e1af8308-5d1f-11c9-91a4-08002b14a0fa"), 3, 0)
-#: DCOM activation (MS-DCOM 1.9): served by the RPC subsystem on port 135 itself
-ISYSTEM_ACTIVATOR = Interface(uuid.UUID("000001a0-0000-0000-c000-000000000046"))
-IREMOTE_ACTIVATION = Interface(uuid.UUID("4d9f4ab8-7d1c-11cf-861e-0020af6e7c57"))
-IOBJECT_EXPORTER = Interface(uuid.UUID("99fcfec4-5260-101b-bbcb-00aa0021347a"))
 #: WMI's login interface (MS-WMI 3.1.4.1): a DCOM interface, reached through activation
 IWBEM_LEVEL1_LOGIN = Interface(uuid.UUID("f309ad18-d86a-11d0-a075-00c04fb68820"))
 
@@ -203,8 +196,7 @@ def _parse_bind_ack(found: Findings, pdu: bytes) -> None:
 
 async def _bind(found: Findings, stream: Stream) -> None:
     found.step = "bind_ack from the endpoint mapper"
-    stream.writer.write(bind_request(1))
-    await stream.writer.drain()
+    await stream.send(bind_request(1))
     kind, _flags, _call, pdu = await _read_pdu(stream.reader)
     if kind == _BIND_NAK:
         found.protocol = "msrpc"
@@ -218,8 +210,7 @@ async def _bind(found: Findings, stream: Stream) -> None:
 
 async def _call(stream: Stream, call_id: int, opnum: int, stub: bytes) -> bytes:
     """One request; the response's stub data, reassembled from its fragments."""
-    stream.writer.write(_request(call_id, opnum, stub))
-    await stream.writer.drain()
+    await stream.send(_request(call_id, opnum, stub))
     parts: list[bytes] = []
     size = 0
     for _ in range(_MAX_FRAGMENTS):

@@ -39,8 +39,7 @@ async def identify_postgresql(ctx: ProbeContext) -> Identification:
     async def talk(found: Findings) -> None:
         async with connect(ctx) as stream:
             found.step = "answer to SSLRequest"
-            stream.writer.write(SSL_REQUEST)
-            await stream.writer.drain()
+            await stream.send(SSL_REQUEST)
             answer = await stream.reader.readexactly(1)
             with contextlib.suppress(TimeoutError):  # silence is what PostgreSQL keeps
                 answer += await asyncio.wait_for(stream.reader.read(256), QUIET_PERIOD)

@@ -23,7 +23,7 @@ import hmac
 import os
 import struct
 
-from portplan.probe.identify._exchange import Findings, printable
+from portplan.probe.identify._exchange import Findings, NotThisProtocol, printable, run_exchange
 from portplan.probe.identify.base import Identification, ProbeContext, register
 
 __all__ = [
@@ -159,12 +159,7 @@ def _describe(found: Findings, packet: bytes) -> None:
         found.warnings.append(f"an unexpected answer to Status-Server: {_CODES.get(code, code)}")
 
 
-def _budget(timeout: float) -> float:
-    # Inside identify()'s own bound, so that this finding (not its generic time-out) is reported.
-    return timeout - min(0.25, timeout / 4)
-
-
-async def _status_server(ctx: ProbeContext, secret: bytes, found: Findings) -> Identification:
+async def _status_server(ctx: ProbeContext, secret: bytes, found: Findings) -> None:
     loop = asyncio.get_running_loop()
     transport, answers = await loop.create_datagram_endpoint(
         _Answers,
@@ -190,21 +185,21 @@ async def _status_server(ctx: ProbeContext, secret: bytes, found: Findings) -> I
                 send()
                 continue
             if isinstance(item, ConnectionRefusedError):
-                return found.identification("closed (ICMP port unreachable)")
+                raise NotThisProtocol("closed (ICMP port unreachable)")
             if isinstance(item, OSError):
-                return found.identification(f"{type(item).__name__}: {item}")
+                raise NotThisProtocol(f"{type(item).__name__}: {item}")
             if len(item) < 20:
-                return found.identification(f"not RADIUS: {printable(item, 32)!r}")
+                raise NotThisProtocol(f"not RADIUS: {printable(item, 32)!r}")
             if item[1] not in sent:
                 found.details["ignored"] = f"an answer to another request: {printable(item, 32)!r}"
                 continue
             why = verify_answer(item, sent[item[1]], secret)
             if why is not None:
                 found.details["answer"] = _CODES.get(item[0], f"code {item[0]}")
-                return found.identification(f"{WRONG_SECRET}: {why}")
+                raise NotThisProtocol(f"{WRONG_SECRET}: {why}")
             found.protocol = "radius"
             _describe(found, item)
-            return found.identification()
+            return
     finally:
         transport.close()
 
@@ -215,11 +210,11 @@ async def identify_radius(ctx: ProbeContext) -> Identification:
     secret = ctx.secrets.get("radius")
     if not secret:
         return Identification(expected="radius", protocol=None, error=NEED_SECRET)
-    found = Findings(expected="radius", step="answer to Status-Server")
-    try:
-        async with asyncio.timeout(_budget(ctx.timeout)):
-            return await _status_server(ctx, secret, found)
-    except TimeoutError:
-        return found.identification(SILENCE)
-    except OSError as exc:  # the local socket itself (no route, address not available...)
-        return found.identification(f"{type(exc).__name__}: {exc}")
+
+    async def talk(found: Findings) -> None:
+        found.step = "answer to Status-Server"
+        await _status_server(ctx, secret, found)
+
+    # an OSError of the local socket itself (no route, address not available...) is reported
+    # by run_exchange as "<type>: <message>"
+    return await run_exchange("radius", ctx, talk, silence=SILENCE)

@@ -242,8 +242,7 @@ async def identify_smb(ctx: ProbeContext) -> Identification:
     async def talk(found: Findings) -> None:
         async with connect(ctx) as stream:
             found.step = "NEGOTIATE response"
-            stream.writer.write(negotiate_request(uuid.uuid4().bytes_le, os.urandom(32)))
-            await stream.writer.drain()
+            await stream.send(negotiate_request(uuid.uuid4().bytes_le, os.urandom(32)))
             frame = await _read_frame(stream.reader)
             _parse_negotiate(found, frame)
             found.complete = True

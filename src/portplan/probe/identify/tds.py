@@ -157,8 +157,7 @@ async def identify_tds(ctx: ProbeContext) -> Identification:
     async def talk(found: Findings) -> None:
         async with connect(ctx) as stream:
             found.step = "PRELOGIN answer"
-            stream.writer.write(prelogin_request())
-            await stream.writer.drain()
+            await stream.send(prelogin_request())
             payload = await _read_message(stream.reader)
             try:
                 options = parse_prelogin(payload)
