@@ -8,9 +8,18 @@ import signal
 import socket
 import subprocess
 import tempfile
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 LOOPBACK = "127.0.0.1"
 
@@ -36,6 +45,11 @@ def free_ports(count: int, kind: socket.SocketKind = socket.SOCK_STREAM) -> list
     finally:
         for sock in sockets:
             sock.close()
+
+
+def free_port() -> int:
+    """One loopback TCP port free a moment ago."""
+    return free_ports(1)[0]
 
 
 def tail(log: Path, lines: int = 25) -> str:
@@ -73,3 +87,146 @@ def stop(process: subprocess.Popen[bytes], grace: float = 10.0) -> None:
             process.wait(5)
     with suppress(ProcessLookupError, PermissionError):
         os.killpg(process.pid, signal.SIGKILL)
+
+
+# --- what a server needs before it starts ---------------------------------------------------
+
+
+def binary(path: str, package: str) -> str:
+    """The executable ``path`` (or found on PATH); skip the test when it is not installed."""
+    found = shutil.which(path)
+    if found is None:
+        pytest.skip(f"{path} not found: install the Debian package {package}")
+    return found
+
+
+def need_root(what: str, why: str = "needs root") -> None:
+    """Skip the test, saying ``WHAT WHY``, unless it runs as root."""
+    if os.geteuid() != 0:
+        pytest.skip(f"{what} {why}")
+
+
+# --- waiting for a server -------------------------------------------------------------------
+
+
+def listening(port: int) -> bool:
+    """Whether a TCP connection to the loopback ``port`` is accepted (within half a second)."""
+    try:
+        socket.create_connection((LOOPBACK, port), timeout=0.5).close()
+    except OSError:
+        return False
+    return True
+
+
+def wait_until(
+    ready: Callable[[], bool],
+    process: subprocess.Popen[bytes] | None,
+    log: Path,
+    timeout: float,
+    *,
+    what: str = "server",
+    unready: str | None = None,
+) -> None:
+    """Poll ``ready`` every 0.1 s for at most ``timeout`` seconds; fail at once if ``process``
+    exits ("WHAT exited with status N"), else after the time ("UNREADY after T s", UNREADY being
+    "WHAT not ready" unless given), each time with the end of ``log``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            pytest.fail(f"{what} exited with status {process.returncode}:\n{tail(log)}")
+        if ready():
+            return
+        time.sleep(0.1)
+    if unready is None:
+        unready = f"{what} not ready"
+    pytest.fail(f"{unready} after {timeout:g} s:\n{tail(log)}")
+
+
+def wait_for_port(
+    port: int, process: subprocess.Popen[bytes] | None, log: Path, timeout: float
+) -> None:
+    """Wait until something listens on the loopback ``port``; fail if ``process`` exits first."""
+    wait_until(
+        lambda: listening(port),
+        process,
+        log,
+        timeout,
+        unready=f"nothing listens on {LOOPBACK}:{port}",
+    )
+
+
+# --- certificates ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Certificate:
+    """PEM files of a certificate and its key (mode 0600), and when the certificate expires."""
+
+    cert: Path
+    key: Path
+    not_after: datetime
+
+
+def make_certificate(
+    server_name: str,
+    *,
+    not_before: datetime,
+    not_after: datetime,
+    names: list[x509.GeneralName] | None = None,
+    issuer_cn: str | None = None,
+) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
+    """A certificate for ``CN=server_name,O=portplan tests`` signed by its own new P-256 key.
+
+    Its issuer is its subject unless ``issuer_cn`` is given; it has a subjectAltName extension
+    with ``names`` (in that order) only when ``names`` is given.
+    """
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name(
+        [
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "portplan tests"),
+            x509.NameAttribute(NameOID.COMMON_NAME, server_name),
+        ]
+    )
+    issuer = (
+        subject
+        if issuer_cn is None
+        else x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, issuer_cn)])
+    )
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(issuer)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(not_before)
+        .not_valid_after(not_after)
+    )
+    if names is not None:
+        builder = builder.add_extension(x509.SubjectAlternativeName(names), critical=False)
+    return builder.sign(key, hashes.SHA256()), key
+
+
+def self_signed(
+    directory: Path,
+    server_name: str,
+    *,
+    names: list[x509.GeneralName],
+    not_before: datetime,
+    not_after: datetime,
+) -> Certificate:
+    """A self-signed certificate (see :func:`make_certificate`) written to ``directory`` as
+    ``cert.pem``, with its unencrypted PKCS#8 key as ``key.pem`` (mode 0600)."""
+    cert, key = make_certificate(
+        server_name, not_before=not_before, not_after=not_after, names=names
+    )
+    cert_path, key_path = directory / "cert.pem", directory / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    key_path.chmod(0o600)
+    return Certificate(cert_path, key_path, cert.not_valid_after_utc)

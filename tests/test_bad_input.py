@@ -159,6 +159,15 @@ class Case:
     hint: str
 
 
+def _assert_one_error(directory: Path, name: str, command: str, case: Case) -> None:
+    """``case.text``, written to ``directory/name``, makes ``command`` report its one error only."""
+    path = write(directory, name, case.text)
+    result = invoke(command, path)
+    assert_failed(result)
+    assert_error(result, path, case.line, case.column, case.message, case.hint)
+    assert_count(result, 1)
+
+
 # -- products ----------------------------------------------------------------------------------
 
 PRODUCT_CASES = [
@@ -391,11 +400,7 @@ PRODUCT_CASES = [
 @pytest.mark.parametrize("command", ["validate", "show"])
 @pytest.mark.parametrize("case", PRODUCT_CASES)
 def test_bad_product(tmp_path: Path, command: str, case: Case) -> None:
-    path = write(tmp_path, "product.yaml", case.text)
-    result = invoke(command, path)
-    assert_failed(result)
-    assert_error(result, path, case.line, case.column, case.message, case.hint)
-    assert_count(result, 1)
+    _assert_one_error(tmp_path, "product.yaml", command, case)
 
 
 # -- deployments -------------------------------------------------------------------------------
@@ -630,11 +635,7 @@ DEPLOYMENT_CASES = [
 @pytest.mark.parametrize("command", ["validate", "matrix"])
 @pytest.mark.parametrize("case", DEPLOYMENT_CASES)
 def test_bad_deployment(tmp_path: Path, command: str, case: Case) -> None:
-    path = write(tmp_path, "deployment.yaml", case.text)
-    result = invoke(command, path)
-    assert_failed(result)
-    assert_error(result, path, case.line, case.column, case.message, case.hint)
-    assert_count(result, 1)
+    _assert_one_error(tmp_path, "deployment.yaml", command, case)
 
 
 def test_file_that_is_neither_product_nor_deployment(tmp_path: Path) -> None:

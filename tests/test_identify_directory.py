@@ -51,9 +51,6 @@ from typing import Any, TypeVar, cast
 
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -63,11 +60,11 @@ from portplan.probe.identify import _ber as ber
 from portplan.probe.identify.ldap import search_request
 from portplan.probe.identify.msrpc import IWBEM_LEVEL1_LOGIN, Interface, map_interface
 from portplan.probe.identify.radius import NEED_SECRET, SILENCE, WRONG_SECRET, status_server
+from servers import LOOPBACK, Certificate
 
 T = TypeVar("T")
 
 SERVICES = pytest.mark.services
-LOOPBACK = "127.0.0.1"
 SERVER_NAME = "directory.portplan-test.localhost"
 SUFFIX = "dc=portplan,dc=test"
 RADIUS_SECRET = b"portplan-testing-123"
@@ -82,46 +79,7 @@ FREERADIUS_CONFIG = Path("/etc/freeradius/3.0")
 LSARPC = Interface(uuid.UUID("12345778-1234-abcd-ef00-0123456789ab"), 0, 0)
 
 
-# --- running servers ------------------------------------------------------------------------
-
-_scratch = servers.scratch
-_free_ports = servers.free_ports
-_tail = servers.tail
-_start = servers.start
-_stop = servers.stop
-
-
-def _binary(path: str, package: str) -> str:
-    if not os.access(path, os.X_OK):
-        pytest.skip(f"{path} not found: install the Debian package {package}")
-    return path
-
-
-def _need_root(what: str) -> None:
-    if os.geteuid() != 0:
-        pytest.skip(f"{what} needs root")
-
-
-def _listening(port: int) -> bool:
-    try:
-        socket.create_connection((LOOPBACK, port), timeout=0.5).close()
-    except OSError:
-        return False
-    return True
-
-
-def _wait_until(
-    ready: Callable[[], bool], process: subprocess.Popen[bytes], log: Path, what: str
-) -> None:
-    """Poll ``ready`` for at most :data:`READY` seconds; fail at once if the server exits."""
-    deadline = time.monotonic() + READY
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"{what} exited with status {process.returncode}:\n{_tail(log)}")
-        if ready():
-            return
-        time.sleep(0.1)
-    pytest.fail(f"{what} not ready after {READY:g} s:\n{_tail(log)}")
+# --- probing --------------------------------------------------------------------------------
 
 
 def _identify(
@@ -184,46 +142,18 @@ def _ip(*args: str) -> None:
 # --- certificate ----------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Certificate:
-    cert: Path
-    key: Path
-
-
 @pytest.fixture(scope="module")
 def certificate() -> Iterator[Certificate]:
     """Self-signed, naming SERVER_NAME, valid ten days."""
     now = datetime.now(UTC)
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name(
-        [
-            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "portplan tests"),
-            x509.NameAttribute(NameOID.COMMON_NAME, SERVER_NAME),
-        ]
-    )
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(hours=1))
-        .not_valid_after(now + timedelta(days=10))
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName(SERVER_NAME)]), critical=False)
-        .sign(key, hashes.SHA256())
-    )
-    with _scratch("ldap-cert") as directory:
-        cert_path, key_path = directory / "cert.pem", directory / "key.pem"
-        cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-        key_path.write_bytes(
-            key.private_bytes(
-                serialization.Encoding.PEM,
-                serialization.PrivateFormat.PKCS8,
-                serialization.NoEncryption(),
-            )
+    with servers.scratch("ldap-cert") as directory:
+        yield servers.self_signed(
+            directory,
+            SERVER_NAME,
+            names=[x509.DNSName(SERVER_NAME)],
+            not_before=now - timedelta(hours=1),
+            not_after=now + timedelta(days=10),
         )
-        key_path.chmod(0o600)
-        yield Certificate(cert_path, key_path)
 
 
 # --- OpenLDAP -------------------------------------------------------------------------------
@@ -253,9 +183,9 @@ vendorName: portplan test directory
 
 @contextmanager
 def _slapd(certificate: Certificate, *, global_catalog: bool) -> Iterator[Slapd]:
-    slapd = _binary(SLAPD, "slapd")
-    _need_root("slapd from a temporary configuration")
-    with _scratch("slapd") as directory:
+    slapd = servers.binary(SLAPD, "slapd")
+    servers.need_root("slapd from a temporary configuration")
+    with servers.scratch("slapd") as directory:
         (directory / "db").mkdir()
         extra = ""
         if global_catalog:
@@ -275,18 +205,22 @@ def _slapd(certificate: Certificate, *, global_catalog: bool) -> Iterator[Slapd]
             f'rootdn "cn=admin,{SUFFIX}"\n'
             f"directory {directory / 'db'}\n"
         )
-        ports = Slapd(*_free_ports(2))
+        ports = Slapd(*servers.free_ports(2))
         urls = f"ldap://{LOOPBACK}:{ports.ldap}/ ldaps://{LOOPBACK}:{ports.ldaps}/"
         log = directory / "slapd.log"
         args = [slapd, "-d", "0", "-f", str(directory / "slapd.conf"), "-h", urls]
-        process = _start(args, directory, log)
+        process = servers.start(args, directory, log)
         try:
-            _wait_until(
-                lambda: _listening(ports.ldap) and _listening(ports.ldaps), process, log, "slapd"
+            servers.wait_until(
+                lambda: servers.listening(ports.ldap) and servers.listening(ports.ldaps),
+                process,
+                log,
+                READY,
+                what="slapd",
             )
             yield ports
         finally:
-            _stop(process)
+            servers.stop(process)
 
 
 @pytest.fixture(scope="module")
@@ -338,30 +272,30 @@ def _samba_conf(directory: Path, extra: str) -> Path:
 
 @pytest.fixture(scope="module")
 def smbd() -> Iterator[int]:
-    binary = _binary(SMBD, "samba")
-    _need_root("smbd from a temporary configuration")
-    with _scratch("smbd") as directory:
-        (port,) = _free_ports(1)
+    binary = servers.binary(SMBD, "samba")
+    servers.need_root("smbd from a temporary configuration")
+    with servers.scratch("smbd") as directory:
+        (port,) = servers.free_ports(1)
         conf = _samba_conf(directory, f"  smb ports = {port}\n  server signing = mandatory\n")
         log = directory / "smbd.log"
         args = [binary, "--foreground", "--no-process-group", "-s", str(conf), "--debug-stdout"]
-        process = _start(args, directory, log)
+        process = servers.start(args, directory, log)
         try:
-            _wait_until(lambda: _listening(port), process, log, "smbd")
+            servers.wait_until(lambda: servers.listening(port), process, log, READY, what="smbd")
             yield port
         finally:
-            _stop(process)
+            servers.stop(process)
 
 
 @pytest.fixture(scope="module")
 def epmapper() -> Iterator[str]:
     """samba-dcerpcd in a namespace of its own, answering on 127.0.0.1:135 there."""
-    binary = _binary(DCERPCD, "samba")
-    _need_root("a network namespace")
+    binary = servers.binary(DCERPCD, "samba")
+    servers.need_root("a network namespace")
     if shutil.which("ip") is None:
         pytest.skip("ip not found: install the Debian package iproute2")
     namespace = f"pp-rpc-{secrets.token_hex(4)}"
-    with _scratch("dcerpcd") as directory:
+    with servers.scratch("dcerpcd") as directory:
         conf = _samba_conf(directory, "")
         log = directory / "samba-dcerpcd.log"
         _ip("netns", "add", namespace)
@@ -370,16 +304,16 @@ def epmapper() -> Iterator[str]:
             _ip("-n", namespace, "link", "set", "lo", "up")
             args = ["ip", "netns", "exec", namespace, binary, "--libexec-rpcds", "--foreground"]
             args += ["--no-process-group", "-s", str(conf), "--debug-stdout"]
-            process = _start(args, directory, log)
+            process = servers.start(args, directory, log)
 
             def ready() -> bool:
-                return _in_namespace(namespace, lambda: _listening(135))
+                return _in_namespace(namespace, lambda: servers.listening(135))
 
-            _wait_until(ready, process, log, "samba-dcerpcd")
+            servers.wait_until(ready, process, log, READY, what="samba-dcerpcd")
             yield namespace
         finally:
             if process is not None:
-                _stop(process)
+                servers.stop(process)
             subprocess.run(["ip", "netns", "delete", namespace], check=False, timeout=20)
 
 
@@ -425,11 +359,11 @@ server portplan_status {{
 
 @pytest.fixture(scope="module")
 def freeradius() -> Iterator[Radius]:
-    binary = _binary(FREERADIUS, "freeradius")
-    _need_root("freeradius from a copied configuration")
+    binary = servers.binary(FREERADIUS, "freeradius")
+    servers.need_root("freeradius from a copied configuration")
     if not (FREERADIUS_CONFIG / "radiusd.conf").exists():
         pytest.skip(f"{FREERADIUS_CONFIG} is missing: install the Debian package freeradius")
-    with _scratch("freeradius") as directory:
+    with servers.scratch("freeradius") as directory:
         raddb = directory / "raddb"
         shutil.copytree(FREERADIUS_CONFIG, raddb, symlinks=True)
         for path in (raddb / "sites-enabled").iterdir():
@@ -447,20 +381,21 @@ def freeradius() -> Iterator[Radius]:
         text = re.sub(r"(?m)^(\s*)(user|group) = ", r"\1# \2 = ", text)  # stay root, in DIR
         text = re.sub(r"(?m)^\$INCLUDE (proxy|clients)\.conf$", r"# \g<0>", text)
         conf.write_text(text)
-        auth, acct = _free_ports(2, socket.SOCK_DGRAM)
+        auth, acct = servers.free_ports(2, socket.SOCK_DGRAM)
         (raddb / "sites-enabled" / "portplan-status").write_text(_radius_site(auth, acct))
         log = directory / "freeradius.log"
-        process = _start([binary, "-X", "-d", str(raddb)], directory, log)
+        process = servers.start([binary, "-X", "-d", str(raddb)], directory, log)
         try:
-            _wait_until(
+            servers.wait_until(
                 lambda: "Ready to process requests" in log.read_text(errors="replace"),
                 process,
                 log,
-                "freeradius",
+                READY,
+                what="freeradius",
             )
             yield Radius(auth, acct, log)
         finally:
-            _stop(process)
+            servers.stop(process)
 
 
 # --- LDAP -----------------------------------------------------------------------------------
@@ -547,7 +482,7 @@ def test_msrpc_learns_the_dynamic_ports_and_they_answer(epmapper: str) -> None:
     async def probe() -> tuple[Identification | None, dict[int, bool]]:
         result = await identify("msrpc", ProbeContext(address=LOOPBACK, port=135, timeout=5.0))
         ports = result.details.get("dynamic_ports", "") if result else ""
-        reachable = {int(p): _listening(int(p)) for p in ports.split(",") if p}
+        reachable = {int(p): servers.listening(int(p)) for p in ports.split(",") if p}
         return result, reachable
 
     result, reachable = _run_in(epmapper, probe)
@@ -609,7 +544,7 @@ def test_an_identifier_against_another_server_finds_nothing(
 
 @pytest.mark.parametrize("protocol", ["ldap", "ldaps", "ldap-gc", "smb", "msrpc", "tds"])
 def test_an_identifier_against_a_closed_port_reports_the_refusal(protocol: str) -> None:
-    (port,) = _free_ports(1)
+    (port,) = servers.free_ports(1)
     result = _identify(protocol, port, timeout=1.0)
     assert result.protocol is None
     assert result.error is not None and "refused" in result.error.lower()
@@ -768,7 +703,7 @@ def test_radius_with_the_wrong_secret_is_silence_and_freeradius_says_why(
     assert result.error == SILENCE
     deadline = time.monotonic() + 5
     while "Shared secret is incorrect" not in freeradius.log.read_text(errors="replace"):
-        assert time.monotonic() < deadline, _tail(freeradius.log)
+        assert time.monotonic() < deadline, servers.tail(freeradius.log)
         time.sleep(0.1)
 
 
@@ -813,7 +748,7 @@ def test_radius_answer_made_with_the_secret_verifies() -> None:
 
 
 def test_radius_without_a_secret_says_where_the_secret_comes_from() -> None:
-    (port,) = _free_ports(1, socket.SOCK_DGRAM)
+    (port,) = servers.free_ports(1, socket.SOCK_DGRAM)
     result = _identify("radius", port, timeout=1.0)
     assert result.protocol is None
     assert result.error == NEED_SECRET
@@ -821,7 +756,7 @@ def test_radius_without_a_secret_says_where_the_secret_comes_from() -> None:
 
 
 def test_radius_on_a_closed_udp_port_is_closed() -> None:
-    (port,) = _free_ports(1, socket.SOCK_DGRAM)
+    (port,) = servers.free_ports(1, socket.SOCK_DGRAM)
     result = _identify("radius", port, timeout=1.0, secret=RADIUS_SECRET)
     assert result.protocol is None
     assert result.error == "closed (ICMP port unreachable)"

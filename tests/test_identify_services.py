@@ -30,7 +30,6 @@ import ipaddress
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -40,91 +39,42 @@ from pathlib import Path
 
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
+from cryptography.hazmat.primitives import serialization
 
 import servers
 from portplan.probe.identify import Identification, ProbeContext, identify
 from portplan.probe.identify.amqp import read_field_table
 from portplan.probe.identify.tls import describe_certificate, name_matches
+from servers import LOOPBACK, Certificate
 
 SERVICES = pytest.mark.services
-LOOPBACK = "127.0.0.1"
 SERVER_NAME = "portplan-test.localhost"
 #: seconds a server may take to listen (RabbitMQ, an Erlang node, is the slow one)
 READY = 20.0
 RABBITMQ_READY = 60.0
+#: why a server is skipped without root
+AS_ROOT = "is started as root from a temporary configuration"
 
 
 # --- certificates ---------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Certificate:
-    cert: Path
-    key: Path
-    not_after: datetime
-
-
-def _make_certificate(
-    *,
-    not_before: datetime,
-    not_after: datetime,
-    names: list[x509.GeneralName] | None = None,
-    issuer_cn: str | None = None,
-) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    subject = x509.Name(
-        [
-            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "portplan tests"),
-            x509.NameAttribute(NameOID.COMMON_NAME, SERVER_NAME),
-        ]
-    )
-    issuer = (
-        subject
-        if issuer_cn is None
-        else x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, issuer_cn)])
-    )
-    builder = (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(issuer)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(not_before)
-        .not_valid_after(not_after)
-    )
-    if names is not None:
-        builder = builder.add_extension(x509.SubjectAlternativeName(names), critical=False)
-    return builder.sign(key, hashes.SHA256()), key
 
 
 @pytest.fixture(scope="module")
 def certificate() -> Iterator[Certificate]:
     """Self-signed, for portplan-test.localhost, localhost and 127.0.0.1, valid ten days."""
     now = datetime.now(UTC).replace(microsecond=0)
-    cert, key = _make_certificate(
-        not_before=now - timedelta(hours=1),
-        not_after=now + timedelta(days=10),
-        names=[
-            x509.DNSName(SERVER_NAME),
-            x509.DNSName("localhost"),
-            x509.IPAddress(ipaddress.ip_address(LOOPBACK)),
-        ],
-    )
-    with _scratch("cert") as directory:
-        cert_path, key_path = directory / "cert.pem", directory / "key.pem"
-        cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-        key_path.write_bytes(
-            key.private_bytes(
-                serialization.Encoding.PEM,
-                serialization.PrivateFormat.PKCS8,
-                serialization.NoEncryption(),
-            )
+    with servers.scratch("cert") as directory:
+        yield servers.self_signed(
+            directory,
+            SERVER_NAME,
+            names=[
+                x509.DNSName(SERVER_NAME),
+                x509.DNSName("localhost"),
+                x509.IPAddress(ipaddress.ip_address(LOOPBACK)),
+            ],
+            not_before=now - timedelta(hours=1),
+            not_after=now + timedelta(days=10),
         )
-        key_path.chmod(0o600)
-        yield Certificate(cert_path, key_path, cert.not_valid_after_utc)
 
 
 def _install_certificate(certificate: Certificate, directory: Path, owner: str | None) -> None:
@@ -139,57 +89,22 @@ def _install_certificate(certificate: Certificate, directory: Path, owner: str |
 
 # --- running servers ------------------------------------------------------------------------
 
-_scratch = servers.scratch
-_free_ports = servers.free_ports
-_tail = servers.tail
-_start = servers.start
 _stop = functools.partial(servers.stop, grace=20.0)
-
-
-def _free_port() -> int:
-    return _free_ports(1)[0]
-
-
-def _binary(path: str, package: str) -> str:
-    found = shutil.which(path)
-    if found is None:
-        pytest.skip(f"{path} not found: install the Debian package {package}")
-    return found
-
-
-def _need_root(server: str) -> None:
-    if os.geteuid() != 0:
-        pytest.skip(f"{server} is started as root from a temporary configuration")
 
 
 def _run(args: list[str], what: str, log: Path) -> None:
     done = subprocess.run(args, capture_output=True, text=True, timeout=READY * 3, check=False)
     if done.returncode != 0:
-        pytest.fail(f"{what} failed ({done.returncode}): {done.stdout}{done.stderr}\n{_tail(log)}")
-
-
-def _wait_for_port(
-    port: int, process: subprocess.Popen[bytes] | None, log: Path, timeout: float
-) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process is not None and process.poll() is not None:
-            pytest.fail(f"server exited with status {process.returncode}:\n{_tail(log)}")
-        try:
-            socket.create_connection((LOOPBACK, port), timeout=0.5).close()
-            return
-        except OSError:
-            time.sleep(0.1)
-    pytest.fail(f"nothing listens on {LOOPBACK}:{port} after {timeout:g} s:\n{_tail(log)}")
+        pytest.fail(
+            f"{what} failed ({done.returncode}): {done.stdout}{done.stderr}\n{servers.tail(log)}"
+        )
 
 
 def _wait_until_closed(port: int) -> None:
     """Fail when something still listens on ``port`` after the server was stopped."""
     deadline = time.monotonic() + READY
     while time.monotonic() < deadline:
-        try:
-            socket.create_connection((LOOPBACK, port), timeout=0.5).close()
-        except OSError:
+        if not servers.listening(port):
             return
         time.sleep(0.2)
     pytest.fail(f"{LOOPBACK}:{port} still listens {READY:g} s after the server was stopped")
@@ -203,10 +118,10 @@ class Nginx:
 
 @pytest.fixture(scope="module")
 def nginx(certificate: Certificate) -> Iterator[Nginx]:
-    binary = _binary("/usr/sbin/nginx", "nginx")
-    with _scratch("nginx") as directory:
+    binary = servers.binary("/usr/sbin/nginx", "nginx")
+    with servers.scratch("nginx") as directory:
         _install_certificate(certificate, directory, None)
-        ports = Nginx(*_free_ports(2))
+        ports = Nginx(*servers.free_ports(2))
         temp = "\n".join(
             f"    {kind}_temp_path {directory}/{kind};"
             for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
@@ -238,10 +153,10 @@ http {{
         )
         log = directory / "error.log"
         args = [binary, "-p", f"{directory}/", "-c", f"{directory}/nginx.conf", "-e", str(log)]
-        process = _start(args, directory, directory / "stdout.log")
+        process = servers.start(args, directory, directory / "stdout.log")
         try:
-            _wait_for_port(ports.http, process, log, READY)
-            _wait_for_port(ports.https, process, log, READY)
+            servers.wait_for_port(ports.http, process, log, READY)
+            servers.wait_for_port(ports.https, process, log, READY)
             yield ports
         finally:
             _stop(process)
@@ -249,15 +164,15 @@ http {{
 
 @pytest.fixture(scope="module")
 def postfix(certificate: Certificate) -> Iterator[int]:
-    binary = _binary("/usr/sbin/postfix", "postfix")
-    _need_root("postfix")
-    with _scratch("postfix") as directory:
+    binary = servers.binary("/usr/sbin/postfix", "postfix")
+    servers.need_root("postfix", AS_ROOT)
+    with servers.scratch("postfix") as directory:
         directory.chmod(0o755)  # postfix-script insists on its queue tree's permissions
         (directory / "queue").mkdir()  # postfix-script fills it in
         (directory / "data").mkdir()
         shutil.chown(directory / "data", "postfix")
         _install_certificate(certificate, directory, None)
-        port = _free_port()
+        port = servers.free_port()
         (directory / "main.cf").write_text(
             f"""compatibility_level = 3.6
 queue_directory = {directory}/queue
@@ -289,9 +204,9 @@ postlog unix-dgram n - n - 1 postlogd
 """
         )
         log = directory / "stdout.log"
-        process = _start([binary, "-c", str(directory), "start-fg"], directory, log)
+        process = servers.start([binary, "-c", str(directory), "start-fg"], directory, log)
         try:
-            _wait_for_port(port, process, log, READY)
+            servers.wait_for_port(port, process, log, READY)
             yield port
         finally:
             # its master leads a session of its own: our process group does not hold it
@@ -303,13 +218,13 @@ postlog unix-dgram n - n - 1 postlogd
 
 @pytest.fixture(scope="module")
 def dovecot(certificate: Certificate) -> Iterator[int]:
-    binary = _binary("/usr/sbin/dovecot", "dovecot-pop3d")
-    _need_root("dovecot")
+    binary = servers.binary("/usr/sbin/dovecot", "dovecot-pop3d")
+    servers.need_root("dovecot", AS_ROOT)
     if not Path("/usr/lib/dovecot/pop3-login").exists():
         pytest.skip("dovecot's POP3 server is missing: install the Debian package dovecot-pop3d")
-    with _scratch("dovecot") as directory:
+    with servers.scratch("dovecot") as directory:
         _install_certificate(certificate, directory, None)
-        port = _free_port()
+        port = servers.free_port()
         (directory / "dovecot.conf").write_text(
             f"""base_dir = {directory}/run
 state_dir = {directory}/state
@@ -342,9 +257,9 @@ service pop3-login {{
 """
         )
         log = directory / "dovecot.log"
-        process = _start([binary, "-F", "-c", f"{directory}/dovecot.conf"], directory, log)
+        process = servers.start([binary, "-F", "-c", f"{directory}/dovecot.conf"], directory, log)
         try:
-            _wait_for_port(port, process, log, READY)
+            servers.wait_for_port(port, process, log, READY)
             yield port
         finally:
             _stop(process)
@@ -356,7 +271,7 @@ def postgresql(certificate: Certificate) -> Iterator[int]:
     if not initdbs:
         pytest.skip("initdb not found under /usr/lib/postgresql: install the package postgresql")
     bin_dir = Path(initdbs[-1]).parent
-    _need_root("postgresql (run as the postgres user with runuser)")
+    servers.need_root("postgresql (run as the postgres user with runuser)", AS_ROOT)
     try:
         pwd.getpwnam("postgres")
     except KeyError:
@@ -365,10 +280,10 @@ def postgresql(certificate: Certificate) -> Iterator[int]:
     def as_postgres(*args: str) -> list[str]:
         return ["runuser", "-u", "postgres", "--", *args]
 
-    with _scratch("postgresql") as directory:
+    with servers.scratch("postgresql") as directory:
         shutil.chown(directory, "postgres")
         _install_certificate(certificate, directory, "postgres")
-        port, data, log = _free_port(), directory / "data", directory / "postgresql.log"
+        port, data, log = servers.free_port(), directory / "data", directory / "postgresql.log"
         initdb = ["-A", "trust", "-U", "postgres", "--no-sync", "--no-instructions"]
         initdb += ["-E", "UTF8", "--locale=C"]
         _run(as_postgres(str(bin_dir / "initdb"), "-D", str(data), *initdb), "initdb", log)
@@ -380,7 +295,7 @@ def postgresql(certificate: Certificate) -> Iterator[int]:
         try:
             start = ["-l", str(log), "-o", options, "-w", "-t", str(int(READY)), "start"]
             _run(as_postgres(pg_ctl, "-D", str(data), *start), "pg_ctl start", log)
-            _wait_for_port(port, None, log, READY)
+            servers.wait_for_port(port, None, log, READY)
             yield port
         finally:
             stop = ["-m", "immediate", "-w", "-t", "30", "stop"]
@@ -394,10 +309,10 @@ def postgresql(certificate: Certificate) -> Iterator[int]:
 
 @pytest.fixture(scope="module")
 def rabbitmq() -> Iterator[int]:
-    server = _binary("/usr/lib/rabbitmq/bin/rabbitmq-server", "rabbitmq-server")
-    epmd = _binary("epmd", "erlang-base (a dependency of rabbitmq-server)")
-    with _scratch("rabbitmq") as directory:
-        port, epmd_port, dist_port = _free_ports(3)
+    server = servers.binary("/usr/lib/rabbitmq/bin/rabbitmq-server", "rabbitmq-server")
+    epmd = servers.binary("epmd", "erlang-base (a dependency of rabbitmq-server)")
+    with servers.scratch("rabbitmq") as directory:
+        port, epmd_port, dist_port = servers.free_ports(3)
         (directory / "enabled_plugins").write_text("[].\n")
         (directory / "rabbitmq-env.conf").write_text("")
         env = {k: v for k, v in os.environ.items() if not k.startswith(("RABBITMQ_", "ERL_"))}
@@ -419,14 +334,14 @@ def rabbitmq() -> Iterator[int]:
             "RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS": "-kernel inet_dist_use_interface {127,0,0,1}",
         }
         epmd_log, log = directory / "epmd.log", directory / "stdout.log"
-        epmd_process = _start(
+        epmd_process = servers.start(
             [epmd, "-port", str(epmd_port), "-address", LOOPBACK], directory, epmd_log, env
         )
         process: subprocess.Popen[bytes] | None = None
         try:
-            _wait_for_port(epmd_port, epmd_process, epmd_log, READY)
-            process = _start([server], directory, log, env)
-            _wait_for_port(port, process, log, RABBITMQ_READY)
+            servers.wait_for_port(epmd_port, epmd_process, epmd_log, READY)
+            process = servers.start([server], directory, log, env)
+            servers.wait_for_port(port, process, log, RABBITMQ_READY)
             yield port
         finally:
             if process is not None:
@@ -583,7 +498,7 @@ def test_an_identifier_against_another_protocol_finds_nothing(
 
 @pytest.mark.parametrize("protocol", ["tls", "http", "https", "smtp", "pop3", "postgresql", "amqp"])
 def test_an_identifier_against_a_closed_port_reports_the_refusal(protocol: str) -> None:
-    result = _identify(protocol, _free_port(), timeout=2.0)
+    result = _identify(protocol, servers.free_port(), timeout=2.0)
     assert result.protocol is None
     assert result.error is not None
     assert result.error.startswith("ConnectionRefusedError"), result
@@ -613,8 +528,11 @@ def test_certificate_names_match_as_rfc_6125_says(server_name: str, expected: bo
 
 def test_an_expired_certificate_without_names_gets_every_warning() -> None:
     now = datetime(2030, 1, 1, tzinfo=UTC)
-    cert, _ = _make_certificate(
-        not_before=now - timedelta(days=400), not_after=now - timedelta(days=3), issuer_cn="Test CA"
+    cert, _ = servers.make_certificate(
+        SERVER_NAME,
+        not_before=now - timedelta(days=400),
+        not_after=now - timedelta(days=3),
+        issuer_cn="Test CA",
     )
     facts = describe_certificate(
         cert.public_bytes(serialization.Encoding.DER), "db.example.org", now=now

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
+from click.testing import CliRunner, Result
 
 from portplan import build_plan, load_deployment
 from portplan.cli import cli
@@ -21,20 +21,30 @@ DATA = Path(__file__).resolve().parent / "data"
 DEPLOYMENT = DATA / "loop-deployment.yaml"
 
 
+def listen_argv(duration: int) -> list[str]:
+    """``portplan listen DEPLOYMENT --host server --duration DURATION`` in this interpreter."""
+    return [
+        sys.executable,
+        "-m",
+        "portplan",
+        "listen",
+        str(DEPLOYMENT),
+        "--host",
+        "server",
+        "--duration",
+        str(duration),
+    ]
+
+
+def listen_briefly() -> subprocess.CompletedProcess[str]:
+    """Run ``portplan listen`` for one second, its output captured."""
+    return subprocess.run(listen_argv(1), capture_output=True, text=True, timeout=60, check=False)
+
+
 @pytest.fixture
 def listener() -> Iterator[subprocess.Popen[str]]:
     process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "portplan",
-            "listen",
-            str(DEPLOYMENT),
-            "--host",
-            "server",
-            "--duration",
-            "60",
-        ],
+        listen_argv(60),
         stderr=subprocess.PIPE,
         text=True,
     )
@@ -48,8 +58,9 @@ def listener() -> Iterator[subprocess.Popen[str]]:
         process.communicate(timeout=30)  # also closes the stderr pipe
 
 
-def verify(*args: str) -> tuple[int, dict[str, object]]:
-    result = CliRunner().invoke(
+def run_verify(*args: str, output_format: str = "json") -> Result:
+    """``portplan verify DEPLOYMENT --from client --format FORMAT --timeout 0.3 ARGS...``."""
+    return CliRunner().invoke(
         cli,
         [
             "verify",
@@ -57,12 +68,16 @@ def verify(*args: str) -> tuple[int, dict[str, object]]:
             "--from",
             "client",
             "--format",
-            "json",
+            output_format,
             "--timeout",
             "0.3",
             *args,
         ],
     )
+
+
+def verify(*args: str) -> tuple[int, dict[str, object]]:
+    result = run_verify(*args)
     return result.exit_code, json.loads(result.stdout) if result.stdout else {}
 
 
@@ -104,23 +119,7 @@ def test_listen_leaves_a_port_in_use_alone() -> None:
     busy.bind(("127.0.0.3", 18080))
     busy.listen()
     try:
-        result = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "portplan",
-                "listen",
-                str(DEPLOYMENT),
-                "--host",
-                "server",
-                "--duration",
-                "1",
-            ],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
+        result = listen_briefly()
         assert result.returncode == 0, result.stderr
         assert "not listening on" in result.stderr and "18080" in result.stderr
         assert "in use by another program: left alone" in result.stderr
@@ -149,21 +148,7 @@ def test_verify_needs_a_known_source() -> None:
 def test_junit_report_has_a_case_per_probe(listener: subprocess.Popen[str]) -> None:
     import xml.etree.ElementTree as ET
 
-    result = CliRunner().invoke(
-        cli,
-        [
-            "verify",
-            str(DEPLOYMENT),
-            "--from",
-            "client",
-            "--format",
-            "junit",
-            "--timeout",
-            "0.3",
-            "--flow",
-            "web",
-        ],
-    )
+    result = run_verify("--flow", "web", output_format="junit")
     assert result.exit_code == 0
     suite = ET.fromstring(result.stdout)
     cases = suite.findall("testcase")
@@ -188,23 +173,7 @@ def test_large_ranges_are_sampled_with_both_ends() -> None:
 
 def test_listen_stops_at_the_end_of_its_duration() -> None:
     started = time.monotonic()
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "portplan",
-            "listen",
-            str(DEPLOYMENT),
-            "--host",
-            "server",
-            "--duration",
-            "1",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = listen_briefly()
     assert result.returncode == 0
     assert time.monotonic() - started < 30
     assert "stopped; 13 listened, 0 could not" in result.stderr
