@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import gc
 import os
-import shutil
 import sys
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
@@ -59,6 +57,8 @@ def _print_error(exc: PortplanError) -> None:
 
 
 def _width() -> int:
+    import shutil
+
     return shutil.get_terminal_size((120, 24)).columns
 
 
@@ -74,6 +74,8 @@ def _write(output: Path | None, data: bytes, inputs: Sequence[Path]) -> None:
     if target.is_dir():
         raise _UsageError(f"{output} is a directory; give a file name")
     target.parent.mkdir(parents=True, exist_ok=True)
+    import tempfile
+
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
     try:
         with os.fdopen(fd, "wb") as handle:
@@ -86,6 +88,24 @@ def _write(output: Path | None, data: bytes, inputs: Sequence[Path]) -> None:
 
 class _UsageError(PortplanError, ValueError):
     exit_code = EXIT_USAGE
+
+
+def _require_host(host: str, hosts: Any, deployment: Path) -> None:
+    """Refuse a host name the deployment does not have, naming the near ones."""
+    if host not in hosts:
+        from portplan.load.validate import choice_hint
+
+        raise _UsageError(f"no host {host!r} in {deployment}; " + choice_hint(host, hosts, "hosts"))
+
+
+def _echo_listing(fmt: str, columns: tuple[str, ...], rows: Sequence[Sequence[str]]) -> None:
+    """A list command's output: JSON records, or a table."""
+    from portplan.render.text import json_text, rich_table_text
+
+    if fmt == "json":
+        click.echo(json_text([dict(zip(columns, r, strict=True)) for r in rows]), nl=False)
+    else:
+        click.echo(rich_table_text(None, columns, rows, width=_width()), nl=False)
 
 
 # Options several commands share, declared once.
@@ -125,18 +145,13 @@ def cli(ctx: click.Context, debug: bool) -> None:
 def catalog_cmd(fmt: str) -> None:
     """List the products bundled with portplan."""
     from portplan.catalog import catalog_ids, load_catalog_product
-    from portplan.render.text import json_text, rich_table_text
 
     products = [load_catalog_product(pid) for pid in catalog_ids()]
     rows = [
         (p.id, p.name, p.version, p.vendor or "", str(len(p.flows)), p.document.title)
         for p in products
     ]
-    columns = ("id", "name", "version", "vendor", "flows", "document")
-    if fmt == "json":
-        click.echo(json_text([dict(zip(columns, r, strict=True)) for r in rows]), nl=False)
-    else:
-        click.echo(rich_table_text(None, columns, rows, width=_width()), nl=False)
+    _echo_listing(fmt, ("id", "name", "version", "vendor", "flows", "document"), rows)
 
 
 def _load_product_arg(ref: str) -> tuple[Any, list[Path]]:
@@ -251,7 +266,6 @@ def matrix_cmd(deployment: Path, fmt: str, output: Path | None, explain: tuple[s
 @_LIST_FORMAT
 def targets_cmd(fmt: str) -> None:
     """List the firewall targets and what each can express."""
-    from portplan.render.text import json_text, rich_table_text
     from portplan.targets import Capability, get_target, target_names
 
     rows = []
@@ -265,11 +279,7 @@ def targets_cmd(fmt: str) -> None:
                 target.description,
             )
         )
-    columns = ("target", "scope", "can express", "description")
-    if fmt == "json":
-        click.echo(json_text([dict(zip(columns, r, strict=True)) for r in rows]), nl=False)
-    else:
-        click.echo(rich_table_text(None, columns, rows, width=_width()), nl=False)
+    _echo_listing(fmt, ("target", "scope", "can express", "description"), rows)
 
 
 @cli.command("rules")
@@ -321,7 +331,6 @@ def rules_cmd(
 ) -> None:
     """Generate firewall rules for DEPLOYMENT: exactly the planned flows, nothing broader."""
     from portplan.load.deployment import load_deployment
-    from portplan.load.validate import choice_hint
     from portplan.plan import build_plan
     from portplan.targets import DefaultAction, RuleOptions, Scope, get_target
 
@@ -339,11 +348,7 @@ def rules_cmd(
     bundle = load_deployment(deployment)
     plan = build_plan(bundle)
     for host in hosts:
-        if host not in bundle.deployment.hosts:
-            raise _UsageError(
-                f"no host {host!r} in {deployment}; "
-                + choice_hint(host, bundle.deployment.hosts, "hosts")
-            )
+        _require_host(host, bundle.deployment.hosts, deployment)
     options = RuleOptions(
         hosts=hosts, egress=egress, default=DefaultAction(default_action), extra=extra
     )
@@ -400,16 +405,11 @@ def apply_cmd(
     """
     from portplan.apply import backend_for, lockout_problems
     from portplan.load.deployment import load_deployment
-    from portplan.load.validate import choice_hint
     from portplan.plan import build_plan
     from portplan.targets import DefaultAction, RuleOptions
 
     bundle = load_deployment(deployment)
-    if host not in bundle.deployment.hosts:
-        raise _UsageError(
-            f"no host {host!r} in {deployment}; "
-            + choice_hint(host, bundle.deployment.hosts, "hosts")
-        )
+    _require_host(host, bundle.deployment.hosts, deployment)
     plan = build_plan(bundle)
     options = RuleOptions(egress=egress, default=DefaultAction(default_action))
     backend = backend_for(plan, host, target_name, options)
@@ -539,7 +539,6 @@ def verify_cmd(
     import asyncio
 
     from portplan.load.deployment import load_deployment
-    from portplan.load.validate import choice_hint
     from portplan.plan import build_plan
     from portplan.probe.verify import local_addresses, plan_checks, run_checks, source_hosts
     from portplan.render.verify import verify_json, verify_junit, verify_table
@@ -548,11 +547,7 @@ def verify_cmd(
     plan = build_plan(bundle)
     local = local_addresses()
     if from_host is not None:
-        if from_host not in plan.hosts:
-            raise _UsageError(
-                f"no host {from_host!r} in {deployment}; "
-                + choice_hint(from_host, plan.hosts, "hosts")
-            )
+        _require_host(from_host, plan.hosts, deployment)
         sources: tuple[str, ...] = (from_host,)
     else:
         sources = source_hosts(plan, local)
@@ -622,16 +617,12 @@ def listen_cmd(deployment: Path, host: str, duration: float) -> None:
     import signal
 
     from portplan.load.deployment import load_deployment
-    from portplan.load.validate import choice_hint
     from portplan.plan import build_plan
     from portplan.probe.listen import Binding, listen_plan, serve
     from portplan.probe.verify import own_addresses
 
     plan = build_plan(load_deployment(deployment))
-    if host not in plan.hosts:
-        raise _UsageError(
-            f"no host {host!r} in {deployment}; " + choice_hint(host, plan.hosts, "hosts")
-        )
+    _require_host(host, plan.hosts, deployment)
     mine = own_addresses(plan, host)
     if not mine:
         raise _UsageError(f"this machine has none of {host}'s addresses; run listen on {host}")
