@@ -19,7 +19,7 @@ import os
 import shutil
 import subprocess
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from portplan.errors import ApplyError
 from portplan.model._types import Protocol
@@ -103,13 +103,6 @@ _IPTABLES_TOOLS = {
 }
 
 
-#: file suffix -> (restore command, save command)
-_IPTABLES_TOOLS = {
-    ".v4": ("iptables-restore", "iptables-save"),
-    ".v6": ("ip6tables-restore", "ip6tables-save"),
-}
-
-
 class IptablesBackend(Backend):
     """``iptables-restore``/``ip6tables-restore`` (and ``ipset``) per family."""
 
@@ -124,9 +117,12 @@ class IptablesBackend(Backend):
     def _ipsets(self) -> list[str]:
         return [text for name, text in self.files.items() if name.endswith(".ipset")]
 
-    def check(self) -> None:
+    def _restore_ipsets(self) -> None:
         for text in self._ipsets():
             _checked(["ipset", "restore", "-exist"], text.encode(), "creating address sets")
+
+    def check(self) -> None:
+        self._restore_ipsets()
         for text, restore, _save in self._family_files():
             _checked([restore, "--test"], text.encode(), f"{restore} --test")
 
@@ -137,8 +133,7 @@ class IptablesBackend(Backend):
         }
 
     def load(self) -> None:
-        for text in self._ipsets():
-            _checked(["ipset", "restore", "-exist"], text.encode(), "creating address sets")
+        self._restore_ipsets()
         for text, restore, _save in self._family_files():
             _checked([restore], text.encode(), f"applying with {restore}")
 
@@ -158,12 +153,7 @@ def backend_for(plan: Plan, host: str, target: str, options: RuleOptions) -> Bac
             f"apply supports {', '.join(sorted(_BACKENDS))}, not {target!r}; "
             "use `portplan rules` to generate the other targets' files"
         )
-    files = get_target(target).render(
-        plan,
-        RuleOptions(
-            hosts=(host,), egress=options.egress, default=options.default, extra=options.extra
-        ),
-    )
+    files = get_target(target).render(plan, replace(options, hosts=(host,)))
     return cls(name=target, files=files)
 
 

@@ -116,11 +116,13 @@ PortItem = Annotated[
     PlainSerializer(_dump_port_item),
     WithJsonSchema(_PORT_ITEM_SCHEMA),
 ]
+#: A port or a range, without parameter names.
+_LITERAL_ITEM_SCHEMA: dict[str, Any] = {"anyOf": _PORT_ITEM_SCHEMA["anyOf"][:2]}
 LiteralPortItem = Annotated[
     PortRange,
     PlainValidator(lambda v: parse_port_item(v, allow_params=False)),
     PlainSerializer(_dump_port_item),
-    WithJsonSchema({"anyOf": _PORT_ITEM_SCHEMA["anyOf"][:2]}),
+    WithJsonSchema(_LITERAL_ITEM_SCHEMA),
 ]
 #: Ports as written in a product: numbers, ranges and parameter names (``[135, 445]``).
 PortSpec = Annotated[
@@ -132,7 +134,6 @@ PortSpec = Annotated[
     ),
 ]
 #: Ports as written in a deployment or a parameter default: numbers and ranges only.
-_LITERAL_ITEM_SCHEMA: dict[str, Any] = {"anyOf": _PORT_ITEM_SCHEMA["anyOf"][:2]}
 LiteralPorts = Annotated[
     tuple[LiteralPortItem, ...],
     BeforeValidator(_as_list),
@@ -192,7 +193,8 @@ def parse_network(value: Any) -> Network:
         ) from None
 
 
-def _dump_network(value: Network) -> str:
+def network_text(value: Network) -> str:
+    """``value`` as users write it: a single address without its prefix length."""
     full = value.max_prefixlen == value.prefixlen
     return str(value.network_address) if full else str(value)
 
@@ -200,7 +202,7 @@ def _dump_network(value: Network) -> str:
 NetworkField = Annotated[
     Network,
     PlainValidator(parse_network),
-    PlainSerializer(_dump_network),
+    PlainSerializer(network_text),
     WithJsonSchema(
         {
             "type": "string",

@@ -7,6 +7,7 @@ import zipfile
 from collections.abc import Sequence
 from typing import Any
 
+from portplan.model._types import network_text
 from portplan.model.ports import PortSet
 from portplan.plan import Decision, Plan
 from portplan.render.text import csv_text, json_text, markdown_table, rich_table_text
@@ -52,9 +53,7 @@ _WIDTHS = {"purpose": 60, "reference": 50, "overrides": 40}
 
 
 def _address_text(nets: Sequence[Any]) -> str:
-    return ", ".join(
-        str(n.network_address) if n.prefixlen == n.max_prefixlen else str(n) for n in nets
-    )
+    return ", ".join(network_text(n) for n in nets)
 
 
 def zone_boundary(source_zone: str | None, destination_zone: str | None) -> str:

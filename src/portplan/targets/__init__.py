@@ -26,7 +26,10 @@ from portplan.load.validate import choice_hint
 from portplan.plan import Plan
 
 __all__ = [
+    "COMMON_CAPABILITIES",
     "ENTRY_POINT_GROUP",
+    "LINUX_HOST_CAPABILITIES",
+    "STATEFUL_CAPABILITIES",
     "Capability",
     "DefaultAction",
     "RuleOptions",
@@ -52,6 +55,22 @@ class Capability(StrEnum):
     STATEFUL = "stateful"
     COMMENTS = "comments"
     RPC_KEYWORDS = "rpc-keywords"
+
+
+#: what every built-in target can express
+COMMON_CAPABILITIES = frozenset(
+    {
+        Capability.PORT_RANGES,
+        Capability.UDP,
+        Capability.IPV6,
+        Capability.EGRESS,
+        Capability.COMMENTS,
+    }
+)
+#: ... and stateful: replies pass without a rule of their own (policies, security groups)
+STATEFUL_CAPABILITIES = COMMON_CAPABILITIES | {Capability.STATEFUL}
+#: ... and loopback rules and address sets: the Linux host firewalls (nftables, iptables)
+LINUX_HOST_CAPABILITIES = STATEFUL_CAPABILITIES | {Capability.LOOPBACK, Capability.ADDRESS_SETS}
 
 
 class Scope(StrEnum):
@@ -85,10 +104,38 @@ class Target:
     description: ClassVar[str]
     scope: ClassVar[Scope]
     capabilities: ClassVar[frozenset[Capability]]
+    #: the settings (``--set KEY=VALUE``) the target knows: key → its allowed values, or None
+    #: where the target checks the value itself; any other key is refused
+    settings: ClassVar[Mapping[str, tuple[str, ...] | None]] = {}
+    #: why the target cannot express ``--default reject`` (None: it can)
+    reject_refusal: ClassVar[str | None] = None
 
     def render(self, plan: Plan, options: RuleOptions) -> dict[str, str]:
         """Files (name → text) implementing ``plan``; ``TargetError`` if it cannot be expressed."""
         raise NotImplementedError
+
+    def check_options(self, options: RuleOptions) -> None:
+        """Refuse unknown settings, values not allowed, and ``--default reject`` where the
+        target cannot reject: a typo or a missing feature must never give a broader ruleset."""
+        for key, value in options.extra.items():
+            if key not in self.settings:
+                raise TargetError(self.unknown_setting(key, options.extra))
+            allowed = self.settings[key]
+            if allowed is not None and value not in allowed:
+                raise TargetError(
+                    f"{self.name} setting {key}={value!r}: choose " + " or ".join(allowed)
+                )
+        if self.reject_refusal is not None and options.default is DefaultAction.REJECT:
+            raise TargetError(
+                f"target {self.name} cannot express --default reject: {self.reject_refusal}; "
+                "use --default drop"
+            )
+
+    def unknown_setting(self, key: str, extra: Mapping[str, str]) -> str:
+        """The refusal of ``key``, the first setting of ``extra`` the target does not know."""
+        unknown = ", ".join(repr(k) for k in sorted(extra) if k not in self.settings)
+        known = f"its settings are {', '.join(self.settings)}" if self.settings else "it takes none"
+        return f"target {self.name} has no setting {unknown}; {known} (see docs/targets.md)"
 
 
 # Built-in targets, imported only when used (keeps `portplan --help` fast).

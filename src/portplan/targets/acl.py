@@ -37,7 +37,15 @@ from portplan.errors import TargetError
 from portplan.model._types import Network, Protocol
 from portplan.model.ports import MAX_PORT, MIN_PORT, PortSet
 from portplan.plan import Plan
-from portplan.targets import Capability, DefaultAction, RuleOptions, Scope, Target
+from portplan.targets import (
+    COMMON_CAPABILITIES,
+    Capability,
+    DefaultAction,
+    RuleOptions,
+    Scope,
+    Target,
+)
+from portplan.targets.hostview import collapse
 
 __all__ = [
     "AclTarget",
@@ -55,7 +63,7 @@ __all__ = [
 DEFAULT_TIMEOUT = 300.0
 _MAX_TIMEOUT = 3600.0
 #: Settings these targets understand (``RuleOptions.extra``); anything else is an error.
-_SETTINGS = ("timeout",)
+_SETTINGS: Mapping[str, None] = {"timeout": None}
 
 #: Term names stay within PAN-OS's limit for the service objects named after them
 #: (``service-<term>-<protocol>``, at most 63 characters).
@@ -128,15 +136,6 @@ def expected_permits(terms: Iterable[AclTerm]) -> Permits:
 # -- the plan as zone boundaries ----------------------------------------------------------------
 
 
-def _family_nets(networks: Iterable[Network], family: int) -> tuple[Network, ...]:
-    """A host's addresses of one family, collapsed (the same addresses, fewer entries)."""
-    if family == 4:
-        v4 = [n for n in networks if isinstance(n, ipaddress.IPv4Network)]
-        return tuple(ipaddress.collapse_addresses(v4))
-    v6 = [n for n in networks if isinstance(n, ipaddress.IPv6Network)]
-    return tuple(ipaddress.collapse_addresses(v6))
-
-
 def _check_network(network: object, where: str) -> None:
     if not isinstance(network, ipaddress.IPv4Network | ipaddress.IPv6Network):
         raise TargetError(f"{where}: {network!r} is not an IP network")
@@ -204,11 +203,7 @@ def boundary_terms(plan: Plan) -> dict[Boundary, tuple[AclTerm, ...]]:
         if known is None:
             for network in addresses:
                 _check_network(network, where)
-            known = hosts[host] = (
-                addresses,
-                _family_nets(addresses, 4),
-                _family_nets(addresses, 6),
-            )
+            known = hosts[host] = (addresses, collapse(addresses, 4), collapse(addresses, 6))
         elif known[0] is not addresses and known[0] != addresses:
             raise TargetError(f"{where}: host {host} appears with different addresses")
         return known[1], known[2]
@@ -345,6 +340,8 @@ class AclTarget(Target):
     """Base of the Aerleon-rendered zone-boundary targets; subclasses name the platform."""
 
     scope = Scope.DEPLOYMENT
+    capabilities = COMMON_CAPABILITIES
+    settings = _SETTINGS  # timeout=SECONDS, checked by _options
     #: Aerleon's name of the platform, and the suffix of the files it writes.
     platform: ClassVar[str]
     suffix: ClassVar[str]
@@ -353,6 +350,8 @@ class AclTarget(Target):
     #: how to apply the file, said in its header
     apply_note: ClassVar[str]
     max_zone_length: ClassVar[int] = 63
+    #: the function of :mod:`portplan.targets._acl_check` that reads the file back
+    checker: ClassVar[str]
 
     # -- what subclasses provide ---------------------------------------------------------------
 
@@ -369,7 +368,14 @@ class AclTarget(Target):
 
     def check(self, text: str, boundary: Boundary, expected: Permits) -> None:
         """Parse the rendered file back; ``TargetError`` unless it permits exactly ``expected``."""
-        raise NotImplementedError
+        from portplan.targets import _acl_check
+
+        check = getattr(_acl_check, self.checker)
+        check(text, self.filter_names(boundary, expected), expected)
+
+    def unknown_setting(self, key: str, extra: Mapping[str, str]) -> str:
+        unknown = ", ".join(repr(k) for k in sorted(extra) if k not in self.settings)
+        return f"target {self.name} has no setting {unknown} (it knows: {', '.join(self.settings)})"
 
     # -- rendering -----------------------------------------------------------------------------
 
@@ -409,12 +415,7 @@ class AclTarget(Target):
                 f"target {self.name} renders the whole deployment, one file per zone "
                 "boundary; --host does not apply"
             )
-        unknown = sorted(set(options.extra) - set(_SETTINGS))
-        if unknown:
-            raise TargetError(
-                f"target {self.name} has no setting {', '.join(map(repr, unknown))} "
-                f"(it knows: {', '.join(_SETTINGS)})"
-            )
+        self.check_options(options)
         text = options.extra.get("timeout")
         if text is None:
             return DEFAULT_TIMEOUT
@@ -584,17 +585,6 @@ def _run_aerleon(request: _Request, timeout: float, generator: str) -> dict[str,
     return files
 
 
-_COMMON = frozenset(
-    {
-        Capability.PORT_RANGES,
-        Capability.UDP,
-        Capability.IPV6,
-        Capability.EGRESS,
-        Capability.COMMENTS,
-    }
-)
-
-
 class CiscoTarget(AclTarget):
     """Cisco IOS named extended ACLs (``ip access-list extended`` and ``ipv6 access-list``)."""
 
@@ -602,10 +592,10 @@ class CiscoTarget(AclTarget):
     description = (
         "Cisco IOS extended ACLs through Aerleon: one ACL per zone boundary and family, stateless"
     )
-    capabilities = _COMMON
     platform = "cisco"
     suffix = ".acl"
     generator = "aerleon.lib.cisco.Cisco"
+    checker = "check_cisco"
     apply_note = (
         "Apply inbound on the interface facing the source zone. Stateless: replies need the "
         "reverse ACL or inspection."
@@ -615,13 +605,8 @@ class CiscoTarget(AclTarget):
         kind = "extended" if family == 4 else "inet6"
         return f"{self.filter_name(boundary, family)} {kind}"
 
-    def check(self, text: str, boundary: Boundary, expected: Permits) -> None:
-        from portplan.targets._acl_check import check_cisco
 
-        check_cisco(text, self.filter_names(boundary, expected), expected)
-
-
-class JuniperTarget(CiscoTarget):
+class JuniperTarget(AclTarget):
     """Junos firewall filters (``family inet`` and ``family inet6``)."""
 
     name = "juniper"
@@ -631,6 +616,7 @@ class JuniperTarget(CiscoTarget):
     platform = "juniper"
     suffix = ".jcl"
     generator = "aerleon.lib.juniper.Juniper"
+    checker = "check_juniper"
     apply_note = (
         "Apply as an input filter on the interface facing the source zone. Stateless: replies "
         "need the reverse filter."
@@ -638,11 +624,6 @@ class JuniperTarget(CiscoTarget):
 
     def header(self, boundary: Boundary, family: int) -> str:
         return f"{self.filter_name(boundary, family)} {'inet' if family == 4 else 'inet6'}"
-
-    def check(self, text: str, boundary: Boundary, expected: Permits) -> None:
-        from portplan.targets._acl_check import check_juniper
-
-        check_juniper(text, self.filter_names(boundary, expected), expected)
 
 
 class PaloAltoTarget(AclTarget):
@@ -653,7 +634,7 @@ class PaloAltoTarget(AclTarget):
         "PAN-OS security rules through Aerleon: one policy per zone boundary, address "
         "objects, stateful"
     )
-    capabilities = _COMMON | {Capability.ADDRESS_SETS, Capability.STATEFUL}
+    capabilities = COMMON_CAPABILITIES | {Capability.ADDRESS_SETS, Capability.STATEFUL}
     platform = "paloalto"
     suffix = ".xml"
     generator = "aerleon.lib.paloaltofw.PaloAltoFW"

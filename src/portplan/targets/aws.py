@@ -41,8 +41,8 @@ from portplan.model._types import Network, Protocol
 from portplan.model.ports import PortRange, PortSet
 from portplan.plan import Plan, PlannedFlow
 from portplan.render.text import one_line
-from portplan.targets import Capability, DefaultAction, RuleOptions, Scope, Target
-from portplan.targets.hostview import Direction
+from portplan.targets import STATEFUL_CAPABILITIES, RuleOptions, Scope, Target
+from portplan.targets.hostview import Direction, note_line, unreachable_lines, unreachable_note
 
 __all__ = ["FILE_NAME", "AwsTarget", "hcl_string", "render_file"]
 
@@ -139,8 +139,7 @@ class _Group:
         self.purposes.setdefault((direction, row.key), row.purpose)
         for peer in peers:
             if peer.version not in own:
-                note = f"{row.key} ({row.source} -> {row.destination}: IPv{peer.version})"
-                self.unreachable[note] = None
+                self.unreachable[unreachable_note(row, peer.version)] = None
                 continue
             self.rows.setdefault((direction, row.protocol, peer), []).append(row)
 
@@ -210,11 +209,10 @@ def _group_lines(group: _Group, label: str, plan: Plan, options: RuleOptions) ->
     )
     out = [f"# --- {group.host} " + "-" * max(3, 92 - len(group.host))]
     out.extend(
-        f"# {'in ' if direction is Direction.INBOUND else 'out'} {flow}: "
-        f"{' '.join(purpose.split())}"[:200]
+        note_line(flow, purpose, "in  " if direction is Direction.INBOUND else "out ")
         for (direction, flow), purpose in group.purposes.items()
     )
-    out.extend(f"# not reachable (no address of that family here): {u}" for u in group.unreachable)
+    out.extend(unreachable_lines(group.unreachable))
     rules = group.rules()
     for direction in Direction:
         for family in (4, 6):
@@ -334,26 +332,9 @@ class AwsTarget(Target):
         "protocol and port range"
     )
     scope = Scope.DEPLOYMENT
-    capabilities = frozenset(
-        {
-            Capability.PORT_RANGES,
-            Capability.UDP,
-            Capability.IPV6,
-            Capability.EGRESS,
-            Capability.STATEFUL,
-            Capability.COMMENTS,
-        }
-    )
+    capabilities = STATEFUL_CAPABILITIES
+    reject_refusal = "security groups only allow, and drop everything else silently"
 
     def render(self, plan: Plan, options: RuleOptions) -> dict[str, str]:
-        if options.extra:
-            raise TargetError(
-                f"target aws has no setting {', '.join(map(repr, sorted(options.extra)))}; "
-                "it takes none (see docs/targets.md)"
-            )
-        if options.default is DefaultAction.REJECT:
-            raise TargetError(
-                "target aws cannot express --default reject: security groups only allow, and "
-                "drop everything else silently; use --default drop"
-            )
+        self.check_options(options)
         return {FILE_NAME: render_file(plan, options)}

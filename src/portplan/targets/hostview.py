@@ -10,7 +10,7 @@ a rule never mixes families.
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import NamedTuple
@@ -20,43 +20,98 @@ from portplan.load.validate import choice_hint
 from portplan.model._types import Network, Protocol
 from portplan.model.ports import PortSet
 from portplan.plan import Plan, PlannedFlow
-from portplan.targets import RuleOptions
+from portplan.render.text import one_line
+from portplan.targets import LINUX_HOST_CAPABILITIES, RuleOptions, Scope, Target
 
 __all__ = [
     "LOOPBACK_SETTINGS",
+    "NOTE_MAX",
     "Direction",
     "HostRule",
     "HostView",
-    "check_settings",
+    "LinuxHostTarget",
+    "collapse",
     "host_view",
-    "loopback_all",
+    "hosts_to_render",
+    "loopback_note",
+    "note_line",
+    "note_lines",
     "rule_hosts",
+    "unreachable_lines",
+    "unreachable_note",
 ]
 
 #: settings (`--set KEY=VALUE`) of the Linux host firewalls, with their allowed values:
 #: ``loopback=all`` accepts everything on ``lo``; ``planned`` only the planned loopback flows
 LOOPBACK_SETTINGS: Mapping[str, tuple[str, ...]] = {"loopback": ("all", "planned")}
+#: the longest comment line naming one flow and its purpose
+NOTE_MAX = 200
 
 
-def check_settings(target: str, options: RuleOptions, known: Mapping[str, tuple[str, ...]]) -> None:
-    """Refuse unknown settings or values: a typo must not silently give a broader ruleset."""
-    for key, value in options.extra.items():
-        if key not in known:
+class LinuxHostTarget(Target):
+    """Base of the Linux host firewalls (nftables, iptables): one ruleset per host."""
+
+    scope = Scope.HOST
+    capabilities = LINUX_HOST_CAPABILITIES
+    settings = LOOPBACK_SETTINGS
+
+    def unknown_setting(self, key: str, extra: Mapping[str, str]) -> str:
+        return f"{self.name} has no setting {key!r}; " + choice_hint(key, self.settings, "settings")
+
+    def accept_loopback(self, options: RuleOptions) -> bool:
+        """Whether all loopback traffic is accepted (after refusing bad settings)."""
+        self.check_options(options)
+        return options.extra.get("loopback", "all") == "all"
+
+
+def hosts_to_render(plan: Plan, options: RuleOptions) -> Iterator[str]:
+    """The hosts to render: those of ``--host``, or else every host that needs a ruleset.
+
+    A name the deployment does not have is refused when the iteration reaches it."""
+    for host in options.hosts or rule_hosts(plan):
+        if host not in plan.hosts:
             raise TargetError(
-                f"{target} has no setting {key!r}; " + choice_hint(key, known, "settings")
+                f"no host {host!r} in deployment {plan.deployment}; "
+                + choice_hint(host, plan.hosts, "hosts")
             )
-        if value not in known[key]:
-            raise TargetError(
-                f"{target} setting {key}={value!r}: choose " + " or ".join(known[key])
-            )
+        yield host
 
 
-def loopback_all(
-    target: str, options: RuleOptions, known: Mapping[str, tuple[str, ...]] = LOOPBACK_SETTINGS
-) -> bool:
-    """Whether all loopback traffic is accepted (after checking the settings against ``known``)."""
-    check_settings(target, options, known)
-    return options.extra.get("loopback", "all") == "all"
+def collapse(networks: Iterable[Network], family: int) -> tuple[Network, ...]:
+    """The networks of one family (4 or 6), collapsed: the same addresses in fewest networks,
+    sorted."""
+    if family == 4:
+        v4 = [n for n in networks if isinstance(n, ipaddress.IPv4Network)]
+        return tuple(ipaddress.collapse_addresses(v4))
+    v6 = [n for n in networks if isinstance(n, ipaddress.IPv6Network)]
+    return tuple(ipaddress.collapse_addresses(v6))
+
+
+def note_line(flow: str, purpose: str, prefix: str = "") -> str:
+    """``# <prefix><flow>: <purpose>``, one comment line of at most :data:`NOTE_MAX`."""
+    return f"# {prefix}{flow}: {one_line(purpose)}"[:NOTE_MAX]
+
+
+def note_lines(flows: Iterable[str], purposes: Iterable[str]) -> list[str]:
+    """One comment line per flow naming its purpose, without trailing blanks."""
+    return [
+        note_line(flow, purpose).rstrip() for flow, purpose in zip(flows, purposes, strict=True)
+    ]
+
+
+def unreachable_note(row: PlannedFlow, family: int) -> str:
+    """A row that cannot be placed: this end has no address of ``family`` (4 or 6)."""
+    return f"{row.key} ({row.source} -> {row.destination}: IPv{family})"
+
+
+def unreachable_lines(notes: Iterable[str]) -> list[str]:
+    """The comment lines of a ruleset's header naming the rows it could not place."""
+    return [f"# not reachable (no address of that family here): {note}" for note in notes]
+
+
+def loopback_note(row: PlannedFlow) -> str:
+    """A loopback row, for targets that need no rule for it: flow, protocol and ports."""
+    return f"{row.key} ({row.protocol.value.upper()} {row.ports})"
 
 
 class Direction(StrEnum):
@@ -72,15 +127,11 @@ class HostRule:
     family: int  #: 4 or 6
     protocol: Protocol
     ports: PortSet
-    loopback: bool
+    loopback: bool  #: on ``lo``; always inbound (renderers add its output side with egress)
     local: tuple[Network, ...]  #: this host's addresses of the family (destination when inbound)
     peers: tuple[Network, ...]  #: the other ends, collapsed and sorted
     flows: tuple[str, ...]  #: flow keys, in plan order
     purposes: tuple[str, ...]  #: one per flow key
-
-    @property
-    def service_key(self) -> tuple[object, ...]:
-        return (self.direction, self.family, self.protocol, self.ports, self.loopback)
 
 
 class _Key(NamedTuple):
@@ -101,15 +152,6 @@ class HostView:
     addresses: tuple[Network, ...]
     rules: tuple[HostRule, ...]
     unreachable: tuple[str, ...]  #: rows whose peer family this host has no address in
-
-
-def _collapse(networks: Iterable[Network], family: int) -> tuple[Network, ...]:
-    same = [n for n in networks if n.version == family]
-    if family == 4:
-        v4 = [n for n in same if isinstance(n, ipaddress.IPv4Network)]
-        return tuple(ipaddress.collapse_addresses(v4))
-    v6 = [n for n in same if isinstance(n, ipaddress.IPv6Network)]
-    return tuple(ipaddress.collapse_addresses(v6))
 
 
 def rule_hosts(plan: Plan) -> tuple[str, ...]:
@@ -166,7 +208,7 @@ def host_view(plan: Plan, host: str, addresses: tuple[Network, ...], *, egress: 
                 continue
             local_nets = _by_family(split, local, family)
             if not local_nets:
-                unreachable.append(f"{row.key} ({row.source} -> {row.destination}: IPv{family})")
+                unreachable.append(unreachable_note(row, family))
                 continue
             key = _Key(direction, family, row.protocol, row.ports, row.loopback, local_nets)
             groups.setdefault(key, []).append((row, peer_nets))
@@ -189,8 +231,8 @@ def host_view(plan: Plan, host: str, addresses: tuple[Network, ...], *, egress: 
                 protocol=key.protocol,
                 ports=key.ports,
                 loopback=key.loopback,
-                local=_collapse(key.local, key.family),
-                peers=_collapse((n for _row, peers in members for n in peers), key.family),
+                local=collapse(key.local, key.family),
+                peers=collapse((n for _row, peers in members for n in peers), key.family),
                 flows=tuple(flows),
                 purposes=tuple(flows.values()),
             )

@@ -33,19 +33,20 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from portplan.errors import TargetError
-from portplan.load.validate import choice_hint
 from portplan.model._types import Network
 from portplan.model.ports import PortRange, PortSet
 from portplan.plan import Plan
 from portplan.render.text import one_line
-from portplan.targets import Capability, DefaultAction, RuleOptions, Scope, Target
+from portplan.targets import DefaultAction, RuleOptions
 from portplan.targets.hostview import (
     Direction,
     HostRule,
     HostView,
+    LinuxHostTarget,
     host_view,
-    loopback_all,
-    rule_hosts,
+    hosts_to_render,
+    note_lines,
+    unreachable_lines,
 )
 
 __all__ = [
@@ -63,7 +64,6 @@ MULTIPORT_MAX = 15
 SET_PREFIX = "portplan"
 _SET_MAXELEM = 65536  # ipset's default maxelem, which the sets are created with
 _COMMENT_MAX = 255  # xt_comment keeps 256 bytes with the NUL; nft-based iptables truncates silently
-_NOTE_MAX = 200
 
 
 def _net(network: Network) -> str:
@@ -141,13 +141,6 @@ def _comment(flows: Sequence[str]) -> str:
     return names[0][: _COMMENT_MAX - len(more)] + more
 
 
-def _note_lines(rule: HostRule) -> list[str]:
-    return [
-        f"# {flow}: {one_line(purpose)}"[:_NOTE_MAX].rstrip()
-        for flow, purpose in zip(rule.flows, rule.purposes, strict=True)
-    ]
-
-
 def _address_matches(
     family: int, networks: tuple[Network, ...], side: str, sets: _Sets
 ) -> list[str]:
@@ -171,10 +164,11 @@ def _rule_lines(rule: HostRule, chain: str, interface: str | None, sets: _Sets) 
     src = _address_matches(rule.family, sources, "src", sets)
     dst = _address_matches(rule.family, destinations, "dst", sets)
     tail = f'-m conntrack --ctstate NEW -m comment --comment "{_comment(rule.flows)}" -j ACCEPT'
-    lines = _note_lines(rule)
+    lines = note_lines(rule.flows, rule.purposes)
+    chunks = port_chunks(rule.ports)
     for s in src:
         for d in dst:
-            for chunk in port_chunks(rule.ports):
+            for chunk in chunks:
                 parts = [f"-A {chain}", s, d]
                 if interface is not None:
                     parts.append(interface)
@@ -211,21 +205,21 @@ def _final(chain: str, family: int, options: RuleOptions) -> list[str]:
     ]
 
 
-def _render_family(view: HostView, family: int, options: RuleOptions, sets: _Sets) -> str:
+def _render_family(
+    view: HostView, family: int, options: RuleOptions, accept_loopback: bool, sets: _Sets
+) -> str:
     """The ``iptables-restore`` (family 4) or ``ip6tables-restore`` (6) file of one host."""
-    accept_loopback = loopback_all("iptables", options)
     inbound: list[str] = []
     outbound: list[str] = []
     for rule in view.rules:
         if rule.family != family:
             continue
-        if rule.direction is Direction.INBOUND:
-            interface = "-i lo" if rule.loopback else None
-            inbound += _rule_lines(rule, "INPUT", interface, sets)
-            if rule.loopback and options.egress:
-                outbound += _rule_lines(rule, "OUTPUT", "-o lo", sets)
-        else:
-            outbound += _rule_lines(rule, "OUTPUT", "-o lo" if rule.loopback else None, sets)
+        if rule.direction is Direction.OUTBOUND:
+            outbound += _rule_lines(rule, "OUTPUT", None, sets)
+            continue
+        inbound += _rule_lines(rule, "INPUT", "-i lo" if rule.loopback else None, sets)
+        if rule.loopback and options.egress:  # the connection's first packet passes OUTPUT too
+            outbound += _rule_lines(rule, "OUTPUT", "-o lo", sets)
     used_sets = [name for (fam, _nets), name in sets.named.items() if fam == family]
 
     tool = "iptables-restore" if family == 4 else "ip6tables-restore"
@@ -245,9 +239,7 @@ def _render_family(view: HostView, family: int, options: RuleOptions, sets: _Set
             f"# Needs the address sets {', '.join(used_sets)}: "
             f"`ipset restore -f {view.host}.ipset` first."
         )
-    header.extend(
-        f"# not reachable (no address of that family here): {one_line(u)}" for u in view.unreachable
-    )
+    header.extend(unreachable_lines(one_line(u) for u in view.unreachable))
     output_policy = "DROP" if options.egress else "ACCEPT"
     out = [
         *header,
@@ -294,12 +286,18 @@ def _render_sets(view: HostView, sets: _Sets) -> str:
 
 def render_host(view: HostView, options: RuleOptions) -> dict[str, str]:
     """The files of one host: ``.ipset`` (when sets are used), ``.v4`` and ``.v6``."""
+    return _render_host(view, options, IptablesTarget().accept_loopback(options))
+
+
+def _render_host(view: HostView, options: RuleOptions, accept_loopback: bool) -> dict[str, str]:
     sets = _Sets(host=view.host)
     # Both families, always: a host with no IPv6 address in the deployment still has a
     # link-local one, and leaving ip6tables as it was would leave it open.
     rulesets: dict[str, str] = {}
     for family in (4, 6):
-        rulesets[f"{view.host}.v{family}"] = _render_family(view, family, options, sets)
+        rulesets[f"{view.host}.v{family}"] = _render_family(
+            view, family, options, accept_loopback, sets
+        )
     files: dict[str, str] = {}
     if sets.named:
         files[f"{view.host}.ipset"] = _render_sets(view, sets)
@@ -307,37 +305,18 @@ def render_host(view: HostView, options: RuleOptions) -> dict[str, str]:
     return files
 
 
-class IptablesTarget(Target):
+class IptablesTarget(LinuxHostTarget):
     """Linux iptables/ip6tables host firewall, with ipset address sets."""
 
     name = "iptables"
     description = (
         "Linux iptables: iptables-restore and ip6tables-restore files per host, ipsets, stateful"
     )
-    scope = Scope.HOST
-    capabilities = frozenset(
-        {
-            Capability.PORT_RANGES,
-            Capability.UDP,
-            Capability.IPV6,
-            Capability.EGRESS,
-            Capability.LOOPBACK,
-            Capability.ADDRESS_SETS,
-            Capability.STATEFUL,
-            Capability.COMMENTS,
-        }
-    )
 
     def render(self, plan: Plan, options: RuleOptions) -> dict[str, str]:
-        loopback_all("iptables", options)  # refuse unknown settings before rendering anything
+        accept_loopback = self.accept_loopback(options)  # refuse bad settings before any host
         files: dict[str, str] = {}
-        for host in options.hosts or rule_hosts(plan):
-            if host not in plan.hosts:
-                raise TargetError(
-                    f"no host {host!r} in deployment {plan.deployment}; "
-                    + choice_hint(host, plan.hosts, "hosts")
-                )
-            addresses = plan.host_addresses(host)
-            view = host_view(plan, host, addresses, egress=options.egress)
-            files.update(render_host(view, options))
+        for host in hosts_to_render(plan, options):
+            view = host_view(plan, host, plan.host_addresses(host), egress=options.egress)
+            files.update(_render_host(view, options, accept_loopback))
         return files

@@ -27,7 +27,6 @@ rule: it denies all.
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -41,7 +40,14 @@ from portplan.model.deployment import Kubernetes
 from portplan.model.ports import PortSet
 from portplan.plan import Plan, PlannedFlow
 from portplan.render.text import one_line
-from portplan.targets import Capability, DefaultAction, RuleOptions, Scope, Target
+from portplan.targets import STATEFUL_CAPABILITIES, RuleOptions, Scope, Target
+from portplan.targets.hostview import (
+    collapse,
+    loopback_note,
+    note_line,
+    unreachable_lines,
+    unreachable_note,
+)
 
 __all__ = ["KubernetesTarget", "render_cluster"]
 
@@ -81,19 +87,8 @@ class _Policy:
     unreachable: tuple[str, ...]
 
 
-def _check(plan: Plan, options: RuleOptions) -> dict[str, Kubernetes]:
+def _check(plan: Plan) -> dict[str, Kubernetes]:
     """The in-cluster hosts of ``plan``; ``TargetError`` for what cannot be expressed."""
-    if options.extra:
-        raise TargetError(
-            f"target kubernetes has no setting {', '.join(map(repr, sorted(options.extra)))}; "
-            "it takes none (see docs/targets.md)"
-        )
-    if options.default is DefaultAction.REJECT:
-        raise TargetError(
-            "target kubernetes cannot express --default reject: a NetworkPolicy only allows, "
-            "and the network plugin decides how denied traffic ends (usually dropped); use "
-            "--default drop"
-        )
     pods = {name: h.kubernetes for name, h in plan.hosts.items() if h.kubernetes is not None}
     if not pods:
         raise TargetError(
@@ -170,8 +165,7 @@ def _policy(plan: Plan, host: str, k8s: Kubernetes, options: RuleOptions) -> _Po
                 if network.version in own_families:
                     networks.append(network)
                 else:
-                    note = f"{row.key} ({row.source} -> {row.destination}: IPv{network.version})"
-                    unreachable[note] = None
+                    unreachable[unreachable_note(row, network.version)] = None
         if pods is None and not networks:
             return
         rule = rules.setdefault((row.protocol, row.ports), _Rule())
@@ -180,10 +174,10 @@ def _policy(plan: Plan, host: str, k8s: Kubernetes, options: RuleOptions) -> _Po
             rule.pods.setdefault(pods)
         rule.networks.extend(networks)
 
-    for row in plan.rows:
+    for row in plan.rows_of(host):
         if row.loopback:
             if row.destination == host:
-                loopback[f"{row.key} ({row.protocol.value.upper()} {row.ports})"] = None
+                loopback[loopback_note(row)] = None
             continue
         if row.destination == host:
             add(ingress, row, row.source)
@@ -199,12 +193,6 @@ def _policy(plan: Plan, host: str, k8s: Kubernetes, options: RuleOptions) -> _Po
     )
 
 
-def _collapse(networks: Iterable[Network]) -> list[Network]:
-    v4 = [n for n in networks if isinstance(n, ipaddress.IPv4Network)]
-    v6 = [n for n in networks if isinstance(n, ipaddress.IPv6Network)]
-    return [*ipaddress.collapse_addresses(v4), *ipaddress.collapse_addresses(v6)]
-
-
 def _peers(rule: _Rule, own_namespace: str) -> list[dict[str, Any]]:
     peers: list[dict[str, Any]] = []
     for pods in rule.pods:
@@ -212,7 +200,9 @@ def _peers(rule: _Rule, own_namespace: str) -> list[dict[str, Any]]:
         if pods.namespace != own_namespace:  # one peer: both selectors must hold
             peer["namespaceSelector"] = {"matchLabels": {NAMESPACE_LABEL: pods.namespace}}
         peers.append(peer)
-    peers.extend({"ipBlock": {"cidr": str(n)}} for n in _collapse(rule.networks))
+    peers.extend(
+        {"ipBlock": {"cidr": str(n)}} for family in (4, 6) for n in collapse(rule.networks, family)
+    )
     return peers
 
 
@@ -263,16 +253,14 @@ def _notes(policy: _Policy, options: RuleOptions) -> list[str]:
     for section, rules in sections:
         for number, rule in enumerate(rules.values(), start=1):
             lines.extend(
-                f"# {section}-{number} {flow}: {' '.join(purpose.split())}"[:200]
+                note_line(flow, purpose, f"{section}-{number} ")
                 for flow, purpose in rule.flows.items()
             )
     lines.extend(
         f"# {flow} over loopback: traffic inside a pod is not subject to NetworkPolicy; no rule"
         for flow in policy.loopback
     )
-    lines.extend(
-        f"# not reachable (no address of that family here): {u}" for u in policy.unreachable
-    )
+    lines.extend(unreachable_lines(policy.unreachable))
     return lines
 
 
@@ -314,19 +302,15 @@ class KubernetesTarget(Target):
         "(podSelector, namespaceSelector, ipBlock, endPort)"
     )
     scope = Scope.DEPLOYMENT
-    capabilities = frozenset(
-        {
-            Capability.PORT_RANGES,
-            Capability.UDP,
-            Capability.IPV6,
-            Capability.EGRESS,
-            Capability.STATEFUL,
-            Capability.COMMENTS,
-        }
+    capabilities = STATEFUL_CAPABILITIES
+    reject_refusal = (
+        "a NetworkPolicy only allows, and the network plugin decides how denied traffic ends "
+        "(usually dropped)"
     )
 
     def render(self, plan: Plan, options: RuleOptions) -> dict[str, str]:
-        pods = _check(plan, options)
+        self.check_options(options)
+        pods = _check(plan)
         clusters: dict[str, list[str]] = {}
         for name, k8s in pods.items():
             clusters.setdefault(k8s.cluster, []).append(name)

@@ -15,19 +15,21 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from portplan.errors import TargetError
-from portplan.model._types import Network, Protocol
+from portplan.model._types import Network, Protocol, network_text
 from portplan.model.ports import PortSet
 from portplan.plan import Plan
 from portplan.render.text import one_line
-from portplan.targets import Capability, DefaultAction, RuleOptions, Scope, Target
+from portplan.targets import DefaultAction, RuleOptions
 from portplan.targets.hostview import (
     LOOPBACK_SETTINGS,
     Direction,
     HostRule,
     HostView,
+    LinuxHostTarget,
     host_view,
-    loopback_all,
-    rule_hosts,
+    hosts_to_render,
+    note_lines,
+    unreachable_lines,
 )
 from portplan.targets.sharedview import SharedRule, SharedView, shared_view
 
@@ -44,14 +46,8 @@ SHARED_FILE = "shared.nft"
 _COMMENT_MAX = 120  # nft keeps at most 128 bytes of comment
 
 
-def _net(network: Network) -> str:
-    if network.prefixlen == network.max_prefixlen:
-        return str(network.network_address)
-    return str(network)
-
-
 def _elements(networks: Sequence[Network]) -> str:
-    return ", ".join(_net(n) for n in networks)
+    return ", ".join(network_text(n) for n in networks)
 
 
 def _match(family: int, field: str, networks: Sequence[Network], set_name: str | None) -> str:
@@ -59,7 +55,7 @@ def _match(family: int, field: str, networks: Sequence[Network], set_name: str |
     if set_name is not None:
         return f"{keyword} {field} @{set_name}"
     if len(networks) == 1:
-        return f"{keyword} {field} {_net(networks[0])}"
+        return f"{keyword} {field} {network_text(networks[0])}"
     return f"{keyword} {field} {{ {_elements(networks)} }}"
 
 
@@ -74,14 +70,11 @@ def _comment(rule: HostRule | SharedRule) -> str:
     return text[:_COMMENT_MAX].replace('"', "'")
 
 
-def _note_lines(rule: HostRule | SharedRule) -> list[str]:
-    return [
-        f"# {flow}: {one_line(purpose)}"[:200].rstrip()
-        for flow, purpose in zip(rule.flows, rule.purposes, strict=True)
-    ]
+def _notes(rule: HostRule | SharedRule) -> list[str]:
+    return [f"\t\t{note}" for note in note_lines(rule.flows, rule.purposes)]
 
 
-def render_host(view: HostView, options: RuleOptions) -> str:
+def render_host(view: HostView, options: RuleOptions, accept_loopback: bool) -> str:
     """The nftables ruleset of one host."""
     sets: list[str] = []
     chains: dict[Direction, list[str]] = {Direction.INBOUND: [], Direction.OUTBOUND: []}
@@ -90,23 +83,10 @@ def render_host(view: HostView, options: RuleOptions) -> str:
         set_name = named.get(rule.peers)
         if set_name is None and len(rule.peers) > 1:
             set_name = named[rule.peers] = f"peers_v{rule.family}_{len(named) + 1}"
-            kind = "ipv4_addr" if rule.family == 4 else "ipv6_addr"
-            sets.extend(
-                [
-                    f"\tset {set_name} {{",
-                    f"\t\ttype {kind}",
-                    "\t\tflags interval",
-                    f"\t\telements = {{ {_elements(rule.peers)} }}",
-                    "\t}",
-                    "",
-                ]
-            )
+            sets.extend(_set_lines(set_name, rule.family, rule.peers, fold=False))
         inbound = rule.direction is Direction.INBOUND
         peer_field, local_field = ("saddr", "daddr") if inbound else ("daddr", "saddr")
-        parts = []
-        if rule.loopback:
-            parts.append('iif "lo"' if inbound else 'oif "lo"')
-        parts += [
+        parts = [
             _match(rule.family, peer_field, rule.peers, set_name),
             _match(rule.family, local_field, rule.local, None),
             _ports(rule.protocol, rule.ports),
@@ -114,18 +94,11 @@ def render_host(view: HostView, options: RuleOptions) -> str:
             "accept",
             f'comment "{_comment(rule)}"',
         ]
-        lines = chains[rule.direction]
-        lines.extend(f"\t\t{note}" for note in _note_lines(rule))
-        lines.append("\t\t" + " ".join(parts))
+        notes = _notes(rule)
+        # a loopback rule is inbound; with egress, its connection leaves through output first
+        chains[rule.direction] += [*notes, "\t\t" + " ".join(['iif "lo"'] * rule.loopback + parts)]
         if rule.loopback and options.egress:
-            # the same connection leaves through the output chain first
-            mirror = ['oif "lo"', *parts[1:]]
-            mirror[1], mirror[2] = (
-                _match(rule.family, "saddr", rule.peers, set_name),
-                _match(rule.family, "daddr", rule.local, None),
-            )
-            chains[Direction.OUTBOUND].extend(f"\t\t{note}" for note in _note_lines(rule))
-            chains[Direction.OUTBOUND].append("\t\t" + " ".join(mirror))
+            chains[Direction.OUTBOUND] += [*notes, "\t\t" + " ".join(['oif "lo"', *parts])]
 
     header = [
         "#!/usr/sbin/nft -f",
@@ -134,10 +107,7 @@ def render_host(view: HostView, options: RuleOptions) -> str:
         "# Generated from the flow plan: every rule names the flows it implements; do not edit.",
         f"# Apply with `nft -f {view.host}.nft`: it replaces only table inet {TABLE}, atomically.",
     ]
-    header.extend(
-        f"# not reachable (no address of that family here): {u}" for u in view.unreachable
-    )
-    accept_loopback = loopback_all("nftables", options, SETTINGS)
+    header.extend(unreachable_lines(view.unreachable))
     return _file(
         header,
         sets,
@@ -195,14 +165,17 @@ def _chains(
     return out
 
 
-def _set_lines(name: str, family: int, networks: Sequence[Network]) -> list[str]:
+def _set_lines(
+    name: str, family: int, networks: Sequence[Network], *, fold: bool = True
+) -> list[str]:
+    """A named set; with ``fold``, more than 8 elements are written one per line."""
     kind = "ipv4_addr" if family == 4 else "ipv6_addr"
     lines = [f"\tset {name} {{", f"\t\ttype {kind}", "\t\tflags interval"]
-    if len(networks) <= 8:
+    if not fold or len(networks) <= 8:
         lines.append(f"\t\telements = {{ {_elements(networks)} }}")
     else:  # one per line: a host added or removed is a one-line diff
         lines.append("\t\telements = {")
-        lines.extend(f"\t\t\t{_net(n)}," for n in networks)
+        lines.extend(f"\t\t\t{network_text(n)}," for n in networks)
         lines.append("\t\t}")
     return [*lines, "\t}", ""]
 
@@ -232,7 +205,7 @@ def render_shared(view: SharedView, options: RuleOptions, accept_loopback: bool)
             "accept",
             f'comment "{_comment(rule)}"',
         ]
-        notes = [f"\t\t{note}" for note in _note_lines(rule)]
+        notes = _notes(rule)
         inbound += [*notes, "\t\t" + " ".join(['iif "lo"'] * rule.loopback + parts)]
         if options.egress:
             outbound += [*notes, "\t\t" + " ".join(['oif "lo"'] * rule.loopback + parts)]
@@ -260,7 +233,7 @@ def _final(options: RuleOptions) -> list[str]:
     return []
 
 
-class NftablesTarget(Target):
+class NftablesTarget(LinuxHostTarget):
     """Linux nftables host firewall."""
 
     name = "nftables"
@@ -268,22 +241,10 @@ class NftablesTarget(Target):
         "Linux nftables: one inet table per host (or, with --set layout=shared, one ruleset "
         "every host loads), named sets, stateful, IPv4 and IPv6"
     )
-    scope = Scope.HOST
-    capabilities = frozenset(
-        {
-            Capability.PORT_RANGES,
-            Capability.UDP,
-            Capability.IPV6,
-            Capability.EGRESS,
-            Capability.LOOPBACK,
-            Capability.ADDRESS_SETS,
-            Capability.STATEFUL,
-            Capability.COMMENTS,
-        }
-    )
+    settings = SETTINGS
 
     def render(self, plan: Plan, options: RuleOptions) -> dict[str, str]:
-        accept_loopback = loopback_all("nftables", options, SETTINGS)  # refuse unknown settings
+        accept_loopback = self.accept_loopback(options)  # refuse unknown settings
         if options.extra.get("layout") == "shared":
             if options.hosts:
                 raise TargetError(
@@ -293,8 +254,7 @@ class NftablesTarget(Target):
             shared = shared_view(plan, loopback_all=accept_loopback)
             return {SHARED_FILE: render_shared(shared, options, accept_loopback)}
         files = {}
-        for host in options.hosts or rule_hosts(plan):
-            addresses = plan.host_addresses(host)
-            view = host_view(plan, host, addresses, egress=options.egress)
-            files[f"{host}.nft"] = render_host(view, options)
+        for host in hosts_to_render(plan, options):
+            view = host_view(plan, host, plan.host_addresses(host), egress=options.egress)
+            files[f"{host}.nft"] = render_host(view, options, accept_loopback)
         return files

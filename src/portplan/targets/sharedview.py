@@ -20,7 +20,6 @@ host) unless they are the same on every host or loopback traffic is accepted who
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -28,7 +27,7 @@ from portplan.errors import TargetError
 from portplan.model._types import Network, Protocol
 from portplan.model.ports import PortSet
 from portplan.plan import Plan, PlannedFlow
-from portplan.targets.hostview import rule_hosts
+from portplan.targets.hostview import collapse, rule_hosts
 
 __all__ = ["SharedRule", "SharedView", "shared_view"]
 
@@ -56,18 +55,6 @@ class SharedView:
     rules: tuple[SharedRule, ...]
     loopback_flows: tuple[str, ...]  #: flow keys of loopback rows left to `iif lo accept`
     unreachable: tuple[str, ...]  #: rows whose two ends share no address family
-
-
-def _collapse(networks: Iterable[Network], family: int) -> _Addresses:
-    if family == 4:
-        return tuple(
-            ipaddress.collapse_addresses(
-                n for n in networks if isinstance(n, ipaddress.IPv4Network)
-            )
-        )
-    return tuple(
-        ipaddress.collapse_addresses(n for n in networks if isinstance(n, ipaddress.IPv6Network))
-    )
 
 
 def _check_distinct(plan: Plan, hosts: Iterable[str]) -> None:
@@ -177,9 +164,7 @@ def shared_view(plan: Plan, *, loopback_all: bool) -> SharedView:
         ident = frozenset(id(t) for t in tuples)
         found = collapsed.get((family, ident))
         if found is None:
-            found = collapsed[family, ident] = _collapse(
-                (n for t in tuples for n in t if n.version == family), family
-            )
+            found = collapsed[family, ident] = collapse((n for t in tuples for n in t), family)
         return found
 
     for (protocol, ports), by_destination in services.items():
@@ -220,7 +205,7 @@ def shared_view(plan: Plan, *, loopback_all: bool) -> SharedView:
         for (protocol, ports), rows in _loopback_services(plan, hosts, loopback_rows).items():
             named = {row.key: row.purpose for row in rows}
             for family in (4, 6):
-                local = _collapse(rows[0].destination_addresses, family)
+                local = collapse(rows[0].destination_addresses, family)
                 if local:
                     rules.append(_rule(family, protocol, ports, local, local, named, loopback=True))
     return SharedView(

@@ -29,24 +29,32 @@ Settings (``--set``): ``profile=Domain,Private`` (default; any of Domain, Privat
 
 from __future__ import annotations
 
-import ipaddress
-from collections.abc import Iterable, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from portplan.errors import TargetError
-from portplan.model._types import Network, Protocol
+from portplan.model._types import Network, Protocol, network_text
 from portplan.model.ports import PortRange, PortSet
 from portplan.plan import Plan, PlannedFlow
 from portplan.render.text import one_line
-from portplan.targets import Capability, DefaultAction, RuleOptions, Scope, Target
-from portplan.targets.hostview import Direction, rule_hosts
+from portplan.targets import STATEFUL_CAPABILITIES, Capability, RuleOptions, Scope, Target
+from portplan.targets.hostview import (
+    Direction,
+    collapse,
+    hosts_to_render,
+    loopback_note,
+    note_line,
+    unreachable_lines,
+    unreachable_note,
+)
 
 __all__ = ["WindowsTarget", "port_difference", "ps_quote", "render_host"]
 
 GROUP = "portplan"
 PROFILES = ("Domain", "Private", "Public")
 DEFAULT_PROFILES = ("Domain", "Private")
-SETTINGS = ("profile", "rpc")
+#: the settings (`--set KEY=VALUE`); their values are checked by _settings
+SETTINGS: Mapping[str, None] = {"profile": None, "rpc": None}
 EPMAP_PORT = 135
 KEYWORD_EPMAP = "RPCEPMap"  #: RPC Endpoint Mapper (TCP 135 of the RPCSS service)
 KEYWORD_RPC = "RPC"  #: RPC Dynamic Ports
@@ -62,22 +70,8 @@ def ps_quote(text: str) -> str:
     return "'" + "".join(c + c if c in _PS_QUOTES else c for c in clean) + "'"
 
 
-def _address(network: Network) -> str:
-    if network.prefixlen == network.max_prefixlen:
-        return str(network.network_address)
-    return str(network)
-
-
 def _addresses(networks: Sequence[Network]) -> str:
-    return ", ".join(ps_quote(_address(n)) for n in networks)
-
-
-def _collapse(networks: Iterable[Network], family: int) -> tuple[Network, ...]:
-    if family == 4:
-        v4 = [n for n in networks if isinstance(n, ipaddress.IPv4Network)]
-        return tuple(ipaddress.collapse_addresses(v4))
-    v6 = [n for n in networks if isinstance(n, ipaddress.IPv6Network)]
-    return tuple(ipaddress.collapse_addresses(v6))
+    return ", ".join(ps_quote(network_text(n)) for n in networks)
 
 
 def port_difference(ports: PortSet, removed: PortSet) -> PortSet:
@@ -119,17 +113,7 @@ class _Settings:
 
 
 def _settings(options: RuleOptions) -> _Settings:
-    unknown = sorted(set(options.extra) - set(SETTINGS))
-    if unknown:
-        raise TargetError(
-            f"target windows has no setting {', '.join(map(repr, unknown))}; "
-            f"its settings are {', '.join(SETTINGS)} (see docs/targets.md)"
-        )
-    if options.default is DefaultAction.REJECT:
-        raise TargetError(
-            "target windows cannot express --default reject: Windows Defender Firewall drops "
-            "blocked traffic silently and has no reject action; use --default drop"
-        )
+    """The values of the settings (their keys checked by :meth:`Target.check_options`)."""
     profile_text = options.extra.get("profile", ",".join(DEFAULT_PROFILES))
     profiles: list[str] = []
     for word in (w.strip() for w in profile_text.split(",")):
@@ -191,15 +175,16 @@ def _host_plan(
     groups: dict[_Key, _Group] = {}
     loopback: dict[str, None] = {}
     unreachable: dict[str, None] = {}
+    own = {family: collapse(addresses, family) for family in (4, 6)}
 
     def add(direction: Direction, row: PlannedFlow, peers: tuple[Network, ...]) -> None:
         for family in (4, 6):
             peer_nets = [n for n in peers if n.version == family]
             if not peer_nets:
                 continue
-            local = _collapse(addresses, family)
+            local = own[family]
             if not local:
-                unreachable[f"{row.key} ({row.source} -> {row.destination}: IPv{family})"] = None
+                unreachable[unreachable_note(row, family)] = None
                 continue
             for ports, keyword in _parts(row, direction, settings):
                 key = _Key(direction, family, row.protocol, ports, keyword, local)
@@ -207,11 +192,10 @@ def _host_plan(
                 group.flows.setdefault(row.key, row.purpose)
                 group.peers.extend(peer_nets)
 
-    for row in plan.rows:
+    for row in plan.rows_of(host):
         if row.loopback:
             if row.destination == host:
-                ports = f"{row.protocol.value.upper()} {row.ports}"
-                loopback[f"{row.key} ({ports})"] = None
+                loopback[loopback_note(row)] = None
             continue
         if row.destination == host:
             add(Direction.INBOUND, row, row.source_addresses)
@@ -234,8 +218,8 @@ def _rule(key: _Key, group: _Group, settings: _Settings) -> list[str]:
     description = " | ".join(f"{flow}: {purpose}" for flow, purpose in group.flows.items())
     port_flag = "-LocalPort" if inbound else "-RemotePort"
     ports = ps_quote(key.keyword) if key.keyword else _port_values(key.ports)
-    peers = _collapse(group.peers, key.family)
-    notes = [f"# {flow}: {one_line(purpose)}"[:200] for flow, purpose in group.flows.items()]
+    peers = collapse(group.peers, key.family)
+    notes = [note_line(flow, purpose) for flow, purpose in group.flows.items()]
     return [
         *notes,
         f"New-NetFirewallRule -DisplayName {ps_quote(name)} `",
@@ -248,11 +232,8 @@ def _rule(key: _Key, group: _Group, settings: _Settings) -> list[str]:
     ]
 
 
-def render_host(plan: Plan, host: str, options: RuleOptions) -> str:
-    """The PowerShell script that installs ``host``'s rules."""
-    settings = _settings(options)
-    if host not in plan.hosts:
-        raise TargetError(f"no host {host!r} in deployment {plan.deployment}")
+def render_host(plan: Plan, host: str, options: RuleOptions, settings: _Settings) -> str:
+    """The PowerShell script that installs ``host``'s rules (``settings`` read from ``options``)."""
     addresses = plan.host_addresses(host)
     view = _host_plan(plan, host, addresses, options, settings)
     profiles = ", ".join(settings.profiles)
@@ -269,7 +250,7 @@ def render_host(plan: Plan, host: str, options: RuleOptions) -> str:
             f"# RPC: inbound TCP {EPMAP_PORT} is the {KEYWORD_EPMAP} keyword and the dynamic "
             f"range the {KEYWORD_RPC} keyword (RPC Dynamic Ports), not a port range."
         )
-    out.extend(f"# not reachable (no address of that family here): {u}" for u in view.unreachable)
+    out.extend(unreachable_lines(view.unreachable))
     out += [
         "#Requires -RunAsAdministrator",
         "",
@@ -327,21 +308,16 @@ class WindowsTarget(Target):
         "stateful, RPC keywords for DCOM/WMI"
     )
     scope = Scope.HOST
-    capabilities = frozenset(
-        {
-            Capability.PORT_RANGES,
-            Capability.UDP,
-            Capability.IPV6,
-            Capability.EGRESS,
-            Capability.STATEFUL,
-            Capability.COMMENTS,
-            Capability.RPC_KEYWORDS,
-        }
+    capabilities = STATEFUL_CAPABILITIES | {Capability.RPC_KEYWORDS}
+    settings = SETTINGS
+    reject_refusal = (
+        "Windows Defender Firewall drops blocked traffic silently and has no reject action"
     )
 
     def render(self, plan: Plan, options: RuleOptions) -> dict[str, str]:
-        _settings(options)  # refuse bad settings even when no host is rendered
+        self.check_options(options)
+        settings = _settings(options)  # refuse bad settings even when no host is rendered
         files = {}
-        for host in options.hosts or rule_hosts(plan):
-            files[f"{host}.ps1"] = render_host(plan, host, options)
+        for host in hosts_to_render(plan, options):
+            files[f"{host}.ps1"] = render_host(plan, host, options, settings)
         return files
