@@ -8,12 +8,14 @@ exits in one place and nowhere else.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 __all__ = [
     "ApplyError",
     "Diagnostic",
+    "DiagnosticsError",
     "InputError",
     "PlanError",
     "PortplanError",
@@ -58,16 +60,26 @@ class PortplanError(Exception):
     exit_code: int = 1
 
 
-class InputError(PortplanError, ValueError):
-    """Files the user gave do not hold a valid model; carries every problem found, not just one."""
+class DiagnosticsError(PortplanError, ValueError):
+    """An error about files the user wrote; :attr:`diagnostics` says where and what, one each."""
 
     exit_code = EXIT_USAGE
 
-    def __init__(self, diagnostics: list[Diagnostic]) -> None:
+    def __init__(self, diagnostics: Iterable[Diagnostic]) -> None:
         self.diagnostics = tuple(diagnostics)
+        super().__init__("\n".join([*map(str, self.diagnostics), *self._summary()]))
+
+    def _summary(self) -> tuple[str, ...]:
+        """Lines the message ends with, after the diagnostics."""
+        return ()
+
+
+class InputError(DiagnosticsError):
+    """Files the user gave do not hold a valid model; carries every problem found, not just one."""
+
+    def _summary(self) -> tuple[str, ...]:
         count = len(self.diagnostics)
-        summary = f"{count} problem{'s' if count != 1 else ''} found"
-        super().__init__("\n".join([*map(str, self.diagnostics), summary]))
+        return (f"{count} problem{'s' if count != 1 else ''} found",)
 
 
 class UnknownProductError(PortplanError, LookupError):
@@ -76,14 +88,8 @@ class UnknownProductError(PortplanError, LookupError):
     exit_code = EXIT_USAGE
 
 
-class PlanError(PortplanError, ValueError):
+class PlanError(DiagnosticsError):
     """A deployment that loads but cannot be expanded into concrete flows (carries diagnostics)."""
-
-    exit_code = EXIT_USAGE
-
-    def __init__(self, diagnostics: list[Diagnostic]) -> None:
-        self.diagnostics = tuple(diagnostics)
-        super().__init__("\n".join(map(str, self.diagnostics)))
 
 
 class TargetError(PortplanError, ValueError):

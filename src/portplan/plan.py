@@ -17,7 +17,7 @@ from enum import StrEnum
 
 from portplan.errors import Diagnostic, PlanError
 from portplan.load.deployment import Bundle
-from portplan.load.validate import choice_hint
+from portplan.load.validate import choice_hint, describe_ports
 from portplan.model._types import Network, ParamRef, Protocol
 from portplan.model.conditions import And, Condition
 from portplan.model.deployment import Deployment, Host, ProductBinding
@@ -293,10 +293,6 @@ def _unique(problems: Iterable[Diagnostic]) -> list[Diagnostic]:
     return list(dict.fromkeys(problems))
 
 
-def _describe_ports(ranges: Iterable[PortRange]) -> str:
-    return ",".join(str(r) for r in ranges)
-
-
 class _Expander:
     def __init__(self, bundle: Bundle, product: Product, binding: ProductBinding) -> None:
         self.bundle = bundle
@@ -313,6 +309,8 @@ class _Expander:
         self._hosts_cache: dict[str, tuple[str, ...]] = {}
         self._host_set_cache: dict[str, frozenset[str]] = {}
         self._dynamic_cache: dict[tuple[str, str], tuple[tuple[PortRange, ...] | None, str]] = {}
+        self._leaves_cache: dict[tuple[str, ...], tuple[str, ...]] = {}
+        self._components_cache: dict[tuple[str, tuple[str, ...]], str] = {}
 
     # -- placement ---------------------------------------------------------------------------
 
@@ -341,6 +339,34 @@ class _Expander:
             cached = self._host_set_cache[component] = frozenset(self.hosts_of(component))
         return cached
 
+    def leaves_of(self, candidates: tuple[str, ...]) -> tuple[str, ...]:
+        """The components ``candidates`` stand for, groups opened up, in order, once each."""
+        leaves = self._leaves_cache.get(candidates)
+        if leaves is None:
+            leaves = self._leaves_cache[candidates] = tuple(dict.fromkeys(self._leaves(candidates)))
+        return leaves
+
+    def _leaves(self, candidates: tuple[str, ...]) -> list[str]:
+        components = self.product.components
+        leaves: list[str] = []
+        for component in candidates:
+            members = components[component].members
+            leaves.extend(self._leaves(members) if members else (component,))
+        return leaves
+
+    def components_on(self, host: str, candidates: tuple[str, ...]) -> str:
+        """The components among ``candidates`` (groups opened up) that run on ``host``.
+
+        For candidates that stand for a single component, callers use that component directly.
+        """
+        key = (host, candidates)
+        cached = self._components_cache.get(key)
+        if cached is None:
+            found = [c for c in self.leaves_of(candidates) if host in self.host_set(c)]
+            cached = ", ".join(found) or candidates[0]
+            self._components_cache[key] = cached
+        return cached
+
     # -- ports ------------------------------------------------------------------------------
 
     def resolve(
@@ -360,8 +386,8 @@ class _Expander:
             if override is not None:
                 span = self.bundle.source.value((*self.base, "parameters", item.name))
                 where = f" ({self.bundle.file.name}:{span.line})" if span else ""
-                vendor = _describe_ports(param.default_ranges()) or "none"
-                note = f"{item.name}={_describe_ports(override)} (vendor default {vendor}){where}"
+                vendor = describe_ports(param.default_ranges()) or "none"
+                note = f"{item.name}={describe_ports(override)} (vendor default {vendor}){where}"
                 if note not in overrides:
                     overrides.append(note)
                     decision.reasons.append(f"port parameter overridden: {note}")
@@ -394,7 +420,7 @@ class _Expander:
         result, origin = self._dynamic_cache[key]
         if result is not None:
             decision.reasons.append(
-                f"dynamic range {flow.dynamic} on {host_name}: {_describe_ports(result)} "
+                f"dynamic range {flow.dynamic} on {host_name}: {describe_ports(result)} "
                 f"(from {origin})"
             )
         return result
@@ -508,7 +534,7 @@ class _Expander:
         if via and via_hosts:
             decision.reasons.append(
                 f"published through ingress {via!r} on {', '.join(via_hosts)}: "
-                f"{_describe_ports(published)} on the ingress, then {_describe_ports(internal)} "
+                f"{describe_ports(published)} on the ingress, then {describe_ports(internal)} "
                 "on the destination"
             )
             emit.rows(Hop.INGRESS, sources, flow.source, via_hosts, via, published, None, None)
@@ -519,7 +545,7 @@ class _Expander:
             if via:
                 decision.reasons.append(
                     f"ingress {via!r} is not placed on any host, so it is taken to run beside "
-                    f"the destination, which publishes {_describe_ports(published)}"
+                    f"the destination, which publishes {describe_ports(published)}"
                 )
             connect = published or internal
             listen = (
@@ -564,35 +590,6 @@ class _RowFactory:
         self.decision = decision
         self.out = out
         self.reference = decision.reference
-        self._components_cache: dict[tuple[str, tuple[str, ...]], str] = {}
-        self._leaves_cache: dict[tuple[str, ...], tuple[str, ...]] = {}
-
-    def _components_on(self, host: str, candidates: tuple[str, ...]) -> str:
-        """The components among ``candidates`` (groups opened up) that run on ``host``."""
-        leaves = self._leaves_of(candidates)
-        if len(leaves) == 1:
-            return leaves[0]
-        key = (host, candidates)
-        cached = self._components_cache.get(key)
-        if cached is None:
-            found = [c for c in leaves if host in self.ex.host_set(c)]
-            cached = ", ".join(found) or candidates[0]
-            self._components_cache[key] = cached
-        return cached
-
-    def _leaves_of(self, candidates: tuple[str, ...]) -> tuple[str, ...]:
-        leaves = self._leaves_cache.get(candidates)
-        if leaves is None:
-            leaves = self._leaves_cache[candidates] = tuple(dict.fromkeys(self._leaves(candidates)))
-        return leaves
-
-    def _leaves(self, candidates: tuple[str, ...]) -> list[str]:
-        components = self.ex.product.components
-        leaves: list[str] = []
-        for component in candidates:
-            members = components[component].members
-            leaves.extend(self._leaves(members) if members else (component,))
-        return leaves
 
     def rows(
         self,
@@ -630,8 +627,12 @@ class _RowFactory:
             reference=self.reference,
         )
         source_set = frozenset(sources)
-        leaves = self._leaves_of(source_components)
+        leaves = self.ex.leaves_of(source_components)
         only = leaves[0] if len(leaves) == 1 else None
+        dynamic = (
+            dynamic_flow if dynamic_flow is not None and dynamic_flow.dynamic is not None else None
+        )
+        port_sets = _PortSets(ports, listen)
         for dst in destinations:
             if loopback:  # a loopback flow stays on each host that runs both ends
                 pairs: Sequence[str] = (dst,) if dst in source_set else ()
@@ -642,19 +643,13 @@ class _RowFactory:
                 pairs = sources
             if not pairs:
                 continue
-            dst_ports = ports
-            dst_listen = listen
-            dynamic_set: PortSet | None = None
-            if dynamic_flow is not None and dynamic_flow.dynamic is not None:
-                extra = self.ex.dynamic_for(dynamic_flow, dst, self.decision)
-                if extra is None:
+            extra: tuple[PortRange, ...] = ()
+            if dynamic is not None:
+                found = self.ex.dynamic_for(dynamic, dst, self.decision)
+                if found is None:
                     continue
-                dst_ports = (*ports, *extra)
-                dynamic_set = PortSet.of(extra) or None
-                if listen is not None:
-                    dst_listen = (*listen, *extra)
-            port_set = PortSet.of(dst_ports)
-            listen_set = PortSet.of(dst_listen) if dst_listen is not None else None
+                extra = found
+            port_set, listen_set, dynamic_set = port_sets.with_range(extra)
             dst_host = hosts[dst]
             dst_addresses = LOOPBACK if loopback else dst_host.addresses
             for src in pairs:
@@ -662,7 +657,7 @@ class _RowFactory:
                     PlannedFlow(
                         facts=facts,
                         source=src,
-                        source_component=only or self._components_on(src, source_components),
+                        source_component=only or self.ex.components_on(src, source_components),
                         source_addresses=LOOPBACK if loopback else hosts[src].addresses,
                         source_zone=hosts[src].zone,
                         destination=dst,
@@ -679,3 +674,31 @@ class _RowFactory:
                 f"{local} host pair(s) skipped: source and destination are the same host "
                 "(local traffic, no network flow)"
             )
+
+
+_Sets = tuple[PortSet, PortSet | None, PortSet | None]  #: ports, listen ports, dynamic ports
+
+
+class _PortSets:
+    """The port sets of one leg's rows: the same for every destination but for its dynamic range.
+
+    Computed once per range, found by the range tuple itself: the hosts of one platform share it.
+    """
+
+    def __init__(self, ports: tuple[PortRange, ...], listen: tuple[PortRange, ...] | None) -> None:
+        self.ports = ports
+        self.listen = listen
+        self._by_range: dict[int, tuple[tuple[PortRange, ...], _Sets]] = {}
+
+    def with_range(self, extra: tuple[PortRange, ...]) -> _Sets:
+        """The sets with the dynamic range ``extra`` added (``()`` for a flow without one)."""
+        found = self._by_range.get(id(extra))
+        if found is not None and found[0] is extra:
+            return found[1]
+        sets = (
+            PortSet.of((*self.ports, *extra)),
+            PortSet.of((*self.listen, *extra)) if self.listen is not None else None,
+            PortSet.of(extra) or None,
+        )
+        self._by_range[id(extra)] = (extra, sets)
+        return sets

@@ -5,15 +5,16 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from portplan.errors import Diagnostic, InputError
 from portplan.load.product import read_product
-from portplan.load.validate import choice_hint, validate
-from portplan.load.yamlsrc import SourceMap, load_yaml
+from portplan.load.validate import choice_hint, describe_ports, validate
+from portplan.load.yamlsrc import NO_SUCH_FILE, SourceMap, load_yaml
 from portplan.model.deployment import Deployment, ProductBinding
 from portplan.model.product import Configurability, Product
 
-__all__ = ["Bundle", "load_deployment", "read_deployment"]
+__all__ = ["Bundle", "deployment_from", "load_deployment", "read_deployment"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -34,6 +35,13 @@ def read_deployment(path: Path) -> tuple[Bundle | None, list[Diagnostic]]:
     data, source, problems = load_yaml(path)
     if data is None or problems:
         return None, problems
+    return deployment_from(path, data, source)
+
+
+def deployment_from(
+    path: Path, data: Any, source: SourceMap
+) -> tuple[Bundle | None, list[Diagnostic]]:
+    """Check a deployment file at ``path`` already read by :func:`load_yaml`, and its products."""
     deployment, problems = validate(Deployment, data, source, "deployment")
     if deployment is None:
         return None, problems
@@ -107,7 +115,7 @@ def _resolve_product(
     product_path = (path.parent / binding.file).resolve()
     product, _product_source, problems = read_product(product_path)
     if product is None:
-        if problems and problems[0].message == "no such file":
+        if problems and problems[0].message == NO_SUCH_FILE:
             return None, [
                 source.diagnostic(
                     (*where, "file"),
@@ -154,7 +162,7 @@ def _check_binding(
                 at_key=True,
             )
         elif param.configurable is Configurability.NO:
-            default = ",".join(str(r) for r in param.default_ranges())
+            default = describe_ports(param.default_ranges())
             yield source.diagnostic(
                 (*base, "parameters", name),
                 f"parameter {name!r} of {product_id} is fixed at {default} and cannot be overridden"

@@ -6,8 +6,8 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from portplan.errors import Diagnostic, InputError, PlanError
-from portplan.load.deployment import read_deployment
-from portplan.load.product import read_product
+from portplan.load.deployment import deployment_from
+from portplan.load.product import product_from
 from portplan.load.yamlsrc import load_yaml
 
 _PRODUCT_KEYS = frozenset({"flows", "components"})
@@ -36,13 +36,13 @@ def validate_files(paths: Iterable[Path]) -> list[str]:
     summaries: list[str] = []
     problems: list[Diagnostic] = []
     for path in paths:
-        data, _source, found = load_yaml(path)
+        data, source, found = load_yaml(path)
         if found:
             problems.extend(found)
             continue
         kind = file_kind(data)
         if kind == "product":
-            product, _source, found = read_product(path)
+            product, found = product_from(data, source)
             problems.extend(found)
             if product is not None:
                 summaries.append(
@@ -50,7 +50,7 @@ def validate_files(paths: Iterable[Path]) -> list[str]:
                     f"{len(product.components)} components"
                 )
         elif kind == "deployment":
-            bundle, found = read_deployment(path)
+            bundle, found = deployment_from(path, data, source)
             problems.extend(found)
             if bundle is not None:
                 try:

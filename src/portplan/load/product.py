@@ -31,16 +31,22 @@ def read_product(
     data, source, problems = load_yaml(path, text)
     if data is None or problems:
         return None, source, problems
+    product, problems = product_from(data, source)
+    return product, source, problems
+
+
+def product_from(data: Any, source: SourceMap) -> tuple[Product | None, list[Diagnostic]]:
+    """Check a product file read by :func:`load_yaml`; the product (if valid) and the problems."""
     product, problems = validate(Product, data, source, "product")
     if product is not None:
         problems = check_product(product, source, data)
-        return (product if not problems else None), source, problems
+        return (product if not problems else None), problems
     # Collect the reference problems of the parts that did validate, too.
     partial = _partial_product(data)
     if partial is not None:
         product, index, stand_ins = partial
         problems.extend(_Checker(product, source, data, index, stand_ins).run())
-    return None, source, problems
+    return None, problems
 
 
 def load_product(path: Path | str) -> Product:

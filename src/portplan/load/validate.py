@@ -13,6 +13,7 @@ from pydantic import BaseModel, ValidationError
 from portplan.errors import Diagnostic
 from portplan.load.yamlsrc import Path_, SourceMap
 from portplan.model.conditions import ConditionSyntaxError
+from portplan.model.ports import PortRange
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -33,6 +34,11 @@ def choice_hint(word: str, choices: Iterable[str], what: str) -> str:
         return f"this file declares no {what}"
     shown = ", ".join(options[:12]) + (", ..." if len(options) > 12 else "")
     return f"known {what}: {shown}"
+
+
+def describe_ports(ranges: Iterable[PortRange]) -> str:
+    """Ports and ranges as written, in their order: ``"135,49152-65535"``."""
+    return ",".join(str(r) for r in ranges)
 
 
 def format_path(path: Path_) -> str:

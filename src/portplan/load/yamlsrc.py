@@ -22,6 +22,9 @@ except ImportError:  # pragma: no cover - PyYAML without libyaml
 
 Path_ = tuple[str | int, ...]
 
+#: The message of the diagnostic :func:`load_yaml` gives for a file that does not exist.
+NO_SUCH_FILE = "no such file"
+
 
 @dataclass(frozen=True, slots=True)
 class Span:
@@ -38,7 +41,7 @@ class SourceMap:
     positions it will not report.
     """
 
-    __slots__ = ("_keys", "_quoted", "_root", "_text", "_values", "file")
+    __slots__ = ("_index", "_keys", "_quoted", "_root", "_text", "_values", "file")
 
     def __init__(self, file: Path, text: str | None = None) -> None:
         self.file = file
@@ -47,6 +50,7 @@ class SourceMap:
         self._values: dict[Path_, Span] = {}
         self._keys: dict[Path_, Span] = {}
         self._quoted: set[Path_] = set()
+        self._index: dict[int, dict[str, tuple[yaml.Node, yaml.Node]]] = {}
 
     def _node(self, path: Path_) -> tuple[yaml.Node | None, yaml.Node | None, int]:
         """(key node, value node, depth reached) along ``path`` in the composed file."""
@@ -61,14 +65,7 @@ class SourceMap:
         depth = 0
         for part in path:
             if isinstance(node, yaml.MappingNode):
-                found = next(
-                    (
-                        (k, v)
-                        for k, v in node.value
-                        if isinstance(k, yaml.ScalarNode) and k.value == str(part)
-                    ),
-                    None,
-                )
+                found = self._entries(node).get(str(part))
                 if found is None:
                     break
                 key, node = found
@@ -80,6 +77,16 @@ class SourceMap:
                 break
             depth += 1
         return key, node, depth
+
+    def _entries(self, node: yaml.MappingNode) -> dict[str, tuple[yaml.Node, yaml.Node]]:
+        """A mapping's (key node, value node) by key text; built once per mapping."""
+        entries = self._index.get(id(node))  # the nodes live as long as ``_root``
+        if entries is None:
+            entries = self._index[id(node)] = {}
+            for k, v in node.value:
+                if isinstance(k, yaml.ScalarNode):
+                    entries.setdefault(k.value, (k, v))  # a duplicate key: the first one wins
+        return entries
 
     def has(self, path: Path_) -> bool:
         """Whether the file itself writes a value at ``path``."""
@@ -153,38 +160,26 @@ class _Builder:
             result: dict[Any, Any] = {}
             for key_node, value_node in node.value:
                 if not isinstance(key_node, yaml.ScalarNode):
-                    self.problems.append(
-                        Diagnostic(
-                            file=self.source.file,
-                            line=_span(key_node).line,
-                            column=_span(key_node).column,
-                            message="a mapping key must be a plain name, not a list or mapping",
-                            hint="write the key as text",
-                        )
+                    self._problem(
+                        key_node,
+                        "a mapping key must be a plain name, not a list or mapping",
+                        "write the key as text",
                     )
                     continue
                 key = self.loader.construct_object(key_node)
                 if key_node.tag == "tag:yaml.org,2002:merge":
-                    self.problems.append(
-                        Diagnostic(
-                            file=self.source.file,
-                            line=_span(key_node).line,
-                            column=_span(key_node).column,
-                            message="YAML merge keys (<<) are not supported",
-                            hint="write the keys out in full",
-                        )
+                    self._problem(
+                        key_node,
+                        "YAML merge keys (<<) are not supported",
+                        "write the keys out in full",
                     )
                     continue
                 if key in result:
                     first = self.source._keys[(*path, key)]
-                    self.problems.append(
-                        Diagnostic(
-                            file=self.source.file,
-                            line=_span(key_node).line,
-                            column=_span(key_node).column,
-                            message=f"duplicate key {key!r} (first written at line {first.line})",
-                            hint="keep one of them; YAML would silently drop the first",
-                        )
+                    self._problem(
+                        key_node,
+                        f"duplicate key {key!r} (first written at line {first.line})",
+                        "keep one of them; YAML would silently drop the first",
                     )
                     continue
                 self.source._keys[(*path, key)] = _span(key_node)
@@ -195,6 +190,19 @@ class _Builder:
         if isinstance(node, yaml.ScalarNode) and node.style in ("'", '"'):
             self.source._quoted.add(path)
         return self.loader.construct_object(node)
+
+    def _problem(self, key_node: yaml.Node, message: str, hint: str) -> None:
+        """Record a problem with the mapping key written at ``key_node``."""
+        span = _span(key_node)
+        self.problems.append(
+            Diagnostic(
+                file=self.source.file,
+                line=span.line,
+                column=span.column,
+                message=message,
+                hint=hint,
+            )
+        )
 
 
 def _syntax_diagnostic(path: Path, exc: yaml.MarkedYAMLError) -> Diagnostic:
@@ -220,6 +228,19 @@ def _syntax_diagnostic(path: Path, exc: yaml.MarkedYAMLError) -> Diagnostic:
     )
 
 
+def _failure(
+    source: SourceMap,
+    message: str,
+    hint: str,
+    *,
+    line: int | None = None,
+    column: int | None = None,
+) -> tuple[None, SourceMap, list[Diagnostic]]:
+    """What :func:`load_yaml` returns when it gets no data: ``None``, the map, one diagnostic."""
+    diagnostic = Diagnostic(file=source.file, line=line, column=column, message=message, hint=hint)
+    return None, source, [diagnostic]
+
+
 def load_yaml(path: Path, text: str | None = None) -> tuple[Any, SourceMap, list[Diagnostic]]:
     """Read one YAML document; return its data, its source map and any problems found.
 
@@ -230,32 +251,10 @@ def load_yaml(path: Path, text: str | None = None) -> tuple[Any, SourceMap, list
         try:
             text = path.read_text(encoding="utf-8")
         except FileNotFoundError:
-            return (
-                None,
-                source,
-                [
-                    Diagnostic(
-                        file=path,
-                        line=None,
-                        column=None,
-                        message="no such file",
-                        hint="check the path",
-                    )
-                ],
-            )
+            return _failure(source, NO_SUCH_FILE, "check the path")
         except (OSError, UnicodeDecodeError) as exc:
-            return (
-                None,
-                source,
-                [
-                    Diagnostic(
-                        file=path,
-                        line=None,
-                        column=None,
-                        message=f"cannot read file: {exc}",
-                        hint="check the path and that it is UTF-8 text",
-                    )
-                ],
+            return _failure(
+                source, f"cannot read file: {exc}", "check the path and that it is UTF-8 text"
             )
     try:
         # Fast path: plain load, positions only computed if a problem needs them.
@@ -287,18 +286,8 @@ def _load_checked(path: Path, text: str) -> tuple[Any, SourceMap, list[Diagnosti
     try:
         node = loader.get_single_node()
         if node is None:
-            return (
-                None,
-                source,
-                [
-                    Diagnostic(
-                        file=path,
-                        line=1,
-                        column=1,
-                        message="the file is empty",
-                        hint="write the model as a YAML mapping",
-                    )
-                ],
+            return _failure(
+                source, "the file is empty", "write the model as a YAML mapping", line=1, column=1
             )
         builder = _Builder(loader, source)
         data = builder.build(node, ())
@@ -306,18 +295,6 @@ def _load_checked(path: Path, text: str) -> tuple[Any, SourceMap, list[Diagnosti
     except yaml.MarkedYAMLError as exc:
         return None, source, [_syntax_diagnostic(path, exc)]
     except yaml.YAMLError as exc:
-        return (
-            None,
-            source,
-            [
-                Diagnostic(
-                    file=path,
-                    line=None,
-                    column=None,
-                    message=f"YAML error: {exc}",
-                    hint="fix the file's YAML",
-                )
-            ],
-        )
+        return _failure(source, f"YAML error: {exc}", "fix the file's YAML")
     finally:
         loader.dispose()

@@ -17,7 +17,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from portplan.errors import PortplanError
+from portplan.errors import EXIT_USAGE, PortplanError
 
 __all__ = [
     "And",
@@ -38,7 +38,7 @@ _KEYWORDS = frozenset({"and", "or", "not", "true", "false"})
 class ConditionSyntaxError(PortplanError, ValueError):
     """A condition that does not parse; ``offset`` is the 0-based position of the fault."""
 
-    exit_code = 2
+    exit_code = EXIT_USAGE
 
     def __init__(self, message: str, offset: int) -> None:
         super().__init__(message)

@@ -18,7 +18,6 @@ from portplan.model._types import (
     HostName,
     Identifier,
     LiteralPorts,
-    Network,
     NetworkField,
     OneOrMany,
     ProductId,
@@ -48,9 +47,7 @@ class Host(BaseModel):
 
     model_config = MODEL_CONFIG
 
-    addresses: Annotated[tuple[NetworkField, ...], BeforeValidator(as_tuple), OneOrMany()] = Field(
-        min_length=1
-    )
+    addresses: AddressList = Field(min_length=1)
     dns_name: DnsName | None = Field(
         None,
         description="the name the product's components use to reach this host; "
@@ -85,9 +82,6 @@ class Host(BaseModel):
         # several single addresses are one multi-homed machine; a network is a group
         return any(a.num_addresses > 1 for a in self.addresses)
 
-    def networks(self, version: int | None = None) -> tuple[Network, ...]:
-        return tuple(a for a in self.addresses if version is None or a.version == version)
-
 
 class ProductBinding(BaseModel):
     """One product in a deployment: where it comes from, where it runs and how it is set up."""
@@ -97,9 +91,9 @@ class ProductBinding(BaseModel):
     file: str | None = Field(
         None, description="product model file, relative to the deployment; default: the catalog"
     )
-    components: dict[
-        Identifier, Annotated[tuple[HostName, ...], BeforeValidator(as_tuple), OneOrMany()]
-    ] = Field(default_factory=dict, description="component id -> host names")
+    components: dict[Identifier, HostList] = Field(
+        default_factory=dict, description="component id -> host names"
+    )
     features: dict[Identifier, bool] = Field(default_factory=dict)
     parameters: dict[Identifier, LiteralPorts] = Field(
         default_factory=dict, description="overrides of configurable port parameters"

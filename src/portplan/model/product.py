@@ -292,9 +292,6 @@ class Product(BaseModel):
     def section(self, section_id: str) -> Section | None:
         return next((s for s in self.sections if s.id == section_id), None)
 
-    def flow(self, flow_id: str) -> Flow | None:
-        return next((f for f in self.flows if f.id == flow_id), None)
-
     def main_component(self, component_id: str) -> str:
         """The top-level component of a (sub)component."""
         seen: set[str] = set()
