@@ -15,7 +15,10 @@ or ``error:ERRNO`` (a local firewall refusing the send, for instance).
 
 Namespaces are named ``pp-<creator pid, hex>-<random>-<n>``; :func:`remove_stale_namespaces`
 deletes namespaces of exactly that shape whose creating process is gone and that are older
-than ten minutes (left by a crashed run).
+than ten minutes (left by a crashed run).  :func:`namespace` (or :meth:`Topology.new_namespace`)
+gives bare namespaces of the same shape, for tests that wire their own links.  :func:`guard`
+wraps a module's namespace tests: skip where they cannot run, clear stale namespaces, and
+check that none was left behind.
 """
 
 from __future__ import annotations
@@ -34,6 +37,8 @@ import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+
+import pytest
 
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -142,6 +147,18 @@ def own_namespaces() -> list[str]:
     return [name for name in namespaces() if name.startswith(mine)]
 
 
+@contextlib.contextmanager
+def guard(*tools: str) -> Iterator[None]:
+    """Around a module's namespace tests: skip (with the reason) where namespaces cannot be
+    built with ``ip`` and ``tools``, delete stale ones first, and never leak one."""
+    reason = unavailable(*tools)
+    if reason is not None:
+        pytest.skip(reason)
+    remove_stale_namespaces()
+    yield
+    assert own_namespaces() == [], "namespaces were left behind"
+
+
 @dataclass(frozen=True, slots=True)
 class Probe:
     """Try to reach ``destination:port`` over ``protocol``, from ``source`` if given."""
@@ -167,10 +184,6 @@ class Node:
     name: str
     netns: str
     addresses: list[Address] = field(default_factory=list)
-
-    def address(self, version: int) -> Address | None:
-        """The node's first address of an IP version."""
-        return next((a for a in self.addresses if a.version == version), None)
 
 
 _LISTEN_SCRIPT = r"""
@@ -262,7 +275,8 @@ asyncio.run(main())
 
 
 class Topology:
-    """Namespaces on one bridge.  Build it with :func:`topology`, which tears it down."""
+    """Namespaces on one bridge (and bare ones, :meth:`new_namespace`).  Build it with
+    :func:`topology`, which tears it down."""
 
     def __init__(self) -> None:
         self.tag = f"{PREFIX}{os.getpid():x}-{secrets.token_hex(2)}"
@@ -274,7 +288,8 @@ class Topology:
 
     # -- building -------------------------------------------------------------------------
 
-    def _new_namespace(self) -> str:
+    def new_namespace(self) -> str:
+        """A new namespace with only ``lo`` (up), deleted with the topology."""
         name = f"{self.tag}-{len(self._namespaces)}"
         self._namespaces.append(name)  # before creating it, so close() removes a half-made one
         run(["ip", "netns", "add", name])
@@ -286,7 +301,7 @@ class Topology:
 
     def _switch_namespace(self) -> str:
         if self._switch is None:
-            switch = self._new_namespace()
+            switch = self.new_namespace()
             # the switch only forwards frames; it sends nothing of its own
             self._sysctl(switch, "net.ipv6.conf.all.disable_ipv6=1")
             run(
@@ -304,7 +319,7 @@ class Topology:
         if name in self.nodes:
             raise NetnsError(f"node {name!r} exists already")
         switch = self._switch_namespace()
-        netns = self._new_namespace()
+        netns = self.new_namespace()
         self._sysctl(
             netns,
             "net.ipv6.conf.default.disable_ipv6=0",
@@ -344,10 +359,6 @@ class Topology:
                     return ipaddress.IPv6Address(f"{info['local']}%eth0")
             time.sleep(0.05)
         raise NetnsError(f"{node.name} has no usable link-local address")
-
-    def owner(self, address: Address) -> str | None:
-        """The node an address is on."""
-        return self._owners.get(address)
 
     # -- using ----------------------------------------------------------------------------
 
@@ -474,6 +485,14 @@ def topology() -> Iterator[Topology]:
         yield built
     finally:
         built.close()
+
+
+@contextlib.contextmanager
+def namespace() -> Iterator[str]:
+    """One bare namespace (only ``lo``, up), named like every other namespace of this harness;
+    deleted however the block ends, with any process still inside killed first."""
+    with topology() as built:
+        yield built.new_namespace()
 
 
 # -- addresses for the hosts of a deployment ------------------------------------------------

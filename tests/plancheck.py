@@ -138,10 +138,6 @@ class Lab:
     ports: dict[str, set[int]]  #: node name → ports listened on (TCP and UDP, every address)
     loopback_ports: dict[str, set[int]]  #: node name → ports listened on at 127.0.0.1 and ::1
 
-    @property
-    def outsider(self) -> Node:
-        return self.topo.nodes[OUTSIDER]
-
 
 def build_lab(topo: Topology, plan: Plan) -> Lab:
     """Namespaces for every host of the plan and an outsider, with listeners started."""
@@ -310,9 +306,6 @@ class Outcome:
 
     checks: tuple[Check, ...]
     results: tuple[str, ...]
-
-    def passed(self, index: int) -> bool:
-        return self.results[index] in PASSED
 
     def wrong(self) -> list[str]:
         """Checks whose result contradicts the plan, described."""

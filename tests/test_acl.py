@@ -19,9 +19,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
-from portplan import build_plan, load_deployment
+import examples
 from portplan.errors import TargetError
 from portplan.model._types import Network
 from portplan.model.ports import PortRange, PortSet
@@ -40,7 +39,6 @@ from portplan.targets.acl import (
     expected_permits,
 )
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 TARGETS: dict[str, type[AclTarget]] = {
     "cisco": CiscoTarget,
     "juniper": JuniperTarget,
@@ -51,7 +49,7 @@ TARGETS: dict[str, type[AclTarget]] = {
 
 
 def dual_stack_data() -> dict[str, Any]:
-    data = yaml.safe_load((EXAMPLES / "shopping-contoso.yaml").read_text())
+    data = examples.example_data("shopping-contoso")
     hosts = data["hosts"]
     hosts["shop01"]["addresses"] = ["192.0.2.10", "2001:db8:10::10"]
     hosts["clients"]["addresses"] = ["198.51.100.0/24", "2001:db8:c::/64"]
@@ -64,20 +62,14 @@ def dual_stack_data() -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def dual_stack(tmp_path_factory: pytest.TempPathFactory) -> Plan:
-    path = tmp_path_factory.mktemp("acl") / "dual-stack.yaml"
-    path.write_text(yaml.safe_dump(dual_stack_data(), sort_keys=False))
-    return build_plan(load_deployment(path))
-
-
-def example(name: str) -> Plan:
-    return build_plan(load_deployment(EXAMPLES / f"{name}.yaml"))
+    return examples.plan_from_data(dual_stack_data(), tmp_path_factory.mktemp("acl"), "dual-stack")
 
 
 @pytest.fixture(scope="module")
 def plans(dual_stack: Plan) -> dict[str, Plan]:
     return {
-        "shopping-contoso": example("shopping-contoso"),
-        "smart-id-nexus": example("smart-id-nexus"),
+        "shopping-contoso": examples.example_plan("shopping-contoso"),
+        "smart-id-nexus": examples.example_plan("smart-id-nexus"),
         "dual-stack": dual_stack,
     }
 
@@ -230,23 +222,14 @@ def test_term_names_are_unique_across_the_deployment_and_short(plans: dict[str, 
         assert all(len(n) <= 51 and re.fullmatch(r"[a-z0-9][a-z0-9-]*", n) for n in names)
 
 
-def test_rows_within_a_zone_or_without_zones_are_left_out() -> None:
-    data = yaml.safe_load((EXAMPLES / "shopping-contoso.yaml").read_text())
+def test_rows_within_a_zone_or_without_zones_are_left_out(tmp_path: Path) -> None:
+    data = examples.example_data("shopping-contoso")
     for host in data["hosts"].values():
         host["zone"] = "flat"
-    plan = build_plan(load_deployment_data(data))
+    plan = examples.plan_from_data(data, tmp_path)
     assert boundary_terms(plan) == {}
     with pytest.raises(TargetError, match="no planned flow crosses a zone boundary"):
         CiscoTarget().render(plan, RuleOptions())
-
-
-def load_deployment_data(data: dict[str, Any]) -> Any:
-    import tempfile
-
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "deployment.yaml"
-        path.write_text(yaml.safe_dump(data, sort_keys=False))
-        return load_deployment(path)
 
 
 # -- validation before Aerleon ------------------------------------------------------------------
@@ -297,13 +280,13 @@ def tampered(plan: Plan, **changes: Any) -> Plan:
 def test_portplan_validates_before_aerleon_sees_anything(
     changes: dict[str, Any], message: str
 ) -> None:
-    plan = tampered(example("shopping-contoso"), **changes)
+    plan = tampered(examples.example_plan("shopping-contoso"), **changes)
     with pytest.raises(TargetError, match=message):
         boundary_terms(plan)
 
 
 def test_options_that_do_not_apply_are_refused() -> None:
-    plan = example("shopping-contoso")
+    plan = examples.example_plan("shopping-contoso")
     with pytest.raises(TargetError, match="--host does not apply"):
         CiscoTarget().render(plan, RuleOptions(hosts=("shop01",)))
     with pytest.raises(TargetError, match="no setting 'loopback'"):
@@ -312,17 +295,17 @@ def test_options_that_do_not_apply_are_refused() -> None:
         CiscoTarget().render(plan, RuleOptions(extra={"timeout": "soon"}))
 
 
-def test_paloalto_refuses_zone_names_longer_than_pan_os_allows() -> None:
-    data = yaml.safe_load((EXAMPLES / "shopping-contoso.yaml").read_text())
+def test_paloalto_refuses_zone_names_longer_than_pan_os_allows(tmp_path: Path) -> None:
+    data = examples.example_data("shopping-contoso")
     data["hosts"]["clients"]["zone"] = "clients-" + "x" * 30
-    plan = build_plan(load_deployment_data(data))
+    plan = examples.plan_from_data(data, tmp_path)
     with pytest.raises(TargetError, match="longer than 31"):
         PaloAltoTarget().render(plan, RuleOptions())
 
 
 def test_comments_cannot_break_out_of_the_platform_syntax() -> None:
     plan = tampered(
-        example("shopping-contoso"),
+        examples.example_plan("shopping-contoso"),
         purpose='evil */ }\n permit ip any any\n"quoted" \u2019ok\u2019',
     )
     for target in TARGETS.values():
@@ -518,7 +501,7 @@ def test_every_target_renders_the_dual_stack_plan_and_checks_it(
     ],
 )
 def test_the_default_action_ends_every_filter(target: str, drop: str, reject: str) -> None:
-    plan = example("smart-id-nexus")
+    plan = examples.example_plan("smart-id-nexus")
     dropped = TARGETS[target]().render(plan, RuleOptions())
     rejected = TARGETS[target]().render(plan, RuleOptions(default=DefaultAction.REJECT))
     assert dropped.keys() == rejected.keys()

@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-EXAMPLE = ROOT / "examples" / "smart-id-nexus.yaml"
+import examples
+import netns
+
+EXAMPLE = examples.EXAMPLES / "smart-id-nexus.yaml"
 PORTPLAN = [sys.executable, "-m", "portplan"]
 
 pytestmark = pytest.mark.netns
@@ -23,43 +23,18 @@ OLD_RULESET = (
 )
 
 
-def _missing() -> str | None:
-    if os.geteuid() != 0:
-        return "needs root to create network namespaces"
-    for tool in ("ip", "nft"):
-        if shutil.which(tool) is None:
-            return f"needs {tool}"
-    return None
-
-
 @pytest.fixture
 def namespace() -> Iterator[str]:
-    reason = _missing()
+    reason = netns.unavailable("nft")
     if reason:
         pytest.skip(reason)
-    name = f"pp-apply-{uuid.uuid4().hex[:8]}"
-    subprocess.run(["ip", "netns", "add", name], check=True, timeout=30)
-    try:
-        subprocess.run(
-            ["ip", "netns", "exec", name, "nft", "-f", "-"],
-            input=OLD_RULESET,
-            text=True,
-            check=True,
-            timeout=30,
-        )
+    with netns.namespace() as name:
+        netns.run(["ip", "netns", "exec", name, "nft", "-f", "-"], stdin=OLD_RULESET)
         yield name
-    finally:
-        subprocess.run(["ip", "netns", "del", name], check=False, timeout=30)
 
 
 def ruleset(ns: str) -> str:
-    return subprocess.run(
-        ["ip", "netns", "exec", ns, "nft", "list", "ruleset"],
-        check=True,
-        capture_output=True,
-        text=True,
-        timeout=30,
-    ).stdout
+    return netns.run(["ip", "netns", "exec", ns, "nft", "list", "ruleset"]).stdout
 
 
 def apply(

@@ -27,16 +27,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from portplan import build_plan, load_deployment
+import examples
 from portplan.errors import TargetError
 from portplan.model import PortRange, PortSet, Protocol
 from portplan.model._types import Network
-from portplan.plan import Plan
 from portplan.targets import DefaultAction, RuleOptions, get_target
 from portplan.targets.hostview import Direction, HostRule, HostView, host_view, rule_hosts
 from portplan.targets.iptables import MULTIPORT_MAX, SET_THRESHOLD, port_chunks, render_host
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 DEPLOYMENTS = ("shopping-contoso", "smart-id-nexus")
 OPTIONS = {
     "default": RuleOptions(),
@@ -45,10 +43,6 @@ OPTIONS = {
     "egress-reject": RuleOptions(egress=True, default=DefaultAction.REJECT),
     "egress-loopback-planned": RuleOptions(egress=True, extra={"loopback": "planned"}),
 }
-
-
-def _plan(deployment: str) -> Plan:
-    return build_plan(load_deployment(EXAMPLES / f"{deployment}.yaml"))
 
 
 def _net(text: str) -> Network:
@@ -217,7 +211,7 @@ def _expected(view: HostView, family: int, egress: bool) -> Counter[Atom]:
 
 
 def _rendered(deployment: str, case: str) -> dict[str, str]:
-    return get_target("iptables").render(_plan(deployment), OPTIONS[case])
+    return get_target("iptables").render(examples.example_plan(deployment), OPTIONS[case])
 
 
 # --------------------------------------------------------------------------------------------
@@ -228,7 +222,7 @@ def _rendered(deployment: str, case: str) -> dict[str, str]:
 @pytest.mark.parametrize("case", sorted(OPTIONS))
 @pytest.mark.parametrize("deployment", DEPLOYMENTS)
 def test_rules_are_exactly_the_host_view(deployment: str, case: str) -> None:
-    plan = _plan(deployment)
+    plan = examples.example_plan(deployment)
     options = OPTIONS[case]
     files = get_target("iptables").render(plan, options)
     for host in rule_hosts(plan):
@@ -285,7 +279,7 @@ def test_both_families_are_always_written() -> None:
 @pytest.mark.parametrize("case", sorted(OPTIONS))
 @pytest.mark.parametrize("deployment", DEPLOYMENTS)
 def test_every_rule_names_its_flows(deployment: str, case: str) -> None:
-    plan = _plan(deployment)
+    plan = examples.example_plan(deployment)
     keys = {row.key for row in plan.rows}
     files = get_target("iptables").render(plan, OPTIONS[case])
     for name, text in files.items():
@@ -344,7 +338,7 @@ def test_loopback_planned_keeps_only_planned_loopback_rules() -> None:
 
 
 def test_unknown_settings_are_refused() -> None:
-    plan = _plan("shopping-contoso")
+    plan = examples.example_plan("shopping-contoso")
     target = get_target("iptables")
     with pytest.raises(TargetError, match="loopback"):
         target.render(plan, RuleOptions(extra={"loopbak": "planned"}))
@@ -579,7 +573,7 @@ for port in (8000, 8001):
 def test_planned_loopback_flow_passes_with_egress(netns: str, tmp_path: Path) -> None:
     """Only loopback traffic inside the namespace: 8000 is planned on clients, 8001 is not."""
     options = RuleOptions(egress=True, default=DefaultAction.REJECT, extra={"loopback": "planned"})
-    files = get_target("iptables").render(_plan("shopping-contoso"), options)
+    files = get_target("iptables").render(examples.example_plan("shopping-contoso"), options)
     path = tmp_path / "clients.v4"
     path.write_text(files["clients.v4"])
     _ok(_in(netns, "ip", "link", "set", "lo", "up"), "lo up")

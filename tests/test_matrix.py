@@ -13,10 +13,10 @@ import pytest
 from click.testing import CliRunner
 from openpyxl import load_workbook
 
+import examples
 from portplan.cli import cli
 from portplan.render.matrix import MATRIX_COLUMNS
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 DEPLOYMENTS = ["shopping-contoso", "smart-id-nexus"]
 TEXT_FORMATS = {"csv": "csv", "json": "json", "md": "md", "table": "txt"}
 REQUIRED_COLUMNS = {
@@ -40,7 +40,7 @@ def run(*args: str) -> tuple[int, str, str]:
 
 
 def rows_of(deployment: str) -> list[dict[str, str]]:
-    code, out, err = run("matrix", str(EXAMPLES / f"{deployment}.yaml"), "--format", "csv")
+    code, out, err = run("matrix", str(examples.EXAMPLES / f"{deployment}.yaml"), "--format", "csv")
     assert code == 0, err
     return list(csv.DictReader(io.StringIO(out)))
 
@@ -50,7 +50,7 @@ def rows_of(deployment: str) -> list[dict[str, str]]:
 def test_matrix_matches_golden(
     deployment: str, fmt: str, golden: Callable[[str, bytes], None]
 ) -> None:
-    code, out, err = run("matrix", str(EXAMPLES / f"{deployment}.yaml"), "--format", fmt)
+    code, out, err = run("matrix", str(examples.EXAMPLES / f"{deployment}.yaml"), "--format", fmt)
     assert code == 0, err
     golden(f"matrix/{deployment}.{TEXT_FORMATS[fmt]}", out.encode())
 
@@ -132,7 +132,7 @@ def test_udp_range_and_parameter_without_default() -> None:
 
 
 def test_json_carries_typed_fields_and_the_rows_not_required() -> None:
-    code, out, _ = run("matrix", str(EXAMPLES / "smart-id-nexus.yaml"), "--format", "json")
+    code, out, _ = run("matrix", str(examples.EXAMPLES / "smart-id-nexus.yaml"), "--format", "json")
     assert code == 0
     data = json.loads(out)
     radius = next(f for f in data["flows"] if f["flow"] == "smart-id-21.04/da-radius")
@@ -145,10 +145,9 @@ def test_json_carries_typed_fields_and_the_rows_not_required() -> None:
 
 def test_xlsx_is_a_styled_deterministic_change_request(tmp_path: Path) -> None:
     first, second = tmp_path / "a.xlsx", tmp_path / "b.xlsx"
+    deployment = str(examples.EXAMPLES / "shopping-contoso.yaml")
     for out in (first, second):
-        code, _, err = run(
-            "matrix", str(EXAMPLES / "shopping-contoso.yaml"), "--format", "xlsx", "-o", str(out)
-        )
+        code, _, err = run("matrix", deployment, "--format", "xlsx", "-o", str(out))
         assert code == 0, err
     assert first.read_bytes() == second.read_bytes()
     # no clock in the file: the same bytes whenever it is written, not only within one second
@@ -173,7 +172,7 @@ def test_xlsx_is_a_styled_deterministic_change_request(tmp_path: Path) -> None:
 
 
 def test_explain_says_why_a_flow_is_in_or_out() -> None:
-    deployment = str(EXAMPLES / "shopping-contoso.yaml")
+    deployment = str(examples.EXAMPLES / "shopping-contoso.yaml")
     code, out, _ = run("matrix", deployment, "--explain", "central-pop3")
     assert code == 0
     assert "shopping-6.1/central-pop3: OUT" in out
@@ -191,7 +190,7 @@ def test_explain_says_why_a_flow_is_in_or_out() -> None:
 
 def test_output_never_overwrites_the_input(tmp_path: Path) -> None:
     deployment = tmp_path / "d.yaml"
-    original = (EXAMPLES / "shopping-contoso.yaml").read_text()
+    original = (examples.EXAMPLES / "shopping-contoso.yaml").read_text()
     deployment.write_text(original)
     code, _, err = run("matrix", str(deployment), "--format", "csv", "-o", str(deployment))
     assert code == 2
@@ -206,7 +205,7 @@ def test_one_deployment_plans_two_products_on_shared_hosts(tmp_path: Path) -> No
       identity_manager: shop01
       user_client: clients
 """
-    text = (EXAMPLES / "shopping-contoso.yaml").read_text()
+    text = (examples.EXAMPLES / "shopping-contoso.yaml").read_text()
     text = text.replace("products:\n", "products:\n" + smart_id)
     path = tmp_path / "both.yaml"
     path.write_text(text)

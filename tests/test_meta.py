@@ -14,14 +14,14 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
+import examples
 import portplan
 from portplan.catalog import catalog_ids, catalog_path, load_catalog_product
 from portplan.cli import cli
 from portplan.errors import PortplanError
 from portplan.model.schema import json_schema
 
-ROOT = Path(__file__).resolve().parent.parent
-EXAMPLES = sorted((ROOT / "examples").glob("*.yaml"))
+EXAMPLES = sorted(examples.EXAMPLES.glob("*.yaml"))  #: the example deployment files
 
 
 def test_public_api_is_complete_and_sorted() -> None:

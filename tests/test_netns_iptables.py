@@ -10,18 +10,16 @@ each of its addresses.  What gets through must be exactly what the plan names.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import pytest
 
+import examples
 import netns
 import plancheck
 from plancheck import OUTSIDER, Lab
-from portplan import build_plan, load_deployment
 from portplan.plan import Plan
 from portplan.targets import DefaultAction, RuleOptions, get_target
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 DEPLOYMENTS = ("shopping-contoso", "smart-id-nexus")
 TOOLS = ("iptables-restore", "ip6tables-restore", "ipset")
 
@@ -31,16 +29,8 @@ pytestmark = pytest.mark.netns
 @pytest.fixture(scope="module", autouse=True)
 def namespaces_available() -> Iterator[None]:
     """Skip (with the reason) where namespaces cannot be built; never leak one."""
-    reason = netns.unavailable(*TOOLS)
-    if reason is not None:
-        pytest.skip(reason)
-    netns.remove_stale_namespaces()
-    yield
-    assert netns.own_namespaces() == [], "namespaces were left behind"
-
-
-def plan_of(deployment: str) -> Plan:
-    return build_plan(load_deployment(EXAMPLES / f"{deployment}.yaml"))
+    with netns.guard(*TOOLS):
+        yield
 
 
 def load(topo: netns.Topology, node: netns.Node, host: str, files: dict[str, str]) -> None:
@@ -66,7 +56,7 @@ def apply(lab: Lab, files: dict[str, str]) -> set[str]:
 
 @pytest.mark.parametrize("deployment", DEPLOYMENTS)
 def test_exactly_the_plan_gets_through(deployment: str) -> None:
-    plan = plan_of(deployment)
+    plan = examples.example_plan(deployment)
     files = get_target("iptables").render(plan, RuleOptions())
     with netns.topology() as topo:
         lab = plancheck.build_lab(topo, plan)
@@ -81,7 +71,7 @@ def test_exactly_the_plan_gets_through(deployment: str) -> None:
 def test_egress_blocks_what_the_source_does_not_plan_to_send(
     loopback: str, default: DefaultAction
 ) -> None:
-    plan = plan_of("shopping-contoso")
+    plan = examples.example_plan("shopping-contoso")
     options = RuleOptions(egress=True, default=default, extra={"loopback": loopback})
     files = get_target("iptables").render(plan, options)
     with netns.topology() as topo:
@@ -104,7 +94,7 @@ def test_egress_blocks_what_the_source_does_not_plan_to_send(
 
 def test_ipv6_is_filtered_on_a_host_without_ipv6_in_the_plan() -> None:
     """shop01 has only IPv4 in the plan, yet its machine has an IPv6 link-local address."""
-    plan = plan_of("shopping-contoso")
+    plan = examples.example_plan("shopping-contoso")
     files = get_target("iptables").render(plan, RuleOptions())
     with netns.topology() as topo:
         before, after = plancheck.link_local_before_and_after(
@@ -129,7 +119,7 @@ def _state(topo: netns.Topology, node: netns.Node) -> str:
 @pytest.mark.parametrize("tamper", list(plancheck.TAMPERS.values()), ids=list(plancheck.TAMPERS))
 def test_free_text_stays_in_comments(tamper: Callable[[Plan], Plan]) -> None:
     """Names and purposes are free text: they must neither become rules nor break the files."""
-    plan = plan_of("smart-id-nexus")
+    plan = examples.example_plan("smart-id-nexus")
     plain = get_target("iptables").render(plan, RuleOptions())
     odd = get_target("iptables").render(tamper(plan), RuleOptions())
     with netns.topology() as topo:

@@ -16,19 +16,17 @@ relies on it (``test_nft_property``) stands on observed kernel behaviour.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import pytest
 
+import examples
 import netns
 import plancheck
 from nftjson import Packet, Ruleset
 from plancheck import OUTSIDER, Lab, Outcome
-from portplan import build_plan, load_deployment
 from portplan.plan import Plan
 from portplan.targets import DefaultAction, RuleOptions, get_target
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 DEPLOYMENTS = ("shopping-contoso", "smart-id-nexus")
 
 pytestmark = pytest.mark.netns
@@ -37,16 +35,8 @@ pytestmark = pytest.mark.netns
 @pytest.fixture(scope="module", autouse=True)
 def namespaces_available() -> Iterator[None]:
     """Skip (with the reason) where namespaces cannot be built; never leak one."""
-    reason = netns.unavailable("nft")
-    if reason is not None:
-        pytest.skip(reason)
-    netns.remove_stale_namespaces()
-    yield
-    assert netns.own_namespaces() == [], "namespaces were left behind"
-
-
-def plan_of(deployment: str) -> Plan:
-    return build_plan(load_deployment(EXAMPLES / f"{deployment}.yaml"))
+    with netns.guard("nft"):
+        yield
 
 
 def apply(lab: Lab, files: dict[str, str]) -> set[str]:
@@ -79,7 +69,7 @@ def interpreter_disagrees(lab: Lab, outcome: Outcome) -> list[str]:
 
 @pytest.mark.parametrize("deployment", DEPLOYMENTS)
 def test_exactly_the_plan_gets_through(deployment: str) -> None:
-    plan = plan_of(deployment)
+    plan = examples.example_plan(deployment)
     files = get_target("nftables").render(plan, RuleOptions())
     with netns.topology() as topo:
         lab = plancheck.build_lab(topo, plan)
@@ -96,7 +86,7 @@ def test_exactly_the_plan_gets_through(deployment: str) -> None:
 
 @pytest.mark.parametrize("loopback", ["all", "planned"])
 def test_egress_blocks_what_the_source_does_not_plan_to_send(loopback: str) -> None:
-    plan = plan_of("shopping-contoso")
+    plan = examples.example_plan("shopping-contoso")
     options = RuleOptions(egress=True, extra={"loopback": loopback})
     files = get_target("nftables").render(plan, options)
     with netns.topology() as topo:
@@ -125,7 +115,7 @@ def test_egress_blocks_what_the_source_does_not_plan_to_send(loopback: str) -> N
 @pytest.mark.parametrize("egress", [False, True], ids=["ingress", "egress"])
 def test_one_shared_ruleset_on_every_host_is_exactly_the_plan(egress: bool) -> None:
     # layout=shared: every host loads the same file; each must accept only its own flows
-    plan = plan_of("smart-id-nexus")
+    plan = examples.example_plan("smart-id-nexus")
     options = RuleOptions(egress=egress, extra={"layout": "shared"})
     files = get_target("nftables").render(plan, options)
     assert set(files) == {"shared.nft"}
@@ -142,7 +132,7 @@ def test_one_shared_ruleset_on_every_host_is_exactly_the_plan(egress: bool) -> N
 
 @pytest.mark.parametrize("deployment", DEPLOYMENTS)
 def test_nft_accepts_every_file(deployment: str) -> None:
-    plan = plan_of(deployment)
+    plan = examples.example_plan(deployment)
     cases = {
         "default": RuleOptions(),
         "egress-reject": RuleOptions(egress=True, default=DefaultAction.REJECT),
@@ -172,7 +162,7 @@ def test_nft_accepts_every_file(deployment: str) -> None:
 )
 def test_free_text_stays_in_comments(tamper: Callable[[Plan], Plan]) -> None:
     """Names and purposes are free text: they must neither become nft syntax nor break it."""
-    plan = plan_of("smart-id-nexus")
+    plan = examples.example_plan("smart-id-nexus")
     plain = get_target("nftables").render(plan, RuleOptions())["da01.nft"]
     odd = get_target("nftables").render(tamper(plan), RuleOptions())["da01.nft"]
     with netns.topology() as topo:
@@ -187,7 +177,7 @@ def test_free_text_stays_in_comments(tamper: Callable[[Plan], Plan]) -> None:
 
 
 def test_ipv6_is_filtered_on_a_host_without_ipv6_in_the_plan() -> None:
-    plan = plan_of("shopping-contoso")
+    plan = examples.example_plan("shopping-contoso")
     files = get_target("nftables").render(plan, RuleOptions())
     with netns.topology() as topo:
         before, after = plancheck.link_local_before_and_after(

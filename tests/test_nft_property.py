@@ -30,7 +30,7 @@ from hypothesis import strategies as st
 import netns
 from netns import Address
 from nftjson import Member, Packet, Ruleset
-from plancheck import contains, needs_rules
+from plancheck import LOOPBACK_ADDRESSES, contains, needs_rules
 from portplan.errors import TargetError
 from portplan.load.deployment import Bundle
 from portplan.load.product import check_product
@@ -42,18 +42,14 @@ from portplan.targets import DefaultAction, RuleOptions, get_target
 
 pytestmark = pytest.mark.netns
 
-DOC4 = ("192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24")
+DOC4 = tuple(n for n in netns.DOCUMENTATION if n.version == 4)  #: RFC 5737 networks
 PRODUCT = "gen-1"
 
 
 @pytest.fixture(scope="module", autouse=True)
 def namespaces_available() -> Iterator[None]:
-    reason = netns.unavailable("nft")
-    if reason is not None:
-        pytest.skip(reason)
-    netns.remove_stale_namespaces()
-    yield
-    assert netns.own_namespaces() == [], "namespaces were left behind"
+    with netns.guard("nft"):
+        yield
 
 
 # -- generated products and deployments -------------------------------------------------------
@@ -63,11 +59,11 @@ def namespaces_available() -> Iterator[None]:
 def v4_networks(draw: st.DrawFn, own: int | None = None) -> str:
     """A documentation network; with ``own`` (a host's number) inside that host's own /26."""
     if own is None:
-        base = ipaddress.ip_network(draw(st.sampled_from(DOC4)))
+        base = draw(st.sampled_from(DOC4))
         address = base[draw(st.integers(0, 255))]
         prefix = draw(st.one_of(st.just(32), st.integers(24, 32)))
     else:
-        address = ipaddress.ip_network(DOC4[own % 3])[64 * (own // 3) + draw(st.integers(0, 63))]
+        address = DOC4[own % 3][64 * (own // 3) + draw(st.integers(0, 63))]
         prefix = draw(st.one_of(st.just(32), st.integers(26, 32)))
     return str(ipaddress.ip_network(f"{address}/{prefix}", strict=False))
 
@@ -216,7 +212,6 @@ def plan_of(product_data: dict[str, Any], deployment_data: dict[str, Any]) -> Pl
 
 # -- the universe of new connections ----------------------------------------------------------
 
-LOOPBACK = (ipaddress.ip_address("127.0.0.1"), ipaddress.ip_address("::1"))
 OUTSIDERS = tuple(
     ipaddress.ip_address(a) for a in ("192.0.2.77", "203.0.113.200", "10.1.2.3", "2001:db8:ff::1")
 )
@@ -232,7 +227,7 @@ def _edges(network: ipaddress.IPv4Network | ipaddress.IPv6Network) -> Iterator[A
 
 
 def address_universe(plan: Plan) -> list[Address]:
-    found: dict[Address, None] = dict.fromkeys((*LOOPBACK, *OUTSIDERS))
+    found: dict[Address, None] = dict.fromkeys((*LOOPBACK_ADDRESSES, *OUTSIDERS))
     networks = [n for host in plan.hosts.values() for n in host.addresses]
     networks += [
         n for row in plan.rows for n in (*row.source_addresses, *row.destination_addresses)

@@ -13,12 +13,12 @@ from pathlib import Path
 
 import pytest
 
+import examples
 from portplan import build_plan, load_deployment
 from portplan.errors import TargetError
 from portplan.targets import DefaultAction, RuleOptions, get_target, target_names
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
-GOLDEN = Path(__file__).resolve().parent / "golden" / "rules"
+GOLDEN = examples.GOLDEN / "rules"
 DEPLOYMENTS = ("shopping-contoso", "smart-id-nexus", "smart-id-k8s")
 #: the options each golden case renders with: the defaults, and egress with reject
 CASES = {
@@ -43,7 +43,7 @@ REFUSED: dict[tuple[str, str, str], str] = {
 def test_target_output_matches_golden(
     target: str, deployment: str, case: str, golden: Callable[[str, bytes], None]
 ) -> None:
-    plan = build_plan(load_deployment(EXAMPLES / f"{deployment}.yaml"))
+    plan = examples.example_plan(deployment)
     folder = GOLDEN / target / deployment / case
     refused = REFUSED.get((target, deployment, case))
     if refused is not None:
@@ -79,7 +79,7 @@ def test_every_registered_target_has_golden_cases() -> None:
 
 @pytest.mark.parametrize("deployment", DEPLOYMENTS)
 def test_rendering_is_pure_and_stable(deployment: str) -> None:
-    plan = build_plan(load_deployment(EXAMPLES / f"{deployment}.yaml"))
+    plan = examples.example_plan(deployment)
     rows = plan.rows
     for target in target_names():
         if (target, deployment, "default") in REFUSED:
@@ -106,14 +106,14 @@ SHARED_CASES = {
 def test_nftables_shared_layout_matches_golden(
     deployment: str, case: str, golden: Callable[[str, bytes], None]
 ) -> None:
-    plan = build_plan(load_deployment(EXAMPLES / f"{deployment}.yaml"))
+    plan = examples.example_plan(deployment)
     files = get_target("nftables").render(plan, SHARED_CASES[case])
     assert list(files) == ["shared.nft"]
     golden(f"rules/nftables/{deployment}/{case}/shared.nft", files["shared.nft"].encode())
 
 
 def test_shared_layout_refuses_hosts_it_cannot_tell_apart() -> None:
-    plan = build_plan(load_deployment(EXAMPLES / "shopping-contoso.yaml"))
+    plan = examples.example_plan("shopping-contoso")
     # admin-pc's address lies in the client subnet: one ruleset cannot keep them apart
     message = "hosts clients (198.51.100.0/24) and admin-pc (198.51.100.5/32) have overlapping"
     with pytest.raises(TargetError, match=re.escape(message)):
@@ -121,7 +121,7 @@ def test_shared_layout_refuses_hosts_it_cannot_tell_apart() -> None:
 
 
 def test_shared_layout_is_for_every_host_and_settings_are_checked() -> None:
-    plan = build_plan(load_deployment(EXAMPLES / "smart-id-nexus.yaml"))
+    plan = examples.example_plan("smart-id-nexus")
     nftables = get_target("nftables")
     with pytest.raises(TargetError, match="use --all-hosts instead of --host"):
         nftables.render(plan, RuleOptions(hosts=("da01",), extra={"layout": "shared"}))
@@ -135,7 +135,7 @@ def test_shared_layout_is_for_every_host_and_settings_are_checked() -> None:
 def test_shared_layout_refuses_an_overlap_with_a_host_that_has_no_flows(tmp_path: Path) -> None:
     # a spare machine in the "internet" range has no flows and no ruleset of its own, but the
     # shared file may be loaded on it too: it would accept what is meant for the range
-    text = (EXAMPLES / "smart-id-nexus.yaml").read_text()
+    text = (examples.EXAMPLES / "smart-id-nexus.yaml").read_text()
     text = text[: text.index("\nmanagement:")]  # (SSH to every host: rows to the spare too)
     spare = "hosts:\n  spare:\n    addresses: [203.0.113.200]\n"
     deployment = tmp_path / "smart-id-nexus.yaml"

@@ -6,11 +6,11 @@ import csv
 import io
 import json
 from collections.abc import Callable
-from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
+import examples
 from portplan.catalog import catalog_ids
 from portplan.cli import cli
 
@@ -26,7 +26,7 @@ def test_show_matches_golden(product: str, fmt: str, golden: Callable[[str, byte
 
 
 def test_every_catalog_product_has_show_goldens() -> None:
-    golden_dir = Path(__file__).parent / "golden"
+    golden_dir = examples.GOLDEN
     for product in catalog_ids():
         for ext in FORMATS.values():
             assert (golden_dir / "show" / f"{product}.{ext}").is_file(), (product, ext)

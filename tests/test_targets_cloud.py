@@ -21,7 +21,7 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from portplan import build_plan, load_deployment
+import examples
 from portplan.errors import TargetError
 from portplan.model import PortRange, PortSet, Protocol
 from portplan.model._types import Network
@@ -31,21 +31,14 @@ from portplan.targets.aws import hcl_string
 from portplan.targets.hostview import rule_hosts
 from portplan.targets.windows import port_difference, ps_quote
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 WMI_FLOWS = ("shopping-6.1/central-wmi", "shopping-6.1/console-wmi", "shopping-6.1/receiver-wmi")
-
-
-def _plan(deployment: str) -> Plan:
-    return build_plan(load_deployment(EXAMPLES / f"{deployment}.yaml"))
 
 
 def _variant(tmp_path: Path, example: str, change: Any) -> Plan:
     """A plan of ``example`` after ``change(data)`` edits its YAML data."""
-    data = yaml.safe_load((EXAMPLES / f"{example}.yaml").read_text())
+    data = examples.example_data(example)
     change(data)
-    path = tmp_path / f"{example}-variant.yaml"
-    path.write_text(yaml.safe_dump(data, sort_keys=False))
-    return build_plan(load_deployment(path))
+    return examples.plan_from_data(data, tmp_path, f"{example}-variant")
 
 
 def _collapse(networks: Iterable[Network]) -> frozenset[Network]:
@@ -58,7 +51,7 @@ def _collapse(networks: Iterable[Network]) -> frozenset[Network]:
 
 
 def test_rows_carry_their_dynamic_ports() -> None:
-    plan = _plan("shopping-contoso")
+    plan = examples.example_plan("shopping-contoso")
     wmi = [row for row in plan.rows if row.key in WMI_FLOWS]
     assert wmi
     for row in wmi:
@@ -157,7 +150,7 @@ def _windows_actual(
 @pytest.mark.parametrize("egress", [False, True], ids=["inbound", "egress"])
 @pytest.mark.parametrize("deployment", ["shopping-contoso", "smart-id-nexus"])
 def test_windows_rules_are_exactly_the_plan(deployment: str, egress: bool) -> None:
-    plan = _plan(deployment)
+    plan = examples.example_plan(deployment)
     files = get_target("windows").render(plan, RuleOptions(egress=egress))
     assert list(files) == [f"{host}.ps1" for host in rule_hosts(plan)]
     for host in rule_hosts(plan):
@@ -166,7 +159,7 @@ def test_windows_rules_are_exactly_the_plan(deployment: str, egress: bool) -> No
 
 
 def test_windows_wmi_uses_rpc_keywords_instead_of_the_dynamic_range() -> None:
-    plan = _plan("shopping-contoso")
+    plan = examples.example_plan("shopping-contoso")
     script = get_target("windows").render(plan, RuleOptions(hosts=("cm01",)))["cm01.ps1"]
     commands = _commands(script)
     ports = {tuple(c["LocalPort"]) for c in commands}
@@ -184,7 +177,7 @@ def test_windows_wmi_uses_rpc_keywords_instead_of_the_dynamic_range() -> None:
 
 
 def test_windows_rpc_ports_setting_writes_the_numbers() -> None:
-    plan = _plan("shopping-contoso")
+    plan = examples.example_plan("shopping-contoso")
     options = RuleOptions(hosts=("cm01",), extra={"rpc": "ports"})
     script = get_target("windows").render(plan, options)["cm01.ps1"]
     assert "RPCEPMap" not in script and "-LocalPort 'RPC'" not in script
@@ -195,7 +188,7 @@ def test_windows_rpc_ports_setting_writes_the_numbers() -> None:
 
 
 def test_windows_outbound_rpc_keeps_numbers_and_blocks_by_default() -> None:
-    plan = _plan("shopping-contoso")
+    plan = examples.example_plan("shopping-contoso")
     script = get_target("windows").render(plan, RuleOptions(hosts=("admin-pc",), egress=True))[
         "admin-pc.ps1"
     ]
@@ -215,7 +208,7 @@ def test_windows_restricted_rpc_range_still_splits_exactly(tmp_path: Path) -> No
 
 
 def test_windows_script_shape() -> None:
-    plan = _plan("shopping-contoso")
+    plan = examples.example_plan("shopping-contoso")
     files = get_target("windows").render(plan, RuleOptions())
     for script in files.values():
         lines = script.splitlines()
@@ -233,7 +226,7 @@ def test_windows_script_shape() -> None:
 
 
 def test_windows_profile_setting() -> None:
-    plan = _plan("smart-id-nexus")
+    plan = examples.example_plan("smart-id-nexus")
     options = RuleOptions(hosts=("da01",), extra={"profile": "public, DOMAIN"})
     script = get_target("windows").render(plan, options)["da01.ps1"]
     assert "-Profile Domain, Public " in script
@@ -246,7 +239,7 @@ def test_windows_profile_setting() -> None:
 
 
 def test_windows_udp_range() -> None:
-    plan = _plan("smart-id-nexus")
+    plan = examples.example_plan("smart-id-nexus")
     commands = _commands(
         get_target("windows").render(plan, RuleOptions(hosts=("da01",)))["da01.ps1"]
     )
@@ -267,7 +260,7 @@ def test_windows_udp_range() -> None:
 )
 def test_windows_refuses(options: RuleOptions, message: str) -> None:
     with pytest.raises(TargetError, match=re.escape(message)):
-        get_target("windows").render(_plan("shopping-contoso"), options)
+        get_target("windows").render(examples.example_plan("shopping-contoso"), options)
 
 
 def test_ps_quote_is_safe() -> None:
@@ -391,7 +384,7 @@ def _check_policies(plan: Plan, text: str, *, egress: bool) -> list[dict[str, An
 
 @pytest.mark.parametrize("egress", [False, True], ids=["inbound", "egress"])
 def test_kubernetes_policies_are_exactly_the_plan(egress: bool) -> None:
-    plan = _plan("smart-id-k8s")
+    plan = examples.example_plan("smart-id-k8s")
     files = get_target("kubernetes").render(plan, RuleOptions(egress=egress))
     assert list(files) == ["prod.yaml"]
     policies = _check_policies(plan, files["prod.yaml"], egress=egress)
@@ -491,7 +484,7 @@ def _bad_namespace(data: dict[str, Any]) -> None:
 def test_kubernetes_refuses(
     tmp_path: Path, example: str, change: Any, options: RuleOptions, message: str
 ) -> None:
-    plan = _variant(tmp_path, example, change) if change else _plan(example)
+    plan = _variant(tmp_path, example, change) if change else examples.example_plan(example)
     with pytest.raises(TargetError, match=re.escape(message)):
         get_target("kubernetes").render(plan, options)
 
@@ -591,7 +584,7 @@ def _aws_expected(plan: Plan, *, egress: bool) -> dict[tuple[str, str, str, Netw
 @pytest.mark.parametrize("egress", [False, True], ids=["inbound", "egress"])
 @pytest.mark.parametrize("deployment", ["shopping-contoso", "smart-id-nexus", "smart-id-k8s"])
 def test_aws_rules_are_exactly_the_plan(deployment: str, egress: bool) -> None:
-    plan = _plan(deployment)
+    plan = examples.example_plan(deployment)
     files = get_target("aws").render(plan, RuleOptions(egress=egress))
     assert list(files) == ["security-groups.tf"]
     text = files["security-groups.tf"]
@@ -625,7 +618,7 @@ def test_aws_splits_per_range_and_family(tmp_path: Path) -> None:
 
 
 def test_aws_loopback_and_groups_that_only_send() -> None:
-    plan = _plan("shopping-contoso")
+    plan = examples.example_plan("shopping-contoso")
     text = get_target("aws").render(plan, RuleOptions(egress=True))["security-groups.tf"]
     assert "shopping-6.1/client-agent on clients (tcp 8000) is loopback traffic" in text
     assert "127.0.0" not in text
@@ -636,7 +629,8 @@ def test_aws_loopback_and_groups_that_only_send() -> None:
 
 
 def test_aws_merges_flows_of_one_peer_and_protocol() -> None:
-    text = get_target("aws").render(_plan("smart-id-nexus"), RuleOptions())["security-groups.tf"]
+    plan = examples.example_plan("smart-id-nexus")
+    text = get_target("aws").render(plan, RuleOptions())["security-groups.tf"]
     rule = next(
         attrs
         for kind, name, attrs in _hcl_blocks(text)
@@ -655,7 +649,7 @@ def test_aws_merges_flows_of_one_peer_and_protocol() -> None:
 )
 def test_aws_refuses(options: RuleOptions, message: str) -> None:
     with pytest.raises(TargetError, match=re.escape(message)):
-        get_target("aws").render(_plan("smart-id-nexus"), options)
+        get_target("aws").render(examples.example_plan("smart-id-nexus"), options)
 
 
 def test_aws_refuses_colliding_terraform_names(tmp_path: Path) -> None:
@@ -676,7 +670,8 @@ def test_aws_refuses_colliding_terraform_names(tmp_path: Path) -> None:
 @pytest.mark.parametrize("egress", [False, True], ids=["inbound", "egress"])
 def test_aws_output_is_terraform_formatted(tmp_path: Path, egress: bool) -> None:
     for deployment in ("shopping-contoso", "smart-id-nexus"):
-        text = get_target("aws").render(_plan(deployment), RuleOptions(egress=egress))
+        plan = examples.example_plan(deployment)
+        text = get_target("aws").render(plan, RuleOptions(egress=egress))
         folder = tmp_path / deployment
         folder.mkdir()
         (folder / "security-groups.tf").write_text(text["security-groups.tf"])

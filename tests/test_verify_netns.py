@@ -11,10 +11,8 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import re
 import secrets
-import shutil
 import subprocess
 import sys
 import threading
@@ -27,6 +25,8 @@ from typing import Any
 
 import pytest
 import yaml
+
+import netns
 
 pytestmark = pytest.mark.netns
 
@@ -77,26 +77,6 @@ while time.monotonic() < deadline:
         except OSError:
             pass
 """
-
-
-def _missing() -> str | None:
-    if sys.platform != "linux":
-        return "network namespaces need Linux"
-    if os.geteuid() != 0:
-        return "needs root to create network namespaces"
-    for tool in ("ip", "nft", "ss"):
-        if shutil.which(tool) is None:
-            return f"needs {tool}"
-    return None
-
-
-def _run(*args: str, input: str | None = None, timeout: float = 30) -> str:
-    done = subprocess.run(
-        args, input=input, capture_output=True, text=True, timeout=timeout, check=False
-    )
-    if done.returncode != 0:
-        raise AssertionError(f"{' '.join(args)} failed ({done.returncode}): {done.stderr}")
-    return done.stdout
 
 
 class Background:
@@ -174,7 +154,7 @@ class Lab:
     background: list[Background] = field(default_factory=list)
 
     def exec(self, namespace: str, *args: str, input: str | None = None) -> str:
-        return _run("ip", "netns", "exec", namespace, *args, input=input)
+        return netns.run(["ip", "netns", "exec", namespace, *args], stdin=input).stdout
 
     def nft(self, namespace: str, ruleset: str) -> None:
         self.exec(namespace, "nft", "-f", "-", input=ruleset)
@@ -203,6 +183,22 @@ class Lab:
             check=False,
         )
 
+    def verify(
+        self,
+        deployment: Path,
+        *args: str,
+        source: str | None = "src",
+        fmt: str | None = "json",
+        timeout: float = 120,
+    ) -> subprocess.CompletedProcess[str]:
+        """``portplan verify`` from ``source`` (``None``: the host the machine's own addresses
+        pick) in ``fmt`` (``None``: the default table), each probe waiting 0.5 s at most."""
+        where = ["--from", source] if source is not None else []
+        report = ["--format", fmt] if fmt is not None else []
+        return self.portplan(
+            "verify", str(deployment), *where, *report, "--timeout", "0.5", *args, timeout=timeout
+        )
+
     def stop(self) -> None:
         for process in self.background:
             process.stop()
@@ -210,43 +206,33 @@ class Lab:
 
 @contextlib.contextmanager
 def _lab() -> Iterator[Lab]:
-    reason = _missing()
+    reason = netns.unavailable("nft", "ss")
     if reason:
         pytest.skip(reason)
-    token = secrets.token_hex(3)
-    names = [f"pp-v-{token}-{role}" for role in ("src", "rtr", "dst")]
-    created: list[str] = []
-    lab = Lab(*names)
-    try:
-        for name in names:
-            _run("ip", "netns", "add", name)
-            created.append(name)
-            _run("ip", "-n", name, "link", "set", "lo", "up")
-        src, router, dst = names
-        # interface names: at most 15 characters, unique per run
-        a_src, a_rtr, b_rtr, b_dst = (f"pv{token}{n}" for n in ("s0", "r0", "r1", "d0"))
-        _run(
-            "ip", "link", "add", a_src, "netns", src, "type", "veth", "peer", a_rtr, "netns", router
-        )
-        _run(
-            "ip", "link", "add", b_rtr, "netns", router, "type", "veth", "peer", b_dst, "netns", dst
-        )
-        for namespace, device, address in (
-            (src, a_src, f"{SRC_ADDRESS}/25"),
-            (router, a_rtr, f"{ROUTER_SRC_SIDE}/25"),
-            (router, b_rtr, f"{ROUTER_DST_SIDE}/24"),
-            (dst, b_dst, f"{DST_ADDRESS}/24"),
-        ):
-            _run("ip", "-n", namespace, "addr", "add", address, "dev", device)
-            _run("ip", "-n", namespace, "link", "set", device, "up")
-        _run("ip", "-n", src, "route", "add", "198.51.100.0/24", "via", ROUTER_SRC_SIDE)
-        _run("ip", "-n", dst, "route", "add", "192.0.2.0/25", "via", ROUTER_DST_SIDE)
-        lab.exec(router, "sysctl", "-qw", "net.ipv4.ip_forward=1")
-        yield lab
-    finally:
-        lab.stop()
-        for name in created:
-            subprocess.run(["ip", "netns", "del", name], check=False, timeout=30)
+    with netns.topology() as topo:
+        src, router, dst = (topo.new_namespace() for _role in ("src", "router", "dst"))
+        lab = Lab(src, router, dst)
+        try:
+            # interface names: at most 15 characters, unique per run
+            token = secrets.token_hex(3)
+            a_src, a_rtr, b_rtr, b_dst = (f"pv{token}{n}" for n in ("s0", "r0", "r1", "d0"))
+            veth = ["type", "veth", "peer"]
+            netns.run(["ip", "link", "add", a_src, "netns", src, *veth, a_rtr, "netns", router])
+            netns.run(["ip", "link", "add", b_rtr, "netns", router, *veth, b_dst, "netns", dst])
+            for namespace, device, address in (
+                (src, a_src, f"{SRC_ADDRESS}/25"),
+                (router, a_rtr, f"{ROUTER_SRC_SIDE}/25"),
+                (router, b_rtr, f"{ROUTER_DST_SIDE}/24"),
+                (dst, b_dst, f"{DST_ADDRESS}/24"),
+            ):
+                netns.run(["ip", "-n", namespace, "addr", "add", address, "dev", device])
+                netns.run(["ip", "-n", namespace, "link", "set", device, "up"])
+            netns.run(["ip", "-n", src, "route", "add", "198.51.100.0/24", "via", ROUTER_SRC_SIDE])
+            netns.run(["ip", "-n", dst, "route", "add", "192.0.2.0/25", "via", ROUTER_DST_SIDE])
+            lab.exec(router, "sysctl", "-qw", "net.ipv4.ip_forward=1")
+            yield lab
+        finally:
+            lab.stop()  # then the topology kills what is left inside and deletes the namespaces
 
 
 @pytest.fixture
@@ -399,9 +385,7 @@ def outcome_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Lab,
 
 def test_every_outcome_is_reported_exactly(outcome_lab: tuple[Lab, Path]) -> None:
     lab, deployment = outcome_lab
-    done = lab.portplan(
-        "verify", str(deployment), "--from", "src", "--format", "json", "--timeout", "0.5"
-    )
+    done = lab.verify(deployment)
     assert done.returncode == 1, done.stderr  # some flows fail
     checks = _checks(done.stdout)
     expected = {(proto, port): tuple(rest) for _flow, proto, port, *rest in OUTCOMES + UNROUTED}
@@ -427,19 +411,18 @@ def test_every_outcome_is_reported_exactly(outcome_lab: tuple[Lab, Path]) -> Non
 
 def test_exit_status_and_flow_selection(outcome_lab: tuple[Lab, Path]) -> None:
     lab, deployment = outcome_lab
-    base = ("verify", str(deployment), "--format", "json", "--timeout", "0.5")
     # only the chosen flows are probed; all pass: exit 0
-    done = lab.portplan(*base, "--from", "src", "--flow", "tcp-open", "--flow", "udp-echo")
+    done = lab.verify(deployment, "--flow", "tcp-open", "--flow", "udp-echo")
     assert done.returncode == 0, done.stderr
     checks = _checks(done.stdout)
     assert sorted(checks) == [("tcp", 8001), ("udp", 9001)]
     assert all(c["outcome"] == "open" and c["passed"] for c in checks.values())
     # one failing flow: exit 1, and still nothing else is probed
-    done = lab.portplan(*base, "--from", "src", "--flow", "tcp-no-listener")
+    done = lab.verify(deployment, "--flow", "tcp-no-listener")
     assert done.returncode == 1, done.stderr
     assert [c["outcome"] for c in _checks(done.stdout).values()] == ["refused"]
     # the machine's own addresses pick the source host when --from is left out
-    done = lab.portplan(*base, "--flow", "tcp-open")
+    done = lab.verify(deployment, "--flow", "tcp-open", source=None)
     assert done.returncode == 0, done.stderr
     assert list(_checks(done.stdout)) == [("tcp", 8001)]
 
@@ -454,32 +437,29 @@ def _sent(lab: Lab) -> int:
 
 def test_usage_errors_exit_2_and_probe_nothing(outcome_lab: tuple[Lab, Path]) -> None:
     lab, deployment = outcome_lab
-    base = ("verify", str(deployment), "--format", "json", "--timeout", "0.5")
     before = _sent(lab)
     # verify probes only planned flows: a flow that is not in the plan is an error
-    done = lab.portplan(*base, "--from", "src", "--flow", "tcp-open", "--flow", "ssh")
+    done = lab.verify(deployment, "--flow", "tcp-open", "--flow", "ssh")
     assert done.returncode == 2
     assert "no flow 'ssh' in the plan" in done.stderr
     assert done.stdout == ""
-    done = lab.portplan(*base, "--from", "nowhere")
+    done = lab.verify(deployment, source="nowhere")
     assert done.returncode == 2
     assert "no host 'nowhere'" in done.stderr
     assert done.stdout == ""
     # the destination host has no flow of its own to verify
-    done = lab.portplan(*base, "--from", "dst")
+    done = lab.verify(deployment, source="dst")
     assert done.returncode == 2
     assert "no planned flow starts on dst" in done.stderr
     assert _sent(lab) == before  # not one packet left the source
     # the counter does count probes
-    assert lab.portplan(*base, "--from", "src", "--flow", "tcp-open").returncode == 0
+    assert lab.verify(deployment, "--flow", "tcp-open").returncode == 0
     assert _sent(lab) > before
 
 
 def test_junit_report_has_one_testcase_per_probe(outcome_lab: tuple[Lab, Path]) -> None:
     lab, deployment = outcome_lab
-    done = lab.portplan(
-        "verify", str(deployment), "--from", "src", "--format", "junit", "--timeout", "0.5"
-    )
+    done = lab.verify(deployment, fmt="junit")
     assert done.returncode == 1, done.stderr
     suite = ET.fromstring(done.stdout)
     assert suite.tag == "testsuite"
@@ -504,6 +484,14 @@ def test_junit_report_has_one_testcase_per_probe(outcome_lab: tuple[Lab, Path]) 
     assert f"ICMP type 3 code 13 from {ROUTER_SRC_SIDE}" in (rejected.text or "")
 
 
+def _forward(rule: str) -> str:
+    """A router ruleset: ``rule`` in a forward chain that lets everything else through."""
+    return (
+        "table inet pp_v {\n chain forward {\n  type filter hook forward priority 0;\n"
+        f"  {rule}\n }}\n}}\n"
+    )
+
+
 # ---------------------------------------------------------------------------------------------
 # ICMP rate limit: Linux answers about 6 at once, then 1 per second per peer
 
@@ -516,11 +504,7 @@ def test_rate_limited_icmp_rejections_are_all_reported(lab: Lab, tmp_path: Path)
     mask = int(lab.exec(lab.router, "sysctl", "-n", "net.ipv4.icmp_ratemask"))
     assert mask & (1 << 3)
     first, last = RATE_LIMITED[0], RATE_LIMITED[-1]
-    lab.nft(
-        lab.router,
-        "table inet pp_v {\n chain forward {\n  type filter hook forward priority 0;\n"
-        f"  tcp dport {first}-{last} reject with icmpx admin-prohibited\n }}\n}}\n",
-    )
+    lab.nft(lab.router, _forward(f"tcp dport {first}-{last} reject with icmpx admin-prohibited"))
     middle = first + len(RATE_LIMITED) // 2
     deployment = _deployment(
         tmp_path,
@@ -530,17 +514,7 @@ def test_rate_limited_icmp_rejections_are_all_reported(lab: Lab, tmp_path: Path)
         ],
     )
     started = time.monotonic()
-    done = lab.portplan(
-        "verify",
-        str(deployment),
-        "--from",
-        "src",
-        "--format",
-        "json",
-        "--timeout",
-        "0.5",
-        timeout=400,
-    )
+    done = lab.verify(deployment, timeout=400)
     elapsed = time.monotonic() - started
     assert done.returncode == 1, done.stderr
     checks = _checks(done.stdout)
@@ -558,20 +532,13 @@ DROPPED = range(21000, 21300)
 
 @pytest.mark.parametrize("concurrency", ["2048", "100"])  # 100: the window below the ports
 def test_silent_ports_are_asked_again_together(lab: Lab, tmp_path: Path, concurrency: str) -> None:
-    lab.nft(
-        lab.router,
-        "table inet pp_v {\n chain forward {\n  type filter hook forward priority 0;\n"
-        f"  tcp dport {DROPPED[0]}-{DROPPED[-1]} drop\n }}\n}}\n",
-    )
+    lab.nft(lab.router, _forward(f"tcp dport {DROPPED[0]}-{DROPPED[-1]} drop"))
     flows = [
         (f"drop-{i}", "server", "tcp", f"{start}-{start + 49}")
         for i, start in enumerate(range(DROPPED[0], DROPPED[-1], 50))
     ]
-    done = lab.portplan(
-        "verify", str(_deployment(tmp_path, flows)), "--from", "src", "--format", "json",
-        "--timeout", "0.5", "--concurrency", concurrency,
-        timeout=60,  # one at a time, 300 second looks would take minutes
-    )  # fmt: skip
+    # timeout: one at a time, 300 second looks would take minutes
+    done = lab.verify(_deployment(tmp_path, flows), "--concurrency", concurrency, timeout=60)
     assert done.returncode == 1, done.stderr
     checks = _checks(done.stdout)
     assert sorted(port for _proto, port in checks) == list(DROPPED)
@@ -591,19 +558,14 @@ def test_a_connection_rate_limit_on_the_way_is_not_taken_for_filtered_ports(
     # the window until every one of them has answered; none may end up "filtered"
     lab.nft(
         lab.router,
-        "table inet pp_v {\n chain forward {\n  type filter hook forward priority 0;\n"
-        "  tcp flags & (syn | ack) == syn limit rate over 50/second burst 10 packets drop\n"
-        " }\n}\n",
+        _forward("tcp flags & (syn | ack) == syn limit rate over 50/second burst 10 packets drop"),
     )
     lab.serve(tcp=LIMITED)
     flows = [
         (f"limited-{i}", "server", "tcp", f"{start}-{start + 49}")
         for i, start in enumerate(range(LIMITED[0], LIMITED[-1], 50))
     ]
-    done = lab.portplan(
-        "verify", str(_deployment(tmp_path, flows)), "--from", "src", "--format", "json",
-        "--timeout", "0.5", timeout=120,
-    )  # fmt: skip
+    done = lab.verify(_deployment(tmp_path, flows), timeout=120)
     checks = _checks(done.stdout)
     assert sorted(port for _proto, port in checks) == list(LIMITED)
     assert {c["outcome"] for c in checks.values()} == {"open"}, done.stdout[-2000:]
@@ -614,10 +576,7 @@ def test_a_connection_rate_limit_on_the_way_is_not_taken_for_filtered_ports(
 
 def test_no_second_look_reports_silence_at_once(outcome_lab: tuple[Lab, Path]) -> None:
     lab, deployment = outcome_lab
-    done = lab.portplan(
-        "verify", str(deployment), "--from", "src", "--format", "json", "--timeout", "0.5",
-        "--no-second-look",
-    )  # fmt: skip
+    done = lab.verify(deployment, "--no-second-look")
     assert done.returncode == 1, done.stderr
     checks = _checks(done.stdout)
     expected = {(proto, port): rest[0] for _flow, proto, port, *rest in OUTCOMES + UNROUTED}
@@ -666,16 +625,10 @@ def _listen(lab: Lab, deployment: Path) -> Background:
     return listener
 
 
-def _verify_radius01(lab: Lab, deployment: Path) -> subprocess.CompletedProcess[str]:
-    return lab.portplan(
-        "verify", str(deployment), "--from", "radius01", "--format", "json", "--timeout", "0.5"
-    )
-
-
 def test_listen_proves_tcp_and_udp_paths(lab: Lab, tmp_path: Path) -> None:
     deployment = _smart_id(tmp_path)
     listener = _listen(lab, deployment)
-    done = _verify_radius01(lab, deployment)
+    done = lab.verify(deployment, source="radius01")
     assert done.returncode == 0, done.stderr + done.stdout
     checks = _checks(done.stdout)
     assert sorted(checks) == [("tcp", 8443)] + [("udp", port) for port in RADIUS]
@@ -689,7 +642,7 @@ def test_listen_proves_tcp_and_udp_paths(lab: Lab, tmp_path: Path) -> None:
         "smart-id-21.04/da-admin-service",
         "smart-id-21.04/da-radius",
     }
-    table = lab.portplan("verify", str(deployment), "--from", "radius01", "--timeout", "0.5")
+    table = lab.verify(deployment, source="radius01", fmt=None)
     assert table.returncode == 0, table.stderr
     assert f"{len(checks)} passed, 0 failed, 0 not probed" in table.stdout
     stderr = listener.stop()
@@ -711,7 +664,7 @@ def test_listen_leaves_a_port_in_use_alone(lab: Lab, tmp_path: Path) -> None:
         owners = lab.exec(lab.dst, "ss", "-Hp", kind, f"sport = :{port}")
         assert owners.count("pid=") == 1, owners
         assert f"pid={occupier}," in owners, owners
-    checks = _checks(_verify_radius01(lab, deployment).stdout)
+    checks = _checks(lab.verify(deployment, source="radius01").stdout)
     for key in (("tcp", 8443), ("udp", 18122)):
         assert (checks[key]["outcome"], checks[key]["temporary_listener"]) == ("open", False)
     for port in set(RADIUS) - {18122}:
