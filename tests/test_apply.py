@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -141,3 +142,35 @@ def test_a_host_without_management_access_needs_force(namespace: str, tmp_path: 
     assert result.returncode == 2
     assert "declares no management access to da01" in result.stderr
     assert ruleset(namespace) == before
+
+
+def test_check_only_leaves_live_address_sets_alone(namespace: str, tmp_path: Path) -> None:
+    # admin-pc's egress rules name an ipset; `--check` must not swap new members into it
+    shopping = examples.EXAMPLES / "shopping-contoso.yaml"
+    options = ("--host", "admin-pc", "--target", "iptables", "--egress")
+    subprocess.run(
+        [*PORTPLAN, "rules", str(shopping), *options, "-o", str(tmp_path)],
+        capture_output=True,
+        timeout=120,
+        check=True,
+    )
+    sets = (tmp_path / "admin-pc.ipset").read_text()
+    names = re.findall(r"^create (portplan_v\d+_\d+) (.+) -exist$", sets, re.MULTILINE)
+    assert names, sets
+    ipset = ["ip", "netns", "exec", namespace, "ipset"]
+    for name, kind in names:  # the sets as a previous apply left them, with one more member
+        netns.run([*ipset, "create", name, *kind.split()])
+        netns.run([*ipset, "add", name, "192.0.2.250"])
+    result = subprocess.run(
+        ["ip", "netns", "exec", namespace, *PORTPLAN, "apply", str(shopping), *options, "--check"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "passes the checker" in result.stderr
+    for name, _kind in names:
+        members = netns.run([*ipset, "list", name]).stdout
+        assert "192.0.2.250" in members, members

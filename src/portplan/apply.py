@@ -16,10 +16,13 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import shlex
 import shutil
 import subprocess
+import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 from portplan.errors import ApplyError
 from portplan.model._types import Protocol
@@ -122,9 +125,24 @@ class IptablesBackend(Backend):
             _checked(["ipset", "restore", "-exist"], text.encode(), "creating address sets")
 
     def check(self) -> None:
-        self._restore_ipsets()
-        for text, restore, _save in self._family_files():
-            _checked([restore, "--test"], text.encode(), f"{restore} --test")
+        if not self._ipsets():
+            for text, restore, _save in self._family_files():
+                _checked([restore, "--test"], text.encode(), f"{restore} --test")
+            return
+        # `--test` needs the sets the rules name, and loading them here would swap the members
+        # of the live sets: check in a network namespace of its own, gone when the check ends
+        with tempfile.TemporaryDirectory(prefix="portplan-check-") as scratch:
+            steps = []
+            for index, text in enumerate(self._ipsets()):
+                path = Path(scratch, f"{index}.ipset")
+                path.write_text(text)
+                steps.append(f"ipset restore -exist < {shlex.quote(str(path))}")
+            for index, (text, restore, _save) in enumerate(self._family_files()):
+                path = Path(scratch, f"{index}.rules")
+                path.write_text(text)
+                steps.append(f"{restore} --test < {shlex.quote(str(path))}")
+            script = "\n".join(steps).encode()
+            _checked(["unshare", "--net", "sh", "-e", "-s"], script, "iptables-restore --test")
 
     def snapshot(self) -> dict[str, bytes]:
         return {
