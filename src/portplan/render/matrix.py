@@ -12,7 +12,7 @@ from portplan.model.ports import PortSet
 from portplan.plan import Decision, Plan
 from portplan.render.text import csv_text, json_text, markdown_table, rich_table_text
 
-__all__ = ["MATRIX_COLUMNS", "explain_text", "matrix_bytes", "matrix_records", "matrix_rows"]
+__all__ = ["MATRIX_COLUMNS", "explain_text", "matrix_bytes", "matrix_rows"]
 
 #: Columns of the change request, in order.  ``flow`` is the stable id of the product row.
 MATRIX_COLUMNS: tuple[str, ...] = (
@@ -115,21 +115,25 @@ def matrix_rows(plan: Plan) -> list[tuple[str, ...]]:
     return rows
 
 
-def matrix_records(plan: Plan) -> list[dict[str, str]]:
-    """One dict of strings per matrix row, keyed by :data:`MATRIX_COLUMNS`."""
-    return [dict(zip(MATRIX_COLUMNS, row, strict=True)) for row in matrix_rows(plan)]
-
-
 def _excluded(plan: Plan) -> list[Decision]:
     return [d for d in plan.decisions if not d.included]
 
 
 def _json(plan: Plan) -> str:
+    # rows share their hosts' address tuples: list each one once
+    listed: dict[int, list[str]] = {}
+
+    def addresses(nets: tuple[Any, ...]) -> list[str]:
+        found = listed.get(id(nets))
+        if found is None:
+            found = listed[id(nets)] = [network_text(n) for n in nets]
+        return found
+
     flows = []
-    for record, row in zip(matrix_records(plan), plan.rows, strict=True):
-        item: dict[str, Any] = dict(record)
-        item["source_address"] = [a.strip() for a in record["source_address"].split(",")]
-        item["destination_address"] = [a.strip() for a in record["destination_address"].split(",")]
+    for values, row in zip(matrix_rows(plan), plan.rows, strict=True):
+        item: dict[str, Any] = dict(zip(MATRIX_COLUMNS, values, strict=True))
+        item["source_address"] = addresses(row.source_addresses)
+        item["destination_address"] = addresses(row.destination_addresses)
         item["ports"] = [[r.start, r.end] for r in row.ports.ranges]
         item["listen_ports"] = (
             [[r.start, r.end] for r in row.listen_ports.ranges] if row.listen_ports else None
@@ -235,17 +239,16 @@ def matrix_bytes(plan: Plan, fmt: str, *, width: int = 120) -> bytes:
         return _json(plan).encode()
     if fmt == "csv":
         return csv_text(MATRIX_COLUMNS, matrix_rows(plan)).encode()
-    records = matrix_records(plan)
+    rows = matrix_rows(plan)
     if fmt == "md":
         head = f"# Flow matrix: {plan.deployment}\n\n"
-        return (
-            head + markdown_table(MATRIX_COLUMNS, [[r[c] for c in MATRIX_COLUMNS] for r in records])
-        ).encode()
-    caption = f"{len(records)} rows; {len(_excluded(plan))} product flows give no rows (--explain)"
+        return (head + markdown_table(MATRIX_COLUMNS, rows)).encode()
+    caption = f"{len(rows)} rows; {len(_excluded(plan))} product flows give no rows (--explain)"
+    shown = [MATRIX_COLUMNS.index(c) for c in TABLE_COLUMNS]
     return rich_table_text(
         f"Flow matrix: {plan.deployment}",
         TABLE_COLUMNS,
-        [[r[c] for c in TABLE_COLUMNS] for r in records],
+        [[r[i] for i in shown] for r in rows],
         width=width,
         caption=caption,
     ).encode()
