@@ -653,6 +653,25 @@ def test_file_that_is_neither_product_nor_deployment(tmp_path: Path) -> None:
     assert_count(result, 1)
 
 
+@pytest.mark.parametrize(("command", "what"), [("show", "product"), ("matrix", "deployment")])
+def test_a_file_holding_only_null_is_named_and_explained(
+    tmp_path: Path, command: str, what: str
+) -> None:
+    # `~` is valid YAML (null): it must get its diagnostic, not "0 problems found"
+    path = write(tmp_path, f"{what}.yaml", "~\n")
+    result = invoke(command, path)
+    assert_failed(result)
+    assert_error(
+        result,
+        path,
+        1,
+        1,
+        f"a {what} file must be a YAML mapping at the top level",
+        f"start with the keys of a {what} (see `portplan schema {what}`)",
+    )
+    assert_count(result, 1)
+
+
 # -- every problem in one run ------------------------------------------------------------------
 
 

@@ -33,7 +33,7 @@ class Bundle:
 def read_deployment(path: Path) -> tuple[Bundle | None, list[Diagnostic]]:
     """Read and check a deployment and its product files; collect every problem."""
     data, source, problems = load_yaml(path)
-    if data is None or problems:
+    if problems:  # (a file holding only `null` is for validate() to refuse, with a message)
         return None, problems
     return deployment_from(path, data, source)
 

@@ -29,7 +29,7 @@ def read_product(
 ) -> tuple[Product | None, SourceMap, list[Diagnostic]]:
     """Read and check a product file; return the product (if valid), its source map and problems."""
     data, source, problems = load_yaml(path, text)
-    if data is None or problems:
+    if problems:  # (a file holding only `null` is for validate() to refuse, with a message)
         return None, source, problems
     product, problems = product_from(data, source)
     return product, source, problems
