@@ -23,13 +23,21 @@ import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import NamedTuple
 
 from portplan.errors import ApplyError
 from portplan.model._types import Protocol
 from portplan.plan import MANAGEMENT, Plan
 from portplan.targets import RuleOptions, get_target
 
-__all__ = ["Backend", "IptablesBackend", "NftablesBackend", "backend_for", "lockout_problems"]
+__all__ = [
+    "Backend",
+    "IptablesBackend",
+    "Lockout",
+    "NftablesBackend",
+    "backend_for",
+    "lockout_problems",
+]
 
 _TIMEOUT = 60  # seconds any one command may take
 
@@ -175,14 +183,21 @@ def backend_for(plan: Plan, host: str, target: str, options: RuleOptions) -> Bac
     return cls(name=target, files=files)
 
 
-def lockout_problems(plan: Plan, host: str, ssh_connection: str | None = None) -> list[str]:
+class Lockout(NamedTuple):
+    """A reason the new ruleset could lock the operator out."""
+
+    text: str
+    forcible: bool  #: --force may apply anyway (never when it cuts the session in use)
+
+
+def lockout_problems(plan: Plan, host: str, ssh_connection: str | None = None) -> list[Lockout]:
     """Reasons the new ruleset would lock the operator out of ``host`` (empty: none).
 
     ``ssh_connection`` is the value of ``SSH_CONNECTION`` ("client port server port"); the
     session it describes must be a planned flow into this host.
     """
-    problems: list[str] = []
-    into_host = [r for r in plan.rows if r.destination == host]
+    problems: list[Lockout] = []
+    into_host = [r for r in plan.rows_of(host) if r.destination == host]
     if ssh_connection is None:
         ssh_connection = os.environ.get("SSH_CONNECTION")
     if ssh_connection:
@@ -191,7 +206,12 @@ def lockout_problems(plan: Plan, host: str, ssh_connection: str | None = None) -
             client = ipaddress.ip_address(parts[0])
             port = int(parts[3])
         except (IndexError, ValueError):
-            return [f"SSH_CONNECTION={ssh_connection!r} is not 'client port server port'"]
+            return [
+                Lockout(
+                    f"SSH_CONNECTION={ssh_connection!r} is not 'client port server port'",
+                    forcible=True,
+                )
+            ]
         allowed = any(
             row.protocol is Protocol.TCP
             and port in row.ports
@@ -200,12 +220,19 @@ def lockout_problems(plan: Plan, host: str, ssh_connection: str | None = None) -
         )
         if not allowed:
             problems.append(
-                f"this SSH session from {client} to port {port} is not in the plan for {host}: "
-                "the new ruleset would cut it; declare it under 'management:' in the deployment"
+                Lockout(
+                    f"this SSH session from {client} to port {port} is not in the plan for "
+                    f"{host}: the new ruleset would cut it; declare it under 'management:' in "
+                    "the deployment",
+                    forcible=False,
+                )
             )
     if not any(r.product == MANAGEMENT for r in into_host) and not plan.hosts[host].is_group:
         problems.append(
-            f"the deployment declares no management access to {host}; declare one under "
-            "'management:' (e.g. SSH from the admin network) so operators keep a way in"
+            Lockout(
+                f"the deployment declares no management access to {host}; declare one under "
+                "'management:' (e.g. SSH from the admin network) so operators keep a way in",
+                forcible=True,
+            )
         )
     return problems

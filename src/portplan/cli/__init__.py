@@ -16,7 +16,7 @@ from typing import Any, NoReturn
 import click
 
 from portplan._version import __version__
-from portplan.errors import EXIT_USAGE, PortplanError
+from portplan.errors import EXIT_USAGE, DiagnosticsError, PortplanError
 
 __all__ = ["cli", "main"]
 
@@ -38,8 +38,8 @@ class _Group(click.Group):
 
 
 def _print_error(exc: PortplanError) -> None:
-    diagnostics = getattr(exc, "diagnostics", None)
-    if diagnostics:
+    if isinstance(exc, DiagnosticsError) and exc.diagnostics:
+        diagnostics = exc.diagnostics
         for diagnostic in diagnostics:
             click.echo(
                 f"{diagnostic.location()}: error: {diagnostic.message}"
@@ -418,10 +418,10 @@ def apply_cmd(
     if check_only:
         return
     problems = lockout_problems(plan, host)
-    session_cut = [p for p in problems if "SSH session" in p]
+    session_cut = [p for p in problems if not p.forcible]
     if session_cut or (problems and not force):
         for problem in problems:
-            click.echo(f"portplan: refused: {problem}", err=True)
+            click.echo(f"portplan: refused: {problem.text}", err=True)
         raise _UsageError(
             "nothing was changed"
             + ("" if session_cut else " (--force applies without declared management access)")
