@@ -45,6 +45,10 @@ from _common import (  # the benchmarks folder is on sys.path
     summary,
 )
 
+from portplan.load.deployment import load_deployment
+from portplan.plan import build_plan
+from portplan.report.matrix import matrix_bytes
+
 GOAL_SECONDS = 2.0
 
 #: Address blocks used: RFC 5737 (IPv4) and RFC 3849 (IPv6) documentation ranges only.
@@ -169,9 +173,6 @@ def _time(func: Callable[..., Any], *args: Any) -> tuple[float, Any]:
 
 
 def bench_in_process(deployment: Path, runs: int) -> dict[str, Any]:
-    from portplan.load.deployment import load_deployment
-    from portplan.plan import build_plan
-    from portplan.render.matrix import matrix_bytes
 
     gc.collect()
     first_load, _bundle = _time(load_deployment, deployment)
@@ -207,9 +208,6 @@ def bench_in_process(deployment: Path, runs: int) -> dict[str, Any]:
 
 def bench_memory(deployment: Path) -> dict[str, Any]:
     """Peak traced Python allocations of each stage, each on top of what the previous kept."""
-    from portplan.load.deployment import load_deployment
-    from portplan.plan import build_plan
-    from portplan.render.matrix import matrix_bytes
 
     gc.collect()
     tracemalloc.start()

@@ -250,7 +250,7 @@ def run_portplan(
     plan = deployment(work, ports)
     report = work / "verify.json"
     argv = ["ip", "netns", "exec", src, sys.executable, "-m", "portplan", "verify", str(plan)]
-    argv += ["--from", "src", "--format", "json", "--timeout", f"{timeout:g}", "-o", str(report)]
+    argv += ["--on", "src", "--format", "json", "--timeout", f"{timeout:g}", "-o", str(report)]
     argv += options
     result = measured(argv, budget)
     checks = json.loads(report.read_text())["checks"]

@@ -35,9 +35,11 @@ if sys.version_info < (3, 11):
     sys.exit(f"portplan needs Python 3.11 or newer; python3 is {sys.version.split()[0]}")
 PY
 python3 -m venv .venv
-.venv/bin/pip install -q --disable-pip-version-check -e '.[test]'
+# exact versions from the one constraints file; pyproject.toml only says what is compatible
+.venv/bin/pip install -q --disable-pip-version-check -c constraints.txt -e '.[test,lint]'
 
 .venv/bin/ruff check src tests benchmarks
 .venv/bin/ruff format --check src tests benchmarks
 .venv/bin/mypy
+.venv/bin/lint-imports --no-cache  # the layers of docs/architecture.md, import by import
 .venv/bin/pytest "$@"

@@ -7,7 +7,7 @@ from typing import Any
 
 import yaml
 
-from portplan import build_plan, load_deployment
+from portplan import load_plan
 from portplan.plan import Plan
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
@@ -16,7 +16,7 @@ GOLDEN = Path(__file__).resolve().parent / "golden"
 
 def example_plan(name: str) -> Plan:
     """The plan of ``examples/NAME.yaml``."""
-    return build_plan(load_deployment(EXAMPLES / f"{name}.yaml"))
+    return load_plan(EXAMPLES / f"{name}.yaml")
 
 
 def example_data(name: str) -> dict[str, Any]:
@@ -29,4 +29,4 @@ def plan_from_data(data: dict[str, Any], directory: Path, name: str = "deploymen
     """The plan of a deployment given as YAML data, written to ``directory/NAME.yaml`` first."""
     path = directory / f"{name}.yaml"
     path.write_text(yaml.safe_dump(data, sort_keys=False))
-    return build_plan(load_deployment(path))
+    return load_plan(path)

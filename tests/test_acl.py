@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 import examples
-from portplan.errors import TargetError
+from portplan._errors import TargetError
 from portplan.model._types import Network
 from portplan.model.ports import PortRange, PortSet
 from portplan.plan import Plan

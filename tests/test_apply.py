@@ -57,14 +57,14 @@ def apply(
 
 def test_unconfirmed_apply_is_rolled_back(namespace: str) -> None:
     before = ruleset(namespace)
-    result = apply(namespace, "--host", "da01", "--timeout", "1")
+    result = apply(namespace, "--on", "da01", "--confirm-timeout", "1")
     assert result.returncode == 1, result.stderr
     assert "previous ruleset is restored" in result.stderr
     assert ruleset(namespace) == before
 
 
 def test_confirmed_apply_is_kept_with_management_access(namespace: str) -> None:
-    result = apply(namespace, "--host", "da01", "--timeout", "10", stdin="yes\n")
+    result = apply(namespace, "--on", "da01", "--confirm-timeout", "10", stdin="yes\n")
     assert result.returncode == 0, result.stderr
     now = ruleset(namespace)
     assert "table inet portplan" in now
@@ -76,9 +76,9 @@ def test_confirmed_apply_is_kept_with_management_access(namespace: str) -> None:
 def test_a_ruleset_the_checker_refuses_is_never_applied(namespace: str) -> None:
     before = ruleset(namespace)
     code = (
-        "from portplan.apply import NftablesBackend\n"
-        "from portplan.errors import ApplyError\n"
-        "b = NftablesBackend(name='nftables', files={'x.nft': 'table inet portplan {\\n"
+        "from portplan.targets.apply.nftables import NftablesApplier\n"
+        "from portplan._errors import ApplyError\n"
+        "b = NftablesApplier({'x.nft': 'table inet portplan {\\n"
         "chain input { tcp dport 70000 accept }\\n}\\n'})\n"
         "try:\n    b.check()\nexcept ApplyError as e:\n    print('refused:', e)\n"
     )
@@ -95,7 +95,7 @@ def test_a_ruleset_the_checker_refuses_is_never_applied(namespace: str) -> None:
 
 def test_check_only_changes_nothing(namespace: str) -> None:
     before = ruleset(namespace)
-    result = apply(namespace, "--host", "da01", "--check")
+    result = apply(namespace, "--on", "da01", "--check")
     assert result.returncode == 0, result.stderr
     assert "passes the checker" in result.stderr
     assert ruleset(namespace) == before
@@ -104,12 +104,12 @@ def test_check_only_changes_nothing(namespace: str) -> None:
 def test_an_ssh_session_the_plan_would_cut_is_refused(namespace: str) -> None:
     before = ruleset(namespace)
     outsider = {"SSH_CONNECTION": "192.0.2.200 50000 192.0.2.40 22"}
-    result = apply(namespace, "--host", "da01", "--timeout", "1", env=outsider, stdin="yes\n")
+    result = apply(namespace, "--on", "da01", "--confirm-timeout", "1", env=outsider, stdin="yes\n")
     assert result.returncode == 2
     assert "this SSH session from 192.0.2.200 to port 22 is not in the plan" in result.stderr
     assert ruleset(namespace) == before
     admin = {"SSH_CONNECTION": "203.0.113.5 50000 192.0.2.40 22"}
-    result = apply(namespace, "--host", "da01", "--timeout", "5", env=admin, stdin="yes\n")
+    result = apply(namespace, "--on", "da01", "--confirm-timeout", "5", env=admin, stdin="yes\n")
     assert result.returncode == 0, result.stderr
 
 
@@ -127,9 +127,9 @@ def test_a_host_without_management_access_needs_force(namespace: str, tmp_path: 
             *PORTPLAN,
             "apply",
             str(deployment),
-            "--host",
+            "--on",
             "da01",
-            "--timeout",
+            "--confirm-timeout",
             "1",
         ],
         capture_output=True,
@@ -147,9 +147,9 @@ def test_a_host_without_management_access_needs_force(namespace: str, tmp_path: 
 def test_check_only_leaves_live_address_sets_alone(namespace: str, tmp_path: Path) -> None:
     # admin-pc's egress rules name an ipset; `--check` must not swap new members into it
     shopping = examples.EXAMPLES / "shopping-contoso.yaml"
-    options = ("--host", "admin-pc", "--target", "iptables", "--egress")
+    options = ("--target", "iptables", "--egress")
     subprocess.run(
-        [*PORTPLAN, "rules", str(shopping), *options, "-o", str(tmp_path)],
+        [*PORTPLAN, "rules", str(shopping), "--host", "admin-pc", *options, "-o", str(tmp_path)],
         capture_output=True,
         timeout=120,
         check=True,
@@ -162,7 +162,10 @@ def test_check_only_leaves_live_address_sets_alone(namespace: str, tmp_path: Pat
         netns.run([*ipset, "create", name, *kind.split()])
         netns.run([*ipset, "add", name, "192.0.2.250"])
     result = subprocess.run(
-        ["ip", "netns", "exec", namespace, *PORTPLAN, "apply", str(shopping), *options, "--check"],
+        [
+            *("ip", "netns", "exec", namespace, *PORTPLAN, "apply", str(shopping)),
+            *("--on", "admin-pc", *options, "--check"),
+        ],
         capture_output=True,
         text=True,
         timeout=120,
@@ -174,3 +177,11 @@ def test_check_only_leaves_live_address_sets_alone(namespace: str, tmp_path: Pat
     for name, _kind in names:
         members = netns.run([*ipset, "list", name]).stdout
         assert "192.0.2.250" in members, members
+
+
+def test_verbose_shows_the_commands_apply_runs(namespace: str) -> None:
+    result = apply(namespace, "--on", "da01", "--check", "-v")
+    assert result.returncode == 0, result.stderr
+    assert "portplan: debug: running: nft -c -f -" in result.stderr
+    quiet = apply(namespace, "--on", "da01", "--check", "-q")
+    assert quiet.returncode == 0 and quiet.stderr == ""

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from portplan.catalog import load_catalog_product
+from portplan.load.catalog import load_catalog_product
 from portplan.model import Condition, Flow, ParamRef, PortRange, Product
 from portplan.model.conditions import And
 

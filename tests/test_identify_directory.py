@@ -32,6 +32,7 @@ from __future__ import annotations
 import asyncio
 import ctypes
 import hashlib
+import hmac
 import os
 import re
 import secrets
@@ -55,7 +56,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import servers
-from portplan.probe.identify import IDENTIFIERS, Identification, ProbeContext, identify
+from portplan.probe.identify import REGISTRY, Identification, ProbeContext, identify
 from portplan.probe.identify import _ber as ber
 from portplan.probe.identify.ldap import search_request
 from portplan.probe.identify.msrpc import IWBEM_LEVEL1_LOGIN, Interface, map_interface
@@ -763,8 +764,6 @@ def test_radius_on_a_closed_udp_port_is_closed() -> None:
 
 
 def test_status_server_message_authenticator_is_hmac_md5_of_the_packet() -> None:
-    import hmac
-
     packet = status_server(7, bytes(range(16)), b"s3cret")
     assert packet[:4] == bytes((12, 7, 0, 38))  # Status-Server, id 7, 20 + 18 bytes
     assert packet[20:22] == bytes((80, 18))  # Message-Authenticator, 18 bytes
@@ -878,4 +877,4 @@ def test_the_rootdse_search_is_the_rfc_4511_structure() -> None:
 def test_every_directory_identifier_is_registered() -> None:
     asyncio.run(identify("no-such-protocol", ProbeContext(address=LOOPBACK, port=1)))
     expected = {"ldap", "ldaps", "ldap-gc", "ldaps-gc", "smb", "msrpc", "tds", "radius"}
-    assert expected <= set(IDENTIFIERS)
+    assert expected <= set(REGISTRY.names())

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
@@ -14,8 +13,9 @@ from click.testing import CliRunner
 from openpyxl import load_workbook
 
 import examples
+import machine
 from portplan.cli import cli
-from portplan.render.matrix import MATRIX_COLUMNS
+from portplan.report.matrix import MATRIX_COLUMNS
 
 DEPLOYMENTS = ["shopping-contoso", "smart-id-nexus"]
 TEXT_FORMATS = {"csv": "csv", "json": "json", "md": "md", "table": "txt"}
@@ -134,7 +134,7 @@ def test_udp_range_and_parameter_without_default() -> None:
 def test_json_carries_typed_fields_and_the_rows_not_required() -> None:
     code, out, _ = run("matrix", str(examples.EXAMPLES / "smart-id-nexus.yaml"), "--format", "json")
     assert code == 0
-    data = json.loads(out)
+    data = machine.document(out, "matrix")
     radius = next(f for f in data["flows"] if f["flow"] == "smart-id-21.04/da-radius")
     assert radius["ports"] == [[18118, 18126]]
     assert radius["destination_address"] == ["192.0.2.40"]

@@ -15,11 +15,14 @@ import yaml
 from click.testing import CliRunner
 
 import examples
+import machine
 import portplan
-from portplan.catalog import catalog_ids, catalog_path, load_catalog_product
+from portplan import _errors as errors
+from portplan._errors import PortplanError
 from portplan.cli import cli
-from portplan.errors import PortplanError
+from portplan.load.catalog import catalog_ids, catalog_path, load_catalog_product
 from portplan.model.schema import json_schema
+from portplan.report.machine import OUTPUT_KINDS, output_schema
 
 EXAMPLES = sorted(examples.EXAMPLES.glob("*.yaml"))  #: the example deployment files
 
@@ -40,8 +43,6 @@ def test_every_module_imports() -> None:
 
 
 def test_every_error_is_a_portplan_error_with_a_builtin_base() -> None:
-    from portplan import errors
-
     for name in errors.__all__:
         cls = getattr(errors, name)
         if isinstance(cls, type) and issubclass(cls, Exception) and cls is not PortplanError:
@@ -62,6 +63,32 @@ def test_schema_command_prints_a_valid_json_schema(kind: str) -> None:
     schema = json.loads(result.stdout)
     jsonschema.Draft202012Validator.check_schema(schema)
     assert schema == json_schema(kind)
+
+
+@pytest.mark.parametrize("kind", OUTPUT_KINDS)
+def test_every_json_output_kind_has_a_published_schema(kind: str) -> None:
+    result = CliRunner().invoke(cli, ["schema", kind])
+    assert result.exit_code == 0
+    schema = json.loads(result.stdout)
+    jsonschema.Draft202012Validator.check_schema(schema)
+    assert schema == output_schema(kind)
+    assert schema["properties"]["kind"] == {"const": kind}
+    assert set(schema["required"]) >= {"format_version", "kind"}
+
+
+def test_catalog_and_targets_json_are_versioned_and_typed() -> None:
+    catalog = machine.document(
+        CliRunner().invoke(cli, ["catalog", "--format", "json"]).stdout, "catalog"
+    )
+    assert [p["flows"] for p in catalog["products"]] == [26, 20]  # numbers, not text
+    targets = machine.document(
+        CliRunner().invoke(cli, ["targets", "--format", "json"]).stdout, "targets"
+    )
+    by_name = {t["name"]: t for t in targets["targets"]}
+    assert by_name["nftables"]["capabilities"][:2] == ["port-ranges", "udp"]
+    assert by_name["nftables"]["can_apply"] is True and by_name["aws"]["can_apply"] is False
+    assert by_name["nftables"]["settings"]["layout"] == ["per-host", "shared"]
+    assert all(" " not in key for t in targets["targets"] for key in t)
 
 
 @pytest.mark.parametrize(

@@ -31,7 +31,7 @@ import netns
 from netns import Address
 from nftjson import Member, Packet, Ruleset
 from plancheck import LOOPBACK_ADDRESSES, contains, needs_rules
-from portplan.errors import TargetError
+from portplan._errors import TargetError
 from portplan.load.deployment import Bundle
 from portplan.load.product import check_product
 from portplan.load.yamlsrc import SourceMap

@@ -23,8 +23,9 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from portplan.catalog import catalog_ids, load_catalog_product
+from portplan.load.catalog import catalog_ids, load_catalog_product
 from portplan.load.product import check_product, read_product
+from portplan.load.yamlout import dump_model
 from portplan.load.yamlsrc import SourceMap, load_yaml
 from portplan.model import (
     AppProtocol,
@@ -49,7 +50,6 @@ from portplan.model.conditions import (
     Var,
     parse_condition,
 )
-from portplan.render.yamlout import dump_model
 
 FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 SLOW = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])

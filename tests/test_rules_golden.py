@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 import examples
-from portplan import build_plan, load_deployment
-from portplan.errors import TargetError
+from portplan import load_plan
+from portplan._errors import TargetError
 from portplan.targets import DefaultAction, RuleOptions, get_target, target_names
 
 GOLDEN = examples.GOLDEN / "rules"
@@ -140,7 +140,7 @@ def test_shared_layout_refuses_an_overlap_with_a_host_that_has_no_flows(tmp_path
     spare = "hosts:\n  spare:\n    addresses: [203.0.113.200]\n"
     deployment = tmp_path / "smart-id-nexus.yaml"
     deployment.write_text(text.replace("hosts:\n", spare, 1))
-    plan = build_plan(load_deployment(deployment))
+    plan = load_plan(deployment)
     assert not any("spare" in (row.source, row.destination) for row in plan.rows)
     message = "hosts internet (203.0.113.128/25) and spare (203.0.113.200/32) have overlapping"
     with pytest.raises(TargetError, match=re.escape(message)):

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from collections.abc import Callable
 
 import pytest
 from click.testing import CliRunner
 
 import examples
-from portplan.catalog import catalog_ids
+import machine
 from portplan.cli import cli
+from portplan.load.catalog import catalog_ids, catalog_path
 
 FORMATS = {"table": "txt", "md": "md", "csv": "csv", "json": "json"}
 
@@ -34,7 +34,11 @@ def test_every_catalog_product_has_show_goldens() -> None:
 
 def test_shopping_show_has_a_table_per_component_in_vendor_order() -> None:
     result = CliRunner().invoke(cli, ["show", "shopping-6.1", "--format", "json"])
-    tables = json.loads(result.stdout)["tables"]
+    document = machine.document(result.stdout, "show")
+    tables = [
+        {**t, "rows": [dict(zip(t["columns"], row, strict=True)) for row in t["rows"]]}
+        for t in document["tables"]
+    ]
     assert [t["title"] for t in tables] == [
         "Ports used by the Shopping Website",
         "Ports used by the Shopping Central Service",
@@ -90,8 +94,6 @@ def test_smart_id_show_is_the_flat_table_with_external_and_internal_ports() -> N
 
 
 def test_show_accepts_a_product_file() -> None:
-    from portplan.catalog import catalog_path
-
     result = CliRunner().invoke(
         cli, ["show", str(catalog_path("smart-id-21.04")), "--format", "md"]
     )

@@ -22,7 +22,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import examples
-from portplan.errors import TargetError
+from portplan._errors import TargetError
 from portplan.model import PortRange, PortSet, Protocol
 from portplan.model._types import Network
 from portplan.plan import Plan

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import ipaddress
-import json
 import os
 import re
 import shutil
@@ -29,6 +28,7 @@ from typing import Any
 import pytest
 import yaml
 
+import machine
 import netns
 
 pytestmark = pytest.mark.netns
@@ -111,7 +111,7 @@ class DnsLab:
         done = subprocess.run(
             [
                 "ip", "netns", "exec", self.nodes["src"].netns, sys.executable, "-m", "portplan",
-                "verify", str(deployment), "--from", "src", "--timeout", "0.5", "--format", fmt,
+                "verify", str(deployment), "--on", "src", "--timeout", "0.5", "--format", fmt,
                 *args,
             ],
             capture_output=True,
@@ -262,7 +262,7 @@ def _deployment(directory: Path, servers: dict[str, dict[str, Any]]) -> Path:
 
 def _checks(stdout: str) -> Checks:
     """The JSON report's checks by (destination host, address, port): each is there once."""
-    checks = json.loads(stdout)["checks"]
+    checks = machine.document(stdout, "verify")["checks"]
     found = {(c["destination"], c["address"], c["port"]): c for c in checks}
     assert len(found) == len(checks), checks
     return found

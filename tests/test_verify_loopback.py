@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-import json
 import socket
 import subprocess
 import sys
 import time
+import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
 
-from portplan import build_plan, load_deployment
+import machine
+from portplan import load_plan
 from portplan.cli import cli
 from portplan.probe.verify import plan_checks, sample_ports
 
@@ -22,14 +23,14 @@ DEPLOYMENT = DATA / "loop-deployment.yaml"
 
 
 def listen_argv(duration: int) -> list[str]:
-    """``portplan listen DEPLOYMENT --host server --duration DURATION`` in this interpreter."""
+    """``portplan listen DEPLOYMENT --on server --duration DURATION`` in this interpreter."""
     return [
         sys.executable,
         "-m",
         "portplan",
         "listen",
         str(DEPLOYMENT),
-        "--host",
+        "--on",
         "server",
         "--duration",
         str(duration),
@@ -65,7 +66,7 @@ def run_verify(*args: str, output_format: str = "json") -> Result:
         [
             "verify",
             str(DEPLOYMENT),
-            "--from",
+            "--on",
             "client",
             "--format",
             output_format,
@@ -78,7 +79,7 @@ def run_verify(*args: str, output_format: str = "json") -> Result:
 
 def verify(*args: str) -> tuple[int, dict[str, object]]:
     result = run_verify(*args)
-    return result.exit_code, json.loads(result.stdout) if result.stdout else {}
+    return result.exit_code, machine.document(result.stdout, "verify") if result.stdout else {}
 
 
 def test_listen_then_verify_proves_tcp_and_udp_paths(listener: subprocess.Popen[str]) -> None:
@@ -133,21 +134,19 @@ def test_listen_leaves_a_port_in_use_alone() -> None:
 
 def test_verify_refuses_flows_that_are_not_planned() -> None:
     result = CliRunner().invoke(
-        cli, ["verify", str(DEPLOYMENT), "--from", "client", "--flow", "telnet"]
+        cli, ["verify", str(DEPLOYMENT), "--on", "client", "--flow", "telnet"]
     )
     assert result.exit_code == 2
     assert "no flow 'telnet' in the plan" in result.stderr
 
 
 def test_verify_needs_a_known_source() -> None:
-    result = CliRunner().invoke(cli, ["verify", str(DEPLOYMENT), "--from", "nobody"])
+    result = CliRunner().invoke(cli, ["verify", str(DEPLOYMENT), "--on", "nobody"])
     assert result.exit_code == 2
     assert "no host 'nobody'" in result.stderr
 
 
 def test_junit_report_has_a_case_per_probe(listener: subprocess.Popen[str]) -> None:
-    import xml.etree.ElementTree as ET
-
     result = run_verify("--flow", "web", output_format="junit")
     assert result.exit_code == 0
     suite = ET.fromstring(result.stdout)
@@ -157,7 +156,7 @@ def test_junit_report_has_a_case_per_probe(listener: subprocess.Popen[str]) -> N
 
 
 def test_only_planned_addresses_are_probed() -> None:
-    plan = build_plan(load_deployment(DEPLOYMENT))
+    plan = load_plan(DEPLOYMENT)
     checks, skipped = plan_checks(plan, ("client",))
     assert not skipped
     assert {c.probe.address for c in checks} == {"127.0.0.3"}  # never the outsider

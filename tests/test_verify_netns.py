@@ -10,7 +10,6 @@ addresses are RFC 5737 documentation addresses.
 from __future__ import annotations
 
 import contextlib
-import json
 import re
 import secrets
 import subprocess
@@ -26,6 +25,7 @@ from typing import Any
 import pytest
 import yaml
 
+import machine
 import netns
 
 pytestmark = pytest.mark.netns
@@ -193,7 +193,7 @@ class Lab:
     ) -> subprocess.CompletedProcess[str]:
         """``portplan verify`` from ``source`` (``None``: the host the machine's own addresses
         pick) in ``fmt`` (``None``: the default table), each probe waiting 0.5 s at most."""
-        where = ["--from", source] if source is not None else []
+        where = ["--on", source] if source is not None else []
         report = ["--format", fmt] if fmt is not None else []
         return self.portplan(
             "verify", str(deployment), *where, *report, "--timeout", "0.5", *args, timeout=timeout
@@ -295,7 +295,7 @@ def _deployment(directory: Path, flows: Sequence[tuple[str, str, str, str | int]
 
 def _checks(stdout: str) -> dict[tuple[str, int], dict[str, Any]]:
     """The JSON report's checks by (protocol, port); each port is probed once."""
-    checks = json.loads(stdout)["checks"]
+    checks = machine.document(stdout, "verify")["checks"]
     found = {(c["protocol"], c["port"]): c for c in checks}
     assert len(found) == len(checks), checks
     return found
@@ -405,7 +405,7 @@ def test_every_outcome_is_reported_exactly(outcome_lab: tuple[Lab, Path]) -> Non
     for key in (("tcp", 8003), ("udp", 9003)):
         assert checks[key]["evidence"]["attempts"] == 2, checks[key]
     assert "never left this machine" in checks["tcp", 8006]["evidence"]["note"]
-    report = json.loads(done.stdout)
+    report = machine.document(done.stdout, "verify")
     assert (report["passed"], report["failed"]) == (2, len(expected) - 2)
 
 
@@ -619,7 +619,7 @@ def _smart_id(directory: Path) -> Path:
 
 def _listen(lab: Lab, deployment: Path) -> Background:
     listener = lab.start(
-        lab.dst, *PORTPLAN, "listen", str(deployment), "--host", "da01", "--duration", "30"
+        lab.dst, *PORTPLAN, "listen", str(deployment), "--on", "da01", "--duration", "30"
     )
     listener.wait_for("portplan: listening on", stderr=True)
     return listener

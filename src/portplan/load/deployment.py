@@ -7,9 +7,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from portplan.errors import Diagnostic, InputError
+from portplan._errors import Diagnostic, InputError, ModelPath, Problem
+from portplan._text import choice_hint, describe_ports
+from portplan.load.catalog import catalog_ids, load_catalog_product
 from portplan.load.product import read_product
-from portplan.load.validate import choice_hint, describe_ports, validate
+from portplan.load.validate import validate
 from portplan.load.yamlsrc import NO_SUCH_FILE, SourceMap, load_yaml
 from portplan.model.deployment import Deployment, ProductBinding
 from portplan.model.product import Configurability, Product
@@ -29,10 +31,23 @@ class Bundle:
     def file(self) -> Path:
         return self.source.file
 
+    def where(self, path: ModelPath) -> str | None:
+        """``file:line`` of the value at ``path`` in the deployment file (for messages)."""
+        span = self.source.value(path)
+        return f"{self.file.name}:{span.line}" if span else None
 
-def read_deployment(path: Path) -> tuple[Bundle | None, list[Diagnostic]]:
-    """Read and check a deployment and its product files; collect every problem."""
-    data, source, problems = load_yaml(path)
+    def diagnostics(self, problems: Iterable[Problem]) -> list[Diagnostic]:
+        """Problems found by model path (planning's), located in the deployment file."""
+        return [self.source.locate(problem) for problem in problems]
+
+
+def read_deployment(path: Path, text: str | None = None) -> tuple[Bundle | None, list[Diagnostic]]:
+    """Read and check a deployment and its product files; collect every problem.
+
+    ``text``, when given, is the deployment's content (read from standard input, say); ``path``
+    then only names it in messages, and product files are found relative to its folder.
+    """
+    data, source, problems = load_yaml(path, text)
     if problems:  # (a file holding only `null` is for validate() to refuse, with a message)
         return None, problems
     return deployment_from(path, data, source)
@@ -86,9 +101,12 @@ def deployment_from(
     return Bundle(deployment=deployment, products=products, source=source), []
 
 
-def load_deployment(path: Path | str) -> Bundle:
-    """Load a deployment and its products; raise :class:`InputError` listing every problem."""
-    bundle, problems = read_deployment(Path(path))
+def load_deployment(path: Path | str, text: str | None = None) -> Bundle:
+    """Load a deployment and its products; raise :class:`InputError` listing every problem.
+
+    ``text``: the deployment's content, when it does not come from ``path`` itself.
+    """
+    bundle, problems = read_deployment(Path(path), text)
     if bundle is None:
         raise InputError(problems)
     return bundle
@@ -97,8 +115,6 @@ def load_deployment(path: Path | str) -> Bundle:
 def _resolve_product(
     path: Path, source: SourceMap, product_id: str, binding: ProductBinding
 ) -> tuple[Product | None, list[Diagnostic]]:
-    from portplan.catalog import catalog_ids, load_catalog_product
-
     where = ("products", product_id)
     if binding.file is None:
         if product_id not in catalog_ids():

@@ -9,8 +9,9 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from portplan.errors import Diagnostic, InputError
-from portplan.load.validate import choice_hint, validate
+from portplan._errors import Diagnostic, InputError
+from portplan._text import choice_hint
+from portplan.load.validate import validate
 from portplan.load.yamlsrc import SourceMap, load_yaml
 from portplan.model._types import ParamRef
 from portplan.model.conditions import Condition, is_keyword
@@ -49,9 +50,12 @@ def product_from(data: Any, source: SourceMap) -> tuple[Product | None, list[Dia
     return None, problems
 
 
-def load_product(path: Path | str) -> Product:
-    """Load a product model file; raise :class:`InputError` listing every problem."""
-    product, _source, problems = read_product(Path(path))
+def load_product(path: Path | str, text: str | None = None) -> Product:
+    """Load a product model file; raise :class:`InputError` listing every problem.
+
+    ``text``: the product's content, when it does not come from ``path`` itself.
+    """
+    product, _source, problems = read_product(Path(path), text)
     if problems or product is None:
         raise InputError(problems)
     return product

@@ -5,53 +5,18 @@ from __future__ import annotations
 import difflib
 import types
 import typing
-from collections.abc import Iterable
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from portplan.errors import Diagnostic
-from portplan.load.yamlsrc import Path_, SourceMap
-from portplan.model.conditions import ConditionSyntaxError
-from portplan.model.ports import PortRange
+from portplan._errors import ConditionSyntaxError, Diagnostic, ModelPath
+from portplan._text import choice_hint, format_path
+from portplan.load.yamlsrc import SourceMap
 
 M = TypeVar("M", bound=BaseModel)
 
 
-def did_you_mean(word: str, choices: Iterable[str]) -> str | None:
-    """``"did you mean 'website'?"`` when a close match exists, else ``None``."""
-    matches = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
-    return f"did you mean {matches[0]!r}?" if matches else None
-
-
-def choice_hint(word: str, choices: Iterable[str], what: str) -> str:
-    """A hint naming the closest choice, or listing the choices when none is close."""
-    options = sorted(choices)
-    close = did_you_mean(word, options)
-    if close:
-        return close
-    if not options:
-        return f"this file declares no {what}"
-    shown = ", ".join(options[:12]) + (", ..." if len(options) > 12 else "")
-    return f"known {what}: {shown}"
-
-
-def describe_ports(ranges: Iterable[PortRange]) -> str:
-    """Ports and ranges as written, in their order: ``"135,49152-65535"``."""
-    return ",".join(str(r) for r in ranges)
-
-
-def format_path(path: Path_) -> str:
-    text = ""
-    for part in path:
-        if isinstance(part, int):
-            text += f"[{part}]"
-        else:
-            text += f".{part}" if text else str(part)
-    return text or "the top level"
-
-
-def _data_path(data: Any, loc: tuple[int | str, ...]) -> Path_:
+def _data_path(data: Any, loc: tuple[int | str, ...]) -> ModelPath:
     """Keep the parts of a pydantic location that exist in the data (drops union/function tags)."""
     path: list[str | int] = []
     current = data
@@ -76,7 +41,7 @@ def _unwrap(annotation: Any) -> list[Any]:
     return [annotation]
 
 
-def _model_at(root: type[BaseModel], path: Path_) -> type[BaseModel] | None:
+def _model_at(root: type[BaseModel], path: ModelPath) -> type[BaseModel] | None:
     """The model class that validates the mapping at ``path`` (for listing its allowed keys)."""
     candidates: list[Any] = [root]
     for part in path:
@@ -103,7 +68,7 @@ def _keys_of(model: type[BaseModel]) -> list[str]:
 
 
 def _describe(
-    error: Any, path: Path_, root: type[BaseModel], prefix: Path_
+    error: Any, path: ModelPath, root: type[BaseModel], prefix: ModelPath
 ) -> tuple[str, str, bool, int]:
     """(message, hint, at_key, column_offset) for one pydantic error at ``path`` in the file."""
     kind = error["type"]
@@ -201,7 +166,7 @@ def diagnostics_of(
     model: type[BaseModel],
     data: Any,
     source: SourceMap,
-    prefix: Path_ = (),
+    prefix: ModelPath = (),
 ) -> list[Diagnostic]:
     """Located diagnostics for a validation error of ``data`` (found at ``prefix`` in its file)."""
     errors = [(prefix + _data_path(data, e["loc"]), e) for e in exc.errors()]
@@ -230,6 +195,6 @@ def diagnostics_of(
     return problems
 
 
-def _allowed(model: type[BaseModel], path: Path_, prefix: Path_) -> list[str]:
+def _allowed(model: type[BaseModel], path: ModelPath, prefix: ModelPath) -> list[str]:
     found = _model_at(model, path[len(prefix) : -1])
     return _keys_of(found) if found else []

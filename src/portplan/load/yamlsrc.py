@@ -13,14 +13,13 @@ from typing import Any
 
 import yaml
 
-from portplan.errors import Diagnostic
+from portplan._errors import Diagnostic, ModelPath, Problem
 
 try:  # the C loader is many times faster on large deployments
     from yaml import CSafeLoader as _Loader
 except ImportError:  # pragma: no cover - PyYAML without libyaml
     from yaml import SafeLoader as _Loader  # type: ignore[assignment]
 
-Path_ = tuple[str | int, ...]
 
 #: The message of the diagnostic :func:`load_yaml` gives for a file that does not exist.
 NO_SUCH_FILE = "no such file"
@@ -47,12 +46,12 @@ class SourceMap:
         self.file = file
         self._text = text  # set: positions are looked up in the composed nodes on demand
         self._root: yaml.Node | None = None
-        self._values: dict[Path_, Span] = {}
-        self._keys: dict[Path_, Span] = {}
-        self._quoted: set[Path_] = set()
+        self._values: dict[ModelPath, Span] = {}
+        self._keys: dict[ModelPath, Span] = {}
+        self._quoted: set[ModelPath] = set()
         self._index: dict[int, dict[str, tuple[yaml.Node, yaml.Node]]] = {}
 
-    def _node(self, path: Path_) -> tuple[yaml.Node | None, yaml.Node | None, int]:
+    def _node(self, path: ModelPath) -> tuple[yaml.Node | None, yaml.Node | None, int]:
         """(key node, value node, depth reached) along ``path`` in the composed file."""
         if self._root is None and self._text is not None:
             loader = _Loader(self._text)
@@ -88,13 +87,13 @@ class SourceMap:
                     entries.setdefault(k.value, (k, v))  # a duplicate key: the first one wins
         return entries
 
-    def has(self, path: Path_) -> bool:
+    def has(self, path: ModelPath) -> bool:
         """Whether the file itself writes a value at ``path``."""
         if self._text is None:
             return path in self._values
         return self._node(path)[2] == len(path)
 
-    def value(self, path: Path_) -> Span | None:
+    def value(self, path: ModelPath) -> Span | None:
         """Span of the value at ``path``, or of its closest written ancestor."""
         if self._text is not None:
             _key, node, _depth = self._node(path)
@@ -105,14 +104,14 @@ class SourceMap:
                 return span
         return None
 
-    def key(self, path: Path_) -> Span | None:
+    def key(self, path: ModelPath) -> Span | None:
         """Span of the key naming ``path`` (falls back to the value's span)."""
         if self._text is not None:
             key, _node, depth = self._node(path)
             return _span(key) if key is not None and depth == len(path) else self.value(path)
         return self._keys.get(path) or self.value(path)
 
-    def is_quoted(self, path: Path_) -> bool:
+    def is_quoted(self, path: ModelPath) -> bool:
         """Whether the scalar at ``path`` is written in quotes."""
         if self._text is not None:
             _key, node, depth = self._node(path)
@@ -125,7 +124,7 @@ class SourceMap:
 
     def diagnostic(
         self,
-        path: Path_,
+        path: ModelPath,
         message: str,
         hint: str | None = None,
         *,
@@ -143,6 +142,14 @@ class SourceMap:
             hint=hint,
         )
 
+    def locate(self, problem: Problem) -> Diagnostic:
+        """A problem found by model path, located at the value (or key) written there, or at
+        the closest enclosing one the file writes."""
+        path = problem.path
+        while path and not self.has(path):
+            path = path[:-1]
+        return self.diagnostic(path, problem.message, problem.hint, at_key=problem.at_key)
+
 
 def _span(node: yaml.Node) -> Span:
     return Span(node.start_mark.line + 1, node.start_mark.column + 1)
@@ -154,7 +161,7 @@ class _Builder:
         self.source = source
         self.problems: list[Diagnostic] = []
 
-    def build(self, node: yaml.Node, path: Path_) -> Any:
+    def build(self, node: yaml.Node, path: ModelPath) -> Any:
         self.source._values[path] = _span(node)
         if isinstance(node, yaml.MappingNode):
             result: dict[Any, Any] = {}

@@ -17,7 +17,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from portplan.errors import EXIT_USAGE, PortplanError
+from portplan._errors import ConditionSyntaxError
 
 __all__ = [
     "And",
@@ -33,16 +33,6 @@ __all__ = [
 _TOKEN_RE = re.compile(r"\s*(?:(?P<name>[A-Za-z_][A-Za-z0-9_-]*)|(?P<punct>[()])|(?P<bad>\S))")
 _MAX_DEPTH = 64
 _KEYWORDS = frozenset({"and", "or", "not", "true", "false"})
-
-
-class ConditionSyntaxError(PortplanError, ValueError):
-    """A condition that does not parse; ``offset`` is the 0-based position of the fault."""
-
-    exit_code = EXIT_USAGE
-
-    def __init__(self, message: str, offset: int) -> None:
-        super().__init__(message)
-        self.offset = offset
 
 
 @dataclass(frozen=True, slots=True)

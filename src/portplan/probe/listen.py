@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import errno
 import ipaddress
+import signal
 import socket
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -22,7 +23,15 @@ from portplan.model._types import Protocol
 from portplan.plan import Plan
 from portplan.probe.engine import family_of
 
-__all__ = ["LISTENER_TOKEN", "Binding", "ListenPlan", "listen_plan", "sample_ports", "serve"]
+__all__ = [
+    "LISTENER_TOKEN",
+    "Binding",
+    "ListenPlan",
+    "listen",
+    "listen_plan",
+    "sample_ports",
+    "serve",
+]
 
 #: ports of one row probed at most; a larger range (the dynamic RPC range) is sampled
 MAX_PORTS_PER_ROW = 64
@@ -160,3 +169,22 @@ async def serve(
         for closer in closers:
             closer.close()
     return opened, failed
+
+
+def listen(
+    bindings: Sequence[Binding],
+    duration: float,
+    *,
+    ready: Callable[[list[Binding], list[tuple[Binding, str]]], None] | None = None,
+    stop_signals: Sequence[signal.Signals] = (signal.SIGINT, signal.SIGTERM),
+) -> tuple[list[Binding], list[tuple[Binding, str]]]:
+    """:func:`serve` until ``duration`` passes or one of ``stop_signals`` arrives (blocking)."""
+
+    async def run() -> tuple[list[Binding], list[tuple[Binding, str]]]:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in stop_signals:
+            loop.add_signal_handler(sig, stop.set)
+        return await serve(bindings, duration, stop, ready)
+
+    return asyncio.run(run())

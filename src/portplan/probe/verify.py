@@ -15,13 +15,12 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
-import socket
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from itertools import chain
 
-from portplan.errors import VerifyError
-from portplan.model._types import Network, Protocol
+from portplan._errors import VerifyError
+from portplan.model._types import Protocol
 from portplan.plan import Plan, PlannedFlow
 from portplan.probe.dns import DNS_TIMEOUT, NameLookup, resolve_names
 from portplan.probe.engine import (
@@ -29,23 +28,20 @@ from portplan.probe.engine import (
     Outcome,
     PortProbe,
     PortResult,
-    family_of,
     first_bytes,
     probe_all,
 )
 from portplan.probe.identify import Identification, ProbeContext, identify
 from portplan.probe.listen import LISTENER_TOKEN, sample_ports
+from portplan.probe.local import local_addresses, own_addresses, single_address, source_hosts
 
 __all__ = [
     "FlowCheck",
     "Skipped",
-    "is_local",
-    "local_addresses",
-    "own_addresses",
+    "Verification",
     "plan_checks",
     "run_checks",
-    "sample_ports",
-    "source_hosts",
+    "verify",
 ]
 
 
@@ -86,61 +82,6 @@ class FlowCheck:
         if self.result is None or not self.result.outcome.passes:
             return False
         return self.identification is None or self.identification.matches
-
-
-def local_addresses() -> set[ipaddress.IPv4Address | ipaddress.IPv6Address]:
-    """Every address configured on this machine's interfaces."""
-    import psutil
-
-    found: set[ipaddress.IPv4Address | ipaddress.IPv6Address] = set()
-    for entries in psutil.net_if_addrs().values():
-        for entry in entries:
-            try:
-                found.add(ipaddress.ip_address(entry.address.split("%")[0]))
-            except ValueError:
-                continue  # link-layer addresses
-    return found
-
-
-def is_local(address: str) -> bool:
-    """Whether this machine can send from ``address`` (it binds: an interface address, or any
-    127.0.0.0/8 address on Linux)."""
-    with socket.socket(family_of(address), socket.SOCK_DGRAM) as sock:
-        try:
-            sock.bind((address, 0))
-        except OSError:
-            return False
-    return True
-
-
-def source_hosts(
-    plan: Plan, addresses: Iterable[ipaddress.IPv4Address | ipaddress.IPv6Address]
-) -> tuple[str, ...]:
-    """Hosts of the plan that one of ``addresses`` belongs to (exact address or in a group)."""
-    local = [a for a in addresses if not a.is_loopback and not a.is_link_local]
-    found = []
-    for name, host in plan.hosts.items():
-        if any(address in network for network in host.addresses for address in local):
-            found.append(name)
-    return tuple(found)
-
-
-def _single(network: Network) -> str | None:
-    return str(network.network_address) if network.num_addresses == 1 else None
-
-
-def own_addresses(
-    plan: Plan,
-    host: str,
-    local: Collection[ipaddress.IPv4Address | ipaddress.IPv6Address] = frozenset(),
-) -> list[str]:
-    """The single addresses of ``host`` that are this machine's own (in ``local``, or it can
-    bind them), in the deployment's order."""
-    return [
-        single
-        for single in (_single(n) for n in plan.host_addresses(host))
-        if single and (ipaddress.ip_address(single) in local or is_local(single))
-    ]
 
 
 def plan_checks(
@@ -188,7 +129,7 @@ def plan_checks(
         targets = (
             ["127.0.0.1"]
             if row.loopback
-            else [a for a in (_single(n) for n in row.destination_addresses) if a]
+            else [a for a in (single_address(n) for n in row.destination_addresses) if a]
         )
         if not targets:
             skipped.append(
@@ -393,3 +334,74 @@ async def run_checks(
             ),
         )
         checks.extend(extra)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Verification:
+    """What :func:`verify` found: every probe with its outcome, and the rows it could not
+    probe from here, with the reason."""
+
+    sources: tuple[str, ...]  #: the hosts the flows were verified from
+    checks: tuple[FlowCheck, ...]
+    skipped: tuple[Skipped, ...]
+
+    @property
+    def passed(self) -> bool:
+        """Whether every probe passed (a flow not probed is not a failure)."""
+        return all(check.passed for check in self.checks)
+
+
+def verify(
+    plan: Plan,
+    *,
+    sources: Sequence[str] | None = None,
+    flows: Sequence[str] = (),
+    timeout: float = 1.0,
+    concurrency: int = 2048,
+    second_look: bool = True,
+    identify_services: bool = True,
+    secrets: Mapping[str, bytes] | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> Verification:
+    """Probe, from this machine, every planned flow that starts on ``sources``.
+
+    ``sources`` are hosts of the plan this machine stands for; by default, the hosts one of
+    this machine's addresses belongs to.  ``flows`` limits the probes to those flow ids.
+    Only addresses the plan holds are probed.  Blocks until every probe has an outcome;
+    :class:`VerifyError` when there is nothing to verify from here.  ``progress`` is called
+    with (probes done, probes planned) as probes complete.
+    """
+    local = local_addresses()
+    if sources is None:
+        sources = source_hosts(plan, local)
+        if not sources:
+            raise VerifyError(
+                "none of this machine's addresses belongs to a host of the deployment; "
+                "say which host this machine is (portplan verify --on HOST)"
+            )
+    unknown = [s for s in sources if s not in plan.hosts]
+    if unknown:
+        raise VerifyError(f"no host {unknown[0]!r} in deployment {plan.deployment}")
+    checks, skipped = plan_checks(plan, sources, flows=flows, local=local)
+    if not checks and not skipped:
+        raise VerifyError(f"no planned flow starts on {', '.join(sources)}")
+    step = None
+    if progress is not None:
+        report, total, done = progress, len(checks), [0]
+
+        def step(_result: PortResult) -> None:
+            done[0] += 1
+            report(done[0], total)
+
+    asyncio.run(
+        run_checks(
+            checks,
+            timeout=timeout,
+            concurrency=concurrency,
+            second_look=second_look,
+            secrets=secrets or {},
+            identify_services=identify_services,
+            progress=step,
+        )
+    )
+    return Verification(sources=tuple(sources), checks=tuple(checks), skipped=tuple(skipped))

@@ -1,35 +1,33 @@
 """Firewall back ends: one module per platform, and the registry that names them.
 
-A target turns a :class:`~portplan.plan.Plan` into files (host rulesets, policies, ACLs).
-Rendering is pure: ``render(plan, options)`` reads the plan and returns ``{file name: text}``
-in a stable order; nothing is done in ``__init__`` and the plan is never changed.
-
-Each target declares what it can express (:class:`Capability`).  A plan that needs something a
-target cannot express is refused with :class:`~portplan.errors.TargetError` rather than turned
-into a broader rule.
-
-Third-party targets register a :class:`Target` subclass under the entry-point group
-:data:`ENTRY_POINT_GROUP`.
+The contract every target follows is in :mod:`portplan.targets.base`.  Built-in targets and
+those other packages register under the entry-point group ``portplan.targets`` (see
+:mod:`portplan._plugins`) are found by :func:`get_target`; a name registered twice is an error.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from enum import StrEnum
-from importlib import import_module
-from importlib.metadata import entry_points
-from typing import ClassVar
-
-from portplan.errors import TargetError
-from portplan.load.validate import choice_hint
-from portplan.plan import Plan
+from portplan._errors import TargetError
+from portplan._plugins import PluginRegistry
+from portplan._text import choice_hint
+from portplan.targets.base import (
+    COMMON_CAPABILITIES,
+    LINUX_HOST_CAPABILITIES,
+    STATEFUL_CAPABILITIES,
+    Applier,
+    Capability,
+    DefaultAction,
+    RuleOptions,
+    Scope,
+    Target,
+)
 
 __all__ = [
     "COMMON_CAPABILITIES",
-    "ENTRY_POINT_GROUP",
     "LINUX_HOST_CAPABILITIES",
+    "REGISTRY",
     "STATEFUL_CAPABILITIES",
+    "Applier",
     "Capability",
     "DefaultAction",
     "RuleOptions",
@@ -39,142 +37,41 @@ __all__ = [
     "target_names",
 ]
 
-#: Entry-point group under which other packages register targets (name = target name).
-ENTRY_POINT_GROUP = "portplan.targets"
+
+def _accept(found: object) -> Target | None:
+    return found() if isinstance(found, type) and issubclass(found, Target) else None
 
 
-class Capability(StrEnum):
-    """Something a target can express."""
-
-    PORT_RANGES = "port-ranges"
-    UDP = "udp"
-    IPV6 = "ipv6"
-    EGRESS = "egress"
-    LOOPBACK = "loopback"
-    ADDRESS_SETS = "address-sets"
-    STATEFUL = "stateful"
-    COMMENTS = "comments"
-    RPC_KEYWORDS = "rpc-keywords"
-
-
-#: what every built-in target can express
-COMMON_CAPABILITIES = frozenset(
+#: every target: the built-ins, imported only when used (keeps `portplan --help` fast), and
+#: those of the entry-point group ``portplan.targets``
+REGISTRY: PluginRegistry[Target] = PluginRegistry(
+    "target",
     {
-        Capability.PORT_RANGES,
-        Capability.UDP,
-        Capability.IPV6,
-        Capability.EGRESS,
-        Capability.COMMENTS,
-    }
+        "aws": "portplan.targets.aws:AwsTarget",
+        "cisco": "portplan.targets.acl:CiscoTarget",
+        "iptables": "portplan.targets.iptables:IptablesTarget",
+        "juniper": "portplan.targets.acl:JuniperTarget",
+        "kubernetes": "portplan.targets.kubernetes:KubernetesTarget",
+        "nftables": "portplan.targets.nftables:NftablesTarget",
+        "paloalto": "portplan.targets.acl:PaloAltoTarget",
+        "windows": "portplan.targets.windows:WindowsTarget",
+    },
+    _accept,
 )
-#: ... and stateful: replies pass without a rule of their own (policies, security groups)
-STATEFUL_CAPABILITIES = COMMON_CAPABILITIES | {Capability.STATEFUL}
-#: ... and loopback rules and address sets: the Linux host firewalls (nftables, iptables)
-LINUX_HOST_CAPABILITIES = STATEFUL_CAPABILITIES | {Capability.LOOPBACK, Capability.ADDRESS_SETS}
-
-
-class Scope(StrEnum):
-    """What one rendering covers."""
-
-    HOST = "host"  #: one ruleset per host (nftables, iptables, Windows)
-    DEPLOYMENT = "deployment"  #: files for the whole deployment (policies, security groups, ACLs)
-
-
-class DefaultAction(StrEnum):
-    """What happens to traffic the plan does not name."""
-
-    DROP = "drop"
-    REJECT = "reject"
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class RuleOptions:
-    """Choices of the user that shape the rules (not the plan itself)."""
-
-    hosts: tuple[str, ...] = ()  #: host-scoped targets: render these hosts (empty: all)
-    egress: bool = False  #: also filter what each host sends
-    default: DefaultAction = DefaultAction.DROP
-    extra: Mapping[str, str] = field(default_factory=dict)  #: target-specific settings
-
-
-class Target:
-    """Base of every target.  Subclasses set the class attributes and implement :meth:`render`."""
-
-    name: ClassVar[str]
-    description: ClassVar[str]
-    scope: ClassVar[Scope]
-    capabilities: ClassVar[frozenset[Capability]]
-    #: the settings (``--set KEY=VALUE``) the target knows: key → its allowed values, or None
-    #: where the target checks the value itself; any other key is refused
-    settings: ClassVar[Mapping[str, tuple[str, ...] | None]] = {}
-    #: why the target cannot express ``--default reject`` (None: it can)
-    reject_refusal: ClassVar[str | None] = None
-
-    def render(self, plan: Plan, options: RuleOptions) -> dict[str, str]:
-        """Files (name → text) implementing ``plan``; ``TargetError`` if it cannot be expressed."""
-        raise NotImplementedError
-
-    def check_options(self, options: RuleOptions) -> None:
-        """Refuse unknown settings, values not allowed, and ``--default reject`` where the
-        target cannot reject: a typo or a missing feature must never give a broader ruleset."""
-        for key, value in options.extra.items():
-            if key not in self.settings:
-                raise TargetError(self.unknown_setting(key, options.extra))
-            allowed = self.settings[key]
-            if allowed is not None and value not in allowed:
-                raise TargetError(
-                    f"{self.name} setting {key}={value!r}: choose " + " or ".join(allowed)
-                )
-        if self.reject_refusal is not None and options.default is DefaultAction.REJECT:
-            raise TargetError(
-                f"target {self.name} cannot express --default reject: {self.reject_refusal}; "
-                "use --default drop"
-            )
-
-    def unknown_setting(self, key: str, extra: Mapping[str, str]) -> str:
-        """The refusal of ``key``, the first setting of ``extra`` the target does not know."""
-        unknown = ", ".join(repr(k) for k in sorted(extra) if k not in self.settings)
-        known = f"its settings are {', '.join(self.settings)}" if self.settings else "it takes none"
-        return f"target {self.name} has no setting {unknown}; {known} (see docs/targets.md)"
-
-
-# Built-in targets, imported only when used (keeps `portplan --help` fast).
-_BUILTIN: dict[str, str] = {
-    "aws": "portplan.targets.aws:AwsTarget",
-    "iptables": "portplan.targets.iptables:IptablesTarget",
-    "kubernetes": "portplan.targets.kubernetes:KubernetesTarget",
-    "nftables": "portplan.targets.nftables:NftablesTarget",
-    "windows": "portplan.targets.windows:WindowsTarget",
-    "cisco": "portplan.targets.acl:CiscoTarget",
-    "juniper": "portplan.targets.acl:JuniperTarget",
-    "paloalto": "portplan.targets.acl:PaloAltoTarget",
-}
-
-
-def _discover() -> dict[str, str]:
-    found = dict(_BUILTIN)
-    for entry in entry_points(group=ENTRY_POINT_GROUP):
-        found.setdefault(entry.name, entry.value)
-    return found
 
 
 def target_names() -> tuple[str, ...]:
     """Names of every registered target, sorted."""
-    return tuple(sorted(_discover()))
+    return REGISTRY.names()
 
 
 def get_target(name: str) -> Target:
-    """An instance of the target registered as ``name``."""
-    registry = _discover()
-    where = registry.get(name)
-    if where is None:
+    """The target registered as ``name``; :class:`TargetError` if there is none."""
+    target = REGISTRY.find(name)
+    if target is None:
         raise TargetError(
             f"no target {name!r}; "
-            + choice_hint(name, registry, "targets")
+            + choice_hint(name, REGISTRY.names(), "targets")
             + " (`portplan targets` lists them)"
         )
-    module, _, attribute = where.partition(":")
-    cls = getattr(import_module(module), attribute)
-    if not (isinstance(cls, type) and issubclass(cls, Target)):
-        raise TargetError(f"{where} (target {name!r}) is not a portplan Target")
-    return cls()
+    return target

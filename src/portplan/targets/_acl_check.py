@@ -17,7 +17,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Mapping
 from functools import lru_cache
 
-from portplan.errors import TargetError
+from portplan._errors import TargetError
 from portplan.model._types import Network
 from portplan.model.ports import MAX_PORT, MIN_PORT, PortRange, PortSet
 

@@ -41,9 +41,9 @@ class _Collector(logging.Handler):
 
 
 def _generate(request: dict[str, Any]) -> dict[str, Any]:
-    # Aerleon is imported here, never at module level.
-    from aerleon import api
-    from aerleon.lib import naming, plugin_supervisor
+    # Aerleon is imported here, inside main()'s capture of its warnings and log records
+    from aerleon import api  # noqa: PLC0415 - see above
+    from aerleon.lib import naming, plugin_supervisor  # noqa: PLC0415 - see above
 
     definitions = naming.Naming()
     definitions.ParseDefinitionsObject(request["definitions"], "portplan")
@@ -72,7 +72,7 @@ def main() -> int:
     with warnings.catch_warnings(record=True) as caught, contextlib.redirect_stdout(sys.stderr):
         warnings.simplefilter("always")
         try:
-            import absl.logging
+            import absl.logging  # noqa: PLC0415 - only once the capture is in place
 
             absl_logger = logging.getLogger("absl")
             absl_logger.setLevel(logging.DEBUG)

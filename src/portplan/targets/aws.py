@@ -36,12 +36,12 @@ import re
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 
-from portplan.errors import TargetError
+from portplan._errors import TargetError
+from portplan._text import one_line
 from portplan.model._types import Network, Protocol
 from portplan.model.ports import PortRange, PortSet
 from portplan.plan import Plan, PlannedFlow
-from portplan.render.text import one_line
-from portplan.targets import STATEFUL_CAPABILITIES, RuleOptions, Scope, Target
+from portplan.targets.base import STATEFUL_CAPABILITIES, RuleOptions, Scope, Target
 from portplan.targets.hostview import Direction, note_line, unreachable_lines, unreachable_note
 
 __all__ = ["FILE_NAME", "AwsTarget", "hcl_string", "render_file"]

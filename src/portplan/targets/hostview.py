@@ -15,13 +15,12 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import NamedTuple
 
-from portplan.errors import TargetError
-from portplan.load.validate import choice_hint
+from portplan._errors import TargetError
+from portplan._text import choice_hint, one_line
 from portplan.model._types import Network, Protocol
 from portplan.model.ports import PortSet
 from portplan.plan import Plan, PlannedFlow
-from portplan.render.text import one_line
-from portplan.targets import LINUX_HOST_CAPABILITIES, RuleOptions, Scope, Target
+from portplan.targets.base import LINUX_HOST_CAPABILITIES, RuleOptions, Scope, Target
 
 __all__ = [
     "LOOPBACK_SETTINGS",

@@ -32,12 +32,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from portplan.errors import TargetError
+from portplan._errors import TargetError
+from portplan._text import one_line
 from portplan.model._types import Network
 from portplan.model.ports import PortRange, PortSet
 from portplan.plan import Plan
-from portplan.render.text import one_line
-from portplan.targets import DefaultAction, RuleOptions
+from portplan.targets.apply.iptables import IptablesApplier
+from portplan.targets.base import DefaultAction, RuleOptions
 from portplan.targets.hostview import (
     Direction,
     HostRule,
@@ -312,6 +313,7 @@ class IptablesTarget(LinuxHostTarget):
     description = (
         "Linux iptables: iptables-restore and ip6tables-restore files per host, ipsets, stateful"
     )
+    applier = IptablesApplier
 
     def render(self, plan: Plan, options: RuleOptions) -> dict[str, str]:
         accept_loopback = self.accept_loopback(options)  # refuse bad settings before any host

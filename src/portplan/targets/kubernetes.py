@@ -34,13 +34,13 @@ from typing import Any
 
 import yaml
 
-from portplan.errors import TargetError
+from portplan._errors import TargetError
+from portplan._text import one_line
 from portplan.model._types import Network, Protocol
 from portplan.model.deployment import Kubernetes
 from portplan.model.ports import PortSet
 from portplan.plan import Plan, PlannedFlow
-from portplan.render.text import one_line
-from portplan.targets import STATEFUL_CAPABILITIES, RuleOptions, Scope, Target
+from portplan.targets.base import STATEFUL_CAPABILITIES, RuleOptions, Scope, Target
 from portplan.targets.hostview import (
     collapse,
     loopback_note,

@@ -14,12 +14,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from portplan.errors import TargetError
+from portplan._errors import TargetError
+from portplan._text import one_line
 from portplan.model._types import Network, Protocol, network_text
 from portplan.model.ports import PortSet
 from portplan.plan import Plan
-from portplan.render.text import one_line
-from portplan.targets import DefaultAction, RuleOptions
+from portplan.targets.apply.nftables import NftablesApplier
+from portplan.targets.base import DefaultAction, RuleOptions
 from portplan.targets.hostview import (
     LOOPBACK_SETTINGS,
     Direction,
@@ -242,6 +243,7 @@ class NftablesTarget(LinuxHostTarget):
         "every host loads), named sets, stateful, IPv4 and IPv6"
     )
     settings = SETTINGS
+    applier = NftablesApplier
 
     def render(self, plan: Plan, options: RuleOptions) -> dict[str, str]:
         accept_loopback = self.accept_loopback(options)  # refuse unknown settings

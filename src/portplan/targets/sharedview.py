@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from portplan.errors import TargetError
+from portplan._errors import TargetError
 from portplan.model._types import Network, Protocol
 from portplan.model.ports import PortSet
 from portplan.plan import Plan, PlannedFlow

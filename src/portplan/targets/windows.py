@@ -32,12 +32,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from portplan.errors import TargetError
+from portplan._errors import TargetError
+from portplan._text import one_line
 from portplan.model._types import Network, Protocol, network_text
 from portplan.model.ports import PortRange, PortSet
 from portplan.plan import Plan, PlannedFlow
-from portplan.render.text import one_line
-from portplan.targets import STATEFUL_CAPABILITIES, Capability, RuleOptions, Scope, Target
+from portplan.targets.base import STATEFUL_CAPABILITIES, Capability, RuleOptions, Scope, Target
 from portplan.targets.hostview import (
     Direction,
     collapse,

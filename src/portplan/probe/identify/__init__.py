@@ -4,20 +4,20 @@ Each identifier is a small async exchange written from the protocol's RFC or spe
 (nmap's payload files are not licensed for this).  It returns an :class:`Identification`; it
 never raises for what the peer does (garbage, silence, a reset): those are findings.
 
-Identifiers register themselves in :data:`IDENTIFIERS` by the application protocol they check
-(the ``app_protocol`` values of the product model, plus a few the verifier uses on its own:
-``smb``, ``ldap-gc``...).  :func:`identify` runs the one the plan names.
+Identifiers are found in :data:`REGISTRY` by the application protocol they check (the
+``app_protocol`` values of the product model, plus a few the verifier uses on its own: ``smb``,
+``ldap-gc``...); other packages add theirs under the entry-point group ``portplan.identifiers``.
+:func:`identify` runs the one the plan names.
 """
 
 from __future__ import annotations
 
 from portplan.probe.identify.base import (
-    IDENTIFIERS,
+    REGISTRY,
     Identification,
     Identifier,
     ProbeContext,
     identify,
-    register,
 )
 
-__all__ = ["IDENTIFIERS", "Identification", "Identifier", "ProbeContext", "identify", "register"]
+__all__ = ["REGISTRY", "Identification", "Identifier", "ProbeContext", "identify"]

@@ -22,7 +22,7 @@ from portplan.probe.identify._exchange import (
     printable,
     run_exchange,
 )
-from portplan.probe.identify.base import Identification, ProbeContext, register
+from portplan.probe.identify.base import Identification, ProbeContext
 
 __all__ = ["PROTOCOL_HEADER", "identify_amqp", "read_field_table"]
 
@@ -126,7 +126,6 @@ def _read_start(payload: bytes, found: Findings) -> None:
             found.details[name] = value
 
 
-@register("amqp")
 async def identify_amqp(ctx: ProbeContext) -> Identification:
     """AMQP 0-9-1: Connection.Start's version and server-properties (product, version...)."""
 

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-import importlib
+import inspect
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
+from typing import cast
 
-__all__ = ["IDENTIFIERS", "Identification", "Identifier", "ProbeContext", "identify", "register"]
+from portplan._plugins import PluginRegistry
+
+__all__ = ["REGISTRY", "Identification", "Identifier", "ProbeContext", "identify"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -45,45 +48,40 @@ class Identification:
 
 Identifier = Callable[[ProbeContext], Awaitable[Identification]]
 
-#: app_protocol -> identifier coroutine function
-IDENTIFIERS: dict[str, Identifier] = {}
 
-# Modules that register identifiers when imported (kept lazy: verification alone does not
-# need them loaded).
-_MODULES: tuple[str, ...] = (
-    "portplan.probe.identify.tls",
-    "portplan.probe.identify.http",
-    "portplan.probe.identify.mail",
-    "portplan.probe.identify.postgresql",
-    "portplan.probe.identify.amqp",
-    "portplan.probe.identify.ldap",
-    "portplan.probe.identify.smb",
-    "portplan.probe.identify.msrpc",
-    "portplan.probe.identify.tds",
-    "portplan.probe.identify.radius",
+def _accept(found: object) -> Identifier | None:
+    return cast(Identifier, found) if inspect.iscoroutinefunction(found) else None
+
+
+#: every identifier, by the application protocol it checks (the ``app_protocol`` values of the
+#: product model, plus a few verify uses on its own: ``smb``, ``ldap-gc``...): the built-ins,
+#: imported only when used, and those of the entry-point group ``portplan.identifiers``
+REGISTRY: PluginRegistry[Identifier] = PluginRegistry(
+    "identifier",
+    {
+        "amqp": "portplan.probe.identify.amqp:identify_amqp",
+        "http": "portplan.probe.identify.http:identify_http",
+        "https": "portplan.probe.identify.http:identify_https",
+        "ldap": "portplan.probe.identify.ldap:identify_ldap",
+        "ldap-gc": "portplan.probe.identify.ldap:identify_ldap_gc",
+        "ldaps": "portplan.probe.identify.ldap:identify_ldaps",
+        "ldaps-gc": "portplan.probe.identify.ldap:identify_ldaps_gc",
+        "msrpc": "portplan.probe.identify.msrpc:identify_msrpc",
+        "pop3": "portplan.probe.identify.mail:identify_pop3",
+        "postgresql": "portplan.probe.identify.postgresql:identify_postgresql",
+        "radius": "portplan.probe.identify.radius:identify_radius",
+        "smb": "portplan.probe.identify.smb:identify_smb",
+        "smtp": "portplan.probe.identify.mail:identify_smtp",
+        "tds": "portplan.probe.identify.tds:identify_tds",
+        "tls": "portplan.probe.identify.tls:identify_tls",
+    },
+    _accept,
 )
-
-
-def register(*protocols: str) -> Callable[[Identifier], Identifier]:
-    """Register an identifier: ``@register("smtp")`` on ``async def f(ctx) -> Identification``."""
-
-    def wrap(function: Identifier) -> Identifier:
-        for protocol in protocols:
-            IDENTIFIERS[protocol] = function
-        return function
-
-    return wrap
-
-
-def _load_all() -> None:
-    for module in _MODULES:
-        importlib.import_module(module)
 
 
 async def identify(expected: str, context: ProbeContext) -> Identification | None:
     """Run the identifier for ``expected``; ``None`` if no identifier knows that protocol."""
-    _load_all()
-    function = IDENTIFIERS.get(expected)
+    function = REGISTRY.find(expected)
     if function is None:
         return None
     try:

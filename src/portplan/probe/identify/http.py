@@ -19,7 +19,7 @@ from portplan.probe.identify._exchange import (
     printable,
     run_exchange,
 )
-from portplan.probe.identify.base import Identification, ProbeContext, register
+from portplan.probe.identify.base import Identification, ProbeContext
 from portplan.probe.identify.tls import open_tls
 
 __all__ = ["identify_http", "identify_https"]
@@ -104,7 +104,6 @@ async def _get(stream: Stream, ctx: ProbeContext, found: Findings, protocol: str
     found.complete = True
 
 
-@register("http")
 async def identify_http(ctx: ProbeContext) -> Identification:
     """Plain HTTP: status line and ``Server`` of the answer to ``GET /``."""
 
@@ -115,7 +114,6 @@ async def identify_http(ctx: ProbeContext) -> Identification:
     return await run_exchange("http", ctx, talk)
 
 
-@register("https")
 async def identify_https(ctx: ProbeContext) -> Identification:
     """HTTP over TLS: the TLS facts, then status line and ``Server`` of ``GET /``.
 

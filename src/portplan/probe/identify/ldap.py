@@ -27,7 +27,7 @@ from portplan.probe.identify._exchange import (
     printable,
     run_exchange,
 )
-from portplan.probe.identify.base import Identification, ProbeContext, register
+from portplan.probe.identify.base import Identification, ProbeContext
 from portplan.probe.identify.tls import open_tls
 
 __all__ = [
@@ -243,25 +243,21 @@ async def _exchange(
     return await run_exchange(expected, ctx, talk)
 
 
-@register("ldap")
 async def identify_ldap(ctx: ProbeContext) -> Identification:
     """LDAP in the clear (port 389): the rootDSE."""
     return await _exchange("ldap", ctx, tls=False, global_catalog=False)
 
 
-@register("ldaps")
 async def identify_ldaps(ctx: ProbeContext) -> Identification:
     """LDAP over TLS from the first byte (port 636): the certificate and the rootDSE."""
     return await _exchange("ldaps", ctx, tls=True, global_catalog=False)
 
 
-@register("ldap-gc")
 async def identify_ldap_gc(ctx: ProbeContext) -> Identification:
     """Active Directory's Global Catalog in the clear (port 3268)."""
     return await _exchange("ldap-gc", ctx, tls=False, global_catalog=True)
 
 
-@register("ldaps-gc")
 async def identify_ldaps_gc(ctx: ProbeContext) -> Identification:
     """Active Directory's Global Catalog over TLS (port 3269)."""
     return await _exchange("ldaps-gc", ctx, tls=True, global_catalog=True)

@@ -23,7 +23,7 @@ from portplan.probe.identify._exchange import (
     read_line,
     run_exchange,
 )
-from portplan.probe.identify.base import Identification, ProbeContext, register
+from portplan.probe.identify.base import Identification, ProbeContext
 
 __all__ = ["identify_pop3", "identify_smtp"]
 
@@ -160,7 +160,6 @@ async def _pop3(stream: Stream, found: Findings) -> None:
     await _end_session(stream, found, smtp=False)
 
 
-@register("smtp")
 async def identify_smtp(ctx: ProbeContext) -> Identification:
     """SMTP: greeting, EHLO keywords (is STARTTLS offered?), QUIT."""
 
@@ -171,7 +170,6 @@ async def identify_smtp(ctx: ProbeContext) -> Identification:
     return await run_exchange("smtp", ctx, talk)
 
 
-@register("pop3")
 async def identify_pop3(ctx: ProbeContext) -> Identification:
     """POP3: greeting, CAPA list (is STLS offered?), QUIT."""
 

@@ -32,7 +32,7 @@ from portplan.probe.identify._exchange import (
     printable,
     run_exchange,
 )
-from portplan.probe.identify.base import Identification, ProbeContext, register
+from portplan.probe.identify.base import Identification, ProbeContext
 
 __all__ = [
     "EPMAPPER",
@@ -407,7 +407,6 @@ def _report(found: Findings, endpoints: Sequence[Endpoint], mapper_port: int) ->
         found.details["endpoints"] = "; ".join(sorted({str(e) for e in endpoints}))
 
 
-@register("msrpc")
 async def identify_msrpc(ctx: ProbeContext) -> Identification:
     """Bind to the endpoint mapper and list the dynamic TCP ports it hands out."""
 

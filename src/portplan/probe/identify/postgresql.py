@@ -21,7 +21,7 @@ from portplan.probe.identify._exchange import (
     printable,
     run_exchange,
 )
-from portplan.probe.identify.base import Identification, ProbeContext, register
+from portplan.probe.identify.base import Identification, ProbeContext
 from portplan.probe.identify.tls import start_tls
 
 __all__ = ["SSL_REQUEST", "identify_postgresql"]
@@ -32,7 +32,6 @@ SSL_REQUEST = struct.pack("!ii", 8, 80877103)
 QUIET_PERIOD = 0.2
 
 
-@register("postgresql")
 async def identify_postgresql(ctx: ProbeContext) -> Identification:
     """PostgreSQL: ``S`` or ``N`` to an SSLRequest; after ``S``, the TLS certificate."""
 

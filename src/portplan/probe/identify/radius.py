@@ -24,7 +24,7 @@ import os
 import struct
 
 from portplan.probe.identify._exchange import Findings, NotThisProtocol, printable, run_exchange
-from portplan.probe.identify.base import Identification, ProbeContext, register
+from portplan.probe.identify.base import Identification, ProbeContext
 
 __all__ = [
     "NEED_SECRET",
@@ -204,7 +204,6 @@ async def _status_server(ctx: ProbeContext, secret: bytes, found: Findings) -> N
         transport.close()
 
 
-@register("radius")
 async def identify_radius(ctx: ProbeContext) -> Identification:
     """Status-Server with the shared secret; the answer must verify with it."""
     secret = ctx.secrets.get("radius")

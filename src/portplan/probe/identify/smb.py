@@ -22,7 +22,7 @@ from portplan.probe.identify._exchange import (
     printable,
     run_exchange,
 )
-from portplan.probe.identify.base import Identification, ProbeContext, register
+from portplan.probe.identify.base import Identification, ProbeContext
 
 __all__ = ["DIALECTS", "identify_smb", "negotiate_request"]
 
@@ -235,7 +235,6 @@ def _parse_negotiate(found: Findings, frame: bytes) -> None:
         found.warnings.append("the server does not require SMB signing")
 
 
-@register("smb")
 async def identify_smb(ctx: ProbeContext) -> Identification:
     """SMB2/3 NEGOTIATE: dialect, server GUID, signing, sizes."""
 

@@ -21,7 +21,7 @@ from portplan.probe.identify._exchange import (
     printable,
     run_exchange,
 )
-from portplan.probe.identify.base import Identification, ProbeContext, register
+from portplan.probe.identify.base import Identification, ProbeContext
 
 __all__ = ["ENCRYPTION", "identify_tds", "parse_prelogin", "prelogin_request"]
 
@@ -150,7 +150,6 @@ def _describe(found: Findings, options: dict[int, bytes]) -> None:
         found.details["mars"] = "on" if mars[0] else "off"
 
 
-@register("tds")
 async def identify_tds(ctx: ProbeContext) -> Identification:
     """PRELOGIN: SQL Server's version and encryption setting."""
 

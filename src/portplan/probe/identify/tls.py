@@ -24,7 +24,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 
 from portplan.probe.identify._exchange import Findings, Stream, connect, run_exchange
-from portplan.probe.identify.base import Identification, ProbeContext, register
+from portplan.probe.identify.base import Identification, ProbeContext
 
 __all__ = [
     "EXPIRY_WARNING_DAYS",
@@ -202,7 +202,6 @@ async def start_tls(stream: Stream, ctx: ProbeContext, found: Findings) -> Strea
     return stream
 
 
-@register("tls")
 async def identify_tls(ctx: ProbeContext) -> Identification:
     """A TLS handshake of an unnamed application protocol: the session and the certificate."""
 

@@ -14,8 +14,10 @@ from dataclasses import dataclass
 from portplan.model._types import ParamRef
 from portplan.model.ports import PortRange
 from portplan.model.product import Flow, Interface, Layout, Product, Traffic
+from portplan.report.machine import document
+from portplan.report.text import csv_text, markdown_table, rich_table_text
 
-__all__ = ["ShownTable", "show_tables"]
+__all__ = ["ShownTable", "show_tables", "shown_tables_text"]
 
 PER_COMPONENT_COLUMNS = ("Port", "Traffic", "Notes", "Configurable", "Condition")
 FLAT_COLUMNS = (
@@ -204,3 +206,49 @@ def show_tables(product: Product) -> list[ShownTable]:
     if product.document.layout is Layout.PER_COMPONENT:
         return _per_component(product)
     return _flat(product)
+
+
+def shown_tables_text(
+    tables: Sequence[ShownTable], fmt: str, *, heading: str, notes: Sequence[str] = (), width: int
+) -> str:
+    """Render ``portplan show`` tables in one of the output formats."""
+    if fmt == "json":
+        return document(
+            "show",
+            {
+                "product": heading,
+                "notes": list(notes),
+                "tables": [
+                    {
+                        "id": t.id,
+                        "title": t.title,
+                        "note": t.note,
+                        "columns": list(t.columns),
+                        "rows": [list(row) for row in t.rows],
+                    }
+                    for t in tables
+                ],
+            },
+        )
+    if fmt == "csv":
+        several = len(tables) > 1
+        columns = (
+            (("Table", *tables[0].columns) if several else tables[0].columns) if tables else ()
+        )
+        rows = [((t.title, *row) if several else row) for t in tables for row in t.rows]
+        return csv_text(columns, rows)
+    if fmt == "md":
+        parts = [f"# {heading}\n", *(f"{note}\n" for note in notes)]
+        for table in tables:
+            if len(tables) > 1:
+                parts.append(f"## {table.title}\n")
+            if table.note:
+                parts.append(f"{table.note}\n")
+            parts.append(markdown_table(table.columns, table.rows))
+        return "\n".join(parts)
+    out = [f"{heading}\n", *(f"{note}\n" for note in notes)]
+    for table in tables:
+        out.append(
+            rich_table_text(table.title, table.columns, table.rows, width=width, caption=table.note)
+        )
+    return "\n".join(out)

@@ -1,14 +1,22 @@
-"""Validate any mix of product and deployment files, collecting every problem."""
+"""From files to a plan: the one place that joins the loader and the planner.
+
+The loader turns files into models and knows where each value was written; the planner expands
+models and reports problems by model path.  Here a planning problem becomes a diagnostic
+located in the file the user wrote (``deployment.yaml:41:7: ...``).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-from portplan.errors import Diagnostic, InputError, PlanError
-from portplan.load.deployment import deployment_from
+from portplan._errors import Diagnostic, InputError, PlanError
+from portplan.load.deployment import Bundle, deployment_from, load_deployment
 from portplan.load.product import product_from
 from portplan.load.yamlsrc import load_yaml
+from portplan.plan import Plan, build_plan
+
+__all__ = ["file_kind", "load_plan", "plan_bundle", "validate_files"]
 
 _PRODUCT_KEYS = frozenset({"flows", "components"})
 _DEPLOYMENT_KEYS = frozenset({"hosts", "products"})
@@ -26,17 +34,33 @@ def file_kind(data: object) -> str | None:
     return None
 
 
-def validate_files(paths: Iterable[Path]) -> list[str]:
+def plan_bundle(bundle: Bundle) -> Plan:
+    """The plan of a loaded deployment; :class:`InputError` locates what stops it."""
+    try:
+        return build_plan(bundle)
+    except PlanError as exc:
+        raise InputError(bundle.diagnostics(exc.problems)) from None
+
+
+def load_plan(path: Path | str, text: str | None = None) -> Plan:
+    """Load a deployment file (and its products) and expand it into its plan.
+
+    Every problem, in any of the files, is raised at once as an :class:`InputError`.
+    ``text``: the deployment's content, when it does not come from ``path`` itself.
+    """
+    return plan_bundle(load_deployment(path, text))
+
+
+def validate_files(paths: Iterable[Path], texts: Mapping[Path, str] | None = None) -> list[str]:
     """Check each file (deployments are also expanded); one summary line per valid file.
 
+    ``texts`` holds the content of paths that are not read from disk (standard input).
     Raises :class:`InputError` with the diagnostics of every invalid file once all are read.
     """
-    from portplan.plan import build_plan
-
     summaries: list[str] = []
     problems: list[Diagnostic] = []
     for path in paths:
-        data, source, found = load_yaml(path)
+        data, source, found = load_yaml(path, (texts or {}).get(path))
         if found:
             problems.extend(found)
             continue
@@ -56,7 +80,7 @@ def validate_files(paths: Iterable[Path]) -> list[str]:
                 try:
                     plan = build_plan(bundle)
                 except PlanError as exc:
-                    problems.extend(exc.diagnostics)
+                    problems.extend(bundle.diagnostics(exc.problems))
                     continue
                 summaries.append(
                     f"{path}: ok: deployment {bundle.deployment.name}, {len(plan.rows)} flow rows"

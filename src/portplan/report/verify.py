@@ -9,7 +9,8 @@ from typing import Any
 
 from portplan.probe.engine import Outcome
 from portplan.probe.verify import FlowCheck, Skipped
-from portplan.render.text import json_text, rich_table_text
+from portplan.report.machine import document
+from portplan.report.text import rich_table_text
 
 __all__ = ["verify_json", "verify_junit", "verify_table"]
 
@@ -144,7 +145,9 @@ def _record(check: FlowCheck) -> dict[str, Any]:
 
 
 def verify_json(checks: Sequence[FlowCheck], skipped: Sequence[Skipped]) -> str:
-    return json_text(
+    """Every probe with all it found, and the rows not probed (``portplan schema verify``)."""
+    return document(
+        "verify",
         {
             "checks": [_record(c) for c in checks],
             "not_probed": [
@@ -153,7 +156,7 @@ def verify_json(checks: Sequence[FlowCheck], skipped: Sequence[Skipped]) -> str:
             ],
             "passed": sum(c.passed for c in checks),
             "failed": sum(not c.passed for c in checks),
-        }
+        },
     )
 
 

@@ -6,9 +6,9 @@ from functools import cache
 from importlib import resources
 from pathlib import Path
 
-from portplan.errors import InputError, UnknownProductError
+from portplan._errors import InputError, UnknownProductError
+from portplan._text import choice_hint
 from portplan.load.product import read_product
-from portplan.load.validate import choice_hint
 from portplan.model.product import Product
 
 __all__ = ["catalog_ids", "catalog_path", "load_catalog_product"]

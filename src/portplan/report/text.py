@@ -5,28 +5,18 @@ from __future__ import annotations
 import csv
 import io
 import json
-import unicodedata
 from collections.abc import Sequence
 from typing import Any
 
-from portplan.render.show import ShownTable
+from rich.console import Console
+from rich.table import Table
 
 __all__ = [
     "csv_text",
     "json_text",
     "markdown_table",
-    "one_line",
     "rich_table_text",
-    "shown_tables_text",
 ]
-
-
-def one_line(text: str) -> str:
-    """Free text made safe for a one-line comment: control characters (line breaks, NUL...)
-    become spaces and runs of white space one space, so user text can never start a new line
-    of a generated ruleset."""
-    printable = "".join(" " if unicodedata.category(c).startswith("C") else c for c in text)
-    return " ".join(printable.split())
 
 
 def _md_cell(text: str) -> str:
@@ -67,9 +57,6 @@ def rich_table_text(
     color: bool = False,
 ) -> str:
     """A boxed terminal table rendered at a fixed width (so output is stable in tests and pipes)."""
-    from rich.console import Console
-    from rich.table import Table
-
     table = Table(
         title=title,
         caption=caption,
@@ -93,47 +80,3 @@ def rich_table_text(
     console.print(table)
     text = console.export_text(styles=color)
     return "\n".join(line.rstrip() for line in text.splitlines()) + "\n"
-
-
-def shown_tables_text(
-    tables: Sequence[ShownTable], fmt: str, *, heading: str, notes: Sequence[str] = (), width: int
-) -> str:
-    """Render ``portplan show`` tables in one of the output formats."""
-    if fmt == "json":
-        return json_text(
-            {
-                "product": heading,
-                "notes": list(notes),
-                "tables": [
-                    {
-                        "id": t.id,
-                        "title": t.title,
-                        "note": t.note,
-                        "rows": [dict(zip(t.columns, row, strict=True)) for row in t.rows],
-                    }
-                    for t in tables
-                ],
-            }
-        )
-    if fmt == "csv":
-        several = len(tables) > 1
-        columns = (
-            (("Table", *tables[0].columns) if several else tables[0].columns) if tables else ()
-        )
-        rows = [((t.title, *row) if several else row) for t in tables for row in t.rows]
-        return csv_text(columns, rows)
-    if fmt == "md":
-        parts = [f"# {heading}\n", *(f"{note}\n" for note in notes)]
-        for table in tables:
-            if len(tables) > 1:
-                parts.append(f"## {table.title}\n")
-            if table.note:
-                parts.append(f"{table.note}\n")
-            parts.append(markdown_table(table.columns, table.rows))
-        return "\n".join(parts)
-    out = [f"{heading}\n", *(f"{note}\n" for note in notes)]
-    for table in tables:
-        out.append(
-            rich_table_text(table.title, table.columns, table.rows, width=width, caption=table.note)
-        )
-    return "\n".join(out)

@@ -6,194 +6,44 @@ components are placed), resolves its ports (parameter overrides, platform-depend
 ranges), resolves the ingress mapping, and emits one :class:`PlannedFlow` per
 (source host, destination host, protocol).  Every decision is kept so ``--explain`` can say why
 a flow is in or out.
+
+Planning never reads files: it reports problems by their path in the model
+(:class:`~portplan._errors.Problem`), and asks its input where a value was written only to
+name an override's origin in the decision it explains.
 """
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from enum import StrEnum
+from typing import Protocol as _Protocol
 
-from portplan.errors import Diagnostic, PlanError
-from portplan.load.deployment import Bundle
-from portplan.load.validate import choice_hint, describe_ports
-from portplan.model._types import Network, ParamRef, Protocol
+from portplan._errors import ModelPath, PlanError, Problem
+from portplan._text import choice_hint, describe_ports
+from portplan.model._types import ParamRef
 from portplan.model.conditions import And, Condition
 from portplan.model.deployment import Deployment, Host, ProductBinding
 from portplan.model.ports import PortRange, PortSet
 from portplan.model.product import ComponentKind, Flow, Product
+from portplan.plan._management import management_rows
+from portplan.plan._placement import Placement
+from portplan.plan._types import LOOPBACK, Decision, FlowFacts, Hop, Plan, PlannedFlow
 
-__all__ = ["Decision", "Hop", "Plan", "PlannedFlow", "build_plan"]
-
-LOOPBACK: tuple[Network, ...] = (
-    ipaddress.ip_network("127.0.0.0/8"),
-    ipaddress.ip_network("::1/128"),
-)
+__all__ = ["PlanInput", "build_plan", "reference"]
 
 
-class Hop(StrEnum):
-    """Which leg of a flow a row is."""
-
-    DIRECT = "direct"  #: source reaches the destination itself
-    INGRESS = "ingress"  #: source reaches the ingress proxy in front of the destination
-    BACKEND = "backend"  #: the ingress proxy reaches the destination's internal port
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class FlowFacts:
-    """What every row of one flow leg shares: its id, protocol, service, purpose, condition."""
-
-    key: str  #: stable id: ``product/flow`` plus ``/ingress`` or ``/backend`` for proxied legs
-    product: str
-    flow_id: str
-    hop: Hop
-    destination_component: str
-    protocol: Protocol
-    loopback: bool
-    service: str | None
-    app_protocol: str | None
-    tls: bool
-    purpose: str
-    condition: str | None
-    configurable: str
-    overrides: tuple[str, ...]
-    interface: str | None
-    reference: str
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class PlannedFlow:
-    """One row of the flow matrix: a source host may open connections to a destination host.
-
-    The facts shared by all rows of a flow live in :attr:`facts` (and read as attributes here).
-    """
-
-    facts: FlowFacts
-    source: str
-    source_component: str
-    source_addresses: tuple[Network, ...]
-    source_zone: str | None
-    destination: str
-    destination_addresses: tuple[Network, ...]
-    destination_zone: str | None
-    ports: PortSet
-    listen_ports: PortSet | None  #: where the service listens, when it differs from ``ports``
-    #: the part of ``ports`` that is the destination's dynamic range (Windows RPC), if any;
-    #: per row, not in :class:`FlowFacts`, because it depends on the destination's platform
-    dynamic_ports: PortSet | None = None
+class PlanInput(_Protocol):
+    """What :func:`build_plan` reads: a deployment, its products by id, and where its values
+    were written (``portplan.load`` gives a ``Bundle`` that is one)."""
 
     @property
-    def key(self) -> str:
-        return self.facts.key
+    def deployment(self) -> Deployment: ...
 
     @property
-    def product(self) -> str:
-        return self.facts.product
+    def products(self) -> Mapping[str, Product]: ...
 
-    @property
-    def flow_id(self) -> str:
-        return self.facts.flow_id
-
-    @property
-    def hop(self) -> Hop:
-        return self.facts.hop
-
-    @property
-    def destination_component(self) -> str:
-        return self.facts.destination_component
-
-    @property
-    def protocol(self) -> Protocol:
-        return self.facts.protocol
-
-    @property
-    def loopback(self) -> bool:
-        return self.facts.loopback
-
-    @property
-    def service(self) -> str | None:
-        return self.facts.service
-
-    @property
-    def app_protocol(self) -> str | None:
-        return self.facts.app_protocol
-
-    @property
-    def tls(self) -> bool:
-        return self.facts.tls
-
-    @property
-    def purpose(self) -> str:
-        return self.facts.purpose
-
-    @property
-    def condition(self) -> str | None:
-        return self.facts.condition
-
-    @property
-    def configurable(self) -> str:
-        return self.facts.configurable
-
-    @property
-    def overrides(self) -> tuple[str, ...]:
-        return self.facts.overrides
-
-    @property
-    def interface(self) -> str | None:
-        return self.facts.interface
-
-    @property
-    def reference(self) -> str:
-        return self.facts.reference
-
-
-@dataclass(slots=True, kw_only=True)
-class Decision:
-    """Why a product flow is in the plan or not, and what shaped its rows."""
-
-    key: str
-    product: str
-    flow_id: str
-    reference: str
-    included: bool = False
-    reasons: list[str] = field(default_factory=list)
-    rows: int = 0
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Plan:
-    """The concrete flow matrix of a deployment, with the decision behind every product flow."""
-
-    deployment: str
-    rows: tuple[PlannedFlow, ...]
-    decisions: tuple[Decision, ...]
-    warnings: tuple[str, ...]
-    hosts: Mapping[str, Host]  #: the deployment's hosts, by name
-    _by_host: dict[str, list[PlannedFlow]] = field(
-        default_factory=dict, init=False, repr=False, compare=False
-    )
-
-    def rows_of(self, host: str) -> list[PlannedFlow]:
-        """The rows that start or end on ``host``, in plan order (indexed once per plan)."""
-        if not self._by_host and self.rows:
-            for row in self.rows:
-                self._by_host.setdefault(row.destination, []).append(row)
-                if row.source != row.destination:
-                    self._by_host.setdefault(row.source, []).append(row)
-        return self._by_host.get(host, [])
-
-    def host_addresses(self, host: str) -> tuple[Network, ...]:
-        """The addresses of a host of the deployment."""
-        return self.hosts[host].addresses
-
-    def decision(self, flow: str) -> Decision | None:
-        """Find a decision by ``product/flow`` or by a flow id that only one product has."""
-        exact = [d for d in self.decisions if d.key == flow]
-        if exact:
-            return exact[0]
-        short = [d for d in self.decisions if d.flow_id == flow.split("/", maxsplit=1)[0]]
-        return short[0] if len(short) == 1 else None
+    def where(self, path: ModelPath) -> str | None:
+        """``file:line`` of the value at ``path`` in the deployment, if it came from a file."""
+        ...
 
 
 def reference(product: Product, flow: Flow) -> str:
@@ -207,96 +57,36 @@ def reference(product: Product, flow: Flow) -> str:
     return " > ".join(parts)
 
 
-def build_plan(bundle: Bundle) -> Plan:
-    """Expand a loaded deployment into its flow matrix; raise :class:`PlanError` if it cannot."""
+def build_plan(source: PlanInput) -> Plan:
+    """Expand a deployment into its flow matrix; raise :class:`PlanError` if it cannot."""
+    deployment = source.deployment
     rows: list[PlannedFlow] = []
     decisions: list[Decision] = []
     warnings: list[str] = []
-    problems: list[Diagnostic] = []
-    for product_id, binding in bundle.deployment.products.items():
-        expander = _Expander(bundle, bundle.products[product_id], binding)
+    problems: list[Problem] = []
+    for product_id, binding in deployment.products.items():
+        expander = _Expander(source, source.products[product_id], binding)
         for flow in expander.product.flows:
             decision = expander.expand(flow, rows)
             decisions.append(decision)
         warnings.extend(expander.warnings)
         problems.extend(expander.problems)
-    _management(bundle.deployment, rows, decisions)
+    management_rows(deployment, rows, decisions)
     if problems:
-        raise PlanError(_unique(problems))
+        raise PlanError(dict.fromkeys(problems))
     return Plan(
-        deployment=bundle.deployment.name,
+        deployment=deployment.name,
         rows=tuple(rows),
         decisions=tuple(decisions),
         warnings=tuple(dict.fromkeys(warnings)),
-        hosts=bundle.deployment.hosts,
+        hosts=deployment.hosts,
     )
 
 
-MANAGEMENT = "management"
-
-
-def _management(deployment: Deployment, out: list[PlannedFlow], decisions: list[Decision]) -> None:
-    """Rows for the operator access the deployment declares (``management:``)."""
-    hosts = deployment.hosts
-    for access in deployment.management:
-        key = f"{MANAGEMENT}/{access.id}"
-        decision = Decision(
-            key=key, product=MANAGEMENT, flow_id=access.id, reference="deployment management access"
-        )
-        decision.reasons.append("management access declared by the deployment: always kept")
-        targets = access.destination or tuple(
-            name for name, host in hosts.items() if not host.is_group
-        )
-        facts = FlowFacts(
-            key=key,
-            product=MANAGEMENT,
-            flow_id=access.id,
-            hop=Hop.DIRECT,
-            destination_component=MANAGEMENT,
-            protocol=access.protocol,
-            loopback=False,
-            service=None,
-            app_protocol=None,
-            tls=False,
-            purpose=access.purpose,
-            condition=None,
-            configurable="yes",
-            overrides=(),
-            interface=None,
-            reference=decision.reference,
-        )
-        ports = PortSet.of(access.ports)
-        for dst in targets:
-            for src in access.source:
-                if src == dst:
-                    continue
-                out.append(
-                    PlannedFlow(
-                        facts=facts,
-                        source=src,
-                        source_component=MANAGEMENT,
-                        source_addresses=hosts[src].addresses,
-                        source_zone=hosts[src].zone,
-                        destination=dst,
-                        destination_addresses=hosts[dst].addresses,
-                        destination_zone=hosts[dst].zone,
-                        ports=ports,
-                        listen_ports=None,
-                    )
-                )
-                decision.rows += 1
-        decision.included = decision.rows > 0
-        decisions.append(decision)
-
-
-def _unique(problems: Iterable[Diagnostic]) -> list[Diagnostic]:
-    return list(dict.fromkeys(problems))
-
-
 class _Expander:
-    def __init__(self, bundle: Bundle, product: Product, binding: ProductBinding) -> None:
-        self.bundle = bundle
-        self.deployment: Deployment = bundle.deployment
+    def __init__(self, source: PlanInput, product: Product, binding: ProductBinding) -> None:
+        self.source = source
+        self.deployment: Deployment = source.deployment
         self.product = product
         self.binding = binding
         self.base = ("products", product.id)
@@ -305,67 +95,10 @@ class _Expander:
             for name, feature in product.features.items()
         }
         self.warnings: list[str] = []
-        self.problems: list[Diagnostic] = []
-        self._hosts_cache: dict[str, tuple[str, ...]] = {}
-        self._host_set_cache: dict[str, frozenset[str]] = {}
+        self.problems: list[Problem] = []
+        self.placement = Placement(product, binding)
+        self.hosts_of = self.placement.hosts_of
         self._dynamic_cache: dict[tuple[str, str], tuple[tuple[PortRange, ...] | None, str]] = {}
-        self._leaves_cache: dict[tuple[str, ...], tuple[str, ...]] = {}
-        self._components_cache: dict[tuple[str, tuple[str, ...]], str] = {}
-
-    # -- placement ---------------------------------------------------------------------------
-
-    def hosts_of(self, component: str) -> tuple[str, ...]:
-        """Hosts of a component: its own placement, else its main component's, or its members'."""
-        cached = self._hosts_cache.get(component)
-        if cached is not None:
-            return cached
-        comp = self.product.components[component]
-        hosts: tuple[str, ...]
-        if component in self.binding.components:
-            hosts = self.binding.components[component]
-        elif comp.kind is ComponentKind.GROUP:
-            hosts = tuple(dict.fromkeys(h for m in comp.members for h in self.hosts_of(m)))
-        elif comp.parent is not None:
-            hosts = self.hosts_of(comp.parent)
-        else:
-            hosts = ()
-        self._hosts_cache[component] = hosts
-        return hosts
-
-    def host_set(self, component: str) -> frozenset[str]:
-        """:meth:`hosts_of` as a set, for membership tests."""
-        cached = self._host_set_cache.get(component)
-        if cached is None:
-            cached = self._host_set_cache[component] = frozenset(self.hosts_of(component))
-        return cached
-
-    def leaves_of(self, candidates: tuple[str, ...]) -> tuple[str, ...]:
-        """The components ``candidates`` stand for, groups opened up, in order, once each."""
-        leaves = self._leaves_cache.get(candidates)
-        if leaves is None:
-            leaves = self._leaves_cache[candidates] = tuple(dict.fromkeys(self._leaves(candidates)))
-        return leaves
-
-    def _leaves(self, candidates: tuple[str, ...]) -> list[str]:
-        components = self.product.components
-        leaves: list[str] = []
-        for component in candidates:
-            members = components[component].members
-            leaves.extend(self._leaves(members) if members else (component,))
-        return leaves
-
-    def components_on(self, host: str, candidates: tuple[str, ...]) -> str:
-        """The components among ``candidates`` (groups opened up) that run on ``host``.
-
-        For candidates that stand for a single component, callers use that component directly.
-        """
-        key = (host, candidates)
-        cached = self._components_cache.get(key)
-        if cached is None:
-            found = [c for c in self.leaves_of(candidates) if host in self.host_set(c)]
-            cached = ", ".join(found) or candidates[0]
-            self._components_cache[key] = cached
-        return cached
 
     # -- ports ------------------------------------------------------------------------------
 
@@ -384,8 +117,8 @@ class _Expander:
             param = self.product.parameters[item.name]
             override = self.binding.parameters.get(item.name)
             if override is not None:
-                span = self.bundle.source.value((*self.base, "parameters", item.name))
-                where = f" ({self.bundle.file.name}:{span.line})" if span else ""
+                written = self.source.where((*self.base, "parameters", item.name))
+                where = f" ({written})" if written else ""
                 vendor = describe_ports(param.default_ranges()) or "none"
                 note = f"{item.name}={describe_ports(override)} (vendor default {vendor}){where}"
                 if note not in overrides:
@@ -395,13 +128,12 @@ class _Expander:
             elif param.default is not None:
                 ranges.extend(param.default)
             else:
-                parameters_key = (*self.base, "parameters")
                 self.problems.append(
-                    self.bundle.source.diagnostic(
-                        parameters_key if self.bundle.source.has(parameters_key) else self.base,
-                        f"flow {self.product.id}/{flow.id} needs port parameter {item.name!r}, "
-                        "which has no vendor default",
-                        f"set it under products.{self.product.id}.parameters.{item.name}: "
+                    Problem(
+                        path=(*self.base, "parameters"),
+                        message=f"flow {self.product.id}/{flow.id} needs port parameter "
+                        f"{item.name!r}, which has no vendor default",
+                        hint=f"set it under products.{self.product.id}.parameters.{item.name}: "
                         + param.description.rstrip("."),
                         at_key=True,
                     )
@@ -438,11 +170,14 @@ class _Expander:
         override = f"or give the host 'dynamic_ranges: {{{name}: LOW-HIGH}}'"
         if host.platform is None:
             self.problems.append(
-                self.bundle.source.diagnostic(
-                    ("hosts", host_name),
-                    f"host {host_name!r} has no platform, but flow {self.product.id}/{flow.id} "
-                    f"needs the {name} dynamic range, which depends on it",
-                    "set 'platform:' to one of " + ", ".join(spec.platforms()) + f", {override}",
+                Problem(
+                    path=("hosts", host_name),
+                    message=f"host {host_name!r} has no platform, but flow "
+                    f"{self.product.id}/{flow.id} needs the {name} dynamic range, which "
+                    "depends on it",
+                    hint="set 'platform:' to one of "
+                    + ", ".join(spec.platforms())
+                    + f", {override}",
                     at_key=True,
                 )
             )
@@ -450,11 +185,12 @@ class _Expander:
         result = spec.ports_for(host.platform)
         if result is None:
             self.problems.append(
-                self.bundle.source.diagnostic(
-                    ("hosts", host_name, "platform"),
-                    f"the {name} dynamic range is not known for platform {host.platform!r} "
-                    f"(host {host_name!r}, flow {self.product.id}/{flow.id})",
-                    choice_hint(host.platform, spec.platforms(), "platforms") + f", {override}",
+                Problem(
+                    path=("hosts", host_name, "platform"),
+                    message=f"the {name} dynamic range is not known for platform "
+                    f"{host.platform!r} (host {host_name!r}, flow {self.product.id}/{flow.id})",
+                    hint=choice_hint(host.platform, spec.platforms(), "platforms")
+                    + f", {override}",
                 )
             )
         return result, f"platform {host.platform}"
@@ -627,8 +363,9 @@ class _RowFactory:
             reference=self.reference,
         )
         source_set = frozenset(sources)
-        leaves = self.ex.leaves_of(source_components)
+        leaves = self.ex.placement.leaves_of(source_components)
         only = leaves[0] if len(leaves) == 1 else None
+        components_on = self.ex.placement.components_on
         dynamic = (
             dynamic_flow if dynamic_flow is not None and dynamic_flow.dynamic is not None else None
         )
@@ -657,7 +394,7 @@ class _RowFactory:
                     PlannedFlow(
                         facts=facts,
                         source=src,
-                        source_component=only or self.ex.components_on(src, source_components),
+                        source_component=only or components_on(src, source_components),
                         source_addresses=LOOPBACK if loopback else hosts[src].addresses,
                         source_zone=hosts[src].zone,
                         destination=dst,

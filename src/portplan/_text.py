@@ -1,0 +1,58 @@
+"""Small text helpers every layer shares: did-you-mean hints, port text, one-line text."""
+
+from __future__ import annotations
+
+import difflib
+import unicodedata
+from collections.abc import Iterable
+from typing import Protocol
+
+__all__ = ["choice_hint", "describe_ports", "did_you_mean", "format_path", "one_line"]
+
+
+class _Range(Protocol):
+    """Anything that prints as a port or a range (``443``, ``18118-18126``)."""
+
+    def __str__(self) -> str: ...
+
+
+def did_you_mean(word: str, choices: Iterable[str]) -> str | None:
+    """``"did you mean 'website'?"`` when a close match exists, else ``None``."""
+    matches = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f"did you mean {matches[0]!r}?" if matches else None
+
+
+def choice_hint(word: str, choices: Iterable[str], what: str) -> str:
+    """A hint naming the closest choice, or listing the choices when none is close."""
+    options = sorted(choices)
+    close = did_you_mean(word, options)
+    if close:
+        return close
+    if not options:
+        return f"this file declares no {what}"
+    shown = ", ".join(options[:12]) + (", ..." if len(options) > 12 else "")
+    return f"known {what}: {shown}"
+
+
+def describe_ports(ranges: Iterable[_Range]) -> str:
+    """Ports and ranges as written, in their order: ``"135,49152-65535"``."""
+    return ",".join(str(r) for r in ranges)
+
+
+def format_path(path: Iterable[str | int]) -> str:
+    """A model path as users read it: ``flows[3].ports[0]``."""
+    text = ""
+    for part in path:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        else:
+            text += f".{part}" if text else str(part)
+    return text or "the top level"
+
+
+def one_line(text: str) -> str:
+    """Free text made safe for a one-line comment: control characters (line breaks, NUL...)
+    become spaces and runs of white space one space, so user text can never start a new line
+    of a generated ruleset."""
+    printable = "".join(" " if unicodedata.category(c).startswith("C") else c for c in text)
+    return " ".join(printable.split())

@@ -1,0 +1,42 @@
+"""The one exit-code table of the command line, and the one place errors become exits.
+
+Library exceptions carry no exit status; their builtin family decides it here
+(see :mod:`portplan._errors`).
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+from portplan._errors import PortplanError
+
+__all__ = ["EXIT_CODES_HELP", "ExitCode", "exit_code_for"]
+
+
+class ExitCode(IntEnum):
+    """What the exit status of ``portplan`` means."""
+
+    OK = 0  #: success
+    #: a check found a difference: verify failed, an audit finding, a diff where asked, apply
+    #: not confirmed (the previous ruleset is back)
+    DIFFERENCE = 1
+    USAGE = 2  #: a usage or input error: bad options, files that do not validate
+    RUNTIME = 3  #: a runtime or environment error: a tool failed or is missing, no permission
+    INTERRUPTED = 130  #: interrupted (Ctrl-C)
+
+
+#: the table as ``--help`` and the README show it
+EXIT_CODES_HELP = (
+    "Exit status: 0 success; 1 a check found a difference (verify failed, apply not "
+    "confirmed and rolled back); 2 usage or input error; 3 runtime or environment error "
+    "(a tool failed or is missing, no permission); 130 interrupted."
+)
+
+
+def exit_code_for(error: BaseException) -> ExitCode:
+    """The exit status of an error that ends a command."""
+    if isinstance(error, KeyboardInterrupt):
+        return ExitCode.INTERRUPTED
+    if isinstance(error, PortplanError) and isinstance(error, ValueError | LookupError):
+        return ExitCode.USAGE
+    return ExitCode.RUNTIME

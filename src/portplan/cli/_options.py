@@ -1,0 +1,231 @@
+"""The vocabulary of the command line: options that mean the same thing in every command.
+
+* ``--on HOST``: the deployment host *this machine is*, for commands that act here
+  (``apply``, ``listen``, ``verify``);
+* ``--host HOST`` (repeatable): the deployment hosts a command's *output is for* (``rules``);
+* ``--format FORMAT`` and ``-o/--output PATH`` (``-`` is standard output);
+* ``--timeout SECONDS``: how long one network exchange waits (``verify``); other waits have
+  names of their own (``--confirm-timeout``, ``--duration``);
+* ``--debug``, ``-v/--verbose``, ``-q/--quiet``: accepted before or after the command name.
+
+Every option can also be set by an environment variable, ``PORTPLAN_<COMMAND>_<OPTION>``
+(``PORTPLAN_VERIFY_TIMEOUT=2``); ``--help`` names each.  This module imports only click, so
+``portplan --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar, cast
+
+import click
+
+__all__ = [
+    "DEBUG",
+    "common_options",
+    "default_action_option",
+    "format_option",
+    "hosts_option",
+    "log",
+    "on_option",
+    "option",
+    "output_option",
+    "renamed_option",
+]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+#: the key under which ``--debug`` is kept in the root context's ``meta``
+DEBUG = "portplan.debug"
+_VERBOSITY = "portplan.verbosity"
+
+#: the logger of the command line; library modules log under ``portplan.<module>``
+log = logging.getLogger("portplan")
+
+
+class Option(click.Option):
+    """A click option settable by ``PORTPLAN_<COMMAND>_<OPTION>``, named after the option as
+    the user writes it (``--format`` is ``_FORMAT``, whatever the Python parameter is called),
+    and named in its ``--help`` line."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("show_envvar", True)
+        super().__init__(*args, **kwargs)
+        longest = max(self.opts, key=len)
+        self.env_suffix = longest.lstrip("-").replace("-", "_").upper()
+
+    def auto_envvar(self, ctx: click.Context) -> str | None:
+        """The environment variable of this option in ``ctx``, if it has one."""
+        if self.envvar is not None or not self.allow_from_autoenv:
+            return None
+        prefix = ctx.auto_envvar_prefix
+        return None if prefix is None else f"{prefix}_{self.env_suffix}"
+
+    def resolve_envvar_value(self, ctx: click.Context) -> str | None:
+        value = click.Parameter.resolve_envvar_value(self, ctx)  # an explicit ``envvar=``
+        if value is not None:
+            return value
+        name = self.auto_envvar(ctx)
+        return (os.environ.get(name) or None) if name else None
+
+    def get_help_extra(self, ctx: click.Context) -> Any:
+        extra = super().get_help_extra(ctx)
+        name = self.auto_envvar(ctx)
+        if name is not None and self.show_envvar:
+            extra["envvars"] = (name,)
+        return extra
+
+
+def option(*declarations: str, **kwargs: Any) -> Callable[[F], F]:
+    """``click.option`` with :class:`Option`: the environment variable shown in ``--help``."""
+    return click.option(*declarations, cls=Option, **kwargs)
+
+
+class _EchoHandler(logging.Handler):
+    """Log records as ``portplan: warning: ...`` lines on standard error (through click, so
+    the CLI runner of the tests sees them too)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        level = record.levelname.lower()
+        prefix = "portplan: " if level == "info" else f"portplan: {level}: "
+        click.echo(prefix + record.getMessage(), err=True)
+
+
+_HANDLER = _EchoHandler()
+
+
+def _set_verbosity(ctx: click.Context, change: int) -> None:
+    """Adjust the log level: what is done and warnings by default, ``-v`` also the details
+    (the commands apply runs), ``-q`` warnings only, ``-qq`` errors only."""
+    meta = ctx.find_root().meta
+    meta[_VERBOSITY] = meta.get(_VERBOSITY, 0) + change
+    level = {-2: logging.ERROR, -1: logging.WARNING, 0: logging.INFO}.get(
+        max(-2, min(meta[_VERBOSITY], 1)), logging.DEBUG
+    )
+    root = logging.getLogger("portplan")
+    if _HANDLER not in root.handlers:
+        root.addHandler(_HANDLER)
+        root.propagate = False
+    root.setLevel(level)
+
+
+def _debug(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if value:
+        ctx.find_root().meta[DEBUG] = True
+
+
+def _verbose(ctx: click.Context, _param: click.Parameter, value: int) -> None:
+    _set_verbosity(ctx, value)
+
+
+def _quiet(ctx: click.Context, _param: click.Parameter, value: int) -> None:
+    _set_verbosity(ctx, -value)
+
+
+def common_options(function: F) -> F:
+    """``--debug``, ``-v`` and ``-q``: on the group and on every command, so they may stand
+    before or after the command name."""
+    for decorate in reversed(
+        (
+            option(
+                "--debug",
+                is_flag=True,
+                expose_value=False,
+                callback=_debug,
+                help="Show a traceback on errors.",
+            ),
+            option(
+                "-v",
+                "--verbose",
+                count=True,
+                expose_value=False,
+                callback=_verbose,
+                help="Say more: the details, such as the commands apply runs.",
+            ),
+            option(
+                "-q",
+                "--quiet",
+                count=True,
+                expose_value=False,
+                callback=_quiet,
+                help="Say less: -q warnings and errors only (no progress), -qq errors only.",
+            ),
+        )
+    ):
+        function = decorate(function)
+    return function
+
+
+def format_option(
+    *choices: str, default: str = "table", help: str = "Output format."
+) -> Callable[[F], F]:
+    """``--format``: one of ``choices``."""
+    return option(
+        "--format",
+        "fmt",
+        type=click.Choice(choices),
+        default=default,
+        show_default=True,
+        help=help,
+    )
+
+
+def output_option(
+    help: str = "Write to PATH instead of standard output ('-').",
+) -> Callable[[F], F]:
+    """``-o/--output PATH``; ``-`` (or no option) is standard output."""
+    return option("-o", "--output", type=click.Path(path_type=Path), metavar="PATH", help=help)
+
+
+def on_option(help: str, *, required: bool = False, renamed: str | None = None) -> Callable[[F], F]:
+    """``--on HOST``: the deployment host this machine is; ``renamed``: its old spelling in
+    this command, still accepted (with a warning).  The command receives one ``on``."""
+
+    def decorate(function: F) -> F:
+        @functools.wraps(function)
+        def merged(*args: Any, on: str | None, on_renamed: str | None = None, **kwargs: Any) -> Any:
+            value = on if on is not None else on_renamed
+            if required and value is None:
+                raise click.UsageError("Missing option '--on'.")
+            return function(*args, on=value, **kwargs)
+
+        decorated = option("--on", "on", metavar="HOST", help=help)(merged)
+        if renamed is not None:
+            decorated = renamed_option(renamed, "--on", dest="on_renamed", metavar="HOST")(
+                decorated
+            )
+        return cast(F, decorated)
+
+    return decorate
+
+
+def hosts_option(help: str) -> Callable[[F], F]:
+    """``--host HOST`` (repeatable): the deployment hosts the output is for."""
+    return option("--host", "hosts", multiple=True, metavar="HOST", help=help)
+
+
+def default_action_option() -> Callable[[F], F]:
+    """``--default drop|reject``: what happens to traffic the plan does not name."""
+    return option(
+        "--default",
+        "default_action",
+        type=click.Choice(["drop", "reject"]),
+        default="drop",
+        show_default=True,
+        help="What happens to traffic not in the plan.",
+    )
+
+
+def renamed_option(old: str, new: str, *, dest: str, **kwargs: Any) -> Callable[[F], F]:
+    """A hidden option under an old name: accepted, with a warning naming the new one."""
+
+    def warn(_ctx: click.Context, _param: click.Parameter, value: Any) -> Any:
+        if value is not None:
+            log.warning("%s is deprecated; use %s (see CHANGELOG.md)", old, new)
+        return value
+
+    return click.option(old, dest, hidden=True, callback=warn, **kwargs)

@@ -1,0 +1,117 @@
+"""``portplan apply``: this host's ruleset, checked, applied, and rolled back unless confirmed."""
+
+from __future__ import annotations
+
+import select
+import sys
+from pathlib import Path
+
+import click
+
+from portplan._errors import LockoutError
+from portplan.cli._exit import ExitCode
+from portplan.cli._options import (
+    common_options,
+    default_action_option,
+    log,
+    on_option,
+    option,
+    renamed_option,
+)
+from portplan.cli._plan import load_plan, require_host
+from portplan.cli.rules import target_option
+from portplan.targets import DefaultAction, RuleOptions
+from portplan.targets.apply import applier_for, lockout_problems
+
+__all__ = ["apply_cmd"]
+
+
+@click.command("apply")
+@click.argument("deployment", type=click.Path(path_type=Path))
+@on_option(
+    "The deployment host this machine is; its ruleset is applied here.",
+    required=True,
+    renamed="--host",
+)
+@target_option(default="nftables", show_default=True)
+@option("--egress", is_flag=True, help="Also filter what the host sends.")
+@default_action_option()
+@option(
+    "--confirm-timeout",
+    type=click.IntRange(1, 3600),
+    default=30,
+    show_default=True,
+    help="Seconds to confirm before the old ruleset comes back.",
+)
+@renamed_option(
+    "--timeout", "--confirm-timeout", dest="timeout_renamed", type=click.IntRange(1, 3600)
+)
+@option(
+    "--check",
+    "check_only",
+    is_flag=True,
+    help="Only check the ruleset with the platform's checker; change nothing.",
+)
+@option(
+    "--force", is_flag=True, help="Apply even if the plan gives no management access to this host."
+)
+@common_options
+def apply_cmd(
+    deployment: Path,
+    on: str,
+    target_name: str,
+    egress: bool,
+    default_action: str,
+    confirm_timeout: int,
+    timeout_renamed: int | None,
+    check_only: bool,
+    force: bool,
+) -> None:
+    """Apply this host's ruleset: check it, apply it, roll back unless confirmed in time.
+
+    The running ruleset is saved first. After applying, type 'yes' within --confirm-timeout
+    seconds to keep the new one; anything else, end of input or silence restores the saved
+    ruleset (exit status 1). A ruleset the checker refuses is never applied (exit status 3),
+    nor one that would cut your SSH session or leave no declared management access (exit
+    status 2; --force overrides only the latter).
+    """
+    confirm_timeout = timeout_renamed or confirm_timeout
+    plan = load_plan(deployment)
+    require_host(on, plan.hosts, deployment)
+    options = RuleOptions(egress=egress, default=DefaultAction(default_action))
+    applier = applier_for(plan, on, target_name, options)
+    applier.check()
+    log.info("%s ruleset for %s passes the checker", target_name, on)
+    if check_only:
+        return
+    problems = lockout_problems(plan, on)
+    session_cut = [p for p in problems if not p.forcible]
+    if session_cut or (problems and not force):
+        raise LockoutError([p.text for p in problems], forcible=not session_cut)
+    saved = applier.snapshot()
+    applier.load()
+    click.echo(
+        f"portplan: applied. Type 'yes' within {confirm_timeout} s to keep it; "
+        "otherwise the previous ruleset comes back.",
+        err=True,
+    )
+    if _confirmed(confirm_timeout):
+        log.info("kept.")
+        return
+    applier.restore(saved)
+    log.warning("not confirmed: the previous ruleset is restored.")
+    raise click.exceptions.Exit(ExitCode.DIFFERENCE)
+
+
+def _confirmed(timeout: int) -> bool:
+    """Whether the operator types 'yes' on standard input within ``timeout`` seconds."""
+    stream = sys.stdin
+    if stream is None or stream.closed:
+        return False
+    try:
+        ready, _, _ = select.select([stream], [], [], timeout)
+    except (OSError, ValueError):
+        return False
+    if not ready:
+        return False
+    return stream.readline().strip().lower() == "yes"

@@ -1,0 +1,66 @@
+"""``portplan listen``: temporary listeners on every port this host must accept."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from portplan._errors import UsageError
+from portplan.cli._options import common_options, log, on_option, option
+from portplan.cli._plan import load_plan, require_host
+from portplan.probe.listen import Binding, listen, listen_plan
+from portplan.probe.local import own_addresses
+
+__all__ = ["listen_cmd"]
+
+
+@click.command("listen")
+@click.argument("deployment", type=click.Path(path_type=Path))
+@on_option(
+    "The deployment host this machine is; its inbound ports are opened here.",
+    required=True,
+    renamed="--host",
+)
+@option(
+    "--duration",
+    type=click.FloatRange(1, 86400),
+    default=600,
+    show_default=True,
+    help="Seconds to listen; Ctrl-C stops earlier.",
+)
+@common_options
+def listen_cmd(deployment: Path, on: str, duration: float) -> None:
+    """Open temporary listeners on every port this host must accept (TCP greet, UDP echo).
+
+    Proves the network path before the product is installed: `portplan verify` from the
+    sources recognises them. Ports already in use are reported and left alone.
+    """
+    plan = load_plan(deployment)
+    require_host(on, plan.hosts, deployment)
+    mine = own_addresses(plan, on)
+    if not mine:
+        raise UsageError(f"this machine has none of {on}'s addresses; run listen on {on}")
+    bindings = listen_plan(plan, on, mine).bindings
+    if not bindings:
+        raise UsageError(f"the plan has no flow into {on}")
+
+    def ready(opened: list[Binding], failed: list[tuple[Binding, str]]) -> None:
+        # said once every socket is bound, so whoever waits for it can start probing
+        for binding, reason in failed:
+            log.warning(
+                "not listening on %s/%d of %s (%s): %s",
+                binding.protocol.value,
+                binding.port,
+                binding.address,
+                ", ".join(binding.flows),
+                reason,
+            )
+        click.echo(
+            f"portplan: listening on {len(opened)} port(s) of {on} for "
+            f"{duration:g} s (Ctrl-C stops)",
+            err=True,
+        )
+
+    opened, failed = listen(bindings, duration, ready=ready)
+    log.info("stopped; %d listened, %d could not", len(opened), len(failed))

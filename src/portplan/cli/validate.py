@@ -1,0 +1,36 @@
+"""``portplan validate``: every problem of product and deployment files, located."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from portplan._errors import UsageError
+from portplan.cli._files import read_input
+from portplan.cli._options import common_options
+from portplan.pipeline import validate_files
+
+__all__ = ["validate_cmd"]
+
+
+@click.command("validate")
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@common_options
+def validate_cmd(files: tuple[Path, ...]) -> None:
+    """Check product and deployment FILES; report every problem with file:line:column.
+
+    Deployments are also expanded, so a missing parameter or platform is found too. One FILE
+    may be '-' to read standard input.
+    """
+    if sum(str(f) == "-" for f in files) > 1:
+        raise UsageError("standard input ('-') can be read only once")
+    names: list[Path] = []
+    texts: dict[Path, str] = {}
+    for path in files:
+        name, text = read_input(path)
+        names.append(name)
+        if text is not None:
+            texts[name] = text
+    for line in validate_files(names, texts):
+        click.echo(line)

@@ -1,0 +1,153 @@
+"""``portplan verify``: prove from this machine that every planned flow starting here works."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import click
+from rich.progress import Progress
+
+from portplan._errors import UsageError
+from portplan.cli._exit import ExitCode
+from portplan.cli._files import width, write_output
+from portplan.cli._options import (
+    common_options,
+    format_option,
+    log,
+    on_option,
+    option,
+    output_option,
+)
+from portplan.cli._plan import load_plan, require_host
+from portplan.probe.verify import verify
+from portplan.report.verify import verify_json, verify_junit, verify_table
+
+__all__ = ["verify_cmd"]
+
+
+@click.command("verify")
+@click.argument("deployment", type=click.Path(path_type=Path))
+@on_option(
+    "The deployment host this machine is; its flows are verified (default: the hosts this "
+    "machine's addresses belong to).",
+    renamed="--from",
+)
+@option("--flow", "flows", multiple=True, metavar="ID", help="Only this flow (repeatable).")
+@option(
+    "--timeout",
+    type=click.FloatRange(0.05, 60),
+    default=1.0,
+    show_default=True,
+    help="Seconds a probe waits for an answer. Once a destination has answered, the first "
+    "look adapts to its round-trip time (at least 0.1 s); a second look waits at least 1.2 s.",
+)
+@option(
+    "--concurrency",
+    type=click.IntRange(1, 8192),
+    default=2048,
+    show_default=True,
+    help="Probes at once (kept below the open-files limit). Each destination address starts "
+    "with 5 at once; its window grows as its probes complete and halves when a probe turns "
+    "out to have been lost.",
+)
+@option(
+    "--second-look/--no-second-look",
+    default=True,
+    show_default=True,
+    help="Probe silent ports again, in rounds a second apart, before calling them filtered "
+    "(a rate-limited ICMP error or the source's own firewall can look like silence). "
+    "--no-second-look reports silence at once, as nmap --max-retries 0 does: faster, "
+    "but such ports then read as filtered.",
+)
+@option("--no-identify", is_flag=True, help="Only probe; do not identify services.")
+@option(
+    "--radius-secret-file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="File holding the RADIUS shared secret (or set PORTPLAN_RADIUS_SECRET).",
+)
+@format_option("table", "json", "junit", help="Report format.")
+@output_option("Write the report to PATH ('-': standard output).")
+@common_options
+def verify_cmd(
+    deployment: Path,
+    on: str | None,
+    flows: tuple[str, ...],
+    timeout: float,
+    concurrency: int,
+    second_look: bool,
+    no_identify: bool,
+    radius_secret_file: Path | None,
+    fmt: str,
+    output: Path | None,
+) -> None:
+    """Probe every planned flow that starts on this machine; exit 1 if any fails.
+
+    Outcomes: open, refused, filtered, rejected, no-route, local-error; UDP: open, closed,
+    open|filtered; dns-error where a host's dns_name does not resolve, or resolves to an
+    address the deployment does not declare (never probed). Names are resolved first, 32 at
+    once, each within --timeout (at least 2 s). Only addresses the plan holds are probed.
+    """
+    plan = load_plan(deployment)
+    if on is not None:
+        require_host(on, plan.hosts, deployment)
+    secrets = {}
+    radius = _read_secret(radius_secret_file, "PORTPLAN_RADIUS_SECRET")
+    if radius:
+        secrets["radius"] = radius
+    show_progress = (
+        sys.stderr.isatty() and fmt == "table" and output is None and log.isEnabledFor(20)
+    )
+    with _progress(show_progress) as advance:
+        found = verify(
+            plan,
+            sources=None if on is None else (on,),
+            flows=flows,
+            timeout=timeout,
+            concurrency=concurrency,
+            second_look=second_look,
+            identify_services=not no_identify,
+            secrets=secrets,
+            progress=advance,
+        )
+    if fmt == "json":
+        text = verify_json(found.checks, found.skipped)
+    elif fmt == "junit":
+        text = verify_junit(found.checks, found.skipped)
+    else:
+        text = verify_table(found.checks, found.skipped, width=width())
+    write_output(output, text.encode(), [deployment])
+    if not found.passed:
+        raise click.exceptions.Exit(ExitCode.DIFFERENCE)
+
+
+class _progress:
+    """A transient progress bar on a terminal (rich), or nothing."""
+
+    def __init__(self, shown: bool) -> None:
+        self.shown = shown
+
+    def __enter__(self) -> Callable[[int, int], None] | None:
+        if not self.shown:
+            return None
+
+        self.bar = Progress(transient=True)
+        task = self.bar.add_task("probing", total=None)
+        self.bar.start()
+        return lambda done, total: self.bar.update(task, completed=done, total=total)
+
+    def __exit__(self, *_exc: object) -> None:
+        if self.shown:
+            self.bar.stop()
+
+
+def _read_secret(path: Path | None, variable: str) -> bytes | None:
+    if path is not None:
+        try:
+            return path.read_bytes().strip()
+        except OSError as exc:
+            raise UsageError(f"cannot read the secret file {path}: {exc.strerror}") from exc
+    value = os.environ.get(variable)
+    return value.encode() if value else None

@@ -1,0 +1,30 @@
+"""The concrete flow matrix of a deployment: who must reach whom, on what, and why.
+
+:func:`build_plan` expands a deployment and its products into :class:`PlannedFlow` rows, one
+per (flow leg, source host, destination host, protocol), with the :class:`Decision` behind
+every product flow.  This package reads models only, never files.
+"""
+
+from portplan.plan._expand import PlanInput, build_plan, reference
+from portplan.plan._types import (
+    LOOPBACK,
+    MANAGEMENT,
+    Decision,
+    FlowFacts,
+    Hop,
+    Plan,
+    PlannedFlow,
+)
+
+__all__ = [
+    "LOOPBACK",
+    "MANAGEMENT",
+    "Decision",
+    "FlowFacts",
+    "Hop",
+    "Plan",
+    "PlanInput",
+    "PlannedFlow",
+    "build_plan",
+    "reference",
+]

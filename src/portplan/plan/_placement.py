@@ -1,0 +1,73 @@
+"""Where a product's components run in a deployment: hosts of a component, groups opened up."""
+
+from __future__ import annotations
+
+from portplan.model.deployment import ProductBinding
+from portplan.model.product import ComponentKind, Product
+
+__all__ = ["Placement"]
+
+
+class Placement:
+    """The hosts of each component of one product in one deployment (computed once each)."""
+
+    def __init__(self, product: Product, binding: ProductBinding) -> None:
+        self.product = product
+        self.binding = binding
+        self._hosts_cache: dict[str, tuple[str, ...]] = {}
+        self._host_set_cache: dict[str, frozenset[str]] = {}
+        self._leaves_cache: dict[tuple[str, ...], tuple[str, ...]] = {}
+        self._components_cache: dict[tuple[str, tuple[str, ...]], str] = {}
+
+    def hosts_of(self, component: str) -> tuple[str, ...]:
+        """Hosts of a component: its own placement, else its main component's, or its members'."""
+        cached = self._hosts_cache.get(component)
+        if cached is not None:
+            return cached
+        comp = self.product.components[component]
+        hosts: tuple[str, ...]
+        if component in self.binding.components:
+            hosts = self.binding.components[component]
+        elif comp.kind is ComponentKind.GROUP:
+            hosts = tuple(dict.fromkeys(h for m in comp.members for h in self.hosts_of(m)))
+        elif comp.parent is not None:
+            hosts = self.hosts_of(comp.parent)
+        else:
+            hosts = ()
+        self._hosts_cache[component] = hosts
+        return hosts
+
+    def host_set(self, component: str) -> frozenset[str]:
+        """:meth:`hosts_of` as a set, for membership tests."""
+        cached = self._host_set_cache.get(component)
+        if cached is None:
+            cached = self._host_set_cache[component] = frozenset(self.hosts_of(component))
+        return cached
+
+    def leaves_of(self, candidates: tuple[str, ...]) -> tuple[str, ...]:
+        """The components ``candidates`` stand for, groups opened up, in order, once each."""
+        leaves = self._leaves_cache.get(candidates)
+        if leaves is None:
+            leaves = self._leaves_cache[candidates] = tuple(dict.fromkeys(self._leaves(candidates)))
+        return leaves
+
+    def _leaves(self, candidates: tuple[str, ...]) -> list[str]:
+        components = self.product.components
+        leaves: list[str] = []
+        for component in candidates:
+            members = components[component].members
+            leaves.extend(self._leaves(members) if members else (component,))
+        return leaves
+
+    def components_on(self, host: str, candidates: tuple[str, ...]) -> str:
+        """The components among ``candidates`` (groups opened up) that run on ``host``.
+
+        For candidates that stand for a single component, callers use that component directly.
+        """
+        key = (host, candidates)
+        cached = self._components_cache.get(key)
+        if cached is None:
+            found = [c for c in self.leaves_of(candidates) if host in self.host_set(c)]
+            cached = ", ".join(found) or candidates[0]
+            self._components_cache[key] = cached
+        return cached

@@ -1,0 +1,187 @@
+"""The plan's value types: a row of the flow matrix, the facts its flow leg shares, the
+decision behind every product flow, and the plan that holds them."""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from portplan.model._types import Network, Protocol
+from portplan.model.deployment import Host
+from portplan.model.ports import PortSet
+
+__all__ = ["LOOPBACK", "MANAGEMENT", "Decision", "FlowFacts", "Hop", "Plan", "PlannedFlow"]
+
+#: the product name of the rows the deployment's own ``management:`` access gives
+MANAGEMENT = "management"
+
+LOOPBACK: tuple[Network, ...] = (
+    ipaddress.ip_network("127.0.0.0/8"),
+    ipaddress.ip_network("::1/128"),
+)
+
+
+class Hop(StrEnum):
+    """Which leg of a flow a row is."""
+
+    DIRECT = "direct"  #: source reaches the destination itself
+    INGRESS = "ingress"  #: source reaches the ingress proxy in front of the destination
+    BACKEND = "backend"  #: the ingress proxy reaches the destination's internal port
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FlowFacts:
+    """What every row of one flow leg shares: its id, protocol, service, purpose, condition."""
+
+    key: str  #: stable id: ``product/flow`` plus ``/ingress`` or ``/backend`` for proxied legs
+    product: str
+    flow_id: str
+    hop: Hop
+    destination_component: str
+    protocol: Protocol
+    loopback: bool
+    service: str | None
+    app_protocol: str | None
+    tls: bool
+    purpose: str
+    condition: str | None
+    configurable: str
+    overrides: tuple[str, ...]
+    interface: str | None
+    reference: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PlannedFlow:
+    """One row of the flow matrix: a source host may open connections to a destination host.
+
+    The facts shared by all rows of a flow live in :attr:`facts` (and read as attributes here).
+    """
+
+    facts: FlowFacts
+    source: str
+    source_component: str
+    source_addresses: tuple[Network, ...]
+    source_zone: str | None
+    destination: str
+    destination_addresses: tuple[Network, ...]
+    destination_zone: str | None
+    ports: PortSet
+    listen_ports: PortSet | None  #: where the service listens, when it differs from ``ports``
+    #: the part of ``ports`` that is the destination's dynamic range (Windows RPC), if any;
+    #: per row, not in :class:`FlowFacts`, because it depends on the destination's platform
+    dynamic_ports: PortSet | None = None
+
+    @property
+    def key(self) -> str:
+        return self.facts.key
+
+    @property
+    def product(self) -> str:
+        return self.facts.product
+
+    @property
+    def flow_id(self) -> str:
+        return self.facts.flow_id
+
+    @property
+    def hop(self) -> Hop:
+        return self.facts.hop
+
+    @property
+    def destination_component(self) -> str:
+        return self.facts.destination_component
+
+    @property
+    def protocol(self) -> Protocol:
+        return self.facts.protocol
+
+    @property
+    def loopback(self) -> bool:
+        return self.facts.loopback
+
+    @property
+    def service(self) -> str | None:
+        return self.facts.service
+
+    @property
+    def app_protocol(self) -> str | None:
+        return self.facts.app_protocol
+
+    @property
+    def tls(self) -> bool:
+        return self.facts.tls
+
+    @property
+    def purpose(self) -> str:
+        return self.facts.purpose
+
+    @property
+    def condition(self) -> str | None:
+        return self.facts.condition
+
+    @property
+    def configurable(self) -> str:
+        return self.facts.configurable
+
+    @property
+    def overrides(self) -> tuple[str, ...]:
+        return self.facts.overrides
+
+    @property
+    def interface(self) -> str | None:
+        return self.facts.interface
+
+    @property
+    def reference(self) -> str:
+        return self.facts.reference
+
+
+@dataclass(slots=True, kw_only=True)
+class Decision:
+    """Why a product flow is in the plan or not, and what shaped its rows."""
+
+    key: str
+    product: str
+    flow_id: str
+    reference: str
+    included: bool = False
+    reasons: list[str] = field(default_factory=list)
+    rows: int = 0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Plan:
+    """The concrete flow matrix of a deployment, with the decision behind every product flow."""
+
+    deployment: str
+    rows: tuple[PlannedFlow, ...]
+    decisions: tuple[Decision, ...]
+    warnings: tuple[str, ...]
+    hosts: Mapping[str, Host]  #: the deployment's hosts, by name
+    _by_host: dict[str, list[PlannedFlow]] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
+
+    def rows_of(self, host: str) -> list[PlannedFlow]:
+        """The rows that start or end on ``host``, in plan order (indexed once per plan)."""
+        if not self._by_host and self.rows:
+            for row in self.rows:
+                self._by_host.setdefault(row.destination, []).append(row)
+                if row.source != row.destination:
+                    self._by_host.setdefault(row.source, []).append(row)
+        return self._by_host.get(host, [])
+
+    def host_addresses(self, host: str) -> tuple[Network, ...]:
+        """The addresses of a host of the deployment."""
+        return self.hosts[host].addresses
+
+    def decision(self, flow: str) -> Decision | None:
+        """Find a decision by ``product/flow`` or by a flow id that only one product has."""
+        exact = [d for d in self.decisions if d.key == flow]
+        if exact:
+            return exact[0]
+        short = [d for d in self.decisions if d.flow_id == flow.split("/", maxsplit=1)[0]]
+        return short[0] if len(short) == 1 else None

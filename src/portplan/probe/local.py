@@ -1,0 +1,69 @@
+"""This machine's own addresses, and the hosts of a plan they make it."""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+from collections.abc import Collection, Iterable
+
+import psutil
+
+from portplan.model._types import Network
+from portplan.plan import Plan
+from portplan.probe.engine import family_of
+
+__all__ = ["is_local", "local_addresses", "own_addresses", "single_address", "source_hosts"]
+
+
+def local_addresses() -> set[ipaddress.IPv4Address | ipaddress.IPv6Address]:
+    """Every address configured on this machine's interfaces."""
+    found: set[ipaddress.IPv4Address | ipaddress.IPv6Address] = set()
+    for entries in psutil.net_if_addrs().values():
+        for entry in entries:
+            try:
+                found.add(ipaddress.ip_address(entry.address.split("%")[0]))
+            except ValueError:
+                continue  # link-layer addresses
+    return found
+
+
+def is_local(address: str) -> bool:
+    """Whether this machine can send from ``address`` (it binds: an interface address, or any
+    127.0.0.0/8 address on Linux)."""
+    with socket.socket(family_of(address), socket.SOCK_DGRAM) as sock:
+        try:
+            sock.bind((address, 0))
+        except OSError:
+            return False
+    return True
+
+
+def source_hosts(
+    plan: Plan, addresses: Iterable[ipaddress.IPv4Address | ipaddress.IPv6Address]
+) -> tuple[str, ...]:
+    """Hosts of the plan that one of ``addresses`` belongs to (exact address or in a group)."""
+    local = [a for a in addresses if not a.is_loopback and not a.is_link_local]
+    found = []
+    for name, host in plan.hosts.items():
+        if any(address in network for network in host.addresses for address in local):
+            found.append(name)
+    return tuple(found)
+
+
+def single_address(network: Network) -> str | None:
+    """The address of a network of one address (``192.0.2.10/32``), else ``None``."""
+    return str(network.network_address) if network.num_addresses == 1 else None
+
+
+def own_addresses(
+    plan: Plan,
+    host: str,
+    local: Collection[ipaddress.IPv4Address | ipaddress.IPv6Address] = frozenset(),
+) -> list[str]:
+    """The single addresses of ``host`` that are this machine's own (in ``local``, or it can
+    bind them), in the deployment's order."""
+    return [
+        single
+        for single in (single_address(n) for n in plan.host_addresses(host))
+        if single and (ipaddress.ip_address(single) in local or is_local(single))
+    ]

@@ -1,0 +1,113 @@
+"""What a probe is and what it found: the outcome taxonomy, with its evidence.
+
+Low-level errors (errno values) are translated once, here, into outcomes.
+"""
+
+from __future__ import annotations
+
+import errno
+import resource
+import socket
+from dataclasses import dataclass
+from enum import StrEnum
+
+from portplan.model._types import Protocol
+
+__all__ = [
+    "Evidence",
+    "Outcome",
+    "PortProbe",
+    "PortResult",
+    "classify",
+    "family_of",
+    "raise_fd_limit",
+]
+
+
+class Outcome(StrEnum):
+    """What a probe found."""
+
+    OPEN = "open"  #: TCP connected / UDP answered
+    REFUSED = "refused"  #: TCP reset, or ICMP port-unreachable for TCP
+    CLOSED = "closed"  #: UDP: ICMP port-unreachable on a connected socket
+    FILTERED = "filtered"  #: TCP: silence until the timeout, also when probed again alone
+    OPEN_FILTERED = "open|filtered"  #: UDP: silence (never "open" by assumption)
+    REJECTED = "rejected"  #: ICMP admin-prohibited or host-unreachable (EHOSTUNREACH, EACCES)
+    NO_ROUTE = "no-route"  #: ENETUNREACH: no route, or ICMP net-unreachable
+    DNS_ERROR = "dns-error"  #: a name did not resolve
+    LOCAL_ERROR = "local-error"  #: the source itself failed (EMFILE, EADDRNOTAVAIL, EPERM...)
+
+    @property
+    def passes(self) -> bool:
+        return self is Outcome.OPEN
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Evidence:
+    """Why a probe concluded what it did."""
+
+    errno: str | None = None  #: errno name from the socket
+    icmp: str | None = None  #: "type 3 code 13 from 192.0.2.1" (UDP, from the error queue)
+    elapsed_ms: float = 0.0
+    attempts: int = 1
+    note: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PortProbe:
+    """One (address, protocol, port) to probe, optionally from a given local address."""
+
+    address: str
+    port: int
+    protocol: Protocol
+    source: str | None = None
+    payload: bytes = b""  #: UDP datagram to send
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PortResult:
+    probe: PortProbe
+    outcome: Outcome
+    evidence: Evidence
+    reply: bytes = b""  #: UDP: the first bytes of the answer
+
+
+_ERRNO_OUTCOMES = {
+    errno.ECONNREFUSED: Outcome.REFUSED,
+    errno.ECONNRESET: Outcome.REFUSED,
+    errno.EHOSTUNREACH: Outcome.REJECTED,
+    errno.EACCES: Outcome.REJECTED,
+    errno.EHOSTDOWN: Outcome.REJECTED,
+    errno.ENETUNREACH: Outcome.NO_ROUTE,
+    errno.ETIMEDOUT: Outcome.FILTERED,
+    errno.EPERM: Outcome.LOCAL_ERROR,  # the source's own firewall dropped the packet
+    errno.EMFILE: Outcome.LOCAL_ERROR,
+    errno.ENFILE: Outcome.LOCAL_ERROR,
+    errno.EADDRNOTAVAIL: Outcome.LOCAL_ERROR,
+    errno.EADDRINUSE: Outcome.LOCAL_ERROR,
+    errno.ENOBUFS: Outcome.LOCAL_ERROR,
+    errno.EAFNOSUPPORT: Outcome.LOCAL_ERROR,
+    errno.EINVAL: Outcome.LOCAL_ERROR,
+}
+
+
+def classify(code: int, *, udp: bool = False) -> Outcome:
+    outcome = _ERRNO_OUTCOMES.get(code, Outcome.LOCAL_ERROR)
+    if udp and outcome is Outcome.REFUSED:
+        return Outcome.CLOSED
+    return outcome
+
+
+def raise_fd_limit(wanted: int = 65536) -> int:
+    """Raise the soft open-files limit towards ``wanted`` (within the hard limit); return it."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+    if soft < target:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+        return target
+    return soft
+
+
+def family_of(address: str) -> socket.AddressFamily:
+    # probes hold addresses taken from the plan: an IPv6 one is the one with a colon
+    return socket.AF_INET6 if ":" in address else socket.AF_INET

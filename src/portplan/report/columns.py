@@ -1,0 +1,124 @@
+"""The rows of the flow matrix as a change request's text: its columns, one string each."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from portplan.model._types import network_text
+from portplan.model.ports import PortSet
+from portplan.plan import Decision, Plan
+
+__all__ = [
+    "MATRIX_COLUMNS",
+    "TABLE_COLUMNS",
+    "WIDTHS",
+    "excluded",
+    "matrix_rows",
+    "zone_boundary",
+]
+
+
+#: Columns of the change request, in order.  ``flow`` is the stable id of the product row.
+MATRIX_COLUMNS: tuple[str, ...] = (
+    "flow",
+    "source",
+    "source_component",
+    "source_address",
+    "source_zone",
+    "destination",
+    "destination_component",
+    "destination_address",
+    "destination_zone",
+    "protocol",
+    "ports",
+    "listen_ports",
+    "service",
+    "tls",
+    "purpose",
+    "condition",
+    "configurable",
+    "overrides",
+    "interface",
+    "reference",
+    "zone_boundary",
+    "host_firewall",
+)
+#: The narrower set shown in a terminal table.
+TABLE_COLUMNS: tuple[str, ...] = (
+    "flow",
+    "source",
+    "destination",
+    "protocol",
+    "ports",
+    "service",
+    "condition",
+)
+WIDTHS = {"purpose": 60, "reference": 50, "overrides": 40}
+
+
+def _address_text(nets: Sequence[Any]) -> str:
+    return ", ".join(network_text(n) for n in nets)
+
+
+def zone_boundary(source_zone: str | None, destination_zone: str | None) -> str:
+    """``dmz -> internal``: the zone firewall a row crosses, or empty within one zone."""
+    if source_zone and destination_zone and source_zone != destination_zone:
+        return f"{source_zone} -> {destination_zone}"
+    return ""
+
+
+def matrix_rows(plan: Plan) -> list[tuple[str, ...]]:
+    """One tuple of strings per matrix row, in the order of :data:`MATRIX_COLUMNS`."""
+    # Rows share their hosts' address tuples and port sets: format each one once.
+    addresses: dict[int, str] = {}
+    ports: dict[int, str] = {}
+
+    def address_text(nets: tuple[Any, ...]) -> str:
+        text = addresses.get(id(nets))
+        if text is None:
+            text = addresses[id(nets)] = _address_text(nets)
+        return text
+
+    def ports_text(port_set: PortSet | None) -> str:
+        if port_set is None:
+            return ""
+        text = ports.get(id(port_set))
+        if text is None:
+            text = ports[id(port_set)] = str(port_set)
+        return text
+
+    rows: list[tuple[str, ...]] = []
+    for row in plan.rows:
+        facts = row.facts
+        rows.append(
+            (
+                facts.key,
+                row.source,
+                row.source_component,
+                address_text(row.source_addresses),
+                row.source_zone or "",
+                row.destination,
+                facts.destination_component,
+                address_text(row.destination_addresses),
+                row.destination_zone or "",
+                facts.protocol.value,
+                ports_text(row.ports),
+                ports_text(row.listen_ports),
+                facts.service or "",
+                "yes" if facts.tls else "no",
+                facts.purpose,
+                facts.condition or "always",
+                facts.configurable,
+                "; ".join(facts.overrides),
+                facts.interface or "",
+                facts.reference,
+                zone_boundary(row.source_zone, row.destination_zone),
+                "" if facts.loopback else row.destination,
+            )
+        )
+    return rows
+
+
+def excluded(plan: Plan) -> list[Decision]:
+    return [d for d in plan.decisions if not d.included]

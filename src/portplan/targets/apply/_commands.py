@@ -1,0 +1,53 @@
+"""Running the platform's own tools for apply: bounded in time, their failures explained."""
+
+from __future__ import annotations
+
+import logging
+import shlex
+import shutil
+import subprocess
+from collections.abc import Sequence
+
+from portplan._errors import ApplyError, ToolError
+
+__all__ = ["checked", "run"]
+
+_log = logging.getLogger("portplan.apply")
+#: the Debian package of each tool apply runs, named when the tool is missing
+_PACKAGES = {
+    "nft": "nftables",
+    "iptables-restore": "iptables",
+    "ip6tables-restore": "iptables",
+    "iptables-save": "iptables",
+    "ip6tables-save": "iptables",
+    "ipset": "ipset",
+    "unshare": "util-linux",
+}
+_TIMEOUT = 60  # seconds any one command may take
+
+
+def run(argv: Sequence[str], data: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
+    """Run a tool with ``data`` on its standard input; :class:`ToolError` when it is missing or
+    does not finish in time.  The command is logged (shown with ``portplan -v``)."""
+    if shutil.which(argv[0]) is None:
+        package = _PACKAGES.get(argv[0], argv[0])
+        raise ToolError(
+            f"{argv[0]} is not installed; install it (Debian package {package}) and run again"
+        )
+    _log.debug("running: %s", shlex.join(argv))
+    try:
+        return subprocess.run(
+            list(argv), input=data, capture_output=True, timeout=_TIMEOUT, check=False
+        )
+    except subprocess.TimeoutExpired as exc:
+        raise ToolError(f"{' '.join(argv)} did not finish within {_TIMEOUT} s") from exc
+
+
+def checked(argv: Sequence[str], data: bytes | None, what: str) -> bytes:
+    """Run a tool and return its output; :class:`ApplyError` naming ``what`` when it fails."""
+    result = run(argv, data)
+    if result.returncode != 0:
+        detail = (result.stderr or result.stdout).decode(errors="replace").strip()
+        _log.debug("%s exited %d: %s", argv[0], result.returncode, detail)
+        raise ApplyError(f"{what} failed ({' '.join(argv)} exited {result.returncode}): {detail}")
+    return result.stdout
