@@ -24,6 +24,7 @@ from pydantic import (
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema
 
+from portplan._text import shown
 from portplan.model.conditions import Condition, parse_condition
 from portplan.model.ports import MAX_PORT, MIN_PORT, PortRange
 
@@ -41,14 +42,32 @@ ID_PATTERN = r"^[a-z][a-z0-9_]*(?:-[a-z0-9_]+)*$"
 PRODUCT_ID_PATTERN = r"^[a-z][a-z0-9_]*(?:[-.][a-z0-9_]+)*$"
 HOST_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
 
+#: the longest id or host name: they become file names (``<host>.nft``), which have a limit
+MAX_NAME = 128
+
 Identifier = Annotated[
-    str, Field(pattern=ID_PATTERN, description="lower-case id: letters, digits, _ and -")
+    str,
+    Field(
+        pattern=ID_PATTERN,
+        max_length=MAX_NAME,
+        description="lower-case id: letters, digits, _ and -",
+    ),
 ]
 ProductId = Annotated[
-    str, Field(pattern=PRODUCT_ID_PATTERN, description="product id such as shopping-6.1")
+    str,
+    Field(
+        pattern=PRODUCT_ID_PATTERN,
+        max_length=MAX_NAME,
+        description="product id such as shopping-6.1",
+    ),
 ]
 HostName = Annotated[
-    str, Field(pattern=HOST_PATTERN, description="host name as the deployment names it")
+    str,
+    Field(
+        pattern=HOST_PATTERN,
+        max_length=MAX_NAME,
+        description="host name as the deployment names it",
+    ),
 ]
 
 
@@ -87,10 +106,12 @@ def parse_port_item(value: Any, *, allow_params: bool = True) -> PortRange | Par
     if isinstance(value, PortRange | ParamRef):
         return value
     if isinstance(value, bool) or not isinstance(value, int | str):
-        raise ValueError(f"{value!r} is not a port, a range (18118-18126) or a parameter name")
+        raise ValueError(f"{shown(value)} is not a port, a range (18118-18126) or a parameter name")
     if isinstance(value, str) and _PARAM_RE.match(value.strip()):
         if not allow_params:
-            raise ValueError(f"{value!r} is a name; only port numbers and ranges are allowed here")
+            raise ValueError(
+                f"{shown(value)} is a name; only port numbers and ranges are allowed here"
+            )
         return ParamRef(value.strip())
     return PortRange.parse(value)
 
@@ -176,21 +197,52 @@ def parse_network(value: Any) -> Network:
     if isinstance(value, ipaddress.IPv4Network | ipaddress.IPv6Network):
         return value
     if not isinstance(value, str):
-        raise ValueError(f"{value!r} is not an IPv4/IPv6 address or CIDR network")
+        raise ValueError(f"{shown(value)} is not an IPv4/IPv6 address or CIDR network")
     text = value.strip()
+    if "%" in text:
+        bare = text.split("%", 1)[0]
+        raise ValueError(
+            f"{shown(text)} is a scoped IPv6 address: the part after '%' names a network "
+            f"interface, which firewall rules cannot match; write {shown(bare)} or a global address"
+        )
     try:
         return ipaddress.ip_network(text, strict=True)
-    except ValueError as exc:
+    except ValueError:
         try:
             loose = ipaddress.ip_network(text, strict=False)
         except ValueError:
-            raise ValueError(
-                f"{text!r} is not an IPv4/IPv6 address or CIDR network ({exc})"
-            ) from None
+            raise ValueError(f"{shown(text)} is not an IPv4/IPv6 address or CIDR network") from None
         raise ValueError(
             f"{text!r} has host bits set; write the network {loose} or the single address "
             f"{text.split('/')[0]}"
         ) from None
+
+
+class SpecialAddress(StrEnum):
+    """Kinds of address that name no single machine to reach: refused in a host's addresses
+    unless the host says it means one (``special: [multicast]``), and never probed."""
+
+    UNSPECIFIED = "unspecified"  #: 0.0.0.0 or :: (as a bare address, not 0.0.0.0/0)
+    BROADCAST = "broadcast"  #: 255.255.255.255
+    MULTICAST = "multicast"  #: 224.0.0.0/4, ff00::/8
+    IPV4_MAPPED = "ipv4-mapped"  #: ::ffff:0:0/96, an IPv4 address in IPv6 clothing
+
+
+_BROADCAST = ipaddress.IPv4Network("255.255.255.255/32")
+_MAPPED = ipaddress.IPv6Network("::ffff:0:0/96")
+
+
+def special_kind(network: Network) -> SpecialAddress | None:
+    """The kind of special-purpose address ``network`` is (or lies in), if any."""
+    if network.num_addresses == 1 and network.network_address.is_unspecified:
+        return SpecialAddress.UNSPECIFIED
+    if network == _BROADCAST:
+        return SpecialAddress.BROADCAST
+    if network.is_multicast:
+        return SpecialAddress.MULTICAST
+    if isinstance(network, ipaddress.IPv6Network) and network.subnet_of(_MAPPED):
+        return SpecialAddress.IPV4_MAPPED
+    return None
 
 
 def network_text(value: Network) -> str:
@@ -225,7 +277,7 @@ def parse_dns_name(value: Any) -> str:
     resolvers read it as an IPv4 address (RFC 3696 section 2), and addresses have their own key.
     """
     if not isinstance(value, str):
-        raise ValueError(f"{value!r} is not a DNS name; write the name as quoted text")
+        raise ValueError(f"{shown(value)} is not a DNS name; write the name as quoted text")
     name = value.strip()
     bare = name.removesuffix(".")
     if not bare:

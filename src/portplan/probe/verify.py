@@ -20,7 +20,7 @@ from dataclasses import dataclass, field, replace
 from itertools import chain
 
 from portplan._errors import VerifyError
-from portplan.model._types import Protocol
+from portplan.model._types import Protocol, network_text, special_kind
 from portplan.plan import Plan, PlannedFlow
 from portplan.probe.dns import DNS_TIMEOUT, NameLookup, resolve_names
 from portplan.probe.engine import (
@@ -126,19 +126,36 @@ def plan_checks(
             if len(chosen) < len(ports)
             else None
         )
+        special = [
+            f"{network_text(n)} ({kind.value})"
+            for n in row.destination_addresses
+            if (kind := special_kind(n)) is not None
+        ]
         targets = (
             ["127.0.0.1"]
             if row.loopback
-            else [a for a in (single_address(n) for n in row.destination_addresses) if a]
+            else [
+                a
+                for n in row.destination_addresses
+                if special_kind(n) is None and (a := single_address(n))
+            ]
         )
-        if not targets:
+        if special and not row.loopback:
             skipped.append(
                 Skipped(
                     row=row,
-                    reason="the destination is a network, not one "
-                    "address: probe it from a member with --from",
+                    reason=f"special-purpose destination {', '.join(special)}: never probed",
                 )
             )
+        if not targets:
+            if not special:
+                skipped.append(
+                    Skipped(
+                        row=row,
+                        reason="the destination is a network, not one "
+                        "address: probe it from a member with --on",
+                    )
+                )
             continue
         dns_name = None if row.loopback else plan.hosts[row.destination].dns_name
         # UDP probes carry the `portplan listen` token, which its listeners answer
