@@ -27,6 +27,7 @@ __all__ = [
     "InputError",
     "LockoutError",
     "ModelPath",
+    "OutputError",
     "PlanError",
     "PluginError",
     "PortplanError",
@@ -165,6 +166,11 @@ class ToolError(PortplanError, RuntimeError):
 
 class ApplyError(ToolError):
     """Applying or restoring a ruleset failed on this machine."""
+
+
+class OutputError(PortplanError, RuntimeError):
+    """An output could not be written (a full disk, a read-only file system, no permission);
+    nothing of it is left behind."""
 
 
 class PluginError(PortplanError, RuntimeError):

@@ -12,6 +12,7 @@ from portplan._text import choice_hint
 from portplan.cli._files import read_input
 from portplan.cli._options import log
 from portplan.load.catalog import catalog_ids, catalog_path, load_catalog_product
+from portplan.load.deployment import load_deployment
 from portplan.load.product import load_product
 from portplan.model.product import Product
 from portplan.plan import Plan
@@ -19,14 +20,15 @@ from portplan.plan import Plan
 __all__ = ["load_plan", "load_product_arg", "require_host"]
 
 
-def load_plan(deployment: Path) -> Plan:
-    """The plan of the deployment file ``deployment`` (``-``: standard input); its warnings
-    are logged."""
+def load_plan(deployment: Path) -> tuple[Plan, tuple[Path, ...]]:
+    """The plan of the deployment file ``deployment`` (``-``: standard input), and every file
+    it was read from (outputs never go over them); the plan's warnings are logged."""
     name, text = read_input(deployment)
-    plan = pipeline.load_plan(name, text)
+    bundle = load_deployment(name, text)
+    plan = pipeline.plan_bundle(bundle)
     for warning in plan.warnings:
         log.warning("%s", warning)
-    return plan
+    return plan, bundle.files
 
 
 def require_host(host: str, known: Iterable[str], deployment: Path) -> None:

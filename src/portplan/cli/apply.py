@@ -76,7 +76,7 @@ def apply_cmd(
     status 2; --force overrides only the latter).
     """
     confirm_timeout = timeout_renamed or confirm_timeout
-    plan = load_plan(deployment)
+    plan, _inputs = load_plan(deployment)
     require_host(on, plan.hosts, deployment)
     options = RuleOptions(egress=egress, default=DefaultAction(default_action))
     applier = applier_for(plan, on, target_name, options)

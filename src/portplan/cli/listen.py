@@ -36,7 +36,7 @@ def listen_cmd(deployment: Path, on: str, duration: float) -> None:
     Proves the network path before the product is installed: `portplan verify` from the
     sources recognises them. Ports already in use are reported and left alone.
     """
-    plan = load_plan(deployment)
+    plan, _inputs = load_plan(deployment)
     require_host(on, plan.hosts, deployment)
     mine = own_addresses(plan, on)
     if not mine:

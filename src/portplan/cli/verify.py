@@ -81,7 +81,8 @@ def verify_cmd(
     no_identify: bool,
     radius_secret_file: Path | None,
     fmt: str,
-    output: Path | None,
+    output: str | None,
+    overwrite: bool,
 ) -> None:
     """Probe every planned flow that starts on this machine; exit 1 if any fails.
 
@@ -90,7 +91,7 @@ def verify_cmd(
     address the deployment does not declare (never probed). Names are resolved first, 32 at
     once, each within --timeout (at least 2 s). Only addresses the plan holds are probed.
     """
-    plan = load_plan(deployment)
+    plan, inputs = load_plan(deployment)
     if on is not None:
         require_host(on, plan.hosts, deployment)
     secrets = {}
@@ -118,7 +119,7 @@ def verify_cmd(
         text = verify_junit(found.checks, found.skipped)
     else:
         text = verify_table(found.checks, found.skipped, width=width())
-    write_output(output, text.encode(), [deployment])
+    write_output(output, text.encode(), inputs, overwrite=overwrite)
     if not found.passed:
         raise click.exceptions.Exit(ExitCode.DIFFERENCE)
 

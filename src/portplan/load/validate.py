@@ -191,6 +191,7 @@ def diagnostics_of(
         ):
             continue  # the list is short only because its items failed; they are reported
         message, hint, at_key, offset = _describe(error, path, model, prefix)
+        at_key = at_key or "[key]" in error["loc"]  # a mapping key is wrong, not its value
         identity = (path, message)
         if identity in seen:
             continue
