@@ -16,7 +16,7 @@ from portplan.load.product import product_from
 from portplan.load.yamlsrc import load_yaml
 from portplan.plan import Plan, build_plan
 
-__all__ = ["file_kind", "load_plan", "plan_bundle", "validate_files"]
+__all__ = ["check_files", "file_kind", "load_plan", "plan_bundle", "validate_files"]
 
 _PRODUCT_KEYS = frozenset({"flows", "components"})
 _DEPLOYMENT_KEYS = frozenset({"hosts", "products"})
@@ -57,6 +57,17 @@ def validate_files(paths: Iterable[Path], texts: Mapping[Path, str] | None = Non
     ``texts`` holds the content of paths that are not read from disk (standard input).
     Raises :class:`InputError` with the diagnostics of every invalid file once all are read.
     """
+    summaries, problems = check_files(paths, texts)
+    if problems:
+        raise InputError(problems)
+    return summaries
+
+
+def check_files(
+    paths: Iterable[Path], texts: Mapping[Path, str] | None = None
+) -> tuple[list[str], list[Diagnostic]]:
+    """:func:`validate_files`, returning the summaries of the valid files and the problems of
+    the others instead of raising."""
     summaries: list[str] = []
     problems: list[Diagnostic] = []
     for path in paths:
@@ -96,6 +107,4 @@ def validate_files(paths: Iterable[Path], texts: Mapping[Path, str] | None = Non
                     hint="see `portplan schema product` and `portplan schema deployment`",
                 )
             )
-    if problems:
-        raise InputError(problems)
-    return summaries
+    return summaries, problems

@@ -148,6 +148,15 @@ def _resolve_product(
                     f"looked for {product_path}; the path is relative to the deployment",
                 )
             ]
+        if problems and problems[0].line is None:  # it could not be read at all: say where
+            return None, [  # the deployment names it
+                source.diagnostic(
+                    (*where, "file"),
+                    f"product file {binding.file!r} {problem.message}",
+                    problem.hint,
+                )
+                for problem in problems
+            ]
         return None, problems
     if product.id != product_id:
         return None, [

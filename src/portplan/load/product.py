@@ -222,8 +222,10 @@ class _Checker:
                     "list the components the group stands for",
                 )
         yield from self._member_cycles()
-        # parent chains must end
+        # parent chains must end (being one's own parent is said above)
         for cid in comps:
+            if comps[cid].parent == cid:
+                continue
             seen = {cid}
             current = comps[cid].parent
             while current is not None and current in comps:

@@ -357,12 +357,31 @@ def _syntax_diagnostic(path: Path, exc: yaml.MarkedYAMLError) -> Diagnostic:
     )
 
 
+def _code(character: int | str) -> int:
+    """The code point of the character a reader error names (libyaml gives a number)."""
+    return character if isinstance(character, int) else ord(character)
+
+
 def _build(path: Path, text: str, *, record: bool) -> tuple[Any, _Builder]:
     builder = _Builder(path, record=record)
     try:
         data = builder.build(_events(text))
     except yaml.MarkedYAMLError as exc:
         builder.problems.append(_syntax_diagnostic(path, exc))
+        return None, builder
+    except yaml.reader.ReaderError as exc:  # a character YAML does not allow
+        line = text.count("\n", 0, exc.position) + 1
+        column = exc.position - (text.rfind("\n", 0, exc.position) + 1) + 1
+        builder.problems.append(
+            Diagnostic(
+                file=path,
+                line=line,
+                column=column,
+                message=f"character U+{_code(exc.character):04X} is not allowed in YAML "
+                f"({exc.reason})",
+                hint="remove it, or write it as an escape in double quotes (\\x07)",
+            )
+        )
         return None, builder
     except yaml.YAMLError as exc:
         builder.problems.append(

@@ -126,9 +126,9 @@ def _as_list(value: Any) -> Any:
     """Accept a scalar or a comma-separated string where a list of ports is expected."""
     if isinstance(value, str):
         return [part.strip() for part in value.split(",")]
-    if isinstance(value, int):
-        return [value]
-    return value
+    if isinstance(value, list | tuple):
+        return value
+    return [value]  # any other single value: the item's own check says what is wrong with it
 
 
 PortItem = Annotated[

@@ -152,7 +152,7 @@ class Deployment(BaseModel):
 
     model_config = MODEL_CONFIG
 
-    name: str = Field(min_length=1, pattern=r"\S", description="a name for the deployment")
+    name: str = Field(description="a name for the deployment")
     description: str | None = None
     hosts: dict[HostName, Host]
     management: tuple[Management, ...] = Field(
@@ -161,3 +161,10 @@ class Deployment(BaseModel):
     products: dict[ProductId, ProductBinding] = Field(
         min_length=1, description="catalog product id (or the id of the product in `file`)"
     )
+
+    @field_validator("name")
+    @classmethod
+    def _named(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("the deployment's name is empty; give it a name")
+        return value
