@@ -27,6 +27,7 @@ __all__ = [
     "InputError",
     "LockoutError",
     "ModelPath",
+    "OverlayError",
     "PlanError",
     "PluginError",
     "PortplanError",
@@ -141,6 +142,12 @@ class TargetError(PortplanError, ValueError):
 
 class VerifyError(PortplanError, ValueError):
     """A verification that cannot start: an unknown flow, no planned flow from this machine."""
+
+
+class OverlayError(PortplanError, ValueError):
+    """A results document (the JSON of ``verify``, and later ``audit`` or ``diff``) that a
+    report cannot overlay: not JSON, an unknown kind, a format version this portplan does not
+    read, or a field missing or of the wrong type."""
 
 
 class LockoutError(PortplanError, ValueError):

@@ -60,6 +60,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "portplan.cli.verify:verify_cmd",
         "Probe every planned flow that starts on this machine; exit 1 if any fails.",
     ),
+    "diagram": (
+        "portplan.cli.diagram:diagram_cmd",
+        "Draw DEPLOYMENT or PRODUCT: one edge per pair, with its ports, conditional flows dashed.",
+    ),
     "schema": (
         "portplan.cli.schema:schema_cmd",
         "Print the JSON Schema of an input file or of a JSON output.",
