@@ -72,6 +72,12 @@ def layout_timeout_option(function: click.decorators.FC) -> click.decorators.FC:
     help="Only flows from or to this component or its subcomponents (product/component or "
     "component id; repeatable).",
 )
+@option(
+    "--each-host",
+    is_flag=True,
+    help="By host: one box per host. By default hosts that play the same part with the same "
+    "flows share one box ('34 hosts'), which keeps large deployments readable.",
+)
 @layout_timeout_option
 @output_option(
     "Write to PATH ('-': standard output). Mermaid past its limits is several diagrams: "
@@ -84,6 +90,7 @@ def diagram_cmd(
     view: str,
     flows: tuple[str, ...],
     components: tuple[str, ...],
+    each_host: bool,
     layout_timeout: float,
     output: Path | None,
 ) -> None:
@@ -97,7 +104,9 @@ def diagram_cmd(
     """
     loaded, inputs = load_plan_or_product(source)
     if isinstance(loaded, Plan):
-        diagram = plan_diagram(loaded, View(view), flows=flows, components=components)
+        diagram = plan_diagram(
+            loaded, View(view), flows=flows, components=components, group_hosts=not each_host
+        )
     else:
         if view != View.COMPONENT.value:
             raise UsageError(

@@ -7,11 +7,12 @@ a diagram never shows less than the plan without saying so.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from portplan.model._types import network_text
 from portplan.model.product import ComponentKind, Product
 from portplan.plan import MANAGEMENT, Plan, PlannedFlow
+from portplan.publish._hostgroups import host_groups
 from portplan.publish._labels import EdgeData, PortLabel, ports_text, shown
 from portplan.publish._model import Cluster, Diagram, Edge, Node, NodeKind, View
 from portplan.publish._select import select_rows
@@ -82,6 +83,17 @@ class _Builder:
         return tuple(data.edge(source, target) for (source, target), data in self.edges.items())
 
 
+def display_name(product: Product, component: str) -> str:
+    """A component's name on a diagram: ``Identity Manager Operator``, but ``Shopping agent``
+    rather than ``Shopping client Shopping agent`` (its name already says whose it is)."""
+    comp = product.components[component]
+    if comp.parent is not None:
+        parent = product.components[comp.parent].name
+        if comp.name.split()[0] == parent.split()[0]:
+            return comp.name
+    return product.full_name(component)
+
+
 def _component_view(plan: Plan, rows: Sequence[int]) -> tuple[_Builder, list[str]]:
     builder = _Builder(plan)
     notes = []
@@ -120,7 +132,7 @@ def _component_nodes(plan: Plan, builder: _Builder) -> tuple[list[Node], list[Cl
         if zone is not None:
             zones[zone] = None
         kind = product.components[component].kind
-        name = product.full_name(component)
+        name = display_name(product, component)
         nodes.append(
             Node(
                 id=node_id,
@@ -157,31 +169,52 @@ def _host_components(plan: Plan, host: str, indexes: Sequence[int]) -> list[str]
         if product is None:
             continue
         if row.source == host:
-            names.update((product.full_name(c), None) for c in row.source_component.split(", "))
+            names.update((display_name(product, c), None) for c in row.source_component.split(", "))
         if row.destination == host:
-            names[product.full_name(row.destination_component)] = None
+            names[display_name(product, row.destination_component)] = None
     return list(names)
 
 
-def _host_nodes(plan: Plan, builder: _Builder) -> tuple[list[Node], list[Cluster]]:
+def group_id(hosts: Sequence[str]) -> str:
+    """The node id of equivalent hosts: the host, or ``ws01+33`` (no host name has a +)."""
+    return hosts[0] if len(hosts) == 1 else f"{hosts[0]}+{len(hosts) - 1}"
+
+
+def _host_nodes(
+    plan: Plan, builder: _Builder, groups: Mapping[str, tuple[str, ...]]
+) -> tuple[list[Node], list[Cluster]]:
     nodes = []
     zones: dict[str, None] = {}
-    for host, indexes in builder.node_rows.items():
-        spec = plan.hosts[host]
-        addresses = [network_text(a) for a in spec.addresses]
-        components = _host_components(plan, host, indexes)
+    members = {group_id(hosts): hosts for hosts in groups.values()}
+    for node_id, indexes in builder.node_rows.items():
+        hosts = members[node_id]
+        spec = plan.hosts[hosts[0]]
+        components = _host_components(plan, hosts[0], indexes)
         if spec.zone:
             zones[spec.zone] = None
-        label = [host, shown(addresses, 2)]
+        if len(hosts) == 1:
+            addresses = [network_text(a) for a in spec.addresses]
+            label = [hosts[0], shown(addresses, 2)]
+            where = f"{hosts[0]}: {', '.join(addresses)}"
+        else:
+            label = [f"{len(hosts)} hosts", shown(hosts)]
+            where = (
+                f"{len(hosts)} hosts alike: "
+                + "; ".join(
+                    f"{h} {', '.join(network_text(a) for a in plan.hosts[h].addresses)}"
+                    for h in hosts[:50]
+                )
+                + (f"; +{len(hosts) - 50} more" if len(hosts) > 50 else "")
+            )
         if components:
             label.append(shown(components, 2))
         nodes.append(
             Node(
-                id=host,
+                id=node_id,
                 label=tuple(label),
-                kind=_host_kind(plan, host, indexes),
+                kind=_host_kind(plan, hosts[0], indexes),
                 cluster=f"zone {spec.zone}" if spec.zone else None,
-                tooltip=f"{host}: {', '.join(addresses)}"
+                tooltip=where
                 + (f"; zone {spec.zone}" if spec.zone else "")
                 + (f"; runs {', '.join(components)}" if components else ""),
                 rows=tuple(indexes),
@@ -225,9 +258,14 @@ def plan_diagram(
     *,
     flows: Sequence[str] = (),
     components: Sequence[str] = (),
+    group_hosts: bool = True,
 ) -> Diagram:
     """The diagram of ``plan`` by component, host or zone, of the rows of ``flows`` that touch
-    ``components`` (all rows by default; an unknown name is a :class:`UsageError`)."""
+    ``components`` (all rows by default; an unknown name is a :class:`UsageError`).
+
+    ``group_hosts``: by host, draw hosts that play the same part with the same flows as one
+    box ("34 hosts"); otherwise one box per host.
+    """
     rows = select_rows(plan, flows, components)
     notes: list[str] = []
     clusters: list[Cluster] = []
@@ -236,8 +274,13 @@ def plan_diagram(
         nodes, clusters = _component_nodes(plan, builder)
     else:
         builder = _Builder(plan)
+        groups: Mapping[str, tuple[str, ...]] = (
+            host_groups(plan, rows) if group_hosts else {h: (h,) for h in plan.hosts}
+        )
         place: Callable[[str], str] = (
-            (lambda host: host) if view is View.HOST else (lambda host: _zone_of(plan, host))
+            (lambda host: group_id(groups[host]))
+            if view is View.HOST
+            else (lambda host: _zone_of(plan, host))
         )
         within = 0
         for index in rows:
@@ -250,7 +293,7 @@ def plan_diagram(
         if within:
             notes.append(f"{within} rows within one zone cross no zone firewall: not drawn")
         if view is View.HOST:
-            nodes, clusters = _host_nodes(plan, builder)
+            nodes, clusters = _host_nodes(plan, builder, groups)
         else:
             nodes = _zone_nodes(plan, builder)
     return Diagram(

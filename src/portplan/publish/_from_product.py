@@ -15,6 +15,7 @@ from portplan._text import choice_hint
 from portplan.model._types import ParamRef
 from portplan.model.ports import PortRange, PortSet
 from portplan.model.product import ComponentKind, Flow, Product
+from portplan.publish._from_plan import display_name
 from portplan.publish._labels import NO_PORT, EdgeData, PortLabel, item_text
 from portplan.publish._model import Cluster, Diagram, Node, NodeKind, View
 from portplan.publish._select import resolve_components
@@ -147,7 +148,7 @@ def product_diagram(
     for component in used:
         comp = product.components[component]
         main = product.main_component(component)
-        label = [product.full_name(component)]
+        label = [display_name(product, component)]
         if comp.kind is ComponentKind.GROUP:
             label.append("all of: " + ", ".join(product.components[m].name for m in comp.members))
         nodes.append(
@@ -156,7 +157,7 @@ def product_diagram(
                 label=tuple(label),
                 kind=NodeKind(comp.kind.value),
                 cluster=main if main in parents else None,
-                tooltip=f"{product.full_name(component)} ({comp.kind.value})"
+                tooltip=f"{display_name(product, component)} ({comp.kind.value})"
                 + (f": {comp.description}" if comp.description else ""),
             )
         )
