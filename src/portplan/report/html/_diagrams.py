@@ -59,11 +59,12 @@ def diagram_section(
             prefix = f"{view.value}-"
             drawn = layout(dot_text(diagram, id_prefix=prefix), "svg", timeout=timeout)
             svg = inline_svg(drawn, diagram.title)
+            names = {node.id: node.label[0] for node in diagram.nodes}
             data[view.value] = {
                 "edges": {
                     f"{prefix}e{i}": {
                         "rows": list(edge.rows),
-                        "label": f"{edge.source} → {edge.target}: {edge.label_text}",
+                        "label": f"{names[edge.source]} → {names[edge.target]}: " + edge.label_text,
                     }
                     for i, edge in enumerate(diagram.edges)
                 },
