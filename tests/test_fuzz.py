@@ -10,6 +10,7 @@ each, so about a second an example):
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -38,12 +39,57 @@ PRODUCTS = [catalog_path(p).read_text() for p in catalog_ids()]
 
 #: what people and tools put into YAML, right or wrong
 TOKENS = [
-    "0443", "1e3", "80:22", "2_2", "٢٢", "２２", "0x1bb", "-1", "65536", "99999999999999999999",
-    "~", "''", '""', "yes", "on", "2024-02-30", "!!bool maybe", "!!int abc", "!custom x",
-    "&a [1]", "*a", "*nowhere", "<<: {a: 1}", "---", "...", "[", "]", "{", "}", "? x", "- ",
-    "%YAML 1.1", "'", '"', "\t", "fe80::5%eth0", "224.0.0.251", "0.0.0.0", "::ffff:1.2.3.4",
-    "255.255.255.255", "0.0.0.0/0", "198.51.100.1/24", "not (a and", "a and and b", "\x07",
-    "\u2028", "\ufeff", "é", "x" * 300, "[" * 100, "{a: " * 70,
+    "0443",
+    "1e3",
+    "80:22",
+    "2_2",
+    "\u0662\u0662",
+    "\uff12\uff12",
+    "0x1bb",
+    "-1",
+    "65536",
+    "99999999999999999999",
+    "~",
+    "''",
+    '""',
+    "yes",
+    "on",
+    "2024-02-30",
+    "!!bool maybe",
+    "!!int abc",
+    "!custom x",
+    "&a [1]",
+    "*a",
+    "*nowhere",
+    "<<: {a: 1}",
+    "---",
+    "...",
+    "[",
+    "]",
+    "{",
+    "}",
+    "? x",
+    "- ",
+    "%YAML 1.1",
+    "'",
+    '"',
+    "\t",
+    "fe80::5%eth0",
+    "224.0.0.251",
+    "0.0.0.0",
+    "::ffff:1.2.3.4",
+    "255.255.255.255",
+    "0.0.0.0/0",
+    "198.51.100.1/24",
+    "not (a and",
+    "a and and b",
+    "\x07",
+    "\u2028",
+    "\ufeff",
+    "é",
+    "x" * 300,
+    "[" * 100,
+    "{a: " * 70,
 ]
 
 
@@ -90,10 +136,8 @@ def render_everything(plan: pipeline.Plan) -> None:
     for name in TARGETS:
         target = get_target(name)
         hosts = tuple(plan.hosts) if target.scope is Scope.HOST else ()
-        try:
+        with contextlib.suppress(PortplanError):
             target.render(plan, RuleOptions(hosts=hosts))
-        except PortplanError:
-            pass
 
 
 FUZZ = settings(

@@ -28,6 +28,7 @@ __all__ = [
     "LockoutError",
     "ModelPath",
     "OutputError",
+    "OverlayError",
     "PlanError",
     "PluginError",
     "PortplanError",
@@ -142,6 +143,12 @@ class TargetError(PortplanError, ValueError):
 
 class VerifyError(PortplanError, ValueError):
     """A verification that cannot start: an unknown flow, no planned flow from this machine."""
+
+
+class OverlayError(PortplanError, ValueError):
+    """A results document (the JSON of ``verify``, and later ``audit`` or ``diff``) that a
+    report cannot overlay: not JSON, an unknown kind, a format version this portplan does not
+    read, or a field missing or of the wrong type."""
 
 
 class LockoutError(PortplanError, ValueError):

@@ -14,9 +14,17 @@ from portplan._errors import Diagnostic, InputError, PlanError
 from portplan.load.deployment import Bundle, deployment_from, load_deployment
 from portplan.load.product import product_from
 from portplan.load.yamlsrc import load_yaml
+from portplan.model.product import Product
 from portplan.plan import Plan, build_plan
 
-__all__ = ["check_files", "file_kind", "load_plan", "plan_bundle", "validate_files"]
+__all__ = [
+    "check_files",
+    "file_kind",
+    "load_plan",
+    "load_plan_or_product",
+    "plan_bundle",
+    "validate_files",
+]
 
 _PRODUCT_KEYS = frozenset({"flows", "components"})
 _DEPLOYMENT_KEYS = frozenset({"hosts", "products"})
@@ -49,6 +57,37 @@ def load_plan(path: Path | str, text: str | None = None) -> Plan:
     ``text``: the deployment's content, when it does not come from ``path`` itself.
     """
     return plan_bundle(load_deployment(path, text))
+
+
+def load_plan_or_product(path: Path | str, text: str | None = None) -> Plan | Product:
+    """The plan of a deployment file, or the product of a product file, whichever ``path``
+    holds; every problem is raised at once as an :class:`InputError`."""
+    path = Path(path)
+    data, source, problems = load_yaml(path, text)
+    if problems:
+        raise InputError(problems)
+    kind = file_kind(data)
+    if kind == "product":
+        product, problems = product_from(data, source)
+        if product is None or problems:
+            raise InputError(problems)
+        return product
+    if kind == "deployment":
+        bundle, problems = deployment_from(path, data, source)
+        if bundle is None or problems:
+            raise InputError(problems)
+        return plan_bundle(bundle)
+    raise InputError([_neither(path)])
+
+
+def _neither(path: Path) -> Diagnostic:
+    return Diagnostic(
+        file=path,
+        line=1,
+        column=1,
+        message="neither a product (with 'flows:') nor a deployment (with 'hosts:')",
+        hint="see `portplan schema product` and `portplan schema deployment`",
+    )
 
 
 def validate_files(paths: Iterable[Path], texts: Mapping[Path, str] | None = None) -> list[str]:
@@ -98,13 +137,5 @@ def check_files(
                 )
                 summaries.extend(f"{path}: warning: {warning}" for warning in plan.warnings)
         else:
-            problems.append(
-                Diagnostic(
-                    file=path,
-                    line=1,
-                    column=1,
-                    message="neither a product (with 'flows:') nor a deployment (with 'hosts:')",
-                    hint="see `portplan schema product` and `portplan schema deployment`",
-                )
-            )
+            problems.append(_neither(path))
     return summaries, problems

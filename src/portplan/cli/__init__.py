@@ -67,6 +67,14 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "portplan.cli.verify:verify_cmd",
         "Probe every planned flow that starts on this machine; exit 1 if any fails.",
     ),
+    "diagram": (
+        "portplan.cli.diagram:diagram_cmd",
+        "Draw DEPLOYMENT or PRODUCT: one edge per pair, with its ports, conditional flows dashed.",
+    ),
+    "report": (
+        "portplan.cli.publish:report_cmd",
+        "Write DEPLOYMENT as one self-contained HTML page: summary, diagram, tables, overlays.",
+    ),
     "schema": (
         "portplan.cli.schema:schema_cmd",
         "Print the JSON Schema of an input file or of a JSON output.",
