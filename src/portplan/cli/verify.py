@@ -62,6 +62,14 @@ __all__ = ["verify_cmd"]
     "--no-second-look reports silence at once, as nmap --max-retries 0 does: faster, "
     "but such ports then read as filtered.",
 )
+@option(
+    "--deadline",
+    type=click.FloatRange(1, 86400),
+    metavar="SECONDS",
+    help="End the whole run after SECONDS; ports not settled by then are reported as "
+    "unfinished (and fail). Default: a minute plus 1.5 s per port of the busiest "
+    "destination, at most an hour.",
+)
 @option("--no-identify", is_flag=True, help="Only probe; do not identify services.")
 @option(
     "--radius-secret-file",
@@ -78,6 +86,7 @@ def verify_cmd(
     timeout: float,
     concurrency: int,
     second_look: bool,
+    deadline: float | None,
     no_identify: bool,
     radius_secret_file: Path | None,
     fmt: str,
@@ -88,8 +97,9 @@ def verify_cmd(
 
     Outcomes: open, refused, filtered, rejected, no-route, local-error; UDP: open, closed,
     open|filtered; dns-error where a host's dns_name does not resolve, or resolves to an
-    address the deployment does not declare (never probed). Names are resolved first, 32 at
-    once, each within --timeout (at least 2 s). Only addresses the plan holds are probed.
+    address the deployment does not declare (never probed); unfinished where --deadline came
+    first. Names are resolved first, 32 at once, each within --timeout (at least 2 s). Only
+    addresses the plan holds are probed.
     """
     plan, inputs = load_plan(deployment)
     if on is not None:
@@ -112,6 +122,7 @@ def verify_cmd(
             identify_services=not no_identify,
             secrets=secrets,
             progress=advance,
+            deadline=deadline,
         )
     if fmt == "json":
         text = verify_json(found.checks, found.skipped)

@@ -21,7 +21,8 @@ from typing import cast
 
 from portplan.model._types import Protocol
 from portplan.plan import Plan
-from portplan.probe.engine import family_of
+from portplan.probe.engine import FD_RESERVE
+from portplan.probe.outcomes import family_of, raise_fd_limit
 
 __all__ = [
     "LISTENER_TOKEN",
@@ -136,8 +137,10 @@ async def serve(
 
     Returns the bindings that listened and those that could not, with the reason (a port in
     use is reported, never taken over).  ``ready`` is called with the same two lists once
-    every socket is bound, before the wait.
+    every socket is bound, before the wait; with none bound, there is no wait.  The open-files
+    limit is raised first, as far as the hard limit lets, to hold one socket per binding.
     """
+    raise_fd_limit(len(bindings) + FD_RESERVE)
     loop = asyncio.get_running_loop()
     opened: list[Binding] = []
     failed: list[tuple[Binding, str]] = []
@@ -162,6 +165,8 @@ async def serve(
             opened.append(binding)
         if ready is not None:
             ready(list(opened), list(failed))
+        if not opened:  # nothing to listen on: nothing to wait for
+            return opened, failed
         waiter = stop or asyncio.Event()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(waiter.wait(), timeout=duration)
