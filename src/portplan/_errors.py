@@ -22,6 +22,7 @@ from portplan._text import format_path
 
 __all__ = [
     "ApplyError",
+    "AuditError",
     "ConditionSyntaxError",
     "Diagnostic",
     "InputError",
@@ -141,6 +142,11 @@ class TargetError(PortplanError, ValueError):
 
 class VerifyError(PortplanError, ValueError):
     """A verification that cannot start: an unknown flow, no planned flow from this machine."""
+
+
+class AuditError(PortplanError, ValueError):
+    """A ruleset or a collected file that cannot be read as its format says, or a comparison
+    that cannot be made as asked; nothing is judged from it."""
 
 
 class LockoutError(PortplanError, ValueError):

@@ -60,6 +60,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "portplan.cli.verify:verify_cmd",
         "Probe every planned flow that starts on this machine; exit 1 if any fails.",
     ),
+    "audit": (
+        "portplan.cli.audit:audit_cmd",
+        "Audit HOST against the plan: what its firewall permits; exit 1 on any finding.",
+    ),
     "schema": (
         "portplan.cli.schema:schema_cmd",
         "Print the JSON Schema of an input file or of a JSON output.",

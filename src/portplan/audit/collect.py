@@ -1,0 +1,131 @@
+"""Rulesets from the files collected on a host, or read live from this machine.
+
+A file's format is told from its content, or named before its path (``KIND:PATH``):
+
+========== ===============================================================================
+kind       what it holds
+========== ===============================================================================
+nftables   ``nft -j list ruleset`` (JSON)
+nft        an nftables ruleset as text (``nft list ruleset``, or a file ``nft -f`` loads):
+           loaded into a network namespace of its own and read back as JSON (root, or
+           unprivileged user namespaces, and ``nft``)
+iptables   ``iptables-save`` (or an ``iptables-restore`` file)
+ip6tables  ``ip6tables-save``
+ipset      ``ipset save`` (or an ``ipset restore`` script)
+========== ===============================================================================
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from portplan._errors import AuditError, ToolError
+from portplan._tools import read_tool
+from portplan.audit._rules import Ruleset
+from portplan.audit.iptables import read_ipsets, read_iptables_save
+from portplan.audit.nftables import read_nftables_json
+from portplan.spaces import Ranges
+
+__all__ = ["RULESET_KINDS", "RulesetFile", "live_ruleset", "read_ruleset", "ruleset_kind"]
+
+RULESET_KINDS = ("nftables", "nft", "iptables", "ip6tables", "ipset")
+
+
+@dataclass(frozen=True, slots=True)
+class RulesetFile:
+    """One collected file: its name (for messages), its text, and its kind if the user named
+    it (``None``: told from the text)."""
+
+    name: str
+    text: str
+    kind: str | None = None
+
+
+def ruleset_kind(text: str, name: str) -> str:
+    """The kind of a collected ruleset file, from its content."""
+    stripped = text.lstrip()
+    if stripped.startswith("{"):
+        try:
+            if "nftables" in json.loads(text):
+                return "nftables"
+        except ValueError:
+            pass
+    lines = [
+        line.strip()
+        for line in text.splitlines()
+        if line.strip() and not line.strip().startswith("#")
+    ]
+    first = lines[0] if lines else ""
+    if first.startswith("*") or any(line == "COMMIT" for line in lines):
+        return "ip6tables" if "ip6tables" in text.lower() else "iptables"
+    if first.split(" ", 1)[0] in ("create", "add") and all(
+        line.split(" ", 1)[0] in ("create", "add", "flush", "swap", "destroy") for line in lines
+    ):
+        return "ipset"
+    if any(line.startswith(("table ", "add table", "flush ruleset")) for line in lines):
+        return "nft"
+    raise AuditError(
+        f"{name}: not a ruleset portplan reads (nft -j list ruleset, nft list ruleset, "
+        "iptables-save, ip6tables-save, ipset save); name its kind as KIND:PATH "
+        f"({', '.join(RULESET_KINDS)})"
+    )
+
+
+def _nft_text_to_json(text: str, name: str) -> str:
+    """An nftables text ruleset, loaded in a network namespace of its own and read back."""
+    script = "nft -f /dev/stdin && nft -j list ruleset"
+    try:
+        return read_tool(["unshare", "--net", "sh", "-c", script], text.encode())
+    except ToolError as exc:
+        raise ToolError(
+            f"{name}: reading an nftables text ruleset loads it in a network namespace of its "
+            f"own, which failed: {exc}; collect `nft -j list ruleset` instead"
+        ) from None
+
+
+def read_ruleset(files: Sequence[RulesetFile]) -> Ruleset:
+    """One host's ruleset from the files collected on it: nftables, or iptables with ipsets."""
+    kinds = [(f, f.kind or ruleset_kind(f.text, f.name)) for f in files]
+    nft = [(f, k) for f, k in kinds if k in ("nftables", "nft")]
+    if nft:
+        if len(nft) != len(kinds) or len(nft) > 1:
+            raise AuditError(
+                "give one nftables ruleset (nft -j list ruleset holds every table), and no "
+                "iptables files beside it"
+            )
+        file, kind = nft[0]
+        text = file.text if kind == "nftables" else _nft_text_to_json(file.text, file.name)
+        return read_nftables_json(text, file.name)
+    sets: dict[str, tuple[int, Ranges] | None] = {}
+    tables: list[tuple[str, str, int | None]] = []
+    for file, kind in kinds:
+        if kind == "ipset":
+            sets.update(read_ipsets(file.text, file.name))
+        else:
+            tables.append((file.name, file.text, 6 if kind == "ip6tables" else 4))
+    if not tables:
+        raise AuditError("ipset files alone hold no rules; give the iptables-save output too")
+    return read_iptables_save(tables, sets)
+
+
+def live_ruleset() -> Ruleset:
+    """This machine's running ruleset: ``nft -j list ruleset``; where its rules hold what only
+    iptables-nft can print (``xt`` matches), ``iptables-save``, ``ip6tables-save`` and
+    ``ipset save`` instead."""
+    try:
+        text = read_tool(["nft", "-j", "list", "ruleset"])
+    except ToolError:  # no nftables here: the legacy iptables tools
+        text = None
+    if text is not None and '"xt"' not in text:
+        return read_nftables_json(text, "nft -j list ruleset (live)")
+    files = [
+        RulesetFile("iptables-save (live)", read_tool(["iptables-save"]), "iptables"),
+        RulesetFile("ip6tables-save (live)", read_tool(["ip6tables-save"]), "ip6tables"),
+    ]
+    # no ipset tool, or no sets module: rules that use sets then say what is missing
+    with contextlib.suppress(ToolError):
+        files.append(RulesetFile("ipset save (live)", read_tool(["ipset", "save"]), "ipset"))
+    return read_ruleset(files)

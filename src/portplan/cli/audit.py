@@ -1,0 +1,151 @@
+"""``portplan audit``: a host's firewall ruleset (and listening sockets) against the plan."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from portplan._errors import UsageError
+from portplan.audit import AuditResult, audit_ruleset
+from portplan.audit.collect import RULESET_KINDS, RulesetFile, live_ruleset, read_ruleset
+from portplan.cli._exit import ExitCode
+from portplan.cli._files import read_input, width, write_files, write_output
+from portplan.cli._options import common_options, format_option, log, option, output_option
+from portplan.cli._plan import load_plan, require_host
+from portplan.plan import Plan
+from portplan.probe.local import local_addresses
+from portplan.report.audit import annotated_copy, audit_csv, audit_json, audit_junit, audit_table
+
+__all__ = ["audit_cmd"]
+
+
+def _ruleset_file(spec: str) -> tuple[Path, RulesetFile]:
+    """``[KIND:]PATH`` → the file's path and its content."""
+    kind, sep, rest = spec.partition(":")
+    path = Path(rest) if sep and kind in RULESET_KINDS else Path(spec)
+    named = kind if sep and kind in RULESET_KINDS else None
+    name, text = read_input(path)
+    if text is None:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError as exc:
+            raise UsageError(f"{path} is not UTF-8 text: {exc}") from None
+        except OSError as exc:
+            raise UsageError(
+                f"cannot read the ruleset {path}: {exc.strerror or exc} (check the path)"
+            ) from None
+    return path, RulesetFile(str(name), text, named)
+
+
+def _require_this_machine(plan: Plan, host: str) -> None:
+    """``--live`` reads this machine: it must be ``host``."""
+    local = local_addresses()
+    if not any(a in n for n in plan.host_addresses(host) for a in local if a.version == n.version):
+        raise UsageError(
+            f"--live reads this machine, but none of its addresses belongs to host {host!r}; "
+            "run it on that host, or collect the files there and give them with --ruleset"
+        )
+
+
+@click.command("audit")
+@click.argument("deployment", type=click.Path(path_type=Path))
+@option(
+    "--host",
+    "host",
+    required=True,
+    metavar="HOST",
+    help="The deployment host the ruleset (or sockets) belong to.",
+)
+@option(
+    "--ruleset",
+    "rulesets",
+    multiple=True,
+    metavar="[KIND:]FILE",
+    help="A ruleset collected on HOST (repeatable: iptables-save, ip6tables-save and ipset "
+    "save together): nft -j list ruleset, nft list ruleset, iptables-save, ip6tables-save, "
+    "ipset save. KIND (" + ", ".join(RULESET_KINDS) + ") names the format when its content "
+    "does not tell.",
+)
+@option(
+    "--live",
+    is_flag=True,
+    help="Read the running ruleset of this machine (which must be HOST): nft -j list ruleset, "
+    "or iptables-save where rules need it. Needs root.",
+)
+@option(
+    "--egress",
+    is_flag=True,
+    help="The ruleset also filters what HOST sends (as rules --egress writes): audit that too.",
+)
+@option(
+    "--annotate",
+    type=click.Path(path_type=Path),
+    metavar="PATH",
+    help="Also write a copy of the ruleset with a comment above each rule naming the flows "
+    "it serves, or 'not in plan' (a directory when there are several files).",
+)
+@format_option("table", "json", "csv", "junit", help="Report format.")
+@output_option("Write the report to PATH ('-': standard output).")
+@common_options
+def audit_cmd(
+    deployment: Path,
+    host: str,
+    rulesets: tuple[str, ...],
+    live: bool,
+    egress: bool,
+    annotate: Path | None,
+    fmt: str,
+    output: Path | None,
+) -> None:
+    """Audit HOST against the plan: what its firewall permits; exit 1 on any finding.
+
+    Findings: missing (a planned flow not permitted, naming the rule or policy that stops
+    it), partial (permitted in part), extra (permitted beyond the plan: the rule and an example
+    packet), shadowed (a rule earlier rules of the other verdict always decide), unreadable (a
+    rule whose conditions cannot be read exactly: findings are then bounds). Rulesets are
+    compared as exact packet sets, never as text.
+    """
+    plan = load_plan(deployment)
+    require_host(host, plan.hosts, deployment)
+    if not rulesets and not live:
+        raise UsageError("say what to audit: --ruleset FILE (collected on HOST), or --live")
+    if rulesets and live:
+        raise UsageError(
+            "--ruleset reads files collected on HOST and --live this machine: not both"
+        )
+    inputs = [deployment]
+    texts: dict[str, str] = {}
+    if live:
+        _require_this_machine(plan, host)
+        ruleset = live_ruleset()
+    else:
+        files = []
+        for spec in rulesets:
+            path, file = _ruleset_file(spec)
+            inputs.append(path)
+            texts[file.name] = file.text
+            files.append(file)
+        ruleset = read_ruleset(files)
+    results: list[AuditResult] = [
+        audit_ruleset(plan, host, ruleset, egress=egress, annotate=annotate is not None)
+    ]
+    for note in results[0].notes:
+        log.warning("%s", note)
+    if annotate is not None:
+        copies = annotated_copy(results[0], texts)
+        names = {name: Path(name).name for name in copies}
+        if len(set(names.values())) < len(names):
+            raise UsageError("two ruleset files have one name: --annotate cannot write both")
+        write_files(annotate, {names[n]: t for n, t in copies.items()}, inputs)
+    if fmt == "json":
+        text = audit_json(results)
+    elif fmt == "csv":
+        text = audit_csv(results)
+    elif fmt == "junit":
+        text = audit_junit(results)
+    else:
+        text = audit_table(results, width=width())
+    write_output(output, text.encode(), inputs)
+    if not all(r.passed for r in results):
+        raise click.exceptions.Exit(ExitCode.DIFFERENCE)
