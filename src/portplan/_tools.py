@@ -24,6 +24,7 @@ PACKAGES = {
     "ipset": "ipset",
     "unshare": "util-linux",
     "ss": "iproute2",
+    "git": "git",
 }
 
 

@@ -64,6 +64,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "portplan.cli.audit:audit_cmd",
         "Audit HOST against the plan: what its firewall permits; exit 1 on any finding.",
     ),
+    "diff": (
+        "portplan.cli.diff:diff_cmd",
+        "Compare two plans: what to open, what to close; exit 1 when they differ.",
+    ),
     "schema": (
         "portplan.cli.schema:schema_cmd",
         "Print the JSON Schema of an input file or of a JSON output.",

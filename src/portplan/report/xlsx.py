@@ -16,31 +16,39 @@ from openpyxl.writer.excel import ExcelWriter
 from portplan.plan import Plan
 from portplan.report.columns import MATRIX_COLUMNS, WIDTHS, excluded, matrix_rows
 
-__all__ = ["change_request"]
+__all__ = ["change_request", "workbook_bytes"]
 
 
 def change_request(plan: Plan) -> bytes:
     """The flow matrix as an XLSX change request: every row, a sheet per zone firewall, and
     the vendor rows this deployment does not need; the same plan gives the same bytes."""
-    workbook = Workbook()
-    sheet = workbook.create_sheet("Flows")
-    workbook.remove(workbook.worksheets[0])
     rows = matrix_rows(plan)
-    _fill_sheet(sheet, MATRIX_COLUMNS, rows)
+    sheets: list[tuple[str, Sequence[str], Sequence[Sequence[str]]]] = [
+        ("Flows", MATRIX_COLUMNS, rows)
+    ]
     # one sheet per zone boundary: what each zone firewall's change request must open
     boundary = MATRIX_COLUMNS.index("zone_boundary")
     for name in sorted({r[boundary] for r in rows if r[boundary]}):
         title = ("FW " + name.replace(" -> ", " to "))[:31]
-        _fill_sheet(
-            workbook.create_sheet(title), MATRIX_COLUMNS, [r for r in rows if r[boundary] == name]
+        sheets.append((title, MATRIX_COLUMNS, [r for r in rows if r[boundary] == name]))
+    sheets.append(
+        (
+            "Not in plan",
+            ("flow", "reference", "reasons"),
+            [[d.key, d.reference, "\n".join(d.reasons)] for d in excluded(plan)],
         )
-    out = workbook.create_sheet("Not in plan")
-    _fill_sheet(
-        out,
-        ("flow", "reference", "reasons"),
-        [[d.key, d.reference, "\n".join(d.reasons)] for d in excluded(plan)],
     )
-    # fixed document dates so the same plan gives the same file
+    return workbook_bytes(sheets)
+
+
+def workbook_bytes(sheets: Sequence[tuple[str, Sequence[str], Sequence[Sequence[str]]]]) -> bytes:
+    """Sheets (title, columns, rows) as an XLSX file: styled, frozen, filtered header; the
+    same sheets give the same bytes."""
+    workbook = Workbook()
+    workbook.remove(workbook.worksheets[0])
+    for title, columns, rows in sheets:
+        _fill_sheet(workbook.create_sheet(title), columns, rows)
+    # fixed document dates so the same sheets give the same file
     fixed = datetime(2000, 1, 1)
     workbook.properties.created = fixed
     workbook.properties.modified = fixed
