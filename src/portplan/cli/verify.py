@@ -64,6 +64,13 @@ __all__ = ["verify_cmd"]
 )
 @option("--no-identify", is_flag=True, help="Only probe; do not identify services.")
 @option(
+    "--expect-blocked",
+    is_flag=True,
+    help="Also probe what the plan does not hold and must stay blocked: the ports beside each "
+    "planned range, other sources' planned ports, and the deployment's forbidden: list. Each "
+    "passes only when blocked (filtered, rejected, refused; UDP also closed, open|filtered).",
+)
+@option(
     "--radius-secret-file",
     type=click.Path(path_type=Path, dir_okay=False),
     help="File holding the RADIUS shared secret (or set PORTPLAN_RADIUS_SECRET).",
@@ -79,6 +86,7 @@ def verify_cmd(
     concurrency: int,
     second_look: bool,
     no_identify: bool,
+    expect_blocked: bool,
     radius_secret_file: Path | None,
     fmt: str,
     output: Path | None,
@@ -111,6 +119,7 @@ def verify_cmd(
             identify_services=not no_identify,
             secrets=secrets,
             progress=advance,
+            expect_blocked=expect_blocked,
         )
     if fmt == "json":
         text = verify_json(found.checks, found.skipped)

@@ -22,6 +22,7 @@ from itertools import chain
 from portplan._errors import VerifyError
 from portplan.model._types import Protocol
 from portplan.plan import Plan, PlannedFlow
+from portplan.probe.blocked import BLOCKED_OUTCOMES, blocked_probes
 from portplan.probe.dns import DNS_TIMEOUT, NameLookup, resolve_names
 from portplan.probe.engine import (
     Evidence,
@@ -67,6 +68,8 @@ class FlowCheck:
     #: not resolve, ``probe.address`` is the name itself (and nothing is probed)
     dns_name: str | None = None
     lookup: NameLookup | None = None  #: what ``dns_name`` resolved to, once resolved
+    #: a connection the plan does not hold (``--expect-blocked``): it passes when blocked
+    expect_blocked: bool = False
 
     @property
     def outcome(self) -> Outcome | None:
@@ -79,6 +82,8 @@ class FlowCheck:
 
     @property
     def passed(self) -> bool:
+        if self.expect_blocked:
+            return self.result is not None and self.result.outcome in BLOCKED_OUTCOMES
         if self.result is None or not self.result.outcome.passes:
             return False
         return self.identification is None or self.identification.matches
@@ -285,7 +290,12 @@ async def run_checks(
             ):
                 check.temporary_listener = True
                 return
-            if check.temporary_listener or not identify_services or not check.row.app_protocol:
+            if (
+                check.temporary_listener
+                or check.expect_blocked
+                or not identify_services
+                or not check.row.app_protocol
+            ):
                 return
             udp_silent = (
                 check.probe.protocol is Protocol.UDP and result.outcome is Outcome.OPEN_FILTERED
@@ -362,6 +372,7 @@ def verify(
     identify_services: bool = True,
     secrets: Mapping[str, bytes] | None = None,
     progress: Callable[[int, int], None] | None = None,
+    expect_blocked: bool = False,
 ) -> Verification:
     """Probe, from this machine, every planned flow that starts on ``sources``.
 
@@ -369,7 +380,9 @@ def verify(
     this machine's addresses belongs to.  ``flows`` limits the probes to those flow ids.
     Only addresses the plan holds are probed.  Blocks until every probe has an outcome;
     :class:`VerifyError` when there is nothing to verify from here.  ``progress`` is called
-    with (probes done, probes planned) as probes complete.
+    with (probes done, probes planned) as probes complete.  ``expect_blocked`` also probes
+    connections the plan does not hold, each of which passes only when it is blocked
+    (:mod:`portplan.probe.blocked`).
     """
     local = local_addresses()
     if sources is None:
@@ -383,6 +396,10 @@ def verify(
     if unknown:
         raise VerifyError(f"no host {unknown[0]!r} in deployment {plan.deployment}")
     checks, skipped = plan_checks(plan, sources, flows=flows, local=local)
+    if expect_blocked:
+        for source in sources:
+            for row, probe, why in blocked_probes(plan, source, local):
+                checks.append(FlowCheck(row=row, probe=probe, expect_blocked=True, notes=[why]))
     if not checks and not skipped:
         raise VerifyError(f"no planned flow starts on {', '.join(sources)}")
     step = None
