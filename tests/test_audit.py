@@ -353,3 +353,49 @@ def test_cli_reads_an_nftables_text_ruleset_in_a_namespace_of_its_own() -> None:
     assert code == 0, err
     assert "da01: no findings" in out
     subprocess.run(["true"], check=True)
+
+
+# -- matrix --against ------------------------------------------------------------------------------
+
+CONTOSO = examples.EXAMPLES / "shopping-contoso.yaml"
+SHOP01 = IPTABLES / "shopping-contoso" / "default"
+
+
+def test_matrix_against_marks_rows_permitted_and_keeps_what_is_still_to_open(
+    tmp_path: Path,
+) -> None:
+    files = ("--against", str(SHOP01 / "shop01.v4"), "--against", str(SHOP01 / "shop01.v6"))
+    code, out, err = run("matrix", str(CONTOSO), *files, "--host", "shop01", "--format", "json")
+    assert code == 0, err
+    flows = machine.document(out, "matrix")["flows"]
+    assert flows and {f["destination"] for f in flows} == {"shop01"}
+    assert all(f["permitted"] == "yes" and f["permitted_by"] for f in flows)
+    # the rule of the three HTTPS flows taken out: they, and only they, are still to open
+    cut = tmp_path / "shop01.v4"
+    cut.write_text(
+        "".join(
+            line
+            for line in (SHOP01 / "shop01.v4").read_text().splitlines(keepends=True)
+            if "website-https" not in line
+        )
+    )
+    files = ("--against", str(cut), "--against", str(SHOP01 / "shop01.v6"))
+    code, out, err = run(
+        "matrix", str(CONTOSO), *files, "--host", "shop01", "--still-to-open", "--format", "csv"
+    )
+    assert code == 0, err
+    lines = out.splitlines()
+    assert lines[0].endswith("permitted,permitted_by,to_open")
+    keys = sorted(line.split(",", 1)[0] for line in lines[1:])
+    assert keys == [
+        "shopping-6.1/client-https",
+        "shopping-6.1/receiver-https",
+        "shopping-6.1/website-https",
+        "shopping-6.1/website-https",
+    ]
+    assert all(",no,," in line and "port 8443" in line for line in lines[1:])
+
+
+def test_matrix_against_needs_a_host() -> None:
+    code, _out, err = run("matrix", str(CONTOSO), "--against", str(SHOP01 / "shop01.v4"))
+    assert code == 2 and "--host" in err

@@ -21,6 +21,7 @@ ruleset permits and what the plan's rows name:
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from portplan.audit._evaluate import Bound, ChainResult, Evaluation, View
 from portplan.audit._findings import AuditResult, Finding, FindingKind, RuleServes, describe_space
@@ -30,7 +31,7 @@ from portplan.model._types import Network
 from portplan.plan import LOOPBACK, Plan, PlannedFlow
 from portplan.spaces import ICMPV6, Ranges, Space, flow_space, networks_ranges
 
-__all__ = ["NEIGHBOUR_DISCOVERY", "audit_ruleset", "permitted"]
+__all__ = ["NEIGHBOUR_DISCOVERY", "Coverage", "audit_ruleset", "coverage", "permitted"]
 
 #: IPv6 neighbour discovery: router and neighbour solicitations and advertisements
 NEIGHBOUR_DISCOVERY = Space.of(
@@ -114,7 +115,7 @@ class _Direction:
             result = self.high.chain(chain.key)
             if self.high.passes(chain.key).same_as(self.universe):
                 continue  # a chain that lets everything on decides nothing here
-            for _index, rule, accepted in self._accepting(chain, result):
+            for _index, rule, accepted in self.accepting(chain, result):
                 part = accepted & left
                 if not part:
                     continue
@@ -128,7 +129,7 @@ class _Direction:
             findings.append(self._extra(left, None, None))
         return findings
 
-    def _accepting(self, chain: Chain, result: ChainResult) -> Iterable[tuple[int, Rule, Space]]:
+    def accepting(self, chain: Chain, result: ChainResult) -> Iterable[tuple[int, Rule, Space]]:
         """Accept rules of ``chain`` and of the chains it jumps to, in the order they act."""
         for index, rule in enumerate(chain.rules):
             accepted = result.accepts.get(index)
@@ -137,7 +138,7 @@ class _Direction:
             if rule.verdict in (Verdict.JUMP, Verdict.GOTO) and rule.target is not None:
                 inner_chain = self.ruleset.chains[rule.target]
                 inner = self.high.chain(rule.target)
-                for inner_index, inner_rule, inner_accepted in self._accepting(inner_chain, inner):
+                for inner_index, inner_rule, inner_accepted in self.accepting(inner_chain, inner):
                     yield inner_index, inner_rule, inner_accepted & accepted
                 continue
             yield index, rule, accepted
@@ -363,3 +364,33 @@ def permitted(
     passes and what may pass (the same set when every rule was read exactly)."""
     direction = _Direction(plan, host, ruleset, hook)
     return direction.low.permitted(hook), direction.high.permitted(hook)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Coverage:
+    """How much of one planned row a ruleset already permits, and which rules do."""
+
+    status: str  #: ``yes``, ``partly`` or ``no``
+    rules: tuple[str, ...]  #: where the rules that permit (part of) it are
+    missing: Space  #: what is still to open
+
+
+def coverage(plan: Plan, host: str, ruleset: Ruleset) -> dict[int, Coverage]:
+    """For each row ending on ``host`` (by ``id`` of the row), what ``ruleset`` permits of it
+    already (for a change request that holds only what is still to open)."""
+    direction = _Direction(plan, host, ruleset, Hook.INPUT)
+    surely = direction.low.permitted(Hook.INPUT)
+    loop_surely = direction.loop_low.permitted(Hook.INPUT)
+    accepting = [
+        (rule, space)
+        for chain in direction.path()
+        for _index, rule, space in direction.accepting(chain, direction.high.chain(chain.key))
+    ]
+    found = {}
+    for rows, allowed in ((direction.rows, surely), (direction.loop_rows, loop_surely)):
+        for row, wanted in rows:
+            missing = wanted - allowed
+            status = "no" if missing.same_as(wanted) else "partly" if missing else "yes"
+            rules = tuple(dict.fromkeys(r.where for r, s in accepting if s.overlaps(wanted)))
+            found[id(row)] = Coverage(status=status, rules=rules, missing=missing)
+    return found

@@ -9,6 +9,7 @@ from pathlib import Path
 from portplan import pipeline
 from portplan._errors import UsageError
 from portplan._text import choice_hint
+from portplan.audit.collect import RULESET_KINDS, RulesetFile
 from portplan.cli._files import read_input
 from portplan.cli._options import log
 from portplan.load.catalog import catalog_ids, catalog_path, load_catalog_product
@@ -16,7 +17,7 @@ from portplan.load.product import load_product
 from portplan.model.product import Product
 from portplan.plan import Plan
 
-__all__ = ["load_plan", "load_product_arg", "require_host"]
+__all__ = ["load_plan", "load_product_arg", "require_host", "ruleset_file"]
 
 
 def load_plan(deployment: Path) -> Plan:
@@ -47,3 +48,21 @@ def load_product_arg(ref: str) -> tuple[Product, list[Path]]:
         name, text = read_input(path)
         return load_product(name, text), [path]
     return load_catalog_product(ref), []  # raises UnknownProductError with a did-you-mean
+
+
+def ruleset_file(spec: str) -> tuple[Path, RulesetFile]:
+    """``[KIND:]PATH`` → the file's path and its content."""
+    kind, sep, rest = spec.partition(":")
+    path = Path(rest) if sep and kind in RULESET_KINDS else Path(spec)
+    named = kind if sep and kind in RULESET_KINDS else None
+    name, text = read_input(path)
+    if text is None:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError as exc:
+            raise UsageError(f"{path} is not UTF-8 text: {exc}") from None
+        except OSError as exc:
+            raise UsageError(
+                f"cannot read the ruleset {path}: {exc.strerror or exc} (check the path)"
+            ) from None
+    return path, RulesetFile(str(name), text, named)

@@ -8,34 +8,16 @@ import click
 
 from portplan._errors import UsageError
 from portplan.audit import AuditResult, audit_ruleset
-from portplan.audit.collect import RULESET_KINDS, RulesetFile, live_ruleset, read_ruleset
+from portplan.audit.collect import RULESET_KINDS, live_ruleset, read_ruleset
 from portplan.cli._exit import ExitCode
-from portplan.cli._files import read_input, width, write_files, write_output
+from portplan.cli._files import width, write_files, write_output
 from portplan.cli._options import common_options, format_option, log, option, output_option
-from portplan.cli._plan import load_plan, require_host
+from portplan.cli._plan import load_plan, require_host, ruleset_file
 from portplan.plan import Plan
 from portplan.probe.local import local_addresses
 from portplan.report.audit import annotated_copy, audit_csv, audit_json, audit_junit, audit_table
 
 __all__ = ["audit_cmd"]
-
-
-def _ruleset_file(spec: str) -> tuple[Path, RulesetFile]:
-    """``[KIND:]PATH`` → the file's path and its content."""
-    kind, sep, rest = spec.partition(":")
-    path = Path(rest) if sep and kind in RULESET_KINDS else Path(spec)
-    named = kind if sep and kind in RULESET_KINDS else None
-    name, text = read_input(path)
-    if text is None:
-        try:
-            text = path.read_text(encoding="utf-8")
-        except UnicodeDecodeError as exc:
-            raise UsageError(f"{path} is not UTF-8 text: {exc}") from None
-        except OSError as exc:
-            raise UsageError(
-                f"cannot read the ruleset {path}: {exc.strerror or exc} (check the path)"
-            ) from None
-    return path, RulesetFile(str(name), text, named)
 
 
 def _require_this_machine(plan: Plan, host: str) -> None:
@@ -122,7 +104,7 @@ def audit_cmd(
     else:
         files = []
         for spec in rulesets:
-            path, file = _ruleset_file(spec)
+            path, file = ruleset_file(spec)
             inputs.append(path)
             texts[file.name] = file.text
             files.append(file)
