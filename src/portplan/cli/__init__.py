@@ -62,7 +62,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "audit": (
         "portplan.cli.audit:audit_cmd",
-        "Audit HOST against the plan: what its firewall permits; exit 1 on any finding.",
+        "Audit HOST against the plan: its firewall and its sockets; exit 1 on any finding.",
     ),
     "diff": (
         "portplan.cli.diff:diff_cmd",

@@ -3,7 +3,7 @@ input or the catalog, with the loader's warnings logged and host names checked."
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from portplan import pipeline
@@ -50,11 +50,11 @@ def load_product_arg(ref: str) -> tuple[Product, list[Path]]:
     return load_catalog_product(ref), []  # raises UnknownProductError with a did-you-mean
 
 
-def ruleset_file(spec: str) -> tuple[Path, RulesetFile]:
-    """``[KIND:]PATH`` → the file's path and its content."""
+def ruleset_file(spec: str, kinds: Sequence[str] = RULESET_KINDS) -> tuple[Path, RulesetFile]:
+    """``[KIND:]PATH`` (KIND one of ``kinds``) → the file's path and its content."""
     kind, sep, rest = spec.partition(":")
-    path = Path(rest) if sep and kind in RULESET_KINDS else Path(spec)
-    named = kind if sep and kind in RULESET_KINDS else None
+    path = Path(rest) if sep and kind in kinds else Path(spec)
+    named = kind if sep and kind in kinds else None
     name, text = read_input(path)
     if text is None:
         try:
@@ -63,6 +63,6 @@ def ruleset_file(spec: str) -> tuple[Path, RulesetFile]:
             raise UsageError(f"{path} is not UTF-8 text: {exc}") from None
         except OSError as exc:
             raise UsageError(
-                f"cannot read the ruleset {path}: {exc.strerror or exc} (check the path)"
+                f"cannot read {path}: {exc.strerror or exc} (check the path)"
             ) from None
     return path, RulesetFile(str(name), text, named)

@@ -9,6 +9,8 @@ import click
 from portplan._errors import UsageError
 from portplan.audit import AuditResult, audit_ruleset
 from portplan.audit.collect import RULESET_KINDS, live_ruleset, read_ruleset
+from portplan.audit.listening import audit_listening
+from portplan.audit.sockets import SOCKET_KINDS, live_sockets, read_sockets
 from portplan.cli._exit import ExitCode
 from portplan.cli._files import width, write_files, write_output
 from portplan.cli._options import common_options, format_option, log, option, output_option
@@ -50,10 +52,28 @@ def _require_this_machine(plan: Plan, host: str) -> None:
     "does not tell.",
 )
 @option(
+    "--sockets",
+    "sockets_file",
+    metavar="[KIND:]FILE",
+    help="The listening sockets collected on HOST: ss -tulpnH, netstat -ano (Windows), "
+    "netstat -tulpn, or the Windows JSON of docs/audit.md. KIND ("
+    + ", ".join(SOCKET_KINDS)
+    + ") names the format when its content does not tell.",
+)
+@option(
+    "--bindv6only",
+    type=click.Choice(["0", "1"]),
+    default="0",
+    show_default=True,
+    help="HOST's net.ipv6.bindv6only, for netstat output, which does not say whether a [::] "
+    "socket takes IPv4 too (0: it does).",
+)
+@option(
     "--live",
     is_flag=True,
-    help="Read the running ruleset of this machine (which must be HOST): nft -j list ruleset, "
-    "or iptables-save where rules need it. Needs root.",
+    help="Read this machine (which must be HOST): its running ruleset (nft -j list ruleset, "
+    "or iptables-save where rules need it; needs root) and its listening sockets, each unless "
+    "--ruleset or --sockets gives it.",
 )
 @option(
     "--egress",
@@ -74,52 +94,67 @@ def audit_cmd(
     deployment: Path,
     host: str,
     rulesets: tuple[str, ...],
+    sockets_file: str | None,
+    bindv6only: str,
     live: bool,
     egress: bool,
     annotate: Path | None,
     fmt: str,
     output: Path | None,
 ) -> None:
-    """Audit HOST against the plan: what its firewall permits; exit 1 on any finding.
+    """Audit HOST against the plan: its firewall and its sockets; exit 1 on any finding.
 
-    Findings: missing (a planned flow not permitted, naming the rule or policy that stops
+    Ruleset findings: missing (a planned flow not permitted, naming the rule or policy that stops
     it), partial (permitted in part), extra (permitted beyond the plan: the rule and an example
     packet), shadowed (a rule earlier rules of the other verdict always decide), unreadable (a
     rule whose conditions cannot be read exactly: findings are then bounds). Rulesets are
-    compared as exact packet sets, never as text.
+    compared as exact packet sets, never as text. Socket findings: planned-not-listening,
+    loopback-only, other-address (a planned port bound elsewhere), listening-not-planned.
     """
     plan = load_plan(deployment)
     require_host(host, plan.hosts, deployment)
-    if not rulesets and not live:
-        raise UsageError("say what to audit: --ruleset FILE (collected on HOST), or --live")
-    if rulesets and live:
+    if not rulesets and not sockets_file and not live:
         raise UsageError(
-            "--ruleset reads files collected on HOST and --live this machine: not both"
+            "say what to audit: --ruleset FILE, --sockets FILE (collected on HOST), or --live"
         )
-    inputs = [deployment]
-    texts: dict[str, str] = {}
+    if live and rulesets and sockets_file:
+        raise UsageError("--live reads what --ruleset and --sockets do not give: drop one")
     if live:
         _require_this_machine(plan, host)
-        ruleset = live_ruleset()
-    else:
-        files = []
-        for spec in rulesets:
-            path, file = ruleset_file(spec)
+    inputs = [deployment]
+    results: list[AuditResult] = []
+    if rulesets or live:
+        texts: dict[str, str] = {}
+        if rulesets:
+            files = []
+            for spec in rulesets:
+                path, file = ruleset_file(spec)
+                inputs.append(path)
+                texts[file.name] = file.text
+                files.append(file)
+            ruleset = read_ruleset(files)
+        else:
+            ruleset = live_ruleset()
+        result = audit_ruleset(plan, host, ruleset, egress=egress, annotate=annotate is not None)
+        results.append(result)
+        if annotate is not None:
+            copies = annotated_copy(result, texts)
+            names = {name: Path(name).name for name in copies}
+            if len(set(names.values())) < len(names):
+                raise UsageError("two ruleset files have one name: --annotate cannot write both")
+            write_files(annotate, {names[n]: t for n, t in copies.items()}, inputs)
+    if sockets_file or live:
+        if sockets_file:
+            path, file = ruleset_file(sockets_file, SOCKET_KINDS)
             inputs.append(path)
-            texts[file.name] = file.text
-            files.append(file)
-        ruleset = read_ruleset(files)
-    results: list[AuditResult] = [
-        audit_ruleset(plan, host, ruleset, egress=egress, annotate=annotate is not None)
-    ]
-    for note in results[0].notes:
-        log.warning("%s", note)
-    if annotate is not None:
-        copies = annotated_copy(results[0], texts)
-        names = {name: Path(name).name for name in copies}
-        if len(set(names.values())) < len(names):
-            raise UsageError("two ruleset files have one name: --annotate cannot write both")
-        write_files(annotate, {names[n]: t for n, t in copies.items()}, inputs)
+            found = read_sockets(file.text, file.name, file.kind, bindv6only=bindv6only == "1")
+            source = file.name
+        else:
+            found, source = live_sockets(), "this machine (live)"
+        results.append(audit_listening(plan, host, found, source=source))
+    for result in results:
+        for note in result.notes:
+            log.warning("%s", note)
     if fmt == "json":
         text = audit_json(results)
     elif fmt == "csv":
