@@ -22,7 +22,7 @@ from enum import StrEnum
 
 from portplan._errors import AuditError
 from portplan.audit._rules import Chain, Hook, Interface, Rule, Ruleset, Verdict
-from portplan.spaces import Space
+from portplan.spaces import Box, Space
 
 __all__ = ["Bound", "ChainResult", "Evaluation", "View"]
 
@@ -57,6 +57,31 @@ def _restrict(space: Space, families: frozenset[int]) -> Space:
     if families == frozenset({4, 6}):
         return space
     return Space(b for b in space.boxes if b.family in families)
+
+
+class _Union:
+    """A union of packet sets built rule by rule: boxes gathered in a list, the set (and its
+    index) made only when it is read, and made again only after it grew."""
+
+    __slots__ = ("_boxes", "_space")
+
+    def __init__(self) -> None:
+        self._boxes: list[Box] = []
+        self._space: Space | None = Space.empty()
+
+    def add(self, space: Space) -> None:
+        if space.boxes:
+            self._boxes.extend(space.boxes)
+            self._space = None
+
+    def space(self) -> Space:
+        if self._space is None:
+            self._space = Space(self._boxes)
+        return self._space
+
+    def remove_from(self, space: Space) -> Space:
+        """``space`` less this union."""
+        return space - self.space() if self._boxes else space
 
 
 class Evaluation:
@@ -107,11 +132,11 @@ class Evaluation:
         return found
 
     def _run(self, chain: Chain) -> ChainResult:
-        raw_accept = Space.empty()  # matches of earlier rules that accept
-        raw_stop = Space.empty()  # ... that drop or reject
-        raw_return = Space.empty()  # ... that return
-        accepted = Space.empty()
-        dropped = Space.empty()
+        raw_accept = _Union()  # matches of earlier rules that accept
+        raw_stop = _Union()  # ... that drop or reject
+        raw_return = _Union()  # ... that return
+        accepted = _Union()
+        dropped = _Union()
         accepts: dict[int, Space] = {}
         drops: dict[int, Space] = {}
         for index, rule in enumerate(chain.rules):
@@ -136,24 +161,26 @@ class Evaluation:
                 if not piece:
                     continue
                 if verdict is Verdict.ACCEPT:
-                    effective = piece - raw_stop - raw_return
-                    accepted = accepted | effective
-                    raw_accept = raw_accept | piece
+                    effective = raw_return.remove_from(raw_stop.remove_from(piece))
+                    accepted.add(effective)
+                    raw_accept.add(piece)
                     if effective:
                         accepts[index] = effective
                 elif verdict.blocks:
-                    effective = piece - raw_accept - raw_return
-                    dropped = dropped | effective
-                    raw_stop = raw_stop | piece
+                    effective = raw_return.remove_from(raw_accept.remove_from(piece))
+                    dropped.add(effective)
+                    raw_stop.add(piece)
                     if effective:
                         drops[index] = effective
                 else:
-                    raw_return = raw_return | piece
+                    raw_return.add(piece)
         if chain.policy is Verdict.ACCEPT:
-            accepted = _restrict(self.universe, chain.families) - dropped
-        elif chain.policy is not None and chain.policy.blocks:
-            dropped = _restrict(self.universe, chain.families) - accepted
-        return ChainResult(accepted, dropped, accepts, drops)
+            everything = _restrict(self.universe, chain.families)
+            return ChainResult(everything - dropped.space(), dropped.space(), accepts, drops)
+        if chain.policy is not None and chain.policy.blocks:
+            everything = _restrict(self.universe, chain.families)
+            return ChainResult(accepted.space(), everything - accepted.space(), accepts, drops)
+        return ChainResult(accepted.space(), dropped.space(), accepts, drops)
 
     def passes(self, key: str) -> Space:
         """What base chain ``key`` lets through: what it accepts, and every packet of a family

@@ -29,7 +29,7 @@ from portplan.audit._match import icmp_ranges
 from portplan.audit._rules import Chain, Hook, Interface, Rule, Ruleset, Verdict
 from portplan.model._types import Network
 from portplan.plan import LOOPBACK, Plan, PlannedFlow
-from portplan.spaces import ICMPV6, Ranges, Space, flow_space, networks_ranges
+from portplan.spaces import ICMPV6, Box, BoxIndex, Ranges, Space, flow_space, networks_ranges
 
 __all__ = ["NEIGHBOUR_DISCOVERY", "Coverage", "audit_ruleset", "coverage", "permitted"]
 
@@ -57,6 +57,26 @@ def _loopback_universe(addresses: Iterable[Network], families: frozenset[int]) -
         own = networks_ranges(nets, family)
         out = out | Space.of(family, sources=own, destinations=own)
     return out
+
+
+_DECIDING = (Verdict.ACCEPT, Verdict.DROP, Verdict.REJECT)
+
+
+@dataclass(frozen=True, slots=True)
+class _Tagged:
+    """A box of an earlier rule's match, with the rule (for the shadowed check's index)."""
+
+    box: Box
+    rule: Rule
+    position: int  #: the rule's place in its chain
+
+    @property
+    def family(self) -> int:
+        return self.box.family
+
+    @property
+    def sources(self) -> Ranges:
+        return self.box.sources
 
 
 class _Direction:
@@ -91,9 +111,7 @@ class _Direction:
                 self.loop_rows.append((row, space & self.loopback_universe))
             else:
                 self.rows.append((row, space & self.universe))
-        self.planned = Space.empty()
-        for _row, space in self.rows:
-            self.planned = self.planned | space
+        self.planned = Space(b for _row, space in self.rows for b in space.boxes)
 
     def peer(self, row: PlannedFlow) -> str:
         return row.source if self.inbound else row.destination
@@ -232,31 +250,34 @@ class _Direction:
     def shadowed(self) -> list[Finding]:
         findings = []
         for chain in self.ruleset.chains.values():
-            earlier: list[tuple[Rule, Space]] = []
-            for rule in chain.rules:
+            earlier: BoxIndex[_Tagged] = BoxIndex()
+            for position, rule in enumerate(chain.rules):
                 if rule.verdict is Verdict.NONE or rule.interface is Interface.LOOPBACK:
                     continue
                 match = self.high.match(rule, chain)
                 if not match:
                     continue
-                if rule.exact and rule.verdict in (Verdict.ACCEPT, Verdict.DROP, Verdict.REJECT):
-                    left = match
-                    for _other, space in earlier:
-                        left = left - space
-                        if not left:
-                            break
-                    if not left:
-                        overriding = [
-                            other
-                            for other, space in earlier
-                            if other.verdict.blocks != rule.verdict.blocks
-                            and other.verdict in (Verdict.ACCEPT, Verdict.DROP, Verdict.REJECT)
-                            and space.overlaps(match)
-                        ]
-                        if overriding:
-                            findings.append(self._shadowed(rule, overriding))
+                if rule.exact and rule.verdict in _DECIDING:
+                    near = {
+                        id(tagged): tagged
+                        for box in match.boxes
+                        for tagged in earlier.candidates(box)
+                        if tagged.box.overlaps(box)
+                    }
+                    left = match - Space(t.box for t in near.values())
+                    overriding = [
+                        t.rule
+                        for t in sorted(near.values(), key=lambda t: t.position)
+                        if t.rule.verdict in _DECIDING
+                        and t.rule.verdict.blocks != rule.verdict.blocks
+                    ]
+                    if not left and overriding:
+                        findings.append(
+                            self._shadowed(rule, list({id(r): r for r in overriding}.values()))
+                        )
                 if rule.verdict not in (Verdict.JUMP, Verdict.NONE):
-                    earlier.append((rule, match))
+                    for box in match.boxes:
+                        earlier.add(_Tagged(box, rule, position))
         return findings
 
     def _shadowed(self, rule: Rule, overriding: list[Rule]) -> Finding:

@@ -7,6 +7,7 @@ intersection and difference are exact, emptiness is exact, and a non-empty set g
 packet.  Nothing here reads rulesets as text: parsers build spaces from what a rule matches.
 """
 
+from portplan.spaces._index import BoxIndex
 from portplan.spaces._ranges import Ranges
 from portplan.spaces._space import (
     ALL_PORTS,
@@ -48,6 +49,7 @@ __all__ = [
     "TCP",
     "UDP",
     "Box",
+    "BoxIndex",
     "Packet",
     "Ranges",
     "Space",

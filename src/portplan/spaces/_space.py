@@ -19,6 +19,7 @@ import ipaddress
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
+from portplan.spaces._index import BoxIndex
 from portplan.spaces._ranges import Ranges
 
 __all__ = [
@@ -59,6 +60,7 @@ PROTOCOL_NUMBERS = {
 ALL_PROTOCOLS = Ranges.span(0, 255)
 ALL_PORTS = Ranges.span(0, 65535)
 _OTHER = ALL_PROTOCOLS - PORTED - ICMPS
+_SMALL = 16  #: a space of more boxes than this is searched through its index
 _CLASSES = (PORTED, ICMPS, _OTHER)
 
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -215,12 +217,27 @@ def _make(
 class Space:
     """A set of packets: a union of boxes.  Immutable; every operation is exact."""
 
-    __slots__ = ("boxes",)
+    __slots__ = ("_index", "boxes")
 
     boxes: tuple[Box, ...]
+    _index: BoxIndex[Box] | None
 
     def __init__(self, boxes: Iterable[Box] = ()) -> None:
         self.boxes = tuple(boxes)
+        self._index = None
+
+    def index(self) -> BoxIndex[Box]:
+        """The boxes found by source address (built once, on first use)."""
+        if self._index is None:
+            self._index = BoxIndex(self.boxes)
+        return self._index
+
+    def _near(self, box: Box) -> Iterable[Box]:
+        """Boxes of this space that may overlap ``box``: all of a small space, else from the
+        index."""
+        if len(self.boxes) <= _SMALL:
+            return self.boxes
+        return self.index().candidates(box)
 
     @classmethod
     def empty(cls) -> Space:
@@ -261,31 +278,34 @@ class Space:
             return self
         if not self.boxes:
             return other
-        seen = set(self.boxes)
-        return Space((*self.boxes, *(b for b in other.boxes if b not in seen)))
+        return Space((*self.boxes, *other.boxes))
 
     def __and__(self, other: Space) -> Space:
         found: list[Box] = []
         for mine in self.boxes:
-            for theirs in other.boxes:
+            for theirs in other._near(mine):
                 both = mine.intersection(theirs)
                 if both is not None:
                     found.append(both)
         return Space(found)
 
     def __sub__(self, other: Space) -> Space:
-        current = list(self.boxes)
-        for theirs in other.boxes:
-            if not current:
-                break
-            following: list[Box] = []
-            for mine in current:
-                following.extend(mine.minus(theirs))
-            current = following
-        return Space(current)
+        if not other.boxes or not self.boxes:
+            return self
+        out: list[Box] = []
+        for mine in self.boxes:
+            pieces = [mine]
+            for theirs in other._near(mine):
+                if not theirs.overlaps(mine):
+                    continue
+                pieces = [p for piece in pieces for p in piece.minus(theirs)]
+                if not pieces:
+                    break
+            out.extend(pieces)
+        return Space(out)
 
     def overlaps(self, other: Space) -> bool:
-        return any(a.overlaps(b) for a in self.boxes for b in other.boxes)
+        return any(b.overlaps(a) for a in self.boxes for b in other._near(a))
 
     def issubset(self, other: Space) -> bool:
         return not (self - other)
