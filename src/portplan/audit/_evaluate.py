@@ -46,7 +46,7 @@ class ChainResult:
     """What one chain decides of the universe: accepted, dropped, and by which rule."""
 
     accepted: Space
-    dropped: Space
+    dropped: Space  #: what its rules drop (a base chain's policy drops the rest)
     #: rule index → the packets this rule accepts (a jump: those its chain accepts)
     accepts: dict[int, Space] = field(default_factory=dict)
     #: rule index → the packets this rule drops or rejects (a jump: those its chain drops)
@@ -177,9 +177,9 @@ class Evaluation:
         if chain.policy is Verdict.ACCEPT:
             everything = _restrict(self.universe, chain.families)
             return ChainResult(everything - dropped.space(), dropped.space(), accepts, drops)
-        if chain.policy is not None and chain.policy.blocks:
-            everything = _restrict(self.universe, chain.families)
-            return ChainResult(accepted.space(), everything - accepted.space(), accepts, drops)
+        # a base chain whose policy drops: what it drops is the rest of the universe, which no
+        # caller reads (only a regular chain's drops stand in for its jumps), so it is left as
+        # what its rules drop: the complement of thousands of accepts is costly to build
         return ChainResult(accepted.space(), dropped.space(), accepts, drops)
 
     def passes(self, key: str) -> Space:

@@ -105,7 +105,8 @@ def read_ruleset(files: Sequence[RulesetFile]) -> Ruleset:
         if kind == "ipset":
             sets.update(read_ipsets(file.text, file.name))
         else:
-            tables.append((file.name, file.text, 6 if kind == "ip6tables" else 4))
+            named = {"iptables": 4, "ip6tables": 6}.get(file.kind or "")
+            tables.append((file.name, file.text, named))  # None: told from the rules
     if not tables:
         raise AuditError("ipset files alone hold no rules; give the iptables-save output too")
     return read_iptables_save(tables, sets)

@@ -131,7 +131,7 @@ class _Direction:
             if not left:
                 break
             result = self.high.chain(chain.key)
-            if self.high.passes(chain.key).same_as(self.universe):
+            if chain.policy is Verdict.ACCEPT and not result.dropped:
                 continue  # a chain that lets everything on decides nothing here
             for _index, rule, accepted in self.accepting(chain, result):
                 part = accepted & left
