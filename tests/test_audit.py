@@ -399,3 +399,40 @@ def test_matrix_against_marks_rows_permitted_and_keeps_what_is_still_to_open(
 def test_matrix_against_needs_a_host() -> None:
     code, _out, err = run("matrix", str(CONTOSO), "--against", str(SHOP01 / "shop01.v4"))
     assert code == 2 and "--host" in err
+
+
+# -- Kubernetes NetworkPolicies --------------------------------------------------------------------
+
+K8S = examples.GOLDEN / "rules" / "kubernetes" / "smart-id-k8s"
+
+
+@pytest.mark.parametrize("case", sorted(p.name for p in K8S.iterdir()))
+def test_kubernetes_goldens_have_no_finding(case: str) -> None:
+    plan = examples.example_plan("smart-id-k8s")
+    path = K8S / case / "prod.yaml"
+    pods = [name for name, host in plan.hosts.items() if host.kubernetes is not None]
+    assert pods
+    for host in pods:
+        ruleset = read_ruleset([RulesetFile(str(path), path.read_text())], plan, host)
+        result = audit_ruleset(plan, host, ruleset)
+        assert result.findings == [], (host, [f.message for f in result.findings])
+
+
+def test_kubernetes_policy_with_a_port_too_many_and_one_missing(tmp_path: Path) -> None:
+    plan = examples.example_plan("smart-id-k8s")
+    text = (K8S / "default" / "prod.yaml").read_text()
+    text = text.replace("      port: 20400\n", "      port: 20400\n      endPort: 20410\n", 1)
+    text = text.replace("      port: 5672\n", "      port: 5673\n", 1)
+    path = tmp_path / "prod.yaml"
+    path.write_text(text)
+    code, out, err = run("audit", str(examples.EXAMPLES / "smart-id-k8s.yaml"), "--host", "msg01",
+                         "--ruleset", str(path), "--format", "json")  # fmt: skip
+    assert code == 1, err
+    (audit,) = machine.document(out, "audit")["audits"]
+    (extra,) = audit["findings"]
+    assert extra["kind"] == "extra" and extra["example"]["port"] == 20401
+    assert "NetworkPolicy smart-id/portplan-msg01 ingress[0]" in extra["rule"]
+    code, out, err = run("audit", str(examples.EXAMPLES / "smart-id-k8s.yaml"), "--host", "pa01",
+                         "--ruleset", str(path), "--format", "json")  # fmt: skip
+    kinds = sorted(f["kind"] for f in machine.document(out, "audit")["audits"][0]["findings"])
+    assert code == 1 and kinds == ["extra", "partial"], err

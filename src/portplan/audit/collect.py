@@ -12,6 +12,7 @@ nft        an nftables ruleset as text (``nft list ruleset``, or a file ``nft -f
 iptables   ``iptables-save`` (or an ``iptables-restore`` file)
 ip6tables  ``ip6tables-save``
 ipset      ``ipset save`` (or an ``ipset restore`` script)
+kubernetes NetworkPolicies (YAML): the ingress of the host's pods
 ========== ===============================================================================
 """
 
@@ -26,12 +27,14 @@ from portplan._errors import AuditError, ToolError
 from portplan._tools import read_tool
 from portplan.audit._rules import Ruleset
 from portplan.audit.iptables import read_ipsets, read_iptables_save
+from portplan.audit.kubernetes import read_network_policies
 from portplan.audit.nftables import read_nftables_json
+from portplan.plan import Plan
 from portplan.spaces import Ranges
 
 __all__ = ["RULESET_KINDS", "RulesetFile", "live_ruleset", "read_ruleset", "ruleset_kind"]
 
-RULESET_KINDS = ("nftables", "nft", "iptables", "ip6tables", "ipset")
+RULESET_KINDS = ("nftables", "nft", "iptables", "ip6tables", "ipset", "kubernetes")
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +70,8 @@ def ruleset_kind(text: str, name: str) -> str:
         return "ipset"
     if any(line.startswith(("table ", "add table", "flush ruleset")) for line in lines):
         return "nft"
+    if any(line.replace(" ", "") == "kind:NetworkPolicy" for line in lines):
+        return "kubernetes"
     raise AuditError(
         f"{name}: not a ruleset portplan reads (nft -j list ruleset, nft list ruleset, "
         "iptables-save, ip6tables-save, ipset save); name its kind as KIND:PATH "
@@ -86,9 +91,20 @@ def _nft_text_to_json(text: str, name: str) -> str:
         ) from None
 
 
-def read_ruleset(files: Sequence[RulesetFile]) -> Ruleset:
-    """One host's ruleset from the files collected on it: nftables, or iptables with ipsets."""
+def read_ruleset(
+    files: Sequence[RulesetFile], plan: Plan | None = None, host: str | None = None
+) -> Ruleset:
+    """One host's ruleset from the files collected on it: nftables, iptables with ipsets, or
+    Kubernetes NetworkPolicies (which need the ``plan`` and the ``host`` whose pods they
+    select)."""
     kinds = [(f, f.kind or ruleset_kind(f.text, f.name)) for f in files]
+    policies = [f for f, k in kinds if k == "kubernetes"]
+    if policies:
+        if len(policies) != len(kinds) or len(policies) > 1:
+            raise AuditError("give one file of NetworkPolicies, and no other ruleset beside it")
+        if plan is None or host is None:
+            raise AuditError("NetworkPolicies are read for a host of a deployment")
+        return read_network_policies(policies[0].text, policies[0].name, plan, host)
     nft = [(f, k) for f, k in kinds if k in ("nftables", "nft")]
     if nft:
         if len(nft) != len(kinds) or len(nft) > 1:

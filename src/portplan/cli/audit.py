@@ -132,7 +132,7 @@ def audit_cmd(
                 inputs.append(path)
                 texts[file.name] = file.text
                 files.append(file)
-            ruleset = read_ruleset(files)
+            ruleset = read_ruleset(files, plan, host)
         else:
             ruleset = live_ruleset()
         result = audit_ruleset(plan, host, ruleset, egress=egress, annotate=annotate is not None)

@@ -105,7 +105,7 @@ def _against(
         raise UsageError("--against writes table, csv, md or json")
     for host in hosts:
         require_host(host, plan.hosts, deployment)
-    ruleset = read_ruleset([ruleset_file(spec)[1] for spec in against])
+    ruleset = read_ruleset([ruleset_file(spec)[1] for spec in against], plan, hosts[0])
     found: dict[int, Coverage] = {}
     for host in hosts:
         found.update(coverage(plan, host, ruleset))
