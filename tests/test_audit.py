@@ -419,7 +419,6 @@ def test_kubernetes_goldens_have_no_finding(case: str) -> None:
 
 
 def test_kubernetes_policy_with_a_port_too_many_and_one_missing(tmp_path: Path) -> None:
-    plan = examples.example_plan("smart-id-k8s")
     text = (K8S / "default" / "prod.yaml").read_text()
     text = text.replace("      port: 20400\n", "      port: 20400\n      endPort: 20410\n", 1)
     text = text.replace("      port: 5672\n", "      port: 5673\n", 1)
