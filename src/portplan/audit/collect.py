@@ -13,6 +13,7 @@ iptables   ``iptables-save`` (or an ``iptables-restore`` file)
 ip6tables  ``ip6tables-save``
 ipset      ``ipset save`` (or an ``ipset restore`` script)
 kubernetes NetworkPolicies (YAML): the ingress of the host's pods
+cisco      Cisco IOS or ASA extended access lists: a zone boundary's filter
 ========== ===============================================================================
 """
 
@@ -26,6 +27,7 @@ from dataclasses import dataclass
 from portplan._errors import AuditError, ToolError
 from portplan._tools import read_tool
 from portplan.audit._rules import Ruleset
+from portplan.audit.cisco import read_cisco_acls
 from portplan.audit.iptables import read_ipsets, read_iptables_save
 from portplan.audit.kubernetes import read_network_policies
 from portplan.audit.nftables import read_nftables_json
@@ -34,7 +36,7 @@ from portplan.spaces import Ranges
 
 __all__ = ["RULESET_KINDS", "RulesetFile", "live_ruleset", "read_ruleset", "ruleset_kind"]
 
-RULESET_KINDS = ("nftables", "nft", "iptables", "ip6tables", "ipset", "kubernetes")
+RULESET_KINDS = ("nftables", "nft", "iptables", "ip6tables", "ipset", "kubernetes", "cisco")
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +74,11 @@ def ruleset_kind(text: str, name: str) -> str:
         return "nft"
     if any(line.replace(" ", "") == "kind:NetworkPolicy" for line in lines):
         return "kubernetes"
+    if any(
+        line.startswith(("ip access-list extended ", "ipv6 access-list ", "access-list "))
+        for line in lines
+    ):
+        return "cisco"
     raise AuditError(
         f"{name}: not a ruleset portplan reads (nft -j list ruleset, nft list ruleset, "
         "iptables-save, ip6tables-save, ipset save); name its kind as KIND:PATH "
@@ -98,6 +105,11 @@ def read_ruleset(
     Kubernetes NetworkPolicies (which need the ``plan`` and the ``host`` whose pods they
     select)."""
     kinds = [(f, f.kind or ruleset_kind(f.text, f.name)) for f in files]
+    acls = [f for f, k in kinds if k == "cisco"]
+    if acls:
+        if len(acls) != len(kinds) or len(acls) > 1:
+            raise AuditError("give one file of access lists, and no other ruleset beside it")
+        return read_cisco_acls(acls[0].text, acls[0].name)
     policies = [f for f, k in kinds if k == "kubernetes"]
     if policies:
         if len(policies) != len(kinds) or len(policies) > 1:

@@ -79,20 +79,58 @@ class _Tagged:
         return self.box.sources
 
 
+def _between(plan: Plan, boundary: tuple[str, str], families: frozenset[int]) -> Space:
+    """Packets from the hosts of one zone to the hosts of another (a zone firewall's view)."""
+    source_zone, destination_zone = boundary
+    out = Space.empty()
+    for family in sorted(families):
+        sources = networks_ranges(
+            (n for h in plan.hosts.values() if h.zone == source_zone for n in h.addresses), family
+        )
+        destinations = networks_ranges(
+            (n for h in plan.hosts.values() if h.zone == destination_zone for n in h.addresses),
+            family,
+        )
+        if sources and destinations:
+            out = out | Space.of(family, sources=sources, destinations=destinations)
+    return out
+
+
 class _Direction:
     """The audit of one direction (what the host receives, or sends)."""
 
-    def __init__(self, plan: Plan, host: str, ruleset: Ruleset, hook: Hook) -> None:
+    def __init__(
+        self,
+        plan: Plan,
+        host: str,
+        ruleset: Ruleset,
+        hook: Hook,
+        boundary: tuple[str, str] | None = None,
+    ) -> None:
         self.plan = plan
-        self.host = host
+        self.host = host  #: the host audited, or the boundary (``dmz -> internal``)
         self.ruleset = ruleset
         self.hook = hook
         self.inbound = hook is Hook.INPUT
         self.label = "inbound" if self.inbound else "outbound"
-        addresses = plan.host_addresses(host)
         families = ruleset.families
-        self.universe = _universe(addresses, families, inbound=self.inbound)
-        self.loopback_universe = _loopback_universe(addresses, families)
+        if boundary is None:
+            addresses = plan.host_addresses(host)
+            self.universe = _universe(addresses, families, inbound=self.inbound)
+            self.loopback_universe = _loopback_universe(addresses, families)
+            ending = [
+                r
+                for r in plan.rows_of(host)
+                if (r.destination if self.inbound else r.source) == host
+            ]
+        else:
+            self.universe = _between(plan, boundary, families)
+            self.loopback_universe = Space.empty()
+            ending = [
+                r
+                for r in plan.rows
+                if (r.source_zone, r.destination_zone) == boundary and not r.loopback
+            ]
         exact = all(r.exact for c in ruleset.chains.values() for r in c.rules)
         self.high = Evaluation(ruleset, self.universe, View.NETWORK, Bound.HIGH)
         self.low = (
@@ -101,9 +139,7 @@ class _Direction:
         self.loop_low = Evaluation(ruleset, self.loopback_universe, View.LOOPBACK, Bound.LOW)
         self.rows: list[tuple[PlannedFlow, Space]] = []
         self.loop_rows: list[tuple[PlannedFlow, Space]] = []
-        for row in plan.rows_of(host):
-            if (row.destination if self.inbound else row.source) != host:
-                continue
+        for row in ending:
             space = flow_space(
                 row.source_addresses, row.destination_addresses, row.protocol, row.ports
             )
@@ -352,9 +388,17 @@ class _Direction:
 
 
 def audit_ruleset(
-    plan: Plan, host: str, ruleset: Ruleset, *, egress: bool = False, annotate: bool = False
+    plan: Plan,
+    host: str,
+    ruleset: Ruleset,
+    *,
+    egress: bool = False,
+    annotate: bool = False,
+    boundary: tuple[str, str] | None = None,
 ) -> AuditResult:
-    """Compare the firewall ``ruleset`` of ``host`` with what the plan needs there."""
+    """Compare the firewall ``ruleset`` of ``host`` with what the plan needs there; with
+    ``boundary`` (source zone, destination zone), a zone firewall's filter with the rows that
+    cross it (``host`` then names the boundary in the findings)."""
     result = AuditResult(
         host=host, subject="ruleset", platform=ruleset.platform, files=ruleset.files
     )
@@ -364,9 +408,9 @@ def audit_ruleset(
         result.notes.append(
             f"IPv{family} is not audited: the files given hold no IPv{family} rules"
         )
-    hooks = [Hook.INPUT, Hook.OUTPUT] if egress else [Hook.INPUT]
+    hooks = [Hook.INPUT, Hook.OUTPUT] if egress and boundary is None else [Hook.INPUT]
     for hook in hooks:
-        direction = _Direction(plan, host, ruleset, hook)
+        direction = _Direction(plan, host, ruleset, hook, boundary)
         result.checked += len(direction.rows) + len(direction.loop_rows)
         result.findings += direction.missing()
         result.findings += direction.extra()

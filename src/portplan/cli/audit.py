@@ -37,9 +37,14 @@ def _require_this_machine(plan: Plan, host: str) -> None:
 @option(
     "--host",
     "host",
-    required=True,
     metavar="HOST",
     help="The deployment host the ruleset (or sockets) belong to.",
+)
+@option(
+    "--boundary",
+    metavar="SRC-ZONE:DST-ZONE",
+    help="Instead of --host: the zone boundary a network firewall's access lists filter "
+    "(--ruleset cisco:FILE); the plan's rows that cross it are compared.",
 )
 @option(
     "--ruleset",
@@ -92,7 +97,8 @@ def _require_this_machine(plan: Plan, host: str) -> None:
 @common_options
 def audit_cmd(
     deployment: Path,
-    host: str,
+    host: str | None,
+    boundary: str | None,
     rulesets: tuple[str, ...],
     sockets_file: str | None,
     bindv6only: str,
@@ -112,6 +118,11 @@ def audit_cmd(
     loopback-only, other-address (a planned port bound elsewhere), listening-not-planned.
     """
     plan = load_plan(deployment)
+    if boundary is not None:
+        _audit_boundary(plan, deployment, boundary, host, rulesets, fmt, output)
+        return
+    if host is None:
+        raise UsageError("say which host: --host HOST (or --boundary SRC-ZONE:DST-ZONE)")
     require_host(host, plan.hosts, deployment)
     if not rulesets and not sockets_file and not live:
         raise UsageError(
@@ -152,6 +163,11 @@ def audit_cmd(
         else:
             found, source = live_sockets(), "this machine (live)"
         results.append(audit_listening(plan, host, found, source=source))
+    _report(results, fmt, output, inputs)
+
+
+def _report(results: list[AuditResult], fmt: str, output: Path | None, inputs: list[Path]) -> None:
+    """Write the results in ``fmt``; exit 1 when any audit has a finding."""
     for result in results:
         for note in result.notes:
             log.warning("%s", note)
@@ -166,3 +182,35 @@ def audit_cmd(
     write_output(output, text.encode(), inputs)
     if not all(r.passed for r in results):
         raise click.exceptions.Exit(ExitCode.DIFFERENCE)
+
+
+def _audit_boundary(
+    plan: Plan,
+    deployment: Path,
+    boundary: str,
+    host: str | None,
+    rulesets: tuple[str, ...],
+    fmt: str,
+    output: Path | None,
+) -> None:
+    """The access lists of a zone boundary against the rows that cross it."""
+    source, sep, destination = boundary.partition(":")
+    zones = {h.zone for h in plan.hosts.values() if h.zone}
+    if not sep or source not in zones or destination not in zones:
+        raise UsageError(
+            f"--boundary {boundary!r}: write SRC-ZONE:DST-ZONE with zones of the deployment "
+            f"({', '.join(sorted(zones)) or 'it declares none'})"
+        )
+    if host is not None or not rulesets:
+        raise UsageError("--boundary takes the access lists with --ruleset, and no --host")
+    inputs = [deployment]
+    files = []
+    for spec in rulesets:
+        path, file = ruleset_file(spec)
+        inputs.append(path)
+        files.append(file)
+    ruleset = read_ruleset(files, plan)
+    name = f"{source} -> {destination}"
+    _report(
+        [audit_ruleset(plan, name, ruleset, boundary=(source, destination))], fmt, output, inputs
+    )
