@@ -14,6 +14,7 @@ ip6tables  ``ip6tables-save``
 ipset      ``ipset save`` (or an ``ipset restore`` script)
 kubernetes NetworkPolicies (YAML): the ingress of the host's pods
 cisco      Cisco IOS or ASA extended access lists: a zone boundary's filter
+aws        ``aws ec2 describe-security-groups`` (JSON): the groups attached to the host
 ========== ===============================================================================
 """
 
@@ -27,6 +28,7 @@ from dataclasses import dataclass
 from portplan._errors import AuditError, ToolError
 from portplan._tools import read_tool
 from portplan.audit._rules import Ruleset
+from portplan.audit.aws import read_security_groups
 from portplan.audit.cisco import read_cisco_acls
 from portplan.audit.iptables import read_ipsets, read_iptables_save
 from portplan.audit.kubernetes import read_network_policies
@@ -36,7 +38,16 @@ from portplan.spaces import Ranges
 
 __all__ = ["RULESET_KINDS", "RulesetFile", "live_ruleset", "read_ruleset", "ruleset_kind"]
 
-RULESET_KINDS = ("nftables", "nft", "iptables", "ip6tables", "ipset", "kubernetes", "cisco")
+RULESET_KINDS = (
+    "nftables",
+    "nft",
+    "iptables",
+    "ip6tables",
+    "ipset",
+    "kubernetes",
+    "cisco",
+    "aws",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,10 +65,13 @@ def ruleset_kind(text: str, name: str) -> str:
     stripped = text.lstrip()
     if stripped.startswith("{"):
         try:
-            if "nftables" in json.loads(text):
-                return "nftables"
+            data = json.loads(text)
         except ValueError:
-            pass
+            data = None
+        if isinstance(data, dict) and "nftables" in data:
+            return "nftables"
+        if isinstance(data, dict) and "SecurityGroups" in data:
+            return "aws"
     lines = [
         line.strip()
         for line in text.splitlines()
@@ -105,6 +119,11 @@ def read_ruleset(
     Kubernetes NetworkPolicies (which need the ``plan`` and the ``host`` whose pods they
     select)."""
     kinds = [(f, f.kind or ruleset_kind(f.text, f.name)) for f in files]
+    groups = [f for f, k in kinds if k == "aws"]
+    if groups:
+        if len(groups) != len(kinds) or len(groups) > 1 or plan is None:
+            raise AuditError("give one describe-security-groups file, and no other ruleset")
+        return read_security_groups(groups[0].text, groups[0].name, plan)
     acls = [f for f, k in kinds if k == "cisco"]
     if acls:
         if len(acls) != len(kinds) or len(acls) > 1:
