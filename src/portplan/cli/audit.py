@@ -53,8 +53,9 @@ def _require_this_machine(plan: Plan, host: str) -> None:
     metavar="[KIND:]FILE",
     help="A ruleset collected on HOST (repeatable: iptables-save, ip6tables-save and ipset "
     "save together): nft -j list ruleset, nft list ruleset, iptables-save, ip6tables-save, "
-    "ipset save. KIND (" + ", ".join(RULESET_KINDS) + ") names the format when its content "
-    "does not tell.",
+    "ipset save, NetworkPolicy YAML, aws ec2 describe-security-groups JSON, or Cisco IOS/ASA "
+    "access lists (with --boundary). KIND (" + ", ".join(RULESET_KINDS) + ") names the "
+    "format when its content does not tell.",
 )
 @option(
     "--sockets",
