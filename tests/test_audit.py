@@ -271,23 +271,18 @@ def run(*args: str) -> tuple[int, str, str]:
     return result.exit_code, result.stdout, result.stderr
 
 
+def audit_changed_da01(tmp_path: Path) -> tuple[str, ...]:
+    """The audit command of da01 with its changed IPv4 ruleset and its IPv6 golden."""
+    bad = str(changed_da01(tmp_path))
+    v6 = str(DA01 / "da01.v6")
+    return ("audit", str(NEXUS), "--host", "da01", "--ruleset", bad, "--ruleset", v6)
+
+
 def test_cli_exits_0_without_findings_and_1_with_them(tmp_path: Path) -> None:
     v4, v6 = str(DA01 / "da01.v4"), str(DA01 / "da01.v6")
     code, out, _err = run("audit", str(NEXUS), "--host", "da01", "--ruleset", v4, "--ruleset", v6)
     assert code == 0 and "da01: no findings" in out
-    bad = str(changed_da01(tmp_path))
-    code, out, _err = run(
-        "audit",
-        str(NEXUS),
-        "--host",
-        "da01",
-        "--ruleset",
-        bad,
-        "--ruleset",
-        v6,
-        "--format",
-        "json",
-    )
+    code, out, _err = run(*audit_changed_da01(tmp_path), "--format", "json")
     assert code == 1
     data = machine.document(out, "audit")
     (audit,) = data["audits"]
@@ -297,26 +292,12 @@ def test_cli_exits_0_without_findings_and_1_with_them(tmp_path: Path) -> None:
 
 
 def test_cli_csv_junit_and_annotated_copy(tmp_path: Path) -> None:
-    bad = str(changed_da01(tmp_path))
-    v6 = str(DA01 / "da01.v6")
-    code, out, _err = run(
-        "audit", str(NEXUS), "--host", "da01", "--ruleset", bad, "--ruleset", v6, "--format", "csv"
-    )
+    code, out, _err = run(*audit_changed_da01(tmp_path), "--format", "csv")
     assert code == 1 and out.splitlines()[0].startswith("host,kind,direction,flow")
     assert len(out.splitlines()) == 6
+    annotated = str(tmp_path / "annotated")
     code, out, _err = run(
-        "audit",
-        str(NEXUS),
-        "--host",
-        "da01",
-        "--ruleset",
-        bad,
-        "--ruleset",
-        v6,
-        "--format",
-        "junit",
-        "--annotate",
-        str(tmp_path / "annotated"),
+        *audit_changed_da01(tmp_path), "--format", "junit", "--annotate", annotated
     )
     assert code == 1 and 'failures="3"' in out
     copy = (tmp_path / "annotated" / "da01.v4").read_text().splitlines()

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import ipaddress
 import random
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -27,7 +27,7 @@ from hypothesis import strategies as st
 import netns
 from netns import PASSED, Address, Probe, outsider_addresses, pick_address
 from plancheck import neighbours, sample
-from portplan.audit import FindingKind, audit_ruleset
+from portplan.audit import FindingKind, Ruleset, audit_ruleset
 from portplan.audit.collect import RulesetFile, read_ruleset
 from portplan.audit.nftables import read_nftables_json
 from portplan.audit.ruleset import NEIGHBOUR_DISCOVERY, permitted
@@ -240,9 +240,11 @@ SETTINGS = settings(
 )
 
 
-@SETTINGS
-@given(case=cases(distinct=True), seed=st.integers(0, 2**16))
-def test_nftables_audit_agrees_with_the_kernel(case: tuple[Any, Any], seed: int) -> None:
+#: loads the changed ruleset of a host in its node and reads it back as the kernel holds it
+Loader = Callable[[netns.Topology, netns.Node, Plan, str, "Change", random.Random], Ruleset]
+
+
+def _agrees_with_the_kernel(case: tuple[Any, Any], seed: int, load: Loader) -> None:
     plan = plan_of(*case)
     host = receiving_host(plan)
     assume(host is not None)
@@ -253,46 +255,49 @@ def test_nftables_audit_agrees_with_the_kernel(case: tuple[Any, Any], seed: int)
         own = [pick_address(n, taken) for n in plan.host_addresses(host)]
         node = topo.add_node("host", own)
         change = Change(rng, plan, host, own)
-        (text,) = get_target("nftables").render(plan, RuleOptions(hosts=(host,))).values()
-        topo.nft(node, _nft(text, change, rng))
-        ruleset = read_nftables_json(topo.nft_json(node), "kernel")
+        ruleset = load(topo, node, plan, host, change, rng)
         sources = _sources(plan, change, rng, set(own))
         passed = _kernel(topo, node, sources, _ports(change, rng))
     wrong = _compare(plan, host, ruleset, passed)
     assert wrong == [], "\n".join(wrong[:20])
     _check_findings(plan, host, ruleset, change, passed)
+
+
+def _load_nftables(
+    topo: netns.Topology, node: netns.Node, plan: Plan, host: str, change: Change, rng: Any
+) -> Ruleset:
+    (text,) = get_target("nftables").render(plan, RuleOptions(hosts=(host,))).values()
+    topo.nft(node, _nft(text, change, rng))
+    return read_nftables_json(topo.nft_json(node), "kernel")
+
+
+def _load_iptables(
+    topo: netns.Topology, node: netns.Node, plan: Plan, host: str, change: Change, rng: Any
+) -> Ruleset:
+    files = get_target("iptables").render(plan, RuleOptions(hosts=(host,)))
+    _iptables(files, host, change, rng)
+    if f"{host}.ipset" in files:
+        topo.exec(node, ["ipset", "restore"], stdin=files[f"{host}.ipset"])
+    topo.exec(node, ["iptables-restore", "-w", "5"], stdin=files[f"{host}.v4"])
+    topo.exec(node, ["ip6tables-restore", "-w", "5"], stdin=files[f"{host}.v6"])
+    saved = [
+        RulesetFile("iptables-save", topo.exec(node, ["iptables-save"]).stdout, "iptables"),
+        RulesetFile("ip6tables-save", topo.exec(node, ["ip6tables-save"]).stdout, "ip6tables"),
+        RulesetFile("ipset save", topo.exec(node, ["ipset", "save"]).stdout, "ipset"),
+    ]
+    return read_ruleset(saved)
+
+
+@SETTINGS
+@given(case=cases(distinct=True), seed=st.integers(0, 2**16))
+def test_nftables_audit_agrees_with_the_kernel(case: tuple[Any, Any], seed: int) -> None:
+    _agrees_with_the_kernel(case, seed, _load_nftables)
 
 
 @SETTINGS
 @given(case=cases(distinct=True), seed=st.integers(0, 2**16))
 def test_iptables_audit_agrees_with_the_kernel(case: tuple[Any, Any], seed: int) -> None:
-    plan = plan_of(*case)
-    host = receiving_host(plan)
-    assume(host is not None)
-    assert host is not None
-    rng = random.Random(seed)
-    with netns.topology() as topo:
-        taken: set[Address] = set()
-        own = [pick_address(n, taken) for n in plan.host_addresses(host)]
-        node = topo.add_node("host", own)
-        change = Change(rng, plan, host, own)
-        files = get_target("iptables").render(plan, RuleOptions(hosts=(host,)))
-        _iptables(files, host, change, rng)
-        if f"{host}.ipset" in files:
-            topo.exec(node, ["ipset", "restore"], stdin=files[f"{host}.ipset"])
-        topo.exec(node, ["iptables-restore", "-w", "5"], stdin=files[f"{host}.v4"])
-        topo.exec(node, ["ip6tables-restore", "-w", "5"], stdin=files[f"{host}.v6"])
-        saved = [
-            RulesetFile("iptables-save", topo.exec(node, ["iptables-save"]).stdout, "iptables"),
-            RulesetFile("ip6tables-save", topo.exec(node, ["ip6tables-save"]).stdout, "ip6tables"),
-            RulesetFile("ipset save", topo.exec(node, ["ipset", "save"]).stdout, "ipset"),
-        ]
-        ruleset = read_ruleset(saved)
-        sources = _sources(plan, change, rng, set(own))
-        passed = _kernel(topo, node, sources, _ports(change, rng))
-    wrong = _compare(plan, host, ruleset, passed)
-    assert wrong == [], "\n".join(wrong[:20])
-    _check_findings(plan, host, ruleset, change, passed)
+    _agrees_with_the_kernel(case, seed, _load_iptables)
 
 
 def test_addresses_are_documentation_only() -> None:
