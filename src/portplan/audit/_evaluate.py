@@ -193,6 +193,8 @@ class Evaluation:
     def permitted(self, hook: Hook) -> Space:
         """What passes every base chain on ``hook`` (no chain there: everything)."""
         result = self.universe
+        if self.view is View.LOOPBACK and not self.ruleset.loopback_filtered:
+            return result
         for key in self.ruleset.paths.get(hook, []):
             result = result & self.passes(key)
             if not result:

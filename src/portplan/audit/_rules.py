@@ -95,3 +95,5 @@ class Ruleset:
     paths: dict[Hook, list[str]] = field(default_factory=dict)  #: hook → base chain keys
     families: frozenset[int] = frozenset({4, 6})  #: the families the files say anything about
     notes: list[str] = field(default_factory=list)  #: what the parser set aside, and why
+    #: whether loopback traffic is filtered at all (Windows, pods and instances do not)
+    loopback_filtered: bool = True

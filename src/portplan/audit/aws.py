@@ -82,7 +82,7 @@ def read_security_groups(text: str, name: str, plan: Plan) -> Ruleset:
             f"{name}: not the JSON of `aws ec2 describe-security-groups` ({exc})"
         ) from None
     names = {str(g.get("GroupId")): str(g.get("GroupName", "")) for g in groups}
-    ruleset = Ruleset(platform="aws", files=(name,))
+    ruleset = Ruleset(platform="aws", files=(name,), loopback_filtered=False)
     for hook, key in ((Hook.INPUT, "IpPermissions"), (Hook.OUTPUT, "IpPermissionsEgress")):
         chain = Chain(key=f"security groups {key}", name=key, policy=Verdict.DROP, where=name)
         for group in groups:

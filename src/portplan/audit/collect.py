@@ -15,6 +15,7 @@ ipset      ``ipset save`` (or an ``ipset restore`` script)
 kubernetes NetworkPolicies (YAML): the ingress of the host's pods
 cisco      Cisco IOS or ASA extended access lists: a zone boundary's filter
 aws        ``aws ec2 describe-security-groups`` (JSON): the groups attached to the host
+windows    the Windows Defender Firewall ActiveStore as JSON (the one-liner of docs/audit.md)
 ========== ===============================================================================
 """
 
@@ -33,6 +34,7 @@ from portplan.audit.cisco import read_cisco_acls
 from portplan.audit.iptables import read_ipsets, read_iptables_save
 from portplan.audit.kubernetes import read_network_policies
 from portplan.audit.nftables import read_nftables_json
+from portplan.audit.windows import read_active_store
 from portplan.plan import Plan
 from portplan.spaces import Ranges
 
@@ -47,6 +49,7 @@ RULESET_KINDS = (
     "kubernetes",
     "cisco",
     "aws",
+    "windows",
 )
 
 
@@ -72,6 +75,8 @@ def ruleset_kind(text: str, name: str) -> str:
             return "nftables"
         if isinstance(data, dict) and "SecurityGroups" in data:
             return "aws"
+        if isinstance(data, dict) and "rules" in data and "profiles" in data:
+            return "windows"
     lines = [
         line.strip()
         for line in text.splitlines()
@@ -119,6 +124,11 @@ def read_ruleset(
     Kubernetes NetworkPolicies (which need the ``plan`` and the ``host`` whose pods they
     select)."""
     kinds = [(f, f.kind or ruleset_kind(f.text, f.name)) for f in files]
+    stores = [f for f, k in kinds if k == "windows"]
+    if stores:
+        if len(stores) != len(kinds) or len(stores) > 1 or plan is None or host is None:
+            raise AuditError("give one Windows firewall export, and no other ruleset beside it")
+        return read_active_store(stores[0].text, stores[0].name, plan, host)
     groups = [f for f, k in kinds if k == "aws"]
     if groups:
         if len(groups) != len(kinds) or len(groups) > 1 or plan is None:

@@ -164,7 +164,7 @@ def read_network_policies(text: str, name: str, plan: Plan, host: str) -> Rulese
             )
     if selecting:
         chain.policy = Verdict.DROP  # selected pods accept only what some rule allows
-    ruleset = Ruleset(platform="kubernetes", files=(name,))
+    ruleset = Ruleset(platform="kubernetes", files=(name,), loopback_filtered=False)
     ruleset.chains[chain.key] = chain
     ruleset.paths[Hook.INPUT] = [chain.key]
     return ruleset

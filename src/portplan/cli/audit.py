@@ -53,8 +53,10 @@ def _require_this_machine(plan: Plan, host: str) -> None:
     metavar="[KIND:]FILE",
     help="A ruleset collected on HOST (repeatable: iptables-save, ip6tables-save and ipset "
     "save together): nft -j list ruleset, nft list ruleset, iptables-save, ip6tables-save, "
-    "ipset save, NetworkPolicy YAML, aws ec2 describe-security-groups JSON, or Cisco IOS/ASA "
-    "access lists (with --boundary). KIND (" + ", ".join(RULESET_KINDS) + ") names the "
+    "ipset save, NetworkPolicy YAML, aws ec2 describe-security-groups JSON, the Windows "
+    "firewall JSON of docs/audit.md, or Cisco IOS/ASA access lists (with --boundary). KIND ("
+    + ", ".join(RULESET_KINDS)
+    + ") names the "
     "format when its content does not tell.",
 )
 @option(
