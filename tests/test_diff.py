@@ -25,6 +25,8 @@ from portplan.diff import ChangeKind, diff_plans
 from portplan.load.deployment import load_deployment
 from portplan.pipeline import plan_bundle
 from portplan.spaces import ports_text
+from portplan.targets.aws_delta import _rules  # the target's own rules, before the commands
+from portplan.targets.base import RuleOptions
 
 DATA = Path(__file__).resolve().parent / "data" / "diff"
 OLD = examples.EXAMPLES / "shopping-contoso.yaml"
@@ -175,3 +177,33 @@ def test_a_product_version_swapped(tmp_path: Path) -> None:
 def test_bad_input_exits_2(args: tuple[str, ...], words: str) -> None:
     code, _out, err = run("diff", *args)
     assert code == 2 and words in err, err
+
+
+def test_aws_delta_takes_the_old_groups_to_the_new(
+    golden: Callable[[str, bytes], None],
+) -> None:
+    """The script authorizes exactly the new target's rules the old lacks and revokes the
+    others: applied to the old rules, it gives the new ones."""
+    code, out, err = run("diff", "examples/shopping-contoso.yaml",
+                         "tests/data/diff/contoso-changed.yaml", "--delta", "aws")  # fmt: skip
+    assert code == 0, err
+    golden("diff/contoso-changed/aws-delta.sh", out)
+    old = set(_rules(plan_bundle(load_deployment(OLD)), RuleOptions()))
+    new = set(_rules(plan_bundle(load_deployment(CHANGED)), RuleOptions()))
+    text = out.decode()
+
+    def keys(verb: str) -> set[tuple[str, str, str, str]]:
+        found = set()
+        for line in text.splitlines():
+            if line.startswith(f"aws ec2 {verb}-security-group-ingress"):
+                host = line.split("sg portplan-", 1)[1].split(")", 1)[0]
+                fields = dict(p.split("=", 1) for p in line.split("'")[1].split(",")[:3])
+                peer = line.split("Cidr")[1].split("=", 1)[1].split(",")[0].split("}")[0]
+                found.add((host, fields["FromPort"], fields["ToPort"], peer))
+        return found
+
+    def simple(rules: set[tuple[object, ...]]) -> set[tuple[str, str, str, str]]:
+        return {(str(k[0]), str(k[3]), str(k[4]), str(k[5])) for k in rules}
+
+    assert keys("authorize") == simple(new - old)
+    assert keys("revoke") == simple(old - new)

@@ -22,6 +22,8 @@ from portplan.load.product import load_product
 from portplan.load.revision import at_revision, is_revision
 from portplan.plan import Plan
 from portplan.report.diff import diff_csv, diff_json, diff_junit, diff_table, diff_xlsx
+from portplan.targets.aws_delta import aws_delta
+from portplan.targets.base import RuleOptions
 
 __all__ = ["diff_cmd"]
 
@@ -82,13 +84,26 @@ def _load(path: Path, text: str | None) -> tuple[Bundle, Plan]:
     help="Swap a product of the new side: a catalog id or a product file for product OLD "
     "(repeatable). Without NEW, the new side is OLD with the swap.",
 )
+@option(
+    "--delta",
+    type=click.Choice(["aws"]),
+    help="Instead of the report: the commands that take what the target generated for OLD to "
+    "what it generates for NEW (aws: AWS CLI authorize/revoke of security-group rules).",
+)
+@option("--egress", is_flag=True, help="With --delta: the rules are generated with --egress.")
 @format_option(
     "table", "json", "csv", "xlsx", "junit", help="Output format; csv and xlsx are the delta."
 )
 @output_option("Write to PATH ('-': standard output; required for xlsx on a terminal).")
 @common_options
 def diff_cmd(
-    old: str, new: str | None, swaps: tuple[str, ...], fmt: str, output: Path | None
+    old: str,
+    new: str | None,
+    swaps: tuple[str, ...],
+    delta: str | None,
+    egress: bool,
+    fmt: str,
+    output: Path | None,
 ) -> None:
     """Compare two plans: what to open, what to close; exit 1 when they differ.
 
@@ -117,6 +132,10 @@ def diff_cmd(
                     inputs.append(new_path)
                 text = _swapped(new_path, new_text, swaps, renamed) if swaps else new_text
                 new_bundle, new_plan = _load(new_path, text)
+    if delta is not None:
+        script = aws_delta(old_plan, new_plan, RuleOptions(egress=egress))
+        write_output(output, script.encode(), inputs)
+        return
     names = (old, new if new is not None else f"{old} with {', '.join(swaps)}")
     found = diff_plans(
         old_plan, new_plan, old_side=old_bundle, new_side=new_bundle, names=names, renamed=renamed
