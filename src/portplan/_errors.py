@@ -22,6 +22,7 @@ from portplan._text import format_path
 
 __all__ = [
     "ApplyError",
+    "AuditError",
     "ConditionSyntaxError",
     "Diagnostic",
     "InputError",
@@ -149,6 +150,11 @@ class OverlayError(PortplanError, ValueError):
     """A results document (the JSON of ``verify``, and later ``audit`` or ``diff``) that a
     report cannot overlay: not JSON, an unknown kind, a format version this portplan does not
     read, or a field missing or of the wrong type."""
+
+
+class AuditError(PortplanError, ValueError):
+    """A ruleset or a collected file that cannot be read as its format says, or a comparison
+    that cannot be made as asked; nothing is judged from it."""
 
 
 class LockoutError(PortplanError, ValueError):

@@ -67,6 +67,14 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "portplan.cli.verify:verify_cmd",
         "Probe every planned flow that starts on this machine; exit 1 if any fails.",
     ),
+    "audit": (
+        "portplan.cli.audit:audit_cmd",
+        "Audit HOST against the plan: its firewall and its sockets; exit 1 on any finding.",
+    ),
+    "diff": (
+        "portplan.cli.diff:diff_cmd",
+        "Compare two plans: what to open, what to close; exit 1 when they differ.",
+    ),
     "diagram": (
         "portplan.cli.diagram:diagram_cmd",
         "Draw DEPLOYMENT or PRODUCT: one edge per pair, with its ports, conditional flows dashed.",

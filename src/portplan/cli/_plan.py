@@ -3,21 +3,29 @@ input or the catalog, with the loader's warnings logged and host names checked."
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from portplan import pipeline
-from portplan._errors import UsageError
+from portplan._errors import InputError, UsageError
 from portplan._text import choice_hint
+from portplan.audit.collect import RULESET_KINDS, RulesetFile
 from portplan.cli._files import read_input
 from portplan.cli._options import log
 from portplan.load.catalog import catalog_ids, catalog_path, load_catalog_product
 from portplan.load.deployment import load_deployment
 from portplan.load.product import load_product
+from portplan.load.reading import read_text
 from portplan.model.product import Product
 from portplan.plan import Plan
 
-__all__ = ["load_plan", "load_plan_or_product", "load_product_arg", "require_host"]
+__all__ = [
+    "load_plan",
+    "load_plan_or_product",
+    "load_product_arg",
+    "require_host",
+    "ruleset_file",
+]
 
 
 def load_plan(deployment: Path) -> tuple[Plan, tuple[Path, ...]]:
@@ -65,3 +73,16 @@ def load_plan_or_product(ref: str) -> tuple[Plan | Product, list[Path]]:
                 log.warning("%s", warning)
         return loaded, [path]
     return load_catalog_product(ref), []  # raises UnknownProductError with a did-you-mean
+
+
+def ruleset_file(spec: str, kinds: Sequence[str] = RULESET_KINDS) -> tuple[Path, RulesetFile]:
+    """``[KIND:]PATH`` (KIND one of ``kinds``) → the file's path and its content."""
+    kind, sep, rest = spec.partition(":")
+    path = Path(rest) if sep and kind in kinds else Path(spec)
+    named = kind if sep and kind in kinds else None
+    name, text = read_input(path)
+    if text is None:  # read as every input is: a regular file of bounded size, UTF-8
+        text, problems = read_text(path)
+        if text is None:
+            raise InputError(problems)
+    return path, RulesetFile(str(name), text, named)

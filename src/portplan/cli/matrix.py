@@ -9,9 +9,19 @@ import click
 
 from portplan._errors import UsageError
 from portplan._text import choice_hint
+from portplan.audit.collect import read_ruleset
+from portplan.audit.ruleset import Coverage, coverage
 from portplan.cli._files import is_stdio, width, write_output
-from portplan.cli._options import common_options, format_option, option, output_option
-from portplan.cli._plan import load_plan
+from portplan.cli._options import (
+    common_options,
+    format_option,
+    hosts_option,
+    option,
+    output_option,
+)
+from portplan.cli._plan import load_plan, require_host, ruleset_file
+from portplan.plan import Plan
+from portplan.report.against import against_bytes
 from portplan.report.matrix import explain_text, matrix_bytes
 
 __all__ = ["matrix_cmd"]
@@ -30,9 +40,30 @@ __all__ = ["matrix_cmd"]
     multiple=True,
     help="Say why FLOW (product/flow-id or flow-id) is in or out, instead of the matrix.",
 )
+@option(
+    "--against",
+    "against",
+    multiple=True,
+    metavar="[KIND:]FILE",
+    help="Mark each row of the --host hosts permitted already (and by which rules), partly "
+    "or not, by this ruleset collected on them (as audit --ruleset reads it; repeatable).",
+)
+@hosts_option("With --against: the hosts the ruleset is for (repeatable; their rows only).")
+@option(
+    "--still-to-open",
+    is_flag=True,
+    help="With --against: leave out the rows the ruleset permits in full.",
+)
 @common_options
 def matrix_cmd(
-    deployment: Path, fmt: str, output: str | None, overwrite: bool, explain: tuple[str, ...]
+    deployment: Path,
+    fmt: str,
+    output: str | None,
+    overwrite: bool,
+    explain: tuple[str, ...],
+    against: tuple[str, ...],
+    hosts: tuple[str, ...],
+    still_to_open: bool,
 ) -> None:
     """Expand DEPLOYMENT into its concrete flow matrix: who must reach whom, on what.
 
@@ -52,6 +83,33 @@ def matrix_cmd(
             texts.append(explain_text(plan, decision))
         write_output(output, "\n".join(texts).encode(), inputs, overwrite=overwrite)
         return
+    if against or hosts or still_to_open:
+        marked = _against(plan, deployment, against, hosts, still_to_open, fmt)
+        read = [*inputs, *(ruleset_file(spec)[0] for spec in against)]
+        write_output(output, marked, read, overwrite=overwrite)
+        return
     if fmt == "xlsx" and is_stdio(output) and sys.stdout.isatty():
         raise UsageError("xlsx is binary; give -o FILE.xlsx or redirect standard output")
     write_output(output, matrix_bytes(plan, fmt, width=width()), inputs, overwrite=overwrite)
+
+
+def _against(
+    plan: Plan,
+    deployment: Path,
+    against: tuple[str, ...],
+    hosts: tuple[str, ...],
+    still_to_open: bool,
+    fmt: str,
+) -> bytes:
+    """The matrix of ``hosts`` marked with what the ruleset ``against`` permits already."""
+    if not against or not hosts:
+        raise UsageError("--against FILE needs --host HOST (the host the ruleset is for)")
+    if fmt == "xlsx":
+        raise UsageError("--against writes table, csv, md or json")
+    for host in hosts:
+        require_host(host, plan.hosts, deployment)
+    ruleset = read_ruleset([ruleset_file(spec)[1] for spec in against], plan, hosts[0])
+    found: dict[int, Coverage] = {}
+    for host in hosts:
+        found.update(coverage(plan, host, ruleset))
+    return against_bytes(plan, found, fmt, width=width(), still_to_open=still_to_open)

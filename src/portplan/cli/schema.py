@@ -21,7 +21,7 @@ def schema_cmd(kind: str) -> None:
     """Print the JSON Schema of an input file or of a JSON output.
 
     KIND is an input file (product, deployment: for editor validation) or the JSON output of a
-    command (catalog, matrix, show, targets, verify: for whoever reads it).
+    command (audit, catalog, diff, matrix, show, targets, verify: for whoever reads it).
     """
     schema = json_schema(kind) if kind in _INPUT_KINDS else output_schema(kind)
     click.echo(json_text(schema), nl=False)

@@ -72,6 +72,13 @@ __all__ = ["verify_cmd"]
 )
 @option("--no-identify", is_flag=True, help="Only probe; do not identify services.")
 @option(
+    "--expect-blocked",
+    is_flag=True,
+    help="Also probe what the plan does not hold and must stay blocked: the ports beside each "
+    "planned range, other sources' planned ports, and the deployment's forbidden: list. Each "
+    "passes only when blocked (filtered, rejected, refused; UDP also closed, open|filtered).",
+)
+@option(
     "--radius-secret-file",
     type=click.Path(path_type=Path, dir_okay=False),
     help="File holding the RADIUS shared secret (or set PORTPLAN_RADIUS_SECRET).",
@@ -88,6 +95,7 @@ def verify_cmd(
     second_look: bool,
     deadline: float | None,
     no_identify: bool,
+    expect_blocked: bool,
     radius_secret_file: Path | None,
     fmt: str,
     output: str | None,
@@ -123,6 +131,7 @@ def verify_cmd(
             secrets=secrets,
             progress=advance,
             deadline=deadline,
+            expect_blocked=expect_blocked,
         )
     if fmt == "json":
         text = verify_json(found.checks, found.skipped)

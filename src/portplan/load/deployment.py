@@ -14,7 +14,7 @@ from portplan.load.product import read_product
 from portplan.load.reading import NO_SUCH_FILE
 from portplan.load.validate import validate
 from portplan.load.yamlsrc import SourceMap, load_yaml
-from portplan.model.deployment import Deployment, ProductBinding
+from portplan.model.deployment import Deployment, Forbidden, Management, ProductBinding
 from portplan.model.product import Configurability, Product
 
 __all__ = ["Bundle", "deployment_from", "load_deployment", "read_deployment"]
@@ -71,18 +71,25 @@ def deployment_from(
         if product is not None:
             products[product_id] = product
             problems.extend(_check_binding(deployment, product_id, binding, product, source))
-    for index, access in enumerate(deployment.management):
-        for side, names in (("from", access.source), ("to", access.destination or ())):
+    entries: list[tuple[str, str, Management | Forbidden]] = [
+        ("management", "management access", m) for m in deployment.management
+    ]
+    entries += [("forbidden", "forbidden connection", f) for f in deployment.forbidden]
+    counters = {"management": 0, "forbidden": 0}
+    for key, what, entry in entries:
+        index = counters[key]
+        counters[key] += 1
+        for side, names in (("from", entry.source or ()), ("to", entry.destination or ())):
             for position, name in enumerate(names):
                 if name in deployment.hosts:
                     continue
-                where: tuple[str | int, ...] = ("management", index, side, position)
+                where: tuple[str | int, ...] = (key, index, side, position)
                 if not source.has(where):
-                    where = ("management", index, side)
+                    where = (key, index, side)
                 problems.append(
                     source.diagnostic(
                         where,
-                        f"management access {access.id!r} names unknown host {name!r}",
+                        f"{what} {entry.id!r} names unknown host {name!r}",
                         choice_hint(name, deployment.hosts, "hosts")
                         + "; declare it under 'hosts:'",
                     )

@@ -29,7 +29,7 @@ from portplan.model._types import (
     special_kind,
 )
 
-__all__ = ["Deployment", "Host", "Kubernetes", "Management", "ProductBinding"]
+__all__ = ["Deployment", "Forbidden", "Host", "Kubernetes", "Management", "ProductBinding"]
 
 
 AddressList = Annotated[tuple[NetworkField, ...], BeforeValidator(as_tuple), OneOrMany()]
@@ -147,6 +147,22 @@ class Management(BaseModel):
     purpose: str
 
 
+class Forbidden(BaseModel):
+    """Connections that must stay blocked whatever else is open (``portplan verify
+    --expect-blocked`` proves they are): a database port from the client subnet, say."""
+
+    model_config = MODEL_CONFIG
+
+    id: Identifier
+    source: HostList | None = Field(
+        None, alias="from", description="hosts that must not reach it; default: every host"
+    )
+    destination: HostList = Field(alias="to", description="hosts that must not be reached")
+    protocol: Protocol = Protocol.TCP
+    ports: LiteralPorts
+    purpose: str = Field(description="why it must stay blocked")
+
+
 class Deployment(BaseModel):
     """Products bound to hosts."""
 
@@ -157,6 +173,9 @@ class Deployment(BaseModel):
     hosts: dict[HostName, Host]
     management: tuple[Management, ...] = Field(
         (), description="operator access kept open on every host it names"
+    )
+    forbidden: tuple[Forbidden, ...] = Field(
+        (), description="connections that must stay blocked (verify --expect-blocked)"
     )
     products: dict[ProductId, ProductBinding] = Field(
         min_length=1, description="catalog product id (or the id of the product in `file`)"

@@ -24,6 +24,7 @@ from portplan.model.conditions import And, Condition
 from portplan.model.deployment import Deployment, Host, ProductBinding
 from portplan.model.ports import PortRange, PortSet
 from portplan.model.product import ComponentKind, Flow, Product
+from portplan.plan._forbidden import forbidden_flows
 from portplan.plan._management import management_rows
 from portplan.plan._placement import Placement
 from portplan.plan._types import LOOPBACK, Decision, FlowFacts, Hop, Plan, PlannedFlow
@@ -72,6 +73,7 @@ def build_plan(source: PlanInput) -> Plan:
         warnings.extend(expander.warnings)
         problems.extend(expander.problems)
     management_rows(deployment, rows, decisions)
+    forbidden = forbidden_flows(deployment, rows, problems)
     if problems:
         raise PlanError(dict.fromkeys(problems))
     return Plan(
@@ -81,6 +83,7 @@ def build_plan(source: PlanInput) -> Plan:
         warnings=tuple(dict.fromkeys(warnings)),
         hosts=deployment.hosts,
         products={product_id: source.products[product_id] for product_id in deployment.products},
+        forbidden=forbidden,
     )
 
 

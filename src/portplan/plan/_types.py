@@ -13,7 +13,16 @@ from portplan.model.deployment import Host
 from portplan.model.ports import PortSet
 from portplan.model.product import Product
 
-__all__ = ["LOOPBACK", "MANAGEMENT", "Decision", "FlowFacts", "Hop", "Plan", "PlannedFlow"]
+__all__ = [
+    "LOOPBACK",
+    "MANAGEMENT",
+    "Decision",
+    "FlowFacts",
+    "ForbiddenFlow",
+    "Hop",
+    "Plan",
+    "PlannedFlow",
+]
 
 #: the product name of the rows the deployment's own ``management:`` access gives
 MANAGEMENT = "management"
@@ -157,6 +166,18 @@ class Decision:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class ForbiddenFlow:
+    """A connection the deployment declares must stay blocked (``forbidden:``)."""
+
+    id: str
+    sources: tuple[str, ...]  #: host names; empty: every host
+    destinations: tuple[str, ...]
+    protocol: Protocol
+    ports: PortSet
+    purpose: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Plan:
     """The concrete flow matrix of a deployment, with the decision behind every product flow."""
 
@@ -167,6 +188,7 @@ class Plan:
     hosts: Mapping[str, Host]  #: the deployment's hosts, by name
     #: the products the deployment uses, by id (names, documents and flows for publishing)
     products: Mapping[str, Product] = field(default_factory=dict)
+    forbidden: tuple[ForbiddenFlow, ...] = ()  #: what must stay blocked
     _by_host: dict[str, list[PlannedFlow]] = field(
         default_factory=dict, init=False, repr=False, compare=False
     )

@@ -23,6 +23,7 @@ from itertools import chain
 from portplan._errors import VerifyError
 from portplan.model._types import Protocol, network_text, special_kind
 from portplan.plan import Plan, PlannedFlow
+from portplan.probe.blocked import BLOCKED_OUTCOMES, blocked_probes
 from portplan.probe.dns import DNS_TIMEOUT, NameLookup, resolve_names
 from portplan.probe.engine import (
     Evidence,
@@ -69,6 +70,8 @@ class FlowCheck:
     #: not resolve, ``probe.address`` is the name itself (and nothing is probed)
     dns_name: str | None = None
     lookup: NameLookup | None = None  #: what ``dns_name`` resolved to, once resolved
+    #: a connection the plan does not hold (``--expect-blocked``): it passes when blocked
+    expect_blocked: bool = False
 
     @property
     def outcome(self) -> Outcome | None:
@@ -81,6 +84,8 @@ class FlowCheck:
 
     @property
     def passed(self) -> bool:
+        if self.expect_blocked:
+            return self.result is not None and self.result.outcome in BLOCKED_OUTCOMES
         if self.result is None or not self.result.outcome.passes:
             return False
         return self.identification is None or self.identification.matches
@@ -309,7 +314,12 @@ async def run_checks(
             ):
                 check.temporary_listener = True
                 return
-            if check.temporary_listener or not identify_services or not check.row.app_protocol:
+            if (
+                check.temporary_listener
+                or check.expect_blocked
+                or not identify_services
+                or not check.row.app_protocol
+            ):
                 return
             udp_silent = (
                 check.probe.protocol is Protocol.UDP and result.outcome is Outcome.OPEN_FILTERED
@@ -427,6 +437,7 @@ def verify(
     secrets: Mapping[str, bytes] | None = None,
     progress: Callable[[int, int], None] | None = None,
     deadline: float | None = None,
+    expect_blocked: bool = False,
 ) -> Verification:
     """Probe, from this machine, every planned flow that starts on ``sources``.
 
@@ -436,7 +447,8 @@ def verify(
     :class:`VerifyError` when there is nothing to verify from here.  ``progress`` is called
     with (probes done, probes planned) as probes complete.  ``deadline`` bounds the whole
     run, in seconds (default: :func:`default_deadline`); ports not settled by then are
-    ``unfinished`` (and fail).
+    ``unfinished`` (and fail).  ``expect_blocked`` also probes connections the plan does not
+    hold, each of which passes only when it is blocked (:mod:`portplan.probe.blocked`).
     """
     local = local_addresses()
     if sources is None:
@@ -450,6 +462,10 @@ def verify(
     if unknown:
         raise VerifyError(f"no host {unknown[0]!r} in deployment {plan.deployment}")
     checks, skipped = plan_checks(plan, sources, flows=flows, local=local)
+    if expect_blocked:
+        for source in sources:
+            for row, probe, why in blocked_probes(plan, source, local):
+                checks.append(FlowCheck(row=row, probe=probe, expect_blocked=True, notes=[why]))
     if not checks and not skipped:
         raise VerifyError(f"no planned flow starts on {', '.join(sources)}")
     seconds = default_deadline(checks) if deadline is None else deadline

@@ -22,7 +22,7 @@ __all__ = ["FORMAT_VERSION", "OUTPUT_KINDS", "document", "output_schema"]
 #: the version of every JSON document this portplan writes
 FORMAT_VERSION = "1.0"
 #: the kinds of JSON document, each with a schema in ``portplan/report/schemas/KIND.json``
-OUTPUT_KINDS = ("catalog", "matrix", "show", "targets", "verify")
+OUTPUT_KINDS = ("audit", "catalog", "diff", "matrix", "show", "targets", "verify")
 
 
 def document(kind: str, body: Mapping[str, Any]) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -16,36 +16,53 @@ from openpyxl.writer.excel import ExcelWriter
 from portplan.plan import Plan
 from portplan.report.columns import MATRIX_COLUMNS, WIDTHS, excluded, matrix_rows, openings
 
-__all__ = ["CHANGE_BOARD_COLUMNS", "change_request"]
+__all__ = ["CHANGE_BOARD_COLUMNS", "Sheet", "change_request", "workbook_bytes"]
 
 #: what a change board fills in per row; ``justification`` starts as the flow's purpose
 CHANGE_BOARD_COLUMNS = ("requester", "justification", "ticket", "expiry")
 _PURPOSE = MATRIX_COLUMNS.index("purpose")
 _BOLD = Font(bold=True)
+#: a sheet: its title, its column headings, its rows
+Sheet = tuple[str, Sequence[str], Sequence[Sequence[str]]]
 
 
 def change_request(plan: Plan) -> bytes:
-    """The flow matrix as an XLSX change request: every row, a sheet per zone firewall, and
-    the vendor rows this deployment does not need; the same plan gives the same bytes."""
-    workbook = Workbook()
-    workbook.remove(workbook.worksheets[0])
+    """The flow matrix as an XLSX change request: a cover sheet, every row with the change
+    board's columns, a sheet per zone firewall, and the vendor rows this deployment does not
+    need; the same plan gives the same bytes."""
     matrix = matrix_rows(plan)
-    _cover(workbook.create_sheet("Change request"), plan, matrix)
     columns = (*MATRIX_COLUMNS, *CHANGE_BOARD_COLUMNS)
     rows = [(*r, "", r[_PURPOSE], "", "") for r in matrix]
-    _fill_sheet(workbook.create_sheet("Flows"), columns, rows)
+    sheets: list[Sheet] = [("Flows", columns, rows)]
     # one sheet per zone boundary: what each zone firewall's change request must open
     boundary = MATRIX_COLUMNS.index("zone_boundary")
     for name in sorted({r[boundary] for r in rows if r[boundary]}):
         title = ("FW " + name.replace(" -> ", " to "))[:31]
-        _fill_sheet(workbook.create_sheet(title), columns, [r for r in rows if r[boundary] == name])
-    out = workbook.create_sheet("Not in plan")
-    _fill_sheet(
-        out,
-        ("flow", "reference", "reasons"),
-        [[d.key, d.reference, "\n".join(d.reasons)] for d in excluded(plan)],
+        sheets.append((title, columns, [r for r in rows if r[boundary] == name]))
+    sheets.append(
+        (
+            "Not in plan",
+            ("flow", "reference", "reasons"),
+            [[d.key, d.reference, "\n".join(d.reasons)] for d in excluded(plan)],
+        )
     )
-    # fixed document dates so the same plan gives the same file
+    return workbook_bytes(sheets, cover=("Change request", lambda s: _cover(s, plan, matrix)))
+
+
+def workbook_bytes(
+    sheets: Sequence[Sheet], *, cover: tuple[str, Callable[[Any], None]] | None = None
+) -> bytes:
+    """Sheets (title, columns, rows) as an XLSX file, each with a styled, frozen, filtered
+    header, after an optional cover sheet (its title, and what writes it); the same sheets
+    give the same bytes."""
+    workbook = Workbook()
+    workbook.remove(workbook.worksheets[0])
+    if cover is not None:
+        title, write = cover
+        write(workbook.create_sheet(title))
+    for title, columns, rows in sheets:
+        _fill_sheet(workbook.create_sheet(title), columns, rows)
+    # fixed document dates so the same sheets give the same file
     fixed = datetime(2000, 1, 1)
     workbook.properties.created = fixed
     workbook.properties.modified = fixed

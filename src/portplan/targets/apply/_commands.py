@@ -11,20 +11,11 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from portplan._errors import ApplyError, ToolError
+from portplan._tools import PACKAGES as _PACKAGES
 
 __all__ = ["checked", "in_scratch_namespace", "run"]
 
 _log = logging.getLogger("portplan.apply")
-#: the Debian package of each tool apply runs, named when the tool is missing
-_PACKAGES = {
-    "nft": "nftables",
-    "iptables-restore": "iptables",
-    "ip6tables-restore": "iptables",
-    "iptables-save": "iptables",
-    "ip6tables-save": "iptables",
-    "ipset": "ipset",
-    "unshare": "util-linux",
-}
 _TIMEOUT = 60  # seconds any one command may take
 
 

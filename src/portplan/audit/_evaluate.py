@@ -1,0 +1,202 @@
+"""What a ruleset permits, as a packet set, and which rule decides which packets.
+
+A chain is read first match wins: a packet reaches rule *i* when no earlier rule with a verdict
+matched it.  So the packets an ``accept`` rule accepts are its match less the matches of the
+earlier rules that end the packet's way otherwise (drop, reject, return): earlier accepts do not
+change the union.  A jump to a regular chain stands for that chain's own accepts and drops at
+the jump's place (a goto also for its returns); the rest goes on.  A base chain's policy takes
+what no rule decided.  A packet is permitted when every base chain it passes accepts it
+(an accept ends one chain only; a drop is final).
+
+Rules with conditions the parser could not read exactly (``Rule.unreadable``) match an unknown
+part of their ``match``.  The audit reads the ruleset twice: :attr:`Bound.HIGH` takes such a
+rule at its widest where it lets packets on (accept, jump) and at nothing where it stops them,
+so what it permits is all that *may* pass; :attr:`Bound.LOW` the other way round, all that
+*surely* passes.  Where both agree the audit is exact; where they do not, it says so.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from portplan._errors import AuditError
+from portplan.audit._rules import Chain, Hook, Interface, Rule, Ruleset, Verdict
+from portplan.spaces import Box, Space
+
+__all__ = ["Bound", "ChainResult", "Evaluation", "View"]
+
+_DEPTH = 64  #: jumps deeper than this are refused (nftables and iptables stop loops themselves)
+
+
+class View(StrEnum):
+    """Traffic that comes from the network, or loopback traffic (on ``lo``)."""
+
+    NETWORK = "network"
+    LOOPBACK = "loopback"
+
+
+class Bound(StrEnum):
+    HIGH = "high"  #: what may pass
+    LOW = "low"  #: what surely passes
+
+
+@dataclass(slots=True)
+class ChainResult:
+    """What one chain decides of the universe: accepted, dropped, and by which rule."""
+
+    accepted: Space
+    dropped: Space  #: what its rules drop (a base chain's policy drops the rest)
+    #: rule index → the packets this rule accepts (a jump: those its chain accepts)
+    accepts: dict[int, Space] = field(default_factory=dict)
+    #: rule index → the packets this rule drops or rejects (a jump: those its chain drops)
+    drops: dict[int, Space] = field(default_factory=dict)
+
+
+def _restrict(space: Space, families: frozenset[int]) -> Space:
+    if families == frozenset({4, 6}):
+        return space
+    return Space(b for b in space.boxes if b.family in families)
+
+
+class _Union:
+    """A union of packet sets built rule by rule: boxes gathered in a list, the set (and its
+    index) made only when it is read, and made again only after it grew."""
+
+    __slots__ = ("_boxes", "_space")
+
+    def __init__(self) -> None:
+        self._boxes: list[Box] = []
+        self._space: Space | None = Space.empty()
+
+    def add(self, space: Space) -> None:
+        if space.boxes:
+            self._boxes.extend(space.boxes)
+            self._space = None
+
+    def space(self) -> Space:
+        if self._space is None:
+            self._space = Space(self._boxes)
+        return self._space
+
+    def remove_from(self, space: Space) -> Space:
+        """``space`` less this union."""
+        return space - self.space() if self._boxes else space
+
+
+class Evaluation:
+    """One reading of a ruleset over a universe of packets, in one view and bound."""
+
+    def __init__(self, ruleset: Ruleset, universe: Space, view: View, bound: Bound) -> None:
+        self.ruleset = ruleset
+        self.universe = universe
+        self.view = view
+        self.bound = bound
+        self._chains: dict[str, ChainResult] = {}
+        self._stack: list[str] = []
+
+    def match(self, rule: Rule, chain: Chain) -> Space:
+        """The packets of the universe this rule is taken to match in this reading."""
+        interface = rule.interface
+        if self.view is View.LOOPBACK:
+            if interface in (Interface.NOT_LOOPBACK, Interface.OTHER):
+                return Space.empty()
+            inexact = not rule.exact
+        else:
+            if interface is Interface.LOOPBACK:
+                return Space.empty()
+            inexact = not rule.exact or interface in (Interface.OTHER, Interface.NOT_OTHER)
+        space = _restrict(rule.match, chain.families) & self.universe
+        if not inexact or not space:
+            return space
+        lets_on = rule.verdict in (Verdict.ACCEPT, Verdict.JUMP, Verdict.GOTO)
+        if lets_on == (self.bound is Bound.HIGH):
+            return space
+        return Space.empty()
+
+    def chain(self, key: str) -> ChainResult:
+        """Accepted and dropped packets of the universe when they enter chain ``key``."""
+        found = self._chains.get(key)
+        if found is not None:
+            return found
+        if key in self._stack or len(self._stack) > _DEPTH:
+            raise AuditError(f"the ruleset jumps in a loop: {' -> '.join([*self._stack, key])}")
+        chain = self.ruleset.chains.get(key)
+        if chain is None:
+            raise AuditError(f"a rule jumps to chain {key!r}, which the ruleset does not have")
+        self._stack.append(key)
+        try:
+            found = self._chains[key] = self._run(chain)
+        finally:
+            self._stack.pop()
+        return found
+
+    def _run(self, chain: Chain) -> ChainResult:
+        raw_accept = _Union()  # matches of earlier rules that accept
+        raw_stop = _Union()  # ... that drop or reject
+        raw_return = _Union()  # ... that return
+        accepted = _Union()
+        dropped = _Union()
+        accepts: dict[int, Space] = {}
+        drops: dict[int, Space] = {}
+        for index, rule in enumerate(chain.rules):
+            if rule.verdict is Verdict.NONE:
+                continue
+            match = self.match(rule, chain)
+            if not match:
+                continue
+            pieces: list[tuple[Verdict, Space]]
+            if rule.verdict in (Verdict.JUMP, Verdict.GOTO):
+                assert rule.target is not None  # parsers give every jump its chain
+                inner = self.chain(rule.target)
+                pieces = [
+                    (Verdict.ACCEPT, match & inner.accepted),
+                    (Verdict.DROP, match & inner.dropped),
+                ]
+                if rule.verdict is Verdict.GOTO:
+                    pieces.append((Verdict.RETURN, match - inner.accepted - inner.dropped))
+            else:
+                pieces = [(rule.verdict, match)]
+            for verdict, piece in pieces:
+                if not piece:
+                    continue
+                if verdict is Verdict.ACCEPT:
+                    effective = raw_return.remove_from(raw_stop.remove_from(piece))
+                    accepted.add(effective)
+                    raw_accept.add(piece)
+                    if effective:
+                        accepts[index] = effective
+                elif verdict.blocks:
+                    effective = raw_return.remove_from(raw_accept.remove_from(piece))
+                    dropped.add(effective)
+                    raw_stop.add(piece)
+                    if effective:
+                        drops[index] = effective
+                else:
+                    raw_return.add(piece)
+        if chain.policy is Verdict.ACCEPT:
+            everything = _restrict(self.universe, chain.families)
+            return ChainResult(everything - dropped.space(), dropped.space(), accepts, drops)
+        # a base chain whose policy drops: what it drops is the rest of the universe, which no
+        # caller reads (only a regular chain's drops stand in for its jumps), so it is left as
+        # what its rules drop: the complement of thousands of accepts is costly to build
+        return ChainResult(accepted.space(), dropped.space(), accepts, drops)
+
+    def passes(self, key: str) -> Space:
+        """What base chain ``key`` lets through: what it accepts, and every packet of a family
+        its table does not see."""
+        chain = self.ruleset.chains[key]
+        accepted = self.chain(key).accepted
+        others = frozenset({4, 6}) - chain.families
+        return accepted | _restrict(self.universe, others) if others else accepted
+
+    def permitted(self, hook: Hook) -> Space:
+        """What passes every base chain on ``hook`` (no chain there: everything)."""
+        result = self.universe
+        if self.view is View.LOOPBACK and not self.ruleset.loopback_filtered:
+            return result
+        for key in self.ruleset.paths.get(hook, []):
+            result = result & self.passes(key)
+            if not result:
+                break
+        return result

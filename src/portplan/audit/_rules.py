@@ -1,0 +1,99 @@
+"""What every ruleset parser gives the audit: chains of rules, each with the packet set it
+matches, its verdict, and where it was written.
+
+A rule's :attr:`Rule.match` is the set of *new connections' first packets* it matches, as an
+exact :class:`~portplan.spaces.Space`.  A rule whose conditions the parser cannot turn into a
+set exactly (a rate limit, a mark, a source port, an interface other than ``lo``) names them in
+:attr:`Rule.unreadable`; its ``match`` is then an upper bound, and the audit bounds what the
+ruleset permits from both sides instead of guessing (see :mod:`portplan.audit._evaluate`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from portplan.spaces import Space
+
+__all__ = ["Chain", "Hook", "Interface", "Rule", "Ruleset", "Verdict"]
+
+
+class Verdict(StrEnum):
+    ACCEPT = "accept"
+    DROP = "drop"
+    REJECT = "reject"
+    RETURN = "return"
+    JUMP = "jump"
+    GOTO = "goto"
+    NONE = "none"  #: no verdict (a counter, a log): the packet goes on to the next rule
+
+    @property
+    def blocks(self) -> bool:
+        return self in (Verdict.DROP, Verdict.REJECT)
+
+
+class Interface(StrEnum):
+    """Which packets a rule's interface match leaves: the audit tells traffic from the network
+    apart from loopback traffic only (``lo``)."""
+
+    ANY = "any"
+    LOOPBACK = "lo"  #: only on ``lo``
+    NOT_LOOPBACK = "not-lo"  #: never on ``lo``
+    OTHER = "other"  #: one named interface that is not ``lo``: a part of the network traffic
+    NOT_OTHER = "not-other"  #: all but a named interface that is not ``lo``
+
+
+class Hook(StrEnum):
+    """Where a base chain sees packets: what the host receives, or what it sends."""
+
+    INPUT = "input"
+    OUTPUT = "output"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Rule:
+    """One rule of a chain."""
+
+    where: str  #: ``host.v4:14``, or ``table inet fw chain input handle 7``
+    text: str  #: the rule as written or as its platform prints it
+    match: Space  #: new connections it matches (an upper bound when ``unreadable``)
+    verdict: Verdict
+    target: str | None = None  #: the chain of a jump or goto
+    interface: Interface = Interface.ANY
+    unreadable: tuple[str, ...] = ()  #: conditions not read exactly, as written
+    comment: str | None = None
+    line: int | None = None  #: the line in the file, when the file has lines
+
+    @property
+    def exact(self) -> bool:
+        return not self.unreadable
+
+
+@dataclass(slots=True, kw_only=True)
+class Chain:
+    """Rules in order.  A base chain has a hook and a policy; a regular chain returns to the
+    chain that jumped to it."""
+
+    key: str  #: unique in the ruleset: ``inet fw input``, ``filter INPUT``
+    name: str
+    rules: list[Rule] = field(default_factory=list)
+    policy: Verdict | None = None  #: ``accept`` or ``drop`` for base chains
+    families: frozenset[int] = frozenset({4, 6})  #: the families its table sees
+    where: str = ""  #: where the chain (its policy) was written
+
+    def describe_policy(self) -> str:
+        return f"policy {self.policy} of chain {self.key}"
+
+
+@dataclass(slots=True, kw_only=True)
+class Ruleset:
+    """A host firewall's chains and the base chains each packet passes, in order."""
+
+    platform: str  #: ``nftables``, ``iptables``
+    files: tuple[str, ...]
+    chains: dict[str, Chain] = field(default_factory=dict)
+    paths: dict[Hook, list[str]] = field(default_factory=dict)  #: hook → base chain keys
+    families: frozenset[int] = frozenset({4, 6})  #: the families the files say anything about
+    notes: list[str] = field(default_factory=list)  #: what the parser set aside, and why
+    #: whether loopback traffic is filtered at all (Windows, pods and instances do not)
+    loopback_filtered: bool = True

@@ -1,0 +1,120 @@
+"""AWS security groups, as ``aws ec2 describe-security-groups --group-ids ...`` prints them,
+read into the ruleset of the host they are attached to.
+
+Give the groups attached to the host's network interfaces: security groups allow only, are
+stateful, and add up, so what the host accepts is the union of every group's ``IpPermissions``
+(and what it sends, of their ``IpPermissionsEgress``).  Read exactly: ``IpProtocol`` (``-1``
+for every protocol, names and numbers), ``FromPort``/``ToPort`` (ICMP type and code, ``-1``
+for any), ``IpRanges`` and ``Ipv6Ranges``, and ``UserIdGroupPairs`` naming a group of the same
+file called ``portplan-HOST`` (the deployment's host stands for the instances that carry it).
+Other group references and prefix lists are unreadable.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from portplan._errors import AuditError
+from portplan.audit._match import MatchBuilder, icmp_ranges
+from portplan.audit._rules import Chain, Hook, Rule, Ruleset, Verdict
+from portplan.plan import Plan
+from portplan.spaces import PROTOCOL_NUMBERS, Ranges, Space, address_span, networks_ranges
+
+__all__ = ["read_security_groups"]
+
+_PREFIX = "portplan-"
+
+
+def _protocol(value: Any) -> int | None:
+    text = str(value).lower()
+    if text == "-1":
+        return None
+    if text.isdigit():
+        return int(text)
+    if text in PROTOCOL_NUMBERS:
+        return PROTOCOL_NUMBERS[text]
+    raise AuditError(f"unknown IpProtocol {value!r}")
+
+
+def _ports(permission: Mapping[str, Any], protocol: int | None, built: MatchBuilder) -> None:
+    if protocol is None:
+        return
+    built.protocol(Ranges.point(protocol))
+    low, high = permission.get("FromPort", -1), permission.get("ToPort", -1)
+    if protocol in (6, 17):
+        if low not in (None, -1):
+            built.destination_ports(Ranges.point(protocol), Ranges.span(int(low), int(high)))
+    elif protocol in (1, 58) and low not in (None, -1):
+        codes = None if high in (None, -1) else Ranges.point(int(high))
+        built.icmp_types(protocol, icmp_ranges(Ranges.point(int(low)), codes))
+
+
+def _peers(
+    permission: Mapping[str, Any], groups: Mapping[str, str], plan: Plan, unreadable: list[str]
+) -> dict[int, Ranges]:
+    found = {4: Ranges(), 6: Ranges()}
+    for key, field in (("IpRanges", "CidrIp"), ("Ipv6Ranges", "CidrIpv6")):
+        for entry in permission.get(key) or []:
+            network = ipaddress.ip_network(str(entry[field]), strict=False)
+            found[network.version] = found[network.version] | address_span(network)
+    for pair in permission.get("UserIdGroupPairs") or []:
+        name = groups.get(str(pair.get("GroupId")), "")
+        host = name[len(_PREFIX) :] if name.startswith(_PREFIX) else None
+        if host is None or host not in plan.hosts:
+            unreadable.append(f"group {pair.get('GroupId')} ({name or 'not in the file'})")
+            continue
+        for family in (4, 6):
+            found[family] = found[family] | networks_ranges(plan.hosts[host].addresses, family)
+    if permission.get("PrefixListIds"):
+        unreadable.append("prefix lists")
+    return found
+
+
+def read_security_groups(text: str, name: str, plan: Plan) -> Ruleset:
+    """The ruleset of the security groups of ``describe-security-groups`` output."""
+    try:
+        groups = json.loads(text)["SecurityGroups"]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise AuditError(
+            f"{name}: not the JSON of `aws ec2 describe-security-groups` ({exc})"
+        ) from None
+    names = {str(g.get("GroupId")): str(g.get("GroupName", "")) for g in groups}
+    ruleset = Ruleset(platform="aws", files=(name,), loopback_filtered=False)
+    for hook, key in ((Hook.INPUT, "IpPermissions"), (Hook.OUTPUT, "IpPermissionsEgress")):
+        chain = Chain(key=f"security groups {key}", name=key, policy=Verdict.DROP, where=name)
+        for group in groups:
+            label = group.get("GroupName") or group.get("GroupId")
+            for index, permission in enumerate(group.get(key) or []):
+                chain.rules.append(
+                    _rule(permission, names, plan, f"{name}: {label} {key}[{index}]", hook)
+                )
+        ruleset.chains[chain.key] = chain
+        ruleset.paths[hook] = [chain.key]
+    return ruleset
+
+
+def _rule(
+    permission: Mapping[str, Any], names: Mapping[str, str], plan: Plan, where: str, hook: Hook
+) -> Rule:
+    built = MatchBuilder()
+    _ports(permission, _protocol(permission.get("IpProtocol", "-1")), built)
+    peers = _peers(permission, names, plan, built.unreadable)
+    side = "sources" if hook is Hook.INPUT else "destinations"
+    match = Space()
+    for family in (4, 6):
+        if peers[family]:
+            single = MatchBuilder()
+            single.__dict__.update(built.__dict__)
+            single.families = {family}
+            setattr(single, side, {**getattr(built, side), family: peers[family]})
+            match = match | single.space()
+    return Rule(
+        where=where,
+        text=json.dumps(permission, sort_keys=True),
+        match=match,
+        verdict=Verdict.ACCEPT,
+        unreadable=tuple(built.unreadable),
+    )

@@ -1,0 +1,240 @@
+"""Cisco IOS and ASA extended access lists, read into a zone boundary's ruleset.
+
+IOS: ``ip access-list extended NAME`` and ``ipv6 access-list NAME`` with their entries,
+numbered ``access-list 100 ...`` lines; ASA: ``access-list NAME extended ...``.  Each list is
+first match, with the implicit ``deny`` at its end; one IPv4 and one IPv6 list make the
+boundary's filter (a family without a list is not filtered).  Read exactly: ``permit``,
+``deny``, the protocols (``ip``, ``ipv6``, ``tcp``, ``udp``, ``icmp``, names and numbers),
+addresses as ``any``/``any4``/``any6``, ``host A``, ``A WILDCARD`` (IOS), ``A MASK`` (ASA)
+and ``A/LEN`` (IPv6), destination ports ``eq``, ``neq``, ``lt``, ``gt``, ``range`` (numbers
+and the usual names), ICMP types, and ``established`` (which a new connection's first packet
+never meets).  Source ports, ``object-group``, ``fragments``, ``time-range``, DSCP and a
+non-contiguous wildcard are unreadable; ``remark`` and ``log`` are ignored.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+
+from portplan._errors import AuditError
+from portplan.audit._match import ICMP_TYPES, ICMPV6_TYPES, MatchBuilder, icmp_ranges
+from portplan.audit._rules import Chain, Hook, Rule, Ruleset, Verdict
+from portplan.spaces import PROTOCOL_NUMBERS, Ranges, family_span
+
+__all__ = ["read_cisco_acls"]
+
+_PORT_NAMES = {
+    "ftp-data": 20, "ftp": 21, "ssh": 22, "telnet": 23, "smtp": 25, "domain": 53,
+    "bootps": 67, "bootpc": 68, "tftp": 69, "www": 80, "http": 80, "pop3": 110,
+    "sunrpc": 111, "ntp": 123, "netbios-ns": 137, "netbios-dgm": 138, "netbios-ssn": 139,
+    "imap4": 143, "snmp": 161, "snmptrap": 162, "bgp": 179, "ldap": 389, "https": 443,
+    "isakmp": 500, "syslog": 514, "ldaps": 636, "sqlnet": 1521, "radius": 1812,
+    "radius-acct": 1813,
+}  # fmt: skip
+_OPERATORS = ("eq", "neq", "lt", "gt", "range")
+_IGNORED = frozenset({"log", "log-input", "log-disable"})
+
+
+class _Unreadable(Exception):
+    pass
+
+
+def _port(word: str) -> int:
+    if word.isdigit():
+        return int(word)
+    if word in _PORT_NAMES:
+        return _PORT_NAMES[word]
+    raise _Unreadable(f"port {word}")
+
+
+class _Entry:
+    """The words of one entry, read left to right."""
+
+    def __init__(self, words: list[str], family: int, asa: bool) -> None:
+        self.words = words
+        self.at = 0
+        self.family = family
+        self.asa = asa
+
+    def peek(self) -> str | None:
+        return self.words[self.at] if self.at < len(self.words) else None
+
+    def take(self) -> str:
+        word = self.peek()
+        if word is None:
+            raise AuditError(f"entry ends early: {' '.join(self.words)}")
+        self.at += 1
+        return word
+
+    def address(self) -> Ranges:
+        word = self.take()
+        if word in ("any", "any4", "any6"):
+            if (word == "any4" and self.family == 6) or (word == "any6" and self.family == 4):
+                return Ranges()
+            return family_span(self.family)
+        if word == "host":
+            return self._network(f"{self.take()}")
+        if word in ("object", "object-group", "interface"):
+            raise _Unreadable(f"{word} {self.take()}")
+        if "/" in word:
+            return self._network(word)
+        mask = ipaddress.ip_address(self.take())
+        base = ipaddress.ip_address(word)
+        bits = int(mask)
+        if not self.asa:  # IOS: a wildcard, the inverse of a netmask
+            bits = (2**32 - 1) ^ bits
+        prefix = bin(bits).count("1")
+        if bits != ((2**32 - 1) << (32 - prefix)) & (2**32 - 1):
+            raise _Unreadable(f"{word} {mask} (a non-contiguous mask)")
+        return self._network(f"{base}/{prefix}", strict=False)
+
+    def _network(self, text: str, *, strict: bool = True) -> Ranges:
+        network = ipaddress.ip_network(text, strict=strict)
+        if network.version != self.family:
+            raise AuditError(f"address {text} in an IPv{self.family} access list")
+        return Ranges.span(int(network.network_address), int(network.broadcast_address))
+
+    def ports(self) -> Ranges | None:
+        """A port operator and its operands, if one stands here."""
+        operator = self.peek()
+        if operator not in _OPERATORS:
+            return None
+        self.take()
+        if operator == "range":
+            return Ranges.span(_port(self.take()), _port(self.take()))
+        first = _port(self.take())
+        if operator == "eq":
+            found = Ranges.point(first)
+            while self.peek() is not None and (self.peek() or "").isdigit():
+                found = found | Ranges.point(_port(self.take()))  # IOS: eq 80 443
+            return found
+        return {
+            "neq": Ranges.span(0, 65535) - Ranges.point(first),
+            "lt": Ranges.span(0, first - 1),
+            "gt": Ranges.span(first + 1, 65535),
+        }[operator]
+
+
+def _rule(words: list[str], family: int, asa: bool, where: str, line: int, text: str) -> Rule:
+    verdict = {"permit": Verdict.ACCEPT, "deny": Verdict.DROP}[words[0]]
+    entry = _Entry(words[1:], family, asa)
+    built = MatchBuilder(frozenset({family}))
+    try:
+        protocol = entry.take()
+        if protocol in ("object", "object-group", "object-group-service"):
+            raise _Unreadable(f"{protocol} {entry.take()}")
+        number: int | None = None
+        if protocol not in ("ip", "ipv6"):
+            if protocol.isdigit():
+                number = int(protocol)
+            elif protocol in PROTOCOL_NUMBERS:
+                number = PROTOCOL_NUMBERS[protocol]
+            else:
+                raise _Unreadable(f"protocol {protocol}")
+            if family == 6 and protocol == "icmp":
+                number = 58
+            built.protocol(Ranges.point(number))
+        built.addresses(family, "source", entry.address())
+        if entry.ports() is not None:
+            built.unreadable.append("source ports")
+        built.addresses(family, "destination", entry.address())
+        ports = entry.ports()
+        if ports is not None:
+            if number not in (6, 17, 132):
+                raise _Unreadable("ports of a protocol without ports")
+            built.destination_ports(Ranges.point(number), ports)
+        while (word := entry.peek()) is not None:
+            entry.take()
+            names = ICMPV6_TYPES if family == 6 else ICMP_TYPES
+            if word == "established":
+                built.never = True  # ACK or RST set: never a new connection's first packet
+            elif word in _IGNORED:
+                continue
+            elif number in (1, 58) and (word.isdigit() or word in names):
+                kind = int(word) if word.isdigit() else names[word]
+                built.icmp_types(number, icmp_ranges(Ranges.point(kind)))
+            else:
+                raise _Unreadable(" ".join([word, *entry.words[entry.at :]]))
+    except _Unreadable as exc:
+        built.unreadable.append(str(exc))
+    except ValueError as exc:
+        raise AuditError(f"{where}: {exc}") from None
+    return Rule(
+        where=where,
+        text=text,
+        match=built.space(),
+        verdict=verdict,
+        unreadable=tuple(built.unreadable),
+        line=line,
+    )
+
+
+def read_cisco_acls(text: str, name: str) -> Ruleset:
+    """The boundary filter of an IOS or ASA configuration holding its access lists."""
+    ruleset = Ruleset(platform="cisco", files=(name,))
+    current: Chain | None = None
+    asa_lists: dict[str, Chain] = {}
+    for number, raw in enumerate(text.splitlines(), 1):
+        line = raw.split("!", 1)[0].rstrip()
+        words = line.split()
+        where = f"{name}:{number}"
+        if not words:
+            continue
+        if words[0] == "no" or words[0] == "exit":
+            current = None if words[0] == "exit" else current
+            continue
+        if words[:3] == ["ip", "access-list", "extended"] or words[:2] == ["ipv6", "access-list"]:
+            family = 6 if words[0] == "ipv6" else 4
+            list_name = words[3] if family == 4 else words[2]
+            current = _chain(
+                ruleset, f"{'ipv6' if family == 6 else 'ip'} {list_name}", family, where
+            )
+            continue
+        if words[0] == "access-list" and len(words) > 2:
+            asa = words[2] == "extended"
+            body = words[3:] if asa else words[2:]
+            if not body or body[0] == "remark":
+                continue
+            family = 6 if any(":" in w for w in body) else 4
+            key = f"{'ipv6' if family == 6 else 'ip'} {words[1]}"
+            chain = asa_lists.get(key) or _chain(ruleset, key, family, where)
+            asa_lists[key] = chain
+            if body[0] in ("permit", "deny"):
+                chain.rules.append(_rule(body, family, asa, where, number, line.strip()))
+                continue
+            raise AuditError(f"{where}: not an access-list entry: {line.strip()[:60]}")
+        if current is None:
+            continue  # other configuration: not a filter of the boundary
+        if words[0] == "sequence" or words[0].isdigit():
+            words = words[2:] if words[0] == "sequence" else words[1:]
+        if words[0] == "remark":
+            continue
+        if words[0] not in ("permit", "deny"):
+            raise AuditError(f"{where}: not an access-list entry: {line.strip()[:60]}")
+        family = 6 if current.key.startswith("ipv6 ") else 4
+        current.rules.append(_rule(words, family, False, where, number, line.strip()))
+    families = [next(iter(c.families)) for c in ruleset.chains.values()]
+    for family in (4, 6):
+        if families.count(family) > 1:
+            names = [c.name for c in ruleset.chains.values() if family in c.families]
+            raise AuditError(
+                f"{name} holds several IPv{family} access lists ({', '.join(names)}): give the "
+                "file with the one applied to the boundary"
+            )
+    if not ruleset.chains:
+        raise AuditError(f"{name}: no extended access list found")
+    ruleset.paths[Hook.INPUT] = list(ruleset.chains)
+    return ruleset
+
+
+def _chain(ruleset: Ruleset, key: str, family: int, where: str) -> Chain:
+    chain = ruleset.chains.get(key)
+    if chain is None:
+        chain = ruleset.chains[key] = Chain(
+            key=key,
+            name=key.split(" ", 1)[1],
+            policy=Verdict.DROP,  # the implicit deny at the end of every list
+            families=frozenset({family}),
+            where=f"{where} (the implicit deny at the end)",
+        )
+    return chain

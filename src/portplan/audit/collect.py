@@ -1,0 +1,189 @@
+"""Rulesets from the files collected on a host, or read live from this machine.
+
+A file's format is told from its content, or named before its path (``KIND:PATH``):
+
+========== ===============================================================================
+kind       what it holds
+========== ===============================================================================
+nftables   ``nft -j list ruleset`` (JSON)
+nft        an nftables ruleset as text (``nft list ruleset``, or a file ``nft -f`` loads):
+           loaded into a network namespace of its own and read back as JSON (root, or
+           unprivileged user namespaces, and ``nft``)
+iptables   ``iptables-save`` (or an ``iptables-restore`` file)
+ip6tables  ``ip6tables-save``
+ipset      ``ipset save`` (or an ``ipset restore`` script)
+kubernetes NetworkPolicies (YAML): the ingress of the host's pods
+cisco      Cisco IOS or ASA extended access lists: a zone boundary's filter
+aws        ``aws ec2 describe-security-groups`` (JSON): the groups attached to the host
+windows    the Windows Defender Firewall ActiveStore as JSON (the one-liner of docs/audit.md)
+========== ===============================================================================
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from portplan._errors import AuditError, ToolError
+from portplan._tools import read_tool
+from portplan.audit._rules import Ruleset
+from portplan.audit.aws import read_security_groups
+from portplan.audit.cisco import read_cisco_acls
+from portplan.audit.iptables import read_ipsets, read_iptables_save
+from portplan.audit.kubernetes import read_network_policies
+from portplan.audit.nftables import read_nftables_json
+from portplan.audit.windows import read_active_store
+from portplan.plan import Plan
+from portplan.spaces import Ranges
+
+__all__ = ["RULESET_KINDS", "RulesetFile", "live_ruleset", "read_ruleset", "ruleset_kind"]
+
+RULESET_KINDS = (
+    "nftables",
+    "nft",
+    "iptables",
+    "ip6tables",
+    "ipset",
+    "kubernetes",
+    "cisco",
+    "aws",
+    "windows",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class RulesetFile:
+    """One collected file: its name (for messages), its text, and its kind if the user named
+    it (``None``: told from the text)."""
+
+    name: str
+    text: str
+    kind: str | None = None
+
+
+def ruleset_kind(text: str, name: str) -> str:
+    """The kind of a collected ruleset file, from its content."""
+    stripped = text.lstrip()
+    if stripped.startswith("{"):
+        try:
+            data = json.loads(text)
+        except ValueError:
+            data = None
+        if isinstance(data, dict) and "nftables" in data:
+            return "nftables"
+        if isinstance(data, dict) and "SecurityGroups" in data:
+            return "aws"
+        if isinstance(data, dict) and "rules" in data and "profiles" in data:
+            return "windows"
+    lines = [
+        line.strip()
+        for line in text.splitlines()
+        if line.strip() and not line.strip().startswith("#")
+    ]
+    first = lines[0] if lines else ""
+    if first.startswith("*") or any(line == "COMMIT" for line in lines):
+        return "ip6tables" if "ip6tables" in text.lower() else "iptables"
+    if first.split(" ", 1)[0] in ("create", "add") and all(
+        line.split(" ", 1)[0] in ("create", "add", "flush", "swap", "destroy") for line in lines
+    ):
+        return "ipset"
+    if any(line.startswith(("table ", "add table", "flush ruleset")) for line in lines):
+        return "nft"
+    if any(line.replace(" ", "") == "kind:NetworkPolicy" for line in lines):
+        return "kubernetes"
+    if any(
+        line.startswith(("ip access-list extended ", "ipv6 access-list ", "access-list "))
+        for line in lines
+    ):
+        return "cisco"
+    raise AuditError(
+        f"{name}: not a ruleset portplan reads (nft -j list ruleset, nft list ruleset, "
+        "iptables-save, ip6tables-save, ipset save); name its kind as KIND:PATH "
+        f"({', '.join(RULESET_KINDS)})"
+    )
+
+
+def _nft_text_to_json(text: str, name: str) -> str:
+    """An nftables text ruleset, loaded in a network namespace of its own and read back."""
+    script = "nft -f /dev/stdin && nft -j list ruleset"
+    try:
+        return read_tool(["unshare", "--net", "sh", "-c", script], text.encode())
+    except ToolError as exc:
+        raise ToolError(
+            f"{name}: reading an nftables text ruleset loads it in a network namespace of its "
+            f"own, which failed: {exc}; collect `nft -j list ruleset` instead"
+        ) from None
+
+
+def read_ruleset(
+    files: Sequence[RulesetFile], plan: Plan | None = None, host: str | None = None
+) -> Ruleset:
+    """One host's ruleset from the files collected on it: nftables, iptables with ipsets, or
+    Kubernetes NetworkPolicies (which need the ``plan`` and the ``host`` whose pods they
+    select)."""
+    kinds = [(f, f.kind or ruleset_kind(f.text, f.name)) for f in files]
+    stores = [f for f, k in kinds if k == "windows"]
+    if stores:
+        if len(stores) != len(kinds) or len(stores) > 1 or plan is None or host is None:
+            raise AuditError("give one Windows firewall export, and no other ruleset beside it")
+        return read_active_store(stores[0].text, stores[0].name, plan, host)
+    groups = [f for f, k in kinds if k == "aws"]
+    if groups:
+        if len(groups) != len(kinds) or len(groups) > 1 or plan is None:
+            raise AuditError("give one describe-security-groups file, and no other ruleset")
+        return read_security_groups(groups[0].text, groups[0].name, plan)
+    acls = [f for f, k in kinds if k == "cisco"]
+    if acls:
+        if len(acls) != len(kinds) or len(acls) > 1:
+            raise AuditError("give one file of access lists, and no other ruleset beside it")
+        return read_cisco_acls(acls[0].text, acls[0].name)
+    policies = [f for f, k in kinds if k == "kubernetes"]
+    if policies:
+        if len(policies) != len(kinds) or len(policies) > 1:
+            raise AuditError("give one file of NetworkPolicies, and no other ruleset beside it")
+        if plan is None or host is None:
+            raise AuditError("NetworkPolicies are read for a host of a deployment")
+        return read_network_policies(policies[0].text, policies[0].name, plan, host)
+    nft = [(f, k) for f, k in kinds if k in ("nftables", "nft")]
+    if nft:
+        if len(nft) != len(kinds) or len(nft) > 1:
+            raise AuditError(
+                "give one nftables ruleset (nft -j list ruleset holds every table), and no "
+                "iptables files beside it"
+            )
+        file, kind = nft[0]
+        text = file.text if kind == "nftables" else _nft_text_to_json(file.text, file.name)
+        return read_nftables_json(text, file.name)
+    sets: dict[str, tuple[int, Ranges] | None] = {}
+    tables: list[tuple[str, str, int | None]] = []
+    for file, kind in kinds:
+        if kind == "ipset":
+            sets.update(read_ipsets(file.text, file.name))
+        else:
+            named = {"iptables": 4, "ip6tables": 6}.get(file.kind or "")
+            tables.append((file.name, file.text, named))  # None: told from the rules
+    if not tables:
+        raise AuditError("ipset files alone hold no rules; give the iptables-save output too")
+    return read_iptables_save(tables, sets)
+
+
+def live_ruleset() -> Ruleset:
+    """This machine's running ruleset: ``nft -j list ruleset``; where its rules hold what only
+    iptables-nft can print (``xt`` matches), ``iptables-save``, ``ip6tables-save`` and
+    ``ipset save`` instead."""
+    try:
+        text = read_tool(["nft", "-j", "list", "ruleset"])
+    except ToolError:  # no nftables here: the legacy iptables tools
+        text = None
+    if text is not None and '"xt"' not in text:
+        return read_nftables_json(text, "nft -j list ruleset (live)")
+    files = [
+        RulesetFile("iptables-save (live)", read_tool(["iptables-save"]), "iptables"),
+        RulesetFile("ip6tables-save (live)", read_tool(["ip6tables-save"]), "ip6tables"),
+    ]
+    # no ipset tool, or no sets module: rules that use sets then say what is missing
+    with contextlib.suppress(ToolError):
+        files.append(RulesetFile("ipset save (live)", read_tool(["ipset", "save"]), "ipset"))
+    return read_ruleset(files)

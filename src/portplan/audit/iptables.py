@@ -1,0 +1,425 @@
+"""iptables rulesets, as ``iptables-save`` and ``ip6tables-save`` print them (and the
+``iptables-restore`` files portplan writes), with the ipsets they use, read into packet sets.
+
+Each file is one family.  The chains a host's own traffic passes are read (``raw``, ``mangle``
+and ``filter``, and ``security``: PREROUTING and INPUT for what it receives, OUTPUT and
+POSTROUTING for what it sends), with every user chain they jump to; ``nat`` rules are read so
+that a rewrite is reported, but decide nothing.  Read exactly: ``-s``, ``-d`` (also negated,
+comma lists), ``-p``, ``-i``/``-o lo``, ``-m tcp|udp|sctp|dccp --dport``, ``-m multiport
+--dports``, ``-m icmp --icmp-type``, ``-m icmp6 --icmpv6-type``, ``-m conntrack --ctstate``,
+``-m state --state``, ``-m iprange``, ``-m set --match-set NAME src|dst`` (from the ipset
+files given), ``-m comment``; targets ``ACCEPT``, ``DROP``, ``REJECT``, ``RETURN``, ``-j`` and
+``-g`` to user chains, and the non-terminal ``LOG``, ``MARK`` and ``CONNMARK``.  Any other
+match (a rate limit, a source port, a mark, another interface) is named in the rule's
+``unreadable`` list.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import shlex
+from collections.abc import Iterator, Mapping
+
+from portplan._errors import AuditError
+from portplan.audit._match import ICMP_TYPES, ICMPV6_TYPES, MatchBuilder, icmp_ranges
+from portplan.audit._rules import Chain, Hook, Interface, Rule, Ruleset, Verdict
+from portplan.spaces import PROTOCOL_NUMBERS, Ranges, address_span
+
+__all__ = ["IpsetMembers", "read_ipsets", "read_iptables_save"]
+
+#: an ipset's name → (family, members) or None when its members cannot be read exactly
+IpsetMembers = Mapping[str, tuple[int, Ranges] | None]
+
+_PATHS = {
+    Hook.INPUT: [
+        ("raw", "PREROUTING"),
+        ("mangle", "PREROUTING"),
+        ("mangle", "INPUT"),
+        ("filter", "INPUT"),
+        ("security", "INPUT"),
+    ],
+    Hook.OUTPUT: [
+        ("raw", "OUTPUT"),
+        ("mangle", "OUTPUT"),
+        ("filter", "OUTPUT"),
+        ("security", "OUTPUT"),
+        ("mangle", "POSTROUTING"),
+    ],
+}
+_PORTS = {"tcp": 6, "udp": 17, "dccp": 33, "sctp": 132, "udplite": 136}
+_TERMINAL = {
+    "ACCEPT": Verdict.ACCEPT,
+    "DROP": Verdict.DROP,
+    "REJECT": Verdict.REJECT,
+    "RETURN": Verdict.RETURN,
+}
+_PASSIVE_TARGETS = frozenset(
+    {"LOG", "NFLOG", "MARK", "CONNMARK", "TRACE", "AUDIT", "CT", "NOTRACK"}
+)
+_ICMP_NAMES = {
+    **{name: (number, None) for name, number in ICMP_TYPES.items()},
+    "any": (None, None),
+    "ping": (8, None),
+    "pong": (0, None),
+    "echo-request": (8, None),
+    "network-unreachable": (3, 0),
+    "host-unreachable": (3, 1),
+    "protocol-unreachable": (3, 2),
+    "port-unreachable": (3, 3),
+    "fragmentation-needed": (3, 4),
+    "network-prohibited": (3, 9),
+    "host-prohibited": (3, 10),
+    "communication-prohibited": (3, 13),
+}
+_ICMPV6_NAMES = {
+    **{name: (number, None) for name, number in ICMPV6_TYPES.items()},
+    "router-solicitation": (133, None),
+    "router-advertisement": (134, None),
+    "neighbour-solicitation": (135, None),
+    "neighbor-solicitation": (135, None),
+    "neighbour-advertisement": (136, None),
+    "neighbor-advertisement": (136, None),
+    "redirect": (137, None),
+    "ping": (128, None),
+    "pong": (129, None),
+}
+
+
+class _Unreadable(Exception):
+    pass
+
+
+def _ports(text: str) -> Ranges:
+    out = []
+    for item in text.split(","):
+        low, _, high = item.partition(":")
+        if not low.isdigit() or (high and not high.isdigit()):
+            raise _Unreadable(f"port {item}")
+        out.append((int(low), int(high) if high else int(low)))
+    return Ranges.of(out)
+
+
+def _icmp(text: str, v6: bool) -> Ranges:
+    names = _ICMPV6_NAMES if v6 else _ICMP_NAMES
+    if text in names:
+        kind, code = names[text]
+    else:
+        first, _, second = text.partition("/")
+        if not first.isdigit() or (second and not second.isdigit()):
+            raise _Unreadable(f"icmp type {text}")
+        kind, code = int(first), int(second) if second else None
+    if kind is None:
+        return Ranges.span(0, 65535)
+    return icmp_ranges(Ranges.point(kind), None if code is None else Ranges.point(code))
+
+
+class _Options:
+    """The words of one rule, read option by option."""
+
+    def __init__(self, words: list[str]) -> None:
+        self.words = words
+        self.at = 0
+
+    def next(self) -> str | None:
+        if self.at >= len(self.words):
+            return None
+        word = self.words[self.at]
+        self.at += 1
+        return word
+
+    def value(self, option: str) -> str:
+        word = self.next()
+        if word is None:
+            raise AuditError(f"option {option} lacks its value")
+        return word
+
+    def rest(self) -> list[str]:
+        """The values of an unknown option: every word up to the next option."""
+        found = []
+        while (
+            self.at < len(self.words)
+            and not self.words[self.at].startswith("-")
+            and (self.words[self.at] != "!")
+        ):
+            found.append(self.words[self.at])
+            self.at += 1
+        return found
+
+
+class _RuleReader:
+    def __init__(self, family: int, sets: IpsetMembers) -> None:
+        self.family = family
+        self.sets = sets
+
+    def _addresses(self, text: str) -> Ranges:
+        found = Ranges()
+        for item in text.split(","):
+            network = ipaddress.ip_network(item, strict=False)
+            if network.version != self.family:
+                raise AuditError(f"address {item} in an IPv{self.family} ruleset")
+            found = found | address_span(network)
+        return found
+
+    def _range(self, text: str) -> Ranges:
+        low, _, high = text.partition("-")
+        return Ranges.span(int(ipaddress.ip_address(low)), int(ipaddress.ip_address(high or low)))
+
+    def read(self, words: list[str]) -> tuple[MatchBuilder, Verdict, str | None, str | None]:
+        built = MatchBuilder(frozenset({self.family}))
+        options = _Options(words)
+        verdict, target, comment = Verdict.NONE, None, None
+        protocol: str | None = None
+        negate = False
+        while (word := options.next()) is not None:
+            if word == "!":
+                negate = True
+                continue
+            try:
+                if word in ("-s", "--source", "-d", "--destination"):
+                    side = "source" if word in ("-s", "--source") else "destination"
+                    ranges = self._addresses(options.value(word))
+                    built.addresses(self.family, side, ranges, negate=negate)
+                elif word in ("-p", "--protocol"):
+                    protocol = options.value(word).lower()
+                    if protocol != "all":
+                        number = PROTOCOL_NUMBERS.get(protocol)
+                        if number is None and not protocol.isdigit():
+                            raise _Unreadable(f"protocol {protocol}")
+                        value = number if number is not None else int(protocol)
+                        built.protocol(Ranges.point(value), negate=negate)
+                elif word in ("-i", "--in-interface", "-o", "--out-interface"):
+                    name = options.value(word)
+                    if name == "lo":
+                        built.on_interface(Interface.NOT_LOOPBACK if negate else Interface.LOOPBACK)
+                    elif "+" in name:
+                        raise _Unreadable(f"{word} {name}")
+                    else:
+                        built.on_interface(Interface.NOT_OTHER if negate else Interface.OTHER)
+                        built.unreadable.append(f"{'! ' if negate else ''}{word} {name}")
+                elif word in {"-m", "--match"}:
+                    options.value(word)  # the module: its options follow and are read below
+                elif word in ("--dport", "--destination-port", "--dports", "--destination-ports"):
+                    number = _PORTS.get(protocol or "")
+                    if number is None:
+                        raise _Unreadable(f"{word} without -p tcp, udp, sctp or dccp")
+                    ports = _ports(options.value(word))
+                    built.destination_ports(Ranges.point(number), ports, negate=negate)
+                elif word == "--icmp-type":
+                    built.icmp_types(1, _icmp(options.value(word), False), negate=negate)
+                elif word == "--icmpv6-type":
+                    built.icmp_types(58, _icmp(options.value(word), True), negate=negate)
+                elif word in ("--ctstate", "--state"):
+                    states = set(options.value(word).split(","))
+                    if ("NEW" in states) == negate:
+                        built.never = True
+                elif word == "--syn" and protocol == "tcp":
+                    pass  # a new TCP connection's first packet is a SYN
+                elif word in ("--src-range", "--dst-range"):
+                    side = "source" if word == "--src-range" else "destination"
+                    ranges = self._range(options.value(word))
+                    built.addresses(self.family, side, ranges, negate=negate)
+                elif word == "--match-set":
+                    self._match_set(options, built, negate)
+                elif word == "--comment":
+                    comment = options.value(word)
+                elif word in ("-j", "--jump", "-g", "--goto"):
+                    name = options.value(word)
+                    if name in _TERMINAL:
+                        verdict = _TERMINAL[name]
+                    elif name in _PASSIVE_TARGETS:
+                        verdict = Verdict.NONE
+                    elif name.isupper() and name in ("DNAT", "REDIRECT", "NFQUEUE", "QUEUE"):
+                        built.unreadable.append(f"-j {name}")
+                        verdict = Verdict.ACCEPT if "QUEUE" in name else Verdict.NONE
+                    elif name in ("SNAT", "MASQUERADE"):
+                        verdict = Verdict.NONE
+                    else:
+                        verdict = Verdict.GOTO if word in ("-g", "--goto") else Verdict.JUMP
+                        target = name
+                elif word == "--reject-with" or word.startswith("--log-"):
+                    options.value(word)
+                elif word.startswith("-"):
+                    rest = options.rest()
+                    raise _Unreadable(" ".join([("! " if negate else "") + word, *rest]))
+                else:
+                    raise AuditError(f"unexpected word {word!r}")
+            except _Unreadable as exc:
+                built.unreadable.append(str(exc))
+            negate = False
+        return built, verdict, target, comment
+
+    def _match_set(self, options: _Options, built: MatchBuilder, negate: bool) -> None:
+        name = options.value("--match-set")
+        sides = options.value("--match-set").split(",")
+        members = self.sets.get(name)
+        if name not in self.sets:
+            raise AuditError(
+                f"the rule uses ipset {name!r}, which the ipset files given do not hold; give "
+                "the output of `ipset save` too"
+            )
+        if members is None or len(sides) != 1:
+            raise _Unreadable(f"--match-set {name} {','.join(sides)}")
+        family, ranges = members
+        if family != self.family:
+            raise _Unreadable(f"--match-set {name} (an IPv{family} set)")
+        side = "source" if sides[0] == "src" else "destination"
+        built.addresses(self.family, side, ranges, negate=negate)
+
+
+def read_ipsets(text: str, where: str) -> dict[str, tuple[int, Ranges] | None]:
+    """The sets of ``ipset save`` output, or of an ``ipset restore`` script (create, add,
+    flush, swap, destroy), as they stand at its end."""
+    sets: dict[str, tuple[int, Ranges] | None] = {}
+    for number, line in enumerate(text.splitlines(), 1):
+        words = line.split("#", 1)[0].split()
+        if not words:
+            continue
+        command, args = words[0], words[1:]
+        try:
+            if command in ("create", "-N", "n") and args:
+                if args[0] in sets and "-exist" in args:
+                    continue
+                kind = args[1] if len(args) > 1 else ""
+                family = 6 if "inet6" in args else 4
+                readable = kind in ("hash:ip", "hash:net")
+                sets[args[0]] = (family, Ranges()) if readable else None
+            elif command in ("add", "-A", "a") and len(args) >= 2:
+                found = sets.get(args[0])
+                if found is None:
+                    continue
+                if "nomatch" in args:
+                    sets[args[0]] = None
+                    continue
+                family, members = found
+                item = args[1]
+                if "-" in item:
+                    low, high = item.split("-", 1)
+                    span = Ranges.span(
+                        int(ipaddress.ip_address(low)), int(ipaddress.ip_address(high))
+                    )
+                else:
+                    span = address_span(ipaddress.ip_network(item, strict=False))
+                sets[args[0]] = (family, members | span)
+            elif command in ("flush", "-F") and args and sets.get(args[0]) is not None:
+                family, _members = sets[args[0]] or (4, Ranges())
+                sets[args[0]] = (family, Ranges())
+            elif command in ("swap", "-W") and len(args) == 2:
+                sets[args[0]], sets[args[1]] = sets.get(args[1]), sets.get(args[0])
+            elif command in ("destroy", "-X") and args:
+                sets.pop(args[0], None)
+        except ValueError as exc:
+            raise AuditError(f"{where}:{number}: {exc}") from None
+    return sets
+
+
+def _family_of(text: str, where: str) -> int:
+    """The family of an iptables-save file: ip6tables says so in its comments or addresses."""
+    lowered = text.lower()
+    if "ip6tables" in lowered or "ipv6-icmp" in lowered or "icmpv6" in lowered:
+        return 6
+    for line in text.splitlines():
+        if line.startswith("-A ") and (" -s " in line or " -d " in line):
+            for word in line.split():
+                if "/" in word and ":" in word and not word.startswith("-"):
+                    return 6
+            return 4
+    if "iptables" in lowered:
+        return 4
+    raise AuditError(
+        f"{where}: cannot tell whether this is iptables-save or ip6tables-save output; name it "
+        "as iptables:FILE or ip6tables:FILE"
+    )
+
+
+def _lines(text: str) -> Iterator[tuple[int, str]]:
+    for number, line in enumerate(text.splitlines(), 1):
+        stripped = line.strip()
+        if stripped and not stripped.startswith("#"):
+            yield number, stripped
+
+
+def read_iptables_save(
+    files: list[tuple[str, str, int | None]], sets: IpsetMembers | None = None
+) -> Ruleset:
+    """The ruleset of ``iptables-save``/``ip6tables-save`` files, each ``(name, text,
+    family or None to tell from the text)``, with the ipsets their rules use."""
+    ruleset = Ruleset(platform="iptables", files=tuple(name for name, _t, _f in files))
+    families: set[int] = set()
+    for name, text, given in files:
+        family = given or _family_of(text, name)
+        families.add(family)
+        reader = _RuleReader(family, sets or {})
+        prefix = "ip" if family == 4 else "ip6"
+        table = None
+        for number, line in _lines(text):
+            where = f"{name}:{number}"
+            if line.startswith("*"):
+                table = line[1:]
+            elif line == "COMMIT":
+                table = None
+            elif table is None:
+                raise AuditError(f"{where}: a line outside a table (*filter ... COMMIT)")
+            elif line.startswith(":"):
+                chain_name, policy = ([*line[1:].split(), "-"])[:2]
+                key = f"{prefix} {table} {chain_name}"
+                ruleset.chains[key] = Chain(
+                    key=key,
+                    name=chain_name,
+                    policy={"ACCEPT": Verdict.ACCEPT, "DROP": Verdict.DROP}.get(policy),
+                    families=frozenset({family}),
+                    where=where,
+                )
+            elif line.startswith(("-A ", "--append ")):
+                ruleset.chains.setdefault(
+                    f"{prefix} {table} {line.split()[1]}",
+                    Chain(key="", name=line.split()[1], families=frozenset({family})),
+                )
+                _add_rule(ruleset, reader, prefix, table, line, where, number)
+            else:
+                raise AuditError(f"{where}: not a line of iptables-save output: {line[:60]}")
+        for hook, steps in _PATHS.items():
+            for table_name, chain_name in steps:
+                key = f"{prefix} {table_name} {chain_name}"
+                if key in ruleset.chains and ruleset.chains[key].policy is not None:
+                    ruleset.paths.setdefault(hook, []).append(key)
+    ruleset.families = frozenset(families)
+    return ruleset
+
+
+def _add_rule(
+    ruleset: Ruleset,
+    reader: _RuleReader,
+    prefix: str,
+    table: str,
+    line: str,
+    where: str,
+    number: int,
+) -> None:
+    try:
+        words = shlex.split(line)
+    except ValueError as exc:
+        raise AuditError(f"{where}: {exc}") from None
+    chain = ruleset.chains[f"{prefix} {table} {words[1]}"]
+    if not chain.key:
+        raise AuditError(f"{where}: rule of chain {words[1]}, which is not declared (:{words[1]})")
+    try:
+        built, verdict, target, comment = reader.read(words[2:])
+    except AuditError as exc:
+        raise AuditError(f"{where}: {exc}") from None
+    if target is not None:
+        target = f"{prefix} {table} {target}"
+        if target not in ruleset.chains:
+            raise AuditError(f"{where}: -j {words[-1]}: no such chain in table {table}")
+    chain.rules.append(
+        Rule(
+            where=where,
+            text=line,
+            match=built.space(),
+            verdict=verdict,
+            target=target,
+            interface=built.interface,
+            unreadable=tuple(built.unreadable),
+            comment=comment,
+            line=number,
+        )
+    )

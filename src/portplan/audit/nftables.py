@@ -1,0 +1,438 @@
+"""nftables rulesets, as ``nft -j list ruleset`` prints them, read into packet sets.
+
+Every base chain of the ``inet``, ``ip`` and ``ip6`` tables on the hooks a host's own traffic
+passes (prerouting and input for what it receives, output and postrouting for what it sends)
+is read with its rules, and every regular chain they jump to.  The conditions the audit models
+are read exactly: ``ip``/``ip6`` ``saddr``/``daddr``, ``ip protocol``, ``ip6 nexthdr``,
+``meta l4proto``, ``meta nfproto``, ``tcp``/``udp``/``sctp``/``dccp``/``udplite``/``th dport``,
+``icmp``/``icmpv6`` ``type`` and ``code``, ``ct state`` (a new connection's first packet is in
+state ``new``), ``meta iif``/``oif``/``iifname``/``oifname`` against ``lo``; against addresses,
+prefixes, ranges, anonymous and named sets, with ``==``, ``!=``, ``in`` and comparisons; and
+verdict maps.  Anything else (a rate limit, a mark, a source port, a concatenated set, another
+interface, a statement from iptables-nft) is named in the rule's ``unreadable`` list: the audit
+then bounds the result instead of guessing.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+from collections.abc import Iterator
+from typing import Any
+
+from portplan._errors import AuditError
+from portplan.audit._match import ICMP_TYPES, ICMPV6_TYPES, MatchBuilder, icmp_ranges
+from portplan.audit._rules import Chain, Hook, Interface, Rule, Ruleset, Verdict
+from portplan.spaces import ALL_PORTS, PORTED, PROTOCOL_NUMBERS, Ranges, address_span
+
+__all__ = ["read_nftables_json"]
+
+_HOOKS = {"prerouting": Hook.INPUT, "input": Hook.INPUT, "output": Hook.OUTPUT}
+_HOOK_ORDER = {"ingress": 0, "prerouting": 1, "input": 2, "output": 1, "postrouting": 2}
+_FAMILIES = {"inet": frozenset({4, 6}), "ip": frozenset({4}), "ip6": frozenset({6})}
+_PORT_PROTOCOLS = {"tcp": 6, "udp": 17, "dccp": 33, "sctp": 132, "udplite": 136}
+_VERDICTS = {
+    "accept": Verdict.ACCEPT,
+    "drop": Verdict.DROP,
+    "reject": Verdict.REJECT,
+    "return": Verdict.RETURN,
+    "jump": Verdict.JUMP,
+    "goto": Verdict.GOTO,
+}
+#: statements that neither decide nor narrow what a rule matches
+_PASSIVE = frozenset({"counter", "log", "mangle", "notrack", "ct helper", "set", "flow"})
+
+
+class _Unreadable(Exception):
+    """A condition the audit cannot turn into a set exactly."""
+
+
+def _text(value: Any) -> str:
+    """A JSON expression as short readable text (for rule texts and messages)."""
+    if isinstance(value, dict):
+        if "payload" in value:
+            return f"{value['payload'].get('protocol')} {value['payload'].get('field')}"
+        for key in ("meta", "ct"):
+            if key in value:
+                return f"{key} {value[key].get('key')}"
+        if "prefix" in value:
+            return f"{value['prefix']['addr']}/{value['prefix']['len']}"
+        if "range" in value:
+            return "-".join(str(v) for v in value["range"])
+        if "set" in value:
+            return "{ " + ", ".join(_text(v) for v in value["set"]) + " }"
+        return json.dumps(value, separators=(",", ":"))
+    if isinstance(value, list):
+        return ",".join(_text(v) for v in value)
+    return str(value)
+
+
+def rule_text(exprs: list[dict[str, Any]]) -> str:
+    """A rule's expressions as nft-like text."""
+    parts = []
+    for expr in exprs:
+        (kind,) = expr.keys()
+        body = expr[kind]
+        if kind == "match":
+            op = body.get("op", "==")
+            shown = "" if op in ("==", "in") else f"{op} "
+            parts.append(f"{_text(body.get('left'))} {shown}{_text(body.get('right'))}")
+        elif kind in ("jump", "goto"):
+            parts.append(f"{kind} {body.get('target')}")
+        elif body is None:
+            parts.append(kind)
+        else:
+            parts.append(f"{kind} {_text(body)}")
+    return " ".join(parts)
+
+
+class _Reader:
+    def __init__(self, items: list[dict[str, Any]], where: str) -> None:
+        self.items = items
+        self.file = where
+        self.sets: dict[tuple[str, str, str], tuple[str, Ranges | None]] = {}
+
+    # -- values ---------------------------------------------------------------------------
+
+    def _elements(self, value: Any) -> list[Any]:
+        """The members of a set, a list or a single value (set elements without their
+        timeouts and comments)."""
+        if isinstance(value, dict) and "set" in value:
+            items = list(value["set"])
+        elif isinstance(value, list):
+            items = value
+        else:
+            items = [value]
+        return [i["elem"]["val"] if isinstance(i, dict) and "elem" in i else i for i in items]
+
+    def _address(self, value: Any, family: int, table: tuple[str, str]) -> Ranges:
+        found = Ranges()
+        for item in self._elements(value):
+            if isinstance(item, str) and item.startswith("@"):
+                found = found | self._named(item[1:], table, f"ipv{family}_addr")
+                continue
+            try:
+                if isinstance(item, str):
+                    nets = [ipaddress.ip_network(item)]
+                elif isinstance(item, dict) and "prefix" in item:
+                    prefix = item["prefix"]
+                    nets = [ipaddress.ip_network(f"{prefix['addr']}/{prefix['len']}", strict=False)]
+                elif isinstance(item, dict) and "range" in item:
+                    low, high = (ipaddress.ip_address(v) for v in item["range"])
+                    nets = list(ipaddress.summarize_address_range(low, high))
+                else:
+                    raise _Unreadable(f"address {_text(item)}")
+            except (ValueError, TypeError) as exc:
+                raise _Unreadable(f"address {_text(item)} ({exc})") from None
+            for net in nets:
+                if net.version != family:
+                    raise _Unreadable(f"address {_text(item)} of another family")
+                found = found | address_span(net)
+        return found
+
+    def _numbers(
+        self, value: Any, table: tuple[str, str], kind: str, names: dict[str, int]
+    ) -> Ranges:
+        found = Ranges()
+        for item in self._elements(value):
+            if isinstance(item, bool):
+                raise _Unreadable(str(item))
+            if isinstance(item, int):
+                found = found | Ranges.point(item)
+            elif isinstance(item, str) and item.startswith("@"):
+                found = found | self._named(item[1:], table, kind)
+            elif isinstance(item, str) and item in names:
+                found = found | Ranges.point(names[item])
+            elif isinstance(item, dict) and "range" in item:
+                low, high = (self._numbers(v, table, kind, names).low for v in item["range"])
+                found = found | Ranges.span(low, high)
+            else:
+                raise _Unreadable(f"value {_text(item)}")
+        return found
+
+    def _named(self, name: str, table: tuple[str, str], kind: str) -> Ranges:
+        found = self.sets.get((*table, name))
+        if found is None:
+            raise AuditError(f"{self.file}: a rule names set @{name}, which table {table} lacks")
+        set_kind, members = found
+        if members is None:
+            raise _Unreadable(f"set @{name} (its members change as packets pass)")
+        if set_kind != kind:
+            raise _Unreadable(f"set @{name} of type {set_kind} where {kind} is compared")
+        return members
+
+    def read_set(self, body: dict[str, Any]) -> None:
+        table = (body["family"], body["table"])
+        kind = body.get("type")
+        key = (*table, body["name"])
+        flags = set(body.get("flags", []))
+        if not isinstance(kind, str) or flags & {"dynamic", "timeout"}:
+            self.sets[key] = (str(kind), None)
+            return
+        elements = body.get("elem", [])
+        self.sets[key] = (kind, None)  # while reading it, in case it names itself
+        try:
+            if kind in ("ipv4_addr", "ipv6_addr"):
+                members = self._address(elements, 4 if kind == "ipv4_addr" else 6, table)
+            elif kind == "inet_service":
+                members = self._numbers(elements, table, kind, {})
+            elif kind == "inet_proto":
+                members = self._numbers(elements, table, kind, PROTOCOL_NUMBERS)
+            else:
+                return
+        except _Unreadable:
+            return
+        self.sets[key] = (kind, members)
+
+    # -- conditions -----------------------------------------------------------------------
+
+    def condition(self, match: dict[str, Any], built: MatchBuilder, table: tuple[str, str]) -> None:
+        op = match.get("op", "==")
+        left, right = match.get("left"), match.get("right")
+        negate = op == "!="
+        if op in ("<", ">", "<=", ">="):
+            right = {"range": _comparison(op, right)}
+            negate = False
+        elif op not in ("==", "!=", "in"):
+            raise _Unreadable(f"operator {op}")
+        if not isinstance(left, dict):
+            raise _Unreadable(_text(left))
+        if "payload" in left:
+            self._payload(left["payload"], right, negate, built, table)
+        elif "meta" in left:
+            self._meta(left["meta"].get("key"), right, negate, built, table)
+        elif "ct" in left and left["ct"].get("key") == "state" and "dir" not in left["ct"]:
+            states = {str(v) for v in self._elements(right)}
+            if ("new" in states) == negate:
+                built.never = True
+        else:
+            raise _Unreadable(_text(left))
+
+    def _payload(
+        self,
+        payload: dict[str, Any],
+        right: Any,
+        negate: bool,
+        built: MatchBuilder,
+        table: tuple[str, str],
+    ) -> None:
+        protocol, field = payload.get("protocol"), payload.get("field")
+        if protocol in ("ip", "icmp") or protocol in ("ip6", "icmpv6"):
+            # nft adds the family these headers imply (meta nfproto) to the rule itself
+            built.family(4 if protocol in ("ip", "icmp") else 6)
+        if protocol in ("ip", "ip6") and field in ("saddr", "daddr"):
+            family = 4 if protocol == "ip" else 6
+            side = "source" if field == "saddr" else "destination"
+            built.addresses(family, side, self._address(right, family, table), negate=negate)
+        elif (protocol, field) in (("ip", "protocol"), ("ip6", "nexthdr")):
+            built.family(4 if protocol == "ip" else 6)
+            numbers = self._numbers(right, table, "inet_proto", PROTOCOL_NUMBERS)
+            built.protocol(numbers, negate=negate)
+        elif protocol in _PORT_PROTOCOLS and field == "dport":
+            ports = self._numbers(right, table, "inet_service", {})
+            built.destination_ports(Ranges.point(_PORT_PROTOCOLS[protocol]), ports, negate=negate)
+        elif protocol == "th" and field == "dport":
+            if not built.protocols.issubset(PORTED):
+                raise _Unreadable("th dport without meta l4proto naming ported protocols first")
+            ports = self._numbers(right, table, "inet_service", {})
+            built.destination_ports(None, ports, negate=negate)
+        elif protocol in ("icmp", "icmpv6") and field in ("type", "code"):
+            number = 1 if protocol == "icmp" else 58
+            names = ICMP_TYPES if protocol == "icmp" else ICMPV6_TYPES
+            values = self._numbers(right, table, "icmp_type", names)
+            kinds = icmp_ranges(values) if field == "type" else _codes(values)
+            built.icmp_types(number, kinds, negate=negate)
+        else:
+            raise _Unreadable(f"{protocol} {field}")
+
+    def _meta(
+        self,
+        key: Any,
+        right: Any,
+        negate: bool,
+        built: MatchBuilder,
+        table: tuple[str, str],
+    ) -> None:
+        if key == "l4proto":
+            built.protocol(
+                self._numbers(right, table, "inet_proto", PROTOCOL_NUMBERS), negate=negate
+            )
+        elif key == "nfproto":
+            families = {4 if str(v) == "ipv4" else 6 for v in self._elements(right)}
+            for family in (4, 6):
+                if (family in families) == negate:
+                    built.families.discard(family)
+        elif key in ("iif", "oif", "iifname", "oifname"):
+            names = {str(v) for v in self._elements(right)}
+            if names == {"lo"}:
+                built.on_interface(Interface.NOT_LOOPBACK if negate else Interface.LOOPBACK)
+            elif "lo" not in names and not any("*" in n for n in names):
+                built.on_interface(Interface.NOT_OTHER if negate else Interface.OTHER)
+                built.unreadable.append(f"{key} {'!= ' if negate else ''}{_text(right)}")
+            else:
+                raise _Unreadable(f"{key} {_text(right)}")
+        else:
+            raise _Unreadable(f"meta {key}")
+
+    # -- rules and chains -----------------------------------------------------------------
+
+    def rules(self, body: dict[str, Any], families: frozenset[int]) -> Iterator[Rule]:
+        """The rule (several for a verdict map), with what it matches."""
+        table = (body["family"], body["table"])
+        exprs = body.get("expr", [])
+        text = rule_text(exprs)
+        where = (
+            f"table {body['family']} {body['table']} chain {body['chain']} "
+            f"handle {body.get('handle')}"
+        )
+        built = MatchBuilder(families)
+        verdict, target = Verdict.NONE, None
+        vmap: dict[str, Any] | None = None
+        for expr in exprs:
+            (kind,) = expr.keys()
+            value = expr[kind]
+            if kind == "match":
+                try:
+                    self.condition(value, built, table)
+                except _Unreadable as exc:
+                    built.unreadable.append(str(exc))
+            elif kind in _VERDICTS:
+                verdict = _VERDICTS[kind]
+                target = value.get("target") if isinstance(value, dict) else None
+            elif kind == "vmap":
+                vmap = value
+            elif kind in _PASSIVE:
+                continue
+            elif kind in ("dnat", "redirect"):
+                built.unreadable.append(f"{kind}: the destination is rewritten")
+            elif kind in ("snat", "masquerade"):
+                continue  # the source is rewritten after the filter chains decided
+            else:
+                built.unreadable.append(kind)
+                if kind in ("queue", "xt"):
+                    verdict = Verdict.ACCEPT  # may let the packet on
+        comment = body.get("comment")
+        if vmap is None:
+            yield Rule(
+                where=where,
+                text=text,
+                comment=comment,
+                match=built.space(),
+                verdict=verdict,
+                target=f"{table[0]} {table[1]} {target}" if target else None,
+                interface=built.interface,
+                unreadable=tuple(built.unreadable),
+            )
+            return
+        yield from self._vmap(vmap, built, table, (where, text, comment))
+
+    def _vmap(
+        self,
+        vmap: dict[str, Any],
+        built: MatchBuilder,
+        table: tuple[str, str],
+        common: tuple[str, str, str | None],
+    ) -> Iterator[Rule]:
+        where, text, comment = common
+        data = vmap.get("data")
+        elements = data.get("set", []) if isinstance(data, dict) else []
+        for element in elements:
+            key, action = element
+            (kind,) = action.keys()
+            verdict = _VERDICTS.get(kind)
+            clone = MatchBuilder(frozenset(built.families))
+            clone.__dict__.update({k: v for k, v in built.__dict__.items() if k != "unreadable"})
+            clone.unreadable = list(built.unreadable)
+            try:
+                self.condition({"op": "==", "left": vmap["key"], "right": key}, clone, table)
+            except _Unreadable as exc:
+                clone.unreadable.append(str(exc))
+            if verdict is None:
+                clone.unreadable.append(f"verdict map entry {kind}")
+                verdict = Verdict.ACCEPT
+            target = action[kind].get("target") if isinstance(action[kind], dict) else None
+            yield Rule(
+                where=where,
+                text=f"{text} ({_text(key)} : {kind})",
+                comment=comment,
+                match=clone.space(),
+                verdict=verdict,
+                target=f"{table[0]} {table[1]} {target}" if target else None,
+                interface=clone.interface,
+                unreadable=tuple(clone.unreadable),
+            )
+
+
+def _comparison(op: str, value: Any) -> list[int]:
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise _Unreadable(f"{op} {_text(value)}")
+    return {
+        "<": [0, value - 1],
+        "<=": [0, value],
+        ">": [value + 1, 65535],
+        ">=": [value, 65535],
+    }[op]
+
+
+def _codes(codes: Ranges) -> Ranges:
+    """ICMP codes of every type."""
+    return Ranges.of((t * 256 + a, t * 256 + b) for t in range(256) for a, b in codes) & ALL_PORTS
+
+
+def read_nftables_json(text: str, where: str) -> Ruleset:
+    """The ruleset of ``nft -j list ruleset`` output; :class:`AuditError` if it is not one."""
+    try:
+        items = json.loads(text)["nftables"]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise AuditError(
+            f"{where}: not the JSON of `nft -j list ruleset` ({exc}); collect it with "
+            "`nft -j list ruleset > FILE`"
+        ) from None
+    reader = _Reader(items, where)
+    ruleset = Ruleset(platform="nftables", files=(where,))
+    chains: dict[tuple[str, str, str], Chain] = {}
+    order: list[tuple[tuple[int, int], Hook, str]] = []
+    for item in items:
+        if "set" in item:
+            reader.read_set(item["set"])
+    for item in items:
+        body = item.get("chain")
+        if body is None:
+            continue
+        family = body.get("family")
+        key = f"{family} {body['table']} {body['name']}"
+        chain = Chain(
+            key=key,
+            name=body["name"],
+            families=_FAMILIES.get(family, frozenset()),
+            where=f"table {family} {body['table']} chain {body['name']}",
+        )
+        chains[(family, body["table"], body["name"])] = chain
+        ruleset.chains[key] = chain
+        hook = body.get("hook")
+        if hook is None:
+            continue
+        if family not in _FAMILIES:
+            ruleset.notes.append(f"{chain.where} ({family} family) is not read")
+            continue
+        chain.policy = Verdict.DROP if body.get("policy") == "drop" else Verdict.ACCEPT
+        if body.get("type") == "nat":
+            continue  # its rules are read (a rewrite is reported), but it filters nothing
+        if hook in _HOOKS:
+            prio = body.get("prio", 0)
+            order.append(
+                ((_HOOK_ORDER[hook], prio if isinstance(prio, int) else 0), _HOOKS[hook], key)
+            )
+        elif hook == "postrouting":
+            order.append(((2, 0), Hook.OUTPUT, key))
+    for _rank, hook, key in sorted(order, key=lambda o: o[0]):
+        ruleset.paths.setdefault(hook, []).append(key)
+    for item in items:
+        body = item.get("rule")
+        if body is None:
+            continue
+        owner = chains.get((body["family"], body["table"], body["chain"]))
+        if owner is None:
+            raise AuditError(f"{where}: a rule of chain {body['chain']} before the chain itself")
+        owner.rules.extend(reader.rules(body, owner.families))
+    return ruleset

@@ -1,0 +1,461 @@
+"""A host's firewall against the plan: what it permits that the plan does not name, what the
+plan needs that it does not permit, and rules that never decide.
+
+The universe is every new connection that can reach the host's firewall from the network:
+packets addressed to one of the host's addresses as the deployment declares them (for egress:
+packets the host sends from them).  Within it the audit compares two exact sets, what the
+ruleset permits and what the plan's rows name:
+
+* ``extra``: permitted beyond the plan, per rule that accepts it, with an example packet;
+  IPv6 neighbour discovery (ICMPv6 types 133-136), which IPv6 needs to work at all, and
+  traffic on ``lo``, which cannot come from the network, are never extra;
+* ``missing`` / ``partial``: a planned row not permitted at all, or in part, naming the rule (or
+  the chain policy) that stops it; loopback rows are checked on ``lo``;
+* ``shadowed``: an accept (or drop) rule whose every packet an earlier rule of the other verdict
+  decides, so it never takes effect;
+* ``unreadable``: a rule the parser could not read exactly.  The ruleset is then read twice,
+  at its widest and at its narrowest, so an extra is what *may* pass and a missing flow what
+  does not *surely* pass.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from portplan.audit._evaluate import Bound, ChainResult, Evaluation, View
+from portplan.audit._findings import AuditResult, Finding, FindingKind, RuleServes, describe_space
+from portplan.audit._match import icmp_ranges
+from portplan.audit._rules import Chain, Hook, Interface, Rule, Ruleset, Verdict
+from portplan.model._types import Network
+from portplan.plan import LOOPBACK, Plan, PlannedFlow
+from portplan.spaces import ICMPV6, Box, BoxIndex, Ranges, Space, flow_space, networks_ranges
+
+__all__ = ["NEIGHBOUR_DISCOVERY", "Coverage", "audit_ruleset", "coverage", "permitted"]
+
+#: IPv6 neighbour discovery: router and neighbour solicitations and advertisements
+NEIGHBOUR_DISCOVERY = Space.of(
+    6, protocols=Ranges.point(ICMPV6), ports=icmp_ranges(Ranges.span(133, 136))
+)
+
+
+def _universe(addresses: Iterable[Network], families: frozenset[int], *, inbound: bool) -> Space:
+    nets = tuple(addresses)
+    out = Space.empty()
+    for family in sorted(families):
+        own = networks_ranges(nets, family)
+        if own:
+            side = {"destinations": own} if inbound else {"sources": own}
+            out = out | Space.of(family, **side)
+    return out
+
+
+def _loopback_universe(addresses: Iterable[Network], families: frozenset[int]) -> Space:
+    nets = (*LOOPBACK, *addresses)
+    out = Space.empty()
+    for family in sorted(families):
+        own = networks_ranges(nets, family)
+        out = out | Space.of(family, sources=own, destinations=own)
+    return out
+
+
+_DECIDING = (Verdict.ACCEPT, Verdict.DROP, Verdict.REJECT)
+
+
+@dataclass(frozen=True, slots=True)
+class _Tagged:
+    """A box of an earlier rule's match, with the rule (for the shadowed check's index)."""
+
+    box: Box
+    rule: Rule
+    position: int  #: the rule's place in its chain
+
+    @property
+    def family(self) -> int:
+        return self.box.family
+
+    @property
+    def sources(self) -> Ranges:
+        return self.box.sources
+
+
+def _between(plan: Plan, boundary: tuple[str, str], families: frozenset[int]) -> Space:
+    """Packets from the hosts of one zone to the hosts of another (a zone firewall's view)."""
+    source_zone, destination_zone = boundary
+    out = Space.empty()
+    for family in sorted(families):
+        sources = networks_ranges(
+            (n for h in plan.hosts.values() if h.zone == source_zone for n in h.addresses), family
+        )
+        destinations = networks_ranges(
+            (n for h in plan.hosts.values() if h.zone == destination_zone for n in h.addresses),
+            family,
+        )
+        if sources and destinations:
+            out = out | Space.of(family, sources=sources, destinations=destinations)
+    return out
+
+
+class _Direction:
+    """The audit of one direction (what the host receives, or sends)."""
+
+    def __init__(
+        self,
+        plan: Plan,
+        host: str,
+        ruleset: Ruleset,
+        hook: Hook,
+        boundary: tuple[str, str] | None = None,
+    ) -> None:
+        self.plan = plan
+        self.host = host  #: the host audited, or the boundary (``dmz -> internal``)
+        self.ruleset = ruleset
+        self.hook = hook
+        self.inbound = hook is Hook.INPUT
+        self.label = "inbound" if self.inbound else "outbound"
+        families = ruleset.families
+        if boundary is None:
+            addresses = plan.host_addresses(host)
+            self.universe = _universe(addresses, families, inbound=self.inbound)
+            self.loopback_universe = _loopback_universe(addresses, families)
+            ending = [
+                r
+                for r in plan.rows_of(host)
+                if (r.destination if self.inbound else r.source) == host
+            ]
+        else:
+            self.universe = _between(plan, boundary, families)
+            self.loopback_universe = Space.empty()
+            ending = [
+                r
+                for r in plan.rows
+                if (r.source_zone, r.destination_zone) == boundary and not r.loopback
+            ]
+        exact = all(r.exact for c in ruleset.chains.values() for r in c.rules)
+        self.high = Evaluation(ruleset, self.universe, View.NETWORK, Bound.HIGH)
+        self.low = (
+            self.high if exact else Evaluation(ruleset, self.universe, View.NETWORK, Bound.LOW)
+        )
+        self.loop_low = Evaluation(ruleset, self.loopback_universe, View.LOOPBACK, Bound.LOW)
+        self.rows: list[tuple[PlannedFlow, Space]] = []
+        self.loop_rows: list[tuple[PlannedFlow, Space]] = []
+        for row in ending:
+            space = flow_space(
+                row.source_addresses, row.destination_addresses, row.protocol, row.ports
+            )
+            if row.loopback:
+                self.loop_rows.append((row, space & self.loopback_universe))
+            else:
+                self.rows.append((row, space & self.universe))
+        self.planned = Space(b for _row, space in self.rows for b in space.boxes)
+
+    def peer(self, row: PlannedFlow) -> str:
+        return row.source if self.inbound else row.destination
+
+    def path(self) -> list[Chain]:
+        return [self.ruleset.chains[key] for key in self.ruleset.paths.get(self.hook, [])]
+
+    # -- extra ------------------------------------------------------------------------------
+
+    def extra(self) -> list[Finding]:
+        permitted = self.high.permitted(self.hook)
+        left = permitted - self.planned - NEIGHBOUR_DISCOVERY
+        if not left:
+            return []
+        findings: list[Finding] = []
+        for chain in self.path():
+            if not left:
+                break
+            result = self.high.chain(chain.key)
+            if chain.policy is Verdict.ACCEPT and not result.dropped:
+                continue  # a chain that lets everything on decides nothing here
+            for _index, rule, accepted in self.accepting(chain, result):
+                part = accepted & left
+                if not part:
+                    continue
+                left = left - part
+                findings.append(self._extra(part, rule))
+            policy_part = left & result.accepted
+            if policy_part and chain.policy is Verdict.ACCEPT:
+                left = left - policy_part
+                findings.append(self._extra(policy_part, None, chain))
+        if left:
+            findings.append(self._extra(left, None, None))
+        return findings
+
+    def accepting(self, chain: Chain, result: ChainResult) -> Iterable[tuple[int, Rule, Space]]:
+        """Accept rules of ``chain`` and of the chains it jumps to, in the order they act."""
+        for index, rule in enumerate(chain.rules):
+            accepted = result.accepts.get(index)
+            if accepted is None:
+                continue
+            if rule.verdict in (Verdict.JUMP, Verdict.GOTO) and rule.target is not None:
+                inner_chain = self.ruleset.chains[rule.target]
+                inner = self.high.chain(rule.target)
+                for inner_index, inner_rule, inner_accepted in self.accepting(inner_chain, inner):
+                    yield inner_index, inner_rule, inner_accepted & accepted
+                continue
+            yield index, rule, accepted
+
+    def _extra(self, part: Space, rule: Rule | None, chain: Chain | None = None) -> Finding:
+        example = part.example()
+        if rule is not None:
+            who = f"rule {rule.where}" + (f" ({rule.comment})" if rule.comment else "")
+        elif chain is not None:
+            who = f"the {chain.describe_policy()}"
+        else:
+            who = f"no chain on the {self.hook} hook (everything passes)"
+        return Finding(
+            kind=FindingKind.EXTRA,
+            host=self.host,
+            direction=self.label,
+            message=f"{who} permits {describe_space(part)}, which the plan does not name",
+            rule=rule.where if rule else chain.where if chain else None,
+            rule_text=rule.text if rule else None,
+            line=rule.line if rule else None,
+            packets=part,
+            example=example,
+        )
+
+    # -- missing ----------------------------------------------------------------------------
+
+    def missing(self) -> list[Finding]:
+        findings = []
+        permitted = self.low.permitted(self.hook)
+        loop_permitted = self.loop_low.permitted(self.hook)
+        for rows, allowed, evaluation in (
+            (self.rows, permitted, self.low),
+            (self.loop_rows, loop_permitted, self.loop_low),
+        ):
+            for row, wanted in rows:
+                lacking = wanted - allowed
+                if not lacking:
+                    continue
+                whole = lacking.same_as(wanted)
+                findings.append(self._missing(row, lacking, whole, evaluation))
+        return findings
+
+    def _missing(
+        self, row: PlannedFlow, lacking: Space, whole: bool, evaluation: Evaluation
+    ) -> Finding:
+        blocker: Rule | None = None
+        chain_of: Chain | None = None
+        for chain in self.path():
+            stopped = lacking - evaluation.passes(chain.key)
+            if not stopped:
+                continue
+            chain_of = chain
+            result = evaluation.chain(chain.key)
+            for index, rule in enumerate(chain.rules):
+                dropped = result.drops.get(index)
+                if dropped is not None and dropped.overlaps(stopped):
+                    blocker = rule
+                    break
+            break
+        if blocker is not None:
+            why = f"rule {blocker.where} stops it" + (
+                f" ({blocker.comment})" if blocker.comment else ""
+            )
+        elif chain_of is not None:
+            why = f"no rule accepts it: the {chain_of.describe_policy()} drops it"
+        else:
+            why = "a rule the audit cannot read exactly may stop it"
+        kind = FindingKind.MISSING if whole else FindingKind.PARTIAL
+        what = (
+            "not permitted"
+            if whole
+            else f"permitted only in part: {describe_space(lacking)} is not"
+        )
+        return Finding(
+            kind=kind,
+            host=self.host,
+            direction=self.label,
+            message=f"{row.key} ({row.source} -> {row.destination} {row.protocol.value}/"
+            f"{row.ports}) is {what}; {why}",
+            flow=row.key,
+            peer=self.peer(row),
+            rule=blocker.where if blocker else chain_of.where if chain_of else None,
+            rule_text=blocker.text if blocker else None,
+            line=blocker.line if blocker else None,
+            packets=lacking,
+            example=lacking.example(),
+        )
+
+    # -- shadowed and unreadable ------------------------------------------------------------
+
+    def shadowed(self) -> list[Finding]:
+        findings = []
+        for chain in self.ruleset.chains.values():
+            earlier: BoxIndex[_Tagged] = BoxIndex()
+            for position, rule in enumerate(chain.rules):
+                if rule.verdict is Verdict.NONE or rule.interface is Interface.LOOPBACK:
+                    continue
+                match = self.high.match(rule, chain)
+                if not match:
+                    continue
+                if rule.exact and rule.verdict in _DECIDING:
+                    near = {
+                        id(tagged): tagged
+                        for box in match.boxes
+                        for tagged in earlier.candidates(box)
+                        if tagged.box.overlaps(box)
+                    }
+                    left = match - Space(t.box for t in near.values())
+                    overriding = [
+                        t.rule
+                        for t in sorted(near.values(), key=lambda t: t.position)
+                        if t.rule.verdict in _DECIDING
+                        and t.rule.verdict.blocks != rule.verdict.blocks
+                    ]
+                    if not left and overriding:
+                        findings.append(
+                            self._shadowed(rule, list({id(r): r for r in overriding}.values()))
+                        )
+                if rule.verdict not in (Verdict.JUMP, Verdict.NONE):
+                    for box in match.boxes:
+                        earlier.add(_Tagged(box, rule, position))
+        return findings
+
+    def _shadowed(self, rule: Rule, overriding: list[Rule]) -> Finding:
+        names = ", ".join(o.where for o in overriding[:3])
+        return Finding(
+            kind=FindingKind.SHADOWED,
+            host=self.host,
+            direction=self.label,
+            message=f"rule {rule.where} never takes effect: earlier rules decide every packet "
+            f"it matches ({names})",
+            rule=rule.where,
+            rule_text=rule.text,
+            line=rule.line,
+        )
+
+    def unreadable(self) -> list[Finding]:
+        findings = []
+        for chain in self.ruleset.chains.values():
+            for rule in chain.rules:
+                if rule.exact and rule.interface not in (Interface.OTHER, Interface.NOT_OTHER):
+                    continue
+                match = rule.match & (self.universe | self.loopback_universe)
+                if not match or (
+                    rule.verdict is Verdict.ACCEPT and match.issubset(NEIGHBOUR_DISCOVERY)
+                ):
+                    continue  # matches nothing here, or only what is never extra
+                findings.append(
+                    Finding(
+                        kind=FindingKind.UNREADABLE,
+                        host=self.host,
+                        direction=self.label,
+                        message=f"rule {rule.where} ({rule.verdict}) matches on what the audit "
+                        f"cannot read exactly: {', '.join(rule.unreadable)}; its findings are "
+                        "bounds (what may pass, what surely passes)",
+                        rule=rule.where,
+                        rule_text=rule.text,
+                        line=rule.line,
+                    )
+                )
+        return findings
+
+    # -- the annotated copy -----------------------------------------------------------------
+
+    def serves(self) -> list[RuleServes]:
+        out = []
+        for chain in self.ruleset.chains.values():
+            result = self.high.chain(chain.key)
+            loop = self.loop_low.chain(chain.key)
+            for index, rule in enumerate(chain.rules):
+                accepted = result.accepts.get(index) or Space.empty()
+                on_lo = loop.accepts.get(index) or Space.empty()
+                flows = [r.key for r, s in self.rows if s.overlaps(accepted)]
+                flows += [r.key for r, s in self.loop_rows if s.overlaps(on_lo)]
+                if flows:
+                    effect = "serves"
+                elif index in result.drops or index in loop.drops:
+                    effect = "blocks"
+                elif accepted - NEIGHBOUR_DISCOVERY:
+                    effect = "not in plan"
+                else:
+                    effect = "no effect here"
+                out.append(
+                    RuleServes(
+                        where=rule.where,
+                        text=rule.text,
+                        line=rule.line,
+                        flows=tuple(dict.fromkeys(flows)),
+                        effect=effect,
+                    )
+                )
+        return out
+
+
+def audit_ruleset(
+    plan: Plan,
+    host: str,
+    ruleset: Ruleset,
+    *,
+    egress: bool = False,
+    annotate: bool = False,
+    boundary: tuple[str, str] | None = None,
+) -> AuditResult:
+    """Compare the firewall ``ruleset`` of ``host`` with what the plan needs there; with
+    ``boundary`` (source zone, destination zone), a zone firewall's filter with the rows that
+    cross it (``host`` then names the boundary in the findings)."""
+    result = AuditResult(
+        host=host, subject="ruleset", platform=ruleset.platform, files=ruleset.files
+    )
+    result.notes.extend(ruleset.notes)
+    missing_families = frozenset({4, 6}) - ruleset.families
+    for family in sorted(missing_families):
+        result.notes.append(
+            f"IPv{family} is not audited: the files given hold no IPv{family} rules"
+        )
+    hooks = [Hook.INPUT, Hook.OUTPUT] if egress and boundary is None else [Hook.INPUT]
+    for hook in hooks:
+        direction = _Direction(plan, host, ruleset, hook, boundary)
+        result.checked += len(direction.rows) + len(direction.loop_rows)
+        result.findings += direction.missing()
+        result.findings += direction.extra()
+        if hook is Hook.INPUT:
+            result.findings += direction.shadowed()
+            result.findings += direction.unreadable()
+            if annotate:
+                result.rules = direction.serves()
+    return result
+
+
+def permitted(
+    plan: Plan, host: str, ruleset: Ruleset, hook: Hook = Hook.INPUT
+) -> tuple[Space, Space]:
+    """What ``ruleset`` lets through on ``hook`` of ``host`` from the network: what surely
+    passes and what may pass (the same set when every rule was read exactly)."""
+    direction = _Direction(plan, host, ruleset, hook)
+    return direction.low.permitted(hook), direction.high.permitted(hook)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Coverage:
+    """How much of one planned row a ruleset already permits, and which rules do."""
+
+    status: str  #: ``yes``, ``partly`` or ``no``
+    rules: tuple[str, ...]  #: where the rules that permit (part of) it are
+    missing: Space  #: what is still to open
+
+
+def coverage(plan: Plan, host: str, ruleset: Ruleset) -> dict[int, Coverage]:
+    """For each row ending on ``host`` (by ``id`` of the row), what ``ruleset`` permits of it
+    already (for a change request that holds only what is still to open)."""
+    direction = _Direction(plan, host, ruleset, Hook.INPUT)
+    surely = direction.low.permitted(Hook.INPUT)
+    loop_surely = direction.loop_low.permitted(Hook.INPUT)
+    accepting = [
+        (rule, space)
+        for chain in direction.path()
+        for _index, rule, space in direction.accepting(chain, direction.high.chain(chain.key))
+    ]
+    found = {}
+    for rows, allowed in ((direction.rows, surely), (direction.loop_rows, loop_surely)):
+        for row, wanted in rows:
+            missing = wanted - allowed
+            status = "no" if missing.same_as(wanted) else "partly" if missing else "yes"
+            rules = tuple(dict.fromkeys(r.where for r, s in accepting if s.overlaps(wanted)))
+            found[id(row)] = Coverage(status=status, rules=rules, missing=missing)
+    return found

@@ -1,0 +1,260 @@
+"""Listening sockets, collected on a host: ``ss -tulpnH``, ``netstat -ano`` (Windows) or
+``netstat -tulpn`` (Linux), Windows ``Get-NetTCPConnection``/``Get-NetUDPEndpoint`` as JSON,
+or read live on this machine (psutil).
+
+A socket bound to the IPv6 wildcard ``::`` takes IPv4 connections too unless it is IPv6-only:
+``ss`` tells them apart (``*`` dual-stack, ``[::]`` IPv6-only); for ``netstat`` and live
+reading the system default is used (``net.ipv6.bindv6only``, 0 on Linux: dual-stack).
+
+The Windows JSON comes from this PowerShell one-liner (docs/audit.md)::
+
+    @{tcp = @(Get-NetTCPConnection -State Listen | Select-Object LocalAddress, LocalPort,
+      OwningProcess, @{n='Process'; e={(Get-Process -Id $_.OwningProcess).ProcessName}});
+      udp = @(Get-NetUDPEndpoint | Select-Object LocalAddress, LocalPort, OwningProcess,
+      @{n='Process'; e={(Get-Process -Id $_.OwningProcess).ProcessName}})} |
+      ConvertTo-Json -Depth 3 | Out-File -Encoding utf8 sockets.json
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from portplan._errors import AuditError, ToolError
+from portplan._tools import read_tool
+
+__all__ = ["SOCKET_KINDS", "Socket", "live_sockets", "read_sockets"]
+
+SOCKET_KINDS = ("ss", "netstat", "windows")
+Address = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Socket:
+    """One listening socket: protocol, local address and port, who holds it."""
+
+    protocol: str  #: ``tcp`` or ``udp``
+    address: Address
+    port: int
+    dual_stack: bool = False  #: an IPv6 wildcard that also takes IPv4
+    process: str | None = None
+    pid: int | None = None
+    where: str = ""  #: ``file:line`` it was read from
+
+    @property
+    def loopback(self) -> bool:
+        return self.address.is_loopback
+
+    def covers(self, address: Address) -> bool:
+        """Whether a connection to ``address`` reaches this socket."""
+        if self.address.is_unspecified:
+            if self.address.version == address.version:
+                return True
+            return self.dual_stack and address.version == 4
+        return self.address == address
+
+    def __str__(self) -> str:
+        shown = f"[{self.address}]" if self.address.version == 6 else str(self.address)
+        text = f"{self.protocol} {shown}:{self.port}"
+        if self.dual_stack:
+            text += " (dual-stack: also IPv4)"
+        if self.process:
+            text += f" by {self.process}" + (f" (pid {self.pid})" if self.pid else "")
+        elif self.pid:
+            text += f" by pid {self.pid}"
+        return text
+
+
+def _address(text: str) -> tuple[Address, bool]:
+    """An address as ss/netstat print it, and whether it is ss's dual-stack ``*``."""
+    if text == "*":
+        return ipaddress.IPv6Address("::"), True
+    bare = text.strip("[]").split("%", 1)[0]
+    found = ipaddress.ip_address(bare)
+    if isinstance(found, ipaddress.IPv6Address) and found.ipv4_mapped is not None:
+        return found.ipv4_mapped, False
+    return found, False
+
+
+def _split(endpoint: str) -> tuple[str, int]:
+    host, _, port = endpoint.rpartition(":")
+    if not port.isdigit():
+        raise ValueError(f"no port in {endpoint!r}")
+    return host, int(port)
+
+
+_SS_USERS = re.compile(r'\("([^"]*)",pid=(\d+)')
+
+
+def _read_ss(text: str, name: str) -> list[Socket]:
+    found = []
+    for number, line in enumerate(text.splitlines(), 1):
+        words = line.split()
+        if not words or words[0] == "Netid":
+            continue
+        if words[0] not in ("tcp", "udp") or len(words) < 5:
+            raise AuditError(f"{name}:{number}: not a line of `ss -tulpnH`: {line[:60]}")
+        host, port = _split(words[4])
+        address, dual = _address(host)
+        users = _SS_USERS.search(line)
+        found.append(
+            Socket(
+                protocol=words[0],
+                address=address,
+                port=port,
+                dual_stack=dual,
+                process=users.group(1) if users else None,
+                pid=int(users.group(2)) if users else None,
+                where=f"{name}:{number}",
+            )
+        )
+    return found
+
+
+def _read_netstat(text: str, name: str, dual_default: bool) -> list[Socket]:
+    found = []
+    for number, line in enumerate(text.splitlines(), 1):
+        words = line.split()
+        if not words or words[0].lower() not in ("tcp", "udp", "tcp6", "udp6"):
+            continue
+        protocol = words[0].lower().rstrip("6")
+        if words[0] in ("TCP", "UDP"):  # Windows: Proto Local Foreign [State] PID
+            local, state, pid = words[1], words[3] if protocol == "tcp" else "", words[-1]
+            process = None
+        else:  # Linux: Proto Recv-Q Send-Q Local Foreign [State] PID/Program
+            local, state = words[3], words[5] if protocol == "tcp" else ""
+            pid, _, process_name = words[-1].partition("/")
+            process = process_name or None
+        if protocol == "tcp" and state.upper() not in ("LISTEN", "LISTENING"):
+            continue
+        host, port = _split(local)
+        address, _dual = _address(host if host not in ("::", "") else "::")
+        dual = address.version == 6 and address.is_unspecified and dual_default
+        found.append(
+            Socket(
+                protocol=protocol,
+                address=address,
+                port=port,
+                dual_stack=dual and words[0] not in ("TCP", "UDP"),
+                process=process,
+                pid=int(pid) if pid.isdigit() else None,
+                where=f"{name}:{number}",
+            )
+        )
+    return found
+
+
+def _read_windows(text: str, name: str) -> list[Socket]:
+    data: Any = json.loads(text.lstrip("\ufeff"))
+    groups: list[tuple[str, Any]]
+    if isinstance(data, dict) and ("tcp" in data or "udp" in data):
+        groups = [("tcp", data.get("tcp") or []), ("udp", data.get("udp") or [])]
+    else:
+        groups = [("tcp", data)]
+    found = []
+    for protocol, entries in groups:
+        for index, entry in enumerate(entries if isinstance(entries, list) else [entries]):
+            try:
+                address, _dual = _address(str(entry["LocalAddress"]))
+                port = int(entry["LocalPort"])
+            except (KeyError, TypeError, ValueError) as exc:
+                raise AuditError(
+                    f"{name}: {protocol}[{index}] lacks LocalAddress/LocalPort ({exc})"
+                ) from None
+            pid = entry.get("OwningProcess")
+            found.append(
+                Socket(
+                    protocol=protocol,
+                    address=address,
+                    port=port,
+                    process=entry.get("Process") or entry.get("ProcessName"),
+                    pid=int(pid) if isinstance(pid, int) else None,
+                    where=f"{name}:{protocol}[{index}]",
+                )
+            )
+    return found
+
+
+def socket_kind(text: str, name: str) -> str:
+    stripped = text.lstrip("\ufeff").lstrip()
+    if stripped.startswith(("{", "[")):
+        return "windows"
+    first = next((line.split() for line in text.splitlines() if line.split()), [""])
+    if first[0] in ("tcp", "udp", "Netid") and (len(first) < 2 or not first[1].isdigit()):
+        return "ss"
+    if any(line.split()[:1] and line.split()[0].lower() in ("tcp", "udp", "tcp6", "udp6")
+           for line in text.splitlines()):  # fmt: skip
+        return "netstat"
+    raise AuditError(
+        f"{name}: not a socket list portplan reads (ss -tulpnH, netstat -ano, netstat -tulpn, "
+        "the Windows JSON of docs/audit.md); name its kind as KIND:PATH "
+        f"({', '.join(SOCKET_KINDS)})"
+    )
+
+
+def _dual_default() -> bool:
+    """Whether an IPv6 wildcard socket takes IPv4 too on this machine (bindv6only=0)."""
+    try:
+        return Path("/proc/sys/net/ipv6/bindv6only").read_text().strip() == "0"
+    except OSError:
+        return True
+
+
+def read_sockets(
+    text: str, name: str, kind: str | None = None, *, bindv6only: bool = False
+) -> list[Socket]:
+    """The listening sockets of a collected file; ``bindv6only``: the host's setting, for the
+    formats that do not say whether an IPv6 wildcard socket takes IPv4 too."""
+    kind = kind or socket_kind(text, name)
+    try:
+        if kind == "ss":
+            return _read_ss(text, name)
+        if kind == "netstat":
+            return _read_netstat(text, name, not bindv6only)
+        return _read_windows(text, name)
+    except ValueError as exc:
+        raise AuditError(f"{name}: {exc}") from None
+
+
+def live_sockets() -> list[Socket]:
+    """This machine's listening TCP sockets and bound UDP sockets: from ``ss -tulpnH`` where
+    it is installed (it tells dual-stack sockets from IPv6-only ones), else from psutil."""
+    try:
+        return _read_ss(read_tool(["ss", "-tulpnH"]), "ss -tulpnH (live)")
+    except ToolError:
+        pass
+    dual = _dual_default()
+    found = []
+    names: dict[int, str | None] = {}
+    for entry in psutil.net_connections(kind="inet"):
+        protocol = "tcp" if entry.type == 1 else "udp"
+        if protocol == "tcp" and entry.status != psutil.CONN_LISTEN:
+            continue
+        local = entry.laddr
+        if (protocol == "udp" and entry.raddr) or not isinstance(local, tuple) or not local:
+            continue
+        address, _dual = _address(str(local[0]))
+        pid = entry.pid
+        if pid is not None and pid not in names:
+            try:
+                names[pid] = psutil.Process(pid).name()
+            except psutil.Error:
+                names[pid] = None
+        found.append(
+            Socket(
+                protocol=protocol,
+                address=address,
+                port=int(local[1]),
+                dual_stack=dual and address.version == 6 and address.is_unspecified,
+                process=names.get(pid) if pid is not None else None,
+                pid=pid,
+                where="this machine",
+            )
+        )
+    return sorted(found, key=lambda s: (s.protocol, s.port, str(s.address)))

@@ -1,0 +1,210 @@
+"""Windows Defender Firewall: the ActiveStore, exported as JSON by this PowerShell one-liner
+(docs/audit.md), read into the host's ruleset::
+
+    @{active = @(Get-NetConnectionProfile | ForEach-Object { [string]$_.NetworkCategory });
+      profiles = @(Get-NetFirewallProfile -PolicyStore ActiveStore | Select-Object Name,
+        @{n='Enabled'; e={[string]$_.Enabled}}, @{n='DefaultInboundAction';
+        e={[string]$_.DefaultInboundAction}}, @{n='DefaultOutboundAction';
+        e={[string]$_.DefaultOutboundAction}});
+      rules = @(Get-NetFirewallRule -PolicyStore ActiveStore -Enabled True | ForEach-Object {
+        $p = $_ | Get-NetFirewallPortFilter; $a = $_ | Get-NetFirewallAddressFilter;
+        [pscustomobject]@{Name = $_.Name; DisplayName = $_.DisplayName; Group = $_.Group;
+          Direction = [string]$_.Direction; Action = [string]$_.Action;
+          Profile = [string]$_.Profile; Protocol = [string]$p.Protocol;
+          LocalPort = @($p.LocalPort); RemotePort = @($p.RemotePort);
+          IcmpType = @($p.IcmpType); LocalAddress = @($a.LocalAddress);
+          RemoteAddress = @($a.RemoteAddress);
+          Program = ($_ | Get-NetFirewallApplicationFilter).Program;
+          Service = ($_ | Get-NetFirewallServiceFilter).Service } })
+    } | ConvertTo-Json -Depth 4 | Out-File -Encoding utf8 firewall.json
+
+Block rules win over allow rules, whatever their order; what no rule decides follows the
+active profile's default action (inbound ``NotConfigured`` blocks).  A profile whose firewall
+is off lets everything through.  The ``RPCEPMap`` keyword is TCP 135; ``RPC`` (RPC Dynamic
+Ports) is read as the dynamic range the plan gives the host, which the host's RPC
+configuration must match (docs/targets.md).  Read as unreadable: address keywords
+(``LocalSubnet``, ``Internet``...), remote (source) ports, other port keywords, rules for a
+program or a service only, and rules for some of several active profiles.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from portplan._errors import AuditError
+from portplan.audit._match import MatchBuilder, icmp_ranges
+from portplan.audit._rules import Chain, Hook, Rule, Ruleset, Verdict
+from portplan.plan import Plan
+from portplan.spaces import Ranges, address_span, family_span
+
+__all__ = ["read_active_store"]
+
+_PROFILES = ("Domain", "Private", "Public")
+_CATEGORY = {"domainauthenticated": "Domain", "private": "Private", "public": "Public"}
+_PROTOCOLS = {"tcp": 6, "udp": 17, "icmpv4": 1, "icmpv6": 58}
+
+
+class _Unreadable(Exception):
+    pass
+
+
+def _list(value: Any) -> list[str]:
+    if value is None:
+        return ["Any"]
+    items = value if isinstance(value, list) else [value]
+    return [str(v) for v in items] or ["Any"]
+
+
+def _addresses(values: Sequence[str], family: int) -> Ranges:
+    if any(v.lower() == "any" for v in values):
+        return family_span(family)
+    found = Ranges()
+    for value in values:
+        try:
+            if "-" in value and "/" not in value:
+                low, high = (ipaddress.ip_address(v) for v in value.split("-", 1))
+                if low.version == family:
+                    found = found | Ranges.span(int(low), int(high))
+                continue
+            network = ipaddress.ip_network(value, strict=False)
+        except ValueError:
+            raise _Unreadable(f"address {value}") from None
+        if network.version == family:
+            found = found | address_span(network)
+    return found
+
+
+def _ports(values: Sequence[str], dynamic: Ranges) -> Ranges | None:
+    """The local ports of a rule (``None``: any)."""
+    if any(v.lower() == "any" for v in values):
+        return None
+    found = Ranges()
+    for value in values:
+        if value == "RPCEPMap":
+            found = found | Ranges.point(135)
+        elif value == "RPC":
+            if not dynamic:
+                raise _Unreadable("RPC keyword, and the plan gives this host no dynamic range")
+            found = found | dynamic
+        elif value.replace("-", "").isdigit():
+            low, _, high = value.partition("-")
+            found = found | Ranges.span(int(low), int(high or low))
+        else:
+            raise _Unreadable(f"port keyword {value}")
+    return found
+
+
+def _profiles(text: str) -> set[str]:
+    if text.strip().lower() in ("any", "", "none"):
+        return set(_PROFILES)
+    return {p.strip() for p in text.split(",") if p.strip()}
+
+
+def _rule(
+    entry: Mapping[str, Any], where: str, inbound: bool, dynamic: Ranges, partial: bool
+) -> Rule:
+    built = MatchBuilder()
+    if partial:
+        built.unreadable.append("applies in some of the active profiles only")
+    try:
+        protocol = str(entry.get("Protocol") or "Any")
+        number = _PROTOCOLS.get(protocol.lower())
+        if number is None and protocol.isdigit():
+            number = int(protocol)
+        if number is None and protocol.lower() != "any":
+            raise _Unreadable(f"protocol {protocol}")
+        local = _ports(_list(entry.get("LocalPort")), dynamic)
+        remote = _ports(_list(entry.get("RemotePort")), Ranges())
+        own, other = (local, remote) if inbound else (remote, local)
+        if other is not None:
+            built.unreadable.append("source ports")
+        if number is not None:
+            if own is not None:
+                built.destination_ports(Ranges.point(number), own)
+            else:
+                built.protocol(Ranges.point(number))
+            icmp = [v for v in _list(entry.get("IcmpType")) if v.lower() != "any"]
+            if number in (1, 58) and icmp:
+                kinds = Ranges()
+                for item in icmp:
+                    kind, _, code = item.partition(":")
+                    kinds = kinds | icmp_ranges(
+                        Ranges.point(int(kind)), Ranges.point(int(code)) if code else None
+                    )
+                built.icmp_types(number, kinds)
+        for only in ("Program", "Service"):
+            chosen = entry.get(only)
+            if chosen not in (None, "Any", "any", ""):
+                built.unreadable.append(f"{only.lower()} {chosen}")
+        sides = ("destination", "source") if inbound else ("source", "destination")
+        for field, side in zip(("LocalAddress", "RemoteAddress"), sides, strict=True):
+            values = _list(entry.get(field))
+            target = built.sources if side == "source" else built.destinations
+            for family in (4, 6):
+                target[family] = target[family] & _addresses(values, family)
+        for family in (4, 6):
+            if not built.sources[family] or not built.destinations[family]:
+                built.families.discard(family)
+    except _Unreadable as exc:
+        built.unreadable.append(str(exc))
+    action = str(entry.get("Action", "Allow")).lower()
+    return Rule(
+        where=where,
+        text=str(entry.get("DisplayName") or entry.get("Name")),
+        match=built.space(),
+        verdict=Verdict.DROP if action == "block" else Verdict.ACCEPT,
+        unreadable=tuple(dict.fromkeys(built.unreadable)),
+        comment=entry.get("Group") or None,
+    )
+
+
+def read_active_store(text: str, name: str, plan: Plan, host: str) -> Ruleset:
+    """The Windows firewall of ``host`` from the JSON of the documented one-liner."""
+    try:
+        data = json.loads(text.lstrip("\ufeff"))
+        rules = data["rules"] or []
+        profiles = {str(p["Name"]): p for p in data["profiles"]}
+    except (ValueError, KeyError, TypeError) as exc:
+        raise AuditError(
+            f"{name}: not the Windows firewall JSON of docs/audit.md ({exc})"
+        ) from None
+    active = {_CATEGORY.get(str(c).lower(), str(c)) for c in _list(data.get("active"))} - {"Any"}
+    ruleset = Ruleset(platform="windows", files=(name,), loopback_filtered=False)
+    if not active:
+        active = set(_PROFILES)
+        ruleset.notes.append("the export names no active profile: rules of every profile read")
+    dynamic = Ranges()
+    for row in plan.rows_of(host):
+        if row.destination == host and row.dynamic_ports is not None:
+            dynamic = dynamic | Ranges((r.start, r.end) for r in row.dynamic_ports.ranges)
+    rules = rules if isinstance(rules, list) else [rules]
+    for hook, direction, default_key in (
+        (Hook.INPUT, "inbound", "DefaultInboundAction"),
+        (Hook.OUTPUT, "outbound", "DefaultOutboundAction"),
+    ):
+        chain = Chain(key=f"windows {direction}", name=direction, where=name)
+        enabled = [p for p in active if str(profiles.get(p, {}).get("Enabled")) == "True"]
+        defaults = {str(profiles.get(p, {}).get(default_key, "NotConfigured")) for p in enabled}
+        blocks = "Block" in defaults or (hook is Hook.INPUT and "NotConfigured" in defaults)
+        chain.policy = Verdict.DROP if enabled and blocks else Verdict.ACCEPT
+        if len(defaults) > 1:
+            ruleset.notes.append(f"the active profiles differ in their {default_key}")
+        if enabled:
+            ordered = sorted(
+                enumerate(rules), key=lambda pair: str(pair[1].get("Action")).lower() != "block"
+            )
+            for index, entry in ordered:
+                if str(entry.get("Direction", "")).lower() != direction:
+                    continue
+                applies = _profiles(str(entry.get("Profile", "Any"))) & set(enabled)
+                if not applies:
+                    continue
+                where = f"{name}: rules[{index}] {entry.get('DisplayName') or entry.get('Name')}"
+                partial = applies != set(enabled)
+                chain.rules.append(_rule(entry, where, hook is Hook.INPUT, dynamic, partial))
+        ruleset.chains[chain.key] = chain
+        ruleset.paths[hook] = [chain.key]
+    return ruleset

@@ -1,0 +1,157 @@
+"""``portplan diff``: what changes between two plans, as packets to open and to close."""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import click
+import yaml
+
+from portplan import pipeline
+from portplan._errors import UsageError
+from portplan.cli._exit import ExitCode
+from portplan.cli._files import is_stdio, read_input, width, write_output
+from portplan.cli._options import common_options, format_option, log, option, output_option
+from portplan.diff import diff_plans
+from portplan.load.catalog import catalog_ids
+from portplan.load.deployment import Bundle, load_deployment
+from portplan.load.product import load_product
+from portplan.load.revision import at_revision, is_revision
+from portplan.plan import Plan
+from portplan.report.diff import diff_csv, diff_json, diff_junit, diff_table, diff_xlsx
+from portplan.targets.aws_delta import aws_delta
+from portplan.targets.base import RuleOptions
+
+__all__ = ["diff_cmd"]
+
+
+@contextlib.contextmanager
+def _side(spec: str) -> Iterator[tuple[Path, str | None]]:
+    """A side's deployment file (``git:REV:path`` checked out for the block) and its text."""
+    if is_revision(spec):
+        with at_revision(spec) as path:
+            yield path, None
+        return
+    name, text = read_input(Path(spec))
+    yield name, text
+
+
+def _swapped(path: Path, text: str | None, swaps: tuple[str, ...], renamed: dict[str, str]) -> str:
+    """The deployment's text with each ``OLD=NEW`` product swapped (a catalog id or a file);
+    ``renamed`` gets old id → new id."""
+    data = yaml.safe_load(text if text is not None else path.read_text())
+    products = data.get("products") if isinstance(data, dict) else None
+    if not isinstance(products, dict):
+        raise UsageError(f"{path}: no products to swap (the file does not validate?)")
+    for swap in swaps:
+        old, sep, new = swap.partition("=")
+        if not sep or not old or not new:
+            raise UsageError(f"--product {swap!r}: write OLD_ID=NEW_ID or OLD_ID=FILE")
+        if old not in products:
+            raise UsageError(f"--product {swap}: the deployment has no product {old!r}")
+        binding = dict(products.pop(old) or {})
+        if new in catalog_ids():
+            binding.pop("file", None)
+            products[new] = binding
+            renamed[old] = new
+        else:
+            product = load_product(Path(new))
+            binding["file"] = str(Path(new).resolve())
+            products[product.id] = binding
+            renamed[old] = product.id
+    return yaml.safe_dump(data, sort_keys=False)
+
+
+def _load(path: Path, text: str | None) -> tuple[Bundle, Plan]:
+    bundle = load_deployment(path, text)
+    plan = pipeline.plan_bundle(bundle)
+    for warning in plan.warnings:
+        log.warning("%s: %s", path, warning)
+    return bundle, plan
+
+
+@click.command("diff")
+@click.argument("old")
+@click.argument("new", required=False)
+@option(
+    "--product",
+    "swaps",
+    multiple=True,
+    metavar="OLD=NEW",
+    help="Swap a product of the new side: a catalog id or a product file for product OLD "
+    "(repeatable). Without NEW, the new side is OLD with the swap.",
+)
+@option(
+    "--delta",
+    type=click.Choice(["aws"]),
+    help="Instead of the report: the commands that take what the target generated for OLD to "
+    "what it generates for NEW (aws: AWS CLI authorize/revoke of security-group rules).",
+)
+@option("--egress", is_flag=True, help="With --delta: the rules are generated with --egress.")
+@format_option(
+    "table", "json", "csv", "xlsx", "junit", help="Output format; csv and xlsx are the delta."
+)
+@output_option("Write to PATH ('-': standard output; required for xlsx on a terminal).")
+@common_options
+def diff_cmd(
+    old: str,
+    new: str | None,
+    swaps: tuple[str, ...],
+    delta: str | None,
+    egress: bool,
+    fmt: str,
+    output: str | None,
+    overwrite: bool,
+) -> None:
+    """Compare two plans: what to open, what to close; exit 1 when they differ.
+
+    OLD and NEW are deployment files, '-' (standard input, one side), or a file at a git
+    revision, git:REV:PATH (the whole tree as it was, so its product files too). Changes are
+    computed on packet sets: open, close, widen, narrow, readdress, each with its causes
+    (vendor row, feature, parameter, dynamic range, component placement, host address).
+    """
+    if new is None and not swaps:
+        raise UsageError("give NEW, or --product OLD=NEW to swap a product in OLD")
+    if fmt == "xlsx" and is_stdio(output) and sys.stdout.isatty():
+        raise UsageError("xlsx is binary; give -o FILE.xlsx or redirect standard output")
+    if old == "-" and new == "-":
+        raise UsageError("only one side can come from standard input")
+    inputs: list[Path] = []
+    renamed: dict[str, str] = {}
+    with _side(old) as (old_path, old_text):
+        old_bundle, old_plan = _load(old_path, old_text)
+        if not is_revision(old):  # (standard input is never written over anyway)
+            inputs.extend(old_bundle.files)
+        if new is None:
+            new_bundle, new_plan = _load(old_path, _swapped(old_path, old_text, swaps, renamed))
+        else:
+            with _side(new) as (new_path, new_text):
+                text = _swapped(new_path, new_text, swaps, renamed) if swaps else new_text
+                new_bundle, new_plan = _load(new_path, text)
+                if not is_revision(new):
+                    inputs.extend(new_bundle.files)
+    if delta is not None:
+        script = aws_delta(old_plan, new_plan, RuleOptions(egress=egress))
+        write_output(output, script.encode(), inputs, overwrite=overwrite)
+        return
+    names = (old, new if new is not None else f"{old} with {', '.join(swaps)}")
+    found = diff_plans(
+        old_plan, new_plan, old_side=old_bundle, new_side=new_bundle, names=names, renamed=renamed
+    )
+    data: bytes
+    if fmt == "json":
+        data = diff_json(found).encode()
+    elif fmt == "csv":
+        data = diff_csv(found).encode()
+    elif fmt == "xlsx":
+        data = diff_xlsx(found)
+    elif fmt == "junit":
+        data = diff_junit(found).encode()
+    else:
+        data = diff_table(found, width=width()).encode()
+    write_output(output, data, inputs, overwrite=overwrite)
+    if not found.identical:
+        raise click.exceptions.Exit(ExitCode.DIFFERENCE)

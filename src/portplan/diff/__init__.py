@@ -1,0 +1,11 @@
+"""Two plans compared as packet sets: what to open, what to close, and why.
+
+:func:`diff_plans` compares the plans of two deployments (two files, one file at two git
+revisions, or one deployment with a product swapped) and gives each change as ``open``,
+``close``, ``widen``, ``narrow`` or ``readdress``, attributed to its causes.
+"""
+
+from portplan.diff._causes import Side
+from portplan.diff._compare import Change, ChangeKind, PlanDiff, diff_plans
+
+__all__ = ["Change", "ChangeKind", "PlanDiff", "Side", "diff_plans"]

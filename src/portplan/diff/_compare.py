@@ -1,0 +1,246 @@
+"""Two plans compared as packet sets: what a firewall must newly open, and may close.
+
+Rows are matched by what they are — flow, source host, destination host, protocol — and rows
+that are the same on both sides are set aside without set algebra (most of a large plan).  For
+every other row the new packets are those its new set holds and its old set did not; of them,
+only those *no* row of the old plan already needed are a change a firewall sees (two flows that
+need the same packets, such as a vendor's row repeated in two tables, change nothing when one
+of them goes).  Likewise for the packets to close.  A change is:
+
+* ``open``: a row that is new; ``close``: a row that is gone;
+* ``widen`` / ``narrow``: a row that needs more / fewer packets (a range from 49152-65535 to
+  1024-65535 reads "widen ... port 1024-49151"); a row that gains some ports and loses others
+  is both;
+* ``readdress``: a row whose ports stay and whose addresses change (a host re-addressed).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from portplan.diff._causes import Causes, Side
+from portplan.model._types import Network
+from portplan.plan import Plan, PlannedFlow
+from portplan.spaces import Ranges, Space, flow_space, networks_ranges
+
+__all__ = ["Change", "ChangeKind", "PlanDiff", "diff_plans"]
+
+
+class ChangeKind(StrEnum):
+    OPEN = "open"
+    CLOSE = "close"
+    WIDEN = "widen"
+    NARROW = "narrow"
+    READDRESS = "readdress"
+
+    @property
+    def opens(self) -> bool:
+        return self in (ChangeKind.OPEN, ChangeKind.WIDEN)
+
+
+@dataclass(slots=True, kw_only=True)
+class Change:
+    """One row's change as a firewall sees it."""
+
+    kind: ChangeKind
+    flow: str  #: the flow key (``product/flow``)
+    source: str
+    destination: str
+    protocol: str
+    reference: str
+    opened: Space  #: packets to permit newly
+    closed: Space  #: packets no longer needed
+    causes: tuple[str, ...]
+    #: other flows whose rows change the same packets (listed once, under the first)
+    also: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True, kw_only=True)
+class PlanDiff:
+    """Every change between two plans, in the new plan's row order, then the old one's."""
+
+    old: str  #: how the old side was named
+    new: str
+    changes: list[Change] = field(default_factory=list)
+    rows_compared: int = 0
+    already_needed: int = 0  #: rows that changed, but whose packets other rows still need
+
+    @property
+    def identical(self) -> bool:
+        return not self.changes
+
+    def counts(self) -> tuple[int, int, int]:
+        """How many changes open, close, and readdress."""
+        opened = sum(c.kind.opens for c in self.changes)
+        closed = sum(c.kind in (ChangeKind.CLOSE, ChangeKind.NARROW) for c in self.changes)
+        return opened, closed, len(self.changes) - opened - closed
+
+    def summary(self) -> str:
+        opened, closed, changed = self.counts()
+        if self.identical:
+            return "identical: nothing to open, nothing to close"
+        return f"{opened} to open, {closed} to close, {changed} to change"
+
+
+_Key = tuple[str, str, str, str]  #: flow key, source, destination, protocol
+
+
+def _key(row: PlannedFlow, renamed: Mapping[str, str] | None = None) -> _Key:
+    flow = row.key
+    if renamed and row.product in renamed:
+        flow = renamed[row.product] + flow[len(row.product) :]
+    return (flow, row.source, row.destination, row.protocol.value)
+
+
+def _space(row: PlannedFlow) -> Space:
+    return flow_space(row.source_addresses, row.destination_addresses, row.protocol, row.ports)
+
+
+def _same(a: PlannedFlow, b: PlannedFlow) -> bool:
+    return (
+        a.ports == b.ports
+        and a.source_addresses == b.source_addresses
+        and a.destination_addresses == b.destination_addresses
+        and a.loopback == b.loopback
+    )
+
+
+class _Needed:
+    """The packets the rows of one plan need, found by protocol and destination addresses."""
+
+    def __init__(self, rows: Iterable[PlannedFlow]) -> None:
+        self.groups: dict[tuple[str, tuple[Network, ...]], list[PlannedFlow]] = {}
+        for row in rows:
+            self.groups.setdefault((row.protocol.value, row.destination_addresses), []).append(row)
+        self._ranges: dict[tuple[Network, ...], dict[int, Ranges]] = {}
+        self._spaces: dict[int, Space] = {}
+
+    def _destinations(self, addresses: tuple[Network, ...]) -> dict[int, Ranges]:
+        found = self._ranges.get(addresses)
+        if found is None:
+            found = self._ranges[addresses] = {f: networks_ranges(addresses, f) for f in (4, 6)}
+        return found
+
+    def without(self, space: Space, protocol: str, skip: _Key | None = None) -> Space:
+        """``space`` less every packet some row of this plan (but ``skip``) needs."""
+        for (proto, addresses), rows in self.groups.items():
+            if not space:
+                break
+            if proto != protocol:
+                continue
+            ranges = self._destinations(addresses)
+            if not any(b.destinations.overlaps(ranges[b.family]) for b in space.boxes):
+                continue
+            for row in rows:
+                if skip is not None and _key(row) == skip:
+                    continue
+                found = self._spaces.get(id(row))
+                if found is None:
+                    found = self._spaces[id(row)] = _space(row)
+                space = space - found
+        return space
+
+
+def _kind(
+    old: PlannedFlow | None, new: PlannedFlow | None, opened: Space, closed: Space
+) -> list[tuple[ChangeKind, Space, Space]]:
+    if old is None:
+        return [(ChangeKind.OPEN, opened, Space.empty())] if opened else []
+    if new is None:
+        return [(ChangeKind.CLOSE, Space.empty(), closed)] if closed else []
+    moved = (
+        old.source_addresses != new.source_addresses
+        or old.destination_addresses != new.destination_addresses
+    )
+    if opened and closed and moved and old.ports == new.ports:
+        return [(ChangeKind.READDRESS, opened, closed)]
+    out = []
+    if opened:
+        out.append((ChangeKind.WIDEN, opened, Space.empty()))
+    if closed:
+        out.append((ChangeKind.NARROW, Space.empty(), closed))
+    return out
+
+
+def diff_plans(
+    old: Plan,
+    new: Plan,
+    *,
+    old_side: Side | None = None,
+    new_side: Side | None = None,
+    names: Sequence[str] = ("old", "new"),
+    renamed: Mapping[str, str] | None = None,
+) -> PlanDiff:
+    """Every change from ``old`` to ``new``; the sides' models, when given, name the causes.
+
+    ``renamed`` maps a product id of the old side to the id that stands for it in the new one
+    (a product version swapped: ``shopping-6.1`` to ``shopping-6.2``), so that their flows are
+    compared row by row.
+    """
+    result = PlanDiff(old=names[0], new=names[1])
+    renames = dict(renamed or {})
+    before: dict[_Key, PlannedFlow] = {_key(r, renames): r for r in old.rows}
+    after: dict[_Key, PlannedFlow] = {_key(r): r for r in new.rows}
+    result.rows_compared = len(set(before) | set(after))
+    causes = Causes(old_side, new_side, renames)
+    needed_before, needed_after = _Needed(old.rows), _Needed(new.rows)
+    seen = _Seen()
+    order = [*after, *(k for k in before if k not in after)]
+    for key in order:
+        was, now = before.get(key), after.get(key)
+        if was is not None and now is not None and _same(was, now):
+            continue
+        old_space = _space(was) if was is not None else Space.empty()
+        new_space = _space(now) if now is not None else Space.empty()
+        protocol = key[3]
+        opened = needed_before.without(new_space - old_space, protocol, key)
+        closed = needed_after.without(old_space - new_space, protocol, key)
+        kinds = _kind(was, now, opened, closed)
+        if not kinds:
+            result.already_needed += 1
+            continue
+        row = now or was
+        assert row is not None  # one side holds the key
+        why = tuple(causes.explain(row, key[1], key[2]))
+        for kind, opening, closing in kinds:
+            change = Change(
+                kind=kind,
+                flow=key[0],
+                source=key[1],
+                destination=key[2],
+                protocol=protocol,
+                reference=row.reference,
+                opened=opening,
+                closed=closing,
+                causes=why,
+            )
+            if seen.add(change):
+                result.changes.append(change)
+    return result
+
+
+class _Seen:
+    """The packets earlier changes open or close, so that two flows that newly need the same
+    packets (a vendor row repeated in two tables) give one change, naming both."""
+
+    def __init__(self) -> None:
+        self.by_end: dict[tuple[str, str, str], list[Change]] = {}
+
+    def add(self, change: Change) -> bool:
+        """Take out of ``change`` what earlier changes hold; whether anything is left."""
+        earlier = self.by_end.setdefault((change.source, change.destination, change.protocol), [])
+        opened, closed = change.opened, change.closed
+        for other in earlier:
+            shared = other.opened.overlaps(opened) or other.closed.overlaps(closed)
+            if not shared:
+                continue
+            opened, closed = opened - other.opened, closed - other.closed
+            if other.flow != change.flow and change.flow not in other.also:
+                other.also.append(change.flow)
+        if not opened and not closed:
+            return False
+        change.opened, change.closed = opened, closed
+        earlier.append(change)
+        return True

@@ -1,0 +1,58 @@
+"""A deployment as it was at a git revision: ``git:REV:path``.
+
+The revision's whole tree is written to a temporary folder (``git archive``), so the product
+files a deployment names are read as they were at that revision too, never from the work tree.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import subprocess
+import tarfile
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+from portplan._errors import ToolError, UsageError
+from portplan._tools import read_tool
+
+__all__ = ["PREFIX", "at_revision", "is_revision"]
+
+PREFIX = "git:"
+
+
+def is_revision(spec: str) -> bool:
+    """Whether ``spec`` names a file at a revision (``git:REV:path``)."""
+    return spec.startswith(PREFIX) and spec.count(":") >= 2
+
+
+@contextlib.contextmanager
+def at_revision(spec: str) -> Iterator[Path]:
+    """The path of ``git:REV:path`` in a temporary copy of the revision's tree."""
+    revision, _, name = spec[len(PREFIX) :].partition(":")
+    if not revision or not name:
+        raise UsageError(f"{spec!r}: write git:REV:PATH, such as git:HEAD~1:deploy/prod.yaml")
+    where = Path(name)
+    folder = where.parent if str(where.parent) else Path()
+    try:
+        top = read_tool(["git", "-C", str(folder), "rev-parse", "--show-toplevel"]).strip()
+        prefix = read_tool(["git", "-C", str(folder), "rev-parse", "--show-prefix"]).strip()
+    except ToolError as exc:
+        raise UsageError(f"{spec}: {folder or '.'} is not in a git work tree ({exc})") from None
+    archive = subprocess.run(
+        ["git", "-C", top, "archive", "--format=tar", revision],
+        capture_output=True,
+        timeout=120,
+        check=False,
+    )
+    if archive.returncode != 0:
+        detail = archive.stderr.decode(errors="replace").strip()
+        raise UsageError(f"{spec}: no revision {revision!r} in {top} ({detail})")
+    with tempfile.TemporaryDirectory(prefix="portplan-rev-") as scratch:
+        with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
+            tar.extractall(scratch, filter="data")
+        path = Path(scratch, prefix, where.name)
+        if not path.is_file():
+            raise UsageError(f"{spec}: {prefix}{where.name} does not exist at {revision}")
+        yield path

@@ -1,0 +1,206 @@
+"""What must stay blocked: probes of connections the plan does *not* hold, from this machine.
+
+``portplan verify --expect-blocked`` adds, for each source host this machine stands for:
+
+* the ports just outside every planned port range towards each planned destination (a
+  ruleset written for a range or a list one port too wide lets them through);
+* the planned ports of *other* sources' flows, towards their destinations, where this host is
+  not a planned source of them (a ruleset that ignores the source address lets them through);
+* every connection the deployment declares ``forbidden:`` from this host.
+
+None of them may be in the plan for this host (checked as packet sets), and each must then be
+blocked: ``filtered`` (silence), ``rejected`` (ICMP administratively prohibited), ``refused``
+or, for UDP, ``closed`` (a reset or a port unreachable: the firewall's reject, or a host where
+nothing listens behind the firewall, which a probe cannot tell apart: run ``portplan listen``
+on the destination so that an opening answers ``open``), or ``open|filtered`` for UDP.
+``open`` fails, and so does anything that proves nothing (``no-route``, ``local-error``).
+Only addresses the deployment declares are probed.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Collection, Iterator, Sequence
+
+from portplan.model._types import Protocol
+from portplan.model.ports import MAX_PORT, MIN_PORT, PortSet
+from portplan.plan import FlowFacts, ForbiddenFlow, Hop, Plan, PlannedFlow
+from portplan.probe.engine import Outcome, PortProbe
+from portplan.probe.listen import LISTENER_TOKEN
+from portplan.probe.local import own_addresses, single_address
+from portplan.spaces import PROTOCOL_NUMBERS, Ranges, Space, flow_space, networks_ranges
+
+__all__ = ["BLOCKED_OUTCOMES", "blocked_probes"]
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+#: outcomes that show a connection did not get through to a service
+BLOCKED_OUTCOMES = frozenset(
+    {Outcome.FILTERED, Outcome.REJECTED, Outcome.REFUSED, Outcome.CLOSED, Outcome.OPEN_FILTERED}
+)
+#: ports of another source's planned flow probed at most (the ends of its ranges)
+_PER_ROW = 4
+
+
+def _edges(ports: PortSet) -> set[int]:
+    """The ports just outside each range of a set."""
+    around = {p for r in ports.ranges for p in (r.start - 1, r.end + 1)}
+    return {p for p in around if MIN_PORT <= p <= MAX_PORT and p not in ports}
+
+
+def _ends(ports: PortSet) -> list[int]:
+    found: list[int] = []
+    for r in ports.ranges:
+        found += [r.start] if r.start == r.end else [r.start, r.end]
+    return sorted(set(found))[:_PER_ROW]
+
+
+class _Planned:
+    """What the plan lets one source host send, as a packet set."""
+
+    def __init__(self, plan: Plan, source: str) -> None:
+        self.sources = plan.host_addresses(source)
+        self.space = Space.empty()
+        for row in plan.rows_of(source):
+            if row.source == source and not row.loopback:
+                self.space = self.space | flow_space(
+                    row.source_addresses, row.destination_addresses, row.protocol, row.ports
+                )
+
+    def holds(self, address: str, protocol: Protocol, port: int) -> bool:
+        """Whether the plan holds any connection from this host to ``address:port``."""
+        family = ipaddress.ip_address(address).version
+        own = networks_ranges(self.sources, family)
+        if not own:
+            return False
+        probe = Space.of(
+            family,
+            sources=own,
+            destinations=Ranges.point(int(ipaddress.ip_address(address))),
+            protocols=Ranges.point(PROTOCOL_NUMBERS[protocol.value]),
+            ports=Ranges.point(port),
+        )
+        return probe.overlaps(self.space)
+
+
+def _targets(row: PlannedFlow) -> list[str]:
+    return [a for a in (single_address(n) for n in row.destination_addresses) if a]
+
+
+def _forbidden_row(
+    plan: Plan, forbidden: ForbiddenFlow, source: str, destination: str
+) -> PlannedFlow:
+    """A declared forbidden connection as a row of its own (``forbidden/<id>``), for reports."""
+    facts = FlowFacts(
+        key=f"forbidden/{forbidden.id}",
+        product="forbidden",
+        flow_id=forbidden.id,
+        hop=Hop.DIRECT,
+        destination_component="forbidden",
+        protocol=forbidden.protocol,
+        loopback=False,
+        service=None,
+        app_protocol=None,
+        tls=False,
+        purpose=forbidden.purpose,
+        condition=None,
+        configurable="no",
+        overrides=(),
+        interface=None,
+        reference="deployment forbidden connection",
+    )
+    hosts = plan.hosts
+    return PlannedFlow(
+        facts=facts,
+        source=source,
+        source_component="forbidden",
+        source_addresses=hosts[source].addresses,
+        source_zone=hosts[source].zone,
+        destination=destination,
+        destination_addresses=hosts[destination].addresses,
+        destination_zone=hosts[destination].zone,
+        ports=forbidden.ports,
+        listen_ports=None,
+    )
+
+
+def blocked_probes(
+    plan: Plan, source: str, local: Collection[IPAddress] = frozenset()
+) -> Iterator[tuple[PlannedFlow, PortProbe, str]]:
+    """Probes that must be blocked from ``source`` (sent from its addresses among ``local``,
+    this machine's), each with the planned row it is next to (a row of its own for a declared
+    forbidden connection) and why it is probed."""
+    bind: dict[int, str | None] = {}
+    for family in (4, 6):
+        if any(n.version == family for n in plan.host_addresses(source)):
+            own = [
+                a
+                for a in own_addresses(plan, source, local)
+                if ipaddress.ip_address(a).version == family
+            ]
+            bind[family] = own[0] if own else None
+    planned = _Planned(plan, source)
+    seen: set[tuple[str, Protocol, int]] = set()
+
+    def probe(
+        row: PlannedFlow, address: str, protocol: Protocol, ports: Sequence[int], why: str
+    ) -> Iterator[tuple[PlannedFlow, PortProbe, str]]:
+        family = ipaddress.ip_address(address).version
+        if family not in bind:
+            return
+        for port in ports:
+            key = (address, protocol, port)
+            if key in seen or planned.holds(address, protocol, port):
+                continue
+            seen.add(key)
+            payload = LISTENER_TOKEN if protocol is Protocol.UDP else b""
+            yield (
+                row,
+                PortProbe(
+                    address=address,
+                    port=port,
+                    protocol=protocol,
+                    source=bind[family],
+                    payload=payload,
+                ),
+                why,
+            )
+
+    rows = [r for r in plan.rows if not r.loopback and r.destination != source]
+    for row in rows:
+        if row.source == source:
+            for address in _targets(row):
+                yield from probe(
+                    row,
+                    address,
+                    row.protocol,
+                    sorted(_edges(row.ports)),
+                    f"expected blocked: beside {row.key}'s ports {row.ports}",
+                )
+    for row in rows:
+        if row.source != source:
+            for address in _targets(row):
+                yield from probe(
+                    row,
+                    address,
+                    row.protocol,
+                    _ends(row.ports),
+                    f"expected blocked: {row.key} is planned from {row.source}, not from {source}",
+                )
+    for forbidden in plan.forbidden:
+        if forbidden.sources and source not in forbidden.sources:
+            continue
+        for host in forbidden.destinations:
+            if host == source:
+                continue
+            row = _forbidden_row(plan, forbidden, source, host)
+            for network in plan.host_addresses(host):
+                target = single_address(network)
+                if target is not None:
+                    yield from probe(
+                        row,
+                        target,
+                        forbidden.protocol,
+                        _ends(forbidden.ports),
+                        f"expected blocked: forbidden {forbidden.id} ({forbidden.purpose})",
+                    )

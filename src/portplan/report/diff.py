@@ -1,0 +1,180 @@
+"""A plan diff as a terminal table, JSON, a change-request delta (CSV, XLSX with Open and
+Close sheets) and JUnit."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from typing import Any
+
+from portplan.diff import Change, PlanDiff
+from portplan.report.audit import space_records
+from portplan.report.machine import document
+from portplan.report.text import csv_text, rich_table_text
+from portplan.report.xlsx import workbook_bytes
+from portplan.spaces import (
+    PORTED,
+    Box,
+    Space,
+    addresses_text,
+    describe_box,
+    ports_text,
+    protocols_text,
+)
+
+__all__ = ["DELTA_COLUMNS", "diff_csv", "diff_json", "diff_junit", "diff_table", "diff_xlsx"]
+
+#: the columns of the change-request delta (CSV; the XLSX sheets without ``action``)
+DELTA_COLUMNS = (
+    "action",
+    "change",
+    "flow",
+    "source",
+    "source_address",
+    "destination",
+    "destination_address",
+    "protocol",
+    "ports",
+    "cause",
+    "reference",
+)
+
+
+def _describe(space: Space) -> str:
+    return "; ".join(describe_box(b) for b in space.normalised().boxes)
+
+
+def _cause(change: Change) -> str:
+    return "; ".join(change.causes) or "-"
+
+
+def _flow(change: Change) -> str:
+    """The flow, and the other flows that change the same packets."""
+    return change.flow + (f" (also {', '.join(change.also)})" if change.also else "")
+
+
+def diff_table(diff: PlanDiff, *, width: int) -> str:
+    rows = [
+        (
+            c.kind.value,
+            _flow(c),
+            f"{c.source} -> {c.destination}",
+            _describe(c.opened) if c.opened else "",
+            _describe(c.closed) if c.closed else "",
+            _cause(c),
+        )
+        for c in diff.changes
+    ]
+    out = []
+    if rows:
+        out.append(
+            rich_table_text(
+                f"Changes from {diff.old} to {diff.new}",
+                ("change", "flow", "hosts", "open", "close", "cause"),
+                rows,
+                width=width,
+            )
+        )
+    out.append(diff.summary() + "\n")
+    return "\n".join(out)
+
+
+def _record(change: Change) -> dict[str, Any]:
+    return {
+        "kind": change.kind.value,
+        "flow": change.flow,
+        "source": change.source,
+        "destination": change.destination,
+        "protocol": change.protocol,
+        "reference": change.reference,
+        "open": space_records(change.opened, limit=1000),
+        "close": space_records(change.closed, limit=1000),
+        "causes": list(change.causes),
+        "also": list(change.also),
+    }
+
+
+def diff_json(diff: PlanDiff) -> str:
+    """Every change with its packets and causes (``portplan schema diff``)."""
+    opened, closed, changed = diff.counts()
+    return document(
+        "diff",
+        {
+            "old": diff.old,
+            "new": diff.new,
+            "identical": diff.identical,
+            "summary": {"open": opened, "close": closed, "change": changed},
+            "rows_compared": diff.rows_compared,
+            "changes": [_record(c) for c in diff.changes],
+        },
+    )
+
+
+def _delta_rows(diff: PlanDiff) -> Iterator[list[str]]:
+    for change in diff.changes:
+        for action, space in (("open", change.opened), ("close", change.closed)):
+            for box in space.normalised().boxes:
+                yield [action, *_cells(change, box)]
+
+
+def _cells(change: Change, box: Box) -> list[str]:
+    ported = box.protocols.issubset(PORTED)
+    return [
+        change.kind.value,
+        _flow(change),
+        change.source,
+        addresses_text(box.sources, box.family),
+        change.destination,
+        addresses_text(box.destinations, box.family),
+        protocols_text(box.protocols),
+        ports_text(box.ports) if ported else "",
+        _cause(change),
+        change.reference,
+    ]
+
+
+def diff_csv(diff: PlanDiff) -> str:
+    """The change-request delta: a line per address range and port set to open or close."""
+    return csv_text(DELTA_COLUMNS, list(_delta_rows(diff)))
+
+
+def diff_xlsx(diff: PlanDiff) -> bytes:
+    """The change-request delta as a workbook: an Open sheet and a Close sheet."""
+    rows = list(_delta_rows(diff))
+    columns = DELTA_COLUMNS[1:]
+    return workbook_bytes(
+        [
+            ("Open", columns, [r[1:] for r in rows if r[0] == "open"]),
+            ("Close", columns, [r[1:] for r in rows if r[0] == "close"]),
+        ]
+    )
+
+
+def diff_junit(diff: PlanDiff) -> str:
+    """One test case per change (a failure each), or one passing case when identical."""
+    suite = ET.Element(
+        "testsuite",
+        name="portplan diff",
+        tests=str(max(1, len(diff.changes))),
+        failures=str(len(diff.changes)),
+    )
+    if diff.identical:
+        ET.SubElement(suite, "testcase", classname="diff", name="identical")
+    for change in diff.changes:
+        case = ET.SubElement(
+            suite,
+            "testcase",
+            classname=change.flow,
+            name=f"{change.kind.value} {change.source} -> {change.destination}",
+        )
+        failure = ET.SubElement(case, "failure", message=change.kind.value)
+        parts = []
+        if change.opened:
+            parts.append("open " + _describe(change.opened))
+        if change.closed:
+            parts.append("close " + _describe(change.closed))
+        failure.text = "\n".join([*parts, f"cause: {_cause(change)}"])
+    ET.indent(suite)
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suite, encoding="unicode") + "\n"
+    )

@@ -1,0 +1,91 @@
+"""The AWS target's change from one plan to another, as AWS CLI commands.
+
+Both plans give the target's own security-group rules (one per host, direction, protocol, peer
+CIDR and merged port span, as ``security-groups.tf`` holds them); the rules only the new plan
+has are authorized and those only the old one has revoked, so the groups end up exactly as
+the new ``security-groups.tf`` would make them.  New permissions are authorized before old
+ones are revoked (no gap for a flow that moves), groups of hosts new to the plan are created
+first, and groups no host needs any more are named for deletion once detached.
+"""
+
+from __future__ import annotations
+
+import re
+
+from portplan.plan import Plan
+from portplan.targets.aws import GROUP_PREFIX, _groups, _Rule
+from portplan.targets.base import RuleOptions
+from portplan.targets.hostview import Direction
+
+__all__ = ["aws_delta"]
+
+_Key = tuple[str, Direction, str, int, int, str]  #: host, direction, protocol, span, peer
+
+
+def _rules(plan: Plan, options: RuleOptions) -> dict[_Key, _Rule]:
+    found = {}
+    for group in _groups(plan, options):
+        for rule in group.rules():
+            key = (
+                group.host,
+                rule.direction,
+                rule.protocol.value,
+                rule.ports.start,
+                rule.ports.end,
+                str(rule.peer),
+            )
+            found[key] = rule
+    return found
+
+
+def _safe(text: str) -> str:
+    """Text for a permission's description inside the shell's single quotes."""
+    return re.sub(r"[^A-Za-z0-9 ._:/,+=@-]", "_", text)[:255]
+
+
+def _command(verb: str, key: _Key, rule: _Rule) -> str:
+    host, direction, protocol, start, end, peer = key
+    side = "ingress" if direction is Direction.INBOUND else "egress"
+    ranges = "IpRanges" if ":" not in peer else "Ipv6Ranges"
+    cidr = "CidrIp" if ":" not in peer else "CidrIpv6"
+    described = f',Description="{_safe(", ".join(rule.flows))}"' if verb == "authorize" else ""
+    permission = (
+        f"IpProtocol={protocol},FromPort={start},ToPort={end},"
+        f"{ranges}=[{{{cidr}={peer}{described}}}]"
+    )
+    return (
+        f'aws ec2 {verb}-security-group-{side} --group-id "$(sg {GROUP_PREFIX}{host})" '
+        f"--ip-permissions '{permission}'"
+    )
+
+
+def aws_delta(old: Plan, new: Plan, options: RuleOptions) -> str:
+    """A shell script of the AWS CLI commands that take the old plan's groups to the new."""
+    before, after = _rules(old, options), _rules(new, options)
+    old_hosts = {g.host for g in _groups(old, options)}
+    new_hosts = {g.host for g in _groups(new, options)}
+    added = [k for k in after if k not in before]
+    removed = [k for k in before if k not in after]
+    out = [
+        "#!/bin/sh",
+        f"# portplan: AWS security-group changes of deployment {_safe(new.deployment)}: "
+        f"{len(added)} rules to authorize, {len(removed)} to revoke.",
+        "# Groups are found by name (portplan-<host>) in the VPC given as VPC_ID; new rules are",
+        "# authorized before old ones are revoked, so a flow that moves is never cut.",
+        "set -eu",
+        ': "${VPC_ID:?set VPC_ID to the VPC that holds the hosts}"',
+        "sg() {",
+        '  aws ec2 describe-security-groups --filters "Name=vpc-id,Values=$VPC_ID" '
+        "\"Name=group-name,Values=$1\" --query 'SecurityGroups[0].GroupId' --output text",
+        "}",
+    ]
+    for host in sorted(new_hosts - old_hosts):
+        out.append(
+            f"aws ec2 create-security-group --group-name {GROUP_PREFIX}{host} --description "
+            f"'portplan: planned traffic of host {_safe(host)}' --vpc-id \"$VPC_ID\" >/dev/null"
+        )
+    out.extend(_command("authorize", k, after[k]) for k in added)
+    out.extend(_command("revoke", k, before[k]) for k in removed)
+    for host in sorted(old_hosts - new_hosts):
+        out.append(f"# {GROUP_PREFIX}{host} is no longer needed: detach it, then delete it")
+    return "\n".join(out) + "\n"

@@ -1,0 +1,25 @@
+#!/bin/sh
+# portplan: AWS security-group changes of deployment contoso-shopping: 7 rules to authorize, 8 to revoke.
+# Groups are found by name (portplan-<host>) in the VPC given as VPC_ID; new rules are
+# authorized before old ones are revoked, so a flow that moves is never cut.
+set -eu
+: "${VPC_ID:?set VPC_ID to the VPC that holds the hosts}"
+sg() {
+  aws ec2 describe-security-groups --filters "Name=vpc-id,Values=$VPC_ID" "Name=group-name,Values=$1" --query 'SecurityGroups[0].GroupId' --output text
+}
+aws ec2 create-security-group --group-name portplan-sql02 --description 'portplan: planned traffic of host sql02' --vpc-id "$VPC_ID" >/dev/null
+aws ec2 authorize-security-group-ingress --group-id "$(sg portplan-shop01)" --ip-permissions 'IpProtocol=tcp,FromPort=9443,ToPort=9443,IpRanges=[{CidrIp=192.0.2.40/32,Description="shopping-6.1/website-https, shopping-6.1/receiver-https"}]'
+aws ec2 authorize-security-group-ingress --group-id "$(sg portplan-shop01)" --ip-permissions 'IpProtocol=tcp,FromPort=9443,ToPort=9443,IpRanges=[{CidrIp=198.51.100.0/24,Description="shopping-6.1/website-https, shopping-6.1/client-https"}]'
+aws ec2 authorize-security-group-ingress --group-id "$(sg portplan-cm01)" --ip-permissions 'IpProtocol=tcp,FromPort=1024,ToPort=65535,IpRanges=[{CidrIp=192.0.2.10/32,Description="shopping-6.1/central-wmi"}]'
+aws ec2 authorize-security-group-ingress --group-id "$(sg portplan-cm01)" --ip-permissions 'IpProtocol=tcp,FromPort=1024,ToPort=65535,IpRanges=[{CidrIp=198.51.100.5/32,Description="shopping-6.1/console-wmi, management/rdp"}]'
+aws ec2 authorize-security-group-ingress --group-id "$(sg portplan-sql02)" --ip-permissions 'IpProtocol=tcp,FromPort=1433,ToPort=1433,IpRanges=[{CidrIp=192.0.2.10/32,Description="shopping-6.1/website-sql, shopping-6.1/central-sql"}]'
+aws ec2 authorize-security-group-ingress --group-id "$(sg portplan-sql02)" --ip-permissions 'IpProtocol=tcp,FromPort=1433,ToPort=1433,IpRanges=[{CidrIp=198.51.100.5/32,Description="shopping-6.1/console-sql"}]'
+aws ec2 authorize-security-group-ingress --group-id "$(sg portplan-sql02)" --ip-permissions 'IpProtocol=tcp,FromPort=3389,ToPort=3389,IpRanges=[{CidrIp=198.51.100.5/32,Description="management/rdp"}]'
+aws ec2 revoke-security-group-ingress --group-id "$(sg portplan-shop01)" --ip-permissions 'IpProtocol=tcp,FromPort=8443,ToPort=8443,IpRanges=[{CidrIp=192.0.2.40/32}]'
+aws ec2 revoke-security-group-ingress --group-id "$(sg portplan-shop01)" --ip-permissions 'IpProtocol=tcp,FromPort=8443,ToPort=8443,IpRanges=[{CidrIp=198.51.100.0/24}]'
+aws ec2 revoke-security-group-ingress --group-id "$(sg portplan-sql01)" --ip-permissions 'IpProtocol=tcp,FromPort=1433,ToPort=1433,IpRanges=[{CidrIp=192.0.2.10/32}]'
+aws ec2 revoke-security-group-ingress --group-id "$(sg portplan-sql01)" --ip-permissions 'IpProtocol=tcp,FromPort=1433,ToPort=1433,IpRanges=[{CidrIp=198.51.100.5/32}]'
+aws ec2 revoke-security-group-ingress --group-id "$(sg portplan-cm01)" --ip-permissions 'IpProtocol=tcp,FromPort=3389,ToPort=3389,IpRanges=[{CidrIp=198.51.100.5/32}]'
+aws ec2 revoke-security-group-ingress --group-id "$(sg portplan-cm01)" --ip-permissions 'IpProtocol=tcp,FromPort=49152,ToPort=65535,IpRanges=[{CidrIp=192.0.2.10/32}]'
+aws ec2 revoke-security-group-ingress --group-id "$(sg portplan-cm01)" --ip-permissions 'IpProtocol=tcp,FromPort=49152,ToPort=65535,IpRanges=[{CidrIp=198.51.100.5/32}]'
+aws ec2 revoke-security-group-ingress --group-id "$(sg portplan-appclarity01)" --ip-permissions 'IpProtocol=tcp,FromPort=8335,ToPort=8335,IpRanges=[{CidrIp=192.0.2.10/32}]'

@@ -1,0 +1,177 @@
+"""``portplan audit --sockets`` and ``--live``: listening sockets against the plan.
+
+Stored samples (``tests/data/sockets``, collected on real machines and re-keyed to the
+examples' documentation addresses): ``ss -tulpnH`` of Smart ID's da01, ``netstat -ano`` of
+Contoso's cm01 (with Windows' dynamic RPC ports, which the plan's range holds) and the Windows
+JSON of Contoso's shop01.  Then live, in a network namespace standing for da01, with real
+listeners: planned ones on a dual-stack and an IPv4 wildcard, one on loopback only, one on an
+IPv6-only wildcard, one missing, and one nobody planned; the namespace also loads da01's
+generated nftables ruleset, so the ruleset audit of ``--live`` is clean.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+
+import pytest
+from click.testing import CliRunner
+
+import examples
+import machine
+import netns
+from portplan.audit.listening import audit_listening
+from portplan.audit.sockets import read_sockets
+from portplan.cli import cli
+from portplan.targets import RuleOptions, get_target
+
+DATA = examples.EXAMPLES.parent / "tests" / "data" / "sockets"
+
+
+def kinds(example: str, host: str, sample: str) -> set[tuple[str, str | None, str]]:
+    """(kind, flow, the socket or ports named) of every finding."""
+    path = DATA / sample
+    sockets = read_sockets(path.read_text(), str(path))
+    result = audit_listening(examples.example_plan(example), host, sockets, source=str(path))
+    return {(f.kind.value, f.flow, f.message.split(": ")[-1]) for f in result.findings}
+
+
+def test_ss_sample_of_da01() -> None:
+    found = kinds("smart-id-nexus", "da01", "da01-ss.txt")
+    image = "smart-id-21.04/da-distribution-image"
+    lcp = "smart-id-21.04/da-lcp-admin"
+    assert found == {
+        ("loopback-only", image, "tcp 127.0.0.1:9443 by java (pid 1893)"),
+        ("planned-not-listening", lcp, f"nothing listens on tcp 8300 for {lcp}"),
+        (
+            "other-address",
+            "smart-id-21.04/da-lcp-policy-access-point",
+            "tcp 192.0.2.41:8301 by java (pid 1893)",
+        ),
+        (
+            "listening-not-planned",
+            None,
+            "tcp 0.0.0.0:5432 by postgres (pid 1022) listens, but no planned flow ends on "
+            "da01 tcp/5432",
+        ),
+    }
+    # the admin service answers on the dual-stack wildcard (*:8443): IPv4 reaches it
+
+
+def test_netstat_sample_of_cm01_understands_the_dynamic_rpc_range() -> None:
+    found = kinds("shopping-contoso", "cm01", "cm01-netstat-ano.txt")
+    unplanned = {message.split(" listens")[0] for kind, _f, message in found}
+    assert {kind for kind, _f, _m in found} == {"listening-not-planned"}
+    # 49664, 49665 and 49702 are RPC endpoints inside cm01's range 49152-65535: planned
+    assert unplanned == {
+        "tcp 0.0.0.0:5985 by pid 4",
+        "tcp 192.0.2.40:139 by pid 4",
+        "udp 0.0.0.0:123 by pid 1388",
+        "udp 0.0.0.0:3389 by pid 1176",
+        "udp 192.0.2.40:137 by pid 4",
+    }
+
+
+def test_windows_json_sample_of_shop01() -> None:
+    found = kinds("shopping-contoso", "shop01", "shop01-windows.json")
+    assert {m.split(" listens")[0] for _k, _f, m in found} == {
+        "tcp 0.0.0.0:135 by svchost (pid 992)",
+        "tcp 0.0.0.0:80 by System (pid 4)",
+        "udp 0.0.0.0:123 by svchost (pid 1388)",
+    }
+
+
+def test_cli_sockets_json_and_bad_input() -> None:
+    runner = CliRunner()
+    deployment = str(examples.EXAMPLES / "smart-id-nexus.yaml")
+    result = runner.invoke(
+        cli,
+        ["audit", deployment, "--host", "da01", "--sockets", f"ss:{DATA / 'da01-ss.txt'}",
+         "--format", "json"],
+    )  # fmt: skip
+    assert result.exit_code == 1
+    (audit,) = machine.document(result.stdout, "audit")["audits"]
+    assert audit["subject"] == "listening"
+    assert audit["counts"]["planned-not-listening"] == 1
+    result = runner.invoke(cli, ["audit", deployment, "--host", "da01", "--sockets", deployment])
+    assert result.exit_code == 2 and "not a socket list" in result.stderr
+
+
+# -- live, in a namespace ------------------------------------------------------------------------
+
+LISTENERS = r"""
+import socket, sys
+keep = []
+def tcp(family, address, port, v6only=None):
+    s = socket.socket(family, socket.SOCK_STREAM)
+    if v6only is not None:
+        s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, v6only)
+    s.bind((address, port)); s.listen(); keep.append(s)
+def udp(address, port):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind((address, port)); keep.append(s)
+tcp(socket.AF_INET6, "::", 8443, v6only=0)      # planned, dual-stack: IPv4 reaches it
+tcp(socket.AF_INET6, "::", 4443, v6only=1)      # planned, but IPv6 only: other address
+tcp(socket.AF_INET, "127.0.0.1", 9443)          # planned, loopback only
+tcp(socket.AF_INET, "0.0.0.0", 8301)            # planned
+tcp(socket.AF_INET, "0.0.0.0", 22)              # planned
+tcp(socket.AF_INET, "0.0.0.0", 5432)            # nobody planned it
+for port in range(18118, 18127):
+    udp("0.0.0.0", port)                        # planned (RADIUS)
+print("ready", flush=True)
+sys.stdin.read()
+"""
+
+
+@pytest.fixture(scope="module")
+def da01() -> Iterator[netns.Node]:
+    with netns.guard("nft", "ss"), netns.topology() as topo:
+        node = topo.add_node("da01", [ipaddress.ip_address("192.0.2.40")])
+        plan = examples.example_plan("smart-id-nexus")
+        (ruleset,) = get_target("nftables").render(plan, RuleOptions(hosts=("da01",))).values()
+        topo.nft(node, ruleset)
+        with subprocess.Popen(
+            ["ip", "netns", "exec", node.netns, sys.executable, "-c", LISTENERS],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        ) as process:  # fmt: skip
+            try:
+                assert process.stdout is not None
+                assert process.stdout.readline().strip() == "ready"
+                yield node
+            finally:
+                process.kill()
+
+
+@pytest.mark.netns
+def test_live_listening_and_ruleset_of_a_namespace(da01: netns.Node) -> None:
+    deployment = examples.EXAMPLES / "smart-id-nexus.yaml"
+    done = subprocess.run(
+        ["ip", "netns", "exec", da01.netns, sys.executable, "-m", "portplan", "audit",
+         str(deployment), "--host", "da01", "--live", "--format", "json"],
+        capture_output=True, text=True, timeout=60, check=False, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    assert done.returncode == 1, done.stderr
+    ruleset, listening = machine.document(done.stdout, "audit")["audits"]
+    assert ruleset["subject"] == "ruleset" and ruleset["passed"], json.dumps(ruleset)
+    found = {(f["kind"], f["flow"]) for f in listening["findings"]}
+    assert found == {
+        ("other-address", "smart-id-21.04/da-policy-xpi"),
+        ("loopback-only", "smart-id-21.04/da-distribution-image"),
+        ("planned-not-listening", "smart-id-21.04/da-lcp-admin"),
+        ("listening-not-planned", None),
+    }
+    unplanned = [f for f in listening["findings"] if f["kind"] == "listening-not-planned"]
+    assert "tcp 0.0.0.0:5432 by python3" in unplanned[0]["message"]
+
+
+@pytest.mark.netns
+def test_live_refuses_another_host(da01: netns.Node) -> None:
+    deployment = examples.EXAMPLES / "smart-id-nexus.yaml"
+    done = subprocess.run(
+        ["ip", "netns", "exec", da01.netns, sys.executable, "-m", "portplan", "audit",
+         str(deployment), "--host", "idm01", "--live"],
+        capture_output=True, text=True, timeout=60, check=False, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    assert done.returncode == 2 and "none of its addresses belongs to host 'idm01'" in done.stderr

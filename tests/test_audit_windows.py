@@ -1,0 +1,114 @@
+"""``portplan audit --ruleset windows:FILE``: the Windows Defender Firewall ActiveStore (the
+JSON of docs/audit.md's one-liner) against the plan.
+
+The Windows target's own rules for every host of the examples, exported as the one-liner
+would (RPC keywords included), audit clean; a block rule, a wider allow and a firewall turned
+off give the findings they should.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+import examples
+from portplan.audit import FindingKind, audit_ruleset
+from portplan.audit.collect import RulesetFile, read_ruleset
+from portplan.plan import Plan
+from portplan.targets import RuleOptions
+from portplan.targets.hostview import Direction, collapse, rule_hosts
+from portplan.targets.windows import _host_plan, _settings  # the rules before PowerShell
+
+
+def _address(network: Any) -> str:
+    if network.prefixlen == network.max_prefixlen:
+        return str(network.network_address)
+    if network.version == 4:  # as Get-NetFirewallAddressFilter prints an IPv4 subnet
+        return f"{network.network_address}/{network.netmask}"
+    return str(network)
+
+
+def export(plan: Plan, host: str, egress: bool, extra: list[dict[str, Any]] = ()) -> str:  # type: ignore[assignment]
+    options = RuleOptions(egress=egress)
+    settings = _settings(options)
+    found = _host_plan(plan, host, plan.host_addresses(host), options, settings)
+    rules = []
+    for index, (key, group) in enumerate(found.groups.items()):
+        inbound = key.direction is Direction.INBOUND
+        ports = [key.keyword] if key.keyword else [str(r) for r in key.ports.ranges]
+        rules.append(
+            {
+                "Name": f"{{{index:08x}-portplan}}",
+                "DisplayName": f"portplan {', '.join(group.flows)}",
+                "Group": "portplan",
+                "Direction": "Inbound" if inbound else "Outbound",
+                "Action": "Allow",
+                "Profile": ", ".join(settings.profiles),
+                "Protocol": key.protocol.value.upper(),
+                "LocalPort": ports if inbound else ["Any"],
+                "RemotePort": ["Any"] if inbound else ports,
+                "IcmpType": ["Any"],
+                "LocalAddress": [_address(n) for n in key.local],
+                "RemoteAddress": [_address(n) for n in collapse(group.peers, key.family)],
+                "Program": "Any",
+                "Service": "Any",
+            }
+        )
+    outbound = "Block" if egress else "NotConfigured"
+    profiles = [
+        {"Name": name, "Enabled": "True", "DefaultInboundAction": "Block",
+         "DefaultOutboundAction": outbound}
+        for name in ("Domain", "Private", "Public")
+    ]  # fmt: skip
+    return json.dumps({"active": ["DomainAuthenticated"], "profiles": profiles,
+                       "rules": [*rules, *extra]})  # fmt: skip
+
+
+@pytest.mark.parametrize("example", ["shopping-contoso", "smart-id-nexus", "smart-id-k8s"])
+@pytest.mark.parametrize("egress", [False, True])
+def test_the_windows_targets_own_rules_audit_clean(example: str, egress: bool) -> None:
+    plan = examples.example_plan(example)
+    for host in rule_hosts(plan):
+        text = export(plan, host, egress)
+        ruleset = read_ruleset([RulesetFile(f"{host}.json", text)], plan, host)
+        result = audit_ruleset(plan, host, ruleset, egress=egress)
+        assert result.findings == [], (host, [f.message for f in result.findings])
+
+
+def _rule(action: str, port: str, remote: str = "Any", program: str = "Any") -> dict[str, Any]:
+    return {"Name": f"{action}-{port}", "DisplayName": f"{action} {port}", "Group": None,
+            "Direction": "Inbound", "Action": action, "Profile": "Any", "Protocol": "TCP",
+            "LocalPort": [port], "RemotePort": ["Any"], "IcmpType": ["Any"],
+            "LocalAddress": ["Any"], "RemoteAddress": [remote], "Program": program,
+            "Service": "Any"}  # fmt: skip
+
+
+def test_block_wins_wider_allows_are_extra_and_programs_unreadable() -> None:
+    plan = examples.example_plan("shopping-contoso")
+    extra = [
+        _rule("Block", "445"),  # whatever allows it: blocked (WMI needs 445 on cm01)
+        _rule("Allow", "5985"),  # WinRM to everyone: not in the plan
+        _rule("Allow", "8080", program=r"C:\\Program Files\\App\\app.exe"),
+    ]
+    text = export(plan, "cm01", False, extra)
+    ruleset = read_ruleset([RulesetFile("cm01.json", text)], plan, "cm01")
+    found = audit_ruleset(plan, "cm01", ruleset).findings
+    kinds = {(f.kind, f.flow) for f in found}
+    assert (FindingKind.PARTIAL, "shopping-6.1/central-wmi") in kinds
+    assert (FindingKind.PARTIAL, "shopping-6.1/console-wmi") in kinds
+    assert any(f.kind is FindingKind.EXTRA and f.example and f.example.port == 5985 for f in found)
+    assert any(f.kind is FindingKind.UNREADABLE and "program" in f.message for f in found)
+    wmi = next(f for f in found if f.flow == "shopping-6.1/central-wmi")
+    assert "Block 445" in wmi.message
+
+
+def test_a_profile_with_the_firewall_off_lets_everything_in() -> None:
+    plan = examples.example_plan("shopping-contoso")
+    data = json.loads(export(plan, "shop01", False))
+    for profile in data["profiles"]:
+        profile["Enabled"] = "False"
+    ruleset = read_ruleset([RulesetFile("shop01.json", json.dumps(data))], plan, "shop01")
+    kinds = {f.kind for f in audit_ruleset(plan, "shop01", ruleset).findings}
+    assert kinds == {FindingKind.EXTRA}

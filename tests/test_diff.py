@@ -1,0 +1,209 @@
+"""``portplan diff``: two plans compared as packet sets, each change with its causes.
+
+The golden case is ``examples/shopping-contoso.yaml`` against ``tests/data/diff/contoso-changed
+.yaml``: AppClarity switched off, IIS moved from 8443 to 9443, the Shopping database moved to a
+new host, cm01's RPC range widened from 49152-65535 to 1024-65535, dc02 re-addressed.
+"""
+
+from __future__ import annotations
+
+import io
+import shutil
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+
+import openpyxl
+import pytest
+import yaml
+from click.testing import CliRunner
+
+import examples
+import machine
+from portplan.cli import cli
+from portplan.diff import ChangeKind, diff_plans
+from portplan.load.deployment import load_deployment
+from portplan.pipeline import plan_bundle
+from portplan.spaces import ports_text
+from portplan.targets.aws_delta import _rules  # the target's own rules, before the commands
+from portplan.targets.base import RuleOptions
+
+DATA = Path(__file__).resolve().parent / "data" / "diff"
+OLD = examples.EXAMPLES / "shopping-contoso.yaml"
+CHANGED = DATA / "contoso-changed.yaml"
+
+
+def run(*args: str, env: dict[str, str] | None = None) -> tuple[int, bytes, str]:
+    result = CliRunner().invoke(cli, list(args), env={"COLUMNS": "160", **(env or {})})
+    return result.exit_code, result.stdout_bytes, result.stderr
+
+
+def changes_of(old: Path, new: Path) -> dict[tuple[str, str, str, str], tuple[str, str]]:
+    """(kind, flow, source, destination) → (ports opened, ports closed)."""
+    old_bundle, new_bundle = load_deployment(old), load_deployment(new)
+    found = diff_plans(
+        plan_bundle(old_bundle), plan_bundle(new_bundle), old_side=old_bundle, new_side=new_bundle
+    )
+    out = {}
+    for change in found.changes:
+        opened = ",".join(ports_text(b.ports) for b in change.opened.normalised())
+        closed = ",".join(ports_text(b.ports) for b in change.closed.normalised())
+        out[(change.kind.value, change.flow, change.source, change.destination)] = (opened, closed)
+    return out
+
+
+def test_each_cause_gives_exactly_its_sets() -> None:
+    found = changes_of(OLD, CHANGED)
+    # the RPC range: only the new part of the range is opened
+    assert found["widen", "shopping-6.1/central-wmi", "shop01", "cm01"] == ("1024-49151", "")
+    # ... and from the admin PC, RDP (3389) is already open to cm01 by the management access
+    assert found["widen", "shopping-6.1/console-wmi", "admin-pc", "cm01"] == (
+        "1024-3388,3390-49151",
+        "",
+    )
+    # the parameter: 9443 opened and 8443 closed, once, for the two flows that need them
+    assert found["widen", "shopping-6.1/website-https", "clients", "shop01"] == ("9443", "")
+    assert found["narrow", "shopping-6.1/website-https", "clients", "shop01"] == ("", "8443")
+    assert not any(key[1] == "shopping-6.1/client-https" for key in found)
+    # the feature: AppClarity's port is closed
+    assert found["close", "shopping-6.1/central-appclarity", "shop01", "appclarity01"] == (
+        "",
+        "8335",
+    )
+    # the host moved: SQL opened to sql02, closed to sql01
+    assert found["open", "shopping-6.1/website-sql", "shop01", "sql02"] == ("1433", "")
+    assert found["close", "shopping-6.1/website-sql", "shop01", "sql01"] == ("", "1433")
+    # re-addressed: the same port to the new address, closed to the old one
+    assert found["readdress", "shopping-6.1/website-ldap", "shop01", "dc02"] == ("389", "389")
+
+
+def test_the_same_plan_is_identical_and_exits_0() -> None:
+    code, out, _err = run("diff", str(OLD), str(OLD))
+    assert code == 0
+    assert out.decode() == "identical: nothing to open, nothing to close\n"
+
+
+GOLDEN_FORMATS = [
+    ("table", "table.txt"),
+    ("json", "diff.json"),
+    ("csv", "delta.csv"),
+    ("junit", "junit.xml"),
+]
+
+
+@pytest.mark.parametrize(("fmt", "name"), GOLDEN_FORMATS)
+def test_golden_diff_of_the_changed_contoso(
+    golden: Callable[[str, bytes], None], fmt: str, name: str
+) -> None:
+    code, out, err = run("diff", "examples/shopping-contoso.yaml",
+                         "tests/data/diff/contoso-changed.yaml", "--format", fmt)  # fmt: skip
+    assert code == 1, err
+    golden(f"diff/contoso-changed/{name}", out)
+    if fmt == "json":
+        data = machine.document(out.decode(), "diff")
+        assert data["summary"] == {"open": 7, "close": 5, "change": 7}
+
+
+def test_xlsx_has_open_and_close_sheets(tmp_path: Path) -> None:
+    target = tmp_path / "delta.xlsx"
+    code, _out, err = run("diff", str(OLD), str(CHANGED), "--format", "xlsx", "-o", str(target))
+    assert code == 1, err
+    book = openpyxl.load_workbook(io.BytesIO(target.read_bytes()))
+    assert book.sheetnames == ["Open", "Close"]
+    opened = list(book["Open"].iter_rows(values_only=True))
+    assert opened[0][0] == "change"
+    assert ("widen", "shopping-6.1/central-wmi") in {(r[0], r[1]) for r in opened[1:]}
+    closed = {(r[0], r[1]) for r in book["Close"].iter_rows(min_row=2, values_only=True)}
+    assert ("close", "shopping-6.1/central-appclarity") in closed
+    again = tmp_path / "again.xlsx"
+    run("diff", str(OLD), str(CHANGED), "--format", "xlsx", "-o", str(again))
+    assert again.read_bytes() == target.read_bytes()
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
+def test_a_file_at_a_git_revision(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    repo = tmp_path / "repo"
+    (repo / "deploy").mkdir(parents=True)
+    path = repo / "deploy" / "prod.yaml"
+    shutil.copy(OLD, path)
+
+    def git(*args: str) -> None:
+        subprocess.run(
+            ["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@example.invalid",
+             *args], check=True, capture_output=True)  # fmt: skip
+
+    git("init", "-q")
+    git("add", ".")
+    git("commit", "-q", "-m", "first")
+    data = yaml.safe_load(path.read_text())
+    data["products"]["shopping-6.1"]["features"]["appclarity"] = False
+    path.write_text(yaml.safe_dump(data))
+    monkeypatch.chdir(repo)
+    code, out, err = run("diff", "git:HEAD:deploy/prod.yaml", "deploy/prod.yaml")
+    assert code == 1, err
+    assert "feature appclarity switched off" in out.decode()
+    assert out.decode().endswith("0 to open, 1 to close, 0 to change\n")
+    code, _out, err = run("diff", "git:NOPE:deploy/prod.yaml", "deploy/prod.yaml")
+    assert code == 2 and "no revision 'NOPE'" in err
+
+
+def test_a_product_version_swapped(tmp_path: Path) -> None:
+    text = Path(__file__).resolve().parent.parent / "src/portplan/load/catalog/shopping-6.1.yaml"
+    product = yaml.safe_load(text.read_text())
+    product["id"], product["version"] = "shopping-6.2", "6.2"
+    flow = next(f for f in product["flows"] if f["id"] == "central-appclarity")
+    flow["ports"] = [8335, 8336]
+    new = tmp_path / "shopping-6.2.yaml"
+    new.write_text(yaml.safe_dump(product, sort_keys=False))
+    code, out, err = run("diff", str(OLD), "--product", f"shopping-6.1={new}", "--format", "json")
+    assert code == 1, err
+    data = machine.document(out.decode(), "diff")
+    (change,) = data["changes"]
+    assert change["kind"] == ChangeKind.WIDEN.value
+    assert change["flow"] == "shopping-6.2/central-appclarity"
+    assert change["open"][0]["ports"] == [[8336, 8336]]
+    assert change["causes"] == ["vendor row changed: Shopping 6.1 -> 6.2, flow central-appclarity"]
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        ((str(OLD),), "give NEW"),
+        (("-", "-"), "only one side"),
+        ((str(OLD), "--product", "nope=shopping-6.1"), "no product 'nope'"),
+        ((str(OLD), "/no/such.yaml"), "no such file"),
+    ],
+)
+def test_bad_input_exits_2(args: tuple[str, ...], words: str) -> None:
+    code, _out, err = run("diff", *args)
+    assert code == 2 and words in err, err
+
+
+def test_aws_delta_takes_the_old_groups_to_the_new(
+    golden: Callable[[str, bytes], None],
+) -> None:
+    """The script authorizes exactly the new target's rules the old lacks and revokes the
+    others: applied to the old rules, it gives the new ones."""
+    code, out, err = run("diff", "examples/shopping-contoso.yaml",
+                         "tests/data/diff/contoso-changed.yaml", "--delta", "aws")  # fmt: skip
+    assert code == 0, err
+    golden("diff/contoso-changed/aws-delta.sh", out)
+    old = set(_rules(plan_bundle(load_deployment(OLD)), RuleOptions()))
+    new = set(_rules(plan_bundle(load_deployment(CHANGED)), RuleOptions()))
+    text = out.decode()
+
+    def keys(verb: str) -> set[tuple[str, str, str, str]]:
+        found = set()
+        for line in text.splitlines():
+            if line.startswith(f"aws ec2 {verb}-security-group-ingress"):
+                host = line.split("sg portplan-", 1)[1].split(")", 1)[0]
+                fields = dict(p.split("=", 1) for p in line.split("'")[1].split(",")[:3])
+                peer = line.split("Cidr")[1].split("=", 1)[1].split(",")[0].split("}")[0]
+                found.add((host, fields["FromPort"], fields["ToPort"], peer))
+        return found
+
+    def simple(rules: set[tuple[object, ...]]) -> set[tuple[str, str, str, str]]:
+        return {(str(k[0]), str(k[3]), str(k[4]), str(k[5])) for k in rules}
+
+    assert keys("authorize") == simple(new - old)
+    assert keys("revoke") == simple(old - new)

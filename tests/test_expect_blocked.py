@@ -1,0 +1,144 @@
+"""``portplan verify --expect-blocked`` in namespaces: the generated ruleset keeps blocked what
+the plan does not hold, and a ruleset with one port too many fails.
+
+Two namespaces on one bridge: ``src`` (192.0.2.2), where the real CLI runs, and ``dst``
+(198.51.100.2), which loads its generated nftables ruleset and listens on every port probed
+(so an opening answers ``open``).  The plan: src reaches dst on TCP 443 and UDP 1812; another
+host (not in the namespaces, only a source) reaches dst on TCP 5432; the deployment forbids
+TCP 22 from src to dst.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+
+import machine
+import netns
+from portplan import load_plan
+from portplan.targets import RuleOptions, get_target
+
+pytestmark = pytest.mark.netns
+
+SRC, DST = "192.0.2.2", "198.51.100.2"
+PRODUCT = {
+    "id": "blocked-1",
+    "name": "Blocked",
+    "version": "1",
+    "document": {"title": "Blocked ports"},
+    "components": {
+        "client": {"name": "Client", "kind": "client"},
+        "batch": {"name": "Batch", "kind": "client"},
+        "server": {"name": "Server"},
+    },
+    "flows": [
+        {"id": "web", "row": 1, "from": "client", "to": "server", "protocol": "tcp",
+         "ports": 443, "purpose": "Pages."},
+        {"id": "radius", "row": 2, "from": "client", "to": "server", "protocol": "udp",
+         "ports": 1812, "purpose": "RADIUS."},
+        {"id": "db", "row": 3, "from": "batch", "to": "server", "protocol": "tcp",
+         "ports": 5432, "purpose": "Batch loads."},
+    ],
+}  # fmt: skip
+DEPLOYMENT = {
+    "name": "blocked-lab",
+    "hosts": {
+        "src": {"addresses": [SRC]},
+        "dst": {"addresses": [DST]},
+        "batch01": {"addresses": ["203.0.113.5"]},
+    },
+    "products": {
+        "blocked-1": {
+            "file": "product.yaml",
+            "components": {"client": "src", "server": "dst", "batch": "batch01"},
+        }
+    },
+    "forbidden": [
+        {"id": "ssh", "from": "src", "to": "dst", "ports": 22, "purpose": "No shell from clients."}
+    ],
+}
+#: every port the test listens on: planned, beside them, other sources', forbidden, extra
+PORTS = (22, 442, 443, 444, 1811, 1812, 1813, 5432, 8080)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def namespaces_available() -> Iterator[None]:
+    with netns.guard("nft"):
+        yield
+
+
+@pytest.fixture
+def deployment(tmp_path: Path) -> Path:
+    (tmp_path / "product.yaml").write_text(yaml.safe_dump(PRODUCT))
+    path = tmp_path / "lab.yaml"
+    path.write_text(yaml.safe_dump(DEPLOYMENT))
+    return path
+
+
+def run_verify(deployment: Path, extra_rule: str | None) -> tuple[int, dict[str, object], str]:
+    plan = load_plan(deployment)
+    (ruleset,) = get_target("nftables").render(plan, RuleOptions(hosts=("dst",))).values()
+    if extra_rule is not None:
+        anchor = 'comment "IPv6 neighbour discovery"\n'
+        ruleset = ruleset.replace(anchor, f"{anchor}\t\t{extra_rule}\n")
+    with netns.topology() as topo:
+        src = topo.add_node("src", [ipaddress.ip_address(SRC)])
+        dst = topo.add_node("dst", [ipaddress.ip_address(DST)])
+        topo.nft(dst, ruleset)
+        address = ipaddress.ip_address(DST)
+        topo.listen(dst, [(p, address, port) for port in PORTS for p in ("tcp", "udp")])
+        done = subprocess.run(
+            ["ip", "netns", "exec", src.netns, sys.executable, "-m", "portplan", "verify",
+             str(deployment), "--on", "src", "--expect-blocked", "--format", "json",
+             "--timeout", "0.5", "--no-identify"],
+            capture_output=True, text=True, timeout=120, check=False, stdin=subprocess.DEVNULL,
+        )  # fmt: skip
+    return done.returncode, machine.document(done.stdout, "verify"), done.stderr
+
+
+def blocked(report: dict[str, object]) -> dict[tuple[str, int], tuple[str, bool]]:
+    checks = report["checks"]
+    assert isinstance(checks, list)
+    return {
+        (c["protocol"], c["port"]): (c["outcome"], c["passed"])
+        for c in checks
+        if any(n.startswith("expected blocked") for n in c["notes"])
+    }
+
+
+def test_the_generated_ruleset_keeps_blocked_what_the_plan_does_not_hold(
+    deployment: Path,
+) -> None:
+    code, report, err = run_verify(deployment, None)
+    assert code == 0, err
+    found = blocked(report)
+    # beside the planned ports, the other source's port, and the forbidden one
+    assert set(found) == {
+        ("tcp", 442), ("tcp", 444), ("udp", 1811), ("udp", 1813), ("tcp", 5432), ("tcp", 22),
+    }  # fmt: skip
+    assert all(passed for _outcome, passed in found.values())
+    assert {outcome for outcome, _passed in found.values()} <= {"filtered", "open|filtered"}
+    planned = [c for c in report["checks"] if c["port"] in (443, 1812)]  # type: ignore[attr-defined]
+    assert planned and all(c["passed"] and c["outcome"] == "open" for c in planned)
+
+
+@pytest.mark.parametrize(
+    ("rule", "port"),
+    [
+        ("tcp dport 444 accept", 444),  # one port too many beside the planned one
+        ("ip saddr 192.0.2.0/24 tcp dport 5432 accept", 5432),  # a source the plan does not name
+        ("tcp dport 22 accept", 22),  # the forbidden one
+    ],
+)
+def test_one_extra_open_port_fails(deployment: Path, rule: str, port: int) -> None:
+    code, report, _err = run_verify(deployment, rule)
+    assert code == 1
+    found = blocked(report)
+    assert found[("tcp", port)] == ("open", False)
+    assert [key for key, (_o, passed) in found.items() if not passed] == [("tcp", port)]
