@@ -9,7 +9,6 @@ from __future__ import annotations
 import ipaddress
 import re
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import Annotated, Any
 
 from pydantic import (
@@ -26,6 +25,7 @@ from pydantic_core import CoreSchema
 
 from portplan.model.conditions import Condition, parse_condition
 from portplan.model.ports import MAX_PORT, MIN_PORT, PortRange
+from portplan.model.protocol import Protocol as Protocol  # noqa: PLC0414 - re-exported
 
 #: Configuration shared by every model class: immutable, unknown keys rejected.
 MODEL_CONFIG = ConfigDict(
@@ -50,13 +50,6 @@ ProductId = Annotated[
 HostName = Annotated[
     str, Field(pattern=HOST_PATTERN, description="host name as the deployment names it")
 ]
-
-
-class Protocol(StrEnum):
-    """Transport protocol of a flow."""
-
-    TCP = "tcp"
-    UDP = "udp"
 
 
 @dataclass(frozen=True, slots=True)

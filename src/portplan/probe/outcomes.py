@@ -11,7 +11,7 @@ import socket
 from dataclasses import dataclass
 from enum import StrEnum
 
-from portplan.model._types import Protocol
+from portplan.model.protocol import Protocol
 
 __all__ = [
     "Evidence",
@@ -36,6 +36,10 @@ class Outcome(StrEnum):
     NO_ROUTE = "no-route"  #: ENETUNREACH: no route, or ICMP net-unreachable
     DNS_ERROR = "dns-error"  #: a name did not resolve
     LOCAL_ERROR = "local-error"  #: the source itself failed (EMFILE, EADDRNOTAVAIL, EPERM...)
+    #: ``verify --inventory``: Ansible could not reach the source host (nothing was probed)
+    SOURCE_UNREACHABLE = "source-unreachable"
+    #: ``verify --inventory``: the source was reached but probing there failed or never ran
+    NOT_RUN = "not-run"
 
     @property
     def passes(self) -> bool:

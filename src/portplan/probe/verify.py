@@ -18,10 +18,10 @@ import ipaddress
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from itertools import chain
+from typing import TYPE_CHECKING
 
 from portplan._errors import VerifyError
-from portplan.model._types import Protocol
-from portplan.plan import Plan, PlannedFlow
+from portplan.model.protocol import Protocol
 from portplan.probe.dns import DNS_TIMEOUT, NameLookup, resolve_names
 from portplan.probe.engine import (
     Evidence,
@@ -34,6 +34,10 @@ from portplan.probe.engine import (
 from portplan.probe.identify import Identification, ProbeContext, identify
 from portplan.probe.listen import LISTENER_TOKEN, sample_ports
 from portplan.probe.local import local_addresses, own_addresses, single_address, source_hosts
+from portplan.probe.rows import CheckRow
+
+if TYPE_CHECKING:  # types only: the prober bundled for Ansible is stdlib-only
+    from portplan.plan import Plan, PlannedFlow
 
 __all__ = [
     "FlowCheck",
@@ -57,7 +61,7 @@ class Skipped:
 class FlowCheck:
     """One probed (row, destination address, port), its outcome and what answered."""
 
-    row: PlannedFlow
+    row: CheckRow
     probe: PortProbe
     result: PortResult | None = None
     identification: Identification | None = None
