@@ -197,6 +197,11 @@ checks:
       identification: null
       dns: null
       notes: []
+elapsed:
+  description: Seconds the host spent probing (resolving, probing and identifying).
+  returned: always
+  type: float
+  sample: 2.31
 summary:
   description: How many records passed and failed.
   returned: always
@@ -215,6 +220,7 @@ summary:
 """
 
 import sys
+import time
 import traceback
 
 from ansible.module_utils.basic import AnsibleModule
@@ -289,6 +295,7 @@ def main():
     secrets = {}
     if params["radius_secret"]:
         secrets["radius"] = params["radius_secret"].encode()
+    started = time.monotonic()
     try:
         found = probe_requests(
             params["probes"],
@@ -305,6 +312,7 @@ def main():
     module.exit_json(
         changed=False,
         checks=found["checks"],
+        elapsed=round(time.monotonic() - started, 3),
         summary={"passed": found["passed"], "failed": found["failed"]},
     )
 

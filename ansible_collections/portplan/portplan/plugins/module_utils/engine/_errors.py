@@ -171,3 +171,7 @@ class ApplyError(ToolError):
 
 class PluginError(PortplanError, RuntimeError):
     """A plugin (target or identifier) that cannot be loaded, or two plugins with one name."""
+
+
+class InventoryError(PortplanError, ValueError):
+    """An Ansible inventory that cannot be read, or that lacks hosts the deployment needs."""
