@@ -10,7 +10,9 @@ apt-get update -qq
 # namespace tests; nginx, openssl, postfix, dovecot-pop3d, postgresql and
 # rabbitmq-server for the identifier tests, which start their own instances on loopback; slapd,
 # samba (smbd, samba-dcerpcd) and freeradius for the directory identifier tests, likewise;
-# dnsmasq-base for the DNS tests of verify, which run their own dnsmasq in a namespace.
+# dnsmasq-base for the DNS tests of verify, which run their own dnsmasq in a namespace;
+# openssh-server and openssh-client for verify --inventory, whose test hosts are namespaces
+# each running its own sshd that Ansible reaches over SSH (never the system's sshd service).
 # Packaged services must not start at install time: where no policy-rc.d says otherwise, a
 # temporary one denies every start (exit 101, see invoke-rc.d(8)) while the packages install.
 made_policy=
@@ -23,7 +25,7 @@ fi
 apt-get install -y -qq --no-install-recommends \
     python3 python3-venv python3-pip nftables iptables ipset iproute2 \
     nginx openssl postfix dovecot-pop3d postgresql rabbitmq-server \
-    slapd samba freeradius dnsmasq-base >/dev/null
+    slapd samba freeradius dnsmasq-base openssh-server openssh-client >/dev/null
 if [ -n "$made_policy" ]; then
     rm -f /usr/sbin/policy-rc.d
     trap - EXIT
