@@ -152,7 +152,7 @@ def verify_cmd(
             for problem in fanned.listener_problems:
                 log.warning("%s", problem)
             log.info(
-                "%d sources in %.1f s, of which %.1f s probing on the slowest",
+                "%d sources in %.1f s, of which %.2f s probing on the slowest",
                 len(fanned.fanout.sources),
                 fanned.wall,
                 fanned.probing,
