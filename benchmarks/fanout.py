@@ -7,7 +7,7 @@ probed TCP ports (the other half are refused), and a controller.  The deployment
 whose client component (on every source) reaches the server on ``--probes`` ports (default
 200, in flows of 50).
 
-Then, for each ``--forks`` value (default 1, 10 and 50), from the controller namespace:
+Then, for each ``--forks`` value (default 1, 10, 20 and 50), from the controller namespace:
 ``portplan verify DEPLOYMENT --inventory INVENTORY --forks N --format json`` (every source
 probing through Ansible over SSH, with the standard library Python of the hosts), recording
 wall time, the share of it spent probing on the slowest source (the rest is Ansible: SSH,
@@ -280,7 +280,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sources", type=int, default=50, help="source hosts (namespaces)")
     parser.add_argument("--probes", type=int, default=200, help="probes from each source")
     parser.add_argument(
-        "--forks", type=int, nargs="+", default=[1, 10, 50], help="--forks values to measure"
+        "--forks", type=int, nargs="+", default=[1, 10, 20, 50], help="--forks values to measure"
     )
     parser.add_argument("--out", type=Path, default=OUT_DIR / "fanout.json")
     args = parser.parse_args(argv)

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import ansible_test
 import pytest
+import yaml
 
 from ansible_env import COLLECTION, REPO, environment, tool
 from portplan import __version__
@@ -173,3 +174,11 @@ def test_ansible_doc_reads_every_module(module: str) -> None:
     assert doc["doc"]["short_description"]
     assert doc["examples"].strip()
     assert doc["return"]
+
+
+def test_the_go_live_playbook_in_the_docs_is_the_one_shipped() -> None:
+    text = (REPO / "docs" / "ansible.md").read_text()
+    blocks = [b.split("```", 1)[0] for b in text.split("```yaml\n")[1:]]
+    shown = [yaml.safe_load(b) for b in blocks if b.startswith("- name: What every host")]
+    shipped = yaml.safe_load((COLLECTION / "playbooks" / "go-live.yml").read_text())
+    assert shown == [shipped]

@@ -26,7 +26,7 @@ import pytest
 import machine
 import netns
 import sshlab
-from ansible_env import environment
+from ansible_env import environment, tool
 from examples import EXAMPLES, example_plan
 from netns import Address, Node, Topology
 from plancheck import OUTSIDER, add_hosts
@@ -156,8 +156,40 @@ def _hosts_lab(
     return nodes, addresses
 
 
-@pytest.mark.parametrize("example", ["shopping-contoso", "smart-id-nexus"])
-def test_every_source_at_once_with_listeners(example: str, tmp_path: Path) -> None:
+def go_live(
+    topo: Topology, deployment: Path, inventory: Path, directory: Path
+) -> subprocess.CompletedProcess[str]:
+    """The collection's go-live playbook, run from the controller's namespace."""
+    (directory / "facts").mkdir()
+    argv = [
+        "ip", "netns", "exec", _controller(topo).netns,
+        tool("ansible-playbook"), "-i", str(inventory), "portplan.portplan.go-live",
+        "-e", json.dumps({
+            "portplan_deployment": str(deployment),
+            "portplan_report": str(directory / "go-live.json"),
+            "portplan_facts_dir": str(directory / "facts"),
+            "portplan": f"{sys.executable} -m portplan",
+            "portplan_become": False,
+        }),
+    ]  # fmt: skip
+    done = subprocess.run(
+        argv,
+        env=environment(ANSIBLE_HOST_KEY_CHECKING="false"),
+        capture_output=True,
+        text=True,
+        timeout=RUN_TIMEOUT,
+        check=False,
+    )
+    # the facts play goes on past the unreachable source; the check finds failures
+    assert done.returncode != 0, done.stdout
+    assert "Some planned flows failed" in done.stdout, done.stdout + done.stderr
+    return done
+
+
+@pytest.mark.parametrize(
+    ("example", "how"), [("shopping-contoso", "cli"), ("smart-id-nexus", "playbook")]
+)
+def test_every_source_at_once_with_listeners(example: str, how: str, tmp_path: Path) -> None:
     plan = example_plan(example)
     down = _unreachable_source(plan)
     firewalls = _firewalls(plan, down)
@@ -178,11 +210,23 @@ def test_every_source_at_once_with_listeners(example: str, tmp_path: Path) -> No
         named |= {n: a for n, a in addresses.items() if n not in groups.values()}
         inventory = tmp_path / "inventory.yml"
         inventory.write_text(lab.inventory(named, groups=groups))
-        done = verify_inventory(
-            topo, EXAMPLES / f"{example}.yaml", inventory, "--listen", "--format", "json"
-        )
-    assert done.returncode == 1, done.stderr  # the firewalls and the unreachable source fail
-    report = machine.document(done.stdout, "verify")
+        deployment = EXAMPLES / f"{example}.yaml"
+        if how == "playbook":
+            done = go_live(topo, deployment, inventory, tmp_path)
+            text = (tmp_path / "go-live.json").read_text()
+            facts = json.loads(
+                (tmp_path / "facts" / f"{firewalls[0].destination}.json").read_text()
+            )
+            assert any(s["port"] == SSH_PORT for s in facts["listening"])  # its sshd
+            assert "pp_fanout" in facts["ruleset"]["text"]  # the firewall this test loaded
+            assert f"{down} " in done.stdout and "UNREACHABLE" in done.stdout
+        else:
+            done = verify_inventory(
+                topo, deployment, inventory, "--listen", "--format", "json", "--forks", "1"
+            )
+            assert done.returncode == 1, done.stderr  # the firewalls, the unreachable source
+            text = done.stdout
+    report = machine.document(text, "verify")
     checks: list[dict[str, Any]] = report["checks"]
     sources = {row.source for row in plan.rows}
     assert {c["source"] for c in checks} == sources  # every source, merged into one report

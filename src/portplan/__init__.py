@@ -22,6 +22,7 @@ if TYPE_CHECKING:
         ConditionSyntaxError,
         Diagnostic,
         InputError,
+        InventoryError,
         LockoutError,
         PlanError,
         PluginError,
@@ -33,6 +34,7 @@ if TYPE_CHECKING:
         UsageError,
         VerifyError,
     )
+    from portplan.fanout import FanoutRun, verify_inventory
     from portplan.load.catalog import catalog_ids, load_catalog_product
     from portplan.load.deployment import Bundle, load_deployment
     from portplan.load.product import load_product
@@ -63,11 +65,13 @@ _EXPORTS = {
     "DefaultAction": "portplan.targets",
     "Deployment": "portplan.model",
     "Diagnostic": "portplan._errors",
+    "FanoutRun": "portplan.fanout",
     "Flow": "portplan.model",
     "FlowCheck": "portplan.probe.verify",
     "Hop": "portplan.plan",
     "Host": "portplan.model",
     "InputError": "portplan._errors",
+    "InventoryError": "portplan._errors",
     "LockoutError": "portplan._errors",
     "Plan": "portplan.plan",
     "PlanError": "portplan._errors",
@@ -99,6 +103,7 @@ _EXPORTS = {
     "target_names": "portplan.targets",
     "validate_files": "portplan.pipeline",
     "verify": "portplan.probe.verify",
+    "verify_inventory": "portplan.fanout",
 }
 
 
@@ -124,11 +129,13 @@ __all__ = [
     "DefaultAction",
     "Deployment",
     "Diagnostic",
+    "FanoutRun",
     "Flow",
     "FlowCheck",
     "Hop",
     "Host",
     "InputError",
+    "InventoryError",
     "LockoutError",
     "Plan",
     "PlanError",
@@ -161,4 +168,5 @@ __all__ = [
     "target_names",
     "validate_files",
     "verify",
+    "verify_inventory",
 ]

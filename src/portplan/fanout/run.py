@@ -38,8 +38,9 @@ log = logging.getLogger("portplan")
 
 #: seconds temporary listeners stay up at most (they stop as soon as the sources are done)
 LISTEN_DURATION = 900.0
-#: hosts Ansible works on at once unless told (--forks)
-DEFAULT_FORKS = 50
+#: hosts Ansible works on at once unless told (--forks): each fork is a Python process of
+#: its own (about 15 MiB), and on a small controller more forks are slower, not faster
+DEFAULT_FORKS = 20
 #: seconds a destination's listeners may take to come up
 LISTEN_READY_TIMEOUT = 60
 PROBE = "portplan.portplan.probe"
@@ -198,7 +199,8 @@ def run_fanout(
     }
     if radius_secret:
         probe_options["radius_secret"] = radius_secret.decode()
-    ready_file = f"/tmp/portplan-listen-{secrets.token_hex(8)}.json"
+    # one file per host (hosts may share a file system: containers, namespaces, NFS homes)
+    ready_file = f"/tmp/portplan-listen-{secrets.token_hex(8)}-{{{{ inventory_hostname }}}}.json"
     results: dict[str, HostResult] = {}
     problems: list[str] = []
     total = len(fanout.sources)
