@@ -180,5 +180,5 @@ def test_the_go_live_playbook_in_the_docs_is_the_one_shipped() -> None:
     text = (REPO / "docs" / "ansible.md").read_text()
     blocks = [b.split("```", 1)[0] for b in text.split("```yaml\n")[1:]]
     shown = [yaml.safe_load(b) for b in blocks if b.startswith("- name: What every host")]
-    shipped = yaml.safe_load((COLLECTION / "playbooks" / "go-live.yml").read_text())
+    shipped = yaml.safe_load((COLLECTION / "playbooks" / "go_live.yml").read_text())
     assert shown == [shipped]
