@@ -84,7 +84,7 @@ __all__ = ["verify_cmd"]
 @option(
     "--forks",
     type=click.IntRange(1, 500),
-    help="With --inventory: sources Ansible works on at once (default: 20, or fewer sources).",
+    help="With --inventory: sources Ansible works on at once (default: 10, or fewer sources).",
 )
 @option(
     "--listen",
