@@ -182,3 +182,31 @@ def test_the_go_live_playbook_in_the_docs_is_the_one_shipped() -> None:
     shown = [yaml.safe_load(b) for b in blocks if b.startswith("- name: What every host")]
     shipped = yaml.safe_load((COLLECTION / "playbooks" / "go_live.yml").read_text())
     assert shown == [shipped]
+
+
+def test_the_collection_builds_and_installs_from_its_tarball(tmp_path: Path) -> None:
+    galaxy = tool("ansible-galaxy")
+    # only the install's own path: the repository's copy would count as installed already
+    env = environment(ANSIBLE_COLLECTIONS_PATH=str(tmp_path / "installed"))
+    subprocess.run(
+        [galaxy, "collection", "build", str(COLLECTION), "--output-path", str(tmp_path)],
+        env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120, check=True,
+    )  # fmt: skip
+    [tarball] = tmp_path.glob("portplan-portplan-*.tar.gz")
+    subprocess.run(
+        [galaxy, "collection", "install", "-p", str(tmp_path / "installed"), str(tarball)],
+        env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120, check=True,
+    )  # fmt: skip
+    done = subprocess.run(
+        [tool("ansible-doc"), "-l", "portplan.portplan"],
+        env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    listed = done.stdout
+    assert [line.split()[0] for line in listed.splitlines()] == [
+        f"portplan.portplan.{m}" for m in sorted(MODULES)
+    ]
+    installed = tmp_path / "installed/ansible_collections/portplan/portplan"
+    assert (installed / "plugins/module_utils/engine/probe/engine.py").read_text() == (
+        COLLECTION / "plugins/module_utils/engine/probe/engine.py"
+    ).read_text()

@@ -117,6 +117,10 @@ def verify_cmd(
     open|filtered; dns-error where a host's dns_name does not resolve, or resolves to an
     address the deployment does not declare (never probed). Names are resolved first, 32 at
     once, each within --timeout (at least 2 s). Only addresses the plan holds are probed.
+
+    With --inventory, every source host of an Ansible inventory probes its own flows, all at
+    once, and the report merges them; a source Ansible cannot reach is source-unreachable,
+    one where probing fails not-run, with Ansible's reason.
     """
     plan = load_plan(deployment)
     if on is not None:
