@@ -11,6 +11,9 @@ apt-get update -qq
 # rabbitmq-server for the identifier tests, which start their own instances on loopback; slapd,
 # samba (smbd, samba-dcerpcd) and freeradius for the directory identifier tests, likewise;
 # dnsmasq-base for the DNS tests of verify, which run their own dnsmasq in a namespace;
+# graphviz for `portplan diagram` and the report's diagrams (dot lays them out), and chromium
+# with chromium-driver for the browser tests of the HTML report (selenium drives Debian's own
+# browser: nothing is downloaded at run time), fonts-dejavu-core for the fonts both draw with;
 # openssh-server and openssh-client for verify --inventory, whose test hosts are namespaces
 # each running its own sshd that Ansible reaches over SSH (never the system's sshd service).
 # Packaged services must not start at install time: where no policy-rc.d says otherwise, a
@@ -25,7 +28,8 @@ fi
 apt-get install -y -qq --no-install-recommends \
     python3 python3-venv python3-pip nftables iptables ipset iproute2 \
     nginx openssl postfix dovecot-pop3d postgresql rabbitmq-server \
-    slapd samba freeradius dnsmasq-base openssh-server openssh-client >/dev/null
+    slapd samba freeradius dnsmasq-base graphviz chromium chromium-driver fonts-dejavu-core \
+    openssh-server openssh-client >/dev/null
 if [ -n "$made_policy" ]; then
     rm -f /usr/sbin/policy-rc.d
     trap - EXIT

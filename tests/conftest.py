@@ -46,13 +46,17 @@ def golden(request: pytest.FixtureRequest) -> Callable[[str, bytes], None]:
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  # type: ignore[no-untyped-def]
-    """Under CI=true an integration test marked ``netns`` may not skip: a skip is a failure."""
+    """Under CI=true an integration test marked ``netns``, ``services``, ``graphviz`` or
+    ``browser`` may not skip: a skip is a failure."""
     outcome = yield
     report = outcome.get_result()
     if (
         os.environ.get("CI") == "true"
         and report.skipped
-        and any(item.get_closest_marker(name) is not None for name in ("netns", "services"))
+        and any(
+            item.get_closest_marker(name) is not None
+            for name in ("netns", "services", "graphviz", "browser")
+        )
     ):
         report.outcome = "failed"
         report.longrepr = f"integration test skipped under CI=true: {report.longrepr}"

@@ -30,3 +30,49 @@ def plan_from_data(data: dict[str, Any], directory: Path, name: str = "deploymen
     path = directory / f"{name}.yaml"
     path.write_text(yaml.safe_dump(data, sort_keys=False))
     return load_plan(path)
+
+
+def fifty_host_deployment(directory: Path) -> Path:
+    """A Shopping deployment of 50 hosts (RFC 5737 addresses, three zones): 34 client
+    workstations, 5 administrators' PCs, two web servers, four domain controllers and the
+    rest of the servers; written to ``directory/fifty.yaml``."""
+    hosts: dict[str, Any] = {}
+    for n in range(1, 35):
+        hosts[f"ws{n:02d}"] = {"addresses": [f"198.51.100.{10 + n}"], "zone": "clients"}
+    for n in range(1, 6):
+        hosts[f"admin{n}"] = {"addresses": [f"203.0.113.{10 + n}"], "zone": "admin"}
+    servers = ["shop01", "shop02", "sql01", "dc01", "dc02", "dc03", "dc04", "cm01", "cmsql01"]
+    servers += ["mail01", "appclarity01"]
+    for n, name in enumerate(servers, start=1):
+        hosts[name] = {
+            "addresses": [f"192.0.2.{10 + n}"],
+            "zone": "servers",
+            "platform": "windows-server-2019",
+        }
+    assert len(hosts) == 50
+    data = {
+        "name": "fifty",
+        "hosts": hosts,
+        "products": {
+            "shopping-6.1": {
+                "features": {"appclarity": True, "remote_admin_console": True},
+                "components": {
+                    "website": ["shop01", "shop02"],
+                    "central_service": ["shop01", "shop02"],
+                    "admin_console": [f"admin{n}" for n in range(1, 6)],
+                    "receiver": "cm01",
+                    "client": [f"ws{n:02d}" for n in range(1, 35)],
+                    "shopping_database": "sql01",
+                    "active_directory": ["dc01", "dc02", "dc03", "dc04"],
+                    "cm_site_database": "cmsql01",
+                    "sms_provider": "cm01",
+                    "smtp_gateway": "mail01",
+                    "pop3_server": "mail01",
+                    "appclarity": "appclarity01",
+                },
+            }
+        },
+    }
+    path = directory / "fifty.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path

@@ -106,7 +106,9 @@ def test_an_ssh_session_the_plan_would_cut_is_refused(namespace: str) -> None:
     outsider = {"SSH_CONNECTION": "192.0.2.200 50000 192.0.2.40 22"}
     result = apply(namespace, "--on", "da01", "--confirm-timeout", "1", env=outsider, stdin="yes\n")
     assert result.returncode == 2
-    assert "this SSH session from 192.0.2.200 to port 22 is not in the plan" in result.stderr
+    assert (
+        "this SSH session from 192.0.2.200 to 192.0.2.40 port 22 is not accepted" in result.stderr
+    )
     assert ruleset(namespace) == before
     admin = {"SSH_CONNECTION": "203.0.113.5 50000 192.0.2.40 22"}
     result = apply(namespace, "--on", "da01", "--confirm-timeout", "5", env=admin, stdin="yes\n")

@@ -232,5 +232,5 @@ def test_quiet_and_verbose_change_what_is_said(tmp_path: Path) -> None:
     args = ["rules", deployment, "-t", "nftables", "--all-hosts", "-o", str(tmp_path)]
     said = CliRunner().invoke(cli, args).stderr
     assert "portplan: wrote" in said
-    quiet = CliRunner().invoke(cli, [*args, "-q"])
+    quiet = CliRunner().invoke(cli, [*args, "-q", "--overwrite"])
     assert quiet.exit_code == 0 and "wrote" not in quiet.stderr

@@ -56,11 +56,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import servers
+from portplan import load_plan
 from portplan.probe.identify import REGISTRY, Identification, ProbeContext, identify
 from portplan.probe.identify import _ber as ber
 from portplan.probe.identify.ldap import search_request
 from portplan.probe.identify.msrpc import IWBEM_LEVEL1_LOGIN, Interface, map_interface
 from portplan.probe.identify.radius import NEED_SECRET, SILENCE, WRONG_SECRET, status_server
+from portplan.probe.verify import FlowCheck, plan_checks, run_checks
 from servers import LOOPBACK, Certificate
 
 T = TypeVar("T")
@@ -495,6 +497,51 @@ def test_msrpc_learns_the_dynamic_ports_and_they_answer(epmapper: str) -> None:
     assert reachable and all(reachable.values()), reachable
     assert 135 not in reachable
     assert "lsarpc" in result.details["endpoints"]
+
+
+def _rpc_plan(folder: Path, ports: str) -> Any:
+    """A loopback deployment: client 127.0.0.2 reaches an RPC server on 127.0.0.1 on ``ports``."""
+    (folder / "rpc.yaml").write_text(
+        "id: rpc-1.0\nname: RPC\nversion: '1'\ndocument: {title: RPC ports}\n"
+        "components: {server: {name: Server}, client: {name: Client, kind: client}}\n"
+        "flows:\n  - {id: rpc, row: 1, from: client, to: server, protocol: tcp,\n"
+        f"     ports: [{ports}], app_protocol: msrpc, purpose: RPC.}}\n"
+    )
+    (folder / "lab.yaml").write_text(
+        "name: rpc-lab\nhosts: {client: {addresses: [127.0.0.2]}, "
+        "server: {addresses: [127.0.0.1]}}\n"
+        "products: {rpc-1.0: {file: rpc.yaml, components: {client: client, server: server}}}\n"
+    )
+    return load_plan(folder / "lab.yaml")
+
+
+@SERVICES
+@pytest.mark.netns
+def test_verify_probes_mapper_ports_only_when_the_plan_holds_them(
+    epmapper: str, tmp_path: Path
+) -> None:
+    def verify_in_namespace(ports: str) -> list[FlowCheck]:
+        checks, _skipped = plan_checks(_rpc_plan(tmp_path, ports), ["client"])
+
+        async def run() -> None:
+            await run_checks(checks, timeout=2.0, concurrency=64, secrets={})
+
+        _run_in(epmapper, run)
+        return checks
+
+    # the plan holds 135 alone: the mapper's dynamic ports are named, never probed
+    only_135 = verify_in_namespace("135")
+    assert [c.probe.port for c in only_135] == [135]
+    assert only_135[0].identification is not None and only_135[0].identification.matches
+    assert any("the plan does not hold (not probed)" in note for note in only_135[0].notes)
+    # the plan holds the dynamic range: the ports the mapper names are probed, and answer
+    with_range = verify_in_namespace("135, 1024-65535")
+    named = with_range[0].identification
+    assert named is not None
+    dynamic = {int(p) for p in named.details["dynamic_ports"].split(",") if p}
+    followed = [c for c in with_range if "named by the endpoint mapper" in " ".join(c.notes)]
+    assert followed and {c.probe.port for c in followed} <= dynamic
+    assert all(c.outcome == "open" for c in followed)
 
 
 @SERVICES

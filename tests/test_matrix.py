@@ -155,9 +155,14 @@ def test_xlsx_is_a_styled_deterministic_change_request(tmp_path: Path) -> None:
     assert book.properties.created == book.properties.modified == datetime(2000, 1, 1)
     sheet = book["Flows"]
     header = [c.value for c in sheet[1]]
-    assert tuple(header) == MATRIX_COLUMNS
+    assert tuple(header) == (*MATRIX_COLUMNS, "requester", "justification", "ticket", "expiry")
     assert sheet.freeze_panes == "A2"
-    assert sheet.auto_filter.ref == f"A1:V{sheet.max_row}"
+    assert sheet.auto_filter.ref == f"A1:Z{sheet.max_row}"
+    # the change board's columns: empty but there, the justification prefilled with the purpose
+    for row in sheet.iter_rows(min_row=2, values_only=True):
+        record = dict(zip(header, row, strict=True))
+        assert record["justification"] == record["purpose"] and record["purpose"]
+        assert record["requester"] is record["ticket"] is record["expiry"] is None
     assert sheet["A1"].font.bold
     assert sheet["A1"].fill.fgColor.rgb.endswith("1F4E78")
     assert sheet.column_dimensions["A"].width > 20
@@ -165,8 +170,25 @@ def test_xlsx_is_a_styled_deterministic_change_request(tmp_path: Path) -> None:
     assert sheet.max_row == 1 + len(rows_of("shopping-contoso"))
     assert book["Not in plan"]["A2"].value.startswith("shopping-6.1/")
     # one sheet per zone firewall, holding exactly the rows that cross it
-    assert book.sheetnames == ["Flows", "FW clients to servers", "Not in plan"]
+    assert book.sheetnames == ["Change request", "Flows", "FW clients to servers", "Not in plan"]
+    # the cover: the deployment, products and their documents, openings per firewall
+    cover = [
+        tuple(v for v in row if v is not None)
+        for row in book["Change request"].iter_rows(values_only=True)
+    ]
+    assert cover[0] == ("Firewall change request: contoso-shopping",)
+    assert ("Deployment", "contoso-shopping") in cover
+    assert (
+        "Shopping", "6.1", "1E", "Shopping 6.1 - Communications Ports",
+        "shared/seeds/shopping-6.1-communications-ports.txt",
+    ) in cover  # fmt: skip
+    rows = rows_of("shopping-contoso")
+    assert ("Rows (openings)", str(len(rows))) in cover
+    for firewall in {r["host_firewall"] for r in rows if r["host_firewall"]}:
+        count = sum(r["host_firewall"] == firewall for r in rows)
+        assert ("host", firewall, str(count)) in cover
     crossing = [r for r in rows_of("shopping-contoso") if r["zone_boundary"]]
+    assert ("zone", "clients -> servers", str(len(crossing))) in cover
     assert {r["zone_boundary"] for r in crossing} == {"clients -> servers"}
     assert book["FW clients to servers"].max_row == 1 + len(crossing)
 

@@ -40,6 +40,7 @@ from portplan.model import (
     Traffic,
     merge_ranges,
 )
+from portplan.model._types import special_kind
 from portplan.model.conditions import (
     And,
     Condition,
@@ -778,7 +779,11 @@ def host_dicts(draw: st.DrawFn) -> dict[str, Any]:
         if len(addresses) == 1 and isinstance(addresses[0], str) and draw(st.booleans())
         else addresses
     }
-    group = any(ipaddress.ip_network(str(a).strip()).num_addresses > 1 for a in addresses)
+    parsed = [ipaddress.ip_network(str(a).strip()) for a in addresses]
+    kinds = sorted({kind.value for n in parsed if (kind := special_kind(n)) is not None})
+    if kinds:  # multicast and the like are refused unless the host says it means them
+        host["special"] = kinds
+    group = any(n.num_addresses > 1 for n in parsed)
     if not group:  # a name stands for one machine
         put(host, "dns_name", draw(maybe(dns_names)))
     put(host, "platform", draw(maybe(identifiers)))
@@ -810,7 +815,8 @@ def deployment_dicts(draw: st.DrawFn) -> dict[str, Any]:
             if value or draw(st.booleans()):
                 binding[key] = value
         products[product_id] = binding
-    deployment: dict[str, Any] = {"name": draw(any_texts), "hosts": hosts, "products": products}
+    name = draw(any_texts.filter(str.strip))
+    deployment: dict[str, Any] = {"name": name, "hosts": hosts, "products": products}
     put(deployment, "description", draw(maybe(any_texts)))
     return deployment
 

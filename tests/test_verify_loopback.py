@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import resource
 import socket
 import subprocess
 import sys
@@ -121,7 +122,7 @@ def test_listen_leaves_a_port_in_use_alone() -> None:
     busy.listen()
     try:
         result = listen_briefly()
-        assert result.returncode == 0, result.stderr
+        assert result.returncode == 1, result.stderr  # one port could not be opened
         assert "not listening on" in result.stderr and "18080" in result.stderr
         assert "in use by another program: left alone" in result.stderr
         client = socket.create_connection(("127.0.0.3", 18080), timeout=2)
@@ -176,3 +177,62 @@ def test_listen_stops_at_the_end_of_its_duration() -> None:
     assert result.returncode == 0
     assert time.monotonic() - started < 30
     assert "stopped; 13 listened, 0 could not" in result.stderr
+
+
+def _many_ports_deployment(folder: Path, flows: int) -> Path:
+    """A product of ``flows`` TCP flows of 64 ports each into server (127.0.0.3)."""
+    product = (DATA / "loop-product.yaml").read_text().split("flows:\n")[0] + "flows:\n"
+    for index in range(flows):
+        start = 30000 + 64 * index
+        product += (
+            f"  - {{id: many-{index}, row: {index + 1}, from: client, to: server, "
+            f"protocol: tcp, ports: {start}-{start + 63}, purpose: Many ports.}}\n"
+        )
+    (folder / "loop-product.yaml").write_text(product)
+    deployment = folder / "deployment.yaml"
+    deployment.write_text(DEPLOYMENT.read_text())
+    return deployment
+
+
+def test_listen_opens_ten_thousand_ports_past_a_low_open_files_limit(tmp_path: Path) -> None:
+    deployment = _many_ports_deployment(tmp_path, 157)  # 10,048 ports, and 22
+    argv = [sys.executable, "-m", "portplan", "listen", str(deployment), "--on", "server"]
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    assert hard == resource.RLIM_INFINITY or hard > 11000, "the hard limit is too low here"
+    result = subprocess.run(
+        [*argv, "--duration", "1"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        # a soft limit of 1,024, as many systems have: listen must raise it itself
+        preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (1024, hard)),
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "listening on 10049 port(s) of server" in result.stderr  # and management ssh
+    assert "not listening" not in result.stderr
+
+
+def test_listen_with_nothing_to_listen_on_stops_at_once_and_fails() -> None:
+    busy = []
+    try:
+        for port in (22, 18080, 18081, 18090):  # every TCP port of the plan into server...
+            sock = socket.socket()
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind(("127.0.0.3", port))
+            sock.listen()
+            busy.append(sock)
+        for port in range(18118, 18127):  # ...and every UDP one
+            sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            sock.bind(("127.0.0.3", port))
+            busy.append(sock)
+        started = time.monotonic()
+        result = subprocess.run(
+            listen_argv(600), capture_output=True, text=True, timeout=60, check=False
+        )
+        assert time.monotonic() - started < 30  # not the 600 s asked for
+        assert result.returncode == 1, result.stderr
+        assert "listening on 0 port(s)" in result.stderr
+    finally:
+        for sock in busy:
+            sock.close()

@@ -574,6 +574,31 @@ def test_a_connection_rate_limit_on_the_way_is_not_taken_for_filtered_ports(
     assert any(c["evidence"]["attempts"] >= 2 for c in checks.values())
 
 
+DEADLINED = range(24000, 24040)
+
+
+def test_a_deadline_ends_the_run_on_time_and_reports_what_is_unsettled(
+    lab: Lab, tmp_path: Path
+) -> None:
+    # one new connection a second gets through the router: 40 refused ports would take a
+    # second look each, well over half a minute; --deadline 4 ends the run at 4 s
+    lab.nft(lab.router, _forward("tcp flags & (syn | ack) == syn limit rate over 1/second drop"))
+    flows = [("deadlined", "server", "tcp", f"{DEADLINED[0]}-{DEADLINED[-1]}")]
+    started = time.monotonic()
+    done = lab.verify(_deployment(tmp_path, flows), "--deadline", "4", timeout=60)
+    took = time.monotonic() - started
+    assert done.returncode == 1, done.stderr
+    assert took < 4 + 4, took  # the deadline, and the start-up of two processes
+    checks = _checks(done.stdout)
+    assert sorted(port for _proto, port in checks) == list(DEADLINED)  # every port reported
+    outcomes = {c["outcome"] for c in checks.values()}
+    assert outcomes <= {"refused", "unfinished"} and "unfinished" in outcomes, outcomes
+    for check in checks.values():
+        if check["outcome"] == "unfinished":
+            assert not check["passed"]
+            assert "the deadline came first" in check["evidence"]["note"]
+
+
 def test_no_second_look_reports_silence_at_once(outcome_lab: tuple[Lab, Path]) -> None:
     lab, deployment = outcome_lab
     done = lab.verify(deployment, "--no-second-look")

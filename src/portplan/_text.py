@@ -7,7 +7,14 @@ import unicodedata
 from collections.abc import Iterable
 from typing import Protocol
 
-__all__ = ["choice_hint", "describe_ports", "did_you_mean", "format_path", "one_line"]
+__all__ = [
+    "choice_hint",
+    "describe_ports",
+    "did_you_mean",
+    "format_path",
+    "one_line",
+    "shown",
+]
 
 
 class _Range(Protocol):
@@ -56,3 +63,12 @@ def one_line(text: str) -> str:
     of a generated ruleset."""
     printable = "".join(" " if unicodedata.category(c).startswith("C") else c for c in text)
     return " ".join(printable.split())
+
+
+def shown(value: object, limit: int = 60) -> str:
+    """``repr(value)`` for a message, cut to about ``limit`` characters: a value the user wrote
+    (or an alias expanded) is named, never printed in full."""
+    text = repr(value)
+    if len(text) <= limit:
+        return text
+    return f"{text[: limit - 15]}... ({len(text)} characters)"

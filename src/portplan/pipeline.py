@@ -14,9 +14,17 @@ from portplan._errors import Diagnostic, InputError, PlanError
 from portplan.load.deployment import Bundle, deployment_from, load_deployment
 from portplan.load.product import product_from
 from portplan.load.yamlsrc import load_yaml
+from portplan.model.product import Product
 from portplan.plan import Plan, build_plan
 
-__all__ = ["file_kind", "load_plan", "plan_bundle", "validate_files"]
+__all__ = [
+    "check_files",
+    "file_kind",
+    "load_plan",
+    "load_plan_or_product",
+    "plan_bundle",
+    "validate_files",
+]
 
 _PRODUCT_KEYS = frozenset({"flows", "components"})
 _DEPLOYMENT_KEYS = frozenset({"hosts", "products"})
@@ -51,12 +59,54 @@ def load_plan(path: Path | str, text: str | None = None) -> Plan:
     return plan_bundle(load_deployment(path, text))
 
 
+def load_plan_or_product(path: Path | str, text: str | None = None) -> Plan | Product:
+    """The plan of a deployment file, or the product of a product file, whichever ``path``
+    holds; every problem is raised at once as an :class:`InputError`."""
+    path = Path(path)
+    data, source, problems = load_yaml(path, text)
+    if problems:
+        raise InputError(problems)
+    kind = file_kind(data)
+    if kind == "product":
+        product, problems = product_from(data, source)
+        if product is None or problems:
+            raise InputError(problems)
+        return product
+    if kind == "deployment":
+        bundle, problems = deployment_from(path, data, source)
+        if bundle is None or problems:
+            raise InputError(problems)
+        return plan_bundle(bundle)
+    raise InputError([_neither(path)])
+
+
+def _neither(path: Path) -> Diagnostic:
+    return Diagnostic(
+        file=path,
+        line=1,
+        column=1,
+        message="neither a product (with 'flows:') nor a deployment (with 'hosts:')",
+        hint="see `portplan schema product` and `portplan schema deployment`",
+    )
+
+
 def validate_files(paths: Iterable[Path], texts: Mapping[Path, str] | None = None) -> list[str]:
     """Check each file (deployments are also expanded); one summary line per valid file.
 
     ``texts`` holds the content of paths that are not read from disk (standard input).
     Raises :class:`InputError` with the diagnostics of every invalid file once all are read.
     """
+    summaries, problems = check_files(paths, texts)
+    if problems:
+        raise InputError(problems)
+    return summaries
+
+
+def check_files(
+    paths: Iterable[Path], texts: Mapping[Path, str] | None = None
+) -> tuple[list[str], list[Diagnostic]]:
+    """:func:`validate_files`, returning the summaries of the valid files and the problems of
+    the others instead of raising."""
     summaries: list[str] = []
     problems: list[Diagnostic] = []
     for path in paths:
@@ -87,15 +137,5 @@ def validate_files(paths: Iterable[Path], texts: Mapping[Path, str] | None = Non
                 )
                 summaries.extend(f"{path}: warning: {warning}" for warning in plan.warnings)
         else:
-            problems.append(
-                Diagnostic(
-                    file=path,
-                    line=1,
-                    column=1,
-                    message="neither a product (with 'flows:') nor a deployment (with 'hosts:')",
-                    hint="see `portplan schema product` and `portplan schema deployment`",
-                )
-            )
-    if problems:
-        raise InputError(problems)
-    return summaries
+            problems.append(_neither(path))
+    return summaries, problems

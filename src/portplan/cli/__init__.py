@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gc
 import os
+import signal
 import sys
 import traceback
 from collections.abc import Sequence
@@ -19,7 +20,13 @@ import click
 
 from portplan._errors import InputError, LockoutError, PortplanError
 from portplan._version import __version__
-from portplan.cli._exit import EXIT_CODES_HELP, ExitCode, exit_code_for
+from portplan.cli._exit import (
+    EXIT_CODES_HELP,
+    ExitCode,
+    Terminated,
+    exit_code_for,
+    raise_terminated,
+)
 from portplan.cli._options import DEBUG, common_options
 
 __all__ = ["COMMANDS", "cli", "main"]
@@ -64,6 +71,14 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "portplan.cli.verify:verify_cmd",
         "Probe every planned flow that starts on this machine; exit 1 if any fails.",
     ),
+    "diagram": (
+        "portplan.cli.diagram:diagram_cmd",
+        "Draw DEPLOYMENT or PRODUCT: one edge per pair, with its ports, conditional flows dashed.",
+    ),
+    "report": (
+        "portplan.cli.publish:report_cmd",
+        "Write DEPLOYMENT as one self-contained HTML page: summary, diagram, tables, overlays.",
+    ),
     "schema": (
         "portplan.cli.schema:schema_cmd",
         "Print the JSON Schema of an input file or of a JSON output.",
@@ -102,7 +117,7 @@ class _Group(click.Group):
             devnull = os.open(os.devnull, os.O_WRONLY)
             os.dup2(devnull, sys.stdout.fileno())
             ctx.exit(ExitCode.RUNTIME)
-        except (PortplanError, OSError, KeyboardInterrupt) as exc:
+        except (PortplanError, OSError, KeyboardInterrupt, Terminated) as exc:
             if ctx.meta.get(DEBUG):
                 click.echo(traceback.format_exc(), err=True, nl=False)
             _print_error(exc)
@@ -138,6 +153,9 @@ def _print_error(exc: BaseException) -> None:
     """One paragraph per error on standard error; the diagnostics of bad files one a line."""
     if isinstance(exc, KeyboardInterrupt):
         click.echo("portplan: interrupted", err=True)
+        return
+    if isinstance(exc, Terminated):
+        click.echo(f"portplan: ended by {signal.Signals(exc.signum).name}", err=True)
         return
     if isinstance(exc, InputError) and exc.diagnostics:
         for diagnostic in exc.diagnostics:
@@ -188,5 +206,8 @@ def main(argv: Sequence[str] | None = None) -> NoReturn:
     # A short-lived batch run whose large data (plans of 100,000s of rows) holds no reference
     # cycles: the cyclic collector would only rescan it again and again.
     gc.disable()
+    # a signal that ends the process ends it as an exception, so every cleanup runs
+    for signum in (signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT):
+        signal.signal(signum, raise_terminated)
     cli.main(args=list(argv) if argv is not None else None, prog_name="portplan")
     raise SystemExit(ExitCode.OK)  # pragma: no cover - cli.main exits itself

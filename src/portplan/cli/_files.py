@@ -1,28 +1,58 @@
 """Reading the user's files (``-`` is standard input) and writing outputs, the same way in
-every command: atomically, and never over a file that was read as input."""
+every command.
+
+Writing follows four rules: never over a file that was read as input (the deployment, its
+product files, after resolving links and relative paths); never over an existing file without
+``--overwrite``; atomically (a temporary file in the same folder, renamed into place, removed
+on any failure or signal), all files of one command or none; and with the mode a new file
+gets from the umask, or the mode of the file it replaces.  A device or FIFO given as output
+(``/dev/stdout``) is written to directly.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import os
 import shutil
+import signal
+import stat
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 import click
 
-from portplan._errors import UsageError
+from portplan._errors import OutputError, UsageError
 from portplan.cli._options import log
+from portplan.load.reading import MAX_INPUT_BYTES
 
 __all__ = ["STDIN_NAME", "is_stdio", "read_input", "width", "write_files", "write_output"]
 
 #: how standard input is named in messages (``<stdin>:3:5: error: ...``)
 STDIN_NAME = Path("<stdin>")
 
+#: what to do about a write error, by errno
+_ADVICE = {
+    errno.ENOSPC: "free some space, or write elsewhere",
+    errno.EDQUOT: "free some space within your quota, or write elsewhere",
+    errno.EROFS: "the file system is read-only: write elsewhere",
+    errno.EACCES: "you may not write there: write elsewhere, or as a user who may",
+    errno.EPERM: "you may not write there: write elsewhere, or as a user who may",
+    errno.ENAMETOOLONG: "the file name is too long for the file system: shorten it",
+    errno.ENOTDIR: "a part of the path is a file, not a folder",
+    errno.EISDIR: "that is a folder: give a file name",
+}
 
-def is_stdio(path: Path | None) -> bool:
+
+def is_stdio(path: str | Path | None) -> bool:
     """Whether ``path`` stands for standard input or output: no path, or ``-``."""
     return path is None or str(path) == "-"
+
+
+def _is_folder(output: str) -> bool:
+    """Whether ``output`` names a folder: written with a trailing ``/``, or an existing one."""
+    return output.endswith(os.sep) or Path(output).is_dir()
 
 
 def read_input(path: Path) -> tuple[Path, str | None]:
@@ -30,9 +60,14 @@ def read_input(path: Path) -> tuple[Path, str | None]:
     name ``<stdin>``; otherwise the path itself and ``None`` (the loader reads the file)."""
     if str(path) != "-":
         return path, None
-    data = click.get_binary_stream("stdin").read()
+    data = click.get_binary_stream("stdin").read(MAX_INPUT_BYTES + 1)
+    if len(data) > MAX_INPUT_BYTES:
+        raise UsageError(
+            f"standard input holds more than {MAX_INPUT_BYTES // 2**20} MiB; portplan reads "
+            "product and deployment files of at most that size"
+        )
     try:
-        return STDIN_NAME, data.decode("utf-8")
+        return STDIN_NAME, data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise UsageError(f"standard input is not UTF-8 text: {exc}") from None
 
@@ -42,42 +77,141 @@ def width() -> int:
     return shutil.get_terminal_size((120, 24)).columns
 
 
-def write_output(output: Path | None, data: bytes, inputs: Sequence[Path]) -> None:
-    """Write to ``output`` atomically, or to standard output; never over one of the inputs."""
-    if is_stdio(output):
+def _failed(path: Path, exc: OSError) -> OutputError:
+    advice = _ADVICE.get(exc.errno or 0, "check the path")
+    return OutputError(f"cannot write {path}: {exc.strerror or exc}; {advice}")
+
+
+def _new_file_mode() -> int:
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+def _refuse_inputs(targets: Sequence[Path], inputs: Sequence[Path]) -> None:
+    read = set()
+    for path in inputs:
+        if path == STDIN_NAME:
+            continue
+        try:
+            read.add(path.resolve())
+        except OSError:
+            continue
+    for target in targets:
+        if target.resolve() in read:
+            raise UsageError(f"refusing to write {target}: it is one of the input files")
+
+
+def _refuse_existing(targets: Sequence[Path], overwrite: bool) -> None:
+    if overwrite:
+        return
+    existing = [t for t in targets if t.exists() and stat.S_ISREG(t.stat().st_mode)]
+    if existing:
+        more = f" and {len(existing) - 1} more" if len(existing) > 1 else ""
+        raise UsageError(
+            f"{existing[0]}{more} already exist{'s' if len(existing) == 1 else ''}; "
+            "give --overwrite to replace what is there"
+        )
+
+
+#: the signals that end portplan: held while a temporary file is being created and recorded,
+#: so that the cleanup always knows every temporary file there is
+_ENDING = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT}
+
+
+@contextlib.contextmanager
+def _signals_held() -> Iterator[None]:
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, _ENDING)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
+def _stage(target: Path, data: bytes, temporaries: list[Path]) -> Path:
+    """Write ``data`` to a new temporary file beside ``target`` (recorded in ``temporaries``
+    before anything can interrupt) with the mode ``target`` will have; return it."""
+    try:
+        mode = stat.S_IMODE(target.stat().st_mode)
+    except FileNotFoundError:
+        mode = _new_file_mode()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with _signals_held():
+        fd, name = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+        temporaries.append(Path(name))
+    with os.fdopen(fd, "wb") as handle:
+        os.fchmod(handle.fileno(), mode)
+        handle.write(data)
+    return Path(name)
+
+
+def _write_all(outputs: Sequence[tuple[Path, bytes]]) -> None:
+    """Write every output or none: all staged first, then all renamed into place; on an error
+    or a signal (it arrives as an exception) no temporary file stays."""
+    temporaries: list[Path] = []
+    current = Path()
+    try:
+        staged = []
+        for current, data in outputs:
+            staged.append((_stage(current, data, temporaries), current))
+        for temporary, current in staged:
+            os.replace(temporary, current)
+            temporaries.remove(temporary)
+    except OSError as exc:
+        raise _failed(current, exc) from exc
+    finally:
+        for temporary in temporaries:
+            temporary.unlink(missing_ok=True)
+
+
+def _write_device(target: Path, data: bytes) -> None:
+    try:
+        with open(target, "wb") as handle:
+            handle.write(data)
+    except OSError as exc:
+        raise _failed(target, exc) from exc
+
+
+def write_output(
+    output: str | None, data: bytes, inputs: Sequence[Path], *, overwrite: bool = False
+) -> None:
+    """Write one output to ``output``, or to standard output (see the module's rules)."""
+    if output is None or is_stdio(output):
         stream = click.get_binary_stream("stdout")
         stream.write(data)
         stream.flush()
         return
-    assert output is not None  # for the type checker: is_stdio() said so
-    target = output.resolve()
-    if any(target == p.resolve() for p in inputs if p != STDIN_NAME):
-        raise UsageError(f"refusing to write {output}: it is one of the input files")
-    if target.is_dir():
-        raise UsageError(f"{output} is a directory; give a file name")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def write_files(output: Path | None, files: Mapping[str, str], inputs: Sequence[Path]) -> None:
-    """One file to ``output`` or standard output; several into the directory ``output``."""
-    if len(files) == 1 and (is_stdio(output) or not (output and output.is_dir())):
-        (text,) = files.values()
-        write_output(output, text.encode(), inputs)
+    if _is_folder(output):
+        raise UsageError(f"{output} is a folder; give a file name")
+    target = Path(output)
+    if target.exists() and not stat.S_ISREG(target.stat().st_mode):
+        _write_device(target, data)
         return
-    if is_stdio(output):
+    _refuse_inputs([target], inputs)
+    _refuse_existing([target], overwrite)
+    _write_all([(target, data)])
+
+
+def write_files(
+    output: str | None,
+    files: Mapping[str, str],
+    inputs: Sequence[Path],
+    *,
+    overwrite: bool = False,
+) -> None:
+    """One file to ``output`` (or standard output); several, or any number given a folder
+    (``-o rules/`` or an existing folder), into the folder ``output``."""
+    if len(files) == 1 and (output is None or is_stdio(output) or not _is_folder(output)):
+        (text,) = files.values()
+        write_output(output, text.encode(), inputs, overwrite=overwrite)
+        return
+    if output is None or is_stdio(output):
         raise UsageError(
-            f"{len(files)} files to write ({', '.join(sorted(files)[:4])}...): give -o DIR"
+            f"{len(files)} files to write ({', '.join(sorted(files)[:4])}...): give -o FOLDER"
         )
-    assert output is not None  # for the type checker: is_stdio() said so
-    output.mkdir(parents=True, exist_ok=True)
-    for name, text in files.items():
-        write_output(output / name, text.encode(), inputs)
+    folder = Path(output)
+    targets = [folder / name for name in files]
+    _refuse_inputs(targets, inputs)
+    _refuse_existing(targets, overwrite)
+    _write_all([(folder / name, text.encode()) for name, text in files.items()])
     log.info("wrote %d files to %s", len(files), output)

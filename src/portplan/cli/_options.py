@@ -19,7 +19,6 @@ import functools
 import logging
 import os
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any, TypeVar, cast
 
 import click
@@ -177,8 +176,18 @@ def format_option(
 def output_option(
     help: str = "Write to PATH instead of standard output ('-').",
 ) -> Callable[[F], F]:
-    """``-o/--output PATH``; ``-`` (or no option) is standard output."""
-    return option("-o", "--output", type=click.Path(path_type=Path), metavar="PATH", help=help)
+    """``-o/--output PATH`` (``-`` or no option: standard output) and ``--overwrite``."""
+
+    def decorate(function: F) -> F:
+        function = option(
+            "--overwrite",
+            is_flag=True,
+            help="Replace output files that exist (never a file read as input).",
+        )(function)
+        # text, not a Path: a trailing '/' (a folder is meant) must survive
+        return option("-o", "--output", type=click.Path(), metavar="PATH", help=help)(function)
+
+    return decorate
 
 
 def on_option(help: str, *, required: bool = False, renamed: str | None = None) -> Callable[[F], F]:

@@ -12,21 +12,23 @@ from portplan._text import choice_hint
 from portplan.cli._files import read_input
 from portplan.cli._options import log
 from portplan.load.catalog import catalog_ids, catalog_path, load_catalog_product
+from portplan.load.deployment import load_deployment
 from portplan.load.product import load_product
 from portplan.model.product import Product
 from portplan.plan import Plan
 
-__all__ = ["load_plan", "load_product_arg", "require_host"]
+__all__ = ["load_plan", "load_plan_or_product", "load_product_arg", "require_host"]
 
 
-def load_plan(deployment: Path) -> Plan:
-    """The plan of the deployment file ``deployment`` (``-``: standard input); its warnings
-    are logged."""
+def load_plan(deployment: Path) -> tuple[Plan, tuple[Path, ...]]:
+    """The plan of the deployment file ``deployment`` (``-``: standard input), and every file
+    it was read from (outputs never go over them); the plan's warnings are logged."""
     name, text = read_input(deployment)
-    plan = pipeline.load_plan(name, text)
+    bundle = load_deployment(name, text)
+    plan = pipeline.plan_bundle(bundle)
     for warning in plan.warnings:
         log.warning("%s", warning)
-    return plan
+    return plan, bundle.files
 
 
 def require_host(host: str, known: Iterable[str], deployment: Path) -> None:
@@ -46,4 +48,20 @@ def load_product_arg(ref: str) -> tuple[Product, list[Path]]:
     if ref == "-" or path.suffix in (".yaml", ".yml") or path.exists():
         name, text = read_input(path)
         return load_product(name, text), [path]
+    return load_catalog_product(ref), []  # raises UnknownProductError with a did-you-mean
+
+
+def load_plan_or_product(ref: str) -> tuple[Plan | Product, list[Path]]:
+    """A deployment's plan or a product, named on the command line: a catalog id, a
+    deployment or product file, or ``-``; with the files it was read from."""
+    if ref in catalog_ids():
+        return load_catalog_product(ref), [catalog_path(ref)]
+    path = Path(ref)
+    if ref == "-" or path.suffix in (".yaml", ".yml") or path.exists():
+        name, text = read_input(path)
+        loaded = pipeline.load_plan_or_product(name, text)
+        if isinstance(loaded, Plan):
+            for warning in loaded.warnings:
+                log.warning("%s", warning)
+        return loaded, [path]
     return load_catalog_product(ref), []  # raises UnknownProductError with a did-you-mean

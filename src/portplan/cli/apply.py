@@ -21,7 +21,7 @@ from portplan.cli._options import (
 from portplan.cli._plan import load_plan, require_host
 from portplan.cli.rules import target_option
 from portplan.targets import DefaultAction, RuleOptions
-from portplan.targets.apply import applier_for, lockout_problems
+from portplan.targets.apply import Confirmation, applier_for, lockout_problems
 
 __all__ = ["apply_cmd"]
 
@@ -69,14 +69,16 @@ def apply_cmd(
 ) -> None:
     """Apply this host's ruleset: check it, apply it, roll back unless confirmed in time.
 
-    The running ruleset is saved first. After applying, type 'yes' within --confirm-timeout
-    seconds to keep the new one; anything else, end of input or silence restores the saved
-    ruleset (exit status 1). A ruleset the checker refuses is never applied (exit status 3),
-    nor one that would cut your SSH session or leave no declared management access (exit
-    status 2; --force overrides only the latter).
+    What the new ruleset replaces is saved first, and proven to load back. After applying,
+    type 'yes' within --confirm-timeout seconds to keep the new one; anything else, end of
+    input or silence restores the saved ruleset (exit status 1), and so does a watchdog at the
+    deadline if this process is killed or its session hangs up. Ctrl-C, SIGTERM and SIGHUP
+    restore at once. A ruleset the checker refuses is never applied (exit status 3), nor one
+    that would cut your SSH session or leave no management access (exit status 2; --force
+    overrides only the latter).
     """
     confirm_timeout = timeout_renamed or confirm_timeout
-    plan = load_plan(deployment)
+    plan, _inputs = load_plan(deployment)
     require_host(on, plan.hosts, deployment)
     options = RuleOptions(egress=egress, default=DefaultAction(default_action))
     applier = applier_for(plan, on, target_name, options)
@@ -84,22 +86,31 @@ def apply_cmd(
     log.info("%s ruleset for %s passes the checker", target_name, on)
     if check_only:
         return
-    problems = lockout_problems(plan, on)
+    problems = lockout_problems(plan, on, egress=egress)
     session_cut = [p for p in problems if not p.forcible]
     if session_cut or (problems and not force):
         raise LockoutError([p.text for p in problems], forcible=not session_cut)
-    saved = applier.snapshot()
-    applier.load()
-    click.echo(
-        f"portplan: applied. Type 'yes' within {confirm_timeout} s to keep it; "
-        "otherwise the previous ruleset comes back.",
-        err=True,
-    )
-    if _confirmed(confirm_timeout):
+    change = Confirmation(target_name, applier, confirm_timeout)
+    change.begin()
+    try:
+        click.echo(
+            f"portplan: applied. Type 'yes' within {confirm_timeout} s to keep it; "
+            "otherwise the previous ruleset comes back.",
+            err=True,
+        )
+        confirmed = _confirmed(confirm_timeout)
+    except BaseException:  # Ctrl-C, SIGTERM, SIGHUP, SIGQUIT: the old ruleset comes back now
+        change.roll_back()
+        log.warning("stopped: the previous ruleset is restored.")
+        raise
+    if confirmed and change.keep():
         log.info("kept.")
         return
-    applier.restore(saved)
-    log.warning("not confirmed: the previous ruleset is restored.")
+    if confirmed:
+        log.warning("confirmed too late: the previous ruleset was restored at the deadline.")
+    else:
+        change.roll_back()
+        log.warning("not confirmed: the previous ruleset is restored.")
     raise click.exceptions.Exit(ExitCode.DIFFERENCE)
 
 

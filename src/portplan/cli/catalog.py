@@ -3,8 +3,6 @@ vendor document's own shape."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import click
 
 from portplan.cli._files import width, write_output
@@ -31,7 +29,7 @@ def catalog_cmd(fmt: str) -> None:
 @format_option("table", "md", "csv", "json")
 @output_option()
 @common_options
-def show_cmd(product: str, fmt: str, output: Path | None) -> None:
+def show_cmd(product: str, fmt: str, output: str | None, overwrite: bool) -> None:
     """Render PRODUCT (a catalog id or a product file) in its vendor document's own shape.
 
     PRODUCT may be '-' to read a product file from standard input.
@@ -41,4 +39,4 @@ def show_cmd(product: str, fmt: str, output: Path | None) -> None:
     text = shown_tables_text(
         show_tables(model), fmt, heading=heading, notes=model.document.notes, width=width()
     )
-    write_output(output, text.encode(), inputs)
+    write_output(output, text.encode(), inputs, overwrite=overwrite)

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from portplan._errors import UsageError
+from portplan.cli._exit import ExitCode
 from portplan.cli._options import common_options, log, on_option, option
 from portplan.cli._plan import load_plan, require_host
 from portplan.probe.listen import Binding, listen, listen_plan
@@ -34,9 +35,10 @@ def listen_cmd(deployment: Path, on: str, duration: float) -> None:
     """Open temporary listeners on every port this host must accept (TCP greet, UDP echo).
 
     Proves the network path before the product is installed: `portplan verify` from the
-    sources recognises them. Ports already in use are reported and left alone.
+    sources recognises them. Ports already in use are reported and left alone; exit status 1
+    when any port could not be opened (at once when none could).
     """
-    plan = load_plan(deployment)
+    plan, _inputs = load_plan(deployment)
     require_host(on, plan.hosts, deployment)
     mine = own_addresses(plan, on)
     if not mine:
@@ -64,3 +66,5 @@ def listen_cmd(deployment: Path, on: str, duration: float) -> None:
 
     opened, failed = listen(bindings, duration, ready=ready)
     log.info("stopped; %d listened, %d could not", len(opened), len(failed))
+    if failed:  # a path that cannot be proven: say so in the exit status too
+        raise click.exceptions.Exit(ExitCode.DIFFERENCE)

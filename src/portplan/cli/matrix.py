@@ -31,13 +31,15 @@ __all__ = ["matrix_cmd"]
     help="Say why FLOW (product/flow-id or flow-id) is in or out, instead of the matrix.",
 )
 @common_options
-def matrix_cmd(deployment: Path, fmt: str, output: Path | None, explain: tuple[str, ...]) -> None:
+def matrix_cmd(
+    deployment: Path, fmt: str, output: str | None, overwrite: bool, explain: tuple[str, ...]
+) -> None:
     """Expand DEPLOYMENT into its concrete flow matrix: who must reach whom, on what.
 
     DEPLOYMENT may be '-' to read it from standard input (product files it names are then
     found relative to the current folder).
     """
-    plan = load_plan(deployment)
+    plan, inputs = load_plan(deployment)
     if explain:
         texts = []
         for flow in explain:
@@ -48,8 +50,8 @@ def matrix_cmd(deployment: Path, fmt: str, output: Path | None, explain: tuple[s
                     f"no flow {flow!r} in this deployment; " + choice_hint(flow, keys, "flows")
                 )
             texts.append(explain_text(plan, decision))
-        write_output(output, "\n".join(texts).encode(), [deployment])
+        write_output(output, "\n".join(texts).encode(), inputs, overwrite=overwrite)
         return
     if fmt == "xlsx" and is_stdio(output) and sys.stdout.isatty():
         raise UsageError("xlsx is binary; give -o FILE.xlsx or redirect standard output")
-    write_output(output, matrix_bytes(plan, fmt, width=width()), [deployment])
+    write_output(output, matrix_bytes(plan, fmt, width=width()), inputs, overwrite=overwrite)

@@ -91,7 +91,8 @@ def rules_cmd(
     egress: bool,
     default_action: str,
     settings: tuple[str, ...],
-    output: Path | None,
+    output: str | None,
+    overwrite: bool,
 ) -> None:
     """Generate firewall rules for DEPLOYMENT: exactly the planned flows, nothing broader."""
     target = get_target(target_name)
@@ -100,10 +101,10 @@ def rules_cmd(
         raise UsageError(
             f"target {target.name} writes one ruleset per host: give --host HOST or --all-hosts"
         )
-    plan = load_plan(deployment)
+    plan, inputs = load_plan(deployment)
     for host in hosts:
         require_host(host, plan.hosts, deployment)
     options = RuleOptions(
         hosts=hosts, egress=egress, default=DefaultAction(default_action), extra=extra
     )
-    write_files(output, target.render(plan, options), [deployment])
+    write_files(output, target.render(plan, options), inputs, overwrite=overwrite)

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import click
 
-from portplan._errors import UsageError
+from portplan._errors import InputError, UsageError
 from portplan.cli._files import read_input
 from portplan.cli._options import common_options
-from portplan.pipeline import validate_files
+from portplan.pipeline import check_files
 
 __all__ = ["validate_cmd"]
 
@@ -32,5 +32,8 @@ def validate_cmd(files: tuple[Path, ...]) -> None:
         names.append(name)
         if text is not None:
             texts[name] = text
-    for line in validate_files(names, texts):
+    summaries, problems = check_files(names, texts)
+    for line in summaries:  # what is valid is said, also when other files are not
         click.echo(line)
+    if problems:
+        raise InputError(problems)

@@ -63,6 +63,14 @@ __all__ = ["verify_cmd"]
     "--no-second-look reports silence at once, as nmap --max-retries 0 does: faster, "
     "but such ports then read as filtered.",
 )
+@option(
+    "--deadline",
+    type=click.FloatRange(1, 86400),
+    metavar="SECONDS",
+    help="End the whole run after SECONDS; ports not settled by then are reported as "
+    "unfinished (and fail). Default: a minute plus 1.5 s per port of the busiest "
+    "destination, at most an hour.",
+)
 @option("--no-identify", is_flag=True, help="Only probe; do not identify services.")
 @option(
     "--radius-secret-file",
@@ -102,6 +110,7 @@ def verify_cmd(
     timeout: float,
     concurrency: int,
     second_look: bool,
+    deadline: float | None,
     no_identify: bool,
     radius_secret_file: Path | None,
     inventory: Path | None,
@@ -109,20 +118,22 @@ def verify_cmd(
     forks: int | None,
     listen: bool,
     fmt: str,
-    output: Path | None,
+    output: str | None,
+    overwrite: bool,
 ) -> None:
     """Probe every planned flow that starts on this machine; exit 1 if any fails.
 
     Outcomes: open, refused, filtered, rejected, no-route, local-error; UDP: open, closed,
     open|filtered; dns-error where a host's dns_name does not resolve, or resolves to an
-    address the deployment does not declare (never probed). Names are resolved first, 32 at
-    once, each within --timeout (at least 2 s). Only addresses the plan holds are probed.
+    address the deployment does not declare (never probed); unfinished where --deadline came
+    first. Names are resolved first, 32 at once, each within --timeout (at least 2 s). Only
+    addresses the plan holds are probed.
 
     With --inventory, every source host of an Ansible inventory probes its own flows, all at
     once, and the report merges them; a source Ansible cannot reach is source-unreachable,
     one where probing fails not-run, with Ansible's reason.
     """
-    plan = load_plan(deployment)
+    plan, inputs = load_plan(deployment)
     if on is not None:
         require_host(on, plan.hosts, deployment)
     secrets = {}
@@ -151,6 +162,7 @@ def verify_cmd(
                 second_look=second_look,
                 identify_services=not no_identify,
                 radius_secret=secrets.get("radius"),
+                deadline=deadline,
                 progress=advance,
             )
             for problem in fanned.listener_problems:
@@ -175,6 +187,7 @@ def verify_cmd(
                 identify_services=not no_identify,
                 secrets=secrets,
                 progress=advance,
+                deadline=deadline,
             )
     if fmt == "json":
         text = verify_json(found.checks, found.skipped)
@@ -182,7 +195,7 @@ def verify_cmd(
         text = verify_junit(found.checks, found.skipped)
     else:
         text = verify_table(found.checks, found.skipped, width=width())
-    write_output(output, text.encode(), [deployment])
+    write_output(output, text.encode(), inputs, overwrite=overwrite)
     if not found.passed:
         raise click.exceptions.Exit(ExitCode.DIFFERENCE)
 

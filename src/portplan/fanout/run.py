@@ -175,6 +175,7 @@ def run_fanout(
     second_look: bool = True,
     identify_services: bool = True,
     radius_secret: bytes | None = None,
+    deadline: float | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> FanoutRun:
     """Run the fanout's playbook with ``forks`` hosts at once (by default every host, up to
@@ -200,6 +201,8 @@ def run_fanout(
     }
     if radius_secret:
         probe_options["radius_secret"] = radius_secret.decode()
+    if deadline is not None:
+        probe_options["deadline"] = deadline
     # one file per host (hosts may share a file system: containers, namespaces, NFS homes)
     ready_file = f"/tmp/portplan-listen-{secrets.token_hex(8)}-{{{{ inventory_hostname }}}}.json"
     results: dict[str, HostResult] = {}
@@ -306,13 +309,15 @@ def verify_inventory(
     second_look: bool = True,
     identify_services: bool = True,
     radius_secret: bytes | None = None,
+    deadline: float | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> FanoutRun:
     """Verify, from every source host of ``plan`` in the Ansible ``inventory``, every planned
     flow that starts there (with ``listeners``: temporary listeners on the destinations
     first); one merged verification.
 
-    ``limit`` (an Ansible host pattern) narrows the inventory hosts, and so the sources.
+    ``limit`` (an Ansible host pattern) narrows the inventory hosts, and so the sources;
+    ``deadline`` bounds each source's probing (seconds; default as ``portplan verify``'s).
     Blocks until every source has answered or failed.
     """
     path = Path(inventory)
@@ -339,5 +344,6 @@ def verify_inventory(
         second_look=second_look,
         identify_services=identify_services,
         radius_secret=radius_secret,
+        deadline=deadline,
         progress=progress,
     )

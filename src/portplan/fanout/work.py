@@ -50,14 +50,16 @@ class Fanout:
         return sum(len(work.checks) for work in self.sources.values())
 
 
-def _requests(checks: Sequence[FlowCheck], own: Sequence[str]) -> list[dict[str, Any]]:
+def _requests(plan: Plan, checks: Sequence[FlowCheck], own: Sequence[str]) -> list[dict[str, Any]]:
     """One request per (row, destination address), holding all its ports, in plan order."""
+    rows = {id(row): row for row in plan.rows}
     grouped: dict[tuple[int, str], dict[str, Any]] = {}
     for check in checks:
         key = (id(check.row), check.probe.address)
         request = grouped.get(key)
         if request is None:
-            grouped[key] = request_of(check, own)
+            planned = [str(r) for r in rows[id(check.row)].ports.ranges]
+            grouped[key] = request_of(check, own, planned)
         else:
             request["ports"].append(check.probe.port)
     return list(grouped.values())
@@ -119,7 +121,7 @@ def plan_fanout(
                 host=host,
                 inventory_host=found[host],
                 checks=host_checks,
-                requests=_requests(host_checks, _own(plan, host)),
+                requests=_requests(plan, host_checks, _own(plan, host)),
             )
             for host, host_checks in by_source.items()
         },

@@ -9,11 +9,12 @@ from typing import Any
 
 from portplan._errors import Diagnostic, InputError, ModelPath, Problem
 from portplan._text import choice_hint, describe_ports
-from portplan.load.catalog import catalog_ids, load_catalog_product
+from portplan.load.catalog import catalog_ids, catalog_path, load_catalog_product
 from portplan.load.hosts_from import fill_hosts
 from portplan.load.product import read_product
+from portplan.load.reading import NO_SUCH_FILE
 from portplan.load.validate import validate
-from portplan.load.yamlsrc import NO_SUCH_FILE, SourceMap, load_yaml
+from portplan.load.yamlsrc import SourceMap, load_yaml
 from portplan.model.deployment import Deployment, ProductBinding
 from portplan.model.product import Configurability, Product
 
@@ -27,6 +28,9 @@ class Bundle:
     deployment: Deployment
     products: dict[str, Product]
     source: SourceMap
+    #: every file read: the deployment and its product files (catalog files included), so
+    #: that no output is ever written over one of them
+    files: tuple[Path, ...] = ()
 
     @property
     def file(self) -> Path:
@@ -102,7 +106,12 @@ def deployment_from(
                     )
     if problems:
         return None, problems
-    return Bundle(deployment=deployment, products=products, source=source), []
+    files = [path]
+    for product_id, binding in deployment.products.items():
+        files.append(
+            catalog_path(product_id) if binding.file is None else path.parent / binding.file
+        )
+    return Bundle(deployment=deployment, products=products, source=source, files=tuple(files)), []
 
 
 def load_deployment(path: Path | str, text: str | None = None) -> Bundle:
@@ -142,6 +151,15 @@ def _resolve_product(
                     f"product file {binding.file!r} does not exist",
                     f"looked for {product_path}; the path is relative to the deployment",
                 )
+            ]
+        if problems and problems[0].line is None:  # it could not be read at all: say where
+            return None, [  # the deployment names it
+                source.diagnostic(
+                    (*where, "file"),
+                    f"product file {binding.file!r} {problem.message}",
+                    problem.hint,
+                )
+                for problem in problems
             ]
         return None, problems
     if product.id != product_id:

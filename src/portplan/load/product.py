@@ -215,8 +215,17 @@ class _Checker:
                 yield self.src.diagnostic(
                     path, f"group {cid!r} has no members", "list its components under 'members'"
                 )
-        # parent chains must end
+            if cid in comp.members:
+                yield self.src.diagnostic(
+                    (*path, "members", comp.members.index(cid)),
+                    f"group {cid!r} is its own member",
+                    "list the components the group stands for",
+                )
+        yield from self._member_cycles()
+        # parent chains must end (being one's own parent is said above)
         for cid in comps:
+            if comps[cid].parent == cid:
+                continue
             seen = {cid}
             current = comps[cid].parent
             while current is not None and current in comps:
@@ -229,6 +238,33 @@ class _Checker:
                     break
                 seen.add(current)
                 current = comps[current].parent
+
+    def _member_cycles(self) -> Iterable[Diagnostic]:
+        """Groups must open up into components: a group that contains itself through other
+        groups (a in b, b in a) stands for nothing."""
+        comps = self.p.components
+        reported: set[str] = set()
+        for start in comps:
+            stack = [(start, iter(comps[start].members))]
+            on_path = {start}
+            while stack:
+                current, members = stack[-1]
+                member = next(members, None)
+                if member is None:
+                    on_path.discard(current)
+                    stack.pop()
+                    continue
+                if member == start and len(stack) > 1 and start not in reported:
+                    reported.add(start)
+                    yield self.src.diagnostic(
+                        ("components", start, "members"),
+                        f"group {start!r} contains itself through "
+                        + " -> ".join(name for name, _ in stack[1:]),
+                        "a group lists components (or other groups) but never itself",
+                    )
+                elif member in comps and member not in on_path:
+                    on_path.add(member)
+                    stack.append((member, iter(comps[member].members)))
 
     def _sections(self) -> Iterable[Diagnostic]:
         seen: set[str] = set()

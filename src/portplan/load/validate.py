@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from portplan._errors import ConditionSyntaxError, Diagnostic, ModelPath
-from portplan._text import choice_hint, format_path
+from portplan._text import choice_hint, format_path, shown
 from portplan.load.yamlsrc import SourceMap
 
 M = TypeVar("M", bound=BaseModel)
@@ -77,7 +77,7 @@ def _describe(
         key = path[-1] if path else "?"
         allowed = _allowed(root, path, prefix)
         return (
-            f"unknown key {key!r} in {format_path(path[:-1])}",
+            f"unknown key {shown(key)} in {format_path(path[:-1])}",
             choice_hint(str(key), allowed, "keys here") + "; `portplan schema` lists them all",
             True,
             0,
@@ -92,7 +92,7 @@ def _describe(
         )
     if kind == "string_pattern_mismatch":
         return (
-            f"{where}: {error['input']!r} is not a valid name",
+            f"{where}: {shown(error['input'])} is not a valid name",
             "use lower-case letters, digits, '_' and '-', starting with a letter",
             False,
             0,
@@ -100,7 +100,7 @@ def _describe(
     if kind == "enum":
         expected = error.get("ctx", {}).get("expected", "")
         return (
-            f"{where}: {error['input']!r} is not allowed",
+            f"{where}: {shown(error['input'])} is not allowed",
             f"use one of {expected}",
             False,
             0,
@@ -134,6 +134,10 @@ def _value_hint(exc: object) -> str:
         return "ports run from 1 to 65535"
     if "reversed" in text:
         return "write the lower port first"
+    if "special-purpose address" in text:
+        return "give the machine's own unicast address"
+    if "scoped IPv6 address" in text:
+        return "firewall rules match addresses, not interfaces"
     if "host bits" in text or "CIDR" in text:
         return "write an address such as 192.0.2.10 or a network such as 198.51.100.0/24"
     if "stands for one machine" in text:
@@ -187,6 +191,7 @@ def diagnostics_of(
         ):
             continue  # the list is short only because its items failed; they are reported
         message, hint, at_key, offset = _describe(error, path, model, prefix)
+        at_key = at_key or "[key]" in error["loc"]  # a mapping key is wrong, not its value
         identity = (path, message)
         if identity in seen:
             continue

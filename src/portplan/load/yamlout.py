@@ -5,6 +5,8 @@ from __future__ import annotations
 import yaml
 from pydantic import BaseModel
 
+from portplan.load.yamlsrc import resolve_scalar
+
 
 class _Dumper(yaml.SafeDumper):
     """Block style, long text folded by width, keys in model order."""
@@ -14,8 +16,25 @@ class _Dumper(yaml.SafeDumper):
 _BREAKS = ("\x85", "\u2028", "\u2029")
 
 
+def _reads_back_as_text(value: str) -> bool:
+    """Whether the loader (YAML 1.2 core, see :mod:`.yamlsrc`) reads ``value`` written plainly
+    as this same text; PyYAML's dumper only knows YAML 1.1, so ``1e3`` would come back a
+    number and ``0443`` an error."""
+    try:
+        return bool(resolve_scalar(value) == value)
+    except ValueError:
+        return False
+
+
 def _str(dumper: yaml.SafeDumper, value: str) -> yaml.Node:
-    style = '"' if any(c in value for c in _BREAKS) else "|" if "\n" in value else None
+    if any(c in value for c in _BREAKS):
+        style: str | None = '"'
+    elif "\n" in value:
+        style = "|"
+    elif not _reads_back_as_text(value):
+        style = "'"
+    else:
+        style = None
     return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
 
 

@@ -1,28 +1,66 @@
 """YAML → plain Python data plus a side table of where every key and value was written.
 
+The data is built here from the events of libyaml's parser, never by PyYAML's composer and
+constructors, so that a hostile or mistaken file can neither crash nor hang portplan nor be
+silently read as something else:
+
+* nesting deeper than :data:`MAX_DEPTH` is refused as it is met (libyaml's composer recurses
+  and a deep enough file overflows its stack);
+* aliases are bounded in number (:data:`MAX_ALIASES`) and in what they expand to
+  (:data:`MAX_EXPANDED`), so a kilobyte cannot stand for gigabytes;
+* plain scalars follow the YAML 1.2 core schema (``yes`` is text, ``2024-02-30`` is text,
+  ``80:22`` is text), and numbers that YAML 1.1 tools would read differently (``0443``, octal
+  in YAML 1.1) or that are not plain decimals (``0x1bb``, ``0o773``) are refused, naming the
+  oddity; explicit tags other than ``!!str`` are refused;
+* duplicate keys, merge keys (``<<``), keys that are lists or mappings and several documents in
+  one file are problems, all collected, each at its line and column.
+
 The user's data never carries position markers; positions live in :class:`SourceMap`, keyed by
-the path of the value (``("flows", 3, "ports", 0)``).  Syntax errors and duplicate keys are
-collected as diagnostics rather than raised one at a time.
+the path of the value (``("flows", 3, "ports", 0)``), built from the text only when a message
+needs one.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from portplan._errors import Diagnostic, ModelPath, Problem
+from portplan.load.reading import read_text
 
-try:  # the C loader is many times faster on large deployments
+try:  # libyaml's parser: many times faster on large deployments
     from yaml import CSafeLoader as _Loader
 except ImportError:  # pragma: no cover - PyYAML without libyaml
     from yaml import SafeLoader as _Loader  # type: ignore[assignment]
 
+__all__ = ["MAX_ALIASES", "MAX_DEPTH", "MAX_EXPANDED", "SourceMap", "Span", "load_yaml"]
 
-#: The message of the diagnostic :func:`load_yaml` gives for a file that does not exist.
-NO_SUCH_FILE = "no such file"
+#: The deepest nesting of lists and mappings a file may have (the models need about 6).
+MAX_DEPTH = 64
+#: The most aliases (``*name``) a file may use.
+MAX_ALIASES = 1000
+#: The most values aliases may add by repeating what they name.
+MAX_EXPANDED = 100_000
+#: The most digits of an integer (a port has 5).
+_MAX_DIGITS = 18
+
+_STR_TAG = "tag:yaml.org,2002:str"
+_NULLS = frozenset({"", "~", "null", "Null", "NULL"})
+_TRUE = frozenset({"true", "True", "TRUE"})
+_FALSE = frozenset({"false", "False", "FALSE"})
+_INT = re.compile(r"[-+]?[0-9]+", re.ASCII)
+_FLOAT = re.compile(r"[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?", re.ASCII)
+_SPECIAL_FLOATS = {
+    **dict.fromkeys((".inf", ".Inf", ".INF", "+.inf", "+.Inf", "+.INF"), float("inf")),
+    **dict.fromkeys(("-.inf", "-.Inf", "-.INF"), float("-inf")),
+    **dict.fromkeys((".nan", ".NaN", ".NAN"), float("nan")),
+}
+_OTHER_BASE = re.compile(r"[-+]?0[oOxXbB][0-9a-fA-F_]+", re.ASCII)
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,94 +71,384 @@ class Span:
     column: int
 
 
+class _Oddity(ValueError):
+    """A plain scalar portplan will not guess the meaning of; the message names the oddity."""
+
+    def __init__(self, message: str, hint: str) -> None:
+        super().__init__(message)
+        self.hint = hint
+
+
+def resolve_scalar(text: str) -> Any:
+    """A plain scalar's value under the YAML 1.2 core schema, strictly (see the module)."""
+    if text in _NULLS:
+        return None
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    if not text or text[0] not in "0123456789+-.":
+        return text
+    if _INT.fullmatch(text):
+        digits = text.lstrip("+-")
+        if len(digits) > 1 and digits[0] == "0":
+            octal = f"octal {int(digits, 8)}" if set(digits) <= set("01234567") else "an error"
+            raise _Oddity(
+                f"{text!r} has a leading zero: YAML 1.1 tools read it as {octal}, "
+                f"YAML 1.2 as {int(text)}",
+                f"write it without the leading zero ({int(text)}), or quote it if it is text",
+            )
+        if len(digits) > _MAX_DIGITS:
+            raise _Oddity(
+                f"a number of {len(digits)} digits is longer than any value here",
+                "check the value",
+            )
+        return int(text)
+    if _FLOAT.fullmatch(text):
+        return float(text)
+    if text in _SPECIAL_FLOATS:
+        return _SPECIAL_FLOATS[text]
+    if _OTHER_BASE.fullmatch(text):
+        raise _Oddity(
+            f"{text!r} is a number in another base than 10",
+            "write numbers in decimal (443, not 0x1bb), or quote the value if it is text",
+        )
+    return text
+
+
+_PENDING = object()  #: a mapping frame waits for its next key
+_DISCARD = object()  #: a mapping frame's key was refused: its value is read and dropped
+
+
+@dataclass(slots=True)
+class _Frame:
+    """A list or mapping being built, and where it stands."""
+
+    container: dict[Any, Any] | list[Any]
+    path: ModelPath
+    anchor: str | None
+    key: Any = _PENDING
+    size: int = 1  #: values in it, itself included (for what an alias of it expands to)
+    #: mapping keys seen: key → line (for the message about a duplicate)
+    lines: dict[Any, int] = field(default_factory=dict)
+
+
+class _Abort(Exception):
+    """A limit was reached: stop reading; the problem is already recorded."""
+
+
+class _Builder:
+    """Builds plain data from parser events, collecting problems; optionally records where
+    each value and key was written (for :class:`SourceMap`)."""
+
+    def __init__(self, file: Path, *, record: bool = False) -> None:
+        self.file = file
+        self.record = record
+        self.problems: list[Diagnostic] = []
+        self.values: dict[ModelPath, Span] = {}
+        self.keys: dict[ModelPath, Span] = {}
+        self.quoted: set[ModelPath] = set()
+        self._anchors: dict[str, tuple[Any, int]] = {}
+        self._aliases = 0
+        self._expanded = 0
+        self._stack: list[_Frame] = []
+        self._root: Any = None
+        self._documents = 0
+
+    # -- problems ---------------------------------------------------------------------------
+
+    def _problem(self, mark: Any, message: str, hint: str) -> None:
+        self.problems.append(
+            Diagnostic(
+                file=self.file,
+                line=mark.line + 1 if mark is not None else None,
+                column=mark.column + 1 if mark is not None else None,
+                message=message,
+                hint=hint,
+            )
+        )
+
+    # -- the events -------------------------------------------------------------------------
+
+    def build(self, events: Iterable[yaml.Event]) -> Any:
+        """The data of the (single) document of ``events``."""
+        try:
+            for event in events:
+                self._event(event)
+        except _Abort:
+            return None
+        return self._root
+
+    def _event(self, event: yaml.Event) -> None:
+        if isinstance(event, yaml.ScalarEvent):
+            self._place(self._scalar(event), event, quoted=event.style not in (None, ""), size=1)
+        elif isinstance(event, yaml.MappingStartEvent):
+            self._start(event, {})
+        elif isinstance(event, yaml.SequenceStartEvent):
+            self._start(event, [])
+        elif isinstance(event, yaml.MappingEndEvent | yaml.SequenceEndEvent):
+            frame = self._stack.pop()
+            if frame.anchor is not None:
+                self._anchors[frame.anchor] = (frame.container, frame.size)
+            if self._stack:
+                self._stack[-1].size += frame.size
+        elif isinstance(event, yaml.AliasEvent):
+            self._alias(event)
+        elif isinstance(event, yaml.DocumentStartEvent):
+            self._documents += 1
+            if self._documents > 1:
+                self._problem(
+                    event.start_mark,
+                    "a second YAML document ('---') in one file",
+                    "keep one product or deployment per file",
+                )
+                raise _Abort
+
+    def _scalar(self, event: yaml.ScalarEvent) -> Any:
+        tag = event.tag
+        if tag is not None and tag not in (_STR_TAG, "!"):
+            self._problem(
+                event.start_mark,
+                f"explicit YAML tag {tag!r} is not supported",
+                "write the value without a tag (quote it to make it text)",
+            )
+            return event.value
+        if tag is not None or not event.implicit[0]:
+            return event.value  # quoted, a block scalar, or tagged !!str: text as written
+        try:
+            return resolve_scalar(event.value)
+        except _Oddity as oddity:
+            self._problem(event.start_mark, str(oddity), oddity.hint)
+            return event.value
+
+    def _start(self, event: Any, container: dict[Any, Any] | list[Any]) -> None:
+        if event.tag is not None and not event.implicit:
+            self._problem(
+                event.start_mark,
+                f"explicit YAML tag {event.tag!r} is not supported",
+                "write the list or mapping without a tag",
+            )
+        if len(self._stack) >= MAX_DEPTH:
+            self._problem(
+                event.start_mark,
+                f"lists and mappings nested more than {MAX_DEPTH} deep",
+                "a product or deployment needs a few levels; check the indentation",
+            )
+            raise _Abort
+        path = self._place(container, event, quoted=False, size=0)
+        self._stack.append(_Frame(container, path, event.anchor))
+
+    def _alias(self, event: yaml.AliasEvent) -> None:
+        found = self._anchors.get(event.anchor or "")
+        if found is None:
+            self._problem(
+                event.start_mark,
+                f"alias *{event.anchor} names no anchor (&{event.anchor}) written before it",
+                "define the anchor first, or write the value out",
+            )
+            self._place(None, event, quoted=False, size=1)
+            return
+        self._aliases += 1
+        value, size = found
+        self._expanded += size
+        if self._aliases > MAX_ALIASES or self._expanded > MAX_EXPANDED:
+            what = (
+                f"more than {MAX_ALIASES} aliases"
+                if self._aliases > MAX_ALIASES
+                else f"aliases that repeat more than {MAX_EXPANDED} values"
+            )
+            self._problem(event.start_mark, f"the file uses {what}", "write the values out")
+            raise _Abort
+        self._place(value, event, quoted=False, size=size)
+
+    def _place(self, value: Any, event: Any, *, quoted: bool, size: int) -> ModelPath:
+        """Put ``value`` where the parser stands: the root, an item, a key or a key's value."""
+        mark = event.start_mark
+        anchor = getattr(event, "anchor", None)
+        if anchor is not None and not isinstance(value, dict | list):
+            self._anchors[anchor] = (value, 1)
+        if not self._stack:
+            self._root = value
+            path: ModelPath = ()
+        else:
+            frame = self._stack[-1]
+            frame.size += size
+            container = frame.container
+            if isinstance(container, list):
+                path = (*frame.path, len(container))
+                container.append(value)
+            elif frame.key is _PENDING:
+                self._key(frame, value, event)
+                return frame.path  # (a key has no path of its own)
+            else:
+                key, frame.key = frame.key, _PENDING
+                if key is _DISCARD:  # the value of a refused key: read, not kept
+                    return frame.path
+                path = (*frame.path, key)
+                container[key] = value
+        if self.record:
+            self.values[path] = Span(mark.line + 1, mark.column + 1)
+            if quoted:
+                self.quoted.add(path)
+        return path
+
+    def _key(self, frame: _Frame, key: Any, event: Any) -> None:
+        mark = event.start_mark
+        frame.key = _DISCARD
+        if type(event) is not yaml.ScalarEvent:
+            self._problem(
+                mark,
+                "a mapping key must be a plain name, not a list or mapping",
+                "write the key as text",
+            )
+            if type(event) is not yaml.AliasEvent:  # the container just placed is dropped
+                return
+            return
+        if key == "<<" and event.implicit[0]:
+            self._problem(
+                mark, "YAML merge keys (<<) are not supported", "write the keys out in full"
+            )
+            return
+        first = frame.lines.get(key)
+        if first is not None:
+            self._problem(
+                mark,
+                f"duplicate key {key!r} (first written at line {first})",
+                "keep one of them; YAML would silently drop the first",
+            )
+            return
+        frame.lines[key] = mark.line + 1
+        frame.key = key
+        if self.record:
+            self.keys[(*frame.path, key)] = Span(mark.line + 1, mark.column + 1)
+
+
+def _events(text: str) -> Iterator[yaml.Event]:
+    loader = _Loader(text)
+    try:
+        while loader.check_event():
+            event = loader.get_event()
+            if event is not None:
+                yield event
+    finally:
+        loader.dispose()
+
+
+def _syntax_diagnostic(path: Path, exc: yaml.MarkedYAMLError) -> Diagnostic:
+    mark = exc.problem_mark or exc.context_mark
+    what = " ".join(p for p in (exc.context, exc.problem) if p)
+    hint = "fix the indentation, quoting or brackets at that spot"
+    opened = exc.context_mark
+    context = exc.context or ""
+    if opened is not None and ("flow" in context or "quoted" in context):
+        # an unclosed bracket or quote: point where it opens, say where the parser gave up
+        kind = "quoted text" if "quoted" in context else "bracket"
+        what = f"unclosed {kind}: {exc.problem}"
+        if mark is not None:
+            what += f", noticed at line {mark.line + 1}, column {mark.column + 1}"
+        hint = "add the closing bracket or quote that matches this one"
+        mark = opened
+    return Diagnostic(
+        file=path,
+        line=mark.line + 1 if mark else None,
+        column=mark.column + 1 if mark else None,
+        message=f"YAML syntax error: {what}",
+        hint=hint,
+    )
+
+
+def _code(character: int | str) -> int:
+    """The code point of the character a reader error names (libyaml gives a number)."""
+    return character if isinstance(character, int) else ord(character)
+
+
+def _build(path: Path, text: str, *, record: bool) -> tuple[Any, _Builder]:
+    builder = _Builder(path, record=record)
+    try:
+        data = builder.build(_events(text))
+    except yaml.MarkedYAMLError as exc:
+        builder.problems.append(_syntax_diagnostic(path, exc))
+        return None, builder
+    except yaml.reader.ReaderError as exc:  # a character YAML does not allow
+        line = text.count("\n", 0, exc.position) + 1
+        column = exc.position - (text.rfind("\n", 0, exc.position) + 1) + 1
+        builder.problems.append(
+            Diagnostic(
+                file=path,
+                line=line,
+                column=column,
+                message=f"character U+{_code(exc.character):04X} is not allowed in YAML "
+                f"({exc.reason})",
+                hint="remove it, or write it as an escape in double quotes (\\x07)",
+            )
+        )
+        return None, builder
+    except yaml.YAMLError as exc:
+        builder.problems.append(
+            Diagnostic(
+                file=path,
+                line=None,
+                column=None,
+                message=f"YAML error: {exc}",
+                hint="fix the file's YAML",
+            )
+        )
+        return None, builder
+    if builder._documents == 0 and not builder.problems:
+        builder.problems.append(
+            Diagnostic(
+                file=path,
+                line=1,
+                column=1,
+                message="the file is empty",
+                hint="write the model as a YAML mapping",
+            )
+        )
+    return data, builder
+
+
 class SourceMap:
     """Where the values (and mapping keys) of one file were written.
 
-    Built lazily from the file's text: a file that loads and validates cleanly never pays for
-    positions it will not report.
+    Built from the file's text when a message first needs a position: a file that loads and
+    validates cleanly never pays for positions it will not report.
     """
 
-    __slots__ = ("_index", "_keys", "_quoted", "_root", "_text", "_values", "file")
+    __slots__ = ("_built", "_text", "file")
 
     def __init__(self, file: Path, text: str | None = None) -> None:
         self.file = file
-        self._text = text  # set: positions are looked up in the composed nodes on demand
-        self._root: yaml.Node | None = None
-        self._values: dict[ModelPath, Span] = {}
-        self._keys: dict[ModelPath, Span] = {}
-        self._quoted: set[ModelPath] = set()
-        self._index: dict[int, dict[str, tuple[yaml.Node, yaml.Node]]] = {}
+        self._text = text
+        self._built: _Builder | None = None
 
-    def _node(self, path: ModelPath) -> tuple[yaml.Node | None, yaml.Node | None, int]:
-        """(key node, value node, depth reached) along ``path`` in the composed file."""
-        if self._root is None and self._text is not None:
-            loader = _Loader(self._text)
-            try:
-                self._root = loader.get_single_node()
-            finally:
-                loader.dispose()
-        key: yaml.Node | None = None
-        node = self._root
-        depth = 0
-        for part in path:
-            if isinstance(node, yaml.MappingNode):
-                found = self._entries(node).get(str(part))
-                if found is None:
-                    break
-                key, node = found
-            elif isinstance(node, yaml.SequenceNode) and isinstance(part, int):
-                if not 0 <= part < len(node.value):
-                    break
-                key, node = None, node.value[part]
+    def _positions(self) -> _Builder:
+        if self._built is None:
+            if self._text is None:
+                self._built = _Builder(self.file, record=True)
             else:
-                break
-            depth += 1
-        return key, node, depth
-
-    def _entries(self, node: yaml.MappingNode) -> dict[str, tuple[yaml.Node, yaml.Node]]:
-        """A mapping's (key node, value node) by key text; built once per mapping."""
-        entries = self._index.get(id(node))  # the nodes live as long as ``_root``
-        if entries is None:
-            entries = self._index[id(node)] = {}
-            for k, v in node.value:
-                if isinstance(k, yaml.ScalarNode):
-                    entries.setdefault(k.value, (k, v))  # a duplicate key: the first one wins
-        return entries
+                _data, self._built = _build(self.file, self._text, record=True)
+        return self._built
 
     def has(self, path: ModelPath) -> bool:
         """Whether the file itself writes a value at ``path``."""
-        if self._text is None:
-            return path in self._values
-        return self._node(path)[2] == len(path)
+        return path in self._positions().values
 
     def value(self, path: ModelPath) -> Span | None:
         """Span of the value at ``path``, or of its closest written ancestor."""
-        if self._text is not None:
-            _key, node, _depth = self._node(path)
-            return _span(node) if node is not None else None
+        values = self._positions().values
         for end in range(len(path), -1, -1):
-            span = self._values.get(path[:end])
+            span = values.get(path[:end])
             if span is not None:
                 return span
         return None
 
     def key(self, path: ModelPath) -> Span | None:
         """Span of the key naming ``path`` (falls back to the value's span)."""
-        if self._text is not None:
-            key, _node, depth = self._node(path)
-            return _span(key) if key is not None and depth == len(path) else self.value(path)
-        return self._keys.get(path) or self.value(path)
+        return self._positions().keys.get(path) or self.value(path)
 
     def is_quoted(self, path: ModelPath) -> bool:
         """Whether the scalar at ``path`` is written in quotes."""
-        if self._text is not None:
-            _key, node, depth = self._node(path)
-            return (
-                depth == len(path)
-                and isinstance(node, yaml.ScalarNode)
-                and node.style in ("'", '"')
-            )
-        return path in self._quoted
+        return path in self._positions().quoted
 
     def diagnostic(
         self,
@@ -151,157 +479,16 @@ class SourceMap:
         return self.diagnostic(path, problem.message, problem.hint, at_key=problem.at_key)
 
 
-def _span(node: yaml.Node) -> Span:
-    return Span(node.start_mark.line + 1, node.start_mark.column + 1)
-
-
-class _Builder:
-    def __init__(self, loader: Any, source: SourceMap) -> None:
-        self.loader = loader
-        self.source = source
-        self.problems: list[Diagnostic] = []
-
-    def build(self, node: yaml.Node, path: ModelPath) -> Any:
-        self.source._values[path] = _span(node)
-        if isinstance(node, yaml.MappingNode):
-            result: dict[Any, Any] = {}
-            for key_node, value_node in node.value:
-                if not isinstance(key_node, yaml.ScalarNode):
-                    self._problem(
-                        key_node,
-                        "a mapping key must be a plain name, not a list or mapping",
-                        "write the key as text",
-                    )
-                    continue
-                key = self.loader.construct_object(key_node)
-                if key_node.tag == "tag:yaml.org,2002:merge":
-                    self._problem(
-                        key_node,
-                        "YAML merge keys (<<) are not supported",
-                        "write the keys out in full",
-                    )
-                    continue
-                if key in result:
-                    first = self.source._keys[(*path, key)]
-                    self._problem(
-                        key_node,
-                        f"duplicate key {key!r} (first written at line {first.line})",
-                        "keep one of them; YAML would silently drop the first",
-                    )
-                    continue
-                self.source._keys[(*path, key)] = _span(key_node)
-                result[key] = self.build(value_node, (*path, key))
-            return result
-        if isinstance(node, yaml.SequenceNode):
-            return [self.build(item, (*path, index)) for index, item in enumerate(node.value)]
-        if isinstance(node, yaml.ScalarNode) and node.style in ("'", '"'):
-            self.source._quoted.add(path)
-        return self.loader.construct_object(node)
-
-    def _problem(self, key_node: yaml.Node, message: str, hint: str) -> None:
-        """Record a problem with the mapping key written at ``key_node``."""
-        span = _span(key_node)
-        self.problems.append(
-            Diagnostic(
-                file=self.source.file,
-                line=span.line,
-                column=span.column,
-                message=message,
-                hint=hint,
-            )
-        )
-
-
-def _syntax_diagnostic(path: Path, exc: yaml.MarkedYAMLError) -> Diagnostic:
-    mark = exc.problem_mark or exc.context_mark
-    what = " ".join(p for p in (exc.context, exc.problem) if p)
-    hint = "fix the indentation, quoting or brackets at that spot"
-    opened = exc.context_mark
-    context = exc.context or ""
-    if opened is not None and ("flow" in context or "quoted" in context):
-        # an unclosed bracket or quote: point where it opens, say where the parser gave up
-        kind = "quoted text" if "quoted" in context else "bracket"
-        what = f"unclosed {kind}: {exc.problem}"
-        if mark is not None:
-            what += f", noticed at line {mark.line + 1}, column {mark.column + 1}"
-        hint = "add the closing bracket or quote that matches this one"
-        mark = opened
-    return Diagnostic(
-        file=path,
-        line=mark.line + 1 if mark else None,
-        column=mark.column + 1 if mark else None,
-        message=f"YAML syntax error: {what}",
-        hint=hint,
-    )
-
-
-def _failure(
-    source: SourceMap,
-    message: str,
-    hint: str,
-    *,
-    line: int | None = None,
-    column: int | None = None,
-) -> tuple[None, SourceMap, list[Diagnostic]]:
-    """What :func:`load_yaml` returns when it gets no data: ``None``, the map, one diagnostic."""
-    diagnostic = Diagnostic(file=source.file, line=line, column=column, message=message, hint=hint)
-    return None, source, [diagnostic]
-
-
 def load_yaml(path: Path, text: str | None = None) -> tuple[Any, SourceMap, list[Diagnostic]]:
-    """Read one YAML document; return its data, its source map and any problems found.
+    """Read one YAML document; return its data, its source map and every problem found.
 
-    The file is only read.  On a syntax error the data is ``None`` and one diagnostic says where.
+    ``text``, when given, is the content (read from standard input, say); otherwise the file is
+    read (only a regular file, see :mod:`portplan.load.reading`).  With problems, the data is
+    not to be used.
     """
-    source = SourceMap(file=path)
     if text is None:
-        try:
-            text = path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            return _failure(source, NO_SUCH_FILE, "check the path")
-        except (OSError, UnicodeDecodeError) as exc:
-            return _failure(
-                source, f"cannot read file: {exc}", "check the path and that it is UTF-8 text"
-            )
-    try:
-        # Fast path: plain load, positions only computed if a problem needs them.
-        data = yaml.load(text, Loader=_FastLoader)
-    except (yaml.YAMLError, _NeedsCheck):
-        pass
-    else:
-        if data is not None:
-            return data, SourceMap(path, text), []
-    return _load_checked(path, text)
-
-
-class _NeedsCheck(Exception):
-    """The fast path met something only the checked path reports well (duplicate or merge keys)."""
-
-
-class _FastLoader(_Loader):
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> Any:
-        names = [k.value for k, _ in node.value if isinstance(k, yaml.ScalarNode)]
-        if len(names) != len(node.value) or len(set(names)) != len(names) or "<<" in names:
-            raise _NeedsCheck
-        return super().construct_mapping(node, deep=deep)
-
-
-def _load_checked(path: Path, text: str) -> tuple[Any, SourceMap, list[Diagnostic]]:
-    """Compose node by node, recording every position and collecting every problem."""
-    source = SourceMap(path)
-    loader = _Loader(text)
-    try:
-        node = loader.get_single_node()
-        if node is None:
-            return _failure(
-                source, "the file is empty", "write the model as a YAML mapping", line=1, column=1
-            )
-        builder = _Builder(loader, source)
-        data = builder.build(node, ())
-        return data, source, builder.problems
-    except yaml.MarkedYAMLError as exc:
-        return None, source, [_syntax_diagnostic(path, exc)]
-    except yaml.YAMLError as exc:
-        return _failure(source, f"YAML error: {exc}", "fix the file's YAML")
-    finally:
-        loader.dispose()
+        text, problems = read_text(path)
+        if text is None:
+            return None, SourceMap(path), problems
+    data, builder = _build(path, text, record=False)
+    return data, SourceMap(path, text), builder.problems

@@ -23,6 +23,10 @@ from pydantic import (
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema
 
+from portplan._text import shown
+from portplan.model.addresses import SpecialAddress as SpecialAddress  # noqa: PLC0414 - re-exported
+from portplan.model.addresses import network_text as network_text  # noqa: PLC0414 - re-exported
+from portplan.model.addresses import special_kind as special_kind  # noqa: PLC0414 - re-exported
 from portplan.model.conditions import Condition, parse_condition
 from portplan.model.ports import MAX_PORT, MIN_PORT, PortRange
 from portplan.model.protocol import Protocol as Protocol  # noqa: PLC0414 - re-exported
@@ -41,14 +45,32 @@ ID_PATTERN = r"^[a-z][a-z0-9_]*(?:-[a-z0-9_]+)*$"
 PRODUCT_ID_PATTERN = r"^[a-z][a-z0-9_]*(?:[-.][a-z0-9_]+)*$"
 HOST_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
 
+#: the longest id or host name: they become file names (``<host>.nft``), which have a limit
+MAX_NAME = 128
+
 Identifier = Annotated[
-    str, Field(pattern=ID_PATTERN, description="lower-case id: letters, digits, _ and -")
+    str,
+    Field(
+        pattern=ID_PATTERN,
+        max_length=MAX_NAME,
+        description="lower-case id: letters, digits, _ and -",
+    ),
 ]
 ProductId = Annotated[
-    str, Field(pattern=PRODUCT_ID_PATTERN, description="product id such as shopping-6.1")
+    str,
+    Field(
+        pattern=PRODUCT_ID_PATTERN,
+        max_length=MAX_NAME,
+        description="product id such as shopping-6.1",
+    ),
 ]
 HostName = Annotated[
-    str, Field(pattern=HOST_PATTERN, description="host name as the deployment names it")
+    str,
+    Field(
+        pattern=HOST_PATTERN,
+        max_length=MAX_NAME,
+        description="host name as the deployment names it",
+    ),
 ]
 
 
@@ -80,10 +102,12 @@ def parse_port_item(value: Any, *, allow_params: bool = True) -> PortRange | Par
     if isinstance(value, PortRange | ParamRef):
         return value
     if isinstance(value, bool) or not isinstance(value, int | str):
-        raise ValueError(f"{value!r} is not a port, a range (18118-18126) or a parameter name")
+        raise ValueError(f"{shown(value)} is not a port, a range (18118-18126) or a parameter name")
     if isinstance(value, str) and _PARAM_RE.match(value.strip()):
         if not allow_params:
-            raise ValueError(f"{value!r} is a name; only port numbers and ranges are allowed here")
+            raise ValueError(
+                f"{shown(value)} is a name; only port numbers and ranges are allowed here"
+            )
         return ParamRef(value.strip())
     return PortRange.parse(value)
 
@@ -98,9 +122,9 @@ def _as_list(value: Any) -> Any:
     """Accept a scalar or a comma-separated string where a list of ports is expected."""
     if isinstance(value, str):
         return [part.strip() for part in value.split(",")]
-    if isinstance(value, int):
-        return [value]
-    return value
+    if isinstance(value, list | tuple):
+        return value
+    return [value]  # any other single value: the item's own check says what is wrong with it
 
 
 PortItem = Annotated[
@@ -169,27 +193,25 @@ def parse_network(value: Any) -> Network:
     if isinstance(value, ipaddress.IPv4Network | ipaddress.IPv6Network):
         return value
     if not isinstance(value, str):
-        raise ValueError(f"{value!r} is not an IPv4/IPv6 address or CIDR network")
+        raise ValueError(f"{shown(value)} is not an IPv4/IPv6 address or CIDR network")
     text = value.strip()
+    if "%" in text:
+        bare = text.split("%", 1)[0]
+        raise ValueError(
+            f"{shown(text)} is a scoped IPv6 address: the part after '%' names a network "
+            f"interface, which firewall rules cannot match; write {shown(bare)} or a global address"
+        )
     try:
         return ipaddress.ip_network(text, strict=True)
-    except ValueError as exc:
+    except ValueError:
         try:
             loose = ipaddress.ip_network(text, strict=False)
         except ValueError:
-            raise ValueError(
-                f"{text!r} is not an IPv4/IPv6 address or CIDR network ({exc})"
-            ) from None
+            raise ValueError(f"{shown(text)} is not an IPv4/IPv6 address or CIDR network") from None
         raise ValueError(
             f"{text!r} has host bits set; write the network {loose} or the single address "
             f"{text.split('/')[0]}"
         ) from None
-
-
-def network_text(value: Network) -> str:
-    """``value`` as users write it: a single address without its prefix length."""
-    full = value.max_prefixlen == value.prefixlen
-    return str(value.network_address) if full else str(value)
 
 
 NetworkField = Annotated[
@@ -218,7 +240,7 @@ def parse_dns_name(value: Any) -> str:
     resolvers read it as an IPv4 address (RFC 3696 section 2), and addresses have their own key.
     """
     if not isinstance(value, str):
-        raise ValueError(f"{value!r} is not a DNS name; write the name as quoted text")
+        raise ValueError(f"{shown(value)} is not a DNS name; write the name as quoted text")
     name = value.strip()
     bare = name.removesuffix(".")
     if not bare:

@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from portplan._errors import ConditionSyntaxError
+from portplan._text import shown
 
 __all__ = [
     "And",
@@ -116,7 +117,7 @@ class _Parser:
         for match in _TOKEN_RE.finditer(text):
             if match.group("bad") is not None:
                 raise ConditionSyntaxError(
-                    f"unexpected character {match.group('bad')!r} in condition {text!r}; "
+                    f"unexpected character {match.group('bad')!r} in condition {shown(text)}; "
                     "use feature names with 'and', 'or', 'not' and parentheses",
                     match.start("bad"),
                 )
@@ -135,7 +136,7 @@ class _Parser:
         found = self._peek()
         what = "the end of the condition" if found is None else repr(found)
         return ConditionSyntaxError(
-            f"condition {self.text!r}: expected {expected} but found {what}", self._offset()
+            f"condition {shown(self.text)}: expected {expected} but found {what}", self._offset()
         )
 
     def parse(self) -> Condition:

@@ -18,11 +18,15 @@ from portplan.model._types import (
     HostName,
     Identifier,
     LiteralPorts,
+    Network,
     NetworkField,
     OneOrMany,
     ProductId,
     Protocol,
+    SpecialAddress,
     as_tuple,
+    network_text,
+    special_kind,
 )
 
 __all__ = ["Deployment", "Host", "Kubernetes", "Management", "ProductBinding"]
@@ -47,6 +51,11 @@ class Host(BaseModel):
 
     model_config = MODEL_CONFIG
 
+    special: tuple[SpecialAddress, ...] = Field(
+        (),
+        description="special-purpose addresses this host is meant to hold (multicast, "
+        "broadcast, unspecified, ipv4-mapped); refused otherwise, and never probed",
+    )
     addresses: AddressList = Field(min_length=1)
     dns_name: DnsName | None = Field(
         None,
@@ -64,6 +73,22 @@ class Host(BaseModel):
     kubernetes: Kubernetes | None = Field(
         None, description="the host is a set of pods in a cluster (Kubernetes NetworkPolicy)"
     )
+
+    @field_validator("addresses")
+    @classmethod
+    def _no_surprise_addresses(
+        cls, value: tuple[Network, ...], info: ValidationInfo
+    ) -> tuple[Network, ...]:
+        allowed = set(info.data.get("special", ()))
+        for network in value:
+            kind = special_kind(network)
+            if kind is not None and kind not in allowed:
+                raise ValueError(
+                    f"{network_text(network)} is a special-purpose address ({kind.value}) that "
+                    "names no single machine to reach; if the host really is one, add "
+                    f"'special: [{kind.value}]' to the host"
+                )
+        return value
 
     @field_validator("dns_name")
     @classmethod
@@ -127,7 +152,7 @@ class Deployment(BaseModel):
 
     model_config = MODEL_CONFIG
 
-    name: str
+    name: str = Field(description="a name for the deployment")
     description: str | None = None
     hosts_from: str | None = Field(
         None,
@@ -142,3 +167,10 @@ class Deployment(BaseModel):
     products: dict[ProductId, ProductBinding] = Field(
         min_length=1, description="catalog product id (or the id of the product in `file`)"
     )
+
+    @field_validator("name")
+    @classmethod
+    def _named(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("the deployment's name is empty; give it a name")
+        return value

@@ -12,10 +12,13 @@ from typing import Self
 
 from pydantic import BaseModel, ConfigDict, model_validator
 
+from portplan._text import shown
+
 MIN_PORT = 1
 MAX_PORT = 65535
 
-_RANGE_RE = re.compile(r"^\s*(\d+)\s*(?:-\s*(\d+)\s*)?$")
+#: ASCII digits only: ``int()`` would also read other scripts' digits and underscores
+_RANGE_RE = re.compile(r"\s*([0-9]+)\s*(?:-\s*([0-9]+)\s*)?", re.ASCII)
 
 
 class PortRange(BaseModel):
@@ -45,12 +48,14 @@ class PortRange(BaseModel):
     def parse(cls, text: str | int) -> PortRange:
         """Parse ``443``, ``"443"`` or ``"18118-18126"``; ``ValueError`` says what is wrong."""
         if isinstance(text, bool):
-            raise ValueError(f"{text!r} is not a port")
+            raise ValueError(f"{shown(text)} is not a port")
         if isinstance(text, int):
             return cls(start=text, end=text)
-        match = _RANGE_RE.match(text)
+        match = _RANGE_RE.fullmatch(text)
         if match is None:
-            raise ValueError(f"{text!r} is neither a port (443) nor a range (18118-18126)")
+            raise ValueError(f"{shown(text)} is neither a port (443) nor a range (18118-18126)")
+        if any(len(group) > 5 for group in match.groups() if group):
+            raise ValueError(f"{shown(text)} is outside {MIN_PORT}-{MAX_PORT}")
         start = int(match.group(1))
         end = int(match.group(2)) if match.group(2) is not None else start
         return cls(start=start, end=end)

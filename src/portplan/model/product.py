@@ -292,6 +292,14 @@ class Product(BaseModel):
     def section(self, section_id: str) -> Section | None:
         return next((s for s in self.sections if s.id == section_id), None)
 
+    def full_name(self, component_id: str) -> str:
+        """A component's name as read outside its main component: ``Identity Manager
+        Operator`` for the subcomponent Operator; a main component's own name."""
+        comp = self.components[component_id]
+        if comp.parent is None:
+            return comp.name
+        return f"{self.components[comp.parent].name} {comp.name}"
+
     def main_component(self, component_id: str) -> str:
         """The top-level component of a (sub)component."""
         seen: set[str] = set()

@@ -80,6 +80,7 @@ def build_plan(source: PlanInput) -> Plan:
         decisions=tuple(decisions),
         warnings=tuple(dict.fromkeys(warnings)),
         hosts=deployment.hosts,
+        products={product_id: source.products[product_id] for product_id in deployment.products},
     )
 
 
@@ -108,7 +109,9 @@ class _Expander:
         items: Iterable[PortRange | ParamRef],
         decision: Decision,
         overrides: list[str],
+        named: list[tuple[str, PortSet]],
     ) -> tuple[PortRange, ...] | None:
+        """The ports of ``items``; the port parameters among them go to ``named`` with theirs."""
         ranges: list[PortRange] = []
         for item in items:
             if isinstance(item, PortRange):
@@ -116,6 +119,9 @@ class _Expander:
                 continue
             param = self.product.parameters[item.name]
             override = self.binding.parameters.get(item.name)
+            value = override if override is not None else param.default
+            if value is not None:
+                named.append((item.name, PortSet.of(value)))
             if override is not None:
                 written = self.source.where((*self.base, "parameters", item.name))
                 where = f" ({written})" if written else ""
@@ -256,9 +262,15 @@ class _Expander:
             )
 
         overrides: list[str] = []
-        internal = self.resolve(flow, flow.ports or (), decision, overrides)
+        named_internal: list[tuple[str, PortSet]] = []
+        named_published: list[tuple[str, PortSet]] = []
+        internal = self.resolve(flow, flow.ports or (), decision, overrides, named_internal)
         published = self.resolve(
-            flow, flow.published.ports if flow.published else (), decision, overrides
+            flow,
+            flow.published.ports if flow.published else (),
+            decision,
+            overrides,
+            named_published,
         )
         if internal is None or published is None:
             return decision
@@ -273,7 +285,9 @@ class _Expander:
                 f"{describe_ports(published)} on the ingress, then {describe_ports(internal)} "
                 "on the destination"
             )
+            emit.named = tuple(dict.fromkeys(named_published))
             emit.rows(Hop.INGRESS, sources, flow.source, via_hosts, via, published, None, None)
+            emit.named = tuple(dict.fromkeys(named_internal))
             emit.rows(
                 Hop.BACKEND, via_hosts, (via,), destinations, flow.destination, internal, None, flow
             )
@@ -284,6 +298,7 @@ class _Expander:
                     f"the destination, which publishes {describe_ports(published)}"
                 )
             connect = published or internal
+            emit.named = tuple(dict.fromkeys(named_published if published else named_internal))
             listen = (
                 internal
                 if published and internal and PortSet.of(internal) != PortSet.of(published)
@@ -326,6 +341,8 @@ class _RowFactory:
         self.decision = decision
         self.out = out
         self.reference = decision.reference
+        #: the port parameters of the next leg's ports (see FlowFacts.parameters)
+        self.named: tuple[tuple[str, PortSet], ...] = ()
 
     def rows(
         self,
@@ -361,6 +378,7 @@ class _RowFactory:
             overrides=self.overrides,
             interface=flow.interface.value if flow.interface else None,
             reference=self.reference,
+            parameters=self.named,
         )
         source_set = frozenset(sources)
         leaves = self.ex.placement.leaves_of(source_components)

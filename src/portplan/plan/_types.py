@@ -11,6 +11,7 @@ from enum import StrEnum
 from portplan.model._types import Network, Protocol
 from portplan.model.deployment import Host
 from portplan.model.ports import PortSet
+from portplan.model.product import Product
 
 __all__ = ["LOOPBACK", "MANAGEMENT", "Decision", "FlowFacts", "Hop", "Plan", "PlannedFlow"]
 
@@ -51,6 +52,9 @@ class FlowFacts:
     overrides: tuple[str, ...]
     interface: str | None
     reference: str
+    #: the port parameters the leg's ``ports`` come from, each with the ports it gave
+    #: (``(("website_port", PortSet 8443),)``), so that outputs can name a configurable port
+    parameters: tuple[tuple[str, PortSet], ...] = ()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -161,6 +165,8 @@ class Plan:
     decisions: tuple[Decision, ...]
     warnings: tuple[str, ...]
     hosts: Mapping[str, Host]  #: the deployment's hosts, by name
+    #: the products the deployment uses, by id (names, documents and flows for publishing)
+    products: Mapping[str, Product] = field(default_factory=dict)
     _by_host: dict[str, list[PlannedFlow]] = field(
         default_factory=dict, init=False, repr=False, compare=False
     )

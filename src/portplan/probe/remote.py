@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -26,8 +27,8 @@ from portplan.probe.listen import LISTENER_TOKEN
 from portplan.probe.local import is_local
 from portplan.probe.outcomes import Outcome, PortProbe
 from portplan.probe.records import check_record
-from portplan.probe.rows import RemoteRow
-from portplan.probe.verify import FlowCheck, run_checks
+from portplan.probe.rows import PortRanges, RemoteRow
+from portplan.probe.verify import FlowCheck, default_deadline, run_checks
 
 __all__ = ["BLOCKED", "EXPECTATIONS", "RequestError", "probe_requests", "request_of"]
 
@@ -44,11 +45,15 @@ class RequestError(ValueError):
     """A probe request that cannot be probed as given (the message says which and why)."""
 
 
-def request_of(check: FlowCheck, source_addresses: Sequence[str]) -> dict[str, Any]:
+def request_of(
+    check: FlowCheck, source_addresses: Sequence[str], planned_ports: Sequence[str]
+) -> dict[str, Any]:
     """The request that has a managed host probe ``check`` (planned on the controller).
 
     ``source_addresses`` are the source host's own single addresses: the host binds to the
     first of them it has, per address family, as ``portplan verify`` does at home.
+    ``planned_ports`` are every port of the row (``"135"``, ``"49152-65535"``): the dynamic
+    ports an RPC endpoint mapper names are probed only when the plan holds them.
     """
     row = check.row
     return {
@@ -63,6 +68,7 @@ def request_of(check: FlowCheck, source_addresses: Sequence[str]) -> dict[str, A
         "source_addresses": list(source_addresses),
         "protocol": check.probe.protocol.value,
         "ports": [check.probe.port],
+        "planned_ports": list(planned_ports),
         "identify": row.app_protocol,
         "expect": "open",
         "notes": list(check.notes),
@@ -107,6 +113,17 @@ def _checks(
             f"probe {index + 1} ({text['flow']}): expect must be one of "
             f"{', '.join(EXPECTATIONS)}, not {expect!r}"
         )
+    planned = request.get("planned_ports") or [str(p) for p in ports]
+    try:
+        ranges = tuple(
+            (int(first), int(last or first))
+            for first, _dash, last in (str(text).partition("-") for text in planned)
+        )
+    except ValueError as exc:
+        raise RequestError(
+            f"probe {index + 1} ({text['flow']}): 'planned_ports' must be ports or "
+            f"ranges (49152-65535): {planned!r}"
+        ) from exc
     row = RemoteRow(
         key=text["flow"],
         reference=str(request.get("reference") or ""),
@@ -116,6 +133,7 @@ def _checks(
         destination_addresses=declared,
         protocol=protocol,
         app_protocol=None if expect == "blocked" else _optional_text(request, index, "identify"),
+        ports=PortRanges(ranges),
     )
     family = "6" if ":" in address else "4"
     loopback = ipaddress.ip_address(address).is_loopback
@@ -164,14 +182,18 @@ def probe_requests(
     second_look: bool = True,
     identify_services: bool = True,
     secrets: Mapping[str, bytes] | None = None,
+    deadline: float | None = None,
 ) -> dict[str, Any]:
     """Probe every request from this machine: ``checks`` (records), ``passed``, ``failed``.
 
-    :class:`RequestError` for a request that cannot be probed as given, before anything is
-    probed.
+    ``deadline`` bounds the whole run, in seconds (default: as ``portplan verify``'s,
+    :func:`~portplan.probe.verify.default_deadline`); ports not settled by then are
+    ``unfinished``.  :class:`RequestError` for a request that cannot be probed as given,
+    before anything is probed.
     """
     binds: dict[str, str | None] = {}
     checks = [c for i, r in enumerate(requests) for c in _checks(r, i, binds)]
+    seconds = default_deadline(checks) if deadline is None else deadline
     asyncio.run(
         run_checks(
             checks,
@@ -180,6 +202,7 @@ def probe_requests(
             second_look=second_look,
             secrets=secrets or {},
             identify_services=identify_services,
+            deadline=time.monotonic() + seconds,
         )
     )
     records = [_record(c) for c in checks]

@@ -15,6 +15,7 @@ __all__ = [
     "WIDTHS",
     "excluded",
     "matrix_rows",
+    "openings",
     "zone_boundary",
 ]
 
@@ -122,3 +123,19 @@ def matrix_rows(plan: Plan) -> list[tuple[str, ...]]:
 
 def excluded(plan: Plan) -> list[Decision]:
     return [d for d in plan.decisions if not d.included]
+
+
+def openings(rows: Sequence[Sequence[str]]) -> list[tuple[str, str, int]]:
+    """How many matrix rows (openings) each firewall must carry: ``("host", "shop01", 12)``
+    for each host firewall, then ``("zone", "clients -> servers", 30)`` for each zone
+    firewall a row crosses; by name within each kind."""
+    host = MATRIX_COLUMNS.index("host_firewall")
+    zone = MATRIX_COLUMNS.index("zone_boundary")
+    found: list[tuple[str, str, int]] = []
+    for kind, column in (("host", host), ("zone", zone)):
+        counts: dict[str, int] = {}
+        for row in rows:
+            if row[column]:
+                counts[row[column]] = counts.get(row[column], 0) + 1
+        found.extend((kind, name, counts[name]) for name in sorted(counts))
+    return found

@@ -53,6 +53,8 @@ class ShownTable:
     note: str | None
     columns: tuple[str, ...]
     rows: tuple[tuple[str, ...], ...]
+    #: the flow ids of each row (a vendor row may be several flows: ``client-smtp``, ...)
+    flows: tuple[tuple[str, ...], ...] = ()
 
 
 def join_words(items: Sequence[str]) -> str:
@@ -126,7 +128,9 @@ def _per_component(product: Product) -> list[ShownTable]:
     tables = []
     for section in product.sections:
         rows = []
+        flows = []
         for parts in _group_rows(f for f in product.flows if f.section == section.id):
+            flows.append(tuple(f.id for f in parts))
             first = parts[0]
             traffic = _TRAFFIC[first.traffic] if first.traffic else ""
             if first.loopback:
@@ -147,22 +151,17 @@ def _per_component(product: Product) -> list[ShownTable]:
                 note=section.note,
                 columns=PER_COMPONENT_COLUMNS,
                 rows=tuple(rows),
+                flows=tuple(flows),
             )
         )
     return tables
 
 
-def _name(product: Product, component_id: str) -> str:
-    """``Identity Manager Operator`` for a subcomponent named from outside its component."""
-    comp = product.components[component_id]
-    if comp.parent is None:
-        return comp.name
-    return f"{product.components[comp.parent].name} {comp.name}"
-
-
 def _flat(product: Product) -> list[ShownTable]:
     rows = []
+    flows = []
     for parts in _group_rows(product.flows):
+        flows.append(tuple(f.id for f in parts))
         first = parts[0]
         destination = product.components[first.destination]
         main = product.main_component(first.destination)
@@ -181,7 +180,7 @@ def _flat(product: Product) -> list[ShownTable]:
         rows.append(
             (
                 _INTERFACE[first.interface] if first.interface else "-",
-                join_words([_name(product, s) for s in first.source]),
+                join_words([product.full_name(s) for s in first.source]),
                 to_main,
                 to_sub,
                 " ".join(external) or "-",
@@ -197,6 +196,7 @@ def _flat(product: Product) -> list[ShownTable]:
             note=None,
             columns=FLAT_COLUMNS,
             rows=tuple(rows),
+            flows=tuple(flows),
         )
     ]
 

@@ -14,26 +14,31 @@ from openpyxl.utils import get_column_letter
 from openpyxl.writer.excel import ExcelWriter
 
 from portplan.plan import Plan
-from portplan.report.columns import MATRIX_COLUMNS, WIDTHS, excluded, matrix_rows
+from portplan.report.columns import MATRIX_COLUMNS, WIDTHS, excluded, matrix_rows, openings
 
-__all__ = ["change_request"]
+__all__ = ["CHANGE_BOARD_COLUMNS", "change_request"]
+
+#: what a change board fills in per row; ``justification`` starts as the flow's purpose
+CHANGE_BOARD_COLUMNS = ("requester", "justification", "ticket", "expiry")
+_PURPOSE = MATRIX_COLUMNS.index("purpose")
+_BOLD = Font(bold=True)
 
 
 def change_request(plan: Plan) -> bytes:
     """The flow matrix as an XLSX change request: every row, a sheet per zone firewall, and
     the vendor rows this deployment does not need; the same plan gives the same bytes."""
     workbook = Workbook()
-    sheet = workbook.create_sheet("Flows")
     workbook.remove(workbook.worksheets[0])
-    rows = matrix_rows(plan)
-    _fill_sheet(sheet, MATRIX_COLUMNS, rows)
+    matrix = matrix_rows(plan)
+    _cover(workbook.create_sheet("Change request"), plan, matrix)
+    columns = (*MATRIX_COLUMNS, *CHANGE_BOARD_COLUMNS)
+    rows = [(*r, "", r[_PURPOSE], "", "") for r in matrix]
+    _fill_sheet(workbook.create_sheet("Flows"), columns, rows)
     # one sheet per zone boundary: what each zone firewall's change request must open
     boundary = MATRIX_COLUMNS.index("zone_boundary")
     for name in sorted({r[boundary] for r in rows if r[boundary]}):
         title = ("FW " + name.replace(" -> ", " to "))[:31]
-        _fill_sheet(
-            workbook.create_sheet(title), MATRIX_COLUMNS, [r for r in rows if r[boundary] == name]
-        )
+        _fill_sheet(workbook.create_sheet(title), columns, [r for r in rows if r[boundary] == name])
     out = workbook.create_sheet("Not in plan")
     _fill_sheet(
         out,
@@ -50,6 +55,45 @@ def change_request(plan: Plan) -> bytes:
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED, allowZip64=True) as archive:
         ExcelWriter(workbook, archive).save()
     return _normalise_zip(buffer.getvalue())
+
+
+def _cover(sheet: Any, plan: Plan, rows: Sequence[Sequence[str]]) -> None:
+    """The first sheet: what the request is for, the vendor documents it rests on, and how
+    many openings each firewall gets."""
+    flows = {(r[0].split("/")[0], r[0]) for r in rows}
+    lines: list[tuple[str, ...]] = [
+        (f"Firewall change request: {plan.deployment}",),
+        (),
+        ("Deployment", plan.deployment),
+        ("Rows (openings)", str(len(rows))),
+        ("Flows", f"{len(flows)} of {len(plan.decisions)} vendor rows and management access"),
+        (),
+        ("Product", "Version", "Vendor", "Vendor document", "Reference"),
+    ]
+    lines.extend(
+        (p.name, p.version, p.vendor or "", p.document.title, p.document.source or "")
+        for p in plan.products.values()
+    )
+    lines.extend([(), ("Firewall", "Name", "Openings")])
+    lines.extend((kind, name, str(count)) for kind, name, count in openings(rows))
+    lines.extend(
+        [
+            (),
+            ("Requester, justification, ticket and expiry are for the change board to fill in "
+             "on the Flows sheet; justification starts as the vendor's purpose of the flow.",),
+        ]
+    )  # fmt: skip
+    for line in lines:
+        sheet.append(list(line))
+        if line and line[0] in ("Product", "Firewall"):
+            for cell in sheet[sheet.max_row]:
+                cell.font = Font(bold=True, color="FFFFFF")
+                cell.fill = PatternFill("solid", fgColor="1F4E78")
+        elif len(line) == 2:
+            sheet.cell(row=sheet.max_row, column=1).font = _BOLD
+    sheet["A1"].font = Font(bold=True, size=14)
+    for column, width in zip("ABCDE", (24, 40, 40, 50, 50), strict=True):
+        sheet.column_dimensions[column].width = width
 
 
 def _fill_sheet(sheet: Any, columns: Sequence[str], rows: Sequence[Sequence[str]]) -> None:

@@ -134,9 +134,12 @@ class Target:
 class Applier:
     """Checks, saves, loads and restores one host's ruleset on this machine.
 
-    Made from the files :meth:`Target.render` wrote for the host; each method runs the
-    platform's own tools and raises :class:`~portplan._errors.ApplyError` (or
-    :class:`~portplan._errors.ToolError`) when they fail.
+    Made from the files :meth:`Target.render` wrote for the host.  What :meth:`snapshot` saves
+    is exactly what :meth:`load` changes (for nftables, portplan's own table; for iptables,
+    the filter tables and portplan's address sets), and :meth:`restore` puts it back from the
+    saved copy alone: the watchdog that restores an unconfirmed ruleset has nothing else.
+    Each method runs the platform's own tools and raises :class:`~portplan._errors.ApplyError`
+    (or :class:`~portplan._errors.ToolError`) when they fail.
     """
 
     def __init__(self, files: Mapping[str, str]) -> None:
@@ -147,13 +150,19 @@ class Applier:
         raise NotImplementedError
 
     def snapshot(self) -> dict[str, bytes]:
-        """The running ruleset, to restore it later."""
+        """What :meth:`load` is about to change, as it is now."""
         raise NotImplementedError
 
-    def load(self) -> None:
-        """Replace the running ruleset with the new one, atomically where the platform can."""
+    def prove_restorable(self, saved: Mapping[str, bytes]) -> None:
+        """Reload ``saved`` where it harms nothing (a network namespace of its own); raise
+        :class:`~portplan._errors.ApplyError` if it would not load, before anything changes."""
+        raise NotImplementedError
+
+    def load(self, saved: Mapping[str, bytes]) -> None:
+        """Replace the running ruleset with the new one, as one unit: if a part fails, what
+        was already loaded is restored from ``saved`` before the error is raised."""
         raise NotImplementedError
 
     def restore(self, saved: Mapping[str, bytes]) -> None:
-        """Put back a ruleset :meth:`snapshot` saved."""
+        """Put back what :meth:`snapshot` saved (needs no files: works on ``Applier({})``)."""
         raise NotImplementedError

@@ -6,11 +6,13 @@ import logging
 import shlex
 import shutil
 import subprocess
-from collections.abc import Sequence
+import tempfile
+from collections.abc import Mapping, Sequence
+from pathlib import Path
 
 from portplan._errors import ApplyError, ToolError
 
-__all__ = ["checked", "run"]
+__all__ = ["checked", "in_scratch_namespace", "run"]
 
 _log = logging.getLogger("portplan.apply")
 #: the Debian package of each tool apply runs, named when the tool is missing
@@ -51,3 +53,17 @@ def checked(argv: Sequence[str], data: bytes | None, what: str) -> bytes:
         _log.debug("%s exited %d: %s", argv[0], result.returncode, detail)
         raise ApplyError(f"{what} failed ({' '.join(argv)} exited {result.returncode}): {detail}")
     return result.stdout
+
+
+def in_scratch_namespace(files: Mapping[str, bytes], steps: Sequence[str], what: str) -> None:
+    """Run shell ``steps`` in a network namespace of their own, gone when they end, with
+    ``files`` written to the working folder: loading a ruleset there harms nothing.
+
+    Each step is a command line naming files of ``files`` (which are quoted by their
+    writer); :class:`ApplyError` naming ``what`` when one fails.
+    """
+    with tempfile.TemporaryDirectory(prefix="portplan-scratch-") as scratch:
+        for name, data in files.items():
+            Path(scratch, name).write_bytes(data)
+        script = "\n".join([f"cd {shlex.quote(scratch)}", *steps]).encode()
+        checked(["unshare", "--net", "sh", "-e", "-s"], script, what)

@@ -1,75 +1,145 @@
-"""Applying iptables rulesets: ``iptables-restore``/``ip6tables-restore`` (and ``ipset``) per
-address family."""
+"""Applying iptables rulesets: the IPv4 and IPv6 filter tables (``iptables-restore``,
+``ip6tables-restore``) and portplan's address sets (``ipset``), as one unit.
+
+Saved first: each family's filter table (``iptables-save -t filter``) and the members of each
+portplan address set that exists (``ipset save NAME``).  Loading is sets, then IPv4, then
+IPv6; when a step fails, everything is put back before the error is raised, so a host is
+never left half new (IPv4 new, IPv6 old).  Putting back reloads the saved filter tables, then
+refills each saved set (filled under a temporary name and swapped in, atomically) and removes
+the sets that did not exist before.
+"""
 
 from __future__ import annotations
 
-import shlex
-import tempfile
+import re
 from collections.abc import Mapping
-from pathlib import Path
 
-from portplan.targets.apply._commands import checked
+from portplan._errors import ApplyError
+from portplan.targets.apply._commands import checked, in_scratch_namespace, run
 from portplan.targets.base import Applier
 
 __all__ = ["IptablesApplier"]
 
-
-#: file suffix → (restore command, save command)
-_IPTABLES_TOOLS = {
-    ".v4": ("iptables-restore", "iptables-save"),
-    ".v6": ("ip6tables-restore", "ip6tables-save"),
+#: file suffix → (family key, restore command, save command)
+_FAMILIES = {
+    ".v4": ("v4", "iptables-restore", "iptables-save"),
+    ".v6": ("v6", "ip6tables-restore", "ip6tables-save"),
 }
+_RESTORE = {key: restore for key, restore, _save in _FAMILIES.values()}
+_SET_PREFIX = "set:"  #: saved key of a set's members (empty: the set did not exist)
+_ALL_SETS = "sets"  #: saved key of every set there is, for the scratch namespace only
+_CREATE = re.compile(r"^create (\S+) ", re.MULTILINE)
+
+
+def _portplan_sets(text: str) -> list[str]:
+    """The sets a portplan ``.ipset`` file fills (not its temporary ``_tmp`` ones)."""
+    return [name for name in _CREATE.findall(text) if not name.endswith("_tmp")]
+
+
+def _renamed(saved_set: bytes, name: str, temporary: str) -> bytes:
+    """``ipset save NAME`` output, rewritten to fill ``temporary`` (emptied first, should an
+    earlier attempt have left it) instead of ``name``."""
+    lines = []
+    for line in saved_set.decode().splitlines():
+        words = line.split(" ")
+        if len(words) >= 2 and words[0] in ("create", "add") and words[1] == name:
+            words[1] = temporary
+            lines.append(" ".join(words))
+            if words[0] == "create":
+                lines.append(f"flush {temporary}")
+    return ("\n".join(lines) + "\n").encode()
 
 
 class IptablesApplier(Applier):
-    """``iptables-restore``/``ip6tables-restore`` (and ``ipset``) per family."""
+    """``ipset``, ``iptables-restore`` and ``ip6tables-restore``, all or nothing."""
 
-    def _family_files(self) -> list[tuple[str, str, str]]:
+    def _families(self) -> list[tuple[str, str, str, str]]:
+        """(key, text, restore command, save command) of each family file, IPv4 first."""
         found = []
-        for name, text in self.files.items():
-            for suffix, (restore, save) in _IPTABLES_TOOLS.items():
+        for suffix, (key, restore, save) in _FAMILIES.items():
+            for name, text in self.files.items():
                 if name.endswith(suffix):
-                    found.append((text, restore, save))
+                    found.append((key, text, restore, save))
         return found
 
     def _ipsets(self) -> list[str]:
-        return [text for name, text in self.files.items() if name.endswith(".ipset")]
-
-    def _restore_ipsets(self) -> None:
-        for text in self._ipsets():
-            checked(["ipset", "restore", "-exist"], text.encode(), "creating address sets")
+        return [text for name, text in sorted(self.files.items()) if name.endswith(".ipset")]
 
     def check(self) -> None:
-        if not self._ipsets():
-            for text, restore, _save in self._family_files():
-                checked([restore, "--test"], text.encode(), f"{restore} --test")
-            return
         # `--test` needs the sets the rules name, and loading them here would swap the members
         # of the live sets: check in a network namespace of its own, gone when the check ends
-        with tempfile.TemporaryDirectory(prefix="portplan-check-") as scratch:
-            steps = []
-            for index, text in enumerate(self._ipsets()):
-                path = Path(scratch, f"{index}.ipset")
-                path.write_text(text)
-                steps.append(f"ipset restore -exist < {shlex.quote(str(path))}")
-            for index, (text, restore, _save) in enumerate(self._family_files()):
-                path = Path(scratch, f"{index}.rules")
-                path.write_text(text)
-                steps.append(f"{restore} --test < {shlex.quote(str(path))}")
-            script = "\n".join(steps).encode()
-            checked(["unshare", "--net", "sh", "-e", "-s"], script, "iptables-restore --test")
+        files: dict[str, bytes] = {}
+        steps = []
+        for index, text in enumerate(self._ipsets()):
+            files[f"{index}.ipset"] = text.encode()
+            steps.append(f"ipset restore -exist < {index}.ipset")
+        for key, text, restore, _save in self._families():
+            files[f"{key}.rules"] = text.encode()
+            steps.append(f"{restore} --test < {key}.rules")
+        in_scratch_namespace(files, steps, "iptables-restore --test")
 
     def snapshot(self) -> dict[str, bytes]:
-        return {
-            save: checked([save], None, "saving the ruleset")
-            for _text, _restore, save in self._family_files()
-        }
+        saved: dict[str, bytes] = {}
+        for key, _text, _restore, save in self._families():
+            saved[key] = checked([save, "-t", "filter"], None, "saving the filter table")
+        existing = set(checked(["ipset", "list", "-n"], None, "listing sets").decode().split())
+        for text in self._ipsets():
+            for name in _portplan_sets(text):
+                members = b""
+                if name in existing:
+                    members = checked(["ipset", "save", name], None, f"saving set {name}")
+                saved[_SET_PREFIX + name] = members
+        saved[_ALL_SETS] = checked(["ipset", "save"], None, "saving the address sets")
+        return saved
 
-    def load(self) -> None:
-        self._restore_ipsets()
-        for text, restore, _save in self._family_files():
-            checked([restore], text.encode(), f"applying with {restore}")
+    def prove_restorable(self, saved: Mapping[str, bytes]) -> None:
+        files = {"sets": saved.get(_ALL_SETS, b"")}
+        steps = ["ipset restore -exist < sets"]  # the sets the saved rules may name
+        for key, restore in _RESTORE.items():
+            if key in saved:
+                files[key] = saved[key]
+                steps.append(f"{restore} < {key}")
+        in_scratch_namespace(
+            files, steps, "reloading a copy of the running filter tables in a scratch namespace"
+        )
+
+    def load(self, saved: Mapping[str, bytes]) -> None:
+        try:
+            for text in self._ipsets():
+                checked(["ipset", "restore", "-exist"], text.encode(), "filling address sets")
+            for _key, text, restore, _save in self._families():
+                checked([restore], text.encode(), f"applying with {restore}")
+        except ApplyError as error:
+            try:
+                self.restore(saved)
+            except ApplyError as failed:
+                message = f"{error}; and putting back the previous one failed: {failed}"
+                raise ApplyError(message) from failed
+            raise ApplyError(f"{error}; the previous ruleset is back, both families") from error
 
     def restore(self, saved: Mapping[str, bytes]) -> None:
-        for _text, restore, save in self._family_files():
-            checked([restore], saved[save], f"restoring with {restore}")
+        failures = []
+        for key, restore in _RESTORE.items():  # rules first: then no rule names a new set
+            if key in saved:
+                result = run([restore], saved[key])
+                if result.returncode != 0:
+                    failures.append(f"{restore}: {result.stderr.decode(errors='replace')}")
+        for key, members in saved.items():
+            if not key.startswith(_SET_PREFIX):
+                continue
+            name = key[len(_SET_PREFIX) :]
+            if members:
+                temporary = f"{name[:27]}_rb"
+                script = (
+                    _renamed(members, name, temporary)
+                    + f"swap {temporary} {name}\ndestroy {temporary}\n".encode()
+                )
+                result = run(["ipset", "restore", "-exist"], script)
+            else:
+                result = run(["ipset", "destroy", name])
+                if b"does not exist" in result.stderr:
+                    continue
+            if result.returncode != 0:
+                failures.append(f"ipset {name}: {result.stderr.decode(errors='replace')}")
+        if failures:
+            raise ApplyError("restoring failed: " + "; ".join(f.strip() for f in failures))

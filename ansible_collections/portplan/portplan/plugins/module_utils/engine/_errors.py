@@ -29,6 +29,8 @@ __all__ = [
     "InputError",
     "LockoutError",
     "ModelPath",
+    "OutputError",
+    "OverlayError",
     "PlanError",
     "PluginError",
     "PortplanError",
@@ -145,6 +147,12 @@ class VerifyError(PortplanError, ValueError):
     """A verification that cannot start: an unknown flow, no planned flow from this machine."""
 
 
+class OverlayError(PortplanError, ValueError):
+    """A results document (the JSON of ``verify``, and later ``audit`` or ``diff``) that a
+    report cannot overlay: not JSON, an unknown kind, a format version this portplan does not
+    read, or a field missing or of the wrong type."""
+
+
 class LockoutError(PortplanError, ValueError):
     """Applying the ruleset could lock the operators out; nothing was changed.
 
@@ -167,6 +175,11 @@ class ToolError(PortplanError, RuntimeError):
 
 class ApplyError(ToolError):
     """Applying or restoring a ruleset failed on this machine."""
+
+
+class OutputError(PortplanError, RuntimeError):
+    """An output could not be written (a full disk, a read-only file system, no permission);
+    nothing of it is left behind."""
 
 
 class PluginError(PortplanError, RuntimeError):

@@ -13,6 +13,7 @@ firewall drops (the kernel swallows its EPERM) from one lost on the way.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
@@ -164,16 +165,22 @@ async def _probe_pass(
             running.add(task)
             task.add_done_callback(running.discard)
 
-    for address in queues:
-        fill(address)
-    for _ in range(len(items)):
-        index, result, state = await finished.get()
-        state.busy -= 1
-        if isinstance(result, BaseException):
-            raise result
-        state.completed(result)
-        done(index, result)
-        fill(result.probe.address)
+    try:
+        for address in queues:
+            fill(address)
+        for _ in range(len(items)):
+            index, result, state = await finished.get()
+            state.busy -= 1
+            if isinstance(result, BaseException):
+                raise result
+            state.completed(result)
+            done(index, result)
+            fill(result.probe.address)
+    finally:  # cut short (the deadline): no probe goes on, every socket is closed
+        for task in running:
+            task.cancel()
+        if running:
+            await asyncio.gather(*running, return_exceptions=True)
 
 
 async def probe_all(
@@ -183,8 +190,12 @@ async def probe_all(
     concurrency: int = 2048,
     second_look: bool = True,
     progress: Callable[[PortResult], None] | None = None,
+    deadline: float | None = None,
 ) -> list[PortResult]:
     """Probe every port, then look again at the silent ones; results in input order.
+
+    ``deadline`` (a :func:`time.monotonic` time) ends the whole run: a port not settled by
+    then is ``unfinished``, with what was seen of it (silence on a first look, or nothing).
 
     First pass: every port, at most ``concurrency`` at once and, per destination address, a
     window that starts at :data:`PER_DESTINATION` and grows while probes complete (see
@@ -210,10 +221,12 @@ async def probe_all(
     }
     results: list[PortResult | None] = [None] * len(probes)
     silent: dict[str, list[int]] = {}
+    seen: dict[int, PortResult] = {}  #: first-look silence, kept for a deadline's report
 
     def first(index: int, result: PortResult) -> None:
         if result.outcome in _SILENT and second_look:
             silent.setdefault(result.probe.address, []).append(index)
+            seen[index] = result
             return
         if result.outcome in _SILENT:
             note = f"{result.evidence.note}; not probed again (--no-second-look)"
@@ -222,16 +235,40 @@ async def probe_all(
         if progress is not None:
             progress(result)
 
-    await _probe_pass(
-        list(enumerate(probes)), states, everyone, lambda s: s.timeout(timeout), first
-    )
-    await asyncio.gather(
-        *(
-            _second_look(states[address], indices, probes, results, everyone, timeout, progress)
-            for address, indices in silent.items()
+    async def look() -> None:
+        await _probe_pass(
+            list(enumerate(probes)), states, everyone, lambda s: s.timeout(timeout), first
         )
-    )
+        await asyncio.gather(
+            *(
+                _second_look(states[address], ixs, probes, results, everyone, timeout, progress)
+                for address, ixs in silent.items()
+            )
+        )
+
+    if deadline is None:
+        await look()
+    else:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(look(), max(0.0, deadline - time.monotonic()))
+    for index, result in enumerate(results):
+        if result is None:
+            results[index] = unfinished = _unfinished(probes[index], seen.get(index))
+            if progress is not None:
+                progress(unfinished)
     return [r for r in results if r is not None]
+
+
+def _unfinished(probe: PortProbe, silent: PortResult | None) -> PortResult:
+    """The result of a port the deadline came before: what was seen, and that it is open."""
+    if silent is None:
+        return PortResult(
+            probe=probe,
+            outcome=Outcome.UNFINISHED,
+            evidence=Evidence(attempts=0, note="not probed before the deadline (--deadline)"),
+        )
+    note = f"silent on the first look ({silent.outcome.value} so far); the deadline came first"
+    return replace(silent, outcome=Outcome.UNFINISHED, evidence=replace(silent.evidence, note=note))
 
 
 async def _second_look(

@@ -22,7 +22,8 @@ from dataclasses import dataclass
 from typing import cast
 
 from ansible_collections.portplan.portplan.plugins.module_utils.engine.model.protocol import Protocol
-from ansible_collections.portplan.portplan.plugins.module_utils.engine.probe.engine import family_of
+from ansible_collections.portplan.portplan.plugins.module_utils.engine.probe.engine import FD_RESERVE
+from ansible_collections.portplan.portplan.plugins.module_utils.engine.probe.outcomes import family_of, raise_fd_limit
 
 
 __all__ = [
@@ -138,8 +139,10 @@ async def serve(
 
     Returns the bindings that listened and those that could not, with the reason (a port in
     use is reported, never taken over).  ``ready`` is called with the same two lists once
-    every socket is bound, before the wait.
+    every socket is bound, before the wait; with none bound, there is no wait.  The open-files
+    limit is raised first, as far as the hard limit lets, to hold one socket per binding.
     """
+    raise_fd_limit(len(bindings) + FD_RESERVE)
     loop = asyncio.get_running_loop()
     opened: list[Binding] = []
     failed: list[tuple[Binding, str]] = []
@@ -164,6 +167,8 @@ async def serve(
             opened.append(binding)
         if ready is not None:
             ready(list(opened), list(failed))
+        if not opened:  # nothing to listen on: nothing to wait for
+            return opened, failed
         waiter = stop or asyncio.Event()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(waiter.wait(), timeout=duration)

@@ -38,6 +38,7 @@ class Outcome(StrEnum):
     NO_ROUTE = "no-route"  #: ENETUNREACH: no route, or ICMP net-unreachable
     DNS_ERROR = "dns-error"  #: a name did not resolve
     LOCAL_ERROR = "local-error"  #: the source itself failed (EMFILE, EADDRNOTAVAIL, EPERM...)
+    UNFINISHED = "unfinished"  #: the run's deadline came before this port was settled
     #: ``verify --inventory``: Ansible could not reach the source host (nothing was probed)
     SOURCE_UNREACHABLE = "source-unreachable"
     #: ``verify --inventory``: the source was reached but probing there failed or never ran

@@ -12,12 +12,13 @@ pydantic).  :class:`CheckRow` is what both offer.
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Container
 from dataclasses import dataclass
 from typing import Protocol as _Protocol
 
 from ansible_collections.portplan.portplan.plugins.module_utils.engine.model.protocol import Protocol
 
-__all__ = ["CheckRow", "RemoteRow"]
+__all__ = ["CheckRow", "PortRanges", "RemoteRow"]
 
 _Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -47,7 +48,20 @@ class CheckRow(_Protocol):
     def protocol(self) -> Protocol: ...
 
     @property
+    def ports(self) -> Container[int]: ...  # every port the plan holds for the row
+
+    @property
     def app_protocol(self) -> str | None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class PortRanges:
+    """Every port of a planned row, as inclusive ranges (first, last)."""
+
+    ranges: tuple[tuple[int, int], ...]
+
+    def __contains__(self, port: object) -> bool:
+        return isinstance(port, int) and any(a <= port <= b for a, b in self.ranges)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -62,3 +76,4 @@ class RemoteRow:
     destination_addresses: tuple[_Network, ...]
     protocol: Protocol
     app_protocol: str | None
+    ports: PortRanges  #: every port the plan holds for the row (probed ones may be a sample)

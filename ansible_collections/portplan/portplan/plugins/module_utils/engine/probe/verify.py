@@ -17,11 +17,13 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from itertools import chain
 
 from ansible_collections.portplan.portplan.plugins.module_utils.engine._errors import VerifyError
+from ansible_collections.portplan.portplan.plugins.module_utils.engine.model.addresses import network_text, special_kind
 from ansible_collections.portplan.portplan.plugins.module_utils.engine.model.protocol import Protocol
 from ansible_collections.portplan.portplan.plugins.module_utils.engine.probe.dns import DNS_TIMEOUT, NameLookup, resolve_names
 from ansible_collections.portplan.portplan.plugins.module_utils.engine.probe.engine import (
@@ -42,6 +44,7 @@ __all__ = [
     "FlowCheck",
     "Skipped",
     "Verification",
+    "default_deadline",
     "plan_checks",
     "run_checks",
     "verify",
@@ -129,19 +132,36 @@ def plan_checks(
             if len(chosen) < len(ports)
             else None
         )
+        special = [
+            f"{network_text(n)} ({kind.value})"
+            for n in row.destination_addresses
+            if (kind := special_kind(n)) is not None
+        ]
         targets = (
             ["127.0.0.1"]
             if row.loopback
-            else [a for a in (single_address(n) for n in row.destination_addresses) if a]
+            else [
+                a
+                for n in row.destination_addresses
+                if special_kind(n) is None and (a := single_address(n))
+            ]
         )
-        if not targets:
+        if special and not row.loopback:
             skipped.append(
                 Skipped(
                     row=row,
-                    reason="the destination is a network, not one "
-                    "address: probe it from a member with --from",
+                    reason=f"special-purpose destination {', '.join(special)}: never probed",
                 )
             )
+        if not targets:
+            if not special:
+                skipped.append(
+                    Skipped(
+                        row=row,
+                        reason="the destination is a network, not one "
+                        "address: probe it from a member with --on",
+                    )
+                )
             continue
         dns_name = None if row.loopback else plan.hosts[row.destination].dns_name
         # UDP probes carry the `portplan listen` token, which its listeners answer
@@ -257,12 +277,15 @@ async def run_checks(
     secrets: Mapping[str, bytes],
     identify_services: bool = True,
     progress: Callable[[PortResult], None] | None = None,
+    deadline: float | None = None,
 ) -> None:
     """Resolve names, probe every check, then identify what answers; follow the RPC mapper.
 
     Destination names are resolved first, each within the probe ``timeout`` but at least
     :data:`DNS_TIMEOUT`; checks that DNS alone decides
-    (``dns-error``) are never probed.
+    (``dns-error``) are never probed.  The dynamic ports an RPC endpoint mapper names are
+    probed when the plan holds them, and only named otherwise.  ``deadline`` (a
+    :func:`time.monotonic` time) ends the run: ports not settled are ``unfinished``.
     """
     await resolve_checks(checks, timeout=max(DNS_TIMEOUT, timeout))
     pending = [c for c in checks if c.result is None]
@@ -272,10 +295,12 @@ async def run_checks(
         concurrency=concurrency,
         second_look=second_look,
         progress=progress,
+        deadline=deadline,
     )
     attach(pending, results)
     gate = asyncio.Semaphore(max(1, min(concurrency, 32)))
     extra: list[FlowCheck] = []
+    probed = {(c.row.key, c.probe.address, c.probe.port) for c in checks}
 
     async def follow(check: FlowCheck) -> None:
         async with gate:
@@ -315,7 +340,15 @@ async def run_checks(
                 )
             check.identification = found
             ports = found.details.get("dynamic_ports", "")
+            outside = []
             for port in (int(p) for p in ports.split(",") if p.strip().isdigit()):
+                key = (check.row.key, check.probe.address, port)
+                if key in probed:
+                    continue
+                if port not in check.row.ports:  # the plan does not hold it: named, not probed
+                    outside.append(port)
+                    continue
+                probed.add(key)
                 follow_up = FlowCheck(
                     row=check.row,
                     probe=replace(check.probe, port=port),
@@ -324,8 +357,23 @@ async def run_checks(
                 )
                 follow_up.notes.append("dynamic RPC port named by the endpoint mapper")
                 extra.append(follow_up)
+            if outside:
+                shown = ", ".join(map(str, outside[:10])) + (", ..." if len(outside) > 10 else "")
+                check.notes.append(
+                    f"the endpoint mapper names {len(outside)} port(s) the plan does not hold "
+                    f"(not probed): {shown}"
+                )
 
-    await asyncio.gather(*(follow(c) for c in pending))
+    following = asyncio.gather(*(follow(c) for c in pending))
+    if deadline is None:
+        await following
+    else:
+        try:
+            await asyncio.wait_for(following, max(0.0, deadline - time.monotonic()))
+        except TimeoutError:
+            for check in pending:
+                if check.identification is None and check.outcome is Outcome.OPEN:
+                    check.notes.append("not identified: the deadline came first")
     if extra:
         attach(
             extra,
@@ -334,9 +382,26 @@ async def run_checks(
                 timeout=timeout,
                 concurrency=concurrency,
                 second_look=second_look,
+                deadline=deadline,
             ),
         )
         checks.extend(extra)
+
+
+#: the longest a verification runs unless told otherwise (``--deadline``), in seconds
+MAX_DEFAULT_DEADLINE = 3600.0
+
+
+def default_deadline(checks: Sequence[FlowCheck]) -> float:
+    """How long a run of ``checks`` may take, unless told: a minute, plus 1.5 s for every
+    port of the busiest destination (an ICMP rate limit answers one a second), at most
+    :data:`MAX_DEFAULT_DEADLINE`."""
+    per_destination: dict[str, int] = {}
+    for check in checks:
+        address = check.probe.address
+        per_destination[address] = per_destination.get(address, 0) + 1
+    busiest = max(per_destination.values(), default=0)
+    return min(MAX_DEFAULT_DEADLINE, 60.0 + 1.5 * busiest)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -365,6 +430,7 @@ def verify(
     identify_services: bool = True,
     secrets: Mapping[str, bytes] | None = None,
     progress: Callable[[int, int], None] | None = None,
+    deadline: float | None = None,
 ) -> Verification:
     """Probe, from this machine, every planned flow that starts on ``sources``.
 
@@ -372,7 +438,9 @@ def verify(
     this machine's addresses belongs to.  ``flows`` limits the probes to those flow ids.
     Only addresses the plan holds are probed.  Blocks until every probe has an outcome;
     :class:`VerifyError` when there is nothing to verify from here.  ``progress`` is called
-    with (probes done, probes planned) as probes complete.
+    with (probes done, probes planned) as probes complete.  ``deadline`` bounds the whole
+    run, in seconds (default: :func:`default_deadline`); ports not settled by then are
+    ``unfinished`` (and fail).
     """
     local = local_addresses()
     if sources is None:
@@ -388,6 +456,8 @@ def verify(
     checks, skipped = plan_checks(plan, sources, flows=flows, local=local)
     if not checks and not skipped:
         raise VerifyError(f"no planned flow starts on {', '.join(sources)}")
+    seconds = default_deadline(checks) if deadline is None else deadline
+    ends = time.monotonic() + seconds
     step = None
     if progress is not None:
         report, total, done = progress, len(checks), [0]
@@ -405,6 +475,7 @@ def verify(
             secrets=secrets or {},
             identify_services=identify_services,
             progress=step,
+            deadline=ends,
         )
     )
     return Verification(sources=tuple(sources), checks=tuple(checks), skipped=tuple(skipped))

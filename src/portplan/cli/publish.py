@@ -1,0 +1,93 @@
+"""``portplan report``: a deployment as one self-contained HTML page, with the results of
+``verify`` (and of every other kind of results document a report can overlay) laid on it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from portplan._errors import InputError
+from portplan.cli._files import read_input, write_output
+from portplan.cli._options import common_options, log, option, output_option
+from portplan.cli._plan import load_plan
+from portplan.cli.diagram import layout_timeout_option
+from portplan.load.reading import read_text
+from portplan.publish import OVERLAY_READERS, Overlay, overlay_rows, read_overlay
+from portplan.report.html import PAPER_SIZES, html_report
+
+__all__ = ["report_cmd"]
+
+
+def _overlay_options(function: Any) -> Any:
+    """``--verify FILE`` (repeatable), and one such option for every other kind of results
+    document a report can overlay, named after the kind."""
+    for kind, reader in sorted(OVERLAY_READERS.items(), reverse=True):
+        function = option(
+            f"--{kind}",
+            f"overlay_{kind}",
+            multiple=True,
+            type=click.Path(path_type=Path, dir_okay=False),
+            metavar="RESULTS.json",
+            help=f"Lay these results on the flows ({reader.made_by}; repeatable: one per "
+            "machine it ran on; '-': standard input).",
+        )(function)
+    return function
+
+
+@click.command("report")
+@click.argument("deployment", type=click.Path(path_type=Path))
+@_overlay_options
+@option(
+    "--paper",
+    type=click.Choice(sorted(PAPER_SIZES)),
+    default="a4",
+    show_default=True,
+    help="Page size when the report is printed.",
+)
+@layout_timeout_option
+@output_option("Write the HTML to PATH ('-': standard output).")
+@common_options
+def report_cmd(
+    deployment: Path,
+    paper: str,
+    layout_timeout: float,
+    output: str | None,
+    overwrite: bool,
+    **overlays: Any,
+) -> None:
+    """Write DEPLOYMENT as one self-contained HTML page: summary, diagram, tables, overlays.
+
+    The page holds a summary (products, vendor documents, hosts, flows, openings per
+    firewall), diagrams by component, host and zone (select an arrow or a box to filter the
+    tables to its rows), the vendor tables in the vendor's shape, the flow matrix (search,
+    sort, filter by component, host, zone, protocol, port, condition; an anchor per flow id),
+    the vendor rows this deployment does not need and why, and each overlay's outcome per
+    flow with its evidence. It needs no network when opened and prints on A4 or Letter.
+    """
+    plan, read = load_plan(deployment)
+    loaded: list[Overlay] = []
+    inputs = list(read)
+    for kind in sorted(OVERLAY_READERS):
+        for path in overlays[f"overlay_{kind}"]:
+            name, text = read_input(path)
+            if text is None:
+                text, problems = read_text(path)
+                if text is None:
+                    raise InputError(problems)
+            loaded.append(read_overlay(text, str(name), kind))
+            inputs.append(path)
+    found = overlay_rows(plan, loaded)
+    if found.unmatched:
+        log.warning(
+            "%d findings name no row of this plan (made from another deployment?); the "
+            "report lists them apart",
+            len(found.unmatched),
+        )
+    write_output(
+        output,
+        html_report(plan, loaded, paper=paper, layout_timeout=layout_timeout).encode(),
+        inputs,
+        overwrite=overwrite,
+    )

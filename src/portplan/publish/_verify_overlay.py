@@ -1,0 +1,94 @@
+"""The overlay of ``portplan verify --format json``: each probe's outcome on its flow's row."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from portplan.publish._findings import Document, Finding, Overlay
+from portplan.publish._model import Status
+
+__all__ = ["VerifyReader"]
+
+_TEXT = (str, type(None))
+
+
+def _evidence(doc: Document, check: Mapping[str, Any], where: str) -> str:
+    """``tcp/1433 192.0.2.20: filtered; no answer; 2 attempts; 1000 ms``."""
+    address = doc.get(check, "address", _TEXT, where) or doc.get(check, "dns_name", _TEXT, where)
+    protocol = doc.get(check, "protocol", str, where)
+    port = doc.get(check, "port", int, where)
+    outcome = doc.get(check, "outcome", _TEXT, where) or "not probed"
+    parts = [f"{protocol}/{port} {address or ''}".rstrip() + f": {outcome}"]
+    evidence = doc.get(check, "evidence", (dict, type(None)), where)
+    if evidence is not None:
+        here = f"{where}.evidence"
+        for key in ("errno", "icmp", "note"):
+            value = doc.get(evidence, key, _TEXT, here)
+            if value:
+                parts.append(value)
+        attempts = doc.get(evidence, "attempts", int, here)
+        if attempts > 1:
+            parts.append(f"{attempts} attempts")
+        parts.append(f"{doc.get(evidence, 'elapsed_ms', (int, float), here):g} ms")
+    ident = doc.get(check, "identification", (dict, type(None)), where)
+    if ident is not None:
+        here = f"{where}.identification"
+        if not doc.get(ident, "matches", bool, here):
+            found = doc.get(ident, "protocol", _TEXT, here)
+            parts.append(
+                f"expected {doc.get(ident, 'expected', str, here)}, {found or 'nothing'} answered"
+            )
+        error = doc.get(ident, "error", _TEXT, here)
+        if error:
+            parts.append(error)
+    parts.extend(str(n) for n in doc.get(check, "notes", list, where))
+    return "; ".join(parts)
+
+
+class VerifyReader:
+    """Reads ``verify`` documents: a passed probe passes its row, a failed one fails it, a row
+    not probed is marked unchecked with the reason."""
+
+    kind = "verify"
+    title = "Verification"
+    majors = frozenset({1})
+    made_by = "portplan verify DEPLOYMENT --format json -o RESULTS.json"
+
+    def read(self, document: Document) -> Overlay:
+        findings = []
+        for where, check in document.items("checks"):
+            passed = document.get(check, "passed", bool, where)
+            findings.append(
+                Finding(
+                    flow=document.get(check, "flow", str, where),
+                    source=document.get(check, "source", str, where),
+                    destination=document.get(check, "destination", str, where),
+                    protocol=document.get(check, "protocol", str, where),
+                    status=Status.PASSED if passed else Status.FAILED,
+                    outcome=document.get(check, "outcome", _TEXT, where) or "not probed",
+                    evidence=_evidence(document, check, where),
+                )
+            )
+        skipped = document.items("not_probed")
+        for where, item in skipped:
+            findings.append(
+                Finding(
+                    flow=document.get(item, "flow", str, where),
+                    source=None,
+                    destination=document.get(item, "destination", str, where),
+                    protocol=None,
+                    status=Status.UNCHECKED,
+                    outcome="not probed",
+                    evidence=document.get(item, "reason", str, where),
+                )
+            )
+        passed = sum(f.status is Status.PASSED for f in findings)
+        failed = sum(f.status is Status.FAILED for f in findings)
+        return Overlay(
+            kind=self.kind,
+            title=self.title,
+            origin=document.origin,
+            summary=f"{passed} passed, {failed} failed, {len(skipped)} not probed",
+            findings=tuple(findings),
+        )

@@ -1,0 +1,144 @@
+"""A diagram as Graphviz DOT text, written here byte for byte (golden files compare it).
+
+Left to right, zones (or main components) as clusters, edge labels placed by ``dot`` as
+nodes of their own (so they do not overlap), conditional flows dashed, external systems,
+clients and ingress proxies each in a shape of their own, and overlay statuses as edge colours.
+Every node and edge carries an ``id`` (prefixed, so that several diagrams fit one page) and a
+tooltip, which Graphviz keeps in its SVG.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Sequence
+
+from portplan.publish._model import Diagram, Edge, NodeKind, Status
+
+__all__ = ["STATUS_COLOURS", "dot_text", "wrap_label"]
+
+FONT = "DejaVu Sans"
+#: shape, fill and border of each kind of node (text is black on every fill: contrast >= 7:1)
+_NODE_STYLE: dict[NodeKind, tuple[str, str, str]] = {
+    NodeKind.COMPONENT: ("box", "#dbe9f6", "#1f4e78"),
+    NodeKind.EXTERNAL: ("box3d", "#e7e6e6", "#404040"),
+    NodeKind.CLIENT: ("ellipse", "#fff2cc", "#7f6000"),
+    NodeKind.INGRESS: ("hexagon", "#e2f0d9", "#385723"),
+    NodeKind.GROUP: ("folder", "#f2f2f2", "#404040"),
+    NodeKind.ZONE: ("box", "#dbe9f6", "#1f4e78"),
+}
+#: edge colours of overlay statuses (and of edges without one)
+STATUS_COLOURS: dict[Status | None, str] = {
+    Status.FAILED: "#c00000",
+    Status.WARNING: "#b35900",
+    Status.UNCHECKED: "#7f7f7f",
+    Status.PASSED: "#2e7d32",
+    None: "#404040",
+}
+#: edge labels and node lines wrap at this many characters
+_WRAP = 34
+
+
+def quote(text: str) -> str:
+    """A DOT double-quoted string: backslashes and quotes escaped, line breaks as ``\\n``."""
+    escaped = text.replace("\\", "\\\\").replace('"', '\\"')
+    return '"' + escaped.replace("\r", "").replace("\n", "\\n") + '"'
+
+
+def wrap_label(parts: Sequence[str], width: int = _WRAP) -> list[str]:
+    """Label lines: each part on its own line, long parts broken after a comma."""
+    lines: list[str] = []
+    for part in parts:
+        lines.extend(textwrap.wrap(part, width, break_long_words=False, break_on_hyphens=False))
+    return lines
+
+
+def _attributes(values: dict[str, str]) -> str:
+    return "[" + ", ".join(f"{k}={quote(v)}" for k, v in values.items()) + "]"
+
+
+def _edge_attributes(edge: Edge, edge_id: str) -> dict[str, str]:
+    values = {
+        "id": edge_id,
+        "class": "edge-" + (edge.status.value if edge.status else "plain"),
+        "label": "\n".join(wrap_label(edge.label)),
+        "tooltip": edge.tooltip,
+        "color": STATUS_COLOURS[edge.status],
+    }
+    if edge.status is not None:
+        values["fontcolor"] = STATUS_COLOURS[edge.status]
+    if edge.status is Status.FAILED:
+        values["penwidth"] = "2.4"
+    if edge.conditional:
+        values["style"] = "dashed"
+    return values
+
+
+def dot_text(diagram: Diagram, *, id_prefix: str = "") -> str:
+    """The DOT source of ``diagram``; node and edge ids are ``{id_prefix}n{i}`` and
+    ``{id_prefix}e{i}`` in the diagram's order."""
+    out = [
+        f"digraph {quote(diagram.title)} {{",
+        "  graph "
+        + _attributes(
+            {
+                "rankdir": "LR",
+                "fontname": FONT,
+                "fontsize": "12",
+                "label": diagram.title,
+                "labelloc": "t",
+                "nodesep": "0.3",
+                "ranksep": "0.8",
+                "newrank": "true",
+                "outputorder": "edgesfirst",
+            }
+        )
+        + ";",
+        "  node "
+        + _attributes(
+            {"fontname": FONT, "fontsize": "10", "style": "filled", "margin": "0.12,0.06"}
+        )
+        + ";",
+        "  edge " + _attributes({"fontname": FONT, "fontsize": "9", "arrowsize": "0.7"}) + ";",
+    ]
+    ids = {node.id: f"{id_prefix}n{index}" for index, node in enumerate(diagram.nodes)}
+    by_cluster: dict[str | None, list[str]] = {}
+    for node in diagram.nodes:
+        shape, fill, border = _NODE_STYLE[node.kind]
+        lines = [node.label[0], *(w for line in node.label[1:] for w in wrap_label((line,)))]
+        attributes = {
+            "id": ids[node.id],
+            "class": f"node-{node.kind.value}",
+            "label": "\n".join(lines),
+            "tooltip": node.tooltip,
+            "shape": shape,
+            "fillcolor": fill,
+            "color": border,
+        }
+        if node.kind in (NodeKind.COMPONENT, NodeKind.ZONE):
+            attributes["style"] = "rounded,filled"
+        by_cluster.setdefault(node.cluster, []).append(
+            f"{quote(node.id)} {_attributes(attributes)};"
+        )
+    for index, cluster in enumerate(diagram.clusters):
+        out.append(f"  subgraph {quote(f'cluster_{index}')} {{")
+        out.append(
+            "    graph "
+            + _attributes(
+                {
+                    "id": f"{id_prefix}c{index}",
+                    "label": cluster.label,
+                    "style": "rounded,dashed",
+                    "color": "#7f7f7f",
+                    "fontcolor": "#404040",
+                }
+            )
+            + ";"
+        )
+        out.extend(f"    {line}" for line in by_cluster.pop(cluster.id, []))
+        out.append("  }")
+    out.extend(f"  {line}" for lines in by_cluster.values() for line in lines)
+    for index, edge in enumerate(diagram.edges):
+        attributes = _edge_attributes(edge, f"{id_prefix}e{index}")
+        out.append(f"  {quote(edge.source)} -> {quote(edge.target)} {_attributes(attributes)};")
+    out.append("}")
+    return "\n".join(out) + "\n"

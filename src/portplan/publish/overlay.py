@@ -1,0 +1,114 @@
+"""Overlays: what results documents (the JSON of ``verify``; ``audit`` and ``diff`` when they
+exist) say about each flow of a plan, read from the document's ``kind``.
+
+A reader per kind lives in :data:`OVERLAY_READERS`; adding a kind is adding its reader there
+(and the report command gains an option named after it).  A document of a kind without a
+reader, or of a ``format_version`` major its reader does not know, is refused with an
+:class:`~portplan._errors.OverlayError` rather than read in part.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from portplan._errors import OverlayError
+from portplan.plan import Plan
+from portplan.publish._findings import Document, Finding, Overlay, OverlayReader
+from portplan.publish._model import Status, worst
+from portplan.publish._verify_overlay import VerifyReader
+
+__all__ = [
+    "OVERLAY_READERS",
+    "Finding",
+    "Overlay",
+    "OverlayReader",
+    "RowFindings",
+    "overlay_rows",
+    "read_overlay",
+]
+
+#: the reader of each kind of results document a report can overlay, by ``kind``
+OVERLAY_READERS: Mapping[str, OverlayReader] = {reader.kind: reader for reader in (VerifyReader(),)}
+
+
+def read_overlay(text: str, origin: str, kind: str | None = None) -> Overlay:
+    """The findings of the results document ``text`` (read from ``origin``, named in errors);
+    ``kind``: the kind the caller asked for (``--verify`` wants ``verify``)."""
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise OverlayError(
+            f"{origin}:{exc.lineno}:{exc.colno}: not JSON ({exc.msg}); give the output of "
+            "a portplan command with --format json"
+        ) from None
+    if not isinstance(data, dict) or "format_version" not in data or "kind" not in data:
+        raise OverlayError(
+            f"{origin}: not a portplan JSON document (it has no format_version and kind)"
+        )
+    found = data["kind"]
+    readers = ", ".join(sorted(OVERLAY_READERS))
+    if kind is not None and found != kind:
+        wanted = OVERLAY_READERS[kind]
+        raise OverlayError(
+            f"{origin}: a {found!r} document, but --{kind} reads {kind!r} documents "
+            f"(made by {wanted.made_by})"
+        )
+    reader = OVERLAY_READERS.get(found) if isinstance(found, str) else None
+    if reader is None:
+        raise OverlayError(
+            f"{origin}: a report cannot overlay a {found!r} document; it reads: {readers}"
+        )
+    version = data["format_version"]
+    major, _, minor = str(version).partition(".")
+    if not (major.isdigit() and minor.isdigit()):
+        raise OverlayError(f"{origin}: format_version {version!r} is not MAJOR.MINOR")
+    if int(major) not in reader.majors:
+        known = ", ".join(f"{m}.x" for m in sorted(reader.majors))
+        raise OverlayError(
+            f"{origin}: format_version {version} of {found!r} documents is not one this "
+            f"portplan reads ({known}); make the report with the portplan that wrote it"
+        )
+    return reader.read(Document(data, origin))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RowFindings:
+    """The overlays laid on a plan: each row's findings and worst status, and the findings
+    that name no row of this plan (made from another deployment, or an older plan)."""
+
+    findings: Mapping[int, tuple[tuple[Overlay, Finding], ...]]
+    status: Mapping[int, Status]
+    unmatched: tuple[tuple[Overlay, Finding], ...]
+
+
+def overlay_rows(plan: Plan, overlays: Sequence[Overlay]) -> RowFindings:
+    """Lay ``overlays`` on the rows of ``plan``."""
+    by_key: dict[str, list[int]] = {}
+    for index, row in enumerate(plan.rows):
+        by_key.setdefault(row.key, []).append(index)
+    found: dict[int, list[tuple[Overlay, Finding]]] = {}
+    unmatched = []
+    for overlay in overlays:
+        for finding in overlay.findings:
+            hits = [
+                i
+                for i in by_key.get(finding.flow, ())
+                if finding.matches(
+                    plan.rows[i].key,
+                    plan.rows[i].source,
+                    plan.rows[i].destination,
+                    plan.rows[i].protocol.value,
+                )
+            ]
+            for index in hits:
+                found.setdefault(index, []).append((overlay, finding))
+            if not hits:
+                unmatched.append((overlay, finding))
+    status = {i: worst(f.status for _o, f in items) for i, items in sorted(found.items())}
+    return RowFindings(
+        findings={i: tuple(items) for i, items in sorted(found.items())},
+        status={i: s for i, s in status.items() if s is not None},
+        unmatched=tuple(unmatched),
+    )

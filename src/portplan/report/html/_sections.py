@@ -1,0 +1,317 @@
+"""The report's sections of text and tables: the summary, the vendor tables, the flow matrix
+with its overlays, the rows the deployment does not need, and findings that name no row."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from portplan.plan import MANAGEMENT, Plan, PlannedFlow
+from portplan.publish import Overlay, RowFindings
+from portplan.report.columns import excluded, matrix_rows, openings
+from portplan.report.html._markup import Cell, Row, data_table, el, filter_bar, text
+from portplan.report.show import show_tables
+
+__all__ = [
+    "matrix_section",
+    "not_needed_section",
+    "summary_section",
+    "unmatched_section",
+    "vendor_section",
+]
+
+_MARKS = {"failed": "✘", "warning": "!", "unchecked": "?", "passed": "✔"}
+
+
+def flow_anchor(key: str) -> str:
+    """The id of a flow's first row (``flow-shopping-6.1/website-https``)."""
+    return f"flow-{key}"
+
+
+def summary_section(plan: Plan, overlays: Sequence[Overlay]) -> str:
+    rows = matrix_rows(plan)
+    products: list[Row] = [
+        (
+            [
+                text(p.name),
+                text(p.version),
+                text(p.vendor or ""),
+                text(p.document.title),
+                text(p.document.source or ""),
+            ],
+            {},
+        )
+        for p in plan.products.values()
+    ]
+    flows = {(r.product, r.flow_id) for r in plan.rows}
+    with_flows = {h for r in plan.rows for h in (r.source, r.destination)}
+    opening = {(r.destination, r.protocol.value, str(r.ports)) for r in plan.rows}
+    facts = [
+        ("Deployment", text(plan.deployment)),
+        (
+            "Hosts",
+            f"{len(plan.hosts)} ({len(with_flows)} with flows)",
+        ),
+        (
+            "Flows",
+            f"{len(flows)} flows of {len(plan.decisions)} needed, giving {len(plan.rows)} rows "
+            "(source host, destination host, protocol)",
+        ),
+        ("Ports to open", f"{len(opening)} (destination host, protocol, ports) openings"),
+    ]
+    facts.extend((o.title, f"{text(o.summary)} ({text(o.origin)})") for o in overlays)
+    firewall_rows: list[Row] = [
+        ([text(kind), text(name), (str(count), {"data_sort": f"{count:09d}"})], {})
+        for kind, name, count in openings(rows)
+    ]
+    warnings = "".join(el("li", text(w)) for w in plan.warnings)
+    return el(
+        "section",
+        el("h2", "Summary", id="summary"),
+        el("dl", "".join(el("dt", k) + el("dd", v) for k, v in facts), class_="facts"),
+        data_table(
+            "products",
+            "Products and their vendor documents",
+            ("product", "version", "vendor", "vendor document", "source"),
+            products,
+            kind="other",
+            filtered=False,
+        ),
+        data_table(
+            "firewalls",
+            "Openings per firewall (a matrix row is one opening)",
+            ("firewall", "name", "openings"),
+            firewall_rows,
+            kind="other",
+            filtered=False,
+            compact=True,
+        ),
+        el("h3", "Warnings") + el("ul", warnings) if warnings else "",
+        aria_labelledby="summary",
+    )
+
+
+def vendor_section(plan: Plan) -> str:
+    parts = [el("h2", "Vendor tables", id="vendor")]
+    included = {d.key for d in plan.decisions if d.included}
+    # a flow through an ingress has rows of two legs (/ingress, /backend): link the first
+    first_key: dict[str, str] = {}
+    for row in plan.rows:
+        first_key.setdefault(f"{row.product}/{row.flow_id}", row.key)
+    for product in plan.products.values():
+        parts.append(el("h3", text(f"{product.document.title} ({product.id})")))
+        parts.extend(el("p", text(note), class_="note") for note in product.document.notes)
+        for number, table in enumerate(show_tables(product)):
+            table_id = f"vendor-{product.id}-{number}"
+            rows: list[Row] = []
+            for cells, flow_ids in zip(
+                table.rows, table.flows or [()] * len(table.rows), strict=True
+            ):
+                keys = [f"{product.id}/{f}" for f in flow_ids]
+                links = ", ".join(
+                    el("a", text(f), href=f"#{flow_anchor(first_key.get(k, k))}")
+                    + ("" if k in included else " (not needed)")
+                    for f, k in zip(flow_ids, keys, strict=True)
+                )
+                rows.append(([*(text(c) for c in cells), links], {"data_flows": " ".join(keys)}))
+            parts.append(
+                (el("p", text(table.note), class_="note") if table.note else "")
+                + filter_bar(table_id, "Search this table")
+                + data_table(table_id, table.title, (*table.columns, "Flows"), rows, kind="vendor")
+            )
+    return el("section", "".join(parts), aria_labelledby="vendor")
+
+
+def _components(row: PlannedFlow) -> list[str]:
+    if row.product == MANAGEMENT:
+        return []
+    return [
+        f"{row.product}/{c}" for c in (*row.source_component.split(", "), row.destination_component)
+    ]
+
+
+def _end(host: str, component: str, addresses: str, zone: str) -> str:
+    sub = [component, addresses, f"zone {zone}" if zone else ""]
+    return text(host) + "".join(el("span", text(s), class_="sub") for s in sub if s)
+
+
+def _findings_cell(index: int, overlay: Overlay, found: RowFindings) -> Cell:
+    mine = [f for o, f in found.findings.get(index, ()) if o is overlay]
+    if not mine:
+        return ("", {"data_sort": "~"})
+    worst = min(mine, key=lambda f: list(_MARKS).index(f.status.value)).status.value
+    outcomes = ", ".join(dict.fromkeys(f.outcome for f in mine))
+    evidence = el(
+        "details",
+        el("summary", "evidence"),
+        el("ul", "".join(el("li", text(f.evidence)) for f in mine)),
+        class_="evidence",
+    )
+    return (
+        el("span", f"{_MARKS[worst]} {text(worst)}", class_=f"status {worst}")
+        + el("span", text(outcomes), class_="sub")
+        + evidence,
+        {"data_sort": f"{list(_MARKS).index(worst)} {outcomes}"},
+    )
+
+
+def matrix_section(plan: Plan, overlays: Sequence[Overlay], found: RowFindings) -> str:
+    rows = matrix_rows(plan)
+    columns = [
+        "flow",
+        "source",
+        "destination",
+        "protocol",
+        "ports",
+        "service",
+        "condition",
+        "purpose",
+    ]
+    columns.extend(o.title for o in overlays)
+    seen: set[str] = set()
+    body: list[Row] = []
+    hosts: dict[str, None] = {}
+    zones: dict[str, None] = {}
+    components: dict[str, None] = {}
+    conditions: dict[str, None] = {}
+    for index, (row, cells) in enumerate(zip(plan.rows, rows, strict=True)):
+        (
+            key,
+            src,
+            src_comp,
+            src_addr,
+            src_zone,
+            dst,
+            dst_comp,
+            dst_addr,
+            dst_zone,
+            protocol,
+            ports,
+            listen,
+            service,
+            _tls,
+            purpose,
+            condition,
+            *_rest,
+        ) = cells
+        ports_html = text(ports) + (
+            el("span", f"listens on {text(listen)}", class_="sub") if listen else ""
+        )
+        line: list[Cell] = [
+            text(key),
+            _end(src, src_comp, src_addr, src_zone),
+            _end(dst, dst_comp, dst_addr, dst_zone),
+            text(protocol),
+            (ports_html, {"class_": "ports", "data_sort": f"{row.ports.ranges[0].start:05d}"}),
+            text(service),
+            text(condition),
+            text(purpose),
+        ]
+        line.extend(_findings_cell(index, o, found) for o in overlays)
+        status = found.status.get(index)
+        own = _components(row)
+        row_zones = [z for z in (src_zone, dst_zone) if z]
+        attributes: dict[str, str | bool | None] = {
+            "data_row": str(index),
+            "data_flowid": f"{row.product}/{row.flow_id}",
+            "data_ports": ",".join(str(r) for r in row.ports.ranges),
+            "data_protocol": protocol,
+            "data_hosts": f"{src}|{dst}",
+            "data_zones": "|".join(row_zones),
+            "data_components": "|".join(own),
+            "data_condition": condition,
+            "class_": f"st-{status.value}" if status else None,
+            "id": None if key in seen else flow_anchor(key),
+        }
+        seen.add(key)
+        hosts.update({src: None, dst: None})
+        zones.update(dict.fromkeys(row_zones))
+        components.update(dict.fromkeys(own))
+        conditions[condition] = None
+        body.append((line, attributes))
+    selects = [
+        ("components", "Component", sorted(components)),
+        ("hosts", "Host", sorted(hosts)),
+        ("zones", "Zone", sorted(zones)),
+        ("protocol", "Protocol", sorted({r[9] for r in rows})),
+        ("condition", "Condition", sorted(conditions)),
+    ]
+    return el(
+        "section",
+        el("h2", "Flow matrix", id="matrix-heading"),
+        el(
+            "p",
+            "One row per flow, source host, destination host and protocol: what the firewalls "
+            "must let the source open. Replies are not listed (firewalls are stateful).",
+            class_="note",
+        ),
+        filter_bar("matrix", "Search", [s for s in selects if s[2]], port=True),
+        data_table("matrix", f"Flow matrix of {plan.deployment}", columns, body, kind="matrix"),
+        aria_labelledby="matrix-heading",
+    )
+
+
+def not_needed_section(plan: Plan) -> str:
+    rows: list[Row] = [
+        (
+            [
+                text(d.key),
+                text(d.reference),
+                el("ul", "".join(el("li", text(r)) for r in d.reasons)),
+            ],
+            {"id": flow_anchor(d.key)},
+        )
+        for d in excluded(plan)
+    ]
+    return el(
+        "section",
+        el("h2", "Rows this deployment does not need", id="not-needed"),
+        filter_bar("not-needed-table", "Search"),
+        data_table(
+            "not-needed-table",
+            "Vendor rows not in the plan, with the reason",
+            ("flow", "vendor row", "why not"),
+            rows,
+            kind="other",
+            unit="vendor rows",
+        ),
+        aria_labelledby="not-needed",
+    )
+
+
+def unmatched_section(found: RowFindings) -> str:
+    if not found.unmatched:
+        return ""
+    rows: list[Row] = [
+        (
+            [
+                text(o.title),
+                text(o.origin),
+                text(f.flow),
+                text(f.source or "any"),
+                text(f.destination or "any"),
+                el("span", text(f.status.value), class_=f"status {f.status.value}"),
+                text(f.evidence),
+            ],
+            {},
+        )
+        for o, f in found.unmatched
+    ]
+    return el(
+        "section",
+        el("h2", "Findings that name no row of this plan", id="unmatched"),
+        el(
+            "p",
+            "These results name flows or hosts this deployment's plan does not have: were they "
+            "made from another deployment, or before it changed?",
+            class_="note",
+        ),
+        data_table(
+            "unmatched-table",
+            "Findings without a row",
+            ("overlay", "file", "flow", "source", "destination", "status", "evidence"),
+            rows,
+            kind="other",
+            filtered=False,
+        ),
+        aria_labelledby="unmatched",
+    )

@@ -1,0 +1,183 @@
+"""``commit confirmed`` for host firewalls: a ruleset that is not confirmed in time is rolled
+back, whatever happens to the process that applied it.
+
+Before anything changes, the part of the running ruleset the new one replaces is saved and
+proven to load back (in a network namespace of its own), and a watchdog is started: a process
+of its own session (:mod:`.watchdog`), which survives the end of this one (SIGKILL, a dropped
+SSH session's SIGHUP) and restores the saved ruleset at the deadline unless it has been told
+the new one is kept.  The state both share lives in a folder only root can read, under
+``/run/portplan``; a lock file decides who settles the outcome, once: ``kept`` (confirmed in
+time), or ``restored`` (by this process on a refusal, an error or a signal, or by the
+watchdog at the deadline).
+"""
+
+from __future__ import annotations
+
+import base64
+import fcntl
+import json
+import os
+import select
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+
+from portplan._errors import ApplyError
+from portplan.targets.base import Applier
+
+__all__ = [
+    "KEPT",
+    "RESTORED",
+    "Confirmation",
+    "read_state",
+    "saved_of",
+    "settle",
+    "state_root",
+]
+
+KEPT = "kept"
+RESTORED = "restored"
+#: seconds the watchdog may take to say it is ready, and to end once told
+_WATCHDOG_WAIT = 30.0
+#: seconds added to the deadline while the new ruleset loads
+_LOAD_MARGIN = 300.0
+
+
+def state_root() -> Path:
+    """Where apply keeps its state: ``/run/portplan`` when it can (root), else a temp folder."""
+    for root in (Path("/run/portplan"), Path(tempfile.gettempdir(), "portplan-apply")):
+        try:
+            root.mkdir(mode=0o700, parents=True, exist_ok=True)
+            os.chmod(root, 0o700)
+        except OSError:
+            continue
+        return root
+    raise ApplyError("no folder to keep the apply state in (/run/portplan is not writable)")
+
+
+def read_state(folder: Path) -> dict[str, object]:
+    """The state of one apply: target, deadline (time.monotonic()), and the saved ruleset."""
+    state: dict[str, object] = json.loads((folder / "state.json").read_text())
+    return state
+
+
+def saved_of(state: Mapping[str, object]) -> dict[str, bytes]:
+    saved = state["saved"]
+    assert isinstance(saved, dict)
+    return {key: base64.b64decode(value) for key, value in saved.items()}
+
+
+@contextmanager
+def _locked(folder: Path) -> Iterator[Path]:
+    with open(folder / "lock", "a+b") as handle:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        try:
+            yield folder / "outcome"
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+def settle(folder: Path, applier: Applier, saved: Mapping[str, bytes], *, keep: bool) -> str:
+    """Settle the outcome once, under the lock: keep the new ruleset, or restore the saved
+    one; an outcome already settled stands.  Returns the outcome."""
+    with _locked(folder) as outcome:
+        if outcome.exists():
+            return outcome.read_text().split(":", 1)[0]
+        if keep:
+            outcome.write_text(KEPT)
+            return KEPT
+        try:
+            applier.restore(saved)
+        except ApplyError as error:
+            outcome.write_text(f"{RESTORED}: failed: {error}")
+            raise
+        outcome.write_text(RESTORED)
+        return RESTORED
+
+
+class Confirmation:
+    """One apply of ``applier``'s ruleset, kept only if confirmed within ``timeout`` seconds."""
+
+    def __init__(self, target: str, applier: Applier, timeout: float) -> None:
+        self.target = target
+        self.applier = applier
+        self.timeout = timeout
+        self.saved: dict[str, bytes] = {}
+        self.folder: Path | None = None
+        self._watchdog: subprocess.Popen[bytes] | None = None
+
+    def begin(self) -> None:
+        """Save, prove restorable, start the watchdog, load.  If loading fails, the previous
+        ruleset is already back (the applier loads all or nothing) and the error is raised."""
+        self.saved = self.applier.snapshot()
+        self.applier.prove_restorable(self.saved)
+        self.folder = Path(tempfile.mkdtemp(prefix="apply-", dir=state_root()))
+        state = {
+            "target": self.target,
+            # until the load ends (each tool may take a minute), then moved to its end + timeout
+            "deadline": time.monotonic() + self.timeout + _LOAD_MARGIN,
+            "saved": {k: base64.b64encode(v).decode() for k, v in self.saved.items()},
+        }
+        (self.folder / "state.json").write_text(json.dumps(state))
+        try:
+            self._start_watchdog()
+        except BaseException:
+            shutil.rmtree(self.folder, ignore_errors=True)
+            raise
+        try:
+            self.applier.load(self.saved)
+        except BaseException:
+            self._end(keep=False, restore=False)
+            raise
+        # the deadline counts from the load (the watchdog reads it when the time comes)
+        state["deadline"] = time.monotonic() + self.timeout
+        (self.folder / "state.json.new").write_text(json.dumps(state))
+        os.replace(self.folder / "state.json.new", self.folder / "state.json")
+
+    def _start_watchdog(self) -> None:
+        assert self.folder is not None
+        self._watchdog = subprocess.Popen(
+            [sys.executable, "-m", "portplan.targets.apply.watchdog", str(self.folder)],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,  # its own session: a hang-up of this one does not reach it
+            close_fds=True,
+        )
+        assert self._watchdog.stdout is not None
+        ready, _, _ = select.select([self._watchdog.stdout], [], [], _WATCHDOG_WAIT)
+        line = self._watchdog.stdout.readline() if ready else b""
+        if line.strip() != b"ready":
+            self._watchdog.kill()
+            self._watchdog.wait()
+            raise ApplyError("the watchdog that would restore an unconfirmed ruleset did not start")
+
+    def keep(self) -> bool:
+        """Confirm: True if the new ruleset is kept, False if the deadline came first."""
+        return self._end(keep=True) == KEPT
+
+    def roll_back(self) -> None:
+        """Restore the saved ruleset now (unless already settled)."""
+        self._end(keep=False)
+
+    def _end(self, *, keep: bool, restore: bool = True) -> str:
+        assert self.folder is not None
+        if restore:
+            outcome = settle(self.folder, self.applier, self.saved, keep=keep)
+        else:  # nothing to restore: loading failed and restored already
+            with _locked(self.folder) as path:
+                path.write_text(RESTORED)
+            outcome = RESTORED
+        if self._watchdog is not None:  # it reads the outcome, and ends
+            self._watchdog.terminate()
+            try:
+                self._watchdog.wait(timeout=_WATCHDOG_WAIT)
+            except subprocess.TimeoutExpired:
+                self._watchdog.kill()
+                self._watchdog.wait()
+        return outcome

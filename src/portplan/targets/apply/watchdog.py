@@ -1,0 +1,67 @@
+"""The watchdog of one ``portplan apply``: restores the saved ruleset at the deadline unless
+the new one was kept (see :mod:`.confirmed`).
+
+Started in a session of its own, it outlives the process that applied the ruleset (SIGKILL,
+SIGHUP).  SIGINT, SIGHUP and SIGQUIT are ignored; SIGTERM (what the applying process sends once the
+outcome is settled) ends it at once — restoring first if nothing was settled, so that ending
+it early can never keep an unconfirmed ruleset.  It removes the state folder when it ends.
+
+    python -m portplan.targets.apply.watchdog STATE_FOLDER
+"""
+
+from __future__ import annotations
+
+import shutil
+import signal
+import sys
+import time
+from pathlib import Path
+
+from portplan._errors import PortplanError
+from portplan.targets import get_target
+from portplan.targets.apply.confirmed import read_state, saved_of, settle
+
+#: set by SIGTERM: stop waiting (a flag, not an exception: nothing may cut the settling short)
+_stopped: list[bool] = []
+
+
+def _stop(_signum: int, _frame: object) -> None:
+    _stopped.append(True)
+
+
+def watch(folder: Path) -> int:
+    """Wait for the deadline (or SIGTERM), then settle: restore unless kept."""
+    state = read_state(folder)
+    target = get_target(str(state["target"]))
+    if target.applier is None:
+        return 2
+    applier = target.applier({})
+    while not _stopped:
+        deadline = float(str(read_state(folder)["deadline"]))  # re-read: it moves after the load
+        left = deadline - time.monotonic()
+        if left <= 0 or (folder / "outcome").exists():
+            break
+        time.sleep(min(left, 0.1))
+    try:
+        settle(folder, applier, saved_of(state), keep=False)
+    except PortplanError:
+        return 1
+    return 0
+
+
+def main(argv: list[str]) -> int:
+    for ignored in (signal.SIGINT, signal.SIGHUP, signal.SIGQUIT):
+        signal.signal(ignored, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, _stop)
+    folder = Path(argv[1])
+    sys.stdout.write("ready\n")
+    sys.stdout.flush()
+    sys.stdout.close()
+    try:
+        return watch(folder)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

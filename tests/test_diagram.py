@@ -1,0 +1,322 @@
+"""`portplan diagram`: one edge per pair with its ports, as DOT, Mermaid and D2 text (golden
+files), laid out by Graphviz's dot as SVG (valid XML) and PNG, readable at 50 hosts."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import xml.etree.ElementTree as ET
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+import examples
+from portplan import load_plan
+from portplan.cli import cli
+from portplan.load.catalog import load_catalog_product
+from portplan.publish import (
+    MERMAID_MAX_EDGES,
+    Diagram,
+    View,
+    dot_text,
+    layout,
+    mermaid_parts,
+    plan_diagram,
+    product_diagram,
+)
+from portplan.publish.dot import wrap_label
+from portplan.publish.mermaid import MERMAID_MAX_TEXT
+
+DEPLOYMENTS = ["shopping-contoso", "smart-id-nexus"]
+graphviz = pytest.mark.graphviz
+needs_dot = pytest.mark.skipif(
+    shutil.which("dot") is None, reason="needs Graphviz's dot (scripts/test.sh installs it)"
+)
+
+
+def run(*args: str, env: dict[str, str] | None = None) -> tuple[int, bytes, str]:
+    result = CliRunner().invoke(cli, list(args), env=env)
+    return result.exit_code, result.stdout_bytes, result.stderr
+
+
+def edge(diagram: Diagram, source: str, target: str) -> Any:
+    (found,) = [e for e in diagram.edges if e.source == source and e.target == target]
+    return found
+
+
+@pytest.mark.parametrize("deployment", DEPLOYMENTS)
+@pytest.mark.parametrize(("fmt", "suffix"), [("dot", "dot"), ("mermaid", "mmd"), ("d2", "d2")])
+def test_diagram_text_matches_golden(
+    deployment: str, fmt: str, suffix: str, golden: Callable[[str, bytes], None]
+) -> None:
+    code, out, err = run("diagram", str(examples.EXAMPLES / f"{deployment}.yaml"), "--format", fmt)
+    assert code == 0, err
+    golden(f"diagram/{deployment}.{suffix}", out)
+
+
+@pytest.mark.parametrize("view", ["host", "zone"])
+def test_other_views_match_golden(view: str, golden: Callable[[str, bytes], None]) -> None:
+    deployment = str(examples.EXAMPLES / "smart-id-nexus.yaml")
+    code, out, err = run("diagram", deployment, "--by", view, "--format", "dot")
+    assert code == 0, err
+    golden(f"diagram/smart-id-nexus-{view}.dot", out)
+
+
+@pytest.mark.parametrize("product", ["shopping-6.1", "smart-id-21.04"])
+def test_a_product_alone_matches_golden(product: str, golden: Callable[[str, bytes], None]) -> None:
+    code, out, err = run("diagram", product, "--format", "dot")
+    assert code == 0, err
+    golden(f"diagram/{product}.dot", out)
+
+
+def test_an_edge_aggregates_every_port_between_its_pair() -> None:
+    plan = examples.example_plan("shopping-contoso")
+    diagram = plan_diagram(plan)
+    ldap = edge(diagram, "shopping-6.1/website", "shopping-6.1/active_directory")
+    assert ldap.label == ("TCP 389, 636, 3269",)
+    assert ldap.flows == ("shopping-6.1/website-ldap", "shopping-6.1/website-ldaps")
+    # a configurable port shows its parameter; a dynamic range its name
+    https = edge(diagram, "shopping-6.1/client", "shopping-6.1/website")
+    assert https.label == ("TCP website_port=8443",)
+    wmi = edge(diagram, "shopping-6.1/central_service", "shopping-6.1/sms_provider")
+    assert wmi.label == ("TCP 135, 445, windows-rpc=49152-65535",)
+    # every plan row is on exactly one edge, or counted in a note
+    drawn = sorted(r for e in diagram.edges for r in e.rows)
+    management = [i for i, r in enumerate(plan.rows) if r.product == "management"]
+    assert sorted(drawn + management) == list(range(len(plan.rows)))
+    assert diagram.notes == (
+        f"{len(management)} rows of management access are drawn with --by host or --by zone, "
+        "not between components",
+    )
+
+
+def test_conditional_flows_are_dashed_with_the_condition_in_the_tooltip() -> None:
+    diagram = plan_diagram(examples.example_plan("shopping-contoso"))
+    sql = edge(diagram, "shopping-6.1/website", "shopping-6.1/shopping_database")
+    assert sql.conditional and "when remote_database" in sql.tooltip
+    always = edge(diagram, "shopping-6.1/website", "shopping-6.1/active_directory")
+    assert not always.conditional
+    text = dot_text(diagram)
+    assert '"shopping-6.1/website" -> "shopping-6.1/shopping_database" [' in text
+    line = next(x for x in text.splitlines() if '-> "shopping-6.1/shopping_database"' in x)
+    assert 'style="dashed"' in line and "when remote_database" in line
+
+
+def test_a_placed_ingress_is_drawn_source_to_proxy_to_destination() -> None:
+    diagram = plan_diagram(examples.example_plan("smart-id-nexus"))
+    first = edge(diagram, "smart-id-21.04/user_client", "smart-id-21.04/traefik")
+    assert first.label == ("TCP 443, 8443",)
+    second = edge(diagram, "smart-id-21.04/traefik", "smart-id-21.04/im_operator")
+    assert second.label == ("TCP 7071",)
+    # published without a proxy: where the published port leads
+    nat = edge(diagram, "smart-id-21.04/user_client", "smart-id-21.04/da_access_point")
+    assert nat.label == ("TCP 443→10443",)
+
+
+def test_a_product_alone_draws_the_proxy_and_parameters_with_their_defaults() -> None:
+    diagram = product_diagram(load_catalog_product("smart-id-21.04"))
+    assert edge(diagram, "smart-id-21.04/traefik", "smart-id-21.04/im_operator").label == (
+        "TCP 7071",
+    )
+    scim = edge(diagram, "smart-id-21.04/scim_api", "smart-id-21.04/physical_access")
+    assert scim.label == ("TCP scim_port=90",)
+    # subcomponents sit in a box with their main component
+    operator = next(n for n in diagram.nodes if n.id == "smart-id-21.04/im_operator")
+    assert operator.cluster == "identity_manager"
+
+
+def test_flow_and_component_narrow_the_diagram() -> None:
+    plan = examples.example_plan("shopping-contoso")
+    only = plan_diagram(plan, flows=["website-ldap"])
+    assert [(e.source, e.target, e.label) for e in only.edges] == [
+        ("shopping-6.1/website", "shopping-6.1/active_directory", ("TCP 389",))
+    ]
+    around = plan_diagram(plan, components=["active_directory"])
+    assert {e.target for e in around.edges} == {"shopping-6.1/active_directory"}
+    assert len(around.edges) == 4
+
+
+def test_bad_selections_and_views_are_usage_errors() -> None:
+    deployment = str(examples.EXAMPLES / "shopping-contoso.yaml")
+    code, _, err = run("diagram", deployment, "--flow", "website-ldpa", "--format", "dot")
+    assert code == 2 and "did you mean 'website-ldap'?" in err
+    code, _, err = run("diagram", deployment, "--component", "websiet", "--format", "dot")
+    assert code == 2 and "did you mean 'website'?" in err
+    code, _, err = run("diagram", deployment, "--flow", "central-pop3", "--format", "dot")
+    assert code == 2 and "not in this deployment's plan" in err
+    code, _, err = run("diagram", "shopping-6.1", "--by", "host")
+    assert code == 2 and "--by host needs a deployment" in err
+
+
+def test_without_dot_svg_is_an_environment_error_and_text_still_works(tmp_path: Path) -> None:
+    deployment = str(examples.EXAMPLES / "shopping-contoso.yaml")
+    env = {"PATH": str(tmp_path)}
+    code, _, err = run("diagram", deployment, "--format", "svg", env=env)
+    assert code == 3 and "apt-get install graphviz" in err
+    code, out, _ = run("diagram", deployment, "--format", "dot", env=env)
+    assert code == 0 and out.startswith(b"digraph")
+
+
+def test_mermaid_splits_itself_under_its_limits(tmp_path: Path) -> None:
+    big = plan_diagram(load_plan(_many_pairs_file(tmp_path)), View.HOST, group_hosts=False)
+    assert len(big.edges) == 620
+    parts = mermaid_parts(big)
+    assert len(parts) == 2
+    edges_in = [sum(" -->" in line for line in part.splitlines()) for part in parts]
+    assert sum(edges_in) == len(big.edges)
+    assert all(n <= MERMAID_MAX_EDGES for n in edges_in)
+    assert all(len(part) <= MERMAID_MAX_TEXT for part in parts)
+    assert all(part.startswith("---\ntitle:") and "flowchart LR" in part for part in parts)
+    assert "(part 2 of 2)" in parts[1]
+    assert len(mermaid_parts(plan_diagram(examples.example_plan("smart-id-nexus")))) == 1
+
+
+def test_mermaid_parts_need_a_directory(tmp_path: Path) -> None:
+    path = _many_pairs_file(tmp_path)
+    code, _, err = run("diagram", str(path), "--by", "host", "--each-host", "--format", "mermaid")
+    assert code == 2 and "give -o FOLDER" in err
+    code, _, err = run(
+        "diagram", str(path), "--by", "host", "--each-host", "--format", "mermaid",
+        "-o", str(tmp_path / "out"),
+    )  # fmt: skip
+    assert code == 0, err
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
+        "pairs-host-1.mmd",
+        "pairs-host-2.mmd",
+    ]
+
+
+def _many_pairs_file(directory: Path, clients: int = 31, servers: int = 20) -> Path:
+    """A deployment whose every client reaches every server: 31 x 20 = 620 edges by host."""
+    hosts = {f"c{n}": {"addresses": [f"198.51.100.{n + 1}"]} for n in range(clients)}
+    hosts.update({f"s{n}": {"addresses": [f"192.0.2.{n + 1}"]} for n in range(servers)})
+    product = {
+        "id": "pairs-1.0",
+        "name": "Pairs",
+        "version": "1.0",
+        "document": {"title": "Pairs"},
+        "components": {"app": {"name": "App"}, "client": {"name": "Client", "kind": "client"}},
+        "flows": [
+            {"id": "web", "row": 1, "from": "client", "to": "app", "protocol": "tcp",
+             "ports": 443, "purpose": "Pages."}
+        ],
+    }  # fmt: skip
+    (directory / "pairs.yaml").write_text(json.dumps(product))
+    deployment = {
+        "name": "pairs",
+        "hosts": hosts,
+        "products": {
+            "pairs-1.0": {
+                "file": "pairs.yaml",
+                "components": {"client": list(hosts)[:clients], "app": list(hosts)[clients:]},
+            }
+        },
+    }
+    path = directory / "deployment.yaml"
+    path.write_text(json.dumps(deployment))
+    return path
+
+
+@graphviz
+@needs_dot
+@pytest.mark.parametrize("deployment", DEPLOYMENTS)
+def test_svg_is_valid_xml_with_an_id_per_edge(deployment: str) -> None:
+    code, out, err = run("diagram", str(examples.EXAMPLES / f"{deployment}.yaml"))
+    assert code == 0, err
+    root = ET.fromstring(out)
+    assert root.tag == "{http://www.w3.org/2000/svg}svg"
+    edges = [
+        g
+        for g in root.iter("{http://www.w3.org/2000/svg}g")
+        if "edge" in (g.get("class") or "").split()
+    ]
+    diagram = plan_diagram(examples.example_plan(deployment))
+    ids = {g.get("id"): g for g in edges}
+    assert sorted(ids) == sorted(f"e{i}" for i in range(len(diagram.edges)))
+    # the tooltip (flows, services, conditions) rides on each edge's link
+    xlink = "{http://www.w3.org/1999/xlink}title"
+    for index, drawn in enumerate(diagram.edges):
+        titles = [a.get(xlink) for a in ids[f"e{index}"].iter() if a.get(xlink)]
+        assert titles[0] == drawn.tooltip
+
+
+@graphviz
+@needs_dot
+def test_png_is_written(tmp_path: Path) -> None:
+    out = tmp_path / "d.png"
+    code, _, err = run("diagram", str(examples.EXAMPLES / "smart-id-nexus.yaml"), "--format",
+                       "png", "-o", str(out))  # fmt: skip
+    assert code == 0, err
+    assert out.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+
+
+def _boxes(layout_json: bytes) -> tuple[list[tuple[str, Box]], list[tuple[str, Box]]]:
+    """Node boxes and edge label boxes (points) from ``dot -Tjson``."""
+    data = json.loads(layout_json)
+    nodes = []
+    for obj in data.get("objects", []):
+        if "pos" in obj and "width" in obj:
+            x, y = map(float, obj["pos"].split(","))
+            w, h = float(obj["width"]) * 72, float(obj["height"]) * 72
+            nodes.append((obj["name"], (x - w / 2, y - h / 2, x + w / 2, y + h / 2)))
+    labels = []
+    for item in data.get("edges", []):
+        texts = [op for op in item.get("_ldraw_", []) if op["op"] == "T"]
+        if not texts:
+            continue
+        size = next(op["size"] for op in item["_ldraw_"] if op["op"] == "F")
+        left = min(op["pt"][0] - op["width"] / 2 for op in texts)
+        right = max(op["pt"][0] + op["width"] / 2 for op in texts)
+        bottom = min(op["pt"][1] for op in texts) - size * 0.3
+        top = max(op["pt"][1] for op in texts) + size * 0.9
+        labels.append((item.get("id", ""), (left, bottom, right, top)))
+    return nodes, labels
+
+
+Box = tuple[float, float, float, float]
+
+
+def _overlaps(boxes: list[tuple[str, Box]]) -> list[tuple[str, str]]:
+    found = []
+    for i, (a, (ax0, ay0, ax1, ay1)) in enumerate(boxes):
+        for b, (bx0, by0, bx1, by1) in boxes[i + 1 :]:
+            if ax0 < bx1 - 0.5 and bx0 < ax1 - 0.5 and ay0 < by1 - 0.5 and by0 < ay1 - 0.5:
+                found.append((a, b))
+    return found
+
+
+@graphviz
+@needs_dot
+@pytest.mark.parametrize("each_host", [False, True])
+def test_fifty_hosts_are_laid_out_without_overlapping_boxes(
+    tmp_path: Path, each_host: bool
+) -> None:
+    plan = load_plan(examples.fifty_host_deployment(tmp_path))
+    assert len(plan.hosts) == 50
+    diagram = plan_diagram(plan, View.HOST, group_hosts=not each_host)
+    if each_host:
+        assert len(diagram.nodes) == 50
+    else:  # 34 workstations, 5 admin PCs, 2 web servers and 4 DCs each play one part
+        assert len(diagram.nodes) == 9
+        assert next(n for n in diagram.nodes if n.label[0] == "34 hosts").tooltip.count("ws") == 34
+    nodes, labels = _boxes(layout(dot_text(diagram), "json"))
+    assert len(nodes) == len(diagram.nodes)
+    assert _overlaps(nodes) == []
+    assert _overlaps(labels) == []
+    assert _overlaps(nodes + labels) == []
+
+
+def test_the_readme_diagram_is_the_tools_output() -> None:
+    """docs/images/shopping-contoso.svg (scripts/readme-images.sh) draws today's diagram."""
+    svg = Path(__file__).resolve().parent.parent / "docs" / "images" / "shopping-contoso.svg"
+    root = ET.fromstring(svg.read_bytes())
+    diagram = plan_diagram(examples.example_plan("shopping-contoso"))
+    groups = {g.get("id"): g for g in root.iter("{http://www.w3.org/2000/svg}g")}
+    assert {f"e{i}" for i in range(len(diagram.edges))} <= set(groups)
+    assert f"e{len(diagram.edges)}" not in groups
+    texts = {t.text for t in root.iter("{http://www.w3.org/2000/svg}text")}
+    assert {n.label[0] for n in diagram.nodes} <= texts
+    assert {line for e in diagram.edges for line in wrap_label(e.label)} <= texts

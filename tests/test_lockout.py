@@ -1,0 +1,61 @@
+"""The lockout guard of `portplan apply` asks the rules the host will really have: the
+session's own client and server address, and management access that can be rendered."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import examples
+from portplan.targets.apply import lockout_problems
+
+SESSION = "203.0.113.5 50000 192.0.2.40 22"  #: from the admin network to da01's address
+
+
+def test_a_session_the_management_rule_accepts_is_kept() -> None:
+    plan = examples.example_plan("smart-id-nexus")
+    assert lockout_problems(plan, "da01", SESSION) == []
+
+
+def test_a_session_to_another_address_than_the_hosts_is_cut() -> None:
+    plan = examples.example_plan("smart-id-nexus")
+    # the same client and port, but to an address da01's ruleset does not accept on
+    problems = lockout_problems(plan, "da01", "203.0.113.5 50000 198.51.100.99 22")
+    assert [p.forcible for p in problems] == [False]
+    assert "to 198.51.100.99 port 22 is not accepted by da01's new ruleset" in problems[0].text
+
+
+def test_a_session_from_outside_the_admin_network_is_cut() -> None:
+    plan = examples.example_plan("smart-id-nexus")
+    problems = lockout_problems(plan, "da01", "192.0.2.200 50000 192.0.2.40 22")
+    assert [p.forcible for p in problems] == [False]
+
+
+def test_an_ipv4_mapped_client_is_the_ipv4_client() -> None:
+    plan = examples.example_plan("smart-id-nexus")
+    assert lockout_problems(plan, "da01", "::ffff:203.0.113.5 50000 ::ffff:192.0.2.40 22") == []
+
+
+def test_management_access_that_cannot_be_rendered_is_no_access(tmp_path: Path) -> None:
+    data = examples.example_data("smart-id-nexus")
+    data["hosts"]["admin-net"]["addresses"] = ["2001:db8:ad::/64"]  # IPv6 only; da01 is IPv4
+    plan = examples.plan_from_data(data, tmp_path)
+    assert any(r.key == "management/ssh" and r.destination == "da01" for r in plan.rows)
+    problems = lockout_problems(plan, "da01", "")
+    assert [p.forcible for p in problems] == [True]
+    assert "management access to da01 cannot be expressed" in problems[0].text
+    # and a session from there is not accepted either: it cannot be
+    cut = lockout_problems(plan, "da01", "2001:db8:ad::5 50000 192.0.2.40 22")
+    assert [p.forcible for p in cut] == [False, True]
+
+
+def test_no_management_at_all_can_be_forced() -> None:
+    plan = examples.example_plan("shopping-contoso")
+    problems = lockout_problems(plan, "admin-pc", "")
+    assert [p.forcible for p in problems] == [True]
+    assert "declares no management access to admin-pc" in problems[0].text
+
+
+def test_a_garbled_ssh_connection_cannot_be_forced() -> None:
+    plan = examples.example_plan("smart-id-nexus")
+    problems = lockout_problems(plan, "da01", "not an ssh connection")
+    assert [p.forcible for p in problems] == [False]

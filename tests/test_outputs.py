@@ -1,0 +1,200 @@
+"""Outputs: never over an input (product files included), never over an existing file without
+--overwrite, the umask's mode for new files and the old mode for replaced ones, a folder where
+a folder is asked for, and on a full, read-only or unwritable target a one-line error with
+nothing left behind (no partial file, no temporary file), also when a signal ends the run."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+
+import examples
+from portplan.load.catalog import catalog_path
+
+PORTPLAN = [sys.executable, "-m", "portplan"]
+SMART_ID = examples.EXAMPLES / "smart-id-nexus.yaml"
+
+
+def portplan(*args: str | Path, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*PORTPLAN, *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        stdin=subprocess.DEVNULL,
+        cwd=cwd,
+    )
+
+
+def leftovers(folder: Path) -> list[str]:
+    """Temporary files portplan may have left in ``folder`` (``.NAME.XXXX``)."""
+    return sorted(p.name for p in folder.rglob(".*") if p.is_file())
+
+
+@pytest.fixture
+def product_deployment(tmp_path: Path) -> Path:
+    """A deployment whose product comes from a file beside it, `prod.yaml`."""
+    (tmp_path / "prod.yaml").write_text(catalog_path("smart-id-21.04").read_text())
+    data = yaml.safe_load((examples.EXAMPLES / "smart-id-k8s.yaml").read_text())
+    data["products"]["smart-id-21.04"]["file"] = "prod.yaml"
+    deployment = tmp_path / "k8s.yaml"
+    deployment.write_text(yaml.safe_dump(data, sort_keys=False))
+    return deployment
+
+
+def test_no_output_goes_over_a_product_file(product_deployment: Path) -> None:
+    folder = product_deployment.parent
+    product = (folder / "prod.yaml").read_text()
+    result = portplan("matrix", product_deployment, "-o", folder / "prod.yaml", "--overwrite")
+    assert result.returncode == 2
+    assert "it is one of the input files" in result.stderr
+    # the cluster `prod` writes prod.yaml: into the product's own folder, refused too
+    result = portplan("rules", product_deployment, "-t", "kubernetes", "-o", ".", cwd=folder)
+    assert result.returncode == 2, result.stderr
+    assert "prod.yaml: it is one of the input files" in result.stderr
+    assert (folder / "prod.yaml").read_text() == product
+    assert leftovers(folder) == []
+
+
+def test_an_existing_output_is_replaced_only_when_asked(tmp_path: Path) -> None:
+    out = tmp_path / "matrix.csv"
+    out.write_text("mine\n")
+    out.chmod(0o640)
+    refused = portplan("matrix", SMART_ID, "--format", "csv", "-o", out)
+    assert refused.returncode == 2
+    assert f"{out} already exists; give --overwrite to replace what is there" in refused.stderr
+    assert out.read_text() == "mine\n"
+    replaced = portplan("matrix", SMART_ID, "--format", "csv", "-o", out, "--overwrite")
+    assert replaced.returncode == 0, replaced.stderr
+    assert out.read_text().startswith("flow,source,")
+    assert out.stat().st_mode & 0o777 == 0o640  # the replaced file's mode is kept
+
+
+def test_a_new_output_gets_the_umask_mode(tmp_path: Path) -> None:
+    out = tmp_path / "new.csv"
+    old = os.umask(0o027)
+    try:
+        result = portplan("matrix", SMART_ID, "--format", "csv", "-o", out)
+    finally:
+        os.umask(old)
+    assert result.returncode == 0, result.stderr
+    assert out.stat().st_mode & 0o777 == 0o640  # 0666 less the umask, not mkstemp's 0600
+
+
+def test_a_folder_output_is_a_folder_even_for_one_file(tmp_path: Path) -> None:
+    folder = tmp_path / "rules"
+    result = portplan("rules", SMART_ID, "-t", "nftables", "--host", "da01", "-o", f"{folder}/")
+    assert result.returncode == 0, result.stderr
+    assert folder.is_dir()
+    assert [p.name for p in folder.iterdir()] == ["da01.nft"]
+    single = portplan("matrix", SMART_ID, "-o", f"{tmp_path / 'matrix'}/")
+    assert single.returncode == 2
+    assert "is a folder; give a file name" in single.stderr
+
+
+def test_a_device_output_is_written_to_and_a_full_one_is_an_error(tmp_path: Path) -> None:
+    result = portplan("matrix", SMART_ID, "--format", "csv", "-o", "/dev/full")
+    assert result.returncode == 3
+    assert result.stderr.startswith("portplan: error: cannot write /dev/full: No space left")
+    assert "Traceback" not in result.stderr
+    assert Path("/dev/full").is_char_device()  # written to, never replaced
+
+
+def test_a_host_name_too_long_for_a_file_name_is_refused_where_written(tmp_path: Path) -> None:
+    text = SMART_ID.read_text().replace("  da01:", "  " + "d" * 300 + ":", 1)
+    deployment = tmp_path / "long.yaml"
+    deployment.write_text(text)
+    result = portplan("rules", deployment, "-t", "nftables", "--all-hosts", "-o", tmp_path)
+    assert result.returncode == 2
+    line = text.splitlines().index("  " + "d" * 300 + ":") + 1
+    assert f"{deployment}:{line}:" in result.stderr
+    assert "at most 128 characters" in result.stderr
+
+
+# -- file systems that refuse: a small tmpfs, full or read-only (root) -------------------------
+
+
+@pytest.fixture
+def small_tmpfs(tmp_path: Path) -> Iterator[Path]:
+    if os.geteuid() != 0:
+        pytest.skip("mounting a tmpfs needs root")
+    mount = tmp_path / "small"
+    mount.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mount)], check=True)
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+pytestmark_root = pytest.mark.netns  # needs root like the namespace tests; never skipped in CI
+
+
+@pytestmark_root
+def test_a_full_disk_leaves_nothing_behind(small_tmpfs: Path) -> None:
+    shopping = examples.EXAMPLES / "shopping-contoso.yaml"
+    result = portplan("rules", shopping, "-t", "iptables", "--all-hosts", "-o", small_tmpfs)
+    assert result.returncode == 3, result.stderr
+    assert "No space left on device; free some space, or write elsewhere" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert list(small_tmpfs.iterdir()) == []  # not one file of the set, no temporary file
+
+
+@pytestmark_root
+def test_a_read_only_file_system_is_an_error(small_tmpfs: Path) -> None:
+    subprocess.run(["mount", "-o", "remount,ro", str(small_tmpfs)], check=True)
+    result = portplan("matrix", SMART_ID, "-o", small_tmpfs / "m.txt")
+    assert result.returncode == 3
+    assert "Read-only file system; the file system is read-only: write elsewhere" in result.stderr
+
+
+# -- a signal while writing ---------------------------------------------------------------------
+
+
+def big_deployment(folder: Path, hosts: int) -> Path:
+    """A deployment of ``hosts`` single-address client hosts (RFC 3849 addresses; never probed)."""
+    data = yaml.safe_load(SMART_ID.read_text())
+    for index in range(hosts):
+        data["hosts"][f"client{index}"] = {"addresses": [f"2001:db8:c1::{index + 1:x}"]}
+    binding = data["products"]["smart-id-21.04"]["components"]
+    binding["radius_client"] = [f"client{index}" for index in range(hosts)]
+    path = folder / "big.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP, signal.SIGINT])
+def test_a_signal_while_writing_leaves_no_temporary_file(tmp_path: Path, signum: int) -> None:
+    deployment = big_deployment(tmp_path, 3000)
+    out = tmp_path / "rules"
+    out.mkdir()
+    process = subprocess.Popen(
+        [*PORTPLAN, "rules", str(deployment), "-t", "nftables", "--all-hosts", "-o", str(out)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while not any(out.iterdir()):  # the first temporary file: it is writing now
+            assert process.poll() is None, process.communicate()
+            assert time.monotonic() < deadline, "portplan never started writing"
+            time.sleep(0.005)
+        process.send_signal(signum)
+        _out, err = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=10)
+    assert process.returncode in (130, 128 + signum), err
+    assert "Traceback" not in err
+    assert list(out.iterdir()) == []  # all or nothing: the run was cut before renaming

@@ -1,0 +1,153 @@
+"""`portplan report`: one self-contained, deterministic HTML page; overlays read by kind and
+format_version, anything else refused with exit status 2."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import html as html_lib
+import json
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+import examples
+from portplan._errors import OverlayError
+from portplan.cli import cli
+from portplan.publish import Status, overlay_rows, read_overlay
+
+pytestmark = [
+    pytest.mark.graphviz,
+    pytest.mark.skipif(shutil.which("dot") is None, reason="needs Graphviz's dot"),
+]
+DEPLOYMENT = str(examples.EXAMPLES / "smart-id-nexus.yaml")
+
+
+def report(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(cli, ["report", DEPLOYMENT, *args])
+    return result.exit_code, result.stdout, result.stderr
+
+
+def verify_document(checks: list[dict[str, object]], version: str = "1.0") -> str:
+    return json.dumps(
+        {
+            "format_version": version,
+            "kind": "verify",
+            "checks": checks,
+            "not_probed": [],
+            "passed": 0,
+            "failed": 0,
+        }
+    )
+
+
+def check(
+    flow: str, source: str, destination: str, port: int, passed: bool, protocol: str = "tcp"
+) -> dict[str, object]:
+    return {
+        "flow": flow, "reference": "", "source": source, "destination": destination,
+        "destination_component": "", "address": "192.0.2.40", "dns_name": None,
+        "source_address": None, "protocol": protocol, "port": port,
+        "outcome": "open" if passed else "filtered", "passed": passed,
+        "temporary_listener": False,
+        "evidence": {"errno": None, "icmp": None, "elapsed_ms": 3.0, "attempts": 1, "note": None},
+        "identification": None, "dns": None, "notes": [],
+    }  # fmt: skip
+
+
+def test_the_report_is_the_same_bytes_every_time(tmp_path: Path) -> None:
+    first, second = tmp_path / "a.html", tmp_path / "b.html"
+    for out in (first, second):
+        code, _, err = report("-o", str(out))
+        assert code == 0, err
+    assert first.read_bytes() == second.read_bytes()
+
+
+def test_the_report_fetches_nothing_and_allows_only_its_own_style_and_script() -> None:
+    code, html, err = report()
+    assert code == 0, err
+    assert html.startswith('<!DOCTYPE html>\n<html lang="en">')
+    # nothing that loads from elsewhere: no src= at all, links only to anchors of the page
+    assert " src=" not in html
+    assert re.findall(r'href="([^"#][^"]*)"', html) == []
+    policy = re.search(r'http-equiv="Content-Security-Policy" content="([^"]+)"', html)
+    assert policy is not None
+    content = html_lib.unescape(policy.group(1))
+    rules = dict(r.strip().split(" ", 1) for r in content.split(";") if r.strip())
+    assert rules["default-src"] == "'none'"
+    style = re.search(r"<style>(.*?)</style>", html, re.DOTALL)
+    script = re.search(r"<script>(.*?)</script>", html, re.DOTALL)
+    assert style is not None and script is not None
+    for source, rule in ((style.group(1), "style-src"), (script.group(1), "script-src")):
+        digest = base64.b64encode(hashlib.sha256(source.encode()).digest()).decode()
+        assert rules[rule] == f"'sha256-{digest}'"
+
+
+def test_the_summary_vendor_tables_and_rows_not_needed_are_there() -> None:
+    code, html, _ = report()
+    assert code == 0
+    assert "Default ports in Smart ID" in html  # the vendor document
+    assert "18 flows of 21 needed, giving 34 rows" in html
+    assert 'id="flow-smart-id-21.04/da-database"' in html  # not needed, with its reason
+    assert "condition &#x27;not external_database&#x27; is false" in html
+    # one anchor per flow id, the vendor table linking it
+    assert html.count('id="flow-smart-id-21.04/im-operator/ingress"') == 1
+    assert 'href="#flow-smart-id-21.04/im-operator/ingress"' in html
+
+
+def test_verify_results_colour_their_rows(tmp_path: Path) -> None:
+    results = tmp_path / "verify.json"
+    results.write_text(
+        verify_document(
+            [
+                check("smart-id-21.04/da-radius", "radius-clients", "da01", 18118, False, "udp"),
+                check("smart-id-21.04/pa-scim", "scim01", "pa01", 9090, True),
+                check("smart-id-21.04/no-such-flow", "scim01", "pa01", 9090, True),
+            ]
+        )
+    )
+    code, html, err = report("--verify", str(results))
+    assert code == 0, err
+    assert "1 findings name no row of this plan" in err
+    rows = re.findall(r'<tr data-row="(\d+)"[^>]*class="st-(\w+)"', html)
+    assert {status for _row, status in rows} == {"failed", "passed"}
+    assert "Findings that name no row of this plan" in html
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("{", "verify.json:1:2: not JSON"),
+        ('{"a": 1}', "not a portplan JSON document"),
+        ('{"format_version": "1.0", "kind": "matrix"}', "a 'matrix' document, but --verify reads"),
+        (verify_document([], version="2.0"), "format_version 2.0 of 'verify' documents is not"),
+        (verify_document([{"flow": "x"}]), "checks[0].passed is missing"),
+    ],
+)
+def test_a_document_it_cannot_overlay_is_refused(tmp_path: Path, text: str, message: str) -> None:
+    results = tmp_path / "verify.json"
+    results.write_text(text)
+    code, _, err = report("--verify", str(results))
+    assert code == 2
+    assert message in err
+    assert "Traceback" not in err
+
+
+def test_an_unknown_kind_is_refused_by_the_registry() -> None:
+    document = '{"format_version": "1.0", "kind": "audit"}'
+    with pytest.raises(OverlayError, match="cannot overlay a 'audit' document; it reads: verify"):
+        read_overlay(document, "audit.json")
+
+
+def test_findings_land_on_exactly_their_rows() -> None:
+    plan = examples.example_plan("smart-id-nexus")
+    overlay = read_overlay(
+        verify_document([check("smart-id-21.04/pa-scim", "scim01", "pa01", 9090, False)]), "v"
+    )
+    found = overlay_rows(plan, [overlay])
+    expected = [i for i, r in enumerate(plan.rows) if r.key == "smart-id-21.04/pa-scim"]
+    assert list(found.status) == expected
+    assert set(found.status.values()) == {Status.FAILED}
