@@ -13,7 +13,9 @@ apt-get update -qq
 # dnsmasq-base for the DNS tests of verify, which run their own dnsmasq in a namespace;
 # graphviz for `portplan diagram` and the report's diagrams (dot lays them out), and chromium
 # with chromium-driver for the browser tests of the HTML report (selenium drives Debian's own
-# browser: nothing is downloaded at run time), fonts-dejavu-core for the fonts both draw with.
+# browser: nothing is downloaded at run time), fonts-dejavu-core for the fonts both draw with;
+# openssh-server and openssh-client for verify --inventory, whose test hosts are namespaces
+# each running its own sshd that Ansible reaches over SSH (never the system's sshd service).
 # Packaged services must not start at install time: where no policy-rc.d says otherwise, a
 # temporary one denies every start (exit 101, see invoke-rc.d(8)) while the packages install.
 made_policy=
@@ -27,7 +29,7 @@ apt-get install -y -qq --no-install-recommends \
     python3 python3-venv python3-pip nftables iptables ipset iproute2 \
     nginx openssl postfix dovecot-pop3d postgresql rabbitmq-server \
     slapd samba freeradius dnsmasq-base graphviz chromium chromium-driver fonts-dejavu-core \
-    >/dev/null
+    openssh-server openssh-client >/dev/null
 if [ -n "$made_policy" ]; then
     rm -f /usr/sbin/policy-rc.d
     trap - EXIT

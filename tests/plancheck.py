@@ -139,8 +139,9 @@ class Lab:
     loopback_ports: dict[str, set[int]]  #: node name → ports listened on at 127.0.0.1 and ::1
 
 
-def build_lab(topo: Topology, plan: Plan) -> Lab:
-    """Namespaces for every host of the plan and an outsider, with listeners started."""
+def add_hosts(topo: Topology, plan: Plan) -> dict[str, Node]:
+    """A node for every host of the plan (an address inside each of its networks, a second
+    one in every group network), and the outsider node; the hosts' nodes by host name."""
     taken: set[Address] = set()
     nodes: dict[str, Node] = {}
     for name, host in plan.hosts.items():
@@ -154,7 +155,12 @@ def build_lab(topo: Topology, plan: Plan) -> Lab:
         nodes[name] = topo.add_node(name, addresses)
     everything = [n for host in plan.hosts.values() for n in host.addresses]
     topo.add_node(OUTSIDER, outsider_addresses(everything, taken))
+    return nodes
 
+
+def build_lab(topo: Topology, plan: Plan) -> Lab:
+    """Namespaces for every host of the plan and an outsider, with listeners started."""
+    nodes = add_hosts(topo, plan)
     ports: dict[str, set[int]] = defaultdict(set)
     loopback_ports: dict[str, set[int]] = defaultdict(set)
     for row in plan.rows:

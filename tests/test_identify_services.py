@@ -44,7 +44,7 @@ from cryptography.hazmat.primitives import serialization
 import servers
 from portplan.probe.identify import Identification, ProbeContext, identify
 from portplan.probe.identify.amqp import read_field_table
-from portplan.probe.identify.tls import describe_certificate, name_matches
+from portplan.probe.identify.certificate import describe_certificate, name_matches
 from servers import LOOPBACK, Certificate
 
 SERVICES = pytest.mark.services

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
         ConditionSyntaxError,
         Diagnostic,
         InputError,
+        InventoryError,
         LockoutError,
         PlanError,
         PluginError,
@@ -33,6 +34,7 @@ if TYPE_CHECKING:
         UsageError,
         VerifyError,
     )
+    from portplan.fanout import FanoutRun, verify_inventory
     from portplan.load.catalog import catalog_ids, load_catalog_product
     from portplan.load.deployment import Bundle, load_deployment
     from portplan.load.product import load_product
@@ -49,7 +51,8 @@ if TYPE_CHECKING:
     from portplan.model.schema import json_schema
     from portplan.pipeline import load_plan, validate_files
     from portplan.plan import Decision, Hop, Plan, PlannedFlow, build_plan
-    from portplan.probe.verify import FlowCheck, Verification, verify
+    from portplan.probe.verification import Verification, verify
+    from portplan.probe.verify import FlowCheck
     from portplan.report.machine import output_schema
     from portplan.targets import DefaultAction, RuleOptions, Target, get_target, target_names
 
@@ -63,11 +66,13 @@ _EXPORTS = {
     "DefaultAction": "portplan.targets",
     "Deployment": "portplan.model",
     "Diagnostic": "portplan._errors",
+    "FanoutRun": "portplan.fanout",
     "Flow": "portplan.model",
     "FlowCheck": "portplan.probe.verify",
     "Hop": "portplan.plan",
     "Host": "portplan.model",
     "InputError": "portplan._errors",
+    "InventoryError": "portplan._errors",
     "LockoutError": "portplan._errors",
     "Plan": "portplan.plan",
     "PlanError": "portplan._errors",
@@ -84,7 +89,7 @@ _EXPORTS = {
     "ToolError": "portplan._errors",
     "UnknownProductError": "portplan._errors",
     "UsageError": "portplan._errors",
-    "Verification": "portplan.probe.verify",
+    "Verification": "portplan.probe.verification",
     "VerifyError": "portplan._errors",
     "build_plan": "portplan.plan",
     "catalog_ids": "portplan.load.catalog",
@@ -98,7 +103,8 @@ _EXPORTS = {
     "parse_condition": "portplan.model",
     "target_names": "portplan.targets",
     "validate_files": "portplan.pipeline",
-    "verify": "portplan.probe.verify",
+    "verify": "portplan.probe.verification",
+    "verify_inventory": "portplan.fanout",
 }
 
 
@@ -124,11 +130,13 @@ __all__ = [
     "DefaultAction",
     "Deployment",
     "Diagnostic",
+    "FanoutRun",
     "Flow",
     "FlowCheck",
     "Hop",
     "Host",
     "InputError",
+    "InventoryError",
     "LockoutError",
     "Plan",
     "PlanError",
@@ -161,4 +169,5 @@ __all__ = [
     "target_names",
     "validate_files",
     "verify",
+    "verify_inventory",
 ]

@@ -188,3 +188,7 @@ class OutputError(PortplanError, RuntimeError):
 
 class PluginError(PortplanError, RuntimeError):
     """A plugin (target or identifier) that cannot be loaded, or two plugins with one name."""
+
+
+class InventoryError(PortplanError, ValueError):
+    """An Ansible inventory that cannot be read, or that lacks hosts the deployment needs."""

@@ -55,6 +55,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "portplan.cli.rules:rules_cmd",
         "Generate firewall rules for DEPLOYMENT: exactly the planned flows, nothing broader.",
     ),
+    "inventory": (
+        "portplan.cli.inventory:inventory_cmd",
+        "Write an Ansible inventory of DEPLOYMENT's machines, grouped by role, zone and platform.",
+    ),
     "apply": (
         "portplan.cli.apply:apply_cmd",
         "Apply this host's ruleset: check it, apply it, roll back unless confirmed in time.",

@@ -22,7 +22,8 @@ from portplan.cli._options import (
     output_option,
 )
 from portplan.cli._plan import load_plan, require_host
-from portplan.probe.verify import verify
+from portplan.fanout import verify_inventory
+from portplan.probe.verification import Verification, verify
 from portplan.report.verify import verify_json, verify_junit, verify_table
 
 __all__ = ["verify_cmd"]
@@ -83,6 +84,29 @@ __all__ = ["verify_cmd"]
     type=click.Path(path_type=Path, dir_okay=False),
     help="File holding the RADIUS shared secret (or set PORTPLAN_RADIUS_SECRET).",
 )
+@option(
+    "--inventory",
+    type=click.Path(path_type=Path),
+    help="Verify from every source host at once, through Ansible: each deployment host is the "
+    "inventory host of its name, or the one whose variable portplan_host names it "
+    "(needs the portplan.portplan collection and pip install 'portplan[ansible]').",
+)
+@option(
+    "--limit",
+    metavar="PATTERN",
+    help="With --inventory: only the hosts this Ansible pattern selects.",
+)
+@option(
+    "--forks",
+    type=click.IntRange(1, 500),
+    help="With --inventory: sources Ansible works on at once (default: 10, or fewer sources).",
+)
+@option(
+    "--listen",
+    is_flag=True,
+    help="With --inventory: open temporary listeners on the destinations first (stopped when "
+    "the sources are done).",
+)
 @format_option("table", "json", "junit", help="Report format.")
 @output_option("Write the report to PATH ('-': standard output).")
 @common_options
@@ -97,6 +121,10 @@ def verify_cmd(
     no_identify: bool,
     expect_blocked: bool,
     radius_secret_file: Path | None,
+    inventory: Path | None,
+    limit: str | None,
+    forks: int | None,
+    listen: bool,
     fmt: str,
     output: str | None,
     overwrite: bool,
@@ -108,6 +136,10 @@ def verify_cmd(
     address the deployment does not declare (never probed); unfinished where --deadline came
     first. Names are resolved first, 32 at once, each within --timeout (at least 2 s). Only
     addresses the plan holds are probed.
+
+    With --inventory, every source host of an Ansible inventory probes its own flows, all at
+    once, and the report merges them; a source Ansible cannot reach is source-unreachable,
+    one where probing fails not-run, with Ansible's reason.
     """
     plan, inputs = load_plan(deployment)
     if on is not None:
@@ -120,19 +152,56 @@ def verify_cmd(
         sys.stderr.isatty() and fmt == "table" and output is None and log.isEnabledFor(20)
     )
     with _progress(show_progress) as advance:
-        found = verify(
-            plan,
-            sources=None if on is None else (on,),
-            flows=flows,
-            timeout=timeout,
-            concurrency=concurrency,
-            second_look=second_look,
-            identify_services=not no_identify,
-            secrets=secrets,
-            progress=advance,
-            deadline=deadline,
-            expect_blocked=expect_blocked,
-        )
+        if inventory is not None:
+            if expect_blocked:
+                raise UsageError(
+                    "--expect-blocked probes from this machine: run it with --on, not --inventory"
+                )
+            if on is not None:
+                raise UsageError(
+                    "--on and --inventory exclude each other: --on says which "
+                    "host this machine is, --inventory verifies from every host"
+                )
+            fanned = verify_inventory(
+                plan,
+                inventory,
+                limit=limit,
+                flows=flows,
+                listeners=listen,
+                forks=forks,
+                timeout=timeout,
+                concurrency=concurrency,
+                second_look=second_look,
+                identify_services=not no_identify,
+                radius_secret=secrets.get("radius"),
+                deadline=deadline,
+                progress=advance,
+            )
+            for problem in fanned.listener_problems:
+                log.warning("%s", problem)
+            log.info(
+                "%d sources in %.1f s, of which %.2f s probing on the slowest",
+                len(fanned.fanout.sources),
+                fanned.wall,
+                fanned.probing,
+            )
+            found: Verification = fanned.verification
+        else:
+            if limit is not None or forks is not None or listen:
+                raise UsageError("--limit, --forks and --listen go with --inventory")
+            found = verify(
+                plan,
+                sources=None if on is None else (on,),
+                flows=flows,
+                timeout=timeout,
+                concurrency=concurrency,
+                second_look=second_look,
+                identify_services=not no_identify,
+                secrets=secrets,
+                progress=advance,
+                deadline=deadline,
+                expect_blocked=expect_blocked,
+            )
     if fmt == "json":
         text = verify_json(found.checks, found.skipped)
     elif fmt == "junit":

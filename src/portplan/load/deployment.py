@@ -10,6 +10,7 @@ from typing import Any
 from portplan._errors import Diagnostic, InputError, ModelPath, Problem
 from portplan._text import choice_hint, describe_ports
 from portplan.load.catalog import catalog_ids, catalog_path, load_catalog_product
+from portplan.load.hosts_from import fill_hosts
 from portplan.load.product import read_product
 from portplan.load.reading import NO_SUCH_FILE
 from portplan.load.validate import validate
@@ -61,6 +62,9 @@ def deployment_from(
     path: Path, data: Any, source: SourceMap
 ) -> tuple[Bundle | None, list[Diagnostic]]:
     """Check a deployment file at ``path`` already read by :func:`load_yaml`, and its products."""
+    data, problems = fill_hosts(path, data, source)  # hosts_from: ansible:PATH
+    if problems:
+        return None, problems
     deployment, problems = validate(Deployment, data, source, "deployment")
     if deployment is None:
         return None, problems

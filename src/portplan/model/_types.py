@@ -9,7 +9,6 @@ from __future__ import annotations
 import ipaddress
 import re
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import Annotated, Any
 
 from pydantic import (
@@ -25,8 +24,12 @@ from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema
 
 from portplan._text import shown
+from portplan.model.addresses import SpecialAddress as SpecialAddress  # noqa: PLC0414 - re-exported
+from portplan.model.addresses import network_text as network_text  # noqa: PLC0414 - re-exported
+from portplan.model.addresses import special_kind as special_kind  # noqa: PLC0414 - re-exported
 from portplan.model.conditions import Condition, parse_condition
 from portplan.model.ports import MAX_PORT, MIN_PORT, PortRange
+from portplan.model.protocol import Protocol as Protocol  # noqa: PLC0414 - re-exported
 
 #: Configuration shared by every model class: immutable, unknown keys rejected.
 MODEL_CONFIG = ConfigDict(
@@ -69,13 +72,6 @@ HostName = Annotated[
         description="host name as the deployment names it",
     ),
 ]
-
-
-class Protocol(StrEnum):
-    """Transport protocol of a flow."""
-
-    TCP = "tcp"
-    UDP = "udp"
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,39 +212,6 @@ def parse_network(value: Any) -> Network:
             f"{text!r} has host bits set; write the network {loose} or the single address "
             f"{text.split('/')[0]}"
         ) from None
-
-
-class SpecialAddress(StrEnum):
-    """Kinds of address that name no single machine to reach: refused in a host's addresses
-    unless the host says it means one (``special: [multicast]``), and never probed."""
-
-    UNSPECIFIED = "unspecified"  #: 0.0.0.0 or :: (as a bare address, not 0.0.0.0/0)
-    BROADCAST = "broadcast"  #: 255.255.255.255
-    MULTICAST = "multicast"  #: 224.0.0.0/4, ff00::/8
-    IPV4_MAPPED = "ipv4-mapped"  #: ::ffff:0:0/96, an IPv4 address in IPv6 clothing
-
-
-_BROADCAST = ipaddress.IPv4Network("255.255.255.255/32")
-_MAPPED = ipaddress.IPv6Network("::ffff:0:0/96")
-
-
-def special_kind(network: Network) -> SpecialAddress | None:
-    """The kind of special-purpose address ``network`` is (or lies in), if any."""
-    if network.num_addresses == 1 and network.network_address.is_unspecified:
-        return SpecialAddress.UNSPECIFIED
-    if network == _BROADCAST:
-        return SpecialAddress.BROADCAST
-    if network.is_multicast:
-        return SpecialAddress.MULTICAST
-    if isinstance(network, ipaddress.IPv6Network) and network.subnet_of(_MAPPED):
-        return SpecialAddress.IPV4_MAPPED
-    return None
-
-
-def network_text(value: Network) -> str:
-    """``value`` as users write it: a single address without its prefix length."""
-    full = value.max_prefixlen == value.prefixlen
-    return str(value.network_address) if full else str(value)
 
 
 NetworkField = Annotated[

@@ -170,6 +170,12 @@ class Deployment(BaseModel):
 
     name: str = Field(description="a name for the deployment")
     description: str | None = None
+    hosts_from: str | None = Field(
+        None,
+        pattern=r"^ansible:.+",
+        description="ansible:PATH: hosts declared without addresses take them from this "
+        "Ansible inventory (the host of their name, or whose portplan_host names them)",
+    )
     hosts: dict[HostName, Host]
     management: tuple[Management, ...] = Field(
         (), description="operator access kept open on every host it names"

@@ -25,7 +25,7 @@ from collections.abc import Collection, Iterator, Sequence
 from portplan.model._types import Protocol
 from portplan.model.ports import MAX_PORT, MIN_PORT, PortSet
 from portplan.plan import FlowFacts, ForbiddenFlow, Hop, Plan, PlannedFlow
-from portplan.probe.engine import Outcome, PortProbe
+from portplan.probe.engine import BLOCKED_OUTCOMES, PortProbe
 from portplan.probe.listen import LISTENER_TOKEN
 from portplan.probe.local import own_addresses, single_address
 from portplan.spaces import PROTOCOL_NUMBERS, Ranges, Space, flow_space, networks_ranges
@@ -34,10 +34,6 @@ __all__ = ["BLOCKED_OUTCOMES", "blocked_probes"]
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
-#: outcomes that show a connection did not get through to a service
-BLOCKED_OUTCOMES = frozenset(
-    {Outcome.FILTERED, Outcome.REJECTED, Outcome.REFUSED, Outcome.CLOSED, Outcome.OPEN_FILTERED}
-)
 #: ports of another source's planned flow probed at most (the ends of its ranges)
 _PER_ROW = 4
 

@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 
 from portplan.probe.outcomes import (
+    BLOCKED_OUTCOMES,
     Evidence,
     Outcome,
     PortProbe,
@@ -28,6 +29,7 @@ from portplan.probe.outcomes import (
 from portplan.probe.wire import NEVER_LEFT, first_bytes, probe_once
 
 __all__ = [
+    "BLOCKED_OUTCOMES",
     "Evidence",
     "Outcome",
     "PortProbe",

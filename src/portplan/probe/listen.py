@@ -17,12 +17,14 @@ import signal
 import socket
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
-from portplan.model._types import Protocol
-from portplan.plan import Plan
+from portplan.model.protocol import Protocol
 from portplan.probe.engine import FD_RESERVE
 from portplan.probe.outcomes import family_of, raise_fd_limit
+
+if TYPE_CHECKING:  # a type only: the prober bundled for Ansible is stdlib-only
+    from portplan.plan import Plan
 
 __all__ = [
     "LISTENER_TOKEN",

@@ -5,18 +5,21 @@ from __future__ import annotations
 import ipaddress
 import socket
 from collections.abc import Collection, Iterable
+from typing import TYPE_CHECKING
 
-import psutil
-
-from portplan.model._types import Network
-from portplan.plan import Plan
 from portplan.probe.engine import family_of
+
+if TYPE_CHECKING:  # types only: the prober bundled for Ansible has neither pydantic nor psutil
+    from portplan.model._types import Network
+    from portplan.plan import Plan
 
 __all__ = ["is_local", "local_addresses", "own_addresses", "single_address", "source_hosts"]
 
 
 def local_addresses() -> set[ipaddress.IPv4Address | ipaddress.IPv6Address]:
     """Every address configured on this machine's interfaces."""
+    import psutil  # noqa: PLC0415 - only here: the prober bundled for Ansible is stdlib-only
+
     found: set[ipaddress.IPv4Address | ipaddress.IPv6Address] = set()
     for entries in psutil.net_if_addrs().values():
         for entry in entries:

@@ -11,9 +11,10 @@ import socket
 from dataclasses import dataclass
 from enum import StrEnum
 
-from portplan.model._types import Protocol
+from portplan.model.protocol import Protocol
 
 __all__ = [
+    "BLOCKED_OUTCOMES",
     "Evidence",
     "Outcome",
     "PortProbe",
@@ -37,6 +38,10 @@ class Outcome(StrEnum):
     DNS_ERROR = "dns-error"  #: a name did not resolve
     LOCAL_ERROR = "local-error"  #: the source itself failed (EMFILE, EADDRNOTAVAIL, EPERM...)
     UNFINISHED = "unfinished"  #: the run's deadline came before this port was settled
+    #: ``verify --inventory``: Ansible could not reach the source host (nothing was probed)
+    SOURCE_UNREACHABLE = "source-unreachable"
+    #: ``verify --inventory``: the source was reached but probing there failed or never ran
+    NOT_RUN = "not-run"
 
     @property
     def passes(self) -> bool:
@@ -90,6 +95,13 @@ _ERRNO_OUTCOMES = {
     errno.EAFNOSUPPORT: Outcome.LOCAL_ERROR,
     errno.EINVAL: Outcome.LOCAL_ERROR,
 }
+
+
+#: outcomes that show a connection blocked (``verify --expect-blocked``): the firewall dropped
+#: it, rejected it, or nothing accepts there
+BLOCKED_OUTCOMES = frozenset(
+    {Outcome.FILTERED, Outcome.REJECTED, Outcome.REFUSED, Outcome.CLOSED, Outcome.OPEN_FILTERED}
+)
 
 
 def classify(code: int, *, udp: bool = False) -> Outcome:

@@ -16,7 +16,7 @@ import socket
 import struct
 import time
 
-from portplan.model._types import Protocol
+from portplan.model.protocol import Protocol
 from portplan.probe.outcomes import (
     Evidence,
     Outcome,

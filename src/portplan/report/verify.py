@@ -5,9 +5,9 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from collections import Counter
 from collections.abc import Sequence
-from typing import Any
 
 from portplan.probe.engine import Outcome
+from portplan.probe.records import check_record
 from portplan.probe.verify import FlowCheck, Skipped
 from portplan.report.machine import document
 from portplan.report.text import rich_table_text
@@ -96,60 +96,12 @@ def verify_table(checks: Sequence[FlowCheck], skipped: Sequence[Skipped], *, wid
     return "\n".join(out)
 
 
-def _record(check: FlowCheck) -> dict[str, Any]:
-    result = check.result
-    ident = check.identification
-    return {
-        "flow": check.row.key,
-        "reference": check.row.reference,
-        "source": check.row.source,
-        "destination": check.row.destination,
-        "destination_component": check.row.destination_component,
-        "address": check.address,
-        "dns_name": check.dns_name,
-        "source_address": check.probe.source,
-        "protocol": check.probe.protocol.value,
-        "port": check.probe.port,
-        "outcome": result.outcome.value if result else None,
-        "passed": check.passed,
-        "temporary_listener": check.temporary_listener,
-        "evidence": None
-        if result is None
-        else {
-            "errno": result.evidence.errno,
-            "icmp": result.evidence.icmp,
-            "elapsed_ms": result.evidence.elapsed_ms,
-            "attempts": result.evidence.attempts,
-            "note": result.evidence.note,
-        },
-        "identification": None
-        if ident is None
-        else {
-            "expected": ident.expected,
-            "protocol": ident.protocol,
-            "matches": ident.matches,
-            "details": dict(ident.details),
-            "warnings": list(ident.warnings),
-            "error": ident.error,
-        },
-        "dns": None
-        if check.lookup is None
-        else {
-            "name": check.lookup.name,
-            "addresses": list(check.lookup.addresses),
-            "error": check.lookup.error,
-            "elapsed_ms": check.lookup.elapsed_ms,
-        },
-        "notes": list(check.notes),
-    }
-
-
 def verify_json(checks: Sequence[FlowCheck], skipped: Sequence[Skipped]) -> str:
     """Every probe with all it found, and the rows not probed (``portplan schema verify``)."""
     return document(
         "verify",
         {
-            "checks": [_record(c) for c in checks],
+            "checks": [check_record(c) for c in checks],
             "not_probed": [
                 {"flow": s.row.key, "destination": s.row.destination, "reason": s.reason}
                 for s in skipped

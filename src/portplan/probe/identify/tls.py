@@ -1,11 +1,11 @@
 """TLS: the handshake, and what the peer's certificate says.
 
 The handshake sends SNI (``ctx.server_name``) and does not verify the chain: an identifier
-reports what answers, it does not refuse to look.  The certificate is read instead (RFC 5280):
-subject, subjectAltName, issuer, validity, and the negotiated version and cipher; what an
-operator should act on becomes a warning: expired or expiring within
-:data:`EXPIRY_WARNING_DAYS`, not yet valid, self-signed (issuer equals subject), or not naming
-``ctx.server_name`` (matched as RFC 6125 says: subjectAltName first, one wildcard label at most).
+reports what answers, it does not refuse to look.  The certificate is read instead, with the
+negotiated version and cipher (:mod:`portplan.probe.identify.certificate`: subject, names,
+issuer, validity, and warnings on what an operator should act on).  The prober bundled into
+the Ansible collection cannot read certificates (no ``cryptography`` on a managed host): it
+returns the certificate as base64 DER in the ``certificate_der`` detail, for the controller.
 
 :func:`open_tls` and :func:`start_tls` are the helpers other identifiers build on (HTTPS, LDAPS,
 SMTPS, PostgreSQL's SSLRequest...): they record the TLS facts in the exchange's findings.
@@ -13,42 +13,21 @@ SMTPS, PostgreSQL's SSLRequest...): they record the TLS facts in the exchange's 
 
 from __future__ import annotations
 
-import ipaddress
+import base64
 import ssl
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
-from datetime import UTC, datetime
-
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes
+from functools import cache
+from importlib import import_module
+from typing import Any
 
 from portplan.probe.identify._exchange import Findings, Stream, connect, run_exchange
 from portplan.probe.identify.base import Identification, ProbeContext
 
-__all__ = [
-    "EXPIRY_WARNING_DAYS",
-    "TlsFacts",
-    "client_context",
-    "describe_certificate",
-    "identify_tls",
-    "name_matches",
-    "open_tls",
-    "start_tls",
-]
+__all__ = ["CERTIFICATE_DER", "client_context", "identify_tls", "open_tls", "start_tls"]
 
-#: a certificate that expires within this many days is worth a warning
-EXPIRY_WARNING_DAYS = 30
-
-_IpAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
-
-
-@dataclass(frozen=True, slots=True)
-class TlsFacts:
-    """Details and warnings read from a TLS session or certificate."""
-
-    details: dict[str, str]
-    warnings: tuple[str, ...]
+#: the detail that carries the peer's certificate (base64 DER) where it could not be read here
+CERTIFICATE_DER = "certificate_der"
 
 
 def client_context(alpn: Sequence[str] = ()) -> ssl.SSLContext:
@@ -61,104 +40,27 @@ def client_context(alpn: Sequence[str] = ()) -> ssl.SSLContext:
     return context
 
 
-def _to_ascii(name: str) -> str:
-    name = name.rstrip(".").lower()
-    if name.isascii():
-        return name
+@cache
+def _certificate_reader() -> Callable[..., Any] | None:
+    """:func:`~portplan.probe.identify.certificate.describe_certificate`, or ``None`` in the
+    prober bundled into the Ansible collection, which leaves ``cryptography`` (and that module)
+    behind: there the certificate goes back as DER, and the controller reads it."""
+    name = f"{__package__}.certificate"
     try:
-        return name.encode("idna").decode("ascii")
-    except UnicodeError:
-        return name
+        module = import_module(name)
+    except ModuleNotFoundError as exc:
+        if exc.name != name:  # the module is there but cannot load: a broken install
+            raise
+        return None
+    reader: Callable[..., Any] = module.describe_certificate
+    return reader
 
 
-def _wildcard_matches(pattern: str, host: str) -> bool:
-    # RFC 6125 6.4.3: the wildcard is the whole left-most label and matches exactly one label;
-    # never a wildcard over a bare public suffix such as "*.com".
-    if not pattern.startswith("*.") or "*" in pattern[2:] or "." not in pattern[2:]:
-        return False
-    label, dot, rest = host.partition(".")
-    return bool(dot and label) and rest == pattern[2:]
-
-
-def name_matches(
-    server_name: str, dns_names: Iterable[str], ip_addresses: Iterable[_IpAddress] = ()
-) -> bool:
-    """Whether a certificate naming ``dns_names`` and ``ip_addresses`` is for ``server_name``."""
-    try:
-        address = ipaddress.ip_address(server_name)
-    except ValueError:
-        host = _to_ascii(server_name)
-        for name in dns_names:
-            pattern = _to_ascii(name)
-            if pattern == host or _wildcard_matches(pattern, host):
-                return True
-        return False
-    return address in set(ip_addresses)
-
-
-def _utc(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def describe_certificate(
-    der: bytes, server_name: str | None = None, *, now: datetime | None = None
-) -> TlsFacts:
-    """Subject, names, issuer and validity of a DER certificate, with the warnings they call for."""
-    now = now or datetime.now(UTC)
-    try:
-        cert = x509.load_der_x509_certificate(der)
-        subject, issuer = cert.subject, cert.issuer
-        details = {
-            "subject": subject.rfc4514_string(),
-            "issuer": issuer.rfc4514_string(),
-            "not_before": _utc(cert.not_valid_before_utc),
-            "not_after": _utc(cert.not_valid_after_utc),
-            "sha256": cert.fingerprint(hashes.SHA256()).hex(":"),
-        }
-        try:
-            san: x509.SubjectAlternativeName | None = cert.extensions.get_extension_for_class(
-                x509.SubjectAlternativeName
-            ).value
-        except x509.ExtensionNotFound:
-            san = None
-    except ValueError as exc:  # malformed DER or extension: itself a finding
-        return TlsFacts({"certificate": f"unreadable: {exc}"}, ("certificate cannot be parsed",))
-
-    warnings: list[str] = []
-    not_before, not_after = cert.not_valid_before_utc, cert.not_valid_after_utc
-    if not_after < now:
-        days = (now - not_after).days
-        warnings.append(f"certificate expired on {_utc(not_after)} ({days} days ago)")
-    elif (not_after - now).days < EXPIRY_WARNING_DAYS:
-        days = (not_after - now).days
-        warnings.append(f"certificate expires in {days} days, on {_utc(not_after)}")
-    if not_before > now:
-        warnings.append(f"certificate is not valid before {_utc(not_before)}")
-    if subject == issuer:
-        warnings.append("self-signed certificate (issuer equals subject)")
-
-    if san is not None:
-        dns_names = san.get_values_for_type(x509.DNSName)
-        ip_addresses = [
-            a
-            for a in san.get_values_for_type(x509.IPAddress)
-            if isinstance(a, ipaddress.IPv4Address | ipaddress.IPv6Address)
-        ]
-        shown = [f"DNS:{n}" for n in dns_names] + [f"IP:{a}" for a in ip_addresses]
-        details["sans"] = ", ".join(shown)
-    else:
-        warnings.append("certificate has no subjectAltName: clients ignoring the CN reject it")
-        dns_names = [str(a.value) for a in subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)]
-        ip_addresses = []
-        shown = [f"CN:{n}" for n in dns_names]
-    if server_name and not name_matches(server_name, dns_names, ip_addresses):
-        names = ", ".join(shown) or "no name"
-        warnings.append(f"certificate does not name {server_name} (it names {names})")
-    return TlsFacts(details, tuple(warnings))
-
-
-def describe_session(ssl_object: ssl.SSLObject, server_name: str | None) -> TlsFacts:
-    """The negotiated version, cipher and ALPN protocol, and the peer's certificate."""
+def describe_session(
+    ssl_object: ssl.SSLObject, server_name: str | None
+) -> tuple[dict[str, str], tuple[str, ...]]:
+    """The negotiated version, cipher and ALPN protocol, and the peer's certificate: details
+    and warnings."""
     details: dict[str, str] = {}
     if version := ssl_object.version():
         details["tls_version"] = version
@@ -168,17 +70,21 @@ def describe_session(ssl_object: ssl.SSLObject, server_name: str | None) -> TlsF
         details["alpn"] = alpn
     der = ssl_object.getpeercert(binary_form=True)
     if not der:
-        return TlsFacts(details, ("peer sent no certificate",))
-    certificate = describe_certificate(der, server_name)
-    return TlsFacts(details | certificate.details, certificate.warnings)
+        return details, ("peer sent no certificate",)
+    reader = _certificate_reader()
+    if reader is None:
+        details[CERTIFICATE_DER] = base64.b64encode(der).decode("ascii")
+        return details, ()
+    certificate = reader(der, server_name)
+    return details | certificate.details, tuple(certificate.warnings)
 
 
 def _record(found: Findings, stream: Stream, ctx: ProbeContext) -> None:
     ssl_object = stream.writer.get_extra_info("ssl_object")
-    facts = describe_session(ssl_object, ctx.server_name)
+    details, warnings = describe_session(ssl_object, ctx.server_name)
     found.protocol = "tls"
-    found.details.update(facts.details)
-    found.warnings.extend(facts.warnings)
+    found.details.update(details)
+    found.warnings.extend(warnings)
 
 
 @asynccontextmanager

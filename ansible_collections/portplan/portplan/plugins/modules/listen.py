@@ -1,0 +1,217 @@
+#!/usr/bin/python
+# Copyright: portplan contributors
+# Apache License 2.0 (see LICENSE in the portplan repository)
+"""Ansible module portplan.portplan.listen: temporary listeners on a managed host."""
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: listen
+short_description: Open temporary listeners on the ports a host must accept
+version_added: "0.2.0"
+description:
+  - Opens every listener it is given for a bounded time, so that a path can be proven before
+    the product is installed, as C(portplan listen) does. TCP listeners greet with a token and
+    close; UDP sockets echo each datagram behind the same token, which
+    M(portplan.portplan.probe) recognises (C(temporary_listener) in its records).
+  - A port already in use is never taken over; it is reported in RV(failed_listeners) and
+    left alone.
+  - "Run it with C(async) and C(poll: 0) so that the play goes on while it listens. It writes
+    O(ready_file) once every socket is bound (wait for it with M(ansible.builtin.wait_for)),
+    and stops when O(duration) has passed or when O(ready_file) is removed, whichever comes
+    first."
+  - Opening listeners changes nothing that lasts; in check mode nothing is opened.
+author:
+  - portplan contributors (@portplan)
+requirements:
+  - Python 3.11 or newer on the managed host (standard library only).
+options:
+  listeners:
+    description: The sockets to open.
+    type: list
+    elements: dict
+    required: true
+    suboptions:
+      address:
+        description: The local address to listen on (one of the host's own, or 127.0.0.1).
+        type: str
+        required: true
+      port:
+        description: The port.
+        type: int
+        required: true
+      protocol:
+        description: The transport protocol.
+        type: str
+        choices: [tcp, udp]
+        required: true
+      flows:
+        description: The flow ids the listener serves (reported back).
+        type: list
+        elements: str
+        default: []
+  duration:
+    description: Seconds to listen at most.
+    type: float
+    default: 600
+  ready_file:
+    description:
+      - A file written (JSON, with RV(listening) and RV(failed_listeners)) once every socket
+        is bound; removing it stops the listeners.
+    type: path
+notes:
+  - Check mode is supported; nothing is opened in check mode.
+seealso:
+  - module: portplan.portplan.probe
+"""
+
+EXAMPLES = r"""
+- name: Listen on the database port for ten minutes, in the background
+  portplan.portplan.listen:
+    listeners:
+      - {address: 192.0.2.20, port: 1433, protocol: tcp, flows: [shopping-6.1/central-sql]}
+    duration: 600
+    ready_file: /tmp/portplan-listen.json
+  async: 660
+  poll: 0
+
+- name: Wait until the listeners are up
+  ansible.builtin.wait_for:
+    path: /tmp/portplan-listen.json
+    timeout: 30
+
+- name: Stop them once the sources have probed
+  ansible.builtin.file:
+    path: /tmp/portplan-listen.json
+    state: absent
+"""
+
+RETURN = r"""
+listening:
+  description: The listeners that were open.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{address: 192.0.2.20, port: 1433, protocol: tcp, flows: [shopping-6.1/central-sql]}]
+failed_listeners:
+  description: The listeners that could not be opened, each with the reason.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{address: 192.0.2.20, port: 22, protocol: tcp, flows: [], reason: "in use by another program: left alone"}]
+"""
+
+import asyncio
+import json
+import os
+import traceback
+
+from ansible.module_utils.basic import AnsibleModule
+
+try:
+    from ansible_collections.portplan.portplan.plugins.module_utils.engine.model.protocol import Protocol
+    from ansible_collections.portplan.portplan.plugins.module_utils.engine.probe.listen import Binding, serve
+except ImportError:
+    ENGINE_ERROR = traceback.format_exc()
+else:
+    ENGINE_ERROR = None
+
+#: seconds between two looks at whether the ready file is still there
+WATCH_INTERVAL = 0.5
+
+
+def _item(binding, reason=None):
+    item = {
+        "address": binding.address,
+        "port": binding.port,
+        "protocol": binding.protocol.value,
+        "flows": list(binding.flows),
+    }
+    if reason is not None:
+        item["reason"] = reason
+    return item
+
+
+async def _listen(bindings, duration, ready_file):
+    stop = asyncio.Event()
+
+    def ready(opened, failed):
+        if ready_file:
+            partial = ready_file + ".partial"
+            with open(partial, "w", encoding="utf-8") as handle:
+                json.dump(
+                    {
+                        "listening": [_item(b) for b in opened],
+                        "failed_listeners": [_item(b, why) for b, why in failed],
+                    },
+                    handle,
+                )
+            os.replace(partial, ready_file)
+
+    async def watch():
+        while ready_file and not stop.is_set():
+            await asyncio.sleep(WATCH_INTERVAL)
+            if not os.path.exists(ready_file):
+                stop.set()
+
+    watcher = asyncio.ensure_future(watch())
+    try:
+        return await serve(bindings, duration, stop, ready)
+    finally:
+        watcher.cancel()
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec={
+            "listeners": {
+                "type": "list",
+                "elements": "dict",
+                "required": True,
+                "options": {
+                    "address": {"type": "str", "required": True},
+                    "port": {"type": "int", "required": True},
+                    "protocol": {"type": "str", "choices": ["tcp", "udp"], "required": True},
+                    "flows": {"type": "list", "elements": "str", "default": []},
+                },
+            },
+            "duration": {"type": "float", "default": 600},
+            "ready_file": {"type": "path"},
+        },
+        supports_check_mode=True,
+    )
+    if ENGINE_ERROR is not None:
+        module.fail_json(
+            msg="portplan's listener cannot be loaded (it needs Python 3.11 or newer)",
+            exception=ENGINE_ERROR,
+        )
+    params = module.params
+    if not 0 < params["duration"] <= 86400:
+        module.fail_json(msg="duration must be more than 0 and at most 86400 seconds")
+    bindings = []
+    for item in params["listeners"]:
+        if not 1 <= item["port"] <= 65535:
+            module.fail_json(msg="no port %d" % item["port"])
+        bindings.append(
+            Binding(
+                address=item["address"],
+                port=item["port"],
+                protocol=Protocol(item["protocol"]),
+                flows=tuple(item["flows"]),
+            )
+        )
+    if module.check_mode:
+        module.exit_json(changed=False, listening=[], failed_listeners=[])
+    opened, failed = asyncio.run(_listen(bindings, params["duration"], params["ready_file"]))
+    if params["ready_file"] and os.path.exists(params["ready_file"]):
+        os.unlink(params["ready_file"])
+    module.exit_json(
+        changed=False,
+        listening=[_item(b) for b in opened],
+        failed_listeners=[_item(b, why) for b, why in failed],
+    )
+
+
+if __name__ == "__main__":
+    main()

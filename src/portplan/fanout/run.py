@@ -1,0 +1,349 @@
+"""Ansible runs the collection's modules on every host: listeners first, then every source
+probes in parallel; each host's result is collected as it arrives (ansible-runner events)."""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import os
+import secrets
+import tempfile
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from portplan._errors import ToolError
+from portplan.fanout.merge import HostResult, merge
+from portplan.fanout.work import Fanout, plan_fanout
+from portplan.load.inventory import ansible_tool, read_inventory
+from portplan.plan import Plan
+from portplan.probe.outcomes import Outcome
+from portplan.probe.verification import Verification
+
+__all__ = [
+    "DEFAULT_FORKS",
+    "LISTEN_DURATION",
+    "FanoutRun",
+    "HostResult",
+    "run_fanout",
+    "verify_inventory",
+]
+
+log = logging.getLogger("portplan")
+
+#: seconds temporary listeners stay up at most (they stop as soon as the sources are done)
+LISTEN_DURATION = 900.0
+#: hosts Ansible works on at once unless told (--forks): each fork is a Python process of
+#: its own (about 17 MiB), and on a small controller more forks are slower, not faster
+#: (benchmarks/fanout.py: 50 sources on 2 cores took 28 s with 10 forks, 38 s with 50)
+DEFAULT_FORKS = 10
+#: seconds a destination's listeners may take to come up
+LISTEN_READY_TIMEOUT = 60
+PROBE = "portplan.portplan.probe"
+#: where the repository keeps the collection, for a portplan run from a source checkout
+_CHECKOUT_COLLECTIONS = Path(__file__).resolve().parents[3]
+
+
+@dataclass(slots=True, kw_only=True)
+class FanoutRun:
+    """What one ``verify --inventory`` run found, and how long its parts took."""
+
+    verification: Verification
+    fanout: Fanout
+    results: dict[str, HostResult] = field(default_factory=dict)
+    wall: float = 0.0  #: seconds from starting Ansible to the last result
+    listener_problems: list[str] = field(default_factory=list)
+
+    @property
+    def probing(self) -> float:
+        """Seconds of probing on the slowest source (the rest of ``wall`` is Ansible's)."""
+        return max((r.elapsed or 0.0 for r in self.results.values()), default=0.0)
+
+
+def _collections_path() -> str:
+    """ANSIBLE_COLLECTIONS_PATH: the operator's, after the checkout's own collection if
+    portplan runs from a source checkout (an installed collection is found as usual)."""
+    paths = [p for p in os.environ.get("ANSIBLE_COLLECTIONS_PATH", "").split(os.pathsep) if p]
+    own = _CHECKOUT_COLLECTIONS / "ansible_collections" / "portplan" / "portplan" / "galaxy.yml"
+    if own.exists():
+        paths.insert(0, str(_CHECKOUT_COLLECTIONS))
+    paths.append(str(Path.home() / ".ansible" / "collections"))
+    paths.append("/usr/share/ansible/collections")
+    return os.pathsep.join(dict.fromkeys(paths))
+
+
+def _playbook(
+    fanout: Fanout, ready_file: str, *, probe_options: Mapping[str, Any]
+) -> list[dict[str, Any]]:
+    sources = [work.inventory_host.name for work in fanout.sources.values()]
+    destinations = [work.inventory_host.name for work in fanout.destinations.values()]
+    keep_going = {"ignore_errors": True, "ignore_unreachable": True}
+    plays: list[dict[str, Any]] = []
+    if destinations:
+        plays.append(
+            {
+                "name": "portplan: temporary listeners on the destinations",
+                "hosts": ",".join(destinations),
+                "gather_facts": False,
+                "tasks": [
+                    {
+                        "name": "listen",
+                        "portplan.portplan.listen": {
+                            "listeners": "{{ portplan_listeners }}",
+                            "duration": LISTEN_DURATION,
+                            "ready_file": ready_file,
+                        },
+                        "async": int(LISTEN_DURATION) + 60,
+                        "poll": 0,
+                        **keep_going,
+                    },
+                    {
+                        "name": "listeners ready",
+                        "ansible.builtin.wait_for": {
+                            "path": ready_file,
+                            "timeout": LISTEN_READY_TIMEOUT,
+                        },
+                        **keep_going,
+                    },
+                    {
+                        "name": "listeners",
+                        "ansible.builtin.slurp": {"src": ready_file},
+                        **keep_going,
+                    },
+                ],
+            }
+        )
+    plays.append(
+        {
+            "name": "portplan: probe from every source",
+            "hosts": ",".join(sources),
+            "gather_facts": False,
+            "tasks": [
+                {
+                    "name": "probe",
+                    PROBE: {"probes": "{{ portplan_probes }}", **probe_options},
+                    **keep_going,
+                }
+            ],
+        }
+    )
+    if destinations:
+        plays.append(
+            {
+                "name": "portplan: stop the listeners",
+                "hosts": ",".join(destinations),
+                "gather_facts": False,
+                "tasks": [
+                    {
+                        "name": "stop listening",
+                        "ansible.builtin.file": {"path": ready_file, "state": "absent"},
+                        **keep_going,
+                    }
+                ],
+            }
+        )
+    return plays
+
+
+def _overlay(fanout: Fanout) -> dict[str, Any]:
+    """An inventory that adds each host's work to the operator's inventory, as host vars."""
+    hosts: dict[str, dict[str, Any]] = {}
+    for work in fanout.sources.values():
+        hosts.setdefault(work.inventory_host.name, {})["portplan_probes"] = work.requests
+    for dest in fanout.destinations.values():
+        hosts.setdefault(dest.inventory_host.name, {})["portplan_listeners"] = dest.listeners
+    return {"all": {"hosts": hosts}}
+
+
+def _reason(res: Mapping[str, Any]) -> str:
+    message = str(res.get("msg") or res.get("reason") or "no message")
+    return " ".join(message.split())
+
+
+def run_fanout(
+    fanout: Fanout,
+    inventory: Path,
+    *,
+    forks: int | None = None,
+    timeout: float = 1.0,
+    concurrency: int = 2048,
+    second_look: bool = True,
+    identify_services: bool = True,
+    radius_secret: bytes | None = None,
+    deadline: float | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> FanoutRun:
+    """Run the fanout's playbook with ``forks`` hosts at once (by default every host, up to
+    :data:`DEFAULT_FORKS`); every source's result.
+
+    :class:`ToolError` when Ansible itself cannot run (no ansible-playbook, a playbook
+    error); a host Ansible cannot reach or where probing fails is a result, never an error.
+    """
+    try:
+        import ansible_runner  # noqa: PLC0415 - an optional dependency: portplan[ansible]
+    except ImportError as exc:
+        raise ToolError(
+            "verify --inventory runs Ansible through ansible-runner, which is not installed: "
+            "pip install 'portplan[ansible]'"
+        ) from exc
+    by_inventory = {w.inventory_host.name: w.host for w in fanout.sources.values()}
+    destination_of = {w.inventory_host.name: w.host for w in fanout.destinations.values()}
+    probe_options: dict[str, Any] = {
+        "timeout": timeout,
+        "concurrency": concurrency,
+        "second_look": second_look,
+        "identify_services": identify_services,
+    }
+    if radius_secret:
+        probe_options["radius_secret"] = radius_secret.decode()
+    if deadline is not None:
+        probe_options["deadline"] = deadline
+    # one file per host (hosts may share a file system: containers, namespaces, NFS homes)
+    ready_file = f"/tmp/portplan-listen-{secrets.token_hex(8)}-{{{{ inventory_hostname }}}}.json"
+    results: dict[str, HostResult] = {}
+    problems: list[str] = []
+    total = len(fanout.sources)
+
+    def handle(event: dict[str, Any]) -> bool:
+        data = event.get("event_data") or {}
+        kind = event.get("event", "")
+        name = data.get("host")
+        action = data.get("task_action") or data.get("resolved_action") or ""
+        res = data.get("res") or {}
+        if kind == "runner_on_unreachable" and name in by_inventory and action == PROBE:
+            results[by_inventory[name]] = HostResult(
+                outcome=Outcome.SOURCE_UNREACHABLE, reason=_reason(res)
+            )
+        elif kind == "runner_on_failed" and name in by_inventory and action == PROBE:
+            results[by_inventory[name]] = HostResult(outcome=Outcome.NOT_RUN, reason=_reason(res))
+        elif kind == "runner_on_ok" and name in by_inventory and action == PROBE:
+            results[by_inventory[name]] = HostResult(
+                records=tuple(res.get("checks", ())), elapsed=res.get("elapsed")
+            )
+        elif name in destination_of and kind in ("runner_on_failed", "runner_on_unreachable"):
+            problems.append(
+                f"listeners on {destination_of[name]} ({name}): {_reason(res)}; its flows are "
+                "probed without them"
+            )
+        elif name in destination_of and kind == "runner_on_ok" and "content" in res:
+            opened = json.loads(base64.b64decode(res["content"]))
+            for item in opened.get("failed_listeners", []):
+                problems.append(
+                    f"{destination_of[name]}: no listener on {item['address']} "
+                    f"{item['protocol']}/{item['port']}: {item['reason']}"
+                )
+        else:
+            return False
+        if progress is not None and action == PROBE:
+            progress(len(results), total)
+        return False  # nothing is kept on disk: every result is held here
+
+    with tempfile.TemporaryDirectory(prefix="portplan-ansible-") as tmp:
+        root = Path(tmp)
+        (root / "project").mkdir()
+        playbook = root / "project" / "verify.yml"
+        playbook.write_text(
+            yaml.safe_dump(_playbook(fanout, ready_file, probe_options=probe_options))
+        )
+        overlay = root / "portplan-hosts.yml"
+        overlay.write_text(json.dumps(_overlay(fanout)))  # JSON is YAML; vars stay untemplated
+        started = time.monotonic()
+        try:
+            runner = ansible_runner.run(
+                private_data_dir=tmp,
+                playbook=str(playbook),
+                inventory=[str(inventory.resolve()), str(overlay)],
+                forks=forks or min(DEFAULT_FORKS, max(1, len(by_inventory))),
+                envvars={
+                    # ansible-runner starts `ansible-playbook` from PATH: this environment's
+                    "PATH": os.pathsep.join(
+                        [str(Path(ansible_tool("ansible-playbook")).parent), os.environ["PATH"]]
+                    ),
+                    "ANSIBLE_COLLECTIONS_PATH": _collections_path(),
+                    "ANSIBLE_RETRY_FILES_ENABLED": "false",
+                    # one SSH exchange per module instead of three (put, run, clean up);
+                    # the probe needs no become, so no sudo tty question arises
+                    "ANSIBLE_PIPELINING": os.environ.get("ANSIBLE_PIPELINING", "true"),
+                    "ANSIBLE_NOCOLOR": "true",
+                },
+                event_handler=handle,
+                quiet=True,
+                suppress_env_files=True,
+            )
+        except (OSError, RuntimeError) as exc:
+            raise ToolError(f"Ansible could not run: {exc}") from exc
+        wall = time.monotonic() - started
+        if runner.status not in ("successful", "failed") or (not results and fanout.sources):
+            output = ""
+            if runner.stdout is not None:
+                output = " ".join(runner.stdout.read().split()[-60:])
+            raise ToolError(
+                f"ansible-playbook ended with status {runner.status} "
+                f"(rc {runner.rc}) before any source reported: {output}"
+            )
+    verification = merge(fanout, results)
+    return FanoutRun(
+        verification=verification,
+        fanout=fanout,
+        results=results,
+        wall=wall,
+        listener_problems=problems,
+    )
+
+
+def verify_inventory(
+    plan: Plan,
+    inventory: Path | str,
+    *,
+    limit: str | None = None,
+    flows: Sequence[str] = (),
+    listeners: bool = False,
+    forks: int | None = None,
+    timeout: float = 1.0,
+    concurrency: int = 2048,
+    second_look: bool = True,
+    identify_services: bool = True,
+    radius_secret: bytes | None = None,
+    deadline: float | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> FanoutRun:
+    """Verify, from every source host of ``plan`` in the Ansible ``inventory``, every planned
+    flow that starts there (with ``listeners``: temporary listeners on the destinations
+    first); one merged verification.
+
+    ``limit`` (an Ansible host pattern) narrows the inventory hosts, and so the sources;
+    ``deadline`` bounds each source's probing (seconds; default as ``portplan verify``'s).
+    Blocks until every source has answered or failed.
+    """
+    path = Path(inventory)
+    hosts = read_inventory(path, limit=limit)
+    fanout = plan_fanout(
+        plan,
+        hosts,
+        where=str(path),
+        flows=flows,
+        listeners=listeners,
+        limited=limit is not None,
+    )
+    log.info(
+        "verifying %d probes from %d sources through Ansible",
+        fanout.probes,
+        len(fanout.sources),
+    )
+    return run_fanout(
+        fanout,
+        path,
+        forks=forks,
+        timeout=timeout,
+        concurrency=concurrency,
+        second_look=second_look,
+        identify_services=identify_services,
+        radius_secret=radius_secret,
+        deadline=deadline,
+        progress=progress,
+    )

@@ -1,0 +1,146 @@
+"""What each host does in ``portplan verify --inventory``: a source's probe requests, a
+destination's listeners, and the inventory host that stands for each."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from portplan._errors import InventoryError, VerifyError
+from portplan.load.inventory import InventoryHost, deployment_hosts
+from portplan.plan import Plan
+from portplan.probe.listen import listen_plan
+from portplan.probe.local import single_address
+from portplan.probe.remote import request_of
+from portplan.probe.verify import FlowCheck, Skipped, plan_checks
+
+__all__ = ["DestinationWork", "Fanout", "SourceWork", "plan_fanout"]
+
+
+@dataclass(slots=True, kw_only=True)
+class SourceWork:
+    """One source host: the checks planned for it, and the requests that probe them there."""
+
+    host: str  #: the deployment host
+    inventory_host: InventoryHost
+    checks: list[FlowCheck]
+    requests: list[dict[str, Any]]
+
+
+@dataclass(slots=True, kw_only=True)
+class DestinationWork:
+    """One destination host: the listeners it opens before the sources probe."""
+
+    host: str
+    inventory_host: InventoryHost
+    listeners: list[dict[str, Any]]
+
+
+@dataclass(slots=True, kw_only=True)
+class Fanout:
+    """Everything ``verify --inventory`` asks of the hosts, and the rows it cannot probe."""
+
+    sources: dict[str, SourceWork]
+    destinations: dict[str, DestinationWork] = field(default_factory=dict)
+    skipped: list[Skipped] = field(default_factory=list)
+
+    @property
+    def probes(self) -> int:
+        return sum(len(work.checks) for work in self.sources.values())
+
+
+def _requests(plan: Plan, checks: Sequence[FlowCheck], own: Sequence[str]) -> list[dict[str, Any]]:
+    """One request per (row, destination address), holding all its ports, in plan order."""
+    rows = {id(row): row for row in plan.rows}
+    grouped: dict[tuple[int, str], dict[str, Any]] = {}
+    for check in checks:
+        key = (id(check.row), check.probe.address)
+        request = grouped.get(key)
+        if request is None:
+            planned = [str(r) for r in rows[id(check.row)].ports.ranges]
+            grouped[key] = request_of(check, own, planned)
+        else:
+            request["ports"].append(check.probe.port)
+    return list(grouped.values())
+
+
+def _own(plan: Plan, host: str) -> list[str]:
+    return [a for a in (single_address(n) for n in plan.host_addresses(host)) if a]
+
+
+def plan_fanout(
+    plan: Plan,
+    inventory: dict[str, InventoryHost],
+    *,
+    where: str,
+    flows: Sequence[str] = (),
+    listeners: bool = False,
+    limited: bool = False,
+) -> Fanout:
+    """The work of every source host of ``plan`` that ``inventory`` can reach.
+
+    Every source with planned flows must be in the inventory (by name or through
+    ``portplan_host``), unless ``limited`` (the inventory was narrowed with ``--limit``: then
+    only the sources it holds are verified); with ``listeners``, so must every destination
+    of their flows.  :class:`InventoryError` lists each host it lacks.
+    """
+    sources = list(dict.fromkeys(row.source for row in plan.rows))
+    if limited:
+        present = {host.stands_for for host in inventory.values()}
+        sources = [s for s in sources if s in present]
+        if not sources:
+            raise InventoryError(
+                f"no source host of deployment {plan.deployment} is among the inventory hosts "
+                "--limit selects"
+            )
+    checks, skipped = plan_checks(plan, sources, flows=flows, local=set())
+    if not checks and not skipped:
+        raise VerifyError(f"no planned flow starts on {', '.join(sources)}")
+    by_source: dict[str, list[FlowCheck]] = {}
+    for check in checks:
+        by_source.setdefault(check.row.source, []).append(check)
+    destinations = (
+        list(dict.fromkeys(c.row.destination for c in checks if c.row.source != c.row.destination))
+        if listeners
+        else []
+    )
+    loopback_listeners = (
+        {row.source for row in plan.rows if row.loopback and row.source in by_source}
+        if listeners
+        else set()
+    )
+    found, problems = deployment_hosts(
+        inventory, [*by_source, *destinations, *loopback_listeners], where=where
+    )
+    if problems:
+        raise InventoryError("; ".join(problems))
+    fanout = Fanout(
+        sources={
+            host: SourceWork(
+                host=host,
+                inventory_host=found[host],
+                checks=host_checks,
+                requests=_requests(plan, host_checks, _own(plan, host)),
+            )
+            for host, host_checks in by_source.items()
+        },
+        skipped=skipped,
+    )
+    for host in dict.fromkeys([*destinations, *loopback_listeners]):
+        bindings = listen_plan(plan, host, _own(plan, host)).bindings
+        if bindings:
+            fanout.destinations[host] = DestinationWork(
+                host=host,
+                inventory_host=found[host],
+                listeners=[
+                    {
+                        "address": b.address,
+                        "port": b.port,
+                        "protocol": b.protocol.value,
+                        "flows": list(b.flows),
+                    }
+                    for b in bindings
+                ],
+            )
+    return fanout

@@ -1,0 +1,210 @@
+"""Probing on a managed host: probe requests in, ``verify --format json`` records out.
+
+This is what the Ansible collection's ``probe`` module runs (it ships this package, bundled by
+``scripts/build-collection.py``), and what ``portplan verify --inventory`` asks each source
+host to do.  A request carries the facts of one planned row and one destination address, as
+the controller planned them (:func:`request_of`); the host probes from its own addresses,
+resolves destination names itself (as the product would from there) and identifies services
+as ``portplan verify`` does, through the same :func:`~portplan.probe.verify.run_checks`.
+
+A request may also expect the path to be ``blocked``: it then passes when the port is refused,
+closed, filtered, rejected or unroutable, and fails when it opens, when the source itself
+failed, and for UDP silence (``open|filtered`` proves nothing either way).
+
+Standard library only (a managed host needs nothing but Python 3.11).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from portplan.model.protocol import Protocol
+from portplan.probe.listen import LISTENER_TOKEN
+from portplan.probe.local import is_local
+from portplan.probe.outcomes import Outcome, PortProbe
+from portplan.probe.records import check_record
+from portplan.probe.rows import PortRanges, RemoteRow
+from portplan.probe.verify import FlowCheck, default_deadline, run_checks
+
+__all__ = ["BLOCKED", "EXPECTATIONS", "RequestError", "probe_requests", "request_of"]
+
+#: what a request may expect of its ports
+EXPECTATIONS = ("open", "blocked")
+#: outcomes that prove a path blocked (an answer that says no, or silence over TCP)
+BLOCKED = frozenset(
+    {Outcome.REFUSED, Outcome.CLOSED, Outcome.FILTERED, Outcome.REJECTED, Outcome.NO_ROUTE}
+)
+_BLOCKED_NOTE = "expected to be blocked"
+
+
+class RequestError(ValueError):
+    """A probe request that cannot be probed as given (the message says which and why)."""
+
+
+def request_of(
+    check: FlowCheck, source_addresses: Sequence[str], planned_ports: Sequence[str]
+) -> dict[str, Any]:
+    """The request that has a managed host probe ``check`` (planned on the controller).
+
+    ``source_addresses`` are the source host's own single addresses: the host binds to the
+    first of them it has, per address family, as ``portplan verify`` does at home.
+    ``planned_ports`` are every port of the row (``"135"``, ``"49152-65535"``): the dynamic
+    ports an RPC endpoint mapper names are probed only when the plan holds them.
+    """
+    row = check.row
+    return {
+        "flow": row.key,
+        "reference": row.reference,
+        "source": row.source,
+        "destination": row.destination,
+        "destination_component": row.destination_component,
+        "destination_addresses": [str(n) for n in row.destination_addresses],
+        "address": check.probe.address,
+        "dns_name": check.dns_name,
+        "source_addresses": list(source_addresses),
+        "protocol": check.probe.protocol.value,
+        "ports": [check.probe.port],
+        "planned_ports": list(planned_ports),
+        "identify": row.app_protocol,
+        "expect": "open",
+        "notes": list(check.notes),
+    }
+
+
+def _field(request: Mapping[str, Any], index: int, name: str, kind: type) -> Any:
+    value = request.get(name)
+    if not isinstance(value, kind) or isinstance(value, bool) is not (kind is bool):
+        raise RequestError(f"probe {index + 1}: {name!r} must be a {kind.__name__}: {value!r}")
+    return value
+
+
+def _optional_text(request: Mapping[str, Any], index: int, name: str) -> str | None:
+    return None if request.get(name) is None else _field(request, index, name, str)
+
+
+def _checks(
+    request: Mapping[str, Any], index: int, binds: dict[str, str | None]
+) -> list[FlowCheck]:
+    """The checks of one request (one per port), validated."""
+    text = {n: _field(request, index, n, str) for n in ("flow", "source", "destination")}
+    try:
+        protocol = Protocol(_field(request, index, "protocol", str))
+        address = str(ipaddress.ip_address(_field(request, index, "address", str)))
+        declared = tuple(
+            ipaddress.ip_network(n, strict=False)
+            for n in request.get("destination_addresses") or [address]
+        )
+        own = [str(ipaddress.ip_address(a)) for a in request.get("source_addresses") or []]
+    except ValueError as exc:
+        raise RequestError(f"probe {index + 1} ({text['flow']}): {exc}") from exc
+    ports = request.get("ports")
+    if not isinstance(ports, list) or not ports:
+        raise RequestError(f"probe {index + 1} ({text['flow']}): 'ports' must be a list of ports")
+    for port in ports:
+        if not isinstance(port, int) or isinstance(port, bool) or not 1 <= port <= 65535:
+            raise RequestError(f"probe {index + 1} ({text['flow']}): no port {port!r}")
+    expect = request.get("expect") or "open"
+    if expect not in EXPECTATIONS:
+        raise RequestError(
+            f"probe {index + 1} ({text['flow']}): expect must be one of "
+            f"{', '.join(EXPECTATIONS)}, not {expect!r}"
+        )
+    planned = request.get("planned_ports") or [str(p) for p in ports]
+    try:
+        ranges = tuple(
+            (int(first), int(last or first))
+            for first, _dash, last in (str(text).partition("-") for text in planned)
+        )
+    except ValueError as exc:
+        raise RequestError(
+            f"probe {index + 1} ({text['flow']}): 'planned_ports' must be ports or "
+            f"ranges (49152-65535): {planned!r}"
+        ) from exc
+    row = RemoteRow(
+        key=text["flow"],
+        reference=str(request.get("reference") or ""),
+        source=text["source"],
+        destination=text["destination"],
+        destination_component=str(request.get("destination_component") or ""),
+        destination_addresses=declared,
+        protocol=protocol,
+        app_protocol=None if expect == "blocked" else _optional_text(request, index, "identify"),
+        ports=PortRanges(ranges),
+    )
+    family = "6" if ":" in address else "4"
+    loopback = ipaddress.ip_address(address).is_loopback
+    bind = None
+    if not loopback:
+        for candidate in own:
+            if (":" in candidate) == (family == "6"):
+                if candidate not in binds:
+                    binds[candidate] = candidate if is_local(candidate) else None
+                if binds[candidate] is not None:
+                    bind = candidate
+                    break
+    notes = [str(n) for n in request.get("notes") or []]
+    if expect == "blocked":
+        notes.append(_BLOCKED_NOTE)
+    checks = []
+    for port in dict.fromkeys(ports):
+        check = FlowCheck(
+            row=row,
+            probe=PortProbe(
+                address=address,
+                port=port,
+                protocol=protocol,
+                source=bind,
+                payload=LISTENER_TOKEN if protocol is Protocol.UDP else b"",
+            ),
+            dns_name=_optional_text(request, index, "dns_name"),
+        )
+        check.notes.extend(notes)
+        checks.append(check)
+    return checks
+
+
+def _record(check: FlowCheck) -> dict[str, Any]:
+    record = check_record(check)
+    if _BLOCKED_NOTE in check.notes:
+        record["passed"] = check.outcome in BLOCKED and not check.temporary_listener
+    return record
+
+
+def probe_requests(
+    requests: Sequence[Mapping[str, Any]],
+    *,
+    timeout: float = 1.0,
+    concurrency: int = 2048,
+    second_look: bool = True,
+    identify_services: bool = True,
+    secrets: Mapping[str, bytes] | None = None,
+    deadline: float | None = None,
+) -> dict[str, Any]:
+    """Probe every request from this machine: ``checks`` (records), ``passed``, ``failed``.
+
+    ``deadline`` bounds the whole run, in seconds (default: as ``portplan verify``'s,
+    :func:`~portplan.probe.verify.default_deadline`); ports not settled by then are
+    ``unfinished``.  :class:`RequestError` for a request that cannot be probed as given,
+    before anything is probed.
+    """
+    binds: dict[str, str | None] = {}
+    checks = [c for i, r in enumerate(requests) for c in _checks(r, i, binds)]
+    seconds = default_deadline(checks) if deadline is None else deadline
+    asyncio.run(
+        run_checks(
+            checks,
+            timeout=timeout,
+            concurrency=concurrency,
+            second_look=second_look,
+            secrets=secrets or {},
+            identify_services=identify_services,
+            deadline=time.monotonic() + seconds,
+        )
+    )
+    records = [_record(c) for c in checks]
+    passed = sum(bool(r["passed"]) for r in records)
+    return {"checks": records, "passed": passed, "failed": len(records) - passed}

@@ -1,0 +1,106 @@
+"""Verifying a plan from this machine, as one plain function (the API and the CLI use it).
+
+Kept apart from :mod:`portplan.probe.verify`, the engine's checks, which the Ansible
+collection bundles and which must therefore need nothing beyond the standard library: this
+module works from a :class:`~portplan.plan.Plan` and adds the probes of what must stay
+blocked (:mod:`portplan.probe.blocked`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+from portplan._errors import VerifyError
+from portplan.plan import Plan
+from portplan.probe.blocked import blocked_probes
+from portplan.probe.engine import PortResult
+from portplan.probe.local import local_addresses, source_hosts
+from portplan.probe.verify import FlowCheck, Skipped, default_deadline, plan_checks, run_checks
+
+__all__ = ["Verification", "verify"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Verification:
+    """What :func:`verify` found: every probe with its outcome, and the rows it could not
+    probe from here, with the reason."""
+
+    sources: tuple[str, ...]  #: the hosts the flows were verified from
+    checks: tuple[FlowCheck, ...]
+    skipped: tuple[Skipped, ...]
+
+    @property
+    def passed(self) -> bool:
+        """Whether every probe passed (a flow not probed is not a failure)."""
+        return all(check.passed for check in self.checks)
+
+
+def verify(
+    plan: Plan,
+    *,
+    sources: Sequence[str] | None = None,
+    flows: Sequence[str] = (),
+    timeout: float = 1.0,
+    concurrency: int = 2048,
+    second_look: bool = True,
+    identify_services: bool = True,
+    secrets: Mapping[str, bytes] | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    deadline: float | None = None,
+    expect_blocked: bool = False,
+) -> Verification:
+    """Probe, from this machine, every planned flow that starts on ``sources``.
+
+    ``sources`` are hosts of the plan this machine stands for; by default, the hosts one of
+    this machine's addresses belongs to.  ``flows`` limits the probes to those flow ids.
+    Only addresses the plan holds are probed.  Blocks until every probe has an outcome;
+    :class:`VerifyError` when there is nothing to verify from here.  ``progress`` is called
+    with (probes done, probes planned) as probes complete.  ``deadline`` bounds the whole
+    run, in seconds (default: :func:`default_deadline`); ports not settled by then are
+    ``unfinished`` (and fail).  ``expect_blocked`` also probes connections the plan does not
+    hold, each of which passes only when it is blocked (:mod:`portplan.probe.blocked`).
+    """
+    local = local_addresses()
+    if sources is None:
+        sources = source_hosts(plan, local)
+        if not sources:
+            raise VerifyError(
+                "none of this machine's addresses belongs to a host of the deployment; "
+                "say which host this machine is (portplan verify --on HOST)"
+            )
+    unknown = [s for s in sources if s not in plan.hosts]
+    if unknown:
+        raise VerifyError(f"no host {unknown[0]!r} in deployment {plan.deployment}")
+    checks, skipped = plan_checks(plan, sources, flows=flows, local=local)
+    if expect_blocked:
+        for source in sources:
+            for row, probe, why in blocked_probes(plan, source, local):
+                checks.append(FlowCheck(row=row, probe=probe, expect_blocked=True, notes=[why]))
+    if not checks and not skipped:
+        raise VerifyError(f"no planned flow starts on {', '.join(sources)}")
+    seconds = default_deadline(checks) if deadline is None else deadline
+    ends = time.monotonic() + seconds
+    step = None
+    if progress is not None:
+        report, total, done = progress, len(checks), [0]
+
+        def step(_result: PortResult) -> None:
+            done[0] += 1
+            report(done[0], total)
+
+    asyncio.run(
+        run_checks(
+            checks,
+            timeout=timeout,
+            concurrency=concurrency,
+            second_look=second_look,
+            secrets=secrets or {},
+            identify_services=identify_services,
+            progress=step,
+            deadline=ends,
+        )
+    )
+    return Verification(sources=tuple(sources), checks=tuple(checks), skipped=tuple(skipped))

@@ -1,0 +1,79 @@
+"""A deployment as an Ansible inventory: its machines, their roles, zones and platforms.
+
+Each host of one machine (one address per family, or several of one machine) is an inventory
+host named after it, with ``ansible_host`` (its first address), ``portplan_host`` (the
+deployment host it is, so a renamed inventory host still maps back), ``portplan_addresses``
+(when it has more than one), ``portplan_zone`` and ``portplan_platform``.  Groups name what
+runs there: ``<product>_<component>`` for each component placed on it, ``zone_<zone>`` and
+``platform_<platform>``, with every character Ansible does not allow in a group name turned
+into ``_``.  Hosts that stand for networks (a client subnet) have no one machine to manage:
+the inventory lists them in a comment, to be added as member machines with ``portplan_host``.
+
+The output is deterministic (the deployment's order) and is what ``hosts_from: ansible:PATH``
+reads back.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import yaml
+
+from portplan.model.deployment import Deployment
+
+__all__ = ["group_name", "inventory_yaml"]
+
+_NOT_IN_GROUP_NAMES = re.compile(r"[^A-Za-z0-9_]")
+
+
+def group_name(*parts: str) -> str:
+    """An Ansible group name (letters, digits, underscores, not starting with a digit)."""
+    name = _NOT_IN_GROUP_NAMES.sub("_", "_".join(parts))
+    return f"_{name}" if name[:1].isdigit() else name
+
+
+def inventory_yaml(deployment: Deployment) -> str:
+    """The Ansible inventory (YAML) of ``deployment``'s machines and their roles."""
+    machines = {name: host for name, host in deployment.hosts.items() if not host.is_group}
+    groups = [name for name, host in deployment.hosts.items() if host.is_group]
+    hosts: dict[str, dict[str, Any]] = {}
+    for name, host in machines.items():
+        addresses = [str(n.network_address) for n in host.addresses]
+        entry: dict[str, Any] = {"ansible_host": addresses[0], "portplan_host": name}
+        if len(addresses) > 1:
+            entry["portplan_addresses"] = addresses
+        if host.zone:
+            entry["portplan_zone"] = host.zone
+        if host.platform:
+            entry["portplan_platform"] = host.platform
+        hosts[name] = entry
+    children: dict[str, dict[str, Any]] = {}
+
+    def member(group: str, host: str) -> None:
+        children.setdefault(group, {"hosts": {}})["hosts"][host] = None
+
+    for product, binding in deployment.products.items():
+        for component, placed in binding.components.items():
+            for placed_on in placed:
+                if placed_on in machines:
+                    member(group_name(product, component), placed_on)
+    for name, host in machines.items():
+        if host.zone:
+            member(group_name("zone", host.zone), name)
+        if host.platform:
+            member(group_name("platform", host.platform), name)
+    header = [
+        f"# Ansible inventory of deployment {deployment.name}, written by portplan inventory."
+    ]
+    if groups:
+        header.append(
+            "# Hosts that are networks, to add as member machines with portplan_host: "
+            + ", ".join(
+                f"{name} ({', '.join(str(n) for n in deployment.hosts[name].addresses)})"
+                for name in groups
+            )
+        )
+    body = {"all": {"hosts": hosts, "children": children}}
+    text = yaml.safe_dump(body, sort_keys=False, default_flow_style=False, width=100)
+    return "\n".join(header) + "\n" + text.replace(": null\n", ":\n")

@@ -1,0 +1,151 @@
+"""``portplan inventory`` and ``hosts_from: ansible:PATH``: a deployment's machines as an
+Ansible inventory, and a deployment that takes its addresses from one (read by Ansible's own
+``ansible-inventory``)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from ansible_env import environment, tool
+from examples import EXAMPLES, example_data
+from portplan import load_plan
+
+EXAMPLE_NAMES = ("shopping-contoso", "smart-id-nexus", "smart-id-k8s")
+
+
+def portplan(*args: str | Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "portplan", *map(str, args)],
+        env=environment(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize("example", EXAMPLE_NAMES)
+def test_inventory_golden(example: str, golden: Callable[[str, bytes], None]) -> None:
+    done = portplan("inventory", EXAMPLES / f"{example}.yaml")
+    assert done.returncode == 0, done.stderr
+    golden(f"inventory/{example}.yml", done.stdout.encode())
+
+
+def test_ansible_reads_the_inventory_with_its_roles(tmp_path: Path) -> None:
+    inventory = tmp_path / "inventory.yml"
+    assert (
+        portplan("inventory", EXAMPLES / "shopping-contoso.yaml", "-o", inventory).returncode == 0
+    )
+    done = subprocess.run(
+        [tool("ansible-inventory"), "-i", str(inventory), "--list"],
+        env=environment(ANSIBLE_INVENTORY_UNPARSED_FAILED="true"),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    assert "Invalid characters" not in done.stderr  # every group name is one Ansible accepts
+    listing = json.loads(done.stdout)
+    assert listing["shopping_6_1_active_directory"]["hosts"] == ["dc01", "dc02"]
+    assert listing["shopping_6_1_website"]["hosts"] == ["shop01"]
+    assert listing["_meta"]["hostvars"]["dc01"]["portplan_addresses"] == [
+        "192.0.2.31",
+        "2001:db8:10::31",
+    ]
+    assert "clients" not in listing["_meta"]["hostvars"]  # a network is no machine
+
+
+@pytest.mark.parametrize("example", EXAMPLE_NAMES)
+def test_hosts_from_an_inventory_gives_the_same_plan(example: str, tmp_path: Path) -> None:
+    inventory = tmp_path / "hosts" / "inventory.yml"
+    inventory.parent.mkdir()
+    done = portplan("inventory", EXAMPLES / f"{example}.yaml", "-o", inventory)
+    assert done.returncode == 0, done.stderr
+    data = example_data(example)
+    data["hosts_from"] = "ansible:hosts/inventory.yml"
+    for host in data["hosts"].values():
+        if not any("/" in str(a) for a in host["addresses"]):  # machines, not networks
+            del host["addresses"]
+    deployment = tmp_path / f"{example}.yaml"
+    deployment.write_text(yaml.safe_dump(data, sort_keys=False))
+    for product in data["products"].values():  # product files stay beside the example
+        if product.get("file"):
+            product["file"] = str(EXAMPLES / product["file"])
+    deployment.write_text(yaml.safe_dump(data, sort_keys=False))
+    original, taken = load_plan(EXAMPLES / f"{example}.yaml"), load_plan(deployment)
+
+    # the same rows (their override notes name the file and line they come from)
+    def shape(row: Any) -> tuple[Any, ...]:
+        return (
+            row.key, row.source, row.source_addresses, row.destination,
+            row.destination_addresses, row.protocol, list(row.ports),
+        )  # fmt: skip
+
+    assert [shape(r) for r in taken.rows] == [shape(r) for r in original.rows]
+    assert dict(taken.hosts) == dict(original.hosts)
+
+
+def _deployment(tmp_path: Path, inventory: dict[str, Any] | None, hosts_from: str) -> Path:
+    if inventory is not None:
+        (tmp_path / "inventory.yml").write_text(yaml.safe_dump(inventory))
+    data = example_data("shopping-contoso")
+    data["hosts_from"] = hosts_from
+    del data["hosts"]["sql01"]["addresses"]
+    del data["hosts"]["mail01"]["addresses"]
+    path = tmp_path / "deployment.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path
+
+
+def _line_of(path: Path, text: str) -> int:
+    return next(i for i, line in enumerate(path.read_text().splitlines(), 1) if text in line)
+
+
+def test_hosts_the_inventory_cannot_give_are_each_located(tmp_path: Path) -> None:
+    inventory = {"all": {"hosts": {"mail01": {"ansible_host": "mail01.contoso.example"}}}}
+    path = _deployment(tmp_path, inventory, "ansible:inventory.yml")
+    done = portplan("validate", path)
+    assert done.returncode == 2
+    assert (
+        f"deployment.yaml:{_line_of(path, '  sql01:')}:3: error: host 'sql01' has no "
+        "addresses, and inventory.yml gives none: the inventory has no host 'sql01'"
+    ) in done.stderr
+    assert (
+        f"deployment.yaml:{_line_of(path, '  mail01:')}:3: error: host 'mail01' has no "
+        "addresses, and inventory.yml gives none: its ansible_host 'mail01.contoso.example' "
+        "is not an IP address"
+    ) in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_a_missing_inventory_is_located_at_hosts_from(tmp_path: Path) -> None:
+    path = _deployment(tmp_path, None, "ansible:nowhere.yml")
+    done = portplan("matrix", path)
+    assert done.returncode == 2
+    line = _line_of(path, "hosts_from:")
+    assert f"deployment.yaml:{line}:" in done.stderr
+    assert "cannot take host addresses from nowhere.yml" in done.stderr
+    assert "does not exist" in done.stderr
+
+
+def test_hosts_from_takes_the_member_named_by_portplan_host(tmp_path: Path) -> None:
+    inventory = {
+        "all": {
+            "hosts": {
+                "db-primary": {"ansible_host": "192.0.2.20", "portplan_host": "sql01"},
+                "mail01": {"ansible_host": "192.0.2.50"},
+            }
+        }
+    }
+    path = _deployment(tmp_path, inventory, "ansible:inventory.yml")
+    plan = load_plan(path)
+    assert [str(n) for n in plan.hosts["sql01"].addresses] == ["192.0.2.20/32"]
+    assert [str(n) for n in plan.hosts["mail01"].addresses] == ["192.0.2.50/32"]
