@@ -6,6 +6,7 @@ import resource
 import socket
 import subprocess
 import sys
+import threading
 import time
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
@@ -236,3 +237,80 @@ def test_listen_with_nothing_to_listen_on_stops_at_once_and_fails() -> None:
     finally:
         for sock in busy:
             sock.close()
+
+
+class _OneConnectionServer:
+    """Accepts connections on ``port`` of 127.0.0.3 and counts them; answers each with
+    ``reply`` once it has read a request (``reply=None``: never says a word)."""
+
+    def __init__(self, port: int, reply: bytes | None) -> None:
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.3", port))
+        self.sock.listen(16)
+        self.reply = reply
+        self.accepted = 0
+        self.requests: list[bytes] = []
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        held = []
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:  # closed: the test is over
+                break
+            self.accepted += 1
+            held.append(conn)
+            if self.reply is None:
+                continue  # a service that waits for the client, who never speaks
+            conn.settimeout(5)
+            try:
+                self.requests.append(conn.recv(4096))
+                conn.sendall(self.reply)
+            except OSError:
+                pass
+        for conn in held:
+            conn.close()
+
+    def close(self) -> None:
+        self.sock.shutdown(socket.SHUT_RDWR)
+        self.sock.close()
+        self.thread.join(10)
+
+
+HTTP_REPLY = b"HTTP/1.1 204 No Content\r\nServer: loop-test\r\nContent-Length: 0\r\n\r\n"
+
+
+def test_an_open_port_is_identified_on_the_probes_own_connection() -> None:
+    servers = [_OneConnectionServer(port, HTTP_REPLY) for port in (18080, 18081)]
+    try:
+        code, report = verify("--flow", "web")
+    finally:
+        for server in servers:
+            server.close()
+    checks = report["checks"]
+    assert isinstance(checks, list)
+    assert code == 0, checks
+    for check in checks:
+        assert check["outcome"] == "open"
+        assert check["temporary_listener"] is False
+        assert check["identification"]["protocol"] == "http", check
+        assert check["identification"]["details"]["server"] == "loop-test", check
+    for server in servers:
+        # the probe's connection carried the request: no second connection was opened
+        assert server.accepted == 1
+        assert len(server.requests) == 1 and server.requests[0].startswith(b"GET / HTTP/1.1")
+
+
+def test_a_service_that_waits_for_the_client_is_open_after_one_connection() -> None:
+    server = _OneConnectionServer(18090, None)
+    try:
+        code, report = verify("--flow", "closed")
+    finally:
+        server.close()
+    (check,) = report["checks"]  # type: ignore[misc]
+    assert code == 0, check
+    assert (check["outcome"], check["temporary_listener"]) == ("open", False)
+    assert server.accepted == 1  # its first bytes were awaited on the probe's connection

@@ -16,8 +16,16 @@ from portplan.probe.identify.base import (
     REGISTRY,
     Identification,
     Identifier,
+    OpenConnection,
     ProbeContext,
     identify,
 )
 
-__all__ = ["REGISTRY", "Identification", "Identifier", "ProbeContext", "identify"]
+__all__ = [
+    "REGISTRY",
+    "Identification",
+    "Identifier",
+    "OpenConnection",
+    "ProbeContext",
+    "identify",
+]

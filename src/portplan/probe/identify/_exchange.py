@@ -101,20 +101,23 @@ async def connect(
     tls: ssl.SSLContext | None = None,
     server_hostname: str | None = None,
 ) -> AsyncIterator[Stream]:
-    """A TCP (or TLS) connection to ``ctx``, from ``ctx.source_address`` when set.
+    """A TCP (or TLS) connection to ``ctx``, from ``ctx.source_address`` when set: the probe's
+    own connection (``ctx.connection``) the first time, when there is one.
 
     On a clean exit the connection is closed politely (within :data:`CLOSE_GRACE`); on an
     error or cancellation it is aborted at once.
     """
-    local = (ctx.source_address, 0) if ctx.source_address else None
-    reader, writer = await asyncio.open_connection(
-        ctx.address,
-        ctx.port,
-        local_addr=local,
-        ssl=tls,
-        server_hostname=(server_hostname or "") if tls is not None else None,
-        limit=MAX_LINE,
-    )
+    name = (server_hostname or "") if tls is not None else None
+    sock = ctx.connection.take() if ctx.connection is not None else None
+    if sock is not None:
+        reader, writer = await asyncio.open_connection(
+            sock=sock, ssl=tls, server_hostname=name, limit=MAX_LINE
+        )
+    else:
+        local = (ctx.source_address, 0) if ctx.source_address else None
+        reader, writer = await asyncio.open_connection(
+            ctx.address, ctx.port, local_addr=local, ssl=tls, server_hostname=name, limit=MAX_LINE
+        )
     clean = False
     try:
         yield Stream(reader, writer)

@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import replace
 
+from ansible_collections.portplan.portplan.plugins.module_utils.engine.model.protocol import Protocol
 from ansible_collections.portplan.portplan.plugins.module_utils.engine.probe.outcomes import (
     BLOCKED_OUTCOMES,
     Evidence,
@@ -28,16 +30,26 @@ from ansible_collections.portplan.portplan.plugins.module_utils.engine.probe.out
     family_of,
     raise_fd_limit,
 )
-from ansible_collections.portplan.portplan.plugins.module_utils.engine.probe.wire import NEVER_LEFT, first_bytes, probe_once
+from ansible_collections.portplan.portplan.plugins.module_utils.engine.probe.wire import (
+    NEVER_LEFT,
+    connect_tcp,
+    first_bytes,
+    hand_over,
+    peek,
+    probe_once,
+)
 
 __all__ = [
     "BLOCKED_OUTCOMES",
     "Evidence",
+    "Opened",
     "Outcome",
     "PortProbe",
     "PortResult",
     "family_of",
     "first_bytes",
+    "hand_over",
+    "peek",
     "probe_all",
     "probe_once",
 ]
@@ -55,6 +67,8 @@ FD_RESERVE = 64
 #: a round of second looks starts this many probes of a destination every ROUND_SPREAD s
 ROUND_PART = 256
 ROUND_SPREAD = 0.05
+#: the longest an open port is given to send its first bytes unprompted (``portplan listen``)
+FIRST_BYTES_WAIT = 0.5
 _SILENT = (Outcome.FILTERED, Outcome.OPEN_FILTERED)
 #: outcomes that an ICMP error brought (the kind of answer the kernel rate-limits)
 _BY_ICMP = (Outcome.REJECTED, Outcome.NO_ROUTE, Outcome.CLOSED)
@@ -106,10 +120,63 @@ class _Destination:
         self.window = max(float(self.start), (self.window if window is None else window) / 2)
 
 
+#: what becomes of a TCP port found open, on the probe's own connection: called with the
+#: probe's index, its result, the connected socket (which the engine closes afterwards) and how
+#: long to wait for the service to speak first (the destination's adaptive timeout, at most
+#: :data:`FIRST_BYTES_WAIT`); it runs while probing goes on
+Opened = Callable[[int, PortResult, socket.socket, float], Awaitable[None]]
+
+
+#: a probe done: its index, its result (or the error it raised), its destination, and the
+#: connection of an open port that is kept
+_Finished = tuple[int, "PortResult | BaseException", "_Destination", "socket.socket | None"]
+
+
+class _Run:
+    """What the passes of one run share: the budget of file descriptors (a probe's socket, or
+    an open port's connection while ``opened`` uses it) and the connections being used."""
+
+    __slots__ = ("everyone", "first_wait", "following", "opened")
+
+    def __init__(self, concurrency: int, opened: Opened | None, first_wait: float) -> None:
+        self.everyone = asyncio.Semaphore(concurrency)
+        self.opened = opened
+        self.first_wait = first_wait
+        self.following: set[asyncio.Task[None]] = set()
+
+    def follow(
+        self, opened: Opened, index: int, result: PortResult, sock: socket.socket, wait: float
+    ) -> None:
+        """Hand an open port's connection, with its file-descriptor slot, to ``opened``."""
+
+        async def use() -> None:
+            try:
+                with sock:
+                    await opened(index, result, sock, wait)
+            finally:
+                self.everyone.release()
+
+        task = asyncio.get_running_loop().create_task(use())
+        self.following.add(task)
+        task.add_done_callback(self.following.discard)
+
+    async def settle(self) -> None:
+        """Wait until every handed-over connection is done with."""
+        while self.following:
+            await asyncio.gather(*self.following)
+
+    async def stop(self) -> None:
+        """Cut every handed-over connection short (the deadline, or an error)."""
+        for task in self.following:
+            task.cancel()
+        if self.following:
+            await asyncio.gather(*self.following, return_exceptions=True)
+
+
 async def _probe_pass(
     items: Sequence[tuple[int, PortProbe]],
     states: dict[str, _Destination],
-    everyone: asyncio.Semaphore,
+    run: _Run,
     timeout: Callable[[_Destination], float],
     done: Callable[[int, PortResult], None],
     *,
@@ -118,6 +185,8 @@ async def _probe_pass(
     """Probe ``items`` (index, probe), each destination within its window; report each result.
 
     ``pace`` (count, seconds): start at most ``count`` probes of a destination per ``seconds``.
+    A TCP port found open keeps its connection when the run has an ``opened``; it is handed
+    over once the result is reported.
     """
     loop = asyncio.get_running_loop()
     slots: dict[str, list[float]] = {}  # pace: [start of the current slot, probes started in it]
@@ -125,17 +194,25 @@ async def _probe_pass(
     queues: dict[str, deque[tuple[int, PortProbe]]] = {}
     for item in items:
         queues.setdefault(item[1].address, deque()).append(item)
-    finished: asyncio.Queue[tuple[int, PortResult | BaseException, _Destination]]
-    finished = asyncio.Queue()
+    finished: asyncio.Queue[_Finished] = asyncio.Queue()
     running: set[asyncio.Task[None]] = set()
+    everyone, opened = run.everyone, run.opened
 
     async def one(index: int, probe: PortProbe, state: _Destination) -> None:
+        await everyone.acquire()
+        sock: socket.socket | None = None
         try:
-            async with everyone:
-                result: PortResult | BaseException = await probe_once(probe, timeout(state))
+            if opened is not None and probe.protocol is Protocol.TCP:
+                result, sock = await connect_tcp(probe, timeout(state))
+            else:
+                result = await probe_once(probe, timeout(state))
         except Exception as exc:  # handed to the scheduler, which raises it
-            result = exc
-        finished.put_nowait((index, result, state))
+            finished.put_nowait((index, exc, state, None))
+            return
+        finally:
+            if sock is None:  # a kept connection keeps its slot until it is done with
+                everyone.release()
+        finished.put_nowait((index, result, state, sock))
 
     def wake(address: str) -> None:
         waking.discard(address)
@@ -171,11 +248,13 @@ async def _probe_pass(
         for address in queues:
             fill(address)
         for _ in range(len(items)):
-            index, result, state = await finished.get()
+            index, result, state, sock = await finished.get()
             state.busy -= 1
             if isinstance(result, BaseException):
                 raise result
             state.completed(result)
+            if sock is not None and opened is not None:
+                run.follow(opened, index, result, sock, state.timeout(run.first_wait))
             done(index, result)
             fill(result.probe.address)
     finally:  # cut short (the deadline): no probe goes on, every socket is closed
@@ -183,6 +262,11 @@ async def _probe_pass(
             task.cancel()
         if running:
             await asyncio.gather(*running, return_exceptions=True)
+        while not finished.empty():  # connections of open ports nobody took over
+            _index, _result, _state, left = finished.get_nowait()
+            if left is not None:
+                left.close()
+                everyone.release()
 
 
 async def probe_all(
@@ -193,6 +277,7 @@ async def probe_all(
     second_look: bool = True,
     progress: Callable[[PortResult], None] | None = None,
     deadline: float | None = None,
+    opened: Opened | None = None,
 ) -> list[PortResult]:
     """Probe every port, then look again at the silent ones; results in input order.
 
@@ -212,11 +297,14 @@ async def probe_all(
     back) and waiting at least that long (the kernel retransmits a SYN after 1 s, which shows
     a local drop).  A round that brings no new answer ends it: what is still silent is
     ``filtered`` (TCP) or ``open|filtered`` (UDP).
+
+    ``opened``: what to do with each open TCP port on the probe's own connection (see
+    :data:`Opened`), while probing goes on; the run ends when every such use has ended.
     """
     # every probe holds a file descriptor: stay below the open-files limit (a hard limit of
     # 1,024 is common in containers), with room for the interpreter's own
     concurrency = max(1, min(concurrency, raise_fd_limit() - FD_RESERVE))
-    everyone = asyncio.Semaphore(concurrency)
+    run = _Run(concurrency, opened, min(timeout, FIRST_BYTES_WAIT))
     states = {
         address: _Destination(PER_DESTINATION, concurrency)
         for address in dict.fromkeys(p.address for p in probes)
@@ -238,21 +326,23 @@ async def probe_all(
             progress(result)
 
     async def look() -> None:
-        await _probe_pass(
-            list(enumerate(probes)), states, everyone, lambda s: s.timeout(timeout), first
-        )
+        await _probe_pass(list(enumerate(probes)), states, run, lambda s: s.timeout(timeout), first)
         await asyncio.gather(
             *(
-                _second_look(states[address], ixs, probes, results, everyone, timeout, progress)
+                _second_look(states[address], ixs, probes, results, run, timeout, progress)
                 for address, ixs in silent.items()
             )
         )
+        await run.settle()
 
-    if deadline is None:
-        await look()
-    else:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(look(), max(0.0, deadline - time.monotonic()))
+    try:
+        if deadline is None:
+            await look()
+        else:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(look(), max(0.0, deadline - time.monotonic()))
+    finally:
+        await run.stop()
     for index, result in enumerate(results):
         if result is None:
             results[index] = unfinished = _unfinished(probes[index], seen.get(index))
@@ -278,7 +368,7 @@ async def _second_look(
     indices: list[int],
     probes: Sequence[PortProbe],
     results: list[PortResult | None],
-    everyone: asyncio.Semaphore,
+    run: _Run,
     timeout: float,
     progress: Callable[[PortResult], None] | None,
 ) -> None:
@@ -327,7 +417,7 @@ async def _second_look(
         await _probe_pass(
             [(i, probes[i]) for i in remaining],
             states,
-            everyone,
+            run,
             lambda _state: wait,
             seen,
             pace=(ROUND_PART, ROUND_SPREAD),

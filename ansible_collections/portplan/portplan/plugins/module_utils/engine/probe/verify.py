@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import socket
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -28,14 +29,23 @@ from ansible_collections.portplan.portplan.plugins.module_utils.engine.model.pro
 from ansible_collections.portplan.portplan.plugins.module_utils.engine.probe.dns import DNS_TIMEOUT, NameLookup, resolve_names
 from ansible_collections.portplan.portplan.plugins.module_utils.engine.probe.engine import (
     BLOCKED_OUTCOMES,
+    FIRST_BYTES_WAIT,
     Evidence,
     Outcome,
     PortProbe,
     PortResult,
     first_bytes,
+    hand_over,
+    peek,
     probe_all,
 )
-from ansible_collections.portplan.portplan.plugins.module_utils.engine.probe.identify import Identification, ProbeContext, identify
+from ansible_collections.portplan.portplan.plugins.module_utils.engine.probe.identify import (
+    REGISTRY,
+    Identification,
+    OpenConnection,
+    ProbeContext,
+    identify,
+)
 from ansible_collections.portplan.portplan.plugins.module_utils.engine.probe.listen import LISTENER_TOKEN, sample_ports
 from ansible_collections.portplan.portplan.plugins.module_utils.engine.probe.local import own_addresses, single_address
 from ansible_collections.portplan.portplan.plugins.module_utils.engine.probe.rows import CheckRow
@@ -282,16 +292,56 @@ async def run_checks(
     progress: Callable[[PortResult], None] | None = None,
     deadline: float | None = None,
 ) -> None:
-    """Resolve names, probe every check, then identify what answers; follow the RPC mapper.
+    """Resolve names, probe every check, identify what answers; follow the RPC mapper.
 
     Destination names are resolved first, each within the probe ``timeout`` but at least
-    :data:`DNS_TIMEOUT`; checks that DNS alone decides
-    (``dns-error``) are never probed.  The dynamic ports an RPC endpoint mapper names are
-    probed when the plan holds them, and only named otherwise.  ``deadline`` (a
-    :func:`time.monotonic` time) ends the run: ports not settled are ``unfinished``.
+    :data:`DNS_TIMEOUT`; checks that DNS alone decides (``dns-error``) are never probed.
+
+    A TCP port found open is identified on the probe's own connection while probing goes on:
+    by the identifier of the protocol the plan names, or else by what the service sends
+    unprompted within the round-trip time the destination showed (``portplan listen``'s
+    token).  An identification that fails is checked for that token on a connection of its
+    own (a listener's token may come after the identifier has spoken).  A silent UDP port is
+    asked in its own protocol once probing is done.  The dynamic ports an RPC endpoint
+    mapper names are probed when the plan holds them, and only named otherwise.
+    ``deadline`` (a :func:`time.monotonic` time) ends the run: ports not settled are
+    ``unfinished``.
     """
     await resolve_checks(checks, timeout=max(DNS_TIMEOUT, timeout))
     pending = [c for c in checks if c.result is None]
+    extra: list[FlowCheck] = []
+    probed = {(c.row.key, c.probe.address, c.probe.port) for c in checks}
+    followed: set[int] = set()  # open TCP ports whose connection was used to the end
+
+    def context(check: FlowCheck, connection: OpenConnection | None = None) -> ProbeContext:
+        return ProbeContext(
+            address=check.probe.address,
+            port=check.probe.port,
+            timeout=max(timeout, 2.0),
+            source_address=check.probe.source,
+            secrets=secrets,
+            connection=connection,
+        )
+
+    def identifier(check: FlowCheck) -> str | None:
+        """The protocol to identify ``check``'s port by, if any."""
+        wanted = identify_services and not check.expect_blocked
+        return check.row.app_protocol if wanted and check.row.app_protocol else None
+
+    async def on_open(index: int, result: PortResult, sock: socket.socket, wait: float) -> None:
+        check = pending[index]
+        protocol, found = identifier(check), None
+        if protocol is not None and REGISTRY.find(protocol) is not None:
+            connection = OpenConnection(hand_over(sock))
+            found = await identify(protocol, context(check, connection))
+        if found is None:  # nothing to identify it by: is it `portplan listen`?
+            check.temporary_listener = (await peek(sock, wait)).startswith(LISTENER_TOKEN)
+        elif not found.matches and await _is_listener(check.probe, timeout):
+            check.temporary_listener = True
+        else:
+            _identified(check, found, probed, extra)
+        followed.add(index)
+
     results = await probe_all(
         [c.probe for c in pending],
         timeout=timeout,
@@ -299,87 +349,46 @@ async def run_checks(
         second_look=second_look,
         progress=progress,
         deadline=deadline,
+        opened=on_open,
     )
     attach(pending, results)
-    gate = asyncio.Semaphore(max(1, min(concurrency, 32)))
-    extra: list[FlowCheck] = []
-    probed = {(c.row.key, c.probe.address, c.probe.port) for c in checks}
+    for index, check in enumerate(pending):
+        tcp_open = check.probe.protocol is Protocol.TCP and check.outcome is Outcome.OPEN
+        if tcp_open and index not in followed:
+            check.notes.append("not identified: the deadline came first")
+    gate = asyncio.Semaphore(max(1, concurrency))
 
-    async def follow(check: FlowCheck) -> None:
+    async def ask_udp(check: FlowCheck) -> None:
+        """A UDP port identified in its own protocol (silence may be a service that only
+        answers what it understands)."""
+        result, protocol = check.result, identifier(check)
+        if result is None or check.temporary_listener or protocol is None:
+            return
+        if result.outcome not in (Outcome.OPEN, Outcome.OPEN_FILTERED):
+            return
         async with gate:
-            result = check.result
-            if result is None:
-                return
-            tcp_open = check.probe.protocol is Protocol.TCP and result.outcome is Outcome.OPEN
-            if tcp_open and (await first_bytes(check.probe, min(timeout, 0.5))).startswith(
-                LISTENER_TOKEN
-            ):
-                check.temporary_listener = True
-                return
-            if (
-                check.temporary_listener
-                or check.expect_blocked
-                or not identify_services
-                or not check.row.app_protocol
-            ):
-                return
-            udp_silent = (
-                check.probe.protocol is Protocol.UDP and result.outcome is Outcome.OPEN_FILTERED
+            found = await identify(protocol, context(check))
+        if found is None:
+            return
+        if result.outcome is Outcome.OPEN_FILTERED:
+            if not found.matches:
+                return  # still silence: the service did not answer its own protocol
+            check.result = replace(
+                result,
+                outcome=Outcome.OPEN,
+                evidence=replace(result.evidence, note=f"{found.protocol} answered"),
             )
-            if result.outcome is not Outcome.OPEN and not udp_silent:
-                return
-            context = ProbeContext(
-                address=check.probe.address,
-                port=check.probe.port,
-                timeout=max(timeout, 2.0),
-                source_address=check.probe.source,
-                secrets=secrets,
-            )
-            found = await identify(check.row.app_protocol, context)
-            if found is None:
-                return
-            if udp_silent:
-                if not found.matches:
-                    return  # still silence: the service did not answer its own protocol
-                check.result = replace(
-                    result,
-                    outcome=Outcome.OPEN,
-                    evidence=replace(result.evidence, note=f"{found.protocol} answered"),
-                )
-            check.identification = found
-            ports = found.details.get("dynamic_ports", "")
-            outside = []
-            for port in (int(p) for p in ports.split(",") if p.strip().isdigit()):
-                key = (check.row.key, check.probe.address, port)
-                if key in probed:
-                    continue
-                if port not in check.row.ports:  # the plan does not hold it: named, not probed
-                    outside.append(port)
-                    continue
-                probed.add(key)
-                follow_up = FlowCheck(
-                    row=check.row,
-                    probe=replace(check.probe, port=port),
-                    dns_name=check.dns_name,
-                    lookup=check.lookup,
-                )
-                follow_up.notes.append("dynamic RPC port named by the endpoint mapper")
-                extra.append(follow_up)
-            if outside:
-                shown = ", ".join(map(str, outside[:10])) + (", ..." if len(outside) > 10 else "")
-                check.notes.append(
-                    f"the endpoint mapper names {len(outside)} port(s) the plan does not hold "
-                    f"(not probed): {shown}"
-                )
+        _identified(check, found, probed, extra)
 
-    following = asyncio.gather(*(follow(c) for c in pending))
+    udp = [c for c in pending if c.probe.protocol is Protocol.UDP]
+    asking = asyncio.gather(*(ask_udp(c) for c in udp))
     if deadline is None:
-        await following
+        await asking
     else:
         try:
-            await asyncio.wait_for(following, max(0.0, deadline - time.monotonic()))
+            await asyncio.wait_for(asking, max(0.0, deadline - time.monotonic()))
         except TimeoutError:
-            for check in pending:
+            for check in udp:
                 if check.identification is None and check.outcome is Outcome.OPEN:
                     check.notes.append("not identified: the deadline came first")
     if extra:
@@ -394,6 +403,46 @@ async def run_checks(
             ),
         )
         checks.extend(extra)
+
+
+async def _is_listener(probe: PortProbe, timeout: float) -> bool:
+    """Whether ``portplan listen`` answers ``probe``'s port, asked on a connection of its own."""
+    return (await first_bytes(probe, min(timeout, FIRST_BYTES_WAIT))).startswith(LISTENER_TOKEN)
+
+
+def _identified(
+    check: FlowCheck,
+    found: Identification,
+    probed: set[tuple[str, str, int]],
+    extra: list[FlowCheck],
+) -> None:
+    """Record what identified ``check``'s port; the dynamic RPC ports an endpoint mapper
+    names become checks of their own (``extra``) when the plan holds them."""
+    check.identification = found
+    ports = found.details.get("dynamic_ports", "")
+    outside = []
+    for port in (int(p) for p in ports.split(",") if p.strip().isdigit()):
+        key = (check.row.key, check.probe.address, port)
+        if key in probed:
+            continue
+        if port not in check.row.ports:  # the plan does not hold it: named, not probed
+            outside.append(port)
+            continue
+        probed.add(key)
+        follow_up = FlowCheck(
+            row=check.row,
+            probe=replace(check.probe, port=port),
+            dns_name=check.dns_name,
+            lookup=check.lookup,
+        )
+        follow_up.notes.append("dynamic RPC port named by the endpoint mapper")
+        extra.append(follow_up)
+    if outside:
+        shown = ", ".join(map(str, outside[:10])) + (", ..." if len(outside) > 10 else "")
+        check.notes.append(
+            f"the endpoint mapper names {len(outside)} port(s) the plan does not hold "
+            f"(not probed): {shown}"
+        )
 
 
 #: the longest a verification runs unless told otherwise (``--deadline``), in seconds

@@ -28,7 +28,7 @@ from ansible_collections.portplan.portplan.plugins.module_utils.engine.probe.out
     family_of,
 )
 
-__all__ = ["NEVER_LEFT", "first_bytes", "probe_once"]
+__all__ = ["NEVER_LEFT", "connect_tcp", "first_bytes", "hand_over", "peek", "probe_once"]
 
 # Linux socket constants Python's socket module does not name.
 IP_RECVERR = 11
@@ -46,6 +46,7 @@ NEVER_LEFT = "the SYN was retransmitted but never left this machine (its own fir
 
 #: SO_LINGER on, 0 s: close with a reset (no TIME_WAIT pile-up, no half-open sessions left)
 _RESET_ON_CLOSE = struct.pack("ii", 1, 0)
+_POLITE_CLOSE = struct.pack("ii", 0, 0)
 
 
 def _new_socket(probe: PortProbe, kind: socket.SocketKind) -> socket.socket:
@@ -110,7 +111,10 @@ def _result(
     )
 
 
-async def _tcp(probe: PortProbe, timeout: float) -> PortResult:
+async def _tcp(
+    probe: PortProbe, timeout: float, *, keep: bool = False
+) -> tuple[PortResult, socket.socket | None]:
+    """A TCP probe; with ``keep``, an open port's connected socket too (the caller owns it)."""
     loop = asyncio.get_running_loop()
     started = time.monotonic()
 
@@ -118,25 +122,30 @@ async def _tcp(probe: PortProbe, timeout: float) -> PortResult:
     try:
         sock = _new_socket(probe, socket.SOCK_STREAM)
     except OSError as exc:
-        return result(Outcome.LOCAL_ERROR, exc.errno, note="could not open or bind the socket")
-    with sock:
+        return result(
+            Outcome.LOCAL_ERROR, exc.errno, note="could not open or bind the socket"
+        ), None
+    kept = False
+    try:
         code = sock.connect_ex((probe.address, probe.port))
-        if code == 0:
-            return result(Outcome.OPEN)
-        if code != errno.EINPROGRESS:
-            return result(classify(code), code)
-        await _wait(loop, sock.fileno(), timeout, write=True)
-        # The socket's own state decides, whichever event came first.
-        code = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+        if code == errno.EINPROGRESS:
+            await _wait(loop, sock.fileno(), timeout, write=True)
+            # The socket's own state decides, whichever event came first.
+            code = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+            if code == 0:
+                try:
+                    sock.getpeername()
+                except OSError:
+                    if _syn_never_left(sock):
+                        return result(Outcome.LOCAL_ERROR, note=NEVER_LEFT), None
+                    return result(Outcome.FILTERED, note=f"no answer within {timeout:g} s"), None
         if code:
-            return result(classify(code), code)
-        try:
-            sock.getpeername()
-        except OSError:
-            if _syn_never_left(sock):
-                return result(Outcome.LOCAL_ERROR, note=NEVER_LEFT)
-            return result(Outcome.FILTERED, note=f"no answer within {timeout:g} s")
-        return result(Outcome.OPEN)
+            return result(classify(code), code), None
+        kept = keep
+        return result(Outcome.OPEN), sock if keep else None
+    finally:
+        if not kept:
+            sock.close()
 
 
 def _syn_never_left(sock: socket.socket) -> bool:
@@ -217,31 +226,45 @@ async def _udp(probe: PortProbe, timeout: float) -> PortResult:
 
 
 async def first_bytes(probe: PortProbe, timeout: float, size: int = 64) -> bytes:
-    """What a TCP service sends unprompted within ``timeout`` of connecting (``b""``: none)."""
-    loop = asyncio.get_running_loop()
+    """What a TCP service sends unprompted within ``timeout`` of connecting (``b""``: none),
+    on a connection of its own."""
     deadline = time.monotonic() + timeout
-    try:
-        sock = _new_socket(probe, socket.SOCK_STREAM)
-    except OSError:
+    _probed, sock = await _tcp(probe, timeout, keep=True)
+    if sock is None:
         return b""
     with sock:
-        if sock.connect_ex((probe.address, probe.port)) not in (0, errno.EINPROGRESS):
-            return b""
-        if not await _wait(loop, sock.fileno(), timeout, write=True):
-            return b""
-        if sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR):
-            return b""
-        left = deadline - time.monotonic()
-        if left <= 0 or not await _wait(loop, sock.fileno(), left, write=False):
-            return b""
-        try:
-            return sock.recv(size)
-        except OSError:
-            return b""
+        return await peek(sock, deadline - time.monotonic(), size)
+
+
+async def peek(sock: socket.socket, wait: float, size: int = 64) -> bytes:
+    """What the peer of the connected ``sock`` sent unprompted within ``wait`` (``b""``: none).
+
+    The bytes stay in the socket (``MSG_PEEK``): an identifier handed the connection next
+    reads them as if nobody had looked.
+    """
+    if wait <= 0 or not await _wait(asyncio.get_running_loop(), sock.fileno(), wait, write=False):
+        return b""
+    try:
+        return sock.recv(size, socket.MSG_PEEK)
+    except OSError:
+        return b""
+
+
+async def connect_tcp(probe: PortProbe, timeout: float) -> tuple[PortResult, socket.socket | None]:
+    """Probe one TCP port once; for an open port, its connected socket too, which the caller
+    then owns (it closes with a reset unless told otherwise, see :func:`hand_over`)."""
+    return await _tcp(probe, timeout, keep=True)
+
+
+def hand_over(sock: socket.socket) -> socket.socket:
+    """``sock`` made to close like any client's (a FIN, not the probe's reset), for a
+    protocol exchange on the probe's own connection."""
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _POLITE_CLOSE)
+    return sock
 
 
 async def probe_once(probe: PortProbe, timeout: float) -> PortResult:
     """Probe one port once."""
     if probe.protocol is Protocol.TCP:
-        return await _tcp(probe, timeout)
+        return (await _tcp(probe, timeout))[0]
     return await _udp(probe, timeout)

@@ -18,8 +18,16 @@ from ansible_collections.portplan.portplan.plugins.module_utils.engine.probe.ide
     REGISTRY,
     Identification,
     Identifier,
+    OpenConnection,
     ProbeContext,
     identify,
 )
 
-__all__ = ["REGISTRY", "Identification", "Identifier", "ProbeContext", "identify"]
+__all__ = [
+    "REGISTRY",
+    "Identification",
+    "Identifier",
+    "OpenConnection",
+    "ProbeContext",
+    "identify",
+]

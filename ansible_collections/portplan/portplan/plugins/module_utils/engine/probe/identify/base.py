@@ -6,13 +6,36 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import socket
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import cast
 
 from ansible_collections.portplan.portplan.plugins.module_utils.engine._plugins import PluginRegistry
 
-__all__ = ["REGISTRY", "Identification", "Identifier", "ProbeContext", "identify"]
+__all__ = [
+    "REGISTRY",
+    "Identification",
+    "Identifier",
+    "OpenConnection",
+    "ProbeContext",
+    "identify",
+]
+
+
+class OpenConnection:
+    """A TCP connection to the port that the prober already opened, for the identifier's first
+    :func:`~portplan.probe.identify._exchange.connect` (later ones open their own)."""
+
+    __slots__ = ("_sock",)
+
+    def __init__(self, sock: socket.socket) -> None:
+        self._sock: socket.socket | None = sock
+
+    def take(self) -> socket.socket | None:
+        """The connection, once; ``None`` after that."""
+        sock, self._sock = self._sock, None
+        return sock
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -25,6 +48,8 @@ class ProbeContext:
     server_name: str | None = None  #: TLS SNI / certificate name to expect, if known
     source_address: str | None = None  #: bind the local end to this address
     secrets: Mapping[str, bytes] = field(default_factory=dict)  #: e.g. {"radius": b"secret"}
+    #: the probe's own connection to the port, when it found the port open (TCP)
+    connection: OpenConnection | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
