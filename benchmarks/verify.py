@@ -1,30 +1,38 @@
 """Benchmark ``portplan verify`` against ``nmap -sT`` on a network-namespace destination.
 
 Builds two network namespaces joined by one veth pair (source 192.0.2.1, destination
-192.0.2.2, RFC 5737 addresses; nothing leaves the namespaces) and measures two cases:
+192.0.2.2, RFC 5737 addresses; nothing leaves the namespaces) and measures three cases:
 
-* **mixed**: 6,000 TCP ports on the destination: 2,000 open (a Python server in the
-  destination namespace listening on all of them, with its open-files limit raised), 2,000
-  refused (nothing listens) and 2,000 dropped (``nft ... drop`` in the destination's input
-  hook).
+* **waiting**: 6,000 TCP ports on the destination: 2,000 open whose service waits for the
+  client (an asyncio holder in the destination namespace: 1,000 answer HTTP, 1,000 TLS, and
+  the plan names those protocols, so verify identifies every one), 2,000 refused (nothing
+  listens) and 2,000 dropped (``nft ... drop`` in the destination's input hook).
+* **mixed**, at 600, 6,000 and 30,000 TCP ports (``--scales``): a third open (a server that
+  accepts and closes at once), a third refused, a third dropped; no protocol named.  For the
+  6,000-port scale the benchmark also measures the floor: a bare connect sweep of every port
+  at once (epoll, 0.1 s for the silent ones), and that plus the kernel's first SYN
+  retransmission (1 s), which a second look must outlast.
 * **icmp**: 200 TCP ports that the destination rejects with
   ``reject with icmpx admin-prohibited``, under the kernel's default ICMP rate limit (a burst
   of 6, then 1 error per second per peer).
 
 For each case it runs, inside the source namespace, the real ``portplan verify`` CLI on a
 generated deployment (a product with one flow per 50 ports: verify samples a row of more
-than 64 ports) -- in the mixed case twice: as it runs by default, with its second look at
-silent ports, and with ``--no-second-look``, which like nmap's ``--max-retries 0`` reports
-silence at once -- and ``nmap -sT -Pn -n --max-retries 0 -T5 -p PORTS ADDRESS -oX FILE``, and
-records wall time, CPU time (``resource.getrusage(RUSAGE_CHILDREN)`` before and after: user +
-system of the child) and each tool's per-port accuracy against the ground truth (portplan:
-``open`` / ``refused`` / ``filtered`` / ``rejected``; nmap: ``open`` / ``closed`` /
-``filtered``, and for the icmp case the reason nmap gives, ``host-unreach`` when the ICMP
-error arrived, ``no-response`` when it did not).
+than 64 ports) -- in the waiting and mixed cases twice: as it runs by default, with its
+second look at silent ports, and with ``--no-second-look``, which like nmap's
+``--max-retries 0`` reports silence at once -- and ``nmap -sT -Pn -n --max-retries 0 -T5 -p
+PORTS ADDRESS -oX FILE``, one after the other in each of ``--runs`` rounds (paired: the
+medians compare runs made under the same load), and records wall time, CPU time
+(``resource.getrusage(RUSAGE_CHILDREN)`` before and after: user + system of the child) and
+each tool's per-port accuracy against the ground truth (portplan: ``open`` / ``refused`` /
+``filtered`` / ``rejected``, and in the waiting case ``open http`` / ``open tls`` only when
+the identification matched; nmap: ``open`` / ``closed`` / ``filtered``, and for the icmp case
+the reason nmap gives, ``host-unreach`` when the ICMP error arrived, ``no-response`` when it
+did not).
 
 Run it as root: ``.venv/bin/python benchmarks/verify.py`` (``--help`` for options; needs
-``ip``, ``nft`` and ``nmap``).  The default run takes about four minutes, nearly all of it
-the icmp case, where the rate limit lets one rejection through per second.  It prints a
+``ip``, ``nft``, ``openssl`` and ``nmap``).  The default run takes about eight minutes, half
+of it the icmp case, where the rate limit lets one rejection through per second.  It prints a
 Markdown table
 and writes the results to ``benchmarks/out/verify.json``.  This is a benchmark, not a test:
 nothing here asserts a time or an accuracy.
@@ -39,6 +47,7 @@ import os
 import resource
 import secrets
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -55,9 +64,11 @@ from _common import OUT_DIR, commit_line, finish, header  # the benchmarks folde
 SRC_ADDRESS = "192.0.2.1"
 DST_ADDRESS = "192.0.2.2"
 OPEN_FIRST = 20001  #: open ports start here, then refused, then dropped, each block contiguous
-ICMP_FIRST = 40001
+ICMP_FIRST = 50001
 PORTS_PER_FLOW = 50  #: verify probes every port of a row of at most 64
 NMAP = ["nmap", "-sT", "-Pn", "-n", "--max-retries", "0", "-T5"]
+#: the kernel's initial retransmission timeout: a SYN is sent again after 1 s
+SYN_RETRANSMISSION_S = 1.0
 
 #: Accepts on every TCP port given and closes; raises its open-files limit first.
 SERVER = r"""
@@ -79,6 +90,75 @@ while True:
             key.fileobj.accept()[0].close()
         except OSError:
             pass
+"""
+
+#: Holds ports whose service waits for the client: HTTP on the first block (answers a request,
+#: then closes), TLS on the second (completes the handshake, then waits for the client to
+#: close).  Neither says a word first.
+HOLDER = r"""
+import asyncio, resource, ssl, sys
+http_first, tls_first, count = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+certificate, key = sys.argv[4], sys.argv[5]
+_soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+ANSWER = b"HTTP/1.1 204 No Content\r\nServer: holder\r\nContent-Length: 0\r\n\r\n"
+
+async def http(reader, writer):
+    try:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(ANSWER)
+        await writer.drain()
+    except Exception:
+        pass
+    finally:
+        writer.close()
+
+async def tls(reader, writer):
+    try:
+        await reader.read()
+    except Exception:
+        pass
+    finally:
+        writer.close()
+
+async def main():
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(certificate, key)
+    for port in range(http_first, http_first + count):
+        await asyncio.start_server(http, "0.0.0.0", port, backlog=1024)
+    for port in range(tls_first, tls_first + count):
+        await asyncio.start_server(tls, "0.0.0.0", port, backlog=1024, ssl=context)
+    print("ready", flush=True)
+    await asyncio.Event().wait()
+
+asyncio.run(main())
+"""
+
+#: The floor: every port connected at once (non-blocking, epoll), a silent one given 0.1 s
+#: after the last SYN was sent; prints the seconds it took and how many answered.
+SWEEP = r"""
+import errno, select, socket, sys, time
+address, ports = sys.argv[1], [int(p) for p in sys.argv[2].split(",")]
+started = time.monotonic()
+poll, socks = select.epoll(), {}
+for port in ports:
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM | socket.SOCK_NONBLOCK)
+    if s.connect_ex((address, port)) in (0, errno.EINPROGRESS):
+        socks[s.fileno()] = s
+        poll.register(s, select.EPOLLOUT)
+    else:
+        s.close()
+last = time.monotonic()
+answered = 0
+while socks and (left := last + 0.1 - time.monotonic()) > 0:
+    for fd, _ in poll.poll(left):
+        s = socks.pop(fd)
+        poll.unregister(fd)
+        s.close()
+        answered += 1
+for s in socks.values():
+    s.close()
+print(time.monotonic() - started, answered)
 """
 
 
@@ -114,9 +194,10 @@ def namespaces() -> Iterator[tuple[str, str]]:
 
 
 @contextlib.contextmanager
-def server(dst: str, first: int, count: int) -> Iterator[None]:
+def server(dst: str, script: str, *args: str) -> Iterator[None]:
+    """``script`` run in the destination namespace until the block ends (it prints "ready")."""
     process = subprocess.Popen(
-        ["ip", "netns", "exec", dst, sys.executable, "-c", SERVER, str(first), str(count)],
+        ["ip", "netns", "exec", dst, sys.executable, "-c", script, *args],
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         text=True,
@@ -133,22 +214,33 @@ def server(dst: str, first: int, count: int) -> Iterator[None]:
             process.stdout.close()
 
 
-def deployment(directory: Path, ports: Sequence[int]) -> Path:
-    """A product with one client -> server flow per PORTS_PER_FLOW ports, and its deployment."""
+def certificate(directory: Path) -> tuple[Path, Path]:
+    """A self-signed ECDSA certificate and its key for the TLS holder."""
+    cert, key = directory / "holder.crt", directory / "holder.key"
+    curve = "ec_paramgen_curve:prime256v1"
+    run("openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", curve, "-nodes",
+        "-keyout", str(key), "-out", str(cert), "-subj", "/CN=dst", "-days", "2")  # fmt: skip
+    return cert, key
+
+
+def deployment(directory: Path, ports: Sequence[int], protocols: dict[int, str]) -> Path:
+    """A product with one client -> server flow per PORTS_PER_FLOW ports, and its deployment;
+    a flow whose first port is in ``protocols`` names that application protocol."""
     flows = []
     for row, start in enumerate(range(0, len(ports), PORTS_PER_FLOW), start=1):
         chunk = ports[start : start + PORTS_PER_FLOW]
-        flows.append(
-            {
-                "id": f"ports-{chunk[0]}-{chunk[-1]}",
-                "row": row,
-                "from": "client",
-                "to": "server",
-                "protocol": "tcp",
-                "ports": f"{chunk[0]}-{chunk[-1]}",
-                "purpose": "benchmark ports",
-            }
-        )
+        flow = {
+            "id": f"ports-{chunk[0]}-{chunk[-1]}",
+            "row": row,
+            "from": "client",
+            "to": "server",
+            "protocol": "tcp",
+            "ports": f"{chunk[0]}-{chunk[-1]}",
+            "purpose": "benchmark ports",
+        }
+        if chunk[0] in protocols:
+            flow["app_protocol"] = protocols[chunk[0]]
+        flows.append(flow)
     product = {
         "id": "bench-ports",
         "name": "Benchmark ports",
@@ -192,10 +284,10 @@ def measured(argv: Sequence[str], timeout: float) -> dict[str, Any]:
     user = after.ru_utime - before.ru_utime
     system = after.ru_stime - before.ru_stime
     return {
-        "wall_s": round(wall, 2),
-        "cpu_user_s": round(user, 2),
-        "cpu_system_s": round(system, 2),
-        "cpu_s": round(user + system, 2),
+        "wall_s": round(wall, 3),
+        "cpu_user_s": round(user, 3),
+        "cpu_system_s": round(system, 3),
+        "cpu_s": round(user + system, 3),
         "exit_status": done.returncode,
         "stderr": done.stderr[-2000:],
     }
@@ -238,24 +330,26 @@ def compare(truth: dict[int, str], seen: dict[int, str]) -> dict[str, Any]:
     }
 
 
+def _seen(check: dict[str, Any]) -> str:
+    """A check's outcome, with the protocol it was identified as (``open http``)."""
+    ident = check["identification"]
+    if check["outcome"] != "open" or ident is None:
+        return str(check["outcome"])
+    if ident["matches"]:
+        return f"open {ident['protocol']}"
+    return f"open, not identified ({ident['error'] or ident['protocol']})"
+
+
 def run_portplan(
-    src: str,
-    work: Path,
-    ports: list[int],
-    truth: dict[int, str],
-    timeout: float,
-    budget: float,
-    *options: str,
+    src: str, plan: Path, truth: dict[int, str], timeout: float, budget: float, *options: str
 ) -> dict[str, Any]:
-    plan = deployment(work, ports)
-    report = work / "verify.json"
+    report = plan.parent / "verify.json"
     argv = ["ip", "netns", "exec", src, sys.executable, "-m", "portplan", "verify", str(plan)]
     argv += ["--on", "src", "--format", "json", "--timeout", f"{timeout:g}", "-o", str(report)]
-    argv += options
+    argv += ["--overwrite", *options]
     result = measured(argv, budget)
     checks = json.loads(report.read_text())["checks"]
-    seen = {c["port"]: c["outcome"] for c in checks}
-    result.update(compare(truth, seen))
+    result.update(compare(truth, {c["port"]: _seen(c) for c in checks}))
     again = [c for c in checks if c["evidence"]["attempts"] > 1]
     result["probed_again"] = len(again)
     result["most_attempts"] = max((c["evidence"]["attempts"] for c in checks), default=0)
@@ -288,39 +382,120 @@ def run_nmap(
     return result
 
 
-def mixed_case(per_kind: int, timeout: float, skip_nmap: bool) -> dict[str, Any]:
-    opened = list(range(OPEN_FIRST, OPEN_FIRST + per_kind))
+def sweep(src: str, ports: list[int]) -> float:
+    """Seconds of the bare connect sweep (the floor of a first pass without retries)."""
+    argv = ["ip", "netns", "exec", src, sys.executable, "-c", SWEEP, DST_ADDRESS]
+    out = run(*argv, ",".join(map(str, ports)))
+    return float(out.split()[0])
+
+
+def _median(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The run of median wall time (its accuracy and outcomes), with the median wall and CPU
+    times of all runs, and the worst accuracy seen."""
+    ordered = sorted(runs, key=lambda r: r["wall_s"])
+    middle = dict(ordered[(len(ordered) - 1) // 2])
+    for key in ("wall_s", "cpu_s", "cpu_user_s", "cpu_system_s"):
+        middle[key] = round(statistics.median(r[key] for r in runs), 3)
+    middle["wall_samples"] = [r["wall_s"] for r in runs]
+    middle["cpu_samples"] = [r["cpu_s"] for r in runs]
+    middle["least_correct"] = min(r["correct"] for r in runs)
+    return middle
+
+
+def _blocks(per_kind: int, first: int = OPEN_FIRST) -> tuple[list[int], list[int], list[int]]:
+    opened = list(range(first, first + per_kind))
     refused = list(range(opened[-1] + 1, opened[-1] + 1 + per_kind))
     dropped = list(range(refused[-1] + 1, refused[-1] + 1 + per_kind))
-    ports = opened + refused + dropped
-    ruleset = (
+    return opened, refused, dropped
+
+
+def _drop(ports: list[int]) -> str:
+    return (
         "table inet pp_v_bench {\n chain input {\n  type filter hook input priority 0;\n"
-        f"  tcp dport {dropped[0]}-{dropped[-1]} drop\n }}\n}}\n"
+        f"  tcp dport {ports[0]}-{ports[-1]} drop\n }}\n}}\n"
     )
+
+
+def _paired(
+    src: str,
+    work: Path,
+    plan: Path,
+    ports: list[int],
+    truth: dict[int, str],
+    runs: int,
+    timeout: float,
+    skip_nmap: bool,
+    label: str,
+) -> dict[str, Any]:
+    """portplan (default, --no-second-look) and nmap, one after the other, ``runs`` times."""
+    budget = 600 + len(ports)
+    samples: dict[str, list[dict[str, Any]]] = {"portplan": [], "portplan_no_second_look": []}
+    if not skip_nmap:
+        samples["nmap"] = []
+    nmap_truth = {p: "closed" if s == "refused" else s.split()[0] for p, s in truth.items()}
+    for number in range(1, runs + 1):
+        print(f"{label}: run {number} of {runs} ...", file=sys.stderr)
+        samples["portplan"].append(run_portplan(src, plan, truth, timeout, budget))
+        quick = run_portplan(src, plan, truth, timeout, budget, "--no-second-look")
+        samples["portplan_no_second_look"].append(quick)
+        if not skip_nmap:
+            samples["nmap"].append(run_nmap(src, work, ports, nmap_truth, budget))
+        print(
+            "  " + ", ".join(f"{k} {v[-1]['wall_s']:.2f} s" for k, v in samples.items()),
+            file=sys.stderr,
+        )
+    return {key: _median(value) for key, value in samples.items()}
+
+
+def waiting_case(per_kind: int, runs: int, timeout: float, skip_nmap: bool) -> dict[str, Any]:
+    """Open ports whose service waits for the client, identified (HTTP, TLS)."""
+    opened, refused, dropped = _blocks(per_kind)
+    http, tls = opened[: per_kind // 2], opened[per_kind // 2 :]
+    ports = opened + refused + dropped
+    out: dict[str, Any] = {"ports": len(ports), "http": len(http), "tls": len(tls)}
+    out |= {"refused": per_kind, "dropped": per_kind}
+    with (
+        tempfile.TemporaryDirectory(prefix="portplan-bench-") as tmp,
+        namespaces() as (src, dst),
+    ):
+        work = Path(tmp)
+        cert, key = certificate(work)
+        with server(dst, HOLDER, str(http[0]), str(tls[0]), str(len(http)), str(cert), str(key)):
+            run("ip", "netns", "exec", dst, "nft", "-f", "-", stdin=_drop(dropped))
+            protocols = dict.fromkeys(http[::PORTS_PER_FLOW], "http")
+            protocols |= dict.fromkeys(tls[::PORTS_PER_FLOW], "tls")
+            plan = deployment(work, ports, protocols)
+            truth = dict.fromkeys(http, "open http") | dict.fromkeys(tls, "open tls")
+            truth |= dict.fromkeys(refused, "refused") | dict.fromkeys(dropped, "filtered")
+            out |= _paired(src, work, plan, ports, truth, runs, timeout, skip_nmap, "waiting")
+    return out
+
+
+def mixed_case(
+    per_kind: int, runs: int, timeout: float, skip_nmap: bool, floor: bool
+) -> dict[str, Any]:
+    """Open ports that accept and close, refused and dropped ones; no protocol named."""
+    opened, refused, dropped = _blocks(per_kind)
+    ports = opened + refused + dropped
     out: dict[str, Any] = {"ports": len(ports), "open": per_kind, "refused": per_kind}
     out["dropped"] = per_kind
     with (
         namespaces() as (src, dst),
-        server(dst, opened[0], per_kind),
+        server(dst, SERVER, str(opened[0]), str(per_kind)),
         tempfile.TemporaryDirectory(prefix="portplan-bench-") as tmp,
     ):
-        run("ip", "netns", "exec", dst, "nft", "-f", "-", stdin=ruleset)
+        run("ip", "netns", "exec", dst, "nft", "-f", "-", stdin=_drop(dropped))
         work = Path(tmp)
+        plan = deployment(work, ports, {})
         truth = dict.fromkeys(opened, "open") | dict.fromkeys(refused, "refused")
         truth |= dict.fromkeys(dropped, "filtered")
-        print(f"mixed: portplan verify, {len(ports)} ports ...", file=sys.stderr)
-        budget = 600 + per_kind * 3.0
-        out["portplan"] = run_portplan(src, work, ports, truth, timeout, budget)
-        print(f"  {out['portplan']['wall_s']} s", file=sys.stderr)
-        print("mixed: portplan verify --no-second-look ...", file=sys.stderr)
-        quick = run_portplan(src, work, ports, truth, timeout, budget, "--no-second-look")
-        out["portplan_no_second_look"] = quick
-        print(f"  {quick['wall_s']} s", file=sys.stderr)
-        if not skip_nmap:
-            print("mixed: nmap ...", file=sys.stderr)
-            nmap_truth = {p: "closed" if s == "refused" else s for p, s in truth.items()}
-            out["nmap"] = run_nmap(src, work, ports, nmap_truth, 600)
-            print(f"  {out['nmap']['wall_s']} s", file=sys.stderr)
+        label = f"mixed {len(ports)}"
+        out |= _paired(src, work, plan, ports, truth, runs, timeout, skip_nmap, label)
+        if floor:
+            sweeps = [sweep(src, ports) for _ in range(runs)]
+            out["floor_no_retries_s"] = round(statistics.median(sweeps), 3)
+            out["floor_sweep_samples"] = [round(s, 3) for s in sweeps]
+            out["floor_second_look_s"] = round(out["floor_no_retries_s"] + SYN_RETRANSMISSION_S, 3)
     return out
 
 
@@ -338,7 +513,8 @@ def icmp_case(count: int, timeout: float, skip_nmap: bool) -> dict[str, Any]:
         work = Path(tmp)
         print(f"icmp: portplan verify, {count} ports ...", file=sys.stderr)
         truth = dict.fromkeys(ports, "rejected")
-        out["portplan"] = run_portplan(src, work, ports, truth, timeout, 600 + count * 3.0)
+        plan = deployment(work, ports, {})
+        out["portplan"] = run_portplan(src, plan, truth, timeout, 600 + count * 3.0)
         print(f"  {out['portplan']['wall_s']} s", file=sys.stderr)
         if not skip_nmap:
             time.sleep(10)  # let the destination's ICMP token bucket fill up again
@@ -353,7 +529,7 @@ def icmp_case(count: int, timeout: float, skip_nmap: bool) -> dict[str, Any]:
 
 def _row(case: str, tool: str, r: dict[str, Any], detail: str) -> str:
     return (
-        f"| {case} | {tool} | {r['wall_s']:.1f} s | {r['cpu_s']:.2f} s "
+        f"| {case} | {tool} | {r['wall_s']:.2f} s | {r['cpu_s']:.2f} s "
         f"({r['cpu_user_s']:.2f} user + {r['cpu_system_s']:.2f} sys) "
         f"| {r['correct']:,} / {r['total']:,} | {detail} |"
     )
@@ -372,47 +548,102 @@ def _again(result: dict[str, Any]) -> str:
     )
 
 
+_TOOLS = (
+    ("portplan", "portplan verify"),
+    ("portplan_no_second_look", "portplan verify --no-second-look"),
+    ("nmap", "nmap -sT -T5 --max-retries 0"),
+)
+
+
+def _case_rows(case: str, found: dict[str, Any]) -> list[str]:
+    lines = []
+    for key, tool in _TOOLS:
+        r = found.get(key)
+        if not r:
+            continue
+        detail = _counts(r["outcomes"]) + ("" if key == "nmap" else f"; {_again(r)}")
+        lines.append(_row(case, tool, r, detail))
+    return lines
+
+
+def _ratios(case: str, found: dict[str, Any]) -> list[str]:
+    nmap = found.get("nmap")
+    if not nmap:
+        return []
+    lines = []
+    for key, tool in _TOOLS[:2]:
+        r = found[key]
+        lines.append(
+            f"| {case} | {tool} | {r['wall_s'] / nmap['wall_s']:.2f}x "
+            f"| {r['cpu_s'] / nmap['cpu_s']:.2f}x |"
+        )
+    return lines
+
+
 def markdown(results: dict[str, Any]) -> str:
+    runs = results["runs"]
     lines = [
         commit_line(results, f"; portplan --timeout {results['timeout_s']:g} s"),
+        "",
+        f"Medians of {runs} paired runs (wall and CPU each the median of its own samples; the "
+        "outcomes are those of the run of median wall time, the correct count the run's).",
         "",
         "| case | tool | wall | CPU | correct ports | outcomes |",
         "|---|---|---|---|---|---|",
     ]
-    mixed = results.get("mixed")
-    if mixed:
-        case = f"{mixed['ports']:,} TCP ports (open / refused / dropped)"
-        for key, tool in (
-            ("portplan", "portplan verify"),
-            ("portplan_no_second_look", "portplan verify --no-second-look"),
-        ):
-            p = mixed.get(key)
-            if p:
-                detail = f"{_counts(p['outcomes'])}; {_again(p)}"
-                lines.append(_row(case, tool, p, detail))
-        if "nmap" in mixed:
-            lines.append(
-                _row(case, "nmap -sT -T5", mixed["nmap"], _counts(mixed["nmap"]["outcomes"]))
+    cases: list[tuple[str, dict[str, Any]]] = []
+    waiting = results.get("waiting")
+    if waiting:
+        cases.append(
+            (
+                f"{waiting['ports']:,} TCP ports: {waiting['http'] + waiting['tls']:,} open "
+                "waiting for the client (HTTP, TLS), refused, dropped",
+                waiting,
             )
+        )
+    for mixed in results.get("mixed", []):
+        cases.append((f"{mixed['ports']:,} TCP ports (open / refused / dropped)", mixed))
+    for case, found in cases:
+        lines.extend(_case_rows(case, found))
     icmp = results.get("icmp")
     if icmp:
         case = f"{icmp['ports']} TCP ports rejected (ICMP admin-prohibited, rate-limited)"
         p = icmp["portplan"]
-        detail = f"{_counts(p['outcomes'])}; {_again(p)}"
-        lines.append(_row(case, "portplan verify", p, detail))
+        lines.append(_row(case, "portplan verify", p, f"{_counts(p['outcomes'])}; {_again(p)}"))
         if "nmap" in icmp:
             n = icmp["nmap"]
             lines.append(_row(case, "nmap -sT -T5", n, _counts(n["reasons"])))
+    ratios = [line for case, found in cases for line in _ratios(case, found)]
+    if ratios:
+        lines += ["", "| case | tool | wall / nmap's | CPU / nmap's |", "|---|---|---|---|"]
+        lines += ratios
+    for mixed in results.get("mixed", []):
+        if "floor_no_retries_s" in mixed:
+            default = mixed["portplan"]["wall_s"]
+            lines += [
+                "",
+                f"Floor at {mixed['ports']:,} ports: a bare connect sweep "
+                f"{mixed['floor_no_retries_s']:.2f} s (median); with one SYN retransmission "
+                f"window {mixed['floor_second_look_s']:.2f} s. portplan verify (default) "
+                f"{default:.2f} s = {default / mixed['floor_second_look_s']:.2f}x that floor.",
+            ]
     return "\n".join(lines) + "\n"
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--per-kind", type=int, default=2000, help="open/refused/dropped (2000)")
+    parser.add_argument("--per-kind", type=int, default=2000, help="waiting case (2000)")
+    parser.add_argument(
+        "--scales",
+        default="200,2000,10000",
+        help="mixed case: open/refused/dropped ports of each scale (200,2000,10000)",
+    )
+    parser.add_argument("--runs", type=int, default=3, help="paired runs per case (3)")
     parser.add_argument("--icmp-ports", type=int, default=200, help="rejected ports (200)")
     parser.add_argument("--timeout", type=float, default=0.5, help="portplan --timeout (0.5)")
-    parser.add_argument("--skip-mixed", action="store_true", help="only the icmp case")
-    parser.add_argument("--skip-icmp", action="store_true", help="only the mixed case")
+    parser.add_argument("--skip-waiting", action="store_true", help="no waiting case")
+    parser.add_argument("--skip-mixed", action="store_true", help="no mixed case")
+    parser.add_argument("--skip-icmp", action="store_true", help="no icmp case")
     parser.add_argument("--skip-nmap", action="store_true", help="only portplan")
     parser.add_argument(
         "--json",
@@ -423,18 +654,24 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if os.geteuid() != 0:
         parser.error("needs root (network namespaces)")
-    tools = ["ip", "nft"] + ([] if args.skip_nmap else ["nmap"])
+    tools = ["ip", "nft", "openssl"] + ([] if args.skip_nmap else ["nmap"])
     missing = [tool for tool in tools if shutil.which(tool) is None]
     if missing:
-        parser.error(f"needs {', '.join(missing)} (apt-get install nmap nftables iproute2)")
+        parser.error(f"needs {', '.join(missing)} (apt-get install nmap nftables iproute2 openssl)")
 
     results: dict[str, Any] = {
         **header("verify"),
         "timeout_s": args.timeout,
+        "runs": args.runs,
         "nmap": None if args.skip_nmap else run("nmap", "--version").splitlines()[0].strip(),
     }
+    if not args.skip_waiting:
+        results["waiting"] = waiting_case(args.per_kind, args.runs, args.timeout, args.skip_nmap)
     if not args.skip_mixed:
-        results["mixed"] = mixed_case(args.per_kind, args.timeout, args.skip_nmap)
+        results["mixed"] = [
+            mixed_case(int(n), args.runs, args.timeout, args.skip_nmap, floor=int(n) == 2000)
+            for n in args.scales.split(",")
+        ]
     if not args.skip_icmp:
         results["icmp"] = icmp_case(args.icmp_ports, args.timeout, args.skip_nmap)
     finish(results, args.json, markdown)

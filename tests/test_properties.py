@@ -1,4 +1,4 @@
-"""Property tests: port ranges and sets, feature conditions, and YAML round trips of models.
+"""Property tests: port ranges and sets, feature conditions, YAML round trips of models, JSON.
 
 Three families of properties:
 
@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import ipaddress
 import itertools
+import json
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -51,6 +52,7 @@ from portplan.model.conditions import (
     Var,
     parse_condition,
 )
+from portplan.report.text import json_text
 
 FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 SLOW = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -836,3 +838,19 @@ def test_generated_deployment_round_trips(data: dict[str, Any]) -> None:
         assert [str(a) for a in again.hosts[name].addresses] == [str(a) for a in host.addresses]
         assert again.hosts[name].is_group == host.is_group
         assert again.hosts[name].dns_name == host.dns_name
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(),
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.tuples(inner, inner)
+        | st.dictionaries(st.text(max_size=5) | st.integers() | st.booleans(), inner, max_size=4)
+    ),
+    max_leaves=30,
+)
+
+
+@given(_JSON)
+def test_json_text_is_the_standard_librarys_indented_json(value: object) -> None:
+    assert json_text(value) == json.dumps(value, indent=2, ensure_ascii=False) + "\n"

@@ -131,13 +131,23 @@ _Finished = tuple[int, "PortResult | BaseException", "_Destination", "socket.soc
 
 
 class _Run:
-    """What the passes of one run share: the budget of file descriptors (a probe's socket, or
-    an open port's connection while ``opened`` uses it) and the connections being used."""
+    """What the passes of one run share: the file descriptors (a probe's socket, and an open
+    port's connection while ``opened`` uses it) and the connections being used.
 
-    __slots__ = ("everyone", "first_wait", "following", "opened")
+    Probes in flight are at most ``concurrency``.  A kept connection moves to a budget of its
+    own, the open-files limit beyond what probing may use (``spare``), so that connections
+    kept for a while do not hold probing back; where the limit leaves no room beyond probing,
+    a kept connection keeps its probe's slot instead.
+    """
 
-    def __init__(self, concurrency: int, opened: Opened | None, first_wait: float) -> None:
-        self.everyone = asyncio.Semaphore(concurrency)
+    __slots__ = ("first_wait", "following", "held", "opened", "probing", "spare")
+
+    def __init__(
+        self, concurrency: int, spare: int, opened: Opened | None, first_wait: float
+    ) -> None:
+        self.probing = asyncio.Semaphore(concurrency)
+        self.spare = spare
+        self.held = 0  #: kept connections in the spare budget
         self.opened = opened
         self.first_wait = first_wait
         self.following: set[asyncio.Task[None]] = set()
@@ -145,14 +155,25 @@ class _Run:
     def follow(
         self, opened: Opened, index: int, result: PortResult, sock: socket.socket, wait: float
     ) -> None:
-        """Hand an open port's connection, with its file-descriptor slot, to ``opened``."""
+        """Hand an open port's connection, with its file descriptor, to ``opened``.
+
+        The probe's slot is still taken: it is given back if the connection fits the spare
+        budget, and otherwise once the connection is done with.
+        """
+        spare = self.held < self.spare
+        if spare:
+            self.held += 1
+            self.probing.release()
 
         async def use() -> None:
             try:
                 with sock:
                     await opened(index, result, sock, wait)
             finally:
-                self.everyone.release()
+                if spare:
+                    self.held -= 1
+                else:
+                    self.probing.release()
 
         task = asyncio.get_running_loop().create_task(use())
         self.following.add(task)
@@ -194,7 +215,7 @@ async def _probe_pass(
         queues.setdefault(item[1].address, deque()).append(item)
     finished: asyncio.Queue[_Finished] = asyncio.Queue()
     running: set[asyncio.Task[None]] = set()
-    everyone, opened = run.everyone, run.opened
+    everyone, opened = run.probing, run.opened
 
     async def one(index: int, probe: PortProbe, state: _Destination) -> None:
         await everyone.acquire()
@@ -301,8 +322,9 @@ async def probe_all(
     """
     # every probe holds a file descriptor: stay below the open-files limit (a hard limit of
     # 1,024 is common in containers), with room for the interpreter's own
-    concurrency = max(1, min(concurrency, raise_fd_limit() - FD_RESERVE))
-    run = _Run(concurrency, opened, min(timeout, FIRST_BYTES_WAIT))
+    room = raise_fd_limit() - FD_RESERVE
+    concurrency = max(1, min(concurrency, room))
+    run = _Run(concurrency, max(0, room - concurrency), opened, min(timeout, FIRST_BYTES_WAIT))
     states = {
         address: _Destination(PER_DESTINATION, concurrency)
         for address in dict.fromkeys(p.address for p in probes)

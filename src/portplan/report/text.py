@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -43,8 +44,87 @@ def csv_text(columns: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
 
 
 def json_text(data: Any) -> str:
-    """Indented JSON with a final newline; key order is the data's own (stable)."""
-    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+    """Indented JSON with a final newline; key order is the data's own (stable).
+
+    The same text as ``json.dumps(data, indent=2, ensure_ascii=False)`` plus a newline, written
+    without its generic encoder: with an indent, the standard library encodes in pure Python
+    through nested generators, which took half a second for a 6,000-probe verify report.
+    """
+    out: list[str] = []
+    _json_value(data, out, "\n")
+    out.append("\n")
+    return "".join(out)
+
+
+_ENCODE_STR = json.encoder.encode_basestring  # the C implementation where there is one
+
+
+def _json_float(value: float) -> str:
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "Infinity" if value > 0 else "-Infinity"
+    return float.__repr__(value)
+
+
+def _json_key(key: object) -> str:
+    if isinstance(key, str):
+        return _ENCODE_STR(key)
+    if key is True or key is False or key is None:
+        return f'"{json.dumps(key)}"'
+    if isinstance(key, int):
+        return f'"{int.__repr__(key)}"'
+    if isinstance(key, float):
+        return f'"{_json_float(key)}"'
+    raise TypeError(f"keys must be str, int, float, bool or None, not {type(key).__name__}")
+
+
+def _json_value(value: Any, out: list[str], newline: str) -> None:
+    """Append ``value`` to ``out``, nested lines starting with ``newline`` plus 2 spaces."""
+    kind = type(value)
+    if kind is str or isinstance(value, str):
+        out.append(_ENCODE_STR(value))
+    elif value is None:
+        out.append("null")
+    elif value is True:
+        out.append("true")
+    elif value is False:
+        out.append("false")
+    elif isinstance(value, int):
+        out.append(int.__repr__(value))
+    elif isinstance(value, float):
+        out.append(_json_float(value))
+    elif isinstance(value, (list, tuple)):
+        if not value:
+            out.append("[]")
+            return
+        inner = newline + "  "
+        separator = "," + inner
+        out.append("[" + inner)
+        first = True
+        for item in value:
+            if not first:
+                out.append(separator)
+            first = False
+            _json_value(item, out, inner)
+        out.append(newline + "]")
+    elif isinstance(value, dict):
+        if not value:
+            out.append("{}")
+            return
+        inner = newline + "  "
+        separator = "," + inner
+        out.append("{" + inner)
+        first = True
+        for key, item in value.items():
+            if not first:
+                out.append(separator)
+            first = False
+            out.append(_json_key(key) + ": ")
+            _json_value(item, out, inner)
+        out.append(newline + "}")
+    else:
+        raise TypeError(f"Object of type {kind.__name__} is not JSON serializable")
 
 
 def rich_table_text(

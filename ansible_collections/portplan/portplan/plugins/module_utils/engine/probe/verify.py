@@ -281,6 +281,12 @@ def attach(checks: Sequence[FlowCheck], results: Sequence[PortResult]) -> None:
             check.temporary_listener = True
 
 
+#: identifications at once: each is work for both ends (a TLS handshake takes about a
+#: millisecond of CPU on each), and one that waits behind too many others on a busy machine
+#: would run out of time on a healthy service
+IDENTIFY_AT_ONCE = 256
+
+
 async def run_checks(
     checks: list[FlowCheck],
     *,
@@ -297,7 +303,8 @@ async def run_checks(
     Destination names are resolved first, each within the probe ``timeout`` but at least
     :data:`DNS_TIMEOUT`; checks that DNS alone decides (``dns-error``) are never probed.
 
-    A TCP port found open is identified on the probe's own connection while probing goes on:
+    A TCP port found open is identified on the probe's own connection while probing goes on
+    (at most :data:`IDENTIFY_AT_ONCE` at once):
     by the identifier of the protocol the plan names, or else by what the service sends
     unprompted within the round-trip time the destination showed (``portplan listen``'s
     token).  An identification that fails is checked for that token on a connection of its
@@ -323,6 +330,8 @@ async def run_checks(
             connection=connection,
         )
 
+    identifying = asyncio.Semaphore(max(1, min(concurrency, IDENTIFY_AT_ONCE)))
+
     def identifier(check: FlowCheck) -> str | None:
         """The protocol to identify ``check``'s port by, if any."""
         wanted = identify_services and not check.expect_blocked
@@ -333,7 +342,8 @@ async def run_checks(
         protocol, found = identifier(check), None
         if protocol is not None and REGISTRY.find(protocol) is not None:
             connection = OpenConnection(hand_over(sock))
-            found = await identify(protocol, context(check, connection))
+            async with identifying:
+                found = await identify(protocol, context(check, connection))
         if found is None:  # nothing to identify it by: is it `portplan listen`?
             check.temporary_listener = (await peek(sock, wait)).startswith(LISTENER_TOKEN)
         elif not found.matches and await _is_listener(check.probe, timeout):
@@ -356,7 +366,6 @@ async def run_checks(
         tcp_open = check.probe.protocol is Protocol.TCP and check.outcome is Outcome.OPEN
         if tcp_open and index not in followed:
             check.notes.append("not identified: the deadline came first")
-    gate = asyncio.Semaphore(max(1, concurrency))
 
     async def ask_udp(check: FlowCheck) -> None:
         """A UDP port identified in its own protocol (silence may be a service that only
@@ -366,7 +375,7 @@ async def run_checks(
             return
         if result.outcome not in (Outcome.OPEN, Outcome.OPEN_FILTERED):
             return
-        async with gate:
+        async with identifying:
             found = await identify(protocol, context(check))
         if found is None:
             return
