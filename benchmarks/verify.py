@@ -419,25 +419,24 @@ def _drop(ports: list[int]) -> str:
 def _paired(
     src: str,
     work: Path,
-    plan: Path,
+    variants: Sequence[tuple[str, Path, dict[int, str], tuple[str, ...]]],
     ports: list[int],
-    truth: dict[int, str],
     runs: int,
     timeout: float,
     skip_nmap: bool,
     label: str,
 ) -> dict[str, Any]:
-    """portplan (default, --no-second-look) and nmap, one after the other, ``runs`` times."""
+    """Each portplan variant (key, plan, truth, options), then nmap, ``runs`` times."""
     budget = 600 + len(ports)
-    samples: dict[str, list[dict[str, Any]]] = {"portplan": [], "portplan_no_second_look": []}
+    samples: dict[str, list[dict[str, Any]]] = {key: [] for key, *_ in variants}
     if not skip_nmap:
         samples["nmap"] = []
+    truth = variants[0][2]
     nmap_truth = {p: "closed" if s == "refused" else s.split()[0] for p, s in truth.items()}
     for number in range(1, runs + 1):
         print(f"{label}: run {number} of {runs} ...", file=sys.stderr)
-        samples["portplan"].append(run_portplan(src, plan, truth, timeout, budget))
-        quick = run_portplan(src, plan, truth, timeout, budget, "--no-second-look")
-        samples["portplan_no_second_look"].append(quick)
+        for key, plan, want, options in variants:
+            samples[key].append(run_portplan(src, plan, want, timeout, budget, *options))
         if not skip_nmap:
             samples["nmap"].append(run_nmap(src, work, ports, nmap_truth, budget))
         print(
@@ -447,8 +446,16 @@ def _paired(
     return {key: _median(value) for key, value in samples.items()}
 
 
+def _both(
+    key: str, plan: Path, truth: dict[int, str]
+) -> list[tuple[str, Path, dict[int, str], tuple[str, ...]]]:
+    """The default run and the ``--no-second-look`` one of ``plan``."""
+    return [(key, plan, truth, ()), (f"{key}_no_second_look", plan, truth, ("--no-second-look",))]
+
+
 def waiting_case(per_kind: int, runs: int, timeout: float, skip_nmap: bool) -> dict[str, Any]:
-    """Open ports whose service waits for the client, identified (HTTP, TLS)."""
+    """Open ports whose service waits for the client: named by no protocol (verify waits for
+    first bytes that never come, to tell ``portplan listen``), and identified (HTTP, TLS)."""
     opened, refused, dropped = _blocks(per_kind)
     http, tls = opened[: per_kind // 2], opened[per_kind // 2 :]
     ports = opened + refused + dropped
@@ -462,12 +469,17 @@ def waiting_case(per_kind: int, runs: int, timeout: float, skip_nmap: bool) -> d
         cert, key = certificate(work)
         with server(dst, HOLDER, str(http[0]), str(tls[0]), str(len(http)), str(cert), str(key)):
             run("ip", "netns", "exec", dst, "nft", "-f", "-", stdin=_drop(dropped))
+            (work / "plain").mkdir()
+            (work / "identified").mkdir()
+            plain = deployment(work / "plain", ports, {})
             protocols = dict.fromkeys(http[::PORTS_PER_FLOW], "http")
             protocols |= dict.fromkeys(tls[::PORTS_PER_FLOW], "tls")
-            plan = deployment(work, ports, protocols)
-            truth = dict.fromkeys(http, "open http") | dict.fromkeys(tls, "open tls")
-            truth |= dict.fromkeys(refused, "refused") | dict.fromkeys(dropped, "filtered")
-            out |= _paired(src, work, plan, ports, truth, runs, timeout, skip_nmap, "waiting")
+            identified = deployment(work / "identified", ports, protocols)
+            blocked = dict.fromkeys(refused, "refused") | dict.fromkeys(dropped, "filtered")
+            truth = dict.fromkeys(opened, "open") | blocked
+            named = dict.fromkeys(http, "open http") | dict.fromkeys(tls, "open tls") | blocked
+            variants = _both("portplan", plain, truth) + _both("identified", identified, named)
+            out |= _paired(src, work, variants, ports, runs, timeout, skip_nmap, "waiting")
     return out
 
 
@@ -490,7 +502,8 @@ def mixed_case(
         truth = dict.fromkeys(opened, "open") | dict.fromkeys(refused, "refused")
         truth |= dict.fromkeys(dropped, "filtered")
         label = f"mixed {len(ports)}"
-        out |= _paired(src, work, plan, ports, truth, runs, timeout, skip_nmap, label)
+        out |= _paired(src, work, _both("portplan", plan, truth), ports, runs, timeout,
+                       skip_nmap, label)  # fmt: skip
         if floor:
             sweeps = [sweep(src, ports) for _ in range(runs)]
             out["floor_no_retries_s"] = round(statistics.median(sweeps), 3)
@@ -551,6 +564,8 @@ def _again(result: dict[str, Any]) -> str:
 _TOOLS = (
     ("portplan", "portplan verify"),
     ("portplan_no_second_look", "portplan verify --no-second-look"),
+    ("identified", "portplan verify, HTTP and TLS identified"),
+    ("identified_no_second_look", "portplan verify --no-second-look, HTTP and TLS identified"),
     ("nmap", "nmap -sT -T5 --max-retries 0"),
 )
 
@@ -571,8 +586,10 @@ def _ratios(case: str, found: dict[str, Any]) -> list[str]:
     if not nmap:
         return []
     lines = []
-    for key, tool in _TOOLS[:2]:
-        r = found[key]
+    for key, tool in _TOOLS[:4]:
+        r = found.get(key)
+        if not r:
+            continue
         lines.append(
             f"| {case} | {tool} | {r['wall_s'] / nmap['wall_s']:.2f}x "
             f"| {r['cpu_s'] / nmap['cpu_s']:.2f}x |"
@@ -597,7 +614,7 @@ def markdown(results: dict[str, Any]) -> str:
         cases.append(
             (
                 f"{waiting['ports']:,} TCP ports: {waiting['http'] + waiting['tls']:,} open "
-                "waiting for the client (HTTP, TLS), refused, dropped",
+                "waiting for the client, refused, dropped",
                 waiting,
             )
         )
