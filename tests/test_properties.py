@@ -13,6 +13,8 @@ Three families of properties:
 
 from __future__ import annotations
 
+import csv
+import io
 import ipaddress
 import itertools
 import json
@@ -52,7 +54,7 @@ from portplan.model.conditions import (
     Var,
     parse_condition,
 )
-from portplan.report.text import json_text
+from portplan.report.text import csv_text, json_text
 
 FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 SLOW = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -854,3 +856,17 @@ _JSON = st.recursive(
 @given(_JSON)
 def test_json_text_is_the_standard_librarys_indented_json(value: object) -> None:
     assert json_text(value) == json.dumps(value, indent=2, ensure_ascii=False) + "\n"
+
+
+@given(
+    st.lists(
+        st.lists(st.text() | st.none() | st.integers() | st.booleans(), min_size=1, max_size=5),
+        max_size=6,
+    )
+)
+def test_csv_text_is_what_the_csv_module_writes(rows: list[list[object]]) -> None:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(["a", "b,c"])
+    writer.writerows(rows)
+    assert csv_text(["a", "b,c"], rows) == buffer.getvalue()

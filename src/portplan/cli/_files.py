@@ -18,8 +18,9 @@ import shutil
 import signal
 import stat
 import tempfile
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
+from typing import IO
 
 import click
 
@@ -27,7 +28,19 @@ from portplan._errors import OutputError, UsageError
 from portplan.cli._options import log
 from portplan.load.reading import MAX_INPUT_BYTES
 
-__all__ = ["STDIN_NAME", "is_stdio", "read_input", "width", "write_files", "write_output"]
+__all__ = [
+    "STDIN_NAME",
+    "Output",
+    "is_stdio",
+    "read_input",
+    "width",
+    "write_files",
+    "write_output",
+]
+
+#: an output: its bytes, or what writes them into a (seekable) binary file, for an output
+#: too large to be held in memory first
+Output = bytes | Callable[[IO[bytes]], None]
 
 #: how standard input is named in messages (``<stdin>:3:5: error: ...``)
 STDIN_NAME = Path("<stdin>")
@@ -128,7 +141,14 @@ def _signals_held() -> Iterator[None]:
         signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
-def _stage(target: Path, data: bytes, temporaries: list[Path]) -> Path:
+def _put(handle: IO[bytes], data: Output) -> None:
+    if isinstance(data, bytes):
+        handle.write(data)
+    else:
+        data(handle)
+
+
+def _stage(target: Path, data: Output, temporaries: list[Path]) -> Path:
     """Write ``data`` to a new temporary file beside ``target`` (recorded in ``temporaries``
     before anything can interrupt) with the mode ``target`` will have; return it."""
     try:
@@ -141,11 +161,11 @@ def _stage(target: Path, data: bytes, temporaries: list[Path]) -> Path:
         temporaries.append(Path(name))
     with os.fdopen(fd, "wb") as handle:
         os.fchmod(handle.fileno(), mode)
-        handle.write(data)
+        _put(handle, data)
     return Path(name)
 
 
-def _write_all(outputs: Sequence[tuple[Path, bytes]]) -> None:
+def _write_all(outputs: Sequence[tuple[Path, Output]]) -> None:
     """Write every output or none: all staged first, then all renamed into place; on an error
     or a signal (it arrives as an exception) no temporary file stays."""
     temporaries: list[Path] = []
@@ -164,21 +184,34 @@ def _write_all(outputs: Sequence[tuple[Path, bytes]]) -> None:
             temporary.unlink(missing_ok=True)
 
 
-def _write_device(target: Path, data: bytes) -> None:
+def _unspool(data: Output, stream: IO[bytes]) -> None:
+    """Write ``data`` to a stream that cannot seek (standard output, a device): through a
+    temporary file when it is written by a writer."""
+    if isinstance(data, bytes):
+        stream.write(data)
+        return
+    with tempfile.TemporaryFile() as spool:
+        data(spool)
+        spool.seek(0)
+        shutil.copyfileobj(spool, stream)
+
+
+def _write_device(target: Path, data: Output) -> None:
     try:
         with open(target, "wb") as handle:
-            handle.write(data)
+            _unspool(data, handle)
     except OSError as exc:
         raise _failed(target, exc) from exc
 
 
 def write_output(
-    output: str | None, data: bytes, inputs: Sequence[Path], *, overwrite: bool = False
+    output: str | None, data: Output, inputs: Sequence[Path], *, overwrite: bool = False
 ) -> None:
-    """Write one output to ``output``, or to standard output (see the module's rules)."""
+    """Write one output to ``output``, or to standard output (see the module's rules);
+    ``data`` may be a writer, called with the file to write into."""
     if output is None or is_stdio(output):
         stream = click.get_binary_stream("stdout")
-        stream.write(data)
+        _unspool(data, stream)
         stream.flush()
         return
     if _is_folder(output):

@@ -22,7 +22,7 @@ from portplan.cli._options import (
 from portplan.cli._plan import load_plan, require_host, ruleset_file
 from portplan.plan import Plan
 from portplan.report.against import against_bytes
-from portplan.report.matrix import explain_text, matrix_bytes
+from portplan.report.matrix import explain_text, write_matrix
 
 __all__ = ["matrix_cmd"]
 
@@ -90,7 +90,13 @@ def matrix_cmd(
         return
     if fmt == "xlsx" and is_stdio(output) and sys.stdout.isatty():
         raise UsageError("xlsx is binary; give -o FILE.xlsx or redirect standard output")
-    write_output(output, matrix_bytes(plan, fmt, width=width()), inputs, overwrite=overwrite)
+    columns = width()
+    write_output(
+        output,
+        lambda out: write_matrix(plan, fmt, out, width=columns),
+        inputs,
+        overwrite=overwrite,
+    )
 
 
 def _against(

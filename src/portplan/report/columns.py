@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from portplan.model._types import network_text
@@ -14,6 +14,7 @@ __all__ = [
     "TABLE_COLUMNS",
     "WIDTHS",
     "excluded",
+    "iter_matrix_rows",
     "matrix_rows",
     "openings",
     "zone_boundary",
@@ -71,6 +72,11 @@ def zone_boundary(source_zone: str | None, destination_zone: str | None) -> str:
 
 def matrix_rows(plan: Plan) -> list[tuple[str, ...]]:
     """One tuple of strings per matrix row, in the order of :data:`MATRIX_COLUMNS`."""
+    return list(iter_matrix_rows(plan))
+
+
+def iter_matrix_rows(plan: Plan) -> Iterator[tuple[str, ...]]:
+    """:func:`matrix_rows` one at a time (a large matrix need not be held as text)."""
     # Rows share their hosts' address tuples and port sets: format each one once.
     addresses: dict[int, str] = {}
     ports: dict[int, str] = {}
@@ -89,36 +95,32 @@ def matrix_rows(plan: Plan) -> list[tuple[str, ...]]:
             text = ports[id(port_set)] = str(port_set)
         return text
 
-    rows: list[tuple[str, ...]] = []
     for row in plan.rows:
         facts = row.facts
-        rows.append(
-            (
-                facts.key,
-                row.source,
-                row.source_component,
-                address_text(row.source_addresses),
-                row.source_zone or "",
-                row.destination,
-                facts.destination_component,
-                address_text(row.destination_addresses),
-                row.destination_zone or "",
-                facts.protocol.value,
-                ports_text(row.ports),
-                ports_text(row.listen_ports),
-                facts.service or "",
-                "yes" if facts.tls else "no",
-                facts.purpose,
-                facts.condition or "always",
-                facts.configurable,
-                "; ".join(facts.overrides),
-                facts.interface or "",
-                facts.reference,
-                zone_boundary(row.source_zone, row.destination_zone),
-                "" if facts.loopback else row.destination,
-            )
+        yield (
+            facts.key,
+            row.source,
+            row.source_component,
+            address_text(row.source_addresses),
+            row.source_zone or "",
+            row.destination,
+            facts.destination_component,
+            address_text(row.destination_addresses),
+            row.destination_zone or "",
+            facts.protocol.value,
+            ports_text(row.ports),
+            ports_text(row.listen_ports),
+            facts.service or "",
+            "yes" if facts.tls else "no",
+            facts.purpose,
+            facts.condition or "always",
+            facts.configurable,
+            "; ".join(facts.overrides),
+            facts.interface or "",
+            facts.reference,
+            zone_boundary(row.source_zone, row.destination_zone),
+            "" if facts.loopback else row.destination,
         )
-    return rows
 
 
 def excluded(plan: Plan) -> list[Decision]:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+import io
+from collections.abc import Iterable, Iterator
+from typing import IO, Any
 
 from portplan.model._types import network_text
 from portplan.model.ports import PortSet
@@ -11,20 +13,53 @@ from portplan.report.columns import (
     MATRIX_COLUMNS,
     TABLE_COLUMNS,
     excluded,
+    iter_matrix_rows,
     matrix_rows,
     zone_boundary,
 )
 from portplan.report.machine import document
-from portplan.report.text import csv_text, markdown_table, rich_table_text
+from portplan.report.text import csv_chunks, json_nested, markdown_table, rich_table_text
 
-__all__ = ["MATRIX_COLUMNS", "explain_text", "matrix_bytes"]
+__all__ = ["MATRIX_COLUMNS", "explain_text", "matrix_bytes", "write_matrix"]
 
 
 def _ranges(port_set: PortSet | None) -> list[list[int]] | None:
     return None if port_set is None else [[r.start, r.end] for r in port_set.ranges]
 
 
-def _json(plan: Plan) -> str:
+def _json_chunks(plan: Plan) -> Iterator[str]:
+    """The matrix document, its flows written one at a time (the same text as
+    ``document("matrix", ...)`` of the whole list)."""
+    body = document(
+        "matrix",
+        {
+            "deployment": plan.deployment,
+            "flows": [],
+            "not_in_plan": [
+                {"flow": d.key, "reference": d.reference, "reasons": d.reasons}
+                for d in excluded(plan)
+            ],
+            "warnings": list(plan.warnings),
+        },
+    )
+    # the key at the document's first level: a value's line breaks are escaped
+    head, _flows_key, tail = body.partition('\n  "flows": []')
+    if not plan.rows:
+        yield body
+        return
+    pending = [head + '\n  "flows": [']
+    separator = "\n    "
+    for flow in _flows(plan):
+        pending.append(separator + json_nested(flow, 2))
+        separator = ",\n    "
+        if len(pending) >= _CHUNK:
+            yield "".join(pending)
+            pending.clear()
+    pending.append("\n  ]" + tail)
+    yield "".join(pending)
+
+
+def _flows(plan: Plan) -> Iterator[dict[str, Any]]:
     # rows share their hosts' address tuples: list each one once
     listed: dict[int, list[str]] = {}
 
@@ -34,69 +69,74 @@ def _json(plan: Plan) -> str:
             found = listed[id(nets)] = [network_text(n) for n in nets]
         return found
 
-    flows = []
     for row in plan.rows:
         facts = row.facts
-        flows.append(
-            {
-                "flow": facts.key,
-                "product": facts.product,
-                "flow_id": facts.flow_id,
-                "hop": facts.hop.value,
-                "source": row.source,
-                "source_component": row.source_component,
-                "source_address": addresses(row.source_addresses),
-                "source_zone": row.source_zone,
-                "destination": row.destination,
-                "destination_component": facts.destination_component,
-                "destination_address": addresses(row.destination_addresses),
-                "destination_zone": row.destination_zone,
-                "protocol": facts.protocol.value,
-                "ports": _ranges(row.ports),
-                "listen_ports": _ranges(row.listen_ports),
-                "dynamic_ports": _ranges(row.dynamic_ports),
-                "service": facts.service,
-                "app_protocol": facts.app_protocol,
-                "tls": facts.tls,
-                "loopback": facts.loopback,
-                "purpose": facts.purpose,
-                "condition": facts.condition,
-                "configurable": facts.configurable,
-                "overrides": list(facts.overrides),
-                "interface": facts.interface,
-                "reference": facts.reference,
-                "zone_boundary": zone_boundary(row.source_zone, row.destination_zone) or None,
-                "host_firewall": None if facts.loopback else row.destination,
-            }
-        )
-    return document(
-        "matrix",
-        {
-            "deployment": plan.deployment,
-            "flows": flows,
-            "not_in_plan": [
-                {"flow": d.key, "reference": d.reference, "reasons": d.reasons}
-                for d in excluded(plan)
-            ],
-            "warnings": list(plan.warnings),
-        },
-    )
+        yield {
+            "flow": facts.key,
+            "product": facts.product,
+            "flow_id": facts.flow_id,
+            "hop": facts.hop.value,
+            "source": row.source,
+            "source_component": row.source_component,
+            "source_address": addresses(row.source_addresses),
+            "source_zone": row.source_zone,
+            "destination": row.destination,
+            "destination_component": facts.destination_component,
+            "destination_address": addresses(row.destination_addresses),
+            "destination_zone": row.destination_zone,
+            "protocol": facts.protocol.value,
+            "ports": _ranges(row.ports),
+            "listen_ports": _ranges(row.listen_ports),
+            "dynamic_ports": _ranges(row.dynamic_ports),
+            "service": facts.service,
+            "app_protocol": facts.app_protocol,
+            "tls": facts.tls,
+            "loopback": facts.loopback,
+            "purpose": facts.purpose,
+            "condition": facts.condition,
+            "configurable": facts.configurable,
+            "overrides": list(facts.overrides),
+            "interface": facts.interface,
+            "reference": facts.reference,
+            "zone_boundary": zone_boundary(row.source_zone, row.destination_zone) or None,
+            "host_firewall": None if facts.loopback else row.destination,
+        }
+
+
+#: rows rendered before their text is written out
+_CHUNK = 4096
+
+
+def write_matrix(plan: Plan, fmt: str, out: IO[bytes], *, width: int = 120) -> None:
+    """The matrix in ``fmt`` (table, csv, json, md, xlsx) written into the binary file
+    ``out`` (seekable for xlsx), the rows rendered a few thousand at a time."""
+    if fmt == "xlsx":
+        from portplan.report import xlsx  # noqa: PLC0415 - the XLSX writer only for xlsx
+
+        xlsx.write_change_request(plan, out)
+        return
+    if fmt == "json":
+        chunks: Iterable[str] = _json_chunks(plan)
+    elif fmt == "csv":
+        chunks = csv_chunks(MATRIX_COLUMNS, iter_matrix_rows(plan), chunk=_CHUNK)
+    else:
+        chunks = [_text(plan, fmt, width)]
+    for text in chunks:
+        out.write(text.encode())
 
 
 def matrix_bytes(plan: Plan, fmt: str, *, width: int = 120) -> bytes:
     """The matrix in ``fmt`` (table, csv, json, md, xlsx) as bytes ready to write."""
-    if fmt == "xlsx":
-        from portplan.report import xlsx  # noqa: PLC0415 - openpyxl costs 0.2 s; only for xlsx
+    buffer = io.BytesIO()
+    write_matrix(plan, fmt, buffer, width=width)
+    return buffer.getvalue()
 
-        return xlsx.change_request(plan)
-    if fmt == "json":
-        return _json(plan).encode()
-    if fmt == "csv":
-        return csv_text(MATRIX_COLUMNS, matrix_rows(plan)).encode()
+
+def _text(plan: Plan, fmt: str, width: int) -> str:
     rows = matrix_rows(plan)
     if fmt == "md":
         head = f"# Flow matrix: {plan.deployment}\n\n"
-        return (head + markdown_table(MATRIX_COLUMNS, rows)).encode()
+        return head + markdown_table(MATRIX_COLUMNS, rows)
     caption = f"{len(rows)} rows; {len(excluded(plan))} product flows give no rows (--explain)"
     shown = [MATRIX_COLUMNS.index(c) for c in TABLE_COLUMNS]
     return rich_table_text(
@@ -105,7 +145,7 @@ def matrix_bytes(plan: Plan, fmt: str, *, width: int = 120) -> bytes:
         [[r[i] for i in shown] for r in rows],
         width=width,
         caption=caption,
-    ).encode()
+    )
 
 
 def explain_text(plan: Plan, decision: Decision) -> str:

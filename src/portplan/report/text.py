@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
 __all__ = [
+    "csv_chunks",
     "csv_text",
+    "json_nested",
     "json_text",
     "markdown_table",
     "rich_table_text",
@@ -34,13 +35,44 @@ def markdown_table(columns: Sequence[str], rows: Sequence[Sequence[str]]) -> str
     return "\n".join(lines) + "\n"
 
 
-def csv_text(columns: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+def csv_text(columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
     """RFC 4180 CSV with a header row and CRLF line ends, as spreadsheets expect."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(columns)
-    writer.writerows(rows)
-    return buffer.getvalue()
+    return "".join(csv_chunks(columns, rows))
+
+
+class _CsvFields(dict[Any, str]):
+    """Each value as a CSV field, worked out once per distinct value (a matrix repeats its
+    names, addresses and purposes on thousands of rows): quoted when it holds a comma, a
+    quote or a line break, as ``csv.writer`` does by default."""
+
+    def __missing__(self, value: Any) -> str:
+        text = "" if value is None else str(value)
+        if any(c in text for c in ',"\r\n'):
+            text = '"' + text.replace('"', '""') + '"'
+        if type(value) is str:  # 1 and True are one key: only text is kept
+            self[value] = text
+        return text
+
+
+def csv_chunks(
+    columns: Sequence[str], rows: Iterable[Sequence[Any]], *, chunk: int = 4096
+) -> Iterator[str]:
+    """:func:`csv_text` in pieces of ``chunk`` rows: the same text as ``csv.writer`` writes
+    (a test compares them), at a fraction of its time on repetitive rows."""
+    fields = _CsvFields()
+    pending = [_csv_line([str(c) for c in columns], fields)]
+    for row in rows:
+        pending.append(_csv_line(row, fields))
+        if len(pending) >= chunk:
+            yield "".join(pending)
+            pending.clear()
+    yield "".join(pending)
+
+
+def _csv_line(row: Sequence[Any], fields: _CsvFields) -> str:
+    if len(row) == 1 and row[0] in ("", None):
+        return '""\r\n'  # a lone empty field, told apart from an empty line
+    return ",".join(map(fields.__getitem__, row)) + "\r\n"
 
 
 def json_text(data: Any) -> str:
@@ -53,6 +85,14 @@ def json_text(data: Any) -> str:
     out: list[str] = []
     _json_value(data, out, "\n")
     out.append("\n")
+    return "".join(out)
+
+
+def json_nested(value: Any, depth: int) -> str:
+    """``value`` as :func:`json_text` writes it nested ``depth`` levels deep (no final
+    newline), so that a large array can be written one item at a time."""
+    out: list[str] = []
+    _json_value(value, out, "\n" + "  " * depth)
     return "".join(out)
 
 

@@ -1,146 +1,148 @@
-"""The flow matrix as an XLSX change request (openpyxl), byte for byte the same for one plan."""
+"""The flow matrix as an XLSX change request, byte for byte the same for one plan.
+
+The workbook is written row by row (:mod:`portplan.report._workbook`): a change request of
+50,000 clients holds about 45 million cells.
+"""
 
 from __future__ import annotations
 
 import io
-import zipfile
-from collections.abc import Callable, Sequence
-from datetime import datetime
-from typing import Any
-
-from openpyxl import Workbook
-from openpyxl.styles import Alignment, Font, PatternFill
-from openpyxl.utils import get_column_letter
-from openpyxl.writer.excel import ExcelWriter
+from collections.abc import Iterable, Sequence
+from operator import itemgetter
+from typing import IO
 
 from portplan.plan import Plan
+from portplan.report._workbook import CoverLine, Style, TextSheet, write_workbook
 from portplan.report.columns import MATRIX_COLUMNS, WIDTHS, excluded, matrix_rows, openings
 
-__all__ = ["CHANGE_BOARD_COLUMNS", "Sheet", "change_request", "workbook_bytes"]
+__all__ = [
+    "CHANGE_BOARD_COLUMNS",
+    "Sheet",
+    "change_request",
+    "workbook_bytes",
+    "write_change_request",
+]
 
 #: what a change board fills in per row; ``justification`` starts as the flow's purpose
 CHANGE_BOARD_COLUMNS = ("requester", "justification", "ticket", "expiry")
 _PURPOSE = MATRIX_COLUMNS.index("purpose")
-_BOLD = Font(bold=True)
+_BOUNDARY = MATRIX_COLUMNS.index("zone_boundary")
 #: a sheet: its title, its column headings, its rows
 Sheet = tuple[str, Sequence[str], Sequence[Sequence[str]]]
+#: the widths of the cover's columns
+_COVER_WIDTHS = (24, 40, 40, 50, 50)
 
 
 def change_request(plan: Plan) -> bytes:
     """The flow matrix as an XLSX change request: a cover sheet, every row with the change
     board's columns, a sheet per zone firewall, and the vendor rows this deployment does not
     need; the same plan gives the same bytes."""
+    buffer = io.BytesIO()
+    write_change_request(plan, buffer)
+    return buffer.getvalue()
+
+
+def write_change_request(plan: Plan, out: IO[bytes]) -> None:
+    """:func:`change_request` written into the seekable binary file ``out``."""
     matrix = matrix_rows(plan)
     columns = (*MATRIX_COLUMNS, *CHANGE_BOARD_COLUMNS)
-    rows = [(*r, "", r[_PURPOSE], "", "") for r in matrix]
-    sheets: list[Sheet] = [("Flows", columns, rows)]
+    sheets = [_flows_sheet("Flows", columns, matrix)]
     # one sheet per zone boundary: what each zone firewall's change request must open
-    boundary = MATRIX_COLUMNS.index("zone_boundary")
-    for name in sorted({r[boundary] for r in rows if r[boundary]}):
+    crossing: dict[str, list[tuple[str, ...]]] = {}
+    for row in matrix:
+        if row[_BOUNDARY]:
+            crossing.setdefault(row[_BOUNDARY], []).append(row)
+    for name in sorted(crossing):
         title = ("FW " + name.replace(" -> ", " to "))[:31]
-        sheets.append((title, columns, [r for r in rows if r[boundary] == name]))
-    sheets.append(
-        (
-            "Not in plan",
-            ("flow", "reference", "reasons"),
-            [[d.key, d.reference, "\n".join(d.reasons)] for d in excluded(plan)],
-        )
-    )
-    return workbook_bytes(sheets, cover=("Change request", lambda s: _cover(s, plan, matrix)))
+        sheets.append(_flows_sheet(title, columns, crossing[name]))
+    not_needed = [[d.key, d.reference, "\n".join(d.reasons)] for d in excluded(plan)]
+    sheets.append(_sheet("Not in plan", ("flow", "reference", "reasons"), not_needed))
+    cover = ("Change request", _cover(plan, matrix), _COVER_WIDTHS)
+    write_workbook(out, sheets, cover=cover)
 
 
-def workbook_bytes(
-    sheets: Sequence[Sheet], *, cover: tuple[str, Callable[[Any], None]] | None = None
-) -> bytes:
+def workbook_bytes(sheets: Sequence[Sheet]) -> bytes:
     """Sheets (title, columns, rows) as an XLSX file, each with a styled, frozen, filtered
-    header, after an optional cover sheet (its title, and what writes it); the same sheets
-    give the same bytes."""
-    workbook = Workbook()
-    workbook.remove(workbook.worksheets[0])
-    if cover is not None:
-        title, write = cover
-        write(workbook.create_sheet(title))
-    for title, columns, rows in sheets:
-        _fill_sheet(workbook.create_sheet(title), columns, rows)
-    # fixed document dates so the same sheets give the same file
-    fixed = datetime(2000, 1, 1)
-    workbook.properties.created = fixed
-    workbook.properties.modified = fixed
-    workbook.properties.creator = "portplan"
+    header; the same sheets give the same bytes."""
     buffer = io.BytesIO()
-    # ExcelWriter, not workbook.save(): save() stamps `modified` with the current time
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED, allowZip64=True) as archive:
-        ExcelWriter(workbook, archive).save()
-    return _normalise_zip(buffer.getvalue())
+    write_workbook(buffer, [_sheet(title, columns, rows) for title, columns, rows in sheets])
+    return buffer.getvalue()
 
 
-def _cover(sheet: Any, plan: Plan, rows: Sequence[Sequence[str]]) -> None:
+def _longest(values: Iterable[str]) -> int:
+    """The longest line of any of ``values`` (distinct values, as text)."""
+    longest = 0
+    for value in values:
+        if "\n" in value:
+            longest = max(longest, *map(len, value.split("\n")))
+        else:
+            longest = max(longest, len(value))
+    return longest
+
+
+def _fit(columns: Sequence[str], longest: Sequence[int]) -> tuple[list[float], frozenset[int]]:
+    """Each column as wide as its longest line plus 2, within its cap; wider ones wrap."""
+    widths: list[float] = []
+    wrapped = set()
+    for index, (column, found) in enumerate(zip(columns, longest, strict=True)):
+        length = max(found, len(column))
+        cap = WIDTHS.get(column, 40)
+        widths.append(min(length + 2, cap))
+        if length > cap:
+            wrapped.add(index)
+    return widths, frozenset(wrapped)
+
+
+def _sheet(title: str, columns: Sequence[str], rows: Sequence[Sequence[str]]) -> TextSheet:
+    longest = [_longest({str(v) for v in map(itemgetter(i), rows)}) for i in range(len(columns))]
+    widths, wrapped = _fit(columns, longest)
+    return TextSheet(title, columns, rows, len(rows), widths, wrapped)
+
+
+def _flows_sheet(title: str, columns: Sequence[str], rows: Sequence[tuple[str, ...]]) -> TextSheet:
+    """Matrix rows with the change board's columns, added as the rows are written."""
+    longest = [_longest(set(map(itemgetter(i), rows))) for i in range(len(MATRIX_COLUMNS))]
+    longest += [0, longest[_PURPOSE], 0, 0]
+    widths, wrapped = _fit(columns, longest)
+    extended = ((*r, "", r[_PURPOSE], "", "") for r in rows)
+    return TextSheet(title, columns, extended, len(rows), widths, wrapped)
+
+
+def _cover(plan: Plan, rows: Sequence[Sequence[str]]) -> list[CoverLine]:
     """The first sheet: what the request is for, the vendor documents it rests on, and how
     many openings each firewall gets."""
     flows = {(r[0].split("/")[0], r[0]) for r in rows}
-    lines: list[tuple[str, ...]] = [
-        (f"Firewall change request: {plan.deployment}",),
-        (),
-        ("Deployment", plan.deployment),
-        ("Rows (openings)", str(len(rows))),
-        ("Flows", f"{len(flows)} of {len(plan.decisions)} vendor rows and management access"),
-        (),
-        ("Product", "Version", "Vendor", "Vendor document", "Reference"),
+
+    def heading(*cells: str) -> CoverLine:
+        return [(c, Style.HEADER) for c in cells]
+
+    def fact(label: str, value: str) -> CoverLine:
+        return [(label, Style.BOLD), (value, Style.PLAIN)]
+
+    def plain(*cells: str) -> CoverLine:
+        return [(c, Style.PLAIN) for c in cells]
+
+    lines: list[CoverLine] = [
+        [(f"Firewall change request: {plan.deployment}", Style.TITLE)],
+        [],
+        fact("Deployment", plan.deployment),
+        fact("Rows (openings)", str(len(rows))),
+        fact("Flows", f"{len(flows)} of {len(plan.decisions)} vendor rows and management access"),
+        [],
+        heading("Product", "Version", "Vendor", "Vendor document", "Reference"),
     ]
     lines.extend(
-        (p.name, p.version, p.vendor or "", p.document.title, p.document.source or "")
+        plain(p.name, p.version, p.vendor or "", p.document.title, p.document.source or "")
         for p in plan.products.values()
     )
-    lines.extend([(), ("Firewall", "Name", "Openings")])
-    lines.extend((kind, name, str(count)) for kind, name, count in openings(rows))
+    lines.extend([[], heading("Firewall", "Name", "Openings")])
+    lines.extend(plain(kind, name, str(count)) for kind, name, count in openings(rows))
     lines.extend(
         [
-            (),
-            ("Requester, justification, ticket and expiry are for the change board to fill in "
-             "on the Flows sheet; justification starts as the vendor's purpose of the flow.",),
+            [],
+            plain("Requester, justification, ticket and expiry are for the change board to fill "
+                  "in on the Flows sheet; justification starts as the vendor's purpose of the "
+                  "flow."),
         ]
     )  # fmt: skip
-    for line in lines:
-        sheet.append(list(line))
-        if line and line[0] in ("Product", "Firewall"):
-            for cell in sheet[sheet.max_row]:
-                cell.font = Font(bold=True, color="FFFFFF")
-                cell.fill = PatternFill("solid", fgColor="1F4E78")
-        elif len(line) == 2:
-            sheet.cell(row=sheet.max_row, column=1).font = _BOLD
-    sheet["A1"].font = Font(bold=True, size=14)
-    for column, width in zip("ABCDE", (24, 40, 40, 50, 50), strict=True):
-        sheet.column_dimensions[column].width = width
-
-
-def _fill_sheet(sheet: Any, columns: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
-    sheet.append(list(columns))
-    for cell in sheet[1]:
-        cell.font = Font(bold=True, color="FFFFFF")
-        cell.fill = PatternFill("solid", fgColor="1F4E78")
-        cell.alignment = Alignment(vertical="center")
-    for row in rows:
-        sheet.append(list(row))
-    sheet.freeze_panes = "A2"
-    last = get_column_letter(len(columns))
-    sheet.auto_filter.ref = f"A1:{last}{max(len(rows) + 1, 1)}"
-    for index, column in enumerate(columns, start=1):
-        longest = max([len(column), *(max(map(len, str(r[index - 1]).split("\n"))) for r in rows)])
-        cap = WIDTHS.get(column, 40)
-        sheet.column_dimensions[get_column_letter(index)].width = min(longest + 2, cap)
-        if longest > cap:
-            for (cell,) in sheet.iter_rows(min_row=2, min_col=index, max_col=index):
-                cell.alignment = Alignment(wrap_text=True, vertical="top")
-
-
-def _normalise_zip(data: bytes) -> bytes:
-    """Rewrite the XLSX container with fixed entry times (zip stores the write time)."""
-    source = zipfile.ZipFile(io.BytesIO(data))
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as target:
-        for info in source.infolist():
-            fixed = zipfile.ZipInfo(info.filename, date_time=(1980, 1, 1, 0, 0, 0))
-            fixed.compress_type = zipfile.ZIP_DEFLATED
-            fixed.external_attr = info.external_attr
-            target.writestr(fixed, source.read(info.filename))
-    return buffer.getvalue()
+    return lines
