@@ -79,6 +79,33 @@ def test_an_existing_output_is_replaced_only_when_asked(tmp_path: Path) -> None:
     assert out.stat().st_mode & 0o777 == 0o640  # the replaced file's mode is kept
 
 
+def test_a_link_to_an_input_among_many_outputs_is_refused(tmp_path: Path) -> None:
+    deployment = tmp_path / "d.yaml"
+    deployment.write_text(SMART_ID.read_text())
+    folder = tmp_path / "rules"
+    result = portplan("rules", deployment, "-t", "nftables", "--all-hosts", "-o", f"{folder}/")
+    assert result.returncode == 0, result.stderr
+    written = sorted(folder.iterdir())
+    assert len(written) > 2
+    written[0].chmod(0o600)  # a replaced file keeps its own mode
+    written[1].unlink()
+    written[1].symlink_to(deployment)  # one of the outputs now leads to the input
+    refused = portplan(
+        "rules", deployment, "-t", "nftables", "--all-hosts", "-o", f"{folder}/", "--overwrite"
+    )
+    assert refused.returncode == 2
+    assert f"{written[1]}: it is one of the input files" in refused.stderr
+    assert deployment.read_text() == SMART_ID.read_text()
+    written[1].unlink()
+    replaced = portplan(
+        "rules", deployment, "-t", "nftables", "--all-hosts", "-o", f"{folder}/", "--overwrite"
+    )
+    assert replaced.returncode == 0, replaced.stderr
+    assert written[0].stat().st_mode & 0o777 == 0o600
+    assert written[1].is_file() and not written[1].is_symlink()
+    assert leftovers(folder) == []
+
+
 def test_a_new_output_gets_the_umask_mode(tmp_path: Path) -> None:
     out = tmp_path / "new.csv"
     old = os.umask(0o027)

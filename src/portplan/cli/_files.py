@@ -101,7 +101,33 @@ def _new_file_mode() -> int:
     return 0o666 & ~umask
 
 
-def _refuse_inputs(targets: Sequence[Path], inputs: Sequence[Path]) -> None:
+def _survey(targets: Sequence[Path]) -> dict[Path, os.stat_result | None]:
+    """What is at each target now (its status, links followed; ``None``: nothing), from one
+    listing of each folder: thousands of files are looked at without a call each."""
+    by_folder: dict[Path, list[Path]] = {}
+    for target in targets:
+        by_folder.setdefault(target.parent, []).append(target)
+    found: dict[Path, os.stat_result | None] = {}
+    for folder, paths in by_folder.items():
+        try:
+            with os.scandir(folder) as listing:
+                entries = {entry.name: entry for entry in listing}
+        except (FileNotFoundError, NotADirectoryError):
+            entries = {}
+        for path in paths:
+            entry = entries.get(path.name)
+            try:
+                found[path] = None if entry is None else entry.stat()
+            except FileNotFoundError:  # a link to nothing
+                found[path] = None
+    return found
+
+
+def _refuse_inputs(
+    targets: Sequence[Path], inputs: Sequence[Path], present: Mapping[Path, object]
+) -> None:
+    """Refuse a target that is one of ``inputs``; only targets that exist can be one
+    (``present``), and each is resolved (links, ``..``) before comparing."""
     read = set()
     for path in inputs:
         if path == STDIN_NAME:
@@ -111,14 +137,16 @@ def _refuse_inputs(targets: Sequence[Path], inputs: Sequence[Path]) -> None:
         except OSError:
             continue
     for target in targets:
-        if target.resolve() in read:
+        if present.get(target) is not None and target.resolve() in read:
             raise UsageError(f"refusing to write {target}: it is one of the input files")
 
 
-def _refuse_existing(targets: Sequence[Path], overwrite: bool) -> None:
+def _refuse_existing(
+    targets: Sequence[Path], overwrite: bool, present: Mapping[Path, os.stat_result | None]
+) -> None:
     if overwrite:
         return
-    existing = [t for t in targets if t.exists() and stat.S_ISREG(t.stat().st_mode)]
+    existing = [t for t in targets if (found := present.get(t)) and stat.S_ISREG(found.st_mode)]
     if existing:
         more = f" and {len(existing) - 1} more" if len(existing) > 1 else ""
         raise UsageError(
@@ -148,16 +176,20 @@ def _put(handle: IO[bytes], data: Output) -> None:
         data(handle)
 
 
-def _stage(target: Path, data: Output, temporaries: list[Path]) -> Path:
-    """Write ``data`` to a new temporary file beside ``target`` (recorded in ``temporaries``
-    before anything can interrupt) with the mode ``target`` will have; return it."""
+def _temporary(target: Path, number: int) -> tuple[int, str]:
+    """A new file beside ``target`` that nobody else has (created exclusively)."""
+    name = str(target.parent / f".{target.name}.{os.getpid()}-{number}.tmp")
     try:
-        mode = stat.S_IMODE(target.stat().st_mode)
-    except FileNotFoundError:
-        mode = _new_file_mode()
-    target.parent.mkdir(parents=True, exist_ok=True)
+        return os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600), name
+    except FileExistsError:  # left by an earlier process of the same id
+        return tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+
+
+def _stage(target: Path, data: Output, mode: int, number: int, temporaries: list[Path]) -> Path:
+    """Write ``data`` to a new temporary file beside ``target`` (recorded in ``temporaries``
+    before anything can interrupt) with ``mode``; return it."""
     with _signals_held():
-        fd, name = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+        fd, name = _temporary(target, number)
         temporaries.append(Path(name))
     with os.fdopen(fd, "wb") as handle:
         os.fchmod(handle.fileno(), mode)
@@ -165,22 +197,32 @@ def _stage(target: Path, data: Output, temporaries: list[Path]) -> Path:
     return Path(name)
 
 
-def _write_all(outputs: Sequence[tuple[Path, Output]]) -> None:
+def _write_all(
+    outputs: Sequence[tuple[Path, Output]], present: Mapping[Path, os.stat_result | None]
+) -> None:
     """Write every output or none: all staged first, then all renamed into place; on an error
-    or a signal (it arrives as an exception) no temporary file stays."""
-    temporaries: list[Path] = []
+    or a signal (it arrives as an exception) no temporary file stays.  A new file gets the
+    umask's mode, a replaced one keeps its own (``present``: what is there now)."""
+    temporaries: list[Path] = []  # in the order of ``outputs``
+    renamed = 0  # the first ``renamed`` temporaries are in place
     current = Path()
+    new_mode = _new_file_mode()
+    folders: set[Path] = set()
     try:
-        staged = []
-        for current, data in outputs:
-            staged.append((_stage(current, data, temporaries), current))
-        for temporary, current in staged:
+        for number, (current, data) in enumerate(outputs):
+            if current.parent not in folders:
+                current.parent.mkdir(parents=True, exist_ok=True)
+                folders.add(current.parent)
+            there = present.get(current)
+            mode = new_mode if there is None else stat.S_IMODE(there.st_mode)
+            _stage(current, data, mode, number, temporaries)
+        for temporary, (current, _data) in zip(temporaries, outputs, strict=True):
             os.replace(temporary, current)
-            temporaries.remove(temporary)
+            renamed += 1
     except OSError as exc:
         raise _failed(current, exc) from exc
     finally:
-        for temporary in temporaries:
+        for temporary in temporaries[renamed:]:
             temporary.unlink(missing_ok=True)
 
 
@@ -220,9 +262,10 @@ def write_output(
     if target.exists() and not stat.S_ISREG(target.stat().st_mode):
         _write_device(target, data)
         return
-    _refuse_inputs([target], inputs)
-    _refuse_existing([target], overwrite)
-    _write_all([(target, data)])
+    present = _survey([target])
+    _refuse_inputs([target], inputs, present)
+    _refuse_existing([target], overwrite, present)
+    _write_all([(target, data)], present)
 
 
 def write_files(
@@ -244,7 +287,8 @@ def write_files(
         )
     folder = Path(output)
     targets = [folder / name for name in files]
-    _refuse_inputs(targets, inputs)
-    _refuse_existing(targets, overwrite)
-    _write_all([(folder / name, text.encode()) for name, text in files.items()])
+    present = _survey(targets)
+    _refuse_inputs(targets, inputs, present)
+    _refuse_existing(targets, overwrite, present)
+    _write_all([(folder / name, text.encode()) for name, text in files.items()], present)
     log.info("wrote %d files to %s", len(files), output)

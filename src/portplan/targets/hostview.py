@@ -29,6 +29,7 @@ __all__ = [
     "HostRule",
     "HostView",
     "LinuxHostTarget",
+    "ViewCache",
     "collapse",
     "host_view",
     "hosts_to_render",
@@ -78,12 +79,33 @@ def hosts_to_render(plan: Plan, options: RuleOptions) -> Iterator[str]:
 
 def collapse(networks: Iterable[Network], family: int) -> tuple[Network, ...]:
     """The networks of one family (4 or 6), collapsed: the same addresses in fewest networks,
-    sorted."""
-    if family == 4:
-        v4 = [n for n in networks if isinstance(n, ipaddress.IPv4Network)]
-        return tuple(ipaddress.collapse_addresses(v4))
-    v6 = [n for n in networks if isinstance(n, ipaddress.IPv6Network)]
-    return tuple(ipaddress.collapse_addresses(v6))
+    sorted (what :func:`ipaddress.collapse_addresses` gives, worked out on integers: it
+    compares address objects in Python, a second for a few thousand rulesets)."""
+    kind = ipaddress.IPv4Network if family == 4 else ipaddress.IPv6Network
+    bits = 32 if family == 4 else 128
+    spans = sorted(
+        (start := int(n.network_address), start | ((1 << (bits - n.prefixlen)) - 1))
+        for n in networks
+        if isinstance(n, kind)
+    )
+    merged: list[list[int]] = []
+    for start, end in spans:
+        if merged and start <= merged[-1][1] + 1:
+            merged[-1][1] = max(merged[-1][1], end)
+        else:
+            merged.append([start, end])
+    return tuple(kind(block) for start, end in merged for block in _blocks(start, end, bits))
+
+
+def _blocks(start: int, end: int, bits: int) -> Iterator[tuple[int, int]]:
+    """The fewest CIDR blocks (address, prefix length) covering ``start``..``end``, in order."""
+    while start <= end:
+        # the largest block aligned at ``start`` that does not pass ``end``
+        size = (start & -start).bit_length() - 1 if start else bits
+        while start + (1 << size) - 1 > end:
+            size -= 1
+        yield start, bits - size
+        start += 1 << size
 
 
 def note_line(flow: str, purpose: str, prefix: str = "") -> str:
@@ -175,6 +197,31 @@ def rule_hosts(plan: Plan) -> tuple[str, ...]:
 _FamilySplit = dict[int, tuple[tuple[Network, ...], tuple[Network, ...], tuple[Network, ...]]]
 
 
+class ViewCache:
+    """What the host views of one render share (pass one to every :func:`host_view` of a
+    plan): each address tuple split by family, and each set of peers collapsed, once."""
+
+    __slots__ = ("collapsed", "split")
+
+    def __init__(self) -> None:
+        self.split: _FamilySplit = {}
+        #: (family, the identities of the peer tuples) -> their networks collapsed; the tuples
+        #: themselves are kept too, so that an identity is never reused while cached
+        self.collapsed: dict[
+            tuple[int, frozenset[int]], tuple[tuple[Network, ...], list[tuple[Network, ...]]]
+        ] = {}
+
+    def peers(self, family: int, tuples: list[tuple[Network, ...]]) -> tuple[Network, ...]:
+        key = (family, frozenset(map(id, tuples)))
+        found = self.collapsed.get(key)
+        if found is None:
+            found = self.collapsed[key] = (
+                collapse((n for t in tuples for n in t), family),
+                tuples,
+            )
+        return found[0]
+
+
 def _by_family(
     cache: _FamilySplit, networks: tuple[Network, ...], family: int
 ) -> tuple[Network, ...]:
@@ -189,57 +236,95 @@ def _by_family(
     return entry[1] if family == 4 else entry[2]
 
 
-def host_view(plan: Plan, host: str, addresses: tuple[Network, ...], *, egress: bool) -> HostView:
-    """Group the rows that end (and, with ``egress``, start) on ``host`` into rules."""
-    groups: dict[_Key, list[tuple[PlannedFlow, tuple[Network, ...]]]] = {}
-    unreachable: list[str] = []
-    split: _FamilySplit = {}
+def host_view(
+    plan: Plan,
+    host: str,
+    addresses: tuple[Network, ...],
+    *,
+    egress: bool,
+    cache: ViewCache | None = None,
+) -> HostView:
+    """Group the rows that end (and, with ``egress``, start) on ``host`` into rules.
 
-    def add(
-        direction: Direction,
-        row: PlannedFlow,
-        peers: tuple[Network, ...],
-        local: tuple[Network, ...],
-    ) -> None:
+    ``cache``: shared by the views of one render, so that what many hosts share (the 4,800
+    clients that reach every portal) is worked out once."""
+    cache = cache if cache is not None else ViewCache()
+    split = cache.split
+    # The rows of one flow leg towards (or from) this host share their facts, ports and this
+    # host's addresses, and differ only in the peer: gather them by identity first (cheap),
+    # then by value.  Positions keep the rules, their flows and the notes in plan order.
+    legs: dict[tuple[int, int, int, int], list[tuple[int, PlannedFlow]]] = {}
+    for position, row in enumerate(plan.rows_of(host)):
+        if row.destination == host:
+            ident = (0, id(row.facts), id(row.ports), id(row.destination_addresses))
+            leg = legs.get(ident)
+            if leg is None:
+                leg = legs[ident] = []
+            leg.append((position, row))
+        if egress and row.source == host and not row.loopback:
+            ident = (1, id(row.facts), id(row.ports), id(row.source_addresses))
+            leg = legs.get(ident)
+            if leg is None:
+                leg = legs[ident] = []
+            leg.append((position, row))
+    # (position, direction, family) of a leg's first row in a family, the rule's key, a row
+    # of the leg, the peers' networks of that family
+    parts: list[tuple[tuple[int, int, int], _Key, PlannedFlow, list[tuple[Network, ...]]]] = []
+    unreachable: list[tuple[tuple[int, int, int], str]] = []
+    for (outbound, *_ids), members in legs.items():
+        sample = members[0][1]
+        direction = Direction.OUTBOUND if outbound else Direction.INBOUND
+        local = sample.source_addresses if outbound else sample.destination_addresses
+        ends = [
+            (position, row, row.destination_addresses if outbound else row.source_addresses)
+            for position, row in members
+        ]
         for family in (4, 6):
-            peer_nets = _by_family(split, peers, family)
-            if not peer_nets:
+            peers = [
+                (position, row, nets)
+                for position, row, networks in ends
+                if (nets := _by_family(split, networks, family))
+            ]
+            if not peers:
                 continue
             local_nets = _by_family(split, local, family)
             if not local_nets:
-                unreachable.append(unreachable_note(row, family))
+                unreachable.extend(
+                    ((position, outbound, family), unreachable_note(row, family))
+                    for position, row, _nets in peers
+                )
                 continue
-            key = _Key(direction, family, row.protocol, row.ports, row.loopback, local_nets)
-            groups.setdefault(key, []).append((row, peer_nets))
-
-    for row in plan.rows_of(host):
-        if row.destination == host:
-            add(Direction.INBOUND, row, row.source_addresses, row.destination_addresses)
-        if egress and row.source == host and not row.loopback:
-            add(Direction.OUTBOUND, row, row.destination_addresses, row.source_addresses)
-
-    rules = []
-    for key, members in groups.items():
-        flows: dict[str, str] = {}
-        for row, _peers in members:
-            flows.setdefault(row.key, row.purpose)
-        rules.append(
-            HostRule(
-                direction=key.direction,
-                family=key.family,
-                protocol=key.protocol,
-                ports=key.ports,
-                loopback=key.loopback,
-                local=collapse(key.local, key.family),
-                peers=collapse((n for _row, peers in members for n in peers), key.family),
-                flows=tuple(flows),
-                purposes=tuple(flows.values()),
+            key = _Key(
+                direction, family, sample.protocol, sample.ports, sample.loopback, local_nets
             )
+            order = (peers[0][0], outbound, family)
+            parts.append((order, key, sample, [nets for _p, _row, nets in peers]))
+    groups: dict[_Key, tuple[dict[str, str], list[tuple[Network, ...]]]] = {}
+    for _order, rule, sample, leg_peers in sorted(parts, key=lambda part: part[0]):
+        group = groups.get(rule)
+        if group is None:
+            group = groups[rule] = ({}, [])
+        group[0].setdefault(sample.key, sample.purpose)
+        group[1].extend(leg_peers)
+    rules = [
+        HostRule(
+            direction=key.direction,
+            family=key.family,
+            protocol=key.protocol,
+            ports=key.ports,
+            loopback=key.loopback,
+            local=collapse(key.local, key.family),
+            peers=cache.peers(key.family, peers),
+            flows=tuple(flows),
+            purposes=tuple(flows.values()),
         )
+        for key, (flows, peers) in groups.items()
+    ]
+    notes = [note for _order, note in sorted(unreachable, key=lambda item: item[0])]
     return HostView(
         host=host,
         deployment=plan.deployment,
         addresses=addresses,
         rules=tuple(rules),
-        unreachable=tuple(dict.fromkeys(unreachable)),
+        unreachable=tuple(dict.fromkeys(notes)),
     )

@@ -44,6 +44,7 @@ from portplan.targets.hostview import (
     HostRule,
     HostView,
     LinuxHostTarget,
+    ViewCache,
     host_view,
     hosts_to_render,
     note_lines,
@@ -318,7 +319,10 @@ class IptablesTarget(LinuxHostTarget):
     def render(self, plan: Plan, options: RuleOptions) -> dict[str, str]:
         accept_loopback = self.accept_loopback(options)  # refuse bad settings before any host
         files: dict[str, str] = {}
+        cache = ViewCache()
         for host in hosts_to_render(plan, options):
-            view = host_view(plan, host, plan.host_addresses(host), egress=options.egress)
+            view = host_view(
+                plan, host, plan.host_addresses(host), egress=options.egress, cache=cache
+            )
             files.update(_render_host(view, options, accept_loopback))
         return files

@@ -27,6 +27,7 @@ from portplan.targets.hostview import (
     HostRule,
     HostView,
     LinuxHostTarget,
+    ViewCache,
     host_view,
     hosts_to_render,
     note_lines,
@@ -256,7 +257,10 @@ class NftablesTarget(LinuxHostTarget):
             shared = shared_view(plan, loopback_all=accept_loopback)
             return {SHARED_FILE: render_shared(shared, options, accept_loopback)}
         files = {}
+        cache = ViewCache()
         for host in hosts_to_render(plan, options):
-            view = host_view(plan, host, plan.host_addresses(host), egress=options.egress)
+            view = host_view(
+                plan, host, plan.host_addresses(host), egress=options.egress, cache=cache
+            )
             files[f"{host}.nft"] = render_host(view, options, accept_loopback)
         return files
