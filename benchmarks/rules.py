@@ -21,8 +21,12 @@ check); the peak of traced Python allocations during one render (``tracemalloc``
 pass); the peak RSS of the measuring process and, for the Aerleon targets, of the worker (in
 that separate pass, forked from a small probe process so that its number is its own); and the
 size of the output (bytes, files, lines).  A
-``plan-only`` process gives the RSS every measurement starts from.  Ratios are Aerleon over
-each portplan variant.
+``plan-only`` process gives the RSS every measurement starts from.  For the Aerleon targets it
+also times Aerleon's ``api.Generate`` call alone, on the very request portplan's worker gets,
+in a process of its own (the render time of those targets is end to end: portplan's terms,
+the worker's start-up and JSON, Aerleon, the read-back check).  Last, ``portplan rules -t
+nftables --all-hosts -o FOLDER/`` end to end, writing every file.  Ratios are Aerleon over
+each portplan variant.  ``--hosts 20000`` measures a deployment of 20,000 hosts.
 
 Run it as ``.venv/bin/python benchmarks/rules.py`` (``--help`` for options).  It prints a
 Markdown table and writes ``benchmarks/out/rules.json``.  This is a benchmark, not a test:
@@ -140,7 +144,7 @@ def product_data(flows: int) -> dict[str, Any]:
     }
 
 
-def deployment_data() -> dict[str, Any]:
+def deployment_data(total: int = HOSTS) -> dict[str, Any]:
     hosts: dict[str, Any] = {}
     placement: dict[str, list[str]] = {}
     for component, (count, zone, net, first, v6) in COMPONENTS.items():
@@ -151,26 +155,27 @@ def deployment_data() -> dict[str, Any]:
                 addresses.append(str(v6[first + index]))
             hosts[name] = {"addresses": addresses, "zone": zone}
             placement.setdefault(component, []).append(name)
-    clients = HOSTS - len(hosts)
+    clients = total - len(hosts)
     for index in range(1, clients + 1):
         name = f"client{index:05d}"
         hosts[name] = {"addresses": [str(CLIENT_V6[index])], "zone": "clients"}
         placement.setdefault("client", []).append(name)
-    assert len(hosts) == HOSTS, len(hosts)
+    assert len(hosts) == total, len(hosts)
     return {
         "name": "rules-benchmark",
-        "description": f"Benchmark: {HOSTS} hosts in six zones.",
+        "description": f"Benchmark: {total} hosts in six zones.",
         "hosts": hosts,
         "products": {"synthetic-1.0": {"file": "synthetic.yaml", "components": placement}},
     }
 
 
-def write_inputs(folder: Path, flows: int) -> Path:
+def write_inputs(folder: Path, flows: int, hosts: int = HOSTS) -> Path:
     (folder / "synthetic.yaml").write_text(
         yaml.safe_dump(product_data(flows), sort_keys=False), encoding="utf-8"
     )
     deployment = folder / "rules-benchmark.yaml"
-    deployment.write_text(yaml.safe_dump(deployment_data(), sort_keys=False), encoding="utf-8")
+    data = deployment_data(hosts)
+    deployment.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
     return deployment
 
 
@@ -220,6 +225,7 @@ def measure(variant: str, deployment: Path, runs: int) -> dict[str, Any]:
     target = _target(variant)
     options = RuleOptions(extra=OPTIONS.get(variant, {}))
     parts: dict[str, list[float]] = {"terms": [], "worker": [], "check": []}
+    requests: list[Any] = []  # what the Aerleon targets ask their worker
     aerleon = variant not in PORTPLAN_VARIANTS
     if aerleon:  # time the stages of the Aerleon targets
         timed_terms, timed_run = acl.boundary_terms, acl._run_aerleon
@@ -233,6 +239,7 @@ def measure(variant: str, deployment: Path, runs: int) -> dict[str, Any]:
                 parts["terms"].append(time.perf_counter() - start)
 
         def run_wrapper(*args: Any) -> Any:
+            requests.append(args[0])
             start = time.perf_counter()
             try:
                 return timed_run(*args)
@@ -275,6 +282,7 @@ def measure(variant: str, deployment: Path, runs: int) -> dict[str, Any]:
             sum(parts["check"][i * len(files) : (i + 1) * len(files)]) for i in range(runs)
         ]
         result["stages_s"]["check"] = summary(check_per_run)
+        result["generate_alone_s"] = generate_alone(requests[0], runs)
     del files, data
     # before the traced pass: tracemalloc's own bookkeeping would count in the RSS
     result["self_peak_rss_bytes"] = _rss(resource.RUSAGE_SELF)
@@ -298,6 +306,51 @@ def measure(variant: str, deployment: Path, runs: int) -> dict[str, Any]:
         peaks = [int(line) for line in rss_file.read().split()]
     result["worker_peak_rss_bytes"] = peak_rss_bytes(max(peaks)) if peaks else None
     return result
+
+
+#: Aerleon's generate call on a request of portplan's worker, timed alone: Aerleon imported
+#: and the naming definitions parsed first (untimed), then ``api.Generate`` only, ``runs``
+#: times, each on definitions of its own; prints the seconds as JSON.
+_GENERATE_ALONE = """
+import json, sys, time
+from aerleon import api
+from aerleon.lib import naming
+request, runs = json.load(open(sys.argv[1])), int(sys.argv[2])
+seconds = []
+for _ in range(runs):
+    definitions = naming.Naming()
+    definitions.ParseDefinitionsObject(request["definitions"], "portplan")
+    start = time.perf_counter()
+    files = api.Generate(request["policies"], definitions)
+    seconds.append(time.perf_counter() - start)
+    assert files, "Aerleon wrote nothing"
+print(json.dumps(seconds))
+"""
+
+
+def generate_alone(request: Any, runs: int) -> dict[str, Any]:
+    """Aerleon's ``api.Generate`` alone on ``request`` (as the worker gets it), in a process
+    of its own with the worker's environment; without portplan's term building, the worker's
+    start-up and JSON, and the read-back check."""
+    import os  # noqa: PLC0415 - only the measuring child needs it
+
+    payload = {
+        "platform": request.platform,
+        "policies": request.policies,
+        "definitions": request.definitions,
+    }
+    env = dict(os.environ, PYTHONHASHSEED="0")  # as the worker runs
+    with tempfile.NamedTemporaryFile("w", suffix=".json") as handle:
+        json.dump(payload, handle)
+        handle.flush()
+        done = subprocess.run(
+            [sys.executable, "-c", _GENERATE_ALONE, handle.name, str(runs)],
+            capture_output=True,
+            text=True,
+            check=True,
+            env=env,
+        )
+    return summary(json.loads(done.stdout.strip().splitlines()[-1]))
 
 
 #: Runs a command and appends its peak RSS (its ``ru_maxrss``) to a file.  A child's peak RSS
@@ -344,6 +397,21 @@ def run_measure(variant: str, deployment: Path, runs: int, timeout: float) -> di
 # -- report -------------------------------------------------------------------------------------
 
 
+def cli_per_host(deployment: Path, runs: int) -> dict[str, Any]:
+    """``portplan rules DEPLOYMENT -t nftables --all-hosts -o FOLDER/`` end to end (Python's
+    start-up, loading, planning, rendering and writing every file), a new folder each run."""
+    walls = []
+    for _ in range(runs):
+        with tempfile.TemporaryDirectory(prefix="portplan-rules-out-") as out:
+            argv = [sys.executable, "-m", "portplan", "rules", str(deployment), "-t", "nftables"]
+            argv += ["--all-hosts", "-o", f"{out}/rules/", "-q"]
+            start = time.perf_counter()
+            subprocess.run(argv, check=True)
+            walls.append(time.perf_counter() - start)
+            print(f"  nftables CLI: {walls[-1]:.2f} s", file=sys.stderr)
+    return summary(walls)
+
+
 def ratios(results: dict[str, Any]) -> dict[str, dict[str, dict[str, float]]]:
     """For each portplan variant: each Aerleon variant's numbers over portplan's."""
     start_rss = results["measurements"]["plan-only"]["self_peak_rss_bytes"]
@@ -361,6 +429,7 @@ def ratios(results: dict[str, Any]) -> dict[str, dict[str, dict[str, float]]]:
             rss = m["self_peak_rss_bytes"] - start_rss + (m["worker_peak_rss_bytes"] or 0)
             out[own][variant] = {
                 "render_median": m["render_s"]["median"] / base["render_s"]["median"],
+                "generate_alone": m["generate_alone_s"]["median"] / base["render_s"]["median"],
                 "output_bytes": m["output_bytes"] / base["output_bytes"],
                 "traced_peak": m["render_traced_peak_bytes"] / base["render_traced_peak_bytes"],
                 "rss_over_plan": rss / base_rss if base_rss > 0 else float("nan"),
@@ -390,28 +459,46 @@ def markdown(results: dict[str, Any]) -> str:
             f"| {mib(m['worker_peak_rss_bytes'])} | {m['files']} "
             f"| {mib(m['output_bytes'])} | {m['output_lines']} |"
         )
-    lines += ["", "Stages of the Aerleon targets (median seconds per render):", ""]
-    lines += ["| variant | terms | Aerleon worker | read-back check |", "|---|---|---|---|"]
+    lines += [
+        "",
+        "Stages of the Aerleon targets (median seconds per render; the render time above is "
+        "end to end: portplan's terms, the worker, the read-back check), and Aerleon's "
+        "`api.Generate` call timed alone in a process of its own:",
+        "",
+        "| variant | terms | Aerleon worker | read-back check | Aerleon generate alone |",
+        "|---|---|---|---|---|",
+    ]
     for variant in VARIANTS:
-        stages = ms.get(variant, {}).get("stages_s")
+        m = ms.get(variant, {})
+        stages = m.get("stages_s")
         if stages:
             lines.append(
                 f"| {variant} | {stages['terms']['median']:.2f} "
-                f"| {stages['worker']['median']:.2f} | {stages['check']['median']:.2f} |"
+                f"| {stages['worker']['median']:.2f} | {stages['check']['median']:.2f} "
+                f"| {m['generate_alone_s']['median']:.2f} |"
             )
+    cli = results.get("cli_per_host_s")
+    if cli:
+        lines += [
+            "",
+            f"`portplan rules -t nftables --all-hosts -o FOLDER/` end to end ({results['hosts']:,} "
+            f"files): best {cli['best']:.2f} s, median {cli['median']:.2f} s of {cli['runs']}.",
+        ]
     for own, against in results["ratios"].items():
         lines += [
             "",
             f"Ratios, Aerleon variant / portplan {own} (RSS: the measuring process's peak "
             "above the plan-only process, plus the worker's peak):",
             "",
-            "| variant | render time | output size | traced peak | RSS |",
-            "|---|---|---|---|---|",
+            "| variant | render time (end to end) | generate alone | output size | traced peak "
+            "| RSS |",
+            "|---|---|---|---|---|---|",
         ]
         for variant, r in against.items():
             lines.append(
-                f"| {variant} | {r['render_median']:.2f}x | {r['output_bytes']:.2f}x "
-                f"| {r['traced_peak']:.2f}x | {r['rss_over_plan']:.2f}x |"
+                f"| {variant} | {r['render_median']:.2f}x | {r['generate_alone']:.2f}x "
+                f"| {r['output_bytes']:.2f}x | {r['traced_peak']:.2f}x "
+                f"| {r['rss_over_plan']:.2f}x |"
             )
     return "\n".join(lines) + "\n"
 
@@ -419,6 +506,7 @@ def markdown(results: dict[str, Any]) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--flows", type=int, default=200, help="product flows (200)")
+    parser.add_argument("--hosts", type=int, default=HOSTS, help=f"hosts ({HOSTS})")
     parser.add_argument("--runs", type=int, default=3, help="renders per variant (3)")
     parser.add_argument(
         "--only", action="append", choices=VARIANTS, help="measure only this variant (repeatable)"
@@ -452,11 +540,11 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="portplan-rules-") as tmp:
         work = OUT_DIR / "rules-input" if args.keep else Path(tmp)
         work.mkdir(exist_ok=True)
-        deployment = write_inputs(work, args.flows)
+        deployment = write_inputs(work, args.flows, args.hosts)
         print(f"deployment: {deployment}", file=sys.stderr)
         results: dict[str, Any] = {
             **header("rules"),
-            "hosts": HOSTS,
+            "hosts": args.hosts,
             "flows": args.flows,
             "measurements": {},
         }
@@ -464,6 +552,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"measuring {variant}", file=sys.stderr)
             runs = 1 if variant == "plan-only" else args.runs
             results["measurements"][variant] = run_measure(variant, deployment, runs, args.timeout)
+        print("measuring the per-host CLI end to end", file=sys.stderr)
+        results["cli_per_host_s"] = cli_per_host(deployment, args.runs)
     results["ratios"] = ratios(results)
     finish(results, args.json, markdown)
     return 0

@@ -9,6 +9,7 @@ a rule never mixes families.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -108,6 +109,7 @@ def _blocks(start: int, end: int, bits: int) -> Iterator[tuple[int, int]]:
         start += 1 << size
 
 
+@functools.lru_cache(maxsize=4096)  # the same flows are named in thousands of rulesets
 def note_line(flow: str, purpose: str, prefix: str = "") -> str:
     """``# <prefix><flow>: <purpose>``, one comment line of at most :data:`NOTE_MAX`."""
     return f"# {prefix}{flow}: {one_line(purpose)}"[:NOTE_MAX]
@@ -222,9 +224,10 @@ class ViewCache:
         return found[0]
 
 
-def _by_family(
-    cache: _FamilySplit, networks: tuple[Network, ...], family: int
-) -> tuple[Network, ...]:
+def _split(
+    cache: _FamilySplit, networks: tuple[Network, ...]
+) -> tuple[tuple[Network, ...], tuple[Network, ...], tuple[Network, ...]]:
+    """``(networks, its IPv4 ones, its IPv6 ones)``, worked out once per tuple."""
     entry = cache.get(id(networks))
     if entry is None or entry[0] is not networks:
         entry = (
@@ -233,6 +236,13 @@ def _by_family(
             tuple(n for n in networks if n.version == 6),
         )
         cache[id(networks)] = entry
+    return entry
+
+
+def _by_family(
+    cache: _FamilySplit, networks: tuple[Network, ...], family: int
+) -> tuple[Network, ...]:
+    entry = _split(cache, networks)
     return entry[1] if family == 4 else entry[2]
 
 
@@ -253,52 +263,62 @@ def host_view(
     # The rows of one flow leg towards (or from) this host share their facts, ports and this
     # host's addresses, and differ only in the peer: gather them by identity first (cheap),
     # then by value.  Positions keep the rules, their flows and the notes in plan order.
-    legs: dict[tuple[int, int, int, int], list[tuple[int, PlannedFlow]]] = {}
+    # Nothing is allocated per row that the garbage collector would track (the identity is
+    # one integer, positions and rows go to lists of their own): a plan of 300,000 rows
+    # otherwise makes it walk the whole plan again and again.
+    legs: dict[int, tuple[int, PlannedFlow, list[int], list[PlannedFlow]]] = {}
     for position, row in enumerate(plan.rows_of(host)):
         if row.destination == host:
-            ident = (0, id(row.facts), id(row.ports), id(row.destination_addresses))
+            # the leg's identity: its facts, ports and local addresses, and its direction
+            ident = (
+                (id(row.facts) << 129)
+                | (id(row.ports) << 65)
+                | (id(row.destination_addresses) << 1)
+            )
             leg = legs.get(ident)
             if leg is None:
-                leg = legs[ident] = []
-            leg.append((position, row))
+                leg = legs[ident] = (0, row, [], [])
+            leg[2].append(position)
+            leg[3].append(row)
         if egress and row.source == host and not row.loopback:
-            ident = (1, id(row.facts), id(row.ports), id(row.source_addresses))
+            ident = (
+                (id(row.facts) << 129) | (id(row.ports) << 65) | (id(row.source_addresses) << 1) | 1
+            )
             leg = legs.get(ident)
             if leg is None:
-                leg = legs[ident] = []
-            leg.append((position, row))
+                leg = legs[ident] = (1, row, [], [])
+            leg[2].append(position)
+            leg[3].append(row)
     # (position, direction, family) of a leg's first row in a family, the rule's key, a row
     # of the leg, the peers' networks of that family
     parts: list[tuple[tuple[int, int, int], _Key, PlannedFlow, list[tuple[Network, ...]]]] = []
     unreachable: list[tuple[tuple[int, int, int], str]] = []
-    for (outbound, *_ids), members in legs.items():
-        sample = members[0][1]
+    for outbound, sample, positions, rows in legs.values():
         direction = Direction.OUTBOUND if outbound else Direction.INBOUND
         local = sample.source_addresses if outbound else sample.destination_addresses
-        ends = [
-            (position, row, row.destination_addresses if outbound else row.source_addresses)
-            for position, row in members
-        ]
+        ends = (
+            [row.destination_addresses for row in rows]
+            if outbound
+            else [row.source_addresses for row in rows]
+        )
         for family in (4, 6):
-            peers = [
-                (position, row, nets)
-                for position, row, networks in ends
-                if (nets := _by_family(split, networks, family))
-            ]
-            if not peers:
+            found = [_by_family(split, networks, family) for networks in ends]
+            first = next((i for i, nets in enumerate(found) if nets), None)
+            if first is None:
                 continue
             local_nets = _by_family(split, local, family)
             if not local_nets:
                 unreachable.extend(
-                    ((position, outbound, family), unreachable_note(row, family))
-                    for position, row, _nets in peers
+                    ((positions[i], outbound, family), unreachable_note(rows[i], family))
+                    for i, nets in enumerate(found)
+                    if nets
                 )
                 continue
             key = _Key(
                 direction, family, sample.protocol, sample.ports, sample.loopback, local_nets
             )
-            order = (peers[0][0], outbound, family)
-            parts.append((order, key, sample, [nets for _p, _row, nets in peers]))
+            order = (positions[first], outbound, family)
+            parts.append((order, key, sample, [nets for nets in found if nets]))
     groups: dict[_Key, tuple[dict[str, str], list[tuple[Network, ...]]]] = {}
     for _order, rule, sample, leg_peers in sorted(parts, key=lambda part: part[0]):
         group = groups.get(rule)
