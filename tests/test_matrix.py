@@ -15,6 +15,8 @@ from openpyxl import load_workbook
 import examples
 import machine
 from portplan.cli import cli
+from portplan.load.deployment import load_deployment
+from portplan.pipeline import plan_bundle
 from portplan.report.matrix import MATRIX_COLUMNS
 
 DEPLOYMENTS = ["shopping-contoso", "smart-id-nexus"]
@@ -268,3 +270,18 @@ def test_each_row_says_which_firewalls_must_open_it() -> None:
     assert (back["zone_boundary"], back["host_firewall"]) == ("dmz -> internal", "idm01")
     inside = rows["smart-id-21.04/pa-scim"]
     assert (inside["zone_boundary"], inside["host_firewall"]) == ("", "pa01")
+
+
+def test_an_override_is_named_at_its_line_from_the_first_reading() -> None:
+    deployment = examples.EXAMPLES / "shopping-contoso.yaml"
+    line = next(
+        number
+        for number, text in enumerate(deployment.read_text().splitlines(), start=1)
+        if text.strip().startswith("website_port:")
+    )
+    bundle = load_deployment(deployment)
+    plan = plan_bundle(bundle)
+    overrides = {o for row in plan.rows for o in row.overrides}
+    assert f"website_port=8443 (vendor default 443) (shopping-contoso.yaml:{line})" in overrides
+    # the rest of the file's positions are still found when a message needs one
+    assert bundle.source.value(("hosts",)) is not None

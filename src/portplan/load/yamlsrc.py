@@ -144,6 +144,7 @@ class _Builder:
     def __init__(self, file: Path, *, record: bool = False) -> None:
         self.file = file
         self.record = record
+        self.early: dict[ModelPath, Span] = {}  #: kept without ``record`` too: see SourceMap
         self.problems: list[Diagnostic] = []
         self.values: dict[ModelPath, Span] = {}
         self.keys: dict[ModelPath, Span] = {}
@@ -290,6 +291,8 @@ class _Builder:
             self.values[path] = Span(mark.line + 1, mark.column + 1)
             if quoted:
                 self.quoted.add(path)
+        elif len(path) == 4 and path[0] == "products" and path[2] == "parameters":
+            self.early[path] = Span(mark.line + 1, mark.column + 1)
         return path
 
     def _key(self, frame: _Frame, key: Any, event: Any) -> None:
@@ -357,11 +360,6 @@ def _syntax_diagnostic(path: Path, exc: yaml.MarkedYAMLError) -> Diagnostic:
     )
 
 
-def _code(character: int | str) -> int:
-    """The code point of the character a reader error names (libyaml gives a number)."""
-    return character if isinstance(character, int) else ord(character)
-
-
 def _build(path: Path, text: str, *, record: bool) -> tuple[Any, _Builder]:
     builder = _Builder(path, record=record)
     try:
@@ -371,14 +369,14 @@ def _build(path: Path, text: str, *, record: bool) -> tuple[Any, _Builder]:
         return None, builder
     except yaml.reader.ReaderError as exc:  # a character YAML does not allow
         line = text.count("\n", 0, exc.position) + 1
+        code = exc.character if isinstance(exc.character, int) else ord(exc.character)  # libyaml
         column = exc.position - (text.rfind("\n", 0, exc.position) + 1) + 1
         builder.problems.append(
             Diagnostic(
                 file=path,
                 line=line,
                 column=column,
-                message=f"character U+{_code(exc.character):04X} is not allowed in YAML "
-                f"({exc.reason})",
+                message=f"character U+{code:04X} is not allowed in YAML ({exc.reason})",
                 hint="remove it, or write it as an escape in double quotes (\\x07)",
             )
         )
@@ -407,18 +405,21 @@ def _build(path: Path, text: str, *, record: bool) -> tuple[Any, _Builder]:
     return data, builder
 
 
+_Spans = dict[ModelPath, Span]
+
+
 class SourceMap:
     """Where the values (and mapping keys) of one file were written.
 
     Built from the file's text when a message first needs a position: a file that loads and
-    validates cleanly never pays for positions it will not report.
+    validates cleanly never pays for positions it will not report.  A deployment's parameter
+    overrides, which every plan names by ``file:line``, are placed from the first reading.
     """
 
-    __slots__ = ("_built", "_text", "file")
+    __slots__ = ("_built", "_early", "_text", "file")
 
-    def __init__(self, file: Path, text: str | None = None) -> None:
-        self.file = file
-        self._text = text
+    def __init__(self, file: Path, text: str | None = None, early: _Spans | None = None) -> None:
+        self.file, self._text, self._early = file, text, early or {}
         self._built: _Builder | None = None
 
     def _positions(self) -> _Builder:
@@ -435,6 +436,8 @@ class SourceMap:
 
     def value(self, path: ModelPath) -> Span | None:
         """Span of the value at ``path``, or of its closest written ancestor."""
+        if self._built is None and path in self._early:
+            return self._early[path]
         values = self._positions().values
         for end in range(len(path), -1, -1):
             span = values.get(path[:end])
@@ -491,4 +494,4 @@ def load_yaml(path: Path, text: str | None = None) -> tuple[Any, SourceMap, list
         if text is None:
             return None, SourceMap(path), problems
     data, builder = _build(path, text, record=False)
-    return data, SourceMap(path, text), builder.problems
+    return data, SourceMap(path, text, builder.early), builder.problems
