@@ -17,7 +17,8 @@ import machine
 from portplan.cli import cli
 from portplan.load.deployment import load_deployment
 from portplan.pipeline import plan_bundle
-from portplan.report.matrix import MATRIX_COLUMNS
+from portplan.report.columns import matrix_rows
+from portplan.report.matrix import MATRIX_COLUMNS, matrix_bytes
 
 DEPLOYMENTS = ["shopping-contoso", "smart-id-nexus"]
 TEXT_FORMATS = {"csv": "csv", "json": "json", "md": "md", "table": "txt"}
@@ -285,3 +286,13 @@ def test_an_override_is_named_at_its_line_from_the_first_reading() -> None:
     assert f"website_port=8443 (vendor default 443) (shopping-contoso.yaml:{line})" in overrides
     # the rest of the file's positions are still found when a message needs one
     assert bundle.source.value(("hosts",)) is not None
+
+
+@pytest.mark.parametrize("name", ["shopping-contoso", "smart-id-nexus", "smart-id-k8s"])
+def test_csv_is_what_the_csv_module_writes_of_the_rows(name: str) -> None:
+    plan = plan_bundle(load_deployment(examples.EXAMPLES / f"{name}.yaml"))
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(MATRIX_COLUMNS)
+    writer.writerows(matrix_rows(plan))
+    assert matrix_bytes(plan, "csv") == buffer.getvalue().encode()

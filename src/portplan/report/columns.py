@@ -7,7 +7,7 @@ from typing import Any
 
 from portplan.model._types import network_text
 from portplan.model.ports import PortSet
-from portplan.plan import Decision, Plan
+from portplan.plan import Decision, FlowFacts, Plan
 
 __all__ = [
     "MATRIX_COLUMNS",
@@ -15,6 +15,7 @@ __all__ = [
     "WIDTHS",
     "excluded",
     "iter_matrix_rows",
+    "leg_cells",
     "matrix_rows",
     "openings",
     "zone_boundary",
@@ -70,6 +71,20 @@ def zone_boundary(source_zone: str | None, destination_zone: str | None) -> str:
     return ""
 
 
+def leg_cells(facts: FlowFacts) -> tuple[str, ...]:
+    """The columns ``service`` to ``reference``: what every row of a flow leg shares."""
+    return (
+        facts.service or "",
+        "yes" if facts.tls else "no",
+        facts.purpose,
+        facts.condition or "always",
+        facts.configurable,
+        "; ".join(facts.overrides),
+        facts.interface or "",
+        facts.reference,
+    )
+
+
 def matrix_rows(plan: Plan) -> list[tuple[str, ...]]:
     """One tuple of strings per matrix row, in the order of :data:`MATRIX_COLUMNS`."""
     return list(iter_matrix_rows(plan))
@@ -95,6 +110,14 @@ def iter_matrix_rows(plan: Plan) -> Iterator[tuple[str, ...]]:
             text = ports[id(port_set)] = str(port_set)
         return text
 
+    legs: dict[int, tuple[str, ...]] = {}
+
+    def leg(facts: FlowFacts) -> tuple[str, ...]:
+        found = legs.get(id(facts))
+        if found is None:
+            found = legs[id(facts)] = leg_cells(facts)
+        return found
+
     for row in plan.rows:
         facts = row.facts
         yield (
@@ -110,14 +133,7 @@ def iter_matrix_rows(plan: Plan) -> Iterator[tuple[str, ...]]:
             facts.protocol.value,
             ports_text(row.ports),
             ports_text(row.listen_ports),
-            facts.service or "",
-            "yes" if facts.tls else "no",
-            facts.purpose,
-            facts.condition or "always",
-            facts.configurable,
-            "; ".join(facts.overrides),
-            facts.interface or "",
-            facts.reference,
+            *leg(facts),
             zone_boundary(row.source_zone, row.destination_zone),
             "" if facts.loopback else row.destination,
         )

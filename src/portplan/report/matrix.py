@@ -8,17 +8,17 @@ from typing import IO, Any
 
 from portplan.model._types import network_text
 from portplan.model.ports import PortSet
-from portplan.plan import Decision, Plan
+from portplan.plan import Decision, FlowFacts, Plan
 from portplan.report.columns import (
     MATRIX_COLUMNS,
     TABLE_COLUMNS,
     excluded,
-    iter_matrix_rows,
+    leg_cells,
     matrix_rows,
     zone_boundary,
 )
 from portplan.report.machine import document
-from portplan.report.text import csv_chunks, json_nested, markdown_table, rich_table_text
+from portplan.report.text import CsvFields, json_nested, markdown_table, rich_table_text
 
 __all__ = ["MATRIX_COLUMNS", "explain_text", "matrix_bytes", "write_matrix"]
 
@@ -107,6 +107,64 @@ def _flows(plan: Plan) -> Iterator[dict[str, Any]]:
 _CHUNK = 4096
 
 
+def _csv_chunks(plan: Plan) -> Iterator[str]:
+    """The matrix as CSV, the same text as ``csv_text(MATRIX_COLUMNS, matrix_rows(plan))``
+    (a test compares them), each distinct value quoted once and the columns a flow leg shares
+    (``service`` to ``reference``) joined once per leg."""
+    fields = CsvFields()
+    by_id: dict[int, str] = {}  # address tuples, port sets and facts: as CSV, once each
+
+    def addresses(nets: tuple[Any, ...]) -> str:
+        text = by_id.get(id(nets))
+        if text is None:
+            text = by_id[id(nets)] = fields[", ".join(network_text(n) for n in nets)]
+        return text
+
+    def ports(port_set: PortSet | None) -> str:
+        if port_set is None:
+            return ""
+        text = by_id.get(id(port_set))
+        if text is None:
+            text = by_id[id(port_set)] = fields[str(port_set)]
+        return text
+
+    def shared(facts: FlowFacts) -> tuple[str, str, str, str]:
+        """flow, destination_component, protocol, and service to reference, as CSV."""
+        found = leg_text.get(id(facts))
+        if found is None:
+            tail = ",".join(fields[value] for value in leg_cells(facts))
+            found = leg_text[id(facts)] = (
+                fields[facts.key],
+                fields[facts.destination_component],
+                facts.protocol.value,
+                tail,
+            )
+        return found
+
+    leg_text: dict[int, tuple[str, str, str, str]] = {}
+    boundaries: dict[tuple[str | None, str | None], str] = {}
+    pending = [",".join(fields[c] for c in MATRIX_COLUMNS) + "\r\n"]
+    for row in plan.rows:
+        facts = row.facts
+        flow, component, protocol, tail = shared(facts)
+        zones = (row.source_zone, row.destination_zone)
+        boundary = boundaries.get(zones)
+        if boundary is None:
+            boundary = boundaries[zones] = fields[zone_boundary(*zones)]
+        pending.append(
+            f"{flow},{fields[row.source]},{fields[row.source_component]},"
+            f"{addresses(row.source_addresses)},{fields[row.source_zone or '']},"
+            f"{fields[row.destination]},{component},{addresses(row.destination_addresses)},"
+            f"{fields[row.destination_zone or '']},{protocol},{ports(row.ports)},"
+            f"{ports(row.listen_ports)},{tail},{boundary},"
+            f"{'' if facts.loopback else fields[row.destination]}\r\n"
+        )
+        if len(pending) >= _CHUNK:
+            yield "".join(pending)
+            pending.clear()
+    yield "".join(pending)
+
+
 def write_matrix(plan: Plan, fmt: str, out: IO[bytes], *, width: int = 120) -> None:
     """The matrix in ``fmt`` (table, csv, json, md, xlsx) written into the binary file
     ``out`` (seekable for xlsx), the rows rendered a few thousand at a time."""
@@ -118,7 +176,7 @@ def write_matrix(plan: Plan, fmt: str, out: IO[bytes], *, width: int = 120) -> N
     if fmt == "json":
         chunks: Iterable[str] = _json_chunks(plan)
     elif fmt == "csv":
-        chunks = csv_chunks(MATRIX_COLUMNS, iter_matrix_rows(plan), chunk=_CHUNK)
+        chunks = _csv_chunks(plan)
     else:
         chunks = [_text(plan, fmt, width)]
     for text in chunks:
