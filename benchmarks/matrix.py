@@ -10,7 +10,9 @@ so that every one of the product's 25 flows applies, then measures:
   (best and median of N runs; the first ``load_deployment`` also loads the catalog product, so
   it is reported on its own), and the peak of traced Python allocations of each stage
   (``tracemalloc``, in a separate pass because tracing slows everything down);
-* the number of matrix rows.
+* the number of matrix rows;
+* end to end again, for 10,000 and 50,000 clients (``--scales``), as CSV and as the XLSX
+  change request (``--formats``): wall time and peak RSS.
 
 Run it as ``.venv/bin/python benchmarks/matrix.py`` (``--help`` for options).  It prints a
 Markdown table and writes the results to ``benchmarks/out/matrix.json``.  This is a benchmark,
@@ -49,7 +51,14 @@ from portplan.load.deployment import load_deployment
 from portplan.plan import build_plan
 from portplan.report.matrix import matrix_bytes
 
-GOAL_SECONDS = 2.0
+GOAL_SECONDS = 1.0
+#: (format, clients) -> (seconds, MiB): the goals of the change requests at scale
+SCALE_GOALS = {
+    ("csv", 10_000): (1.0, None),
+    ("csv", 50_000): (3.0, 500),
+    ("xlsx", 10_000): (5.0, 300),
+    ("xlsx", 50_000): (20.0, 600),
+}
 
 #: Address blocks used: RFC 5737 (IPv4) and RFC 3849 (IPv6) documentation ranges only.
 SERVER_NET = ipaddress.ip_network("192.0.2.0/24")
@@ -166,6 +175,41 @@ def bench_cli(portplan: Path, deployment: Path, out: Path, runs: int) -> dict[st
     }
 
 
+def bench_scales(
+    portplan: Path, work: Path, scales: list[int], formats: list[str], runs: int
+) -> list[dict[str, Any]]:
+    """``portplan matrix --format FORMAT -o FILE`` end to end for each number of clients and
+    format: wall time (median of ``runs``) and the largest peak RSS."""
+    found = []
+    for clients in scales:
+        deployment = work / f"shopping-{clients}-clients.yaml"
+        if not deployment.exists():
+            write_deployment(deployment, clients)
+        for fmt in formats:
+            out = work / f"matrix-{clients}.{fmt}"
+            walls, rss = [], []
+            for _ in range(runs):
+                out.unlink(missing_ok=True)
+                args = ["matrix", str(deployment), "--format", fmt, "-o", str(out)]
+                wall, peak, status, stderr = run_cli(portplan, args)
+                if status != 0:
+                    raise SystemExit(f"portplan matrix failed with status {status}:\n{stderr}")
+                walls.append(wall)
+                rss.append(peak)
+                print(f"  {clients} clients, {fmt}: {wall:.2f} s, {peak / 2**20:.0f} MiB",
+                      file=sys.stderr)  # fmt: skip
+            found.append(
+                {
+                    "clients": clients,
+                    "format": fmt,
+                    "wall_s": summary(walls),
+                    "peak_rss_bytes": max(rss),
+                    "output_bytes": out.stat().st_size,
+                }
+            )
+    return found
+
+
 def _time(func: Callable[..., Any], *args: Any) -> tuple[float, Any]:
     start = time.perf_counter()
     result = func(*args)
@@ -273,6 +317,32 @@ def markdown(results: dict[str, Any]) -> str:
         f"{cli['wall_s']['median']:.2f} s: "
         f"{'met' if cli['wall_s']['median'] < GOAL_SECONDS else 'NOT met'}).",
     ]
+    scales = results.get("scales")
+    if scales:
+        lines += [
+            "",
+            "End to end, `portplan matrix DEPLOYMENT --format FORMAT -o FILE` "
+            f"(median of {scales[0]['wall_s']['runs']} runs, largest peak RSS):",
+            "",
+            "| clients | format | wall (median) | peak RSS | output | goal |",
+            "|---|---|---|---|---|---|",
+        ]
+        for m in scales:
+            seconds, memory = SCALE_GOALS.get((m["format"], m["clients"]), (None, None))
+            goal = (
+                ""
+                if seconds is None
+                else f"under {seconds:g} s" + (f" and {memory} MiB" if memory else "")
+            )
+            if seconds is not None:
+                met = m["wall_s"]["median"] < seconds and (
+                    memory is None or m["peak_rss_bytes"] < memory * 2**20
+                )
+                goal += ": met" if met else ": NOT met"
+            lines.append(
+                f"| {m['clients']:,} | {m['format']} | {m['wall_s']['median']:.2f} s "
+                f"| {mib(m['peak_rss_bytes'])} | {mib(m['output_bytes'])} | {goal} |"
+            )
     return "\n".join(lines) + "\n"
 
 
@@ -285,6 +355,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clients", type=int, default=10_000, help="client hosts (10000)")
     parser.add_argument("--runs", type=int, default=5, help="runs per measurement (5)")
     parser.add_argument("--skip-cli", action="store_true", help="in-process measurements only")
+    parser.add_argument(
+        "--scales",
+        default="10000,50000",
+        help="clients of the end-to-end runs of every format (10000,50000; '' for none)",
+    )
+    parser.add_argument("--formats", default="csv,xlsx", help="formats of those runs (csv,xlsx)")
     parser.add_argument(
         "--no-gc",
         action="store_true",
@@ -321,6 +397,11 @@ def main(argv: list[str] | None = None) -> int:
         }
         if not args.skip_cli:
             results["cli"] = bench_cli(portplan, deployment, work / "matrix.csv", args.runs)
+            scales = [int(n) for n in args.scales.split(",") if n]
+            formats = [f for f in args.formats.split(",") if f]
+            results["scales"] = bench_scales(
+                portplan, work, scales, formats, max(3, args.runs // 2)
+            )
         if args.no_gc:
             gc.disable()  # gc.collect() between runs still works
         results["in_process_gc"] = gc.isenabled()

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from portplan import pipeline
 from portplan._errors import InputError, UsageError
 from portplan._text import choice_hint
-from portplan.audit.collect import RULESET_KINDS, RulesetFile
 from portplan.cli._files import read_input
 from portplan.cli._options import log
 from portplan.load.catalog import catalog_ids, catalog_path, load_catalog_product
@@ -18,6 +18,9 @@ from portplan.load.product import load_product
 from portplan.load.reading import read_text
 from portplan.model.product import Product
 from portplan.plan import Plan
+
+if TYPE_CHECKING:  # a type only: the readers load when a ruleset is read
+    from portplan.audit.collect import RulesetFile
 
 __all__ = [
     "load_plan",
@@ -75,8 +78,13 @@ def load_plan_or_product(ref: str) -> tuple[Plan | Product, list[Path]]:
     return load_catalog_product(ref), []  # raises UnknownProductError with a did-you-mean
 
 
-def ruleset_file(spec: str, kinds: Sequence[str] = RULESET_KINDS) -> tuple[Path, RulesetFile]:
-    """``[KIND:]PATH`` (KIND one of ``kinds``) → the file's path and its content."""
+def ruleset_file(spec: str, kinds: Sequence[str] | None = None) -> tuple[Path, RulesetFile]:
+    """``[KIND:]PATH`` (KIND one of ``kinds``, by default every ruleset kind) → the file's
+    path and its content."""
+    # the ruleset readers only for the commands that read rulesets
+    from portplan.audit.collect import RULESET_KINDS, RulesetFile  # noqa: PLC0415 - 25 ms
+
+    kinds = RULESET_KINDS if kinds is None else kinds
     kind, sep, rest = spec.partition(":")
     path = Path(rest) if sep and kind in kinds else Path(spec)
     named = kind if sep and kind in kinds else None
