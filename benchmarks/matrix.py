@@ -158,7 +158,7 @@ def bench_cli(portplan: Path, deployment: Path, out: Path, runs: int) -> dict[st
     rss: list[int] = []
     for _ in range(runs):
         wall, peak, status, stderr = run_cli(
-            portplan, ["matrix", str(deployment), "--format", "csv", "-o", str(out)]
+            portplan, ["matrix", str(deployment), "--format", "csv", "-o", str(out), "--overwrite"]
         )
         if status != 0:
             raise SystemExit(f"portplan matrix failed with status {status}:\n{stderr}")
