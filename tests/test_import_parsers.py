@@ -389,3 +389,10 @@ def test_section_titles_name_pairs_and_directions() -> None:
     assert title_direction("Incoming Ports") is Direction.INBOUND
     assert title_direction("Outgoing ports") is Direction.OUTBOUND
     assert title_direction("Ports Used for HA") is None
+
+
+def test_a_cell_too_long_or_too_branching_is_refused_quickly() -> None:
+    (fault,) = read_ports("80, " * 2000).faults
+    assert fault.message == "a cell of 8000 characters is too long to be a port cell"
+    branching = read_ports("1/2 " * 10)  # 2**10 choices by adjacency
+    assert any("expands to over 64 choices" in f.message for f in branching.faults)

@@ -44,10 +44,13 @@ from portplan.importer._portterms import TermReader
 from portplan.importer.ports import Alternative, Fault, PortExpression, PortTerm, Transport
 from portplan.model.ports import MAX_PORT
 
-__all__ = ["MAX_ALTERNATIVES", "read_ports"]
+__all__ = ["MAX_ALTERNATIVES", "MAX_CELL", "read_ports"]
 
 #: how many alternatives one cell may expand to (``80/443, 8080/8443`` gives four)
 MAX_ALTERNATIVES = 64
+#: the longest port cell read (the corpus' longest is under 300 characters); a longer one is
+#: not a port cell, and reading it would take time out of proportion
+MAX_CELL = 4096
 
 
 class Reader(TermReader):
@@ -275,6 +278,10 @@ class Reader(TermReader):
         choices: list[list[PortTerm]] = [[]]
         for unit in units:
             choices = [a + b for a in choices for b in unit or [[]]]
+            if len(choices) > MAX_ALTERNATIVES:
+                self.fault(toks, f"{self.words(toks)!r} expands to over {MAX_ALTERNATIVES} choices")
+                choices = [[]]
+                break
         item.choices = choices
         return item
 
@@ -295,6 +302,9 @@ def read_ports(text: str) -> PortExpression:
     An empty cell reads as an expression without alternatives; ``-``, ``--``, ``N/A`` and
     ``none`` as one with :attr:`~PortExpression.none` set.
     """
+    if len(text) > MAX_CELL:
+        message = f"a cell of {len(text)} characters is too long to be a port cell"
+        return PortExpression(text=text, faults=(Fault(start=0, end=len(text), message=message),))
     toks = tokens(text)
     if not toks:
         return PortExpression(text=text)
