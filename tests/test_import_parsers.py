@@ -162,6 +162,7 @@ def test_a_condition_a_list_and_an_otherwise_in_one_cell() -> None:
         ("if the moon is full", "condition 'if the moon is full' gives no port"),
         ("Note 2 Alternate port", "could not read 'Note 2 Alternate port'"),
         ("80, 90000", "port 90000 is outside 1-65535"),
+        ("Fixed. Ask the vendor", "'Fixed. Ask the vendor' is prose, not a port"),
     ],
 )
 def test_what_a_port_cell_cannot_say_is_a_fault_not_a_guess(cell: str, fault: str) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 from portplan.importer._lexer import Token
@@ -33,6 +34,9 @@ from portplan.importer.ports import Alternative, Fault, PortParameter, PortTerm,
 from portplan.model.ports import MAX_PORT, MIN_PORT, PortRange
 
 __all__ = ["TermReader"]
+
+#: the end of one sentence and the start of the next
+_SENTENCES = re.compile(r"[.!?]\s+[A-Z]")
 
 
 def _names(toks: Sequence[Token]) -> bool:
@@ -345,6 +349,9 @@ class TermReader:
         name = self.words(without_protocol_parens(name_toks))
         if not name:
             self.fault(name_toks, f"{self.words(name_toks)!r} names protocols but no port")
+            return [], end
+        if _SENTENCES.search(name):  # a remark that strayed into the port column
+            self.fault(name_toks, f"{name!r} is prose, not a port")
             return [], end
         item.open_name = not found
         item.assumptions.append(f"no port number in {name!r}: a parameter the deployment must set")
