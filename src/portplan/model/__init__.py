@@ -5,6 +5,8 @@ from portplan.model.conditions import Condition, ConditionSyntaxError, parse_con
 from portplan.model.deployment import Deployment, Host, ProductBinding
 from portplan.model.ports import PortRange, PortSet, merge_ranges
 from portplan.model.product import (
+    ANY,
+    ANYWHERE,
     AppProtocol,
     Component,
     ComponentKind,
@@ -14,8 +16,10 @@ from portplan.model.product import (
     DynamicRange,
     Feature,
     Flow,
+    IcmpType,
     Interface,
     Layout,
+    Origin,
     Parameter,
     PlatformPorts,
     Product,
@@ -25,6 +29,8 @@ from portplan.model.product import (
 )
 
 __all__ = [
+    "ANY",
+    "ANYWHERE",
     "AppProtocol",
     "Component",
     "ComponentKind",
@@ -38,8 +44,10 @@ __all__ = [
     "Feature",
     "Flow",
     "Host",
+    "IcmpType",
     "Interface",
     "Layout",
+    "Origin",
     "ParamRef",
     "Parameter",
     "PlatformPorts",

@@ -8,9 +8,16 @@ components of several products (one Active Directory for both Shopping and Smart
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Self
 
-from pydantic import BaseModel, BeforeValidator, Field, ValidationInfo, field_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from portplan.model._types import (
     MODEL_CONFIG,
@@ -56,11 +63,24 @@ class Host(BaseModel):
         description="special-purpose addresses this host is meant to hold (multicast, "
         "broadcast, unspecified, ipv4-mapped); refused otherwise, and never probed",
     )
-    addresses: AddressList = Field(min_length=1)
+    addresses: AddressList = Field(
+        (), description="its addresses and networks; may be left out when it has a dns_name"
+    )
     dns_name: DnsName | None = Field(
         None,
         description="the name the product's components use to reach this host; "
-        "`portplan verify` resolves it and probes what it resolves to",
+        "`portplan verify` resolves it and probes what it resolves to; alone (no addresses), "
+        "the host is known by name only (repository.example.com, a cloud endpoint)",
+    )
+    cluster: bool = Field(
+        False,
+        description="each address is a machine of its own (the members of a cluster), not one "
+        "multi-homed machine: flows between the host's components go between its members",
+    )
+    managed: bool = Field(
+        True,
+        description="whether this deployment's operators run its firewall; false for systems "
+        "portplan only talks to (a CDN, a cloud service, network devices): no ruleset for it",
     )
     platform: Identifier | None = Field(
         None, description="operating system, where a flow depends on it (windows-server-2019)"
@@ -79,6 +99,11 @@ class Host(BaseModel):
     def _no_surprise_addresses(
         cls, value: tuple[Network, ...], info: ValidationInfo
     ) -> tuple[Network, ...]:
+        if not value:
+            raise ValueError(
+                "an empty list names no machine: give at least one address, or leave "
+                "'addresses' out and give the 'dns_name' the host is known by"
+            )
         allowed = set(info.data.get("special", ()))
         for network in value:
             kind = special_kind(network)
@@ -101,11 +126,28 @@ class Host(BaseModel):
             )
         return value
 
+    @model_validator(mode="after")
+    def _somewhere(self) -> Self:
+        if not self.addresses and self.dns_name is None:
+            raise ValueError("a host needs 'addresses', or a 'dns_name' it is known by")
+        if self.cluster and self.dns_name is not None:
+            raise ValueError(
+                "a cluster is several machines, and a DNS name stands for one: give each "
+                "member's address, or make the name a host of its own"
+            )
+        return self
+
     @property
     def is_group(self) -> bool:
         """Whether the entry stands for more than one machine."""
-        # several single addresses are one multi-homed machine; a network is a group
-        return any(a.num_addresses > 1 for a in self.addresses)
+        # several single addresses are one multi-homed machine, unless it is a cluster; a
+        # network is a group
+        return self.cluster or any(a.num_addresses > 1 for a in self.addresses)
+
+    @property
+    def by_name_only(self) -> bool:
+        """Whether the host is known by its DNS name alone (no address is declared)."""
+        return not self.addresses
 
 
 class ProductBinding(BaseModel):
@@ -119,7 +161,10 @@ class ProductBinding(BaseModel):
     components: dict[Identifier, HostList] = Field(
         default_factory=dict, description="component id -> host names"
     )
-    features: dict[Identifier, bool] = Field(default_factory=dict)
+    features: dict[Identifier, bool | Identifier] = Field(
+        default_factory=dict,
+        description="on or off; for an enumerated feature, one of its choices",
+    )
     parameters: dict[Identifier, LiteralPorts] = Field(
         default_factory=dict, description="overrides of configurable port parameters"
     )

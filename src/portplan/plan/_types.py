@@ -11,9 +11,11 @@ from enum import StrEnum
 from portplan.model._types import Network, Protocol
 from portplan.model.deployment import Host
 from portplan.model.ports import PortSet
-from portplan.model.product import Product
+from portplan.model.product import ANYWHERE, Product
 
 __all__ = [
+    "ANYWHERE",
+    "ANYWHERE_HOST",
     "LOOPBACK",
     "MANAGEMENT",
     "Decision",
@@ -30,6 +32,14 @@ MANAGEMENT = "management"
 LOOPBACK: tuple[Network, ...] = (
     ipaddress.ip_network("127.0.0.0/8"),
     ipaddress.ip_network("::1/128"),
+)
+
+#: the host a flow from ``any`` client comes from when the deployment does not place ``any``
+ANYWHERE_HOST = Host.model_construct(
+    description="any client: the vendor names only the listener, and the deployment does not "
+    "place 'any' on hosts",
+    addresses=(ipaddress.ip_network("0.0.0.0/0"), ipaddress.ip_network("::/0")),
+    managed=False,
 )
 
 
@@ -64,6 +74,8 @@ class FlowFacts:
     #: the port parameters the leg's ``ports`` come from, each with the ports it gave
     #: (``(("website_port", PortSet 8443),)``), so that outputs can name a configurable port
     parameters: tuple[tuple[str, PortSet], ...] = ()
+    #: with protocol icmp: the message types allowed (``echo-request``...); ports are empty
+    icmp: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -111,15 +111,20 @@ class _ProductEdges:
             for source in flow.source:
                 self.add(source, published.via, flow, published.ports)
             if internal:
-                self.add(published.via, flow.destination, flow, internal)
+                for destination in flow.destination:
+                    self.add(published.via, destination, flow, internal)
             return
-        if published is None:
-            for source in flow.source:
-                self.add(source, flow.destination, flow, internal)
-            return
-        differ = internal and item_text(published.ports, {}) != item_text(internal, {})
+        differ = (
+            published is not None
+            and bool(internal)
+            and item_text(published.ports, {}) != item_text(internal, {})
+        )
         for source in flow.source:
-            self.add(source, flow.destination, flow, published.ports, internal if differ else ())
+            for destination in flow.destination:
+                if published is None:
+                    self.add(source, destination, flow, internal)
+                else:
+                    self.add(source, destination, flow, published.ports, internal if differ else ())
 
 
 Items = Sequence[PortRange | ParamRef]

@@ -163,8 +163,8 @@ def _flat(product: Product) -> list[ShownTable]:
     for parts in _group_rows(product.flows):
         flows.append(tuple(f.id for f in parts))
         first = parts[0]
-        destination = product.components[first.destination]
-        main = product.main_component(first.destination)
+        destination = product.components[first.destination[0]]
+        main = product.main_component(first.destination[0])
         external = [
             f"{f.protocol.value.upper()} {_port_words(product, f.published.ports)}"
             for f in parts
@@ -175,8 +175,9 @@ def _flat(product: Product) -> list[ShownTable]:
         ]
         to_main = product.components[main].name
         to_sub = destination.name if destination.parent is not None else "-"
-        if len(parts) > 1 and len({f.destination for f in parts}) > 1:
-            to_sub = join_words([product.components[f.destination].name for f in parts])
+        every = list(dict.fromkeys(d for f in parts for d in f.destination))
+        if len(every) > 1:
+            to_sub = join_words([product.components[d].name for d in every])
         rows.append(
             (
                 _INTERFACE[first.interface] if first.interface else "-",
