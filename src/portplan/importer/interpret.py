@@ -289,6 +289,18 @@ def _filled(
         report.add(value.cell, value.heading, f"column {value.heading!r}: {fault.message}")
     if not expression.alternatives and not expression.none and stated == (Transport.ICMP,):
         expression = read_ports("ICMP")  # a protocol column that says ICMP, no port
+    named = {t.protocols for t in expression.terms if t.protocols and not t.icmp}
+    if not stated and len(named) == 1 and any(not t.protocols for t in expression.terms):
+        # "TCP 8080 or 8443", "8080 or 8443/tcp": the one transport the cell names is every
+        # port's
+        (stated,) = named
+        expression = replace(
+            expression,
+            assumptions=(
+                *expression.assumptions,
+                f"{'/'.join(stated)}, the one transport the cell names, applies to all its ports",
+            ),
+        )
     alternatives = []
     for alternative in expression.alternatives:
         terms: list[PortTerm] = []
