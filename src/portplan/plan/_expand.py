@@ -103,6 +103,7 @@ class _Expander:
     def __init__(self, source: PlanInput, product: Product, binding: ProductBinding) -> None:
         self.source = source
         self.deployment: Deployment = source.deployment
+        self.hosts: Mapping[str, Host] = {**source.deployment.hosts, ANYWHERE: ANYWHERE_HOST}
         self.product = product
         self.binding = binding
         self.base = ("products", product.id)

@@ -5,12 +5,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Protocol as _Protocol
 
-from portplan.model._types import Network
 from portplan.model.deployment import Deployment, Host
 from portplan.model.ports import PortRange, PortSet
 from portplan.model.product import Flow, Product
 from portplan.plan._placement import Placement
-from portplan.plan._types import ANYWHERE_HOST, LOOPBACK, Decision, FlowFacts, Hop, PlannedFlow
+from portplan.plan._types import LOOPBACK, Decision, FlowFacts, Hop, PlannedFlow
 
 __all__ = ["RowFactory", "RowSource"]
 
@@ -21,6 +20,8 @@ class RowSource(_Protocol):
     deployment: Deployment
     product: Product
     placement: Placement
+    #: the deployment's hosts and the synthetic host anywhere
+    hosts: Mapping[str, Host]
 
     def dynamic_for(
         self, flow: Flow, host_name: str, decision: Decision
@@ -64,7 +65,7 @@ class RowFactory:
         listen: tuple[PortRange, ...] | None,
         dynamic_flow: Flow | None,
     ) -> None:
-        hosts: Mapping[str, Host] = self.ex.deployment.hosts
+        hosts = self.ex.hosts
         flow = self.flow
         loopback = flow.loopback
         out = self.out
@@ -127,7 +128,7 @@ class RowFactory:
                         facts=facts,
                         source=src,
                         source_component=only or components_on(src, source_components),
-                        source_addresses=LOOPBACK if loopback else _addresses(hosts, src),
+                        source_addresses=LOOPBACK if loopback else hosts[src].addresses,
                         source_zone=hosts[src].zone,
                         destination=dst,
                         destination_addresses=dst_addresses,
@@ -148,11 +149,6 @@ class RowFactory:
                 f"between the members of {host} ({_members(hosts[host])}): one row from the "
                 "host to itself, so each member reaches the others"
             )
-
-
-def _addresses(hosts: Mapping[str, Host], name: str) -> tuple[Network, ...]:
-    host = hosts.get(name)
-    return host.addresses if host is not None else ANYWHERE_HOST.addresses
 
 
 def _members(host: Host) -> str:
