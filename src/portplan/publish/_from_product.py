@@ -50,7 +50,7 @@ def _select(product: Product, flows: Sequence[str], components: Sequence[str]) -
 
         def touches(flow: Flow) -> bool:
             via = (flow.published.via,) if flow.published and flow.published.via else ()
-            ends = (*flow.source, flow.destination, *via)
+            ends = (*flow.source, *flow.destination, *via)
             return any(
                 c in wanted_components or product.main_component(c) in wanted_components
                 for c in ends
