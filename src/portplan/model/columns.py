@@ -20,13 +20,15 @@ mapping from the vendor's heading to what the column holds, in the words
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Self
+from typing import Annotated, Any, Self
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, Field, GetJsonSchemaHandler, model_validator
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema
 
 from portplan.model._types import MODEL_CONFIG, Protocol
 
-__all__ = ["Column", "ColumnField", "ColumnSpec", "column_of"]
+__all__ = ["Column", "ColumnField", "ColumnSpec"]
 
 
 class ColumnField(StrEnum):
@@ -75,10 +77,20 @@ class Column(BaseModel):
         return self
 
 
+def _field_alone(value: Any) -> Any:
+    """``Port: port`` is ``Port: {field: port}``."""
+    return {"field": value} if isinstance(value, str) else value
+
+
+class _FieldOrColumn:
+    """JSON Schema hook: a column is written as its field alone, or as a mapping."""
+
+    def __get_pydantic_json_schema__(
+        self, core_schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        fields = {"enum": [f.value for f in ColumnField], "type": "string"}
+        return {"anyOf": [fields, handler(core_schema)]}
+
+
 #: a column as written: the field alone (``Port: port``), or a :class:`Column`
-ColumnSpec = ColumnField | Column
-
-
-def column_of(spec: ColumnSpec) -> Column:
-    """The :class:`Column` a heading's value stands for."""
-    return spec if isinstance(spec, Column) else Column(field=spec)
+ColumnSpec = Annotated[Column, BeforeValidator(_field_alone), _FieldOrColumn()]

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from portplan.model._types import ParamRef
-from portplan.model.columns import Column, ColumnField, ColumnSpec, column_of
+from portplan.model.columns import Column, ColumnField
 from portplan.model.ports import PortRange
 from portplan.model.product import Flow, Interface, Product, Section, Traffic
 from portplan.model.protocol import Protocol
@@ -114,10 +114,10 @@ def group_rows(flows: Iterable[Flow]) -> list[list[Flow]]:
 class VendorColumns:
     """A vendor table's columns (heading and what it holds), ready to write rows in."""
 
-    def __init__(self, product: Product, section: Section | None, spec: dict[str, ColumnSpec]):
+    def __init__(self, product: Product, section: Section | None, spec: dict[str, Column]):
         self.product = product
         self.section = section
-        self.columns: list[tuple[str, Column]] = [(h, column_of(c)) for h, c in spec.items()]
+        self.columns: list[tuple[str, Column]] = list(spec.items())
         fields = {c.field for _, c in self.columns}
         self.has = fields.__contains__
 
