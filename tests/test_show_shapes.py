@@ -152,6 +152,7 @@ def test_published_ports_and_open_ports() -> None:
 
 
 def test_markdown_keeps_section_titles_and_notes_in_order() -> None:
+    assert "\n## HDFS Service Ports\n" in show("hortonworks-hdp-2.6.5-hdfs", "md")
     text = show("storware-backup-recovery-7.1", "md")
     headings = [line for line in text.splitlines() if line.startswith("## ")]
     assert len(headings) == 7

@@ -201,7 +201,7 @@ def shown_tables_text(
     if fmt == "md":
         parts = [f"# {heading}\n", *(f"{note}\n" for note in notes)]
         for table in tables:
-            if len(tables) > 1:
+            if len(tables) > 1 or not heading.startswith(table.title):  # not the document's own
                 parts.append(f"## {table.title}\n")
             if table.note:
                 parts.append(f"{table.note}\n")
