@@ -28,7 +28,10 @@ from portplan.model.ports import PortRange
 CORPUS = Path(__file__).resolve().parent / "data" / "vendor-docs"
 FOLDERS = sorted(p for p in CORPUS.iterdir() if p.is_dir() and not p.name.startswith("__"))
 DOCUMENTS = sorted(
-    f for folder in FOLDERS for f in folder.iterdir() if f.name != "SOURCE.md" and f.is_file()
+    f
+    for folder in FOLDERS
+    for f in folder.iterdir()
+    if f.name not in ("SOURCE.md", "product.yaml") and f.is_file()
 )
 
 

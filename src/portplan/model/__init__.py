@@ -1,6 +1,7 @@
 """Frozen value types of portplan: products, deployments, ports and conditions."""
 
 from portplan.model._types import ParamRef, Protocol
+from portplan.model.columns import Column, ColumnField
 from portplan.model.conditions import Condition, ConditionSyntaxError, parse_condition
 from portplan.model.deployment import Deployment, Host, ProductBinding
 from portplan.model.ports import PortRange, PortSet, merge_ranges
@@ -32,6 +33,8 @@ __all__ = [
     "ANY",
     "ANYWHERE",
     "AppProtocol",
+    "Column",
+    "ColumnField",
     "Component",
     "ComponentKind",
     "Condition",

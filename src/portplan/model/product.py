@@ -30,6 +30,7 @@ from portplan.model._types import (
     YesNoWord,
     as_tuple,
 )
+from portplan.model.columns import ColumnSpec
 from portplan.model.ports import PortRange
 
 __all__ = [
@@ -120,7 +121,15 @@ class Layout(StrEnum):
     """Shape of the vendor's document, used by ``portplan show`` to render the model back."""
 
     PER_COMPONENT = "per-component"  #: a table per component, direction seen from it (Shopping)
-    FLAT = "flat"  #: one table of from/to rows with external and internal ports (Smart ID)
+    FLAT = "flat"  #: tables of from/to rows (Smart ID: external and internal ports)
+
+
+#: the vendor's column headings, in order, each with what it holds
+Columns = dict[str, ColumnSpec]
+_COLUMNS = (
+    "the vendor's column headings in order, each mapped to what it holds "
+    "(source, destination, port, protocol, description, extra...), for portplan show"
+)
 
 
 class Document(BaseModel):
@@ -132,6 +141,7 @@ class Document(BaseModel):
     source: str | None = Field(None, description="where the document lives (path or URL)")
     layout: Layout = Layout.FLAT
     notes: tuple[str, ...] = Field((), description="document-wide statements, in order")
+    columns: Columns | None = Field(None, description=_COLUMNS + "; every table unless its own")
 
 
 class Section(BaseModel):
@@ -148,6 +158,7 @@ class Section(BaseModel):
     condition: ConditionField | None = Field(
         None, description="when the whole table applies (e.g. remote_admin_console)"
     )
+    columns: Columns | None = Field(None, description=_COLUMNS + "; else the document's")
 
 
 class Component(BaseModel):
