@@ -1,7 +1,7 @@
 """CSV: one table per block of rows between empty rows (rules in :mod:`._blocks`).
 
 The delimiter is sniffed among ``,``, ``;``, tab and ``|`` (a semicolon is what spreadsheets
-write in many locales), with ``,`` when the sample says nothing.  Each field keeps the line and
+write in many locales), with ``,`` when the sample says nothing; fields are quoted with ``"``.  Each field keeps the line and
 character column where it starts, counted in the file, quoted fields spanning lines included.
 """
 
@@ -18,11 +18,18 @@ __all__ = ["read_csv"]
 _DELIMITERS = ",;\t|"
 
 
-def _dialect(text: str) -> type[csv.Dialect] | csv.Dialect:
+class _Sniffed(csv.excel):
+    """Excel's CSV (RFC 4180 quoting with ``"``) with the delimiter the sample shows."""
+
+
+def _dialect(text: str) -> type[csv.Dialect]:
+    """Only the delimiter is sniffed: the sniffer also guesses a quote character, and takes
+    a cell that holds ``''`` for a quoted empty field; vendors' CSV quotes with ``"``."""
     try:
-        return csv.Sniffer().sniff(text[:65536], delimiters=_DELIMITERS)
+        sniffed = csv.Sniffer().sniff(text[:65536], delimiters=_DELIMITERS)
     except csv.Error:
         return csv.excel
+    return type("_Sniffed", (_Sniffed,), {"delimiter": sniffed.delimiter})
 
 
 def _starts(lines: list[str], first: int, delimiter: str, quote: str) -> list[tuple[int, int]]:
