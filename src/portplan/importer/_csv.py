@@ -1,8 +1,9 @@
 """CSV: one table per block of rows between empty rows (rules in :mod:`._blocks`).
 
 The delimiter is sniffed among ``,``, ``;``, tab and ``|`` (a semicolon is what spreadsheets
-write in many locales), with ``,`` when the sample says nothing; fields are quoted with ``"``.  Each field keeps the line and
-character column where it starts, counted in the file, quoted fields spanning lines included.
+write in many locales), with ``,`` when the sample says nothing; fields are quoted with ``"``.
+Each field keeps the line and character column where it starts, counted in the file, quoted
+fields spanning lines included.
 """
 
 from __future__ import annotations

@@ -61,6 +61,8 @@ class _Builder:
         self.component_ids = Ids(taken=(ANY, _UNNAMED_ID))
         self.section_ids = Ids()
         self.parameter_ids = Ids()
+        #: (words, (default, allowed)) -> parameter id
+        self.parameter_keys: dict[tuple[str, tuple[tuple[Any, ...], tuple[Any, ...]]], str] = {}
         self.feature_ids = Ids()
         self.sections: list[dict[str, Any]] = []
         self.features: dict[str, dict[str, Any]] = {}
@@ -103,13 +105,22 @@ class _Builder:
         allowed: tuple[PortRange, ...],
         description: str,
     ) -> str:
-        ident = self.parameter_ids(words)
-        if ident not in self.parameters:
-            entry: dict[str, Any] = {"description": one_line(description) or words}
-            if default:
-                entry["default"] = [str(r) for r in default]
-            if allowed:
-                entry["allowed"] = [str(r) for r in allowed]
+        entry: dict[str, Any] = {"description": one_line(description) or words}
+        if default:
+            entry["default"] = [str(r) for r in default]
+        if allowed:
+            entry["allowed"] = [str(r) for r in allowed]
+        return self._parameter(words, entry)
+
+    def _parameter(self, words: str, entry: dict[str, Any]) -> str:
+        """The parameter ``words`` names, reused only where its ports are the same: two rows
+        of one service on different ports (50070 and 50470) get two parameters."""
+        ports = (tuple(entry.get("default", ())), tuple(entry.get("allowed", ())))
+        key = (" ".join(words.lower().split()), ports)
+        ident = self.parameter_keys.get(key)
+        if ident is None:
+            ident = self.parameter_ids.fresh(words)
+            self.parameter_keys[key] = ident
             self.parameters[ident] = entry
         return ident
 
@@ -350,17 +361,13 @@ class _Builder:
         ):
             return part.ports
         about = flow.get("service") or flow["purpose"] or flow["section"]
-        words = f"{about} {part.protocol.value} port"
-        ident = self.parameter_ids(words)
-        if ident not in self.parameters:
-            entry: dict[str, Any] = {
-                "description": one_line(f"{part.protocol.value.upper()} port of: {about}"),
-                "default": [str(p) for p in part.ports],
-            }
-            if configurable.get("note"):
-                entry["how"] = configurable["note"]
-            self.parameters[ident] = entry
-        return [ident]
+        entry: dict[str, Any] = {
+            "description": one_line(f"{part.protocol.value.upper()} port of: {about}"),
+            "default": [str(p) for p in part.ports],
+        }
+        if configurable.get("note"):
+            entry["how"] = configurable["note"]
+        return [self._parameter(f"{about} {part.protocol.value} port", entry)]
 
 
 def draft_product(
