@@ -11,6 +11,7 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
+import machine
 from portplan.cli import cli
 from portplan.importer import import_document
 from portplan.load.product import load_product
@@ -56,6 +57,20 @@ def test_every_corpus_document_imports_into_a_product_that_validates(
     for flow in product.flows:
         assert flow.origin is not None and flow.origin.file == document.name
         assert flow.origin.cells, flow.id
+    # show puts every drafted row back, in its table, under the vendor's headings
+    shown = CliRunner().invoke(cli, ["show", str(out), "--format", "json"])
+    assert shown.exit_code == 0, shown.stderr
+    tables = machine.document(shown.stdout, "show")["tables"]
+    by_section = {s.id: i for i, s in enumerate(product.sections)}
+    expected = [0] * len(product.sections)
+    for section, _row in {(f.section, f.row) for f in product.flows}:
+        expected[by_section[section or ""]] += 1
+    assert [len(t["rows"]) for t in tables if t["rows"]] == [n for n in expected if n]
+    for table, reading_table in zip(tables, reading.tables, strict=False):
+        if table["rows"]:
+            headings = zip(reading_table.table.columns, reading_table.roles, strict=True)
+            mapped = [h for h, r in headings if r]
+            assert set(mapped) <= set(table["columns"]), (table["columns"], mapped)
 
 
 def test_the_issue_port_expressions_and_directions_become_flows(tmp_path: Path) -> None:

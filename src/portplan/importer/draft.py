@@ -44,6 +44,19 @@ _UNNAMED_ID = "unnamed_destination"
 _NUMBERED = re.compile(r"^(?:table|figure|tab\.|fig\.)\s*[\d.]+\s*[:.-]?\s*", re.IGNORECASE)
 
 
+def _columns(reading: TableReading) -> dict[str, Any]:
+    """The table's mapped headings and what each holds, for ``show`` to write it back."""
+    columns: dict[str, Any] = {}
+    for heading, role in zip(reading.table.columns, reading.roles, strict=False):
+        if role is None or not heading or heading in columns:
+            continue
+        field = "extra" if role.field is Field.ACCESS else role.field.value
+        columns[heading] = (
+            {"field": field, "protocol": role.protocol.value} if role.protocol else field
+        )
+    return columns
+
+
 def _listed(value: Any) -> list[str]:
     return [] if value is None else [value] if isinstance(value, str) else list(value)
 
@@ -162,6 +175,9 @@ class _Builder:
         section: dict[str, Any] = {"id": self.section_ids.fresh(title), "title": title}
         if table.notes:
             section["note"] = "\n".join(table.notes)
+        columns = _columns(reading)
+        if columns:
+            section["columns"] = columns
         self.sections.append(section)
         for row in reading.rows:
             self.row(reading, section["id"], row)
