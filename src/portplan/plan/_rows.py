@@ -128,7 +128,7 @@ class RowFactory:
                         source=src,
                         source_component=only or components_on(src, source_components),
                         source_addresses=LOOPBACK if loopback else _addresses(hosts, src),
-                        source_zone=hosts[src].zone,
+                        source_zone=_host(hosts, src).zone,
                         destination=dst,
                         destination_addresses=dst_addresses,
                         destination_zone=dst_host.zone,
@@ -150,9 +150,13 @@ class RowFactory:
             )
 
 
+def _host(hosts: Mapping[str, Host], name: str) -> Host:
+    """A host of the deployment, or the synthetic ``anywhere`` (the only name it lacks)."""
+    return hosts.get(name) or ANYWHERE_HOST
+
+
 def _addresses(hosts: Mapping[str, Host], name: str) -> tuple[Network, ...]:
-    host = hosts.get(name)
-    return host.addresses if host is not None else ANYWHERE_HOST.addresses
+    return _host(hosts, name).addresses
 
 
 def _members(host: Host) -> str:
