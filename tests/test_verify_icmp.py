@@ -25,6 +25,7 @@ import yaml
 
 import machine
 import netns
+import test_verify_netns as verify_netns
 
 pytestmark = pytest.mark.netns
 
@@ -223,3 +224,71 @@ def test_the_sources_own_firewall_is_a_local_error(lab: IcmpLab) -> None:
     assert dropped["evidence"]["note"] == (
         "the echo request never left this machine (its own firewall drops it)"
     )
+
+
+# ---------------------------------------------------------------------------------------------
+# a router's reject and a missing route (the source -- router -- destination lab)
+
+ROUTER_REJECTS_ECHO = """
+table inet pp_icmp {
+    chain forward {
+        type filter hook forward priority 0; policy accept;
+        icmp type echo-request reject with icmpx admin-prohibited
+    }
+}
+"""
+
+
+def _routed_deployment(directory: Path) -> Path:
+    product = {
+        "id": "icmp-routed",
+        "name": "ICMP routed",
+        "version": "1",
+        "document": {"title": "ICMP routed"},
+        "components": {
+            "client": {"name": "Client", "kind": "client"},
+            "server": {"name": "Server"},
+            "unrouted": {"name": "Unrouted server"},
+        },
+        "flows": [
+            {"id": "ping", "row": 1, "from": "client", "to": ["server", "unrouted"],
+             "protocol": "icmp", "purpose": "the client pings"},
+        ],
+    }  # fmt: skip
+    (directory / "icmp-routed.yaml").write_text(yaml.safe_dump(product, sort_keys=False))
+    deployment = {
+        "name": "icmp-routed",
+        "hosts": {
+            "src": {"addresses": [verify_netns.SRC_ADDRESS]},
+            "dst": {"addresses": [verify_netns.DST_ADDRESS]},
+            "ghost": {"addresses": [verify_netns.UNROUTED_ADDRESS]},
+        },
+        "products": {
+            "icmp-routed": {
+                "file": "icmp-routed.yaml",
+                "components": {"client": "src", "server": "dst", "unrouted": "ghost"},
+            }
+        },
+    }
+    path = directory / "deployment.yaml"
+    path.write_text(yaml.safe_dump(deployment, sort_keys=False))
+    return path
+
+
+@pytest.mark.parametrize("ping_socket", [True, False], ids=["ping-socket", "raw-socket"])
+def test_a_routers_reject_and_a_missing_route(tmp_path: Path, ping_socket: bool) -> None:
+    with verify_netns.routed_lab() as lab:
+        lab.nft(lab.router, ROUTER_REJECTS_ECHO)
+        value = "0 0" if ping_socket else "1 0"
+        lab.exec(lab.src, "sysctl", "-qw", f"net.ipv4.ping_group_range={value}")
+        done = lab.verify(_routed_deployment(tmp_path))
+    assert done.returncode == 1, done.stderr
+    checks = {c["address"]: c for c in machine.document(done.stdout, "verify")["checks"]}
+    rejected = checks[verify_netns.DST_ADDRESS]
+    assert (rejected["outcome"], rejected["passed"]) == ("rejected", False), rejected
+    # the error came from the router, not from the probed address, and still counts
+    assert rejected["evidence"]["icmp"] == (
+        f"ICMP type 3 code 13 from {verify_netns.ROUTER_SRC_SIDE}"
+    )
+    unrouted = checks[verify_netns.UNROUTED_ADDRESS]
+    assert (unrouted["outcome"], unrouted["evidence"]["errno"]) == ("no-route", "ENETUNREACH")
