@@ -23,8 +23,15 @@ from dataclasses import dataclass, field, replace
 from itertools import chain
 
 from ansible_collections.portplan.portplan.plugins.module_utils.engine._errors import VerifyError
-from ansible_collections.portplan.portplan.plugins.module_utils.engine.model.addresses import network_text, special_kind
+from ansible_collections.portplan.portplan.plugins.module_utils.engine.model.addresses import special_kind
 from ansible_collections.portplan.portplan.plugins.module_utils.engine.model.protocol import Protocol
+from ansible_collections.portplan.portplan.plugins.module_utils.engine.probe.destinations import (
+    ANYWHERE,
+    Origins,
+    probe_ports,
+    row_aim,
+    unverifiable_reason,
+)
 from ansible_collections.portplan.portplan.plugins.module_utils.engine.probe.dns import DNS_TIMEOUT, NameLookup, resolve_names
 from ansible_collections.portplan.portplan.plugins.module_utils.engine.probe.engine import (
     BLOCKED_OUTCOMES,
@@ -35,13 +42,17 @@ from ansible_collections.portplan.portplan.plugins.module_utils.engine.probe.eng
     first_bytes,
     probe_all,
 )
+from ansible_collections.portplan.portplan.plugins.module_utils.engine.probe.icmp import ECHO_REQUEST
 from ansible_collections.portplan.portplan.plugins.module_utils.engine.probe.identify import Identification, ProbeContext, identify
-from ansible_collections.portplan.portplan.plugins.module_utils.engine.probe.listen import LISTENER_TOKEN, sample_ports
-from ansible_collections.portplan.portplan.plugins.module_utils.engine.probe.local import own_addresses, single_address
+from ansible_collections.portplan.portplan.plugins.module_utils.engine.probe.listen import LISTENER_TOKEN
 from ansible_collections.portplan.portplan.plugins.module_utils.engine.probe.rows import CheckRow
 
 
+#: addresses probed at most for a host known by name only (the rest are named, not probed)
+MAX_NAME_ADDRESSES = 16
+
 __all__ = [
+    "MAX_NAME_ADDRESSES",
     "FlowCheck",
     "Skipped",
     "default_deadline",
@@ -74,6 +85,9 @@ class FlowCheck:
     lookup: NameLookup | None = None  #: what ``dns_name`` resolved to, once resolved
     #: a connection the plan does not hold (``--expect-blocked``): it passes when blocked
     expect_blocked: bool = False
+    #: a destination known by name only: the addresses this machine sends from (one per
+    #: family), one of which is chosen once the name has resolved
+    own_sources: tuple[str, ...] = ()
 
     @property
     def outcome(self) -> Outcome | None:
@@ -99,19 +113,19 @@ def plan_checks(
     *,
     flows: Sequence[str] = (),
     local: set[ipaddress.IPv4Address | ipaddress.IPv6Address] | None = None,
+    from_addresses: Sequence[str] = (),
+    here: bool = True,
 ) -> tuple[list[FlowCheck], list[Skipped]]:
-    """The probes that verify the rows starting on ``sources`` (optionally only ``flows``)."""
-    local = local if local is not None else set()
-    # per source and family: the address to send from, when it is one of this machine's own
-    binds: dict[tuple[str, int], str | None] = {}
+    """The probes that verify the rows starting on ``sources`` (optionally only ``flows``).
 
-    def bind(host: str, family: int) -> str | None:
-        if (host, family) not in binds:
-            own = own_addresses(plan, host, local)
-            own = [a for a in own if ipaddress.ip_address(a).version == family]
-            binds[host, family] = own[0] if own else None
-        return binds[host, family]
-
+    ``from_addresses``: the addresses to send from (``verify --from-address``; in a cluster,
+    the member this machine is); by default this machine's own addresses of the source host
+    (``local``, or those it can bind).  ``here`` is false when each source host probes for
+    itself (``verify --inventory``).  Rows from ``anywhere`` (and, when asked for by source or
+    flow, from hosts portplan does not manage) are reported as not probed, with the reason;
+    see :mod:`portplan.probe.destinations`.
+    """
+    origins = Origins(plan, local if local is not None else set(), from_addresses, here=here)
     wanted = set(flows)
     if wanted:
         known = {row.key for row in plan.rows} | {row.flow_id for row in plan.rows}
@@ -124,75 +138,65 @@ def plan_checks(
     checks: list[FlowCheck] = []
     skipped: list[Skipped] = []
     for row in plan.rows:
-        if row.source not in sources:
-            continue
         if wanted and row.key not in wanted and row.flow_id not in wanted:
             continue
-        ports = list(row.ports)
-        chosen = sample_ports(ports)
-        note = (
-            f"{len(chosen)} of the {len(ports)} ports probed (range sampled)"
-            if len(chosen) < len(ports)
-            else None
-        )
-        special = [
-            f"{network_text(n)} ({kind.value})"
-            for n in row.destination_addresses
-            if (kind := special_kind(n)) is not None
-        ]
-        targets = (
-            ["127.0.0.1"]
-            if row.loopback
-            else [
-                a
-                for n in row.destination_addresses
-                if special_kind(n) is None and (a := single_address(n))
-            ]
-        )
-        if special and not row.loopback:
-            skipped.append(
-                Skipped(
-                    row=row,
-                    reason=f"special-purpose destination {', '.join(special)}: never probed",
-                )
-            )
-        if not targets:
-            if not special:
-                skipped.append(
-                    Skipped(
-                        row=row,
-                        reason="the destination is a network, not one "
-                        "address: probe it from a member with --on",
-                    )
-                )
+        if not plan.hosts[row.source].managed:
+            if row.source in sources or row.source == ANYWHERE or wanted:
+                skipped.append(Skipped(row=row, reason=unverifiable_reason(row)))
             continue
+        if row.source not in sources:
+            continue
+        ports, note, not_probed = probe_ports(row)
+        if not_probed is not None:
+            skipped.append(Skipped(row=row, reason=not_probed))
+        if not ports:
+            continue
+        aim = row_aim(row, origins)
+        skipped.extend(Skipped(row=row, reason=reason) for reason in aim.reasons)
         dns_name = None if row.loopback else plan.hosts[row.destination].dns_name
         # UDP probes carry the `portplan listen` token, which its listeners answer
         payload = LISTENER_TOKEN if row.protocol is Protocol.UDP else b""
-        for address in targets:
-            family = ipaddress.ip_address(address).version
-            source = None if row.loopback else bind(row.source, family)
-            for port in chosen:
-                check = FlowCheck(
-                    row=row,
-                    probe=PortProbe(
-                        address=address,
-                        port=port,
-                        protocol=row.protocol,
-                        source=source,
-                        payload=payload,
-                    ),
-                    dns_name=dns_name,
+        icmp_type = ECHO_REQUEST if row.protocol is Protocol.ICMP else None
+        if aim.by_name is not None:  # resolved at probe time (see name_checks)
+            own = tuple(a for f in (4, 6) if (a := origins.bind(row.source, f)) is not None)
+            targets: list[tuple[str, str | None]] = [(aim.by_name, None)]
+        else:
+            own = ()
+            targets = [
+                (a, None if row.loopback else origins.bind(row.source, _version(a)))
+                for a in aim.addresses
+            ]
+        for address, source in targets:
+            for port in ports:
+                probe = PortProbe(
+                    address=address,
+                    port=port,
+                    protocol=row.protocol,
+                    source=source,
+                    payload=payload,
+                    icmp_type=icmp_type,
                 )
+                check = FlowCheck(row=row, probe=probe, dns_name=dns_name, own_sources=own)
                 if note:
                     check.notes.append(note)
                 checks.append(check)
     return checks, skipped
 
 
-def _unprobed(check: FlowCheck, address: str, port: int, lookup: NameLookup, why: str) -> FlowCheck:
+def _version(address: str) -> int:
+    return ipaddress.ip_address(address).version
+
+
+def _unprobed(
+    check: FlowCheck, address: str, port: int | None, lookup: NameLookup, why: str
+) -> FlowCheck:
     """A ``dns-error`` check of ``check``'s row: decided from DNS alone, never probed."""
-    probe = PortProbe(address=address, port=port, protocol=check.probe.protocol)
+    probe = PortProbe(
+        address=address,
+        port=port,
+        protocol=check.probe.protocol,
+        icmp_type=check.probe.icmp_type,
+    )
     evidence = Evidence(elapsed_ms=lookup.elapsed_ms, note=why)
     return FlowCheck(
         row=check.row,
@@ -234,13 +238,55 @@ def _row_name_checks(row_checks: list[FlowCheck], lookup: NameLookup) -> list[Fl
     ]
 
 
+def _by_name_only(pending: list[FlowCheck], lookup: NameLookup) -> list[FlowCheck]:
+    """The checks of one row to a host known by name only, once its name has resolved.
+
+    The deployment declares the host by its name alone, so what the name resolves to here,
+    now, is the host, as it is for the product: each address is probed, at most
+    :data:`MAX_NAME_ADDRESSES` of them, but never a special-purpose one (multicast,
+    broadcast, unspecified, IPv4-mapped), which is a ``dns-error``, as is a name that does not
+    resolve.
+    """
+    first = pending[0]
+    ports = list(dict.fromkeys(c.probe.port for c in pending))
+    if not lookup.resolved:
+        why = f"{lookup.name}: {lookup.error}"
+        return [_unprobed(first, lookup.name, port, lookup, why) for port in ports]
+    out: list[FlowCheck] = []
+    usable: list[str] = []
+    for text in lookup.addresses:
+        kind = special_kind(ipaddress.ip_network(text))
+        if kind is None:
+            usable.append(text)
+            continue
+        why = (
+            f"{lookup.name} resolves to {text}, a special-purpose address ({kind.value}): "
+            "never probed"
+        )
+        out.extend(_unprobed(first, text, port, lookup, why) for port in ports)
+    left = usable[MAX_NAME_ADDRESSES:]
+    for index, text in enumerate(usable[:MAX_NAME_ADDRESSES]):
+        source = next((a for a in first.own_sources if _version(a) == _version(text)), None)
+        for check in pending:
+            notes = [*check.notes, f"{lookup.name} is known by name only: it resolves to {text}"]
+            if left and index == 0:
+                notes.append(
+                    f"{lookup.name} resolves to {len(usable)} addresses; the first "
+                    f"{MAX_NAME_ADDRESSES} are probed, not {', '.join(left)}"
+                )
+            probe = replace(check.probe, address=text, source=source)
+            out.append(replace(check, probe=probe, lookup=lookup, notes=notes))
+    return out
+
+
 def name_checks(checks: Sequence[FlowCheck], lookups: Mapping[str, NameLookup]) -> list[FlowCheck]:
     """``checks`` with what DNS said of each destination reached by name, row by row.
 
     Every declared address stays as planned (with a note where the name does not resolve to
     it); each address the name resolves to that the deployment does not declare for the host,
     and a name that does not resolve, add a ``dns-error`` check per port, already decided:
-    nothing is ever probed that the plan does not hold.
+    nothing is ever probed that the plan does not hold.  A host known by name only declares
+    no address: its name stands for whatever it resolves to (:func:`_by_name_only`).
     """
     rows: dict[int, list[FlowCheck]] = {}
     for check in checks:
@@ -250,8 +296,13 @@ def name_checks(checks: Sequence[FlowCheck], lookups: Mapping[str, NameLookup]) 
         pending = [c for c in row_checks if c.result is None]  # not decided already
         name = pending[0].dns_name if pending else None
         lookup = lookups.get(name) if name is not None else None
-        added = [] if lookup is None else _row_name_checks(pending, lookup)
-        out.extend(chain(row_checks, added))
+        if lookup is None:
+            out.extend(row_checks)
+        elif pending[0].address is None:  # known by name only: the placeholders are replaced
+            out.extend(c for c in row_checks if c.result is not None)
+            out.extend(_by_name_only(pending, lookup))
+        else:
+            out.extend(chain(row_checks, _row_name_checks(pending, lookup)))
     return out
 
 
@@ -307,8 +358,8 @@ async def run_checks(
 
     async def follow(check: FlowCheck) -> None:
         async with gate:
-            result = check.result
-            if result is None:
+            result, port = check.result, check.probe.port
+            if result is None or port is None:  # an ICMP echo: nothing to identify
                 return
             tcp_open = check.probe.protocol is Protocol.TCP and result.outcome is Outcome.OPEN
             if tcp_open and (await first_bytes(check.probe, min(timeout, 0.5))).startswith(
@@ -330,7 +381,7 @@ async def run_checks(
                 return
             context = ProbeContext(
                 address=check.probe.address,
-                port=check.probe.port,
+                port=port,
                 timeout=max(timeout, 2.0),
                 source_address=check.probe.source,
                 secrets=secrets,
