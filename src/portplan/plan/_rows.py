@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Protocol as _Protocol
 
-from portplan.model._types import Network
 from portplan.model.deployment import Deployment, Host
 from portplan.model.ports import PortRange, PortSet
 from portplan.model.product import Flow, Product
@@ -127,8 +126,8 @@ class RowFactory:
                         facts=facts,
                         source=src,
                         source_component=only or components_on(src, source_components),
-                        source_addresses=LOOPBACK if loopback else _addresses(hosts, src),
-                        source_zone=hosts[src].zone,
+                        source_addresses=LOOPBACK if loopback else _host(hosts, src).addresses,
+                        source_zone=_host(hosts, src).zone,
                         destination=dst,
                         destination_addresses=dst_addresses,
                         destination_zone=dst_host.zone,
@@ -150,9 +149,10 @@ class RowFactory:
             )
 
 
-def _addresses(hosts: Mapping[str, Host], name: str) -> tuple[Network, ...]:
+def _host(hosts: Mapping[str, Host], name: str) -> Host:
+    """A host of the deployment, or the synthetic host anywhere (which it does not hold)."""
     host = hosts.get(name)
-    return host.addresses if host is not None else ANYWHERE_HOST.addresses
+    return host if host is not None else ANYWHERE_HOST
 
 
 def _members(host: Host) -> str:
