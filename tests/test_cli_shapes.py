@@ -133,3 +133,25 @@ def test_report_and_diagrams_read_icmp(tmp_path: Path) -> None:
     )
     assert code == 0, err
     assert "ICMP destination-unreachable, packet-too-big" in out
+
+
+def test_diff_reads_icmp_changes(tmp_path: Path) -> None:
+    product = (examples.EXAMPLES / "products" / "example-search-2.0.yaml").read_text()
+    (tmp_path / "products").mkdir()
+    (tmp_path / "products" / "example-search-2.0.yaml").write_text(
+        product.replace("icmp: [echo-request]", "icmp: [echo-request, time-exceeded]")
+    )
+    new = tmp_path / "search-cluster.yaml"
+    new.write_text(Path(DEPLOYMENT).read_text())
+    code, out, err = run("diff", DEPLOYMENT, str(new), "--format", "json")
+    assert code == 1, err
+    (change,) = machine.document(out, "diff")["changes"]
+    assert (change["kind"], change["flow"], change["protocol"]) == (
+        "widen",
+        "example-search-2.0/node-ping",
+        "icmp",
+    )
+    assert [box["icmp"] for box in change["open"]] == [[[11 * 256, 11 * 256 + 255]]]
+    code, out, err = run("diff", DEPLOYMENT, str(new), "--format", "csv")
+    assert code == 1, err
+    assert ",icmp,type 11,vendor row changed: flow node-ping of example-search-2.0," in out
