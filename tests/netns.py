@@ -426,6 +426,19 @@ class Topology:
         """Load (or with ``check_only`` only check, ``nft -c``) a ruleset in a node."""
         self.exec(node, ["nft", *(["-c"] if check_only else []), "-f", "-"], stdin=ruleset)
 
+    def load(self, node: Node, host: str, files: Mapping[str, str]) -> None:
+        """Load a host's rendered files in a node: ``<host>.nft`` with nft, or the address
+        sets first (``<host>.ipset``) and then each family's iptables table."""
+        for suffix, argv in (
+            ("nft", ["nft", "-f", "-"]),
+            ("ipset", ["ipset", "restore"]),
+            ("v4", ["iptables-restore", "-w", "5"]),
+            ("v6", ["ip6tables-restore", "-w", "5"]),
+        ):
+            text = files.get(f"{host}.{suffix}")
+            if text is not None:
+                self.exec(node, argv, stdin=text)
+
     def nft_json(self, node: Node) -> str:
         """The node's ruleset as the kernel holds it, ``nft -j list ruleset``."""
         return self.exec(node, ["nft", "-j", "list", "ruleset"]).stdout

@@ -159,20 +159,6 @@ def _outcome(
     return wrong, seen
 
 
-def _load(topo: Topology, node: Node, host: str, files: dict[str, str]) -> None:
-    """Load one host's files in a node: nftables' ruleset, or the address sets and then each
-    family's iptables table."""
-    for suffix, argv in (
-        ("nft", ["nft", "-f", "-"]),
-        ("ipset", ["ipset", "restore"]),
-        ("v4", ["iptables-restore", "-w", "5"]),
-        ("v6", ["ip6tables-restore", "-w", "5"]),
-    ):
-        text = files.get(f"{host}.{suffix}")
-        if text is not None:
-            topo.exec(node, argv, stdin=text)
-
-
 @pytest.mark.parametrize("target", ["nftables", "iptables"])
 @pytest.mark.parametrize("egress", [False, True], ids=["ingress", "egress"])
 def test_cluster_members_reach_each_other_on_the_plan_and_icmp_is_exact(
@@ -186,7 +172,7 @@ def test_cluster_members_reach_each_other_on_the_plan_and_icmp_is_exact(
         nodes = _lab(topo)
         for host, node in nodes.values():
             if host in firewalled:  # each member of the cluster loads the cluster's ruleset
-                _load(topo, node, host, files)
+                topo.load(node, host, files)
         wrong, seen = _outcome(topo, plan, nodes, firewalled, egress=egress)
     assert wrong == []
     # the spots the issue names, whatever the oracle says
