@@ -17,7 +17,7 @@ import machine
 from portplan.cli import cli
 from portplan.report.matrix import MATRIX_COLUMNS
 
-DEPLOYMENTS = ["shopping-contoso", "smart-id-nexus"]
+DEPLOYMENTS = ["shopping-contoso", "smart-id-nexus", "search-cluster"]
 TEXT_FORMATS = {"csv": "csv", "json": "json", "md": "md", "table": "txt"}
 REQUIRED_COLUMNS = {
     "flow",

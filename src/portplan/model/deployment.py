@@ -185,7 +185,10 @@ class Management(BaseModel):
     id: Identifier
     source: HostList = Field(alias="from", description="hosts the operators come from")
     destination: HostList | None = Field(
-        None, alias="to", description="hosts they reach; default: every host that is not a group"
+        None,
+        alias="to",
+        description="hosts they reach; default: every managed host that is one machine or a "
+        "cluster (not a network)",
     )
     protocol: Protocol = Protocol.TCP
     ports: LiteralPorts

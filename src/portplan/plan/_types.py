@@ -10,6 +10,7 @@ from enum import StrEnum
 
 from portplan.model._types import Network, Protocol
 from portplan.model.deployment import Host
+from portplan.model.icmp import icmp_text
 from portplan.model.ports import PortSet
 from portplan.model.product import ANYWHERE, Product
 
@@ -163,6 +164,17 @@ class PlannedFlow:
     def reference(self) -> str:
         return self.facts.reference
 
+    @property
+    def icmp(self) -> tuple[str, ...]:
+        return self.facts.icmp
+
+    @property
+    def opening(self) -> str:
+        """What the row opens, as people read it: ``tcp/443``, ``icmp echo-request``."""
+        if self.facts.protocol is Protocol.ICMP:
+            return f"icmp {icmp_text(self.facts.icmp)}"
+        return f"{self.facts.protocol.value}/{self.ports}"
+
 
 @dataclass(slots=True, kw_only=True)
 class Decision:
@@ -217,6 +229,23 @@ class Plan:
     def host_addresses(self, host: str) -> tuple[Network, ...]:
         """The addresses of a host of the deployment."""
         return self.hosts[host].addresses
+
+    def unmanaged(self, host: str) -> str | None:
+        """Why ``host`` gets no ruleset of portplan's, in a sentence; ``None`` when it is a
+        managed host of the plan (or no host of it at all)."""
+        found = self.hosts.get(host)
+        if found is None or found.managed:
+            return None
+        if host == ANYWHERE and found is ANYWHERE_HOST:
+            return (
+                f"{ANYWHERE!r} is no machine: it stands for any client (0.0.0.0/0 and ::/0) of "
+                "the flows whose vendor names only the listener, where the deployment does not "
+                "place 'any' on hosts"
+            )
+        return (
+            f"host {host!r} is 'managed: false' in the deployment: a system portplan only "
+            "talks to, whose firewall others run"
+        )
 
     def decision(self, flow: str) -> Decision | None:
         """Find a decision by ``product/flow`` or by a flow id that only one product has."""

@@ -12,7 +12,8 @@ from collections.abc import Sequence
 
 from portplan._errors import UsageError
 from portplan._text import choice_hint
-from portplan.model._types import ParamRef
+from portplan.model._types import ParamRef, Protocol
+from portplan.model.icmp import icmp_text
 from portplan.model.ports import PortRange, PortSet
 from portplan.model.product import ComponentKind, Flow, Product
 from portplan.publish._from_plan import display_name
@@ -85,7 +86,10 @@ class _ProductEdges:
         if data is None:
             data = self.edges[(source, target)] = EdgeData()
         text = item_text(items, self.defaults)
-        if mapped_to:
+        if flow.protocol is Protocol.ICMP:  # messages, not ports: "ICMP echo-request"
+            text = icmp_text(flow.icmp)
+            data.label.add_other(flow.protocol, text, 0)
+        elif mapped_to:
             text += "→" + item_text(mapped_to, self.defaults)
             data.label.add_other(flow.protocol, text, _first_port(items))
         else:

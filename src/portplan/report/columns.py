@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from portplan.model._types import network_text
+from portplan.model.icmp import icmp_text
 from portplan.model.ports import PortSet
 from portplan.plan import Decision, Plan
 
@@ -81,6 +82,12 @@ def matrix_rows(plan: Plan) -> list[tuple[str, ...]]:
             text = addresses[id(nets)] = _address_text(nets)
         return text
 
+    def address_or_name(nets: tuple[Any, ...], host: str) -> str:
+        # a host known by name only: the name is what the firewall team must open towards
+        if not nets and host in plan.hosts and plan.hosts[host].dns_name:
+            return plan.hosts[host].dns_name or ""
+        return address_text(nets)
+
     def ports_text(port_set: PortSet | None) -> str:
         if port_set is None:
             return ""
@@ -97,14 +104,14 @@ def matrix_rows(plan: Plan) -> list[tuple[str, ...]]:
                 facts.key,
                 row.source,
                 row.source_component,
-                address_text(row.source_addresses),
+                address_or_name(row.source_addresses, row.source),
                 row.source_zone or "",
                 row.destination,
                 facts.destination_component,
-                address_text(row.destination_addresses),
+                address_or_name(row.destination_addresses, row.destination),
                 row.destination_zone or "",
                 facts.protocol.value,
-                ports_text(row.ports),
+                icmp_text(facts.icmp) if facts.icmp else ports_text(row.ports),
                 ports_text(row.listen_ports),
                 facts.service or "",
                 "yes" if facts.tls else "no",

@@ -55,6 +55,7 @@ def _json(plan: Plan) -> str:
                 "ports": _ranges(row.ports),
                 "listen_ports": _ranges(row.listen_ports),
                 "dynamic_ports": _ranges(row.dynamic_ports),
+                "icmp": list(facts.icmp) or None,
                 "service": facts.service,
                 "app_protocol": facts.app_protocol,
                 "tls": facts.tls,
@@ -118,7 +119,7 @@ def explain_text(plan: Plan, decision: Decision) -> str:
         lines.append(f"  rows ({len(rows)}):")
         for row in rows:
             lines.append(
-                f"    {row.key}: {row.source} -> {row.destination} {row.protocol.value}/{row.ports}"
+                f"    {row.key}: {row.source} -> {row.destination} {row.opening}"
                 + (f" (listens on {row.listen_ports})" if row.listen_ports else "")
             )
     return "\n".join(lines) + "\n"

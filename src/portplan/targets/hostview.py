@@ -18,11 +18,13 @@ from typing import NamedTuple
 from portplan._errors import TargetError
 from portplan._text import choice_hint, one_line
 from portplan.model._types import Network, Protocol
+from portplan.model.icmp import icmp_text, icmp_types
 from portplan.model.ports import PortSet
 from portplan.plan import Plan, PlannedFlow
 from portplan.targets.base import LINUX_HOST_CAPABILITIES, RuleOptions, Scope, Target
 
 __all__ = [
+    "EVERYWHERE",
     "LOOPBACK_SETTINGS",
     "NOTE_MAX",
     "Direction",
@@ -30,12 +32,16 @@ __all__ = [
     "HostView",
     "LinuxHostTarget",
     "collapse",
+    "family_icmp",
     "host_view",
     "hosts_to_render",
+    "is_everywhere",
     "loopback_note",
+    "name_only_refusal",
     "note_line",
     "note_lines",
     "rule_hosts",
+    "skipped_hosts",
     "unreachable_lines",
     "unreachable_note",
 ]
@@ -45,6 +51,11 @@ __all__ = [
 LOOPBACK_SETTINGS: Mapping[str, tuple[str, ...]] = {"loopback": ("all", "planned")}
 #: the longest comment line naming one flow and its purpose
 NOTE_MAX = 200
+#: every address of a family: a peer that is anywhere (the synthetic host, or 0.0.0.0/0)
+EVERYWHERE: Mapping[int, Network] = {
+    4: ipaddress.ip_network("0.0.0.0/0"),
+    6: ipaddress.ip_network("::/0"),
+}
 
 
 class LinuxHostTarget(Target):
@@ -66,14 +77,44 @@ class LinuxHostTarget(Target):
 def hosts_to_render(plan: Plan, options: RuleOptions) -> Iterator[str]:
     """The hosts to render: those of ``--host``, or else every host that needs a ruleset.
 
-    A name the deployment does not have is refused when the iteration reaches it."""
+    A name the deployment does not have, and a host portplan does not manage, are refused when
+    the iteration reaches them."""
     for host in options.hosts or rule_hosts(plan):
         if host not in plan.hosts:
             raise TargetError(
                 f"no host {host!r} in deployment {plan.deployment}; "
                 + choice_hint(host, plan.hosts, "hosts")
             )
+        why = plan.unmanaged(host)
+        if why is not None:
+            raise TargetError(f"no ruleset for {host}: {why}")
         yield host
+
+
+def is_everywhere(networks: tuple[Network, ...], family: int) -> bool:
+    """Whether collapsed ``networks`` are every address of ``family`` (a peer from anywhere):
+    a rule then needs no address match on that side."""
+    return networks == (EVERYWHERE[family],)
+
+
+def family_icmp(protocol: Protocol, names: tuple[str, ...], family: int) -> tuple[str, ...]:
+    """The ICMP messages of ``names`` that exist in ``family``: ``("any",)`` for every type,
+    empty when none does (``packet-too-big`` over IPv4); empty for TCP and UDP too."""
+    if protocol is not Protocol.ICMP:
+        return ()
+    kinds = icmp_types(names, family)
+    return ("any",) if kinds is None else tuple(kind.value for kind in kinds)
+
+
+def name_only_refusal(plan: Plan, row: PlannedFlow, host: str, what: str) -> TargetError:
+    """The refusal of a row whose end ``host`` is known by its DNS name only, where ``what``
+    (a host ruleset, a security group) has to match that end by address."""
+    name = plan.hosts[host].dns_name
+    return TargetError(
+        f"flow {row.key} ({row.source} -> {row.destination}): host {host!r} is known by its DNS "
+        f"name only ({name}), and {what} matches addresses, not names: give {host} its "
+        "addresses in the deployment ('addresses:')"
+    )
 
 
 def collapse(networks: Iterable[Network], family: int) -> tuple[Network, ...]:
@@ -110,6 +151,8 @@ def unreachable_lines(notes: Iterable[str]) -> list[str]:
 
 def loopback_note(row: PlannedFlow) -> str:
     """A loopback row, for targets that need no rule for it: flow, protocol and ports."""
+    if row.protocol is Protocol.ICMP:
+        return f"{row.key} (ICMP {icmp_text(row.icmp)})"
     return f"{row.key} ({row.protocol.value.upper()} {row.ports})"
 
 
@@ -125,7 +168,9 @@ class HostRule:
     direction: Direction
     family: int  #: 4 or 6
     protocol: Protocol
-    ports: PortSet
+    ports: PortSet  #: empty for ICMP
+    #: ICMP: the family's message names (``("any",)``: every type); empty for TCP and UDP
+    icmp: tuple[str, ...] = ()
     loopback: bool  #: on ``lo``; always inbound (renderers add its output side with egress)
     local: tuple[Network, ...]  #: this host's addresses of the family (destination when inbound)
     peers: tuple[Network, ...]  #: the other ends, collapsed and sorted
@@ -138,6 +183,7 @@ class _Key(NamedTuple):
     family: int
     protocol: Protocol
     ports: PortSet
+    icmp: tuple[str, ...]
     loopback: bool
     local: tuple[Network, ...]
 
@@ -159,15 +205,31 @@ def rule_hosts(plan: Plan) -> tuple[str, ...]:
     Every destination of a planned row, and every single machine that only sends (its ruleset
     still closes what it must not accept, and filters what it sends with egress).  A group — a
     network standing for many machines, such as a client subnet — gets one only when rows end
-    on it (its members' loopback flows): "the Internet" needs no ruleset of portplan's.
+    on it (its members' loopback flows, a mesh between its members): "the Internet" needs no
+    ruleset of portplan's.  Hosts portplan does not manage (``managed: false``, and the
+    synthetic host ``anywhere``) never get one: :func:`skipped_hosts` names them.
     """
+    skipped = {name for name in plan.hosts if plan.unmanaged(name) is not None}
     groups = {name for name, host in plan.hosts.items() if host.is_group}
     seen: dict[str, None] = {}
     for row in plan.rows:
-        seen.setdefault(row.destination)
-        if row.source not in groups:
+        if row.destination not in skipped:
+            seen.setdefault(row.destination)
+        if row.source not in groups and row.source not in skipped:
             seen.setdefault(row.source)
     return tuple(seen)
+
+
+def skipped_hosts(plan: Plan) -> dict[str, str]:
+    """The hosts of the plan's rows that get no ruleset because portplan does not manage
+    them, each with the reason, in plan order."""
+    skipped: dict[str, str] = {}
+    for row in plan.rows:
+        for host in (row.source, row.destination):
+            why = plan.unmanaged(host)
+            if why is not None:
+                skipped.setdefault(host, why)
+    return skipped
 
 
 # Rows share their hosts' address tuples: split each tuple by family once (keyed by identity,
@@ -190,7 +252,10 @@ def _by_family(
 
 
 def host_view(plan: Plan, host: str, addresses: tuple[Network, ...], *, egress: bool) -> HostView:
-    """Group the rows that end (and, with ``egress``, start) on ``host`` into rules."""
+    """Group the rows that end (and, with ``egress``, start) on ``host`` into rules.
+
+    A row whose other end (or this host) is known by its DNS name only cannot be matched by
+    address: it is refused (:func:`name_only_refusal`), never turned into a broader rule."""
     groups: dict[_Key, list[tuple[PlannedFlow, tuple[Network, ...]]]] = {}
     unreachable: list[str] = []
     split: _FamilySplit = {}
@@ -201,6 +266,13 @@ def host_view(plan: Plan, host: str, addresses: tuple[Network, ...], *, egress: 
         peers: tuple[Network, ...],
         local: tuple[Network, ...],
     ) -> None:
+        if not row.loopback:
+            for end, nets in (
+                (row.source, row.source_addresses),
+                (row.destination, row.destination_addresses),
+            ):
+                if not nets:
+                    raise name_only_refusal(plan, row, end, "a host ruleset")
         for family in (4, 6):
             peer_nets = _by_family(split, peers, family)
             if not peer_nets:
@@ -209,7 +281,10 @@ def host_view(plan: Plan, host: str, addresses: tuple[Network, ...], *, egress: 
             if not local_nets:
                 unreachable.append(unreachable_note(row, family))
                 continue
-            key = _Key(direction, family, row.protocol, row.ports, row.loopback, local_nets)
+            icmp = family_icmp(row.protocol, row.icmp, family)
+            if row.protocol is Protocol.ICMP and not icmp:
+                continue  # no such message in this family (packet-too-big over IPv4)
+            key = _Key(direction, family, row.protocol, row.ports, icmp, row.loopback, local_nets)
             groups.setdefault(key, []).append((row, peer_nets))
 
     for row in plan.rows_of(host):
@@ -229,6 +304,7 @@ def host_view(plan: Plan, host: str, addresses: tuple[Network, ...], *, egress: 
                 family=key.family,
                 protocol=key.protocol,
                 ports=key.ports,
+                icmp=key.icmp,
                 loopback=key.loopback,
                 local=collapse(key.local, key.family),
                 peers=collapse((n for _row, peers in members for n in peers), key.family),
