@@ -188,3 +188,30 @@ def test_an_open_port_is_reported_once_naming_every_flow(tmp_path: Path) -> None
     assert len(lines) == 1, result.stderr
     assert "flows shapes-1.0/nfs-a, shapes-1.0/nfs-b need port parameter 'nfs_port'" in lines[0]
     assert "site.yaml:" in lines[0]
+
+
+def test_a_forbidden_icmp_connection_has_types_and_clashes_with_a_planned_one(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "shapes.yaml").write_text(PRODUCT)
+    path = tmp_path / "site.yaml"
+    forbid = (
+        "forbidden:\n"
+        "  - {id: no-ping, from: api01, to: db01, protocol: icmp, purpose: No ping from the API}\n"
+    )
+    path.write_text(deployment() + forbid)
+    (entry,) = load_plan(path).forbidden
+    assert (entry.protocol, entry.icmp, entry.ports.ranges) == (
+        Protocol.ICMP,
+        ("echo-request",),
+        (),
+    )
+    path.write_text(deployment() + forbid.replace("from: api01", "from: web01"))
+    with pytest.raises(InputError, match=r"forbids what flow shapes-1\.0/ping needs"):
+        load_plan(path)
+    path.write_text(deployment() + forbid.replace("protocol: icmp", "protocol: icmp, ports: 7"))
+    with pytest.raises(InputError, match="an icmp connection has no ports"):
+        load_plan(path)
+    path.write_text(deployment() + forbid.replace("protocol: icmp", "protocol: tcp"))
+    with pytest.raises(InputError, match="a tcp connection needs 'ports'"):
+        load_plan(path)

@@ -8,7 +8,7 @@ components of several products (one Active Directory for both Shopping and Smart
 
 from __future__ import annotations
 
-from typing import Annotated, Self
+from typing import Annotated, Any, Self
 
 from pydantic import (
     BaseModel,
@@ -35,6 +35,7 @@ from portplan.model._types import (
     network_text,
     special_kind,
 )
+from portplan.model.product import IcmpType
 
 __all__ = ["Deployment", "Forbidden", "Host", "Kubernetes", "Management", "ProductBinding"]
 
@@ -207,8 +208,30 @@ class Forbidden(BaseModel):
     )
     destination: HostList = Field(alias="to", description="hosts that must not be reached")
     protocol: Protocol = Protocol.TCP
-    ports: LiteralPorts
+    ports: LiteralPorts | None = Field(None, description="the ports (tcp and udp)")
+    icmp: tuple[IcmpType, ...] = Field(
+        (), description="with protocol icmp: the message types (default echo-request)"
+    )
     purpose: str = Field(description="why it must stay blocked")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _ping_by_default(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("protocol") == "icmp" and not data.get("icmp"):
+            return {**data, "icmp": [IcmpType.ECHO_REQUEST.value]}
+        return data
+
+    @model_validator(mode="after")
+    def _ports_or_types(self) -> Self:
+        if self.protocol is Protocol.ICMP and self.ports is not None:
+            raise ValueError(
+                "an icmp connection has no ports: say which messages with 'icmp: [echo-request]'"
+            )
+        if self.protocol is not Protocol.ICMP and self.icmp:
+            raise ValueError(f"'icmp' is for protocol icmp, not {self.protocol.value}")
+        if self.protocol is not Protocol.ICMP and self.ports is None:
+            raise ValueError(f"a {self.protocol.value} connection needs 'ports'")
+        return self
 
 
 class Deployment(BaseModel):

@@ -197,8 +197,9 @@ class ForbiddenFlow:
     sources: tuple[str, ...]  #: host names; empty: every host
     destinations: tuple[str, ...]
     protocol: Protocol
-    ports: PortSet
+    ports: PortSet  #: empty for icmp
     purpose: str
+    icmp: tuple[str, ...] = ()  #: with protocol icmp: the message types
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

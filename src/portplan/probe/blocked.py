@@ -106,6 +106,14 @@ def _echo(row: PlannedFlow) -> list[int | None]:
     return [None] if ECHO_TYPES.intersection(row.facts.icmp) else []
 
 
+def _forbidden_probes(forbidden: ForbiddenFlow) -> Sequence[int | None]:
+    """A forbidden connection's probes: its ports' ends, or an echo request when it forbids
+    echo requests (other ICMP messages cannot be probed)."""
+    if forbidden.protocol is Protocol.ICMP:
+        return [None] if ECHO_TYPES.intersection(forbidden.icmp) else []
+    return _ends(forbidden.ports)
+
+
 def _targets(row: PlannedFlow) -> list[str]:
     return [a for a in (single_address(n) for n in row.destination_addresses) if a]
 
@@ -229,6 +237,6 @@ def blocked_probes(
                         row,
                         target,
                         forbidden.protocol,
-                        [None] if forbidden.protocol is Protocol.ICMP else _ends(forbidden.ports),
+                        _forbidden_probes(forbidden),
                         f"expected blocked: forbidden {forbidden.id} ({forbidden.purpose})",
                     )
