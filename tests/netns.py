@@ -11,7 +11,9 @@ Listeners and probes are stdlib-only Python scripts run with ``ip netns exec``. 
 accepts TCP and echoes UDP on given addresses and ports until its stdin closes.  A prober runs
 many probes concurrently (asyncio, bounded concurrency, a timeout per probe) and prints one
 result per probe as JSON: ``open``, ``refused``, ``timeout`` (TCP), ``echo``, ``none`` (UDP),
-or ``error:ERRNO`` (a local firewall refusing the send, for instance).
+``reply``, ``none`` (ICMP: a request of the probe's type, echo or timestamp, answered by the
+matching reply, through a raw socket), or ``error:ERRNO`` (a local firewall refusing the send,
+for instance).
 
 Namespaces are named ``pp-<creator pid, hex>-<random>-<n>``; :func:`remove_stale_namespaces`
 deletes namespaces of exactly that shape whose creating process is gone and that are older
@@ -53,7 +55,9 @@ CONCURRENCY = 256  #: probes in flight per prober process
 STALE_AGE = 600.0  #: seconds after which a namespace of a dead run counts as stale
 
 #: Results that mean the traffic went through.
-PASSED = frozenset({"open", "echo"})
+PASSED = frozenset({"open", "echo", "reply"})
+#: ICMP requests a probe may send (its ``port`` is the type), and the reply type of each
+ICMP_REQUESTS = {4: {8: 0, 13: 14}, 6: {128: 129}}
 
 #: Documentation networks (RFC 5737, RFC 3849): the only addresses a topology is given.
 DOCUMENTATION: tuple[Network, ...] = (
@@ -163,7 +167,7 @@ def guard(*tools: str) -> Iterator[None]:
 class Probe:
     """Try to reach ``destination:port`` over ``protocol``, from ``source`` if given."""
 
-    protocol: str  #: ``tcp`` or ``udp``
+    protocol: str  #: ``tcp``, ``udp``, or ``icmp`` (ICMPv6 to an IPv6 address; port: the type)
     destination: Address
     port: int
     source: Address | None = None
@@ -213,7 +217,7 @@ asyncio.run(main())
 """
 
 _PROBE_SCRIPT = r"""
-import asyncio, errno, json, sys
+import asyncio, errno, json, socket, struct, sys
 
 def failure(exc):
     if isinstance(exc, ConnectionRefusedError):
@@ -259,13 +263,63 @@ async def udp(host, port, source, timeout):
     finally:
         transport.close()
 
+def checksum(data):
+    data += b"\0" * (len(data) % 2)
+    total = sum(struct.unpack(f"!{len(data) // 2}H", data))
+    while total >> 16:
+        total = (total & 0xFFFF) + (total >> 16)
+    return ~total & 0xFFFF
+
+async def icmp(host, kind, source, timeout, ident):
+    # a raw socket sees every ICMP message the namespace gets: take the reply of this probe's
+    # type and identifier, from the address it was sent to
+    v6 = ":" in host
+    family = socket.AF_INET6 if v6 else socket.AF_INET
+    replies = {8: 0, 13: 14, 128: 129}
+    try:
+        kind_of = socket.IPPROTO_ICMPV6 if v6 else socket.IPPROTO_ICMP
+        sock = socket.socket(family, socket.SOCK_RAW, kind_of)
+    except OSError as exc:
+        return failure(exc)
+    sock.setblocking(False)
+    loop = asyncio.get_running_loop()
+    try:
+        if source:
+            sock.bind((source, 0))
+        body = struct.pack("!HH", ident, 1) + (b"\0" * 12 if kind == 13 else b"portplan probe")
+        head = struct.pack("!BBH", kind, 0, 0) + body
+        packet = head if v6 else struct.pack("!BBH", kind, 0, checksum(head)) + body
+        await loop.sock_sendto(sock, packet, (host, 0))
+        deadline = loop.time() + timeout
+        while (left := deadline - loop.time()) > 0:
+            try:
+                data, sender = await asyncio.wait_for(loop.sock_recvfrom(sock, 2048), left)
+            except TimeoutError:
+                break
+            message = data if v6 else data[(data[0] & 0x0F) * 4:]
+            if (
+                len(message) >= 8
+                and message[0] == replies[kind]
+                and struct.unpack("!H", message[4:6])[0] == ident
+                and sender[0].split("%")[0] == host
+            ):
+                return "reply"
+        return "none"
+    except OSError as exc:
+        return failure(exc)
+    finally:
+        sock.close()
+
 async def main():
     job = json.loads(sys.stdin.read())
     gate = asyncio.Semaphore(job["concurrency"])
+    idents = iter(range(1, 65536))
     async def one(protocol, host, port, source):
         async with gate:
             if protocol == "tcp":
                 return await tcp(host, port, source, job["tcp_timeout"])
+            if protocol == "icmp":
+                return await icmp(host, port, source, job["tcp_timeout"], next(idents))
             return await udp(host, port, source, job["udp_timeout"])
     results = await asyncio.gather(*(one(*p) for p in job["probes"]))
     json.dump(results, sys.stdout)
@@ -371,6 +425,19 @@ class Topology:
     def nft(self, node: Node, ruleset: str, *, check_only: bool = False) -> None:
         """Load (or with ``check_only`` only check, ``nft -c``) a ruleset in a node."""
         self.exec(node, ["nft", *(["-c"] if check_only else []), "-f", "-"], stdin=ruleset)
+
+    def load(self, node: Node, host: str, files: Mapping[str, str]) -> None:
+        """Load a host's rendered files in a node: ``<host>.nft`` with nft, or the address
+        sets first (``<host>.ipset``) and then each family's iptables table."""
+        for suffix, argv in (
+            ("nft", ["nft", "-f", "-"]),
+            ("ipset", ["ipset", "restore"]),
+            ("v4", ["iptables-restore", "-w", "5"]),
+            ("v6", ["ip6tables-restore", "-w", "5"]),
+        ):
+            text = files.get(f"{host}.{suffix}")
+            if text is not None:
+                self.exec(node, argv, stdin=text)
 
     def nft_json(self, node: Node) -> str:
         """The node's ruleset as the kernel holds it, ``nft -j list ruleset``."""

@@ -33,6 +33,8 @@ from netns import (
     outsider_addresses,
     pick_address,
 )
+from portplan.model import Protocol
+from portplan.model.icmp import icmp_numbers
 from portplan.model.ports import MAX_PORT, MIN_PORT, PortSet
 from portplan.plan import Plan, PlannedFlow
 
@@ -56,10 +58,15 @@ def contains(networks: Iterable[Network], address: Address) -> bool:
 def admits(
     row: PlannedFlow, source: Address, destination: Address, protocol: str, port: int
 ) -> bool:
-    """Whether one plan row names this connection."""
+    """Whether one plan row names this connection (``icmp``: ``port`` is the ICMP type, of
+    ICMPv6 for an IPv6 destination)."""
+    if row.protocol is Protocol.ICMP:
+        types = icmp_numbers(row.icmp, destination.version)
+        named = protocol == "icmp" and (types is None or port in types)
+    else:
+        named = row.protocol.value == protocol and port in row.ports
     return (
-        row.protocol.value == protocol
-        and port in row.ports
+        named
         and contains(row.source_addresses, source)
         and contains(row.destination_addresses, destination)
     )

@@ -26,7 +26,8 @@ from portplan.model._types import Network
 from portplan.model.ports import PortRange, PortSet
 from portplan.plan import Plan
 from portplan.targets import DefaultAction, RuleOptions
-from portplan.targets._acl_check import check_cisco, check_juniper, check_paloalto
+from portplan.targets._acl_check import check_cisco, check_juniper
+from portplan.targets._acl_panos import check_paloalto
 from portplan.targets.acl import (
     AclTarget,
     Boundary,
@@ -255,7 +256,7 @@ def tampered(plan: Plan, **changes: Any) -> Plan:
 @pytest.mark.parametrize(
     ("changes", "message"),
     [
-        ({"protocol": "icmp"}, "neither tcp nor udp"),
+        ({"protocol": "sctp"}, "is not tcp, udp or icmp"),
         ({"ports": PortSet.model_construct(ranges=())}, "no ports"),
         (
             {

@@ -36,9 +36,9 @@ def describe(plan: Plan, host: str, egress: bool) -> str:
         field = "CidrIp" if rule.peer.version == 4 else "CidrIpv6"
         permissions[key].append(
             {
-                "IpProtocol": rule.protocol.value,
-                "FromPort": rule.ports.start,
-                "ToPort": rule.ports.end,
+                "IpProtocol": rule.protocol,
+                "FromPort": rule.low,
+                "ToPort": rule.high,
                 ranges: [{field: str(rule.peer), "Description": ", ".join(rule.flows)}],
             }
         )

@@ -223,7 +223,7 @@ PRODUCT_CASES = [
             line=24,
             column=15,
             message="flows[0].protocol: 7 is not allowed",
-            hint="use one of 'tcp' or 'udp'",
+            hint="use one of 'tcp', 'udp' or 'icmp'",
         ),
         id="wrong-type-number-for-protocol",
     ),
@@ -710,7 +710,7 @@ SCHEMA_EDITS = [
 ]
 SCHEMA_PROBLEMS = [
     (25, 5, "unknown key 'prots' in flows[0]", "did you mean 'ports'?"),
-    (31, 15, "flows[1].protocol: 7 is not allowed", "use one of 'tcp' or 'udp'"),
+    (31, 15, "flows[1].protocol: 7 is not allowed", "use one of 'tcp', 'udp' or 'icmp'"),
     (32, 12, "flows[1].ports: port 70000 is outside 1-65535", "ports run from 1 to 65535"),
 ]
 REFERENCE_EDITS = [

@@ -558,7 +558,7 @@ def test_shopping_row(shopping: Product, expected: ShoppingRow) -> None:
     [flow] = [f for f in flows if f.part == expected.part]
 
     assert flow.source == expected.source
-    assert flow.destination == expected.destination
+    assert flow.destination == (expected.destination,)
     assert str(flow.protocol) == "tcp"
     assert resolve(shopping, flow.ports) == expected.ports
     assert flow.published is None
@@ -580,7 +580,7 @@ def test_shopping_row(shopping: Product, expected: ShoppingRow) -> None:
     assert section is not None
     own = section.perspective
     sources = {shopping.main_component(s) for s in flow.source}
-    destination = shopping.main_component(flow.destination)
+    destination = shopping.main_component(flow.destination[0])
     if expected.traffic == "outbound":
         assert own in sources
     elif expected.traffic == "inbound":
@@ -945,11 +945,11 @@ def test_smart_id_row(smart_id: Product, expected: SmartIdRow) -> None:
 
     assert flow.section is None
     assert flow.source == expected.source
-    assert flow.destination == expected.destination
+    assert flow.destination == (expected.destination,)
     if expected.to_names is not None:
         main, sub = expected.to_names
-        assert smart_id.components[flow.destination].name == sub
-        assert smart_id.components[smart_id.main_component(flow.destination)].name == main
+        assert smart_id.components[flow.destination[0]].name == sub
+        assert smart_id.components[smart_id.main_component(flow.destination[0])].name == main
     assert str(flow.protocol) == expected.protocol
     assert flow.interface is not None
     assert str(flow.interface) == expected.interface
@@ -992,7 +992,7 @@ def test_smart_id_shifted_rows_keep_whole_comment(smart_id: Product, expected: S
 def test_smart_id_digital_access_is_not_behind_traefik(smart_id: Product) -> None:
     # "All components except Digital Access are behind an ingress/proxy Traefik by default."
     for flow in smart_id.flows:
-        if smart_id.main_component(flow.destination) == "digital_access" and flow.published:
+        if smart_id.main_component(flow.destination[0]) == "digital_access" and flow.published:
             assert flow.published.via is None, flow.id
 
 

@@ -20,6 +20,7 @@ from ansible.module_utils.testing import patch_module_args
 
 import machine
 from ansible_env import COLLECTIONS
+from portplan.report.machine import FORMAT_VERSION
 
 MODULES = "ansible_collections.portplan.portplan.plugins.modules"
 
@@ -73,7 +74,7 @@ def request(ports: list[int], protocol: str = "tcp", **extra: Any) -> dict[str, 
 def as_document(result: dict[str, Any]) -> dict[str, Any]:
     """The module's records in a ``verify`` document, checked against its published schema."""
     body = {
-        "format_version": "1.0",
+        "format_version": FORMAT_VERSION,
         "kind": "verify",
         "checks": result["checks"],
         "not_probed": [],

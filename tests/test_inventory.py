@@ -149,3 +149,28 @@ def test_hosts_from_takes_the_member_named_by_portplan_host(tmp_path: Path) -> N
     plan = load_plan(path)
     assert [str(n) for n in plan.hosts["sql01"].addresses] == ["192.0.2.20/32"]
     assert [str(n) for n in plan.hosts["mail01"].addresses] == ["192.0.2.50/32"]
+
+
+def test_unmanaged_name_only_and_cluster_hosts_in_the_inventory(tmp_path: Path) -> None:
+    (tmp_path / "demo.yaml").write_text(
+        "id: demo-1.0\nname: Demo\nversion: '1.0'\ndocument: {title: Demo}\n"
+        "components: {web: {name: Web}, cdn: {name: CDN, kind: external}, node: {name: Node}}\n"
+        "flows:\n"
+        "  - {id: a, row: 1, from: web, to: cdn, protocol: tcp, ports: 443, purpose: Updates}\n"
+        "  - {id: b, row: 2, from: node, to: node, protocol: tcp, ports: 7000, purpose: Gossip}\n"
+    )
+    (tmp_path / "site.yaml").write_text(
+        "name: site\nhosts:\n"
+        "  web01: {dns_name: web01.example.com}\n"
+        "  cdn: {addresses: [203.0.113.0/24], managed: false}\n"
+        "  nodes: {addresses: [192.0.2.21, 192.0.2.22], cluster: true}\n"
+        "products:\n  demo-1.0:\n    file: demo.yaml\n"
+        "    components: {web: [web01], cdn: [cdn], node: [nodes]}\n"
+    )
+    done = portplan("inventory", tmp_path / "site.yaml")
+    assert done.returncode == 0, done.stderr
+    comments = [line for line in done.stdout.splitlines() if line.startswith("#")]
+    assert any("networks or clusters" in line and "nodes (" in line for line in comments)
+    assert any("managed: false), left out: cdn" in line for line in comments)
+    hosts = yaml.safe_load(done.stdout)["all"]["hosts"]
+    assert hosts == {"web01": {"ansible_host": "web01.example.com", "portplan_host": "web01"}}

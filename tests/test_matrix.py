@@ -20,7 +20,7 @@ from portplan.pipeline import plan_bundle
 from portplan.report.columns import matrix_rows
 from portplan.report.matrix import MATRIX_COLUMNS, matrix_bytes
 
-DEPLOYMENTS = ["shopping-contoso", "smart-id-nexus"]
+DEPLOYMENTS = ["shopping-contoso", "smart-id-nexus", "search-cluster"]
 TEXT_FORMATS = {"csv": "csv", "json": "json", "md": "md", "table": "txt"}
 REQUIRED_COLUMNS = {
     "flow",

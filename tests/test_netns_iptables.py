@@ -35,14 +35,7 @@ def namespaces_available() -> Iterator[None]:
 
 def load(topo: netns.Topology, node: netns.Node, host: str, files: dict[str, str]) -> None:
     """Load one host's files in a node: the address sets first, then each family's table."""
-    for suffix, argv in (
-        ("ipset", ["ipset", "restore"]),
-        ("v4", ["iptables-restore", "-w", "5"]),
-        ("v6", ["ip6tables-restore", "-w", "5"]),
-    ):
-        text = files.get(f"{host}.{suffix}")
-        if text is not None:
-            topo.exec(node, argv, stdin=text)
+    topo.load(node, host, files)
 
 
 def apply(lab: Lab, files: dict[str, str]) -> set[str]:

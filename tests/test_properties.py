@@ -35,6 +35,7 @@ from portplan.model import (
     ComponentKind,
     Configurability,
     Deployment,
+    IcmpType,
     Interface,
     PortRange,
     PortSet,
@@ -521,7 +522,7 @@ def product_dicts(draw: st.DrawFn) -> dict[str, Any]:
             put(comp, "parent", draw(maybe(st.sampled_from(comp_ids[:index]))))
         put(comp, "description", draw(maybe(any_texts)))
         components[cid] = comp
-    targets = [c for c in comp_ids if components[c].get("kind") != ComponentKind.GROUP.value]
+    targets = comp_ids  # groups too: a group destination stands for each member
     ingresses = [c for c in comp_ids if components[c].get("kind") == ComponentKind.INGRESS.value]
 
     features: dict[str, Any] = {}
@@ -588,6 +589,15 @@ def product_dicts(draw: st.DrawFn) -> dict[str, Any]:
             "protocol": draw(st.sampled_from([p.value for p in Protocol])),
             "purpose": draw(any_texts),
         }
+        if draw(st.booleans()):  # several destinations
+            flow["to"] = draw(
+                st.lists(st.sampled_from(targets), min_size=1, max_size=2, unique=True)
+            )
+        if draw(st.integers(0, 5)) == 0:  # the vendor names only the listener: from any client
+            del flow["from"]
+        icmp = flow["protocol"] == Protocol.ICMP.value
+        if icmp:
+            put(flow, "icmp", draw(maybe(st.lists(st.sampled_from(list(IcmpType)), min_size=1))))
         put(flow, "part", part)
         if sections:
             flow["section"] = draw(st.sampled_from(section_ids))
@@ -595,8 +605,8 @@ def product_dicts(draw: st.DrawFn) -> dict[str, Any]:
                 put(flow, "traffic", draw(maybe(st.sampled_from([t.value for t in Traffic]))))
         else:
             put(flow, "traffic", draw(maybe(st.sampled_from([t.value for t in Traffic]))))
-        has_ports = draw(st.booleans())
-        has_published = draw(st.booleans()) or not has_ports
+        has_ports = draw(st.booleans()) and not icmp
+        has_published = (draw(st.booleans()) or not has_ports) and not icmp
         used: list[str | int] = []
         if has_ports:
             ports = draw(port_specs(param_names))
@@ -615,7 +625,7 @@ def product_dicts(draw: st.DrawFn) -> dict[str, Any]:
             if has_ports and ingresses:
                 put(published, "via", draw(maybe(st.sampled_from(ingresses))))
             flow["published"] = published
-        if dynamic_ranges:
+        if dynamic_ranges and not icmp:
             put(flow, "dynamic", draw(maybe(st.sampled_from(list(dynamic_ranges)))))
         put(flow, "loopback", draw(maybe(st.booleans())))
         put(flow, "interface", draw(maybe(st.sampled_from([i.value for i in Interface]))))

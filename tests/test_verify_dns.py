@@ -37,6 +37,7 @@ A = ipaddress.ip_address
 SRC_V4, SRC_V6 = "192.0.2.2", "2001:db8:2::2"
 DST_V4, DST_V4_B, DST_V6 = "198.51.100.2", "198.51.100.3", "2001:db8:100::2"
 STRAY = "198.51.100.99"  #: DNS gives it out; no deployment declares it; it listens
+MULTICAST = "233.252.0.1"  #: MCAST-TEST-NET (RFC 5771): a name may resolve to it; never probed
 DNS_SERVER = "203.0.113.53"  #: dnsmasq
 SILENT_SERVER = "203.0.113.54"  #: on the DNS node; DNS to it is dropped
 OPEN_PORT, CLOSED_PORT = 8001, 8002
@@ -47,6 +48,7 @@ RECORDS = {
     "two.portplan.test": (DST_V4, DST_V6),
     "pair.portplan.test": (DST_V4, DST_V4_B),
     "stray.portplan.test": (DST_V4, STRAY),
+    "group.portplan.test": (MULTICAST,),
 }
 RESOLVER = f"nameserver {DNS_SERVER}\noptions timeout:1 attempts:2\n"
 #: glibc would wait 20 s for this server; verify's bound must end the lookup well before
@@ -444,3 +446,46 @@ def test_a_dns_server_that_never_answers_is_a_dns_error_within_the_bound(
     # run ended with the bound, not with the resolver thread it left behind
     assert lab.counter("dns", SILENT_SERVER) > dropped
     assert elapsed < 12, elapsed
+
+
+# ---------------------------------------------------------------------------------------------
+# hosts known by name only: the name is the declaration
+
+
+def test_a_host_known_by_name_only_is_probed_at_every_address_its_name_gives(
+    lab: DnsLab, tmp_path: Path
+) -> None:
+    lab.resolver(RESOLVER)
+    deployment = _deployment(
+        tmp_path,
+        {
+            "cloud": {"dns_name": "stray.portplan.test"},  # no addresses: what DNS says
+            "gone": {"dns_name": "missing.portplan.test"},
+            "group": {"dns_name": "group.portplan.test"},
+        },
+    )
+    sent_to_stray = lab.counter("src", STRAY)
+    checks = lab.checks(deployment, "--flow", "web", status=1)
+    assert _outcomes(checks) == {
+        # both addresses of the name are the host, the one no other host declares included
+        ("cloud", DST_V4, OPEN_PORT): "open",
+        ("cloud", STRAY, OPEN_PORT): "open",
+        ("gone", None, OPEN_PORT): "dns-error",
+        # a multicast answer names no machine: never probed
+        ("group", MULTICAST, OPEN_PORT): "dns-error",
+    }
+    for address in (DST_V4, STRAY):
+        check = checks["cloud", address, OPEN_PORT]
+        assert check["source_address"] == SRC_V4
+        assert sorted(check["dns"]["addresses"]) == sorted(RECORDS["stray.portplan.test"])
+        assert check["notes"] == [
+            f"stray.portplan.test is known by name only: it resolves to {address}"
+        ]
+    assert checks["gone", None, OPEN_PORT]["evidence"]["note"] == (
+        "missing.portplan.test: no such name (EAI_NONAME)"
+    )
+    assert checks["group", MULTICAST, OPEN_PORT]["evidence"]["note"] == (
+        f"group.portplan.test resolves to {MULTICAST}, a special-purpose address (multicast): "
+        "never probed"
+    )
+    assert lab.counter("src", STRAY) > sent_to_stray  # probed, this time: the name says so

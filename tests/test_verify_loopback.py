@@ -18,7 +18,8 @@ from click.testing import CliRunner, Result
 import machine
 from portplan import load_plan
 from portplan.cli import cli
-from portplan.probe.verify import plan_checks, sample_ports
+from portplan.probe.listen import sample_ports
+from portplan.probe.verify import plan_checks
 
 DATA = Path(__file__).resolve().parent / "data"
 DEPLOYMENT = DATA / "loop-deployment.yaml"

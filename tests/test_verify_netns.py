@@ -205,7 +205,8 @@ class Lab:
 
 
 @contextlib.contextmanager
-def _lab() -> Iterator[Lab]:
+def routed_lab() -> Iterator[Lab]:
+    """source -- router -- destination, torn down however the block ends."""
     reason = netns.unavailable("nft", "ss")
     if reason:
         pytest.skip(reason)
@@ -237,7 +238,7 @@ def _lab() -> Iterator[Lab]:
 
 @pytest.fixture
 def lab() -> Iterator[Lab]:
-    with _lab() as built:
+    with routed_lab() as built:
         yield built
 
 
@@ -370,7 +371,7 @@ table inet pp_v {
 
 @pytest.fixture(scope="module")
 def outcome_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Lab, Path]]:
-    with _lab() as lab:
+    with routed_lab() as lab:
         lab.nft(lab.router, ROUTER_RULES)
         lab.nft(lab.dst, DST_RULES)
         lab.nft(lab.src, SRC_RULES)

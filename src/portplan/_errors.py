@@ -186,6 +186,18 @@ class OutputError(PortplanError, RuntimeError):
     nothing of it is left behind."""
 
 
+class DraftError(PortplanError, RuntimeError):
+    """``portplan import`` made a draft product that does not validate: a fault of portplan's
+    drafting, not of the document; :attr:`diagnostics` say where in the draft."""
+
+    def __init__(self, diagnostics: Iterable[Diagnostic]) -> None:
+        self.diagnostics = tuple(diagnostics)
+        lines = "\n".join(map(str, self.diagnostics))
+        super().__init__(
+            f"the draft product does not validate (please report this with the document):\n{lines}"
+        )
+
+
 class PluginError(PortplanError, RuntimeError):
     """A plugin (target or identifier) that cannot be loaded, or two plugins with one name."""
 

@@ -141,7 +141,7 @@ class _Direction:
         self.loop_rows: list[tuple[PlannedFlow, Space]] = []
         for row in ending:
             space = flow_space(
-                row.source_addresses, row.destination_addresses, row.protocol, row.ports
+                row.source_addresses, row.destination_addresses, row.protocol, row.ports, row.icmp
             )
             if row.loopback:
                 self.loop_rows.append((row, space & self.loopback_universe))
@@ -270,8 +270,7 @@ class _Direction:
             kind=kind,
             host=self.host,
             direction=self.label,
-            message=f"{row.key} ({row.source} -> {row.destination} {row.protocol.value}/"
-            f"{row.ports}) is {what}; {why}",
+            message=f"{row.key} ({row.source} -> {row.destination} {row.opening}) is {what}; {why}",
             flow=row.key,
             peer=self.peer(row),
             rule=blocker.where if blocker else chain_of.where if chain_of else None,

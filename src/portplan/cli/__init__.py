@@ -39,6 +39,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "portplan.cli.catalog:show_cmd",
         "Render PRODUCT (a catalog id or a product file) in its vendor document's own shape.",
     ),
+    "import": (
+        "portplan.cli.import_:import_cmd",
+        "Read a vendor port table from FILE into a draft product YAML; exit 1 if cells are unread.",
+    ),
     "validate": (
         "portplan.cli.validate:validate_cmd",
         "Check product and deployment FILES; report every problem with file:line:column.",

@@ -17,7 +17,7 @@ from portplan.load.deployment import load_deployment
 from portplan.load.product import load_product
 from portplan.load.reading import read_text
 from portplan.model.product import Product
-from portplan.plan import Plan
+from portplan.plan import ANYWHERE_HOST, Plan
 
 if TYPE_CHECKING:  # a type only: the readers load when a ruleset is read
     from portplan.audit.collect import RulesetFile
@@ -27,6 +27,7 @@ __all__ = [
     "load_plan_or_product",
     "load_product_arg",
     "require_host",
+    "require_managed",
     "ruleset_file",
 ]
 
@@ -48,6 +49,23 @@ def require_host(host: str, known: Iterable[str], deployment: Path) -> None:
     if host not in hosts:
         where = "the deployment" if str(deployment) == "-" else str(deployment)
         raise UsageError(f"no host {host!r} in {where}; " + choice_hint(host, hosts, "hosts"))
+
+
+def require_managed(plan: Plan, host: str, what: str, deployment: Path) -> None:
+    """Refuse a host portplan does not manage (``managed: false``, or the synthetic host
+    ``anywhere``) where ``what`` (``--host``, ``--on``) needs one it manages."""
+    why = plan.unmanaged(host)
+    if why is None:
+        return
+    where = "the deployment" if str(deployment) == "-" else str(deployment)
+    if plan.hosts.get(host) is ANYWHERE_HOST:
+        change = "to name the clients of those flows, place 'any' on hosts in " + where
+    else:
+        change = f"if portplan should manage {host}, remove 'managed: false' from it in {where}"
+    raise UsageError(
+        f"{what} {host}: {why}, so portplan writes, applies and listens for no ruleset of it; "
+        f"give a host portplan manages ({change})"
+    )
 
 
 def load_product_arg(ref: str) -> tuple[Product, list[Path]]:

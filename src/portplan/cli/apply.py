@@ -18,7 +18,7 @@ from portplan.cli._options import (
     option,
     renamed_option,
 )
-from portplan.cli._plan import load_plan, require_host
+from portplan.cli._plan import load_plan, require_host, require_managed
 from portplan.cli.rules import target_option
 from portplan.targets import DefaultAction, RuleOptions
 from portplan.targets.apply import Confirmation, applier_for, lockout_problems
@@ -80,6 +80,7 @@ def apply_cmd(
     confirm_timeout = timeout_renamed or confirm_timeout
     plan, _inputs = load_plan(deployment)
     require_host(on, plan.hosts, deployment)
+    require_managed(plan, on, "--on", deployment)
     options = RuleOptions(egress=egress, default=DefaultAction(default_action))
     applier = applier_for(plan, on, target_name, options)
     applier.check()

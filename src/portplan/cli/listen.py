@@ -9,7 +9,7 @@ import click
 from portplan._errors import UsageError
 from portplan.cli._exit import ExitCode
 from portplan.cli._options import common_options, log, on_option, option
-from portplan.cli._plan import load_plan, require_host
+from portplan.cli._plan import load_plan, require_host, require_managed
 from portplan.probe.listen import Binding, listen, listen_plan
 from portplan.probe.local import own_addresses
 
@@ -40,6 +40,7 @@ def listen_cmd(deployment: Path, on: str, duration: float) -> None:
     """
     plan, _inputs = load_plan(deployment)
     require_host(on, plan.hosts, deployment)
+    require_managed(plan, on, "--on", deployment)
     mine = own_addresses(plan, on)
     if not mine:
         raise UsageError(f"this machine has none of {on}'s addresses; run listen on {on}")

@@ -16,12 +16,14 @@ from portplan.cli._options import (
     default_action_option,
     format_option,
     hosts_option,
+    log,
     option,
     output_option,
 )
-from portplan.cli._plan import load_plan, require_host
+from portplan.cli._plan import load_plan, require_host, require_managed
 from portplan.report.listing import targets_listing
 from portplan.targets import REGISTRY, DefaultAction, RuleOptions, Scope, get_target
+from portplan.targets.hostview import skipped_hosts
 
 __all__ = ["rules_cmd", "settings_of", "target_option", "targets_cmd"]
 
@@ -104,7 +106,12 @@ def rules_cmd(
     plan, inputs = load_plan(deployment)
     for host in hosts:
         require_host(host, plan.hosts, deployment)
+        require_managed(plan, host, "--host", deployment)
     options = RuleOptions(
         hosts=hosts, egress=egress, default=DefaultAction(default_action), extra=extra
     )
-    write_files(output, target.render(plan, options), inputs, overwrite=overwrite)
+    files = target.render(plan, options)
+    if target.scope is Scope.HOST and not hosts:  # say which hosts get none, and why
+        for host, why in skipped_hosts(plan).items():
+            log.info("no ruleset for %s: %s", host, why)
+    write_files(output, files, inputs, overwrite=overwrite)

@@ -35,6 +35,15 @@ __all__ = ["verify_cmd"]
     "machine's addresses belong to).",
     renamed="--from",
 )
+@option(
+    "--from-address",
+    "from_addresses",
+    multiple=True,
+    metavar="ADDRESS",
+    help="Send from ADDRESS, an address of the --on host (one per family, repeatable); for a "
+    "cluster host, it says which member this machine is, whose peers it probes. Default: "
+    "this machine's own addresses of the host.",
+)
 @option("--flow", "flows", multiple=True, metavar="ID", help="Only this flow (repeatable).")
 @option(
     "--timeout",
@@ -112,6 +121,7 @@ __all__ = ["verify_cmd"]
 def verify_cmd(
     deployment: Path,
     on: str | None,
+    from_addresses: tuple[str, ...],
     flows: tuple[str, ...],
     timeout: float,
     concurrency: int,
@@ -131,10 +141,15 @@ def verify_cmd(
     """Probe every planned flow that starts on this machine; exit 1 if any fails.
 
     Outcomes: open, refused, filtered, rejected, no-route, local-error; UDP: open, closed,
-    open|filtered; dns-error where a host's dns_name does not resolve, or resolves to an
-    address the deployment does not declare (never probed); unfinished where --deadline came
-    first. Names are resolved first, 32 at once, each within --timeout (at least 2 s). Only
-    addresses the plan holds are probed.
+    open|filtered; ICMP (an echo request, ping): open (the matching echo reply), rejected,
+    filtered, no-route, local-error; dns-error where a host's dns_name does not resolve, or
+    resolves to an address the deployment does not declare (never probed); unfinished where
+    --deadline came first. Names are resolved first, 32 at once, each within --timeout (at
+    least 2 s). Only addresses the plan holds are probed; a host known by name only is
+    probed at what its name resolves to.
+
+    Not probed, with the reason: ICMP messages other than echo requests, rows from anywhere
+    (any client) or from hosts with managed: false, networks, and a cluster's own member.
 
     With --inventory, every source host of an Ansible inventory probes its own flows, all at
     once, and the report merges them; a source Ansible cannot reach is source-unreachable,
@@ -156,9 +171,9 @@ def verify_cmd(
                 raise UsageError(
                     "--expect-blocked probes from this machine: run it with --on, not --inventory"
                 )
-            if on is not None:
+            if on is not None or from_addresses:
                 raise UsageError(
-                    "--on and --inventory exclude each other: --on says which "
+                    "--on and --from-address go without --inventory: they say which "
                     "host this machine is, --inventory verifies from every host"
                 )
             # Ansible's fan-out (and the certificate reader it needs) only for --inventory
@@ -203,6 +218,7 @@ def verify_cmd(
                 progress=advance,
                 deadline=deadline,
                 expect_blocked=expect_blocked,
+                from_addresses=from_addresses,
             )
     if fmt == "json":
         text = verify_json(found.checks, found.skipped)

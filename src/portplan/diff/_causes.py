@@ -144,7 +144,7 @@ class Causes:
         self, old: ProductBinding, new: ProductBinding, product: Product, flow: Flow
     ) -> list[str]:
         found = []
-        names = [*flow.source, flow.destination]
+        names = [*flow.source, *flow.destination]
         if flow.published is not None and flow.published.via is not None:
             names.append(flow.published.via)
         for name in dict.fromkeys(names):
@@ -190,6 +190,6 @@ class Causes:
         return found
 
 
-def _default(product: Product, feature: str) -> bool:
+def _default(product: Product, feature: str) -> bool | str:
     found = product.features.get(feature)
     return found.default if found is not None else False

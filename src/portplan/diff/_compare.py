@@ -95,12 +95,15 @@ def _key(row: PlannedFlow, renamed: Mapping[str, str] | None = None) -> _Key:
 
 
 def _space(row: PlannedFlow) -> Space:
-    return flow_space(row.source_addresses, row.destination_addresses, row.protocol, row.ports)
+    return flow_space(
+        row.source_addresses, row.destination_addresses, row.protocol, row.ports, row.icmp
+    )
 
 
 def _same(a: PlannedFlow, b: PlannedFlow) -> bool:
     return (
         a.ports == b.ports
+        and a.icmp == b.icmp
         and a.source_addresses == b.source_addresses
         and a.destination_addresses == b.destination_addresses
         and a.loopback == b.loopback
@@ -154,7 +157,7 @@ def _kind(
         old.source_addresses != new.source_addresses
         or old.destination_addresses != new.destination_addresses
     )
-    if opened and closed and moved and old.ports == new.ports:
+    if opened and closed and moved and (old.ports, old.icmp) == (new.ports, new.icmp):
         return [(ChangeKind.READDRESS, opened, closed)]
     out = []
     if opened:

@@ -60,7 +60,7 @@ def _requests(plan: Plan, checks: Sequence[FlowCheck], own: Sequence[str]) -> li
         if request is None:
             planned = [str(r) for r in rows[id(check.row)].ports.ranges]
             grouped[key] = request_of(check, own, planned)
-        else:
+        elif check.probe.port is not None:  # (an ICMP request is one echo, no port)
             request["ports"].append(check.probe.port)
     return list(grouped.values())
 
@@ -94,7 +94,9 @@ def plan_fanout(
                 f"no source host of deployment {plan.deployment} is among the inventory hosts "
                 "--limit selects"
             )
-    checks, skipped = plan_checks(plan, sources, flows=flows, local=set())
+    # each source host probes for itself: it picks its own addresses, and a member of a
+    # cluster leaves itself out (see portplan.probe.remote)
+    checks, skipped = plan_checks(plan, sources, flows=flows, local=set(), here=False)
     if not checks and not skipped:
         raise VerifyError(f"no planned flow starts on {', '.join(sources)}")
     by_source: dict[str, list[FlowCheck]] = {}

@@ -16,7 +16,8 @@ from portplan.load.reading import NO_SUCH_FILE
 from portplan.load.validate import validate
 from portplan.load.yamlsrc import SourceMap, load_yaml
 from portplan.model.deployment import Deployment, Forbidden, Management, ProductBinding
-from portplan.model.product import Configurability, Product
+from portplan.model.ports import PortSet
+from portplan.model.product import ANYWHERE, Configurability, Product
 
 __all__ = ["Bundle", "deployment_from", "load_deployment", "read_deployment"]
 
@@ -75,6 +76,16 @@ def deployment_from(
         if product is not None:
             products[product_id] = product
             problems.extend(_check_binding(deployment, product_id, binding, product, source))
+    if ANYWHERE in deployment.hosts:
+        problems.append(
+            source.diagnostic(
+                ("hosts", ANYWHERE),
+                f"the host name {ANYWHERE!r} is reserved: it is where flows from 'any' client "
+                "come from when the deployment does not place 'any' on hosts",
+                "rename the host",
+                at_key=True,
+            )
+        )
     entries: list[tuple[str, str, Management | Forbidden]] = [
         ("management", "management access", m) for m in deployment.management
     ]
@@ -189,13 +200,27 @@ def _check_binding(
     source: SourceMap,
 ) -> Iterable[Diagnostic]:
     base = ("products", product_id)
-    for name in binding.features:
-        if name not in product.features:
+    for name, value in binding.features.items():
+        feature = product.features.get(name)
+        if feature is None:
             yield source.diagnostic(
                 (*base, "features", name),
                 f"{product_id} has no feature {name!r}",
                 choice_hint(name, product.features, "features"),
                 at_key=True,
+            )
+        elif feature.enumerated and value not in feature.choices:
+            yield source.diagnostic(
+                (*base, "features", name),
+                f"feature {name!r} of {product_id} is one of {', '.join(feature.choices)}, "
+                f"not {value!r}",
+                choice_hint(str(value), feature.choices, "choices"),
+            )
+        elif not feature.enumerated and not isinstance(value, bool):
+            yield source.diagnostic(
+                (*base, "features", name),
+                f"feature {name!r} of {product_id} is on or off, not {value!r}",
+                "write true or false",
             )
     for name in binding.parameters:
         param = product.parameters.get(name)
@@ -215,6 +240,21 @@ def _check_binding(
                 "remove the override; the vendor does not allow another port",
                 at_key=True,
             )
+        elif param.allowed is not None:
+            may = PortSet.of((*param.default_ranges(), *param.allowed)).ranges
+            chosen = binding.parameters[name]
+            inside = all(
+                any(m.start <= r.start and r.end <= m.end for m in may)
+                for r in PortSet.of(chosen).ranges
+            )
+            if not inside:
+                yield source.diagnostic(
+                    (*base, "parameters", name),
+                    f"parameter {name!r} of {product_id} may be "
+                    f"{describe_ports(param.default_ranges())} or one of "
+                    f"{describe_ports(param.allowed)}, not {describe_ports(chosen)}",
+                    "choose among the ports the vendor allows",
+                )
     for name in binding.dynamic_ranges:
         if name not in product.dynamic_ranges:
             yield source.diagnostic(

@@ -14,8 +14,9 @@ from portplan._text import choice_hint
 from portplan.load.validate import validate
 from portplan.load.yamlsrc import SourceMap, load_yaml
 from portplan.model._types import ParamRef
-from portplan.model.conditions import Condition, is_keyword
+from portplan.model.conditions import Compare, Condition, Var, is_keyword, walk
 from portplan.model.product import (
+    ANY,
     ComponentKind,
     Configurability,
     Flow,
@@ -145,13 +146,40 @@ class _Checker:
         self, path: tuple[str | int, ...], condition: Condition, owner: str
     ) -> Iterable[Diagnostic]:
         raw = self._raw(path)
+        features = self.p.features
         for name in sorted(condition.names()):
-            if name not in self.p.features:
+            if name not in features:
                 yield self.src.diagnostic(
                     path,
                     f"{owner} refers to unknown feature {name!r}",
-                    choice_hint(name, self.p.features, "features"),
+                    choice_hint(name, features, "features"),
                     column_offset=_name_offset(raw, name),
+                )
+        for node in walk(condition):
+            feature = features.get(getattr(node, "name", ""))
+            if feature is None:
+                continue
+            if isinstance(node, Var) and feature.enumerated:
+                yield self.src.diagnostic(
+                    path,
+                    f"{owner}: feature {node.name!r} is a choice of "
+                    f"{', '.join(feature.choices)}, not on or off",
+                    f"compare it: '{node.name} == {feature.choices[0]}'",
+                    column_offset=_name_offset(raw, node.name),
+                )
+            elif isinstance(node, Compare) and not feature.enumerated:
+                yield self.src.diagnostic(
+                    path,
+                    f"{owner}: feature {node.name!r} is on or off; it has no value to compare",
+                    f"write '{node.name}' or 'not {node.name}'",
+                    column_offset=_name_offset(raw, node.name),
+                )
+            elif isinstance(node, Compare) and node.value not in feature.choices:
+                yield self.src.diagnostic(
+                    path,
+                    f"{owner}: {node.value!r} is not a choice of feature {node.name!r}",
+                    choice_hint(node.value, feature.choices, "choices"),
+                    column_offset=_name_offset(raw, node.value),
                 )
 
     def _ref(
@@ -314,7 +342,9 @@ class _Checker:
         owner = f"flow {flow.id!r}"
         for i, src in enumerate(flow.source):
             yield from self._ref((*path, "from", i), "component", src, comps, owner)
-        yield from self._ref((*path, "to"), "component", flow.destination, comps, owner)
+        for i, destination in enumerate(flow.destination):
+            if destination != ANY:  # said once, by the flow check
+                yield from self._ref((*path, "to", i), "component", destination, comps, owner)
         if flow.section is not None:
             yield from self._ref(
                 (*path, "section"), "section", flow.section, [s.id for s in self.p.sections], owner
@@ -330,17 +360,17 @@ class _Checker:
         comps = self.p.components
         owner = f"flow {flow.id!r}"
         yield from self._flow_references(flow, path)
-        if flow.destination in comps and comps[flow.destination].kind is ComponentKind.GROUP:
+        if ANY in flow.destination:
             yield self.src.diagnostic(
                 (*path, "to"),
-                f"{owner} goes to group {flow.destination!r}",
-                "name the one component that listens",
+                f"{owner} goes to {ANY!r}: only sources can be any client",
+                "name the component that listens",
             )
         if flow.section is None and self.p.sections:
             yield self.src.diagnostic(
                 path, f"{owner} names no section", "set 'section:' to the table the row is in"
             )
-        if flow.ports is None and flow.published is None:
+        if flow.protocol.has_ports and flow.ports is None and flow.published is None:
             yield self.src.diagnostic(
                 path, f"{owner} has no ports", "set 'ports:' (listening) and/or 'published.ports:'"
             )
@@ -402,15 +432,16 @@ class _Checker:
         if section is None or section.perspective is None or flow.traffic is None:
             return
         me = section.perspective
-        sources = {self.p.main_component(s) for s in flow.source if s in self.p.components}
+        comps = self.p.components
+        sources = {self.p.main_component(s) for s in flow.source if s in comps}
         sources |= set(flow.source)
-        destination = flow.destination
-        if destination in self.p.components:
-            destination = self.p.main_component(destination)
-        if flow.traffic is Traffic.INBOUND and me not in (flow.destination, destination):
+        destinations = {self.p.main_component(d) for d in flow.destination if d in comps}
+        destinations |= set(flow.destination)
+        if flow.traffic is Traffic.INBOUND and me not in destinations:
             yield self.src.diagnostic(
                 (*path, "traffic"),
-                f"{owner} is inbound in the {me!r} table but goes to {flow.destination!r}",
+                f"{owner} is inbound in the {me!r} table but goes to "
+                f"{', '.join(map(repr, flow.destination))}",
                 f"set 'to: {me}' or 'traffic: outbound'",
             )
         if flow.traffic is Traffic.OUTBOUND and me not in sources:

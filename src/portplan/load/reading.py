@@ -14,7 +14,7 @@ from pathlib import Path
 
 from portplan._errors import Diagnostic
 
-__all__ = ["MAX_INPUT_BYTES", "NO_SUCH_FILE", "decode", "read_text"]
+__all__ = ["MAX_INPUT_BYTES", "NO_SUCH_FILE", "decode", "read_bytes", "read_text"]
 
 #: The largest product or deployment file portplan reads: 32 MiB, far beyond a deployment of
 #: 50,000 hosts (about 6 MiB of YAML).
@@ -38,8 +38,22 @@ def _problem(path: Path, message: str, hint: str, line: int | None = None) -> Di
     )
 
 
-def read_text(path: Path) -> tuple[str | None, list[Diagnostic]]:
-    """The text of the regular file ``path``, or ``None`` and the diagnostic that says why not."""
+def read_text(
+    path: Path, *, expected: str = "a product or deployment file"
+) -> tuple[str | None, list[Diagnostic]]:
+    """The text of the regular file ``path``, or ``None`` and the diagnostic that says why not;
+    ``expected`` names what the user should give instead of a directory or a device."""
+    data, problems = read_bytes(path, expected=expected)
+    if data is None:
+        return None, problems
+    return decode(path, data)
+
+
+def read_bytes(
+    path: Path, *, expected: str = "a product or deployment file"
+) -> tuple[bytes | None, list[Diagnostic]]:
+    """The bytes of the regular file ``path`` (a spreadsheet, say), or ``None`` and the
+    diagnostic that says why not: the same checks as :func:`read_text`, without decoding."""
     try:
         info = os.stat(path)
     except FileNotFoundError:
@@ -52,7 +66,7 @@ def read_text(path: Path) -> tuple[str | None, list[Diagnostic]]:
             _problem(
                 path,
                 f"is {kind}, not a regular file",
-                "give a product or deployment file (or '-' for standard input)",
+                f"give {expected} (or '-' for standard input)",
             )
         ]
     if info.st_size > MAX_INPUT_BYTES:
@@ -64,7 +78,7 @@ def read_text(path: Path) -> tuple[str | None, list[Diagnostic]]:
         return None, [_problem(path, f"cannot read file: {exc.strerror}", "check its permissions")]
     if len(data) > MAX_INPUT_BYTES:  # it grew while we looked
         return None, [_too_large(path, len(data))]
-    return decode(path, data)
+    return data, []
 
 
 def decode(path: Path, data: bytes) -> tuple[str | None, list[Diagnostic]]:

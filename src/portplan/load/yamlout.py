@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import yaml
 from pydantic import BaseModel
 
@@ -44,5 +46,9 @@ _Dumper.add_representer(tuple, lambda d, v: d.represent_list(list(v)))
 
 def dump_model(model: BaseModel) -> str:
     """YAML text of a product or deployment; defaults are left out, order is stable."""
-    data = model.model_dump(mode="json", by_alias=True, exclude_defaults=True)
+    return dump_data(model.model_dump(mode="json", by_alias=True, exclude_defaults=True))
+
+
+def dump_data(data: Any) -> str:
+    """YAML text of plain data (dicts, lists, text, numbers) in the loader's dialect."""
     return yaml.dump(data, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=100)

@@ -1,10 +1,13 @@
 """Frozen value types of portplan: products, deployments, ports and conditions."""
 
 from portplan.model._types import ParamRef, Protocol
+from portplan.model.columns import Column, ColumnField
 from portplan.model.conditions import Condition, ConditionSyntaxError, parse_condition
 from portplan.model.deployment import Deployment, Host, ProductBinding
 from portplan.model.ports import PortRange, PortSet, merge_ranges
 from portplan.model.product import (
+    ANY,
+    ANYWHERE,
     AppProtocol,
     Component,
     ComponentKind,
@@ -14,8 +17,10 @@ from portplan.model.product import (
     DynamicRange,
     Feature,
     Flow,
+    IcmpType,
     Interface,
     Layout,
+    Origin,
     Parameter,
     PlatformPorts,
     Product,
@@ -25,7 +30,11 @@ from portplan.model.product import (
 )
 
 __all__ = [
+    "ANY",
+    "ANYWHERE",
     "AppProtocol",
+    "Column",
+    "ColumnField",
     "Component",
     "ComponentKind",
     "Condition",
@@ -38,8 +47,10 @@ __all__ = [
     "Feature",
     "Flow",
     "Host",
+    "IcmpType",
     "Interface",
     "Layout",
+    "Origin",
     "ParamRef",
     "Parameter",
     "PlatformPorts",

@@ -6,15 +6,16 @@ Grammar (``not`` binds tighter than ``and``, which binds tighter than ``or``)::
     or      := and ("or" and)*
     and     := unary ("and" unary)*
     unary   := "not" unary | atom
-    atom    := NAME | "true" | "false" | "(" expr ")"
+    atom    := NAME | NAME ("==" | "!=") VALUE | "true" | "false" | "(" expr ")"
 
-Examples from the catalog: ``not rbac``, ``appclarity``, ``lab and not exchange``.
+Examples from the catalog: ``not rbac``, ``appclarity``, ``lab and not exchange``; an
+enumerated feature is compared with one of its choices: ``database == mysql``.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
 from portplan._errors import ConditionSyntaxError
@@ -22,42 +23,78 @@ from portplan._text import shown
 
 __all__ = [
     "And",
+    "Compare",
     "Condition",
     "ConditionSyntaxError",
     "Const",
+    "Features",
     "Not",
     "Or",
     "Var",
     "parse_condition",
+    "walk",
 ]
 
-_TOKEN_RE = re.compile(r"\s*(?:(?P<name>[A-Za-z_][A-Za-z0-9_-]*)|(?P<punct>[()])|(?P<bad>\S))")
+_TOKEN_RE = re.compile(
+    r"\s*(?:(?P<name>[A-Za-z0-9_][A-Za-z0-9_.-]*)|(?P<punct>==|!=|[()])|(?P<bad>\S))"
+)
 _MAX_DEPTH = 64
 _KEYWORDS = frozenset({"and", "or", "not", "true", "false"})
+
+
+#: the state of a deployment's features: on or off, or the choice of an enumerated one
+Features = Mapping[str, bool | str]
 
 
 @dataclass(frozen=True, slots=True)
 class Var:
     name: str
 
-    def evaluate(self, features: Mapping[str, bool]) -> bool:
-        return features[self.name]
+    def evaluate(self, features: Features) -> bool:
+        return features[self.name] is True
 
     def names(self) -> frozenset[str]:
         return frozenset((self.name,))
+
+    def comparisons(self) -> frozenset[tuple[str, str]]:
+        return frozenset()
 
     def __str__(self) -> str:
         return self.name
 
 
 @dataclass(frozen=True, slots=True)
+class Compare:
+    """``name == value`` (or ``!=`` when not ``equal``): an enumerated feature's choice."""
+
+    name: str
+    value: str
+    equal: bool = True
+
+    def evaluate(self, features: Features) -> bool:
+        return (features[self.name] == self.value) is self.equal
+
+    def names(self) -> frozenset[str]:
+        return frozenset((self.name,))
+
+    def comparisons(self) -> frozenset[tuple[str, str]]:
+        return frozenset(((self.name, self.value),))
+
+    def __str__(self) -> str:
+        return f"{self.name} {'==' if self.equal else '!='} {self.value}"
+
+
+@dataclass(frozen=True, slots=True)
 class Const:
     value: bool
 
-    def evaluate(self, features: Mapping[str, bool]) -> bool:
+    def evaluate(self, features: Features) -> bool:
         return self.value
 
     def names(self) -> frozenset[str]:
+        return frozenset()
+
+    def comparisons(self) -> frozenset[tuple[str, str]]:
         return frozenset()
 
     def __str__(self) -> str:
@@ -68,26 +105,36 @@ class Const:
 class Not:
     operand: Condition
 
-    def evaluate(self, features: Mapping[str, bool]) -> bool:
+    def evaluate(self, features: Features) -> bool:
         return not self.operand.evaluate(features)
 
     def names(self) -> frozenset[str]:
         return self.operand.names()
 
+    def comparisons(self) -> frozenset[tuple[str, str]]:
+        return self.operand.comparisons()
+
     def __str__(self) -> str:
         inner = str(self.operand)
-        return f"not {inner}" if isinstance(self.operand, Var | Const | Not) else f"not ({inner})"
+        return (
+            f"not {inner}"
+            if isinstance(self.operand, Var | Compare | Const | Not)
+            else f"not ({inner})"
+        )
 
 
 @dataclass(frozen=True, slots=True)
 class And:
     operands: tuple[Condition, ...]
 
-    def evaluate(self, features: Mapping[str, bool]) -> bool:
+    def evaluate(self, features: Features) -> bool:
         return all(o.evaluate(features) for o in self.operands)
 
     def names(self) -> frozenset[str]:
         return frozenset().union(*(o.names() for o in self.operands))
+
+    def comparisons(self) -> frozenset[tuple[str, str]]:
+        return frozenset().union(*(o.comparisons() for o in self.operands))
 
     def __str__(self) -> str:
         return " and ".join(f"({o})" if isinstance(o, Or) else str(o) for o in self.operands)
@@ -97,17 +144,20 @@ class And:
 class Or:
     operands: tuple[Condition, ...]
 
-    def evaluate(self, features: Mapping[str, bool]) -> bool:
+    def evaluate(self, features: Features) -> bool:
         return any(o.evaluate(features) for o in self.operands)
 
     def names(self) -> frozenset[str]:
         return frozenset().union(*(o.names() for o in self.operands))
 
+    def comparisons(self) -> frozenset[tuple[str, str]]:
+        return frozenset().union(*(o.comparisons() for o in self.operands))
+
     def __str__(self) -> str:
         return " or ".join(str(o) for o in self.operands)
 
 
-Condition = Var | Const | Not | And | Or
+Condition = Var | Compare | Const | Not | And | Or
 
 
 class _Parser:
@@ -196,12 +246,30 @@ class _Parser:
                 raise self._fail("')'")
             self.pos += 1
             return expr
-        if token is None or token == ")" or token in ("and", "or"):
+        if token is None or token in (")", "==", "!=") or token in ("and", "or"):
             raise self._fail("a feature name, 'not' or '('")
         self.pos += 1
         if token in ("true", "false"):
             return Const(token == "true")
+        operator = self._peek()
+        if operator in ("==", "!="):
+            self.pos += 1
+            value = self._peek()
+            if value is None or value in ("(", ")", "==", "!=") or value in _KEYWORDS:
+                raise self._fail("a value to compare with")
+            self.pos += 1
+            return Compare(token, value, operator == "==")
         return Var(token)
+
+
+def walk(condition: Condition) -> Iterator[Condition]:
+    """Every node of ``condition``, itself first."""
+    yield condition
+    if isinstance(condition, Not):
+        yield from walk(condition.operand)
+    elif isinstance(condition, And | Or):
+        for operand in condition.operands:
+            yield from walk(operand)
 
 
 def parse_condition(text: str) -> Condition:

@@ -8,9 +8,16 @@ components of several products (one Active Directory for both Shopping and Smart
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any, Self
 
-from pydantic import BaseModel, BeforeValidator, Field, ValidationInfo, field_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from portplan.model._types import (
     MODEL_CONFIG,
@@ -28,6 +35,7 @@ from portplan.model._types import (
     network_text,
     special_kind,
 )
+from portplan.model.product import IcmpType
 
 __all__ = ["Deployment", "Forbidden", "Host", "Kubernetes", "Management", "ProductBinding"]
 
@@ -56,11 +64,24 @@ class Host(BaseModel):
         description="special-purpose addresses this host is meant to hold (multicast, "
         "broadcast, unspecified, ipv4-mapped); refused otherwise, and never probed",
     )
-    addresses: AddressList = Field(min_length=1)
+    addresses: AddressList = Field(
+        (), description="its addresses and networks; may be left out when it has a dns_name"
+    )
     dns_name: DnsName | None = Field(
         None,
         description="the name the product's components use to reach this host; "
-        "`portplan verify` resolves it and probes what it resolves to",
+        "`portplan verify` resolves it and probes what it resolves to; alone (no addresses), "
+        "the host is known by name only (repository.example.com, a cloud endpoint)",
+    )
+    cluster: bool = Field(
+        False,
+        description="each address is a machine of its own (the members of a cluster), not one "
+        "multi-homed machine: flows between the host's components go between its members",
+    )
+    managed: bool = Field(
+        True,
+        description="whether this deployment's operators run its firewall; false for systems "
+        "portplan only talks to (a CDN, a cloud service, network devices): no ruleset for it",
     )
     platform: Identifier | None = Field(
         None, description="operating system, where a flow depends on it (windows-server-2019)"
@@ -79,6 +100,11 @@ class Host(BaseModel):
     def _no_surprise_addresses(
         cls, value: tuple[Network, ...], info: ValidationInfo
     ) -> tuple[Network, ...]:
+        if not value:
+            raise ValueError(
+                "an empty list names no machine: give at least one address, or leave "
+                "'addresses' out and give the 'dns_name' the host is known by"
+            )
         allowed = set(info.data.get("special", ()))
         for network in value:
             kind = special_kind(network)
@@ -101,11 +127,28 @@ class Host(BaseModel):
             )
         return value
 
+    @model_validator(mode="after")
+    def _somewhere(self) -> Self:
+        if not self.addresses and self.dns_name is None:
+            raise ValueError("a host needs 'addresses', or a 'dns_name' it is known by")
+        if self.cluster and self.dns_name is not None:
+            raise ValueError(
+                "a cluster is several machines, and a DNS name stands for one: give each "
+                "member's address, or make the name a host of its own"
+            )
+        return self
+
     @property
     def is_group(self) -> bool:
         """Whether the entry stands for more than one machine."""
-        # several single addresses are one multi-homed machine; a network is a group
-        return any(a.num_addresses > 1 for a in self.addresses)
+        # several single addresses are one multi-homed machine, unless it is a cluster; a
+        # network is a group
+        return self.cluster or any(a.num_addresses > 1 for a in self.addresses)
+
+    @property
+    def by_name_only(self) -> bool:
+        """Whether the host is known by its DNS name alone (no address is declared)."""
+        return not self.addresses
 
 
 class ProductBinding(BaseModel):
@@ -119,7 +162,10 @@ class ProductBinding(BaseModel):
     components: dict[Identifier, HostList] = Field(
         default_factory=dict, description="component id -> host names"
     )
-    features: dict[Identifier, bool] = Field(default_factory=dict)
+    features: dict[Identifier, bool | Identifier] = Field(
+        default_factory=dict,
+        description="on or off; for an enumerated feature, one of its choices",
+    )
     parameters: dict[Identifier, LiteralPorts] = Field(
         default_factory=dict, description="overrides of configurable port parameters"
     )
@@ -140,7 +186,10 @@ class Management(BaseModel):
     id: Identifier
     source: HostList = Field(alias="from", description="hosts the operators come from")
     destination: HostList | None = Field(
-        None, alias="to", description="hosts they reach; default: every host that is not a group"
+        None,
+        alias="to",
+        description="hosts they reach; default: every managed host that is one machine or a "
+        "cluster (not a network)",
     )
     protocol: Protocol = Protocol.TCP
     ports: LiteralPorts
@@ -159,8 +208,30 @@ class Forbidden(BaseModel):
     )
     destination: HostList = Field(alias="to", description="hosts that must not be reached")
     protocol: Protocol = Protocol.TCP
-    ports: LiteralPorts
+    ports: LiteralPorts | None = Field(None, description="the ports (tcp and udp)")
+    icmp: tuple[IcmpType, ...] = Field(
+        (), description="with protocol icmp: the message types (default echo-request)"
+    )
     purpose: str = Field(description="why it must stay blocked")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _ping_by_default(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("protocol") == "icmp" and not data.get("icmp"):
+            return {**data, "icmp": [IcmpType.ECHO_REQUEST.value]}
+        return data
+
+    @model_validator(mode="after")
+    def _ports_or_types(self) -> Self:
+        if self.protocol is Protocol.ICMP and self.ports is not None:
+            raise ValueError(
+                "an icmp connection has no ports: say which messages with 'icmp: [echo-request]'"
+            )
+        if self.protocol is not Protocol.ICMP and self.icmp:
+            raise ValueError(f"'icmp' is for protocol icmp, not {self.protocol.value}")
+        if self.protocol is not Protocol.ICMP and self.ports is None:
+            raise ValueError(f"a {self.protocol.value} connection needs 'ports'")
+        return self
 
 
 class Deployment(BaseModel):

@@ -12,9 +12,9 @@ Cross-references are ids (``flow.source``, ``component.parent``); the loader che
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any, Self
 
-from pydantic import BaseModel, BeforeValidator, Field
+from pydantic import BaseModel, BeforeValidator, Field, model_validator
 
 from portplan.model._types import (
     MODEL_CONFIG,
@@ -30,9 +30,12 @@ from portplan.model._types import (
     YesNoWord,
     as_tuple,
 )
+from portplan.model.columns import ColumnSpec
 from portplan.model.ports import PortRange
 
 __all__ = [
+    "ANY",
+    "ANYWHERE",
     "AppProtocol",
     "Component",
     "ComponentKind",
@@ -42,8 +45,10 @@ __all__ = [
     "DynamicRange",
     "Feature",
     "Flow",
+    "IcmpType",
     "Interface",
     "Layout",
+    "Origin",
     "Parameter",
     "PlatformPorts",
     "Product",
@@ -116,7 +121,15 @@ class Layout(StrEnum):
     """Shape of the vendor's document, used by ``portplan show`` to render the model back."""
 
     PER_COMPONENT = "per-component"  #: a table per component, direction seen from it (Shopping)
-    FLAT = "flat"  #: one table of from/to rows with external and internal ports (Smart ID)
+    FLAT = "flat"  #: tables of from/to rows (Smart ID: external and internal ports)
+
+
+#: the vendor's column headings, in order, each with what it holds
+Columns = dict[str, ColumnSpec]
+_COLUMNS = (
+    "the vendor's column headings in order, each mapped to what it holds "
+    "(source, destination, port, protocol, description, extra...), for portplan show"
+)
 
 
 class Document(BaseModel):
@@ -128,6 +141,7 @@ class Document(BaseModel):
     source: str | None = Field(None, description="where the document lives (path or URL)")
     layout: Layout = Layout.FLAT
     notes: tuple[str, ...] = Field((), description="document-wide statements, in order")
+    columns: Columns | None = Field(None, description=_COLUMNS + "; every table unless its own")
 
 
 class Section(BaseModel):
@@ -144,6 +158,7 @@ class Section(BaseModel):
     condition: ConditionField | None = Field(
         None, description="when the whole table applies (e.g. remote_admin_console)"
     )
+    columns: Columns | None = Field(None, description=_COLUMNS + "; else the document's")
 
 
 class Component(BaseModel):
@@ -161,12 +176,44 @@ class Component(BaseModel):
 
 
 class Feature(BaseModel):
-    """A deployment choice that switches flows on or off (``rbac``, ``appclarity``...)."""
+    """A deployment choice that switches flows on or off (``rbac``, ``appclarity``...), or
+    picks one of several (``database: postgresql | mysql``), which conditions compare:
+    ``database == mysql``."""
 
     model_config = MODEL_CONFIG
 
     description: str
-    default: bool = False
+    choices: tuple[Identifier, ...] = Field(
+        (), description="the values of an enumerated feature (empty: the feature is on or off)"
+    )
+    default: bool | Identifier = Field(
+        False, description="on or off; for an enumerated feature one of its choices (the first)"
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _first_choice(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("choices") and "default" not in data:
+            choices = data["choices"]
+            if isinstance(choices, list | tuple) and choices:
+                return {**data, "default": choices[0]}
+        return data
+
+    @model_validator(mode="after")
+    def _default_fits(self) -> Self:
+        if self.choices and self.default not in self.choices:
+            raise ValueError(
+                f"default {self.default!r} is not one of the choices {', '.join(self.choices)}"
+            )
+        if not self.choices and not isinstance(self.default, bool):
+            raise ValueError(
+                f"default {self.default!r} names a choice, but the feature lists no 'choices'"
+            )
+        return self
+
+    @property
+    def enumerated(self) -> bool:
+        return bool(self.choices)
 
 
 class Parameter(BaseModel):
@@ -180,6 +227,11 @@ class Parameter(BaseModel):
     )
     configurable: ConfigurabilityField = Configurability.YES
     how: str | None = Field(None, description="where or how it is configured")
+    allowed: LiteralPorts | None = Field(
+        None,
+        description="the ports a deployment may choose instead of the default, when the vendor "
+        "names the alternatives ('8080 or 8443'; '2500-3300 if 6162 is taken')",
+    )
 
     def default_ranges(self) -> tuple[PortRange, ...]:
         return self.default or ()
@@ -233,8 +285,27 @@ class Published(BaseModel):
     )
 
 
+#: the component a flow comes from when the vendor names only the listener: any client,
+#: which a deployment places on hosts, or leaves as anywhere (0.0.0.0/0 and ::/0)
+ANY = "any"
+#: the host name a plan gives "anywhere", the clients of ``any`` when it is not placed
+ANYWHERE = "anywhere"
+
+
+class IcmpType(StrEnum):
+    """ICMP message types a flow may allow (the same name for ICMPv4 and ICMPv6)."""
+
+    ECHO_REQUEST = "echo-request"  #: ping
+    ECHO_REPLY = "echo-reply"
+    DESTINATION_UNREACHABLE = "destination-unreachable"
+    TIME_EXCEEDED = "time-exceeded"
+    PARAMETER_PROBLEM = "parameter-problem"
+    PACKET_TOO_BIG = "packet-too-big"  #: ICMPv6 only
+    ANY = "any"  #: every ICMP type
+
+
 class Flow(BaseModel):
-    """One row of the vendor document: sources reach a destination on a protocol and ports."""
+    """One row of the vendor document: sources reach destinations on a protocol and ports."""
 
     model_config = MODEL_CONFIG
 
@@ -245,9 +316,17 @@ class Flow(BaseModel):
         None, ge=1, description="when one vendor row needs several flows: which part this is"
     )
     source: Annotated[tuple[Identifier, ...], BeforeValidator(as_tuple), OneOrMany()] = Field(
-        alias="from", min_length=1
+        (ANY,),
+        alias="from",
+        min_length=1,
+        description="components that connect; left out when the vendor names only the listener "
+        f"(then {ANY!r}: any client)",
     )
-    destination: Identifier = Field(alias="to")
+    destination: Annotated[tuple[Identifier, ...], BeforeValidator(as_tuple), OneOrMany()] = Field(
+        alias="to",
+        min_length=1,
+        description="components that listen; several, or a group, stand for each of them",
+    )
     traffic: Traffic | None = Field(
         None, description="direction as the vendor states it from the section's perspective"
     )
@@ -255,6 +334,9 @@ class Flow(BaseModel):
     interface: Interface | None = None
     protocol: Protocol
     ports: PortSpec | None = Field(None, description="(internal) listening ports")
+    icmp: tuple[IcmpType, ...] = Field(
+        (), description="with protocol icmp: the message types allowed (default echo-request)"
+    )
     published: Published | None = Field(
         None, description="external port the source connects to, when it differs or is proxied"
     )
@@ -266,16 +348,78 @@ class Flow(BaseModel):
     condition: ConditionField | None = None
     configurable: Configurable = Configurable(kind=Configurability.UNSPECIFIED)
     notes: tuple[str, ...] = ()
+    columns: dict[str, str] = Field(
+        default_factory=dict,
+        description="the vendor's other columns of this row, as written ('2-way?': 'Y')",
+    )
+    origin: Origin | None = Field(
+        None, description="where `portplan import` read the row: file, table, row and cells"
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _ping_by_default(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("protocol") == "icmp" and not data.get("icmp"):
+            return {**data, "icmp": [IcmpType.ECHO_REQUEST.value]}
+        return data
+
+    @model_validator(mode="after")
+    def _icmp_has_no_ports(self) -> Self:
+        if self.protocol is Protocol.ICMP:
+            if self.ports is not None or self.published is not None or self.dynamic is not None:
+                raise ValueError(
+                    "an icmp flow has no ports: say which messages with 'icmp: [echo-request]'"
+                )
+        elif self.icmp:
+            raise ValueError(f"'icmp' is for protocol icmp, not {self.protocol.value}")
+        return self
 
     def parameter_names(self) -> tuple[str, ...]:
         items = (*(self.ports or ()), *(self.published.ports if self.published else ()))
         return tuple(dict.fromkeys(i.name for i in items if isinstance(i, ParamRef)))
 
 
+_ANY_DESCRIPTION = "whatever connects: the vendor names only the listener"
+
+
+class Origin(BaseModel):
+    """Where an imported row came from: the vendor's file, table and row, and its cells."""
+
+    model_config = MODEL_CONFIG
+
+    file: str
+    table: str | None = None
+    row: int = Field(ge=1)
+    cells: dict[str, str] = Field(default_factory=dict, description="heading: text as written")
+
+
 class Product(BaseModel):
     """A product version as its vendor documents its communication ports."""
 
     model_config = MODEL_CONFIG
+
+    @model_validator(mode="before")
+    @classmethod
+    def _any_client(cls, data: Any) -> Any:
+        """A flow that names only its listener comes from the implicit component ``any``."""
+        if not isinstance(data, dict) or not isinstance(data.get("flows"), list):
+            return data
+        components = data.get("components")
+        if not isinstance(components, dict) or ANY in components:
+            return data
+        uses_any = any(
+            isinstance(f, dict)
+            and (
+                "from" not in f
+                or f.get("from") == ANY
+                or (isinstance(f.get("from"), list) and ANY in f["from"])
+            )
+            for f in data["flows"]
+        )
+        if not uses_any:
+            return data
+        implicit = {"name": "Any client", "kind": "client", "description": _ANY_DESCRIPTION}
+        return {**data, "components": {**components, ANY: implicit}}
 
     id: ProductId
     name: str

@@ -7,6 +7,8 @@ every product flow.  This package reads models only, never files.
 
 from portplan.plan._expand import PlanInput, build_plan, reference
 from portplan.plan._types import (
+    ANYWHERE,
+    ANYWHERE_HOST,
     LOOPBACK,
     MANAGEMENT,
     Decision,
@@ -18,6 +20,8 @@ from portplan.plan._types import (
 )
 
 __all__ = [
+    "ANYWHERE",
+    "ANYWHERE_HOST",
     "LOOPBACK",
     "MANAGEMENT",
     "Decision",

@@ -14,7 +14,7 @@ name an override's origin in the decision it explains.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from typing import Protocol as _Protocol
 
 from portplan._errors import ModelPath, PlanError, Problem
@@ -23,11 +23,19 @@ from portplan.model._types import ParamRef
 from portplan.model.conditions import And, Condition
 from portplan.model.deployment import Deployment, Host, ProductBinding
 from portplan.model.ports import PortRange, PortSet
-from portplan.model.product import ComponentKind, Flow, Product
+from portplan.model.product import ANY, ComponentKind, Flow, Product
 from portplan.plan._forbidden import forbidden_flows
 from portplan.plan._management import management_rows
 from portplan.plan._placement import Placement
-from portplan.plan._types import LOOPBACK, Decision, FlowFacts, Hop, Plan, PlannedFlow
+from portplan.plan._rows import RowFactory
+from portplan.plan._types import (
+    ANYWHERE,
+    ANYWHERE_HOST,
+    Decision,
+    Hop,
+    Plan,
+    PlannedFlow,
+)
 
 __all__ = ["PlanInput", "build_plan", "reference"]
 
@@ -72,16 +80,20 @@ def build_plan(source: PlanInput) -> Plan:
             decisions.append(decision)
         warnings.extend(expander.warnings)
         problems.extend(expander.problems)
+        problems.extend(expander.missing_parameters())
     management_rows(deployment, rows, decisions)
     forbidden = forbidden_flows(deployment, rows, problems)
     if problems:
         raise PlanError(dict.fromkeys(problems))
+    hosts: Mapping[str, Host] = deployment.hosts
+    if any(row.source == ANYWHERE for row in rows):
+        hosts = {**deployment.hosts, ANYWHERE: ANYWHERE_HOST}
     return Plan(
         deployment=deployment.name,
         rows=tuple(rows),
         decisions=tuple(decisions),
         warnings=tuple(dict.fromkeys(warnings)),
-        hosts=deployment.hosts,
+        hosts=hosts,
         products={product_id: source.products[product_id] for product_id in deployment.products},
         forbidden=forbidden,
     )
@@ -91,15 +103,18 @@ class _Expander:
     def __init__(self, source: PlanInput, product: Product, binding: ProductBinding) -> None:
         self.source = source
         self.deployment: Deployment = source.deployment
+        self.hosts: Mapping[str, Host] = {**source.deployment.hosts, ANYWHERE: ANYWHERE_HOST}
         self.product = product
         self.binding = binding
         self.base = ("products", product.id)
-        self.features: dict[str, bool] = {
+        self.features: dict[str, bool | str] = {
             name: binding.features.get(name, feature.default)
             for name, feature in product.features.items()
         }
         self.warnings: list[str] = []
         self.problems: list[Problem] = []
+        #: port parameters with no value, and the flows that need them (reported once each)
+        self.missing: dict[str, list[str]] = {}
         self.placement = Placement(product, binding)
         self.hosts_of = self.placement.hosts_of
         self._dynamic_cache: dict[tuple[str, str], tuple[tuple[PortRange, ...] | None, str]] = {}
@@ -137,18 +152,33 @@ class _Expander:
             elif param.default is not None:
                 ranges.extend(param.default)
             else:
-                self.problems.append(
-                    Problem(
-                        path=(*self.base, "parameters"),
-                        message=f"flow {self.product.id}/{flow.id} needs port parameter "
-                        f"{item.name!r}, which has no vendor default",
-                        hint=f"set it under products.{self.product.id}.parameters.{item.name}: "
-                        + param.description.rstrip("."),
-                        at_key=True,
-                    )
-                )
+                needing = self.missing.setdefault(item.name, [])
+                if flow.id not in needing:
+                    needing.append(flow.id)
                 return None
         return tuple(ranges)
+
+    def missing_parameters(self) -> list[Problem]:
+        """One problem per port parameter the deployment must give, naming every flow."""
+        problems = []
+        for name, flows in self.missing.items():
+            param = self.product.parameters[name]
+            which = (
+                f"flow {self.product.id}/{flows[0]} needs"
+                if len(flows) == 1
+                else f"flows {', '.join(f'{self.product.id}/{f}' for f in flows)} need"
+            )
+            problems.append(
+                Problem(
+                    path=(*self.base, "parameters"),
+                    message=f"{which} port parameter {name!r}, which has no vendor default "
+                    "(the vendor leaves the port to the deployment)",
+                    hint=f"set it under products.{self.product.id}.parameters.{name}: "
+                    + param.description.rstrip("."),
+                    at_key=True,
+                )
+            )
+        return problems
 
     def dynamic_for(
         self, flow: Flow, host_name: str, decision: Decision
@@ -219,10 +249,9 @@ class _Expander:
         states = []
         for name in sorted(names):
             set_here = name in self.binding.features
-            states.append(
-                f"{name}={'true' if self.features[name] else 'false'}"
-                + ("" if set_here else " (default)")
-            )
+            value = self.features[name]
+            shown = value if isinstance(value, str) else ("true" if value else "false")
+            states.append(f"{name}={shown}" + ("" if set_here else " (default)"))
         return ", ".join(states)
 
     def expand(self, flow: Flow, out: list[PlannedFlow]) -> Decision:
@@ -244,13 +273,19 @@ class _Expander:
         else:
             decision.reasons.append("no condition: always required")
 
-        sources = tuple(dict.fromkeys(h for s in flow.source for h in self.hosts_of(s)))
-        destinations = self.hosts_of(flow.destination)
-        unplaced = [c for c in (*flow.source, flow.destination) if not self.hosts_of(c)]
+        sources = tuple(dict.fromkeys(h for s in flow.source for h in self.sources_of(s)))
+        destinations = tuple(dict.fromkeys(h for d in flow.destination for h in self.hosts_of(d)))
+        ends = (*flow.source, *flow.destination)
+        unplaced = [c for c in ends if c != ANY and not self.hosts_of(c)]
+        if ANY in flow.source and not self.hosts_of(ANY):
+            decision.reasons.append(
+                f"from {ANY!r} (any client), not placed on hosts: from anywhere "
+                "(0.0.0.0/0 and ::/0)"
+            )
         if not sources or not destinations:
             names = ", ".join(repr(c) for c in unplaced)
             decision.reasons.append(f"out: {names} not placed on any host in this deployment")
-            placed = [c for c in (*flow.source, flow.destination) if self.hosts_of(c)]
+            placed = [c for c in ends if c != ANY and self.hosts_of(c)]
             own = [c for c in placed if self.product.components[c].kind is ComponentKind.COMPONENT]
             if own:
                 self.warnings.append(
@@ -280,7 +315,8 @@ class _Expander:
         via = flow.published.via if flow.published else None
         via_hosts = self.hosts_of(via) if via else ()
         condition_text = str(condition) if condition is not None else None
-        emit = _RowFactory(self, flow, key, condition_text, tuple(overrides), decision, out)
+        emit = RowFactory(self, flow, key, condition_text, tuple(overrides), decision, out)
+        by_component = self.by_component(destinations, flow.destination)
 
         if via and via_hosts:
             decision.reasons.append(
@@ -291,9 +327,8 @@ class _Expander:
             emit.named = tuple(dict.fromkeys(named_published))
             emit.rows(Hop.INGRESS, sources, flow.source, via_hosts, via, published, None, None)
             emit.named = tuple(dict.fromkeys(named_internal))
-            emit.rows(
-                Hop.BACKEND, via_hosts, (via,), destinations, flow.destination, internal, None, flow
-            )
+            for component, hosts in by_component:
+                emit.rows(Hop.BACKEND, via_hosts, (via,), hosts, component, internal, None, flow)
         else:
             if via:
                 decision.reasons.append(
@@ -307,156 +342,27 @@ class _Expander:
                 if published and internal and PortSet.of(internal) != PortSet.of(published)
                 else None
             )
-            emit.rows(
-                Hop.DIRECT,
-                sources,
-                flow.source,
-                destinations,
-                flow.destination,
-                connect,
-                listen,
-                flow,
-            )
+            for component, hosts in by_component:
+                emit.rows(Hop.DIRECT, sources, flow.source, hosts, component, connect, listen, flow)
         decision.included = decision.rows > 0
         if not decision.included:
             decision.reasons.append("out: every source is the destination host itself (local)")
         return decision
 
+    def sources_of(self, component: str) -> tuple[str, ...]:
+        """Hosts a flow comes from: ``any`` unplaced is the synthetic host anywhere."""
+        hosts = self.hosts_of(component)
+        if not hosts and component == ANY:
+            return (ANYWHERE,)
+        return hosts
 
-class _RowFactory:
-    """Emits the rows of one flow, host pair by host pair."""
-
-    def __init__(
-        self,
-        ex: _Expander,
-        flow: Flow,
-        key: str,
-        condition: str | None,
-        overrides: tuple[str, ...],
-        decision: Decision,
-        out: list[PlannedFlow],
-    ) -> None:
-        self.ex = ex
-        self.flow = flow
-        self.key = key
-        self.condition = condition
-        self.overrides = overrides
-        self.decision = decision
-        self.out = out
-        self.reference = decision.reference
-        #: the port parameters of the next leg's ports (see FlowFacts.parameters)
-        self.named: tuple[tuple[str, PortSet], ...] = ()
-
-    def rows(
-        self,
-        hop: Hop,
-        sources: tuple[str, ...],
-        source_components: tuple[str, ...],
-        destinations: tuple[str, ...],
-        destination_component: str,
-        ports: tuple[PortRange, ...],
-        listen: tuple[PortRange, ...] | None,
-        dynamic_flow: Flow | None,
-    ) -> None:
-        hosts: Mapping[str, Host] = self.ex.deployment.hosts
-        flow = self.flow
-        loopback = flow.loopback
-        out = self.out
-        before = len(out)
-        local = 0
-        facts = FlowFacts(
-            key=self.key if hop is Hop.DIRECT else f"{self.key}/{hop.value}",
-            product=self.ex.product.id,
-            flow_id=flow.id,
-            hop=hop,
-            destination_component=destination_component,
-            protocol=flow.protocol,
-            loopback=loopback,
-            service=flow.service,
-            app_protocol=flow.app_protocol.value if flow.app_protocol else None,
-            tls=flow.tls,
-            purpose=flow.purpose,
-            condition=self.condition,
-            configurable=flow.configurable.kind.value,
-            overrides=self.overrides,
-            interface=flow.interface.value if flow.interface else None,
-            reference=self.reference,
-            parameters=self.named,
-        )
-        source_set = frozenset(sources)
-        leaves = self.ex.placement.leaves_of(source_components)
-        only = leaves[0] if len(leaves) == 1 else None
-        components_on = self.ex.placement.components_on
-        dynamic = (
-            dynamic_flow if dynamic_flow is not None and dynamic_flow.dynamic is not None else None
-        )
-        port_sets = _PortSets(ports, listen)
-        for dst in destinations:
-            if loopback:  # a loopback flow stays on each host that runs both ends
-                pairs: Sequence[str] = (dst,) if dst in source_set else ()
-            elif dst in source_set:  # a host does not cross the network to reach itself
-                local += 1
-                pairs = [src for src in sources if src != dst]
-            else:
-                pairs = sources
-            if not pairs:
-                continue
-            extra: tuple[PortRange, ...] = ()
-            if dynamic is not None:
-                found = self.ex.dynamic_for(dynamic, dst, self.decision)
-                if found is None:
-                    continue
-                extra = found
-            port_set, listen_set, dynamic_set = port_sets.with_range(extra)
-            dst_host = hosts[dst]
-            dst_addresses = LOOPBACK if loopback else dst_host.addresses
-            for src in pairs:
-                out.append(
-                    PlannedFlow(
-                        facts=facts,
-                        source=src,
-                        source_component=only or components_on(src, source_components),
-                        source_addresses=LOOPBACK if loopback else hosts[src].addresses,
-                        source_zone=hosts[src].zone,
-                        destination=dst,
-                        destination_addresses=dst_addresses,
-                        destination_zone=dst_host.zone,
-                        ports=port_set,
-                        listen_ports=listen_set,
-                        dynamic_ports=dynamic_set,
-                    )
-                )
-        self.decision.rows += len(out) - before
-        if local:
-            self.decision.reasons.append(
-                f"{local} host pair(s) skipped: source and destination are the same host "
-                "(local traffic, no network flow)"
-            )
-
-
-_Sets = tuple[PortSet, PortSet | None, PortSet | None]  #: ports, listen ports, dynamic ports
-
-
-class _PortSets:
-    """The port sets of one leg's rows: the same for every destination but for its dynamic range.
-
-    Computed once per range, found by the range tuple itself: the hosts of one platform share it.
-    """
-
-    def __init__(self, ports: tuple[PortRange, ...], listen: tuple[PortRange, ...] | None) -> None:
-        self.ports = ports
-        self.listen = listen
-        self._by_range: dict[int, tuple[tuple[PortRange, ...], _Sets]] = {}
-
-    def with_range(self, extra: tuple[PortRange, ...]) -> _Sets:
-        """The sets with the dynamic range ``extra`` added (``()`` for a flow without one)."""
-        found = self._by_range.get(id(extra))
-        if found is not None and found[0] is extra:
-            return found[1]
-        sets = (
-            PortSet.of((*self.ports, *extra)),
-            PortSet.of((*self.listen, *extra)) if self.listen is not None else None,
-            PortSet.of(extra) or None,
-        )
-        self._by_range[id(extra)] = (extra, sets)
-        return sets
+    def by_component(
+        self, hosts: tuple[str, ...], components: tuple[str, ...]
+    ) -> list[tuple[str, tuple[str, ...]]]:
+        """Destination hosts grouped by the components (groups opened up) that run there."""
+        if len(components) == 1 and not self.product.components[components[0]].members:
+            return [(components[0], hosts)]
+        grouped: dict[str, list[str]] = {}
+        for host in hosts:
+            grouped.setdefault(self.placement.components_on(host, components), []).append(host)
+        return [(component, tuple(on)) for component, on in grouped.items()]

@@ -26,18 +26,23 @@ def forbidden_flows(
             sources=tuple(entry.source or ()),
             destinations=tuple(entry.destination),
             protocol=entry.protocol,
-            ports=PortSet.of(entry.ports),
+            ports=PortSet.of(entry.ports or ()),
             purpose=entry.purpose,
+            icmp=tuple(t.value for t in entry.icmp),
         )
         found.append(flow)
         sources = [n for h in (flow.sources or tuple(hosts)) for n in hosts[h].addresses]
         destinations = [n for h in flow.destinations for n in hosts[h].addresses]
-        space = flow_space(sources, destinations, flow.protocol, flow.ports)
+        space = flow_space(sources, destinations, flow.protocol, flow.ports, flow.icmp)
         for row in rows:
             if row.loopback or row.protocol is not flow.protocol:
                 continue
             clash = space & flow_space(
-                row.source_addresses, row.destination_addresses, row.protocol, row.ports
+                row.source_addresses,
+                row.destination_addresses,
+                row.protocol,
+                row.ports,
+                row.facts.icmp,
             )
             if clash:
                 problems.append(

@@ -20,8 +20,12 @@ def management_rows(
             key=key, product=MANAGEMENT, flow_id=access.id, reference="deployment management access"
         )
         decision.reasons.append("management access declared by the deployment: always kept")
+        # by default every machine portplan writes a ruleset for: single hosts and the
+        # members of clusters, not networks of machines, nor systems it does not manage
         targets = access.destination or tuple(
-            name for name, host in hosts.items() if not host.is_group
+            name
+            for name, host in hosts.items()
+            if host.managed and (host.cluster or not host.is_group)
         )
         facts = FlowFacts(
             key=key,

@@ -10,10 +10,13 @@ from enum import StrEnum
 
 from portplan.model._types import Network, Protocol
 from portplan.model.deployment import Host
+from portplan.model.icmp import icmp_text
 from portplan.model.ports import PortSet
-from portplan.model.product import Product
+from portplan.model.product import ANYWHERE, Product
 
 __all__ = [
+    "ANYWHERE",
+    "ANYWHERE_HOST",
     "LOOPBACK",
     "MANAGEMENT",
     "Decision",
@@ -30,6 +33,14 @@ MANAGEMENT = "management"
 LOOPBACK: tuple[Network, ...] = (
     ipaddress.ip_network("127.0.0.0/8"),
     ipaddress.ip_network("::1/128"),
+)
+
+#: the host a flow from ``any`` client comes from when the deployment does not place ``any``
+ANYWHERE_HOST = Host.model_construct(
+    description="any client: the vendor names only the listener, and the deployment does not "
+    "place 'any' on hosts",
+    addresses=(ipaddress.ip_network("0.0.0.0/0"), ipaddress.ip_network("::/0")),
+    managed=False,
 )
 
 
@@ -64,6 +75,8 @@ class FlowFacts:
     #: the port parameters the leg's ``ports`` come from, each with the ports it gave
     #: (``(("website_port", PortSet 8443),)``), so that outputs can name a configurable port
     parameters: tuple[tuple[str, PortSet], ...] = ()
+    #: with protocol icmp: the message types allowed (``echo-request``...); ports are empty
+    icmp: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -151,6 +164,17 @@ class PlannedFlow:
     def reference(self) -> str:
         return self.facts.reference
 
+    @property
+    def icmp(self) -> tuple[str, ...]:
+        return self.facts.icmp
+
+    @property
+    def opening(self) -> str:
+        """What the row opens, as people read it: ``tcp/443``, ``icmp echo-request``."""
+        if self.facts.protocol is Protocol.ICMP:
+            return f"icmp {icmp_text(self.facts.icmp)}"
+        return f"{self.facts.protocol.value}/{self.ports}"
+
 
 @dataclass(slots=True, kw_only=True)
 class Decision:
@@ -173,8 +197,9 @@ class ForbiddenFlow:
     sources: tuple[str, ...]  #: host names; empty: every host
     destinations: tuple[str, ...]
     protocol: Protocol
-    ports: PortSet
+    ports: PortSet  #: empty for icmp
     purpose: str
+    icmp: tuple[str, ...] = ()  #: with protocol icmp: the message types
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -205,6 +230,23 @@ class Plan:
     def host_addresses(self, host: str) -> tuple[Network, ...]:
         """The addresses of a host of the deployment."""
         return self.hosts[host].addresses
+
+    def unmanaged(self, host: str) -> str | None:
+        """Why ``host`` gets no ruleset of portplan's, in a sentence; ``None`` when it is a
+        managed host of the plan (or no host of it at all)."""
+        found = self.hosts.get(host)
+        if found is None or found.managed:
+            return None
+        if host == ANYWHERE and found is ANYWHERE_HOST:
+            return (
+                f"{ANYWHERE!r} is no machine: it stands for any client (0.0.0.0/0 and ::/0) of "
+                "the flows whose vendor names only the listener, where the deployment does not "
+                "place 'any' on hosts"
+            )
+        return (
+            f"host {host!r} is 'managed: false' in the deployment: a system portplan only "
+            "talks to, whose firewall others run"
+        )
 
     def decision(self, flow: str) -> Decision | None:
         """Find a decision by ``product/flow`` or by a flow id that only one product has."""

@@ -22,12 +22,14 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Collection, Iterator, Sequence
 
-from portplan.model._types import Protocol
+from portplan.model._types import Network, Protocol
 from portplan.model.ports import MAX_PORT, MIN_PORT, PortSet
 from portplan.plan import FlowFacts, ForbiddenFlow, Hop, Plan, PlannedFlow
+from portplan.probe.destinations import Origins
 from portplan.probe.engine import BLOCKED_OUTCOMES, PortProbe
+from portplan.probe.icmp import ECHO_REQUEST, ECHO_TYPES
 from portplan.probe.listen import LISTENER_TOKEN
-from portplan.probe.local import own_addresses, single_address
+from portplan.probe.local import single_address
 from portplan.spaces import PROTOCOL_NUMBERS, Ranges, Space, flow_space, networks_ranges
 
 __all__ = ["BLOCKED_OUTCOMES", "blocked_probes"]
@@ -52,31 +54,64 @@ def _ends(ports: PortSet) -> list[int]:
 
 
 class _Planned:
-    """What the plan lets one source host send, as a packet set."""
+    """What the plan lets one source host send, as a packet set: its own rows, and the rows
+    of every source whose addresses hold one of its own (a group it is a member of, or
+    ``anywhere``, which holds every machine)."""
 
     def __init__(self, plan: Plan, source: str) -> None:
         self.sources = plan.host_addresses(source)
         self.space = Space.empty()
-        for row in plan.rows_of(source):
-            if row.source == source and not row.loopback:
-                self.space = self.space | flow_space(
-                    row.source_addresses, row.destination_addresses, row.protocol, row.ports
-                )
+        #: where the plan lets this host send ICMP echo requests (ICMP rows have no ports)
+        self.echo: list[Network] = []
+        for row in plan.rows:
+            if row.loopback or not (
+                row.source == source or _overlap(row.source_addresses, self.sources)
+            ):
+                continue
+            if row.protocol is Protocol.ICMP:
+                if ECHO_TYPES.intersection(row.facts.icmp):
+                    self.echo.extend(row.destination_addresses)
+                continue
+            self.space = self.space | flow_space(
+                row.source_addresses, row.destination_addresses, row.protocol, row.ports
+            )
 
-    def holds(self, address: str, protocol: Protocol, port: int) -> bool:
-        """Whether the plan holds any connection from this host to ``address:port``."""
-        family = ipaddress.ip_address(address).version
+    def holds(self, address: str, protocol: Protocol, port: int | None) -> bool:
+        """Whether the plan holds any connection from this host to ``address:port`` (an
+        echo request, for ICMP)."""
+        target = ipaddress.ip_address(address)
+        if protocol is Protocol.ICMP:
+            return any(target in n for n in self.echo)
+        family = target.version
         own = networks_ranges(self.sources, family)
-        if not own:
+        if not own or port is None:
             return False
         probe = Space.of(
             family,
             sources=own,
-            destinations=Ranges.point(int(ipaddress.ip_address(address))),
+            destinations=Ranges.point(int(target)),
             protocols=Ranges.point(PROTOCOL_NUMBERS[protocol.value]),
             ports=Ranges.point(port),
         )
         return probe.overlaps(self.space)
+
+
+def _overlap(networks: Sequence[Network], others: Sequence[Network]) -> bool:
+    """Whether a network of ``networks`` holds an address of ``others`` (same family)."""
+    return any(n.version == o.version and n.overlaps(o) for n in networks for o in others)
+
+
+def _echo(row: PlannedFlow) -> list[int | None]:
+    """An ICMP row's one probe (an echo request, no port) when it allows echo requests."""
+    return [None] if ECHO_TYPES.intersection(row.facts.icmp) else []
+
+
+def _forbidden_probes(forbidden: ForbiddenFlow) -> Sequence[int | None]:
+    """A forbidden connection's probes: its ports' ends, or an echo request when it forbids
+    echo requests (other ICMP messages cannot be probed)."""
+    if forbidden.protocol is Protocol.ICMP:
+        return [None] if ECHO_TYPES.intersection(forbidden.icmp) else []
+    return _ends(forbidden.ports)
 
 
 def _targets(row: PlannedFlow) -> list[str]:
@@ -121,25 +156,29 @@ def _forbidden_row(
 
 
 def blocked_probes(
-    plan: Plan, source: str, local: Collection[IPAddress] = frozenset()
+    plan: Plan,
+    source: str,
+    local: Collection[IPAddress] = frozenset(),
+    from_addresses: Sequence[str] = (),
 ) -> Iterator[tuple[PlannedFlow, PortProbe, str]]:
     """Probes that must be blocked from ``source`` (sent from its addresses among ``local``,
-    this machine's), each with the planned row it is next to (a row of its own for a declared
-    forbidden connection) and why it is probed."""
-    bind: dict[int, str | None] = {}
-    for family in (4, 6):
-        if any(n.version == family for n in plan.host_addresses(source)):
-            own = [
-                a
-                for a in own_addresses(plan, source, local)
-                if ipaddress.ip_address(a).version == family
-            ]
-            bind[family] = own[0] if own else None
+    this machine's, or ``from_addresses``), each with the planned row it is next to (a row of
+    its own for a declared forbidden connection) and why it is probed.
+
+    An ICMP row planned from another source, or a forbidden ICMP connection, is probed with
+    an echo request (the one ICMP message a probe can send).
+    """
+    origins = Origins(plan, local, from_addresses)
+    bind = {
+        family: origins.bind(source, family)
+        for family in (4, 6)
+        if any(n.version == family for n in plan.host_addresses(source))
+    }
     planned = _Planned(plan, source)
-    seen: set[tuple[str, Protocol, int]] = set()
+    seen: set[tuple[str, Protocol, int | None]] = set()
 
     def probe(
-        row: PlannedFlow, address: str, protocol: Protocol, ports: Sequence[int], why: str
+        row: PlannedFlow, address: str, protocol: Protocol, ports: Sequence[int | None], why: str
     ) -> Iterator[tuple[PlannedFlow, PortProbe, str]]:
         family = ipaddress.ip_address(address).version
         if family not in bind:
@@ -158,6 +197,7 @@ def blocked_probes(
                     protocol=protocol,
                     source=bind[family],
                     payload=payload,
+                    icmp_type=ECHO_REQUEST if protocol is Protocol.ICMP else None,
                 ),
                 why,
             )
@@ -180,7 +220,7 @@ def blocked_probes(
                     row,
                     address,
                     row.protocol,
-                    _ends(row.ports),
+                    _echo(row) if row.protocol is Protocol.ICMP else _ends(row.ports),
                     f"expected blocked: {row.key} is planned from {row.source}, not from {source}",
                 )
     for forbidden in plan.forbidden:
@@ -197,6 +237,6 @@ def blocked_probes(
                         row,
                         target,
                         forbidden.protocol,
-                        _ends(forbidden.ports),
+                        _forbidden_probes(forbidden),
                         f"expected blocked: forbidden {forbidden.id} ({forbidden.purpose})",
                     )

@@ -44,11 +44,14 @@ def is_local(address: str) -> bool:
 def source_hosts(
     plan: Plan, addresses: Iterable[ipaddress.IPv4Address | ipaddress.IPv6Address]
 ) -> tuple[str, ...]:
-    """Hosts of the plan that one of ``addresses`` belongs to (exact address or in a group)."""
+    """Hosts of the plan that one of ``addresses`` belongs to (exact address or in a group);
+    never a host portplan does not manage (``anywhere``'s 0.0.0.0/0 holds every machine)."""
     local = [a for a in addresses if not a.is_loopback and not a.is_link_local]
     found = []
     for name, host in plan.hosts.items():
-        if any(address in network for network in host.addresses for address in local):
+        if host.managed and any(
+            address in network for network in host.addresses for address in local
+        ):
             found.append(name)
     return tuple(found)
 

@@ -28,7 +28,7 @@ __all__ = [
 class Outcome(StrEnum):
     """What a probe found."""
 
-    OPEN = "open"  #: TCP connected / UDP answered
+    OPEN = "open"  #: TCP connected / UDP answered / ICMP: the matching echo reply came back
     REFUSED = "refused"  #: TCP reset, or ICMP port-unreachable for TCP
     CLOSED = "closed"  #: UDP: ICMP port-unreachable on a connected socket
     FILTERED = "filtered"  #: TCP: silence until the timeout, also when probed again alone
@@ -61,13 +61,16 @@ class Evidence:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class PortProbe:
-    """One (address, protocol, port) to probe, optionally from a given local address."""
+    """One (address, protocol, port) to probe, optionally from a given local address.
+
+    An ICMP probe has no port (``None``): it is one echo request (``icmp_type``)."""
 
     address: str
-    port: int
+    port: int | None
     protocol: Protocol
     source: str | None = None
     payload: bytes = b""  #: UDP datagram to send
+    icmp_type: str | None = None  #: ICMP: the message sent (``echo-request``, the one probed)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -9,6 +9,7 @@ blocked (:mod:`portplan.probe.blocked`).
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -16,11 +17,14 @@ from dataclasses import dataclass
 from portplan._errors import VerifyError
 from portplan.plan import Plan
 from portplan.probe.blocked import blocked_probes
+from portplan.probe.destinations import ANYWHERE
 from portplan.probe.engine import PortResult
-from portplan.probe.local import local_addresses, source_hosts
+from portplan.probe.local import is_local, local_addresses, single_address, source_hosts
 from portplan.probe.verify import FlowCheck, Skipped, default_deadline, plan_checks, run_checks
 
 __all__ = ["Verification", "verify"]
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -51,6 +55,7 @@ def verify(
     progress: Callable[[int, int], None] | None = None,
     deadline: float | None = None,
     expect_blocked: bool = False,
+    from_addresses: Sequence[str] = (),
 ) -> Verification:
     """Probe, from this machine, every planned flow that starts on ``sources``.
 
@@ -62,6 +67,11 @@ def verify(
     run, in seconds (default: :func:`default_deadline`); ports not settled by then are
     ``unfinished`` (and fail).  ``expect_blocked`` also probes connections the plan does not
     hold, each of which passes only when it is blocked (:mod:`portplan.probe.blocked`).
+    ``from_addresses`` are the addresses to send from (addresses of the ``sources``, one per
+    family); of a cluster, the member this machine is.
+
+    A source must be a host portplan manages: ``anywhere`` (the clients of a listener-only
+    row) and ``managed: false`` hosts run no verification (:class:`VerifyError`).
     """
     local = local_addresses()
     if sources is None:
@@ -74,12 +84,18 @@ def verify(
     unknown = [s for s in sources if s not in plan.hosts]
     if unknown:
         raise VerifyError(f"no host {unknown[0]!r} in deployment {plan.deployment}")
-    checks, skipped = plan_checks(plan, sources, flows=flows, local=local)
+    for source in sources:
+        _check_source(plan, source)
+    _check_from(plan, sources, from_addresses, local)
+    checks, skipped = plan_checks(
+        plan, sources, flows=flows, local=local, from_addresses=from_addresses
+    )
     if expect_blocked:
         for source in sources:
-            for row, probe, why in blocked_probes(plan, source, local):
+            for row, probe, why in blocked_probes(plan, source, local, from_addresses):
                 checks.append(FlowCheck(row=row, probe=probe, expect_blocked=True, notes=[why]))
-    if not checks and not skipped:
+    # (rows from anywhere are listed in every report, but start on none of these hosts)
+    if not checks and not any(s.row.source in sources or flows for s in skipped):
         raise VerifyError(f"no planned flow starts on {', '.join(sources)}")
     seconds = default_deadline(checks) if deadline is None else deadline
     ends = time.monotonic() + seconds
@@ -104,3 +120,54 @@ def verify(
         )
     )
     return Verification(sources=tuple(sources), checks=tuple(checks), skipped=tuple(skipped))
+
+
+def _check_source(plan: Plan, source: str) -> None:
+    """Refuse a source no verification can run on (see :func:`verify`)."""
+    if source == ANYWHERE:
+        raise VerifyError(
+            "'anywhere' stands for any client of the rows that name only their listener; it is "
+            "no machine to verify from. Verify from a host of the deployment; to probe those "
+            "rows from a client, place 'any' on its host (components: {any: [HOST]})"
+        )
+    if not plan.hosts[source].managed:
+        raise VerifyError(
+            f"{source} is a system portplan does not manage (managed: false): no verification "
+            "runs there. Verify from a host of the deployment that reaches it, or set "
+            f"managed: true on {source} if portplan runs there after all"
+        )
+
+
+def _check_from(
+    plan: Plan, sources: Sequence[str], chosen: Sequence[str], local: set[IPAddress]
+) -> None:
+    """Refuse a ``--from-address`` that is not a single address of a source, or that this
+    machine cannot send from, or two of one family."""
+    families: dict[int, str] = {}
+    for text in chosen:
+        try:
+            address = ipaddress.ip_address(text)
+        except ValueError as exc:
+            raise VerifyError(f"--from-address {text}: not an IP address") from exc
+        owned = {
+            ipaddress.ip_address(a)
+            for s in sources
+            for a in (single_address(n) for n in plan.host_addresses(s))
+            if a
+        }
+        if address not in owned:
+            raise VerifyError(
+                f"--from-address {text} is not an address of {', '.join(sources)}: name one "
+                "the deployment declares for the host this machine is"
+            )
+        if address not in local and not is_local(str(address)):
+            raise VerifyError(
+                f"--from-address {text}: this machine cannot send from it (it is none of its "
+                "addresses)"
+            )
+        if address.version in families:
+            raise VerifyError(
+                f"--from-address {families[address.version]} and {text}: one address per "
+                "family (IPv4, IPv6)"
+            )
+        families[address.version] = text

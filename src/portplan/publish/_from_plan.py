@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 
-from portplan.model._types import network_text
+from portplan.model._types import Protocol, network_text
+from portplan.model.icmp import icmp_text
 from portplan.model.product import ComponentKind, Product
 from portplan.plan import MANAGEMENT, Plan, PlannedFlow
 from portplan.publish._hostgroups import host_groups
@@ -54,7 +55,10 @@ class _Builder:
         self._label(data.label, row)
         service = f" ({row.service})" if row.service else ""
         protocol = row.protocol.value.upper()
-        line = f"{row.key}: {protocol} {ports_text(row.ports.ranges)}{service}"
+        what = (
+            icmp_text(row.icmp) if row.protocol is Protocol.ICMP else ports_text(row.ports.ranges)
+        )
+        line = f"{row.key}: {protocol} {what}{service}"
         data.add_flow(row.key, row.condition, line)
 
     def _dynamic_name(self, row: PlannedFlow) -> str | None:
@@ -69,6 +73,9 @@ class _Builder:
 
     def _label(self, label: PortLabel, row: PlannedFlow) -> None:
         protocol = row.protocol
+        if protocol is Protocol.ICMP:  # messages, not ports: "ICMP echo-request"
+            label.add_other(protocol, icmp_text(row.icmp), 0)
+            return
         if row.listen_ports is not None:
             text = f"{ports_text(row.ports.ranges)}→{ports_text(row.listen_ports.ranges)}"
             label.add_other(protocol, text, row.ports.ranges[0].start)

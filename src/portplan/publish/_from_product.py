@@ -12,7 +12,8 @@ from collections.abc import Sequence
 
 from portplan._errors import UsageError
 from portplan._text import choice_hint
-from portplan.model._types import ParamRef
+from portplan.model._types import ParamRef, Protocol
+from portplan.model.icmp import icmp_text
 from portplan.model.ports import PortRange, PortSet
 from portplan.model.product import ComponentKind, Flow, Product
 from portplan.publish._from_plan import display_name
@@ -50,7 +51,7 @@ def _select(product: Product, flows: Sequence[str], components: Sequence[str]) -
 
         def touches(flow: Flow) -> bool:
             via = (flow.published.via,) if flow.published and flow.published.via else ()
-            ends = (*flow.source, flow.destination, *via)
+            ends = (*flow.source, *flow.destination, *via)
             return any(
                 c in wanted_components or product.main_component(c) in wanted_components
                 for c in ends
@@ -85,7 +86,10 @@ class _ProductEdges:
         if data is None:
             data = self.edges[(source, target)] = EdgeData()
         text = item_text(items, self.defaults)
-        if mapped_to:
+        if flow.protocol is Protocol.ICMP:  # messages, not ports: "ICMP echo-request"
+            text = icmp_text(flow.icmp)
+            data.label.add_other(flow.protocol, text, 0)
+        elif mapped_to:
             text += "→" + item_text(mapped_to, self.defaults)
             data.label.add_other(flow.protocol, text, _first_port(items))
         else:
@@ -111,15 +115,20 @@ class _ProductEdges:
             for source in flow.source:
                 self.add(source, published.via, flow, published.ports)
             if internal:
-                self.add(published.via, flow.destination, flow, internal)
+                for destination in flow.destination:
+                    self.add(published.via, destination, flow, internal)
             return
-        if published is None:
-            for source in flow.source:
-                self.add(source, flow.destination, flow, internal)
-            return
-        differ = internal and item_text(published.ports, {}) != item_text(internal, {})
+        differ = (
+            published is not None
+            and bool(internal)
+            and item_text(published.ports, {}) != item_text(internal, {})
+        )
         for source in flow.source:
-            self.add(source, flow.destination, flow, published.ports, internal if differ else ())
+            for destination in flow.destination:
+                if published is None:
+                    self.add(source, destination, flow, internal)
+                else:
+                    self.add(source, destination, flow, published.ports, internal if differ else ())
 
 
 Items = Sequence[PortRange | ParamRef]

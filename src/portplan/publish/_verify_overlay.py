@@ -14,12 +14,14 @@ _TEXT = (str, type(None))
 
 
 def _evidence(doc: Document, check: Mapping[str, Any], where: str) -> str:
-    """``tcp/1433 192.0.2.20: filtered; no answer; 2 attempts; 1000 ms``."""
+    """``tcp/1433 192.0.2.20: filtered; no answer; 2 attempts; 1000 ms`` (an ICMP probe:
+    ``icmp echo-request 192.0.2.20: open; ...``)."""
     address = doc.get(check, "address", _TEXT, where) or doc.get(check, "dns_name", _TEXT, where)
     protocol = doc.get(check, "protocol", str, where)
-    port = doc.get(check, "port", int, where)
+    port = doc.get(check, "port", (int, type(None)), where)
     outcome = doc.get(check, "outcome", _TEXT, where) or "not probed"
-    parts = [f"{protocol}/{port} {address or ''}".rstrip() + f": {outcome}"]
+    probed = f"{protocol}/{port}" if port is not None else f"{protocol} {check.get('icmp_type')}"
+    parts = [f"{probed} {address or ''}".rstrip() + f": {outcome}"]
     evidence = doc.get(check, "evidence", (dict, type(None)), where)
     if evidence is not None:
         here = f"{where}.evidence"

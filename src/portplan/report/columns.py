@@ -6,6 +6,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from portplan.model._types import network_text
+from portplan.model.icmp import icmp_text
 from portplan.model.ports import PortSet
 from portplan.plan import Decision, FlowFacts, Plan
 
@@ -102,6 +103,12 @@ def iter_matrix_rows(plan: Plan) -> Iterator[tuple[str, ...]]:
             text = addresses[id(nets)] = _address_text(nets)
         return text
 
+    def address_or_name(nets: tuple[Any, ...], host: str) -> str:
+        # a host known by name only: the name is what the firewall team must open towards
+        if not nets and host in plan.hosts and plan.hosts[host].dns_name:
+            return plan.hosts[host].dns_name or ""
+        return address_text(nets)
+
     def ports_text(port_set: PortSet | None) -> str:
         if port_set is None:
             return ""
@@ -124,14 +131,14 @@ def iter_matrix_rows(plan: Plan) -> Iterator[tuple[str, ...]]:
             facts.key,
             row.source,
             row.source_component,
-            address_text(row.source_addresses),
+            address_or_name(row.source_addresses, row.source),
             row.source_zone or "",
             row.destination,
             facts.destination_component,
-            address_text(row.destination_addresses),
+            address_or_name(row.destination_addresses, row.destination),
             row.destination_zone or "",
             facts.protocol.value,
-            ports_text(row.ports),
+            icmp_text(facts.icmp) if facts.icmp else ports_text(row.ports),
             ports_text(row.listen_ports),
             *leg(facts),
             zone_boundary(row.source_zone, row.destination_zone),

@@ -13,11 +13,13 @@ from portplan.report.machine import document
 from portplan.report.text import csv_text, rich_table_text
 from portplan.report.xlsx import workbook_bytes
 from portplan.spaces import (
+    ICMPS,
     PORTED,
     Box,
     Space,
     addresses_text,
     describe_box,
+    icmp_types_text,
     ports_text,
     protocols_text,
 )
@@ -119,6 +121,7 @@ def _delta_rows(diff: PlanDiff) -> Iterator[list[str]]:
 
 def _cells(change: Change, box: Box) -> list[str]:
     ported = box.protocols.issubset(PORTED)
+    icmp = box.protocols.issubset(ICMPS)
     return [
         change.kind.value,
         _flow(change),
@@ -127,7 +130,7 @@ def _cells(change: Change, box: Box) -> list[str]:
         change.destination,
         addresses_text(box.destinations, box.family),
         protocols_text(box.protocols),
-        ports_text(box.ports) if ported else "",
+        ports_text(box.ports) if ported else f"type {icmp_types_text(box.ports)}" if icmp else "",
         _cause(change),
         change.reference,
     ]

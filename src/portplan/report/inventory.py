@@ -6,8 +6,11 @@ deployment host it is, so a renamed inventory host still maps back), ``portplan_
 (when it has more than one), ``portplan_zone`` and ``portplan_platform``.  Groups name what
 runs there: ``<product>_<component>`` for each component placed on it, ``zone_<zone>`` and
 ``platform_<platform>``, with every character Ansible does not allow in a group name turned
-into ``_``.  Hosts that stand for networks (a client subnet) have no one machine to manage:
-the inventory lists them in a comment, to be added as member machines with ``portplan_host``.
+into ``_``.  Hosts that stand for networks (a client subnet) or clusters have no one machine
+to manage: the inventory lists them in a comment, to be added as member machines with
+``portplan_host``.  A host known by name only is reached by its ``dns_name``; hosts the
+deployment does not manage (``managed: false``: a CDN, a cloud service) are left out, and
+named in a comment.
 
 The output is deterministic (the deployment's order) and is what ``hosts_from: ansible:PATH``
 reads back.
@@ -35,12 +38,15 @@ def group_name(*parts: str) -> str:
 
 def inventory_yaml(deployment: Deployment) -> str:
     """The Ansible inventory (YAML) of ``deployment``'s machines and their roles."""
-    machines = {name: host for name, host in deployment.hosts.items() if not host.is_group}
-    groups = [name for name, host in deployment.hosts.items() if host.is_group]
+    managed = {name: host for name, host in deployment.hosts.items() if host.managed}
+    unmanaged = [name for name, host in deployment.hosts.items() if not host.managed]
+    machines = {name: host for name, host in managed.items() if not host.is_group}
+    groups = [name for name, host in managed.items() if host.is_group]
     hosts: dict[str, dict[str, Any]] = {}
     for name, host in machines.items():
         addresses = [str(n.network_address) for n in host.addresses]
-        entry: dict[str, Any] = {"ansible_host": addresses[0], "portplan_host": name}
+        reach = addresses[0] if addresses else host.dns_name  # a host known by name only
+        entry: dict[str, Any] = {"ansible_host": reach, "portplan_host": name}
         if len(addresses) > 1:
             entry["portplan_addresses"] = addresses
         if host.zone:
@@ -67,12 +73,19 @@ def inventory_yaml(deployment: Deployment) -> str:
         f"# Ansible inventory of deployment {deployment.name}, written by portplan inventory."
     ]
     if groups:
+        clusters = any(deployment.hosts[name].cluster for name in groups)
+        kinds = "networks or clusters" if clusters else "networks"
         header.append(
-            "# Hosts that are networks, to add as member machines with portplan_host: "
+            f"# Hosts that are {kinds}, to add as member machines with portplan_host: "
             + ", ".join(
                 f"{name} ({', '.join(str(n) for n in deployment.hosts[name].addresses)})"
                 for name in groups
             )
+        )
+    if unmanaged:
+        header.append(
+            "# Hosts this deployment does not manage (managed: false), left out: "
+            + ", ".join(unmanaged)
         )
     body = {"all": {"hosts": hosts, "children": children}}
     text = yaml.safe_dump(body, sort_keys=False, default_flow_style=False, width=100)

@@ -7,6 +7,7 @@ from collections.abc import Iterable, Iterator
 from typing import IO, Any
 
 from portplan.model._types import network_text
+from portplan.model.icmp import icmp_text
 from portplan.model.ports import PortSet
 from portplan.plan import Decision, FlowFacts, Plan
 from portplan.report.columns import (
@@ -88,6 +89,7 @@ def _flows(plan: Plan) -> Iterator[dict[str, Any]]:
             "ports": _ranges(row.ports),
             "listen_ports": _ranges(row.listen_ports),
             "dynamic_ports": _ranges(row.dynamic_ports),
+            "icmp": list(facts.icmp) or None,
             "service": facts.service,
             "app_protocol": facts.app_protocol,
             "tls": facts.tls,
@@ -114,7 +116,9 @@ def _csv_chunks(plan: Plan) -> Iterator[str]:
     fields = CsvFields()
     by_id: dict[int, str] = {}  # address tuples, port sets and facts: as CSV, once each
 
-    def addresses(nets: tuple[Any, ...]) -> str:
+    def addresses(nets: tuple[Any, ...], host: str) -> str:
+        if not nets and host in plan.hosts and plan.hosts[host].dns_name:
+            return fields[plan.hosts[host].dns_name or ""]  # a host known by name only
         text = by_id.get(id(nets))
         if text is None:
             text = by_id[id(nets)] = fields[", ".join(network_text(n) for n in nets)]
@@ -127,6 +131,10 @@ def _csv_chunks(plan: Plan) -> Iterator[str]:
         if text is None:
             text = by_id[id(port_set)] = fields[str(port_set)]
         return text
+
+    def icmp(facts: FlowFacts) -> str:
+        """An ICMP row's message types, as CSV (empty for ports)."""
+        return fields[icmp_text(facts.icmp)] if facts.icmp else ""
 
     def shared(facts: FlowFacts) -> tuple[str, str, str, str]:
         """flow, destination_component, protocol, and service to reference, as CSV."""
@@ -153,9 +161,10 @@ def _csv_chunks(plan: Plan) -> Iterator[str]:
             boundary = boundaries[zones] = fields[zone_boundary(*zones)]
         pending.append(
             f"{flow},{fields[row.source]},{fields[row.source_component]},"
-            f"{addresses(row.source_addresses)},{fields[row.source_zone or '']},"
-            f"{fields[row.destination]},{component},{addresses(row.destination_addresses)},"
-            f"{fields[row.destination_zone or '']},{protocol},{ports(row.ports)},"
+            f"{addresses(row.source_addresses, row.source)},{fields[row.source_zone or '']},"
+            f"{fields[row.destination]},{component},"
+            f"{addresses(row.destination_addresses, row.destination)},"
+            f"{fields[row.destination_zone or '']},{protocol},{icmp(facts) or ports(row.ports)},"
             f"{ports(row.listen_ports)},{tail},{boundary},"
             f"{'' if facts.loopback else fields[row.destination]}\r\n"
         )
@@ -216,7 +225,7 @@ def explain_text(plan: Plan, decision: Decision) -> str:
         lines.append(f"  rows ({len(rows)}):")
         for row in rows:
             lines.append(
-                f"    {row.key}: {row.source} -> {row.destination} {row.protocol.value}/{row.ports}"
+                f"    {row.key}: {row.source} -> {row.destination} {row.opening}"
                 + (f" (listens on {row.listen_ports})" if row.listen_ports else "")
             )
     return "\n".join(lines) + "\n"

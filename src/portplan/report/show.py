@@ -8,13 +8,24 @@ the row required.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-from portplan.model._types import ParamRef
-from portplan.model.ports import PortRange
-from portplan.model.product import Flow, Interface, Layout, Product, Traffic
+from portplan.model.columns import Column, ColumnField
+from portplan.model.product import Flow, Layout, Product, Section
 from portplan.report.machine import document
+from portplan.report.show_cells import (
+    INTERFACE,
+    TRAFFIC,
+    VendorColumns,
+    configurable_text,
+    group_rows,
+    join_words,
+    port_words,
+    row_conditions,
+    unique,
+    vendor_row,
+)
 from portplan.report.text import csv_text, markdown_table, rich_table_text
 
 __all__ = ["ShownTable", "show_tables", "shown_tables_text"]
@@ -30,18 +41,9 @@ FLAT_COLUMNS = (
     "Protocol and Comment",
     "Condition",
 )
-
-_TRAFFIC = {
-    Traffic.INBOUND: "Inbound",
-    Traffic.OUTBOUND: "Outbound",
-    Traffic.INBOUND_OUTBOUND: "Inbound/Outbound",
-}
-_INTERFACE = {
-    Interface.EXTERNAL: "External",
-    Interface.INTERNAL: "Internal",
-    Interface.INTERNAL_AND_EXTERNAL: "Internal and external",
-    Interface.INTERNAL_OR_EXTERNAL: "Internal or external",
-}
+#: portplan's own last column: when it takes the row as required
+CONDITION = "Condition"
+_EXTRA = Column(field=ColumnField.EXTRA)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -57,31 +59,13 @@ class ShownTable:
     flows: tuple[tuple[str, ...], ...] = ()
 
 
-def join_words(items: Sequence[str]) -> str:
-    """``a``, ``a and b``, ``a, b and c`` as the vendor writes lists."""
-    if len(items) <= 1:
-        return "".join(items)
-    return ", ".join(items[:-1]) + " and " + items[-1]
-
-
-def _port_words(product: Product, items: Iterable[PortRange | ParamRef]) -> str:
-    words: list[str] = []
-    for item in items:
-        if isinstance(item, ParamRef):
-            default = product.parameters[item.name].default
-            if default:
-                words.extend(str(r) for r in default)
-            else:
-                words.append(f"[{item.name}]")
-        else:
-            words.append(str(item))
-    return join_words(words)
-
-
 def _port_column(product: Product, flow: Flow) -> str:
     proto = flow.protocol.value.upper()
-    items = flow.ports or (flow.published.ports if flow.published else ())
-    text = f"{proto} {_port_words(product, items)}"
+    if flow.icmp:
+        text = f"{proto} {join_words([t.value for t in flow.icmp])}"
+    else:
+        items = flow.ports or (flow.published.ports if flow.published else ())
+        text = f"{proto} {port_words(product, items)}"
     if flow.dynamic is not None:
         label = f"{flow.service} " if flow.service else ""
         return f"{label}{text} (initially) then the {flow.dynamic} dynamic range"
@@ -92,120 +76,102 @@ def _notes_text(flow: Flow) -> str:
     return " ".join([flow.purpose, *(f"Note: {n}" for n in flow.notes)])
 
 
-def _configurable_text(flow: Flow) -> str:
-    return flow.configurable.note or flow.configurable.kind.value.capitalize()
-
-
-def _condition_text(product: Product, flow: Flow) -> str:
-    section = product.section(flow.section) if flow.section else None
-    parts = [str(c) for c in (section.condition if section else None, flow.condition) if c]
-    if not parts:
-        return "always"
-    return " and ".join(f"({p})" if " or " in p else p for p in parts)
-
-
-def _row_conditions(product: Product, parts: Sequence[Flow]) -> str:
-    """The condition of a vendor row; for a row of several parts, each part's own."""
-    texts = [_condition_text(product, f) for f in parts]
-    if len(set(texts)) == 1:
-        return texts[0]
-    return "; ".join(
-        f"part {f.part or i + 1}: {t}" for i, (f, t) in enumerate(zip(parts, texts, strict=True))
+def _per_component_row(product: Product, parts: Sequence[Flow]) -> tuple[str, ...]:
+    first = parts[0]
+    traffic = TRAFFIC[first.traffic] if first.traffic else ""
+    if first.loopback:
+        traffic += " (loopback)"
+    return (
+        join_words(unique(_port_column(product, f) for f in parts)),
+        traffic,
+        _notes_text(first),
+        configurable_text(first),
+        row_conditions(product, parts),
     )
 
 
-def _group_rows(flows: Iterable[Flow]) -> list[list[Flow]]:
-    groups: dict[tuple[str | None, int], list[Flow]] = {}
-    for flow in flows:
-        groups.setdefault((flow.section, flow.row), []).append(flow)
-    return [
-        sorted(g, key=lambda f: f.part or 0)
-        for _, g in sorted(groups.items(), key=lambda item: item[0][1])
-    ]
+def _flat_row(product: Product, parts: Sequence[Flow]) -> tuple[str, ...]:
+    first = parts[0]
+    destination = product.components[first.destination[0]]
+    main = product.main_component(first.destination[0])
+    external = unique(
+        f"{f.protocol.value.upper()} {port_words(product, f.published.ports)}"
+        for f in parts
+        if f.published
+    )
+    internal = unique(
+        f"{f.protocol.value.upper()} {port_words(product, f.ports)}" for f in parts if f.ports
+    )
+    to_main = product.components[main].name
+    to_sub = destination.name if destination.parent is not None else "-"
+    every = list(dict.fromkeys(d for f in parts for d in f.destination))
+    if len(every) > 1:
+        to_sub = join_words([product.components[d].name for d in every])
+    notes = unique(f"Note: {n}" for f in parts for n in f.notes)
+    return (
+        INTERFACE[first.interface] if first.interface else "-",
+        join_words([product.full_name(s) for s in first.source]),
+        to_main,
+        to_sub,
+        " ".join(external) or "-",
+        " ".join(internal) or "-",
+        " ".join([first.purpose, *notes]),
+        row_conditions(product, parts),
+    )
 
 
-def _per_component(product: Product) -> list[ShownTable]:
-    tables = []
-    for section in product.sections:
-        rows = []
-        flows = []
-        for parts in _group_rows(f for f in product.flows if f.section == section.id):
-            flows.append(tuple(f.id for f in parts))
-            first = parts[0]
-            traffic = _TRAFFIC[first.traffic] if first.traffic else ""
-            if first.loopback:
-                traffic += " (loopback)"
-            rows.append(
-                (
-                    join_words([_port_column(product, f) for f in parts]),
-                    traffic,
-                    _notes_text(first),
-                    _configurable_text(first),
-                    _row_conditions(product, parts),
-                )
-            )
-        tables.append(
-            ShownTable(
-                id=section.id,
-                title=section.title,
-                note=section.note,
-                columns=PER_COMPONENT_COLUMNS,
-                rows=tuple(rows),
-                flows=tuple(flows),
-            )
-        )
-    return tables
+def _extra_headings(flows: Sequence[Flow], shown: Sequence[str]) -> list[str]:
+    """Headings of the vendor's free columns (flow ``columns``) that ``shown`` does not hold."""
+    return [h for h in unique(h for f in flows for h in f.columns) if h not in shown]
 
 
-def _flat(product: Product) -> list[ShownTable]:
-    rows = []
-    flows = []
-    for parts in _group_rows(product.flows):
-        flows.append(tuple(f.id for f in parts))
-        first = parts[0]
-        destination = product.components[first.destination]
-        main = product.main_component(first.destination)
-        external = [
-            f"{f.protocol.value.upper()} {_port_words(product, f.published.ports)}"
-            for f in parts
-            if f.published
+def _table(product: Product, section: Section | None, flows: Sequence[Flow]) -> ShownTable:
+    """The vendor table of ``section`` (or the whole document when it has no sections)."""
+    spec = (section.columns if section else None) or product.document.columns
+    rows: list[tuple[str, ...]] = []
+    grouped = group_rows(flows)
+    if spec is not None:
+        vendor = VendorColumns(product, section, spec)
+        columns = vendor.headings()
+        rows = [vendor_row(vendor, parts) for parts in grouped]
+        extras = _extra_headings(flows, columns)
+        columns += (*extras,)
+        rows = [
+            (*r, *(vendor.cell(h, _EXTRA, p) for h in extras))
+            for r, p in zip(rows, grouped, strict=True)
         ]
-        internal = [
-            f"{f.protocol.value.upper()} {_port_words(product, f.ports)}" for f in parts if f.ports
-        ]
-        to_main = product.components[main].name
-        to_sub = destination.name if destination.parent is not None else "-"
-        if len(parts) > 1 and len({f.destination for f in parts}) > 1:
-            to_sub = join_words([product.components[f.destination].name for f in parts])
-        rows.append(
-            (
-                _INTERFACE[first.interface] if first.interface else "-",
-                join_words([product.full_name(s) for s in first.source]),
-                to_main,
-                to_sub,
-                " ".join(external) or "-",
-                " ".join(internal) or "-",
-                " ".join([first.purpose, *(f"Note: {n}" for f in parts for n in f.notes)]),
-                _row_conditions(product, parts),
-            )
-        )
-    return [
-        ShownTable(
-            id="ports",
-            title=product.document.title,
-            note=None,
-            columns=FLAT_COLUMNS,
-            rows=tuple(rows),
-            flows=tuple(flows),
-        )
-    ]
+        if not vendor.has(ColumnField.CONDITION):
+            columns += (CONDITION,)
+            rows = [(*r, row_conditions(product, p)) for r, p in zip(rows, grouped, strict=True)]
+    else:
+        per_component = product.document.layout is Layout.PER_COMPONENT
+        render = _per_component_row if per_component else _flat_row
+        base = PER_COMPONENT_COLUMNS if per_component else FLAT_COLUMNS
+        extras = _extra_headings(flows, base)
+        columns = (*base[:-1], *extras, base[-1])
+        for parts in grouped:
+            cells = render(product, parts)
+            free = (" ".join(unique(f.columns.get(h, "") for f in parts)) for h in extras)
+            rows.append((*cells[:-1], *free, cells[-1]))
+    return ShownTable(
+        id=section.id if section else "ports",
+        title=section.title if section else product.document.title,
+        note=section.note if section else None,
+        columns=columns,
+        rows=tuple(rows),
+        flows=tuple(tuple(f.id for f in parts) for parts in grouped),
+    )
 
 
 def show_tables(product: Product) -> list[ShownTable]:
-    """The product's tables in the shape of its vendor document."""
-    if product.document.layout is Layout.PER_COMPONENT:
-        return _per_component(product)
-    return _flat(product)
+    """The product's tables in the shape of its vendor document: a table per section (one for
+    a document without sections), in the vendor's columns when the product names them."""
+    if not product.sections:
+        return [_table(product, None, product.flows)]
+    return [
+        _table(product, s, [f for f in product.flows if f.section == s.id])
+        for s in product.sections
+    ]
 
 
 def shown_tables_text(
@@ -231,16 +197,11 @@ def shown_tables_text(
             },
         )
     if fmt == "csv":
-        several = len(tables) > 1
-        columns = (
-            (("Table", *tables[0].columns) if several else tables[0].columns) if tables else ()
-        )
-        rows = [((t.title, *row) if several else row) for t in tables for row in t.rows]
-        return csv_text(columns, rows)
+        return _csv(tables)
     if fmt == "md":
         parts = [f"# {heading}\n", *(f"{note}\n" for note in notes)]
         for table in tables:
-            if len(tables) > 1:
+            if len(tables) > 1 or not heading.startswith(table.title):  # not the document's own
                 parts.append(f"## {table.title}\n")
             if table.note:
                 parts.append(f"{table.note}\n")
@@ -252,3 +213,19 @@ def shown_tables_text(
             rich_table_text(table.title, table.columns, table.rows, width=width, caption=table.note)
         )
     return "\n".join(out)
+
+
+def _csv(tables: Sequence[ShownTable]) -> str:
+    """One CSV of every table: a first column naming the table when there are several, and
+    every table's headings (in the order they first appear) when the tables differ."""
+    if len(tables) <= 1:
+        return csv_text(tables[0].columns if tables else (), tables[0].rows if tables else ())
+    headings = unique(h for t in tables for h in t.columns)
+    rows: list[tuple[str, ...]] = []
+    for table in tables:
+        index = {h: i for i, h in enumerate(table.columns)}
+        rows.extend(
+            (table.title, *(row[index[h]] if h in index else "" for h in headings))
+            for row in table.rows
+        )
+    return csv_text(("Table", *headings), rows)

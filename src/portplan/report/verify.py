@@ -48,6 +48,14 @@ def _evidence(check: FlowCheck) -> str:
     return "; ".join(parts)
 
 
+def _probed(check: FlowCheck) -> str:
+    """What was probed: ``tcp/443``, or the ICMP message (``icmp echo-request``)."""
+    probe = check.probe
+    if probe.port is None:
+        return f"{probe.protocol.value} {probe.icmp_type or ''}".rstrip()
+    return f"{probe.protocol.value}/{probe.port}"
+
+
 def _destination(check: FlowCheck) -> str:
     """The destination host, and the address probed or the name reached it by."""
     if check.dns_name is None:
@@ -64,7 +72,7 @@ def verify_table(checks: Sequence[FlowCheck], skipped: Sequence[Skipped], *, wid
             check.row.key,
             check.row.source,
             _destination(check),
-            f"{check.probe.protocol.value}/{check.probe.port}",
+            _probed(check),
             _status(check),
             "pass" if check.passed else "FAIL",
             _evidence(check),
@@ -126,8 +134,7 @@ def verify_junit(checks: Sequence[FlowCheck], skipped: Sequence[Skipped]) -> str
             suite,
             "testcase",
             classname=check.row.key,
-            name=f"{check.row.source} -> {check.probe.address} "
-            f"{check.probe.protocol.value}/{check.probe.port}",
+            name=f"{check.row.source} -> {check.probe.address} {_probed(check)}",
         )
         if check.result is not None:
             case.set("time", f"{check.result.evidence.elapsed_ms / 1000:.3f}")

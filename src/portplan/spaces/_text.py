@@ -10,12 +10,15 @@ import ipaddress
 from collections.abc import Iterable
 
 from portplan.model._types import Network, Protocol
+from portplan.model.icmp import icmp_numbers
 from portplan.model.ports import PortSet
 from portplan.spaces._ranges import Ranges
 from portplan.spaces._space import (
     ALL_PORTS,
     ALL_PROTOCOLS,
+    ICMP,
     ICMPS,
+    ICMPV6,
     PORTED,
     PROTOCOL_NUMBERS,
     Box,
@@ -28,6 +31,8 @@ __all__ = [
     "addresses_text",
     "describe_box",
     "flow_space",
+    "icmp_space_ranges",
+    "icmp_types_text",
     "networks_ranges",
     "parse_addresses",
     "parse_ports",
@@ -139,6 +144,14 @@ def parse_protocols(text: str) -> Ranges:
 def _icmp_text(ports: Ranges) -> str:
     if ports == ALL_PORTS:
         return ""
+    return " type " + icmp_types_text(ports)
+
+
+def icmp_types_text(ports: Ranges) -> str:
+    """ICMP types in the port dimension as people read them: ``8``, ``3,11``, ``3/4`` (type
+    and code), ``any``."""
+    if ports == ALL_PORTS:
+        return "any"
     parts = []
     for low, high in ports:
         first, last = divmod(low, 256), divmod(high, 256)
@@ -148,7 +161,7 @@ def _icmp_text(ports: Ranges) -> str:
             parts.append(f"{first[0]}/{first[1]}")
         else:
             parts.append(f"{first[0]}/{first[1]}-{last[0]}/{last[1]}")
-    return " type " + ",".join(parts)
+    return ",".join(parts)
 
 
 def describe_box(box: Box) -> str:
@@ -166,18 +179,39 @@ def describe_box(box: Box) -> str:
     return text
 
 
+def icmp_space_ranges(names: Iterable[str], family: int) -> Ranges:
+    """ICMP messages by name (``echo-request``, ``any``) as the port dimension of ``family``'s
+    ICMP protocol: ``type * 256 + code``, every code of each type."""
+    numbers = icmp_numbers(names, family)
+    if numbers is None:
+        return ALL_PORTS
+    return Ranges.of((n * 256, n * 256 + 255) for n in numbers)
+
+
 def flow_space(
-    sources: Iterable[Network], destinations: Iterable[Network], protocol: Protocol, ports: PortSet
+    sources: Iterable[Network],
+    destinations: Iterable[Network],
+    protocol: Protocol,
+    ports: PortSet,
+    icmp: Iterable[str] = (),
 ) -> Space:
     """The new connections a planned flow names: from any source to any destination address
-    of the same family, over ``protocol`` to ``ports``."""
+    of the same family, over ``protocol`` to ``ports`` (ICMP: the messages ``icmp`` names, as
+    ICMPv4 over IPv4 and ICMPv6 over IPv6)."""
     src, dst = tuple(sources), tuple(destinations)
-    number = PROTOCOL_NUMBERS[protocol.value]
-    port_ranges = port_set_ranges(ports)
+    names = tuple(icmp)
     out = Space.empty()
     for family in (4, 6):
         s, d = networks_ranges(src, family), networks_ranges(dst, family)
-        if s and d:
+        if not (s and d):
+            continue
+        if protocol is Protocol.ICMP:
+            number = ICMP if family == 4 else ICMPV6
+            port_ranges = icmp_space_ranges(names, family)
+        else:
+            number = PROTOCOL_NUMBERS[protocol.value]
+            port_ranges = port_set_ranges(ports)
+        if port_ranges:
             out = out | Space.of(
                 family, sources=s, destinations=d, protocols=Ranges.point(number), ports=port_ranges
             )

@@ -6,14 +6,15 @@ function here parses one platform's rendering strictly — a line or element it 
 understand is an error, never skipped — and compares what it permits, per (family, protocol,
 source network, destination network), with what the terms asked for.  Any difference, broader
 or narrower, raises :class:`~portplan.errors.TargetError`.  Each filter must also end with the
-deny of everything else and hold nothing after it.
+deny of everything else and hold nothing after it.  ICMP permits are read as protocol
+``icmp`` (ICMPv6 in family 6) with the ICMP type numbers in place of ports.  Cisco IOS and Junos
+are read here; PAN-OS in :mod:`portplan.targets._acl_panos`, with the shared pieces below.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import re
-import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Mapping
 from functools import lru_cache
 
@@ -21,22 +22,34 @@ from portplan._errors import TargetError
 from portplan.model._types import Network
 from portplan.model.ports import MAX_PORT, MIN_PORT, PortRange, PortSet
 
-__all__ = ["check_cisco", "check_juniper", "check_paloalto", "compare"]
+__all__ = [
+    "ICMP",
+    "Permits",
+    "check_cisco",
+    "check_juniper",
+    "compare",
+    "parse_icmp_types",
+    "parse_network",
+    "parse_ports",
+]
 
 _Key = tuple[int, str, Network, Network]  #: (family, protocol, source, destination)
-_Ranges = list[tuple[int, int]]
+Ranges = list[tuple[int, int]]
 Permits = dict[_Key, PortSet]
 _PROTOCOLS = ("tcp", "udp")
+#: the protocol of ICMP permits (ICMPv6 in family 6), whose "ports" are ICMP type numbers
+ICMP = "icmp"
+_ICMP_TYPES = (0, 255)
 _ANY = {4: ipaddress.ip_network("0.0.0.0/0"), 6: ipaddress.ip_network("::/0")}
 
 
-class _Permits:
+class Collector:
     """Collects permitted port ranges per key; :meth:`result` merges them into port sets."""
 
     def __init__(self) -> None:
-        self.ranges: dict[_Key, _Ranges] = {}
+        self.ranges: dict[_Key, Ranges] = {}
 
-    def add(self, family: int, protocol: str, src: Network, dst: Network, ranges: _Ranges) -> None:
+    def add(self, family: int, protocol: str, src: Network, dst: Network, ranges: Ranges) -> None:
         key = (family, protocol, src, dst)
         known = self.ranges.get(key)
         if known is None:
@@ -62,8 +75,12 @@ class _Permits:
 
 def _describe(key: _Key, ports: PortSet | None) -> str:
     family, protocol, src, dst = key
+    return f"IPv{family} {protocol} {src} -> {dst} {_what(key, ports)}"
+
+
+def _what(key: _Key, ports: PortSet | None) -> str:
     shown = ",".join(str(r) for r in ports.ranges) if ports else "nothing"
-    return f"IPv{family} {protocol} {src} -> {dst} ports {shown}"
+    return f"{'types' if key[1] == ICMP else 'ports'} {shown}"
 
 
 def compare(actual: Permits, expected: Permits, where: str) -> None:
@@ -71,7 +88,7 @@ def compare(actual: Permits, expected: Permits, where: str) -> None:
     if actual == expected:
         return
     broader = [
-        f"{_describe(k, v)} (plan: {_describe(k, expected.get(k)).rsplit(' ports ', 1)[1]})"
+        f"{_describe(k, v)} (plan: {_what(k, expected.get(k))})"
         for k, v in actual.items()
         if expected.get(k) != v and not set(v) <= set(expected.get(k) or ())
     ]
@@ -89,7 +106,8 @@ def _parse_network(text: str) -> Network:
     return ipaddress.ip_network(text, strict=True)
 
 
-def _network(text: str, family: int, where: str) -> Network:
+def parse_network(text: str, family: int, where: str) -> Network:
+    """A network of ``family`` (strict: no host bits set)."""
     try:
         network = _parse_network(text)
     except ValueError as exc:
@@ -102,8 +120,9 @@ def _network(text: str, family: int, where: str) -> Network:
 _PORT_RE = re.compile(r"(\d{1,5})(?:-(\d{1,5}))?")
 
 
-def _ports(items: Iterable[str], where: str) -> _Ranges:
-    ranges: _Ranges = []
+def parse_ports(items: Iterable[str], where: str) -> Ranges:
+    """Ports and ranges (``443``, ``49152-65535``), each within 1-65535; at least one."""
+    ranges: Ranges = []
     for item in items:
         match = _PORT_RE.fullmatch(item)
         if match is None:
@@ -118,6 +137,16 @@ def _ports(items: Iterable[str], where: str) -> _Ranges:
     return ranges
 
 
+def parse_icmp_types(items: Iterable[str], where: str) -> Ranges:
+    """ICMP type numbers (0-255), as a rule lists them; none at all: every type."""
+    ranges: Ranges = []
+    for item in items:
+        if not item.isdigit() or int(item) > _ICMP_TYPES[1]:
+            raise TargetError(f"{where}: {item!r} is not an ICMP type number")
+        ranges.append((int(item), int(item)))
+    return ranges or [_ICMP_TYPES]
+
+
 # -- Cisco IOS ----------------------------------------------------------------------------------
 
 
@@ -129,9 +158,9 @@ def _cisco_address(words: list[str], family: int, where: str) -> tuple[Network, 
         return _ANY[family], words[1:]
     if words[0] == "host" and len(words) > 1:
         bits = 32 if family == 4 else 128
-        return _network(f"{words[1]}/{bits}", family, where), words[2:]
+        return parse_network(f"{words[1]}/{bits}", family, where), words[2:]
     if family == 6:
-        return _network(words[0], 6, where), words[1:]
+        return parse_network(words[0], 6, where), words[1:]
     if len(words) < 2:
         raise TargetError(f"{where}: an address without its wildcard mask")
     try:
@@ -152,18 +181,18 @@ def _cisco_wildcard(address: str, mask: str) -> Network:
     return ipaddress.IPv4Network((base, 32 - wildcard.bit_length()))
 
 
-def _cisco_ports(words: list[str], where: str) -> _Ranges:
+def _cisco_ports(words: list[str], where: str) -> Ranges:
     if len(words) == 2 and words[0] == "eq":
-        return _ports([words[1]], where)
+        return parse_ports([words[1]], where)
     if len(words) == 3 and words[0] == "range":
-        return _ports([f"{words[1]}-{words[2]}"], where)
+        return parse_ports([f"{words[1]}-{words[2]}"], where)
     raise TargetError(f"{where}: {' '.join(words)!r} is not 'eq PORT' or 'range LOW HIGH'")
 
 
 def check_cisco(text: str, names: Mapping[int, str], expected: Permits) -> None:
     """Check Cisco IOS named ACLs: one per family in ``names``, permits then the final deny."""
     heads = {4: ("ip access-list extended", "ip"), 6: ("ipv6 access-list", "ipv6")}
-    actual = _Permits()
+    actual = Collector()
     seen: dict[int, bool] = {}  # family → its final deny was seen
     family: int | None = None
     finished = False
@@ -199,11 +228,18 @@ def check_cisco(text: str, names: Mapping[int, str], expected: Permits) -> None:
         if words == ["deny", heads[family][1], "any", "any"]:
             finished = True
             continue
-        if len(words) < 2 or words[0] != "permit" or words[1] not in _PROTOCOLS:
-            raise TargetError(f"{where}: not a tcp/udp permit: {line!r}")
+        # ICMPv6 is protocol 58 in an IPv6 ACL (Aerleon writes the number), or its keyword
+        icmp = len(words) > 1 and words[1] in (("icmp",) if family == 4 else ("icmp", "58"))
+        if len(words) < 2 or words[0] != "permit" or not (icmp or words[1] in _PROTOCOLS):
+            raise TargetError(f"{where}: not a tcp/udp/icmp permit: {line!r}")
         src, rest = _cisco_address(words[2:], family, where)
         dst, rest = _cisco_address(rest, family, where)
-        actual.add(family, words[1], src, dst, _cisco_ports(rest, where))
+        if icmp:  # nothing more (every type), or one type number
+            if len(rest) > 1:
+                raise TargetError(f"{where}: {' '.join(rest)!r} is not one ICMP type")
+            actual.add(family, ICMP, src, dst, parse_icmp_types(rest, where))
+        else:
+            actual.add(family, words[1], src, dst, _cisco_ports(rest, where))
     if family is not None:
         raise TargetError(f"ACL {names[family]} is not closed with 'exit'")
     missing = [names[f] for f in names if not seen.get(f)]
@@ -250,7 +286,7 @@ def _junos_statements(text: str) -> list[_Statement]:
     return block(0)
 
 
-def _junos_term(term: list[_Statement], family: int, name: str, actual: _Permits) -> bool:
+def _junos_term(term: list[_Statement], family: int, name: str, actual: Collector) -> bool:
     """Add a term's permits; True if it is the final deny."""
     found: dict[str, list[str]] = {}
     nets: dict[str, list[Network]] = {}
@@ -262,16 +298,11 @@ def _junos_term(term: list[_Statement], family: int, name: str, actual: _Permits
                 if key in (["source-address"], ["destination-address"]) and sub is not None:
                     if any(s is not None or len(w) != 1 for w, s in sub):
                         raise TargetError(f"{where}: unexpected address entry")
-                    nets[key[0]] = [_network(w[0], family, where) for w, _s in sub]
+                    nets[key[0]] = [parse_network(w[0], family, where) for w, _s in sub]
                 elif (
                     sub is None
                     and len(key) >= 2
-                    and key[0]
-                    in (
-                        "protocol",
-                        "next-header",
-                        "destination-port",
-                    )
+                    and key[0] in ("protocol", "next-header", "destination-port", "icmp-type")
                 ):
                     if key[0] in found:
                         raise TargetError(f"{where}: {key[0]} appears twice")
@@ -297,6 +328,16 @@ def _junos_term(term: list[_Statement], family: int, name: str, actual: _Permits
         raise TargetError(f"juniper term {name}: action {action!r} is not accept or the deny")
     protocol_key = "protocol" if family == 4 else "next-header"
     protocol = found.get(protocol_key, [])
+    if set(nets) != {"source-address", "destination-address"} or not all(nets.values()):
+        raise TargetError(f"juniper term {name}: source or destination addresses missing")
+    if protocol == ["icmp" if family == 4 else "icmp6"]:
+        if not set(found) <= {protocol_key, "icmp-type"}:
+            raise TargetError(f"juniper term {name}: an ICMP term that matches more than types")
+        types = parse_icmp_types(found.get("icmp-type", ()), f"juniper term {name}")
+        for src in nets["source-address"]:
+            for dst in nets["destination-address"]:
+                actual.add(family, ICMP, src, dst, types)
+        return False
     if (
         len(protocol) != 1
         or protocol[0] not in _PROTOCOLS
@@ -307,9 +348,7 @@ def _junos_term(term: list[_Statement], family: int, name: str, actual: _Permits
         }
     ):
         raise TargetError(f"juniper term {name}: not one tcp/udp protocol with destination ports")
-    if set(nets) != {"source-address", "destination-address"} or not all(nets.values()):
-        raise TargetError(f"juniper term {name}: source or destination addresses missing")
-    ports = _ports(found["destination-port"], f"juniper term {name}")
+    ports = parse_ports(found["destination-port"], f"juniper term {name}")
     for src in nets["source-address"]:
         for dst in nets["destination-address"]:
             actual.add(family, protocol[0], src, dst, ports)
@@ -318,7 +357,7 @@ def _junos_term(term: list[_Statement], family: int, name: str, actual: _Permits
 
 def check_juniper(text: str, names: Mapping[int, str], expected: Permits) -> None:
     """Check Junos firewall filters: one per family in ``names``, terms then the final deny."""
-    actual = _Permits()
+    actual = Collector()
     done: set[int] = set()
     for words, firewall in _junos_statements(text):
         if words != ["firewall"] or firewall is None or len(firewall) != 1:
@@ -355,133 +394,3 @@ def check_juniper(text: str, names: Mapping[int, str], expected: Permits) -> Non
     if missing:
         raise TargetError(f"juniper: filter {', '.join(missing)} is missing")
     compare(actual.result(), expected, "juniper")
-
-
-# -- PAN-OS -------------------------------------------------------------------------------------
-
-_RULE_TAGS = {
-    "description",
-    "to",
-    "from",
-    "source",
-    "destination",
-    "service",
-    "action",
-    "rule-type",
-    "application",
-    "tag",
-    "negate-source",
-    "negate-destination",
-}
-
-
-def _members(rule: ET.Element, tag: str) -> list[str]:
-    element = rule.find(tag)
-    if element is None:
-        return []
-    return [m.text or "" for m in element.findall("member")]
-
-
-def check_paloalto(text: str, from_zone: str, to_zone: str, expected: Permits) -> None:
-    """Check a PAN-OS security policy: allow rules exactly the plan, each family then denied."""
-    where = f"paloalto {from_zone} -> {to_zone}"
-    try:
-        root = ET.fromstring(text)
-    except ET.ParseError as exc:
-        raise TargetError(f"{where}: not well-formed XML: {exc}") from exc
-    vsys = root.findall("./devices/entry/vsys/entry")
-    if len(vsys) != 1:
-        raise TargetError(f"{where}: expected one vsys")
-    (config,) = vsys
-    addresses: dict[str, Network | None] = {}  # None: the any-ipv4 range
-    for entry in config.findall("./address/entry"):
-        name = entry.get("name", "")
-        netmask = entry.findtext("ip-netmask")
-        if netmask is not None:
-            addresses[name] = ipaddress.ip_network(netmask, strict=True)
-        elif name == "any-ipv4" and entry.findtext("ip-range") == "0.0.0.0-255.255.255.255":
-            addresses[name] = None
-        else:
-            raise TargetError(f"{where}: address {name!r} is neither a netmask nor any-ipv4")
-    groups = {
-        e.get("name", ""): [m.text or "" for m in e.findall("./static/member")]
-        for e in config.findall("./address-group/entry")
-    }
-    services: dict[str, tuple[str, _Ranges]] = {}
-    for entry in config.findall("./service/entry"):
-        name = entry.get("name", "")
-        holder = entry.find("protocol")
-        protocols = list(holder) if holder is not None else []
-        if len(protocols) != 1 or protocols[0].tag not in _PROTOCOLS:
-            raise TargetError(f"{where}: service {name!r} is not one of tcp/udp")
-        (protocol,) = protocols
-        if [child.tag for child in protocol] != ["port"]:
-            raise TargetError(f"{where}: service {name!r} matches more than destination ports")
-        ports = _ports((protocol.findtext("port") or "").split(","), f"{where} service {name}")
-        services[name] = (protocol.tag, ports)
-
-    def resolve(names: list[str], rule: str) -> list[Network]:
-        nets: list[Network] = []
-        for name in names:
-            for member in groups.get(name, [name]):
-                net = addresses.get(member)
-                if net is None:
-                    raise TargetError(f"{where}: rule {rule} names {member!r}, not an address")
-                nets.append(net)
-        if not nets:
-            raise TargetError(f"{where}: rule {rule} has no addresses (that would mean any)")
-        return nets
-
-    actual = _Permits()
-    denied: set[int] = set()
-    last_deny = False
-    for rule in config.findall("./rulebase/security/rules/entry"):
-        name = rule.get("name", "")
-        extra = {child.tag for child in rule} - _RULE_TAGS
-        if extra:
-            raise TargetError(f"{where}: rule {name} has unexpected {', '.join(sorted(extra))}")
-        if _members(rule, "from") != [from_zone] or _members(rule, "to") != [to_zone]:
-            raise TargetError(f"{where}: rule {name} is not from {from_zone} to {to_zone}")
-        if _members(rule, "application") != ["any"]:
-            raise TargetError(f"{where}: rule {name} names applications")
-        negate = (rule.findtext("negate-source"), rule.findtext("negate-destination"))
-        action = rule.findtext("action")
-        if action in ("deny", "reset-client"):
-            if _members(rule, "source") != ["any-ipv4"] or _members(rule, "destination") != [
-                "any-ipv4"
-            ]:
-                raise TargetError(f"{where}: deny rule {name} is not the deny of a whole family")
-            if _members(rule, "service") != ["any"]:
-                raise TargetError(f"{where}: deny rule {name} is limited to services")
-            if negate == (None, None):
-                family = 4
-            elif negate == ("yes", "yes"):
-                family = 6  # not any IPv4 on both ends: every IPv6 packet
-            else:
-                raise TargetError(f"{where}: deny rule {name} negates one end only")
-            denied.add(family)
-            last_deny = True
-            continue
-        if action != "allow" or negate != (None, None):
-            raise TargetError(f"{where}: rule {name} is neither a plain allow nor the deny")
-        src_nets = resolve(_members(rule, "source"), name)
-        dst_nets = resolve(_members(rule, "destination"), name)
-        families: set[int] = {n.version for n in (*src_nets, *dst_nets)}
-        if len(families) != 1:
-            raise TargetError(f"{where}: rule {name} mixes address families")
-        (family,) = families
-        if family in denied:
-            raise TargetError(f"{where}: rule {name} comes after the deny of IPv{family}")
-        service_names = _members(rule, "service")
-        if not service_names or any(s not in services for s in service_names):
-            raise TargetError(f"{where}: rule {name} has services that are not tcp/udp ports")
-        for service in service_names:
-            proto, ports = services[service]
-            for src in src_nets:
-                for dst in dst_nets:
-                    actual.add(family, proto, src, dst, ports)
-        last_deny = False
-    needed: set[int] = {key[0] for key in expected}
-    if not last_deny or not needed <= denied:
-        raise TargetError(f"{where}: the policy does not end by denying everything else")
-    compare(actual.result(), expected, where)

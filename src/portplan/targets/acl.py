@@ -16,7 +16,8 @@ address a network of the filter's family, every port 1-65535, protocol tcp or ud
 safe characters), runs Aerleon in a separate process with a timeout (see
 :mod:`portplan.targets._aerleon_worker`), treats any Aerleon log record or warning it does not
 know as harmless as an error, removes the repository tags Aerleon writes, and then parses the
-rendered text back and compares what it permits with the plan (:mod:`portplan.targets._acl_check`).
+rendered text back and compares what it permits with the plan (:mod:`portplan.targets._acl_check`,
+:mod:`portplan.targets._acl_panos`).
 """
 
 from __future__ import annotations
@@ -32,9 +33,10 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from portplan._errors import TargetError
-from portplan.model._types import Network
+from portplan.model._types import Network, Protocol
 from portplan.plan import Plan
 from portplan.targets import _acl_check
+from portplan.targets._acl_panos import check_paloalto
 from portplan.targets.acl_terms import (
     TERM_NAME_MAX,
     AclTerm,
@@ -82,6 +84,8 @@ _HARMLESS_LOG = (
 _REPOSITORY_TAG = re.compile(r"\$(?:Id|Date|Revision):[^$\n]*\$")
 _COMMENT_MAX = 300
 _COMMENT_SAFE = re.compile(r"[^A-Za-z0-9 .,:;()_+=@%&#<>!?/'-]")
+#: ICMP type names where Aerleon's differ from the model's: (family, model name) → Aerleon's
+_AERLEON_ICMP = {(4, "destination-unreachable"): "unreachable"}
 _TYPOGRAPHY = str.maketrans(
     {"\u2018": "'", "\u2019": "'", "\u201c": "'", "\u201d": "'", "\u2013": "-", "\u2014": "-"}
 )
@@ -155,6 +159,8 @@ class AclTarget(Target):
     max_zone_length: ClassVar[int] = 63
     #: the function of :mod:`portplan.targets._acl_check` that reads the file back
     checker: ClassVar[str]
+    #: why the platform cannot allow ICMP of every type exactly (None: it can)
+    icmp_any_refusal: ClassVar[str | None] = None
 
     # -- what subclasses provide ---------------------------------------------------------------
 
@@ -246,10 +252,12 @@ class AclTarget(Target):
                 for term in family_terms:
                     if not term.sources or not term.destinations:  # Aerleon: empty means any
                         raise TargetError(f"term {term.name} has no source or no destination")
-                    service = f"{term.name}_ports"
-                    services[service] = [
-                        {"port": str(r), "protocol": term.protocol.value} for r in term.ports.ranges
-                    ]
+                    if term.icmp == ("any",) and self.icmp_any_refusal is not None:
+                        raise TargetError(
+                            f"flow {term.flow} allows ICMP of every type, which target "
+                            f"{self.name} cannot express exactly: {self.icmp_any_refusal}; name "
+                            "the message types in the flow's 'icmp:' list"
+                        )
                     entries.append(
                         {
                             "name": term.name,
@@ -264,8 +272,7 @@ class AclTarget(Target):
                             "destination-address": " ".join(
                                 tokens.of(h, family, n) for h, n in term.destinations
                             ),
-                            "protocol": term.protocol.value,
-                            "destination-port": service,
+                            **_service(term, services),
                             "action": "accept",
                         }
                     )
@@ -304,6 +311,24 @@ class AclTarget(Target):
             definitions={"networks": tokens.networks, "services": services},
             files=files,
         )
+
+
+def _service(term: AclTerm, services: dict[str, list[dict[str, str | int]]]) -> dict[str, Any]:
+    """The term's protocol and what it matches: a service of its ports (added to
+    ``services``), or the ICMP types by Aerleon's names (none: every type)."""
+    if term.protocol is Protocol.ICMP:
+        kinds = (
+            []
+            if term.icmp == ("any",)
+            else [_AERLEON_ICMP.get((term.family, n), n) for n in term.icmp]
+        )
+        protocol = "icmp" if term.family == 4 else "icmpv6"
+        return {"protocol": protocol, **({"icmp-type": " ".join(kinds)} if kinds else {})}
+    service = f"{term.name}_ports"
+    services[service] = [
+        {"port": str(r), "protocol": term.protocol.value} for r in term.ports.ranges
+    ]
+    return {"protocol": term.protocol.value, "destination-port": service}
 
 
 def _strip_tags(text: str) -> str:
@@ -441,6 +466,10 @@ class PaloAltoTarget(AclTarget):
     generator = "aerleon.lib.paloaltofw.PaloAltoFW"
     apply_note = "Load into the device's candidate configuration and review before commit."
     max_zone_length = 31  # PAN-OS
+    icmp_any_refusal = (
+        "PAN-OS tells ICMP apart by App-ID, and the application 'icmp' Aerleon writes for every "
+        "type leaves out what App-ID names otherwise (ping, traceroute)"
+    )
 
     def header(self, boundary: Boundary, family: int) -> str:
         return (
@@ -449,4 +478,4 @@ class PaloAltoTarget(AclTarget):
         )
 
     def check(self, text: str, boundary: Boundary, expected: Permits) -> None:
-        _acl_check.check_paloalto(text, boundary.source_zone, boundary.destination_zone, expected)
+        check_paloalto(text, boundary.source_zone, boundary.destination_zone, expected)

@@ -11,9 +11,10 @@ from dataclasses import dataclass
 
 from portplan._errors import TargetError
 from portplan.model._types import Network, Protocol
-from portplan.model.ports import MAX_PORT, MIN_PORT, PortSet
+from portplan.model.icmp import icmp_numbers
+from portplan.model.ports import MAX_PORT, MIN_PORT, PortRange, PortSet
 from portplan.plan import Plan
-from portplan.targets.hostview import collapse
+from portplan.targets.hostview import collapse, family_icmp, name_only_refusal
 
 __all__ = [
     "TERM_NAME_MAX",
@@ -24,15 +25,26 @@ __all__ = [
     "digest",
     "expected_permits",
     "fit",
+    "icmp_set",
 ]
 
 #: Term names stay within PAN-OS's limit for the service objects named after them
 #: (``service-<term>-<protocol>``, at most 63 characters).
 TERM_NAME_MAX = 51
 _ZONE_RE = re.compile(r"^[a-z][a-z0-9_-]*$")
+#: what a zone-boundary ACL is, when an end of a row is known by name only
+_NAME_ONLY = (
+    "a zone-boundary ACL rendered through Aerleon (whose Cisco IOS, Junos and PAN-OS "
+    "generators write no FQDN address objects)"
+)
+#: (flow, protocol, ports, ICMP messages, family): the rows of one term
+_TermKey = tuple[str, Protocol, PortSet, tuple[str, ...], int]
 
-#: (family, protocol, source network, destination network) → ports permitted.
+#: (family, protocol, source network, destination network) → ports permitted; for protocol
+#: ``icmp`` (ICMPv6 in family 6) the ICMP type numbers, held as a port set (see :func:`icmp_set`)
 Permits = dict[tuple[int, str, Network, Network], PortSet]
+#: every ICMP type, 0-255
+ICMP_ALL = (0, 255)
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -54,7 +66,8 @@ class AclTerm:
     name: str
     family: int  #: 4 or 6: every address below is of this family
     protocol: Protocol
-    ports: PortSet
+    ports: PortSet  #: empty for ICMP
+    icmp: tuple[str, ...] = ()  #: ICMP: the family's message names (``("any",)``: every type)
     sources: tuple[tuple[str, tuple[Network, ...]], ...]  #: (host, its addresses), by host
     destinations: tuple[tuple[str, tuple[Network, ...]], ...]
     flow: str  #: the flow key
@@ -62,11 +75,22 @@ class AclTerm:
     reference: str
 
     def permits(self) -> Iterator[tuple[int, str, Network, Network, PortSet]]:
+        allowed = self.ports
+        if self.protocol is Protocol.ICMP:
+            numbers = icmp_numbers(self.icmp, self.family)
+            allowed = icmp_set([ICMP_ALL] if numbers is None else [(n, n) for n in numbers])
         for _src_host, src_nets in self.sources:
             for src in src_nets:
                 for _dst_host, dst_nets in self.destinations:
                     for dst in dst_nets:
-                        yield self.family, self.protocol.value, src, dst, self.ports
+                        yield self.family, self.protocol.value, src, dst, allowed
+
+
+def icmp_set(spans: Iterable[tuple[int, int]]) -> PortSet:
+    """ICMP type numbers (0-255) as a port set: the set arithmetic of ports, for the types an
+    ACL permits (as :mod:`portplan.spaces` holds ICMP types in its port dimension).  Built
+    without the 1-65535 check of ports, since type 0 (echo-reply) is a type."""
+    return PortSet.of(PortRange.model_construct(start=a, end=b) for a, b in spans)
 
 
 def expected_permits(terms: Iterable[AclTerm]) -> Permits:
@@ -132,8 +156,9 @@ def boundary_terms(plan: Plan) -> dict[Boundary, tuple[AclTerm, ...]]:
     sources x destinations are exactly rows of the plan.  Raises :class:`TargetError` for
     anything that does not validate.
     """
-    # boundary → (flow, protocol, ports, family) → destination → {source: None} (ordered set)
-    groups: dict[Boundary, dict[tuple[str, Protocol, PortSet, int], dict[str, dict[str, None]]]]
+    # boundary → (flow, protocol, ports, ICMP messages, family) → destination → {source: None}
+    # (an ordered set)
+    groups: dict[Boundary, dict[_TermKey, dict[str, dict[str, None]]]]
     groups = {}
     # Validation and address splitting are done once per host, port set and flow leg, not per
     # row: a plan of a few thousand hosts has hundreds of thousands of rows.
@@ -169,23 +194,32 @@ def boundary_terms(plan: Plan) -> dict[Boundary, tuple[AclTerm, ...]]:
             boundary = Boundary(row.source_zone, row.destination_zone)
             boundaries[row.source_zone, row.destination_zone] = boundary
         if id(row.facts) not in checked_facts:
-            if row.protocol not in (Protocol.TCP, Protocol.UDP):
-                raise TargetError(f"{where}: protocol {row.protocol!r} is neither tcp nor udp")
+            if row.protocol not in (Protocol.TCP, Protocol.UDP, Protocol.ICMP):
+                raise TargetError(f"{where}: protocol {row.protocol!r} is not tcp, udp or icmp")
             checked_facts.add(id(row.facts))
             facts_alive.append(row.facts)
             about.setdefault(row.key, (row.purpose, row.reference))
-        if id(row.ports) not in checked_ports:
+        if id(row.ports) not in checked_ports and row.protocol is not Protocol.ICMP:
             _check_ports(row.ports, where)
             checked_ports[id(row.ports)] = row.ports
+        for end, known in (
+            (row.source, row.source_addresses),
+            (row.destination, row.destination_addresses),
+        ):
+            if not known:
+                raise name_only_refusal(plan, row, end, _NAME_ONLY)
         src_nets = host_nets(row.source, row.source_addresses, where)
         dst_nets = host_nets(row.destination, row.destination_addresses, where)
         for family, src, dst in ((4, src_nets[0], dst_nets[0]), (6, src_nets[1], dst_nets[1])):
             if not src or not dst:
                 continue  # no traffic of this family can flow between these two hosts
+            icmp = family_icmp(row.protocol, row.icmp, family)
+            if row.protocol is Protocol.ICMP and not icmp:
+                continue  # no such message in this family (packet-too-big over IPv4)
             flows = groups.get(boundary)
             if flows is None:
                 flows = groups[boundary] = {}
-            key = (row.key, row.protocol, row.ports, family)
+            key = (row.key, row.protocol, row.ports, icmp, family)
             by_destination = flows.get(key)
             if by_destination is None:
                 by_destination = flows[key] = {}
@@ -198,7 +232,7 @@ def boundary_terms(plan: Plan) -> dict[Boundary, tuple[AclTerm, ...]]:
     for boundary in sorted(groups):
         terms: list[AclTerm] = []
         names: set[str] = set()
-        for (flow, protocol, ports, family), by_destination in groups[boundary].items():
+        for (flow, protocol, ports, icmp, family), by_destination in groups[boundary].items():
             # destinations reached by the very same sources share a term
             by_sources: dict[tuple[str, ...], list[str]] = {}
             for destination, reaching in by_destination.items():
@@ -208,7 +242,9 @@ def boundary_terms(plan: Plan) -> dict[Boundary, tuple[AclTerm, ...]]:
                 name = (
                     fit(_slug(flow), TERM_NAME_MAX - 9)
                     + "-"
-                    + digest(boundary, family, flow, protocol.value, str(ports), sources, dsts)
+                    + digest(
+                        boundary, family, flow, protocol.value, str(ports), *icmp, sources, dsts
+                    )
                 )
                 if name in names:  # a digest collision: refuse rather than guess
                     raise TargetError(f"two terms of {boundary.stem} would both be named {name}")
@@ -220,6 +256,7 @@ def boundary_terms(plan: Plan) -> dict[Boundary, tuple[AclTerm, ...]]:
                         family=family,
                         protocol=protocol,
                         ports=ports,
+                        icmp=icmp,
                         sources=tuple((h, nets(h, family)) for h in sources),
                         destinations=tuple((h, nets(h, family)) for h in dsts),
                         flow=flow,

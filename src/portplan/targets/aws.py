@@ -39,10 +39,18 @@ from dataclasses import dataclass, field
 from portplan._errors import TargetError
 from portplan._text import one_line
 from portplan.model._types import Network, Protocol
-from portplan.model.ports import PortRange, PortSet
+from portplan.model.icmp import icmp_numbers
+from portplan.model.ports import PortSet
 from portplan.plan import Plan, PlannedFlow
 from portplan.targets.base import STATEFUL_CAPABILITIES, RuleOptions, Scope, Target
-from portplan.targets.hostview import Direction, note_line, unreachable_lines, unreachable_note
+from portplan.targets.hostview import (
+    Direction,
+    name_only_refusal,
+    note_line,
+    skipped_hosts,
+    unreachable_lines,
+    unreachable_note,
+)
 
 __all__ = ["FILE_NAME", "AwsTarget", "hcl_string", "render_file"]
 
@@ -56,6 +64,8 @@ MIN_PROVIDER = "4.56"
 # Characters AWS accepts in security group and rule descriptions.
 _DESCRIPTION_BAD = re.compile(r"[^a-zA-Z0-9. _\-:/()#,@\[\]+=&;{}!$*]")
 _LABEL_BAD = re.compile(r"[^A-Za-z0-9_-]")
+#: the ip_protocol of ICMP rules, by the peer's IP version
+_ICMP_PROTOCOLS = {4: "icmp", 6: "icmpv6"}
 _RESOURCE = {
     Direction.INBOUND: "aws_vpc_security_group_ingress_rule",
     Direction.OUTBOUND: "aws_vpc_security_group_egress_rule",
@@ -103,17 +113,25 @@ def _cidr_label(network: Network) -> str:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class _Rule:
     direction: Direction
-    protocol: Protocol
-    ports: PortRange
+    protocol: str  #: the rule's ip_protocol: tcp, udp, icmp or icmpv6
+    low: int  #: from_port: the first port, or the ICMP type (-1: every type)
+    high: int  #: to_port: the last port, or the ICMP code (-1: every code)
     peer: Network
     flows: tuple[str, ...]
+
+    @property
+    def span(self) -> str:
+        """The ports (``135``, ``49152-65535``) or the ICMP type (``8``, ``all``)."""
+        if self.protocol in _ICMP_PROTOCOLS.values():
+            return "all" if self.low < 0 else str(self.low)
+        return str(self.low) if self.low == self.high else f"{self.low}-{self.high}"
 
     def sort_key(self) -> tuple[int, str, int, int, int, int, int]:
         return (
             0 if self.direction is Direction.INBOUND else 1,
-            self.protocol.value,
-            self.ports.start,
-            self.ports.end,
+            self.protocol,
+            self.low,
+            self.high,
             self.peer.version,
             int(self.peer.network_address),
             self.peer.prefixlen,
@@ -146,6 +164,9 @@ class _Group:
     def rules(self) -> list[_Rule]:
         rules = []
         for (direction, protocol, peer), rows in self.rows.items():
+            if protocol is Protocol.ICMP:
+                rules.extend(_icmp_rules(direction, peer, rows))
+                continue
             ports = PortSet.of(r for row in rows for r in row.ports.ranges)
             for span in ports.ranges:
                 flows = dict.fromkeys(
@@ -156,8 +177,9 @@ class _Group:
                 rules.append(
                     _Rule(
                         direction=direction,
-                        protocol=protocol,
-                        ports=span,
+                        protocol=protocol.value,
+                        low=span.start,
+                        high=span.end,
                         peer=peer,
                         flows=tuple(flows),
                     )
@@ -165,23 +187,59 @@ class _Group:
         return sorted(rules, key=_Rule.sort_key)
 
 
+def _icmp_rules(direction: Direction, peer: Network, rows: list[PlannedFlow]) -> list[_Rule]:
+    """The ICMP rules towards one peer: one per type the rows name (every code of it), or one
+    for every type when a row allows any; ICMPv6 for an IPv6 peer."""
+    protocol = _ICMP_PROTOCOLS[peer.version]
+    by_type: dict[int, dict[str, None]] = {}
+    for row in rows:
+        numbers = icmp_numbers(row.icmp, peer.version)
+        for number in (-1,) if numbers is None else numbers:
+            by_type.setdefault(number, {})[row.key] = None
+    if -1 in by_type:  # every type: one rule, naming every flow
+        flows = {key: None for named in by_type.values() for key in named}
+        by_type = {-1: flows}
+    return [
+        _Rule(
+            direction=direction,
+            protocol=protocol,
+            low=number,
+            high=-1,
+            peer=peer,
+            flows=tuple(flows),
+        )
+        for number, flows in sorted(by_type.items())
+    ]
+
+
 def _groups(plan: Plan, options: RuleOptions) -> list[_Group]:
     groups: dict[str, _Group] = {}
+    # a host known by name only may have either family: its group takes rules of both (a
+    # rule of a family the instance has no address in matches nothing)
     families: dict[str, set[int]] = {
-        name: {a.version for a in host.addresses} for name, host in plan.hosts.items()
+        name: {a.version for a in host.addresses} if host.addresses else {4, 6}
+        for name, host in plan.hosts.items()
     }
     rows = [row for row in plan.rows if not row.loopback]
     # A group of machines that only sends (the Internet, a client subnet) gets no group: it is
-    # not something a security group of this deployment is attached to.
+    # not something a security group of this deployment is attached to; nor does a host
+    # portplan does not manage (a CDN, a cloud service, anywhere).
     for row in rows:
-        groups.setdefault(row.destination, _Group(row.destination))
-        if options.egress and not plan.hosts[row.source].is_group:
+        if plan.unmanaged(row.destination) is None:
+            groups.setdefault(row.destination, _Group(row.destination))
+        source = plan.hosts[row.source]
+        if options.egress and not source.is_group and plan.unmanaged(row.source) is None:
             groups.setdefault(row.source, _Group(row.source))
     for row in rows:
-        groups[row.destination].add(
-            Direction.INBOUND, row, row.source_addresses, families[row.destination]
-        )
+        if row.destination in groups:
+            if not row.source_addresses:
+                raise name_only_refusal(plan, row, row.source, "a security group rule")
+            groups[row.destination].add(
+                Direction.INBOUND, row, row.source_addresses, families[row.destination]
+            )
         if options.egress and row.source in groups:
+            if not row.destination_addresses:
+                raise name_only_refusal(plan, row, row.destination, "a security group rule")
             groups[row.source].add(
                 Direction.OUTBOUND, row, row.destination_addresses, families[row.source]
             )
@@ -236,8 +294,7 @@ def _group_lines(group: _Group, label: str, plan: Plan, options: RuleOptions) ->
     group_id = f"aws_security_group.{label}.id"
     for rule in rules:
         cidr = "cidr_ipv4" if rule.peer.version == 4 else "cidr_ipv6"
-        span = str(rule.ports)
-        rule_label = f"{label}_{rule.protocol.value}_{span}_{_cidr_label(rule.peer)}"
+        rule_label = f"{label}_{rule.protocol}_{rule.span}_{_cidr_label(rule.peer)}"
         out += [
             "",
             *_block(
@@ -246,9 +303,9 @@ def _group_lines(group: _Group, label: str, plan: Plan, options: RuleOptions) ->
                 [
                     ("security_group_id", group_id),
                     ("description", hcl_string(_flows_description(list(rule.flows)))),
-                    ("ip_protocol", hcl_string(rule.protocol.value)),
-                    ("from_port", str(rule.ports.start)),
-                    ("to_port", str(rule.ports.end)),
+                    ("ip_protocol", hcl_string(rule.protocol)),
+                    ("from_port", str(rule.low)),
+                    ("to_port", str(rule.high)),
                     (cidr, hcl_string(str(rule.peer))),
                 ],
             ),
@@ -272,6 +329,10 @@ def _group_lines(group: _Group, label: str, plan: Plan, options: RuleOptions) ->
                 ),
             ]
     return out
+
+
+def _loopback_service(row: PlannedFlow) -> str:
+    return row.opening if row.protocol is Protocol.ICMP else f"{row.protocol.value} {row.ports}"
 
 
 def render_file(plan: Plan, options: RuleOptions) -> str:
@@ -300,8 +361,13 @@ def render_file(plan: Plan, options: RuleOptions) -> str:
         out.append(
             "# Egress is not filtered (no --egress): each group allows all outbound traffic."
         )
+    out.extend(
+        f"# no security group for {host}: {why}"
+        for host, why in skipped_hosts(plan).items()
+        if not plan.hosts[host].is_group  # networks never get one; nothing to explain
+    )
     loopback = dict.fromkeys(
-        f"# {row.key} on {row.destination} ({row.protocol.value} {row.ports}) is loopback "
+        f"# {row.key} on {row.destination} ({_loopback_service(row)}) is loopback "
         "traffic, which never leaves the instance: not a security group matter, no rule"
         for row in plan.rows
         if row.loopback

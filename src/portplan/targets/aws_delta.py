@@ -19,7 +19,8 @@ from portplan.targets.hostview import Direction
 
 __all__ = ["aws_delta"]
 
-_Key = tuple[str, Direction, str, int, int, str]  #: host, direction, protocol, span, peer
+#: host, direction, protocol, span (ports, or ICMP type and code: -1 for all), peer
+_Key = tuple[str, Direction, str, int, int, str]
 
 
 def _rules(plan: Plan, options: RuleOptions) -> dict[_Key, _Rule]:
@@ -29,9 +30,9 @@ def _rules(plan: Plan, options: RuleOptions) -> dict[_Key, _Rule]:
             key = (
                 group.host,
                 rule.direction,
-                rule.protocol.value,
-                rule.ports.start,
-                rule.ports.end,
+                rule.protocol,
+                rule.low,
+                rule.high,
                 str(rule.peer),
             )
             found[key] = rule

@@ -19,11 +19,13 @@ from typing import NamedTuple
 from portplan._errors import TargetError
 from portplan._text import choice_hint, one_line
 from portplan.model._types import Network, Protocol
+from portplan.model.icmp import icmp_text, icmp_types
 from portplan.model.ports import PortSet
 from portplan.plan import Plan, PlannedFlow
 from portplan.targets.base import LINUX_HOST_CAPABILITIES, RuleOptions, Scope, Target
 
 __all__ = [
+    "EVERYWHERE",
     "LOOPBACK_SETTINGS",
     "NOTE_MAX",
     "Direction",
@@ -32,12 +34,16 @@ __all__ = [
     "LinuxHostTarget",
     "ViewCache",
     "collapse",
+    "family_icmp",
     "host_view",
     "hosts_to_render",
+    "is_everywhere",
     "loopback_note",
+    "name_only_refusal",
     "note_line",
     "note_lines",
     "rule_hosts",
+    "skipped_hosts",
     "unreachable_lines",
     "unreachable_note",
 ]
@@ -47,6 +53,11 @@ __all__ = [
 LOOPBACK_SETTINGS: Mapping[str, tuple[str, ...]] = {"loopback": ("all", "planned")}
 #: the longest comment line naming one flow and its purpose
 NOTE_MAX = 200
+#: every address of a family: a peer that is anywhere (the synthetic host, or 0.0.0.0/0)
+EVERYWHERE: Mapping[int, Network] = {
+    4: ipaddress.ip_network("0.0.0.0/0"),
+    6: ipaddress.ip_network("::/0"),
+}
 
 
 class LinuxHostTarget(Target):
@@ -68,14 +79,44 @@ class LinuxHostTarget(Target):
 def hosts_to_render(plan: Plan, options: RuleOptions) -> Iterator[str]:
     """The hosts to render: those of ``--host``, or else every host that needs a ruleset.
 
-    A name the deployment does not have is refused when the iteration reaches it."""
+    A name the deployment does not have, and a host portplan does not manage, are refused when
+    the iteration reaches them."""
     for host in options.hosts or rule_hosts(plan):
         if host not in plan.hosts:
             raise TargetError(
                 f"no host {host!r} in deployment {plan.deployment}; "
                 + choice_hint(host, plan.hosts, "hosts")
             )
+        why = plan.unmanaged(host)
+        if why is not None:
+            raise TargetError(f"no ruleset for {host}: {why}")
         yield host
+
+
+def is_everywhere(networks: tuple[Network, ...], family: int) -> bool:
+    """Whether collapsed ``networks`` are every address of ``family`` (a peer from anywhere):
+    a rule then needs no address match on that side."""
+    return networks == (EVERYWHERE[family],)
+
+
+def family_icmp(protocol: Protocol, names: tuple[str, ...], family: int) -> tuple[str, ...]:
+    """The ICMP messages of ``names`` that exist in ``family``: ``("any",)`` for every type,
+    empty when none does (``packet-too-big`` over IPv4); empty for TCP and UDP too."""
+    if protocol is not Protocol.ICMP:
+        return ()
+    kinds = icmp_types(names, family)
+    return ("any",) if kinds is None else tuple(kind.value for kind in kinds)
+
+
+def name_only_refusal(plan: Plan, row: PlannedFlow, host: str, what: str) -> TargetError:
+    """The refusal of a row whose end ``host`` is known by its DNS name only, where ``what``
+    (a host ruleset, a security group) has to match that end by address."""
+    name = plan.hosts[host].dns_name
+    return TargetError(
+        f"flow {row.key} ({row.source} -> {row.destination}): host {host!r} is known by its DNS "
+        f"name only ({name}), and {what} matches addresses, not names: give {host} its "
+        "addresses in the deployment ('addresses:')"
+    )
 
 
 def collapse(networks: Iterable[Network], family: int) -> tuple[Network, ...]:
@@ -134,6 +175,8 @@ def unreachable_lines(notes: Iterable[str]) -> list[str]:
 
 def loopback_note(row: PlannedFlow) -> str:
     """A loopback row, for targets that need no rule for it: flow, protocol and ports."""
+    if row.protocol is Protocol.ICMP:
+        return f"{row.key} (ICMP {icmp_text(row.icmp)})"
     return f"{row.key} ({row.protocol.value.upper()} {row.ports})"
 
 
@@ -149,7 +192,9 @@ class HostRule:
     direction: Direction
     family: int  #: 4 or 6
     protocol: Protocol
-    ports: PortSet
+    ports: PortSet  #: empty for ICMP
+    #: ICMP: the family's message names (``("any",)``: every type); empty for TCP and UDP
+    icmp: tuple[str, ...] = ()
     loopback: bool  #: on ``lo``; always inbound (renderers add its output side with egress)
     local: tuple[Network, ...]  #: this host's addresses of the family (destination when inbound)
     peers: tuple[Network, ...]  #: the other ends, collapsed and sorted
@@ -162,6 +207,7 @@ class _Key(NamedTuple):
     family: int
     protocol: Protocol
     ports: PortSet
+    icmp: tuple[str, ...]
     loopback: bool
     local: tuple[Network, ...]
 
@@ -183,15 +229,31 @@ def rule_hosts(plan: Plan) -> tuple[str, ...]:
     Every destination of a planned row, and every single machine that only sends (its ruleset
     still closes what it must not accept, and filters what it sends with egress).  A group — a
     network standing for many machines, such as a client subnet — gets one only when rows end
-    on it (its members' loopback flows): "the Internet" needs no ruleset of portplan's.
+    on it (its members' loopback flows, a mesh between its members): "the Internet" needs no
+    ruleset of portplan's.  Hosts portplan does not manage (``managed: false``, and the
+    synthetic host ``anywhere``) never get one: :func:`skipped_hosts` names them.
     """
+    skipped = {name for name in plan.hosts if plan.unmanaged(name) is not None}
     groups = {name for name, host in plan.hosts.items() if host.is_group}
     seen: dict[str, None] = {}
     for row in plan.rows:
-        seen.setdefault(row.destination)
-        if row.source not in groups:
+        if row.destination not in skipped:
+            seen.setdefault(row.destination)
+        if row.source not in groups and row.source not in skipped:
             seen.setdefault(row.source)
     return tuple(seen)
+
+
+def skipped_hosts(plan: Plan) -> dict[str, str]:
+    """The hosts of the plan's rows that get no ruleset because portplan does not manage
+    them, each with the reason, in plan order."""
+    skipped: dict[str, str] = {}
+    for row in plan.rows:
+        for host in (row.source, row.destination):
+            why = plan.unmanaged(host)
+            if why is not None:
+                skipped.setdefault(host, why)
+    return skipped
 
 
 # Rows share their hosts' address tuples: split each tuple by family once (keyed by identity,
@@ -246,6 +308,12 @@ def _by_family(
     return entry[1] if family == 4 else entry[2]
 
 
+def _name_only(plan: Plan, row: PlannedFlow) -> TargetError:
+    """The refusal of ``row``, one of whose ends is known by its DNS name only."""
+    end = row.destination if row.source_addresses else row.source
+    return name_only_refusal(plan, row, end, "a host ruleset")
+
+
 def host_view(
     plan: Plan,
     host: str,
@@ -257,7 +325,10 @@ def host_view(
     """Group the rows that end (and, with ``egress``, start) on ``host`` into rules.
 
     ``cache``: shared by the views of one render, so that what many hosts share (the 4,800
-    clients that reach every portal) is worked out once."""
+    clients that reach every portal) is worked out once.
+
+    A row whose other end (or this host) is known by its DNS name only cannot be matched by
+    address: it is refused (:func:`name_only_refusal`), never turned into a broader rule."""
     cache = cache if cache is not None else ViewCache()
     split = cache.split
     # The rows of one flow leg towards (or from) this host share their facts, ports and this
@@ -269,6 +340,8 @@ def host_view(
     legs: dict[int, tuple[int, PlannedFlow, list[int], list[PlannedFlow]]] = {}
     for position, row in enumerate(plan.rows_of(host)):
         if row.destination == host:
+            if not row.loopback and not (row.source_addresses and row.destination_addresses):
+                raise _name_only(plan, row)
             # the leg's identity: its facts, ports and local addresses, and its direction
             ident = (
                 (id(row.facts) << 129)
@@ -281,6 +354,8 @@ def host_view(
             leg[2].append(position)
             leg[3].append(row)
         if egress and row.source == host and not row.loopback:
+            if not (row.source_addresses and row.destination_addresses):
+                raise _name_only(plan, row)
             ident = (
                 (id(row.facts) << 129) | (id(row.ports) << 65) | (id(row.source_addresses) << 1) | 1
             )
@@ -314,8 +389,11 @@ def host_view(
                     if nets
                 )
                 continue
+            icmp = family_icmp(sample.protocol, sample.icmp, family)
+            if sample.protocol is Protocol.ICMP and not icmp:
+                continue  # no such message in this family (packet-too-big over IPv4)
             key = _Key(
-                direction, family, sample.protocol, sample.ports, sample.loopback, local_nets
+                direction, family, sample.protocol, sample.ports, icmp, sample.loopback, local_nets
             )
             order = (positions[first], outbound, family)
             parts.append((order, key, sample, [nets for nets in found if nets]))
@@ -332,6 +410,7 @@ def host_view(
             family=key.family,
             protocol=key.protocol,
             ports=key.ports,
+            icmp=key.icmp,
             loopback=key.loopback,
             local=collapse(key.local, key.family),
             peers=cache.peers(key.family, peers),

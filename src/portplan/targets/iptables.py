@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 
 from portplan._errors import TargetError
 from portplan._text import one_line
-from portplan.model._types import Network
+from portplan.model._types import Network, Protocol
 from portplan.model.ports import PortRange, PortSet
 from portplan.plan import Plan
 from portplan.targets.apply.iptables import IptablesApplier
@@ -47,6 +47,7 @@ from portplan.targets.hostview import (
     ViewCache,
     host_view,
     hosts_to_render,
+    is_everywhere,
     note_lines,
     unreachable_lines,
 )
@@ -146,19 +147,43 @@ def _comment(flows: Sequence[str]) -> str:
 def _address_matches(
     family: int, networks: tuple[Network, ...], side: str, sets: _Sets
 ) -> list[str]:
-    """``-s``/``-d`` per network, or one ``-m set`` match for a list above the threshold."""
+    """``-s``/``-d`` per network, or one ``-m set`` match for a list above the threshold;
+    every address of the family (anywhere) is no match at all: ``[""]``."""
+    if is_everywhere(networks, family):
+        return [""]
     if len(networks) > SET_THRESHOLD:
         return [f"-m set --match-set {sets.name(family, networks)} {side}"]
     flag = "-s" if side == "src" else "-d"
     return [f"{flag} {_net(n)}" for n in networks]
 
 
-def _rule_lines(rule: HostRule, chain: str, interface: str | None, sets: _Sets) -> list[str]:
-    """The iptables rules of one host rule: every source x destination x port chunk."""
+def _icmp_matches(family: int, icmp: tuple[str, ...]) -> list[str]:
+    """One match per ICMP message (``-m icmp`` takes one type), or the protocol for every
+    type; iptables' type names are the model's."""
+    if family == 4:
+        protocol, match = "-p icmp", "-m icmp --icmp-type"
+    else:
+        protocol, match = "-p ipv6-icmp", "-m icmp6 --icmpv6-type"
+    if icmp == ("any",):
+        return [protocol]
+    return [f"{protocol} {match} {name}" for name in icmp]
+
+
+def _service_matches(rule: HostRule) -> list[str]:
+    """The protocol matches of one host rule: per port chunk, or per ICMP message."""
+    if rule.protocol is Protocol.ICMP:
+        return _icmp_matches(rule.family, rule.icmp)
     if not rule.ports:
         raise TargetError(
             f"flows {', '.join(rule.flows)} name no port: refusing a rule without one"
         )
+    return [_port_match(rule.protocol.value, chunk) for chunk in port_chunks(rule.ports)]
+
+
+def _rule_lines(rule: HostRule, chain: str, interface: str | None, sets: _Sets) -> list[str]:
+    """The iptables rules of one host rule: every source x destination x port chunk (or
+    ICMP message); a peer that is anywhere needs no address match."""
+    services = _service_matches(rule)
     if rule.direction is Direction.INBOUND:
         sources, destinations = rule.peers, rule.local
     else:
@@ -167,14 +192,13 @@ def _rule_lines(rule: HostRule, chain: str, interface: str | None, sets: _Sets) 
     dst = _address_matches(rule.family, destinations, "dst", sets)
     tail = f'-m conntrack --ctstate NEW -m comment --comment "{_comment(rule.flows)}" -j ACCEPT'
     lines = note_lines(rule.flows, rule.purposes)
-    chunks = port_chunks(rule.ports)
     for s in src:
         for d in dst:
-            for chunk in chunks:
-                parts = [f"-A {chain}", s, d]
+            for service in services:
+                parts = [f"-A {chain}", *([s] if s else []), *([d] if d else [])]
                 if interface is not None:
                     parts.append(interface)
-                parts += [_port_match(rule.protocol.value, chunk), tail]
+                parts += [service, tail]
                 lines.append(" ".join(parts))
     return lines
 

@@ -27,6 +27,7 @@ rule: it denies all.
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -38,12 +39,14 @@ from portplan._errors import TargetError
 from portplan._text import one_line
 from portplan.model._types import Network, Protocol
 from portplan.model.deployment import Kubernetes
+from portplan.model.icmp import icmp_text
 from portplan.model.ports import PortSet
 from portplan.plan import Plan, PlannedFlow
 from portplan.targets.base import STATEFUL_CAPABILITIES, RuleOptions, Scope, Target
 from portplan.targets.hostview import (
     collapse,
     loopback_note,
+    name_only_refusal,
     note_line,
     unreachable_lines,
     unreachable_note,
@@ -55,6 +58,13 @@ API_VERSION = "networking.k8s.io/v1"
 NAMESPACE_LABEL = "kubernetes.io/metadata.name"
 MANAGED_BY = {"app.kubernetes.io/managed-by": "portplan"}
 ANNOTATION = "portplan"  #: annotation prefix: portplan/ingress-N names the flows of rule N
+#: why an ICMP row gets no rule (said in the file, and as a warning)
+ICMP_REFUSAL = (
+    "not expressible in a NetworkPolicy (its ports are TCP, UDP or SCTP): whether ICMP "
+    "reaches the pods is up to the network plugin"
+)
+
+log = logging.getLogger(__name__)
 
 _DNS_LABEL = re.compile(r"^[a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?$")
 _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9](?:[-a-z0-9.]{0,251}[a-z0-9])?$")
@@ -85,11 +95,22 @@ class _Policy:
     egress: dict[tuple[Protocol, PortSet], _Rule]
     loopback: tuple[str, ...]
     unreachable: tuple[str, ...]
+    icmp: tuple[str, ...]  #: ICMP rows: a NetworkPolicy cannot express them
+
+
+def icmp_note(row: PlannedFlow) -> str:
+    """An ICMP row a policy leaves out: flow, messages and ends."""
+    return f"{row.key} (ICMP {icmp_text(row.icmp)}, {row.source} -> {row.destination})"
 
 
 def _check(plan: Plan) -> dict[str, Kubernetes]:
-    """The in-cluster hosts of ``plan``; ``TargetError`` for what cannot be expressed."""
-    pods = {name: h.kubernetes for name, h in plan.hosts.items() if h.kubernetes is not None}
+    """The in-cluster hosts of ``plan`` that portplan manages; ``TargetError`` for what cannot
+    be expressed."""
+    pods = {
+        name: h.kubernetes
+        for name, h in plan.hosts.items()
+        if h.kubernetes is not None and h.managed
+    }
     if not pods:
         raise TargetError(
             f"deployment {plan.deployment!r} has no host with `kubernetes:`, so there is no pod "
@@ -152,15 +173,21 @@ def _policy(plan: Plan, host: str, k8s: Kubernetes, options: RuleOptions) -> _Po
     egress: dict[tuple[Protocol, PortSet], _Rule] = {}
     loopback: dict[str, None] = {}
     unreachable: dict[str, None] = {}
+    icmp: dict[str, None] = {}
     own_families = _families(plan.host_addresses(host))
 
     def add(rules: dict[tuple[Protocol, PortSet], _Rule], row: PlannedFlow, peer: str) -> None:
+        if row.protocol is Protocol.ICMP:
+            icmp[icmp_note(row)] = None
+            return
         peer_k8s = plan.hosts[peer].kubernetes
         pods: _Pods | None = None
         networks: list[Network] = []
         if peer_k8s is not None and peer_k8s.cluster == k8s.cluster:
             pods = _Pods(peer_k8s.namespace, tuple(peer_k8s.pod_labels.items()))
         else:
+            if not plan.host_addresses(peer):
+                raise name_only_refusal(plan, row, peer, "a NetworkPolicy ipBlock")
             for network in plan.host_addresses(peer):
                 if network.version in own_families:
                     networks.append(network)
@@ -190,6 +217,7 @@ def _policy(plan: Plan, host: str, k8s: Kubernetes, options: RuleOptions) -> _Po
         egress=egress,
         loopback=tuple(loopback),
         unreachable=tuple(unreachable),
+        icmp=tuple(icmp),
     )
 
 
@@ -260,6 +288,7 @@ def _notes(policy: _Policy, options: RuleOptions) -> list[str]:
         f"# {flow} over loopback: traffic inside a pod is not subject to NetworkPolicy; no rule"
         for flow in policy.loopback
     )
+    lines.extend(f"# {ICMP_REFUSAL}: {note}" for note in policy.icmp)
     lines.extend(unreachable_lines(policy.unreachable))
     return lines
 
@@ -285,6 +314,8 @@ def render_cluster(plan: Plan, cluster: str, hosts: Iterable[str], options: Rule
         if k8s is None:
             continue
         policy = _policy(plan, host, k8s, options)
+        for note in policy.icmp:
+            log.warning("%s, so the policy of %s has no rule for %s", ICMP_REFUSAL, host, note)
         out += ["---", *_notes(policy, options)]
         document = yaml.safe_dump(
             _document(policy, plan, options), sort_keys=False, default_flow_style=False, width=100

@@ -30,6 +30,7 @@ from portplan.targets.hostview import (
     ViewCache,
     host_view,
     hosts_to_render,
+    is_everywhere,
     note_lines,
     unreachable_lines,
 )
@@ -61,10 +62,21 @@ def _match(family: int, field: str, networks: Sequence[Network], set_name: str |
     return f"{keyword} {field} {{ {_elements(networks)} }}"
 
 
-def _ports(protocol: Protocol, ports: PortSet) -> str:
-    ranges = [str(r) for r in ports.ranges]
-    spec = ranges[0] if len(ranges) == 1 else "{ " + ", ".join(ranges) + " }"
-    return f"{protocol.value} dport {spec}"
+def _one_or_set(items: Sequence[str]) -> str:
+    return items[0] if len(items) == 1 else "{ " + ", ".join(items) + " }"
+
+
+def _service(family: int, protocol: Protocol, ports: PortSet, icmp: tuple[str, ...]) -> str:
+    """``tcp dport 443``; for ICMP ``icmp type echo-request`` (``icmpv6`` over IPv6), or the
+    whole protocol for every type (nft's type names are the model's)."""
+    if protocol is Protocol.ICMP:
+        keyword = "icmp" if family == 4 else "icmpv6"
+        if icmp == ("any",):
+            return f"meta l4proto {'icmp' if family == 4 else 'ipv6-icmp'}"
+        return f"{keyword} type {_one_or_set(icmp)}"
+    if not ports:
+        raise TargetError(f"a {protocol.value} rule without ports would allow every port")
+    return f"{protocol.value} dport {_one_or_set([str(r) for r in ports.ranges])}"
 
 
 def _comment(rule: HostRule | SharedRule) -> str:
@@ -89,9 +101,14 @@ def render_host(view: HostView, options: RuleOptions, accept_loopback: bool) -> 
         inbound = rule.direction is Direction.INBOUND
         peer_field, local_field = ("saddr", "daddr") if inbound else ("daddr", "saddr")
         parts = [
-            _match(rule.family, peer_field, rule.peers, set_name),
+            # from (or to) anywhere: no match on the peer; the local match keeps the family
+            *(
+                []
+                if is_everywhere(rule.peers, rule.family)
+                else [_match(rule.family, peer_field, rule.peers, set_name)]
+            ),
             _match(rule.family, local_field, rule.local, None),
-            _ports(rule.protocol, rule.ports),
+            _service(rule.family, rule.protocol, rule.ports, rule.icmp),
             "ct state new",
             "accept",
             f'comment "{_comment(rule)}"',
@@ -200,9 +217,13 @@ def render_shared(view: SharedView, options: RuleOptions, accept_loopback: bool)
     outbound: list[str] = []
     for rule in view.rules:
         parts = [
-            match(rule.family, "saddr", rule.sources),
+            *(
+                []
+                if is_everywhere(rule.sources, rule.family)
+                else [match(rule.family, "saddr", rule.sources)]
+            ),
             match(rule.family, "daddr", rule.destinations),
-            _ports(rule.protocol, rule.ports),
+            _service(rule.family, rule.protocol, rule.ports, rule.icmp),
             "ct state new",
             "accept",
             f'comment "{_comment(rule)}"',

@@ -26,8 +26,8 @@ from dataclasses import dataclass
 from portplan._errors import TargetError
 from portplan.model._types import Network, Protocol
 from portplan.model.ports import PortSet
-from portplan.plan import Plan, PlannedFlow
-from portplan.targets.hostview import collapse, rule_hosts
+from portplan.plan import ANYWHERE_HOST, Plan, PlannedFlow
+from portplan.targets.hostview import collapse, family_icmp, name_only_refusal, rule_hosts
 
 __all__ = ["SharedRule", "SharedView", "shared_view"]
 
@@ -40,7 +40,8 @@ class SharedRule:
 
     family: int  #: 4 or 6
     protocol: Protocol
-    ports: PortSet
+    ports: PortSet  #: empty for ICMP
+    icmp: tuple[str, ...] = ()  #: ICMP: the family's message names (``("any",)``: every type)
     loopback: bool
     sources: _Addresses  #: collapsed and sorted
     destinations: _Addresses  #: collapsed and sorted
@@ -79,19 +80,29 @@ def _check_distinct(plan: Plan, hosts: Iterable[str]) -> None:
             widest = span
 
 
+#: what a rule allows, before its addresses: protocol, ports, ICMP message names (of the model)
+_Service = tuple[Protocol, PortSet, tuple[str, ...]]
+
+
+def _service(row: PlannedFlow) -> _Service:
+    return (row.protocol, row.ports, row.icmp)
+
+
 def _loopback_services(
     plan: Plan, hosts: tuple[str, ...], rows: list[PlannedFlow]
-) -> dict[tuple[Protocol, PortSet], list[PlannedFlow]]:
+) -> dict[_Service, list[PlannedFlow]]:
     """The loopback services, when every host has the same ones (else refuse)."""
-    per_host: dict[str, set[tuple[Protocol, PortSet]]] = {host: set() for host in hosts}
-    services: dict[tuple[Protocol, PortSet], list[PlannedFlow]] = {}
+    per_host: dict[str, set[_Service]] = {host: set() for host in hosts}
+    services: dict[_Service, list[PlannedFlow]] = {}
     for row in rows:
-        per_host.setdefault(row.destination, set()).add((row.protocol, row.ports))
-        services.setdefault((row.protocol, row.ports), []).append(row)
+        per_host.setdefault(row.destination, set()).add(_service(row))
+        services.setdefault(_service(row), []).append(row)
     wanted = set(services)
     for host, found in per_host.items():
         if found != wanted:
-            missing = sorted(f"{p.value}/{ports}" for p, ports in wanted - found)
+            missing = sorted(
+                f"{p.value}/{ports or ','.join(icmp)}" for p, ports, icmp in wanted - found
+            )
             raise TargetError(
                 f"host {host} does not have the loopback flows other hosts have "
                 f"({', '.join(missing) or 'it has others'}), so one ruleset shared by every "
@@ -112,18 +123,19 @@ class _Ends:
 
 def _rule(
     family: int,
-    protocol: Protocol,
-    ports: PortSet,
+    service: _Service,
     sources: _Addresses,
     destinations: _Addresses,
     flows: dict[str, str],
     *,
     loopback: bool,
 ) -> SharedRule:
+    protocol, ports, icmp = service
     return SharedRule(
         family=family,
         protocol=protocol,
         ports=ports,
+        icmp=icmp,
         loopback=loopback,
         sources=sources,
         destinations=destinations,
@@ -135,16 +147,23 @@ def _rule(
 def shared_view(plan: Plan, *, loopback_all: bool) -> SharedView:
     """Group every row of the plan into rules that every host can load."""
     hosts = rule_hosts(plan)
-    # every host of the deployment, not only those with rows: the file may be loaded on any
-    _check_distinct(plan, plan.hosts)
+    # every host of the deployment, not only those with rows: the file may be loaded on any;
+    # but anywhere, which stands for every address, is no host to tell apart
+    _check_distinct(plan, (h for h in plan.hosts if plan.hosts[h] is not ANYWHERE_HOST))
     # service → destination address tuple (by identity) → its sources and flows
-    services: dict[tuple[Protocol, PortSet], dict[int, _Ends]] = {}
+    services: dict[_Service, dict[int, _Ends]] = {}
     loopback_rows: list[PlannedFlow] = []
     for row in plan.rows:
         if row.loopback:
             loopback_rows.append(row)
             continue
-        by_destination = services.setdefault((row.protocol, row.ports), {})
+        for end, nets in (
+            (row.source, row.source_addresses),
+            (row.destination, row.destination_addresses),
+        ):
+            if not nets:
+                raise name_only_refusal(plan, row, end, "a shared host ruleset")
+        by_destination = services.setdefault(_service(row), {})
         ends = by_destination.get(id(row.destination_addresses))
         if ends is None:
             ends = by_destination[id(row.destination_addresses)] = _Ends(
@@ -154,8 +173,11 @@ def shared_view(plan: Plan, *, loopback_all: bool) -> SharedView:
         ends.flows.setdefault(row.key, row.purpose)
 
     unreachable: dict[str, None] = {}
-    # (family, protocol, sources, destinations) → ports, flows
-    merged: dict[tuple[int, Protocol, _Addresses, _Addresses], tuple[PortSet, dict[str, str]]]
+    # (family, protocol, ICMP messages, sources, destinations) → ports, flows
+    merged: dict[
+        tuple[int, Protocol, tuple[str, ...], _Addresses, _Addresses],
+        tuple[PortSet, dict[str, str]],
+    ]
     merged = {}
     # the rows keep the tuples alive, so their ids stay theirs throughout
     collapsed: dict[tuple[int, frozenset[int]], _Addresses] = {}
@@ -167,7 +189,7 @@ def shared_view(plan: Plan, *, loopback_all: bool) -> SharedView:
             found = collapsed[family, ident] = collapse((n for t in tuples for n in t), family)
         return found
 
-    for (protocol, ports), by_destination in services.items():
+    for (protocol, ports, icmp_names), by_destination in services.items():
         # the same sources → one rectangle over the union of their destinations
         rectangles: dict[frozenset[int], list[_Ends]] = {}
         for ends in by_destination.values():
@@ -185,7 +207,10 @@ def shared_view(plan: Plan, *, loopback_all: bool) -> SharedView:
                 if not sources or not destinations:
                     continue
                 placed = True
-                rule_key = (family, protocol, sources, destinations)
+                icmp = family_icmp(protocol, icmp_names, family)
+                if protocol is Protocol.ICMP and not icmp:
+                    continue  # no such message in this family (packet-too-big over IPv4)
+                rule_key = (family, protocol, icmp, sources, destinations)
                 found = merged.get(rule_key)
                 merged[rule_key] = (
                     (ports, flows) if found is None else (found[0] | ports, found[1] | flows)
@@ -195,19 +220,23 @@ def shared_view(plan: Plan, *, loopback_all: bool) -> SharedView:
                     unreachable.setdefault(f"{key} (no address family in common)")
 
     rules = [
-        _rule(family, protocol, ports, sources, destinations, named, loopback=False)
-        for (family, protocol, sources, destinations), (ports, named) in merged.items()
+        _rule(family, (protocol, ports, icmp), sources, destinations, named, loopback=False)
+        for (family, protocol, icmp, sources, destinations), (ports, named) in merged.items()
     ]
     left_to_lo: tuple[str, ...] = ()
     if loopback_all:
         left_to_lo = tuple(dict.fromkeys(row.key for row in loopback_rows))
     else:
-        for (protocol, ports), rows in _loopback_services(plan, hosts, loopback_rows).items():
+        for (protocol, ports, names), rows in _loopback_services(
+            plan, hosts, loopback_rows
+        ).items():
             named = {row.key: row.purpose for row in rows}
             for family in (4, 6):
                 local = collapse(rows[0].destination_addresses, family)
-                if local:
-                    rules.append(_rule(family, protocol, ports, local, local, named, loopback=True))
+                icmp = family_icmp(protocol, names, family)
+                if local and (icmp or protocol is not Protocol.ICMP):
+                    service = (protocol, ports, icmp)
+                    rules.append(_rule(family, service, local, local, named, loopback=True))
     return SharedView(
         deployment=plan.deployment,
         hosts=hosts,

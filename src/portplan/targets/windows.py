@@ -35,14 +35,18 @@ from dataclasses import dataclass, field
 from portplan._errors import TargetError
 from portplan._text import one_line
 from portplan.model._types import Network, Protocol, network_text
+from portplan.model.icmp import icmp_numbers
 from portplan.model.ports import PortRange, PortSet
 from portplan.plan import Plan, PlannedFlow
 from portplan.targets.base import STATEFUL_CAPABILITIES, Capability, RuleOptions, Scope, Target
 from portplan.targets.hostview import (
     Direction,
     collapse,
+    family_icmp,
     hosts_to_render,
+    is_everywhere,
     loopback_note,
+    name_only_refusal,
     note_line,
     unreachable_lines,
     unreachable_note,
@@ -95,7 +99,8 @@ class _Key:
     direction: Direction
     family: int
     protocol: Protocol
-    ports: PortSet
+    ports: PortSet  #: empty for ICMP
+    icmp: tuple[str, ...]  #: ICMP: the family's message names (``("any",)``: every type)
     keyword: str | None  #: an RPC keyword standing for ``ports`` (inbound only)
     local: tuple[Network, ...]
 
@@ -178,6 +183,9 @@ def _host_plan(
     own = {family: collapse(addresses, family) for family in (4, 6)}
 
     def add(direction: Direction, row: PlannedFlow, peers: tuple[Network, ...]) -> None:
+        for end, nets in ((row.source, row.source_addresses), (row.destination, peers)):
+            if not nets:
+                raise name_only_refusal(plan, row, end, "a Windows Firewall rule")
         for family in (4, 6):
             peer_nets = [n for n in peers if n.version == family]
             if not peer_nets:
@@ -186,8 +194,11 @@ def _host_plan(
             if not local:
                 unreachable[unreachable_note(row, family)] = None
                 continue
+            icmp = family_icmp(row.protocol, row.icmp, family)
+            if row.protocol is Protocol.ICMP and not icmp:
+                continue  # no such message in this family (packet-too-big over IPv4)
             for ports, keyword in _parts(row, direction, settings):
-                key = _Key(direction, family, row.protocol, ports, keyword, local)
+                key = _Key(direction, family, row.protocol, ports, icmp, keyword, local)
                 group = groups.setdefault(key, _Group())
                 group.flows.setdefault(row.key, row.purpose)
                 group.peers.extend(peer_nets)
@@ -208,17 +219,33 @@ def _port_values(ports: PortSet) -> str:
     return ", ".join(ps_quote(str(r)) for r in ports.ranges)
 
 
+def _protocol(key: _Key, inbound: bool) -> tuple[str, str]:
+    """The rule's name for its service (``TCP 443``, ``ICMPv4 echo-request``) and its
+    protocol parameters: ports (or an RPC keyword), or the ICMP type numbers (none for every
+    type: New-NetFirewallRule's -IcmpType defaults to any)."""
+    if key.protocol is Protocol.ICMP:
+        protocol = "ICMPv4" if key.family == 4 else "ICMPv6"
+        numbers = icmp_numbers(key.icmp, key.family)
+        if numbers is None:
+            return f"{protocol} any type", f"-Protocol {protocol}"
+        types = ", ".join(ps_quote(str(n)) for n in numbers)
+        return f"{protocol} {', '.join(key.icmp)}", f"-Protocol {protocol} -IcmpType {types}"
+    port_flag = "-LocalPort" if inbound else "-RemotePort"
+    ports = ps_quote(key.keyword) if key.keyword else _port_values(key.ports)
+    what = key.keyword or str(key.ports)
+    name = f"{key.protocol.value.upper()} {what}"
+    return name, f"-Protocol {key.protocol.value.upper()} {port_flag} {ports}"
+
+
 def _rule(key: _Key, group: _Group, settings: _Settings) -> list[str]:
     inbound = key.direction is Direction.INBOUND
     flows = list(group.flows)
-    what = key.keyword or str(key.ports)
-    name = f"{GROUP} {'in' if inbound else 'out'} {key.protocol.value.upper()} {what}: " + (
-        ", ".join(flows)
-    )
+    what, protocol = _protocol(key, inbound)
+    name = f"{GROUP} {'in' if inbound else 'out'} {what}: " + ", ".join(flows)
     description = " | ".join(f"{flow}: {purpose}" for flow, purpose in group.flows.items())
-    port_flag = "-LocalPort" if inbound else "-RemotePort"
-    ports = ps_quote(key.keyword) if key.keyword else _port_values(key.ports)
     peers = collapse(group.peers, key.family)
+    # from (or to) anywhere: Windows' own keyword; the local addresses keep the family
+    remote = ps_quote("Any") if is_everywhere(peers, key.family) else _addresses(peers)
     notes = [note_line(flow, purpose) for flow, purpose in group.flows.items()]
     return [
         *notes,
@@ -226,9 +253,9 @@ def _rule(key: _Key, group: _Group, settings: _Settings) -> list[str]:
         f"    -Description {ps_quote(description)} `",
         f"    -Group {ps_quote(GROUP)} -Direction {'Inbound' if inbound else 'Outbound'} "
         f"-Action Allow -Profile {', '.join(settings.profiles)} `",
-        f"    -Protocol {key.protocol.value.upper()} {port_flag} {ports} `",
+        f"    {protocol} `",
         f"    -LocalAddress {_addresses(key.local)} `",
-        f"    -RemoteAddress {_addresses(peers)} | Out-Null",
+        f"    -RemoteAddress {remote} | Out-Null",
     ]
 
 
@@ -243,7 +270,12 @@ def render_host(plan: Plan, host: str, options: RuleOptions, settings: _Settings
         "# Generated from the flow plan: every rule names the flows it implements; do not edit.",
         f"# Run in an elevated PowerShell: .\\{host}.ps1 (re-runnable: it first removes every rule "
         f"of group '{GROUP}').",
-        f"# Rules apply to the {profiles} profile(s); TCP/UDP only, stateful.",
+        f"# Rules apply to the {profiles} profile(s); "
+        + (
+            "stateful; ICMP by type (-IcmpType)."
+            if any(key.protocol is Protocol.ICMP for key in view.groups)
+            else "TCP/UDP only, stateful."
+        ),
     ]
     if any(key.keyword for key in view.groups):
         out.append(

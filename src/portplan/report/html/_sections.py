@@ -27,6 +27,10 @@ def flow_anchor(key: str) -> str:
     return f"flow-{key}"
 
 
+def _first_port(row: PlannedFlow) -> int:
+    return row.ports.ranges[0].start if row.ports.ranges else 0
+
+
 def summary_section(plan: Plan, overlays: Sequence[Overlay]) -> str:
     rows = matrix_rows(plan)
     products: list[Row] = [
@@ -44,7 +48,7 @@ def summary_section(plan: Plan, overlays: Sequence[Overlay]) -> str:
     ]
     flows = {(r.product, r.flow_id) for r in plan.rows}
     with_flows = {h for r in plan.rows for h in (r.source, r.destination)}
-    opening = {(r.destination, r.protocol.value, str(r.ports)) for r in plan.rows}
+    opening = {(r.destination, r.protocol.value, str(r.ports), r.icmp) for r in plan.rows}
     facts = [
         ("Deployment", text(plan.deployment)),
         (
@@ -201,7 +205,8 @@ def matrix_section(plan: Plan, overlays: Sequence[Overlay], found: RowFindings) 
             _end(src, src_comp, src_addr, src_zone),
             _end(dst, dst_comp, dst_addr, dst_zone),
             text(protocol),
-            (ports_html, {"class_": "ports", "data_sort": f"{row.ports.ranges[0].start:05d}"}),
+            # ICMP rows (no ports) sort before every port
+            (ports_html, {"class_": "ports", "data_sort": f"{_first_port(row):05d}"}),
             text(service),
             text(condition),
             text(purpose),

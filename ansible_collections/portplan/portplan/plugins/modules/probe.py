@@ -18,10 +18,20 @@ description:
   - "TCP outcomes: C(open), C(refused) (reset), C(filtered) (silence, also on a second look),
     C(rejected) (ICMP admin-prohibited or host-unreachable), C(no-route), C(local-error) (the
     host's own limits or firewall), C(unfinished) (the O(deadline) came first). UDP: C(open) (an answer), C(closed) (ICMP
-    port-unreachable), C(open|filtered) (silence, never counted as open)."
+    port-unreachable), C(open|filtered) (silence, never counted as open). ICMP (one echo
+    request, ping): C(open) only for the matching echo reply, C(rejected) (an ICMP
+    destination unreachable about it), C(filtered) (silence), C(no-route), C(local-error)."
+  - ICMP echo requests go through an unprivileged ping socket where the host's
+    C(net.ipv4.ping_group_range) allows the remote user's group, else through a raw socket
+    (root, C(CAP_NET_RAW)); with neither, the probe is C(local-error) with the reason.
   - A destination reached by name (O(probes[].dns_name)) is resolved on the managed host
     first, as the product would; a name that does not resolve, or an address it resolves to
     that O(probes[].destination_addresses) does not hold, is C(dns-error) and never probed.
+  - A destination known by name only (O(probes[].dns_name) without O(probes[].address)) is
+    probed at each address its name resolves to on the managed host (at most 16; never a
+    special-purpose address).
+  - Where O(probes[].source) and O(probes[].destination) are the same host (the members of a
+    cluster reaching each other), the managed host leaves out its own address.
   - Where O(probes[].identify) names an application protocol, what answers is identified
     (HTTP, TLS, LDAP, SMB, SMTP, PostgreSQL, RADIUS...). TLS certificates are returned as
     base64 DER in the C(certificate_der) detail; C(portplan verify --inventory) reads them on
@@ -72,9 +82,10 @@ options:
         elements: str
         default: []
       address:
-        description: The destination IP address to probe.
+        description:
+          - The destination IP address to probe.
+          - Left out for a host known by name only (O(probes[].dns_name) is then required).
         type: str
-        required: true
       dns_name:
         description: The name the product reaches the destination by, resolved here first.
         type: str
@@ -86,15 +97,19 @@ options:
         elements: str
         default: []
       protocol:
-        description: The transport protocol.
+        description: The protocol (C(icmp) sends one echo request).
         type: str
-        choices: [tcp, udp]
+        choices: [tcp, udp, icmp]
         required: true
       ports:
-        description: The ports to probe.
+        description: The ports to probe; none for C(icmp).
         type: list
         elements: int
-        required: true
+        default: []
+      icmp_type:
+        description: For C(icmp), the message sent (an echo request, the one a probe can send).
+        type: str
+        choices: [echo-request]
       planned_ports:
         description:
           - Every port the plan holds for this flow (C(135), C(49152-65535)), when O(probes[].ports)
@@ -206,6 +221,7 @@ checks:
       source_address: 192.0.2.10
       protocol: tcp
       port: 1433
+      icmp_type: null
       outcome: open
       passed: true
       temporary_listener: false
@@ -269,11 +285,12 @@ def argument_spec():
                 "destination": {"type": "str", "required": True},
                 "destination_component": {"type": "str", "default": ""},
                 "destination_addresses": dict(text_list),
-                "address": {"type": "str", "required": True},
+                "address": {"type": "str"},
                 "dns_name": {"type": "str"},
                 "source_addresses": dict(text_list),
-                "protocol": {"type": "str", "choices": ["tcp", "udp"], "required": True},
-                "ports": {"type": "list", "elements": "int", "required": True},
+                "protocol": {"type": "str", "choices": ["tcp", "udp", "icmp"], "required": True},
+                "ports": {"type": "list", "elements": "int", "default": []},
+                "icmp_type": {"type": "str", "choices": ["echo-request"]},
                 "planned_ports": dict(text_list),
                 "identify": {"type": "str"},
                 "expect": {"type": "str", "choices": ["open", "blocked"], "default": "open"},

@@ -14,7 +14,12 @@ __all__ = ["Protocol"]
 
 
 class Protocol(StrEnum):
-    """Transport protocol of a flow."""
+    """Protocol of a flow: a transport with ports, or ICMP (ICMPv6 for IPv6) with types."""
 
     TCP = "tcp"
     UDP = "udp"
+    ICMP = "icmp"
+
+    @property
+    def has_ports(self) -> bool:
+        return self is not Protocol.ICMP

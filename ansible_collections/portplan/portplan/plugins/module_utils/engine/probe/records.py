@@ -37,6 +37,7 @@ def check_record(check: FlowCheck) -> dict[str, Any]:
         "source_address": check.probe.source,
         "protocol": check.probe.protocol.value,
         "port": check.probe.port,
+        "icmp_type": check.probe.icmp_type,
         "outcome": result.outcome.value if result else None,
         "passed": check.passed,
         "temporary_listener": check.temporary_listener,
@@ -81,9 +82,10 @@ def check_from_record(record: dict[str, Any], row: CheckRow) -> FlowCheck:
     probe = PortProbe(
         # a name that did not resolve stands for the address (see FlowCheck.address)
         address=record["address"] if record["address"] is not None else dns_name,
-        port=int(record["port"]),
+        port=None if record["port"] is None else int(record["port"]),
         protocol=Protocol(record["protocol"]),
         source=record["source_address"],
+        icmp_type=record.get("icmp_type"),  # absent from a collection older than ICMP probes
     )
     evidence = record["evidence"]
     result = (

@@ -25,6 +25,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ansible_collections.portplan.portplan.plugins.module_utils.engine.model.protocol import Protocol
+from ansible_collections.portplan.portplan.plugins.module_utils.engine.probe.icmp import ECHO_REQUEST
 from ansible_collections.portplan.portplan.plugins.module_utils.engine.probe.listen import LISTENER_TOKEN
 from ansible_collections.portplan.portplan.plugins.module_utils.engine.probe.local import is_local
 from ansible_collections.portplan.portplan.plugins.module_utils.engine.probe.outcomes import Outcome, PortProbe
@@ -58,18 +59,20 @@ def request_of(
     ports an RPC endpoint mapper names are probed only when the plan holds them.
     """
     row = check.row
+    icmp = {"icmp_type": check.probe.icmp_type} if check.probe.icmp_type else {}
     return {
+        **icmp,
         "flow": row.key,
         "reference": row.reference,
         "source": row.source,
         "destination": row.destination,
         "destination_component": row.destination_component,
         "destination_addresses": [str(n) for n in row.destination_addresses],
-        "address": check.probe.address,
+        "address": check.address,  # None: a host known by name only, resolved there
         "dns_name": check.dns_name,
         "source_addresses": list(source_addresses),
         "protocol": check.probe.protocol.value,
-        "ports": [check.probe.port],
+        "ports": [] if check.probe.port is None else [check.probe.port],
         "planned_ports": list(planned_ports),
         "identify": row.app_protocol,
         "expect": "open",
@@ -88,44 +91,83 @@ def _optional_text(request: Mapping[str, Any], index: int, name: str) -> str | N
     return None if request.get(name) is None else _field(request, index, name, str)
 
 
+def _ports(request: Mapping[str, Any], where: str, protocol: Protocol) -> list[int | None]:
+    """The ports a request probes: one echo request (no port) for ICMP."""
+    ports = request.get("ports")
+    if protocol is Protocol.ICMP:
+        icmp_type = request.get("icmp_type") or ECHO_REQUEST
+        if icmp_type != ECHO_REQUEST:
+            raise RequestError(f"{where}: an ICMP probe sends an {ECHO_REQUEST}, not {icmp_type!r}")
+        if ports:
+            raise RequestError(f"{where}: an ICMP probe has no ports: {ports!r}")
+        return [None]
+    if not isinstance(ports, list) or not ports:
+        raise RequestError(f"{where}: 'ports' must be a list of ports")
+    for port in ports:
+        if not isinstance(port, int) or isinstance(port, bool) or not 1 <= port <= 65535:
+            raise RequestError(f"{where}: no port {port!r}")
+    return list(dict.fromkeys(ports))
+
+
+def _planned(request: Mapping[str, Any], where: str, ports: list[int | None]) -> PortRanges:
+    planned = request.get("planned_ports") or [str(p) for p in ports if p is not None]
+    try:
+        return PortRanges(
+            tuple(
+                (int(first), int(last or first))
+                for first, _dash, last in (str(text).partition("-") for text in planned)
+            )
+        )
+    except ValueError as exc:
+        raise RequestError(
+            f"{where}: 'planned_ports' must be ports or ranges (49152-65535): {planned!r}"
+        ) from exc
+
+
+def _bind(own: Sequence[str], version: int, binds: dict[str, str | None]) -> str | None:
+    """The first of ``own`` of IP ``version`` this host can send from (``binds`` caches)."""
+    for candidate in own:
+        if ipaddress.ip_address(candidate).version == version:
+            if candidate not in binds:
+                binds[candidate] = candidate if is_local(candidate) else None
+            if binds[candidate] is not None:
+                return candidate
+    return None
+
+
 def _checks(
     request: Mapping[str, Any], index: int, binds: dict[str, str | None]
 ) -> list[FlowCheck]:
-    """The checks of one request (one per port), validated."""
+    """The checks of one request (one per port), validated.
+
+    A request without an ``address`` is for a host known by name only: its ``dns_name`` is
+    resolved here and what it resolves to is probed.  In a row between the members of a
+    group (source and destination the same host), this host leaves out its own address.
+    """
     text = {n: _field(request, index, n, str) for n in ("flow", "source", "destination")}
+    where = f"probe {index + 1} ({text['flow']})"
+    dns_name = _optional_text(request, index, "dns_name")
     try:
         protocol = Protocol(_field(request, index, "protocol", str))
-        address = str(ipaddress.ip_address(_field(request, index, "address", str)))
+        given = _optional_text(request, index, "address")
+        if given is None and dns_name is None:
+            raise RequestError(f"{where}: give the 'address' to probe, or the 'dns_name'")
+        address = str(ipaddress.ip_address(given)) if given is not None else None
         declared = tuple(
             ipaddress.ip_network(n, strict=False)
-            for n in request.get("destination_addresses") or [address]
+            for n in request.get("destination_addresses") or ([address] if address else [])
         )
         own = [str(ipaddress.ip_address(a)) for a in request.get("source_addresses") or []]
     except ValueError as exc:
-        raise RequestError(f"probe {index + 1} ({text['flow']}): {exc}") from exc
-    ports = request.get("ports")
-    if not isinstance(ports, list) or not ports:
-        raise RequestError(f"probe {index + 1} ({text['flow']}): 'ports' must be a list of ports")
-    for port in ports:
-        if not isinstance(port, int) or isinstance(port, bool) or not 1 <= port <= 65535:
-            raise RequestError(f"probe {index + 1} ({text['flow']}): no port {port!r}")
+        if isinstance(exc, RequestError):
+            raise
+        raise RequestError(f"{where}: {exc}") from exc
+    ports = _ports(request, where, protocol)
     expect = request.get("expect") or "open"
     if expect not in EXPECTATIONS:
         raise RequestError(
-            f"probe {index + 1} ({text['flow']}): expect must be one of "
-            f"{', '.join(EXPECTATIONS)}, not {expect!r}"
+            f"{where}: expect must be one of {', '.join(EXPECTATIONS)}, not {expect!r}"
         )
-    planned = request.get("planned_ports") or [str(p) for p in ports]
-    try:
-        ranges = tuple(
-            (int(first), int(last or first))
-            for first, _dash, last in (str(text).partition("-") for text in planned)
-        )
-    except ValueError as exc:
-        raise RequestError(
-            f"probe {index + 1} ({text['flow']}): 'planned_ports' must be ports or "
-            f"ranges (49152-65535): {planned!r}"
-        ) from exc
     row = RemoteRow(
         key=text["flow"],
         reference=str(request.get("reference") or ""),
@@ -135,34 +177,34 @@ def _checks(
         destination_addresses=declared,
         protocol=protocol,
         app_protocol=None if expect == "blocked" else _optional_text(request, index, "identify"),
-        ports=PortRanges(ranges),
+        ports=_planned(request, where, ports),
     )
-    family = "6" if ":" in address else "4"
-    loopback = ipaddress.ip_address(address).is_loopback
-    bind = None
-    if not loopback:
-        for candidate in own:
-            if (":" in candidate) == (family == "6"):
-                if candidate not in binds:
-                    binds[candidate] = candidate if is_local(candidate) else None
-                if binds[candidate] is not None:
-                    bind = candidate
-                    break
+    loopback = address is not None and ipaddress.ip_address(address).is_loopback
+    if address is None:  # resolved first; sent from this host's address of its family
+        bind = None
+        own_sources = tuple(a for v in (4, 6) if (a := _bind(own, v, binds)) is not None)
+    else:
+        if text["source"] == text["destination"] and address in own and is_local(address):
+            return []  # a member of a group (a cluster) does not probe itself
+        bind = None if loopback else _bind(own, ipaddress.ip_address(address).version, binds)
+        own_sources = ()
     notes = [str(n) for n in request.get("notes") or []]
     if expect == "blocked":
         notes.append(_BLOCKED_NOTE)
     checks = []
-    for port in dict.fromkeys(ports):
+    for port in ports:
         check = FlowCheck(
             row=row,
             probe=PortProbe(
-                address=address,
+                address=address if address is not None else str(dns_name),
                 port=port,
                 protocol=protocol,
                 source=bind,
                 payload=LISTENER_TOKEN if protocol is Protocol.UDP else b"",
+                icmp_type=ECHO_REQUEST if protocol is Protocol.ICMP else None,
             ),
-            dns_name=_optional_text(request, index, "dns_name"),
+            dns_name=dns_name,
+            own_sources=own_sources,
         )
         check.notes.extend(notes)
         checks.append(check)

@@ -20,17 +20,27 @@ import ipaddress
 import socket
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
-from itertools import chain
+from dataclasses import replace
 
 from ansible_collections.portplan.portplan.plugins.module_utils.engine._errors import VerifyError
-from ansible_collections.portplan.portplan.plugins.module_utils.engine.model.addresses import network_text, special_kind
 from ansible_collections.portplan.portplan.plugins.module_utils.engine.model.protocol import Protocol
-from ansible_collections.portplan.portplan.plugins.module_utils.engine.probe.dns import DNS_TIMEOUT, NameLookup, resolve_names
+from ansible_collections.portplan.portplan.plugins.module_utils.engine.probe.bynames import (
+    MAX_NAME_ADDRESSES,
+    address_version,
+    name_checks,
+    resolve_checks,
+)
+from ansible_collections.portplan.portplan.plugins.module_utils.engine.probe.checks import FlowCheck, Skipped
+from ansible_collections.portplan.portplan.plugins.module_utils.engine.probe.destinations import (
+    ANYWHERE,
+    Origins,
+    probe_ports,
+    row_aim,
+    unverifiable_reason,
+)
+from ansible_collections.portplan.portplan.plugins.module_utils.engine.probe.dns import DNS_TIMEOUT
 from ansible_collections.portplan.portplan.plugins.module_utils.engine.probe.engine import (
-    BLOCKED_OUTCOMES,
     FIRST_BYTES_WAIT,
-    Evidence,
     Outcome,
     PortProbe,
     PortResult,
@@ -39,6 +49,7 @@ from ansible_collections.portplan.portplan.plugins.module_utils.engine.probe.eng
     peek,
     probe_all,
 )
+from ansible_collections.portplan.portplan.plugins.module_utils.engine.probe.icmp import ECHO_REQUEST
 from ansible_collections.portplan.portplan.plugins.module_utils.engine.probe.identify import (
     REGISTRY,
     Identification,
@@ -46,61 +57,18 @@ from ansible_collections.portplan.portplan.plugins.module_utils.engine.probe.ide
     ProbeContext,
     identify,
 )
-from ansible_collections.portplan.portplan.plugins.module_utils.engine.probe.listen import LISTENER_TOKEN, sample_ports
-from ansible_collections.portplan.portplan.plugins.module_utils.engine.probe.local import own_addresses, single_address
-from ansible_collections.portplan.portplan.plugins.module_utils.engine.probe.rows import CheckRow
+from ansible_collections.portplan.portplan.plugins.module_utils.engine.probe.listen import LISTENER_TOKEN
 
 
 __all__ = [
+    "MAX_NAME_ADDRESSES",
     "FlowCheck",
     "Skipped",
     "default_deadline",
+    "name_checks",
     "plan_checks",
     "run_checks",
 ]
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Skipped:
-    """A planned row verify cannot probe from here, and why."""
-
-    row: PlannedFlow
-    reason: str
-
-
-@dataclass(slots=True, kw_only=True)
-class FlowCheck:
-    """One probed (row, destination address, port), its outcome and what answered."""
-
-    row: CheckRow
-    probe: PortProbe
-    result: PortResult | None = None
-    identification: Identification | None = None
-    temporary_listener: bool = False  #: a `portplan listen` listener answered
-    notes: list[str] = field(default_factory=list)
-    #: the destination's DNS name, when the product reaches it by name; for a name that did
-    #: not resolve, ``probe.address`` is the name itself (and nothing is probed)
-    dns_name: str | None = None
-    lookup: NameLookup | None = None  #: what ``dns_name`` resolved to, once resolved
-    #: a connection the plan does not hold (``--expect-blocked``): it passes when blocked
-    expect_blocked: bool = False
-
-    @property
-    def outcome(self) -> Outcome | None:
-        return self.result.outcome if self.result else None
-
-    @property
-    def address(self) -> str | None:
-        """The destination address; ``None`` when it stands for a name that did not resolve."""
-        return None if self.probe.address == self.dns_name else self.probe.address
-
-    @property
-    def passed(self) -> bool:
-        if self.expect_blocked:
-            return self.result is not None and self.result.outcome in BLOCKED_OUTCOMES
-        if self.result is None or not self.result.outcome.passes:
-            return False
-        return self.identification is None or self.identification.matches
 
 
 def plan_checks(
@@ -109,19 +77,19 @@ def plan_checks(
     *,
     flows: Sequence[str] = (),
     local: set[ipaddress.IPv4Address | ipaddress.IPv6Address] | None = None,
+    from_addresses: Sequence[str] = (),
+    here: bool = True,
 ) -> tuple[list[FlowCheck], list[Skipped]]:
-    """The probes that verify the rows starting on ``sources`` (optionally only ``flows``)."""
-    local = local if local is not None else set()
-    # per source and family: the address to send from, when it is one of this machine's own
-    binds: dict[tuple[str, int], str | None] = {}
+    """The probes that verify the rows starting on ``sources`` (optionally only ``flows``).
 
-    def bind(host: str, family: int) -> str | None:
-        if (host, family) not in binds:
-            own = own_addresses(plan, host, local)
-            own = [a for a in own if ipaddress.ip_address(a).version == family]
-            binds[host, family] = own[0] if own else None
-        return binds[host, family]
-
+    ``from_addresses``: the addresses to send from (``verify --from-address``; in a cluster,
+    the member this machine is); by default this machine's own addresses of the source host
+    (``local``, or those it can bind).  ``here`` is false when each source host probes for
+    itself (``verify --inventory``).  Rows from ``anywhere`` (and, when asked for by source or
+    flow, from hosts portplan does not manage) are reported as not probed, with the reason;
+    see :mod:`portplan.probe.destinations`.
+    """
+    origins = Origins(plan, local if local is not None else set(), from_addresses, here=here)
     wanted = set(flows)
     if wanted:
         known = {row.key for row in plan.rows} | {row.flow_id for row in plan.rows}
@@ -134,142 +102,49 @@ def plan_checks(
     checks: list[FlowCheck] = []
     skipped: list[Skipped] = []
     for row in plan.rows:
-        if row.source not in sources:
-            continue
         if wanted and row.key not in wanted and row.flow_id not in wanted:
             continue
-        ports = list(row.ports)
-        chosen = sample_ports(ports)
-        note = (
-            f"{len(chosen)} of the {len(ports)} ports probed (range sampled)"
-            if len(chosen) < len(ports)
-            else None
-        )
-        special = [
-            f"{network_text(n)} ({kind.value})"
-            for n in row.destination_addresses
-            if (kind := special_kind(n)) is not None
-        ]
-        targets = (
-            ["127.0.0.1"]
-            if row.loopback
-            else [
-                a
-                for n in row.destination_addresses
-                if special_kind(n) is None and (a := single_address(n))
-            ]
-        )
-        if special and not row.loopback:
-            skipped.append(
-                Skipped(
-                    row=row,
-                    reason=f"special-purpose destination {', '.join(special)}: never probed",
-                )
-            )
-        if not targets:
-            if not special:
-                skipped.append(
-                    Skipped(
-                        row=row,
-                        reason="the destination is a network, not one "
-                        "address: probe it from a member with --on",
-                    )
-                )
+        if not plan.hosts[row.source].managed:
+            if row.source in sources or row.source == ANYWHERE or wanted:
+                skipped.append(Skipped(row=row, reason=unverifiable_reason(row)))
             continue
+        if row.source not in sources:
+            continue
+        ports, note, not_probed = probe_ports(row)
+        if not_probed is not None:
+            skipped.append(Skipped(row=row, reason=not_probed))
+        if not ports:
+            continue
+        aim = row_aim(row, origins)
+        skipped.extend(Skipped(row=row, reason=reason) for reason in aim.reasons)
         dns_name = None if row.loopback else plan.hosts[row.destination].dns_name
         # UDP probes carry the `portplan listen` token, which its listeners answer
         payload = LISTENER_TOKEN if row.protocol is Protocol.UDP else b""
-        for address in targets:
-            family = ipaddress.ip_address(address).version
-            source = None if row.loopback else bind(row.source, family)
-            for port in chosen:
-                check = FlowCheck(
-                    row=row,
-                    probe=PortProbe(
-                        address=address,
-                        port=port,
-                        protocol=row.protocol,
-                        source=source,
-                        payload=payload,
-                    ),
-                    dns_name=dns_name,
+        icmp_type = ECHO_REQUEST if row.protocol is Protocol.ICMP else None
+        if aim.by_name is not None:  # resolved at probe time (see name_checks)
+            own = tuple(a for f in (4, 6) if (a := origins.bind(row.source, f)) is not None)
+            targets: list[tuple[str, str | None]] = [(aim.by_name, None)]
+        else:
+            own = ()
+            targets = [
+                (a, None if row.loopback else origins.bind(row.source, address_version(a)))
+                for a in aim.addresses
+            ]
+        for address, source in targets:
+            for port in ports:
+                probe = PortProbe(
+                    address=address,
+                    port=port,
+                    protocol=row.protocol,
+                    source=source,
+                    payload=payload,
+                    icmp_type=icmp_type,
                 )
+                check = FlowCheck(row=row, probe=probe, dns_name=dns_name, own_sources=own)
                 if note:
                     check.notes.append(note)
                 checks.append(check)
     return checks, skipped
-
-
-def _unprobed(check: FlowCheck, address: str, port: int, lookup: NameLookup, why: str) -> FlowCheck:
-    """A ``dns-error`` check of ``check``'s row: decided from DNS alone, never probed."""
-    probe = PortProbe(address=address, port=port, protocol=check.probe.protocol)
-    evidence = Evidence(elapsed_ms=lookup.elapsed_ms, note=why)
-    return FlowCheck(
-        row=check.row,
-        probe=probe,
-        result=PortResult(probe=probe, outcome=Outcome.DNS_ERROR, evidence=evidence),
-        dns_name=lookup.name,
-        lookup=lookup,
-    )
-
-
-def _row_name_checks(row_checks: list[FlowCheck], lookup: NameLookup) -> list[FlowCheck]:
-    """The ``dns-error`` checks of one row reached by name, and notes on its probed checks."""
-    first = row_checks[0]
-    ports = list(dict.fromkeys(c.probe.port for c in row_checks))
-    resolved = [ipaddress.ip_address(a) for a in lookup.addresses]
-    declared = {n.network_address for n in first.row.destination_addresses}
-    for check in row_checks:
-        check.lookup = lookup
-        if ipaddress.ip_address(check.probe.address) not in resolved:
-            check.notes.append(
-                f"{lookup.name} does not resolve to this address: the product would not "
-                "reach it by name"
-            )
-    if not lookup.resolved:
-        why = f"{lookup.name}: {lookup.error}"
-        return [_unprobed(first, lookup.name, port, lookup, why) for port in ports]
-    return [
-        _unprobed(
-            first,
-            str(address),
-            port,
-            lookup,
-            f"{lookup.name} resolves to {address}, which the deployment does not declare "
-            f"for {first.row.destination}: not probed",
-        )
-        for address in resolved
-        if address not in declared
-        for port in ports
-    ]
-
-
-def name_checks(checks: Sequence[FlowCheck], lookups: Mapping[str, NameLookup]) -> list[FlowCheck]:
-    """``checks`` with what DNS said of each destination reached by name, row by row.
-
-    Every declared address stays as planned (with a note where the name does not resolve to
-    it); each address the name resolves to that the deployment does not declare for the host,
-    and a name that does not resolve, add a ``dns-error`` check per port, already decided:
-    nothing is ever probed that the plan does not hold.
-    """
-    rows: dict[int, list[FlowCheck]] = {}
-    for check in checks:
-        rows.setdefault(id(check.row), []).append(check)
-    out: list[FlowCheck] = []
-    for row_checks in rows.values():
-        pending = [c for c in row_checks if c.result is None]  # not decided already
-        name = pending[0].dns_name if pending else None
-        lookup = lookups.get(name) if name is not None else None
-        added = [] if lookup is None else _row_name_checks(pending, lookup)
-        out.extend(chain(row_checks, added))
-    return out
-
-
-async def resolve_checks(checks: list[FlowCheck], *, timeout: float = DNS_TIMEOUT) -> None:
-    """Resolve the destination names of ``checks`` up front and add what they say, in place."""
-    names = [c.dns_name for c in checks if c.dns_name is not None and c.result is None]
-    if names:
-        checks[:] = name_checks(checks, await resolve_names(names, timeout=timeout))
 
 
 def attach(checks: Sequence[FlowCheck], results: Sequence[PortResult]) -> None:
@@ -321,9 +196,12 @@ async def run_checks(
     followed: set[int] = set()  # open TCP ports whose connection was used to the end
 
     def context(check: FlowCheck, connection: OpenConnection | None = None) -> ProbeContext:
+        port = check.probe.port
+        if port is None:  # only open TCP and UDP ports are identified
+            raise ValueError(f"{check.row.key}: an ICMP echo has no service to identify")
         return ProbeContext(
             address=check.probe.address,
-            port=check.probe.port,
+            port=port,
             timeout=max(timeout, 2.0),
             source_address=check.probe.source,
             secrets=secrets,
@@ -422,7 +300,7 @@ async def _is_listener(probe: PortProbe, timeout: float) -> bool:
 def _identified(
     check: FlowCheck,
     found: Identification,
-    probed: set[tuple[str, str, int]],
+    probed: set[tuple[str, str, int | None]],
     extra: list[FlowCheck],
 ) -> None:
     """Record what identified ``check``'s port; the dynamic RPC ports an endpoint mapper

@@ -19,6 +19,7 @@ import struct
 import time
 
 from ansible_collections.portplan.portplan.plugins.module_utils.engine.model.protocol import Protocol
+from ansible_collections.portplan.portplan.plugins.module_utils.engine.probe.icmp import ask_for_errors, echo_once, icmp_text, queued_error
 from ansible_collections.portplan.portplan.plugins.module_utils.engine.probe.outcomes import (
     Evidence,
     Outcome,
@@ -31,12 +32,6 @@ from ansible_collections.portplan.portplan.plugins.module_utils.engine.probe.out
 __all__ = ["NEVER_LEFT", "connect_tcp", "first_bytes", "hand_over", "peek", "probe_once"]
 
 # Linux socket constants Python's socket module does not name.
-IP_RECVERR = 11
-IPV6_RECVERR = 25
-MSG_ERRQUEUE = 0x2000
-_SO_EE_ORIGIN_ICMP = 2
-_SO_EE_ORIGIN_ICMP6 = 3
-_EXTENDED_ERR = struct.Struct("=IBBBBII")  # struct sock_extended_err
 _TCP_SYN_SENT = 2
 _TCP_INFO_SIZE = 40  # struct tcp_info up to tcpi_retrans (u8 fields, then u32 from offset 8)
 
@@ -56,12 +51,7 @@ def _new_socket(probe: PortProbe, kind: socket.SocketKind) -> socket.socket:
         if kind == socket.SOCK_STREAM:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _RESET_ON_CLOSE)
         else:
-            level, option = (
-                (socket.IPPROTO_IPV6, IPV6_RECVERR)
-                if family == socket.AF_INET6
-                else (socket.IPPROTO_IP, IP_RECVERR)
-            )
-            sock.setsockopt(level, option, 1)
+            ask_for_errors(sock, family)
         if probe.source is not None:
             sock.bind((probe.source, 0))
     except BaseException:
@@ -169,29 +159,8 @@ def _syn_never_left(sock: socket.socket) -> bool:
 
 def _icmp_detail(sock: socket.socket) -> str | None:
     """ICMP type, code and sender from the socket's error queue, if any."""
-    try:
-        _data, ancillary, _flags, _address = sock.recvmsg(512, 512, MSG_ERRQUEUE)
-    except OSError:
-        return None
-    for _level, _kind, payload in ancillary:
-        if len(payload) < _EXTENDED_ERR.size:
-            continue
-        _err, origin, icmp_type, icmp_code, _pad, _info, _d = _EXTENDED_ERR.unpack_from(payload)
-        if origin not in (_SO_EE_ORIGIN_ICMP, _SO_EE_ORIGIN_ICMP6):
-            continue
-        offender = payload[_EXTENDED_ERR.size :]
-        sender = _sockaddr_text(offender)
-        kind = "ICMPv6" if origin == _SO_EE_ORIGIN_ICMP6 else "ICMP"
-        return f"{kind} type {icmp_type} code {icmp_code}" + (f" from {sender}" if sender else "")
-    return None
-
-
-def _sockaddr_text(raw: bytes) -> str | None:
-    if len(raw) >= 8 and int.from_bytes(raw[:2], "little") == socket.AF_INET:
-        return socket.inet_ntop(socket.AF_INET, raw[4:8])
-    if len(raw) >= 24 and int.from_bytes(raw[:2], "little") == socket.AF_INET6:
-        return socket.inet_ntop(socket.AF_INET6, raw[8:24])
-    return None
+    found = queued_error(sock)
+    return icmp_text(*found) if found is not None else None
 
 
 async def _udp(probe: PortProbe, timeout: float) -> PortResult:
@@ -264,7 +233,9 @@ def hand_over(sock: socket.socket) -> socket.socket:
 
 
 async def probe_once(probe: PortProbe, timeout: float) -> PortResult:
-    """Probe one port once."""
+    """Probe one port once (an ICMP probe: one echo request, :mod:`portplan.probe.icmp`)."""
     if probe.protocol is Protocol.TCP:
         return (await _tcp(probe, timeout))[0]
+    if probe.protocol is Protocol.ICMP:
+        return await echo_once(probe, timeout)
     return await _udp(probe, timeout)

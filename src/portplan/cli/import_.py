@@ -1,0 +1,101 @@
+"""``portplan import``: a vendor's port table (Markdown, HTML, CSV, XLSX) to a draft product."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from portplan._errors import UsageError
+from portplan.cli._exit import ExitCode
+from portplan.cli._files import STDIN_NAME, write_output
+from portplan.cli._options import common_options, log, option, output_option
+from portplan.importer import Format, import_document, interpret, load_column_map, read_source
+from portplan.importer.draft import draft_yaml
+from portplan.load.reading import MAX_INPUT_BYTES
+
+__all__ = ["import_cmd"]
+
+
+@click.command("import")
+@click.argument("file", type=click.Path(path_type=Path))
+@option(
+    "--map",
+    "map_file",
+    type=click.Path(path_type=Path),
+    metavar="MAP.yaml",
+    help="Map the document's unusual column headings to model fields (see docs/import.md).",
+)
+@option(
+    "--input-format",
+    type=click.Choice([f.value for f in Format]),
+    help="The document's format, when its file name does not say (always for '-').",
+)
+@option("--id", "product_id", metavar="ID", help="The product id [default: from the file name].")
+@option("--name", metavar="TEXT", help="The product name [default: the document's first heading].")
+@option(
+    "--version",
+    "product_version",
+    metavar="TEXT",
+    help="The product version the document describes [default: unspecified].",
+)
+@output_option("Write the draft product to PATH ('-': standard output).")
+@common_options
+def import_cmd(
+    file: Path,
+    map_file: Path | None,
+    input_format: str | None,
+    product_id: str | None,
+    name: str | None,
+    product_version: str | None,
+    output: str | None,
+    overwrite: bool,
+) -> None:
+    """Read a vendor port table from FILE into a draft product YAML; exit 1 if cells are unread.
+
+    FILE is Markdown, HTML (rowspan/colspan), CSV or XLSX (merged cells), or '-' for standard
+    input with --input-format. Columns are mapped by their headings (--map for unusual ones),
+    port and direction cells are read, and every flow records where it came from (file,
+    table, row, cells). Every cell that could not be read is listed as file:line:column: what,
+    on standard error; the draft is written all the same, for a person to complete and review.
+    """
+    kind = Format(input_format) if input_format else None
+    if str(file) == "-":
+        if kind is None:
+            raise UsageError("reading standard input ('-') needs --input-format")
+        data = click.get_binary_stream("stdin").read(MAX_INPUT_BYTES + 1)
+        if len(data) > MAX_INPUT_BYTES:
+            raise UsageError(
+                f"standard input holds more than {MAX_INPUT_BYTES // 2**20} MiB; portplan "
+                "reads documents of at most that size"
+            )
+        columns = load_column_map(map_file) if map_file is not None else None
+        reading = interpret(read_source(data, file=str(STDIN_NAME), format=kind), columns)
+    else:
+        reading = import_document(file, map_file=map_file, format=kind)
+    shown_name = output if output and output != "-" else "product.yaml"
+    draft = draft_yaml(
+        reading, product_id=product_id, name=name, version=product_version, file=shown_name
+    )
+    unread, flows = draft.unread, draft.flows
+    inputs = [file] if str(file) != "-" else []
+    if map_file is not None:
+        inputs.append(map_file)
+    write_output(output, draft.text.encode(), inputs, overwrite=overwrite)
+    rows = sum(len(t.rows) for t in reading.tables)
+    for item in unread:
+        click.echo(f"{item}", err=True)
+    tables = len(reading.tables)
+    summary = (
+        f"{rows} row{'s' if rows != 1 else ''} in {tables} table{'s' if tables != 1 else ''} "
+        f"read into {flows} flow{'s' if flows != 1 else ''}"
+    )
+    if unread:
+        log.warning(
+            "%s; %d cell%s could not be read: complete the draft by hand",
+            summary,
+            len(unread),
+            "s" if len(unread) != 1 else "",
+        )
+        raise click.exceptions.Exit(ExitCode.DIFFERENCE)
+    log.info("%s; every cell was read", summary)

@@ -1,0 +1,222 @@
+"""A row's port cells, read, turned into the model's flow parts: one per transport.
+
+``TCP/UDP 53`` is two parts (tcp, udp); ``8080 or 8443`` is one port parameter whose default
+is the first alternative and whose ``allowed`` ports are the others; a named port the vendor
+leaves to the deployment (``[port for external database]``) is a parameter without a default;
+``ICMP echo`` is an icmp part with its message type.  What the model cannot say (the dynamic
+ports of ``dynamic``, an ICMP code) is reported, never widened.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from portplan.importer.ports import Alternative, PortExpression, PortTerm, Transport
+from portplan.model.ports import PortRange
+from portplan.model.product import IcmpType
+
+__all__ = ["Part", "PortProblem", "parts_of"]
+
+#: ICMP type numbers (RFC 792, RFC 4443 for packet-too-big) and the model's names for them
+_ICMP_TYPES = {
+    8: IcmpType.ECHO_REQUEST,
+    0: IcmpType.ECHO_REPLY,
+    3: IcmpType.DESTINATION_UNREACHABLE,
+    11: IcmpType.TIME_EXCEEDED,
+    12: IcmpType.PARAMETER_PROBLEM,
+}
+_ORDER = (Transport.TCP, Transport.UDP, Transport.ICMP)
+
+
+@dataclass(slots=True)
+class Part:
+    """One flow of a row: its transport, listening and published port items, ICMP types and
+    the notes the vendor attached to its ports."""
+
+    protocol: Transport
+    ports: list[Any] = field(default_factory=list)  #: 443, "2500-3300" or a parameter id
+    published: list[Any] = field(default_factory=list)
+    icmp: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class PortProblem:
+    """Something in a port cell the draft cannot say: which column, and what."""
+
+    heading: str
+    message: str
+
+
+#: makes a port parameter: (words that name it, default, allowed, description) -> its id
+NewParameter = Callable[[str, tuple[PortRange, ...] | None, tuple[PortRange, ...], str], str]
+
+
+def _item(ports: PortRange) -> Any:
+    return ports.start if ports.start == ports.end else f"{ports.start}-{ports.end}"
+
+
+def _transports(terms: Iterable[PortTerm]) -> list[Transport]:
+    seen = {p for t in terms for p in t.protocols}
+    return [t for t in _ORDER if t in seen]
+
+
+def _either(alternatives: tuple[Alternative, ...]) -> bool:
+    """Whether alternatives differ only in their transport (``TCP or UDP/514``)."""
+    if any(a.condition for a in alternatives):
+        return False
+    ports = {tuple(t.ports for t in a.terms) for a in alternatives}
+    transports = [tuple(p for t in a.terms for p in t.protocols) for a in alternatives]
+    return len(ports) == 1 and len(set(transports)) == len(transports)
+
+
+class _Reader:
+    def __init__(self, purpose: str, new_parameter: NewParameter) -> None:
+        self.purpose = purpose
+        self.new_parameter = new_parameter
+        self.parts: dict[Transport, Part] = {}
+        self.problems: list[PortProblem] = []
+
+    def part(self, transport: Transport) -> Part:
+        if transport not in self.parts:
+            self.parts[transport] = Part(protocol=transport)
+        return self.parts[transport]
+
+    def read(self, heading: str, expression: PortExpression, published: bool) -> None:
+        if expression.none or not expression.alternatives:
+            return
+        first, *others = expression.alternatives
+        if others and _either(expression.alternatives):
+            said = " ".join(expression.text.split())
+            for alternative in expression.alternatives:
+                for term in alternative.terms:
+                    self._term(heading, expression, term, published)
+            for transport in _transports(expression.terms):
+                self.part(transport).notes.append(
+                    f"the vendor writes {said!r}: one of these is used; each is a flow here"
+                )
+            return
+        if others:
+            self._alternatives(heading, expression, first, others, published)
+            return
+        for term in first.terms:
+            self._term(heading, expression, term, published)
+
+    def _alternatives(
+        self,
+        heading: str,
+        expression: PortExpression,
+        first: Alternative,
+        others: list[Alternative],
+        published: bool,
+    ) -> None:
+        """``8080 or 8443``: per transport, a parameter with the first as its default."""
+        terms = [t for a in (first, *others) for t in a.terms]
+        if any(t.ports is None for t in terms):
+            self.problems.append(
+                PortProblem(
+                    heading,
+                    f"{expression.text!r} holds alternatives that are not all port numbers; "
+                    "model them by hand",
+                )
+            )
+            return
+        said = " ".join(expression.text.split())
+        for transport in _transports(terms):
+            default = tuple(t.ports for t in first.terms if transport in t.protocols and t.ports)
+            allowed = tuple(
+                t.ports for a in others for t in a.terms if transport in t.protocols and t.ports
+            )
+            when = [f"if {a.condition}" for a in others if a.condition]
+            description = f"{transport.value.upper()} port of: {self.purpose}".rstrip(": ")
+            description += f" (the vendor writes: {said}" + (
+                f"; {', '.join(when)})" if when else ")"
+            )
+            ident = self.new_parameter(
+                f"{self.purpose} {transport.value} port", default or None, allowed, description
+            )
+            part = self.part(transport)
+            (part.published if published else part.ports).append(ident)
+
+    def _term(
+        self, heading: str, expression: PortExpression, term: PortTerm, published: bool
+    ) -> None:
+        if term.icmp:
+            self._icmp(heading, term)
+            return
+        if term.dynamic:
+            self.problems.append(
+                PortProblem(
+                    heading,
+                    f"{expression.text!r} names dynamic ports: give the product a dynamic range "
+                    "('dynamic_ranges', by platform) and the flow 'dynamic:'",
+                )
+            )
+            return
+        for transport in _transports([term]):
+            part = self.part(transport)
+            items = part.published if published else part.ports
+            if term.ports is not None:
+                items.append(_item(term.ports))
+            elif term.any_port:
+                items.append("1-65535")
+                part.notes.append(f"the vendor writes {expression.text!r}: any port")
+            elif term.parameter is not None:
+                named, default = term.parameter.name, term.parameter.default
+                words = named if named and default else f"{self.purpose} {transport.value} port"
+                if default is None:
+                    description = (
+                        f"{transport.value.upper()} port of: {self.purpose}; the vendor leaves it "
+                        f"to the deployment ({named or expression.text!r})"
+                    )
+                else:
+                    description = named or f"configurable port of: {self.purpose}"
+                items.append(
+                    self.new_parameter(words, (default,) if default else None, (), description)
+                )
+            part.notes.extend(n for n in term.notes if n not in part.notes)
+
+    def _icmp(self, heading: str, term: PortTerm) -> None:
+        part = self.part(Transport.ICMP)
+        if term.icmp_code is not None:
+            self.problems.append(
+                PortProblem(
+                    heading,
+                    f"ICMP type {term.icmp_type} code {term.icmp_code}: the model allows ICMP "
+                    "types, not codes; allowing the whole type would be broader than asked",
+                )
+            )
+            return
+        if term.icmp_type is None:
+            part.icmp.append(IcmpType.ECHO_REQUEST.value)
+            part.notes.append("the vendor writes ICMP without a type: echo-request (ping) read")
+            return
+        name = _ICMP_TYPES.get(term.icmp_type)
+        if name is None:
+            self.problems.append(
+                PortProblem(heading, f"ICMP type {term.icmp_type} has no name in the model")
+            )
+            return
+        part.icmp.append(name.value)
+
+
+def parts_of(
+    listening: Iterable[tuple[str, PortExpression]],
+    published: Iterable[tuple[str, PortExpression]],
+    *,
+    purpose: str,
+    new_parameter: NewParameter,
+) -> tuple[list[Part], list[PortProblem]]:
+    """The flow parts of a row's port cells (``(heading, reading)`` each), transports in the
+    order tcp, udp, icmp, and what could not be said."""
+    reader = _Reader(purpose, new_parameter)
+    for heading, expression in listening:
+        reader.read(heading, expression, published=False)
+    for heading, expression in published:
+        reader.read(heading, expression, published=True)
+    parts = [reader.parts[t] for t in _ORDER if t in reader.parts]
+    for part in parts:
+        part.icmp = list(dict.fromkeys(part.icmp))
+    return [p for p in parts if p.ports or p.published or p.icmp], reader.problems

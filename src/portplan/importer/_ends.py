@@ -1,0 +1,100 @@
+"""Who connects to whom in one imported row: the pairs of (sources, destinations) it says.
+
+The shapes vendors use, in the order they are tried:
+
+- a section title with an arrow (``Client --> Management point``): left to right, or both;
+- From/To (Source/Destination) columns: the source connects to the destination; a direction
+  cell may turn it round (``<-``) or make it two-way (``2-way? Y``);
+- a peer column (``Product``, ``Incoming Ports``) with a direction: inbound rows come from the
+  peer to the row's component (its Component column, else the product), outbound rows go
+  from it to the peer, two-way rows both;
+- a listener list (Port, Protocol, Description; perhaps Servers or Component): any client
+  reaches the row's component on the port; an outbound row names no one it goes to, which the
+  draft says (:attr:`Ends.missing`).
+
+Names are as written; the caller turns them into components.  ``*`` is any client.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from portplan.importer._names import split_names
+from portplan.importer.columns import Field
+from portplan.importer.direction import Direction
+from portplan.importer.interpret import ImportedRow, TableReading
+
+__all__ = ["ANY_NAME", "UNNAMED", "Ends", "ends_of"]
+
+#: the name :func:`ends_of` gives any client
+ANY_NAME = "*"
+#: the name of the destination an outbound row does not name
+UNNAMED = "?"
+
+Pair = tuple[tuple[str, ...], tuple[str, ...]]
+
+
+@dataclass(frozen=True, slots=True)
+class Ends:
+    """The pairs a row says, the direction each is seen from (``inbound``/``outbound`` when
+    the row is seen from one component, else ``None``), and what the row leaves unsaid."""
+
+    pairs: tuple[Pair, ...]
+    traffic: tuple[str | None, ...]
+    #: an outbound row that names no destination: the component it comes from (its pair goes
+    #: to :data:`UNNAMED`, which the caller reports)
+    missing: str | None = None
+    #: why no pair could be made (the row names a peer but not which way)
+    problem: str | None = None
+
+
+def _names(row: ImportedRow, field: Field) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(n for text in row.texts(field) for n in split_names(text)))
+
+
+def ends_of(reading: TableReading, row: ImportedRow, product: str) -> Ends:
+    """The ends of ``row`` of ``reading``; ``product`` names the product's own component."""
+    sources, destinations = _names(row, Field.SOURCE), _names(row, Field.DESTINATION)
+    subcomponents = _names(row, Field.SUBCOMPONENT)
+    peers, own = _names(row, Field.PEER), _names(row, Field.COMPONENT)
+    direction = row.direction.direction if row.direction else None
+    arrow = reading.arrow
+    if arrow is not None and not (sources or destinations or peers):
+        left, right = tuple(split_names(arrow.left)), tuple(split_names(arrow.right))
+        return _turned((left, right), arrow.direction, None)
+    if sources or destinations or subcomponents:
+        pair = (sources or (ANY_NAME,), subcomponents or destinations or own or (product,))
+        return _turned(pair, direction or Direction.FORWARD, None)
+    seen_from = own or (product,)
+    if peers:
+        if direction is Direction.INBOUND:
+            return Ends(pairs=((peers, seen_from),), traffic=("inbound",))
+        if direction is Direction.OUTBOUND:
+            return Ends(pairs=((seen_from, peers),), traffic=("outbound",))
+        if direction is Direction.BOTH:
+            return Ends(
+                pairs=((peers, seen_from), (seen_from, peers)), traffic=("inbound", "outbound")
+            )
+        return Ends(
+            pairs=(),
+            traffic=(),
+            problem="the row names a peer but not which way the connection goes; add a "
+            "direction column, or map the peer column as source or destination",
+        )
+    listen = ((ANY_NAME,), seen_from)
+    out = (seen_from, (UNNAMED,))
+    if direction is Direction.OUTBOUND:
+        return Ends(pairs=(out,), traffic=("outbound",), missing=seen_from[0])
+    if direction is Direction.BOTH:
+        return Ends(pairs=(listen, out), traffic=("inbound", "outbound"), missing=seen_from[0])
+    traffic = "inbound" if direction is Direction.INBOUND else None
+    return Ends(pairs=(listen,), traffic=(traffic,))
+
+
+def _turned(pair: Pair, direction: Direction, traffic: str | None) -> Ends:
+    there, back = pair, (pair[1], pair[0])
+    if direction is Direction.BACKWARD:
+        return Ends(pairs=(back,), traffic=(traffic,))
+    if direction is Direction.BOTH:
+        return Ends(pairs=(there, back), traffic=(traffic, traffic))
+    return Ends(pairs=(there,), traffic=(traffic,))

@@ -1,0 +1,265 @@
+"""HTML: every ``<table>``, its ``rowspan`` and ``colspan`` expanded, with the headings above it
+as sections, its ``<caption>`` as title and the paragraphs around it as notes.
+
+The standard library's :class:`html.parser.HTMLParser` reads the file: it is lenient with the
+unclosed tags of real vendor pages, decodes entities, and reports the line and column of every
+tag, which is what a located message needs (lxml or BeautifulSoup would add a dependency and
+lose neither).  Header rows are those in ``<thead>``, else the leading rows made only of
+``<th>`` cells, else the first row.  A table inside a cell is read as that cell's text.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from html.parser import HTMLParser
+
+from portplan.importer._tables import Outline, RawCell, Table, Where, clean_text
+
+__all__ = ["read_html"]
+
+_HEADINGS = {f"h{n}": n for n in range(1, 7)}
+_BLOCKS = frozenset(
+    {
+        "p", "div", "li", "ul", "ol", "dl", "dt", "dd", "blockquote", "pre", "section",
+        "article", "header", "footer", "aside", "nav", "main", "figure", "figcaption", "hr",
+        "br", "tr", "table", "caption", "address", "details", "summary",
+    }
+)  # fmt: skip
+_SPACES = re.compile(r"\s+")
+_SKIPPED = frozenset({"script", "style", "head", "template", "noscript", "svg", "math"})
+#: HTML's own limits on spans; a larger value is read as the limit
+_MAX_COLSPAN = 1000
+_MAX_ROWSPAN = 65534
+
+
+@dataclass
+class _Cell:
+    where: Where
+    rowspan: int
+    colspan: int
+    header: bool
+    text: list[str] = field(default_factory=list)
+
+
+@dataclass
+class _Table:
+    where: Where
+    caption: list[str] | None = None
+    rows: list[list[_Cell]] = field(default_factory=list)
+    head_rows: int = 0  #: rows inside <thead>
+    in_head: bool = False
+    cell: _Cell | None = None
+    nested: int = 0  #: depth of tables inside the current cell
+
+
+def _span(value: str | None, limit: int) -> int:
+    try:
+        number = int(value or "1")
+    except ValueError:
+        return 1
+    if number == 0 and limit == _MAX_ROWSPAN:
+        return limit  # rowspan="0": to the end of the table
+    return min(max(number, 1), limit)
+
+
+class _Reader(HTMLParser):
+    def __init__(self, file: str) -> None:
+        super().__init__(convert_charrefs=True)
+        self.file = file
+        self.outline = Outline(file)
+        self.heading: tuple[int, list[str]] | None = None
+        self.text: list[str] = []
+        self.table: _Table | None = None
+        self.skipping = 0
+
+    # -- text outside tables ------------------------------------------------------------------
+
+    def _flush(self) -> None:
+        self.outline.text(" ".join("".join(self.text).split()))
+        self.text = []
+
+    # -- the parser's events ------------------------------------------------------------------
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in _SKIPPED:
+            self.skipping += 1
+            return
+        if self.skipping:
+            return
+        table = self.table
+        if table is not None:
+            self._table_start(table, tag, dict(attrs))
+            return
+        if tag in _HEADINGS:
+            self._flush()
+            self.heading = (_HEADINGS[tag], [])
+        elif tag == "table":
+            self._flush()
+            line, offset = self.getpos()
+            self.table = _Table(where=Where(file=self.file, line=line, column=offset + 1))
+        elif tag in _BLOCKS:
+            self._flush()
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.handle_starttag(tag, attrs)
+        if tag not in ("br", "hr", "img", "input", "meta", "link", "col", "wbr"):
+            self.handle_endtag(tag)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in _SKIPPED:
+            self.skipping = max(self.skipping - 1, 0)
+            return
+        if self.skipping:
+            return
+        table = self.table
+        if table is not None:
+            if self._table_end(table, tag):
+                self._finish(table)
+            return
+        if tag in _HEADINGS and self.heading is not None:
+            level, parts = self.heading
+            self.heading = None
+            self.outline.heading(level, " ".join("".join(parts).split()))
+        elif tag in _BLOCKS:
+            self._flush()
+
+    def handle_data(self, data: str) -> None:
+        if self.skipping:
+            return
+        table = self.table
+        if table is not None:
+            if table.cell is not None:
+                table.cell.text.append(_SPACES.sub(" ", data))
+            elif table.caption is not None:
+                table.caption.append(data)
+        elif self.heading is not None:
+            self.heading[1].append(data)
+        else:
+            self.text.append(data)
+
+    def close(self) -> None:
+        super().close()
+        if self.table is not None:  # an unclosed table ends with the document
+            self._finish(self.table)
+        self._flush()
+        self.outline.close()
+
+    # -- tables -------------------------------------------------------------------------------
+
+    def _table_start(self, table: _Table, tag: str, attrs: dict[str, str | None]) -> None:
+        cell = table.cell
+        if cell is not None:
+            if tag == "table":
+                table.nested += 1
+            if tag in _BLOCKS:
+                _break(cell, hard=tag == "br")
+            if table.nested == 0 and tag in ("td", "th", "tr"):
+                table.cell = None  # an unclosed cell ends where the next one starts
+            else:
+                return
+        if tag == "caption":
+            table.caption = []
+        elif tag == "thead":
+            table.in_head = True
+        elif tag in ("tbody", "tfoot"):
+            table.in_head = False
+        elif tag == "tr":
+            table.rows.append([])
+            if table.in_head:
+                table.head_rows = len(table.rows)
+        elif tag in ("td", "th"):
+            if not table.rows:
+                table.rows.append([])
+            line, offset = self.getpos()
+            table.cell = _Cell(
+                where=Where(file=self.file, line=line, column=offset + 1),
+                rowspan=_span(attrs.get("rowspan"), _MAX_ROWSPAN),
+                colspan=_span(attrs.get("colspan"), _MAX_COLSPAN),
+                header=tag == "th",
+            )
+            table.rows[-1].append(table.cell)
+
+    def _table_end(self, table: _Table, tag: str) -> bool:
+        """Handle an end tag inside a table; ``True`` when it closes the table."""
+        cell = table.cell
+        if cell is not None and table.nested:
+            if tag == "table":
+                table.nested -= 1
+            if tag in _BLOCKS:
+                _break(cell, hard=False)
+            return False
+        if tag in ("td", "th", "tr"):
+            table.cell = None
+        elif cell is not None and tag in _BLOCKS and tag not in ("tr", "table"):
+            _break(cell, hard=False)
+        elif tag == "thead":
+            table.in_head = False
+        return tag == "table"
+
+    def _finish(self, table: _Table) -> None:
+        self.table = None
+        grid = _expand(table.rows, table.where)
+        width = max((len(r) for r in grid), default=0)
+        if not grid or width == 0:
+            return
+        header = table.head_rows or _leading_header_rows(table.rows) or 1
+        caption = " ".join("".join(table.caption).split()) if table.caption else ""
+        self.outline.table(
+            rows=grid,
+            header_rows=min(header, len(grid)),
+            width=width,
+            where=table.where,
+            caption=caption or None,
+        )
+
+
+def _break(cell: _Cell, *, hard: bool) -> None:
+    """A line break in a cell: ``<br>`` always makes one (two make an empty line); the edge of
+    a block (``<p>``, ``<div>``...) only ends the current line."""
+    if hard or (cell.text and not "".join(cell.text).rstrip(" ").endswith("\n")):
+        cell.text.append("\n")
+
+
+def _leading_header_rows(rows: list[list[_Cell]]) -> int:
+    count = 0
+    for row in rows:
+        if not row or not all(c.header for c in row):
+            break
+        count += 1
+    return count
+
+
+def _expand(rows: list[list[_Cell]], where: Where) -> list[list[RawCell]]:
+    """The table as a grid: each cell copied into every slot its spans cover (the copies
+    point at the written cell); a span past the last row stops there."""
+    slots: dict[tuple[int, int], RawCell] = {}
+    widths = [0] * len(rows)
+    last_row = len(rows) - 1
+    for r, row in enumerate(rows):
+        c = 0
+        for cell in row:
+            while (r, c) in slots:
+                c += 1
+            text = clean_text("".join(cell.text))
+            for dr in range(min(cell.rowspan, last_row - r + 1)):
+                for dc in range(cell.colspan):
+                    origin = None if dr == dc == 0 else cell.where
+                    slots[(r + dr, c + dc)] = RawCell(text=text, where=cell.where, origin=origin)
+                widths[r + dr] = max(widths[r + dr], c + cell.colspan)
+            c += cell.colspan
+    return [
+        [
+            slots.get((r, c)) or RawCell(text="", where=rows[r][0].where if rows[r] else where)
+            for c in range(widths[r])
+        ]
+        for r in range(len(rows))
+    ]
+
+
+def read_html(text: str, file: str) -> list[Table]:
+    """The tables of an HTML document, in order, each with its section, title and notes."""
+    reader = _Reader(file)
+    reader.feed(text)
+    reader.close()
+    return reader.outline.tables

@@ -1,0 +1,82 @@
+"""Tokens of a port, protocol or direction cell, with their offsets in the cell's text.
+
+Dashes of every kind read as ``-`` and the spaces a word processor puts in (no-break, thin)
+as spaces; the replacement keeps each character's offset, so a message can point at the text
+as the vendor wrote it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+__all__ = ["PROTOCOL_WORDS", "Token", "normalise", "tokens"]
+
+_SAME_LENGTH = str.maketrans(
+    {
+        "\u2010": "-",  # hyphen
+        "\u2011": "-",  # non-breaking hyphen
+        "\u2012": "-",  # figure dash
+        "\u2013": "-",  # en dash
+        "\u2014": "-",  # em dash
+        "\u2212": "-",  # minus sign
+        "\u00a0": " ",  # no-break space
+        "\u2007": " ",  # figure space
+        "\u2009": " ",  # thin space
+        "\u202f": " ",  # narrow no-break space
+        "\t": " ",
+        "\r": "\n",
+    }
+)
+
+_TOKEN = re.compile(
+    r"(?P<num>[0-9]+)"
+    r"|(?P<word>[A-Za-z_](?:[A-Za-z0-9_*+]|[.'-](?=[A-Za-z0-9_]))*)"
+    r"|(?P<dash>-)"
+    r"|(?P<punct>[,;:/()\[\]&+<>])"
+    r"|(?P<nl>\n)"
+    r"|(?P<space> +)"
+    r"|(?P<other>.)",
+    re.ASCII | re.DOTALL,
+)
+
+#: the transport names a cell can hold
+PROTOCOL_WORDS = frozenset({"tcp", "udp", "icmp"})
+
+
+@dataclass(frozen=True, slots=True)
+class Token:
+    """One token: its kind (``num``, ``word``, ``dash``, ``punct``, ``nl``, ``other``), text and
+    offsets in the cell."""
+
+    kind: str
+    text: str
+    start: int
+    end: int
+
+    @property
+    def low(self) -> str:
+        return self.text.lower()
+
+    @property
+    def protocol(self) -> bool:
+        return self.kind == "word" and self.low in PROTOCOL_WORDS
+
+    def is_(self, *texts: str) -> bool:
+        """Whether the token is one of ``texts`` (words compared without case)."""
+        return self.low in texts
+
+
+def normalise(text: str) -> str:
+    """``text`` with dashes and odd spaces made plain, every character where it was."""
+    return text.translate(_SAME_LENGTH)
+
+
+def tokens(text: str) -> list[Token]:
+    """The tokens of ``text`` (normalised), spaces left out."""
+    found = []
+    for match in _TOKEN.finditer(normalise(text)):
+        kind = match.lastgroup or "other"
+        if kind != "space":
+            found.append(Token(kind, match.group(), match.start(), match.end()))
+    return found

@@ -1,0 +1,164 @@
+"""Markdown: pipe tables (GitHub Flavored Markdown), with the headings above them as sections
+and the paragraphs around them as notes.
+
+A table is a line holding ``|`` followed by a delimiter line (``|---|:---:|``) with as many
+cells; its rows run to the first blank line or line without ``|``.  ``\\|`` is a pipe inside a
+cell, ``<br>`` a line break.  Fenced code blocks and HTML comments are not text of the
+document and are skipped.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+from portplan.importer._tables import Outline, RawCell, Table, Where, clean_text
+
+__all__ = ["read_markdown"]
+
+_ATX = re.compile(r"^ {0,3}(#{1,6})(?:[ \t]+(.*?))?(?:[ \t]+#+)?[ \t]*$")
+_SETEXT = re.compile(r"^ {0,3}(=+|-+)[ \t]*$")
+_FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
+_DELIMITER_CELL = re.compile(r"^\s*:?-+:?\s*$")
+_LIST_ITEM = re.compile(r"^ {0,3}(?:[-*+]|\d{1,9}[.)])[ \t]+")
+_BREAK = re.compile(r"<br\s*/?>", re.IGNORECASE)
+_COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)
+
+
+def _blank_comments(text: str) -> str:
+    """HTML comments replaced by spaces, keeping their line breaks (line numbers stay true)."""
+    return _COMMENT.sub(lambda m: re.sub(r"[^\n]", " ", m.group(0)), text)
+
+
+def _split_row(line: str, file: str, number: int) -> list[RawCell]:
+    """The cells of one table line, each with the column where its text starts."""
+    cells: list[RawCell] = []
+    text: list[str] = []
+    start = 0
+    index = 0
+    body = line.rstrip()
+    lead = len(body) - len(body.lstrip())
+    if body[lead : lead + 1] == "|":
+        lead += 1
+    index = start = lead
+    while index <= len(body):
+        char = body[index] if index < len(body) else "|"
+        if char == "\\" and index + 1 < len(body) and body[index + 1] == "|":
+            text.append("|")
+            index += 2
+            continue
+        if char == "|":
+            raw = "".join(text)
+            offset = len(raw) - len(raw.lstrip())
+            cells.append(
+                RawCell(
+                    text=clean_text(_BREAK.sub("\n", raw)),
+                    where=Where(file=file, line=number, column=start + offset + 1),
+                )
+            )
+            text = []
+            start = index + 1
+            if index == len(body) - 1:  # the closing pipe ends the row
+                break
+        else:
+            text.append(char)
+        index += 1
+    return cells
+
+
+def _is_delimiter(line: str) -> bool:
+    body = line.strip()
+    if "-" not in body or not set(body) <= set("|:- \t"):
+        return False
+    parts = body.strip("|").split("|")
+    return all(_DELIMITER_CELL.match(p) for p in parts)
+
+
+class _State(Outline):
+    """The outline of the document, and the lines of the paragraph being read."""
+
+    def __init__(self, file: str) -> None:
+        super().__init__(file)
+        self.paragraph: list[str] = []
+
+    def flush(self) -> None:
+        self.text(" ".join(self.paragraph))
+        self.paragraph = []
+
+    def heading(self, level: int, title: str) -> None:
+        self.flush()
+        super().heading(level, title)
+
+
+def _lines(text: str) -> Iterator[tuple[int, str]]:
+    """Numbered lines outside fenced code blocks (a fence's lines read as blank)."""
+    fence: str | None = None
+    for number, line in enumerate(text.splitlines(), start=1):
+        match = _FENCE.match(line)
+        if fence is None and match:
+            fence = match.group(1)[0] * 3
+            yield number, ""
+        elif fence is not None:
+            if line.strip().startswith(fence):
+                fence = None
+            yield number, ""
+        else:
+            yield number, line
+
+
+def read_markdown(text: str, file: str) -> list[Table]:
+    """The pipe tables of a Markdown document, in order, each with its section and notes."""
+    lines = list(_lines(_blank_comments(text)))
+    state = _State(file=file)
+    index = 0
+    while index < len(lines):
+        number, line = lines[index]
+        following = lines[index + 1][1] if index + 1 < len(lines) else ""
+        atx = _ATX.match(line)
+        if atx:
+            state.heading(len(atx.group(1)), (atx.group(2) or "").strip())
+        elif not line.strip():
+            state.flush()
+        elif (
+            "|" in line
+            and _is_delimiter(following)
+            and len(_split_row(line, file, number)) == len(_split_row(following, file, number + 1))
+        ):
+            index = _table(state, lines, index)
+            continue
+        elif state.paragraph and len(state.paragraph) == 1 and _SETEXT.match(line):
+            level = 1 if line.strip().startswith("=") else 2
+            title = state.paragraph.pop()
+            state.heading(level, title)
+        elif _LIST_ITEM.match(line):
+            state.flush()
+            state.paragraph.append(_LIST_ITEM.sub("", line).strip())
+        else:
+            state.paragraph.append(line.strip())
+        index += 1
+    state.flush()
+    state.close()
+    return state.tables
+
+
+def _table(state: _State, lines: list[tuple[int, str]], index: int) -> int:
+    """Read the table starting at ``lines[index]``; return the index of the line after it."""
+    state.flush()
+    file = state.file
+    number, header_line = lines[index]
+    header = _split_row(header_line, file, number)
+    rows = [header]
+    index += 2
+    while index < len(lines):
+        number, line = lines[index]
+        if not line.strip() or "|" not in line:
+            break
+        rows.append(_split_row(line, file, number))
+        index += 1
+    state.table(
+        rows=rows,
+        header_rows=1,
+        width=len(header),
+        where=header[0].where if header else Where(file=file, line=lines[index - 1][0]),
+    )
+    return index

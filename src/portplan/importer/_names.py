@@ -1,0 +1,124 @@
+"""Component names as vendors write them in a cell, and the ids a draft product gives them.
+
+A cell may name several components (``Keystone, Nova, Glance, Cinder``; ``backup repository
+or gateway server``; ``Node and hypervisor``; ``reporting + processing``) or any client
+(``Any``, ``All``, ``*``).  Words in parentheses stay with the name they follow (``Prism
+Elements (and optionally Prism Central if used)`` is one name).  A name that is a DNS name,
+a wildcard domain or a URL is a system reached by name (``repository.example.com``,
+``*.amazonaws.com``, ``https://api.example.com/v1``).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+from portplan.importer._lexer import normalise
+from portplan.model._types import MAX_NAME
+
+__all__ = ["ANY_WORDS", "NONE_WORDS", "Ids", "is_dns_name", "slug", "split_names"]
+
+#: cells that name any client rather than a component
+ANY_WORDS = frozenset({"any", "all", "*", "anyone", "any host", "any client", "everyone"})
+#: cells that name nothing
+NONE_WORDS = frozenset({"", "-", "--", "n/a", "na", "none"})
+
+_SEPARATOR = re.compile(r",\s*(?:and\s+|or\s+)?|;\s*|\n+|\s+(?:and|or|&|\+)\s+", re.IGNORECASE)
+_DNS = re.compile(
+    r"^(?:\*\.)?(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?\.)+[A-Za-z][A-Za-z0-9-]*[A-Za-z0-9]\.?$"
+)
+_URL = re.compile(r"^[a-z][a-z0-9+.-]*://\S+$", re.IGNORECASE)
+_PAREN = re.compile(r"\([^()]*\)")
+
+
+def _parts(text: str) -> list[str]:
+    """``text`` cut at the separators that stand outside parentheses."""
+    parts: list[str] = []
+    depth = 0
+    start = 0
+    index = 0
+    while index < len(text):
+        char = text[index]
+        if char == "(":
+            depth += 1
+        elif char == ")":
+            depth = max(0, depth - 1)
+        elif depth == 0:
+            match = _SEPARATOR.match(text, index)
+            if match is not None and match.end() > index:
+                parts.append(text[start:index])
+                start = index = match.end()
+                continue
+        index += 1
+    parts.append(text[start:])
+    return [" ".join(p.split()) for p in parts if p.strip()]
+
+
+def split_names(text: str) -> list[str]:
+    """The names a cell holds, in order, once each; ``[]`` for a cell that names nothing.
+
+    A cell that names any client gives ``["*"]``.
+    """
+    whole = " ".join(normalise(text).split())
+    if whole.lower().rstrip(".") in NONE_WORDS:
+        return []
+    if whole.lower().rstrip(".") in ANY_WORDS:
+        return ["*"]
+    if is_dns_name(whole):
+        return [whole]
+    names: list[str] = []
+    for part in _parts(normalise(text)):
+        if names and part.startswith("(") and part.endswith(")"):  # a remark on a line of its own
+            names[-1] = f"{names[-1]} {part}"
+            continue
+        name = "*" if part.lower() in ANY_WORDS else part
+        if name.lower() not in NONE_WORDS and name not in names:
+            names.append(name)
+    return names
+
+
+def is_dns_name(name: str) -> bool:
+    """Whether ``name`` is a DNS name, a wildcard domain or a URL (not a component's name)."""
+    return bool(_DNS.match(name) or _URL.match(name))
+
+
+def slug(text: str, limit: int = MAX_NAME) -> str:
+    """An identifier made of ``text``: lower case words joined by ``_`` (parenthesised words
+    left out), starting with a letter, at most ``limit`` characters."""
+    plain = unicodedata.normalize("NFKD", _PAREN.sub(" ", text) or text)
+    ascii_text = plain.encode("ascii", "ignore").decode().lower()
+    words = re.findall(r"[a-z0-9]+", ascii_text)
+    if not words:
+        words = re.findall(r"[a-z0-9]+", unicodedata.normalize("NFKD", text).lower())
+    ident = "_".join(words) or "unnamed"
+    if not ident[0].isalpha():
+        ident = f"n{ident}"
+    return ident[:limit].rstrip("_")
+
+
+class Ids:
+    """Ids for names: the same name gets the same id, different names different ids."""
+
+    def __init__(self, taken: tuple[str, ...] = ()) -> None:
+        self._by_name: dict[str, str] = {}
+        self._taken = set(taken)
+
+    def __call__(self, name: str, limit: int = 40) -> str:
+        key = " ".join(name.lower().split())
+        found = self._by_name.get(key)
+        if found is not None:
+            return found
+        ident = self.fresh(name, limit)
+        self._by_name[key] = ident
+        return ident
+
+    def fresh(self, name: str, limit: int = 40) -> str:
+        """A new id for ``name``, even when the same name was given one before."""
+        base = slug(name, limit - 3)
+        ident = base
+        counter = 2
+        while ident in self._taken:
+            ident = f"{base}_{counter}"
+            counter += 1
+        self._taken.add(ident)
+        return ident

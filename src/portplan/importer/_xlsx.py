@@ -1,0 +1,94 @@
+"""XLSX: every sheet, merged cells filled from their top-left cell, one table per block of rows
+between empty rows (rules in :mod:`._blocks`), the sheet name as the section.
+
+openpyxl reads the workbook with cached formula results (``data_only``); numbers the vendor
+typed as numbers come back as text without a decimal point when they are whole (``443``, not
+``443.0``).  A sheet whose used range is larger than :data:`MAX_CELLS` is refused rather than
+walked: it is not a port table, and walking it would take minutes.
+"""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from datetime import date, datetime, time
+from typing import Any
+
+from openpyxl import load_workbook
+from openpyxl.utils import get_column_letter
+
+from portplan.importer._blocks import tables_from_grid
+from portplan.importer._tables import RawCell, Table, Where, clean_text
+
+__all__ = ["MAX_CELLS", "XlsxError", "read_xlsx"]
+
+#: The largest used range of a sheet the reader walks (rows x columns).
+MAX_CELLS = 2_000_000
+
+
+class XlsxError(Exception):
+    """A workbook that cannot be read; the message says why (the caller adds the file)."""
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, datetime | date | time):
+        return value.isoformat()
+    return clean_text(str(value))
+
+
+def read_xlsx(data: bytes, file: str) -> list[Table]:
+    """The tables of every sheet of a workbook, in sheet order."""
+    try:
+        book = load_workbook(io.BytesIO(data), read_only=False, data_only=True)
+    except (zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
+        raise XlsxError(f"is not an XLSX workbook openpyxl can read ({exc})") from exc
+    tables: list[Table] = []
+    for sheet in book.worksheets:
+        rows, columns = sheet.max_row, sheet.max_column
+        if rows * columns > MAX_CELLS:
+            raise XlsxError(
+                f"sheet {sheet.title!r} spans {rows} rows by {columns} columns, more than the "
+                f"{MAX_CELLS} cells a port table can need"
+            )
+        tables.extend(
+            tables_from_grid(
+                _grid(sheet, file),
+                file=file,
+                first_number=len(tables) + 1,
+                section=(sheet.title,),
+            )
+        )
+    return tables
+
+
+def _grid(sheet: Any, file: str) -> list[list[RawCell]]:
+    """The sheet's cells as rows of text, each merged range filled from its top-left cell."""
+
+    def where(row: int, column: int) -> Where:
+        return Where(file=file, sheet=sheet.title, cell=f"{get_column_letter(column)}{row}")
+
+    grid = [
+        [RawCell(text=_text(cell.value), where=where(cell.row, cell.column)) for cell in row]
+        for row in sheet.iter_rows(min_row=1, max_row=sheet.max_row, max_col=sheet.max_column)
+    ]
+    for merged in sheet.merged_cells.ranges:
+        top, left = merged.min_row, merged.min_col
+        if top > len(grid) or left > len(grid[top - 1]):
+            continue
+        origin = grid[top - 1][left - 1]
+        grid[top - 1][left - 1] = RawCell(
+            text=origin.text, where=origin.where, span_down=merged.max_row - top
+        )
+        for r in range(top, min(merged.max_row, len(grid)) + 1):
+            for c in range(left, min(merged.max_col, len(grid[r - 1])) + 1):
+                if (r, c) != (top, left):
+                    grid[r - 1][c - 1] = RawCell(
+                        text=origin.text, where=where(r, c), origin=origin.where
+                    )
+    return grid

@@ -1,0 +1,127 @@
+"""Protocol cells: ``TCP``, ``TCP/UDP``, ``TCP or UDP``, ``TCP/HTTPS``, ``SSH``, ``WMI (DCOM)
+TCP``, ``(See usage for protocol) TCP``.
+
+A protocol column names transports (``tcp``, ``udp``, ``icmp``), applications (``HTTPS``,
+``iSCSI``, ``WMI (DCOM)``) or both.  An application alone says its transport only when the
+protocol has one standard transport (:data:`STANDARD_TRANSPORTS`: SSH and HTTPS over TCP, SNMP
+and NTP over UDP...); the reading then states that assumption.  A cell that names no transport
+at all (``IPC``, ``Custom HDFS protocol``) is a fault: the reader does not guess.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from portplan.importer._lexer import tokens
+from portplan.importer.ports import Fault, Transport
+
+__all__ = ["STANDARD_TRANSPORTS", "ProtocolReading", "read_protocols"]
+
+#: Application protocols whose standard transport is one (RFCs and IANA's assignments); any
+#: other application name says nothing about the transport.
+STANDARD_TRANSPORTS: dict[str, Transport] = {
+    **dict.fromkeys(
+        (
+            "http", "https", "ssh", "scp", "sftp", "telnet", "ftp", "ftps", "smtp", "smtps",
+            "imap", "imaps", "pop3", "pop3s", "ldaps", "iscsi", "ssl", "tls", "amqp", "amqps",
+            "mqtt",
+        ),
+        Transport.TCP,
+    ),
+    **dict.fromkeys(("snmp", "ntp", "tftp", "radius"), Transport.UDP),
+}  # fmt: skip
+_EMPTY = frozenset({"", "-", "--", "n/a", "na", "none"})
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ProtocolReading:
+    """A protocol cell as read.
+
+    ``transports`` in the order written, stated or implied by an application;
+    ``either`` when the vendor joined them with ``or`` (``TCP or UDP``: one of them is used);
+    ``applications`` the other names (``HTTPS``, ``WMI (DCOM)``); ``notes`` the words in
+    parentheses that are neither (``See usage for protocol``).
+    """
+
+    transports: tuple[Transport, ...] = ()
+    either: bool = False
+    applications: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
+    text: str = field(default="", compare=False)
+    assumptions: tuple[str, ...] = field(default=(), compare=False)
+    faults: tuple[Fault, ...] = field(default=(), compare=False)
+
+
+def read_protocols(text: str) -> ProtocolReading:
+    """Read a protocol cell; see the module for what it understands."""
+    if " ".join(text.lower().split()) in _EMPTY:
+        return ProtocolReading(text=text)
+    stated: list[Transport] = []
+    applications: list[str] = []
+    notes: list[str] = []
+    assumptions: list[str] = []
+    either = False
+    toks = tokens(text)
+    index = 0
+    name: list[str] = []  #: words of an application name being read
+
+    def close_name() -> None:
+        if name:
+            applications.append(" ".join(name))
+            name.clear()
+
+    while index < len(toks):
+        token = toks[index]
+        if token.protocol:
+            close_name()
+            stated.append(Transport(token.low))
+        elif token.is_("or"):
+            close_name()
+            either = True
+        elif token.is_("and") or token.text in ("/", ",", "&", "+", ";"):
+            close_name()
+        elif token.text == "(":
+            close = index
+            while close < len(toks) and toks[close].text != ")":
+                close += 1
+            inner = toks[index + 1 : close]
+            words = " ".join(text[inner[0].start : inner[-1].end].split()) if inner else ""
+            if inner and all(t.protocol or t.text in ("/", ",") or t.is_("and") for t in inner):
+                close_name()
+                stated.extend(Transport(t.low) for t in inner if t.protocol)
+            elif name:
+                name.append(f"({words})")  # WMI (DCOM): part of the name
+            elif words:
+                notes.append(words)
+            index = close
+        elif token.kind in ("word", "num", "dash", "other") and token.text not in (")", ":"):
+            name.append(token.text)
+        index += 1
+    close_name()
+    implied = []
+    for application in applications:
+        transport = STANDARD_TRANSPORTS.get(application.lower())
+        if transport is not None:
+            implied.append(transport)
+            if transport not in stated:
+                assumptions.append(f"{application} runs over {transport.value}")
+    transports = tuple(dict.fromkeys((*stated, *implied)))
+    faults: tuple[Fault, ...] = ()
+    if not transports:
+        faults = (
+            Fault(
+                start=0,
+                end=len(text),
+                message=f"{' '.join(text.split())!r} names no transport protocol "
+                "(tcp, udp or icmp)",
+            ),
+        )
+    return ProtocolReading(
+        transports=transports,
+        either=either and len(transports) > 1,
+        applications=tuple(applications),
+        notes=tuple(notes),
+        text=text,
+        assumptions=tuple(assumptions),
+        faults=faults,
+    )

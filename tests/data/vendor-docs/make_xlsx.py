@@ -1,0 +1,240 @@
+"""Writes the corpus documents that vendors publish as tables with merged cells, as XLSX.
+
+Run from anywhere: ``python tests/data/vendor-docs/make_xlsx.py``. The facts (names, purposes,
+port expressions) are re-keyed from the vendor pages named in each folder's SOURCE.md; the
+merges reproduce the vendor's row and column spans. Output is byte-for-byte reproducible (fixed
+document dates and zip entry times), so a change shows as a diff of this script.
+"""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+
+from openpyxl import Workbook
+from openpyxl.styles import Alignment, Font
+from openpyxl.worksheet.worksheet import Worksheet
+from openpyxl.writer.excel import ExcelWriter
+
+HERE = Path(__file__).resolve().parent
+
+#: (peer, [(purpose, protocol/port), ...]): the peer cell spans its rows
+Group = tuple[str, Sequence[tuple[str, str]]]
+
+FORTIMANAGER_INCOMING: Sequence[Group] = [
+    ("FortiClient", [("FortiGuard Queries", "UDP/53, UDP/8888")]),
+    (
+        "FortiGate",
+        [
+            ("Management", "TCP/541"),
+            ("IPv6", "TCP/542"),
+            ("Log & Report", "TCP or UDP/514"),
+            ("Secure SNMP", "UDP/161, UDP/162"),
+            ("FortiGuard Queries", "TCP/8890, UDP/53"),
+        ],
+    ),
+    ("FortiGuard", [("AV/IPS", "UDP/9443")]),
+    ("FortiManager", [("FortiClient Manager", "TCP/6028")]),
+    (
+        "Others",
+        [
+            ("SSH CLI Management", "TCP/22"),
+            ("Telnet CLI Management", "TCP/23"),
+            ("SNMP Traps", "UDP/162"),
+            ("Web Admin", "TCP/80, TCP/443"),
+        ],
+    ),
+]
+
+FORTIMANAGER_OUTGOING: Sequence[Group] = [
+    ("FortiAnalyzer", [("Syslog & OFTP", "TCP/514, UDP/514"), ("Registration", "TCP/541")]),
+    (
+        "FortiGate",
+        [
+            ("AV/IPS Push", "UDP/9443"),
+            ("SSH CLI Management", "TCP/22"),
+            ("Management", "TCP/541"),
+            ("SNMP Poll", "UDP/161, UDP/162"),
+            ("FortiGuard Queries", "TCP/443"),
+        ],
+    ),
+    (
+        "FortiGuard",
+        [
+            (
+                "AV/IPS Updates, URL/AS Update, Firmware, SMS, FTM, Licensing, "
+                "Policy Override Authentication",
+                "TCP/443",
+            ),
+            ("Registration", "TCP/80"),
+        ],
+    ),
+    ("FortiManager", [("FortiClient Manager", "TCP/6028")]),
+    (
+        "3rd-Party Servers",
+        [
+            ("DNS", "UDP/53"),
+            ("NTP", "UDP/123"),
+            ("SNMP Traps", "UDP/162"),
+            ("Proxied HTTPS Traffic", "TCP/443"),
+            ("RADIUS", "UDP/1812"),
+        ],
+    ),
+]
+
+FORTIAUTHENTICATOR_INCOMING: Sequence[Group] = [
+    (
+        "FortiAuthenticator",
+        [
+            ("(HA) HA heartbeat", "UDP/720"),
+            ("(LB secondary) LB secondary sync", "UDP/721, UDP/1194"),
+            ("FSSO tiered architecture", "TCP/8003"),
+        ],
+    ),
+    (
+        "FortiGate",
+        [
+            ("LDAP, PKI Authentication", "TCP or UDP/389"),
+            ("RADIUS", "UDP/1812"),
+            ("RADIUS Accounting", "UDP/1813, UDP/1646"),
+            ("SCEP", "TCP/80, TCP/443"),
+            ("CRL download", "TCP/80"),
+            ("External captive portal", "TCP/443"),
+            ("TACACS+", "TCP/49"),
+        ],
+    ),
+    (
+        "FortiToken Mobile",
+        [("Push approve/deny", "TCP/443"), ("FTM device transfer", "TCP/443")],
+    ),
+    (
+        "Others",
+        [
+            ("SSH CLI", "TCP/22"),
+            ("Telnet", "TCP/23"),
+            ("HTTP & SCEP", "TCP/80"),
+            ("SNMP Poll", "UDP/161"),
+            ("Web Admin", "TCP/80, TCP/443"),
+            ("LDAP", "TCP/389, TCP/3268"),
+            ("LDAPS", "TCP/636, TCP/3269"),
+            ("RADIUS", "UDP/1812, UDP/1813"),
+            ("OCSP", "TCP/2560"),
+            ("Syslog", "UDP/514"),
+            ("SAML", "TCP/443"),
+            ("OAuth", "TCP/443"),
+            ("TACACS+", "TCP/49"),
+            ("RADSEC", "TCP/2083"),
+        ],
+    ),
+    (
+        "3rd-Party Servers",
+        [
+            ("FortiAuthenticator Windows/OWA Agent", "TCP/443"),
+            ("FSSO DC Agent", "UDP/8002, TCP/8002"),
+            ("FSSO TS Agent", "UDP/8002, TCP/8002"),
+        ],
+    ),
+]
+
+_BOLD = Font(bold=True)
+_TOP = Alignment(vertical="top", wrap_text=True)
+
+
+def _groups(sheet: Worksheet, first_row: int, groups: Sequence[Group]) -> int:
+    """Write the groups from ``first_row``; the peer cell is merged over its rows. Returns the
+    next free row."""
+    row = first_row
+    for peer, lines in groups:
+        sheet.cell(row=row, column=1, value=peer).alignment = _TOP
+        if len(lines) > 1:
+            sheet.merge_cells(
+                start_row=row, end_row=row + len(lines) - 1, start_column=1, end_column=1
+            )
+        for purpose, ports in lines:
+            sheet.cell(row=row, column=2, value=purpose)
+            sheet.cell(row=row, column=3, value=ports)
+            row += 1
+    return row
+
+
+def _two_row_header(sheet: Worksheet, row: int, title: str) -> None:
+    """The vendor's header: the direction title spans two rows over the peer column, then the
+    column names under an empty spanned cell."""
+    sheet.cell(row=row, column=1, value=title).font = _BOLD
+    sheet.merge_cells(start_row=row, end_row=row + 1, start_column=1, end_column=1)
+    sheet.merge_cells(start_row=row, end_row=row, start_column=2, end_column=3)
+    sheet.cell(row=row + 1, column=2, value="Purpose").font = _BOLD
+    sheet.cell(row=row + 1, column=3, value="Protocol/Port").font = _BOLD
+
+
+def fortimanager(book: Workbook) -> None:
+    sheet = book.create_sheet("FortiManager Open Ports")
+    sheet.cell(row=1, column=1, value="FortiManager Open Ports").font = Font(bold=True, size=14)
+    sheet.merge_cells("A1:C1")
+    _two_row_header(sheet, 3, "Incoming Ports")
+    row = _groups(sheet, 5, FORTIMANAGER_INCOMING) + 1
+    _two_row_header(sheet, row, "Outgoing Ports")
+    row = _groups(sheet, row + 2, FORTIMANAGER_OUTGOING) + 1
+    sheet.cell(
+        row=row,
+        column=1,
+        value="Note: with a proxy configured, FortiManager reaches the FortiGuard Distribution "
+        "Network (FDN) through it for its updates; the vendor lists the FDN host names there.",
+    )
+    sheet.merge_cells(start_row=row, end_row=row, start_column=1, end_column=3)
+    for column, width in zip("ABC", (20, 60, 22), strict=True):
+        sheet.column_dimensions[column].width = width
+
+
+def fortiauthenticator(book: Workbook) -> None:
+    sheet = book.create_sheet("Incoming Ports")
+    sheet.cell(row=1, column=1, value="Incoming Ports").font = Font(bold=True, size=14)
+    sheet.merge_cells("A1:C1")
+    sheet.cell(
+        row=2,
+        column=1,
+        value="The incoming ports of FortiAuthenticator, and the products they serve.",
+    )
+    sheet.merge_cells("A2:C2")
+    for column, heading in enumerate(("Product", "Purpose", "Protocol and Port"), start=1):
+        sheet.cell(row=3, column=column, value=heading).font = _BOLD
+    _groups(sheet, 4, FORTIAUTHENTICATOR_INCOMING)
+    for column, width in zip("ABC", (20, 40, 22), strict=True):
+        sheet.column_dimensions[column].width = width
+
+
+def save(book: Workbook, path: Path) -> None:
+    """Save with fixed dates and zip entry times: the same script gives the same bytes."""
+    fixed = datetime(2000, 1, 1)
+    book.properties.created = fixed
+    book.properties.modified = fixed
+    book.properties.creator = "portplan corpus (re-keyed; see SOURCE.md)"
+    raw = io.BytesIO()
+    # ExcelWriter rather than Workbook.save(), which stamps `modified` with the current time
+    with zipfile.ZipFile(raw, "w", zipfile.ZIP_DEFLATED) as archive:
+        ExcelWriter(book, archive).save()
+    source = zipfile.ZipFile(io.BytesIO(raw.getvalue()))
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as target:
+        for info in source.infolist():
+            entry = zipfile.ZipInfo(info.filename, date_time=(1980, 1, 1, 0, 0, 0))
+            entry.compress_type = zipfile.ZIP_DEFLATED
+            target.writestr(entry, source.read(info.filename))
+
+
+def main() -> None:
+    for folder, name, build in (
+        ("fortinet-fortimanager-5.4", "open-ports.xlsx", fortimanager),
+        ("fortinet-fortiauthenticator-6.5.0", "incoming-ports.xlsx", fortiauthenticator),
+    ):
+        book = Workbook()
+        book.remove(book.worksheets[0])
+        build(book)
+        save(book, HERE / folder / name)
+        print(f"wrote {folder}/{name}")
+
+
+if __name__ == "__main__":
+    main()

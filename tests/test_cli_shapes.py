@@ -1,0 +1,157 @@
+"""The commands on examples/search-cluster.yaml: hosts portplan does not manage are skipped
+with the reason or refused as input errors, and ICMP rows read as ICMP in every output."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from openpyxl import load_workbook
+
+import examples
+import machine
+from portplan.cli import cli
+from portplan.model import IcmpType
+
+DEPLOYMENT = str(examples.EXAMPLES / "search-cluster.yaml")
+
+
+def run(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(cli, list(args), env={"COLUMNS": "160"})
+    return result.exit_code, result.stdout, result.stderr
+
+
+# -- unmanaged hosts ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("target", ["nftables", "iptables", "windows"])
+def test_all_hosts_skips_the_unmanaged_ones_and_says_why(target: str, tmp_path: Path) -> None:
+    code, _out, err = run("rules", DEPLOYMENT, "-t", target, "--all-hosts", "-o", str(tmp_path))
+    assert code == 0, err
+    assert {p.name.split(".")[0] for p in tmp_path.iterdir()} == {"search", "dash01"}
+    assert (
+        "portplan: no ruleset for monitor: host 'monitor' is 'managed: false' in the "
+        "deployment: a system portplan only talks to, whose firewall others run" in err
+    )
+    assert "portplan: no ruleset for updates: host 'updates' is 'managed: false'" in err
+    assert (
+        "portplan: no ruleset for anywhere: 'anywhere' is no machine: it stands for any client"
+        in err
+    )
+
+
+@pytest.mark.parametrize(
+    ("command", "host", "fix"),
+    [
+        (("rules", "-t", "nftables", "--host"), "monitor", "remove 'managed: false' from it in"),
+        (("apply", "-t", "nftables", "--on"), "updates", "remove 'managed: false' from it in"),
+        (("listen", "--on"), "monitor", "remove 'managed: false' from it in"),
+        (("rules", "-t", "iptables", "--host"), "anywhere", "place 'any' on hosts in"),
+    ],
+)
+def test_an_unmanaged_host_is_an_input_error(command: tuple[str, ...], host: str, fix: str) -> None:
+    verb, *options = command
+    code, out, err = run(verb, DEPLOYMENT, *options, host)
+    assert code == 2, err
+    assert out == ""
+    option = options[-1]
+    assert err.startswith(f"portplan: error: {option} {host}: ")
+    assert "so portplan writes, applies and listens for no ruleset of it" in err
+    assert fix in err
+    assert "Traceback" not in err
+    assert err.count("\n") == 1  # one paragraph
+
+
+def test_aws_names_the_hosts_it_writes_no_group_for() -> None:
+    code, out, err = run("rules", DEPLOYMENT, "-t", "aws")
+    assert code == 0, err
+    assert "# no security group for monitor: host 'monitor' is 'managed: false'" in out
+    assert 'resource "aws_security_group" "updates"' not in out
+
+
+# -- ICMP and name-only hosts in the outputs ---------------------------------------------------
+
+
+def test_matrix_json_carries_the_icmp_types() -> None:
+    code, out, err = run("matrix", DEPLOYMENT, "--format", "json")
+    assert code == 0, err
+    flows = machine.document(out, "matrix")["flows"]
+    ping = next(f for f in flows if f["flow"] == "example-search-2.0/monitoring-ping")
+    assert (ping["protocol"], ping["ports"], ping["icmp"]) == ("icmp", [], ["echo-request"])
+    mtu = next(f for f in flows if f["flow"] == "example-search-2.0/path-mtu")
+    assert mtu["icmp"] == ["destination-unreachable", "packet-too-big"]
+    assert mtu["source_address"] == ["0.0.0.0/0", "::/0"]
+    updates = next(f for f in flows if f["destination"] == "updates")
+    assert updates["destination_address"] == []
+    assert all(f["icmp"] is None for f in flows if f["protocol"] != "icmp")
+
+
+def test_the_schema_names_every_icmp_type() -> None:
+    code, out, _err = run("schema", "matrix")
+    assert code == 0
+    flow = json.loads(out)["$defs"]["flow"]["properties"]["icmp"]
+    assert set(flow["anyOf"][0]["items"]["enum"]) == {t.value for t in IcmpType}
+
+
+def test_xlsx_change_request_reads_icmp_and_names(tmp_path: Path) -> None:
+    path = tmp_path / "cr.xlsx"
+    code, _out, err = run("matrix", DEPLOYMENT, "--format", "xlsx", "-o", str(path))
+    assert code == 0, err
+    sheet = load_workbook(path)["Flows"]
+    cells = [[str(c.value or "") for c in row] for row in sheet.iter_rows()]
+    header = cells[0]
+    rows = [dict(zip(header, row, strict=False)) for row in cells[1:]]
+    mtu = next(r for r in rows if r.get("flow") == "example-search-2.0/path-mtu")
+    assert (mtu["protocol"], mtu["ports"]) == ("icmp", "destination-unreachable, packet-too-big")
+    updates = next(r for r in rows if r.get("destination") == "updates")
+    assert updates["destination_address"] == "updates.example.com"
+
+
+def test_explain_reads_icmp() -> None:
+    code, out, err = run("matrix", DEPLOYMENT, "--explain", "monitoring-ping")
+    assert code == 0, err
+    assert "example-search-2.0/monitoring-ping: monitor -> search icmp echo-request" in out
+
+
+def test_report_and_diagrams_read_icmp(tmp_path: Path) -> None:
+    report = tmp_path / "report.html"
+    code, _out, err = run("report", DEPLOYMENT, "-o", str(report))
+    assert code == 0, err
+    html = report.read_text()
+    assert "echo-request" in html and "updates.example.com" in html
+    code, out, err = run("diagram", DEPLOYMENT, "--format", "mermaid")
+    assert code == 0, err
+    assert '|"ICMP echo-request"|' in out
+    assert '|"TCP 9300 · ICMP echo-request"|' in out  # the cluster's own edge: a mesh
+    code, out, err = run(
+        "diagram",
+        str(examples.EXAMPLES / "products/example-search-2.0.yaml"),
+        "--format",
+        "mermaid",
+    )
+    assert code == 0, err
+    assert "ICMP destination-unreachable, packet-too-big" in out
+
+
+def test_diff_reads_icmp_changes(tmp_path: Path) -> None:
+    product = (examples.EXAMPLES / "products" / "example-search-2.0.yaml").read_text()
+    (tmp_path / "products").mkdir()
+    (tmp_path / "products" / "example-search-2.0.yaml").write_text(
+        product.replace("icmp: [echo-request]", "icmp: [echo-request, time-exceeded]")
+    )
+    new = tmp_path / "search-cluster.yaml"
+    new.write_text(Path(DEPLOYMENT).read_text())
+    code, out, err = run("diff", DEPLOYMENT, str(new), "--format", "json")
+    assert code == 1, err
+    (change,) = machine.document(out, "diff")["changes"]
+    assert (change["kind"], change["flow"], change["protocol"]) == (
+        "widen",
+        "example-search-2.0/node-ping",
+        "icmp",
+    )
+    assert [box["icmp"] for box in change["open"]] == [[[11 * 256, 11 * 256 + 255]]]
+    code, out, err = run("diff", DEPLOYMENT, str(new), "--format", "csv")
+    assert code == 1, err
+    assert ",icmp,type 11,vendor row changed: flow node-ping of example-search-2.0," in out

@@ -1,0 +1,188 @@
+"""`portplan import`: a vendor document to a draft product that validates, every flow with its
+provenance, every row either drafted or reported, exit 1 when anything is unread."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import yaml
+from click.testing import CliRunner
+
+import machine
+from portplan.cli import cli
+from portplan.importer import import_document
+from portplan.load.product import load_product
+from portplan.model import ANY, Protocol
+
+CORPUS = Path(__file__).resolve().parent / "data" / "vendor-docs"
+DOCUMENTS = sorted(
+    f
+    for folder in CORPUS.iterdir()
+    if folder.is_dir()
+    for f in folder.iterdir()
+    if f.is_file() and f.name not in ("SOURCE.md", "product.yaml")
+)
+UNREAD = re.compile(r"^(?P<file>[^:]+):(?P<where>[^:]+(?::\d+)?): (?P<message>.+)$")
+
+
+def run(*args: str, input: bytes | None = None) -> tuple[int, str, str]:
+    result = CliRunner().invoke(cli, ["import", *args], input=input)
+    return result.exit_code, result.stdout, result.stderr
+
+
+@pytest.mark.parametrize("document", DOCUMENTS, ids=lambda p: p.parent.name)
+def test_every_corpus_document_imports_into_a_product_that_validates(
+    document: Path, tmp_path: Path, golden: Callable[[str, bytes], None]
+) -> None:
+    out = tmp_path / "product.yaml"
+    code, _stdout, stderr = run(str(document), "-o", str(out))
+    reading = import_document(document)
+    lines = [line for line in stderr.splitlines() if not line.startswith("portplan:")]
+    # every unread cell is listed as file:where: message, and decides the exit status
+    assert all(UNREAD.match(line) for line in lines), lines
+    assert code == (1 if lines else 0), stderr
+    product = load_product(out)  # validates, cross-references included
+    golden(f"import-draft/{document.parent.name}.yaml", out.read_bytes())
+    # every data row is drafted (a flow says it came from there) or reported (a line names it)
+    drafted = {(f.origin.table, f.origin.row) for f in product.flows if f.origin is not None}
+    for table in reading.tables:
+        for row in table.rows:
+            key = (table.table.title, row.number)
+            where = {str(c.origin or c.where) for c in row.row.cells}
+            reported = any(line.split(": ", 1)[0] in where for line in lines)
+            assert key in drafted or reported, (document.name, key)
+    for flow in product.flows:
+        assert flow.origin is not None and flow.origin.file == document.name
+        assert flow.origin.cells, flow.id
+    # show puts every drafted row back, in its table, under the vendor's headings
+    shown = CliRunner().invoke(cli, ["show", str(out), "--format", "json"])
+    assert shown.exit_code == 0, shown.stderr
+    tables = machine.document(shown.stdout, "show")["tables"]
+    by_section = {s.id: i for i, s in enumerate(product.sections)}
+    expected = [0] * len(product.sections)
+    for section, _row in {(f.section, f.row) for f in product.flows}:
+        expected[by_section[section or ""]] += 1
+    assert [len(t["rows"]) for t in tables if t["rows"]] == [n for n in expected if n]
+    for table, reading_table in zip(tables, reading.tables, strict=False):
+        if table["rows"]:
+            headings = zip(reading_table.table.columns, reading_table.roles, strict=True)
+            mapped = [h for h, r in headings if r]
+            assert set(mapped) <= set(table["columns"]), (table["columns"], mapped)
+
+
+def test_the_issue_port_expressions_and_directions_become_flows(tmp_path: Path) -> None:
+    doc = tmp_path / "ports.md"
+    doc.write_text(
+        "# Example ports\n\n"
+        "| Component | Port | Direction | Purpose | Access |\n"
+        "|---|---|---|---|---|\n"
+        "| Server | TCP 135 and 445 | Inbound | RPC | internal |\n"
+        "| Server | UDP 18118 - 18126 | Inbound | Media | external |\n"
+        "| Server | TCP/UDP 53 | Inbound/Outbound | DNS | internal |\n"
+        "| Server | 8080 or 8443/tcp | Inbound | Web console | admins |\n"
+        "| Server | TCP 5432 TCP [port for external database] | Outbound | Database | - |\n"
+        "| Server | configurable, default 8443/tcp | Inbound (loopback) | Agent | - |\n"
+        "| Server | ICMP echo | Inbound | Ping | - |\n"
+    )
+    out = tmp_path / "product.yaml"
+    code, _stdout, stderr = run(str(doc), "-o", str(out), "--id", "example-1.0")
+    product = load_product(out)
+    flows = {(f.row, f.part): f for f in product.flows}
+    server = next(k for k, c in product.components.items() if c.name == "Server")
+
+    rpc = flows[(1, None)]
+    assert (rpc.source, rpc.destination, rpc.protocol) == ((ANY,), (server,), Protocol.TCP)
+    assert [str(p) for p in rpc.ports or ()] == ["135", "445"]
+    assert rpc.columns == {"Access": "internal"}
+    media = flows[(2, None)]
+    assert (media.protocol, [str(p) for p in media.ports or ()]) == (Protocol.UDP, ["18118-18126"])
+    # TCP/UDP and Inbound/Outbound: both transports, both ways; outbound names no destination
+    dns = [f for (row, _part), f in flows.items() if row == 3]
+    assert sorted((f.protocol.value, f.traffic.value if f.traffic else None) for f in dns) == [
+        ("tcp", "inbound"),
+        ("tcp", "outbound"),
+        ("udp", "inbound"),
+        ("udp", "outbound"),
+    ]
+    # 8080 or 8443: a parameter with a default and the alternative the vendor allows
+    (web_port,) = flows[(4, None)].parameter_names()
+    parameter = product.parameters[web_port]
+    assert [str(p) for p in parameter.default or ()] == ["8080"]
+    assert [str(p) for p in parameter.allowed or ()] == ["8443"]
+    # a port the vendor leaves to the deployment: a parameter without a default
+    database = flows[(5, None)]
+    assert [str(p) for p in database.ports or () if not hasattr(p, "name")] == ["5432"]
+    (open_port,) = database.parameter_names()
+    assert product.parameters[open_port].default is None
+    agent = flows[(6, None)]
+    assert agent.loopback
+    (agent_port,) = agent.parameter_names()
+    assert [str(p) for p in product.parameters[agent_port].default or ()] == ["8443"]
+    ping = flows[(7, None)]
+    assert (ping.protocol, [t.value for t in ping.icmp]) == (Protocol.ICMP, ["echo-request"])
+    # the two outbound rows name no destination: reported, exit 1
+    assert code == 1
+    reported = [line for line in stderr.splitlines() if "names no destination" in line]
+    assert [line.split(":")[1] for line in reported] == ["7", "9"]
+
+
+def test_standard_input_needs_its_format_and_reads_spreadsheets(tmp_path: Path) -> None:
+    xlsx = next(d for d in DOCUMENTS if d.suffix == ".xlsx")
+    code, _stdout, stderr = run("-", input=xlsx.read_bytes())
+    assert code == 2 and "--input-format" in stderr
+    code, stdout, _stderr = run("-", "--input-format", "xlsx", input=xlsx.read_bytes())
+    assert code == 0
+    assert yaml.safe_load(stdout)["flows"][0]["origin"]["file"] == "<stdin>"
+
+
+def test_a_map_file_maps_an_unusual_heading(tmp_path: Path) -> None:
+    doc = tmp_path / "odd.csv"
+    doc.write_text("Listener,Wire,Why,2-way?\nCollector,TCP 9997,Forwarding,Y\n")
+    code, _stdout, stderr = run(str(doc), "-o", str(tmp_path / "a.yaml"))
+    assert code == 1
+    assert "odd.csv:2:1: column 'Listener' maps to no field" in stderr
+    mapping = tmp_path / "map.yaml"
+    mapping.write_text("Listener: destination\nWire: port\nWhy: description\n2-way?: extra\n")
+    out = tmp_path / "b.yaml"
+    code, _stdout, stderr = run(str(doc), "--map", str(mapping), "-o", str(out))
+    assert code == 0, stderr
+    (flow,) = load_product(out).flows
+    assert flow.columns == {"2-way?": "Y"}
+    assert flow.purpose == "Forwarding"
+
+
+def test_the_draft_never_overwrites_the_document_or_an_existing_file(tmp_path: Path) -> None:
+    doc = tmp_path / "ports.csv"
+    doc.write_text("Port,Protocol,Description\n443,TCP,Web\n")
+    before = doc.read_bytes()
+    code, _stdout, stderr = run(str(doc), "-o", str(doc), "--overwrite")
+    assert code == 2 and doc.read_bytes() == before, stderr
+    assert "one of the input files" in stderr
+    out = tmp_path / "product.yaml"
+    out.write_text("mine\n")
+    code, _stdout, stderr = run(str(doc), "-o", str(out))
+    assert code == 2 and out.read_text() == "mine\n"
+    assert "--overwrite" in stderr
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        ("ports.txt", b"Port\n1\n", "cannot tell the format"),
+        ("ports.csv", b"", "holds no table"),
+        ("missing.csv", None, "ports.csv"),
+    ],
+)
+def test_bad_documents_are_refused_with_a_located_message(
+    tmp_path: Path, name: str, content: bytes | None, message: str
+) -> None:
+    path = tmp_path / name
+    if content is not None:
+        path.write_bytes(content)
+    code, _stdout, stderr = run(str(path) if content is not None else str(tmp_path / "ports.csv"))
+    assert code == 2, stderr
+    assert message in stderr
+    assert "Traceback" not in stderr

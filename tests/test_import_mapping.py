@@ -1,0 +1,187 @@
+"""Mapping columns by their headings, a map file for unusual headings, and the unread list:
+every cell under an unmapped heading, beyond the table, or not readable is reported once, at
+the cell the vendor wrote."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from portplan._errors import InputError
+from portplan.importer import (
+    BUILT_IN,
+    ColumnMap,
+    Direction,
+    Field,
+    Format,
+    Import,
+    Transport,
+    format_ports,
+    heading_key,
+    interpret,
+    load_column_map,
+    read_source,
+)
+
+
+def read(text: str, columns: ColumnMap | None = None, fmt: Format = Format.MARKDOWN) -> Import:
+    document = read_source(text.encode(), file=f"doc.{fmt.value}", format=fmt)
+    return interpret(document, columns)
+
+
+@pytest.mark.parametrize(
+    ("heading", "field"),
+    [
+        ("From", Field.SOURCE),
+        ("To main component", Field.DESTINATION),
+        ("To subcomponent", Field.SUBCOMPONENT),
+        ("Default Ports Used", Field.PORT),
+        ("Destination Port(s)", Field.PORT),
+        ("Protocol/Port", Field.PORT),
+        ("Protocol and Port", Field.PORT),
+        ("Listens on", Field.PORT),
+        ("External Listening Port", Field.PUBLISHED_PORT),
+        ("LB Port", Field.PUBLISHED_PORT),
+        ("Traffic", Field.DIRECTION),
+        ("Inbound/ Outbound", Field.DIRECTION),
+        ("Notes", Field.DESCRIPTION),
+        ("Need End User Access?", Field.ACCESS),
+        ("Required?", Field.CONDITION),
+        ("Configuration Parameters", Field.PARAMETER),
+        ("Firewall Interface", Field.INTERFACE),
+        ("Palo Alto Networks App-id", Field.SERVICE),
+        ("Communicates on", Field.EXTRA),
+    ],
+)
+def test_vendor_headings_map_to_fields(heading: str, field: Field) -> None:
+    role = ColumnMap.built_in().role(heading)
+    assert role is not None and role.field is field
+
+
+def test_headings_compare_without_case_spaces_or_trailing_marks_but_never_loosely() -> None:
+    assert heading_key("  Need  End User Access? ") == "need end user access"
+    assert heading_key("Port(s)") == "ports"
+    assert heading_key("Search & Replace") == "search and replace"
+    assert ColumnMap.built_in().role("Portz") is None
+    tcp = BUILT_IN[heading_key("TCP")]
+    assert (tcp.field, tcp.protocol) == (Field.PORT, Transport.TCP)
+    incoming = ColumnMap.built_in().role("Incoming Ports / Purpose")
+    assert incoming is not None and incoming.field is Field.DESCRIPTION  # bottom part first
+
+
+TABLE = """\
+| Service | Hadoop 3 Ports | Protocol | Vendor tag |
+|---|---|---|---|
+| NameNode | 9870 | TCP | Secure |
+| DataNode | 9864 | TCP | |
+"""
+
+
+def test_unmapped_columns_are_reported_cell_by_cell_and_a_map_file_maps_them(
+    tmp_path: Path,
+) -> None:
+    plain = read(TABLE)
+    assert [str(u) for u in plain.unread] == [
+        "doc.markdown:3:14: column 'Hadoop 3 Ports' maps to no field; map it in a --map file "
+        '("Hadoop 3 Ports: extra" keeps it as a free column)',
+        "doc.markdown:3:27: column 'Vendor tag' maps to no field; map it in a --map file "
+        '("Vendor tag: extra" keeps it as a free column)',
+        "doc.markdown:4:14: column 'Hadoop 3 Ports' maps to no field; map it in a --map file "
+        '("Hadoop 3 Ports: extra" keeps it as a free column)',
+    ]
+    assert not plain.complete
+    map_file = tmp_path / "map.yaml"
+    map_file.write_text("Hadoop 3 Ports: port\nvendor  TAG: extra\n")
+    mapped = read(TABLE, load_column_map(map_file))
+    assert mapped.complete
+    row = mapped.tables[0].rows[0]
+    (port,) = row.of(Field.PORT)
+    assert port.ports is not None and format_ports(port.ports) == "9870/tcp"
+    assert port.role.origin == f"{map_file}:1"
+    assert row.texts(Field.EXTRA) == ("Secure",)
+
+
+def test_a_map_file_can_give_a_column_its_protocol_or_direction(tmp_path: Path) -> None:
+    map_file = tmp_path / "map.yaml"
+    map_file.write_text(
+        "SCTP-less ports: {field: port, protocol: udp}\n"
+        "Callers: {field: peer, direction: inbound}\n"
+        "2-way?: {field: direction, yes_no: true}\n"
+    )
+    result = read(
+        "| Callers | SCTP-less ports | 2-way? |\n|---|---|---|\n| Agent | 161 | Y |\n"
+        "| Agent | 162 | N |\n",
+        load_column_map(map_file),
+    )
+    first, second = result.tables[0].rows
+    (port,) = first.of(Field.PORT)
+    assert port.ports is not None and format_ports(port.ports) == "161/udp"
+    assert first.direction is not None and first.direction.direction is Direction.BOTH
+    assert second.direction is not None and second.direction.direction is Direction.FORWARD
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("Port: prot\n", "map.yaml:1:7: 'prot' is not a field; did you mean 'port'?"),
+        ("Port: {field: port, protocol: sctp}\n", "map.yaml:1:31: 'sctp' is not tcp, udp or icmp"),
+        (
+            "Port: {field: port, direction: sideways}\n",
+            "map.yaml:1:32: 'sideways' is not inbound, outbound or both",
+        ),
+        ("Port: {feild: port}\n", "map.yaml:1:8: unknown key 'feild'; did you mean 'field'?"),
+        ("Port: [port]\n", "map.yaml:1:7: heading 'Port' maps to ['port']"),
+        ("- Port\n", "map.yaml:1:1: a map file is a mapping of vendor headings to fields"),
+        ("Port: port\nport?: port\n", "map.yaml:2:1: heading 'port?' is the same as 'Port'"),
+        ("Port: {field: port, yes_no: maybe}\n", "map.yaml:1:29: yes_no is true or false"),
+    ],
+)
+def test_a_map_file_with_a_mistake_is_refused_at_its_line(
+    tmp_path: Path, content: str, message: str
+) -> None:
+    map_file = tmp_path / "map.yaml"
+    map_file.write_text(content)
+    with pytest.raises(InputError) as caught:
+        load_column_map(map_file)
+    assert message in str(caught.value).replace(f"{tmp_path}/", ""), str(caught.value)
+
+
+def test_a_spanned_cell_is_reported_once_at_the_cell_the_vendor_wrote() -> None:
+    page = (
+        "<table><tr><th>Port</th><th>Odd</th><th>Protocol</th></tr>"
+        '<tr><td>80</td><td rowspan="2">same</td><td rowspan="2">IPC</td></tr>'
+        "<tr><td>81</td></tr></table>"
+    )
+    result = read(page, fmt=Format.HTML)
+    assert [(str(u), u.text) for u in result.unread] == [
+        ("doc.html:1:74: column 'Odd' maps to no field; map it in a --map file "
+         '("Odd: extra" keeps it as a free column)', "same"),
+        ("doc.html:1:99: column 'Protocol': 'IPC' names no transport protocol (tcp, udp or icmp)",
+         "IPC"),
+    ]  # fmt: skip
+
+
+def test_ports_and_protocols_that_disagree_or_do_not_pair_are_reported() -> None:
+    result = read(
+        "| Port | Protocol |\n|---|---|\n| TCP 53 | UDP |\n| 1<br>2<br>3 | TCP<br>UDP |\n| 80 | |\n"
+    )
+    assert [u.message for u in result.unread] == [
+        "column 'Port' says tcp where column 'Protocol' says udp",
+        "the 3 lines of column 'Port' and the 2 lines of column 'Protocol' do not pair up",
+        "column 'Port': port 80 has no transport protocol (tcp, udp or icmp): the cell names "
+        "none, and no protocol column does",
+    ]
+
+
+def test_a_cell_beyond_the_header_is_reported() -> None:
+    result = read("| Port | Protocol |\n|---|---|\n| 80 | TCP | spill |\n")
+    (unread,) = result.unread
+    assert str(unread) == "doc.markdown:3:14: a cell beyond the table's 2 columns: 'spill'"
+
+
+def test_a_protocol_column_that_says_icmp_gives_an_empty_port_cell_its_icmp() -> None:
+    result = read("| Port | Protocol |\n|---|---|\n| | ICMP |\n")
+    (port,) = result.tables[0].rows[0].of(Field.PORT)
+    assert port.ports is not None and format_ports(port.ports) == "ICMP"
+    assert result.complete

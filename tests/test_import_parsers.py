@@ -1,0 +1,399 @@
+"""The grammars of vendor cells: port expressions, protocol cells, directions and section
+arrows.  Examples from the corpus and the issue, the faults the readers report instead of
+guessing, and properties: a printed value reads back to itself, and no word of a cell is lost
+(every word reaches the reading or a fault)."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from portplan.importer import (
+    Alternative,
+    Direction,
+    DirectionReading,
+    PortExpression,
+    PortParameter,
+    PortTerm,
+    Transport,
+    format_direction,
+    format_ports,
+    read_direction,
+    read_ports,
+    read_protocols,
+    split_arrow,
+    title_direction,
+)
+from portplan.model.ports import PortRange
+
+TCP, UDP, ICMP = Transport.TCP, Transport.UDP, Transport.ICMP
+
+
+@pytest.mark.parametrize(
+    ("cell", "canonical"),
+    [
+        ("TCP 135 and 445", "135/tcp, 445/tcp"),
+        ("UDP 18118 - 18126", "18118-18126/udp"),
+        ("TCP/UDP 53", "53/tcp/udp"),
+        ("TCP and UDP 53", "53/tcp/udp"),
+        ("8080 or 8443", "8080 or 8443"),
+        ("TCP 21 or TCP 22", "21/tcp or 22/tcp"),
+        ("TCP or UDP/514", "514/tcp or 514/udp"),
+        ("TCP 5432 TCP [port for external database]", "5432/tcp, [port for external database]/tcp"),
+        ("configurable, default 8443", "configurable, default 8443"),
+        ("6162, or 2500-3300 if 6162 is unavailable", "6162 or if 6162 is unavailable: 2500-3300"),
+        ("6162\n(2500 to 3300)", "6162 or 2500-3300"),
+        ("8020/ 9000", "8020 or 9000"),
+        ("TCP 80/443", "80/tcp or 443/tcp"),
+        ("ICMP", "ICMP"),
+        ("ICMP echo", "ICMP type 8"),
+        ("ICMP echo reply", "ICMP type 0"),
+        ("ping", "ICMP type 8"),
+        ("ICMP type 3 code 4", "ICMP type 3 code 4"),
+        ("any", "any"),
+        ("any TCP port", "any/tcp"),
+        ("dynamic", "dynamic"),
+        ("49152\u201365535", "49152-65535"),  # en dash
+        ("49,152-65,535", "49152-65535"),  # thousands separators in a range
+        ("10,000", "10000"),
+        ("1024 and above", "1024-65535"),
+        ("UDP/53, UDP/8888", "53/udp, 8888/udp"),
+        ("443/tcp", "443/tcp"),
+        ("3300/tcp, 6789/tcp", "3300/tcp, 6789/tcp"),
+        ("TCP/8065, TCP/8191", "8065/tcp, 8191/tcp"),
+        ("80, 443", "80, 443"),
+        ("135 and 445 (initially)", "135, 445 (initially)"),
+        ("TCP 636 and 3269 (LDAPS)", "636/tcp, 3269/tcp (LDAPS)"),
+        ("TCP 443 (HTTPS)", "443/tcp (HTTPS)"),
+        ("TCP 541 (IPv4) TCP 542 (IPv6)", "541/tcp (IPv4), 542/tcp (IPv6)"),
+        ("SNMP 161", "161 (SNMP)"),
+        ("1433 (Note 2 Alternate port available)", "1433 (Note 2 Alternate port available)"),
+        ("UDP 514 If reliable logging is enabled", "if reliable logging is enabled: 514/udp"),
+        (
+            "XML-RPC API port - 2633/tcp by default",
+            "XML-RPC API port - by default 2633/tcp",
+        ),
+        (
+            "netcat port range defined in node configuration - by default 16000-16999/tcp",
+            "netcat port range defined in node configuration - by default 16000-16999/tcp",
+        ),
+        ("XML-RPC API port, default 2633", "XML-RPC API port - by default 2633"),
+        ("Varies", "[Varies]"),
+        ("--", "N/A"),
+        ("N/A", "N/A"),
+        ("", ""),
+    ],
+)
+def test_vendor_port_cells_read_as_expected(cell: str, canonical: str) -> None:
+    expression = read_ports(cell)
+    assert expression.faults == ()
+    assert format_ports(expression) == canonical
+    assert read_ports(canonical) == expression
+
+
+def test_a_port_cell_reads_into_alternatives_terms_conditions_and_parameters() -> None:
+    assert read_ports("6162, or 2500-3300 if 6162 is unavailable").alternatives == (
+        Alternative(terms=(PortTerm(ports=PortRange.single(6162)),)),
+        Alternative(
+            terms=(PortTerm(ports=PortRange(start=2500, end=3300)),),
+            condition="6162 is unavailable",
+        ),
+    )
+    assert read_ports("configurable, default 8443").terms == (
+        PortTerm(parameter=PortParameter(name=None, default=PortRange.single(8443))),
+    )
+    database = read_ports("TCP 5432 TCP [port for external database]")
+    assert database.terms == (
+        PortTerm(protocols=(TCP,), ports=PortRange.single(5432)),
+        PortTerm(protocols=(TCP,), parameter=PortParameter(name="port for external database")),
+    )
+    assert "read as a list" in database.assumptions[0]
+
+
+def test_a_port_the_vendor_leaves_open_is_a_parameter_the_deployment_must_set() -> None:
+    expression = read_ports("ports that were defined in endpoints for OpenStack services")
+    assert expression.terms == (PortTerm(parameter=PortParameter(name=expression.text)),)
+    assert expression.assumptions == (
+        "no port number in 'ports that were defined in endpoints for OpenStack services': "
+        "a parameter the deployment must set",
+    )
+
+
+def test_a_condition_a_list_and_an_otherwise_in_one_cell() -> None:
+    cell = (
+        "If Node is hosting staging space: 111/tcp, 111/UDP, 2049/tcp, 2049/UDP, ports "
+        "specified in /etc/sysconfig/nfs - variables MOUNTD_PORT (TCP and UDP), STATD_PORT "
+        "(TCP and UDP), LOCKD_TCPPORT (TCP), LOCKD_UDPPORT (UDP), otherwise please check the "
+        "documentation of your NFS storage provider"
+    )
+    staging, otherwise = read_ports(cell).alternatives
+    assert staging.condition == "Node is hosting staging space"
+    assert [t.protocols for t in staging.terms] == [
+        (TCP,), (UDP,), (TCP,), (UDP,), (TCP, UDP), (TCP, UDP), (TCP,), (UDP,),
+    ]  # fmt: skip
+    names = [t.parameter.name for t in staging.terms if t.parameter]
+    assert names[1:] == ["STATD_PORT", "LOCKD_TCPPORT", "LOCKD_UDPPORT"]
+    assert otherwise == Alternative(
+        terms=(
+            PortTerm(
+                parameter=PortParameter(
+                    name="please check the documentation of your NFS storage provider"
+                )
+            ),
+        ),
+        condition="otherwise",
+    )
+
+
+@pytest.mark.parametrize(
+    ("cell", "fault"),
+    [
+        ("70000", "port 70000 is outside 1-65535"),
+        ("0", "port 0 is outside 1-65535"),
+        ("100-50", "range 100-50 is reversed"),
+        ("22,443", "'22,443' could be port 22443 or ports 22 and 443"),
+        ("TCP", "protocol tcp without a port after it"),
+        ("configurable", "'configurable' without a port"),
+        ("TCP/ICMP 80", "ICMP named together with TCP or UDP"),
+        ("ICMP type 300", "ICMP type must be a number from 0 to 255"),
+        ("if the moon is full", "condition 'if the moon is full' gives no port"),
+        ("Note 2 Alternate port", "could not read 'Note 2 Alternate port'"),
+        ("80, 90000", "port 90000 is outside 1-65535"),
+        ("Fixed. Ask the vendor", "'Fixed. Ask the vendor' is prose, not a port"),
+    ],
+)
+def test_what_a_port_cell_cannot_say_is_a_fault_not_a_guess(cell: str, fault: str) -> None:
+    expression = read_ports(cell)
+    messages = [f.message for f in expression.faults]
+    assert any(m.startswith(fault) for m in messages), messages
+    for found in expression.faults:
+        assert 0 <= found.start < found.end <= len(cell)
+
+
+def test_a_fault_keeps_the_rest_of_the_cell() -> None:
+    expression = read_ports("80, 90000, 443")
+    assert format_ports(expression) == "80, 443"
+    assert len(expression.faults) == 1
+
+
+# -- properties ---------------------------------------------------------------------------------
+
+_WORDS = ["netcat", "node", "configuration", "XML-RPC", "API", "endpoint", "storage", "NFS",
+          "provider", "MOUNTD_PORT", "database", "external", "services"]  # fmt: skip
+_NOTES = ["initially", "secure", "legacy", "IPv4", "HTTPS", "non-privilege port"]
+_CONDITIONS = ["6162 is unavailable", "Ceph RBD is used", "the node hosts staging space"]
+
+ranges = st.tuples(st.integers(1, 65535), st.integers(0, 2000)).map(
+    lambda p: PortRange(start=p[0], end=min(p[0] + p[1], 65535))
+)
+transports = st.lists(st.sampled_from([TCP, UDP]), unique=True, max_size=2).map(tuple)
+notes = st.lists(st.sampled_from(_NOTES), max_size=2).map(tuple)
+names = st.lists(st.sampled_from(_WORDS), min_size=1, max_size=4).map(" ".join)
+
+
+@st.composite
+def terms(draw: st.DrawFn) -> PortTerm:
+    kind = draw(st.sampled_from(["port", "any", "dynamic", "parameter", "default", "icmp"]))
+    protocols, remarks = draw(transports), draw(notes)
+    if kind == "port":
+        return PortTerm(protocols=protocols, ports=draw(ranges), notes=remarks)
+    if kind == "any":
+        return PortTerm(protocols=protocols, any_port=True, notes=remarks)
+    if kind == "dynamic":
+        return PortTerm(protocols=protocols, dynamic=True, notes=remarks)
+    if kind == "parameter":
+        default = draw(st.none() | ranges)
+        parameter = PortParameter(name=draw(names), default=default)
+        return PortTerm(protocols=protocols, parameter=parameter, notes=remarks)
+    if kind == "default":
+        parameter = PortParameter(name=None, default=draw(ranges))
+        return PortTerm(protocols=protocols, parameter=parameter, notes=remarks)
+    icmp_type = draw(st.none() | st.integers(0, 255))
+    code = draw(st.none() | st.integers(0, 255)) if icmp_type is not None else None
+    return PortTerm(protocols=(ICMP,), icmp_type=icmp_type, icmp_code=code, notes=remarks)
+
+
+alternatives = st.builds(
+    Alternative,
+    terms=st.lists(terms(), min_size=1, max_size=4).map(tuple),
+    condition=st.none() | st.sampled_from(_CONDITIONS),
+)
+
+
+@st.composite
+def expressions(draw: st.DrawFn) -> PortExpression:
+    if draw(st.integers(0, 20)) == 0:
+        return PortExpression(none=True)
+    chain = draw(st.lists(alternatives, min_size=1, max_size=3))
+    if len(chain) > 1 and draw(st.booleans()):
+        chain[-1] = Alternative(terms=chain[-1].terms, condition="otherwise")
+    return PortExpression(alternatives=tuple(chain))
+
+
+@settings(max_examples=400)
+@given(expressions())
+def test_a_printed_expression_reads_back_to_itself(expression: PortExpression) -> None:
+    text = format_ports(expression)
+    again = read_ports(text)
+    assert again.faults == (), text
+    assert again == expression, text
+
+
+#: words with a meaning in the grammar (they are consumed, not kept)
+_STRUCTURE = frozenset(
+    {"or", "and", "if", "when", "unless", "only", "otherwise", "else", "to", "through", "thru",
+     "until", "by", "default", "defaults", "is", "port", "ports", "range", "ranges",
+     "configurable", "above", "higher", "up", "more", "any", "all", "dynamic", "ephemeral",
+     "ping", "echo", "request", "reply", "type", "code", "message", "messages", "tcp", "udp",
+     "icmp", "n", "na", "none"}
+)  # fmt: skip
+_PIECES = [
+    "80", "443", "2500", "3300", "65535", "70000", "TCP", "UDP", "ICMP", "tcp", "/", ",", " and ",
+    " or ", " - ", " to ", "(", ")", "[", "]", " by default ", "default", "if", ":", "any",
+    "dynamic", "otherwise", "netcat", "range", "HTTPS", "SASL", "initially", "echo", "type",
+    "\n", "configurable", "&", ";", "unless", "only if", "SNMP", "ping", "code", "3", "0",
+    "1024", "above", "+", "port", "N/A", "--", "else", "when", "/tcp", "/udp", "UDP/53",
+    "TCP/80", "(TCP and UDP)", "(initially)", "(2500 to 3300)", "MOUNTD_PORT", "XML-RPC",
+    "16000-16999", "defaults to", "is",
+]  # fmt: skip
+cells = st.lists(st.sampled_from(_PIECES), min_size=1, max_size=12).map(" ".join)
+
+
+@settings(max_examples=600)
+@given(cells)
+def test_no_word_of_a_cell_is_lost(cell: str) -> None:
+    """Every word and number of a cell reaches the reading (port, name, note, condition) or
+    lies inside a fault: nothing is dropped in silence."""
+    expression = read_ports(cell)
+    printed = format_ports(expression)
+    reached = set(re.findall(r"[A-Za-z0-9_.-]+", printed.lower()))
+    numbers = {int(n) for r in re.findall(r"\d+", printed) for n in (r,)}
+    for term in expression.terms:
+        if term.ports is not None:
+            numbers.update({term.ports.start, term.ports.end})
+    faulted = [(f.start, f.end) for f in expression.faults]
+    for match in re.finditer(r"[A-Za-z_][A-Za-z0-9_.-]*|\d+", cell):
+        word = match.group().lower()
+        if word in _STRUCTURE or any(s <= match.start() < e for s, e in faulted):
+            continue
+        if word.isdigit():
+            assert int(word) in numbers or word in reached, (cell, printed, word)
+        else:
+            assert word in reached, (cell, printed, word)
+
+
+@settings(max_examples=600)
+@given(cells)
+def test_the_canonical_form_of_any_reading_reads_back_to_it(cell: str) -> None:
+    """Whatever a cell holds, what was read of it prints in a form that reads back the same,
+    without a fault: the printed form is a faithful record of the reading."""
+    expression = read_ports(cell)
+    text = format_ports(expression)
+    again = read_ports(text)
+    assert again.faults == (), (cell, text)
+    assert again == expression, (cell, text)
+
+
+# -- protocols --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("cell", "transports", "applications"),
+    [
+        ("TCP", (TCP,), ()),
+        ("TCP/UDP", (TCP, UDP), ()),
+        ("TCP/HTTPS", (TCP,), ("HTTPS",)),
+        ("TCP/iSCSI", (TCP,), ("iSCSI",)),
+        ("SSH", (TCP,), ("SSH",)),
+        ("SNMP", (UDP,), ("SNMP",)),
+        ("ICMP", (ICMP,), ()),
+        ("TCP or HTTPS", (TCP,), ("HTTPS",)),
+        ("WMI (DCOM) TCP", (TCP,), ("WMI (DCOM)",)),
+        ("(See usage for protocol) TCP", (TCP,), ()),
+    ],
+)
+def test_protocol_cells(
+    cell: str, transports: tuple[Transport, ...], applications: tuple[str, ...]
+) -> None:
+    reading = read_protocols(cell)
+    assert reading.faults == ()
+    assert (reading.transports, reading.applications) == (transports, applications)
+
+
+def test_an_application_alone_names_its_transport_only_when_it_has_one_and_says_so() -> None:
+    assert read_protocols("HTTPS").assumptions == ("HTTPS runs over tcp",)
+    assert read_protocols("TCP or UDP").either
+    for cell in ("IPC", "Custom HDFS protocol", "WMI-DCOMTCP", "Syslog", "RDP"):
+        (fault,) = read_protocols(cell).faults
+        assert fault.message == f"{cell!r} names no transport protocol (tcp, udp or icmp)"
+    assert read_protocols("N/A") == read_protocols("")
+
+
+# -- directions -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("cell", "direction", "loopback"),
+    [
+        ("Inbound", Direction.INBOUND, False),
+        ("Outbound", Direction.OUTBOUND, False),
+        ("Inbound/Outbound", Direction.BOTH, False),
+        ("Inbound and Outbound", Direction.BOTH, False),
+        ("Inbound / Outbound", Direction.BOTH, False),
+        ("Inbound (loopback)", Direction.INBOUND, True),
+        ("Bidirectional", Direction.BOTH, False),
+        ("<->", Direction.BOTH, False),
+        ("-->", Direction.FORWARD, False),
+        ("<-", Direction.BACKWARD, False),
+    ],
+)
+def test_direction_cells(cell: str, direction: Direction, loopback: bool) -> None:
+    reading = read_direction(cell)
+    assert (reading.direction, reading.loopback, reading.faults) == (direction, loopback, ())
+
+
+def test_a_two_way_column_answers_yes_or_no() -> None:
+    assert read_direction("Y", yes_no=True).direction is Direction.BOTH
+    assert read_direction("N", yes_no=True).direction is Direction.FORWARD
+    (fault,) = read_direction("maybe", yes_no=True).faults
+    assert fault.message == "cannot read the direction 'maybe'; expected Y or N"
+    (fault,) = read_direction("Sideways").faults
+    assert fault.message.startswith("cannot read the direction 'Sideways'; expected Inbound")
+
+
+@given(
+    st.sampled_from(list(Direction)),
+    st.booleans(),
+    st.lists(st.sampled_from(["initially", "TLS", "optional"]), max_size=2),
+)
+def test_a_printed_direction_reads_back_to_itself(
+    direction: Direction, loopback: bool, remarks: list[str]
+) -> None:
+    reading = DirectionReading(direction=direction, loopback=loopback, notes=tuple(remarks))
+    assert read_direction(format_direction(reading)) == reading
+
+
+def test_section_titles_name_pairs_and_directions() -> None:
+    arrow = split_arrow("Site server <--> Site server")
+    assert arrow is not None and arrow.direction is Direction.BOTH
+    older = split_arrow("Application Catalog Web Service Point -- > SQL Server")
+    assert older is not None
+    assert (older.left, older.direction, older.right) == (
+        "Application Catalog Web Service Point",
+        Direction.FORWARD,
+        "SQL Server",
+    )
+    assert split_arrow("XML-RPC ports") is None
+    assert title_direction("Incoming Ports") is Direction.INBOUND
+    assert title_direction("Outgoing ports") is Direction.OUTBOUND
+    assert title_direction("Ports Used for HA") is None
+
+
+def test_a_cell_too_long_or_too_branching_is_refused_quickly() -> None:
+    (fault,) = read_ports("80, " * 2000).faults
+    assert fault.message == "a cell of 8000 characters is too long to be a port cell"
+    branching = read_ports("1/2 " * 10)  # 2**10 choices by adjacency
+    assert any("expands to over 64 choices" in f.message for f in branching.faults)

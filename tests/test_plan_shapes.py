@@ -1,0 +1,217 @@
+"""The plan of the row shapes real vendor documents have: listener-only rows, several
+destinations and groups, clusters whose members reach each other, ICMP, hosts known by name
+only, enumerated features, port alternatives, and open ports reported once."""
+
+from __future__ import annotations
+
+import ipaddress
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from portplan import load_plan
+from portplan._errors import InputError
+from portplan.cli import cli
+from portplan.model import ANYWHERE, Protocol
+from portplan.plan import Plan
+
+PRODUCT = """\
+id: shapes-1.0
+name: Shapes
+version: "1.0"
+document:
+  title: Shapes ports
+components:
+  web: {name: Web server}
+  api: {name: API server}
+  db: {name: Database}
+  node: {name: Cluster node}
+  repo: {name: Repository, kind: external}
+  backends: {name: Backends, kind: group, members: [web, api]}
+features:
+  database:
+    description: Which database the product uses.
+    choices: [postgresql, mysql]
+parameters:
+  data_port:
+    description: Data channel port.
+    default: 6162
+    allowed: 2500-3300
+  nfs_port:
+    description: The NFS provider's port; the vendor leaves it to the deployment.
+flows:
+  - {id: jmx, row: 1, to: web, protocol: tcp, ports: 1689, purpose: JMX (listener only)}
+  - {id: fan-out, row: 2, from: web, to: [api, db], protocol: tcp, ports: 443, purpose: Both}
+  - {id: to-group, row: 3, from: db, to: backends, protocol: tcp, ports: 8443, purpose: Group}
+  - {id: mesh, row: 4, from: node, to: node, protocol: tcp, ports: 7000, purpose: Gossip}
+  - {id: ping, row: 5, from: web, to: db, protocol: icmp, purpose: Reachable by ping}
+  - {id: updates, row: 6, from: web, to: repo, protocol: tcp, ports: 443, purpose: Updates}
+  - id: pg
+    row: 7
+    from: web
+    to: db
+    protocol: tcp
+    ports: 5432
+    purpose: PostgreSQL
+    condition: database == postgresql
+  - id: mysql
+    row: 8
+    from: web
+    to: db
+    protocol: tcp
+    ports: 3306
+    purpose: MySQL
+    condition: database == mysql
+  - {id: data, row: 9, from: web, to: api, protocol: tcp, ports: data_port, purpose: Data}
+  - {id: nfs-a, row: 10, from: web, to: db, protocol: tcp, ports: nfs_port, purpose: NFS}
+  - {id: nfs-b, row: 11, from: api, to: db, protocol: tcp, ports: nfs_port, purpose: NFS too}
+"""
+
+
+def deployment(**overrides: Any) -> str:
+    features = overrides.get("features", "{database: mysql}")
+    parameters = overrides.get("parameters", "{nfs_port: 2049, data_port: 2600}")
+    extra = overrides.get("components", "")
+    return f"""\
+name: shapes-site
+hosts:
+  web01: {{addresses: [192.0.2.10]}}
+  api01: {{addresses: [192.0.2.11]}}
+  db01: {{addresses: [192.0.2.12]}}
+  nodes: {{addresses: [192.0.2.21, 192.0.2.22, 192.0.2.23], cluster: true}}
+  repo: {{dns_name: repository.example.com, managed: false}}
+products:
+  shapes-1.0:
+    file: shapes.yaml
+    features: {features}
+    parameters: {parameters}
+    components:
+      web: [web01]
+      api: [api01]
+      db: [db01]
+      node: [nodes]
+      repo: [repo]{extra}
+"""
+
+
+def plan(tmp_path: Path, **overrides: Any) -> Plan:
+    (tmp_path / "shapes.yaml").write_text(PRODUCT)
+    path = tmp_path / "site.yaml"
+    path.write_text(deployment(**overrides))
+    return load_plan(path)
+
+
+def rows(result: Plan, flow: str) -> list[tuple[str, str, str]]:
+    return [
+        (r.source, r.destination, r.destination_component) for r in result.rows if r.flow_id == flow
+    ]
+
+
+def test_a_listener_only_row_comes_from_anywhere_unless_any_is_placed(tmp_path: Path) -> None:
+    result = plan(tmp_path)
+    assert rows(result, "jmx") == [(ANYWHERE, "web01", "web")]
+    (row,) = [r for r in result.rows if r.flow_id == "jmx"]
+    assert row.source_addresses == (
+        ipaddress.ip_network("0.0.0.0/0"),
+        ipaddress.ip_network("::/0"),
+    )
+    assert not result.hosts[ANYWHERE].managed
+    reasons = " ".join(result.decision("shapes-1.0/jmx").reasons)  # type: ignore[union-attr]
+    assert "from anywhere" in reasons
+    (tmp_path / "placed").mkdir()
+    placed = plan(tmp_path / "placed", components="\n      any: [api01]")
+    assert rows(placed, "jmx") == [("api01", "web01", "web")]
+    assert ANYWHERE not in placed.hosts
+
+
+def test_several_destinations_and_a_group_give_a_row_per_destination(tmp_path: Path) -> None:
+    result = plan(tmp_path)
+    assert rows(result, "fan-out") == [("web01", "api01", "api"), ("web01", "db01", "db")]
+    assert rows(result, "to-group") == [("db01", "web01", "web"), ("db01", "api01", "api")]
+
+
+def test_a_cluster_keeps_its_members_flow_with_the_reason(tmp_path: Path) -> None:
+    result = plan(tmp_path)
+    assert rows(result, "mesh") == [("nodes", "nodes", "node")]
+    decision = result.decision("shapes-1.0/mesh")
+    assert decision is not None and decision.included
+    assert any("between the members of nodes" in r for r in decision.reasons)
+
+
+def test_an_icmp_row_has_types_and_no_ports(tmp_path: Path) -> None:
+    result = plan(tmp_path)
+    (row,) = [r for r in result.rows if r.flow_id == "ping"]
+    assert row.protocol is Protocol.ICMP
+    assert row.facts.icmp == ("echo-request",)
+    assert not row.ports.ranges
+
+
+def test_a_name_only_destination_has_no_address(tmp_path: Path) -> None:
+    result = plan(tmp_path)
+    (row,) = [r for r in result.rows if r.flow_id == "updates"]
+    assert row.destination == "repo" and row.destination_addresses == ()
+    assert result.hosts["repo"].dns_name == "repository.example.com"
+
+
+def test_an_enumerated_feature_picks_its_flows(tmp_path: Path) -> None:
+    result = plan(tmp_path)
+    assert rows(result, "mysql") and not rows(result, "pg")
+    decision = result.decision("shapes-1.0/pg")
+    assert decision is not None
+    assert any("database=mysql" in r for r in decision.reasons)
+    default = plan(tmp_path, features="{}")
+    assert rows(default, "pg") and not rows(default, "mysql")  # the first choice
+
+
+def test_a_port_alternative_is_checked_against_what_the_vendor_allows(tmp_path: Path) -> None:
+    result = plan(tmp_path)
+    (row,) = [r for r in result.rows if r.flow_id == "data"]
+    assert str(row.ports) == "2600"
+    with pytest.raises(InputError, match="may be 6162 or one of 2500-3300, not 8080"):
+        plan(tmp_path, parameters="{nfs_port: 2049, data_port: 8080}")
+
+
+def test_a_wrong_choice_is_refused_with_a_hint(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="is one of postgresql, mysql, not 'mariadb'"):
+        plan(tmp_path, features="{database: mariadb}")
+
+
+def test_an_open_port_is_reported_once_naming_every_flow(tmp_path: Path) -> None:
+    (tmp_path / "shapes.yaml").write_text(PRODUCT)
+    path = tmp_path / "site.yaml"
+    path.write_text(deployment(parameters="{data_port: 2600}"))
+    result = CliRunner().invoke(cli, ["matrix", str(path)])
+    assert result.exit_code == 2
+    lines = [line for line in result.stderr.splitlines() if "nfs_port" in line]
+    assert len(lines) == 1, result.stderr
+    assert "flows shapes-1.0/nfs-a, shapes-1.0/nfs-b need port parameter 'nfs_port'" in lines[0]
+    assert "site.yaml:" in lines[0]
+
+
+def test_a_forbidden_icmp_connection_has_types_and_clashes_with_a_planned_one(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "shapes.yaml").write_text(PRODUCT)
+    path = tmp_path / "site.yaml"
+    forbid = (
+        "forbidden:\n"
+        "  - {id: no-ping, from: api01, to: db01, protocol: icmp, purpose: No ping from the API}\n"
+    )
+    path.write_text(deployment() + forbid)
+    (entry,) = load_plan(path).forbidden
+    assert (entry.protocol, entry.icmp, entry.ports.ranges) == (
+        Protocol.ICMP,
+        ("echo-request",),
+        (),
+    )
+    path.write_text(deployment() + forbid.replace("from: api01", "from: web01"))
+    with pytest.raises(InputError, match=r"forbids what flow shapes-1\.0/ping needs"):
+        load_plan(path)
+    path.write_text(deployment() + forbid.replace("protocol: icmp", "protocol: icmp, ports: 7"))
+    with pytest.raises(InputError, match="an icmp connection has no ports"):
+        load_plan(path)
+    path.write_text(deployment() + forbid.replace("protocol: icmp", "protocol: tcp"))
+    with pytest.raises(InputError, match="a tcp connection needs 'ports'"):
+        load_plan(path)

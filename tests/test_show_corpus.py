@@ -1,0 +1,152 @@
+"""The corpus of vendor documents (tests/data/vendor-docs), each modelled by hand in its folder's
+product.yaml: every product validates, and `portplan show` puts back every table and every row
+of its document, in order, with the ports and transports the document gives."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import jsonschema
+import pytest
+import yaml
+from click.testing import CliRunner
+
+import machine
+from portplan.cli import cli
+from portplan.importer import Field, ImportedRow, import_document, read_document
+from portplan.load.product import load_product
+from portplan.model import ParamRef, PortRange, Product, Protocol
+from portplan.model.product import Flow
+from portplan.model.schema import json_schema
+
+CORPUS = Path(__file__).resolve().parent / "data" / "vendor-docs"
+FOLDERS = sorted(p for p in CORPUS.iterdir() if p.is_dir() and not p.name.startswith("__"))
+PRODUCT = "product.yaml"
+
+
+def document_of(folder: Path) -> Path:
+    (path,) = [f for f in folder.iterdir() if f.name not in ("SOURCE.md", PRODUCT)]
+    return path
+
+
+def shown(path: Path, fmt: str = "json") -> str:
+    result = CliRunner().invoke(cli, ["show", str(path), "--format", fmt], env={"COLUMNS": "160"})
+    assert result.exit_code == 0, result.stderr
+    return result.stdout
+
+
+def test_every_corpus_document_has_its_product() -> None:
+    assert len(FOLDERS) >= 15
+    missing = [f.name for f in FOLDERS if not (f / PRODUCT).is_file()]
+    assert not missing
+
+
+@pytest.mark.parametrize("folder", FOLDERS, ids=lambda p: p.name)
+def test_the_product_validates_and_passes_its_json_schema(folder: Path) -> None:
+    result = CliRunner().invoke(cli, ["validate", str(folder / PRODUCT)])
+    assert result.exit_code == 0, result.stderr
+    assert ": ok: product " in result.stdout
+    jsonschema.validate(yaml.safe_load((folder / PRODUCT).read_text()), json_schema("product"))
+    product = load_product(folder / PRODUCT)
+    source = (folder / "SOURCE.md").read_text()
+    assert f"- **URL**: {product.document.source}\n" in source
+    assert source.startswith(f"# {product.document.title}\n")
+
+
+@pytest.mark.parametrize("folder", FOLDERS, ids=lambda p: p.name)
+def test_show_puts_back_every_table_and_row_of_the_document(folder: Path) -> None:
+    """The vendor's rows, counted per table from the document itself, against the rows `show`
+    writes per section: same tables in the same order, same titles, same number of rows."""
+    tables = read_document(document_of(folder)).tables
+    shown_tables = machine.document(shown(folder / PRODUCT), "show")["tables"]
+    vendor = [(" > ".join(t.section), len(t.rows)) for t in tables]
+    model = [(t["title"], len(t["rows"])) for t in shown_tables]
+    assert model == vendor
+    for table in shown_tables:
+        assert all(len(row) == len(table["columns"]) for row in table["rows"])
+
+
+@pytest.mark.parametrize("folder", FOLDERS, ids=lambda p: p.name)
+def test_each_vendor_row_is_modelled_with_its_ports_and_transports(folder: Path) -> None:
+    """Row by row, the port numbers and transports the importer reads in the document are
+    those of the flows that model the row (a parameter by its default and alternatives), and
+    every row number of every table has flows."""
+    product = load_product(folder / PRODUCT)
+    reading = import_document(document_of(folder))
+    assert len(reading.tables) == len(product.sections)
+    for table, section in zip(reading.tables, product.sections, strict=True):
+        flows = [f for f in product.flows if f.section == section.id]
+        assert sorted({f.row for f in flows}) == [r.number for r in table.rows], section.id
+        for row in table.rows:
+            parts = [f for f in flows if f.row == row.number]
+            where = f"{section.id} row {row.number}"
+            assert _model_ports(product, parts) == _vendor_ports(row), where
+            transports = _vendor_transports(row)
+            if transports:
+                assert {f.protocol.value for f in parts} == transports, where
+
+
+def _model_ports(product: Product, parts: list[Flow]) -> set[str]:
+    ranges: set[PortRange] = set()
+    for flow in parts:
+        for item in (*(flow.ports or ()), *(flow.published.ports if flow.published else ())):
+            if isinstance(item, ParamRef):
+                param = product.parameters[item.name]
+                ranges.update((*(param.default or ()), *(param.allowed or ())))
+            else:
+                ranges.add(item)
+    return {str(r) for r in ranges}
+
+
+def _vendor_ports(row: ImportedRow) -> set[str]:
+    found: set[str] = set()
+    for value in row.values:
+        if value.ports is None:
+            continue
+        for term in value.ports.terms:
+            if term.ports is not None:
+                found.add(str(term.ports))
+            elif term.parameter is not None and term.parameter.default is not None:
+                found.add(str(term.parameter.default))
+    return found
+
+
+def _vendor_transports(row: ImportedRow) -> set[str]:
+    found: set[str] = set()
+    for value in row.values:
+        if value.ports is not None:
+            found.update(p.value for t in value.ports.terms for p in t.protocols)
+        if value.field is Field.PROTOCOL and value.protocols is not None:
+            found.update(t.value for t in value.protocols.transports)
+    return found
+
+
+@pytest.mark.parametrize("folder", FOLDERS, ids=lambda p: p.name)
+def test_show_of_each_corpus_product_matches_its_golden_file(
+    folder: Path, golden: Callable[[str, bytes], None]
+) -> None:
+    golden(f"show/corpus/{folder.name}.txt", shown(folder / PRODUCT, "table").encode())
+
+
+def test_the_corpus_uses_every_model_extension() -> None:
+    """The corpus exercises what issue 9 added to the model, each somewhere."""
+    products = {f.name: load_product(f / PRODUCT) for f in FOLDERS}
+    flows = [f for p in products.values() for f in p.flows]
+    assert any(f.source == ("any",) for f in flows), "listener-only rows"
+    assert any(len(f.destination) > 1 for f in flows), "several destinations"
+    assert any(f.protocol is Protocol.ICMP for f in flows), "ICMP"
+    assert any(f.columns for f in flows), "free columns"
+    assert any(f.source == f.destination for f in flows), "mesh (a component to itself)"
+    params = [p for product in products.values() for p in product.parameters.values()]
+    assert any(p.allowed for p in params), "port alternatives"
+    assert any(p.default is None for p in params), "open ports"
+    features = [f for product in products.values() for f in product.features.values()]
+    assert any(f.choices for f in features), "enumerated features"
+    groups = [
+        f
+        for p in products.values()
+        for f in p.flows
+        if any(p.components[d].members for d in f.destination)
+    ]
+    assert groups, "a group as destination"
