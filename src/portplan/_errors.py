@@ -16,9 +16,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 from portplan._text import format_path
+
+if TYPE_CHECKING:  # `portplan --help` does not import pathlib for an annotation
+    from pathlib import Path
 
 __all__ = [
     "ApplyError",

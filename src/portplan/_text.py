@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
-import unicodedata
 from collections.abc import Iterable
 from typing import Protocol
 
@@ -25,6 +23,8 @@ class _Range(Protocol):
 
 def did_you_mean(word: str, choices: Iterable[str]) -> str | None:
     """``"did you mean 'website'?"`` when a close match exists, else ``None``."""
+    import difflib  # noqa: PLC0415 - only when a name is wrong, not at start-up
+
     matches = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
     return f"did you mean {matches[0]!r}?" if matches else None
 
@@ -61,6 +61,8 @@ def one_line(text: str) -> str:
     """Free text made safe for a one-line comment: control characters (line breaks, NUL...)
     become spaces and runs of white space one space, so user text can never start a new line
     of a generated ruleset."""
+    import unicodedata  # noqa: PLC0415 - not at start-up
+
     printable = "".join(" " if unicodedata.category(c).startswith("C") else c for c in text)
     return " ".join(printable.split())
 

@@ -11,7 +11,6 @@ import gc
 import os
 import signal
 import sys
-import traceback
 from collections.abc import Sequence
 from importlib import import_module
 from typing import Any, NoReturn
@@ -131,6 +130,8 @@ class _Group(click.Group):
             ctx.exit(ExitCode.RUNTIME)
         except (PortplanError, OSError, KeyboardInterrupt, Terminated) as exc:
             if ctx.meta.get(DEBUG):
+                import traceback  # noqa: PLC0415 - only for --debug
+
                 click.echo(traceback.format_exc(), err=True, nl=False)
             _print_error(exc)
             ctx.exit(exit_code_for(exc))

@@ -18,9 +18,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from pathlib import Path
 
 from ansible_collections.portplan.portplan.plugins.module_utils.engine._text import format_path
+
 
 __all__ = [
     "ApplyError",
