@@ -9,8 +9,6 @@ import click
 
 from portplan._errors import UsageError
 from portplan._text import choice_hint
-from portplan.audit.collect import read_ruleset
-from portplan.audit.ruleset import Coverage, coverage
 from portplan.cli._files import is_stdio, width, write_output
 from portplan.cli._options import (
     common_options,
@@ -21,7 +19,6 @@ from portplan.cli._options import (
 )
 from portplan.cli._plan import load_plan, require_host, ruleset_file
 from portplan.plan import Plan
-from portplan.report.against import against_bytes
 from portplan.report.matrix import explain_text, write_matrix
 
 __all__ = ["matrix_cmd"]
@@ -114,6 +111,11 @@ def _against(
         raise UsageError("--against writes table, csv, md or json")
     for host in hosts:
         require_host(host, plan.hosts, deployment)
+    # the ruleset readers only for --against: a plain matrix does not load them
+    from portplan.audit.collect import read_ruleset  # noqa: PLC0415
+    from portplan.audit.ruleset import Coverage, coverage  # noqa: PLC0415
+    from portplan.report.against import against_bytes  # noqa: PLC0415
+
     ruleset = read_ruleset([ruleset_file(spec)[1] for spec in against], plan, hosts[0])
     found: dict[int, Coverage] = {}
     for host in hosts:

@@ -117,11 +117,12 @@ def _csv_chunks(plan: Plan) -> Iterator[str]:
     by_id: dict[int, str] = {}  # address tuples, port sets and facts: as CSV, once each
 
     def addresses(nets: tuple[Any, ...], host: str) -> str:
-        if not nets and host in plan.hosts and plan.hosts[host].dns_name:
-            return fields[plan.hosts[host].dns_name or ""]  # a host known by name only
         text = by_id.get(id(nets))
-        if text is None:
-            text = by_id[id(nets)] = fields[", ".join(network_text(n) for n in nets)]
+        if text is not None:
+            return text
+        if not nets:  # a host known by name only (never cached: every empty tuple is one)
+            return fields[plan.hosts[host].dns_name or ""] if host in plan.hosts else ""
+        text = by_id[id(nets)] = fields[", ".join(network_text(n) for n in nets)]
         return text
 
     def ports(port_set: PortSet | None) -> str:
