@@ -133,12 +133,9 @@ def _csv_chunks(plan: Plan) -> Iterator[str]:
             text = by_id[id(port_set)] = fields[str(port_set)]
         return text
 
-    def icmp(facts: FlowFacts) -> str:
-        """An ICMP row's message types, as CSV (empty for ports)."""
-        return fields[icmp_text(facts.icmp)] if facts.icmp else ""
-
-    def shared(facts: FlowFacts) -> tuple[str, str, str, str]:
-        """flow, destination_component, protocol, and service to reference, as CSV."""
+    def shared(facts: FlowFacts) -> tuple[str, str, str, str, str | None]:
+        """flow, destination_component, protocol, service to reference, and an ICMP row's
+        message types (``None`` for ports), as CSV."""
         found = leg_text.get(id(facts))
         if found is None:
             tail = ",".join(fields[value] for value in leg_cells(facts))
@@ -147,27 +144,43 @@ def _csv_chunks(plan: Plan) -> Iterator[str]:
                 fields[facts.destination_component],
                 facts.protocol.value,
                 tail,
+                fields[icmp_text(facts.icmp)] if facts.icmp else None,
             )
         return found
 
-    leg_text: dict[int, tuple[str, str, str, str]] = {}
+    leg_text: dict[int, tuple[str, str, str, str, str | None]] = {}
+    # the columns of each end as CSV, once per (host, component, addresses): a client's name,
+    # component, addresses and zone are the same on all of its rows
+    source_text: dict[tuple[str, str, int], str] = {}
+    destination_text: dict[tuple[str, str, int], str] = {}
     boundaries: dict[tuple[str | None, str | None], str] = {}
     pending = [",".join(fields[c] for c in MATRIX_COLUMNS) + "\r\n"]
     for row in plan.rows:
         facts = row.facts
-        flow, component, protocol, tail = shared(facts)
+        flow, component, protocol, tail, icmp = shared(facts)
+        key = (row.source, row.source_component, id(row.source_addresses))
+        source = source_text.get(key)
+        if source is None:
+            source = source_text[key] = (
+                f"{fields[row.source]},{fields[row.source_component]},"
+                f"{addresses(row.source_addresses, row.source)},{fields[row.source_zone or '']}"
+            )
+        key = (row.destination, component, id(row.destination_addresses))
+        destination = destination_text.get(key)
+        if destination is None:
+            destination = destination_text[key] = (
+                f"{fields[row.destination]},{component},"
+                f"{addresses(row.destination_addresses, row.destination)},"
+                f"{fields[row.destination_zone or '']}"
+            )
         zones = (row.source_zone, row.destination_zone)
         boundary = boundaries.get(zones)
         if boundary is None:
             boundary = boundaries[zones] = fields[zone_boundary(*zones)]
         pending.append(
-            f"{flow},{fields[row.source]},{fields[row.source_component]},"
-            f"{addresses(row.source_addresses, row.source)},{fields[row.source_zone or '']},"
-            f"{fields[row.destination]},{component},"
-            f"{addresses(row.destination_addresses, row.destination)},"
-            f"{fields[row.destination_zone or '']},{protocol},{icmp(facts) or ports(row.ports)},"
-            f"{ports(row.listen_ports)},{tail},{boundary},"
-            f"{'' if facts.loopback else fields[row.destination]}\r\n"
+            f"{flow},{source},{destination},{protocol},"
+            f"{ports(row.ports) if icmp is None else icmp},{ports(row.listen_ports)},{tail},"
+            f"{boundary},{'' if facts.loopback else fields[row.destination]}\r\n"
         )
         if len(pending) >= _CHUNK:
             yield "".join(pending)
