@@ -247,12 +247,14 @@ def rule_hosts(plan: Plan) -> tuple[str, ...]:
 def skipped_hosts(plan: Plan) -> dict[str, str]:
     """The hosts of the plan's rows that get no ruleset because portplan does not manage
     them, each with the reason, in plan order."""
+    unmanaged = {name: why for name in plan.hosts if (why := plan.unmanaged(name)) is not None}
     skipped: dict[str, str] = {}
+    if not unmanaged:
+        return skipped
     for row in plan.rows:
         for host in (row.source, row.destination):
-            why = plan.unmanaged(host)
-            if why is not None:
-                skipped.setdefault(host, why)
+            if host in unmanaged and host not in skipped:
+                skipped[host] = unmanaged[host]
     return skipped
 
 
@@ -371,13 +373,16 @@ def host_view(
     for outbound, sample, positions, rows in legs.values():
         direction = Direction.OUTBOUND if outbound else Direction.INBOUND
         local = sample.source_addresses if outbound else sample.destination_addresses
-        ends = (
-            [row.destination_addresses for row in rows]
-            if outbound
-            else [row.source_addresses for row in rows]
-        )
+        ends = [
+            _split(split, networks)
+            for networks in (
+                [row.destination_addresses for row in rows]
+                if outbound
+                else [row.source_addresses for row in rows]
+            )
+        ]
         for family in (4, 6):
-            found = [_by_family(split, networks, family) for networks in ends]
+            found = [end[1] for end in ends] if family == 4 else [end[2] for end in ends]
             first = next((i for i, nets in enumerate(found) if nets), None)
             if first is None:
                 continue
