@@ -151,7 +151,7 @@ def bench_audit(folder: Path, runs: int, portplan: Path) -> dict[str, Any]:
             print(f"  {name}: parse {parses[-1]:.2f} s, audit {audits[-1]:.2f} s, "
                   f"{findings} findings {kinds}", file=sys.stderr)  # fmt: skip
         args = ["audit", str(deployment), "--host", HOST, "--format", "json",
-                "-o", str(folder / "audit.json")]  # fmt: skip
+                "-o", str(folder / "audit.json"), "--overwrite"]  # fmt: skip
         for file in files:
             args += ["--ruleset", str(folder / file)]
         walls, peaks = [], []
@@ -198,7 +198,7 @@ def bench_diff(folder: Path, runs: int, portplan: Path, clients: int) -> dict[st
     for _ in range(runs):
         wall, peak, status, stderr = matrix_bench.run_cli(
             portplan, ["diff", str(paths[0]), str(paths[1]), "--format", "json",
-                       "-o", str(folder / "diff.json")]
+                       "-o", str(folder / "diff.json"), "--overwrite"]
         )  # fmt: skip
         if status not in (0, 1):
             raise SystemExit(f"portplan diff failed ({status}): {stderr}")

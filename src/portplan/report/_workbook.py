@@ -18,7 +18,7 @@ from typing import IO, Any
 
 import xlsxwriter
 
-__all__ = ["CoverLine", "Style", "TextSheet", "column_letter", "write_workbook"]
+__all__ = ["CoverLine", "Style", "TextSheet", "write_workbook"]
 
 #: the fixed creation date of every workbook (XlsxWriter fixes its zip entries' times itself)
 _DOCUMENT_DATE = datetime.datetime(2000, 1, 1)
@@ -62,15 +62,6 @@ class TextSheet:
 
 #: a cover-sheet line: its cells, each with its style
 CoverLine = Sequence[tuple[str, int]]
-
-
-def column_letter(index: int) -> str:
-    """``A`` for 1, ``Z`` for 26, ``AA`` for 27."""
-    letters = ""
-    while index:
-        index, rest = divmod(index - 1, 26)
-        letters = chr(65 + rest) + letters
-    return letters
 
 
 def _rows(worksheet: Any, first: int, rows: Iterable[Sequence[str | int | float]]) -> None:
