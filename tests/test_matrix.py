@@ -290,7 +290,10 @@ def test_an_override_is_named_at_its_line_from_the_first_reading() -> None:
     assert bundle.source.value(("hosts",)) is not None
 
 
-@pytest.mark.parametrize("name", ["shopping-contoso", "smart-id-nexus", "smart-id-k8s"])
+# search-cluster: ICMP rows, a host known by name only, a cluster's mesh, unmanaged hosts
+@pytest.mark.parametrize(
+    "name", ["shopping-contoso", "smart-id-nexus", "smart-id-k8s", "search-cluster"]
+)
 def test_csv_is_what_the_csv_module_writes_of_the_rows(name: str) -> None:
     plan = plan_bundle(load_deployment(examples.EXAMPLES / f"{name}.yaml"))
     buffer = io.StringIO()
