@@ -18,6 +18,7 @@ __all__ = [
     "iter_matrix_rows",
     "leg_cells",
     "matrix_rows",
+    "name_only_text",
     "openings",
     "zone_boundary",
 ]
@@ -65,6 +66,13 @@ def _address_text(nets: Sequence[Any]) -> str:
     return ", ".join(network_text(n) for n in nets)
 
 
+def name_only_text(plan: Plan, host: str) -> str:
+    """The address column of a host known by its DNS name only (no addresses): the name,
+    which is what the firewall team must open towards."""
+    found = plan.hosts.get(host)
+    return (found.dns_name or "") if found is not None else ""
+
+
 def zone_boundary(source_zone: str | None, destination_zone: str | None) -> str:
     """``dmz -> internal``: the zone firewall a row crosses, or empty within one zone."""
     if source_zone and destination_zone and source_zone != destination_zone:
@@ -104,10 +112,7 @@ def iter_matrix_rows(plan: Plan) -> Iterator[tuple[str, ...]]:
         return text
 
     def address_or_name(nets: tuple[Any, ...], host: str) -> str:
-        # a host known by name only: the name is what the firewall team must open towards
-        if not nets and host in plan.hosts and plan.hosts[host].dns_name:
-            return plan.hosts[host].dns_name or ""
-        return address_text(nets)
+        return address_text(nets) if nets else name_only_text(plan, host)
 
     def ports_text(port_set: PortSet | None) -> str:
         if port_set is None:

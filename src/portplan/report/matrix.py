@@ -16,6 +16,7 @@ from portplan.report.columns import (
     excluded,
     leg_cells,
     matrix_rows,
+    name_only_text,
     zone_boundary,
 )
 from portplan.report.machine import document
@@ -121,7 +122,7 @@ def _csv_chunks(plan: Plan) -> Iterator[str]:
         if text is not None:
             return text
         if not nets:  # a host known by name only (never cached: every empty tuple is one)
-            return fields[plan.hosts[host].dns_name or ""] if host in plan.hosts else ""
+            return fields[name_only_text(plan, host)]
         text = by_id[id(nets)] = fields[", ".join(network_text(n) for n in nets)]
         return text
 
