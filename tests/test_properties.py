@@ -775,6 +775,58 @@ def networks(draw: st.DrawFn) -> Any:
     return draw(st.sampled_from([str(network), f" {network} ", network]))
 
 
+def _special_by_ipaddress(network: Any) -> str | None:
+    """The special kind of ``network`` by the standard library's own predicates."""
+    if network.num_addresses == 1 and network.network_address.is_unspecified:
+        return "unspecified"
+    if network == ipaddress.ip_network("255.255.255.255/32"):
+        return "broadcast"
+    if network.is_multicast:
+        return "multicast"
+    if network.version == 6 and network.subnet_of(ipaddress.ip_network("::ffff:0:0/96")):
+        return "ipv4-mapped"
+    return None
+
+
+#: addresses at the edges of every special range, with prefixes on either side of it
+_EDGES = [
+    f"{address}/{prefix}"
+    for address, prefixes in (
+        ("0.0.0.0", (0, 1, 31, 32)),
+        ("255.255.255.255", (32,)),
+        ("255.255.255.254", (31, 32)),
+        ("224.0.0.0", (3, 4, 5, 32)),
+        ("239.255.255.255", (32,)),
+        ("240.0.0.0", (4, 32)),
+        ("::", (0, 127, 128)),
+        ("ff00::", (7, 8, 9, 128)),
+        ("ffff::", (16, 128)),
+        ("::ffff:0:0", (95, 96, 97, 128)),
+        ("::ffff:255.255.255.255", (128,)),
+        ("::fffe:ffff:ffff", (128,)),
+        ("::1:0:0:0", (128,)),
+    )
+    for prefix in prefixes
+]
+
+
+def _agrees(written: Any) -> None:
+    network = ipaddress.ip_network(str(written).strip(), strict=False)
+    kind = special_kind(network)
+    assert (kind.value if kind is not None else None) == _special_by_ipaddress(network)
+
+
+@settings(max_examples=500)
+@given(networks())
+def test_special_kind_agrees_with_the_standard_library(written: Any) -> None:
+    _agrees(written)
+
+
+@pytest.mark.parametrize("written", _EDGES)
+def test_special_kind_agrees_at_the_edges_of_each_range(written: str) -> None:
+    _agrees(written)
+
+
 dns_names = st.one_of(
     st.from_regex(
         r"[A-Za-z0-9]([A-Za-z0-9-]{0,8}[A-Za-z0-9])?(\.[a-z][a-z0-9-]{0,6}[a-z]){0,3}\.?",

@@ -202,7 +202,11 @@ def parse_network(value: Any) -> Network:
             f"interface, which firewall rules cannot match; write {shown(bare)} or a global address"
         )
     try:
-        return ipaddress.ip_network(text, strict=True)
+        # what ip_network does, without first trying (and failing) to read an IPv6 text as
+        # IPv4: only IPv6 texts have a ':' in them
+        if ":" in text:
+            return ipaddress.IPv6Network(text, strict=True)
+        return ipaddress.IPv4Network(text, strict=True)
     except ValueError:
         try:
             loose = ipaddress.ip_network(text, strict=False)

@@ -25,19 +25,30 @@ class SpecialAddress(StrEnum):
     IPV4_MAPPED = "ipv4-mapped"  #: ::ffff:0:0/96, an IPv4 address in IPv6 clothing
 
 
-_BROADCAST = ipaddress.IPv4Network("255.255.255.255/32")
-_MAPPED = ipaddress.IPv6Network("::ffff:0:0/96")
+_ALL_ONES_V4 = 0xFFFF_FFFF
 
 
 def special_kind(network: _Network) -> SpecialAddress | None:
-    """The kind of special-purpose address ``network`` is (or lies in), if any."""
-    if network.num_addresses == 1 and network.network_address.is_unspecified:
+    """The kind of special-purpose address ``network`` is (or lies in), if any.
+
+    Worked out on the address as an integer (a deployment of 50,000 hosts asks 50,000 times):
+    a network lies in a range when its prefix is at least the range's and its leading bits
+    are the range's.
+    """
+    address, prefix = int(network.network_address), network.prefixlen
+    if network.version == 4:
+        if prefix == 32 and address == 0:
+            return SpecialAddress.UNSPECIFIED
+        if prefix == 32 and address == _ALL_ONES_V4:
+            return SpecialAddress.BROADCAST
+        if prefix >= 4 and address >> 28 == 0xE:  # 224.0.0.0/4
+            return SpecialAddress.MULTICAST
+        return None
+    if prefix == 128 and address == 0:
         return SpecialAddress.UNSPECIFIED
-    if network == _BROADCAST:
-        return SpecialAddress.BROADCAST
-    if network.is_multicast:
+    if prefix >= 8 and address >> 120 == 0xFF:  # ff00::/8
         return SpecialAddress.MULTICAST
-    if isinstance(network, ipaddress.IPv6Network) and network.subnet_of(_MAPPED):
+    if prefix >= 96 and address >> 32 == 0xFFFF:  # ::ffff:0:0/96
         return SpecialAddress.IPV4_MAPPED
     return None
 
