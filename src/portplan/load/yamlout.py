@@ -7,7 +7,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel
 
-from portplan.load.yamlsrc import resolve_scalar
+from portplan.load.yamlscalar import resolve_scalar
 
 
 class _Dumper(yaml.SafeDumper):
