@@ -6,6 +6,7 @@ every product flow.  This package reads models only, never files.
 """
 
 from portplan.plan._expand import PlanInput, build_plan, reference
+from portplan.plan._legs import HostEnd, Leg, LegEnd, PlanRows, SourceEnd, legs_of, plan_legs
 from portplan.plan._types import (
     ANYWHERE,
     ANYWHERE_HOST,
@@ -28,9 +29,16 @@ __all__ = [
     "FlowFacts",
     "ForbiddenFlow",
     "Hop",
+    "HostEnd",
+    "Leg",
+    "LegEnd",
     "Plan",
     "PlanInput",
+    "PlanRows",
     "PlannedFlow",
+    "SourceEnd",
     "build_plan",
+    "legs_of",
+    "plan_legs",
     "reference",
 ]

@@ -4,8 +4,8 @@ For every product of a deployment and every flow of that product, :func:`build_p
 whether the flow applies (its conditions over the deployment's features, and whether its
 components are placed), resolves its ports (parameter overrides, platform-dependent dynamic
 ranges), resolves the ingress mapping, and emits one :class:`PlannedFlow` per
-(source host, destination host, protocol).  Every decision is kept so ``--explain`` can say why
-a flow is in or out.
+(source host, destination host, protocol), kept as flow legs (:mod:`portplan.plan._legs`).
+Every decision is kept so ``--explain`` can say why a flow is in or out.
 
 Planning never reads files: it reports problems by their path in the model
 (:class:`~portplan._errors.Problem`), and asks its input where a value was written only to
@@ -25,6 +25,7 @@ from portplan.model.deployment import Deployment, Host, ProductBinding
 from portplan.model.ports import PortRange, PortSet
 from portplan.model.product import ANY, ComponentKind, Flow, Product
 from portplan.plan._forbidden import forbidden_flows
+from portplan.plan._legs import Leg, PlanRows, SourceEnd
 from portplan.plan._management import management_rows
 from portplan.plan._placement import Placement
 from portplan.plan._rows import RowFactory
@@ -34,7 +35,6 @@ from portplan.plan._types import (
     Decision,
     Hop,
     Plan,
-    PlannedFlow,
 )
 
 __all__ = ["PlanInput", "build_plan", "reference"]
@@ -69,28 +69,32 @@ def reference(product: Product, flow: Flow) -> str:
 def build_plan(source: PlanInput) -> Plan:
     """Expand a deployment into its flow matrix; raise :class:`PlanError` if it cannot."""
     deployment = source.deployment
-    rows: list[PlannedFlow] = []
+    legs: list[Leg] = []
     decisions: list[Decision] = []
     warnings: list[str] = []
     problems: list[Problem] = []
+    source_ends: dict[tuple[str, str, bool], SourceEnd] = {}  # shared by every product's rows
     for product_id, binding in deployment.products.items():
-        expander = _Expander(source, source.products[product_id], binding)
+        expander = _Expander(source, source.products[product_id], binding, source_ends)
         for flow in expander.product.flows:
-            decision = expander.expand(flow, rows)
+            decision = expander.expand(flow, legs)
             decisions.append(decision)
         warnings.extend(expander.warnings)
         problems.extend(expander.problems)
         problems.extend(expander.missing_parameters())
-    management_rows(deployment, rows, decisions)
+    management_rows(deployment, legs, decisions)
+    rows = PlanRows(legs)
     forbidden = forbidden_flows(deployment, rows, problems)
     if problems:
         raise PlanError(dict.fromkeys(problems))
     hosts: Mapping[str, Host] = deployment.hosts
-    if any(row.source == ANYWHERE for row in rows):
+    if any(key[0] == ANYWHERE for key in source_ends) and any(
+        source.name == ANYWHERE for leg in legs for end in leg.ends for source in end.sources
+    ):
         hosts = {**deployment.hosts, ANYWHERE: ANYWHERE_HOST}
     return Plan(
         deployment=deployment.name,
-        rows=tuple(rows),
+        rows=rows,
         decisions=tuple(decisions),
         warnings=tuple(dict.fromkeys(warnings)),
         hosts=hosts,
@@ -100,8 +104,19 @@ def build_plan(source: PlanInput) -> Plan:
 
 
 class _Expander:
-    def __init__(self, source: PlanInput, product: Product, binding: ProductBinding) -> None:
+    def __init__(
+        self,
+        source: PlanInput,
+        product: Product,
+        binding: ProductBinding,
+        source_ends: dict[tuple[str, str, bool], SourceEnd],
+    ) -> None:
         self.source = source
+        self.source_ends = source_ends
+        self.source_lists: dict[
+            tuple[tuple[str, ...], tuple[str, ...], bool],
+            tuple[tuple[SourceEnd, ...], frozenset[str]],
+        ] = {}
         self.deployment: Deployment = source.deployment
         self.hosts: Mapping[str, Host] = {**source.deployment.hosts, ANYWHERE: ANYWHERE_HOST}
         self.product = product
@@ -254,7 +269,7 @@ class _Expander:
             states.append(f"{name}={shown}" + ("" if set_here else " (default)"))
         return ", ".join(states)
 
-    def expand(self, flow: Flow, out: list[PlannedFlow]) -> Decision:
+    def expand(self, flow: Flow, out: list[Leg]) -> Decision:
         key = f"{self.product.id}/{flow.id}"
         decision = Decision(
             key=key,

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from portplan.model.deployment import Deployment
 from portplan.model.ports import PortSet
-from portplan.plan._types import MANAGEMENT, Decision, FlowFacts, Hop, PlannedFlow
+from portplan.plan._legs import Leg, LegEnd, SourceEnd
+from portplan.plan._types import MANAGEMENT, Decision, FlowFacts, Hop
 
 __all__ = ["management_rows"]
 
 
-def management_rows(
-    deployment: Deployment, out: list[PlannedFlow], decisions: list[Decision]
-) -> None:
+def management_rows(deployment: Deployment, out: list[Leg], decisions: list[Decision]) -> None:
     """Rows for the operator access the deployment declares (``management:``)."""
     hosts = deployment.hosts
     for access in deployment.management:
@@ -46,24 +45,20 @@ def management_rows(
             reference=decision.reference,
         )
         ports = PortSet.of(access.ports)
+        sources = [
+            SourceEnd(src, MANAGEMENT, hosts[src].addresses, hosts[src].zone)
+            for src in access.source
+        ]
+        ends = []
         for dst in targets:
-            for src in access.source:
-                if src == dst:
-                    continue
-                out.append(
-                    PlannedFlow(
-                        facts=facts,
-                        source=src,
-                        source_component=MANAGEMENT,
-                        source_addresses=hosts[src].addresses,
-                        source_zone=hosts[src].zone,
-                        destination=dst,
-                        destination_addresses=hosts[dst].addresses,
-                        destination_zone=hosts[dst].zone,
-                        ports=ports,
-                        listen_ports=None,
-                    )
+            pairs = tuple(source for source in sources if source.name != dst)
+            if pairs:
+                dst_host = hosts[dst]
+                ends.append(
+                    LegEnd(dst, dst_host.addresses, dst_host.zone, ports, None, None, pairs)
                 )
-                decision.rows += 1
+                decision.rows += len(pairs)
+        if ends:
+            out.append(Leg(facts, tuple(ends)))
         decision.included = decision.rows > 0
         decisions.append(decision)

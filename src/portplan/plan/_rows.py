@@ -1,57 +1,19 @@
-"""The rows of one flow leg, host pair by host pair: who reaches whom, on which port sets."""
+"""The rows of one flow leg, host pair by host pair: who reaches whom, on which port sets,
+kept as a :class:`~portplan.plan._legs.Leg` (its destinations, each with its sources)."""
 
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from collections.abc import Mapping
 from typing import Protocol as _Protocol
 
 from portplan.model.deployment import Deployment, Host
 from portplan.model.ports import PortRange, PortSet
 from portplan.model.product import Flow, Product
+from portplan.plan._legs import Leg, LegEnd, SourceEnd
 from portplan.plan._placement import Placement
-from portplan.plan._types import LOOPBACK, Decision, FlowFacts, Hop, PlannedFlow
+from portplan.plan._types import LOOPBACK, Decision, FlowFacts, Hop
 
 __all__ = ["RowFactory", "RowSource"]
-
-
-def _row_builder() -> Callable[..., PlannedFlow]:
-    """A function that makes a :class:`PlannedFlow` from its fields, in their order.
-
-    The dataclass is frozen, so its ``__init__`` sets each of the 11 fields through a looked-up
-    ``object.__setattr__`` (about 1.5 microseconds a row); a plan has hundreds of thousands of
-    rows.  This sets them through the fields' own slot descriptors (about 0.5): the same
-    object, equal to what ``PlannedFlow(...)`` gives, and as frozen afterwards.
-    """
-    names = [field.name for field in dataclasses.fields(PlannedFlow)]
-    setters = [PlannedFlow.__dict__[name].__set__ for name in names]
-    if len(setters) != 11:  # pragma: no cover - the function below names each field
-        raise RuntimeError(f"PlannedFlow has {len(setters)} fields; _row_builder knows 11")
-    s0, s1, s2, s3, s4, s5, s6, s7, s8, s9, s10 = setters
-    new = object.__new__
-
-    def row(*values: Any) -> PlannedFlow:
-        made: PlannedFlow = new(PlannedFlow)
-        v0, v1, v2, v3, v4, v5, v6, v7, v8, v9, v10 = values
-        s0(made, v0)
-        s1(made, v1)
-        s2(made, v2)
-        s3(made, v3)
-        s4(made, v4)
-        s5(made, v5)
-        s6(made, v6)
-        s7(made, v7)
-        s8(made, v8)
-        s9(made, v9)
-        s10(made, v10)
-        return made
-
-    return row
-
-
-#: ``PlannedFlow(...)`` of every field, positionally and fast (see :func:`_row_builder`)
-_new_row = _row_builder()
 
 
 class RowSource(_Protocol):
@@ -62,6 +24,12 @@ class RowSource(_Protocol):
     placement: Placement
     #: the deployment's hosts and the synthetic host anywhere
     hosts: Mapping[str, Host]
+    #: the source columns of rows, made once per (host, component, loopback) for the plan
+    source_ends: dict[tuple[str, str, bool], SourceEnd]
+    #: the same for a whole list of sources, and its set of names (see RowFactory)
+    source_lists: dict[
+        tuple[tuple[str, ...], tuple[str, ...], bool], tuple[tuple[SourceEnd, ...], frozenset[str]]
+    ]
 
     def dynamic_for(
         self, flow: Flow, host_name: str, decision: Decision
@@ -71,7 +39,7 @@ class RowSource(_Protocol):
 
 
 class RowFactory:
-    """Emits the rows of one flow, host pair by host pair."""
+    """Emits the rows of one flow: a :class:`Leg` per call of :meth:`rows`."""
 
     def __init__(
         self,
@@ -81,7 +49,7 @@ class RowFactory:
         condition: str | None,
         overrides: tuple[str, ...],
         decision: Decision,
-        out: list[PlannedFlow],
+        out: list[Leg],
     ) -> None:
         self.ex = ex
         self.flow = flow
@@ -108,10 +76,10 @@ class RowFactory:
         hosts = self.ex.hosts
         flow = self.flow
         loopback = flow.loopback
-        out = self.out
-        before = len(out)
         local = 0
+        count = 0
         mesh: list[str] = []
+        ends: list[LegEnd] = []
         facts = FlowFacts(
             key=self.key if hop is Hop.DIRECT else f"{self.key}/{hop.value}",
             product=self.ex.product.id,
@@ -132,25 +100,24 @@ class RowFactory:
             parameters=self.named,
             icmp=tuple(t.value for t in flow.icmp),
         )
-        source_set = frozenset(sources)
-        leaves = self.ex.placement.leaves_of(source_components)
-        only = leaves[0] if len(leaves) == 1 else None
-        components_on = self.ex.placement.components_on
+        everyone, source_set = self._source_ends(sources, source_components)
         dynamic = (
             dynamic_flow if dynamic_flow is not None and dynamic_flow.dynamic is not None else None
         )
         port_sets = _PortSets(ports, listen)
+        by_name = {end.name: (end,) for end in everyone} if loopback else {}
         for dst in destinations:
+            pairs: tuple[SourceEnd, ...]
             if loopback:  # a loopback flow stays on each host that runs both ends
-                pairs: Sequence[str] = (dst,) if dst in source_set else ()
+                pairs = by_name.get(dst, ())
             elif dst in source_set and hosts[dst].is_group:  # between the members: a mesh
                 mesh.append(dst)
-                pairs = sources
+                pairs = everyone
             elif dst in source_set:  # a host does not cross the network to reach itself
                 local += 1
-                pairs = [src for src in sources if src != dst]
+                pairs = tuple(s for s in everyone if s.name != dst)
             else:
-                pairs = sources
+                pairs = everyone
             if not pairs:
                 continue
             extra: tuple[PortRange, ...] = ()
@@ -161,26 +128,21 @@ class RowFactory:
                 extra = found
             port_set, listen_set, dynamic_set = port_sets.with_range(extra)
             dst_host = hosts[dst]
-            dst_addresses = LOOPBACK if loopback else dst_host.addresses
-            dst_zone = dst_host.zone
-            for src in pairs:
-                src_host = hosts[src]
-                out.append(
-                    _new_row(  # the fields of PlannedFlow, in order
-                        facts,
-                        src,
-                        only or components_on(src, source_components),
-                        LOOPBACK if loopback else src_host.addresses,
-                        src_host.zone,
-                        dst,
-                        dst_addresses,
-                        dst_zone,
-                        port_set,
-                        listen_set,
-                        dynamic_set,
-                    )
+            ends.append(
+                LegEnd(
+                    dst,
+                    LOOPBACK if loopback else dst_host.addresses,
+                    dst_host.zone,
+                    port_set,
+                    listen_set,
+                    dynamic_set,
+                    pairs,
                 )
-        self.decision.rows += len(out) - before
+            )
+            count += len(pairs)
+        if ends:
+            self.out.append(Leg(facts, tuple(ends)))
+        self.decision.rows += count
         if local:
             self.decision.reasons.append(
                 f"{local} host pair(s) skipped: source and destination are the same host "
@@ -191,6 +153,37 @@ class RowFactory:
                 f"between the members of {host} ({_members(hosts[host])}): one row from the "
                 "host to itself, so each member reaches the others"
             )
+
+    def _source_ends(
+        self, sources: tuple[str, ...], components: tuple[str, ...]
+    ) -> tuple[tuple[SourceEnd, ...], frozenset[str]]:
+        """The source columns of ``sources`` for rows from ``components``, and the sources'
+        names as a set: each column made once per plan, so that the rows of every leg share
+        them, and the whole once per distinct list (the flows of the 50,000 clients of a
+        deployment all come from the same list)."""
+        loopback = self.flow.loopback
+        found = self.ex.source_lists.get((sources, components, loopback))
+        if found is not None:
+            return found
+        hosts, cache = self.ex.hosts, self.ex.source_ends
+        placement = self.ex.placement
+        leaves = placement.leaves_of(components)
+        only = leaves[0] if len(leaves) == 1 else None
+        ends: list[SourceEnd] = []
+        for name in sources:
+            component = only or placement.components_on(name, components)
+            end = cache.get((name, component, loopback))
+            if end is None:
+                host = hosts[name]
+                end = cache[(name, component, loopback)] = SourceEnd(
+                    name, component, LOOPBACK if loopback else host.addresses, host.zone
+                )
+            ends.append(end)
+        found = self.ex.source_lists[(sources, components, loopback)] = (
+            tuple(ends),
+            frozenset(sources),
+        )
+        return found
 
 
 def _members(host: Host) -> str:

@@ -4,9 +4,10 @@ decision behind every product flow, and the plan that holds them."""
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
 
 from portplan.model._types import Network, Protocol
 from portplan.model.deployment import Host
@@ -207,7 +208,8 @@ class Plan:
     """The concrete flow matrix of a deployment, with the decision behind every product flow."""
 
     deployment: str
-    rows: tuple[PlannedFlow, ...]
+    #: in plan order (see :mod:`portplan.plan._legs`: made from the legs when first read)
+    rows: Sequence[PlannedFlow]
     decisions: tuple[Decision, ...]
     warnings: tuple[str, ...]
     hosts: Mapping[str, Host]  #: the deployment's hosts, by name
@@ -217,6 +219,8 @@ class Plan:
     _by_host: dict[str, list[PlannedFlow]] = field(
         default_factory=dict, init=False, repr=False, compare=False
     )
+    #: what is worked out from the plan once, for those who read it (see plan._legs)
+    memo: dict[str, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def rows_of(self, host: str) -> list[PlannedFlow]:
         """The rows that start or end on ``host``, in plan order (indexed once per plan)."""

@@ -9,7 +9,7 @@ from typing import IO, Any
 from portplan.model._types import network_text
 from portplan.model.icmp import icmp_text
 from portplan.model.ports import PortSet
-from portplan.plan import Decision, FlowFacts, Plan
+from portplan.plan import Decision, Plan, SourceEnd, legs_of
 from portplan.report.columns import (
     MATRIX_COLUMNS,
     TABLE_COLUMNS,
@@ -112,10 +112,11 @@ _CHUNK = 4096
 
 def _csv_chunks(plan: Plan) -> Iterator[str]:
     """The matrix as CSV, the same text as ``csv_text(MATRIX_COLUMNS, matrix_rows(plan))``
-    (a test compares them), each distinct value quoted once and the columns a flow leg shares
-    (``service`` to ``reference``) joined once per leg."""
+    (a test compares them), written leg by leg (:func:`~portplan.plan.legs_of`): each
+    distinct value quoted once, the columns a leg shares (``service`` to ``reference``) joined
+    once per leg, a destination's once per leg and destination, a source's once per plan."""
     fields = CsvFields()
-    by_id: dict[int, str] = {}  # address tuples, port sets and facts: as CSV, once each
+    by_id: dict[int, str] = {}  # address tuples and port sets: as CSV, once each
 
     def addresses(nets: tuple[Any, ...], host: str) -> str:
         text = by_id.get(id(nets))
@@ -134,58 +135,72 @@ def _csv_chunks(plan: Plan) -> Iterator[str]:
             text = by_id[id(port_set)] = fields[str(port_set)]
         return text
 
-    def shared(facts: FlowFacts) -> tuple[str, str, str, str, str | None]:
-        """flow, destination_component, protocol, service to reference, and an ICMP row's
-        message types (``None`` for ports), as CSV."""
-        found = leg_text.get(id(facts))
-        if found is None:
-            tail = ",".join(fields[value] for value in leg_cells(facts))
-            found = leg_text[id(facts)] = (
-                fields[facts.key],
-                fields[facts.destination_component],
-                facts.protocol.value,
-                tail,
-                fields[icmp_text(facts.icmp)] if facts.icmp else None,
-            )
-        return found
+    # a source's four columns, by the identity of its SourceEnd (kept with the text, so that
+    # an identity is never reused while cached)
+    source_text: dict[int, tuple[SourceEnd, str]] = {}
 
-    leg_text: dict[int, tuple[str, str, str, str, str | None]] = {}
-    # the columns of each end as CSV, once per (host, component, addresses): a client's name,
-    # component, addresses and zone are the same on all of its rows
-    source_text: dict[tuple[str, str, int], str] = {}
-    destination_text: dict[tuple[str, str, int], str] = {}
+    def source_columns(source: SourceEnd) -> str:
+        found = source_text.get(id(source))
+        if found is None or found[0] is not source:
+            name, component, nets, zone = source
+            found = source_text[id(source)] = (
+                source,
+                f"{fields[name]},{fields[component]},{addresses(nets, name)},{fields[zone or '']}",
+            )
+        return found[1]
+
+    # the sources of many legs are one list (every client): its columns and zones, once
+    lists: dict[int, tuple[tuple[SourceEnd, ...], list[str], list[str | None]]] = {}
+
+    def sources_of(sources: tuple[SourceEnd, ...]) -> tuple[list[str], list[str | None]]:
+        found = lists.get(id(sources))
+        if found is None or found[0] is not sources:
+            found = (
+                sources,
+                [source_columns(source) for source in sources],
+                [source.zone for source in sources],
+            )
+            if len(sources) > 1:  # (a leg of one row is not worth keeping)
+                lists[id(sources)] = found
+        return found[1], found[2]
+
     boundaries: dict[tuple[str | None, str | None], str] = {}
     pending = [",".join(fields[c] for c in MATRIX_COLUMNS) + "\r\n"]
-    for row in plan.rows:
-        facts = row.facts
-        flow, component, protocol, tail, icmp = shared(facts)
-        key = (row.source, row.source_component, id(row.source_addresses))
-        source = source_text.get(key)
-        if source is None:
-            source = source_text[key] = (
-                f"{fields[row.source]},{fields[row.source_component]},"
-                f"{addresses(row.source_addresses, row.source)},{fields[row.source_zone or '']}"
+    count = 0
+    for leg in legs_of(plan.rows):
+        facts = leg.facts
+        head = f"{fields[facts.key]},"
+        component = fields[facts.destination_component]
+        icmp = fields[icmp_text(facts.icmp)] if facts.icmp else None
+        tail = ",".join(fields[value] for value in leg_cells(facts))
+        for end in leg.ends:
+            destination = fields[end.destination]
+            middle = (
+                f",{destination},{component},{addresses(end.addresses, end.destination)},"
+                f"{fields[end.zone or '']},{facts.protocol.value},"
+                f"{ports(end.ports) if icmp is None else icmp},{ports(end.listen_ports)},{tail},"
             )
-        key = (row.destination, component, id(row.destination_addresses))
-        destination = destination_text.get(key)
-        if destination is None:
-            destination = destination_text[key] = (
-                f"{fields[row.destination]},{component},"
-                f"{addresses(row.destination_addresses, row.destination)},"
-                f"{fields[row.destination_zone or '']}"
-            )
-        zones = (row.source_zone, row.destination_zone)
-        boundary = boundaries.get(zones)
-        if boundary is None:
-            boundary = boundaries[zones] = fields[zone_boundary(*zones)]
-        pending.append(
-            f"{flow},{source},{destination},{protocol},"
-            f"{ports(row.ports) if icmp is None else icmp},{ports(row.listen_ports)},{tail},"
-            f"{boundary},{'' if facts.loopback else fields[row.destination]}\r\n"
-        )
-        if len(pending) >= _CHUNK:
-            yield "".join(pending)
-            pending.clear()
+            firewall = "" if facts.loopback else destination
+            endings: dict[str | None, str] = {}  # by the source's zone: boundary to line end
+            texts, zones = sources_of(end.sources)
+            for zone in dict.fromkeys(zones):
+                zone_pair = (zone, end.zone)
+                boundary = boundaries.get(zone_pair)
+                if boundary is None:
+                    boundary = boundaries[zone_pair] = fields[zone_boundary(*zone_pair)]
+                endings[zone] = f"{middle}{boundary},{firewall}\r\n"
+            if len(endings) == 1:  # the lines differ in the source only: one join
+                ending = endings[zones[0]]
+                pending.append(head + (ending + head).join(texts) + ending)
+            else:
+                pending.extend(
+                    head + text + endings[zone] for text, zone in zip(texts, zones, strict=True)
+                )
+            count += len(texts)
+            if count >= _CHUNK:
+                yield "".join(pending)
+                pending.clear()
+                count = 0
     yield "".join(pending)
 
 

@@ -21,7 +21,7 @@ from portplan._text import choice_hint, one_line
 from portplan.model._types import Network, Protocol
 from portplan.model.icmp import icmp_text, icmp_types
 from portplan.model.ports import PortSet
-from portplan.plan import Plan, PlannedFlow
+from portplan.plan import HostEnd, Leg, LegEnd, Plan, PlannedFlow, SourceEnd, plan_legs
 from portplan.targets.base import LINUX_HOST_CAPABILITIES, RuleOptions, Scope, Target
 
 __all__ = [
@@ -236,11 +236,21 @@ def rule_hosts(plan: Plan) -> tuple[str, ...]:
     skipped = {name for name in plan.hosts if plan.unmanaged(name) is not None}
     groups = {name for name, host in plan.hosts.items() if host.is_group}
     seen: dict[str, None] = {}
-    for row in plan.rows:
-        if row.destination not in skipped:
-            seen.setdefault(row.destination)
-        if row.source not in groups and row.source not in skipped:
-            seen.setdefault(row.source)
+    listed: set[int] = set()  # source lists already met (the legs of many hosts share one)
+    kept: list[tuple[SourceEnd, ...]] = []  # (so that an identity is not reused meanwhile)
+    for leg in plan_legs(plan).legs:
+        for end in leg.ends:
+            # row by row, the destination and then the source: a list met before adds no
+            # source it did not add then
+            if end.destination not in skipped:
+                seen.setdefault(end.destination)
+            if id(end.sources) in listed:
+                continue
+            listed.add(id(end.sources))
+            kept.append(end.sources)
+            for source in end.sources:
+                if source.name not in groups and source.name not in skipped:
+                    seen.setdefault(source.name)
     return tuple(seen)
 
 
@@ -251,10 +261,21 @@ def skipped_hosts(plan: Plan) -> dict[str, str]:
     skipped: dict[str, str] = {}
     if not unmanaged:
         return skipped
-    for row in plan.rows:
-        for host in (row.source, row.destination):
-            if host in unmanaged and host not in skipped:
-                skipped[host] = unmanaged[host]
+    listed: set[int] = set()
+    kept: list[tuple[SourceEnd, ...]] = []
+    for leg in plan_legs(plan).legs:
+        for end in leg.ends:
+            # row by row, the source and then the destination: the first source, the
+            # destination, then the other sources (a list met before adds none it did not
+            # add then)
+            names = [end.sources[0].name, end.destination]
+            if id(end.sources) not in listed:
+                listed.add(id(end.sources))
+                kept.append(end.sources)
+                names += [source.name for source in end.sources[1:]]
+            for name in names:
+                if name in unmanaged and name not in skipped:
+                    skipped[name] = unmanaged[name]
     return skipped
 
 
@@ -267,15 +288,26 @@ class ViewCache:
     """What the host views of one render share (pass one to every :func:`host_view` of a
     plan): each address tuple split by family, and each set of peers collapsed, once."""
 
-    __slots__ = ("collapsed", "split")
+    __slots__ = ("collapsed", "listed", "split")
 
     def __init__(self) -> None:
         self.split: _FamilySplit = {}
+        #: a list of sources (by identity: the leg ends of many hosts share one) -> its peers'
+        #: address tuples, and whether each has an address (see :meth:`sources`)
+        self.listed: dict[int, tuple[tuple[SourceEnd, ...], list[tuple[Network, ...]], bool]] = {}
         #: (family, the identities of the peer tuples) -> their networks collapsed; the tuples
         #: themselves are kept too, so that an identity is never reused while cached
         self.collapsed: dict[
             tuple[int, frozenset[int]], tuple[tuple[Network, ...], list[tuple[Network, ...]]]
         ] = {}
+
+    def sources(self, sources: tuple[SourceEnd, ...]) -> tuple[list[tuple[Network, ...]], bool]:
+        """The address tuples of ``sources``, and whether every one has an address."""
+        found = self.listed.get(id(sources))
+        if found is None or found[0] is not sources:
+            peers = [source.addresses for source in sources]
+            found = self.listed[id(sources)] = (sources, peers, all(peers))
+        return found[1], found[2]
 
     def peers(self, family: int, tuples: list[tuple[Network, ...]]) -> tuple[Network, ...]:
         key = (family, frozenset(map(id, tuples)))
@@ -316,6 +348,40 @@ def _name_only(plan: Plan, row: PlannedFlow) -> TargetError:
     return name_only_refusal(plan, row, end, "a host ruleset")
 
 
+class _Gathered:
+    """The rows of one flow leg that touch a host in one direction, while a view is made."""
+
+    __slots__ = ("outbound", "peers", "positions", "sample", "segments")
+
+    def __init__(self, outbound: bool, sample: PlannedFlow) -> None:
+        self.outbound = outbound
+        self.sample = sample  #: a row of them (they share all but the peer)
+        self.positions: list[int] = []  #: of each row, in the plan
+        self.peers: list[tuple[Network, ...]] = []  #: of each row: the other end's addresses
+        #: where the rows are: a leg end's rows (``None``) or one of them (its source's index)
+        self.segments: list[tuple[Leg, LegEnd, int | None]] = []
+
+    def rows(self) -> list[PlannedFlow]:
+        """The rows, made afresh (for the notes of the rows that cannot be placed)."""
+        return [
+            leg.row(end, index)
+            for leg, end, source in self.segments
+            for index in (range(len(end.sources)) if source is None else (source,))
+        ]
+
+
+def _in_plan_order(touching: HostEnd) -> tuple[int, bool]:
+    # (the row of a mesh from a host to itself: towards it first, then from it)
+    return touching.position, touching.source is not None
+
+
+def _first_by_name(end: LegEnd) -> int:
+    """The first row of ``end`` with an end known by its DNS name only."""
+    if not end.addresses:
+        return 0
+    return next(i for i, source in enumerate(end.sources) if not source.addresses)
+
+
 def host_view(
     plan: Plan,
     host: str,
@@ -334,53 +400,47 @@ def host_view(
     cache = cache if cache is not None else ViewCache()
     split = cache.split
     # The rows of one flow leg towards (or from) this host share their facts, ports and this
-    # host's addresses, and differ only in the peer: gather them by identity first (cheap),
-    # then by value.  Positions keep the rules, their flows and the notes in plan order.
-    # Nothing is allocated per row that the garbage collector would track (the identity is
-    # one integer, positions and rows go to lists of their own): a plan of 300,000 rows
-    # otherwise makes it walk the whole plan again and again.
-    legs: dict[int, tuple[int, PlannedFlow, list[int], list[PlannedFlow]]] = {}
-    for position, row in enumerate(plan.rows_of(host)):
-        if row.destination == host:
-            if not row.loopback and not (row.source_addresses and row.destination_addresses):
-                raise _name_only(plan, row)
-            # the leg's identity: its facts, ports and local addresses, and its direction
-            ident = (
-                (id(row.facts) << 129)
-                | (id(row.ports) << 65)
-                | (id(row.destination_addresses) << 1)
-            )
-            leg = legs.get(ident)
-            if leg is None:
-                leg = legs[ident] = (0, row, [], [])
-            leg[2].append(position)
-            leg[3].append(row)
-        if egress and row.source == host and not row.loopback:
-            if not (row.source_addresses and row.destination_addresses):
-                raise _name_only(plan, row)
-            ident = (
-                (id(row.facts) << 129) | (id(row.ports) << 65) | (id(row.source_addresses) << 1) | 1
-            )
-            leg = legs.get(ident)
-            if leg is None:
-                leg = legs[ident] = (1, row, [], [])
-            leg[2].append(position)
-            leg[3].append(row)
+    # host's addresses, and differ only in the peer: the plan keeps them so (plan._legs), a
+    # leg end at a time.  Positions (plan order) keep the rules, their flows and the notes in
+    # plan order.
+    index = plan_legs(plan)
+    touching = index.ends_to(host)
+    if egress:
+        touching = sorted((*touching, *index.ends_from(host)), key=_in_plan_order)
+    legs: dict[int, _Gathered] = {}
+    for position, leg, end, source in touching:
+        facts = leg.facts
+        if source is None:  # the rows of the end reach this host
+            peers, addressed = cache.sources(end.sources)
+            if not facts.loopback and not (addressed and end.addresses):
+                raise _name_only(plan, leg.row(end, _first_by_name(end)))
+            ident = (id(facts) << 129) | (id(end.ports) << 65) | (id(end.addresses) << 1)
+            gathered = legs.get(ident)
+            if gathered is None:
+                gathered = legs[ident] = _Gathered(False, leg.row(end, 0))
+            gathered.positions.extend(range(position, position + len(peers)))
+            gathered.peers.extend(peers)
+            gathered.segments.append((leg, end, None))
+        elif not facts.loopback:  # a row from this host, with egress
+            local = end.sources[source].addresses
+            if not (local and end.addresses):
+                raise _name_only(plan, leg.row(end, source))
+            ident = (id(facts) << 129) | (id(end.ports) << 65) | (id(local) << 1) | 1
+            gathered = legs.get(ident)
+            if gathered is None:
+                gathered = legs[ident] = _Gathered(True, leg.row(end, source))
+            gathered.positions.append(position)
+            gathered.peers.append(end.addresses)
+            gathered.segments.append((leg, end, source))
     # (position, direction, family) of a leg's first row in a family, the rule's key, a row
     # of the leg, the peers' networks of that family
     parts: list[tuple[tuple[int, int, int], _Key, PlannedFlow, list[tuple[Network, ...]]]] = []
     unreachable: list[tuple[tuple[int, int, int], str]] = []
-    for outbound, sample, positions, rows in legs.values():
+    for gathered in legs.values():
+        outbound, sample, positions = gathered.outbound, gathered.sample, gathered.positions
         direction = Direction.OUTBOUND if outbound else Direction.INBOUND
         local = sample.source_addresses if outbound else sample.destination_addresses
-        ends = [
-            _split(split, networks)
-            for networks in (
-                [row.destination_addresses for row in rows]
-                if outbound
-                else [row.source_addresses for row in rows]
-            )
-        ]
+        ends = [_split(split, networks) for networks in gathered.peers]
         for family in (4, 6):
             found = [end[1] for end in ends] if family == 4 else [end[2] for end in ends]
             first = next((i for i, nets in enumerate(found) if nets), None)
@@ -388,6 +448,7 @@ def host_view(
                 continue
             local_nets = _by_family(split, local, family)
             if not local_nets:
+                rows = gathered.rows()
                 unreachable.extend(
                     ((positions[i], outbound, family), unreachable_note(rows[i], family))
                     for i, nets in enumerate(found)
