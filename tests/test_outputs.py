@@ -117,6 +117,29 @@ def test_a_new_output_gets_the_umask_mode(tmp_path: Path) -> None:
     assert out.stat().st_mode & 0o777 == 0o640  # 0666 less the umask, not mkstemp's 0600
 
 
+@pytest.mark.parametrize("many", [False, True])
+def test_a_replaced_output_keeps_bits_the_umask_would_take(tmp_path: Path, many: bool) -> None:
+    """(the temporary file is made with the mode asked for, less the umask: what the umask
+    took is given back)"""
+    folder = tmp_path / "rules"
+    args = ["rules", SMART_ID, "-t", "nftables", "--all-hosts", "-o", f"{folder}/"]
+    if not many:
+        args = ["matrix", SMART_ID, "--format", "csv", "-o", folder / "m.csv"]
+        folder.mkdir()
+    assert portplan(*args).returncode == 0
+    written = sorted(folder.iterdir())
+    for path in written:
+        path.chmod(0o664)
+    old = os.umask(0o077)
+    try:
+        result = portplan(*args, "--overwrite")
+    finally:
+        os.umask(old)
+    assert result.returncode == 0, result.stderr
+    assert [p.stat().st_mode & 0o777 for p in written] == [0o664] * len(written)
+    assert leftovers(folder) == []
+
+
 def test_a_folder_output_is_a_folder_even_for_one_file(tmp_path: Path) -> None:
     folder = tmp_path / "rules"
     result = portplan("rules", SMART_ID, "-t", "nftables", "--host", "da01", "-o", f"{folder}/")

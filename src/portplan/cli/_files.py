@@ -95,12 +95,6 @@ def _failed(path: Path, exc: OSError) -> OutputError:
     return OutputError(f"cannot write {path}: {exc.strerror or exc}; {advice}")
 
 
-def _new_file_mode() -> int:
-    umask = os.umask(0)
-    os.umask(umask)
-    return 0o666 & ~umask
-
-
 def _survey(targets: Sequence[Path]) -> dict[Path, os.stat_result | None]:
     """What is at each target now (its status, links followed; ``None``: nothing), from one
     listing of each folder: thousands of files are looked at without a call each."""
@@ -169,32 +163,50 @@ def _signals_held() -> Iterator[None]:
         signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
-def _put(handle: IO[bytes], data: Output) -> None:
-    if isinstance(data, bytes):
-        handle.write(data)
-    else:
-        data(handle)
-
-
-def _temporary(target: Path, number: int) -> tuple[int, str]:
-    """A new file beside ``target`` that nobody else has (created exclusively)."""
-    name = str(target.parent / f".{target.name}.{os.getpid()}-{number}.tmp")
+def _temporary(target: str, number: int, mode: int, pid: int) -> tuple[int, str]:
+    """A new file beside ``target`` that nobody else has (created exclusively), with ``mode``
+    less the umask."""
+    folder, base = os.path.split(target)
+    name = os.path.join(folder, f".{base}.{pid}-{number}.tmp")
     try:
-        return os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600), name
+        return os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, mode), name
     except FileExistsError:  # left by an earlier process of the same id
-        return tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+        fd, name = tempfile.mkstemp(prefix=f".{base}.", dir=folder or None)
+        os.fchmod(fd, mode)
+        return fd, name
 
 
-def _stage(target: Path, data: Output, mode: int, number: int, temporaries: list[Path]) -> Path:
+def _put_bytes(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def _stage(
+    target: str,
+    data: Output,
+    mode: int,
+    number: int,
+    temporaries: list[str],
+    umask: int,
+    pid: int,
+) -> None:
     """Write ``data`` to a new temporary file beside ``target`` (recorded in ``temporaries``
-    before anything can interrupt) with ``mode``; return it."""
+    before anything can interrupt) with ``mode``.  Bytes go straight to the file (thousands
+    of rulesets: no file object, the fewest system calls)."""
     with _signals_held():
-        fd, name = _temporary(target, number)
-        temporaries.append(Path(name))
-    with os.fdopen(fd, "wb") as handle:
-        os.fchmod(handle.fileno(), mode)
-        _put(handle, data)
-    return Path(name)
+        fd, name = _temporary(target, number, mode, pid)
+        temporaries.append(name)
+    try:
+        if mode & ~umask != mode:  # the umask took away bits of the mode asked for
+            os.fchmod(fd, mode)
+        if isinstance(data, bytes):
+            _put_bytes(fd, data)
+        else:
+            with os.fdopen(fd, "wb", closefd=False) as handle:
+                data(handle)
+    finally:
+        os.close(fd)
 
 
 def _write_all(
@@ -203,10 +215,13 @@ def _write_all(
     """Write every output or none: all staged first, then all renamed into place; on an error
     or a signal (it arrives as an exception) no temporary file stays.  A new file gets the
     umask's mode, a replaced one keeps its own (``present``: what is there now)."""
-    temporaries: list[Path] = []  # in the order of ``outputs``
+    temporaries: list[str] = []  # in the order of ``outputs``
     renamed = 0  # the first ``renamed`` temporaries are in place
     current = Path()
-    new_mode = _new_file_mode()
+    umask = os.umask(0)
+    os.umask(umask)
+    new_mode = 0o666 & ~umask
+    pid = os.getpid()  # (every temporary file's name has it)
     folders: set[Path] = set()
     try:
         for number, (current, data) in enumerate(outputs):
@@ -215,7 +230,7 @@ def _write_all(
                 folders.add(current.parent)
             there = present.get(current)
             mode = new_mode if there is None else stat.S_IMODE(there.st_mode)
-            _stage(current, data, mode, number, temporaries)
+            _stage(str(current), data, mode, number, temporaries, umask, pid)
         for temporary, (current, _data) in zip(temporaries, outputs, strict=True):
             os.replace(temporary, current)
             renamed += 1
@@ -223,7 +238,8 @@ def _write_all(
         raise _failed(current, exc) from exc
     finally:
         for temporary in temporaries[renamed:]:
-            temporary.unlink(missing_ok=True)
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(temporary)
 
 
 def _unspool(data: Output, stream: IO[bytes]) -> None:
