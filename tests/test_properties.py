@@ -44,7 +44,7 @@ from portplan.model import (
     Traffic,
     merge_ranges,
 )
-from portplan.model._types import special_kind
+from portplan.model._types import network_text, special_kind
 from portplan.model.conditions import (
     And,
     Condition,
@@ -825,6 +825,33 @@ def test_special_kind_agrees_with_the_standard_library(written: Any) -> None:
 @pytest.mark.parametrize("written", _EDGES)
 def test_special_kind_agrees_at_the_edges_of_each_range(written: str) -> None:
     _agrees(written)
+
+
+@st.composite
+def ipv6_networks(draw: st.DrawFn) -> ipaddress.IPv6Network:
+    """IPv6 networks whose groups are often zero, 1 or ffff: runs of zeros to compress, ties
+    between runs, and the IPv4-mapped and -compatible shapes."""
+    groups = draw(
+        st.lists(
+            st.one_of(st.sampled_from([0, 0, 1, 0xFFFF]), st.integers(0, 0xFFFF)),
+            min_size=8,
+            max_size=8,
+        )
+    )
+    value = sum(group << (16 * (7 - i)) for i, group in enumerate(groups))
+    prefix = draw(st.one_of(st.just(128), st.integers(0, 128)))
+    return ipaddress.IPv6Network((value, prefix), strict=False)
+
+
+@settings(max_examples=2000)
+@given(st.one_of(ipv6_networks(), networks()))
+@example(ipaddress.ip_network("::ffff:192.0.2.1"))
+@example(ipaddress.ip_network("::192.0.2.1"))
+@example(ipaddress.ip_network("1:0:0:1:0:0:1:0"))
+def test_network_text_is_the_standard_librarys_text(written: Any) -> None:
+    network = ipaddress.ip_network(str(written).strip(), strict=False)
+    full = network.prefixlen == network.max_prefixlen
+    assert network_text(network) == (str(network.network_address) if full else str(network))
 
 
 dns_names = st.one_of(
