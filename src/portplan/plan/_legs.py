@@ -197,9 +197,9 @@ def plan_legs(plan: Plan) -> PlanRows:
     rows = plan.rows
     if isinstance(rows, PlanRows):
         return rows
-    found = plan.memo.get("legs")
+    found = plan._memo.get("legs")
     if found is None or found[0] is not rows:
-        found = plan.memo["legs"] = (rows, PlanRows(list(legs_of(rows))))
+        found = plan._memo["legs"] = (rows, PlanRows(list(legs_of(rows))))
     made: PlanRows = found[1]
     return made
 

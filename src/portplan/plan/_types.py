@@ -220,7 +220,7 @@ class Plan:
         default_factory=dict, init=False, repr=False, compare=False
     )
     #: what is worked out from the plan once, for those who read it (see plan._legs)
-    memo: dict[str, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
+    _memo: dict[str, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def rows_of(self, host: str) -> list[PlannedFlow]:
         """The rows that start or end on ``host``, in plan order (indexed once per plan)."""
