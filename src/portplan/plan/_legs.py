@@ -2,10 +2,10 @@
 
 A plan of 50,000 clients has 850,000 rows, and most of what they say is shared: the facts of
 their flow leg, a destination's columns, a source's columns.  The rows are therefore kept as
-:class:`Leg` s (a leg's facts, then per destination its ports and sources), which is what the
-streamed outputs read (``matrix --format csv`` writes each shared part once);
-:class:`PlanRows` makes the :class:`PlannedFlow` objects from them, in the same order, only
-when something asks for rows.
+legs (:class:`Leg`: a leg's facts, then per destination its ports and sources), which is what
+the streamed outputs read (``matrix --format csv`` writes each shared part once, a host's
+ruleset reads the leg ends that reach it); :class:`PlanRows` makes the :class:`PlannedFlow`
+objects from them, in the same order, only when something asks for rows.
 """
 
 from __future__ import annotations
