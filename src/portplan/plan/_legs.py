@@ -61,8 +61,9 @@ class Leg(NamedTuple):
         """The leg's rows, made afresh."""
         facts = self.facts
         for end in self.ends:
+            destination = end[:6]
             for source in end.sources:
-                yield new_row(facts, *source, *end[:6])
+                yield new_row(facts, *source, *destination)
 
     def row(self, end: LegEnd, source: int) -> PlannedFlow:
         """The row of ``end`` from its ``source``-th source, made afresh."""
@@ -161,8 +162,28 @@ class PlanRows(Sequence[PlannedFlow]):
         return self._from.get(host, [])
 
     def _made(self) -> tuple[PlannedFlow, ...]:
-        if self._rows is None:
-            self._rows = tuple(row for leg in self.legs for row in leg.rows())
+        if self._rows is None:  # what Leg.rows does, for every leg, in one loop
+            made: list[PlannedFlow] = []
+            append, new = made.append, new_row
+            for facts, ends in self.legs:
+                for destination, addresses, zone, ports, listen, dynamic, sources in ends:
+                    for name, component, source_addresses, source_zone in sources:
+                        append(
+                            new(
+                                facts,
+                                name,
+                                component,
+                                source_addresses,
+                                source_zone,
+                                destination,
+                                addresses,
+                                zone,
+                                ports,
+                                listen,
+                                dynamic,
+                            )
+                        )
+            self._rows = tuple(made)
         return self._rows
 
     def __len__(self) -> int:
