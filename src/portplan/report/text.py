@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import json
 import math
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 from rich.console import Console
@@ -120,8 +120,21 @@ def _json_key(key: object) -> str:
     raise TypeError(f"keys must be str, int, float, bool or None, not {type(key).__name__}")
 
 
+#: the text of a scalar, by its exact type (a subclass, an enum say, takes the general path)
+_SCALARS: dict[type, Callable[[Any], str]] = {
+    str: _ENCODE_STR,
+    int: int.__repr__,
+    bool: lambda value: "true" if value else "false",
+    type(None): lambda _value: "null",
+    float: _json_float,
+}
+
+
 def _json_value(value: Any, out: list[str], newline: str) -> None:
-    """Append ``value`` to ``out``, nested lines starting with ``newline`` plus 2 spaces."""
+    """Append ``value`` to ``out``, nested lines starting with ``newline`` plus 2 spaces.
+
+    The items of a list or mapping that are plain scalars (most of them) are written in the
+    loop itself, without a call of this function each."""
     kind = type(value)
     if kind is str or isinstance(value, str):
         out.append(_ENCODE_STR(value))
@@ -141,13 +154,15 @@ def _json_value(value: Any, out: list[str], newline: str) -> None:
             return
         inner = newline + "  "
         separator = "," + inner
-        out.append("[" + inner)
-        first = True
+        lead = "[" + inner
         for item in value:
-            if not first:
-                out.append(separator)
-            first = False
-            _json_value(item, out, inner)
+            scalar = _SCALARS.get(type(item))
+            if scalar is not None:
+                out.append(lead + scalar(item))
+            else:
+                out.append(lead)
+                _json_value(item, out, inner)
+            lead = separator
         out.append(newline + "]")
     elif isinstance(value, dict):
         if not value:
@@ -155,14 +170,16 @@ def _json_value(value: Any, out: list[str], newline: str) -> None:
             return
         inner = newline + "  "
         separator = "," + inner
-        out.append("{" + inner)
-        first = True
+        lead = "{" + inner
         for key, item in value.items():
-            if not first:
-                out.append(separator)
-            first = False
-            out.append(_json_key(key) + ": ")
-            _json_value(item, out, inner)
+            name = _ENCODE_STR(key) if type(key) is str else _json_key(key)
+            scalar = _SCALARS.get(type(item))
+            if scalar is not None:
+                out.append(f"{lead}{name}: {scalar(item)}")
+            else:
+                out.append(f"{lead}{name}: ")
+                _json_value(item, out, inner)
+            lead = separator
         out.append(newline + "}")
     else:
         raise TypeError(f"Object of type {kind.__name__} is not JSON serializable")
