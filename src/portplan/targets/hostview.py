@@ -236,18 +236,11 @@ def rule_hosts(plan: Plan) -> tuple[str, ...]:
     skipped = {name for name in plan.hosts if plan.unmanaged(name) is not None}
     groups = {name for name, host in plan.hosts.items() if host.is_group}
     seen: dict[str, None] = {}
-    listed: set[int] = set()  # source lists already met (the legs of many hosts share one)
-    kept: list[tuple[SourceEnd, ...]] = []  # (so that an identity is not reused meanwhile)
-    for leg in plan_legs(plan).legs:
-        for end in leg.ends:
-            # row by row, the destination and then the source: a list met before adds no
-            # source it did not add then
-            if end.destination not in skipped:
-                seen.setdefault(end.destination)
-            if id(end.sources) in listed:
-                continue
-            listed.add(id(end.sources))
-            kept.append(end.sources)
+    for end, first in _ends_in_plan_order(plan):
+        # row by row, the destination and then the source
+        if end.destination not in skipped:
+            seen.setdefault(end.destination)
+        if first:
             for source in end.sources:
                 if source.name not in groups and source.name not in skipped:
                     seen.setdefault(source.name)
@@ -261,22 +254,29 @@ def skipped_hosts(plan: Plan) -> dict[str, str]:
     skipped: dict[str, str] = {}
     if not unmanaged:
         return skipped
+    for end, first in _ends_in_plan_order(plan):
+        # row by row, the source and then the destination: the first source, the
+        # destination, then the other sources
+        names = [end.sources[0].name, end.destination]
+        if first:
+            names += [source.name for source in end.sources[1:]]
+        for name in names:
+            if name in unmanaged and name not in skipped:
+                skipped[name] = unmanaged[name]
+    return skipped
+
+
+def _ends_in_plan_order(plan: Plan) -> Iterator[tuple[LegEnd, bool]]:
+    """Every leg end of the plan in plan order, and whether its list of sources is met for
+    the first time: the ends of many hosts share one list, and a list met before names no
+    host it did not name then.  (The plan holds the lists, so their identities stay theirs.)"""
     listed: set[int] = set()
-    kept: list[tuple[SourceEnd, ...]] = []
     for leg in plan_legs(plan).legs:
         for end in leg.ends:
-            # row by row, the source and then the destination: the first source, the
-            # destination, then the other sources (a list met before adds none it did not
-            # add then)
-            names = [end.sources[0].name, end.destination]
-            if id(end.sources) not in listed:
+            first = id(end.sources) not in listed
+            if first:
                 listed.add(id(end.sources))
-                kept.append(end.sources)
-                names += [source.name for source in end.sources[1:]]
-            for name in names:
-                if name in unmanaged and name not in skipped:
-                    skipped[name] = unmanaged[name]
-    return skipped
+            yield end, first
 
 
 # Rows share their hosts' address tuples: split each tuple by family once (keyed by identity,
