@@ -9,7 +9,7 @@ from typing import IO, Any
 from portplan.model._types import network_text
 from portplan.model.icmp import icmp_text
 from portplan.model.ports import PortSet
-from portplan.plan import Decision, Plan, SourceEnd, legs_of
+from portplan.plan import Decision, Plan, SourceEnd, plan_legs
 from portplan.report.columns import (
     MATRIX_COLUMNS,
     TABLE_COLUMNS,
@@ -112,7 +112,7 @@ _CHUNK = 4096
 
 def _csv_chunks(plan: Plan) -> Iterator[str]:
     """The matrix as CSV, the same text as ``csv_text(MATRIX_COLUMNS, matrix_rows(plan))``
-    (a test compares them), written leg by leg (:func:`~portplan.plan.legs_of`): each
+    (a test compares them), written leg by leg (:func:`~portplan.plan.plan_legs`): each
     distinct value quoted once, the columns a leg shares (``service`` to ``reference``) joined
     once per leg, a destination's once per leg and destination, a source's once per plan."""
     fields = CsvFields()
@@ -135,39 +135,34 @@ def _csv_chunks(plan: Plan) -> Iterator[str]:
             text = by_id[id(port_set)] = fields[str(port_set)]
         return text
 
-    # a source's four columns, by the identity of its SourceEnd (kept with the text, so that
-    # an identity is never reused while cached)
-    source_text: dict[int, tuple[SourceEnd, str]] = {}
+    # by identity: the plan's legs hold every source and list of sources while this runs
+    source_text: dict[int, str] = {}  # a source's four columns
 
     def source_columns(source: SourceEnd) -> str:
-        found = source_text.get(id(source))
-        if found is None or found[0] is not source:
+        text = source_text.get(id(source))
+        if text is None:
             name, component, nets, zone = source
-            found = source_text[id(source)] = (
-                source,
-                f"{fields[name]},{fields[component]},{addresses(nets, name)},{fields[zone or '']}",
+            text = source_text[id(source)] = (
+                f"{fields[name]},{fields[component]},{addresses(nets, name)},{fields[zone or '']}"
             )
-        return found[1]
+        return text
 
     # the sources of many legs are one list (every client): its columns and zones, once
-    lists: dict[int, tuple[tuple[SourceEnd, ...], list[str], list[str | None]]] = {}
+    lists: dict[int, tuple[list[str], list[str | None]]] = {}
 
     def sources_of(sources: tuple[SourceEnd, ...]) -> tuple[list[str], list[str | None]]:
         found = lists.get(id(sources))
-        if found is None or found[0] is not sources:
-            found = (
-                sources,
+        if found is None:
+            found = lists[id(sources)] = (
                 [source_columns(source) for source in sources],
                 [source.zone for source in sources],
             )
-            if len(sources) > 1:  # (a leg of one row is not worth keeping)
-                lists[id(sources)] = found
-        return found[1], found[2]
+        return found
 
     boundaries: dict[tuple[str | None, str | None], str] = {}
     pending = [",".join(fields[c] for c in MATRIX_COLUMNS) + "\r\n"]
     count = 0
-    for leg in legs_of(plan.rows):
+    for leg in plan_legs(plan).legs:
         facts = leg.facts
         head = f"{fields[facts.key]},"
         component = fields[facts.destination_component]
