@@ -165,9 +165,8 @@ class _Builder:
             self.early[path] = Span(mark.line + 1, mark.column + 1)
 
     def _event(self, event: yaml.Event) -> None:
-        if isinstance(event, yaml.ScalarEvent):
-            self._place(self._scalar(event), event, quoted=event.style not in (None, ""), size=1)
-        elif isinstance(event, yaml.MappingStartEvent):
+        """Any event but a scalar (:meth:`build` gives those to :meth:`_scalar_event`)."""
+        if isinstance(event, yaml.MappingStartEvent):
             self._start(event, {})
         elif isinstance(event, yaml.SequenceStartEvent):
             self._start(event, [])
