@@ -147,6 +147,19 @@ def start_apply(ns: str, *args: str, env: dict[str, str] | None = None) -> subpr
     return process
 
 
+def apply_once(ns: str, *args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """`portplan apply` in the namespace with no input (nothing confirms), to its end."""
+    return subprocess.run(
+        ["ip", "netns", "exec", ns, *PORTPLAN, "apply", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
+        env=env,
+        check=False,
+    )
+
+
 def finish(process: subprocess.Popen[str]) -> tuple[int, str]:
     """Wait for the process, closing its pipes; its exit status and the rest of its stderr."""
     try:
@@ -255,15 +268,7 @@ def test_a_failing_second_family_brings_both_back(iptables_namespace: str, tmp_p
     args = (str(SHOPPING), "--on", "admin-pc", "-t", "iptables", "--egress", "--force")
     env = {**os.environ, "PATH": f"{tmp_path}:{os.environ['PATH']}"}
     env.pop("SSH_CONNECTION", None)
-    result = subprocess.run(
-        ["ip", "netns", "exec", iptables_namespace, *PORTPLAN, "apply", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        stdin=subprocess.DEVNULL,
-        env=env,
-        check=False,
-    )
+    result = apply_once(iptables_namespace, *args, env=env)
     assert result.returncode == 3, result.stderr
     assert "the previous ruleset is back, both families" in result.stderr
     assert iptables_state(iptables_namespace) == before
@@ -284,3 +289,110 @@ def test_compat_rules_of_iptables_nft_are_never_touched(nft_namespace: str) -> N
         status, err = finish(process)
     assert status == 1, err
     assert nft_state(nft_namespace) == before  # the compat rule, the operator's table, all
+
+
+def _slow_wrapper(folder: Path, tool: str, loading: str, marker: Path) -> dict[str, str]:
+    """A ``tool`` in ``folder`` that, on the load ``loading`` (a shell ``case`` pattern of its
+    arguments and input), loads for real, then touches ``marker`` and takes 3 s to return:
+    a signal can arrive while apply is loading.  The environment that puts it first."""
+    real = shutil.which(tool)
+    assert real is not None
+    wrapper = folder / tool
+    wrapper.write_text(
+        "#!/bin/sh\n"
+        f'case " $* " in *" -c "*|*" --test "*) exec {real} "$@";; esac\n'  # checks
+        # nft reads a ruleset only from `-f -`; the restore tools always read one
+        f'case "{tool} $* " in *" -f - "*|*-restore*) ;; *) exec {real} "$@";; esac\n'
+        "input=$(cat)\n"
+        f'case " $* $input" in {loading})\n'
+        f'  printf "%s\\n" "$input" | {real} "$@"; status=$?\n'
+        f"  touch {marker}; sleep 3; exit $status;;\n"
+        "esac\n"
+        f'printf "%s\\n" "$input" | exec {real} "$@"\n'
+    )
+    wrapper.chmod(0o755)
+    env = {k: v for k, v in os.environ.items() if k != "SSH_CONNECTION"}
+    env["PATH"] = f"{folder}:{os.environ['PATH']}"
+    return env
+
+
+#: the real load of each target's new ruleset (not a check, a save or a restore)
+SLOW_LOADS = {
+    "nftables": ("nft", '*" -f - "*"table inet portplan {"*'),
+    "iptables": ("ip6tables-restore", '*"portplan ip6tables-restore ruleset"*'),
+}
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+@pytest.mark.parametrize("target", sorted(SLOW_LOADS))
+def test_a_signal_while_loading_brings_the_previous_ruleset_back(
+    request: pytest.FixtureRequest, target: str, signum: int, tmp_path: Path
+) -> None:
+    if target == "nftables":
+        ns = request.getfixturevalue("nft_namespace")
+        args: tuple[str, ...] = (str(SMART_ID), "--on", "da01")
+        state = nft_state
+    else:
+        ns = request.getfixturevalue("iptables_namespace")
+        args = (str(SHOPPING), "--on", "admin-pc", "-t", "iptables", "--egress", "--force")
+        state = iptables_state
+    marker = tmp_path / "loading"
+    env = _slow_wrapper(tmp_path, *SLOW_LOADS[target], marker)
+    before = state(ns)
+    process = subprocess.Popen(
+        ["ip", "netns", "exec", ns, *PORTPLAN, "apply", *args, "--confirm-timeout", "30"],
+        stdin=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        text=True,
+        env=env,
+    )
+    try:
+        wait_for(marker.exists, 60)
+        assert state(ns) != before  # loading: (part of) the new ruleset is in force
+        process.send_signal(signum)
+        status, err = finish(process)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate(timeout=10)
+    assert status == expected_status(signum), err
+    assert "stopped while applying: the previous ruleset is restored" in err
+    assert state(ns) == before  # at once: not at a deadline 30 s away
+    wait_for(no_watchdog_left, 10)
+
+
+def test_a_second_apply_is_refused_while_the_first_waits(nft_namespace: str) -> None:
+    before = nft_state(nft_namespace)
+    with applying(nft_namespace, str(SMART_ID), "--on", "da01") as first:
+        applied = nft_state(nft_namespace)
+        env = {k: v for k, v in os.environ.items() if k != "SSH_CONNECTION"}
+        second = apply_once(nft_namespace, str(SMART_ID), "--on", "da01", "--egress", env=env)
+        assert second.returncode == 3, second.stderr
+        assert "another portplan apply on this host is still waiting" in second.stderr
+        assert "Traceback" not in second.stderr
+        assert nft_state(nft_namespace) == applied  # the second one changed nothing
+        assert first.stdin is not None
+        first.stdin.write("no\n")
+        first.stdin.flush()
+        status, err = finish(first)
+    assert status == 1, err
+    assert nft_state(nft_namespace) == before  # the first one's rollback is the real previous
+    wait_for(no_watchdog_left, 10)
+
+
+def test_applies_in_two_network_namespaces_do_not_wait_for_each_other(
+    nft_namespace: str,
+) -> None:
+    with (
+        netns.namespace() as other,
+        applying(nft_namespace, str(SMART_ID), "--on", "da01") as first,
+        applying(other, str(SMART_ID), "--on", "da01") as second,
+    ):
+        for process in (first, second):
+            assert process.stdin is not None
+            process.stdin.write("no\n")
+            process.stdin.flush()
+            status, err = finish(process)
+            assert status == 1, err
+    wait_for(no_watchdog_left, 10)

@@ -15,16 +15,16 @@ import contextlib
 import errno
 import os
 import shutil
-import signal
 import stat
 import tempfile
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import IO
 
 import click
 
 from portplan._errors import OutputError, UsageError
+from portplan._signals import signals_held
 from portplan.cli._options import log
 from portplan.load.reading import MAX_INPUT_BYTES
 
@@ -149,20 +149,6 @@ def _refuse_existing(
         )
 
 
-#: the signals that end portplan: held while a temporary file is being created and recorded,
-#: so that the cleanup always knows every temporary file there is
-_ENDING = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT}
-
-
-@contextlib.contextmanager
-def _signals_held() -> Iterator[None]:
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, _ENDING)
-    try:
-        yield
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
-
-
 def _temporary(target: str, number: int, mode: int, pid: int) -> tuple[int, str]:
     """A new file beside ``target`` that nobody else has (created exclusively), with ``mode``
     less the umask."""
@@ -194,7 +180,7 @@ def _stage(
     """Write ``data`` to a new temporary file beside ``target`` (recorded in ``temporaries``
     before anything can interrupt) with ``mode``.  Bytes go straight to the file (thousands
     of rulesets: no file object, the fewest system calls)."""
-    with _signals_held():
+    with signals_held():  # the cleanup always knows every temporary file there is
         fd, name = _temporary(target, number, mode, pid)
         temporaries.append(name)
     try:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from portplan._errors import LockoutError
+from portplan._errors import LockoutError, PortplanError
 from portplan.cli._exit import ExitCode
 from portplan.cli._options import (
     common_options,
@@ -92,7 +92,13 @@ def apply_cmd(
     if session_cut or (problems and not force):
         raise LockoutError([p.text for p in problems], forcible=not session_cut)
     change = Confirmation(target_name, applier, confirm_timeout)
-    change.begin()
+    try:
+        change.begin()
+    except PortplanError:
+        raise
+    except BaseException:  # a signal held while loading, delivered once it ended
+        log.warning("stopped while applying: the previous ruleset is restored.")
+        raise
     try:
         click.echo(
             f"portplan: applied. Type 'yes' within {confirm_timeout} s to keep it; "

@@ -28,6 +28,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from portplan._errors import ApplyError
+from portplan._signals import signals_held
 from portplan.targets.base import Applier
 
 __all__ = [
@@ -72,6 +73,34 @@ def saved_of(state: Mapping[str, object]) -> dict[str, bytes]:
     return {key: base64.b64decode(value) for key, value in saved.items()}
 
 
+def _claim_host(root: Path) -> int:
+    """Take the host's apply lock, or refuse: one apply at a time.
+
+    A second apply while the first waits for 'yes' would save the first one's unconfirmed
+    ruleset as "the previous one" and bring it back.  The lock is an open file description:
+    the watchdog inherits it, so it stays taken until the outcome is settled and both ended.
+    A firewall belongs to a network namespace, so the lock does too (``ROOT/net-INODE.lock``:
+    network namespaces that share ``/run``, as ``ip netns exec`` ones do, do not wait for
+    each other).
+    """
+    try:
+        space = os.stat("/proc/self/ns/net").st_ino
+    except OSError:
+        space = 0  # no /proc: one lock for the machine
+    path = root / f"net-{space}.lock"
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise ApplyError(
+            "another portplan apply on this host is still waiting for its confirmation (or "
+            "for its watchdog to restore the ruleset before it); nothing was changed. Confirm "
+            "or refuse that one, or wait for its deadline, then run this one again"
+        ) from None
+    return fd
+
+
 @contextmanager
 def _locked(folder: Path) -> Iterator[Path]:
     with open(folder / "lock", "a+b") as handle:
@@ -110,34 +139,50 @@ class Confirmation:
         self.saved: dict[str, bytes] = {}
         self.folder: Path | None = None
         self._watchdog: subprocess.Popen[bytes] | None = None
+        self._claim: int | None = None  #: the host's apply lock, while this apply is open
 
     def begin(self) -> None:
-        """Save, prove restorable, start the watchdog, load.  If loading fails, the previous
-        ruleset is already back (the applier loads all or nothing) and the error is raised."""
-        self.saved = self.applier.snapshot()
-        self.applier.prove_restorable(self.saved)
-        self.folder = Path(tempfile.mkdtemp(prefix="apply-", dir=state_root()))
-        state = {
-            "target": self.target,
-            # until the load ends (each tool may take a minute), then moved to its end + timeout
-            "deadline": time.monotonic() + self.timeout + _LOAD_MARGIN,
-            "saved": {k: base64.b64encode(v).decode() for k, v in self.saved.items()},
-        }
-        (self.folder / "state.json").write_text(json.dumps(state))
+        """Claim the host, save, prove restorable, start the watchdog, load.
+
+        If loading fails, the previous ruleset is already back (the applier loads all or
+        nothing) and the error is raised.  The signals that end portplan are held while the
+        ruleset loads: one that comes then is delivered once the load has ended, and the
+        previous ruleset is restored before portplan ends.
+        """
+        self._claim = _claim_host(state_root())
         try:
+            self.saved = self.applier.snapshot()
+            self.applier.prove_restorable(self.saved)
+            self.folder = Path(tempfile.mkdtemp(prefix="apply-", dir=state_root()))
+            state = {
+                "target": self.target,
+                # until the load ends (each tool may take a minute), then moved to its end + timeout
+                "deadline": time.monotonic() + self.timeout + _LOAD_MARGIN,
+                "saved": {k: base64.b64encode(v).decode() for k, v in self.saved.items()},
+            }
+            (self.folder / "state.json").write_text(json.dumps(state))
             self._start_watchdog()
         except BaseException:
-            shutil.rmtree(self.folder, ignore_errors=True)
+            if self.folder is not None:
+                shutil.rmtree(self.folder, ignore_errors=True)
+            self._release()
             raise
         try:
-            self.applier.load(self.saved)
-        except BaseException:
-            self._end(keep=False, restore=False)
+            with signals_held():
+                try:
+                    self.applier.load(self.saved)
+                except ApplyError:
+                    self._end(keep=False, restore=False)
+                    raise
+                # the deadline counts from the load (the watchdog reads it when the time comes)
+                state["deadline"] = time.monotonic() + self.timeout
+                (self.folder / "state.json.new").write_text(json.dumps(state))
+                os.replace(self.folder / "state.json.new", self.folder / "state.json")
+        except ApplyError:
             raise
-        # the deadline counts from the load (the watchdog reads it when the time comes)
-        state["deadline"] = time.monotonic() + self.timeout
-        (self.folder / "state.json.new").write_text(json.dumps(state))
-        os.replace(self.folder / "state.json.new", self.folder / "state.json")
+        except BaseException:  # a signal held during the load, or an error writing the state
+            self.roll_back()
+            raise
 
     def _start_watchdog(self) -> None:
         assert self.folder is not None
@@ -148,6 +193,8 @@ class Confirmation:
             stderr=subprocess.DEVNULL,
             start_new_session=True,  # its own session: a hang-up of this one does not reach it
             close_fds=True,
+            # the host's apply lock: held until the watchdog ends too, should this process die
+            pass_fds=() if self._claim is None else (self._claim,),
         )
         assert self._watchdog.stdout is not None
         ready, _, _ = select.select([self._watchdog.stdout], [], [], _WATCHDOG_WAIT)
@@ -167,17 +214,26 @@ class Confirmation:
 
     def _end(self, *, keep: bool, restore: bool = True) -> str:
         assert self.folder is not None
-        if restore:
-            outcome = settle(self.folder, self.applier, self.saved, keep=keep)
-        else:  # nothing to restore: loading failed and restored already
-            with _locked(self.folder) as path:
-                path.write_text(RESTORED)
-            outcome = RESTORED
-        if self._watchdog is not None:  # it reads the outcome, and ends
-            self._watchdog.terminate()
-            try:
-                self._watchdog.wait(timeout=_WATCHDOG_WAIT)
-            except subprocess.TimeoutExpired:
-                self._watchdog.kill()
-                self._watchdog.wait()
+        with signals_held():  # a restore cut in half would leave neither ruleset
+            if restore:
+                outcome = settle(self.folder, self.applier, self.saved, keep=keep)
+            else:  # nothing to restore: loading failed and restored already
+                with _locked(self.folder) as path:
+                    if not path.exists():
+                        path.write_text(RESTORED)
+                outcome = RESTORED
+            if self._watchdog is not None:  # it reads the outcome, and ends
+                self._watchdog.terminate()
+                try:
+                    self._watchdog.wait(timeout=_WATCHDOG_WAIT)
+                except subprocess.TimeoutExpired:
+                    self._watchdog.kill()
+                    self._watchdog.wait()
+                self._watchdog = None
+            self._release()
         return outcome
+
+    def _release(self) -> None:
+        if self._claim is not None:
+            os.close(self._claim)
+            self._claim = None
