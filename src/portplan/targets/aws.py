@@ -60,6 +60,8 @@ DESCRIPTION_MAX = 255
 #: inbound (and outbound) rules per security group and address family, unless raised
 DEFAULT_RULE_QUOTA = 60
 MIN_PROVIDER = "4.56"
+#: the description of the allow-all egress rules of a group rendered without ``--egress``
+ALL_EGRESS_DESCRIPTION = "egress not filtered (rules without --egress)"
 
 # Characters AWS accepts in security group and rule descriptions.
 _DESCRIPTION_BAD = re.compile(r"[^a-zA-Z0-9. _\-:/()#,@\[\]+=&;{}!$*]")
@@ -322,7 +324,7 @@ def _group_lines(group: _Group, label: str, plan: Plan, options: RuleOptions) ->
                     (_RESOURCE[Direction.OUTBOUND], f"{label}_all_ipv{family}"),
                     [
                         ("security_group_id", group_id),
-                        ("description", hcl_string("egress not filtered (rules without --egress)")),
+                        ("description", hcl_string(ALL_EGRESS_DESCRIPTION)),
                         ("ip_protocol", hcl_string("-1")),
                         (cidr, hcl_string(str(everything))),
                     ],
