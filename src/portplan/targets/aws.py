@@ -2,7 +2,8 @@
 
 ``security-groups.tf`` holds a ``variable "vpc_id"``, an ``aws_security_group`` named
 ``portplan-<host>`` for every host the plan sends traffic to (and, with ``--egress``, every
-single machine that sends; a group such as the Internet that only sends gets none), and one
+machine that sends, a single one or a cluster's members; a network such as the Internet that
+only sends gets none), and one
 ``aws_vpc_security_group_ingress_rule`` (``_egress_rule``) per peer CIDR, protocol and port
 range, with ``cidr_ipv4``/``cidr_ipv6``, ``from_port``/``to_port``, ``ip_protocol`` and a
 ``description`` naming the flows.  The ports of one peer and protocol are
@@ -223,14 +224,14 @@ def _groups(plan: Plan, options: RuleOptions) -> list[_Group]:
         for name, host in plan.hosts.items()
     }
     rows = [row for row in plan.rows if not row.loopback]
-    # A group of machines that only sends (the Internet, a client subnet) gets no group: it is
+    # A network of machines that only sends (the Internet, a client subnet) gets no group: it is
     # not something a security group of this deployment is attached to; nor does a host
     # portplan does not manage (a CDN, a cloud service, anywhere).
     for row in rows:
         if plan.unmanaged(row.destination) is None:
             groups.setdefault(row.destination, _Group(row.destination))
         source = plan.hosts[row.source]
-        if options.egress and not source.is_group and plan.unmanaged(row.source) is None:
+        if options.egress and not source.is_network and plan.unmanaged(row.source) is None:
             groups.setdefault(row.source, _Group(row.source))
     for row in rows:
         if row.destination in groups:
@@ -366,7 +367,7 @@ def render_file(plan: Plan, options: RuleOptions) -> str:
     out.extend(
         f"# no security group for {host}: {why}"
         for host, why in skipped_hosts(plan).items()
-        if not plan.hosts[host].is_group  # networks never get one; nothing to explain
+        if not plan.hosts[host].is_network  # networks never get one; nothing to explain
     )
     loopback = dict.fromkeys(
         f"# {row.key} on {row.destination} ({_loopback_service(row)}) is loopback "
