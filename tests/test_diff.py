@@ -207,3 +207,52 @@ def test_aws_delta_takes_the_old_groups_to_the_new(
 
     assert keys("authorize") == simple(new - old)
     assert keys("revoke") == simple(old - new)
+
+
+#: what AWS gives a new VPC security group on its own: all traffic out to 0.0.0.0/0 (and to ::/0
+#: in some VPCs); the delta must leave the group exactly as security-groups.tf would
+_V4_ALL = "'IpProtocol=-1,IpRanges=[{CidrIp=0.0.0.0/0}]'"
+_V6_ALL = "'IpProtocol=-1,Ipv6Ranges=[{CidrIpv6=::/0}]'"
+_V6_CHECK = '[ "$(all_out_v6 "$(sg portplan-sql02)")" = 0 ]'
+
+
+def _delta(*options: str) -> list[str]:
+    code, out, err = run("-q", "diff", str(OLD), str(CHANGED), "--delta", "aws", *options)
+    assert code == 0, err
+    return out.decode().splitlines()
+
+
+def test_aws_delta_with_egress_revokes_the_default_egress_of_a_new_group(
+    golden: Callable[[str, bytes], None],
+) -> None:
+    lines = _delta("--egress")
+    golden("diff/contoso-changed/aws-delta-egress.sh", ("\n".join(lines) + "\n").encode())
+    create = next(i for i, line in enumerate(lines) if "create-security-group" in line)
+    assert "--group-name portplan-sql02 " in lines[create]
+    assert lines[create + 1] == (
+        'aws ec2 revoke-security-group-egress --group-id "$(sg portplan-sql02)" '
+        f"--ip-permissions {_V4_ALL} >/dev/null"
+    )
+    # ::/0 only where AWS added it: revoking an absent rule would stop the script (set -e)
+    assert lines[create + 2] == (
+        f"{_V6_CHECK} || aws ec2 revoke-security-group-egress --group-id "
+        f'"$(sg portplan-sql02)" --ip-permissions {_V6_ALL} >/dev/null'
+    )
+    first_rule = next(i for i, line in enumerate(lines) if "-security-group-" in line and
+                      "sg portplan-" in line and i > create + 2)  # fmt: skip
+    assert first_rule == create + 3  # before any planned rule is authorized
+    # every allow-all rule the script touches is one it revokes
+    assert not [line for line in lines if "IpProtocol=-1" in line and "authorize" in line]
+
+
+def test_aws_delta_without_egress_leaves_outbound_open_as_terraform_does() -> None:
+    lines = _delta()
+    assert not [line for line in lines if "revoke-security-group-egress" in line]
+    create = next(i for i, line in enumerate(lines) if "create-security-group" in line)
+    # security-groups.tf gives each group all_ipv4 and all_ipv6: AWS adds the first itself
+    assert lines[create + 1] == (
+        f"{_V6_CHECK.replace('= 0', '!= 0')} || aws ec2 authorize-security-group-egress "
+        '--group-id "$(sg portplan-sql02)" --ip-permissions '
+        "'IpProtocol=-1,Ipv6Ranges=[{CidrIpv6=::/0,"
+        'Description="egress not filtered (rules without --egress)"}]\' >/dev/null'
+    )

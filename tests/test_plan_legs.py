@@ -23,19 +23,23 @@ from portplan.report.matrix import matrix_bytes
 from portplan.targets.hostview import host_view, rule_hosts, skipped_hosts
 
 NAMES = ["shopping-contoso", "smart-id-nexus", "smart-id-k8s", "search-cluster"]
+#: a cluster whose members only send (tests/data/cluster-sends/)
+CLUSTER_SENDS = Path(__file__).resolve().parent / "data" / "cluster-sends" / "deployment.yaml"
 
 
 def _plans(name: str, tmp_path: Path) -> tuple[Plan, Plan]:
     """The plan of ``name`` as planned (legs) and with its rows as a plain tuple."""
     if name == "fifty-hosts":
         plan = load_plan(examples.fifty_host_deployment(tmp_path))
+    elif name == "cluster-sends":
+        plan = load_plan(CLUSTER_SENDS)
     else:
         plan = examples.example_plan(name)
     assert isinstance(plan.rows, PlanRows)
     return plan, dataclasses.replace(plan, rows=tuple(plan.rows))
 
 
-@pytest.fixture(params=[*NAMES, "fifty-hosts"])
+@pytest.fixture(params=[*NAMES, "fifty-hosts", "cluster-sends"])
 def plans(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[Plan, Plan]:
     return _plans(request.param, tmp_path)
 
@@ -93,12 +97,13 @@ def test_host_views_from_the_legs_are_the_views_row_by_row(
 def _rule_hosts_row_by_row(plan: Plan) -> tuple[str, ...]:
     """rule_hosts as its docstring says, row by row (the destination, then the source)."""
     skipped = {name for name in plan.hosts if plan.unmanaged(name) is not None}
-    groups = {name for name, host in plan.hosts.items() if host.is_group}
+    # a network of machines only when rows end on it; a cluster's members are machines
+    networks = {name for name, host in plan.hosts.items() if host.is_group and not host.cluster}
     seen: dict[str, None] = {}
     for row in plan.rows:
         if row.destination not in skipped:
             seen.setdefault(row.destination)
-        if row.source not in groups and row.source not in skipped:
+        if row.source not in networks and row.source not in skipped:
             seen.setdefault(row.source)
     return tuple(seen)
 

@@ -146,6 +146,14 @@ class Host(BaseModel):
         return self.cluster or any(a.num_addresses > 1 for a in self.addresses)
 
     @property
+    def is_network(self) -> bool:
+        """Whether the entry is a network of machines (a client subnet, the Internet): a group
+        that is not a cluster.  A cluster's members are machines that each load the cluster's
+        ruleset; the machines of a network are not listed, so they get one only for what ends
+        on the network itself."""
+        return self.is_group and not self.cluster
+
+    @property
     def by_name_only(self) -> bool:
         """Whether the host is known by its DNS name alone (no address is declared)."""
         return not self.addresses

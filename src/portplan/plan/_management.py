@@ -22,9 +22,7 @@ def management_rows(deployment: Deployment, out: list[Leg], decisions: list[Deci
         # by default every machine portplan writes a ruleset for: single hosts and the
         # members of clusters, not networks of machines, nor systems it does not manage
         targets = access.destination or tuple(
-            name
-            for name, host in hosts.items()
-            if host.managed and (host.cluster or not host.is_group)
+            name for name, host in hosts.items() if host.managed and not host.is_network
         )
         facts = FlowFacts(
             key=key,

@@ -2,7 +2,8 @@
 
 ``security-groups.tf`` holds a ``variable "vpc_id"``, an ``aws_security_group`` named
 ``portplan-<host>`` for every host the plan sends traffic to (and, with ``--egress``, every
-single machine that sends; a group such as the Internet that only sends gets none), and one
+machine that sends, a single one or a cluster's members; a network such as the Internet that
+only sends gets none), and one
 ``aws_vpc_security_group_ingress_rule`` (``_egress_rule``) per peer CIDR, protocol and port
 range, with ``cidr_ipv4``/``cidr_ipv6``, ``from_port``/``to_port``, ``ip_protocol`` and a
 ``description`` naming the flows.  The ports of one peer and protocol are
@@ -60,6 +61,8 @@ DESCRIPTION_MAX = 255
 #: inbound (and outbound) rules per security group and address family, unless raised
 DEFAULT_RULE_QUOTA = 60
 MIN_PROVIDER = "4.56"
+#: the description of the allow-all egress rules of a group rendered without ``--egress``
+ALL_EGRESS_DESCRIPTION = "egress not filtered (rules without --egress)"
 
 # Characters AWS accepts in security group and rule descriptions.
 _DESCRIPTION_BAD = re.compile(r"[^a-zA-Z0-9. _\-:/()#,@\[\]+=&;{}!$*]")
@@ -221,14 +224,14 @@ def _groups(plan: Plan, options: RuleOptions) -> list[_Group]:
         for name, host in plan.hosts.items()
     }
     rows = [row for row in plan.rows if not row.loopback]
-    # A group of machines that only sends (the Internet, a client subnet) gets no group: it is
+    # A network of machines that only sends (the Internet, a client subnet) gets no group: it is
     # not something a security group of this deployment is attached to; nor does a host
     # portplan does not manage (a CDN, a cloud service, anywhere).
     for row in rows:
         if plan.unmanaged(row.destination) is None:
             groups.setdefault(row.destination, _Group(row.destination))
         source = plan.hosts[row.source]
-        if options.egress and not source.is_group and plan.unmanaged(row.source) is None:
+        if options.egress and not source.is_network and plan.unmanaged(row.source) is None:
             groups.setdefault(row.source, _Group(row.source))
     for row in rows:
         if row.destination in groups:
@@ -322,7 +325,7 @@ def _group_lines(group: _Group, label: str, plan: Plan, options: RuleOptions) ->
                     (_RESOURCE[Direction.OUTBOUND], f"{label}_all_ipv{family}"),
                     [
                         ("security_group_id", group_id),
-                        ("description", hcl_string("egress not filtered (rules without --egress)")),
+                        ("description", hcl_string(ALL_EGRESS_DESCRIPTION)),
                         ("ip_protocol", hcl_string("-1")),
                         (cidr, hcl_string(str(everything))),
                     ],
@@ -364,7 +367,7 @@ def render_file(plan: Plan, options: RuleOptions) -> str:
     out.extend(
         f"# no security group for {host}: {why}"
         for host, why in skipped_hosts(plan).items()
-        if not plan.hosts[host].is_group  # networks never get one; nothing to explain
+        if not plan.hosts[host].is_network  # networks never get one; nothing to explain
     )
     loopback = dict.fromkeys(
         f"# {row.key} on {row.destination} ({_loopback_service(row)}) is loopback "

@@ -6,6 +6,13 @@ has are authorized and those only the old one has revoked, so the groups end up 
 the new ``security-groups.tf`` would make them.  New permissions are authorized before old
 ones are revoked (no gap for a flow that moves), groups of hosts new to the plan are created
 first, and groups no host needs any more are named for deletion once detached.
+
+AWS gives a group it creates an egress rule of its own, all traffic to ``0.0.0.0/0`` (and to
+``::/0`` in some VPCs), which Terraform removes.  So right after creating a group the script
+revokes it with ``--egress`` (only the planned outbound rules may remain; the ``::/0`` rule
+only where it is there, since revoking an absent rule fails the script), and without
+``--egress`` adds the ``::/0`` rule where it is missing, as ``security-groups.tf`` allows all
+outbound traffic of both families then.
 """
 
 from __future__ import annotations
@@ -13,7 +20,7 @@ from __future__ import annotations
 import re
 
 from portplan.plan import Plan
-from portplan.targets.aws import GROUP_PREFIX, _groups, _Rule
+from portplan.targets.aws import ALL_EGRESS_DESCRIPTION, GROUP_PREFIX, _groups, _Rule
 from portplan.targets.base import RuleOptions
 from portplan.targets.hostview import Direction
 
@@ -60,6 +67,45 @@ def _command(verb: str, key: _Key, rule: _Rule) -> str:
     )
 
 
+#: the permissions of AWS's own allow-all egress rules of a new group, by family
+_ALL_V4 = "IpProtocol=-1,IpRanges=[{CidrIp=0.0.0.0/0}]"
+_ALL_V6 = "IpProtocol=-1,Ipv6Ranges=[{CidrIpv6=::/0}]"
+#: a shell function: 1 if the group given by id allows all traffic out to ::/0, else 0
+_ALL_OUT_V6 = [
+    "# A new group starts with AWS's own allow-all egress rule: 0.0.0.0/0, and ::/0 in some",
+    "# VPCs; all_out_v6 GROUP_ID says whether the ::/0 one is there (1) or not (0).",
+    "all_out_v6() {",
+    '  aws ec2 describe-security-groups --group-ids "$1" --query '
+    "\"length(SecurityGroups[0].IpPermissionsEgress[?IpProtocol=='-1'].Ipv6Ranges[] "
+    "| [?CidrIpv6=='::/0'])\" --output text",
+    "}",
+]
+
+
+def _new_group(host: str, options: RuleOptions) -> list[str]:
+    """Create the group of ``host`` and leave its egress as ``security-groups.tf`` has it."""
+    group = f'"$(sg {GROUP_PREFIX}{host})"'
+    v6 = f'"$(all_out_v6 {group})"'
+    out = [
+        f"aws ec2 create-security-group --group-name {GROUP_PREFIX}{host} --description "
+        f"'portplan: planned traffic of host {_safe(host)}' --vpc-id \"$VPC_ID\" >/dev/null"
+    ]
+    if options.egress:
+        out += [
+            f"aws ec2 revoke-security-group-egress --group-id {group} "
+            f"--ip-permissions '{_ALL_V4}' >/dev/null",
+            f"[ {v6} = 0 ] || aws ec2 revoke-security-group-egress --group-id {group} "
+            f"--ip-permissions '{_ALL_V6}' >/dev/null",
+        ]
+    else:
+        described = _ALL_V6.replace("}]", f',Description="{ALL_EGRESS_DESCRIPTION}"}}]')
+        out.append(
+            f"[ {v6} != 0 ] || aws ec2 authorize-security-group-egress "
+            f"--group-id {group} --ip-permissions '{described}' >/dev/null"
+        )
+    return out
+
+
 def aws_delta(old: Plan, new: Plan, options: RuleOptions) -> str:
     """A shell script of the AWS CLI commands that take the old plan's groups to the new."""
     before, after = _rules(old, options), _rules(new, options)
@@ -80,11 +126,11 @@ def aws_delta(old: Plan, new: Plan, options: RuleOptions) -> str:
         "\"Name=group-name,Values=$1\" --query 'SecurityGroups[0].GroupId' --output text",
         "}",
     ]
-    for host in sorted(new_hosts - old_hosts):
-        out.append(
-            f"aws ec2 create-security-group --group-name {GROUP_PREFIX}{host} --description "
-            f"'portplan: planned traffic of host {_safe(host)}' --vpc-id \"$VPC_ID\" >/dev/null"
-        )
+    created = sorted(new_hosts - old_hosts)
+    if created:
+        out.extend(_ALL_OUT_V6)
+    for host in created:
+        out.extend(_new_group(host, options))
     out.extend(_command("authorize", k, after[k]) for k in added)
     out.extend(_command("revoke", k, before[k]) for k in removed)
     for host in sorted(old_hosts - new_hosts):

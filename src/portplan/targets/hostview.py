@@ -226,15 +226,16 @@ class HostView:
 def rule_hosts(plan: Plan) -> tuple[str, ...]:
     """Hosts that need a ruleset, in plan order.
 
-    Every destination of a planned row, and every single machine that only sends (its ruleset
-    still closes what it must not accept, and filters what it sends with egress).  A group — a
-    network standing for many machines, such as a client subnet — gets one only when rows end
-    on it (its members' loopback flows, a mesh between its members): "the Internet" needs no
-    ruleset of portplan's.  Hosts portplan does not manage (``managed: false``, and the
-    synthetic host ``anywhere``) never get one: :func:`skipped_hosts` names them.
+    Every destination of a planned row, and every machine that only sends, a single one or the
+    members of a cluster (its ruleset still closes what it must not accept, and filters what
+    it sends with egress).  A network standing for many machines, such as a client subnet,
+    gets one only when rows end on it (its members' loopback flows, a mesh between its
+    members): "the Internet" needs no ruleset of portplan's.  Hosts portplan does not manage
+    (``managed: false``, and the synthetic host ``anywhere``) never get one:
+    :func:`skipped_hosts` names them.
     """
     skipped = {name for name in plan.hosts if plan.unmanaged(name) is not None}
-    groups = {name for name, host in plan.hosts.items() if host.is_group}
+    networks = {name for name, host in plan.hosts.items() if host.is_network}
     seen: dict[str, None] = {}
     for end, first in _ends_in_plan_order(plan):
         # row by row, the destination and then the source
@@ -242,7 +243,7 @@ def rule_hosts(plan: Plan) -> tuple[str, ...]:
             seen.setdefault(end.destination)
         if first:
             for source in end.sources:
-                if source.name not in groups and source.name not in skipped:
+                if source.name not in networks and source.name not in skipped:
                     seen.setdefault(source.name)
     return tuple(seen)
 

@@ -21,8 +21,10 @@ What a NetworkPolicy cannot say, and how that is handled:
 
 Policies are additive and select pods by label, so two hosts of one namespace where the
 ``pod_labels`` of one also select the pods of the other would give those pods both hosts' rules:
-that is refused.  A host with nothing planned towards it still gets a policy, with no ingress
-rule: it denies all.
+that is refused.  It is refused too where one of the two is not managed (``managed: false``)
+and a policy names the labels that overlap (its own pods, or a peer's): an unmanaged host's pods
+are pods all the same, and such a selector lets through what the plan does not.  A host with
+nothing planned towards it still gets a policy, with no ingress rule: it denies all.
 """
 
 from __future__ import annotations
@@ -96,6 +98,7 @@ class _Policy:
     loopback: tuple[str, ...]
     unreachable: tuple[str, ...]
     icmp: tuple[str, ...]  #: ICMP rows: a NetworkPolicy cannot express them
+    selects: tuple[str, ...]  #: the hosts whose pod_labels it names: its own, its pod peers
 
 
 def icmp_note(row: PlannedFlow) -> str:
@@ -138,26 +141,52 @@ def _check(plan: Plan) -> dict[str, Kubernetes]:
                 raise TargetError(
                     f"host {name!r}: {value!r} (label {key}) is not a valid Kubernetes label value"
                 )
-    _check_overlaps(pods)
     return pods
 
 
-def _check_overlaps(pods: Mapping[str, Kubernetes]) -> None:
-    for name, k8s in pods.items():
-        for other, other_k8s in pods.items():
-            if other == name or (k8s.cluster, k8s.namespace) != (
-                other_k8s.cluster,
-                other_k8s.namespace,
-            ):
+def _check_overlaps(plan: Plan, cluster: str, policies: Iterable[_Policy]) -> None:
+    """Refuse a selector of ``policies`` that also selects the pods of another host.
+
+    The selectors are each policy's own ``podSelector`` and its pod peers; the pods are those of
+    every host of ``cluster``, managed or not: an unmanaged host's pods are pods all the same,
+    and a selector that reaches them (or theirs that reaches a managed host's) allows what the
+    plan does not.  A peer's namespace is pinned by name, so only one namespace can overlap.
+    """
+    used = {host: None for policy in policies for host in policy.selects}
+    in_cluster = {
+        name: h.kubernetes
+        for name, h in plan.hosts.items()
+        if h.kubernetes is not None and h.kubernetes.cluster == cluster
+    }
+    for name in used:
+        k8s = in_cluster[name]
+        for other, other_k8s in in_cluster.items():
+            if other == name or k8s.namespace != other_k8s.namespace:
                 continue
             if k8s.pod_labels.items() <= other_k8s.pod_labels.items():
-                raise TargetError(
-                    f"hosts {name!r} and {other!r} are pods of one namespace "
-                    f"({k8s.cluster}/{k8s.namespace}) and the pod_labels of {name!r} "
-                    f"({_labels_text(k8s.pod_labels)}) also select the pods of {other!r} "
-                    f"({_labels_text(other_k8s.pod_labels)}), which would give each the "
-                    "other's rules; give each host a label the other's pods do not carry"
-                )
+                raise TargetError(_overlap_message(plan, name, k8s, other, other_k8s))
+
+
+def _overlap_message(
+    plan: Plan, name: str, k8s: Kubernetes, other: str, other_k8s: Kubernetes
+) -> str:
+    unmanaged = [host for host in (name, other) if not plan.hosts[host].managed]
+    if not unmanaged:
+        consequence = "which would give each the other's rules"
+    else:
+        consequence = (
+            f"and {' and '.join(repr(h) for h in unmanaged)} "
+            f"{'is' if len(unmanaged) == 1 else 'are'} not managed by portplan but pods "
+            f"all the same: a policy that names the labels of {name!r} would also allow "
+            f"or apply to the pods of {other!r}, which the plan does not ask for"
+        )
+    return (
+        f"hosts {name!r} and {other!r} are pods of one namespace "
+        f"({k8s.cluster}/{k8s.namespace}) and the pod_labels of {name!r} "
+        f"({_labels_text(k8s.pod_labels)}) also select the pods of {other!r} "
+        f"({_labels_text(other_k8s.pod_labels)}), {consequence}; give each host a label the "
+        "other's pods do not carry"
+    )
 
 
 def _labels_text(labels: Mapping[str, str]) -> str:
@@ -174,6 +203,7 @@ def _policy(plan: Plan, host: str, k8s: Kubernetes, options: RuleOptions) -> _Po
     loopback: dict[str, None] = {}
     unreachable: dict[str, None] = {}
     icmp: dict[str, None] = {}
+    selects: dict[str, None] = {host: None}
     own_families = _families(plan.host_addresses(host))
 
     def add(rules: dict[tuple[Protocol, PortSet], _Rule], row: PlannedFlow, peer: str) -> None:
@@ -185,6 +215,7 @@ def _policy(plan: Plan, host: str, k8s: Kubernetes, options: RuleOptions) -> _Po
         networks: list[Network] = []
         if peer_k8s is not None and peer_k8s.cluster == k8s.cluster:
             pods = _Pods(peer_k8s.namespace, tuple(peer_k8s.pod_labels.items()))
+            selects.setdefault(peer)
         else:
             if not plan.host_addresses(peer):
                 raise name_only_refusal(plan, row, peer, "a NetworkPolicy ipBlock")
@@ -218,6 +249,7 @@ def _policy(plan: Plan, host: str, k8s: Kubernetes, options: RuleOptions) -> _Po
         loopback=tuple(loopback),
         unreachable=tuple(unreachable),
         icmp=tuple(icmp),
+        selects=tuple(selects),
     )
 
 
@@ -294,7 +326,8 @@ def _notes(policy: _Policy, options: RuleOptions) -> list[str]:
 
 
 def render_cluster(plan: Plan, cluster: str, hosts: Iterable[str], options: RuleOptions) -> str:
-    """The NetworkPolicies of one cluster, as one multi-document YAML file."""
+    """The NetworkPolicies of one cluster, as one multi-document YAML file; ``TargetError``
+    where a selector they use would also select the pods of another host."""
     out = [
         f"# portplan Kubernetes NetworkPolicies for cluster {cluster} "
         f"of deployment {one_line(plan.deployment)}.",
@@ -309,11 +342,14 @@ def render_cluster(plan: Plan, cluster: str, hosts: Iterable[str], options: Rule
         out.append(
             "# Egress is filtered too: what the plan does not name, DNS included, is denied."
         )
-    for host in hosts:
-        k8s = plan.hosts[host].kubernetes
-        if k8s is None:
-            continue
-        policy = _policy(plan, host, k8s, options)
+    policies = [
+        _policy(plan, host, k8s, options)
+        for host in hosts
+        if (k8s := plan.hosts[host].kubernetes) is not None
+    ]
+    _check_overlaps(plan, cluster, policies)
+    for policy in policies:
+        host = policy.host
         for note in policy.icmp:
             log.warning("%s, so the policy of %s has no rule for %s", ICMP_REFUSAL, host, note)
         out += ["---", *_notes(policy, options)]
