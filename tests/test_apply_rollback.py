@@ -396,3 +396,58 @@ def test_applies_in_two_network_namespaces_do_not_wait_for_each_other(
             status, err = finish(process)
             assert status == 1, err
     wait_for(no_watchdog_left, 10)
+
+
+#: an IPv4 filter table written with nft: iptables-save shows its SSH rule without the set
+NATIVE_FILTER = """\
+table ip filter {
+\tset admins {
+\t\ttype ipv4_addr
+\t\telements = { 192.0.2.250 }
+\t}
+\tchain INPUT {
+\t\ttype filter hook input priority filter; policy accept;
+\t\tip saddr @admins tcp dport 22 accept
+\t\ttcp dport 2222 accept
+\t}
+}
+"""
+
+
+def test_iptables_refuses_a_filter_table_iptables_save_cannot_show(nft_namespace: str) -> None:
+    if (
+        "nf_tables"
+        not in subprocess.run(
+            ["iptables-save", "-V"], capture_output=True, text=True, check=False
+        ).stdout
+    ):
+        pytest.skip("the iptables tools here are not the nf_tables ones")
+    run_in(nft_namespace, "nft", "-f", "-", stdin=NATIVE_FILTER)
+    before = nft_state(nft_namespace)
+    assert "-s 192.0.2.250" not in run_in(nft_namespace, "iptables-save", "-t", "filter")
+    env = {k: v for k, v in os.environ.items() if k != "SSH_CONNECTION"}
+    args = (str(SHOPPING), "--on", "admin-pc", "-t", "iptables", "--egress", "--force")
+    result = apply_once(nft_namespace, *args, env=env)
+    assert result.returncode == 3, result.stderr
+    assert "the running IPv4 filter table holds what iptables-save cannot show" in result.stderr
+    assert "set admins" in result.stderr and "chain INPUT" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert nft_state(nft_namespace) == before  # nothing was changed
+
+
+def test_iptables_applies_over_tables_iptables_nft_made_itself(nft_namespace: str) -> None:
+    # iptables-nft makes a built-in chain only when a rule needs it, where iptables-save names
+    # all three: that, and its compat expressions, are no reason to refuse
+    run_in(nft_namespace, "iptables", "-A", "INPUT", "-p", "tcp", "--dport", "2222", "-j", "ACCEPT")
+    run_in(nft_namespace, "iptables", "-A", "INPUT", "-m", "recent", "--name", "x", "--set")
+    before = iptables_state(nft_namespace)
+    args = (str(SHOPPING), "--on", "admin-pc", "-t", "iptables", "--egress", "--force")
+    with applying(nft_namespace, *args) as process:
+        assert "shopping-6.1/console-sql" in iptables_state(nft_namespace)
+        assert process.stdin is not None
+        process.stdin.write("no\n")
+        process.stdin.flush()
+        status, err = finish(process)
+    assert status == 1, err
+    assert iptables_state(nft_namespace) == before
+    assert "--dport 2222" in before and "-m recent" in before

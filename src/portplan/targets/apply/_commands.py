@@ -46,15 +46,19 @@ def checked(argv: Sequence[str], data: bytes | None, what: str) -> bytes:
     return result.stdout
 
 
-def in_scratch_namespace(files: Mapping[str, bytes], steps: Sequence[str], what: str) -> None:
+def in_scratch_namespace(
+    files: Mapping[str, bytes], steps: Sequence[str], what: str, results: Sequence[str] = ()
+) -> dict[str, bytes]:
     """Run shell ``steps`` in a network namespace of their own, gone when they end, with
     ``files`` written to the working folder: loading a ruleset there harms nothing.
 
     Each step is a command line naming files of ``files`` (which are quoted by their
-    writer); :class:`ApplyError` naming ``what`` when one fails.
+    writer); :class:`ApplyError` naming ``what`` when one fails.  Returns the files named in
+    ``results`` that the steps wrote.
     """
     with tempfile.TemporaryDirectory(prefix="portplan-scratch-") as scratch:
         for name, data in files.items():
             Path(scratch, name).write_bytes(data)
         script = "\n".join([f"cd {shlex.quote(scratch)}", *steps]).encode()
         checked(["unshare", "--net", "sh", "-e", "-s"], script, what)
+        return {name: Path(scratch, name).read_bytes() for name in results}

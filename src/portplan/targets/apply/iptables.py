@@ -12,10 +12,12 @@ the sets that did not exist before.
 from __future__ import annotations
 
 import re
+import shutil
 from collections.abc import Mapping
 
 from portplan._errors import ApplyError
 from portplan.targets.apply._commands import checked, in_scratch_namespace, run
+from portplan.targets.apply._nftview import differences
 from portplan.targets.base import Applier
 
 __all__ = ["IptablesApplier"]
@@ -29,6 +31,9 @@ _RESTORE = {key: restore for key, restore, _save in _FAMILIES.values()}
 _SET_PREFIX = "set:"  #: saved key of a set's members (empty: the set did not exist)
 _ALL_SETS = "sets"  #: saved key of every set there is, for the scratch namespace only
 _CREATE = re.compile(r"^create (\S+) ", re.MULTILINE)
+_VIEW = "nft:"  #: saved key of nft's listing of a family's running filter table (nf_tables)
+#: family key → (nft's name of its filter table, what to call it in a message)
+_NFT_TABLES = {"v4": (("ip", "filter"), "IPv4"), "v6": (("ip6", "filter"), "IPv6")}
 
 
 def _portplan_sets(text: str) -> list[str]:
@@ -48,6 +53,21 @@ def _renamed(saved_set: bytes, name: str, temporary: str) -> bytes:
             if words[0] == "create":
                 lines.append(f"flush {temporary}")
     return ("\n".join(lines) + "\n").encode()
+
+
+def _running_view(key: str, save: str) -> bytes:
+    """nft's listing of the family's running filter table, when the iptables tools are the
+    nf_tables ones and the table exists (empty otherwise: the legacy backend's
+    iptables-save shows its tables whole, and a missing table loses nothing)."""
+    if b"nf_tables" not in run([save, "-V"]).stdout or shutil.which("nft") is None:
+        return b""
+    listing = run(["nft", "-j", "-s", "list", "table", *_NFT_TABLES[key][0]])
+    if listing.returncode == 0:
+        return listing.stdout
+    if b"No such file or directory" in listing.stderr:
+        return b""
+    detail = listing.stderr.decode(errors="replace").strip()
+    raise ApplyError(f"listing the running {_NFT_TABLES[key][1]} filter table failed: {detail}")
 
 
 class IptablesApplier(Applier):
@@ -82,6 +102,8 @@ class IptablesApplier(Applier):
         saved: dict[str, bytes] = {}
         for key, _text, _restore, save in self._families():
             saved[key] = checked([save, "-t", "filter"], None, "saving the filter table")
+            if listing := _running_view(key, save):
+                saved[_VIEW + key] = listing
         existing = set(checked(["ipset", "list", "-n"], None, "listing sets").decode().split())
         for text in self._ipsets():
             for name in _portplan_sets(text):
@@ -93,15 +115,36 @@ class IptablesApplier(Applier):
         return saved
 
     def prove_restorable(self, saved: Mapping[str, bytes]) -> None:
+        """Reload the saved tables and sets in a scratch namespace; with the nf_tables backend,
+        nft's listing of each reloaded table must say what the running one's says (see
+        :mod:`._nftview`), or nothing is applied."""
         files = {"sets": saved.get(_ALL_SETS, b"")}
         steps = ["ipset restore -exist < sets"]  # the sets the saved rules may name
+        views = []
         for key, restore in _RESTORE.items():
             if key in saved:
                 files[key] = saved[key]
                 steps.append(f"{restore} < {key}")
-        in_scratch_namespace(
-            files, steps, "reloading a copy of the running filter tables in a scratch namespace"
+            if _VIEW + key in saved:
+                views.append(key)
+                steps.append(f"nft -j -s list table {' '.join(_NFT_TABLES[key][0])} > {key}.json")
+        reloaded = in_scratch_namespace(
+            files,
+            steps,
+            "reloading a copy of the running filter tables in a scratch namespace",
+            [f"{key}.json" for key in views],
         )
+        for key in views:
+            lost = differences(saved[_VIEW + key], reloaded[f"{key}.json"])
+            if lost:
+                family = _NFT_TABLES[key][1]
+                raise ApplyError(
+                    f"the running {family} filter table holds what iptables-save cannot show "
+                    f"({', '.join(lost)} differ once saved and reloaded: nftables sets, maps or "
+                    "rules written with nft), so a rollback could not bring it back; nothing "
+                    "was changed. Move those rules to a table of their own, or apply with "
+                    "-t nftables, which leaves other tables alone"
+                )
 
     def load(self, saved: Mapping[str, bytes]) -> None:
         try:
