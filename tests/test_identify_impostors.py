@@ -1,5 +1,5 @@
 """Identifiers against impostors: real servers on loopback that start like the protocol and
-are not it (an echo server).
+are not it (an echo server, an 'S' then garbage).
 
 Each impostor is an asyncio TCP server on 127.0.0.1 at a port the kernel chooses, serving one
 identification and closed after it; nothing listens beyond loopback.
@@ -13,6 +13,7 @@ from contextlib import suppress
 
 from portplan.probe.identify import Identification, ProbeContext, identify
 from portplan.probe.identify.amqp import PROTOCOL_HEADER
+from portplan.probe.identify.postgresql import SSL_REQUEST
 from servers import LOOPBACK
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
@@ -71,3 +72,20 @@ def test_a_broker_asking_for_another_amqp_version_is_still_amqp() -> None:
     result = _identify_against("amqp", amqp_1_0)
     assert result.protocol == "amqp", result
     assert result.details["protocol_header"] == "1-0-0"
+
+
+async def _ssl_yes_then_garbage(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    assert await reader.readexactly(len(SSL_REQUEST)) == SSL_REQUEST
+    writer.write(b"S")
+    await writer.drain()
+    await reader.read(4096)  # the ClientHello
+    writer.write(b"garbage, not TLS\r\n")
+    await writer.drain()
+    await asyncio.sleep(1.0)
+
+
+def test_postgresql_is_not_proved_by_an_s_that_no_tls_handshake_follows() -> None:
+    result = _identify_against("postgresql", _ssl_yes_then_garbage)
+    assert result.protocol is None, result
+    assert result.error is not None and "TLS" in result.error, result
+    assert result.details["ssl"] == "yes"  # what was seen is still reported
