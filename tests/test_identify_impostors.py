@@ -1,5 +1,5 @@
 """Identifiers against impostors: real servers on loopback that start like the protocol and
-are not it (an echo server, an 'S' then garbage).
+are not it (an echo server, an 'S' then garbage, an FTP refusal).
 
 Each impostor is an asyncio TCP server on 127.0.0.1 at a port the kernel chooses, serving one
 identification and closed after it; nothing listens beyond loopback.
@@ -89,3 +89,14 @@ def test_postgresql_is_not_proved_by_an_s_that_no_tls_handshake_follows() -> Non
     assert result.protocol is None, result
     assert result.error is not None and "TLS" in result.error, result
     assert result.details["ssl"] == "yes"  # what was seen is still reported
+
+
+async def _ftp_refusal(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    writer.write(b"421 Too many users logged in, closing control connection (FTP)\r\n")
+    await writer.drain()
+
+
+def test_a_421_greeting_alone_is_not_smtp() -> None:
+    result = _identify_against("smtp", _ftp_refusal)
+    assert result.protocol is None, result
+    assert result.error is not None and "421" in result.error, result
