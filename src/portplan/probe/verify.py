@@ -51,6 +51,7 @@ from portplan.probe.engine import (
 from portplan.probe.icmp import ECHO_REQUEST
 from portplan.probe.identify import (
     REGISTRY,
+    UDP_IDENTIFIERS,
     Identification,
     OpenConnection,
     ProbeContext,
@@ -185,8 +186,10 @@ async def run_checks(
     unprompted within the round-trip time the destination showed (``portplan listen``'s
     token).  An identification that fails is checked for that token on a connection of its
     own (a listener's token may come after the identifier has spoken).  A silent UDP port is
-    asked in its own protocol once probing is done.  The dynamic ports an RPC endpoint
-    mapper names are probed when the plan holds them, and only named otherwise.
+    asked in its own protocol once probing is done, when its identifier speaks UDP
+    (:data:`UDP_IDENTIFIERS`); a protocol identified over TCP only leaves a UDP port as
+    probed.  The dynamic ports an RPC endpoint mapper names are probed when the plan holds
+    them, and only named otherwise.
     ``deadline`` (a :func:`time.monotonic` time) ends the run: ports not settled are
     ``unfinished``.
     """
@@ -253,6 +256,13 @@ async def run_checks(
         if result is None or check.temporary_listener or protocol is None:
             return
         if result.outcome not in (Outcome.OPEN, Outcome.OPEN_FILTERED):
+            return
+        if protocol not in UDP_IDENTIFIERS:
+            if REGISTRY.find(protocol) is not None:
+                check.notes.append(
+                    f"{protocol} is identified over TCP only: the UDP port stays "
+                    f"{result.outcome.value}"
+                )
             return
         async with identifying:
             found = await identify(protocol, context(check))
