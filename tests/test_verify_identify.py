@@ -1,5 +1,5 @@
 """verify's identification of what answers, on loopback addresses of this machine: what an
-identification that cannot run does to a check's outcome.
+identification that cannot run, or has not finished, does to a check's outcome.
 
 The client is 127.0.0.2 and the server 127.0.0.3; each test writes its one-flow deployment
 with a port the kernel chose a moment before, and runs its servers (threads of this process,
@@ -22,6 +22,7 @@ from portplan.probe.listen import LISTENER_TOKEN
 
 SERVER = "127.0.0.3"
 HTTP_REPLY = b"HTTP/1.1 204 No Content\r\nServer: loop-test\r\nContent-Length: 0\r\n\r\n"
+RADIUS_SECRET = b"loop-test-secret"
 
 DEPLOYMENT = """\
 name: loop-identify
@@ -200,3 +201,33 @@ def test_a_udp_answer_stays_what_it_was_when_the_protocol_is_tcp_only(tmp_path: 
     assert (check["outcome"], check["identification"]) == ("open", None), check
     assert any("over TCP only" in note for note in check["notes"]), check  # type: ignore[attr-defined]
     assert code == 0, check
+
+
+def test_an_identification_the_deadline_cut_short_is_unfinished(tmp_path: Path) -> None:
+    port = _free_port()
+    deployment = _deployment(tmp_path, "tcp", port, "http")
+    with _tcp_server(port, None):
+        without, alone = _verify(deployment, "--flow", "flow")
+        code, report = _verify(deployment, "--flow", "flow", "--deadline", "1")
+    check = _only_check(alone)
+    assert (without, check["outcome"], check["passed"]) == (1, "open", False), check
+    check = _only_check(report)
+    assert code == 1, check
+    assert (check["outcome"], check["passed"]) == ("unfinished", False), check
+    assert any("deadline" in note for note in check["notes"]), check  # type: ignore[attr-defined]
+
+
+def test_a_udp_identification_the_deadline_cut_short_is_unfinished(tmp_path: Path) -> None:
+    port = _free_port()
+    deployment = _deployment(tmp_path, "udp", port, "radius")
+    secret = tmp_path / "radius.secret"
+    secret.write_bytes(RADIUS_SECRET)
+    # the port answers the probe, never the Status-Server: only the deadline ends the wait
+    with _udp_server(port, b"hello"):
+        code, report = _verify(
+            deployment, "--flow", "flow", "--deadline", "1", "--radius-secret-file", str(secret)
+        )
+    check = _only_check(report)
+    assert code == 1, check
+    assert (check["outcome"], check["passed"]) == ("unfinished", False), check
+    assert any("deadline" in note for note in check["notes"]), check  # type: ignore[attr-defined]
