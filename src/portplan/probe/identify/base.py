@@ -13,6 +13,7 @@ from portplan._plugins import PluginRegistry
 
 __all__ = [
     "REGISTRY",
+    "UDP_IDENTIFIERS",
     "Identification",
     "Identifier",
     "OpenConnection",
@@ -102,6 +103,10 @@ REGISTRY: PluginRegistry[Identifier] = PluginRegistry(
     },
     _accept,
 )
+
+#: the identifiers that speak UDP; every other one (an entry point's too) speaks TCP, and is
+#: never run for a UDP port: a TCP service on the same port number proves nothing about it
+UDP_IDENTIFIERS = frozenset({"radius"})
 
 
 async def identify(expected: str, context: ProbeContext) -> Identification | None:

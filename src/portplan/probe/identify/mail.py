@@ -3,7 +3,8 @@
 SMTP (RFC 5321): a ``220`` greeting, then ``EHLO`` (``HELO`` if EHLO is refused); the service is
 SMTP once the server accepts one of them, since other protocols (FTP) greet with ``220`` too.
 The EHLO keywords tell whether ``STARTTLS`` (RFC 3207) is offered.  A ``554`` or ``421``
-greeting is SMTP refusing service: reported with a warning.
+greeting refuses service before anything is proven (FTP refuses with ``421`` too): it is
+reported as the finding, and the service is not identified.
 
 POP3 (RFC 1939): a ``+OK`` greeting, then ``CAPA`` (RFC 2449), whose list tells whether ``STLS``
 (RFC 2595) is offered.  Both sessions end with ``QUIT``, whose answer is awaited only briefly.
@@ -85,10 +86,10 @@ async def _smtp(stream: Stream, found: Findings) -> None:
     code, texts = await _smtp_reply(stream)
     found.details["banner"] = texts[0]
     if code in (421, 554):
-        found.protocol = "smtp"
-        found.warnings.append(f"server refuses service: {code} {texts[0]}")
-        await _end_session(stream, found, smtp=True)
-        return
+        raise NotThisProtocol(
+            f"server refuses service with greeting {code} {texts[0]!r}, which does not prove "
+            "SMTP (FTP greets so too)"
+        )
     if code != 220:
         raise NotThisProtocol(f"greeting {code} {texts[0]!r} is not an SMTP greeting")
 

@@ -52,6 +52,7 @@ from ansible_collections.portplan.portplan.plugins.module_utils.engine.probe.eng
 from ansible_collections.portplan.portplan.plugins.module_utils.engine.probe.icmp import ECHO_REQUEST
 from ansible_collections.portplan.portplan.plugins.module_utils.engine.probe.identify import (
     REGISTRY,
+    UDP_IDENTIFIERS,
     Identification,
     OpenConnection,
     ProbeContext,
@@ -184,10 +185,12 @@ async def run_checks(
     unprompted within the round-trip time the destination showed (``portplan listen``'s
     token).  An identification that fails is checked for that token on a connection of its
     own (a listener's token may come after the identifier has spoken).  A silent UDP port is
-    asked in its own protocol once probing is done.  The dynamic ports an RPC endpoint
-    mapper names are probed when the plan holds them, and only named otherwise.
+    asked in its own protocol once probing is done, when its identifier speaks UDP
+    (:data:`UDP_IDENTIFIERS`); a protocol identified over TCP only leaves a UDP port as
+    probed.  The dynamic ports an RPC endpoint mapper names are probed when the plan holds
+    them, and only named otherwise.
     ``deadline`` (a :func:`time.monotonic` time) ends the run: ports not settled are
-    ``unfinished``.
+    ``unfinished``, and so are open ports not yet identified by the protocol the plan names.
     """
     await resolve_checks(checks, timeout=max(DNS_TIMEOUT, timeout))
     pending = [c for c in checks if c.result is None]
@@ -243,7 +246,14 @@ async def run_checks(
     for index, check in enumerate(pending):
         tcp_open = check.probe.protocol is Protocol.TCP and check.outcome is Outcome.OPEN
         if tcp_open and index not in followed:
-            check.notes.append("not identified: the deadline came first")
+            protocol = identifier(check)
+            _cut_short(check, protocol if protocol and REGISTRY.find(protocol) else None)
+
+    asked: set[int] = set()  # UDP checks whose identification has ended (or never began)
+
+    async def ask(index: int, check: FlowCheck) -> None:
+        await ask_udp(check)
+        asked.add(index)  # not when cancelled: the deadline came first
 
     async def ask_udp(check: FlowCheck) -> None:
         """A UDP port identified in its own protocol (silence may be a service that only
@@ -252,6 +262,13 @@ async def run_checks(
         if result is None or check.temporary_listener or protocol is None:
             return
         if result.outcome not in (Outcome.OPEN, Outcome.OPEN_FILTERED):
+            return
+        if protocol not in UDP_IDENTIFIERS:
+            if REGISTRY.find(protocol) is not None:
+                check.notes.append(
+                    f"{protocol} is identified over TCP only: the UDP port stays "
+                    f"{result.outcome.value}"
+                )
             return
         async with identifying:
             found = await identify(protocol, context(check))
@@ -268,16 +285,17 @@ async def run_checks(
         _identified(check, found, probed, extra)
 
     udp = [c for c in pending if c.probe.protocol is Protocol.UDP]
-    asking = asyncio.gather(*(ask_udp(c) for c in udp))
+    asking = asyncio.gather(*(ask(i, c) for i, c in enumerate(udp)))
     if deadline is None:
         await asking
     else:
         try:
             await asyncio.wait_for(asking, max(0.0, deadline - time.monotonic()))
         except TimeoutError:
-            for check in udp:
-                if check.identification is None and check.outcome is Outcome.OPEN:
-                    check.notes.append("not identified: the deadline came first")
+            for index, check in enumerate(udp):
+                if index not in asked and check.outcome is Outcome.OPEN:
+                    protocol = None if check.temporary_listener else identifier(check)
+                    _cut_short(check, protocol if protocol in UDP_IDENTIFIERS else None)
     if extra:
         attach(
             extra,
@@ -290,6 +308,19 @@ async def run_checks(
             ),
         )
         checks.extend(extra)
+
+
+def _cut_short(check: FlowCheck, protocol: str | None) -> None:
+    """An open port the deadline came to before its identification ended.  When the plan
+    names a protocol to identify it by (``protocol``), the check is ``unfinished``, as a port
+    not settled is: an open port alone does not prove the service the plan asks for."""
+    check.notes.append("not identified: the deadline came first")
+    result = check.result
+    if protocol is None or result is None:
+        return
+    note = f"open; the deadline came before it was identified as {protocol}"
+    evidence = replace(result.evidence, note=note)
+    check.result = replace(result, outcome=Outcome.UNFINISHED, evidence=evidence)
 
 
 async def _is_listener(probe: PortProbe, timeout: float) -> bool:

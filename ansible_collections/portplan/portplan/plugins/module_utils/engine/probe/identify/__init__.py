@@ -9,13 +9,15 @@ never raises for what the peer does (garbage, silence, a reset): those are findi
 Identifiers are found in :data:`REGISTRY` by the application protocol they check (the
 ``app_protocol`` values of the product model, plus a few the verifier uses on its own: ``smb``,
 ``ldap-gc``...); other packages add theirs under the entry-point group ``portplan.identifiers``.
-:func:`identify` runs the one the plan names.
+:func:`identify` runs the one the plan names.  Identifiers speak TCP, but those named in
+:data:`UDP_IDENTIFIERS`.
 """
 
 from __future__ import annotations
 
 from ansible_collections.portplan.portplan.plugins.module_utils.engine.probe.identify.base import (
     REGISTRY,
+    UDP_IDENTIFIERS,
     Identification,
     Identifier,
     OpenConnection,
@@ -25,6 +27,7 @@ from ansible_collections.portplan.portplan.plugins.module_utils.engine.probe.ide
 
 __all__ = [
     "REGISTRY",
+    "UDP_IDENTIFIERS",
     "Identification",
     "Identifier",
     "OpenConnection",

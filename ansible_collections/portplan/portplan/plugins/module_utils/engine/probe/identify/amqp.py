@@ -6,8 +6,9 @@ The client sends the protocol header ``AMQP 0 0 9 1``; an AMQP 0-9-1 server answ
 method frame on channel 0 (type 1, then channel, size, payload and the frame-end octet 0xCE)
 carrying Connection.Start (class 10, method 10): the protocol version, the server-properties
 field table (product, version, platform...), the SASL mechanisms and the locales.  A server of
-another AMQP version answers with the protocol header it wants instead, and closes.  The
-connection is closed right after Connection.Start, before any login.
+another AMQP version answers with the protocol header it wants instead, and closes; our own
+header sent back is an echo, not a broker (a broker never asks for the version it was offered).
+The connection is closed right after Connection.Start, before any login.
 
 Field tables are read with RabbitMQ's type codes (its errata to the 0-9-1 specification, which
 the other brokers and clients follow): ``s`` is a 16-bit integer, not a short string.
@@ -138,6 +139,8 @@ async def identify_amqp(ctx: ProbeContext) -> Identification:
             header = await stream.reader.readexactly(_FRAME_HEADER.size)
             if header.startswith(b"AMQP"):
                 header += await stream.reader.readexactly(1)
+                if header == PROTOCOL_HEADER:
+                    raise NotThisProtocol("the answer is our protocol header echoed back")
                 found.protocol = "amqp"
                 found.details["protocol_header"] = _header_version(header)
                 found.warnings.append(

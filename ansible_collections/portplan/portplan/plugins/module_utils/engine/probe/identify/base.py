@@ -15,6 +15,7 @@ from ansible_collections.portplan.portplan.plugins.module_utils.engine._plugins 
 
 __all__ = [
     "REGISTRY",
+    "UDP_IDENTIFIERS",
     "Identification",
     "Identifier",
     "OpenConnection",
@@ -104,6 +105,10 @@ REGISTRY: PluginRegistry[Identifier] = PluginRegistry(
     },
     _accept,
 )
+
+#: the identifiers that speak UDP; every other one (an entry point's too) speaks TCP, and is
+#: never run for a UDP port: a TCP service on the same port number proves nothing about it
+UDP_IDENTIFIERS = frozenset({"radius"})
 
 
 async def identify(expected: str, context: ProbeContext) -> Identification | None:

@@ -6,8 +6,9 @@ The client sends an 8-byte SSLRequest (length 8, code 80877103); a PostgreSQL se
 one byte, ``S`` (TLS may start) or ``N`` (no TLS), and then waits for the client.  A server of
 another protocol answers anything else, or more than one byte: a banner that merely starts with
 ``S`` (``SSH-2.0-...``) is told apart by waiting :data:`QUIET_PERIOD` for further bytes.  After
-``S`` the TLS handshake is completed to read the certificate; no startup message is ever sent,
-so no login is attempted.
+``S`` the TLS handshake is completed to read the certificate, and only a completed handshake
+proves PostgreSQL (one byte is too little: any peer may send ``S`` and then garbage).  No
+startup message is ever sent, so no login is attempted.
 """
 
 from __future__ import annotations
@@ -48,10 +49,10 @@ async def identify_postgresql(ctx: ProbeContext) -> Identification:
                 raise NotThisProtocol(
                     f"answer to SSLRequest is not 'S' or 'N' alone: '{printable(answer)}'"
                 )
-            found.protocol = "postgresql"
             found.details["ssl"] = "yes" if answer == b"S" else "no"
             if answer == b"S":
                 await start_tls(stream, ctx, found)
+            found.protocol = "postgresql"
             found.complete = True
 
     return await run_exchange("postgresql", ctx, talk)

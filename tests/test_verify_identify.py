@@ -1,0 +1,233 @@
+"""verify's identification of what answers, on loopback addresses of this machine: what an
+identification that cannot run, or has not finished, does to a check's outcome.
+
+The client is 127.0.0.2 and the server 127.0.0.3; each test writes its one-flow deployment
+with a port the kernel chose a moment before, and runs its servers (threads of this process,
+bound to 127.0.0.3 only) until the run is over.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from click.testing import CliRunner
+
+import machine
+from portplan.cli import cli
+from portplan.probe.listen import LISTENER_TOKEN
+
+SERVER = "127.0.0.3"
+HTTP_REPLY = b"HTTP/1.1 204 No Content\r\nServer: loop-test\r\nContent-Length: 0\r\n\r\n"
+RADIUS_SECRET = b"loop-test-secret"
+
+DEPLOYMENT = """\
+name: loop-identify
+hosts:
+  client:
+    addresses: [127.0.0.2]
+  server:
+    addresses: [127.0.0.3]
+products:
+  loop-identify-1.0:
+    file: product.yaml
+    components:
+      client: client
+      server: server
+"""
+
+PRODUCT = """\
+id: loop-identify-1.0
+name: Loop identify
+version: "1.0"
+document:
+  title: Loop identification
+components:
+  client:
+    name: Client
+    kind: client
+  server:
+    name: Server
+flows:
+  - id: flow
+    row: 1
+    from: client
+    to: server
+    protocol: {protocol}
+    ports: {port}
+    app_protocol: {app_protocol}
+    purpose: One port identified.
+"""
+
+
+def _deployment(folder: Path, protocol: str, port: int, app_protocol: str) -> Path:
+    (folder / "product.yaml").write_text(
+        PRODUCT.format(protocol=protocol, port=port, app_protocol=app_protocol)
+    )
+    deployment = folder / "deployment.yaml"
+    deployment.write_text(DEPLOYMENT)
+    return deployment
+
+
+def _free_port() -> int:
+    """A port of 127.0.0.3 free for both TCP and UDP a moment ago."""
+    for _ in range(20):
+        with socket.socket() as tcp:
+            tcp.bind((SERVER, 0))
+            port = int(tcp.getsockname()[1])
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+                try:
+                    udp.bind((SERVER, port))
+                except OSError:
+                    continue
+                return port
+    raise AssertionError("no port of 127.0.0.3 free for both TCP and UDP")
+
+
+def _verify(deployment: Path, *args: str) -> tuple[int, dict[str, object]]:
+    result = CliRunner().invoke(
+        cli,
+        [
+            "verify",
+            str(deployment),
+            "--on",
+            "client",
+            "--format",
+            "json",
+            "--timeout",
+            "0.5",
+            *args,
+        ],
+    )
+    assert result.stdout, result.output
+    return result.exit_code, machine.document(result.stdout, "verify")
+
+
+@contextmanager
+def _tcp_server(port: int, reply: bytes | None) -> Iterator[None]:
+    """Accepts on 127.0.0.3:``port``; answers each request with ``reply`` (``None``: never
+    says a word, and holds the connection until the test is over)."""
+    listener = socket.socket()
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind((SERVER, port))
+    listener.listen(16)
+    held: list[socket.socket] = []
+
+    def serve() -> None:
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:  # closed: the test is over
+                return
+            held.append(conn)
+            if reply is not None:
+                conn.settimeout(5)
+                try:
+                    conn.recv(4096)
+                    conn.sendall(reply)
+                except OSError:
+                    pass
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        listener.shutdown(socket.SHUT_RDWR)
+        listener.close()
+        thread.join(10)
+        for conn in held:
+            conn.close()
+
+
+@contextmanager
+def _udp_server(port: int, reply: bytes | None) -> Iterator[None]:
+    """A UDP socket on 127.0.0.3:``port`` that answers verify's probe datagram (it carries the
+    `portplan listen` token) with ``reply``, and nothing else (``None``: never answers)."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind((SERVER, port))
+    sock.settimeout(0.1)  # a closed UDP socket does not wake a reader: look at `done` often
+    done = threading.Event()
+
+    def serve() -> None:
+        while not done.is_set():
+            try:
+                data, peer = sock.recvfrom(4096)
+            except TimeoutError:
+                continue
+            if reply is not None and data.startswith(LISTENER_TOKEN):
+                sock.sendto(reply, peer)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        done.set()
+        thread.join(10)
+        sock.close()
+
+
+def _only_check(report: dict[str, object]) -> dict[str, object]:
+    checks = report["checks"]
+    assert isinstance(checks, list) and len(checks) == 1, checks
+    check = checks[0]
+    assert isinstance(check, dict)
+    return check
+
+
+def test_a_tcp_service_never_identifies_a_udp_row(tmp_path: Path) -> None:
+    port = _free_port()
+    deployment = _deployment(tmp_path, "udp", port, "http")
+    with _tcp_server(port, HTTP_REPLY), _udp_server(port, None):
+        code, report = _verify(deployment, "--flow", "flow")
+    check = _only_check(report)
+    assert code == 1, check
+    assert (check["protocol"], check["outcome"]) == ("udp", "open|filtered"), check
+    assert check["identification"] is None, check
+    assert check["passed"] is False
+    assert any("over TCP only" in note for note in check["notes"]), check  # type: ignore[attr-defined]
+
+
+def test_a_udp_answer_stays_what_it_was_when_the_protocol_is_tcp_only(tmp_path: Path) -> None:
+    port = _free_port()
+    deployment = _deployment(tmp_path, "udp", port, "http")
+    with _tcp_server(port, HTTP_REPLY), _udp_server(port, b"hello"):
+        code, report = _verify(deployment, "--flow", "flow")
+    check = _only_check(report)
+    assert (check["outcome"], check["identification"]) == ("open", None), check
+    assert any("over TCP only" in note for note in check["notes"]), check  # type: ignore[attr-defined]
+    assert code == 0, check
+
+
+def test_an_identification_the_deadline_cut_short_is_unfinished(tmp_path: Path) -> None:
+    port = _free_port()
+    deployment = _deployment(tmp_path, "tcp", port, "http")
+    with _tcp_server(port, None):
+        without, alone = _verify(deployment, "--flow", "flow")
+        code, report = _verify(deployment, "--flow", "flow", "--deadline", "1")
+    check = _only_check(alone)
+    assert (without, check["outcome"], check["passed"]) == (1, "open", False), check
+    check = _only_check(report)
+    assert code == 1, check
+    assert (check["outcome"], check["passed"]) == ("unfinished", False), check
+    assert any("deadline" in note for note in check["notes"]), check  # type: ignore[attr-defined]
+
+
+def test_a_udp_identification_the_deadline_cut_short_is_unfinished(tmp_path: Path) -> None:
+    port = _free_port()
+    deployment = _deployment(tmp_path, "udp", port, "radius")
+    secret = tmp_path / "radius.secret"
+    secret.write_bytes(RADIUS_SECRET)
+    # the port answers the probe, never the Status-Server: only the deadline ends the wait
+    with _udp_server(port, b"hello"):
+        code, report = _verify(
+            deployment, "--flow", "flow", "--deadline", "1", "--radius-secret-file", str(secret)
+        )
+    check = _only_check(report)
+    assert code == 1, check
+    assert (check["outcome"], check["passed"]) == ("unfinished", False), check
+    assert any("deadline" in note for note in check["notes"]), check  # type: ignore[attr-defined]
