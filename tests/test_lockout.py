@@ -40,7 +40,7 @@ def test_management_access_that_cannot_be_rendered_is_no_access(tmp_path: Path) 
     data["hosts"]["admin-net"]["addresses"] = ["2001:db8:ad::/64"]  # IPv6 only; da01 is IPv4
     plan = examples.plan_from_data(data, tmp_path)
     assert any(r.key == "management/ssh" and r.destination == "da01" for r in plan.rows)
-    problems = lockout_problems(plan, "da01", "")
+    problems = lockout_problems(plan, "da01", "", sessions=())
     assert [p.forcible for p in problems] == [True]
     assert "management access to da01 cannot be expressed" in problems[0].text
     # and a session from there is not accepted either: it cannot be
@@ -50,7 +50,7 @@ def test_management_access_that_cannot_be_rendered_is_no_access(tmp_path: Path) 
 
 def test_no_management_at_all_can_be_forced() -> None:
     plan = examples.example_plan("shopping-contoso")
-    problems = lockout_problems(plan, "admin-pc", "")
+    problems = lockout_problems(plan, "admin-pc", "", sessions=())
     assert [p.forcible for p in problems] == [True]
     assert "declares no management access to admin-pc" in problems[0].text
 
@@ -59,3 +59,31 @@ def test_a_garbled_ssh_connection_cannot_be_forced() -> None:
     plan = examples.example_plan("smart-id-nexus")
     problems = lockout_problems(plan, "da01", "not an ssh connection")
     assert [p.forcible for p in problems] == [False]
+
+
+def test_without_ssh_connection_every_open_session_is_checked() -> None:
+    plan = examples.example_plan("smart-id-nexus")
+    # sudo and su - drop SSH_CONNECTION: the sessions open on the machine stand in for it
+    kept = ("203.0.113.5", "192.0.2.40", 22)
+    assert lockout_problems(plan, "da01", "", sessions=[kept]) == []
+    problems = lockout_problems(
+        plan, "da01", "", sessions=[kept, ("192.0.2.200", "192.0.2.40", 22)]
+    )
+    assert [p.forcible for p in problems] == [True]
+    assert "an SSH session from 192.0.2.200 to 192.0.2.40 port 22 is open" in problems[0].text
+    assert "SSH_CONNECTION is not set" in problems[0].text
+    # a session SSH_CONNECTION names is the one checked: the others are not asked about
+    assert (
+        lockout_problems(plan, "da01", SESSION, sessions=[("192.0.2.200", "192.0.2.40", 22)]) == []
+    )
+
+
+def test_a_cluster_without_management_access_is_named(tmp_path: Path) -> None:
+    data = examples.example_data("smart-id-nexus")
+    data["hosts"]["da01"]["cluster"] = True
+    data["hosts"]["da01"]["addresses"] = ["192.0.2.40", "192.0.2.41"]
+    data["management"] = []
+    plan = examples.plan_from_data(data, tmp_path)
+    problems = lockout_problems(plan, "da01", "", sessions=())
+    assert [p.forcible for p in problems] == [True]
+    assert "declares no management access to da01" in problems[0].text

@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import ipaddress
 import os
+from collections.abc import Sequence
 from typing import NamedTuple
 
 from portplan.model._types import Protocol
 from portplan.plan import MANAGEMENT, Plan
-from portplan.targets.hostview import Direction, host_view
+from portplan.targets.hostview import Direction, HostRule, host_view
 
-__all__ = ["Lockout", "lockout_problems"]
+__all__ = ["Lockout", "lockout_problems", "sshd_sessions"]
 
 
 class Lockout(NamedTuple):
@@ -22,29 +23,96 @@ class Lockout(NamedTuple):
     forcible: bool  #: --force may apply anyway (never when it cuts the session in use)
 
 
-def _address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
+_Address = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+def _address(text: str) -> _Address:
     address = ipaddress.ip_address(text.split("%", 1)[0])
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
         return address.ipv4_mapped  # a dual-stack socket names an IPv4 client this way
     return address
 
 
+def sshd_sessions() -> list[tuple[str, str, int]]:
+    """The TCP sessions open to sshd on this machine (in its network namespace): client
+    address, server address, server port; empty when they cannot be read.
+
+    Found from the sockets: the ports a process named ``sshd...`` listens on (seeing which
+    process owns a socket takes root, as apply does), and the established connections to
+    them.  An sshd started by systemd's socket activation is not seen this way.
+    """
+    import psutil  # noqa: PLC0415 - only apply asks, once
+
+    try:
+        connections = psutil.net_connections(kind="tcp")
+    except (psutil.Error, OSError):
+        return []
+    ports: set[int] = set()
+    for item in connections:
+        if item.status == psutil.CONN_LISTEN and item.pid is not None and item.laddr:
+            try:
+                if psutil.Process(item.pid).name().startswith("sshd"):
+                    ports.add(item.laddr.port)
+            except psutil.Error:
+                continue
+    found: set[tuple[str, str, int]] = set()
+    for item in connections:
+        local, remote = item.laddr, item.raddr
+        if item.status == psutil.CONN_ESTABLISHED and local and remote and local.port in ports:
+            found.add((remote.ip, local.ip, local.port))
+    return sorted(found)
+
+
+def _accepted(inbound: list[HostRule], client: _Address, server: _Address, port: int) -> bool:
+    """Whether one of the inbound rules accepts a TCP connection from ``client`` to
+    ``server`` on ``port``."""
+    return any(
+        rule.protocol is Protocol.TCP
+        and port in rule.ports
+        and any(client in net for net in rule.peers)
+        and any(server in net for net in rule.local)
+        for rule in inbound
+    )
+
+
 def lockout_problems(
-    plan: Plan, host: str, ssh_connection: str | None = None, *, egress: bool = False
+    plan: Plan,
+    host: str,
+    ssh_connection: str | None = None,
+    *,
+    egress: bool = False,
+    sessions: Sequence[tuple[str, str, int]] | None = None,
 ) -> list[Lockout]:
     """Reasons the new ruleset would lock the operator out of ``host`` (empty: none).
 
     ``ssh_connection`` is the value of ``SSH_CONNECTION`` ("client port server port", read from
     the environment when not given): a rule accepting exactly that session — its client
     address, the server address it reached, TCP, the server port — must be among the host's
-    inbound rules.  And some rendered inbound rule must come from the deployment's
-    ``management:`` access, so that operators keep a way in.
+    inbound rules.  Without it (``sudo`` and ``su -`` drop it), every SSH session open on this
+    machine (``sessions``, :func:`sshd_sessions` when not given) is checked so, and one the
+    new ruleset would not accept again can only be forced: whose it is cannot be told.  And
+    some rendered inbound rule must come from the deployment's ``management:`` access, so
+    that operators keep a way in.
     """
     view = host_view(plan, host, plan.host_addresses(host), egress=egress)
     inbound = [r for r in view.rules if r.direction is Direction.INBOUND and not r.loopback]
     problems: list[Lockout] = []
     if ssh_connection is None:
         ssh_connection = os.environ.get("SSH_CONNECTION")
+    if not ssh_connection:
+        for client_text, server_text, port in sshd_sessions() if sessions is None else sessions:
+            client, server = _address(client_text), _address(server_text)
+            if not _accepted(inbound, client, server, port):
+                problems.append(
+                    Lockout(
+                        f"an SSH session from {client} to {server} port {port} is open on "
+                        f"this machine, and {host}'s new ruleset would not accept it again "
+                        "(SSH_CONNECTION is not set, as after sudo or su -, so whether it is "
+                        "yours cannot be told); declare it under 'management:' in the "
+                        "deployment, or give --force if it may lose its way back in",
+                        forcible=True,
+                    )
+                )
     if ssh_connection:
         parts = ssh_connection.split()
         try:
@@ -58,14 +126,7 @@ def lockout_problems(
                     forcible=False,
                 )
             ]
-        kept = any(
-            rule.protocol is Protocol.TCP
-            and port in rule.ports
-            and any(client in net for net in rule.peers)
-            and any(server in net for net in rule.local)
-            for rule in inbound
-        )
-        if not kept:
+        if not _accepted(inbound, client, server, port):
             problems.append(
                 Lockout(
                     f"this SSH session from {client} to {server} port {port} is not accepted "
@@ -74,7 +135,7 @@ def lockout_problems(
                     forcible=False,
                 )
             )
-    if plan.hosts[host].is_group:
+    if plan.hosts[host].is_network:  # a cluster's members are machines operators log in to
         return problems
     declared = any(r.product == MANAGEMENT and r.destination == host for r in plan.rows_of(host))
     rendered = any(f.startswith(f"{MANAGEMENT}/") for rule in inbound for f in rule.flows)
