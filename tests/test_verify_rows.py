@@ -95,7 +95,7 @@ def _deployment(tmp_path: Path, port: int, **hosts: dict[str, Any]) -> Path:
         "name": "rows",
         "hosts": {
             "src": {"addresses": ["127.0.0.2"]},
-            "mon": {"addresses": ["127.0.0.7"]},
+            "mon": {"addresses": ["127.0.0.7", "::1"]},
             "srv": {"addresses": ["127.0.0.3", "::1"]},
             "nodes": {"addresses": ["127.0.0.4", "127.0.0.5", "127.0.0.6"], "cluster": True},
             "repo": {"dns_name": "localhost", "managed": False},
@@ -156,7 +156,7 @@ def test_an_icmp_echo_row_is_probed_with_an_echo_request_per_address(
             "echo-request",
         )
         assert (check["outcome"], check["passed"]) == ("open", True), check
-        assert check["source_address"] == ("127.0.0.7" if "." in address else None)
+        assert check["source_address"] == ("127.0.0.7" if "." in address else "::1")
         note = check["evidence"]["note"]
         assert note.startswith(f"echo reply from {address} ("), note
         assert note.endswith(("(ping socket)", "(raw socket)")), note
@@ -174,12 +174,14 @@ def test_icmp_messages_other_than_echo_are_not_probed_and_never_pass(
     deployment = _deployment(tmp_path, port)
     report = _report(_verify(deployment, "--on", "src", "--flow", "pmtu", "--flow", "diag"), 0)
     # diag allows any type: its echo request is probed, the rest is said not to be
-    assert {(c["flow"], c["address"]) for c in report["checks"]} == {
-        ("rows/diag", "127.0.0.3"),
-        ("rows/diag", "::1"),
-    }
+    assert {(c["flow"], c["address"]) for c in report["checks"]} == {("rows/diag", "127.0.0.3")}
     assert all(c["outcome"] == "open" for c in report["checks"])
     reasons = _not_probed(report)
+    # src has no IPv6 address: no rule, and no probe, can carry the flow to ::1
+    assert (
+        "src has no IPv6 address, so this flow cannot reach ::1 (no firewall rule can be "
+        "written for it either): not probed"
+    ) in reasons["rows/diag"]
     assert reasons["rows/pmtu"] == [
         "ICMP destination-unreachable, time-exceeded: verify sends ICMP echo requests (ping) "
         "only; the other ICMP messages are answers routers and hosts send about other "
@@ -188,7 +190,7 @@ def test_icmp_messages_other_than_echo_are_not_probed_and_never_pass(
     assert reasons["rows/diag"][0].startswith(
         "ICMP types other than echo-request (icmp: any): verify sends ICMP echo requests"
     )
-    assert report["passed"] == 2  # the not-probed rows are not counted as passed
+    assert report["passed"] == 1  # the not-probed rows are not counted as passed
 
 
 def test_icmp_echo_outcomes_from_errors_and_quotes() -> None:
@@ -473,3 +475,17 @@ def test_the_engine_probes_echo_requests_like_ports() -> None:
     ]
     results = asyncio.run(probe_all(probes, timeout=0.5))
     assert [r.outcome for r in results] == [Outcome.OPEN] * 3
+
+
+def test_a_probe_this_machine_cannot_send_from_its_host_says_so(tmp_path: Path, port: int) -> None:
+    # this machine holds no address of src's (198.51.100.7, RFC 5737): the kernel picks the
+    # source, and the check must not read as if src had sent it
+    deployment = _deployment(tmp_path, port, src={"addresses": ["198.51.100.7"]})
+    report = _report(_verify(deployment, "--on", "src", "--flow", "diag"), 0)
+    (check,) = report["checks"]
+    assert check["source_address"] is None
+    assert any(
+        note.startswith("sent from the address this machine's kernel chose for 127.0.0.3: ")
+        and "none of src's addresses of that family" in note
+        for note in check["notes"]
+    ), check["notes"]

@@ -128,10 +128,13 @@ def plan_checks(
             targets: list[tuple[str, str | None]] = [(aim.by_name, None)]
         else:
             own = ()
-            targets = [
-                (a, None if row.loopback else origins.bind(row.source, address_version(a)))
-                for a in aim.addresses
-            ]
+            targets = []
+            for a in aim.addresses:
+                family = address_version(a)
+                if not row.loopback and family not in _families(plan, row.source):
+                    skipped.append(Skipped(row=row, reason=_other_family(row.source, a, family)))
+                    continue
+                targets.append((a, None if row.loopback else origins.bind(row.source, family)))
         for address, source in targets:
             for port in ports:
                 probe = PortProbe(
@@ -145,8 +148,32 @@ def plan_checks(
                 check = FlowCheck(row=row, probe=probe, dns_name=dns_name, own_sources=own)
                 if note:
                     check.notes.append(note)
+                if source is None and origins.here and not row.loopback and not own:
+                    check.notes.append(_not_from_host(row.source, address))
                 checks.append(check)
     return checks, skipped
+
+
+def _families(plan: Plan, host: str) -> set[int]:
+    """The IP versions of ``host``'s addresses; both when it declares none (known by name)."""
+    found: set[int] = {network.version for network in plan.host_addresses(host)}
+    return found if found else {4, 6}
+
+
+def _other_family(source: str, address: str, family: int) -> str:
+    return (
+        f"{source} has no IPv{family} address, so this flow cannot reach {address} (no "
+        "firewall rule can be written for it either): not probed"
+    )
+
+
+def _not_from_host(source: str, address: str) -> str:
+    return (
+        f"sent from the address this machine's kernel chose for {address}: this machine holds "
+        f"none of {source}'s addresses of that family, so the probe does not come from "
+        f"{source} as the firewalls see it (name the address with --from-address, or run "
+        "verify on the host)"
+    )
 
 
 def attach(checks: Sequence[FlowCheck], results: Sequence[PortResult]) -> None:
