@@ -22,7 +22,7 @@ import yaml
 import machine
 import netns
 from portplan import load_plan
-from portplan.targets import RuleOptions, get_target
+from portplan.targets import DefaultAction, RuleOptions, get_target
 
 pytestmark = pytest.mark.netns
 
@@ -81,9 +81,12 @@ def deployment(tmp_path: Path) -> Path:
     return path
 
 
-def run_verify(deployment: Path, extra_rule: str | None) -> tuple[int, dict[str, object], str]:
+def run_verify(
+    deployment: Path, extra_rule: str | None, default: DefaultAction = DefaultAction.DROP
+) -> tuple[int, dict[str, object], str]:
     plan = load_plan(deployment)
-    (ruleset,) = get_target("nftables").render(plan, RuleOptions(hosts=("dst",))).values()
+    options = RuleOptions(hosts=("dst",), default=default)
+    (ruleset,) = get_target("nftables").render(plan, options).values()
     if extra_rule is not None:
         anchor = 'comment "IPv6 neighbour discovery"\n'
         ruleset = ruleset.replace(anchor, f"{anchor}\t\t{extra_rule}\n")
@@ -115,7 +118,7 @@ def blocked(report: dict[str, object]) -> dict[tuple[str, int], tuple[str, bool]
 def test_the_generated_ruleset_keeps_blocked_what_the_plan_does_not_hold(
     deployment: Path,
 ) -> None:
-    code, report, err = run_verify(deployment, None)
+    code, report, err = run_verify(deployment, None, DefaultAction.REJECT)
     assert code == 0, err
     found = blocked(report)
     # beside the planned ports, the other source's port, and the forbidden one
@@ -123,9 +126,27 @@ def test_the_generated_ruleset_keeps_blocked_what_the_plan_does_not_hold(
         ("tcp", 442), ("tcp", 444), ("udp", 1811), ("udp", 1813), ("tcp", 5432), ("tcp", 22),
     }  # fmt: skip
     assert all(passed for _outcome, passed in found.values())
-    assert {outcome for outcome, _passed in found.values()} <= {"filtered", "open|filtered"}
+    # the reject answers TCP with a reset and UDP with an ICMP error: both say no
+    assert {outcome for outcome, _passed in found.values()} <= {"refused", "rejected"}
+    assert found[("udp", 1811)] == found[("udp", 1813)] == ("rejected", True)
     planned = [c for c in report["checks"] if c["port"] in (443, 1812)]  # type: ignore[attr-defined]
     assert planned and all(c["passed"] and c["outcome"] == "open" for c in planned)
+
+
+def test_udp_silence_does_not_prove_a_port_blocked(deployment: Path) -> None:
+    # the default drop: TCP silence is a firewall's, but a UDP service that never answers is
+    # silent too, so an expected-blocked UDP port that stays silent does not pass
+    code, report, _err = run_verify(deployment, None)
+    assert code == 1
+    found = blocked(report)
+    assert {key: found[key] for key in found if key[0] == "udp"} == {
+        ("udp", 1811): ("open|filtered", False),
+        ("udp", 1813): ("open|filtered", False),
+    }
+    assert all(passed and outcome == "filtered" for (p, _), (outcome, passed) in found.items()
+               if p == "tcp")  # fmt: skip
+    udp = [c for c in report["checks"] if c["port"] == 1811]  # type: ignore[attr-defined]
+    assert any(n.startswith("for UDP only an answer that says no") for n in udp[0]["notes"])
 
 
 @pytest.mark.parametrize(
@@ -137,7 +158,7 @@ def test_the_generated_ruleset_keeps_blocked_what_the_plan_does_not_hold(
     ],
 )
 def test_one_extra_open_port_fails(deployment: Path, rule: str, port: int) -> None:
-    code, report, _err = run_verify(deployment, rule)
+    code, report, _err = run_verify(deployment, rule, DefaultAction.REJECT)
     assert code == 1
     found = blocked(report)
     assert found[("tcp", port)] == ("open", False)

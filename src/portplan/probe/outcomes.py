@@ -15,6 +15,7 @@ from portplan.model.protocol import Protocol
 
 __all__ = [
     "BLOCKED_OUTCOMES",
+    "UDP_SILENCE_NOTE",
     "Evidence",
     "Outcome",
     "PortProbe",
@@ -100,10 +101,17 @@ _ERRNO_OUTCOMES = {
 }
 
 
-#: outcomes that show a connection blocked (``verify --expect-blocked``): the firewall dropped
-#: it, rejected it, or nothing accepts there
+#: outcomes that show a connection blocked (``verify --expect-blocked``, and a request that
+#: expects ``blocked`` on a managed host): the firewall dropped TCP, something answered no, or
+#: there is no route.  Never UDP silence (``open|filtered``): a firewall that drops and a
+#: service that does not answer look the same
 BLOCKED_OUTCOMES = frozenset(
-    {Outcome.FILTERED, Outcome.REJECTED, Outcome.REFUSED, Outcome.CLOSED, Outcome.OPEN_FILTERED}
+    {Outcome.FILTERED, Outcome.REJECTED, Outcome.REFUSED, Outcome.CLOSED, Outcome.NO_ROUTE}
+)
+#: the note of a UDP probe expected blocked: why silence does not pass
+UDP_SILENCE_NOTE = (
+    "for UDP only an answer that says no (closed, rejected) or no route shows it blocked: "
+    "silence (open|filtered) may be a service that does not answer"
 )
 
 

@@ -26,7 +26,7 @@ from portplan.model.protocol import Protocol
 from portplan.probe.icmp import ECHO_REQUEST
 from portplan.probe.listen import LISTENER_TOKEN
 from portplan.probe.local import is_local
-from portplan.probe.outcomes import Outcome, PortProbe
+from portplan.probe.outcomes import BLOCKED_OUTCOMES, PortProbe
 from portplan.probe.records import check_record
 from portplan.probe.rows import PortRanges, RemoteRow
 from portplan.probe.verify import FlowCheck, default_deadline, run_checks
@@ -35,10 +35,9 @@ __all__ = ["BLOCKED", "EXPECTATIONS", "RequestError", "probe_requests", "request
 
 #: what a request may expect of its ports
 EXPECTATIONS = ("open", "blocked")
-#: outcomes that prove a path blocked (an answer that says no, or silence over TCP)
-BLOCKED = frozenset(
-    {Outcome.REFUSED, Outcome.CLOSED, Outcome.FILTERED, Outcome.REJECTED, Outcome.NO_ROUTE}
-)
+#: outcomes that prove a path blocked (an answer that says no, or silence over TCP): the
+#: same as ``verify --expect-blocked``'s
+BLOCKED = BLOCKED_OUTCOMES
 _BLOCKED_NOTE = "expected to be blocked"
 
 

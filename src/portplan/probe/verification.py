@@ -15,11 +15,13 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from portplan._errors import VerifyError
+from portplan.model.protocol import Protocol
 from portplan.plan import Plan
 from portplan.probe.blocked import blocked_probes
 from portplan.probe.destinations import ANYWHERE
 from portplan.probe.engine import PortResult
 from portplan.probe.local import is_local, local_addresses, single_address, source_hosts
+from portplan.probe.outcomes import UDP_SILENCE_NOTE
 from portplan.probe.verify import FlowCheck, Skipped, default_deadline, plan_checks, run_checks
 
 __all__ = ["Verification", "verify"]
@@ -93,7 +95,8 @@ def verify(
     if expect_blocked:
         for source in sources:
             for row, probe, why in blocked_probes(plan, source, local, from_addresses):
-                checks.append(FlowCheck(row=row, probe=probe, expect_blocked=True, notes=[why]))
+                notes = [why, UDP_SILENCE_NOTE] if probe.protocol is Protocol.UDP else [why]
+                checks.append(FlowCheck(row=row, probe=probe, expect_blocked=True, notes=notes))
     # (rows from anywhere are listed in every report, but start on none of these hosts)
     if not checks and not any(s.row.source in sources or flows for s in skipped):
         raise VerifyError(f"no planned flow starts on {', '.join(sources)}")

@@ -28,7 +28,7 @@ from ansible_collections.portplan.portplan.plugins.module_utils.engine.model.pro
 from ansible_collections.portplan.portplan.plugins.module_utils.engine.probe.icmp import ECHO_REQUEST
 from ansible_collections.portplan.portplan.plugins.module_utils.engine.probe.listen import LISTENER_TOKEN
 from ansible_collections.portplan.portplan.plugins.module_utils.engine.probe.local import is_local
-from ansible_collections.portplan.portplan.plugins.module_utils.engine.probe.outcomes import Outcome, PortProbe
+from ansible_collections.portplan.portplan.plugins.module_utils.engine.probe.outcomes import BLOCKED_OUTCOMES, PortProbe
 from ansible_collections.portplan.portplan.plugins.module_utils.engine.probe.records import check_record
 from ansible_collections.portplan.portplan.plugins.module_utils.engine.probe.rows import PortRanges, RemoteRow
 from ansible_collections.portplan.portplan.plugins.module_utils.engine.probe.verify import FlowCheck, default_deadline, run_checks
@@ -37,10 +37,9 @@ __all__ = ["BLOCKED", "EXPECTATIONS", "RequestError", "probe_requests", "request
 
 #: what a request may expect of its ports
 EXPECTATIONS = ("open", "blocked")
-#: outcomes that prove a path blocked (an answer that says no, or silence over TCP)
-BLOCKED = frozenset(
-    {Outcome.REFUSED, Outcome.CLOSED, Outcome.FILTERED, Outcome.REJECTED, Outcome.NO_ROUTE}
-)
+#: outcomes that prove a path blocked (an answer that says no, or silence over TCP): the
+#: same as ``verify --expect-blocked``'s
+BLOCKED = BLOCKED_OUTCOMES
 _BLOCKED_NOTE = "expected to be blocked"
 
 
