@@ -113,10 +113,21 @@ def _locked(folder: Path) -> Iterator[Path]:
 
 def settle(folder: Path, applier: Applier, saved: Mapping[str, bytes], *, keep: bool) -> str:
     """Settle the outcome once, under the lock: keep the new ruleset, or restore the saved
-    one; an outcome already settled stands.  Returns the outcome."""
+    one; an outcome already settled stands.  Returns the outcome.
+
+    :class:`ApplyError` when restoring fails, now or when it was settled before (by the
+    watchdog at the deadline): then neither ruleset may be in force, and the operator must
+    be told.
+    """
     with _locked(folder) as outcome:
         if outcome.exists():
-            return outcome.read_text().split(":", 1)[0]
+            settled = outcome.read_text()
+            if settled.startswith(f"{RESTORED}: failed"):
+                raise ApplyError(
+                    f"at the deadline, the watchdog could not restore the previous ruleset "
+                    f"({settled.split(': failed: ', 1)[-1]}); check the host's firewall now"
+                )
+            return settled.split(":", 1)[0]
         if keep:
             outcome.write_text(KEPT)
             return KEPT
@@ -216,7 +227,12 @@ class Confirmation:
         assert self.folder is not None
         with signals_held():  # a restore cut in half would leave neither ruleset
             if restore:
-                outcome = settle(self.folder, self.applier, self.saved, keep=keep)
+                try:
+                    outcome = settle(self.folder, self.applier, self.saved, keep=keep)
+                except FileNotFoundError:
+                    # the watchdog settled at the deadline, restored and removed its folder
+                    # (it keeps the folder when restoring failed)
+                    outcome = RESTORED
             else:  # nothing to restore: loading failed and restored already
                 with _locked(self.folder) as path:
                     if not path.exists():

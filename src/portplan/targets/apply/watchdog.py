@@ -4,7 +4,9 @@ the new one was kept (see :mod:`.confirmed`).
 Started in a session of its own, it outlives the process that applied the ruleset (SIGKILL,
 SIGHUP).  SIGINT, SIGHUP and SIGQUIT are ignored; SIGTERM (what the applying process sends once the
 outcome is settled) ends it at once — restoring first if nothing was settled, so that ending
-it early can never keep an unconfirmed ruleset.  It removes the state folder when it ends.
+it early can never keep an unconfirmed ruleset.  It removes the state folder when it ends,
+unless restoring failed: then the folder's ``outcome`` says why, for the applying process
+(if it is still there) and the operator.
 
     python -m portplan.targets.apply.watchdog STATE_FOLDER
 """
@@ -57,10 +59,13 @@ def main(argv: list[str]) -> int:
     sys.stdout.write("ready\n")
     sys.stdout.flush()
     sys.stdout.close()
+    status = 1
     try:
-        return watch(folder)
+        status = watch(folder)
     finally:
-        shutil.rmtree(folder, ignore_errors=True)
+        if status == 0:  # a failed restore leaves the folder and its outcome, for the operator
+            shutil.rmtree(folder, ignore_errors=True)
+    return status
 
 
 if __name__ == "__main__":

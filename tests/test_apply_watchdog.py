@@ -1,0 +1,52 @@
+"""The watchdog's failures are never silent: a restore that fails at the deadline leaves the
+state folder and its outcome, and the applying process reports it instead of "restored"."""
+
+from __future__ import annotations
+
+import base64
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import netns
+from portplan._errors import ApplyError
+from portplan.targets.apply.confirmed import RESTORED, settle
+from portplan.targets.apply.nftables import NftablesApplier
+
+
+def test_a_restore_that_failed_at_the_deadline_is_an_error(tmp_path: Path) -> None:
+    (tmp_path / "outcome").write_text(f"{RESTORED}: failed: nft: syntax error")
+    for keep in (True, False):
+        with pytest.raises(ApplyError, match="could not restore the previous ruleset"):
+            settle(tmp_path, NftablesApplier({}), {"table": b""}, keep=keep)
+
+
+@pytest.mark.netns
+def test_the_watchdog_keeps_its_folder_when_restoring_fails(tmp_path: Path) -> None:
+    reason = netns.unavailable("nft")
+    if reason:
+        pytest.skip(reason)
+    folder = tmp_path / "apply-test"
+    folder.mkdir()
+    state = {
+        "target": "nftables",
+        "deadline": 0.0,  # long past: restore at once
+        "saved": {
+            "table": base64.b64encode(b"table inet portplan { this is no ruleset }").decode()
+        },
+    }
+    (folder / "state.json").write_text(json.dumps(state))
+    with netns.namespace() as ns:
+        done = subprocess.run(
+            ["ip", "netns", "exec", ns, sys.executable, "-m", "portplan.targets.apply.watchdog",
+             str(folder)],
+            capture_output=True, text=True, timeout=60, check=False, stdin=subprocess.DEVNULL,
+        )  # fmt: skip
+    assert done.stdout.strip() == "ready"
+    assert done.returncode == 1
+    outcome = (folder / "outcome").read_text()
+    assert outcome.startswith(f"{RESTORED}: failed: restoring the previous portplan table"), outcome
+    assert (folder / "state.json").exists()
