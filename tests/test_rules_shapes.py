@@ -405,3 +405,18 @@ def test_the_acl_checks_read_icmp_exactly(target: str, old: str, new: str) -> No
     assert old in text
     with pytest.raises(TargetError):
         rendered.check(text.replace(old, new, 1), boundary, expected)
+
+
+@pytest.mark.parametrize("target", ["nftables", "iptables", "windows"])
+def test_a_managed_name_only_host_gets_no_ruleset(target: str, tmp_path: Path) -> None:
+    # a ruleset for it would accept nothing: on Windows, a script that blocks every inbound
+    # connection, management included
+    data = examples.example_data(EXAMPLE)
+    data["hosts"]["updates"]["managed"] = True
+    data["hosts"]["updates"].pop("addresses", None)
+    data["hosts"]["updates"]["dns_name"] = "updates.example.com"
+    shutil.copytree(examples.EXAMPLES / "products", tmp_path / "products")
+    plan = examples.plan_from_data(data, tmp_path, f"{EXAMPLE}-managed-name")
+    with pytest.raises(TargetError) as caught:
+        get_target(target).render(plan, RuleOptions(hosts=("updates",)))
+    assert "host 'updates' is known by its DNS name only" in str(caught.value)

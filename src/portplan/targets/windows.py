@@ -183,7 +183,10 @@ def _host_plan(
     own = {family: collapse(addresses, family) for family in (4, 6)}
 
     def add(direction: Direction, row: PlannedFlow, peers: tuple[Network, ...]) -> None:
-        for end, nets in ((row.source, row.source_addresses), (row.destination, peers)):
+        # both ends, this host too: a rule with no address of its own would accept nothing,
+        # and the script would block everything else (management included)
+        ends = ((row.source, row.source_addresses), (row.destination, row.destination_addresses))
+        for end, nets in ends:
             if not nets:
                 raise name_only_refusal(plan, row, end, "a Windows Firewall rule")
         for family in (4, 6):
