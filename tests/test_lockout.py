@@ -5,7 +5,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 import examples
+from portplan._errors import PortplanError
+from portplan.plan import MANAGEMENT
+from portplan.targets import RuleOptions, get_target
 from portplan.targets.apply import lockout_problems
 
 SESSION = "203.0.113.5 50000 192.0.2.40 22"  #: from the admin network to da01's address
@@ -87,3 +92,27 @@ def test_a_cluster_without_management_access_is_named(tmp_path: Path) -> None:
     problems = lockout_problems(plan, "da01", "", sessions=())
     assert [p.forcible for p in problems] == [True]
     assert "declares no management access to da01" in problems[0].text
+
+
+def test_management_ping_is_rendered_but_is_no_way_in(tmp_path: Path) -> None:
+    data = examples.example_data("smart-id-nexus")
+    data["management"] = [
+        {"id": "ping", "from": "admin-net", "protocol": "icmp", "purpose": "monitoring"}
+    ]
+    plan = examples.plan_from_data(data, tmp_path)
+    (ping,) = {r.key: r for r in plan.rows if r.destination == "da01" and r.product == MANAGEMENT}
+    ruleset = get_target("nftables").render(plan, RuleOptions(hosts=("da01",)))["da01.nft"]
+    assert "ip saddr 203.0.113.0/28 ip daddr 192.0.2.40 icmp type echo-request" in ruleset
+    assert ping == "management/ping"
+    problems = lockout_problems(plan, "da01", "", sessions=())
+    assert [p.forcible for p in problems] == [True]
+    assert "declares no management access to da01" in problems[0].text
+
+
+def test_management_over_icmp_names_messages_not_ports(tmp_path: Path) -> None:
+    data = examples.example_data("smart-id-nexus")
+    data["management"] = [
+        {"id": "ping", "from": "admin-net", "protocol": "icmp", "ports": 22, "purpose": "x"}
+    ]
+    with pytest.raises(PortplanError, match="an icmp connection has no ports"):
+        examples.plan_from_data(data, tmp_path)

@@ -182,45 +182,16 @@ class ProductBinding(BaseModel):
     )
 
 
-class Management(BaseModel):
-    """Access the operators need whatever the products say (SSH from an admin network).
-
-    Management flows are part of the plan like product flows, and ``portplan apply`` never
-    installs a ruleset that would cut them.
-    """
+class _Connection(BaseModel):
+    """What a deployment's own entries open or block: TCP or UDP ports, or ICMP messages."""
 
     model_config = MODEL_CONFIG
 
-    id: Identifier
-    source: HostList = Field(alias="from", description="hosts the operators come from")
-    destination: HostList | None = Field(
-        None,
-        alias="to",
-        description="hosts they reach; default: every managed host that is one machine or a "
-        "cluster (not a network)",
-    )
-    protocol: Protocol = Protocol.TCP
-    ports: LiteralPorts
-    purpose: str
-
-
-class Forbidden(BaseModel):
-    """Connections that must stay blocked whatever else is open (``portplan verify
-    --expect-blocked`` proves they are): a database port from the client subnet, say."""
-
-    model_config = MODEL_CONFIG
-
-    id: Identifier
-    source: HostList | None = Field(
-        None, alias="from", description="hosts that must not reach it; default: every host"
-    )
-    destination: HostList = Field(alias="to", description="hosts that must not be reached")
     protocol: Protocol = Protocol.TCP
     ports: LiteralPorts | None = Field(None, description="the ports (tcp and udp)")
     icmp: tuple[IcmpType, ...] = Field(
         (), description="with protocol icmp: the message types (default echo-request)"
     )
-    purpose: str = Field(description="why it must stay blocked")
 
     @model_validator(mode="before")
     @classmethod
@@ -240,6 +211,37 @@ class Forbidden(BaseModel):
         if self.protocol is not Protocol.ICMP and self.ports is None:
             raise ValueError(f"a {self.protocol.value} connection needs 'ports'")
         return self
+
+
+class Management(_Connection):
+    """Access the operators need whatever the products say (SSH from an admin network, ping
+    from the monitoring hosts).
+
+    Management flows are part of the plan like product flows, and ``portplan apply`` never
+    installs a ruleset that would cut them.
+    """
+
+    id: Identifier
+    source: HostList = Field(alias="from", description="hosts the operators come from")
+    destination: HostList | None = Field(
+        None,
+        alias="to",
+        description="hosts they reach; default: every managed host that is one machine or a "
+        "cluster (not a network)",
+    )
+    purpose: str
+
+
+class Forbidden(_Connection):
+    """Connections that must stay blocked whatever else is open (``portplan verify
+    --expect-blocked`` proves they are): a database port from the client subnet, say."""
+
+    id: Identifier
+    source: HostList | None = Field(
+        None, alias="from", description="hosts that must not reach it; default: every host"
+    )
+    destination: HostList = Field(alias="to", description="hosts that must not be reached")
+    purpose: str = Field(description="why it must stay blocked")
 
 
 class Deployment(BaseModel):

@@ -41,8 +41,9 @@ def management_rows(deployment: Deployment, out: list[Leg], decisions: list[Deci
             overrides=(),
             interface=None,
             reference=decision.reference,
+            icmp=tuple(t.value for t in access.icmp),
         )
-        ports = PortSet.of(access.ports)
+        ports = PortSet.of(access.ports or ())
         sources = [
             SourceEnd(src, MANAGEMENT, hosts[src].addresses, hosts[src].zone)
             for src in access.source

@@ -137,8 +137,17 @@ def lockout_problems(
             )
     if plan.hosts[host].is_network:  # a cluster's members are machines operators log in to
         return problems
-    declared = any(r.product == MANAGEMENT and r.destination == host for r in plan.rows_of(host))
-    rendered = any(f.startswith(f"{MANAGEMENT}/") for rule in inbound for f in rule.flows)
+    declared = any(
+        r.product == MANAGEMENT and r.destination == host and r.protocol is not Protocol.ICMP
+        for r in plan.rows_of(host)
+    )
+    # a way in is a connection operators can log in over: ping is not one
+    rendered = any(
+        f.startswith(f"{MANAGEMENT}/")
+        for rule in inbound
+        if rule.protocol is not Protocol.ICMP
+        for f in rule.flows
+    )
     if not rendered:
         why = (
             f"the deployment's management access to {host} cannot be expressed (no address "
