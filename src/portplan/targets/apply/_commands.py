@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import shlex
 import shutil
+import signal
 import subprocess
 import tempfile
 from collections.abc import Mapping, Sequence
@@ -17,6 +19,7 @@ __all__ = ["checked", "in_scratch_namespace", "run"]
 
 _log = logging.getLogger("portplan.apply")
 _TIMEOUT = 60  # seconds any one command may take
+_PR_SET_PDEATHSIG = 1  #: prctl(2)
 
 
 def run(argv: Sequence[str], data: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
@@ -30,10 +33,25 @@ def run(argv: Sequence[str], data: bytes | None = None) -> subprocess.CompletedP
     _log.debug("running: %s", shlex.join(argv))
     try:
         return subprocess.run(
-            list(argv), input=data, capture_output=True, timeout=_TIMEOUT, check=False
+            list(argv),
+            input=data,
+            capture_output=True,
+            timeout=_TIMEOUT,
+            check=False,
+            preexec_fn=_die_with_parent,  # (apply runs no threads: a pre-exec hook is safe)
         )
     except subprocess.TimeoutExpired as exc:
         raise ToolError(f"{' '.join(argv)} did not finish within {_TIMEOUT} s") from exc
+
+
+def _die_with_parent() -> None:
+    """In the child, before it runs the tool: be killed when portplan dies (SIGKILL too).
+
+    A load that outlived a killed portplan could finish after the watchdog restored the
+    previous ruleset, and leave the new one in force with nobody to confirm it.
+    """
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 def checked(argv: Sequence[str], data: bytes | None, what: str) -> bytes:

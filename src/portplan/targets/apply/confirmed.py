@@ -35,6 +35,7 @@ __all__ = [
     "KEPT",
     "RESTORED",
     "Confirmation",
+    "process_identity",
     "read_state",
     "saved_of",
     "settle",
@@ -59,6 +60,17 @@ def state_root() -> Path:
             continue
         return root
     raise ApplyError("no folder to keep the apply state in (/run/portplan is not writable)")
+
+
+def process_identity(pid: int) -> list[int] | None:
+    """A process's id and its start time (clock ticks since boot, from ``/proc``): a pid
+    reused by another process does not match.  ``None`` when there is no such process."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = stat.rsplit(")", 1)[-1].split()  # after the command name, which may hold spaces
+    return [pid, int(fields[19])]  # field 22 of proc(5): starttime
 
 
 def read_state(folder: Path) -> dict[str, object]:
@@ -170,6 +182,8 @@ class Confirmation:
                 # until the load ends (each tool may take a minute), then moved to its end + timeout
                 "deadline": time.monotonic() + self.timeout + _LOAD_MARGIN,
                 "saved": {k: base64.b64encode(v).decode() for k, v in self.saved.items()},
+                # this process: once it is gone, nobody can confirm (see the watchdog)
+                "owner": process_identity(os.getpid()),
             }
             (self.folder / "state.json").write_text(json.dumps(state))
             self._start_watchdog()

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from portplan._errors import PortplanError
 from portplan.targets import get_target
-from portplan.targets.apply.confirmed import read_state, saved_of, settle
+from portplan.targets.apply.confirmed import process_identity, read_state, saved_of, settle
 
 #: set by SIGTERM: stop waiting (a flag, not an exception: nothing may cut the settling short)
 _stopped: list[bool] = []
@@ -38,10 +38,16 @@ def watch(folder: Path) -> int:
     if target.applier is None:
         return 2
     applier = target.applier({})
+    owner = state.get("owner")
     while not _stopped:
         deadline = float(str(read_state(folder)["deadline"]))  # re-read: it moves after the load
         left = deadline - time.monotonic()
         if left <= 0 or (folder / "outcome").exists():
+            break
+        if isinstance(owner, list) and process_identity(owner[0]) != owner:
+            # the applying process is gone (SIGKILL, the OOM killer): nobody can confirm any
+            # more, and the tools it ran died with it (see _commands.run), so restore now
+            # rather than at a deadline that, during a load, is minutes away
             break
         time.sleep(min(left, 0.1))
     try:
