@@ -174,3 +174,23 @@ def test_unmanaged_name_only_and_cluster_hosts_in_the_inventory(tmp_path: Path) 
     assert any("managed: false), left out: cdn" in line for line in comments)
     hosts = yaml.safe_load(done.stdout)["all"]["hosts"]
     assert hosts == {"web01": {"ansible_host": "web01.example.com", "portplan_host": "web01"}}
+
+
+def test_a_line_break_in_the_deployment_name_stays_in_the_comment(tmp_path: Path) -> None:
+    data = example_data("smart-id-nexus")
+    data["name"] = "prod\nzone_x:\n  vars:\n    ansible_ssh_common_args: -o ProxyCommand=x"
+    (tmp_path / "products").symlink_to(EXAMPLES / "products")
+    deployment = tmp_path / "d.yaml"
+    deployment.write_text(yaml.safe_dump(data))
+    written = portplan("inventory", deployment)
+    assert written.returncode == 0, written.stderr
+    assert written.stdout.splitlines()[0].startswith(
+        "# Ansible inventory of deployment prod zone_x"
+    )
+    listed = subprocess.run(
+        [tool("ansible-inventory"), "-i", "/dev/stdin", "--list"],
+        input=written.stdout, env=environment(), capture_output=True, text=True, timeout=120,
+        check=False,
+    )  # fmt: skip
+    assert listed.returncode == 0, listed.stderr
+    assert "ProxyCommand" not in listed.stdout and "zone_x" not in json.loads(listed.stdout)

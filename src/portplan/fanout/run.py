@@ -94,7 +94,7 @@ def _playbook(
                     {
                         "name": "listen",
                         "portplan.portplan.listen": {
-                            "listeners": "{{ portplan_listeners }}",
+                            "listeners": _decoded("portplan_listeners"),
                             "duration": LISTEN_DURATION,
                             "ready_file": ready_file,
                         },
@@ -126,7 +126,7 @@ def _playbook(
             "tasks": [
                 {
                     "name": "probe",
-                    PROBE: {"probes": "{{ portplan_probes }}", **probe_options},
+                    PROBE: {"probes": _decoded("portplan_probes"), **probe_options},
                     **keep_going,
                 }
             ],
@@ -150,13 +150,33 @@ def _playbook(
     return plays
 
 
+def _encoded(value: Any) -> str:
+    """``value`` as base64 of its JSON: text Ansible has nothing to render in.
+
+    Ansible renders the strings of its inventory and task arguments as Jinja2 templates, also
+    the strings nested in a variable's value: a product's document title ``Vendor doc {{
+    lookup('pipe', 'id') }}`` would run a command on the controller.  (Its ``!unsafe`` tag
+    would not do: it reads ``"1e3"`` back as a number.)  The task decodes it with filters,
+    whose results Ansible does not render again.
+    """
+    return base64.b64encode(json.dumps(value).encode()).decode("ascii")
+
+
+def _decoded(variable: str) -> str:
+    """The task argument that decodes the host variable ``variable`` (see :func:`_encoded`)."""
+    return f"{{{{ {variable} | b64decode | from_json }}}}"
+
+
 def _overlay(fanout: Fanout) -> dict[str, Any]:
-    """An inventory that adds each host's work to the operator's inventory, as host vars."""
+    """An inventory that adds each host's work to the operator's inventory, as host vars
+    (encoded: see :func:`_encoded`)."""
     hosts: dict[str, dict[str, Any]] = {}
     for work in fanout.sources.values():
-        hosts.setdefault(work.inventory_host.name, {})["portplan_probes"] = work.requests
+        hosts.setdefault(work.inventory_host.name, {})["portplan_probes"] = _encoded(work.requests)
     for dest in fanout.destinations.values():
-        hosts.setdefault(dest.inventory_host.name, {})["portplan_listeners"] = dest.listeners
+        hosts.setdefault(dest.inventory_host.name, {})["portplan_listeners"] = _encoded(
+            dest.listeners
+        )
     return {"all": {"hosts": hosts}}
 
 
@@ -199,8 +219,9 @@ def run_fanout(
         "second_look": second_look,
         "identify_services": identify_services,
     }
-    if radius_secret:
-        probe_options["radius_secret"] = radius_secret.decode()
+    if radius_secret:  # (the operator's, but a '{{' in it is no template either)
+        secret = base64.b64encode(radius_secret).decode("ascii")
+        probe_options["radius_secret"] = f"{{{{ '{secret}' | b64decode }}}}"
     if deadline is not None:
         probe_options["deadline"] = deadline
     # one file per host (hosts may share a file system: containers, namespaces, NFS homes)
@@ -251,7 +272,7 @@ def run_fanout(
             yaml.safe_dump(_playbook(fanout, ready_file, probe_options=probe_options))
         )
         overlay = root / "portplan-hosts.yml"
-        overlay.write_text(json.dumps(_overlay(fanout)))  # JSON is YAML; vars stay untemplated
+        overlay.write_text(json.dumps(_overlay(fanout)))  # JSON is YAML
         started = time.monotonic()
         try:
             runner = ansible_runner.run(

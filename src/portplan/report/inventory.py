@@ -23,6 +23,7 @@ from typing import Any
 
 import yaml
 
+from portplan._text import one_line
 from portplan.model.deployment import Deployment
 
 __all__ = ["group_name", "inventory_yaml"]
@@ -70,7 +71,8 @@ def inventory_yaml(deployment: Deployment) -> str:
         if host.platform:
             member(group_name("platform", host.platform), name)
     header = [
-        f"# Ansible inventory of deployment {deployment.name}, written by portplan inventory."
+        f"# Ansible inventory of deployment {one_line(deployment.name)}, written by portplan "
+        "inventory."
     ]
     if groups:
         clusters = any(deployment.hosts[name].cluster for name in groups)
