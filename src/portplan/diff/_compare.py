@@ -1,8 +1,10 @@
 """Two plans compared as packet sets: what a firewall must newly open, and may close.
 
 Rows are matched by what they are — flow, source host, destination host, protocol — and rows
-that are the same on both sides are set aside without set algebra (most of a large plan).  For
-every other row the new packets are those its new set holds and its old set did not; of them,
+that are the same on both sides are set aside without set algebra (most of a large plan).  The
+rows of one such key are compared together, however many each side has (a product flow and a
+management access of one name, say): none is lost.  For every other key the new packets are
+those its new rows hold and its old rows did not; of them,
 only those *no* row of the old plan already needed are a change a firewall sees (two flows that
 need the same packets, such as a vendor's row repeated in two tables, change nothing when one
 of them goes).  Likewise for the packets to close.  A change is:
@@ -146,18 +148,25 @@ class _Needed:
         return space
 
 
+def _union(rows: Sequence[PlannedFlow]) -> Space:
+    out = Space.empty()
+    for row in rows:
+        out = out | _space(row)
+    return out
+
+
 def _kind(
-    old: PlannedFlow | None, new: PlannedFlow | None, opened: Space, closed: Space
+    old: Sequence[PlannedFlow], new: Sequence[PlannedFlow], opened: Space, closed: Space
 ) -> list[tuple[ChangeKind, Space, Space]]:
-    if old is None:
+    if not old:
         return [(ChangeKind.OPEN, opened, Space.empty())] if opened else []
-    if new is None:
+    if not new:
         return [(ChangeKind.CLOSE, Space.empty(), closed)] if closed else []
-    moved = (
-        old.source_addresses != new.source_addresses
-        or old.destination_addresses != new.destination_addresses
-    )
-    if opened and closed and moved and (old.ports, old.icmp) == (new.ports, new.icmp):
+    moved = [(r.source_addresses, r.destination_addresses) for r in old] != [
+        (r.source_addresses, r.destination_addresses) for r in new
+    ]
+    same_ports = [(r.ports, r.icmp) for r in old] == [(r.ports, r.icmp) for r in new]
+    if opened and closed and moved and same_ports:
         return [(ChangeKind.READDRESS, opened, closed)]
     out = []
     if opened:
@@ -184,19 +193,22 @@ def diff_plans(
     """
     result = PlanDiff(old=names[0], new=names[1])
     renames = dict(renamed or {})
-    before: dict[_Key, PlannedFlow] = {_key(r, renames): r for r in old.rows}
-    after: dict[_Key, PlannedFlow] = {_key(r): r for r in new.rows}
+    before: dict[_Key, list[PlannedFlow]] = {}
+    for r in old.rows:
+        before.setdefault(_key(r, renames), []).append(r)
+    after: dict[_Key, list[PlannedFlow]] = {}
+    for r in new.rows:
+        after.setdefault(_key(r), []).append(r)
     result.rows_compared = len(set(before) | set(after))
     causes = Causes(old_side, new_side, renames)
     needed_before, needed_after = _Needed(old.rows), _Needed(new.rows)
     seen = _Seen()
     order = [*after, *(k for k in before if k not in after)]
     for key in order:
-        was, now = before.get(key), after.get(key)
-        if was is not None and now is not None and _same(was, now):
+        was, now = before.get(key, []), after.get(key, [])
+        if len(was) == len(now) and all(_same(a, b) for a, b in zip(was, now, strict=True)):
             continue
-        old_space = _space(was) if was is not None else Space.empty()
-        new_space = _space(now) if now is not None else Space.empty()
+        old_space, new_space = _union(was), _union(now)
         protocol = key[3]
         opened = needed_before.without(new_space - old_space, protocol, key)
         closed = needed_after.without(old_space - new_space, protocol, key)
@@ -204,8 +216,7 @@ def diff_plans(
         if not kinds:
             result.already_needed += 1
             continue
-        row = now or was
-        assert row is not None  # one side holds the key
+        row = (now or was)[0]  # one side holds the key
         why = tuple(causes.explain(row, key[1], key[2]))
         for kind, opening, closing in kinds:
             change = Change(
