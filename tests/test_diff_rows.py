@@ -87,7 +87,8 @@ def run(*args: str) -> tuple[int, str]:
 
 
 def ports(space: object) -> list[tuple[int, int]]:
-    return [interval for box in space.normalised() for interval in box.ports]  # type: ignore[attr-defined]
+    """The port ranges of ``space``, whatever the family."""
+    return sorted({i for box in space.normalised() for i in box.ports})  # type: ignore[attr-defined]
 
 
 # -- 1. rows that share a key --------------------------------------------------------------
@@ -144,4 +145,35 @@ def test_a_product_flow_and_a_management_access_of_one_key_are_both_compared(
     found = diff_plans(old_plan, new_plan)
     assert [(c.kind, c.source, c.destination, ports(c.closed)) for c in found.changes] == [
         (ChangeKind.NARROW, "admin", "db01", [(9000, 9000)])
+    ]
+
+
+# -- 4. loopback rows are per host ---------------------------------------------------------
+
+LOOPBACK_DEPLOYMENT = """\
+name: lb
+hosts:
+  ws1: {addresses: [10.1.0.1]}
+  ws2: {addresses: [10.1.0.2]}
+products:
+  lb: {file: lb.yaml, components: {client: [CLIENTS]}}
+"""
+
+
+def test_a_loopback_flow_removed_from_one_host_is_closed_there(folder: Path) -> None:
+    found = compare(
+        folder,
+        LOOPBACK_DEPLOYMENT.replace("CLIENTS", "ws1, ws2"),
+        LOOPBACK_DEPLOYMENT.replace("CLIENTS", "ws2"),
+    )
+    assert [(c.kind, c.source, c.destination, ports(c.closed)) for c in found.changes] == [
+        (ChangeKind.CLOSE, "ws1", "ws1", [(8000, 8000)])
+    ]
+    found = compare(
+        folder,
+        LOOPBACK_DEPLOYMENT.replace("CLIENTS", "ws2"),
+        LOOPBACK_DEPLOYMENT.replace("CLIENTS", "ws1, ws2"),
+    )
+    assert [(c.kind, c.source, c.destination, ports(c.opened)) for c in found.changes] == [
+        (ChangeKind.OPEN, "ws1", "ws1", [(8000, 8000)])
     ]

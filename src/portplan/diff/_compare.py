@@ -5,7 +5,8 @@ that are the same on both sides are set aside without set algebra (most of a lar
 rows of one such key are compared together, however many each side has (a product flow and a
 management access of one name, say): none is lost.  For every other key the new packets are
 those its new rows hold and its old rows did not; of them,
-only those *no* row of the old plan already needed are a change a firewall sees (two flows that
+only those *no* row of the old plan already needed are a change a firewall sees (loopback
+packets are each host's own: only the host's rows need them) (two flows that
 need the same packets, such as a vendor's row repeated in two tables, change nothing when one
 of them goes).  Likewise for the packets to close.  A change is:
 
@@ -21,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import NamedTuple
 
 from portplan.diff._causes import Causes, Side
 from portplan.model._types import Network
@@ -89,6 +91,24 @@ class PlanDiff:
 _Key = tuple[str, str, str, str]  #: flow key, source, destination, protocol
 
 
+class _Scope(NamedTuple):
+    """Where a row's packets are comparable with another's: loopback packets (127.0.0.0/8 and
+    ::1 on both ends) are each host's own, so only the rows of one host compare."""
+
+    loopback: str | None  #: the host a loopback row stays on
+
+
+def _scope(row: PlannedFlow) -> _Scope:
+    return _Scope(loopback=row.destination if row.loopback else None)
+
+
+def _by_scope(rows: Sequence[PlannedFlow]) -> dict[_Scope, list[PlannedFlow]]:
+    out: dict[_Scope, list[PlannedFlow]] = {}
+    for row in rows:
+        out.setdefault(_scope(row), []).append(row)
+    return out
+
+
 def _key(row: PlannedFlow, renamed: Mapping[str, str] | None = None) -> _Key:
     flow = row.key
     if renamed and row.product in renamed:
@@ -113,12 +133,14 @@ def _same(a: PlannedFlow, b: PlannedFlow) -> bool:
 
 
 class _Needed:
-    """The packets the rows of one plan need, found by protocol and destination addresses."""
+    """The packets the rows of one plan need, found by protocol, scope and destination
+    addresses."""
 
     def __init__(self, rows: Iterable[PlannedFlow]) -> None:
-        self.groups: dict[tuple[str, tuple[Network, ...]], list[PlannedFlow]] = {}
+        self.groups: dict[tuple[str, _Scope, tuple[Network, ...]], list[PlannedFlow]] = {}
         for row in rows:
-            self.groups.setdefault((row.protocol.value, row.destination_addresses), []).append(row)
+            group = (row.protocol.value, _scope(row), row.destination_addresses)
+            self.groups.setdefault(group, []).append(row)
         self._ranges: dict[tuple[Network, ...], dict[int, Ranges]] = {}
         self._spaces: dict[int, Space] = {}
 
@@ -128,12 +150,14 @@ class _Needed:
             found = self._ranges[addresses] = {f: networks_ranges(addresses, f) for f in (4, 6)}
         return found
 
-    def without(self, space: Space, protocol: str, skip: _Key | None = None) -> Space:
-        """``space`` less every packet some row of this plan (but ``skip``) needs."""
-        for (proto, addresses), rows in self.groups.items():
+    def without(
+        self, space: Space, protocol: str, scope: _Scope, skip: _Key | None = None
+    ) -> Space:
+        """``space`` less every packet some row of this plan (but ``skip``) needs in ``scope``."""
+        for (proto, where, addresses), rows in self.groups.items():
             if not space:
                 break
-            if proto != protocol:
+            if proto != protocol or where != scope:
                 continue
             ranges = self._destinations(addresses)
             if not any(b.destinations.overlaps(ranges[b.family]) for b in space.boxes):
@@ -205,33 +229,38 @@ def diff_plans(
     seen = _Seen()
     order = [*after, *(k for k in before if k not in after)]
     for key in order:
-        was, now = before.get(key, []), after.get(key, [])
-        if len(was) == len(now) and all(_same(a, b) for a, b in zip(was, now, strict=True)):
+        all_was, all_now = before.get(key, []), after.get(key, [])
+        if len(all_was) == len(all_now) and all(
+            _same(a, b) for a, b in zip(all_was, all_now, strict=True)
+        ):
             continue
-        old_space, new_space = _union(was), _union(now)
-        protocol = key[3]
-        opened = needed_before.without(new_space - old_space, protocol, key)
-        closed = needed_after.without(old_space - new_space, protocol, key)
-        kinds = _kind(was, now, opened, closed)
-        if not kinds:
-            result.already_needed += 1
-            continue
-        row = (now or was)[0]  # one side holds the key
-        why = tuple(causes.explain(row, key[1], key[2]))
-        for kind, opening, closing in kinds:
-            change = Change(
-                kind=kind,
-                flow=key[0],
-                source=key[1],
-                destination=key[2],
-                protocol=protocol,
-                reference=row.reference,
-                opened=opening,
-                closed=closing,
-                causes=why,
-            )
-            if seen.add(change):
-                result.changes.append(change)
+        old_parts, new_parts = _by_scope(all_was), _by_scope(all_now)
+        for scope in [*new_parts, *(s for s in old_parts if s not in new_parts)]:
+            was, now = old_parts.get(scope, []), new_parts.get(scope, [])
+            old_space, new_space = _union(was), _union(now)
+            protocol = key[3]
+            opened = needed_before.without(new_space - old_space, protocol, scope, key)
+            closed = needed_after.without(old_space - new_space, protocol, scope, key)
+            kinds = _kind(was, now, opened, closed)
+            if not kinds:
+                result.already_needed += 1
+                continue
+            row = (now or was)[0]  # one side holds the scope
+            why = tuple(causes.explain(row, key[1], key[2]))
+            for kind, opening, closing in kinds:
+                change = Change(
+                    kind=kind,
+                    flow=key[0],
+                    source=key[1],
+                    destination=key[2],
+                    protocol=protocol,
+                    reference=row.reference,
+                    opened=opening,
+                    closed=closing,
+                    causes=why,
+                )
+                if seen.add(change):
+                    result.changes.append(change)
     return result
 
 
