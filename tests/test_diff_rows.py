@@ -7,17 +7,22 @@ feature ``reporting``; ``lb`` is one loopback flow, client -> agent on the same 
 
 from __future__ import annotations
 
+import csv
 import dataclasses
+import io
 from pathlib import Path
 
+import openpyxl
 import pytest
 from click.testing import CliRunner
 
+import machine
 from portplan.cli import cli
 from portplan.diff import ChangeKind, PlanDiff, diff_plans
 from portplan.load.deployment import load_deployment
 from portplan.pipeline import plan_bundle
 from portplan.plan import Plan
+from portplan.report.diff import diff_csv, diff_json, diff_junit, diff_table, diff_xlsx
 
 PRODUCT = """\
 id: rv
@@ -177,3 +182,69 @@ def test_a_loopback_flow_removed_from_one_host_is_closed_there(folder: Path) -> 
     assert [(c.kind, c.source, c.destination, ports(c.opened)) for c in found.changes] == [
         (ChangeKind.OPEN, "ws1", "ws1", [(8000, 8000)])
     ]
+
+
+# -- 2. a host known by DNS name only ------------------------------------------------------
+
+BY_NAME = "{dns_name: db.example.com, managed: false}"
+
+
+def test_a_row_to_a_host_known_by_name_is_closed_by_name(folder: Path) -> None:
+    found = compare(folder, deployment(db=BY_NAME), deployment(db=BY_NAME, reporting=False))
+    (change,) = found.changes
+    assert (change.kind, change.source, change.destination) == (
+        ChangeKind.CLOSE,
+        "clients",
+        "db01",
+    )
+    assert (change.source_name, change.destination_name) == (None, "db.example.com")
+    assert ports(change.closed) == [(9000, 9000)]
+    assert change.causes == ("feature reporting switched off",)
+    # every output names the host where an address would be, never 0.0.0.0/0
+    table = diff_table(found, width=200)
+    assert "tcp 10.1.0.0/24 -> db.example.com port 9000" in table
+    data = machine.document(diff_json(found), "diff")
+    (record,) = data["changes"]
+    assert record["destination_name"] == "db.example.com"
+    assert record["close"][0]["destinations"] == []
+    assert record["close"][0]["sources"] == ["10.1.0.0/24"]
+    rows = list(csv.DictReader(io.StringIO(diff_csv(found))))
+    assert [
+        (r["action"], r["source_address"], r["destination_address"], r["ports"]) for r in rows
+    ] == [("close", "10.1.0.0/24", "db.example.com", "9000")]
+    book = openpyxl.load_workbook(io.BytesIO(diff_xlsx(found)))
+    (row,) = book["Close"].iter_rows(min_row=2, values_only=True)
+    assert "db.example.com" in row
+    assert "db.example.com port 9000" in diff_junit(found)
+    assert "0.0.0.0/0" not in table + diff_csv(found) + diff_json(found)
+    # ... and opened when the feature comes back
+    found = compare(folder, deployment(db=BY_NAME, reporting=False), deployment(db=BY_NAME))
+    assert [(c.kind, c.destination_name, ports(c.opened)) for c in found.changes] == [
+        (ChangeKind.OPEN, "db.example.com", [(9000, 9000)])
+    ]
+
+
+def test_a_host_renamed_or_given_addresses_is_closed_and_opened(folder: Path) -> None:
+    other = BY_NAME.replace("db.example.com", "db2.example.com")
+    found = compare(folder, deployment(db=BY_NAME), deployment(db=other))
+    assert [(c.kind.value, c.destination_name) for c in found.changes] == [
+        ("open", "db2.example.com"),
+        ("close", "db.example.com"),
+    ]
+    assert "host db01 DNS name: db.example.com -> db2.example.com" in found.changes[0].causes
+    found = compare(folder, deployment(db=BY_NAME), deployment(db="{addresses: [10.3.0.10]}"))
+    assert [(c.kind.value, c.flow, c.destination_name) for c in found.changes] == [
+        ("open", "rv/report", None),
+        ("close", "rv/report", "db.example.com"),
+        ("open", "management/admin", None),  # (db01 is managed now)
+    ]
+    # the same name on both sides, nothing else changed: identical
+    assert compare(folder, deployment(db=BY_NAME), deployment(db=BY_NAME)).identical
+
+
+def test_the_reviewers_name_only_case_through_the_cli(folder: Path) -> None:
+    (folder / "old.yaml").write_text(deployment(db=BY_NAME))
+    (folder / "new.yaml").write_text(deployment(db=BY_NAME, reporting=False))
+    code, out = run("diff", str(folder / "old.yaml"), str(folder / "new.yaml"))
+    assert code == 1
+    assert out.endswith("0 to open, 1 to close, 0 to change\n")

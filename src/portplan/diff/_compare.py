@@ -6,7 +6,8 @@ rows of one such key are compared together, however many each side has (a produc
 management access of one name, say): none is lost.  For every other key the new packets are
 those its new rows hold and its old rows did not; of them,
 only those *no* row of the old plan already needed are a change a firewall sees (loopback
-packets are each host's own: only the host's rows need them) (two flows that
+packets are each host's own: only the host's rows need them; the packets to a host known by
+DNS name only are compared by the name) (two flows that
 need the same packets, such as a vendor's row repeated in two tables, change nothing when one
 of them goes).  Likewise for the packets to close.  A change is:
 
@@ -22,10 +23,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
+from ipaddress import ip_network
 from typing import NamedTuple
 
 from portplan.diff._causes import Causes, Side
 from portplan.model._types import Network
+from portplan.model.deployment import Host
 from portplan.plan import Plan, PlannedFlow
 from portplan.spaces import Ranges, Space, flow_space, networks_ranges
 
@@ -59,6 +62,10 @@ class Change:
     causes: tuple[str, ...]
     #: other flows whose rows change the same packets (listed once, under the first)
     also: list[str] = field(default_factory=list)
+    #: the DNS name of an end known by name only: its addresses in ``opened`` and ``closed``
+    #: stand for the name (every address of a family), and outputs show the name instead
+    source_name: str | None = None
+    destination_name: str | None = None
 
 
 @dataclass(slots=True, kw_only=True)
@@ -93,20 +100,53 @@ _Key = tuple[str, str, str, str]  #: flow key, source, destination, protocol
 
 class _Scope(NamedTuple):
     """Where a row's packets are comparable with another's: loopback packets (127.0.0.0/8 and
-    ::1 on both ends) are each host's own, so only the rows of one host compare."""
+    ::1 on both ends) are each host's own, so only the rows of one host compare; an end known
+    by DNS name only has no addresses, so its rows compare by the name."""
 
     loopback: str | None  #: the host a loopback row stays on
+    source_name: str | None = None  #: the DNS name of a source known by name only
+    destination_name: str | None = None
 
 
-def _scope(row: PlannedFlow) -> _Scope:
-    return _Scope(loopback=row.destination if row.loopback else None)
+def _name(hosts: Mapping[str, Host], host: str, addresses: tuple[Network, ...]) -> str | None:
+    found = hosts.get(host)
+    return found.dns_name if found is not None and not addresses else None
 
 
-def _by_scope(rows: Sequence[PlannedFlow]) -> dict[_Scope, list[PlannedFlow]]:
+def _scope(row: PlannedFlow, hosts: Mapping[str, Host]) -> _Scope:
+    return _Scope(
+        loopback=row.destination if row.loopback else None,
+        source_name=_name(hosts, row.source, row.source_addresses),
+        destination_name=_name(hosts, row.destination, row.destination_addresses),
+    )
+
+
+def _by_scope(
+    rows: Sequence[PlannedFlow], hosts: Mapping[str, Host]
+) -> dict[_Scope, list[PlannedFlow]]:
     out: dict[_Scope, list[PlannedFlow]] = {}
     for row in rows:
-        out.setdefault(_scope(row), []).append(row)
+        out.setdefault(_scope(row, hosts), []).append(row)
     return out
+
+
+#: what an end known by name only stands for in its row's packets: every address of the
+#: families of the other end (IPv4 alone when neither end has addresses).  Such packets are
+#: compared only with those of rows of the same names (:class:`_Scope`), and outputs show the
+#: name, never these addresses.
+_BY_NAME: tuple[Network, ...] = (ip_network("0.0.0.0/0"), ip_network("::/0"))
+
+
+def _ends(row: PlannedFlow, scope: _Scope) -> tuple[tuple[Network, ...], tuple[Network, ...]]:
+    sources, destinations = row.source_addresses, row.destination_addresses
+    if scope.source_name is None and scope.destination_name is None:
+        return sources, destinations
+    fill = _BY_NAME if sources or destinations else _BY_NAME[:1]
+    if scope.source_name is not None:
+        sources = fill
+    if scope.destination_name is not None:
+        destinations = fill
+    return sources, destinations
 
 
 def _key(row: PlannedFlow, renamed: Mapping[str, str] | None = None) -> _Key:
@@ -116,10 +156,9 @@ def _key(row: PlannedFlow, renamed: Mapping[str, str] | None = None) -> _Key:
     return (flow, row.source, row.destination, row.protocol.value)
 
 
-def _space(row: PlannedFlow) -> Space:
-    return flow_space(
-        row.source_addresses, row.destination_addresses, row.protocol, row.ports, row.icmp
-    )
+def _space(row: PlannedFlow, scope: _Scope) -> Space:
+    sources, destinations = _ends(row, scope)
+    return flow_space(sources, destinations, row.protocol, row.ports, row.icmp)
 
 
 def _same(a: PlannedFlow, b: PlannedFlow) -> bool:
@@ -136,10 +175,11 @@ class _Needed:
     """The packets the rows of one plan need, found by protocol, scope and destination
     addresses."""
 
-    def __init__(self, rows: Iterable[PlannedFlow]) -> None:
+    def __init__(self, rows: Iterable[PlannedFlow], hosts: Mapping[str, Host]) -> None:
         self.groups: dict[tuple[str, _Scope, tuple[Network, ...]], list[PlannedFlow]] = {}
         for row in rows:
-            group = (row.protocol.value, _scope(row), row.destination_addresses)
+            scope = _scope(row, hosts)
+            group = (row.protocol.value, scope, _ends(row, scope)[1])
             self.groups.setdefault(group, []).append(row)
         self._ranges: dict[tuple[Network, ...], dict[int, Ranges]] = {}
         self._spaces: dict[int, Space] = {}
@@ -167,15 +207,15 @@ class _Needed:
                     continue
                 found = self._spaces.get(id(row))
                 if found is None:
-                    found = self._spaces[id(row)] = _space(row)
+                    found = self._spaces[id(row)] = _space(row, scope)
                 space = space - found
         return space
 
 
-def _union(rows: Sequence[PlannedFlow]) -> Space:
+def _union(rows: Sequence[PlannedFlow], scope: _Scope) -> Space:
     out = Space.empty()
     for row in rows:
-        out = out | _space(row)
+        out = out | _space(row, scope)
     return out
 
 
@@ -225,19 +265,21 @@ def diff_plans(
         after.setdefault(_key(r), []).append(r)
     result.rows_compared = len(set(before) | set(after))
     causes = Causes(old_side, new_side, renames)
-    needed_before, needed_after = _Needed(old.rows), _Needed(new.rows)
+    needed_before, needed_after = _Needed(old.rows, old.hosts), _Needed(new.rows, new.hosts)
     seen = _Seen()
     order = [*after, *(k for k in before if k not in after)]
     for key in order:
         all_was, all_now = before.get(key, []), after.get(key, [])
-        if len(all_was) == len(all_now) and all(
-            _same(a, b) for a, b in zip(all_was, all_now, strict=True)
+        old_parts, new_parts = _by_scope(all_was, old.hosts), _by_scope(all_now, new.hosts)
+        if (
+            len(all_was) == len(all_now)
+            and all(_same(a, b) for a, b in zip(all_was, all_now, strict=True))
+            and list(old_parts) == list(new_parts)
         ):
             continue
-        old_parts, new_parts = _by_scope(all_was), _by_scope(all_now)
         for scope in [*new_parts, *(s for s in old_parts if s not in new_parts)]:
             was, now = old_parts.get(scope, []), new_parts.get(scope, [])
-            old_space, new_space = _union(was), _union(now)
+            old_space, new_space = _union(was, scope), _union(now, scope)
             protocol = key[3]
             opened = needed_before.without(new_space - old_space, protocol, scope, key)
             closed = needed_after.without(old_space - new_space, protocol, scope, key)
@@ -258,6 +300,8 @@ def diff_plans(
                     opened=opening,
                     closed=closing,
                     causes=why,
+                    source_name=scope.source_name,
+                    destination_name=scope.destination_name,
                 )
                 if seen.add(change):
                     result.changes.append(change)
