@@ -248,3 +248,64 @@ def test_the_reviewers_name_only_case_through_the_cli(folder: Path) -> None:
     code, out = run("diff", str(folder / "old.yaml"), str(folder / "new.yaml"))
     assert code == 1
     assert out.endswith("0 to open, 1 to close, 0 to change\n")
+
+
+# -- 3. a row whose zone-boundary firewall changes -----------------------------------------
+
+
+def test_a_zone_change_moves_the_rule_to_another_boundary(folder: Path) -> None:
+    old = deployment(db="{addresses: [10.3.0.10], zone: data}", clients=ZONED)
+    new = deployment(db="{addresses: [10.3.0.10], zone: users2}", clients=ZONED)
+    found = compare(folder, old, new)
+    report = [c for c in found.changes if c.flow == "rv/report"]
+    (change,) = report
+    assert change.kind is ChangeKind.MOVED
+    assert (change.old_source_zone, change.old_destination_zone) == ("users", "data")
+    assert (change.source_zone, change.destination_zone) == ("users", "users2")
+    assert ports(change.opened) == ports(change.closed) == [(9000, 9000)]
+    assert "host db01 zone: data -> users2" in change.causes
+    assert not found.identical
+    assert found.summary().endswith("to change")
+    # every output names both boundaries
+    table = diff_table(found, width=400)
+    assert "moved" in table and "users -> data" in table and "users -> users2" in table
+    data = machine.document(diff_json(found), "diff")
+    record = next(r for r in data["changes"] if r["flow"] == "rv/report")
+    assert record["kind"] == "moved"
+    assert record["zone_moved"] is True
+    assert (record["old_source_zone"], record["old_destination_zone"]) == ("users", "data")
+    assert (record["source_zone"], record["destination_zone"]) == ("users", "users2")
+    rows = [r for r in csv.DictReader(io.StringIO(diff_csv(found))) if r["flow"] == "rv/report"]
+    assert [(r["action"], r["change"], r["source_zone"], r["destination_zone"]) for r in rows] == [
+        ("open", "moved", "users", "users2"),
+        ("close", "moved", "users", "data"),
+    ]
+    book = openpyxl.load_workbook(io.BytesIO(diff_xlsx(found)))
+    header = next(book["Close"].iter_rows(max_row=1, values_only=True))
+    assert header[-2:] == ("source_zone", "destination_zone")
+    assert "zones: users -&gt; data, now users -&gt; users2" in diff_junit(found)
+
+
+def test_a_zone_change_with_new_ports_widens_on_the_new_boundary(folder: Path) -> None:
+    (folder / "p2.yaml").write_text(PRODUCT.replace("ports: 9000", "ports: [9000, 9001]"))
+    old = deployment(db="{addresses: [10.3.0.10], zone: data}", clients=ZONED)
+    new = old.replace("zone: data", "zone: users2").replace("p.yaml", "p2.yaml")
+    found = compare(folder, old, new)
+    changes = [c for c in found.changes if c.flow == "rv/report"]
+    assert [(c.kind, ports(c.opened), ports(c.closed)) for c in changes] == [
+        (ChangeKind.WIDEN, [(9001, 9001)], []),
+        (ChangeKind.MOVED, [(9000, 9000)], [(9000, 9000)]),
+    ]
+    assert changes[0].destination_zone == "users2"
+    # from no zone to a zone is a move too
+    unzoned = old.replace(", zone: data", "")
+    found = compare(folder, unzoned, new.replace("p2.yaml", "p.yaml"))
+    (change,) = [c for c in found.changes if c.flow == "rv/report"]
+    assert change.kind is ChangeKind.MOVED and change.zone_moved
+    assert (change.old_destination_zone, change.destination_zone) == (None, "users2")
+    assert "(zones users -> no zone, now users -> users2)" in diff_table(found, width=400)
+    # the same zones: nothing moves
+    assert compare(folder, old, old).identical
+
+
+ZONED = "{addresses: [10.1.0.0/24], zone: users}"

@@ -74,6 +74,10 @@ class Causes:
                     found.append(
                         f"host {name} re-addressed: {_addresses(before)} -> {_addresses(after)}"
                     )
+                if before.zone != after.zone:
+                    found.append(
+                        f"host {name} zone: {before.zone or 'none'} -> {after.zone or 'none'}"
+                    )
                 if before.dns_name != after.dns_name:
                     found.append(
                         f"host {name} DNS name: {before.dns_name or 'none'} -> "

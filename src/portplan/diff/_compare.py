@@ -15,7 +15,10 @@ of them goes).  Likewise for the packets to close.  A change is:
 * ``widen`` / ``narrow``: a row that needs more / fewer packets (a range from 49152-65535 to
   1024-65535 reads "widen ... port 1024-49151"); a row that gains some ports and loses others
   is both;
-* ``readdress``: a row whose ports stay and whose addresses change (a host re-addressed).
+* ``readdress``: a row whose ports stay and whose addresses change (a host re-addressed);
+* ``moved``: a row whose source or destination zone changes: the packets it keeps are
+  closed on the old zone boundary's firewall and opened on the new one's (a host moved from
+  zone ``data`` to ``users2``: from ACL ``users-to-data`` to ``users-to-users2``).
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ class ChangeKind(StrEnum):
     WIDEN = "widen"
     NARROW = "narrow"
     READDRESS = "readdress"
+    MOVED = "moved"
 
     @property
     def opens(self) -> bool:
@@ -66,6 +70,14 @@ class Change:
     #: stand for the name (every address of a family), and outputs show the name instead
     source_name: str | None = None
     destination_name: str | None = None
+    #: the zones of the rows whose packets the change is about (the new side's; a ``close``:
+    #: the old side's): which zone-boundary firewall holds the rule
+    source_zone: str | None = None
+    destination_zone: str | None = None
+    #: whether the zones changed; then the old side's, where ``closed`` is taken out
+    zone_moved: bool = False
+    old_source_zone: str | None = None
+    old_destination_zone: str | None = None
 
 
 @dataclass(slots=True, kw_only=True)
@@ -168,7 +180,13 @@ def _same(a: PlannedFlow, b: PlannedFlow) -> bool:
         and a.source_addresses == b.source_addresses
         and a.destination_addresses == b.destination_addresses
         and a.loopback == b.loopback
+        and a.source_zone == b.source_zone
+        and a.destination_zone == b.destination_zone
     )
+
+
+def _zones(rows: Sequence[PlannedFlow]) -> tuple[str | None, str | None]:
+    return (rows[0].source_zone, rows[0].destination_zone) if rows else (None, None)
 
 
 class _Needed:
@@ -284,6 +302,10 @@ def diff_plans(
             opened = needed_before.without(new_space - old_space, protocol, scope, key)
             closed = needed_after.without(old_space - new_space, protocol, scope, key)
             kinds = _kind(was, now, opened, closed)
+            old_zones, new_zones = _zones(was), _zones(now)
+            moved = bool(was and now) and old_zones != new_zones
+            if moved and (kept := old_space & new_space):
+                kinds.append((ChangeKind.MOVED, kept, kept))
             if not kinds:
                 result.already_needed += 1
                 continue
@@ -302,6 +324,11 @@ def diff_plans(
                     causes=why,
                     source_name=scope.source_name,
                     destination_name=scope.destination_name,
+                    source_zone=(new_zones if now else old_zones)[0],
+                    destination_zone=(new_zones if now else old_zones)[1],
+                    zone_moved=moved,
+                    old_source_zone=old_zones[0] if moved else None,
+                    old_destination_zone=old_zones[1] if moved else None,
                 )
                 if seen.add(change):
                     result.changes.append(change)

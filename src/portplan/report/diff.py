@@ -39,6 +39,10 @@ DELTA_COLUMNS = (
     "ports",
     "cause",
     "reference",
+    # the zones of the line's rule (which zone-boundary firewall holds it): for a close, the
+    # old side's; a change of kind moved is a close on the old boundary and an open on the new
+    "source_zone",
+    "destination_zone",
 )
 
 
@@ -65,6 +69,24 @@ def _box_text(change: Change, box: Box) -> str:
     return f"{protocols_text(box.protocols)} {source} -> {destination}{rest}"
 
 
+def _zone_text(source: str | None, destination: str | None) -> str:
+    return f"{source or 'no zone'} -> {destination or 'no zone'}"
+
+
+def _moved(change: Change) -> str:
+    """``users -> data, now users -> users2``: the zones, old and new."""
+    return (
+        f"{_zone_text(change.old_source_zone, change.old_destination_zone)}, now "
+        f"{_zone_text(change.source_zone, change.destination_zone)}"
+    )
+
+
+def _hosts(change: Change) -> str:
+    """Source and destination; the zones, old and new, when they changed."""
+    text = f"{change.source} -> {change.destination}"
+    return text + f" (zones {_moved(change)})" if change.zone_moved else text
+
+
 def _describe(change: Change, space: Space) -> str:
     return "; ".join(_box_text(change, b) for b in space.normalised().boxes)
 
@@ -83,7 +105,7 @@ def diff_table(diff: PlanDiff, *, width: int) -> str:
         (
             c.kind.value,
             _flow(c),
-            f"{c.source} -> {c.destination}",
+            _hosts(c),
             _describe(c, c.opened) if c.opened else "",
             _describe(c, c.closed) if c.closed else "",
             _cause(c),
@@ -118,6 +140,11 @@ def _record(change: Change) -> dict[str, Any]:
         "also": list(change.also),
         "source_name": change.source_name,
         "destination_name": change.destination_name,
+        "source_zone": change.source_zone,
+        "destination_zone": change.destination_zone,
+        "zone_moved": change.zone_moved,
+        "old_source_zone": change.old_source_zone,
+        "old_destination_zone": change.old_destination_zone,
     }
 
 
@@ -153,7 +180,13 @@ def _delta_rows(diff: PlanDiff) -> Iterator[list[str]]:
     for change in diff.changes:
         for action, space in (("open", change.opened), ("close", change.closed)):
             for box in space.normalised().boxes:
-                yield [action, *_cells(change, box)]
+                yield [action, *_cells(change, box), *_zones(change, action)]
+
+
+def _zones(change: Change, action: str) -> list[str]:
+    if action == "close" and change.zone_moved:
+        return [change.old_source_zone or "", change.old_destination_zone or ""]
+    return [change.source_zone or "", change.destination_zone or ""]
 
 
 def _cells(change: Change, box: Box) -> list[str]:
@@ -214,6 +247,8 @@ def diff_junit(diff: PlanDiff) -> str:
             parts.append("open " + _describe(change, change.opened))
         if change.closed:
             parts.append("close " + _describe(change, change.closed))
+        if change.zone_moved:
+            parts.append(f"zones: {_moved(change)}")
         failure.text = "\n".join([*parts, f"cause: {_cause(change)}"])
     ET.indent(suite)
     return (
