@@ -2,7 +2,8 @@
 
 :func:`diff_plans` compares the plans of two deployments (two files, one file at two git
 revisions, or one deployment with a product swapped) and gives each change as ``open``,
-``close``, ``widen``, ``narrow`` or ``readdress``, attributed to its causes.
+``close``, ``widen``, ``narrow``, ``readdress`` or ``moved`` (to another zone boundary),
+attributed to its causes.
 """
 
 from portplan.diff._causes import Side

@@ -25,7 +25,9 @@ class Side(Protocol):
 
 
 def _addresses(host: Host | None) -> str:
-    return ", ".join(network_text(n) for n in host.addresses) if host else "nothing"
+    if host is None:
+        return "nothing"
+    return ", ".join(network_text(n) for n in host.addresses) or "no addresses"
 
 
 def _ports(items: tuple[object, ...] | None) -> str:
@@ -67,10 +69,20 @@ class Causes:
             if before is None or after is None:
                 verb = "added" if before is None else "removed"
                 found.append(f"host {name} {verb}")
-            elif before.addresses != after.addresses:
-                found.append(
-                    f"host {name} re-addressed: {_addresses(before)} -> {_addresses(after)}"
-                )
+            else:
+                if before.addresses != after.addresses:
+                    found.append(
+                        f"host {name} re-addressed: {_addresses(before)} -> {_addresses(after)}"
+                    )
+                if before.zone != after.zone:
+                    found.append(
+                        f"host {name} zone: {before.zone or 'none'} -> {after.zone or 'none'}"
+                    )
+                if before.dns_name != after.dns_name:
+                    found.append(
+                        f"host {name} DNS name: {before.dns_name or 'none'} -> "
+                        f"{after.dns_name or 'none'}"
+                    )
         if product == MANAGEMENT:
             before_access = [m for m in self.old.deployment.management if m.id == flow_id]
             after_access = [m for m in self.new.deployment.management if m.id == flow_id]

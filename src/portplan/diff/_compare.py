@@ -1,9 +1,13 @@
 """Two plans compared as packet sets: what a firewall must newly open, and may close.
 
 Rows are matched by what they are — flow, source host, destination host, protocol — and rows
-that are the same on both sides are set aside without set algebra (most of a large plan).  For
-every other row the new packets are those its new set holds and its old set did not; of them,
-only those *no* row of the old plan already needed are a change a firewall sees (two flows that
+that are the same on both sides are set aside without set algebra (most of a large plan).  The
+rows of one such key are compared together, however many each side has (a product flow and a
+management access of one name, say): none is lost.  For every other key the new packets are
+those its new rows hold and its old rows did not; of them,
+only those *no* row of the old plan already needed are a change a firewall sees (loopback
+packets are each host's own: only the host's rows need them; the packets to a host known by
+DNS name only are compared by the name) (two flows that
 need the same packets, such as a vendor's row repeated in two tables, change nothing when one
 of them goes).  Likewise for the packets to close.  A change is:
 
@@ -11,7 +15,10 @@ of them goes).  Likewise for the packets to close.  A change is:
 * ``widen`` / ``narrow``: a row that needs more / fewer packets (a range from 49152-65535 to
   1024-65535 reads "widen ... port 1024-49151"); a row that gains some ports and loses others
   is both;
-* ``readdress``: a row whose ports stay and whose addresses change (a host re-addressed).
+* ``readdress``: a row whose ports stay and whose addresses change (a host re-addressed);
+* ``moved``: a row whose source or destination zone changes: the packets it keeps are
+  closed on the old zone boundary's firewall and opened on the new one's (a host moved from
+  zone ``data`` to ``users2``: from ACL ``users-to-data`` to ``users-to-users2``).
 """
 
 from __future__ import annotations
@@ -19,9 +26,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
+from ipaddress import ip_network
+from typing import NamedTuple
 
 from portplan.diff._causes import Causes, Side
 from portplan.model._types import Network
+from portplan.model.deployment import Host
 from portplan.plan import Plan, PlannedFlow
 from portplan.spaces import Ranges, Space, flow_space, networks_ranges
 
@@ -34,6 +44,7 @@ class ChangeKind(StrEnum):
     WIDEN = "widen"
     NARROW = "narrow"
     READDRESS = "readdress"
+    MOVED = "moved"
 
     @property
     def opens(self) -> bool:
@@ -55,6 +66,18 @@ class Change:
     causes: tuple[str, ...]
     #: other flows whose rows change the same packets (listed once, under the first)
     also: list[str] = field(default_factory=list)
+    #: the DNS name of an end known by name only: its addresses in ``opened`` and ``closed``
+    #: stand for the name (every address of a family), and outputs show the name instead
+    source_name: str | None = None
+    destination_name: str | None = None
+    #: the zones of the rows whose packets the change is about (the new side's; a ``close``:
+    #: the old side's): which zone-boundary firewall holds the rule
+    source_zone: str | None = None
+    destination_zone: str | None = None
+    #: whether the zones changed; then the old side's, where ``closed`` is taken out
+    zone_moved: bool = False
+    old_source_zone: str | None = None
+    old_destination_zone: str | None = None
 
 
 @dataclass(slots=True, kw_only=True)
@@ -87,6 +110,57 @@ class PlanDiff:
 _Key = tuple[str, str, str, str]  #: flow key, source, destination, protocol
 
 
+class _Scope(NamedTuple):
+    """Where a row's packets are comparable with another's: loopback packets (127.0.0.0/8 and
+    ::1 on both ends) are each host's own, so only the rows of one host compare; an end known
+    by DNS name only has no addresses, so its rows compare by the name."""
+
+    loopback: str | None  #: the host a loopback row stays on
+    source_name: str | None = None  #: the DNS name of a source known by name only
+    destination_name: str | None = None
+
+
+def _name(hosts: Mapping[str, Host], host: str, addresses: tuple[Network, ...]) -> str | None:
+    found = hosts.get(host)
+    return found.dns_name if found is not None and not addresses else None
+
+
+def _scope(row: PlannedFlow, hosts: Mapping[str, Host]) -> _Scope:
+    return _Scope(
+        loopback=row.destination if row.loopback else None,
+        source_name=_name(hosts, row.source, row.source_addresses),
+        destination_name=_name(hosts, row.destination, row.destination_addresses),
+    )
+
+
+def _by_scope(
+    rows: Sequence[PlannedFlow], hosts: Mapping[str, Host]
+) -> dict[_Scope, list[PlannedFlow]]:
+    out: dict[_Scope, list[PlannedFlow]] = {}
+    for row in rows:
+        out.setdefault(_scope(row, hosts), []).append(row)
+    return out
+
+
+#: what an end known by name only stands for in its row's packets: every address of the
+#: families of the other end (IPv4 alone when neither end has addresses).  Such packets are
+#: compared only with those of rows of the same names (:class:`_Scope`), and outputs show the
+#: name, never these addresses.
+_BY_NAME: tuple[Network, ...] = (ip_network("0.0.0.0/0"), ip_network("::/0"))
+
+
+def _ends(row: PlannedFlow, scope: _Scope) -> tuple[tuple[Network, ...], tuple[Network, ...]]:
+    sources, destinations = row.source_addresses, row.destination_addresses
+    if scope.source_name is None and scope.destination_name is None:
+        return sources, destinations
+    fill = _BY_NAME if sources or destinations else _BY_NAME[:1]
+    if scope.source_name is not None:
+        sources = fill
+    if scope.destination_name is not None:
+        destinations = fill
+    return sources, destinations
+
+
 def _key(row: PlannedFlow, renamed: Mapping[str, str] | None = None) -> _Key:
     flow = row.key
     if renamed and row.product in renamed:
@@ -94,10 +168,9 @@ def _key(row: PlannedFlow, renamed: Mapping[str, str] | None = None) -> _Key:
     return (flow, row.source, row.destination, row.protocol.value)
 
 
-def _space(row: PlannedFlow) -> Space:
-    return flow_space(
-        row.source_addresses, row.destination_addresses, row.protocol, row.ports, row.icmp
-    )
+def _space(row: PlannedFlow, scope: _Scope) -> Space:
+    sources, destinations = _ends(row, scope)
+    return flow_space(sources, destinations, row.protocol, row.ports, row.icmp)
 
 
 def _same(a: PlannedFlow, b: PlannedFlow) -> bool:
@@ -107,16 +180,25 @@ def _same(a: PlannedFlow, b: PlannedFlow) -> bool:
         and a.source_addresses == b.source_addresses
         and a.destination_addresses == b.destination_addresses
         and a.loopback == b.loopback
+        and a.source_zone == b.source_zone
+        and a.destination_zone == b.destination_zone
     )
 
 
-class _Needed:
-    """The packets the rows of one plan need, found by protocol and destination addresses."""
+def _zones(rows: Sequence[PlannedFlow]) -> tuple[str | None, str | None]:
+    return (rows[0].source_zone, rows[0].destination_zone) if rows else (None, None)
 
-    def __init__(self, rows: Iterable[PlannedFlow]) -> None:
-        self.groups: dict[tuple[str, tuple[Network, ...]], list[PlannedFlow]] = {}
+
+class _Needed:
+    """The packets the rows of one plan need, found by protocol, scope and destination
+    addresses."""
+
+    def __init__(self, rows: Iterable[PlannedFlow], hosts: Mapping[str, Host]) -> None:
+        self.groups: dict[tuple[str, _Scope, tuple[Network, ...]], list[PlannedFlow]] = {}
         for row in rows:
-            self.groups.setdefault((row.protocol.value, row.destination_addresses), []).append(row)
+            scope = _scope(row, hosts)
+            group = (row.protocol.value, scope, _ends(row, scope)[1])
+            self.groups.setdefault(group, []).append(row)
         self._ranges: dict[tuple[Network, ...], dict[int, Ranges]] = {}
         self._spaces: dict[int, Space] = {}
 
@@ -126,12 +208,14 @@ class _Needed:
             found = self._ranges[addresses] = {f: networks_ranges(addresses, f) for f in (4, 6)}
         return found
 
-    def without(self, space: Space, protocol: str, skip: _Key | None = None) -> Space:
-        """``space`` less every packet some row of this plan (but ``skip``) needs."""
-        for (proto, addresses), rows in self.groups.items():
+    def without(
+        self, space: Space, protocol: str, scope: _Scope, skip: _Key | None = None
+    ) -> Space:
+        """``space`` less every packet some row of this plan (but ``skip``) needs in ``scope``."""
+        for (proto, where, addresses), rows in self.groups.items():
             if not space:
                 break
-            if proto != protocol:
+            if proto != protocol or where != scope:
                 continue
             ranges = self._destinations(addresses)
             if not any(b.destinations.overlaps(ranges[b.family]) for b in space.boxes):
@@ -141,23 +225,30 @@ class _Needed:
                     continue
                 found = self._spaces.get(id(row))
                 if found is None:
-                    found = self._spaces[id(row)] = _space(row)
+                    found = self._spaces[id(row)] = _space(row, scope)
                 space = space - found
         return space
 
 
+def _union(rows: Sequence[PlannedFlow], scope: _Scope) -> Space:
+    out = Space.empty()
+    for row in rows:
+        out = out | _space(row, scope)
+    return out
+
+
 def _kind(
-    old: PlannedFlow | None, new: PlannedFlow | None, opened: Space, closed: Space
+    old: Sequence[PlannedFlow], new: Sequence[PlannedFlow], opened: Space, closed: Space
 ) -> list[tuple[ChangeKind, Space, Space]]:
-    if old is None:
+    if not old:
         return [(ChangeKind.OPEN, opened, Space.empty())] if opened else []
-    if new is None:
+    if not new:
         return [(ChangeKind.CLOSE, Space.empty(), closed)] if closed else []
-    moved = (
-        old.source_addresses != new.source_addresses
-        or old.destination_addresses != new.destination_addresses
-    )
-    if opened and closed and moved and (old.ports, old.icmp) == (new.ports, new.icmp):
+    moved = [(r.source_addresses, r.destination_addresses) for r in old] != [
+        (r.source_addresses, r.destination_addresses) for r in new
+    ]
+    same_ports = [(r.ports, r.icmp) for r in old] == [(r.ports, r.icmp) for r in new]
+    if opened and closed and moved and same_ports:
         return [(ChangeKind.READDRESS, opened, closed)]
     out = []
     if opened:
@@ -184,43 +275,63 @@ def diff_plans(
     """
     result = PlanDiff(old=names[0], new=names[1])
     renames = dict(renamed or {})
-    before: dict[_Key, PlannedFlow] = {_key(r, renames): r for r in old.rows}
-    after: dict[_Key, PlannedFlow] = {_key(r): r for r in new.rows}
+    before: dict[_Key, list[PlannedFlow]] = {}
+    for r in old.rows:
+        before.setdefault(_key(r, renames), []).append(r)
+    after: dict[_Key, list[PlannedFlow]] = {}
+    for r in new.rows:
+        after.setdefault(_key(r), []).append(r)
     result.rows_compared = len(set(before) | set(after))
     causes = Causes(old_side, new_side, renames)
-    needed_before, needed_after = _Needed(old.rows), _Needed(new.rows)
+    needed_before, needed_after = _Needed(old.rows, old.hosts), _Needed(new.rows, new.hosts)
     seen = _Seen()
     order = [*after, *(k for k in before if k not in after)]
     for key in order:
-        was, now = before.get(key), after.get(key)
-        if was is not None and now is not None and _same(was, now):
+        all_was, all_now = before.get(key, []), after.get(key, [])
+        old_parts, new_parts = _by_scope(all_was, old.hosts), _by_scope(all_now, new.hosts)
+        if (
+            len(all_was) == len(all_now)
+            and all(_same(a, b) for a, b in zip(all_was, all_now, strict=True))
+            and list(old_parts) == list(new_parts)
+        ):
             continue
-        old_space = _space(was) if was is not None else Space.empty()
-        new_space = _space(now) if now is not None else Space.empty()
-        protocol = key[3]
-        opened = needed_before.without(new_space - old_space, protocol, key)
-        closed = needed_after.without(old_space - new_space, protocol, key)
-        kinds = _kind(was, now, opened, closed)
-        if not kinds:
-            result.already_needed += 1
-            continue
-        row = now or was
-        assert row is not None  # one side holds the key
-        why = tuple(causes.explain(row, key[1], key[2]))
-        for kind, opening, closing in kinds:
-            change = Change(
-                kind=kind,
-                flow=key[0],
-                source=key[1],
-                destination=key[2],
-                protocol=protocol,
-                reference=row.reference,
-                opened=opening,
-                closed=closing,
-                causes=why,
-            )
-            if seen.add(change):
-                result.changes.append(change)
+        for scope in [*new_parts, *(s for s in old_parts if s not in new_parts)]:
+            was, now = old_parts.get(scope, []), new_parts.get(scope, [])
+            old_space, new_space = _union(was, scope), _union(now, scope)
+            protocol = key[3]
+            opened = needed_before.without(new_space - old_space, protocol, scope, key)
+            closed = needed_after.without(old_space - new_space, protocol, scope, key)
+            kinds = _kind(was, now, opened, closed)
+            old_zones, new_zones = _zones(was), _zones(now)
+            moved = bool(was and now) and old_zones != new_zones
+            if moved and (kept := old_space & new_space):
+                kinds.append((ChangeKind.MOVED, kept, kept))
+            if not kinds:
+                result.already_needed += 1
+                continue
+            row = (now or was)[0]  # one side holds the scope
+            why = tuple(causes.explain(row, key[1], key[2]))
+            for kind, opening, closing in kinds:
+                change = Change(
+                    kind=kind,
+                    flow=key[0],
+                    source=key[1],
+                    destination=key[2],
+                    protocol=protocol,
+                    reference=row.reference,
+                    opened=opening,
+                    closed=closing,
+                    causes=why,
+                    source_name=scope.source_name,
+                    destination_name=scope.destination_name,
+                    source_zone=(new_zones if now else old_zones)[0],
+                    destination_zone=(new_zones if now else old_zones)[1],
+                    zone_moved=moved,
+                    old_source_zone=old_zones[0] if moved else None,
+                    old_destination_zone=old_zones[1] if moved else None,
+                )
+                if seen.add(change):
+                    result.changes.append(change)
     return result
 
 

@@ -15,7 +15,13 @@ from portplan.load.product import read_product
 from portplan.load.reading import NO_SUCH_FILE
 from portplan.load.validate import validate
 from portplan.load.yamlsrc import SourceMap, load_yaml
-from portplan.model.deployment import Deployment, Forbidden, Management, ProductBinding
+from portplan.model.deployment import (
+    MANAGEMENT,
+    Deployment,
+    Forbidden,
+    Management,
+    ProductBinding,
+)
 from portplan.model.ports import PortSet
 from portplan.model.product import ANYWHERE, Configurability, Product
 
@@ -86,6 +92,7 @@ def deployment_from(
                 at_key=True,
             )
         )
+    problems.extend(_reserved_and_duplicate_ids(deployment, source))
     entries: list[tuple[str, str, Management | Forbidden]] = [
         ("management", "management access", m) for m in deployment.management
     ]
@@ -130,6 +137,42 @@ def deployment_from(
             catalog_path(product_id) if binding.file is None else path.parent / binding.file
         )
     return Bundle(deployment=deployment, products=products, source=source, files=tuple(files)), []
+
+
+def _reserved_and_duplicate_ids(deployment: Deployment, source: SourceMap) -> list[Diagnostic]:
+    """The product id ``management`` (the plan's rows of management access have it), and an id
+    used twice among ``management:`` or among ``forbidden:`` entries: either would make two
+    rows of the plan one, and a diff or a check would compare only one of them."""
+    problems = []
+    if MANAGEMENT in deployment.products:
+        problems.append(
+            source.diagnostic(
+                ("products", MANAGEMENT),
+                f"the product id {MANAGEMENT!r} is reserved: the plan names the rows of the "
+                "deployment's own 'management:' access with it",
+                "give the product another id, in its file's 'id:' and as its key here",
+                at_key=True,
+            )
+        )
+    sections: tuple[tuple[str, str, tuple[Management | Forbidden, ...]], ...] = (
+        ("management", "management access", deployment.management),
+        ("forbidden", "forbidden connection", deployment.forbidden),
+    )
+    for key, what, entries in sections:
+        seen: dict[str, int] = {}
+        for index, entry in enumerate(entries):
+            if entry.id not in seen:
+                seen[entry.id] = index
+                continue
+            problems.append(
+                source.diagnostic(
+                    (key, index, "id"),
+                    f"duplicate {what} id {entry.id!r} (also {key}[{seen[entry.id]}])",
+                    f"give every entry of '{key}:' its own id; ids are the stable keys of the "
+                    "flow matrix, and a second entry with one would be lost",
+                )
+            )
+    return problems
 
 
 def load_deployment(path: Path | str, text: str | None = None) -> Bundle:

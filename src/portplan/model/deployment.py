@@ -37,7 +37,19 @@ from portplan.model._types import (
 )
 from portplan.model.product import IcmpType
 
-__all__ = ["Deployment", "Forbidden", "Host", "Kubernetes", "Management", "ProductBinding"]
+__all__ = [
+    "MANAGEMENT",
+    "Deployment",
+    "Forbidden",
+    "Host",
+    "Kubernetes",
+    "Management",
+    "ProductBinding",
+]
+
+#: the product id the plan gives the rows of the deployment's own ``management:`` access
+#: (``management/ssh``), so that no product of a deployment may have it
+MANAGEMENT = "management"
 
 
 AddressList = Annotated[tuple[NetworkField, ...], BeforeValidator(as_tuple), OneOrMany()]

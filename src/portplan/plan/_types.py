@@ -10,7 +10,7 @@ from enum import StrEnum
 from typing import Any
 
 from portplan.model._types import Network, Protocol
-from portplan.model.deployment import Host
+from portplan.model.deployment import MANAGEMENT, Host
 from portplan.model.icmp import icmp_text
 from portplan.model.ports import PortSet
 from portplan.model.product import ANYWHERE, Product
@@ -27,9 +27,6 @@ __all__ = [
     "Plan",
     "PlannedFlow",
 ]
-
-#: the product name of the rows the deployment's own ``management:`` access gives
-MANAGEMENT = "management"
 
 LOOPBACK: tuple[Network, ...] = (
     ipaddress.ip_network("127.0.0.0/8"),

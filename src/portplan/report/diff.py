@@ -39,11 +39,56 @@ DELTA_COLUMNS = (
     "ports",
     "cause",
     "reference",
+    # the zones of the line's rule (which zone-boundary firewall holds it): for a close, the
+    # old side's; a change of kind moved is a close on the old boundary and an open on the new
+    "source_zone",
+    "destination_zone",
 )
 
 
-def _describe(space: Space) -> str:
-    return "; ".join(describe_box(b) for b in space.normalised().boxes)
+def _ends(change: Change, box: Box) -> tuple[str, str]:
+    """The source and destination of ``box`` as a rule reads them: addresses, or the DNS name
+    of an end known by name only."""
+    return (
+        change.source_name or addresses_text(box.sources, box.family),
+        change.destination_name or addresses_text(box.destinations, box.family),
+    )
+
+
+def _box_text(change: Change, box: Box) -> str:
+    text = describe_box(box)
+    if change.source_name is None and change.destination_name is None:
+        return text
+    # describe_box's "PROTOCOLS SOURCES -> DESTINATIONS" with the names put in
+    head = (
+        f"{protocols_text(box.protocols)} {addresses_text(box.sources, box.family)} -> "
+        f"{addresses_text(box.destinations, box.family)}"
+    )
+    source, destination = _ends(change, box)
+    rest = text[len(head) :].removesuffix(f" (IPv{box.family})")
+    return f"{protocols_text(box.protocols)} {source} -> {destination}{rest}"
+
+
+def _zone_text(source: str | None, destination: str | None) -> str:
+    return f"{source or 'no zone'} -> {destination or 'no zone'}"
+
+
+def _moved(change: Change) -> str:
+    """``users -> data, now users -> users2``: the zones, old and new."""
+    return (
+        f"{_zone_text(change.old_source_zone, change.old_destination_zone)}, now "
+        f"{_zone_text(change.source_zone, change.destination_zone)}"
+    )
+
+
+def _hosts(change: Change) -> str:
+    """Source and destination; the zones, old and new, when they changed."""
+    text = f"{change.source} -> {change.destination}"
+    return text + f" (zones {_moved(change)})" if change.zone_moved else text
+
+
+def _describe(change: Change, space: Space) -> str:
+    return "; ".join(_box_text(change, b) for b in space.normalised().boxes)
 
 
 def _cause(change: Change) -> str:
@@ -60,9 +105,9 @@ def diff_table(diff: PlanDiff, *, width: int) -> str:
         (
             c.kind.value,
             _flow(c),
-            f"{c.source} -> {c.destination}",
-            _describe(c.opened) if c.opened else "",
-            _describe(c.closed) if c.closed else "",
+            _hosts(c),
+            _describe(c, c.opened) if c.opened else "",
+            _describe(c, c.closed) if c.closed else "",
             _cause(c),
         )
         for c in diff.changes
@@ -89,11 +134,30 @@ def _record(change: Change) -> dict[str, Any]:
         "destination": change.destination,
         "protocol": change.protocol,
         "reference": change.reference,
-        "open": space_records(change.opened, limit=1000),
-        "close": space_records(change.closed, limit=1000),
+        "open": _records(change, change.opened),
+        "close": _records(change, change.closed),
         "causes": list(change.causes),
         "also": list(change.also),
+        "source_name": change.source_name,
+        "destination_name": change.destination_name,
+        "source_zone": change.source_zone,
+        "destination_zone": change.destination_zone,
+        "zone_moved": change.zone_moved,
+        "old_source_zone": change.old_source_zone,
+        "old_destination_zone": change.old_destination_zone,
     }
+
+
+def _records(change: Change, space: Space) -> list[dict[str, Any]]:
+    """The boxes of ``space``; an end known by name only has no addresses (its name is the
+    change's ``source_name`` or ``destination_name``)."""
+    records = space_records(space, limit=1000)
+    for record in records:
+        if change.source_name is not None:
+            record["sources"] = []
+        if change.destination_name is not None:
+            record["destinations"] = []
+    return records
 
 
 def diff_json(diff: PlanDiff) -> str:
@@ -116,19 +180,26 @@ def _delta_rows(diff: PlanDiff) -> Iterator[list[str]]:
     for change in diff.changes:
         for action, space in (("open", change.opened), ("close", change.closed)):
             for box in space.normalised().boxes:
-                yield [action, *_cells(change, box)]
+                yield [action, *_cells(change, box), *_zones(change, action)]
+
+
+def _zones(change: Change, action: str) -> list[str]:
+    if action == "close" and change.zone_moved:
+        return [change.old_source_zone or "", change.old_destination_zone or ""]
+    return [change.source_zone or "", change.destination_zone or ""]
 
 
 def _cells(change: Change, box: Box) -> list[str]:
     ported = box.protocols.issubset(PORTED)
     icmp = box.protocols.issubset(ICMPS)
+    source, destination = _ends(change, box)
     return [
         change.kind.value,
         _flow(change),
         change.source,
-        addresses_text(box.sources, box.family),
+        source,
         change.destination,
-        addresses_text(box.destinations, box.family),
+        destination,
         protocols_text(box.protocols),
         ports_text(box.ports) if ported else f"type {icmp_types_text(box.ports)}" if icmp else "",
         _cause(change),
@@ -173,9 +244,11 @@ def diff_junit(diff: PlanDiff) -> str:
         failure = ET.SubElement(case, "failure", message=change.kind.value)
         parts = []
         if change.opened:
-            parts.append("open " + _describe(change.opened))
+            parts.append("open " + _describe(change, change.opened))
         if change.closed:
-            parts.append("close " + _describe(change.closed))
+            parts.append("close " + _describe(change, change.closed))
+        if change.zone_moved:
+            parts.append(f"zones: {_moved(change)}")
         failure.text = "\n".join([*parts, f"cause: {_cause(change)}"])
     ET.indent(suite)
     return (
