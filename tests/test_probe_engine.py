@@ -21,6 +21,7 @@ from portplan.probe.engine import (
     _Destination,
     probe_all,
 )
+from portplan.probe.wire import connected_to_itself
 
 PROBE = PortProbe(address="127.0.0.1", port=9, protocol=Protocol.TCP)
 
@@ -112,3 +113,17 @@ def test_concurrency_stays_below_the_open_files_limit() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "{'refused': 1500}"
+
+
+def test_a_connection_to_itself_is_no_open_port() -> None:
+    # what the kernel does when it picks the probed port as the source port (loopback rows,
+    # ports in the ephemeral range): TCP's simultaneous open connects the socket to itself
+    with socket.socket() as itself:
+        itself.bind(("127.0.0.1", 0))
+        itself.connect(itself.getsockname())
+        assert connected_to_itself(itself)
+    with socket.socket() as server, socket.socket() as client:
+        server.bind(("127.0.0.1", 0))
+        server.listen(1)
+        client.connect(server.getsockname())
+        assert not connected_to_itself(client)

@@ -27,7 +27,16 @@ from portplan.probe.outcomes import (
     family_of,
 )
 
-__all__ = ["NEVER_LEFT", "connect_tcp", "first_bytes", "hand_over", "peek", "probe_once"]
+__all__ = [
+    "NEVER_LEFT",
+    "SELF_CONNECTED",
+    "connect_tcp",
+    "connected_to_itself",
+    "first_bytes",
+    "hand_over",
+    "peek",
+    "probe_once",
+]
 
 # Linux socket constants Python's socket module does not name.
 _TCP_SYN_SENT = 2
@@ -35,6 +44,10 @@ _TCP_INFO_SIZE = 40  # struct tcp_info up to tcpi_retrans (u8 fields, then u32 f
 
 #: the note of a TCP probe whose SYN the kernel could not send (see :func:`_syn_never_left`)
 NEVER_LEFT = "the SYN was retransmitted but never left this machine (its own firewall drops it)"
+SELF_CONNECTED = (
+    "the kernel chose the probed port as the source port, and the connection reached itself: "
+    "nothing listens there"
+)
 
 
 #: SO_LINGER on, 0 s: close with a reset (no TIME_WAIT pile-up, no half-open sessions left)
@@ -129,11 +142,24 @@ async def _tcp(
                     return result(Outcome.FILTERED, note=f"no answer within {timeout:g} s"), None
         if code:
             return result(classify(code), code), None
+        if connected_to_itself(sock):
+            return result(Outcome.REFUSED, note=SELF_CONNECTED), None
         kept = keep
         return result(Outcome.OPEN), sock if keep else None
     finally:
         if not kept:
             sock.close()
+
+
+def connected_to_itself(sock: socket.socket) -> bool:
+    """Whether a connection to this machine's own address got the probed port as its source
+    port: TCP's simultaneous open then connects the socket to itself.  The kernel never
+    picks a port something listens on, so nothing listens there (the probe would otherwise
+    have been refused)."""
+    try:
+        return bool(sock.getsockname()[:2] == sock.getpeername()[:2])
+    except OSError:
+        return False
 
 
 def _syn_never_left(sock: socket.socket) -> bool:
