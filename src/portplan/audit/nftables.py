@@ -8,7 +8,8 @@ are read exactly: ``ip``/``ip6`` ``saddr``/``daddr``, ``ip protocol``, ``ip6 nex
 ``icmp``/``icmpv6`` ``type`` and ``code``, ``ct state`` (a new connection's first packet is in
 state ``new``), ``meta iif``/``oif``/``iifname``/``oifname`` against ``lo``; against addresses,
 prefixes, ranges, anonymous and named sets, with ``==``, ``!=``, ``in`` and comparisons; and
-verdict maps.  Anything else (a rate limit, a mark, a source port, a concatenated set, another
+verdict maps, anonymous and named (a named map whose entries change as packets pass is
+unreadable: its rule may accept, or drop, all it could match).  Anything else (a rate limit, a mark, a source port, a concatenated set, another
 interface, a statement from iptables-nft) is named in the rule's ``unreadable`` list: the audit
 then bounds the result instead of guessing.
 """
@@ -91,6 +92,8 @@ class _Reader:
         self.items = items
         self.file = where
         self.sets: dict[tuple[str, str, str], tuple[str, Ranges | None]] = {}
+        #: verdict maps: their (key, verdict) entries, or None when they change as packets pass
+        self.maps: dict[tuple[str, str, str], list[Any] | None] = {}
 
     # -- values ---------------------------------------------------------------------------
 
@@ -183,6 +186,13 @@ class _Reader:
         except _Unreadable:
             return
         self.sets[key] = (kind, members)
+
+    def read_map(self, body: dict[str, Any]) -> None:
+        if body.get("map") != "verdict":
+            return  # a map to addresses or marks: used by rewrites, which are reported anyway
+        key = (body["family"], body["table"], body["name"])
+        flags = set(body.get("flags", []))
+        self.maps[key] = None if flags & {"dynamic", "timeout"} else list(body.get("elem", []))
 
     # -- conditions -----------------------------------------------------------------------
 
@@ -335,7 +345,25 @@ class _Reader:
     ) -> Iterator[Rule]:
         where, text, comment = common
         data = vmap.get("data")
-        elements = data.get("set", []) if isinstance(data, dict) else []
+        if isinstance(data, str) and data.startswith("@"):
+            elements = self.maps.get((*table, data[1:]))
+            if elements is None:
+                # its entries are not known: it may accept, or drop, all the rule could match
+                why = f"verdict map {data} (its entries are not in the ruleset, or change)"
+                _key_implies(vmap.get("key"), built)
+                for verdict in (Verdict.ACCEPT, Verdict.DROP):
+                    yield Rule(
+                        where=where,
+                        text=f"{text} (any entry : {verdict})",
+                        comment=comment,
+                        match=built.space(),
+                        verdict=verdict,
+                        interface=built.interface,
+                        unreadable=(*built.unreadable, why),
+                    )
+                return
+        else:
+            elements = data.get("set", []) if isinstance(data, dict) else []
         for element in elements:
             key, action = element
             (kind,) = action.keys()
@@ -361,6 +389,19 @@ class _Reader:
                 interface=clone.interface,
                 unreadable=tuple(clone.unreadable),
             )
+
+
+def _key_implies(key: Any, built: MatchBuilder) -> None:
+    """What a map's key says whatever its entries: ``tcp dport`` only looks at TCP, ``ip
+    saddr`` only at IPv4 (nft adds these dependencies to the rule itself)."""
+    payload = key.get("payload") if isinstance(key, dict) else None
+    if not isinstance(payload, dict):
+        return
+    protocol = payload.get("protocol")
+    if protocol in _PORT_PROTOCOLS:
+        built.protocol(Ranges.point(_PORT_PROTOCOLS[protocol]))
+    elif protocol in ("ip", "icmp", "ip6", "icmpv6"):
+        built.family(4 if protocol in ("ip", "icmp") else 6)
 
 
 def _comparison(op: str, value: Any) -> list[int]:
@@ -395,6 +436,8 @@ def read_nftables_json(text: str, where: str) -> Ruleset:
     for item in items:
         if "set" in item:
             reader.read_set(item["set"])
+        elif "map" in item:
+            reader.read_map(item["map"])
     for item in items:
         body = item.get("chain")
         if body is None:

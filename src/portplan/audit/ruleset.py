@@ -330,15 +330,19 @@ class _Direction:
 
     def unreadable(self) -> list[Finding]:
         findings = []
+        named: set[str] = set()  # a verdict map's entries are rules of one place: named once
         for chain in self.ruleset.chains.values():
             for rule in chain.rules:
                 if rule.exact and rule.interface not in (Interface.OTHER, Interface.NOT_OTHER):
+                    continue
+                if rule.where in named:
                     continue
                 match = rule.match & (self.universe | self.loopback_universe)
                 if not match or (
                     rule.verdict is Verdict.ACCEPT and match.issubset(NEIGHBOUR_DISCOVERY)
                 ):
                     continue  # matches nothing here, or only what is never extra
+                named.add(rule.where)
                 findings.append(
                     Finding(
                         kind=FindingKind.UNREADABLE,

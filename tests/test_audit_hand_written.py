@@ -1,0 +1,93 @@
+"""Hand-written rulesets (``tests/data/audit``) whose constructs the audit once read too
+narrowly, so that what they let pass beyond the plan vanished from its findings.
+
+Each is audited for the server of ``deployment.yaml`` (client 10.0.0.2, server 10.0.0.3):
+what it may let pass beyond the plan must be an ``extra`` finding, and what the audit cannot
+read exactly an ``unreadable`` one.  nftables text is loaded in a network namespace of the
+test's own and read back as the kernel holds it.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from pathlib import Path
+
+import pytest
+
+import netns
+from portplan import load_plan
+from portplan.audit import AuditResult, FindingKind, Ruleset, audit_ruleset
+from portplan.audit.collect import RulesetFile, read_ruleset
+from portplan.audit.nftables import read_nftables_json
+from portplan.plan import Plan
+from portplan.spaces import Packet
+
+DATA = Path(__file__).resolve().parent / "data" / "audit"
+CLIENT, SERVER, OUTSIDER = "10.0.0.2", "10.0.0.3", "10.0.0.9"
+TCP, UDP = 6, 17
+
+
+def plan() -> Plan:
+    return load_plan(DATA / "deployment.yaml")
+
+
+def packet(source: str, protocol: int, port: int) -> Packet:
+    return Packet(4, ipaddress.ip_address(source), ipaddress.ip_address(SERVER), protocol, port)
+
+
+def nft(name: str) -> Ruleset:
+    """``tests/data/audit/NAME`` as the kernel holds it, from a namespace of its own."""
+    reason = netns.unavailable("nft")
+    if reason is not None:
+        pytest.skip(reason)
+    path = DATA / name
+    with netns.namespace() as space:
+        netns.run(["ip", "netns", "exec", space, "nft", "-f", str(path)])
+        text = netns.run(["ip", "netns", "exec", space, "nft", "-j", "list", "ruleset"]).stdout
+    return read_nftables_json(text, name)
+
+
+def files(*names: str) -> Ruleset:
+    """The ruleset of files of ``tests/data/audit``, each ``[KIND:]NAME``."""
+    given = []
+    for name in names:
+        kind, _, file = name.rpartition(":")
+        given.append(RulesetFile(file, (DATA / file).read_text(), kind or None))
+    return read_ruleset(given, plan(), "server")
+
+
+def audit(ruleset: Ruleset) -> AuditResult:
+    return audit_ruleset(plan(), "server", ruleset)
+
+
+def extra(result: AuditResult) -> list[Packet]:
+    """Packets of the probe list that some extra finding permits."""
+    probes = [
+        packet(OUTSIDER, TCP, 3306),
+        packet(OUTSIDER, TCP, 22),
+        packet(OUTSIDER, UDP, 53),
+        packet(CLIENT, TCP, 18080),
+    ]
+    permits = [f.packets for f in result.findings if f.kind is FindingKind.EXTRA]
+    return [p for p in probes if any(s is not None and p in s for s in permits)]
+
+
+def kinds(result: AuditResult) -> set[str]:
+    return {f.kind.value for f in result.findings}
+
+
+# -- nftables verdict maps -------------------------------------------------------------------
+
+
+@pytest.mark.netns
+def test_a_named_verdict_map_is_read_from_the_ruleset() -> None:
+    result = audit(nft("vmap-named.nft"))
+    assert extra(result) == [packet(OUTSIDER, TCP, 3306), packet(OUTSIDER, TCP, 22)]
+    assert kinds(result) == {"extra"}
+
+
+@pytest.mark.netns
+def test_a_verdict_map_it_cannot_know_may_accept_all_it_could_match() -> None:
+    result = audit(nft("vmap-dynamic.nft"))
+    assert extra(result) == [packet(OUTSIDER, TCP, 3306), packet(OUTSIDER, TCP, 22)]
+    assert kinds(result) == {"extra", "unreadable"}
