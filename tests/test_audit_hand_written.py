@@ -19,6 +19,7 @@ from portplan import load_plan
 from portplan.audit import AuditResult, FindingKind, Ruleset, audit_ruleset
 from portplan.audit.collect import RulesetFile, read_ruleset
 from portplan.audit.nftables import read_nftables_json
+from portplan.audit.ruleset import permitted
 from portplan.plan import Plan
 from portplan.spaces import Packet
 
@@ -91,3 +92,59 @@ def test_a_verdict_map_it_cannot_know_may_accept_all_it_could_match() -> None:
     result = audit(nft("vmap-dynamic.nft"))
     assert extra(result) == [packet(OUTSIDER, TCP, 3306), packet(OUTSIDER, TCP, 22)]
     assert kinds(result) == {"extra", "unreadable"}
+
+
+# -- a jump, goto or return on a condition it cannot read -------------------------------------
+
+
+def bounds(ruleset: Ruleset, probe: Packet) -> tuple[bool, bool]:
+    """Whether ``probe`` surely passes, and whether it may pass."""
+    low, high = permitted(plan(), "server", ruleset)
+    return probe in low, probe in high
+
+
+@pytest.mark.netns
+def test_a_jump_on_another_interface_may_be_skipped() -> None:
+    """Only eth0 goes through from_lan: the input policy accepts the rest."""
+    ruleset = nft("jump-iif.nft")
+    result = audit(ruleset)
+    assert extra(result) == [
+        packet(OUTSIDER, TCP, 3306),
+        packet(OUTSIDER, TCP, 22),
+        packet(OUTSIDER, UDP, 53),
+    ]
+    assert kinds(result) == {"extra", "unreadable"}
+    assert any("the policy accept of chain inet fw input" in f.message for f in result.findings)
+    assert bounds(ruleset, packet(CLIENT, TCP, 18080)) == (True, True)
+    assert bounds(ruleset, packet(OUTSIDER, TCP, 3306)) == (False, True)
+
+
+def test_an_iptables_jump_on_another_interface_may_be_skipped() -> None:
+    ruleset = files("jump-iif.v4")
+    result = audit(ruleset)
+    assert packet(OUTSIDER, TCP, 3306) in extra(result)
+    assert kinds(result) == {"extra", "unreadable"}
+    assert bounds(ruleset, packet(CLIENT, TCP, 18080)) == (True, True)
+    assert bounds(ruleset, packet(OUTSIDER, TCP, 3306)) == (False, True)
+
+
+def test_an_iptables_goto_on_another_interface_may_be_taken() -> None:
+    ruleset = files("goto-iif.v4")
+    result = audit(ruleset)
+    assert extra(result) == [packet(OUTSIDER, TCP, 3306)]
+    # what comes in on eth1 ends in SUB, which does not accept the planned flows: they do not
+    # surely pass
+    assert kinds(result) == {"extra", "missing", "unreadable"}
+    assert bounds(ruleset, packet(CLIENT, TCP, 18080)) == (False, True)
+    assert bounds(ruleset, packet(OUTSIDER, TCP, 3306)) == (False, True)
+
+
+@pytest.mark.netns
+def test_a_return_on_another_interface_may_be_taken() -> None:
+    """guard returns what comes in on eth1; input then accepts tcp 3306."""
+    ruleset = nft("return-iif.nft")
+    result = audit(ruleset)
+    assert extra(result) == [packet(OUTSIDER, TCP, 3306)]
+    assert kinds(result) == {"extra", "unreadable"}
+    assert bounds(ruleset, packet(CLIENT, TCP, 18080)) == (True, True)
+    assert bounds(ruleset, packet(OUTSIDER, TCP, 3306)) == (False, True)

@@ -167,8 +167,8 @@ class _Direction:
             if not left:
                 break
             result = self.high.chain(chain.key)
-            if chain.policy is Verdict.ACCEPT and not result.dropped:
-                continue  # a chain that lets everything on decides nothing here
+            if chain.policy is Verdict.ACCEPT and not self.low.chain(chain.key).dropped:
+                continue  # it lets everything on, even read at its narrowest: it decides nothing
             for _index, rule, accepted in self.accepting(chain, result):
                 part = accepted & left
                 if not part:
