@@ -148,3 +148,23 @@ def test_a_return_on_another_interface_may_be_taken() -> None:
     assert kinds(result) == {"extra", "unreadable"}
     assert bounds(ruleset, packet(CLIENT, TCP, 18080)) == (True, True)
     assert bounds(ruleset, packet(OUTSIDER, TCP, 3306)) == (False, True)
+
+
+# -- untracked connections ---------------------------------------------------------------------
+
+
+@pytest.mark.netns
+def test_an_accept_of_untracked_packets_may_accept_new_connections() -> None:
+    """notrack makes a new connection's packets untracked; ct state untracked accepts them."""
+    result = audit(nft("notrack.nft"))
+    assert packet(OUTSIDER, TCP, 3306) in extra(result)
+    (unreadable,) = [f for f in result.findings if f.kind is FindingKind.UNREADABLE]
+    assert "untracked" in unreadable.message and "ct state" in (unreadable.rule_text or "")
+
+
+@pytest.mark.parametrize("name", ["notrack.v4", "ct-notrack.v4"])
+def test_an_iptables_accept_of_untracked_packets_may_accept_new_connections(name: str) -> None:
+    result = audit(files(name))
+    assert packet(OUTSIDER, TCP, 3306) in extra(result)
+    (unreadable,) = [f for f in result.findings if f.kind is FindingKind.UNREADABLE]
+    assert "UNTRACKED" in (unreadable.rule_text or "")  # not the notrack rule: it decides nothing

@@ -7,9 +7,11 @@ POSTROUTING for what it sends), with every user chain they jump to; ``nat`` rule
 that a rewrite is reported, but decide nothing.  Read exactly: ``-s``, ``-d`` (also negated,
 comma lists), ``-p``, ``-i``/``-o lo``, ``-m tcp|udp|sctp|dccp --dport``, ``-m multiport
 --dports``, ``-m icmp --icmp-type``, ``-m icmp6 --icmpv6-type``, ``-m conntrack --ctstate``,
-``-m state --state``, ``-m iprange``, ``-m set --match-set NAME src|dst`` (from the ipset
-files given), ``-m comment``; targets ``ACCEPT``, ``DROP``, ``REJECT``, ``RETURN``, ``-j`` and
-``-g`` to user chains, and the non-terminal ``LOG``, ``MARK`` and ``CONNMARK``.  Any other
+``-m state --state`` (an accept of ``UNTRACKED`` or ``INVALID`` packets is read at its widest,
+as unreadable: ``NOTRACK`` leaves new connections untracked), ``-m iprange``, ``-m set
+--match-set NAME src|dst`` (from the ipset files given), ``-m comment``; targets ``ACCEPT``,
+``DROP``, ``REJECT``, ``RETURN``, ``-j`` and ``-g`` to user chains, and the non-terminal
+``LOG``, ``MARK``, ``CONNMARK``, ``NOTRACK`` and ``CT``.  Any other
 match (a rate limit, a source port, a mark, another interface) is named in the rule's
 ``unreadable`` list.
 """
@@ -55,6 +57,10 @@ _TERMINAL = {
 }
 _PASSIVE_TARGETS = frozenset(
     {"LOG", "NFLOG", "MARK", "CONNMARK", "TRACE", "AUDIT", "CT", "NOTRACK"}
+)
+#: options of ``-j CT`` that take a value (``--notrack`` takes none)
+_CT_VALUED = frozenset(
+    {"--helper", "--ctevents", "--expevents", "--zone", "--zone-orig", "--zone-reply", "--timeout"}
 )
 _ICMP_NAMES = {
     **{name: (number, None) for name, number in ICMP_TYPES.items()},
@@ -209,9 +215,10 @@ class _RuleReader:
                 elif word == "--icmpv6-type":
                     built.icmp_types(58, _icmp(options.value(word), True), negate=negate)
                 elif word in ("--ctstate", "--state"):
-                    states = set(options.value(word).split(","))
-                    if ("NEW" in states) == negate:
-                        built.never = True
+                    value = options.value(word)
+                    states = set(value.lower().split(","))
+                    text = f"{'! ' if negate else ''}{word} {value}"
+                    built.states(states, negate=negate, text=text)
                 elif word == "--syn" and protocol == "tcp":
                     pass  # a new TCP connection's first packet is a SYN
                 elif word in ("--src-range", "--dst-range"):
@@ -236,8 +243,10 @@ class _RuleReader:
                     else:
                         verdict = Verdict.GOTO if word in ("-g", "--goto") else Verdict.JUMP
                         target = name
-                elif word == "--reject-with" or word.startswith("--log-"):
+                elif word == "--reject-with" or word.startswith("--log-") or word in _CT_VALUED:
                     options.value(word)
+                elif word == "--notrack":
+                    pass  # -j CT --notrack: decides nothing (an accept of untracked packets may)
                 elif word.startswith("-"):
                     rest = options.rest()
                     raise _Unreadable(" ".join([("! " if negate else "") + word, *rest]))
@@ -246,6 +255,7 @@ class _RuleReader:
             except _Unreadable as exc:
                 built.unreadable.append(str(exc))
             negate = False
+        built.settle(verdict)
         return built, verdict, target, comment
 
     def _match_set(self, options: _Options, built: MatchBuilder, negate: bool) -> None:

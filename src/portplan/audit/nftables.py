@@ -40,7 +40,8 @@ _VERDICTS = {
     "jump": Verdict.JUMP,
     "goto": Verdict.GOTO,
 }
-#: statements that neither decide nor narrow what a rule matches
+#: statements that neither decide nor narrow what a rule matches (``notrack`` decides nothing
+#: itself: a rule that accepts untracked packets is read at its widest)
 _PASSIVE = frozenset({"counter", "log", "mangle", "notrack", "ct helper", "set", "flow"})
 
 
@@ -213,8 +214,8 @@ class _Reader:
             self._meta(left["meta"].get("key"), right, negate, built, table)
         elif "ct" in left and left["ct"].get("key") == "state" and "dir" not in left["ct"]:
             states = {str(v) for v in self._elements(right)}
-            if ("new" in states) == negate:
-                built.never = True
+            text = f"ct state {'!= ' if negate else ''}{_text(right)}"
+            built.states(states, negate=negate, text=text)
         else:
             raise _Unreadable(_text(left))
 
@@ -323,6 +324,7 @@ class _Reader:
                     verdict = Verdict.ACCEPT  # may let the packet on
         comment = body.get("comment")
         if vmap is None:
+            built.settle(verdict)
             yield Rule(
                 where=where,
                 text=text,
@@ -352,6 +354,7 @@ class _Reader:
                 why = f"verdict map {data} (its entries are not in the ruleset, or change)"
                 _key_implies(vmap.get("key"), built)
                 for verdict in (Verdict.ACCEPT, Verdict.DROP):
+                    built.settle(verdict)
                     yield Rule(
                         where=where,
                         text=f"{text} (any entry : {verdict})",
@@ -371,6 +374,7 @@ class _Reader:
             clone = MatchBuilder(frozenset(built.families))
             clone.__dict__.update({k: v for k, v in built.__dict__.items() if k != "unreadable"})
             clone.unreadable = list(built.unreadable)
+            clone.untracked = list(built.untracked)
             try:
                 self.condition({"op": "==", "left": vmap["key"], "right": key}, clone, table)
             except _Unreadable as exc:
@@ -378,6 +382,7 @@ class _Reader:
             if verdict is None:
                 clone.unreadable.append(f"verdict map entry {kind}")
                 verdict = Verdict.ACCEPT
+            clone.settle(verdict)
             target = action[kind].get("target") if isinstance(action[kind], dict) else None
             yield Rule(
                 where=where,
