@@ -168,3 +168,18 @@ def test_an_iptables_accept_of_untracked_packets_may_accept_new_connections(name
     assert packet(OUTSIDER, TCP, 3306) in extra(result)
     (unreadable,) = [f for f in result.findings if f.kind is FindingKind.UNREADABLE]
     assert "UNTRACKED" in (unreadable.rule_text or "")  # not the notrack rule: it decides nothing
+
+
+# -- AWS security groups -------------------------------------------------------------------------
+
+
+def test_a_prefix_list_or_an_unknown_group_may_be_any_source() -> None:
+    result = audit(files("aws:sg.json"))
+    assert extra(result) == [
+        packet(OUTSIDER, TCP, 3306),
+        packet(OUTSIDER, TCP, 22),
+        packet(OUTSIDER, UDP, 53),
+    ]
+    unreadable = " ".join(f.message for f in result.findings if f.kind is FindingKind.UNREADABLE)
+    assert "pl-0123456789abcdef0" in unreadable and "sg-9999" in unreadable
+    assert kinds(result) == {"extra", "unreadable"}
