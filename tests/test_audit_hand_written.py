@@ -18,10 +18,11 @@ import netns
 from portplan import load_plan
 from portplan.audit import AuditResult, FindingKind, Ruleset, audit_ruleset
 from portplan.audit.collect import RulesetFile, read_ruleset
+from portplan.audit.iptables import read_ipsets
 from portplan.audit.nftables import read_nftables_json
 from portplan.audit.ruleset import permitted
 from portplan.plan import Plan
-from portplan.spaces import Packet
+from portplan.spaces import Packet, address_span
 
 DATA = Path(__file__).resolve().parent / "data" / "audit"
 CLIENT, SERVER, OUTSIDER = "10.0.0.2", "10.0.0.3", "10.0.0.9"
@@ -183,3 +184,15 @@ def test_a_prefix_list_or_an_unknown_group_may_be_any_source() -> None:
     unreadable = " ".join(f.message for f in result.findings if f.kind is FindingKind.UNREADABLE)
     assert "pl-0123456789abcdef0" in unreadable and "sg-9999" in unreadable
     assert kinds(result) == {"extra", "unreadable"}
+
+
+# -- ipsets ---------------------------------------------------------------------------------------
+
+
+def test_an_ipset_netmask_widens_each_member() -> None:
+    result = audit(files("netmask.v4", "ipset:netmask.ipset"))
+    permits = [f.packets for f in result.findings if f.kind is FindingKind.EXTRA]
+    assert any(s is not None and packet(OUTSIDER, TCP, 18080) in s for s in permits)
+    assert kinds(result) == {"extra"}
+    sets = read_ipsets("create wide hash:ip family inet6 netmask 64\nadd wide 2001:db8::1\n", "x")
+    assert sets["wide"] == (6, address_span(ipaddress.ip_network("2001:db8::/64")))

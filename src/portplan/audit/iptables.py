@@ -280,6 +280,7 @@ def read_ipsets(text: str, where: str) -> dict[str, tuple[int, Ranges] | None]:
     """The sets of ``ipset save`` output, or of an ``ipset restore`` script (create, add,
     flush, swap, destroy), as they stand at its end."""
     sets: dict[str, tuple[int, Ranges] | None] = {}
+    masks: dict[str, int] = {}  #: ``netmask N``: a member stands for its whole /N
     for number, line in enumerate(text.splitlines(), 1):
         words = line.split("#", 1)[0].split()
         if not words:
@@ -291,8 +292,11 @@ def read_ipsets(text: str, where: str) -> dict[str, tuple[int, Ranges] | None]:
                     continue
                 kind = args[1] if len(args) > 1 else ""
                 family = 6 if "inet6" in args else 4
-                readable = kind in ("hash:ip", "hash:net")
+                readable = kind in ("hash:ip", "hash:net") and "bitmask" not in args
                 sets[args[0]] = (family, Ranges()) if readable else None
+                masks.pop(args[0], None)
+                if "netmask" in args:
+                    masks[args[0]] = int(args[args.index("netmask") + 1])
             elif command in ("add", "-A", "a") and len(args) >= 2:
                 found = sets.get(args[0])
                 if found is None:
@@ -301,25 +305,35 @@ def read_ipsets(text: str, where: str) -> dict[str, tuple[int, Ranges] | None]:
                     sets[args[0]] = None
                     continue
                 family, members = found
-                item = args[1]
-                if "-" in item:
-                    low, high = item.split("-", 1)
-                    span = Ranges.span(
-                        int(ipaddress.ip_address(low)), int(ipaddress.ip_address(high))
-                    )
-                else:
-                    span = address_span(ipaddress.ip_network(item, strict=False))
+                span = _member(args[1], masks.get(args[0]))
                 sets[args[0]] = (family, members | span)
             elif command in ("flush", "-F") and args and sets.get(args[0]) is not None:
                 family, _members = sets[args[0]] or (4, Ranges())
                 sets[args[0]] = (family, Ranges())
             elif command in ("swap", "-W") and len(args) == 2:
                 sets[args[0]], sets[args[1]] = sets.get(args[1]), sets.get(args[0])
+                first, second = masks.pop(args[0], None), masks.pop(args[1], None)
+                masks.update({k: v for k, v in ((args[1], first), (args[0], second)) if v})
             elif command in ("destroy", "-X") and args:
                 sets.pop(args[0], None)
-        except ValueError as exc:
+        except (ValueError, IndexError) as exc:
             raise AuditError(f"{where}:{number}: {exc}") from None
     return sets
+
+
+def _member(item: str, netmask: int | None) -> Ranges:
+    """The addresses one ``add`` puts in a set: an address, a network or a range, each
+    address widened to its ``/netmask`` when the set was created with one."""
+    if "-" in item:
+        low, high = (ipaddress.ip_address(v) for v in item.split("-", 1))
+        if netmask is not None:
+            low = ipaddress.ip_network(f"{low}/{netmask}", strict=False).network_address
+            high = ipaddress.ip_network(f"{high}/{netmask}", strict=False).broadcast_address
+        return Ranges.span(int(low), int(high))
+    network = ipaddress.ip_network(item, strict=False)
+    if netmask is not None and network.prefixlen > netmask:
+        network = network.supernet(new_prefix=netmask)
+    return address_span(network)
 
 
 def _family_of(text: str, where: str) -> int:
