@@ -230,3 +230,13 @@ def test_a_file_that_does_not_say_its_family_is_refused() -> None:
     text = "*filter\n:INPUT DROP [0:0]\n-A INPUT -p tcp --dport 22 -j ACCEPT\nCOMMIT\n"
     with pytest.raises(ValueError, match="iptables:FILE or ip6tables:FILE"):
         read_iptables_save([("x", text, None)])
+
+
+# -- iptables matches ------------------------------------------------------------------------------
+
+
+def test_not_syn_matches_no_new_connection() -> None:
+    result = audit(files("not-syn.v4"))
+    assert extra(result) == [packet(OUTSIDER, TCP, 3306), packet(OUTSIDER, TCP, 22)]
+    assert kinds(result) == {"extra"}
+

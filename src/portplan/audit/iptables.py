@@ -221,7 +221,8 @@ class _RuleReader:
                     text = f"{'! ' if negate else ''}{word} {value}"
                     built.states(states, negate=negate, text=text)
                 elif word == "--syn" and protocol == "tcp":
-                    pass  # a new TCP connection's first packet is a SYN
+                    # a new TCP connection's first packet is a SYN: '! --syn' matches none
+                    built.never = built.never or negate
                 elif word in ("--src-range", "--dst-range"):
                     side = "source" if word == "--src-range" else "destination"
                     ranges = self._range(options.value(word))
