@@ -240,3 +240,12 @@ def test_not_syn_matches_no_new_connection() -> None:
     assert extra(result) == [packet(OUTSIDER, TCP, 3306), packet(OUTSIDER, TCP, 22)]
     assert kinds(result) == {"extra"}
 
+
+def test_protocol_zero_is_every_protocol() -> None:
+    result = audit(files("protocol-zero.v4"))
+    assert extra(result) == [
+        packet(OUTSIDER, TCP, 3306),
+        packet(OUTSIDER, TCP, 22),
+        packet(OUTSIDER, UDP, 53),
+    ]
+    assert kinds(result) == {"extra"}

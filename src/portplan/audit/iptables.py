@@ -5,8 +5,9 @@ Each file is one family.  The chains a host's own traffic passes are read (``raw
 and ``filter``, and ``security``: PREROUTING and INPUT for what it receives, OUTPUT and
 POSTROUTING for what it sends), with every user chain they jump to; ``nat`` rules are read so
 that a rewrite is reported, but decide nothing.  Read exactly: ``-s``, ``-d`` (also negated,
-comma lists), ``-p``, ``-i``/``-o lo``, ``-m tcp|udp|sctp|dccp --dport``, ``-m multiport
---dports``, ``-m icmp --icmp-type``, ``-m icmp6 --icmpv6-type``, ``-m conntrack --ctstate``,
+comma lists), ``-p`` (``0`` is every protocol), ``-i``/``-o lo``, ``-m tcp|udp|sctp|dccp
+--dport``, ``-m multiport --dports``, ``-m icmp --icmp-type``, ``-m icmp6 --icmpv6-type``,
+``-m conntrack --ctstate``,
 ``-m state --state`` (an accept of ``UNTRACKED`` or ``INVALID`` packets is read at its widest,
 as unreadable: ``NOTRACK`` leaves new connections untracked), ``-m iprange``, ``-m set
 --match-set NAME src|dst`` (from the ipset files given), ``-m comment``; targets ``ACCEPT``,
@@ -188,7 +189,11 @@ class _RuleReader:
                     built.addresses(self.family, side, ranges, negate=negate)
                 elif word in ("-p", "--protocol"):
                     protocol = options.value(word).lower()
-                    if protocol != "all":
+                    if protocol in ("all", "0"):  # iptables reads protocol 0 as every one
+                        protocol = "all"
+                        if negate:
+                            built.never = True
+                    else:
                         number = PROTOCOL_NUMBERS.get(protocol)
                         if number is None and not protocol.isdigit():
                             raise _Unreadable(f"protocol {protocol}")
