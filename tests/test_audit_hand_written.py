@@ -19,8 +19,10 @@ from portplan import load_plan
 from portplan.audit import AuditResult, FindingKind, Ruleset, audit_ruleset
 from portplan.audit.collect import RulesetFile, read_ruleset, ruleset_kind
 from portplan.audit.iptables import read_ipsets, read_iptables_save
+from portplan.audit.listening import audit_listening
 from portplan.audit.nftables import read_nftables_json
 from portplan.audit.ruleset import permitted
+from portplan.audit.sockets import read_sockets
 from portplan.plan import Plan
 from portplan.spaces import Packet, address_span
 
@@ -249,3 +251,22 @@ def test_protocol_zero_is_every_protocol() -> None:
         packet(OUTSIDER, UDP, 53),
     ]
     assert kinds(result) == {"extra"}
+
+
+# -- listening sockets -----------------------------------------------------------------------------
+
+
+def test_a_localized_netstat_lists_its_tcp_listeners() -> None:
+    """German ``netstat -ano``: a listener's state reads ABHÖREN; its foreign address is
+    ``0.0.0.0:0`` in every language."""
+    path = DATA.parent / "sockets" / "server-netstat-ano-de.txt"
+    sockets = read_sockets(path.read_text(), path.name)
+    assert sorted((s.protocol, str(s.address), s.port) for s in sockets) == [
+        ("tcp", "0.0.0.0", 3389),
+        ("tcp", "0.0.0.0", 18080),
+        ("tcp", "::", 3389),
+        ("udp", "0.0.0.0", 18118),
+    ]
+    result = audit_listening(plan(), "server", sockets, source=path.name)
+    unplanned = {f.message.split(" listens")[0] for f in result.findings if f.flow is None}
+    assert "tcp 0.0.0.0:3389 by pid 1100" in unplanned
