@@ -20,6 +20,7 @@ match (a rate limit, a source port, a mark, another interface) is named in the r
 from __future__ import annotations
 
 import ipaddress
+import itertools
 import re
 import shlex
 from collections.abc import Iterator, Mapping
@@ -221,9 +222,9 @@ class _RuleReader:
                 elif word == "--icmpv6-type":
                     built.icmp_types(58, _icmp(options.value(word), True), negate=negate)
                 elif word in ("--ctstate", "--state"):
-                    value = options.value(word)
-                    states = set(value.lower().split(","))
-                    text = f"{'! ' if negate else ''}{word} {value}"
+                    listed = options.value(word)
+                    states = set(listed.lower().split(","))
+                    text = f"{'! ' if negate else ''}{word} {listed}"
                     built.states(states, negate=negate, text=text)
                 elif word == "--syn" and protocol == "tcp":
                     # a new TCP connection's first packet is a SYN: '! --syn' matches none
@@ -377,7 +378,7 @@ def iptables_family(text: str) -> int | None:
             words = shlex.split(line)
         except ValueError:
             continue
-        for option, value in zip(words, words[1:], strict=False):
+        for option, value in itertools.pairwise(words):
             if option in _ADDRESS_OPTIONS:
                 return 6 if ":" in value else 4
             if value in _FAMILY_WORDS.get(option, {}):

@@ -6,12 +6,14 @@ is read with its rules, and every regular chain they jump to.  The conditions th
 are read exactly: ``ip``/``ip6`` ``saddr``/``daddr``, ``ip protocol``, ``ip6 nexthdr``,
 ``meta l4proto``, ``meta nfproto``, ``tcp``/``udp``/``sctp``/``dccp``/``udplite``/``th dport``,
 ``icmp``/``icmpv6`` ``type`` and ``code``, ``ct state`` (a new connection's first packet is in
-state ``new``), ``meta iif``/``oif``/``iifname``/``oifname`` against ``lo``; against addresses,
-prefixes, ranges, anonymous and named sets, with ``==``, ``!=``, ``in`` and comparisons; and
-verdict maps, anonymous and named (a named map whose entries change as packets pass is
-unreadable: its rule may accept, or drop, all it could match).  Anything else (a rate limit, a mark, a source port, a concatenated set, another
-interface, a statement from iptables-nft) is named in the rule's ``unreadable`` list: the audit
-then bounds the result instead of guessing.
+state ``new``, or ``untracked`` after ``notrack``: an accept of untracked or invalid packets is
+read at its widest), ``meta iif``/``oif``/``iifname``/``oifname`` against ``lo``; against
+addresses, prefixes, ranges, anonymous and named sets, with ``==``, ``!=``, ``in`` and
+comparisons; and verdict maps, anonymous and named (a named map whose entries change as packets
+pass is unreadable: its rule may accept, or drop, all it could match).  Anything else (a rate
+limit, a mark, a source port, a concatenated set, another interface, a statement from
+iptables-nft) is named in the rule's ``unreadable`` list: the audit then bounds the result
+instead of guessing.
 """
 
 from __future__ import annotations
@@ -345,7 +347,6 @@ class _Reader:
         table: tuple[str, str],
         common: tuple[str, str, str | None],
     ) -> Iterator[Rule]:
-        where, text, comment = common
         data = vmap.get("data")
         if isinstance(data, str) and data.startswith("@"):
             elements = self.maps.get((*table, data[1:]))
@@ -353,17 +354,9 @@ class _Reader:
                 # its entries are not known: it may accept, or drop, all the rule could match
                 why = f"verdict map {data} (its entries are not in the ruleset, or change)"
                 _key_implies(vmap.get("key"), built)
-                for verdict in (Verdict.ACCEPT, Verdict.DROP):
-                    built.settle(verdict)
-                    yield Rule(
-                        where=where,
-                        text=f"{text} (any entry : {verdict})",
-                        comment=comment,
-                        match=built.space(),
-                        verdict=verdict,
-                        interface=built.interface,
-                        unreadable=(*built.unreadable, why),
-                    )
+                built.unreadable.append(why)
+                for guess in (Verdict.ACCEPT, Verdict.DROP):
+                    yield _rule(common, f"any entry : {guess}", built, guess)
                 return
         else:
             elements = data.get("set", []) if isinstance(data, dict) else []
@@ -382,18 +375,31 @@ class _Reader:
             if verdict is None:
                 clone.unreadable.append(f"verdict map entry {kind}")
                 verdict = Verdict.ACCEPT
-            clone.settle(verdict)
             target = action[kind].get("target") if isinstance(action[kind], dict) else None
-            yield Rule(
-                where=where,
-                text=f"{text} ({_text(key)} : {kind})",
-                comment=comment,
-                match=clone.space(),
-                verdict=verdict,
-                target=f"{table[0]} {table[1]} {target}" if target else None,
-                interface=clone.interface,
-                unreadable=tuple(clone.unreadable),
-            )
+            chain = f"{table[0]} {table[1]} {target}" if target else None
+            yield _rule(common, f"{_text(key)} : {kind}", clone, verdict, chain)
+
+
+def _rule(
+    common: tuple[str, str, str | None],
+    entry: str,
+    built: MatchBuilder,
+    verdict: Verdict,
+    target: str | None = None,
+) -> Rule:
+    """The rule of one entry of a verdict map."""
+    where, text, comment = common
+    built.settle(verdict)
+    return Rule(
+        where=where,
+        text=f"{text} ({entry})",
+        comment=comment,
+        match=built.space(),
+        verdict=verdict,
+        target=target,
+        interface=built.interface,
+        unreadable=tuple(built.unreadable),
+    )
 
 
 def _key_implies(key: Any, built: MatchBuilder) -> None:
