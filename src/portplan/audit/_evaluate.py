@@ -9,14 +9,18 @@ what no rule decided.  A packet is permitted when every base chain it passes acc
 (an accept ends one chain only; a drop is final).
 
 Rules with conditions the parser could not read exactly (``Rule.unreadable``) match an unknown
-part of their ``match``.  The audit reads the ruleset twice: :attr:`Bound.HIGH` takes such a
-rule at its widest where it lets packets on (accept, jump) and at nothing where it stops them,
-so what it permits is all that *may* pass; :attr:`Bound.LOW` the other way round, all that
-*surely* passes.  Where both agree the audit is exact; where they do not, it says so.
+part of their ``match``.  The audit reads the ruleset twice.  :attr:`Bound.HIGH` takes what
+such a rule accepts at its widest and what it drops at nothing: an accept at its whole match, a
+drop at nothing, a jump or goto at its chain's accepts (and never its drops: the jump may not
+be taken), a return at its whole match where that keeps packets from later drops and at nothing
+where it would keep them from later accepts.  So what it permits is all that *may* pass;
+:attr:`Bound.LOW` the other way round, all that *surely* passes.  Where both agree the audit is
+exact; where they do not, it says so.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -95,24 +99,28 @@ class Evaluation:
         self._chains: dict[str, ChainResult] = {}
         self._stack: list[str] = []
 
-    def match(self, rule: Rule, chain: Chain) -> Space:
-        """The packets of the universe this rule is taken to match in this reading."""
+    def forms(self, rule: Rule, chain: Chain) -> tuple[Space, Space]:
+        """The packets of the universe this rule surely matches, and those it may match (the
+        same set when the rule is read exactly)."""
         interface = rule.interface
         if self.view is View.LOOPBACK:
             if interface in (Interface.NOT_LOOPBACK, Interface.OTHER):
-                return Space.empty()
+                return Space.empty(), Space.empty()
             inexact = not rule.exact
         else:
             if interface is Interface.LOOPBACK:
-                return Space.empty()
+                return Space.empty(), Space.empty()
             inexact = not rule.exact or interface in (Interface.OTHER, Interface.NOT_OTHER)
         space = _restrict(rule.match, chain.families) & self.universe
-        if not inexact or not space:
-            return space
+        return (Space.empty() if inexact else space), space
+
+    def match(self, rule: Rule, chain: Chain) -> Space:
+        """The packets of the universe this rule is taken to match in this reading: where it
+        lets packets on (accept, jump), what it may match in the widest reading and what it
+        surely matches in the narrowest; where it stops them, the other way round."""
+        sure, may = self.forms(rule, chain)
         lets_on = rule.verdict in (Verdict.ACCEPT, Verdict.JUMP, Verdict.GOTO)
-        if lets_on == (self.bound is Bound.HIGH):
-            return space
-        return Space.empty()
+        return may if lets_on == (self.bound is Bound.HIGH) else sure
 
     def chain(self, key: str) -> ChainResult:
         """Accepted and dropped packets of the universe when they enter chain ``key``."""
@@ -132,9 +140,15 @@ class Evaluation:
         return found
 
     def _run(self, chain: Chain) -> ChainResult:
+        # The widest reading takes what may be accepted and what is surely dropped, the
+        # narrowest what is surely accepted and what may be dropped.  A packet that may end the
+        # chain otherwise (an earlier drop or return it may match) is kept from later accepts
+        # only in the narrowest reading, and from later drops only in the widest.
+        wide = self.bound is Bound.HIGH
         raw_accept = _Union()  # matches of earlier rules that accept
         raw_stop = _Union()  # ... that drop or reject
-        raw_return = _Union()  # ... that return
+        return_before_accept = _Union()  # ... that return, as later accepts see them
+        return_before_drop = _Union()  # ... as later drops see them
         accepted = _Union()
         dropped = _Union()
         accepts: dict[int, Space] = {}
@@ -142,38 +156,27 @@ class Evaluation:
         for index, rule in enumerate(chain.rules):
             if rule.verdict is Verdict.NONE:
                 continue
-            match = self.match(rule, chain)
-            if not match:
+            sure, may = self.forms(rule, chain)
+            if not may:
                 continue
-            pieces: list[tuple[Verdict, Space]]
-            if rule.verdict in (Verdict.JUMP, Verdict.GOTO):
-                assert rule.target is not None  # parsers give every jump its chain
-                inner = self.chain(rule.target)
-                pieces = [
-                    (Verdict.ACCEPT, match & inner.accepted),
-                    (Verdict.DROP, match & inner.dropped),
-                ]
-                if rule.verdict is Verdict.GOTO:
-                    pieces.append((Verdict.RETURN, match - inner.accepted - inner.dropped))
-            else:
-                pieces = [(rule.verdict, match)]
-            for verdict, piece in pieces:
-                if not piece:
-                    continue
+            for verdict, piece_sure, piece_may in self._pieces(rule, sure, may):
                 if verdict is Verdict.ACCEPT:
-                    effective = raw_return.remove_from(raw_stop.remove_from(piece))
+                    piece = piece_may if wide else piece_sure
+                    effective = return_before_accept.remove_from(raw_stop.remove_from(piece))
                     accepted.add(effective)
                     raw_accept.add(piece)
                     if effective:
                         accepts[index] = effective
                 elif verdict.blocks:
-                    effective = raw_return.remove_from(raw_accept.remove_from(piece))
+                    piece = piece_sure if wide else piece_may
+                    effective = return_before_drop.remove_from(raw_accept.remove_from(piece))
                     dropped.add(effective)
                     raw_stop.add(piece)
                     if effective:
                         drops[index] = effective
                 else:
-                    raw_return.add(piece)
+                    return_before_accept.add(piece_sure if wide else piece_may)
+                    return_before_drop.add(piece_may if wide else piece_sure)
         if chain.policy is Verdict.ACCEPT:
             everything = _restrict(self.universe, chain.families)
             return ChainResult(everything - dropped.space(), dropped.space(), accepts, drops)
@@ -181,6 +184,29 @@ class Evaluation:
         # caller reads (only a regular chain's drops stand in for its jumps), so it is left as
         # what its rules drop: the complement of thousands of accepts is costly to build
         return ChainResult(accepted.space(), dropped.space(), accepts, drops)
+
+    def _pieces(self, rule: Rule, sure: Space, may: Space) -> list[tuple[Verdict, Space, Space]]:
+        """What a rule does to the packets it surely and may match: a jump or goto stands for
+        its chain's accepts and drops (taken at the form of this reading, so a jump it may
+        skip never drops in the widest reading nor accepts in the narrowest), a goto also for
+        its returns."""
+        if rule.verdict not in (Verdict.JUMP, Verdict.GOTO):
+            return [(rule.verdict, sure, may)]
+        if rule.target is None:
+            raise AuditError(f"rule {rule.where} jumps to no chain")
+        inner = self.chain(rule.target)
+
+        def both(op: Callable[[Space], Space]) -> tuple[Space, Space]:
+            wide = op(may)
+            return (wide if sure is may else op(sure)), wide
+
+        pieces = [
+            (Verdict.ACCEPT, *both(lambda m: m & inner.accepted)),
+            (Verdict.DROP, *both(lambda m: m & inner.dropped)),
+        ]
+        if rule.verdict is Verdict.GOTO:
+            pieces.append((Verdict.RETURN, *both(lambda m: m - inner.accepted - inner.dropped)))
+        return pieces
 
     def passes(self, key: str) -> Space:
         """What base chain ``key`` lets through: what it accepts, and every packet of a family

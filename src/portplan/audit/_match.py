@@ -8,7 +8,7 @@ audit models go to :attr:`MatchBuilder.unreadable`, with their text.
 
 from __future__ import annotations
 
-from portplan.audit._rules import Interface
+from portplan.audit._rules import Interface, Verdict
 from portplan.spaces import ALL_PORTS, ALL_PROTOCOLS, ICMPS, PORTED, Ranges, Space, family_span
 
 __all__ = [
@@ -85,6 +85,9 @@ class MatchBuilder:
         self.never = False  #: a condition no new connection meets (ct state established)
         self.interface = Interface.ANY
         self.unreadable: list[str] = []
+        #: conntrack state conditions that match no tracked new connection but untracked or
+        #: invalid packets, which a new connection's first packet is after ``notrack``
+        self.untracked: list[str] = []
 
     def family(self, family: int) -> None:
         self.families &= {family}
@@ -112,6 +115,37 @@ class MatchBuilder:
         self.protocol(Ranges.point(protocol))
         self.icmp_given = True
         self.icmp = self.icmp & (ALL_PORTS - kinds if negate else kinds)
+
+    def states(self, states: set[str], *, negate: bool, text: str) -> None:
+        """A conntrack state condition (``ct state``, ``--ctstate``), states in lower case: a
+        new connection's first packet is ``new``, or ``untracked`` where a notrack rule
+        exempted it (``invalid`` too, for some); see :meth:`settle`."""
+
+        def meets(state: str) -> bool:
+            return (state in states) != negate
+
+        if meets("new"):
+            return
+        if meets("untracked") or meets("invalid"):
+            self.untracked.append(text)
+        else:
+            self.never = True
+
+    def settle(self, verdict: Verdict) -> None:
+        """Once the rule's verdict is known: a rule that matches only untracked or invalid
+        packets stops no new connection (a drop of them is read as matching none), but may let
+        one on (accept, jump, return): that is read at its widest, as unreadable."""
+        if not self.untracked:
+            return
+        if verdict.blocks or verdict is Verdict.NONE:
+            self.never = True
+        else:
+            for text in self.untracked:
+                self.unreadable.append(
+                    f"{text} (a notrack rule leaves a new connection untracked, and it may "
+                    "be invalid)"
+                )
+        self.untracked = []
 
     def on_interface(self, interface: Interface) -> None:
         if self.interface is Interface.ANY:

@@ -7,7 +7,8 @@ stateful, and add up, so what the host accepts is the union of every group's ``I
 for every protocol, names and numbers), ``FromPort``/``ToPort`` (ICMP type and code, ``-1``
 for any), ``IpRanges`` and ``Ipv6Ranges``, and ``UserIdGroupPairs`` naming a group of the same
 file called ``portplan-HOST`` (the deployment's host stands for the instances that carry it).
-Other group references and prefix lists are unreadable.
+Other group references and prefix lists are unreadable, and may be any address: the
+permission is then read at its widest.
 """
 
 from __future__ import annotations
@@ -68,8 +69,8 @@ def _peers(
             continue
         for family in (4, 6):
             found[family] = found[family] | networks_ranges(plan.hosts[host].addresses, family)
-    if permission.get("PrefixListIds"):
-        unreadable.append("prefix lists")
+    for entry in permission.get("PrefixListIds") or []:
+        unreadable.append(f"prefix list {entry.get('PrefixListId')} (its addresses are not here)")
     return found
 
 
@@ -88,20 +89,24 @@ def read_security_groups(text: str, name: str, plan: Plan) -> Ruleset:
         for group in groups:
             label = group.get("GroupName") or group.get("GroupId")
             for index, permission in enumerate(group.get(key) or []):
-                chain.rules.append(
-                    _rule(permission, names, plan, f"{name}: {label} {key}[{index}]", hook)
+                chain.rules.extend(
+                    _rules(permission, names, plan, f"{name}: {label} {key}[{index}]", hook)
                 )
         ruleset.chains[chain.key] = chain
         ruleset.paths[hook] = [chain.key]
     return ruleset
 
 
-def _rule(
+def _rules(
     permission: Mapping[str, Any], names: Mapping[str, str], plan: Plan, where: str, hook: Hook
-) -> Rule:
+) -> list[Rule]:
+    """The rule of a permission's peers read exactly, and, when it names peers the audit
+    cannot resolve (a prefix list, another group), an unreadable rule for any peer: they may be
+    anyone."""
     built = MatchBuilder()
     _ports(permission, _protocol(permission.get("IpProtocol", "-1")), built)
-    peers = _peers(permission, names, plan, built.unreadable)
+    unresolved: list[str] = []
+    peers = _peers(permission, names, plan, unresolved)
     side = "sources" if hook is Hook.INPUT else "destinations"
     match = Space()
     for family in (4, 6):
@@ -111,10 +116,16 @@ def _rule(
             single.families = {family}
             setattr(single, side, {**getattr(built, side), family: peers[family]})
             match = match | single.space()
-    return Rule(
-        where=where,
-        text=json.dumps(permission, sort_keys=True),
-        match=match,
-        verdict=Verdict.ACCEPT,
-        unreadable=tuple(built.unreadable),
-    )
+    text = json.dumps(permission, sort_keys=True)
+    rules = [Rule(where=where, text=text, match=match, verdict=Verdict.ACCEPT)]
+    if unresolved:
+        rules.append(
+            Rule(
+                where=where,
+                text=text,
+                match=built.space(),
+                verdict=Verdict.ACCEPT,
+                unreadable=tuple(unresolved),
+            )
+        )
+    return rules

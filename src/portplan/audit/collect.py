@@ -31,7 +31,7 @@ from portplan._tools import read_tool
 from portplan.audit._rules import Ruleset
 from portplan.audit.aws import read_security_groups
 from portplan.audit.cisco import read_cisco_acls
-from portplan.audit.iptables import read_ipsets, read_iptables_save
+from portplan.audit.iptables import iptables_family, read_ipsets, read_iptables_save
 from portplan.audit.kubernetes import read_network_policies
 from portplan.audit.nftables import read_nftables_json
 from portplan.audit.windows import read_active_store
@@ -84,7 +84,7 @@ def ruleset_kind(text: str, name: str) -> str:
     ]
     first = lines[0] if lines else ""
     if first.startswith("*") or any(line == "COMMIT" for line in lines):
-        return "ip6tables" if "ip6tables" in text.lower() else "iptables"
+        return "ip6tables" if iptables_family(text) == 6 else "iptables"
     if first.split(" ", 1)[0] in ("create", "add") and all(
         line.split(" ", 1)[0] in ("create", "add", "flush", "swap", "destroy") for line in lines
     ):

@@ -5,11 +5,14 @@ Each file is one family.  The chains a host's own traffic passes are read (``raw
 and ``filter``, and ``security``: PREROUTING and INPUT for what it receives, OUTPUT and
 POSTROUTING for what it sends), with every user chain they jump to; ``nat`` rules are read so
 that a rewrite is reported, but decide nothing.  Read exactly: ``-s``, ``-d`` (also negated,
-comma lists), ``-p``, ``-i``/``-o lo``, ``-m tcp|udp|sctp|dccp --dport``, ``-m multiport
---dports``, ``-m icmp --icmp-type``, ``-m icmp6 --icmpv6-type``, ``-m conntrack --ctstate``,
-``-m state --state``, ``-m iprange``, ``-m set --match-set NAME src|dst`` (from the ipset
-files given), ``-m comment``; targets ``ACCEPT``, ``DROP``, ``REJECT``, ``RETURN``, ``-j`` and
-``-g`` to user chains, and the non-terminal ``LOG``, ``MARK`` and ``CONNMARK``.  Any other
+comma lists), ``-p`` (``0`` is every protocol), ``-i``/``-o lo``, ``-m tcp|udp|sctp|dccp
+--dport``, ``-m multiport --dports``, ``-m icmp --icmp-type``, ``-m icmp6 --icmpv6-type``,
+``-m conntrack --ctstate``,
+``-m state --state`` (an accept of ``UNTRACKED`` or ``INVALID`` packets is read at its widest,
+as unreadable: ``NOTRACK`` leaves new connections untracked), ``-m iprange``, ``-m set
+--match-set NAME src|dst`` (from the ipset files given), ``-m comment``; targets ``ACCEPT``,
+``DROP``, ``REJECT``, ``RETURN``, ``-j`` and ``-g`` to user chains, and the non-terminal
+``LOG``, ``MARK``, ``CONNMARK``, ``NOTRACK`` and ``CT``.  Any other
 match (a rate limit, a source port, a mark, another interface) is named in the rule's
 ``unreadable`` list.
 """
@@ -17,6 +20,8 @@ match (a rate limit, a source port, a mark, another interface) is named in the r
 from __future__ import annotations
 
 import ipaddress
+import itertools
+import re
 import shlex
 from collections.abc import Iterator, Mapping
 
@@ -25,7 +30,7 @@ from portplan.audit._match import ICMP_TYPES, ICMPV6_TYPES, MatchBuilder, icmp_r
 from portplan.audit._rules import Chain, Hook, Interface, Rule, Ruleset, Verdict
 from portplan.spaces import PROTOCOL_NUMBERS, Ranges, address_span
 
-__all__ = ["IpsetMembers", "read_ipsets", "read_iptables_save"]
+__all__ = ["IpsetMembers", "iptables_family", "read_ipsets", "read_iptables_save"]
 
 #: an ipset's name → (family, members) or None when its members cannot be read exactly
 IpsetMembers = Mapping[str, tuple[int, Ranges] | None]
@@ -55,6 +60,10 @@ _TERMINAL = {
 }
 _PASSIVE_TARGETS = frozenset(
     {"LOG", "NFLOG", "MARK", "CONNMARK", "TRACE", "AUDIT", "CT", "NOTRACK"}
+)
+#: options of ``-j CT`` that take a value (``--notrack`` takes none)
+_CT_VALUED = frozenset(
+    {"--helper", "--ctevents", "--expevents", "--zone", "--zone-orig", "--zone-reply", "--timeout"}
 )
 _ICMP_NAMES = {
     **{name: (number, None) for name, number in ICMP_TYPES.items()},
@@ -181,7 +190,11 @@ class _RuleReader:
                     built.addresses(self.family, side, ranges, negate=negate)
                 elif word in ("-p", "--protocol"):
                     protocol = options.value(word).lower()
-                    if protocol != "all":
+                    if protocol in ("all", "0"):  # iptables reads protocol 0 as every one
+                        protocol = "all"
+                        if negate:
+                            built.never = True
+                    else:
                         number = PROTOCOL_NUMBERS.get(protocol)
                         if number is None and not protocol.isdigit():
                             raise _Unreadable(f"protocol {protocol}")
@@ -209,11 +222,13 @@ class _RuleReader:
                 elif word == "--icmpv6-type":
                     built.icmp_types(58, _icmp(options.value(word), True), negate=negate)
                 elif word in ("--ctstate", "--state"):
-                    states = set(options.value(word).split(","))
-                    if ("NEW" in states) == negate:
-                        built.never = True
+                    listed = options.value(word)
+                    states = set(listed.lower().split(","))
+                    text = f"{'! ' if negate else ''}{word} {listed}"
+                    built.states(states, negate=negate, text=text)
                 elif word == "--syn" and protocol == "tcp":
-                    pass  # a new TCP connection's first packet is a SYN
+                    # a new TCP connection's first packet is a SYN: '! --syn' matches none
+                    built.never = built.never or negate
                 elif word in ("--src-range", "--dst-range"):
                     side = "source" if word == "--src-range" else "destination"
                     ranges = self._range(options.value(word))
@@ -236,8 +251,10 @@ class _RuleReader:
                     else:
                         verdict = Verdict.GOTO if word in ("-g", "--goto") else Verdict.JUMP
                         target = name
-                elif word == "--reject-with" or word.startswith("--log-"):
+                elif word == "--reject-with" or word.startswith("--log-") or word in _CT_VALUED:
                     options.value(word)
+                elif word == "--notrack":
+                    pass  # -j CT --notrack: decides nothing (an accept of untracked packets may)
                 elif word.startswith("-"):
                     rest = options.rest()
                     raise _Unreadable(" ".join([("! " if negate else "") + word, *rest]))
@@ -246,6 +263,7 @@ class _RuleReader:
             except _Unreadable as exc:
                 built.unreadable.append(str(exc))
             negate = False
+        built.settle(verdict)
         return built, verdict, target, comment
 
     def _match_set(self, options: _Options, built: MatchBuilder, negate: bool) -> None:
@@ -270,6 +288,7 @@ def read_ipsets(text: str, where: str) -> dict[str, tuple[int, Ranges] | None]:
     """The sets of ``ipset save`` output, or of an ``ipset restore`` script (create, add,
     flush, swap, destroy), as they stand at its end."""
     sets: dict[str, tuple[int, Ranges] | None] = {}
+    masks: dict[str, int] = {}  #: ``netmask N``: a member stands for its whole /N
     for number, line in enumerate(text.splitlines(), 1):
         words = line.split("#", 1)[0].split()
         if not words:
@@ -281,8 +300,11 @@ def read_ipsets(text: str, where: str) -> dict[str, tuple[int, Ranges] | None]:
                     continue
                 kind = args[1] if len(args) > 1 else ""
                 family = 6 if "inet6" in args else 4
-                readable = kind in ("hash:ip", "hash:net")
+                readable = kind in ("hash:ip", "hash:net") and "bitmask" not in args
                 sets[args[0]] = (family, Ranges()) if readable else None
+                masks.pop(args[0], None)
+                if "netmask" in args:
+                    masks[args[0]] = int(args[args.index("netmask") + 1])
             elif command in ("add", "-A", "a") and len(args) >= 2:
                 found = sets.get(args[0])
                 if found is None:
@@ -291,50 +313,96 @@ def read_ipsets(text: str, where: str) -> dict[str, tuple[int, Ranges] | None]:
                     sets[args[0]] = None
                     continue
                 family, members = found
-                item = args[1]
-                if "-" in item:
-                    low, high = item.split("-", 1)
-                    span = Ranges.span(
-                        int(ipaddress.ip_address(low)), int(ipaddress.ip_address(high))
-                    )
-                else:
-                    span = address_span(ipaddress.ip_network(item, strict=False))
+                span = _member(args[1], masks.get(args[0]))
                 sets[args[0]] = (family, members | span)
             elif command in ("flush", "-F") and args and sets.get(args[0]) is not None:
                 family, _members = sets[args[0]] or (4, Ranges())
                 sets[args[0]] = (family, Ranges())
             elif command in ("swap", "-W") and len(args) == 2:
                 sets[args[0]], sets[args[1]] = sets.get(args[1]), sets.get(args[0])
+                first, second = masks.pop(args[0], None), masks.pop(args[1], None)
+                masks.update({k: v for k, v in ((args[1], first), (args[0], second)) if v})
             elif command in ("destroy", "-X") and args:
                 sets.pop(args[0], None)
-        except ValueError as exc:
+        except (ValueError, IndexError) as exc:
             raise AuditError(f"{where}:{number}: {exc}") from None
     return sets
 
 
+def _member(item: str, netmask: int | None) -> Ranges:
+    """The addresses one ``add`` puts in a set: an address, a network or a range, each
+    address widened to its ``/netmask`` when the set was created with one."""
+    if "-" in item:
+        low, high = (ipaddress.ip_address(v) for v in item.split("-", 1))
+        if netmask is not None:
+            low = ipaddress.ip_network(f"{low}/{netmask}", strict=False).network_address
+            high = ipaddress.ip_network(f"{high}/{netmask}", strict=False).broadcast_address
+        return Ranges.span(int(low), int(high))
+    network = ipaddress.ip_network(item, strict=False)
+    if netmask is not None and network.prefixlen > netmask:
+        network = network.supernet(new_prefix=netmask)
+    return address_span(network)
+
+
+#: the header line iptables-save (also -nft, -legacy) and portplan's restore files begin with
+_HEADER = re.compile(
+    r"# (?:Generated by (ip6?tables)(?:-nft|-legacy)?-save |portplan (ip6?tables)-restore )"
+)
+#: options whose value tells the family, and the values that do
+_FAMILY_WORDS = {
+    "-p": {"ipv6-icmp": 6, "icmpv6": 6, "58": 6, "icmp": 4, "1": 4},
+    "--protocol": {"ipv6-icmp": 6, "icmpv6": 6, "58": 6, "icmp": 4, "1": 4},
+    "-m": {"icmp6": 6, "icmp": 4},
+    "--match": {"icmp6": 6, "icmp": 4},
+}
+_ADDRESS_OPTIONS = frozenset(
+    {"-s", "--source", "-d", "--destination", "--src-range", "--dst-range"}
+)
+
+
+def iptables_family(text: str) -> int | None:
+    """The family an iptables-save file's structure says, ``None`` when it says none: its
+    header line (``# Generated by ip6tables-save``), else the first rule whose addresses,
+    protocol or ICMP match only one family has (never what a comment says)."""
+    for _number, line in _lines(text, comments=True):
+        if not line.startswith("#"):
+            break
+        header = _HEADER.match(line)
+        if header:
+            return 6 if "ip6tables" in (header.group(1), header.group(2)) else 4
+        break  # only the first line is the header
+    for _number, line in _lines(text):
+        if not line.startswith(("-A ", "--append ")):
+            continue
+        try:
+            words = shlex.split(line)
+        except ValueError:
+            continue
+        for option, value in itertools.pairwise(words):
+            if option in _ADDRESS_OPTIONS:
+                return 6 if ":" in value else 4
+            if value in _FAMILY_WORDS.get(option, {}):
+                return _FAMILY_WORDS[option][value]
+            if option in ("--icmpv6-type", "--icmp-type"):
+                return 6 if option == "--icmpv6-type" else 4
+    return None
+
+
 def _family_of(text: str, where: str) -> int:
-    """The family of an iptables-save file: ip6tables says so in its comments or addresses."""
-    lowered = text.lower()
-    if "ip6tables" in lowered or "ipv6-icmp" in lowered or "icmpv6" in lowered:
-        return 6
-    for line in text.splitlines():
-        if line.startswith("-A ") and (" -s " in line or " -d " in line):
-            for word in line.split():
-                if "/" in word and ":" in word and not word.startswith("-"):
-                    return 6
-            return 4
-    if "iptables" in lowered:
-        return 4
-    raise AuditError(
-        f"{where}: cannot tell whether this is iptables-save or ip6tables-save output; name it "
-        "as iptables:FILE or ip6tables:FILE"
-    )
+    """The family of an iptables-save file, or :class:`AuditError` if it does not say."""
+    family = iptables_family(text)
+    if family is None:
+        raise AuditError(
+            f"{where}: cannot tell whether this is iptables-save or ip6tables-save output; "
+            "name it as iptables:FILE or ip6tables:FILE"
+        )
+    return family
 
 
-def _lines(text: str) -> Iterator[tuple[int, str]]:
+def _lines(text: str, *, comments: bool = False) -> Iterator[tuple[int, str]]:
     for number, line in enumerate(text.splitlines(), 1):
         stripped = line.strip()
-        if stripped and not stripped.startswith("#"):
+        if stripped and (comments or not stripped.startswith("#")):
             yield number, stripped
 
 

@@ -6,11 +6,14 @@ is read with its rules, and every regular chain they jump to.  The conditions th
 are read exactly: ``ip``/``ip6`` ``saddr``/``daddr``, ``ip protocol``, ``ip6 nexthdr``,
 ``meta l4proto``, ``meta nfproto``, ``tcp``/``udp``/``sctp``/``dccp``/``udplite``/``th dport``,
 ``icmp``/``icmpv6`` ``type`` and ``code``, ``ct state`` (a new connection's first packet is in
-state ``new``), ``meta iif``/``oif``/``iifname``/``oifname`` against ``lo``; against addresses,
-prefixes, ranges, anonymous and named sets, with ``==``, ``!=``, ``in`` and comparisons; and
-verdict maps.  Anything else (a rate limit, a mark, a source port, a concatenated set, another
-interface, a statement from iptables-nft) is named in the rule's ``unreadable`` list: the audit
-then bounds the result instead of guessing.
+state ``new``, or ``untracked`` after ``notrack``: an accept of untracked or invalid packets is
+read at its widest), ``meta iif``/``oif``/``iifname``/``oifname`` against ``lo``; against
+addresses, prefixes, ranges, anonymous and named sets, with ``==``, ``!=``, ``in`` and
+comparisons; and verdict maps, anonymous and named (a named map whose entries change as packets
+pass is unreadable: its rule may accept, or drop, all it could match).  Anything else (a rate
+limit, a mark, a source port, a concatenated set, another interface, a statement from
+iptables-nft) is named in the rule's ``unreadable`` list: the audit then bounds the result
+instead of guessing.
 """
 
 from __future__ import annotations
@@ -39,7 +42,8 @@ _VERDICTS = {
     "jump": Verdict.JUMP,
     "goto": Verdict.GOTO,
 }
-#: statements that neither decide nor narrow what a rule matches
+#: statements that neither decide nor narrow what a rule matches (``notrack`` decides nothing
+#: itself: a rule that accepts untracked packets is read at its widest)
 _PASSIVE = frozenset({"counter", "log", "mangle", "notrack", "ct helper", "set", "flow"})
 
 
@@ -91,6 +95,8 @@ class _Reader:
         self.items = items
         self.file = where
         self.sets: dict[tuple[str, str, str], tuple[str, Ranges | None]] = {}
+        #: verdict maps: their (key, verdict) entries, or None when they change as packets pass
+        self.maps: dict[tuple[str, str, str], list[Any] | None] = {}
 
     # -- values ---------------------------------------------------------------------------
 
@@ -184,6 +190,13 @@ class _Reader:
             return
         self.sets[key] = (kind, members)
 
+    def read_map(self, body: dict[str, Any]) -> None:
+        if body.get("map") != "verdict":
+            return  # a map to addresses or marks: used by rewrites, which are reported anyway
+        key = (body["family"], body["table"], body["name"])
+        flags = set(body.get("flags", []))
+        self.maps[key] = None if flags & {"dynamic", "timeout"} else list(body.get("elem", []))
+
     # -- conditions -----------------------------------------------------------------------
 
     def condition(self, match: dict[str, Any], built: MatchBuilder, table: tuple[str, str]) -> None:
@@ -203,8 +216,8 @@ class _Reader:
             self._meta(left["meta"].get("key"), right, negate, built, table)
         elif "ct" in left and left["ct"].get("key") == "state" and "dir" not in left["ct"]:
             states = {str(v) for v in self._elements(right)}
-            if ("new" in states) == negate:
-                built.never = True
+            text = f"ct state {'!= ' if negate else ''}{_text(right)}"
+            built.states(states, negate=negate, text=text)
         else:
             raise _Unreadable(_text(left))
 
@@ -313,6 +326,7 @@ class _Reader:
                     verdict = Verdict.ACCEPT  # may let the packet on
         comment = body.get("comment")
         if vmap is None:
+            built.settle(verdict)
             yield Rule(
                 where=where,
                 text=text,
@@ -333,9 +347,19 @@ class _Reader:
         table: tuple[str, str],
         common: tuple[str, str, str | None],
     ) -> Iterator[Rule]:
-        where, text, comment = common
         data = vmap.get("data")
-        elements = data.get("set", []) if isinstance(data, dict) else []
+        if isinstance(data, str) and data.startswith("@"):
+            elements = self.maps.get((*table, data[1:]))
+            if elements is None:
+                # its entries are not known: it may accept, or drop, all the rule could match
+                why = f"verdict map {data} (its entries are not in the ruleset, or change)"
+                _key_implies(vmap.get("key"), built)
+                built.unreadable.append(why)
+                for guess in (Verdict.ACCEPT, Verdict.DROP):
+                    yield _rule(common, f"any entry : {guess}", built, guess)
+                return
+        else:
+            elements = data.get("set", []) if isinstance(data, dict) else []
         for element in elements:
             key, action = element
             (kind,) = action.keys()
@@ -343,6 +367,7 @@ class _Reader:
             clone = MatchBuilder(frozenset(built.families))
             clone.__dict__.update({k: v for k, v in built.__dict__.items() if k != "unreadable"})
             clone.unreadable = list(built.unreadable)
+            clone.untracked = list(built.untracked)
             try:
                 self.condition({"op": "==", "left": vmap["key"], "right": key}, clone, table)
             except _Unreadable as exc:
@@ -351,16 +376,43 @@ class _Reader:
                 clone.unreadable.append(f"verdict map entry {kind}")
                 verdict = Verdict.ACCEPT
             target = action[kind].get("target") if isinstance(action[kind], dict) else None
-            yield Rule(
-                where=where,
-                text=f"{text} ({_text(key)} : {kind})",
-                comment=comment,
-                match=clone.space(),
-                verdict=verdict,
-                target=f"{table[0]} {table[1]} {target}" if target else None,
-                interface=clone.interface,
-                unreadable=tuple(clone.unreadable),
-            )
+            chain = f"{table[0]} {table[1]} {target}" if target else None
+            yield _rule(common, f"{_text(key)} : {kind}", clone, verdict, chain)
+
+
+def _rule(
+    common: tuple[str, str, str | None],
+    entry: str,
+    built: MatchBuilder,
+    verdict: Verdict,
+    target: str | None = None,
+) -> Rule:
+    """The rule of one entry of a verdict map."""
+    where, text, comment = common
+    built.settle(verdict)
+    return Rule(
+        where=where,
+        text=f"{text} ({entry})",
+        comment=comment,
+        match=built.space(),
+        verdict=verdict,
+        target=target,
+        interface=built.interface,
+        unreadable=tuple(built.unreadable),
+    )
+
+
+def _key_implies(key: Any, built: MatchBuilder) -> None:
+    """What a map's key says whatever its entries: ``tcp dport`` only looks at TCP, ``ip
+    saddr`` only at IPv4 (nft adds these dependencies to the rule itself)."""
+    payload = key.get("payload") if isinstance(key, dict) else None
+    if not isinstance(payload, dict):
+        return
+    protocol = payload.get("protocol")
+    if protocol in _PORT_PROTOCOLS:
+        built.protocol(Ranges.point(_PORT_PROTOCOLS[protocol]))
+    elif protocol in ("ip", "icmp", "ip6", "icmpv6"):
+        built.family(4 if protocol in ("ip", "icmp") else 6)
 
 
 def _comparison(op: str, value: Any) -> list[int]:
@@ -395,6 +447,8 @@ def read_nftables_json(text: str, where: str) -> Ruleset:
     for item in items:
         if "set" in item:
             reader.read_set(item["set"])
+        elif "map" in item:
+            reader.read_map(item["map"])
     for item in items:
         body = item.get("chain")
         if body is None:

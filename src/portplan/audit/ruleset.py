@@ -167,8 +167,8 @@ class _Direction:
             if not left:
                 break
             result = self.high.chain(chain.key)
-            if chain.policy is Verdict.ACCEPT and not result.dropped:
-                continue  # a chain that lets everything on decides nothing here
+            if chain.policy is Verdict.ACCEPT and not self.low.chain(chain.key).dropped:
+                continue  # it lets everything on, even read at its narrowest: it decides nothing
             for _index, rule, accepted in self.accepting(chain, result):
                 part = accepted & left
                 if not part:
@@ -330,15 +330,19 @@ class _Direction:
 
     def unreadable(self) -> list[Finding]:
         findings = []
+        named: set[str] = set()  # a verdict map's entries are rules of one place: named once
         for chain in self.ruleset.chains.values():
             for rule in chain.rules:
                 if rule.exact and rule.interface not in (Interface.OTHER, Interface.NOT_OTHER):
+                    continue
+                if rule.where in named:
                     continue
                 match = rule.match & (self.universe | self.loopback_universe)
                 if not match or (
                     rule.verdict is Verdict.ACCEPT and match.issubset(NEIGHBOUR_DISCOVERY)
                 ):
                     continue  # matches nothing here, or only what is never extra
+                named.add(rule.where)
                 findings.append(
                     Finding(
                         kind=FindingKind.UNREADABLE,

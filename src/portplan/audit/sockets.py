@@ -117,6 +117,16 @@ def _read_ss(text: str, name: str) -> list[Socket]:
     return found
 
 
+#: the foreign address netstat prints for a listening socket (Windows, then Linux)
+_NO_PEER = frozenset({"0.0.0.0:0", "[::]:0", "0.0.0.0:*", ":::*", "*:*"})
+#: the English states of sockets that do not listen (Windows, then Linux's own)
+_NOT_LISTENING = frozenset(
+    {"BOUND", "CLOSED", "SYN_SENT", "SYN_RECEIVED", "ESTABLISHED", "FIN_WAIT_1", "FIN_WAIT_2"}
+    | {"CLOSE_WAIT", "CLOSING", "LAST_ACK", "TIME_WAIT", "DELETE_TCB", "CLOSE", "SYN_RECV"}
+    | {"FIN_WAIT1", "FIN_WAIT2", "UNKNOWN"}
+)
+
+
 def _read_netstat(text: str, name: str, dual_default: bool) -> list[Socket]:
     found = []
     for number, line in enumerate(text.splitlines(), 1):
@@ -125,13 +135,21 @@ def _read_netstat(text: str, name: str, dual_default: bool) -> list[Socket]:
             continue
         protocol = words[0].lower().rstrip("6")
         if words[0] in ("TCP", "UDP"):  # Windows: Proto Local Foreign [State] PID
-            local, state, pid = words[1], words[3] if protocol == "tcp" else "", words[-1]
+            local, foreign, pid = words[1], words[2], words[-1]
+            state = words[3] if protocol == "tcp" else ""
             process = None
         else:  # Linux: Proto Recv-Q Send-Q Local Foreign [State] PID/Program
-            local, state = words[3], words[5] if protocol == "tcp" else ""
+            local, foreign = words[3], words[4]
+            state = words[5] if protocol == "tcp" else ""
             pid, _, process_name = words[-1].partition("/")
             process = process_name or None
-        if protocol == "tcp" and state.upper() not in ("LISTEN", "LISTENING"):
+        # the state word may be translated (ABHÖREN, ÉCOUTE...); a listener's foreign address is
+        # not, but a socket only bound (BOUND, CLOSE) has the same one
+        word = state.upper()
+        listening = word in ("LISTEN", "LISTENING") or (
+            foreign in _NO_PEER and word not in _NOT_LISTENING
+        )
+        if protocol == "tcp" and not listening:
             continue
         host, port = _split(local)
         address, _dual = _address(host if host not in ("::", "") else "::")

@@ -1,0 +1,264 @@
+"""Hand-written rulesets (``tests/data/audit``) whose constructs the audit once read too
+narrowly, so that what they let pass beyond the plan vanished from its findings.
+
+Each is audited for the server of ``deployment.yaml`` (client 10.0.0.2, server 10.0.0.3):
+what it may let pass beyond the plan must be an ``extra`` finding, and what the audit cannot
+read exactly an ``unreadable`` one.  nftables text is loaded in a network namespace of the
+test's own and read back as the kernel holds it.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from pathlib import Path
+
+import pytest
+
+import netns
+from portplan import load_plan
+from portplan.audit import AuditResult, FindingKind, Ruleset, audit_ruleset
+from portplan.audit.collect import RulesetFile, read_ruleset, ruleset_kind
+from portplan.audit.iptables import read_ipsets, read_iptables_save
+from portplan.audit.listening import audit_listening
+from portplan.audit.nftables import read_nftables_json
+from portplan.audit.ruleset import permitted
+from portplan.audit.sockets import read_sockets
+from portplan.plan import Plan
+from portplan.spaces import Packet, address_span
+
+DATA = Path(__file__).resolve().parent / "data" / "audit"
+CLIENT, SERVER, OUTSIDER = "10.0.0.2", "10.0.0.3", "10.0.0.9"
+TCP, UDP = 6, 17
+
+
+def plan() -> Plan:
+    return load_plan(DATA / "deployment.yaml")
+
+
+def packet(source: str, protocol: int, port: int) -> Packet:
+    return Packet(4, ipaddress.ip_address(source), ipaddress.ip_address(SERVER), protocol, port)
+
+
+def nft(name: str) -> Ruleset:
+    """``tests/data/audit/NAME`` as the kernel holds it, from a namespace of its own."""
+    reason = netns.unavailable("nft")
+    if reason is not None:
+        pytest.skip(reason)
+    path = DATA / name
+    with netns.namespace() as space:
+        netns.run(["ip", "netns", "exec", space, "nft", "-f", str(path)])
+        text = netns.run(["ip", "netns", "exec", space, "nft", "-j", "list", "ruleset"]).stdout
+    return read_nftables_json(text, name)
+
+
+def files(*names: str) -> Ruleset:
+    """The ruleset of files of ``tests/data/audit``, each ``[KIND:]NAME``."""
+    given = []
+    for name in names:
+        kind, _, file = name.rpartition(":")
+        given.append(RulesetFile(file, (DATA / file).read_text(), kind or None))
+    return read_ruleset(given, plan(), "server")
+
+
+def audit(ruleset: Ruleset) -> AuditResult:
+    return audit_ruleset(plan(), "server", ruleset)
+
+
+#: an outsider's packets the plan does not name: what a ruleset open to all lets through
+OUTSIDERS = [packet(OUTSIDER, TCP, 3306), packet(OUTSIDER, TCP, 22), packet(OUTSIDER, UDP, 53)]
+
+
+def extra(result: AuditResult) -> list[Packet]:
+    """Packets of the probe list (the outsiders', and a planned one) that some extra finding
+    permits."""
+    probes = [*OUTSIDERS, packet(CLIENT, TCP, 18080)]
+    permits = [f.packets for f in result.findings if f.kind is FindingKind.EXTRA]
+    return [p for p in probes if any(s is not None and p in s for s in permits)]
+
+
+def kinds(result: AuditResult) -> set[str]:
+    return {f.kind.value for f in result.findings}
+
+
+# -- nftables verdict maps -------------------------------------------------------------------
+
+
+@pytest.mark.netns
+def test_a_named_verdict_map_is_read_from_the_ruleset() -> None:
+    result = audit(nft("vmap-named.nft"))
+    assert extra(result) == [packet(OUTSIDER, TCP, 3306), packet(OUTSIDER, TCP, 22)]
+    assert kinds(result) == {"extra"}
+
+
+@pytest.mark.netns
+def test_a_verdict_map_it_cannot_know_may_accept_all_it_could_match() -> None:
+    result = audit(nft("vmap-dynamic.nft"))
+    assert extra(result) == [packet(OUTSIDER, TCP, 3306), packet(OUTSIDER, TCP, 22)]
+    assert kinds(result) == {"extra", "unreadable"}
+
+
+# -- a jump, goto or return on a condition it cannot read -------------------------------------
+
+
+def bounds(ruleset: Ruleset, probe: Packet) -> tuple[bool, bool]:
+    """Whether ``probe`` surely passes, and whether it may pass."""
+    low, high = permitted(plan(), "server", ruleset)
+    return probe in low, probe in high
+
+
+@pytest.mark.netns
+def test_a_jump_on_another_interface_may_be_skipped() -> None:
+    """Only eth0 goes through from_lan: the input policy accepts the rest."""
+    ruleset = nft("jump-iif.nft")
+    result = audit(ruleset)
+    assert extra(result) == OUTSIDERS
+    assert kinds(result) == {"extra", "unreadable"}
+    assert any("the policy accept of chain inet fw input" in f.message for f in result.findings)
+    assert bounds(ruleset, packet(CLIENT, TCP, 18080)) == (True, True)
+    assert bounds(ruleset, packet(OUTSIDER, TCP, 3306)) == (False, True)
+
+
+def test_an_iptables_jump_on_another_interface_may_be_skipped() -> None:
+    ruleset = files("jump-iif.v4")
+    result = audit(ruleset)
+    assert packet(OUTSIDER, TCP, 3306) in extra(result)
+    assert kinds(result) == {"extra", "unreadable"}
+    assert bounds(ruleset, packet(CLIENT, TCP, 18080)) == (True, True)
+    assert bounds(ruleset, packet(OUTSIDER, TCP, 3306)) == (False, True)
+
+
+def test_an_iptables_goto_on_another_interface_may_be_taken() -> None:
+    ruleset = files("goto-iif.v4")
+    result = audit(ruleset)
+    assert extra(result) == [packet(OUTSIDER, TCP, 3306)]
+    # what comes in on eth1 ends in SUB, which does not accept the planned flows: they do not
+    # surely pass
+    assert kinds(result) == {"extra", "missing", "unreadable"}
+    assert bounds(ruleset, packet(CLIENT, TCP, 18080)) == (False, True)
+    assert bounds(ruleset, packet(OUTSIDER, TCP, 3306)) == (False, True)
+
+
+@pytest.mark.netns
+def test_a_return_on_another_interface_may_be_taken() -> None:
+    """guard returns what comes in on eth1; input then accepts tcp 3306."""
+    ruleset = nft("return-iif.nft")
+    result = audit(ruleset)
+    assert extra(result) == [packet(OUTSIDER, TCP, 3306)]
+    assert kinds(result) == {"extra", "unreadable"}
+    assert bounds(ruleset, packet(CLIENT, TCP, 18080)) == (True, True)
+    assert bounds(ruleset, packet(OUTSIDER, TCP, 3306)) == (False, True)
+
+
+# -- untracked connections ---------------------------------------------------------------------
+
+
+@pytest.mark.netns
+def test_an_accept_of_untracked_packets_may_accept_new_connections() -> None:
+    """notrack makes a new connection's packets untracked; ct state untracked accepts them."""
+    result = audit(nft("notrack.nft"))
+    assert packet(OUTSIDER, TCP, 3306) in extra(result)
+    (unreadable,) = [f for f in result.findings if f.kind is FindingKind.UNREADABLE]
+    assert "untracked" in unreadable.message and "ct state" in (unreadable.rule_text or "")
+
+
+@pytest.mark.parametrize("name", ["notrack.v4", "ct-notrack.v4"])
+def test_an_iptables_accept_of_untracked_packets_may_accept_new_connections(name: str) -> None:
+    result = audit(files(name))
+    assert packet(OUTSIDER, TCP, 3306) in extra(result)
+    (unreadable,) = [f for f in result.findings if f.kind is FindingKind.UNREADABLE]
+    assert "UNTRACKED" in (unreadable.rule_text or "")  # not the notrack rule: it decides nothing
+
+
+# -- AWS security groups -------------------------------------------------------------------------
+
+
+def test_a_prefix_list_or_an_unknown_group_may_be_any_source() -> None:
+    result = audit(files("aws:sg.json"))
+    assert extra(result) == OUTSIDERS
+    unreadable = " ".join(f.message for f in result.findings if f.kind is FindingKind.UNREADABLE)
+    assert "pl-0123456789abcdef0" in unreadable and "sg-9999" in unreadable
+    assert kinds(result) == {"extra", "unreadable"}
+
+
+# -- ipsets ---------------------------------------------------------------------------------------
+
+
+def test_an_ipset_netmask_widens_each_member() -> None:
+    result = audit(files("netmask.v4", "ipset:netmask.ipset"))
+    permits = [f.packets for f in result.findings if f.kind is FindingKind.EXTRA]
+    assert any(s is not None and packet(OUTSIDER, TCP, 18080) in s for s in permits)
+    assert kinds(result) == {"extra"}
+    sets = read_ipsets("create wide hash:ip family inet6 netmask 64\nadd wide 2001:db8::1\n", "x")
+    assert sets["wide"] == (6, address_span(ipaddress.ip_network("2001:db8::/64")))
+
+
+# -- the family of an iptables-save file -----------------------------------------------------------
+
+
+def test_an_iptables_file_is_ipv4_whatever_its_comments_say() -> None:
+    text = (DATA / "family-comment.v4").read_text()
+    assert ruleset_kind(text, "family-comment.v4") == "iptables"
+    ruleset = files("family-comment.v4")
+    assert ruleset.families == frozenset({4})
+    result = audit(ruleset)
+    assert packet(OUTSIDER, TCP, 3306) in extra(result)
+
+
+@pytest.mark.parametrize(
+    ("text", "family"),
+    [
+        ("# Generated by ip6tables-save v1.8.7\n*filter\n:INPUT ACCEPT [0:0]\nCOMMIT\n", 6),
+        ("# Generated by iptables-nft-save v1.8.7\n*filter\n:INPUT ACCEPT [0:0]\nCOMMIT\n", 4),
+        ("*filter\n:INPUT DROP [0:0]\n-A INPUT -p ipv6-icmp -j ACCEPT\nCOMMIT\n", 6),
+        ("*filter\n:INPUT DROP [0:0]\n-A INPUT -s 2001:db8::/32 -j ACCEPT\nCOMMIT\n", 6),
+        ("*filter\n:INPUT DROP [0:0]\n-A INPUT -s 192.0.2.0/24 -j ACCEPT\nCOMMIT\n", 4),
+        (
+            "*filter\n:INPUT DROP [0:0]\n"
+            '-A INPUT -m comment --comment "ip6tables" -p icmp -j ACCEPT\nCOMMIT\n',
+            4,
+        ),
+    ],
+)
+def test_the_family_is_told_from_the_files_structure(text: str, family: int) -> None:
+    assert ruleset_kind(text, "x") == ("ip6tables" if family == 6 else "iptables")
+    assert read_iptables_save([("x", text, None)]).families == frozenset({family})
+
+
+def test_a_file_that_does_not_say_its_family_is_refused() -> None:
+    text = "*filter\n:INPUT DROP [0:0]\n-A INPUT -p tcp --dport 22 -j ACCEPT\nCOMMIT\n"
+    with pytest.raises(ValueError, match="iptables:FILE or ip6tables:FILE"):
+        read_iptables_save([("x", text, None)])
+
+
+# -- iptables matches ------------------------------------------------------------------------------
+
+
+def test_not_syn_matches_no_new_connection() -> None:
+    result = audit(files("not-syn.v4"))
+    assert extra(result) == [packet(OUTSIDER, TCP, 3306), packet(OUTSIDER, TCP, 22)]
+    assert kinds(result) == {"extra"}
+
+
+def test_protocol_zero_is_every_protocol() -> None:
+    result = audit(files("protocol-zero.v4"))
+    assert extra(result) == OUTSIDERS
+    assert kinds(result) == {"extra"}
+
+
+# -- listening sockets -----------------------------------------------------------------------------
+
+
+def test_a_localized_netstat_lists_its_tcp_listeners() -> None:
+    """German ``netstat -ano``: a listener's state reads ABHÖREN; its foreign address is
+    ``0.0.0.0:0`` in every language."""
+    path = DATA.parent / "sockets" / "server-netstat-ano-de.txt"
+    sockets = read_sockets(path.read_text(), path.name)
+    assert sorted((s.protocol, str(s.address), s.port) for s in sockets) == [
+        ("tcp", "0.0.0.0", 3389),
+        ("tcp", "0.0.0.0", 18080),
+        ("tcp", "::", 3389),
+        ("udp", "0.0.0.0", 18118),
+    ]
+    result = audit_listening(plan(), "server", sockets, source=path.name)
+    unplanned = {f.message.split(" listens")[0] for f in result.findings if f.flow is None}
+    assert "tcp 0.0.0.0:3389 by pid 1100" in unplanned
