@@ -86,6 +86,7 @@ def hostile_deployment(
     version: str = "1.0",
     component: str = "Web",
     purpose: str = "Database access.",
+    title: str = "Hostile doc",
     ports: int = 5432,
     zones: tuple[str, str] = ("servers", "data"),
     name: str = "deployment",
@@ -98,7 +99,7 @@ def hostile_deployment(
         "id": product_id,
         "name": product,
         "version": version,
-        "document": {"title": "Hostile doc"},
+        "document": {"title": title},
         "components": {"web": {"name": component}, "db": {"name": "DB"}},
         "flows": [
             {"id": "web-db", "row": 1, "from": "web", "to": "db", "protocol": "tcp",

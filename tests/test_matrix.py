@@ -19,6 +19,7 @@ from portplan.load.deployment import load_deployment
 from portplan.pipeline import plan_bundle
 from portplan.report.columns import matrix_rows
 from portplan.report.matrix import MATRIX_COLUMNS, matrix_bytes
+from portplan.report.text import spreadsheet_text
 
 DEPLOYMENTS = ["shopping-contoso", "smart-id-nexus", "search-cluster"]
 TEXT_FORMATS = {"csv": "csv", "json": "json", "md": "md", "table": "txt"}
@@ -299,5 +300,20 @@ def test_csv_is_what_the_csv_module_writes_of_the_rows(name: str) -> None:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(MATRIX_COLUMNS)
-    writer.writerows(matrix_rows(plan))
+    writer.writerows([spreadsheet_text(c) for c in row] for row in matrix_rows(plan))
     assert matrix_bytes(plan, "csv") == buffer.getvalue().encode()
+
+
+FORMULAS = ["=HYPERLINK(\"http://x\")", "+1+cmd|' /C calc'!A0", "-2+3", "@SUM(1)", "\t=1", "\r=1"]
+
+
+@pytest.mark.parametrize("formula", FORMULAS)
+def test_a_csv_cell_a_spreadsheet_would_run_starts_with_a_quote(
+    tmp_path: Path, formula: str
+) -> None:
+    deployment = examples.hostile_deployment(tmp_path, purpose=formula)
+    code, out, err = run("matrix", str(deployment), "--format", "csv")
+    assert code == 0, err
+    (row,) = csv.DictReader(io.StringIO(out))
+    assert row["purpose"] == "'" + formula
+    assert row["ports"] == "5432"  # what portplan writes itself is unchanged

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import math
+import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
@@ -19,6 +20,7 @@ __all__ = [
     "json_text",
     "markdown_table",
     "rich_table_text",
+    "spreadsheet_text",
 ]
 
 
@@ -41,13 +43,29 @@ def csv_text(columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
     return "".join(csv_chunks(columns, rows))
 
 
+#: what makes a spreadsheet read a cell as a formula (OWASP, "CSV injection")
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+#: a sign alone or a signed number: no formula, kept as written
+_SIGNED = re.compile(r"[+-]([0-9]+(\.[0-9]+)?)?")
+
+
+def spreadsheet_text(value: Any) -> str:
+    """``value`` as the text of a CSV cell that a spreadsheet shows and never runs: a cell
+    starting with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return gets a leading ``'``
+    (``'=HYPERLINK(...)``), unless it is a sign alone (``-`` for none) or a signed number."""
+    text = "" if value is None else str(value)
+    if text.startswith(_FORMULA_STARTS) and not _SIGNED.fullmatch(text):
+        return "'" + text
+    return text
+
+
 class CsvFields(dict[Any, str]):
     """Each value as a CSV field, worked out once per distinct value (a matrix repeats its
-    names, addresses and purposes on thousands of rows): quoted when it holds a comma, a
-    quote or a line break, as ``csv.writer`` does by default."""
+    names, addresses and purposes on thousands of rows): guarded by :func:`spreadsheet_text`,
+    then quoted when it holds a comma, a quote or a line break, as ``csv.writer`` does."""
 
     def __missing__(self, value: Any) -> str:
-        text = "" if value is None else str(value)
+        text = spreadsheet_text(value)
         if any(c in text for c in ',"\r\n'):
             text = '"' + text.replace('"', '""') + '"'
         if type(value) is str:  # 1 and True are one key: only text is kept
