@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
@@ -317,3 +318,30 @@ def test_a_csv_cell_a_spreadsheet_would_run_starts_with_a_quote(
     (row,) = csv.DictReader(io.StringIO(out))
     assert row["purpose"] == "'" + formula
     assert row["ports"] == "5432"  # what portplan writes itself is unchanged
+
+
+LINE_BREAKS = "\n\r\v\f\x1c\x85\u2028\u2029"
+
+
+def markdown_cells(line: str) -> list[str]:
+    """The cells of a Markdown table row, split at the pipes no backslash escapes."""
+    assert line.startswith("| ") and line.endswith(" |"), line
+    return [c.strip() for c in re.split(r"(?<!\\)\|", line[1:-1])]
+
+
+def test_markdown_text_stays_in_its_heading_and_cell(tmp_path: Path) -> None:
+    breaks = "".join(f"{c}## Approved{c}" for c in LINE_BREAKS)
+    deployment = examples.hostile_deployment(
+        tmp_path,
+        deployment=f"md{breaks}",
+        purpose=f"Database access.{breaks}APPROVED | by | <b>security</b> & team",
+    )
+    code, out, err = run("matrix", str(deployment), "--format", "md")
+    assert code == 0, err
+    heading, blank, header, rule, row, *rest = out.split("\n")
+    assert heading == "# Flow matrix: md" + " ## Approved" * len(LINE_BREAKS)
+    assert (blank, rest) == ("", [""])
+    cells = markdown_cells(row)
+    assert len(cells) == len(markdown_cells(header)) == len(MATRIX_COLUMNS)
+    purpose = cells[MATRIX_COLUMNS.index("purpose")]
+    assert purpose.endswith(r"APPROVED \| by \| &lt;b>security&lt;/b> &amp; team")

@@ -56,7 +56,7 @@ from portplan.model.conditions import (
     Var,
     parse_condition,
 )
-from portplan.report.text import csv_text, json_text, spreadsheet_text
+from portplan.report.text import csv_text, json_text, markdown_line, spreadsheet_text
 
 FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 SLOW = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -961,6 +961,14 @@ def test_csv_text_is_what_the_csv_module_writes(rows: list[list[object]]) -> Non
     writer.writerow(["a", "b,c"])
     writer.writerows([[spreadsheet_text(c) for c in row] for row in rows])
     assert csv_text(["a", "b,c"], rows) == buffer.getvalue()
+
+
+@given(st.text())
+def test_markdown_text_is_one_line_that_starts_no_block(text: str) -> None:
+    line = markdown_line(text)
+    assert len(line.splitlines()) <= 1 and "<" not in line
+    assert not re.match(r"[#>+*=|`~_-]|[0-9]+[.)]", line)
+    assert not line.endswith("#") or line.endswith("\\#")
 
 
 @given(st.text(), st.sampled_from(["=", "+", "-", "@", "\t", "\r"]))

@@ -12,24 +12,51 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from portplan._text import one_line
+
 __all__ = [
     "CsvFields",
     "csv_chunks",
     "csv_text",
     "json_nested",
     "json_text",
+    "markdown_line",
     "markdown_table",
     "rich_table_text",
     "spreadsheet_text",
 ]
 
 
+#: what Markdown would read as markup inside a line: a backslash escape, an entity, raw HTML
+#: (``>`` alone opens nothing inside a line, so it stays as written)
+_MD_INLINE = str.maketrans({"\\": "\\\\", "&": "&amp;", "<": "&lt;"})
+#: what starts a block at the beginning of a line: a heading, quote, list, rule, fence, table
+_MD_BLOCK = re.compile(r"[#>+*=|`~_-]|[0-9]+[.)]")
+
+
+def _md_inline(text: str) -> str:
+    return one_line(text).translate(_MD_INLINE)
+
+
+def markdown_line(text: str) -> str:
+    """Free text as one Markdown heading or paragraph that shows as written: on one line (a
+    line break can never start a heading of its own), raw HTML shown, not rendered, and a
+    character that would start a block or close a heading escaped."""
+    line = _md_inline(text)
+    start = _MD_BLOCK.match(line)
+    if start:
+        line = line[: start.end() - 1] + "\\" + line[start.end() - 1 :]
+    if line.endswith("#"):
+        line = line[:-1] + "\\#"
+    return line
+
+
 def _md_cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+    return _md_inline(text).replace("|", "\\|")
 
 
 def markdown_table(columns: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    """A GitHub-flavoured Markdown table."""
+    """A GitHub-flavoured Markdown table; each cell on one line, its pipes and markup escaped."""
     lines = [
         "| " + " | ".join(map(_md_cell, columns)) + " |",
         "|" + "|".join("---" for _ in columns) + "|",
