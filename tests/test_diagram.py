@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from click.testing import CliRunner
 
 import examples
@@ -353,3 +354,24 @@ def test_d2_text_keeps_every_name_in_its_string(tmp_path: Path) -> None:
     labels = [d2_string(m) for m in re.findall(D2_STRING, out.decode())]
     assert 'Web "x" \\ ${secret} %%{init: {"theme": "dark"}}%% <b>y</b>\nweb01' in labels
 
+
+def test_mermaid_text_keeps_every_name_in_its_label(tmp_path: Path) -> None:
+    deployment = examples.hostile_deployment(
+        tmp_path, deployment=HOSTILE_TITLE.replace("prod", "prod \\q"), component=HOSTILE_NAME
+    )
+    code, out, err = run("diagram", str(deployment), "--format", "mermaid")
+    assert code == 0, err
+    text = out.decode()
+    _, front, body = text.split("---\n")
+    assert yaml.safe_load(front) == {
+        "title": "prod \\q fake_fw -> c1.n1: ANY approved #: flows by component"
+    }
+    assert "%%" not in text  # no directive, whatever the name holds
+    lines = body.split("\n")
+    assert lines[0] == "flowchart LR"
+    node = next(line for line in lines if "Web" in line)
+    assert node.strip() == (
+        'n0("Web #quot;x#quot; \\ ${secret} #37;#37;{init: {#quot;theme#quot;: #quot;dark'
+        '#quot;}}#37;#37; #lt;b#gt;y#lt;/b#gt;<br/>web01")'
+    )
+    assert [line.strip() for line in lines if "-->" in line] == ['n0 -->|"TCP 5432"| n1']
