@@ -94,7 +94,7 @@ def hostile_deployment(
     """A one-flow deployment (web → db, TCP) whose free text is the caller's: the text of a
     vendor document or an operator, which must never change the structure of an output.
     The product is written beside it; returns ``directory/NAME.yaml``."""
-    product_id = f"hostile-{version}"
+    product_id = "hostile-1.0"  # the id stays when the version changes, as in the catalog
     product_data = {
         "id": product_id,
         "name": product,
