@@ -114,7 +114,10 @@ def hostile_deployment(
             "db01": {"addresses": ["192.0.2.20"], "zone": zones[1]},
         },
         "products": {
-            product_id: {"file": f"{name}-product.yaml", "components": {"web": "web01", "db": "db01"}}
+            product_id: {
+                "file": f"{name}-product.yaml",
+                "components": {"web": "web01", "db": "db01"},
+            }
         },
     }
     path = directory / f"{name}.yaml"

@@ -22,9 +22,7 @@ def test_a_product_name_with_control_characters_gives_well_formed_diff_junit(
 ) -> None:
     name = "Ctl\x01\x0b\x1b[31mRED"
     old = examples.hostile_deployment(tmp_path, product=name, name="old")
-    new = examples.hostile_deployment(
-        tmp_path, product=name, version="1.1", ports=5433, name="new"
-    )
+    new = examples.hostile_deployment(tmp_path, product=name, version="1.1", ports=5433, name="new")
     result = CliRunner().invoke(cli, ["diff", str(old), str(new), "--format", "junit"])
     assert result.exit_code == 1, result.stderr
     suite = ET.fromstring(result.stdout_bytes)

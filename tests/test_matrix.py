@@ -307,7 +307,7 @@ def test_csv_is_what_the_csv_module_writes_of_the_rows(name: str) -> None:
     assert matrix_bytes(plan, "csv") == buffer.getvalue().encode()
 
 
-FORMULAS = ["=HYPERLINK(\"http://x\")", "+1+cmd|' /C calc'!A0", "-2+3", "@SUM(1)", "\t=1", "\r=1"]
+FORMULAS = ['=HYPERLINK("http://x")', "+1+cmd|' /C calc'!A0", "-2+3", "@SUM(1)", "\t=1", "\r=1"]
 
 
 @pytest.mark.parametrize("formula", FORMULAS)
@@ -340,7 +340,7 @@ def test_markdown_text_stays_in_its_heading_and_cell(tmp_path: Path) -> None:
     )
     code, out, err = run("matrix", str(deployment), "--format", "md")
     assert code == 0, err
-    heading, blank, header, rule, row, *rest = out.split("\n")
+    heading, blank, header, _rule, row, *rest = out.split("\n")
     assert heading == "# Flow matrix: md" + " ## Approved" * len(LINE_BREAKS)
     assert (blank, rest) == ("", [""])
     cells = markdown_cells(row)

@@ -17,9 +17,7 @@ SHOWN = "Ctl\u2401\u240b\u241b[31mRED\ufffd [/x] [bold]b[/bold] :warning:"
 
 def test_a_diff_table_shows_a_names_control_characters(tmp_path: Path) -> None:
     old = examples.hostile_deployment(tmp_path, product=NAME, name="old")
-    new = examples.hostile_deployment(
-        tmp_path, product=NAME, version="1.1", ports=5433, name="new"
-    )
+    new = examples.hostile_deployment(tmp_path, product=NAME, version="1.1", ports=5433, name="new")
     result = CliRunner().invoke(cli, ["diff", str(old), str(new)], env={"COLUMNS": "400"})
     assert result.exit_code == 1, result.stderr
     assert not {c for c in result.stdout if ord(c) < 0x20 and c != "\n"}

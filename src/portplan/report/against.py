@@ -62,7 +62,8 @@ def against_bytes(
     if fmt == "csv":
         return csv_text(columns, rows).encode()
     if fmt == "md":
-        return (f"# Flow matrix: {markdown_line(plan.deployment)}\n\n" + markdown_table(columns, rows)).encode()
+        head = f"# Flow matrix: {markdown_line(plan.deployment)}\n\n"
+        return (head + markdown_table(columns, rows)).encode()
     shown = [columns.index(c) for c in (*TABLE_COLUMNS[:5], "permitted", "permitted_by", "to_open")]
     permitted = sum(coverage[id(row)].status == "yes" for _i, row in chosen)
     return rich_table_text(
