@@ -76,3 +76,50 @@ def fifty_host_deployment(directory: Path) -> Path:
     path = directory / "fifty.yaml"
     path.write_text(yaml.safe_dump(data, sort_keys=False))
     return path
+
+
+def hostile_deployment(
+    directory: Path,
+    *,
+    deployment: str = "hostile",
+    product: str = "Hostile",
+    version: str = "1.0",
+    component: str = "Web",
+    purpose: str = "Database access.",
+    title: str = "Hostile doc",
+    ports: int = 5432,
+    zones: tuple[str, str] = ("servers", "data"),
+    name: str = "deployment",
+) -> Path:
+    """A one-flow deployment (web → db, TCP) whose free text is the caller's: the text of a
+    vendor document or an operator, which must never change the structure of an output.
+    The product is written beside it; returns ``directory/NAME.yaml``."""
+    product_id = "hostile-1.0"  # the id stays when the version changes, as in the catalog
+    product_data = {
+        "id": product_id,
+        "name": product,
+        "version": version,
+        "document": {"title": title},
+        "components": {"web": {"name": component}, "db": {"name": "DB"}},
+        "flows": [
+            {"id": "web-db", "row": 1, "from": "web", "to": "db", "protocol": "tcp",
+             "ports": ports, "purpose": purpose},
+        ],
+    }  # fmt: skip
+    (directory / f"{name}-product.yaml").write_text(yaml.safe_dump(product_data, sort_keys=False))
+    data = {
+        "name": deployment,
+        "hosts": {
+            "web01": {"addresses": ["192.0.2.10"], "zone": zones[0]},
+            "db01": {"addresses": ["192.0.2.20"], "zone": zones[1]},
+        },
+        "products": {
+            product_id: {
+                "file": f"{name}-product.yaml",
+                "components": {"web": "web01", "db": "db01"},
+            }
+        },
+    }
+    path = directory / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path

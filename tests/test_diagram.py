@@ -4,6 +4,7 @@ files), laid out by Graphviz's dot as SVG (valid XML) and PNG, readable at 50 ho
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
@@ -11,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from click.testing import CliRunner
 
 import examples
@@ -320,3 +322,56 @@ def test_the_readme_diagram_is_the_tools_output() -> None:
     texts = {t.text for t in root.iter("{http://www.w3.org/2000/svg}text")}
     assert {n.label[0] for n in diagram.nodes} <= texts
     assert {line for e in diagram.edges for line in wrap_label(e.label)} <= texts
+
+
+HOSTILE_TITLE = "prod\nfake_fw -> c1.n1: ANY approved\r\u2028#"
+HOSTILE_NAME = 'Web "x" \\ ${secret} %%{init: {"theme": "dark"}}%%\n<b>y</b>'
+#: a D2 double-quoted string: no raw quote, backslash or `$` (a substitution) inside
+D2_STRING = r'"(?:[^"\\$\n]|\\[^\n])*"'
+D2_LINE = re.compile(
+    rf"# [^\n]*|direction: right|"
+    rf"(c\d+(\.n\d+)?|n\d+|(c\d+\.)?n\d+ -> (c\d+\.)?n\d+): {D2_STRING} \{{|"
+    rf"  (shape|style\.[a-z-]+): [a-z0-9]+|  (tooltip|style\.[a-z]+): {D2_STRING}|\}}|"
+)
+
+
+def d2_string(text: str) -> str:
+    return re.sub(r"\\(.)", lambda m: {"n": "\n"}.get(m[1], m[1]), text[1:-1])
+
+
+def test_d2_text_keeps_every_name_in_its_string(tmp_path: Path) -> None:
+    deployment = examples.hostile_deployment(
+        tmp_path, deployment=HOSTILE_TITLE, component=HOSTILE_NAME
+    )
+    code, out, err = run("diagram", str(deployment), "--format", "d2")
+    assert code == 0, err
+    lines = out.decode().split("\n")
+    assert lines[0] == "# prod fake_fw -> c1.n1: ANY approved #: flows by component"
+    assert [line for line in lines if not D2_LINE.fullmatch(line)] == []
+    assert [line for line in lines if " -> " in line and not line.startswith("#")] == [
+        'c0.n0 -> c1.n1: "TCP 5432" {'
+    ]
+    labels = [d2_string(m) for m in re.findall(D2_STRING, out.decode())]
+    assert 'Web "x" \\ ${secret} %%{init: {"theme": "dark"}}%% <b>y</b>\nweb01' in labels
+
+
+def test_mermaid_text_keeps_every_name_in_its_label(tmp_path: Path) -> None:
+    deployment = examples.hostile_deployment(
+        tmp_path, deployment=HOSTILE_TITLE.replace("prod", "prod \\q"), component=HOSTILE_NAME
+    )
+    code, out, err = run("diagram", str(deployment), "--format", "mermaid")
+    assert code == 0, err
+    text = out.decode()
+    _, front, body = text.split("---\n")
+    assert yaml.safe_load(front) == {
+        "title": "prod \\q fake_fw -> c1.n1: ANY approved #: flows by component"
+    }
+    assert "%%" not in text  # no directive, whatever the name holds
+    lines = body.split("\n")
+    assert lines[0] == "flowchart LR"
+    node = next(line for line in lines if "Web" in line)
+    assert node.strip() == (
+        'n0("Web #quot;x#quot; \\ ${secret} #37;#37;{init: {#quot;theme#quot;: #quot;dark'
+        '#quot;}}#37;#37; #lt;b#gt;y#lt;/b#gt;<br/>web01")'
+    )
+    assert [line.strip() for line in lines if "-->" in line] == ['n0 -->|"TCP 5432"| n1']

@@ -7,6 +7,7 @@ new host, cm01's RPC range widened from 49152-65535 to 1024-65535, dc02 re-addre
 
 from __future__ import annotations
 
+import csv
 import io
 import shutil
 import subprocess
@@ -256,3 +257,13 @@ def test_aws_delta_without_egress_leaves_outbound_open_as_terraform_does() -> No
         "'IpProtocol=-1,Ipv6Ranges=[{CidrIpv6=::/0,"
         'Description="egress not filtered (rules without --egress)"}]\' >/dev/null'
     )
+
+
+def test_a_csv_cell_a_spreadsheet_would_run_starts_with_a_quote(tmp_path: Path) -> None:
+    old = examples.hostile_deployment(tmp_path, title="=HYPERLINK(1)", name="old")
+    new = examples.hostile_deployment(tmp_path, title="=HYPERLINK(1)", ports=5433, name="new")
+    code, out, err = run("diff", str(old), str(new), "--format", "csv")
+    assert code == 1, err
+    rows = list(csv.DictReader(io.StringIO(out.decode())))
+    assert [r["reference"] for r in rows] == ["'=HYPERLINK(1) > row 1"] * 2
+    assert [r["ports"] for r in rows] == ["5433", "5432"]

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
 import pytest
+import yaml
 from click.testing import CliRunner
 from openpyxl import load_workbook
 
@@ -19,6 +21,8 @@ from portplan.load.deployment import load_deployment
 from portplan.pipeline import plan_bundle
 from portplan.report.columns import matrix_rows
 from portplan.report.matrix import MATRIX_COLUMNS, matrix_bytes
+from portplan.report.text import spreadsheet_text
+from portplan.report.xlsx import zone_sheet_titles
 
 DEPLOYMENTS = ["shopping-contoso", "smart-id-nexus", "search-cluster"]
 TEXT_FORMATS = {"csv": "csv", "json": "json", "md": "md", "table": "txt"}
@@ -299,5 +303,92 @@ def test_csv_is_what_the_csv_module_writes_of_the_rows(name: str) -> None:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(MATRIX_COLUMNS)
-    writer.writerows(matrix_rows(plan))
+    writer.writerows([spreadsheet_text(c) for c in row] for row in matrix_rows(plan))
     assert matrix_bytes(plan, "csv") == buffer.getvalue().encode()
+
+
+FORMULAS = ['=HYPERLINK("http://x")', "+1+cmd|' /C calc'!A0", "-2+3", "@SUM(1)", "\t=1", "\r=1"]
+
+
+@pytest.mark.parametrize("formula", FORMULAS)
+def test_a_csv_cell_a_spreadsheet_would_run_starts_with_a_quote(
+    tmp_path: Path, formula: str
+) -> None:
+    deployment = examples.hostile_deployment(tmp_path, purpose=formula)
+    code, out, err = run("matrix", str(deployment), "--format", "csv")
+    assert code == 0, err
+    (row,) = csv.DictReader(io.StringIO(out))
+    assert row["purpose"] == "'" + formula
+    assert row["ports"] == "5432"  # what portplan writes itself is unchanged
+
+
+LINE_BREAKS = "\n\r\v\f\x1c\x85\u2028\u2029"
+
+
+def markdown_cells(line: str) -> list[str]:
+    """The cells of a Markdown table row, split at the pipes no backslash escapes."""
+    assert line.startswith("| ") and line.endswith(" |"), line
+    return [c.strip() for c in re.split(r"(?<!\\)\|", line[1:-1])]
+
+
+def test_markdown_text_stays_in_its_heading_and_cell(tmp_path: Path) -> None:
+    breaks = "".join(f"{c}## Approved{c}" for c in LINE_BREAKS)
+    deployment = examples.hostile_deployment(
+        tmp_path,
+        deployment=f"md{breaks}",
+        purpose=f"Database access.{breaks}APPROVED | by | <b>security</b> & team",
+    )
+    code, out, err = run("matrix", str(deployment), "--format", "md")
+    assert code == 0, err
+    heading, blank, header, _rule, row, *rest = out.split("\n")
+    assert heading == "# Flow matrix: md" + " ## Approved" * len(LINE_BREAKS)
+    assert (blank, rest) == ("", [""])
+    cells = markdown_cells(row)
+    assert len(cells) == len(markdown_cells(header)) == len(MATRIX_COLUMNS)
+    purpose = cells[MATRIX_COLUMNS.index("purpose")]
+    assert purpose.endswith(r"APPROVED \| by \| &lt;b>security&lt;/b> &amp; team")
+
+
+def test_zone_sheets_whose_names_meet_at_31_characters_both_get_a_sheet(tmp_path: Path) -> None:
+    # Excel's sheet names: at most 31 characters, unique (XlsxWriter refused the second)
+    deployment = examples.hostile_deployment(
+        tmp_path, zones=("datacenter-east-servers-web", "datacenter-east-servers-db")
+    )
+    data = yaml.safe_load(deployment.read_text())
+    data["hosts"]["db02"] = {"addresses": ["192.0.2.30"], "zone": "datacenter-east-servers-db2"}
+    data["products"]["hostile-1.0"]["components"]["db"] = ["db01", "db02"]
+    deployment.write_text(yaml.safe_dump(data, sort_keys=False))
+    out = tmp_path / "m.xlsx"
+    code, _, err = run("matrix", str(deployment), "--format", "xlsx", "-o", str(out))
+    assert code == 0, err
+    book = load_workbook(out)
+    assert book.sheetnames == [
+        "Change request",
+        "Flows",
+        "FW datacenter-east-servers-web",
+        "FW datacenter-east-servers-we~2",
+        "Not in plan",
+    ]
+    # each sheet holds its own boundary's row, the boundary named in full in its cells
+    boundaries = []
+    for title in book.sheetnames[2:4]:
+        header, *rows = book[title].iter_rows(values_only=True)
+        (row,) = rows
+        boundaries.append(dict(zip(header, row, strict=True))["zone_boundary"])
+    assert boundaries == [
+        "datacenter-east-servers-web -> datacenter-east-servers-db",
+        "datacenter-east-servers-web -> datacenter-east-servers-db2",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("boundary", "title"),
+    [
+        ("a -> b", "FW a to b"),
+        ("lab[1]:x -> y*?/\\z", "FW lab_1__x to y____z"),
+        ("a -> " + "b" * 22 + "'c", "FW a to " + "b" * 22),  # no ' at the end
+        ("a -> b\n'c", "FW a to b 'c"),
+    ],
+)
+def test_a_zone_sheet_title_is_one_excel_allows(boundary: str, title: str) -> None:
+    assert zone_sheet_titles([boundary], taken=["Flows"]) == {boundary: title}

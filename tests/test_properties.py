@@ -18,6 +18,7 @@ import io
 import ipaddress
 import itertools
 import json
+import re
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -55,7 +56,7 @@ from portplan.model.conditions import (
     Var,
     parse_condition,
 )
-from portplan.report.text import csv_text, json_text
+from portplan.report.text import csv_text, json_text, markdown_line, spreadsheet_text
 
 FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 SLOW = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -954,8 +955,26 @@ def test_json_text_is_the_standard_librarys_indented_json(value: object) -> None
     )
 )
 def test_csv_text_is_what_the_csv_module_writes(rows: list[list[object]]) -> None:
+    # of the cells guarded against formulas: the writer's own quoting is compared
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(["a", "b,c"])
-    writer.writerows(rows)
+    writer.writerows([[spreadsheet_text(c) for c in row] for row in rows])
     assert csv_text(["a", "b,c"], rows) == buffer.getvalue()
+
+
+@given(st.text())
+def test_markdown_text_is_one_line_that_starts_no_block(text: str) -> None:
+    line = markdown_line(text)
+    assert len(line.splitlines()) <= 1 and "<" not in line
+    assert not re.match(r"[#>+*=|`~_-]|[0-9]+[.)]", line)
+    assert not line.endswith("#") or line.endswith("\\#")
+
+
+@given(st.text(), st.sampled_from(["=", "+", "-", "@", "\t", "\r"]))
+def test_no_csv_cell_starts_a_formula(text: str, start: str) -> None:
+    (cell,) = next(csv.reader(io.StringIO(csv_text([start + text], []))))
+    if start + text in ("-", "+") or re.fullmatch(r"[+-][0-9]+(\.[0-9]+)?", start + text):
+        assert cell == start + text  # a sign or a number is no formula
+    else:
+        assert cell == "'" + start + text

@@ -151,3 +151,16 @@ def test_findings_land_on_exactly_their_rows() -> None:
     expected = [i for i, r in enumerate(plan.rows) if r.key == "smart-id-21.04/pa-scim"]
     assert list(found.status) == expected
     assert set(found.status.values()) == {Status.FAILED}
+
+
+def test_the_embedded_data_holds_no_markup_characters(tmp_path: Path) -> None:
+    hostile = "Web <!--<script> </script> & \u2028\u2029"
+    deployment = examples.hostile_deployment(tmp_path, component=hostile)
+    result = CliRunner().invoke(cli, ["report", str(deployment)])
+    assert result.exit_code == 0, result.stderr
+    data = re.search(r'<script type="application/json" id="portplan-data">(.*?)</script>',
+                     result.stdout, re.DOTALL)  # fmt: skip
+    assert data is not None
+    assert not set("<>&\u2028\u2029") & set(data.group(1))
+    edges = json.loads(data.group(1))["views"]["component"]["edges"]
+    assert edges["component-e0"]["label"] == f"{hostile} → DB: TCP 5432"

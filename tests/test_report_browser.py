@@ -61,6 +61,25 @@ def test_the_report_loads_with_no_console_error_and_no_request(
     page.screenshot(f"report-{name}.png")
 
 
+def test_a_comment_opener_in_a_name_leaves_the_script_running(
+    page: browser.Page, tmp_path: Path
+) -> None:
+    # `<!--<script>` inside a <script> element's JSON would put the parser in its "double
+    # escaped" state: the page's own script would become part of the data and never run
+    hostile = "Web <!--<script> </script> & \u2028"
+    deployment = examples.hostile_deployment(
+        tmp_path, component=hostile, purpose=f"Database access {hostile}"
+    )
+    page.open(write_report(deployment, tmp_path / "hostile.html"))
+    assert page.console() == []
+    assert page.driver.find_element("id", "matrix-count").text == "Showing 1 of 1 rows"
+    data = page.driver.execute_script(
+        "return JSON.parse(document.getElementById('portplan-data').textContent);"
+    )
+    label = data["views"]["component"]["edges"]["component-e0"]["label"]
+    assert label == f"{hostile} → DB: TCP 5432"  # the text itself arrives unchanged
+
+
 def test_searching_a_port_filters_the_matrix_to_exactly_its_rows(
     page: browser.Page, tmp_path: Path
 ) -> None:

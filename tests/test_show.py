@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -106,3 +107,31 @@ def test_show_unknown_product_suggests_the_closest() -> None:
     assert result.exit_code == 2
     assert "no product 'shoping-6.1' in the catalog" in result.stderr
     assert "did you mean 'shopping-6.1'?" in result.stderr
+
+
+def test_a_csv_cell_a_spreadsheet_would_run_starts_with_a_quote(tmp_path: Path) -> None:
+    examples.hostile_deployment(tmp_path, component="=1+2", purpose="@SUM(A1)")
+    product = str(tmp_path / "deployment-product.yaml")
+    result = CliRunner().invoke(cli, ["show", product, "--format", "csv"])
+    assert result.exit_code == 0, result.stderr
+    (row,) = csv.reader(io.StringIO(result.stdout.splitlines()[1]))
+    assert "'=1+2" in row and "'@SUM(A1)" in row[-2]
+    assert row[0] == "-"  # portplan's own "none" stays as it is
+
+
+def test_markdown_text_stays_in_its_heading_and_cell(tmp_path: Path) -> None:
+    examples.hostile_deployment(
+        tmp_path,
+        title="Doc\r## Approved\u2028by security",
+        component="Web\v<img src=x onerror=alert(1)>",
+        purpose="Access |\x85| row",
+    )
+    product = str(tmp_path / "deployment-product.yaml")
+    result = CliRunner().invoke(cli, ["show", product, "--format", "md"])
+    assert result.exit_code == 0, result.stderr
+    lines = result.stdout.split("\n")
+    assert lines[0] == "# Doc ## Approved by security (hostile-1.0)"
+    assert [line for line in lines if line.startswith("#")] == [lines[0]]
+    (row,) = [line for line in lines if "Access" in line]
+    assert "Web &lt;img src=x onerror=alert(1)>" in row
+    assert r"Access \| \| row" in row

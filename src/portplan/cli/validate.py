@@ -10,6 +10,7 @@ from portplan._errors import InputError, UsageError
 from portplan.cli._files import read_input
 from portplan.cli._options import common_options
 from portplan.pipeline import check_files
+from portplan.report.text import terminal_text
 
 __all__ = ["validate_cmd"]
 
@@ -34,6 +35,6 @@ def validate_cmd(files: tuple[Path, ...]) -> None:
             texts[name] = text
     summaries, problems = check_files(names, texts)
     for line in summaries:  # what is valid is said, also when other files are not
-        click.echo(line)
+        click.echo(terminal_text(line, newlines=False))  # a name's line break starts no line
     if problems:
         raise InputError(problems)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import json
+from collections.abc import Sequence
 
+from portplan._text import one_line
 from portplan.publish._model import Diagram, NodeKind, Status
 from portplan.publish.dot import STATUS_COLOURS
 
@@ -19,9 +20,19 @@ _SHAPES: dict[NodeKind, tuple[str, str, str]] = {
 }
 
 
+#: D2's escapes in a double-quoted string; ``$`` escaped, or ``${x}`` is a substitution
+_ESCAPES = str.maketrans({"\\": "\\\\", '"': '\\"', "$": "\\$"})
+
+
 def _string(text: str) -> str:
-    """A D2 double-quoted string (JSON's escapes are D2's)."""
-    return json.dumps(text, ensure_ascii=False)
+    """A D2 double-quoted string of ``text`` on one line: control characters and line breaks
+    a space, so no text can end the string, the line or start a substitution."""
+    return '"' + one_line(text).translate(_ESCAPES) + '"'
+
+
+def _label(lines: Sequence[str]) -> str:
+    """A D2 string of the lines of a label, each :func:`_string` text, joined by ``\\n``."""
+    return '"' + "\\n".join(one_line(line).translate(_ESCAPES) for line in lines) + '"'
 
 
 def d2_text(diagram: Diagram) -> str:
@@ -31,14 +42,14 @@ def d2_text(diagram: Diagram) -> str:
     for index, node in enumerate(diagram.nodes):
         inside = cluster_ids.get(node.cluster) if node.cluster else None
         paths[node.id] = f"{inside}.n{index}" if inside else f"n{index}"
-    lines = [f"# {diagram.title}", "direction: right", ""]
+    lines = [f"# {one_line(diagram.title)}", "direction: right", ""]
     for cluster in diagram.clusters:
         lines.append(f"{cluster_ids[cluster.id]}: {_string(cluster.label)} {{")
         lines.append("  style.stroke-dash: 3")
         lines.append("}")
     for node in diagram.nodes:
         shape, fill, border = _SHAPES[node.kind]
-        lines.append(f"{paths[node.id]}: {_string(chr(10).join(node.label))} {{")
+        lines.append(f"{paths[node.id]}: {_label(node.label)} {{")
         lines.append(f"  shape: {shape}")
         lines.append(f"  tooltip: {_string(node.tooltip)}")
         lines.append(f'  style.fill: "{fill}"')

@@ -7,8 +7,10 @@ both limits; the edges of one source node stay together where they fit.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 
+from portplan._text import one_line
 from portplan.publish._model import Diagram, Edge, NodeKind, Status
 from portplan.publish.dot import STATUS_COLOURS
 
@@ -39,9 +41,20 @@ _SHAPES: dict[NodeKind, tuple[str, str]] = {
 }
 
 
+#: Mermaid's entities for what would end a quoted label, be read as HTML, or start a
+#: ``%%{init}%%`` directive (Mermaid looks for those anywhere in the text)
+_ENTITIES = str.maketrans({'"': "#quot;", "<": "#lt;", ">": "#gt;", "%": "#37;"})
+
+
 def _text(text: str) -> str:
-    """Text for a quoted Mermaid label: quotes and angle brackets as Mermaid's entities."""
-    return text.replace('"', "#quot;").replace("<", "#lt;").replace(">", "#gt;")
+    """Text for a quoted Mermaid label, on one line, its special characters as entities."""
+    return one_line(text).translate(_ENTITIES)
+
+
+def _title(text: str) -> str:
+    """The front matter's title: a YAML double-quoted scalar (JSON's escapes are YAML's) on
+    one line, ``%`` escaped too so that it never starts a directive."""
+    return json.dumps(one_line(text), ensure_ascii=False).replace("%", "\\u0025")
 
 
 def _edge_line(edge: Edge, ids: dict[str, str]) -> str:
@@ -92,7 +105,7 @@ def mermaid_parts(diagram: Diagram) -> list[str]:
         edges = [diagram.edges[i] for i in part]
         used = dict.fromkeys(n for e in edges for n in (e.source, e.target)) if part else nodes
         title = diagram.title + (f" (part {number} of {len(parts)})" if len(parts) > 1 else "")
-        lines = ["---", f'title: "{_text(title)}"', "---", "flowchart LR"]
+        lines = ["---", f"title: {_title(title)}", "---", "flowchart LR"]
         clusters = {c.id: c for c in diagram.clusters}
         grouped: dict[str | None, list[str]] = {}
         for node_id in used:

@@ -13,7 +13,7 @@ from portplan.plan import Plan
 from portplan.report.columns import MATRIX_COLUMNS, TABLE_COLUMNS, matrix_rows
 from portplan.report.machine import document
 from portplan.report.matrix import matrix_bytes
-from portplan.report.text import csv_text, markdown_table, rich_table_text
+from portplan.report.text import csv_text, markdown_line, markdown_table, rich_table_text
 
 __all__ = ["AGAINST_COLUMNS", "against_bytes"]
 
@@ -62,7 +62,8 @@ def against_bytes(
     if fmt == "csv":
         return csv_text(columns, rows).encode()
     if fmt == "md":
-        return (f"# Flow matrix: {plan.deployment}\n\n" + markdown_table(columns, rows)).encode()
+        head = f"# Flow matrix: {markdown_line(plan.deployment)}\n\n"
+        return (head + markdown_table(columns, rows)).encode()
     shown = [columns.index(c) for c in (*TABLE_COLUMNS[:5], "permitted", "permitted_by", "to_open")]
     permitted = sum(coverage[id(row)].status == "yes" for _i, row in chosen)
     return rich_table_text(

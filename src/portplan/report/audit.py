@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from portplan.audit import KINDS_OF, AuditResult, Finding, FindingKind, RuleServes
+from portplan.report.junit import junit_xml
 from portplan.report.machine import document
 from portplan.report.text import csv_text, rich_table_text
 from portplan.spaces import ICMPS, PORTED, Box, Packet, Space
@@ -189,10 +190,7 @@ def audit_junit(results: Sequence[AuditResult]) -> str:
                 failure.text = "\n".join(f.message for f in found)
     suite.set("tests", str(tests))
     suite.set("failures", str(failures))
-    ET.indent(suite)
-    return (
-        '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suite, encoding="unicode") + "\n"
-    )
+    return junit_xml(suite)
 
 
 def _annotation(rule: RuleServes) -> str:

@@ -9,6 +9,7 @@ from typing import Any
 
 from portplan.diff import Change, PlanDiff
 from portplan.report.audit import space_records
+from portplan.report.junit import junit_xml
 from portplan.report.machine import document
 from portplan.report.text import csv_text, rich_table_text
 from portplan.report.xlsx import workbook_bytes
@@ -250,7 +251,4 @@ def diff_junit(diff: PlanDiff) -> str:
         if change.zone_moved:
             parts.append(f"zones: {_moved(change)}")
         failure.text = "\n".join([*parts, f"cause: {_cause(change)}"])
-    ET.indent(suite)
-    return (
-        '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suite, encoding="unicode") + "\n"
-    )
+    return junit_xml(suite)

@@ -20,7 +20,13 @@ from portplan.report.columns import (
     zone_boundary,
 )
 from portplan.report.machine import document
-from portplan.report.text import CsvFields, json_nested, markdown_table, rich_table_text
+from portplan.report.text import (
+    CsvFields,
+    json_nested,
+    markdown_line,
+    markdown_table,
+    rich_table_text,
+)
 
 __all__ = ["MATRIX_COLUMNS", "explain_text", "matrix_bytes", "write_matrix"]
 
@@ -227,7 +233,7 @@ def matrix_bytes(plan: Plan, fmt: str, *, width: int = 120) -> bytes:
 def _text(plan: Plan, fmt: str, width: int) -> str:
     rows = matrix_rows(plan)
     if fmt == "md":
-        head = f"# Flow matrix: {plan.deployment}\n\n"
+        head = f"# Flow matrix: {markdown_line(plan.deployment)}\n\n"
         return head + markdown_table(MATRIX_COLUMNS, rows)
     caption = f"{len(rows)} rows; {len(excluded(plan))} product flows give no rows (--explain)"
     shown = [MATRIX_COLUMNS.index(c) for c in TABLE_COLUMNS]

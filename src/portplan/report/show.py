@@ -26,7 +26,7 @@ from portplan.report.show_cells import (
     unique,
     vendor_row,
 )
-from portplan.report.text import csv_text, markdown_table, rich_table_text
+from portplan.report.text import csv_text, markdown_line, markdown_table, rich_table_text
 
 __all__ = ["ShownTable", "show_tables", "shown_tables_text"]
 
@@ -199,12 +199,12 @@ def shown_tables_text(
     if fmt == "csv":
         return _csv(tables)
     if fmt == "md":
-        parts = [f"# {heading}\n", *(f"{note}\n" for note in notes)]
+        parts = [f"# {markdown_line(heading)}\n", *(f"{markdown_line(n)}\n" for n in notes)]
         for table in tables:
             if len(tables) > 1 or not heading.startswith(table.title):  # not the document's own
-                parts.append(f"## {table.title}\n")
+                parts.append(f"## {markdown_line(table.title)}\n")
             if table.note:
-                parts.append(f"{table.note}\n")
+                parts.append(f"{markdown_line(table.note)}\n")
             parts.append(markdown_table(table.columns, table.rows))
         return "\n".join(parts)
     out = [f"{heading}\n", *(f"{note}\n" for note in notes)]

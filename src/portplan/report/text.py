@@ -5,11 +5,15 @@ from __future__ import annotations
 import io
 import json
 import math
+import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
+
+from portplan._text import one_line
 
 __all__ = [
     "CsvFields",
@@ -17,17 +21,44 @@ __all__ = [
     "csv_text",
     "json_nested",
     "json_text",
+    "markdown_line",
     "markdown_table",
     "rich_table_text",
+    "spreadsheet_text",
+    "terminal_text",
 ]
 
 
+#: what Markdown would read as markup inside a line: a backslash escape, an entity, raw HTML
+#: (``>`` alone opens nothing inside a line, so it stays as written)
+_MD_INLINE = str.maketrans({"\\": "\\\\", "&": "&amp;", "<": "&lt;"})
+#: what starts a block at the beginning of a line: a heading, quote, list, rule, fence, table
+_MD_BLOCK = re.compile(r"[#>+*=|`~_-]|[0-9]+[.)]")
+
+
+def _md_inline(text: str) -> str:
+    return one_line(text).translate(_MD_INLINE)
+
+
+def markdown_line(text: str) -> str:
+    """Free text as one Markdown heading or paragraph that shows as written: on one line (a
+    line break can never start a heading of its own), raw HTML shown, not rendered, and a
+    character that would start a block or close a heading escaped."""
+    line = _md_inline(text)
+    start = _MD_BLOCK.match(line)
+    if start:
+        line = line[: start.end() - 1] + "\\" + line[start.end() - 1 :]
+    if line.endswith("#"):
+        line = line[:-1] + "\\#"
+    return line
+
+
 def _md_cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+    return _md_inline(text).replace("|", "\\|")
 
 
 def markdown_table(columns: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    """A GitHub-flavoured Markdown table."""
+    """A GitHub-flavoured Markdown table; each cell on one line, its pipes and markup escaped."""
     lines = [
         "| " + " | ".join(map(_md_cell, columns)) + " |",
         "|" + "|".join("---" for _ in columns) + "|",
@@ -41,13 +72,29 @@ def csv_text(columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
     return "".join(csv_chunks(columns, rows))
 
 
+#: what makes a spreadsheet read a cell as a formula (OWASP, "CSV injection")
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+#: a sign alone or a signed number: no formula, kept as written
+_SIGNED = re.compile(r"[+-]([0-9]+(\.[0-9]+)?)?")
+
+
+def spreadsheet_text(value: Any) -> str:
+    """``value`` as the text of a CSV cell that a spreadsheet shows and never runs: a cell
+    starting with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return gets a leading ``'``
+    (``'=HYPERLINK(...)``), unless it is a sign alone (``-`` for none) or a signed number."""
+    text = "" if value is None else str(value)
+    if text.startswith(_FORMULA_STARTS) and not _SIGNED.fullmatch(text):
+        return "'" + text
+    return text
+
+
 class CsvFields(dict[Any, str]):
     """Each value as a CSV field, worked out once per distinct value (a matrix repeats its
-    names, addresses and purposes on thousands of rows): quoted when it holds a comma, a
-    quote or a line break, as ``csv.writer`` does by default."""
+    names, addresses and purposes on thousands of rows): guarded by :func:`spreadsheet_text`,
+    then quoted when it holds a comma, a quote or a line break, as ``csv.writer`` does."""
 
     def __missing__(self, value: Any) -> str:
-        text = "" if value is None else str(value)
+        text = spreadsheet_text(value)
         if any(c in text for c in ',"\r\n'):
             text = '"' + text.replace('"', '""') + '"'
         if type(value) is str:  # 1 and True are one key: only text is kept
@@ -185,6 +232,34 @@ def _json_value(value: Any, out: list[str], newline: str) -> None:
         raise TypeError(f"Object of type {kind.__name__} is not JSON serializable")
 
 
+#: what a terminal acts on instead of showing: C0 and C1 controls (escape sequences, line
+#: breaks), line and paragraph separators, and the controls that reorder text (bidi)
+_UNSHOWN = re.compile(
+    "[\x00-\x1f\x7f-\x9f\u2028\u2029\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]"
+)
+
+
+def _shown(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    if code < 0x20:
+        return chr(0x2400 + code)  # Unicode's Control Pictures: \x1b as ␛
+    return "\u2421" if code == 0x7F else "\ufffd"
+
+
+def terminal_text(text: str, *, newlines: bool = True) -> str:
+    """``text`` as a terminal should show it: each control character a visible symbol
+    (``\\x1b`` as ``␛``, ``\\n`` as ``␊`` unless ``newlines`` are kept), so that a name can
+    neither colour, move nor clear the screen, nor start a line of its own."""
+    if newlines:
+        return "\n".join(_UNSHOWN.sub(_shown, line) for line in text.split("\n"))
+    return _UNSHOWN.sub(_shown, text)
+
+
+def _cell(text: str) -> Text:
+    """A table cell: shown as :func:`terminal_text`, never read as rich's markup or emoji."""
+    return Text(terminal_text(text))
+
+
 def rich_table_text(
     title: str | None,
     columns: Sequence[str],
@@ -196,17 +271,17 @@ def rich_table_text(
 ) -> str:
     """A boxed terminal table rendered at a fixed width (so output is stable in tests and pipes)."""
     table = Table(
-        title=title,
-        caption=caption,
+        title=None if title is None else _cell(title),
+        caption=None if caption is None else _cell(caption),
         show_lines=True,
         expand=False,
         title_justify="left",
         caption_justify="left",
     )
     for column in columns:
-        table.add_column(column, overflow="fold")
+        table.add_column(_cell(column), overflow="fold")
     for row in rows:
-        table.add_row(*row)
+        table.add_row(*map(_cell, row))
     console = Console(
         width=width,
         record=True,

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from portplan.probe.engine import Outcome
 from portplan.probe.records import check_record
 from portplan.probe.verify import FlowCheck, Skipped
+from portplan.report.junit import junit_xml
 from portplan.report.machine import document
 from portplan.report.text import rich_table_text
 
@@ -149,7 +150,4 @@ def verify_junit(checks: Sequence[FlowCheck], skipped: Sequence[Skipped]) -> str
             name=f"{item.row.source} -> {item.row.destination}",
         )
         ET.SubElement(case, "skipped", message=item.reason)
-    ET.indent(suite)
-    return (
-        '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suite, encoding="unicode") + "\n"
-    )
+    return junit_xml(suite)

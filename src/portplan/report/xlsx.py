@@ -11,6 +11,7 @@ from collections.abc import Iterable, Sequence
 from operator import itemgetter
 from typing import IO
 
+from portplan._text import one_line
 from portplan.plan import Plan
 from portplan.report._workbook import CoverLine, Style, TextSheet, write_workbook
 from portplan.report.columns import MATRIX_COLUMNS, WIDTHS, excluded, matrix_rows, openings
@@ -21,6 +22,7 @@ __all__ = [
     "change_request",
     "workbook_bytes",
     "write_change_request",
+    "zone_sheet_titles",
 ]
 
 #: what a change board fills in per row; ``justification`` starts as the flow's purpose
@@ -52,13 +54,40 @@ def write_change_request(plan: Plan, out: IO[bytes]) -> None:
     for row in matrix:
         if row[_BOUNDARY]:
             crossing.setdefault(row[_BOUNDARY], []).append(row)
+    titles = zone_sheet_titles(crossing, taken=("Change request", "Flows", "Not in plan"))
     for name in sorted(crossing):
-        title = ("FW " + name.replace(" -> ", " to "))[:31]
-        sheets.append(_flows_sheet(title, columns, crossing[name]))
+        sheets.append(_flows_sheet(titles[name], columns, crossing[name]))
     not_needed = [[d.key, d.reference, "\n".join(d.reasons)] for d in excluded(plan)]
     sheets.append(_sheet("Not in plan", ("flow", "reference", "reasons"), not_needed))
     cover = ("Change request", _cover(plan, matrix), _COVER_WIDTHS)
     write_workbook(out, sheets, cover=cover)
+
+
+#: what Excel refuses in a sheet name
+_NOT_IN_TITLES = str.maketrans(dict.fromkeys("[]:*?/\\", "_"))
+#: Excel's longest sheet name
+_TITLE_LENGTH = 31
+
+
+def zone_sheet_titles(boundaries: Iterable[str], *, taken: Iterable[str]) -> dict[str, str]:
+    """The sheet title of each zone boundary (``clients -> servers``: ``FW clients to
+    servers``), as Excel allows it: one line, no ``[]:*?/\\``, at most 31 characters, no
+    ``'`` at either end, and unique with case ignored among themselves and ``taken`` (the
+    later of two that meet gets ``~2``, ``~3``...; in the order of the names, so the same
+    plan gives the same titles).  Every row of the sheet names its boundary in full."""
+    used = {title.casefold() for title in taken}
+    titles: dict[str, str] = {}
+    for boundary in sorted(boundaries):
+        text = one_line("FW " + boundary.replace(" -> ", " to ")).translate(_NOT_IN_TITLES)
+        title = text[:_TITLE_LENGTH].rstrip(" '")
+        number = 1
+        while title.casefold() in used:
+            number += 1
+            suffix = f"~{number}"
+            title = text[: _TITLE_LENGTH - len(suffix)].rstrip(" '") + suffix
+        used.add(title.casefold())
+        titles[boundary] = title
+    return titles
 
 
 def workbook_bytes(sheets: Sequence[Sheet]) -> bytes:

@@ -41,6 +41,21 @@ def _hash(source: str) -> str:
     return "'sha256-" + base64.b64encode(digest).decode() + "'"
 
 
+#: what JSON inside a <script> element must not hold literally: ``<`` and ``>`` (``</script>``
+#: ends the element, ``<!--<script>`` keeps it from ending where it should), ``&``, and the
+#: line separators older JavaScript parsers took for line ends
+_SCRIPT_ESCAPES = str.maketrans(
+    {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"}
+)
+
+
+def _script_json(data: object) -> str:
+    """``data`` as JSON that reads the same in a ``<script type="application/json">`` element
+    whatever its strings hold: the escapes mean the same characters to ``JSON.parse``."""
+    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    return text.translate(_SCRIPT_ESCAPES)
+
+
 def html_report(
     plan: Plan,
     overlays: Sequence[Overlay] = (),
@@ -53,8 +68,7 @@ def html_report(
     diagrams, views = diagram_section(plan, found.status, timeout=layout_timeout)
     style = _asset("report.css") + f"@page {{ size: {PAPER_SIZES[paper]}; margin: 12mm; }}\n"
     script = _asset("report.js")
-    payload = json.dumps({"views": views}, ensure_ascii=False, separators=(",", ":"))
-    payload = payload.replace("</", "<\\/")  # never closes its own <script> element
+    payload = _script_json({"views": views})
     policy = (
         f"default-src 'none'; style-src {_hash(style)}; script-src {_hash(script)}; "
         "img-src data:; base-uri 'none'; form-action 'none'"
