@@ -134,6 +134,9 @@ def test_a_file_at_a_git_revision(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
              *args], check=True, capture_output=True)  # fmt: skip
 
     git("init", "-q")
+    # links out of the tree are left out of the copy, not a reason to fail
+    (repo / "absolute").symlink_to("/etc/passwd")
+    (repo / "relative").symlink_to("../../outside")
     git("add", ".")
     git("commit", "-q", "-m", "first")
     data = yaml.safe_load(path.read_text())
@@ -146,6 +149,12 @@ def test_a_file_at_a_git_revision(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     assert out.decode().endswith("0 to open, 1 to close, 0 to change\n")
     code, _out, err = run("diff", "git:NOPE:deploy/prod.yaml", "deploy/prod.yaml")
     assert code == 2 and "no revision 'NOPE'" in err
+    # a revision git would read as an option (--output=FILE empties FILE) is refused
+    precious = tmp_path / "precious.txt"
+    precious.write_text("precious\n")
+    code, _out, err = run("diff", f"git:--output={precious}:deploy/prod.yaml", "deploy/prod.yaml")
+    assert code == 2 and "a revision does not start with '-'" in err
+    assert precious.read_text() == "precious\n"
 
 
 def test_a_product_version_swapped(tmp_path: Path) -> None:
@@ -267,3 +276,23 @@ def test_a_csv_cell_a_spreadsheet_would_run_starts_with_a_quote(tmp_path: Path) 
     rows = list(csv.DictReader(io.StringIO(out.decode())))
     assert [r["reference"] for r in rows] == ["'=HYPERLINK(1) > row 1"] * 2
     assert [r["ports"] for r in rows] == ["5433", "5432"]
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        ("website_port: 8443", "website_port: 0443"),  # octal to PyYAML, a mistake to portplan
+        ("name: contoso-shopping", "name: !!python/object/apply:os.system [id]"),
+    ],
+)
+def test_a_swapped_deployment_is_read_and_checked_as_any_other(
+    tmp_path: Path, change: str, expected: str
+) -> None:
+    (tmp_path / "products").symlink_to(examples.EXAMPLES / "products")
+    new = tmp_path / "new.yaml"
+    text = OLD.read_text()
+    assert change in text
+    new.write_text(text.replace(change, expected))
+    code, _out, err = run("diff", str(OLD), str(new), "--product", "shopping-6.1=shopping-6.1")
+    assert code == 2, err
+    assert f"{new}:" in err and "Traceback" not in err

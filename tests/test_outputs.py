@@ -248,3 +248,20 @@ def test_a_signal_while_writing_leaves_no_temporary_file(tmp_path: Path, signum:
     assert process.returncode in (130, 128 + signum), err
     assert "Traceback" not in err
     assert list(out.iterdir()) == []  # all or nothing: the run was cut before renaming
+
+
+def test_a_folder_yet_to_be_made_hides_no_file(product_deployment: Path) -> None:
+    # `new/../X` is X once `new` is made: the input, or a file there, is seen as such
+    folder = product_deployment.parent
+    product = (folder / "prod.yaml").read_text()
+    result = portplan("matrix", product_deployment, "-o", folder / "new" / ".." / "prod.yaml")
+    assert result.returncode == 2, result.stderr
+    assert "it is one of the input files" in result.stderr
+    assert (folder / "prod.yaml").read_text() == product
+    (folder / "mine.csv").write_text("mine\n")
+    result = portplan("matrix", product_deployment, "-o", folder / "new" / ".." / "mine.csv")
+    assert result.returncode == 2
+    assert "already exists; give --overwrite" in result.stderr
+    assert (folder / "mine.csv").read_text() == "mine\n"
+    assert not (folder / "new").exists()
+    assert leftovers(folder) == []

@@ -98,9 +98,12 @@ def _failed(path: Path, exc: OSError) -> OutputError:
 def _survey(targets: Sequence[Path]) -> dict[Path, os.stat_result | None]:
     """What is at each target now (its status, links followed; ``None``: nothing), from one
     listing of each folder: thousands of files are looked at without a call each."""
-    by_folder: dict[Path, list[Path]] = {}
+    # Where each target really is: ``new/../deploy.yaml`` is deploy.yaml once ``new`` has
+    # been made, so a folder that does not exist yet must not hide what is there.
+    by_folder: dict[str, list[tuple[Path, str]]] = {}
     for target in targets:
-        by_folder.setdefault(target.parent, []).append(target)
+        folder, name = os.path.split(os.path.realpath(target))
+        by_folder.setdefault(folder, []).append((target, name))
     found: dict[Path, os.stat_result | None] = {}
     for folder, paths in by_folder.items():
         try:
@@ -108,8 +111,8 @@ def _survey(targets: Sequence[Path]) -> dict[Path, os.stat_result | None]:
                 entries = {entry.name: entry for entry in listing}
         except (FileNotFoundError, NotADirectoryError):
             entries = {}
-        for path in paths:
-            entry = entries.get(path.name)
+        for path, name in paths:
+            entry = entries.get(name)
             try:
                 found[path] = None if entry is None else entry.stat()
             except FileNotFoundError:  # a link to nothing

@@ -20,6 +20,7 @@ from portplan.load.catalog import catalog_ids
 from portplan.load.deployment import Bundle, load_deployment
 from portplan.load.product import load_product
 from portplan.load.revision import at_revision, is_revision
+from portplan.load.yamlsrc import load_yaml
 from portplan.plan import Plan
 from portplan.report.diff import diff_csv, diff_json, diff_junit, diff_table, diff_xlsx
 from portplan.targets.aws_delta import aws_delta
@@ -41,8 +42,13 @@ def _side(spec: str) -> Iterator[tuple[Path, str | None]]:
 
 def _swapped(path: Path, text: str | None, swaps: tuple[str, ...], renamed: dict[str, str]) -> str:
     """The deployment's text with each ``OLD=NEW`` product swapped (a catalog id or a file);
-    ``renamed`` gets old id → new id."""
-    data = yaml.safe_load(text if text is not None else path.read_text())
+    ``renamed`` gets old id → new id.
+
+    The deployment is read and checked as any other first (its problems, at their lines,
+    are the error), so what is swapped is exactly what portplan reads without the swap.
+    """
+    load_deployment(path, text)
+    data, _source, _problems = load_yaml(path, text)
     products = data.get("products") if isinstance(data, dict) else None
     if not isinstance(products, dict):
         raise UsageError(f"{path}: no products to swap (the file does not validate?)")

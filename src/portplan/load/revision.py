@@ -27,12 +27,27 @@ def is_revision(spec: str) -> bool:
     return spec.startswith(PREFIX) and spec.count(":") >= 2
 
 
+def _inside(member: tarfile.TarInfo, path: str) -> tarfile.TarInfo | None:
+    """The ``data`` filter, that leaves out (instead of failing on) what it refuses: a link
+    to a path outside the tree (``/etc/passwd``, ``../../x``) is nothing a deployment may
+    read, and must not stop the rest of the revision from being read."""
+    try:
+        return tarfile.data_filter(member, path)
+    except tarfile.FilterError:
+        return None
+
+
 @contextlib.contextmanager
 def at_revision(spec: str) -> Iterator[Path]:
     """The path of ``git:REV:path`` in a temporary copy of the revision's tree."""
     revision, _, name = spec[len(PREFIX) :].partition(":")
     if not revision or not name:
         raise UsageError(f"{spec!r}: write git:REV:PATH, such as git:HEAD~1:deploy/prod.yaml")
+    if revision.startswith("-"):  # git would take it for an option (--output=FILE writes FILE)
+        raise UsageError(
+            f"{spec!r}: a revision does not start with '-'; write git:REV:PATH, such as "
+            "git:HEAD~1:deploy/prod.yaml"
+        )
     where = Path(name)
     folder = where.parent if str(where.parent) else Path()
     try:
@@ -41,7 +56,7 @@ def at_revision(spec: str) -> Iterator[Path]:
     except ToolError as exc:
         raise UsageError(f"{spec}: {folder or '.'} is not in a git work tree ({exc})") from None
     archive = subprocess.run(
-        ["git", "-C", top, "archive", "--format=tar", revision],
+        ["git", "-C", top, "archive", "--format=tar", "--end-of-options", revision],
         capture_output=True,
         timeout=120,
         check=False,
@@ -51,7 +66,7 @@ def at_revision(spec: str) -> Iterator[Path]:
         raise UsageError(f"{spec}: no revision {revision!r} in {top} ({detail})")
     with tempfile.TemporaryDirectory(prefix="portplan-rev-") as scratch:
         with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
-            tar.extractall(scratch, filter="data")
+            tar.extractall(scratch, filter=_inside)
         path = Path(scratch, prefix, where.name)
         if not path.is_file():
             raise UsageError(f"{spec}: {prefix}{where.name} does not exist at {revision}")
