@@ -28,6 +28,7 @@ from dataclasses import dataclass
 
 from portplan._errors import AuditError, ToolError
 from portplan._tools import read_tool
+from portplan.audit._input import reading
 from portplan.audit._rules import Ruleset
 from portplan.audit.aws import read_security_groups
 from portplan.audit.cisco import read_cisco_acls
@@ -51,6 +52,30 @@ RULESET_KINDS = (
     "aws",
     "windows",
 )
+
+
+#: each kind's format as messages name it, and what to give instead of a file it cannot read
+_READING = {
+    "nftables": ("nft JSON", "give the output of `nft -j list ruleset`"),
+    "iptables": ("iptables-save output", "give the output of `iptables-save`"),
+    "ipset": ("ipset save output", "give the output of `ipset save`"),
+    "kubernetes": (
+        "NetworkPolicy YAML",
+        "give the output of `kubectl get networkpolicy -A -o yaml`",
+    ),
+    "cisco": ("Cisco access lists", "give the access lists as `show running-config` prints them"),
+    "aws": ("security groups JSON", "give the output of `aws ec2 describe-security-groups`"),
+    "windows": (
+        "Windows firewall JSON",
+        "export the ActiveStore with the one-liner of docs/audit.md",
+    ),
+}
+
+
+def _reading(kind: str, name: str) -> contextlib.AbstractContextManager[None]:
+    """The boundary of one file of ``kind``: no reader's surprise escapes as a traceback."""
+    what, hint = _READING[kind]
+    return reading(name, what, hint)
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,24 +153,28 @@ def read_ruleset(
     if stores:
         if len(stores) != len(kinds) or len(stores) > 1 or plan is None or host is None:
             raise AuditError("give one Windows firewall export, and no other ruleset beside it")
-        return read_active_store(stores[0].text, stores[0].name, plan, host)
+        with _reading("windows", stores[0].name):
+            return read_active_store(stores[0].text, stores[0].name, plan, host)
     groups = [f for f, k in kinds if k == "aws"]
     if groups:
         if len(groups) != len(kinds) or len(groups) > 1 or plan is None:
             raise AuditError("give one describe-security-groups file, and no other ruleset")
-        return read_security_groups(groups[0].text, groups[0].name, plan)
+        with _reading("aws", groups[0].name):
+            return read_security_groups(groups[0].text, groups[0].name, plan)
     acls = [f for f, k in kinds if k == "cisco"]
     if acls:
         if len(acls) != len(kinds) or len(acls) > 1:
             raise AuditError("give one file of access lists, and no other ruleset beside it")
-        return read_cisco_acls(acls[0].text, acls[0].name)
+        with _reading("cisco", acls[0].name):
+            return read_cisco_acls(acls[0].text, acls[0].name)
     policies = [f for f, k in kinds if k == "kubernetes"]
     if policies:
         if len(policies) != len(kinds) or len(policies) > 1:
             raise AuditError("give one file of NetworkPolicies, and no other ruleset beside it")
         if plan is None or host is None:
             raise AuditError("NetworkPolicies are read for a host of a deployment")
-        return read_network_policies(policies[0].text, policies[0].name, plan, host)
+        with _reading("kubernetes", policies[0].name):
+            return read_network_policies(policies[0].text, policies[0].name, plan, host)
     nft = [(f, k) for f, k in kinds if k in ("nftables", "nft")]
     if nft:
         if len(nft) != len(kinds) or len(nft) > 1:
@@ -155,18 +184,21 @@ def read_ruleset(
             )
         file, kind = nft[0]
         text = file.text if kind == "nftables" else _nft_text_to_json(file.text, file.name)
-        return read_nftables_json(text, file.name)
+        with _reading("nftables", file.name):
+            return read_nftables_json(text, file.name)
     sets: dict[str, tuple[int, Ranges] | None] = {}
     tables: list[tuple[str, str, int | None]] = []
     for file, kind in kinds:
         if kind == "ipset":
-            sets.update(read_ipsets(file.text, file.name))
+            with _reading("ipset", file.name):
+                sets.update(read_ipsets(file.text, file.name))
         else:
             named = {"iptables": 4, "ip6tables": 6}.get(file.kind or "")
             tables.append((file.name, file.text, named))  # None: told from the rules
     if not tables:
         raise AuditError("ipset files alone hold no rules; give the iptables-save output too")
-    return read_iptables_save(tables, sets)
+    with _reading("iptables", ", ".join(name for name, _text, _family in tables)):
+        return read_iptables_save(tables, sets)
 
 
 def live_ruleset() -> Ruleset:
@@ -178,7 +210,8 @@ def live_ruleset() -> Ruleset:
     except ToolError:  # no nftables here: the legacy iptables tools
         text = None
     if text is not None and '"xt"' not in text:
-        return read_nftables_json(text, "nft -j list ruleset (live)")
+        with _reading("nftables", "nft -j list ruleset (live)"):
+            return read_nftables_json(text, "nft -j list ruleset (live)")
     files = [
         RulesetFile("iptables-save (live)", read_tool(["iptables-save"]), "iptables"),
         RulesetFile("ip6tables-save (live)", read_tool(["ip6tables-save"]), "ip6tables"),

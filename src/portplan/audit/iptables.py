@@ -26,7 +26,11 @@ import shlex
 from collections.abc import Iterator, Mapping
 
 from portplan._errors import AuditError
-from portplan.audit._match import ICMP_TYPES, ICMPV6_TYPES, MatchBuilder, icmp_ranges
+from portplan.audit._input import MALFORMED, address, network, what_went_wrong
+from portplan.audit._iptvalues import Unreadable as _Unreadable
+from portplan.audit._iptvalues import icmp_types as _icmp
+from portplan.audit._iptvalues import port_list as _ports
+from portplan.audit._match import MatchBuilder
 from portplan.audit._rules import Chain, Hook, Interface, Rule, Ruleset, Verdict
 from portplan.spaces import PROTOCOL_NUMBERS, Ranges, address_span
 
@@ -65,61 +69,6 @@ _PASSIVE_TARGETS = frozenset(
 _CT_VALUED = frozenset(
     {"--helper", "--ctevents", "--expevents", "--zone", "--zone-orig", "--zone-reply", "--timeout"}
 )
-_ICMP_NAMES = {
-    **{name: (number, None) for name, number in ICMP_TYPES.items()},
-    "any": (None, None),
-    "ping": (8, None),
-    "pong": (0, None),
-    "echo-request": (8, None),
-    "network-unreachable": (3, 0),
-    "host-unreachable": (3, 1),
-    "protocol-unreachable": (3, 2),
-    "port-unreachable": (3, 3),
-    "fragmentation-needed": (3, 4),
-    "network-prohibited": (3, 9),
-    "host-prohibited": (3, 10),
-    "communication-prohibited": (3, 13),
-}
-_ICMPV6_NAMES = {
-    **{name: (number, None) for name, number in ICMPV6_TYPES.items()},
-    "router-solicitation": (133, None),
-    "router-advertisement": (134, None),
-    "neighbour-solicitation": (135, None),
-    "neighbor-solicitation": (135, None),
-    "neighbour-advertisement": (136, None),
-    "neighbor-advertisement": (136, None),
-    "redirect": (137, None),
-    "ping": (128, None),
-    "pong": (129, None),
-}
-
-
-class _Unreadable(Exception):
-    pass
-
-
-def _ports(text: str) -> Ranges:
-    out = []
-    for item in text.split(","):
-        low, _, high = item.partition(":")
-        if not low.isdigit() or (high and not high.isdigit()):
-            raise _Unreadable(f"port {item}")
-        out.append((int(low), int(high) if high else int(low)))
-    return Ranges.of(out)
-
-
-def _icmp(text: str, v6: bool) -> Ranges:
-    names = _ICMPV6_NAMES if v6 else _ICMP_NAMES
-    if text in names:
-        kind, code = names[text]
-    else:
-        first, _, second = text.partition("/")
-        if not first.isdigit() or (second and not second.isdigit()):
-            raise _Unreadable(f"icmp type {text}")
-        kind, code = int(first), int(second) if second else None
-    if kind is None:
-        return Ranges.span(0, 65535)
-    return icmp_ranges(Ranges.point(kind), None if code is None else Ranges.point(code))
 
 
 class _Options:
@@ -163,15 +112,15 @@ class _RuleReader:
     def _addresses(self, text: str) -> Ranges:
         found = Ranges()
         for item in text.split(","):
-            network = ipaddress.ip_network(item, strict=False)
-            if network.version != self.family:
+            net = network(item)
+            if net.version != self.family:
                 raise AuditError(f"address {item} in an IPv{self.family} ruleset")
-            found = found | address_span(network)
+            found = found | address_span(net)
         return found
 
     def _range(self, text: str) -> Ranges:
         low, _, high = text.partition("-")
-        return Ranges.span(int(ipaddress.ip_address(low)), int(ipaddress.ip_address(high or low)))
+        return Ranges.span(int(address(low)), int(address(high or low)))
 
     def read(self, words: list[str]) -> tuple[MatchBuilder, Verdict, str | None, str | None]:
         built = MatchBuilder(frozenset({self.family}))
@@ -474,6 +423,8 @@ def _add_rule(
         built, verdict, target, comment = reader.read(words[2:])
     except AuditError as exc:
         raise AuditError(f"{where}: {exc}") from None
+    except MALFORMED as exc:
+        raise AuditError(f"{where}: {what_went_wrong(exc)}; fix the rule") from exc
     if target is not None:
         target = f"{prefix} {table} {target}"
         if target not in ruleset.chains:

@@ -14,13 +14,14 @@ audited for this platform).
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Mapping
 from typing import Any
 
 import yaml
 
 from portplan._errors import AuditError
+from portplan._text import one_line, shown
+from portplan.audit._input import check_yaml_bounds, network, port_span
 from portplan.audit._match import MatchBuilder
 from portplan.audit._rules import Chain, Hook, Rule, Ruleset, Verdict
 from portplan.model.deployment import Host
@@ -30,21 +31,45 @@ from portplan.spaces import PROTOCOL_NUMBERS, Ranges, Space, address_span, netwo
 __all__ = ["read_network_policies"]
 
 _NAMESPACE_KEY = "kubernetes.io/metadata.name"
+_HINT = "kubectl would refuse it: fix the policy"
+
+
+def _mapping(value: Any, where: str) -> Mapping[str, Any]:
+    """A mapping (``null``: empty), or :class:`AuditError` naming ``where``."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise AuditError(f"{where}: {shown(value, 40)} is not a mapping; {_HINT}")
+    return value
+
+
+def _sequence(value: Any, where: str) -> list[Any]:
+    """A list (``null``: empty), or :class:`AuditError` naming ``where``."""
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise AuditError(f"{where}: {shown(value, 40)} is not a list; {_HINT}")
+    return value
 
 
 def _documents(text: str, name: str) -> list[tuple[dict[str, Any], int]]:
     """The NetworkPolicies of a YAML stream (also inside a ``List``), with their lines."""
+    check_yaml_bounds(text, name)
+    found = []
     try:
         nodes = list(yaml.compose_all(text, Loader=yaml.SafeLoader))
+        documents = [(yaml.SafeLoader(text).construct_document(n), n) for n in nodes if n]
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        at = f"{name}:{mark.line + 1}" if mark else name
+        what = " ".join(p for p in (exc.context, exc.problem) if p)
+        raise AuditError(f"{at}: not YAML of NetworkPolicies: {what}; {_HINT}") from None
     except yaml.YAMLError as exc:
-        raise AuditError(f"{name}: not YAML: {exc}") from None
-    found = []
-    for node in nodes:
-        if node is None:
-            continue
-        data = yaml.SafeLoader(text).construct_document(node)
+        raise AuditError(f"{name}: not YAML of NetworkPolicies: {one_line(str(exc))}") from None
+    for data, node in documents:
         if isinstance(data, dict) and data.get("kind") == "List":
-            pairs = zip(data.get("items") or [], _items(node), strict=False)
+            items = _sequence(data.get("items"), f"{name}:{node.start_mark.line + 1}: items")
+            pairs = zip(items, _items(node), strict=False)
         else:
             pairs = zip([data], [node], strict=True)
         for item, item_node in pairs:
@@ -61,13 +86,14 @@ def _items(node: yaml.Node) -> list[yaml.Node]:
     return [node]
 
 
-def _selects(selector: Mapping[str, Any] | None, labels: Mapping[str, str]) -> bool | None:
+def _selects(selector: Any, labels: Mapping[str, str], where: str) -> bool | None:
     """Whether a label selector selects ``labels``; ``None`` when it cannot be read."""
     if selector is None:
         return True
+    selector = _mapping(selector, where)
     if selector.get("matchExpressions"):
         return None
-    wanted = selector.get("matchLabels") or {}
+    wanted = _mapping(selector.get("matchLabels"), f"{where}.matchLabels")
     return all(labels.get(k) == v for k, v in wanted.items())
 
 
@@ -82,23 +108,25 @@ class _Peers:
         }
         self.namespace = namespace
 
-    def addresses(self, peer: Mapping[str, Any], unreadable: list[str]) -> dict[int, Ranges]:
+    def addresses(self, peer: Any, unreadable: list[str], where: str) -> dict[int, Ranges]:
         out = {4: Ranges(), 6: Ranges()}
+        peer = _mapping(peer, where)
         if "ipBlock" in peer:
-            block = peer["ipBlock"]
-            network = ipaddress.ip_network(str(block["cidr"]), strict=False)
-            space = address_span(network)
-            for excluded in block.get("except") or []:
-                space = space - address_span(ipaddress.ip_network(str(excluded), strict=False))
-            out[network.version] = space
+            block = _mapping(peer["ipBlock"], f"{where}.ipBlock")
+            net = _network(block.get("cidr"), f"{where}.ipBlock.cidr")
+            space = address_span(net)
+            for index, excluded in enumerate(_sequence(block.get("except"), f"{where}.except")):
+                space = space - address_span(_network(excluded, f"{where}.except[{index}]"))
+            out[net.version] = space
             return out
-        namespaces = self._namespaces(peer.get("namespaceSelector"), unreadable)
+        selector = _mapping(peer.get("namespaceSelector"), f"{where}.namespaceSelector")
+        namespaces = self._namespaces(peer.get("namespaceSelector") and selector, unreadable)
         pod_selector = peer.get("podSelector")
         for host in self.pods.values():
             assert host.kubernetes is not None  # chosen for it
             if namespaces is not None and host.kubernetes.namespace not in namespaces:
                 continue
-            selected = _selects(pod_selector, host.kubernetes.pod_labels)
+            selected = _selects(pod_selector, host.kubernetes.pod_labels, f"{where}.podSelector")
             if selected is None:
                 unreadable.append("podSelector.matchExpressions")
                 selected = True
@@ -118,7 +146,15 @@ class _Peers:
         return {labels[_NAMESPACE_KEY]} if labels else None
 
 
-def _ports(entry: Mapping[str, Any], built: MatchBuilder) -> None:
+def _network(value: Any, where: str) -> Any:
+    """A CIDR of an ipBlock, or :class:`AuditError` naming ``where``."""
+    try:
+        return network(value) if isinstance(value, str) else network(None)
+    except AuditError as exc:
+        raise AuditError(f"{where}: {exc}; {_HINT}") from None
+
+
+def _ports(entry: Mapping[str, Any], built: MatchBuilder, where: str) -> None:
     protocol = str(entry.get("protocol", "TCP")).lower()
     number = PROTOCOL_NUMBERS.get(protocol)
     if number is None:
@@ -132,8 +168,11 @@ def _ports(entry: Mapping[str, Any], built: MatchBuilder) -> None:
         built.unreadable.append(f"named port {port!r}")
         built.protocol(Ranges.point(number))
         return
-    end = entry.get("endPort", port)
-    built.destination_ports(Ranges.point(number), Ranges.span(port, int(end)))
+    try:
+        ports = port_span(port, entry.get("endPort", port), "port-endPort")
+    except AuditError as exc:
+        raise AuditError(f"{where}: {exc}; {_HINT}") from None
+    built.destination_ports(Ranges.point(number), ports)
 
 
 def read_network_policies(text: str, name: str, plan: Plan, host: str) -> Ruleset:
@@ -148,20 +187,19 @@ def read_network_policies(text: str, name: str, plan: Plan, host: str) -> Rulese
     chain = Chain(key=f"pods of {host}", name="ingress", policy=Verdict.ACCEPT, where=name)
     selecting = 0
     for policy, line in _documents(text, name):
-        meta = policy.get("metadata") or {}
-        spec = policy.get("spec") or {}
+        meta = _mapping(policy.get("metadata"), f"{name}:{line}: metadata")
+        spec = _mapping(policy.get("spec"), f"{name}:{line}: spec")
         if meta.get("namespace", "default") != where.namespace:
             continue
-        selected = _selects(spec.get("podSelector") or {}, where.pod_labels)
-        types = spec.get("policyTypes") or ["Ingress"]
+        label = f"{name}:{line} NetworkPolicy {where.namespace}/{meta.get('name')}"
+        selected = _selects(spec.get("podSelector") or {}, where.pod_labels, f"{label} podSelector")
+        types = _sequence(spec.get("policyTypes"), f"{label} policyTypes") or ["Ingress"]
         if selected is False or "Ingress" not in types:
             continue
         selecting += 1
-        label = f"{name}:{line} NetworkPolicy {where.namespace}/{meta.get('name')}"
-        for index, rule in enumerate(spec.get("ingress") or []):
-            chain.rules.extend(
-                _rules(rule or {}, peers, f"{label} ingress[{index}]", line, selected)
-            )
+        for index, rule in enumerate(_sequence(spec.get("ingress"), f"{label} ingress")):
+            at = f"{label} ingress[{index}]"
+            chain.rules.extend(_rules(_mapping(rule, at), peers, at, line, selected))
     if selecting:
         chain.policy = Verdict.DROP  # selected pods accept only what some rule allows
     ruleset = Ruleset(platform="kubernetes", files=(name,), loopback_filtered=False)
@@ -173,19 +211,20 @@ def read_network_policies(text: str, name: str, plan: Plan, host: str) -> Rulese
 def _rules(
     rule: Mapping[str, Any], peers: _Peers, where: str, line: int, selected: bool | None
 ) -> list[Rule]:
-    sources = rule.get("from")
-    ports = rule.get("ports")
+    sources = _sequence(rule.get("from"), f"{where}.from")
+    ports = _sequence(rule.get("ports"), f"{where}.ports")
     out = []
-    for port in ports or [None]:
+    for index, port in enumerate(ports or [None]):
         built = MatchBuilder()
         if selected is None:
             built.unreadable.append("podSelector.matchExpressions")
         if port is not None:
-            _ports(port, built)
+            at = f"{where}.ports[{index}]"
+            _ports(_mapping(port, at), built, at)
         if sources:
             reach = {4: Ranges(), 6: Ranges()}
-            for peer in sources:
-                found = peers.addresses(peer, built.unreadable)
+            for number, peer in enumerate(sources):
+                found = peers.addresses(peer, built.unreadable, f"{where}.from[{number}]")
                 reach = {f: reach[f] | found[f] for f in (4, 6)}
             match = Space()
             for family in (4, 6):

@@ -19,12 +19,15 @@ instead of guessing.
 from __future__ import annotations
 
 import ipaddress
-import json
 from collections.abc import Iterator
 from typing import Any
 
-from portplan._errors import AuditError
+from portplan._errors import AuditError, PortplanError
+from portplan.audit._input import MALFORMED, load_json
 from portplan.audit._match import ICMP_TYPES, ICMPV6_TYPES, MatchBuilder, icmp_ranges
+from portplan.audit._nftshape import Unreadable as _Unreadable
+from portplan.audit._nftshape import check_document, flags, reason, rule_text
+from portplan.audit._nftshape import text_of as _text
 from portplan.audit._rules import Chain, Hook, Interface, Rule, Ruleset, Verdict
 from portplan.spaces import ALL_PORTS, PORTED, PROTOCOL_NUMBERS, Ranges, address_span
 
@@ -45,49 +48,6 @@ _VERDICTS = {
 #: statements that neither decide nor narrow what a rule matches (``notrack`` decides nothing
 #: itself: a rule that accepts untracked packets is read at its widest)
 _PASSIVE = frozenset({"counter", "log", "mangle", "notrack", "ct helper", "set", "flow"})
-
-
-class _Unreadable(Exception):
-    """A condition the audit cannot turn into a set exactly."""
-
-
-def _text(value: Any) -> str:
-    """A JSON expression as short readable text (for rule texts and messages)."""
-    if isinstance(value, dict):
-        if "payload" in value:
-            return f"{value['payload'].get('protocol')} {value['payload'].get('field')}"
-        for key in ("meta", "ct"):
-            if key in value:
-                return f"{key} {value[key].get('key')}"
-        if "prefix" in value:
-            return f"{value['prefix']['addr']}/{value['prefix']['len']}"
-        if "range" in value:
-            return "-".join(str(v) for v in value["range"])
-        if "set" in value:
-            return "{ " + ", ".join(_text(v) for v in value["set"]) + " }"
-        return json.dumps(value, separators=(",", ":"))
-    if isinstance(value, list):
-        return ",".join(_text(v) for v in value)
-    return str(value)
-
-
-def rule_text(exprs: list[dict[str, Any]]) -> str:
-    """A rule's expressions as nft-like text."""
-    parts = []
-    for expr in exprs:
-        (kind,) = expr.keys()
-        body = expr[kind]
-        if kind == "match":
-            op = body.get("op", "==")
-            shown = "" if op in ("==", "in") else f"{op} "
-            parts.append(f"{_text(body.get('left'))} {shown}{_text(body.get('right'))}")
-        elif kind in ("jump", "goto"):
-            parts.append(f"{kind} {body.get('target')}")
-        elif body is None:
-            parts.append(kind)
-        else:
-            parts.append(f"{kind} {_text(body)}")
-    return " ".join(parts)
 
 
 class _Reader:
@@ -128,7 +88,7 @@ class _Reader:
                     nets = list(ipaddress.summarize_address_range(low, high))
                 else:
                     raise _Unreadable(f"address {_text(item)}")
-            except (ValueError, TypeError) as exc:
+            except (ValueError, TypeError, KeyError) as exc:
                 raise _Unreadable(f"address {_text(item)} ({exc})") from None
             for net in nets:
                 if net.version != family:
@@ -171,8 +131,7 @@ class _Reader:
         table = (body["family"], body["table"])
         kind = body.get("type")
         key = (*table, body["name"])
-        flags = set(body.get("flags", []))
-        if not isinstance(kind, str) or flags & {"dynamic", "timeout"}:
+        if not isinstance(kind, str) or flags(body) & {"dynamic", "timeout"}:
             self.sets[key] = (str(kind), None)
             return
         elements = body.get("elem", [])
@@ -186,16 +145,19 @@ class _Reader:
                 members = self._numbers(elements, table, kind, PROTOCOL_NUMBERS)
             else:
                 return
-        except _Unreadable:
-            return
+        except PortplanError:
+            raise
+        except (_Unreadable, *MALFORMED):
+            return  # members it cannot read: rules that use the set are unreadable
         self.sets[key] = (kind, members)
 
     def read_map(self, body: dict[str, Any]) -> None:
         if body.get("map") != "verdict":
             return  # a map to addresses or marks: used by rewrites, which are reported anyway
         key = (body["family"], body["table"], body["name"])
-        flags = set(body.get("flags", []))
-        self.maps[key] = None if flags & {"dynamic", "timeout"} else list(body.get("elem", []))
+        self.maps[key] = (
+            None if flags(body) & {"dynamic", "timeout"} else list(body.get("elem", []))
+        )
 
     # -- conditions -----------------------------------------------------------------------
 
@@ -307,8 +269,10 @@ class _Reader:
             if kind == "match":
                 try:
                     self.condition(value, built, table)
-                except _Unreadable as exc:
-                    built.unreadable.append(str(exc))
+                except PortplanError:
+                    raise
+                except (_Unreadable, *MALFORMED) as exc:
+                    built.unreadable.append(reason(exc, value))
             elif kind in _VERDICTS:
                 verdict = _VERDICTS[kind]
                 target = value.get("target") if isinstance(value, dict) else None
@@ -368,10 +332,13 @@ class _Reader:
             clone.__dict__.update({k: v for k, v in built.__dict__.items() if k != "unreadable"})
             clone.unreadable = list(built.unreadable)
             clone.untracked = list(built.untracked)
+            condition = {"op": "==", "left": vmap["key"], "right": key}
             try:
-                self.condition({"op": "==", "left": vmap["key"], "right": key}, clone, table)
-            except _Unreadable as exc:
-                clone.unreadable.append(str(exc))
+                self.condition(condition, clone, table)
+            except PortplanError:
+                raise
+            except (_Unreadable, *MALFORMED) as exc:
+                clone.unreadable.append(reason(exc, condition))
             if verdict is None:
                 clone.unreadable.append(f"verdict map entry {kind}")
                 verdict = Verdict.ACCEPT
@@ -434,12 +401,13 @@ def _codes(codes: Ranges) -> Ranges:
 def read_nftables_json(text: str, where: str) -> Ruleset:
     """The ruleset of ``nft -j list ruleset`` output; :class:`AuditError` if it is not one."""
     try:
-        items = json.loads(text)["nftables"]
-    except (ValueError, KeyError, TypeError) as exc:
+        data = load_json(text)
+    except ValueError as exc:
         raise AuditError(
             f"{where}: not the JSON of `nft -j list ruleset` ({exc}); collect it with "
             "`nft -j list ruleset > FILE`"
         ) from None
+    items = check_document(data, where)
     reader = _Reader(items, where)
     ruleset = Ruleset(platform="nftables", files=(where,))
     chains: dict[tuple[str, str, str], Chain] = {}

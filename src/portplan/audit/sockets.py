@@ -18,7 +18,6 @@ The Windows JSON comes from this PowerShell one-liner (docs/audit.md)::
 from __future__ import annotations
 
 import ipaddress
-import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,11 +26,19 @@ from typing import Any
 import psutil
 
 from portplan._errors import AuditError, ToolError
+from portplan._text import shown
 from portplan._tools import read_tool
+from portplan.audit._input import load_json, port_number, reading
 
 __all__ = ["SOCKET_KINDS", "Socket", "live_sockets", "read_sockets"]
 
 SOCKET_KINDS = ("ss", "netstat", "windows")
+#: each kind's format as messages name it, and what to give instead of a file it cannot read
+_READING = {
+    "ss": ("ss output", "give the output of `ss -tulpnH`"),
+    "netstat": ("netstat output", "give the output of `netstat -ano` or `netstat -tulpn`"),
+    "windows": ("Windows sockets JSON", "collect it with the one-liner of docs/audit.md"),
+}
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
@@ -71,22 +78,28 @@ class Socket:
         return text
 
 
-def _address(text: str) -> tuple[Address, bool]:
+def _address(text: str, where: str = "") -> tuple[Address, bool]:
     """An address as ss/netstat print it, and whether it is ss's dual-stack ``*``."""
     if text == "*":
         return ipaddress.IPv6Address("::"), True
     bare = text.strip("[]").split("%", 1)[0]
-    found = ipaddress.ip_address(bare)
+    try:
+        found = ipaddress.ip_address(bare)
+    except ValueError:
+        raise AuditError(f"{where}: {shown(bare, 50)} is not an IP address") from None
     if isinstance(found, ipaddress.IPv6Address) and found.ipv4_mapped is not None:
         return found.ipv4_mapped, False
     return found, False
 
 
-def _split(endpoint: str) -> tuple[str, int]:
+def _split(endpoint: str, where: str) -> tuple[str, int]:
     host, _, port = endpoint.rpartition(":")
     if not port.isdigit():
-        raise ValueError(f"no port in {endpoint!r}")
-    return host, int(port)
+        raise AuditError(f"{where}: no port in {shown(endpoint, 50)}")
+    try:
+        return host, port_number(port, "local port")
+    except AuditError as exc:
+        raise AuditError(f"{where}: {exc}; give the listing as the tool printed it") from None
 
 
 _SS_USERS = re.compile(r'\("([^"]*)",pid=(\d+)')
@@ -100,8 +113,8 @@ def _read_ss(text: str, name: str) -> list[Socket]:
             continue
         if words[0] not in ("tcp", "udp") or len(words) < 5:
             raise AuditError(f"{name}:{number}: not a line of `ss -tulpnH`: {line[:60]}")
-        host, port = _split(words[4])
-        address, dual = _address(host)
+        host, port = _split(words[4], f"{name}:{number}")
+        address, dual = _address(host, f"{name}:{number}")
         users = _SS_USERS.search(line)
         found.append(
             Socket(
@@ -151,8 +164,8 @@ def _read_netstat(text: str, name: str, dual_default: bool) -> list[Socket]:
         )
         if protocol == "tcp" and not listening:
             continue
-        host, port = _split(local)
-        address, _dual = _address(host if host not in ("::", "") else "::")
+        host, port = _split(local, f"{name}:{number}")
+        address, _dual = _address(host if host not in ("::", "") else "::", f"{name}:{number}")
         dual = address.version == 6 and address.is_unspecified and dual_default
         found.append(
             Socket(
@@ -169,7 +182,7 @@ def _read_netstat(text: str, name: str, dual_default: bool) -> list[Socket]:
 
 
 def _read_windows(text: str, name: str) -> list[Socket]:
-    data: Any = json.loads(text.lstrip("\ufeff"))
+    data: Any = load_json(text)
     groups: list[tuple[str, Any]]
     if isinstance(data, dict) and ("tcp" in data or "udp" in data):
         groups = [("tcp", data.get("tcp") or []), ("udp", data.get("udp") or [])]
@@ -178,13 +191,16 @@ def _read_windows(text: str, name: str) -> list[Socket]:
     found = []
     for protocol, entries in groups:
         for index, entry in enumerate(entries if isinstance(entries, list) else [entries]):
-            try:
-                address, _dual = _address(str(entry["LocalAddress"]))
-                port = int(entry["LocalPort"])
-            except (KeyError, TypeError, ValueError) as exc:
+            where = f"{name}: {protocol}[{index}]"
+            if not isinstance(entry, dict) or "LocalAddress" not in entry:
                 raise AuditError(
-                    f"{name}: {protocol}[{index}] lacks LocalAddress/LocalPort ({exc})"
-                ) from None
+                    f"{where}: not a socket with LocalAddress and LocalPort ({shown(entry)})"
+                )
+            address, _dual = _address(str(entry["LocalAddress"]), where)
+            try:
+                port = port_number(entry.get("LocalPort"), "LocalPort")
+            except AuditError as exc:
+                raise AuditError(f"{where}: {exc}") from None
             pid = entry.get("OwningProcess")
             found.append(
                 Socket(
@@ -230,14 +246,12 @@ def read_sockets(
     """The listening sockets of a collected file; ``bindv6only``: the host's setting, for the
     formats that do not say whether an IPv6 wildcard socket takes IPv4 too."""
     kind = kind or socket_kind(text, name)
-    try:
+    with reading(name, *_READING[kind]):
         if kind == "ss":
             return _read_ss(text, name)
         if kind == "netstat":
             return _read_netstat(text, name, not bindv6only)
         return _read_windows(text, name)
-    except ValueError as exc:
-        raise AuditError(f"{name}: {exc}") from None
 
 
 def live_sockets() -> list[Socket]:

@@ -30,11 +30,12 @@ program or a service only, and rules for some of several active profiles.
 from __future__ import annotations
 
 import ipaddress
-import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from portplan._errors import AuditError
+from portplan._text import shown
+from portplan.audit._input import load_json
 from portplan.audit._match import MatchBuilder, icmp_ranges
 from portplan.audit._rules import Chain, Hook, Rule, Ruleset, Verdict
 from portplan.plan import Plan
@@ -164,7 +165,7 @@ def _rule(
 def read_active_store(text: str, name: str, plan: Plan, host: str) -> Ruleset:
     """The Windows firewall of ``host`` from the JSON of the documented one-liner."""
     try:
-        data = json.loads(text.lstrip("\ufeff"))
+        data = load_json(text)
         rules = data["rules"] or []
         profiles = {str(p["Name"]): p for p in data["profiles"]}
     except (ValueError, KeyError, TypeError) as exc:
@@ -181,6 +182,12 @@ def read_active_store(text: str, name: str, plan: Plan, host: str) -> Ruleset:
         if row.destination == host and row.dynamic_ports is not None:
             dynamic = dynamic | Ranges((r.start, r.end) for r in row.dynamic_ports.ranges)
     rules = rules if isinstance(rules, list) else [rules]
+    for index, entry in enumerate(rules):
+        if not isinstance(entry, dict):
+            raise AuditError(
+                f"{name}: rules[{index}] is {shown(entry, 40)}, not a rule object; export the "
+                "firewall with the one-liner of docs/audit.md"
+            )
     for hook, direction, default_key in (
         (Hook.INPUT, "inbound", "DefaultInboundAction"),
         (Hook.OUTPUT, "outbound", "DefaultOutboundAction"),

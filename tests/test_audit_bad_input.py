@@ -1,0 +1,168 @@
+"""Malformed collected files (tests/data/audit/bad/): every ruleset and socket reader of
+``portplan audit`` refuses them with one clear error naming the file (and the line or the
+place in the document), exit 2, no traceback, in bounded time and memory; a condition of one
+nftables rule it cannot read makes that rule unreadable, not the file an error."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+import examples
+from portplan.cli import cli
+from test_bad_corpus import SECONDS, run_jobs
+
+BAD = Path(__file__).resolve().parent / "data" / "audit" / "bad"
+NEXUS = str(examples.EXAMPLES / "smart-id-nexus.yaml")
+K8S = str(examples.EXAMPLES / "smart-id-k8s.yaml")
+
+#: file → what the error says (the file's name, with its line where it has lines, precedes it)
+EXPECTED = {
+    "ipt_badaddr.txt": ":5: '999.1.1.1/33' is not an IP address or network",
+    "ipt_badmask.txt": ":5: '10.0.0.0/255.0.255.0' is not an IP address or network",
+    "ipt_badport.txt": ":5: port 99999 is not a port number (0-65535)",
+    "ipt_badrange.txt": ":5: port range 30-20 is reversed",
+    "ipt_hugeport.txt": ":5: port (a number of 5001 digits) is not a port number",
+    "ipt_icmp.txt": ":5: ICMP type '999/999': types and codes are 0-255",
+    "aws_badcidr.json": "IpRanges[0].CidrIp: '10.0.0.0/99' is not an IP address or network",
+    "aws_groups_null.json": ": not the JSON of `aws ec2 describe-security-groups`",
+    "aws_groups_str.json": ": SecurityGroups: ['x'] is not a list of objects",
+    "aws_nocidr.json": "IpRanges[0].CidrIp: None is not a CIDR",
+    "aws_pair_str.json": "UserIdGroupPairs: ['x'] is not a list of objects",
+    "aws_port_str.json": "IpPermissions[0]: port 'a' is not a port number",
+    "aws_port_rev.json": "IpPermissions[0]: FromPort-ToPort 90-80 is reversed",
+    "aws_prefix_str.json": "PrefixListIds: ['x'] is not a list of objects",
+    "aws_ranges_str.json": "IpRanges: '10.0.0.0/8' is not a list of objects",
+    "k8s_badcidr.yaml": ":1 NetworkPolicy smart-id/p ingress[0].from[0].ipBlock.cidr: '10.0.0.0/99",
+    "k8s_except_bad.yaml": "ingress[0].from[0].except[0]: 'zzz' is not an IP address",
+    "k8s_nocidr.yaml": "ingress[0].from[0].ipBlock.cidr: None is not an IP address",
+    "k8s_from_str.yaml": "ingress[0].from: 'x' is not a list",
+    "k8s_ingress_str.yaml": "smart-id/p ingress: 'x' is not a list",
+    "k8s_ports_str.yaml": "ingress[0].ports[0]: 'x' is not a mapping",
+    "k8s_selector_str.yaml": "smart-id/p podSelector: 'x' is not a mapping",
+    "k8s_meta_str.yaml": ":1: metadata: 'x' is not a mapping",
+    "k8s_labels_list.yaml": "podSelector.matchLabels: ['a'] is not a mapping",
+    "k8s_pytag.yaml": ":2: not YAML of NetworkPolicies: could not determine a constructor",
+    "k8s_deep.yaml": ":2: lists and mappings nested more than 64 deep",
+    "k8s_laughs.yaml": ":7: aliases repeat more than 100000 values",
+    "nft_items_null.json": ': cannot be read as nft JSON: not an object whose "nftables" is a list',
+    "nft_items_int.json": ": cannot be read as nft JSON: 1 is not an object, at nftables[0];",
+    "nft_chain_str.json": "'x' is not an object, at nftables[0].chain;",
+    "nft_chain_nokeys.json": "None is not a name, at nftables[0].chain.family;",
+    "nft_chain_hooklist.json": "['input'] is not a word, at nftables[0].chain.hook;",
+    "nft_rule_exprstr.json": "'accept' is not a list of statements, at nftables[1].rule.expr;",
+    "nft_rule_exprnull.json": "None is not a list of statements, at nftables[1].rule.expr;",
+    "nft_match_str.json": "'x' is not a match (left, op, right), at nftables[1].rule.expr[0].match",
+    "nft_vmap_bad.json": "[1] is not a [key, verdict] pair, at nftables[0].map.elem[0];",
+    "nft_vmap_inline_bad.json": "at nftables[1].rule.expr[0].vmap.data.set[0];",
+    "nft_set_flags_str.json": "5 is not a list of flags, at nftables[0].set.flags;",
+    "nft_jump_str.json": "'x' names no target chain, at nftables[1].rule.expr[0].jump;",
+    "win_rule_str.json": ": rules[0] is 'x', not a rule object",
+    "s_ss_badport.txt": ":1: local port 99999 is not a port number (0-65535)",
+    "s_ss_hugeport.txt": ":1: local port (a number of 5000 digits) is not a port number",
+    "s_ns_win3.txt": ":5: local port 70000 is not a port number (0-65535)",
+    "s_w_port_big.json": ": tcp[0]: LocalPort (a number of 41 digits) is not a port number",
+    "s_w_port_neg.json": ": tcp[0]: LocalPort -1 is not a port number (0-65535)",
+    "s_w_port_float.json": ": tcp[0]: LocalPort inf is not a port number (0-65535)",
+}
+#: the reader of each file prefix: its option, its kind, and the deployment and host
+READERS = {
+    "ipt": ("--ruleset", "iptables", NEXUS, "da01"),
+    "nft": ("--ruleset", "nftables", NEXUS, "da01"),
+    "aws": ("--ruleset", "aws", NEXUS, "da01"),
+    "win": ("--ruleset", "windows", NEXUS, "da01"),
+    "k8s": ("--ruleset", "kubernetes", K8S, "idm01"),
+    "s_ss": ("--sockets", "ss", NEXUS, "da01"),
+    "s_ns": ("--sockets", "netstat", NEXUS, "da01"),
+    "s_w": ("--sockets", "windows", NEXUS, "da01"),
+}
+
+
+def _argv(path: Path) -> list[str]:
+    prefix = next(p for p in sorted(READERS, key=len, reverse=True) if path.name.startswith(p))
+    option, kind, deployment, host = READERS[prefix]
+    return ["audit", deployment, "--host", host, option, f"{kind}:{path}"]
+
+
+def _assert_refused(record: dict[str, Any], path: Path, message: str) -> None:
+    name = path.name
+    assert record["crash"] is None, f"{name}: {record['crash']}"
+    assert record["code"] == 2, f"{name}: exit {record['code']}\n{record['stderr']}"
+    assert record["stdout"] == "", name
+    assert "Traceback" not in record["stderr"], name
+    assert record["seconds"] < SECONDS, f"{name}: {record['seconds']:.1f} s"
+    error = record["stderr"].strip()
+    assert error.startswith(f"portplan: error: {path}"), f"{name}: {error}"
+    assert message in error, f"{name}: {error}"
+    assert len(error.splitlines()) == 1, f"{name}: one paragraph: {error}"
+
+
+@pytest.fixture(scope="module")
+def deep(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Documents nested 100,000 deep (too large to keep in git)."""
+    folder = tmp_path_factory.mktemp("deep")
+    files = {"nft_deep.json": '{"nftables": ' + "[" * 100_000, "s_w_deep.json": "[" * 100_000}
+    for name, text in files.items():
+        (folder / name).write_text(text)
+    return {name: folder / name for name in files}
+
+
+@pytest.fixture(scope="module")
+def reports(deep: dict[str, Path]) -> dict[str, dict[str, Any]]:
+    cases = [BAD / name for name in EXPECTED] + list(deep.values())
+    return run_jobs([(path.name, _argv(path), None) for path in cases])
+
+
+def test_every_bad_file_has_its_expectation() -> None:
+    assert sorted(p.name for p in BAD.iterdir()) == sorted(EXPECTED)
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_a_bad_collected_file_is_refused_where_its_mistake_is(
+    name: str, reports: dict[str, dict[str, Any]]
+) -> None:
+    _assert_refused(reports[name], BAD / name, EXPECTED[name])
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("nft_deep.json", "not the JSON of `nft -j list ruleset` (lists or objects nested too"),
+        ("s_w_deep.json", "cannot be read as Windows sockets JSON: lists or objects nested too"),
+    ],
+)
+def test_nesting_beyond_the_stack_is_refused(
+    name: str, message: str, deep: dict[str, Path], reports: dict[str, dict[str, Any]]
+) -> None:
+    _assert_refused(reports[name], deep[name], message)
+
+
+@pytest.mark.parametrize(
+    "right",
+    [
+        {"prefix": {"addr": "10.0.0.0"}},  # no len
+        {"range": ["10.0.0.1"]},  # one end only
+        "x",
+    ],
+)
+def test_an_nft_condition_of_an_odd_shape_makes_its_rule_unreadable(
+    tmp_path: Path, right: Any
+) -> None:
+    rule = [{"match": {"op": "==", "left": {"payload": {"protocol": "ip", "field": "saddr"}},
+                       "right": right}}, {"accept": None}]  # fmt: skip
+    chain = {"family": "inet", "table": "t", "name": "input", "hook": "input", "prio": 0,
+             "type": "filter", "policy": "drop"}  # fmt: skip
+    document = {"nftables": [{"chain": chain}, {"rule": {"family": "inet", "table": "t",
+                                                          "chain": "input", "handle": 2,
+                                                          "expr": rule}}]}  # fmt: skip
+    path = tmp_path / "odd.json"
+    path.write_text(json.dumps(document))
+    argv = ["audit", NEXUS, "--host", "da01", "--ruleset", f"nftables:{path}", "--format", "json"]
+    result = CliRunner().invoke(cli, argv)
+    assert result.exit_code == 1, result.output
+    findings = json.loads(result.stdout)["audits"][0]["findings"]
+    assert any(f["kind"] == "unreadable" for f in findings), findings
