@@ -127,8 +127,13 @@ class Evaluation:
         found = self._chains.get(key)
         if found is not None:
             return found
-        if key in self._stack or len(self._stack) > _DEPTH:
+        if key in self._stack:
             raise AuditError(f"the ruleset jumps in a loop: {' -> '.join([*self._stack, key])}")
+        if len(self._stack) > _DEPTH:
+            raise AuditError(
+                f"the ruleset jumps more than {_DEPTH} chains deep (from {self._stack[0]} to "
+                f"{key}): the audit follows jumps {_DEPTH} chains deep at most"
+            )
         chain = self.ruleset.chains.get(key)
         if chain is None:
             raise AuditError(f"a rule jumps to chain {key!r}, which the ruleset does not have")
