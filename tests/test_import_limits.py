@@ -5,6 +5,8 @@ test_bad_corpus), and the files stay small on disk."""
 from __future__ import annotations
 
 import io
+import subprocess
+import sys
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -183,3 +185,48 @@ def test_running_out_of_memory_is_a_message_not_an_empty_one(
     assert problem.message == "is too large to read as html"
     assert problem.hint
     assert caught.value.__cause__ is None and caught.value.__context__ is None
+
+
+def _run_bounded(argv: list[str], seconds: int) -> subprocess.CompletedProcess[str]:
+    """The CLI in a process limited to 1 GiB, killed after ``seconds``."""
+    return subprocess.run(
+        ["prlimit", f"--as={2**30}", "--", sys.executable, "-m", "portplan", *argv],
+        capture_output=True,
+        text=True,
+        timeout=seconds,
+        check=False,
+    )
+
+
+def test_drafting_many_rows_is_linear(tmp_path: Path) -> None:
+    # each row is reported (no port); the check of a row against the unread cells was a scan
+    # of all of them: 59 s for 20,000 rows
+    path = tmp_path / "rows.csv"
+    path.write_text(
+        "Port,Protocol,From,To\n" + "".join(f",TCP,A{i},B\n" for i in range(20_000)),
+        encoding="utf-8",
+    )
+    result = _run_bounded(["import", str(path), "-o", str(tmp_path / "rows.yaml")], 20)
+    assert result.returncode == 1, result.stderr[-2000:]
+    assert result.stderr.count("the row names no port") == 20_000
+
+
+def test_validating_many_sections_and_flows_is_linear(tmp_path: Path) -> None:
+    # each flow's section was looked up in a list of every section built for it: 24 s
+    count = 20_000
+    path = tmp_path / "big.yaml"
+    path.write_text(
+        "id: big\nname: Big\nversion: '1'\ndocument: {title: Big}\n"
+        "components:\n  a: {name: A}\n  b: {name: B}\nsections:\n"
+        + "".join(f"  - {{id: s{i}, title: S{i}}}\n" for i in range(count))
+        + "flows:\n"
+        + "".join(
+            f"  - {{id: f{i}, from: a, to: b, protocol: tcp, ports: [{1 + i}], section: s{i},"
+            f" row: {i + 1}, purpose: p}}\n"
+            for i in range(count)
+        ),
+        encoding="utf-8",
+    )
+    result = _run_bounded(["validate", str(path)], 15)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert f"ok: product big, {count} flows" in result.stdout
