@@ -32,6 +32,7 @@ from pathlib import Path
 from portplan._errors import Diagnostic, InputError
 from portplan.importer._csv import read_csv
 from portplan.importer._html import read_html
+from portplan.importer._limits import TooLarge
 from portplan.importer._markdown import read_markdown
 from portplan.importer._portread import read_ports
 from portplan.importer._tables import Cell, Format, Row, SourceDocument, Table, Where
@@ -124,6 +125,7 @@ SUFFIXES = {
     ".xlsm": Format.XLSX,
 }
 _EXPECTED = "a vendor port table (Markdown, HTML, CSV or XLSX)"
+_SMALLER = "keep only the port tables in it and import that"
 
 
 def _refuse(file: str, message: str, hint: str, line: int | None = None) -> InputError:
@@ -154,23 +156,37 @@ def read_source(data: bytes, *, file: str, format: Format) -> SourceDocument:
     """The tables of a document already read (from standard input, say); ``file`` is the name
     messages give it.  :class:`~portplan.InputError` when it cannot be read or holds no table."""
     if format is Format.XLSX:
+        exhausted = False
         try:
             tables = read_xlsx(data, file)
-        except XlsxError as exc:
-            raise _refuse(file, str(exc), "save it as an .xlsx workbook") from exc
+        except (XlsxError, TooLarge) as exc:
+            raise _refuse(file, str(exc), exc.hint) from None
+        except MemoryError:
+            exhausted = True
+        if exhausted:
+            raise _refuse(file, "is too large to read as xlsx", _SMALLER)
     else:
         text, problems = decode(Path(file), data)
         if text is None:
             raise InputError(problems)
         readers = {Format.MARKDOWN: read_markdown, Format.HTML: read_html, Format.CSV: read_csv}
+        exhausted = False
         try:
             tables = readers[format](text, file)
+        except TooLarge as exc:
+            raise _refuse(file, str(exc), exc.hint, exc.line) from None
+        except MemoryError:  # refused below, once the reader's frames (and memory) are freed
+            exhausted = True
         except Exception as exc:  # the csv module's errors, say: a NUL byte, a huge field
             if isinstance(exc, InputError):
                 raise
             raise _refuse(
-                file, f"cannot be read as {format.value}: {exc}", "check the file"
+                file,
+                f"cannot be read as {format.value}: {str(exc) or type(exc).__name__}",
+                "check the file",
             ) from exc
+        if exhausted:
+            raise _refuse(file, f"is too large to read as {format.value}", _SMALLER)
     if not tables:
         hints = {
             Format.MARKDOWN: "a table is a header line with '|', then a line such as '|---|---|'",

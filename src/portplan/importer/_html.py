@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 
+from portplan.importer._limits import MAX_CELLS, TooLarge
 from portplan.importer._tables import Outline, RawCell, Table, Where, clean_text
 
 __all__ = ["read_html"]
@@ -31,6 +32,7 @@ _SKIPPED = frozenset({"script", "style", "head", "template", "noscript", "svg", 
 #: HTML's own limits on spans; a larger value is read as the limit
 _MAX_COLSPAN = 1000
 _MAX_ROWSPAN = 65534
+_SMALLER = "keep only the port tables in the page (spans and rows of a real one are few)"
 
 
 @dataclass
@@ -51,6 +53,7 @@ class _Table:
     in_head: bool = False
     cell: _Cell | None = None
     nested: int = 0  #: depth of tables inside the current cell
+    counted: int = 0  #: the cells' colspans, counted as they were read
 
 
 def _span(value: str | None, limit: int) -> int:
@@ -72,6 +75,18 @@ class _Reader(HTMLParser):
         self.text: list[str] = []
         self.table: _Table | None = None
         self.skipping = 0
+        self.cells = 0  #: rows and cells of the tables so far, spans expanded once finished
+
+    def _count(self, cells: int, line: int) -> None:
+        """Count ``cells`` more; refuse the document past :data:`MAX_CELLS`."""
+        self.cells += cells
+        if self.cells > MAX_CELLS:
+            raise TooLarge(
+                f"its tables reach more than {MAX_CELLS} cells by line {line} (rows, cells and "
+                "the slots their rowspan and colspan cover), more than a port table can need",
+                _SMALLER,
+                line=line,
+            )
 
     # -- text outside tables ------------------------------------------------------------------
 
@@ -165,6 +180,7 @@ class _Reader(HTMLParser):
         elif tag in ("tbody", "tfoot"):
             table.in_head = False
         elif tag == "tr":
+            self._count(1, self.getpos()[0])
             table.rows.append([])
             if table.in_head:
                 table.head_rows = len(table.rows)
@@ -179,6 +195,8 @@ class _Reader(HTMLParser):
                 header=tag == "th",
             )
             table.rows[-1].append(table.cell)
+            table.counted += table.cell.colspan
+            self._count(table.cell.colspan, line)
 
     def _table_end(self, table: _Table, tag: str) -> bool:
         """Handle an end tag inside a table; ``True`` when it closes the table."""
@@ -199,6 +217,7 @@ class _Reader(HTMLParser):
 
     def _finish(self, table: _Table) -> None:
         self.table = None
+        self._count(_slots(table.rows) - table.counted, self.getpos()[0])
         grid = _expand(table.rows, table.where)
         width = max((len(r) for r in grid), default=0)
         if not grid or width == 0:
@@ -228,6 +247,14 @@ def _leading_header_rows(rows: list[list[_Cell]]) -> int:
             break
         count += 1
     return count
+
+
+def _slots(rows: list[list[_Cell]]) -> int:
+    """How many slots the cells' spans cover (the grid of :func:`_expand` has no more)."""
+    last_row = len(rows) - 1
+    return sum(
+        min(c.rowspan, last_row - r + 1) * c.colspan for r, row in enumerate(rows) for c in row
+    )
 
 
 def _expand(rows: list[list[_Cell]], where: Where) -> list[list[RawCell]]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
+from portplan.importer._limits import MAX_CELLS, MAX_COLUMNS, TooLarge
 from portplan.importer._tables import Outline, RawCell, Table, Where, clean_text
 
 __all__ = ["read_markdown"]
@@ -23,6 +24,7 @@ _DELIMITER_CELL = re.compile(r"^\s*:?-+:?\s*$")
 _LIST_ITEM = re.compile(r"^ {0,3}(?:[-*+]|\d{1,9}[.)])[ \t]+")
 _BREAK = re.compile(r"<br\s*/?>", re.IGNORECASE)
 _COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)
+_SMALLER = "keep only the port tables in the document and import that"
 
 
 def _blank_comments(text: str) -> str:
@@ -56,6 +58,13 @@ def _split_row(line: str, file: str, number: int) -> list[RawCell]:
                     where=Where(file=file, line=number, column=start + offset + 1),
                 )
             )
+            if len(cells) > MAX_COLUMNS:
+                raise TooLarge(
+                    f"line {number} has more than {MAX_COLUMNS} cells, more than a port table "
+                    "can need",
+                    _SMALLER,
+                    line=number,
+                )
             text = []
             start = index + 1
             if index == len(body) - 1:  # the closing pipe ends the row
@@ -68,7 +77,7 @@ def _split_row(line: str, file: str, number: int) -> list[RawCell]:
 
 def _is_delimiter(line: str) -> bool:
     body = line.strip()
-    if "-" not in body or not set(body) <= set("|:- \t"):
+    if "-" not in body or not set(body) <= set("|:- \t") or body.count("|") > MAX_COLUMNS + 1:
         return False
     parts = body.strip("|").split("|")
     return all(_DELIMITER_CELL.match(p) for p in parts)
@@ -80,6 +89,18 @@ class _State(Outline):
     def __init__(self, file: str) -> None:
         super().__init__(file)
         self.paragraph: list[str] = []
+        self.cells = 0  #: the cells of the tables so far
+
+    def count(self, row: list[RawCell], line: int) -> None:
+        """Count the row's cells; refuse the document past :data:`MAX_CELLS`."""
+        self.cells += max(len(row), 1)
+        if self.cells > MAX_CELLS:
+            raise TooLarge(
+                f"its tables reach more than {MAX_CELLS} cells by line {line}, more than a port "
+                "table can need",
+                _SMALLER,
+                line=line,
+            )
 
     def flush(self) -> None:
         self.text(" ".join(self.paragraph))
@@ -154,6 +175,7 @@ def _table(state: _State, lines: list[tuple[int, str]], index: int) -> int:
         if not line.strip() or "|" not in line:
             break
         rows.append(_split_row(line, file, number))
+        state.count(rows[-1], number)
         index += 1
     state.table(
         rows=rows,

@@ -3,8 +3,9 @@ between empty rows (rules in :mod:`._blocks`), the sheet name as the section.
 
 openpyxl reads the workbook with cached formula results (``data_only``); numbers the vendor
 typed as numbers come back as text without a decimal point when they are whole (``443``, not
-``443.0``).  A sheet whose used range is larger than :data:`MAX_CELLS` is refused rather than
-walked: it is not a port table, and walking it would take minutes.
+``443.0``).  A workbook whose sheets' used ranges are larger than :data:`MAX_CELLS`, or that
+would unpack to much more than its size, is refused before openpyxl reads it
+(:mod:`._xlsxcheck`): it is not a port table, and openpyxl would fill the memory with it.
 """
 
 from __future__ import annotations
@@ -13,21 +14,24 @@ import io
 import zipfile
 from datetime import date, datetime, time
 from typing import Any
+from xml.etree.ElementTree import ParseError
 
 from openpyxl import load_workbook
 from openpyxl.utils import get_column_letter
 
 from portplan.importer._blocks import tables_from_grid
+from portplan.importer._limits import MAX_CELLS
 from portplan.importer._tables import RawCell, Table, Where, clean_text
+from portplan.importer._xlsxcheck import XlsxError, check_workbook
 
 __all__ = ["MAX_CELLS", "XlsxError", "read_xlsx"]
 
-#: The largest used range of a sheet the reader walks (rows x columns).
-MAX_CELLS = 2_000_000
-
-
-class XlsxError(Exception):
-    """A workbook that cannot be read; the message says why (the caller adds the file)."""
+#: What openpyxl raises for a workbook it cannot read (a shared string past the table, an
+#: attribute of the wrong kind...): refused with its message rather than a traceback.
+_UNREADABLE = (
+    zipfile.BadZipFile, zipfile.LargeZipFile, KeyError, ValueError, OSError, IndexError,
+    TypeError, AttributeError, ParseError, EOFError,
+)  # fmt: skip
 
 
 def _text(value: Any) -> str:
@@ -43,10 +47,12 @@ def _text(value: Any) -> str:
 
 
 def read_xlsx(data: bytes, file: str) -> list[Table]:
-    """The tables of every sheet of a workbook, in sheet order."""
+    """The tables of every sheet of a workbook, in sheet order; :class:`XlsxError` or
+    :class:`~portplan.importer._limits.TooLarge` (checked first, :mod:`._xlsxcheck`)."""
+    check_workbook(data)
     try:
         book = load_workbook(io.BytesIO(data), read_only=False, data_only=True)
-    except (zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
+    except _UNREADABLE as exc:
         raise XlsxError(f"is not an XLSX workbook openpyxl can read ({exc})") from exc
     tables: list[Table] = []
     for sheet in book.worksheets:

@@ -82,6 +82,7 @@ class _Builder:
         self.parameters: dict[str, dict[str, Any]] = {}
         self.flows: list[dict[str, Any]] = []
         self.unread: list[Unread] = list(reading.unread)
+        self.unread_at = {str(u.where) for u in self.unread}  #: where they stand, to look up
         self.main = self.component(name)
         self.data: dict[str, Any] = {"id": product_id, "name": name, "version": version}
 
@@ -145,6 +146,7 @@ class _Builder:
         self.unread.append(
             Unread(where=where, column=heading, text=cell.text if cell else "", message=message)
         )
+        self.unread_at.add(str(where))
 
     # -- tables and rows --------------------------------------------------------------------
 
@@ -230,7 +232,7 @@ class _Builder:
             for v in row.values
             if v.field in (Field.PORT, Field.PUBLISHED_PORT, Field.PROTOCOL)
         }
-        return any(str(u.where) in places for u in self.unread)
+        return not places.isdisjoint(self.unread_at)
 
     def _port_problem(self, row: ImportedRow, problem: PortProblem) -> None:
         field = next(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -130,6 +130,7 @@ class _Checker:
         self.src = source
         self.data = data
         self.stand_ins = stand_ins or set()
+        self.section_ids = dict.fromkeys(s.id for s in product.sections)  #: in order, once
         # file index of each flow (differs when invalid flows were left out)
         self.flow_index = flow_index if flow_index is not None else list(range(len(product.flows)))
 
@@ -183,14 +184,13 @@ class _Checker:
                 )
 
     def _ref(
-        self, path: tuple[str | int, ...], kind: str, name: str, known: Iterable[str], owner: str
+        self, path: tuple[str | int, ...], kind: str, name: str, known: Collection[str], owner: str
     ) -> Iterable[Diagnostic]:
-        names = list(known)
-        if name not in names:
+        if name not in known:  # a dict or set: one look-up per reference, not a scan
             yield self.src.diagnostic(
                 path,
                 f"{owner} refers to unknown {kind} {name!r}",
-                choice_hint(name, names, f"{kind}s"),
+                choice_hint(name, list(known), f"{kind}s"),
             )
 
     def run(self) -> Iterable[Diagnostic]:
@@ -347,7 +347,7 @@ class _Checker:
                 yield from self._ref((*path, "to", i), "component", destination, comps, owner)
         if flow.section is not None:
             yield from self._ref(
-                (*path, "section"), "section", flow.section, [s.id for s in self.p.sections], owner
+                (*path, "section"), "section", flow.section, self.section_ids, owner
             )
         if flow.condition is not None:
             yield from self._features((*path, "condition"), flow.condition, owner)
