@@ -10,12 +10,14 @@ test's own and read back as the kernel holds it.
 from __future__ import annotations
 
 import ipaddress
+import itertools
 from pathlib import Path
 
 import pytest
 
 import netns
 from portplan import load_plan
+from portplan._errors import AuditError
 from portplan.audit import AuditResult, FindingKind, Ruleset, audit_ruleset
 from portplan.audit.collect import RulesetFile, read_ruleset, ruleset_kind
 from portplan.audit.iptables import read_ipsets, read_iptables_save
@@ -262,3 +264,15 @@ def test_a_localized_netstat_lists_its_tcp_listeners() -> None:
     result = audit_listening(plan(), "server", sockets, source=path.name)
     unplanned = {f.message.split(" listens")[0] for f in result.findings if f.flow is None}
     assert "tcp 0.0.0.0:3389 by pid 1100" in unplanned
+
+
+def test_a_chain_of_jumps_too_deep_is_not_called_a_loop() -> None:
+    chains = [f"C{i}" for i in range(70)]
+    text = "*filter\n:INPUT DROP [0:0]\n" + "".join(f":{c} - [0:0]\n" for c in chains)
+    text += "-A INPUT -j C0\n"
+    text += "".join(f"-A {a} -j {b}\n" for a, b in itertools.pairwise(chains))
+    text += "-A C69 -s 10.0.0.2/32 -p tcp -m tcp --dport 18080 -j ACCEPT\nCOMMIT\n"
+    deep = read_iptables_save([("deep.v4", text, 4)])
+    with pytest.raises(AuditError, match="jumps more than 64 chains deep") as caught:
+        audit(deep)
+    assert "loop" not in str(caught.value)
