@@ -1,17 +1,21 @@
-"""Small text helpers every layer shares: did-you-mean hints, port text, one-line text."""
+"""Small text helpers every layer shares: did-you-mean hints, port text, one-line text,
+control characters made visible."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from typing import Protocol
 
 __all__ = [
     "choice_hint",
+    "control_picture",
     "describe_ports",
     "did_you_mean",
     "format_path",
     "one_line",
     "shown",
+    "terminal_text",
 ]
 
 
@@ -74,3 +78,28 @@ def shown(value: object, limit: int = 60) -> str:
     if len(text) <= limit:
         return text
     return f"{text[: limit - 15]}... ({len(text)} characters)"
+
+
+#: what a terminal must not be given as it is: C0 and C1 controls, DEL, and the line and
+#: direction marks that move or reorder what follows
+_UNSHOWN = re.compile(
+    "[\x00-\x1f\x7f-\x9f\u2028\u2029\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]"
+)
+
+
+def control_picture(match: re.Match[str]) -> str:
+    """The character ``match`` found, as a reader can see it: a C0 control as its symbol of
+    Unicode's Control Pictures (``\\x1b`` as ``␛``), DEL as ``␡``, anything else U+FFFD."""
+    code = ord(match.group())
+    if code < 0x20:
+        return chr(0x2400 + code)
+    return "\u2421" if code == 0x7F else "\ufffd"
+
+
+def terminal_text(text: str, *, newlines: bool = True) -> str:
+    """``text`` as a terminal should show it: each control character a visible symbol
+    (``\\x1b`` as ``␛``, ``\\n`` as ``␊`` unless ``newlines`` are kept), so that a name can
+    neither colour, move nor clear the screen, nor start a line of its own."""
+    if newlines:
+        return "\n".join(_UNSHOWN.sub(control_picture, line) for line in text.split("\n"))
+    return _UNSHOWN.sub(control_picture, text)

@@ -101,9 +101,12 @@ def _survey(targets: Sequence[Path]) -> dict[Path, os.stat_result | None]:
     # Where each target really is: ``new/../deploy.yaml`` is deploy.yaml once ``new`` has
     # been made, so a folder that does not exist yet must not hide what is there.
     by_folder: dict[str, list[tuple[Path, str]]] = {}
+    real: dict[Path, str] = {}  # each folder resolved once (thousands of rulesets share one)
     for target in targets:
-        folder, name = os.path.split(os.path.realpath(target))
-        by_folder.setdefault(folder, []).append((target, name))
+        parent = target.parent
+        if parent not in real:
+            real[parent] = os.path.realpath(parent)
+        by_folder.setdefault(real[parent], []).append((target, target.name))
     found: dict[Path, os.stat_result | None] = {}
     for folder, paths in by_folder.items():
         try:

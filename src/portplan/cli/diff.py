@@ -11,13 +11,13 @@ import click
 import yaml
 
 from portplan import pipeline
-from portplan._errors import UsageError
+from portplan._errors import InputError, UsageError
 from portplan.cli._exit import ExitCode
 from portplan.cli._files import is_stdio, read_input, width, write_output
 from portplan.cli._options import common_options, format_option, log, option, output_option
 from portplan.diff import diff_plans
 from portplan.load.catalog import catalog_ids
-from portplan.load.deployment import Bundle, load_deployment
+from portplan.load.deployment import Bundle, deployment_from, load_deployment
 from portplan.load.product import load_product
 from portplan.load.revision import at_revision, is_revision
 from portplan.load.yamlsrc import load_yaml
@@ -47,8 +47,12 @@ def _swapped(path: Path, text: str | None, swaps: tuple[str, ...], renamed: dict
     The deployment is read and checked as any other first (its problems, at their lines,
     are the error), so what is swapped is exactly what portplan reads without the swap.
     """
-    load_deployment(path, text)
-    data, _source, _problems = load_yaml(path, text)
+    data, source, problems = load_yaml(path, text)
+    if problems:
+        raise InputError(problems)
+    bundle, problems = deployment_from(path, data, source)  # (leaves ``data`` as it is)
+    if bundle is None or problems:
+        raise InputError(problems)
     products = data.get("products") if isinstance(data, dict) else None
     if not isinstance(products, dict):
         raise UsageError(f"{path}: no products to swap (the file does not validate?)")

@@ -7,10 +7,10 @@ from pathlib import Path
 import click
 
 from portplan._errors import InputError, UsageError
+from portplan._text import terminal_text
 from portplan.cli._files import read_input
 from portplan.cli._options import common_options
 from portplan.pipeline import check_files
-from portplan.report.text import terminal_text
 
 __all__ = ["validate_cmd"]
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 import re
 import xml.etree.ElementTree as ET
 
+from portplan._text import control_picture
+
 __all__ = ["junit_xml"]
 
 #: what XML 1.0 forbids that a Python string can hold: C0 controls but tab, line feed and
@@ -13,16 +15,10 @@ __all__ = ["junit_xml"]
 _FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 
-def _visible(match: re.Match[str]) -> str:
-    """A C0 control as its symbol of Unicode's Control Pictures (``\\x1b`` → ``␛``), so that a
-    reader sees it was there; anything else U+FFFD."""
-    code = ord(match.group())
-    return chr(0x2400 + code) if code < 0x20 else "\ufffd"
-
-
 def junit_xml(suite: ET.Element) -> str:
     """The document of ``suite``, indented, with an XML declaration: characters XML forbids
-    are shown (:func:`_visible`), never written, so every parser reads the file."""
+    are shown (:func:`portplan._text.control_picture`), never written, so every parser reads
+    the file."""
     ET.indent(suite)
     text = ET.tostring(suite, encoding="unicode")
-    return '<?xml version="1.0" encoding="UTF-8"?>\n' + _FORBIDDEN.sub(_visible, text) + "\n"
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + _FORBIDDEN.sub(control_picture, text) + "\n"

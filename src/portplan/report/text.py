@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from portplan._text import one_line
+from portplan._text import one_line, terminal_text
 
 __all__ = [
     "CsvFields",
@@ -234,27 +234,6 @@ def _json_value(value: Any, out: list[str], newline: str) -> None:
 
 #: what a terminal acts on instead of showing: C0 and C1 controls (escape sequences, line
 #: breaks), line and paragraph separators, and the controls that reorder text (bidi)
-_UNSHOWN = re.compile(
-    "[\x00-\x1f\x7f-\x9f\u2028\u2029\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]"
-)
-
-
-def _shown(match: re.Match[str]) -> str:
-    code = ord(match.group())
-    if code < 0x20:
-        return chr(0x2400 + code)  # Unicode's Control Pictures: \x1b as ␛
-    return "\u2421" if code == 0x7F else "\ufffd"
-
-
-def terminal_text(text: str, *, newlines: bool = True) -> str:
-    """``text`` as a terminal should show it: each control character a visible symbol
-    (``\\x1b`` as ``␛``, ``\\n`` as ``␊`` unless ``newlines`` are kept), so that a name can
-    neither colour, move nor clear the screen, nor start a line of its own."""
-    if newlines:
-        return "\n".join(_UNSHOWN.sub(_shown, line) for line in text.split("\n"))
-    return _UNSHOWN.sub(_shown, text)
-
-
 def _cell(text: str) -> Text:
     """A table cell: shown as :func:`terminal_text`, never read as rich's markup or emoji."""
     return Text(terminal_text(text))
