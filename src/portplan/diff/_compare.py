@@ -125,7 +125,13 @@ def _name(hosts: Mapping[str, Host], host: str, addresses: tuple[Network, ...]) 
     return found.dns_name if found is not None and not addresses else None
 
 
+#: the scope of nearly every row: both ends have addresses, and it leaves its host
+_PLAIN = _Scope(loopback=None)
+
+
 def _scope(row: PlannedFlow, hosts: Mapping[str, Host]) -> _Scope:
+    if row.source_addresses and row.destination_addresses and not row.loopback:
+        return _PLAIN
     return _Scope(
         loopback=row.destination if row.loopback else None,
         source_name=_name(hosts, row.source, row.source_addresses),
@@ -183,6 +189,11 @@ def _same(a: PlannedFlow, b: PlannedFlow) -> bool:
         and a.source_zone == b.source_zone
         and a.destination_zone == b.destination_zone
     )
+
+
+def _addressed(row: PlannedFlow) -> bool:
+    """Whether both ends of ``row`` have addresses (no end known by name only)."""
+    return bool(row.source_addresses and row.destination_addresses)
 
 
 def _zones(rows: Sequence[PlannedFlow]) -> tuple[str | None, str | None]:
@@ -288,13 +299,12 @@ def diff_plans(
     order = [*after, *(k for k in before if k not in after)]
     for key in order:
         all_was, all_now = before.get(key, []), after.get(key, [])
+        same = len(all_was) == len(all_now) and all(map(_same, all_was, all_now))
+        if same and all(map(_addressed, all_now)):
+            continue  # (unchanged rows with addresses at both ends: nearly all, set aside first)
         old_parts, new_parts = _by_scope(all_was, old.hosts), _by_scope(all_now, new.hosts)
-        if (
-            len(all_was) == len(all_now)
-            and all(_same(a, b) for a, b in zip(all_was, all_now, strict=True))
-            and list(old_parts) == list(new_parts)
-        ):
-            continue
+        if same and list(old_parts) == list(new_parts):
+            continue  # (a name-only end whose name is the same)
         for scope in [*new_parts, *(s for s in old_parts if s not in new_parts)]:
             was, now = old_parts.get(scope, []), new_parts.get(scope, [])
             old_space, new_space = _union(was, scope), _union(now, scope)
