@@ -12,7 +12,7 @@ import csv
 import io
 
 from portplan.importer._blocks import tables_from_grid
-from portplan.importer._limits import MAX_CELLS, TooLarge
+from portplan.importer._limits import CellCount
 from portplan.importer._tables import RawCell, Table, Where, clean_text
 
 __all__ = ["read_csv"]
@@ -71,16 +71,9 @@ def read_csv(text: str, file: str) -> list[Table]:
     reader = csv.reader(io.StringIO(text, newline=""), dialect)
     rows: list[list[RawCell]] = []
     first = 0
-    cells = 0
+    count = CellCount("rows", "keep only the port tables in the file and import that")
     for record in reader:
-        cells += max(len(record), 1)
-        if cells > MAX_CELLS:
-            raise TooLarge(
-                f"its rows reach more than {MAX_CELLS} cells by line {first + 1}, more than a "
-                "port table can need",
-                "keep only the port tables in the file and import that",
-                line=first + 1,
-            )
+        count.add(max(len(record), 1), first + 1)
         starts = _starts(lines, first, delimiter, quote)
         rows.append(
             [

@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 
-from portplan.importer._limits import MAX_CELLS, TooLarge
+from portplan.importer._limits import CellCount
 from portplan.importer._tables import Outline, RawCell, Table, Where, clean_text
 
 __all__ = ["read_html"]
@@ -75,18 +75,10 @@ class _Reader(HTMLParser):
         self.text: list[str] = []
         self.table: _Table | None = None
         self.skipping = 0
-        self.cells = 0  #: rows and cells of the tables so far, spans expanded once finished
-
-    def _count(self, cells: int, line: int) -> None:
-        """Count ``cells`` more; refuse the document past :data:`MAX_CELLS`."""
-        self.cells += cells
-        if self.cells > MAX_CELLS:
-            raise TooLarge(
-                f"its tables reach more than {MAX_CELLS} cells by line {line} (rows, cells and "
-                "the slots their rowspan and colspan cover), more than a port table can need",
-                _SMALLER,
-                line=line,
-            )
+        #: rows and cells of the tables so far, spans expanded once finished
+        self.cells = CellCount(
+            "tables", _SMALLER, " (rows, cells and the slots their rowspan and colspan cover)"
+        )
 
     # -- text outside tables ------------------------------------------------------------------
 
@@ -180,7 +172,7 @@ class _Reader(HTMLParser):
         elif tag in ("tbody", "tfoot"):
             table.in_head = False
         elif tag == "tr":
-            self._count(1, self.getpos()[0])
+            self.cells.add(1, self.getpos()[0])
             table.rows.append([])
             if table.in_head:
                 table.head_rows = len(table.rows)
@@ -196,7 +188,7 @@ class _Reader(HTMLParser):
             )
             table.rows[-1].append(table.cell)
             table.counted += table.cell.colspan
-            self._count(table.cell.colspan, line)
+            self.cells.add(table.cell.colspan, line)
 
     def _table_end(self, table: _Table, tag: str) -> bool:
         """Handle an end tag inside a table; ``True`` when it closes the table."""
@@ -217,7 +209,7 @@ class _Reader(HTMLParser):
 
     def _finish(self, table: _Table) -> None:
         self.table = None
-        self._count(_slots(table.rows) - table.counted, self.getpos()[0])
+        self.cells.add(_slots(table.rows) - table.counted, self.getpos()[0])
         grid = _expand(table.rows, table.where)
         width = max((len(r) for r in grid), default=0)
         if not grid or width == 0:

@@ -4,7 +4,7 @@ limits rather than filling the memory or running for minutes on it."""
 
 from __future__ import annotations
 
-__all__ = ["MAX_CELLS", "MAX_COLUMNS", "TooLarge"]
+__all__ = ["MAX_CELLS", "MAX_COLUMNS", "CellCount", "TooLarge"]
 
 #: The most cells a reader expands a document into: a sheet's used range (rows x columns),
 #: an HTML table's cells after its spans, a Markdown document's table cells.
@@ -20,3 +20,28 @@ class TooLarge(Exception):
         super().__init__(message)
         self.hint = hint
         self.line = line
+
+
+class CellCount:
+    """The cells a reader has taken from a document so far: past :data:`MAX_CELLS`, the
+    document is refused (its ``what`` reach more than the limit by a line, ``detail`` saying
+    what counts, ``hint`` what to do)."""
+
+    __slots__ = ("cells", "detail", "hint", "what")
+
+    def __init__(self, what: str, hint: str, detail: str = "") -> None:
+        self.cells = 0
+        self.what = what
+        self.hint = hint
+        self.detail = detail
+
+    def add(self, cells: int, line: int) -> None:
+        """Count ``cells`` more, read by ``line``."""
+        self.cells += cells
+        if self.cells > MAX_CELLS:
+            raise TooLarge(
+                f"its {self.what} reach more than {MAX_CELLS} cells by line {line}{self.detail}, "
+                "more than a port table can need",
+                self.hint,
+                line=line,
+            )

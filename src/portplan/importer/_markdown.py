@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from portplan.importer._limits import MAX_CELLS, MAX_COLUMNS, TooLarge
+from portplan.importer._limits import MAX_COLUMNS, CellCount, TooLarge
 from portplan.importer._tables import Outline, RawCell, Table, Where, clean_text
 
 __all__ = ["read_markdown"]
@@ -89,18 +89,11 @@ class _State(Outline):
     def __init__(self, file: str) -> None:
         super().__init__(file)
         self.paragraph: list[str] = []
-        self.cells = 0  #: the cells of the tables so far
+        self.cells = CellCount("tables", _SMALLER)  #: the cells of the tables so far
 
     def count(self, row: list[RawCell], line: int) -> None:
         """Count the row's cells; refuse the document past :data:`MAX_CELLS`."""
-        self.cells += max(len(row), 1)
-        if self.cells > MAX_CELLS:
-            raise TooLarge(
-                f"its tables reach more than {MAX_CELLS} cells by line {line}, more than a port "
-                "table can need",
-                _SMALLER,
-                line=line,
-            )
+        self.cells.add(max(len(row), 1), line)
 
     def flush(self) -> None:
         self.text(" ".join(self.paragraph))

@@ -20,6 +20,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from xml.parsers import expat
 
+from openpyxl.utils.cell import get_column_letter
+
 from portplan.importer._limits import MAX_CELLS, TooLarge
 
 __all__ = ["MAX_RATIO", "MAX_UNPACKED", "XlsxError", "check_workbook"]
@@ -112,9 +114,10 @@ class _Sheet:
                         _RESAVE,
                     )
                 self.row, self.column = place
-            self._extent(self.row, self.column, f"as far as cell {_letters(self.column)}{self.row}")
+            cell = f"{get_column_letter(self.column)}{self.row}"
+            self._extent(self.row, self.column, f"as far as cell {cell}")
             if attrs.get("t") == "s":
-                self.shared_ref = f"{_letters(self.column)}{self.row}"
+                self.shared_ref = cell
                 self.value = ""
         elif name == "v" and self.shared_ref is not None:
             self.in_value = True
@@ -156,14 +159,6 @@ class _Sheet:
     def text(self, data: str) -> None:
         if self.in_value:
             self.value += data
-
-
-def _letters(column: int) -> str:
-    letters = ""
-    while column:
-        column, rest = divmod(column - 1, 26)
-        letters = chr(65 + rest) + letters
-    return letters
 
 
 def _no_dtd(*_args: object) -> None:
