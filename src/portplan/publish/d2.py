@@ -27,7 +27,7 @@ _ESCAPES = str.maketrans({"\\": "\\\\", '"': '\\"', "$": "\\$"})
 def _string(text: str) -> str:
     """A D2 double-quoted string of ``text`` on one line: control characters and line breaks
     a space, so no text can end the string, the line or start a substitution."""
-    return '"' + one_line(text).translate(_ESCAPES) + '"'
+    return _label((text,))
 
 
 def _label(lines: Sequence[str]) -> str:
