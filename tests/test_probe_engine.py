@@ -14,11 +14,11 @@ from portplan.model._types import Protocol
 from portplan.probe.engine import (
     MIN_TIMEOUT,
     PER_DESTINATION,
+    Destination,
     Evidence,
     Outcome,
     PortProbe,
     PortResult,
-    _Destination,
     probe_all,
 )
 from portplan.probe.wire import connected_to_itself
@@ -31,7 +31,7 @@ def _result(outcome: Outcome, ms: float) -> PortResult:
 
 
 def test_window_starts_small_grows_with_completions_and_halves_on_loss() -> None:
-    state = _Destination(PER_DESTINATION, limit=12)
+    state = Destination(PER_DESTINATION, limit=12)
     assert state.window == PER_DESTINATION
     for _ in range(3):
         state.completed(_result(Outcome.REFUSED, 0.2))
@@ -51,11 +51,11 @@ def test_window_starts_small_grows_with_completions_and_halves_on_loss() -> None
 
 
 def test_timeout_adapts_to_the_round_trip_within_bounds() -> None:
-    state = _Destination(PER_DESTINATION, limit=100)
+    state = Destination(PER_DESTINATION, limit=100)
     assert state.timeout(2.0) == 2.0  # nothing known yet: the caller's timeout
     state.completed(_result(Outcome.OPEN, 0.1))
     assert state.timeout(2.0) == MIN_TIMEOUT  # a fast answer: the floor
-    slow = _Destination(PER_DESTINATION, limit=100)
+    slow = Destination(PER_DESTINATION, limit=100)
     slow.completed(_result(Outcome.REFUSED, 300))  # srtt 0.3 s, rttvar 0.15 s
     assert abs(slow.timeout(2.0) - 0.9) < 1e-9
     assert slow.timeout(0.5) == 0.5  # never beyond the caller's timeout

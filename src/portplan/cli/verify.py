@@ -51,7 +51,8 @@ __all__ = ["verify_cmd"]
     default=1.0,
     show_default=True,
     help="Seconds a probe waits for an answer. Once a destination has answered, the first "
-    "look adapts to its round-trip time (at least 0.1 s); a second look waits at least 1.2 s.",
+    "look adapts to its round-trip time (at least 0.1 s); a silent TCP port then waits for "
+    "the kernel's retransmission of its SYN (1 s), a round of second looks at least 1.2 s.",
 )
 @option(
     "--concurrency",
@@ -66,8 +67,9 @@ __all__ = ["verify_cmd"]
     "--second-look/--no-second-look",
     default=True,
     show_default=True,
-    help="Probe silent ports again, in rounds a second apart, before calling them filtered "
-    "(a rate-limited ICMP error or the source's own firewall can look like silence). "
+    help="Look again at silent ports before calling them filtered (a lost SYN, a "
+    "rate-limited ICMP error or the source's own firewall can look like silence): through "
+    "the kernel's retransmission of a TCP SYN, and in rounds a second apart. "
     "--no-second-look reports silence at once, as nmap --max-retries 0 does: faster, "
     "but such ports then read as filtered.",
 )

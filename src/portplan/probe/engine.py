@@ -1,11 +1,14 @@
 """The async port prober: every probe of a verification, scheduled, each with an honest
-outcome and its evidence (one probe on the wire is :mod:`portplan.probe.wire`).
+outcome and its evidence (one probe on the wire is :mod:`portplan.probe.wire`, one pass of
+probes :mod:`portplan.probe._pass`).
 
 Linux rate-limits ICMP errors (about 6 at once, then 1 per second per peer), so the ports
-that stay silent in the first pass are probed again, in rounds a second apart, before they are
-called ``filtered`` (TCP) or ``open|filtered`` (UDP); see :func:`probe_all`.  A round's wait
-also outlasts the kernel's first SYN retransmission (1 s), which tells a SYN the source's own
-firewall drops (the kernel swallows its EPERM) from one lost on the way.
+that stay silent in the first pass are looked at again before they are called ``filtered``
+(TCP) or ``open|filtered`` (UDP); see :func:`probe_all`.  A silent TCP port's socket carries
+on through the kernel's first retransmission of its SYN (1 s), which is its second look
+where no ICMP error came in the run; the others are probed again in rounds a second apart.
+A round's wait also outlasts the kernel's first SYN retransmission, which tells a SYN the
+source's own firewall drops (the kernel swallows its EPERM) from one lost on the way.
 """
 
 from __future__ import annotations
@@ -14,11 +17,19 @@ import asyncio
 import contextlib
 import socket
 import time
-from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import replace
 
-from portplan.model.protocol import Protocol
+from portplan.probe._pass import (
+    BY_ICMP,
+    MIN_TIMEOUT,
+    PER_DESTINATION,
+    SILENT,
+    Destination,
+    Opened,
+    Run,
+    probe_pass,
+)
 from portplan.probe.outcomes import (
     BLOCKED_OUTCOMES,
     Evidence,
@@ -30,7 +41,7 @@ from portplan.probe.outcomes import (
 )
 from portplan.probe.wire import (
     NEVER_LEFT,
-    connect_tcp,
+    carry_on,
     first_bytes,
     hand_over,
     peek,
@@ -39,6 +50,9 @@ from portplan.probe.wire import (
 
 __all__ = [
     "BLOCKED_OUTCOMES",
+    "MIN_TIMEOUT",
+    "PER_DESTINATION",
+    "Destination",
     "Evidence",
     "Opened",
     "Outcome",
@@ -52,240 +66,27 @@ __all__ = [
     "probe_once",
 ]
 
-#: probes of one destination address at once to start with (more, before it has answered,
-#: looks like an attack and meets limits); the window then grows as probes complete
-PER_DESTINATION = 5
 #: a second look at silent ports starts this long after the destination's last ICMP error
 #: (rate limit: 1 per second per peer) and waits at least this long (SYN retransmitted at 1 s)
 RATE_LIMIT_WAIT = 1.2
-#: the shortest first-pass wait once a destination's round-trip time is known
-MIN_TIMEOUT = 0.1
+#: when the kernel sends a SYN that got no answer again (its initial retransmission timeout)
+SYN_RETRANSMISSION = 1.0
 #: file descriptors left for everything but probes (the --concurrency cap keeps below it)
 FD_RESERVE = 64
 #: a round of second looks starts this many probes of a destination every ROUND_SPREAD s
 ROUND_PART = 256
 ROUND_SPREAD = 0.05
+#: a first pass whose silent ports carry on starts at most this many probes of a destination
+#: every CARRY_SPREAD s: the kernel fires the retransmission timers of about 32 ms together
+#: and a burst of more than about 1,000 SYNs overflows a local queue (they never leave)
+CARRY_PART = 400
+CARRY_SPREAD = 0.032
 #: the longest an open port is given to send its first bytes unprompted (``portplan listen``)
 FIRST_BYTES_WAIT = 0.5
-_SILENT = (Outcome.FILTERED, Outcome.OPEN_FILTERED)
-#: outcomes that an ICMP error brought (the kind of answer the kernel rate-limits)
-_BY_ICMP = (Outcome.REJECTED, Outcome.NO_ROUTE, Outcome.CLOSED)
-#: outcomes that say something about the path (a round-trip sample, a reason to grow the window)
-_ANSWERS = (Outcome.OPEN, Outcome.REFUSED, *_BY_ICMP)
 
-
-class _Destination:
-    """One destination address: its window of probes at once and its round-trip time.
-
-    The window starts at ``PER_DESTINATION`` and grows by one with every probe that completes
-    (an answer, or silence), as TCP's slow start does, up to ``limit``; it halves when a port
-    that was silent answers when probed again (the first probe was lost, not dropped).  The
-    round-trip time is estimated as RFC 6298 does; the first-pass timeout is ``srtt + 4 *
-    rttvar``, at least :data:`MIN_TIMEOUT` and at most the caller's timeout.
-    """
-
-    __slots__ = ("busy", "last_icmp", "limit", "rttvar", "srtt", "start", "window")
-
-    def __init__(self, start: int, limit: int) -> None:
-        self.start = max(1, min(start, limit))
-        self.window = float(self.start)
-        self.limit = limit
-        self.busy = 0
-        self.srtt: float | None = None
-        self.rttvar = 0.0
-        self.last_icmp: float | None = None  #: when an ICMP error from this address last came
-
-    def timeout(self, ceiling: float) -> float:
-        if self.srtt is None:
-            return ceiling
-        return min(ceiling, max(MIN_TIMEOUT, self.srtt + 4 * self.rttvar))
-
-    def completed(self, result: PortResult) -> None:
-        if result.outcome in _ANSWERS:
-            sample = result.evidence.elapsed_ms / 1000
-            if self.srtt is None:
-                self.srtt, self.rttvar = sample, sample / 2
-            else:
-                self.rttvar = 0.75 * self.rttvar + 0.25 * abs(self.srtt - sample)
-                self.srtt = 0.875 * self.srtt + 0.125 * sample
-            if result.outcome in _BY_ICMP:
-                self.last_icmp = time.monotonic()
-        if result.outcome in _ANSWERS or result.outcome in _SILENT:
-            self.window = min(float(self.limit), self.window + 1)
-
-    def lost(self, window: float | None = None) -> None:
-        """Halve the window (or ``window``, what it was when the loss happened)."""
-        self.window = max(float(self.start), (self.window if window is None else window) / 2)
-
-
-#: what becomes of a TCP port found open, on the probe's own connection: called with the
-#: probe's index, its result, the connected socket (which the engine closes afterwards) and how
-#: long to wait for the service to speak first (the destination's adaptive timeout, at most
-#: :data:`FIRST_BYTES_WAIT`); it runs while probing goes on
-Opened = Callable[[int, PortResult, socket.socket, float], Awaitable[None]]
-
-
-#: a probe done: its index, its result (or the error it raised), its destination, and the
-#: connection of an open port that is kept
-_Finished = tuple[int, "PortResult | BaseException", "_Destination", "socket.socket | None"]
-
-
-class _Run:
-    """What the passes of one run share: the file descriptors (a probe's socket, and an open
-    port's connection while ``opened`` uses it) and the connections being used.
-
-    Probes in flight are at most ``concurrency``.  A kept connection moves to a budget of its
-    own, the open-files limit beyond what probing may use (``spare``), so that connections
-    kept for a while do not hold probing back; where the limit leaves no room beyond probing,
-    a kept connection keeps its probe's slot instead.
-    """
-
-    __slots__ = ("first_wait", "following", "held", "opened", "probing", "spare")
-
-    def __init__(
-        self, concurrency: int, spare: int, opened: Opened | None, first_wait: float
-    ) -> None:
-        self.probing = asyncio.Semaphore(concurrency)
-        self.spare = spare
-        self.held = 0  #: kept connections in the spare budget
-        self.opened = opened
-        self.first_wait = first_wait
-        self.following: set[asyncio.Task[None]] = set()
-
-    def follow(
-        self, opened: Opened, index: int, result: PortResult, sock: socket.socket, wait: float
-    ) -> None:
-        """Hand an open port's connection, with its file descriptor, to ``opened``.
-
-        The probe's slot is still taken: it is given back if the connection fits the spare
-        budget, and otherwise once the connection is done with.
-        """
-        spare = self.held < self.spare
-        if spare:
-            self.held += 1
-            self.probing.release()
-
-        async def use() -> None:
-            try:
-                with sock:
-                    await opened(index, result, sock, wait)
-            finally:
-                if spare:
-                    self.held -= 1
-                else:
-                    self.probing.release()
-
-        task = asyncio.get_running_loop().create_task(use())
-        self.following.add(task)
-        task.add_done_callback(self.following.discard)
-
-    async def settle(self) -> None:
-        """Wait until every handed-over connection is done with."""
-        while self.following:
-            await asyncio.gather(*self.following)
-
-    async def stop(self) -> None:
-        """Cut every handed-over connection short (the deadline, or an error)."""
-        for task in self.following:
-            task.cancel()
-        if self.following:
-            await asyncio.gather(*self.following, return_exceptions=True)
-
-
-async def _probe_pass(
-    items: Sequence[tuple[int, PortProbe]],
-    states: dict[str, _Destination],
-    run: _Run,
-    timeout: Callable[[_Destination], float],
-    done: Callable[[int, PortResult], None],
-    *,
-    pace: tuple[int, float] | None = None,
-) -> None:
-    """Probe ``items`` (index, probe), each destination within its window; report each result.
-
-    ``pace`` (count, seconds): start at most ``count`` probes of a destination per ``seconds``.
-    A TCP port found open keeps its connection when the run has an ``opened``; it is handed
-    over once the result is reported.
-    """
-    loop = asyncio.get_running_loop()
-    slots: dict[str, list[float]] = {}  # pace: [start of the current slot, probes started in it]
-    waking: set[str] = set()
-    queues: dict[str, deque[tuple[int, PortProbe]]] = {}
-    for item in items:
-        queues.setdefault(item[1].address, deque()).append(item)
-    finished: asyncio.Queue[_Finished] = asyncio.Queue()
-    running: set[asyncio.Task[None]] = set()
-    everyone, opened = run.probing, run.opened
-
-    async def one(index: int, probe: PortProbe, state: _Destination) -> None:
-        await everyone.acquire()
-        sock: socket.socket | None = None
-        try:
-            if opened is not None and probe.protocol is Protocol.TCP:
-                result, sock = await connect_tcp(probe, timeout(state))
-            else:
-                result = await probe_once(probe, timeout(state))
-        except Exception as exc:  # handed to the scheduler, which raises it
-            finished.put_nowait((index, exc, state, None))
-            return
-        finally:
-            if sock is None:  # a kept connection keeps its slot until it is done with
-                everyone.release()
-        finished.put_nowait((index, result, state, sock))
-
-    def wake(address: str) -> None:
-        waking.discard(address)
-        fill(address)
-
-    def paced(address: str) -> bool:
-        """Whether the pace lets one more probe start now (if not, ``fill`` runs again later)."""
-        if pace is None:
-            return True
-        count, seconds = pace
-        now = loop.time()
-        slot = slots.setdefault(address, [now, 0])
-        if now - slot[0] >= seconds:
-            slot[0], slot[1] = now, 0
-        if slot[1] < count:
-            slot[1] += 1
-            return True
-        if address not in waking:
-            waking.add(address)
-            loop.call_later(slot[0] + seconds - now, wake, address)
-        return False
-
-    def fill(address: str) -> None:
-        state, queue = states[address], queues[address]
-        while queue and state.busy < int(state.window) and paced(address):
-            index, probe = queue.popleft()
-            state.busy += 1
-            task = loop.create_task(one(index, probe, state))
-            running.add(task)
-            task.add_done_callback(running.discard)
-
-    try:
-        for address in queues:
-            fill(address)
-        for _ in range(len(items)):
-            index, result, state, sock = await finished.get()
-            state.busy -= 1
-            if isinstance(result, BaseException):
-                raise result
-            state.completed(result)
-            if sock is not None and opened is not None:
-                run.follow(opened, index, result, sock, state.timeout(run.first_wait))
-            done(index, result)
-            fill(result.probe.address)
-    finally:  # cut short (the deadline): no probe goes on, every socket is closed
-        for task in running:
-            task.cancel()
-        if running:
-            await asyncio.gather(*running, return_exceptions=True)
-        while not finished.empty():  # connections of open ports nobody took over
-            _index, _result, _state, left = finished.get_nowait()
-            if left is not None:
-                left.close()
-                everyone.release()
+#: a silent first-pass port's socket, carried on through the kernel's SYN retransmission: the
+#: probe's index, its verdict, and whether the retransmission left (see ``wire.carry_on``)
+_Carried = tuple[int, PortResult, bool]
 
 
 async def probe_all(
@@ -305,52 +106,99 @@ async def probe_all(
 
     First pass: every port, at most ``concurrency`` at once and, per destination address, a
     window that starts at :data:`PER_DESTINATION` and grows while probes complete (see
-    :class:`_Destination`).  Until a destination has answered, a probe waits ``timeout``; then
-    the wait adapts to its round-trip time (never below :data:`MIN_TIMEOUT`).
+    :class:`~portplan.probe._pass.Destination`).  Until a destination has answered, a probe
+    waits ``timeout``; then the wait adapts to its round-trip time (never below
+    :data:`MIN_TIMEOUT`).
 
     Second look (``second_look``): silence may be an ICMP error the destination's kernel
-    rate-limited (a burst of 6, then 1 per second), or a SYN the source's own firewall
-    dropped.  So the silent ports of each destination are probed again in rounds, all of them
-    at once, each round starting at least :data:`RATE_LIMIT_WAIT` after the last ICMP error
-    from that destination (a token is then free: if any of them is rejected, one error comes
-    back) and waiting at least that long (the kernel retransmits a SYN after 1 s, which shows
-    a local drop).  A round that brings no new answer ends it: what is still silent is
-    ``filtered`` (TCP) or ``open|filtered`` (UDP).
+    rate-limited (a burst of 6, then 1 per second), a SYN lost on the way, or a SYN the
+    source's own firewall dropped.  A silent TCP port's socket is not closed when its wait is
+    over: it carries on through the kernel's retransmission of the SYN, 1 s after it, and an
+    adaptive wait more (where the open-files limit leaves room beyond probing; a port
+    without that room goes straight to the rounds below).  When the retransmission left this
+    machine and still nothing came back, and no ICMP error came back in the whole run, the
+    port is ``filtered`` with two attempts.  Every other silent port is probed again in rounds
+    (UDP; a retransmission that never left; a destination where a port answered only to its
+    retransmission; every port once an ICMP error came), all of a destination's at once,
+    each round starting at least
+    :data:`RATE_LIMIT_WAIT` after the last ICMP error from that destination (a token is then
+    free: if any of them is rejected, one error comes back) and waiting at least that long
+    (the kernel retransmits a SYN after 1 s, which shows a local drop).  A round that brings
+    no new answer ends it: what is still silent is ``filtered`` (TCP) or ``open|filtered``
+    (UDP).
 
     ``opened``: what to do with each open TCP port on the probe's own connection (see
-    :data:`Opened`), while probing goes on; the run ends when every such use has ended.
+    :data:`~portplan.probe._pass.Opened`), while probing goes on; the run ends when every such
+    use has ended.
     """
     # every probe holds a file descriptor: stay below the open-files limit (a hard limit of
     # 1,024 is common in containers), with room for the interpreter's own
     room = raise_fd_limit() - FD_RESERVE
     concurrency = max(1, min(concurrency, room))
-    run = _Run(concurrency, max(0, room - concurrency), opened, min(timeout, FIRST_BYTES_WAIT))
+    run = Run(concurrency, max(0, room - concurrency), opened, min(timeout, FIRST_BYTES_WAIT))
     states = {
-        address: _Destination(PER_DESTINATION, concurrency)
+        address: Destination(PER_DESTINATION, concurrency)
         for address in dict.fromkeys(p.address for p in probes)
     }
     results: list[PortResult | None] = [None] * len(probes)
     silent: dict[str, list[int]] = {}
     seen: dict[int, PortResult] = {}  #: first-look silence, kept for a deadline's report
+    carried: dict[str, list[asyncio.Future[_Carried]]] = {}
 
-    def first(index: int, result: PortResult) -> None:
-        if result.outcome in _SILENT and second_look:
-            silent.setdefault(result.probe.address, []).append(index)
-            seen[index] = result
-            return
-        if result.outcome in _SILENT:
-            note = f"{result.evidence.note}; not probed again (--no-second-look)"
-            result = replace(result, evidence=replace(result.evidence, note=note))
+    def report(index: int, result: PortResult) -> None:
         results[index] = result
         if progress is not None:
             progress(result)
 
+    def first(index: int, result: PortResult) -> None:
+        if result.outcome in SILENT and second_look:
+            silent.setdefault(result.probe.address, []).append(index)
+            seen[index] = result
+            return
+        if result.outcome in SILENT:
+            note = f"{result.evidence.note}; not probed again (--no-second-look)"
+            result = replace(result, evidence=replace(result.evidence, note=note))
+        report(index, result)
+
+    def held(
+        index: int, result: PortResult, state: Destination
+    ) -> Callable[[socket.socket], Awaitable[None]]:
+        seen[index] = result
+        verdict: asyncio.Future[_Carried] = asyncio.get_running_loop().create_future()
+        carried.setdefault(result.probe.address, []).append(verdict)
+        started = time.monotonic() - result.evidence.elapsed_ms / 1000
+        until = started + max(timeout, SYN_RETRANSMISSION + state.timeout(timeout))
+
+        async def use(sock: socket.socket) -> None:
+            try:
+                answer, again = await carry_on(result.probe, sock, started, until)
+            except Exception as exc:  # raised where the verdicts are awaited
+                verdict.set_exception(exc)
+                return
+            verdict.set_result((index, answer, again))
+            if answer.outcome is Outcome.OPEN and opened is not None:
+                await opened(index, answer, sock, state.timeout(run.first_wait))
+
+        return use
+
     async def look() -> None:
-        await _probe_pass(list(enumerate(probes)), states, run, lambda s: s.timeout(timeout), first)
+        await probe_pass(
+            list(enumerate(probes)),
+            states,
+            run,
+            lambda s: s.timeout(timeout),
+            first,
+            pace=(CARRY_PART, CARRY_SPREAD) if second_look else None,
+            held=held if second_look else None,
+        )
+        rounds = await _carried_on(carried, states, report)
+        for address, indices in silent.items():
+            rounds.setdefault(address, {}).update(dict.fromkeys(indices, 1))
         await asyncio.gather(
             *(
-                _second_look(states[address], ixs, probes, results, run, timeout, progress)
-                for address, ixs in silent.items()
+                _second_look(states[address], tries, probes, results, run, timeout, progress)
+                for address, tries in rounds.items()
+                if tries
             )
         )
         await run.settle()
@@ -371,6 +219,53 @@ async def probe_all(
     return [r for r in results if r is not None]
 
 
+async def _carried_on(
+    carried: dict[str, list[asyncio.Future[_Carried]]],
+    states: dict[str, Destination],
+    report: Callable[[int, PortResult], None],
+) -> dict[str, dict[int, int]]:
+    """Settle the silent first-pass ports that carried on through the SYN's retransmission;
+    return those the rounds must ask again, per destination: index, attempts so far.
+
+    An answer is reported (and halves the window when it came only to the retransmission:
+    the first SYN was lost).  Silence through a retransmission that left is reported
+    ``filtered``, unless a port of that destination answered only then, or an ICMP error came
+    in the run (the rate limit may have kept the retransmissions unanswered).  Silence
+    without a retransmission that left (not yet sent, or :data:`NEVER_LEFT`) is no second
+    look: the rounds give it one.
+    """
+    rounds: dict[str, dict[int, int]] = {}
+    twice: dict[str, list[tuple[int, PortResult]]] = {}
+    answered: set[str] = set()
+    for address, verdicts in carried.items():
+        state, tries = states[address], rounds.setdefault(address, {})
+        for index, result, retransmitted in await asyncio.gather(*verdicts):
+            attempts = 2 if retransmitted else 1
+            if result.outcome is Outcome.FILTERED and retransmitted:
+                twice.setdefault(address, []).append((index, _attempts(result, attempts)))
+            elif result.outcome is Outcome.FILTERED or result.evidence.note == NEVER_LEFT:
+                tries[index] = attempts
+            else:
+                answered.add(address)
+                if result.outcome in BY_ICMP:
+                    state.last_icmp = time.monotonic()
+                elif retransmitted:
+                    state.lost()
+                report(index, _attempts(result, attempts))
+    icmp = any(state.last_icmp is not None for state in states.values())
+    for address, silent in twice.items():
+        for index, result in silent:
+            if icmp or address in answered:
+                rounds[address][index] = result.evidence.attempts
+            else:
+                report(index, result)
+    return rounds
+
+
+def _attempts(result: PortResult, attempts: int) -> PortResult:
+    return replace(result, evidence=replace(result.evidence, attempts=attempts))
+
+
 def _unfinished(probe: PortProbe, silent: PortResult | None) -> PortResult:
     """The result of a port the deadline came before: what was seen, and that it is open."""
     if silent is None:
@@ -384,15 +279,16 @@ def _unfinished(probe: PortProbe, silent: PortResult | None) -> PortResult:
 
 
 async def _second_look(
-    state: _Destination,
-    indices: list[int],
+    state: Destination,
+    tries: dict[int, int],
     probes: Sequence[PortProbe],
     results: list[PortResult | None],
-    run: _Run,
+    run: Run,
     timeout: float,
     progress: Callable[[PortResult], None] | None,
 ) -> None:
-    """Rounds of probes of one destination's silent ports, until a round brings nothing new.
+    """Rounds of probes of one destination's silent ports (``tries``: index, attempts so
+    far), until a round brings nothing new.
 
     A SYN that "never left" (:data:`NEVER_LEFT`) is the source's own firewall, or a burst of
     the kernel's retransmissions overflowing a local queue (the timers of a round fire
@@ -400,7 +296,7 @@ async def _second_look(
     where it started.
     """
     wait = max(timeout, RATE_LIMIT_WAIT)
-    attempts = dict.fromkeys(indices, 1)
+    attempts = dict(tries)
     last: dict[int, PortResult] = {}
     answered: list[int] = []  # in the current round
     retry: list[int] = []  # in the current round: to be asked again before believing it
@@ -411,7 +307,7 @@ async def _second_look(
         last[index] = result
         if result.evidence.note == NEVER_LEFT and window > state.start:
             retry.append(index)
-        elif result.outcome not in _SILENT:
+        elif result.outcome not in SILENT:
             answered.append(index)
             if result.outcome in (Outcome.OPEN, Outcome.REFUSED):
                 state.lost()  # the first probe was lost on the way, not dropped
@@ -424,8 +320,8 @@ async def _second_look(
             if progress is not None:
                 progress(result)
 
-    states = {probes[indices[0]].address: state}
-    remaining = indices
+    remaining = list(tries)
+    states = {probes[remaining[0]].address: state}
     while remaining:
         if state.last_icmp is not None:
             await asyncio.sleep(max(0.0, state.last_icmp + RATE_LIMIT_WAIT - time.monotonic()))
@@ -434,7 +330,7 @@ async def _second_look(
         window = state.window
         # the kernel's retransmissions of a round fire together (its timers are coalesced):
         # spread the round's SYNs so that the retransmissions do not overflow a local queue
-        await _probe_pass(
+        await probe_pass(
             [(i, probes[i]) for i in remaining],
             states,
             run,

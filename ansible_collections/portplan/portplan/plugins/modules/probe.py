@@ -138,7 +138,8 @@ options:
   timeout:
     description:
       - Seconds a probe waits for an answer. Once a destination has answered, the first look
-        adapts to its round-trip time; a second look waits at least 1.2 s.
+        adapts to its round-trip time; a silent TCP port then waits for the kernel's
+        retransmission of its SYN (1 s), a round of second looks at least 1.2 s.
     type: float
     default: 1.0
   concurrency:
@@ -147,8 +148,9 @@ options:
     default: 2048
   second_look:
     description:
-      - Probe silent ports again, in rounds a second apart, before calling them filtered (a
-        rate-limited ICMP error or the host's own firewall can look like silence).
+      - Look again at silent ports before calling them filtered (a lost SYN, a rate-limited
+        ICMP error or the host's own firewall can look like silence), through the kernel's
+        retransmission of a TCP SYN and in rounds a second apart.
     type: bool
     default: true
   identify_services:

@@ -32,6 +32,7 @@ from ansible_collections.portplan.portplan.plugins.module_utils.engine.probe.out
 __all__ = [
     "NEVER_LEFT",
     "SELF_CONNECTED",
+    "carry_on",
     "connect_tcp",
     "connected_to_itself",
     "first_bytes",
@@ -42,7 +43,10 @@ __all__ = [
 
 # Linux socket constants Python's socket module does not name.
 _TCP_SYN_SENT = 2
-_TCP_INFO_SIZE = 40  # struct tcp_info up to tcpi_retrans (u8 fields, then u32 from offset 8)
+#: struct tcp_info up to tcpi_total_retrans (u8 fields, then u32 from offset 8)
+_TCP_INFO_SIZE = 104
+_RETRANS = 36
+_TOTAL_RETRANS = 100
 
 #: the note of a TCP probe whose SYN the kernel could not send (see :func:`_syn_never_left`)
 NEVER_LEFT = "the SYN was retransmitted but never left this machine (its own firewall drops it)"
@@ -115,9 +119,10 @@ def _result(
 
 
 async def _tcp(
-    probe: PortProbe, timeout: float, *, keep: bool = False
+    probe: PortProbe, timeout: float, *, keep: bool = False, hold: bool = False
 ) -> tuple[PortResult, socket.socket | None]:
-    """A TCP probe; with ``keep``, an open port's connected socket too (the caller owns it)."""
+    """A TCP probe; with ``keep``, an open port's connected socket too, and with ``hold`` a
+    silent port's socket, still trying to connect (the caller owns either)."""
     loop = asyncio.get_running_loop()
     started = time.monotonic()
 
@@ -141,7 +146,9 @@ async def _tcp(
                 except OSError:
                     if _syn_never_left(sock):
                         return result(Outcome.LOCAL_ERROR, note=NEVER_LEFT), None
-                    return result(Outcome.FILTERED, note=f"no answer within {timeout:g} s"), None
+                    kept = hold
+                    silent = result(Outcome.FILTERED, note=f"no answer within {timeout:g} s")
+                    return silent, sock if hold else None
         if code:
             return result(classify(code), code), None
         if connected_to_itself(sock):
@@ -164,23 +171,69 @@ def connected_to_itself(sock: socket.socket) -> bool:
         return False
 
 
+def _tried(sock: socket.socket) -> tuple[int, int, int, int] | None:
+    """The socket's TCP state; how often the kernel tried to send the SYN again; how many
+    segments sent again are out (counted only for one that left this machine); how many it
+    tried to send again in all (``tcpi_state``, ``tcpi_retransmits``, ``tcpi_retrans`` and
+    ``tcpi_total_retrans`` of Linux ``TCP_INFO``).  ``None`` where it cannot be read."""
+    try:
+        info = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, _TCP_INFO_SIZE)
+    except (OSError, AttributeError):
+        return None
+    if len(info) < _TCP_INFO_SIZE:
+        return None
+    (out,) = struct.unpack_from("=I", info, _RETRANS)
+    (total,) = struct.unpack_from("=I", info, _TOTAL_RETRANS)
+    return info[0], info[2], out, total
+
+
 def _syn_never_left(sock: socket.socket) -> bool:
-    """Whether the kernel retransmitted the SYN and could not send it (Linux ``TCP_INFO``).
+    """Whether the kernel retransmitted the SYN and could not send it.
 
     A SYN dropped by the source's own firewall fails inside the kernel (EPERM) and the socket
     never reports it: connect() just waits.  The trace it leaves is a retransmission attempt
     (``tcpi_retransmits``) without a retransmitted segment in flight (``tcpi_retrans``, which
     the kernel counts only for a segment that left).
     """
+    tried = _tried(sock)
+    return tried is not None and tried[0] == _TCP_SYN_SENT and tried[1] > 0 and tried[2] == 0
+
+
+async def carry_on(
+    probe: PortProbe, sock: socket.socket, started: float, until: float
+) -> tuple[PortResult, bool]:
+    """The verdict of a silent TCP probe's socket (:func:`connect_tcp` with ``hold``), still
+    trying to connect, at monotonic time ``until`` at the latest: an answer when one comes,
+    else silence.  The flag says whether the kernel's retransmission of the SYN (1 s after
+    it) left this machine before the verdict (for an answer: that the kernel sent it
+    again): only then is silence a second look, and only then is the answer counted as a
+    second attempt.  The caller owns ``sock`` (an open port's
+    connection goes on to be used)."""
+    loop = asyncio.get_running_loop()
+    result = functools.partial(_result, probe, started)
+    if (left := until - time.monotonic()) > 0:
+        await _wait(loop, sock.fileno(), left, write=True)
+    code = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+    tried = _tried(sock)
+    # an answer: whether the SYN was sent again before it came (the count of what is out is
+    # gone once the socket has moved on); silence: whether a SYN sent again is out
+    again = tried is not None and tried[3] > 0
+    if code:
+        return result(classify(code), code), again
     try:
-        info = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, _TCP_INFO_SIZE)
-    except (OSError, AttributeError):
-        return False
-    if len(info) < _TCP_INFO_SIZE:
-        return False
-    state, _ca_state, retransmits = info[0], info[1], info[2]
-    (retrans,) = struct.unpack_from("=I", info, 36)
-    return state == _TCP_SYN_SENT and retransmits > 0 and retrans == 0
+        sock.getpeername()
+    except OSError:
+        if _syn_never_left(sock):
+            return result(Outcome.LOCAL_ERROR, note=NEVER_LEFT), False
+        again = tried is not None and tried[0] == _TCP_SYN_SENT and tried[2] > 0
+        waited = until - started
+        if not again:
+            return result(Outcome.FILTERED, note=f"no answer within {waited:.1f} s"), False
+        note = f"no answer to the SYN or to its retransmission within {waited:.1f} s"
+        return result(Outcome.FILTERED, note=note), True
+    if connected_to_itself(sock):
+        return result(Outcome.REFUSED, note=SELF_CONNECTED), again
+    return result(Outcome.OPEN), again
 
 
 def _icmp_detail(sock: socket.socket) -> str | None:
@@ -245,10 +298,14 @@ async def peek(sock: socket.socket, wait: float, size: int = 64) -> bytes:
         return b""
 
 
-async def connect_tcp(probe: PortProbe, timeout: float) -> tuple[PortResult, socket.socket | None]:
-    """Probe one TCP port once; for an open port, its connected socket too, which the caller
-    then owns (it closes with a reset unless told otherwise, see :func:`hand_over`)."""
-    return await _tcp(probe, timeout, keep=True)
+async def connect_tcp(
+    probe: PortProbe, timeout: float, *, keep: bool = True, hold: bool = False
+) -> tuple[PortResult, socket.socket | None]:
+    """Probe one TCP port once; with ``keep``, for an open port, its connected socket too, and
+    with ``hold``, for a silent one, its socket still trying (see :func:`carry_on`).  The
+    caller then owns the socket (it closes with a reset unless told otherwise, see
+    :func:`hand_over`)."""
+    return await _tcp(probe, timeout, keep=keep, hold=hold)
 
 
 def hand_over(sock: socket.socket) -> socket.socket:
