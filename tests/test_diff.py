@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import shutil
 import subprocess
 from collections.abc import Callable
@@ -296,3 +297,86 @@ def test_a_swapped_deployment_is_read_and_checked_as_any_other(
     code, _out, err = run("diff", str(OLD), str(new), "--product", "shopping-6.1=shopping-6.1")
     assert code == 2, err
     assert f"{new}:" in err and "Traceback" not in err
+
+
+_PERMISSION = re.compile(
+    r"^aws ec2 (authorize|revoke)-security-group-(ingress|egress) --group-id "
+    r"\"\$\(sg portplan-([^)]+)\)\" --ip-permissions 'IpProtocol=(\w+),FromPort=(-?\d+),"
+    r"ToPort=(-?\d+),Ip(?:v6)?Ranges=\[\{CidrIp(?:v6)?=([^,}]+)",
+    re.MULTILINE,
+)
+
+
+def _search(directory: Path, name: str, **hosts: dict[str, object]) -> Path:
+    """``examples/search-cluster.yaml`` with RFC 5737 addresses only and ``hosts`` changed,
+    written to ``directory/NAME.yaml``."""
+    data = examples.example_data("search-cluster")
+    for host in data["hosts"].values():
+        if "addresses" in host:
+            host["addresses"] = [a for a in host["addresses"] if ":" not in a]
+    data["hosts"].update(hosts)
+    path = directory / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    if not (directory / "products").exists():
+        (directory / "products").symlink_to(examples.EXAMPLES / "products")
+    return path
+
+
+_UPDATES_ADDRESSED = {"addresses": ["203.0.113.80"], "managed": False}
+_UPDATES_MANAGED = {"dns_name": "updates.example.com"}  # a group of its own, by name only
+_DASH_MOVED = {"addresses": ["198.51.100.20"], "zone": "internal"}
+
+
+@pytest.mark.parametrize(
+    ("old_hosts", "new_hosts", "egress"),
+    [
+        ({}, {"dash01": _DASH_MOVED}, False),  # a zone move: no security group changes
+        (
+            {"updates": _UPDATES_ADDRESSED},
+            {"updates": _UPDATES_ADDRESSED, "dash01": _DASH_MOVED},
+            True,
+        ),
+        ({"updates": _UPDATES_ADDRESSED}, {}, False),  # to a name, unmanaged: no group either
+        ({}, {"updates": _UPDATES_MANAGED}, False),  # a new group for a name-only host
+        ({"updates": _UPDATES_MANAGED}, {}, False),
+    ],
+)
+def test_aws_delta_of_zone_moves_and_name_only_hosts_gives_the_new_rules(
+    tmp_path: Path,
+    old_hosts: dict[str, dict[str, object]],
+    new_hosts: dict[str, dict[str, object]],
+    egress: bool,
+) -> None:
+    old, new = _search(tmp_path, "old", **old_hosts), _search(tmp_path, "new", **new_hosts)
+    extra = ("--egress",) if egress else ()
+    code, out, err = run("-q", "diff", str(old), str(new), "--delta", "aws", *extra)
+    assert code == 0, err
+    options = RuleOptions(egress=egress)
+    rules = {
+        tuple(str(part) for part in key)
+        for key in _rules(plan_bundle(load_deployment(old)), options)
+    }
+    commands = _PERMISSION.findall(out.decode())
+    counted = re.search(r"(\d+) rules to authorize, (\d+) to revoke", out.decode())
+    assert counted and len(commands) == int(counted[1]) + int(counted[2])  # every one parsed
+    for verb, side, host, *permission in commands:
+        key = (host, "in" if side == "ingress" else "out", *permission)
+        (rules.add if verb == "authorize" else rules.remove)(key)
+    new_rules = _rules(plan_bundle(load_deployment(new)), options)
+    assert rules == {tuple(str(part) for part in key) for key in new_rules}
+
+
+def test_aws_delta_refusal_names_the_side_that_cannot_be_expressed(tmp_path: Path) -> None:
+    """With --egress a group's outbound rule to a name-only host cannot be written: the
+    refusal says which plan holds the name, also when it is the old one (whose groups the
+    target never rendered)."""
+    named = _search(tmp_path, "named")  # updates.example.com, by name only
+    addressed = _search(tmp_path, "addressed", updates=_UPDATES_ADDRESSED)
+    code, out, err = run("diff", str(named), str(addressed), "--delta", "aws", "--egress")
+    assert (code, out) == (2, b""), err
+    assert f"error: {named} (the old plan): flow example-search-2.0/updates" in err
+    assert "renders no security groups for that plan" in err and "Traceback" not in err
+    code, out, err = run("diff", str(addressed), str(named), "--delta", "aws", "--egress")
+    assert (code, out) == (2, b""), err
+    assert f"error: {named} (the new plan): flow example-search-2.0/updates" in err
+    assert "known by its DNS name only (updates.example.com)" in err

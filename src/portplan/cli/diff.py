@@ -144,11 +144,11 @@ def diff_cmd(
                 new_bundle, new_plan = _load(new_path, text)
                 if not is_revision(new):
                     inputs.extend(new_bundle.files)
+    names = (old, new if new is not None else f"{old} with {', '.join(swaps)}")
     if delta is not None:
-        script = aws_delta(old_plan, new_plan, RuleOptions(egress=egress))
+        script = aws_delta(old_plan, new_plan, RuleOptions(egress=egress), names=names)
         write_output(output, script.encode(), inputs, overwrite=overwrite)
         return
-    names = (old, new if new is not None else f"{old} with {', '.join(swaps)}")
     found = diff_plans(
         old_plan, new_plan, old_side=old_bundle, new_side=new_bundle, names=names, renamed=renamed
     )

@@ -18,9 +18,11 @@ outbound traffic of both families then.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
+from portplan._errors import TargetError
 from portplan.plan import Plan
-from portplan.targets.aws import ALL_EGRESS_DESCRIPTION, GROUP_PREFIX, _groups, _Rule
+from portplan.targets.aws import ALL_EGRESS_DESCRIPTION, GROUP_PREFIX, _Group, _groups, _Rule
 from portplan.targets.base import RuleOptions
 from portplan.targets.hostview import Direction
 
@@ -31,8 +33,12 @@ _Key = tuple[str, Direction, str, int, int, str]
 
 
 def _rules(plan: Plan, options: RuleOptions) -> dict[_Key, _Rule]:
+    return _keyed(_groups(plan, options))
+
+
+def _keyed(groups: list[_Group]) -> dict[_Key, _Rule]:
     found = {}
-    for group in _groups(plan, options):
+    for group in groups:
         for rule in group.rules():
             key = (
                 group.host,
@@ -106,11 +112,32 @@ def _new_group(host: str, options: RuleOptions) -> list[str]:
     return out
 
 
-def aws_delta(old: Plan, new: Plan, options: RuleOptions) -> str:
-    """A shell script of the AWS CLI commands that take the old plan's groups to the new."""
-    before, after = _rules(old, options), _rules(new, options)
-    old_hosts = {g.host for g in _groups(old, options)}
-    new_hosts = {g.host for g in _groups(new, options)}
+def _side_groups(plan: Plan, options: RuleOptions, name: str, old: bool) -> list[_Group]:
+    """The target's groups for one side; a refusal names the side, since its advice (give a
+    host its addresses...) is about that side's deployment, which may be the old one."""
+    try:
+        return _groups(plan, options)
+    except TargetError as exc:
+        if not old:
+            raise TargetError(f"{name} (the new plan): {exc}") from exc
+        raise TargetError(
+            f"{name} (the old plan): {exc}; the aws target renders no security groups for "
+            "that plan, so there are none to change from"
+        ) from exc
+
+
+def aws_delta(
+    old: Plan, new: Plan, options: RuleOptions, *, names: Sequence[str] = ("old", "new")
+) -> str:
+    """A shell script of the AWS CLI commands that take the old plan's groups to the new.
+
+    ``names`` name the two sides in a refusal (what the target cannot express in either plan).
+    """
+    old_groups = _side_groups(old, options, names[0], old=True)
+    new_groups = _side_groups(new, options, names[1], old=False)
+    before, after = _keyed(old_groups), _keyed(new_groups)
+    old_hosts = {g.host for g in old_groups}
+    new_hosts = {g.host for g in new_groups}
     added = [k for k in after if k not in before]
     removed = [k for k in before if k not in after]
     out = [
