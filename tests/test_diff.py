@@ -380,3 +380,28 @@ def test_aws_delta_refusal_names_the_side_that_cannot_be_expressed(tmp_path: Pat
     assert (code, out) == (2, b""), err
     assert f"error: {named} (the new plan): flow example-search-2.0/updates" in err
     assert "known by its DNS name only (updates.example.com)" in err
+
+
+def test_aws_delta_gives_a_rule_whose_flows_changed_their_names(tmp_path: Path) -> None:
+    """The same packets serving a renamed flow: no rule to add or revoke, but the description
+    that traces the rule to its flows must follow, as security-groups.tf does."""
+    old = _search(tmp_path, "old")
+    renamed = tmp_path / "renamed"
+    (renamed / "products").mkdir(parents=True)
+    product = (examples.EXAMPLES / "products" / "example-search-2.0.yaml").read_text()
+    assert "  - id: dashboard-web\n" in product
+    (renamed / "products" / "example-search-2.0.yaml").write_text(
+        product.replace("  - id: dashboard-web\n", "  - id: dashboard-https\n")
+    )
+    new = renamed / "new.yaml"
+    new.write_text(old.read_text())
+    code, out, err = run("-q", "diff", str(old), str(new), "--delta", "aws")
+    assert code == 0, err
+    text = out.decode()
+    assert "0 rules to authorize, 0 to revoke, 1 descriptions to update." in text
+    [update] = [line for line in text.splitlines() if "descriptions" in line and "aws" in line]
+    assert update.startswith("aws ec2 update-security-group-rule-descriptions-ingress ")
+    assert 'Description="example-search-2.0/dashboard-https"' in update
+    code, terraform, err = run("-q", "rules", str(new), "-t", "aws")
+    assert code == 0, err
+    assert b'"example-search-2.0/dashboard-https"' in terraform

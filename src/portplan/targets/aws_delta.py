@@ -3,9 +3,10 @@
 Both plans give the target's own security-group rules (one per host, direction, protocol, peer
 CIDR and merged port span, as ``security-groups.tf`` holds them); the rules only the new plan
 has are authorized and those only the old one has revoked, so the groups end up exactly as
-the new ``security-groups.tf`` would make them.  New permissions are authorized before old
-ones are revoked (no gap for a flow that moves), groups of hosts new to the plan are created
-first, and groups no host needs any more are named for deletion once detached.
+the new ``security-groups.tf`` would make them, and a rule both have whose flows changed gets
+the new description (which traces it to its flows).  New permissions are authorized before
+old ones are revoked (no gap for a flow that moves), groups of hosts new to the plan are
+created first, and groups no host needs any more are named for deletion once detached.
 
 AWS gives a group it creates an egress rule of its own, all traffic to ``0.0.0.0/0`` (and to
 ``::/0`` in some VPCs), which Terraform removes.  So right after creating a group the script
@@ -62,15 +63,23 @@ def _command(verb: str, key: _Key, rule: _Rule) -> str:
     side = "ingress" if direction is Direction.INBOUND else "egress"
     ranges = "IpRanges" if ":" not in peer else "Ipv6Ranges"
     cidr = "CidrIp" if ":" not in peer else "CidrIpv6"
-    described = f',Description="{_safe(", ".join(rule.flows))}"' if verb == "authorize" else ""
+    described = f',Description="{_description(rule)}"' if verb != "revoke" else ""
     permission = (
         f"IpProtocol={protocol},FromPort={start},ToPort={end},"
         f"{ranges}=[{{{cidr}={peer}{described}}}]"
     )
+    command = f"{verb}-security-group-{side}"
+    if verb == "update":  # the same packets, serving other flows: only the description
+        command = f"update-security-group-rule-descriptions-{side}"
     return (
-        f'aws ec2 {verb}-security-group-{side} --group-id "$(sg {GROUP_PREFIX}{host})" '
+        f'aws ec2 {command} --group-id "$(sg {GROUP_PREFIX}{host})" '
         f"--ip-permissions '{permission}'"
     )
+
+
+def _description(rule: _Rule) -> str:
+    """A permission's description: the flows it serves, as ``security-groups.tf`` has them."""
+    return _safe(", ".join(rule.flows))
 
 
 #: the permissions of AWS's own allow-all egress rules of a new group, by family
@@ -140,10 +149,15 @@ def aws_delta(
     new_hosts = {g.host for g in new_groups}
     added = [k for k in after if k not in before]
     removed = [k for k in before if k not in after]
+    # a permission that stays but serves other flows: its description traces it to them
+    renamed = [
+        k for k in after if k in before and _description(after[k]) != _description(before[k])
+    ]
+    updated = f", {len(renamed)} descriptions to update" if renamed else ""
     out = [
         "#!/bin/sh",
         f"# portplan: AWS security-group changes of deployment {_safe(new.deployment)}: "
-        f"{len(added)} rules to authorize, {len(removed)} to revoke.",
+        f"{len(added)} rules to authorize, {len(removed)} to revoke{updated}.",
         "# Groups are found by name (portplan-<host>) in the VPC given as VPC_ID; new rules are",
         "# authorized before old ones are revoked, so a flow that moves is never cut.",
         "set -eu",
@@ -159,6 +173,7 @@ def aws_delta(
     for host in created:
         out.extend(_new_group(host, options))
     out.extend(_command("authorize", k, after[k]) for k in added)
+    out.extend(_command("update", k, after[k]) for k in renamed)
     out.extend(_command("revoke", k, before[k]) for k in removed)
     for host in sorted(old_hosts - new_hosts):
         out.append(f"# {GROUP_PREFIX}{host} is no longer needed: detach it, then delete it")
