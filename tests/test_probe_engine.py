@@ -9,6 +9,7 @@ import asyncio
 import socket
 import subprocess
 import sys
+import time
 
 from portplan.model._types import Protocol
 from portplan.probe.engine import (
@@ -127,3 +128,40 @@ def test_a_connection_to_itself_is_no_open_port() -> None:
         server.listen(1)
         client.connect(server.getsockname())
         assert not connected_to_itself(client)
+
+
+def test_a_deadline_stops_a_paced_first_pass() -> None:
+    """The first pass is paced (400 probes every 32 ms); a deadline that comes while probes
+    wait for their turn ends the run, and none of them starts afterwards: listeners probed
+    last, well after the deadline's turn, are never connected to."""
+    listeners = []
+    for _ in range(20):
+        listener = socket.socket()
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(8)
+        listener.setblocking(False)
+        listeners.append(listener)
+    late = [s.getsockname()[1] for s in listeners]
+    probes = [PortProbe(address="127.0.0.1", port=port, protocol=Protocol.TCP)
+              for port in [*range(20000, 25000), *late]]  # fmt: skip
+
+    async def main() -> list[PortResult]:
+        results = await probe_all(probes, timeout=0.5, deadline=time.monotonic() + 0.3)
+        await asyncio.sleep(2.0)  # past the turns the pace had given the late probes
+        return results
+
+    try:
+        results = asyncio.run(main())
+        connected = 0
+        for listener in listeners:
+            try:
+                listener.accept()[0].close()
+                connected += 1
+            except BlockingIOError:
+                pass
+    finally:
+        for listener in listeners:
+            listener.close()
+    assert len(results) == len(probes)
+    assert {r.outcome for r in results[-20:]} == {Outcome.UNFINISHED}
+    assert connected == 0

@@ -537,10 +537,10 @@ DROPPED = range(21000, 21300)
     ("concurrency", "files", "note"),
     [
         # a silent port's socket carries on through the kernel's retransmission of its SYN
-        # (1 s), then waits --timeout for its answer: the destination never answered, so its
-        # round-trip time is unknown
-        ("2048", None, "no answer to the SYN or to its retransmission within 1.5 s"),
-        ("100", None, "no answer to the SYN or to its retransmission within 1.5 s"),  # window
+        # (1 s, and 0.1 s for the kernel's timer), then waits --timeout for its answer: the
+        # destination never answered, so its round-trip time is unknown
+        ("2048", None, "no answer to the SYN or to its retransmission within 1.6 s"),
+        ("100", None, "no answer to the SYN or to its retransmission within 1.6 s"),  # window
         # no open files beyond probing's: no socket carries on, a round asks every port again
         ("100", "164", "no answer within 1.2 s"),
     ],
@@ -625,6 +625,44 @@ def test_a_deadline_ends_the_run_on_time_and_reports_what_is_unsettled(
         if check["outcome"] == "unfinished":
             assert not check["passed"]
             assert "the deadline came first" in check["evidence"]["note"]
+
+
+def test_a_slow_first_look_does_not_take_a_never_left_syn_on_trust(
+    outcome_lab: tuple[Lab, Path],
+) -> None:
+    # --timeout 1.5: the first look outlasts the kernel's retransmission, which the source's
+    # own firewall drops; that is believed only once a second look saw it again
+    lab, deployment = outcome_lab
+    done = lab.portplan(
+        "verify", str(deployment), "--on", "src", "--format", "json", "--timeout", "1.5",
+        "--flow", "tcp-source-drop",
+    )  # fmt: skip
+    assert done.returncode == 1, done.stderr
+    [check] = _checks(done.stdout).values()
+    assert check["outcome"] == "local-error", check
+    assert "never left this machine" in check["evidence"]["note"]
+    assert check["evidence"]["attempts"] >= 2, check
+
+
+BOUND = range(25000, 27000)
+
+
+def test_sockets_kept_beyond_probing_do_not_use_up_the_source_ports(
+    lab: Lab, tmp_path: Path
+) -> None:
+    # probes leave from the source host's address; 2,000 silent ports carry on through their
+    # SYN's retransmission at once, more than the 500 ephemeral ports the source has
+    lab.exec(lab.src, "sysctl", "-qw", "net.ipv4.ip_local_port_range=40000 40499")
+    lab.nft(lab.router, _forward(f"tcp dport {BOUND[0]}-{BOUND[-1]} drop"))
+    flows = [
+        (f"bound-{i}", "server", "tcp", f"{start}-{start + 49}")
+        for i, start in enumerate(range(BOUND[0], BOUND[-1], 50))
+    ]
+    done = lab.verify(_deployment(tmp_path, flows), "--concurrency", "200", timeout=60)
+    assert done.returncode == 1, done.stderr
+    checks = _checks(done.stdout)
+    assert len(checks) == len(BOUND)
+    assert {c["outcome"] for c in checks.values()} == {"filtered"}
 
 
 def test_no_second_look_reports_silence_at_once(outcome_lab: tuple[Lab, Path]) -> None:

@@ -178,11 +178,13 @@ async def probe_pass(
     done: Callable[[int, PortResult], None],
     *,
     pace: tuple[int, float] | None = None,
+    pace_all: bool = False,
     held: Held | None = None,
 ) -> None:
     """Probe ``items`` (index, probe), each destination within its window; report each result.
 
-    ``pace`` (count, seconds): start at most ``count`` probes of a destination per ``seconds``.
+    ``pace`` (count, seconds): start at most ``count`` probes of a destination per ``seconds``
+    (with ``pace_all``, of all destinations together).
     A TCP port found open keeps its connection when the run has an ``opened``; it is handed
     over once the result is reported.  With ``held``, a TCP port still silent when its wait
     is over keeps its connection too, still trying, when the spare budget has room: it goes
@@ -190,7 +192,9 @@ async def probe_pass(
     """
     loop = asyncio.get_running_loop()
     slots: dict[str, list[float]] = {}  # pace: [start of the current slot, probes started in it]
-    waking: set[str] = set()
+    waking: dict[str, set[str]] = {}  # pace: the destinations held back, by slot
+    timers: dict[str, asyncio.TimerHandle] = {}  # pace: when a slot's destinations go on
+    stopped = False
     queues: dict[str, deque[tuple[int, PortProbe]]] = {}
     for item in items:
         queues.setdefault(item[1].address, deque()).append(item)
@@ -215,28 +219,32 @@ async def probe_pass(
                 everyone.release()
         finished.put_nowait((index, result, state, sock))
 
-    def wake(address: str) -> None:
-        waking.discard(address)
-        fill(address)
+    def wake(key: str) -> None:
+        timers.pop(key, None)
+        for address in waking.pop(key, ()):
+            fill(address)
 
     def paced(address: str) -> bool:
         """Whether the pace lets one more probe start now (if not, ``fill`` runs again later)."""
         if pace is None:
             return True
         count, seconds = pace
+        key = "" if pace_all else address
         now = loop.time()
-        slot = slots.setdefault(address, [now, 0])
+        slot = slots.setdefault(key, [now, 0])
         if now - slot[0] >= seconds:
             slot[0], slot[1] = now, 0
         if slot[1] < count:
             slot[1] += 1
             return True
-        if address not in waking:
-            waking.add(address)
-            loop.call_later(slot[0] + seconds - now, wake, address)
+        waking.setdefault(key, set()).add(address)
+        if key not in timers:
+            timers[key] = loop.call_later(slot[0] + seconds - now, wake, key)
         return False
 
     def fill(address: str) -> None:
+        if stopped:  # cut short: a paced destination's timer may still fire
+            return
         state, queue = states[address], queues[address]
         while queue and state.busy < int(state.window) and paced(address):
             index, probe = queue.popleft()
@@ -271,6 +279,9 @@ async def probe_pass(
                 done(index, result)
             fill(result.probe.address)
     finally:  # cut short (the deadline): no probe goes on, every socket is closed
+        stopped = True
+        for timer in timers.values():
+            timer.cancel()
         for task in running:
             task.cancel()
         if running:

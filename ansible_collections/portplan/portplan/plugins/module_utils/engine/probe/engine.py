@@ -71,16 +71,20 @@ __all__ = [
 #: a second look at silent ports starts this long after the destination's last ICMP error
 #: (rate limit: 1 per second per peer) and waits at least this long (SYN retransmitted at 1 s)
 RATE_LIMIT_WAIT = 1.2
-#: when the kernel sends a SYN that got no answer again (its initial retransmission timeout)
+#: when the kernel sends a SYN that got no answer again (its initial retransmission timeout),
+#: and how late its timer may fire (the timer wheel rounds 1 s up by up to 8 jiffies: 80 ms
+#: at HZ=100, 64 ms at HZ=1000, more under load)
 SYN_RETRANSMISSION = 1.0
+RETRANSMISSION_SLACK = 0.1
 #: file descriptors left for everything but probes (the --concurrency cap keeps below it)
 FD_RESERVE = 64
 #: a round of second looks starts this many probes of a destination every ROUND_SPREAD s
 ROUND_PART = 256
 ROUND_SPREAD = 0.05
-#: a first pass whose silent ports carry on starts at most this many probes of a destination
-#: every CARRY_SPREAD s: the kernel fires the retransmission timers of about 32 ms together
-#: and a burst of more than about 1,000 SYNs overflows a local queue (they never leave)
+#: a first pass whose silent ports carry on starts at most this many probes (of all
+#: destinations together) every CARRY_SPREAD s: the kernel fires the retransmission timers of
+#: 32 to 64 ms together, and a burst of more than about 1,000 SYNs overflows a local queue
+#: (they never leave)
 CARRY_PART = 400
 CARRY_SPREAD = 0.032
 #: the longest an open port is given to send its first bytes unprompted (``portplan listen``)
@@ -145,7 +149,8 @@ async def probe_all(
     results: list[PortResult | None] = [None] * len(probes)
     silent: dict[str, list[int]] = {}
     seen: dict[int, PortResult] = {}  #: first-look silence, kept for a deadline's report
-    carried: dict[str, list[asyncio.Future[_Carried]]] = {}
+    carried: dict[str, list[asyncio.Future[_Carried | None]]] = {}
+    answered: set[str] = set()  #: destinations where a port answered only as it carried on
 
     def report(index: int, result: PortResult) -> None:
         results[index] = result
@@ -166,10 +171,11 @@ async def probe_all(
         index: int, result: PortResult, state: Destination
     ) -> Callable[[socket.socket], Awaitable[None]]:
         seen[index] = result
-        verdict: asyncio.Future[_Carried] = asyncio.get_running_loop().create_future()
+        verdict: asyncio.Future[_Carried | None] = asyncio.get_running_loop().create_future()
         carried.setdefault(result.probe.address, []).append(verdict)
         started = time.monotonic() - result.evidence.elapsed_ms / 1000
-        until = started + max(timeout, SYN_RETRANSMISSION + state.timeout(timeout))
+        retransmitted = started + SYN_RETRANSMISSION + RETRANSMISSION_SLACK
+        until = max(started + timeout, retransmitted + state.timeout(timeout))
 
         async def use(sock: socket.socket) -> None:
             try:
@@ -177,7 +183,17 @@ async def probe_all(
             except Exception as exc:  # raised where the verdicts are awaited
                 verdict.set_exception(exc)
                 return
-            verdict.set_result((index, answer, again))
+            if answer.outcome is Outcome.FILTERED or answer.evidence.note == NEVER_LEFT:
+                verdict.set_result((index, answer, again))
+                return
+            # an answer is final at once (a deadline may come before the others settle)
+            answered.add(result.probe.address)
+            if answer.outcome in BY_ICMP:
+                state.last_icmp = time.monotonic()
+            elif again:
+                state.lost()  # the first SYN was lost on the way, not dropped
+            report(index, _attempts(answer, 2 if again else 1))
+            verdict.set_result(None)
             if answer.outcome is Outcome.OPEN and opened is not None:
                 await opened(index, answer, sock, state.timeout(run.first_wait))
 
@@ -191,9 +207,10 @@ async def probe_all(
             lambda s: s.timeout(timeout),
             first,
             pace=(CARRY_PART, CARRY_SPREAD) if second_look else None,
+            pace_all=True,
             held=held if second_look else None,
         )
-        rounds = await _carried_on(carried, states, report)
+        rounds = await _carried_on(carried, states, answered, report)
         for address, indices in silent.items():
             rounds.setdefault(address, {}).update(dict.fromkeys(indices, 1))
         await asyncio.gather(
@@ -222,38 +239,33 @@ async def probe_all(
 
 
 async def _carried_on(
-    carried: dict[str, list[asyncio.Future[_Carried]]],
+    carried: dict[str, list[asyncio.Future[_Carried | None]]],
     states: dict[str, Destination],
+    answered: set[str],
     report: Callable[[int, PortResult], None],
 ) -> dict[str, dict[int, int]]:
-    """Settle the silent first-pass ports that carried on through the SYN's retransmission;
-    return those the rounds must ask again, per destination: index, attempts so far.
+    """Settle the silent first-pass ports that carried on through the SYN's retransmission
+    (those that answered then are reported already, ``None``); return those the rounds must
+    ask again, per destination: index, attempts so far.
 
-    An answer is reported (and halves the window when it came only to the retransmission:
-    the first SYN was lost).  Silence through a retransmission that left is reported
-    ``filtered``, unless a port of that destination answered only then, or an ICMP error came
-    in the run (the rate limit may have kept the retransmissions unanswered).  Silence
-    without a retransmission that left (not yet sent, or :data:`NEVER_LEFT`) is no second
-    look: the rounds give it one.
+    Silence through a retransmission that left is reported ``filtered``, unless a port of
+    that destination answered only then (``answered``), or an ICMP error came in the run
+    (the rate limit may have kept the retransmissions unanswered).  Silence without a
+    retransmission that left (not yet sent, or :data:`NEVER_LEFT`) is no second look: the
+    rounds give it one.
     """
     rounds: dict[str, dict[int, int]] = {}
     twice: dict[str, list[tuple[int, PortResult]]] = {}
-    answered: set[str] = set()
     for address, verdicts in carried.items():
-        state, tries = states[address], rounds.setdefault(address, {})
-        for index, result, retransmitted in await asyncio.gather(*verdicts):
-            attempts = 2 if retransmitted else 1
+        tries = rounds.setdefault(address, {})
+        for verdict in await asyncio.gather(*verdicts):
+            if verdict is None:
+                continue
+            index, result, retransmitted = verdict
             if result.outcome is Outcome.FILTERED and retransmitted:
-                twice.setdefault(address, []).append((index, _attempts(result, attempts)))
-            elif result.outcome is Outcome.FILTERED or result.evidence.note == NEVER_LEFT:
-                tries[index] = attempts
+                twice.setdefault(address, []).append((index, _attempts(result, 2)))
             else:
-                answered.add(address)
-                if result.outcome in BY_ICMP:
-                    state.last_icmp = time.monotonic()
-                elif retransmitted:
-                    state.lost()
-                report(index, _attempts(result, attempts))
+                tries[index] = 2 if retransmitted else 1
     icmp = any(state.last_icmp is not None for state in states.values())
     for address, silent in twice.items():
         for index, result in silent:

@@ -12,6 +12,7 @@ and sender are read from the error queue as evidence.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import errno
 import functools
 import socket
@@ -41,8 +42,9 @@ __all__ = [
     "probe_once",
 ]
 
-# Linux socket constants Python's socket module does not name.
+# Linux socket constants Python's socket module does not name (3.11).
 _TCP_SYN_SENT = 2
+_IP_BIND_ADDRESS_NO_PORT = getattr(socket, "IP_BIND_ADDRESS_NO_PORT", 24)
 #: struct tcp_info up to tcpi_total_retrans (u8 fields, then u32 from offset 8)
 _TCP_INFO_SIZE = 104
 _RETRANS = 36
@@ -70,6 +72,11 @@ def _new_socket(probe: PortProbe, kind: socket.SocketKind) -> socket.socket:
         else:
             ask_for_errors(sock, family)
         if probe.source is not None:
+            # the source port is chosen at connect() time, per destination: sockets bound
+            # to one address (every probe, and silent ports' sockets kept through the SYN's
+            # retransmission) would otherwise each hold a port of the ephemeral range
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.IPPROTO_IP, _IP_BIND_ADDRESS_NO_PORT, 1)
             sock.bind((probe.source, 0))
     except BaseException:
         sock.close()
@@ -144,7 +151,10 @@ async def _tcp(
                 try:
                     sock.getpeername()
                 except OSError:
-                    if _syn_never_left(sock):
+                    # a held socket's "never left" is no verdict yet: the second look
+                    # confirms it with the window halved (a burst of the kernel's
+                    # retransmissions can overflow a local queue too)
+                    if not hold and _syn_never_left(sock):
                         return result(Outcome.LOCAL_ERROR, note=NEVER_LEFT), None
                     kept = hold
                     silent = result(Outcome.FILTERED, note=f"no answer within {timeout:g} s")
