@@ -311,7 +311,14 @@ OUTCOMES: tuple[tuple[str, str, int, str, str | None, str | None], ...] = (
     ("tcp-no-listener", "tcp", 8002, "refused", "ECONNREFUSED", None),
     ("tcp-drop", "tcp", 8003, "filtered", None, None),
     ("tcp-reset", "tcp", 8004, "refused", "ECONNREFUSED", None),
-    ("tcp-admin-prohibited", "tcp", 8005, "rejected", "EHOSTUNREACH", None),
+    (
+        "tcp-admin-prohibited",
+        "tcp",
+        8005,
+        "rejected",
+        "EHOSTUNREACH",
+        f"ICMP type 3 code 13 from {ROUTER_SRC_SIDE}",
+    ),
     ("tcp-source-drop", "tcp", 8006, "local-error", None, None),
     ("udp-echo", "udp", 9001, "open", None, None),
     (
@@ -528,6 +535,35 @@ def test_rate_limited_icmp_rejections_are_all_reported(lab: Lab, tmp_path: Path)
     # the limit really bit: most ports were silent at first and answered in a later round
     asked_again = sum(c["evidence"]["attempts"] >= 2 for c in checks.values())
     assert asked_again >= len(RATE_LIMITED) // 2, (asked_again, elapsed)
+
+
+PORT_UNREACHABLE = range(26000, 26020)
+SECOND_ADDRESS = "198.51.100.3"  #: the router answers for it: its rules reject before routing
+
+
+def test_a_router_limiting_its_errors_across_destinations_is_not_taken_for_filtered_ports(
+    lab: Lab, tmp_path: Path
+) -> None:
+    # the router refuses TCP with ICMP port-unreachable for two destination addresses and
+    # rate-limits its errors to the source (6 at once, then 1 per second) across both: each
+    # port is refused, with the ICMP error as its evidence; none may end up "filtered"
+    first, last = PORT_UNREACHABLE[0], PORT_UNREACHABLE[-1]
+    lab.nft(lab.router, _forward(f"tcp dport {first}-{last} reject with icmpx port-unreachable"))
+    path = _deployment(tmp_path, [("unreachable", "server", "tcp", f"{first}-{last}")])
+    data = yaml.safe_load(path.read_text())
+    data["hosts"]["dst"]["addresses"].append(SECOND_ADDRESS)
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    done = lab.verify(path, timeout=300)
+    assert done.returncode == 1, done.stderr
+    checks = machine.document(done.stdout, "verify")["checks"]
+    assert sorted((c["address"], c["port"]) for c in checks) == sorted(
+        (address, port) for address in (DST_ADDRESS, SECOND_ADDRESS) for port in PORT_UNREACHABLE
+    )
+    wrong = [(c["address"], c["port"], c["outcome"]) for c in checks if c["outcome"] != "refused"]
+    assert wrong == []
+    assert {c["evidence"]["icmp"] for c in checks} == {f"ICMP type 3 code 3 from {ROUTER_SRC_SIDE}"}
+    # the limit really bit: most ports were answered only when asked again
+    assert sum(c["evidence"]["attempts"] >= 2 for c in checks) >= len(checks) // 2
 
 
 DROPPED = range(21000, 21300)

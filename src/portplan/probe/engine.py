@@ -186,8 +186,9 @@ async def probe_all(
                 return
             # an answer is final at once (a deadline may come before the others settle)
             answered.add(result.probe.address)
-            if answer.outcome in BY_ICMP:
+            if answer.outcome in BY_ICMP or answer.evidence.icmp is not None:
                 state.last_icmp = time.monotonic()
+                run.noted(state)
             elif again:
                 state.lost()  # the first SYN was lost on the way, not dropped
             report(index, _attempts(answer, 2 if again else 1))
@@ -334,9 +335,12 @@ async def _second_look(
 
     remaining = list(tries)
     states = {probes[remaining[0]].address: state}
+    starved = False
     while remaining:
-        if state.last_icmp is not None:
-            await asyncio.sleep(max(0.0, state.last_icmp + RATE_LIMIT_WAIT - time.monotonic()))
+        last_icmp = run.last_icmp if starved else state.last_icmp
+        if last_icmp is not None:
+            await asyncio.sleep(max(0.0, last_icmp + RATE_LIMIT_WAIT - time.monotonic()))
+        begun = time.monotonic()
         answered.clear()
         retry.clear()
         window = state.window
@@ -354,7 +358,10 @@ async def _second_look(
         asked_again = set(retry)
         if retry:
             state.lost(window)
-        if not answered:  # nothing new: what is still silent stays so
+        # an ICMP error about another destination in the meantime may have used the token
+        # an answer here needed (a router's limit covers every destination behind it)
+        starved = not answered and run.last_icmp is not None and run.last_icmp > begun
+        if not answered and not starved:  # nothing new: what is still silent stays so
             final(i for i in remaining if i not in asked_again)
             remaining = retry[:]
         else:

@@ -177,15 +177,16 @@ def _sockaddr_text(raw: bytes) -> str | None:
     return None
 
 
-def ask_for_errors(sock: socket.socket, family: socket.AddressFamily) -> None:
+def ask_for_errors(sock: socket.socket, family: socket.AddressFamily, *, ask: bool = True) -> None:
     """Have the kernel queue each ICMP error about what ``sock`` sends (``IP_RECVERR``), with
-    its type, code and sender, for :func:`queued_error` (UDP and ICMP sockets)."""
+    its type, code and sender, for :func:`queued_error` (UDP and ICMP sockets, and TCP ones
+    while they connect); ``ask=False`` stops it."""
     level, option = (
         (socket.IPPROTO_IPV6, _IPV6_RECVERR)
         if family == socket.AF_INET6
         else (socket.IPPROTO_IP, _IP_RECVERR)
     )
-    sock.setsockopt(level, option, 1)
+    sock.setsockopt(level, option, int(ask))
 
 
 def queued_error(sock: socket.socket) -> tuple[int, int, int, str | None] | None:

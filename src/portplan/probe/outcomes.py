@@ -54,7 +54,7 @@ class Evidence:
     """Why a probe concluded what it did."""
 
     errno: str | None = None  #: errno name from the socket
-    icmp: str | None = None  #: "type 3 code 13 from 192.0.2.1" (UDP, from the error queue)
+    icmp: str | None = None  #: "ICMP type 3 code 13 from 192.0.2.1" (from the error queue)
     elapsed_ms: float = 0.0
     attempts: int = 1
     note: str | None = None

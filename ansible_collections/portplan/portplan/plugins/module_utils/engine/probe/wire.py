@@ -69,8 +69,9 @@ def _new_socket(probe: PortProbe, kind: socket.SocketKind) -> socket.socket:
     try:
         if kind == socket.SOCK_STREAM:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _RESET_ON_CLOSE)
-        else:
-            ask_for_errors(sock, family)
+        # the ICMP error that refused or rejected the probe, for its evidence (a TCP reset
+        # leaves none): a connected TCP socket stops asking (see _connected)
+        ask_for_errors(sock, family)
         if probe.source is not None:
             # the source port is chosen at connect() time, per destination: sockets bound
             # to one address (every probe, and silent ports' sockets kept through the SYN's
@@ -160,11 +161,11 @@ async def _tcp(
                     silent = result(Outcome.FILTERED, note=f"no answer within {timeout:g} s")
                     return silent, sock if hold else None
         if code:
-            return result(classify(code), code), None
+            return result(classify(code), code, icmp=_icmp_detail(sock)), None
         if connected_to_itself(sock):
             return result(Outcome.REFUSED, note=SELF_CONNECTED), None
         kept = keep
-        return result(Outcome.OPEN), sock if keep else None
+        return result(Outcome.OPEN), _connected(sock) if keep else None
     finally:
         if not kept:
             sock.close()
@@ -229,7 +230,7 @@ async def carry_on(
     # gone once the socket has moved on); silence: whether a SYN sent again is out
     again = tried is not None and tried[3] > 0
     if code:
-        return result(classify(code), code), again
+        return result(classify(code), code, icmp=_icmp_detail(sock)), again
     try:
         sock.getpeername()
     except OSError:
@@ -243,7 +244,15 @@ async def carry_on(
         return result(Outcome.FILTERED, note=note), True
     if connected_to_itself(sock):
         return result(Outcome.REFUSED, note=SELF_CONNECTED), again
+    _connected(sock)
     return result(Outcome.OPEN), again
+
+
+def _connected(sock: socket.socket) -> socket.socket:
+    """A connected TCP socket that no longer asks for ICMP errors: with ``IP_RECVERR`` the
+    kernel would end the connection on an error it otherwise only notes."""
+    ask_for_errors(sock, sock.family, ask=False)
+    return sock
 
 
 def _icmp_detail(sock: socket.socket) -> str | None:
