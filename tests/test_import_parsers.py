@@ -59,6 +59,8 @@ TCP, UDP, ICMP = Transport.TCP, Transport.UDP, Transport.ICMP
         ("49152\u201365535", "49152-65535"),  # en dash
         ("49,152-65,535", "49152-65535"),  # thousands separators in a range
         ("10,000", "10000"),
+        ("1 024", "1024"),  # a space between groups of digits, not ports 1 and 24
+        ("49\u00a0152\u201365\u00a0535", "49152-65535"),  # no-break spaces, en dash
         ("1024 and above", "1024-65535"),
         ("UDP/53, UDP/8888", "53/udp, 8888/udp"),
         ("443/tcp", "443/tcp"),
@@ -155,6 +157,7 @@ def test_a_condition_a_list_and_an_otherwise_in_one_cell() -> None:
         ("0", "port 0 is outside 1-65535"),
         ("100-50", "range 100-50 is reversed"),
         ("22,443", "'22,443' could be port 22443 or ports 22 and 443"),
+        ("22 443", "'22 443' could be port 22443 or ports 22 and 443"),
         ("TCP", "protocol tcp without a port after it"),
         ("configurable", "'configurable' without a port"),
         ("TCP/ICMP 80", "ICMP named together with TCP or UDP"),

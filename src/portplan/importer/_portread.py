@@ -19,7 +19,7 @@ The grammar, loosest first (docs/import.md has it with examples from the corpus)
 
 from __future__ import annotations
 
-from portplan.importer._lexer import Token, tokens
+from portplan.importer._lexer import Token, normalise, tokens
 from portplan.importer._portscan import (
     ABOVE,
     CONDITION,
@@ -58,45 +58,65 @@ class Reader(TermReader):
 
     def thousands(self, toks: list[Token]) -> list[Token]:
         """``49,152`` is one port when a comma cannot be a list there (``10,000``: port 000
-        does not exist; ``49,152-65,535``: a range); ``22,443`` could be either: a fault."""
+        does not exist; ``49,152-65,535``: a range); ``22,443`` could be either: a fault.  A
+        space (``1 024``, ``49 152-65 535``, no-break or thin) is such a separator too."""
         out: list[Token] = []
         index = 0
         while index < len(toks):
             token = toks[index]
-            group = toks[index : index + 3]
-            if (
-                len(group) == 3
-                and token.kind == "num"
-                and len(token.text) <= 2
-                and group[1].text == ","
-                and group[2].kind == "num"
-                and len(group[2].text) == 3
-                and token.end == group[1].start
-                and group[1].end == group[2].start
-                and int(token.text + group[2].text) <= MAX_PORT
-            ):
-                value = token.text + group[2].text
+            width = self._grouped(toks, index)
+            if width:
+                low = toks[index + width - 1]
+                value = token.text + low.text
                 before = out[-1] if out else None
-                after = toks[index + 3] if index + 3 < len(toks) else None
+                after = toks[index + width] if index + width < len(toks) else None
                 in_range = any(
                     t is not None and (t.kind == "dash" or t.is_(*RANGE_WORDS))
                     for t in (before, after)
                 )
-                written = self.words(group)
-                if group[2].text.startswith("0") or in_range:
-                    self.assumptions.append(f"{written!r}: ',' read as a thousands separator")
-                    out.append(Token("num", str(int(value)), token.start, group[2].end))
-                else:
-                    self.fault(
-                        group,
-                        f"{written!r} could be port {int(value)} or ports {token.text} and "
-                        f"{group[2].text}; write it without the comma, or with a space after it",
+                written = self.text[token.start : low.end]
+                comma = width == 3
+                if low.text.startswith("0") or in_range:
+                    separator = "','" if comma else "the space"
+                    self.assumptions.append(
+                        f"{written!r}: {separator} read as a thousands separator"
                     )
-                index += 3
+                    out.append(Token("num", str(int(value)), token.start, low.end))
+                else:
+                    hint = (
+                        "without the comma, or with a space after it"
+                        if comma
+                        else "without the space, or with a comma between"
+                    )
+                    self.fault(
+                        toks[index : index + width],
+                        f"{written!r} could be port {int(value)} or ports {token.text} and "
+                        f"{low.text}; write it {hint}",
+                    )
+                index += width
                 continue
             out.append(token)
             index += 1
         return out
+
+    def _grouped(self, toks: list[Token], index: int) -> int:
+        """How many tokens at ``index`` may write one port in groups of digits: 3 for
+        ``49,152``, 2 for ``49 152``; 0 when they cannot."""
+        first = toks[index]
+        if first.kind != "num" or len(first.text) > 2:
+            return 0
+        for width in (3, 2):
+            group = toks[index : index + width]
+            if len(group) < width or group[-1].kind != "num" or len(group[-1].text) != 3:
+                continue
+            if int(first.text + group[-1].text) > MAX_PORT:
+                return 0
+            gap = normalise(self.text[first.end : group[-1].start])
+            if width == 3 and group[1].text == "," and gap == ",":
+                return 3
+            if width == 2 and gap and not gap.strip(" "):
+                return 2
+        return 0
 
     # -- alternatives -------------------------------------------------------------------------
 
