@@ -39,6 +39,8 @@ TCP, UDP, ICMP = Transport.TCP, Transport.UDP, Transport.ICMP
         ("UDP 18118 - 18126", "18118-18126/udp"),
         ("TCP/UDP 53", "53/tcp/udp"),
         ("TCP and UDP 53", "53/tcp/udp"),
+        ("TCP, UDP 53", "53/tcp/udp"),  # not 53/udp: a protocol alone is for what follows
+        ("TCP, UDP, 53", "53/tcp/udp"),
         ("8080 or 8443", "8080 or 8443"),
         ("TCP 21 or TCP 22", "21/tcp or 22/tcp"),
         ("TCP or UDP/514", "514/tcp or 514/udp"),
@@ -159,6 +161,8 @@ def test_a_condition_a_list_and_an_otherwise_in_one_cell() -> None:
         ("22,443", "'22,443' could be port 22443 or ports 22 and 443"),
         ("22 443", "'22 443' could be port 22443 or ports 22 and 443"),
         ("TCP", "protocol tcp without a port after it"),
+        ("TCP, 443/udp", "protocol tcp without a port after it"),
+        ("TCP, ICMP", "protocol tcp without a port after it"),
         ("configurable", "'configurable' without a port"),
         ("TCP/ICMP 80", "ICMP named together with TCP or UDP"),
         ("ICMP type 300", "ICMP type must be a number from 0 to 255"),

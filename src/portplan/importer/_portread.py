@@ -19,6 +19,8 @@ The grammar, loosest first (docs/import.md has it with examples from the corpus)
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from portplan.importer._lexer import Token, normalise, tokens
 from portplan.importer._portscan import (
     ABOVE,
@@ -211,28 +213,65 @@ class Reader(TermReader):
             silent = len(self.faults) == known and not any(option for option in item.choices)
             if silent and not item.configurable and not item.protocols_only:
                 self.fault(part, f"no port in {self.words(part)!r}")
+            item.span = (part[0].start, part[-1].end)
             items.append(item)
         items = self.merge(items)
-        if items and items[-1].protocols_only:
-            last = items[-1]
-            self.fault(toks[-1:], f"protocol {'/'.join(last.carry)} without a port after it")
         choices: list[list[PortTerm]] = [[]]
         carry: tuple[Transport, ...] = ()
+        alone: list[Item] = []  #: protocols written alone, for the item after them
         for item in items:
-            if item.carry:
-                carry = item.carry
+            if item.protocols_only:
+                alone.append(item)
+                continue
             options = item.choices or [[]]  # a faulty item adds nothing, the rest stays
+            if alone:
+                options, carry = self.after_alone(alone, item, options)
+                alone = []
+            elif item.carry:
+                carry = item.carry
             expanded = [[with_protocols(t, carry) for t in option] for option in options]
             choices = [a + b for a in choices for b in expanded]
             if len(choices) > MAX_ALTERNATIVES:
                 self.fault(toks, f"{self.words(toks)!r} expands to over {MAX_ALTERNATIVES} choices")
                 return []
+        if alone:
+            self.fault(toks[-1:], f"protocol {'/'.join(_named(alone))} without a port after it")
         found = [Alternative(terms=tuple(c), condition=condition) for c in choices if c]
         if not found and len(self.faults) == known_faults:
             self.fault(segment, f"no port in {self.words(segment)!r}")
         elif not found and said:
             self.fault(said, f"condition {condition!r} applies to no port that could be read")
         return found
+
+    def after_alone(
+        self, alone: list[Item], item: Item, options: list[list[PortTerm]]
+    ) -> tuple[list[list[PortTerm]], tuple[Transport, ...]]:
+        """``TCP, 53``, ``TCP, UDP 53``: protocols written alone are those of the item after
+        them too, joined to the ones it names (``53/tcp/udp``, never ``53/udp`` alone); the
+        item's options and the protocols that carry on.  When no term of the item takes them
+        (``TCP, 443/udp``, ``TCP, ICMP``), they are a fault."""
+        named = _named(alone)
+        joined = tuple(dict.fromkeys((*named, *item.carry)))
+        taken = False
+        result: list[list[PortTerm]] = []
+        for option in options:
+            terms = []
+            for written in option:
+                takes = not written.protocols or (item.carry and written.protocols == item.carry)
+                terms.append(replace(written, protocols=joined) if takes else written)
+                taken = taken or bool(takes)
+            result.append(terms)
+        if taken:
+            return result, joined
+        if any(options):  # an item that could not be read is reported already
+            self.faults.append(
+                Fault(
+                    start=alone[0].span[0],
+                    end=alone[-1].span[1],
+                    message=f"protocol {'/'.join(named)} without a port after it",
+                )
+            )
+        return options, item.carry or named
 
     def merge(self, items: list[Item]) -> list[Item]:
         """Join items a comma split: ``configurable, default 8443``; ``NAME, 2633 by default``."""
@@ -304,6 +343,11 @@ class Reader(TermReader):
                 break
         item.choices = choices
         return item
+
+
+def _named(alone: list[Item]) -> tuple[Transport, ...]:
+    """The protocols that items written as protocols alone name, in order."""
+    return tuple(dict.fromkeys(p for item in alone for p in item.carry))
 
 
 def _unnamed_defaults(item: Item) -> bool:

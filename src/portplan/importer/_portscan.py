@@ -57,6 +57,7 @@ class Item:
     default_only: bool = False  #: ``default 8443``: a parameter without a name
     configurable: bool = False  #: the word ``configurable`` alone
     protocols_only: bool = False  #: ``TCP`` alone, for the items after it
+    span: tuple[int, int] = (0, 0)  #: where the item stands in the cell
     assumptions: list[str] = field(default_factory=list)
 
 
