@@ -75,6 +75,7 @@ TCP, UDP, ICMP = Transport.TCP, Transport.UDP, Transport.ICMP
         ("TCP 541 (IPv4) TCP 542 (IPv6)", "541/tcp (IPv4), 542/tcp (IPv6)"),
         ("SNMP 161", "161 (SNMP)"),
         ("1433 (Note 2 Alternate port available)", "1433 (Note 2 Alternate port available)"),
+        ("443 (TLS 1.2)", "443 (TLS 1.2)"),  # a version in a note is no port
         ("UDP 514 If reliable logging is enabled", "if reliable logging is enabled: 514/udp"),
         (
             "XML-RPC API port - 2633/tcp by default",
@@ -170,6 +171,15 @@ def test_a_condition_a_list_and_an_otherwise_in_one_cell() -> None:
         ("Note 2 Alternate port", "could not read 'Note 2 Alternate port'"),
         ("80, 90000", "port 90000 is outside 1-65535"),
         ("Fixed. Ask the vendor", "'Fixed. Ask the vendor' is prose, not a port"),
+        # footnote marks were read as port 1, or as a port the deployment must set
+        ("443 (1)", "'(1)' could be a footnote mark or port 1 as an alternative"),
+        ("8443 [1]", "'[1]' looks like a footnote mark, not the name of a port"),
+        ("8443 [a]", "'[a]' looks like a footnote mark, not the name of a port"),
+        # ports and protocols in a note were dropped with it
+        ("TCP 443 (or 8443)", "could not read '(or 8443)': a port or protocol in a note"),
+        ("TCP 80 (also UDP)", "could not read '(also UDP)': a port or protocol in a note"),
+        ("1024-65535 (Windows 2003: 1025-5000)", "could not read '(Windows 2003: 1025-5000)'"),
+        ("HTTPS (443)", "could not read 'HTTPS (443)'"),  # not a port to set
     ],
 )
 def test_what_a_port_cell_cannot_say_is_a_fault_not_a_guess(cell: str, fault: str) -> None:

@@ -37,6 +37,57 @@ __all__ = ["TermReader"]
 
 #: the end of one sentence and the start of the next
 _SENTENCES = re.compile(r"[.!?]\s+[A-Z]")
+#: what a footnote mark in brackets looks like: [1], [a], [*]
+_MARK = re.compile(r"[0-9]+|[A-Za-z]|[^A-Za-z0-9\s]+")
+#: words after which a number in a note refers to the document: (see note 2), (table 3)
+_REFERENCES = frozenset(
+    {"note", "notes", "footnote", "footnotes", "see", "table", "step", "figure", "fig",
+     "section", "chapter", "page", "version", "v", "rfc"}
+)  # fmt: skip
+
+
+def _hides_ports(inner: Sequence[Token], said: set[Transport]) -> bool:
+    """Whether a note in parentheses names a port or a protocol the term does not have
+    (``or 8443``, ``also UDP``, ``Windows 2003: 1025-5000``): reading it as a note would drop
+    it.  Numbers that refer to the document (``Note 2``) or are part of a version (``TLS 1.2``)
+    do not count."""
+    for index, token in enumerate(inner):
+        if token.protocol and Transport(token.low) not in said:
+            return True
+        if token.kind != "num":
+            continue
+        before = inner[index - 1] if index else None
+        if before is not None and before.kind == "word" and before.low in _REFERENCES:
+            continue
+        if not _in_version(inner, index):
+            return True
+    return False
+
+
+def _numbered(toks: Sequence[Token]) -> bool:
+    """Whether the words naming a port hold a number: any outside parentheses, and inside
+    them one that names a port (``HTTPS (443)``, not ``(see note 1)``)."""
+    return _hides_ports(toks, set(Transport)) or any(
+        t.kind == "num" and depth_at(toks, k) == 0 for k, t in enumerate(toks)
+    )
+
+
+def _in_version(toks: Sequence[Token], index: int) -> bool:
+    """Whether the number at ``index`` is part of ``1.2``: a dot right between it and another
+    number."""
+    for step in (1, -1):
+        dot, other = index + step, index + 2 * step
+        if min(dot, other) < 0 or max(dot, other) >= len(toks):
+            continue
+        left, right = sorted((toks[index], toks[other]), key=lambda t: t.start)
+        if (
+            toks[dot].text == "."
+            and toks[other].kind == "num"
+            and left.end == toks[dot].start
+            and toks[dot].end == right.start
+        ):
+            return True
+    return False
 
 
 def _names(toks: Sequence[Token]) -> bool:
@@ -110,7 +161,14 @@ class TermReader:
             name = self.words(toks[pos + 1 : close])
             pos = close + 1
             post, pos = protocol_postfix(toks, pos)
-            if name and close < len(toks):
+            if name and close < len(toks) and _MARK.fullmatch(name):
+                self.fault(
+                    toks[first:pos],
+                    f"{self.words(toks[first:pos])!r} looks like a footnote mark, not the name "
+                    "of a port; leave it out, or name the port in words",
+                )
+                choices = []
+            elif name and close < len(toks):
                 parameter = PortParameter(name=name)
                 choices = [[PortTerm(protocols=protocols or post, parameter=parameter)]]
             else:
@@ -183,23 +241,34 @@ class TermReader:
                     self.fault(toks[pos:], f"could not read {self.words(toks[pos:])!r}")
                     pos = len(toks)
                     break
-                inner = toks[pos + 1 : close]
+                inner, parenthesis = toks[pos + 1 : close], toks[pos : close + 1]
+                shown = self.words(parenthesis)
                 pos = close + 1
-                if only_protocols(inner) and not any(t.protocols for o in choices for t in o):
+                said = {p for o in choices for t in o for p in t.protocols}
+                if only_protocols(inner) and not said:
                     found = tuple(dict.fromkeys(Transport(t.low) for t in inner if t.protocol))
                     choices = [[with_protocols(t, found) for t in o] for o in choices]
+                elif len(inner) == 1 and inner[0].kind == "num" and len(inner[0].text) <= 2:
+                    number = int(inner[0].text)  # 443 (1): a footnote, or port 1 instead?
+                    self.fault(
+                        parenthesis,
+                        f"{shown!r} could be a footnote mark or port {number} as an "
+                        f"alternative; leave the mark out, or write 'or {number}'",
+                    )
                 elif inner and starts_term(inner[0]) and self.clean_ports(inner):
                     sub = self.fresh()
                     fallback.extend([list(a.terms) for a in sub.expression(inner)])
-                    shown = self.words(toks[close - len(inner) - 1 : close + 1])
                     item.assumptions.append(
                         f"ports in parentheses {shown!r} read as an alternative"
+                    )
+                elif _hides_ports(inner, said):  # 443 (or 8443), 80 (also UDP)
+                    self.fault(
+                        parenthesis, f"could not read {shown!r}: a port or protocol in a note"
                     )
                 elif any(t.kind in ("word", "num") for t in inner) and balanced(inner):
                     notes.append(self.words(inner))
                 else:
-                    parenthesis = toks[close - len(inner) - 1 : close + 1]
-                    self.fault(parenthesis, f"could not read {self.words(parenthesis)!r}")
+                    self.fault(parenthesis, f"could not read {shown!r}")
             elif starts_term(token) and clean:
                 break
             else:
@@ -328,9 +397,7 @@ class TermReader:
                 continue
             if index > start and default_marker(toks, index):
                 name_toks = toks[start:index]
-                if not _names(without_protocol_parens(name_toks)) or any(
-                    t.kind == "num" and depth_at(name_toks, k) == 0 for k, t in enumerate(name_toks)
-                ):
+                if not _names(without_protocol_parens(name_toks)) or _numbered(name_toks):
                     self.fault(toks[start:], f"could not read {self.words(toks[start:])!r}")
                     return [], len(toks)
                 name = self.words(without_protocol_parens(name_toks))
@@ -341,7 +408,7 @@ class TermReader:
         if not _names(without_protocol_parens(name_toks)) or not balanced(name_toks):
             self.fault(name_toks, f"could not read {self.words(name_toks)!r}")
             return [], end
-        if any(t.kind == "num" and depth_at(name_toks, k) == 0 for k, t in enumerate(name_toks)):
+        if _numbered(name_toks):  # HTTPS (443) names port 443, not a port to set
             self.fault(name_toks, f"could not read {self.words(name_toks)!r}")
             return [], end
         if not found:
