@@ -180,6 +180,10 @@ def test_a_condition_a_list_and_an_otherwise_in_one_cell() -> None:
         ("TCP 80 (also UDP)", "could not read '(also UDP)': a port or protocol in a note"),
         ("1024-65535 (Windows 2003: 1025-5000)", "could not read '(Windows 2003: 1025-5000)'"),
         ("HTTPS (443)", "could not read 'HTTPS (443)'"),  # not a port to set
+        # a transport joined by + or * was a port's name or a note, its port without it
+        ("TCP+UDP 53", "could not read 'TCP+UDP 53'"),
+        ("53 (TCP+UDP)", "could not read '(TCP+UDP)'"),
+        ("53/TCP*", "could not read '/TCP*'"),
     ],
 )
 def test_what_a_port_cell_cannot_say_is_a_fault_not_a_guess(cell: str, fault: str) -> None:

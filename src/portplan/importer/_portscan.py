@@ -74,7 +74,11 @@ def label(toks: Sequence[Token], pos: int) -> int | None:
         if (
             len(words) == count
             and all(
-                t.kind == "word" and t.low not in NOT_LABELS and not starts_term(t) for t in words
+                t.kind == "word"
+                and t.low not in NOT_LABELS
+                and not starts_term(t)
+                and not t.protocolish
+                for t in words
             )
             and at_kind(toks, pos + count, "num")
         ):

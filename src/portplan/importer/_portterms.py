@@ -52,7 +52,7 @@ def _hides_ports(inner: Sequence[Token], said: set[Transport]) -> bool:
     it.  Numbers that refer to the document (``Note 2``) or are part of a version (``TLS 1.2``)
     do not count."""
     for index, token in enumerate(inner):
-        if token.protocol and Transport(token.low) not in said:
+        if (token.protocol and Transport(token.low) not in said) or token.protocolish:
             return True
         if token.kind != "num":
             continue
@@ -279,7 +279,7 @@ class TermReader:
                 if (
                     any(t.kind in ("word", "num") for t in words)
                     and balanced(words)
-                    and not any(starts_term(t) for t in words)  # no port hides in a note
+                    and not any(starts_term(t) or t.protocolish for t in words)  # nor a port
                 ):
                     notes.append(self.words(words))
                 else:
