@@ -385,6 +385,17 @@ def test_a_two_way_column_answers_yes_or_no() -> None:
     assert fault.message.startswith("cannot read the direction 'Sideways'; expected Inbound")
 
 
+@pytest.mark.parametrize("cell", ["Inbound (and outbound)", "(Outbound)", "Outbound (or incoming)"])
+def test_a_direction_in_parentheses_is_a_fault_not_a_note(cell: str) -> None:
+    """``Inbound (and outbound)`` read as inbound with the note "and outbound"; ``(Outbound)``
+    as no direction at all, so the row took its heading's."""
+    reading = read_direction(cell)
+    assert reading.direction is None
+    (fault,) = reading.faults
+    assert fault.message.endswith("the direction in parentheses would be dropped as a note")
+    assert read_direction("Inbound (initially)").notes == ("initially",)
+
+
 @given(
     st.sampled_from(list(Direction)),
     st.booleans(),

@@ -65,6 +65,12 @@ _WORDS: dict[str, Direction] = {
 _YES = frozenset({"y", "yes", "true", "x", "✓", "✔"})
 _NO = frozenset({"n", "no", "false"})
 _PAREN = re.compile(r"\(([^()]*)\)")
+#: words in parentheses that state a direction, which a note would drop
+_STATED = re.compile(
+    r"\b(?:in|out)bound\b|\bincoming\b|\boutgoing\b|\bingress\b|\begress\b"
+    r"|\bbi-?directional\b|\b(?:two|2)-way\b|<-|->|[↔→←]",
+    re.IGNORECASE,
+)
 _ARROW = re.compile(r"\s(<\s?-{1,2}\s?>|-{1,2}\s?>|<\s?-{1,2}|[↔→←])\s")
 _TITLE = re.compile(r"^\s*(inbound|incoming|outbound|outgoing)\b", re.IGNORECASE)
 #: the vendor words :func:`format_direction` writes for each direction
@@ -103,6 +109,14 @@ def read_direction(text: str, *, yes_no: bool = False) -> DirectionReading:
     for inner in _PAREN.findall(text):
         if _key(inner) == "loopback":
             loopback = True
+        elif _STATED.search(normalise(inner)):  # Inbound (and outbound): not a mere note
+            message = (
+                f"cannot read the direction {' '.join(text.split())!r}: the direction in "
+                "parentheses would be dropped as a note"
+            )
+            return DirectionReading(
+                text=text, faults=(Fault(start=0, end=len(text), message=message),)
+            )
         elif inner.strip():
             notes.append(" ".join(inner.split()))
     key = _key(_PAREN.sub(" ", text))
