@@ -64,6 +64,8 @@ TCP, UDP, ICMP = Transport.TCP, Transport.UDP, Transport.ICMP
         ("1 024", "1024"),  # a space between groups of digits, not ports 1 and 24
         ("49\u00a0152\u201365\u00a0535", "49152-65535"),  # no-break spaces, en dash
         ("1024 and above", "1024-65535"),
+        ("1024 or greater", "1024-65535"),
+        ("from 1024 to 65535", "1024-65535"),
         ("UDP/53, UDP/8888", "53/udp, 8888/udp"),
         ("443/tcp", "443/tcp"),
         ("3300/tcp, 6789/tcp", "3300/tcp, 6789/tcp"),
@@ -184,6 +186,13 @@ def test_a_condition_a_list_and_an_otherwise_in_one_cell() -> None:
         ("TCP+UDP 53", "could not read 'TCP+UDP 53'"),
         ("53 (TCP+UDP)", "could not read '(TCP+UDP)'"),
         ("53/TCP*", "could not read '/TCP*'"),
+        # a bound read as a port with a name or a note: port 1024 alone
+        ("above 1024", "could not read 'above 1024'"),
+        ("below 1024", "could not read 'below 1024'"),
+        ("less than 1024", "could not read 'less than 1024'"),
+        ("up to 1024", "could not read 'up to 1024'"),
+        ("between 1024 and 65535", "could not read 'between 1024'"),
+        ("1024 upwards", "could not read 'upwards'"),
     ],
 )
 def test_what_a_port_cell_cannot_say_is_a_fault_not_a_guess(cell: str, fault: str) -> None:

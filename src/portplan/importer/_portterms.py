@@ -9,6 +9,7 @@ from portplan.importer._lexer import Token
 from portplan.importer._portscan import (
     ABOVE,
     ANY,
+    BOUNDS,
     DYNAMIC,
     ICMP_NAMES,
     KEYWORDS,
@@ -62,6 +63,16 @@ def _hides_ports(inner: Sequence[Token], said: set[Transport]) -> bool:
         if not _in_version(inner, index):
             return True
     return False
+
+
+def _range_at(toks: Sequence[Token], pos: int) -> bool:
+    """Whether a range starts at ``pos``: ``1024 to 65535``, ``1024-65535``."""
+    return (
+        pos + 2 < len(toks)
+        and toks[pos].kind == "num"
+        and (toks[pos + 1].kind == "dash" or toks[pos + 1].is_(*RANGE_WORDS))
+        and toks[pos + 2].kind == "num"
+    )
 
 
 def _numbered(toks: Sequence[Token]) -> bool:
@@ -151,6 +162,9 @@ class TermReader:
         token = toks[pos] if pos < len(toks) else toks[-1]
         first = pos
         if token.is_("port", "ports") and pos + 1 < len(toks) and toks[pos + 1].kind == "num":
+            pos += 1
+            token = toks[pos]
+        if token.is_("from") and _range_at(toks, pos + 1):  # from 1024 to 65535
             pos += 1
             token = toks[pos]
         if Transport.ICMP in protocols or token.is_("ping"):
@@ -279,7 +293,8 @@ class TermReader:
                 if (
                     any(t.kind in ("word", "num") for t in words)
                     and balanced(words)
-                    and not any(starts_term(t) or t.protocolish for t in words)  # nor a port
+                    # no port, transport or bound hides in a note: 1024 upwards
+                    and not any(starts_term(t) or t.protocolish or t.low in BOUNDS for t in words)
                 ):
                     notes.append(self.words(words))
                 else:
