@@ -343,6 +343,8 @@ def test_the_canonical_form_of_any_reading_reads_back_to_it(cell: str) -> None:
         ("TCP or HTTPS", (TCP,), ("HTTPS",)),
         ("WMI (DCOM) TCP", (TCP,), ("WMI (DCOM)",)),
         ("(See usage for protocol) TCP", (TCP,), ()),
+        ("HTTP/3", (UDP,), ("HTTP/3",)),  # QUIC: was HTTP (so TCP) and a stray "3"
+        ("HTTP/1.1", (TCP,), ("HTTP/1.1",)),
     ],
 )
 def test_protocol_cells(
@@ -351,6 +353,15 @@ def test_protocol_cells(
     reading = read_protocols(cell)
     assert reading.faults == ()
     assert (reading.transports, reading.applications) == (transports, applications)
+
+
+def test_a_transport_in_a_note_of_a_protocol_cell_is_a_fault() -> None:
+    """``TCP (UDP optional)`` read as TCP with the note "UDP optional": UDP was dropped."""
+    reading = read_protocols("TCP (UDP optional)")
+    assert [f.message for f in reading.faults] == [
+        "could not read '(UDP optional)': a transport in a note"
+    ]
+    assert read_protocols("(See usage for protocol) TCP").faults == ()
 
 
 def test_an_application_alone_names_its_transport_only_when_it_has_one_and_says_so() -> None:
