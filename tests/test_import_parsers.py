@@ -444,6 +444,21 @@ def test_section_titles_name_pairs_and_directions() -> None:
     assert title_direction("Ports Used for HA") is None
 
 
+@pytest.mark.parametrize(
+    ("title", "direction"),
+    [
+        ("Inbound and Outbound Ports", Direction.BOTH),  # was inbound: its first word
+        ("Incoming/Outgoing ports", Direction.BOTH),
+        ("Outbound ports (and inbound replies)", None),  # neither word alone says it
+        ("Inbound ports to the manager", Direction.INBOUND),
+    ],
+)
+def test_a_title_that_names_both_directions_is_not_read_by_its_first_word(
+    title: str, direction: Direction | None
+) -> None:
+    assert title_direction(title) is direction
+
+
 def test_a_cell_too_long_or_too_branching_is_refused_quickly() -> None:
     (fault,) = read_ports("80, " * 2000).faults
     assert fault.message == "a cell of 8000 characters is too long to be a port cell"
