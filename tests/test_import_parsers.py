@@ -163,6 +163,10 @@ def test_a_condition_a_list_and_an_otherwise_in_one_cell() -> None:
         ("100-50", "range 100-50 is reversed"),
         ("22,443", "'22,443' could be port 22443 or ports 22 and 443"),
         ("22 443", "'22 443' could be port 22443 or ports 22 and 443"),
+        # a dash or "to" that joins no range made the comma a thousands separator
+        ("XML-RPC API port - 22,443", "'22,443' could be port 22443 or ports 22 and 443"),
+        ("defaults to 1,443", "'1,443' could be port 1443 or ports 1 and 443"),
+        ("0,024", "port 0 is outside 1-65535"),  # was port 24
         ("TCP", "protocol tcp without a port after it"),
         ("TCP, 443/udp", "protocol tcp without a port after it"),
         ("TCP, ICMP", "protocol tcp without a port after it"),

@@ -70,11 +70,11 @@ class Reader(TermReader):
             if width:
                 low = toks[index + width - 1]
                 value = token.text + low.text
-                before = out[-1] if out else None
-                after = toks[index + width] if index + width < len(toks) else None
-                in_range = any(
-                    t is not None and (t.kind == "dash" or t.is_(*RANGE_WORDS))
-                    for t in (before, after)
+                # an end of a range: a dash or "to" between it and another number
+                in_range = (len(out) > 1 and _joins(out[-1]) and out[-2].kind == "num") or (
+                    index + width + 1 < len(toks)
+                    and _joins(toks[index + width])
+                    and toks[index + width + 1].kind == "num"
                 )
                 written = self.text[token.start : low.end]
                 comma = width == 3
@@ -105,8 +105,8 @@ class Reader(TermReader):
         """How many tokens at ``index`` may write one port in groups of digits: 3 for
         ``49,152``, 2 for ``49 152``; 0 when they cannot."""
         first = toks[index]
-        if first.kind != "num" or len(first.text) > 2:
-            return 0
+        if first.kind != "num" or len(first.text) > 2 or first.text.startswith("0"):
+            return 0  # 0,024 and 0 024 are no way of writing 24
         for width in (3, 2):
             group = toks[index : index + width]
             if len(group) < width or group[-1].kind != "num" or len(group[-1].text) != 3:
@@ -343,6 +343,11 @@ class Reader(TermReader):
                 break
         item.choices = choices
         return item
+
+
+def _joins(token: Token) -> bool:
+    """Whether ``token`` joins the ends of a range: a dash, ``to``, ``through``..."""
+    return token.kind == "dash" or token.is_(*RANGE_WORDS)
 
 
 def _named(alone: list[Item]) -> tuple[Transport, ...]:
