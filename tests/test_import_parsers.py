@@ -78,6 +78,7 @@ TCP, UDP, ICMP = Transport.TCP, Transport.UDP, Transport.ICMP
         ("SNMP 161", "161 (SNMP)"),
         ("1433 (Note 2 Alternate port available)", "1433 (Note 2 Alternate port available)"),
         ("443 (TLS 1.2)", "443 (TLS 1.2)"),  # a version in a note is no port
+        ("ICMP type 3 (all codes)", "ICMP type 3 (all codes)"),  # the whole type
         ("UDP 514 If reliable logging is enabled", "if reliable logging is enabled: 514/udp"),
         (
             "XML-RPC API port - 2633/tcp by default",
@@ -197,6 +198,9 @@ def test_a_condition_a_list_and_an_otherwise_in_one_cell() -> None:
         ("up to 1024", "could not read 'up to 1024'"),
         ("between 1024 and 65535", "could not read 'between 1024'"),
         ("1024 upwards", "could not read 'upwards'"),
+        # ICMP messages in a note were dropped: all types read as echo-request alone
+        ("ICMP (all types)", "could not read '(all types)': ICMP types in a note"),
+        ("ICMP echo request/reply", "could not read '/reply'"),
     ],
 )
 def test_what_a_port_cell_cannot_say_is_a_fault_not_a_guess(cell: str, fault: str) -> None:

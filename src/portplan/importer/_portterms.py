@@ -75,6 +75,21 @@ def _range_at(toks: Sequence[Token], pos: int) -> bool:
     )
 
 
+#: words that widen an ICMP term without a type: ``ICMP (all types)`` is not ``ICMP``
+_ALL_TYPES = frozenset({"all", "any", "every", "type", "types", "other"})
+
+
+def _names_icmp(toks: Sequence[Token], choices: list[list[PortTerm]]) -> bool:
+    """Whether a note after an ICMP term names ICMP messages (``/reply``, ``(echo and
+    unreachable)``), or all of them after ICMP without a type: a note would drop them."""
+    terms = [t for option in choices for t in option if t.icmp]
+    words = {t.low for t in toks if t.kind == "word"}
+    return bool(terms) and (
+        bool(words & ICMP_NAMES.keys())
+        or (any(t.icmp_type is None for t in terms) and bool(words & _ALL_TYPES))
+    )
+
+
 def _numbered(toks: Sequence[Token]) -> bool:
     """Whether the words naming a port hold a number: any outside parentheses, and inside
     them one that names a port (``HTTPS (443)``, not ``(see note 1)``)."""
@@ -279,6 +294,8 @@ class TermReader:
                     self.fault(
                         parenthesis, f"could not read {shown!r}: a port or protocol in a note"
                     )
+                elif _names_icmp(inner, choices):  # ICMP (all types)
+                    self.fault(parenthesis, f"could not read {shown!r}: ICMP types in a note")
                 elif any(t.kind in ("word", "num") for t in inner) and balanced(inner):
                     notes.append(self.words(inner))
                 else:
@@ -295,6 +312,7 @@ class TermReader:
                     and balanced(words)
                     # no port, transport or bound hides in a note: 1024 upwards
                     and not any(starts_term(t) or t.protocolish or t.low in BOUNDS for t in words)
+                    and not _names_icmp(words, choices)  # ICMP echo request/reply
                 ):
                     notes.append(self.words(words))
                 else:
