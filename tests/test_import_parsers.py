@@ -39,6 +39,8 @@ TCP, UDP, ICMP = Transport.TCP, Transport.UDP, Transport.ICMP
         ("UDP 18118 - 18126", "18118-18126/udp"),
         ("TCP/UDP 53", "53/tcp/udp"),
         ("TCP and UDP 53", "53/tcp/udp"),
+        ("TCP, UDP 53", "53/tcp/udp"),  # not 53/udp: a protocol alone is for what follows
+        ("TCP, UDP, 53", "53/tcp/udp"),
         ("8080 or 8443", "8080 or 8443"),
         ("TCP 21 or TCP 22", "21/tcp or 22/tcp"),
         ("TCP or UDP/514", "514/tcp or 514/udp"),
@@ -59,7 +61,11 @@ TCP, UDP, ICMP = Transport.TCP, Transport.UDP, Transport.ICMP
         ("49152\u201365535", "49152-65535"),  # en dash
         ("49,152-65,535", "49152-65535"),  # thousands separators in a range
         ("10,000", "10000"),
+        ("1 024", "1024"),  # a space between groups of digits, not ports 1 and 24
+        ("49\u00a0152\u201365\u00a0535", "49152-65535"),  # no-break spaces, en dash
         ("1024 and above", "1024-65535"),
+        ("1024 or greater", "1024-65535"),
+        ("from 1024 to 65535", "1024-65535"),
         ("UDP/53, UDP/8888", "53/udp, 8888/udp"),
         ("443/tcp", "443/tcp"),
         ("3300/tcp, 6789/tcp", "3300/tcp, 6789/tcp"),
@@ -71,6 +77,8 @@ TCP, UDP, ICMP = Transport.TCP, Transport.UDP, Transport.ICMP
         ("TCP 541 (IPv4) TCP 542 (IPv6)", "541/tcp (IPv4), 542/tcp (IPv6)"),
         ("SNMP 161", "161 (SNMP)"),
         ("1433 (Note 2 Alternate port available)", "1433 (Note 2 Alternate port available)"),
+        ("443 (TLS 1.2)", "443 (TLS 1.2)"),  # a version in a note is no port
+        ("ICMP type 3 (all codes)", "ICMP type 3 (all codes)"),  # the whole type
         ("UDP 514 If reliable logging is enabled", "if reliable logging is enabled: 514/udp"),
         (
             "XML-RPC API port - 2633/tcp by default",
@@ -155,7 +163,14 @@ def test_a_condition_a_list_and_an_otherwise_in_one_cell() -> None:
         ("0", "port 0 is outside 1-65535"),
         ("100-50", "range 100-50 is reversed"),
         ("22,443", "'22,443' could be port 22443 or ports 22 and 443"),
+        ("22 443", "'22 443' could be port 22443 or ports 22 and 443"),
+        # a dash or "to" that joins no range made the comma a thousands separator
+        ("XML-RPC API port - 22,443", "'22,443' could be port 22443 or ports 22 and 443"),
+        ("defaults to 1,443", "'1,443' could be port 1443 or ports 1 and 443"),
+        ("0,024", "port 0 is outside 1-65535"),  # was port 24
         ("TCP", "protocol tcp without a port after it"),
+        ("TCP, 443/udp", "protocol tcp without a port after it"),
+        ("TCP, ICMP", "protocol tcp without a port after it"),
         ("configurable", "'configurable' without a port"),
         ("TCP/ICMP 80", "ICMP named together with TCP or UDP"),
         ("ICMP type 300", "ICMP type must be a number from 0 to 255"),
@@ -163,6 +178,29 @@ def test_a_condition_a_list_and_an_otherwise_in_one_cell() -> None:
         ("Note 2 Alternate port", "could not read 'Note 2 Alternate port'"),
         ("80, 90000", "port 90000 is outside 1-65535"),
         ("Fixed. Ask the vendor", "'Fixed. Ask the vendor' is prose, not a port"),
+        # footnote marks were read as port 1, or as a port the deployment must set
+        ("443 (1)", "'(1)' could be a footnote mark or port 1 as an alternative"),
+        ("8443 [1]", "'[1]' looks like a footnote mark, not the name of a port"),
+        ("8443 [a]", "'[a]' looks like a footnote mark, not the name of a port"),
+        # ports and protocols in a note were dropped with it
+        ("TCP 443 (or 8443)", "could not read '(or 8443)': a port or protocol in a note"),
+        ("TCP 80 (also UDP)", "could not read '(also UDP)': a port or protocol in a note"),
+        ("1024-65535 (Windows 2003: 1025-5000)", "could not read '(Windows 2003: 1025-5000)'"),
+        ("HTTPS (443)", "could not read 'HTTPS (443)'"),  # not a port to set
+        # a transport joined by + or * was a port's name or a note, its port without it
+        ("TCP+UDP 53", "could not read 'TCP+UDP 53'"),
+        ("53 (TCP+UDP)", "could not read '(TCP+UDP)'"),
+        ("53/TCP*", "could not read '/TCP*'"),
+        # a bound read as a port with a name or a note: port 1024 alone
+        ("above 1024", "could not read 'above 1024'"),
+        ("below 1024", "could not read 'below 1024'"),
+        ("less than 1024", "could not read 'less than 1024'"),
+        ("up to 1024", "could not read 'up to 1024'"),
+        ("between 1024 and 65535", "could not read 'between 1024'"),
+        ("1024 upwards", "could not read 'upwards'"),
+        # ICMP messages in a note were dropped: all types read as echo-request alone
+        ("ICMP (all types)", "could not read '(all types)': ICMP types in a note"),
+        ("ICMP echo request/reply", "could not read '/reply'"),
     ],
 )
 def test_what_a_port_cell_cannot_say_is_a_fault_not_a_guess(cell: str, fault: str) -> None:
@@ -313,6 +351,8 @@ def test_the_canonical_form_of_any_reading_reads_back_to_it(cell: str) -> None:
         ("TCP or HTTPS", (TCP,), ("HTTPS",)),
         ("WMI (DCOM) TCP", (TCP,), ("WMI (DCOM)",)),
         ("(See usage for protocol) TCP", (TCP,), ()),
+        ("HTTP/3", (UDP,), ("HTTP/3",)),  # QUIC: was HTTP (so TCP) and a stray "3"
+        ("HTTP/1.1", (TCP,), ("HTTP/1.1",)),
     ],
 )
 def test_protocol_cells(
@@ -321,6 +361,15 @@ def test_protocol_cells(
     reading = read_protocols(cell)
     assert reading.faults == ()
     assert (reading.transports, reading.applications) == (transports, applications)
+
+
+def test_a_transport_in_a_note_of_a_protocol_cell_is_a_fault() -> None:
+    """``TCP (UDP optional)`` read as TCP with the note "UDP optional": UDP was dropped."""
+    reading = read_protocols("TCP (UDP optional)")
+    assert [f.message for f in reading.faults] == [
+        "could not read '(UDP optional)': a transport in a note"
+    ]
+    assert read_protocols("(See usage for protocol) TCP").faults == ()
 
 
 def test_an_application_alone_names_its_transport_only_when_it_has_one_and_says_so() -> None:
@@ -364,6 +413,17 @@ def test_a_two_way_column_answers_yes_or_no() -> None:
     assert fault.message.startswith("cannot read the direction 'Sideways'; expected Inbound")
 
 
+@pytest.mark.parametrize("cell", ["Inbound (and outbound)", "(Outbound)", "Outbound (or incoming)"])
+def test_a_direction_in_parentheses_is_a_fault_not_a_note(cell: str) -> None:
+    """``Inbound (and outbound)`` read as inbound with the note "and outbound"; ``(Outbound)``
+    as no direction at all, so the row took its heading's."""
+    reading = read_direction(cell)
+    assert reading.direction is None
+    (fault,) = reading.faults
+    assert fault.message.endswith("the direction in parentheses would be dropped as a note")
+    assert read_direction("Inbound (initially)").notes == ("initially",)
+
+
 @given(
     st.sampled_from(list(Direction)),
     st.booleans(),
@@ -390,6 +450,21 @@ def test_section_titles_name_pairs_and_directions() -> None:
     assert title_direction("Incoming Ports") is Direction.INBOUND
     assert title_direction("Outgoing ports") is Direction.OUTBOUND
     assert title_direction("Ports Used for HA") is None
+
+
+@pytest.mark.parametrize(
+    ("title", "direction"),
+    [
+        ("Inbound and Outbound Ports", Direction.BOTH),  # was inbound: its first word
+        ("Incoming/Outgoing ports", Direction.BOTH),
+        ("Outbound ports (and inbound replies)", None),  # neither word alone says it
+        ("Inbound ports to the manager", Direction.INBOUND),
+    ],
+)
+def test_a_title_that_names_both_directions_is_not_read_by_its_first_word(
+    title: str, direction: Direction | None
+) -> None:
+    assert title_direction(title) is direction
 
 
 def test_a_cell_too_long_or_too_branching_is_refused_quickly() -> None:

@@ -13,9 +13,18 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from openpyxl import Workbook
+from openpyxl.cell.rich_text import CellRichText, TextBlock
+from openpyxl.cell.text import InlineFont
 
 from portplan._errors import InputError
-from portplan.importer import Format, SourceDocument, read_document, read_source
+from portplan.importer import (
+    Field,
+    Format,
+    SourceDocument,
+    import_document,
+    read_document,
+    read_source,
+)
 
 MARKDOWN = """\
 <!-- a comment | with | pipes -->
@@ -348,3 +357,39 @@ def test_entities_and_odd_white_space_of_html_are_plain_text() -> None:
     )
     (table,) = read_source(page.encode(), file="e.html", format=Format.HTML).tables
     assert table.rows[0].cells[0].text == html.unescape("<443> TCP and more")
+
+
+def test_a_superscript_footnote_mark_in_html_stays_apart_from_the_port(tmp_path: Path) -> None:
+    """``443<sup>1</sup>`` is port 443 and a footnote mark: run together, it read as port 4431
+    and exit 0.  The mark is now written ``443^1`` and reported, the port kept."""
+    page = tmp_path / "ports.html"
+    page.write_text(
+        "<table><tr><th>Port</th><th>Protocol</th></tr>"
+        "<tr><td>443<sup>1</sup></td><td>TCP</td></tr>"
+        "<tr><td>80 <sup>[2]</sup></td><td>TCP</td></tr></table>"
+    )
+    reading = import_document(page)
+    first, second = (row.of(Field.PORT)[0] for row in reading.tables[0].rows)
+    assert first.text == "443^1"
+    assert first.ports is not None and [str(t.ports) for t in first.ports.terms] == ["443"]
+    assert second.ports is not None and [str(t.ports) for t in second.ports.terms] == ["80"]
+    assert [u.message for u in reading.unread] == [
+        "column 'Port': could not read '^1'",
+        "column 'Port': could not read '^[2]'",
+    ]
+
+
+def test_a_superscript_run_in_an_xlsx_cell_stays_apart_from_the_port(tmp_path: Path) -> None:
+    """A cell whose text is ``443`` and a superscript ``1`` read as port 4431, exit 0."""
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.append(["Port", "Protocol"])
+    sheet.append([CellRichText("443", TextBlock(InlineFont(vertAlign="superscript"), "1")), "TCP"])
+    sheet.append([CellRichText("80 ", TextBlock(InlineFont(b=True), "and 8080")), "TCP"])
+    book.save(tmp_path / "ports.xlsx")
+    reading = import_document(tmp_path / "ports.xlsx")
+    first, second = (row.of(Field.PORT)[0] for row in reading.tables[0].rows)
+    assert (first.text, second.text) == ("443^1", "80 and 8080")  # other runs are plain text
+    assert first.ports is not None and [str(t.ports) for t in first.ports.terms] == ["443"]
+    assert [u.message for u in reading.unread] == ["column 'Port': could not read '^1'"]

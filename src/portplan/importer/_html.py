@@ -6,6 +6,8 @@ unclosed tags of real vendor pages, decodes entities, and reports the line and c
 tag, which is what a located message needs (lxml or BeautifulSoup would add a dependency and
 lose neither).  Header rows are those in ``<thead>``, else the leading rows made only of
 ``<th>`` cells, else the first row.  A table inside a cell is read as that cell's text.
+A superscript in a cell is written after a ``^`` (``443<sup>1</sup>`` is ``443^1``): a
+footnote mark run into a number would otherwise change the number.
 """
 
 from __future__ import annotations
@@ -161,6 +163,10 @@ class _Reader(HTMLParser):
                 table.nested += 1
             if tag in _BLOCKS:
                 _break(cell, hard=tag == "br")
+            elif tag == "sup":
+                # 443<sup>1</sup> is port 443 and a footnote mark, never port 4431: the mark
+                # stays apart, as 443^1, which no port reading takes as a digit
+                cell.text.append("^")
             if table.nested == 0 and tag in ("td", "th", "tr"):
                 table.cell = None  # an unclosed cell ends where the next one starts
             else:

@@ -42,6 +42,7 @@ _TOKEN = re.compile(
 
 #: the transport names a cell can hold
 PROTOCOL_WORDS = frozenset({"tcp", "udp", "icmp"})
+_JOINED = re.compile(r"[*+]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +62,16 @@ class Token:
     @property
     def protocol(self) -> bool:
         return self.kind == "word" and self.low in PROTOCOL_WORDS
+
+    @property
+    def protocolish(self) -> bool:
+        """A word that joins a transport's name to more by ``+`` or ``*`` (``TCP+UDP``,
+        ``UDP*``): the grammar cannot read it, and it is no mere name or note either."""
+        return (
+            self.kind == "word"
+            and not self.protocol
+            and any(part.lower() in PROTOCOL_WORDS for part in _JOINED.split(self.text))
+        )
 
     def is_(self, *texts: str) -> bool:
         """Whether the token is one of ``texts`` (words compared without case)."""

@@ -19,7 +19,9 @@ The grammar, loosest first (docs/import.md has it with examples from the corpus)
 
 from __future__ import annotations
 
-from portplan.importer._lexer import Token, tokens
+from dataclasses import replace
+
+from portplan.importer._lexer import Token, normalise, tokens
 from portplan.importer._portscan import (
     ABOVE,
     CONDITION,
@@ -58,45 +60,65 @@ class Reader(TermReader):
 
     def thousands(self, toks: list[Token]) -> list[Token]:
         """``49,152`` is one port when a comma cannot be a list there (``10,000``: port 000
-        does not exist; ``49,152-65,535``: a range); ``22,443`` could be either: a fault."""
+        does not exist; ``49,152-65,535``: a range); ``22,443`` could be either: a fault.  A
+        space (``1 024``, ``49 152-65 535``, no-break or thin) is such a separator too."""
         out: list[Token] = []
         index = 0
         while index < len(toks):
             token = toks[index]
-            group = toks[index : index + 3]
-            if (
-                len(group) == 3
-                and token.kind == "num"
-                and len(token.text) <= 2
-                and group[1].text == ","
-                and group[2].kind == "num"
-                and len(group[2].text) == 3
-                and token.end == group[1].start
-                and group[1].end == group[2].start
-                and int(token.text + group[2].text) <= MAX_PORT
-            ):
-                value = token.text + group[2].text
-                before = out[-1] if out else None
-                after = toks[index + 3] if index + 3 < len(toks) else None
-                in_range = any(
-                    t is not None and (t.kind == "dash" or t.is_(*RANGE_WORDS))
-                    for t in (before, after)
+            width = self._grouped(toks, index)
+            if width:
+                low = toks[index + width - 1]
+                value = token.text + low.text
+                # an end of a range: a dash or "to" between it and another number
+                in_range = (len(out) > 1 and _joins(out[-1]) and out[-2].kind == "num") or (
+                    index + width + 1 < len(toks)
+                    and _joins(toks[index + width])
+                    and toks[index + width + 1].kind == "num"
                 )
-                written = self.words(group)
-                if group[2].text.startswith("0") or in_range:
-                    self.assumptions.append(f"{written!r}: ',' read as a thousands separator")
-                    out.append(Token("num", str(int(value)), token.start, group[2].end))
-                else:
-                    self.fault(
-                        group,
-                        f"{written!r} could be port {int(value)} or ports {token.text} and "
-                        f"{group[2].text}; write it without the comma, or with a space after it",
+                written = self.text[token.start : low.end]
+                comma = width == 3
+                if low.text.startswith("0") or in_range:
+                    separator = "','" if comma else "the space"
+                    self.assumptions.append(
+                        f"{written!r}: {separator} read as a thousands separator"
                     )
-                index += 3
+                    out.append(Token("num", str(int(value)), token.start, low.end))
+                else:
+                    hint = (
+                        "without the comma, or with a space after it"
+                        if comma
+                        else "without the space, or with a comma between"
+                    )
+                    self.fault(
+                        toks[index : index + width],
+                        f"{written!r} could be port {int(value)} or ports {token.text} and "
+                        f"{low.text}; write it {hint}",
+                    )
+                index += width
                 continue
             out.append(token)
             index += 1
         return out
+
+    def _grouped(self, toks: list[Token], index: int) -> int:
+        """How many tokens at ``index`` may write one port in groups of digits: 3 for
+        ``49,152``, 2 for ``49 152``; 0 when they cannot."""
+        first = toks[index]
+        if first.kind != "num" or len(first.text) > 2 or first.text.startswith("0"):
+            return 0  # 0,024 and 0 024 are no way of writing 24
+        for width in (3, 2):
+            group = toks[index : index + width]
+            if len(group) < width or group[-1].kind != "num" or len(group[-1].text) != 3:
+                continue
+            if int(first.text + group[-1].text) > MAX_PORT:
+                return 0
+            gap = normalise(self.text[first.end : group[-1].start])
+            if width == 3 and group[1].text == "," and gap == ",":
+                return 3
+            if width == 2 and gap and not gap.strip(" "):
+                return 2
+        return 0
 
     # -- alternatives -------------------------------------------------------------------------
 
@@ -191,28 +213,65 @@ class Reader(TermReader):
             silent = len(self.faults) == known and not any(option for option in item.choices)
             if silent and not item.configurable and not item.protocols_only:
                 self.fault(part, f"no port in {self.words(part)!r}")
+            item.span = (part[0].start, part[-1].end)
             items.append(item)
         items = self.merge(items)
-        if items and items[-1].protocols_only:
-            last = items[-1]
-            self.fault(toks[-1:], f"protocol {'/'.join(last.carry)} without a port after it")
         choices: list[list[PortTerm]] = [[]]
         carry: tuple[Transport, ...] = ()
+        alone: list[Item] = []  #: protocols written alone, for the item after them
         for item in items:
-            if item.carry:
-                carry = item.carry
+            if item.protocols_only:
+                alone.append(item)
+                continue
             options = item.choices or [[]]  # a faulty item adds nothing, the rest stays
+            if alone:
+                options, carry = self.after_alone(alone, item, options)
+                alone = []
+            elif item.carry:
+                carry = item.carry
             expanded = [[with_protocols(t, carry) for t in option] for option in options]
             choices = [a + b for a in choices for b in expanded]
             if len(choices) > MAX_ALTERNATIVES:
                 self.fault(toks, f"{self.words(toks)!r} expands to over {MAX_ALTERNATIVES} choices")
                 return []
+        if alone:
+            self.fault(toks[-1:], f"protocol {'/'.join(_named(alone))} without a port after it")
         found = [Alternative(terms=tuple(c), condition=condition) for c in choices if c]
         if not found and len(self.faults) == known_faults:
             self.fault(segment, f"no port in {self.words(segment)!r}")
         elif not found and said:
             self.fault(said, f"condition {condition!r} applies to no port that could be read")
         return found
+
+    def after_alone(
+        self, alone: list[Item], item: Item, options: list[list[PortTerm]]
+    ) -> tuple[list[list[PortTerm]], tuple[Transport, ...]]:
+        """``TCP, 53``, ``TCP, UDP 53``: protocols written alone are those of the item after
+        them too, joined to the ones it names (``53/tcp/udp``, never ``53/udp`` alone); the
+        item's options and the protocols that carry on.  When no term of the item takes them
+        (``TCP, 443/udp``, ``TCP, ICMP``), they are a fault."""
+        named = _named(alone)
+        joined = tuple(dict.fromkeys((*named, *item.carry)))
+        taken = False
+        result: list[list[PortTerm]] = []
+        for option in options:
+            terms = []
+            for written in option:
+                takes = not written.protocols or (item.carry and written.protocols == item.carry)
+                terms.append(replace(written, protocols=joined) if takes else written)
+                taken = taken or bool(takes)
+            result.append(terms)
+        if taken:
+            return result, joined
+        if any(options):  # an item that could not be read is reported already
+            self.faults.append(
+                Fault(
+                    start=alone[0].span[0],
+                    end=alone[-1].span[1],
+                    message=f"protocol {'/'.join(named)} without a port after it",
+                )
+            )
+        return options, item.carry or named
 
     def merge(self, items: list[Item]) -> list[Item]:
         """Join items a comma split: ``configurable, default 8443``; ``NAME, 2633 by default``."""
@@ -284,6 +343,16 @@ class Reader(TermReader):
                 break
         item.choices = choices
         return item
+
+
+def _joins(token: Token) -> bool:
+    """Whether ``token`` joins the ends of a range: a dash, ``to``, ``through``..."""
+    return token.kind == "dash" or token.is_(*RANGE_WORDS)
+
+
+def _named(alone: list[Item]) -> tuple[Transport, ...]:
+    """The protocols that items written as protocols alone name, in order."""
+    return tuple(dict.fromkeys(p for item in alone for p in item.carry))
 
 
 def _unnamed_defaults(item: Item) -> bool:

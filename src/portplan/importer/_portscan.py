@@ -12,14 +12,14 @@ from portplan.importer.ports import PortParameter, PortTerm, Transport
 NONE = frozenset({"-", "--", "---", "n/a", "na", "none", "not applicable", "no port", "no ports"})
 CONDITION = ("if", "when", "unless")
 RANGE_WORDS = ("to", "through", "thru", "until")
-ABOVE = ("above", "higher", "up", "more")
+ABOVE = ("above", "higher", "up", "more", "greater")
 ANY = ("any", "all")
 DYNAMIC = ("dynamic", "ephemeral")
 #: words with a meaning in the grammar: a port's name needs one that is none of them
 KEYWORDS = frozenset(
     {"or", "and", "if", "when", "unless", "only", "otherwise", "else", "to", "through", "thru",
      "until", "by", "default", "defaults", "is", "configurable", "above", "higher", "up",
-     "more"}
+     "more", "greater"}
 )  # fmt: skip
 ICMP_NAMES = {
     "echo": 8, "echo-request": 8, "ping": 8, "request": 8, "reply": 0, "echo-reply": 0,
@@ -57,11 +57,36 @@ class Item:
     default_only: bool = False  #: ``default 8443``: a parameter without a name
     configurable: bool = False  #: the word ``configurable`` alone
     protocols_only: bool = False  #: ``TCP`` alone, for the items after it
+    span: tuple[int, int] = (0, 0)  #: where the item stands in the cell
     assumptions: list[str] = field(default_factory=list)
 
 
-NOT_LABELS = frozenset(
-    {"note", "notes", "see", "table", "step", "figure", "version", "v", "and", "or", "if", "when"}
+#: words that make the number after them a bound, not a port with a name: ``above 1024``,
+#: ``less than 1024``, ``between 1024 and 65535``, ``up to 1024``
+BOUNDS = frozenset(
+    {"above", "below", "under", "over", "greater", "less", "lower", "higher", "more", "fewer",
+     "than", "between", "beyond", "from", "up", "upto", "to", "through", "thru", "until", "till",
+     "upward", "upwards", "onward", "onwards", "except", "excluding", "min", "max", "minimum",
+     "maximum", "least", "most", "plus", "minus", "not", "no"}
+)  # fmt: skip
+NOT_LABELS = (
+    frozenset(
+        {
+            "note",
+            "notes",
+            "see",
+            "table",
+            "step",
+            "figure",
+            "version",
+            "v",
+            "and",
+            "or",
+            "if",
+            "when",
+        }
+    )
+    | BOUNDS
 )
 
 
@@ -73,7 +98,11 @@ def label(toks: Sequence[Token], pos: int) -> int | None:
         if (
             len(words) == count
             and all(
-                t.kind == "word" and t.low not in NOT_LABELS and not starts_term(t) for t in words
+                t.kind == "word"
+                and t.low not in NOT_LABELS
+                and not starts_term(t)
+                and not t.protocolish
+                for t in words
             )
             and at_kind(toks, pos + count, "num")
         ):

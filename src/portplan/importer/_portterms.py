@@ -9,6 +9,7 @@ from portplan.importer._lexer import Token
 from portplan.importer._portscan import (
     ABOVE,
     ANY,
+    BOUNDS,
     DYNAMIC,
     ICMP_NAMES,
     KEYWORDS,
@@ -37,6 +38,82 @@ __all__ = ["TermReader"]
 
 #: the end of one sentence and the start of the next
 _SENTENCES = re.compile(r"[.!?]\s+[A-Z]")
+#: what a footnote mark in brackets looks like: [1], [a], [*]
+_MARK = re.compile(r"[0-9]+|[A-Za-z]|[^A-Za-z0-9\s]+")
+#: words after which a number in a note refers to the document: (see note 2), (table 3)
+_REFERENCES = frozenset(
+    {"note", "notes", "footnote", "footnotes", "see", "table", "step", "figure", "fig",
+     "section", "chapter", "page", "version", "v", "rfc"}
+)  # fmt: skip
+
+
+def _hides_ports(inner: Sequence[Token], said: set[Transport]) -> bool:
+    """Whether a note in parentheses names a port or a protocol the term does not have
+    (``or 8443``, ``also UDP``, ``Windows 2003: 1025-5000``): reading it as a note would drop
+    it.  Numbers that refer to the document (``Note 2``) or are part of a version (``TLS 1.2``)
+    do not count."""
+    for index, token in enumerate(inner):
+        if (token.protocol and Transport(token.low) not in said) or token.protocolish:
+            return True
+        if token.kind != "num":
+            continue
+        before = inner[index - 1] if index else None
+        if before is not None and before.kind == "word" and before.low in _REFERENCES:
+            continue
+        if not _in_version(inner, index):
+            return True
+    return False
+
+
+def _range_at(toks: Sequence[Token], pos: int) -> bool:
+    """Whether a range starts at ``pos``: ``1024 to 65535``, ``1024-65535``."""
+    return (
+        pos + 2 < len(toks)
+        and toks[pos].kind == "num"
+        and (toks[pos + 1].kind == "dash" or toks[pos + 1].is_(*RANGE_WORDS))
+        and toks[pos + 2].kind == "num"
+    )
+
+
+#: words that widen an ICMP term without a type: ``ICMP (all types)`` is not ``ICMP``
+_ALL_TYPES = frozenset({"all", "any", "every", "type", "types", "other"})
+
+
+def _names_icmp(toks: Sequence[Token], choices: list[list[PortTerm]]) -> bool:
+    """Whether a note after an ICMP term names ICMP messages (``/reply``, ``(echo and
+    unreachable)``), or all of them after ICMP without a type: a note would drop them."""
+    terms = [t for option in choices for t in option if t.icmp]
+    words = {t.low for t in toks if t.kind == "word"}
+    return bool(terms) and (
+        bool(words & ICMP_NAMES.keys())
+        or (any(t.icmp_type is None for t in terms) and bool(words & _ALL_TYPES))
+    )
+
+
+def _numbered(toks: Sequence[Token]) -> bool:
+    """Whether the words naming a port hold a number: any outside parentheses, and inside
+    them one that names a port (``HTTPS (443)``, not ``(see note 1)``)."""
+    return _hides_ports(toks, set(Transport)) or any(
+        t.kind == "num" and depth_at(toks, k) == 0 for k, t in enumerate(toks)
+    )
+
+
+def _in_version(toks: Sequence[Token], index: int) -> bool:
+    """Whether the number at ``index`` is part of ``1.2``: a dot right between it and another
+    number."""
+    for step in (1, -1):
+        dot, other = index + step, index + 2 * step
+        if min(dot, other) < 0 or max(dot, other) >= len(toks):
+            continue
+        left, right = sorted((toks[index], toks[other]), key=lambda t: t.start)
+        if (
+            toks[dot].text == "."
+            and toks[other].kind == "num"
+            and left.end == toks[dot].start
+            and toks[dot].end == right.start
+        ):
+            return True
+    return False
 
 
 def _names(toks: Sequence[Token]) -> bool:
@@ -102,6 +179,9 @@ class TermReader:
         if token.is_("port", "ports") and pos + 1 < len(toks) and toks[pos + 1].kind == "num":
             pos += 1
             token = toks[pos]
+        if token.is_("from") and _range_at(toks, pos + 1):  # from 1024 to 65535
+            pos += 1
+            token = toks[pos]
         if Transport.ICMP in protocols or token.is_("ping"):
             term, pos = self.icmp(toks, pos, protocols)
             choices = [[term]] if term else []
@@ -110,7 +190,14 @@ class TermReader:
             name = self.words(toks[pos + 1 : close])
             pos = close + 1
             post, pos = protocol_postfix(toks, pos)
-            if name and close < len(toks):
+            if name and close < len(toks) and _MARK.fullmatch(name):
+                self.fault(
+                    toks[first:pos],
+                    f"{self.words(toks[first:pos])!r} looks like a footnote mark, not the name "
+                    "of a port; leave it out, or name the port in words",
+                )
+                choices = []
+            elif name and close < len(toks):
                 parameter = PortParameter(name=name)
                 choices = [[PortTerm(protocols=protocols or post, parameter=parameter)]]
             else:
@@ -183,23 +270,36 @@ class TermReader:
                     self.fault(toks[pos:], f"could not read {self.words(toks[pos:])!r}")
                     pos = len(toks)
                     break
-                inner = toks[pos + 1 : close]
+                inner, parenthesis = toks[pos + 1 : close], toks[pos : close + 1]
+                shown = self.words(parenthesis)
                 pos = close + 1
-                if only_protocols(inner) and not any(t.protocols for o in choices for t in o):
+                said = {p for o in choices for t in o for p in t.protocols}
+                if only_protocols(inner) and not said:
                     found = tuple(dict.fromkeys(Transport(t.low) for t in inner if t.protocol))
                     choices = [[with_protocols(t, found) for t in o] for o in choices]
+                elif len(inner) == 1 and inner[0].kind == "num" and len(inner[0].text) <= 2:
+                    number = int(inner[0].text)  # 443 (1): a footnote, or port 1 instead?
+                    self.fault(
+                        parenthesis,
+                        f"{shown!r} could be a footnote mark or port {number} as an "
+                        f"alternative; leave the mark out, or write 'or {number}'",
+                    )
                 elif inner and starts_term(inner[0]) and self.clean_ports(inner):
                     sub = self.fresh()
                     fallback.extend([list(a.terms) for a in sub.expression(inner)])
-                    shown = self.words(toks[close - len(inner) - 1 : close + 1])
                     item.assumptions.append(
                         f"ports in parentheses {shown!r} read as an alternative"
                     )
+                elif _hides_ports(inner, said):  # 443 (or 8443), 80 (also UDP)
+                    self.fault(
+                        parenthesis, f"could not read {shown!r}: a port or protocol in a note"
+                    )
+                elif _names_icmp(inner, choices):  # ICMP (all types)
+                    self.fault(parenthesis, f"could not read {shown!r}: ICMP types in a note")
                 elif any(t.kind in ("word", "num") for t in inner) and balanced(inner):
                     notes.append(self.words(inner))
                 else:
-                    parenthesis = toks[close - len(inner) - 1 : close + 1]
-                    self.fault(parenthesis, f"could not read {self.words(parenthesis)!r}")
+                    self.fault(parenthesis, f"could not read {shown!r}")
             elif starts_term(token) and clean:
                 break
             else:
@@ -210,7 +310,9 @@ class TermReader:
                 if (
                     any(t.kind in ("word", "num") for t in words)
                     and balanced(words)
-                    and not any(starts_term(t) for t in words)  # no port hides in a note
+                    # no port, transport or bound hides in a note: 1024 upwards
+                    and not any(starts_term(t) or t.protocolish or t.low in BOUNDS for t in words)
+                    and not _names_icmp(words, choices)  # ICMP echo request/reply
                 ):
                     notes.append(self.words(words))
                 else:
@@ -328,9 +430,7 @@ class TermReader:
                 continue
             if index > start and default_marker(toks, index):
                 name_toks = toks[start:index]
-                if not _names(without_protocol_parens(name_toks)) or any(
-                    t.kind == "num" and depth_at(name_toks, k) == 0 for k, t in enumerate(name_toks)
-                ):
+                if not _names(without_protocol_parens(name_toks)) or _numbered(name_toks):
                     self.fault(toks[start:], f"could not read {self.words(toks[start:])!r}")
                     return [], len(toks)
                 name = self.words(without_protocol_parens(name_toks))
@@ -341,7 +441,7 @@ class TermReader:
         if not _names(without_protocol_parens(name_toks)) or not balanced(name_toks):
             self.fault(name_toks, f"could not read {self.words(name_toks)!r}")
             return [], end
-        if any(t.kind == "num" and depth_at(name_toks, k) == 0 for k, t in enumerate(name_toks)):
+        if _numbered(name_toks):  # HTTPS (443) names port 443, not a port to set
             self.fault(name_toks, f"could not read {self.words(name_toks)!r}")
             return [], end
         if not found:

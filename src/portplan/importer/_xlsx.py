@@ -3,7 +3,9 @@ between empty rows (rules in :mod:`._blocks`), the sheet name as the section.
 
 openpyxl reads the workbook with cached formula results (``data_only``); numbers the vendor
 typed as numbers come back as text without a decimal point when they are whole (``443``, not
-``443.0``).  A workbook whose sheets' used ranges are larger than :data:`MAX_CELLS`, or that
+``443.0``).  A run of a cell's text in superscript is written after a ``^`` (``443`` with a
+superscript ``1`` is ``443^1``): a footnote mark run into a number would otherwise change the
+number.  A workbook whose sheets' used ranges are larger than :data:`MAX_CELLS`, or that
 would unpack to much more than its size, is refused before openpyxl reads it
 (:mod:`._xlsxcheck`): it is not a port table, and openpyxl would fill the memory with it.
 """
@@ -17,6 +19,7 @@ from typing import Any
 from xml.etree.ElementTree import ParseError
 
 from openpyxl import load_workbook
+from openpyxl.cell.rich_text import CellRichText, TextBlock
 from openpyxl.utils import get_column_letter
 
 from portplan.importer._blocks import tables_from_grid
@@ -37,6 +40,8 @@ _UNREADABLE = (
 def _text(value: Any) -> str:
     if value is None:
         return ""
+    if isinstance(value, CellRichText):
+        return clean_text("".join(_run(block) for block in value))
     if isinstance(value, bool):
         return "TRUE" if value else "FALSE"
     if isinstance(value, float) and value.is_integer():
@@ -46,12 +51,18 @@ def _text(value: Any) -> str:
     return clean_text(str(value))
 
 
+def _run(block: str | TextBlock) -> str:
+    if isinstance(block, TextBlock):
+        return f"^{block.text}" if block.font.vertAlign == "superscript" else block.text
+    return block
+
+
 def read_xlsx(data: bytes, file: str) -> list[Table]:
     """The tables of every sheet of a workbook, in sheet order; :class:`XlsxError` or
     :class:`~portplan.importer._limits.TooLarge` (checked first, :mod:`._xlsxcheck`)."""
     check_workbook(data)
     try:
-        book = load_workbook(io.BytesIO(data), read_only=False, data_only=True)
+        book = load_workbook(io.BytesIO(data), read_only=False, data_only=True, rich_text=True)
     except _UNREADABLE as exc:
         raise XlsxError(f"is not an XLSX workbook openpyxl can read ({exc})") from exc
     tables: list[Table] = []

@@ -65,8 +65,19 @@ _WORDS: dict[str, Direction] = {
 _YES = frozenset({"y", "yes", "true", "x", "✓", "✔"})
 _NO = frozenset({"n", "no", "false"})
 _PAREN = re.compile(r"\(([^()]*)\)")
+#: words in parentheses that state a direction, which a note would drop
+_STATED = re.compile(
+    r"\b(?:in|out)bound\b|\bincoming\b|\boutgoing\b|\bingress\b|\begress\b"
+    r"|\bbi-?directional\b|\b(?:two|2)-way\b|<-|->|[↔→←]",
+    re.IGNORECASE,
+)
 _ARROW = re.compile(r"\s(<\s?-{1,2}\s?>|-{1,2}\s?>|<\s?-{1,2}|[↔→←])\s")
 _TITLE = re.compile(r"^\s*(inbound|incoming|outbound|outgoing)\b", re.IGNORECASE)
+#: the second half of ``Inbound and Outbound Ports``, ``Incoming/Outgoing``
+_TITLE_BOTH = re.compile(
+    r"\s*(?:/|&|,|and|or)\s*(inbound|incoming|outbound|outgoing)\b", re.IGNORECASE
+)
+_TITLE_WORDS = re.compile(r"\b(inbound|incoming|outbound|outgoing)\b", re.IGNORECASE)
 #: the vendor words :func:`format_direction` writes for each direction
 _CANONICAL = {
     Direction.INBOUND: "Inbound",
@@ -103,6 +114,14 @@ def read_direction(text: str, *, yes_no: bool = False) -> DirectionReading:
     for inner in _PAREN.findall(text):
         if _key(inner) == "loopback":
             loopback = True
+        elif _STATED.search(normalise(inner)):  # Inbound (and outbound): not a mere note
+            message = (
+                f"cannot read the direction {' '.join(text.split())!r}: the direction in "
+                "parentheses would be dropped as a note"
+            )
+            return DirectionReading(
+                text=text, faults=(Fault(start=0, end=len(text), message=message),)
+            )
         elif inner.strip():
             notes.append(" ".join(inner.split()))
     key = _key(_PAREN.sub(" ", text))
@@ -168,9 +187,17 @@ def split_arrow(title: str) -> Arrow | None:
 
 
 def title_direction(title: str) -> Direction | None:
-    """The direction a heading states by its first word: ``Incoming Ports`` is inbound,
-    ``Outgoing Ports`` outbound; ``None`` for any other heading."""
+    """The direction a heading states by its first words: ``Incoming Ports`` is inbound,
+    ``Outgoing Ports`` outbound, ``Inbound and Outbound Ports`` both; ``None`` for any other
+    heading, and for one that names the other direction later (``Outbound ports (and inbound
+    replies)``): its first word alone would drop that."""
     match = _TITLE.match(title)
     if match is None:
         return None
-    return _WORDS[match.group(1).lower()]
+    first = _WORDS[match.group(1).lower()]
+    rest = normalise(title[match.end() :])
+    both = _TITLE_BOTH.match(rest)
+    if both is not None and _WORDS[both.group(1).lower()] not in (first, Direction.BOTH):
+        return Direction.BOTH
+    named = {_WORDS[w.lower()] for w in _TITLE_WORDS.findall(rest)}
+    return None if named - {first} else first

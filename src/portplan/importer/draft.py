@@ -40,6 +40,8 @@ _INTERFACES = {
     "internal or external": Interface.INTERNAL_OR_EXTERNAL,
 }
 _TLS = frozenset({"https", "ldaps", "tls", "ssl", "smtps", "imaps", "pop3s", "ftps", "amqps"})
+#: versions of an application protocol that speak it over TCP (HTTP/3 is QUIC, over UDP)
+_VERSIONS = {"http/1.0": "http", "http/1.1": "http", "http/2": "http"}
 _UNNAMED_ID = "unnamed_destination"
 _NUMBERED = re.compile(r"^(?:table|figure|tab\.|fig\.)\s*[\d.]+\s*[:.-]?\s*", re.IGNORECASE)
 
@@ -254,7 +256,7 @@ class _Builder:
         flow: dict[str, Any] = {"purpose": purpose}
         if service or applications:
             flow["service"] = service or ", ".join(applications)
-        known = {a.lower() for a in applications}
+        known = {_VERSIONS.get(a.lower(), a.lower()) for a in applications}
         app = next((AppProtocol(a) for a in known if a in AppProtocol.__members__.values()), None)
         if app is not None:
             flow["app_protocol"] = app.value

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from portplan.importer._lexer import tokens
+from portplan.importer._lexer import Token, tokens
 from portplan.importer.ports import Fault, Transport
 
 __all__ = ["STANDARD_TRANSPORTS", "ProtocolReading", "read_protocols"]
@@ -24,11 +24,11 @@ STANDARD_TRANSPORTS: dict[str, Transport] = {
         (
             "http", "https", "ssh", "scp", "sftp", "telnet", "ftp", "ftps", "smtp", "smtps",
             "imap", "imaps", "pop3", "pop3s", "ldaps", "iscsi", "ssl", "tls", "amqp", "amqps",
-            "mqtt",
+            "mqtt", "http/1.0", "http/1.1", "http/2",
         ),
         Transport.TCP,
     ),
-    **dict.fromkeys(("snmp", "ntp", "tftp", "radius"), Transport.UDP),
+    **dict.fromkeys(("snmp", "ntp", "tftp", "radius", "http/3", "quic"), Transport.UDP),
 }  # fmt: skip
 _EMPTY = frozenset({"", "-", "--", "n/a", "na", "none"})
 
@@ -52,6 +52,18 @@ class ProtocolReading:
     faults: tuple[Fault, ...] = field(default=(), compare=False)
 
 
+def _version_at(toks: list[Token], index: int) -> int:
+    """The end of a version written at ``index`` (``3``, ``1.1``), or 0 when none is."""
+    end = index
+    while end < len(toks) and toks[end].kind == "num":
+        end += 1
+        if end + 1 < len(toks) and toks[end].text == "." and toks[end + 1].kind == "num":
+            end += 1
+        else:
+            break
+    return end if end > index else 0
+
+
 def read_protocols(text: str) -> ProtocolReading:
     """Read a protocol cell; see the module for what it understands."""
     if " ".join(text.lower().split()) in _EMPTY:
@@ -61,6 +73,7 @@ def read_protocols(text: str) -> ProtocolReading:
     notes: list[str] = []
     assumptions: list[str] = []
     either = False
+    hidden: list[Fault] = []  #: transports in a note, which it would drop
     toks = tokens(text)
     index = 0
     name: list[str] = []  #: words of an application name being read
@@ -78,6 +91,12 @@ def read_protocols(text: str) -> ProtocolReading:
         elif token.is_("or"):
             close_name()
             either = True
+        elif token.text == "/" and name and _version_at(toks, index + 1):
+            # HTTP/3 is one name (QUIC, over UDP), not HTTP and a stray 3
+            end = _version_at(toks, index + 1)
+            name[-1] += text[token.start : toks[end - 1].end]
+            index = end
+            continue
         elif token.is_("and") or token.text in ("/", ",", "&", "+", ";"):
             close_name()
         elif token.text == "(":
@@ -89,6 +108,14 @@ def read_protocols(text: str) -> ProtocolReading:
             if inner and all(t.protocol or t.text in ("/", ",") or t.is_("and") for t in inner):
                 close_name()
                 stated.extend(Transport(t.low) for t in inner if t.protocol)
+            elif any(t.protocol or t.protocolish for t in inner):  # TCP (UDP optional)
+                hidden.append(
+                    Fault(
+                        start=toks[index].start,
+                        end=toks[min(close, len(toks) - 1)].end,
+                        message=f"could not read '({words})': a transport in a note",
+                    )
+                )
             elif name:
                 name.append(f"({words})")  # WMI (DCOM): part of the name
             elif words:
@@ -106,9 +133,9 @@ def read_protocols(text: str) -> ProtocolReading:
             if transport not in stated:
                 assumptions.append(f"{application} runs over {transport.value}")
     transports = tuple(dict.fromkeys((*stated, *implied)))
-    faults: tuple[Fault, ...] = ()
+    faults: tuple[Fault, ...] = tuple(hidden)
     if not transports:
-        faults = (
+        faults += (
             Fault(
                 start=0,
                 end=len(text),
