@@ -45,7 +45,13 @@ def verify_document(checks: list[dict[str, object]], version: str = "1.0") -> st
 
 
 def check(
-    flow: str, source: str, destination: str, port: int, passed: bool, protocol: str = "tcp"
+    flow: str,
+    source: str,
+    destination: str,
+    port: int,
+    passed: bool,
+    protocol: str = "tcp",
+    notes: tuple[str, ...] = (),
 ) -> dict[str, object]:
     return {
         "flow": flow, "reference": "", "source": source, "destination": destination,
@@ -54,7 +60,7 @@ def check(
         "outcome": "open" if passed else "filtered", "passed": passed,
         "temporary_listener": False,
         "evidence": {"errno": None, "icmp": None, "elapsed_ms": 3.0, "attempts": 1, "note": None},
-        "identification": None, "dns": None, "notes": [],
+        "identification": None, "dns": None, "notes": list(notes),
     }  # fmt: skip
 
 
@@ -164,3 +170,25 @@ def test_the_embedded_data_holds_no_markup_characters(tmp_path: Path) -> None:
     assert not set("<>&\u2028\u2029") & set(data.group(1))
     edges = json.loads(data.group(1))["views"]["component"]["edges"]
     assert edges["component-e0"]["label"] == f"{hostile} → DB: TCP 5432"
+
+
+def test_a_probe_expected_blocked_verifies_no_row(tmp_path: Path) -> None:
+    # verify --on da01 --expect-blocked probes pa-scim's port from da01, where the plan has it
+    # from scim01 only: blocked, it passes, but it says nothing of scim01 -> pa01
+    why = "expected blocked: smart-id-21.04/pa-scim is planned from scim01, not from da01"
+    blocked = check("smart-id-21.04/pa-scim", "scim01", "pa01", 9090, True, notes=(why,))
+    blocked["outcome"] = "filtered"
+    beside = check("smart-id-21.04/pa-scim", "scim01", "pa01", 9091, False, notes=(why,))
+    plan = examples.example_plan("smart-id-nexus")
+    found = overlay_rows(plan, [read_overlay(verify_document([blocked, beside]), "v")])
+    assert found.status == {}
+    assert found.unmatched == ()
+    assert [f.status for _o, f in found.blocked] == [Status.PASSED, Status.FAILED]
+    results = tmp_path / "verify.json"
+    results.write_text(verify_document([blocked, beside]))
+    code, html, err = report("--verify", str(results))
+    assert code == 0, err
+    assert re.findall(r'<tr data-row="\d+"[^>]*class="st-', html) == []
+    assert "0 passed, 0 failed, 0 not probed; of what must stay blocked, 1 blocked, 1 not " in html
+    section = html[html.index('id="blocked"') :]
+    assert "✔ blocked" in section and "✘ not proven blocked" in section

@@ -75,12 +75,14 @@ def read_overlay(text: str, origin: str, kind: str | None = None) -> Overlay:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RowFindings:
-    """The overlays laid on a plan: each row's findings and worst status, and the findings
-    that name no row of this plan (made from another deployment, or an older plan)."""
+    """The overlays laid on a plan: each row's findings and worst status, the findings that
+    name no row of this plan (made from another deployment, or an older plan), and the probes
+    of what must stay blocked, which are about no row (:attr:`Finding.expected_blocked`)."""
 
     findings: Mapping[int, tuple[tuple[Overlay, Finding], ...]]
     status: Mapping[int, Status]
     unmatched: tuple[tuple[Overlay, Finding], ...]
+    blocked: tuple[tuple[Overlay, Finding], ...] = ()
 
 
 def overlay_rows(plan: Plan, overlays: Sequence[Overlay]) -> RowFindings:
@@ -90,8 +92,13 @@ def overlay_rows(plan: Plan, overlays: Sequence[Overlay]) -> RowFindings:
         by_key.setdefault(row.key, []).append(index)
     found: dict[int, list[tuple[Overlay, Finding]]] = {}
     unmatched = []
+    blocked = []
     for overlay in overlays:
         for finding in overlay.findings:
+            if finding.expected_blocked:
+                # it names the row it is next to, or another source's: it verifies neither
+                blocked.append((overlay, finding))
+                continue
             hits = [
                 i
                 for i in by_key.get(finding.flow, ())
@@ -111,4 +118,5 @@ def overlay_rows(plan: Plan, overlays: Sequence[Overlay]) -> RowFindings:
         findings={i: tuple(items) for i, items in sorted(found.items())},
         status={i: s for i, s in status.items() if s is not None},
         unmatched=tuple(unmatched),
+        blocked=tuple(blocked),
     )

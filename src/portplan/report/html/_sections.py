@@ -6,12 +6,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from portplan.plan import MANAGEMENT, Plan, PlannedFlow
-from portplan.publish import Overlay, RowFindings
+from portplan.publish import Overlay, RowFindings, Status
 from portplan.report.columns import excluded, matrix_rows, openings
 from portplan.report.html._markup import Cell, Row, data_table, el, filter_bar, text
 from portplan.report.show import show_tables
 
 __all__ = [
+    "blocked_section",
     "matrix_section",
     "not_needed_section",
     "summary_section",
@@ -319,4 +320,55 @@ def unmatched_section(found: RowFindings) -> str:
             filtered=False,
         ),
         aria_labelledby="unmatched",
+    )
+
+
+def blocked_section(found: RowFindings) -> str:
+    """The probes of what must stay blocked (``verify --expect-blocked``): each names the
+    planned row it is next to, or another source's, and verifies neither, so they are listed
+    here rather than on a row."""
+    if not found.blocked:
+        return ""
+    rows: list[Row] = []
+    for o, f in found.blocked:
+        status = "passed" if f.status is Status.PASSED else "failed"
+        word = "blocked" if status == "passed" else "not proven blocked"
+        sent = f.probe.source_address if f.probe is not None else None
+        rows.append(
+            (
+                [
+                    text(o.origin),
+                    text(f.flow),
+                    text(sent or "this machine (the kernel's address)"),
+                    text(f.destination or ""),
+                    (
+                        el("span", f"{_MARKS[status]} {word}", class_=f"status {status}")
+                        + el("span", text(f.outcome), class_="sub"),
+                        {"data_sort": f"{list(_MARKS).index(status)} {f.outcome}"},
+                    ),
+                    text(f.evidence),
+                ],
+                {"class_": f"st-{status}"},
+            )
+        )
+    return el(
+        "section",
+        el("h2", "What must stay blocked", id="blocked"),
+        el(
+            "p",
+            "Probes of connections the plan does not hold (verify --expect-blocked): the ports "
+            "beside a planned range, another source's planned ports, the deployment's "
+            "forbidden connections. Each passes only when blocked; none of them verifies the "
+            "planned row it names.",
+            class_="note",
+        ),
+        data_table(
+            "blocked-table",
+            "Probes expected blocked",
+            ("file", "next to flow", "sent from", "destination", "result", "evidence"),
+            rows,
+            kind="other",
+            filtered=False,
+        ),
+        aria_labelledby="blocked",
     )
