@@ -24,6 +24,7 @@ pytestmark = [
     pytest.mark.skipif(shutil.which("dot") is None, reason="needs Graphviz's dot"),
 ]
 DEPLOYMENT = str(examples.EXAMPLES / "smart-id-nexus.yaml")
+PA01 = "192.0.2.20"  # pa01's address in smart-id-nexus.yaml
 
 
 def report(*args: str) -> tuple[int, str, str]:
@@ -52,10 +53,11 @@ def check(
     passed: bool,
     protocol: str = "tcp",
     notes: tuple[str, ...] = (),
+    address: str = "192.0.2.40",
 ) -> dict[str, object]:
     return {
         "flow": flow, "reference": "", "source": source, "destination": destination,
-        "destination_component": "", "address": "192.0.2.40", "dns_name": None,
+        "destination_component": "", "address": address, "dns_name": None,
         "source_address": None, "protocol": protocol, "port": port,
         "outcome": "open" if passed else "filtered", "passed": passed,
         "temporary_listener": False,
@@ -110,7 +112,7 @@ def test_verify_results_colour_their_rows(tmp_path: Path) -> None:
         verify_document(
             [
                 check("smart-id-21.04/da-radius", "radius-clients", "da01", 18118, False, "udp"),
-                check("smart-id-21.04/pa-scim", "scim01", "pa01", 9090, True),
+                check("smart-id-21.04/pa-scim", "scim01", "pa01", 9090, True, address=PA01),
                 check("smart-id-21.04/no-such-flow", "scim01", "pa01", 9090, True),
             ]
         )
@@ -192,3 +194,40 @@ def test_a_probe_expected_blocked_verifies_no_row(tmp_path: Path) -> None:
     assert "0 passed, 0 failed, 0 not probed; of what must stay blocked, 1 blocked, 1 not " in html
     section = html[html.index('id="blocked"') :]
     assert "✔ blocked" in section and "✘ not proven blocked" in section
+
+
+def test_a_pass_counts_only_for_what_the_row_holds_now() -> None:
+    # results of an older plan (pa-scim was 9091), of another deployment with the same names
+    # (pa01 elsewhere), or sent from another host's address: the pass is about no row of this
+    # plan; a failure still fails the row it names
+    plan = examples.example_plan("smart-id-nexus")
+    scim = [i for i, r in enumerate(plan.rows) if r.key == "smart-id-21.04/pa-scim"]
+    old_port = check("smart-id-21.04/pa-scim", "scim01", "pa01", 9091, True, address=PA01)
+    elsewhere = check("smart-id-21.04/pa-scim", "scim01", "pa01", 9090, True, address="10.9.9.9")
+    other_source = check("smart-id-21.04/pa-scim", "scim01", "pa01", 9090, True, address=PA01)
+    other_source["source_address"] = "192.0.2.40"  # da01's, not scim01's 192.0.2.60
+    for passed in (old_port, elsewhere, other_source):
+        found = overlay_rows(plan, [read_overlay(verify_document([passed]), "v")])
+        assert found.status == {}
+        assert len(found.unmatched) == 1
+    failed = check("smart-id-21.04/pa-scim", "scim01", "pa01", 9091, False, address=PA01)
+    found = overlay_rows(plan, [read_overlay(verify_document([failed]), "v")])
+    assert list(found.status.values()) == [Status.FAILED] * len(scim)
+
+
+def test_a_row_passes_only_when_every_planned_port_was_probed() -> None:
+    # da-radius is 18118-18126: one port probed (a sampled range, or results of a plan that
+    # had one port) leaves the row unchecked, with what was not probed
+    plan = examples.example_plan("smart-id-nexus")
+    radius = [i for i, r in enumerate(plan.rows) if r.key == "smart-id-21.04/da-radius"]
+    one = check("smart-id-21.04/da-radius", "radius-clients", "da01", 18118, True, "udp")
+    found = overlay_rows(plan, [read_overlay(verify_document([one]), "v")])
+    assert [found.status[i] for i in radius] == [Status.UNCHECKED]
+    gap = found.findings[radius[0]][-1][1]
+    assert gap.evidence.startswith("ports 18119-18126 not probed by these results (1 of 9 probed")
+    every = [
+        check("smart-id-21.04/da-radius", "radius-clients", "da01", port, True, "udp")
+        for port in range(18118, 18127)
+    ]
+    found = overlay_rows(plan, [read_overlay(verify_document(every), "v")])
+    assert [found.status[i] for i in radius] == [Status.PASSED]

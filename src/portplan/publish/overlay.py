@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from portplan._errors import OverlayError
 from portplan.plan import Plan
+from portplan.publish._coverage import holds, shortfall
 from portplan.publish._findings import Document, Finding, Overlay, OverlayReader
 from portplan.publish._model import Status, worst
 from portplan.publish._verify_overlay import VerifyReader
@@ -108,11 +109,23 @@ def overlay_rows(plan: Plan, overlays: Sequence[Overlay]) -> RowFindings:
                     plan.rows[i].destination,
                     plan.rows[i].protocol.value,
                 )
+                # a pass counts only for what the row holds now (same names, another plan);
+                # a failure stays on the row it names, never hidden
+                and (
+                    finding.status is not Status.PASSED
+                    or finding.probe is None
+                    or holds(plan, plan.rows[i], finding.probe)
+                )
             ]
             for index in hits:
                 found.setdefault(index, []).append((overlay, finding))
             if not hits:
                 unmatched.append((overlay, finding))
+    for index, items in found.items():
+        for overlay in dict.fromkeys(o for o, _f in items):
+            gap = shortfall(plan.rows[index], [f for o, f in items if o is overlay])
+            if gap is not None:
+                items.append((overlay, gap))
     status = {i: worst(f.status for _o, f in items) for i, items in sorted(found.items())}
     return RowFindings(
         findings={i: tuple(items) for i, items in sorted(found.items())},
