@@ -17,7 +17,7 @@ from click.testing import CliRunner
 import examples
 from portplan._errors import OverlayError
 from portplan.cli import cli
-from portplan.publish import Status, overlay_rows, read_overlay
+from portplan.publish import Status, View, overlay_rows, plan_diagram, read_overlay
 
 pytestmark = [
     pytest.mark.graphviz,
@@ -231,3 +231,17 @@ def test_a_row_passes_only_when_every_planned_port_was_probed() -> None:
     ]
     found = overlay_rows(plan, [read_overlay(verify_document(every), "v")])
     assert [found.status[i] for i in radius] == [Status.PASSED]
+
+
+def test_an_edge_reads_passed_only_when_every_row_on_it_passed() -> None:
+    # results of one machine pass its rows; the other rows of the same arrow have none
+    plan = examples.example_plan("smart-id-nexus")
+    diagram = plan_diagram(plan, View.COMPONENT)
+    index, edge = next((i, e) for i, e in enumerate(diagram.edges) if len(e.rows) > 1)
+    one = diagram.with_status({edge.rows[0]: Status.PASSED})
+    assert one.edges[index].status is Status.UNCHECKED
+    assert [e.status for i, e in enumerate(one.edges) if i != index] == [None] * (
+        len(one.edges) - 1
+    )
+    every = diagram.with_status(dict.fromkeys(edge.rows, Status.PASSED))
+    assert every.edges[index].status is Status.PASSED
