@@ -245,3 +245,17 @@ def test_an_edge_reads_passed_only_when_every_row_on_it_passed() -> None:
     )
     every = diagram.with_status(dict.fromkeys(edge.rows, Status.PASSED))
     assert every.edges[index].status is Status.PASSED
+
+
+def test_a_pass_on_anything_but_open_that_is_not_expected_blocked_is_refused(
+    tmp_path: Path,
+) -> None:
+    # only an open port passes a planned row; a "filtered" pass is a probe expected blocked
+    # whose note is gone (an edited file, another writer): refused rather than a row passed
+    unmarked = check("smart-id-21.04/pa-scim", "scim01", "pa01", 9090, True, address=PA01)
+    unmarked["outcome"] = "filtered"
+    results = tmp_path / "verify.json"
+    results.write_text(verify_document([unmarked]))
+    code, _, err = report("--verify", str(results))
+    assert code == 2
+    assert "checks[0].passed is true for outcome 'filtered' of a probe not expected blocked" in err

@@ -80,6 +80,15 @@ class VerifyReader:
         findings = []
         for where, check in document.items("checks"):
             passed = document.get(check, "passed", bool, where)
+            expected = _expected_blocked(document, check, where)
+            outcome = document.get(check, "outcome", _TEXT, where)
+            if passed and not expected and outcome != "open":
+                # only an open port passes a planned row: a pass on anything else is a probe
+                # expected blocked whose mark is gone, never a row verified
+                raise document.fail(
+                    f"{where}.passed",
+                    f"is true for outcome {outcome!r} of a probe not expected blocked",
+                )
             findings.append(
                 Finding(
                     flow=document.get(check, "flow", str, where),
@@ -87,10 +96,10 @@ class VerifyReader:
                     destination=document.get(check, "destination", str, where),
                     protocol=document.get(check, "protocol", str, where),
                     status=Status.PASSED if passed else Status.FAILED,
-                    outcome=document.get(check, "outcome", _TEXT, where) or "not probed",
+                    outcome=outcome or "not probed",
                     evidence=_evidence(document, check, where),
                     probe=_probe(document, check, where),
-                    expected_blocked=_expected_blocked(document, check, where),
+                    expected_blocked=expected,
                 )
             )
         skipped = document.items("not_probed")
