@@ -24,7 +24,8 @@ pytestmark = [
     pytest.mark.skipif(shutil.which("dot") is None, reason="needs Graphviz's dot"),
 ]
 DEPLOYMENT = str(examples.EXAMPLES / "smart-id-nexus.yaml")
-PA01 = "192.0.2.20"  # pa01's address in smart-id-nexus.yaml
+PA01, SCIM01 = "192.0.2.20", "192.0.2.60"  # their addresses in smart-id-nexus.yaml
+RADIUS_CLIENT = "192.0.2.97"  # one of radius-clients, 192.0.2.96/29
 
 
 def report(*args: str) -> tuple[int, str, str]:
@@ -54,11 +55,12 @@ def check(
     protocol: str = "tcp",
     notes: tuple[str, ...] = (),
     address: str = "192.0.2.40",
+    source_address: str | None = None,
 ) -> dict[str, object]:
     return {
         "flow": flow, "reference": "", "source": source, "destination": destination,
         "destination_component": "", "address": address, "dns_name": None,
-        "source_address": None, "protocol": protocol, "port": port,
+        "source_address": source_address, "protocol": protocol, "port": port,
         "outcome": "open" if passed else "filtered", "passed": passed,
         "temporary_listener": False,
         "evidence": {"errno": None, "icmp": None, "elapsed_ms": 3.0, "attempts": 1, "note": None},
@@ -112,7 +114,15 @@ def test_verify_results_colour_their_rows(tmp_path: Path) -> None:
         verify_document(
             [
                 check("smart-id-21.04/da-radius", "radius-clients", "da01", 18118, False, "udp"),
-                check("smart-id-21.04/pa-scim", "scim01", "pa01", 9090, True, address=PA01),
+                check(
+                    "smart-id-21.04/pa-scim",
+                    "scim01",
+                    "pa01",
+                    9090,
+                    True,
+                    address=PA01,
+                    source_address=SCIM01,
+                ),
                 check("smart-id-21.04/no-such-flow", "scim01", "pa01", 9090, True),
             ]
         )
@@ -220,13 +230,29 @@ def test_a_row_passes_only_when_every_planned_port_was_probed() -> None:
     # had one port) leaves the row unchecked, with what was not probed
     plan = examples.example_plan("smart-id-nexus")
     radius = [i for i, r in enumerate(plan.rows) if r.key == "smart-id-21.04/da-radius"]
-    one = check("smart-id-21.04/da-radius", "radius-clients", "da01", 18118, True, "udp")
+    one = check(
+        "smart-id-21.04/da-radius",
+        "radius-clients",
+        "da01",
+        18118,
+        True,
+        "udp",
+        source_address=RADIUS_CLIENT,
+    )
     found = overlay_rows(plan, [read_overlay(verify_document([one]), "v")])
     assert [found.status[i] for i in radius] == [Status.UNCHECKED]
     gap = found.findings[radius[0]][-1][1]
     assert gap.evidence.startswith("ports 18119-18126 not probed by these results (1 of 9 probed")
     every = [
-        check("smart-id-21.04/da-radius", "radius-clients", "da01", port, True, "udp")
+        check(
+            "smart-id-21.04/da-radius",
+            "radius-clients",
+            "da01",
+            port,
+            True,
+            "udp",
+            source_address=RADIUS_CLIENT,
+        )
         for port in range(18118, 18127)
     ]
     found = overlay_rows(plan, [read_overlay(verify_document(every), "v")])
@@ -259,3 +285,26 @@ def test_a_pass_on_anything_but_open_that_is_not_expected_blocked_is_refused(
     code, _, err = report("--verify", str(results))
     assert code == 2
     assert "checks[0].passed is true for outcome 'filtered' of a probe not expected blocked" in err
+
+
+def test_a_pass_not_sent_from_the_source_host_leaves_its_row_unchecked() -> None:
+    # verify --on scim01 on a machine that holds none of scim01's addresses: the kernel chose
+    # the address (source_address null, and a note says so): not scim01 as firewalls see it
+    plan = examples.example_plan("smart-id-nexus")
+    scim = [i for i, r in enumerate(plan.rows) if r.key == "smart-id-21.04/pa-scim"]
+    kernel = check("smart-id-21.04/pa-scim", "scim01", "pa01", 9090, True, address=PA01)
+    found = overlay_rows(plan, [read_overlay(verify_document([kernel]), "v")])
+    assert [found.status[i] for i in scim] == [Status.UNCHECKED]
+    [(_overlay, placed)] = found.findings[scim[0]]
+    assert placed.outcome == "open, not from scim01"
+    own = check(
+        "smart-id-21.04/pa-scim",
+        "scim01",
+        "pa01",
+        9090,
+        True,
+        address=PA01,
+        source_address=SCIM01,
+    )
+    found = overlay_rows(plan, [read_overlay(verify_document([own]), "v")])
+    assert [found.status[i] for i in scim] == [Status.PASSED]

@@ -5,22 +5,25 @@ A results document names a row by flow id, source, destination and protocol, whi
 plan or another deployment with the same names shares.  So a passed probe counts for a row
 only when what it probed is in the row: a port of the row (none for ICMP), a destination
 address the deployment declares for the host (or, for a host known by name only, its name),
-sent from one of the source host's addresses.  And a row passes only when the probes cover
-it: every planned port and every declared destination address, else the rest is "not
-probed" (a sampled range, results from before the plan changed).
+sent from one of the source host's addresses.  A pass sent from the address the kernel chose
+(the machine held none of the source host's) did not come from the source as the firewalls
+see it: it leaves the row unchecked.  And a row passes only when the probes cover it: every
+planned port and every declared destination address, else the rest is "not probed" (a
+sampled range, results from before the plan changed).
 """
 
 from __future__ import annotations
 
 import ipaddress
 from collections.abc import Sequence
+from dataclasses import replace
 
 from portplan.model.ports import PortRange, PortSet
 from portplan.plan import Plan, PlannedFlow
 from portplan.publish._findings import Finding, Probe
 from portplan.publish._model import Status
 
-__all__ = ["holds", "shortfall"]
+__all__ = ["as_placed", "holds", "shortfall"]
 
 _Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -53,6 +56,25 @@ def holds(plan: Plan, row: PlannedFlow, probe: Probe) -> bool:
         name = plan.hosts[row.destination].dns_name
         return name is not None and probe.dns_name == name
     return _within(probe.address, row.destination_addresses)
+
+
+def as_placed(row: PlannedFlow, finding: Finding) -> Finding:
+    """``finding`` as it stands on ``row``: a pass not sent from an address of the row's
+    source (the kernel chose it, see ``verify``'s note) is unchecked, not passed."""
+    probe = finding.probe
+    if (
+        finding.status is not Status.PASSED
+        or probe is None
+        or probe.source_address is not None
+        or row.loopback
+    ):
+        return finding
+    return replace(
+        finding,
+        status=Status.UNCHECKED,
+        outcome=f"{finding.outcome}, not from {row.source}",
+        evidence=f"not sent from an address of {row.source}: {finding.evidence}",
+    )
 
 
 def _missing_ports(row: PlannedFlow, probed: set[int]) -> str | None:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from portplan._errors import OverlayError
 from portplan.plan import Plan
-from portplan.publish._coverage import holds, shortfall
+from portplan.publish._coverage import as_placed, holds, shortfall
 from portplan.publish._findings import Document, Finding, Overlay, OverlayReader
 from portplan.publish._model import Status, worst
 from portplan.publish._verify_overlay import VerifyReader
@@ -118,7 +118,8 @@ def overlay_rows(plan: Plan, overlays: Sequence[Overlay]) -> RowFindings:
                 )
             ]
             for index in hits:
-                found.setdefault(index, []).append((overlay, finding))
+                placed = as_placed(plan.rows[index], finding)
+                found.setdefault(index, []).append((overlay, placed))
             if not hits:
                 unmatched.append((overlay, finding))
     for index, items in found.items():
