@@ -33,11 +33,12 @@ def report(*args: str) -> tuple[int, str, str]:
     return result.exit_code, result.stdout, result.stderr
 
 
-def verify_document(checks: list[dict[str, object]], version: str = "1.0") -> str:
+def verify_document(checks: list[dict[str, object]], version: str = "1.0", **more: object) -> str:
     return json.dumps(
         {
             "format_version": version,
             "kind": "verify",
+            **more,
             "checks": checks,
             "not_probed": [],
             "passed": 0,
@@ -308,3 +309,20 @@ def test_a_pass_not_sent_from_the_source_host_leaves_its_row_unchecked() -> None
     )
     found = overlay_rows(plan, [read_overlay(verify_document([own]), "v")])
     assert [found.status[i] for i in scim] == [Status.PASSED]
+
+
+def test_results_of_another_deployment_are_refused(tmp_path: Path) -> None:
+    # a lab copy with the same host names and addresses: only the name tells them apart
+    passed = check(
+        "smart-id-21.04/pa-scim", "scim01", "pa01", 9090, True, address=PA01,
+        source_address=SCIM01,
+    )  # fmt: skip
+    results = tmp_path / "verify.json"
+    results.write_text(verify_document([passed], "1.1", deployment="bank-smart-id-lab"))
+    code, html, err = report("--verify", str(results))
+    assert code == 2
+    assert "verify.json: results of deployment 'bank-smart-id-lab', not of 'bank-smart-id'" in err
+    results.write_text(verify_document([passed], "1.1", deployment="bank-smart-id"))
+    code, html, err = report("--verify", str(results))
+    assert code == 0, err
+    assert 'class="st-passed"' in html

@@ -58,6 +58,8 @@ class Overlay:
     origin: str  #: the file it was read from
     summary: str  #: ``12 passed, 1 failed, 2 not probed``
     findings: tuple[Finding, ...]
+    #: the deployment the results are of, where the document says (``None``: it does not)
+    deployment: str | None = None
 
 
 class Document:

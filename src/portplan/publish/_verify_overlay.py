@@ -124,10 +124,14 @@ class VerifyReader:
             held = sum(f.status is Status.PASSED for f in blocked)
             unproven = len(blocked) - held
             summary += f"; of what must stay blocked, {held} blocked, {unproven} not proven blocked"
+        # format_version 1.1 names the deployment; older documents do not
+        data = document.data
+        deployment = document.get(data, "deployment", str, "") if "deployment" in data else None
         return Overlay(
             kind=self.kind,
             title=self.title,
             origin=document.origin,
             summary=summary,
             findings=tuple(findings),
+            deployment=deployment,
         )

@@ -87,7 +87,14 @@ class RowFindings:
 
 
 def overlay_rows(plan: Plan, overlays: Sequence[Overlay]) -> RowFindings:
-    """Lay ``overlays`` on the rows of ``plan``."""
+    """Lay ``overlays`` on the rows of ``plan``; :class:`OverlayError` for an overlay that
+    says it is of another deployment."""
+    for overlay in overlays:
+        if overlay.deployment is not None and overlay.deployment != plan.deployment:
+            raise OverlayError(
+                f"{overlay.origin}: results of deployment {overlay.deployment!r}, not of "
+                f"{plan.deployment!r}: give the deployment they were made from"
+            )
     by_key: dict[str, list[int]] = {}
     for index, row in enumerate(plan.rows):
         by_key.setdefault(row.key, []).append(index)
