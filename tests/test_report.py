@@ -326,3 +326,22 @@ def test_results_of_another_deployment_are_refused(tmp_path: Path) -> None:
     code, html, err = report("--verify", str(results))
     assert code == 0, err
     assert 'class="st-passed"' in html
+
+
+def test_a_row_not_probed_is_unchecked_only_for_its_own_source() -> None:
+    # hermod/ingress to traefik01 has rows from da01 and idm01; idm01's results say its row was
+    # not probed, which says nothing of da01's row
+    plan = examples.example_plan("smart-id-nexus")
+    rows = {
+        plan.rows[i].source: i for i, r in enumerate(plan.rows) if r.key.endswith("hermod/ingress")
+    }
+    skipped = {
+        "flow": "smart-id-21.04/hermod/ingress",
+        "source": "idm01",
+        "destination": "traefik01",
+        "reason": "idm01 has no IPv6 address",
+    }
+    document = json.loads(verify_document([], "1.1"))
+    document["not_probed"] = [skipped]
+    found = overlay_rows(plan, [read_overlay(json.dumps(document), "v")])
+    assert found.status == {rows["idm01"]: Status.UNCHECKED}

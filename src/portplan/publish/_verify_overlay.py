@@ -104,10 +104,12 @@ class VerifyReader:
             )
         skipped = document.items("not_probed")
         for where, item in skipped:
+            # format_version 1.1 names the row's source; before, the row of every source
+            source = document.get(item, "source", str, where) if "source" in item else None
             findings.append(
                 Finding(
                     flow=document.get(item, "flow", str, where),
-                    source=None,
+                    source=source,
                     destination=document.get(item, "destination", str, where),
                     protocol=None,
                     status=Status.UNCHECKED,

@@ -114,7 +114,12 @@ def verify_json(checks: Sequence[FlowCheck], skipped: Sequence[Skipped], *, depl
             "deployment": deployment,
             "checks": [check_record(c) for c in checks],
             "not_probed": [
-                {"flow": s.row.key, "destination": s.row.destination, "reason": s.reason}
+                {
+                    "flow": s.row.key,
+                    "source": s.row.source,
+                    "destination": s.row.destination,
+                    "reason": s.reason,
+                }
                 for s in skipped
             ],
             "passed": sum(c.passed for c in checks),
