@@ -345,3 +345,22 @@ def test_a_row_not_probed_is_unchecked_only_for_its_own_source() -> None:
     document["not_probed"] = [skipped]
     found = overlay_rows(plan, [read_overlay(json.dumps(document), "v")])
     assert found.status == {rows["idm01"]: Status.UNCHECKED}
+
+
+def test_the_summary_counts_rows_as_the_matrix_shows_them(tmp_path: Path) -> None:
+    # the file counts 2 probes passed; neither verifies a row as it stands (one sent from the
+    # kernel's address, one on a port pa-scim no longer has)
+    kernel = check("smart-id-21.04/pa-scim", "scim01", "pa01", 9090, True, address=PA01)
+    old = check(
+        "smart-id-21.04/pa-scim", "scim01", "pa01", 9091, True, address=PA01,
+        source_address=SCIM01,
+    )  # fmt: skip
+    results = tmp_path / "verify.json"
+    results.write_text(verify_document([kernel, old]))
+    code, html, err = report("--verify", str(results))
+    assert code == 0, err
+    assert "<dd>probes: 2 passed, 0 failed, 0 not probed</dd>" in html
+    assert (
+        "<dt>Rows verified</dt><dd>of 34 rows: 0 failed, 1 unchecked, 0 passed, 33 without "
+        "results; 1 findings name no row of this plan</dd>"
+    ) in html

@@ -99,7 +99,7 @@ def html_report(
         el("header", el("h1", text(title)), nav, class_="page")
         + el(
             "main",
-            summary_section(plan, overlays),
+            summary_section(plan, overlays, found),
             diagrams,
             vendor_section(plan),
             matrix_section(plan, overlays, found),

@@ -32,7 +32,21 @@ def _first_port(row: PlannedFlow) -> int:
     return row.ports.ranges[0].start if row.ports.ranges else 0
 
 
-def summary_section(plan: Plan, overlays: Sequence[Overlay]) -> str:
+def _rows_fact(plan: Plan, found: RowFindings) -> str:
+    """What the overlays prove of the plan's rows, as the matrix shows them: the files'
+    own counts are of probes, some of which verify no row (another plan, another host)."""
+    counts = dict.fromkeys(Status, 0)
+    for status in found.status.values():
+        counts[status] += 1
+    parts = [f"{counts[s]} {s.value}" for s in Status if counts[s] or s is not Status.WARNING]
+    parts.append(f"{len(plan.rows) - len(found.status)} without results")
+    text = f"of {len(plan.rows)} rows: " + ", ".join(parts)
+    if found.unmatched:
+        text += f"; {len(found.unmatched)} findings name no row of this plan"
+    return text
+
+
+def summary_section(plan: Plan, overlays: Sequence[Overlay], found: RowFindings) -> str:
     rows = matrix_rows(plan)
     products: list[Row] = [
         (
@@ -63,7 +77,9 @@ def summary_section(plan: Plan, overlays: Sequence[Overlay]) -> str:
         ),
         ("Ports to open", f"{len(opening)} (destination host, protocol, ports) openings"),
     ]
-    facts.extend((o.title, f"{text(o.summary)} ({text(o.origin)})") for o in overlays)
+    facts.extend((f"{o.title} ({text(o.origin)})", f"probes: {text(o.summary)}") for o in overlays)
+    if overlays:
+        facts.append(("Rows verified", text(_rows_fact(plan, found))))
     firewall_rows: list[Row] = [
         ([text(kind), text(name), (str(count), {"data_sort": f"{count:09d}"})], {})
         for kind, name, count in openings(rows)
