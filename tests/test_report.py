@@ -364,3 +364,24 @@ def test_the_summary_counts_rows_as_the_matrix_shows_them(tmp_path: Path) -> Non
         "<dt>Rows verified</dt><dd>of 34 rows: 0 failed, 1 unchecked, 0 passed, 33 without "
         "results; 1 findings name no row of this plan</dd>"
     ) in html
+
+
+def test_each_results_file_has_a_column_named_by_its_file(tmp_path: Path) -> None:
+    # verify ran on two machines: which column is whose must be readable
+    passed = check(
+        "smart-id-21.04/pa-scim", "scim01", "pa01", 9090, True, address=PA01,
+        source_address=SCIM01,
+    )  # fmt: skip
+    args = []
+    for name in ("scim01.json", "da01.json"):
+        (tmp_path / name).write_text(verify_document([passed]))
+        args += ["--verify", str(tmp_path / name)]
+    code, html, err = report(*args)
+    assert code == 0, err
+    headers = re.findall(
+        r'<th scope="col"><button type="button" class="sort">([^<]*)</button>', html
+    )
+    assert [h for h in headers if h.startswith("Verification")] == [
+        f"Verification ({tmp_path / 'scim01.json'})",
+        f"Verification ({tmp_path / 'da01.json'})",
+    ]

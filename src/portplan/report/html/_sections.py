@@ -187,7 +187,8 @@ def matrix_section(plan: Plan, overlays: Sequence[Overlay], found: RowFindings) 
         "condition",
         "purpose",
     ]
-    columns.extend(o.title for o in overlays)
+    # one column per results file (once per machine verify ran on): named by its file
+    columns.extend(f"{o.title} ({o.origin})" for o in overlays)
     seen: set[str] = set()
     body: list[Row] = []
     hosts: dict[str, None] = {}
