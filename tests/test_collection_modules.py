@@ -76,6 +76,7 @@ def as_document(result: dict[str, Any]) -> dict[str, Any]:
     body = {
         "format_version": FORMAT_VERSION,
         "kind": "verify",
+        "deployment": "collection-test",
         "checks": result["checks"],
         "not_probed": [],
         "passed": result["summary"]["passed"],

@@ -17,13 +17,15 @@ from click.testing import CliRunner
 import examples
 from portplan._errors import OverlayError
 from portplan.cli import cli
-from portplan.publish import Status, overlay_rows, read_overlay
+from portplan.publish import Status, View, overlay_rows, plan_diagram, read_overlay
 
 pytestmark = [
     pytest.mark.graphviz,
     pytest.mark.skipif(shutil.which("dot") is None, reason="needs Graphviz's dot"),
 ]
 DEPLOYMENT = str(examples.EXAMPLES / "smart-id-nexus.yaml")
+PA01, SCIM01 = "192.0.2.20", "192.0.2.60"  # their addresses in smart-id-nexus.yaml
+RADIUS_CLIENT = "192.0.2.97"  # one of radius-clients, 192.0.2.96/29
 
 
 def report(*args: str) -> tuple[int, str, str]:
@@ -31,11 +33,12 @@ def report(*args: str) -> tuple[int, str, str]:
     return result.exit_code, result.stdout, result.stderr
 
 
-def verify_document(checks: list[dict[str, object]], version: str = "1.0") -> str:
+def verify_document(checks: list[dict[str, object]], version: str = "1.0", **more: object) -> str:
     return json.dumps(
         {
             "format_version": version,
             "kind": "verify",
+            **more,
             "checks": checks,
             "not_probed": [],
             "passed": 0,
@@ -45,16 +48,24 @@ def verify_document(checks: list[dict[str, object]], version: str = "1.0") -> st
 
 
 def check(
-    flow: str, source: str, destination: str, port: int, passed: bool, protocol: str = "tcp"
+    flow: str,
+    source: str,
+    destination: str,
+    port: int,
+    passed: bool,
+    protocol: str = "tcp",
+    notes: tuple[str, ...] = (),
+    address: str = "192.0.2.40",
+    source_address: str | None = None,
 ) -> dict[str, object]:
     return {
         "flow": flow, "reference": "", "source": source, "destination": destination,
-        "destination_component": "", "address": "192.0.2.40", "dns_name": None,
-        "source_address": None, "protocol": protocol, "port": port,
+        "destination_component": "", "address": address, "dns_name": None,
+        "source_address": source_address, "protocol": protocol, "port": port,
         "outcome": "open" if passed else "filtered", "passed": passed,
         "temporary_listener": False,
         "evidence": {"errno": None, "icmp": None, "elapsed_ms": 3.0, "attempts": 1, "note": None},
-        "identification": None, "dns": None, "notes": [],
+        "identification": None, "dns": None, "notes": list(notes),
     }  # fmt: skip
 
 
@@ -104,7 +115,15 @@ def test_verify_results_colour_their_rows(tmp_path: Path) -> None:
         verify_document(
             [
                 check("smart-id-21.04/da-radius", "radius-clients", "da01", 18118, False, "udp"),
-                check("smart-id-21.04/pa-scim", "scim01", "pa01", 9090, True),
+                check(
+                    "smart-id-21.04/pa-scim",
+                    "scim01",
+                    "pa01",
+                    9090,
+                    True,
+                    address=PA01,
+                    source_address=SCIM01,
+                ),
                 check("smart-id-21.04/no-such-flow", "scim01", "pa01", 9090, True),
             ]
         )
@@ -164,3 +183,205 @@ def test_the_embedded_data_holds_no_markup_characters(tmp_path: Path) -> None:
     assert not set("<>&\u2028\u2029") & set(data.group(1))
     edges = json.loads(data.group(1))["views"]["component"]["edges"]
     assert edges["component-e0"]["label"] == f"{hostile} → DB: TCP 5432"
+
+
+def test_a_probe_expected_blocked_verifies_no_row(tmp_path: Path) -> None:
+    # verify --on da01 --expect-blocked probes pa-scim's port from da01, where the plan has it
+    # from scim01 only: blocked, it passes, but it says nothing of scim01 -> pa01
+    why = "expected blocked: smart-id-21.04/pa-scim is planned from scim01, not from da01"
+    blocked = check("smart-id-21.04/pa-scim", "scim01", "pa01", 9090, True, notes=(why,))
+    blocked["outcome"] = "filtered"
+    beside = check("smart-id-21.04/pa-scim", "scim01", "pa01", 9091, False, notes=(why,))
+    plan = examples.example_plan("smart-id-nexus")
+    found = overlay_rows(plan, [read_overlay(verify_document([blocked, beside]), "v")])
+    assert found.status == {}
+    assert found.unmatched == ()
+    assert [f.status for _o, f in found.blocked] == [Status.PASSED, Status.FAILED]
+    results = tmp_path / "verify.json"
+    results.write_text(verify_document([blocked, beside]))
+    code, html, err = report("--verify", str(results))
+    assert code == 0, err
+    assert re.findall(r'<tr data-row="\d+"[^>]*class="st-', html) == []
+    assert "0 passed, 0 failed, 0 not probed; of what must stay blocked, 1 blocked, 1 not " in html
+    section = html[html.index('id="blocked"') :]
+    assert "✔ blocked" in section and "✘ not proven blocked" in section
+
+
+def test_a_pass_counts_only_for_what_the_row_holds_now() -> None:
+    # results of an older plan (pa-scim was 9091), of another deployment with the same names
+    # (pa01 elsewhere), or sent from another host's address: the pass is about no row of this
+    # plan; a failure still fails the row it names
+    plan = examples.example_plan("smart-id-nexus")
+    scim = [i for i, r in enumerate(plan.rows) if r.key == "smart-id-21.04/pa-scim"]
+    old_port = check("smart-id-21.04/pa-scim", "scim01", "pa01", 9091, True, address=PA01)
+    elsewhere = check("smart-id-21.04/pa-scim", "scim01", "pa01", 9090, True, address="10.9.9.9")
+    other_source = check("smart-id-21.04/pa-scim", "scim01", "pa01", 9090, True, address=PA01)
+    other_source["source_address"] = "192.0.2.40"  # da01's, not scim01's 192.0.2.60
+    for passed in (old_port, elsewhere, other_source):
+        found = overlay_rows(plan, [read_overlay(verify_document([passed]), "v")])
+        assert found.status == {}
+        assert len(found.unmatched) == 1
+    failed = check("smart-id-21.04/pa-scim", "scim01", "pa01", 9091, False, address=PA01)
+    found = overlay_rows(plan, [read_overlay(verify_document([failed]), "v")])
+    assert list(found.status.values()) == [Status.FAILED] * len(scim)
+
+
+def test_a_row_passes_only_when_every_planned_port_was_probed() -> None:
+    # da-radius is 18118-18126: one port probed (a sampled range, or results of a plan that
+    # had one port) leaves the row unchecked, with what was not probed
+    plan = examples.example_plan("smart-id-nexus")
+    radius = [i for i, r in enumerate(plan.rows) if r.key == "smart-id-21.04/da-radius"]
+    one = check(
+        "smart-id-21.04/da-radius",
+        "radius-clients",
+        "da01",
+        18118,
+        True,
+        "udp",
+        source_address=RADIUS_CLIENT,
+    )
+    found = overlay_rows(plan, [read_overlay(verify_document([one]), "v")])
+    assert [found.status[i] for i in radius] == [Status.UNCHECKED]
+    gap = found.findings[radius[0]][-1][1]
+    assert gap.evidence.startswith("ports 18119-18126 not probed by these results (1 of 9 probed")
+    every = [
+        check(
+            "smart-id-21.04/da-radius",
+            "radius-clients",
+            "da01",
+            port,
+            True,
+            "udp",
+            source_address=RADIUS_CLIENT,
+        )
+        for port in range(18118, 18127)
+    ]
+    found = overlay_rows(plan, [read_overlay(verify_document(every), "v")])
+    assert [found.status[i] for i in radius] == [Status.PASSED]
+
+
+def test_an_edge_reads_passed_only_when_every_row_on_it_passed() -> None:
+    # results of one machine pass its rows; the other rows of the same arrow have none
+    plan = examples.example_plan("smart-id-nexus")
+    diagram = plan_diagram(plan, View.COMPONENT)
+    index, edge = next((i, e) for i, e in enumerate(diagram.edges) if len(e.rows) > 1)
+    one = diagram.with_status({edge.rows[0]: Status.PASSED})
+    assert one.edges[index].status is Status.UNCHECKED
+    assert [e.status for i, e in enumerate(one.edges) if i != index] == [None] * (
+        len(one.edges) - 1
+    )
+    every = diagram.with_status(dict.fromkeys(edge.rows, Status.PASSED))
+    assert every.edges[index].status is Status.PASSED
+
+
+def test_a_pass_on_anything_but_open_that_is_not_expected_blocked_is_refused(
+    tmp_path: Path,
+) -> None:
+    # only an open port passes a planned row; a "filtered" pass is a probe expected blocked
+    # whose note is gone (an edited file, another writer): refused rather than a row passed
+    unmarked = check("smart-id-21.04/pa-scim", "scim01", "pa01", 9090, True, address=PA01)
+    unmarked["outcome"] = "filtered"
+    results = tmp_path / "verify.json"
+    results.write_text(verify_document([unmarked]))
+    code, _, err = report("--verify", str(results))
+    assert code == 2
+    assert "checks[0].passed is true for outcome 'filtered' of a probe not expected blocked" in err
+
+
+def test_a_pass_not_sent_from_the_source_host_leaves_its_row_unchecked() -> None:
+    # verify --on scim01 on a machine that holds none of scim01's addresses: the kernel chose
+    # the address (source_address null, and a note says so): not scim01 as firewalls see it
+    plan = examples.example_plan("smart-id-nexus")
+    scim = [i for i, r in enumerate(plan.rows) if r.key == "smart-id-21.04/pa-scim"]
+    kernel = check("smart-id-21.04/pa-scim", "scim01", "pa01", 9090, True, address=PA01)
+    found = overlay_rows(plan, [read_overlay(verify_document([kernel]), "v")])
+    assert [found.status[i] for i in scim] == [Status.UNCHECKED]
+    [(_overlay, placed)] = found.findings[scim[0]]
+    assert placed.outcome == "open, not from scim01"
+    own = check(
+        "smart-id-21.04/pa-scim",
+        "scim01",
+        "pa01",
+        9090,
+        True,
+        address=PA01,
+        source_address=SCIM01,
+    )
+    found = overlay_rows(plan, [read_overlay(verify_document([own]), "v")])
+    assert [found.status[i] for i in scim] == [Status.PASSED]
+
+
+def test_results_of_another_deployment_are_refused(tmp_path: Path) -> None:
+    # a lab copy with the same host names and addresses: only the name tells them apart
+    passed = check(
+        "smart-id-21.04/pa-scim", "scim01", "pa01", 9090, True, address=PA01,
+        source_address=SCIM01,
+    )  # fmt: skip
+    results = tmp_path / "verify.json"
+    results.write_text(verify_document([passed], "1.1", deployment="bank-smart-id-lab"))
+    code, html, err = report("--verify", str(results))
+    assert code == 2
+    assert "verify.json: results of deployment 'bank-smart-id-lab', not of 'bank-smart-id'" in err
+    results.write_text(verify_document([passed], "1.1", deployment="bank-smart-id"))
+    code, html, err = report("--verify", str(results))
+    assert code == 0, err
+    assert 'class="st-passed"' in html
+
+
+def test_a_row_not_probed_is_unchecked_only_for_its_own_source() -> None:
+    # hermod/ingress to traefik01 has rows from da01 and idm01; idm01's results say its row was
+    # not probed, which says nothing of da01's row
+    plan = examples.example_plan("smart-id-nexus")
+    rows = {
+        plan.rows[i].source: i for i, r in enumerate(plan.rows) if r.key.endswith("hermod/ingress")
+    }
+    skipped = {
+        "flow": "smart-id-21.04/hermod/ingress",
+        "source": "idm01",
+        "destination": "traefik01",
+        "reason": "idm01 has no IPv6 address",
+    }
+    document = json.loads(verify_document([], "1.1"))
+    document["not_probed"] = [skipped]
+    found = overlay_rows(plan, [read_overlay(json.dumps(document), "v")])
+    assert found.status == {rows["idm01"]: Status.UNCHECKED}
+
+
+def test_the_summary_counts_rows_as_the_matrix_shows_them(tmp_path: Path) -> None:
+    # the file counts 2 probes passed; neither verifies a row as it stands (one sent from the
+    # kernel's address, one on a port pa-scim no longer has)
+    kernel = check("smart-id-21.04/pa-scim", "scim01", "pa01", 9090, True, address=PA01)
+    old = check(
+        "smart-id-21.04/pa-scim", "scim01", "pa01", 9091, True, address=PA01,
+        source_address=SCIM01,
+    )  # fmt: skip
+    results = tmp_path / "verify.json"
+    results.write_text(verify_document([kernel, old]))
+    code, html, err = report("--verify", str(results))
+    assert code == 0, err
+    assert "<dd>probes: 2 passed, 0 failed, 0 not probed</dd>" in html
+    assert (
+        "<dt>Rows verified</dt><dd>of 34 rows: 0 failed, 1 unchecked, 0 passed, 33 without "
+        "results; 1 findings name no row of this plan</dd>"
+    ) in html
+
+
+def test_each_results_file_has_a_column_named_by_its_file(tmp_path: Path) -> None:
+    # verify ran on two machines: which column is whose must be readable
+    passed = check(
+        "smart-id-21.04/pa-scim", "scim01", "pa01", 9090, True, address=PA01,
+        source_address=SCIM01,
+    )  # fmt: skip
+    args = []
+    for name in ("scim01.json", "da01.json"):
+        (tmp_path / name).write_text(verify_document([passed]))
+        args += ["--verify", str(tmp_path / name)]
+    code, html, err = report(*args)
+    assert code == 0, err
+    headers = re.findall(
+        r'<th scope="col"><button type="button" class="sort">([^<]*)</button>', html
+    )
+    assert [h for h in headers if h.startswith("Verification")] == [
+        f"Verification ({tmp_path / 'scim01.json'})",
+        f"Verification ({tmp_path / 'da01.json'})",
+    ]

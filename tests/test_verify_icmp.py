@@ -173,6 +173,7 @@ def test_a_planned_echo_passes(lab: IcmpLab, ping_socket: bool) -> None:
     assert report["not_probed"] == [
         {
             "flow": "icmp-lab/unreachable",
+            "source": "mon",
             "destination": "srv",
             "reason": "ICMP destination-unreachable: verify sends ICMP echo requests (ping) "
             "only; the other ICMP messages are answers routers and hosts send about other "

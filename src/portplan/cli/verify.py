@@ -223,7 +223,7 @@ def verify_cmd(
                 from_addresses=from_addresses,
             )
     if fmt == "json":
-        text = verify_json(found.checks, found.skipped)
+        text = verify_json(found.checks, found.skipped, deployment=plan.deployment)
     elif fmt == "junit":
         text = verify_junit(found.checks, found.skipped)
     else:

@@ -22,6 +22,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Collection, Iterator, Sequence
 
+from portplan._text import EXPECTED_BLOCKED
 from portplan.model._types import Network, Protocol
 from portplan.model.ports import MAX_PORT, MIN_PORT, PortSet
 from portplan.plan import FlowFacts, ForbiddenFlow, Hop, Plan, PlannedFlow
@@ -211,7 +212,7 @@ def blocked_probes(
                     address,
                     row.protocol,
                     sorted(_edges(row.ports)),
-                    f"expected blocked: beside {row.key}'s ports {row.ports}",
+                    f"{EXPECTED_BLOCKED}beside {row.key}'s ports {row.ports}",
                 )
     for row in rows:
         if row.source != source:
@@ -221,7 +222,7 @@ def blocked_probes(
                     address,
                     row.protocol,
                     _echo(row) if row.protocol is Protocol.ICMP else _ends(row.ports),
-                    f"expected blocked: {row.key} is planned from {row.source}, not from {source}",
+                    f"{EXPECTED_BLOCKED}{row.key} is planned from {row.source}, not from {source}",
                 )
     for forbidden in plan.forbidden:
         if forbidden.sources and source not in forbidden.sources:
@@ -238,5 +239,5 @@ def blocked_probes(
                         target,
                         forbidden.protocol,
                         _forbidden_probes(forbidden),
-                        f"expected blocked: forbidden {forbidden.id} ({forbidden.purpose})",
+                        f"{EXPECTED_BLOCKED}forbidden {forbidden.id} ({forbidden.purpose})",
                     )

@@ -10,7 +10,17 @@ from typing import Any, Protocol
 from portplan._errors import OverlayError
 from portplan.publish._model import Status
 
-__all__ = ["Document", "Finding", "Overlay", "OverlayReader"]
+__all__ = ["Document", "Finding", "Overlay", "OverlayReader", "Probe"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Probe:
+    """What a probe sent: the facts a finding of ``verify`` rests on."""
+
+    port: int | None  #: the port probed; ``None``: an ICMP echo request
+    address: str | None  #: the destination address; ``None``: a name that did not resolve
+    dns_name: str | None  #: the destination's name, when it was reached by name
+    source_address: str | None  #: the address it was sent from; ``None``: the kernel's choice
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -24,6 +34,10 @@ class Finding:
     status: Status
     outcome: str  #: in a word or two: ``open``, ``filtered``, ``not probed``
     evidence: str  #: what it rests on, on one line
+    probe: Probe | None = None  #: what was probed, when the finding is a probe's outcome
+    #: a probe of a connection the plan does *not* hold (``verify --expect-blocked``): it is
+    #: about what must stay blocked, so it passes no row, whichever row it names
+    expected_blocked: bool = False
 
     def matches(self, key: str, source: str, destination: str, protocol: str) -> bool:
         """Whether the finding is about the plan row with these values."""
@@ -44,6 +58,8 @@ class Overlay:
     origin: str  #: the file it was read from
     summary: str  #: ``12 passed, 1 failed, 2 not probed``
     findings: tuple[Finding, ...]
+    #: the deployment the results are of, where the document says (``None``: it does not)
+    deployment: str | None = None
 
 
 class Document:

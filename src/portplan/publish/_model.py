@@ -101,9 +101,16 @@ class Diagram:
     notes: tuple[str, ...] = ()
 
     def with_status(self, statuses: Mapping[int, Status]) -> Diagram:
-        """The diagram with each edge marked with the worst status of its rows."""
+        """The diagram with each edge marked with the worst status of its rows; a row of an
+        edge with others marked that has none (no results name it) is unchecked, so an edge
+        never reads passed for rows nobody verified."""
         edges = tuple(
-            replace(e, status=worst(statuses[r] for r in e.rows if r in statuses))
+            replace(
+                e,
+                status=worst(statuses.get(r, Status.UNCHECKED) for r in e.rows)
+                if any(r in statuses for r in e.rows)
+                else None,
+            )
             for e in self.edges
         )
         return replace(self, edges=edges)

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from portplan.publish._findings import Document, Finding, Overlay
+from portplan._text import EXPECTED_BLOCKED
+from portplan.publish._findings import Document, Finding, Overlay, Probe
 from portplan.publish._model import Status
 
 __all__ = ["VerifyReader"]
@@ -48,9 +49,27 @@ def _evidence(doc: Document, check: Mapping[str, Any], where: str) -> str:
     return "; ".join(parts)
 
 
+def _probe(doc: Document, check: Mapping[str, Any], where: str) -> Probe:
+    return Probe(
+        port=doc.get(check, "port", (int, type(None)), where),
+        address=doc.get(check, "address", _TEXT, where),
+        dns_name=doc.get(check, "dns_name", _TEXT, where),
+        source_address=doc.get(check, "source_address", _TEXT, where),
+    )
+
+
+def _expected_blocked(doc: Document, check: Mapping[str, Any], where: str) -> bool:
+    """Whether the check probes what must stay blocked (``verify --expect-blocked``): its
+    first note says so, as every such probe's does.  It names the planned row it is next to
+    (or another source's row), so it is not about that row."""
+    notes = doc.get(check, "notes", list, where)
+    return bool(notes) and str(notes[0]).startswith(EXPECTED_BLOCKED)
+
+
 class VerifyReader:
     """Reads ``verify`` documents: a passed probe passes its row, a failed one fails it, a row
-    not probed is marked unchecked with the reason."""
+    not probed is marked unchecked with the reason.  A probe of what must stay blocked
+    (``--expect-blocked``) is a finding on no row: blocked passes, anything else fails."""
 
     kind = "verify"
     title = "Verification"
@@ -61,6 +80,15 @@ class VerifyReader:
         findings = []
         for where, check in document.items("checks"):
             passed = document.get(check, "passed", bool, where)
+            expected = _expected_blocked(document, check, where)
+            outcome = document.get(check, "outcome", _TEXT, where)
+            if passed and not expected and outcome != "open":
+                # only an open port passes a planned row: a pass on anything else is a probe
+                # expected blocked whose mark is gone, never a row verified
+                raise document.fail(
+                    f"{where}.passed",
+                    f"is true for outcome {outcome!r} of a probe not expected blocked",
+                )
             findings.append(
                 Finding(
                     flow=document.get(check, "flow", str, where),
@@ -68,16 +96,20 @@ class VerifyReader:
                     destination=document.get(check, "destination", str, where),
                     protocol=document.get(check, "protocol", str, where),
                     status=Status.PASSED if passed else Status.FAILED,
-                    outcome=document.get(check, "outcome", _TEXT, where) or "not probed",
+                    outcome=outcome or "not probed",
                     evidence=_evidence(document, check, where),
+                    probe=_probe(document, check, where),
+                    expected_blocked=expected,
                 )
             )
         skipped = document.items("not_probed")
         for where, item in skipped:
+            # format_version 1.1 names the row's source; before, the row of every source
+            source = document.get(item, "source", str, where) if "source" in item else None
             findings.append(
                 Finding(
                     flow=document.get(item, "flow", str, where),
-                    source=None,
+                    source=source,
                     destination=document.get(item, "destination", str, where),
                     protocol=None,
                     status=Status.UNCHECKED,
@@ -85,12 +117,23 @@ class VerifyReader:
                     evidence=document.get(item, "reason", str, where),
                 )
             )
-        passed = sum(f.status is Status.PASSED for f in findings)
-        failed = sum(f.status is Status.FAILED for f in findings)
+        planned = [f for f in findings if not f.expected_blocked]
+        passed = sum(f.status is Status.PASSED for f in planned)
+        failed = sum(f.status is Status.FAILED for f in planned)
+        summary = f"{passed} passed, {failed} failed, {len(skipped)} not probed"
+        blocked = [f for f in findings if f.expected_blocked]
+        if blocked:
+            held = sum(f.status is Status.PASSED for f in blocked)
+            unproven = len(blocked) - held
+            summary += f"; of what must stay blocked, {held} blocked, {unproven} not proven blocked"
+        # format_version 1.1 names the deployment; older documents do not
+        data = document.data
+        deployment = document.get(data, "deployment", str, "") if "deployment" in data else None
         return Overlay(
             kind=self.kind,
             title=self.title,
             origin=document.origin,
-            summary=f"{passed} passed, {failed} failed, {len(skipped)} not probed",
+            summary=summary,
             findings=tuple(findings),
+            deployment=deployment,
         )

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from portplan._errors import OverlayError
 from portplan.plan import Plan
+from portplan.publish._coverage import as_placed, holds, shortfall
 from portplan.publish._findings import Document, Finding, Overlay, OverlayReader
 from portplan.publish._model import Status, worst
 from portplan.publish._verify_overlay import VerifyReader
@@ -75,23 +76,37 @@ def read_overlay(text: str, origin: str, kind: str | None = None) -> Overlay:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RowFindings:
-    """The overlays laid on a plan: each row's findings and worst status, and the findings
-    that name no row of this plan (made from another deployment, or an older plan)."""
+    """The overlays laid on a plan: each row's findings and worst status, the findings that
+    name no row of this plan (made from another deployment, or an older plan), and the probes
+    of what must stay blocked, which are about no row (:attr:`Finding.expected_blocked`)."""
 
     findings: Mapping[int, tuple[tuple[Overlay, Finding], ...]]
     status: Mapping[int, Status]
     unmatched: tuple[tuple[Overlay, Finding], ...]
+    blocked: tuple[tuple[Overlay, Finding], ...] = ()
 
 
 def overlay_rows(plan: Plan, overlays: Sequence[Overlay]) -> RowFindings:
-    """Lay ``overlays`` on the rows of ``plan``."""
+    """Lay ``overlays`` on the rows of ``plan``; :class:`OverlayError` for an overlay that
+    says it is of another deployment."""
+    for overlay in overlays:
+        if overlay.deployment is not None and overlay.deployment != plan.deployment:
+            raise OverlayError(
+                f"{overlay.origin}: results of deployment {overlay.deployment!r}, not of "
+                f"{plan.deployment!r}: give the deployment they were made from"
+            )
     by_key: dict[str, list[int]] = {}
     for index, row in enumerate(plan.rows):
         by_key.setdefault(row.key, []).append(index)
     found: dict[int, list[tuple[Overlay, Finding]]] = {}
     unmatched = []
+    blocked = []
     for overlay in overlays:
         for finding in overlay.findings:
+            if finding.expected_blocked:
+                # it names the row it is next to, or another source's: it verifies neither
+                blocked.append((overlay, finding))
+                continue
             hits = [
                 i
                 for i in by_key.get(finding.flow, ())
@@ -101,14 +116,28 @@ def overlay_rows(plan: Plan, overlays: Sequence[Overlay]) -> RowFindings:
                     plan.rows[i].destination,
                     plan.rows[i].protocol.value,
                 )
+                # a pass counts only for what the row holds now (same names, another plan);
+                # a failure stays on the row it names, never hidden
+                and (
+                    finding.status is not Status.PASSED
+                    or finding.probe is None
+                    or holds(plan, plan.rows[i], finding.probe)
+                )
             ]
             for index in hits:
-                found.setdefault(index, []).append((overlay, finding))
+                placed = as_placed(plan.rows[index], finding)
+                found.setdefault(index, []).append((overlay, placed))
             if not hits:
                 unmatched.append((overlay, finding))
+    for index, items in found.items():
+        for overlay in dict.fromkeys(o for o, _f in items):
+            gap = shortfall(plan.rows[index], [f for o, f in items if o is overlay])
+            if gap is not None:
+                items.append((overlay, gap))
     status = {i: worst(f.status for _o, f in items) for i, items in sorted(found.items())}
     return RowFindings(
         findings={i: tuple(items) for i, items in sorted(found.items())},
         status={i: s for i, s in status.items() if s is not None},
         unmatched=tuple(unmatched),
+        blocked=tuple(blocked),
     )

@@ -105,14 +105,21 @@ def verify_table(checks: Sequence[FlowCheck], skipped: Sequence[Skipped], *, wid
     return "\n".join(out)
 
 
-def verify_json(checks: Sequence[FlowCheck], skipped: Sequence[Skipped]) -> str:
-    """Every probe with all it found, and the rows not probed (``portplan schema verify``)."""
+def verify_json(checks: Sequence[FlowCheck], skipped: Sequence[Skipped], *, deployment: str) -> str:
+    """Every probe with all it found, and the rows not probed (``portplan schema verify``),
+    of the plan of ``deployment`` (its name: a report of another deployment refuses them)."""
     return document(
         "verify",
         {
+            "deployment": deployment,
             "checks": [check_record(c) for c in checks],
             "not_probed": [
-                {"flow": s.row.key, "destination": s.row.destination, "reason": s.reason}
+                {
+                    "flow": s.row.key,
+                    "source": s.row.source,
+                    "destination": s.row.destination,
+                    "reason": s.reason,
+                }
                 for s in skipped
             ],
             "passed": sum(c.passed for c in checks),

@@ -19,6 +19,7 @@ from portplan.publish import Overlay, overlay_rows
 from portplan.report.html._diagrams import MAX_LAYOUT_NODES, diagram_section
 from portplan.report.html._markup import el, text
 from portplan.report.html._sections import (
+    blocked_section,
     matrix_section,
     not_needed_section,
     summary_section,
@@ -81,6 +82,8 @@ def html_report(
         ("matrix-heading", "Flow matrix"),
         ("not-needed", "Not needed"),
     ]
+    if found.blocked:
+        toc.append(("blocked", "What must stay blocked"))
     if found.unmatched:
         toc.append(("unmatched", "Findings without a row"))
     nav = el(
@@ -96,11 +99,12 @@ def html_report(
         el("header", el("h1", text(title)), nav, class_="page")
         + el(
             "main",
-            summary_section(plan, overlays),
+            summary_section(plan, overlays, found),
             diagrams,
             vendor_section(plan),
             matrix_section(plan, overlays, found),
             not_needed_section(plan),
+            blocked_section(found),
             unmatched_section(found),
         )
         + el(

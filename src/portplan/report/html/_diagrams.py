@@ -43,8 +43,10 @@ def diagram_section(
     figures: list[str] = []
     choices: list[str] = []
     data: dict[str, Any] = {}
+    shown = set(statuses.values())
     for view in _views(plan):
         diagram: Diagram = plan_diagram(plan, view).with_status(statuses)
+        shown.update(e.status for e in diagram.edges if e.status is not None)
         notes = list(diagram.notes)
         if len(diagram.nodes) > MAX_LAYOUT_NODES:
             notes.insert(
@@ -101,7 +103,7 @@ def diagram_section(
         *(
             el("li", el("span", "", class_=f"swatch {s.value}"), f"{s.value}")
             for s in Status
-            if any(v is s for v in statuses.values())
+            if s in shown
         ),
         class_="legend",
     )

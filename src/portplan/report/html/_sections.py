@@ -6,12 +6,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from portplan.plan import MANAGEMENT, Plan, PlannedFlow
-from portplan.publish import Overlay, RowFindings
+from portplan.publish import Overlay, RowFindings, Status
 from portplan.report.columns import excluded, matrix_rows, openings
 from portplan.report.html._markup import Cell, Row, data_table, el, filter_bar, text
 from portplan.report.show import show_tables
 
 __all__ = [
+    "blocked_section",
     "matrix_section",
     "not_needed_section",
     "summary_section",
@@ -31,7 +32,21 @@ def _first_port(row: PlannedFlow) -> int:
     return row.ports.ranges[0].start if row.ports.ranges else 0
 
 
-def summary_section(plan: Plan, overlays: Sequence[Overlay]) -> str:
+def _rows_fact(plan: Plan, found: RowFindings) -> str:
+    """What the overlays prove of the plan's rows, as the matrix shows them: the files'
+    own counts are of probes, some of which verify no row (another plan, another host)."""
+    counts = dict.fromkeys(Status, 0)
+    for status in found.status.values():
+        counts[status] += 1
+    parts = [f"{counts[s]} {s.value}" for s in Status if counts[s] or s is not Status.WARNING]
+    parts.append(f"{len(plan.rows) - len(found.status)} without results")
+    text = f"of {len(plan.rows)} rows: " + ", ".join(parts)
+    if found.unmatched:
+        text += f"; {len(found.unmatched)} findings name no row of this plan"
+    return text
+
+
+def summary_section(plan: Plan, overlays: Sequence[Overlay], found: RowFindings) -> str:
     rows = matrix_rows(plan)
     products: list[Row] = [
         (
@@ -62,7 +77,9 @@ def summary_section(plan: Plan, overlays: Sequence[Overlay]) -> str:
         ),
         ("Ports to open", f"{len(opening)} (destination host, protocol, ports) openings"),
     ]
-    facts.extend((o.title, f"{text(o.summary)} ({text(o.origin)})") for o in overlays)
+    facts.extend((f"{o.title} ({text(o.origin)})", f"probes: {text(o.summary)}") for o in overlays)
+    if overlays:
+        facts.append(("Rows verified", text(_rows_fact(plan, found))))
     firewall_rows: list[Row] = [
         ([text(kind), text(name), (str(count), {"data_sort": f"{count:09d}"})], {})
         for kind, name, count in openings(rows)
@@ -170,7 +187,8 @@ def matrix_section(plan: Plan, overlays: Sequence[Overlay], found: RowFindings) 
         "condition",
         "purpose",
     ]
-    columns.extend(o.title for o in overlays)
+    # one column per results file (once per machine verify ran on): named by its file
+    columns.extend(f"{o.title} ({o.origin})" for o in overlays)
     seen: set[str] = set()
     body: list[Row] = []
     hosts: dict[str, None] = {}
@@ -319,4 +337,55 @@ def unmatched_section(found: RowFindings) -> str:
             filtered=False,
         ),
         aria_labelledby="unmatched",
+    )
+
+
+def blocked_section(found: RowFindings) -> str:
+    """The probes of what must stay blocked (``verify --expect-blocked``): each names the
+    planned row it is next to, or another source's, and verifies neither, so they are listed
+    here rather than on a row."""
+    if not found.blocked:
+        return ""
+    rows: list[Row] = []
+    for o, f in found.blocked:
+        status = "passed" if f.status is Status.PASSED else "failed"
+        word = "blocked" if status == "passed" else "not proven blocked"
+        sent = f.probe.source_address if f.probe is not None else None
+        rows.append(
+            (
+                [
+                    text(o.origin),
+                    text(f.flow),
+                    text(sent or "this machine (the kernel's address)"),
+                    text(f.destination or ""),
+                    (
+                        el("span", f"{_MARKS[status]} {word}", class_=f"status {status}")
+                        + el("span", text(f.outcome), class_="sub"),
+                        {"data_sort": f"{list(_MARKS).index(status)} {f.outcome}"},
+                    ),
+                    text(f.evidence),
+                ],
+                {"class_": f"st-{status}"},
+            )
+        )
+    return el(
+        "section",
+        el("h2", "What must stay blocked", id="blocked"),
+        el(
+            "p",
+            "Probes of connections the plan does not hold (verify --expect-blocked): the ports "
+            "beside a planned range, another source's planned ports, the deployment's "
+            "forbidden connections. Each passes only when blocked; none of them verifies the "
+            "planned row it names.",
+            class_="note",
+        ),
+        data_table(
+            "blocked-table",
+            "Probes expected blocked",
+            ("file", "next to flow", "sent from", "destination", "result", "evidence"),
+            rows,
+            kind="other",
+            filtered=False,
+        ),
+        aria_labelledby="blocked",
     )

@@ -10,6 +10,7 @@ from collections.abc import Iterable
 from typing import Protocol
 
 __all__ = [
+    "EXPECTED_BLOCKED",
     "choice_hint",
     "control_picture",
     "describe_ports",
@@ -19,6 +20,11 @@ __all__ = [
     "shown",
     "terminal_text",
 ]
+
+
+#: how the first note of a ``verify --expect-blocked`` probe begins, in every report of it:
+#: the mark by which a results document tells such a probe from a probe of a planned row
+EXPECTED_BLOCKED = "expected blocked: "
 
 
 class _Range(Protocol):
