@@ -78,10 +78,23 @@ class Destination:
             else:
                 self.rttvar = 0.75 * self.rttvar + 0.25 * abs(self.srtt - sample)
                 self.srtt = 0.875 * self.srtt + 0.125 * sample
-            if result.outcome in BY_ICMP or result.evidence.icmp is not None:
-                self.last_icmp = time.monotonic()  # a TCP port refused by ICMP counts too
+            self._heard(result)
         if result.outcome in ANSWERS or result.outcome in SILENT:
             self.window = min(float(self.limit), self.window + 1)
+
+    def answered_again(self, result: PortResult, retransmitted: bool) -> None:
+        """A silent port answered as its socket carried on: no round-trip sample (the wait
+        began with the first SYN), but an ICMP error's time, or, when the SYN was sent
+        again, the loss of the first one."""
+        if not self._heard(result) and retransmitted:
+            self.lost()
+
+    def _heard(self, result: PortResult) -> bool:
+        """Note when an ICMP error answered (a TCP port refused by ICMP counts too)."""
+        if result.outcome in BY_ICMP or result.evidence.icmp is not None:
+            self.last_icmp = time.monotonic()
+            return True
+        return False
 
     def lost(self, window: float | None = None) -> None:
         """Halve the window (or ``window``, what it was when the loss happened)."""
@@ -113,7 +126,7 @@ class Run:
     an open port's connection keeps its probe's slot instead, and a silent port's is closed.
     """
 
-    __slots__ = ("first_wait", "following", "held", "last_icmp", "opened", "probing", "spare")
+    __slots__ = ("first_wait", "following", "held", "opened", "probing", "spare")
 
     def __init__(
         self, concurrency: int, spare: int, opened: Opened | None, first_wait: float
@@ -124,16 +137,6 @@ class Run:
         self.opened = opened
         self.first_wait = first_wait
         self.following: set[asyncio.Task[None]] = set()
-        #: when an ICMP error about any destination last came (a router rate-limits its
-        #: errors to this machine across every destination behind it)
-        self.last_icmp: float | None = None
-
-    def noted(self, state: Destination) -> None:
-        """Take note of ``state``'s last ICMP error as the run's, if it is the latest."""
-        if state.last_icmp is not None and (
-            self.last_icmp is None or state.last_icmp > self.last_icmp
-        ):
-            self.last_icmp = state.last_icmp
 
     def has_spare(self) -> bool:
         """Whether a kept connection would fit the spare budget now."""
@@ -283,7 +286,6 @@ async def probe_pass(
             if isinstance(result, BaseException):
                 raise result
             state.completed(result)
-            run.noted(state)
             if sock is None or not kept(index, result, state, sock):
                 done(index, result)
             fill(result.probe.address)

@@ -23,7 +23,6 @@ from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import replace
 
 from ansible_collections.portplan.portplan.plugins.module_utils.engine.probe._pass import (
-    BY_ICMP,
     MIN_TIMEOUT,
     PER_DESTINATION,
     SILENT,
@@ -188,11 +187,7 @@ async def probe_all(
                 return
             # an answer is final at once (a deadline may come before the others settle)
             answered.add(result.probe.address)
-            if answer.outcome in BY_ICMP or answer.evidence.icmp is not None:
-                state.last_icmp = time.monotonic()
-                run.noted(state)
-            elif again:
-                state.lost()  # the first SYN was lost on the way, not dropped
+            state.answered_again(answer, again)
             report(index, _attempts(answer, 2 if again else 1))
             verdict.set_result(None)
             if answer.outcome is Outcome.OPEN and opened is not None:
@@ -216,7 +211,7 @@ async def probe_all(
             rounds.setdefault(address, {}).update(dict.fromkeys(indices, 1))
         await asyncio.gather(
             *(
-                _second_look(states[address], tries, probes, results, run, timeout, progress)
+                _second_look(states, address, tries, probes, results, run, timeout, progress)
                 for address, tries in rounds.items()
                 if tries
             )
@@ -267,7 +262,7 @@ async def _carried_on(
                 twice.setdefault(address, []).append((index, _attempts(result, 2)))
             else:
                 tries[index] = 2 if retransmitted else 1
-    icmp = any(state.last_icmp is not None for state in states.values())
+    icmp = _last_icmp(states) is not None
     for address, silent in twice.items():
         for index, result in silent:
             if icmp or address in answered:
@@ -293,8 +288,15 @@ def _unfinished(probe: PortProbe, silent: PortResult | None) -> PortResult:
     return replace(silent, outcome=Outcome.UNFINISHED, evidence=replace(silent.evidence, note=note))
 
 
+def _last_icmp(states: dict[str, Destination]) -> float | None:
+    """When an ICMP error about any destination last came (a router rate-limits its errors
+    to this machine across every destination behind it)."""
+    return max((s.last_icmp for s in states.values() if s.last_icmp is not None), default=None)
+
+
 async def _second_look(
-    state: Destination,
+    every: dict[str, Destination],
+    address: str,
     tries: dict[int, int],
     probes: Sequence[PortProbe],
     results: list[PortResult | None],
@@ -302,8 +304,9 @@ async def _second_look(
     timeout: float,
     progress: Callable[[PortResult], None] | None,
 ) -> None:
-    """Rounds of probes of one destination's silent ports (``tries``: index, attempts so
-    far), until a round brings nothing new.
+    """Rounds of probes of the silent ports of destination ``address`` (``tries``: index,
+    attempts so far; ``every``: each destination of the run), until a round brings nothing
+    new.
 
     A SYN that "never left" (:data:`NEVER_LEFT`) is the source's own firewall, or a burst of
     the kernel's retransmissions overflowing a local queue (the timers of a round fire
@@ -335,11 +338,12 @@ async def _second_look(
             if progress is not None:
                 progress(result)
 
+    state = every[address]
     remaining = list(tries)
-    states = {probes[remaining[0]].address: state}
+    states = {address: state}
     starved = False
     while remaining:
-        last_icmp = run.last_icmp if starved else state.last_icmp
+        last_icmp = _last_icmp(every) if starved else state.last_icmp
         if last_icmp is not None:
             await asyncio.sleep(max(0.0, last_icmp + RATE_LIMIT_WAIT - time.monotonic()))
         begun = time.monotonic()
@@ -362,7 +366,8 @@ async def _second_look(
             state.lost(window)
         # an ICMP error about another destination in the meantime may have used the token
         # an answer here needed (a router's limit covers every destination behind it)
-        starved = not answered and run.last_icmp is not None and run.last_icmp > begun
+        latest = _last_icmp(every)
+        starved = not answered and latest is not None and latest > begun
         if not answered and not starved:  # nothing new: what is still silent stays so
             final(i for i in remaining if i not in asked_again)
             remaining = retry[:]

@@ -206,7 +206,11 @@ def _syn_never_left(sock: socket.socket) -> bool:
     (``tcpi_retransmits``) without a retransmitted segment in flight (``tcpi_retrans``, which
     the kernel counts only for a segment that left).
     """
-    tried = _tried(sock)
+    return _never_left(_tried(sock))
+
+
+def _never_left(tried: tuple[int, int, int, int] | None) -> bool:
+    """:func:`_syn_never_left` of what :func:`_tried` read."""
     return tried is not None and tried[0] == _TCP_SYN_SENT and tried[1] > 0 and tried[2] == 0
 
 
@@ -234,7 +238,7 @@ async def carry_on(
     try:
         sock.getpeername()
     except OSError:
-        if _syn_never_left(sock):
+        if _never_left(tried):
             return result(Outcome.LOCAL_ERROR, note=NEVER_LEFT), False
         again = tried is not None and tried[0] == _TCP_SYN_SENT and tried[2] > 0
         waited = until - started
