@@ -8,7 +8,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 import click
-from rich.progress import Progress
 
 from portplan._errors import UsageError
 from portplan.cli._exit import ExitCode
@@ -242,6 +241,7 @@ class _progress:
     def __enter__(self) -> Callable[[int, int], None] | None:
         if not self.shown:
             return None
+        from rich.progress import Progress  # noqa: PLC0415 - only on a terminal (40 ms)
 
         self.bar = Progress(transient=True)
         task = self.bar.add_task("probing", total=None)

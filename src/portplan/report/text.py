@@ -7,13 +7,12 @@ import json
 import math
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import Any
-
-from rich.console import Console
-from rich.table import Table
-from rich.text import Text
+from typing import TYPE_CHECKING, Any
 
 from portplan._text import one_line, terminal_text
+
+if TYPE_CHECKING:  # rich is imported where a table is drawn: JSON, CSV and Markdown need none
+    from rich.text import Text
 
 __all__ = [
     "CsvFields",
@@ -236,6 +235,8 @@ def _json_value(value: Any, out: list[str], newline: str) -> None:
 #: breaks), line and paragraph separators, and the controls that reorder text (bidi)
 def _cell(text: str) -> Text:
     """A table cell: shown as :func:`terminal_text`, never read as rich's markup or emoji."""
+    from rich.text import Text  # noqa: PLC0415 - rich only where a table is drawn
+
     return Text(terminal_text(text))
 
 
@@ -249,6 +250,9 @@ def rich_table_text(
     color: bool = False,
 ) -> str:
     """A boxed terminal table rendered at a fixed width (so output is stable in tests and pipes)."""
+    from rich.console import Console  # noqa: PLC0415 - rich only where a table is drawn
+    from rich.table import Table  # noqa: PLC0415
+
     table = Table(
         title=None if title is None else _cell(title),
         caption=None if caption is None else _cell(caption),
