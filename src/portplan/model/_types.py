@@ -39,6 +39,8 @@ MODEL_CONFIG = ConfigDict(
     serialize_by_alias=True,
     validate_by_alias=True,
     validate_by_name=True,
+    # each model is built when first used, not at import: a command uses a few of them
+    defer_build=True,
 )
 
 ID_PATTERN = r"^[a-z][a-z0-9_]*(?:-[a-z0-9_]+)*$"

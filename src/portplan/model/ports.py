@@ -24,7 +24,7 @@ _RANGE_RE = re.compile(r"\s*([0-9]+)\s*(?:-\s*([0-9]+)\s*)?", re.ASCII)
 class PortRange(BaseModel):
     """An inclusive range of port numbers, ``start``..``end`` (a single port has start == end)."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     start: int
     end: int
@@ -88,7 +88,7 @@ def merge_ranges(ranges: Iterable[PortRange]) -> tuple[PortRange, ...]:
 class PortSet(BaseModel):
     """A normalised set of ports: sorted, non-overlapping, non-adjacent ranges."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     ranges: tuple[PortRange, ...] = ()
 
