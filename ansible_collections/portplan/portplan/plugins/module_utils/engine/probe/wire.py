@@ -15,9 +15,11 @@ import asyncio
 import contextlib
 import errno
 import functools
+import select
 import socket
 import struct
 import time
+import weakref
 
 from ansible_collections.portplan.portplan.plugins.module_utils.engine.model.protocol import Protocol
 from ansible_collections.portplan.portplan.plugins.module_utils.engine.probe.icmp import ask_for_errors, echo_once, icmp_text, queued_error
@@ -85,6 +87,46 @@ def _new_socket(probe: PortProbe, kind: socket.SocketKind) -> socket.socket:
     return sock
 
 
+class _Readiness:
+    """The probe sockets an event loop waits for, in one epoll set of their own that the loop
+    reads as a single file.
+
+    Waiting for a socket then costs two ``epoll_ctl`` calls, without the loop's bookkeeping
+    of adding and removing a reader or writer (a third of a probe's time, measured).  Each
+    socket is reported once (``EPOLLONESHOT``) and leaves the set when its wait ends.
+    """
+
+    __slots__ = ("_poll", "_waiting")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._poll = select.epoll()
+        self._waiting: dict[int, asyncio.Future[bool]] = {}
+        loop.add_reader(self._poll.fileno(), self._ready)
+        weakref.finalize(loop, self._poll.close)
+
+    def _ready(self) -> None:
+        for fd, _events in self._poll.poll(0):
+            ready = self._waiting.get(fd)
+            if ready is not None and not ready.done():
+                ready.set_result(True)
+
+    async def wait(self, ready: asyncio.Future[bool], fd: int, write: bool) -> bool:
+        self._poll.register(fd, (select.EPOLLOUT if write else select.EPOLLIN) | _ONCE)
+        self._waiting[fd] = ready
+        try:
+            return await ready
+        finally:
+            del self._waiting[fd]
+            self._poll.unregister(fd)
+
+
+_ONCE = getattr(select, "EPOLLONESHOT", 0)
+#: each running event loop's :class:`_Readiness` (where the platform has epoll)
+_READINESS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Readiness] = (
+    weakref.WeakKeyDictionary()
+)
+
+
 async def _wait(loop: asyncio.AbstractEventLoop, fd: int, timeout: float, *, write: bool) -> bool:
     """Whether ``fd`` became ready (writable or readable) within ``timeout``."""
     ready: asyncio.Future[bool] = loop.create_future()
@@ -93,13 +135,20 @@ async def _wait(loop: asyncio.AbstractEventLoop, fd: int, timeout: float, *, wri
         if not ready.done():
             ready.set_result(value)
 
-    (loop.add_writer if write else loop.add_reader)(fd, settle, True)
     timer = loop.call_later(timeout, settle, False)
     try:
-        return await ready
+        if hasattr(select, "epoll"):
+            readiness = _READINESS.get(loop)
+            if readiness is None:
+                readiness = _READINESS[loop] = _Readiness(loop)
+            return await readiness.wait(ready, fd, write)
+        (loop.add_writer if write else loop.add_reader)(fd, settle, True)
+        try:
+            return await ready
+        finally:
+            (loop.remove_writer if write else loop.remove_reader)(fd)
     finally:
         timer.cancel()
-        (loop.remove_writer if write else loop.remove_reader)(fd)
 
 
 def _result(
