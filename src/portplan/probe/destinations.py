@@ -161,13 +161,18 @@ class Origins:
         return next((a for a in candidates if ipaddress.ip_address(a).version == family), None)
 
 
-def _mesh(row: PlannedFlow, origins: Origins, singles: list[str], aim: Aim) -> list[str]:
-    """The members a member of the row's group probes: every other one."""
-    networks = [
+def _networks(row: PlannedFlow) -> list[str]:
+    """The networks among the row's destination addresses (of machines not known one by one)."""
+    return [
         network_text(n)
         for n in row.destination_addresses
         if n.num_addresses > 1 and special_kind(n) is None
     ]
+
+
+def _mesh(row: PlannedFlow, origins: Origins, singles: list[str], aim: Aim) -> list[str]:
+    """The members a member of the row's group probes: every other one."""
+    networks = _networks(row)
     if networks:
         aim.reasons.append(
             f"between the members of {row.destination}: the machines of {', '.join(networks)} "
@@ -217,4 +222,11 @@ def row_aim(row: PlannedFlow, origins: Origins) -> Aim:
         aim.reasons.append(
             "the destination is a network, not one address: probe it from a member with --on"
         )
+    elif singles:
+        networks = _networks(row)
+        if networks:
+            aim.reasons.append(
+                f"the destination's network {', '.join(networks)}: its machines are not known "
+                "one by one, so none is probed"
+            )
     return aim

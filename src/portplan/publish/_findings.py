@@ -21,6 +21,8 @@ class Probe:
     address: str | None  #: the destination address; ``None``: a name that did not resolve
     dns_name: str | None  #: the destination's name, when it was reached by name
     source_address: str | None  #: the address it was sent from; ``None``: the kernel's choice
+    #: what ``dns_name`` resolved to when it was probed; ``None``: the document does not say
+    resolved: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Mapping
 from typing import Any
 
@@ -49,12 +50,28 @@ def _evidence(doc: Document, check: Mapping[str, Any], where: str) -> str:
     return "; ".join(parts)
 
 
+def _resolved(
+    doc: Document, lookup: Mapping[str, Any] | None, where: str
+) -> tuple[str, ...] | None:
+    """The addresses a lookup (``dns``) found; ``None`` without one."""
+    if lookup is None:
+        return None
+    addresses = doc.get(lookup, "addresses", list, where)
+    for index, address in enumerate(addresses):
+        try:
+            ipaddress.ip_address(address)
+        except ValueError:
+            raise doc.fail(f"{where}.addresses[{index}]", "is not an IP address") from None
+    return tuple(addresses)
+
+
 def _probe(doc: Document, check: Mapping[str, Any], where: str) -> Probe:
     return Probe(
         port=doc.get(check, "port", (int, type(None)), where),
         address=doc.get(check, "address", _TEXT, where),
         dns_name=doc.get(check, "dns_name", _TEXT, where),
         source_address=doc.get(check, "source_address", _TEXT, where),
+        resolved=_resolved(doc, doc.get(check, "dns", (dict, type(None)), where), f"{where}.dns"),
     )
 
 

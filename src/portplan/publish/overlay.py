@@ -130,10 +130,11 @@ def overlay_rows(plan: Plan, overlays: Sequence[Overlay]) -> RowFindings:
             if not hits:
                 unmatched.append((overlay, finding))
     for index, items in found.items():
-        for overlay in dict.fromkeys(o for o, _f in items):
-            gap = shortfall(plan.rows[index], [f for o, f in items if o is overlay])
-            if gap is not None:
-                items.append((overlay, gap))
+        # the probes of every document together: one file per member of a cluster, say
+        gap = shortfall(plan, plan.rows[index], [f for _o, f in items])
+        if gap is not None:
+            probing = dict.fromkeys(o for o, f in items if f.probe is not None)
+            items.extend((overlay, gap) for overlay in probing)
     status = {i: worst(f.status for _o, f in items) for i, items in sorted(found.items())}
     return RowFindings(
         findings={i: tuple(items) for i, items in sorted(found.items())},
