@@ -33,6 +33,7 @@ PRODUCT: dict[str, Any] = {
         "node": {"name": "Node"},
         "repo": {"name": "Repository"},
         "pool": {"name": "Pool"},
+        "puller": {"name": "Puller", "kind": "client"},
     },
     "flows": [
         {"id": "gossip", "row": 1, "from": "node", "to": "node", "protocol": "tcp",
@@ -43,6 +44,8 @@ PRODUCT: dict[str, Any] = {
          "ports": "PORT", "purpose": "fetch updates by name"},
         {"id": "spread", "row": 4, "from": "client", "to": "pool", "protocol": "tcp",
          "ports": "PORT", "purpose": "a pool with a network in it"},
+        {"id": "pull", "row": 5, "from": "puller", "to": "server", "protocol": "tcp",
+         "ports": "PORT", "purpose": "a machine known by its name pulls from the server"},
     ],
 }  # fmt: skip
 
@@ -78,6 +81,7 @@ def deployment(tmp_path: Path, port: int, **hosts: dict[str, Any]) -> Path:
             "nodes": {"addresses": ["127.0.0.4", "127.0.0.5", "127.0.0.6"], "cluster": True},
             "repo": {"dns_name": "localhost", "managed": False},
             "pool": {"addresses": ["127.0.0.9", "127.0.1.0/29"]},
+            "nm": {"dns_name": "localhost"},  # managed: verify runs on it
             **hosts,
         },
         "products": {
@@ -89,6 +93,7 @@ def deployment(tmp_path: Path, port: int, **hosts: dict[str, Any]) -> Path:
                     "node": "nodes",
                     "repo": "repo",
                     "pool": "pool",
+                    "puller": "nm",
                 },
             }
         },
@@ -246,3 +251,57 @@ def test_a_lookup_holding_no_address_is_refused(tmp_path: Path, port: int) -> No
     results["checks"][0]["dns"]["addresses"] = ["localhost"]
     with pytest.raises(OverlayError, match=r"checks\[0\]\.dns\.addresses\[0\] is not an IP"):
         overlay(results)
+
+
+# ---------------------------------------------------------------------------------------------
+# a source known by name only
+
+
+def test_a_source_known_by_name_only_is_credited_with_what_its_name_resolves_to(
+    tmp_path: Path, port: int
+) -> None:
+    path = deployment(tmp_path, port)
+    plan = load_plan(path)
+    pull = row_of(plan, "pull")
+    results = verified(path, "--on", "nm", "--flow", "pull")
+    (probed,) = results["checks"]
+    # nm is localhost, which resolves to 127.0.0.1 here: sent from there, as nm
+    assert (probed["source_address"], probed["outcome"]) == ("127.0.0.1", "open")
+    assert (probed["source_dns"]["name"], probed["source_dns"]["addresses"]) == (
+        "localhost",
+        ["127.0.0.1"],
+    )
+    assert overlay_rows(plan, [overlay(results)]).status[pull] is Status.PASSED
+    named = verified(path, "--on", "nm", "--flow", "pull", "--from-address", "127.0.0.1")
+    assert [c["source_address"] for c in named["checks"]] == ["127.0.0.1"]
+    refused = CliRunner().invoke(
+        cli, ["verify", str(path), "--on", "nm", "--from-address", "127.0.0.2"]
+    )
+    assert refused.exit_code == 2, refused.output
+    assert "--from-address 127.0.0.2 is not an address of nm" in refused.output
+    # sent from an address the name did not resolve to, or with no word of what it resolved
+    # to: nothing makes it nm's probe
+    for edited in ({"source_address": "127.0.0.2"}, {"source_dns": None}):
+        found = overlay_rows(plan, [overlay({**results, "checks": [{**probed, **edited}]})])
+        assert pull not in found.status
+        assert len(found.unmatched) == 1
+
+
+def test_a_name_only_source_is_never_credited_with_another_hosts_address(
+    tmp_path: Path, port: int
+) -> None:
+    # the deployment declares 127.0.0.1 for lo: a probe from there is lo's as the firewalls
+    # see it, whatever nm's name resolves to
+    path = deployment(tmp_path, port, lo={"addresses": ["127.0.0.1"]})
+    plan = load_plan(path)
+    pull = row_of(plan, "pull")
+    results = verified(path, "--on", "nm", "--flow", "pull")
+    assert [c["source_address"] for c in results["checks"]] == ["127.0.0.1"]
+    found = overlay_rows(plan, [overlay(results)])
+    assert found.status[pull] is Status.UNCHECKED
+    [(_overlay, placed)] = found.findings[pull]
+    assert placed.outcome == "open, not from nm"
+    assert placed.evidence.startswith(
+        "localhost (nm) resolved to 127.0.0.1, which the deployment declares for lo: the "
+        "probe came from lo as the firewalls see it: tcp/"
+    ), placed.evidence

@@ -58,7 +58,7 @@ def holds(plan: Plan, row: PlannedFlow, probe: Probe) -> bool:
         return False
     if row.loopback:  # probed on 127.0.0.1, from the kernel's choice
         return True
-    if probe.source_address is not None and not _within(probe.source_address, row.source_addresses):
+    if probe.source_address is not None and not _from_source(plan, row, probe):
         return False
     if not row.destination_addresses:  # known by name only: what the name resolves to
         name = plan.hosts[row.destination].dns_name
@@ -66,22 +66,58 @@ def holds(plan: Plan, row: PlannedFlow, probe: Probe) -> bool:
     return _within(probe.address, row.destination_addresses)
 
 
-def as_placed(row: PlannedFlow, finding: Finding) -> Finding:
+def _from_source(plan: Plan, row: PlannedFlow, probe: Probe) -> bool:
+    """Whether ``probe`` was sent from an address of the row's source: one the deployment
+    declares for it, or, for a host known by name only, one its name resolved to where the
+    probe was sent (the results say, ``source_dns``)."""
+    if row.source_addresses:
+        return _within(probe.source_address, row.source_addresses)
+    name = plan.hosts[row.source].dns_name
+    return (
+        name is not None
+        and probe.source_name == name
+        and probe.source_resolved is not None
+        and _canonical(probe.source_address) in {_canonical(a) for a in probe.source_resolved}
+    )
+
+
+def _declared_for(plan: Plan, address: str, besides: str) -> str | None:
+    """The host other than ``besides`` the deployment declares ``address`` for, if any."""
+    found = _canonical(address)
+    for name, host in plan.hosts.items():
+        if name != besides and any(
+            n.num_addresses == 1 and str(n.network_address) == found for n in host.addresses
+        ):
+            return name
+    return None
+
+
+def as_placed(plan: Plan, row: PlannedFlow, finding: Finding) -> Finding:
     """``finding`` as it stands on ``row``: a pass not sent from an address of the row's
-    source (the kernel chose it, see ``verify``'s note) is unchecked, not passed."""
+    source (the kernel chose it, see ``verify``'s note) is unchecked, not passed; and so is a
+    pass from a source known by name only whose name resolved to an address the deployment
+    declares for another host: as the firewalls see it, that host sent it."""
     probe = finding.probe
-    if (
-        finding.status is not Status.PASSED
-        or probe is None
-        or probe.source_address is not None
-        or row.loopback
-    ):
+    if finding.status is not Status.PASSED or probe is None or row.loopback:
         return finding
+    if probe.source_address is None:
+        why = f"not sent from an address of {row.source}"
+    elif row.source_addresses:
+        return finding
+    else:
+        other = _declared_for(plan, probe.source_address, row.source)
+        if other is None:
+            return finding
+        why = (
+            f"{probe.source_name} ({row.source}) resolved to {probe.source_address}, which the "
+            f"deployment declares for {other}: the probe came from {other} as the firewalls "
+            "see it"
+        )
     return replace(
         finding,
         status=Status.UNCHECKED,
         outcome=f"{finding.outcome}, not from {row.source}",
-        evidence=f"not sent from an address of {row.source}: {finding.evidence}",
+        evidence=f"{why}: {finding.evidence}",
     )
 
 

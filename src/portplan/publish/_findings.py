@@ -23,6 +23,10 @@ class Probe:
     source_address: str | None  #: the address it was sent from; ``None``: the kernel's choice
     #: what ``dns_name`` resolved to when it was probed; ``None``: the document does not say
     resolved: tuple[str, ...] | None = None
+    #: a source known by name only: its name, and what it resolved to where the probe was
+    #: sent (``source_address`` is one of them); ``None``: the document does not say
+    source_name: str | None = None
+    source_resolved: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -66,12 +66,19 @@ def _resolved(
 
 
 def _probe(doc: Document, check: Mapping[str, Any], where: str) -> Probe:
+    # format_version 1.1 says what a name-only source's name resolved to; before, nothing
+    source = (
+        doc.get(check, "source_dns", (dict, type(None)), where) if "source_dns" in check else None
+    )
+    here = f"{where}.source_dns"
     return Probe(
         port=doc.get(check, "port", (int, type(None)), where),
         address=doc.get(check, "address", _TEXT, where),
         dns_name=doc.get(check, "dns_name", _TEXT, where),
         source_address=doc.get(check, "source_address", _TEXT, where),
         resolved=_resolved(doc, doc.get(check, "dns", (dict, type(None)), where), f"{where}.dns"),
+        source_name=None if source is None else doc.get(source, "name", str, here),
+        source_resolved=_resolved(doc, source, here),
     )
 
 

@@ -125,7 +125,7 @@ def overlay_rows(plan: Plan, overlays: Sequence[Overlay]) -> RowFindings:
                 )
             ]
             for index in hits:
-                placed = as_placed(plan.rows[index], finding)
+                placed = as_placed(plan, plan.rows[index], finding)
                 found.setdefault(index, []).append((overlay, placed))
             if not hits:
                 unmatched.append((overlay, finding))
