@@ -6,6 +6,8 @@ verify` runs on loopback addresses of this machine (127.0.0.0/8 and ::1) only.""
 from __future__ import annotations
 
 import json
+import re
+import shutil
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,7 +21,7 @@ import machine
 from portplan import load_plan
 from portplan._errors import OverlayError
 from portplan.cli import cli
-from portplan.plan import Plan
+from portplan.plan import Plan, plan_digest
 from portplan.publish import Overlay, Status, overlay_rows, read_overlay
 
 PRODUCT: dict[str, Any] = {
@@ -70,6 +72,7 @@ def port() -> Iterator[int]:
 
 
 def deployment(tmp_path: Path, port: int, **hosts: dict[str, Any]) -> Path:
+    tmp_path.mkdir(parents=True, exist_ok=True)
     (tmp_path / "cov.yaml").write_text(
         yaml.safe_dump(PRODUCT, sort_keys=False).replace("PORT", str(port))
     )
@@ -305,3 +308,89 @@ def test_a_name_only_source_is_never_credited_with_another_hosts_address(
         "localhost (nm) resolved to 127.0.0.1, which the deployment declares for lo: the "
         "probe came from lo as the firewalls see it: tcp/"
     ), placed.evidence
+
+
+# ---------------------------------------------------------------------------------------------
+# results of another plan
+
+
+def edit_flow(path: Path, flow: str, **fields: object) -> None:
+    """Change ``flow`` of the product beside the deployment ``path``."""
+    product = path.parent / "cov.yaml"
+    data = yaml.safe_load(product.read_text())
+    next(f for f in data["flows"] if f["id"] == flow).update(fields)
+    product.write_text(yaml.safe_dump(data, sort_keys=False))
+
+
+def test_the_plan_digest_is_of_what_verify_proves(tmp_path: Path, port: int) -> None:
+    path = deployment(tmp_path, port)
+    digest = plan_digest(load_plan(path))
+    assert re.fullmatch(r"sha256:[0-9a-f]{64}", digest)
+    assert plan_digest(load_plan(path)) == digest  # every run
+    # the order of hosts in the file and a flow's purpose change no probe
+    data = yaml.safe_load(path.read_text())
+    data["hosts"] = dict(reversed(data["hosts"].items()))
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    edit_flow(path, "fetch", purpose="fetch updates, reworded")
+    assert plan_digest(load_plan(path)) == digest
+    # what a probe proves, or what proving it takes, changes it
+    for change in ({"ports": port + 1}, {"app_protocol": "http"}, {"protocol": "udp"}):
+        edit_flow(path, "fetch", **change)
+        assert plan_digest(load_plan(path)) != digest, change
+        edit_flow(path, "fetch", protocol="tcp", ports=port, app_protocol=None)
+    assert plan_digest(load_plan(path)) == digest
+    moved = deployment(tmp_path / "moved", port, srv={"addresses": ["127.0.0.13"]})
+    assert plan_digest(load_plan(moved)) != digest
+
+
+def test_results_of_another_plan_verify_no_row(tmp_path: Path, port: int) -> None:
+    path = deployment(tmp_path, port)
+    results = verified(path, "--on", "src", "--flow", "fetch")
+    assert results["plan_digest"] == plan_digest(load_plan(path))
+    # fetch must now answer HTTP: the results opened the port and identified nothing, and
+    # their ports and addresses are still the row's
+    edit_flow(path, "fetch", app_protocol="http")
+    plan = load_plan(path)
+    fetch = row_of(plan, "fetch")
+    found = overlay_rows(plan, [overlay(results)])
+    assert found.status[fetch] is Status.UNCHECKED
+    [(_overlay, placed)] = found.findings[fetch]
+    assert placed.outcome == "open, of another plan"
+    assert placed.evidence.startswith(
+        f"verified another plan ({results['plan_digest'][:19]}..., this plan "
+        f"{plan_digest(plan)[:19]}...): tcp/{port} 127.0.0.1: open"
+    ), placed.evidence
+    [(_overlay, notice)] = found.notices
+    assert notice.startswith(
+        "verify.json: results of another plan than this one (the deployment or a product has "
+        "changed since verify ran): their failures are shown, their passes verify no row; "
+        "run verify again"
+    ), notice
+    # a failure stays a failure
+    failed = {**results["checks"][0], "outcome": "refused", "passed": False}
+    found = overlay_rows(plan, [overlay({**results, "checks": [failed]})])
+    assert found.status[fetch] is Status.FAILED
+    # a document that does not say which plan it verified is read as before, with a notice
+    older = {k: v for k, v in results.items() if k != "plan_digest"}
+    found = overlay_rows(plan, [overlay(older)])
+    assert found.status[fetch] is Status.PASSED
+    [(_overlay, notice)] = found.notices
+    assert notice.startswith("verify.json does not say which plan it verified"), notice
+    assert (
+        overlay_rows(load_plan(deployment(tmp_path / "same", port)), [overlay(results)]).notices
+        == ()
+    )
+
+
+@pytest.mark.graphviz
+@pytest.mark.skipif(shutil.which("dot") is None, reason="needs Graphviz's dot")
+def test_the_report_says_which_results_are_of_another_plan(tmp_path: Path, port: int) -> None:
+    path = deployment(tmp_path, port)
+    results = tmp_path / "verify.json"
+    results.write_text(json.dumps(verified(path, "--on", "src", "--flow", "fetch")))
+    edit_flow(path, "fetch", app_protocol="http")
+    done = CliRunner().invoke(cli, ["report", str(path), "--verify", str(results)])
+    assert done.exit_code == 0, done.stderr
+    assert f"{results}: results of another plan than this one" in done.stderr
+    assert "results of another plan than this one" in done.stdout  # in the summary
+    assert 'class="st-passed"' not in done.stdout

@@ -66,6 +66,9 @@ class Overlay:
     findings: tuple[Finding, ...]
     #: the deployment the results are of, where the document says (``None``: it does not)
     deployment: str | None = None
+    #: the digest of the plan the results are of (:func:`~portplan.plan.plan_digest`), where
+    #: the document says (``None``: it does not)
+    plan_digest: str | None = None
 
 
 class Document:

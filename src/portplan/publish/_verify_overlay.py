@@ -150,9 +150,10 @@ class VerifyReader:
             held = sum(f.status is Status.PASSED for f in blocked)
             unproven = len(blocked) - held
             summary += f"; of what must stay blocked, {held} blocked, {unproven} not proven blocked"
-        # format_version 1.1 names the deployment; older documents do not
+        # format_version 1.1 names the deployment and the plan's digest; older documents do not
         data = document.data
         deployment = document.get(data, "deployment", str, "") if "deployment" in data else None
+        digest = document.get(data, "plan_digest", str, "") if "plan_digest" in data else None
         return Overlay(
             kind=self.kind,
             title=self.title,
@@ -160,4 +161,5 @@ class VerifyReader:
             summary=summary,
             findings=tuple(findings),
             deployment=deployment,
+            plan_digest=digest,
         )
