@@ -18,10 +18,11 @@ import yaml
 from click.testing import CliRunner
 
 import machine
-from portplan import load_plan
+from portplan import load_plan, verify
 from portplan._errors import OverlayError
 from portplan.cli import cli
 from portplan.plan import Plan, plan_digest
+from portplan.probe.records import check_from_record, check_record
 from portplan.publish import Overlay, Status, overlay_rows, read_overlay
 
 PRODUCT: dict[str, Any] = {
@@ -288,6 +289,19 @@ def test_a_source_known_by_name_only_is_credited_with_what_its_name_resolves_to(
         found = overlay_rows(plan, [overlay({**results, "checks": [{**probed, **edited}]})])
         assert pull not in found.status
         assert len(found.unmatched) == 1
+
+
+def test_the_source_lookup_comes_back_from_a_managed_hosts_records(
+    tmp_path: Path, port: int
+) -> None:
+    # verify --inventory reads each host's records back into checks, and writes them again
+    plan = load_plan(deployment(tmp_path, port))
+    (check,) = verify(plan, sources=["nm"], flows=["pull"], identify_services=False).checks
+    record = check_record(check)
+    assert record["source_dns"]["addresses"] == ["127.0.0.1"]
+    assert check_record(check_from_record(record, check.row)) == record
+    older = {k: v for k, v in record.items() if k != "source_dns"}  # an older collection's
+    assert check_from_record(older, check.row).source_lookup is None
 
 
 def test_a_name_only_source_is_never_credited_with_another_hosts_address(
