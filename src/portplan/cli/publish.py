@@ -79,6 +79,11 @@ def report_cmd(
             loaded.append(read_overlay(text, str(name), kind))
             inputs.append(path)
     found = overlay_rows(plan, loaded)
+    for overlay, notice in found.notices:
+        if overlay.plan_digest is None:
+            log.info("%s", notice)
+        else:
+            log.warning("%s", notice)
     if found.unmatched:
         log.warning(
             "%d findings name no row of this plan (made from another deployment?); the "

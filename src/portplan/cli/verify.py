@@ -21,6 +21,7 @@ from portplan.cli._options import (
     output_option,
 )
 from portplan.cli._plan import load_plan, require_host
+from portplan.plan import plan_digest
 from portplan.probe.verification import Verification, verify
 from portplan.report.verify import verify_json, verify_junit, verify_table
 
@@ -222,7 +223,12 @@ def verify_cmd(
                 from_addresses=from_addresses,
             )
     if fmt == "json":
-        text = verify_json(found.checks, found.skipped, deployment=plan.deployment)
+        text = verify_json(
+            found.checks,
+            found.skipped,
+            deployment=plan.deployment,
+            plan_digest=plan_digest(plan),
+        )
     elif fmt == "junit":
         text = verify_junit(found.checks, found.skipped)
     else:

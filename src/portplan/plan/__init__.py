@@ -5,6 +5,7 @@ per (flow leg, source host, destination host, protocol), with the :class:`Decisi
 every product flow.  This package reads models only, never files.
 """
 
+from portplan.plan._digest import plan_digest
 from portplan.plan._expand import PlanInput, build_plan, reference
 from portplan.plan._legs import HostEnd, Leg, LegEnd, PlanRows, SourceEnd, legs_of, plan_legs
 from portplan.plan._types import (
@@ -39,6 +40,7 @@ __all__ = [
     "SourceEnd",
     "build_plan",
     "legs_of",
+    "plan_digest",
     "plan_legs",
     "reference",
 ]

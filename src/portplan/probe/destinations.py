@@ -20,16 +20,17 @@ Standard library only: the prober is bundled into the Ansible collection.
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from portplan._errors import VerifyError
 from portplan.model.addresses import network_text, special_kind
 from portplan.model.protocol import Protocol
+from portplan.probe.dns import NameLookup
 from portplan.probe.icmp import ECHO_TYPES
 from portplan.probe.listen import sample_ports
-from portplan.probe.local import own_addresses, single_address
+from portplan.probe.local import is_own, own_addresses, single_address
 
 if TYPE_CHECKING:  # types only: the prober bundled for Ansible is stdlib-only
     from portplan.plan import Plan, PlannedFlow
@@ -38,6 +39,7 @@ __all__ = [
     "ANYWHERE",
     "Aim",
     "Origins",
+    "named_addresses",
     "probe_ports",
     "row_aim",
     "unverifiable_reason",
@@ -108,7 +110,9 @@ class Origins:
     ``chosen``: the addresses the operator named (``verify --from-address``), else this
     machine's own addresses of the host (``local``, or those it can bind).  ``here`` is false
     when each source host probes for itself (``verify --inventory``): it then picks its own
-    addresses and leaves itself out of a mesh, and nothing is decided here.
+    addresses and leaves itself out of a mesh, and nothing is decided here.  ``lookups``:
+    what the names of sources known by name only resolved to (:func:`named_addresses`);
+    such a host's addresses are those.
     """
 
     def __init__(
@@ -118,17 +122,28 @@ class Origins:
         chosen: Sequence[str] = (),
         *,
         here: bool = True,
+        lookups: Mapping[str, NameLookup] | None = None,
     ) -> None:
         self.plan = plan
         self.local = local
         self.chosen = [str(ipaddress.ip_address(a)) for a in chosen]
         self.here = here
+        self.lookups = lookups or {}
         self._own: dict[str, list[str]] = {}
 
     def own(self, host: str) -> list[str]:
-        """The host's single addresses this machine sends from, in the deployment's order."""
+        """The host's single addresses this machine sends from, in the deployment's order
+        (for a host known by name only, in the resolver's)."""
         if host not in self._own:
-            if self.chosen:
+            lookup = self.lookups.get(host)
+            if lookup is not None and not self.plan.host_addresses(host):
+                named = named_addresses(lookup)
+                self._own[host] = [
+                    a
+                    for a in (self.chosen or named)
+                    if a in named and (self.chosen or is_own(a, self.local))
+                ]
+            elif self.chosen:
                 singles = {
                     a for a in (single_address(n) for n in self.plan.host_addresses(host)) if a
                 }
@@ -161,13 +176,24 @@ class Origins:
         return next((a for a in candidates if ipaddress.ip_address(a).version == family), None)
 
 
-def _mesh(row: PlannedFlow, origins: Origins, singles: list[str], aim: Aim) -> list[str]:
-    """The members a member of the row's group probes: every other one."""
-    networks = [
+def named_addresses(lookup: NameLookup) -> list[str]:
+    """The addresses a name resolved to that a machine can be (special-purpose ones left out:
+    binding to ``0.0.0.0`` is the kernel's choice, not the name's address)."""
+    return [a for a in lookup.addresses if special_kind(ipaddress.ip_network(a)) is None]
+
+
+def _networks(row: PlannedFlow) -> list[str]:
+    """The networks among the row's destination addresses (of machines not known one by one)."""
+    return [
         network_text(n)
         for n in row.destination_addresses
         if n.num_addresses > 1 and special_kind(n) is None
     ]
+
+
+def _mesh(row: PlannedFlow, origins: Origins, singles: list[str], aim: Aim) -> list[str]:
+    """The members a member of the row's group probes: every other one."""
+    networks = _networks(row)
     if networks:
         aim.reasons.append(
             f"between the members of {row.destination}: the machines of {', '.join(networks)} "
@@ -217,4 +243,11 @@ def row_aim(row: PlannedFlow, origins: Origins) -> Aim:
         aim.reasons.append(
             "the destination is a network, not one address: probe it from a member with --on"
         )
+    elif singles:
+        networks = _networks(row)
+        if networks:
+            aim.reasons.append(
+                f"the destination's network {', '.join(networks)}: its machines are not known "
+                "one by one, so none is probed"
+            )
     return aim

@@ -13,7 +13,14 @@ if TYPE_CHECKING:  # types only: the prober bundled for Ansible has neither pyda
     from portplan.model._types import Network
     from portplan.plan import Plan
 
-__all__ = ["is_local", "local_addresses", "own_addresses", "single_address", "source_hosts"]
+__all__ = [
+    "is_local",
+    "is_own",
+    "local_addresses",
+    "own_addresses",
+    "single_address",
+    "source_hosts",
+]
 
 
 def local_addresses() -> set[ipaddress.IPv4Address | ipaddress.IPv6Address]:
@@ -71,5 +78,12 @@ def own_addresses(
     return [
         single
         for single in (single_address(n) for n in plan.host_addresses(host))
-        if single and (ipaddress.ip_address(single) in local or is_local(single))
+        if single and is_own(single, local)
     ]
+
+
+def is_own(
+    address: str, local: Collection[ipaddress.IPv4Address | ipaddress.IPv6Address] = frozenset()
+) -> bool:
+    """Whether ``address`` is this machine's: in ``local``, or it can send from it."""
+    return ipaddress.ip_address(address) in local or is_local(address)

@@ -18,7 +18,8 @@ from portplan._errors import VerifyError
 from portplan.model.protocol import Protocol
 from portplan.plan import Plan
 from portplan.probe.blocked import blocked_probes
-from portplan.probe.destinations import ANYWHERE
+from portplan.probe.destinations import ANYWHERE, named_addresses
+from portplan.probe.dns import DNS_TIMEOUT, NameLookup, resolve_names
 from portplan.probe.engine import PortResult
 from portplan.probe.local import is_local, local_addresses, single_address, source_hosts
 from portplan.probe.outcomes import UDP_SILENCE_NOTE
@@ -88,9 +89,15 @@ def verify(
         raise VerifyError(f"no host {unknown[0]!r} in deployment {plan.deployment}")
     for source in sources:
         _check_source(plan, source)
-    _check_from(plan, sources, from_addresses, local)
+    lookups = _named_sources(plan, sources, timeout)
+    _check_from(plan, sources, from_addresses, local, lookups)
     checks, skipped = plan_checks(
-        plan, sources, flows=flows, local=local, from_addresses=from_addresses
+        plan,
+        sources,
+        flows=flows,
+        local=local,
+        from_addresses=from_addresses,
+        source_lookups=lookups,
     )
     if expect_blocked:
         for source in sources:
@@ -141,11 +148,28 @@ def _check_source(plan: Plan, source: str) -> None:
         )
 
 
+def _named_sources(plan: Plan, sources: Sequence[str], timeout: float) -> dict[str, NameLookup]:
+    """What the names of the sources known by name only resolve to here: the addresses such
+    a source sends from (one that is this machine's), by host."""
+    names = {
+        s: name for s in sources if (name := plan.hosts[s].dns_name) and plan.hosts[s].by_name_only
+    }
+    if not names:
+        return {}
+    found = asyncio.run(resolve_names(names.values(), timeout=max(DNS_TIMEOUT, timeout)))
+    return {source: found[name] for source, name in names.items()}
+
+
 def _check_from(
-    plan: Plan, sources: Sequence[str], chosen: Sequence[str], local: set[IPAddress]
+    plan: Plan,
+    sources: Sequence[str],
+    chosen: Sequence[str],
+    local: set[IPAddress],
+    lookups: Mapping[str, NameLookup],
 ) -> None:
-    """Refuse a ``--from-address`` that is not a single address of a source, or that this
-    machine cannot send from, or two of one family."""
+    """Refuse a ``--from-address`` that is not a single address of a source (for a source
+    known by name only, an address its name resolves to), or that this machine cannot send
+    from, or two of one family."""
     families: dict[int, str] = {}
     for text in chosen:
         try:
@@ -157,11 +181,14 @@ def _check_from(
             for s in sources
             for a in (single_address(n) for n in plan.host_addresses(s))
             if a
+        } | {
+            ipaddress.ip_address(a) for lookup in lookups.values() for a in named_addresses(lookup)
         }
         if address not in owned:
             raise VerifyError(
                 f"--from-address {text} is not an address of {', '.join(sources)}: name one "
-                "the deployment declares for the host this machine is"
+                "the deployment declares for the host this machine is (for a host known by "
+                "name only, one its name resolves to)"
             )
         if address not in local and not is_local(str(address)):
             raise VerifyError(

@@ -37,7 +37,7 @@ from portplan.probe.destinations import (
     row_aim,
     unverifiable_reason,
 )
-from portplan.probe.dns import DNS_TIMEOUT
+from portplan.probe.dns import DNS_TIMEOUT, NameLookup
 from portplan.probe.engine import (
     FIRST_BYTES_WAIT,
     Outcome,
@@ -81,17 +81,23 @@ def plan_checks(
     local: set[ipaddress.IPv4Address | ipaddress.IPv6Address] | None = None,
     from_addresses: Sequence[str] = (),
     here: bool = True,
+    source_lookups: Mapping[str, NameLookup] | None = None,
 ) -> tuple[list[FlowCheck], list[Skipped]]:
     """The probes that verify the rows starting on ``sources`` (optionally only ``flows``).
 
     ``from_addresses``: the addresses to send from (``verify --from-address``; in a cluster,
     the member this machine is); by default this machine's own addresses of the source host
     (``local``, or those it can bind).  ``here`` is false when each source host probes for
-    itself (``verify --inventory``).  Rows from ``anywhere`` (and, when asked for by source or
-    flow, from hosts portplan does not manage) are reported as not probed, with the reason;
-    see :mod:`portplan.probe.destinations`.
+    itself (``verify --inventory``).  ``source_lookups``: what the names of sources known by
+    name only resolved to here, by host; such a source sends from an address its name
+    resolved to, and each of its checks carries the lookup.  Rows from ``anywhere`` (and,
+    when asked for by source or flow, from hosts portplan does not manage) are reported as
+    not probed, with the reason; see :mod:`portplan.probe.destinations`.
     """
-    origins = Origins(plan, local if local is not None else set(), from_addresses, here=here)
+    lookups = source_lookups or {}
+    origins = Origins(
+        plan, local if local is not None else set(), from_addresses, here=here, lookups=lookups
+    )
     wanted = set(flows)
     if wanted:
         known = {row.key for row in plan.rows} | {row.flow_id for row in plan.rows}
@@ -145,11 +151,17 @@ def plan_checks(
                     payload=payload,
                     icmp_type=icmp_type,
                 )
-                check = FlowCheck(row=row, probe=probe, dns_name=dns_name, own_sources=own)
+                check = FlowCheck(
+                    row=row,
+                    probe=probe,
+                    dns_name=dns_name,
+                    own_sources=own,
+                    source_lookup=lookups.get(row.source),
+                )
                 if note:
                     check.notes.append(note)
                 if source is None and origins.here and not row.loopback and not own:
-                    check.notes.append(_not_from_host(row.source, address))
+                    check.notes.append(_not_from_host(row.source, address, check.source_lookup))
                 checks.append(check)
     return checks, skipped
 
@@ -167,12 +179,20 @@ def _other_family(source: str, address: str, family: int) -> str:
     )
 
 
-def _not_from_host(source: str, address: str) -> str:
+def _not_from_host(source: str, address: str, lookup: NameLookup | None = None) -> str:
+    if lookup is None:
+        whose = f"this machine holds none of {source}'s addresses of that family"
+    elif lookup.resolved:
+        whose = (
+            f"{source} is known by name only, and {lookup.name} resolves to none of this "
+            f"machine's addresses of that family ({', '.join(lookup.addresses)})"
+        )
+    else:
+        whose = f"{source} is known by name only, and {lookup.name}: {lookup.error}"
     return (
-        f"sent from the address this machine's kernel chose for {address}: this machine holds "
-        f"none of {source}'s addresses of that family, so the probe does not come from "
-        f"{source} as the firewalls see it (name the address with --from-address, or run "
-        "verify on the host)"
+        f"sent from the address this machine's kernel chose for {address}: {whose}, so the "
+        f"probe does not come from {source} as the firewalls see it (name the address with "
+        "--from-address, or run verify on the host)"
     )
 
 

@@ -7,9 +7,16 @@ only when what it probed is in the row: a port of the row (none for ICMP), a des
 address the deployment declares for the host (or, for a host known by name only, its name),
 sent from one of the source host's addresses.  A pass sent from the address the kernel chose
 (the machine held none of the source host's) did not come from the source as the firewalls
-see it: it leaves the row unchecked.  And a row passes only when the probes cover it: every
-planned port and every declared destination address, else the rest is "not probed" (a
-sampled range, results from before the plan changed).
+see it: it leaves the row unchecked.
+
+And a row passes only when the probes of all the results given cover it together: every
+planned port, to every destination address (each declared single address; for a host known
+by name only, each address its name resolved to when it was probed), from the source; from
+each member where the source is a cluster, whose members are machines of their own (and, in
+the row between them, probe each other).  The rest is "not probed" (a sampled range, results
+from before the plan changed, a member that did not run verify), and what no probe can cover
+says so: a network among the destination's addresses or the cluster's members (their
+machines are not known one by one), a name whose lookup the results do not hold.
 """
 
 from __future__ import annotations
@@ -18,6 +25,7 @@ import ipaddress
 from collections.abc import Sequence
 from dataclasses import replace
 
+from portplan.model.addresses import network_text
 from portplan.model.ports import PortRange, PortSet
 from portplan.plan import Plan, PlannedFlow
 from portplan.publish._findings import Finding, Probe
@@ -50,7 +58,7 @@ def holds(plan: Plan, row: PlannedFlow, probe: Probe) -> bool:
         return False
     if row.loopback:  # probed on 127.0.0.1, from the kernel's choice
         return True
-    if probe.source_address is not None and not _within(probe.source_address, row.source_addresses):
+    if probe.source_address is not None and not _from_source(plan, row, probe):
         return False
     if not row.destination_addresses:  # known by name only: what the name resolves to
         name = plan.hosts[row.destination].dns_name
@@ -58,22 +66,58 @@ def holds(plan: Plan, row: PlannedFlow, probe: Probe) -> bool:
     return _within(probe.address, row.destination_addresses)
 
 
-def as_placed(row: PlannedFlow, finding: Finding) -> Finding:
+def _from_source(plan: Plan, row: PlannedFlow, probe: Probe) -> bool:
+    """Whether ``probe`` was sent from an address of the row's source: one the deployment
+    declares for it, or, for a host known by name only, one its name resolved to where the
+    probe was sent (the results say, ``source_dns``)."""
+    if row.source_addresses:
+        return _within(probe.source_address, row.source_addresses)
+    name = plan.hosts[row.source].dns_name
+    return (
+        name is not None
+        and probe.source_name == name
+        and probe.source_resolved is not None
+        and _canonical(probe.source_address) in {_canonical(a) for a in probe.source_resolved}
+    )
+
+
+def _declared_for(plan: Plan, address: str, besides: str) -> str | None:
+    """The host other than ``besides`` the deployment declares ``address`` for, if any."""
+    found = _canonical(address)
+    for name, host in plan.hosts.items():
+        if name != besides and any(
+            n.num_addresses == 1 and str(n.network_address) == found for n in host.addresses
+        ):
+            return name
+    return None
+
+
+def as_placed(plan: Plan, row: PlannedFlow, finding: Finding) -> Finding:
     """``finding`` as it stands on ``row``: a pass not sent from an address of the row's
-    source (the kernel chose it, see ``verify``'s note) is unchecked, not passed."""
+    source (the kernel chose it, see ``verify``'s note) is unchecked, not passed; and so is a
+    pass from a source known by name only whose name resolved to an address the deployment
+    declares for another host: as the firewalls see it, that host sent it."""
     probe = finding.probe
-    if (
-        finding.status is not Status.PASSED
-        or probe is None
-        or probe.source_address is not None
-        or row.loopback
-    ):
+    if finding.status is not Status.PASSED or probe is None or row.loopback:
         return finding
+    if probe.source_address is None:
+        why = f"not sent from an address of {row.source}"
+    elif row.source_addresses:
+        return finding
+    else:
+        other = _declared_for(plan, probe.source_address, row.source)
+        if other is None:
+            return finding
+        why = (
+            f"{probe.source_name} ({row.source}) resolved to {probe.source_address}, which the "
+            f"deployment declares for {other}: the probe came from {other} as the firewalls "
+            "see it"
+        )
     return replace(
         finding,
         status=Status.UNCHECKED,
         outcome=f"{finding.outcome}, not from {row.source}",
-        evidence=f"not sent from an address of {row.source}: {finding.evidence}",
+        evidence=f"{why}: {finding.evidence}",
     )
 
 
@@ -95,28 +139,118 @@ def _missing_ports(row: PlannedFlow, probed: set[int]) -> str | None:
     )
 
 
-def _missing_addresses(row: PlannedFlow, probed: set[str]) -> str | None:
-    # a mesh row's member probes the others, never itself; a loopback row probes 127.0.0.1
-    if row.loopback or row.source == row.destination:
+_Pair = tuple[str | None, str]  #: (the member of a cluster it comes from, destination address)
+
+
+def _canonical(address: str | None) -> str | None:
+    """``address`` as the plan writes it (``::1``, not ``0::1``); as given if it is none."""
+    if address is None:
         return None
-    declared = [str(n.network_address) for n in row.destination_addresses if n.num_addresses == 1]
-    left = [a for a in declared if a not in probed]
+    try:
+        return str(ipaddress.ip_address(address))
+    except ValueError:
+        return address
+
+
+def _split(networks: Sequence[_Network]) -> tuple[list[str], list[str]]:
+    """The single addresses among ``networks``, and the networks of several."""
+    singles = [str(n.network_address) for n in networks if n.num_addresses == 1]
+    return singles, [network_text(n) for n in networks if n.num_addresses > 1]
+
+
+def _wanted(plan: Plan, row: PlannedFlow, probes: Sequence[Probe]) -> tuple[list[_Pair], list[str]]:
+    """The (source, destination address) pairs ``row`` holds, and why any part of it is beyond
+    what probes can cover.  The source is ``None`` for a host that is one machine (any of its
+    addresses is it), a member's address for a cluster: each member is a machine of its own."""
+    source = plan.hosts[row.source]
+    mesh = row.source == row.destination
+    if mesh and not source.cluster:  # one machine, or a network: verify probes none of it
+        return [], []
+    reasons = []
+    if not row.destination_addresses:  # known by name only: what its name resolved to
+        name = plan.hosts[row.destination].dns_name
+        lookups = [p.resolved for p in probes if p.resolved is not None]
+        if not lookups:
+            reasons.append(
+                f"these results do not say what {name} resolved to (dns), so nothing shows "
+                f"that every address of {row.destination} was probed"
+            )
+        destinations = list(dict.fromkeys(_canonical(a) or a for found in lookups for a in found))
+    else:
+        destinations, networks = _split(row.destination_addresses)
+        if networks and not mesh:
+            reasons.append(
+                f"{row.destination}'s network {', '.join(networks)}: its machines are not known "
+                "one by one, so no probe covers it"
+            )
+    if not source.cluster:
+        return [(None, d) for d in destinations], reasons
+    members, networks = _split(row.source_addresses)
+    if networks:
+        reasons.append(
+            f"the members of {row.source} in {', '.join(networks)} are not known one by one, "
+            "so no results come from each of them: this row cannot be verified"
+        )
+    version = {a: ipaddress.ip_address(a).version for a in (*members, *destinations)}
+    pairs: list[_Pair] = [
+        (m, d) for m in members for d in destinations if m != d and version[m] == version[d]
+    ]
+    if not mesh:  # one no member can reach (as a host without its family cannot): not probed
+        reached = {d for _m, d in pairs}
+        pairs.extend((None, d) for d in destinations if d not in reached)
+    return pairs, reasons
+
+
+def _missing_pairs(row: PlannedFlow, left: Sequence[_Pair], cluster: bool) -> str | None:
     if not left:
         return None
-    return f"destination {', '.join(left)} not probed by these results"
+    if not cluster:
+        return f"destination {', '.join(d for _s, d in left)} not probed by these results"
+    by_member: dict[str | None, list[str]] = {}
+    for member, destination in left:
+        by_member.setdefault(member, []).append(destination)
+    parts = [
+        f"from {m} to {', '.join(ds)}"
+        if m is not None
+        else f"to {', '.join(ds)} (no member of {row.source} has an address of its family)"
+        for m, ds in by_member.items()
+    ]
+    return (
+        f"{'; '.join(parts)} not probed by these results (each member of {row.source} is a "
+        "machine of its own: run verify on each, --from-address naming it, and give every file)"
+    )
 
 
-def shortfall(row: PlannedFlow, findings: Sequence[Finding]) -> Finding | None:
-    """An unchecked finding for what of ``row`` the probes among ``findings`` (one
-    document's, on this row) leave unprobed; ``None`` when they cover it, or hold no probe."""
+def shortfall(plan: Plan, row: PlannedFlow, findings: Sequence[Finding]) -> Finding | None:
+    """An unchecked finding for what of ``row`` the probes among ``findings`` (on this row,
+    of every results document given) leave unprobed, or no probe can cover; ``None`` when
+    they cover it, or hold no probe."""
     probes = [f.probe for f in findings if f.probe is not None]
     if not probes:
         return None
-    ports = {p.port for p in probes if p.port is not None}
-    addresses = {p.address for p in probes if p.address is not None}
+    cluster = plan.hosts[row.source].cluster and not row.loopback
+    probed: dict[_Pair, set[int]] = {}  # the ports probed, by (source, destination)
+    for probe in probes:
+        address = _canonical(probe.address)
+        if address is None:  # a name that did not resolve: nothing was probed
+            continue
+        ports = probed.setdefault(
+            (_canonical(probe.source_address) if cluster else None, address), set()
+        )
+        if probe.port is not None:
+            ports.add(probe.port)
+    wanted, reasons = ([], []) if row.loopback else _wanted(plan, row, probes)
+    # a port is probed when it was probed on every pair the row holds that was probed at all
+    # (a loopback row is probed on 127.0.0.1: its ports are all there is to cover)
+    on_pairs = [probed[p] for p in wanted if p in probed]
+    common = set.intersection(*on_pairs) if on_pairs else set().union(*probed.values())
     gaps = [
         gap
-        for gap in (_missing_ports(row, ports), _missing_addresses(row, addresses))
+        for gap in (
+            _missing_ports(row, common),
+            _missing_pairs(row, [p for p in wanted if p not in probed], cluster),
+            *reasons,
+        )
         if gap is not None
     ]
     if not gaps:

@@ -21,6 +21,12 @@ class Probe:
     address: str | None  #: the destination address; ``None``: a name that did not resolve
     dns_name: str | None  #: the destination's name, when it was reached by name
     source_address: str | None  #: the address it was sent from; ``None``: the kernel's choice
+    #: what ``dns_name`` resolved to when it was probed; ``None``: the document does not say
+    resolved: tuple[str, ...] | None = None
+    #: a source known by name only: its name, and what it resolved to where the probe was
+    #: sent (``source_address`` is one of them); ``None``: the document does not say
+    source_name: str | None = None
+    source_resolved: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -60,6 +66,9 @@ class Overlay:
     findings: tuple[Finding, ...]
     #: the deployment the results are of, where the document says (``None``: it does not)
     deployment: str | None = None
+    #: the digest of the plan the results are of (:func:`~portplan.plan.plan_digest`), where
+    #: the document says (``None``: it does not)
+    plan_digest: str | None = None
 
 
 class Document:

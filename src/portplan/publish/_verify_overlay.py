@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Mapping
 from typing import Any
 
@@ -49,12 +50,35 @@ def _evidence(doc: Document, check: Mapping[str, Any], where: str) -> str:
     return "; ".join(parts)
 
 
+def _resolved(
+    doc: Document, lookup: Mapping[str, Any] | None, where: str
+) -> tuple[str, ...] | None:
+    """The addresses a lookup (``dns``) found; ``None`` without one."""
+    if lookup is None:
+        return None
+    addresses = doc.get(lookup, "addresses", list, where)
+    for index, address in enumerate(addresses):
+        try:
+            ipaddress.ip_address(address)
+        except ValueError:
+            raise doc.fail(f"{where}.addresses[{index}]", "is not an IP address") from None
+    return tuple(addresses)
+
+
 def _probe(doc: Document, check: Mapping[str, Any], where: str) -> Probe:
+    # format_version 1.1 says what a name-only source's name resolved to; before, nothing
+    source = (
+        doc.get(check, "source_dns", (dict, type(None)), where) if "source_dns" in check else None
+    )
+    here = f"{where}.source_dns"
     return Probe(
         port=doc.get(check, "port", (int, type(None)), where),
         address=doc.get(check, "address", _TEXT, where),
         dns_name=doc.get(check, "dns_name", _TEXT, where),
         source_address=doc.get(check, "source_address", _TEXT, where),
+        resolved=_resolved(doc, doc.get(check, "dns", (dict, type(None)), where), f"{where}.dns"),
+        source_name=None if source is None else doc.get(source, "name", str, here),
+        source_resolved=_resolved(doc, source, here),
     )
 
 
@@ -126,9 +150,10 @@ class VerifyReader:
             held = sum(f.status is Status.PASSED for f in blocked)
             unproven = len(blocked) - held
             summary += f"; of what must stay blocked, {held} blocked, {unproven} not proven blocked"
-        # format_version 1.1 names the deployment; older documents do not
+        # format_version 1.1 names the deployment and the plan's digest; older documents do not
         data = document.data
         deployment = document.get(data, "deployment", str, "") if "deployment" in data else None
+        digest = document.get(data, "plan_digest", str, "") if "plan_digest" in data else None
         return Overlay(
             kind=self.kind,
             title=self.title,
@@ -136,4 +161,5 @@ class VerifyReader:
             summary=summary,
             findings=tuple(findings),
             deployment=deployment,
+            plan_digest=digest,
         )

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from portplan._errors import OverlayError
-from portplan.plan import Plan
+from portplan.plan import Plan, plan_digest
 from portplan.publish._coverage import as_placed, holds, shortfall
 from portplan.publish._findings import Document, Finding, Overlay, OverlayReader
 from portplan.publish._model import Status, worst
@@ -84,6 +84,50 @@ class RowFindings:
     status: Mapping[int, Status]
     unmatched: tuple[tuple[Overlay, Finding], ...]
     blocked: tuple[tuple[Overlay, Finding], ...] = ()
+    #: what to tell the reader of an overlay made from another plan, or that does not say
+    notices: tuple[tuple[Overlay, str], ...] = ()
+
+
+def _plan_notices(plan: Plan, overlays: Sequence[Overlay]) -> list[tuple[Overlay, str]]:
+    """A notice for each overlay that does not say which plan it is of, or is of another
+    plan than ``plan`` (:func:`~portplan.plan.plan_digest`)."""
+    notices = []
+    for overlay in overlays:
+        if overlay.plan_digest is None:
+            notices.append(
+                (
+                    overlay,
+                    f"{overlay.origin} does not say which plan it verified (made by an older "
+                    "portplan verify): its passes count where the ports and addresses they "
+                    "probed are this plan's",
+                )
+            )
+        elif overlay.plan_digest != plan_digest(plan):
+            notices.append(
+                (
+                    overlay,
+                    f"{overlay.origin}: results of another plan than this one (the deployment "
+                    "or a product has changed since verify ran): their failures are shown, "
+                    "their passes verify no row; run verify again to verify the plan as it "
+                    f"stands (their plan_digest {overlay.plan_digest}, this plan's "
+                    f"{plan_digest(plan)})",
+                )
+            )
+    return notices
+
+
+def _of_another_plan(plan: Plan, overlay: Overlay, finding: Finding) -> Finding:
+    """A pass of results of another plan, as it stands on a row of ``plan``: unchecked."""
+    if finding.status is not Status.PASSED:
+        return finding
+    theirs, ours = overlay.plan_digest or "", plan_digest(plan)
+    return replace(
+        finding,
+        status=Status.UNCHECKED,
+        outcome=f"{finding.outcome}, of another plan",
+        evidence=f"verified another plan ({theirs[:19]}..., this plan {ours[:19]}...): "
+        f"{finding.evidence}",
+    )
 
 
 def overlay_rows(plan: Plan, overlays: Sequence[Overlay]) -> RowFindings:
@@ -95,6 +139,10 @@ def overlay_rows(plan: Plan, overlays: Sequence[Overlay]) -> RowFindings:
                 f"{overlay.origin}: results of deployment {overlay.deployment!r}, not of "
                 f"{plan.deployment!r}: give the deployment they were made from"
             )
+    notices = _plan_notices(plan, overlays)
+    # results of another plan: their passes verify no row (a row may hold the same ports
+    # and addresses and yet ask more, a service to identify, say), their failures stand
+    stale = {id(o) for o, _n in notices if o.plan_digest is not None}
     by_key: dict[str, list[int]] = {}
     for index, row in enumerate(plan.rows):
         by_key.setdefault(row.key, []).append(index)
@@ -125,19 +173,23 @@ def overlay_rows(plan: Plan, overlays: Sequence[Overlay]) -> RowFindings:
                 )
             ]
             for index in hits:
-                placed = as_placed(plan.rows[index], finding)
+                placed = as_placed(plan, plan.rows[index], finding)
+                if id(overlay) in stale:
+                    placed = _of_another_plan(plan, overlay, placed)
                 found.setdefault(index, []).append((overlay, placed))
             if not hits:
                 unmatched.append((overlay, finding))
     for index, items in found.items():
-        for overlay in dict.fromkeys(o for o, _f in items):
-            gap = shortfall(plan.rows[index], [f for o, f in items if o is overlay])
-            if gap is not None:
-                items.append((overlay, gap))
+        # the probes of every document together: one file per member of a cluster, say
+        gap = shortfall(plan, plan.rows[index], [f for _o, f in items])
+        if gap is not None:
+            probing = dict.fromkeys(o for o, f in items if f.probe is not None)
+            items.extend((overlay, gap) for overlay in probing)
     status = {i: worst(f.status for _o, f in items) for i, items in sorted(found.items())}
     return RowFindings(
         findings={i: tuple(items) for i, items in sorted(found.items())},
         status={i: s for i, s in status.items() if s is not None},
         unmatched=tuple(unmatched),
         blocked=tuple(blocked),
+        notices=tuple(notices),
     )

@@ -105,13 +105,22 @@ def verify_table(checks: Sequence[FlowCheck], skipped: Sequence[Skipped], *, wid
     return "\n".join(out)
 
 
-def verify_json(checks: Sequence[FlowCheck], skipped: Sequence[Skipped], *, deployment: str) -> str:
+def verify_json(
+    checks: Sequence[FlowCheck],
+    skipped: Sequence[Skipped],
+    *,
+    deployment: str,
+    plan_digest: str,
+) -> str:
     """Every probe with all it found, and the rows not probed (``portplan schema verify``),
-    of the plan of ``deployment`` (its name: a report of another deployment refuses them)."""
+    of the plan of ``deployment`` (its name: a report of another deployment refuses them)
+    whose digest is ``plan_digest`` (:func:`~portplan.plan.plan_digest`: a report of another
+    plan lets no row pass on them)."""
     return document(
         "verify",
         {
             "deployment": deployment,
+            "plan_digest": plan_digest,
             "checks": [check_record(c) for c in checks],
             "not_probed": [
                 {

@@ -77,7 +77,15 @@ def summary_section(plan: Plan, overlays: Sequence[Overlay], found: RowFindings)
         ),
         ("Ports to open", f"{len(opening)} (destination host, protocol, ports) openings"),
     ]
-    facts.extend((f"{o.title} ({text(o.origin)})", f"probes: {text(o.summary)}") for o in overlays)
+    # a notice under a file's counts: of another plan (in the warning colour), or not saying
+    notices = {
+        id(o): el("div", text(n), class_="status warning" if o.plan_digest else None)
+        for o, n in found.notices
+    }
+    facts.extend(
+        (f"{o.title} ({text(o.origin)})", f"probes: {text(o.summary)}" + notices.get(id(o), ""))
+        for o in overlays
+    )
     if overlays:
         facts.append(("Rows verified", text(_rows_fact(plan, found))))
     firewall_rows: list[Row] = [

@@ -230,6 +230,7 @@ checks:
       evidence: {errno: null, icmp: null, elapsed_ms: 0.4, attempts: 1, note: null}
       identification: null
       dns: null
+      source_dns: null
       notes: []
 elapsed:
   description: Seconds the host spent probing (resolving, probing and identifying).

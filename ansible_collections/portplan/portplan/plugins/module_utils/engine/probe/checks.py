@@ -43,6 +43,9 @@ class FlowCheck:
     #: a destination known by name only: the addresses this machine sends from (one per
     #: family), one of which is chosen once the name has resolved
     own_sources: tuple[str, ...] = ()
+    #: a source known by name only: what its name resolved to where the probe was sent (the
+    #: address it was sent from is one of them, or the kernel's choice when none is here)
+    source_lookup: NameLookup | None = None
 
     @property
     def outcome(self) -> Outcome | None:

@@ -60,16 +60,32 @@ def check_record(check: FlowCheck) -> dict[str, Any]:
             "warnings": list(ident.warnings),
             "error": ident.error,
         },
-        "dns": None
-        if check.lookup is None
-        else {
-            "name": check.lookup.name,
-            "addresses": list(check.lookup.addresses),
-            "error": check.lookup.error,
-            "elapsed_ms": check.lookup.elapsed_ms,
-        },
+        "dns": _lookup_record(check.lookup),
+        "source_dns": _lookup_record(check.source_lookup),
         "notes": list(check.notes),
     }
+
+
+def _lookup_record(lookup: NameLookup | None) -> dict[str, Any] | None:
+    if lookup is None:
+        return None
+    return {
+        "name": lookup.name,
+        "addresses": list(lookup.addresses),
+        "error": lookup.error,
+        "elapsed_ms": lookup.elapsed_ms,
+    }
+
+
+def _lookup_of(record: dict[str, Any] | None) -> NameLookup | None:
+    if record is None:
+        return None
+    return NameLookup(
+        name=record["name"],
+        addresses=tuple(record["addresses"]),
+        error=record["error"],
+        elapsed_ms=float(record["elapsed_ms"]),
+    )
 
 
 def check_from_record(record: dict[str, Any], row: CheckRow) -> FlowCheck:
@@ -104,7 +120,6 @@ def check_from_record(record: dict[str, Any], row: CheckRow) -> FlowCheck:
         )
     )
     ident = record["identification"]
-    lookup = record["dns"]
     return FlowCheck(
         row=row,
         probe=probe,
@@ -121,12 +136,6 @@ def check_from_record(record: dict[str, Any], row: CheckRow) -> FlowCheck:
         temporary_listener=bool(record["temporary_listener"]),
         notes=list(record["notes"]),
         dns_name=dns_name,
-        lookup=None
-        if lookup is None
-        else NameLookup(
-            name=lookup["name"],
-            addresses=tuple(lookup["addresses"]),
-            error=lookup["error"],
-            elapsed_ms=float(lookup["elapsed_ms"]),
-        ),
+        lookup=_lookup_of(record["dns"]),
+        source_lookup=_lookup_of(record.get("source_dns")),  # absent from an older collection
     )
