@@ -680,6 +680,27 @@ def test_a_slow_first_look_does_not_take_a_never_left_syn_on_trust(
     assert check["evidence"]["attempts"] >= 2, check
 
 
+def test_without_a_second_look_a_never_left_syn_says_it_was_seen_once(
+    outcome_lab: tuple[Lab, Path],
+) -> None:
+    # --no-second-look, --timeout 1.5: the source's own firewall drops the retransmission the
+    # first look outlasts; a burst overflowing a local queue leaves the same trace, and
+    # nothing asks again, so the note claims neither for sure
+    lab, deployment = outcome_lab
+    done = lab.portplan(
+        "verify", str(deployment), "--on", "src", "--format", "json", "--timeout", "1.5",
+        "--flow", "tcp-source-drop", "--no-second-look",
+    )  # fmt: skip
+    assert done.returncode == 1, done.stderr
+    [check] = _checks(done.stdout).values()
+    assert check["outcome"] == "local-error", check
+    note = check["evidence"]["note"]
+    assert "never left this machine" in note, note
+    assert "overflowed a local queue" in note, note
+    assert note.endswith("not probed again (--no-second-look)"), note
+    assert check["evidence"]["attempts"] == 1, check
+
+
 BOUND = range(25000, 27000)
 
 

@@ -92,6 +92,14 @@ FIRST_BYTES_WAIT = 0.5
 _Carried = tuple[int, PortResult, bool]
 
 
+#: the note of a SYN that never left, seen on a first look and not asked again
+_NEVER_LEFT_ONCE = (
+    "the SYN was retransmitted but never left this machine (its own firewall drops it, or a "
+    "burst of the kernel's retransmissions overflowed a local queue); not probed again "
+    "(--no-second-look)"
+)
+
+
 async def probe_all(
     probes: Sequence[PortProbe],
     *,
@@ -162,6 +170,8 @@ async def probe_all(
         if result.outcome in SILENT:
             note = f"{result.evidence.note}; not probed again (--no-second-look)"
             result = replace(result, evidence=replace(result.evidence, note=note))
+        elif not second_look and result.evidence.note == NEVER_LEFT:  # seen once, unconfirmed
+            result = replace(result, evidence=replace(result.evidence, note=_NEVER_LEFT_ONCE))
         report(index, result)
 
     def held(
