@@ -186,3 +186,21 @@ def test_bad_documents_are_refused_with_a_located_message(
     assert code == 2, stderr
     assert message in stderr
     assert "Traceback" not in stderr
+
+
+def test_ports_joined_by_a_slash_are_reported_not_drafted_as_one_or_the_other(
+    tmp_path: Path,
+) -> None:
+    """``TCP 80/443`` drafted a parameter whose default opened 80 alone, and ``80+443`` opened
+    80-65535, both with exit 0.  Such a cell is now listed at its place, exit 1, and no port
+    of it is drafted; the other rows are."""
+    doc = tmp_path / "ports.csv"
+    doc.write_text("Port,Protocol,Purpose\nTCP 80/443,TCP,Web\n80+443,TCP,Web\n8443,TCP,Admin\n")
+    out = tmp_path / "product.yaml"
+    code, _stdout, stderr = run(str(doc), "-o", str(out))
+    assert code == 1
+    assert f"{doc}:2:1: column 'Port': '80/443' could be ports 80 and 443, or one of" in stderr
+    assert f"{doc}:3:1: column 'Port': '80+443': '+' between ports" in stderr
+    product = load_product(out)
+    assert [[str(p) for p in f.ports or ()] for f in product.flows] == [["8443"]]
+    assert not product.parameters

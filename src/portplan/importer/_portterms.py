@@ -21,11 +21,13 @@ from portplan.importer._portscan import (
     default_marker,
     depth_at,
     depth_step,
+    joined,
     label,
     only_protocols,
     paren_protocols,
     protocol_postfix,
     protocol_prefix,
+    range_at,
     starts_term,
     with_notes,
     with_protocols,
@@ -63,16 +65,6 @@ def _hides_ports(inner: Sequence[Token], said: set[Transport]) -> bool:
         if not _in_version(inner, index):
             return True
     return False
-
-
-def _range_at(toks: Sequence[Token], pos: int) -> bool:
-    """Whether a range starts at ``pos``: ``1024 to 65535``, ``1024-65535``."""
-    return (
-        pos + 2 < len(toks)
-        and toks[pos].kind == "num"
-        and (toks[pos + 1].kind == "dash" or toks[pos + 1].is_(*RANGE_WORDS))
-        and toks[pos + 2].kind == "num"
-    )
 
 
 #: words that widen an ICMP term without a type: ``ICMP (all types)`` is not ``ICMP``
@@ -179,7 +171,7 @@ class TermReader:
         if token.is_("port", "ports") and pos + 1 < len(toks) and toks[pos + 1].kind == "num":
             pos += 1
             token = toks[pos]
-        if token.is_("from") and _range_at(toks, pos + 1):  # from 1024 to 65535
+        if token.is_("from") and range_at(toks, pos + 1):  # from 1024 to 65535
             pos += 1
             token = toks[pos]
         if Transport.ICMP in protocols or token.is_("ping"):
@@ -359,7 +351,14 @@ class TermReader:
         return [[PortTerm(protocols=found, ports=r)] for r in ranges], pos
 
     def port_spec(self, toks: list[Token], pos: int) -> tuple[list[PortRange], int]:
-        """A port, a range, or ports joined by ``/`` (alternatives)."""
+        """A port or a range.  Ports joined by ``/`` or ``+`` are a fault: ``80/443`` means
+        both ports in one table (HTTP and HTTPS) and either in another (``8020/ 9000``, the
+        one a setting picks), and reading either way opens ports the vendor did not ask for,
+        or leaves out one it did."""
+        spans = joined(toks, pos)
+        if len(spans) > 1:
+            self.fault(toks[pos : spans[-1][1]], self._joined_message(toks, spans))
+            return [], spans[-1][1]
         first = toks[pos]
         pos += 1
         if (
@@ -379,14 +378,23 @@ class TermReader:
             )
             found = self.port(toks[pos - 1 : end], int(first.text), MAX_PORT)
             return ([found] if found else []), end
-        numbers = [first]
-        while pos + 1 < len(toks) and toks[pos].text == "/" and toks[pos + 1].kind == "num":
-            numbers.append(toks[pos + 1])
-            pos += 2
-        if len(numbers) > 1:
-            self.assumptions.append(f"{self.words(numbers)!r}: '/' between ports read as 'or'")
-        ranges = [self.port([n], int(n.text), int(n.text)) for n in numbers]
-        return [r for r in ranges if r is not None], pos
+        found = self.port([first], int(first.text), int(first.text))
+        return ([found] if found else []), pos
+
+    def _joined_message(self, toks: list[Token], spans: list[tuple[int, int]]) -> str:
+        """What to say of ports joined by ``/`` or ``+`` (their ``spans``)."""
+        written = self.words(toks[spans[0][0] : spans[-1][1]])
+        ports = [self.words(toks[start:end]) for start, end in spans]
+        both = f"{', '.join(ports[:-1])} and {ports[-1]}"
+        if any(toks[end].text == "/" for _start, end in spans[:-1]):
+            either = " or ".join(ports)
+            return (
+                f"{written!r} could be ports {both}, or one of them; write {both!r} or {either!r}"
+            )
+        return (
+            f"{written!r}: '+' between ports; write {both!r} for all of them "
+            f"({ports[0] + '+'!r} alone reads as {ports[0]} and above)"
+        )
 
     def default(
         self,
