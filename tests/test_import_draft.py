@@ -204,3 +204,27 @@ def test_ports_joined_by_a_slash_are_reported_not_drafted_as_one_or_the_other(
     product = load_product(out)
     assert [[str(p) for p in f.ports or ()] for f in product.flows] == [["8443"]]
     assert not product.parameters
+
+
+def test_a_footnote_link_is_never_run_into_the_port(tmp_path: Path) -> None:
+    """``22<a href="#fn1">1</a>`` drafted port 221, ``22 <a href="#fn1">1</a>`` ports 22 and
+    1, and Markdown's ``22[^1]`` port 22 and a port the deployment must set, each exit 0."""
+    page = tmp_path / "ports.html"
+    page.write_text(
+        "<table><tr><th>Port</th><th>Protocol</th></tr>"
+        '<tr><td>22<a href="#fn1">1</a></td><td>TCP</td></tr>'
+        '<tr><td>22 <a href="#fn1">1</a></td><td>TCP</td></tr></table>'
+        '<p id="fn1">1. Only for the management network.</p>'
+    )
+    markdown = tmp_path / "ports.md"
+    markdown.write_text(
+        "| Port | Protocol |\n|---|---|\n| 22[^1] | TCP |\n\n[^1]: Management only.\n"
+    )
+    for doc, marks in ((page, 2), (markdown, 1)):
+        out = tmp_path / f"{doc.suffix[1:]}.yaml"
+        code, _stdout, stderr = run(str(doc), "-o", str(out))
+        assert code == 1
+        assert stderr.count("column 'Port':") == marks, stderr
+        product = load_product(out)
+        assert {str(p) for f in product.flows for p in f.ports or ()} == {"22"}
+        assert not product.parameters

@@ -180,6 +180,14 @@ def test_a_condition_a_list_and_an_otherwise_in_one_cell() -> None:
         ("443 (1)", "'(1)' could be a footnote mark or port 1 as an alternative"),
         ("8443 [1]", "'[1]' looks like a footnote mark, not the name of a port"),
         ("8443 [a]", "'[a]' looks like a footnote mark, not the name of a port"),
+        # Markdown's footnote reference was a port named "^1" for each deployment to set
+        ("22[^1]", "'[^1]' looks like a footnote mark, not the name of a port"),
+        ("22 [^note]", "'[^note]' looks like a footnote mark, not the name of a port"),
+        # a mark that lost its superscript or link read as a second port, 1 or 12
+        ("22 1", "'1' after '22' could be a footnote mark or port 1; leave the mark out"),
+        ("TCP 443 12", "'12' after 'TCP 443' could be a footnote mark or port 12"),
+        # a superscript letter (443<sup>a</sup>) read as the note "^a"
+        ("22^a", "could not read '^a'"),
         # ports and protocols in a note were dropped with it
         ("TCP 443 (or 8443)", "could not read '(or 8443)': a port or protocol in a note"),
         ("TCP 80 (also UDP)", "could not read '(also UDP)': a port or protocol in a note"),
@@ -244,6 +252,11 @@ def test_a_fault_keeps_the_rest_of_the_cell() -> None:
     expression = read_ports("80, 90000, 443")
     assert format_ports(expression) == "80, 443"
     assert len(expression.faults) == 1
+    # a footnote-like number is skipped where it stands: the words after it stay the port's
+    # note, and do not name a parameter that a default after the comma would take over
+    marked = read_ports("443 80 netcat, 80 by default")
+    assert format_ports(marked) == "443 (netcat), configurable, default 80"
+    assert [marked.text[f.start : f.end] for f in marked.faults] == ["80"]
 
 
 # -- properties ---------------------------------------------------------------------------------
@@ -499,5 +512,5 @@ def test_a_title_that_names_both_directions_is_not_read_by_its_first_word(
 def test_a_cell_too_long_or_too_branching_is_refused_quickly() -> None:
     (fault,) = read_ports("80, " * 2000).faults
     assert fault.message == "a cell of 8000 characters is too long to be a port cell"
-    branching = read_ports("80 (8080) " * 10)  # 2**10 choices by adjacency
+    branching = read_ports("443 (8443) " * 10)  # 2**10 choices by adjacency
     assert any("expands to over 64 choices" in f.message for f in branching.faults)

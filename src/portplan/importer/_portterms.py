@@ -40,8 +40,8 @@ __all__ = ["TermReader"]
 
 #: the end of one sentence and the start of the next
 _SENTENCES = re.compile(r"[.!?]\s+[A-Z]")
-#: what a footnote mark in brackets looks like: [1], [a], [*]
-_MARK = re.compile(r"[0-9]+|[A-Za-z]|[^A-Za-z0-9\s]+")
+#: what a footnote mark in brackets looks like: [1], [a], [*], and Markdown's [^1], [^note]
+_MARK = re.compile(r"[0-9]+|[A-Za-z]|[^A-Za-z0-9\s]+|\^\S+")
 #: words after which a number in a note refers to the document: (see note 2), (table 3)
 _REFERENCES = frozenset(
     {"note", "notes", "footnote", "footnotes", "see", "table", "step", "figure", "fig",
@@ -292,6 +292,15 @@ class TermReader:
                     notes.append(self.words(inner))
                 else:
                     self.fault(parenthesis, f"could not read {shown!r}")
+            elif clean and token.kind == "num" and len(token.text) <= 2:
+                # 22 1: a footnote mark that lost its superscript (or link), or port 1?
+                previous = self.words(toks[:pos])
+                self.fault(
+                    toks[pos : pos + 1],
+                    f"{token.text!r} after {previous!r} could be a footnote mark or port "
+                    f"{token.text}; leave the mark out, or write '{previous}, {token.text}'",
+                )
+                pos += 1
             elif starts_term(token) and clean:
                 break
             else:
@@ -305,6 +314,7 @@ class TermReader:
                     # no port, transport or bound hides in a note: 1024 upwards
                     and not any(starts_term(t) or t.protocolish or t.low in BOUNDS for t in words)
                     and not _names_icmp(words, choices)  # ICMP echo request/reply
+                    and not any(t.text == "^" for t in words)  # 22^a: a footnote mark
                 ):
                     notes.append(self.words(words))
                 else:
