@@ -414,6 +414,33 @@ def test_a_transport_in_a_note_of_a_protocol_cell_is_a_fault() -> None:
     assert read_protocols("(See usage for protocol) TCP").faults == ()
 
 
+@pytest.mark.parametrize(
+    ("cell", "transports", "applications", "fault"),
+    [
+        ("TCP/443", (TCP,), (), "could not read '443': a port in a protocol cell"),
+        ("TCP 443", (TCP,), (), "could not read '443': a port in a protocol cell"),
+        ("443/TCP", (TCP,), (), "could not read '443': a port in a protocol cell"),
+        ("UDP 500", (UDP,), (), "could not read '500': a port in a protocol cell"),
+        ("TCP (443)", (TCP,), (), "could not read '(443)': a port in a note"),
+        # was one application "HTTPS/443", as HTTP/3 is one, naming no transport
+        ("HTTPS/443", (TCP,), ("HTTPS",), "could not read '443': a port in a protocol cell"),
+    ],
+)
+def test_a_port_in_a_protocol_cell_is_a_fault_never_dropped(
+    cell: str, transports: tuple[Transport, ...], applications: tuple[str, ...], fault: str
+) -> None:
+    """``TCP/443`` in a protocol column read as TCP and an application named "443", and
+    ``TCP (443)`` as TCP with a note: with any port in the port column, 443 was dropped in
+    silence."""
+    reading = read_protocols(cell)
+    assert (reading.transports, reading.applications) == (transports, applications)
+    (found,) = reading.faults
+    assert found.message.startswith(fault), found.message
+    # a number that refers to the document or is a version is no port
+    assert read_protocols("TCP (see note 2)").faults == ()
+    assert read_protocols("HTTP/1.1").faults == read_protocols("HTTP/2").faults == ()
+
+
 def test_an_application_alone_names_its_transport_only_when_it_has_one_and_says_so() -> None:
     assert read_protocols("HTTPS").assumptions == ("HTTPS runs over tcp",)
     assert read_protocols("TCP or UDP").either

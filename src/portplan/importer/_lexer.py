@@ -8,9 +8,10 @@ as the vendor wrote it.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-__all__ = ["PROTOCOL_WORDS", "Token", "normalise", "tokens"]
+__all__ = ["PROTOCOL_WORDS", "REFERENCES", "Token", "names_port", "normalise", "tokens"]
 
 _SAME_LENGTH = str.maketrans(
     {
@@ -42,6 +43,11 @@ _TOKEN = re.compile(
 
 #: the transport names a cell can hold
 PROTOCOL_WORDS = frozenset({"tcp", "udp", "icmp"})
+#: words after which a number refers to the document, not a port: (see note 2), (table 3)
+REFERENCES = frozenset(
+    {"note", "notes", "footnote", "footnotes", "see", "table", "step", "figure", "fig",
+     "section", "chapter", "page", "version", "v", "rfc"}
+)  # fmt: skip
 _JOINED = re.compile(r"[*+]")
 
 
@@ -91,3 +97,31 @@ def tokens(text: str) -> list[Token]:
         if kind != "space":
             found.append(Token(kind, match.group(), match.start(), match.end()))
     return found
+
+
+def names_port(toks: Sequence[Token], index: int) -> bool:
+    """Whether the number at ``index`` may be a port: not one a word before it makes a
+    reference to the document (``Note 2``, ``RFC 5424``), nor part of a version (``TLS
+    1.2``)."""
+    before = toks[index - 1] if index else None
+    if before is not None and before.kind == "word" and before.low in REFERENCES:
+        return False
+    return not _in_version(toks, index)
+
+
+def _in_version(toks: Sequence[Token], index: int) -> bool:
+    """Whether the number at ``index`` is part of ``1.2``: a dot right between it and another
+    number."""
+    for step in (1, -1):
+        dot, other = index + step, index + 2 * step
+        if min(dot, other) < 0 or max(dot, other) >= len(toks):
+            continue
+        left, right = sorted((toks[index], toks[other]), key=lambda t: t.start)
+        if (
+            toks[dot].text == "."
+            and toks[other].kind == "num"
+            and left.end == toks[dot].start
+            and toks[dot].end == right.start
+        ):
+            return True
+    return False

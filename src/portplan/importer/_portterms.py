@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from portplan.importer._lexer import Token
+from portplan.importer._lexer import Token, names_port
 from portplan.importer._portscan import (
     ABOVE,
     ANY,
@@ -42,11 +42,6 @@ __all__ = ["TermReader"]
 _SENTENCES = re.compile(r"[.!?]\s+[A-Z]")
 #: what a footnote mark in brackets looks like: [1], [a], [*], and Markdown's [^1], [^note]
 _MARK = re.compile(r"[0-9]+|[A-Za-z]|[^A-Za-z0-9\s]+|\^\S+")
-#: words after which a number in a note refers to the document: (see note 2), (table 3)
-_REFERENCES = frozenset(
-    {"note", "notes", "footnote", "footnotes", "see", "table", "step", "figure", "fig",
-     "section", "chapter", "page", "version", "v", "rfc"}
-)  # fmt: skip
 
 
 def _hides_ports(inner: Sequence[Token], said: set[Transport]) -> bool:
@@ -57,12 +52,7 @@ def _hides_ports(inner: Sequence[Token], said: set[Transport]) -> bool:
     for index, token in enumerate(inner):
         if (token.protocol and Transport(token.low) not in said) or token.protocolish:
             return True
-        if token.kind != "num":
-            continue
-        before = inner[index - 1] if index else None
-        if before is not None and before.kind == "word" and before.low in _REFERENCES:
-            continue
-        if not _in_version(inner, index):
+        if token.kind == "num" and names_port(inner, index):
             return True
     return False
 
@@ -88,24 +78,6 @@ def _numbered(toks: Sequence[Token]) -> bool:
     return _hides_ports(toks, set(Transport)) or any(
         t.kind == "num" and depth_at(toks, k) == 0 for k, t in enumerate(toks)
     )
-
-
-def _in_version(toks: Sequence[Token], index: int) -> bool:
-    """Whether the number at ``index`` is part of ``1.2``: a dot right between it and another
-    number."""
-    for step in (1, -1):
-        dot, other = index + step, index + 2 * step
-        if min(dot, other) < 0 or max(dot, other) >= len(toks):
-            continue
-        left, right = sorted((toks[index], toks[other]), key=lambda t: t.start)
-        if (
-            toks[dot].text == "."
-            and toks[other].kind == "num"
-            and left.end == toks[dot].start
-            and toks[dot].end == right.start
-        ):
-            return True
-    return False
 
 
 def _names(toks: Sequence[Token]) -> bool:
