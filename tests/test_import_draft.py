@@ -15,7 +15,7 @@ import machine
 from portplan.cli import cli
 from portplan.importer import import_document
 from portplan.load.product import load_product
-from portplan.model import ANY, Product, Protocol
+from portplan.model import ANY, IcmpType, Product, Protocol
 
 CORPUS = Path(__file__).resolve().parent / "data" / "vendor-docs"
 DOCUMENTS = sorted(
@@ -244,3 +244,31 @@ def test_a_port_in_the_protocol_column_is_reported_never_dropped(tmp_path: Path)
     assert [(f.protocol, [str(p) for p in f.ports or ()]) for f in product.flows] == [
         (Protocol.TCP, ["80"])
     ]
+
+
+def test_icmp_of_one_ip_version_is_reported_never_drafted_as_icmp(tmp_path: Path) -> None:
+    """``ICMP v6`` in a port cell, or ``ICMP (IPv6)`` in a protocol cell, drafted an icmp flow,
+    which allows ICMP over IPv4 as well, and ``ICMPv6`` under a TCP protocol a TCP port for
+    each deployment to set, all exit 0.  Each is now reported and none drafted."""
+    doc = tmp_path / "ports.csv"
+    code, stderr, product = drafted(
+        doc,
+        "Port,Protocol,Purpose\n"
+        "ICMP v6,,Neighbour discovery\n"
+        ",ICMP (IPv6),Neighbour discovery\n"
+        "ICMP,ICMPv6,Ping\n"
+        "ICMPv6,TCP,Ping\n"
+        "ICMP echo,ICMP,Ping\n",
+    )
+    assert code == 1
+    lines = [line for line in stderr.splitlines() if "ICMP of one IP version" in line]
+    assert [line.split(": ", 2)[:2] for line in lines] == [
+        [f"{doc}:2:1", "column 'Port'"],
+        [f"{doc}:3:2", "column 'Protocol'"],
+        [f"{doc}:4:6", "column 'Protocol'"],
+        [f"{doc}:5:1", "column 'Port'"],
+    ]
+    assert [(f.row, f.protocol, f.icmp, f.ports) for f in product.flows] == [
+        (5, Protocol.ICMP, (IcmpType.ECHO_REQUEST,), None)
+    ]
+    assert not product.parameters

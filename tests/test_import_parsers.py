@@ -248,6 +248,37 @@ def test_ports_joined_by_a_slash_or_a_plus_are_a_fault_not_a_guess(cell: str, fa
     assert format_ports(both) == "80, 443" and format_ports(either) == "80 or 443"
 
 
+@pytest.mark.parametrize(
+    "cell",
+    [
+        "ICMPv6",  # was a TCP/UDP port named "ICMPv6" for each deployment to set
+        "ICMPv6 echo",
+        "ICMP6",
+        "IPv6-ICMP",
+        "IPv6 ICMP",
+        "ICMPv4",
+        "ICMP v6",  # was ICMP with the note "v6": ICMP over IPv4 and IPv6 alike
+        "ICMP (IPv6)",
+        "ICMP echo (IPv6)",
+        "ping (IPv6)",
+        "ICMP type 3 (IPv4)",
+    ],
+)
+def test_icmp_of_one_ip_version_is_a_fault_never_icmp_of_both(cell: str) -> None:
+    """A flow's icmp is ICMP over IPv4 and ICMPv6 over IPv6 alike: ``ICMPv6`` read as a port
+    to set, ``ICMP v6`` as ICMP with a note, which the draft opened over IPv4 as well."""
+    expression = read_ports(cell)
+    (found,) = expression.faults
+    assert found.message == (
+        f"{cell!r}: ICMP of one IP version, which a flow cannot say: its icmp is ICMP over "
+        "IPv4 and ICMPv6 over IPv6 alike, so it would allow both; model the row by hand"
+    )
+    assert expression.terms == ()
+    # the rest of the cell is read; a TCP port's IP version stays a note
+    assert format_ports(read_ports(f"443/tcp, {cell}")) == "443/tcp"
+    assert format_ports(read_ports("TCP 542 (IPv6)")) == "542/tcp (IPv6)"
+
+
 def test_a_fault_keeps_the_rest_of_the_cell() -> None:
     expression = read_ports("80, 90000, 443")
     assert format_ports(expression) == "80, 443"
@@ -293,6 +324,8 @@ def terms(draw: st.DrawFn) -> PortTerm:
         return PortTerm(protocols=protocols, parameter=parameter, notes=remarks)
     icmp_type = draw(st.none() | st.integers(0, 255))
     code = draw(st.none() | st.integers(0, 255)) if icmp_type is not None else None
+    # ICMP of one IP version is a fault, never a reading: no such note on an ICMP term
+    remarks = tuple(n for n in remarks if n != "IPv4")
     return PortTerm(protocols=(ICMP,), icmp_type=icmp_type, icmp_code=code, notes=remarks)
 
 
@@ -439,6 +472,25 @@ def test_a_port_in_a_protocol_cell_is_a_fault_never_dropped(
     # a number that refers to the document or is a version is no port
     assert read_protocols("TCP (see note 2)").faults == ()
     assert read_protocols("HTTP/1.1").faults == read_protocols("HTTP/2").faults == ()
+
+
+@pytest.mark.parametrize(
+    ("cell", "transports"),
+    [
+        ("ICMPv6", ()),  # was "names no transport protocol", as if ICMPv6 were an application
+        ("IPv6-ICMP", ()),
+        ("ICMP v6", ()),  # was ICMP and an application "v6"
+        ("ICMP (IPv6)", ()),  # was ICMP with the note "IPv6"
+        ("TCP/ICMPv6", (TCP,)),  # was TCP and an application "ICMPv6"
+    ],
+)
+def test_a_protocol_cell_of_icmp_of_one_ip_version_is_a_fault(
+    cell: str, transports: tuple[Transport, ...]
+) -> None:
+    reading = read_protocols(cell)
+    assert (reading.transports, reading.applications) == (transports, ())
+    (found,) = reading.faults
+    assert found.message.startswith(f"{cell!r}: ICMP of one IP version, which a flow cannot")
 
 
 def test_an_application_alone_names_its_transport_only_when_it_has_one_and_says_so() -> None:

@@ -11,7 +11,16 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-__all__ = ["PROTOCOL_WORDS", "REFERENCES", "Token", "names_port", "normalise", "tokens"]
+__all__ = [
+    "ONE_VERSION_ICMP",
+    "PROTOCOL_WORDS",
+    "REFERENCES",
+    "Token",
+    "names_port",
+    "normalise",
+    "one_version_icmp",
+    "tokens",
+]
 
 _SAME_LENGTH = str.maketrans(
     {
@@ -49,6 +58,15 @@ REFERENCES = frozenset(
      "section", "chapter", "page", "version", "v", "rfc"}
 )  # fmt: skip
 _JOINED = re.compile(r"[*+]")
+#: ICMP of one IP version in one word: ``ICMPv6``, ``ICMP6``, ``ICMP-v4``, ``IPv6-ICMP``
+_ICMP_VERSION = re.compile(r"icmp[-_]?(?:ip)?v?[46]|(?:ip)?v?[46][-_]?icmp", re.IGNORECASE)
+#: an IP version: ``IPv6``, ``v4``, ``IP6``, ``IPv6-only``
+_IP_VERSION = re.compile(r"(?:ip)?v?[46](?:-[a-z]+)?", re.IGNORECASE)
+#: what to say of ICMP of one IP version, which the model's ICMP cannot say
+ONE_VERSION_ICMP = (
+    "ICMP of one IP version, which a flow cannot say: its icmp is ICMP over IPv4 and ICMPv6 "
+    "over IPv6 alike, so it would allow both; model the row by hand"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,12 +90,26 @@ class Token:
     @property
     def protocolish(self) -> bool:
         """A word that joins a transport's name to more by ``+`` or ``*`` (``TCP+UDP``,
-        ``UDP*``): the grammar cannot read it, and it is no mere name or note either."""
+        ``UDP*``), or names ICMP of one IP version (``ICMPv6``): the grammar cannot read it,
+        and it is no mere name or note either."""
         return (
             self.kind == "word"
             and not self.protocol
-            and any(part.lower() in PROTOCOL_WORDS for part in _JOINED.split(self.text))
+            and (
+                any(part.lower() in PROTOCOL_WORDS for part in _JOINED.split(self.text))
+                or self.icmp_version
+            )
         )
+
+    @property
+    def icmp_version(self) -> bool:
+        """A word naming ICMP of one IP version: ``ICMPv6``, ``ICMP6``, ``IPv6-ICMP``."""
+        return self.kind == "word" and _ICMP_VERSION.fullmatch(self.text) is not None
+
+    @property
+    def ip_version(self) -> bool:
+        """A word naming an IP version: ``IPv4``, ``IPv6``, ``v6``, ``IP6``."""
+        return self.kind == "word" and _IP_VERSION.fullmatch(self.text) is not None
 
     def is_(self, *texts: str) -> bool:
         """Whether the token is one of ``texts`` (words compared without case)."""
@@ -125,3 +157,11 @@ def _in_version(toks: Sequence[Token], index: int) -> bool:
         ):
             return True
     return False
+
+
+def one_version_icmp(toks: Sequence[Token]) -> bool:
+    """Whether ``toks`` name ICMP of one IP version: a word for it (``ICMPv6``), or ICMP with
+    an IP version (``ICMP v6``, ``IPv6 ICMP``, ``ICMP echo (IPv6)``)."""
+    return any(t.icmp_version for t in toks) or (
+        any(t.is_("icmp", "ping") for t in toks) and any(t.ip_version for t in toks)
+    )

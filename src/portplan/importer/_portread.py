@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from portplan.importer._lexer import Token, normalise, tokens
+from portplan.importer._lexer import ONE_VERSION_ICMP, Token, normalise, one_version_icmp, tokens
 from portplan.importer._portscan import (
     ABOVE,
     CONDITION,
@@ -322,6 +322,9 @@ class Reader(TermReader):
                     item.protocols_only = True
                     return item
                 break
+            if _names_icmp(toks, pos, protocols) and one_version_icmp(toks[start:]):
+                self.fault(toks[start:], f"{self.words(toks[start:])!r}: {ONE_VERSION_ICMP}")
+                break
             unit, pos, clean = self.unit(toks, pos, protocols, either, item)
             if unit is None:
                 break
@@ -350,6 +353,17 @@ class Reader(TermReader):
 def _joins(token: Token) -> bool:
     """Whether ``token`` joins the ends of a range: a dash, ``to``, ``through``..."""
     return token.kind == "dash" or token.is_(*RANGE_WORDS)
+
+
+def _names_icmp(toks: list[Token], pos: int, protocols: tuple[Transport, ...]) -> bool:
+    """Whether the term at ``pos`` (after ``protocols``) is ICMP: ``ICMP``, ``ping``,
+    ``ICMPv6``, ``IPv6 ICMP``."""
+    if Transport.ICMP in protocols:
+        return True
+    token = toks[pos] if pos < len(toks) else None
+    return token is not None and (
+        token.is_("ping") or token.icmp_version or (token.ip_version and at(toks, pos + 1, "icmp"))
+    )
 
 
 def _named(alone: list[Item]) -> tuple[Transport, ...]:

@@ -5,16 +5,23 @@ A protocol column names transports (``tcp``, ``udp``, ``icmp``), applications (`
 ``iSCSI``, ``WMI (DCOM)``) or both.  An application alone says its transport only when the
 protocol has one standard transport (:data:`STANDARD_TRANSPORTS`: SSH and HTTPS over TCP, SNMP
 and NTP over UDP...); the reading then states that assumption.  A cell that names no transport
-at all (``IPC``, ``Custom HDFS protocol``) is a fault: the reader does not guess.  So is a
-port written in the cell (``TCP/443``, ``TCP (443)``): a protocol cell holds no port, and the
-row's ports come from its port column.
+at all (``IPC``, ``Custom HDFS protocol``) is a fault: the reader does not guess.  So is ICMP
+of one IP version (``ICMPv6``, ``ICMP (IPv6)``), never read as ICMP, which is both; and a port
+written in the cell (``TCP/443``, ``TCP (443)``): a protocol cell holds no port, and the row's
+ports come from its port column.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from portplan.importer._lexer import Token, names_port, tokens
+from portplan.importer._lexer import (
+    ONE_VERSION_ICMP,
+    Token,
+    names_port,
+    one_version_icmp,
+    tokens,
+)
 from portplan.importer.ports import Fault, Transport
 
 __all__ = ["STANDARD_TRANSPORTS", "ProtocolReading", "read_protocols"]
@@ -99,6 +106,8 @@ def read_protocols(text: str) -> ProtocolReading:
         if token.protocol:
             close_name()
             stated.append(Transport(token.low))
+        elif token.icmp_version or (token.ip_version and one_version_icmp(toks)):
+            close_name()  # ICMPv6, ICMP v6: reported below, never an application's name
         elif token.is_("or"):
             close_name()
             either = True
@@ -156,7 +165,14 @@ def read_protocols(text: str) -> ProtocolReading:
                 assumptions.append(f"{application} runs over {transport.value}")
     transports = tuple(dict.fromkeys((*stated, *implied)))
     faults: tuple[Fault, ...] = tuple(hidden)
-    if not transports:
+    if one_version_icmp(toks):  # ICMPv6, ICMP (IPv6): never ICMP of both versions
+        transports = tuple(t for t in transports if t is not Transport.ICMP)
+        faults += (
+            Fault(
+                start=0, end=len(text), message=f"{' '.join(text.split())!r}: {ONE_VERSION_ICMP}"
+            ),
+        )
+    elif not transports:
         faults += (
             Fault(
                 start=0,
