@@ -69,6 +69,10 @@ TCP, UDP, ICMP = Transport.TCP, Transport.UDP, Transport.ICMP
         ("3300/tcp, 6789/tcp", "3300/tcp, 6789/tcp"),
         ("TCP/8065, TCP/8191", "8065/tcp, 8191/tcp"),
         ("80, 443", "80, 443"),
+        ("80;443", "80, 443"),
+        ("TCP:80,443", "80/tcp, 443/tcp"),  # the colon was a fault, 80 dropped
+        ("TCP: 80, 443", "80/tcp, 443/tcp"),
+        ("TCP/UDP: 53", "53/tcp/udp"),
         ("135 and 445 (initially)", "135, 445 (initially)"),
         ("TCP 636 and 3269 (LDAPS)", "636/tcp, 3269/tcp (LDAPS)"),
         ("TCP 443 (HTTPS)", "443/tcp (HTTPS)"),

@@ -249,7 +249,8 @@ def split_items(toks: list[Token]) -> list[list[Token]]:
 
 def protocol_prefix(toks: list[Token], pos: int) -> tuple[tuple[Transport, ...], bool, int]:
     """``TCP``, ``TCP/UDP``, ``TCP or UDP``, ``TCP and UDP`` at ``pos`` (and the ``/`` of
-    ``TCP/541``); whether they are alternatives (``or``); the position after them."""
+    ``TCP/541``, the ``:`` of ``TCP: 80, 443``); whether they are alternatives (``or``); the
+    position after them."""
     found: list[Transport] = []
     either = False
     while pos < len(toks) and toks[pos].protocol:
@@ -262,6 +263,8 @@ def protocol_prefix(toks: list[Token], pos: int) -> tuple[tuple[Transport, ...],
                 continue
             if toks[pos].text == "/":
                 pos += 1
+        elif pos + 1 < len(toks) and toks[pos].text == ":" and toks[pos + 1].kind == "num":
+            pos += 1
         break
     return tuple(dict.fromkeys(found)), either, pos
 
