@@ -272,3 +272,21 @@ def test_icmp_of_one_ip_version_is_reported_never_drafted_as_icmp(tmp_path: Path
         (5, Protocol.ICMP, (IcmpType.ECHO_REQUEST,), None)
     ]
     assert not product.parameters
+
+
+def test_a_line_of_a_paired_cell_says_why_it_cannot_be_read(tmp_path: Path) -> None:
+    """Cells paired line by line (``514`` / ``80/443`` with ``TCP`` / ``TCP``) said of a line
+    that could not be read that it "holds alternatives", so ``80/443`` looked like the "or"
+    it no longer is; the line's own fault is now reported, the other lines drafted."""
+    doc = tmp_path / "ports.html"
+    code, stderr, product = drafted(
+        doc,
+        "<table><tr><th>Port</th><th>Protocol</th></tr>"
+        "<tr><td>514<br>80/443</td><td>UDP<br>TCP</td></tr></table>",
+    )
+    assert code == 1
+    assert f"{doc}:1:51: column 'Port': '80/443' could be ports 80 and 443, or one" in stderr
+    assert "holds alternatives" not in stderr
+    assert [(f.protocol, [str(p) for p in f.ports or ()]) for f in product.flows] == [
+        (Protocol.UDP, ["514"])
+    ]

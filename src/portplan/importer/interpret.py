@@ -271,6 +271,10 @@ def _paired(
     terms: list[PortTerm] = []
     for line, reading in zip(lines, protocols, strict=True):
         expression = read_ports(line)
+        if not expression.alternatives and expression.faults:  # 80/443: say why, not "or"
+            for fault in expression.faults:
+                report.add(value.cell, value.heading, f"column {value.heading!r}: {fault.message}")
+            continue
         if len(expression.alternatives) != 1 or expression.alternatives[0].condition:
             report.add(
                 value.cell, value.heading, f"{line!r} holds alternatives and cannot be paired"
