@@ -15,7 +15,7 @@ import machine
 from portplan.cli import cli
 from portplan.importer import import_document
 from portplan.load.product import load_product
-from portplan.model import ANY, Protocol
+from portplan.model import ANY, IcmpType, Product, Protocol
 
 CORPUS = Path(__file__).resolve().parent / "data" / "vendor-docs"
 DOCUMENTS = sorted(
@@ -186,3 +186,107 @@ def test_bad_documents_are_refused_with_a_located_message(
     assert code == 2, stderr
     assert message in stderr
     assert "Traceback" not in stderr
+
+
+def drafted(doc: Path, text: str) -> tuple[int, str, Product]:
+    """``portplan import`` of ``text`` written to ``doc``: the exit status, standard error and
+    the draft, loaded (so validated)."""
+    doc.write_text(text)
+    out = doc.with_name(f"{doc.name}.yaml")
+    code, _stdout, stderr = run(str(doc), "-o", str(out))
+    return code, stderr, load_product(out)
+
+
+def test_ports_joined_by_a_slash_are_reported_not_drafted_as_one_or_the_other(
+    tmp_path: Path,
+) -> None:
+    """``TCP 80/443`` drafted a parameter whose default opened 80 alone, and ``80+443`` opened
+    80-65535, both with exit 0.  Such a cell is now listed at its place, exit 1, and no port
+    of it is drafted; the other rows are."""
+    doc = tmp_path / "ports.csv"
+    code, stderr, product = drafted(
+        doc, "Port,Protocol,Purpose\nTCP 80/443,TCP,Web\n80+443,TCP,Web\n8443,TCP,Admin\n"
+    )
+    assert code == 1
+    assert f"{doc}:2:1: column 'Port': '80/443' could be ports 80 and 443, or one of" in stderr
+    assert f"{doc}:3:1: column 'Port': '80+443': '+' between ports" in stderr
+    assert [[str(p) for p in f.ports or ()] for f in product.flows] == [["8443"]]
+    assert not product.parameters
+
+
+def test_a_footnote_link_is_never_run_into_the_port(tmp_path: Path) -> None:
+    """``22<a href="#fn1">1</a>`` drafted port 221, ``22 <a href="#fn1">1</a>`` ports 22 and
+    1, and Markdown's ``22[^1]`` port 22 and a port the deployment must set, each exit 0."""
+    page = (
+        "<table><tr><th>Port</th><th>Protocol</th></tr>"
+        '<tr><td>22<a href="#fn1">1</a></td><td>TCP</td></tr>'
+        '<tr><td>22 <a href="#fn1">1</a></td><td>TCP</td></tr></table>'
+        '<p id="fn1">1. Only for the management network.</p>'
+    )
+    markdown = "| Port | Protocol |\n|---|---|\n| 22[^1] | TCP |\n\n[^1]: Management only.\n"
+    for name, text, marks in (("ports.html", page, 2), ("ports.md", markdown, 1)):
+        code, stderr, product = drafted(tmp_path / name, text)
+        assert code == 1
+        assert stderr.count("column 'Port':") == marks, stderr
+        assert {str(p) for f in product.flows for p in f.ports or ()} == {"22"}
+        assert not product.parameters
+
+
+def test_a_port_in_the_protocol_column_is_reported_never_dropped(tmp_path: Path) -> None:
+    """A row with ``80`` under Port and ``TCP/443`` under Protocol drafted 80/tcp alone, 443
+    dropped without a word, exit 0; with the port cell empty the row was reported without
+    naming the 443."""
+    doc = tmp_path / "ports.csv"
+    code, stderr, product = drafted(doc, "Port,Protocol,Purpose\n80,TCP/443,Web\n,TCP/8443,Admin\n")
+    assert code == 1
+    assert f"{doc}:2:4: column 'Protocol': could not read '443': a port in a protocol" in stderr
+    assert f"{doc}:3:2: column 'Protocol': could not read '8443': a port in a protocol" in stderr
+    assert [(f.protocol, [str(p) for p in f.ports or ()]) for f in product.flows] == [
+        (Protocol.TCP, ["80"])
+    ]
+
+
+def test_icmp_of_one_ip_version_is_reported_never_drafted_as_icmp(tmp_path: Path) -> None:
+    """``ICMP v6`` in a port cell, or ``ICMP (IPv6)`` in a protocol cell, drafted an icmp flow,
+    which allows ICMP over IPv4 as well, and ``ICMPv6`` under a TCP protocol a TCP port for
+    each deployment to set, all exit 0.  Each is now reported and none drafted."""
+    doc = tmp_path / "ports.csv"
+    code, stderr, product = drafted(
+        doc,
+        "Port,Protocol,Purpose\n"
+        "ICMP v6,,Neighbour discovery\n"
+        ",ICMP (IPv6),Neighbour discovery\n"
+        "ICMP,ICMPv6,Ping\n"
+        "ICMPv6,TCP,Ping\n"
+        "ICMP echo,ICMP,Ping\n",
+    )
+    assert code == 1
+    lines = [line for line in stderr.splitlines() if "ICMP of one IP version" in line]
+    assert [line.split(": ", 2)[:2] for line in lines] == [
+        [f"{doc}:2:1", "column 'Port'"],
+        [f"{doc}:3:2", "column 'Protocol'"],
+        [f"{doc}:4:6", "column 'Protocol'"],
+        [f"{doc}:5:1", "column 'Port'"],
+    ]
+    assert [(f.row, f.protocol, f.icmp, f.ports) for f in product.flows] == [
+        (5, Protocol.ICMP, (IcmpType.ECHO_REQUEST,), None)
+    ]
+    assert not product.parameters
+
+
+def test_a_line_of_a_paired_cell_says_why_it_cannot_be_read(tmp_path: Path) -> None:
+    """Cells paired line by line (``514`` / ``80/443`` with ``TCP`` / ``TCP``) said of a line
+    that could not be read that it "holds alternatives", so ``80/443`` looked like the "or"
+    it no longer is; the line's own fault is now reported, the other lines drafted."""
+    doc = tmp_path / "ports.html"
+    code, stderr, product = drafted(
+        doc,
+        "<table><tr><th>Port</th><th>Protocol</th></tr>"
+        "<tr><td>514<br>80/443</td><td>UDP<br>TCP</td></tr></table>",
+    )
+    assert code == 1
+    assert f"{doc}:1:51: column 'Port': '80/443' could be ports 80 and 443, or one" in stderr
+    assert "holds alternatives" not in stderr
+    assert [(f.protocol, [str(p) for p in f.ports or ()]) for f in product.flows] == [
+        (Protocol.UDP, ["514"])
+    ]

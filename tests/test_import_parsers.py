@@ -48,8 +48,6 @@ TCP, UDP, ICMP = Transport.TCP, Transport.UDP, Transport.ICMP
         ("configurable, default 8443", "configurable, default 8443"),
         ("6162, or 2500-3300 if 6162 is unavailable", "6162 or if 6162 is unavailable: 2500-3300"),
         ("6162\n(2500 to 3300)", "6162 or 2500-3300"),
-        ("8020/ 9000", "8020 or 9000"),
-        ("TCP 80/443", "80/tcp or 443/tcp"),
         ("ICMP", "ICMP"),
         ("ICMP echo", "ICMP type 8"),
         ("ICMP echo reply", "ICMP type 0"),
@@ -71,6 +69,10 @@ TCP, UDP, ICMP = Transport.TCP, Transport.UDP, Transport.ICMP
         ("3300/tcp, 6789/tcp", "3300/tcp, 6789/tcp"),
         ("TCP/8065, TCP/8191", "8065/tcp, 8191/tcp"),
         ("80, 443", "80, 443"),
+        ("80;443", "80, 443"),
+        ("TCP:80,443", "80/tcp, 443/tcp"),  # the colon was a fault, 80 dropped
+        ("TCP: 80, 443", "80/tcp, 443/tcp"),
+        ("TCP/UDP: 53", "53/tcp/udp"),
         ("135 and 445 (initially)", "135, 445 (initially)"),
         ("TCP 636 and 3269 (LDAPS)", "636/tcp, 3269/tcp (LDAPS)"),
         ("TCP 443 (HTTPS)", "443/tcp (HTTPS)"),
@@ -182,6 +184,14 @@ def test_a_condition_a_list_and_an_otherwise_in_one_cell() -> None:
         ("443 (1)", "'(1)' could be a footnote mark or port 1 as an alternative"),
         ("8443 [1]", "'[1]' looks like a footnote mark, not the name of a port"),
         ("8443 [a]", "'[a]' looks like a footnote mark, not the name of a port"),
+        # Markdown's footnote reference was a port named "^1" for each deployment to set
+        ("22[^1]", "'[^1]' looks like a footnote mark, not the name of a port"),
+        ("22 [^note]", "'[^note]' looks like a footnote mark, not the name of a port"),
+        # a mark that lost its superscript or link read as a second port, 1 or 12
+        ("22 1", "'1' after '22' could be a footnote mark or port 1; leave the mark out"),
+        ("TCP 443 12", "'12' after 'TCP 443' could be a footnote mark or port 12"),
+        # a superscript letter (443<sup>a</sup>) read as the note "^a"
+        ("22^a", "could not read '^a'"),
         # ports and protocols in a note were dropped with it
         ("TCP 443 (or 8443)", "could not read '(or 8443)': a port or protocol in a note"),
         ("TCP 80 (also UDP)", "could not read '(also UDP)': a port or protocol in a note"),
@@ -211,10 +221,77 @@ def test_what_a_port_cell_cannot_say_is_a_fault_not_a_guess(cell: str, fault: st
         assert 0 <= found.start < found.end <= len(cell)
 
 
+@pytest.mark.parametrize(
+    ("cell", "fault"),
+    [
+        ("TCP 80/443", "'80/443' could be ports 80 and 443, or one of them; write '80 and 443'"),
+        ("80 / 443", "'80 / 443' could be ports 80 and 443, or one of them"),
+        ("UDP 500/4500", "'500/4500' could be ports 500 and 4500, or one of them"),
+        ("8020/ 9000", "'8020/ 9000' could be ports 8020 and 9000, or one of them"),
+        ("80/443/tcp", "'80/443' could be ports 80 and 443"),
+        (
+            "80/443/8443",
+            "'80/443/8443' could be ports 80, 443 and 8443, or one of them; write "
+            "'80, 443 and 8443' or '80 or 443 or 8443'",
+        ),
+        ("9000/8000-8010", "'9000/8000-8010' could be ports 9000 and 8000-8010"),
+        ("80+443", "'80+443': '+' between ports; write '80 and 443' for all of them"),
+    ],
+)
+def test_ports_joined_by_a_slash_or_a_plus_are_a_fault_not_a_guess(cell: str, fault: str) -> None:
+    """``TCP 80/443`` read as 80 or 443, so the draft opened 80 alone (a parameter allowing
+    443), exit 0; a vendor writing it nearly always means both, yet Hortonworks' ``8020/ 9000``
+    means either.  ``80+443`` read as 80-65535 and 443.  Neither reading is safe: the cell is
+    reported and none of its joined ports read."""
+    expression = read_ports(cell)
+    (found,) = expression.faults
+    assert found.message.startswith(fault), found.message
+    assert expression.terms == ()
+    # what the message asks for reads as it says
+    both, either = read_ports("80 and 443"), read_ports("80 or 443")
+    assert format_ports(both) == "80, 443" and format_ports(either) == "80 or 443"
+
+
+@pytest.mark.parametrize(
+    "cell",
+    [
+        "ICMPv6",  # was a TCP/UDP port named "ICMPv6" for each deployment to set
+        "ICMPv6 echo",
+        "ICMP6",
+        "IPv6-ICMP",
+        "IPv6 ICMP",
+        "ICMPv4",
+        "ICMP v6",  # was ICMP with the note "v6": ICMP over IPv4 and IPv6 alike
+        "ICMP (IPv6)",
+        "ICMP echo (IPv6)",
+        "ping (IPv6)",
+        "ICMP type 3 (IPv4)",
+    ],
+)
+def test_icmp_of_one_ip_version_is_a_fault_never_icmp_of_both(cell: str) -> None:
+    """A flow's icmp is ICMP over IPv4 and ICMPv6 over IPv6 alike: ``ICMPv6`` read as a port
+    to set, ``ICMP v6`` as ICMP with a note, which the draft opened over IPv4 as well."""
+    expression = read_ports(cell)
+    (found,) = expression.faults
+    assert found.message == (
+        f"{cell!r}: ICMP of one IP version, which a flow cannot say: its icmp is ICMP over "
+        "IPv4 and ICMPv6 over IPv6 alike, so it would allow both; model the row by hand"
+    )
+    assert expression.terms == ()
+    # the rest of the cell is read; a TCP port's IP version stays a note
+    assert format_ports(read_ports(f"443/tcp, {cell}")) == "443/tcp"
+    assert format_ports(read_ports("TCP 542 (IPv6)")) == "542/tcp (IPv6)"
+
+
 def test_a_fault_keeps_the_rest_of_the_cell() -> None:
     expression = read_ports("80, 90000, 443")
     assert format_ports(expression) == "80, 443"
     assert len(expression.faults) == 1
+    # a footnote-like number is skipped where it stands: the words after it stay the port's
+    # note, and do not name a parameter that a default after the comma would take over
+    marked = read_ports("443 80 netcat, 80 by default")
+    assert format_ports(marked) == "443 (netcat), configurable, default 80"
+    assert [marked.text[f.start : f.end] for f in marked.faults] == ["80"]
 
 
 # -- properties ---------------------------------------------------------------------------------
@@ -251,6 +328,8 @@ def terms(draw: st.DrawFn) -> PortTerm:
         return PortTerm(protocols=protocols, parameter=parameter, notes=remarks)
     icmp_type = draw(st.none() | st.integers(0, 255))
     code = draw(st.none() | st.integers(0, 255)) if icmp_type is not None else None
+    # ICMP of one IP version is a fault, never a reading: no such note on an ICMP term
+    remarks = tuple(n for n in remarks if n != "IPv4")
     return PortTerm(protocols=(ICMP,), icmp_type=icmp_type, icmp_code=code, notes=remarks)
 
 
@@ -372,6 +451,52 @@ def test_a_transport_in_a_note_of_a_protocol_cell_is_a_fault() -> None:
     assert read_protocols("(See usage for protocol) TCP").faults == ()
 
 
+@pytest.mark.parametrize(
+    ("cell", "transports", "applications", "fault"),
+    [
+        ("TCP/443", (TCP,), (), "could not read '443': a port in a protocol cell"),
+        ("TCP 443", (TCP,), (), "could not read '443': a port in a protocol cell"),
+        ("443/TCP", (TCP,), (), "could not read '443': a port in a protocol cell"),
+        ("UDP 500", (UDP,), (), "could not read '500': a port in a protocol cell"),
+        ("TCP (443)", (TCP,), (), "could not read '(443)': a port in a note"),
+        # was one application "HTTPS/443", as HTTP/3 is one, naming no transport
+        ("HTTPS/443", (TCP,), ("HTTPS",), "could not read '443': a port in a protocol cell"),
+    ],
+)
+def test_a_port_in_a_protocol_cell_is_a_fault_never_dropped(
+    cell: str, transports: tuple[Transport, ...], applications: tuple[str, ...], fault: str
+) -> None:
+    """``TCP/443`` in a protocol column read as TCP and an application named "443", and
+    ``TCP (443)`` as TCP with a note: with any port in the port column, 443 was dropped in
+    silence."""
+    reading = read_protocols(cell)
+    assert (reading.transports, reading.applications) == (transports, applications)
+    (found,) = reading.faults
+    assert found.message.startswith(fault), found.message
+    # a number that refers to the document or is a version is no port
+    assert read_protocols("TCP (see note 2)").faults == ()
+    assert read_protocols("HTTP/1.1").faults == read_protocols("HTTP/2").faults == ()
+
+
+@pytest.mark.parametrize(
+    ("cell", "transports"),
+    [
+        ("ICMPv6", ()),  # was "names no transport protocol", as if ICMPv6 were an application
+        ("IPv6-ICMP", ()),
+        ("ICMP v6", ()),  # was ICMP and an application "v6"
+        ("ICMP (IPv6)", ()),  # was ICMP with the note "IPv6"
+        ("TCP/ICMPv6", (TCP,)),  # was TCP and an application "ICMPv6"
+    ],
+)
+def test_a_protocol_cell_of_icmp_of_one_ip_version_is_a_fault(
+    cell: str, transports: tuple[Transport, ...]
+) -> None:
+    reading = read_protocols(cell)
+    assert (reading.transports, reading.applications) == (transports, ())
+    (found,) = reading.faults
+    assert found.message.startswith(f"{cell!r}: ICMP of one IP version, which a flow cannot")
+
+
 def test_an_application_alone_names_its_transport_only_when_it_has_one_and_says_so() -> None:
     assert read_protocols("HTTPS").assumptions == ("HTTPS runs over tcp",)
     assert read_protocols("TCP or UDP").either
@@ -470,5 +595,5 @@ def test_a_title_that_names_both_directions_is_not_read_by_its_first_word(
 def test_a_cell_too_long_or_too_branching_is_refused_quickly() -> None:
     (fault,) = read_ports("80, " * 2000).faults
     assert fault.message == "a cell of 8000 characters is too long to be a port cell"
-    branching = read_ports("1/2 " * 10)  # 2**10 choices by adjacency
+    branching = read_ports("443 (8443) " * 10)  # 2**10 choices by adjacency
     assert any("expands to over 64 choices" in f.message for f in branching.faults)

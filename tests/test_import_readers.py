@@ -379,6 +379,39 @@ def test_a_superscript_footnote_mark_in_html_stays_apart_from_the_port(tmp_path:
     ]
 
 
+def test_a_link_to_a_footnote_in_html_stays_apart_from_the_port(tmp_path: Path) -> None:
+    """``22<a href="#fn1">1</a>`` read as port 221, and ``22 <a href="#fn1">1</a>`` as ports
+    22 and 1, exit 0.  A link to a footnote, and any link whose text runs into the number
+    before it, is now set apart like a superscript: the port is 22 and the mark is reported.
+    A link that is the port itself, or a longer link to a note, stays text."""
+    cells = [
+        ('22<a href="#fn1">1</a>', "22^1"),  # pandoc, without its superscript
+        ('22<sup><a href="#fn1">1</a></sup>', "22^1"),  # one mark, not two
+        ('22<a href="#fn1"><sup>1</sup></a>', "22^1"),
+        ('22<a href="#cite_note-1">[1]</a>', "22^[1]"),  # MediaWiki
+        ('22 <a href="#_ftn1">1</a>', "22 ^1"),  # Word
+        ('22 <a class="footnote-reference brackets" href="#id3">a</a>', "22 ^a"),  # Sphinx
+        ('22<a href="https://example.com/ports">443</a>', "22^443"),  # runs into the 22
+    ]
+    page = tmp_path / "ports.html"
+    page.write_text(
+        "<table><tr><th>Port</th><th>Protocol</th></tr>"
+        + "".join(f"<tr><td>{cell}</td><td>TCP</td></tr>" for cell, _text in cells)
+        + '<tr><td><a href="#ssh">22</a></td><td>TCP</td></tr>'
+        + '<tr><td>22 (see <a href="#note2">Note 2</a>)</td><td>TCP</td></tr></table>'
+    )
+    reading = import_document(page)
+    values = [row.of(Field.PORT)[0] for row in reading.tables[0].rows]
+    assert [v.text for v in values] == [text for _cell, text in cells] + ["22", "22 (see Note 2)"]
+    for value in values:
+        assert value.ports is not None
+        assert [str(t.ports) for t in value.ports.terms] == ["22"], value.text
+    marks = ["^1", "^1", "^1", "^[1]", "^1", "^a", "^443"]
+    assert [u.message for u in reading.unread] == [
+        f"column 'Port': could not read {mark!r}" for mark in marks
+    ]
+
+
 def test_a_superscript_run_in_an_xlsx_cell_stays_apart_from_the_port(tmp_path: Path) -> None:
     """A cell whose text is ``443`` and a superscript ``1`` read as port 4431, exit 0."""
     book = Workbook()

@@ -7,7 +7,9 @@ tag, which is what a located message needs (lxml or BeautifulSoup would add a de
 lose neither).  Header rows are those in ``<thead>``, else the leading rows made only of
 ``<th>`` cells, else the first row.  A table inside a cell is read as that cell's text.
 A superscript in a cell is written after a ``^`` (``443<sup>1</sup>`` is ``443^1``): a
-footnote mark run into a number would otherwise change the number.
+footnote mark run into a number would otherwise change the number.  So is a link to a footnote
+(``22<a href="#fn1">1</a>`` is ``22^1``, not port 221), and any link whose text would run into
+the word or number before it.
 """
 
 from __future__ import annotations
@@ -35,6 +37,13 @@ _SKIPPED = frozenset({"script", "style", "head", "template", "noscript", "svg", 
 _MAX_COLSPAN = 1000
 _MAX_ROWSPAN = 65534
 _SMALLER = "keep only the port tables in the page (spans and rows of a real one are few)"
+#: where a link to a footnote points (``#fn1``, Word's ``#_ftn1``, MediaWiki's ``#cite_note-1``,
+#: DocBook's ``#ftn.id1``), and the classes and roles that mark one (pandoc's ``footnote-ref``
+#: and ``doc-noteref``, Sphinx's ``footnote-reference``, EPUB's ``noteref``)
+_FOOTNOTE_TARGET = re.compile(r"#_?(?:fn|ftn|footnote|cite_note|note|endnote|edn)", re.IGNORECASE)
+_FOOTNOTE_MARKER = re.compile(r"footnote|noteref|fnref", re.IGNORECASE)
+#: the text of a footnote mark: ``1``, ``[2]``, ``a``, ``*``, ``†``
+_MARK_TEXT = re.compile(r"\[?(?:[0-9]{1,3}|[A-Za-z]|[^\w\s]{1,3})\]?")
 
 
 @dataclass
@@ -44,6 +53,8 @@ class _Cell:
     colspan: int
     header: bool
     text: list[str] = field(default_factory=list)
+    #: the links open in the cell: where their text starts, whether they point at a footnote
+    links: list[tuple[int, bool]] = field(default_factory=list)
 
 
 @dataclass
@@ -167,6 +178,8 @@ class _Reader(HTMLParser):
                 # 443<sup>1</sup> is port 443 and a footnote mark, never port 4431: the mark
                 # stays apart, as 443^1, which no port reading takes as a digit
                 cell.text.append("^")
+            elif tag == "a":
+                cell.links.append((len(cell.text), _footnote_link(attrs)))
             if table.nested == 0 and tag in ("td", "th", "tr"):
                 table.cell = None  # an unclosed cell ends where the next one starts
             else:
@@ -207,6 +220,8 @@ class _Reader(HTMLParser):
             return False
         if tag in ("td", "th", "tr"):
             table.cell = None
+        elif cell is not None and tag == "a" and cell.links:
+            _mark_link(cell, *cell.links.pop())
         elif cell is not None and tag in _BLOCKS and tag not in ("tr", "table"):
             _break(cell, hard=False)
         elif tag == "thead":
@@ -229,6 +244,27 @@ class _Reader(HTMLParser):
             where=table.where,
             caption=caption or None,
         )
+
+
+def _footnote_link(attrs: dict[str, str | None]) -> bool:
+    """Whether a link's attributes say it points at a footnote."""
+    target = attrs.get("href") or ""
+    marks = " ".join(attrs.get(k) or "" for k in ("class", "role", "epub:type", "rel"))
+    return bool(_FOOTNOTE_TARGET.match(target) or _FOOTNOTE_MARKER.search(marks))
+
+
+def _mark_link(cell: _Cell, start: int, footnote: bool) -> None:
+    """Write ``^`` before the text of a link that ended: a mark linking to a footnote (``22 <a
+    href="#fn1">1</a>``), or any link whose text runs into the word or number before it (it
+    would change that number: ``22`` and ``1`` are not port 221).  A superscript already set
+    apart needs no second mark; a longer link to a note (``see Note 2``) is text."""
+    text = "".join(cell.text[start:])
+    before = "".join(cell.text[:start])
+    if not text.strip() or text.startswith("^") or before.endswith("^"):
+        return
+    glued = before[-1:].isalnum() and text[0].isalnum()
+    if glued or (footnote and _MARK_TEXT.fullmatch(text.strip())):
+        cell.text.insert(start, "^")
 
 
 def _break(cell: _Cell, *, hard: bool) -> None:

@@ -8,9 +8,19 @@ as the vendor wrote it.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-__all__ = ["PROTOCOL_WORDS", "Token", "normalise", "tokens"]
+__all__ = [
+    "ONE_VERSION_ICMP",
+    "PROTOCOL_WORDS",
+    "REFERENCES",
+    "Token",
+    "names_port",
+    "normalise",
+    "one_version_icmp",
+    "tokens",
+]
 
 _SAME_LENGTH = str.maketrans(
     {
@@ -42,7 +52,21 @@ _TOKEN = re.compile(
 
 #: the transport names a cell can hold
 PROTOCOL_WORDS = frozenset({"tcp", "udp", "icmp"})
+#: words after which a number refers to the document, not a port: (see note 2), (table 3)
+REFERENCES = frozenset(
+    {"note", "notes", "footnote", "footnotes", "see", "table", "step", "figure", "fig",
+     "section", "chapter", "page", "version", "v", "rfc"}
+)  # fmt: skip
 _JOINED = re.compile(r"[*+]")
+#: ICMP of one IP version in one word: ``ICMPv6``, ``ICMP6``, ``ICMP-v4``, ``IPv6-ICMP``
+_ICMP_VERSION = re.compile(r"icmp[-_]?(?:ip)?v?[46]|(?:ip)?v?[46][-_]?icmp", re.IGNORECASE)
+#: an IP version: ``IPv6``, ``v4``, ``IP6``, ``IPv6-only``
+_IP_VERSION = re.compile(r"(?:ip)?v?[46](?:-[a-z]+)?", re.IGNORECASE)
+#: what to say of ICMP of one IP version, which the model's ICMP cannot say
+ONE_VERSION_ICMP = (
+    "ICMP of one IP version, which a flow cannot say: its icmp is ICMP over IPv4 and ICMPv6 "
+    "over IPv6 alike, so it would allow both; model the row by hand"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,12 +90,26 @@ class Token:
     @property
     def protocolish(self) -> bool:
         """A word that joins a transport's name to more by ``+`` or ``*`` (``TCP+UDP``,
-        ``UDP*``): the grammar cannot read it, and it is no mere name or note either."""
+        ``UDP*``), or names ICMP of one IP version (``ICMPv6``): the grammar cannot read it,
+        and it is no mere name or note either."""
         return (
             self.kind == "word"
             and not self.protocol
-            and any(part.lower() in PROTOCOL_WORDS for part in _JOINED.split(self.text))
+            and (
+                any(part.lower() in PROTOCOL_WORDS for part in _JOINED.split(self.text))
+                or self.icmp_version
+            )
         )
+
+    @property
+    def icmp_version(self) -> bool:
+        """A word naming ICMP of one IP version: ``ICMPv6``, ``ICMP6``, ``IPv6-ICMP``."""
+        return self.kind == "word" and _ICMP_VERSION.fullmatch(self.text) is not None
+
+    @property
+    def ip_version(self) -> bool:
+        """A word naming an IP version: ``IPv4``, ``IPv6``, ``v6``, ``IP6``."""
+        return self.kind == "word" and _IP_VERSION.fullmatch(self.text) is not None
 
     def is_(self, *texts: str) -> bool:
         """Whether the token is one of ``texts`` (words compared without case)."""
@@ -91,3 +129,39 @@ def tokens(text: str) -> list[Token]:
         if kind != "space":
             found.append(Token(kind, match.group(), match.start(), match.end()))
     return found
+
+
+def names_port(toks: Sequence[Token], index: int) -> bool:
+    """Whether the number at ``index`` may be a port: not one a word before it makes a
+    reference to the document (``Note 2``, ``RFC 5424``), nor part of a version (``TLS
+    1.2``)."""
+    before = toks[index - 1] if index else None
+    if before is not None and before.kind == "word" and before.low in REFERENCES:
+        return False
+    return not _in_version(toks, index)
+
+
+def _in_version(toks: Sequence[Token], index: int) -> bool:
+    """Whether the number at ``index`` is part of ``1.2``: a dot right between it and another
+    number."""
+    for step in (1, -1):
+        dot, other = index + step, index + 2 * step
+        if min(dot, other) < 0 or max(dot, other) >= len(toks):
+            continue
+        left, right = sorted((toks[index], toks[other]), key=lambda t: t.start)
+        if (
+            toks[dot].text == "."
+            and toks[other].kind == "num"
+            and left.end == toks[dot].start
+            and toks[dot].end == right.start
+        ):
+            return True
+    return False
+
+
+def one_version_icmp(toks: Sequence[Token]) -> bool:
+    """Whether ``toks`` name ICMP of one IP version: a word for it (``ICMPv6``), or ICMP with
+    an IP version (``ICMP v6``, ``IPv6 ICMP``, ``ICMP echo (IPv6)``)."""
+    return any(t.icmp_version for t in toks) or (
+        any(t.is_("icmp", "ping") for t in toks) and any(t.ip_version for t in toks)
+    )

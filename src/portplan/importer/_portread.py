@@ -8,20 +8,22 @@ The grammar, loosest first (docs/import.md has it with examples from the corpus)
 * items are separated by ``,``, ``;``, line breaks and ``and``/``&``; a protocol written
   before an item carries over to the following items that name none (``TCP 135 and 445``);
 * an item is a port (``443``), a range (``18118 - 18126``, ``2500 to 3300``, ``49152-65535``
-  with any dash, ``1024 and above``), ports separated by ``/`` (``8020/ 9000``, read as
-  ``or``), a name before a port (``SNMP 161``, kept as a note), a protocol before
-  (``TCP 443``, ``TCP/541``, ``TCP/UDP 53``, ``TCP or UDP/514``) or after (``443/tcp``),
-  ``any``, ``dynamic``, ICMP (``ICMP``, ``ICMP echo``, ``ICMP type 3 code 4``, ``ping``), a
-  named parameter (``[port for external database]``, ``NAME - by default 16000-16999/tcp``,
-  ``configurable, default 8443``), or words without a number: a parameter the deployment must
-  supply; then notes in parentheses, where ports (``(2500 to 3300)``) are a fallback.
+  with any dash, ``1024 and above``), a name before a port (``SNMP 161``, kept as a note), a
+  protocol before (``TCP 443``, ``TCP/541``, ``TCP/UDP 53``, ``TCP or UDP/514``) or after
+  (``443/tcp``), ``any``, ``dynamic``, ICMP (``ICMP``, ``ICMP echo``, ``ICMP type 3 code
+  4``, ``ping``), a named parameter (``[port for external database]``, ``NAME - by default
+  16000-16999/tcp``, ``configurable, default 8443``), or words without a number: a parameter
+  the deployment must supply; then notes in parentheses, where ports (``(2500 to 3300)``)
+  are a fallback;
+* ports joined by ``/`` or ``+`` (``80/443``, ``8020/ 9000``, ``80+443``) are a fault: one
+  vendor means both ports, another either, and the cell does not say which.
 """
 
 from __future__ import annotations
 
 from dataclasses import replace
 
-from portplan.importer._lexer import Token, normalise, tokens
+from portplan.importer._lexer import ONE_VERSION_ICMP, Token, normalise, one_version_icmp, tokens
 from portplan.importer._portscan import (
     ABOVE,
     CONDITION,
@@ -48,7 +50,7 @@ from portplan.model.ports import MAX_PORT
 
 __all__ = ["MAX_ALTERNATIVES", "MAX_CELL", "read_ports"]
 
-#: how many alternatives one cell may expand to (``80/443, 8080/8443`` gives four)
+#: how many alternatives one cell may expand to (``6162 (2500 to 3300), 80 (8080)`` gives four)
 MAX_ALTERNATIVES = 64
 #: the longest port cell read (the corpus' longest is under 300 characters); a longer one is
 #: not a port cell, and reading it would take time out of proportion
@@ -320,6 +322,9 @@ class Reader(TermReader):
                     item.protocols_only = True
                     return item
                 break
+            if _names_icmp(toks, pos, protocols) and one_version_icmp(toks[start:]):
+                self.fault(toks[start:], f"{self.words(toks[start:])!r}: {ONE_VERSION_ICMP}")
+                break
             unit, pos, clean = self.unit(toks, pos, protocols, either, item)
             if unit is None:
                 break
@@ -348,6 +353,17 @@ class Reader(TermReader):
 def _joins(token: Token) -> bool:
     """Whether ``token`` joins the ends of a range: a dash, ``to``, ``through``..."""
     return token.kind == "dash" or token.is_(*RANGE_WORDS)
+
+
+def _names_icmp(toks: list[Token], pos: int, protocols: tuple[Transport, ...]) -> bool:
+    """Whether the term at ``pos`` (after ``protocols``) is ICMP: ``ICMP``, ``ping``,
+    ``ICMPv6``, ``IPv6 ICMP``."""
+    if Transport.ICMP in protocols:
+        return True
+    token = toks[pos] if pos < len(toks) else None
+    return token is not None and (
+        token.is_("ping") or token.icmp_version or (token.ip_version and at(toks, pos + 1, "icmp"))
+    )
 
 
 def _named(alone: list[Item]) -> tuple[Transport, ...]:

@@ -110,6 +110,31 @@ def label(toks: Sequence[Token], pos: int) -> int | None:
     return None
 
 
+def range_at(toks: Sequence[Token], pos: int) -> bool:
+    """Whether a range starts at ``pos``: ``1024 to 65535``, ``1024-65535``."""
+    return (
+        pos + 2 < len(toks)
+        and toks[pos].kind == "num"
+        and (toks[pos + 1].kind == "dash" or toks[pos + 1].is_(*RANGE_WORDS))
+        and toks[pos + 2].kind == "num"
+    )
+
+
+def joined(toks: Sequence[Token], pos: int) -> list[tuple[int, int]]:
+    """The spans of the ports and ranges at ``pos`` joined by ``/`` or ``+`` (``80/443``,
+    ``500/4500``, ``80+443``, ``9000/8000-8010``): one span when there is no such join."""
+    spans: list[tuple[int, int]] = []
+    start = pos
+    while True:
+        end = start + 3 if range_at(toks, start) else start + 1
+        spans.append((start, end))
+        if not (
+            end + 1 < len(toks) and toks[end].text in ("/", "+") and toks[end + 1].kind == "num"
+        ):
+            return spans
+        start = end + 1
+
+
 def default_marker(toks: Sequence[Token], index: int) -> bool:
     """Whether a default starts at ``index``: ``- 2633``, ``- by default``, ``by default``,
     ``default 8443``, ``defaults to 80``."""
@@ -224,7 +249,8 @@ def split_items(toks: list[Token]) -> list[list[Token]]:
 
 def protocol_prefix(toks: list[Token], pos: int) -> tuple[tuple[Transport, ...], bool, int]:
     """``TCP``, ``TCP/UDP``, ``TCP or UDP``, ``TCP and UDP`` at ``pos`` (and the ``/`` of
-    ``TCP/541``); whether they are alternatives (``or``); the position after them."""
+    ``TCP/541``, the ``:`` of ``TCP: 80, 443``); whether they are alternatives (``or``); the
+    position after them."""
     found: list[Transport] = []
     either = False
     while pos < len(toks) and toks[pos].protocol:
@@ -237,6 +263,8 @@ def protocol_prefix(toks: list[Token], pos: int) -> tuple[tuple[Transport, ...],
                 continue
             if toks[pos].text == "/":
                 pos += 1
+        elif pos + 1 < len(toks) and toks[pos].text == ":" and toks[pos + 1].kind == "num":
+            pos += 1
         break
     return tuple(dict.fromkeys(found)), either, pos
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from portplan.importer._lexer import Token
+from portplan.importer._lexer import Token, names_port
 from portplan.importer._portscan import (
     ABOVE,
     ANY,
@@ -21,11 +21,13 @@ from portplan.importer._portscan import (
     default_marker,
     depth_at,
     depth_step,
+    joined,
     label,
     only_protocols,
     paren_protocols,
     protocol_postfix,
     protocol_prefix,
+    range_at,
     starts_term,
     with_notes,
     with_protocols,
@@ -38,13 +40,8 @@ __all__ = ["TermReader"]
 
 #: the end of one sentence and the start of the next
 _SENTENCES = re.compile(r"[.!?]\s+[A-Z]")
-#: what a footnote mark in brackets looks like: [1], [a], [*]
-_MARK = re.compile(r"[0-9]+|[A-Za-z]|[^A-Za-z0-9\s]+")
-#: words after which a number in a note refers to the document: (see note 2), (table 3)
-_REFERENCES = frozenset(
-    {"note", "notes", "footnote", "footnotes", "see", "table", "step", "figure", "fig",
-     "section", "chapter", "page", "version", "v", "rfc"}
-)  # fmt: skip
+#: what a footnote mark in brackets looks like: [1], [a], [*], and Markdown's [^1], [^note]
+_MARK = re.compile(r"[0-9]+|[A-Za-z]|[^A-Za-z0-9\s]+|\^\S+")
 
 
 def _hides_ports(inner: Sequence[Token], said: set[Transport]) -> bool:
@@ -55,24 +52,9 @@ def _hides_ports(inner: Sequence[Token], said: set[Transport]) -> bool:
     for index, token in enumerate(inner):
         if (token.protocol and Transport(token.low) not in said) or token.protocolish:
             return True
-        if token.kind != "num":
-            continue
-        before = inner[index - 1] if index else None
-        if before is not None and before.kind == "word" and before.low in _REFERENCES:
-            continue
-        if not _in_version(inner, index):
+        if token.kind == "num" and names_port(inner, index):
             return True
     return False
-
-
-def _range_at(toks: Sequence[Token], pos: int) -> bool:
-    """Whether a range starts at ``pos``: ``1024 to 65535``, ``1024-65535``."""
-    return (
-        pos + 2 < len(toks)
-        and toks[pos].kind == "num"
-        and (toks[pos + 1].kind == "dash" or toks[pos + 1].is_(*RANGE_WORDS))
-        and toks[pos + 2].kind == "num"
-    )
 
 
 #: words that widen an ICMP term without a type: ``ICMP (all types)`` is not ``ICMP``
@@ -96,24 +78,6 @@ def _numbered(toks: Sequence[Token]) -> bool:
     return _hides_ports(toks, set(Transport)) or any(
         t.kind == "num" and depth_at(toks, k) == 0 for k, t in enumerate(toks)
     )
-
-
-def _in_version(toks: Sequence[Token], index: int) -> bool:
-    """Whether the number at ``index`` is part of ``1.2``: a dot right between it and another
-    number."""
-    for step in (1, -1):
-        dot, other = index + step, index + 2 * step
-        if min(dot, other) < 0 or max(dot, other) >= len(toks):
-            continue
-        left, right = sorted((toks[index], toks[other]), key=lambda t: t.start)
-        if (
-            toks[dot].text == "."
-            and toks[other].kind == "num"
-            and left.end == toks[dot].start
-            and toks[dot].end == right.start
-        ):
-            return True
-    return False
 
 
 def _names(toks: Sequence[Token]) -> bool:
@@ -179,7 +143,7 @@ class TermReader:
         if token.is_("port", "ports") and pos + 1 < len(toks) and toks[pos + 1].kind == "num":
             pos += 1
             token = toks[pos]
-        if token.is_("from") and _range_at(toks, pos + 1):  # from 1024 to 65535
+        if token.is_("from") and range_at(toks, pos + 1):  # from 1024 to 65535
             pos += 1
             token = toks[pos]
         if Transport.ICMP in protocols or token.is_("ping"):
@@ -300,6 +264,15 @@ class TermReader:
                     notes.append(self.words(inner))
                 else:
                     self.fault(parenthesis, f"could not read {shown!r}")
+            elif clean and token.kind == "num" and len(token.text) <= 2:
+                # 22 1: a footnote mark that lost its superscript (or link), or port 1?
+                previous = self.words(toks[:pos])
+                self.fault(
+                    toks[pos : pos + 1],
+                    f"{token.text!r} after {previous!r} could be a footnote mark or port "
+                    f"{token.text}; leave the mark out, or write '{previous}, {token.text}'",
+                )
+                pos += 1
             elif starts_term(token) and clean:
                 break
             else:
@@ -313,6 +286,7 @@ class TermReader:
                     # no port, transport or bound hides in a note: 1024 upwards
                     and not any(starts_term(t) or t.protocolish or t.low in BOUNDS for t in words)
                     and not _names_icmp(words, choices)  # ICMP echo request/reply
+                    and not any(t.text == "^" for t in words)  # 22^a: a footnote mark
                 ):
                     notes.append(self.words(words))
                 else:
@@ -359,7 +333,14 @@ class TermReader:
         return [[PortTerm(protocols=found, ports=r)] for r in ranges], pos
 
     def port_spec(self, toks: list[Token], pos: int) -> tuple[list[PortRange], int]:
-        """A port, a range, or ports joined by ``/`` (alternatives)."""
+        """A port or a range.  Ports joined by ``/`` or ``+`` are a fault: ``80/443`` means
+        both ports in one table (HTTP and HTTPS) and either in another (``8020/ 9000``, the
+        one a setting picks), and reading either way opens ports the vendor did not ask for,
+        or leaves out one it did."""
+        spans = joined(toks, pos)
+        if len(spans) > 1:
+            self.fault(toks[pos : spans[-1][1]], self._joined_message(toks, spans))
+            return [], spans[-1][1]
         first = toks[pos]
         pos += 1
         if (
@@ -379,14 +360,23 @@ class TermReader:
             )
             found = self.port(toks[pos - 1 : end], int(first.text), MAX_PORT)
             return ([found] if found else []), end
-        numbers = [first]
-        while pos + 1 < len(toks) and toks[pos].text == "/" and toks[pos + 1].kind == "num":
-            numbers.append(toks[pos + 1])
-            pos += 2
-        if len(numbers) > 1:
-            self.assumptions.append(f"{self.words(numbers)!r}: '/' between ports read as 'or'")
-        ranges = [self.port([n], int(n.text), int(n.text)) for n in numbers]
-        return [r for r in ranges if r is not None], pos
+        found = self.port([first], int(first.text), int(first.text))
+        return ([found] if found else []), pos
+
+    def _joined_message(self, toks: list[Token], spans: list[tuple[int, int]]) -> str:
+        """What to say of ports joined by ``/`` or ``+`` (their ``spans``)."""
+        written = self.words(toks[spans[0][0] : spans[-1][1]])
+        ports = [self.words(toks[start:end]) for start, end in spans]
+        both = f"{', '.join(ports[:-1])} and {ports[-1]}"
+        if any(toks[end].text == "/" for _start, end in spans[:-1]):
+            either = " or ".join(ports)
+            return (
+                f"{written!r} could be ports {both}, or one of them; write {both!r} or {either!r}"
+            )
+        return (
+            f"{written!r}: '+' between ports; write {both!r} for all of them "
+            f"({ports[0] + '+'!r} alone reads as {ports[0]} and above)"
+        )
 
     def default(
         self,

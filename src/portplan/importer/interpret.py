@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from portplan.importer._lexer import one_version_icmp, tokens
 from portplan.importer._portread import read_ports
 from portplan.importer._tables import Cell, Row, SourceDocument, Table, Where
 from portplan.importer.columns import ColumnMap, ColumnRole, Field
@@ -233,6 +234,16 @@ def _ports(
             return PortExpression(text=value.text)
         return _paired(value, lines, [read_protocols(line) for line in column_lines], report)
     expression = read_ports(value.text)
+    if protocol is not None and one_version_icmp(tokens(protocol[0].text)):
+        # ICMP under ICMPv6: the protocol cell is reported, and ICMP is not ICMPv6 alone
+        expression = replace(
+            expression,
+            alternatives=tuple(
+                replace(a, terms=tuple(t for t in a.terms if not t.icmp))
+                for a in expression.alternatives
+                if any(not t.icmp for t in a.terms)
+            ),
+        )
     if value.role.protocol is not None:
         return _filled(value, expression, (value.role.protocol,), value.heading, False, report)
     if protocol is not None:
@@ -260,6 +271,10 @@ def _paired(
     terms: list[PortTerm] = []
     for line, reading in zip(lines, protocols, strict=True):
         expression = read_ports(line)
+        if not expression.alternatives and expression.faults:  # 80/443: say why, not "or"
+            for fault in expression.faults:
+                report.add(value.cell, value.heading, f"column {value.heading!r}: {fault.message}")
+            continue
         if len(expression.alternatives) != 1 or expression.alternatives[0].condition:
             report.add(
                 value.cell, value.heading, f"{line!r} holds alternatives and cannot be paired"

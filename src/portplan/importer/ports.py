@@ -9,10 +9,11 @@ condition the vendor attaches to it; a term is one port or range, a named port p
 its default when the vendor gives one), ``any`` or ``dynamic`` ports, or ICMP.
 
 The reader never guesses silently.  What it cannot read is a :class:`Fault` (the offsets of the
-text and what was wrong); a reading it had to choose among several (``/`` between two ports
-read as ``or``, a port cell without a number read as a parameter the deployment must supply)
-is stated in :attr:`PortExpression.assumptions`.  :func:`format_ports` prints a value in the
-canonical form :func:`read_ports` reads back to the same value.
+text and what was wrong: ``80/443``, both ports or either?); a reading it had to choose among
+several (``1024 and above`` read as 1024-65535, a port cell without a number read as a
+parameter the deployment must supply) is stated in :attr:`PortExpression.assumptions`.
+:func:`format_ports` prints a value in the canonical form :func:`read_ports` reads back to the
+same value.
 """
 
 from __future__ import annotations

@@ -5,14 +5,23 @@ A protocol column names transports (``tcp``, ``udp``, ``icmp``), applications (`
 ``iSCSI``, ``WMI (DCOM)``) or both.  An application alone says its transport only when the
 protocol has one standard transport (:data:`STANDARD_TRANSPORTS`: SSH and HTTPS over TCP, SNMP
 and NTP over UDP...); the reading then states that assumption.  A cell that names no transport
-at all (``IPC``, ``Custom HDFS protocol``) is a fault: the reader does not guess.
+at all (``IPC``, ``Custom HDFS protocol``) is a fault: the reader does not guess.  So is ICMP
+of one IP version (``ICMPv6``, ``ICMP (IPv6)``), never read as ICMP, which is both; and a port
+written in the cell (``TCP/443``, ``TCP (443)``): a protocol cell holds no port, and the row's
+ports come from its port column.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from portplan.importer._lexer import Token, tokens
+from portplan.importer._lexer import (
+    ONE_VERSION_ICMP,
+    Token,
+    names_port,
+    one_version_icmp,
+    tokens,
+)
 from portplan.importer.ports import Fault, Transport
 
 __all__ = ["STANDARD_TRANSPORTS", "ProtocolReading", "read_protocols"]
@@ -53,15 +62,24 @@ class ProtocolReading:
 
 
 def _version_at(toks: list[Token], index: int) -> int:
-    """The end of a version written at ``index`` (``3``, ``1.1``), or 0 when none is."""
-    end = index
-    while end < len(toks) and toks[end].kind == "num":
-        end += 1
-        if end + 1 < len(toks) and toks[end].text == "." and toks[end + 1].kind == "num":
-            end += 1
-        else:
-            break
-    return end if end > index else 0
+    """The end of a version written at ``index`` (``3``, ``1.1``: one digit, then dotted
+    numbers), or 0 when none is (``443`` is a port: ``HTTPS/443``)."""
+    if index >= len(toks) or toks[index].kind != "num" or len(toks[index].text) > 1:
+        return 0
+    end = index + 1
+    while end + 1 < len(toks) and toks[end].text == "." and toks[end + 1].kind == "num":
+        end += 2
+    return end
+
+
+def _port(token: Token) -> Fault:
+    """The fault of a port written in a protocol cell."""
+    return Fault(
+        start=token.start,
+        end=token.end,
+        message=f"could not read {token.text!r}: a port in a protocol cell; the row's ports "
+        "come from its port column (or map this column as 'port' with --map)",
+    )
 
 
 def read_protocols(text: str) -> ProtocolReading:
@@ -88,6 +106,8 @@ def read_protocols(text: str) -> ProtocolReading:
         if token.protocol:
             close_name()
             stated.append(Transport(token.low))
+        elif token.icmp_version or (token.ip_version and one_version_icmp(toks)):
+            close_name()  # ICMPv6, ICMP v6: reported below, never an application's name
         elif token.is_("or"):
             close_name()
             either = True
@@ -108,6 +128,14 @@ def read_protocols(text: str) -> ProtocolReading:
             if inner and all(t.protocol or t.text in ("/", ",") or t.is_("and") for t in inner):
                 close_name()
                 stated.extend(Transport(t.low) for t in inner if t.protocol)
+            elif any(t.kind == "num" and names_port(inner, k) for k, t in enumerate(inner)):
+                hidden.append(  # TCP (443)
+                    Fault(
+                        start=toks[index].start,
+                        end=toks[min(close, len(toks) - 1)].end,
+                        message=f"could not read '({words})': a port in a note",
+                    )
+                )
             elif any(t.protocol or t.protocolish for t in inner):  # TCP (UDP optional)
                 hidden.append(
                     Fault(
@@ -121,6 +149,9 @@ def read_protocols(text: str) -> ProtocolReading:
             elif words:
                 notes.append(words)
             index = close
+        elif token.kind == "num" and names_port(toks, index):
+            close_name()  # TCP/443, HTTPS 443: the port is not part of a name
+            hidden.append(_port(token))
         elif token.kind in ("word", "num", "dash", "other") and token.text not in (")", ":"):
             name.append(token.text)
         index += 1
@@ -134,7 +165,14 @@ def read_protocols(text: str) -> ProtocolReading:
                 assumptions.append(f"{application} runs over {transport.value}")
     transports = tuple(dict.fromkeys((*stated, *implied)))
     faults: tuple[Fault, ...] = tuple(hidden)
-    if not transports:
+    if one_version_icmp(toks):  # ICMPv6, ICMP (IPv6): never ICMP of both versions
+        transports = tuple(t for t in transports if t is not Transport.ICMP)
+        faults += (
+            Fault(
+                start=0, end=len(text), message=f"{' '.join(text.split())!r}: {ONE_VERSION_ICMP}"
+            ),
+        )
+    elif not transports:
         faults += (
             Fault(
                 start=0,
