@@ -241,6 +241,7 @@ def test_markdown_reads_back_the_grid_it_was_given(grid: list[list[str]]) -> Non
 @settings(max_examples=150)
 @given(grids)
 @example([["0", "1", "00", "0 0"], ["", "", "", "''"]])  # '' is text, not a quoted empty field
+@example([["0", "|'"], ["", "'"]])  # an apostrophe next to a | makes no | the delimiter
 def test_csv_reads_back_the_grid_it_was_given(grid: list[list[str]]) -> None:
     if any(all(not c for c in row) for row in grid) or sum(1 for c in grid[0] if c) < 2:
         return  # an empty row separates tables; a one-cell first row is a title

@@ -26,9 +26,12 @@ class _Sniffed(csv.excel):
 
 def _dialect(text: str) -> type[csv.Dialect]:
     """Only the delimiter is sniffed: the sniffer also guesses a quote character, and takes
-    a cell that holds ``''`` for a quoted empty field; vendors' CSV quotes with ``"``."""
+    a cell that holds ``''`` for a quoted empty field; vendors' CSV quotes with ``"``.  An
+    apostrophe is hidden from it: it would take one next to a ``|`` for a quote, and that
+    ``|`` for the delimiter."""
+    sample = text[:65536].replace("'", "_")
     try:
-        sniffed = csv.Sniffer().sniff(text[:65536], delimiters=_DELIMITERS)
+        sniffed = csv.Sniffer().sniff(sample, delimiters=_DELIMITERS)
     except csv.Error:
         return csv.excel
     return type("_Sniffed", (_Sniffed,), {"delimiter": sniffed.delimiter})

@@ -443,6 +443,10 @@ class TermReader:
         if _SENTENCES.search(name):  # a remark that strayed into the port column
             self.fault(name_toks, f"{name!r} is prose, not a port")
             return [], end
+        first, last = name_toks[0].start, name_toks[-1].end
+        if any(f.start < last and first < f.end for f in self.faults):  # no name around it
+            self.fault(name_toks, f"could not read {self.words(name_toks)!r}")
+            return [], end
         item.open_name = not found
         item.assumptions.append(f"no port number in {name!r}: a parameter the deployment must set")
         return [[PortTerm(protocols=found, parameter=PortParameter(name=name))]], end
