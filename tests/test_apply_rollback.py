@@ -124,12 +124,15 @@ def applying(ns: str, *args: str) -> Iterator[subprocess.Popen[str]]:
         process.communicate(timeout=30)
 
 
-def start_apply(ns: str, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
-    """`portplan apply` in the namespace, waiting for 'yes' that never comes."""
+def start_apply(
+    ns: str, *args: str, env: dict[str, str] | None = None, timeout: int = TIMEOUT
+) -> subprocess.Popen[str]:
+    """`portplan apply` in the namespace, waiting (``timeout`` seconds) for 'yes' that never
+    comes."""
     environment = {k: v for k, v in os.environ.items() if k != "SSH_CONNECTION"}
     environment.update(env or {})
     process = subprocess.Popen(
-        ["ip", "netns", "exec", ns, *PORTPLAN, "apply", *args, "--confirm-timeout", str(TIMEOUT)],
+        ["ip", "netns", "exec", ns, *PORTPLAN, "apply", *args, "--confirm-timeout", str(timeout)],
         stdin=subprocess.PIPE,
         stderr=subprocess.PIPE,
         stdout=subprocess.DEVNULL,
@@ -457,3 +460,26 @@ def test_iptables_applies_over_tables_iptables_nft_made_itself(nft_namespace: st
     assert status == 1, err
     assert iptables_state(nft_namespace) == before
     assert "--dport 2222" in before and "-m recent" in before
+
+
+def _process_state(pid: int) -> str:
+    """A process's state letter (``Z``: ended, not yet waited for by its parent)."""
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[-1].split()[0]
+
+
+def test_a_killed_apply_its_parent_has_not_waited_for_is_rolled_back_at_once(
+    nft_namespace: str,
+) -> None:
+    # a parent busy elsewhere leaves a killed portplan a zombie: still in /proc, with its pid
+    # and start time, but it can confirm nothing; the watchdog must not wait for the deadline
+    before = nft_state(nft_namespace)
+    process = start_apply(nft_namespace, str(SMART_ID), "--on", "da01", timeout=60)
+    try:
+        assert "management/ssh" in nft_state(nft_namespace)
+        process.kill()  # SIGKILL, and no wait(): Popen reaps only in poll(), wait(), communicate()
+        wait_for(lambda: _process_state(process.pid) == "Z", 5)
+        wait_for(lambda: nft_state(nft_namespace) == before, 5)  # not 60 s
+        assert _process_state(process.pid) == "Z"  # (restored while nobody had waited for it)
+    finally:
+        finish(process)
+    wait_for(no_watchdog_left, 10)

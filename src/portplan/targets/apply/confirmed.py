@@ -64,12 +64,16 @@ def state_root() -> Path:
 
 def process_identity(pid: int) -> list[int] | None:
     """A process's id and its start time (clock ticks since boot, from ``/proc``): a pid
-    reused by another process does not match.  ``None`` when there is no such process."""
+    reused by another process does not match.  ``None`` when there is no such process, or
+    it has ended: a zombie (killed, but its parent has not waited for it yet) stays in
+    ``/proc`` with its start time, and confirms nothing."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return None
     fields = stat.rsplit(")", 1)[-1].split()  # after the command name, which may hold spaces
+    if fields[0] in ("Z", "X"):  # field 3 of proc(5): state (zombie, dead)
+        return None
     return [pid, int(fields[19])]  # field 22 of proc(5): starttime
 
 
