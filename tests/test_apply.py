@@ -187,3 +187,25 @@ def test_verbose_shows_the_commands_apply_runs(namespace: str) -> None:
     assert "portplan: debug: running: nft -c -f -" in result.stderr
     quiet = apply(namespace, "--on", "da01", "--check", "-q")
     assert quiet.returncode == 0 and quiet.stderr == ""
+
+
+def test_the_watchdog_imports_nothing_from_the_working_folder(
+    namespace: str, tmp_path: Path
+) -> None:
+    # run as root from a folder others can write to (/tmp), the watchdog must not take a
+    # `portplan` package found there for its own
+    planted = tmp_path / "portplan"
+    planted.mkdir()
+    imported = tmp_path / "imported"
+    (planted / "__init__.py").write_text(f"open({str(imported)!r}, 'w').close()\n")
+    before = ruleset(namespace)
+    result = subprocess.run(
+        # (-P: this portplan itself does not look in the working folder either)
+        ["ip", "netns", "exec", namespace, sys.executable, "-P", "-m", "portplan", "apply",
+         str(EXAMPLE), "--on", "da01", "--confirm-timeout", "1"],
+        capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL, check=False,
+        cwd=tmp_path, env={k: v for k, v in os.environ.items() if k != "SSH_CONNECTION"},
+    )  # fmt: skip
+    assert not imported.exists()
+    assert result.returncode == 1, result.stderr  # applied, not confirmed, rolled back
+    assert ruleset(namespace) == before

@@ -216,7 +216,10 @@ class Confirmation:
     def _start_watchdog(self) -> None:
         assert self.folder is not None
         self._watchdog = subprocess.Popen(
-            [sys.executable, "-m", "portplan.targets.apply.watchdog", str(self.folder)],
+            # -P, and "/" to work in: `-m` would look for the watchdog's modules in the working
+            # folder first, and as root in a folder others write to (/tmp) run theirs
+            [sys.executable, "-P", "-m", "portplan.targets.apply.watchdog", str(self.folder)],
+            cwd="/",
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
