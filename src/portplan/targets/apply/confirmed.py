@@ -27,7 +27,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
-from portplan._errors import ApplyError
+from portplan._errors import ApplyError, ToolError
 from portplan._signals import signals_held
 from portplan.targets.base import Applier
 
@@ -131,9 +131,9 @@ def settle(folder: Path, applier: Applier, saved: Mapping[str, bytes], *, keep: 
     """Settle the outcome once, under the lock: keep the new ruleset, or restore the saved
     one; an outcome already settled stands.  Returns the outcome.
 
-    :class:`ApplyError` when restoring fails, now or when it was settled before (by the
-    watchdog at the deadline): then neither ruleset may be in force, and the operator must
-    be told.
+    :class:`ApplyError` when restoring fails (a tool that failed, is gone or hung), now or
+    when it was settled before (by the watchdog at the deadline): then neither ruleset may be
+    in force, and the operator must be told.
     """
     with _locked(folder) as outcome:
         if outcome.exists():
@@ -149,9 +149,11 @@ def settle(folder: Path, applier: Applier, saved: Mapping[str, bytes], *, keep: 
             return KEPT
         try:
             applier.restore(saved)
-        except ApplyError as error:
+        except ToolError as error:  # (ApplyError too; or a tool that is gone, or hung)
             outcome.write_text(f"{RESTORED}: failed: {error}")
-            raise
+            if isinstance(error, ApplyError):
+                raise
+            raise ApplyError(f"restoring the previous ruleset failed: {error}") from error
         outcome.write_text(RESTORED)
         return RESTORED
 
