@@ -48,6 +48,8 @@ RESTORED = "restored"
 _WATCHDOG_WAIT = 30.0
 #: seconds added to the deadline while the new ruleset loads
 _LOAD_MARGIN = 300.0
+#: seconds between a restore that failed and the second try
+_RETRY_PAUSE = 0.5
 
 
 def state_root() -> Path:
@@ -131,9 +133,9 @@ def settle(folder: Path, applier: Applier, saved: Mapping[str, bytes], *, keep: 
     """Settle the outcome once, under the lock: keep the new ruleset, or restore the saved
     one; an outcome already settled stands.  Returns the outcome.
 
-    :class:`ApplyError` when restoring fails (a tool that failed, is gone or hung), now or
-    when it was settled before (by the watchdog at the deadline): then neither ruleset may be
-    in force, and the operator must be told.
+    :class:`ApplyError` when restoring fails (a tool that failed, is gone or hung, twice),
+    now or when it was settled before (by the watchdog at the deadline): then neither
+    ruleset may be in force, and the operator must be told.
     """
     with _locked(folder) as outcome:
         if outcome.exists():
@@ -148,7 +150,7 @@ def settle(folder: Path, applier: Applier, saved: Mapping[str, bytes], *, keep: 
             outcome.write_text(KEPT)
             return KEPT
         try:
-            applier.restore(saved)
+            _restore(applier, saved)
         except ToolError as error:  # (ApplyError too; or a tool that is gone, or hung)
             outcome.write_text(f"{RESTORED}: failed: {error}")
             if isinstance(error, ApplyError):
@@ -156,6 +158,16 @@ def settle(folder: Path, applier: Applier, saved: Mapping[str, bytes], *, keep: 
             raise ApplyError(f"restoring the previous ruleset failed: {error}") from error
         outcome.write_text(RESTORED)
         return RESTORED
+
+
+def _restore(applier: Applier, saved: Mapping[str, bytes]) -> None:
+    """Restore, and once more after a pause if that fails: a busy lock, a kernel short of
+    memory for a moment, must not leave the new ruleset in force."""
+    try:
+        applier.restore(saved)
+    except ToolError:
+        time.sleep(_RETRY_PAUSE)
+        applier.restore(saved)
 
 
 class Confirmation:
@@ -173,10 +185,10 @@ class Confirmation:
     def begin(self) -> None:
         """Claim the host, save, prove restorable, start the watchdog, load.
 
-        If loading fails, the previous ruleset is already back (the applier loads all or
-        nothing) and the error is raised.  The signals that end portplan are held while the
-        ruleset loads: one that comes then is delivered once the load has ended, and the
-        previous ruleset is restored before portplan ends.
+        If loading fails, the saved ruleset is restored (whatever part of the new one went
+        in) and the error is raised, saying whether restoring worked.  The signals that end
+        portplan are held while the ruleset loads: one that comes then is delivered once the
+        load has ended, and the previous ruleset is restored before portplan ends.
         """
         self._claim = _claim_host(state_root())
         try:
@@ -202,9 +214,15 @@ class Confirmation:
             with signals_held():
                 try:
                     self.applier.load(self.saved)
-                except ApplyError:
-                    self._end(keep=False, restore=False)
-                    raise
+                except ToolError as error:  # (failed, or did not finish: killed)
+                    # as any restore: settled once, tried twice, and if it fails, recorded
+                    # with the saved copy kept
+                    try:
+                        self._end(keep=False)
+                    except ToolError as failed:
+                        message = f"{error}; and restoring the previous ruleset failed: {failed}"
+                        raise ApplyError(message) from failed
+                    raise ApplyError(f"{error}; the previous ruleset is back") from error
                 # the deadline counts from the load (the watchdog reads it when the time comes)
                 state["deadline"] = time.monotonic() + self.timeout
                 (self.folder / "state.json.new").write_text(json.dumps(state))
@@ -246,20 +264,14 @@ class Confirmation:
         """Restore the saved ruleset now (unless already settled)."""
         self._end(keep=False)
 
-    def _end(self, *, keep: bool, restore: bool = True) -> str:
+    def _end(self, *, keep: bool) -> str:
         assert self.folder is not None
         with signals_held():  # a restore cut in half would leave neither ruleset
-            if restore:
-                try:
-                    outcome = settle(self.folder, self.applier, self.saved, keep=keep)
-                except FileNotFoundError:
-                    # the watchdog settled at the deadline, restored and removed its folder
-                    # (it keeps the folder when restoring failed)
-                    outcome = RESTORED
-            else:  # nothing to restore: loading failed and restored already
-                with _locked(self.folder) as path:
-                    if not path.exists():
-                        path.write_text(RESTORED)
+            try:
+                outcome = settle(self.folder, self.applier, self.saved, keep=keep)
+            except FileNotFoundError:
+                # the watchdog settled at the deadline, restored and removed its folder
+                # (it keeps the folder when restoring failed)
                 outcome = RESTORED
             if self._watchdog is not None:  # it reads the outcome, and ends
                 self._watchdog.terminate()
