@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import pty
 import re
 import subprocess
 import sys
@@ -209,3 +210,35 @@ def test_the_watchdog_imports_nothing_from_the_working_folder(
     assert not imported.exists()
     assert result.returncode == 1, result.stderr  # applied, not confirmed, rolled back
     assert ruleset(namespace) == before
+
+
+def test_yes_typed_before_the_new_ruleset_is_in_force_does_not_keep_it(namespace: str) -> None:
+    # a 'yes' waiting at the terminal since before the load proves nothing about the session
+    # the new ruleset leaves: it is dropped; one typed after the prompt keeps the ruleset
+    before = ruleset(namespace)
+    environment = {k: v for k, v in os.environ.items() if k != "SSH_CONNECTION"}
+    command = ["ip", "netns", "exec", namespace, *PORTPLAN, "apply", str(EXAMPLE), "--on", "da01"]
+    for typed_ahead, status in ((True, 1), (False, 0)):
+        terminal, stdin = pty.openpty()
+        try:
+            if typed_ahead:
+                os.write(terminal, b"yes\n")
+            process = subprocess.Popen(
+                [*command, "--confirm-timeout", "3"],
+                stdin=stdin, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                env=environment,
+            )  # fmt: skip
+            assert process.stderr is not None
+            said = ""
+            while "Type 'yes'" not in said:
+                line = process.stderr.readline()
+                assert line, said
+                said += line
+            if not typed_ahead:
+                os.write(terminal, b"yes\n")
+            _out, err = process.communicate(timeout=60)
+        finally:
+            os.close(terminal)
+            os.close(stdin)
+        assert process.returncode == status, said + err
+        assert (ruleset(namespace) == before) is typed_ahead

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import select
 import sys
+import termios
 from pathlib import Path
 
 import click
@@ -70,8 +73,9 @@ def apply_cmd(
     """Apply this host's ruleset: check it, apply it, roll back unless confirmed in time.
 
     What the new ruleset replaces is saved first, and proven to load back. After applying,
-    type 'yes' within --confirm-timeout seconds to keep the new one; anything else, end of
-    input or silence restores the saved ruleset (exit status 1), and so does a watchdog at the
+    type 'yes' within --confirm-timeout seconds to keep the new one (what was typed at the
+    terminal before is discarded); anything else, end of input or silence restores the
+    saved ruleset (exit status 1), and so does a watchdog at the
     deadline if this process is killed or its session hangs up. Ctrl-C, SIGTERM and SIGHUP
     restore at once. A ruleset the checker refuses is never applied (exit status 3), nor one
     that would cut your SSH session or leave no management access (exit status 2; --force
@@ -100,6 +104,7 @@ def apply_cmd(
         log.warning("stopped while applying: the previous ruleset is restored.")
         raise
     try:
+        _drop_typed_ahead()
         click.echo(
             f"portplan: applied. Type 'yes' within {confirm_timeout} s to keep it; "
             "otherwise the previous ruleset comes back.",
@@ -119,6 +124,22 @@ def apply_cmd(
         change.roll_back()
         log.warning("not confirmed: the previous ruleset is restored.")
     raise click.exceptions.Exit(ExitCode.DIFFERENCE)
+
+
+def _drop_typed_ahead() -> None:
+    """Discard what waits unread at the terminal: typed before the new ruleset was in force,
+    a 'yes' there would prove nothing about the session it leaves.  (Piped input is kept: a
+    script answers in advance.)"""
+    stream = sys.stdin
+    try:
+        if stream is None or stream.closed or not os.isatty(fd := stream.fileno()):
+            return
+        with contextlib.suppress(OSError):  # (not our controlling terminal: nobody stops)
+            if os.tcgetpgrp(fd) != os.getpgrp():
+                return  # in the background, flushing the terminal would stop us (SIGTTOU)
+        termios.tcflush(fd, termios.TCIFLUSH)
+    except (OSError, ValueError, termios.error):
+        return
 
 
 def _confirmed(timeout: int) -> bool:
