@@ -523,3 +523,35 @@ def test_a_put_back_that_fails_once_gets_a_second_try_from_the_saved_copy(
     assert "applying with ip6tables-restore failed" in said
     assert "ip6tables-restore: line 9 failed; the previous ruleset is back" in said
     wait_for(no_watchdog_left, 10)
+
+
+def _watchdog_of(ns: str) -> tuple[int, Path]:
+    """The pid of the watchdog running in ``ns``, and its state folder."""
+    for pid in netns.run(["ip", "netns", "pids", ns]).stdout.split():
+        with contextlib.suppress(OSError):
+            argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+            if b"portplan.targets.apply.watchdog" in argv:
+                return int(pid), Path(
+                    argv[argv.index(b"portplan.targets.apply.watchdog") + 1].decode()
+                )
+    raise AssertionError(f"no watchdog in {ns}")
+
+
+def test_a_killed_watchdog_brings_the_previous_ruleset_back_at_once(nft_namespace: str) -> None:
+    # without its watchdog, nothing would restore the saved ruleset should portplan itself be
+    # killed (SIGKILL, the OOM killer): it is restored now rather than kept waiting for 'yes'
+    before = nft_state(nft_namespace)
+    process = start_apply(nft_namespace, str(SMART_ID), "--on", "da01", timeout=60)
+    try:
+        pid, folder = _watchdog_of(nft_namespace)
+        assert folder.is_dir()
+        os.kill(pid, signal.SIGKILL)
+        wait_for(lambda: nft_state(nft_namespace) == before, 5)  # not 60 s
+        status, err = finish(process)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate(timeout=10)
+    assert status == 3, err
+    assert "the watchdog ended before the new ruleset was confirmed" in " ".join(err.split())
+    assert not folder.exists()  # (the watchdog had no time to remove it: portplan did)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from portplan._errors import LockoutError, PortplanError
+from portplan._errors import ApplyError, LockoutError, PortplanError
 from portplan.cli._exit import ExitCode
 from portplan.cli._options import (
     common_options,
@@ -110,15 +110,24 @@ def apply_cmd(
             "otherwise the previous ruleset comes back.",
             err=True,
         )
-        confirmed = _confirmed(confirm_timeout)
+        confirmed = _confirmed(confirm_timeout, change.watchdog_ended)
     except BaseException:  # Ctrl-C, SIGTERM, SIGHUP, SIGQUIT: the old ruleset comes back now
         change.roll_back()
         log.warning("stopped: the previous ruleset is restored.")
         raise
-    if confirmed and change.keep():
+    if confirmed is None:  # the watchdog ended: it restored at the deadline, or was killed
+        change.roll_back()
+        if change.watchdog_status != 0:
+            raise ApplyError(
+                f"the watchdog ended before the new ruleset was confirmed (exit status "
+                f"{change.watchdog_status}: killed?); without it nothing would restore the "
+                "previous ruleset should this process die, so it is restored now; apply again"
+            )
+        log.warning("not confirmed: the previous ruleset was restored at the deadline.")
+    elif confirmed and change.keep():
         log.info("kept.")
         return
-    if confirmed:
+    elif confirmed:
         log.warning("confirmed too late: the previous ruleset was restored at the deadline.")
     else:
         change.roll_back()
@@ -142,15 +151,19 @@ def _drop_typed_ahead() -> None:
         return
 
 
-def _confirmed(timeout: int) -> bool:
-    """Whether the operator types 'yes' on standard input within ``timeout`` seconds."""
+def _confirmed(timeout: int, watchdog_ended: int | None) -> bool | None:
+    """Whether the operator types 'yes' on standard input within ``timeout`` seconds; ``None``
+    when the watchdog ends first (``watchdog_ended`` is readable then)."""
     stream = sys.stdin
     if stream is None or stream.closed:
         return False
+    watched = [] if watchdog_ended is None else [watchdog_ended]
     try:
-        ready, _, _ = select.select([stream], [], [], timeout)
+        ready, _, _ = select.select([stream, *watched], [], [], timeout)
     except (OSError, ValueError):
         return False
+    if watchdog_ended is not None and watchdog_ended in ready:
+        return None
     if not ready:
         return False
     return stream.readline().strip().lower() == "yes"

@@ -14,6 +14,7 @@ watchdog at the deadline).
 from __future__ import annotations
 
 import base64
+import contextlib
 import fcntl
 import json
 import os
@@ -24,7 +25,6 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
 from pathlib import Path
 
 from portplan._errors import ApplyError, ToolError
@@ -119,7 +119,7 @@ def _claim_host(root: Path) -> int:
     return fd
 
 
-@contextmanager
+@contextlib.contextmanager
 def _locked(folder: Path) -> Iterator[Path]:
     with open(folder / "lock", "a+b") as handle:
         fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
@@ -181,6 +181,10 @@ class Confirmation:
         self.folder: Path | None = None
         self._watchdog: subprocess.Popen[bytes] | None = None
         self._claim: int | None = None  #: the host's apply lock, while this apply is open
+        #: readable once the watchdog has ended (a pidfd; None where the kernel has none)
+        self.watchdog_ended: int | None = None
+        #: how the watchdog ended (0: it settled, or saw the outcome settled), once it has
+        self.watchdog_status: int | None = None
 
     def begin(self) -> None:
         """Claim the host, save, prove restorable, start the watchdog, load.
@@ -255,6 +259,8 @@ class Confirmation:
             self._watchdog.kill()
             self._watchdog.wait()
             raise ApplyError("the watchdog that would restore an unconfirmed ruleset did not start")
+        with contextlib.suppress(OSError):  # (Linux 5.3 or later)
+            self.watchdog_ended = os.pidfd_open(self._watchdog.pid)
 
     def keep(self) -> bool:
         """Confirm: True if the new ruleset is kept, False if the deadline came first."""
@@ -280,7 +286,10 @@ class Confirmation:
                 except subprocess.TimeoutExpired:
                     self._watchdog.kill()
                     self._watchdog.wait()
+                self.watchdog_status = self._watchdog.returncode
                 self._watchdog = None
+            # settled, and the watchdog has ended: a watchdog that was killed left its folder
+            shutil.rmtree(self.folder, ignore_errors=True)
             self._release()
         return outcome
 
@@ -288,3 +297,6 @@ class Confirmation:
         if self._claim is not None:
             os.close(self._claim)
             self._claim = None
+        if self.watchdog_ended is not None:
+            os.close(self.watchdog_ended)
+            self.watchdog_ended = None
