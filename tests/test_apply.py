@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import pty
 import re
 import subprocess
 import sys
@@ -187,3 +188,57 @@ def test_verbose_shows_the_commands_apply_runs(namespace: str) -> None:
     assert "portplan: debug: running: nft -c -f -" in result.stderr
     quiet = apply(namespace, "--on", "da01", "--check", "-q")
     assert quiet.returncode == 0 and quiet.stderr == ""
+
+
+def test_the_watchdog_imports_nothing_from_the_working_folder(
+    namespace: str, tmp_path: Path
+) -> None:
+    # run as root from a folder others can write to (/tmp), the watchdog must not take a
+    # `portplan` package found there for its own
+    planted = tmp_path / "portplan"
+    planted.mkdir()
+    imported = tmp_path / "imported"
+    (planted / "__init__.py").write_text(f"open({str(imported)!r}, 'w').close()\n")
+    before = ruleset(namespace)
+    result = subprocess.run(
+        # (-P: this portplan itself does not look in the working folder either)
+        ["ip", "netns", "exec", namespace, sys.executable, "-P", "-m", "portplan", "apply",
+         str(EXAMPLE), "--on", "da01", "--confirm-timeout", "1"],
+        capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL, check=False,
+        cwd=tmp_path, env={k: v for k, v in os.environ.items() if k != "SSH_CONNECTION"},
+    )  # fmt: skip
+    assert not imported.exists()
+    assert result.returncode == 1, result.stderr  # applied, not confirmed, rolled back
+    assert ruleset(namespace) == before
+
+
+def test_yes_typed_before_the_new_ruleset_is_in_force_does_not_keep_it(namespace: str) -> None:
+    # a 'yes' waiting at the terminal since before the load proves nothing about the session
+    # the new ruleset leaves: it is dropped; one typed after the prompt keeps the ruleset
+    before = ruleset(namespace)
+    environment = {k: v for k, v in os.environ.items() if k != "SSH_CONNECTION"}
+    command = ["ip", "netns", "exec", namespace, *PORTPLAN, "apply", str(EXAMPLE), "--on", "da01"]
+    for typed_ahead, status in ((True, 1), (False, 0)):
+        terminal, stdin = pty.openpty()
+        try:
+            if typed_ahead:
+                os.write(terminal, b"yes\n")
+            process = subprocess.Popen(
+                [*command, "--confirm-timeout", "3"],
+                stdin=stdin, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                env=environment,
+            )  # fmt: skip
+            assert process.stderr is not None
+            said = ""
+            while "Type 'yes'" not in said:
+                line = process.stderr.readline()
+                assert line, said
+                said += line
+            if not typed_ahead:
+                os.write(terminal, b"yes\n")
+            _out, err = process.communicate(timeout=60)
+        finally:
+            os.close(terminal)
+            os.close(stdin)
+        assert process.returncode == status, said + err
+        assert (ruleset(namespace) == before) is typed_ahead

@@ -24,6 +24,20 @@ def test_a_restore_that_failed_at_the_deadline_is_an_error(tmp_path: Path) -> No
             settle(tmp_path, NftablesApplier({}), {"table": b""}, keep=keep)
 
 
+def test_a_restore_whose_tool_fails_to_run_is_recorded_as_failed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # not only a tool that exits non-zero: one that is gone, or does not finish in time
+    monkeypatch.setenv("PATH", str(tmp_path / "no-tools-here"))
+    with pytest.raises(ApplyError, match="restoring the previous ruleset failed: nft is not"):
+        settle(tmp_path, NftablesApplier({}), {"table": b""}, keep=False)
+    outcome = (tmp_path / "outcome").read_text()
+    assert outcome.startswith(f"{RESTORED}: failed: nft is not installed"), outcome
+    # a 'yes' that comes after is told, not "kept"
+    with pytest.raises(ApplyError, match="could not restore the previous ruleset"):
+        settle(tmp_path, NftablesApplier({}), {"table": b""}, keep=True)
+
+
 @pytest.mark.netns
 def test_the_watchdog_keeps_its_folder_when_restoring_fails(tmp_path: Path) -> None:
     reason = netns.unavailable("nft")

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import select
 import sys
+import termios
 from pathlib import Path
 
 import click
 
-from portplan._errors import LockoutError, PortplanError
+from portplan._errors import ApplyError, LockoutError, PortplanError
 from portplan.cli._exit import ExitCode
 from portplan.cli._options import (
     common_options,
@@ -70,8 +73,9 @@ def apply_cmd(
     """Apply this host's ruleset: check it, apply it, roll back unless confirmed in time.
 
     What the new ruleset replaces is saved first, and proven to load back. After applying,
-    type 'yes' within --confirm-timeout seconds to keep the new one; anything else, end of
-    input or silence restores the saved ruleset (exit status 1), and so does a watchdog at the
+    type 'yes' within --confirm-timeout seconds to keep the new one (what was typed at the
+    terminal before is discarded); anything else, end of input or silence restores the
+    saved ruleset (exit status 1), and so does a watchdog at the
     deadline if this process is killed or its session hangs up. Ctrl-C, SIGTERM and SIGHUP
     restore at once. A ruleset the checker refuses is never applied (exit status 3), nor one
     that would cut your SSH session or leave no management access (exit status 2; --force
@@ -100,20 +104,30 @@ def apply_cmd(
         log.warning("stopped while applying: the previous ruleset is restored.")
         raise
     try:
+        _drop_typed_ahead()
         click.echo(
             f"portplan: applied. Type 'yes' within {confirm_timeout} s to keep it; "
             "otherwise the previous ruleset comes back.",
             err=True,
         )
-        confirmed = _confirmed(confirm_timeout)
+        confirmed = _confirmed(confirm_timeout, change.watchdog_ended)
     except BaseException:  # Ctrl-C, SIGTERM, SIGHUP, SIGQUIT: the old ruleset comes back now
         change.roll_back()
         log.warning("stopped: the previous ruleset is restored.")
         raise
-    if confirmed and change.keep():
+    if confirmed is None:  # the watchdog ended: it restored at the deadline, or was killed
+        change.roll_back()
+        if change.watchdog_status != 0:
+            raise ApplyError(
+                f"the watchdog ended before the new ruleset was confirmed (exit status "
+                f"{change.watchdog_status}: killed?); without it nothing would restore the "
+                "previous ruleset should this process die, so it is restored now; apply again"
+            )
+        log.warning("not confirmed: the previous ruleset was restored at the deadline.")
+    elif confirmed and change.keep():
         log.info("kept.")
         return
-    if confirmed:
+    elif confirmed:
         log.warning("confirmed too late: the previous ruleset was restored at the deadline.")
     else:
         change.roll_back()
@@ -121,15 +135,35 @@ def apply_cmd(
     raise click.exceptions.Exit(ExitCode.DIFFERENCE)
 
 
-def _confirmed(timeout: int) -> bool:
-    """Whether the operator types 'yes' on standard input within ``timeout`` seconds."""
+def _drop_typed_ahead() -> None:
+    """Discard what waits unread at the terminal: typed before the new ruleset was in force,
+    a 'yes' there would prove nothing about the session it leaves.  (Piped input is kept: a
+    script answers in advance.)"""
+    stream = sys.stdin
+    try:
+        if stream is None or stream.closed or not os.isatty(fd := stream.fileno()):
+            return
+        with contextlib.suppress(OSError):  # (not our controlling terminal: nobody stops)
+            if os.tcgetpgrp(fd) != os.getpgrp():
+                return  # in the background, flushing the terminal would stop us (SIGTTOU)
+        termios.tcflush(fd, termios.TCIFLUSH)
+    except (OSError, ValueError, termios.error):
+        return
+
+
+def _confirmed(timeout: int, watchdog_ended: int | None) -> bool | None:
+    """Whether the operator types 'yes' on standard input within ``timeout`` seconds; ``None``
+    when the watchdog ends first (``watchdog_ended`` is readable then)."""
     stream = sys.stdin
     if stream is None or stream.closed:
         return False
+    watched = [] if watchdog_ended is None else [watchdog_ended]
     try:
-        ready, _, _ = select.select([stream], [], [], timeout)
+        ready, _, _ = select.select([stream, *watched], [], [], timeout)
     except (OSError, ValueError):
         return False
+    if watchdog_ended is not None and watchdog_ended in ready:
+        return None
     if not ready:
         return False
     return stream.readline().strip().lower() == "yes"

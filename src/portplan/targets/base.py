@@ -159,8 +159,8 @@ class Applier:
         raise NotImplementedError
 
     def load(self, saved: Mapping[str, bytes]) -> None:
-        """Replace the running ruleset with the new one, as one unit: if a part fails, what
-        was already loaded is restored from ``saved`` before the error is raised."""
+        """Replace the running ruleset with the new one, as one unit where the platform can;
+        raise if a part fails: the caller then restores ``saved``, whatever part went in."""
         raise NotImplementedError
 
     def restore(self, saved: Mapping[str, bytes]) -> None:

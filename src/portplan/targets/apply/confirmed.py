@@ -14,6 +14,7 @@ watchdog at the deadline).
 from __future__ import annotations
 
 import base64
+import contextlib
 import fcntl
 import json
 import os
@@ -24,10 +25,9 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
 from pathlib import Path
 
-from portplan._errors import ApplyError
+from portplan._errors import ApplyError, ToolError
 from portplan._signals import signals_held
 from portplan.targets.base import Applier
 
@@ -48,6 +48,8 @@ RESTORED = "restored"
 _WATCHDOG_WAIT = 30.0
 #: seconds added to the deadline while the new ruleset loads
 _LOAD_MARGIN = 300.0
+#: seconds between a restore that failed and the second try
+_RETRY_PAUSE = 0.5
 
 
 def state_root() -> Path:
@@ -64,12 +66,16 @@ def state_root() -> Path:
 
 def process_identity(pid: int) -> list[int] | None:
     """A process's id and its start time (clock ticks since boot, from ``/proc``): a pid
-    reused by another process does not match.  ``None`` when there is no such process."""
+    reused by another process does not match.  ``None`` when there is no such process, or
+    it has ended: a zombie (killed, but its parent has not waited for it yet) stays in
+    ``/proc`` with its start time, and confirms nothing."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return None
     fields = stat.rsplit(")", 1)[-1].split()  # after the command name, which may hold spaces
+    if fields[0] in ("Z", "X"):  # field 3 of proc(5): state (zombie, dead)
+        return None
     return [pid, int(fields[19])]  # field 22 of proc(5): starttime
 
 
@@ -113,7 +119,7 @@ def _claim_host(root: Path) -> int:
     return fd
 
 
-@contextmanager
+@contextlib.contextmanager
 def _locked(folder: Path) -> Iterator[Path]:
     with open(folder / "lock", "a+b") as handle:
         fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
@@ -127,9 +133,9 @@ def settle(folder: Path, applier: Applier, saved: Mapping[str, bytes], *, keep: 
     """Settle the outcome once, under the lock: keep the new ruleset, or restore the saved
     one; an outcome already settled stands.  Returns the outcome.
 
-    :class:`ApplyError` when restoring fails, now or when it was settled before (by the
-    watchdog at the deadline): then neither ruleset may be in force, and the operator must
-    be told.
+    :class:`ApplyError` when restoring fails (a tool that failed, is gone or hung, twice),
+    now or when it was settled before (by the watchdog at the deadline): then neither
+    ruleset may be in force, and the operator must be told.
     """
     with _locked(folder) as outcome:
         if outcome.exists():
@@ -144,12 +150,24 @@ def settle(folder: Path, applier: Applier, saved: Mapping[str, bytes], *, keep: 
             outcome.write_text(KEPT)
             return KEPT
         try:
-            applier.restore(saved)
-        except ApplyError as error:
+            _restore(applier, saved)
+        except ToolError as error:  # (ApplyError too; or a tool that is gone, or hung)
             outcome.write_text(f"{RESTORED}: failed: {error}")
-            raise
+            if isinstance(error, ApplyError):
+                raise
+            raise ApplyError(f"restoring the previous ruleset failed: {error}") from error
         outcome.write_text(RESTORED)
         return RESTORED
+
+
+def _restore(applier: Applier, saved: Mapping[str, bytes]) -> None:
+    """Restore, and once more after a pause if that fails: a busy lock, a kernel short of
+    memory for a moment, must not leave the new ruleset in force."""
+    try:
+        applier.restore(saved)
+    except ToolError:
+        time.sleep(_RETRY_PAUSE)
+        applier.restore(saved)
 
 
 class Confirmation:
@@ -163,14 +181,18 @@ class Confirmation:
         self.folder: Path | None = None
         self._watchdog: subprocess.Popen[bytes] | None = None
         self._claim: int | None = None  #: the host's apply lock, while this apply is open
+        #: readable once the watchdog has ended (a pidfd; None where the kernel has none)
+        self.watchdog_ended: int | None = None
+        #: how the watchdog ended (0: it settled, or saw the outcome settled), once it has
+        self.watchdog_status: int | None = None
 
     def begin(self) -> None:
         """Claim the host, save, prove restorable, start the watchdog, load.
 
-        If loading fails, the previous ruleset is already back (the applier loads all or
-        nothing) and the error is raised.  The signals that end portplan are held while the
-        ruleset loads: one that comes then is delivered once the load has ended, and the
-        previous ruleset is restored before portplan ends.
+        If loading fails, the saved ruleset is restored (whatever part of the new one went
+        in) and the error is raised, saying whether restoring worked.  The signals that end
+        portplan are held while the ruleset loads: one that comes then is delivered once the
+        load has ended, and the previous ruleset is restored before portplan ends.
         """
         self._claim = _claim_host(state_root())
         try:
@@ -196,9 +218,15 @@ class Confirmation:
             with signals_held():
                 try:
                     self.applier.load(self.saved)
-                except ApplyError:
-                    self._end(keep=False, restore=False)
-                    raise
+                except ToolError as error:  # (failed, or did not finish: killed)
+                    # as any restore: settled once, tried twice, and if it fails, recorded
+                    # with the saved copy kept
+                    try:
+                        self._end(keep=False)
+                    except ToolError as failed:
+                        message = f"{error}; and restoring the previous ruleset failed: {failed}"
+                        raise ApplyError(message) from failed
+                    raise ApplyError(f"{error}; the previous ruleset is back") from error
                 # the deadline counts from the load (the watchdog reads it when the time comes)
                 state["deadline"] = time.monotonic() + self.timeout
                 (self.folder / "state.json.new").write_text(json.dumps(state))
@@ -212,7 +240,10 @@ class Confirmation:
     def _start_watchdog(self) -> None:
         assert self.folder is not None
         self._watchdog = subprocess.Popen(
-            [sys.executable, "-m", "portplan.targets.apply.watchdog", str(self.folder)],
+            # -P, and "/" to work in: `-m` would look for the watchdog's modules in the working
+            # folder first, and as root in a folder others write to (/tmp) run theirs
+            [sys.executable, "-P", "-m", "portplan.targets.apply.watchdog", str(self.folder)],
+            cwd="/",
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
@@ -228,6 +259,8 @@ class Confirmation:
             self._watchdog.kill()
             self._watchdog.wait()
             raise ApplyError("the watchdog that would restore an unconfirmed ruleset did not start")
+        with contextlib.suppress(OSError):  # (Linux 5.3 or later)
+            self.watchdog_ended = os.pidfd_open(self._watchdog.pid)
 
     def keep(self) -> bool:
         """Confirm: True if the new ruleset is kept, False if the deadline came first."""
@@ -237,20 +270,14 @@ class Confirmation:
         """Restore the saved ruleset now (unless already settled)."""
         self._end(keep=False)
 
-    def _end(self, *, keep: bool, restore: bool = True) -> str:
+    def _end(self, *, keep: bool) -> str:
         assert self.folder is not None
         with signals_held():  # a restore cut in half would leave neither ruleset
-            if restore:
-                try:
-                    outcome = settle(self.folder, self.applier, self.saved, keep=keep)
-                except FileNotFoundError:
-                    # the watchdog settled at the deadline, restored and removed its folder
-                    # (it keeps the folder when restoring failed)
-                    outcome = RESTORED
-            else:  # nothing to restore: loading failed and restored already
-                with _locked(self.folder) as path:
-                    if not path.exists():
-                        path.write_text(RESTORED)
+            try:
+                outcome = settle(self.folder, self.applier, self.saved, keep=keep)
+            except FileNotFoundError:
+                # the watchdog settled at the deadline, restored and removed its folder
+                # (it keeps the folder when restoring failed)
                 outcome = RESTORED
             if self._watchdog is not None:  # it reads the outcome, and ends
                 self._watchdog.terminate()
@@ -259,7 +286,10 @@ class Confirmation:
                 except subprocess.TimeoutExpired:
                     self._watchdog.kill()
                     self._watchdog.wait()
+                self.watchdog_status = self._watchdog.returncode
                 self._watchdog = None
+            # settled, and the watchdog has ended: a watchdog that was killed left its folder
+            shutil.rmtree(self.folder, ignore_errors=True)
             self._release()
         return outcome
 
@@ -267,3 +297,6 @@ class Confirmation:
         if self._claim is not None:
             os.close(self._claim)
             self._claim = None
+        if self.watchdog_ended is not None:
+            os.close(self.watchdog_ended)
+            self.watchdog_ended = None

@@ -3,10 +3,10 @@
 
 Saved first: each family's filter table (``iptables-save -t filter``) and the members of each
 portplan address set that exists (``ipset save NAME``).  Loading is sets, then IPv4, then
-IPv6; when a step fails, everything is put back before the error is raised, so a host is
-never left half new (IPv4 new, IPv6 old).  Putting back reloads the saved filter tables, then
-refills each saved set (filled under a temporary name and swapped in, atomically) and removes
-the sets that did not exist before.
+IPv6; when a step fails, everything is put back (by :mod:`.confirmed`, as any restore), so a
+host is never left half new (IPv4 new, IPv6 old).  Putting back reloads the saved filter
+tables, then refills each saved set (filled under a temporary name and swapped in,
+atomically) and removes the sets that did not exist before.
 """
 
 from __future__ import annotations
@@ -147,18 +147,10 @@ class IptablesApplier(Applier):
                 )
 
     def load(self, saved: Mapping[str, bytes]) -> None:
-        try:
-            for text in self._ipsets():
-                checked(["ipset", "restore", "-exist"], text.encode(), "filling address sets")
-            for _key, text, restore, _save in self._families():
-                checked([restore], text.encode(), f"applying with {restore}")
-        except ApplyError as error:
-            try:
-                self.restore(saved)
-            except ApplyError as failed:
-                message = f"{error}; and putting back the previous one failed: {failed}"
-                raise ApplyError(message) from failed
-            raise ApplyError(f"{error}; the previous ruleset is back, both families") from error
+        for text in self._ipsets():
+            checked(["ipset", "restore", "-exist"], text.encode(), "filling address sets")
+        for _key, text, restore, _save in self._families():
+            checked([restore], text.encode(), f"applying with {restore}")
 
     def restore(self, saved: Mapping[str, bytes]) -> None:
         failures = []
