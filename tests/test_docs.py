@@ -153,3 +153,25 @@ def test_the_api_page_names_every_public_name() -> None:
         if name != "__version__" and not re.search(rf"`{name}[`(]", page)
     ]
     assert not missing
+
+
+def test_the_whole_deployments_the_pages_show_validate(tmp_path: Path) -> None:
+    """A YAML sample that starts with a deployment's name is a whole file a reader may copy
+    (one that takes its hosts from an inventory needs that inventory, and is left out)."""
+    files = []
+    for page in PAGES:
+        blocks = re.findall(r"^```yaml\n(.*?)^```$", page.read_text(), re.MULTILINE | re.DOTALL)
+        for number, block in enumerate(blocks):
+            if block.startswith("name:") and "hosts_from:" not in block:
+                files.append(tmp_path / f"{page.stem}-{number}.yaml")
+                files[-1].write_text(block)
+    assert len(files) >= 2, files  # README's Contoso, model.md's deployment file
+    result = subprocess.run(
+        [sys.executable, "-m", "portplan", "validate", *map(str, files)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
