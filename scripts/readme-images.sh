@@ -4,7 +4,7 @@
 # started so that it reaches for nothing on the network). Run after scripts/test.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-.venv/bin/portplan diagram examples/shopping-contoso.yaml -o docs/images/shopping-contoso.svg
+.venv/bin/portplan diagram examples/shopping-contoso.yaml -o docs/images/shopping-contoso.svg --overwrite
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 .venv/bin/portplan report examples/smart-id-nexus.yaml -o "$work/report.html"

@@ -47,5 +47,5 @@ python3 -m venv .venv
 .venv/bin/ruff check src tests benchmarks
 .venv/bin/ruff format --check src tests benchmarks
 .venv/bin/mypy
-.venv/bin/lint-imports --no-cache  # the layers of docs/architecture.md, import by import
+.venv/bin/lint-imports --no-cache  # the layers contract of pyproject.toml, import by import
 .venv/bin/pytest "$@"

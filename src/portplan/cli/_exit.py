@@ -28,7 +28,8 @@ class ExitCode(IntEnum):
 #: the table as ``--help`` and the README show it
 EXIT_CODES_HELP = (
     "Exit status: 0 success; 1 a check found a difference (verify failed, an audit finding, "
-    "diff found changes, apply not confirmed and rolled back); 2 usage or input error; 3 "
+    "diff found changes, cells import could not read, a port listen could not open, apply "
+    "not confirmed and rolled back); 2 usage or input error; 3 "
     "runtime or environment error (a tool failed or is missing, no permission); 130 "
     "interrupted (128+N when signal N ended it)."
 )

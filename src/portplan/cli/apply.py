@@ -56,7 +56,11 @@ __all__ = ["apply_cmd"]
     help="Only check the ruleset with the platform's checker; change nothing.",
 )
 @option(
-    "--force", is_flag=True, help="Apply even if the plan gives no management access to this host."
+    "--force",
+    is_flag=True,
+    help="Apply even if the plan gives no management access to this host, or would not accept "
+    "again an SSH session open here whose owner cannot be told (SSH_CONNECTION unset). Never "
+    "when it cuts the session SSH_CONNECTION names.",
 )
 @common_options
 def apply_cmd(
@@ -79,7 +83,8 @@ def apply_cmd(
     deadline if this process is killed or its session hangs up. Ctrl-C, SIGTERM and SIGHUP
     restore at once. A ruleset the checker refuses is never applied (exit status 3), nor one
     that would cut your SSH session or leave no management access (exit status 2; --force
-    overrides only the latter).
+    overrides only the latter, and, where SSH_CONNECTION is unset, other SSH sessions open
+    here).
     """
     confirm_timeout = timeout_renamed or confirm_timeout
     plan, _inputs = load_plan(deployment)

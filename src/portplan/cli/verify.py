@@ -87,7 +87,8 @@ __all__ = ["verify_cmd"]
     is_flag=True,
     help="Also probe what the plan does not hold and must stay blocked: the ports beside each "
     "planned range, other sources' planned ports, and the deployment's forbidden: list. Each "
-    "passes only when blocked (filtered, rejected, refused; UDP also closed, open|filtered).",
+    "passes only when blocked: filtered, rejected, refused, closed or no-route (UDP silence, "
+    "open|filtered, proves nothing).",
 )
 @option(
     "--radius-secret-file",

@@ -1,8 +1,8 @@
 """iptables: ``iptables-restore`` / ``ip6tables-restore`` files per host, stateful, with ipsets.
 
-Each host gets ``<host>.v4`` and ``<host>.v6`` (the filter table of each family; a family's file
-is left out only when the host has neither an address nor a planned rule in it) and, when
-address sets are used, ``<host>.ipset`` for ``ipset restore``, to be loaded first.
+Each host gets ``<host>.v4`` and ``<host>.v6`` (the filter table of each family, always both: a
+host with no address of a family still has a link-local IPv6 one) and, when address sets are
+used, ``<host>.ipset`` for ``ipset restore``, to be loaded first.
 
 Every rule matches the family's source *and* destination addresses, the protocol, the ports and
 ``--ctstate NEW``; replies pass through ``ESTABLISHED,RELATED`` and ``INVALID`` is dropped.  So
