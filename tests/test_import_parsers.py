@@ -62,6 +62,12 @@ TCP, UDP, ICMP = Transport.TCP, Transport.UDP, Transport.ICMP
         ("1 024", "1024"),  # a space between groups of digits, not ports 1 and 24
         ("49\u00a0152\u201365\u00a0535", "49152-65535"),  # no-break spaces, en dash
         ("1024 and above", "1024-65535"),
+        ("TCP 1024 upwards", "1024-65535/tcp"),
+        ("1024 onwards", "1024-65535"),
+        ("1024 and upwards", "1024-65535"),
+        ("TCP between 1024 and 65535", "1024-65535/tcp"),
+        ("ports between 5000 and 5100 (UDP)", "5000-5100/udp"),
+        ("between 80 and 443 or 8080", "80-443 or 8080"),
         ("1024 or greater", "1024-65535"),
         ("from 1024 to 65535", "1024-65535"),
         ("UDP/53, UDP/8888", "53/udp, 8888/udp"),
@@ -206,8 +212,8 @@ def test_a_condition_a_list_and_an_otherwise_in_one_cell() -> None:
         ("below 1024", "could not read 'below 1024'"),
         ("less than 1024", "could not read 'less than 1024'"),
         ("up to 1024", "could not read 'up to 1024'"),
-        ("between 1024 and 65535", "could not read 'between 1024'"),
-        ("1024 upwards", "could not read 'upwards'"),
+        ("between 1024", "could not read 'between 1024'"),  # "and 65535" reads as a range
+        ("upwards", "could not read 'upwards'"),  # "1024 upwards" reads as 1024-65535
         # ICMP messages in a note were dropped: all types read as echo-request alone
         ("ICMP (all types)", "could not read '(all types)': ICMP types in a note"),
         ("ICMP echo request/reply", "could not read '/reply'"),

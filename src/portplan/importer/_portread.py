@@ -60,6 +60,30 @@ MAX_CELL = 4096
 class Reader(TermReader):
     """Reads a whole cell: alternatives, their conditions, and the items of each."""
 
+    def between(self, toks: list[Token]) -> list[Token]:
+        """``between 1024 and 65535`` as the range ``1024 to 65535`` (both ends included, as
+        port tables mean it); a bound of another shape stays for the grammar to report."""
+        out: list[Token] = []
+        index = 0
+        while index < len(toks):
+            group = toks[index : index + 4]
+            if (
+                len(group) == 4
+                and group[0].is_("between")
+                and group[1].kind == "num"
+                and group[2].is_("and")
+                and group[3].kind == "num"
+            ):
+                written = self.text[group[0].start : group[3].end]
+                self.assumptions.append(f"{written!r} read as {group[1].text}-{group[3].text}")
+                to = Token("word", "to", group[2].start, group[2].end)
+                out.extend((group[1], to, group[3]))
+                index += 4
+                continue
+            out.append(toks[index])
+            index += 1
+        return out
+
     def thousands(self, toks: list[Token]) -> list[Token]:
         """``49,152`` is one port when a comma cannot be a list there (``10,000``: port 000
         does not exist; ``49,152-65,535``: a range); ``22,443`` could be either: a fault.  A
@@ -396,7 +420,7 @@ def read_ports(text: str) -> PortExpression:
     if " ".join(text.lower().split()) in NONE:
         return PortExpression(none=True, text=text)
     reader = Reader(text)
-    alternatives = reader.expression(reader.thousands(toks))
+    alternatives = reader.expression(reader.between(reader.thousands(toks)))
     return PortExpression(
         alternatives=tuple(alternatives),
         text=text,

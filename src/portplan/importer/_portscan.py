@@ -12,14 +12,16 @@ from portplan.importer.ports import PortParameter, PortTerm, Transport
 NONE = frozenset({"-", "--", "---", "n/a", "na", "none", "not applicable", "no port", "no ports"})
 CONDITION = ("if", "when", "unless")
 RANGE_WORDS = ("to", "through", "thru", "until")
-ABOVE = ("above", "higher", "up", "more", "greater")
+#: words that, right after a port, make it the first of every port above it (``1024 onwards``)
+UPWARDS = ("upward", "upwards", "onward", "onwards")
+ABOVE = ("above", "higher", "up", "more", "greater", *UPWARDS)
 ANY = ("any", "all")
 DYNAMIC = ("dynamic", "ephemeral")
 #: words with a meaning in the grammar: a port's name needs one that is none of them
 KEYWORDS = frozenset(
     {"or", "and", "if", "when", "unless", "only", "otherwise", "else", "to", "through", "thru",
      "until", "by", "default", "defaults", "is", "configurable", "above", "higher", "up",
-     "more", "greater"}
+     "more", "greater", "upward", "upwards", "onward", "onwards"}
 )  # fmt: skip
 ICMP_NAMES = {
     "echo": 8, "echo-request": 8, "ping": 8, "request": 8, "reply": 0, "echo-reply": 0,

@@ -14,6 +14,7 @@ from portplan.importer._portscan import (
     ICMP_NAMES,
     KEYWORDS,
     RANGE_WORDS,
+    UPWARDS,
     Item,
     at,
     balanced,
@@ -352,9 +353,11 @@ class TermReader:
             found = self.port(toks[pos - 1 : pos + 2], int(first.text), int(last.text))
             return ([found] if found else []), pos + 2
         if pos < len(toks) and (
-            toks[pos].text == "+" or (toks[pos].is_("and", "or") and at(toks, pos + 1, *ABOVE))
+            toks[pos].text == "+"
+            or toks[pos].is_(*UPWARDS)
+            or (toks[pos].is_("and", "or") and at(toks, pos + 1, *ABOVE))
         ):
-            end = pos + 1 if toks[pos].text == "+" else pos + 2
+            end = pos + 1 if toks[pos].text == "+" or toks[pos].is_(*UPWARDS) else pos + 2
             self.assumptions.append(
                 f"{self.words(toks[pos - 1 : end])!r} read as {first.text}-{MAX_PORT}"
             )
