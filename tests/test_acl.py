@@ -304,6 +304,23 @@ def test_paloalto_refuses_zone_names_longer_than_pan_os_allows(tmp_path: Path) -
         PaloAltoTarget().render(plan, RuleOptions())
 
 
+@pytest.mark.parametrize("target", sorted(TARGETS))
+def test_two_boundaries_that_read_alike_are_refused(target: str, tmp_path: Path) -> None:
+    """Zones x-to-y -> z and x -> y-to-z are both boundary 'x-to-y-to-z': one file, one filter
+    name.  The second boundary's file replaced the first's, so its rows had no rule at all
+    (and on a device the second ACL of that name replaced the first)."""
+    data = examples.example_data("shopping-contoso")
+    data["hosts"]["clients"]["zone"] = "x-to-y"  # clients -> shop01
+    data["hosts"]["shop01"]["zone"] = "z"
+    data["hosts"]["admin-pc"]["zone"] = "x"  # admin-pc -> dc01
+    data["hosts"]["dc01"]["zone"] = "y-to-z"
+    plan = examples.plan_from_data(data, tmp_path)
+    stems = [boundary.stem for boundary in boundary_terms(plan)]
+    assert stems.count("x-to-y-to-z") == 2
+    with pytest.raises(TargetError, match="would both be named 'x-to-y-to-z'"):
+        TARGETS[target]().render(plan, RuleOptions())
+
+
 def test_comments_cannot_break_out_of_the_platform_syntax() -> None:
     plan = tampered(
         examples.example_plan("shopping-contoso"),

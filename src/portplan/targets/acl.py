@@ -194,7 +194,19 @@ class AclTarget(Target):
                 f"target {self.name}: no planned flow crosses a zone boundary (give the hosts "
                 "a 'zone:'; rows within one zone, or without zones, need no network firewall)"
             )
+        stems: dict[str, Boundary] = {}
         for boundary in boundaries:
+            # the stem names the file, the filters and the final deny: two boundaries with
+            # one stem would overwrite each other's file and replace each other's filter
+            other = stems.setdefault(boundary.stem, boundary)
+            if other != boundary:
+                raise TargetError(
+                    f"target {self.name}: the boundaries {other.source_zone} -> "
+                    f"{other.destination_zone} and {boundary.source_zone} -> "
+                    f"{boundary.destination_zone} would both be named {boundary.stem!r} "
+                    "(their file and filter names); rename a zone so that no two boundaries "
+                    "read alike ('-to-' inside a zone name)"
+                )
             for zone in (boundary.source_zone, boundary.destination_zone):
                 if len(zone) > self.max_zone_length:
                     raise TargetError(
