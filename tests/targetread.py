@@ -90,7 +90,8 @@ def _witness(more: list[Box], less: list[Box]) -> tuple[int, ...] | None:
 
 def _shown(key: tuple[Any, ...], point: tuple[int, ...]) -> str:
     """A point of a space as people read it: the addresses of its family, then the port."""
-    family = next((k for k in key if k in (4, 6)), 4)
+    parts = [p for k in key for p in (k if isinstance(k, tuple) else (k,))]
+    family = next((p for p in parts if p in (4, 6)), 4)
     *addresses, port = point
     if family == 6:
         shown = [str(ipaddress.IPv6Address(a)) for a in addresses]
