@@ -418,6 +418,17 @@ def aws_space(text: str) -> tuple[Space, set[str]]:
     return space, set(groups.values())
 
 
+def _unfiltered(space: Space, boundary: tuple[str, str], families: Iterable[int]) -> None:
+    """An interface ACL (Cisco) or filter (Junos) is of one family: where a boundary has
+    none of a family, that family crosses the boundary unfiltered."""
+    for family in families:
+        everything = (EVERY[family], EVERY[family])
+        add(space, (*boundary, family, "tcp"), (*everything, ALL_PORTS))
+        add(space, (*boundary, family, "udp"), (*everything, ALL_PORTS))
+        add(space, (*boundary, family, "icmp"), (*everything, ALL_TYPES))
+        add(space, (*boundary, family, "other"), (*everything, (0, 0)))
+
+
 # -- cisco IOS ------------------------------------------------------------------------------------
 
 _CISCO_HEAD = re.compile(r"^(no )?(ip access-list extended|ipv6 access-list) (\S+)$")
@@ -485,6 +496,7 @@ def cisco_space(boundary: tuple[str, str], text: str) -> Space:
         seen.append(family)
         family = None
     assert family is None and len(seen) == len(set(seen)), "an ACL twice or not closed"
+    _unfiltered(space, boundary, {4, 6} - set(seen))
     return space
 
 
@@ -585,6 +597,7 @@ def juniper_space(boundary: tuple[str, str], text: str) -> Space:
                     add(space, (*boundary, family, protocol), (src, dst, port))
             assert finished, f"filter {name} does not end with a deny"
     assert len(families) == len(set(families))
+    _unfiltered(space, boundary, {4, 6} - set(families))
     return space
 
 

@@ -187,3 +187,21 @@ firewall {
         }
     }
 }
+firewall {
+    family inet6 {
+        /*
+         ** portplan contoso-shopping: clients to servers, IPv6, no terms from the flow plan, then reject everything else. Apply as an input filter on the interface facing the source zone. Stateless: replies need the reverse filter. Generated: do not edit.
+         */
+        replace: filter portplan-clients-to-servers-v6 {
+            interface-specific;
+            /*
+             ** everything else from clients to servers over IPv6: not in the plan
+             */
+            term reject-clients-to-servers-v6 {
+                then {
+                    reject;
+                }
+            }
+        }
+    }
+}

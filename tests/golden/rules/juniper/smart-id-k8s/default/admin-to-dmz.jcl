@@ -33,3 +33,19 @@ firewall {
         }
     }
 }
+firewall {
+    family inet6 {
+        /*
+         ** portplan bank-smart-id-k8s: admin to dmz, IPv6, no terms from the flow plan, then deny everything else. Apply as an input filter on the interface facing the source zone. Stateless: replies need the reverse filter. Generated: do not edit.
+         */
+        replace: filter portplan-admin-to-dmz-v6 {
+            interface-specific;
+            /*
+             ** everything else from admin to dmz over IPv6: not in the plan
+             */
+            term deny-admin-to-dmz-v6 {
+                then discard;
+            }
+        }
+    }
+}

@@ -96,3 +96,19 @@ firewall {
         }
     }
 }
+firewall {
+    family inet6 {
+        /*
+         ** portplan bank-smart-id-k8s: internet to dmz, IPv6, no terms from the flow plan, then deny everything else. Apply as an input filter on the interface facing the source zone. Stateless: replies need the reverse filter. Generated: do not edit.
+         */
+        replace: filter portplan-internet-to-dmz-v6 {
+            interface-specific;
+            /*
+             ** everything else from internet to dmz over IPv6: not in the plan
+             */
+            term deny-internet-to-dmz-v6 {
+                then discard;
+            }
+        }
+    }
+}

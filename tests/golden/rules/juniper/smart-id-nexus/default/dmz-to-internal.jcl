@@ -160,3 +160,19 @@ firewall {
         }
     }
 }
+firewall {
+    family inet6 {
+        /*
+         ** portplan bank-smart-id: dmz to internal, IPv6, no terms from the flow plan, then deny everything else. Apply as an input filter on the interface facing the source zone. Stateless: replies need the reverse filter. Generated: do not edit.
+         */
+        replace: filter portplan-dmz-to-internal-v6 {
+            interface-specific;
+            /*
+             ** everything else from dmz to internal over IPv6: not in the plan
+             */
+            term deny-dmz-to-internal-v6 {
+                then discard;
+            }
+        }
+    }
+}
