@@ -14,7 +14,7 @@ never merged, and no address is widened.
 Aerleon (a separate package) renders the syntax.  portplan validates everything first (every
 address a network of the filter's family, every port 1-65535, protocol tcp or udp, names of
 safe characters), runs Aerleon in a separate process with a timeout (see
-:mod:`portplan.targets._aerleon_worker`), treats any Aerleon log record or warning it does not
+:mod:`portplan.targets._aerleon_run`), treats any Aerleon log record or warning it does not
 know as harmless as an error, removes the repository tags Aerleon writes, and then parses the
 rendered text back and compares what it permits with the plan (:mod:`portplan.targets._acl_check`,
 :mod:`portplan.targets._acl_panos`).
@@ -22,14 +22,8 @@ rendered text back and compares what it permits with the plan (:mod:`portplan.ta
 
 from __future__ import annotations
 
-import json
-import os
 import re
-import subprocess
-import sys
 from collections.abc import Mapping
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, ClassVar
 
 from portplan._errors import TargetError
@@ -37,6 +31,9 @@ from portplan.model._types import Network, Protocol
 from portplan.plan import Plan
 from portplan.targets import _acl_check
 from portplan.targets._acl_panos import check_paloalto
+from portplan.targets._aerleon_run import Request as _Request
+from portplan.targets._aerleon_run import run_aerleon as _run_aerleon
+from portplan.targets._aerleon_run import strip_tags as _strip_tags
 from portplan.targets.acl_terms import (
     TERM_NAME_MAX,
     AclTerm,
@@ -75,13 +72,6 @@ _MAX_TIMEOUT = 3600.0
 _SETTINGS: Mapping[str, None] = {"timeout": None}
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
-#: Aerleon log records that are expected in every run (anything else is an error).
-_HARMLESS_LOG = (
-    re.compile(r"^INFO absl 0 plugins active\.$"),
-    re.compile(r"^INFO absl \d+ generators registered\.$"),
-)
-#: Repository tags Aerleon writes for Perforce/RCS ($Id:$, $Date:$, $Revision:$).
-_REPOSITORY_TAG = re.compile(r"\$(?:Id|Date|Revision):[^$\n]*\$")
 _COMMENT_MAX = 300
 _COMMENT_SAFE = re.compile(r"[^A-Za-z0-9 .,:;()_+=@%&#<>!?/'-]")
 #: ICMP type names where Aerleon's differ from the model's: (family, model name) → Aerleon's
@@ -130,14 +120,6 @@ class _Tokens:
         self._names[host, family] = name
         self.networks[name] = {"values": [{"address": str(n)} for n in networks]}
         return name
-
-
-@dataclass(frozen=True, slots=True)
-class _Request:
-    platform: str
-    policies: list[dict[str, Any]]
-    definitions: dict[str, Any]
-    files: dict[str, Boundary]  #: Aerleon's output file name → boundary
 
 
 # -- the targets --------------------------------------------------------------------------------
@@ -342,86 +324,6 @@ def _service(term: AclTerm, services: dict[str, list[dict[str, str | int]]]) -> 
         {"port": str(r), "protocol": term.protocol.value} for r in term.ports.ranges
     ]
     return {"protocol": term.protocol.value, "destination-port": service}
-
-
-def _strip_tags(text: str) -> str:
-    """Aerleon's text without its repository tags (and the Junos ``**`` line they leave)."""
-    lines: list[str] = []
-    for line in text.splitlines():
-        if _REPOSITORY_TAG.search(line):
-            continue
-        if line.strip() == "**" and lines and lines[-1].strip() == "/*":
-            continue
-        lines.append(line.rstrip())
-    while lines and not lines[-1]:
-        lines.pop()
-    return "\n".join(lines) + "\n"
-
-
-def _run_aerleon(request: _Request, timeout: float, generator: str) -> dict[str, str]:
-    """Aerleon's files for ``request``, rendered in a separate process."""
-    payload = json.dumps(
-        {
-            "platform": request.platform,
-            "policies": request.policies,
-            "definitions": request.definitions,
-        }
-    ).encode()
-    package_root = str(Path(__file__).resolve().parents[2])
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH", "")) if p)
-    env["PYTHONHASHSEED"] = "0"  # Aerleon iterates over sets in places: same order every run
-    env.pop("PYTHONWARNINGS", None)
-    try:
-        proc = subprocess.run(
-            [sys.executable, "-m", "portplan.targets._aerleon_worker"],
-            input=payload,
-            capture_output=True,
-            timeout=timeout,
-            env=env,
-            check=False,
-        )
-    except subprocess.TimeoutExpired as exc:
-        raise TargetError(
-            f"Aerleon took longer than {timeout:g} s and was stopped "
-            "(--set timeout=SECONDS allows more)"
-        ) from exc
-    except OSError as exc:
-        raise TargetError(f"cannot start the Aerleon worker: {exc}") from exc
-    stderr = proc.stderr.decode(errors="replace").strip()
-    try:
-        answer = json.loads(proc.stdout)
-    except ValueError as exc:
-        raise TargetError(
-            f"the Aerleon worker failed (exit status {proc.returncode}): {stderr[-2000:]}"
-        ) from exc
-    if proc.returncode != 0 or "error" in answer:
-        raise TargetError(f"Aerleon refused the policy: {answer.get('error', stderr[-2000:])}")
-    problems = [
-        f"Aerleon logged {' '.join(record)}"
-        for record in answer.get("log", [])
-        if not any(p.match(" ".join(record)) for p in _HARMLESS_LOG)
-    ]
-    problems += [f"Aerleon warned: {w}" for w in answer.get("warnings", [])]
-    if stderr:
-        problems.append(f"Aerleon wrote to standard error: {stderr[-2000:]}")
-    if answer.get("plugins") != 0:
-        problems.append(
-            f"{answer.get('plugins')} Aerleon plug-ins are installed; portplan "
-            "renders only with Aerleon's built-in generators"
-        )
-    if answer.get("generator") != generator:
-        problems.append(
-            f"Aerleon rendered {request.platform} with {answer.get('generator')}, not {generator}"
-        )
-    if problems:
-        raise TargetError("Aerleon's output is not trusted: " + "; ".join(problems))
-    files = answer.get("files")
-    if not isinstance(files, dict) or not all(
-        isinstance(k, str) and isinstance(v, str) for k, v in files.items()
-    ):
-        raise TargetError("the Aerleon worker answered without files")
-    return files
 
 
 class CiscoTarget(AclTarget):
