@@ -39,6 +39,7 @@ from portplan.targets.acl import (
     boundary_terms,
     expected_permits,
 )
+from portplan.targets.acl_terms import with_neighbour_discovery
 
 TARGETS: dict[str, type[AclTarget]] = {
     "cisco": CiscoTarget,
@@ -144,6 +145,9 @@ def read_cisco(text: str) -> dict[str, tuple[int, dict[Key, PortSet]]]:
             assert name is not None
             assert lines[-1] == ("deny ip any any" if family == 4 else "deny ipv6 any any")
             permits: dict[Key, PortSet] = {}
+            if family == 6:  # IPv6 neighbour discovery comes first, on every interface
+                assert lines[-3:-1] == ["permit 58 any any 135", "permit 58 any any 136"]
+                lines = [*lines[:-3], lines[-1]]
             for permit in lines[:-1]:
                 words = permit.split()
                 assert words[0] == "permit" and words[1] in ("tcp", "udp"), permit
@@ -342,12 +346,34 @@ def test_a_family_no_row_uses_is_denied_not_left_unfiltered(target: str, filter_
     assert {term.family for term in terms} == {4}
     text = TARGETS[target]().render(plan, RuleOptions())[f"clients-to-servers{SUFFIX[target]}"]
     assert filter_head in text
-    after = text.split(filter_head, 1)[1]
-    if target == "cisco":
-        assert after.split("\nexit", 1)[0].count("\n deny ipv6 any any") == 1
-        assert "permit" not in after.split("\nexit", 1)[0]
+    after = text.rsplit(filter_head, 1)[1]
+    if target == "cisco":  # neighbour discovery, then the deny
+        lines = [x for x in after.split("\nexit", 1)[0].splitlines() if x and "remark" not in x]
+        assert lines == [" permit 58 any any 135", " permit 58 any any 136", " deny ipv6 any any"]
     elif target == "juniper":
-        assert "then discard;" in after and "accept" not in after
+        assert "then discard;" in after and after.count("accept") == 1
+
+
+@pytest.mark.parametrize(
+    ("target", "neighbour_discovery", "deny"),
+    [
+        ("cisco", " permit 58 any any 135\n permit 58 any any 136\n", " deny ipv6 any any"),
+        ("juniper", "next-header icmp6;\n                    icmp-type [ 135 136 ];", "discard;"),
+    ],
+)
+def test_ipv6_filters_accept_neighbour_discovery_before_their_deny(
+    dual_stack: Plan, target: str, neighbour_discovery: str, deny: str
+) -> None:
+    """An IPv6 ACL of Cisco IOS permits neighbour solicitations and advertisements
+    implicitly, unless an explicit deny comes first: with the final deny alone, the interface
+    dropped them, and no IPv6 flow of the plan could cross it.  Junos filters the same."""
+    files = TARGETS[target]().render(dual_stack, RuleOptions())
+    for name, text in files.items():
+        ipv6 = text.rsplit("portplan-" + name.rsplit(".", 1)[0] + "-v6", 1)[1]
+        assert ipv6.count(neighbour_discovery) == 1, name
+        assert ipv6.index(neighbour_discovery) < ipv6.index(deny), name
+    # PAN-OS does not apply its security policy to neighbour discovery
+    assert not PaloAltoTarget.neighbour_discovery
 
 
 def test_comments_cannot_break_out_of_the_platform_syntax() -> None:
@@ -452,7 +478,10 @@ def rendered(target: str, plan: Plan) -> tuple[str, Boundary, Any]:
     terms = boundary_terms(plan)
     boundary = next(b for b in terms if f"{b.stem}{TARGETS[target].suffix}" in files)
     text = files[f"{boundary.stem}{TARGETS[target].suffix}"]
-    return text, boundary, expected_permits(terms[boundary])
+    expected = expected_permits(terms[boundary])
+    if TARGETS[target].neighbour_discovery:
+        expected = with_neighbour_discovery(expected)
+    return text, boundary, expected
 
 
 CISCO_TAMPERING = [
@@ -464,6 +493,8 @@ CISCO_TAMPERING = [
     (" deny ip any any", " permit ip any any\n deny ip any any"),  # a line it cannot read
     (" deny ip any any\n", ""),  # no final deny
     ("eq 8443", "eq 8080"),  # narrower/different: still not the plan
+    (" permit 58 any any 136\n", ""),  # no neighbour advertisements
+    (" permit 58 any any 135", " permit 58 any any"),  # every ICMPv6 type
 ]
 
 
@@ -486,6 +517,8 @@ JUNIPER_TAMPERING = [
     ("then accept;", "then { accept; count x; }"),
     ("discard;", "accept;"),
     ("198.51.100.0/24;", "198.51.100.0/24;\n 0.0.0.0/0;"),
+    ("icmp-type [ 135 136 ];", "icmp-type 135;"),  # no neighbour advertisements
+    ("destination-address {\n                        192.0.2.10/32;\n                    }", ""),
 ]
 
 

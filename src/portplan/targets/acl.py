@@ -35,6 +35,7 @@ from portplan.targets._aerleon_run import Request as _Request
 from portplan.targets._aerleon_run import run_aerleon as _run_aerleon
 from portplan.targets._aerleon_run import strip_tags as _strip_tags
 from portplan.targets.acl_terms import (
+    NEIGHBOUR_DISCOVERY,
     TERM_NAME_MAX,
     AclTerm,
     Boundary,
@@ -43,6 +44,7 @@ from portplan.targets.acl_terms import (
     digest,
     expected_permits,
     fit,
+    with_neighbour_discovery,
 )
 from portplan.targets.base import (
     COMMON_CAPABILITIES,
@@ -143,6 +145,9 @@ class AclTarget(Target):
     checker: ClassVar[str]
     #: why the platform cannot allow ICMP of every type exactly (None: it can)
     icmp_any_refusal: ClassVar[str | None] = None
+    #: whether the IPv6 filter accepts neighbour discovery before its final deny, which would
+    #: drop it, and IPv6 with it, on the interface the filter is applied to
+    neighbour_discovery: ClassVar[bool] = False
 
     # -- what subclasses provide ---------------------------------------------------------------
 
@@ -160,6 +165,8 @@ class AclTarget(Target):
     def check(self, text: str, boundary: Boundary, expected: Permits) -> None:
         """Parse the rendered file back; ``TargetError`` unless it permits exactly ``expected``."""
         check = getattr(_acl_check, self.checker)
+        if self.neighbour_discovery:
+            expected = with_neighbour_discovery(expected)
         check(text, self.filter_names(boundary), expected)
 
     def unknown_setting(self, key: str, extra: Mapping[str, str]) -> str:
@@ -270,6 +277,8 @@ class AclTarget(Target):
                             "action": "accept",
                         }
                     )
+                if family == 6 and self.neighbour_discovery:
+                    entries.append(_neighbour_discovery(boundary))
                 entries.append(
                     {
                         "name": fit(f"{final}-{boundary.stem}-v{family}", TERM_NAME_MAX),
@@ -326,6 +335,20 @@ def _service(term: AclTerm, services: dict[str, list[dict[str, str | int]]]) -> 
     return {"protocol": term.protocol.value, "destination-port": service}
 
 
+def _neighbour_discovery(boundary: Boundary) -> dict[str, Any]:
+    """The term that accepts IPv6 neighbour discovery: from and to any address."""
+    return {
+        "name": fit(f"nd-{boundary.stem}-v6", TERM_NAME_MAX),
+        "comment": _comment(
+            "IPv6 neighbour discovery (solicitations, advertisements): without it, IPv6 does "
+            "not work on the interface"
+        ),
+        "protocol": "icmpv6",
+        "icmp-type": " ".join(NEIGHBOUR_DISCOVERY.values()),
+        "action": "accept",
+    }
+
+
 class CiscoTarget(AclTarget):
     """Cisco IOS named extended ACLs (``ip access-list extended`` and ``ipv6 access-list``)."""
 
@@ -337,6 +360,7 @@ class CiscoTarget(AclTarget):
     suffix = ".acl"
     generator = "aerleon.lib.cisco.Cisco"
     checker = "check_cisco"
+    neighbour_discovery = True
     apply_note = (
         "Apply inbound on the interface facing the source zone. Stateless: replies need the "
         "reverse ACL or inspection."
@@ -358,6 +382,7 @@ class JuniperTarget(AclTarget):
     suffix = ".jcl"
     generator = "aerleon.lib.juniper.Juniper"
     checker = "check_juniper"
+    neighbour_discovery = True
     apply_note = (
         "Apply as an input filter on the interface facing the source zone. Stateless: replies "
         "need the reverse filter."

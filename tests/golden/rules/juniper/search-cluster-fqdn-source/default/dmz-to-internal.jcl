@@ -41,6 +41,16 @@ firewall {
         replace: filter portplan-dmz-to-internal-v6 {
             interface-specific;
             /*
+             ** IPv6 neighbour discovery (solicitations, advertisements): without it, IPv6 does not work on the interface
+             */
+            term nd-dmz-to-internal-v6 {
+                from {
+                    next-header icmp6;
+                    icmp-type [ 135 136 ];
+                }
+                then accept;
+            }
+            /*
              ** everything else from dmz to internal over IPv6: not in the plan
              */
             term deny-dmz-to-internal-v6 {

@@ -195,6 +195,16 @@ firewall {
         replace: filter portplan-clients-to-servers-v6 {
             interface-specific;
             /*
+             ** IPv6 neighbour discovery (solicitations, advertisements): without it, IPv6 does not work on the interface
+             */
+            term nd-clients-to-servers-v6 {
+                from {
+                    next-header icmp6;
+                    icmp-type [ 135 136 ];
+                }
+                then accept;
+            }
+            /*
              ** everything else from clients to servers over IPv6: not in the plan
              */
             term reject-clients-to-servers-v6 {

@@ -56,6 +56,16 @@ firewall {
         replace: filter portplan-internet-to-internal-v6 {
             interface-specific;
             /*
+             ** IPv6 neighbour discovery (solicitations, advertisements): without it, IPv6 does not work on the interface
+             */
+            term nd-internet-to-internal-v6 {
+                from {
+                    next-header icmp6;
+                    icmp-type [ 135 136 ];
+                }
+                then accept;
+            }
+            /*
              ** everything else from internet to internal over IPv6: not in the plan
              */
             term reject-internet-to-internal-v6 {

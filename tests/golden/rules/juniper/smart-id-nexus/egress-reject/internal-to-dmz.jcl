@@ -41,6 +41,16 @@ firewall {
         replace: filter portplan-internal-to-dmz-v6 {
             interface-specific;
             /*
+             ** IPv6 neighbour discovery (solicitations, advertisements): without it, IPv6 does not work on the interface
+             */
+            term nd-internal-to-dmz-v6 {
+                from {
+                    next-header icmp6;
+                    icmp-type [ 135 136 ];
+                }
+                then accept;
+            }
+            /*
              ** everything else from internal to dmz over IPv6: not in the plan
              */
             term reject-internal-to-dmz-v6 {
