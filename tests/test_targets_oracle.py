@@ -555,3 +555,17 @@ def test_the_oracle_sees_a_rule_broader_or_narrower_than_the_rows(
     check(files)
     with pytest.raises(AssertionError):
         check(tampered)
+
+
+@pytest.mark.parametrize("target", ["cisco", "juniper", "paloalto"])
+def test_acls_that_reject_allow_exactly_the_rows(target: str, tmp_path: Path) -> None:
+    """--default reject changes the final term only: what is allowed stays the rows."""
+    path = CASES["oracle-any-placed"].write(tmp_path)
+    out = tmp_path / "out"
+    out.mkdir()
+    code, err = _render(path, target, False, out, "--default", "reject")
+    assert code == 0, err
+    files = _read(out)
+    final = {"cisco": " deny ip any any", "juniper": "reject;", "paloalto": "reset-client"}
+    assert all(final[target] in text for text in files.values())
+    _check_acl(_deployment(path), target, files)
