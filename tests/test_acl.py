@@ -39,12 +39,14 @@ from portplan.targets.acl import (
     boundary_terms,
     expected_permits,
 )
+from portplan.targets.acl_terms import with_neighbour_discovery
 
 TARGETS: dict[str, type[AclTarget]] = {
     "cisco": CiscoTarget,
     "juniper": JuniperTarget,
     "paloalto": PaloAltoTarget,
 }
+SUFFIX = {"cisco": ".acl", "juniper": ".jcl", "paloalto": ".xml"}
 
 # -- a dual-stack deployment, so that IPv6 filters and family splits are exercised --------------
 
@@ -143,6 +145,9 @@ def read_cisco(text: str) -> dict[str, tuple[int, dict[Key, PortSet]]]:
             assert name is not None
             assert lines[-1] == ("deny ip any any" if family == 4 else "deny ipv6 any any")
             permits: dict[Key, PortSet] = {}
+            if family == 6:  # IPv6 neighbour discovery comes first, on every interface
+                assert lines[-3:-1] == ["permit 58 any any 135", "permit 58 any any 136"]
+                lines = [*lines[:-3], lines[-1]]
             for permit in lines[:-1]:
                 words = permit.split()
                 assert words[0] == "permit" and words[1] in ("tcp", "udp"), permit
@@ -180,9 +185,12 @@ def test_cisco_acls_permit_exactly_the_rows_that_cross_each_boundary(
             suffix = "-v6" if family == 6 else ""
             assert acl == f"portplan-{src_zone}-to-{dst_zone}{suffix}"
             rendered[src_zone, dst_zone, family] = permits
-    assert rendered.keys() == crossing.keys()
-    for boundary, permits in crossing.items():
-        assert as_set(rendered[boundary]) == as_set(permits), boundary
+    # every boundary has an ACL of each family: one no planned row uses denies all of it (an
+    # interface without an ACL of a family passes all of that family)
+    boundaries = {key[:2] for key in crossing}
+    assert rendered.keys() == {(*b, family) for b in boundaries for family in (4, 6)}
+    for boundary, permits in rendered.items():
+        assert as_set(permits) == as_set(crossing.get(boundary, {})), boundary
 
 
 def test_the_dual_stack_plan_has_ipv6_filters_and_family_splits(dual_stack: Plan) -> None:
@@ -304,6 +312,70 @@ def test_paloalto_refuses_zone_names_longer_than_pan_os_allows(tmp_path: Path) -
         PaloAltoTarget().render(plan, RuleOptions())
 
 
+@pytest.mark.parametrize("target", sorted(TARGETS))
+def test_two_boundaries_that_read_alike_are_refused(target: str, tmp_path: Path) -> None:
+    """Zones x-to-y -> z and x -> y-to-z are both boundary 'x-to-y-to-z': one file, one filter
+    name.  The second boundary's file replaced the first's, so its rows had no rule at all
+    (and on a device the second ACL of that name replaced the first)."""
+    data = examples.example_data("shopping-contoso")
+    data["hosts"]["clients"]["zone"] = "x-to-y"  # clients -> shop01
+    data["hosts"]["shop01"]["zone"] = "z"
+    data["hosts"]["admin-pc"]["zone"] = "x"  # admin-pc -> dc01
+    data["hosts"]["dc01"]["zone"] = "y-to-z"
+    plan = examples.plan_from_data(data, tmp_path)
+    stems = [boundary.stem for boundary in boundary_terms(plan)]
+    assert stems.count("x-to-y-to-z") == 2
+    with pytest.raises(TargetError, match="would both be named 'x-to-y-to-z'"):
+        TARGETS[target]().render(plan, RuleOptions())
+
+
+@pytest.mark.parametrize(
+    ("target", "filter_head"),
+    [
+        ("cisco", "ipv6 access-list portplan-clients-to-servers-v6"),
+        ("juniper", "replace: filter portplan-clients-to-servers-v6 {"),
+        ("paloalto", '<entry name="deny-clients-to-servers-v6">'),
+    ],
+)
+def test_a_family_no_row_uses_is_denied_not_left_unfiltered(target: str, filter_head: str) -> None:
+    """Contoso's clients reach the servers over IPv4 only, and dc01 and dc02 have IPv6
+    addresses.  Without an IPv6 filter the boundary's interface passed every IPv6 packet from
+    the clients to the servers; now the IPv6 filter holds the final deny alone."""
+    plan = examples.example_plan("shopping-contoso")
+    (terms,) = [t for b, t in boundary_terms(plan).items() if b.stem == "clients-to-servers"]
+    assert {term.family for term in terms} == {4}
+    text = TARGETS[target]().render(plan, RuleOptions())[f"clients-to-servers{SUFFIX[target]}"]
+    assert filter_head in text
+    after = text.rsplit(filter_head, 1)[1]
+    if target == "cisco":  # neighbour discovery, then the deny
+        lines = [x for x in after.split("\nexit", 1)[0].splitlines() if x and "remark" not in x]
+        assert lines == [" permit 58 any any 135", " permit 58 any any 136", " deny ipv6 any any"]
+    elif target == "juniper":
+        assert "then discard;" in after and after.count("accept") == 1
+
+
+@pytest.mark.parametrize(
+    ("target", "neighbour_discovery", "deny"),
+    [
+        ("cisco", " permit 58 any any 135\n permit 58 any any 136\n", " deny ipv6 any any"),
+        ("juniper", "next-header icmp6;\n                    icmp-type [ 135 136 ];", "discard;"),
+    ],
+)
+def test_ipv6_filters_accept_neighbour_discovery_before_their_deny(
+    dual_stack: Plan, target: str, neighbour_discovery: str, deny: str
+) -> None:
+    """An IPv6 ACL of Cisco IOS permits neighbour solicitations and advertisements
+    implicitly, unless an explicit deny comes first: with the final deny alone, the interface
+    dropped them, and no IPv6 flow of the plan could cross it.  Junos filters the same."""
+    files = TARGETS[target]().render(dual_stack, RuleOptions())
+    for name, text in files.items():
+        ipv6 = text.rsplit("portplan-" + name.rsplit(".", 1)[0] + "-v6", 1)[1]
+        assert ipv6.count(neighbour_discovery) == 1, name
+        assert ipv6.index(neighbour_discovery) < ipv6.index(deny), name
+    # PAN-OS does not apply its security policy to neighbour discovery
+    assert not PaloAltoTarget.neighbour_discovery
+
+
 def test_comments_cannot_break_out_of_the_platform_syntax() -> None:
     plan = tampered(
         examples.example_plan("shopping-contoso"),
@@ -406,7 +478,10 @@ def rendered(target: str, plan: Plan) -> tuple[str, Boundary, Any]:
     terms = boundary_terms(plan)
     boundary = next(b for b in terms if f"{b.stem}{TARGETS[target].suffix}" in files)
     text = files[f"{boundary.stem}{TARGETS[target].suffix}"]
-    return text, boundary, expected_permits(terms[boundary])
+    expected = expected_permits(terms[boundary])
+    if TARGETS[target].neighbour_discovery:
+        expected = with_neighbour_discovery(expected)
+    return text, boundary, expected
 
 
 CISCO_TAMPERING = [
@@ -418,6 +493,8 @@ CISCO_TAMPERING = [
     (" deny ip any any", " permit ip any any\n deny ip any any"),  # a line it cannot read
     (" deny ip any any\n", ""),  # no final deny
     ("eq 8443", "eq 8080"),  # narrower/different: still not the plan
+    (" permit 58 any any 136\n", ""),  # no neighbour advertisements
+    (" permit 58 any any 135", " permit 58 any any"),  # every ICMPv6 type
 ]
 
 
@@ -426,7 +503,7 @@ def test_the_cisco_check_refuses_anything_but_the_plan(
     plans: dict[str, Plan], old: str, new: str
 ) -> None:
     text, boundary, expected = rendered("cisco", plans["shopping-contoso"])
-    names = CiscoTarget().filter_names(boundary, expected)
+    names = CiscoTarget().filter_names(boundary)
     check_cisco(text, names, expected)
     assert old in text
     with pytest.raises(TargetError):
@@ -440,6 +517,8 @@ JUNIPER_TAMPERING = [
     ("then accept;", "then { accept; count x; }"),
     ("discard;", "accept;"),
     ("198.51.100.0/24;", "198.51.100.0/24;\n 0.0.0.0/0;"),
+    ("icmp-type [ 135 136 ];", "icmp-type 135;"),  # no neighbour advertisements
+    ("destination-address {\n                        192.0.2.10/32;\n                    }", ""),
 ]
 
 
@@ -448,7 +527,7 @@ def test_the_juniper_check_refuses_anything_but_the_plan(
     plans: dict[str, Plan], old: str, new: str
 ) -> None:
     text, boundary, expected = rendered("juniper", plans["shopping-contoso"])
-    names = JuniperTarget().filter_names(boundary, expected)
+    names = JuniperTarget().filter_names(boundary)
     check_juniper(text, names, expected)
     assert old in text
     with pytest.raises(TargetError):

@@ -336,7 +336,7 @@ def _k8s_actual(policy: dict[str, Any], section: str) -> set[tuple[str, int, int
 def _k8s_expected(plan: Plan, host: str, section: str) -> set[tuple[str, int, int, str]]:
     k8s = plan.hosts[host].kubernetes
     assert k8s is not None
-    own = {a.version for a in plan.host_addresses(host)}
+    own = {a.version for a in plan.host_addresses(host)} or {4, 6}  # pods known by name
     per_ports: dict[tuple[str, int, int], list[Network]] = {}
     allowed = set()
     for row in plan.rows:
@@ -429,6 +429,36 @@ def test_kubernetes_pods_namespaces_and_end_port(tmp_path: Path, egress: bool) -
         assert all(
             "namespaceSelector" in peer for rule in traefik["spec"]["egress"] for peer in rule["to"]
         )
+
+
+@pytest.mark.parametrize("egress", [False, True], ids=["inbound", "egress"])
+def test_kubernetes_pods_known_by_name_keep_their_peers(tmp_path: Path, egress: bool) -> None:
+    """A policy matches no address of its own pods, so pods known by their DNS name still
+    let their planned peers in: before, every ipBlock peer of such a host was left out as
+    'not reachable' (Traefik's backend hop and SSH never reached Identity Manager)."""
+
+    def idm_by_name(data: dict[str, Any]) -> None:
+        data["hosts"]["idm01"] = {
+            "dns_name": "idm.bank.example",
+            "zone": "internal",
+            "kubernetes": {
+                "cluster": "prod",
+                "namespace": "smart-id",
+                "pod_labels": {"app": "identity-manager"},
+            },
+        }
+
+    plan = _variant(tmp_path, "smart-id-k8s", idm_by_name)
+    text = get_target("kubernetes").render(plan, RuleOptions(egress=egress))["prod.yaml"]
+    policies = {p["metadata"]["name"]: p for p in _check_policies(plan, text, egress=egress)}
+    ingress = policies["portplan-idm01"]["spec"]["ingress"]
+    backend = next(rule for rule in ingress if rule["ports"][0]["port"] == 7071)
+    # Traefik is dual-stack: the pods may have either family
+    assert backend["from"] == [
+        {"ipBlock": {"cidr": "198.51.100.10/32"}},
+        {"ipBlock": {"cidr": "2001:db8:20::10/128"}},
+    ]
+    assert "not reachable" not in text.split("--- idm01", 1)[1].split("apiVersion", 1)[0]
 
 
 def test_kubernetes_host_with_nothing_planned_denies_all(tmp_path: Path) -> None:

@@ -328,14 +328,18 @@ def _junos_term(term: list[_Statement], family: int, name: str, actual: Collecto
         raise TargetError(f"juniper term {name}: action {action!r} is not accept or the deny")
     protocol_key = "protocol" if family == 4 else "next-header"
     protocol = found.get(protocol_key, [])
-    if set(nets) != {"source-address", "destination-address"} or not all(nets.values()):
-        raise TargetError(f"juniper term {name}: source or destination addresses missing")
+    if not all(nets.values()):
+        raise TargetError(f"juniper term {name}: an empty address list")
+    # no address match is every address (the neighbour discovery term; anything else that
+    # came out so compares as broader than the plan)
+    sources = nets.get("source-address", [_ANY[family]])
+    destinations = nets.get("destination-address", [_ANY[family]])
     if protocol == ["icmp" if family == 4 else "icmp6"]:
         if not set(found) <= {protocol_key, "icmp-type"}:
             raise TargetError(f"juniper term {name}: an ICMP term that matches more than types")
         types = parse_icmp_types(found.get("icmp-type", ()), f"juniper term {name}")
-        for src in nets["source-address"]:
-            for dst in nets["destination-address"]:
+        for src in sources:
+            for dst in destinations:
                 actual.add(family, ICMP, src, dst, types)
         return False
     if (
@@ -349,8 +353,8 @@ def _junos_term(term: list[_Statement], family: int, name: str, actual: Collecto
     ):
         raise TargetError(f"juniper term {name}: not one tcp/udp protocol with destination ports")
     ports = parse_ports(found["destination-port"], f"juniper term {name}")
-    for src in nets["source-address"]:
-        for dst in nets["destination-address"]:
+    for src in sources:
+        for dst in destinations:
             actual.add(family, protocol[0], src, dst, ports)
     return False
 

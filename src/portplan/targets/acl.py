@@ -14,7 +14,7 @@ never merged, and no address is widened.
 Aerleon (a separate package) renders the syntax.  portplan validates everything first (every
 address a network of the filter's family, every port 1-65535, protocol tcp or udp, names of
 safe characters), runs Aerleon in a separate process with a timeout (see
-:mod:`portplan.targets._aerleon_worker`), treats any Aerleon log record or warning it does not
+:mod:`portplan.targets._aerleon_run`), treats any Aerleon log record or warning it does not
 know as harmless as an error, removes the repository tags Aerleon writes, and then parses the
 rendered text back and compares what it permits with the plan (:mod:`portplan.targets._acl_check`,
 :mod:`portplan.targets._acl_panos`).
@@ -22,14 +22,8 @@ rendered text back and compares what it permits with the plan (:mod:`portplan.ta
 
 from __future__ import annotations
 
-import json
-import os
 import re
-import subprocess
-import sys
 from collections.abc import Mapping
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, ClassVar
 
 from portplan._errors import TargetError
@@ -37,7 +31,11 @@ from portplan.model._types import Network, Protocol
 from portplan.plan import Plan
 from portplan.targets import _acl_check
 from portplan.targets._acl_panos import check_paloalto
+from portplan.targets._aerleon_run import Request as _Request
+from portplan.targets._aerleon_run import run_aerleon as _run_aerleon
+from portplan.targets._aerleon_run import strip_tags as _strip_tags
 from portplan.targets.acl_terms import (
+    NEIGHBOUR_DISCOVERY,
     TERM_NAME_MAX,
     AclTerm,
     Boundary,
@@ -46,6 +44,7 @@ from portplan.targets.acl_terms import (
     digest,
     expected_permits,
     fit,
+    with_neighbour_discovery,
 )
 from portplan.targets.base import (
     COMMON_CAPABILITIES,
@@ -75,13 +74,6 @@ _MAX_TIMEOUT = 3600.0
 _SETTINGS: Mapping[str, None] = {"timeout": None}
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
-#: Aerleon log records that are expected in every run (anything else is an error).
-_HARMLESS_LOG = (
-    re.compile(r"^INFO absl 0 plugins active\.$"),
-    re.compile(r"^INFO absl \d+ generators registered\.$"),
-)
-#: Repository tags Aerleon writes for Perforce/RCS ($Id:$, $Date:$, $Revision:$).
-_REPOSITORY_TAG = re.compile(r"\$(?:Id|Date|Revision):[^$\n]*\$")
 _COMMENT_MAX = 300
 _COMMENT_SAFE = re.compile(r"[^A-Za-z0-9 .,:;()_+=@%&#<>!?/'-]")
 #: ICMP type names where Aerleon's differ from the model's: (family, model name) → Aerleon's
@@ -132,14 +124,6 @@ class _Tokens:
         return name
 
 
-@dataclass(frozen=True, slots=True)
-class _Request:
-    platform: str
-    policies: list[dict[str, Any]]
-    definitions: dict[str, Any]
-    files: dict[str, Boundary]  #: Aerleon's output file name → boundary
-
-
 # -- the targets --------------------------------------------------------------------------------
 
 
@@ -161,6 +145,9 @@ class AclTarget(Target):
     checker: ClassVar[str]
     #: why the platform cannot allow ICMP of every type exactly (None: it can)
     icmp_any_refusal: ClassVar[str | None] = None
+    #: whether the IPv6 filter accepts neighbour discovery before its final deny, which would
+    #: drop it, and IPv6 with it, on the interface the filter is applied to
+    neighbour_discovery: ClassVar[bool] = False
 
     # -- what subclasses provide ---------------------------------------------------------------
 
@@ -171,14 +158,16 @@ class AclTarget(Target):
     def filter_name(self, boundary: Boundary, family: int) -> str:
         return f"portplan-{boundary.stem}" + ("-v6" if family == 6 else "")
 
-    def filter_names(self, boundary: Boundary, expected: Permits) -> dict[int, str]:
-        """The filter name of each family that ``expected`` holds."""
-        return {f: self.filter_name(boundary, f) for f in sorted({key[0] for key in expected})}
+    def filter_names(self, boundary: Boundary) -> dict[int, str]:
+        """The filter name of each family: every boundary has both."""
+        return {f: self.filter_name(boundary, f) for f in (4, 6)}
 
     def check(self, text: str, boundary: Boundary, expected: Permits) -> None:
         """Parse the rendered file back; ``TargetError`` unless it permits exactly ``expected``."""
         check = getattr(_acl_check, self.checker)
-        check(text, self.filter_names(boundary, expected), expected)
+        if self.neighbour_discovery:
+            expected = with_neighbour_discovery(expected)
+        check(text, self.filter_names(boundary), expected)
 
     def unknown_setting(self, key: str, extra: Mapping[str, str]) -> str:
         unknown = ", ".join(repr(k) for k in sorted(extra) if k not in self.settings)
@@ -194,7 +183,19 @@ class AclTarget(Target):
                 f"target {self.name}: no planned flow crosses a zone boundary (give the hosts "
                 "a 'zone:'; rows within one zone, or without zones, need no network firewall)"
             )
+        stems: dict[str, Boundary] = {}
         for boundary in boundaries:
+            # the stem names the file, the filters and the final deny: two boundaries with
+            # one stem would overwrite each other's file and replace each other's filter
+            other = stems.setdefault(boundary.stem, boundary)
+            if other != boundary:
+                raise TargetError(
+                    f"target {self.name}: the boundaries {other.source_zone} -> "
+                    f"{other.destination_zone} and {boundary.source_zone} -> "
+                    f"{boundary.destination_zone} would both be named {boundary.stem!r} "
+                    "(their file and filter names); rename a zone so that no two boundaries "
+                    "read alike ('-to-' inside a zone name)"
+                )
             for zone in (boundary.source_zone, boundary.destination_zone):
                 if len(zone) > self.max_zone_length:
                     raise TargetError(
@@ -245,9 +246,9 @@ class AclTarget(Target):
         for index, (boundary, terms) in enumerate(boundaries.items(), start=1):
             filters = []
             for family in (4, 6):
+                # a family no planned row uses still gets its filter, the deny alone: an
+                # interface without a filter of a family passes all of that family
                 family_terms = [t for t in terms if t.family == family]
-                if not family_terms:
-                    continue
                 entries: list[dict[str, Any]] = []
                 for term in family_terms:
                     if not term.sources or not term.destinations:  # Aerleon: empty means any
@@ -276,6 +277,8 @@ class AclTarget(Target):
                             "action": "accept",
                         }
                     )
+                if family == 6 and self.neighbour_discovery:
+                    entries.append(_neighbour_discovery(boundary))
                 entries.append(
                     {
                         "name": fit(f"{final}-{boundary.stem}-v{family}", TERM_NAME_MAX),
@@ -293,7 +296,8 @@ class AclTarget(Target):
                             "comment": _comment(
                                 f"portplan {plan.deployment}: {boundary.source_zone} to "
                                 f"{boundary.destination_zone}, IPv{family}, "
-                                f"{len(family_terms)} term{'s' if len(family_terms) != 1 else ''} "
+                                f"{len(family_terms) or 'no'} "
+                                f"term{'s' if len(family_terms) != 1 else ''} "
                                 "from the flow plan, then "
                                 f"{final} everything else. {self.apply_note} "
                                 "Generated: do not edit."
@@ -331,84 +335,18 @@ def _service(term: AclTerm, services: dict[str, list[dict[str, str | int]]]) -> 
     return {"protocol": term.protocol.value, "destination-port": service}
 
 
-def _strip_tags(text: str) -> str:
-    """Aerleon's text without its repository tags (and the Junos ``**`` line they leave)."""
-    lines: list[str] = []
-    for line in text.splitlines():
-        if _REPOSITORY_TAG.search(line):
-            continue
-        if line.strip() == "**" and lines and lines[-1].strip() == "/*":
-            continue
-        lines.append(line.rstrip())
-    while lines and not lines[-1]:
-        lines.pop()
-    return "\n".join(lines) + "\n"
-
-
-def _run_aerleon(request: _Request, timeout: float, generator: str) -> dict[str, str]:
-    """Aerleon's files for ``request``, rendered in a separate process."""
-    payload = json.dumps(
-        {
-            "platform": request.platform,
-            "policies": request.policies,
-            "definitions": request.definitions,
-        }
-    ).encode()
-    package_root = str(Path(__file__).resolve().parents[2])
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH", "")) if p)
-    env["PYTHONHASHSEED"] = "0"  # Aerleon iterates over sets in places: same order every run
-    env.pop("PYTHONWARNINGS", None)
-    try:
-        proc = subprocess.run(
-            [sys.executable, "-m", "portplan.targets._aerleon_worker"],
-            input=payload,
-            capture_output=True,
-            timeout=timeout,
-            env=env,
-            check=False,
-        )
-    except subprocess.TimeoutExpired as exc:
-        raise TargetError(
-            f"Aerleon took longer than {timeout:g} s and was stopped "
-            "(--set timeout=SECONDS allows more)"
-        ) from exc
-    except OSError as exc:
-        raise TargetError(f"cannot start the Aerleon worker: {exc}") from exc
-    stderr = proc.stderr.decode(errors="replace").strip()
-    try:
-        answer = json.loads(proc.stdout)
-    except ValueError as exc:
-        raise TargetError(
-            f"the Aerleon worker failed (exit status {proc.returncode}): {stderr[-2000:]}"
-        ) from exc
-    if proc.returncode != 0 or "error" in answer:
-        raise TargetError(f"Aerleon refused the policy: {answer.get('error', stderr[-2000:])}")
-    problems = [
-        f"Aerleon logged {' '.join(record)}"
-        for record in answer.get("log", [])
-        if not any(p.match(" ".join(record)) for p in _HARMLESS_LOG)
-    ]
-    problems += [f"Aerleon warned: {w}" for w in answer.get("warnings", [])]
-    if stderr:
-        problems.append(f"Aerleon wrote to standard error: {stderr[-2000:]}")
-    if answer.get("plugins") != 0:
-        problems.append(
-            f"{answer.get('plugins')} Aerleon plug-ins are installed; portplan "
-            "renders only with Aerleon's built-in generators"
-        )
-    if answer.get("generator") != generator:
-        problems.append(
-            f"Aerleon rendered {request.platform} with {answer.get('generator')}, not {generator}"
-        )
-    if problems:
-        raise TargetError("Aerleon's output is not trusted: " + "; ".join(problems))
-    files = answer.get("files")
-    if not isinstance(files, dict) or not all(
-        isinstance(k, str) and isinstance(v, str) for k, v in files.items()
-    ):
-        raise TargetError("the Aerleon worker answered without files")
-    return files
+def _neighbour_discovery(boundary: Boundary) -> dict[str, Any]:
+    """The term that accepts IPv6 neighbour discovery: from and to any address."""
+    return {
+        "name": fit(f"nd-{boundary.stem}-v6", TERM_NAME_MAX),
+        "comment": _comment(
+            "IPv6 neighbour discovery (solicitations, advertisements): without it, IPv6 does "
+            "not work on the interface"
+        ),
+        "protocol": "icmpv6",
+        "icmp-type": " ".join(NEIGHBOUR_DISCOVERY.values()),
+        "action": "accept",
+    }
 
 
 class CiscoTarget(AclTarget):
@@ -422,6 +360,7 @@ class CiscoTarget(AclTarget):
     suffix = ".acl"
     generator = "aerleon.lib.cisco.Cisco"
     checker = "check_cisco"
+    neighbour_discovery = True
     apply_note = (
         "Apply inbound on the interface facing the source zone. Stateless: replies need the "
         "reverse ACL or inspection."
@@ -443,6 +382,7 @@ class JuniperTarget(AclTarget):
     suffix = ".jcl"
     generator = "aerleon.lib.juniper.Juniper"
     checker = "check_juniper"
+    neighbour_discovery = True
     apply_note = (
         "Apply as an input filter on the interface facing the source zone. Stateless: replies "
         "need the reverse filter."

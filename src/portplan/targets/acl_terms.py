@@ -17,6 +17,7 @@ from portplan.plan import Plan
 from portplan.targets.hostview import collapse, family_icmp, name_only_refusal
 
 __all__ = [
+    "NEIGHBOUR_DISCOVERY",
     "TERM_NAME_MAX",
     "AclTerm",
     "Boundary",
@@ -26,6 +27,7 @@ __all__ = [
     "expected_permits",
     "fit",
     "icmp_set",
+    "with_neighbour_discovery",
 ]
 
 #: Term names stay within PAN-OS's limit for the service objects named after them
@@ -91,6 +93,20 @@ def icmp_set(spans: Iterable[tuple[int, int]]) -> PortSet:
     ACL permits (as :mod:`portplan.spaces` holds ICMP types in its port dimension).  Built
     without the 1-65535 check of ports, since type 0 (echo-reply) is a type."""
     return PortSet.of(PortRange.model_construct(start=a, end=b) for a, b in spans)
+
+
+#: IPv6 neighbour solicitations and advertisements (ICMPv6 135 and 136, by Aerleon's names):
+#: a Cisco IOS IPv6 ACL permits them implicitly, unless an explicit deny comes first
+NEIGHBOUR_DISCOVERY = {135: "neighbor-solicit", 136: "neighbor-advertisement"}
+
+
+def with_neighbour_discovery(expected: Permits) -> Permits:
+    """``expected`` and IPv6 neighbour discovery from anywhere to anywhere, which the IPv6
+    filters of interface ACLs accept ahead of their final deny."""
+    everywhere = ipaddress.ip_network("::/0")
+    key = (6, Protocol.ICMP.value, everywhere, everywhere)
+    found = icmp_set((n, n) for n in NEIGHBOUR_DISCOVERY)
+    return {**expected, key: expected[key] | found if key in expected else found}
 
 
 def expected_permits(terms: Iterable[AclTerm]) -> Permits:

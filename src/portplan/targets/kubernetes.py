@@ -14,7 +14,7 @@ What a NetworkPolicy cannot say, and how that is handled:
   ``addresses`` are not used (the policy *is* the destination);
 - the address family of a pod peer: a ``podSelector`` peer matches those pods over IPv4 and
   IPv6 alike (``ipBlock`` peers keep their family, and a family the destination has no address
-  in is left out, as on the host targets);
+  in is left out, as on the host targets; pods known by name keep both);
 - loopback: traffic inside a pod is not subject to NetworkPolicy; loopback flows get a comment;
 - rejecting: denied traffic is handled by the network plugin (usually dropped), so
   ``--default reject`` is refused.
@@ -204,7 +204,10 @@ def _policy(plan: Plan, host: str, k8s: Kubernetes, options: RuleOptions) -> _Po
     unreachable: dict[str, None] = {}
     icmp: dict[str, None] = {}
     selects: dict[str, None] = {host: None}
-    own_families = _families(plan.host_addresses(host))
+    # A policy matches no address of its own pods; their families only leave out ipBlock
+    # peers the pods cannot reach.  Pods known by name may have either family, so both stay
+    # (an ipBlock of a family the pods lack matches nothing).
+    own_families = _families(plan.host_addresses(host)) or {4, 6}
 
     def add(rules: dict[tuple[Protocol, PortSet], _Rule], row: PlannedFlow, peer: str) -> None:
         if row.protocol is Protocol.ICMP:

@@ -72,6 +72,16 @@ firewall {
                 then accept;
             }
             /*
+             ** IPv6 neighbour discovery (solicitations, advertisements): without it, IPv6 does not work on the interface
+             */
+            term nd-admin-to-dmz-v6 {
+                from {
+                    next-header icmp6;
+                    icmp-type [ 135 136 ];
+                }
+                then accept;
+            }
+            /*
              ** everything else from admin to dmz over IPv6: not in the plan
              */
             term deny-admin-to-dmz-v6 {

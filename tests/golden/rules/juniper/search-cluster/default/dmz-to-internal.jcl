@@ -33,3 +33,29 @@ firewall {
         }
     }
 }
+firewall {
+    family inet6 {
+        /*
+         ** portplan search-cluster: dmz to internal, IPv6, no terms from the flow plan, then deny everything else. Apply as an input filter on the interface facing the source zone. Stateless: replies need the reverse filter. Generated: do not edit.
+         */
+        replace: filter portplan-dmz-to-internal-v6 {
+            interface-specific;
+            /*
+             ** IPv6 neighbour discovery (solicitations, advertisements): without it, IPv6 does not work on the interface
+             */
+            term nd-dmz-to-internal-v6 {
+                from {
+                    next-header icmp6;
+                    icmp-type [ 135 136 ];
+                }
+                then accept;
+            }
+            /*
+             ** everything else from dmz to internal over IPv6: not in the plan
+             */
+            term deny-dmz-to-internal-v6 {
+                then discard;
+            }
+        }
+    }
+}

@@ -96,3 +96,29 @@ firewall {
         }
     }
 }
+firewall {
+    family inet6 {
+        /*
+         ** portplan bank-smart-id-k8s: internet to dmz, IPv6, no terms from the flow plan, then deny everything else. Apply as an input filter on the interface facing the source zone. Stateless: replies need the reverse filter. Generated: do not edit.
+         */
+        replace: filter portplan-internet-to-dmz-v6 {
+            interface-specific;
+            /*
+             ** IPv6 neighbour discovery (solicitations, advertisements): without it, IPv6 does not work on the interface
+             */
+            term nd-internet-to-dmz-v6 {
+                from {
+                    next-header icmp6;
+                    icmp-type [ 135 136 ];
+                }
+                then accept;
+            }
+            /*
+             ** everything else from internet to dmz over IPv6: not in the plan
+             */
+            term deny-internet-to-dmz-v6 {
+                then discard;
+            }
+        }
+    }
+}

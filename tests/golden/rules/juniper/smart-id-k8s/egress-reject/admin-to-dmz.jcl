@@ -33,3 +33,31 @@ firewall {
         }
     }
 }
+firewall {
+    family inet6 {
+        /*
+         ** portplan bank-smart-id-k8s: admin to dmz, IPv6, no terms from the flow plan, then reject everything else. Apply as an input filter on the interface facing the source zone. Stateless: replies need the reverse filter. Generated: do not edit.
+         */
+        replace: filter portplan-admin-to-dmz-v6 {
+            interface-specific;
+            /*
+             ** IPv6 neighbour discovery (solicitations, advertisements): without it, IPv6 does not work on the interface
+             */
+            term nd-admin-to-dmz-v6 {
+                from {
+                    next-header icmp6;
+                    icmp-type [ 135 136 ];
+                }
+                then accept;
+            }
+            /*
+             ** everything else from admin to dmz over IPv6: not in the plan
+             */
+            term reject-admin-to-dmz-v6 {
+                then {
+                    reject;
+                }
+            }
+        }
+    }
+}

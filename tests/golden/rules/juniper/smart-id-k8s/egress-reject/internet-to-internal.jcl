@@ -48,3 +48,31 @@ firewall {
         }
     }
 }
+firewall {
+    family inet6 {
+        /*
+         ** portplan bank-smart-id-k8s: internet to internal, IPv6, no terms from the flow plan, then reject everything else. Apply as an input filter on the interface facing the source zone. Stateless: replies need the reverse filter. Generated: do not edit.
+         */
+        replace: filter portplan-internet-to-internal-v6 {
+            interface-specific;
+            /*
+             ** IPv6 neighbour discovery (solicitations, advertisements): without it, IPv6 does not work on the interface
+             */
+            term nd-internet-to-internal-v6 {
+                from {
+                    next-header icmp6;
+                    icmp-type [ 135 136 ];
+                }
+                then accept;
+            }
+            /*
+             ** everything else from internet to internal over IPv6: not in the plan
+             */
+            term reject-internet-to-internal-v6 {
+                then {
+                    reject;
+                }
+            }
+        }
+    }
+}
