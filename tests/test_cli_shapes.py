@@ -64,6 +64,17 @@ def test_an_unmanaged_host_is_an_input_error(command: tuple[str, ...], host: str
     assert err.count("\n") == 1  # one paragraph
 
 
+@pytest.mark.parametrize("target", ["aws", "kubernetes", "cisco", "juniper", "paloalto"])
+def test_host_is_refused_by_a_target_of_the_whole_deployment(target: str, tmp_path: Path) -> None:
+    # aws and kubernetes wrote every host's rules, as if --host had not been given
+    code, out, err = run("rules", DEPLOYMENT, "-t", target, "--host", "search", "-o", str(tmp_path))
+    assert code == 2, err
+    assert out == ""
+    assert "--host does not apply" in err, err
+    assert err.count("\n") == 1  # one paragraph
+    assert not any(tmp_path.iterdir())
+
+
 def test_aws_names_the_hosts_it_writes_no_group_for() -> None:
     code, out, err = run("rules", DEPLOYMENT, "-t", "aws")
     assert code == 0, err
