@@ -75,6 +75,27 @@ def test_host_is_refused_by_a_target_of_the_whole_deployment(target: str, tmp_pa
     assert not any(tmp_path.iterdir())
 
 
+def test_rulesets_whose_names_differ_in_case_only_are_refused(tmp_path: Path) -> None:
+    # hosts Dash01 and dash01 wrote Dash01.nft and dash01.nft: where case is ignored, one
+    # host's file replaced the other's, and it got the other's rules
+    text = (examples.EXAMPLES / "search-cluster.yaml").read_text()
+    text = text.replace(
+        "  dash01:\n", "  Dash01:\n    addresses: [198.51.100.21]\n    zone: dmz\n  dash01:\n"
+    )
+    text = text.replace("dashboard: dash01", "dashboard: [dash01, Dash01]")
+    text = text.replace("file: products/", f"file: {examples.EXAMPLES}/products/")
+    deployment = tmp_path / "cased.yaml"
+    deployment.write_text(text)
+    out = tmp_path / "rules"
+    code, _out, err = run("rules", str(deployment), "-t", "nftables", "--all-hosts", "-o", str(out))
+    assert code == 2, err
+    error = err.splitlines()[-1]  # after the notes on hosts that get no ruleset
+    assert error.startswith(
+        "portplan: error: the files Dash01.nft and dash01.nft differ only in case"
+    ), err
+    assert not out.exists() or not any(out.iterdir())
+
+
 def test_aws_names_the_hosts_it_writes_no_group_for() -> None:
     code, out, err = run("rules", DEPLOYMENT, "-t", "aws")
     assert code == 0, err

@@ -276,6 +276,20 @@ def write_output(
     _write_all([(target, data)], present)
 
 
+def _refuse_alike(files: Mapping[str, str]) -> None:
+    """Refuse names that differ in case only (hosts ``Web`` and ``web``): on a file system
+    that ignores case (Windows, macOS, many shares) one file would replace the other, and a
+    host would get another host's rules."""
+    seen: dict[str, str] = {}
+    for name in sorted(files):
+        other = seen.setdefault(name.casefold(), name)
+        if other != name:
+            raise UsageError(
+                f"the files {other} and {name} differ only in case: where case is ignored "
+                "(Windows, macOS, many network shares) one would replace the other; rename one "
+                "of the hosts in the deployment"
+            )
+
 def write_files(
     output: str | None,
     files: Mapping[str, str],
@@ -294,6 +308,7 @@ def write_files(
             f"{len(files)} files to write ({', '.join(sorted(files)[:4])}...): give -o FOLDER"
         )
     folder = Path(output)
+    _refuse_alike(files)
     targets = [folder / name for name in files]
     present = _survey(targets)
     _refuse_inputs(targets, inputs, present)
