@@ -4,6 +4,7 @@ of its document, in order, with the ports and transports the document gives."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -103,6 +104,9 @@ def _vendor_ports(row: ImportedRow) -> set[str]:
     found: set[str] = set()
     for value in row.values:
         if value.ports is None:
+            continue
+        if value.ports.faults:  # reported, not read (8020/ 9000): the numbers as written
+            found.update(str(int(n)) for n in re.findall(r"\d+", value.text))
             continue
         for term in value.ports.terms:
             if term.ports is not None:

@@ -290,6 +290,7 @@ def _refuse_alike(files: Mapping[str, str]) -> None:
                 "of the hosts in the deployment"
             )
 
+
 def write_files(
     output: str | None,
     files: Mapping[str, str],
