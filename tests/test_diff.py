@@ -284,7 +284,7 @@ def test_aws_delta_takes_the_old_groups_to_the_new(
     others: applied to the old rules, it gives the new ones."""
     code, out, err = run("diff", "examples/shopping-contoso.yaml",
                          "tests/data/diff/contoso-changed.yaml", "--delta", "aws")  # fmt: skip
-    assert code == 0, err
+    assert code == 1, err  # the plans differ, as `diff` without --delta says
     golden("diff/contoso-changed/aws-delta.sh", out)
     old = set(_rules(plan_bundle(load_deployment(OLD)), RuleOptions()))
     new = set(_rules(plan_bundle(load_deployment(CHANGED)), RuleOptions()))
@@ -316,7 +316,7 @@ _V6_CHECK = '[ "$(all_out_v6 "$(sg portplan-sql02)")" = 0 ]'
 
 def _delta(*options: str) -> list[str]:
     code, out, err = run("-q", "diff", str(OLD), str(CHANGED), "--delta", "aws", *options)
-    assert code == 0, err
+    assert code == 1, err
     return out.decode().splitlines()
 
 
@@ -354,6 +354,30 @@ def test_aws_delta_without_egress_leaves_outbound_open_as_terraform_does() -> No
         "'IpProtocol=-1,Ipv6Ranges=[{CidrIpv6=::/0,"
         'Description="egress not filtered (rules without --egress)"}]\' >/dev/null'
     )
+
+
+def test_aws_delta_exits_as_diff_does() -> None:
+    """0 when the plans are identical, 1 when they differ (README's exit status table)."""
+    code, out, err = run("-q", "diff", str(OLD), str(OLD), "--delta", "aws")
+    assert code == 0, err
+    assert b"0 rules to authorize, 0 to revoke." in out
+    assert not [line for line in out.decode().splitlines() if line.startswith("aws ec2 ")]
+    code, out, err = run("-q", "diff", str(OLD), str(CHANGED), "--delta", "aws")
+    assert code == 1, err
+    assert b"aws ec2 authorize-security-group-ingress" in out
+
+
+@pytest.mark.parametrize(
+    ("options", "words"),
+    [
+        (("--egress",), "--egress goes with --delta"),
+        (("--delta", "aws", "--format", "json"), "--format json does not apply to --delta"),
+    ],
+)
+def test_an_option_that_would_do_nothing_is_refused(options: tuple[str, ...], words: str) -> None:
+    code, out, err = run("diff", str(OLD), str(CHANGED), *options)
+    assert (code, out) == (2, b""), err
+    assert words in err and "Traceback" not in err
 
 
 def test_a_csv_cell_a_spreadsheet_would_run_starts_with_a_quote(tmp_path: Path) -> None:
@@ -437,7 +461,7 @@ def test_aws_delta_of_zone_moves_and_name_only_hosts_gives_the_new_rules(
     old, new = _search(tmp_path, "old", **old_hosts), _search(tmp_path, "new", **new_hosts)
     extra = ("--egress",) if egress else ()
     code, out, err = run("-q", "diff", str(old), str(new), "--delta", "aws", *extra)
-    assert code == 0, err
+    assert code == run("-q", "diff", str(old), str(new))[0] == 1, err  # the plans differ
     options = RuleOptions(egress=egress)
     rules = {
         tuple(str(part) for part in key)
@@ -483,7 +507,8 @@ def test_aws_delta_gives_a_rule_whose_flows_changed_their_names(tmp_path: Path) 
     new = renamed / "new.yaml"
     new.write_text(old.read_text())
     code, out, err = run("-q", "diff", str(old), str(new), "--delta", "aws")
-    assert code == 0, err
+    # the same packets: the plans are identical for `diff` (exit 0), descriptions aside
+    assert code == run("-q", "diff", str(old), str(new))[0] == 0, err
     text = out.decode()
     assert "0 rules to authorize, 0 to revoke, 1 descriptions to update." in text
     [update] = [line for line in text.splitlines() if "descriptions" in line and "aws" in line]

@@ -82,11 +82,17 @@ def _load(
     "--delta",
     type=click.Choice(["aws"]),
     help="Instead of the report: the commands that take what the target generated for OLD to "
-    "what it generates for NEW (aws: AWS CLI authorize/revoke of security-group rules).",
+    "what it generates for NEW (aws: AWS CLI authorize/revoke of security-group rules), with "
+    "the report's exit status.",
 )
-@option("--egress", is_flag=True, help="With --delta: the rules are generated with --egress.")
+@option("--egress", is_flag=True, help="With --delta only: the rules are generated with --egress.")
 @format_option(
-    "table", "json", "csv", "xlsx", "junit", help="Output format; csv and xlsx are the delta."
+    "table",
+    "json",
+    "csv",
+    "xlsx",
+    "junit",
+    help="Output format of the report (not of --delta); csv and xlsx are the delta.",
 )
 @output_option("Write to PATH ('-': standard output; required for xlsx on a terminal).")
 @common_options
@@ -110,10 +116,21 @@ def diff_cmd(
     """
     if new is None and not swaps:
         raise UsageError("give NEW, or --product OLD=NEW to swap a product in OLD")
-    if fmt == "xlsx" and is_stdio(output) and sys.stdout.isatty():
-        raise UsageError("xlsx is binary; give -o FILE.xlsx or redirect standard output")
     if old == "-" and new == "-":
         raise UsageError("only one side can come from standard input")
+    if egress and delta is None:
+        raise UsageError(
+            "--egress goes with --delta (the target's rules generated with --egress); the "
+            "report compares the plans' flows, which --egress does not change: drop --egress, "
+            "or add --delta aws"
+        )
+    if delta is not None and fmt != "table":
+        raise UsageError(
+            f"--format {fmt} does not apply to --delta {delta}, which writes a shell script; "
+            "drop one of them"
+        )
+    if fmt == "xlsx" and is_stdio(output) and sys.stdout.isatty():
+        raise UsageError("xlsx is binary; give -o FILE.xlsx or redirect standard output")
     pairs = _swaps(swaps)
     # product files swapped in are read too, whichever side (or revision) they go into
     inputs = [Path(new_id) for _old, new_id in pairs if Path(new_id).is_file()]
@@ -130,15 +147,13 @@ def diff_cmd(
                 if not is_revision(new):
                     inputs.extend(new_bundle.files)
     names = (old, new if new is not None else f"{old} with {', '.join(swaps)}")
-    if delta is not None:
-        script = aws_delta(old_plan, new_plan, RuleOptions(egress=egress), names=names)
-        write_output(output, script.encode(), inputs, overwrite=overwrite)
-        return
     found = diff_plans(
         old_plan, new_plan, old_side=old_bundle, new_side=new_bundle, names=names, renamed=renamed
     )
     data: bytes
-    if fmt == "json":
+    if delta is not None:  # (the exit status is still the plans' difference)
+        data = aws_delta(old_plan, new_plan, RuleOptions(egress=egress), names=names).encode()
+    elif fmt == "json":
         data = diff_json(found).encode()
     elif fmt == "csv":
         data = diff_csv(found).encode()
