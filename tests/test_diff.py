@@ -468,7 +468,7 @@ def test_aws_delta_of_zone_moves_and_name_only_hosts_gives_the_new_rules(
         for key in _rules(plan_bundle(load_deployment(old)), options)
     }
     commands = _PERMISSION.findall(out.decode())
-    counted = re.search(r"(\d+) rules to authorize, (\d+) to revoke", out.decode())
+    counted = re.search(r"(\d+) rules? to authorize, (\d+) to revoke", out.decode())
     assert counted and len(commands) == int(counted[1]) + int(counted[2])  # every one parsed
     for verb, side, host, *permission in commands:
         key = (host, "in" if side == "ingress" else "out", *permission)
@@ -510,7 +510,7 @@ def test_aws_delta_gives_a_rule_whose_flows_changed_their_names(tmp_path: Path) 
     # the same packets: the plans are identical for `diff` (exit 0), descriptions aside
     assert code == run("-q", "diff", str(old), str(new))[0] == 0, err
     text = out.decode()
-    assert "0 rules to authorize, 0 to revoke, 1 descriptions to update." in text
+    assert "0 rules to authorize, 0 to revoke, 1 description to update." in text
     [update] = [line for line in text.splitlines() if "descriptions" in line and "aws" in line]
     assert update.startswith("aws ec2 update-security-group-rule-descriptions-ingress ")
     assert 'Description="example-search-2.0/dashboard-https"' in update
