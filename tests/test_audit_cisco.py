@@ -10,8 +10,10 @@ from click.testing import CliRunner
 
 import examples
 import machine
+from portplan._errors import AuditError
 from portplan.audit import FindingKind, audit_ruleset
 from portplan.audit.cisco import read_cisco_acls
+from portplan.audit.nftables import read_nftables_json
 from portplan.cli import cli
 
 CISCO = examples.GOLDEN / "rules" / "cisco"
@@ -94,3 +96,71 @@ def test_boundary_usage_errors() -> None:
     assert code == 2 and "zones of the deployment" in err
     code, _out, err = run("audit", str(NEXUS), "--ruleset", acl)
     assert code == 2 and "--host" in err
+
+
+#: a Linux router between the zones: it filters what it forwards (hook forward), and accepts
+#: everything addressed to itself (hook input)
+_ROUTER_NFT_JSON = """{"nftables": [
+ {"metainfo": {"version": "1.0.6", "release_name": "Lester Gooch #5", "json_schema_version": 1}},
+ {"table": {"family": "inet", "name": "fw", "handle": 1}},
+ {"chain": {"family": "inet", "table": "fw", "name": "input", "handle": 1, "type": "filter",
+            "hook": "input", "prio": 0, "policy": "accept"}},
+ {"chain": {"family": "inet", "table": "fw", "name": "forward", "handle": 2, "type": "filter",
+            "hook": "forward", "prio": 0, "policy": "drop"}}
+]}
+"""
+_ROUTER_NFT_TEXT = """table inet fw {
+  chain input { type filter hook input priority 0; policy accept; }
+  chain forward { type filter hook forward priority 0; policy drop; }
+}
+"""
+_ROUTER_IPTABLES = """*filter
+:INPUT ACCEPT [0:0]
+:FORWARD DROP [0:0]
+:OUTPUT ACCEPT [0:0]
+COMMIT
+"""
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "kind"),
+    [
+        ("router.json", _ROUTER_NFT_JSON, "nftables"),
+        ("router.nft", _ROUTER_NFT_TEXT, "nftables"),
+        ("router.rules", _ROUTER_IPTABLES, "iptables"),
+    ],
+    ids=["nft-json", "nft-text", "iptables-save"],
+)
+def test_a_hosts_ruleset_is_refused_for_a_boundary(
+    tmp_path: Path, name: str, text: str, kind: str
+) -> None:
+    """A host's ruleset is read for what reaches the host itself (input), never for what it
+    forwards: judged as a zone boundary, this router, which forwards nothing, would pass every
+    planned flow. It is refused, before anything is loaded (an nft text ruleset too)."""
+    path = tmp_path / name
+    path.write_text(text)
+    code, out, err = run("audit", str(NEXUS), "--boundary", "dmz:internal", "--ruleset", str(path))
+    assert (code, out) == (2, ""), err
+    assert f"{path} holds an {kind} ruleset, a host's own firewall" in err
+    assert "--boundary reads a zone firewall's Cisco IOS or ASA access lists" in err
+    assert "Traceback" not in err
+
+
+def test_access_lists_are_refused_for_a_host() -> None:
+    """A zone boundary's access lists do not see the traffic within a zone: judged as one host's
+    firewall, they would fail the flows that never cross them."""
+    acl = CISCO / "smart-id-nexus" / "default" / "dmz-to-internal.acl"
+    code, out, err = run("audit", str(NEXUS), "--host", "da01", "--ruleset", f"cisco:{acl}")
+    assert (code, out) == (2, ""), err
+    assert f"{acl} holds Cisco access lists" in err and "--boundary SRC-ZONE:DST-ZONE" in err
+
+
+def test_the_library_audits_each_ruleset_only_as_what_it_filters() -> None:
+    plan = examples.example_plan("smart-id-nexus")
+    router = read_nftables_json(_ROUTER_NFT_JSON, "router.json")
+    with pytest.raises(AuditError, match=r"router\.json: nftables rules are a host's own firewall"):
+        audit_ruleset(plan, "dmz -> internal", router, boundary=("dmz", "internal"))
+    acl = CISCO / "smart-id-nexus" / "default" / "dmz-to-internal.acl"
+    acls = read_cisco_acls(acl.read_text(), "dmz-to-internal.acl")
+    with pytest.raises(AuditError, match="cisco access lists are a zone boundary's filter"):
+        audit_ruleset(plan, "da01", acls)

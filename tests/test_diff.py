@@ -24,7 +24,7 @@ import examples
 import machine
 from portplan.cli import cli
 from portplan.diff import ChangeKind, diff_plans
-from portplan.load.deployment import load_deployment
+from portplan.load.deployment import load_deployment, swap_products
 from portplan.pipeline import plan_bundle
 from portplan.spaces import ports_text
 from portplan.targets.aws_delta import _rules  # the target's own rules, before the commands
@@ -33,6 +33,9 @@ from portplan.targets.base import RuleOptions
 DATA = Path(__file__).resolve().parent / "data" / "diff"
 OLD = examples.EXAMPLES / "shopping-contoso.yaml"
 CHANGED = DATA / "contoso-changed.yaml"
+CATALOG_SHOPPING = (
+    Path(__file__).resolve().parent.parent / "src/portplan/load/catalog/shopping-6.1.yaml"
+)
 
 
 def run(*args: str, env: dict[str, str] | None = None) -> tuple[int, bytes, str]:
@@ -159,8 +162,7 @@ def test_a_file_at_a_git_revision(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
 
 
 def test_a_product_version_swapped(tmp_path: Path) -> None:
-    text = Path(__file__).resolve().parent.parent / "src/portplan/load/catalog/shopping-6.1.yaml"
-    product = yaml.safe_load(text.read_text())
+    product = yaml.safe_load(CATALOG_SHOPPING.read_text())
     product["id"], product["version"] = "shopping-6.2", "6.2"
     flow = next(f for f in product["flows"] if f["id"] == "central-appclarity")
     flow["ports"] = [8335, 8336]
@@ -174,6 +176,91 @@ def test_a_product_version_swapped(tmp_path: Path) -> None:
     assert change["flow"] == "shopping-6.2/central-appclarity"
     assert change["open"][0]["ports"] == [[8336, 8336]]
     assert change["causes"] == ["vendor row changed: Shopping 6.1 -> 6.2, flow central-appclarity"]
+
+
+def _line_of(text: str, written: str, after: str = "") -> int:
+    """The 1-based line of the first line that is ``written``, after the first one that is
+    ``after`` (when given)."""
+    lines = text.splitlines()
+    start = lines.index(after) if after else 0
+    return lines.index(written, start) + 1
+
+
+@pytest.mark.parametrize("given_as", ["old", "new", "stdin"])
+def test_what_a_swap_reveals_is_located_in_the_users_own_file(
+    tmp_path: Path, given_as: str
+) -> None:
+    """The deployment validates, and the product swapped in lacks what its binding names:
+    each problem is at the line and column the user wrote it (the swap is made on the data,
+    never on a re-written copy of the file, whose lines are others)."""
+    text = OLD.read_text()
+    text = text.replace("      website: shop01\n", "      website: [\n        shop01 ]\n")
+    deployment = tmp_path / "contoso.yaml"
+    deployment.write_text(text)
+    search = examples.EXAMPLES / "products" / "example-search-2.0.yaml"
+    swap = ("--product", f"shopping-6.1={search}")
+    if given_as == "old":
+        result = CliRunner().invoke(cli, ["diff", str(deployment), *swap])
+    elif given_as == "new":
+        result = CliRunner().invoke(cli, ["diff", str(OLD), str(deployment), *swap])
+    else:
+        result = CliRunner().invoke(cli, ["diff", str(OLD), "-", *swap], input=text)
+    assert result.exit_code == 2, result.stderr
+    name = "<stdin>" if given_as == "stdin" else str(deployment)
+    products = "products:"
+    expected = {
+        f"{name}:{_line_of(text, '      appclarity: true', products)}:7: error: "
+        "example-search-2.0 has no feature 'appclarity'",
+        f"{name}:{_line_of(text, '    parameters:', products) + 1}:7: error: "
+        "example-search-2.0 has no port parameter 'website_port'",
+        f"{name}:{_line_of(text, '      website: [', products)}:7: error: "
+        "example-search-2.0 has no component 'website'",
+        f"{name}:{_line_of(text, '      appclarity: appclarity01', products)}:7: error: "
+        "example-search-2.0 has no component 'appclarity'",
+    }
+    lines = result.stderr.splitlines()
+    for line in expected:
+        assert any(found.startswith(line) for found in lines), (line, result.stderr)
+    assert "15 problems found" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_swap_of_a_product_for_one_the_deployment_has_is_refused(tmp_path: Path) -> None:
+    """Swapping a product for another the deployment already binds would drop one binding."""
+    data = examples.example_data("shopping-contoso")
+    data["products"]["smart-id-21.04"] = {"components": {}}
+    deployment = tmp_path / "two.yaml"
+    deployment.write_text(yaml.safe_dump(data, sort_keys=False))
+    code, out, err = run("diff", str(deployment), "--product", "shopping-6.1=smart-id-21.04")
+    assert (code, out) == (2, b""), err
+    assert "already has a product 'smart-id-21.04'" in err and "Traceback" not in err
+
+
+def test_a_product_file_swapped_in_is_never_written_over(tmp_path: Path) -> None:
+    product = tmp_path / "shopping-6.1.yaml"
+    product.write_text(CATALOG_SHOPPING.read_text())
+    before = product.read_bytes()
+    code, out, err = run(
+        "diff", str(OLD), "--product", f"shopping-6.1={product}", "-o", str(product), "--overwrite"
+    )
+    assert (code, out) == (2, b""), err
+    assert "it is one of the input files" in err
+    assert product.read_bytes() == before
+
+
+def test_a_swapped_product_keeps_the_users_lines_in_the_plan(tmp_path: Path) -> None:
+    """The new side's plan names an overridden port parameter at the line the user wrote."""
+    text = OLD.read_text()
+    line = _line_of(text, "      website_port: 8443")
+    bundle, renamed = swap_products(OLD, None, [("shopping-6.1", "shopping-6.1")])
+    assert renamed == {"shopping-6.1": "shopping-6.1"}
+    assert bundle.where(("products", "shopping-6.1", "parameters", "website_port")) == (
+        f"{OLD.name}:{line}"
+    )
+    reasons = {r for decision in plan_bundle(bundle).decisions for r in decision.reasons}
+    assert (
+        f"port parameter overridden: website_port=8443 (vendor default 443) ({OLD.name}:{line})"
+        in reasons
+    )
 
 
 @pytest.mark.parametrize(
@@ -197,7 +284,7 @@ def test_aws_delta_takes_the_old_groups_to_the_new(
     others: applied to the old rules, it gives the new ones."""
     code, out, err = run("diff", "examples/shopping-contoso.yaml",
                          "tests/data/diff/contoso-changed.yaml", "--delta", "aws")  # fmt: skip
-    assert code == 0, err
+    assert code == 1, err  # the plans differ, as `diff` without --delta says
     golden("diff/contoso-changed/aws-delta.sh", out)
     old = set(_rules(plan_bundle(load_deployment(OLD)), RuleOptions()))
     new = set(_rules(plan_bundle(load_deployment(CHANGED)), RuleOptions()))
@@ -229,7 +316,7 @@ _V6_CHECK = '[ "$(all_out_v6 "$(sg portplan-sql02)")" = 0 ]'
 
 def _delta(*options: str) -> list[str]:
     code, out, err = run("-q", "diff", str(OLD), str(CHANGED), "--delta", "aws", *options)
-    assert code == 0, err
+    assert code == 1, err
     return out.decode().splitlines()
 
 
@@ -267,6 +354,30 @@ def test_aws_delta_without_egress_leaves_outbound_open_as_terraform_does() -> No
         "'IpProtocol=-1,Ipv6Ranges=[{CidrIpv6=::/0,"
         'Description="egress not filtered (rules without --egress)"}]\' >/dev/null'
     )
+
+
+def test_aws_delta_exits_as_diff_does() -> None:
+    """0 when the plans are identical, 1 when they differ (README's exit status table)."""
+    code, out, err = run("-q", "diff", str(OLD), str(OLD), "--delta", "aws")
+    assert code == 0, err
+    assert b"0 rules to authorize, 0 to revoke." in out
+    assert not [line for line in out.decode().splitlines() if line.startswith("aws ec2 ")]
+    code, out, err = run("-q", "diff", str(OLD), str(CHANGED), "--delta", "aws")
+    assert code == 1, err
+    assert b"aws ec2 authorize-security-group-ingress" in out
+
+
+@pytest.mark.parametrize(
+    ("options", "words"),
+    [
+        (("--egress",), "--egress goes with --delta"),
+        (("--delta", "aws", "--format", "json"), "--format json does not apply to --delta"),
+    ],
+)
+def test_an_option_that_would_do_nothing_is_refused(options: tuple[str, ...], words: str) -> None:
+    code, out, err = run("diff", str(OLD), str(CHANGED), *options)
+    assert (code, out) == (2, b""), err
+    assert words in err and "Traceback" not in err
 
 
 def test_a_csv_cell_a_spreadsheet_would_run_starts_with_a_quote(tmp_path: Path) -> None:
@@ -350,14 +461,14 @@ def test_aws_delta_of_zone_moves_and_name_only_hosts_gives_the_new_rules(
     old, new = _search(tmp_path, "old", **old_hosts), _search(tmp_path, "new", **new_hosts)
     extra = ("--egress",) if egress else ()
     code, out, err = run("-q", "diff", str(old), str(new), "--delta", "aws", *extra)
-    assert code == 0, err
+    assert code == run("-q", "diff", str(old), str(new))[0] == 1, err  # the plans differ
     options = RuleOptions(egress=egress)
     rules = {
         tuple(str(part) for part in key)
         for key in _rules(plan_bundle(load_deployment(old)), options)
     }
     commands = _PERMISSION.findall(out.decode())
-    counted = re.search(r"(\d+) rules to authorize, (\d+) to revoke", out.decode())
+    counted = re.search(r"(\d+) rules? to authorize, (\d+) to revoke", out.decode())
     assert counted and len(commands) == int(counted[1]) + int(counted[2])  # every one parsed
     for verb, side, host, *permission in commands:
         key = (host, "in" if side == "ingress" else "out", *permission)
@@ -396,9 +507,10 @@ def test_aws_delta_gives_a_rule_whose_flows_changed_their_names(tmp_path: Path) 
     new = renamed / "new.yaml"
     new.write_text(old.read_text())
     code, out, err = run("-q", "diff", str(old), str(new), "--delta", "aws")
-    assert code == 0, err
+    # the same packets: the plans are identical for `diff` (exit 0), descriptions aside
+    assert code == run("-q", "diff", str(old), str(new))[0] == 0, err
     text = out.decode()
-    assert "0 rules to authorize, 0 to revoke, 1 descriptions to update." in text
+    assert "0 rules to authorize, 0 to revoke, 1 description to update." in text
     [update] = [line for line in text.splitlines() if "descriptions" in line and "aws" in line]
     assert update.startswith("aws ec2 update-security-group-rule-descriptions-ingress ")
     assert 'Description="example-search-2.0/dashboard-https"' in update

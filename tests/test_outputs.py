@@ -146,6 +146,13 @@ def test_a_folder_output_is_a_folder_even_for_one_file(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert folder.is_dir()
     assert [p.name for p in folder.iterdir()] == ["da01.nft"]
+    assert result.stderr == f"portplan: wrote 1 file to {folder}/\n"
+    two = portplan("rules", SMART_ID, "-t", "nftables", "--host", "da01", "--host", "pa01",
+                   "-o", f"{folder}/", "--overwrite")  # fmt: skip
+    assert two.stderr == f"portplan: wrote 2 files to {folder}/\n"
+    to_stdout = portplan("rules", SMART_ID, "-t", "nftables", "--host", "da01", "--host", "pa01")
+    assert to_stdout.returncode == 2
+    assert "2 files to write (da01.nft, pa01.nft): give -o FOLDER" in to_stdout.stderr
     single = portplan("matrix", SMART_ID, "-o", f"{tmp_path / 'matrix'}/")
     assert single.returncode == 2
     assert "is a folder; give a file name" in single.stderr

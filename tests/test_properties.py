@@ -9,6 +9,8 @@ Three families of properties:
   with :class:`ConditionSyntaxError` at an offset inside the text;
 * models: ``load(dump(model)) == model`` for the catalog, for generated products (through the
   real loader and its semantic checks) and for generated deployments.
+
+And the counts messages give: a noun in the singular for one, in the plural for any other.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from portplan._text import counted
 from portplan.load.catalog import catalog_ids, load_catalog_product
 from portplan.load.product import check_product, read_product
 from portplan.load.yamlout import dump_model
@@ -978,3 +981,9 @@ def test_no_csv_cell_starts_a_formula(text: str, start: str) -> None:
         assert cell == start + text  # a sign or a number is no formula
     else:
         assert cell == "'" + start + text
+
+
+@given(st.integers(min_value=0, max_value=10**9))
+def test_a_count_takes_the_singular_for_one_only(count: int) -> None:
+    assert counted(count, "file") == ("1 file" if count == 1 else f"{count} files")
+    assert counted(count, "match", "matches") == ("1 match" if count == 1 else f"{count} matches")

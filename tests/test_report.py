@@ -130,7 +130,7 @@ def test_verify_results_colour_their_rows(tmp_path: Path) -> None:
     )
     code, html, err = report("--verify", str(results))
     assert code == 0, err
-    assert "1 findings name no row of this plan" in err
+    assert "1 finding names no row of this plan" in err
     rows = re.findall(r'<tr data-row="(\d+)"[^>]*class="st-(\w+)"', html)
     assert {status for _row, status in rows} == {"failed", "passed"}
     assert "Findings that name no row of this plan" in html
@@ -365,7 +365,7 @@ def test_the_summary_counts_rows_as_the_matrix_shows_them(tmp_path: Path) -> Non
     ) in html  # format_version 1.0
     assert (
         "<dt>Rows verified</dt><dd>of 34 rows: 0 failed, 1 unchecked, 0 passed, 33 without "
-        "results; 1 findings name no row of this plan</dd>"
+        "results; 1 finding names no row of this plan</dd>"
     ) in html
 
 

@@ -15,7 +15,12 @@ from enum import StrEnum
 
 from portplan.spaces import Space
 
-__all__ = ["Chain", "Hook", "Interface", "Rule", "Ruleset", "Verdict"]
+__all__ = ["BOUNDARY_PLATFORMS", "Chain", "Hook", "Interface", "Rule", "Ruleset", "Verdict"]
+
+#: the platforms whose rulesets are a zone boundary's filter (what crosses between zones);
+#: every other is a host's own firewall, read for what reaches or leaves that host (its input
+#: and output hooks), never for what it forwards
+BOUNDARY_PLATFORMS = frozenset({"cisco"})
 
 
 class Verdict(StrEnum):
@@ -89,7 +94,7 @@ class Chain:
 class Ruleset:
     """A host firewall's chains and the base chains each packet passes, in order."""
 
-    platform: str  #: ``nftables``, ``iptables``
+    platform: str  #: ``nftables``, ``iptables``, ``cisco`` (a boundary's: BOUNDARY_PLATFORMS)
     files: tuple[str, ...]
     chains: dict[str, Chain] = field(default_factory=dict)
     paths: dict[Hook, list[str]] = field(default_factory=dict)  #: hook → base chain keys

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from portplan._errors import AuditError, ToolError
 from portplan._tools import read_tool
 from portplan.audit._input import reading
-from portplan.audit._rules import Ruleset
+from portplan.audit._rules import BOUNDARY_PLATFORMS, Ruleset
 from portplan.audit.aws import read_security_groups
 from portplan.audit.cisco import read_cisco_acls
 from portplan.audit.iptables import iptables_family, read_ipsets, read_iptables_save
@@ -39,7 +39,15 @@ from portplan.audit.windows import read_active_store
 from portplan.plan import Plan
 from portplan.spaces import Ranges
 
-__all__ = ["RULESET_KINDS", "RulesetFile", "live_ruleset", "read_ruleset", "ruleset_kind"]
+__all__ = [
+    "BOUNDARY_KINDS",
+    "KIND_HOLDS",
+    "RULESET_KINDS",
+    "RulesetFile",
+    "live_ruleset",
+    "read_ruleset",
+    "ruleset_kind",
+]
 
 RULESET_KINDS = (
     "nftables",
@@ -52,6 +60,21 @@ RULESET_KINDS = (
     "aws",
     "windows",
 )
+#: the kinds that are a zone boundary's filter (their platform's name is the kind's); every
+#: other kind is a host's own firewall
+BOUNDARY_KINDS = BOUNDARY_PLATFORMS
+#: what a file of each kind holds, as messages say it
+KIND_HOLDS = {
+    "nftables": "an nftables ruleset",
+    "nft": "an nftables ruleset",
+    "iptables": "an iptables ruleset",
+    "ip6tables": "an ip6tables ruleset",
+    "ipset": "ipset sets",
+    "kubernetes": "Kubernetes NetworkPolicies",
+    "cisco": "Cisco access lists",
+    "aws": "AWS security groups",
+    "windows": "a Windows firewall export",
+}
 
 
 #: each kind's format as messages name it, and what to give instead of a file it cannot read

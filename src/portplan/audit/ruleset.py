@@ -23,10 +23,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from portplan._errors import AuditError
 from portplan.audit._evaluate import Bound, ChainResult, Evaluation, View
 from portplan.audit._findings import AuditResult, Finding, FindingKind, RuleServes, describe_space
 from portplan.audit._match import icmp_ranges
-from portplan.audit._rules import Chain, Hook, Interface, Rule, Ruleset, Verdict
+from portplan.audit._rules import BOUNDARY_PLATFORMS, Chain, Hook, Interface, Rule, Ruleset, Verdict
 from portplan.model._types import Network
 from portplan.plan import LOOPBACK, Plan, PlannedFlow
 from portplan.spaces import ICMPV6, Box, BoxIndex, Ranges, Space, flow_space, networks_ranges
@@ -402,6 +403,15 @@ def audit_ruleset(
     """Compare the firewall ``ruleset`` of ``host`` with what the plan needs there; with
     ``boundary`` (source zone, destination zone), a zone firewall's filter with the rows that
     cross it (``host`` then names the boundary in the findings)."""
+    if (boundary is not None) != (ruleset.platform in BOUNDARY_PLATFORMS):
+        files = ", ".join(ruleset.files)
+        raise AuditError(
+            f"{files}: {ruleset.platform} rules are a host's own firewall, read for what reaches "
+            "that host, not a zone boundary's filter (access lists): audit them for a host"
+            if boundary is not None
+            else f"{files}: {ruleset.platform} access lists are a zone boundary's filter, not "
+            "a host's firewall: audit them for a boundary"
+        )
     result = AuditResult(
         host=host, subject="ruleset", platform=ruleset.platform, files=ruleset.files
     )

@@ -25,6 +25,7 @@ import click
 
 from portplan._errors import OutputError, UsageError
 from portplan._signals import signals_held
+from portplan._text import counted
 from portplan.cli._options import log
 from portplan.load.reading import MAX_INPUT_BYTES
 
@@ -44,6 +45,9 @@ Output = bytes | Callable[[IO[bytes]], None]
 
 #: how standard input is named in messages (``<stdin>:3:5: error: ...``)
 STDIN_NAME = Path("<stdin>")
+
+#: how many of the files to write a message about them names
+_NAMES_SHOWN = 4
 
 #: what to do about a write error, by errno
 _ADVICE = {
@@ -305,8 +309,11 @@ def write_files(
         write_output(output, text.encode(), inputs, overwrite=overwrite)
         return
     if output is None or is_stdio(output):
+        names = sorted(files)
+        more = ", ..." if len(names) > _NAMES_SHOWN else ""
         raise UsageError(
-            f"{len(files)} files to write ({', '.join(sorted(files)[:4])}...): give -o FOLDER"
+            f"{counted(len(files), 'file')} to write ({', '.join(names[:_NAMES_SHOWN])}{more}): "
+            "give -o FOLDER"
         )
     folder = Path(output)
     _refuse_alike(files)
@@ -315,4 +322,4 @@ def write_files(
     _refuse_inputs(targets, inputs, present)
     _refuse_existing(targets, overwrite, present)
     _write_all([(folder / name, text.encode()) for name, text in files.items()], present)
-    log.info("wrote %d files to %s", len(files), output)
+    log.info("wrote %s to %s", counted(len(files), "file"), output)

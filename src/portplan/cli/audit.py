@@ -9,7 +9,15 @@ import click
 
 from portplan._errors import UsageError
 from portplan.audit import AuditResult, audit_ruleset
-from portplan.audit.collect import RULESET_KINDS, live_ruleset, read_ruleset
+from portplan.audit.collect import (
+    BOUNDARY_KINDS,
+    KIND_HOLDS,
+    RULESET_KINDS,
+    RulesetFile,
+    live_ruleset,
+    read_ruleset,
+    ruleset_kind,
+)
 from portplan.audit.listening import audit_listening
 from portplan.audit.sockets import SOCKET_KINDS, live_sockets, read_sockets
 from portplan.cli._exit import ExitCode
@@ -33,6 +41,29 @@ def _require_this_machine(plan: Plan, host: str) -> None:
         )
 
 
+def _refuse_other_kinds(files: list[RulesetFile], host: str | None) -> None:
+    """A zone boundary's access lists for ``--boundary`` only (``host`` None), a host's own
+    ruleset for ``--host`` only: either read as the other would be judged from the wrong
+    traffic."""
+    for file in files:
+        kind = file.kind or ruleset_kind(file.text, file.name)
+        holds = KIND_HOLDS[kind]
+        if host is None and kind not in BOUNDARY_KINDS:
+            raise UsageError(
+                f"{file.name} holds {holds}, a host's own firewall: portplan reads it for what "
+                "reaches that host, never for what it forwards between zones, so it cannot "
+                "judge a zone boundary. --boundary reads a zone firewall's Cisco IOS or ASA "
+                "access lists (--ruleset cisco:FILE); audit this ruleset with --host HOST, the "
+                "host it was collected on"
+            )
+        if host is not None and kind in BOUNDARY_KINDS:
+            raise UsageError(
+                f"{file.name} holds {holds}, a zone firewall's filter: it sees only what crosses "
+                f"a zone boundary, not everything that reaches {host}; audit it with --boundary "
+                "SRC-ZONE:DST-ZONE instead of --host"
+            )
+
+
 @click.command("audit")
 @click.argument("deployment", type=click.Path(path_type=Path))
 @option(
@@ -45,7 +76,8 @@ def _require_this_machine(plan: Plan, host: str) -> None:
     "--boundary",
     metavar="SRC-ZONE:DST-ZONE",
     help="Instead of --host: the zone boundary a network firewall's access lists filter "
-    "(--ruleset cisco:FILE); the plan's rows that cross it are compared.",
+    "(--ruleset cisco:FILE, and no other kind: a host's ruleset is read for what reaches "
+    "that host, never for what it forwards); the plan's rows that cross it are compared.",
 )
 @option(
     "--ruleset",
@@ -55,9 +87,8 @@ def _require_this_machine(plan: Plan, host: str) -> None:
     help="A ruleset collected on HOST (repeatable: iptables-save, ip6tables-save and ipset "
     "save together): nft -j list ruleset, nft list ruleset, iptables-save, ip6tables-save, "
     "ipset save, NetworkPolicy YAML, aws ec2 describe-security-groups JSON, the Windows "
-    "firewall JSON of docs/audit.md, or Cisco IOS/ASA access lists (with --boundary). KIND ("
-    + ", ".join(RULESET_KINDS)
-    + ") names the "
+    "firewall JSON of docs/audit.md, or Cisco IOS/ASA access lists (with --boundary only, "
+    "and only they with it). KIND (" + ", ".join(RULESET_KINDS) + ") names the "
     "format when its content does not tell.",
 )
 @option(
@@ -148,6 +179,7 @@ def audit_cmd(
                 inputs.append(path)
                 texts[file.name] = file.text
                 files.append(file)
+            _refuse_other_kinds(files, host)
             ruleset = read_ruleset(files, plan, host)
         else:
             ruleset = live_ruleset()
@@ -226,6 +258,7 @@ def _audit_boundary(
         path, file = ruleset_file(spec)
         inputs.append(path)
         files.append(file)
+    _refuse_other_kinds(files, None)
     ruleset = read_ruleset(files, plan)
     name = f"{source} -> {destination}"
     result = audit_ruleset(plan, name, ruleset, boundary=(source, destination))

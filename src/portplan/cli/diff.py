@@ -8,19 +8,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import click
-import yaml
 
 from portplan import pipeline
-from portplan._errors import InputError, UsageError
+from portplan._errors import UsageError
 from portplan.cli._exit import ExitCode
 from portplan.cli._files import is_stdio, read_input, width, write_output
 from portplan.cli._options import common_options, format_option, log, option, output_option
 from portplan.diff import diff_plans
-from portplan.load.catalog import catalog_ids
-from portplan.load.deployment import Bundle, deployment_from, load_deployment
-from portplan.load.product import load_product
+from portplan.load.deployment import Bundle, load_deployment, swap_products
 from portplan.load.revision import at_revision, is_revision
-from portplan.load.yamlsrc import load_yaml
 from portplan.plan import Plan
 from portplan.report.diff import diff_csv, diff_json, diff_junit, diff_table, diff_xlsx
 from portplan.targets.aws_delta import aws_delta
@@ -40,43 +36,31 @@ def _side(spec: str) -> Iterator[tuple[Path, str | None]]:
     yield name, text
 
 
-def _swapped(path: Path, text: str | None, swaps: tuple[str, ...], renamed: dict[str, str]) -> str:
-    """The deployment's text with each ``OLD=NEW`` product swapped (a catalog id or a file);
-    ``renamed`` gets old id → new id.
-
-    The deployment is read and checked as any other first (its problems, at their lines,
-    are the error), so what is swapped is exactly what portplan reads without the swap.
-    """
-    data, source, problems = load_yaml(path, text)
-    if problems:
-        raise InputError(problems)
-    bundle, problems = deployment_from(path, data, source)  # (leaves ``data`` as it is)
-    if bundle is None or problems:
-        raise InputError(problems)
-    products = data.get("products") if isinstance(data, dict) else None
-    if not isinstance(products, dict):
-        raise UsageError(f"{path}: no products to swap (the file does not validate?)")
+def _swaps(swaps: tuple[str, ...]) -> list[tuple[str, str]]:
+    """``--product OLD=NEW`` options as (OLD, NEW) pairs."""
+    pairs = []
     for swap in swaps:
         old, sep, new = swap.partition("=")
         if not sep or not old or not new:
             raise UsageError(f"--product {swap!r}: write OLD_ID=NEW_ID or OLD_ID=FILE")
-        if old not in products:
-            raise UsageError(f"--product {swap}: the deployment has no product {old!r}")
-        binding = dict(products.pop(old) or {})
-        if new in catalog_ids():
-            binding.pop("file", None)
-            products[new] = binding
-            renamed[old] = new
-        else:
-            product = load_product(Path(new))
-            binding["file"] = str(Path(new).resolve())
-            products[product.id] = binding
-            renamed[old] = product.id
-    return yaml.safe_dump(data, sort_keys=False)
+        pairs.append((old, new))
+    return pairs
 
 
-def _load(path: Path, text: str | None) -> tuple[Bundle, Plan]:
-    bundle = load_deployment(path, text)
+def _load(
+    path: Path,
+    text: str | None,
+    swaps: list[tuple[str, str]] | None = None,
+    renamed: dict[str, str] | None = None,
+) -> tuple[Bundle, Plan]:
+    """A side's deployment and its plan; with ``swaps`` made, if any (``renamed`` gets old id
+    -> new id)."""
+    if swaps:
+        bundle, swapped = swap_products(path, text, swaps)
+        if renamed is not None:
+            renamed.update(swapped)
+    else:
+        bundle = load_deployment(path, text)
     plan = pipeline.plan_bundle(bundle)
     for warning in plan.warnings:
         log.warning("%s: %s", path, warning)
@@ -98,11 +82,17 @@ def _load(path: Path, text: str | None) -> tuple[Bundle, Plan]:
     "--delta",
     type=click.Choice(["aws"]),
     help="Instead of the report: the commands that take what the target generated for OLD to "
-    "what it generates for NEW (aws: AWS CLI authorize/revoke of security-group rules).",
+    "what it generates for NEW (aws: AWS CLI authorize/revoke of security-group rules), with "
+    "the report's exit status.",
 )
-@option("--egress", is_flag=True, help="With --delta: the rules are generated with --egress.")
+@option("--egress", is_flag=True, help="With --delta only: the rules are generated with --egress.")
 @format_option(
-    "table", "json", "csv", "xlsx", "junit", help="Output format; csv and xlsx are the delta."
+    "table",
+    "json",
+    "csv",
+    "xlsx",
+    "junit",
+    help="Output format of the report (not of --delta); csv and xlsx are the delta.",
 )
 @output_option("Write to PATH ('-': standard output; required for xlsx on a terminal).")
 @common_options
@@ -126,34 +116,44 @@ def diff_cmd(
     """
     if new is None and not swaps:
         raise UsageError("give NEW, or --product OLD=NEW to swap a product in OLD")
-    if fmt == "xlsx" and is_stdio(output) and sys.stdout.isatty():
-        raise UsageError("xlsx is binary; give -o FILE.xlsx or redirect standard output")
     if old == "-" and new == "-":
         raise UsageError("only one side can come from standard input")
-    inputs: list[Path] = []
+    if egress and delta is None:
+        raise UsageError(
+            "--egress goes with --delta (the target's rules generated with --egress); the "
+            "report compares the plans' flows, which --egress does not change: drop --egress, "
+            "or add --delta aws"
+        )
+    if delta is not None and fmt != "table":
+        raise UsageError(
+            f"--format {fmt} does not apply to --delta {delta}, which writes a shell script; "
+            "drop one of them"
+        )
+    if fmt == "xlsx" and is_stdio(output) and sys.stdout.isatty():
+        raise UsageError("xlsx is binary; give -o FILE.xlsx or redirect standard output")
+    pairs = _swaps(swaps)
+    # product files swapped in are read too, whichever side (or revision) they go into
+    inputs = [Path(new_id) for _old, new_id in pairs if Path(new_id).is_file()]
     renamed: dict[str, str] = {}
     with _side(old) as (old_path, old_text):
         old_bundle, old_plan = _load(old_path, old_text)
         if not is_revision(old):  # (standard input is never written over anyway)
             inputs.extend(old_bundle.files)
         if new is None:
-            new_bundle, new_plan = _load(old_path, _swapped(old_path, old_text, swaps, renamed))
+            new_bundle, new_plan = _load(old_path, old_text, pairs, renamed)
         else:
             with _side(new) as (new_path, new_text):
-                text = _swapped(new_path, new_text, swaps, renamed) if swaps else new_text
-                new_bundle, new_plan = _load(new_path, text)
+                new_bundle, new_plan = _load(new_path, new_text, pairs, renamed)
                 if not is_revision(new):
                     inputs.extend(new_bundle.files)
     names = (old, new if new is not None else f"{old} with {', '.join(swaps)}")
-    if delta is not None:
-        script = aws_delta(old_plan, new_plan, RuleOptions(egress=egress), names=names)
-        write_output(output, script.encode(), inputs, overwrite=overwrite)
-        return
     found = diff_plans(
         old_plan, new_plan, old_side=old_bundle, new_side=new_bundle, names=names, renamed=renamed
     )
     data: bytes
-    if fmt == "json":
+    if delta is not None:  # (the exit status is still the plans' difference)
+        data = aws_delta(old_plan, new_plan, RuleOptions(egress=egress), names=names).encode()
+    elif fmt == "json":
         data = diff_json(found).encode()
     elif fmt == "csv":
         data = diff_csv(found).encode()

@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from portplan._errors import InputError
+from portplan._text import counted
 from portplan.cli._files import read_input, write_output
 from portplan.cli._options import common_options, log, option, output_option
 from portplan.cli._plan import load_plan
@@ -85,10 +86,12 @@ def report_cmd(
         else:
             log.warning("%s", notice)
     if found.unmatched:
+        count = len(found.unmatched)
         log.warning(
-            "%d findings name no row of this plan (made from another deployment?); the "
-            "report lists them apart",
-            len(found.unmatched),
+            "%s %s no row of this plan (made from another deployment?); the report lists "
+            "them apart",
+            counted(count, "finding"),
+            "names" if count == 1 else "name",
         )
     write_output(
         output,

@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 
 from portplan._errors import UsageError
+from portplan._text import counted
 from portplan.cli._exit import ExitCode
 from portplan.cli._files import width, write_output
 from portplan.cli._options import (
@@ -200,8 +201,8 @@ def verify_cmd(
             for problem in fanned.listener_problems:
                 log.warning("%s", problem)
             log.info(
-                "%d sources in %.1f s, of which %.2f s probing on the slowest",
-                len(fanned.fanout.sources),
+                "%s in %.1f s, of which %.2f s probing on the slowest",
+                counted(len(fanned.fanout.sources), "source"),
                 fanned.wall,
                 fanned.probing,
             )

@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from portplan._errors import Diagnostic, InputError, ModelPath, Problem
+from portplan._errors import Diagnostic, InputError, ModelPath, Problem, UsageError
 from portplan._text import choice_hint, describe_ports
 from portplan.load.catalog import catalog_ids, catalog_path, load_catalog_product
 from portplan.load.hosts_from import fill_hosts
-from portplan.load.product import read_product
+from portplan.load.product import load_product, read_product
 from portplan.load.reading import NO_SUCH_FILE
 from portplan.load.validate import validate
-from portplan.load.yamlsrc import SourceMap, load_yaml
+from portplan.load.yamlsrc import SourceMap, Span, load_yaml
 from portplan.model.deployment import (
     MANAGEMENT,
     Deployment,
@@ -25,7 +25,7 @@ from portplan.model.deployment import (
 from portplan.model.ports import PortSet
 from portplan.model.product import ANYWHERE, Configurability, Product
 
-__all__ = ["Bundle", "deployment_from", "load_deployment", "read_deployment"]
+__all__ = ["Bundle", "deployment_from", "load_deployment", "read_deployment", "swap_products"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -137,6 +137,84 @@ def deployment_from(
             catalog_path(product_id) if binding.file is None else path.parent / binding.file
         )
     return Bundle(deployment=deployment, products=products, source=source, files=tuple(files)), []
+
+
+def swap_products(
+    path: Path, text: str | None, swaps: Sequence[tuple[str, str]]
+) -> tuple[Bundle, dict[str, str]]:
+    """The deployment at ``path`` with products swapped, each ``(OLD, NEW)``: product ``OLD``
+    bound as it is to ``NEW``, a catalog id or a product file; and old id -> new id.
+
+    The deployment is read and checked as it is first (its problems, at their lines, are the
+    error), then swapped in memory, never re-written: a problem the swap reveals (a feature the
+    new product does not have) is located where the user wrote it.
+    """
+    data, source, problems = load_yaml(path, text)
+    if problems:
+        raise InputError(problems)
+    bundle, problems = deployment_from(path, data, source)  # (leaves ``data`` as it is)
+    if bundle is None:
+        raise InputError(problems)
+    products: dict[str, Any] = dict(data.get("products") or {})
+    origin: dict[str, str] = {}  #: a swapped-in product's id -> the key the user wrote
+    renamed: dict[str, str] = {}
+    for old, new in swaps:
+        if old not in products:
+            raise UsageError(
+                f"{path}: no product {old!r} to swap; " + choice_hint(old, products, "products")
+            )
+        binding = dict(products[old] or {})
+        if new in catalog_ids():
+            binding.pop("file", None)
+            new_id = new
+        else:
+            new_id = load_product(Path(new)).id
+            binding["file"] = str(Path(new).resolve())
+        if new_id != old and new_id in products:
+            raise UsageError(
+                f"{path}: product {old!r} cannot become {new_id!r}: the deployment already has a "
+                f"product {new_id!r}, whose binding the swap would drop; swap that one, or "
+                "compare with a copy of the deployment edited as you mean it"
+            )
+        products = {
+            (new_id if key == old else key): (binding if key == old else value)
+            for key, value in products.items()
+        }
+        origin[new_id] = origin.pop(old, old)
+        renamed[old] = new_id
+    swapped = _SwappedSource(source, origin)
+    bundle, problems = deployment_from(path, {**data, "products": products}, swapped)
+    if bundle is None:
+        raise InputError(problems)
+    return bundle, renamed
+
+
+class _SwappedSource(SourceMap):
+    """Where a deployment whose products were swapped in memory was written: a path under a
+    swapped-in product is where the user wrote the product it replaced."""
+
+    __slots__ = ("_origin", "_written")
+
+    def __init__(self, written: SourceMap, origin: Mapping[str, str]) -> None:
+        super().__init__(written.file)
+        self._written, self._origin = written, origin
+
+    def _at(self, path: ModelPath) -> ModelPath:
+        if len(path) > 1 and path[0] == "products" and path[1] in self._origin:
+            return ("products", self._origin[str(path[1])], *path[2:])
+        return path
+
+    def has(self, path: ModelPath) -> bool:
+        return self._written.has(self._at(path))
+
+    def value(self, path: ModelPath) -> Span | None:
+        return self._written.value(self._at(path))
+
+    def key(self, path: ModelPath) -> Span | None:
+        return self._written.key(self._at(path))
+
+    def is_quoted(self, path: ModelPath) -> bool:
+        return self._written.is_quoted(self._at(path))
 
 
 def _reserved_and_duplicate_ids(deployment: Deployment, source: SourceMap) -> list[Diagnostic]:

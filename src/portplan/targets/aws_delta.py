@@ -22,6 +22,7 @@ import re
 from collections.abc import Sequence
 
 from portplan._errors import TargetError
+from portplan._text import counted
 from portplan.plan import Plan
 from portplan.targets.aws import ALL_EGRESS_DESCRIPTION, GROUP_PREFIX, _Group, _groups, _Rule
 from portplan.targets.base import RuleOptions
@@ -153,11 +154,11 @@ def aws_delta(
     renamed = [
         k for k in after if k in before and _description(after[k]) != _description(before[k])
     ]
-    updated = f", {len(renamed)} descriptions to update" if renamed else ""
+    updated = f", {counted(len(renamed), 'description')} to update" if renamed else ""
     out = [
         "#!/bin/sh",
         f"# portplan: AWS security-group changes of deployment {_safe(new.deployment)}: "
-        f"{len(added)} rules to authorize, {len(removed)} to revoke{updated}.",
+        f"{counted(len(added), 'rule')} to authorize, {len(removed)} to revoke{updated}.",
         "# Groups are found by name (portplan-<host>) in the VPC given as VPC_ID; new rules are",
         "# authorized before old ones are revoked, so a flow that moves is never cut.",
         "set -eu",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from portplan._text import counted
 from portplan.plan import MANAGEMENT, Plan, PlannedFlow
 from portplan.publish import Overlay, RowFindings, Status
 from portplan.report.columns import excluded, matrix_rows, openings
@@ -42,7 +43,9 @@ def _rows_fact(plan: Plan, found: RowFindings) -> str:
     parts.append(f"{len(plan.rows) - len(found.status)} without results")
     text = f"of {len(plan.rows)} rows: " + ", ".join(parts)
     if found.unmatched:
-        text += f"; {len(found.unmatched)} findings name no row of this plan"
+        count = len(found.unmatched)
+        text += f"; {counted(count, 'finding')} {'names' if count == 1 else 'name'} no row of "
+        text += "this plan"
     return text
 
 
