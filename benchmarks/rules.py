@@ -10,7 +10,7 @@ addresses, some dual-stack), then measures, each in a fresh process, on the same
   host loads (each rule matches both ends, so each host accepts only its own traffic);
 * ``juniper``, ``cisco``, ``paloalto``: the zone-boundary targets of
   :mod:`portplan.targets.acl` (portplan's terms, Aerleon in a worker process, then the
-  read-back check), one file per zone boundary;
+  read-back check), one file per source zone (Cisco, Junos) or zone boundary (PAN-OS);
 * ``aerleon-nftables``: the same zone-boundary policy rendered by Aerleon's own nftables
   generator (a ``forward`` chain per boundary and family) through the same worker.  It is a
   baseline for size and time only: nothing reads that output back.
@@ -45,6 +45,7 @@ import sys
 import tempfile
 import time
 import tracemalloc
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -189,7 +190,8 @@ def _target(variant: str) -> Any:
         return get_target("nftables")
     if variant != "aerleon-nftables":
         return get_target(variant)
-    from portplan.targets.acl import AclTarget, Boundary, Permits  # noqa: PLC0415 - as above
+    from portplan.targets.acl import AclTarget, Boundary, FilterFile, Permits  # noqa: PLC0415
+    from portplan.targets.acl_terms import AclTerm, files_per_boundary  # noqa: PLC0415
 
     class AerleonNftables(AclTarget):
         """Aerleon's nftables generator on the zone-boundary policy (benchmark baseline)."""
@@ -202,10 +204,15 @@ def _target(variant: str) -> Any:
         generator = "aerleon.lib.nftables.Nftables"
         apply_note = "Benchmark baseline."
 
-        def header(self, boundary: Boundary, family: int) -> str:
+        def filter_files(
+            self, boundaries: Mapping[Boundary, tuple[AclTerm, ...]]
+        ) -> dict[FilterFile, tuple[AclTerm, ...]]:
+            return files_per_boundary(boundaries)  # a forward chain per boundary and family
+
+        def header(self, unit: FilterFile, family: int) -> str:
             return f"{'inet' if family == 4 else 'inet6'} forward 0"
 
-        def check(self, text: str, boundary: Boundary, expected: Permits) -> None:
+        def check(self, text: str, unit: FilterFile, expected: Permits) -> None:
             pass  # a size and time baseline: not read back
 
     return AerleonNftables()

@@ -2,7 +2,8 @@
 
 Each reader parses one platform's syntax strictly (a statement it does not know fails the
 test, it is never skipped) into a :data:`Space`: for each place that enforces rules (a host's
-firewall in one direction, a NetworkPolicy's section, a security group, a zone boundary), the
+firewall in one direction, a NetworkPolicy's section, a security group, the interface facing a
+zone, a zone boundary), the
 packets allowed, as boxes of integer intervals (source addresses x destination addresses x
 ports, or ICMP type numbers in place of ports).  :func:`same_packets` compares two spaces in a
 canonical form, so that two spellings of one set of packets (networks collapsed or not, ranges
@@ -418,15 +419,15 @@ def aws_space(text: str) -> tuple[Space, set[str]]:
     return space, set(groups.values())
 
 
-def _unfiltered(space: Space, boundary: tuple[str, str], families: Iterable[int]) -> None:
-    """An interface ACL (Cisco) or filter (Junos) is of one family: where a boundary has
-    none of a family, that family crosses the boundary unfiltered."""
+def _unfiltered(space: Space, zone: str, families: Iterable[int]) -> None:
+    """An interface ACL (Cisco) or filter (Junos) is of one family: where the interface facing
+    a zone has none of a family, all of that family from the zone passes it."""
     for family in families:
         everything = (EVERY[family], EVERY[family])
-        add(space, (*boundary, family, "tcp"), (*everything, ALL_PORTS))
-        add(space, (*boundary, family, "udp"), (*everything, ALL_PORTS))
-        add(space, (*boundary, family, "icmp"), (*everything, ALL_TYPES))
-        add(space, (*boundary, family, "other"), (*everything, (0, 0)))
+        add(space, (zone, family, "tcp"), (*everything, ALL_PORTS))
+        add(space, (zone, family, "udp"), (*everything, ALL_PORTS))
+        add(space, (zone, family, "icmp"), (*everything, ALL_TYPES))
+        add(space, (zone, family, "other"), (*everything, (0, 0)))
 
 
 # -- cisco IOS ------------------------------------------------------------------------------------
@@ -448,12 +449,12 @@ def _cisco_address(words: list[str], family: int) -> tuple[Span, list[str]]:
     return (base, base | mask), words[2:]
 
 
-def cisco_space(boundary: tuple[str, str], text: str) -> Space:
-    """What a boundary's ACLs permit: keys ``(source zone, destination zone, family,
-    protocol)``, boxes (source, destination, port or ICMP type).  Every ACL must end with the
-    deny of everything, and nothing may be denied before it."""
+def cisco_space(zone: str, text: str) -> Space:
+    """What the ACLs applied inbound on the interface facing a source zone permit: keys
+    ``(source zone, family, protocol)``, boxes (source, destination, port or ICMP type).  Every
+    ACL must end with the deny of everything, and nothing may be denied before it."""
     space: Space = {}
-    stem = f"portplan-{boundary[0]}-to-{boundary[1]}"
+    stem = f"portplan-from-{zone}"
     family: int | None = None
     lines: list[str] = []
     seen: list[int] = []
@@ -492,11 +493,11 @@ def cisco_space(boundary: tuple[str, str], text: str) -> Space:
                 assert len(rest) <= 1 and all(w.isdigit() for w in rest), permit
                 protocol = "icmp"
                 ports = (int(rest[0]), int(rest[0])) if rest else ALL_TYPES
-            add(space, (*boundary, family, protocol), (src, dst, ports))
+            add(space, (zone, family, protocol), (src, dst, ports))
         seen.append(family)
         family = None
     assert family is None and len(seen) == len(set(seen)), "an ACL twice or not closed"
-    _unfiltered(space, boundary, {4, 6} - set(seen))
+    _unfiltered(space, zone, {4, 6} - set(seen))
     return space
 
 
@@ -533,11 +534,11 @@ def _junos_tree(text: str) -> list[tuple[list[str], Any]]:
     return block()
 
 
-def juniper_space(boundary: tuple[str, str], text: str) -> Space:
+def juniper_space(zone: str, text: str) -> Space:
     """As :func:`cisco_space`, for Junos firewall filters (first match, accept terms, then
     the final discard or reject of everything)."""
     space: Space = {}
-    stem = f"portplan-{boundary[0]}-to-{boundary[1]}"
+    stem = f"portplan-from-{zone}"
     families: list[int] = []
     for words, firewall in _junos_tree(text):
         assert words == ["firewall"], words
@@ -594,10 +595,10 @@ def juniper_space(boundary: tuple[str, str], text: str) -> Space:
                     protocol = "icmp"
                     ports = [(int(t), int(t)) for t in matches.get("icmp-type", [])] or [ALL_TYPES]
                 for src, dst, port in itertools.product(sources, dests, ports):
-                    add(space, (*boundary, family, protocol), (src, dst, port))
+                    add(space, (zone, family, protocol), (src, dst, port))
             assert finished, f"filter {name} does not end with a deny"
     assert len(families) == len(set(families))
-    _unfiltered(space, boundary, {4, 6} - set(families))
+    _unfiltered(space, zone, {4, 6} - set(families))
     return space
 
 
@@ -685,7 +686,9 @@ def paloalto_space(boundary: tuple[str, str], text: str) -> Space:
 
 
 def readers() -> dict[str, Any]:
-    """The zone-boundary readers by target name."""
+    """The zone-firewall readers by target name: Cisco and Junos read the filters of the
+    interface facing a source zone (``reader(zone, text)``), PAN-OS the rules of one boundary
+    (``reader((source zone, destination zone), text)``)."""
     return {"cisco": cisco_space, "juniper": juniper_space, "paloalto": paloalto_space}
 
 

@@ -2,7 +2,8 @@
 
 The central test parses the rendered Cisco ACLs back with a parser of its own (independent of
 portplan's runtime check) and proves that the set of (source network, destination network,
-protocol, port range) they permit is exactly the plan's rows that cross each zone boundary.
+protocol, port range) the ACL of the interface facing a source zone permits is exactly the
+plan's rows from that zone across every zone boundary.
 The others check the runtime guards: portplan's validation before Aerleon, Aerleon's warnings
 as errors, the worker process and its timeout, and the read-back that refuses tampered output.
 """
@@ -32,6 +33,7 @@ from portplan.targets.acl import (
     AclTarget,
     Boundary,
     CiscoTarget,
+    FilterFile,
     JuniperTarget,
     PaloAltoTarget,
     _Request,
@@ -40,6 +42,7 @@ from portplan.targets.acl import (
     expected_permits,
 )
 from portplan.targets.acl_terms import with_neighbour_discovery
+from targetread import canonical, readers, span
 
 TARGETS: dict[str, type[AclTarget]] = {
     "cisco": CiscoTarget,
@@ -87,9 +90,10 @@ def collapse(networks: tuple[Network, ...], family: int) -> list[Network]:
     return list(ipaddress.collapse_addresses(same))  # type: ignore[arg-type]
 
 
-def plan_crossing(plan: Plan) -> dict[tuple[str, str, int], dict[Key, PortSet]]:
-    """(source zone, destination zone, family) → (src, dst, protocol) → ports, from the rows."""
-    out: dict[tuple[str, str, int], dict[Key, PortSet]] = {}
+def plan_crossing(plan: Plan) -> dict[tuple[str, int], dict[Key, PortSet]]:
+    """(source zone, family) → (src, dst, protocol) → ports, from the rows that cross from the
+    zone to another: what the interface facing the source zone must let through."""
+    out: dict[tuple[str, int], dict[Key, PortSet]] = {}
     for row in plan.rows:
         if not row.source_zone or not row.destination_zone:
             continue
@@ -98,7 +102,7 @@ def plan_crossing(plan: Plan) -> dict[tuple[str, str, int], dict[Key, PortSet]]:
         for family in (4, 6):
             for src in collapse(row.source_addresses, family):
                 for dst in collapse(row.destination_addresses, family):
-                    side = out.setdefault((row.source_zone, row.destination_zone, family), {})
+                    side = out.setdefault((row.source_zone, family), {})
                     key = (src, dst, row.protocol.value)
                     side[key] = side[key] | row.ports if key in side else row.ports
     return out
@@ -172,25 +176,68 @@ def read_cisco(text: str) -> dict[str, tuple[int, dict[Key, PortSet]]]:
 
 
 @pytest.mark.parametrize("deployment", ["shopping-contoso", "smart-id-nexus", "dual-stack"])
-def test_cisco_acls_permit_exactly_the_rows_that_cross_each_boundary(
+def test_cisco_acls_permit_exactly_the_rows_from_each_source_zone(
     plans: dict[str, Plan], deployment: str
 ) -> None:
     plan = plans[deployment]
     files = CiscoTarget().render(plan, RuleOptions())
     crossing = plan_crossing(plan)
-    rendered: dict[tuple[str, str, int], dict[Key, PortSet]] = {}
+    rendered: dict[tuple[str, int], dict[Key, PortSet]] = {}
     for file_name, text in files.items():
-        src_zone, dst_zone = file_name.removesuffix(".acl").split("-to-")
+        assert file_name.startswith("from-"), file_name
+        zone = file_name.removeprefix("from-").removesuffix(".acl")
         for acl, (family, permits) in read_cisco(text).items():
             suffix = "-v6" if family == 6 else ""
-            assert acl == f"portplan-{src_zone}-to-{dst_zone}{suffix}"
-            rendered[src_zone, dst_zone, family] = permits
-    # every boundary has an ACL of each family: one no planned row uses denies all of it (an
-    # interface without an ACL of a family passes all of that family)
-    boundaries = {key[:2] for key in crossing}
-    assert rendered.keys() == {(*b, family) for b in boundaries for family in (4, 6)}
-    for boundary, permits in rendered.items():
-        assert as_set(permits) == as_set(crossing.get(boundary, {})), boundary
+            assert acl == f"portplan-from-{zone}{suffix}"
+            assert (zone, family) not in rendered, "two ACLs for one interface and family"
+            rendered[zone, family] = permits
+    # every source zone has an ACL of each family: one no planned row uses denies all of it
+    # (an interface without an ACL of a family passes all of that family)
+    zones = {key[0] for key in crossing}
+    assert rendered.keys() == {(zone, family) for zone in zones for family in (4, 6)}
+    for interface, permits in rendered.items():
+        assert as_set(permits) == as_set(crossing.get(interface, {})), interface
+
+
+@pytest.mark.parametrize("target", ["cisco", "juniper"])
+def test_the_filter_on_the_admin_interface_passes_every_boundary_from_admin(
+    plans: dict[str, Plan], target: str
+) -> None:
+    """smart-id-nexus's admin zone reaches both dmz and internal.  An interface takes one
+    filter per family and direction, and the docs say to apply the filters inbound on the
+    interface facing the source zone.  With a filter per boundary, each ending in its deny of
+    everything, whichever one went on the admin interface blocked the other boundary's
+    rows: following the docs was an outage.  Now the admin interface's one filter of each
+    family passes the rows to both zones (first match, read back independently)."""
+    plan = plans["smart-id-nexus"]
+    files = TARGETS[target]().render(plan, RuleOptions())
+    crossing = [
+        r
+        for r in plan.rows
+        if r.source_zone and r.destination_zone and r.source_zone != r.destination_zone
+    ]
+    assert {r.destination_zone for r in crossing if r.source_zone == "admin"} == {
+        "dmz",
+        "internal",
+    }
+    # exactly one file, so one filter per family, for the interface facing each source zone
+    suffix = SUFFIX[target]
+    assert sorted(files) == sorted({f"from-{r.source_zone}{suffix}" for r in crossing})
+    allowed = readers()[target]("admin", files[f"from-admin{suffix}"])
+    reached: set[str] = set()
+    for row in crossing:
+        if row.source_zone != "admin":
+            continue
+        for family in (4, 6):
+            for src in collapse(row.source_addresses, family):
+                for dst in collapse(row.destination_addresses, family):
+                    for r in row.ports.ranges:
+                        packets = (span(src), span(dst), (r.start, r.end))
+                        boxes = allowed.get(("admin", family, row.protocol.value), [])
+                        # the row's packets add nothing to what the filter allows
+                        assert canonical([*boxes, packets]) == canonical(boxes), row.key
+                        reached.add(str(row.destination_zone))
+    assert reached == {"dmz", "internal"}
 
 
 def test_the_dual_stack_plan_has_ipv6_filters_and_family_splits(dual_stack: Plan) -> None:
@@ -314,9 +361,9 @@ def test_paloalto_refuses_zone_names_longer_than_pan_os_allows(tmp_path: Path) -
 
 @pytest.mark.parametrize("target", sorted(TARGETS))
 def test_two_boundaries_that_read_alike_are_refused(target: str, tmp_path: Path) -> None:
-    """Zones x-to-y -> z and x -> y-to-z are both boundary 'x-to-y-to-z': one file, one filter
-    name.  The second boundary's file replaced the first's, so its rows had no rule at all
-    (and on a device the second ACL of that name replaced the first)."""
+    """Zones x-to-y -> z and x -> y-to-z are both boundary 'x-to-y-to-z': one PAN-OS file.
+    The second boundary's file replaced the first's, so its rows had no rule at all.  Cisco
+    and Junos files are named after the source zone alone, which no two zones share."""
     data = examples.example_data("shopping-contoso")
     data["hosts"]["clients"]["zone"] = "x-to-y"  # clients -> shop01
     data["hosts"]["shop01"]["zone"] = "z"
@@ -325,26 +372,43 @@ def test_two_boundaries_that_read_alike_are_refused(target: str, tmp_path: Path)
     plan = examples.plan_from_data(data, tmp_path)
     stems = [boundary.stem for boundary in boundary_terms(plan)]
     assert stems.count("x-to-y-to-z") == 2
-    with pytest.raises(TargetError, match="would both be named 'x-to-y-to-z'"):
+    if target == "paloalto":
+        with pytest.raises(TargetError, match="would both be named 'x-to-y-to-z'"):
+            TARGETS[target]().render(plan, RuleOptions())
+    else:
+        files = TARGETS[target]().render(plan, RuleOptions())
+        assert {f"from-x-to-y{SUFFIX[target]}", f"from-x{SUFFIX[target]}"} <= set(files)
+
+
+@pytest.mark.parametrize("target", ["cisco", "juniper"])
+def test_two_filters_of_one_name_are_refused(target: str, tmp_path: Path) -> None:
+    """Zones x and x-v6 both send: x's IPv6 filter and x-v6's IPv4 filter would both be
+    portplan-from-x-v6, and on a device the one loaded last replaced the other."""
+    data = examples.example_data("shopping-contoso")
+    data["hosts"]["clients"]["zone"] = "x"
+    data["hosts"]["admin-pc"]["zone"] = "x-v6"
+    plan = examples.plan_from_data(data, tmp_path)
+    with pytest.raises(TargetError, match="would both be named 'portplan-from-x-v6'"):
         TARGETS[target]().render(plan, RuleOptions())
 
 
 @pytest.mark.parametrize(
     ("target", "filter_head"),
     [
-        ("cisco", "ipv6 access-list portplan-clients-to-servers-v6"),
-        ("juniper", "replace: filter portplan-clients-to-servers-v6 {"),
+        ("cisco", "ipv6 access-list portplan-from-clients-v6"),
+        ("juniper", "replace: filter portplan-from-clients-v6 {"),
         ("paloalto", '<entry name="deny-clients-to-servers-v6">'),
     ],
 )
 def test_a_family_no_row_uses_is_denied_not_left_unfiltered(target: str, filter_head: str) -> None:
     """Contoso's clients reach the servers over IPv4 only, and dc01 and dc02 have IPv6
-    addresses.  Without an IPv6 filter the boundary's interface passed every IPv6 packet from
+    addresses.  Without an IPv6 filter the clients' interface passed every IPv6 packet from
     the clients to the servers; now the IPv6 filter holds the final deny alone."""
     plan = examples.example_plan("shopping-contoso")
     (terms,) = [t for b, t in boundary_terms(plan).items() if b.stem == "clients-to-servers"]
     assert {term.family for term in terms} == {4}
-    text = TARGETS[target]().render(plan, RuleOptions())[f"clients-to-servers{SUFFIX[target]}"]
+    stem = "clients-to-servers" if target == "paloalto" else "from-clients"
+    text = TARGETS[target]().render(plan, RuleOptions())[f"{stem}{SUFFIX[target]}"]
     assert filter_head in text
     after = text.rsplit(filter_head, 1)[1]
     if target == "cisco":  # neighbour discovery, then the deny
@@ -407,7 +471,7 @@ def small_request(terms: list[dict[str, Any]]) -> _Request:
             "networks": {"A": {"values": [{"address": "192.0.2.1/32"}]}},
             "services": {"S": [{"port": "443", "protocol": "tcp"}]},
         },
-        files={"b0001.acl": Boundary("a", "b")},
+        files={"b0001.acl": FilterFile("a", None, (Boundary("a", "b"),))},
     )
 
 
@@ -473,15 +537,15 @@ def test_importing_the_targets_does_not_import_aerleon() -> None:
 # -- the read-back check refuses tampered output ------------------------------------------------
 
 
-def rendered(target: str, plan: Plan) -> tuple[str, Boundary, Any]:
+def rendered(target: str, plan: Plan) -> tuple[str, FilterFile, Any]:
     files = TARGETS[target]().render(plan, RuleOptions())
-    terms = boundary_terms(plan)
-    boundary = next(b for b in terms if f"{b.stem}{TARGETS[target].suffix}" in files)
-    text = files[f"{boundary.stem}{TARGETS[target].suffix}"]
-    expected = expected_permits(terms[boundary])
+    units = TARGETS[target]().filter_files(boundary_terms(plan))
+    unit = next(u for u in units if f"{u.stem}{TARGETS[target].suffix}" in files)
+    text = files[f"{unit.stem}{TARGETS[target].suffix}"]
+    expected = expected_permits(units[unit])
     if TARGETS[target].neighbour_discovery:
         expected = with_neighbour_discovery(expected)
-    return text, boundary, expected
+    return text, unit, expected
 
 
 CISCO_TAMPERING = [
@@ -502,8 +566,8 @@ CISCO_TAMPERING = [
 def test_the_cisco_check_refuses_anything_but_the_plan(
     plans: dict[str, Plan], old: str, new: str
 ) -> None:
-    text, boundary, expected = rendered("cisco", plans["shopping-contoso"])
-    names = CiscoTarget().filter_names(boundary)
+    text, unit, expected = rendered("cisco", plans["shopping-contoso"])
+    names = CiscoTarget().filter_names(unit)
     check_cisco(text, names, expected)
     assert old in text
     with pytest.raises(TargetError):
@@ -526,8 +590,8 @@ JUNIPER_TAMPERING = [
 def test_the_juniper_check_refuses_anything_but_the_plan(
     plans: dict[str, Plan], old: str, new: str
 ) -> None:
-    text, boundary, expected = rendered("juniper", plans["shopping-contoso"])
-    names = JuniperTarget().filter_names(boundary)
+    text, unit, expected = rendered("juniper", plans["shopping-contoso"])
+    names = JuniperTarget().filter_names(unit)
     check_juniper(text, names, expected)
     assert old in text
     with pytest.raises(TargetError):
@@ -548,13 +612,12 @@ PALOALTO_TAMPERING = [
 def test_the_paloalto_check_refuses_anything_but_the_plan(
     plans: dict[str, Plan], old: str, new: str
 ) -> None:
-    text, boundary, expected = rendered("paloalto", plans["shopping-contoso"])
-    check_paloalto(text, boundary.source_zone, boundary.destination_zone, expected)
+    text, unit, expected = rendered("paloalto", plans["shopping-contoso"])
+    assert unit.destination_zone is not None
+    check_paloalto(text, unit.source_zone, unit.destination_zone, expected)
     assert old in text
     with pytest.raises(TargetError):
-        check_paloalto(
-            text.replace(old, new, 1), boundary.source_zone, boundary.destination_zone, expected
-        )
+        check_paloalto(text.replace(old, new, 1), unit.source_zone, unit.destination_zone, expected)
 
 
 # -- every target on the dual-stack plan; default action ----------------------------------------
@@ -566,7 +629,13 @@ def test_every_target_renders_the_dual_stack_plan_and_checks_it(
 ) -> None:
     files = TARGETS[target]().render(dual_stack, RuleOptions())
     suffix = TARGETS[target].suffix
-    assert list(files) == [f"{b.stem}{suffix}" for b in sorted(boundary_terms(dual_stack))]
+    boundaries = sorted(boundary_terms(dual_stack))
+    if target == "paloalto":
+        assert list(files) == [f"{b.stem}{suffix}" for b in boundaries]
+    else:  # one per source zone, in order
+        assert list(files) == [
+            f"from-{z}{suffix}" for z in dict.fromkeys(b.source_zone for b in boundaries)
+        ]
     text = "".join(files.values())
     assert "$Id" not in text and "$Date" not in text and "$Revision" not in text
     assert "2001:db8:ad::5" in text and "2001:db8:10::10" in text

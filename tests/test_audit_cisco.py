@@ -1,5 +1,7 @@
 """``portplan audit --boundary SRC:DST --ruleset cisco:FILE``: a zone firewall's access lists
-against the rows that cross the boundary (IOS and ASA syntax)."""
+against the rows that cross the boundary (IOS and ASA syntax).  A file ``portplan rules -t
+cisco`` writes holds the ACLs of the interface facing a source zone: it is audited once per
+boundary from that zone."""
 
 from __future__ import annotations
 
@@ -26,13 +28,21 @@ def test_cisco_goldens_have_no_finding(example: str, case: str) -> None:
     plan = examples.example_plan(example)
     files = sorted((CISCO / example / case).glob("*.acl"))
     assert files
+    crossing = {
+        (r.source_zone, r.destination_zone)
+        for r in plan.rows
+        if r.source_zone and r.destination_zone and r.source_zone != r.destination_zone
+    }
+    audited = set()
     for path in files:
-        source, _, destination = path.stem.partition("-to-")
+        source = path.stem.removeprefix("from-")
         ruleset = read_cisco_acls(path.read_text(), str(path))
-        boundary = (source, destination)
-        result = audit_ruleset(plan, path.stem, ruleset, boundary=boundary)
-        assert result.checked > 0
-        assert result.findings == [], (path.name, [f.message for f in result.findings])
+        for boundary in sorted(b for b in crossing if b[0] == source):
+            result = audit_ruleset(plan, path.stem, ruleset, boundary=boundary)
+            assert result.checked > 0
+            assert result.findings == [], (path.name, [f.message for f in result.findings])
+            audited.add(boundary)
+    assert audited == crossing
 
 
 def run(*args: str) -> tuple[int, str, str]:
@@ -41,13 +51,13 @@ def run(*args: str) -> tuple[int, str, str]:
 
 
 def test_each_finding_names_the_entry(tmp_path: Path) -> None:
-    text = (CISCO / "smart-id-nexus" / "default" / "dmz-to-internal.acl").read_text()
+    text = (CISCO / "smart-id-nexus" / "default" / "from-dmz.acl").read_text()
     text = text.replace(
         " permit tcp host 198.51.100.20 host 192.0.2.40 eq 8300",
         " deny tcp host 198.51.100.20 host 192.0.2.40 eq 8301\n"
         " permit tcp host 198.51.100.20 host 192.0.2.40 range 8300 8310",
     )
-    path = tmp_path / "dmz-to-internal.acl"
+    path = tmp_path / "from-dmz.acl"
     path.write_text(text)
     lines = text.splitlines()
     deny = next(n for n, line in enumerate(lines, 1) if "deny tcp" in line)
@@ -91,7 +101,7 @@ access-list OUTSIDE-IN extended deny ip any any log
 
 
 def test_boundary_usage_errors() -> None:
-    acl = str(CISCO / "smart-id-nexus" / "default" / "dmz-to-internal.acl")
+    acl = str(CISCO / "smart-id-nexus" / "default" / "from-dmz.acl")
     code, _out, err = run("audit", str(NEXUS), "--boundary", "dmz:nowhere", "--ruleset", acl)
     assert code == 2 and "zones of the deployment" in err
     code, _out, err = run("audit", str(NEXUS), "--ruleset", acl)

@@ -420,22 +420,32 @@ def _check_aws(d: Deployment, files: dict[str, str], egress: bool) -> None:
 
 
 def _check_acl(d: Deployment, target: str, files: dict[str, str]) -> None:
+    """Cisco and Junos: a file per source zone, for the interface facing it, which allows
+    the union of the rows from that zone to every other zone (an interface takes one filter
+    per family and direction).  PAN-OS: a file per boundary, its rules naming both zones."""
     zones = {h.get("zone") for h in d.hosts.values()} - {None}
-    stems = {f"{a}-to-{b}": (a, b) for a in zones for b in zones if a != b}
+    expected = _acl_expected(d)
+    if target == "paloalto":
+        units: dict[str, Any] = {f"{a}-to-{b}": (a, b) for a in zones for b in zones if a != b}
+    else:
+        units = {f"from-{zone}": zone for zone in zones}
+        by_zone: Space = {}
+        for (source_zone, _destination_zone, *rest), boxes in expected.items():
+            add(by_zone, (source_zone, *rest), *boxes)
+        expected = by_zone
     read = readers()[target]
     actual: Space = {}
     for name, text in files.items():
         assert name.endswith(ACL_SUFFIX[target]), name
-        boundary = stems[name.removesuffix(ACL_SUFFIX[target])]
-        actual.update(read(boundary, text))
-    expected = _acl_expected(d)
-    boundaries = {key[:2] for key in expected}
+        actual.update(read(units[name.removesuffix(ACL_SUFFIX[target])], text))
+    sources = {key[0] if target != "paloalto" else key[:2] for key in expected}
     if target in ("cisco", "juniper"):  # IPv6 neighbour discovery, on every interface
-        for boundary in boundaries:
+        for zone in sources:
             for kind in (135, 136):
-                add(expected, (*boundary, 6, "icmp"), (EVERY[6], EVERY[6], (kind, kind)))
+                add(expected, (zone, 6, "icmp"), (EVERY[6], EVERY[6], (kind, kind)))
     same_packets(actual, expected, target)
-    assert {stems[n.rsplit(".", 1)[0]] for n in files} == boundaries, "a file per boundary"
+    written = {units[n.rsplit(".", 1)[0]] for n in files}
+    assert written == sources, "a file per source zone (cisco, juniper) or boundary (paloalto)"
 
 
 def _combos() -> Iterator[Any]:

@@ -18,7 +18,8 @@ of them goes).  Likewise for the packets to close.  A change is:
 * ``readdress``: a row whose ports stay and whose addresses change (a host re-addressed);
 * ``moved``: a row whose source or destination zone changes: the packets it keeps are
   closed on the old zone boundary's firewall and opened on the new one's (a host moved from
-  zone ``data`` to ``users2``: from ACL ``users-to-data`` to ``users-to-users2``).
+  zone ``data`` to ``users2``: from PAN-OS rules ``users`` to ``data`` to rules ``users`` to
+  ``users2``; a Cisco or Junos filter ``portplan-from-users`` holds both boundaries).
 """
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from portplan._errors import TargetError
-from portplan.targets.acl_terms import Boundary
+from portplan.targets.acl_terms import FilterFile
 
 __all__ = ["Request", "run_aerleon", "strip_tags"]
 
@@ -37,7 +37,7 @@ class Request:
     platform: str
     policies: list[dict[str, Any]]
     definitions: dict[str, Any]
-    files: dict[str, Boundary]  #: Aerleon's output file name → boundary
+    files: dict[str, FilterFile]  #: Aerleon's output file name → the file it stands for
 
 
 def strip_tags(text: str) -> str:

@@ -2,9 +2,15 @@
 
 A *zone boundary* is an ordered pair (source zone, destination zone) of the plan's rows whose
 hosts sit in different zones; rows without zones, or within one zone, do not cross a firewall
-and are not filtered here.  Each boundary gets one file, ``<source>-to-<destination>.<ext>``,
-holding one filter per address family (IPv4 and IPv6 are never mixed in one filter), each
-ending with an explicit deny (or reject) of everything else.
+and are not filtered here.
+
+Cisco IOS and Junos filter an interface, which takes one filter per family and direction: each
+source zone gets one file, ``from-<zone>.<ext>``, with the filters to apply inbound on the
+interface facing it, holding the terms of every boundary from that zone (their destination
+addresses keep each term to its destination zone).  PAN-OS rules name both zones, so there
+each boundary gets its file, ``<source>-to-<destination>.xml``.  A file holds one filter per
+address family (IPv4 and IPv6 are never mixed in one filter), each ending with one explicit
+deny (or reject) of everything else.
 
 Terms are exact: one term per flow leg, protocol, port set and group of hosts, where a group is
 a set of sources that reach every one of a set of destinations in the plan (so the term's
@@ -23,7 +29,7 @@ rendered text back and compares what it permits with the plan (:mod:`portplan.ta
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any, ClassVar
 
 from portplan._errors import TargetError
@@ -39,10 +45,13 @@ from portplan.targets.acl_terms import (
     TERM_NAME_MAX,
     AclTerm,
     Boundary,
+    FilterFile,
     Permits,
     boundary_terms,
     digest,
     expected_permits,
+    files_per_boundary,
+    files_per_source_zone,
     fit,
     with_neighbour_discovery,
 )
@@ -60,6 +69,7 @@ __all__ = [
     "AclTerm",
     "Boundary",
     "CiscoTarget",
+    "FilterFile",
     "JuniperTarget",
     "PaloAltoTarget",
     "Permits",
@@ -151,23 +161,32 @@ class AclTarget(Target):
 
     # -- what subclasses provide ---------------------------------------------------------------
 
-    def header(self, boundary: Boundary, family: int) -> str:
-        """Aerleon's target options of the filter of one boundary and family."""
+    def header(self, unit: FilterFile, family: int) -> str:
+        """Aerleon's target options of the filter of one file and family."""
         raise NotImplementedError
 
-    def filter_name(self, boundary: Boundary, family: int) -> str:
-        return f"portplan-{boundary.stem}" + ("-v6" if family == 6 else "")
+    def filter_files(
+        self, boundaries: Mapping[Boundary, tuple[AclTerm, ...]]
+    ) -> dict[FilterFile, tuple[AclTerm, ...]]:
+        """The files to write and their terms: one per source zone, with every boundary from
+        it, since an interface takes one filter per family and direction (a filter per
+        boundary, each ending in its deny of everything, would block the other boundaries of
+        the interface it is applied to)."""
+        return files_per_source_zone(boundaries)
 
-    def filter_names(self, boundary: Boundary) -> dict[int, str]:
-        """The filter name of each family: every boundary has both."""
-        return {f: self.filter_name(boundary, f) for f in (4, 6)}
+    def filter_name(self, unit: FilterFile, family: int) -> str:
+        return f"portplan-{unit.stem}" + ("-v6" if family == 6 else "")
 
-    def check(self, text: str, boundary: Boundary, expected: Permits) -> None:
+    def filter_names(self, unit: FilterFile) -> dict[int, str]:
+        """The filter name of each family: every file has both."""
+        return {f: self.filter_name(unit, f) for f in (4, 6)}
+
+    def check(self, text: str, unit: FilterFile, expected: Permits) -> None:
         """Parse the rendered file back; ``TargetError`` unless it permits exactly ``expected``."""
         check = getattr(_acl_check, self.checker)
         if self.neighbour_discovery:
             expected = with_neighbour_discovery(expected)
-        check(text, self.filter_names(boundary), expected)
+        check(text, self.filter_names(unit), expected)
 
     def unknown_setting(self, key: str, extra: Mapping[str, str]) -> str:
         unknown = ", ".join(repr(k) for k in sorted(extra) if k not in self.settings)
@@ -183,45 +202,57 @@ class AclTarget(Target):
                 f"target {self.name}: no planned flow crosses a zone boundary (give the hosts "
                 "a 'zone:'; rows within one zone, or without zones, need no network firewall)"
             )
-        stems: dict[str, Boundary] = {}
         for boundary in boundaries:
-            # the stem names the file, the filters and the final deny: two boundaries with
-            # one stem would overwrite each other's file and replace each other's filter
-            other = stems.setdefault(boundary.stem, boundary)
-            if other != boundary:
-                raise TargetError(
-                    f"target {self.name}: the boundaries {other.source_zone} -> "
-                    f"{other.destination_zone} and {boundary.source_zone} -> "
-                    f"{boundary.destination_zone} would both be named {boundary.stem!r} "
-                    "(their file and filter names); rename a zone so that no two boundaries "
-                    "read alike ('-to-' inside a zone name)"
-                )
             for zone in (boundary.source_zone, boundary.destination_zone):
                 if len(zone) > self.max_zone_length:
                     raise TargetError(
                         f"target {self.name}: zone {zone!r} is longer than "
                         f"{self.max_zone_length} characters"
                     )
-        request = self._request(plan, boundaries, options)
+        units = self.filter_files(boundaries)
+        self._check_names(units)
+        request = self._request(plan, units, options)
         rendered = _run_aerleon(request, timeout, self.generator)
         files: dict[str, str] = {}
-        for aerleon_name, boundary in request.files.items():
+        for aerleon_name, unit in request.files.items():
             text = rendered.get(aerleon_name)
             if text is None:
-                raise TargetError(f"Aerleon wrote no {aerleon_name} for {boundary.stem}")
+                raise TargetError(f"Aerleon wrote no {aerleon_name} for {unit.stem}")
             text = _strip_tags(text)
-            self.check(text, boundary, expected_permits(boundaries[boundary]))
-            files[f"{boundary.stem}{self.suffix}"] = text
+            self.check(text, unit, expected_permits(units[unit]))
+            files[f"{unit.stem}{self.suffix}"] = text
         unexpected = sorted(set(rendered) - set(request.files))
         if unexpected:
             raise TargetError(f"Aerleon wrote files nobody asked for: {', '.join(unexpected)}")
         return files
 
+    def _check_names(self, units: Iterable[FilterFile]) -> None:
+        """Two files of one name would overwrite each other, and two filters of one name
+        replace each other on the device: the rows of one would have no rule at all."""
+        stems: dict[str, FilterFile] = {}
+        names: dict[str, FilterFile] = {}
+        for unit in units:
+            other = stems.setdefault(unit.stem, unit)
+            if other != unit:
+                raise TargetError(
+                    f"target {self.name}: the rules {other.scope} and those {unit.scope} "
+                    f"would both be named {unit.stem!r} (their file and filter names); rename "
+                    "a zone so that no two read alike ('-to-' inside a zone name)"
+                )
+            for name in self.filter_names(unit).values():
+                other = names.setdefault(name, unit)
+                if other != unit:
+                    raise TargetError(
+                        f"target {self.name}: the filters {other.scope} and those {unit.scope} "
+                        f"would both be named {name!r}; rename a zone ('-v6' at the end of a "
+                        "zone name)"
+                    )
+
     def _options(self, options: RuleOptions) -> float:
         if options.hosts:
             raise TargetError(
                 f"target {self.name} renders the whole deployment, one file per zone "
-                "boundary; --host does not apply"
+                "or zone boundary; --host does not apply"
             )
         self.check_options(options)
         text = options.extra.get("timeout")
@@ -236,15 +267,16 @@ class AclTarget(Target):
         return timeout
 
     def _request(
-        self, plan: Plan, boundaries: Mapping[Boundary, tuple[AclTerm, ...]], options: RuleOptions
+        self, plan: Plan, units: Mapping[FilterFile, tuple[AclTerm, ...]], options: RuleOptions
     ) -> _Request:
         tokens = _Tokens()
         services: dict[str, list[dict[str, str | int]]] = {}
         policies: list[dict[str, Any]] = []
-        files: dict[str, Boundary] = {}
+        files: dict[str, FilterFile] = {}
         final = "reject" if options.default is DefaultAction.REJECT else "deny"
-        for index, (boundary, terms) in enumerate(boundaries.items(), start=1):
+        for index, (unit, terms) in enumerate(units.items(), start=1):
             filters = []
+            destinations = ", ".join(b.destination_zone for b in unit.boundaries)
             for family in (4, 6):
                 # a family no planned row uses still gets its filter, the deny alone: an
                 # interface without a filter of a family passes all of that family
@@ -278,13 +310,12 @@ class AclTarget(Target):
                         }
                     )
                 if family == 6 and self.neighbour_discovery:
-                    entries.append(_neighbour_discovery(boundary))
+                    entries.append(_neighbour_discovery(unit))
                 entries.append(
                     {
-                        "name": fit(f"{final}-{boundary.stem}-v{family}", TERM_NAME_MAX),
+                        "name": fit(f"{final}-{unit.stem}-v{family}", TERM_NAME_MAX),
                         "comment": _comment(
-                            f"everything else from {boundary.source_zone} to "
-                            f"{boundary.destination_zone} over IPv{family}: not in the plan"
+                            f"everything else {unit.scope} over IPv{family}: not in the plan"
                         ),
                         "action": final,
                     }
@@ -292,10 +323,10 @@ class AclTarget(Target):
                 filters.append(
                     {
                         "header": {
-                            "targets": {self.platform: self.header(boundary, family)},
+                            "targets": {self.platform: self.header(unit, family)},
                             "comment": _comment(
-                                f"portplan {plan.deployment}: {boundary.source_zone} to "
-                                f"{boundary.destination_zone}, IPv{family}, "
+                                f"portplan {plan.deployment}: {unit.source_zone} to "
+                                f"{destinations}, IPv{family}, "
                                 f"{len(family_terms) or 'no'} "
                                 f"term{'s' if len(family_terms) != 1 else ''} "
                                 "from the flow plan, then "
@@ -306,9 +337,9 @@ class AclTarget(Target):
                         "terms": entries,
                     }
                 )
-            name = f"b{index:04d}"
+            name = f"f{index:04d}"
             policies.append({"filename": name, "filters": filters})
-            files[name + self.suffix] = boundary
+            files[name + self.suffix] = unit
         return _Request(
             platform=self.platform,
             policies=policies,
@@ -335,10 +366,10 @@ def _service(term: AclTerm, services: dict[str, list[dict[str, str | int]]]) -> 
     return {"protocol": term.protocol.value, "destination-port": service}
 
 
-def _neighbour_discovery(boundary: Boundary) -> dict[str, Any]:
+def _neighbour_discovery(unit: FilterFile) -> dict[str, Any]:
     """The term that accepts IPv6 neighbour discovery: from and to any address."""
     return {
-        "name": fit(f"nd-{boundary.stem}-v6", TERM_NAME_MAX),
+        "name": fit(f"nd-{unit.stem}-v6", TERM_NAME_MAX),
         "comment": _comment(
             "IPv6 neighbour discovery (solicitations, advertisements): without it, IPv6 does "
             "not work on the interface"
@@ -354,7 +385,8 @@ class CiscoTarget(AclTarget):
 
     name = "cisco"
     description = (
-        "Cisco IOS extended ACLs through Aerleon: one ACL per zone boundary and family, stateless"
+        "Cisco IOS extended ACLs through Aerleon: one ACL per source zone and family, for the "
+        "interface facing the zone, stateless"
     )
     platform = "cisco"
     suffix = ".acl"
@@ -362,13 +394,13 @@ class CiscoTarget(AclTarget):
     checker = "check_cisco"
     neighbour_discovery = True
     apply_note = (
-        "Apply inbound on the interface facing the source zone. Stateless: replies need the "
-        "reverse ACL or inspection."
+        "Apply inbound on the interface facing the source zone, as its only ACL of this "
+        "family. Stateless: replies need the reverse ACL or inspection."
     )
 
-    def header(self, boundary: Boundary, family: int) -> str:
+    def header(self, unit: FilterFile, family: int) -> str:
         kind = "extended" if family == 4 else "inet6"
-        return f"{self.filter_name(boundary, family)} {kind}"
+        return f"{self.filter_name(unit, family)} {kind}"
 
 
 class JuniperTarget(AclTarget):
@@ -376,7 +408,8 @@ class JuniperTarget(AclTarget):
 
     name = "juniper"
     description = (
-        "Junos firewall filters through Aerleon: one filter per zone boundary and family, stateless"
+        "Junos firewall filters through Aerleon: one filter per source zone and family, for the "
+        "interface facing the zone, stateless"
     )
     platform = "juniper"
     suffix = ".jcl"
@@ -384,12 +417,12 @@ class JuniperTarget(AclTarget):
     checker = "check_juniper"
     neighbour_discovery = True
     apply_note = (
-        "Apply as an input filter on the interface facing the source zone. Stateless: replies "
-        "need the reverse filter."
+        "Apply as the input filter of this family on the interface facing the source zone. "
+        "Stateless: replies need the reverse filter."
     )
 
-    def header(self, boundary: Boundary, family: int) -> str:
-        return f"{self.filter_name(boundary, family)} {'inet' if family == 4 else 'inet6'}"
+    def header(self, unit: FilterFile, family: int) -> str:
+        return f"{self.filter_name(unit, family)} {'inet' if family == 4 else 'inet6'}"
 
 
 class PaloAltoTarget(AclTarget):
@@ -411,11 +444,20 @@ class PaloAltoTarget(AclTarget):
         "type leaves out what App-ID names otherwise (ping, traceroute)"
     )
 
-    def header(self, boundary: Boundary, family: int) -> str:
+    def filter_files(
+        self, boundaries: Mapping[Boundary, tuple[AclTerm, ...]]
+    ) -> dict[FilterFile, tuple[AclTerm, ...]]:
+        """One file per boundary: every rule, the deny of each family too, names both zones,
+        so the rules of one boundary leave the others' traffic alone."""
+        return files_per_boundary(boundaries)
+
+    def header(self, unit: FilterFile, family: int) -> str:
         return (
-            f"from-zone {boundary.source_zone} to-zone {boundary.destination_zone} "
+            f"from-zone {unit.source_zone} to-zone {unit.destination_zone} "
             f"{'inet' if family == 4 else 'inet6'}"
         )
 
-    def check(self, text: str, boundary: Boundary, expected: Permits) -> None:
-        check_paloalto(text, boundary.source_zone, boundary.destination_zone, expected)
+    def check(self, text: str, unit: FilterFile, expected: Permits) -> None:
+        if unit.destination_zone is None:
+            raise TargetError(f"PAN-OS rules name both zones, not only {unit.source_zone}")
+        check_paloalto(text, unit.source_zone, unit.destination_zone, expected)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
 from portplan._errors import TargetError
@@ -21,10 +21,13 @@ __all__ = [
     "TERM_NAME_MAX",
     "AclTerm",
     "Boundary",
+    "FilterFile",
     "Permits",
     "boundary_terms",
     "digest",
     "expected_permits",
+    "files_per_boundary",
+    "files_per_source_zone",
     "fit",
     "icmp_set",
     "with_neighbour_discovery",
@@ -61,6 +64,31 @@ class Boundary:
         return f"{self.source_zone}-to-{self.destination_zone}"
 
 
+@dataclass(frozen=True, slots=True)
+class FilterFile:
+    """The filters of one file (one per address family): those of the interface facing
+    ``source_zone``, holding every boundary from it (``destination_zone`` None: Cisco IOS,
+    Junos, where an interface takes one filter per family and direction), or those of one
+    boundary (PAN-OS, whose rules name both zones)."""
+
+    source_zone: str
+    destination_zone: str | None
+    boundaries: tuple[Boundary, ...]  #: sorted; all from ``source_zone``
+
+    @property
+    def stem(self) -> str:
+        """The file's name without its suffix, and the filters' names without ``portplan-``."""
+        if self.destination_zone is None:
+            return f"from-{self.source_zone}"
+        return f"{self.source_zone}-to-{self.destination_zone}"
+
+    @property
+    def scope(self) -> str:
+        """What its final deny covers: ``from admin``, ``from admin to dmz``."""
+        to = "" if self.destination_zone is None else f" to {self.destination_zone}"
+        return f"from {self.source_zone}{to}"
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class AclTerm:
     """Permit ``protocol``/``ports`` from every source host to every destination host."""
@@ -86,6 +114,30 @@ class AclTerm:
                 for _dst_host, dst_nets in self.destinations:
                     for dst in dst_nets:
                         yield self.family, self.protocol.value, src, dst, allowed
+
+
+def files_per_source_zone(
+    boundaries: Mapping[Boundary, tuple[AclTerm, ...]],
+) -> dict[FilterFile, tuple[AclTerm, ...]]:
+    """One file per source zone, with the terms of every boundary from it (boundaries in
+    order, each one's terms in order)."""
+    by_zone: dict[str, list[Boundary]] = {}
+    for boundary in sorted(boundaries):
+        by_zone.setdefault(boundary.source_zone, []).append(boundary)
+    return {
+        FilterFile(zone, None, tuple(group)): tuple(t for b in group for t in boundaries[b])
+        for zone, group in by_zone.items()
+    }
+
+
+def files_per_boundary(
+    boundaries: Mapping[Boundary, tuple[AclTerm, ...]],
+) -> dict[FilterFile, tuple[AclTerm, ...]]:
+    """One file per boundary, with its terms."""
+    return {
+        FilterFile(b.source_zone, b.destination_zone, (b,)): boundaries[b]
+        for b in sorted(boundaries)
+    }
 
 
 def icmp_set(spans: Iterable[tuple[int, int]]) -> PortSet:
@@ -245,9 +297,11 @@ def boundary_terms(plan: Plan) -> dict[Boundary, tuple[AclTerm, ...]]:
         return hosts[host][1 if family == 4 else 2]
 
     result: dict[Boundary, tuple[AclTerm, ...]] = {}
+    # unique across the deployment: a Cisco or Junos filter holds the terms of every boundary
+    # from its zone, and Aerleon's service objects (and PAN-OS's) are named after the terms
+    names: set[str] = set()
     for boundary in sorted(groups):
         terms: list[AclTerm] = []
-        names: set[str] = set()
         for (flow, protocol, ports, icmp, family), by_destination in groups[boundary].items():
             # destinations reached by the very same sources share a term
             by_sources: dict[tuple[str, ...], list[str]] = {}
@@ -263,7 +317,7 @@ def boundary_terms(plan: Plan) -> dict[Boundary, tuple[AclTerm, ...]]:
                     )
                 )
                 if name in names:  # a digest collision: refuse rather than guess
-                    raise TargetError(f"two terms of {boundary.stem} would both be named {name}")
+                    raise TargetError(f"two terms would both be named {name}")
                 names.add(name)
                 purpose, reference = about[flow]
                 terms.append(
