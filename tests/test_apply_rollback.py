@@ -72,11 +72,12 @@ def nft_state(ns: str) -> str:
     return "".join(sorted(t for t in tables if t.strip()))
 
 
-def iptables_state(ns: str) -> str:
-    """Both filter tables and every address set, without counters and save dates."""
+def iptables_state(ns: str, suffix: str = "") -> str:
+    """Both filter tables and every address set, without counters and save dates; ``suffix``
+    ``-legacy`` reads the tables of the legacy tools."""
     parts = [
-        run_in(ns, "iptables-save", "-t", "filter"),
-        run_in(ns, "ip6tables-save", "-t", "filter"),
+        run_in(ns, f"iptables{suffix}-save", "-t", "filter"),
+        run_in(ns, f"ip6tables{suffix}-save", "-t", "filter"),
         run_in(ns, "ipset", "save"),
     ]
     lines = [

@@ -24,18 +24,20 @@ from portplan.cli._options import (
 from portplan.cli._plan import load_plan, require_host, require_managed
 from portplan.cli.rules import target_option
 from portplan.targets import DefaultAction, RuleOptions
-from portplan.targets.apply import Confirmation, applier_for, lockout_problems
+from portplan.targets.apply import (
+    Confirmation,
+    applier_for,
+    discard_saved,
+    lockout_problems,
+    restore_saved,
+)
 
 __all__ = ["apply_cmd"]
 
 
 @click.command("apply")
-@click.argument("deployment", type=click.Path(path_type=Path))
-@on_option(
-    "The deployment host this machine is; its ruleset is applied here.",
-    required=True,
-    renamed="--host",
-)
+@click.argument("deployment", type=click.Path(path_type=Path), required=False)
+@on_option("The deployment host this machine is; its ruleset is applied here.", renamed="--host")
 @target_option(default="nftables", show_default=True)
 @option("--egress", is_flag=True, help="Also filter what the host sends.")
 @default_action_option()
@@ -62,10 +64,26 @@ __all__ = ["apply_cmd"]
     "again an SSH session open here whose owner cannot be told (SSH_CONNECTION unset). Never "
     "when it cuts the session SSH_CONNECTION names.",
 )
+@option(
+    "--restore-saved",
+    "restore_requested",
+    is_flag=True,
+    allow_from_autoenv=False,  # an action on this host's saved copy: typed, never inherited
+    help="Load back the ruleset an apply saved and could not restore (kept under "
+    "/run/portplan), as its rollback would have; without DEPLOYMENT and --on.",
+)
+@option(
+    "--discard-saved",
+    "discard_requested",
+    is_flag=True,
+    allow_from_autoenv=False,  # an action on this host's saved copy: typed, never inherited
+    help="Remove the ruleset an apply saved and could not restore, once you have put the "
+    "firewall right yourself; the firewall is left as it is. Without DEPLOYMENT and --on.",
+)
 @common_options
 def apply_cmd(
-    deployment: Path,
-    on: str,
+    deployment: Path | None,
+    on: str | None,
     target_name: str,
     egress: bool,
     default_action: str,
@@ -73,6 +91,8 @@ def apply_cmd(
     timeout_renamed: int | None,
     check_only: bool,
     force: bool,
+    restore_requested: bool,
+    discard_requested: bool,
 ) -> None:
     """Apply this host's ruleset: check it, apply it, roll back unless confirmed in time.
 
@@ -84,8 +104,16 @@ def apply_cmd(
     restore at once. A ruleset the checker refuses is never applied (exit status 3), nor one
     that would cut your SSH session or leave no management access (exit status 2; --force
     overrides only the latter, and, where SSH_CONNECTION is unset, other SSH sessions open
-    here).
+    here). If restoring fails (exit status 3), the saved copy is kept, and apply refuses to
+    run until --restore-saved loads it back or --discard-saved removes it.
     """
+    if restore_requested or discard_requested:
+        _settle_saved(deployment, on, restore=restore_requested, discard=discard_requested)
+        return
+    if deployment is None:
+        raise click.UsageError("Missing argument 'DEPLOYMENT'.")
+    if on is None:
+        raise click.UsageError("Missing option '--on'.")
     confirm_timeout = timeout_renamed or confirm_timeout
     plan, _inputs = load_plan(deployment)
     require_host(on, plan.hosts, deployment)
@@ -138,6 +166,31 @@ def apply_cmd(
         change.roll_back()
         log.warning("not confirmed: the previous ruleset is restored.")
     raise click.exceptions.Exit(ExitCode.DIFFERENCE)
+
+
+def _settle_saved(deployment: Path | None, on: str | None, *, restore: bool, discard: bool) -> None:
+    """--restore-saved, --discard-saved: the saved copy a failed restore left on this host."""
+    if restore and discard:
+        raise click.UsageError("--restore-saved and --discard-saved exclude each other.")
+    flag = "--restore-saved" if restore else "--discard-saved"
+    if deployment is not None or on is not None:
+        raise click.UsageError(
+            f"{flag} takes no DEPLOYMENT and no --on: it acts on the ruleset saved on this host."
+        )
+    if restore:
+        saved = restore_saved()
+        log.info(
+            "restored the %s ruleset saved in %s; apply may run again.", saved.target, saved.folder
+        )
+        return
+    saved = discard_saved()
+    log.warning(
+        "removed the %s ruleset saved in %s (its restore had failed: %s); the firewall is left "
+        "as it is, and apply may run again.",
+        saved.target,
+        saved.folder,
+        saved.reason,
+    )
 
 
 def _drop_typed_ahead() -> None:

@@ -9,7 +9,9 @@ The sequence ``portplan apply`` follows, as ``iptables-apply`` does:
 3. save what the new ruleset replaces and prove it loads back, start a watchdog that restores
    it at the deadline whatever becomes of this process, apply the new one as one unit;
 4. keep it only if the operator confirms within the timeout; otherwise (refusal, silence,
-   Ctrl-C, SIGTERM, SIGHUP, SIGKILL) restore the saved one (:mod:`.confirmed`).
+   Ctrl-C, SIGTERM, SIGHUP, SIGKILL) restore the saved one (:mod:`.confirmed`);
+5. if restoring fails, keep the saved copy and refuse to apply again until the operator
+   restores it or clears it (:mod:`.pending`).
 
 Each target that can be applied names its :class:`~portplan.targets.base.Applier`; this
 package runs the commands, the CLI talks to the operator.
@@ -24,9 +26,18 @@ from portplan.plan import Plan
 from portplan.targets import get_target, target_names
 from portplan.targets.apply.confirmed import Confirmation
 from portplan.targets.apply.lockout import Lockout, lockout_problems
+from portplan.targets.apply.pending import Saved, discard_saved, restore_saved
 from portplan.targets.base import Applier, RuleOptions, Scope
 
-__all__ = ["Confirmation", "Lockout", "applier_for", "lockout_problems"]
+__all__ = [
+    "Confirmation",
+    "Lockout",
+    "Saved",
+    "applier_for",
+    "discard_saved",
+    "lockout_problems",
+    "restore_saved",
+]
 
 
 def applier_for(plan: Plan, host: str, target: str, options: RuleOptions) -> Applier:

@@ -34,7 +34,8 @@ def run(argv: Sequence[str], data: bytes | None = None) -> subprocess.CompletedP
     try:
         return subprocess.run(
             list(argv),
-            input=data,
+            # without data, nothing: a tool never reads the terminal the 'yes' comes from
+            input=b"" if data is None else data,
             capture_output=True,
             timeout=_TIMEOUT,
             check=False,

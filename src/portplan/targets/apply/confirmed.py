@@ -8,7 +8,9 @@ SSH session's SIGHUP) and restores the saved ruleset at the deadline unless it h
 the new one is kept.  The state both share lives in a folder only root can read, under
 ``/run/portplan``; a lock file decides who settles the outcome, once: ``kept`` (confirmed in
 time), or ``restored`` (by this process on a refusal, an error or a signal, or by the
-watchdog at the deadline).
+watchdog at the deadline).  A restore that failed leaves its folder, the saved copy in it:
+apply refuses to run in that network namespace until the operator restores or clears it
+(:func:`pending`, :mod:`.pending`).
 """
 
 from __future__ import annotations
@@ -35,8 +37,12 @@ __all__ = [
     "KEPT",
     "RESTORED",
     "Confirmation",
+    "claim_host",
+    "locked",
+    "pending",
     "process_identity",
     "read_state",
+    "restore_twice",
     "saved_of",
     "settle",
     "state_root",
@@ -91,7 +97,56 @@ def saved_of(state: Mapping[str, object]) -> dict[str, bytes]:
     return {key: base64.b64decode(value) for key, value in saved.items()}
 
 
-def _claim_host(root: Path) -> int:
+def _network_namespace() -> int:
+    """This process's network namespace (its inode): a firewall belongs to one."""
+    try:
+        return os.stat("/proc/self/ns/net").st_ino
+    except OSError:
+        return 0  # no /proc: one for the machine
+
+
+def pending(root: Path) -> list[Path]:
+    """The state folders of this network namespace whose restore failed, oldest first: each
+    keeps a ruleset saved before an apply that is not back in force."""
+    found = []
+    for folder in root.glob("apply-*"):
+        try:
+            outcome = (folder / "outcome").read_text()
+            state = read_state(folder)
+        except (OSError, ValueError):
+            continue  # being written, or removed, by an apply that is still running
+        # (a state written before the namespace was recorded is not known to be this one's)
+        if outcome.startswith(f"{RESTORED}: failed") and state.get("netns") == _network_namespace():
+            found.append((float(str(state.get("saved_at", 0))), folder))
+    return [folder for _saved_at, folder in sorted(found)]
+
+
+def kept_note(folder: Path) -> str:
+    """What the operator does about a saved copy a failed restore left in ``folder``."""
+    return (
+        f"the saved copy is kept in {folder}/state.json: once the cause is fixed, run "
+        "`portplan apply --restore-saved` to load it back, or `portplan apply --discard-saved` "
+        "to remove it if you have put the firewall right yourself; until then apply refuses "
+        "to run"
+    )
+
+
+def _refuse_pending(root: Path) -> None:
+    """Refuse while a failed restore's saved copy waits: this apply would save what is in force
+    now (the ruleset that could not be rolled back) as "the previous one", and its own
+    rollback would bring that back."""
+    waiting = pending(root)
+    if not waiting:
+        return
+    reason = (waiting[0] / "outcome").read_text().split(": failed: ", 1)[-1]
+    raise ApplyError(
+        f"an earlier apply on this host could not restore the ruleset it had saved ({reason}); "
+        f"nothing was changed: applying now would save the ruleset in force instead, and a "
+        f"rollback would bring that back. Check the host's firewall; {kept_note(waiting[0])}"
+    )
+
+
+def claim_host(root: Path) -> int:
     """Take the host's apply lock, or refuse: one apply at a time.
 
     A second apply while the first waits for 'yes' would save the first one's unconfirmed
@@ -101,11 +156,7 @@ def _claim_host(root: Path) -> int:
     network namespaces that share ``/run``, as ``ip netns exec`` ones do, do not wait for
     each other).
     """
-    try:
-        space = os.stat("/proc/self/ns/net").st_ino
-    except OSError:
-        space = 0  # no /proc: one lock for the machine
-    path = root / f"net-{space}.lock"
+    path = root / f"net-{_network_namespace()}.lock"
     fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -120,7 +171,8 @@ def _claim_host(root: Path) -> int:
 
 
 @contextlib.contextmanager
-def _locked(folder: Path) -> Iterator[Path]:
+def locked(folder: Path) -> Iterator[Path]:
+    """The lock that decides who settles the outcome of one apply; yields its outcome file."""
     with open(folder / "lock", "a+b") as handle:
         fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
         try:
@@ -137,30 +189,34 @@ def settle(folder: Path, applier: Applier, saved: Mapping[str, bytes], *, keep: 
     now or when it was settled before (by the watchdog at the deadline): then neither
     ruleset may be in force, and the operator must be told.
     """
-    with _locked(folder) as outcome:
+    with locked(folder) as outcome:
         if outcome.exists():
             settled = outcome.read_text()
             if settled.startswith(f"{RESTORED}: failed"):
                 raise ApplyError(
                     f"at the deadline, the watchdog could not restore the previous ruleset "
-                    f"({settled.split(': failed: ', 1)[-1]}); check the host's firewall now"
+                    f"({settled.split(': failed: ', 1)[-1]}); check the host's firewall now; "
+                    f"{kept_note(folder)}"
                 )
             return settled.split(":", 1)[0]
         if keep:
             outcome.write_text(KEPT)
             return KEPT
         try:
-            _restore(applier, saved)
+            restore_twice(applier, saved)
         except ToolError as error:  # (ApplyError too; or a tool that is gone, or hung)
             outcome.write_text(f"{RESTORED}: failed: {error}")
-            if isinstance(error, ApplyError):
-                raise
-            raise ApplyError(f"restoring the previous ruleset failed: {error}") from error
+            said = (
+                str(error)
+                if isinstance(error, ApplyError)
+                else f"restoring the previous ruleset failed: {error}"
+            )
+            raise ApplyError(f"{said}; {kept_note(folder)}") from error
         outcome.write_text(RESTORED)
         return RESTORED
 
 
-def _restore(applier: Applier, saved: Mapping[str, bytes]) -> None:
+def restore_twice(applier: Applier, saved: Mapping[str, bytes]) -> None:
     """Restore, and once more after a pause if that fails: a busy lock, a kernel short of
     memory for a moment, must not leave the new ruleset in force."""
     try:
@@ -194,8 +250,9 @@ class Confirmation:
         portplan are held while the ruleset loads: one that comes then is delivered once the
         load has ended, and the previous ruleset is restored before portplan ends.
         """
-        self._claim = _claim_host(state_root())
+        self._claim = claim_host(state_root())
         try:
+            _refuse_pending(state_root())
             self.saved = self.applier.snapshot()
             self.applier.prove_restorable(self.saved)
             self.folder = Path(tempfile.mkdtemp(prefix="apply-", dir=state_root()))
@@ -206,6 +263,9 @@ class Confirmation:
                 "saved": {k: base64.b64encode(v).decode() for k, v in self.saved.items()},
                 # this process: once it is gone, nobody can confirm (see the watchdog)
                 "owner": process_identity(os.getpid()),
+                # whose firewall this is, and when it was saved (see pending())
+                "netns": _network_namespace(),
+                "saved_at": time.time(),
             }
             (self.folder / "state.json").write_text(json.dumps(state))
             self._start_watchdog()
@@ -273,25 +333,39 @@ class Confirmation:
     def _end(self, *, keep: bool) -> str:
         assert self.folder is not None
         with signals_held():  # a restore cut in half would leave neither ruleset
+            settled = False
             try:
-                outcome = settle(self.folder, self.applier, self.saved, keep=keep)
-            except FileNotFoundError:
-                # the watchdog settled at the deadline, restored and removed its folder
-                # (it keeps the folder when restoring failed)
-                outcome = RESTORED
-            if self._watchdog is not None:  # it reads the outcome, and ends
-                self._watchdog.terminate()
                 try:
-                    self._watchdog.wait(timeout=_WATCHDOG_WAIT)
-                except subprocess.TimeoutExpired:
-                    self._watchdog.kill()
-                    self._watchdog.wait()
-                self.watchdog_status = self._watchdog.returncode
-                self._watchdog = None
+                    outcome = settle(self.folder, self.applier, self.saved, keep=keep)
+                except FileNotFoundError:
+                    # the watchdog settled at the deadline, restored and removed its folder
+                    # (it keeps the folder when restoring failed)
+                    outcome = RESTORED
+                settled = True
+            finally:
+                # once an outcome is recorded, a failed restore too, the watchdog has nothing
+                # left to do (settling is never tried again): it ends now, with the apply
+                # lock.  (Not recorded, by an error of another kind: it is left to settle.)
+                if settled or (self.folder / "outcome").exists():
+                    self._stop_watchdog()
+                    self._release()
             # settled, and the watchdog has ended: a watchdog that was killed left its folder
+            # (a failed restore keeps it: the saved copy, for the operator; see pending())
             shutil.rmtree(self.folder, ignore_errors=True)
-            self._release()
         return outcome
+
+    def _stop_watchdog(self) -> None:
+        """End the watchdog (it reads the outcome, and ends) and wait for it."""
+        if self._watchdog is None:
+            return
+        self._watchdog.terminate()
+        try:
+            self._watchdog.wait(timeout=_WATCHDOG_WAIT)
+        except subprocess.TimeoutExpired:
+            self._watchdog.kill()
+            self._watchdog.wait()
+        self.watchdog_status = self._watchdog.returncode
+        self._watchdog = None
 
     def _release(self) -> None:
         if self._claim is not None:

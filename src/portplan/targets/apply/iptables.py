@@ -12,6 +12,7 @@ atomically) and removes the sets that did not exist before.
 from __future__ import annotations
 
 import re
+import shlex
 import shutil
 from collections.abc import Mapping
 
@@ -34,6 +35,28 @@ _CREATE = re.compile(r"^create (\S+) ", re.MULTILINE)
 _VIEW = "nft:"  #: saved key of nft's listing of a family's running filter table (nf_tables)
 #: family key → (nft's name of its filter table, what to call it in a message)
 _NFT_TABLES = {"v4": (("ip", "filter"), "IPv4"), "v6": (("ip6", "filter"), "IPv6")}
+
+
+#: seconds a restore tool waits for the xtables lock (less than a tool may take, so that its
+#: own message, naming the lock, is what the operator reads)
+XTABLES_WAIT = 20
+
+
+def _restoring(restore: str) -> list[str]:
+    """The command line of a restore tool, waiting up to :data:`XTABLES_WAIT` seconds for the
+    xtables lock where the tool takes one.
+
+    The legacy tools take a lock for the whole machine (``/run/xtables.lock``) that Docker,
+    fail2ban and firewalld take too; 1.8.9 waits for it, but 1.8.7 fails at once unless told
+    to wait (``-w SECONDS``, since 1.6.2; ``-w5`` is refused: the number is a word of its
+    own).  Their ``--help`` names ``--wait``.  Legacy tools older than 1.6.2 take no
+    lock and know no ``-w``; the nf_tables tools take none (the kernel orders their
+    transactions) and do not list it: neither is given one.
+    """
+    result = run([restore, "--help"])
+    if b"--wait" in result.stdout + result.stderr:
+        return [restore, "-w", str(XTABLES_WAIT)]
+    return [restore]
 
 
 def _portplan_sets(text: str) -> list[str]:
@@ -95,7 +118,7 @@ class IptablesApplier(Applier):
             steps.append(f"ipset restore -exist < {index}.ipset")
         for key, text, restore, _save in self._families():
             files[f"{key}.rules"] = text.encode()
-            steps.append(f"{restore} --test < {key}.rules")
+            steps.append(f"{shlex.join(_restoring(restore))} --test < {key}.rules")
         in_scratch_namespace(files, steps, "iptables-restore --test")
 
     def snapshot(self) -> dict[str, bytes]:
@@ -124,7 +147,7 @@ class IptablesApplier(Applier):
         for key, restore in _RESTORE.items():
             if key in saved:
                 files[key] = saved[key]
-                steps.append(f"{restore} < {key}")
+                steps.append(f"{shlex.join(_restoring(restore))} < {key}")
             if _VIEW + key in saved:
                 views.append(key)
                 steps.append(f"nft -j -s list table {' '.join(_NFT_TABLES[key][0])} > {key}.json")
@@ -150,13 +173,13 @@ class IptablesApplier(Applier):
         for text in self._ipsets():
             checked(["ipset", "restore", "-exist"], text.encode(), "filling address sets")
         for _key, text, restore, _save in self._families():
-            checked([restore], text.encode(), f"applying with {restore}")
+            checked(_restoring(restore), text.encode(), f"applying with {restore}")
 
     def restore(self, saved: Mapping[str, bytes]) -> None:
         failures = []
         for key, restore in _RESTORE.items():  # rules first: then no rule names a new set
             if key in saved:
-                result = run([restore], saved[key])
+                result = run(_restoring(restore), saved[key])
                 if result.returncode != 0:
                     failures.append(f"{restore}: {result.stderr.decode(errors='replace')}")
         for key, members in saved.items():

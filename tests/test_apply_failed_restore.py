@@ -1,0 +1,189 @@
+"""After a restore that failed, in network namespaces: the watchdog ends as soon as the
+outcome is recorded (the apply lock with it), and no apply runs over the saved copy the
+failure left until the operator restores it (``apply --restore-saved``) or clears it
+(``apply --discard-saved``)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+import netns
+from portplan.targets.apply.confirmed import state_root
+from test_apply_rollback import (
+    PORTPLAN,
+    SMART_ID,
+    apply_once,
+    nft_namespace,
+    nft_state,
+)
+
+pytestmark = pytest.mark.netns
+
+__all__ = ["nft_namespace"]  # (a fixture, used by name)
+
+
+def _watchdogs(ns: str) -> list[int]:
+    """The watchdogs running in ``ns``."""
+    found = []
+    for pid in netns.run(["ip", "netns", "pids", ns]).stdout.split():
+        try:
+            argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"portplan.targets.apply.watchdog" in argv:
+            found.append(int(pid))
+    return found
+
+
+def _folders() -> set[Path]:
+    return set(state_root().glob("apply-*"))
+
+
+@pytest.fixture
+def broken_restore(nft_namespace: str, tmp_path: Path) -> Iterator[tuple[dict[str, str], Path]]:
+    """An ``nft`` whose load of the new ruleset goes in and then reports a failure (a tool cut
+    short after its commit), and whose restore of the saved table fails while the file it
+    yields exists (a broken tool the operator mends later), in ``nft_namespace`` only: the
+    environment that puts it first, and that file.  State folders the test leaves are removed."""
+    real = shutil.which("nft")
+    assert real is not None
+    broken = tmp_path / "broken"
+    broken.touch()
+    wrapper = tmp_path / "nft"
+    wrapper.write_text(
+        "#!/bin/sh\n"
+        f'case " $* " in *" -c "*) exec {real} "$@";; *" -f - "*) ;; *) exec {real} "$@";; esac\n'
+        f'[ "$(ip netns identify)" = {nft_namespace} ] || exec {real} "$@"\n'
+        "input=$(cat)\n"
+        'case "$input" in\n'
+        # the saved table (the fixture's old_peers set): a restore
+        f"*old_peers*) if [ -e {broken} ]; then\n"
+        '  echo "nft: restore broken (test)" >&2; exit 1; fi;;\n'
+        f'*"table inet portplan {{"*) printf "%s\\n" "$input" | {real} "$@"\n'
+        '  echo "nft: load cut short (test)" >&2; exit 1;;\n'
+        "esac\n"
+        f'printf "%s\\n" "$input" | exec {real} "$@"\n'
+    )
+    wrapper.chmod(0o755)
+    env = {k: v for k, v in os.environ.items() if k != "SSH_CONNECTION"}
+    env["PATH"] = f"{tmp_path}:{os.environ['PATH']}"
+    before = _folders()
+    try:
+        yield env, broken
+    finally:
+        for folder in _folders() - before:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_the_watchdog_ends_once_a_failed_restore_is_recorded(
+    nft_namespace: str, broken_restore: tuple[dict[str, str], Path]
+) -> None:
+    env, _broken = broken_restore
+    before = nft_state(nft_namespace)
+    result = apply_once(nft_namespace, str(SMART_ID), "--on", "da01", env=env)
+    assert result.returncode == 3, result.stderr
+    said = " ".join(result.stderr.split())
+    assert "load cut short (test); and restoring the previous ruleset failed" in said
+    assert nft_state(nft_namespace) != before  # the new ruleset stayed in force
+    # nothing is left for the watchdog to do: apply ends once it has, and the lock with it
+    assert _watchdogs(nft_namespace) == []
+
+
+def _fail_once(ns: str, env: dict[str, str]) -> Path:
+    """An apply whose load goes in and whose restore fails: the folder that keeps the copy."""
+    before = _folders()
+    result = apply_once(ns, str(SMART_ID), "--on", "da01", env=env)
+    assert result.returncode == 3, result.stderr
+    said = " ".join(result.stderr.split())
+    (folder,) = _folders() - before
+    assert f"the saved copy is kept in {folder}/state.json" in said
+    assert "`portplan apply --restore-saved`" in said and "`portplan apply --discard-saved`" in said
+    return folder
+
+
+def test_no_apply_runs_over_a_saved_copy_a_failed_restore_kept(
+    nft_namespace: str, broken_restore: tuple[dict[str, str], Path]
+) -> None:
+    env, broken = broken_restore
+    before = nft_state(nft_namespace)
+    folder = _fail_once(nft_namespace, env)
+    stuck = nft_state(nft_namespace)
+    assert stuck != before
+    # a second apply would save the stuck ruleset as "the previous one", and roll back to it
+    second = apply_once(nft_namespace, str(SMART_ID), "--on", "da01", "--egress", env=env)
+    assert second.returncode == 3, second.stderr
+    said = " ".join(second.stderr.split())
+    assert "an earlier apply on this host could not restore the ruleset it had saved" in said
+    assert "nft: restore broken (test)" in said and f"{folder}/state.json" in said
+    assert "Traceback" not in said
+    assert nft_state(nft_namespace) == stuck and folder.is_dir()  # nothing changed
+    # restoring while the tool is still broken: told, and the copy stays
+    again = apply_once(nft_namespace, "--restore-saved", env=env)
+    assert again.returncode == 3, again.stderr
+    assert "restoring the saved nftables ruleset failed again" in again.stderr
+    assert folder.is_dir() and nft_state(nft_namespace) == stuck
+    broken.unlink()  # the operator mends the tool
+    restored = apply_once(nft_namespace, "--restore-saved", env=env)
+    assert restored.returncode == 0, restored.stderr
+    assert f"restored the nftables ruleset saved in {folder}" in restored.stderr
+    assert nft_state(nft_namespace) == before and not folder.exists()
+    # and apply runs again (its load is still cut short, and now rolled back)
+    third = apply_once(nft_namespace, str(SMART_ID), "--on", "da01", env=env)
+    assert third.returncode == 3, third.stderr
+    assert "load cut short (test); the previous ruleset is back" in third.stderr
+    assert nft_state(nft_namespace) == before
+
+
+def test_a_discarded_saved_copy_is_removed_and_the_firewall_left_alone(
+    nft_namespace: str, broken_restore: tuple[dict[str, str], Path]
+) -> None:
+    env, _broken = broken_restore
+    folder = _fail_once(nft_namespace, env)
+    stuck = nft_state(nft_namespace)
+    discarded = apply_once(nft_namespace, "--discard-saved", env=env)
+    assert discarded.returncode == 0, discarded.stderr
+    said = " ".join(discarded.stderr.split())
+    assert f"removed the nftables ruleset saved in {folder}" in said
+    assert "nft: restore broken (test)" in said  # what it was, said once more
+    assert not folder.exists() and nft_state(nft_namespace) == stuck
+    nothing = apply_once(nft_namespace, "--discard-saved", env=env)
+    assert nothing.returncode == 3, nothing.stderr
+    assert "no saved ruleset waits to be restored on this host" in nothing.stderr
+
+
+def test_a_saved_copy_waits_only_in_its_own_network_namespace(
+    nft_namespace: str, broken_restore: tuple[dict[str, str], Path]
+) -> None:
+    env, _broken = broken_restore
+    folder = _fail_once(nft_namespace, env)
+    with netns.namespace() as other:
+        result = apply_once(other, str(SMART_ID), "--on", "da01", env=env)
+        assert result.returncode == 1, result.stderr  # applied, not confirmed, rolled back
+        restore = apply_once(other, "--restore-saved", env=env)
+        assert restore.returncode == 3, restore.stderr
+        assert "no saved ruleset waits" in restore.stderr
+    assert folder.is_dir()
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("--restore-saved", "--discard-saved"),
+        ("--restore-saved", str(SMART_ID)),
+        ("--discard-saved", "--on", "da01"),
+        ("--on", "da01"),
+        (str(SMART_ID),),
+    ],
+)
+def test_saved_copy_options_are_checked(args: tuple[str, ...]) -> None:
+    result = subprocess.run(
+        [*PORTPLAN, "apply", *args], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
