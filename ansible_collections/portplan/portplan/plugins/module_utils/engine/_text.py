@@ -13,6 +13,7 @@ __all__ = [
     "EXPECTED_BLOCKED",
     "choice_hint",
     "control_picture",
+    "counted",
     "describe_ports",
     "did_you_mean",
     "format_path",
@@ -51,6 +52,12 @@ def choice_hint(word: str, choices: Iterable[str], what: str) -> str:
         return f"this file declares no {what}"
     shown = ", ".join(options[:12]) + (", ..." if len(options) > 12 else "")
     return f"known {what}: {shown}"
+
+
+def counted(count: int, noun: str, plural: str | None = None) -> str:
+    """``1 file``, ``2 files``: a count and its noun, in the plural (``plural``, by default the
+    noun and an ``s``) unless the count is one."""
+    return f"{count} {noun if count == 1 else plural or noun + 's'}"
 
 
 def describe_ports(ranges: Iterable[_Range]) -> str:
