@@ -657,3 +657,23 @@ def test_the_default_action_ends_every_filter(target: str, drop: str, reject: st
     for name in dropped:
         assert drop in dropped[name]
         assert reject in rejected[name]
+
+
+def test_the_aerleon_worker_imports_nothing_from_the_working_folder(tmp_path: Path) -> None:
+    # run from a folder others can write to (/tmp, a shared repository), the worker must not
+    # take a package found there for its own: it ran `python -m` there, working folder first
+    planted = tmp_path / "portplan"
+    planted.mkdir()
+    imported = tmp_path / "imported"
+    (planted / "__init__.py").write_text(f"open({str(imported)!r}, 'w').close()\n")
+    out = tmp_path / "acls"
+    result = subprocess.run(
+        # (-P: this portplan itself does not look in the working folder either)
+        [sys.executable, "-P", "-m", "portplan", "rules",
+         str(examples.EXAMPLES / "smart-id-nexus.yaml"),
+         "-t", "cisco", "-o", str(out)],
+        capture_output=True, text=True, timeout=300, cwd=tmp_path, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert not imported.exists()
+    assert any(out.iterdir())

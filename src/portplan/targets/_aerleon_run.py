@@ -70,11 +70,14 @@ def run_aerleon(request: Request, timeout: float, generator: str) -> dict[str, s
     env.pop("PYTHONWARNINGS", None)
     try:
         proc = subprocess.run(
-            [sys.executable, "-m", "portplan.targets._aerleon_worker"],
+            # -P, and / as the working folder: nothing is imported from the folder portplan
+            # runs in (a shared repository, /tmp), where others may have put a module
+            [sys.executable, "-P", "-m", "portplan.targets._aerleon_worker"],
             input=payload,
             capture_output=True,
             timeout=timeout,
             env=env,
+            cwd="/",
             check=False,
         )
     except subprocess.TimeoutExpired as exc:
