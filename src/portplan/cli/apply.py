@@ -10,6 +10,7 @@ import termios
 from pathlib import Path
 
 import click
+from click.core import ParameterSource
 
 from portplan._errors import ApplyError, LockoutError, PortplanError
 from portplan.cli._exit import ExitCode
@@ -108,7 +109,7 @@ def apply_cmd(
     run until --restore-saved loads it back or --discard-saved removes it.
     """
     if restore_requested or discard_requested:
-        _settle_saved(deployment, on, restore=restore_requested, discard=discard_requested)
+        _settle_saved(restore=restore_requested, discard=discard_requested)
         return
     if deployment is None:
         raise click.UsageError("Missing argument 'DEPLOYMENT'.")
@@ -168,14 +169,24 @@ def apply_cmd(
     raise click.exceptions.Exit(ExitCode.DIFFERENCE)
 
 
-def _settle_saved(deployment: Path | None, on: str | None, *, restore: bool, discard: bool) -> None:
+def _settle_saved(*, restore: bool, discard: bool) -> None:
     """--restore-saved, --discard-saved: the saved copy a failed restore left on this host."""
     if restore and discard:
         raise click.UsageError("--restore-saved and --discard-saved exclude each other.")
     flag = "--restore-saved" if restore else "--discard-saved"
-    if deployment is not None or on is not None:
+    # what was typed, not what the environment fills in (PORTPLAN_APPLY_ON names the host)
+    ctx = click.get_current_context()
+    typed = [
+        "DEPLOYMENT" if param.name == "deployment" else param.opts[0]
+        for param in ctx.command.params
+        if param.name not in ("restore_requested", "discard_requested", "debug", "verbose", "quiet")
+        and param.name is not None
+        and ctx.get_parameter_source(param.name) is ParameterSource.COMMANDLINE
+    ]
+    if typed:
         raise click.UsageError(
-            f"{flag} takes no DEPLOYMENT and no --on: it acts on the ruleset saved on this host."
+            f"{flag} takes no DEPLOYMENT and no other apply option (given: {', '.join(typed)}): "
+            "it acts on the ruleset saved on this host."
         )
     if restore:
         saved = restore_saved()
