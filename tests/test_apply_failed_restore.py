@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,8 +20,10 @@ from test_apply_rollback import (
     PORTPLAN,
     SMART_ID,
     apply_once,
+    finish,
     nft_namespace,
     nft_state,
+    start_apply,
 )
 
 pytestmark = pytest.mark.netns
@@ -177,6 +180,8 @@ def test_a_saved_copy_waits_only_in_its_own_network_namespace(
         ("--restore-saved", "--discard-saved"),
         ("--restore-saved", str(SMART_ID)),
         ("--discard-saved", "--on", "da01"),
+        ("--restore-saved", "-t", "iptables"),
+        ("--discard-saved", "--force"),
         ("--on", "da01"),
         (str(SMART_ID),),
     ],
@@ -187,3 +192,44 @@ def test_saved_copy_options_are_checked(args: tuple[str, ...]) -> None:
     )
     assert result.returncode == 2, result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_saved_copy_options_ignore_what_the_environment_fills_in(nft_namespace: str) -> None:
+    # PORTPLAN_APPLY_ON names the host an operator applies on; it made --restore-saved, the
+    # way out of a failed restore, refuse as if --on had been typed
+    env = {**os.environ, "PORTPLAN_APPLY_ON": "da01"}
+    for flag in ("--restore-saved", "--discard-saved"):
+        result = apply_once(nft_namespace, flag, env=env)
+        assert result.returncode == 3, result.stderr
+        assert "no saved ruleset waits to be restored on this host" in result.stderr
+
+
+def test_an_apply_killed_with_its_watchdog_blocks_the_next_until_restored(
+    nft_namespace: str,
+) -> None:
+    # portplan and its watchdog both killed (the OOM killer, systemctl kill -s KILL): nobody
+    # recorded an outcome, the new ruleset stays unconfirmed, and the next apply took it for
+    # "the previous one", to restore should it not be confirmed
+    env = {k: v for k, v in os.environ.items() if k != "SSH_CONNECTION"}
+    before = nft_state(nft_namespace)
+    folders = _folders()
+    process = start_apply(nft_namespace, str(SMART_ID), "--on", "da01", timeout=60)
+    try:
+        [watchdog] = _watchdogs(nft_namespace)
+        os.kill(process.pid, signal.SIGKILL)  # first: it would restore on its watchdog's end
+        os.kill(watchdog, signal.SIGKILL)
+    finally:
+        finish(process)
+    [orphan] = _folders() - folders
+    try:
+        assert not (orphan / "outcome").exists()
+        assert nft_state(nft_namespace) != before  # the unconfirmed ruleset is in force
+        refused = apply_once(nft_namespace, str(SMART_ID), "--on", "da01", env=env)
+        assert refused.returncode == 3, refused.stderr
+        assert "never settled" in refused.stderr, refused.stderr
+        restored = apply_once(nft_namespace, "--restore-saved", env=env)
+        assert restored.returncode == 0, restored.stderr
+        assert nft_state(nft_namespace) == before
+        assert not orphan.exists()
+    finally:
+        shutil.rmtree(orphan, ignore_errors=True)

@@ -22,6 +22,7 @@ import json
 import os
 import select
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -31,6 +32,7 @@ from pathlib import Path
 
 from portplan._errors import ApplyError, ToolError
 from portplan._signals import signals_held
+from portplan._text import one_line
 from portplan.targets.base import Applier
 
 __all__ = [
@@ -97,26 +99,72 @@ def saved_of(state: Mapping[str, object]) -> dict[str, bytes]:
     return {key: base64.b64decode(value) for key, value in saved.items()}
 
 
+#: SO_NETNS_COOKIE (Linux 5.14): a network namespace's number, never reused until reboot
+_SO_NETNS_COOKIE = getattr(socket, "SO_NETNS_COOKIE", 71)
+
+
 def _network_namespace() -> int:
-    """This process's network namespace (its inode): a firewall belongs to one."""
+    """This process's network namespace (its inode): a firewall belongs to one.  The inode
+    of a namespace that is gone may be given to a new one: it names the apply lock, held only
+    while an apply runs; a saved copy is matched by :func:`_namespace_identity`."""
     try:
         return os.stat("/proc/self/ns/net").st_ino
     except OSError:
         return 0  # no /proc: one for the machine
 
 
+def _namespace_identity() -> str:
+    """This network namespace, as no other namespace will be named before the machine
+    restarts (and /run with it): its cookie, where the kernel gives one, else its inode."""
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as probe:
+            cookie = probe.getsockopt(socket.SOL_SOCKET, _SO_NETNS_COOKIE, 8)
+        return f"cookie {int.from_bytes(cookie, sys.byteorder)}"
+    except OSError:
+        return f"inode {_network_namespace()}"
+
+
+#: the outcome of an apply whose process and watchdog both ended before recording one
+NEVER_SETTLED = (
+    f"{RESTORED}: failed: never settled (portplan and its watchdog ended, killed, before "
+    "either recorded an outcome: the ruleset in force may be the unconfirmed new one)"
+)
+
+
+def _outcome(folder: Path) -> str:
+    """The outcome recorded in ``folder``; :data:`NEVER_SETTLED` where none was."""
+    try:
+        return (folder / "outcome").read_text()
+    except FileNotFoundError:
+        return NEVER_SETTLED
+
+
+def failed_reason(folder: Path) -> str:
+    """Why the saved copy in ``folder`` (one of :func:`pending`) waits."""
+    return _outcome(folder).split(": failed: ", 1)[-1]
+
+
 def pending(root: Path) -> list[Path]:
-    """The state folders of this network namespace whose restore failed, oldest first: each
-    keeps a ruleset saved before an apply that is not back in force."""
+    """The state folders of this network namespace whose restore failed, or that no outcome
+    settled, oldest first: each keeps a ruleset saved before an apply that is not known to be
+    back in force.  The caller holds the host's apply lock (:func:`claim_host`), which an
+    apply and its watchdog hold until both end: a folder of this namespace without an outcome
+    is then one that nobody will settle."""
     found = []
+    here = _namespace_identity()
     for folder in root.glob("apply-*"):
         try:
-            outcome = (folder / "outcome").read_text()
             state = read_state(folder)
         except (OSError, ValueError):
-            continue  # being written, or removed, by an apply that is still running
+            continue  # being made, or removed
         # (a state written before the namespace was recorded is not known to be this one's)
-        if outcome.startswith(f"{RESTORED}: failed") and state.get("netns") == _network_namespace():
+        if state.get("netns") != here:
+            continue
+        try:
+            outcome = _outcome(folder)
+        except OSError:
+            continue
+        if outcome.startswith(f"{RESTORED}: failed"):
             found.append((float(str(state.get("saved_at", 0))), folder))
     return [folder for _saved_at, folder in sorted(found)]
 
@@ -138,7 +186,7 @@ def _refuse_pending(root: Path) -> None:
     waiting = pending(root)
     if not waiting:
         return
-    reason = (waiting[0] / "outcome").read_text().split(": failed: ", 1)[-1]
+    reason = failed_reason(waiting[0])
     raise ApplyError(
         f"an earlier apply on this host could not restore the ruleset it had saved ({reason}); "
         f"nothing was changed: applying now would save the ruleset in force instead, and a "
@@ -205,11 +253,12 @@ def settle(folder: Path, applier: Applier, saved: Mapping[str, bytes], *, keep: 
         try:
             restore_twice(applier, saved)
         except ToolError as error:  # (ApplyError too; or a tool that is gone, or hung)
-            outcome.write_text(f"{RESTORED}: failed: {error}")
+            told = one_line(str(error))  # a tool's output may run over lines
+            outcome.write_text(f"{RESTORED}: failed: {told}")
             said = (
-                str(error)
+                told
                 if isinstance(error, ApplyError)
-                else f"restoring the previous ruleset failed: {error}"
+                else f"restoring the previous ruleset failed: {told}"
             )
             raise ApplyError(f"{said}; {kept_note(folder)}") from error
         outcome.write_text(RESTORED)
@@ -264,7 +313,7 @@ class Confirmation:
                 # this process: once it is gone, nobody can confirm (see the watchdog)
                 "owner": process_identity(os.getpid()),
                 # whose firewall this is, and when it was saved (see pending())
-                "netns": _network_namespace(),
+                "netns": _namespace_identity(),
                 "saved_at": time.time(),
             }
             (self.folder / "state.json").write_text(json.dumps(state))

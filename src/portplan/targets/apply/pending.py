@@ -9,10 +9,12 @@ import shutil
 from pathlib import Path
 
 from portplan._errors import ApplyError, ToolError
+from portplan._text import one_line
 from portplan.targets import get_target
 from portplan.targets.apply.confirmed import (
     RESTORED,
     claim_host,
+    failed_reason,
     locked,
     pending,
     read_state,
@@ -31,7 +33,7 @@ class Saved:
     def __init__(self, folder: Path) -> None:
         self.folder = folder
         self.target = str(read_state(folder)["target"])
-        self.reason = (folder / "outcome").read_text().split(": failed: ", 1)[-1]
+        self.reason = failed_reason(folder)
 
 
 def _waiting(root: Path) -> Saved:
@@ -65,11 +67,12 @@ def restore_saved() -> Saved:
             try:
                 restore_twice(found.applier({}), saved_of(read_state(saved.folder)))
             except ToolError as error:
-                outcome.write_text(f"{RESTORED}: failed: {error}")
+                outcome.write_text(f"{RESTORED}: failed: {one_line(str(error))}")
                 raise ApplyError(
-                    f"restoring the saved {saved.target} ruleset failed again: {error}; it is "
-                    f"still kept in {saved.folder}/state.json"
+                    f"restoring the saved {saved.target} ruleset failed again: "
+                    f"{one_line(str(error))}; it is still kept in {saved.folder}/state.json"
                 ) from error
+            outcome.write_text(RESTORED)  # back in force: no longer waiting, removed or not
         shutil.rmtree(saved.folder, ignore_errors=True)
         return saved
     finally:
