@@ -159,7 +159,7 @@ def test_a_hosts_ruleset_is_refused_for_a_boundary(
 def test_access_lists_are_refused_for_a_host() -> None:
     """A zone boundary's access lists do not see the traffic within a zone: judged as one host's
     firewall, they would fail the flows that never cross them."""
-    acl = CISCO / "smart-id-nexus" / "default" / "dmz-to-internal.acl"
+    acl = CISCO / "smart-id-nexus" / "default" / "from-dmz.acl"
     code, out, err = run("audit", str(NEXUS), "--host", "da01", "--ruleset", f"cisco:{acl}")
     assert (code, out) == (2, ""), err
     assert f"{acl} holds Cisco access lists" in err and "--boundary SRC-ZONE:DST-ZONE" in err
@@ -170,7 +170,7 @@ def test_the_library_audits_each_ruleset_only_as_what_it_filters() -> None:
     router = read_nftables_json(_ROUTER_NFT_JSON, "router.json")
     with pytest.raises(AuditError, match=r"router\.json: nftables rules are a host's own firewall"):
         audit_ruleset(plan, "dmz -> internal", router, boundary=("dmz", "internal"))
-    acl = CISCO / "smart-id-nexus" / "default" / "dmz-to-internal.acl"
-    acls = read_cisco_acls(acl.read_text(), "dmz-to-internal.acl")
+    acl = CISCO / "smart-id-nexus" / "default" / "from-dmz.acl"
+    acls = read_cisco_acls(acl.read_text(), "from-dmz.acl")
     with pytest.raises(AuditError, match="cisco access lists are a zone boundary's filter"):
         audit_ruleset(plan, "da01", acls)
