@@ -114,8 +114,11 @@ class _Readiness:
         try:
             return await ready
         finally:
-            del self._waiting[fd]
-            self._poll.unregister(fd)
+            if self._waiting.get(fd) is ready:
+                del self._waiting[fd]
+                # (a socket closed meanwhile left the set with its file: nothing to remove)
+                with contextlib.suppress(OSError):
+                    self._poll.unregister(fd)
 
 
 _ONCE = getattr(select, "EPOLLONESHOT", 0)
