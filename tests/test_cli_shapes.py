@@ -73,6 +73,9 @@ def test_host_is_refused_by_a_target_of_the_whole_deployment(target: str, tmp_pa
     assert "--host does not apply" in err, err
     assert err.count("\n") == 1  # one paragraph
     assert not any(tmp_path.iterdir())
+    code, _out, err = run("rules", DEPLOYMENT, "-t", target, "--all-hosts", "-o", str(tmp_path))
+    assert code == 2, err
+    assert "--all-hosts does not apply" in err, err
 
 
 def test_rulesets_whose_names_differ_in_case_only_are_refused(tmp_path: Path) -> None:

@@ -103,10 +103,10 @@ def rules_cmd(
         raise UsageError(
             f"target {target.name} writes one ruleset per host: give --host HOST or --all-hosts"
         )
-    if target.scope is Scope.DEPLOYMENT and hosts:
+    if target.scope is Scope.DEPLOYMENT and (hosts or all_hosts):
         raise UsageError(
             f"target {target.name} writes files for the whole deployment, not a ruleset per "
-            "host: --host does not apply; leave it out"
+            f"host: {'--host' if hosts else '--all-hosts'} does not apply; leave it out"
         )
     plan, inputs = load_plan(deployment)
     for host in hosts:
