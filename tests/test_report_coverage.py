@@ -304,12 +304,13 @@ def test_the_source_lookup_comes_back_from_a_managed_hosts_records(
     assert check_from_record(older, check.row).source_lookup is None
 
 
+@pytest.mark.parametrize(("other", "addresses"), [("lo", ["127.0.0.1"]), ("lan", ["127.0.0.0/30"])])
 def test_a_name_only_source_is_never_credited_with_another_hosts_address(
-    tmp_path: Path, port: int
+    tmp_path: Path, port: int, other: str, addresses: list[str]
 ) -> None:
-    # the deployment declares 127.0.0.1 for lo: a probe from there is lo's as the firewalls
-    # see it, whatever nm's name resolves to
-    path = deployment(tmp_path, port, lo={"addresses": ["127.0.0.1"]})
+    # the deployment declares 127.0.0.1 for lo (or a network holding it for lan): a probe from
+    # there is that host's as the firewalls see it, whatever nm's name resolves to
+    path = deployment(tmp_path, port, **{other: {"addresses": addresses}})
     plan = load_plan(path)
     pull = row_of(plan, "pull")
     results = verified(path, "--on", "nm", "--flow", "pull")
@@ -319,8 +320,8 @@ def test_a_name_only_source_is_never_credited_with_another_hosts_address(
     [(_overlay, placed)] = found.findings[pull]
     assert placed.outcome == "open, not from nm"
     assert placed.evidence.startswith(
-        "localhost (nm) resolved to 127.0.0.1, which the deployment declares for lo: the "
-        "probe came from lo as the firewalls see it: tcp/"
+        f"localhost (nm) resolved to 127.0.0.1, which the deployment declares for {other}: "
+        f"the probe came from {other} as the firewalls see it: tcp/"
     ), placed.evidence
 
 

@@ -82,14 +82,22 @@ def _from_source(plan: Plan, row: PlannedFlow, probe: Probe) -> bool:
 
 
 def _declared_for(plan: Plan, address: str, besides: str) -> str | None:
-    """The host other than ``besides`` the deployment declares ``address`` for, if any."""
-    found = _canonical(address)
+    """The host other than ``besides`` the deployment declares ``address`` for, if any: one
+    that has it as its address, else one whose network holds it (a clients subnet)."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return None
+    holding = None
     for name, host in plan.hosts.items():
-        if name != besides and any(
-            n.num_addresses == 1 and str(n.network_address) == found for n in host.addresses
-        ):
-            return name
-    return None
+        if name == besides:
+            continue
+        for network in host.addresses:
+            if network.version == ip.version and ip in network:
+                if network.num_addresses == 1:
+                    return name
+                holding = holding or name
+    return holding
 
 
 def as_placed(plan: Plan, row: PlannedFlow, finding: Finding) -> Finding:
