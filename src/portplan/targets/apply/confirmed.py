@@ -242,9 +242,10 @@ def settle(folder: Path, applier: Applier, saved: Mapping[str, bytes], *, keep: 
             settled = outcome.read_text()
             if settled.startswith(f"{RESTORED}: failed"):
                 raise ApplyError(
-                    f"at the deadline, the watchdog could not restore the previous ruleset "
-                    f"({settled.split(': failed: ', 1)[-1]}); check the host's firewall now; "
-                    f"{kept_note(folder)}"
+                    f"before this apply settled, a restore (the watchdog's, at the deadline or "
+                    f"once portplan seemed gone, or an earlier one here) could not restore the "
+                    f"previous ruleset ({failed_reason(folder)}); check the host's firewall "
+                    f"now; {kept_note(folder)}"
                 )
             return settled.split(":", 1)[0]
         if keep:
