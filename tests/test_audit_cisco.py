@@ -165,6 +165,16 @@ def test_access_lists_are_refused_for_a_host() -> None:
     assert f"{acl} holds Cisco access lists" in err and "--boundary SRC-ZONE:DST-ZONE" in err
 
 
+def test_access_lists_are_refused_as_a_hosts_ruleset_for_a_change_request() -> None:
+    # matrix --against judged a boundary's access lists as da01's firewall: the flows within
+    # the zone, which never cross them, read as still to open (exit 0)
+    acl = CISCO / "smart-id-nexus" / "default" / "from-dmz.acl"
+    code, out, err = run("matrix", str(NEXUS), "--host", "da01", "--against", f"cisco:{acl}")
+    assert (code, out) == (2, ""), err
+    assert f"{acl}: cisco access lists are a zone boundary's filter" in err, err
+    assert err.count("\n") == 1
+
+
 def test_the_library_audits_each_ruleset_only_as_what_it_filters() -> None:
     plan = examples.example_plan("smart-id-nexus")
     router = read_nftables_json(_ROUTER_NFT_JSON, "router.json")

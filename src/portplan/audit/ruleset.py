@@ -403,15 +403,7 @@ def audit_ruleset(
     """Compare the firewall ``ruleset`` of ``host`` with what the plan needs there; with
     ``boundary`` (source zone, destination zone), a zone firewall's filter with the rows that
     cross it (``host`` then names the boundary in the findings)."""
-    if (boundary is not None) != (ruleset.platform in BOUNDARY_PLATFORMS):
-        files = ", ".join(ruleset.files)
-        raise AuditError(
-            f"{files}: {ruleset.platform} rules are a host's own firewall, read for what reaches "
-            "that host, not a zone boundary's filter (access lists): audit them for a host"
-            if boundary is not None
-            else f"{files}: {ruleset.platform} access lists are a zone boundary's filter, not "
-            "a host's firewall: audit them for a boundary"
-        )
+    _refuse_other_kind(ruleset, boundary=boundary is not None)
     result = AuditResult(
         host=host, subject="ruleset", platform=ruleset.platform, files=ruleset.files
     )
@@ -453,9 +445,25 @@ class Coverage:
     missing: Space  #: what is still to open
 
 
+def _refuse_other_kind(ruleset: Ruleset, *, boundary: bool) -> None:
+    """:class:`AuditError` unless ``ruleset`` is a zone boundary's filter exactly when a
+    ``boundary`` is judged: either read as the other would be judged from the wrong traffic."""
+    if boundary != (ruleset.platform in BOUNDARY_PLATFORMS):
+        files = ", ".join(ruleset.files)
+        raise AuditError(
+            f"{files}: {ruleset.platform} rules are a host's own firewall, read for what reaches "
+            "that host, not a zone boundary's filter (access lists): audit them for a host"
+            if boundary
+            else f"{files}: {ruleset.platform} access lists are a zone boundary's filter, not "
+            "a host's firewall: audit them for a boundary"
+        )
+
+
 def coverage(plan: Plan, host: str, ruleset: Ruleset) -> dict[int, Coverage]:
     """For each row ending on ``host`` (by ``id`` of the row), what ``ruleset`` permits of it
-    already (for a change request that holds only what is still to open)."""
+    already (for a change request that holds only what is still to open).  A host's own
+    firewall only: a zone boundary's access lists see only what crosses the boundary."""
+    _refuse_other_kind(ruleset, boundary=False)
     direction = _Direction(plan, host, ruleset, Hook.INPUT)
     surely = direction.low.permitted(Hook.INPUT)
     loop_surely = direction.loop_low.permitted(Hook.INPUT)
