@@ -99,6 +99,24 @@ def test_rulesets_whose_names_differ_in_case_only_are_refused(tmp_path: Path) ->
     assert not out.exists() or not any(out.iterdir())
 
 
+def test_a_setting_the_product_does_not_have_names_the_product_not_the_file(
+    tmp_path: Path,
+) -> None:
+    # the hint said "this file declares no features" while naming the deployment file
+    text = (examples.EXAMPLES / "search-cluster.yaml").read_text()
+    text = text.replace("file: products/", f"file: {examples.EXAMPLES}/products/")
+    text = text.replace(
+        "      update_service: updates\n",
+        "      update_service: updates\n    features:\n      appclarity: true\n",
+    )
+    deployment = tmp_path / "d.yaml"
+    deployment.write_text(text)
+    code, _out, err = run("validate", str(deployment))
+    assert code == 2, err
+    assert "has no feature 'appclarity' (product example-search-2.0 declares no features)" in err
+    assert "this file" not in err
+
+
 def test_aws_names_the_hosts_it_writes_no_group_for() -> None:
     code, out, err = run("rules", DEPLOYMENT, "-t", "aws")
     assert code == 0, err

@@ -40,14 +40,15 @@ def did_you_mean(word: str, choices: Iterable[str]) -> str | None:
     return f"did you mean {matches[0]!r}?" if matches else None
 
 
-def choice_hint(word: str, choices: Iterable[str], what: str) -> str:
-    """A hint naming the closest choice, or listing the choices when none is close."""
+def choice_hint(word: str, choices: Iterable[str], what: str, *, owner: str = "this file") -> str:
+    """A hint naming the closest choice, or listing the choices when none is close (``owner``:
+    who declares the choices, where there are none)."""
     options = sorted(choices)
     close = did_you_mean(word, options)
     if close:
         return close
     if not options:
-        return f"this file declares no {what}"
+        return f"{owner} declares no {what}"
     shown = ", ".join(options[:12]) + (", ..." if len(options) > 12 else "")
     return f"known {what}: {shown}"
 

@@ -327,7 +327,7 @@ def _check_binding(
             yield source.diagnostic(
                 (*base, "features", name),
                 f"{product_id} has no feature {name!r}",
-                choice_hint(name, product.features, "features"),
+                choice_hint(name, product.features, "features", owner=f"product {product_id}"),
                 at_key=True,
             )
         elif feature.enumerated and value not in feature.choices:
@@ -349,7 +349,7 @@ def _check_binding(
             yield source.diagnostic(
                 (*base, "parameters", name),
                 f"{product_id} has no port parameter {name!r}",
-                choice_hint(name, product.parameters, "parameters"),
+                choice_hint(name, product.parameters, "parameters", owner=f"product {product_id}"),
                 at_key=True,
             )
         elif param.configurable is Configurability.NO:
@@ -381,7 +381,9 @@ def _check_binding(
             yield source.diagnostic(
                 (*base, "dynamic_ranges", name),
                 f"{product_id} has no dynamic range {name!r}",
-                choice_hint(name, product.dynamic_ranges, "dynamic ranges"),
+                choice_hint(
+                    name, product.dynamic_ranges, "dynamic ranges", owner=f"product {product_id}"
+                ),
                 at_key=True,
             )
     for component, hosts in binding.components.items():
@@ -389,7 +391,9 @@ def _check_binding(
             yield source.diagnostic(
                 (*base, "components", component),
                 f"{product_id} has no component {component!r}",
-                choice_hint(component, product.components, "components"),
+                choice_hint(
+                    component, product.components, "components", owner=f"product {product_id}"
+                ),
                 at_key=True,
             )
         for index, host in enumerate(hosts):
