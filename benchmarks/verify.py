@@ -194,8 +194,9 @@ def namespaces() -> Iterator[tuple[str, str]]:
 
 
 @contextlib.contextmanager
-def server(dst: str, script: str, *args: str) -> Iterator[None]:
-    """``script`` run in the destination namespace until the block ends (it prints "ready")."""
+def server(dst: str, script: str, *args: str) -> Iterator[int]:
+    """``script`` run in the destination namespace until the block ends (it prints "ready");
+    the block gets its process id (``ip netns exec`` becomes the interpreter)."""
     process = subprocess.Popen(
         ["ip", "netns", "exec", dst, sys.executable, "-c", script, *args],
         stdin=subprocess.DEVNULL,
@@ -206,7 +207,7 @@ def server(dst: str, script: str, *args: str) -> Iterator[None]:
         assert process.stdout is not None
         if process.stdout.readline().strip() != "ready":
             raise SystemExit("the listener in the destination namespace did not start")
-        yield
+        yield process.pid
     finally:
         process.terminate()
         process.wait(10)
@@ -389,6 +390,12 @@ def sweep(src: str, ports: list[int]) -> float:
     return float(out.split()[0])
 
 
+def cpu_of(pid: int) -> float:
+    """The CPU seconds (user + system) process ``pid`` has used so far (``/proc``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _median(runs: list[dict[str, Any]]) -> dict[str, Any]:
     """The run of median wall time (its accuracy and outcomes), with the median wall and CPU
     times of all runs, and the worst accuracy seen."""
@@ -399,6 +406,8 @@ def _median(runs: list[dict[str, Any]]) -> dict[str, Any]:
     middle["wall_samples"] = [r["wall_s"] for r in runs]
     middle["cpu_samples"] = [r["cpu_s"] for r in runs]
     middle["least_correct"] = min(r["correct"] for r in runs)
+    if all("listener_cpu_s" in r for r in runs):
+        middle["listener_cpu_s"] = round(statistics.median(r["listener_cpu_s"] for r in runs), 2)
     return middle
 
 
@@ -425,8 +434,10 @@ def _paired(
     timeout: float,
     skip_nmap: bool,
     label: str,
+    listener: int | None = None,
 ) -> dict[str, Any]:
-    """Each portplan variant (key, plan, truth, options), then nmap, ``runs`` times."""
+    """Each portplan variant (key, plan, truth, options), then nmap, ``runs`` times; with the
+    CPU time the ``listener`` process (its id) spent during each run."""
     budget = 600 + len(ports)
     samples: dict[str, list[dict[str, Any]]] = {key: [] for key, *_ in variants}
     if not skip_nmap:
@@ -436,9 +447,15 @@ def _paired(
     for number in range(1, runs + 1):
         print(f"{label}: run {number} of {runs} ...", file=sys.stderr)
         for key, plan, want, options in variants:
+            before = cpu_of(listener) if listener else 0.0
             samples[key].append(run_portplan(src, plan, want, timeout, budget, *options))
+            if listener:
+                samples[key][-1]["listener_cpu_s"] = round(cpu_of(listener) - before, 2)
         if not skip_nmap:
+            before = cpu_of(listener) if listener else 0.0
             samples["nmap"].append(run_nmap(src, work, ports, nmap_truth, budget))
+            if listener:
+                samples["nmap"][-1]["listener_cpu_s"] = round(cpu_of(listener) - before, 2)
         print(
             "  " + ", ".join(f"{k} {v[-1]['wall_s']:.2f} s" for k, v in samples.items()),
             file=sys.stderr,
@@ -467,7 +484,8 @@ def waiting_case(per_kind: int, runs: int, timeout: float, skip_nmap: bool) -> d
     ):
         work = Path(tmp)
         cert, key = certificate(work)
-        with server(dst, HOLDER, str(http[0]), str(tls[0]), str(len(http)), str(cert), str(key)):
+        holder = server(dst, HOLDER, str(http[0]), str(tls[0]), str(len(http)), str(cert), str(key))
+        with holder as listener:
             run("ip", "netns", "exec", dst, "nft", "-f", "-", stdin=_drop(dropped))
             (work / "plain").mkdir()
             (work / "identified").mkdir()
@@ -479,7 +497,9 @@ def waiting_case(per_kind: int, runs: int, timeout: float, skip_nmap: bool) -> d
             truth = dict.fromkeys(opened, "open") | blocked
             named = dict.fromkeys(http, "open http") | dict.fromkeys(tls, "open tls") | blocked
             variants = _both("portplan", plain, truth) + _both("identified", identified, named)
-            out |= _paired(src, work, variants, ports, runs, timeout, skip_nmap, "waiting")
+            out |= _paired(
+                src, work, variants, ports, runs, timeout, skip_nmap, "waiting", listener
+            )
     return out
 
 
@@ -634,6 +654,18 @@ def markdown(results: dict[str, Any]) -> str:
     if ratios:
         lines += ["", "| case | tool | wall / nmap's | CPU / nmap's |", "|---|---|---|---|"]
         lines += ratios
+    if waiting:
+        spent = [
+            f"{tool} {waiting[key]['listener_cpu_s']:.2f} s"
+            for key, tool in _TOOLS
+            if "listener_cpu_s" in waiting.get(key, {})
+        ]
+        if spent:
+            lines += [
+                "",
+                "CPU the waiting case's listener (HTTP and TLS, in the destination namespace, on "
+                "the same cores) used during each tool's run (medians): " + "; ".join(spent) + ".",
+            ]
     for mixed in results.get("mixed", []):
         if "floor_no_retries_s" in mixed:
             default = mixed["portplan"]["wall_s"]
