@@ -166,3 +166,16 @@ def test_an_nft_condition_of_an_odd_shape_makes_its_rule_unreadable(
     assert result.exit_code == 1, result.output
     findings = json.loads(result.stdout)["audits"][0]["findings"]
     assert any(f["kind"] == "unreadable" for f in findings), findings
+
+
+def test_a_text_ruleset_given_as_json_is_told_how_to_give_it(tmp_path: Path) -> None:
+    """``nftables:`` is the JSON of ``nft -j``; a ruleset in nft's text given so is refused
+    with the kind that reads it."""
+    ruleset = tmp_path / "host.nft"
+    ruleset.write_text("table inet filter {\n}\n")
+    result = CliRunner().invoke(
+        cli, ["audit", NEXUS, "--host", "idm01", "--ruleset", f"nftables:{ruleset}"]
+    )
+    assert result.exit_code == 2, result.output
+    assert "host.nft: not the JSON of `nft -j list ruleset`" in result.output
+    assert "give a ruleset in nft's text as nft:FILE" in result.output

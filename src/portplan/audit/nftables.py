@@ -405,7 +405,7 @@ def read_nftables_json(text: str, where: str) -> Ruleset:
     except ValueError as exc:
         raise AuditError(
             f"{where}: not the JSON of `nft -j list ruleset` ({exc}); collect it with "
-            "`nft -j list ruleset > FILE`"
+            "`nft -j list ruleset > FILE`, or give a ruleset in nft's text as nft:FILE"
         ) from None
     items = check_document(data, where)
     reader = _Reader(items, where)
