@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import os
-import sys
-from collections.abc import Callable
 from pathlib import Path
 
 import click
@@ -22,6 +20,7 @@ from portplan.cli._options import (
     output_option,
 )
 from portplan.cli._plan import load_plan, require_host
+from portplan.cli._progress import ProgressBar, wants_progress
 from portplan.plan import plan_digest
 from portplan.probe.verification import Verification, verify
 from portplan.report.verify import verify_json, verify_junit, verify_table
@@ -166,10 +165,8 @@ def verify_cmd(
     radius = _read_secret(radius_secret_file, "PORTPLAN_RADIUS_SECRET")
     if radius:
         secrets["radius"] = radius
-    show_progress = (
-        sys.stderr.isatty() and fmt == "table" and output is None and log.isEnabledFor(20)
-    )
-    with _progress(show_progress) as advance:
+    show_progress = wants_progress() and fmt == "table" and output is None
+    with ProgressBar(show_progress, "probing") as advance:
         if inventory is not None:
             if expect_blocked:
                 raise UsageError(
@@ -238,27 +235,6 @@ def verify_cmd(
     write_output(output, text.encode(), inputs, overwrite=overwrite)
     if not found.passed:
         raise click.exceptions.Exit(ExitCode.DIFFERENCE)
-
-
-class _progress:
-    """A transient progress bar on a terminal (rich), or nothing."""
-
-    def __init__(self, shown: bool) -> None:
-        self.shown = shown
-
-    def __enter__(self) -> Callable[[int, int], None] | None:
-        if not self.shown:
-            return None
-        from rich.progress import Progress  # noqa: PLC0415 - only on a terminal (40 ms)
-
-        self.bar = Progress(transient=True)
-        task = self.bar.add_task("probing", total=None)
-        self.bar.start()
-        return lambda done, total: self.bar.update(task, completed=done, total=total)
-
-    def __exit__(self, *_exc: object) -> None:
-        if self.shown:
-            self.bar.stop()
 
 
 def _read_secret(path: Path | None, variable: str) -> bytes | None:
