@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import csv
 import io
+import os
+import pty
 import re
+import subprocess
+import sys
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
@@ -19,10 +23,11 @@ import machine
 from portplan.cli import cli
 from portplan.load.deployment import load_deployment
 from portplan.pipeline import plan_bundle
+from portplan.report._workbook import PROGRESS_EVERY
 from portplan.report.columns import matrix_rows
 from portplan.report.matrix import MATRIX_COLUMNS, matrix_bytes
 from portplan.report.text import spreadsheet_text
-from portplan.report.xlsx import zone_sheet_titles
+from portplan.report.xlsx import write_change_request, zone_sheet_titles
 
 DEPLOYMENTS = ["shopping-contoso", "smart-id-nexus", "search-cluster"]
 TEXT_FORMATS = {"csv": "csv", "json": "json", "md": "md", "table": "txt"}
@@ -392,3 +397,73 @@ def test_zone_sheets_whose_names_meet_at_31_characters_both_get_a_sheet(tmp_path
 )
 def test_a_zone_sheet_title_is_one_excel_allows(boundary: str, title: str) -> None:
     assert zone_sheet_titles([boundary], taken=["Flows"]) == {boundary: title}
+
+
+def test_writing_a_workbook_tells_its_progress_and_the_same_bytes_come_out(tmp_path: Path) -> None:
+    """``progress(done, total)`` climbs every PROGRESS_EVERY rows to every row of every sheet
+    (cover aside); the workbook is the same with or without it."""
+    deployment = tmp_path / "many.yaml"
+    many = yaml.safe_load((examples.EXAMPLES / "shopping-contoso.yaml").read_text())
+    del many["hosts"]["clients"]  # the client network, as 250 single clients
+    pcs = [f"pc{number}" for number in range(1, 251)]
+    for number, name in enumerate(pcs, start=1):
+        many["hosts"][name] = {"addresses": [f"198.51.100.{number}"], "zone": "clients"}
+    many["products"]["shopping-6.1"]["components"]["client"] = pcs
+    deployment.write_text(yaml.safe_dump(many, sort_keys=False))
+    plan = plan_bundle(load_deployment(deployment))
+    calls: list[tuple[int, int]] = []
+    shown = io.BytesIO()
+    write_change_request(plan, shown, progress=lambda done, total: calls.append((done, total)))
+    assert shown.getvalue() == matrix_bytes(plan, "xlsx")
+    book = load_workbook(shown, read_only=True)
+    rows = sum(book[title].max_row - 1 for title in book.sheetnames[1:])
+    assert rows > PROGRESS_EVERY  # more than one call, the Flows sheet alone too
+    assert calls[-1] == (rows, rows)
+    assert all(total == rows for _done, total in calls)
+    steps = [b[0] - a[0] for a, b in zip([(0, rows), *calls], calls, strict=False)]
+    assert all(0 < step <= PROGRESS_EVERY for step in steps)
+    assert steps.count(PROGRESS_EVERY) >= rows // PROGRESS_EVERY - len(book.sheetnames)
+
+
+def test_an_xlsx_being_written_shows_a_bar_on_a_terminal_and_not_elsewhere(
+    tmp_path: Path,
+) -> None:
+    """On a terminal (standard error) a transient bar names the work; -q, or standard error
+    not a terminal, shows none; the workbook is the same."""
+    deployment = str(examples.EXAMPLES / "shopping-contoso.yaml")
+
+    def written(*options: str, terminal: bool) -> tuple[str, bytes]:
+        out = tmp_path / "m.xlsx"
+        argv = [sys.executable, "-m", "portplan", *options, "matrix", deployment]
+        argv += ["--format", "xlsx", "-o", str(out), "--overwrite"]
+        # (the bar is drawn as it starts, so a run this short shows it too)
+        if not terminal:
+            done = subprocess.run(argv, capture_output=True, timeout=120, check=True)
+            return done.stderr.decode(), out.read_bytes()
+        leader, follower = pty.openpty()
+        with subprocess.Popen(
+            argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=follower
+        ) as process:
+            os.close(follower)
+            seen = b""
+            while chunk := _read_terminal(leader):
+                seen += chunk
+            assert process.wait(timeout=120) == 0, seen
+        os.close(leader)
+        return seen.decode(errors="replace"), out.read_bytes()
+
+    shown, workbook = written(terminal=True)
+    assert "writing the workbook" in shown
+    assert workbook == matrix_bytes(plan_bundle(load_deployment(Path(deployment))), "xlsx")
+    quiet, _ = written("-q", terminal=True)
+    assert "writing the workbook" not in quiet
+    piped, _ = written(terminal=False)
+    assert piped == ""
+
+
+def _read_terminal(leader: int) -> bytes:
+    """What the terminal's other end wrote; ``b""`` once it is closed (EIO on Linux)."""
+    try:
+        return os.read(leader, 4096)
+    except OSError:
+        return b""

@@ -18,6 +18,7 @@ from portplan.cli._options import (
     output_option,
 )
 from portplan.cli._plan import load_plan, require_host, ruleset_file
+from portplan.cli._progress import ProgressBar, wants_progress
 from portplan.plan import Plan
 from portplan.report.matrix import explain_text, write_matrix
 
@@ -88,12 +89,13 @@ def matrix_cmd(
     if fmt == "xlsx" and is_stdio(output) and sys.stdout.isatty():
         raise UsageError("xlsx is binary; give -o FILE.xlsx or redirect standard output")
     columns = width()
-    write_output(
-        output,
-        lambda out: write_matrix(plan, fmt, out, width=columns),
-        inputs,
-        overwrite=overwrite,
-    )
+    with ProgressBar(fmt == "xlsx" and wants_progress(), "writing the workbook") as advance:
+        write_output(
+            output,
+            lambda out: write_matrix(plan, fmt, out, width=columns, progress=advance),
+            inputs,
+            overwrite=overwrite,
+        )
 
 
 def _against(

@@ -12,13 +12,13 @@ time.
 from __future__ import annotations
 
 import datetime
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import IO, Any
 
 import xlsxwriter
 
-__all__ = ["CoverLine", "Style", "TextSheet", "write_workbook"]
+__all__ = ["PROGRESS_EVERY", "CoverLine", "Style", "TextSheet", "write_workbook"]
 
 #: the fixed creation date of every workbook (XlsxWriter fixes its zip entries' times itself)
 _DOCUMENT_DATE = datetime.datetime(2000, 1, 1)
@@ -64,10 +64,21 @@ class TextSheet:
 CoverLine = Sequence[tuple[str, int]]
 
 
-def _rows(worksheet: Any, first: int, rows: Iterable[Sequence[str | int | float]]) -> None:
+#: rows written between two calls of a workbook's ``progress``
+PROGRESS_EVERY = 2048
+
+
+def _rows(
+    worksheet: Any,
+    first: int,
+    rows: Iterable[Sequence[str | int | float]],
+    written: Callable[[int], None] | None = None,
+) -> None:
     """Write ``rows`` from row ``first`` on: text as text, numbers as numbers, ``""`` as no
-    cell (a wrapped column's format comes from the column)."""
+    cell (a wrapped column's format comes from the column); ``written`` is told of every
+    :data:`PROGRESS_EVERY` rows, and of the last ones."""
     text, number = worksheet.write_string, worksheet.write_number
+    index = first - 1
     for index, row in enumerate(rows, start=first):
         for column, value in enumerate(row):
             if isinstance(value, str):
@@ -75,6 +86,10 @@ def _rows(worksheet: Any, first: int, rows: Iterable[Sequence[str | int | float]
                     text(index, column, value)
             else:
                 number(index, column, value)
+        if written is not None and (index - first + 1) % PROGRESS_EVERY == 0:
+            written(PROGRESS_EVERY)
+    if written is not None and (left := (index - first + 1) % PROGRESS_EVERY):
+        written(left)
 
 
 def write_workbook(
@@ -82,9 +97,21 @@ def write_workbook(
     sheets: Sequence[TextSheet],
     *,
     cover: tuple[str, Sequence[CoverLine], Sequence[float]] | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> None:
     """Write the workbook of ``sheets``, after an optional cover sheet (its title, its lines,
-    its column widths), into the seekable binary file ``out``."""
+    its column widths), into the seekable binary file ``out``; ``progress(rows written,
+    rows in all)`` as the sheets' rows are written (every few thousand)."""
+    written: Callable[[int], None] | None = None
+    if progress is not None:
+        total, done = sum(sheet.count for sheet in sheets), 0
+        report = progress
+
+        def written(count: int) -> None:
+            nonlocal done
+            done += count
+            report(done, total)
+
     book = xlsxwriter.Workbook(
         out,
         {
@@ -113,5 +140,5 @@ def write_workbook(
         page.freeze_panes(1, 0)
         page.autofilter(0, 0, sheet.count, max(0, len(sheet.columns) - 1))
         page.write_row(0, 0, list(sheet.columns), formats[Style.HEADER])
-        _rows(page, 1, sheet.rows)
+        _rows(page, 1, sheet.rows, written)
     book.close()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import io
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import IO, Any
 
 from portplan.model._types import network_text
@@ -205,13 +205,21 @@ def _csv_chunks(plan: Plan) -> Iterator[str]:
     yield "".join(pending)
 
 
-def write_matrix(plan: Plan, fmt: str, out: IO[bytes], *, width: int = 120) -> None:
+def write_matrix(
+    plan: Plan,
+    fmt: str,
+    out: IO[bytes],
+    *,
+    width: int = 120,
+    progress: Callable[[int, int], None] | None = None,
+) -> None:
     """The matrix in ``fmt`` (table, csv, json, md, xlsx) written into the binary file
-    ``out`` (seekable for xlsx), the rows rendered a few thousand at a time."""
+    ``out`` (seekable for xlsx), the rows rendered a few thousand at a time; for xlsx, the
+    slow one, ``progress(rows written, rows in all)`` as the workbook's rows are written."""
     if fmt == "xlsx":
         from portplan.report import xlsx  # noqa: PLC0415 - the XLSX writer only for xlsx
 
-        xlsx.write_change_request(plan, out)
+        xlsx.write_change_request(plan, out, progress=progress)
         return
     if fmt == "json":
         chunks: Iterable[str] = _json_chunks(plan)

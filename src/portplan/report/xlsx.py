@@ -7,7 +7,7 @@ The workbook is written row by row (:mod:`portplan.report._workbook`): a change 
 from __future__ import annotations
 
 import io
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from operator import itemgetter
 from typing import IO
 
@@ -44,8 +44,11 @@ def change_request(plan: Plan) -> bytes:
     return buffer.getvalue()
 
 
-def write_change_request(plan: Plan, out: IO[bytes]) -> None:
-    """:func:`change_request` written into the seekable binary file ``out``."""
+def write_change_request(
+    plan: Plan, out: IO[bytes], *, progress: Callable[[int, int], None] | None = None
+) -> None:
+    """:func:`change_request` written into the seekable binary file ``out``;
+    ``progress(rows written, rows in all)`` as the sheets' rows are written."""
     matrix = matrix_rows(plan)
     columns = (*MATRIX_COLUMNS, *CHANGE_BOARD_COLUMNS)
     sheets = [_flows_sheet("Flows", columns, matrix)]
@@ -60,7 +63,7 @@ def write_change_request(plan: Plan, out: IO[bytes]) -> None:
     not_needed = [[d.key, d.reference, "\n".join(d.reasons)] for d in excluded(plan)]
     sheets.append(_sheet("Not in plan", ("flow", "reference", "reasons"), not_needed))
     cover = ("Change request", _cover(plan, matrix), _COVER_WIDTHS)
-    write_workbook(out, sheets, cover=cover)
+    write_workbook(out, sheets, cover=cover, progress=progress)
 
 
 #: what Excel refuses in a sheet name
