@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import pty
 import resource
 import socket
 import subprocess
@@ -315,3 +317,32 @@ def test_a_service_that_waits_for_the_client_is_open_after_one_connection() -> N
     assert code == 0, check
     assert (check["outcome"], check["temporary_listener"]) == ("open", False)
     assert server.accepted == 1  # its first bytes were awaited on the probe's connection
+
+
+def test_the_progress_bar_goes_to_the_terminal_and_never_into_the_piped_table() -> None:
+    """With standard error a terminal and the table piped, the bar is drawn on the terminal;
+    what is piped is the table alone (it had an empty line at its head)."""
+    leader, follower = pty.openpty()
+    argv = [sys.executable, "-m", "portplan", "verify", str(DEPLOYMENT), "--on", "client"]
+    with subprocess.Popen(
+        [*argv, "--timeout", "0.3"],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=follower,
+    ) as process:
+        os.close(follower)
+        terminal = b""
+        while True:
+            try:
+                chunk = os.read(leader, 4096)
+            except OSError:  # EIO: the other end is closed
+                break
+            if not chunk:
+                break
+            terminal += chunk
+        assert process.stdout is not None
+        piped = process.stdout.read().decode()
+        process.wait(timeout=60)
+    os.close(leader)
+    assert "probing" in terminal.decode(errors="replace")
+    assert piped.startswith("Verification"), piped[:200]
