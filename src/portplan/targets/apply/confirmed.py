@@ -23,11 +23,12 @@ import os
 import select
 import shutil
 import socket
+import stat
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 from portplan._errors import ApplyError, ToolError
@@ -60,16 +61,30 @@ _LOAD_MARGIN = 300.0
 _RETRY_PAUSE = 0.5
 
 
-def state_root() -> Path:
-    """Where apply keeps its state: ``/run/portplan`` when it can (root), else a temp folder."""
-    for root in (Path("/run/portplan"), Path(tempfile.gettempdir(), "portplan-apply")):
+def state_root(roots: Sequence[Path] | None = None) -> Path:
+    """Where apply keeps its state: the first of ``roots`` it can make or use, by default
+    ``/run/portplan`` (root), else ``portplan-apply`` in the temp folder.
+
+    A folder that already exists is used only when it is a folder (not a link) of this
+    user's own: in a temp folder anyone could have made it first, and the state it holds
+    is a ruleset that root restores.
+    """
+    if roots is None:
+        roots = (Path("/run/portplan"), Path(tempfile.gettempdir(), "portplan-apply"))
+    refused = []
+    for root in roots:
         try:
             root.mkdir(mode=0o700, parents=True, exist_ok=True)
+            found = os.lstat(root)
+            if not stat.S_ISDIR(found.st_mode) or found.st_uid != os.geteuid():
+                refused.append(f"{root} is a link, or another user's: remove it")
+                continue
             os.chmod(root, 0o700)
-        except OSError:
+        except OSError as exc:
+            refused.append(f"{root}: {exc.strerror or exc}")
             continue
         return root
-    raise ApplyError("no folder to keep the apply state in (/run/portplan is not writable)")
+    raise ApplyError(f"no folder to keep the apply state in ({'; '.join(refused)})")
 
 
 def process_identity(pid: int) -> list[int] | None:
@@ -78,10 +93,10 @@ def process_identity(pid: int) -> list[int] | None:
     it has ended: a zombie (killed, but its parent has not waited for it yet) stays in
     ``/proc`` with its start time, and confirms nothing."""
     try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
+        line = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return None
-    fields = stat.rsplit(")", 1)[-1].split()  # after the command name, which may hold spaces
+    fields = line.rsplit(")", 1)[-1].split()  # after the command name, which may hold spaces
     if fields[0] in ("Z", "X"):  # field 3 of proc(5): state (zombie, dead)
         return None
     return [pid, int(fields[19])]  # field 22 of proc(5): starttime
