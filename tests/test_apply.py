@@ -242,3 +242,24 @@ def test_yes_typed_before_the_new_ruleset_is_in_force_does_not_keep_it(namespace
             os.close(stdin)
         assert process.returncode == status, said + err
         assert (ruleset(namespace) == before) is typed_ahead
+
+
+def test_iptables_without_address_sets_needs_no_ipset_tool(namespace: str, tmp_path: Path) -> None:
+    """A host whose rules name no address set applies (and rolls back) with iptables where
+    the ipset tool is not installed; it was refused for the missing tool."""
+    tools = tmp_path / "bin"  # every command of this machine but ipset
+    tools.mkdir()
+    for folder in os.environ["PATH"].split(os.pathsep):
+        for command in Path(folder).glob("*") if Path(folder).is_dir() else ():
+            if command.name != "ipset" and not (tools / command.name).exists():
+                (tools / command.name).symlink_to(command)
+    save = ["ip", "netns", "exec", namespace, "iptables-save", "-t", "filter"]
+    before = re.sub(r"(?m)^#.*\n", "", netns.run(save).stdout)
+    result = apply(
+        namespace, "--on", "da01", "-t", "iptables", "--confirm-timeout", "1",
+        env={"PATH": str(tools)},
+    )  # fmt: skip
+    assert result.returncode == 1, result.stderr
+    assert "ipset" not in result.stderr
+    assert "previous ruleset is restored" in result.stderr
+    assert re.sub(r"(?m)^#.*\n", "", netns.run(save).stdout) == before

@@ -127,6 +127,11 @@ class IptablesApplier(Applier):
             saved[key] = checked([save, "-t", "filter"], None, "saving the filter table")
             if listing := _running_view(key, save):
                 saved[_VIEW + key] = listing
+        if not self._ipsets() and shutil.which("ipset") is None:
+            # nothing to fill, and no ipset tool: no set of portplan's can exist, and saved
+            # rules that name another's fail to reload in prove_restorable (so nothing is
+            # applied)
+            return saved
         existing = set(checked(["ipset", "list", "-n"], None, "listing sets").decode().split())
         for text in self._ipsets():
             for name in _portplan_sets(text):
@@ -141,8 +146,11 @@ class IptablesApplier(Applier):
         """Reload the saved tables and sets in a scratch namespace; with the nf_tables backend,
         nft's listing of each reloaded table must say what the running one's says (see
         :mod:`._nftview`), or nothing is applied."""
-        files = {"sets": saved.get(_ALL_SETS, b"")}
-        steps = ["ipset restore -exist < sets"]  # the sets the saved rules may name
+        files: dict[str, bytes] = {}
+        steps = []
+        if _ALL_SETS in saved:  # the sets the saved rules may name
+            files["sets"] = saved[_ALL_SETS]
+            steps.append("ipset restore -exist < sets")
         views = []
         for key, restore in _RESTORE.items():
             if key in saved:
