@@ -467,3 +467,18 @@ def _read_terminal(leader: int) -> bytes:
         return os.read(leader, 4096)
     except OSError:
         return b""
+
+
+def test_a_host_named_twice_in_a_placement_gives_each_row_once(tmp_path: Path) -> None:
+    data = examples.example_data("smart-id-nexus")
+    components = data["products"]["smart-id-21.04"]["components"]
+    components["traefik"] = ["traefik01", "traefik01"]
+    components["identity_manager"] = ["idm01", "idm01"]
+    data["management"][0].update({"from": ["admin-net", "admin-net"], "to": ["da01", "da01"]})
+    doubled = examples.plan_from_data(data, tmp_path)
+    plain = examples.example_data("smart-id-nexus")
+    plain["management"][0]["to"] = ["da01"]
+    once = examples.plan_from_data(plain, tmp_path, "once")
+    keys = [(r.key, r.source, r.destination) for r in doubled.rows]
+    assert len(keys) == len(set(keys))
+    assert keys == [(r.key, r.source, r.destination) for r in once.rows]

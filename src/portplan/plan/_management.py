@@ -21,7 +21,8 @@ def management_rows(deployment: Deployment, out: list[Leg], decisions: list[Deci
         decision.reasons.append("management access declared by the deployment: always kept")
         # by default every machine portplan writes a ruleset for: single hosts and the
         # members of clusters, not networks of machines, nor systems it does not manage
-        targets = access.destination or tuple(
+        # (a host written twice is one destination, one source: each row is one opening)
+        targets = tuple(dict.fromkeys(access.destination or ())) or tuple(
             name for name, host in hosts.items() if host.managed and not host.is_network
         )
         facts = FlowFacts(
@@ -46,7 +47,7 @@ def management_rows(deployment: Deployment, out: list[Leg], decisions: list[Deci
         ports = PortSet.of(access.ports or ())
         sources = [
             SourceEnd(src, MANAGEMENT, hosts[src].addresses, hosts[src].zone)
-            for src in access.source
+            for src in dict.fromkeys(access.source)
         ]
         ends = []
         for dst in targets:

@@ -27,7 +27,8 @@ class Placement:
         comp = self.product.components[component]
         hosts: tuple[str, ...]
         if component in self.binding.components:
-            hosts = self.binding.components[component]
+            # a host written twice is placed once: each row of the plan is one opening
+            hosts = tuple(dict.fromkeys(self.binding.components[component]))
         elif comp.kind is ComponentKind.GROUP:
             hosts = tuple(dict.fromkeys(h for m in comp.members for h in self.hosts_of(m)))
         elif comp.parent is not None:
