@@ -151,6 +151,31 @@ def test_hosts_from_takes_the_member_named_by_portplan_host(tmp_path: Path) -> N
     assert [str(n) for n in plan.hosts["mail01"].addresses] == ["192.0.2.50/32"]
 
 
+def test_a_host_several_inventory_hosts_stand_for_is_refused_not_cut_to_one(
+    tmp_path: Path,
+) -> None:
+    # two machines of one SQL cluster, each saying which deployment host it is: taking the
+    # first one's address would leave the other out of every rule, without a word
+    inventory = {
+        "all": {
+            "hosts": {
+                "sql-a": {"ansible_host": "192.0.2.20", "portplan_host": "sql01"},
+                "sql-b": {"ansible_host": "192.0.2.21", "portplan_host": "sql01"},
+                "mail01": {"ansible_host": "192.0.2.50"},
+            }
+        }
+    }
+    path = _deployment(tmp_path, inventory, "ansible:inventory.yml")
+    done = portplan("matrix", path)
+    assert done.returncode == 2, done.stdout
+    assert (
+        f"deployment.yaml:{_line_of(path, '  sql01:')}:3: error: host 'sql01' has no "
+        "addresses, and inventory.yml gives none: 2 inventory hosts stand for it (sql-a, "
+        "sql-b)"
+    ) in done.stderr
+    assert "Traceback" not in done.stderr
+
+
 def test_unmanaged_name_only_and_cluster_hosts_in_the_inventory(tmp_path: Path) -> None:
     (tmp_path / "demo.yaml").write_text(
         "id: demo-1.0\nname: Demo\nversion: '1.0'\ndocument: {title: Demo}\n"

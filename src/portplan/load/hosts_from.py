@@ -66,9 +66,9 @@ def fill_hosts(path: Path, data: Any, source: SourceMap) -> tuple[Any, list[Diag
                 "the path is relative to the deployment file",
             )
         ]
-    by_name: dict[str, InventoryHost] = {}
+    by_name: dict[str, list[InventoryHost]] = {}
     for host in inventory.values():
-        by_name.setdefault(host.stands_for, host)
+        by_name.setdefault(host.stands_for, []).append(host)
     hosts = data.get("hosts")
     if not isinstance(hosts, dict):
         return data, []
@@ -80,11 +80,17 @@ def fill_hosts(path: Path, data: Any, source: SourceMap) -> tuple[Any, list[Diag
             continue
         body = dict(written or {})
         if "addresses" not in body:
-            found = by_name.get(str(name))
+            found = by_name.get(str(name), [])
             addresses = (
                 f"the inventory has no host {name!r} (nor one with {HOST_VARIABLE}: {name})"
-                if found is None
-                else _addresses(found)
+                if not found
+                else _addresses(found[0])
+                if len(found) == 1
+                # several machines (a cluster's members, a subnet's): the first one's address
+                # alone would leave the others out of every rule
+                else f"{len(found)} inventory hosts stand for it "
+                f"({', '.join(h.name for h in found)}), and one's addresses would leave the "
+                "others out"
             )
             if isinstance(addresses, str):
                 problems.append(
