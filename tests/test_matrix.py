@@ -482,3 +482,21 @@ def test_a_host_named_twice_in_a_placement_gives_each_row_once(tmp_path: Path) -
     keys = [(r.key, r.source, r.destination) for r in doubled.rows]
     assert len(keys) == len(set(keys))
     assert keys == [(r.key, r.source, r.destination) for r in once.rows]
+
+
+def test_the_xlsx_cover_counts_a_flow_through_an_ingress_once(tmp_path: Path) -> None:
+    # an ingress flow's two legs (/ingress, /backend) are one vendor row, not two
+    out = tmp_path / "bank.xlsx"
+    code, _, err = run(
+        "matrix", str(examples.EXAMPLES / "smart-id-nexus.yaml"), "--format", "xlsx", "-o", str(out)
+    )
+    assert code == 0, err
+    plan = examples.example_plan("smart-id-nexus")
+    cover = [
+        tuple(v for v in row if v is not None)
+        for row in load_workbook(out)["Change request"].iter_rows(values_only=True)
+    ]
+    included = sum(d.included for d in plan.decisions)
+    assert ("Flows", f"{included} of {len(plan.decisions)} vendor rows and management access") in (
+        cover
+    )

@@ -143,7 +143,8 @@ def _flows_sheet(title: str, columns: Sequence[str], rows: Sequence[tuple[str, .
 def _cover(plan: Plan, rows: Sequence[Sequence[str]]) -> list[CoverLine]:
     """The first sheet: what the request is for, the vendor documents it rests on, and how
     many openings each firewall gets."""
-    flows = {(r[0].split("/")[0], r[0]) for r in rows}
+    # a flow through an ingress has rows of two legs (/ingress, /backend): one vendor row
+    flows = {(r.product, r.flow_id) for r in plan.rows}
 
     def heading(*cells: str) -> CoverLine:
         return [(c, Style.HEADER) for c in cells]
