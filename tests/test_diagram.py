@@ -19,6 +19,7 @@ import examples
 from portplan import load_plan
 from portplan.cli import cli
 from portplan.load.catalog import load_catalog_product
+from portplan.load.product import load_product
 from portplan.publish import (
     MERMAID_MAX_EDGES,
     Diagram,
@@ -128,6 +129,31 @@ def test_a_product_alone_draws_the_proxy_and_parameters_with_their_defaults() ->
     # subcomponents sit in a box with their main component
     operator = next(n for n in diagram.nodes if n.id == "smart-id-21.04/im_operator")
     assert operator.cluster == "identity_manager"
+
+
+def test_a_product_alone_shows_the_dynamic_range_of_a_published_flow(tmp_path: Path) -> None:
+    # the plan adds the range to the published port and to the listening one: so does the
+    # product's diagram, on the edge to the destination and never on the one to the proxy
+    path = tmp_path / "product.yaml"
+    path.write_text(
+        "id: rpc-1.0\nname: Rpc\nversion: '1.0'\ndocument: {title: Rpc}\n"
+        "components: {client: {name: Client, kind: client}, server: {name: Server},\n"
+        "  proxy: {name: Proxy, kind: ingress}}\n"
+        "dynamic_ranges:\n  rpc:\n    description: RPC\n    by_platform:\n"
+        "      - {platforms: [linux], ports: 40000-40100}\n"
+        "flows:\n"
+        "  - {id: nat, row: 1, from: client, to: server, protocol: tcp, ports: 1433,\n"
+        "     published: {ports: 443}, dynamic: rpc, purpose: Mapped}\n"
+        "  - {id: same, row: 2, from: server, to: client, protocol: tcp, ports: 135,\n"
+        "     published: {ports: 135}, dynamic: rpc, purpose: Not mapped}\n"
+        "  - {id: proxied, row: 3, from: client, to: server, protocol: udp, ports: 53,\n"
+        "     published: {ports: 5353, via: proxy}, dynamic: rpc, purpose: Proxied}\n"
+    )
+    diagram = product_diagram(load_product(path))
+    assert edge(diagram, "rpc-1.0/client", "rpc-1.0/server").label == ("TCP 443, rpc→1433, rpc",)
+    assert edge(diagram, "rpc-1.0/server", "rpc-1.0/client").label == ("TCP 135, rpc",)
+    assert edge(diagram, "rpc-1.0/client", "rpc-1.0/proxy").label == ("UDP 5353",)
+    assert edge(diagram, "rpc-1.0/proxy", "rpc-1.0/server").label == ("UDP 53, rpc",)
 
 
 def test_flow_and_component_narrow_the_diagram() -> None:

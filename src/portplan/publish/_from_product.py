@@ -77,35 +77,46 @@ class _ProductEdges:
         self.order: dict[str, None] = {}
 
     def add(
-        self, source: str, target: str, flow: Flow, items: Items, mapped_to: Items = ()
+        self,
+        source: str,
+        target: str,
+        flow: Flow,
+        items: Items,
+        mapped_to: Items = (),
+        *,
+        dynamic: bool = True,
     ) -> None:
         """A leg of ``flow`` from ``source`` to ``target`` on ``items``; ``mapped_to``: the
-        ports the service listens on, when they differ from the published ``items``."""
+        ports the service listens on, when they differ from the published ``items``;
+        ``dynamic``: whether the leg ends on the destination, whose dynamic range the plan
+        adds to its ports (not the leg to an ingress proxy)."""
         self.order.update({source: None, target: None})
         data = self.edges.get((source, target))
         if data is None:
             data = self.edges[(source, target)] = EdgeData()
         text = item_text(items, self.defaults)
+        # the range depends on the destination's platform: named, as the plan's rows add it
+        extra = f", {flow.dynamic}" if dynamic and flow.dynamic else ""
         if flow.protocol is Protocol.ICMP:  # messages, not ports: "ICMP echo-request"
             text = icmp_text(flow.icmp)
             data.label.add_other(flow.protocol, text, 0)
         elif mapped_to:
-            text += "→" + item_text(mapped_to, self.defaults)
+            text += extra + "→" + item_text(mapped_to, self.defaults) + extra
             data.label.add_other(flow.protocol, text, _first_port(items))
         else:
-            self._label(data.label, flow, items)
+            self._label(data.label, flow, items, dynamic=dynamic)
         service = f" ({flow.service})" if flow.service else ""
         key = f"{self.product.id}/{flow.id}"
         line = f"{key}: {flow.protocol.value.upper()} {text}{service}"
         data.add_flow(key, _condition(self.product, flow), line)
 
-    def _label(self, label: PortLabel, flow: Flow, items: Items) -> None:
+    def _label(self, label: PortLabel, flow: Flow, items: Items, *, dynamic: bool) -> None:
         for item in items:
             if isinstance(item, ParamRef):
                 label.add_named(flow.protocol, item.name, self.defaults.get(item.name))
             else:
                 label.add_ports(flow.protocol, (item,))
-        if flow.dynamic and items is flow.ports:
+        if flow.dynamic and dynamic:
             label.add_named(flow.protocol, flow.dynamic, None)
 
     def flow(self, flow: Flow) -> None:
@@ -113,7 +124,7 @@ class _ProductEdges:
         internal = flow.ports or ()
         if published is not None and published.via is not None:
             for source in flow.source:
-                self.add(source, published.via, flow, published.ports)
+                self.add(source, published.via, flow, published.ports, dynamic=False)
             if internal:
                 for destination in flow.destination:
                     self.add(published.via, destination, flow, internal)
