@@ -627,6 +627,18 @@ DEPLOYMENT_CASES = [
         ),
         id="parameter-without-default",
     ),
+    pytest.param(
+        # placements written at the top level, not under the product: a deployment still (it
+        # has hosts and products), told of its one stray key, not read as a product
+        Case(
+            text=SHOPPING + "components:\n  website: shop01\n",
+            line=SHOPPING.count("\n") + 1,
+            column=1,
+            message="unknown key 'components' in the top level",
+            hint="known keys here: description, forbidden, hosts",
+        ),
+        id="components-at-the-top-level",
+    ),
 ]
 
 

@@ -26,19 +26,25 @@ __all__ = [
     "validate_files",
 ]
 
-_PRODUCT_KEYS = frozenset({"flows", "components"})
 _DEPLOYMENT_KEYS = frozenset({"hosts", "products"})
 
 
 def file_kind(data: object) -> str | None:
-    """``product``, ``deployment`` or ``None`` from the top-level keys of a loaded file."""
+    """``product``, ``deployment`` or ``None`` from the top-level keys of a loaded file.
+
+    ``flows`` makes a product; else ``hosts`` or ``products`` a deployment (whose stray
+    ``components:``, placements written outside their product, is then an unknown key of a
+    deployment, not a sign of a product); else ``components`` a product.
+    """
     if not isinstance(data, dict):
         return None
     keys = set(data)
-    if keys & _PRODUCT_KEYS:
+    if "flows" in keys:
         return "product"
     if keys & _DEPLOYMENT_KEYS:
         return "deployment"
+    if "components" in keys:
+        return "product"
     return None
 
 
