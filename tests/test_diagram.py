@@ -156,6 +156,50 @@ def test_a_product_alone_shows_the_dynamic_range_of_a_published_flow(tmp_path: P
     assert edge(diagram, "rpc-1.0/proxy", "rpc-1.0/server").label == ("UDP 53, rpc",)
 
 
+GROUP_PRODUCT = """\
+id: grouped-1.0
+name: Grouped
+version: "1.0"
+document: {title: Grouped}
+components:
+  web: {name: Web}
+  api: {name: API}
+  db: {name: Database}
+  backends: {name: Backends, kind: group, members: [api, db]}
+flows:
+  - {id: to-group, row: 1, from: web, to: backends, protocol: tcp, ports: 8443, purpose: Both}
+"""
+
+
+def test_a_row_to_a_host_running_two_members_of_a_group_is_drawn_to_both(
+    tmp_path: Path,
+) -> None:
+    # one host runs api and db: the row to it stands for both ("api, db"), one opening
+    (tmp_path / "grouped.yaml").write_text(GROUP_PRODUCT)
+    (tmp_path / "site.yaml").write_text(
+        "name: site\nhosts:\n  web01: {addresses: [192.0.2.10]}\n"
+        "  app01: {addresses: [192.0.2.20]}\n"
+        "products:\n  grouped-1.0:\n    file: grouped.yaml\n"
+        "    components: {web: web01, api: app01, db: app01}\n"
+    )
+    plan = load_plan(tmp_path / "site.yaml")
+    (row,) = plan.rows
+    assert row.destination_component == "api, db"
+    diagram = plan_diagram(plan)
+    assert [(e.source, e.target, e.rows) for e in diagram.edges] == [
+        ("grouped-1.0/web", "grouped-1.0/api", (0,)),
+        ("grouped-1.0/web", "grouped-1.0/db", (0,)),
+    ]
+    by_id = {n.id: n for n in diagram.nodes}
+    assert by_id["grouped-1.0/db"].label == ("Database", "app01")
+    host = plan_diagram(plan, View.HOST)
+    assert next(n for n in host.nodes if n.id == "app01").label[-1] == "API, Database"
+    assert plan_diagram(plan, components=["db"]).edges  # the row touches db
+    code, out, err = run("diagram", str(tmp_path / "site.yaml"), "--format", "dot")
+    assert code == 0, err
+    assert b"grouped-1.0/db" in out
+
+
 def test_flow_and_component_narrow_the_diagram() -> None:
     plan = examples.example_plan("shopping-contoso")
     only = plan_diagram(plan, flows=["website-ldap"])

@@ -388,3 +388,23 @@ def test_each_results_file_has_a_column_named_by_its_file(tmp_path: Path) -> Non
         f"Verification ({tmp_path / 'scim01.json'})",
         f"Verification ({tmp_path / 'da01.json'})",
     ]
+
+
+def test_a_row_to_a_host_running_two_members_of_a_group_filters_by_each(tmp_path: Path) -> None:
+    (tmp_path / "grouped.yaml").write_text(
+        "id: grouped-1.0\nname: Grouped\nversion: '1.0'\ndocument: {title: Grouped}\n"
+        "components:\n  web: {name: Web}\n  api: {name: API}\n  db: {name: Database}\n"
+        "  backends: {name: Backends, kind: group, members: [api, db]}\n"
+        "flows:\n  - {id: to-group, row: 1, from: web, to: backends, protocol: tcp, "
+        "ports: 8443, purpose: Both}\n"
+    )
+    (tmp_path / "site.yaml").write_text(
+        "name: site\nhosts:\n  web01: {addresses: [192.0.2.10]}\n"
+        "  app01: {addresses: [192.0.2.20]}\n"
+        "products:\n  grouped-1.0:\n    file: grouped.yaml\n"
+        "    components: {web: web01, api: app01, db: app01}\n"
+    )
+    result = CliRunner().invoke(cli, ["report", str(tmp_path / "site.yaml")])
+    assert result.exit_code == 0, result.stderr
+    assert 'data-components="grouped-1.0/web|grouped-1.0/api|grouped-1.0/db"' in result.stdout
+    assert '<option value="grouped-1.0/db">' in result.stdout

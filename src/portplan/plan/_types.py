@@ -167,6 +167,19 @@ class PlannedFlow:
         return self.facts.icmp
 
     @property
+    def source_components(self) -> tuple[str, ...]:
+        """The components the source end stands for: ``source_component`` joins them with
+        ``, `` where one host runs several of the flow's sources (a group's members)."""
+        return tuple(self.source_component.split(", "))
+
+    @property
+    def destination_components(self) -> tuple[str, ...]:
+        """The components the destination end stands for: ``destination_component`` joins
+        them with ``, `` where one host runs several of the flow's destinations (a group's
+        members), whose one row opens the port for each."""
+        return tuple(self.facts.destination_component.split(", "))
+
+    @property
     def opening(self) -> str:
         """What the row opens, as people read it: ``tcp/443``, ``icmp echo-request``."""
         if self.facts.protocol is Protocol.ICMP:

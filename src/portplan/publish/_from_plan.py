@@ -110,9 +110,9 @@ def _component_view(plan: Plan, rows: Sequence[int]) -> tuple[_Builder, list[str
         if row.product == MANAGEMENT or row.product not in plan.products:
             management += 1
             continue
-        target = f"{row.product}/{row.destination_component}"
-        for component in row.source_component.split(", "):
-            builder.add(f"{row.product}/{component}", target, index)
+        for component in row.source_components:
+            for target in row.destination_components:
+                builder.add(f"{row.product}/{component}", f"{row.product}/{target}", index)
     if management:
         notes.append(
             f"{management} rows of management access are drawn with --by host or --by zone, "
@@ -130,9 +130,9 @@ def _component_nodes(plan: Plan, builder: _Builder) -> tuple[list[Node], list[Cl
         hosts: dict[str, None] = {}
         for index in indexes:
             row = plan.rows[index]
-            if f"{row.product}/{row.destination_component}" == node_id:
+            if component in row.destination_components:
                 hosts[row.destination] = None
-            if component in row.source_component.split(", "):
+            if component in row.source_components:
                 hosts[row.source] = None
         host_zones = {plan.hosts[h].zone for h in hosts}
         zone = host_zones.pop() if len(host_zones) == 1 else None
@@ -161,9 +161,9 @@ def _host_kind(plan: Plan, host: str, indexes: Sequence[int]) -> NodeKind:
         product: Product | None = plan.products.get(row.product)
         if product is None:
             continue
-        names = row.source_component.split(", ") if row.source == host else []
+        names = list(row.source_components) if row.source == host else []
         if row.destination == host:
-            names.append(row.destination_component)
+            names.extend(row.destination_components)
         kinds.update(product.components[n].kind for n in names if n in product.components)
     return next((NodeKind(k.value) for k in _KIND_ORDER if k in kinds), NodeKind.COMPONENT)
 
@@ -176,9 +176,9 @@ def _host_components(plan: Plan, host: str, indexes: Sequence[int]) -> list[str]
         if product is None:
             continue
         if row.source == host:
-            names.update((display_name(product, c), None) for c in row.source_component.split(", "))
+            names.update((display_name(product, c), None) for c in row.source_components)
         if row.destination == host:
-            names[display_name(product, row.destination_component)] = None
+            names.update((display_name(product, c), None) for c in row.destination_components)
     return list(names)
 
 

@@ -28,9 +28,11 @@ def host_groups(plan: Plan, rows: Sequence[int]) -> dict[str, tuple[str, ...]]:
         what = (row.key, row.protocol.value, str(row.ports), str(row.listen_ports or ""))
         facts.append((row.source, row.destination, what))
         roles.setdefault(row.source, set()).update(
-            f"{row.product}/{c}" for c in row.source_component.split(", ")
+            f"{row.product}/{c}" for c in row.source_components
         )
-        roles.setdefault(row.destination, set()).add(f"{row.product}/{row.destination_component}")
+        roles.setdefault(row.destination, set()).update(
+            f"{row.product}/{c}" for c in row.destination_components
+        )
     block = {h: (plan.hosts[h].zone or "", tuple(sorted(roles[h]))) for h in order}
     numbered = _number(block, order)
     while True:

@@ -72,7 +72,7 @@ def select_rows(plan: Plan, flows: Sequence[str] = (), components: Sequence[str]
             product = plan.products.get(row.product)
             if row.product == MANAGEMENT or product is None:
                 continue
-            ends = (*row.source_component.split(", "), row.destination_component)
+            ends = (*row.source_components, *row.destination_components)
             if _touches(product, ends, wanted):
                 kept.append(i)
         selected = kept

@@ -156,9 +156,7 @@ def vendor_section(plan: Plan) -> str:
 def _components(row: PlannedFlow) -> list[str]:
     if row.product == MANAGEMENT:
         return []
-    return [
-        f"{row.product}/{c}" for c in (*row.source_component.split(", "), row.destination_component)
-    ]
+    return [f"{row.product}/{c}" for c in (*row.source_components, *row.destination_components)]
 
 
 def _end(host: str, component: str, addresses: str, zone: str) -> str:
