@@ -200,6 +200,23 @@ def test_a_row_to_a_host_running_two_members_of_a_group_is_drawn_to_both(
     assert b"grouped-1.0/db" in out
 
 
+def test_a_host_known_by_name_only_shows_its_name_where_others_show_addresses(
+    tmp_path: Path,
+) -> None:
+    # the matrix's address column of such a host is its name: so is the diagram's
+    (tmp_path / "grouped.yaml").write_text(GROUP_PRODUCT)
+    (tmp_path / "site.yaml").write_text(
+        "name: site\nhosts:\n  web01: {addresses: [192.0.2.10]}\n"
+        "  app01: {dns_name: app01.example.com}\n"
+        "products:\n  grouped-1.0:\n    file: grouped.yaml\n"
+        "    components: {web: web01, api: app01}\n"
+    )
+    diagram = plan_diagram(load_plan(tmp_path / "site.yaml"), View.HOST)
+    node = next(n for n in diagram.nodes if n.id == "app01")
+    assert node.label == ("app01", "app01.example.com", "API")
+    assert node.tooltip.startswith("app01: app01.example.com;")
+
+
 def test_flow_and_component_narrow_the_diagram() -> None:
     plan = examples.example_plan("shopping-contoso")
     only = plan_diagram(plan, flows=["website-ldap"])

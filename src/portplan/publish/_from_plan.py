@@ -182,6 +182,12 @@ def _host_components(plan: Plan, host: str, indexes: Sequence[int]) -> list[str]
     return list(names)
 
 
+def _address_text(plan: Plan, host: str) -> str:
+    """A host's addresses, or the name it is known by when it has none."""
+    spec = plan.hosts[host]
+    return ", ".join(network_text(a) for a in spec.addresses) or (spec.dns_name or "")
+
+
 def group_id(hosts: Sequence[str]) -> str:
     """The node id of equivalent hosts: the host, or ``ws01+33`` (no host name has a +)."""
     return hosts[0] if len(hosts) == 1 else f"{hosts[0]}+{len(hosts) - 1}"
@@ -200,17 +206,15 @@ def _host_nodes(
         if spec.zone:
             zones[spec.zone] = None
         if len(hosts) == 1:
-            addresses = [network_text(a) for a in spec.addresses]
+            # a host known by name only: its name, as the matrix's address column has it
+            addresses = [network_text(a) for a in spec.addresses] or [spec.dns_name or ""]
             label = [hosts[0], shown(addresses, 2)]
             where = f"{hosts[0]}: {', '.join(addresses)}"
         else:
             label = [f"{len(hosts)} hosts", shown(hosts)]
             where = (
                 f"{len(hosts)} hosts alike: "
-                + "; ".join(
-                    f"{h} {', '.join(network_text(a) for a in plan.hosts[h].addresses)}"
-                    for h in hosts[:50]
-                )
+                + "; ".join(f"{h} {_address_text(plan, h)}" for h in hosts[:50])
                 + (f"; +{len(hosts) - 50} more" if len(hosts) > 50 else "")
             )
         if components:
