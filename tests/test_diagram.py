@@ -311,6 +311,27 @@ def _many_pairs_file(directory: Path, clients: int = 31, servers: int = 20) -> P
 
 @graphviz
 @needs_dot
+def test_control_characters_in_names_give_a_valid_svg_showing_them(tmp_path: Path) -> None:
+    # NUL ended dot's quoted string (exit 3, no diagram, no report); a bell or an escape went
+    # into the SVG as it was, which no XML reader takes
+    path = tmp_path / "product.yaml"
+    path.write_text(
+        "id: odd-1.0\nname: Odd\nversion: '1.0'\ndocument: {title: Odd}\n"
+        'components: {web: {name: "We\\0b"}, db: {name: "D\\ab\\e[31m"}}\n'
+        "flows:\n  - {id: sql, row: 1, from: web, to: db, protocol: tcp, ports: 5432,\n"
+        '     service: "SQL\\x7f", purpose: x}\n'
+    )
+    code, out, err = run("diagram", str(path))
+    assert code == 0, err
+    root = ET.fromstring(out)
+    texts = " ".join(t.text or "" for t in root.iter("{http://www.w3.org/2000/svg}text"))
+    assert "We\u2400b" in texts and "D\u2407b\u241b[31m" in texts
+    titles = [a.get("{http://www.w3.org/1999/xlink}title") or "" for a in root.iter()]
+    assert any("SQL\u2421" in t for t in titles)
+
+
+@graphviz
+@needs_dot
 @pytest.mark.parametrize("deployment", DEPLOYMENTS)
 def test_svg_is_valid_xml_with_an_id_per_edge(deployment: str) -> None:
     code, out, err = run("diagram", str(examples.EXAMPLES / f"{deployment}.yaml"))

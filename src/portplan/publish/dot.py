@@ -9,9 +9,11 @@ tooltip, which Graphviz keeps in its SVG.
 
 from __future__ import annotations
 
+import re
 import textwrap
 from collections.abc import Sequence
 
+from portplan._text import control_picture
 from portplan.publish._model import Diagram, Edge, NodeKind, Status
 
 __all__ = ["STATUS_COLOURS", "dot_text", "wrap_label"]
@@ -38,10 +40,18 @@ STATUS_COLOURS: dict[Status | None, str] = {
 _WRAP = 34
 
 
+#: what dot cannot take in a quoted string (NUL ends it) or writes into its SVG as it is,
+#: which no XML reader takes: C0 controls but tab and line feed, DEL, C1 controls, and the
+#: two noncharacters XML refuses
+_NOT_IN_DOT = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ufffe\uffff]")
+
+
 def quote(text: str) -> str:
-    """A DOT double-quoted string: backslashes and quotes escaped, line breaks as ``\\n``."""
-    escaped = text.replace("\\", "\\\\").replace('"', '\\"')
-    return '"' + escaped.replace("\r", "").replace("\n", "\\n") + '"'
+    """A DOT double-quoted string: backslashes and quotes escaped, line breaks as ``\\n``,
+    other control characters as their visible symbols (``\\x1b`` as ``␛``)."""
+    escaped = text.replace("\\", "\\\\").replace('"', '\\"').replace("\r", "")
+    escaped = _NOT_IN_DOT.sub(control_picture, escaped)
+    return '"' + escaped.replace("\n", "\\n") + '"'
 
 
 def wrap_label(parts: Sequence[str], width: int = _WRAP) -> list[str]:
