@@ -639,6 +639,30 @@ DEPLOYMENT_CASES = [
         ),
         id="components-at-the-top-level",
     ),
+    *(
+        pytest.param(
+            # YAML 1.2 reads 1 and 2 as numbers: a feature is on or off (or a choice), and a
+            # number is neither, not silently "on" (1) nor two errors for one value
+            Case(
+                text=edit(
+                    SHOPPING, "      appclarity: true\n", f"      appclarity: {value}\n", line=52
+                ),
+                line=52,
+                column=19,
+                message=f"products.shopping-6.1.features.appclarity: {shown} is neither on or "
+                "off nor a choice",
+                hint="write true or false, or for a feature with choices one of them",
+            ),
+            id=f"feature-set-to-{value}",
+        )
+        for value, shown in (
+            ("1", "1"),
+            ("0", "0"),
+            ("2", "2"),
+            ("1.0", "1.0"),
+            ("[true]", "[True]"),
+        )
+    ),
 ]
 
 

@@ -120,6 +120,19 @@ def _dump_port_item(item: PortRange | ParamRef) -> int | str:
     return item.start if item.start == item.end else str(item)
 
 
+def _on_off_or_choice(value: Any) -> Any:
+    """A feature's value as written: ``true``/``false``, or text (a choice, checked against
+    the feature's); anything else is refused here, in one message, rather than read as a
+    boolean (``1`` as on) or refused by each member of the union."""
+    if isinstance(value, bool | str):
+        return value
+    raise ValueError(f"{shown(value)} is neither on or off nor a choice")
+
+
+#: on or off (``true``/``false``), or the choice of an enumerated feature
+FeatureValue = Annotated[bool | Identifier, BeforeValidator(_on_off_or_choice)]
+
+
 def _as_list(value: Any) -> Any:
     """Accept a scalar or a comma-separated string where a list of ports is expected."""
     if isinstance(value, str):

@@ -22,6 +22,7 @@ from pydantic import (
 from portplan.model._types import (
     MODEL_CONFIG,
     DnsName,
+    FeatureValue,
     HostName,
     Identifier,
     LiteralPorts,
@@ -182,7 +183,7 @@ class ProductBinding(BaseModel):
     components: dict[Identifier, HostList] = Field(
         default_factory=dict, description="component id -> host names"
     )
-    features: dict[Identifier, bool | Identifier] = Field(
+    features: dict[Identifier, FeatureValue] = Field(
         default_factory=dict,
         description="on or off; for an enumerated feature, one of its choices",
     )

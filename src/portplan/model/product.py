@@ -19,6 +19,7 @@ from pydantic import BaseModel, BeforeValidator, Field, model_validator
 from portplan.model._types import (
     MODEL_CONFIG,
     ConditionField,
+    FeatureValue,
     Identifier,
     LiteralPorts,
     OneOrMany,
@@ -186,7 +187,7 @@ class Feature(BaseModel):
     choices: tuple[Identifier, ...] = Field(
         (), description="the values of an enumerated feature (empty: the feature is on or off)"
     )
-    default: bool | Identifier = Field(
+    default: FeatureValue = Field(
         False, description="on or off; for an enumerated feature one of its choices (the first)"
     )
 
