@@ -215,3 +215,31 @@ def test_a_forbidden_icmp_connection_has_types_and_clashes_with_a_planned_one(
     path.write_text(deployment() + forbid.replace("protocol: icmp", "protocol: tcp"))
     with pytest.raises(InputError, match="a tcp connection needs 'ports'"):
         load_plan(path)
+
+
+def test_a_loopback_flow_between_two_hosts_is_out_for_what_it_is(tmp_path: Path) -> None:
+    # loopback stays on one machine: ends placed on two hosts give no row, and the reason
+    # is that, not "every source is the destination host itself", its opposite
+    (tmp_path / "lb.yaml").write_text(
+        "id: lb-1.0\nname: Lb\nversion: '1.0'\ndocument: {title: Lb}\n"
+        "components: {web: {name: Web}, agent: {name: Agent}}\n"
+        "flows:\n  - {id: local, row: 1, from: web, to: agent, protocol: tcp, ports: 8000,\n"
+        "     loopback: true, purpose: The browser asks the local agent}\n"
+    )
+    path = tmp_path / "site.yaml"
+    path.write_text(
+        "name: lb\nhosts:\n  w01: {addresses: [192.0.2.1]}\n  a01: {addresses: [192.0.2.2]}\n"
+        "products:\n  lb-1.0:\n    file: lb.yaml\n    components: {web: w01, agent: a01}\n"
+    )
+    result = load_plan(path)
+    decision = result.decision("local")
+    assert decision is not None and not decision.included
+    assert decision.reasons[-1] == (
+        "out: a loopback flow stays on one machine, and no host runs both a source (w01) "
+        "and the destination (a01)"
+    )
+    assert result.warnings == (
+        "lb-1.0/local: 'web' and 'agent' talk over loopback but are placed on different hosts "
+        "(w01; a01), so this required flow has no rows; place them on one host under "
+        "products.lb-1.0.components",
+    )

@@ -360,9 +360,35 @@ class _Expander:
             for component, hosts in by_component:
                 emit.rows(Hop.DIRECT, sources, flow.source, hosts, component, connect, listen, flow)
         decision.included = decision.rows > 0
-        if not decision.included:
+        if not decision.included and flow.loopback:
+            self._apart(flow, key, decision, sources, destinations)
+        elif not decision.included:
             decision.reasons.append("out: every source is the destination host itself (local)")
         return decision
+
+    def _apart(
+        self,
+        flow: Flow,
+        key: str,
+        decision: Decision,
+        sources: tuple[str, ...],
+        destinations: tuple[str, ...],
+    ) -> None:
+        """Why a loopback flow has no row: no host runs both of its ends (and a warning when
+        the deployment placed them apart, which the vendor's loopback rules out)."""
+        decision.reasons.append(
+            "out: a loopback flow stays on one machine, and no host runs both a source "
+            f"({', '.join(sources)}) and the destination ({', '.join(destinations)})"
+        )
+        if sources == (ANYWHERE,):  # 'any' not placed: no local client is named
+            return
+        ends = [repr(c) for c in dict.fromkeys((*flow.source, *flow.destination))]
+        both = ", ".join(ends[:-1]) + " and " + ends[-1] if len(ends) > 1 else ends[0]
+        self.warnings.append(
+            f"{key}: {both} talk over loopback but are placed on different hosts "
+            f"({', '.join(sources)}; {', '.join(destinations)}), so this required flow has no "
+            f"rows; place them on one host under products.{self.product.id}.components"
+        )
 
     def sources_of(self, component: str) -> tuple[str, ...]:
         """Hosts a flow comes from: ``any`` unplaced is the synthetic host anywhere."""
