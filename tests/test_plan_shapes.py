@@ -243,3 +243,27 @@ def test_a_loopback_flow_between_two_hosts_is_out_for_what_it_is(tmp_path: Path)
         "(w01; a01), so this required flow has no rows; place them on one host under "
         "products.lb-1.0.components",
     )
+
+
+@pytest.mark.parametrize(
+    "entry",
+    [
+        "{id: no-updates, from: web01, to: repo, protocol: tcp, ports: 443, purpose: No updates}",
+        "{id: no-updates, to: repo, protocol: tcp, ports: 400-500, purpose: Nothing to the repo}",
+        # web01 is in the network lan, the source the entry names
+        "{id: no-updates, from: lan, to: repo, protocol: tcp, ports: 443, purpose: Not the LAN}",
+    ],
+)
+def test_a_forbidden_connection_to_a_name_only_host_clashes_with_a_planned_one(
+    tmp_path: Path, entry: str
+) -> None:
+    # repo has no address to compare: the host names are the connection
+    (tmp_path / "shapes.yaml").write_text(PRODUCT)
+    path = tmp_path / "site.yaml"
+    site = deployment().replace("hosts:\n", "hosts:\n  lan: {addresses: [192.0.2.0/24]}\n")
+    path.write_text(site + f"forbidden:\n  - {entry}\n")
+    with pytest.raises(InputError, match=r"forbids what flow shapes-1\.0/updates needs"):
+        load_plan(path)
+    path.write_text(site + "forbidden:\n  - " + entry.replace("443", "80") + "\n")
+    if "400-500" not in entry:  # another port of the same pair: no clash
+        assert load_plan(path).forbidden[0].id == "no-updates"

@@ -5,10 +5,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from portplan._errors import Problem
+from portplan.model._types import Network, Protocol
 from portplan.model.deployment import Deployment
 from portplan.model.ports import PortSet
 from portplan.plan._types import ForbiddenFlow, PlannedFlow
-from portplan.spaces import describe_box, flow_space
+from portplan.spaces import (
+    describe_box,
+    flow_space,
+    icmp_space_ranges,
+    networks_ranges,
+    port_set_ranges,
+    ports_text,
+)
 
 __all__ = ["forbidden_flows"]
 
@@ -44,14 +52,58 @@ def forbidden_flows(
                 row.ports,
                 row.facts.icmp,
             )
-            if clash:
+            what = (
+                describe_box(clash.normalised().boxes[0])
+                if clash
+                else _by_name(flow, row, sources, destinations)
+            )
+            if what:
                 problems.append(
                     Problem(
                         path=("forbidden", index),
                         message=f"forbidden connection {flow.id!r} forbids what flow "
-                        f"{row.key} needs ({describe_box(clash.normalised().boxes[0])})",
+                        f"{row.key} needs ({what})",
                         hint="narrow the forbidden ports or hosts, or take the flow out",
                     )
                 )
                 break
     return tuple(found)
+
+
+def _by_name(
+    flow: ForbiddenFlow,
+    row: PlannedFlow,
+    sources: Sequence[Network],
+    destinations: Sequence[Network],
+) -> str | None:
+    """The connection both forbid and need where the row has an end known by name only (no
+    address to compare): that end by its host's name (a forbidden entry names hosts), the
+    other by its addresses (``sources``, ``destinations``: the entry's), on ports or
+    messages they share."""
+    if row.source_addresses and row.destination_addresses:
+        return None
+    if row.destination_addresses:
+        to = _overlap(row.destination_addresses, destinations)
+    else:
+        to = row.destination in flow.destinations
+    if row.source_addresses:
+        fro = _overlap(row.source_addresses, sources)
+    else:
+        fro = not flow.sources or row.source in flow.sources
+    if not (to and fro):
+        return None
+    if flow.protocol is Protocol.ICMP:
+        shared = any(
+            icmp_space_ranges(flow.icmp, family) & icmp_space_ranges(row.icmp, family)
+            for family in (4, 6)
+        )
+        opening = row.opening
+    else:
+        both = port_set_ranges(flow.ports) & port_set_ranges(row.ports)
+        shared = bool(both)
+        opening = f"{row.protocol.value}/{ports_text(both)}"
+    return f"{row.source} -> {row.destination} {opening}" if shared else None
+
+
+def _overlap(ours: Sequence[Network], theirs: Sequence[Network]) -> bool:
+    return any(networks_ranges(ours, family) & networks_ranges(theirs, family) for family in (4, 6))
