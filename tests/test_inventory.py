@@ -176,6 +176,28 @@ def test_a_host_several_inventory_hosts_stand_for_is_refused_not_cut_to_one(
     assert "Traceback" not in done.stderr
 
 
+def test_a_host_known_by_name_only_stays_so_beside_an_inventory(tmp_path: Path) -> None:
+    # a cloud endpoint the inventory does not list, and a machine it lists by name (as
+    # portplan inventory writes one): neither has an address to give, and neither needs one
+    inventory = {
+        "all": {
+            "hosts": {
+                "sql01": {"ansible_host": "192.0.2.20"},
+                "mail01": {"ansible_host": "192.0.2.50"},
+                "web01": {"ansible_host": "web01.contoso.example", "portplan_host": "web01"},
+            }
+        }
+    }
+    path = _deployment(tmp_path, inventory, "ansible:inventory.yml")
+    data = yaml.safe_load(path.read_text())
+    data["hosts"]["updates"] = {"dns_name": "updates.example.com", "managed": False}
+    data["hosts"]["web01"] = {"dns_name": "web01.contoso.example"}
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    plan = load_plan(path)
+    assert plan.hosts["updates"].by_name_only and plan.hosts["web01"].by_name_only
+    assert [str(n) for n in plan.hosts["sql01"].addresses] == ["192.0.2.20/32"]
+
+
 def test_unmanaged_name_only_and_cluster_hosts_in_the_inventory(tmp_path: Path) -> None:
     (tmp_path / "demo.yaml").write_text(
         "id: demo-1.0\nname: Demo\nversion: '1.0'\ndocument: {title: Demo}\n"

@@ -92,7 +92,10 @@ def fill_hosts(path: Path, data: Any, source: SourceMap) -> tuple[Any, list[Diag
                 f"({', '.join(h.name for h in found)}), and one's addresses would leave the "
                 "others out"
             )
-            if isinstance(addresses, str):
+            if not isinstance(addresses, str):
+                body["addresses"] = addresses
+            # a host with a dns_name may be known by its name alone, as without an inventory
+            elif body.get("dns_name") is None or len(found) > 1:
                 problems.append(
                     source.diagnostic(
                         ("hosts", name),
@@ -102,7 +105,5 @@ def fill_hosts(path: Path, data: Any, source: SourceMap) -> tuple[Any, list[Diag
                         at_key=True,
                     )
                 )
-            else:
-                body["addresses"] = addresses
         filled[name] = body
     return {**data, "hosts": filled}, problems
