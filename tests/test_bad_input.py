@@ -639,6 +639,35 @@ DEPLOYMENT_CASES = [
         ),
         id="components-at-the-top-level",
     ),
+    pytest.param(
+        # an empty list is not "every managed host" (leaving 'to' out is): SSH to all of them
+        # is far more than a list of none asks for
+        Case(
+            text=edit(
+                SMART_ID, "    from: admin-net\n", "    from: admin-net\n    to: []\n", line=79
+            ),
+            line=80,
+            column=9,
+            message="management[0].to: an empty list names no host",
+            hint="name the hosts; where leaving the key out has a meaning",
+        ),
+        id="management-to-no-host",
+    ),
+    pytest.param(
+        Case(
+            text=edit(
+                SMART_ID,
+                "management:\n",
+                "forbidden:\n  - {id: no-db, to: [], ports: 5432, purpose: None}\nmanagement:\n",
+                line=77,
+            ),
+            line=78,
+            column=21,
+            message="forbidden[0].to: an empty list names no host",
+            hint="name the hosts; where leaving the key out has a meaning",
+        ),
+        id="forbidden-to-no-host",
+    ),
     *(
         pytest.param(
             # YAML 1.2 reads 1 and 2 as numbers: a feature is on or off (or a choice), and a

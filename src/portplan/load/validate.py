@@ -140,6 +140,11 @@ def _value_hint(exc: object) -> str:
         return "firewall rules match addresses, not interfaces"
     if "host bits" in text or "CIDR" in text:
         return "write an address such as 192.0.2.10 or a network such as 198.51.100.0/24"
+    if "an empty list names no host" in text:
+        return (
+            "name the hosts; where leaving the key out has a meaning (management 'to': every "
+            "managed host; forbidden 'from': every host), leave it out for that"
+        )
     if "neither on or off nor a choice" in text:
         return "write true or false, or for a feature with choices one of them"
     if "stands for one machine" in text:

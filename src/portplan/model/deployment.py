@@ -244,6 +244,19 @@ class Management(_Connection):
     )
     purpose: str
 
+    @field_validator("source", "destination")
+    @classmethod
+    def _hosts_named(cls, value: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        return _some_hosts(value)
+
+
+def _some_hosts(value: tuple[str, ...] | None) -> tuple[str, ...] | None:
+    """An entry's hosts as written: an empty list is refused, never read as the default the
+    key's absence means (management 'to: []' is not every managed host)."""
+    if value is not None and not value:
+        raise ValueError("an empty list names no host")
+    return value
+
 
 class Forbidden(_Connection):
     """Connections that must stay blocked whatever else is open (``portplan verify
@@ -255,6 +268,11 @@ class Forbidden(_Connection):
     )
     destination: HostList = Field(alias="to", description="hosts that must not be reached")
     purpose: str = Field(description="why it must stay blocked")
+
+    @field_validator("source", "destination")
+    @classmethod
+    def _hosts_named(cls, value: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        return _some_hosts(value)
 
 
 class Deployment(BaseModel):
