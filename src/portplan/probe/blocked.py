@@ -23,7 +23,7 @@ import ipaddress
 from collections.abc import Collection, Iterator, Sequence
 
 from portplan._text import EXPECTED_BLOCKED
-from portplan.model._types import Network, Protocol
+from portplan.model._types import Network, Protocol, special_kind
 from portplan.model.ports import MAX_PORT, MIN_PORT, PortSet
 from portplan.plan import FlowFacts, ForbiddenFlow, Hop, Plan, PlannedFlow
 from portplan.probe.destinations import Origins
@@ -115,8 +115,10 @@ def _forbidden_probes(forbidden: ForbiddenFlow) -> Sequence[int | None]:
     return _ends(forbidden.ports)
 
 
-def _targets(row: PlannedFlow) -> list[str]:
-    return [a for a in (single_address(n) for n in row.destination_addresses) if a]
+def _targets(networks: Sequence[Network]) -> list[str]:
+    """The single addresses among ``networks`` a probe may go to: never a special-purpose one
+    (broadcast, multicast...), which names no machine (``verify`` never probes one)."""
+    return [a for n in networks if special_kind(n) is None and (a := single_address(n)) is not None]
 
 
 def _forbidden_row(
@@ -206,7 +208,7 @@ def blocked_probes(
     rows = [r for r in plan.rows if not r.loopback and r.destination != source]
     for row in rows:
         if row.source == source:
-            for address in _targets(row):
+            for address in _targets(row.destination_addresses):
                 yield from probe(
                     row,
                     address,
@@ -216,7 +218,7 @@ def blocked_probes(
                 )
     for row in rows:
         if row.source != source:
-            for address in _targets(row):
+            for address in _targets(row.destination_addresses):
                 yield from probe(
                     row,
                     address,
@@ -231,13 +233,11 @@ def blocked_probes(
             if host == source:
                 continue
             row = _forbidden_row(plan, forbidden, source, host)
-            for network in plan.host_addresses(host):
-                target = single_address(network)
-                if target is not None:
-                    yield from probe(
-                        row,
-                        target,
-                        forbidden.protocol,
-                        _forbidden_probes(forbidden),
-                        f"{EXPECTED_BLOCKED}forbidden {forbidden.id} ({forbidden.purpose})",
-                    )
+            for target in _targets(plan.host_addresses(host)):
+                yield from probe(
+                    row,
+                    target,
+                    forbidden.protocol,
+                    _forbidden_probes(forbidden),
+                    f"{EXPECTED_BLOCKED}forbidden {forbidden.id} ({forbidden.purpose})",
+                )
