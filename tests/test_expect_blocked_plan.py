@@ -8,9 +8,16 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from click.testing import CliRunner
 
+import machine
 from portplan import load_plan
+from portplan._text import EXPECTED_BLOCKED
+from portplan.cli import cli
 from portplan.probe.blocked import blocked_probes
+from portplan.probe.local import is_local, local_addresses
+from portplan.probe.outcomes import Outcome
+from portplan.probe.verification import verify
 
 PRODUCT: dict[str, Any] = {
     "id": "edges",
@@ -65,3 +72,105 @@ def test_special_purpose_addresses_are_never_probed_as_expected_blocked(tmp_path
     probes = list(blocked_probes(plan, "client", {ipaddress.ip_address("127.0.0.2")}))
     assert probes
     assert {p.address for _row, p, _why in probes} == {"127.0.0.3"}
+
+
+def _not_held() -> str:
+    """An address of 203.0.113.0/24 this machine does not hold (a source only: no probe is
+    ever sent to it)."""
+    held = local_addresses()
+    network = ipaddress.ip_network("203.0.113.0/24")
+    return str(next(a for a in network.hosts() if a not in held and not is_local(str(a))))
+
+
+def test_a_blocked_probe_this_machine_cannot_send_from_the_source_is_not_probed(
+    tmp_path: Path,
+) -> None:
+    # this machine holds none of client's addresses: a probe from here would come from the
+    # kernel's choice, which a firewall may well block while it lets client through
+    elsewhere = _not_held()
+    (tmp_path / "product.yaml").write_text(yaml.safe_dump(PRODUCT))
+    path = tmp_path / "deployment.yaml"
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "name": "elsewhere",
+                "hosts": {
+                    "client": {"addresses": [elsewhere]},  # a source only: nothing goes there
+                    "server": {"addresses": ["127.0.0.3"]},
+                },
+                "forbidden": [
+                    {"id": "ssh", "from": "client", "to": "server", "ports": 22,
+                     "purpose": "no shell"},
+                ],
+                "products": {
+                    "edges": {
+                        "file": "product.yaml",
+                        "components": {"client": "client", "server": "server"},
+                    }
+                },
+            }
+        )
+    )  # fmt: skip
+    result = CliRunner().invoke(
+        cli,
+        ["verify", str(path), "--on", "client", "--expect-blocked", "--no-identify",
+         "--format", "json", "--timeout", "0.2", "--no-second-look"],
+    )  # fmt: skip
+    assert result.exit_code == 1
+    report = machine.document(result.stdout, "verify")
+    blocked = [c for c in report["checks"] if c["notes"][0].startswith(EXPECTED_BLOCKED)]
+    # beside web's and radius's ports, and the forbidden one: none sent, none passes
+    assert len(blocked) == 5
+    for check in blocked:
+        assert (check["outcome"], check["passed"], check["source_address"]) == (
+            "local-error",
+            False,
+            None,
+        )
+        assert check["evidence"]["attempts"] == 0
+        assert check["evidence"]["note"].startswith(
+            "not sent: this machine holds none of client's addresses towards 127.0.0.3 (its "
+            "kernel would send from 127.0.0.1), so a probe from here would not come from client"
+        )
+    # the planned rows are probed as before, with the note that says where they came from
+    planned = [c for c in report["checks"] if c not in blocked]
+    assert {c["port"] for c in planned} == {8080, 1812}
+    assert all(c["notes"][0].startswith("sent from the address this machine's kernel chose")
+               for c in planned)  # fmt: skip
+
+
+def test_a_blocked_probe_from_a_network_source_is_sent_from_the_address_it_holds(
+    tmp_path: Path,
+) -> None:
+    # clients is a network: the kernel's choice towards the server lies in it (127.0.0.1)
+    plan = _plan(
+        tmp_path,
+        {
+            "name": "subnet",
+            "hosts": {
+                "client": {"addresses": ["127.0.0.0/29"]},
+                "server": {"addresses": ["127.0.0.9"]},
+            },
+            "products": {
+                "edges": {
+                    "file": "product.yaml",
+                    "components": {"client": "client", "server": "server"},
+                }
+            },
+        },
+    )
+    found = verify(
+        plan,
+        sources=("client",),
+        expect_blocked=True,
+        identify_services=False,
+        second_look=False,
+        timeout=0.2,
+    )
+    blocked = [c for c in found.checks if c.expect_blocked]
+    assert {(c.probe.protocol.value, c.probe.port) for c in blocked} == {
+        ("tcp", 8079), ("tcp", 8081), ("udp", 1811), ("udp", 1813)
+    }  # fmt: skip
+    for check in blocked:
+        assert check.probe.source == "127.0.0.1"
+        assert check.outcome in (Outcome.REFUSED, Outcome.CLOSED)
