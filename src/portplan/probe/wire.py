@@ -57,6 +57,10 @@ SELF_CONNECTED = (
     "nothing listens there"
 )
 
+_UDP_SELF_CONNECTED = (
+    "the kernel chose the probed port as the source port, so the datagram would reach the "
+    "probe's own socket: nothing is bound there (not sent)"
+)
 
 #: SO_LINGER on, 0 s: close with a reset (no TIME_WAIT pile-up, no half-open sessions left)
 _RESET_ON_CLOSE = struct.pack("ii", 1, 0)
@@ -224,9 +228,9 @@ async def _tcp(
 
 def connected_to_itself(sock: socket.socket) -> bool:
     """Whether a connection to this machine's own address got the probed port as its source
-    port: TCP's simultaneous open then connects the socket to itself.  The kernel never
-    picks a port something listens on, so nothing listens there (the probe would otherwise
-    have been refused)."""
+    port: TCP's simultaneous open then connects the socket to itself, and a UDP socket would
+    receive its own datagram.  The kernel never picks a port something listens on (or is
+    bound to), so nothing listens there (the probe would otherwise have been refused)."""
     try:
         return bool(sock.getsockname()[:2] == sock.getpeername()[:2])
     except OSError:
@@ -328,6 +332,8 @@ async def _udp(probe: PortProbe, timeout: float) -> PortResult:
     with sock:
         try:
             sock.connect((probe.address, probe.port))
+            if connected_to_itself(sock):  # its own datagram would be the "answer"
+                return result(Outcome.CLOSED, note=_UDP_SELF_CONNECTED)
             sock.send(probe.payload)
         except OSError as exc:
             return result(classify(exc.errno or 0, udp=True), exc.errno, icmp=_icmp_detail(sock))
