@@ -7,14 +7,29 @@ Real sockets on loopback only, in this machine's namespace or in a namespace the
 
 from __future__ import annotations
 
+import asyncio
+import ipaddress
 import json
 import os
+import select
+import socket
 import subprocess
 import sys
+import time
+from collections.abc import Awaitable
+from typing import TypeVar
 
 import pytest
 
 import netns
+from portplan.model.protocol import Protocol
+from portplan.probe.checks import FlowCheck
+from portplan.probe.outcomes import Outcome, PortProbe
+from portplan.probe.rows import PortRanges, RemoteRow
+from portplan.probe.verify import run_checks
+from portplan.probe.wire import RESET_ONCE_ACCEPTED, probe_once
+
+T = TypeVar("T")
 
 #: probes UDP ports of 127.0.0.1 (the arguments), with a second look
 _SELF = """
@@ -48,4 +63,67 @@ def test_a_udp_datagram_the_kernel_sends_to_its_own_socket_is_no_answer() -> Non
     assert note == (
         "the kernel chose the probed port as the source port, so the datagram would reach "
         "the probe's own socket: nothing is bound there (not sent)"
+    )
+
+
+async def _reset_once_accepted(work: Awaitable[T]) -> T:
+    """Run ``work`` against ``_LISTENER``, closed (a reset to the connection in its queue) as
+    soon as the probe's handshake has completed, before the probe reads its socket."""
+    task = asyncio.ensure_future(work)
+    while not select.select([_LISTENER[0]], [], [], 0)[0]:
+        await asyncio.sleep(0)
+    _LISTENER[0].close()
+    return await task
+
+
+_LISTENER: list[socket.socket] = []
+
+
+def _listener() -> int:
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    _LISTENER[:] = [listener]
+    return int(listener.getsockname()[1])
+
+
+def test_a_connection_reset_once_accepted_is_an_open_port_not_a_refusal() -> None:
+    # the SYN went through and the service accepted (a reset comes only once connected: in
+    # SYN_SENT a reset is ECONNREFUSED): the path is open, whatever the service did next
+    probe = PortProbe(address="127.0.0.1", port=_listener(), protocol=Protocol.TCP)
+    result = asyncio.run(_reset_once_accepted(probe_once(probe, 1.0)))
+    assert (result.outcome, result.evidence.errno) == (Outcome.OPEN, "ECONNRESET")
+    assert result.evidence.note == RESET_ONCE_ACCEPTED
+    blocked = FlowCheck(row=_row(probe.port, None), probe=probe, result=result, expect_blocked=True)
+    assert not blocked.passed  # never "blocked" on a path that is open
+
+
+def test_a_service_reset_once_accepted_is_not_identified() -> None:
+    port = _listener()
+    probe = PortProbe(address="127.0.0.1", port=port, protocol=Protocol.TCP)
+    check = FlowCheck(row=_row(port, "http"), probe=probe)
+    work = run_checks([check], timeout=1.0, concurrency=8, secrets={}, second_look=False,
+                      deadline=time.monotonic() + 30)  # fmt: skip
+    asyncio.run(_reset_once_accepted(work))
+    assert check.outcome is Outcome.OPEN
+    assert check.identification is not None
+    assert (check.identification.protocol, check.identification.error) == (
+        None,
+        "the service reset the connection once it was accepted",
+    )
+    assert not check.passed
+    assert not any("deadline" in note for note in check.notes)
+
+
+def _row(port: int, app_protocol: str | None) -> RemoteRow:
+    return RemoteRow(
+        key="p/web",
+        reference="",
+        source="client",
+        destination="server",
+        destination_component="server",
+        destination_addresses=(ipaddress.ip_network("127.0.0.1/32"),),
+        protocol=Protocol.TCP,
+        app_protocol=app_protocol,
+        ports=PortRanges(((port, port),)),
     )

@@ -40,6 +40,7 @@ from portplan.probe.destinations import (
 from portplan.probe.dns import DNS_TIMEOUT, NameLookup
 from portplan.probe.engine import (
     FIRST_BYTES_WAIT,
+    RESET_ONCE_ACCEPTED,
     Outcome,
     PortProbe,
     PortResult,
@@ -205,6 +206,9 @@ def attach(checks: Sequence[FlowCheck], results: Sequence[PortResult]) -> None:
             check.temporary_listener = True
 
 
+#: why an open port the service reset once connected is not identified
+_RESET_UNIDENTIFIED = "the service reset the connection once it was accepted"
+
 #: identifications at once: each is work for both ends (a TLS handshake takes about a
 #: millisecond of CPU on each), and one that waits behind too many others on a busy machine
 #: would run out of time on a healthy service
@@ -295,7 +299,14 @@ async def run_checks(
         tcp_open = check.probe.protocol is Protocol.TCP and check.outcome is Outcome.OPEN
         if tcp_open and index not in followed:
             protocol = identifier(check)
-            _cut_short(check, protocol if protocol and REGISTRY.find(protocol) else None)
+            known = protocol if protocol and REGISTRY.find(protocol) else None
+            if check.result is not None and check.result.evidence.note == RESET_ONCE_ACCEPTED:
+                if known is not None:  # nothing answered in the protocol the plan names
+                    check.identification = Identification(
+                        expected=known, protocol=None, error=_RESET_UNIDENTIFIED
+                    )
+            else:
+                _cut_short(check, known)
 
     asked: set[int] = set()  # UDP checks whose identification has ended (or never began)
 

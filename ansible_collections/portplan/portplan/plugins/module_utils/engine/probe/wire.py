@@ -34,6 +34,7 @@ from ansible_collections.portplan.portplan.plugins.module_utils.engine.probe.out
 
 __all__ = [
     "NEVER_LEFT",
+    "RESET_ONCE_ACCEPTED",
     "SELF_CONNECTED",
     "carry_on",
     "connect_tcp",
@@ -59,6 +60,10 @@ SELF_CONNECTED = (
     "nothing listens there"
 )
 
+#: the note of a TCP probe the service reset once connected (a reset in SYN_SENT is a refusal,
+#: ECONNREFUSED; these errors come only once the handshake has completed)
+RESET_ONCE_ACCEPTED = "connected, then reset by the service: the port accepted the connection"
+_AFTER_HANDSHAKE = frozenset({errno.ECONNRESET, errno.EPIPE})
 _UDP_SELF_CONNECTED = (
     "the kernel chose the probed port as the source port, so the datagram would reach the "
     "probe's own socket: nothing is bound there (not sent)"
@@ -217,6 +222,8 @@ async def _tcp(
                     kept = hold
                     silent = result(Outcome.FILTERED, note=f"no answer within {timeout:g} s")
                     return silent, sock if hold else None
+        if code in _AFTER_HANDSHAKE:
+            return result(Outcome.OPEN, code, note=RESET_ONCE_ACCEPTED), None
         if code:
             return result(classify(code), code, icmp=_icmp_detail(sock)), None
         if connected_to_itself(sock):
@@ -290,6 +297,8 @@ async def carry_on(
     # an answer: whether the SYN was sent again before it came (the count of what is out is
     # gone once the socket has moved on); silence: whether a SYN sent again is out
     again = tried is not None and tried[3] > 0
+    if code in _AFTER_HANDSHAKE:
+        return result(Outcome.OPEN, code, note=RESET_ONCE_ACCEPTED), again
     if code:
         return result(classify(code), code, icmp=_icmp_detail(sock)), again
     try:
