@@ -23,7 +23,10 @@ import pytest
 
 import netns
 from portplan.model.protocol import Protocol
+from portplan.probe import verify as verify_module
 from portplan.probe.checks import FlowCheck
+from portplan.probe.dns import NameLookup
+from portplan.probe.identify import Identification
 from portplan.probe.outcomes import Outcome, PortProbe
 from portplan.probe.rows import PortRanges, RemoteRow
 from portplan.probe.verify import run_checks
@@ -127,3 +130,26 @@ def _row(port: int, app_protocol: str | None) -> RemoteRow:
         app_protocol=app_protocol,
         ports=PortRanges(((port, port),)),
     )
+
+
+def test_a_dynamic_rpc_port_is_probed_from_the_source_its_mapper_was() -> None:
+    # the endpoint mapper's check came from a source known by name only (what the name
+    # resolved to is how report --verify credits its row): so does each port it names
+    row = RemoteRow(
+        key="p/rpc", reference="", source="client", destination="server",
+        destination_component="server",
+        destination_addresses=(ipaddress.ip_network("127.0.0.1/32"),), protocol=Protocol.TCP,
+        app_protocol="msrpc", ports=PortRanges(((135, 135), (49152, 65535))),
+    )  # fmt: skip
+    lookup = NameLookup(name="client.example", addresses=("127.0.0.2",))
+    probe = PortProbe(address="127.0.0.1", port=135, protocol=Protocol.TCP, source="127.0.0.2")
+    mapper = FlowCheck(row=row, probe=probe, source_lookup=lookup)
+    extra: list[FlowCheck] = []
+    found = Identification(
+        expected="msrpc", protocol="msrpc", details={"dynamic_ports": "49700,1025"}
+    )
+    verify_module._identified(mapper, found, {("p/rpc", "127.0.0.1", 135)}, extra)
+    (follow_up,) = extra
+    assert (follow_up.probe.port, follow_up.probe.source) == (49700, "127.0.0.2")
+    assert follow_up.source_lookup == lookup
+    assert "1025" in mapper.notes[-1]  # named, not probed: the plan does not hold it

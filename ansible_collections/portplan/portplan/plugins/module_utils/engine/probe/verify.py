@@ -410,6 +410,7 @@ def _identified(
             probe=replace(check.probe, port=port),
             dns_name=check.dns_name,
             lookup=check.lookup,
+            source_lookup=check.source_lookup,  # sent from where the mapper's check was
         )
         follow_up.notes.append("dynamic RPC port named by the endpoint mapper")
         extra.append(follow_up)
