@@ -9,12 +9,14 @@
 * every connection the deployment declares ``forbidden:`` from this host.
 
 None of them may be in the plan for this host (checked as packet sets), and each must then be
-blocked: ``filtered`` (silence), ``rejected`` (ICMP administratively prohibited), ``refused``
-or, for UDP, ``closed`` (a reset or a port unreachable: the firewall's reject, or a host where
-nothing listens behind the firewall, which a probe cannot tell apart: run ``portplan listen``
-on the destination so that an opening answers ``open``), or ``open|filtered`` for UDP.
-``open`` fails, and so does anything that proves nothing (``no-route``, ``local-error``).
-Only addresses the deployment declares are probed.
+blocked (:data:`~portplan.probe.outcomes.BLOCKED_OUTCOMES`): ``filtered`` (TCP or ICMP
+silence), ``rejected`` (ICMP administratively prohibited), ``no-route``, ``refused`` or, for
+UDP, ``closed`` (a reset or a port unreachable: the firewall's reject, or a host where nothing
+listens behind the firewall, which a probe cannot tell apart: run ``portplan listen`` on the
+destination so that an opening answers ``open``).  ``open`` fails, and so does what proves
+nothing: UDP silence (``open|filtered``: a service that does not answer is silent too) and
+``local-error`` (nothing was sent).  Only single addresses the deployment declares are
+probed, never a special-purpose one.
 """
 
 from __future__ import annotations
