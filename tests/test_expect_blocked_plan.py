@@ -174,3 +174,41 @@ def test_a_blocked_probe_from_a_network_source_is_sent_from_the_address_it_holds
     for check in blocked:
         assert check.probe.source == "127.0.0.1"
         assert check.outcome in (Outcome.REFUSED, Outcome.CLOSED)
+
+
+def test_what_a_destination_name_says_stays_on_the_planned_ports(tmp_path: Path) -> None:
+    # server is reached by name: localhost resolves to addresses the deployment does not
+    # declare for it (dns-error checks of the planned row, never probed); the ports beside
+    # the planned ones, probed as expected blocked on the same row, are no planned ports
+    plan = _plan(
+        tmp_path,
+        {
+            "name": "named",
+            "hosts": {
+                "client": {"addresses": ["127.0.0.2"]},
+                "server": {"addresses": ["127.0.0.3"], "dns_name": "localhost"},
+            },
+            "products": {
+                "edges": {
+                    "file": "product.yaml",
+                    "components": {"client": "client", "server": "server"},
+                }
+            },
+        },
+    )
+    found = verify(
+        plan,
+        sources=("client",),
+        expect_blocked=True,
+        identify_services=False,
+        second_look=False,
+        timeout=0.2,
+    )
+    dns_errors = {
+        (c.row.key, c.probe.port, c.expect_blocked)
+        for c in found.checks
+        if c.outcome is Outcome.DNS_ERROR
+    }
+    assert dns_errors == {("edges/web", 8080, False), ("edges/radius", 1812, False)}
+    blocked = {(c.probe.address, c.probe.port) for c in found.checks if c.expect_blocked}
+    assert blocked == {("127.0.0.3", p) for p in (8079, 8081, 1811, 1813)}

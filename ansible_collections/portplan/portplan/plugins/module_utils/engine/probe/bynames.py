@@ -147,9 +147,10 @@ def name_checks(checks: Sequence[FlowCheck], lookups: Mapping[str, NameLookup]) 
     nothing is ever probed that the plan does not hold.  A host known by name only declares
     no address: its name stands for whatever it resolves to (:func:`_by_name_only`).
     """
-    rows: dict[int, list[FlowCheck]] = {}
+    # the probes expected blocked beside a row's ports share its row, not its ports
+    rows: dict[tuple[int, bool], list[FlowCheck]] = {}
     for check in checks:
-        rows.setdefault(id(check.row), []).append(check)
+        rows.setdefault((id(check.row), check.expect_blocked), []).append(check)
     out: list[FlowCheck] = []
     for row_checks in rows.values():
         pending = [c for c in row_checks if c.result is None]  # not decided already
