@@ -153,3 +153,36 @@ def test_a_dynamic_rpc_port_is_probed_from_the_source_its_mapper_was() -> None:
     assert (follow_up.probe.port, follow_up.probe.source) == (49700, "127.0.0.2")
     assert follow_up.source_lookup == lookup
     assert "1025" in mapper.notes[-1]  # named, not probed: the plan does not hold it
+
+
+#: probes TCP and UDP port 5555 of the address given, from the namespace it runs in
+_REJECTED = """
+import asyncio, json, sys
+from portplan.model.protocol import Protocol
+from portplan.probe.engine import PortProbe, probe_all
+probes = [PortProbe(address=sys.argv[1], port=5555, protocol=p)
+          for p in (Protocol.TCP, Protocol.UDP)]
+results = asyncio.run(probe_all(probes, timeout=1.0, second_look=False))
+print(json.dumps([[r.outcome.value, r.evidence.errno, r.evidence.icmp] for r in results]))
+"""
+
+
+@pytest.mark.netns
+def test_a_firewall_that_rejects_with_protocol_unreachable_rejects() -> None:
+    # nftables and iptables offer `reject with icmp type prot-unreachable`: the ICMP error
+    # arrives (ENOPROTOOPT), so the probe left this machine and was rejected on the way
+    with netns.guard("nft"), netns.topology() as topo:
+        src = topo.add_node("src", [ipaddress.ip_address("192.0.2.2")])
+        dst = topo.add_node("dst", [ipaddress.ip_address("198.51.100.2")])
+        topo.nft(dst, "table inet t {\n chain input {\n  type filter hook input priority 0;\n"
+                      "  meta l4proto { tcp, udp } th dport 5555 reject with icmp prot-unreachable"
+                      "\n }\n}\n")  # fmt: skip
+        done = subprocess.run(
+            ["ip", "netns", "exec", src.netns, sys.executable, "-c", _REJECTED, "198.51.100.2"],
+            capture_output=True, text=True, timeout=60, check=False,
+            env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+        )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    for outcome, code, icmp in json.loads(done.stdout):
+        assert (outcome, code) == ("rejected", "ENOPROTOOPT")
+        assert icmp == "ICMP type 3 code 2 from 198.51.100.2"
