@@ -118,6 +118,9 @@ def plan_checks(
             continue
         if row.source not in sources:
             continue
+        if row.loopback and origins.here and not origins.holds(row.source):
+            skipped.append(Skipped(row=row, reason=_not_its_loopback(row.source)))
+            continue
         ports, note, not_probed = probe_ports(row)
         if not_probed is not None:
             skipped.append(Skipped(row=row, reason=not_probed))
@@ -176,6 +179,14 @@ def _other_family(source: str, address: str, family: int) -> str:
     return (
         f"{source} has no IPv{family} address, so this flow cannot reach {address} (no "
         "firewall rule can be written for it either): not probed"
+    )
+
+
+def _not_its_loopback(source: str) -> str:
+    return (
+        f"on {source}'s loopback: this machine holds none of {source}'s addresses, so its own "
+        f"loopback is not {source}'s (run verify on the host, or name its address with "
+        "--from-address)"
     )
 
 
