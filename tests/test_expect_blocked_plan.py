@@ -212,3 +212,51 @@ def test_what_a_destination_name_says_stays_on_the_planned_ports(tmp_path: Path)
     assert dns_errors == {("edges/web", 8080, False), ("edges/radius", 1812, False)}
     blocked = {(c.probe.address, c.probe.port) for c in found.checks if c.expect_blocked}
     assert blocked == {("127.0.0.3", p) for p in (8079, 8081, 1811, 1813)}
+
+
+def test_a_probe_of_another_sources_row_names_the_host_it_was_sent_from(tmp_path: Path) -> None:
+    # db is planned from batch, not from client: the probe that client cannot reach it is
+    # client's (a report reading "batch -> server tcp/5432 filtered, pass" says the opposite
+    # of the plan)
+    product = {
+        **PRODUCT,
+        "components": {**PRODUCT["components"], "batch": {"name": "Batch", "kind": "client"}},
+        "flows": [
+            *PRODUCT["flows"],
+            {"id": "db", "row": 3, "from": "batch", "to": "server", "protocol": "tcp",
+             "ports": 5432, "purpose": "loads"},
+        ],
+    }  # fmt: skip
+    (tmp_path / "product.yaml").write_text(yaml.safe_dump(product))
+    path = tmp_path / "deployment.yaml"
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "name": "others",
+                "hosts": {
+                    "client": {"addresses": ["127.0.0.2"]},
+                    "batch": {"addresses": ["127.0.0.4"], "zone": "batch"},
+                    "server": {"addresses": ["127.0.0.3"]},
+                },
+                "products": {
+                    "edges": {
+                        "file": "product.yaml",
+                        "components": {"client": "client", "batch": "batch", "server": "server"},
+                    }
+                },
+            }
+        )
+    )
+    plan = load_plan(path)
+    probes = list(blocked_probes(plan, "client", {ipaddress.ip_address("127.0.0.2")}))
+    (other,) = [(row, probe, why) for row, probe, why in probes if row.key == "edges/db"]
+    row, probe, why = other
+    assert (probe.address, probe.port, probe.source) == ("127.0.0.3", 5432, "127.0.0.2")
+    assert (row.source, row.source_addresses, row.source_zone) == (
+        "client",
+        plan.hosts["client"].addresses,
+        None,
+    )
+    planned = next(r for r in plan.rows if r.key == "edges/db")
+    assert (row.destination, row.ports, row.facts) == ("server", planned.ports, planned.facts)
+    assert why == "expected blocked: edges/db is planned from batch, not from client"

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Collection, Iterator, Sequence
+from dataclasses import replace
 
 from portplan._text import EXPECTED_BLOCKED
 from portplan.model._types import Network, Protocol, special_kind
@@ -123,6 +124,13 @@ def _targets(networks: Sequence[Network]) -> list[str]:
     return [a for n in networks if special_kind(n) is None and (a := single_address(n)) is not None]
 
 
+def _sent_from(plan: Plan, row: PlannedFlow, source: str) -> PlannedFlow:
+    """Another source's ``row`` as probed from ``source``: the probe is ``source``'s, and
+    reports must name it, not the host the plan lets through."""
+    host = plan.hosts[source]
+    return replace(row, source=source, source_addresses=host.addresses, source_zone=host.zone)
+
+
 def _forbidden_row(
     plan: Plan, forbidden: ForbiddenFlow, source: str, destination: str
 ) -> PlannedFlow:
@@ -220,9 +228,10 @@ def blocked_probes(
                 )
     for row in rows:
         if row.source != source:
+            sent_from = _sent_from(plan, row, source)
             for address in _targets(row.destination_addresses):
                 yield from probe(
-                    row,
+                    sent_from,
                     address,
                     row.protocol,
                     _echo(row) if row.protocol is Protocol.ICMP else _ends(row.ports),
