@@ -129,7 +129,7 @@ def test_a_blocked_probe_this_machine_cannot_send_from_the_source_is_not_probed(
         )
         assert check["evidence"]["attempts"] == 0
         assert check["evidence"]["note"].startswith(
-            "not sent: this machine holds none of client's addresses towards 127.0.0.3 (its "
+            "not sent: this machine sends from none of client's addresses towards 127.0.0.3 (its "
             "kernel would send from 127.0.0.1), so a probe from here would not come from client"
         )
     # the planned rows are probed as before, with the note that says where they came from

@@ -175,10 +175,10 @@ def _kernel_choice(address: str) -> IPAddress | None:
 def _not_sent(source: str, address: str, chosen: IPAddress | None) -> str:
     whose = f"its kernel would send from {chosen}" if chosen is not None else "it has no route"
     return (
-        f"not sent: this machine holds none of {source}'s addresses towards {address} ({whose}), "
-        f"so a probe from here would not come from {source} as the firewalls see it, and a "
-        f"firewall that blocks it would prove nothing of {source}; run verify on the host, or "
-        "name its address with --from-address"
+        f"not sent: this machine sends from none of {source}'s addresses towards {address} "
+        f"({whose}), so a probe from here would not come from {source} as the firewalls see "
+        f"it, and a firewall that blocks it would prove nothing of {source}; run verify on the "
+        "host, or name its address with --from-address"
     )
 
 
