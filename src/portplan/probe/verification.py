@@ -164,12 +164,12 @@ def _blocked_checks(
 def _kernel_choice(address: str) -> IPAddress | None:
     """The address this machine's kernel sends from towards ``address`` (a route lookup:
     nothing is sent), or ``None`` where there is no route."""
-    with socket.socket(family_of(address), socket.SOCK_DGRAM) as sock:
-        try:
+    try:
+        with socket.socket(family_of(address), socket.SOCK_DGRAM) as sock:
             sock.connect((address, 9))
             return ipaddress.ip_address(sock.getsockname()[0])
-        except OSError:
-            return None
+    except OSError:  # no route, or no such family here
+        return None
 
 
 def _not_sent(source: str, address: str, chosen: IPAddress | None) -> str:
