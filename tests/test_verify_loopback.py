@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import pty
 import resource
@@ -20,7 +21,9 @@ from click.testing import CliRunner, Result
 import machine
 from portplan import load_plan
 from portplan.cli import cli
+from portplan.plan import Plan
 from portplan.probe.listen import sample_ports
+from portplan.probe.local import is_local, local_addresses
 from portplan.probe.verify import plan_checks
 
 DATA = Path(__file__).resolve().parent / "data"
@@ -346,3 +349,57 @@ def test_the_progress_bar_goes_to_the_terminal_and_never_into_the_piped_table() 
     os.close(leader)
     assert "probing" in terminal.decode(errors="replace")
     assert piped.startswith("Verification"), piped[:200]
+
+
+LOOPBACK_PRODUCT = """\
+id: lb
+name: LB
+version: "1"
+document: {title: LB}
+components:
+  client: {name: Client, kind: client}
+  agent: {name: Agent, parent: client}
+flows:
+  - {id: agent, row: 1, from: client, to: agent, loopback: true, protocol: tcp, ports: 18555,
+     purpose: the local agent}
+"""
+
+
+def _loopback_plan(folder: Path, addresses: list[str]) -> Plan:
+    (folder / "product.yaml").write_text(LOOPBACK_PRODUCT)
+    deployment = folder / "deployment.yaml"
+    deployment.write_text(
+        "name: lb\n"
+        f"hosts:\n  client: {{addresses: [{', '.join(addresses)}]}}\n"
+        "products:\n  lb: {file: product.yaml, components: {client: client}}\n"
+    )
+    return load_plan(deployment)
+
+
+def test_a_loopback_row_is_probed_only_on_a_machine_of_its_host(tmp_path: Path) -> None:
+    # 127.0.0.1 is every machine's own: probed on a machine that is not client, it says
+    # nothing of client's loopback (and report --verify credits a loopback row's pass)
+    elsewhere = next(
+        str(a)
+        for a in ipaddress.ip_network("203.0.113.0/24").hosts()
+        if a not in local_addresses() and not is_local(str(a))
+    )
+    plan = _loopback_plan(tmp_path, [elsewhere])
+    checks, skipped = plan_checks(plan, ("client",), local=local_addresses())
+    assert checks == []
+    assert [(s.row.key, s.reason) for s in skipped] == [
+        (
+            "lb/agent",
+            "on client's loopback: this machine holds none of client's addresses, so its own "
+            "loopback is not client's (run verify on the host, or name its address with "
+            "--from-address)",
+        )
+    ]
+    # a machine of the host (an address it holds, or one in the host's network) probes it
+    for addresses in (["127.0.0.2"], ["127.0.0.0/29"]):
+        folder = tmp_path / addresses[0].replace("/", "-")
+        folder.mkdir()
+        here = _loopback_plan(folder, addresses)
+        checks, skipped = plan_checks(here, ("client",), local=local_addresses())
+        assert [(c.probe.address, c.probe.port) for c in checks] == [("127.0.0.1", 18555)]
+        assert skipped == []

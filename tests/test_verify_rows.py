@@ -489,3 +489,22 @@ def test_a_probe_this_machine_cannot_send_from_its_host_says_so(tmp_path: Path, 
         and "none of src's addresses of that family" in note
         for note in check["notes"]
     ), check["notes"]
+
+
+def test_a_name_only_address_of_a_family_this_machine_cannot_send_from_says_so(
+    tmp_path: Path, port: int
+) -> None:
+    # src sends from 127.0.0.2 only: ::1, which the name also resolves to, goes from the
+    # kernel's choice of address, and the check must not read as if src had sent it
+    plan = load_plan(_deployment(tmp_path, port))
+    placeholders, _skipped = plan_checks(plan, ["src"], flows=["fetch"])
+    assert [c.own_sources for c in placeholders] == [("127.0.0.2",)]
+    lookup = NameLookup(name="localhost", addresses=("127.0.0.1", "::1"))
+    checks = {c.address: c for c in name_checks(placeholders, {"localhost": lookup})}
+    assert checks["127.0.0.1"].probe.source == "127.0.0.2"
+    assert not any("kernel" in note for note in checks["127.0.0.1"].notes)
+    assert checks["::1"].probe.source is None
+    assert (
+        "sent from the address this machine's kernel chose for ::1: src sends from no IPv6 "
+        "address here (127.0.0.2), so the probe does not come from src as the firewalls see it"
+    ) in checks["::1"].notes

@@ -9,21 +9,24 @@
 * every connection the deployment declares ``forbidden:`` from this host.
 
 None of them may be in the plan for this host (checked as packet sets), and each must then be
-blocked: ``filtered`` (silence), ``rejected`` (ICMP administratively prohibited), ``refused``
-or, for UDP, ``closed`` (a reset or a port unreachable: the firewall's reject, or a host where
-nothing listens behind the firewall, which a probe cannot tell apart: run ``portplan listen``
-on the destination so that an opening answers ``open``), or ``open|filtered`` for UDP.
-``open`` fails, and so does anything that proves nothing (``no-route``, ``local-error``).
-Only addresses the deployment declares are probed.
+blocked (:data:`~portplan.probe.outcomes.BLOCKED_OUTCOMES`): ``filtered`` (TCP or ICMP
+silence), ``rejected`` (ICMP administratively prohibited), ``no-route``, ``refused`` or, for
+UDP, ``closed`` (a reset or a port unreachable: the firewall's reject, or a host where nothing
+listens behind the firewall, which a probe cannot tell apart: run ``portplan listen`` on the
+destination so that an opening answers ``open``).  ``open`` fails, and so does what proves
+nothing: UDP silence (``open|filtered``: a service that does not answer is silent too) and
+``local-error`` (nothing was sent).  Only single addresses the deployment declares are
+probed, never a special-purpose one.
 """
 
 from __future__ import annotations
 
 import ipaddress
 from collections.abc import Collection, Iterator, Sequence
+from dataclasses import replace
 
 from portplan._text import EXPECTED_BLOCKED
-from portplan.model._types import Network, Protocol
+from portplan.model._types import Network, Protocol, special_kind
 from portplan.model.ports import MAX_PORT, MIN_PORT, PortSet
 from portplan.plan import FlowFacts, ForbiddenFlow, Hop, Plan, PlannedFlow
 from portplan.probe.destinations import Origins
@@ -115,8 +118,17 @@ def _forbidden_probes(forbidden: ForbiddenFlow) -> Sequence[int | None]:
     return _ends(forbidden.ports)
 
 
-def _targets(row: PlannedFlow) -> list[str]:
-    return [a for a in (single_address(n) for n in row.destination_addresses) if a]
+def _targets(networks: Sequence[Network]) -> list[str]:
+    """The single addresses among ``networks`` a probe may go to: never a special-purpose one
+    (broadcast, multicast...), which names no machine (``verify`` never probes one)."""
+    return [a for n in networks if special_kind(n) is None and (a := single_address(n)) is not None]
+
+
+def _sent_from(plan: Plan, row: PlannedFlow, source: str) -> PlannedFlow:
+    """Another source's ``row`` as probed from ``source``: the probe is ``source``'s, and
+    reports must name it, not the host the plan lets through."""
+    host = plan.hosts[source]
+    return replace(row, source=source, source_addresses=host.addresses, source_zone=host.zone)
 
 
 def _forbidden_row(
@@ -206,7 +218,7 @@ def blocked_probes(
     rows = [r for r in plan.rows if not r.loopback and r.destination != source]
     for row in rows:
         if row.source == source:
-            for address in _targets(row):
+            for address in _targets(row.destination_addresses):
                 yield from probe(
                     row,
                     address,
@@ -216,9 +228,10 @@ def blocked_probes(
                 )
     for row in rows:
         if row.source != source:
-            for address in _targets(row):
+            sent_from = _sent_from(plan, row, source)
+            for address in _targets(row.destination_addresses):
                 yield from probe(
-                    row,
+                    sent_from,
                     address,
                     row.protocol,
                     _echo(row) if row.protocol is Protocol.ICMP else _ends(row.ports),
@@ -231,13 +244,11 @@ def blocked_probes(
             if host == source:
                 continue
             row = _forbidden_row(plan, forbidden, source, host)
-            for network in plan.host_addresses(host):
-                target = single_address(network)
-                if target is not None:
-                    yield from probe(
-                        row,
-                        target,
-                        forbidden.protocol,
-                        _forbidden_probes(forbidden),
-                        f"{EXPECTED_BLOCKED}forbidden {forbidden.id} ({forbidden.purpose})",
-                    )
+            for target in _targets(plan.host_addresses(host)):
+                yield from probe(
+                    row,
+                    target,
+                    forbidden.protocol,
+                    _forbidden_probes(forbidden),
+                    f"{EXPECTED_BLOCKED}forbidden {forbidden.id} ({forbidden.purpose})",
+                )

@@ -114,6 +114,8 @@ def _by_name_only(pending: list[FlowCheck], lookup: NameLookup) -> list[FlowChec
         )
         for check in pending:
             notes = [*check.notes, f"{lookup.name} is known by name only: it resolves to {text}"]
+            if source is None and first.own_sources:
+                notes.append(_other_family(check.row.source, text, first.own_sources))
             if left and index == 0:
                 notes.append(
                     f"{lookup.name} resolves to {len(usable)} addresses; the first "
@@ -122,6 +124,16 @@ def _by_name_only(pending: list[FlowCheck], lookup: NameLookup) -> list[FlowChec
             probe = replace(check.probe, address=text, source=source)
             out.append(replace(check, probe=probe, lookup=lookup, notes=notes))
     return out
+
+
+def _other_family(source: str, address: str, own: Sequence[str]) -> str:
+    """The note of a resolved address none of the source's addresses here is of the family
+    of: the kernel chooses the address it is sent from."""
+    return (
+        f"sent from the address this machine's kernel chose for {address}: {source} sends from "
+        f"no IPv{address_version(address)} address here ({', '.join(own)}), so the probe does "
+        f"not come from {source} as the firewalls see it"
+    )
 
 
 def name_checks(checks: Sequence[FlowCheck], lookups: Mapping[str, NameLookup]) -> list[FlowCheck]:
@@ -133,9 +145,10 @@ def name_checks(checks: Sequence[FlowCheck], lookups: Mapping[str, NameLookup]) 
     nothing is ever probed that the plan does not hold.  A host known by name only declares
     no address: its name stands for whatever it resolves to (:func:`_by_name_only`).
     """
-    rows: dict[int, list[FlowCheck]] = {}
+    # the probes expected blocked beside a row's ports share its row, not its ports
+    rows: dict[tuple[int, bool], list[FlowCheck]] = {}
     for check in checks:
-        rows.setdefault(id(check.row), []).append(check)
+        rows.setdefault((id(check.row), check.expect_blocked), []).append(check)
     out: list[FlowCheck] = []
     for row_checks in rows.values():
         pending = [c for c in row_checks if c.result is None]  # not decided already

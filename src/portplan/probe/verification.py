@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import socket
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from portplan._errors import VerifyError
 from portplan.model.protocol import Protocol
@@ -20,7 +21,7 @@ from portplan.plan import Plan
 from portplan.probe.blocked import blocked_probes
 from portplan.probe.destinations import ANYWHERE, named_addresses
 from portplan.probe.dns import DNS_TIMEOUT, NameLookup, resolve_names
-from portplan.probe.engine import PortResult
+from portplan.probe.engine import Evidence, Outcome, PortResult, family_of
 from portplan.probe.local import is_local, local_addresses, single_address, source_hosts
 from portplan.probe.outcomes import UDP_SILENCE_NOTE
 from portplan.probe.verify import FlowCheck, Skipped, default_deadline, plan_checks, run_checks
@@ -101,9 +102,7 @@ def verify(
     )
     if expect_blocked:
         for source in sources:
-            for row, probe, why in blocked_probes(plan, source, local, from_addresses):
-                notes = [why, UDP_SILENCE_NOTE] if probe.protocol is Protocol.UDP else [why]
-                checks.append(FlowCheck(row=row, probe=probe, expect_blocked=True, notes=notes))
+            checks.extend(_blocked_checks(plan, source, local, from_addresses))
     # (rows from anywhere are listed in every report, but start on none of these hosts)
     if not checks and not any(s.row.source in sources or flows for s in skipped):
         raise VerifyError(f"no planned flow starts on {', '.join(sources)}")
@@ -130,6 +129,57 @@ def verify(
         )
     )
     return Verification(sources=tuple(sources), checks=tuple(checks), skipped=tuple(skipped))
+
+
+def _blocked_checks(
+    plan: Plan, source: str, local: set[IPAddress], from_addresses: Sequence[str]
+) -> list[FlowCheck]:
+    """The checks of what must stay blocked from ``source``.
+
+    A probe this machine would send from none of the source's addresses (the kernel's
+    choice, outside them) is not sent: a firewall that blocks this machine proves nothing of
+    the source, so it is ``local-error`` and does not pass.  For a source that is a network
+    (a clients subnet), the kernel's choice counts when the network holds it.
+    """
+    checks: list[FlowCheck] = []
+    for row, probe, why in blocked_probes(plan, source, local, from_addresses):
+        notes = [why, UDP_SILENCE_NOTE] if probe.protocol is Protocol.UDP else [why]
+        check = FlowCheck(row=row, probe=probe, expect_blocked=True, notes=notes)
+        if probe.source is None:
+            chosen = _kernel_choice(probe.address)
+            if chosen is not None and any(
+                chosen in n for n in plan.host_addresses(source) if n.version == chosen.version
+            ):
+                check.probe = replace(probe, source=str(chosen))
+            else:
+                check.result = PortResult(
+                    probe=probe,
+                    outcome=Outcome.LOCAL_ERROR,
+                    evidence=Evidence(attempts=0, note=_not_sent(source, probe.address, chosen)),
+                )
+        checks.append(check)
+    return checks
+
+
+def _kernel_choice(address: str) -> IPAddress | None:
+    """The address this machine's kernel sends from towards ``address`` (a route lookup:
+    nothing is sent), or ``None`` where there is no route."""
+    try:
+        with socket.socket(family_of(address), socket.SOCK_DGRAM) as sock:
+            sock.connect((address, 9))
+            return ipaddress.ip_address(sock.getsockname()[0])
+    except OSError:  # no route, or no such family here
+        return None
+
+
+def _not_sent(source: str, address: str, chosen: IPAddress | None) -> str:
+    whose = f"its kernel would send from {chosen}" if chosen is not None else "it has no route"
+    return (
+        f"not sent: this machine sends from none of {source}'s addresses towards {address} "
+        f"({whose}), so a probe from here would not come from {source} as the firewalls see "
+        f"it, and a firewall that blocks it would prove nothing of {source}; run verify on the "
+        "host, or name its address with --from-address"
+    )
 
 
 def _check_source(plan: Plan, source: str) -> None:

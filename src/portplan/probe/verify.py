@@ -40,6 +40,7 @@ from portplan.probe.destinations import (
 from portplan.probe.dns import DNS_TIMEOUT, NameLookup
 from portplan.probe.engine import (
     FIRST_BYTES_WAIT,
+    RESET_ONCE_ACCEPTED,
     Outcome,
     PortProbe,
     PortResult,
@@ -118,6 +119,9 @@ def plan_checks(
             continue
         if row.source not in sources:
             continue
+        if row.loopback and origins.here and not origins.holds(row.source):
+            skipped.append(Skipped(row=row, reason=_not_its_loopback(row.source)))
+            continue
         ports, note, not_probed = probe_ports(row)
         if not_probed is not None:
             skipped.append(Skipped(row=row, reason=not_probed))
@@ -179,6 +183,14 @@ def _other_family(source: str, address: str, family: int) -> str:
     )
 
 
+def _not_its_loopback(source: str) -> str:
+    return (
+        f"on {source}'s loopback: this machine holds none of {source}'s addresses, so its own "
+        f"loopback is not {source}'s (run verify on the host, or name its address with "
+        "--from-address)"
+    )
+
+
 def _not_from_host(source: str, address: str, lookup: NameLookup | None = None) -> str:
     if lookup is None:
         whose = f"this machine holds none of {source}'s addresses of that family"
@@ -204,6 +216,9 @@ def attach(checks: Sequence[FlowCheck], results: Sequence[PortResult]) -> None:
         if result.reply.startswith(LISTENER_TOKEN + b" "):
             check.temporary_listener = True
 
+
+#: why an open port the service reset once connected is not identified
+_RESET_UNIDENTIFIED = "the service reset the connection once it was accepted"
 
 #: identifications at once: each is work for both ends (a TLS handshake takes about a
 #: millisecond of CPU on each), and one that waits behind too many others on a busy machine
@@ -295,7 +310,14 @@ async def run_checks(
         tcp_open = check.probe.protocol is Protocol.TCP and check.outcome is Outcome.OPEN
         if tcp_open and index not in followed:
             protocol = identifier(check)
-            _cut_short(check, protocol if protocol and REGISTRY.find(protocol) else None)
+            known = protocol if protocol and REGISTRY.find(protocol) else None
+            if check.result is not None and check.result.evidence.note == RESET_ONCE_ACCEPTED:
+                if known is not None:  # nothing answered in the protocol the plan names
+                    check.identification = Identification(
+                        expected=known, protocol=None, error=_RESET_UNIDENTIFIED
+                    )
+            else:
+                _cut_short(check, known)
 
     asked: set[int] = set()  # UDP checks whose identification has ended (or never began)
 
@@ -400,6 +422,7 @@ def _identified(
             probe=replace(check.probe, port=port),
             dns_name=check.dns_name,
             lookup=check.lookup,
+            source_lookup=check.source_lookup,  # sent from where the mapper's check was
         )
         follow_up.notes.append("dynamic RPC port named by the endpoint mapper")
         extra.append(follow_up)

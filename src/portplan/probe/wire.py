@@ -32,6 +32,7 @@ from portplan.probe.outcomes import (
 
 __all__ = [
     "NEVER_LEFT",
+    "RESET_ONCE_ACCEPTED",
     "SELF_CONNECTED",
     "carry_on",
     "connect_tcp",
@@ -57,6 +58,14 @@ SELF_CONNECTED = (
     "nothing listens there"
 )
 
+#: the note of a TCP probe the service reset once connected (a reset in SYN_SENT is a refusal,
+#: ECONNREFUSED; these errors come only once the handshake has completed)
+RESET_ONCE_ACCEPTED = "connected, then reset by the service: the port accepted the connection"
+_AFTER_HANDSHAKE = frozenset({errno.ECONNRESET, errno.EPIPE})
+_UDP_SELF_CONNECTED = (
+    "the kernel chose the probed port as the source port, so the datagram would reach the "
+    "probe's own socket: nothing is bound there (not sent)"
+)
 
 #: SO_LINGER on, 0 s: close with a reset (no TIME_WAIT pile-up, no half-open sessions left)
 _RESET_ON_CLOSE = struct.pack("ii", 1, 0)
@@ -211,6 +220,8 @@ async def _tcp(
                     kept = hold
                     silent = result(Outcome.FILTERED, note=f"no answer within {timeout:g} s")
                     return silent, sock if hold else None
+        if code in _AFTER_HANDSHAKE:
+            return result(Outcome.OPEN, code, note=RESET_ONCE_ACCEPTED), None
         if code:
             return result(classify(code), code, icmp=_icmp_detail(sock)), None
         if connected_to_itself(sock):
@@ -224,9 +235,9 @@ async def _tcp(
 
 def connected_to_itself(sock: socket.socket) -> bool:
     """Whether a connection to this machine's own address got the probed port as its source
-    port: TCP's simultaneous open then connects the socket to itself.  The kernel never
-    picks a port something listens on, so nothing listens there (the probe would otherwise
-    have been refused)."""
+    port: TCP's simultaneous open then connects the socket to itself, and a UDP socket would
+    receive its own datagram.  The kernel never picks a port something listens on (or is
+    bound to), so nothing listens there (the probe would otherwise have been refused)."""
     try:
         return bool(sock.getsockname()[:2] == sock.getpeername()[:2])
     except OSError:
@@ -284,6 +295,8 @@ async def carry_on(
     # an answer: whether the SYN was sent again before it came (the count of what is out is
     # gone once the socket has moved on); silence: whether a SYN sent again is out
     again = tried is not None and tried[3] > 0
+    if code in _AFTER_HANDSHAKE:
+        return result(Outcome.OPEN, code, note=RESET_ONCE_ACCEPTED), again
     if code:
         return result(classify(code), code, icmp=_icmp_detail(sock)), again
     try:
@@ -328,6 +341,8 @@ async def _udp(probe: PortProbe, timeout: float) -> PortResult:
     with sock:
         try:
             sock.connect((probe.address, probe.port))
+            if connected_to_itself(sock):  # its own datagram would be the "answer"
+                return result(Outcome.CLOSED, note=_UDP_SELF_CONNECTED)
             sock.send(probe.payload)
         except OSError as exc:
             return result(classify(exc.errno or 0, udp=True), exc.errno, icmp=_icmp_detail(sock))

@@ -151,6 +151,14 @@ class Origins:
                 self._own[host] = own_addresses(self.plan, host, self.local)
         return self._own[host]
 
+    def holds(self, host: str) -> bool:
+        """Whether this machine is (a machine of) ``host``: it sends from one of its single
+        addresses, or holds an address in one of its networks (a clients subnet)."""
+        if self.own(host):
+            return True
+        networks = [n for n in self.plan.host_addresses(host) if n.num_addresses > 1]
+        return any(a.version == n.version and a in n for n in networks for a in self.local)
+
     def member(self, host: str) -> str | None:
         """The member of a group host this machine is (``None``: none of them);
         :class:`VerifyError` when it holds several members' addresses."""

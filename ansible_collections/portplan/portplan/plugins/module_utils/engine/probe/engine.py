@@ -42,6 +42,7 @@ from ansible_collections.portplan.portplan.plugins.module_utils.engine.probe.out
 )
 from ansible_collections.portplan.portplan.plugins.module_utils.engine.probe.wire import (
     NEVER_LEFT,
+    RESET_ONCE_ACCEPTED,
     carry_on,
     first_bytes,
     hand_over,
@@ -53,6 +54,7 @@ __all__ = [
     "BLOCKED_OUTCOMES",
     "MIN_TIMEOUT",
     "PER_DESTINATION",
+    "RESET_ONCE_ACCEPTED",
     "Destination",
     "Evidence",
     "Opened",
@@ -200,7 +202,8 @@ async def probe_all(
             state.answered_again(answer, again)
             report(index, _attempts(answer, 2 if again else 1))
             verdict.set_result(None)
-            if answer.outcome is Outcome.OPEN and opened is not None:
+            if answer.outcome is Outcome.OPEN and opened is not None and not answer.evidence.errno:
+                # (an open port the service reset has no connection left to use)
                 await opened(index, answer, sock, state.timeout(run.first_wait))
 
         return use

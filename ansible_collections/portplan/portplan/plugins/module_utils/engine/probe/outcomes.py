@@ -36,7 +36,8 @@ class Outcome(StrEnum):
     CLOSED = "closed"  #: UDP: ICMP port-unreachable on a connected socket
     FILTERED = "filtered"  #: TCP: silence until the timeout, also when probed again alone
     OPEN_FILTERED = "open|filtered"  #: UDP: silence (never "open" by assumption)
-    REJECTED = "rejected"  #: ICMP admin-prohibited or host-unreachable (EHOSTUNREACH, EACCES)
+    #: ICMP admin-prohibited, host- or protocol-unreachable (EHOSTUNREACH, EACCES, ENOPROTOOPT)
+    REJECTED = "rejected"
     NO_ROUTE = "no-route"  #: ENETUNREACH: no route, or ICMP net-unreachable
     DNS_ERROR = "dns-error"  #: a name did not resolve
     LOCAL_ERROR = "local-error"  #: the source itself failed (EMFILE, EADDRNOTAVAIL, EPERM...)
@@ -90,6 +91,10 @@ _ERRNO_OUTCOMES = {
     errno.EHOSTUNREACH: Outcome.REJECTED,
     errno.EACCES: Outcome.REJECTED,
     errno.EHOSTDOWN: Outcome.REJECTED,
+    # ICMP protocol unreachable (a firewall's `reject with icmp prot-unreachable`) and ICMPv6
+    # parameter problem: an answer from the way, never an error of this machine's own
+    errno.ENOPROTOOPT: Outcome.REJECTED,
+    errno.EPROTO: Outcome.REJECTED,
     errno.ENETUNREACH: Outcome.NO_ROUTE,
     errno.ETIMEDOUT: Outcome.FILTERED,
     errno.EPERM: Outcome.LOCAL_ERROR,  # the source's own firewall dropped the packet

@@ -1,0 +1,262 @@
+"""What ``verify --expect-blocked`` plans to probe, worked out from the plan alone (nothing is
+sent): only addresses a probe may go to, each from the source host as the firewalls see it."""
+
+from __future__ import annotations
+
+import ipaddress
+from pathlib import Path
+from typing import Any
+
+import yaml
+from click.testing import CliRunner
+
+import machine
+from portplan import load_plan
+from portplan._text import EXPECTED_BLOCKED
+from portplan.cli import cli
+from portplan.probe.blocked import blocked_probes
+from portplan.probe.local import is_local, local_addresses
+from portplan.probe.outcomes import Outcome
+from portplan.probe.verification import verify
+
+PRODUCT: dict[str, Any] = {
+    "id": "edges",
+    "name": "Edges",
+    "version": "1",
+    "document": {"title": "Edges ports"},
+    "components": {
+        "client": {"name": "Client", "kind": "client"},
+        "server": {"name": "Server"},
+    },
+    "flows": [
+        {"id": "web", "row": 1, "from": "client", "to": "server", "protocol": "tcp",
+         "ports": 8080, "purpose": "pages"},
+        {"id": "radius", "row": 2, "from": "client", "to": "server", "protocol": "udp",
+         "ports": 1812, "purpose": "authentication"},
+    ],
+}  # fmt: skip
+
+
+def _plan(tmp_path: Path, deployment: dict[str, Any]) -> Any:
+    (tmp_path / "product.yaml").write_text(yaml.safe_dump(PRODUCT))
+    path = tmp_path / "deployment.yaml"
+    path.write_text(yaml.safe_dump(deployment))
+    return load_plan(path)
+
+
+def test_special_purpose_addresses_are_never_probed_as_expected_blocked(tmp_path: Path) -> None:
+    # a broadcast or multicast address names no machine: verify never probes it (and a UDP
+    # datagram to a broadcast address fails here with EACCES, which reads as "rejected")
+    plan = _plan(
+        tmp_path,
+        {
+            "name": "special",
+            "hosts": {
+                "client": {"addresses": ["127.0.0.2"]},
+                "server": {"addresses": ["127.0.0.3"]},
+                "everyone": {"special": ["broadcast"], "addresses": ["255.255.255.255"]},
+                "group": {"special": ["multicast"], "addresses": ["224.0.0.251"]},
+            },
+            "forbidden": [
+                {"id": "mdns", "from": "client", "to": ["group", "everyone"], "protocol": "udp",
+                 "ports": 5353, "purpose": "no discovery"},
+            ],
+            "products": {
+                "edges": {
+                    "file": "product.yaml",
+                    "components": {"client": "client", "server": ["server", "everyone", "group"]},
+                }
+            },
+        },
+    )  # fmt: skip
+    probes = list(blocked_probes(plan, "client", {ipaddress.ip_address("127.0.0.2")}))
+    assert probes
+    assert {p.address for _row, p, _why in probes} == {"127.0.0.3"}
+
+
+def _not_held() -> str:
+    """An address of 203.0.113.0/24 this machine does not hold (a source only: no probe is
+    ever sent to it)."""
+    held = local_addresses()
+    network = ipaddress.ip_network("203.0.113.0/24")
+    return str(next(a for a in network.hosts() if a not in held and not is_local(str(a))))
+
+
+def test_a_blocked_probe_this_machine_cannot_send_from_the_source_is_not_probed(
+    tmp_path: Path,
+) -> None:
+    # this machine holds none of client's addresses: a probe from here would come from the
+    # kernel's choice, which a firewall may well block while it lets client through
+    elsewhere = _not_held()
+    (tmp_path / "product.yaml").write_text(yaml.safe_dump(PRODUCT))
+    path = tmp_path / "deployment.yaml"
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "name": "elsewhere",
+                "hosts": {
+                    "client": {"addresses": [elsewhere]},  # a source only: nothing goes there
+                    "server": {"addresses": ["127.0.0.3"]},
+                },
+                "forbidden": [
+                    {"id": "ssh", "from": "client", "to": "server", "ports": 22,
+                     "purpose": "no shell"},
+                ],
+                "products": {
+                    "edges": {
+                        "file": "product.yaml",
+                        "components": {"client": "client", "server": "server"},
+                    }
+                },
+            }
+        )
+    )  # fmt: skip
+    result = CliRunner().invoke(
+        cli,
+        ["verify", str(path), "--on", "client", "--expect-blocked", "--no-identify",
+         "--format", "json", "--timeout", "0.2", "--no-second-look"],
+    )  # fmt: skip
+    assert result.exit_code == 1
+    report = machine.document(result.stdout, "verify")
+    blocked = [c for c in report["checks"] if c["notes"][0].startswith(EXPECTED_BLOCKED)]
+    # beside web's and radius's ports, and the forbidden one: none sent, none passes
+    assert len(blocked) == 5
+    for check in blocked:
+        assert (check["outcome"], check["passed"], check["source_address"]) == (
+            "local-error",
+            False,
+            None,
+        )
+        assert check["evidence"]["attempts"] == 0
+        assert check["evidence"]["note"].startswith(
+            "not sent: this machine sends from none of client's addresses towards 127.0.0.3 (its "
+            "kernel would send from 127.0.0.1), so a probe from here would not come from client"
+        )
+    # the planned rows are probed as before, with the note that says where they came from
+    planned = [c for c in report["checks"] if c not in blocked]
+    assert {c["port"] for c in planned} == {8080, 1812}
+    assert all(c["notes"][0].startswith("sent from the address this machine's kernel chose")
+               for c in planned)  # fmt: skip
+
+
+def test_a_blocked_probe_from_a_network_source_is_sent_from_the_address_it_holds(
+    tmp_path: Path,
+) -> None:
+    # clients is a network: the kernel's choice towards the server lies in it (127.0.0.1)
+    plan = _plan(
+        tmp_path,
+        {
+            "name": "subnet",
+            "hosts": {
+                "client": {"addresses": ["127.0.0.0/29"]},
+                "server": {"addresses": ["127.0.0.9"]},
+            },
+            "products": {
+                "edges": {
+                    "file": "product.yaml",
+                    "components": {"client": "client", "server": "server"},
+                }
+            },
+        },
+    )
+    found = verify(
+        plan,
+        sources=("client",),
+        expect_blocked=True,
+        identify_services=False,
+        second_look=False,
+        timeout=0.2,
+    )
+    blocked = [c for c in found.checks if c.expect_blocked]
+    assert {(c.probe.protocol.value, c.probe.port) for c in blocked} == {
+        ("tcp", 8079), ("tcp", 8081), ("udp", 1811), ("udp", 1813)
+    }  # fmt: skip
+    for check in blocked:
+        assert check.probe.source == "127.0.0.1"
+        assert check.outcome in (Outcome.REFUSED, Outcome.CLOSED)
+
+
+def test_what_a_destination_name_says_stays_on_the_planned_ports(tmp_path: Path) -> None:
+    # server is reached by name: localhost resolves to addresses the deployment does not
+    # declare for it (dns-error checks of the planned row, never probed); the ports beside
+    # the planned ones, probed as expected blocked on the same row, are no planned ports
+    plan = _plan(
+        tmp_path,
+        {
+            "name": "named",
+            "hosts": {
+                "client": {"addresses": ["127.0.0.2"]},
+                "server": {"addresses": ["127.0.0.3"], "dns_name": "localhost"},
+            },
+            "products": {
+                "edges": {
+                    "file": "product.yaml",
+                    "components": {"client": "client", "server": "server"},
+                }
+            },
+        },
+    )
+    found = verify(
+        plan,
+        sources=("client",),
+        expect_blocked=True,
+        identify_services=False,
+        second_look=False,
+        timeout=0.2,
+    )
+    dns_errors = {
+        (c.row.key, c.probe.port, c.expect_blocked)
+        for c in found.checks
+        if c.outcome is Outcome.DNS_ERROR
+    }
+    assert dns_errors == {("edges/web", 8080, False), ("edges/radius", 1812, False)}
+    blocked = {(c.probe.address, c.probe.port) for c in found.checks if c.expect_blocked}
+    assert blocked == {("127.0.0.3", p) for p in (8079, 8081, 1811, 1813)}
+
+
+def test_a_probe_of_another_sources_row_names_the_host_it_was_sent_from(tmp_path: Path) -> None:
+    # db is planned from batch, not from client: the probe that client cannot reach it is
+    # client's (a report reading "batch -> server tcp/5432 filtered, pass" says the opposite
+    # of the plan)
+    product = {
+        **PRODUCT,
+        "components": {**PRODUCT["components"], "batch": {"name": "Batch", "kind": "client"}},
+        "flows": [
+            *PRODUCT["flows"],
+            {"id": "db", "row": 3, "from": "batch", "to": "server", "protocol": "tcp",
+             "ports": 5432, "purpose": "loads"},
+        ],
+    }  # fmt: skip
+    (tmp_path / "product.yaml").write_text(yaml.safe_dump(product))
+    path = tmp_path / "deployment.yaml"
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "name": "others",
+                "hosts": {
+                    "client": {"addresses": ["127.0.0.2"]},
+                    "batch": {"addresses": ["127.0.0.4"], "zone": "batch"},
+                    "server": {"addresses": ["127.0.0.3"]},
+                },
+                "products": {
+                    "edges": {
+                        "file": "product.yaml",
+                        "components": {"client": "client", "batch": "batch", "server": "server"},
+                    }
+                },
+            }
+        )
+    )
+    plan = load_plan(path)
+    probes = list(blocked_probes(plan, "client", {ipaddress.ip_address("127.0.0.2")}))
+    (other,) = [(row, probe, why) for row, probe, why in probes if row.key == "edges/db"]
+    row, probe, why = other
+    assert (probe.address, probe.port, probe.source) == ("127.0.0.3", 5432, "127.0.0.2")
+    assert (row.source, row.source_addresses, row.source_zone) == (
+        "client",
+        plan.hosts["client"].addresses,
+        None,
+    )
+    planned = next(r for r in plan.rows if r.key == "edges/db")
+    assert (row.destination, row.ports, row.facts) == ("server", planned.ports, planned.facts)
+    assert why == "expected blocked: edges/db is planned from batch, not from client"
