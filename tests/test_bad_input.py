@@ -392,6 +392,22 @@ PRODUCT_CASES = [
         ),
         id="condition-syntax-in-quoted-value",
     ),
+    pytest.param(
+        # an empty list opens no message; leaving 'icmp' out means ping: it was read as ping
+        Case(
+            text=edit(
+                PRODUCT,
+                "    protocol: udp\n    ports: 8080\n",
+                "    protocol: icmp\n    icmp: []\n",
+                line=31,
+            ),
+            line=32,
+            column=11,
+            message="flows[1].icmp: an empty list names no ICMP message",
+            hint="correct the value",
+        ),
+        id="icmp-empty-list",
+    ),
 ]
 
 
@@ -652,6 +668,21 @@ DEPLOYMENT_CASES = [
             hint="name the hosts; where leaving the key out has a meaning",
         ),
         id="management-to-no-host",
+    ),
+    pytest.param(
+        Case(
+            text=edit(
+                SMART_ID,
+                "    from: admin-net\n",
+                "    from: admin-net\n    protocol: icmp\n    icmp: []\n",
+                line=79,
+            ),
+            line=81,
+            column=11,
+            message="management[0].icmp: an empty list names no ICMP message",
+            hint="correct the value",
+        ),
+        id="management-icmp-empty-list",
     ),
     pytest.param(
         Case(

@@ -339,4 +339,15 @@ def as_tuple(value: object) -> object:
     return (value,) if isinstance(value, str) else value
 
 
+def some_messages(value: tuple[Any, ...]) -> tuple[Any, ...]:
+    """An ``icmp:`` list written out names at least one message: an empty one opens nothing,
+    which is not what leaving the key out means (echo-request)."""
+    if not value:
+        raise ValueError(
+            "an empty list names no ICMP message: list the messages, or leave 'icmp' out for "
+            "echo-request (ping)"
+        )
+    return value
+
+
 YesNoWord = BeforeValidator(_bool_to_word)

@@ -34,6 +34,7 @@ from portplan.model._types import (
     SpecialAddress,
     as_tuple,
     network_text,
+    some_messages,
     special_kind,
 )
 from portplan.model.product import IcmpType
@@ -206,10 +207,13 @@ class _Connection(BaseModel):
         (), description="with protocol icmp: the message types (default echo-request)"
     )
 
+    _some_messages = field_validator("icmp")(some_messages)
+
     @model_validator(mode="before")
     @classmethod
     def _ping_by_default(cls, data: Any) -> Any:
-        if isinstance(data, dict) and data.get("protocol") == "icmp" and not data.get("icmp"):
+        # left out (or left empty: ``icmp:``), ping; an empty list is refused below
+        if isinstance(data, dict) and data.get("protocol") == "icmp" and data.get("icmp") is None:
             return {**data, "icmp": [IcmpType.ECHO_REQUEST.value]}
         return data
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated, Any, Self
 
-from pydantic import BaseModel, BeforeValidator, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, Field, field_validator, model_validator
 
 from portplan.model._types import (
     MODEL_CONFIG,
@@ -30,6 +30,7 @@ from portplan.model._types import (
     Protocol,
     YesNoWord,
     as_tuple,
+    some_messages,
 )
 from portplan.model.columns import ColumnSpec
 from portplan.model.ports import PortRange
@@ -357,10 +358,13 @@ class Flow(BaseModel):
         None, description="where `portplan import` read the row: file, table, row and cells"
     )
 
+    _some_messages = field_validator("icmp")(some_messages)
+
     @model_validator(mode="before")
     @classmethod
     def _ping_by_default(cls, data: Any) -> Any:
-        if isinstance(data, dict) and data.get("protocol") == "icmp" and not data.get("icmp"):
+        # left out (or left empty: ``icmp:``), ping; an empty list is refused below
+        if isinstance(data, dict) and data.get("protocol") == "icmp" and data.get("icmp") is None:
             return {**data, "icmp": [IcmpType.ECHO_REQUEST.value]}
         return data
 
