@@ -18,7 +18,7 @@ from click.testing import CliRunner
 
 import machine
 from portplan.cli import cli
-from portplan.probe.listen import LISTENER_TOKEN
+from portplan.probe.listen import LISTENER_PROBE
 
 SERVER = "127.0.0.3"
 HTTP_REPLY = b"HTTP/1.1 204 No Content\r\nServer: loop-test\r\nContent-Length: 0\r\n\r\n"
@@ -158,7 +158,7 @@ def _udp_server(port: int, reply: bytes | None) -> Iterator[None]:
                 data, peer = sock.recvfrom(4096)
             except TimeoutError:
                 continue
-            if reply is not None and data.startswith(LISTENER_TOKEN):
+            if reply is not None and data.startswith(LISTENER_PROBE):
                 sock.sendto(reply, peer)
 
     thread = threading.Thread(target=serve, daemon=True)

@@ -22,7 +22,7 @@ import machine
 from portplan import load_plan
 from portplan.cli import cli
 from portplan.plan import Plan
-from portplan.probe.listen import sample_ports
+from portplan.probe.listen import LISTENER_PROBE, LISTENER_TOKEN, sample_ports
 from portplan.probe.local import is_local, local_addresses
 from portplan.probe.verify import plan_checks
 
@@ -104,6 +104,53 @@ def test_listen_then_verify_proves_tcp_and_udp_paths(listener: subprocess.Popen[
         assert check["temporary_listener"] is True
         assert check["source_address"] == "127.0.0.2"
         assert check["address"] == "127.0.0.3"
+
+
+def test_a_udp_listener_answers_verify_alone_and_never_with_more_bytes(
+    listener: subprocess.Popen[str],
+) -> None:
+    """A forged sender gets nothing, or no more than it sent, back from ``listen``: it is no
+    amplifier (it answered any datagram, one byte with 17)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind(("127.0.0.2", 0))
+        sock.settimeout(0.5)
+        for datagram in (b"x", b"\0" * 8, b"portplan-listen", b"portplan-verify"):
+            sock.sendto(datagram, ("127.0.0.3", 18118))
+            with pytest.raises(TimeoutError):
+                sock.recvfrom(4096)
+        for datagram in (LISTENER_PROBE, LISTENER_PROBE + b"x" * 300):
+            sock.sendto(datagram, ("127.0.0.3", 18118))
+            answer, _ = sock.recvfrom(4096)
+            assert answer == LISTENER_TOKEN + datagram[len(LISTENER_TOKEN) :]
+            assert len(answer) == len(datagram)
+
+
+def test_an_echo_service_is_not_taken_for_a_temporary_listener() -> None:
+    """A UDP service that sends each datagram back answers verify: the port is open, but
+    it is not portplan's listener (verify's own marker comes back, not the listener's)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as echo:
+        echo.bind(("127.0.0.3", 18118))
+        echo.settimeout(0.1)
+        done = threading.Event()
+
+        def serve() -> None:
+            while not done.is_set():
+                try:
+                    data, peer = echo.recvfrom(4096)
+                except TimeoutError:
+                    continue
+                echo.sendto(data, peer)
+
+        thread = threading.Thread(target=serve, daemon=True)
+        thread.start()
+        try:
+            _code, report = verify("--flow", "radius")
+        finally:
+            done.set()
+            thread.join(10)
+    (check,) = [c for c in report["checks"] if c["port"] == 18118]  # type: ignore[union-attr,index]
+    assert check["outcome"] == "open"
+    assert check["temporary_listener"] is False
 
 
 def test_closed_port_is_refused_and_fails_the_run() -> None:

@@ -68,7 +68,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "listen": (
         "portplan.cli.listen:listen_cmd",
-        "Open temporary listeners on every port this host must accept (TCP greet, UDP echo).",
+        "Open temporary listeners on every port this host must accept (TCP greet, UDP reply).",
     ),
     "verify": (
         "portplan.cli.verify:verify_cmd",

@@ -32,11 +32,12 @@ __all__ = ["listen_cmd"]
 )
 @common_options
 def listen_cmd(deployment: Path, on: str, duration: float) -> None:
-    """Open temporary listeners on every port this host must accept (TCP greet, UDP echo).
+    """Open temporary listeners on every port this host must accept (TCP greet, UDP reply).
 
     Proves the network path before the product is installed: `portplan verify` from the
-    sources recognises them. Ports already in use are reported and left alone; exit status 1
-    when any port could not be opened (at once when none could).
+    sources recognises them. A UDP listener answers verify's datagram alone, never with more
+    bytes than it got. Ports already in use are reported and left alone; exit status 1 when
+    any port could not be opened (at once when none could).
     """
     plan, _inputs = load_plan(deployment)
     require_host(on, plan.hosts, deployment)

@@ -32,7 +32,7 @@ from portplan.plan import FlowFacts, ForbiddenFlow, Hop, Plan, PlannedFlow
 from portplan.probe.destinations import Origins
 from portplan.probe.engine import BLOCKED_OUTCOMES, PortProbe
 from portplan.probe.icmp import ECHO_REQUEST, ECHO_TYPES
-from portplan.probe.listen import LISTENER_TOKEN
+from portplan.probe.listen import LISTENER_PROBE
 from portplan.probe.local import single_address
 from portplan.spaces import PROTOCOL_NUMBERS, Ranges, Space, flow_space, networks_ranges
 
@@ -201,7 +201,7 @@ def blocked_probes(
             if key in seen or planned.holds(address, protocol, port):
                 continue
             seen.add(key)
-            payload = LISTENER_TOKEN if protocol is Protocol.UDP else b""
+            payload = LISTENER_PROBE if protocol is Protocol.UDP else b""
             yield (
                 row,
                 PortProbe(

@@ -1,10 +1,12 @@
 """Temporary listeners: prove the network path before the product is installed.
 
 ``portplan listen`` opens every port a host must accept: TCP listeners that greet with a token
-and close, UDP sockets that echo each datagram behind the same token.  ``portplan verify``
-recognises the token ("path open, temporary listener"), which is the one way a UDP path can be
-proven end to end without the real service.  A port already in use is never taken over: it is
-reported and left alone.
+and close, UDP sockets that answer ``portplan verify``'s datagram with the same token.
+``portplan verify`` recognises the token ("path open, temporary listener"), which is the one way
+a UDP path can be proven end to end without the real service.  A UDP listener answers only
+verify's datagram, with as many bytes as it got: it is no amplifier for a forged sender, and an
+echo service on the port does not pass for it (it sends verify's own marker back).  A port
+already in use is never taken over: it is reported and left alone.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ if TYPE_CHECKING:  # a type only: the prober bundled for Ansible is stdlib-only
     from portplan.plan import Plan
 
 __all__ = [
+    "LISTENER_PROBE",
     "LISTENER_TOKEN",
     "Binding",
     "ListenPlan",
@@ -40,6 +43,9 @@ __all__ = [
 MAX_PORTS_PER_ROW = 64
 #: the marker a temporary listener answers with (``portplan verify`` recognises it)
 LISTENER_TOKEN = b"portplan-listen"
+#: what ``portplan verify`` sends a UDP port: a listener answers this datagram alone, with the
+#: token in place of its first word (as long as :data:`LISTENER_TOKEN`: the same length)
+LISTENER_PROBE = b"portplan-verify "
 
 
 def sample_ports(ports: Sequence[int]) -> list[int]:
@@ -96,7 +102,8 @@ class _Echo(asyncio.DatagramProtocol):
         self.transport = cast(asyncio.DatagramTransport, transport)
 
     def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
-        self.transport.sendto(LISTENER_TOKEN + b" " + data[:256], addr)
+        if data.startswith(LISTENER_PROBE):  # anything else, from anyone, gets nothing
+            self.transport.sendto(LISTENER_TOKEN + data[len(LISTENER_TOKEN) :], addr)
 
 
 async def _greet(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:

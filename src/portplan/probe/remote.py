@@ -24,7 +24,7 @@ from typing import Any
 
 from portplan.model.protocol import Protocol
 from portplan.probe.icmp import ECHO_REQUEST
-from portplan.probe.listen import LISTENER_TOKEN
+from portplan.probe.listen import LISTENER_PROBE
 from portplan.probe.local import is_local
 from portplan.probe.outcomes import BLOCKED_OUTCOMES, PortProbe
 from portplan.probe.records import check_record
@@ -197,7 +197,7 @@ def _checks(
                 port=port,
                 protocol=protocol,
                 source=bind,
-                payload=LISTENER_TOKEN if protocol is Protocol.UDP else b"",
+                payload=LISTENER_PROBE if protocol is Protocol.UDP else b"",
                 icmp_type=ECHO_REQUEST if protocol is Protocol.ICMP else None,
             ),
             dns_name=dns_name,

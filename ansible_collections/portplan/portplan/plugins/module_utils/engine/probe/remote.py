@@ -26,7 +26,7 @@ from typing import Any
 
 from ansible_collections.portplan.portplan.plugins.module_utils.engine.model.protocol import Protocol
 from ansible_collections.portplan.portplan.plugins.module_utils.engine.probe.icmp import ECHO_REQUEST
-from ansible_collections.portplan.portplan.plugins.module_utils.engine.probe.listen import LISTENER_TOKEN
+from ansible_collections.portplan.portplan.plugins.module_utils.engine.probe.listen import LISTENER_PROBE
 from ansible_collections.portplan.portplan.plugins.module_utils.engine.probe.local import is_local
 from ansible_collections.portplan.portplan.plugins.module_utils.engine.probe.outcomes import BLOCKED_OUTCOMES, PortProbe
 from ansible_collections.portplan.portplan.plugins.module_utils.engine.probe.records import check_record
@@ -199,7 +199,7 @@ def _checks(
                 port=port,
                 protocol=protocol,
                 source=bind,
-                payload=LISTENER_TOKEN if protocol is Protocol.UDP else b"",
+                payload=LISTENER_PROBE if protocol is Protocol.UDP else b"",
                 icmp_type=ECHO_REQUEST if protocol is Protocol.ICMP else None,
             ),
             dns_name=dns_name,

@@ -59,7 +59,7 @@ from ansible_collections.portplan.portplan.plugins.module_utils.engine.probe.ide
     ProbeContext,
     identify,
 )
-from ansible_collections.portplan.portplan.plugins.module_utils.engine.probe.listen import LISTENER_TOKEN
+from ansible_collections.portplan.portplan.plugins.module_utils.engine.probe.listen import LISTENER_PROBE, LISTENER_TOKEN
 
 
 __all__ = [
@@ -130,7 +130,7 @@ def plan_checks(
         skipped.extend(Skipped(row=row, reason=reason) for reason in aim.reasons)
         dns_name = None if row.loopback else plan.hosts[row.destination].dns_name
         # UDP probes carry the `portplan listen` token, which its listeners answer
-        payload = LISTENER_TOKEN if row.protocol is Protocol.UDP else b""
+        payload = LISTENER_PROBE if row.protocol is Protocol.UDP else b""
         icmp_type = ECHO_REQUEST if row.protocol is Protocol.ICMP else None
         if aim.by_name is not None:  # resolved at probe time (see name_checks)
             own = tuple(a for f in (4, 6) if (a := origins.bind(row.source, f)) is not None)
