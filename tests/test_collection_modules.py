@@ -170,6 +170,10 @@ def test_probe_refuses_a_request_it_cannot_probe(capsys: pytest.CaptureFixture[s
     assert result["failed"] is True and "no port 0" in result["msg"]
     result = run("probe", {"probes": [request([80])], "timeout": 0}, capsys)
     assert result["failed"] is True and "timeout" in result["msg"]
+    # silence seen once is no proof of a block: a lost SYN reads the same
+    blocked = {"probes": [request([80], expect="blocked")], "second_look": False}
+    result = run("probe", blocked, capsys)
+    assert result["failed"] is True and "expect: blocked needs second_look" in result["msg"]
 
 
 def test_listen_serves_until_its_ready_file_goes(

@@ -19,6 +19,7 @@ from portplan.probe.local import is_local, local_addresses
 from portplan.probe.outcomes import Outcome
 from portplan.probe.verification import verify
 
+LOOP = Path(__file__).resolve().parent / "data" / "loop-deployment.yaml"
 PRODUCT: dict[str, Any] = {
     "id": "edges",
     "name": "Edges",
@@ -114,7 +115,7 @@ def test_a_blocked_probe_this_machine_cannot_send_from_the_source_is_not_probed(
     result = CliRunner().invoke(
         cli,
         ["verify", str(path), "--on", "client", "--expect-blocked", "--no-identify",
-         "--format", "json", "--timeout", "0.2", "--no-second-look"],
+         "--format", "json", "--timeout", "0.2"],
     )  # fmt: skip
     assert result.exit_code == 1
     report = machine.document(result.stdout, "verify")
@@ -164,7 +165,6 @@ def test_a_blocked_probe_from_a_network_source_is_sent_from_the_address_it_holds
         sources=("client",),
         expect_blocked=True,
         identify_services=False,
-        second_look=False,
         timeout=0.2,
     )
     blocked = [c for c in found.checks if c.expect_blocked]
@@ -201,7 +201,6 @@ def test_what_a_destination_name_says_stays_on_the_planned_ports(tmp_path: Path)
         sources=("client",),
         expect_blocked=True,
         identify_services=False,
-        second_look=False,
         timeout=0.2,
     )
     dns_errors = {
@@ -260,3 +259,15 @@ def test_a_probe_of_another_sources_row_names_the_host_it_was_sent_from(tmp_path
     planned = next(r for r in plan.rows if r.key == "edges/db")
     assert (row.destination, row.ports, row.facts) == ("server", planned.ports, planned.facts)
     assert why == "expected blocked: edges/db is planned from batch, not from client"
+
+
+def test_expect_blocked_without_the_second_look_is_refused() -> None:
+    """A TCP port silent once may be one whose SYN was lost: with one look, it would pass
+    as blocked while it is open."""
+    result = CliRunner().invoke(
+        cli,
+        ["verify", str(LOOP), "--on", "client", "--expect-blocked", "--no-second-look"],
+    )
+    assert result.exit_code == 2, result.output
+    assert "--expect-blocked needs the second look" in result.output
+    assert "leave out --no-second-look" in result.output

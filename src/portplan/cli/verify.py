@@ -71,7 +71,7 @@ __all__ = ["verify_cmd"]
     "rate-limited ICMP error or the source's own firewall can look like silence): through "
     "the kernel's retransmission of a TCP SYN, and in rounds a second apart. "
     "--no-second-look reports silence at once, as nmap --max-retries 0 does: faster, "
-    "but such ports then read as filtered.",
+    "but such ports then read as filtered (not with --expect-blocked).",
 )
 @option(
     "--deadline",

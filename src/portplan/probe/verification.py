@@ -70,13 +70,19 @@ def verify(
     with (probes done, probes planned) as probes complete.  ``deadline`` bounds the whole
     run, in seconds (default: :func:`default_deadline`); ports not settled by then are
     ``unfinished`` (and fail).  ``expect_blocked`` also probes connections the plan does not
-    hold, each of which passes only when it is blocked (:mod:`portplan.probe.blocked`).
-    ``from_addresses`` are the addresses to send from (addresses of the ``sources``, one per
+    hold, each of which passes only when it is blocked (:mod:`portplan.probe.blocked`); it
+    needs ``second_look``: a TCP port silent once may be one whose SYN was lost, and passing it
+    as blocked would say closed of what is open.  ``from_addresses`` are the addresses to send from (addresses of the ``sources``, one per
     family); of a cluster, the member this machine is.
 
     A source must be a host portplan manages: ``anywhere`` (the clients of a listener-only
     row) and ``managed: false`` hosts run no verification (:class:`VerifyError`).
     """
+    if expect_blocked and not second_look:
+        raise VerifyError(
+            "--expect-blocked needs the second look: a port silent once may be one whose SYN "
+            "was lost on the way, and would pass as blocked; leave out --no-second-look"
+        )
     local = local_addresses()
     if sources is None:
         sources = source_hosts(plan, local)

@@ -152,6 +152,7 @@ options:
       - Look again at silent ports before calling them filtered (a lost SYN, a rate-limited
         ICMP error or the host's own firewall can look like silence), through the kernel's
         retransmission of a TCP SYN and in rounds a second apart.
+      - Probes with O(probes[].expect=blocked) need it.
     type: bool
     default: true
   identify_services:
@@ -333,6 +334,11 @@ def main():
         module.fail_json(msg="concurrency must be between 1 and 8192")
     if params["deadline"] is not None and not 1 <= params["deadline"] <= 86400:
         module.fail_json(msg="deadline must be between 1 and 86400 seconds")
+    if not params["second_look"] and any(p.get("expect") == "blocked" for p in params["probes"]):
+        module.fail_json(
+            msg="expect: blocked needs second_look: a port silent once may be one whose SYN was "
+            "lost on the way, and would pass as blocked"
+        )
     secrets = {}
     if params["radius_secret"]:
         secrets["radius"] = params["radius_secret"].encode()
