@@ -15,9 +15,10 @@ from portplan import load_plan
 from portplan._text import EXPECTED_BLOCKED
 from portplan.cli import cli
 from portplan.probe.blocked import blocked_probes
-from portplan.probe.local import is_local, local_addresses
+from portplan.probe.local import is_local, kernel_source, local_addresses
 from portplan.probe.outcomes import Outcome
 from portplan.probe.verification import verify
+from portplan.probe.verify import plan_checks
 
 LOOP = Path(__file__).resolve().parent / "data" / "loop-deployment.yaml"
 PRODUCT: dict[str, Any] = {
@@ -136,8 +137,10 @@ def test_a_blocked_probe_this_machine_cannot_send_from_the_source_is_not_probed(
     # the planned rows are probed as before, with the note that says where they came from
     planned = [c for c in report["checks"] if c not in blocked]
     assert {c["port"] for c in planned} == {8080, 1812}
-    assert all(c["notes"][0].startswith("sent from the address this machine's kernel chose")
-               for c in planned)  # fmt: skip
+    assert all(
+        c["notes"][0].startswith("sent from 127.0.0.1, the address this machine's kernel chose")
+        for c in planned
+    )
 
 
 def test_a_blocked_probe_from_a_network_source_is_sent_from_the_address_it_holds(
@@ -271,3 +274,40 @@ def test_expect_blocked_without_the_second_look_is_refused() -> None:
     assert result.exit_code == 2, result.output
     assert "--expect-blocked needs the second look" in result.output
     assert "leave out --no-second-look" in result.output
+
+
+def test_a_network_source_this_machine_is_in_is_not_said_to_send_from_elsewhere(
+    tmp_path: Path,
+) -> None:
+    """Verify from a clients subnet: where the address the kernel sends from is in the
+    subnet, the probe does come from it (no note says otherwise); where it is not, the note
+    names the address it went from."""
+    for subnet, inside in (("127.0.0.0/24", True), ("127.9.0.0/24", False)):
+        plan = _plan(
+            tmp_path,
+            {
+                "name": "subnet",
+                "hosts": {
+                    "clients": {"addresses": [subnet]},
+                    "server": {"addresses": ["127.0.0.3"]},
+                },
+                "products": {
+                    "edges": {
+                        "file": "product.yaml",
+                        "components": {"client": "clients", "server": "server"},
+                    }
+                },
+            },
+        )
+        checks, _skipped = plan_checks(plan, ("clients",), local=local_addresses())
+        assert checks
+        chosen = kernel_source("127.0.0.3")
+        assert chosen is not None and chosen.is_loopback
+        for check in checks:
+            assert check.probe.source is None
+            notes = [n for n in check.notes if "this machine's kernel chose" in n]
+            if inside:
+                assert notes == [], check.notes
+            else:
+                assert len(notes) == 1
+                assert notes[0].startswith(f"sent from {chosen}, the address this machine's")

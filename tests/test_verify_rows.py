@@ -485,7 +485,8 @@ def test_a_probe_this_machine_cannot_send_from_its_host_says_so(tmp_path: Path, 
     (check,) = report["checks"]
     assert check["source_address"] is None
     assert any(
-        note.startswith("sent from the address this machine's kernel chose for 127.0.0.3: ")
+        note.startswith("sent from 127.0.0.1, the address this machine's kernel chose for ")
+        and "127.0.0.3: " in note
         and "none of src's addresses of that family" in note
         for note in check["notes"]
     ), check["notes"]

@@ -16,6 +16,7 @@ if TYPE_CHECKING:  # types only: the prober bundled for Ansible has neither pyda
 __all__ = [
     "is_local",
     "is_own",
+    "kernel_source",
     "local_addresses",
     "own_addresses",
     "single_address",
@@ -39,13 +40,24 @@ def local_addresses() -> set[ipaddress.IPv4Address | ipaddress.IPv6Address]:
 
 def is_local(address: str) -> bool:
     """Whether this machine can send from ``address`` (it binds: an interface address, or any
-    127.0.0.0/8 address on Linux)."""
-    with socket.socket(family_of(address), socket.SOCK_DGRAM) as sock:
-        try:
+    127.0.0.0/8 address on Linux); not where its family is off."""
+    try:
+        with socket.socket(family_of(address), socket.SOCK_DGRAM) as sock:
             sock.bind((address, 0))
-        except OSError:
-            return False
+    except OSError:
+        return False
     return True
+
+
+def kernel_source(address: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """The address this machine's kernel sends from towards ``address`` (a route lookup:
+    nothing is sent), or ``None`` where there is no route, or no such family here."""
+    try:
+        with socket.socket(family_of(address), socket.SOCK_DGRAM) as sock:
+            sock.connect((address, 9))
+            return ipaddress.ip_address(sock.getsockname()[0].split("%")[0])
+    except OSError:
+        return None
 
 
 def source_hosts(

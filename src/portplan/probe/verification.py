@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
-import socket
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -21,8 +20,14 @@ from portplan.plan import Plan
 from portplan.probe.blocked import blocked_probes
 from portplan.probe.destinations import ANYWHERE, named_addresses
 from portplan.probe.dns import DNS_TIMEOUT, NameLookup, resolve_names
-from portplan.probe.engine import Evidence, Outcome, PortResult, family_of
-from portplan.probe.local import is_local, local_addresses, single_address, source_hosts
+from portplan.probe.engine import Evidence, Outcome, PortResult
+from portplan.probe.local import (
+    is_local,
+    kernel_source,
+    local_addresses,
+    single_address,
+    source_hosts,
+)
 from portplan.probe.outcomes import UDP_SILENCE_NOTE
 from portplan.probe.verify import FlowCheck, Skipped, default_deadline, plan_checks, run_checks
 
@@ -72,8 +77,9 @@ def verify(
     ``unfinished`` (and fail).  ``expect_blocked`` also probes connections the plan does not
     hold, each of which passes only when it is blocked (:mod:`portplan.probe.blocked`); it
     needs ``second_look``: a TCP port silent once may be one whose SYN was lost, and passing it
-    as blocked would say closed of what is open.  ``from_addresses`` are the addresses to send from (addresses of the ``sources``, one per
-    family); of a cluster, the member this machine is.
+    as blocked would say closed of what is open.  ``from_addresses`` are the addresses to
+    send from (addresses of the ``sources``, one per family); of a cluster, the member this
+    machine is.
 
     A source must be a host portplan manages: ``anywhere`` (the clients of a listener-only
     row) and ``managed: false`` hosts run no verification (:class:`VerifyError`).
@@ -152,7 +158,7 @@ def _blocked_checks(
         notes = [why, UDP_SILENCE_NOTE] if probe.protocol is Protocol.UDP else [why]
         check = FlowCheck(row=row, probe=probe, expect_blocked=True, notes=notes)
         if probe.source is None:
-            chosen = _kernel_choice(probe.address)
+            chosen = kernel_source(probe.address)
             if chosen is not None and any(
                 chosen in n for n in plan.host_addresses(source) if n.version == chosen.version
             ):
@@ -165,17 +171,6 @@ def _blocked_checks(
                 )
         checks.append(check)
     return checks
-
-
-def _kernel_choice(address: str) -> IPAddress | None:
-    """The address this machine's kernel sends from towards ``address`` (a route lookup:
-    nothing is sent), or ``None`` where there is no route."""
-    try:
-        with socket.socket(family_of(address), socket.SOCK_DGRAM) as sock:
-            sock.connect((address, 9))
-            return ipaddress.ip_address(sock.getsockname()[0])
-    except OSError:  # no route, or no such family here
-        return None
 
 
 def _not_sent(source: str, address: str, chosen: IPAddress | None) -> str:

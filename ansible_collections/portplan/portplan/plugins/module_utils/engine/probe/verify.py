@@ -60,7 +60,10 @@ from ansible_collections.portplan.portplan.plugins.module_utils.engine.probe.ide
     identify,
 )
 from ansible_collections.portplan.portplan.plugins.module_utils.engine.probe.listen import LISTENER_PROBE, LISTENER_TOKEN
+from ansible_collections.portplan.portplan.plugins.module_utils.engine.probe.local import kernel_source
 
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 __all__ = [
     "MAX_NAME_ADDRESSES",
@@ -164,7 +167,10 @@ def plan_checks(
                 if note:
                     check.notes.append(note)
                 if source is None and origins.here and not row.loopback and not own:
-                    check.notes.append(_not_from_host(row.source, address, check.source_lookup))
+                    chosen = None if aim.by_name is not None else kernel_source(address)
+                    if chosen is None or not _within(plan, row.source, chosen):
+                        note = _not_from_host(row.source, address, check.source_lookup, chosen)
+                        check.notes.append(note)
                 checks.append(check)
     return checks, skipped
 
@@ -190,7 +196,16 @@ def _not_its_loopback(source: str) -> str:
     )
 
 
-def _not_from_host(source: str, address: str, lookup: NameLookup | None = None) -> str:
+def _within(plan: Plan, host: str, address: IPAddress) -> bool:
+    """Whether ``address`` is in one of ``host``'s networks (a clients subnet this machine is
+    in: the kernel's choice then does come from the host)."""
+    return any(address in n for n in plan.host_addresses(host) if n.version == address.version)
+
+
+def _not_from_host(
+    source: str, address: str, lookup: NameLookup | None = None, chosen: IPAddress | None = None
+) -> str:
+    sent = f"sent from {chosen}, the address" if chosen is not None else "sent from the address"
     if lookup is None:
         whose = f"this machine holds none of {source}'s addresses of that family"
     elif lookup.resolved:
@@ -201,7 +216,7 @@ def _not_from_host(source: str, address: str, lookup: NameLookup | None = None) 
     else:
         whose = f"{source} is known by name only, and {lookup.name}: {lookup.error}"
     return (
-        f"sent from the address this machine's kernel chose for {address}: {whose}, so the "
+        f"{sent} this machine's kernel chose for {address}: {whose}, so the "
         f"probe does not come from {source} as the firewalls see it (name the address with "
         "--from-address, or run verify on the host)"
     )
