@@ -112,6 +112,8 @@ def plan_checks(
                 "only planned flows (`portplan matrix` lists them)"
             )
     checks: list[FlowCheck] = []
+    # where the kernel sends from towards each destination address (a route lookup each)
+    chosen_for: dict[str, IPAddress | None] = {}
     skipped: list[Skipped] = []
     for row in plan.rows:
         if wanted and row.key not in wanted and row.flow_id not in wanted:
@@ -168,7 +170,11 @@ def plan_checks(
                 if note:
                     check.notes.append(note)
                 if source is None and origins.here and not row.loopback and not own:
-                    chosen = None if aim.by_name is not None else kernel_source(address)
+                    chosen = None
+                    if aim.by_name is None:
+                        if address not in chosen_for:
+                            chosen_for[address] = kernel_source(address)
+                        chosen = chosen_for[address]
                     if chosen is None or not _within(plan, row.source, chosen):
                         note = _not_from_host(row.source, address, check.source_lookup, chosen)
                         check.notes.append(note)
