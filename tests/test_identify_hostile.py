@@ -10,6 +10,7 @@ the identification; nothing listens beyond loopback.
 from __future__ import annotations
 
 import asyncio
+import struct
 from contextlib import suppress
 
 from portplan.probe.identify import Identification, ProbeContext, identify
@@ -68,3 +69,35 @@ def test_an_ldap_result_code_too_large_to_print_is_a_finding() -> None:
     found = _answer("ldap", ber.encode(ber.SEQUENCE, ber.encode_integer(0) + notice))
     assert found.protocol is None, found
     assert found.error is not None and "INTEGER of 2001 octets" in found.error, found
+
+
+# --- AMQP -----------------------------------------------------------------------------------
+
+
+def _connection_start(properties: bytes) -> bytes:
+    """A method frame carrying Connection.Start 0-9 with ``properties`` as its field table."""
+    payload = (
+        struct.pack("!HHBB", 10, 10, 0, 9)
+        + len(properties).to_bytes(4, "big")
+        + properties
+        + b"\x00\x00\x00\x05PLAIN\x00\x00\x00\x05en_US"
+    )
+    return struct.pack("!BHI", 1, 0, len(payload)) + payload + b"\xce"
+
+
+def test_amqp_field_values_nested_thousands_deep_are_a_finding() -> None:
+    value = b"V"  # void, inside 3,000 arrays (and then tables): 15 kB, within a frame
+    for _ in range(3000):
+        value = b"A" + len(value).to_bytes(4, "big") + value
+    found = _answer("amqp", _connection_start(b"\x05deepsA" + value[1:]))
+    assert found.protocol == "amqp", found  # Connection.Start itself was read
+    assert found.warnings == (
+        "Connection.Start only partly readable: field values nested more than 32 deep",
+    ), found
+    table = b"V"
+    for _ in range(3000):
+        table = b"\x01xF" + len(table).to_bytes(4, "big") + table
+    found = _answer("amqp", _connection_start(table[3 + 4 :]))
+    assert found.warnings == (
+        "Connection.Start only partly readable: field values nested more than 32 deep",
+    ), found
