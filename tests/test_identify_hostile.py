@@ -10,11 +10,21 @@ the identification; nothing listens beyond loopback.
 from __future__ import annotations
 
 import asyncio
+import ssl
 import struct
 from contextlib import suppress
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from portplan.probe.identify import Identification, ProbeContext, identify
 from portplan.probe.identify import _ber as ber
+from portplan.probe.identify.certificate import describe_certificate
 from servers import LOOPBACK
 
 
@@ -101,3 +111,80 @@ def test_amqp_field_values_nested_thousands_deep_are_a_finding() -> None:
     assert found.warnings == (
         "Connection.Start only partly readable: field values nested more than 32 deep",
     ), found
+
+
+# --- TLS certificates -----------------------------------------------------------------------
+
+_SAN_OID, _ISSUER_ALT_NAME_OID = bytes.fromhex("0603551d11"), bytes.fromhex("0603551d12")
+
+
+def _odd_certificate(kind: str) -> tuple[bytes, ec.EllipticCurvePrivateKey]:
+    """A self-signed certificate for ``odd.example`` (DER) whose names cryptography cannot
+    read: two subjectAltName extensions (``duplicate``), or an x400Address in its
+    subjectAltName (``x400``: valid X.509, which cryptography does not support).  The edit
+    breaks the signature, which no identifier checks."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "odd.example")])
+    now = datetime.now(UTC)
+    names: list[x509.GeneralName] = [x509.DNSName("odd.example")]
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(days=1))
+        .not_valid_after(now + timedelta(days=365))
+        .add_extension(x509.SubjectAlternativeName(names), critical=False)
+        .add_extension(x509.IssuerAlternativeName(names), critical=False)
+    )
+    der = builder.sign(key, hashes.SHA256()).public_bytes(serialization.Encoding.DER)
+    if kind == "duplicate":  # the issuerAltName becomes a second subjectAltName
+        return der.replace(_ISSUER_ALT_NAME_OID, _SAN_OID), key
+    # x400Address [3] (constructed) in place of the dNSName [2] of the same length
+    return der.replace(b"\x82\x0bodd.example", b"\xa3\x0b\x04\x09x.example", 1), key
+
+
+async def _tls_identified(
+    der: bytes, key: ec.EllipticCurvePrivateKey, folder: Path
+) -> Identification | None:
+    cert_path, key_path = folder / "cert.pem", folder / "key.pem"
+    cert_path.write_bytes(ssl.DER_cert_to_PEM_cert(der).encode("ascii"))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert_path, key_path)
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with suppress(OSError):
+            await reader.read(1)
+        writer.transport.abort()
+
+    server = await asyncio.start_server(handle, LOOPBACK, 0, ssl=context)
+    async with server:
+        port = server.sockets[0].getsockname()[1]
+        context_ = ProbeContext(address=LOOPBACK, port=port, timeout=2.0)
+        return await identify("tls", context_)
+
+
+def test_a_certificate_name_cryptography_does_not_support_is_a_finding(tmp_path: Path) -> None:
+    der, key = _odd_certificate("x400")
+    found = asyncio.run(_tls_identified(der, key, tmp_path))
+    assert isinstance(found, Identification), found
+    assert found.protocol == "tls", found
+    assert found.details["certificate"].startswith("unreadable: "), found
+    assert found.warnings == ("certificate cannot be parsed",), found
+
+
+@pytest.mark.parametrize("kind", ["duplicate", "x400"])
+def test_a_certificate_whose_names_cannot_be_read_is_a_finding(kind: str) -> None:
+    # OpenSSL refuses to serve a certificate with two subjectAltNames, but a peer may send
+    # one; verify --inventory reads the DER a managed host returns with this same function
+    facts = describe_certificate(_odd_certificate(kind)[0], "odd.example")
+    assert facts.details["certificate"].startswith("unreadable: "), facts
+    assert facts.warnings == ("certificate cannot be parsed",), facts

@@ -24,6 +24,9 @@ __all__ = ["EXPIRY_WARNING_DAYS", "TlsFacts", "describe_certificate", "name_matc
 EXPIRY_WARNING_DAYS = 30
 
 _IpAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+#: what cryptography raises for a certificate it cannot read: malformed DER, and extensions
+#: it refuses (two of a kind) or does not support (an x400Address or ediPartyName)
+_UNREADABLE = (ValueError, x509.DuplicateExtension, x509.UnsupportedGeneralNameType)
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,7 +97,7 @@ def describe_certificate(
             ).value
         except x509.ExtensionNotFound:
             san = None
-    except ValueError as exc:  # malformed DER or extension: itself a finding
+    except _UNREADABLE as exc:  # malformed DER or extension: itself a finding
         return TlsFacts({"certificate": f"unreadable: {exc}"}, ("certificate cannot be parsed",))
 
     warnings: list[str] = []
