@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import ssl
 import struct
+import warnings
 from contextlib import suppress
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -139,6 +140,8 @@ def _odd_certificate(kind: str) -> tuple[bytes, ec.EllipticCurvePrivateKey]:
         .add_extension(x509.IssuerAlternativeName(names), critical=False)
     )
     der = builder.sign(key, hashes.SHA256()).public_bytes(serialization.Encoding.DER)
+    if kind == "plain":
+        return der, key
     if kind == "duplicate":  # the issuerAltName becomes a second subjectAltName
         return der.replace(_ISSUER_ALT_NAME_OID, _SAN_OID), key
     # x400Address [3] (constructed) in place of the dNSName [2] of the same length
@@ -188,3 +191,58 @@ def test_a_certificate_whose_names_cannot_be_read_is_a_finding(kind: str) -> Non
     facts = describe_certificate(_odd_certificate(kind)[0], "odd.example")
     assert facts.details["certificate"].startswith("unreadable: "), facts
     assert facts.warnings == ("certificate cannot be parsed",), facts
+
+
+# --- TLS versions ---------------------------------------------------------------------------
+
+
+async def _tls_server_of(version: ssl.TLSVersion, folder: Path) -> Identification | None:
+    """``identify("tls")`` against a loopback TLS server that speaks only ``version``."""
+    der, key = _odd_certificate("plain")
+    cert_path, key_path = folder / "cert.pem", folder / "key.pem"
+    cert_path.write_bytes(ssl.DER_cert_to_PEM_cert(der).encode("ascii"))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.set_ciphers("ALL:@SECLEVEL=0")  # what an old appliance still offers
+    with warnings.catch_warnings():  # the test's own server is the obsolete one
+        warnings.simplefilter("ignore", DeprecationWarning)
+        context.minimum_version = context.maximum_version = version
+    context.load_cert_chain(cert_path, key_path)
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with suppress(OSError):
+            await reader.read(1)
+        writer.transport.abort()
+
+    server = await asyncio.start_server(handle, LOOPBACK, 0, ssl=context)
+    async with server:
+        port = server.sockets[0].getsockname()[1]
+        return await identify("tls", ProbeContext(address=LOOPBACK, port=port, timeout=2.0))
+
+
+@pytest.mark.parametrize(("version", "name"), [("TLSv1", "TLS 1.0"), ("TLSv1_1", "TLS 1.1")])
+def test_a_server_of_an_obsolete_tls_version_is_tls_with_a_warning(
+    version: str, name: str, tmp_path: Path
+) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        tls_version = getattr(ssl.TLSVersion, version)
+    found = asyncio.run(_tls_server_of(tls_version, tmp_path))
+    assert found is not None and found.protocol == "tls", found
+    assert found.details["subject"] == "CN=odd.example", found
+    assert f"{name} negotiated: obsolete (RFC 8996), the server offers nothing newer" in (
+        found.warnings
+    ), found
+
+
+def test_a_current_tls_server_gets_no_version_warning(tmp_path: Path) -> None:
+    found = asyncio.run(_tls_server_of(ssl.TLSVersion.TLSv1_2, tmp_path))
+    assert found is not None and found.protocol == "tls", found
+    assert found.details["tls_version"] == "TLSv1.2"
+    assert not [w for w in found.warnings if "obsolete" in w], found
