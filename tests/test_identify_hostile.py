@@ -246,3 +246,17 @@ def test_a_current_tls_server_gets_no_version_warning(tmp_path: Path) -> None:
     assert found is not None and found.protocol == "tls", found
     assert found.details["tls_version"] == "TLSv1.2"
     assert not [w for w in found.warnings if "obsolete" in w], found
+
+
+# --- HTTP -----------------------------------------------------------------------------------
+
+
+def test_an_http_head_ends_at_its_first_blank_line_whatever_its_line_ends() -> None:
+    # a server that ends its lines with LF alone (RFC 9112 2.2 lets a client accept it),
+    # whose body holds header-like text and a CRLF blank line: the body is not the head
+    body = b"Strict-Transport-Security: max-age=31536000\r\nServer: in the body\r\n\r\n"
+    answer = b"HTTP/1.1 200 OK\nServer: appliance\nContent-Length: %d\n\n" % len(body) + body
+    found = _answer("http", answer)
+    assert found.protocol == "http", found
+    assert found.details["server"] == "appliance", found
+    assert "hsts" not in found.details, found

@@ -31,6 +31,9 @@ MAX_INTERIM = 5
 
 _STATUS_LINE = re.compile(r"HTTP/(\d)\.(\d) ([1-9]\d\d)(?: (.*))?")
 _PREFIX = b"HTTP/"
+#: the end of a head: its first empty line, whether lines end in CRLF or LF alone (the earliest
+#: one; a CRLF blank line further on may be in the body)
+_BLANK_LINE = re.compile(rb"\r?\n\r?\n")
 #: header fields worth reporting, by their lower-case name
 _REPORTED = {"server": "server", "location": "location", "strict-transport-security": "hsts"}
 
@@ -56,10 +59,8 @@ def _request(ctx: ProbeContext, default_port: int) -> bytes:
 async def _read_head(stream: Stream, data: bytes) -> tuple[bytes, bytes]:
     """One response head (without its blank line) and the bytes after it."""
     while True:
-        for separator in (b"\r\n\r\n", b"\n\n"):
-            head, found, rest = data.partition(separator)
-            if found:
-                return head, rest
+        if blank := _BLANK_LINE.search(data):
+            return data[: blank.start()], data[blank.end() :]
         if not _PREFIX.startswith(data[: len(_PREFIX)]):
             raise NotThisProtocol(f"not an HTTP response: '{printable(data)}'")
         if len(data) > MAX_HEAD:
