@@ -260,3 +260,13 @@ def test_an_http_head_ends_at_its_first_blank_line_whatever_its_line_ends() -> N
     assert found.protocol == "http", found
     assert found.details["server"] == "appliance", found
     assert "hsts" not in found.details, found
+
+
+def test_http_header_lines_end_at_line_feeds_only() -> None:
+    # UTF-8 'Å' is C3 85, and 0x85 read as Latin-1 is NEL, a line break to str.splitlines;
+    # a form feed or a vertical tab is none either
+    server = "Åpen\x0cStrict-Transport-Security: max-age=1".encode()
+    found = _answer("http", b"HTTP/1.1 200 OK\r\nServer: " + server + b"\r\n\r\n")
+    assert found.protocol == "http", found
+    assert found.details["server"] == server.decode("latin-1"), found
+    assert "hsts" not in found.details, found

@@ -76,7 +76,9 @@ async def _read_head(stream: Stream, data: bytes) -> tuple[bytes, bytes]:
 
 
 def _parse_head(head: bytes, found: Findings) -> int:
-    lines = head.decode("latin-1").splitlines()
+    # lines end at LF (RFC 9112 2.2), not at what str.splitlines also breaks at (NEL, 0x85 in
+    # Latin-1 and in many UTF-8 characters; form feed...): a field value is never two fields
+    lines = [line.removesuffix(b"\r").decode("latin-1") for line in head.split(b"\n")]
     match = _STATUS_LINE.fullmatch(lines[0].strip()) if lines else None
     if match is None:
         raise NotThisProtocol(f"not an HTTP status line: '{printable(head)}'")
