@@ -270,3 +270,38 @@ def test_http_header_lines_end_at_line_feeds_only() -> None:
     assert found.protocol == "http", found
     assert found.details["server"] == server.decode("latin-1"), found
     assert "hsts" not in found.details, found
+
+
+# --- SMTP -----------------------------------------------------------------------------------
+
+
+async def _conversed(protocol: str, greeting: bytes, replies: list[bytes]) -> Identification:
+    """``identify(protocol)`` against a peer that greets, then answers each line it reads with
+    the next of ``replies``."""
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with suppress(OSError):
+            writer.write(greeting)
+            for reply in replies:
+                if not await reader.readline():
+                    break
+                writer.write(reply)
+                await writer.drain()
+            await reader.read(4096)
+        writer.transport.abort()
+
+    server = await asyncio.start_server(handle, LOOPBACK, 0)
+    async with server:
+        port = server.sockets[0].getsockname()[1]
+        found = await identify(protocol, ProbeContext(address=LOOPBACK, port=port, timeout=2.0))
+    assert found is not None
+    return found
+
+
+def test_smtp_reply_codes_are_ascii_digits() -> None:
+    # Arabic-Indic digits are digits to Python's int() and to a str pattern's \d
+    found = asyncio.run(
+        _conversed("smtp", "2\u0662\u0660 mail\r\n".encode(), ["2\u0665\u0660 ok\r\n".encode()])
+    )
+    assert found.protocol is None, found
+    assert found.error is not None and found.error.startswith("not an SMTP reply"), found

@@ -29,7 +29,7 @@ MAX_HEAD = 65536
 #: interim (1xx) responses passed over before the final one
 MAX_INTERIM = 5
 
-_STATUS_LINE = re.compile(r"HTTP/(\d)\.(\d) ([1-9]\d\d)(?: (.*))?")
+_STATUS_LINE = re.compile(r"HTTP/([0-9])\.([0-9]) ([1-9][0-9][0-9])(?: (.*))?")
 _PREFIX = b"HTTP/"
 #: the end of a head: its first empty line, whether lines end in CRLF or LF alone (the earliest
 #: one; a CRLF blank line further on may be in the body)
