@@ -82,6 +82,29 @@ def test_an_ldap_result_code_too_large_to_print_is_a_finding() -> None:
     assert found.error is not None and "INTEGER of 2001 octets" in found.error, found
 
 
+def _search_entry(values: int) -> bytes:
+    """A SearchResultEntry to message 1 whose namingContexts has ``values`` empty values."""
+    attribute = ber.encode(
+        ber.SEQUENCE, ber.encode(4, b"namingContexts") + ber.encode(ber.SET, b"\x04\x00" * values)
+    )
+    entry = ber.encode(0x64, ber.encode(4, b"") + ber.encode(ber.SEQUENCE, attribute))
+    return ber.encode(ber.SEQUENCE, ber.encode_integer(1) + entry)
+
+
+def test_an_ldap_answer_larger_than_any_rootdse_is_refused_before_it_is_parsed() -> None:
+    # 500,000 values in one 1 MB entry cost about a second of CPU each to decode, in which no
+    # other probe of the run advances and the time limit cannot interrupt: 15 of them took an
+    # identification with a 10 s limit to 11 s, stalling the event loop 1.4 s at a time
+    found = _answer("ldap", _search_entry(500_000))
+    assert found.protocol is None, found
+    assert found.error == "an LDAP answer of more than 65536 bytes, more than a rootDSE can be"
+    # nor in small messages: the whole answer to the search counts
+    entry = _search_entry(10_000)
+    found = _answer("ldap", entry * 4)
+    assert found.protocol == "ldap", found  # the first entries were LDAP
+    assert found.error == "an LDAP answer of more than 65536 bytes, more than a rootDSE can be"
+
+
 # --- AMQP -----------------------------------------------------------------------------------
 
 
