@@ -10,8 +10,10 @@ the identification; nothing listens beyond loopback.
 from __future__ import annotations
 
 import asyncio
+import importlib
 import ssl
 import struct
+import sys
 import warnings
 from contextlib import suppress
 from datetime import UTC, datetime, timedelta
@@ -23,6 +25,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from ansible_env import COLLECTIONS
+from portplan.fanout.merge import _read_certificate
 from portplan.probe.identify import Identification, ProbeContext, identify
 from portplan.probe.identify import _ber as ber
 from portplan.probe.identify.certificate import describe_certificate
@@ -328,3 +332,63 @@ def test_smtp_reply_codes_are_ascii_digits() -> None:
     )
     assert found.protocol is None, found
     assert found.error is not None and found.error.startswith("not an SMTP reply"), found
+
+
+# --- the collection's prober ----------------------------------------------------------------
+
+
+async def _https_with_interim_answers(
+    folder: Path, engine: str, certificate: tuple[bytes, ec.EllipticCurvePrivateKey]
+) -> Identification | None:
+    """``identify("https")`` of ``engine`` (``portplan``, or the collection's bundled copy,
+    which cannot read certificates) against a TLS server that sends six 100 Continue before
+    its answer (one more than the identifier passes over: a warning after the TLS ones)."""
+    der, key = certificate
+    cert_path, key_path = folder / "cert.pem", folder / "key.pem"
+    cert_path.write_bytes(ssl.DER_cert_to_PEM_cert(der).encode("ascii"))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert_path, key_path)
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with suppress(OSError):
+            await reader.readuntil(b"\r\n\r\n")
+            writer.write(b"HTTP/1.1 100 Continue\r\n\r\n" * 6 + b"HTTP/1.1 200 OK\r\n\r\n")
+            await writer.drain()
+            await reader.read(1)
+        writer.transport.abort()
+
+    if str(COLLECTIONS) not in sys.path:
+        sys.path.insert(0, str(COLLECTIONS))
+    package = "portplan" if engine == "portplan" else BUNDLE
+    base = importlib.import_module(f"{package}.probe.identify.base")
+    server = await asyncio.start_server(handle, LOOPBACK, 0, ssl=context)
+    async with server:
+        port = server.sockets[0].getsockname()[1]
+        found = await base.identify(
+            "https", base.ProbeContext(address=LOOPBACK, port=port, timeout=2.0)
+        )
+    return None if found is None else Identification(**{f: getattr(found, f) for f in _FIELDS})
+
+
+_FIELDS = ("expected", "protocol", "details", "warnings", "error")
+BUNDLE = "ansible_collections.portplan.portplan.plugins.module_utils.engine"
+
+
+def test_the_collection_and_portplan_report_a_certificate_alike(tmp_path: Path) -> None:
+    certificate = _odd_certificate("plain")
+    here = asyncio.run(_https_with_interim_answers(tmp_path, "portplan", certificate))
+    there = asyncio.run(_https_with_interim_answers(tmp_path, "bundle", certificate))
+    assert here is not None and there is not None
+    assert "certificate_der" in there.details, there  # the managed host could not read it
+    read = _read_certificate(there)  # what verify --inventory makes of it
+    assert read is not None
+    assert list(read.details.items()) == list(here.details.items())
+    assert read.warnings == here.warnings
+    assert read == here

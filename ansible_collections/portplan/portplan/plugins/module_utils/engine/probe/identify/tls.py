@@ -28,7 +28,14 @@ from typing import Any
 from ansible_collections.portplan.portplan.plugins.module_utils.engine.probe.identify._exchange import Findings, Stream, connect, run_exchange
 from ansible_collections.portplan.portplan.plugins.module_utils.engine.probe.identify.base import Identification, ProbeContext
 
-__all__ = ["CERTIFICATE_DER", "client_context", "identify_tls", "open_tls", "start_tls"]
+__all__ = [
+    "CERTIFICATE_DER",
+    "client_context",
+    "identify_tls",
+    "open_tls",
+    "start_tls",
+    "version_warnings",
+]
 
 #: the detail that carries the peer's certificate (base64 DER) where it could not be read here
 CERTIFICATE_DER = "certificate_der"
@@ -76,20 +83,25 @@ def _certificate_reader() -> Callable[..., Any] | None:
     return reader
 
 
+def version_warnings(version: str | None) -> tuple[str, ...]:
+    """The warnings the negotiated TLS ``version`` calls for; a session's first warnings, so
+    that the controller puts the certificate's after them (``verify --inventory``)."""
+    if version not in _OBSOLETE:
+        return ()
+    return (
+        f"{_OBSOLETE[version]} negotiated: obsolete (RFC 8996), the server offers nothing newer",
+    )
+
+
 def describe_session(
     ssl_object: ssl.SSLObject, server_name: str | None
 ) -> tuple[dict[str, str], tuple[str, ...]]:
     """The negotiated version, cipher and ALPN protocol, and the peer's certificate: details
     and warnings."""
     details: dict[str, str] = {}
-    warnings: tuple[str, ...] = ()
     if version := ssl_object.version():
         details["tls_version"] = version
-        if version in _OBSOLETE:
-            warnings = (
-                f"{_OBSOLETE[version]} negotiated: obsolete (RFC 8996), the server offers "
-                "nothing newer",
-            )
+    warnings = version_warnings(version)
     if cipher := ssl_object.cipher():
         details["cipher"] = cipher[0]
     if alpn := ssl_object.selected_alpn_protocol():
