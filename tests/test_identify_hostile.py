@@ -109,6 +109,18 @@ def test_an_ldap_answer_larger_than_any_rootdse_is_refused_before_it_is_parsed()
     assert found.error == "an LDAP answer of more than 65536 bytes, more than a rootDSE can be"
 
 
+# --- what the errors show -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("protocol", ["ldap", "smb", "tds", "msrpc"])
+def test_an_answer_shown_in_an_error_is_escaped_once(protocol: str) -> None:
+    # a TLS alert (handshake failure) and zeros: a TLS-only port asked in the clear
+    found = _answer(protocol, b"\x15\x03\x03\x00\x02\x02\x28" + bytes(9))
+    assert found.protocol is None, found
+    assert found.error is not None and "'\\x15\\x03\\x03\\x00" in found.error, found
+    assert "\\\\" not in found.error, found  # no backslash shown doubled
+
+
 # --- AMQP -----------------------------------------------------------------------------------
 
 

@@ -115,7 +115,7 @@ async def _read_message(reader: asyncio.StreamReader, room: int) -> bytes:
     if head[0] != ber.SEQUENCE or head[1] == 0x80 or count > 4:
         with contextlib.suppress(TimeoutError, OSError):  # what else came, for the message
             head += await asyncio.wait_for(reader.read(30), 0.05)
-        raise NotThisProtocol(f"the answer is not LDAP: {printable(head, 32)!r}")
+        raise NotThisProtocol(f"the answer is not LDAP: '{printable(head, 32)}'")
     extra = await reader.readexactly(count)
     length = int.from_bytes(extra, "big") if count else head[1]
     if len(head) + count + length > room:
@@ -136,7 +136,7 @@ def _parse_message(raw: bytes, *, known: bool) -> tuple[int, ber.Tlv]:
     except NotThisProtocol as exc:
         if known:
             raise NotThisProtocol(f"a malformed LDAP answer: {exc}") from exc
-        raise NotThisProtocol(f"the answer is not LDAP: {printable(raw, 32)!r}") from exc
+        raise NotThisProtocol(f"the answer is not LDAP: '{printable(raw, 32)}'") from exc
 
 
 def _result(operation: ber.Tlv) -> tuple[int, str]:
