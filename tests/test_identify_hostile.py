@@ -404,3 +404,25 @@ def test_the_collection_and_portplan_report_a_certificate_alike(tmp_path: Path) 
     assert list(read.details.items()) == list(here.details.items())
     assert read.warnings == here.warnings
     assert read == here
+
+
+@pytest.mark.parametrize(
+    ("year", "shown"), [(b"0005", "0005"), (b"0999", "0999"), (b"9999", "9999")]
+)
+def test_certificate_dates_are_rfc_3339_whatever_their_year(year: bytes, shown: str) -> None:
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "odd.example")])
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(datetime(2020, 1, 1, tzinfo=UTC))
+        .not_valid_after(datetime(2050, 1, 1, tzinfo=UTC))  # the first GeneralizedTime year
+    )
+    der = builder.sign(key, hashes.SHA256()).public_bytes(serialization.Encoding.DER)
+    der = der.replace(b"20500101000000Z", year + b"0101000000Z")  # breaks the signature only
+    facts = describe_certificate(der, now=datetime(2030, 1, 1, tzinfo=UTC))
+    assert facts.details["not_after"] == f"{shown}-01-01T00:00:00Z", facts
+    assert datetime.fromisoformat(facts.details["not_after"]).year == int(shown)

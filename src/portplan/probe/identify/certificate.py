@@ -73,7 +73,9 @@ def name_matches(
 
 
 def _utc(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    """RFC 3339 UTC text; the year in four digits even below 1000 (strftime's ``%Y`` gives
+    ``5`` for the year 5 on glibc, ``0005`` elsewhere)."""
+    return moment.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="seconds") + "Z"
 
 
 def describe_certificate(
