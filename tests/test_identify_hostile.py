@@ -426,3 +426,55 @@ def test_certificate_dates_are_rfc_3339_whatever_their_year(year: bytes, shown: 
     facts = describe_certificate(der, now=datetime(2030, 1, 1, tzinfo=UTC))
     assert facts.details["not_after"] == f"{shown}-01-01T00:00:00Z", facts
     assert datetime.fromisoformat(facts.details["not_after"]).year == int(shown)
+
+
+def _certificate_der(common_name: str = "odd.example") -> bytes:
+    """A self-signed certificate, version 3, serial number 5, valid 2020 to 2040."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(5)
+        .not_valid_before(datetime(2020, 1, 1, tzinfo=UTC))
+        .not_valid_after(datetime(2040, 1, 1, tzinfo=UTC))
+    )
+    return builder.sign(key, hashes.SHA256()).public_bytes(serialization.Encoding.DER)
+
+
+_VERSION_AND_SERIAL = bytes.fromhex("a003020102020105")  # [0] version v3, serial 5
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        # version number 5, which X.509 does not have (cryptography: InvalidVersion)
+        (_VERSION_AND_SERIAL, bytes.fromhex("a003020105020105")),
+        # the common name as a BIT STRING (cryptography: TypeError)
+        (b"\x0c\x09Xabcdefgh", b"\x03\x09\x00abcdefgh"),
+    ],
+)
+def test_a_certificate_cryptography_refuses_in_other_ways_is_unreadable(
+    edit: tuple[bytes, bytes],
+) -> None:
+    der = _certificate_der("Xabcdefgh")
+    assert edit[0] in der
+    facts = describe_certificate(der.replace(*edit), "odd.example")
+    assert facts.details["certificate"].startswith("unreadable: "), facts
+    assert facts.warnings == ("certificate cannot be parsed",), facts
+
+
+def test_what_cryptography_warns_of_a_certificate_is_a_warning_not_a_python_warning() -> None:
+    # a negative serial number (RFC 5280 4.1.2.2 wants a positive one): cryptography reads
+    # it, with a Python warning that would print on standard error (and fail this test)
+    der = _certificate_der().replace(_VERSION_AND_SERIAL, bytes.fromhex("a003020102020185"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        facts = describe_certificate(der, now=datetime(2030, 1, 1, tzinfo=UTC))
+    assert facts.details["subject"] == "CN=odd.example", facts
+    assert (
+        "certificate breaks RFC 5280: Parsed a serial number which wasn't positive (i.e., it "
+        "was negative or zero), which is disallowed by RFC 5280."
+    ) in facts.warnings, facts
