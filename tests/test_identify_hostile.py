@@ -478,3 +478,41 @@ def test_what_cryptography_warns_of_a_certificate_is_a_warning_not_a_python_warn
         "certificate breaks RFC 5280: Parsed a serial number which wasn't positive (i.e., it "
         "was negative or zero), which is disallowed by RFC 5280."
     ) in facts.warnings, facts
+
+
+def test_a_server_that_also_allows_anonymous_ciphers_still_shows_its_certificate(
+    tmp_path: Path,
+) -> None:
+    # a TLS 1.2 server that takes the client's order and allows an anonymous cipher: the
+    # identifier offers those last, so that the certificate is still read
+    der, key = _odd_certificate("plain")
+    cert_path, key_path = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert_path.write_bytes(ssl.DER_cert_to_PEM_cert(der).encode("ascii"))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.maximum_version = ssl.TLSVersion.TLSv1_2
+    context.options &= ~ssl.OP_CIPHER_SERVER_PREFERENCE
+    context.set_ciphers("AECDH-AES256-SHA:ECDHE-ECDSA-AES128-SHA:@SECLEVEL=0")
+    context.load_cert_chain(cert_path, key_path)
+
+    async def run() -> Identification | None:
+        async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            with suppress(OSError):
+                await reader.read(1)
+            writer.transport.abort()
+
+        server = await asyncio.start_server(handle, LOOPBACK, 0, ssl=context)
+        async with server:
+            port = server.sockets[0].getsockname()[1]
+            return await identify("tls", ProbeContext(address=LOOPBACK, port=port, timeout=2.0))
+
+    found = asyncio.run(run())
+    assert found is not None and found.protocol == "tls", found
+    assert found.details["cipher"] == "ECDHE-ECDSA-AES128-SHA", found
+    assert found.details["subject"] == "CN=odd.example", found

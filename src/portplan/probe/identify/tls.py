@@ -57,9 +57,10 @@ def _client_context(alpn: tuple[str, ...]) -> ssl.SSLContext:
     # Every version and cipher OpenSSL still has (Python's default refuses TLS 1.0 and 1.1,
     # and OpenSSL's security level their handshakes): a server that speaks only those is
     # TLS, and what it negotiated is the finding (a warning), not a failed handshake.  A
-    # current server still negotiates TLS 1.3 or 1.2 with its own choice of cipher.
+    # current server still negotiates TLS 1.3 or 1.2.  Anonymous ciphers come last: a server
+    # that takes the client's order would otherwise pick one and show no certificate.
     context.minimum_version = ssl.TLSVersion.MINIMUM_SUPPORTED
-    context.set_ciphers("ALL:@SECLEVEL=0")
+    context.set_ciphers("ALL:+aNULL:@SECLEVEL=0")
     if alpn:
         context.set_alpn_protocols(list(alpn))
     return context
