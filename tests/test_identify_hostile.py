@@ -15,8 +15,9 @@ import ssl
 import struct
 import sys
 import warnings
+from collections.abc import Awaitable, Callable
 from contextlib import suppress
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -30,31 +31,16 @@ from portplan.fanout.merge import _read_certificate
 from portplan.probe.identify import Identification, ProbeContext, identify
 from portplan.probe.identify import _ber as ber
 from portplan.probe.identify.certificate import describe_certificate
-from servers import LOOPBACK
+from servers import LOOPBACK, answered
 
-
-async def _answered(protocol: str, answer: bytes, timeout: float = 2.0) -> Identification:
-    """``identify(protocol)`` against a peer that answers its first message with ``answer``."""
-
-    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        with suppress(OSError):
-            await reader.read(4096)
-            writer.write(answer)
-            await writer.drain()
-        writer.close()
-        with suppress(OSError):
-            await writer.wait_closed()
-
-    server = await asyncio.start_server(handle, LOOPBACK, 0)
-    async with server:
-        port = server.sockets[0].getsockname()[1]
-        found = await identify(protocol, ProbeContext(address=LOOPBACK, port=port, timeout=timeout))
-    assert found is not None
-    return found
+Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 
 
 def _answer(protocol: str, answer: bytes) -> Identification:
-    return asyncio.run(_answered(protocol, answer))
+    """``identify(protocol)`` against a peer that answers its first message with ``answer``."""
+    found = asyncio.run(answered(protocol, answer, timeout=2.0))
+    assert found is not None
+    return found
 
 
 # --- LDAP -----------------------------------------------------------------------------------
@@ -153,140 +139,6 @@ def test_amqp_field_values_nested_thousands_deep_are_a_finding() -> None:
     ), found
 
 
-# --- TLS certificates -----------------------------------------------------------------------
-
-_SAN_OID, _ISSUER_ALT_NAME_OID = bytes.fromhex("0603551d11"), bytes.fromhex("0603551d12")
-
-
-def _odd_certificate(kind: str) -> tuple[bytes, ec.EllipticCurvePrivateKey]:
-    """A self-signed certificate for ``odd.example`` (DER) whose names cryptography cannot
-    read: two subjectAltName extensions (``duplicate``), or an x400Address in its
-    subjectAltName (``x400``: valid X.509, which cryptography does not support).  The edit
-    breaks the signature, which no identifier checks."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "odd.example")])
-    now = datetime.now(UTC)
-    names: list[x509.GeneralName] = [x509.DNSName("odd.example")]
-    builder = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(days=1))
-        .not_valid_after(now + timedelta(days=365))
-        .add_extension(x509.SubjectAlternativeName(names), critical=False)
-        .add_extension(x509.IssuerAlternativeName(names), critical=False)
-    )
-    der = builder.sign(key, hashes.SHA256()).public_bytes(serialization.Encoding.DER)
-    if kind == "plain":
-        return der, key
-    if kind == "duplicate":  # the issuerAltName becomes a second subjectAltName
-        return der.replace(_ISSUER_ALT_NAME_OID, _SAN_OID), key
-    # x400Address [3] (constructed) in place of the dNSName [2] of the same length
-    return der.replace(b"\x82\x0bodd.example", b"\xa3\x0b\x04\x09x.example", 1), key
-
-
-async def _tls_identified(
-    der: bytes, key: ec.EllipticCurvePrivateKey, folder: Path
-) -> Identification | None:
-    cert_path, key_path = folder / "cert.pem", folder / "key.pem"
-    cert_path.write_bytes(ssl.DER_cert_to_PEM_cert(der).encode("ascii"))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(cert_path, key_path)
-
-    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        with suppress(OSError):
-            await reader.read(1)
-        writer.transport.abort()
-
-    server = await asyncio.start_server(handle, LOOPBACK, 0, ssl=context)
-    async with server:
-        port = server.sockets[0].getsockname()[1]
-        context_ = ProbeContext(address=LOOPBACK, port=port, timeout=2.0)
-        return await identify("tls", context_)
-
-
-def test_a_certificate_name_cryptography_does_not_support_is_a_finding(tmp_path: Path) -> None:
-    der, key = _odd_certificate("x400")
-    found = asyncio.run(_tls_identified(der, key, tmp_path))
-    assert isinstance(found, Identification), found
-    assert found.protocol == "tls", found
-    assert found.details["certificate"].startswith("unreadable: "), found
-    assert found.warnings == ("certificate cannot be parsed",), found
-
-
-@pytest.mark.parametrize("kind", ["duplicate", "x400"])
-def test_a_certificate_whose_names_cannot_be_read_is_a_finding(kind: str) -> None:
-    # OpenSSL refuses to serve a certificate with two subjectAltNames, but a peer may send
-    # one; verify --inventory reads the DER a managed host returns with this same function
-    facts = describe_certificate(_odd_certificate(kind)[0], "odd.example")
-    assert facts.details["certificate"].startswith("unreadable: "), facts
-    assert facts.warnings == ("certificate cannot be parsed",), facts
-
-
-# --- TLS versions ---------------------------------------------------------------------------
-
-
-async def _tls_server_of(version: ssl.TLSVersion, folder: Path) -> Identification | None:
-    """``identify("tls")`` against a loopback TLS server that speaks only ``version``."""
-    der, key = _odd_certificate("plain")
-    cert_path, key_path = folder / "cert.pem", folder / "key.pem"
-    cert_path.write_bytes(ssl.DER_cert_to_PEM_cert(der).encode("ascii"))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.set_ciphers("ALL:@SECLEVEL=0")  # what an old appliance still offers
-    with warnings.catch_warnings():  # the test's own server is the obsolete one
-        warnings.simplefilter("ignore", DeprecationWarning)
-        context.minimum_version = context.maximum_version = version
-    context.load_cert_chain(cert_path, key_path)
-
-    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        with suppress(OSError):
-            await reader.read(1)
-        writer.transport.abort()
-
-    server = await asyncio.start_server(handle, LOOPBACK, 0, ssl=context)
-    async with server:
-        port = server.sockets[0].getsockname()[1]
-        return await identify("tls", ProbeContext(address=LOOPBACK, port=port, timeout=2.0))
-
-
-@pytest.mark.parametrize(("version", "name"), [("TLSv1", "TLS 1.0"), ("TLSv1_1", "TLS 1.1")])
-def test_a_server_of_an_obsolete_tls_version_is_tls_with_a_warning(
-    version: str, name: str, tmp_path: Path
-) -> None:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        tls_version = getattr(ssl.TLSVersion, version)
-    found = asyncio.run(_tls_server_of(tls_version, tmp_path))
-    assert found is not None and found.protocol == "tls", found
-    assert found.details["subject"] == "CN=odd.example", found
-    assert f"{name} negotiated: obsolete (RFC 8996), the server offers nothing newer" in (
-        found.warnings
-    ), found
-
-
-def test_a_current_tls_server_gets_no_version_warning(tmp_path: Path) -> None:
-    found = asyncio.run(_tls_server_of(ssl.TLSVersion.TLSv1_2, tmp_path))
-    assert found is not None and found.protocol == "tls", found
-    assert found.details["tls_version"] == "TLSv1.2"
-    assert not [w for w in found.warnings if "obsolete" in w], found
-
-
 # --- HTTP -----------------------------------------------------------------------------------
 
 
@@ -346,15 +198,54 @@ def test_smtp_reply_codes_are_ascii_digits() -> None:
     assert found.error is not None and found.error.startswith("not an SMTP reply"), found
 
 
-# --- the collection's prober ----------------------------------------------------------------
+# --- TLS: certificates ----------------------------------------------------------------------
+
+Certificate = tuple[bytes, ec.EllipticCurvePrivateKey]  #: DER and the key of its public key
+
+_SAN_OID, _ISSUER_ALT_NAME_OID = bytes.fromhex("0603551d11"), bytes.fromhex("0603551d12")
+_VERSION_AND_SERIAL = bytes.fromhex("a003020102020105")  # [0] version v3, serial number 5
 
 
-async def _https_with_interim_answers(
-    folder: Path, engine: str, certificate: tuple[bytes, ec.EllipticCurvePrivateKey]
-) -> Identification | None:
-    """``identify("https")`` of ``engine`` (``portplan``, or the collection's bundled copy,
-    which cannot read certificates) against a TLS server that sends six 100 Continue before
-    its answer (one more than the identifier passes over: a warning after the TLS ones)."""
+def _certificate(
+    common_name: str = "odd.example",
+    *,
+    names: bool = True,
+    not_after: datetime = datetime(2040, 1, 1, tzinfo=UTC),
+) -> Certificate:
+    """A self-signed certificate, version 3, serial number 5, valid from 2020 to ``not_after``;
+    with ``names``, a subjectAltName and an issuerAltName, each ``DNS:odd.example``."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(5)
+        .not_valid_before(datetime(2020, 1, 1, tzinfo=UTC))
+        .not_valid_after(not_after)
+    )
+    if names:
+        alt: list[x509.GeneralName] = [x509.DNSName("odd.example")]
+        builder = builder.add_extension(x509.SubjectAlternativeName(alt), critical=False)
+        builder = builder.add_extension(x509.IssuerAlternativeName(alt), critical=False)
+    return builder.sign(key, hashes.SHA256()).public_bytes(serialization.Encoding.DER), key
+
+
+def _odd_certificate(kind: str) -> Certificate:
+    """A certificate whose names cryptography cannot read: two subjectAltName extensions
+    (``duplicate``), or an x400Address in its subjectAltName (``x400``: valid X.509, which
+    cryptography does not support).  The edit breaks the signature, which no identifier
+    checks."""
+    der, key = _certificate()
+    if kind == "duplicate":  # the issuerAltName becomes a second subjectAltName
+        return der.replace(_ISSUER_ALT_NAME_OID, _SAN_OID), key
+    # x400Address [3] (constructed) in place of the dNSName [2] of the same length
+    return der.replace(b"\x82\x0bodd.example", b"\xa3\x0b\x04\x09x.example", 1), key
+
+
+def _server_context(folder: Path, certificate: Certificate) -> ssl.SSLContext:
+    """A TLS server context that presents ``certificate`` (its PEM files go in ``folder``)."""
     der, key = certificate
     cert_path, key_path = folder / "cert.pem", folder / "key.pem"
     cert_path.write_bytes(ssl.DER_cert_to_PEM_cert(der).encode("ascii"))
@@ -367,84 +258,59 @@ async def _https_with_interim_answers(
     )
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(cert_path, key_path)
+    return context
 
-    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        with suppress(OSError):
-            await reader.readuntil(b"\r\n\r\n")
-            writer.write(b"HTTP/1.1 100 Continue\r\n\r\n" * 6 + b"HTTP/1.1 200 OK\r\n\r\n")
-            await writer.drain()
-            await reader.read(1)
-        writer.transport.abort()
 
+async def _hang_up(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """After the handshake: wait for a byte, then hang up."""
+    with suppress(OSError):
+        await reader.read(1)
+    writer.transport.abort()
+
+
+def _tls_identified(
+    context: ssl.SSLContext,
+    protocol: str = "tls",
+    handle: Handler = _hang_up,
+    engine: str = "portplan",
+) -> Identification:
+    """``identify(protocol)`` of ``engine`` (``portplan``, or :data:`BUNDLE`: the copy the
+    collection ships, which cannot read certificates) against a loopback TLS server."""
     if str(COLLECTIONS) not in sys.path:
         sys.path.insert(0, str(COLLECTIONS))
-    package = "portplan" if engine == "portplan" else BUNDLE
-    base = importlib.import_module(f"{package}.probe.identify.base")
-    server = await asyncio.start_server(handle, LOOPBACK, 0, ssl=context)
-    async with server:
-        port = server.sockets[0].getsockname()[1]
-        found = await base.identify(
-            "https", base.ProbeContext(address=LOOPBACK, port=port, timeout=2.0)
-        )
-    return None if found is None else Identification(**{f: getattr(found, f) for f in _FIELDS})
+    base = importlib.import_module(f"{engine}.probe.identify.base")
+
+    async def run() -> object:
+        server = await asyncio.start_server(handle, LOOPBACK, 0, ssl=context)
+        async with server:
+            port = server.sockets[0].getsockname()[1]
+            return await base.identify(
+                protocol, base.ProbeContext(address=LOOPBACK, port=port, timeout=2.0)
+            )
+
+    found = asyncio.run(run())
+    assert found is not None
+    return Identification(**{f: getattr(found, f) for f in _FIELDS})
 
 
 _FIELDS = ("expected", "protocol", "details", "warnings", "error")
 BUNDLE = "ansible_collections.portplan.portplan.plugins.module_utils.engine"
 
 
-def test_the_collection_and_portplan_report_a_certificate_alike(tmp_path: Path) -> None:
-    certificate = _odd_certificate("plain")
-    here = asyncio.run(_https_with_interim_answers(tmp_path, "portplan", certificate))
-    there = asyncio.run(_https_with_interim_answers(tmp_path, "bundle", certificate))
-    assert here is not None and there is not None
-    assert "certificate_der" in there.details, there  # the managed host could not read it
-    read = _read_certificate(there)  # what verify --inventory makes of it
-    assert read is not None
-    assert list(read.details.items()) == list(here.details.items())
-    assert read.warnings == here.warnings
-    assert read == here
+def test_a_certificate_name_cryptography_does_not_support_is_a_finding(tmp_path: Path) -> None:
+    found = _tls_identified(_server_context(tmp_path, _odd_certificate("x400")))
+    assert found.protocol == "tls", found
+    assert found.details["certificate"].startswith("unreadable: "), found
+    assert found.warnings == ("certificate cannot be parsed",), found
 
 
-@pytest.mark.parametrize(
-    ("year", "shown"), [(b"0005", "0005"), (b"0999", "0999"), (b"9999", "9999")]
-)
-def test_certificate_dates_are_rfc_3339_whatever_their_year(year: bytes, shown: str) -> None:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "odd.example")])
-    builder = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(datetime(2020, 1, 1, tzinfo=UTC))
-        .not_valid_after(datetime(2050, 1, 1, tzinfo=UTC))  # the first GeneralizedTime year
-    )
-    der = builder.sign(key, hashes.SHA256()).public_bytes(serialization.Encoding.DER)
-    der = der.replace(b"20500101000000Z", year + b"0101000000Z")  # breaks the signature only
-    facts = describe_certificate(der, now=datetime(2030, 1, 1, tzinfo=UTC))
-    assert facts.details["not_after"] == f"{shown}-01-01T00:00:00Z", facts
-    assert datetime.fromisoformat(facts.details["not_after"]).year == int(shown)
-
-
-def _certificate_der(common_name: str = "odd.example") -> bytes:
-    """A self-signed certificate, version 3, serial number 5, valid 2020 to 2040."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
-    builder = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(5)
-        .not_valid_before(datetime(2020, 1, 1, tzinfo=UTC))
-        .not_valid_after(datetime(2040, 1, 1, tzinfo=UTC))
-    )
-    return builder.sign(key, hashes.SHA256()).public_bytes(serialization.Encoding.DER)
-
-
-_VERSION_AND_SERIAL = bytes.fromhex("a003020102020105")  # [0] version v3, serial 5
+@pytest.mark.parametrize("kind", ["duplicate", "x400"])
+def test_a_certificate_whose_names_cannot_be_read_is_a_finding(kind: str) -> None:
+    # OpenSSL refuses to serve a certificate with two subjectAltNames, but a peer may send
+    # one; verify --inventory reads the DER a managed host returns with this same function
+    facts = describe_certificate(_odd_certificate(kind)[0], "odd.example")
+    assert facts.details["certificate"].startswith("unreadable: "), facts
+    assert facts.warnings == ("certificate cannot be parsed",), facts
 
 
 @pytest.mark.parametrize(
@@ -459,7 +325,7 @@ _VERSION_AND_SERIAL = bytes.fromhex("a003020102020105")  # [0] version v3, seria
 def test_a_certificate_cryptography_refuses_in_other_ways_is_unreadable(
     edit: tuple[bytes, bytes],
 ) -> None:
-    der = _certificate_der("Xabcdefgh")
+    der = _certificate("Xabcdefgh", names=False)[0]
     assert edit[0] in der
     facts = describe_certificate(der.replace(*edit), "odd.example")
     assert facts.details["certificate"].startswith("unreadable: "), facts
@@ -469,7 +335,8 @@ def test_a_certificate_cryptography_refuses_in_other_ways_is_unreadable(
 def test_what_cryptography_warns_of_a_certificate_is_a_warning_not_a_python_warning() -> None:
     # a negative serial number (RFC 5280 4.1.2.2 wants a positive one): cryptography reads
     # it, with a Python warning that would print on standard error (and fail this test)
-    der = _certificate_der().replace(_VERSION_AND_SERIAL, bytes.fromhex("a003020102020185"))
+    der = _certificate(names=False)[0]
+    der = der.replace(_VERSION_AND_SERIAL, bytes.fromhex("a003020102020185"))
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         facts = describe_certificate(der, now=datetime(2030, 1, 1, tzinfo=UTC))
@@ -480,39 +347,89 @@ def test_what_cryptography_warns_of_a_certificate_is_a_warning_not_a_python_warn
     ) in facts.warnings, facts
 
 
+@pytest.mark.parametrize(
+    ("year", "shown"), [(b"0005", "0005"), (b"0999", "0999"), (b"9999", "9999")]
+)
+def test_certificate_dates_are_rfc_3339_whatever_their_year(year: bytes, shown: str) -> None:
+    # 2050 is the first year a certificate writes as GeneralizedTime, with four digits
+    der = _certificate(names=False, not_after=datetime(2050, 1, 1, tzinfo=UTC))[0]
+    der = der.replace(b"20500101000000Z", year + b"0101000000Z")  # breaks the signature only
+    facts = describe_certificate(der, now=datetime(2030, 1, 1, tzinfo=UTC))
+    assert facts.details["not_after"] == f"{shown}-01-01T00:00:00Z", facts
+    assert datetime.fromisoformat(facts.details["not_after"]).year == int(shown)
+
+
+# --- TLS: versions and ciphers ----------------------------------------------------------------
+
+
+def _obsolete_server(folder: Path, version: ssl.TLSVersion) -> ssl.SSLContext:
+    """A TLS server context that speaks only ``version``, with any cipher."""
+    context = _server_context(folder, _certificate())
+    context.set_ciphers("ALL:@SECLEVEL=0")  # what an old appliance still offers
+    with warnings.catch_warnings():  # the test's own server is the obsolete one
+        warnings.simplefilter("ignore", DeprecationWarning)
+        context.minimum_version = context.maximum_version = version
+    return context
+
+
+@pytest.mark.parametrize(("version", "name"), [("TLSv1", "TLS 1.0"), ("TLSv1_1", "TLS 1.1")])
+def test_a_server_of_an_obsolete_tls_version_is_tls_with_a_warning(
+    version: str, name: str, tmp_path: Path
+) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        tls_version = getattr(ssl.TLSVersion, version)
+    found = _tls_identified(_obsolete_server(tmp_path, tls_version))
+    assert found.protocol == "tls", found
+    assert found.details["subject"] == "CN=odd.example", found
+    assert f"{name} negotiated: obsolete (RFC 8996), the server offers nothing newer" in (
+        found.warnings
+    ), found
+
+
+def test_a_current_tls_server_gets_no_version_warning(tmp_path: Path) -> None:
+    found = _tls_identified(_obsolete_server(tmp_path, ssl.TLSVersion.TLSv1_2))
+    assert found.protocol == "tls", found
+    assert found.details["tls_version"] == "TLSv1.2"
+    assert not [w for w in found.warnings if "obsolete" in w], found
+
+
 def test_a_server_that_also_allows_anonymous_ciphers_still_shows_its_certificate(
     tmp_path: Path,
 ) -> None:
     # a TLS 1.2 server that takes the client's order and allows an anonymous cipher: the
     # identifier offers those last, so that the certificate is still read
-    der, key = _odd_certificate("plain")
-    cert_path, key_path = tmp_path / "cert.pem", tmp_path / "key.pem"
-    cert_path.write_bytes(ssl.DER_cert_to_PEM_cert(der).encode("ascii"))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context = _server_context(tmp_path, _certificate())
     context.maximum_version = ssl.TLSVersion.TLSv1_2
     context.options &= ~ssl.OP_CIPHER_SERVER_PREFERENCE
     context.set_ciphers("AECDH-AES256-SHA:ECDHE-ECDSA-AES128-SHA:@SECLEVEL=0")
-    context.load_cert_chain(cert_path, key_path)
-
-    async def run() -> Identification | None:
-        async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-            with suppress(OSError):
-                await reader.read(1)
-            writer.transport.abort()
-
-        server = await asyncio.start_server(handle, LOOPBACK, 0, ssl=context)
-        async with server:
-            port = server.sockets[0].getsockname()[1]
-            return await identify("tls", ProbeContext(address=LOOPBACK, port=port, timeout=2.0))
-
-    found = asyncio.run(run())
-    assert found is not None and found.protocol == "tls", found
+    found = _tls_identified(context)
+    assert found.protocol == "tls", found
     assert found.details["cipher"] == "ECDHE-ECDSA-AES128-SHA", found
     assert found.details["subject"] == "CN=odd.example", found
+
+
+# --- TLS: the collection's prober -----------------------------------------------------------
+
+
+async def _interim_answers(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """Six 100 Continue before the answer: one more than the HTTP identifier passes over, so
+    a warning of HTTP's follows those of TLS."""
+    with suppress(OSError):
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.1 100 Continue\r\n\r\n" * 6 + b"HTTP/1.1 200 OK\r\n\r\n")
+        await writer.drain()
+        await reader.read(1)
+    writer.transport.abort()
+
+
+def test_the_collection_and_portplan_report_a_certificate_alike(tmp_path: Path) -> None:
+    context = _server_context(tmp_path, _certificate(not_after=datetime.now(UTC)))
+    here = _tls_identified(context, "https", _interim_answers)
+    there = _tls_identified(context, "https", _interim_answers, BUNDLE)
+    assert "certificate_der" in there.details, there  # the managed host could not read it
+    read = _read_certificate(there)  # what verify --inventory makes of it
+    assert read is not None
+    assert list(read.details.items()) == list(here.details.items())
+    assert read.warnings == here.warnings
+    assert read == here
