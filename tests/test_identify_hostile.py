@@ -433,3 +433,15 @@ def test_the_collection_and_portplan_report_a_certificate_alike(tmp_path: Path) 
     assert list(read.details.items()) == list(here.details.items())
     assert read.warnings == here.warnings
     assert read == here
+
+
+def test_a_reset_says_what_it_interrupted(tmp_path: Path) -> None:
+    # a TLS 1.2 server that requires a client certificate hangs up on the identifier (which
+    # has none) in the middle of the handshake; Python's reset error has no text of its own
+    context = _server_context(tmp_path, _certificate())
+    context.maximum_version = ssl.TLSVersion.TLSv1_2
+    context.verify_mode = ssl.CERT_REQUIRED
+    context.load_verify_locations(tmp_path / "cert.pem")
+    found = _tls_identified(context)
+    assert found.protocol is None, found
+    assert found.error == "ConnectionResetError waiting for TLS handshake", found

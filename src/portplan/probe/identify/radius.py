@@ -215,5 +215,5 @@ async def identify_radius(ctx: ProbeContext) -> Identification:
         await _status_server(ctx, secret, found)
 
     # an OSError of the local socket itself (no route, address not available...) is reported
-    # by run_exchange as "<type>: <message>"
+    # by run_exchange as "<type> waiting for <step>: <message>"
     return await run_exchange("radius", ctx, talk, silence=SILENCE)

@@ -174,5 +174,7 @@ async def run_exchange(
             return found.identification(f"connection closed waiting for {found.step}{got}")
         if isinstance(exc, ssl.SSLError):
             return found.identification(_describe_ssl_error(exc))
-        return found.identification(f"{type(exc).__name__}: {exc}")
+        # what the error interrupted: a reset during a TLS handshake has no text of its own
+        text = f": {exc}" if str(exc) else ""
+        return found.identification(f"{type(exc).__name__} waiting for {found.step}{text}")
     return found.identification()
