@@ -1,10 +1,12 @@
 """Identifiers against hostile or broken peers: answers shaped to break the parser (numbers
-too large to print, nesting too deep, certificates with odd extensions...).
+too large to print, nesting too deep, certificates cryptography refuses, bytes that other
+parsers read as line breaks or digits), and TLS servers of every kind an appliance may be.
 
 Whatever the peer sends is a finding, never an exception: an exception escaping an identifier
-loses the whole verification.  Each peer is an asyncio TCP server on 127.0.0.1 at a port the
-kernel chooses, answering the identifier's first message with fixed bytes and closed after
-the identification; nothing listens beyond loopback.
+loses the whole verification.  Each peer is an asyncio server on 127.0.0.1 at a port the
+kernel chooses (plain, or TLS with a certificate made here), closed after the
+identification; one test runs ``openssl s_server`` on loopback (marked ``services``).
+Nothing listens beyond loopback.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+import servers
 from ansible_env import COLLECTIONS
 from portplan.fanout.merge import _read_certificate
 from portplan.probe.identify import Identification, ProbeContext, identify
@@ -445,3 +448,25 @@ def test_a_reset_says_what_it_interrupted(tmp_path: Path) -> None:
     found = _tls_identified(context)
     assert found.protocol is None, found
     assert found.error == "ConnectionResetError waiting for TLS handshake", found
+
+
+@pytest.mark.services
+def test_a_tls_error_after_the_handshake_is_not_called_a_failed_handshake(tmp_path: Path) -> None:
+    # openssl s_server asking for a client certificate over TLS 1.3: the identifier's side of
+    # the handshake completes (the certificate is read), and the server's alert comes with
+    # the first read of the HTTP answer
+    openssl = servers.binary("openssl", "openssl")
+    _server_context(tmp_path, _certificate())  # writes cert.pem and key.pem
+    port, log = servers.free_port(), tmp_path / "s_server.log"
+    args = [openssl, "s_server", "-accept", f"{LOOPBACK}:{port}", "-tls1_3", "-www", "-quiet"]
+    args += ["-cert", "cert.pem", "-key", "key.pem", "-Verify", "1"]
+    process = servers.start(args, tmp_path, log)
+    try:
+        servers.wait_for_port(port, process, log, 10.0)
+        context = ProbeContext(address=LOOPBACK, port=port, timeout=2.0)
+        found = asyncio.run(identify("https", context))
+    finally:
+        servers.stop(process)
+    assert found is not None and found.protocol == "tls", found
+    assert found.details["subject"] == "CN=odd.example", found
+    assert found.error == "TLS error waiting for HTTP response: tlsv13 alert certificate required"
