@@ -1,7 +1,9 @@
-"""Helpers for tests that run real servers from Debian packages on loopback."""
+"""Helpers for tests that run real servers from Debian packages on loopback (and small fake
+peers that answer an identifier with fixed bytes)."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import signal
@@ -21,7 +23,28 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from portplan.probe.identify import Identification, ProbeContext, identify
+
 LOOPBACK = "127.0.0.1"
+
+
+async def answered(protocol: str, answer: bytes, timeout: float = 1.0) -> Identification | None:
+    """``identify(protocol)`` against a peer on loopback that reads the identifier's first
+    message, answers it with ``answer`` and hangs up."""
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with suppress(OSError):
+            await reader.read(4096)
+            writer.write(answer)
+            await writer.drain()
+        writer.close()
+        with suppress(OSError):
+            await writer.wait_closed()
+
+    server = await asyncio.start_server(handle, LOOPBACK, 0)
+    async with server:
+        port = server.sockets[0].getsockname()[1]
+        return await identify(protocol, ProbeContext(address=LOOPBACK, port=port, timeout=timeout))
 
 
 @contextmanager

@@ -851,25 +851,9 @@ def _framed(protocol: str, body: bytes) -> bytes:
 
 
 def test_the_framed_bind_ack_is_accepted() -> None:
-    result = asyncio.run(_answer_with("msrpc", _framed("msrpc", bytes(40))))
+    result = asyncio.run(servers.answered("msrpc", _framed("msrpc", bytes(40))))
     assert result is not None and result.protocol == "msrpc", result
     assert result.details["secondary_address"] == "135"
-
-
-async def _answer_with(protocol: str, answer: bytes) -> Identification | None:
-    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        with suppress(OSError):
-            await reader.read(4096)
-            writer.write(answer)
-            await writer.drain()
-        writer.close()
-        with suppress(OSError):
-            await writer.wait_closed()
-
-    server = await asyncio.start_server(handle, LOOPBACK, 0)
-    async with server:
-        port = server.sockets[0].getsockname()[1]
-        return await identify(protocol, ProbeContext(address=LOOPBACK, port=port, timeout=1.0))
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -882,7 +866,7 @@ def test_garbage_from_the_peer_is_a_finding_not_an_exception(
     protocol: str, body: bytes, framed: bool
 ) -> None:
     answer = _framed(protocol, body) if framed else body
-    result = asyncio.run(_answer_with(protocol, answer))
+    result = asyncio.run(servers.answered(protocol, answer))
     assert result is not None and result.expected == protocol
     if result.protocol is None:
         assert result.error

@@ -11,8 +11,8 @@ from typing import Any
 
 from portplan.fanout.work import Fanout
 from portplan.probe.identify.base import Identification
-from portplan.probe.identify.certificate import describe_certificate
-from portplan.probe.identify.tls import CERTIFICATE_DER
+from portplan.probe.identify.certificate import TlsFacts, describe_certificate
+from portplan.probe.identify.tls import CERTIFICATE_DER, version_warnings
 from portplan.probe.outcomes import Evidence, Outcome, PortResult
 from portplan.probe.records import check_from_record
 from portplan.probe.rows import CheckRow
@@ -33,20 +33,24 @@ class HostResult:
 
 
 def _read_certificate(ident: Identification | None) -> Identification | None:
-    """The certificate a managed host returned as DER, read here (it has no cryptography)."""
+    """The certificate a managed host returned as DER, read here (it has no cryptography),
+    its details and warnings where portplan's own process puts them: the details in the DER's
+    place, the warnings after the TLS session's own."""
     if ident is None or CERTIFICATE_DER not in ident.details:
         return ident
-    details = dict(ident.details)
-    encoded = details.pop(CERTIFICATE_DER)
+    encoded = ident.details[CERTIFICATE_DER]
     try:
         der = base64.b64decode(encoded, validate=True)
     except (binascii.Error, ValueError):
-        details["certificate"] = "unreadable: not base64"
-        return replace(ident, details=details, warnings=(*ident.warnings, "certificate unread"))
-    facts = describe_certificate(der)
-    return replace(
-        ident, details=details | facts.details, warnings=(*ident.warnings, *facts.warnings)
-    )
+        facts = TlsFacts({"certificate": "unreadable: not base64"}, ("certificate unread",))
+    else:
+        facts = describe_certificate(der)
+    details: dict[str, str] = {}
+    for key, value in ident.details.items():
+        details.update(facts.details if key == CERTIFICATE_DER else {key: value})
+    lead = len(version_warnings(ident.details.get("tls_version")))
+    warnings = (*ident.warnings[:lead], *facts.warnings, *ident.warnings[lead:])
+    return replace(ident, details=details, warnings=warnings)
 
 
 def _failed(check: FlowCheck, outcome: Outcome, reason: str) -> FlowCheck:

@@ -15,6 +15,7 @@ __all__ = [
     "BOOLEAN",
     "ENUMERATED",
     "INTEGER",
+    "MAX_INTEGER_OCTETS",
     "OCTET_STRING",
     "SEQUENCE",
     "SET",
@@ -32,6 +33,9 @@ OCTET_STRING = 0x04
 ENUMERATED = 0x0A
 SEQUENCE = 0x30
 SET = 0x31
+#: the longest INTEGER (or ENUMERATED) read: LDAP's are at most 2**31 - 1 (RFC 4511 maxInt);
+#: a longer one is not an answer, and one of 1,786 octets or more cannot even be printed
+MAX_INTEGER_OCTETS = 8
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +64,8 @@ def encode_integer(number: int, tag: int = INTEGER) -> bytes:
 def decode_integer(value: bytes) -> int:
     if not value:
         raise NotThisProtocol("an INTEGER with no octets")
+    if len(value) > MAX_INTEGER_OCTETS:
+        raise NotThisProtocol(f"an INTEGER of {len(value)} octets, more than LDAP ever sends")
     return int.from_bytes(value, "big", signed=True)
 
 

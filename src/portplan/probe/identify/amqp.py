@@ -38,14 +38,23 @@ _FRAME_HEADER = struct.Struct("!BHI")  # type, channel, payload size
 #: byte sizes of the fixed-size field values
 _FIXED = {"t": 1, "b": 1, "B": 1, "s": 2, "U": 2, "u": 2, "I": 4, "i": 4, "L": 8, "l": 8}
 _FIXED |= {"f": 4, "d": 8, "D": 5, "T": 8, "V": 0}
+#: field tables and arrays nested deeper than this are not a broker's (RabbitMQ nests one level)
+MAX_DEPTH = 32
 #: server-properties reported, and the detail each becomes
 _PROPERTIES = ("product", "version", "platform", "cluster_name")
 
 
 class _Decoder:
-    def __init__(self, data: bytes) -> None:
+    def __init__(self, data: bytes, depth: int = 0) -> None:
         self.data = data
         self.pos = 0
+        self.depth = depth  #: how many tables and arrays hold this one
+
+    def inner(self) -> _Decoder:
+        """A decoder of the table or array that comes next (its 4-byte size, then itself)."""
+        if self.depth >= MAX_DEPTH:
+            raise NotThisProtocol(f"field values nested more than {MAX_DEPTH} deep")
+        return _Decoder(self.longstr(), self.depth + 1)
 
     def take(self, size: int) -> bytes:
         if self.pos + size > len(self.data):
@@ -68,7 +77,7 @@ class _Decoder:
         return self.take(self.long())
 
     def table(self) -> dict[str, object]:
-        content = _Decoder(self.longstr())
+        content = self.inner()
         fields: dict[str, object] = {}
         while content.pos < len(content.data):
             name = content.shortstr()
@@ -86,7 +95,7 @@ class _Decoder:
         if kind == "F":
             return self.table()
         if kind == "A":
-            content = _Decoder(self.longstr())
+            content = self.inner()
             items: list[object] = []
             while content.pos < len(content.data):
                 items.append(content.value())

@@ -14,6 +14,7 @@ import ipaddress
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from warnings import catch_warnings, simplefilter
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
@@ -24,6 +25,16 @@ __all__ = ["EXPIRY_WARNING_DAYS", "TlsFacts", "describe_certificate", "name_matc
 EXPIRY_WARNING_DAYS = 30
 
 _IpAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+#: what cryptography raises for a certificate it cannot read: malformed DER, a version X.509
+#: does not have, a name attribute of the wrong type (TypeError), and extensions it refuses
+#: (two of a kind) or does not support (an x400Address or ediPartyName)
+_UNREADABLE = (
+    ValueError,
+    TypeError,
+    x509.InvalidVersion,
+    x509.DuplicateExtension,
+    x509.UnsupportedGeneralNameType,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,7 +81,9 @@ def name_matches(
 
 
 def _utc(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    """RFC 3339 UTC text; the year in four digits even below 1000 (strftime's ``%Y`` gives
+    ``5`` for the year 5 on glibc, ``0005`` elsewhere)."""
+    return moment.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="seconds") + "Z"
 
 
 def describe_certificate(
@@ -78,24 +91,30 @@ def describe_certificate(
 ) -> TlsFacts:
     """Subject, names, issuer and validity of a DER certificate, with the warnings they call for."""
     now = now or datetime.now(UTC)
-    try:
-        cert = x509.load_der_x509_certificate(der)
-        subject, issuer = cert.subject, cert.issuer
-        details = {
-            "subject": subject.rfc4514_string(),
-            "issuer": issuer.rfc4514_string(),
-            "not_before": _utc(cert.not_valid_before_utc),
-            "not_after": _utc(cert.not_valid_after_utc),
-            "sha256": cert.fingerprint(hashes.SHA256()).hex(":"),
-        }
+    # cryptography reads some breaches of RFC 5280 with a Python warning (a serial number that
+    # is not positive...): findings about the peer, never text on standard error
+    with catch_warnings(record=True) as breaches:
+        simplefilter("always")
         try:
-            san: x509.SubjectAlternativeName | None = cert.extensions.get_extension_for_class(
-                x509.SubjectAlternativeName
-            ).value
-        except x509.ExtensionNotFound:
-            san = None
-    except ValueError as exc:  # malformed DER or extension: itself a finding
-        return TlsFacts({"certificate": f"unreadable: {exc}"}, ("certificate cannot be parsed",))
+            cert = x509.load_der_x509_certificate(der)
+            subject, issuer = cert.subject, cert.issuer
+            details = {
+                "subject": subject.rfc4514_string(),
+                "issuer": issuer.rfc4514_string(),
+                "not_before": _utc(cert.not_valid_before_utc),
+                "not_after": _utc(cert.not_valid_after_utc),
+                "sha256": cert.fingerprint(hashes.SHA256()).hex(":"),
+            }
+            try:
+                san: x509.SubjectAlternativeName | None = cert.extensions.get_extension_for_class(
+                    x509.SubjectAlternativeName
+                ).value
+            except x509.ExtensionNotFound:
+                san = None
+        except _UNREADABLE as exc:  # malformed DER or extension: itself a finding
+            return TlsFacts(
+                {"certificate": f"unreadable: {exc}"}, ("certificate cannot be parsed",)
+            )
 
     warnings: list[str] = []
     not_before, not_after = cert.not_valid_before_utc, cert.not_valid_after_utc
@@ -109,6 +128,9 @@ def describe_certificate(
         warnings.append(f"certificate is not valid before {_utc(not_before)}")
     if subject == issuer:
         warnings.append("self-signed certificate (issuer equals subject)")
+    for breach in breaches:  # the first sentence: the rest is about cryptography's future
+        sentence = str(breach.message).partition(". ")[0].rstrip(".")
+        warnings.append(f"certificate breaks RFC 5280: {sentence}.")
 
     if san is not None:
         dns_names = san.get_values_for_type(x509.DNSName)

@@ -49,8 +49,11 @@ ROOT_DSE_ATTRIBUTES = {
     "dnsHostName": "dns_host_name",
 }
 
-#: a rootDSE is a few kilobytes; more than this is not an answer to our question
-MAX_MESSAGE = 1 << 20
+#: a rootDSE is a few kilobytes, even where a server sends every attribute rather than the six
+#: asked for: an answer to the search larger than this, all its messages together, is refused
+#: before it is decoded (decoding takes CPU time that no time limit interrupts and that no
+#: other probe of the run gets)
+MAX_ANSWER = 1 << 16
 #: answers read for the one search at most (entry, references, done)
 MAX_MESSAGES = 16
 _MESSAGE_ID = 1
@@ -105,18 +108,20 @@ def _unbind_request(message_id: int) -> bytes:
     return ber.encode(ber.SEQUENCE, ber.encode_integer(message_id) + bytes((_UNBIND_REQUEST, 0)))
 
 
-async def _read_message(reader: asyncio.StreamReader) -> bytes:
-    """One whole LDAPMessage (a BER SEQUENCE) from the stream."""
+async def _read_message(reader: asyncio.StreamReader, room: int) -> bytes:
+    """One whole LDAPMessage (a BER SEQUENCE) from the stream, of at most ``room`` bytes."""
     head = await reader.readexactly(2)
     count = head[1] & 0x7F if head[1] & 0x80 else 0
     if head[0] != ber.SEQUENCE or head[1] == 0x80 or count > 4:
         with contextlib.suppress(TimeoutError, OSError):  # what else came, for the message
             head += await asyncio.wait_for(reader.read(30), 0.05)
-        raise NotThisProtocol(f"the answer is not LDAP: {printable(head, 32)!r}")
+        raise NotThisProtocol(f"the answer is not LDAP: '{printable(head, 32)}'")
     extra = await reader.readexactly(count)
     length = int.from_bytes(extra, "big") if count else head[1]
-    if length > MAX_MESSAGE:
-        raise NotThisProtocol(f"an LDAP message of {length} bytes, more than a rootDSE can be")
+    if len(head) + count + length > room:
+        raise NotThisProtocol(
+            f"an LDAP answer of more than {MAX_ANSWER} bytes, more than a rootDSE can be"
+        )
     return head + extra + await reader.readexactly(length)
 
 
@@ -131,7 +136,7 @@ def _parse_message(raw: bytes, *, known: bool) -> tuple[int, ber.Tlv]:
     except NotThisProtocol as exc:
         if known:
             raise NotThisProtocol(f"a malformed LDAP answer: {exc}") from exc
-        raise NotThisProtocol(f"the answer is not LDAP: {printable(raw, 32)!r}") from exc
+        raise NotThisProtocol(f"the answer is not LDAP: '{printable(raw, 32)}'") from exc
 
 
 def _result(operation: ber.Tlv) -> tuple[int, str]:
@@ -168,8 +173,10 @@ async def _root_dse(
     await stream.send(search_request(message_id, time_limit))
     proved = False
     attributes: dict[str, list[str]] = {}
+    room = MAX_ANSWER
     for _ in range(MAX_MESSAGES):
-        raw = await _read_message(stream.reader)
+        raw = await _read_message(stream.reader, room)
+        room -= len(raw)
         answered_id, operation = _parse_message(raw, known=proved)
         if answered_id == 0 and operation.tag == _EXTENDED_RESPONSE:
             code, text = _result(operation)

@@ -33,7 +33,8 @@ MAX_REPLY_LINES = 100
 #: how long the answer to QUIT is awaited before the connection is closed anyway
 QUIT_GRACE = 1.0
 
-_SMTP_REPLY = re.compile(r"([2-5]\d\d)(?:([ -])(.*))?")
+#: ASCII digits only: a str pattern's \d (and int()) also take Arabic-Indic and other digits
+_SMTP_REPLY = re.compile(r"([2-5][0-9][0-9])(?:([ -])(.*))?")
 
 
 def _text(raw: bytes) -> str:

@@ -163,7 +163,7 @@ async def _read_pdu(reader: asyncio.StreamReader) -> tuple[int, int, int, bytes]
     version, minor, kind, flags, drep, frag_length, _auth, call_id = _COMMON.unpack(head)
     if version != 5 or minor > 1:
         raise NotThisProtocol(
-            f"the answer is not connection-oriented DCE/RPC: {printable(head, 32)!r}"
+            f"the answer is not connection-oriented DCE/RPC: '{printable(head, 32)}'"
         )
     if drep[0] & 0xF0 != 0x10:
         raise NotThisProtocol("a DCE/RPC peer using big-endian NDR, which is not read here")

@@ -189,9 +189,9 @@ async def _status_server(ctx: ProbeContext, secret: bytes, found: Findings) -> N
             if isinstance(item, OSError):
                 raise NotThisProtocol(f"{type(item).__name__}: {item}")
             if len(item) < 20:
-                raise NotThisProtocol(f"not RADIUS: {printable(item, 32)!r}")
+                raise NotThisProtocol(f"not RADIUS: '{printable(item, 32)}'")
             if item[1] not in sent:
-                found.details["ignored"] = f"an answer to another request: {printable(item, 32)!r}"
+                found.details["ignored"] = f"an answer to another request: '{printable(item, 32)}'"
                 continue
             why = verify_answer(item, sent[item[1]], secret)
             if why is not None:
@@ -215,5 +215,5 @@ async def identify_radius(ctx: ProbeContext) -> Identification:
         await _status_server(ctx, secret, found)
 
     # an OSError of the local socket itself (no route, address not available...) is reported
-    # by run_exchange as "<type>: <message>"
+    # by run_exchange as "<type> waiting for <step>: <message>"
     return await run_exchange("radius", ctx, talk, silence=SILENCE)

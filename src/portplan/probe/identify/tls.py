@@ -1,11 +1,13 @@
 """TLS: the handshake, and what the peer's certificate says.
 
 The handshake sends SNI (``ctx.server_name``) and does not verify the chain: an identifier
-reports what answers, it does not refuse to look.  The certificate is read instead, with the
-negotiated version and cipher (:mod:`portplan.probe.identify.certificate`: subject, names,
-issuer, validity, and warnings on what an operator should act on).  The prober bundled into
-the Ansible collection cannot read certificates (no ``cryptography`` on a managed host): it
-returns the certificate as base64 DER in the ``certificate_der`` detail, for the controller.
+reports what answers, it does not refuse to look (a server that speaks only TLS 1.0 or 1.1, or
+only weak ciphers, is TLS, with a warning for the obsolete version).  The certificate is read
+instead, with the negotiated version and cipher (:mod:`portplan.probe.identify.certificate`:
+subject, names, issuer, validity, and warnings on what an operator should act on).  The prober
+bundled into the Ansible collection cannot read certificates (no ``cryptography`` on a managed
+host): it returns the certificate as base64 DER in the ``certificate_der`` detail, for the
+controller.
 
 :func:`open_tls` and :func:`start_tls` are the helpers other identifiers build on (HTTPS, LDAPS,
 SMTPS, PostgreSQL's SSLRequest...): they record the TLS facts in the exchange's findings.
@@ -24,10 +26,19 @@ from typing import Any
 from portplan.probe.identify._exchange import Findings, Stream, connect, run_exchange
 from portplan.probe.identify.base import Identification, ProbeContext
 
-__all__ = ["CERTIFICATE_DER", "client_context", "identify_tls", "open_tls", "start_tls"]
+__all__ = [
+    "CERTIFICATE_DER",
+    "client_context",
+    "identify_tls",
+    "open_tls",
+    "start_tls",
+    "version_warnings",
+]
 
 #: the detail that carries the peer's certificate (base64 DER) where it could not be read here
 CERTIFICATE_DER = "certificate_der"
+#: versions a client still negotiates when the server offers nothing newer, as they are named
+_OBSOLETE = {"SSLv3": "SSL 3.0", "TLSv1": "TLS 1.0", "TLSv1.1": "TLS 1.1"}
 
 
 def client_context(alpn: Sequence[str] = ()) -> ssl.SSLContext:
@@ -43,6 +54,13 @@ def _client_context(alpn: tuple[str, ...]) -> ssl.SSLContext:
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     context.check_hostname = False
     context.verify_mode = ssl.CERT_NONE
+    # Every version and cipher OpenSSL still has (Python's default refuses TLS 1.0 and 1.1,
+    # and OpenSSL's security level their handshakes): a server that speaks only those is
+    # TLS, and what it negotiated is the finding (a warning), not a failed handshake.  A
+    # current server still negotiates TLS 1.3 or 1.2.  Anonymous ciphers come last: a server
+    # that takes the client's order would otherwise pick one and show no certificate.
+    context.minimum_version = ssl.TLSVersion.MINIMUM_SUPPORTED
+    context.set_ciphers("ALL:+aNULL:@SECLEVEL=0")
     if alpn:
         context.set_alpn_protocols(list(alpn))
     return context
@@ -64,6 +82,16 @@ def _certificate_reader() -> Callable[..., Any] | None:
     return reader
 
 
+def version_warnings(version: str | None) -> tuple[str, ...]:
+    """The warnings the negotiated TLS ``version`` calls for; a session's first warnings, so
+    that the controller puts the certificate's after them (``verify --inventory``)."""
+    if version not in _OBSOLETE:
+        return ()
+    return (
+        f"{_OBSOLETE[version]} negotiated: obsolete (RFC 8996), the server offers nothing newer",
+    )
+
+
 def describe_session(
     ssl_object: ssl.SSLObject, server_name: str | None
 ) -> tuple[dict[str, str], tuple[str, ...]]:
@@ -72,19 +100,20 @@ def describe_session(
     details: dict[str, str] = {}
     if version := ssl_object.version():
         details["tls_version"] = version
+    warnings = version_warnings(version)
     if cipher := ssl_object.cipher():
         details["cipher"] = cipher[0]
     if alpn := ssl_object.selected_alpn_protocol():
         details["alpn"] = alpn
     der = ssl_object.getpeercert(binary_form=True)
     if not der:
-        return details, ("peer sent no certificate",)
+        return details, (*warnings, "peer sent no certificate")
     reader = _certificate_reader()
     if reader is None:
         details[CERTIFICATE_DER] = base64.b64encode(der).decode("ascii")
-        return details, ()
+        return details, warnings
     certificate = reader(der, server_name)
-    return details | certificate.details, tuple(certificate.warnings)
+    return details | certificate.details, (*warnings, *certificate.warnings)
 
 
 def _record(found: Findings, stream: Stream, ctx: ProbeContext) -> None:

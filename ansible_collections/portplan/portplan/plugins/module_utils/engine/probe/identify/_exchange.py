@@ -135,9 +135,13 @@ async def connect(
             writer.transport.abort()
 
 
-def _describe_ssl_error(exc: ssl.SSLError) -> str:
-    reason = exc.reason or exc.strerror or str(exc)
-    return f"TLS handshake failed: {str(reason).lower().replace('_', ' ')}"
+def _describe_ssl_error(exc: ssl.SSLError, step: str) -> str:
+    reason = str(exc.reason or exc.strerror or exc).lower().replace("_", " ")
+    if step == "TLS handshake":
+        return f"TLS handshake failed: {reason}"
+    # after our side of the handshake: a TLS 1.3 server's alert about our (absent) client
+    # certificate comes with the first read
+    return f"TLS error waiting for {step}: {reason}"
 
 
 def _budget(timeout: float) -> float:
@@ -173,6 +177,8 @@ async def run_exchange(
             got = f" after '{printable(exc.partial)}'" if exc.partial else ""
             return found.identification(f"connection closed waiting for {found.step}{got}")
         if isinstance(exc, ssl.SSLError):
-            return found.identification(_describe_ssl_error(exc))
-        return found.identification(f"{type(exc).__name__}: {exc}")
+            return found.identification(_describe_ssl_error(exc, found.step))
+        # what the error interrupted: a reset during a TLS handshake has no text of its own
+        text = f": {exc}" if str(exc) else ""
+        return found.identification(f"{type(exc).__name__} waiting for {found.step}{text}")
     return found.identification()

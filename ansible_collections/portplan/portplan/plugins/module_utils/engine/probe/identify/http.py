@@ -31,8 +31,11 @@ MAX_HEAD = 65536
 #: interim (1xx) responses passed over before the final one
 MAX_INTERIM = 5
 
-_STATUS_LINE = re.compile(r"HTTP/(\d)\.(\d) ([1-9]\d\d)(?: (.*))?")
+_STATUS_LINE = re.compile(r"HTTP/([0-9])\.([0-9]) ([1-9][0-9][0-9])(?: (.*))?")
 _PREFIX = b"HTTP/"
+#: the end of a head: its first empty line, whether lines end in CRLF or LF alone (the earliest
+#: one; a CRLF blank line further on may be in the body)
+_BLANK_LINE = re.compile(rb"\r?\n\r?\n")
 #: header fields worth reporting, by their lower-case name
 _REPORTED = {"server": "server", "location": "location", "strict-transport-security": "hsts"}
 
@@ -58,10 +61,8 @@ def _request(ctx: ProbeContext, default_port: int) -> bytes:
 async def _read_head(stream: Stream, data: bytes) -> tuple[bytes, bytes]:
     """One response head (without its blank line) and the bytes after it."""
     while True:
-        for separator in (b"\r\n\r\n", b"\n\n"):
-            head, found, rest = data.partition(separator)
-            if found:
-                return head, rest
+        if blank := _BLANK_LINE.search(data):
+            return data[: blank.start()], data[blank.end() :]
         if not _PREFIX.startswith(data[: len(_PREFIX)]):
             raise NotThisProtocol(f"not an HTTP response: '{printable(data)}'")
         if len(data) > MAX_HEAD:
@@ -75,7 +76,9 @@ async def _read_head(stream: Stream, data: bytes) -> tuple[bytes, bytes]:
 
 
 def _parse_head(head: bytes, found: Findings) -> int:
-    lines = head.decode("latin-1").splitlines()
+    # lines end at LF (RFC 9112 2.2), not at what str.splitlines also breaks at (NEL, 0x85 in
+    # Latin-1 and in many UTF-8 characters; form feed...): a field value is never two fields
+    lines = [line.removesuffix(b"\r").decode("latin-1") for line in head.split(b"\n")]
     match = _STATUS_LINE.fullmatch(lines[0].strip()) if lines else None
     if match is None:
         raise NotThisProtocol(f"not an HTTP status line: '{printable(head)}'")

@@ -130,13 +130,13 @@ async def _read_frame(reader: asyncio.StreamReader) -> bytes:
             "SMB over NetBIOS, as on port 139, not Direct TCP"
         )
     if head[0] != 0:
-        raise NotThisProtocol(f"the answer is not SMB: {printable(head, 32)!r}")
+        raise NotThisProtocol(f"the answer is not SMB: '{printable(head, 32)}'")
     length = int.from_bytes(head[1:], "big")
     if not 4 <= length <= MAX_FRAME:
         raise NotThisProtocol(f"the answer is not SMB: a frame of {length} bytes")
     frame = await reader.readexactly(length)
     if frame[:4] not in (_PROTOCOL_SMB2, _PROTOCOL_SMB1):
-        raise NotThisProtocol(f"the answer is not SMB: {printable(head + frame, 32)!r}")
+        raise NotThisProtocol(f"the answer is not SMB: '{printable(head + frame, 32)}'")
     return frame
 
 

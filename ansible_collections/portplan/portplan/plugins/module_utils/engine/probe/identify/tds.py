@@ -110,7 +110,7 @@ async def _read_message(reader: asyncio.StreamReader) -> bytes:
             ) from exc
         kind, status, length, _spid, _packet, _window = _HEADER.unpack(header)
         if kind != _TABULAR_RESULT or not _HEADER.size <= length <= MAX_PACKET:
-            raise NotThisProtocol(f"the answer is not TDS: {printable(header, 32)!r}")
+            raise NotThisProtocol(f"the answer is not TDS: '{printable(header, 32)}'")
         payload += await reader.readexactly(length - _HEADER.size)
         if status & _END_OF_MESSAGE:
             return payload
