@@ -67,6 +67,7 @@ __all__ = [
     "Skipped",
     "default_deadline",
     "name_checks",
+    "not_from_host",
     "plan_checks",
     "run_checks",
 ]
@@ -160,7 +161,7 @@ def plan_checks(
                 if note:
                     check.notes.append(note)
                 if source is None and origins.here and not row.loopback and not own:
-                    check.notes.append(_not_from_host(row.source, address, check.source_lookup))
+                    check.notes.append(not_from_host(row.source, address, check.source_lookup))
                 checks.append(check)
     return checks, skipped
 
@@ -178,7 +179,14 @@ def _other_family(source: str, address: str, family: int) -> str:
     )
 
 
-def _not_from_host(source: str, address: str, lookup: NameLookup | None = None) -> str:
+#: what to do about a probe not sent from its source's address, run by hand
+FROM_HOST_FIX = "name the address with --from-address, or run verify on the host"
+
+
+def not_from_host(
+    source: str, address: str, lookup: NameLookup | None = None, *, fix: str = FROM_HOST_FIX
+) -> str:
+    """The note of a probe this machine sent from an address that is not ``source``'s."""
     if lookup is None:
         whose = f"this machine holds none of {source}'s addresses of that family"
     elif lookup.resolved:
@@ -190,8 +198,7 @@ def _not_from_host(source: str, address: str, lookup: NameLookup | None = None) 
         whose = f"{source} is known by name only, and {lookup.name}: {lookup.error}"
     return (
         f"sent from the address this machine's kernel chose for {address}: {whose}, so the "
-        f"probe does not come from {source} as the firewalls see it (name the address with "
-        "--from-address, or run verify on the host)"
+        f"probe does not come from {source} as the firewalls see it ({fix})"
     )
 
 
