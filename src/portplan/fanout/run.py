@@ -45,6 +45,11 @@ DEFAULT_FORKS = 10
 #: seconds a destination's listeners may take to come up
 LISTEN_READY_TIMEOUT = 60
 PROBE = "portplan.portplan.probe"
+#: the host variable that holds the listener's async job, and the stop tasks' name
+_LISTEN_JOB = "portplan_listen_job"
+_STOPPING = "stop listening"
+#: seconds (one try a second) a listener may take to end once its ready file is gone
+STOP_RETRIES = 30
 #: where the repository keeps the collection, for a portplan run from a source checkout
 _CHECKOUT_COLLECTIONS = Path(__file__).resolve().parents[3]
 
@@ -100,6 +105,7 @@ def _playbook(
                         },
                         "async": int(LISTEN_DURATION) + 60,
                         "poll": 0,
+                        "register": _LISTEN_JOB,
                         **keep_going,
                     },
                     {
@@ -140,10 +146,34 @@ def _playbook(
                 "gather_facts": False,
                 "tasks": [
                     {
-                        "name": "stop listening",
+                        "name": _STOPPING,
                         "ansible.builtin.file": {"path": ready_file, "state": "absent"},
+                        "when": f"{_LISTEN_JOB}.ansible_job_id is defined",  # it started
                         **keep_going,
-                    }
+                    },
+                    # the listener's job ends on its own once the file is gone; its result
+                    # file in the host's async directory stays unless it is cleaned up
+                    {
+                        "name": _STOPPING + ": wait for the listener to end",
+                        "ansible.builtin.async_status": {
+                            "jid": f"{{{{ {_LISTEN_JOB}.ansible_job_id }}}}"
+                        },
+                        "register": "portplan_listen_done",
+                        "until": "portplan_listen_done.finished",
+                        "retries": STOP_RETRIES,
+                        "delay": 1,
+                        "when": f"{_LISTEN_JOB}.ansible_job_id is defined",
+                        **keep_going,
+                    },
+                    {
+                        "name": _STOPPING + ": remove the listener's job file",
+                        "ansible.builtin.async_status": {
+                            "jid": f"{{{{ {_LISTEN_JOB}.ansible_job_id }}}}",
+                            "mode": "cleanup",
+                        },
+                        "when": f"{_LISTEN_JOB}.ansible_job_id is defined",
+                        **keep_going,
+                    },
                 ],
             }
         )
@@ -247,6 +277,12 @@ def run_fanout(
                 records=tuple(res.get("checks", ())), elapsed=res.get("elapsed")
             )
         elif name in destination_of and kind in ("runner_on_failed", "runner_on_unreachable"):
+            if str(data.get("task") or "").startswith(_STOPPING):
+                problems.append(
+                    f"listeners on {destination_of[name]} ({name}) may still be up: "
+                    f"{_reason(res)} (they stop by themselves within {LISTEN_DURATION:g} s)"
+                )
+                return False
             problems.append(
                 f"listeners on {destination_of[name]} ({name}): {_reason(res)}; its flows are "
                 "probed without them"
