@@ -5,20 +5,28 @@ itself is tested in test_verify_inventory.py."""
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
 import socket
 import sys
+import threading
 import time
 from pathlib import Path
 
 import pytest
 import yaml
 
+import portplan.fanout.run as run_module
 from portplan import load_plan
-from portplan.fanout import verify_inventory
+from portplan.fanout import FanoutRun, verify_inventory
 from portplan.probe.outcomes import Outcome
 
 #: seconds the listener a run started may take to stop once the run is over
 STOP_WAIT = 15.0
+#: seconds a stuck host's interpreter sleeps, and the test waits for the run to end
+HUNG_SLEEP = 90
+HUNG_WAIT = 45.0
 
 PRODUCT = {
     "id": "pair",
@@ -95,3 +103,42 @@ def test_listeners_leave_nothing_behind(tmp_path: Path, jobs: Path, port: int) -
     assert set(Path("/tmp").glob("portplan-listen-*")) == before
     left = sorted(p.name for p in jobs.iterdir()) if jobs.exists() else []
     assert left == [], f"Ansible's async job files left in {jobs}"
+
+
+def test_a_source_whose_probe_never_ends_is_not_run_in_bounded_time(
+    tmp_path: Path, jobs: Path, port: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # host a's Python never answers (an interpreter that sleeps): its probe task ends at the
+    # deadline plus the grace, not never, and its probes are not-run with Ansible's reason
+    deployment, inventory = _lab(tmp_path, port)
+    pid_file = tmp_path / "stuck.pid"
+    stuck = tmp_path / "stuck-python"
+    stuck.write_text(f"#!/bin/sh\necho $$ > {pid_file}\nexec sleep {HUNG_SLEEP}\n")
+    stuck.chmod(0o755)
+    hosts = yaml.safe_load(inventory.read_text())
+    hosts["all"]["hosts"]["a"]["ansible_python_interpreter"] = str(stuck)
+    inventory.write_text(yaml.safe_dump(hosts))
+    monkeypatch.setattr(run_module, "PROBE_GRACE", 3)
+    found: list[object] = []
+    worker = threading.Thread(
+        target=lambda: found.append(
+            verify_inventory(load_plan(deployment), inventory, timeout=0.5, deadline=1)
+        ),
+        daemon=True,
+    )
+    try:
+        worker.start()
+        worker.join(HUNG_WAIT)
+        assert not worker.is_alive(), f"verify --inventory still runs after {HUNG_WAIT} s"
+    finally:
+        if pid_file.exists():  # the sleep this test started, by its id
+            with contextlib.suppress(ProcessLookupError, ValueError):
+                os.kill(int(pid_file.read_text()), signal.SIGTERM)
+        worker.join(HUNG_WAIT)
+    (run,) = found
+    assert isinstance(run, FanoutRun)
+    (check,) = run.verification.checks
+    assert check.outcome is Outcome.NOT_RUN and not check.passed
+    assert check.result is not None and check.result.evidence.note is not None
+    assert check.result.evidence.note.startswith("a: "), check.result.evidence.note
+    assert "Timed out after 4 second" in check.result.evidence.note  # deadline 1, grace 3

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import math
 import os
 import secrets
 import tempfile
@@ -24,10 +25,12 @@ from portplan.load.inventory import ansible_tool, read_inventory
 from portplan.plan import Plan
 from portplan.probe.outcomes import Outcome
 from portplan.probe.verification import Verification
+from portplan.probe.verify import default_deadline
 
 __all__ = [
     "DEFAULT_FORKS",
     "LISTEN_DURATION",
+    "PROBE_GRACE",
     "FanoutRun",
     "HostResult",
     "run_fanout",
@@ -50,6 +53,11 @@ _LISTEN_JOB = "portplan_listen_job"
 _STOPPING = "stop listening"
 #: seconds (one try a second) a listener may take to end once its ready file is gone
 STOP_RETRIES = 30
+#: seconds beyond its deadline a source's probe task may take (SSH, the interpreter's start,
+#: the bundled engine's import) before Ansible ends it: a host that never answers is
+#: not-run, and the run ends
+PROBE_GRACE = 60
+_PROBE_TIMEOUT = "portplan_probe_timeout"
 #: where the repository keeps the collection, for a portplan run from a source checkout
 _CHECKOUT_COLLECTIONS = Path(__file__).resolve().parents[3]
 
@@ -133,6 +141,7 @@ def _playbook(
                 {
                     "name": "probe",
                     PROBE: {"probes": _decoded("portplan_probes"), **probe_options},
+                    "timeout": f"{{{{ {_PROBE_TIMEOUT} }}}}",
                     **keep_going,
                 }
             ],
@@ -197,12 +206,17 @@ def _decoded(variable: str) -> str:
     return f"{{{{ {variable} | b64decode | from_json }}}}"
 
 
-def _overlay(fanout: Fanout) -> dict[str, Any]:
+def _overlay(fanout: Fanout, deadline: float | None = None) -> dict[str, Any]:
     """An inventory that adds each host's work to the operator's inventory, as host vars
-    (encoded: see :func:`_encoded`)."""
+    (encoded: see :func:`_encoded`), and how long its probe task may take: its ``deadline``
+    (by default as the host works it out, :func:`default_deadline`) and
+    :data:`PROBE_GRACE`."""
     hosts: dict[str, dict[str, Any]] = {}
     for work in fanout.sources.values():
-        hosts.setdefault(work.inventory_host.name, {})["portplan_probes"] = _encoded(work.requests)
+        own = hosts.setdefault(work.inventory_host.name, {})
+        own["portplan_probes"] = _encoded(work.requests)
+        seconds = default_deadline(work.checks) if deadline is None else deadline
+        own[_PROBE_TIMEOUT] = math.ceil(seconds) + PROBE_GRACE
     for dest in fanout.destinations.values():
         hosts.setdefault(dest.inventory_host.name, {})["portplan_listeners"] = _encoded(
             dest.listeners
@@ -308,7 +322,7 @@ def run_fanout(
             yaml.safe_dump(_playbook(fanout, ready_file, probe_options=probe_options))
         )
         overlay = root / "portplan-hosts.yml"
-        overlay.write_text(json.dumps(_overlay(fanout)))  # JSON is YAML
+        overlay.write_text(json.dumps(_overlay(fanout, deadline)))  # JSON is YAML
         started = time.monotonic()
         try:
             runner = ansible_runner.run(
