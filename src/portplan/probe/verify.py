@@ -64,6 +64,7 @@ if TYPE_CHECKING:  # types only: the prober bundled for Ansible is stdlib-only
 
 __all__ = [
     "MAX_NAME_ADDRESSES",
+    "THROUGH",
     "FlowCheck",
     "Skipped",
     "default_deadline",
@@ -212,6 +213,11 @@ def attach(checks: Sequence[FlowCheck], results: Sequence[PortResult]) -> None:
             check.temporary_listener = True
 
 
+#: the protocol a port of a row speaks when the row's protocol reaches it through another:
+#: MS-RPC's named pipes over SMB on 445 (WMI/DCOM rows list "TCP 135 and 445"), where no RPC
+#: bind is answered
+THROUGH: dict[tuple[str | None, int | None], str] = {("msrpc", 445): "smb"}
+
 #: identifications at once: each is work for both ends (a TLS handshake takes about a
 #: millisecond of CPU on each), and one that waits behind too many others on a busy machine
 #: would run out of time on a healthy service
@@ -271,7 +277,8 @@ async def run_checks(
     def identifier(check: FlowCheck) -> str | None:
         """The protocol to identify ``check``'s port by, if any."""
         wanted = identify_services and not check.expect_blocked
-        return check.row.app_protocol if wanted and check.row.app_protocol else None
+        protocol = check.row.app_protocol if wanted else None
+        return THROUGH.get((protocol, check.probe.port), protocol) if protocol else None
 
     async def on_open(index: int, result: PortResult, sock: socket.socket, wait: float) -> None:
         check = pending[index]
