@@ -142,3 +142,23 @@ def test_a_source_whose_probe_never_ends_is_not_run_in_bounded_time(
     assert check.result is not None and check.result.evidence.note is not None
     assert check.result.evidence.note.startswith("a: "), check.result.evidence.note
     assert "Timed out after 4 second" in check.result.evidence.note  # deadline 1, grace 3
+
+
+@pytest.mark.parametrize("secret", [b"open", b"127"])
+def test_a_radius_secret_found_in_the_results_does_not_mask_them(
+    tmp_path: Path, jobs: Path, port: int, secret: bytes
+) -> None:
+    # Ansible hides a no_log value wherever it occurs in a module's result: a secret such as
+    # "open" or "127" must not hide the outcome or the address the host reports
+    deployment, inventory = _lab(tmp_path, port)
+    with socket.socket() as server:
+        server.bind(("127.0.0.3", port))
+        server.listen()
+        run = verify_inventory(load_plan(deployment), inventory, timeout=0.5, radius_secret=secret)
+    (check,) = run.verification.checks
+    assert (check.outcome, check.probe.address, check.probe.port) == (
+        Outcome.OPEN,
+        "127.0.0.3",
+        port,
+    )
+    assert check.passed

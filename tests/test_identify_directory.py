@@ -40,6 +40,7 @@ import shutil
 import socket
 import struct
 import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -57,6 +58,7 @@ from hypothesis import strategies as st
 
 import servers
 from portplan import load_plan
+from portplan.fanout import verify_inventory
 from portplan.probe.identify import REGISTRY, Identification, ProbeContext, identify
 from portplan.probe.identify import _ber as ber
 from portplan.probe.identify.ldap import search_request
@@ -783,6 +785,36 @@ def test_radius_status_server_is_answered_by_freeradius_with_the_secret(
         assert result.error is None
         assert result.details["answer"] == answer
         assert "Response Authenticator" in result.details["verified"]
+
+
+@SERVICES
+def test_radius_secret_reaches_a_managed_host_through_ansible(
+    freeradius: Radius, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # verify --inventory hands the secret to the probe module sealed (portplan.fanout.run):
+    # FreeRADIUS answers the host's Status-Server only when it arrives intact
+    monkeypatch.setenv("ANSIBLE_ASYNC_DIR", str(tmp_path / "async"))
+    (tmp_path / "aaa.yaml").write_text(
+        "id: aaa-1.0\nname: AAA\nversion: '1'\ndocument: {title: AAA ports}\n"
+        "components: {server: {name: Server}, client: {name: Client, kind: client}}\n"
+        "flows:\n  - {id: radius, row: 1, from: client, to: server, protocol: udp,\n"
+        f"     ports: {freeradius.auth}, app_protocol: radius, purpose: RADIUS.}}\n"
+    )
+    (tmp_path / "lab.yaml").write_text(
+        "name: aaa-lab\nhosts: {client: {addresses: [127.0.0.2]}, "
+        "server: {addresses: [127.0.0.1]}}\n"
+        "products: {aaa-1.0: {file: aaa.yaml, components: {client: client, server: server}}}\n"
+    )
+    local = f"{{ansible_connection: local, ansible_python_interpreter: {sys.executable}}}"
+    inventory = tmp_path / "inventory.yml"
+    inventory.write_text(f"all:\n  hosts:\n    client: {local}\n")
+    run = verify_inventory(
+        load_plan(tmp_path / "lab.yaml"), inventory, timeout=2.0, radius_secret=RADIUS_SECRET
+    )
+    (check,) = run.verification.checks
+    assert check.identification is not None and check.identification.matches, check
+    assert check.identification.details["answer"] == "Access-Accept"
+    assert check.passed
 
 
 @SERVICES

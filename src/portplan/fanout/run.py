@@ -53,6 +53,8 @@ _LISTEN_JOB = "portplan_listen_job"
 _STOPPING = "stop listening"
 #: seconds (one try a second) a listener may take to end once its ready file is gone
 STOP_RETRIES = 30
+#: random bytes before the RADIUS secret the probe task is given (radius_secret_sealed)
+SEAL = 16
 #: seconds beyond its deadline a source's probe task may take (SSH, the interpreter's start,
 #: the bundled engine's import) before Ansible ends it: a host that never answers is
 #: not-run, and the run ends
@@ -263,9 +265,13 @@ def run_fanout(
         "second_look": second_look,
         "identify_services": identify_services,
     }
-    if radius_secret:  # (the operator's, but a '{{' in it is no template either)
-        secret = base64.b64encode(radius_secret).decode("ascii")
-        probe_options["radius_secret"] = f"{{{{ '{secret}' | b64decode }}}}"
+    if radius_secret:
+        # sealed: Ansible hides a no_log value wherever it occurs in the module's result, and
+        # a secret such as "open" or "127" would hide outcomes and addresses; 16 random bytes
+        # before it make the hidden text one that occurs nowhere else (and base64 is no
+        # template either)
+        sealed = secrets.token_bytes(SEAL) + radius_secret
+        probe_options["radius_secret_sealed"] = base64.b64encode(sealed).decode("ascii")
     if deadline is not None:
         probe_options["deadline"] = deadline
     # one file per host (hosts may share a file system: containers, namespaces, NFS homes)
