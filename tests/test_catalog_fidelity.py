@@ -1015,3 +1015,38 @@ def test_smart_id_document_notes(smart_id: Product) -> None:
         "This article is valid for Smart ID 21.04 and later.",
         "All components except Digital Access are behind an ingress/proxy Traefik by default.",
     )
+
+
+#: (row, part) -> the service each Smart ID row names in its comment ("External TLS
+#: communication", "over SSL", "the web service (XPI)", "the Image API", "the internal
+#: Postgres database", "over RADIUS protocol", "over proprietary LCP protocol"), or None where
+#: the row names none: the RabbitMQ, SCIM, SiPass and administration rows, and the external
+#: database, whatever it is.
+SMART_ID_SERVICES: dict[tuple[int, int | None], str | None] = {
+    **{(row, None): "TLS" for row in (1, 2, 3, 4, 5, 9)},
+    (6, None): None,
+    (7, None): None,
+    (8, None): None,
+    (10, None): None,
+    (11, None): "SSL",
+    (12, None): "XPI web service",
+    (13, None): "Image API",
+    (14, 1): "PostgreSQL",
+    (14, 2): None,
+    (15, None): "RADIUS",
+    **{(row, None): "LCP" for row in (16, 17, 18, 19)},
+}
+
+
+def test_smart_id_services_are_the_ones_the_rows_name(smart_id: Product) -> None:
+    assert set(SMART_ID_SERVICES) == {(r.row, r.part) for r in SMART_ID_ROWS}
+    found = {(f.row, f.part): f.service for f in smart_id.flows}
+    assert found == SMART_ID_SERVICES
+
+
+def test_smart_id_rabbitmq_row_is_identified_as_no_one_protocol(smart_id: Product) -> None:
+    # "TCP 5672 and 15672": AMQP and RabbitMQ's management (HTTP) API, in one row that names
+    # neither; one app_protocol for both would have verify call one of them the wrong service
+    [flow] = [f for f in smart_id.flows if f.row == 6]
+    assert resolve(smart_id, flow.published.ports if flow.published else None) == ports(5672, 15672)
+    assert flow.app_protocol is None

@@ -40,6 +40,7 @@ import shutil
 import socket
 import struct
 import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -57,6 +58,7 @@ from hypothesis import strategies as st
 
 import servers
 from portplan import load_plan
+from portplan.fanout import verify_inventory
 from portplan.probe.identify import REGISTRY, Identification, ProbeContext, identify
 from portplan.probe.identify import _ber as ber
 from portplan.probe.identify.ldap import search_request
@@ -290,34 +292,56 @@ def smbd() -> Iterator[int]:
             servers.stop(process)
 
 
-@pytest.fixture(scope="module")
-def epmapper() -> Iterator[str]:
-    """samba-dcerpcd in a namespace of its own, answering on 127.0.0.1:135 there."""
+@contextmanager
+def _samba_namespace(*, smb: bool) -> Iterator[str]:
+    """samba-dcerpcd (and with ``smb``, smbd on port 445) in a namespace of its own,
+    answering on 127.0.0.1:135 (and 445) there."""
     binary = servers.binary(DCERPCD, "samba")
+    smbd_binary = servers.binary(SMBD, "samba") if smb else None
     servers.need_root("a network namespace")
     if shutil.which("ip") is None:
         pytest.skip("ip not found: install the Debian package iproute2")
     namespace = f"pp-rpc-{secrets.token_hex(4)}"
     with servers.scratch("dcerpcd") as directory:
-        conf = _samba_conf(directory, "")
-        log = directory / "samba-dcerpcd.log"
+        conf = _samba_conf(directory, "  smb ports = 445\n" if smb else "")
         _ip("netns", "add", namespace)
-        process: subprocess.Popen[bytes] | None = None
+        processes: list[subprocess.Popen[bytes]] = []
         try:
             _ip("-n", namespace, "link", "set", "lo", "up")
-            args = ["ip", "netns", "exec", namespace, binary, "--libexec-rpcds", "--foreground"]
-            args += ["--no-process-group", "-s", str(conf), "--debug-stdout"]
-            process = servers.start(args, directory, log)
+            started = [(binary, ["--libexec-rpcds"], "samba-dcerpcd", 135)]
+            if smbd_binary is not None:
+                started.append((smbd_binary, [], "smbd", 445))
+            for program, flags, what, port in started:
+                args = ["ip", "netns", "exec", namespace, program, *flags, "--foreground"]
+                args += ["--no-process-group", "-s", str(conf), "--debug-stdout"]
+                log = directory / f"{what}.log"
+                process = servers.start(args, directory, log)
+                processes.append(process)
 
-            def ready() -> bool:
-                return _in_namespace(namespace, lambda: servers.listening(135))
+                def ready(port: int = port) -> bool:
+                    return _in_namespace(namespace, lambda: servers.listening(port))
 
-            servers.wait_until(ready, process, log, READY, what="samba-dcerpcd")
+                servers.wait_until(ready, process, log, READY, what=what)
             yield namespace
         finally:
-            if process is not None:
+            for process in reversed(processes):
                 servers.stop(process)
             subprocess.run(["ip", "netns", "delete", namespace], check=False, timeout=20)
+
+
+@pytest.fixture(scope="module")
+def epmapper() -> Iterator[str]:
+    """samba-dcerpcd in a namespace of its own, answering on 127.0.0.1:135 there."""
+    with _samba_namespace(smb=False) as namespace:
+        yield namespace
+
+
+@pytest.fixture(scope="module")
+def rpc_and_smb() -> Iterator[str]:
+    """A Windows server's first two WMI ports in a namespace: samba-dcerpcd on 127.0.0.1:135,
+    smbd on 127.0.0.1:445."""
+    with _samba_namespace(smb=True) as namespace:
+        yield namespace
 
 
 # --- FreeRADIUS -----------------------------------------------------------------------------
@@ -513,6 +537,28 @@ def _rpc_plan(folder: Path, ports: str) -> Any:
         "products: {rpc-1.0: {file: rpc.yaml, components: {client: client, server: server}}}\n"
     )
     return load_plan(folder / "lab.yaml")
+
+
+@SERVICES
+@pytest.mark.netns
+def test_verify_identifies_445_of_an_rpc_row_as_smb(rpc_and_smb: str, tmp_path: Path) -> None:
+    # "WMI (DCOM) TCP 135 and 445" (Shopping's WMI rows, app_protocol msrpc): 135 is the
+    # endpoint mapper, 445 is SMB (MS-RPC over named pipes), which no RPC bind answers
+    checks, _skipped = plan_checks(_rpc_plan(tmp_path, "135, 445"), ["client"])
+
+    async def run() -> None:
+        await run_checks(checks, timeout=2.0, concurrency=64, secrets={})
+
+    _run_in(rpc_and_smb, run)
+    by_port = {c.probe.port: c for c in checks}
+    assert set(by_port) == {135, 445}
+    smb = by_port[445].identification
+    assert smb is not None and (smb.expected, smb.protocol) == ("smb", "smb"), smb
+    assert smb.matches
+    assert by_port[135].identification is not None and by_port[135].identification.matches
+    assert all(c.passed for c in checks), [
+        (c.probe.port, c.outcome, c.identification) for c in checks
+    ]
 
 
 @SERVICES
@@ -739,6 +785,36 @@ def test_radius_status_server_is_answered_by_freeradius_with_the_secret(
         assert result.error is None
         assert result.details["answer"] == answer
         assert "Response Authenticator" in result.details["verified"]
+
+
+@SERVICES
+def test_radius_secret_reaches_a_managed_host_through_ansible(
+    freeradius: Radius, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # verify --inventory hands the secret to the probe module sealed (portplan.fanout.run):
+    # FreeRADIUS answers the host's Status-Server only when it arrives intact
+    monkeypatch.setenv("ANSIBLE_ASYNC_DIR", str(tmp_path / "async"))
+    (tmp_path / "aaa.yaml").write_text(
+        "id: aaa-1.0\nname: AAA\nversion: '1'\ndocument: {title: AAA ports}\n"
+        "components: {server: {name: Server}, client: {name: Client, kind: client}}\n"
+        "flows:\n  - {id: radius, row: 1, from: client, to: server, protocol: udp,\n"
+        f"     ports: {freeradius.auth}, app_protocol: radius, purpose: RADIUS.}}\n"
+    )
+    (tmp_path / "lab.yaml").write_text(
+        "name: aaa-lab\nhosts: {client: {addresses: [127.0.0.2]}, "
+        "server: {addresses: [127.0.0.1]}}\n"
+        "products: {aaa-1.0: {file: aaa.yaml, components: {client: client, server: server}}}\n"
+    )
+    local = f"{{ansible_connection: local, ansible_python_interpreter: {sys.executable}}}"
+    inventory = tmp_path / "inventory.yml"
+    inventory.write_text(f"all:\n  hosts:\n    client: {local}\n")
+    run = verify_inventory(
+        load_plan(tmp_path / "lab.yaml"), inventory, timeout=2.0, radius_secret=RADIUS_SECRET
+    )
+    (check,) = run.verification.checks
+    assert check.identification is not None and check.identification.matches, check
+    assert check.identification.details["answer"] == "Access-Accept"
+    assert check.passed
 
 
 @SERVICES

@@ -290,3 +290,38 @@ def test_a_line_of_a_paired_cell_says_why_it_cannot_be_read(tmp_path: Path) -> N
     assert [(f.protocol, [str(p) for p in f.ports or ()]) for f in product.flows] == [
         (Protocol.UDP, ["514"])
     ]
+
+
+def test_a_subcomponent_is_a_part_of_its_main_component_not_any_part_of_that_name(
+    tmp_path: Path,
+) -> None:
+    """Smart ID's table has "To main component" and "To subcomponent": Identity Manager's
+    Admin (8443) and Physical Access's Admin (443) were drafted as one component 'admin', so
+    a deployment placing it opened both ports on one host.  Each subcomponent is now its own
+    component, a part (``parent``) of its main component; a source that names the same part
+    in full ("Identity Manager Operator") is that component."""
+    doc = tmp_path / "smart-id.md"
+    code, stderr, product = drafted(
+        doc,
+        "| From | To main component | To subcomponent | External Listening Port | "
+        "Internal Listening Port | Protocol and Comment |\n"
+        "|---|---|---|---|---|---|\n"
+        "| User client | Identity Manager | Admin | TCP 8443 | TCP 7073 | IM Admin. |\n"
+        "| User client | Physical Access | Admin | TCP 443 | - | PA Admin. |\n"
+        "| User client | Identity Manager | Operator | TCP 443 | TCP 7071 | IM Operator. |\n"
+        "| Identity Manager Operator | Messaging | Hermod | TCP 443 | TCP 20400 | Hermod. |\n",
+    )
+    assert code == 0, stderr
+    first, second, third, fourth = product.flows
+    im_admin, pa_admin = first.destination[0], second.destination[0]
+    assert im_admin != pa_admin
+    for ident, main in ((im_admin, "Identity Manager"), (pa_admin, "Physical Access")):
+        component = product.components[ident]
+        assert component.name == "Admin"
+        assert component.parent is not None
+        assert product.components[component.parent].name == main
+    operator = third.destination[0]
+    assert product.components[operator].name == "Operator"
+    assert fourth.source == (operator,)
+    hermod = product.components[fourth.destination[0]]
+    assert hermod.parent is not None and product.components[hermod.parent].name == "Messaging"

@@ -136,11 +136,21 @@ def verify_inventory(
     ]  # fmt: skip
     return subprocess.run(
         argv,
-        env=environment(ANSIBLE_HOST_KEY_CHECKING="false"),
+        env=_ssh_environment(inventory.parent),
         capture_output=True,
         text=True,
         timeout=RUN_TIMEOUT,
         check=False,
+    )
+
+
+def _ssh_environment(directory: Path) -> dict[str, str]:
+    """Ansible's environment, with SSH connection sharing of this test's own: the sockets
+    in ~/.ansible/cp are named after address, port and user, and another test (another
+    engineer's, at the same time) reaches the same example addresses in namespaces of its
+    own; through a shared socket this run's commands would run on that test's hosts."""
+    return environment(
+        ANSIBLE_HOST_KEY_CHECKING="false", ANSIBLE_SSH_CONTROL_PATH_DIR=str(directory / "cp")
     )
 
 
@@ -174,7 +184,7 @@ def go_live(
     ]  # fmt: skip
     done = subprocess.run(
         argv,
-        env=environment(ANSIBLE_HOST_KEY_CHECKING="false"),
+        env=_ssh_environment(directory),
         capture_output=True,
         text=True,
         timeout=RUN_TIMEOUT,

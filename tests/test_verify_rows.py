@@ -32,6 +32,7 @@ from portplan.probe.engine import probe_all
 from portplan.probe.local import source_hosts
 from portplan.probe.outcomes import Outcome, PortProbe
 from portplan.probe.remote import RequestError, probe_requests
+from portplan.probe.remote import _checks as _remote_checks
 from portplan.probe.verify import MAX_NAME_ADDRESSES, FlowCheck, name_checks, plan_checks
 
 PRODUCT: dict[str, Any] = {
@@ -452,6 +453,45 @@ def test_on_a_managed_host_a_member_leaves_itself_out_and_resolves_names_itself(
         None,
         "echo-request",
     )
+
+
+NOT_FROM_SRC = "sent from the address this machine's kernel chose for "
+
+
+def test_on_a_managed_host_that_holds_none_of_the_sources_addresses_the_probe_says_so(
+    port: int,
+) -> None:
+    # the inventory host (this machine) holds none of src's addresses (198.51.100.7, RFC
+    # 5737): what it sends does not come from src as the firewalls see it, and its records
+    # say so, as `verify --on src` does at home
+    base = {"reference": "", "destination_component": "repo", "planned_ports": [str(port)],
+            "source": "src", "destination": "repo", "source_addresses": ["198.51.100.7"],
+            "protocol": "tcp", "ports": [port]}  # fmt: skip
+    found = probe_requests([{**base, "flow": "rows/fetch", "dns_name": "localhost"}], timeout=0.3)
+    assert found["checks"]
+    for record in found["checks"]:
+        assert record["source_address"] is None
+        assert any(
+            n.startswith(NOT_FROM_SRC + "localhost: ") and "none of src's addresses" in n
+            for n in record["notes"]
+        ), record["notes"]
+    # an address (planned only here: nothing is sent to 192.0.2.80)
+    (check,) = _remote_checks({**base, "flow": "rows/fetch", "address": "192.0.2.80"}, 0, {})
+    assert check.probe.source is None
+    assert any(
+        n.startswith(NOT_FROM_SRC + "192.0.2.80: ")
+        and "none of src's addresses" in n
+        and n.endswith("check its ansible_host and portplan_host)")
+        for n in check.notes
+    ), check.notes
+    # a host that holds the source's address sends from it, without the note
+    (check,) = _remote_checks(
+        {**base, "flow": "rows/fetch", "address": "192.0.2.80", "source_addresses": ["127.0.0.2"]},
+        0,
+        {},
+    )
+    assert check.probe.source == "127.0.0.2"
+    assert not any(n.startswith(NOT_FROM_SRC) for n in check.notes)
 
 
 def test_echo_probes_need_no_port_and_refuse_other_messages() -> None:

@@ -7,9 +7,10 @@ import base64
 import binascii
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from ipaddress import ip_address
 from typing import Any
 
-from portplan.fanout.work import Fanout
+from portplan.fanout.work import Fanout, SourceWork
 from portplan.probe.identify.base import Identification
 from portplan.probe.identify.certificate import TlsFacts, describe_certificate
 from portplan.probe.identify.tls import CERTIFICATE_DER, version_warnings
@@ -73,10 +74,77 @@ def _rows(fanout: Fanout) -> dict[tuple[str, str, str, str], CheckRow]:
     return rows
 
 
+#: a planned probe: its row (key, source, destination, protocol), destination and port
+_Target = tuple[str, str, str, str, str, int | None]
+
+
+def _target(check: FlowCheck, address: str) -> _Target:
+    row = check.row
+    return (row.key, row.source, row.destination, row.protocol.value, address, check.probe.port)
+
+
+class _Asked:
+    """The probes one source host was asked for, and which of them it has reported."""
+
+    def __init__(self, work: SourceWork) -> None:
+        self.work = work
+        self.planned = {_target(c, c.probe.address): c for c in work.checks}
+        #: (row, address) of the planned probes: an RPC endpoint mapper's dynamic port is
+        #: probed there too when the row holds it (portplan.probe.verify)
+        self.aims = {t[:5] for t in self.planned}
+        self.reported: set[_Target] = set()
+
+    def take(self, check: FlowCheck) -> None:
+        """Mark the planned probe ``check`` (read from a record) reports; :class:`ValueError`
+        when it reports none."""
+        port = check.probe.port
+        # a name resolved on the host: a record per address it resolved to
+        for address in dict.fromkeys([check.probe.address, check.dns_name]):
+            if address is None:
+                continue
+            target = _target(check, address)
+            if target in self.planned:
+                self.reported.add(target)
+                return
+            if target[:5] in self.aims and port is not None and port in check.row.ports:
+                return
+        shown = "/".join(
+            (check.row.key, check.row.source, check.row.destination, check.probe.protocol.value)
+        )
+        raise ValueError(
+            f"{self.work.inventory_host.name} returned a result for {shown} at "
+            f"{check.probe.address} port {port}, which it was not asked to probe"
+        )
+
+    def missing(self) -> list[FlowCheck]:
+        """The planned probes no record reports, but a cluster member's probes of itself.
+
+        The member that probes a mesh row (a cluster to itself) leaves its own address out
+        (portplan.probe.remote); which member the inventory host is, the controller cannot
+        tell.  So an address of the source left out of every mesh row is the member's own
+        when it is the only one of its family left out that way; any other is missing.
+        """
+        own = {a for request in self.work.requests for a in request["source_addresses"]}
+
+        def mesh_own(target: _Target) -> bool:
+            return target[1] == target[2] and target[4] in own
+
+        unreported = [t for t in self.planned if t not in self.reported]
+        probed = {t[4] for t in self.reported if mesh_own(t)}
+        left_out = {t[4] for t in unreported if mesh_own(t)} - probed
+        itself = set()
+        for family in (4, 6):
+            found = [a for a in left_out if ip_address(a).version == family]
+            if len(found) == 1:
+                itself.update(found)
+        return [self.planned[t] for t in unreported if not (mesh_own(t) and t[4] in itself)]
+
+
 def merge(fanout: Fanout, results: Mapping[str, HostResult]) -> Verification:
     """One verification of every source: each host's records, in plan order of the sources.
 
-    A record that names a row this verification did not plan is refused
+    Every planned probe is in it: a probe the host returned no record of is ``not-run``.  A
+    record that names a probe this verification did not plan is refused
     (:class:`ValueError`): a host only ever reports what it was asked.
     """
     rows = _rows(fanout)
@@ -85,22 +153,27 @@ def merge(fanout: Fanout, results: Mapping[str, HostResult]) -> Verification:
         result = results.get(host) or HostResult(
             outcome=Outcome.NOT_RUN, reason="Ansible reported nothing for this host"
         )
+        name = work.inventory_host.name
         if result.outcome is not None:
             reason = result.reason or "no reason given"
-            name = work.inventory_host.name
             checks.extend(_failed(c, result.outcome, f"{name}: {reason}") for c in work.checks)
             continue
+        asked = _Asked(work)
         for record in result.records:
             key = (record["flow"], record["source"], record["destination"], record["protocol"])
             row = rows.get(key)
             if row is None or row.source != host:
                 raise ValueError(
-                    f"{work.inventory_host.name} returned a result for {'/'.join(key)}, "
-                    "which it was not asked to probe"
+                    f"{name} returned a result for {'/'.join(key)}, which it was not asked to probe"
                 )
             check = check_from_record(record, row)
+            asked.take(check)
             check.identification = _read_certificate(check.identification)
             checks.append(check)
+        checks.extend(
+            _failed(c, Outcome.NOT_RUN, f"{name}: returned no result for this probe")
+            for c in asked.missing()
+        )
     return Verification(
         sources=tuple(fanout.sources),
         checks=tuple(checks),

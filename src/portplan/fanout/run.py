@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import math
 import os
 import secrets
 import tempfile
@@ -24,10 +25,12 @@ from portplan.load.inventory import ansible_tool, read_inventory
 from portplan.plan import Plan
 from portplan.probe.outcomes import Outcome
 from portplan.probe.verification import Verification
+from portplan.probe.verify import default_deadline
 
 __all__ = [
     "DEFAULT_FORKS",
     "LISTEN_DURATION",
+    "PROBE_GRACE",
     "FanoutRun",
     "HostResult",
     "run_fanout",
@@ -45,6 +48,18 @@ DEFAULT_FORKS = 10
 #: seconds a destination's listeners may take to come up
 LISTEN_READY_TIMEOUT = 60
 PROBE = "portplan.portplan.probe"
+#: the host variable that holds the listener's async job, and the stop tasks' name
+_LISTEN_JOB = "portplan_listen_job"
+_STOPPING = "stop listening"
+#: seconds (one try a second) a listener may take to end once its ready file is gone
+STOP_RETRIES = 30
+#: random bytes before the RADIUS secret the probe task is given (radius_secret_sealed)
+SEAL = 16
+#: seconds beyond its deadline a source's probe task may take (SSH, the interpreter's start,
+#: the bundled engine's import) before Ansible ends it: a host that never answers is
+#: not-run, and the run ends
+PROBE_GRACE = 60
+_PROBE_TIMEOUT = "portplan_probe_timeout"
 #: where the repository keeps the collection, for a portplan run from a source checkout
 _CHECKOUT_COLLECTIONS = Path(__file__).resolve().parents[3]
 
@@ -100,6 +115,7 @@ def _playbook(
                         },
                         "async": int(LISTEN_DURATION) + 60,
                         "poll": 0,
+                        "register": _LISTEN_JOB,
                         **keep_going,
                     },
                     {
@@ -127,6 +143,7 @@ def _playbook(
                 {
                     "name": "probe",
                     PROBE: {"probes": _decoded("portplan_probes"), **probe_options},
+                    "timeout": f"{{{{ {_PROBE_TIMEOUT} }}}}",
                     **keep_going,
                 }
             ],
@@ -140,10 +157,34 @@ def _playbook(
                 "gather_facts": False,
                 "tasks": [
                     {
-                        "name": "stop listening",
+                        "name": _STOPPING,
                         "ansible.builtin.file": {"path": ready_file, "state": "absent"},
+                        "when": f"{_LISTEN_JOB}.ansible_job_id is defined",  # it started
                         **keep_going,
-                    }
+                    },
+                    # the listener's job ends on its own once the file is gone; its result
+                    # file in the host's async directory stays unless it is cleaned up
+                    {
+                        "name": _STOPPING + ": wait for the listener to end",
+                        "ansible.builtin.async_status": {
+                            "jid": f"{{{{ {_LISTEN_JOB}.ansible_job_id }}}}"
+                        },
+                        "register": "portplan_listen_done",
+                        "until": "portplan_listen_done.finished",
+                        "retries": STOP_RETRIES,
+                        "delay": 1,
+                        "when": f"{_LISTEN_JOB}.ansible_job_id is defined",
+                        **keep_going,
+                    },
+                    {
+                        "name": _STOPPING + ": remove the listener's job file",
+                        "ansible.builtin.async_status": {
+                            "jid": f"{{{{ {_LISTEN_JOB}.ansible_job_id }}}}",
+                            "mode": "cleanup",
+                        },
+                        "when": f"{_LISTEN_JOB}.ansible_job_id is defined",
+                        **keep_going,
+                    },
                 ],
             }
         )
@@ -167,12 +208,17 @@ def _decoded(variable: str) -> str:
     return f"{{{{ {variable} | b64decode | from_json }}}}"
 
 
-def _overlay(fanout: Fanout) -> dict[str, Any]:
+def _overlay(fanout: Fanout, deadline: float | None = None) -> dict[str, Any]:
     """An inventory that adds each host's work to the operator's inventory, as host vars
-    (encoded: see :func:`_encoded`)."""
+    (encoded: see :func:`_encoded`), and how long its probe task may take: its ``deadline``
+    (by default as the host works it out, :func:`default_deadline`) and
+    :data:`PROBE_GRACE`."""
     hosts: dict[str, dict[str, Any]] = {}
     for work in fanout.sources.values():
-        hosts.setdefault(work.inventory_host.name, {})["portplan_probes"] = _encoded(work.requests)
+        own = hosts.setdefault(work.inventory_host.name, {})
+        own["portplan_probes"] = _encoded(work.requests)
+        seconds = default_deadline(work.checks) if deadline is None else deadline
+        own[_PROBE_TIMEOUT] = math.ceil(seconds) + PROBE_GRACE
     for dest in fanout.destinations.values():
         hosts.setdefault(dest.inventory_host.name, {})["portplan_listeners"] = _encoded(
             dest.listeners
@@ -219,9 +265,13 @@ def run_fanout(
         "second_look": second_look,
         "identify_services": identify_services,
     }
-    if radius_secret:  # (the operator's, but a '{{' in it is no template either)
-        secret = base64.b64encode(radius_secret).decode("ascii")
-        probe_options["radius_secret"] = f"{{{{ '{secret}' | b64decode }}}}"
+    if radius_secret:
+        # sealed: Ansible hides a no_log value wherever it occurs in the module's result, and
+        # a secret such as "open" or "127" would hide outcomes and addresses; 16 random bytes
+        # before it make the hidden text one that occurs nowhere else (and base64 is no
+        # template either)
+        sealed = secrets.token_bytes(SEAL) + radius_secret
+        probe_options["radius_secret_sealed"] = base64.b64encode(sealed).decode("ascii")
     if deadline is not None:
         probe_options["deadline"] = deadline
     # one file per host (hosts may share a file system: containers, namespaces, NFS homes)
@@ -247,6 +297,12 @@ def run_fanout(
                 records=tuple(res.get("checks", ())), elapsed=res.get("elapsed")
             )
         elif name in destination_of and kind in ("runner_on_failed", "runner_on_unreachable"):
+            if str(data.get("task") or "").startswith(_STOPPING):
+                problems.append(
+                    f"listeners on {destination_of[name]} ({name}) may still be up: "
+                    f"{_reason(res)} (they stop by themselves within {LISTEN_DURATION:g} s)"
+                )
+                return False
             problems.append(
                 f"listeners on {destination_of[name]} ({name}): {_reason(res)}; its flows are "
                 "probed without them"
@@ -272,7 +328,7 @@ def run_fanout(
             yaml.safe_dump(_playbook(fanout, ready_file, probe_options=probe_options))
         )
         overlay = root / "portplan-hosts.yml"
-        overlay.write_text(json.dumps(_overlay(fanout)))  # JSON is YAML
+        overlay.write_text(json.dumps(_overlay(fanout, deadline)))  # JSON is YAML
         started = time.monotonic()
         try:
             runner = ansible_runner.run(

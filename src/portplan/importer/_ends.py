@@ -17,7 +17,7 @@ Names are as written; the caller turns them into components.  ``*`` is any clien
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from portplan.importer._names import split_names
 from portplan.importer.columns import Field
@@ -46,6 +46,9 @@ class Ends:
     missing: str | None = None
     #: why no pair could be made (the row names a peer but not which way)
     problem: str | None = None
+    #: (subcomponent, main component) for each subcomponent the row names (a "To
+    #: subcomponent" column beside "To main component"): the part of that component
+    parents: tuple[tuple[str, str], ...] = ()
 
 
 def _names(row: ImportedRow, field: Field) -> tuple[str, ...]:
@@ -64,7 +67,10 @@ def ends_of(reading: TableReading, row: ImportedRow, product: str) -> Ends:
         return _turned((left, right), arrow.direction, None)
     if sources or destinations or subcomponents:
         pair = (sources or (ANY_NAME,), subcomponents or destinations or own or (product,))
-        return _turned(pair, direction or Direction.FORWARD, None)
+        parents: tuple[tuple[str, str], ...] = ()
+        if subcomponents and len(destinations) == 1:
+            parents = tuple((sub, destinations[0]) for sub in subcomponents)
+        return replace(_turned(pair, direction or Direction.FORWARD, None), parents=parents)
     seen_from = own or (product,)
     if peers:
         if direction is Direction.INBOUND:

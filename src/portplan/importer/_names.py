@@ -112,6 +112,10 @@ class Ids:
         self._by_name[key] = ident
         return ident
 
+    def alias(self, name: str, ident: str) -> None:
+        """Let ``name`` stand for ``ident`` too, unless it stands for another id already."""
+        self._by_name.setdefault(" ".join(name.lower().split()), ident)
+
     def fresh(self, name: str, limit: int = 40) -> str:
         """A new id for ``name``, even when the same name was given one before."""
         base = slug(name, limit - 3)

@@ -90,7 +90,23 @@ class _Builder:
 
     # -- names ------------------------------------------------------------------------------
 
-    def component(self, name: str) -> str:
+    def component(self, name: str, parent: str | None = None) -> str:
+        """The component ``name`` stands for; with ``parent``, the part of that name of the
+        component ``parent``: the component of that name, unless it is a part of another
+        component already (Identity Manager's Admin is not Physical Access's), when it is a
+        component of its own.  A cell that names the part in full ("Identity Manager
+        Operator") is the same component."""
+        if parent is not None:
+            main = self.component(parent)
+            ident = self.component(name)
+            owner = self.components[ident].get("parent")
+            if owner == main or (owner is None and ident not in self._lineage(main)):
+                self.components[ident]["parent"] = main
+            else:
+                ident = self.component_ids(f"{parent} {name}")
+                self.components.setdefault(ident, {"name": name, "parent": main})
+            self.component_ids.alias(f"{parent} {name}", ident)
+            return ident
         if name == ANY_NAME:
             return ANY
         if name == UNNAMED:
@@ -113,6 +129,13 @@ class _Builder:
                 )
             self.components[ident] = entry
         return ident
+
+    def _lineage(self, ident: str) -> list[str]:
+        """``ident`` and the components it is a part of, nearest first."""
+        chain = [ident]
+        while (up := self.components.get(chain[-1], {}).get("parent")) and up not in chain:
+            chain.append(up)
+        return chain
 
     def parameter(
         self,
@@ -165,6 +188,7 @@ class _Builder:
         self.data["document"] = document
         self.data["sections"] = self.sections
         used = {c for f in self.flows for key in ("from", "to") for c in _listed(f.get(key))}
+        used |= {up for c in used for up in self._lineage(c)}  # and what they are parts of
         self.data["components"] = {k: v for k, v in self.components.items() if k in used}
         if self.features:
             self.data["features"] = self.features
@@ -349,8 +373,9 @@ class _Builder:
             }
             if len(made) > 1:
                 flow["part"] = index
-            from_ids = list(dict.fromkeys(self.component(n) for n in sources))
-            to_ids = list(dict.fromkeys(self.component(n) for n in destinations))
+            parents = dict(ends.parents)
+            from_ids = list(dict.fromkeys(self.component(n, parents.get(n)) for n in sources))
+            to_ids = list(dict.fromkeys(self.component(n, parents.get(n)) for n in destinations))
             if ANY in to_ids:
                 self.note_unread(
                     row, Field.DESTINATION, "the row goes to any system: name the listener"

@@ -29,7 +29,7 @@ from portplan.probe.local import is_local
 from portplan.probe.outcomes import BLOCKED_OUTCOMES, PortProbe
 from portplan.probe.records import check_record
 from portplan.probe.rows import PortRanges, RemoteRow
-from portplan.probe.verify import FlowCheck, default_deadline, run_checks
+from portplan.probe.verify import FlowCheck, default_deadline, not_from_host, run_checks
 
 __all__ = ["BLOCKED", "EXPECTATIONS", "RequestError", "probe_requests", "request_of"]
 
@@ -39,6 +39,10 @@ EXPECTATIONS = ("open", "blocked")
 #: same as ``verify --expect-blocked``'s
 BLOCKED = BLOCKED_OUTCOMES
 _BLOCKED_NOTE = "expected to be blocked"
+#: what to do about a managed host that holds none of its source host's addresses
+_ASTRAY_FIX = (
+    "is the inventory host this source's machine? check its ansible_host and portplan_host"
+)
 
 
 class RequestError(ValueError):
@@ -180,12 +184,22 @@ def _checks(
     if address is None:  # resolved first; sent from this host's address of its family
         bind = None
         own_sources = tuple(a for v in (4, 6) if (a := _bind(own, v, binds)) is not None)
+        # this host holds none of the source's addresses: it is not the source
+        astray = bool(own) and not own_sources
     else:
         if text["source"] == text["destination"] and address in own and is_local(address):
             return []  # a member of a group (a cluster) does not probe itself
-        bind = None if loopback else _bind(own, ipaddress.ip_address(address).version, binds)
+        family = ipaddress.ip_address(address).version
+        bind = None if loopback else _bind(own, family, binds)
         own_sources = ()
+        astray = (
+            not loopback
+            and bind is None
+            and any(ipaddress.ip_address(a).version == family for a in own)
+        )
     notes = [str(n) for n in request.get("notes") or []]
+    if astray:  # (what `portplan verify --on SOURCE` says on a machine that is not it)
+        notes.append(not_from_host(text["source"], address or str(dns_name), fix=_ASTRAY_FIX))
     if expect == "blocked":
         notes.append(_BLOCKED_NOTE)
     checks = []

@@ -68,10 +68,12 @@ IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 __all__ = [
     "MAX_NAME_ADDRESSES",
+    "THROUGH",
     "FlowCheck",
     "Skipped",
     "default_deadline",
     "name_checks",
+    "not_from_host",
     "plan_checks",
     "run_checks",
 ]
@@ -176,7 +178,7 @@ def plan_checks(
                             chosen_for[address] = kernel_source(address)
                         chosen = chosen_for[address]
                     if chosen is None or not _within(plan, row.source, chosen):
-                        note = _not_from_host(row.source, address, check.source_lookup, chosen)
+                        note = not_from_host(row.source, address, check.source_lookup, chosen)
                         check.notes.append(note)
                 checks.append(check)
     return checks, skipped
@@ -209,9 +211,20 @@ def _within(plan: Plan, host: str, address: IPAddress) -> bool:
     return any(address in n for n in plan.host_addresses(host) if n.version == address.version)
 
 
-def _not_from_host(
-    source: str, address: str, lookup: NameLookup | None = None, chosen: IPAddress | None = None
+#: what to do about a probe not sent from its source's address, run by hand
+FROM_HOST_FIX = "name the address with --from-address, or run verify on the host"
+
+
+def not_from_host(
+    source: str,
+    address: str,
+    lookup: NameLookup | None = None,
+    chosen: IPAddress | None = None,
+    *,
+    fix: str = FROM_HOST_FIX,
 ) -> str:
+    """The note of a probe this machine sent from an address that is not ``source``'s
+    (``chosen``, the kernel's choice, where it is known)."""
     sent = f"sent from {chosen}, the address" if chosen is not None else "sent from the address"
     if lookup is None:
         whose = f"this machine holds none of {source}'s addresses of that family"
@@ -224,8 +237,7 @@ def _not_from_host(
         whose = f"{source} is known by name only, and {lookup.name}: {lookup.error}"
     return (
         f"{sent} this machine's kernel chose for {address}: {whose}, so the "
-        f"probe does not come from {source} as the firewalls see it (name the address with "
-        "--from-address, or run verify on the host)"
+        f"probe does not come from {source} as the firewalls see it ({fix})"
     )
 
 
@@ -240,6 +252,11 @@ def attach(checks: Sequence[FlowCheck], results: Sequence[PortResult]) -> None:
 
 #: why an open port the service reset once connected is not identified
 _RESET_UNIDENTIFIED = "the service reset the connection once it was accepted"
+
+#: the protocol a port of a row speaks when the row's protocol reaches it through another:
+#: MS-RPC's named pipes over SMB on 445 (WMI/DCOM rows list "TCP 135 and 445"), where no RPC
+#: bind is answered
+THROUGH: dict[tuple[str | None, int | None], str] = {("msrpc", 445): "smb"}
 
 #: identifications at once: each is work for both ends (a TLS handshake takes about a
 #: millisecond of CPU on each), and one that waits behind too many others on a busy machine
@@ -300,7 +317,8 @@ async def run_checks(
     def identifier(check: FlowCheck) -> str | None:
         """The protocol to identify ``check``'s port by, if any."""
         wanted = identify_services and not check.expect_blocked
-        return check.row.app_protocol if wanted and check.row.app_protocol else None
+        protocol = check.row.app_protocol if wanted else None
+        return THROUGH.get((protocol, check.probe.port), protocol) if protocol else None
 
     async def on_open(index: int, result: PortResult, sock: socket.socket, wait: float) -> None:
         check = pending[index]

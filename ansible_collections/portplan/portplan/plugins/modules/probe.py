@@ -162,6 +162,14 @@ options:
   radius_secret:
     description: The RADIUS shared secret, for identifying RADIUS servers.
     type: str
+  radius_secret_sealed:
+    description:
+      - The RADIUS shared secret as C(portplan verify --inventory) sends it, in place of
+        O(radius_secret) - base64 of 16 random bytes followed by the secret.
+      - Ansible hides a secret wherever it occurs in the module's result; a short one
+        (C(open), C(127)) would hide outcomes and addresses. What Ansible hides is then this
+        text, which occurs nowhere else.
+    type: str
   deadline:
     description:
       - Seconds the whole run may take; ports not settled by then are C(unfinished) (and
@@ -256,6 +264,7 @@ summary:
       sample: 0
 """
 
+import base64
 import sys
 import time
 import traceback
@@ -273,6 +282,10 @@ except ImportError:
 else:
     ENGINE_ERROR = None
     IDENTIFIERS = identifiers.MODULES  # imported so that Ansible packs every identifier
+
+
+#: random bytes before the secret in radius_secret_sealed
+SEAL = 16
 
 
 def argument_spec():
@@ -307,6 +320,7 @@ def argument_spec():
         "second_look": {"type": "bool", "default": True},
         "identify_services": {"type": "bool", "default": True},
         "radius_secret": {"type": "str", "no_log": True},
+        "radius_secret_sealed": {"type": "str", "no_log": True},
         "deadline": {"type": "float"},
     }
 
@@ -342,6 +356,14 @@ def main():
     secrets = {}
     if params["radius_secret"]:
         secrets["radius"] = params["radius_secret"].encode()
+    if params["radius_secret_sealed"]:
+        try:
+            sealed = base64.b64decode(params["radius_secret_sealed"], validate=True)
+        except ValueError:
+            module.fail_json(msg="radius_secret_sealed is not base64")
+        if len(sealed) <= SEAL:
+            module.fail_json(msg="radius_secret_sealed holds no secret after its %d bytes" % SEAL)
+        secrets["radius"] = sealed[SEAL:]
     started = time.monotonic()
     try:
         found = probe_requests(

@@ -1,0 +1,164 @@
+"""``verify --inventory`` through real Ansible on a local connection: two deployment hosts on
+loopback addresses, each an inventory host that is this machine.  What the run leaves behind
+on the hosts (listener files, Ansible's async job files) is checked here; the SSH fan-out
+itself is tested in test_verify_inventory.py."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+import portplan.fanout.run as run_module
+from portplan import load_plan
+from portplan.fanout import FanoutRun, verify_inventory
+from portplan.probe.outcomes import Outcome
+
+#: seconds the listener a run started may take to stop once the run is over
+STOP_WAIT = 15.0
+#: seconds a stuck host's interpreter sleeps, and the test waits for the run to end
+HUNG_SLEEP = 90
+HUNG_WAIT = 45.0
+
+PRODUCT = {
+    "id": "pair",
+    "name": "Pair",
+    "version": "1",
+    "document": {"title": "Pair ports"},
+    "components": {"client": {"name": "Client"}, "server": {"name": "Server"}},
+    "flows": [
+        {"id": "web", "row": 1, "from": "client", "to": "server", "protocol": "tcp",
+         "ports": "PORT", "purpose": "the client reaches the server"},
+    ],
+}  # fmt: skip
+
+
+@pytest.fixture
+def port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.3", 0))
+        found: int = probe.getsockname()[1]
+    return found
+
+
+@pytest.fixture
+def jobs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A directory of the test's own for Ansible's async job files (ANSIBLE_ASYNC_DIR)."""
+    path = tmp_path / "async"
+    monkeypatch.setenv("ANSIBLE_ASYNC_DIR", str(path))
+    return path
+
+
+def _lab(tmp_path: Path, port: int) -> tuple[Path, Path]:
+    (tmp_path / "pair.yaml").write_text(
+        yaml.safe_dump(PRODUCT, sort_keys=False).replace("PORT", str(port))
+    )
+    deployment = tmp_path / "deployment.yaml"
+    deployment.write_text(
+        yaml.safe_dump(
+            {
+                "name": "pair",
+                "hosts": {"a": {"addresses": ["127.0.0.2"]}, "b": {"addresses": ["127.0.0.3"]}},
+                "products": {
+                    "pair": {"file": "pair.yaml", "components": {"client": "a", "server": "b"}}
+                },
+            },
+            sort_keys=False,
+        )
+    )
+    local = {"ansible_connection": "local", "ansible_python_interpreter": sys.executable}
+    inventory = tmp_path / "inventory.yml"
+    inventory.write_text(yaml.safe_dump({"all": {"hosts": {"a": local, "b": local}}}))
+    return deployment, inventory
+
+
+def _free(port: int) -> bool:
+    with socket.socket() as again:
+        try:
+            again.bind(("127.0.0.3", port))
+        except OSError:
+            return False
+    return True
+
+
+def test_listeners_leave_nothing_behind(tmp_path: Path, jobs: Path, port: int) -> None:
+    deployment, inventory = _lab(tmp_path, port)
+    before = set(Path("/tmp").glob("portplan-listen-*"))
+    run = verify_inventory(load_plan(deployment), inventory, listeners=True, timeout=0.5)
+    (check,) = run.verification.checks
+    assert check.outcome is Outcome.OPEN and check.temporary_listener, check
+    assert run.listener_problems == []
+    ends = time.monotonic() + STOP_WAIT
+    while not _free(port) and time.monotonic() < ends:
+        time.sleep(0.2)
+    assert _free(port), "the temporary listener is still up"
+    assert set(Path("/tmp").glob("portplan-listen-*")) == before
+    left = sorted(p.name for p in jobs.iterdir()) if jobs.exists() else []
+    assert left == [], f"Ansible's async job files left in {jobs}"
+
+
+def test_a_source_whose_probe_never_ends_is_not_run_in_bounded_time(
+    tmp_path: Path, jobs: Path, port: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # host a's Python never answers (an interpreter that sleeps): its probe task ends at the
+    # deadline plus the grace, not never, and its probes are not-run with Ansible's reason
+    deployment, inventory = _lab(tmp_path, port)
+    pid_file = tmp_path / "stuck.pid"
+    stuck = tmp_path / "stuck-python"
+    stuck.write_text(f"#!/bin/sh\necho $$ > {pid_file}\nexec sleep {HUNG_SLEEP}\n")
+    stuck.chmod(0o755)
+    hosts = yaml.safe_load(inventory.read_text())
+    hosts["all"]["hosts"]["a"]["ansible_python_interpreter"] = str(stuck)
+    inventory.write_text(yaml.safe_dump(hosts))
+    monkeypatch.setattr(run_module, "PROBE_GRACE", 3)
+    found: list[object] = []
+    worker = threading.Thread(
+        target=lambda: found.append(
+            verify_inventory(load_plan(deployment), inventory, timeout=0.5, deadline=1)
+        ),
+        daemon=True,
+    )
+    try:
+        worker.start()
+        worker.join(HUNG_WAIT)
+        assert not worker.is_alive(), f"verify --inventory still runs after {HUNG_WAIT} s"
+    finally:
+        if pid_file.exists():  # the sleep this test started, by its id
+            with contextlib.suppress(ProcessLookupError, ValueError):
+                os.kill(int(pid_file.read_text()), signal.SIGTERM)
+        worker.join(HUNG_WAIT)
+    (run,) = found
+    assert isinstance(run, FanoutRun)
+    (check,) = run.verification.checks
+    assert check.outcome is Outcome.NOT_RUN and not check.passed
+    assert check.result is not None and check.result.evidence.note is not None
+    assert check.result.evidence.note.startswith("a: "), check.result.evidence.note
+    assert "Timed out after 4 second" in check.result.evidence.note  # deadline 1, grace 3
+
+
+@pytest.mark.parametrize("secret", [b"open", b"127"])
+def test_a_radius_secret_found_in_the_results_does_not_mask_them(
+    tmp_path: Path, jobs: Path, port: int, secret: bytes
+) -> None:
+    # Ansible hides a no_log value wherever it occurs in a module's result: a secret such as
+    # "open" or "127" must not hide the outcome or the address the host reports
+    deployment, inventory = _lab(tmp_path, port)
+    with socket.socket() as server:
+        server.bind(("127.0.0.3", port))
+        server.listen()
+        run = verify_inventory(load_plan(deployment), inventory, timeout=0.5, radius_secret=secret)
+    (check,) = run.verification.checks
+    assert (check.outcome, check.probe.address, check.probe.port) == (
+        Outcome.OPEN,
+        "127.0.0.3",
+        port,
+    )
+    assert check.passed

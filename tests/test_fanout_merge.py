@@ -1,0 +1,150 @@
+"""``verify --inventory`` merges what each source host returned: every planned probe is in the
+report exactly once, with the host's record or an honest reason why there is none.
+
+Pure planning and merging (no Ansible here): the records are those the probe module would
+return, made from the planned checks with :func:`~portplan.probe.records.check_record`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+import pytest
+
+from examples import example_plan
+from portplan.fanout.merge import HostResult, merge
+from portplan.fanout.work import Fanout, plan_fanout
+from portplan.load.inventory import InventoryHost
+from portplan.probe.outcomes import Evidence, Outcome, PortResult
+from portplan.probe.records import check_record
+from portplan.probe.verify import FlowCheck
+
+
+def _fanout(example: str) -> Fanout:
+    plan = example_plan(example)
+    inventory = {h: InventoryHost(name=h, variables={}, groups=()) for h in plan.hosts}
+    return plan_fanout(plan, inventory, where="inventory.yml")
+
+
+def _open(check: FlowCheck, address: str | None = None) -> dict[str, Any]:
+    """The record of ``check`` found open (at ``address``, for a name resolved there)."""
+    probe = check.probe if address is None else replace(check.probe, address=address)
+    done = replace(
+        check,
+        probe=probe,
+        result=PortResult(probe=probe, outcome=Outcome.OPEN, evidence=Evidence()),
+        temporary_listener=True,
+        notes=list(check.notes),
+    )
+    return check_record(done)
+
+
+def _all_open(fanout: Fanout) -> dict[str, HostResult]:
+    return {
+        host: HostResult(records=tuple(_open(c) for c in work.checks), elapsed=0.1)
+        for host, work in fanout.sources.items()
+    }
+
+
+def _key(check: FlowCheck) -> tuple[str, str, int | None]:
+    return (check.row.key, check.probe.address, check.probe.port)
+
+
+def test_every_record_is_merged() -> None:
+    fanout = _fanout("shopping-contoso")
+    merged = merge(fanout, _all_open(fanout))
+    planned = [_key(c) for w in fanout.sources.values() for c in w.checks]
+    assert sorted(_key(c) for c in merged.checks) == sorted(planned)
+    assert merged.passed
+
+
+@pytest.mark.parametrize("keep", [0, 1])
+def test_a_probe_the_host_did_not_report_is_not_run(keep: int) -> None:
+    # a host that answers "ok" with fewer records than it was asked for (none at all, or
+    # all but the last) has not verified the rest: they are in the report, and they fail
+    fanout = _fanout("shopping-contoso")
+    results = _all_open(fanout)
+    host, work = next(iter(fanout.sources.items()))
+    kept = work.checks[:keep] if keep == 0 else work.checks[:-1]
+    results[host] = HostResult(records=tuple(_open(c) for c in kept), elapsed=0.1)
+    merged = merge(fanout, results)
+
+    planned = [_key(c) for w in fanout.sources.values() for c in w.checks]
+    assert sorted(_key(c) for c in merged.checks) == sorted(planned)
+    missing = [c for c in merged.checks if c.row.source == host and _key(c) not in map(_key, kept)]
+    assert len(missing) == len(work.checks) - len(kept)
+    for check in missing:
+        assert check.outcome is Outcome.NOT_RUN
+        assert not check.passed
+        assert check.result is not None and check.result.evidence.note is not None
+        assert check.result.evidence.note.startswith(f"{host}: ")
+        assert "no result" in check.result.evidence.note
+    assert not merged.passed
+
+
+def test_a_cluster_member_leaves_out_only_itself() -> None:
+    # the member that probes a mesh row does not probe its own address (portplan.probe.remote):
+    # that probe is not missing; any other member's is
+    fanout = _fanout("search-cluster")
+    results = _all_open(fanout)
+    work = fanout.sources["search"]
+    own = work.requests[0]["source_addresses"]
+    assert own == ["192.0.2.11", "192.0.2.12", "192.0.2.13"]
+    mesh = [c for c in work.checks if c.row.source == c.row.destination]
+    assert mesh
+    itself = [c for c in mesh if c.probe.address == "192.0.2.11"]
+    others = [c for c in work.checks if c not in itself]
+    results["search"] = HostResult(records=tuple(_open(c) for c in others), elapsed=0.1)
+    merged = merge(fanout, results)
+    assert merged.passed
+    mine = [c for c in merged.checks if c.row.source == "search"]
+    assert not any(c.probe.address == "192.0.2.11" for c in mine)
+    # a host that leaves out another member has not verified that path
+    dropped = [c for c in mesh if c.probe.address == "192.0.2.12"][:1]
+    results["search"] = HostResult(
+        records=tuple(_open(c) for c in others if c not in dropped), elapsed=0.1
+    )
+    merged = merge(fanout, results)
+    assert not merged.passed
+    assert {_key(c) for c in merged.checks if c.outcome is Outcome.NOT_RUN} == set(
+        map(_key, dropped)
+    )
+    # two members left out of every mesh row: which one the host is, nothing says
+    results["search"] = HostResult(
+        records=tuple(_open(c) for c in others if c.probe.address != "192.0.2.12"), elapsed=0.1
+    )
+    merged = merge(fanout, results)
+    assert {_key(c) for c in merged.checks if c.outcome is Outcome.NOT_RUN} == {
+        _key(c) for c in mesh if c.probe.address in ("192.0.2.11", "192.0.2.12")
+    }
+
+
+def test_a_name_resolved_there_is_every_address_it_resolved_to() -> None:
+    fanout = _fanout("search-cluster")
+    results = _all_open(fanout)
+    work = fanout.sources["dash01"]
+    (named,) = [c for c in work.checks if c.dns_name is not None]
+    others = [c for c in work.checks if c is not named]
+    resolved = [_open(named, "192.0.2.80"), _open(named, "2001:db8::80")]
+    results["dash01"] = HostResult(records=(*(_open(c) for c in others), *resolved), elapsed=0.1)
+    merged = merge(fanout, results)
+    assert merged.passed
+    got = [
+        c.probe.address
+        for c in merged.checks
+        if c.row.key == named.row.key and c.row.source == "dash01"
+    ]
+    assert got == ["192.0.2.80", "2001:db8::80"]
+
+
+def test_a_record_of_an_address_the_host_was_not_asked_is_refused() -> None:
+    # a record for a planned row but another destination address is no result of that row
+    fanout = _fanout("shopping-contoso")
+    results = _all_open(fanout)
+    host, work = next(iter(fanout.sources.items()))
+    first = work.checks[0]
+    stray = _open(first, "203.0.113.99")
+    results[host] = HostResult(records=(*(_open(c) for c in work.checks), stray), elapsed=0.1)
+    with pytest.raises(ValueError, match=r"203\.0\.113\.99"):
+        merge(fanout, results)
