@@ -8,14 +8,20 @@ return, made from the planned checks with :func:`~portplan.probe.records.check_r
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
-from examples import example_plan
+from examples import example_data, example_plan
+from portplan import load_plan
+from portplan._errors import FanoutError
 from portplan.fanout.merge import HostResult, merge
 from portplan.fanout.work import Fanout, plan_fanout
 from portplan.load.inventory import InventoryHost
+from portplan.probe.bynames import name_checks
+from portplan.probe.dns import NameLookup
 from portplan.probe.outcomes import Evidence, Outcome, PortResult
 from portplan.probe.records import check_record
 from portplan.probe.verify import FlowCheck
@@ -146,5 +152,43 @@ def test_a_record_of_an_address_the_host_was_not_asked_is_refused() -> None:
     first = work.checks[0]
     stray = _open(first, "203.0.113.99")
     results[host] = HostResult(records=(*(_open(c) for c in work.checks), stray), elapsed=0.1)
-    with pytest.raises(ValueError, match=r"203\.0\.113\.99"):
+    with pytest.raises(FanoutError, match=r"203\.0\.113\.99"):
         merge(fanout, results)
+
+
+@pytest.mark.parametrize(
+    "lookup",
+    [
+        # the name also resolves to an address the deployment does not declare for sql01
+        NameLookup(name="sql01.example.com", addresses=("192.0.2.20", "192.0.2.99")),
+        # the name does not resolve
+        NameLookup(name="sql01.example.com", addresses=(), error="no such name"),
+    ],
+    ids=["an-undeclared-address", "no-such-name"],
+)
+def test_what_a_destination_name_says_on_the_host_is_merged(
+    lookup: NameLookup, tmp_path: Path
+) -> None:
+    """A destination with addresses and a name: the host probes the declared addresses and
+    adds a dns-error record for what the name says beside them (portplan.probe.bynames); the
+    merge takes it (it refused it as a probe it was not asked for, and the run ended)."""
+    data = example_data("shopping-contoso")
+    data["hosts"]["sql01"]["dns_name"] = "sql01.example.com"
+    (tmp_path / "d.yaml").write_text(yaml.safe_dump(data))
+    plan = load_plan(tmp_path / "d.yaml")
+    inventory = {h: InventoryHost(name=h, variables={}, groups=()) for h in plan.hosts}
+    fanout = plan_fanout(plan, inventory, where="inventory.yml")
+    results = _all_open(fanout)
+    host, work = next((h, w) for h, w in fanout.sources.items() if any(
+        c.dns_name == "sql01.example.com" for c in w.checks))  # fmt: skip
+    on_host = name_checks(work.checks, {"sql01.example.com": lookup})
+    errors = [c for c in on_host if c.result is not None]
+    assert errors and all(c.outcome is Outcome.DNS_ERROR for c in errors)
+    records = [_open(c) for c in work.checks] + [check_record(c) for c in errors]
+    results[host] = HostResult(records=tuple(records), elapsed=0.1)
+    merged = merge(fanout, results)
+    mine = [c for c in merged.checks if c.row.source == host]
+    assert len(mine) == len(work.checks) + len(errors)
+    assert [c for c in mine if c.outcome is Outcome.DNS_ERROR] == errors
+    assert not any(c.outcome is Outcome.NOT_RUN for c in mine)
+    assert not merged.passed  # a dns-error fails, as it does with --on

@@ -10,6 +10,7 @@ from dataclasses import dataclass, replace
 from ipaddress import ip_address
 from typing import Any
 
+from portplan._errors import FanoutError
 from portplan.fanout.work import Fanout, SourceWork
 from portplan.probe.identify.base import Identification
 from portplan.probe.identify.certificate import TlsFacts, describe_certificate
@@ -92,12 +93,19 @@ class _Asked:
         #: (row, address) of the planned probes: an RPC endpoint mapper's dynamic port is
         #: probed there too when the row holds it (portplan.probe.verify)
         self.aims = {t[:5] for t in self.planned}
+        #: (row, port) of the planned probes: a destination's name that resolves to an
+        #: address the deployment does not declare (or not at all) adds a dns-error record
+        #: there, at that address (or name), beside the planned ones (portplan.probe.bynames)
+        self.row_ports = {(t[:4], t[5]) for t in self.planned}
         self.reported: set[_Target] = set()
 
     def take(self, check: FlowCheck) -> None:
-        """Mark the planned probe ``check`` (read from a record) reports; :class:`ValueError`
+        """Mark the planned probe ``check`` (read from a record) reports; :class:`FanoutError`
         when it reports none."""
         port = check.probe.port
+        row_port = (_target(check, "")[:4], port)
+        if check.outcome is Outcome.DNS_ERROR and check.dns_name and row_port in self.row_ports:
+            return
         # a name resolved on the host: a record per address it resolved to
         for address in dict.fromkeys([check.probe.address, check.dns_name]):
             if address is None:
@@ -111,7 +119,7 @@ class _Asked:
         shown = "/".join(
             (check.row.key, check.row.source, check.row.destination, check.probe.protocol.value)
         )
-        raise ValueError(
+        raise FanoutError(
             f"{self.work.inventory_host.name} returned a result for {shown} at "
             f"{check.probe.address} port {port}, which it was not asked to probe"
         )
@@ -145,7 +153,7 @@ def merge(fanout: Fanout, results: Mapping[str, HostResult]) -> Verification:
 
     Every planned probe is in it: a probe the host returned no record of is ``not-run``.  A
     record that names a probe this verification did not plan is refused
-    (:class:`ValueError`): a host only ever reports what it was asked.
+    (:class:`FanoutError`): a host only ever reports what it was asked.
     """
     rows = _rows(fanout)
     checks: list[FlowCheck] = []
@@ -163,7 +171,7 @@ def merge(fanout: Fanout, results: Mapping[str, HostResult]) -> Verification:
             key = (record["flow"], record["source"], record["destination"], record["protocol"])
             row = rows.get(key)
             if row is None or row.source != host:
-                raise ValueError(
+                raise FanoutError(
                     f"{name} returned a result for {'/'.join(key)}, which it was not asked to probe"
                 )
             check = check_from_record(record, row)
