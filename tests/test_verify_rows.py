@@ -549,3 +549,34 @@ def test_a_name_only_address_of_a_family_this_machine_cannot_send_from_says_so(
         "sent from the address this machine's kernel chose for ::1: src sends from no IPv6 "
         "address here (127.0.0.2), so the probe does not come from src as the firewalls see it"
     ) in checks["::1"].notes
+
+
+def test_a_managed_host_that_is_not_the_source_sends_no_blocked_probe_and_no_loopback_one(
+    port: int,
+) -> None:
+    """As `verify --on` at home: a probe expected blocked is not sent (a firewall that blocks
+    this host proves nothing of the source) and fails; a loopback row is not this host's,
+    and is not run. Nothing is sent here: each is decided before probing."""
+    base = {"reference": "", "destination_component": "repo", "planned_ports": [str(port)],
+            "source": "src", "destination": "repo", "source_addresses": ["198.51.100.7"],
+            "protocol": "tcp", "ports": [port]}  # fmt: skip
+    blocked = {**base, "flow": "rows/fetch", "address": "192.0.2.80", "expect": "blocked"}
+    loopback = {**base, "flow": "rows/fetch", "address": "127.0.0.1"}
+    found = probe_requests([blocked, loopback], timeout=0.3)
+    records = {r["address"]: r for r in found["checks"]}
+    sent = records["192.0.2.80"]
+    assert (sent["outcome"], sent["passed"], sent["evidence"]["attempts"]) == (
+        "local-error", False, 0
+    )  # fmt: skip
+    assert sent["evidence"]["note"].startswith("not sent: this host holds none of src's")
+    assert not any(n.startswith(NOT_FROM_SRC) for n in sent["notes"])
+    home = records["127.0.0.1"]
+    assert (home["outcome"], home["passed"], home["evidence"]["attempts"]) == ("not-run", False, 0)
+    assert home["evidence"]["note"].startswith("not probed: on src's loopback")
+    assert found["failed"] == 2
+    # the source's own machine probes both
+    mine = {**base, "source_addresses": ["127.0.0.2"]}
+    for request in ({**mine, "flow": "rows/fetch", "address": "192.0.2.80", "expect": "blocked"},
+                    {**mine, "flow": "rows/fetch", "address": "127.0.0.1"}):  # fmt: skip
+        (check,) = _remote_checks(request, 0, {})
+        assert check.result is None

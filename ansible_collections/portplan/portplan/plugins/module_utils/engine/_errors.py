@@ -27,6 +27,7 @@ __all__ = [
     "AuditError",
     "ConditionSyntaxError",
     "Diagnostic",
+    "FanoutError",
     "InputError",
     "LockoutError",
     "ModelPath",
@@ -202,6 +203,12 @@ class DraftError(PortplanError, RuntimeError):
 
 class PluginError(PortplanError, RuntimeError):
     """A plugin (target or identifier) that cannot be loaded, or two plugins with one name."""
+
+
+class FanoutError(PortplanError, RuntimeError):
+    """A source host's results that cannot be merged: it reported a probe it was not asked
+    for (another version of the collection on the controller, or a host that is not who it
+    says)."""
 
 
 class InventoryError(PortplanError, ValueError):

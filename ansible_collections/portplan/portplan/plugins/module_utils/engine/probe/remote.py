@@ -28,7 +28,7 @@ from ansible_collections.portplan.portplan.plugins.module_utils.engine.model.pro
 from ansible_collections.portplan.portplan.plugins.module_utils.engine.probe.icmp import ECHO_REQUEST
 from ansible_collections.portplan.portplan.plugins.module_utils.engine.probe.listen import LISTENER_PROBE
 from ansible_collections.portplan.portplan.plugins.module_utils.engine.probe.local import is_local
-from ansible_collections.portplan.portplan.plugins.module_utils.engine.probe.outcomes import BLOCKED_OUTCOMES, PortProbe
+from ansible_collections.portplan.portplan.plugins.module_utils.engine.probe.outcomes import BLOCKED_OUTCOMES, Evidence, Outcome, PortProbe, PortResult
 from ansible_collections.portplan.portplan.plugins.module_utils.engine.probe.records import check_record
 from ansible_collections.portplan.portplan.plugins.module_utils.engine.probe.rows import PortRanges, RemoteRow
 from ansible_collections.portplan.portplan.plugins.module_utils.engine.probe.verify import FlowCheck, default_deadline, not_from_host, run_checks
@@ -200,7 +200,15 @@ def _checks(
             and any(ipaddress.ip_address(a).version == family for a in own)
         )
     notes = [str(n) for n in request.get("notes") or []]
-    if astray:  # (what `portplan verify --on SOURCE` says on a machine that is not it)
+    # what `portplan verify --on SOURCE` does on a machine that is not it: a planned probe
+    # goes from this host's address, with a note; a blocked one is not sent (a firewall that
+    # blocks this host proves nothing of the source); a loopback row is not this host's
+    undecided: tuple[Outcome, str] | None = None
+    if loopback and own and all(_bind(own, v, binds) is None for v in (4, 6)):
+        undecided = (Outcome.NOT_RUN, _not_its_loopback(text["source"]))
+    elif astray and expect == "blocked":
+        undecided = (Outcome.LOCAL_ERROR, _not_sent(text["source"]))
+    elif astray:
         notes.append(not_from_host(text["source"], address or str(dns_name), fix=_ASTRAY_FIX))
     if expect == "blocked":
         notes.append(_BLOCKED_NOTE)
@@ -220,8 +228,28 @@ def _checks(
             own_sources=own_sources,
         )
         check.notes.extend(notes)
+        if undecided is not None:
+            outcome, why = undecided
+            check.result = PortResult(
+                probe=check.probe, outcome=outcome, evidence=Evidence(attempts=0, note=why)
+            )
         checks.append(check)
     return checks
+
+
+def _not_sent(source: str) -> str:
+    return (
+        f"not sent: this host holds none of {source}'s addresses of that family, so a probe "
+        f"from here would not come from {source} as the firewalls see it, and a firewall that "
+        f"blocks it would prove nothing of {source} ({_ASTRAY_FIX})"
+    )
+
+
+def _not_its_loopback(source: str) -> str:
+    return (
+        f"not probed: on {source}'s loopback, and this host holds none of {source}'s "
+        f"addresses, so its own loopback is not {source}'s ({_ASTRAY_FIX})"
+    )
 
 
 def _record(check: FlowCheck) -> dict[str, Any]:
