@@ -4,6 +4,7 @@ sent): only addresses a probe may go to, each from the source host as the firewa
 from __future__ import annotations
 
 import ipaddress
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ from portplan.probe.local import is_local, kernel_source, local_addresses
 from portplan.probe.outcomes import Outcome
 from portplan.probe.verification import verify
 from portplan.probe.verify import plan_checks
+from portplan.publish import Status, overlay_rows, read_overlay
 
 LOOP = Path(__file__).resolve().parent / "data" / "loop-deployment.yaml"
 PRODUCT: dict[str, Any] = {
@@ -304,10 +306,42 @@ def test_a_network_source_this_machine_is_in_is_not_said_to_send_from_elsewhere(
         chosen = kernel_source("127.0.0.3")
         assert chosen is not None and chosen.is_loopback
         for check in checks:
-            assert check.probe.source is None
             notes = [n for n in check.notes if "this machine's kernel chose" in n]
-            if inside:
+            if inside:  # sent from the kernel's choice, named: the report credits the row
+                assert check.probe.source == str(chosen)
                 assert notes == [], check.notes
             else:
+                assert check.probe.source is None
                 assert len(notes) == 1
                 assert notes[0].startswith(f"sent from {chosen}, the address this machine's")
+
+
+def test_a_clients_subnet_this_machine_is_in_is_credited_by_the_report(tmp_path: Path) -> None:
+    """verify from a clients subnet this machine is in, then report --verify: the probe went
+    from an address of the subnet, said so (source_address), and the row passes."""
+    with socket.socket() as server:
+        server.bind(("127.0.0.3", 0))
+        server.listen()
+        port = server.getsockname()[1]
+        product = {**PRODUCT, "flows": [{**PRODUCT["flows"][0], "ports": port}]}
+        (tmp_path / "product.yaml").write_text(yaml.safe_dump(product))
+        deployment = {
+            "name": "subnet",
+            "hosts": {"clients": {"addresses": ["127.0.0.0/24"]},
+                      "server": {"addresses": ["127.0.0.3"]}},
+            "products": {"edges": {"file": "product.yaml",
+                                   "components": {"client": "clients", "server": "server"}}},
+        }  # fmt: skip
+        (tmp_path / "deployment.yaml").write_text(yaml.safe_dump(deployment))
+        result = CliRunner().invoke(
+            cli,
+            ["verify", str(tmp_path / "deployment.yaml"), "--on", "clients", "--no-identify",
+             "--format", "json", "--timeout", "0.5"],
+        )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    report = machine.document(result.stdout, "verify")
+    (check,) = report["checks"]
+    assert check["outcome"] == "open" and check["source_address"] == str(kernel_source("127.0.0.3"))
+    plan = load_plan(tmp_path / "deployment.yaml")
+    found = overlay_rows(plan, [read_overlay(result.stdout, "verify.json")])
+    assert set(found.status.values()) == {Status.PASSED}

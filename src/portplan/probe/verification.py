@@ -154,11 +154,14 @@ def _blocked_checks(
     (a clients subnet), the kernel's choice counts when the network holds it.
     """
     checks: list[FlowCheck] = []
+    chosen_for: dict[str, IPAddress | None] = {}  # a route lookup per destination address
     for row, probe, why in blocked_probes(plan, source, local, from_addresses):
         notes = [why, UDP_SILENCE_NOTE] if probe.protocol is Protocol.UDP else [why]
         check = FlowCheck(row=row, probe=probe, expect_blocked=True, notes=notes)
         if probe.source is None:
-            chosen = kernel_source(probe.address)
+            if probe.address not in chosen_for:
+                chosen_for[probe.address] = kernel_source(probe.address)
+            chosen = chosen_for[probe.address]
             if chosen is not None and any(
                 chosen in n for n in plan.host_addresses(source) if n.version == chosen.version
             ):

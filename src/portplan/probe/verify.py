@@ -152,7 +152,21 @@ def plan_checks(
                     skipped.append(Skipped(row=row, reason=_other_family(row.source, a, family)))
                     continue
                 targets.append((a, None if row.loopback else origins.bind(row.source, family)))
-        for address, source in targets:
+        lookup = lookups.get(row.source)
+        for address, bound in targets:
+            source = bound
+            elsewhere = None  # the note of probes this machine sends from another's address
+            if source is None and origins.here and not row.loopback and not own:
+                chosen = None
+                if aim.by_name is None:
+                    if address not in chosen_for:
+                        chosen_for[address] = kernel_source(address)
+                    chosen = chosen_for[address]
+                if chosen is not None and _within(plan, row.source, chosen):
+                    # a network (a clients subnet) this machine is in: it is the source
+                    source = str(chosen)
+                else:
+                    elsewhere = not_from_host(row.source, address, lookup, chosen)
             for port in ports:
                 probe = PortProbe(
                     address=address,
@@ -163,23 +177,9 @@ def plan_checks(
                     icmp_type=icmp_type,
                 )
                 check = FlowCheck(
-                    row=row,
-                    probe=probe,
-                    dns_name=dns_name,
-                    own_sources=own,
-                    source_lookup=lookups.get(row.source),
+                    row=row, probe=probe, dns_name=dns_name, own_sources=own, source_lookup=lookup
                 )
-                if note:
-                    check.notes.append(note)
-                if source is None and origins.here and not row.loopback and not own:
-                    chosen = None
-                    if aim.by_name is None:
-                        if address not in chosen_for:
-                            chosen_for[address] = kernel_source(address)
-                        chosen = chosen_for[address]
-                    if chosen is None or not _within(plan, row.source, chosen):
-                        note = not_from_host(row.source, address, check.source_lookup, chosen)
-                        check.notes.append(note)
+                check.notes.extend(n for n in (note, elsewhere) if n)
                 checks.append(check)
     return checks, skipped
 
