@@ -913,3 +913,10 @@ def test_valid_file_passes(tmp_path: Path, command: str, name: str, text: str) -
     assert result.stdout
     if command == "validate":
         assert result.stdout.startswith(f"{path}: ok: ")
+
+
+def test_an_empty_icmp_list_is_refused_only_where_the_protocol_is_icmp(tmp_path: Path) -> None:
+    # of a tcp flow, an empty list names no message and opens none: harmless, not an error
+    text = edit(PRODUCT, "    ports: 443\n", "    ports: 443\n    icmp: []\n", line=25)
+    result = invoke("validate", write(tmp_path, "product.yaml", text))
+    assert result.exit_code == 0, result.output

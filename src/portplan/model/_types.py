@@ -18,6 +18,7 @@ from pydantic import (
     GetJsonSchemaHandler,
     PlainSerializer,
     PlainValidator,
+    ValidationInfo,
     WithJsonSchema,
 )
 from pydantic.json_schema import JsonSchemaValue
@@ -339,10 +340,11 @@ def as_tuple(value: object) -> object:
     return (value,) if isinstance(value, str) else value
 
 
-def some_messages(value: tuple[Any, ...]) -> tuple[Any, ...]:
-    """An ``icmp:`` list written out names at least one message: an empty one opens nothing,
-    which is not what leaving the key out means (echo-request)."""
-    if not value:
+def some_messages(value: tuple[Any, ...], info: ValidationInfo) -> tuple[Any, ...]:
+    """An ``icmp:`` list written out for protocol icmp names at least one message: an empty
+    one opens nothing, which is not what leaving the key out means (echo-request).  (Of
+    another protocol, an empty list is no message either, and harmless.)"""
+    if not value and info.data.get("protocol") is Protocol.ICMP:
         raise ValueError(
             "an empty list names no ICMP message: list the messages, or leave 'icmp' out for "
             "echo-request (ping)"

@@ -13,8 +13,9 @@ version_added: "0.2.0"
 description:
   - Opens every listener it is given for a bounded time, so that a path can be proven before
     the product is installed, as C(portplan listen) does. TCP listeners greet with a token and
-    close; UDP sockets echo each datagram behind the same token, which
-    M(portplan.portplan.probe) recognises (C(temporary_listener) in its records).
+    close; UDP sockets answer the probe's datagram alone, with the same token in as many
+    bytes (no other datagram is answered), which M(portplan.portplan.probe) recognises
+    (C(temporary_listener) in its records).
   - A port already in use is never taken over; it is reported in RV(failed_listeners) and
     left alone.
   - "Run it with C(async) and C(poll: 0) so that the play goes on while it listens. It writes
