@@ -450,3 +450,21 @@ def test_a_loopback_row_is_probed_only_on_a_machine_of_its_host(tmp_path: Path) 
         checks, skipped = plan_checks(here, ("client",), local=local_addresses())
         assert [(c.probe.address, c.probe.port) for c in checks] == [("127.0.0.1", 18555)]
         assert skipped == []
+
+
+def test_a_verification_that_probed_nothing_does_not_pass(tmp_path: Path) -> None:
+    """Every planned flow from here is not probed (here, client's loopback row on a machine
+    that is not client): nothing is verified, which is no success (it exited 0)."""
+    elsewhere = next(
+        str(a)
+        for a in ipaddress.ip_network("203.0.113.0/24").hosts()
+        if a not in local_addresses() and not is_local(str(a))
+    )
+    _loopback_plan(tmp_path, [elsewhere])
+    result = CliRunner().invoke(
+        cli, ["verify", str(tmp_path / "deployment.yaml"), "--on", "client", "--format", "json"]
+    )
+    assert result.exit_code == 1, result.output
+    report = machine.document(result.stdout, "verify")
+    assert report["checks"] == [] and len(report["not_probed"]) == 1
+    assert "nothing was probed" in result.stderr and "nothing is verified" in result.stderr

@@ -152,7 +152,8 @@ def verify_cmd(
     probed at what its name resolves to.
 
     Not probed, with the reason: ICMP messages other than echo requests, rows from anywhere
-    (any client) or from hosts with managed: false, networks, and a cluster's own member.
+    (any client) or from hosts with managed: false, networks, and a cluster's own member. A
+    run that probes nothing verifies nothing: exit 1.
 
     With --inventory, every source host of an Ansible inventory probes its own flows, all at
     once, and the report merges them; a source Ansible cannot reach is source-unreachable,
@@ -233,6 +234,11 @@ def verify_cmd(
     else:
         text = verify_table(found.checks, found.skipped, width=width())
     write_output(output, text.encode(), inputs, overwrite=overwrite)
+    if not found.checks:
+        log.warning(
+            "nothing was probed: every planned flow from here is listed as not probed, with "
+            "why; nothing is verified"
+        )
     if not found.passed:
         raise click.exceptions.Exit(ExitCode.DIFFERENCE)
 

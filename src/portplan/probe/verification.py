@@ -47,8 +47,9 @@ class Verification:
 
     @property
     def passed(self) -> bool:
-        """Whether every probe passed (a flow not probed is not a failure)."""
-        return all(check.passed for check in self.checks)
+        """Whether every probe passed (a flow not probed is not a failure), and there was
+        one: a verification that probed nothing verified nothing."""
+        return bool(self.checks) and all(check.passed for check in self.checks)
 
 
 def verify(
