@@ -470,3 +470,27 @@ def test_a_tls_error_after_the_handshake_is_not_called_a_failed_handshake(tmp_pa
     assert found is not None and found.protocol == "tls", found
     assert found.details["subject"] == "CN=odd.example", found
     assert found.error == "TLS error waiting for HTTP response: tlsv13 alert certificate required"
+
+
+def test_an_identifier_that_fails_fails_its_check_not_the_run(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An identifier's own bug (a plugin's, or a library raising what nobody expected) is an
+    error on that port's identification; it ended the whole verification with a traceback.
+    Cancellation still goes through."""
+    from portplan.probe.identify import base  # noqa: PLC0415 - the registry this test bends
+
+    async def broken(_ctx: ProbeContext) -> Identification:
+        raise KeyError("peer")
+
+    async def cancelled(_ctx: ProbeContext) -> Identification:
+        raise asyncio.CancelledError
+
+    context = ProbeContext(address="127.0.0.1", port=9, timeout=1.0)
+    monkeypatch.setattr(base.REGISTRY, "find", lambda _name: broken)
+    found = asyncio.run(identify("https", context))
+    assert found is not None and found.protocol is None
+    assert found.error == "the https identifier failed: KeyError: 'peer'"
+    monkeypatch.setattr(base.REGISTRY, "find", lambda _name: cancelled)
+    with pytest.raises(asyncio.CancelledError):
+        asyncio.run(identify("https", context))

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import logging
 import socket
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -110,6 +111,8 @@ REGISTRY: PluginRegistry[Identifier] = PluginRegistry(
 #: never run for a UDP port: a TCP service on the same port number proves nothing about it
 UDP_IDENTIFIERS = frozenset({"radius"})
 
+_log = logging.getLogger("portplan")
+
 
 async def identify(expected: str, context: ProbeContext) -> Identification | None:
     """Run the identifier for ``expected``; ``None`` if no identifier knows that protocol."""
@@ -127,4 +130,11 @@ async def identify(expected: str, context: ProbeContext) -> Identification | Non
     except OSError as exc:
         return Identification(
             expected=expected, protocol=None, error=f"{type(exc).__name__}: {exc}"
+        )
+    except Exception as exc:  # the identifier's own failure: this check's, not the run's
+        _log.debug("the %s identifier failed on port %s", expected, context.port, exc_info=True)
+        return Identification(
+            expected=expected,
+            protocol=None,
+            error=f"the {expected} identifier failed: {type(exc).__name__}: {exc}",
         )
