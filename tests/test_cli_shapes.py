@@ -4,8 +4,10 @@ with the reason or refused as input errors, and ICMP rows read as ICMP in every 
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
+import click
 import pytest
 from click.testing import CliRunner
 from openpyxl import load_workbook
@@ -13,6 +15,7 @@ from openpyxl import load_workbook
 import examples
 import machine
 from portplan.cli import cli
+from portplan.cli._options import common_options
 from portplan.model import IcmpType
 
 DEPLOYMENT = str(examples.EXAMPLES / "search-cluster.yaml")
@@ -208,3 +211,21 @@ def test_diff_reads_icmp_changes(tmp_path: Path) -> None:
     code, out, err = run("diff", DEPLOYMENT, str(new), "--format", "csv")
     assert code == 1, err
     assert ",icmp,type 11,vendor row changed: flow node-ping of example-search-2.0," in out
+
+
+def test_with_v_a_failure_a_command_goes_on_past_shows_its_traceback() -> None:
+    """A debug log with its exception (an identifier that failed: verify goes on) shows the
+    traceback with -v, to report it; without -v, nothing of it."""
+
+    @click.command()
+    @common_options
+    def run() -> None:
+        try:
+            raise KeyError("peer")
+        except KeyError:
+            logging.getLogger("portplan").debug("the https identifier failed", exc_info=True)
+
+    shown = CliRunner().invoke(run, ["-v"])
+    assert "portplan: debug: the https identifier failed\nTraceback" in shown.output
+    assert "KeyError: 'peer'" in shown.output
+    assert "Traceback" not in CliRunner().invoke(run, []).output

@@ -18,6 +18,7 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import traceback
 from collections.abc import Callable
 from typing import Any, TypeVar, cast
 
@@ -91,7 +92,10 @@ class _EchoHandler(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
         level = record.levelname.lower()
         prefix = "portplan: " if level == "info" else f"portplan: {level}: "
-        click.echo(prefix + record.getMessage(), err=True)
+        message = record.getMessage()
+        if record.exc_info:  # a failure a command goes on past, with its traceback (-v)
+            message += "\n" + "".join(traceback.format_exception(*record.exc_info)).rstrip()
+        click.echo(prefix + message, err=True)
 
 
 _HANDLER = _EchoHandler()
