@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import socket
-from collections.abc import Collection, Iterable
+from collections.abc import Callable, Collection, Iterable
 from typing import TYPE_CHECKING
 
 from portplan.probe.engine import family_of
@@ -19,6 +20,7 @@ __all__ = [
     "kernel_source",
     "local_addresses",
     "own_addresses",
+    "route_lookups",
     "single_address",
     "source_hosts",
 ]
@@ -47,6 +49,12 @@ def is_local(address: str) -> bool:
     except OSError:
         return False
     return True
+
+
+def route_lookups() -> Callable[[str], ipaddress.IPv4Address | ipaddress.IPv6Address | None]:
+    """:func:`kernel_source`, each destination looked up once (for one planning: routes may
+    change between runs)."""
+    return functools.cache(kernel_source)
 
 
 def kernel_source(address: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:

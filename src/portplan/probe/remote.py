@@ -29,7 +29,13 @@ from portplan.probe.local import is_local
 from portplan.probe.outcomes import BLOCKED_OUTCOMES, Evidence, Outcome, PortProbe, PortResult
 from portplan.probe.records import check_record
 from portplan.probe.rows import PortRanges, RemoteRow
-from portplan.probe.verify import FlowCheck, default_deadline, not_from_host, run_checks
+from portplan.probe.verify import (
+    FlowCheck,
+    default_deadline,
+    not_from_host,
+    not_its_loopback,
+    run_checks,
+)
 
 __all__ = ["BLOCKED", "EXPECTATIONS", "RequestError", "probe_requests", "request_of"]
 
@@ -203,7 +209,8 @@ def _checks(
     # blocks this host proves nothing of the source); a loopback row is not this host's
     undecided: tuple[Outcome, str] | None = None
     if loopback and own and all(_bind(own, v, binds) is None for v in (4, 6)):
-        undecided = (Outcome.NOT_RUN, _not_its_loopback(text["source"]))
+        why = not_its_loopback(text["source"], fix=_ASTRAY_FIX)
+        undecided = (Outcome.NOT_RUN, f"not probed: {why}")
     elif astray and expect == "blocked":
         undecided = (Outcome.LOCAL_ERROR, _not_sent(text["source"]))
     elif astray:
@@ -240,13 +247,6 @@ def _not_sent(source: str) -> str:
         f"not sent: this host holds none of {source}'s addresses of that family, so a probe "
         f"from here would not come from {source} as the firewalls see it, and a firewall that "
         f"blocks it would prove nothing of {source} ({_ASTRAY_FIX})"
-    )
-
-
-def _not_its_loopback(source: str) -> str:
-    return (
-        f"not probed: on {source}'s loopback, and this host holds none of {source}'s "
-        f"addresses, so its own loopback is not {source}'s ({_ASTRAY_FIX})"
     )
 
 

@@ -23,8 +23,8 @@ from portplan.probe.dns import DNS_TIMEOUT, NameLookup, resolve_names
 from portplan.probe.engine import Evidence, Outcome, PortResult
 from portplan.probe.local import (
     is_local,
-    kernel_source,
     local_addresses,
+    route_lookups,
     single_address,
     source_hosts,
 )
@@ -155,14 +155,12 @@ def _blocked_checks(
     (a clients subnet), the kernel's choice counts when the network holds it.
     """
     checks: list[FlowCheck] = []
-    chosen_for: dict[str, IPAddress | None] = {}  # a route lookup per destination address
+    route = route_lookups()
     for row, probe, why in blocked_probes(plan, source, local, from_addresses):
         notes = [why, UDP_SILENCE_NOTE] if probe.protocol is Protocol.UDP else [why]
         check = FlowCheck(row=row, probe=probe, expect_blocked=True, notes=notes)
         if probe.source is None:
-            if probe.address not in chosen_for:
-                chosen_for[probe.address] = kernel_source(probe.address)
-            chosen = chosen_for[probe.address]
+            chosen = route(probe.address)
             if chosen is not None and any(
                 chosen in n for n in plan.host_addresses(source) if n.version == chosen.version
             ):

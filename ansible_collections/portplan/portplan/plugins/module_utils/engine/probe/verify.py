@@ -60,7 +60,7 @@ from ansible_collections.portplan.portplan.plugins.module_utils.engine.probe.ide
     identify,
 )
 from ansible_collections.portplan.portplan.plugins.module_utils.engine.probe.listen import LISTENER_PROBE, LISTENER_TOKEN
-from ansible_collections.portplan.portplan.plugins.module_utils.engine.probe.local import kernel_source
+from ansible_collections.portplan.portplan.plugins.module_utils.engine.probe.local import route_lookups
 
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -73,6 +73,7 @@ __all__ = [
     "default_deadline",
     "name_checks",
     "not_from_host",
+    "not_its_loopback",
     "plan_checks",
     "run_checks",
 ]
@@ -113,8 +114,7 @@ def plan_checks(
                 "only planned flows (`portplan matrix` lists them)"
             )
     checks: list[FlowCheck] = []
-    # where the kernel sends from towards each destination address (a route lookup each)
-    chosen_for: dict[str, IPAddress | None] = {}
+    route = route_lookups()  # where the kernel sends from towards each destination address
     skipped: list[Skipped] = []
     for row in plan.rows:
         if wanted and row.key not in wanted and row.flow_id not in wanted:
@@ -126,7 +126,7 @@ def plan_checks(
         if row.source not in sources:
             continue
         if row.loopback and origins.here and not origins.holds(row.source):
-            skipped.append(Skipped(row=row, reason=_not_its_loopback(row.source)))
+            skipped.append(Skipped(row=row, reason=not_its_loopback(row.source)))
             continue
         ports, note, not_probed = probe_ports(row)
         if not_probed is not None:
@@ -158,9 +158,7 @@ def plan_checks(
             if source is None and origins.here and not row.loopback and not own:
                 chosen = None
                 if aim.by_name is None:
-                    if address not in chosen_for:
-                        chosen_for[address] = kernel_source(address)
-                    chosen = chosen_for[address]
+                    chosen = route(address)
                 if chosen is not None and _within(plan, row.source, chosen):
                     # a network (a clients subnet) this machine is in: it is the source
                     source = str(chosen)
@@ -196,11 +194,13 @@ def _other_family(source: str, address: str, family: int) -> str:
     )
 
 
-def _not_its_loopback(source: str) -> str:
+def not_its_loopback(
+    source: str, *, fix: str = "run verify on the host, or name its address with --from-address"
+) -> str:
+    """Why a loopback row of ``source`` is not probed on a machine that is not ``source``."""
     return (
         f"on {source}'s loopback: this machine holds none of {source}'s addresses, so its own "
-        f"loopback is not {source}'s (run verify on the host, or name its address with "
-        "--from-address)"
+        f"loopback is not {source}'s ({fix})"
     )
 
 
