@@ -29,7 +29,14 @@ from portplan.probe.local import (
     source_hosts,
 )
 from portplan.probe.outcomes import UDP_SILENCE_NOTE
-from portplan.probe.verify import FlowCheck, Skipped, default_deadline, plan_checks, run_checks
+from portplan.probe.verify import (
+    FlowCheck,
+    Skipped,
+    default_deadline,
+    plan_checks,
+    run_checks,
+    within,
+)
 
 __all__ = ["Verification", "verify"]
 
@@ -161,9 +168,7 @@ def _blocked_checks(
         check = FlowCheck(row=row, probe=probe, expect_blocked=True, notes=notes)
         if probe.source is None:
             chosen = route(probe.address)
-            if chosen is not None and any(
-                chosen in n for n in plan.host_addresses(source) if n.version == chosen.version
-            ):
+            if chosen is not None and within(plan, source, chosen):
                 check.probe = replace(probe, source=str(chosen))
             else:
                 check.result = PortResult(

@@ -77,6 +77,7 @@ __all__ = [
     "not_its_loopback",
     "plan_checks",
     "run_checks",
+    "within",
 ]
 
 
@@ -160,7 +161,7 @@ def plan_checks(
                 chosen = None
                 if aim.by_name is None:
                     chosen = route(address)
-                if chosen is not None and _within(plan, row.source, chosen):
+                if chosen is not None and within(plan, row.source, chosen):
                     # a network (a clients subnet) this machine is in: it is the source
                     source = str(chosen)
                 else:
@@ -205,7 +206,7 @@ def not_its_loopback(
     )
 
 
-def _within(plan: Plan, host: str, address: IPAddress) -> bool:
+def within(plan: Plan, host: str, address: IPAddress) -> bool:
     """Whether ``address`` is in one of ``host``'s networks (a clients subnet this machine is
     in: the kernel's choice then does come from the host)."""
     return any(address in n for n in plan.host_addresses(host) if n.version == address.version)
