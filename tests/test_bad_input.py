@@ -408,6 +408,17 @@ PRODUCT_CASES = [
         ),
         id="icmp-empty-list",
     ),
+    pytest.param(
+        # pydantic alone reads "no" as false; a quoted word is not a switch
+        Case(
+            text=edit(PRODUCT, "    ports: 443\n", '    ports: 443\n    tls: "no"\n', line=25),
+            line=26,
+            column=10,
+            message="flows[0].tls: 'no' is not a switch: write true or false, unquoted",
+            hint="correct the value",
+        ),
+        id="switch-as-quoted-word",
+    ),
 ]
 
 
@@ -654,6 +665,22 @@ DEPLOYMENT_CASES = [
             hint="known keys here: description, forbidden, hosts",
         ),
         id="components-at-the-top-level",
+    ),
+    pytest.param(
+        # pydantic alone reads "off" (and 0) as false: a ruleset would silently not be made
+        Case(
+            text=edit(
+                SHOPPING,
+                "    addresses: [192.0.2.10]\n",
+                "    addresses: [192.0.2.10]\n    managed: 0\n",
+                line=9,
+            ),
+            line=10,
+            column=14,
+            message="hosts.shop01.managed: 0 is not a switch: write true or false, unquoted",
+            hint="correct the value",
+        ),
+        id="switch-as-number",
     ),
     pytest.param(
         # an empty list is not "every managed host" (leaving 'to' out is): SSH to all of them

@@ -353,3 +353,16 @@ def some_messages(value: tuple[Any, ...], info: ValidationInfo) -> tuple[Any, ..
 
 
 YesNoWord = BeforeValidator(_bool_to_word)
+
+
+def _true_or_false(value: Any) -> Any:
+    """A switch is YAML's ``true`` or ``false`` and nothing else: pydantic would read
+    ``"off"``, ``"n"`` or ``0`` as false, and a quoted word is a sign the writer meant
+    something the model cannot tell."""
+    if isinstance(value, bool):
+        return value
+    raise ValueError(f"{shown(value)} is not a switch: write true or false, unquoted")
+
+
+#: true or false as YAML writes them; no text, no numbers
+Flag = Annotated[bool, BeforeValidator(_true_or_false)]

@@ -23,6 +23,7 @@ from portplan.model._types import (
     MODEL_CONFIG,
     DnsName,
     FeatureValue,
+    Flag,
     HostName,
     Identifier,
     LiteralPorts,
@@ -87,12 +88,12 @@ class Host(BaseModel):
         "`portplan verify` resolves it and probes what it resolves to; alone (no addresses), "
         "the host is known by name only (repository.example.com, a cloud endpoint)",
     )
-    cluster: bool = Field(
+    cluster: Flag = Field(
         False,
         description="each address is a machine of its own (the members of a cluster), not one "
         "multi-homed machine: flows between the host's components go between its members",
     )
-    managed: bool = Field(
+    managed: Flag = Field(
         True,
         description="whether this deployment's operators run its firewall; false for systems "
         "portplan only talks to (a CDN, a cloud service, network devices): no ruleset for it",

@@ -20,6 +20,7 @@ from portplan.model._types import (
     MODEL_CONFIG,
     ConditionField,
     FeatureValue,
+    Flag,
     Identifier,
     LiteralPorts,
     OneOrMany,
@@ -332,7 +333,7 @@ class Flow(BaseModel):
     traffic: Traffic | None = Field(
         None, description="direction as the vendor states it from the section's perspective"
     )
-    loopback: bool = Field(False, description="source and destination talk over loopback")
+    loopback: Flag = Field(False, description="source and destination talk over loopback")
     interface: Interface | None = None
     protocol: Protocol
     ports: PortSpec | None = Field(None, description="(internal) listening ports")
@@ -345,7 +346,7 @@ class Flow(BaseModel):
     dynamic: Identifier | None = Field(None, description="dynamic range added on the destination")
     service: str | None = Field(None, description="application protocol as the vendor names it")
     app_protocol: AppProtocol | None = None
-    tls: bool = False
+    tls: Flag = False
     purpose: str
     condition: ConditionField | None = None
     configurable: Configurable = Configurable(kind=Configurability.UNSPECIFIED)
