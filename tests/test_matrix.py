@@ -224,6 +224,30 @@ def test_explain_says_why_a_flow_is_in_or_out() -> None:
     assert "did you mean" in err
 
 
+def test_explain_names_a_subcomponent_placed_on_an_empty_list(tmp_path: Path) -> None:
+    # written out, an empty list replaces the main component's hosts: the agent runs nowhere,
+    # and only --explain can say that this is why its flow gives no rows
+    deployment = tmp_path / "d.yaml"
+    text = (examples.EXAMPLES / "shopping-contoso.yaml").read_text()
+    deployment.write_text(
+        text.replace("      client: clients\n", "      client: clients\n      agent: []\n")
+    )
+    code, out, err = run("matrix", str(deployment), "--explain", "client-agent")
+    assert code == 0, err
+    assert "shopping-6.1/client-agent: OUT" in out
+    assert (
+        "'agent' is placed on an empty list (products.shopping-6.1.components.agent: []), so "
+        "it runs on no host rather than where its main component 'client' runs"
+        in " ".join(out.split())
+    )
+    # left out, it runs with the client, and nothing is said of a list
+    code, out, _ = run(
+        "matrix", str(examples.EXAMPLES / "shopping-contoso.yaml"), "--explain", "client-agent"
+    )
+    assert "shopping-6.1/client-agent: IN" in out
+    assert "empty list" not in out
+
+
 def test_output_never_overwrites_the_input(tmp_path: Path) -> None:
     deployment = tmp_path / "d.yaml"
     original = (examples.EXAMPLES / "shopping-contoso.yaml").read_text()

@@ -297,6 +297,7 @@ class _Expander:
                 f"from {ANY!r} (any client), not placed on hosts: from anywhere "
                 "(0.0.0.0/0 and ::/0)"
             )
+        decision.reasons.extend(self._emptied(unplaced))
         if not sources or not destinations:
             names = ", ".join(repr(c) for c in unplaced)
             decision.reasons.append(f"out: {names} not placed on any host in this deployment")
@@ -389,6 +390,28 @@ class _Expander:
             f"({', '.join(sources)}; {', '.join(destinations)}), so this required flow has no "
             f"rows; place them on one host under products.{self.product.id}.components"
         )
+
+    def _emptied(self, components: list[str]) -> list[str]:
+        """Why each of ``components`` placed on an empty list runs nowhere: written out, the
+        list replaces the hosts of its main component (or its members), which leaving the
+        key out would have used."""
+        reasons = []
+        for name in components:
+            if self.binding.components.get(name) != ():
+                continue
+            comp = self.product.components[name]
+            if comp.parent is not None:
+                instead = f"where its main component {comp.parent!r} runs"
+            elif comp.members:
+                instead = "on its members' hosts"
+            else:
+                continue
+            reasons.append(
+                f"{name!r} is placed on an empty list (products.{self.product.id}.components."
+                f"{name}: []), so it runs on no host rather than {instead}; leave the key out "
+                "for that"
+            )
+        return reasons
 
     def sources_of(self, component: str) -> tuple[str, ...]:
         """Hosts a flow comes from: ``any`` unplaced is the synthetic host anywhere."""
