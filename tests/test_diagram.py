@@ -228,6 +228,32 @@ def test_flow_and_component_narrow_the_diagram() -> None:
     assert len(around.edges) == 4
 
 
+def test_a_group_selects_its_members_flows_and_a_member_its_groups_flows() -> None:
+    # Smart ID's "All services" group stands for five Digital Access services
+    members = {
+        "da_admin_service",
+        "da_access_point",
+        "da_policy_service",
+        "da_distribution_service",
+        "da_authentication_service",
+    }
+    plan = examples.example_plan("smart-id-nexus")
+    group = plan_diagram(plan, components=["da_all_services"])
+    each = plan_diagram(plan, components=sorted(members))
+    assert group.edges and group.edges == each.edges
+    # a member's flows include those the vendor wrote from the group: policy -> admin on 8300
+    product = load_catalog_product("smart-id-21.04")
+    policy = product_diagram(product, components=["da_policy_service"])
+    assert ("smart-id-21.04/da_all_services", "smart-id-21.04/da_admin_service") in {
+        (e.source, e.target) for e in policy.edges
+    }
+    # and the group's own drawing holds every flow of its members, not only the group's one
+    grouped = product_diagram(product, components=["da_all_services"])
+    assert {(e.source, e.target) for e in policy.edges} <= {
+        (e.source, e.target) for e in grouped.edges
+    }
+
+
 def test_bad_selections_and_views_are_usage_errors() -> None:
     deployment = str(examples.EXAMPLES / "shopping-contoso.yaml")
     code, _, err = run("diagram", deployment, "--flow", "website-ldpa", "--format", "dot")

@@ -68,8 +68,9 @@ def layout_timeout_option(function: click.decorators.FC) -> click.decorators.FC:
     "components",
     multiple=True,
     metavar="ID",
-    help="Only flows from or to this component or its subcomponents (product/component or "
-    "component id; repeatable).",
+    help="Only flows from or to this component or its subcomponents, a group standing for "
+    "each member, the flows written from a group counting for its members (product/component "
+    "or component id; repeatable).",
 )
 @option(
     "--each-host",

@@ -19,7 +19,7 @@ from portplan.model.product import ComponentKind, Flow, Product
 from portplan.publish._from_plan import display_name
 from portplan.publish._labels import NO_PORT, EdgeData, PortLabel, item_text
 from portplan.publish._model import Cluster, Diagram, Node, NodeKind, View
-from portplan.publish._select import resolve_components
+from portplan.publish._select import resolve_components, with_members
 
 __all__ = ["product_diagram"]
 
@@ -51,7 +51,9 @@ def _select(product: Product, flows: Sequence[str], components: Sequence[str]) -
 
         def touches(flow: Flow) -> bool:
             via = (flow.published.via,) if flow.published and flow.published.via else ()
-            ends = (*flow.source, *flow.destination, *via)
+            ends = [
+                m for c in (*flow.source, *flow.destination, *via) for m in with_members(product, c)
+            ]
             return any(
                 c in wanted_components or product.main_component(c) in wanted_components
                 for c in ends

@@ -10,13 +10,14 @@ from portplan._text import choice_hint
 from portplan.model.product import Product
 from portplan.plan import MANAGEMENT, Plan
 
-__all__ = ["resolve_components", "select_rows"]
+__all__ = ["resolve_components", "select_rows", "with_members"]
 
 
 def resolve_components(
     products: Mapping[str, Product], names: Iterable[str]
 ) -> set[tuple[str, str]]:
-    """``(product, component)`` for each ``product/component`` or bare component id."""
+    """``(product, component)`` for each ``product/component`` or bare component id; a
+    group stands for itself and each of its members."""
     known = {(p.id, c) for p in products.values() for c in p.components}
     found: set[tuple[str, str]] = set()
     for name in names:
@@ -30,8 +31,14 @@ def resolve_components(
         if len(matches) > 1:
             both = ", ".join(f"{p}/{c}" for p, c in sorted(matches))
             raise UsageError(f"component {name!r} is in several products ({both}); name one")
-        found |= matches
+        found |= {(p, leaf) for p, c in matches for leaf in with_members(products[p], c)}
     return found
+
+
+def with_members(product: Product, component: str) -> tuple[str, ...]:
+    """``component`` and, if it is a group, each of its members (groups opened up)."""
+    members = product.components[component].members
+    return (component, *(m for member in members for m in with_members(product, member)))
 
 
 def _touches(product: Product, candidates: Sequence[str], wanted: set[tuple[str, str]]) -> bool:
