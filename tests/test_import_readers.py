@@ -88,6 +88,20 @@ def test_markdown_cells_escape_pipes_break_lines_pad_and_spill() -> None:
     )
 
 
+def test_markdown_text_is_read_as_it_shows_escapes_and_entities_undone() -> None:
+    # CommonMark: a backslash before punctuation and an entity are the character; inside a
+    # code span both stay as written, and an escaped backtick opens no span
+    doc = markdown(
+        "# Ports of A \\& B &amp; C\n\nAll \\*listed\\* &lt;here>.\n\n"
+        "| Port | Notes |\n|---|---|\n"
+        "| 8443 | \\[optional\\] &amp; `C:\\a\\_b &amp;` \\`x\\` &#65;&#x42; &nosuch; |\n"
+    )
+    (table,) = doc.tables
+    assert table.section == ("Ports of A & B & C",)
+    assert table.notes == ("All *listed* <here>.",)
+    assert table.rows[0].cells[1].text == "[optional] & `C:\\a\\_b &amp;` `x` AB &nosuch;"
+
+
 HTML = """\
 <html><head><title>ignored</title><style>td {}</style></head><body>
 <h1>Ports</h1>

@@ -9,6 +9,7 @@ document and are skipped.
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import Iterator
 
@@ -30,6 +31,40 @@ _SMALLER = "keep only the port tables in the document and import that"
 def _blank_comments(text: str) -> str:
     """HTML comments replaced by spaces, keeping their line breaks (line numbers stay true)."""
     return _COMMENT.sub(lambda m: re.sub(r"[^\n]", " ", m.group(0)), text)
+
+
+#: read from left to right: a backslash escape of ASCII punctuation, an HTML entity (named,
+#: decimal, hexadecimal), or a run of backticks that may open a code span
+_INLINE = re.compile(
+    r"\\([!-/:-@\[-`{-~])"
+    r"|&(?:#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});"
+    r"|(`+)"
+)
+
+
+def as_text(markdown: str) -> str:
+    """Inline Markdown as the text it shows: ``\\[`` is ``[``, ``&amp;`` is ``&``; a code
+    span (a run of backticks, closed by a run as long) keeps its text as written, as
+    CommonMark has it."""
+    parts = []
+    position = 0
+    while match := _INLINE.search(markdown, position):
+        parts.append(markdown[position : match.start()])
+        position = match.end()
+        if match.group(1):
+            parts.append(match.group(1))
+        elif match.group(2):
+            run = match.group(2)
+            closing = re.compile(f"(?<!`){run}(?!`)").search(markdown, position)
+            if closing is None:
+                parts.append(run)
+            else:
+                parts.append(markdown[match.start() : closing.end()])
+                position = closing.end()
+        else:
+            parts.append(html.unescape(match.group(0)))
+    parts.append(markdown[position:])
+    return "".join(parts)
 
 
 def _split_row(line: str, file: str, number: int) -> list[RawCell]:
@@ -54,7 +89,7 @@ def _split_row(line: str, file: str, number: int) -> list[RawCell]:
             offset = len(raw) - len(raw.lstrip())
             cells.append(
                 RawCell(
-                    text=clean_text(_BREAK.sub("\n", raw)),
+                    text=clean_text(as_text(_BREAK.sub("\n", raw))),
                     where=Where(file=file, line=number, column=start + offset + 1),
                 )
             )
@@ -96,12 +131,12 @@ class _State(Outline):
         self.cells.add(max(len(row), 1), line)
 
     def flush(self) -> None:
-        self.text(" ".join(self.paragraph))
+        self.text(as_text(" ".join(self.paragraph)))
         self.paragraph = []
 
     def heading(self, level: int, title: str) -> None:
         self.flush()
-        super().heading(level, title)
+        super().heading(level, as_text(title))
 
 
 def _lines(text: str) -> Iterator[tuple[int, str]]:
