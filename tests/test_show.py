@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from markdown_it import MarkdownIt
 
 import examples
 import machine
@@ -135,3 +136,22 @@ def test_markdown_text_stays_in_its_heading_and_cell(tmp_path: Path) -> None:
     (row,) = [line for line in lines if "Access" in line]
     assert "Web &lt;img src=x onerror=alert(1)>" in row
     assert r"Access \| \| row" in row
+
+
+def test_markdown_leaves_no_link_live(tmp_path: Path) -> None:
+    # a vendor's or an operator's text shows as written: a link would show its words and
+    # hide where it leads; rendered by a CommonMark parser with GitHub's tables
+    examples.hostile_deployment(
+        tmp_path,
+        title="Doc [approved](https://example.com/a)",
+        component="Web ![logo](https://example.com/l.png)",
+        purpose="See [the ticket][t] and [t]\n\n[t]: https://example.com/t",
+    )
+    product = str(tmp_path / "deployment-product.yaml")
+    result = CliRunner().invoke(cli, ["show", product, "--format", "md"])
+    assert result.exit_code == 0, result.stderr
+    html = MarkdownIt("commonmark").enable("table").render(result.stdout)
+    assert "<a " not in html and "<img" not in html
+    assert "Doc [approved](https://example.com/a)" in html
+    assert "Web ![logo](https://example.com/l.png)" in html
+    assert "See [the ticket][t] and [t] [t]: https://example.com/t" in html

@@ -28,9 +28,13 @@ __all__ = [
 ]
 
 
-#: what Markdown would read as markup inside a line: a backslash escape, an entity, raw HTML
-#: (``>`` alone opens nothing inside a line, so it stays as written)
-_MD_INLINE = str.maketrans({"\\": "\\\\", "&": "&amp;", "<": "&lt;"})
+#: what Markdown would read as markup inside a line: a backslash escape, an entity, raw HTML,
+#: a link or image (``[text](url)`` shows the text and hides where it leads; an escaped ``[``
+#: opens none), a code span (where the other escapes would show); ``>`` alone opens nothing
+#: inside a line, so it stays as written
+_MD_INLINE = str.maketrans(
+    {"\\": "\\\\", "&": "&amp;", "<": "&lt;", "[": "\\[", "]": "\\]", "`": "\\`"}
+)
 #: what starts a block at the beginning of a line: a heading, quote, list, rule, fence, table
 _MD_BLOCK = re.compile(r"[#>+*=|`~_-]|[0-9]+[.)]")
 
