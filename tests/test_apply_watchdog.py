@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import base64
 import json
+import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -64,3 +66,44 @@ def test_the_watchdog_keeps_its_folder_when_restoring_fails(tmp_path: Path) -> N
     outcome = (folder / "outcome").read_text()
     assert outcome.startswith(f"{RESTORED}: failed: restoring the previous portplan table"), outcome
     assert (folder / "state.json").exists()
+
+
+@pytest.mark.netns
+@pytest.mark.parametrize("gone", ["state", "folder"])
+def test_a_watchdog_whose_state_is_gone_restores_at_once(tmp_path: Path, gone: str) -> None:
+    # the safety net holds when its state does not: a deleted state file or folder (a
+    # clean-up of /tmp, a full disk) ended the watchdog with a traceback, restoring nothing
+    reason = netns.unavailable("nft")
+    if reason:
+        pytest.skip(reason)
+    folder = tmp_path / "apply-test"
+    folder.mkdir()
+    state = {
+        "target": "nftables",
+        "deadline": time.monotonic() + 600,  # far off: only the lost state may end the wait
+        "saved": {"table": ""},  # no portplan table before this apply
+    }
+    (folder / "state.json").write_text(json.dumps(state))
+    with netns.namespace() as ns:
+        netns.run(["ip", "netns", "exec", ns, "nft", "add", "table", "inet", "portplan"])
+        watchdog = subprocess.Popen(
+            ["ip", "netns", "exec", ns, sys.executable, "-m", "portplan.targets.apply.watchdog",
+             str(folder)],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL,
+        )  # fmt: skip
+        try:
+            assert watchdog.stdout is not None
+            assert watchdog.stdout.readline().strip() == "ready"
+            if gone == "state":
+                (folder / "state.json").unlink()
+            else:
+                shutil.rmtree(folder)
+            _, err = watchdog.communicate(timeout=30)
+        finally:
+            if watchdog.poll() is None:
+                watchdog.kill()
+                watchdog.wait()
+        tables = netns.run(["ip", "netns", "exec", ns, "nft", "list", "tables"]).stdout
+    assert watchdog.returncode == 0, err
+    assert "inet portplan" not in tables
+    assert not folder.exists()

@@ -17,11 +17,19 @@ import shutil
 import signal
 import sys
 import time
+from collections.abc import Mapping
 from pathlib import Path
 
 from portplan._errors import PortplanError
 from portplan.targets import get_target
-from portplan.targets.apply.confirmed import process_identity, read_state, saved_of, settle
+from portplan.targets.apply.confirmed import (
+    process_identity,
+    read_state,
+    restore_twice,
+    saved_of,
+    settle,
+)
+from portplan.targets.base import Applier
 
 #: set by SIGTERM: stop waiting (a flag, not an exception: nothing may cut the settling short)
 _stopped: list[bool] = []
@@ -31,16 +39,17 @@ def _stop(_signum: int, _frame: object) -> None:
     _stopped.append(True)
 
 
-def watch(folder: Path) -> int:
-    """Wait for the deadline (or SIGTERM), then settle: restore unless kept."""
-    state = read_state(folder)
-    target = get_target(str(state["target"]))
-    if target.applier is None:
-        return 2
-    applier = target.applier({})
-    owner = state.get("owner")
+def watch(folder: Path, applier: Applier, saved: Mapping[str, bytes], owner: object) -> int:
+    """Wait for the deadline (or SIGTERM), then settle: restore ``saved`` unless kept.  What
+    to restore was read before the watchdog said it was ready: it holds whatever becomes of
+    the folder."""
     while not _stopped:
-        deadline = float(str(read_state(folder)["deadline"]))  # re-read: it moves after the load
+        try:
+            deadline = float(str(read_state(folder)["deadline"]))  # re-read: moves after the load
+        except (OSError, ValueError, KeyError):
+            # the state is gone or unreadable (its folder deleted, a full disk): nobody can
+            # confirm through it any more, so restore now rather than never
+            break
         left = deadline - time.monotonic()
         if left <= 0 or (folder / "outcome").exists():
             break
@@ -51,9 +60,16 @@ def watch(folder: Path) -> int:
             break
         time.sleep(min(left, 0.1))
     try:
-        settle(folder, applier, saved_of(state), keep=False)
+        settle(folder, applier, saved, keep=False)
     except PortplanError:
         return 1
+    except OSError:
+        # no folder left to hold the lock and the outcome: restore without them (nobody
+        # can have confirmed through a folder that is gone)
+        try:
+            restore_twice(applier, saved)
+        except PortplanError:
+            return 1
     return 0
 
 
@@ -62,12 +78,18 @@ def main(argv: list[str]) -> int:
         signal.signal(ignored, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, _stop)
     folder = Path(argv[1])
+    # not ready before it holds what it must restore, and knows how
+    state = read_state(folder)
+    applier_class = get_target(str(state["target"])).applier
+    if applier_class is None:
+        return 2
+    saved = saved_of(state)
     sys.stdout.write("ready\n")
     sys.stdout.flush()
     sys.stdout.close()
     status = 1
     try:
-        status = watch(folder)
+        status = watch(folder, applier_class({}), saved, state.get("owner"))
     finally:
         if status == 0:  # a failed restore leaves the folder and its outcome, for the operator
             shutil.rmtree(folder, ignore_errors=True)
