@@ -31,8 +31,9 @@ from cryptography.x509.oid import NameOID
 import servers
 from ansible_env import COLLECTIONS
 from portplan.fanout.merge import _read_certificate
-from portplan.probe.identify import Identification, ProbeContext, identify
+from portplan.probe.identify import Identification, ProbeContext, bounded, identify
 from portplan.probe.identify import _ber as ber
+from portplan.probe.identify.base import MAX_DETAIL, MAX_DETAILS, MAX_WARNINGS
 from portplan.probe.identify.certificate import describe_certificate
 from servers import LOOPBACK, answered
 
@@ -494,3 +495,107 @@ def test_an_identifier_that_fails_fails_its_check_not_the_run(
     monkeypatch.setattr(base.REGISTRY, "find", lambda _name: cancelled)
     with pytest.raises(asyncio.CancelledError):
         asyncio.run(identify("https", context))
+
+
+# --- sizes: what one port's identification may weigh ------------------------------------------
+
+
+def _is_cut(value: str) -> bool:
+    """Whether ``value`` is a detail :func:`bounded` shortened, and no longer than it keeps."""
+    head, _, tail = value.rpartition("... (")
+    return bool(head) and tail.endswith(" more characters)") and len(head) <= MAX_DETAIL
+
+
+def test_an_ehlo_list_of_hundreds_of_kilobytes_is_cut_with_a_marker() -> None:
+    # 99 extension lines of 8,000 bytes (read_line's limit is 8 KiB, MAX_REPLY_LINES 100):
+    # almost 800 KiB in one detail before the bound
+    lines = [b"250-mail.example"] + [b"250-X" + b"A" * 7995 for _ in range(98)] + [b"250 SIZE"]
+    found = asyncio.run(_conversed("smtp", b"220 mail ESMTP\r\n", [b"\r\n".join(lines) + b"\r\n"]))
+    assert found.protocol == "smtp", found.error
+    extensions = found.details["extensions"]
+    assert _is_cut(extensions), extensions[-80:]
+    assert extensions.endswith(f"... ({7996 * 98 + 4 + 2 * 98 - MAX_DETAIL} more characters)")
+    assert found.details["starttls"] == "no", found.details.keys()
+    assert found.warnings[-1] == (
+        f"the answer is longer than a report keeps: extensions cut to {MAX_DETAIL} characters"
+    ), found.warnings
+
+
+def test_a_huge_http_header_value_is_cut_with_a_marker() -> None:
+    found = _answer("http", b"HTTP/1.1 200 OK\r\nServer: " + b"S" * 60000 + b"\r\n\r\n")
+    assert found.protocol == "http", found
+    assert (
+        found.details["server"] == "S" * MAX_DETAIL + f"... ({60000 - MAX_DETAIL} more characters)"
+    )
+    assert len(repr(found)) < 4 * MAX_DETAIL, len(repr(found))
+
+
+def _many_names(count: int) -> Certificate:
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "many.example")])
+    alt: list[x509.GeneralName] = [x509.DNSName(f"host-{i}.many.example") for i in range(count)]
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(5)
+        .not_valid_before(datetime(2020, 1, 1, tzinfo=UTC))
+        .not_valid_after(datetime(2040, 1, 1, tzinfo=UTC))
+        .add_extension(x509.SubjectAlternativeName(alt), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    return certificate.public_bytes(serialization.Encoding.DER), key
+
+
+def test_a_certificate_naming_thousands_of_hosts_is_cut_here_and_from_the_collection(
+    tmp_path: Path,
+) -> None:
+    # about 60 KiB of names; the collection's prober returns the DER whole, and verify
+    # --inventory cuts what it reads from it the same way
+    context = _server_context(tmp_path, _many_names(2500))
+    here = _tls_identified(context)
+    assert here.protocol == "tls", here
+    assert _is_cut(here.details["sans"]), here.details["sans"][-80:]
+    assert here.details["sans"].startswith("DNS:host-0.many.example, DNS:host-1.many"), here
+    there = _tls_identified(context, engine=BUNDLE)
+    assert len(there.details["certificate_der"]) > 60000  # read by code: never cut
+    assert _read_certificate(there) == here
+
+
+def test_a_cut_port_list_still_parses_as_ports() -> None:
+    # verify follows the dynamic ports the endpoint mapper names: a cut list must not turn
+    # into a wrong port (the part of a number before the cut)
+    ports = list(range(1025, 65536, 7))
+    text = ",".join(map(str, ports))
+    found = bounded(
+        Identification(expected="msrpc", protocol="msrpc", details={"dynamic_ports": text})
+    )
+    kept = found.details["dynamic_ports"]
+    assert _is_cut(kept), kept[-60:]
+    read = [int(p) for p in kept.split(",") if p.strip().isdigit()]
+    assert read == ports[: len(read)] and len(read) > 100, read[-3:]
+
+
+def test_an_identification_within_the_bounds_is_left_as_it_is() -> None:
+    found = Identification(
+        expected="http", protocol="http", details={"server": "S" * MAX_DETAIL}, warnings=("w",)
+    )
+    assert bounded(found) is found
+
+
+def test_a_plugin_cannot_make_an_identification_unbounded() -> None:
+    found = Identification(
+        expected="x",
+        protocol="x",
+        details={f"key{i}": "v" for i in range(MAX_DETAILS + 5)},
+        warnings=tuple(f"w{i}" for i in range(MAX_WARNINGS + 3)),
+        error="E" * (MAX_DETAIL + 10),
+    )
+    kept = bounded(found)
+    assert list(kept.details) == [f"key{i}" for i in range(MAX_DETAILS)]
+    assert kept.warnings[MAX_WARNINGS:] == (
+        "... and 3 more warning(s)",
+        "the answer is longer than a report keeps: 5 more detail(s) left out",
+    )
+    assert kept.error is not None and _is_cut(kept.error), kept.error
