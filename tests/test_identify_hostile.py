@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+import socket
 import ssl
 import struct
 import sys
+import threading
 import warnings
-from collections.abc import Awaitable, Callable
-from contextlib import suppress
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -439,38 +441,125 @@ def test_the_collection_and_portplan_report_a_certificate_alike(tmp_path: Path) 
     assert read == here
 
 
-def test_a_reset_says_what_it_interrupted(tmp_path: Path) -> None:
-    # a TLS 1.2 server that requires a client certificate hangs up on the identifier (which
-    # has none) in the middle of the handshake; Python's reset error has no text of its own
-    context = _server_context(tmp_path, _certificate())
-    context.maximum_version = ssl.TLSVersion.TLSv1_2
+def test_a_reset_says_what_it_interrupted() -> None:
+    # a peer that reads the ClientHello and resets the connection: Python's reset error has no
+    # text of its own; the second handshake, which looks for a server's refusal of a client
+    # without a certificate, finds no ServerHello and changes nothing
+    async def reset(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with suppress(OSError):
+            await reader.read(5)
+            sock = writer.get_extra_info("socket")
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        writer.transport.abort()
+
+    async def run() -> Identification | None:
+        server = await asyncio.start_server(reset, LOOPBACK, 0)
+        async with server:
+            port = server.sockets[0].getsockname()[1]
+            return await identify("tls", ProbeContext(address=LOOPBACK, port=port, timeout=2.0))
+
+    found = asyncio.run(run())
+    assert found is not None and found.protocol is None, found
+    assert found.error is not None, found
+    assert found.error.startswith("ConnectionResetError waiting for TLS handshake"), found
+
+
+def _requiring_client_certificates(folder: Path, version: str) -> ssl.SSLContext:
+    """A server context of ``version`` only that requires a client certificate."""
+    context = _server_context(folder, _certificate())
+    context.minimum_version = context.maximum_version = getattr(ssl.TLSVersion, version)
     context.verify_mode = ssl.CERT_REQUIRED
-    context.load_verify_locations(tmp_path / "cert.pem")
-    found = _tls_identified(context)
-    assert found.protocol is None, found
-    assert found.error == "ConnectionResetError waiting for TLS handshake", found
+    context.load_verify_locations(folder / "cert.pem")
+    return context
+
+
+@contextmanager
+def _blocking_tls_server(context: ssl.SSLContext) -> Iterator[int]:
+    """A TLS server on loopback in a thread of its own, with Python's blocking ``ssl`` (which,
+    unlike asyncio's, sends its alert when a handshake fails): its port."""
+    listener = socket.create_server((LOOPBACK, 0))
+    listener.settimeout(5)
+
+    def serve() -> None:
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:  # closed: the test is over
+                return
+            with suppress(OSError), context.wrap_socket(conn, server_side=True) as tls:
+                tls.settimeout(5)
+                tls.recv(1)
+            conn.close()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield int(listener.getsockname()[1])
+    finally:
+        listener.shutdown(socket.SHUT_RDWR)  # wakes the accept
+        listener.close()
+        thread.join(10)
+
+
+@pytest.mark.parametrize("version", ["TLSv1_2", "TLSv1_3"])
+def test_a_server_requiring_a_client_certificate_is_tls_with_its_certificate(
+    version: str, tmp_path: Path
+) -> None:
+    # TLS 1.2: the server refuses the handshake once it has our empty Certificate (Python's
+    # asyncio server resets the connection; its blocking one sends an alert); TLS 1.3: the
+    # server's alert comes after our side of the handshake ended
+    context = _requiring_client_certificates(tmp_path, version)
+    identifications = []
+    if version == "TLSv1_2":
+        reset = _tls_identified(context)
+        assert _read_certificate(_tls_identified(context, engine=BUNDLE)) == reset
+        identifications.append(reset)
+    with _blocking_tls_server(context) as port:
+        alerted = asyncio.run(identify("tls", ProbeContext(address=LOOPBACK, port=port)))
+    assert alerted is not None
+    identifications.append(alerted)
+    for found in identifications:
+        assert (found.protocol, found.error) == ("tls", None), found
+        assert found.details["client_certificate"] == "required", found
+        assert found.details["tls_version"] == version.replace("_", "."), found
+        assert found.details["subject"] == "CN=odd.example", found
 
 
 @pytest.mark.services
-def test_a_tls_error_after_the_handshake_is_not_called_a_failed_handshake(tmp_path: Path) -> None:
-    # openssl s_server asking for a client certificate over TLS 1.3: the identifier's side of
-    # the handshake completes (the certificate is read), and the server's alert comes with
-    # the first read of the HTTP answer
+@pytest.mark.parametrize("version", ["1_2", "1_3"])
+def test_openssl_requiring_a_client_certificate_is_tls_and_hides_its_http(
+    version: str, tmp_path: Path
+) -> None:
+    # openssl s_server -Verify: a TLS 1.2 server refuses the handshake with an alert
+    # (handshake failure); over TLS 1.3 the identifier's side of the handshake completes, and
+    # the server's alert (certificate required) comes with the first read
     openssl = servers.binary("openssl", "openssl")
     _server_context(tmp_path, _certificate())  # writes cert.pem and key.pem
     port, log = servers.free_port(), tmp_path / "s_server.log"
-    args = [openssl, "s_server", "-accept", f"{LOOPBACK}:{port}", "-tls1_3", "-www", "-quiet"]
-    args += ["-cert", "cert.pem", "-key", "key.pem", "-Verify", "1"]
+    args = [openssl, "s_server", "-accept", f"{LOOPBACK}:{port}", f"-tls{version}", "-www"]
+    args += ["-quiet", "-cert", "cert.pem", "-key", "key.pem", "-Verify", "1"]
     process = servers.start(args, tmp_path, log)
     try:
         servers.wait_for_port(port, process, log, 10.0)
         context = ProbeContext(address=LOOPBACK, port=port, timeout=2.0)
-        found = asyncio.run(identify("https", context))
+        tls = asyncio.run(identify("tls", context))
+        https = asyncio.run(identify("https", context))
     finally:
         servers.stop(process)
-    assert found is not None and found.protocol == "tls", found
-    assert found.details["subject"] == "CN=odd.example", found
-    assert found.error == "TLS error waiting for HTTP response: tlsv13 alert certificate required"
+    for found in (tls, https):
+        assert found is not None and found.protocol == "tls", found
+        assert found.details["client_certificate"] == "required", found
+        assert found.details["tls_version"] == f"TLSv{version.replace('_', '.')}", found
+        assert found.details["subject"] == "CN=odd.example", found
+    assert tls is not None and tls.error is None, tls
+    assert https is not None and https.error is not None, https
+    assert https.error.startswith(
+        "the server requires a client certificate, and the identifier has none: "
+    ), https.error
+    if version == "1_3":  # not called a failed handshake: the server's alert came after it
+        assert https.error.endswith(": no HTTP response (tlsv13 alert certificate required)")
+    else:
+        assert https.error.endswith(": the handshake was refused"), https.error
 
 
 def test_an_identifier_that_fails_fails_its_check_not_the_run(
