@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+import socket
 import ssl
 import struct
 import sys
+import threading
 import warnings
-from collections.abc import Awaitable, Callable
-from contextlib import suppress
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -31,8 +33,9 @@ from cryptography.x509.oid import NameOID
 import servers
 from ansible_env import COLLECTIONS
 from portplan.fanout.merge import _read_certificate
-from portplan.probe.identify import Identification, ProbeContext, identify
+from portplan.probe.identify import Identification, ProbeContext, bounded, identify
 from portplan.probe.identify import _ber as ber
+from portplan.probe.identify.base import MAX_DETAIL, MAX_DETAILS, MAX_WARNINGS
 from portplan.probe.identify.certificate import describe_certificate
 from servers import LOOPBACK, answered
 
@@ -438,38 +441,125 @@ def test_the_collection_and_portplan_report_a_certificate_alike(tmp_path: Path) 
     assert read == here
 
 
-def test_a_reset_says_what_it_interrupted(tmp_path: Path) -> None:
-    # a TLS 1.2 server that requires a client certificate hangs up on the identifier (which
-    # has none) in the middle of the handshake; Python's reset error has no text of its own
-    context = _server_context(tmp_path, _certificate())
-    context.maximum_version = ssl.TLSVersion.TLSv1_2
+def test_a_reset_says_what_it_interrupted() -> None:
+    # a peer that reads the ClientHello and resets the connection: Python's reset error has no
+    # text of its own; the second handshake, which looks for a server's refusal of a client
+    # without a certificate, finds no ServerHello and changes nothing
+    async def reset(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with suppress(OSError):
+            await reader.read(5)
+            sock = writer.get_extra_info("socket")
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        writer.transport.abort()
+
+    async def run() -> Identification | None:
+        server = await asyncio.start_server(reset, LOOPBACK, 0)
+        async with server:
+            port = server.sockets[0].getsockname()[1]
+            return await identify("tls", ProbeContext(address=LOOPBACK, port=port, timeout=2.0))
+
+    found = asyncio.run(run())
+    assert found is not None and found.protocol is None, found
+    assert found.error is not None, found
+    assert found.error.startswith("ConnectionResetError waiting for TLS handshake"), found
+
+
+def _requiring_client_certificates(folder: Path, version: str) -> ssl.SSLContext:
+    """A server context of ``version`` only that requires a client certificate."""
+    context = _server_context(folder, _certificate())
+    context.minimum_version = context.maximum_version = getattr(ssl.TLSVersion, version)
     context.verify_mode = ssl.CERT_REQUIRED
-    context.load_verify_locations(tmp_path / "cert.pem")
-    found = _tls_identified(context)
-    assert found.protocol is None, found
-    assert found.error == "ConnectionResetError waiting for TLS handshake", found
+    context.load_verify_locations(folder / "cert.pem")
+    return context
+
+
+@contextmanager
+def _blocking_tls_server(context: ssl.SSLContext) -> Iterator[int]:
+    """A TLS server on loopback in a thread of its own, with Python's blocking ``ssl`` (which,
+    unlike asyncio's, sends its alert when a handshake fails): its port."""
+    listener = socket.create_server((LOOPBACK, 0))
+    listener.settimeout(5)
+
+    def serve() -> None:
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:  # closed: the test is over
+                return
+            with suppress(OSError), context.wrap_socket(conn, server_side=True) as tls:
+                tls.settimeout(5)
+                tls.recv(1)
+            conn.close()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield int(listener.getsockname()[1])
+    finally:
+        listener.shutdown(socket.SHUT_RDWR)  # wakes the accept
+        listener.close()
+        thread.join(10)
+
+
+@pytest.mark.parametrize("version", ["TLSv1_2", "TLSv1_3"])
+def test_a_server_requiring_a_client_certificate_is_tls_with_its_certificate(
+    version: str, tmp_path: Path
+) -> None:
+    # TLS 1.2: the server refuses the handshake once it has our empty Certificate (Python's
+    # asyncio server resets the connection; its blocking one sends an alert); TLS 1.3: the
+    # server's alert comes after our side of the handshake ended
+    context = _requiring_client_certificates(tmp_path, version)
+    identifications = []
+    if version == "TLSv1_2":
+        reset = _tls_identified(context)
+        assert _read_certificate(_tls_identified(context, engine=BUNDLE)) == reset
+        identifications.append(reset)
+    with _blocking_tls_server(context) as port:
+        alerted = asyncio.run(identify("tls", ProbeContext(address=LOOPBACK, port=port)))
+    assert alerted is not None
+    identifications.append(alerted)
+    for found in identifications:
+        assert (found.protocol, found.error) == ("tls", None), found
+        assert found.details["client_certificate"] == "required", found
+        assert found.details["tls_version"] == version.replace("_", "."), found
+        assert found.details["subject"] == "CN=odd.example", found
 
 
 @pytest.mark.services
-def test_a_tls_error_after_the_handshake_is_not_called_a_failed_handshake(tmp_path: Path) -> None:
-    # openssl s_server asking for a client certificate over TLS 1.3: the identifier's side of
-    # the handshake completes (the certificate is read), and the server's alert comes with
-    # the first read of the HTTP answer
+@pytest.mark.parametrize("version", ["1_2", "1_3"])
+def test_openssl_requiring_a_client_certificate_is_tls_and_hides_its_http(
+    version: str, tmp_path: Path
+) -> None:
+    # openssl s_server -Verify: a TLS 1.2 server refuses the handshake with an alert
+    # (handshake failure); over TLS 1.3 the identifier's side of the handshake completes, and
+    # the server's alert (certificate required) comes with the first read
     openssl = servers.binary("openssl", "openssl")
     _server_context(tmp_path, _certificate())  # writes cert.pem and key.pem
     port, log = servers.free_port(), tmp_path / "s_server.log"
-    args = [openssl, "s_server", "-accept", f"{LOOPBACK}:{port}", "-tls1_3", "-www", "-quiet"]
-    args += ["-cert", "cert.pem", "-key", "key.pem", "-Verify", "1"]
+    args = [openssl, "s_server", "-accept", f"{LOOPBACK}:{port}", f"-tls{version}", "-www"]
+    args += ["-quiet", "-cert", "cert.pem", "-key", "key.pem", "-Verify", "1"]
     process = servers.start(args, tmp_path, log)
     try:
         servers.wait_for_port(port, process, log, 10.0)
         context = ProbeContext(address=LOOPBACK, port=port, timeout=2.0)
-        found = asyncio.run(identify("https", context))
+        tls = asyncio.run(identify("tls", context))
+        https = asyncio.run(identify("https", context))
     finally:
         servers.stop(process)
-    assert found is not None and found.protocol == "tls", found
-    assert found.details["subject"] == "CN=odd.example", found
-    assert found.error == "TLS error waiting for HTTP response: tlsv13 alert certificate required"
+    for found in (tls, https):
+        assert found is not None and found.protocol == "tls", found
+        assert found.details["client_certificate"] == "required", found
+        assert found.details["tls_version"] == f"TLSv{version.replace('_', '.')}", found
+        assert found.details["subject"] == "CN=odd.example", found
+    assert tls is not None and tls.error is None, tls
+    assert https is not None and https.error is not None, https
+    assert https.error.startswith(
+        "the server requires a client certificate, and the identifier has none: "
+    ), https.error
+    if version == "1_3":  # not called a failed handshake: the server's alert came after it
+        assert https.error.endswith(": no HTTP response (tlsv13 alert certificate required)")
+    else:
+        assert https.error.endswith(": the handshake was refused"), https.error
 
 
 def test_an_identifier_that_fails_fails_its_check_not_the_run(
@@ -494,3 +584,107 @@ def test_an_identifier_that_fails_fails_its_check_not_the_run(
     monkeypatch.setattr(base.REGISTRY, "find", lambda _name: cancelled)
     with pytest.raises(asyncio.CancelledError):
         asyncio.run(identify("https", context))
+
+
+# --- sizes: what one port's identification may weigh ------------------------------------------
+
+
+def _is_cut(value: str) -> bool:
+    """Whether ``value`` is a detail :func:`bounded` shortened, and no longer than it keeps."""
+    head, _, tail = value.rpartition("... (")
+    return bool(head) and tail.endswith(" more characters)") and len(head) <= MAX_DETAIL
+
+
+def test_an_ehlo_list_of_hundreds_of_kilobytes_is_cut_with_a_marker() -> None:
+    # 99 extension lines of 8,000 bytes (read_line's limit is 8 KiB, MAX_REPLY_LINES 100):
+    # almost 800 KiB in one detail before the bound
+    lines = [b"250-mail.example"] + [b"250-X" + b"A" * 7995 for _ in range(98)] + [b"250 SIZE"]
+    found = asyncio.run(_conversed("smtp", b"220 mail ESMTP\r\n", [b"\r\n".join(lines) + b"\r\n"]))
+    assert found.protocol == "smtp", found.error
+    extensions = found.details["extensions"]
+    assert _is_cut(extensions), extensions[-80:]
+    assert extensions.endswith(f"... ({7996 * 98 + 4 + 2 * 98 - MAX_DETAIL} more characters)")
+    assert found.details["starttls"] == "no", found.details.keys()
+    assert found.warnings[-1] == (
+        f"the answer is longer than a report keeps: extensions cut to {MAX_DETAIL} characters"
+    ), found.warnings
+
+
+def test_a_huge_http_header_value_is_cut_with_a_marker() -> None:
+    found = _answer("http", b"HTTP/1.1 200 OK\r\nServer: " + b"S" * 60000 + b"\r\n\r\n")
+    assert found.protocol == "http", found
+    assert (
+        found.details["server"] == "S" * MAX_DETAIL + f"... ({60000 - MAX_DETAIL} more characters)"
+    )
+    assert len(repr(found)) < 4 * MAX_DETAIL, len(repr(found))
+
+
+def _many_names(count: int) -> Certificate:
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "many.example")])
+    alt: list[x509.GeneralName] = [x509.DNSName(f"host-{i}.many.example") for i in range(count)]
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(5)
+        .not_valid_before(datetime(2020, 1, 1, tzinfo=UTC))
+        .not_valid_after(datetime(2040, 1, 1, tzinfo=UTC))
+        .add_extension(x509.SubjectAlternativeName(alt), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    return certificate.public_bytes(serialization.Encoding.DER), key
+
+
+def test_a_certificate_naming_thousands_of_hosts_is_cut_here_and_from_the_collection(
+    tmp_path: Path,
+) -> None:
+    # about 60 KiB of names; the collection's prober returns the DER whole, and verify
+    # --inventory cuts what it reads from it the same way
+    context = _server_context(tmp_path, _many_names(2500))
+    here = _tls_identified(context)
+    assert here.protocol == "tls", here
+    assert _is_cut(here.details["sans"]), here.details["sans"][-80:]
+    assert here.details["sans"].startswith("DNS:host-0.many.example, DNS:host-1.many"), here
+    there = _tls_identified(context, engine=BUNDLE)
+    assert len(there.details["certificate_der"]) > 60000  # read by code: never cut
+    assert _read_certificate(there) == here
+
+
+def test_a_cut_port_list_still_parses_as_ports() -> None:
+    # verify follows the dynamic ports the endpoint mapper names: a cut list must not turn
+    # into a wrong port (the part of a number before the cut)
+    ports = list(range(1025, 65536, 7))
+    text = ",".join(map(str, ports))
+    found = bounded(
+        Identification(expected="msrpc", protocol="msrpc", details={"dynamic_ports": text})
+    )
+    kept = found.details["dynamic_ports"]
+    assert _is_cut(kept), kept[-60:]
+    read = [int(p) for p in kept.split(",") if p.strip().isdigit()]
+    assert read == ports[: len(read)] and len(read) > 100, read[-3:]
+
+
+def test_an_identification_within_the_bounds_is_left_as_it_is() -> None:
+    found = Identification(
+        expected="http", protocol="http", details={"server": "S" * MAX_DETAIL}, warnings=("w",)
+    )
+    assert bounded(found) is found
+
+
+def test_a_plugin_cannot_make_an_identification_unbounded() -> None:
+    found = Identification(
+        expected="x",
+        protocol="x",
+        details={f"key{i}": "v" for i in range(MAX_DETAILS + 5)},
+        warnings=tuple(f"w{i}" for i in range(MAX_WARNINGS + 3)),
+        error="E" * (MAX_DETAIL + 10),
+    )
+    kept = bounded(found)
+    assert list(kept.details) == [f"key{i}" for i in range(MAX_DETAILS)]
+    assert kept.warnings[MAX_WARNINGS:] == (
+        "... and 3 more warning(s)",
+        "the answer is longer than a report keeps: 5 more detail(s) left out",
+    )
+    assert kept.error is not None and _is_cut(kept.error), kept.error

@@ -9,14 +9,18 @@ bound to 127.0.0.3 only) until the run is over.
 from __future__ import annotations
 
 import socket
+import ssl
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from click.testing import CliRunner
+from cryptography import x509
 
 import machine
+import servers
 from portplan.cli import cli
 from portplan.probe.listen import LISTENER_PROBE
 
@@ -231,3 +235,100 @@ def test_a_udp_identification_the_deadline_cut_short_is_unfinished(tmp_path: Pat
     assert code == 1, check
     assert (check["outcome"], check["passed"]) == ("unfinished", False), check
     assert any("deadline" in note for note in check["notes"]), check  # type: ignore[attr-defined]
+
+
+# --- TLS server name indication --------------------------------------------------------------
+
+NAMED_DEPLOYMENT = """\
+name: loop-sni
+hosts:
+  client:
+    addresses: [127.0.0.2]
+  server:
+    addresses: [127.0.0.1]
+{dns_name}
+products:
+  loop-identify-1.0:
+    file: product.yaml
+    components:
+      client: client
+      server: server
+"""
+
+
+@contextmanager
+def _sni_server(folder: Path, port: int, heard: list[str | None]) -> Iterator[None]:
+    """A TLS server on 127.0.0.1:``port`` that hosts two names: it presents the certificate
+    of ``localhost`` to a client that asks for that name (SNI), else a default one; ``heard``
+    collects the server name each handshake carried (``None``: none)."""
+    now = datetime.now(UTC)
+    contexts = {}
+    for name in ("default.test", "localhost"):
+        (folder / name).mkdir()
+        certificate = servers.self_signed(
+            folder / name,
+            name,
+            names=[x509.DNSName(name)],
+            not_before=now - timedelta(days=1),
+            not_after=now + timedelta(days=365),
+        )
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(certificate.cert, certificate.key)
+        contexts[name] = context
+
+    def choose(sock: ssl.SSLObject, name: str | None, _context: ssl.SSLContext) -> None:
+        heard.append(name)
+        if name == "localhost":
+            sock.context = contexts["localhost"]
+
+    contexts["default.test"].sni_callback = choose  # type: ignore[assignment]
+    listener = socket.socket()
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind(("127.0.0.1", port))
+    listener.listen(16)
+
+    def serve() -> None:
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:  # closed: the test is over
+                return
+            conn.settimeout(5)
+            try:
+                with contexts["default.test"].wrap_socket(conn, server_side=True) as tls:
+                    tls.recv(1)
+            except OSError:  # the probe's own connection, or the identifier hanging up
+                conn.close()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        listener.shutdown(socket.SHUT_RDWR)
+        listener.close()
+        thread.join(10)
+
+
+def test_tls_names_the_destination_by_its_dns_name_and_never_by_address(tmp_path: Path) -> None:
+    """A destination with a ``dns_name`` is asked for that name in the handshake (SNI), so a
+    server that hosts several names shows the certificate of the one the product reaches; a
+    bare address is never sent as a server name (RFC 6066 section 3)."""
+    port = _free_port()
+    _deployment(tmp_path, "tcp", port, "tls")
+    heard: list[str | None] = []
+    subjects = {}
+    with _sni_server(tmp_path, port, heard):
+        for dns_name in ("    dns_name: localhost", ""):
+            deployment = tmp_path / "deployment.yaml"
+            deployment.write_text(NAMED_DEPLOYMENT.format(dns_name=dns_name))
+            code, report = _verify(deployment, "--flow", "flow")
+            check = _only_check(report)
+            assert (code, check["passed"]) == (0, True), check
+            identification = check["identification"]
+            assert isinstance(identification, dict), check
+            subjects[dns_name] = identification["details"]["subject"]
+    named, bare = subjects.values()
+    assert "CN=localhost" in named, subjects
+    assert "CN=default.test" in bare, subjects
+    assert set(heard) == {"localhost", None}, heard

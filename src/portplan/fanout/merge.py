@@ -12,7 +12,7 @@ from typing import Any
 
 from portplan._errors import FanoutError
 from portplan.fanout.work import Fanout, SourceWork
-from portplan.probe.identify.base import Identification
+from portplan.probe.identify.base import Identification, bounded
 from portplan.probe.identify.certificate import TlsFacts, describe_certificate
 from portplan.probe.identify.tls import CERTIFICATE_DER, version_warnings
 from portplan.probe.outcomes import Evidence, Outcome, PortResult
@@ -37,9 +37,9 @@ class HostResult:
 def _read_certificate(ident: Identification | None) -> Identification | None:
     """The certificate a managed host returned as DER, read here (it has no cryptography),
     its details and warnings where portplan's own process puts them: the details in the DER's
-    place, the warnings after the TLS session's own."""
+    place, the warnings after the TLS session's own; :func:`bounded`, as on the host."""
     if ident is None or CERTIFICATE_DER not in ident.details:
-        return ident
+        return bounded(ident) if ident is not None else None
     encoded = ident.details[CERTIFICATE_DER]
     try:
         der = base64.b64decode(encoded, validate=True)
@@ -52,7 +52,7 @@ def _read_certificate(ident: Identification | None) -> Identification | None:
         details.update(facts.details if key == CERTIFICATE_DER else {key: value})
     lead = len(version_warnings(ident.details.get("tls_version")))
     warnings = (*ident.warnings[:lead], *facts.warnings, *ident.warnings[lead:])
-    return replace(ident, details=details, warnings=warnings)
+    return bounded(replace(ident, details=details, warnings=warnings))
 
 
 def _failed(check: FlowCheck, outcome: Outcome, reason: str) -> FlowCheck:

@@ -15,6 +15,11 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
+from portplan.probe.identify._flight import (
+    CLIENT_CERTIFICATE,
+    NEEDS_CLIENT_CERTIFICATE,
+    refuses_client,
+)
 from portplan.probe.identify.base import Identification, ProbeContext
 
 __all__ = [
@@ -133,13 +138,16 @@ async def connect(
             writer.transport.abort()
 
 
-def _describe_ssl_error(exc: ssl.SSLError, step: str) -> str:
+def _describe_ssl_error(exc: ssl.SSLError, found: Findings) -> str:
     reason = str(exc.reason or exc.strerror or exc).lower().replace("_", " ")
-    if step == "TLS handshake":
+    if found.step == "TLS handshake":
         return f"TLS handshake failed: {reason}"
     # after our side of the handshake: a TLS 1.3 server's alert about our (absent) client
     # certificate comes with the first read
-    return f"TLS error waiting for {step}: {reason}"
+    if found.details.get("tls_version") == "TLSv1.3" and refuses_client(exc):
+        found.details[CLIENT_CERTIFICATE] = "required"
+        return f"{NEEDS_CLIENT_CERTIFICATE}: no {found.step} ({reason})"
+    return f"TLS error waiting for {found.step}: {reason}"
 
 
 def _budget(timeout: float) -> float:
@@ -175,7 +183,7 @@ async def run_exchange(
             got = f" after '{printable(exc.partial)}'" if exc.partial else ""
             return found.identification(f"connection closed waiting for {found.step}{got}")
         if isinstance(exc, ssl.SSLError):
-            return found.identification(_describe_ssl_error(exc, found.step))
+            return found.identification(_describe_ssl_error(exc, found))
         # what the error interrupted: a reset during a TLS handshake has no text of its own
         text = f": {exc}" if str(exc) else ""
         return found.identification(f"{type(exc).__name__} waiting for {found.step}{text}")

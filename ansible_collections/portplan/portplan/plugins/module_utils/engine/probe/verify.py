@@ -303,10 +303,14 @@ async def run_checks(
         port = check.probe.port
         if port is None:  # only open TCP and UDP ports are identified
             raise ValueError(f"{check.row.key}: an ICMP echo has no service to identify")
+        # the name the product reaches the destination by: TLS asks for it (SNI) and HTTP
+        # names it (Host); never an address (RFC 6066 section 3), nor the name's final dot
+        name = check.dns_name.removesuffix(".") if check.dns_name else None
         return ProbeContext(
             address=check.probe.address,
             port=port,
             timeout=max(timeout, 2.0),
+            server_name=name,
             source_address=check.probe.source,
             secrets=secrets,
             connection=connection,

@@ -9,7 +9,8 @@ never raises for what the peer does (garbage, silence, a reset): those are findi
 Identifiers are found in :data:`REGISTRY` by the application protocol they check (the
 ``app_protocol`` values of the product model, plus a few the verifier uses on its own: ``smb``,
 ``ldap-gc``...); other packages add theirs under the entry-point group ``portplan.identifiers``.
-:func:`identify` runs the one the plan names.  Identifiers speak TCP, but those named in
+:func:`identify` runs the one the plan names, and :func:`bounded` keeps what it found to a size a
+report can carry.  Identifiers speak TCP, but those named in
 :data:`UDP_IDENTIFIERS`.
 """
 
@@ -22,6 +23,7 @@ from ansible_collections.portplan.portplan.plugins.module_utils.engine.probe.ide
     Identifier,
     OpenConnection,
     ProbeContext,
+    bounded,
     identify,
 )
 
@@ -32,5 +34,6 @@ __all__ = [
     "Identifier",
     "OpenConnection",
     "ProbeContext",
+    "bounded",
     "identify",
 ]

@@ -9,7 +9,7 @@ import inspect
 import logging
 import socket
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import cast
 
 from ansible_collections.portplan.portplan.plugins.module_utils.engine._plugins import PluginRegistry
@@ -21,6 +21,7 @@ __all__ = [
     "Identifier",
     "OpenConnection",
     "ProbeContext",
+    "bounded",
     "identify",
 ]
 
@@ -77,6 +78,66 @@ class Identification:
 
 Identifier = Callable[[ProbeContext], Awaitable[Identification]]
 
+#: the longest detail value, warning or error kept, in characters: a chatty or hostile peer
+#: (an EHLO list of 100 lines of 8 KiB, a huge header, a certificate naming thousands of
+#: hosts) must not make one port's identification weigh megabytes in every report
+MAX_DETAIL = 1024
+#: details kept at most (the built-in identifiers report fewer than 20), and warnings
+MAX_DETAILS = 48
+MAX_WARNINGS = 32
+#: details read by code rather than people, which a cut would break, with their own bounds:
+#: the DER certificate the collection's prober returns for the controller to read (OpenSSL
+#: takes a certificate list of at most 100 KiB; this is its base64 with room to spare)
+_OWN_LIMITS = {"certificate_der": 1 << 18}
+#: where a long value is cut: after its last list separator that fits, when it has one
+_SEPARATORS = ("; ", ", ", ",", " ")
+
+
+def _cut(text: str, limit: int) -> str:
+    """``text``, or its first ``limit`` characters or fewer and what was left out."""
+    if len(text) <= limit:
+        return text
+    cut = limit
+    for separator in _SEPARATORS:
+        end = text.rfind(separator, limit // 2, limit)
+        if end > 0:
+            cut = end + len(separator)
+            break
+    return f"{text[:cut]}... ({len(text) - cut} more characters)"
+
+
+def bounded(found: Identification) -> Identification:
+    """``found`` with every detail, warning and the error at most :data:`MAX_DETAIL`
+    characters (a cut value ends in ``... (N more characters)``), at most
+    :data:`MAX_DETAILS` details and :data:`MAX_WARNINGS` warnings; a warning names what was
+    cut.  An identification within the bounds is returned as it is."""
+    cut = [
+        key for key, value in found.details.items() if len(value) > _OWN_LIMITS.get(key, MAX_DETAIL)
+    ]
+    extra_details = max(0, len(found.details) - MAX_DETAILS)
+    extra_warnings = max(0, len(found.warnings) - MAX_WARNINGS)
+    long_text = any(len(w) > MAX_DETAIL for w in found.warnings) or (
+        found.error is not None and len(found.error) > MAX_DETAIL
+    )
+    if not (cut or extra_details or extra_warnings or long_text):
+        return found
+    details = {
+        key: _cut(value, _OWN_LIMITS.get(key, MAX_DETAIL))
+        for key, value in list(found.details.items())[:MAX_DETAILS]
+    }
+    warnings = [_cut(w, MAX_DETAIL) for w in found.warnings[:MAX_WARNINGS]]
+    if extra_warnings:
+        warnings.append(f"... and {extra_warnings} more warning(s)")
+    if cut or extra_details:
+        shortened = f"{', '.join(cut)} cut to {MAX_DETAIL} characters" if cut else ""
+        dropped = f"{extra_details} more detail(s) left out" if extra_details else ""
+        warnings.append(
+            "the answer is longer than a report keeps: "
+            + "; ".join(part for part in (shortened, dropped) if part)
+        )
+    error = _cut(found.error, MAX_DETAIL) if found.error is not None else None
+    return replace(found, details=details, warnings=tuple(warnings), error=error)
+
 
 def _accept(found: object) -> Identifier | None:
     return cast(Identifier, found) if inspect.iscoroutinefunction(found) else None
@@ -115,26 +176,29 @@ _log = logging.getLogger("portplan")
 
 
 async def identify(expected: str, context: ProbeContext) -> Identification | None:
-    """Run the identifier for ``expected``; ``None`` if no identifier knows that protocol."""
+    """Run the identifier for ``expected``; ``None`` if no identifier knows that protocol.
+
+    What it found is :func:`bounded`, whoever wrote the identifier."""
     function = REGISTRY.find(expected)
     if function is None:
         return None
     try:
-        return await asyncio.wait_for(function(context), timeout=context.timeout)
+        found = await asyncio.wait_for(function(context), timeout=context.timeout)
     except TimeoutError:
-        return Identification(
+        found = Identification(
             expected=expected,
             protocol=None,
             error=f"no complete answer within {context.timeout:g} s",
         )
     except OSError as exc:
-        return Identification(
+        found = Identification(
             expected=expected, protocol=None, error=f"{type(exc).__name__}: {exc}"
         )
     except Exception as exc:  # the identifier's own failure: this check's, not the run's
         _log.debug("the %s identifier failed on port %s", expected, context.port, exc_info=True)
-        return Identification(
+        found = Identification(
             expected=expected,
             protocol=None,
             error=f"the {expected} identifier failed: {type(exc).__name__}: {exc}",
         )
+    return bounded(found)
