@@ -17,7 +17,7 @@ import yaml
 from examples import example_data, example_plan
 from portplan import load_plan
 from portplan.fanout.merge import HostResult, merge
-from portplan.fanout.work import Fanout, plan_fanout
+from portplan.fanout.work import Fanout, outside_limit, plan_fanout
 from portplan.load.inventory import InventoryHost
 from portplan.probe.bynames import name_checks
 from portplan.probe.dns import NameLookup
@@ -213,3 +213,44 @@ def test_what_a_destination_name_says_on_the_host_is_merged(
     assert [c for c in mine if c.outcome is Outcome.DNS_ERROR] == errors
     assert not any(c.outcome is Outcome.NOT_RUN for c in mine)
     assert not merged.passed  # a dns-error fails, as it does with --on
+
+
+@pytest.mark.parametrize("flows", [(), ("updates",)], ids=["every-flow", "one-flow"])
+def test_the_sources_limit_leaves_out_are_reported_not_probed(flows: tuple[str, ...]) -> None:
+    # --limit dash: only dash01 probes; every row of another managed source is in the report
+    # as not probed, outside the limit, and the rows nobody can probe still say why
+    plan = example_plan("search-cluster")
+    everything = plan_fanout(
+        plan, {h: InventoryHost(name=h, variables={}, groups=()) for h in plan.hosts},
+        where="inventory.yml", flows=flows,
+    )  # fmt: skip
+    dash = InventoryHost(name="dash", variables={"portplan_host": "dash01"}, groups=())
+    inventory = {"dash": dash}
+    fanout = plan_fanout(plan, inventory, where="inventory.yml", flows=flows, limit="dash")
+
+    assert list(fanout.sources) == ["dash01"]
+    assert fanout.sources["dash01"].checks == everything.sources["dash01"].checks
+    wanted = [r for r in plan.rows if not flows or r.flow_id in flows]
+    outside = {r.source for r in wanted if r.source not in ("dash01", "anywhere", "monitor")}
+    assert fanout.left_out == [s for s in ("search", "admin-net") if s in outside]
+    reason = {s: outside_limit(s, "dash") for s in fanout.left_out}
+    assert "--limit dash leaves out" in reason["search"]
+    # each row of a left-out source once, with that reason; every other row as without --limit
+    expected = [
+        (s.row.key, s.row.source, s.row.destination, s.reason)
+        for s in everything.skipped
+        if s.row.source not in fanout.left_out
+    ] + [
+        (r.key, r.source, r.destination, reason[r.source])
+        for r in wanted
+        if r.source in fanout.left_out
+    ]
+    got = [(s.row.key, s.row.source, s.row.destination, s.reason) for s in fanout.skipped]
+    assert sorted(got) == sorted(expected)
+    assert any(s.row.source == "anywhere" for s in fanout.skipped) == (not flows)
+    order = [plan.rows.index(s.row) for s in fanout.skipped]
+    assert order == sorted(order)  # in plan order, as verify lists them
+
+    merged = merge(fanout, _all_open(fanout))
+    assert merged.skipped == tuple(fanout.skipped)
+    assert merged.passed
