@@ -30,6 +30,12 @@ pytestmark = pytest.mark.netns
 TOOLS = ("nft", "iptables-nft", "iptables-legacy", "ipset")
 SRC = Path(portplan.__file__).resolve().parents[1]
 GATHER = "import json; from portplan.probe.hostfacts import ruleset; print(json.dumps(ruleset()))"
+#: audit --live's reading of the same machine: each input chain's policy and rules' verdicts
+LIVE = (
+    "import json; from portplan.audit.collect import live_ruleset; "
+    "print(json.dumps({c.key: [c.policy, [r.verdict for r in c.rules], c.where] "
+    "for c in live_ruleset().chains.values() if c.name.lower() == 'input'}))"
+)
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -59,10 +65,10 @@ def _tools(folder: Path, links: Mapping[str, str]) -> Path:
     return folder
 
 
-def _gather(ns: str, path: Path) -> dict[str, Any]:
+def _gather(ns: str, path: Path, script: str = GATHER) -> dict[str, Any]:
     env = {"PATH": str(path), "PYTHONPATH": str(SRC), "LC_ALL": "C.UTF-8"}
     done = subprocess.run(
-        [shutil.which("ip") or "ip", "netns", "exec", ns, sys.executable, "-c", GATHER],
+        [shutil.which("ip") or "ip", "netns", "exec", ns, sys.executable, "-c", script],
         env=env, capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
@@ -128,10 +134,20 @@ def test_iptables_legacy_rules_nft_does_not_see_are_read(ns: str, tmp_path: Path
         "iptables-legacy -A INPUT -p tcp --dport 3333 -j ACCEPT",
         "ip6tables-legacy -P INPUT DROP",
     )
-    found = _gather(ns, _tools(tmp_path / "bin", LEGACY_VARIANT))
+    tools = _tools(tmp_path / "bin", LEGACY_VARIANT)
+    found = _gather(ns, tools)
     assert (found["tool"], found["error"]) == ("iptables", None)
     assert "-A INPUT -p tcp -m tcp --dport 3333 -j ACCEPT" in found["text"]
     assert _inputs(found) == {"ip filter INPUT": (DROP, [ACCEPT]), "ip6 filter INPUT": (DROP, [])}
+    # and audit --live reads the same rules there (it read nft's empty ruleset)
+    live = _gather(ns, tools, LIVE)
+    assert {k: v[:2] for k, v in live.items()} == {
+        "ip filter INPUT": ["drop", ["accept"]],
+        "ip6 filter INPUT": ["drop", []],
+    }
+    assert all(
+        v[2].startswith(("iptables-save (live)", "ip6tables-save (live)")) for v in live.values()
+    )
 
 
 def test_without_nft_each_family_is_a_file_of_its_own(ns: str, tmp_path: Path) -> None:
