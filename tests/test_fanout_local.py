@@ -9,6 +9,7 @@ import contextlib
 import os
 import signal
 import socket
+import subprocess
 import sys
 import threading
 import time
@@ -18,6 +19,8 @@ import pytest
 import yaml
 
 import portplan.fanout.run as run_module
+from ansible_env import environment
+from machine import document
 from portplan import load_plan
 from portplan.fanout import FanoutRun, verify_inventory
 from portplan.probe.outcomes import Outcome
@@ -162,3 +165,44 @@ def test_a_radius_secret_found_in_the_results_does_not_mask_them(
         port,
     )
     assert check.passed
+
+
+def test_a_limited_run_lists_the_sources_it_left_out(tmp_path: Path, jobs: Path, port: int) -> None:
+    # b also starts a flow; --limit a leaves b out: its row is in the report, not probed,
+    # outside the limit, and standard error says how many sources were left out
+    deployment, inventory = _lab(tmp_path, port)
+    product = dict(PRODUCT, flows=[
+        *PRODUCT["flows"],
+        {"id": "back", "row": 2, "from": "server", "to": "client", "protocol": "tcp",
+         "ports": "PORT", "purpose": "the server calls back"},
+    ])  # fmt: skip
+    (tmp_path / "pair.yaml").write_text(
+        yaml.safe_dump(product, sort_keys=False).replace("PORT", str(port))
+    )
+    with socket.socket() as server:
+        server.bind(("127.0.0.3", port))
+        server.listen()
+        done = subprocess.run(
+            [sys.executable, "-m", "portplan", "verify", str(deployment),
+             "--inventory", str(inventory), "--limit", "a", "--timeout", "0.5",
+             "--format", "json"],
+            env=environment(), capture_output=True, text=True, timeout=120, check=False,
+        )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert (
+        "portplan: warning: --limit a left out 1 source host (b): their flows are listed as "
+        "not probed, not verified"
+    ) in done.stderr
+    report = document(done.stdout, "verify")
+    assert [(c["flow"], c["source"], c["outcome"]) for c in report["checks"]] == [
+        ("pair/web", "a", "open")
+    ]
+    assert report["not_probed"] == [
+        {
+            "flow": "pair/back",
+            "source": "b",
+            "destination": "a",
+            "reason": "from b, which --limit a leaves out: not verified in this run (widen "
+            "--limit, or leave it out, to verify it)",
+        }
+    ]

@@ -16,9 +16,8 @@ import yaml
 
 from examples import example_data, example_plan
 from portplan import load_plan
-from portplan._errors import FanoutError
 from portplan.fanout.merge import HostResult, merge
-from portplan.fanout.work import Fanout, plan_fanout
+from portplan.fanout.work import Fanout, outside_limit, plan_fanout
 from portplan.load.inventory import InventoryHost
 from portplan.probe.bynames import name_checks
 from portplan.probe.dns import NameLookup
@@ -144,16 +143,38 @@ def test_a_name_resolved_there_is_every_address_it_resolved_to() -> None:
     assert got == ["192.0.2.80", "2001:db8::80"]
 
 
-def test_a_record_of_an_address_the_host_was_not_asked_is_refused() -> None:
-    # a record for a planned row but another destination address is no result of that row
+@pytest.mark.parametrize("stray", ["address", "row"])
+def test_a_record_the_host_was_not_asked_for_fails_that_host_only(stray: str) -> None:
+    # a record for a planned row but another destination address (or for a row of another
+    # source) is no result of anything the host was asked: that host's results are not used,
+    # each of its probes is not-run with the reason, and every other host's results stand
     fanout = _fanout("shopping-contoso")
     results = _all_open(fanout)
-    host, work = next(iter(fanout.sources.items()))
+    (host, work), (other, other_work) = list(fanout.sources.items())[:2]
     first = work.checks[0]
-    stray = _open(first, "203.0.113.99")
-    results[host] = HostResult(records=(*(_open(c) for c in work.checks), stray), elapsed=0.1)
-    with pytest.raises(FanoutError, match=r"203\.0\.113\.99"):
-        merge(fanout, results)
+    if stray == "address":
+        record, shown = _open(first, "203.0.113.99"), "203.0.113.99"
+    else:
+        record, shown = _open(other_work.checks[0]), other_work.checks[0].row.key
+    results[host] = HostResult(records=(*(_open(c) for c in work.checks), record), elapsed=0.1)
+    merged = merge(fanout, results)
+
+    planned = [_key(c) for w in fanout.sources.values() for c in w.checks]
+    assert sorted(_key(c) for c in merged.checks) == sorted(planned)
+    mine = [c for c in merged.checks if c.row.source == host]
+    assert len(mine) == len(work.checks)
+    for check in mine:
+        assert check.outcome is Outcome.NOT_RUN
+        assert not check.passed
+        assert check.result is not None and check.result.evidence.note is not None
+        note = check.result.evidence.note
+        assert note.startswith(f"{host}: returned a result for ")
+        assert shown in note and "not asked to probe" in note
+        assert "none of its results are used" in note
+    rest = [c for c in merged.checks if c.row.source != host]
+    assert rest and all(c.outcome is Outcome.OPEN and c.passed for c in rest)
+    assert {c.row.source for c in rest} >= {other}
+    assert not merged.passed
 
 
 @pytest.mark.parametrize(
@@ -192,3 +213,44 @@ def test_what_a_destination_name_says_on_the_host_is_merged(
     assert [c for c in mine if c.outcome is Outcome.DNS_ERROR] == errors
     assert not any(c.outcome is Outcome.NOT_RUN for c in mine)
     assert not merged.passed  # a dns-error fails, as it does with --on
+
+
+@pytest.mark.parametrize("flows", [(), ("updates",)], ids=["every-flow", "one-flow"])
+def test_the_sources_limit_leaves_out_are_reported_not_probed(flows: tuple[str, ...]) -> None:
+    # --limit dash: only dash01 probes; every row of another managed source is in the report
+    # as not probed, outside the limit, and the rows nobody can probe still say why
+    plan = example_plan("search-cluster")
+    everything = plan_fanout(
+        plan, {h: InventoryHost(name=h, variables={}, groups=()) for h in plan.hosts},
+        where="inventory.yml", flows=flows,
+    )  # fmt: skip
+    dash = InventoryHost(name="dash", variables={"portplan_host": "dash01"}, groups=())
+    inventory = {"dash": dash}
+    fanout = plan_fanout(plan, inventory, where="inventory.yml", flows=flows, limit="dash")
+
+    assert list(fanout.sources) == ["dash01"]
+    assert fanout.sources["dash01"].checks == everything.sources["dash01"].checks
+    wanted = [r for r in plan.rows if not flows or r.flow_id in flows]
+    outside = {r.source for r in wanted if r.source not in ("dash01", "anywhere", "monitor")}
+    assert fanout.left_out == [s for s in ("search", "admin-net") if s in outside]
+    reason = {s: outside_limit(s, "dash") for s in fanout.left_out}
+    assert "--limit dash leaves out" in reason["search"]
+    # each row of a left-out source once, with that reason; every other row as without --limit
+    expected = [
+        (s.row.key, s.row.source, s.row.destination, s.reason)
+        for s in everything.skipped
+        if s.row.source not in fanout.left_out
+    ] + [
+        (r.key, r.source, r.destination, reason[r.source])
+        for r in wanted
+        if r.source in fanout.left_out
+    ]
+    got = [(s.row.key, s.row.source, s.row.destination, s.reason) for s in fanout.skipped]
+    assert sorted(got) == sorted(expected)
+    assert any(s.row.source == "anywhere" for s in fanout.skipped) == (not flows)
+    order = [plan.rows.index(s.row) for s in fanout.skipped]
+    assert order == sorted(order)  # in plan order, as verify lists them
+
+    merged = merge(fanout, _all_open(fanout))
+    assert merged.skipped == tuple(fanout.skipped)
+    assert merged.passed

@@ -35,7 +35,7 @@ def test_a_template_in_the_products_text_is_never_rendered(tmp_path: Path) -> No
     inventory.write_text(
         yaml.safe_dump({"all": {"hosts": {"dash": {**local, "portplan_host": "dash01"}}}})
     )
-    fanout = plan_fanout(plan, read_inventory(inventory), where=str(inventory), limited=True)
+    fanout = plan_fanout(plan, read_inventory(inventory), where=str(inventory), limit="dash")
     (work,) = fanout.sources.values()
     assert any(TITLE in json.dumps(r) for r in work.requests)
     overlay = tmp_path / "overlay.json"

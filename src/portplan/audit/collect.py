@@ -224,17 +224,9 @@ def read_ruleset(
         return read_iptables_save(tables, sets)
 
 
-def live_ruleset() -> Ruleset:
-    """This machine's running ruleset: ``nft -j list ruleset``; where its rules hold what only
-    iptables-nft can print (``xt`` matches), ``iptables-save``, ``ip6tables-save`` and
-    ``ipset save`` instead."""
-    try:
-        text = read_tool(["nft", "-j", "list", "ruleset"])
-    except ToolError:  # no nftables here: the legacy iptables tools
-        text = None
-    if text is not None and '"xt"' not in text:
-        with _reading("nftables", "nft -j list ruleset (live)"):
-            return read_nftables_json(text, "nft -j list ruleset (live)")
+def _live_iptables() -> list[RulesetFile]:
+    """This machine's ruleset as the iptables tools print it (:class:`ToolError` when
+    iptables-save or ip6tables-save is missing or fails)."""
     files = [
         RulesetFile("iptables-save (live)", read_tool(["iptables-save"]), "iptables"),
         RulesetFile("ip6tables-save (live)", read_tool(["ip6tables-save"]), "ip6tables"),
@@ -242,4 +234,29 @@ def live_ruleset() -> Ruleset:
     # no ipset tool, or no sets module: rules that use sets then say what is missing
     with contextlib.suppress(ToolError):
         files.append(RulesetFile("ipset save (live)", read_tool(["ipset", "save"]), "ipset"))
-    return read_ruleset(files)
+    return files
+
+
+def live_ruleset() -> Ruleset:
+    """This machine's running ruleset: ``nft -j list ruleset``; ``iptables-save``,
+    ``ip6tables-save`` and ``ipset save`` instead where nft is missing or fails, where its
+    rules hold what only iptables-nft can print (``xt`` matches), or where it holds no table
+    and the iptables tools print some (iptables-legacy, whose tables nft does not see)."""
+    try:
+        text = read_tool(["nft", "-j", "list", "ruleset"])
+    except ToolError:  # no nftables here: the legacy iptables tools
+        text = None
+    if text is not None and '"xt"' not in text:
+        if '"table"' not in text:
+            with contextlib.suppress(ToolError):
+                files = _live_iptables()
+                if any(
+                    line.startswith("*")
+                    for f in files
+                    if f.kind != "ipset"
+                    for line in f.text.splitlines()
+                ):
+                    return read_ruleset(files)
+        with _reading("nftables", "nft -j list ruleset (live)"):
+            return read_nftables_json(text, "nft -j list ruleset (live)")
+    return read_ruleset(_live_iptables())

@@ -27,6 +27,9 @@ from portplan.report.verify import verify_json, verify_junit, verify_table
 
 __all__ = ["verify_cmd"]
 
+#: source hosts a warning names before it counts the rest
+_NAMED = 5
+
 
 @click.command("verify")
 @click.argument("deployment", type=click.Path(path_type=Path))
@@ -105,7 +108,8 @@ __all__ = ["verify_cmd"]
 @option(
     "--limit",
     metavar="PATTERN",
-    help="With --inventory: only the hosts this Ansible pattern selects.",
+    help="With --inventory: only the hosts this Ansible pattern selects; the flows of the "
+    "sources it leaves out are listed as not probed.",
 )
 @option(
     "--forks",
@@ -157,7 +161,8 @@ def verify_cmd(
 
     With --inventory, every source host of an Ansible inventory probes its own flows, all at
     once, and the report merges them; a source Ansible cannot reach is source-unreachable,
-    one where probing fails not-run, with Ansible's reason.
+    one where probing fails not-run, with Ansible's reason. With --limit, the flows of the
+    sources it leaves out are listed as not probed.
     """
     plan, inputs = load_plan(deployment)
     if on is not None:
@@ -198,6 +203,17 @@ def verify_cmd(
             )
             for problem in fanned.listener_problems:
                 log.warning("%s", problem)
+            left_out = fanned.fanout.left_out
+            if left_out:
+                named = ", ".join(left_out[:_NAMED])
+                more = len(left_out) - _NAMED
+                log.warning(
+                    "--limit %s left out %s (%s): their flows are listed as not probed, "
+                    "not verified",
+                    limit,
+                    counted(len(left_out), "source host"),
+                    named + (f" and {more} more" if more > 0 else ""),
+                )
             log.info(
                 "%s in %.1f s, of which %.2f s probing on the slowest",
                 counted(len(fanned.fanout.sources), "source"),

@@ -5,8 +5,9 @@ probe (and, with listeners, what each destination must open), and which inventor
 for it; :func:`run_fanout` has Ansible run the collection's ``probe`` module on every source
 in parallel (listeners first); :func:`merge` turns every host's records back into one
 :class:`~portplan.probe.verify.Verification`, where a source Ansible could not reach is
-``source-unreachable`` and one where probing failed is ``not-run``, with Ansible's reason,
-never a network verdict.  :func:`verify_inventory` does the three.
+``source-unreachable`` and one where probing failed (or that returned a result it was not
+asked for) is ``not-run``, with the reason, never a network verdict.
+:func:`verify_inventory` does the three.
 """
 
 from portplan.fanout.merge import merge

@@ -66,8 +66,12 @@ def _failed(check: FlowCheck, outcome: Outcome, reason: str) -> FlowCheck:
     )
 
 
-def _rows(fanout: Fanout) -> dict[tuple[str, str, str, str], CheckRow]:
-    rows: dict[tuple[str, str, str, str], CheckRow] = {}
+#: a row's key, source, destination and protocol, as a record names them
+_Row = tuple[str, str, str, str]
+
+
+def _rows(fanout: Fanout) -> dict[_Row, CheckRow]:
+    rows: dict[_Row, CheckRow] = {}
     for work in fanout.sources.values():
         for check in work.checks:
             row = check.row
@@ -101,7 +105,7 @@ class _Asked:
 
     def take(self, check: FlowCheck) -> None:
         """Mark the planned probe ``check`` (read from a record) reports; :class:`FanoutError`
-        when it reports none."""
+        (saying what it reports) when it reports none."""
         port = check.probe.port
         row_port = (_target(check, "")[:4], port)
         if check.outcome is Outcome.DNS_ERROR and check.dns_name and row_port in self.row_ports:
@@ -120,8 +124,8 @@ class _Asked:
             (check.row.key, check.row.source, check.row.destination, check.probe.protocol.value)
         )
         raise FanoutError(
-            f"{self.work.inventory_host.name} returned a result for {shown} at "
-            f"{check.probe.address} port {port}, which it was not asked to probe"
+            f"returned a result for {shown} at {check.probe.address} port {port}, which it "
+            "was not asked to probe"
         )
 
     def missing(self) -> list[FlowCheck]:
@@ -148,12 +152,47 @@ class _Asked:
         return [self.planned[t] for t in unreported if not (mesh_own(t) and t[4] in itself)]
 
 
+#: why a host's records are not used when one of them is of a probe it was not asked for
+_UNASKED = (
+    "none of its results are used (another version of the collection, or not the host it "
+    "stands for?)"
+)
+
+
+def _host_checks(
+    work: SourceWork, records: tuple[dict[str, Any], ...], rows: Mapping[_Row, CheckRow]
+) -> list[FlowCheck]:
+    """The checks one host's records report, then its planned probes no record reports
+    (``not-run``); :class:`FanoutError` when a record is of a probe it was not asked for."""
+    asked = _Asked(work)
+    checks: list[FlowCheck] = []
+    for record in records:
+        key = (record["flow"], record["source"], record["destination"], record["protocol"])
+        row = rows.get(key)
+        if row is None or row.source != work.host:
+            raise FanoutError(
+                f"returned a result for {'/'.join(key)}, which it was not asked to probe"
+            )
+        check = check_from_record(record, row)
+        asked.take(check)
+        check.identification = _read_certificate(check.identification)
+        checks.append(check)
+    name = work.inventory_host.name
+    checks.extend(
+        _failed(c, Outcome.NOT_RUN, f"{name}: returned no result for this probe")
+        for c in asked.missing()
+    )
+    return checks
+
+
 def merge(fanout: Fanout, results: Mapping[str, HostResult]) -> Verification:
     """One verification of every source: each host's records, in plan order of the sources.
 
     Every planned probe is in it: a probe the host returned no record of is ``not-run``.  A
-    record that names a probe this verification did not plan is refused
-    (:class:`FanoutError`): a host only ever reports what it was asked.
+    host that returned a record of a probe this verification did not plan for it has not
+    done what it was asked (another version of the collection, or not the host it stands
+    for): none of its records is used, and each of its probes is ``not-run`` with what it
+    returned; the other hosts' results stand.
     """
     rows = _rows(fanout)
     checks: list[FlowCheck] = []
@@ -166,22 +205,11 @@ def merge(fanout: Fanout, results: Mapping[str, HostResult]) -> Verification:
             reason = result.reason or "no reason given"
             checks.extend(_failed(c, result.outcome, f"{name}: {reason}") for c in work.checks)
             continue
-        asked = _Asked(work)
-        for record in result.records:
-            key = (record["flow"], record["source"], record["destination"], record["protocol"])
-            row = rows.get(key)
-            if row is None or row.source != host:
-                raise FanoutError(
-                    f"{name} returned a result for {'/'.join(key)}, which it was not asked to probe"
-                )
-            check = check_from_record(record, row)
-            asked.take(check)
-            check.identification = _read_certificate(check.identification)
-            checks.append(check)
-        checks.extend(
-            _failed(c, Outcome.NOT_RUN, f"{name}: returned no result for this probe")
-            for c in asked.missing()
-        )
+        try:
+            checks.extend(_host_checks(work, result.records, rows))
+        except FanoutError as exc:
+            reason = f"{name}: {exc}; {_UNASKED}"
+            checks.extend(_failed(c, Outcome.NOT_RUN, reason) for c in work.checks)
     return Verification(
         sources=tuple(fanout.sources),
         checks=tuple(checks),

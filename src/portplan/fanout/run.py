@@ -393,7 +393,9 @@ def verify_inventory(
     flow that starts there (with ``listeners``: temporary listeners on the destinations
     first); one merged verification.
 
-    ``limit`` (an Ansible host pattern) narrows the inventory hosts, and so the sources;
+    ``limit`` (an Ansible host pattern) narrows the inventory hosts, and so the sources (the
+    rows of each source it leaves out are not probed, with the reason, and
+    ``fanout.left_out`` names those sources);
     ``deadline`` bounds each source's probing (seconds; default as ``portplan verify``'s).
     Blocks until every source has answered or failed.
     """
@@ -405,7 +407,7 @@ def verify_inventory(
         where=str(path),
         flows=flows,
         listeners=listeners,
-        limited=limit is not None,
+        limit=limit,
     )
     log.info(
         "verifying %d probes from %d sources through Ansible",

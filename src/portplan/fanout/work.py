@@ -15,7 +15,7 @@ from portplan.probe.local import single_address
 from portplan.probe.remote import request_of
 from portplan.probe.verify import FlowCheck, Skipped, plan_checks
 
-__all__ = ["DestinationWork", "Fanout", "SourceWork", "plan_fanout"]
+__all__ = ["DestinationWork", "Fanout", "SourceWork", "outside_limit", "plan_fanout"]
 
 
 @dataclass(slots=True, kw_only=True)
@@ -44,6 +44,9 @@ class Fanout:
     sources: dict[str, SourceWork]
     destinations: dict[str, DestinationWork] = field(default_factory=dict)
     skipped: list[Skipped] = field(default_factory=list)
+    #: the source hosts with planned flows that ``--limit`` left out (their rows are in
+    #: ``skipped``, with the reason)
+    left_out: list[str] = field(default_factory=list)
 
     @property
     def probes(self) -> int:
@@ -69,6 +72,29 @@ def _own(plan: Plan, host: str) -> list[str]:
     return [a for a in (single_address(n) for n in plan.host_addresses(host)) if a]
 
 
+def outside_limit(source: str, limit: str) -> str:
+    """Why a row of ``source`` is not probed when ``--limit`` left its host out."""
+    return (
+        f"from {source}, which --limit {limit} leaves out: not verified in this run (widen "
+        "--limit, or leave it out, to verify it)"
+    )
+
+
+def _outside(
+    plan: Plan, skipped: list[Skipped], left_out: list[str], limit: str, flows: Sequence[str]
+) -> list[Skipped]:
+    """``skipped``, and every row (of ``flows``, if given) from a ``left_out`` source as not
+    probed outside ``limit``, in plan order."""
+    wanted = set(flows)
+    outside = [
+        Skipped(row=row, reason=outside_limit(row.source, limit))
+        for row in plan.rows
+        if row.source in left_out and (not wanted or {row.key, row.flow_id} & wanted)
+    ]
+    order = {id(row): i for i, row in enumerate(plan.rows)}
+    return sorted([*skipped, *outside], key=lambda s: order[id(s.row)])
+
+
 def plan_fanout(
     plan: Plan,
     inventory: dict[str, InventoryHost],
@@ -76,29 +102,38 @@ def plan_fanout(
     where: str,
     flows: Sequence[str] = (),
     listeners: bool = False,
-    limited: bool = False,
+    limit: str | None = None,
 ) -> Fanout:
     """The work of every source host of ``plan`` that ``inventory`` can reach.
 
     Every source with planned flows must be in the inventory (by name or through
-    ``portplan_host``), unless ``limited`` (the inventory was narrowed with ``--limit``: then
-    only the sources it holds are verified); with ``listeners``, so must every destination
-    of their flows.  :class:`InventoryError` lists each host it lacks.
+    ``portplan_host``), unless ``limit`` (the Ansible host pattern ``inventory`` was narrowed
+    with): then only the sources it holds are verified, and every row from another managed
+    source is reported as not probed, outside the limit (:attr:`Fanout.left_out` names those
+    sources); with ``listeners``, so must every destination of their flows.
+    :class:`InventoryError` lists each host it lacks.
     """
     sources = list(dict.fromkeys(row.source for row in plan.rows))
-    if limited:
+    left_out: list[str] = []
+    if limit is not None:
         present = {host.stands_for for host in inventory.values()}
-        sources = [s for s in sources if s in present]
-        if not sources:
+        if not any(s in present for s in sources):
             raise InventoryError(
                 f"no source host of deployment {plan.deployment} is among the inventory hosts "
-                "--limit selects"
+                f"--limit {limit} selects"
             )
+        # a host portplan does not manage is never probed: its rows say why, limit or not
+        left_out = [s for s in sources if s not in present and plan.hosts[s].managed]
+        sources = [s for s in sources if s not in left_out]
     # each source host probes for itself: it picks its own addresses, and a member of a
     # cluster leaves itself out (see portplan.probe.remote)
     checks, skipped = plan_checks(plan, sources, flows=flows, local=set(), here=False)
     if not checks and not skipped:
-        raise VerifyError(f"no planned flow starts on {', '.join(sources)}")
+        selected = "" if limit is None else f", the sources --limit {limit} selects"
+        raise VerifyError(f"no planned flow starts on {', '.join(sources)}{selected}")
+    if left_out and limit is not None:
+        skipped = _outside(plan, skipped, left_out, limit, flows)
+        left_out = list(dict.fromkeys(s.row.source for s in skipped if s.row.source in left_out))
     by_source: dict[str, list[FlowCheck]] = {}
     for check in checks:
         by_source.setdefault(check.row.source, []).append(check)
@@ -128,6 +163,7 @@ def plan_fanout(
             for host, host_checks in by_source.items()
         },
         skipped=skipped,
+        left_out=left_out,
     )
     for host in dict.fromkeys([*destinations, *loopback_listeners]):
         bindings = listen_plan(plan, host, _own(plan, host)).bindings

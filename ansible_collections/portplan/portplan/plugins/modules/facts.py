@@ -13,9 +13,11 @@ version_added: "0.2.0"
 description:
   - Reads what the managed host listens on (every listening TCP socket and bound UDP socket,
     with the owning process where it may be read) from the kernel's own tables, and the
-    firewall ruleset it runs (C(nft -j list ruleset), or C(iptables-save) and
-    C(ip6tables-save) where nftables is absent), for C(portplan audit) to compare with the
-    plan.
+    firewall ruleset it runs, for C(portplan audit) to compare with the plan, read as
+    C(portplan audit --live) reads it - C(nft -j list ruleset); or C(iptables-save),
+    C(ip6tables-save) and C(ipset save) where nft is missing or fails, where its ruleset holds
+    rules only iptables-nft can print (C(xt) matches), or where it holds no table and the
+    iptables tools print some (iptables-legacy).
   - Sets the fact C(portplan) (RV(ansible_facts.portplan)).
   - Reading changes nothing; the module runs the same in check mode.
 author:
@@ -64,11 +66,19 @@ ansible_facts:
         ruleset:
           description:
             - The running ruleset; C(tool) is C(nftables), C(iptables) or null, C(format) is
-              C(json) or C(iptables-save), C(text) the ruleset, C(error) why it could not be
-              read. Null when O(ruleset=false).
+              C(json) or C(iptables-save), C(files) the files that
+              C(portplan audit --ruleset KIND:FILE) reads, each a dict of C(kind) (C(nftables),
+              C(iptables), C(ip6tables) or C(ipset), the families apart) and C(text),
+              C(text) the nft JSON or the IPv4 C(iptables-save) output, C(error) why it could
+              not be read. Null when O(ruleset=false).
           returned: always
           type: dict
-          sample: {tool: nftables, format: json, text: '{"nftables": []}', error: null}
+          sample:
+            tool: nftables
+            format: json
+            files: [{kind: nftables, text: '{"nftables": []}'}]
+            text: '{"nftables": []}'
+            error: null
 """
 
 import traceback

@@ -208,7 +208,7 @@ class PluginError(PortplanError, RuntimeError):
 class FanoutError(PortplanError, RuntimeError):
     """A source host's results that cannot be merged: it reported a probe it was not asked
     for (another version of the collection on the controller, or a host that is not who it
-    says)."""
+    says).  The merge fails that host's probes with it; it never ends the run."""
 
 
 class InventoryError(PortplanError, ValueError):

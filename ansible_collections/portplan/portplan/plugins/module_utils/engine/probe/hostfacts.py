@@ -5,9 +5,8 @@
 The Ansible collection's ``facts`` module gathers these on every managed host (it ships this
 module, bundled by ``scripts/build-collection.py``), so it reads the kernel's own tables rather
 than needing psutil: listening sockets from ``/proc/net/{tcp,tcp6,udp,udp6}`` (the owning
-process where ``/proc/PID/fd`` may be read), and the ruleset as ``nft -j list ruleset`` gives
-it, or ``iptables-save`` and ``ip6tables-save`` where nftables is absent.  Linux only;
-standard library only.
+process where ``/proc/PID/fd`` may be read), and the ruleset as ``portplan audit --live``
+reads it (:func:`ruleset`).  Linux only; standard library only.
 """
 
 from __future__ import annotations
@@ -121,29 +120,97 @@ def _run(argv: list[str]) -> tuple[str | None, str | None]:
     return done.stdout, None
 
 
+#: what nft prints of a rule iptables-nft wrote with a match or target nft has no expression
+#: for (an ipset match, say): such a ruleset is read with iptables-save instead
+_XT = '"xt"'
+#: the files of an iptables ruleset, each of the kind ``portplan audit --ruleset KIND:FILE``
+#: reads; a missing or failing ``ipset`` leaves its file out (rules that use sets then say
+#: which set is missing), as ``audit --live`` does
+_IPTABLES_FILES = (
+    ("iptables", ("iptables-save",)),
+    ("ip6tables", ("ip6tables-save",)),
+    ("ipset", ("ipset", "save")),
+)
+
+
+def _iptables() -> dict[str, Any] | None:
+    """The ruleset as the iptables tools print it, ``None`` without ``iptables-save``."""
+    if shutil.which("iptables-save") is None:
+        return None
+    files, errors = [], []
+    for kind, argv in _IPTABLES_FILES:
+        if shutil.which(argv[0]) is None:
+            if kind != "ipset":
+                errors.append(f"{argv[0]} is not installed")
+            continue
+        text, error = _run(list(argv))
+        if text is not None:
+            files.append({"kind": kind, "text": text})
+        elif kind != "ipset":
+            errors.append(str(error))
+    return {
+        "tool": "iptables",
+        "format": "iptables-save",
+        "text": next((f["text"] for f in files if f["kind"] == "iptables"), None),
+        "files": files,
+        "error": "; ".join(errors) or None,
+    }
+
+
+def _holds_tables(ruleset: dict[str, Any]) -> bool:
+    """Whether an iptables ruleset holds a table (a legacy one, when nft shows none)."""
+    return any(
+        line.startswith("*")
+        for f in ruleset["files"]
+        if f["kind"] != "ipset"
+        for line in f["text"].splitlines()
+    )
+
+
 def ruleset() -> dict[str, Any]:
-    """The running firewall ruleset: ``tool`` (``nftables``, ``iptables`` or ``None``),
-    ``format`` (``json``, ``iptables-save``), ``text``, and ``error`` when it could not be
-    read."""
-    if shutil.which("nft"):
+    """The running firewall ruleset, read as ``portplan audit --live`` reads it:
+    ``nft -j list ruleset``; ``iptables-save``, ``ip6tables-save`` and ``ipset save`` where
+    nft is missing or fails, where its ruleset holds rules only iptables-nft can print
+    (``xt`` matches), or where it holds no table and the iptables tools print some
+    (iptables-legacy, whose tables nft does not see).
+
+    ``tool`` (``nftables``, ``iptables`` or ``None``), ``format`` (``json``,
+    ``iptables-save``), ``files`` (each ``{"kind", "text"}``, a file ``portplan audit
+    --ruleset KIND:FILE`` reads: the families apart, never one text), ``text`` (the nft JSON,
+    or the IPv4 ``iptables-save`` output), and ``error`` when it could not be read.
+    """
+    text: str | None = None
+    error: str | None = "nft is not installed"
+    if shutil.which("nft") is not None:
         text, error = _run(["nft", "-j", "list", "ruleset"])
-        return {"tool": "nftables", "format": "json", "text": text, "error": error}
-    if shutil.which("iptables-save"):
-        parts, errors = [], []
-        for tool in ("iptables-save", "ip6tables-save"):
-            if shutil.which(tool) is None:
-                continue
-            text, error = _run([tool])
-            parts.append(text or "")
-            if error:
-                errors.append(error)
-        return {
-            "tool": "iptables",
-            "format": "iptables-save",
-            "text": "".join(parts),
-            "error": "; ".join(errors) or None,
+    if text is None:
+        return _iptables() or {
+            "tool": None,
+            "format": None,
+            "text": None,
+            "files": [],
+            "error": f"{error}, and iptables-save is not installed",
         }
-    return {"tool": None, "format": None, "text": None, "error": "neither nft nor iptables-save"}
+    found: dict[str, Any] = {
+        "tool": "nftables",
+        "format": "json",
+        "text": text,
+        "files": [{"kind": "nftables", "text": text}],
+        "error": None,
+    }
+    if _XT in text:
+        iptables = _iptables()
+        if iptables is not None:
+            return iptables
+        found["error"] = (
+            "its rules use matches only iptables-nft can print (xt), and iptables-save is "
+            "not installed"
+        )
+    elif '"table"' not in text:
+        iptables = _iptables()
+        if iptables is not None and _holds_tables(iptables):
+            return iptables
+    return found
 
 
 def host_facts(*, with_ruleset: bool = True) -> dict[str, Any]:
