@@ -48,9 +48,11 @@ from ansible_collections.portplan.portplan.plugins.module_utils.engine.probe.out
 __all__ = [
     "ECHO_REQUEST",
     "ECHO_TYPES",
+    "TTL_EXPIRED",
     "ask_for_errors",
     "echo_once",
     "icmp_text",
+    "is_time_exceeded",
     "open_icmp_socket",
     "queued_error",
 ]
@@ -79,6 +81,15 @@ _V6_ERRORS = {
     3: "time exceeded",
     4: "parameter problem",
 }
+#: the ICMP type of "time exceeded", per IP version
+_TIME_EXCEEDED = {4: 11, 6: 3}
+#: the note of a probe answered by an ICMP time exceeded (the kernel reports it as
+#: ``EHOSTUNREACH``, as if the destination had answered): nothing reached the destination
+TTL_EXPIRED = (
+    "ICMP time exceeded on the way: the probe's time to live ran out before it reached the "
+    "destination (a routing loop, or a path longer than its TTL); a routing problem, not an "
+    "answer from the destination"
+)
 #: destination-unreachable codes that say the network cannot be reached (v4: net unreachable,
 #: net unknown, net unreachable for the type of service; v6: no route, beyond the source's scope)
 _NO_ROUTE_CODES = {4: frozenset({0, 6, 11}), 6: frozenset({0, 2})}
@@ -163,12 +174,16 @@ def _quotes(message: bytes, version: int, identifier: int | None, sequence: int)
 def _error_outcome(version: int, icmp_type: int, code: int) -> Outcome:
     """What an ICMP error about the echo request says (see the module's docstring)."""
     unreachable = 3 if version == 4 else 1
-    exceeded = 11 if version == 4 else 3
     if icmp_type == unreachable:
         return Outcome.NO_ROUTE if code in _NO_ROUTE_CODES[version] else Outcome.REJECTED
-    if icmp_type == exceeded:
+    if is_time_exceeded(version, icmp_type):
         return Outcome.NO_ROUTE
     return Outcome.REJECTED
+
+
+def is_time_exceeded(version: int, icmp_type: int) -> bool:
+    """Whether an ICMP message of IP ``version`` is a time exceeded (a TTL that ran out)."""
+    return _TIME_EXCEEDED.get(version) == icmp_type
 
 
 def _sockaddr_text(raw: bytes) -> str | None:

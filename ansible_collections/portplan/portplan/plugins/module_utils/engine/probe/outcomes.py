@@ -38,7 +38,9 @@ class Outcome(StrEnum):
     OPEN_FILTERED = "open|filtered"  #: UDP: silence (never "open" by assumption)
     #: ICMP admin-prohibited, host- or protocol-unreachable (EHOSTUNREACH, EACCES, ENOPROTOOPT)
     REJECTED = "rejected"
-    NO_ROUTE = "no-route"  #: ENETUNREACH: no route, or ICMP net-unreachable
+    #: ENETUNREACH: no route, or ICMP net-unreachable; or an ICMP time exceeded on the way
+    #: (the kernel's EHOSTUNREACH, told apart by the ICMP message: see ``wire``)
+    NO_ROUTE = "no-route"
     DNS_ERROR = "dns-error"  #: a name did not resolve
     LOCAL_ERROR = "local-error"  #: the source itself failed (EMFILE, EADDRNOTAVAIL, EPERM...)
     UNFINISHED = "unfinished"  #: the run's deadline came before this port was settled

@@ -20,9 +20,17 @@ import socket
 import struct
 import time
 import weakref
+from collections.abc import Callable
 
 from ansible_collections.portplan.portplan.plugins.module_utils.engine.model.protocol import Protocol
-from ansible_collections.portplan.portplan.plugins.module_utils.engine.probe.icmp import ask_for_errors, echo_once, icmp_text, queued_error
+from ansible_collections.portplan.portplan.plugins.module_utils.engine.probe.icmp import (
+    TTL_EXPIRED,
+    ask_for_errors,
+    echo_once,
+    icmp_text,
+    is_time_exceeded,
+    queued_error,
+)
 from ansible_collections.portplan.portplan.plugins.module_utils.engine.probe.outcomes import (
     Evidence,
     Outcome,
@@ -225,7 +233,7 @@ async def _tcp(
         if code in _AFTER_HANDSHAKE:
             return result(Outcome.OPEN, code, note=RESET_ONCE_ACCEPTED), None
         if code:
-            return result(classify(code), code, icmp=_icmp_detail(sock)), None
+            return _by_error(result, code, sock), None
         if connected_to_itself(sock):
             return result(Outcome.REFUSED, note=SELF_CONNECTED), None
         kept = keep
@@ -300,7 +308,7 @@ async def carry_on(
     if code in _AFTER_HANDSHAKE:
         return result(Outcome.OPEN, code, note=RESET_ONCE_ACCEPTED), again
     if code:
-        return result(classify(code), code, icmp=_icmp_detail(sock)), again
+        return _by_error(result, code, sock), again
     try:
         sock.getpeername()
     except OSError:
@@ -325,10 +333,19 @@ def _connected(sock: socket.socket) -> socket.socket:
     return sock
 
 
-def _icmp_detail(sock: socket.socket) -> str | None:
-    """ICMP type, code and sender from the socket's error queue, if any."""
+def _by_error(
+    result: Callable[..., PortResult], code: int, sock: socket.socket, *, udp: bool = False
+) -> PortResult:
+    """The result of an error the socket reported (``result``: :func:`_result` of the
+    probe): what the errno says, with the ICMP type, code and sender from the socket's error
+    queue as evidence.  An ICMP time exceeded, which the kernel reports as ``EHOSTUNREACH``
+    as it does a host's or a firewall's "host unreachable", is ``no-route``: the probe died on
+    the way (a routing loop), and nothing answered for the destination."""
     found = queued_error(sock)
-    return icmp_text(*found) if found is not None else None
+    icmp = icmp_text(*found) if found is not None else None
+    if found is not None and is_time_exceeded(found[0], found[1]):
+        return result(Outcome.NO_ROUTE, code, icmp=icmp, note=TTL_EXPIRED)
+    return result(classify(code, udp=udp), code, icmp=icmp)
 
 
 async def _udp(probe: PortProbe, timeout: float) -> PortResult:
@@ -347,7 +364,7 @@ async def _udp(probe: PortProbe, timeout: float) -> PortResult:
                 return result(Outcome.CLOSED, note=_UDP_SELF_CONNECTED)
             sock.send(probe.payload)
         except OSError as exc:
-            return result(classify(exc.errno or 0, udp=True), exc.errno, icmp=_icmp_detail(sock))
+            return _by_error(result, exc.errno or 0, sock, udp=True)
         deadline = started + timeout
         while (left := deadline - time.monotonic()) > 0:
             if not await _wait(loop, sock.fileno(), left, write=False):
@@ -357,9 +374,7 @@ async def _udp(probe: PortProbe, timeout: float) -> PortResult:
             except BlockingIOError:
                 continue
             except OSError as exc:
-                return result(
-                    classify(exc.errno or 0, udp=True), exc.errno, icmp=_icmp_detail(sock)
-                )
+                return _by_error(result, exc.errno or 0, sock, udp=True)
             return result(Outcome.OPEN, reply=data[:512], note=f"{len(data)} bytes answered")
         return result(Outcome.OPEN_FILTERED, note=f"no answer within {timeout:g} s")
 
