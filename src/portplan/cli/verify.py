@@ -87,8 +87,9 @@ __all__ = ["verify_cmd"]
     is_flag=True,
     help="Also probe what the plan does not hold and must stay blocked: the ports beside each "
     "planned range, other sources' planned ports, and the deployment's forbidden: list. Each "
-    "passes only when blocked: filtered, rejected, refused, closed or no-route (UDP silence, "
-    "open|filtered, proves nothing).",
+    "passes only when blocked: filtered, rejected, refused, closed or no-route (a router on "
+    "the way without a route; UDP silence, open|filtered, proves nothing; a probe this "
+    "machine has no route for is local-error: nothing left it).",
 )
 @option(
     "--radius-secret-file",

@@ -10,7 +10,9 @@
 
 None of them may be in the plan for this host (checked as packet sets), and each must then be
 blocked (:data:`~portplan.probe.outcomes.BLOCKED_OUTCOMES`): ``filtered`` (TCP or ICMP
-silence), ``rejected`` (ICMP administratively prohibited), ``no-route``, ``refused`` or, for
+silence), ``rejected`` (ICMP administratively prohibited), ``no-route`` (an ICMP unreachable
+from the way; one this machine has no route for is ``local-error``, nothing was sent:
+:func:`~portplan.probe.outcomes.as_blocked`), ``refused`` or, for
 UDP, ``closed`` (a reset or a port unreachable: the firewall's reject, or a host where nothing
 listens behind the firewall, which a probe cannot tell apart: run ``portplan listen`` on the
 destination so that an opening answers ``open``).  ``open`` fails, and so does what proves

@@ -41,7 +41,16 @@ import socket
 import struct
 import time
 
-from portplan.probe.outcomes import Evidence, Outcome, PortProbe, PortResult, classify, family_of
+from portplan.probe.outcomes import (
+    NOT_ROUTED_HERE,
+    Evidence,
+    Outcome,
+    PortProbe,
+    PortResult,
+    classify,
+    family_of,
+    not_routed_here,
+)
 
 __all__ = [
     "ECHO_REQUEST",
@@ -260,9 +269,10 @@ class _Echo:
             ),
         )
 
-    def failed(self, sock: socket.socket | None, exc: OSError) -> PortResult:
+    def failed(self, sock: socket.socket | None, exc: OSError, *, at_once: bool) -> PortResult:
         """The result of an error the socket raised: an ICMP error about the request when
-        the error queue holds one, else what the errno says."""
+        the error queue holds one, else what the errno says (raised ``at_once``, by
+        ``connect()`` or ``send()``, a missing route is this machine's own)."""
         code = exc.errno or 0
         queued = queued_error(sock) if sock is not None else None
         if queued is not None:
@@ -270,6 +280,8 @@ class _Echo:
             return self.result(
                 _error_outcome(version, icmp_type, icmp_code), code, icmp=icmp_text(*queued)
             )
+        if at_once and not_routed_here(code):
+            return self.result(Outcome.NO_ROUTE, code, note=NOT_ROUTED_HERE)
         outcome = classify(code)
         if outcome is Outcome.REFUSED:  # a port unreachable about an echo: a firewall's reject
             outcome = Outcome.REJECTED
@@ -339,7 +351,7 @@ async def echo_once(probe: PortProbe, timeout: float) -> PortResult:
             sock.connect((probe.address, 0))
             sock.send(packet)
         except OSError as exc:
-            return echo.failed(sock, exc)
+            return echo.failed(sock, exc, at_once=True)
         deadline = echo.started + timeout
         while (left := deadline - time.monotonic()) > 0:
             try:
@@ -347,7 +359,7 @@ async def echo_once(probe: PortProbe, timeout: float) -> PortResult:
             except TimeoutError:
                 break
             except OSError as exc:
-                return echo.failed(sock, exc)
+                return echo.failed(sock, exc, at_once=False)
             found = echo.read(data, str(peer[0]), not ping)
             if found is not None:
                 return found

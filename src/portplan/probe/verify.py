@@ -60,6 +60,7 @@ from portplan.probe.identify import (
 )
 from portplan.probe.listen import LISTENER_PROBE, LISTENER_TOKEN
 from portplan.probe.local import route_lookups
+from portplan.probe.outcomes import as_blocked
 
 if TYPE_CHECKING:  # types only: the prober bundled for Ansible is stdlib-only
     from portplan.plan import Plan
@@ -243,9 +244,10 @@ def not_from_host(
 
 
 def attach(checks: Sequence[FlowCheck], results: Sequence[PortResult]) -> None:
-    """Store each probe result on its check (same order)."""
+    """Store each probe result on its check (same order); a check expected blocked gets the
+    verdict :func:`~portplan.probe.outcomes.as_blocked` gives."""
     for check, result in zip(checks, results, strict=True):
-        check.result = result
+        check.result = as_blocked(result) if check.expect_blocked else result
         # the listener answers "<token> <datagram>": a plain echo of our token is not it
         if result.reply.startswith(LISTENER_TOKEN + b" "):
             check.temporary_listener = True

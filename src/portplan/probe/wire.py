@@ -30,12 +30,14 @@ from portplan.probe.icmp import (
     queued_error,
 )
 from portplan.probe.outcomes import (
+    NOT_ROUTED_HERE,
     Evidence,
     Outcome,
     PortProbe,
     PortResult,
     classify,
     family_of,
+    not_routed_here,
 )
 
 __all__ = [
@@ -212,7 +214,8 @@ async def _tcp(
     kept = False
     try:
         code = sock.connect_ex((probe.address, probe.port))
-        if code == errno.EINPROGRESS:
+        at_once = code != errno.EINPROGRESS  # the kernel's own verdict: nothing was sent
+        if not at_once:
             await _wait(loop, sock.fileno(), timeout, write=True)
             # The socket's own state decides, whichever event came first.
             code = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
@@ -231,7 +234,7 @@ async def _tcp(
         if code in _AFTER_HANDSHAKE:
             return result(Outcome.OPEN, code, note=RESET_ONCE_ACCEPTED), None
         if code:
-            return _by_error(result, code, sock), None
+            return _by_error(result, code, sock, at_once=at_once), None
         if connected_to_itself(sock):
             return result(Outcome.REFUSED, note=SELF_CONNECTED), None
         kept = keep
@@ -332,17 +335,26 @@ def _connected(sock: socket.socket) -> socket.socket:
 
 
 def _by_error(
-    result: Callable[..., PortResult], code: int, sock: socket.socket, *, udp: bool = False
+    result: Callable[..., PortResult],
+    code: int,
+    sock: socket.socket,
+    *,
+    udp: bool = False,
+    at_once: bool = False,
 ) -> PortResult:
     """The result of an error the socket reported (``result``: :func:`_result` of the
     probe): what the errno says, with the ICMP type, code and sender from the socket's error
     queue as evidence.  An ICMP time exceeded, which the kernel reports as ``EHOSTUNREACH``
     as it does a host's or a firewall's "host unreachable", is ``no-route``: the probe died on
-    the way (a routing loop), and nothing answered for the destination."""
+    the way (a routing loop), and nothing answered for the destination.  An error raised
+    ``at_once`` (by ``connect()`` or ``send()``) with no ICMP message behind it, that says
+    there is no route, is this machine's own routing table: ``no-route``, not sent."""
     found = queued_error(sock)
     icmp = icmp_text(*found) if found is not None else None
     if found is not None and is_time_exceeded(found[0], found[1]):
         return result(Outcome.NO_ROUTE, code, icmp=icmp, note=TTL_EXPIRED)
+    if found is None and at_once and not_routed_here(code):
+        return result(Outcome.NO_ROUTE, code, note=NOT_ROUTED_HERE)
     return result(classify(code, udp=udp), code, icmp=icmp)
 
 
@@ -362,7 +374,7 @@ async def _udp(probe: PortProbe, timeout: float) -> PortResult:
                 return result(Outcome.CLOSED, note=_UDP_SELF_CONNECTED)
             sock.send(probe.payload)
         except OSError as exc:
-            return _by_error(result, exc.errno or 0, sock, udp=True)
+            return _by_error(result, exc.errno or 0, sock, udp=True, at_once=True)
         deadline = started + timeout
         while (left := deadline - time.monotonic()) > 0:
             if not await _wait(loop, sock.fileno(), left, write=False):

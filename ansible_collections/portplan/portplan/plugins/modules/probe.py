@@ -128,7 +128,8 @@ options:
         description:
           - C(open) for a planned flow.
           - C(blocked) to prove a path closed; it passes on C(refused), C(closed), C(filtered),
-            C(rejected) or C(no-route), and fails on C(open), C(local-error) and UDP silence.
+            C(rejected) or C(no-route) (from the way), and fails on C(open), C(local-error)
+            (also where the managed host has no route, as nothing left it) and UDP silence.
         type: str
         choices: [open, blocked]
         default: open

@@ -61,6 +61,7 @@ from ansible_collections.portplan.portplan.plugins.module_utils.engine.probe.ide
 )
 from ansible_collections.portplan.portplan.plugins.module_utils.engine.probe.listen import LISTENER_PROBE, LISTENER_TOKEN
 from ansible_collections.portplan.portplan.plugins.module_utils.engine.probe.local import route_lookups
+from ansible_collections.portplan.portplan.plugins.module_utils.engine.probe.outcomes import as_blocked
 
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -242,9 +243,10 @@ def not_from_host(
 
 
 def attach(checks: Sequence[FlowCheck], results: Sequence[PortResult]) -> None:
-    """Store each probe result on its check (same order)."""
+    """Store each probe result on its check (same order); a check expected blocked gets the
+    verdict :func:`~portplan.probe.outcomes.as_blocked` gives."""
     for check, result in zip(checks, results, strict=True):
-        check.result = result
+        check.result = as_blocked(result) if check.expect_blocked else result
         # the listener answers "<token> <datagram>": a plain echo of our token is not it
         if result.reply.startswith(LISTENER_TOKEN + b" "):
             check.temporary_listener = True
