@@ -44,7 +44,16 @@ __all__ = ["verify_cmd"]
     "cluster host, it says which member this machine is, whose peers it probes. Default: "
     "this machine's own addresses of the host.",
 )
-@option("--flow", "flows", multiple=True, metavar="ID", help="Only this flow (repeatable).")
+@option(
+    "--flow",
+    "flows",
+    multiple=True,
+    metavar="ID",
+    help="Only this flow, by flow id or row key (repeatable). With --expect-blocked, only "
+    "what must stay blocked around it: the ports beside its ranges, its ports from this host "
+    "where another source is planned, and the forbidden: connections towards its "
+    "destinations; forbidden/ID names one forbidden: connection alone.",
+)
 @option(
     "--timeout",
     type=click.FloatRange(0.05, 60),
