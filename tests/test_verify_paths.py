@@ -5,8 +5,11 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -148,3 +151,62 @@ def test_the_collection_does_not_pass_a_route_the_host_lacks_as_blocked() -> Non
     for check in found["checks"]:
         assert (check["outcome"], check["passed"]) == ("local-error", False), check
         assert "this machine has no route to it" in check["evidence"]["note"]
+
+
+# ---------------------------------------------------------------------------------------------
+# Ctrl-C: stop probing, report what was found so far, exit 130
+
+#: ports the router lets one new connection a second through: a run of minutes
+SLOW = range(24000, 24040)
+COUNTER = """
+table inet pp_v {
+    chain output {
+        type filter hook output priority 0; policy accept;
+        ip daddr 198.51.100.0/24 counter
+    }
+}
+"""
+
+
+def test_ctrl_c_stops_probing_and_still_reports_what_was_found(lab: Lab, tmp_path: Path) -> None:
+    lab.nft(
+        lab.router,
+        verify_netns._forward(
+            f"tcp dport {SLOW[0]}-{SLOW[-1]} tcp flags & (syn | ack) == syn "
+            "limit rate over 1/second drop"
+        ),
+    )
+    lab.nft(lab.src, COUNTER)
+    lab.serve(tcp=(8001,))
+    flows = [("web", "server", "tcp", 8001), ("slow", "server", "tcp", f"{SLOW[0]}-{SLOW[-1]}")]
+    deployment = verify_netns._deployment(tmp_path, flows)
+    run = lab.start(
+        lab.src, *verify_netns.PORTPLAN, "verify", str(deployment), "--on", "src",
+        "--format", "json", "--timeout", "0.5", "--no-identify",
+    )  # fmt: skip
+    waited = time.monotonic() + 30
+    while verify_netns._sent(lab) == 0:  # probing has begun
+        assert time.monotonic() < waited and run.process.poll() is None, run.err
+        time.sleep(0.05)
+    time.sleep(1.5)  # the open port is settled; the slow ones are not (about 40 s)
+    assert run.process.poll() is None, "the run ended before it was interrupted"
+    os.kill(run.pid, signal.SIGINT)
+    interrupted = time.monotonic()
+    code = run.process.wait(timeout=20)
+    took = time.monotonic() - interrupted
+    err = run.stop()
+    assert code == 130, err
+    assert took < 5, took  # it stops probing: no waiting for the slow ports
+    assert "interrupted: the report holds what was probed until Ctrl-C" in err
+    report = machine.document("".join(run.out), "verify")
+    assert report["interrupted"] is True
+    checks = {c["port"]: c for c in report["checks"]}
+    assert sorted(checks) == [8001, *SLOW]  # every probe is in the report
+    assert (checks[8001]["outcome"], checks[8001]["passed"]) == ("open", True)
+    unsettled = [c for port, c in checks.items() if c["outcome"] == "unfinished"]
+    assert unsettled, checks
+    for check in unsettled:
+        assert check["passed"] is False
+        assert "the run was interrupted first (Ctrl-C)" in check["evidence"]["note"], check
+    assert {c["outcome"] for c in checks.values()} <= {"open", "refused", "unfinished"}
+    assert (report["passed"], report["failed"]) == (1, len(SLOW))  # refused fails too

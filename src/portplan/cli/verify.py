@@ -22,6 +22,7 @@ from portplan.cli._options import (
 from portplan.cli._plan import load_plan, require_host
 from portplan.cli._progress import ProgressBar, wants_progress
 from portplan.plan import plan_digest
+from portplan.probe.outcomes import Outcome
 from portplan.probe.verification import Verification, verify
 from portplan.report.verify import verify_json, verify_junit, verify_table
 
@@ -165,6 +166,10 @@ def verify_cmd(
     (any client) or from hosts with managed: false, networks, and a cluster's own member. A
     run that probes nothing verifies nothing: exit 1.
 
+    Ctrl-C stops probing and still writes the report of what was probed until then, the
+    probes not settled unfinished (JSON: "interrupted": true), and exits 130; a second
+    Ctrl-C stops at once, without a report.
+
     With --inventory, every source host of an Ansible inventory probes its own flows, all at
     once, and the report merges them; a source Ansible cannot reach is source-unreachable,
     one where probing fails not-run, with Ansible's reason.
@@ -238,12 +243,21 @@ def verify_cmd(
             found.skipped,
             deployment=plan.deployment,
             plan_digest=plan_digest(plan),
+            interrupted=found.interrupted,
         )
     elif fmt == "junit":
         text = verify_junit(found.checks, found.skipped)
     else:
         text = verify_table(found.checks, found.skipped, width=width())
     write_output(output, text.encode(), inputs, overwrite=overwrite)
+    if found.interrupted:
+        unsettled = sum(c.outcome is Outcome.UNFINISHED for c in found.checks)
+        log.warning(
+            "interrupted: the report holds what was probed until Ctrl-C; %s not settled "
+            "(unfinished)",
+            counted(unsettled, "probe"),
+        )
+        raise click.exceptions.Exit(ExitCode.INTERRUPTED)
     if not found.checks:
         log.warning(
             "nothing was probed: every planned flow from here is listed as not probed, with "

@@ -51,6 +51,9 @@ class Verification:
     sources: tuple[str, ...]  #: the hosts the flows were verified from
     checks: tuple[FlowCheck, ...]
     skipped: tuple[Skipped, ...]
+    #: Ctrl-C stopped the run: the checks hold what was found until then, and every check
+    #: not settled is ``unfinished``
+    interrupted: bool = False
 
     @property
     def passed(self) -> bool:
@@ -85,12 +88,15 @@ def verify(
     :class:`VerifyError` when there is nothing to verify from here.  ``progress`` is called
     with (probes done, probes planned) as probes complete.  ``deadline`` bounds the whole
     run, in seconds (default: :func:`default_deadline`); ports not settled by then are
-    ``unfinished`` (and fail).  ``expect_blocked`` also probes connections the plan does not
-    hold, each of which passes only when it is blocked (:mod:`portplan.probe.blocked`); it
-    needs ``second_look``: a TCP port silent once may be one whose SYN was lost, and passing it
-    as blocked would say closed of what is open.  ``from_addresses`` are the addresses to
-    send from (addresses of the ``sources``, one per family); of a cluster, the member this
-    machine is.
+    ``unfinished`` (and fail).  Ctrl-C while probing (``SIGINT``, which ``asyncio.run`` turns
+    into the cancellation of the run) stops it the same way: what was found until then comes
+    back, with ``interrupted`` set (it needs the main thread, where Python's own handler of
+    ``SIGINT`` is in place); a second Ctrl-C raises ``KeyboardInterrupt`` at once.
+    ``expect_blocked`` also probes connections the plan does not hold, each of which passes
+    only when it is blocked (:mod:`portplan.probe.blocked`); it needs ``second_look``: a TCP
+    port silent once may be one whose SYN was lost, and passing it as blocked would say closed
+    of what is open.  ``from_addresses`` are the addresses to send from (addresses of the
+    ``sources``, one per family); of a cluster, the member this machine is.
 
     A source must be a host portplan manages: ``anywhere`` (the clients of a listener-only
     row) and ``managed: false`` hosts run no verification (:class:`VerifyError`).
@@ -143,7 +149,7 @@ def verify(
             done[0] += 1
             report(done[0], total)
 
-    asyncio.run(
+    stopped = asyncio.run(
         run_checks(
             checks,
             timeout=timeout,
@@ -155,7 +161,9 @@ def verify(
             deadline=ends,
         )
     )
-    return Verification(sources=tuple(sources), checks=tuple(checks), skipped=tuple(skipped))
+    return Verification(
+        sources=tuple(sources), checks=tuple(checks), skipped=tuple(skipped), interrupted=stopped
+    )
 
 
 def _forbidden_flows(plan: Plan, flows: Sequence[str], expect_blocked: bool) -> set[str]:
