@@ -82,7 +82,10 @@ def deployment(tmp_path: Path) -> Path:
 
 
 def run_verify(
-    deployment: Path, extra_rule: str | None, default: DefaultAction = DefaultAction.DROP
+    deployment: Path,
+    extra_rule: str | None,
+    default: DefaultAction = DefaultAction.DROP,
+    *flags: str,
 ) -> tuple[int, dict[str, object], str]:
     plan = load_plan(deployment)
     options = RuleOptions(hosts=("dst",), default=default)
@@ -99,7 +102,7 @@ def run_verify(
         done = subprocess.run(
             ["ip", "netns", "exec", src.netns, sys.executable, "-m", "portplan", "verify",
              str(deployment), "--on", "src", "--expect-blocked", "--format", "json",
-             "--timeout", "0.5", "--no-identify"],
+             "--timeout", "0.5", "--no-identify", *flags],
             capture_output=True, text=True, timeout=120, check=False, stdin=subprocess.DEVNULL,
         )  # fmt: skip
     return done.returncode, machine.document(done.stdout, "verify"), done.stderr
@@ -163,3 +166,44 @@ def test_one_extra_open_port_fails(deployment: Path, rule: str, port: int) -> No
     found = blocked(report)
     assert found[("tcp", port)] == ("open", False)
     assert [key for key, (_o, passed) in found.items() if not passed] == [("tcp", port)]
+
+
+@pytest.mark.parametrize(
+    ("flows", "planned", "expected"),
+    [
+        # its own ports' neighbours, and what is forbidden towards its destination
+        (("web",), [("tcp", 443)], {("tcp", 442), ("tcp", 444), ("tcp", 22)}),
+        (("blocked-1/radius",), [("udp", 1812)], {("udp", 1811), ("udp", 1813), ("tcp", 22)}),
+        # planned from another source: its ports from this host, and the forbidden ones
+        (("db",), [], {("tcp", 5432), ("tcp", 22)}),
+        # a forbidden connection by the name the report gives it: that one alone
+        (("forbidden/ssh",), [], {("tcp", 22)}),
+        (("web", "forbidden/ssh"), [("tcp", 443)], {("tcp", 442), ("tcp", 444), ("tcp", 22)}),
+    ],
+)
+def test_flow_limits_the_blocked_probes_to_what_the_flows_concern(
+    deployment: Path,
+    flows: tuple[str, ...],
+    planned: list[tuple[str, int]],
+    expected: set[tuple[str, int]],
+) -> None:
+    selected = [option for flow in flows for option in ("--flow", flow)]
+    code, report, err = run_verify(deployment, None, DefaultAction.REJECT, *selected)
+    assert code == 0, err
+    assert set(blocked(report)) == expected
+    checks = report["checks"]
+    assert isinstance(checks, list)
+    assert [(c["protocol"], c["port"]) for c in checks if c["outcome"] == "open"] == planned
+
+
+def test_a_forbidden_flow_is_probed_only_with_expect_blocked(deployment: Path) -> None:
+    with netns.namespace() as bare:  # (refused before anything is sent; nothing could leave)
+        done = subprocess.run(
+            ["ip", "netns", "exec", bare, sys.executable, "-m", "portplan", "verify",
+             str(deployment), "--on", "src", "--flow", "forbidden/ssh"],
+            capture_output=True, text=True, timeout=60, check=False, stdin=subprocess.DEVNULL,
+        )  # fmt: skip
+    assert done.returncode == 2, done.stderr
+    assert "forbidden/ssh is a forbidden connection" in done.stderr
+    assert "--expect-blocked" in done.stderr
+    assert done.stdout == ""

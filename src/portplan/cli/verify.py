@@ -22,6 +22,7 @@ from portplan.cli._options import (
 from portplan.cli._plan import load_plan, require_host
 from portplan.cli._progress import ProgressBar, wants_progress
 from portplan.plan import plan_digest
+from portplan.probe.outcomes import Outcome
 from portplan.probe.verification import Verification, verify
 from portplan.report.verify import verify_json, verify_junit, verify_table
 
@@ -47,7 +48,16 @@ _NAMED = 5
     "cluster host, it says which member this machine is, whose peers it probes. Default: "
     "this machine's own addresses of the host.",
 )
-@option("--flow", "flows", multiple=True, metavar="ID", help="Only this flow (repeatable).")
+@option(
+    "--flow",
+    "flows",
+    multiple=True,
+    metavar="ID",
+    help="Only this flow, by flow id or row key (repeatable). With --expect-blocked, only "
+    "what must stay blocked around it: the ports beside its ranges, its ports from this host "
+    "where another source is planned, and the forbidden: connections towards its "
+    "destinations; forbidden/ID names one forbidden: connection alone.",
+)
 @option(
     "--timeout",
     type=click.FloatRange(0.05, 60),
@@ -90,8 +100,9 @@ _NAMED = 5
     is_flag=True,
     help="Also probe what the plan does not hold and must stay blocked: the ports beside each "
     "planned range, other sources' planned ports, and the deployment's forbidden: list. Each "
-    "passes only when blocked: filtered, rejected, refused, closed or no-route (UDP silence, "
-    "open|filtered, proves nothing).",
+    "passes only when blocked: filtered, rejected, refused, closed or no-route (a router on "
+    "the way without a route; UDP silence, open|filtered, proves nothing; a probe this "
+    "machine has no route for is local-error: nothing left it).",
 )
 @option(
     "--radius-secret-file",
@@ -158,6 +169,10 @@ def verify_cmd(
     Not probed, with the reason: ICMP messages other than echo requests, rows from anywhere
     (any client) or from hosts with managed: false, networks, and a cluster's own member. A
     run that probes nothing verifies nothing: exit 1.
+
+    Ctrl-C stops probing and still writes the report of what was probed until then, the
+    probes not settled unfinished (JSON: "interrupted": true), and exits 130; a second
+    Ctrl-C stops at once, without a report.
 
     With --inventory, every source host of an Ansible inventory probes its own flows, all at
     once, and the report merges them; a source Ansible cannot reach is source-unreachable,
@@ -244,12 +259,21 @@ def verify_cmd(
             found.skipped,
             deployment=plan.deployment,
             plan_digest=plan_digest(plan),
+            interrupted=found.interrupted,
         )
     elif fmt == "junit":
         text = verify_junit(found.checks, found.skipped)
     else:
         text = verify_table(found.checks, found.skipped, width=width())
     write_output(output, text.encode(), inputs, overwrite=overwrite)
+    if found.interrupted:
+        unsettled = sum(c.outcome is Outcome.UNFINISHED for c in found.checks)
+        log.warning(
+            "interrupted: the report holds what was probed until Ctrl-C; %s not settled "
+            "(unfinished)",
+            counted(unsettled, "probe"),
+        )
+        raise click.exceptions.Exit(ExitCode.INTERRUPTED)
     if not found.checks:
         log.warning(
             "nothing was probed: every planned flow from here is listed as not probed, with "

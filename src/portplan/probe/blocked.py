@@ -8,9 +8,16 @@
   not a planned source of them (a ruleset that ignores the source address lets them through);
 * every connection the deployment declares ``forbidden:`` from this host.
 
+With ``flows`` (``verify --flow``), only what the chosen flows concern: the ports beside
+each chosen row of this host, the ports of each chosen row planned from another source, and
+the forbidden connections from this host to a destination of a chosen row; a forbidden
+connection may be chosen by itself, by the name reports give it (``forbidden/<id>``).
+
 None of them may be in the plan for this host (checked as packet sets), and each must then be
 blocked (:data:`~portplan.probe.outcomes.BLOCKED_OUTCOMES`): ``filtered`` (TCP or ICMP
-silence), ``rejected`` (ICMP administratively prohibited), ``no-route``, ``refused`` or, for
+silence), ``rejected`` (ICMP administratively prohibited), ``no-route`` (an ICMP unreachable
+from the way; one this machine has no route for is ``local-error``, nothing was sent:
+:func:`~portplan.probe.outcomes.as_blocked`), ``refused`` or, for
 UDP, ``closed`` (a reset or a port unreachable: the firewall's reject, or a host where nothing
 listens behind the firewall, which a probe cannot tell apart: run ``portplan listen`` on the
 destination so that an opening answers ``open``).  ``open`` fails, and so does what proves
@@ -36,12 +43,19 @@ from portplan.probe.listen import LISTENER_PROBE
 from portplan.probe.local import single_address
 from portplan.spaces import PROTOCOL_NUMBERS, Ranges, Space, flow_space, networks_ranges
 
-__all__ = ["BLOCKED_OUTCOMES", "blocked_probes"]
+__all__ = ["BLOCKED_OUTCOMES", "FORBIDDEN", "blocked_probes", "forbidden_key"]
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 #: ports of another source's planned flow probed at most (the ends of its ranges)
 _PER_ROW = 4
+#: the "product" of a declared forbidden connection's row: reports name it ``forbidden/<id>``
+FORBIDDEN = "forbidden"
+
+
+def forbidden_key(forbidden: ForbiddenFlow) -> str:
+    """The name reports (and ``verify --flow``) give a declared forbidden connection."""
+    return f"{FORBIDDEN}/{forbidden.id}"
 
 
 def _edges(ports: PortSet) -> set[int]:
@@ -136,8 +150,8 @@ def _forbidden_row(
 ) -> PlannedFlow:
     """A declared forbidden connection as a row of its own (``forbidden/<id>``), for reports."""
     facts = FlowFacts(
-        key=f"forbidden/{forbidden.id}",
-        product="forbidden",
+        key=forbidden_key(forbidden),
+        product=FORBIDDEN,
         flow_id=forbidden.id,
         hop=Hop.DIRECT,
         destination_component="forbidden",
@@ -173,10 +187,13 @@ def blocked_probes(
     source: str,
     local: Collection[IPAddress] = frozenset(),
     from_addresses: Sequence[str] = (),
+    flows: Collection[str] = (),
 ) -> Iterator[tuple[PlannedFlow, PortProbe, str]]:
     """Probes that must be blocked from ``source`` (sent from its addresses among ``local``,
     this machine's, or ``from_addresses``), each with the planned row it is next to (a row of
-    its own for a declared forbidden connection) and why it is probed.
+    its own for a declared forbidden connection) and why it is probed; with ``flows`` (row
+    keys, flow ids, ``forbidden/<id>``), only those the chosen flows concern (see the
+    module's docstring).
 
     An ICMP row planned from another source, or a forbidden ICMP connection, is probed with
     an echo request (the one ICMP message a probe can send).
@@ -215,7 +232,15 @@ def blocked_probes(
                 why,
             )
 
-    rows = [r for r in plan.rows if not r.loopback and r.destination != source]
+    rows = [
+        r
+        for r in plan.rows
+        if not r.loopback
+        and r.destination != source
+        and (not flows or r.key in flows or r.flow_id in flows)
+    ]
+    #: with ``flows``: the destinations of the chosen rows, whose forbidden ones are probed
+    towards = {r.destination for r in rows}
     for row in rows:
         if row.source == source:
             for address in _targets(row.destination_addresses):
@@ -240,8 +265,9 @@ def blocked_probes(
     for forbidden in plan.forbidden:
         if forbidden.sources and source not in forbidden.sources:
             continue
+        chosen = not flows or forbidden_key(forbidden) in flows
         for host in forbidden.destinations:
-            if host == source:
+            if host == source or not (chosen or host in towards):
                 continue
             row = _forbidden_row(plan, forbidden, source, host)
             for target in _targets(plan.host_addresses(host)):

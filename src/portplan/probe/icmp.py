@@ -41,14 +41,25 @@ import socket
 import struct
 import time
 
-from portplan.probe.outcomes import Evidence, Outcome, PortProbe, PortResult, classify, family_of
+from portplan.probe.outcomes import (
+    NOT_ROUTED_HERE,
+    Evidence,
+    Outcome,
+    PortProbe,
+    PortResult,
+    classify,
+    family_of,
+    not_routed_here,
+)
 
 __all__ = [
     "ECHO_REQUEST",
     "ECHO_TYPES",
+    "TTL_EXPIRED",
     "ask_for_errors",
     "echo_once",
     "icmp_text",
+    "is_time_exceeded",
     "open_icmp_socket",
     "queued_error",
 ]
@@ -77,6 +88,15 @@ _V6_ERRORS = {
     3: "time exceeded",
     4: "parameter problem",
 }
+#: the ICMP type of "time exceeded", per IP version
+_TIME_EXCEEDED = {4: 11, 6: 3}
+#: the note of a probe answered by an ICMP time exceeded (the kernel reports it as
+#: ``EHOSTUNREACH``, as if the destination had answered): nothing reached the destination
+TTL_EXPIRED = (
+    "ICMP time exceeded on the way: the probe's time to live ran out before it reached the "
+    "destination (a routing loop, or a path longer than its TTL); a routing problem, not an "
+    "answer from the destination"
+)
 #: destination-unreachable codes that say the network cannot be reached (v4: net unreachable,
 #: net unknown, net unreachable for the type of service; v6: no route, beyond the source's scope)
 _NO_ROUTE_CODES = {4: frozenset({0, 6, 11}), 6: frozenset({0, 2})}
@@ -161,12 +181,16 @@ def _quotes(message: bytes, version: int, identifier: int | None, sequence: int)
 def _error_outcome(version: int, icmp_type: int, code: int) -> Outcome:
     """What an ICMP error about the echo request says (see the module's docstring)."""
     unreachable = 3 if version == 4 else 1
-    exceeded = 11 if version == 4 else 3
     if icmp_type == unreachable:
         return Outcome.NO_ROUTE if code in _NO_ROUTE_CODES[version] else Outcome.REJECTED
-    if icmp_type == exceeded:
+    if is_time_exceeded(version, icmp_type):
         return Outcome.NO_ROUTE
     return Outcome.REJECTED
+
+
+def is_time_exceeded(version: int, icmp_type: int) -> bool:
+    """Whether an ICMP message of IP ``version`` is a time exceeded (a TTL that ran out)."""
+    return _TIME_EXCEEDED.get(version) == icmp_type
 
 
 def _sockaddr_text(raw: bytes) -> str | None:
@@ -245,9 +269,10 @@ class _Echo:
             ),
         )
 
-    def failed(self, sock: socket.socket | None, exc: OSError) -> PortResult:
+    def failed(self, sock: socket.socket | None, exc: OSError, *, at_once: bool) -> PortResult:
         """The result of an error the socket raised: an ICMP error about the request when
-        the error queue holds one, else what the errno says."""
+        the error queue holds one, else what the errno says (raised ``at_once``, by
+        ``connect()`` or ``send()``, a missing route is this machine's own)."""
         code = exc.errno or 0
         queued = queued_error(sock) if sock is not None else None
         if queued is not None:
@@ -255,6 +280,8 @@ class _Echo:
             return self.result(
                 _error_outcome(version, icmp_type, icmp_code), code, icmp=icmp_text(*queued)
             )
+        if at_once and not_routed_here(code):
+            return self.result(Outcome.NO_ROUTE, code, note=NOT_ROUTED_HERE)
         outcome = classify(code)
         if outcome is Outcome.REFUSED:  # a port unreachable about an echo: a firewall's reject
             outcome = Outcome.REJECTED
@@ -324,7 +351,7 @@ async def echo_once(probe: PortProbe, timeout: float) -> PortResult:
             sock.connect((probe.address, 0))
             sock.send(packet)
         except OSError as exc:
-            return echo.failed(sock, exc)
+            return echo.failed(sock, exc, at_once=True)
         deadline = echo.started + timeout
         while (left := deadline - time.monotonic()) > 0:
             try:
@@ -332,7 +359,7 @@ async def echo_once(probe: PortProbe, timeout: float) -> PortResult:
             except TimeoutError:
                 break
             except OSError as exc:
-                return echo.failed(sock, exc)
+                return echo.failed(sock, exc, at_once=False)
             found = echo.read(data, str(peer[0]), not ping)
             if found is not None:
                 return found

@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 from portplan._errors import VerifyError
 from portplan.model.protocol import Protocol
 from portplan.plan import Plan
-from portplan.probe.blocked import blocked_probes
+from portplan.probe.blocked import FORBIDDEN, blocked_probes, forbidden_key
 from portplan.probe.destinations import ANYWHERE, named_addresses
 from portplan.probe.dns import DNS_TIMEOUT, NameLookup, resolve_names
 from portplan.probe.engine import Evidence, Outcome, PortResult
@@ -51,6 +51,9 @@ class Verification:
     sources: tuple[str, ...]  #: the hosts the flows were verified from
     checks: tuple[FlowCheck, ...]
     skipped: tuple[Skipped, ...]
+    #: Ctrl-C stopped the run: the checks hold what was found until then, and every check
+    #: not settled is ``unfinished``
+    interrupted: bool = False
 
     @property
     def passed(self) -> bool:
@@ -77,17 +80,23 @@ def verify(
     """Probe, from this machine, every planned flow that starts on ``sources``.
 
     ``sources`` are hosts of the plan this machine stands for; by default, the hosts one of
-    this machine's addresses belongs to.  ``flows`` limits the probes to those flow ids.
+    this machine's addresses belongs to.  ``flows`` limits the probes to those flow ids (or
+    row keys); with ``expect_blocked``, to what must stay blocked around them, and a
+    ``forbidden/<id>`` names a declared forbidden connection (see
+    :mod:`portplan.probe.blocked`).
     Only addresses the plan holds are probed.  Blocks until every probe has an outcome;
     :class:`VerifyError` when there is nothing to verify from here.  ``progress`` is called
     with (probes done, probes planned) as probes complete.  ``deadline`` bounds the whole
     run, in seconds (default: :func:`default_deadline`); ports not settled by then are
-    ``unfinished`` (and fail).  ``expect_blocked`` also probes connections the plan does not
-    hold, each of which passes only when it is blocked (:mod:`portplan.probe.blocked`); it
-    needs ``second_look``: a TCP port silent once may be one whose SYN was lost, and passing it
-    as blocked would say closed of what is open.  ``from_addresses`` are the addresses to
-    send from (addresses of the ``sources``, one per family); of a cluster, the member this
-    machine is.
+    ``unfinished`` (and fail).  Ctrl-C while probing (``SIGINT``, which ``asyncio.run`` turns
+    into the cancellation of the run) stops it the same way: what was found until then comes
+    back, with ``interrupted`` set (it needs the main thread, where Python's own handler of
+    ``SIGINT`` is in place); a second Ctrl-C raises ``KeyboardInterrupt`` at once.
+    ``expect_blocked`` also probes connections the plan does not hold, each of which passes
+    only when it is blocked (:mod:`portplan.probe.blocked`); it needs ``second_look``: a TCP
+    port silent once may be one whose SYN was lost, and passing it as blocked would say closed
+    of what is open.  ``from_addresses`` are the addresses to send from (addresses of the
+    ``sources``, one per family); of a cluster, the member this machine is.
 
     A source must be a host portplan manages: ``anywhere`` (the clients of a listener-only
     row) and ``managed: false`` hosts run no verification (:class:`VerifyError`).
@@ -112,17 +121,21 @@ def verify(
         _check_source(plan, source)
     lookups = _named_sources(plan, sources, timeout)
     _check_from(plan, sources, from_addresses, local, lookups)
-    checks, skipped = plan_checks(
-        plan,
-        sources,
-        flows=flows,
-        local=local,
-        from_addresses=from_addresses,
-        source_lookups=lookups,
-    )
+    forbidden = _forbidden_flows(plan, flows, expect_blocked)
+    checks: list[FlowCheck] = []
+    skipped: list[Skipped] = []
+    if not flows or len(forbidden) < len(flows):  # (only forbidden ones: no planned row)
+        checks, skipped = plan_checks(
+            plan,
+            sources,
+            flows=[f for f in flows if f not in forbidden],
+            local=local,
+            from_addresses=from_addresses,
+            source_lookups=lookups,
+        )
     if expect_blocked:
         for source in sources:
-            checks.extend(_blocked_checks(plan, source, local, from_addresses))
+            checks.extend(_blocked_checks(plan, source, local, from_addresses, flows))
     # (rows from anywhere are listed in every report, but start on none of these hosts)
     if not checks and not any(s.row.source in sources or flows for s in skipped):
         raise VerifyError(f"no planned flow starts on {', '.join(sources)}")
@@ -136,7 +149,7 @@ def verify(
             done[0] += 1
             report(done[0], total)
 
-    asyncio.run(
+    stopped = asyncio.run(
         run_checks(
             checks,
             timeout=timeout,
@@ -148,13 +161,39 @@ def verify(
             deadline=ends,
         )
     )
-    return Verification(sources=tuple(sources), checks=tuple(checks), skipped=tuple(skipped))
+    return Verification(
+        sources=tuple(sources), checks=tuple(checks), skipped=tuple(skipped), interrupted=stopped
+    )
+
+
+def _forbidden_flows(plan: Plan, flows: Sequence[str], expect_blocked: bool) -> set[str]:
+    """The ``flows`` that name a declared forbidden connection (``forbidden/<id>``), which
+    only ``expect_blocked`` probes (:class:`VerifyError` without it, or for an unknown one)."""
+    declared = {forbidden_key(f) for f in plan.forbidden}
+    named = {f for f in flows if f in declared or f.startswith(f"{FORBIDDEN}/")}
+    unknown = sorted(named - declared)
+    if unknown:
+        raise VerifyError(
+            f"no forbidden connection {unknown[0]!r} in deployment {plan.deployment}: "
+            f"--flow {FORBIDDEN}/ID names one of its forbidden: entries by id"
+        )
+    if named and not expect_blocked:
+        raise VerifyError(
+            f"{sorted(named)[0]} is a forbidden connection: it is probed, to prove it "
+            "blocked, only with --expect-blocked"
+        )
+    return named
 
 
 def _blocked_checks(
-    plan: Plan, source: str, local: set[IPAddress], from_addresses: Sequence[str]
+    plan: Plan,
+    source: str,
+    local: set[IPAddress],
+    from_addresses: Sequence[str],
+    flows: Sequence[str] = (),
 ) -> list[FlowCheck]:
-    """The checks of what must stay blocked from ``source``.
+    """The checks of what must stay blocked from ``source`` (with ``flows``, of what those
+    flows concern: :func:`~portplan.probe.blocked.blocked_probes`).
 
     A probe this machine would send from none of the source's addresses (the kernel's
     choice, outside them) is not sent: a firewall that blocks this machine proves nothing of
@@ -163,7 +202,7 @@ def _blocked_checks(
     """
     checks: list[FlowCheck] = []
     route = route_lookups()
-    for row, probe, why in blocked_probes(plan, source, local, from_addresses):
+    for row, probe, why in blocked_probes(plan, source, local, from_addresses, flows):
         notes = [why, UDP_SILENCE_NOTE] if probe.protocol is Protocol.UDP else [why]
         check = FlowCheck(row=row, probe=probe, expect_blocked=True, notes=notes)
         if probe.source is None:

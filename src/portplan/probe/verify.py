@@ -38,6 +38,7 @@ from portplan.probe.destinations import (
     unverifiable_reason,
 )
 from portplan.probe.dns import DNS_TIMEOUT, NameLookup
+from portplan.probe.ending import cut_short, default_deadline, not_probed
 from portplan.probe.engine import (
     FIRST_BYTES_WAIT,
     RESET_ONCE_ACCEPTED,
@@ -46,6 +47,7 @@ from portplan.probe.engine import (
     PortResult,
     first_bytes,
     hand_over,
+    interrupted,
     peek,
     probe_all,
 )
@@ -60,6 +62,7 @@ from portplan.probe.identify import (
 )
 from portplan.probe.listen import LISTENER_PROBE, LISTENER_TOKEN
 from portplan.probe.local import route_lookups
+from portplan.probe.outcomes import as_blocked
 
 if TYPE_CHECKING:  # types only: the prober bundled for Ansible is stdlib-only
     from portplan.plan import Plan
@@ -243,9 +246,10 @@ def not_from_host(
 
 
 def attach(checks: Sequence[FlowCheck], results: Sequence[PortResult]) -> None:
-    """Store each probe result on its check (same order)."""
+    """Store each probe result on its check (same order); a check expected blocked gets the
+    verdict :func:`~portplan.probe.outcomes.as_blocked` gives."""
     for check, result in zip(checks, results, strict=True):
-        check.result = result
+        check.result = as_blocked(result) if check.expect_blocked else result
         # the listener answers "<token> <datagram>": a plain echo of our token is not it
         if result.reply.startswith(LISTENER_TOKEN + b" "):
             check.temporary_listener = True
@@ -275,8 +279,10 @@ async def run_checks(
     identify_services: bool = True,
     progress: Callable[[PortResult], None] | None = None,
     deadline: float | None = None,
-) -> None:
+) -> bool:
     """Resolve names, probe every check, identify what answers; follow the RPC mapper.
+    Whether the run was interrupted: its task cancelled (``asyncio.run`` does it on Ctrl-C),
+    it stops there and every check not settled is ``unfinished``, with that reason.
 
     Destination names are resolved first, each within the probe ``timeout`` but at least
     :data:`DNS_TIMEOUT`; checks that DNS alone decides (``dns-error``) are never probed.
@@ -294,7 +300,11 @@ async def run_checks(
     ``deadline`` (a :func:`time.monotonic` time) ends the run: ports not settled are
     ``unfinished``, and so are open ports not yet identified by the protocol the plan names.
     """
-    await resolve_checks(checks, timeout=max(DNS_TIMEOUT, timeout))
+    try:
+        await resolve_checks(checks, timeout=max(DNS_TIMEOUT, timeout))
+    except asyncio.CancelledError:
+        not_probed(checks)
+        return True
     pending = [c for c in checks if c.result is None]
     extra: list[FlowCheck] = []
     probed = {(c.row.key, c.probe.address, c.probe.port) for c in checks}
@@ -350,6 +360,7 @@ async def run_checks(
         opened=on_open,
     )
     attach(pending, results)
+    stopped = interrupted()
     for index, check in enumerate(pending):
         tcp_open = check.probe.protocol is Protocol.TCP and check.outcome is Outcome.OPEN
         if tcp_open and index not in followed:
@@ -361,7 +372,7 @@ async def run_checks(
                         expected=known, protocol=None, error=_RESET_UNIDENTIFIED
                     )
             else:
-                _cut_short(check, known)
+                cut_short(check, known, stopped)
 
     asked: set[int] = set()  # UDP checks whose identification has ended (or never began)
 
@@ -399,18 +410,22 @@ async def run_checks(
         _identified(check, found, probed, extra)
 
     udp = [c for c in pending if c.probe.protocol is Protocol.UDP]
-    asking = asyncio.gather(*(ask(i, c) for i, c in enumerate(udp)))
-    if deadline is None:
-        await asking
-    else:
+    if not stopped:
+        asking = asyncio.gather(*(ask(i, c) for i, c in enumerate(udp)))
+        left = None if deadline is None else max(0.0, deadline - time.monotonic())
         try:
-            await asyncio.wait_for(asking, max(0.0, deadline - time.monotonic()))
+            await asyncio.wait_for(asking, left)
         except TimeoutError:
-            for index, check in enumerate(udp):
-                if index not in asked and check.outcome is Outcome.OPEN:
-                    protocol = None if check.temporary_listener else identifier(check)
-                    _cut_short(check, protocol if protocol in UDP_IDENTIFIERS else None)
-    if extra:
+            pass
+        except asyncio.CancelledError:
+            stopped = True
+    for index, check in enumerate(udp):  # (every one is asked unless cut short)
+        if index not in asked and check.outcome is Outcome.OPEN:
+            protocol = None if check.temporary_listener else identifier(check)
+            cut_short(check, protocol if protocol in UDP_IDENTIFIERS else None, stopped)
+    if extra and stopped:
+        not_probed(extra)
+    elif extra:
         attach(
             extra,
             await probe_all(
@@ -421,20 +436,9 @@ async def run_checks(
                 deadline=deadline,
             ),
         )
-        checks.extend(extra)
-
-
-def _cut_short(check: FlowCheck, protocol: str | None) -> None:
-    """An open port the deadline came to before its identification ended.  When the plan
-    names a protocol to identify it by (``protocol``), the check is ``unfinished``, as a port
-    not settled is: an open port alone does not prove the service the plan asks for."""
-    check.notes.append("not identified: the deadline came first")
-    result = check.result
-    if protocol is None or result is None:
-        return
-    note = f"open; the deadline came before it was identified as {protocol}"
-    evidence = replace(result.evidence, note=note)
-    check.result = replace(result, outcome=Outcome.UNFINISHED, evidence=evidence)
+        stopped = interrupted()
+    checks.extend(extra)
+    return stopped
 
 
 async def _is_listener(probe: PortProbe, timeout: float) -> bool:
@@ -476,19 +480,3 @@ def _identified(
             f"the endpoint mapper names {len(outside)} port(s) the plan does not hold "
             f"(not probed): {shown}"
         )
-
-
-#: the longest a verification runs unless told otherwise (``--deadline``), in seconds
-MAX_DEFAULT_DEADLINE = 3600.0
-
-
-def default_deadline(checks: Sequence[FlowCheck]) -> float:
-    """How long a run of ``checks`` may take, unless told: a minute, plus 1.5 s for every
-    port of the busiest destination (an ICMP rate limit answers one a second), at most
-    :data:`MAX_DEFAULT_DEADLINE`."""
-    per_destination: dict[str, int] = {}
-    for check in checks:
-        address = check.probe.address
-        per_destination[address] = per_destination.get(address, 0) + 1
-    busiest = max(per_destination.values(), default=0)
-    return min(MAX_DEFAULT_DEADLINE, 60.0 + 1.5 * busiest)

@@ -111,11 +111,13 @@ def verify_json(
     *,
     deployment: str,
     plan_digest: str,
+    interrupted: bool = False,
 ) -> str:
     """Every probe with all it found, and the rows not probed (``portplan schema verify``),
     of the plan of ``deployment`` (its name: a report of another deployment refuses them)
     whose digest is ``plan_digest`` (:func:`~portplan.plan.plan_digest`: a report of another
-    plan lets no row pass on them)."""
+    plan lets no row pass on them); ``interrupted``: Ctrl-C stopped the run, and the report
+    holds what was found until then."""
     return document(
         "verify",
         {
@@ -133,6 +135,7 @@ def verify_json(
             ],
             "passed": sum(c.passed for c in checks),
             "failed": sum(not c.passed for c in checks),
+            "interrupted": interrupted,
         },
     )
 

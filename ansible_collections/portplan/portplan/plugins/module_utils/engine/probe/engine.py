@@ -52,6 +52,8 @@ from ansible_collections.portplan.portplan.plugins.module_utils.engine.probe.wir
 
 __all__ = [
     "BLOCKED_OUTCOMES",
+    "DEADLINE_CAME",
+    "INTERRUPTED",
     "MIN_TIMEOUT",
     "PER_DESTINATION",
     "RESET_ONCE_ACCEPTED",
@@ -64,6 +66,7 @@ __all__ = [
     "family_of",
     "first_bytes",
     "hand_over",
+    "interrupted",
     "peek",
     "probe_all",
     "probe_once",
@@ -90,6 +93,9 @@ CARRY_PART = 400
 CARRY_SPREAD = 0.032
 #: the longest an open port is given to send its first bytes unprompted (``portplan listen``)
 FIRST_BYTES_WAIT = 0.5
+#: why a port is ``unfinished``: the run's deadline, or an interruption (Ctrl-C), came first
+DEADLINE_CAME = "the deadline came first"
+INTERRUPTED = "the run was interrupted first (Ctrl-C)"
 
 #: a silent first-pass port's socket, carried on through the kernel's SYN retransmission: the
 #: probe's index, its verdict, and whether the retransmission left (see ``wire.carry_on``)
@@ -118,6 +124,10 @@ async def probe_all(
 
     ``deadline`` (a :func:`time.monotonic` time) ends the whole run: a port not settled by
     then is ``unfinished``, with what was seen of it (silence on a first look, or nothing).
+    So does the cancellation of the task that runs it (``asyncio.run`` cancels it on Ctrl-C):
+    the results come back all the same, the unsettled ports ``unfinished`` with a note that
+    the run was interrupted, and the task stays cancelling (``Task.cancelling()``) so that its
+    caller can tell (see :func:`interrupted`).
 
     First pass: every port, at most ``concurrency`` at once and, per destination address, a
     window that starts at :data:`PER_DESTINATION` and grows while probes complete (see
@@ -231,17 +241,20 @@ async def probe_all(
         )
         await run.settle()
 
+    why = DEADLINE_CAME
     try:
         if deadline is None:
             await look()
         else:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(look(), max(0.0, deadline - time.monotonic()))
+    except asyncio.CancelledError:  # Ctrl-C: what was found so far is the run's result
+        why = INTERRUPTED
     finally:
         await run.stop()
     for index, result in enumerate(results):
         if result is None:
-            results[index] = unfinished = _unfinished(probes[index], seen.get(index))
+            results[index] = unfinished = _unfinished(probes[index], seen.get(index), why)
             if progress is not None:
                 progress(unfinished)
     return [r for r in results if r is not None]
@@ -289,15 +302,26 @@ def _attempts(result: PortResult, attempts: int) -> PortResult:
     return replace(result, evidence=replace(result.evidence, attempts=attempts))
 
 
-def _unfinished(probe: PortProbe, silent: PortResult | None) -> PortResult:
-    """The result of a port the deadline came before: what was seen, and that it is open."""
+def interrupted() -> bool:
+    """Whether the task running this was cancelled (Ctrl-C, in ``asyncio.run``) and went on
+    to report what it had found (:func:`probe_all` does)."""
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
+
+
+def _unfinished(probe: PortProbe, silent: PortResult | None, why: str) -> PortResult:
+    """The result of a port the deadline (or an interruption, ``why``) came before: what was
+    seen, and that it is open."""
     if silent is None:
+        note = "not probed before the deadline (--deadline)"
         return PortResult(
             probe=probe,
             outcome=Outcome.UNFINISHED,
-            evidence=Evidence(attempts=0, note="not probed before the deadline (--deadline)"),
+            evidence=Evidence(
+                attempts=0, note=note if why == DEADLINE_CAME else f"not probed: {why}"
+            ),
         )
-    note = f"silent on the first look ({silent.outcome.value} so far); the deadline came first"
+    note = f"silent on the first look ({silent.outcome.value} so far); {why}"
     return replace(silent, outcome=Outcome.UNFINISHED, evidence=replace(silent.evidence, note=note))
 
 

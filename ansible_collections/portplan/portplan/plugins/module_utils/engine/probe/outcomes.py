@@ -10,20 +10,23 @@ from __future__ import annotations
 import errno
 import resource
 import socket
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 
 from ansible_collections.portplan.portplan.plugins.module_utils.engine.model.protocol import Protocol
 
 __all__ = [
     "BLOCKED_OUTCOMES",
+    "NOT_ROUTED_HERE",
     "UDP_SILENCE_NOTE",
     "Evidence",
     "Outcome",
     "PortProbe",
     "PortResult",
+    "as_blocked",
     "classify",
     "family_of",
+    "not_routed_here",
     "raise_fd_limit",
 ]
 
@@ -38,7 +41,9 @@ class Outcome(StrEnum):
     OPEN_FILTERED = "open|filtered"  #: UDP: silence (never "open" by assumption)
     #: ICMP admin-prohibited, host- or protocol-unreachable (EHOSTUNREACH, EACCES, ENOPROTOOPT)
     REJECTED = "rejected"
-    NO_ROUTE = "no-route"  #: ENETUNREACH: no route, or ICMP net-unreachable
+    #: ENETUNREACH: no route, or ICMP net-unreachable; or an ICMP time exceeded on the way
+    #: (the kernel's EHOSTUNREACH, told apart by the ICMP message: see ``wire``)
+    NO_ROUTE = "no-route"
     DNS_ERROR = "dns-error"  #: a name did not resolve
     LOCAL_ERROR = "local-error"  #: the source itself failed (EMFILE, EADDRNOTAVAIL, EPERM...)
     UNFINISHED = "unfinished"  #: the run's deadline came before this port was settled
@@ -110,8 +115,9 @@ _ERRNO_OUTCOMES = {
 
 #: outcomes that show a connection blocked (``verify --expect-blocked``, and a request that
 #: expects ``blocked`` on a managed host): the firewall dropped TCP, something answered no, or
-#: there is no route.  Never UDP silence (``open|filtered``): a firewall that drops and a
-#: service that does not answer look the same
+#: a router on the way has no route (not this machine: see :func:`as_blocked`).  Never UDP
+#: silence (``open|filtered``): a firewall that drops and a service that does not answer look
+#: the same
 BLOCKED_OUTCOMES = frozenset(
     {Outcome.FILTERED, Outcome.REJECTED, Outcome.REFUSED, Outcome.CLOSED, Outcome.NO_ROUTE}
 )
@@ -120,6 +126,39 @@ UDP_SILENCE_NOTE = (
     "for UDP only an answer that says no (closed, rejected) or no route shows it blocked: "
     "silence (open|filtered) may be a service that does not answer"
 )
+
+
+#: errors the kernel raises at once, when a probe is sent, where its own routing table has no
+#: way to the destination (no route; an ``unreachable`` route)
+_UNROUTED = frozenset({errno.ENETUNREACH, errno.EHOSTUNREACH})
+#: the note of a probe this machine did not send for want of a route (``no-route``)
+NOT_ROUTED_HERE = (
+    "not sent: this machine has no route to it (its routing table holds none, or an "
+    "unreachable route); nothing left this machine"
+)
+#: the note of such a probe expected blocked: why it is ``local-error``
+_NOT_ROUTED_BLOCKED = (
+    f"{NOT_ROUTED_HERE}, so no firewall was tested and this proves nothing of them (an ICMP "
+    "unreachable from a router or firewall on the way does pass); give this machine the route "
+    "the source host has, or run verify on the host"
+)
+
+
+def not_routed_here(code: int) -> bool:
+    """Whether ``code``, raised at once by ``connect()`` or ``send()`` with no ICMP error
+    behind it, says this machine has no route to the destination."""
+    return code in _UNROUTED
+
+
+def as_blocked(result: PortResult) -> PortResult:
+    """``result`` as the verdict of a probe expected blocked: a probe this machine did not
+    send for want of a route (:data:`NOT_ROUTED_HERE`) proves nothing of the firewalls on
+    the way, so it is ``local-error`` (and fails), as a probe this machine cannot send from
+    the source's address is."""
+    if result.outcome is Outcome.NO_ROUTE and result.evidence.note == NOT_ROUTED_HERE:
+        evidence = replace(result.evidence, note=_NOT_ROUTED_BLOCKED)
+        return replace(result, outcome=Outcome.LOCAL_ERROR, evidence=evidence)
+    return result
 
 
 def classify(code: int, *, udp: bool = False) -> Outcome:

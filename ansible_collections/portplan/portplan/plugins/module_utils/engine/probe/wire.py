@@ -20,16 +20,26 @@ import socket
 import struct
 import time
 import weakref
+from collections.abc import Callable
 
 from ansible_collections.portplan.portplan.plugins.module_utils.engine.model.protocol import Protocol
-from ansible_collections.portplan.portplan.plugins.module_utils.engine.probe.icmp import ask_for_errors, echo_once, icmp_text, queued_error
+from ansible_collections.portplan.portplan.plugins.module_utils.engine.probe.icmp import (
+    TTL_EXPIRED,
+    ask_for_errors,
+    echo_once,
+    icmp_text,
+    is_time_exceeded,
+    queued_error,
+)
 from ansible_collections.portplan.portplan.plugins.module_utils.engine.probe.outcomes import (
+    NOT_ROUTED_HERE,
     Evidence,
     Outcome,
     PortProbe,
     PortResult,
     classify,
     family_of,
+    not_routed_here,
 )
 
 __all__ = [
@@ -206,7 +216,8 @@ async def _tcp(
     kept = False
     try:
         code = sock.connect_ex((probe.address, probe.port))
-        if code == errno.EINPROGRESS:
+        at_once = code != errno.EINPROGRESS  # the kernel's own verdict: nothing was sent
+        if not at_once:
             await _wait(loop, sock.fileno(), timeout, write=True)
             # The socket's own state decides, whichever event came first.
             code = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
@@ -225,7 +236,7 @@ async def _tcp(
         if code in _AFTER_HANDSHAKE:
             return result(Outcome.OPEN, code, note=RESET_ONCE_ACCEPTED), None
         if code:
-            return result(classify(code), code, icmp=_icmp_detail(sock)), None
+            return _by_error(result, code, sock, at_once=at_once), None
         if connected_to_itself(sock):
             return result(Outcome.REFUSED, note=SELF_CONNECTED), None
         kept = keep
@@ -300,7 +311,7 @@ async def carry_on(
     if code in _AFTER_HANDSHAKE:
         return result(Outcome.OPEN, code, note=RESET_ONCE_ACCEPTED), again
     if code:
-        return result(classify(code), code, icmp=_icmp_detail(sock)), again
+        return _by_error(result, code, sock), again
     try:
         sock.getpeername()
     except OSError:
@@ -325,10 +336,28 @@ def _connected(sock: socket.socket) -> socket.socket:
     return sock
 
 
-def _icmp_detail(sock: socket.socket) -> str | None:
-    """ICMP type, code and sender from the socket's error queue, if any."""
+def _by_error(
+    result: Callable[..., PortResult],
+    code: int,
+    sock: socket.socket,
+    *,
+    udp: bool = False,
+    at_once: bool = False,
+) -> PortResult:
+    """The result of an error the socket reported (``result``: :func:`_result` of the
+    probe): what the errno says, with the ICMP type, code and sender from the socket's error
+    queue as evidence.  An ICMP time exceeded, which the kernel reports as ``EHOSTUNREACH``
+    as it does a host's or a firewall's "host unreachable", is ``no-route``: the probe died on
+    the way (a routing loop), and nothing answered for the destination.  An error raised
+    ``at_once`` (by ``connect()`` or ``send()``) with no ICMP message behind it, that says
+    there is no route, is this machine's own routing table: ``no-route``, not sent."""
     found = queued_error(sock)
-    return icmp_text(*found) if found is not None else None
+    icmp = icmp_text(*found) if found is not None else None
+    if found is not None and is_time_exceeded(found[0], found[1]):
+        return result(Outcome.NO_ROUTE, code, icmp=icmp, note=TTL_EXPIRED)
+    if found is None and at_once and not_routed_here(code):
+        return result(Outcome.NO_ROUTE, code, note=NOT_ROUTED_HERE)
+    return result(classify(code, udp=udp), code, icmp=icmp)
 
 
 async def _udp(probe: PortProbe, timeout: float) -> PortResult:
@@ -347,7 +376,7 @@ async def _udp(probe: PortProbe, timeout: float) -> PortResult:
                 return result(Outcome.CLOSED, note=_UDP_SELF_CONNECTED)
             sock.send(probe.payload)
         except OSError as exc:
-            return result(classify(exc.errno or 0, udp=True), exc.errno, icmp=_icmp_detail(sock))
+            return _by_error(result, exc.errno or 0, sock, udp=True, at_once=True)
         deadline = started + timeout
         while (left := deadline - time.monotonic()) > 0:
             if not await _wait(loop, sock.fileno(), left, write=False):
@@ -357,9 +386,7 @@ async def _udp(probe: PortProbe, timeout: float) -> PortResult:
             except BlockingIOError:
                 continue
             except OSError as exc:
-                return result(
-                    classify(exc.errno or 0, udp=True), exc.errno, icmp=_icmp_detail(sock)
-                )
+                return _by_error(result, exc.errno or 0, sock, udp=True)
             return result(Outcome.OPEN, reply=data[:512], note=f"{len(data)} bytes answered")
         return result(Outcome.OPEN_FILTERED, note=f"no answer within {timeout:g} s")
 

@@ -1,0 +1,212 @@
+"""`portplan verify` on paths that fail on the way, in the namespaces of ``test_verify_netns``
+(source -- router -- destination): what the outcome says must be where the probe ended.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+
+import machine
+import netns
+import test_verify_netns as verify_netns
+from ansible_env import COLLECTIONS
+from test_verify_netns import ROUTER_SRC_SIDE, UNROUTED_ADDRESS, Lab
+
+pytestmark = pytest.mark.netns
+
+#: the router sets the TTL of these probes to 1: it cannot forward them (time exceeded)
+TTL_RULES = """
+table inet pp_ttl {
+    chain prerouting {
+        type filter hook prerouting priority -300; policy accept;
+        tcp dport 8020 ip ttl set 1
+        udp dport 9020 ip ttl set 1
+    }
+}
+"""
+
+
+@pytest.fixture
+def lab() -> Iterator[Lab]:
+    with verify_netns.routed_lab() as built:
+        yield built
+
+
+def test_a_ttl_that_runs_out_on_the_way_is_no_route_not_rejected(lab: Lab, tmp_path: Path) -> None:
+    # the kernel reports an ICMP time exceeded as EHOSTUNREACH, as it does a firewall's host
+    # unreachable; but nothing answered for the destination: the probe died on the way
+    lab.nft(lab.router, TTL_RULES)
+    lab.serve(tcp=(8020,), udp=(9020,))  # a listener: only the path can fail
+    flows = [("looped-tcp", "server", "tcp", 8020), ("looped-udp", "server", "udp", 9020)]
+    done = lab.verify(verify_netns._deployment(tmp_path, flows))
+    assert done.returncode == 1, done.stderr
+    checks = verify_netns._checks(done.stdout)
+    assert sorted(checks) == [("tcp", 8020), ("udp", 9020)]
+    for check in checks.values():
+        assert check["outcome"] == "no-route", check
+        assert check["passed"] is False
+        assert check["evidence"]["errno"] == "EHOSTUNREACH"
+        assert check["evidence"]["icmp"] == f"ICMP type 11 code 0 from {ROUTER_SRC_SIDE}"
+        assert "time to live ran out" in check["evidence"]["note"]
+
+
+# ---------------------------------------------------------------------------------------------
+# --expect-blocked: a route this machine lacks proves nothing of the firewalls
+
+#: the router says "net unreachable" for this port: an answer from the way, which does block
+ROUTER_NO_ROUTE = 2222
+
+
+def _forbidding(directory: Path) -> Path:
+    """The lab's deployment, forbidding src to reach ``ghost`` (which src has no route to:
+    TCP, UDP and an echo request) and ``dst`` on :data:`ROUTER_NO_ROUTE`."""
+    path = verify_netns._deployment(directory, [("web", "server", "tcp", 8001)])
+    deployment = yaml.safe_load(path.read_text())
+    deployment["forbidden"] = [
+        {"id": "ghost-tcp", "from": "src", "to": "ghost", "ports": 22, "purpose": "No shell."},
+        {"id": "ghost-udp", "from": "src", "to": "ghost", "protocol": "udp", "ports": 53,
+         "purpose": "No DNS."},
+        {"id": "ghost-ping", "from": "src", "to": "ghost", "protocol": "icmp",
+         "purpose": "No ping."},
+        {"id": "routed", "from": "src", "to": "dst", "ports": ROUTER_NO_ROUTE,
+         "purpose": "Not this port."},
+    ]  # fmt: skip
+    path.write_text(yaml.safe_dump(deployment, sort_keys=False))
+    return path
+
+
+def test_expect_blocked_does_not_pass_on_a_route_this_machine_lacks(
+    lab: Lab, tmp_path: Path
+) -> None:
+    lab.nft(
+        lab.router,
+        verify_netns._forward(f"tcp dport {ROUTER_NO_ROUTE} reject with icmp type net-unreachable"),
+    )
+    lab.serve(tcp=(8001, ROUTER_NO_ROUTE))
+    done = lab.verify(_forbidding(tmp_path), "--expect-blocked", "--no-identify")
+    assert done.returncode == 1, done.stderr
+    checks = {c["flow"]: c for c in machine.document(done.stdout, "verify")["checks"]}
+    # nothing left this machine: no firewall was tested, so it does not pass
+    for flow in ("forbidden/ghost-tcp", "forbidden/ghost-udp", "forbidden/ghost-ping"):
+        check = checks[flow]
+        assert check["address"] == UNROUTED_ADDRESS
+        assert (check["outcome"], check["passed"]) == ("local-error", False), check
+        assert check["evidence"]["errno"] == "ENETUNREACH", check
+        assert check["evidence"]["icmp"] is None
+        assert "this machine has no route to it" in check["evidence"]["note"], check
+    # a router on the way that says "net unreachable" does block it, as before
+    routed = checks["forbidden/routed"]
+    assert (routed["outcome"], routed["passed"]) == ("no-route", True), routed
+    assert routed["evidence"]["icmp"] == f"ICMP type 3 code 0 from {ROUTER_SRC_SIDE}"
+    report = machine.document(done.stdout, "verify")["checks"]
+    assert [c["outcome"] for c in report if c["port"] == 8001] == ["open"]  # the planned one
+
+
+def test_a_probe_this_machine_has_no_route_for_says_so(lab: Lab, tmp_path: Path) -> None:
+    # a planned flow: no-route as before (it fails either way), with a note that nothing left
+    flows = [("unrouted-tcp", "unrouted", "tcp", 8010), ("unrouted-udp", "unrouted", "udp", 9010)]
+    done = lab.verify(verify_netns._deployment(tmp_path, flows))
+    assert done.returncode == 1, done.stderr
+    for check in verify_netns._checks(done.stdout).values():
+        assert (check["outcome"], check["passed"]) == ("no-route", False), check
+        assert check["evidence"]["errno"] == "ENETUNREACH"
+        assert "this machine has no route to it" in check["evidence"]["note"], check
+
+
+#: the collection's engine (what a managed host runs), asked to prove blocked what this
+#: namespace has no route to: only loopback is up in it, so nothing can leave
+COLLECTION_BLOCKED = r"""
+import json, sys
+sys.path.insert(0, sys.argv[1])
+from ansible_collections.portplan.portplan.plugins.module_utils.engine.probe.remote import (
+    probe_requests,
+)
+request = {"flow": "demo/ssh", "reference": "", "source": "client01", "destination": "web01",
+           "destination_component": "web", "address": "192.0.2.77", "expect": "blocked"}
+found = probe_requests([{**request, "protocol": "tcp", "ports": [22]},
+                        {**request, "protocol": "udp", "ports": [53]}], timeout=0.5)
+print(json.dumps(found))
+"""
+
+
+def test_the_collection_does_not_pass_a_route_the_host_lacks_as_blocked() -> None:
+    with netns.namespace() as bare:
+        done = subprocess.run(
+            ["ip", "netns", "exec", bare, sys.executable, "-c", COLLECTION_BLOCKED,
+             str(COLLECTIONS)],
+            capture_output=True, text=True, timeout=60, check=True, stdin=subprocess.DEVNULL,
+        )  # fmt: skip
+    found = json.loads(done.stdout)
+    assert (found["passed"], found["failed"]) == (0, 2)
+    for check in found["checks"]:
+        assert (check["outcome"], check["passed"]) == ("local-error", False), check
+        assert "this machine has no route to it" in check["evidence"]["note"]
+
+
+# ---------------------------------------------------------------------------------------------
+# Ctrl-C: stop probing, report what was found so far, exit 130
+
+#: ports the router lets one new connection a second through: a run of minutes
+SLOW = range(24000, 24040)
+COUNTER = """
+table inet pp_v {
+    chain output {
+        type filter hook output priority 0; policy accept;
+        ip daddr 198.51.100.0/24 counter
+    }
+}
+"""
+
+
+def test_ctrl_c_stops_probing_and_still_reports_what_was_found(lab: Lab, tmp_path: Path) -> None:
+    lab.nft(
+        lab.router,
+        verify_netns._forward(
+            f"tcp dport {SLOW[0]}-{SLOW[-1]} tcp flags & (syn | ack) == syn "
+            "limit rate over 1/second drop"
+        ),
+    )
+    lab.nft(lab.src, COUNTER)
+    lab.serve(tcp=(8001,))
+    flows = [("web", "server", "tcp", 8001), ("slow", "server", "tcp", f"{SLOW[0]}-{SLOW[-1]}")]
+    deployment = verify_netns._deployment(tmp_path, flows)
+    run = lab.start(
+        lab.src, *verify_netns.PORTPLAN, "verify", str(deployment), "--on", "src",
+        "--format", "json", "--timeout", "0.5", "--no-identify",
+    )  # fmt: skip
+    waited = time.monotonic() + 30
+    while verify_netns._sent(lab) == 0:  # probing has begun
+        assert time.monotonic() < waited and run.process.poll() is None, run.err
+        time.sleep(0.05)
+    time.sleep(1.5)  # the open port is settled; the slow ones are not (about 40 s)
+    assert run.process.poll() is None, "the run ended before it was interrupted"
+    os.kill(run.pid, signal.SIGINT)
+    interrupted = time.monotonic()
+    code = run.process.wait(timeout=20)
+    took = time.monotonic() - interrupted
+    err = run.stop()
+    assert code == 130, err
+    assert took < 5, took  # it stops probing: no waiting for the slow ports
+    assert "interrupted: the report holds what was probed until Ctrl-C" in err
+    report = machine.document("".join(run.out), "verify")
+    assert report["interrupted"] is True
+    checks = {c["port"]: c for c in report["checks"]}
+    assert sorted(checks) == [8001, *SLOW]  # every probe is in the report
+    assert (checks[8001]["outcome"], checks[8001]["passed"]) == ("open", True)
+    unsettled = [c for port, c in checks.items() if c["outcome"] == "unfinished"]
+    assert unsettled, checks
+    for check in unsettled:
+        assert check["passed"] is False
+        assert "the run was interrupted first (Ctrl-C)" in check["evidence"]["note"], check
+    assert {c["outcome"] for c in checks.values()} <= {"open", "refused", "unfinished"}
+    assert (report["passed"], report["failed"]) == (1, len(SLOW))  # refused fails too
