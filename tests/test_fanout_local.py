@@ -206,3 +206,62 @@ def test_a_limited_run_lists_the_sources_it_left_out(tmp_path: Path, jobs: Path,
             "--limit, or leave it out, to verify it)",
         }
     ]
+
+
+def test_ctrl_c_reports_the_sources_that_answered_and_restores_the_signal_handlers(
+    tmp_path: Path, jobs: Path, port: int
+) -> None:
+    # a answers at once, c's interpreter never does: Ctrl-C once a has reported ends the run
+    # with a's result and c's probes unfinished (ansible-runner cancelled the run, said
+    # "status canceled" and reported nothing, and kept its SIGINT and SIGTERM handlers)
+    deployment, inventory = _lab(tmp_path, port)
+    data = yaml.safe_load(deployment.read_text())
+    data["hosts"]["c"] = {"addresses": ["127.0.0.4"]}
+    data["products"]["pair"]["components"]["client"] = ["a", "c"]
+    deployment.write_text(yaml.safe_dump(data, sort_keys=False))
+    pid_file = tmp_path / "stuck.pid"
+    stuck = tmp_path / "stuck-python"
+    stuck.write_text(f"#!/bin/sh\necho $$ > {pid_file}\nexec sleep {HUNG_SLEEP}\n")
+    stuck.chmod(0o755)
+    hosts = yaml.safe_load(inventory.read_text())
+    hosts["all"]["hosts"]["c"] = {
+        "ansible_connection": "local",
+        "ansible_python_interpreter": str(stuck),
+    }
+    inventory.write_text(yaml.safe_dump(hosts))
+    handlers = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
+    pressed: list[int] = []
+
+    def progress(done: int, total: int) -> None:
+        if done and not pressed:  # a has reported: the operator presses Ctrl-C
+            pressed.append(done)
+            signal.raise_signal(signal.SIGINT)
+
+    started = time.monotonic()
+    try:
+        with socket.socket() as server:
+            server.bind(("127.0.0.3", port))
+            server.listen()
+            run = verify_inventory(
+                load_plan(deployment),
+                inventory,
+                timeout=0.5,
+                deadline=HUNG_SLEEP,
+                progress=progress,
+            )
+    finally:
+        if pid_file.exists():  # the sleep this test started, by its id
+            with contextlib.suppress(ProcessLookupError, ValueError):
+                os.kill(int(pid_file.read_text()), signal.SIGTERM)
+    assert time.monotonic() - started < HUNG_WAIT
+    assert pressed == [1]
+    assert (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)) == handlers
+    assert run.verification.interrupted
+    by_source = {c.row.source: c for c in run.verification.checks}
+    assert by_source["a"].outcome is Outcome.OPEN and by_source["a"].passed
+    unfinished = by_source["c"]
+    assert unfinished.outcome is Outcome.UNFINISHED and not unfinished.passed
+    assert unfinished.result is not None
+    assert (
+        unfinished.result.evidence.note == "c: not reported: the run was interrupted first (Ctrl-C)"
+    )

@@ -177,7 +177,8 @@ def verify_cmd(
     With --inventory, every source host of an Ansible inventory probes its own flows, all at
     once, and the report merges them; a source Ansible cannot reach is source-unreachable,
     one where probing fails not-run, with Ansible's reason. With --limit, the flows of the
-    sources it leaves out are listed as not probed.
+    sources it leaves out are listed as not probed. Ctrl-C reports the sources that had
+    answered, the others' probes unfinished.
     """
     plan, inputs = load_plan(deployment)
     if on is not None:

@@ -12,6 +12,7 @@ from typing import Any
 
 from portplan._errors import FanoutError
 from portplan.fanout.work import Fanout, SourceWork
+from portplan.probe.engine import INTERRUPTED
 from portplan.probe.identify.base import Identification, bounded
 from portplan.probe.identify.certificate import TlsFacts, describe_certificate
 from portplan.probe.identify.tls import CERTIFICATE_DER, version_warnings
@@ -185,21 +186,27 @@ def _host_checks(
     return checks
 
 
-def merge(fanout: Fanout, results: Mapping[str, HostResult]) -> Verification:
+def merge(
+    fanout: Fanout, results: Mapping[str, HostResult], *, interrupted: bool = False
+) -> Verification:
     """One verification of every source: each host's records, in plan order of the sources.
 
     Every planned probe is in it: a probe the host returned no record of is ``not-run``.  A
     host that returned a record of a probe this verification did not plan for it has not
     done what it was asked (another version of the collection, or not the host it stands
     for): none of its records is used, and each of its probes is ``not-run`` with what it
-    returned; the other hosts' results stand.
+    returned; the other hosts' results stand.  When the run was ``interrupted`` (Ctrl-C), a
+    host that had not reported yet is ``unfinished``.
     """
+    missing = (
+        HostResult(outcome=Outcome.UNFINISHED, reason=f"not reported: {INTERRUPTED}")
+        if interrupted
+        else HostResult(outcome=Outcome.NOT_RUN, reason="Ansible reported nothing for this host")
+    )
     rows = _rows(fanout)
     checks: list[FlowCheck] = []
     for host, work in fanout.sources.items():
-        result = results.get(host) or HostResult(
-            outcome=Outcome.NOT_RUN, reason="Ansible reported nothing for this host"
-        )
+        result = results.get(host) or missing
         name = work.inventory_host.name
         if result.outcome is not None:
             reason = result.reason or "no reason given"
@@ -214,4 +221,5 @@ def merge(fanout: Fanout, results: Mapping[str, HostResult]) -> Verification:
         sources=tuple(fanout.sources),
         checks=tuple(checks),
         skipped=tuple(fanout.skipped),
+        interrupted=interrupted,
     )

@@ -4,14 +4,17 @@ probes in parallel; each host's result is collected as it arrives (ansible-runne
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import logging
 import math
 import os
 import secrets
+import signal
 import tempfile
+import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -60,6 +63,8 @@ SEAL = 16
 #: not-run, and the run ends
 PROBE_GRACE = 60
 _PROBE_TIMEOUT = "portplan_probe_timeout"
+#: seconds between two looks at whether the run was interrupted (Ctrl-C)
+_CANCEL_CHECK = 0.25
 #: where the repository keeps the collection, for a portplan run from a source checkout
 _CHECKOUT_COLLECTIONS = Path(__file__).resolve().parents[3]
 
@@ -231,6 +236,28 @@ def _reason(res: Mapping[str, Any]) -> str:
     return " ".join(message.split())
 
 
+@contextlib.contextmanager
+def _ctrl_c() -> Iterator[threading.Event]:
+    """An event set by the first Ctrl-C while the block runs (a second one interrupts at
+    once); SIGINT's handler as it was afterwards.  ansible-runner would otherwise set its own
+    handlers of SIGINT and SIGTERM for good, and end a run it cancelled with no results."""
+    stopped = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield stopped  # signals reach the main thread only: it has the interpreter's handler
+        return
+
+    def first(_signum: int, _frame: object) -> None:
+        if stopped.is_set():
+            raise KeyboardInterrupt
+        stopped.set()
+
+    previous = signal.signal(signal.SIGINT, first)
+    try:
+        yield stopped
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def run_fanout(
     fanout: Fanout,
     inventory: Path,
@@ -320,7 +347,7 @@ def run_fanout(
             progress(len(results), total)
         return False  # nothing is kept on disk: every result is held here
 
-    with tempfile.TemporaryDirectory(prefix="portplan-ansible-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="portplan-ansible-") as tmp, _ctrl_c() as stopped:
         root = Path(tmp)
         (root / "project").mkdir()
         playbook = root / "project" / "verify.yml"
@@ -349,12 +376,29 @@ def run_fanout(
                     "ANSIBLE_NOCOLOR": "true",
                 },
                 event_handler=handle,
+                # Ctrl-C ends Ansible (its process group) within a quarter of a second, and
+                # the results that came before it are reported
+                cancel_callback=stopped.is_set,
+                settings={"pexpect_timeout": _CANCEL_CHECK},
                 quiet=True,
                 suppress_env_files=True,
             )
         except (OSError, RuntimeError) as exc:
             raise ToolError(f"Ansible could not run: {exc}") from exc
         wall = time.monotonic() - started
+        if stopped.is_set():
+            if fanout.destinations:
+                problems.append(
+                    "interrupted: the destinations' temporary listeners may still be up (they "
+                    f"stop by themselves within {LISTEN_DURATION:g} s)"
+                )
+            return FanoutRun(
+                verification=merge(fanout, results, interrupted=True),
+                fanout=fanout,
+                results=results,
+                wall=wall,
+                listener_problems=problems,
+            )
         if runner.status not in ("successful", "failed") or (not results and fanout.sources):
             output = ""
             if runner.stdout is not None:
