@@ -336,6 +336,8 @@ class _Direction:
             for rule in chain.rules:
                 if rule.exact and rule.interface not in (Interface.OTHER, Interface.NOT_OTHER):
                     continue
+                if rule.verdict is Verdict.NONE and not rule.rewrites:
+                    continue  # a counter, a log, a mark: whatever it matches, it decides nothing
                 if rule.where in named:
                     continue
                 match = rule.match & (self.universe | self.loopback_universe)
