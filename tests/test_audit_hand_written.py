@@ -336,3 +336,34 @@ def test_iptables_nft_statements_are_read_as_the_iptables_targets_they_are() -> 
     assert extra(result) == [packet(OUTSIDER, TCP, 3306)]
     assert kinds(result) == {"extra", "unreadable"}
     assert bounds(ruleset, packet(OUTSIDER, TCP, 3306)) == (False, True)
+
+
+# -- NAT rewrites ----------------------------------------------------------------------------------
+
+
+@pytest.mark.netns
+@pytest.mark.parametrize("name", ["nat-redirect.nft", "nat-dnat.v4"])
+def test_a_nat_rewrite_before_the_filter_may_let_other_ports_in(name: str) -> None:
+    """The kernel lets the client's tcp 22 through to the service on 18080 (the filter sees
+    18080): the audit says it may pass, naming the rewrite, and that 22 does not surely.  The
+    kernel's topology takes documentation addresses only: 10.0.0.x is 192.0.2.x there."""
+    moved = (DATA / name).read_text().replace("10.0.0.", "192.0.2.")
+    near, far = ipaddress.ip_address("192.0.2.2"), ipaddress.ip_address("192.0.2.3")
+    with netns.guard("nft", "iptables-restore"), netns.topology() as net:
+        net.add_node("client", [near])
+        server = net.add_node("server", [far])
+        net.load(server, "server", {f"server.{name.rpartition('.')[2]}": moved})
+        net.listen(server, [("tcp", far, 18080)])
+        probes = [netns.Probe("tcp", far, port) for port in (22, 23)]
+        assert [r in netns.PASSED for r in net.probe({"client": probes})["client"]] == [
+            True,
+            False,
+        ]
+    ruleset = nft(name) if name.endswith(".nft") else files(name)
+    result = audit(ruleset)
+    (rewrite,) = [f for f in result.findings if f.kind is FindingKind.EXTRA]
+    assert rewrite.packets is not None and packet(CLIENT, TCP, 22) in rewrite.packets
+    assert "rewrites the destination" in rewrite.message
+    assert bounds(ruleset, packet(CLIENT, TCP, 22)) == (False, True)
+    assert bounds(ruleset, packet(CLIENT, TCP, 23)) == (False, False)
+    assert bounds(ruleset, packet(CLIENT, TCP, 18080)) == (True, True)

@@ -56,6 +56,8 @@ _PATHS = {
         ("mangle", "POSTROUTING"),
     ],
 }
+#: the NAT chains before the filters of each hook, whose DNAT and REDIRECT rewrite the destination
+_REWRITING = {Hook.INPUT: ("nat", "PREROUTING"), Hook.OUTPUT: ("nat", "OUTPUT")}
 _PORTS = {"tcp": 6, "udp": 17, "dccp": 33, "sctp": 132, "udplite": 136}
 _TERMINAL = {
     "ACCEPT": Verdict.ACCEPT,
@@ -407,6 +409,10 @@ def read_iptables_save(
                 key = f"{prefix} {table_name} {chain_name}"
                 if key in ruleset.chains and ruleset.chains[key].policy is not None:
                     ruleset.paths.setdefault(hook, []).append(key)
+        for hook, (table_name, chain_name) in _REWRITING.items():
+            key = f"{prefix} {table_name} {chain_name}"
+            if key in ruleset.chains:
+                ruleset.rewriting.setdefault(hook, []).append(key)
     ruleset.families = frozenset(families)
     return ruleset
 

@@ -463,7 +463,11 @@ def read_nftables_json(text: str, where: str) -> Ruleset:
             continue
         chain.policy = Verdict.DROP if body.get("policy") == "drop" else Verdict.ACCEPT
         if body.get("type") == "nat":
-            continue  # its rules are read (a rewrite is reported), but it filters nothing
+            # it filters nothing, but what its rules send elsewhere the filters see as packets
+            # to another address or port
+            if hook in ("prerouting", "output"):
+                ruleset.rewriting.setdefault(_HOOKS[hook], []).append(key)
+            continue
         if hook in _HOOKS:
             prio = body.get("prio", 0)
             order.append(
