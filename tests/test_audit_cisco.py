@@ -12,6 +12,7 @@ from click.testing import CliRunner
 
 import examples
 import machine
+from portplan import load_plan
 from portplan._errors import AuditError
 from portplan.audit import FindingKind, audit_ruleset
 from portplan.audit.cisco import read_cisco_acls
@@ -184,3 +185,51 @@ def test_the_library_audits_each_ruleset_only_as_what_it_filters() -> None:
     acls = read_cisco_acls(acl.read_text(), "from-dmz.acl")
     with pytest.raises(AuditError, match="cisco access lists are a zone boundary's filter"):
         audit_ruleset(plan, "da01", acls)
+
+
+_DUAL = f"""\
+name: asa
+hosts:
+  client: {{addresses: [192.0.2.2, "2001:db8:1::2"], zone: users}}
+  server: {{addresses: [192.0.2.3, "2001:db8:2::3"], zone: servers}}
+products:
+  loop-1.0:
+    file: {examples.EXAMPLES.parent / "tests" / "data" / "loop-product.yaml"}
+    components: {{client: client, server: server}}
+"""
+_PLANNED = [
+    f"access-list USERS-IN extended permit {proto} host {client} host {server} {ports}"
+    for client, server in (("192.0.2.2", "192.0.2.3"), ("2001:db8:1::2", "2001:db8:2::3"))
+    for proto, ports in (("tcp", "range 18080 18081"), ("tcp", "eq 18090"),
+                         ("udp", "range 18118 18126"))
+]  # fmt: skip
+
+
+def test_an_asa_list_is_one_for_both_families(tmp_path: Path) -> None:
+    """ASA 9: 'any' is every IPv4 and IPv6 address, any6 and icmp6 IPv6's, and the list's
+    implicit deny holds for both families."""
+    path = tmp_path / "deployment.yaml"
+    path.write_text(_DUAL)
+    plan = load_plan(path)
+    text = "\n".join([
+        "access-list USERS-IN extended permit tcp any any eq 22",
+        *_PLANNED,
+        "access-list USERS-IN extended permit icmp6 any6 any6 echo-request",
+        "access-list USERS-IN extended permit icmp any4 any4 echo",
+    ])  # fmt: skip
+    ruleset = read_cisco_acls(text, "asa.cfg")
+    result = audit_ruleset(plan, "users -> servers", ruleset, boundary=("users", "servers"))
+    extras = {(f.line, str(f.example)) for f in result.findings if f.kind is FindingKind.EXTRA}
+    assert extras == {
+        (1, "tcp 192.0.2.2 -> 192.0.2.3 port 22"),
+        (1, "tcp 2001:db8:1::2 -> 2001:db8:2::3 port 22"),
+        (8, "icmpv6 2001:db8:1::2 -> 2001:db8:2::3 type 128 code 0"),
+        (9, "icmp 192.0.2.2 -> 192.0.2.3 type 8 code 0"),
+    }
+    assert {f.kind for f in result.findings} == {FindingKind.EXTRA}
+    # only IPv4 entries: IPv6 meets the implicit deny, so each row passes in part
+    only_v4 = "\n".join(line for line in _PLANNED if ":" not in line)
+    result = audit_ruleset(plan, "users -> servers", read_cisco_acls(only_v4, "asa.cfg"),
+                           boundary=("users", "servers"))  # fmt: skip
+    assert {f.kind for f in result.findings} == {FindingKind.PARTIAL}
+    assert all(f.example and f.example.family == 6 for f in result.findings)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ipaddress
 import itertools
+import json
 from pathlib import Path
 
 import pytest
@@ -276,3 +277,93 @@ def test_a_chain_of_jumps_too_deep_is_not_called_a_loop() -> None:
     with pytest.raises(AuditError, match="jumps more than 64 chains deep") as caught:
         audit(deep)
     assert "loop" not in str(caught.value)
+
+
+# -- targets that are not chains -----------------------------------------------------------------
+
+
+def test_iptables_targets_that_let_the_packet_go_on_decide_nothing() -> None:
+    """MARK, CONNMARK, TCPMSS, CHECKSUM (a libvirt host's mangle table), LOG and a rule with no
+    target: no finding, and no refusal of a target as a missing chain."""
+    assert kinds(audit(files("targets.v4"))) == set()
+
+
+def test_an_iptables_target_it_does_not_know_may_accept_or_drop() -> None:
+    ruleset = files("synproxy.v4")
+    result = audit(ruleset)
+    assert extra(result) == [packet(OUTSIDER, TCP, 3306)]
+    (unreadable,) = [f for f in result.findings if f.kind is FindingKind.UNREADABLE]
+    assert "-j SYNPROXY --sack-perm" in unreadable.message
+    assert kinds(result) == {"extra", "unreadable"}
+    assert bounds(ruleset, packet(OUTSIDER, TCP, 3306)) == (False, True)
+
+
+def _xt(expr: list[object]) -> dict[str, object]:
+    return {"rule": {"family": "ip", "table": "filter", "chain": "INPUT", "expr": expr}}
+
+
+def test_iptables_nft_statements_are_read_as_the_iptables_targets_they_are() -> None:
+    """``nft -j list ruleset`` of rules iptables-nft wrote with ``-m recent --set`` (a match,
+    no target), ``-j CHECKSUM`` and ``-j SYNPROXY`` (targets nft cannot say)."""
+    chain = {"family": "ip", "table": "filter", "name": "INPUT", "type": "filter",
+             "hook": "input", "prio": 0, "policy": "drop"}  # fmt: skip
+    dport = {"payload": {"protocol": "tcp", "field": "dport"}}
+
+    def port(number: int) -> dict[str, object]:
+        return {"match": {"op": "==", "left": dport, "right": number}}
+
+    client = {"match": {"op": "==", "left": {"payload": {"protocol": "ip", "field": "saddr"}},
+                        "right": CLIENT}}  # fmt: skip
+    udp = {"payload": {"protocol": "udp", "field": "dport"}}
+    planned = [
+        _xt([client, {"match": {"op": "==", "left": dport,
+                                "right": {"set": [18080, 18081, 18090]}}}, {"accept": None}]),
+        _xt([client, {"match": {"op": "==", "left": udp, "right": {"range": [18118, 18126]}}},
+             {"accept": None}]),
+    ]  # fmt: skip
+    items = [
+        {"table": {"family": "ip", "name": "filter"}},
+        {"chain": chain},
+        *planned,
+        _xt([port(22), {"xt": {"type": "match", "name": "recent"}}, {"counter": {}}]),
+        _xt([port(68), {"xt": {"type": "target", "name": "CHECKSUM"}}]),
+    ]
+    ruleset = read_nftables_json(json.dumps({"nftables": items}), "xt.json")
+    assert kinds(audit(ruleset)) == set()
+    items.append(_xt([port(3306), {"counter": {}}, {"xt": {"type": "target", "name": "SYNPROXY"}}]))
+    ruleset = read_nftables_json(json.dumps({"nftables": items}), "xt.json")
+    result = audit(ruleset)
+    assert extra(result) == [packet(OUTSIDER, TCP, 3306)]
+    assert kinds(result) == {"extra", "unreadable"}
+    assert bounds(ruleset, packet(OUTSIDER, TCP, 3306)) == (False, True)
+
+
+# -- NAT rewrites ----------------------------------------------------------------------------------
+
+
+@pytest.mark.netns
+@pytest.mark.parametrize("name", ["nat-redirect.nft", "nat-dnat.v4"])
+def test_a_nat_rewrite_before_the_filter_may_let_other_ports_in(name: str) -> None:
+    """The kernel lets the client's tcp 22 through to the service on 18080 (the filter sees
+    18080): the audit says it may pass, naming the rewrite, and that 22 does not surely.  The
+    kernel's topology takes documentation addresses only: 10.0.0.x is 192.0.2.x there."""
+    moved = (DATA / name).read_text().replace("10.0.0.", "192.0.2.")
+    near, far = ipaddress.ip_address("192.0.2.2"), ipaddress.ip_address("192.0.2.3")
+    with netns.guard("nft", "iptables-restore"), netns.topology() as net:
+        net.add_node("client", [near])
+        server = net.add_node("server", [far])
+        net.load(server, "server", {f"server.{name.rpartition('.')[2]}": moved})
+        net.listen(server, [("tcp", far, 18080)])
+        probes = [netns.Probe("tcp", far, port) for port in (22, 23)]
+        assert [r in netns.PASSED for r in net.probe({"client": probes})["client"]] == [
+            True,
+            False,
+        ]
+    ruleset = nft(name) if name.endswith(".nft") else files(name)
+    result = audit(ruleset)
+    (rewrite,) = [f for f in result.findings if f.kind is FindingKind.EXTRA]
+    assert rewrite.packets is not None and packet(CLIENT, TCP, 22) in rewrite.packets
+    assert "rewrites the destination" in rewrite.message
+    assert bounds(ruleset, packet(CLIENT, TCP, 22)) == (False, True)
+    assert bounds(ruleset, packet(CLIENT, TCP, 23)) == (False, False)
+    assert bounds(ruleset, packet(CLIENT, TCP, 18080)) == (True, True)

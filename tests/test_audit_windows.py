@@ -112,3 +112,23 @@ def test_a_profile_with_the_firewall_off_lets_everything_in() -> None:
     ruleset = read_ruleset([RulesetFile("shop01.json", json.dumps(data))], plan, "shop01")
     kinds = {f.kind for f in audit_ruleset(plan, "shop01", ruleset).findings}
     assert kinds == {FindingKind.EXTRA}
+
+
+@pytest.mark.parametrize("public", ["firewall off", "default allow"])
+def test_a_second_active_profile_that_lets_everything_in_is_extra(public: str) -> None:
+    # two networks: the Domain one blocks by default, the Public one lets everything in
+    plan = examples.example_plan("shopping-contoso")
+    data = json.loads(export(plan, "shop01", False))
+    data["active"] = ["DomainAuthenticated", "Public"]
+    for profile in data["profiles"]:
+        if profile["Name"] == "Public" and public == "firewall off":
+            profile["Enabled"] = "False"
+        elif profile["Name"] == "Public":
+            profile["DefaultInboundAction"] = "Allow"
+    ruleset = read_ruleset([RulesetFile("shop01.json", json.dumps(data))], plan, "shop01")
+    found = audit_ruleset(plan, "shop01", ruleset).findings
+    extra = [f for f in found if f.kind is FindingKind.EXTRA]
+    assert len(extra) == 1 and "default of Public" in extra[0].message
+    assert extra[0].example is not None and extra[0].example.port not in (8443, 3389)
+    # the planned rows pass on either network: on Domain by their rules, on Public by default
+    assert {f.kind for f in found} == {FindingKind.EXTRA, FindingKind.UNREADABLE}

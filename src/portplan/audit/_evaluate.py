@@ -21,7 +21,7 @@ exact; where they do not, it says so.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
 from portplan._errors import AuditError
@@ -222,7 +222,9 @@ class Evaluation:
         return accepted | _restrict(self.universe, others) if others else accepted
 
     def permitted(self, hook: Hook) -> Space:
-        """What passes every base chain on ``hook`` (no chain there: everything)."""
+        """What passes every base chain on ``hook`` (no chain there: everything).  A packet a
+        NAT rule sends elsewhere reaches the filters as another packet, which the audit
+        cannot tell: in the widest reading it may pass, in the narrowest it does not surely."""
         result = self.universe
         if self.view is View.LOOPBACK and not self.ruleset.loopback_filtered:
             return result
@@ -230,4 +232,60 @@ class Evaluation:
             result = result & self.passes(key)
             if not result:
                 break
-        return result
+        rewritten = Space(b for _rule, space in self.rewrites(hook) for b in space.boxes)
+        if not rewritten:
+            return result
+        return result | rewritten if self.bound is Bound.HIGH else result - rewritten
+
+    def rewrites(self, hook: Hook) -> list[tuple[Rule, Space]]:
+        """The rules of the NAT chains before ``hook``'s filters that may rewrite the
+        destination, each with the packets of the universe it may rewrite (those that reach
+        it: an earlier accept of a NAT chain ends that chain, and the rewrite with it)."""
+        bases = [k for k in self.ruleset.rewriting.get(hook, []) if k in self.ruleset.chains]
+        reached = _reachable(self.ruleset, bases)
+        if not any(r.rewrites for k in reached for r in self.ruleset.chains[k].rules):
+            return []
+        # the NAT chains as a filter that accepts what is rewritten and nothing else
+        shadow = Ruleset(platform=self.ruleset.platform, files=self.ruleset.files)
+        for key in reached:
+            chain = self.ruleset.chains[key]
+            shadow.chains[key] = Chain(
+                key=key,
+                name=chain.name,
+                rules=[replace(r, verdict=_rewriting_verdict(r)) for r in chain.rules],
+                policy=Verdict.DROP if chain.policy is not None else None,
+                families=chain.families,
+            )
+        reading = Evaluation(shadow, self.universe, self.view, Bound.HIGH)
+        total = Space(b for k in bases for b in reading.chain(k).accepted.boxes)
+        found = []
+        for key in reached:
+            result = reading.chain(key)
+            for index, rule in enumerate(self.ruleset.chains[key].rules):
+                part = result.accepts.get(index)
+                if rule.rewrites and part is not None and part & total:
+                    found.append((rule, part & total))
+        return found
+
+
+def _rewriting_verdict(rule: Rule) -> Verdict:
+    """A NAT chain's rule read for what it rewrites: a rewrite accepts, an accept or a drop
+    ends the chain with nothing rewritten, jumps and returns stay."""
+    if rule.rewrites:
+        return Verdict.ACCEPT
+    if rule.verdict is Verdict.ACCEPT or rule.verdict.blocks:
+        return Verdict.DROP
+    return rule.verdict
+
+
+def _reachable(ruleset: Ruleset, bases: list[str]) -> list[str]:
+    """The chains ``bases`` are and jump or go to, in the order they are found."""
+    found: list[str] = []
+    waiting = list(bases)
+    while waiting:
+        key = waiting.pop(0)
+        if key in found or key not in ruleset.chains:
+            continue
+        found.append(key)
+        waiting.extend(r.target for r in ruleset.chains[key].rules if r.target is not None)
+    return found

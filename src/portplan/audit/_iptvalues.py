@@ -10,7 +10,7 @@ from portplan.audit._input import port_span
 from portplan.audit._match import ICMP_TYPES, ICMPV6_TYPES, icmp_ranges
 from portplan.spaces import Ranges
 
-__all__ = ["Unreadable", "icmp_types", "port_list"]
+__all__ = ["PASSIVE_TARGETS", "Unreadable", "icmp_types", "port_list"]
 
 _BYTE = 255
 _BYTE_DIGITS = 3
@@ -41,6 +41,17 @@ _ICMPV6_NAMES = {
     "ping": (128, None),
     "pong": (129, None),
 }
+
+
+#: targets that change or record a packet and let it go on to the next rule (also as
+#: iptables-nft's ``xt`` statements in nftables)
+PASSIVE_TARGETS = frozenset(
+    {
+        "AUDIT", "CHECKSUM", "CLASSIFY", "CONNMARK", "CONNSECMARK", "CT", "DSCP", "ECN", "HL",
+        "HMARK", "IDLETIMER", "LED", "LOG", "MARK", "NFLOG", "NOTRACK", "RATEEST", "SECMARK",
+        "SET", "TCPMSS", "TCPOPTSTRIP", "TEE", "TOS", "TRACE", "TTL", "ULOG",
+    }
+)  # fmt: skip
 
 
 class Unreadable(Exception):

@@ -85,6 +85,7 @@ class MatchBuilder:
         self.never = False  #: a condition no new connection meets (ct state established)
         self.interface = Interface.ANY
         self.unreadable: list[str] = []
+        self.rewrites = False  #: a statement rewrites the destination (see Rule.rewrites)
         #: conntrack state conditions that match no tracked new connection but untracked or
         #: invalid packets, which a new connection's first packet is after ``notrack``
         self.untracked: list[str] = []

@@ -68,6 +68,9 @@ class Rule:
     unreadable: tuple[str, ...] = ()  #: conditions not read exactly, as written
     comment: str | None = None
     line: int | None = None  #: the line in the file, when the file has lines
+    #: it rewrites the destination (DNAT, redirect): what it matches reaches the later chains
+    #: as packets to another address or port, which the audit cannot tell
+    rewrites: bool = False
 
     @property
     def exact(self) -> bool:
@@ -98,6 +101,8 @@ class Ruleset:
     files: tuple[str, ...]
     chains: dict[str, Chain] = field(default_factory=dict)
     paths: dict[Hook, list[str]] = field(default_factory=dict)  #: hook → base chain keys
+    #: hook → the NAT base chains before its filters, whose rules may rewrite the destination
+    rewriting: dict[Hook, list[str]] = field(default_factory=dict)
     families: frozenset[int] = frozenset({4, 6})  #: the families the files say anything about
     notes: list[str] = field(default_factory=list)  #: what the parser set aside, and why
     #: whether loopback traffic is filtered at all (Windows, pods and instances do not)

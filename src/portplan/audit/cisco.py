@@ -8,8 +8,10 @@ boundary's filter (a family without a list is not filtered).  Read exactly: ``pe
 addresses as ``any``/``any4``/``any6``, ``host A``, ``A WILDCARD`` (IOS), ``A MASK`` (ASA)
 and ``A/LEN`` (IPv6), destination ports ``eq``, ``neq``, ``lt``, ``gt``, ``range`` (numbers
 and the usual names), ICMP types, and ``established`` (which a new connection's first packet
-never meets).  Source ports, ``object-group``, ``fragments``, ``time-range``, DSCP and a
-non-contiguous wildcard are unreadable; ``remark`` and ``log`` are ignored.
+never meets).  An ASA list is one for both families, its implicit deny too: ``any`` is every
+IPv4 and IPv6 address, ``any4`` and ``any6`` those of one family, ``icmp6`` ICMPv6.  Source
+ports, ``object-group``, ``fragments``, ``time-range``, DSCP and a non-contiguous wildcard are
+unreadable; ``remark`` and ``log`` are ignored.
 """
 
 from __future__ import annotations
@@ -32,6 +34,17 @@ _PORT_NAMES = {
     "radius-acct": 1813,
 }  # fmt: skip
 _OPERATORS = ("eq", "neq", "lt", "gt", "range")
+#: ICMP type names: nftables' and the ones IOS and ASA also use
+_CISCO_ICMP = {**ICMP_TYPES, "echo": 8, "unreachable": 3}
+_CISCO_ICMPV6 = {
+    **ICMPV6_TYPES,
+    "echo": 128,
+    "unreachable": 1,
+    "neighbor-solicitation": 135,
+    "neighbor-advertisement": 136,
+    "router-solicitation": 133,
+    "router-advertisement": 134,
+}
 _IGNORED = frozenset({"log", "log-input", "log-disable"})
 
 
@@ -127,12 +140,12 @@ def _rule(words: list[str], family: int, asa: bool, where: str, line: int, text:
         if protocol not in ("ip", "ipv6"):
             if protocol.isdigit():
                 number = int(protocol)
-            elif protocol in PROTOCOL_NUMBERS:
-                number = PROTOCOL_NUMBERS[protocol]
+            elif protocol in PROTOCOL_NUMBERS or protocol == "icmp6":
+                number = PROTOCOL_NUMBERS.get(protocol, 58)
             else:
                 raise _Unreadable(f"protocol {protocol}")
-            if family == 6 and protocol == "icmp":
-                number = 58
+            if family == 6 and protocol == "icmp" and not asa:
+                number = 58  # IOS: 'icmp' in an IPv6 list is ICMPv6 (ASA says icmp6)
             built.protocol(Ranges.point(number))
         built.addresses(family, "source", entry.address())
         if entry.ports() is not None:
@@ -145,7 +158,7 @@ def _rule(words: list[str], family: int, asa: bool, where: str, line: int, text:
             built.destination_ports(Ranges.point(number), ports)
         while (word := entry.peek()) is not None:
             entry.take()
-            names = ICMPV6_TYPES if family == 6 else ICMP_TYPES
+            names = _CISCO_ICMPV6 if number == 58 else _CISCO_ICMP
             if word == "established":
                 built.never = True  # ACK or RST set: never a new connection's first packet
             elif word in _IGNORED:
@@ -195,14 +208,18 @@ def read_cisco_acls(text: str, name: str) -> Ruleset:
             body = words[3:] if asa else words[2:]
             if not body or body[0] == "remark":
                 continue
-            family = 6 if any(":" in w for w in body) else 4
-            key = f"{'ipv6' if family == 6 else 'ip'} {words[1]}"
-            chain = asa_lists.get(key) or _chain(ruleset, key, family, where)
-            asa_lists[key] = chain
-            if body[0] in ("permit", "deny"):
-                chain.rules.append(_rule(body, family, asa, where, number, line.strip()))
-                continue
-            raise AuditError(f"{where}: not an access-list entry: {line.strip()[:60]}")
+            if body[0] not in ("permit", "deny"):
+                raise AuditError(f"{where}: not an access-list entry: {line.strip()[:60]}")
+            # an ASA list is one for both families (its implicit deny too), where 'any' is
+            # every IPv4 and IPv6 address; a numbered IOS list is IPv4 only
+            sides: tuple[int, ...] = (4, 6) if asa else (6 if any(":" in w for w in body) else 4,)
+            for family in sides:
+                key = f"{'ipv6' if family == 6 else 'ip'} {words[1]}"
+                chain = asa_lists.get(key) or _chain(ruleset, key, family, where)
+                asa_lists[key] = chain
+                if family in (_asa_families(body) if asa else sides):
+                    chain.rules.append(_rule(body, family, asa, where, number, line.strip()))
+            continue
         if current is None:
             continue  # other configuration: not a filter of the boundary
         if words[0] == "sequence" or words[0].isdigit():
@@ -225,6 +242,18 @@ def read_cisco_acls(text: str, name: str) -> Ruleset:
         raise AuditError(f"{name}: no extended access list found")
     ruleset.paths[Hook.INPUT] = list(ruleset.chains)
     return ruleset
+
+
+def _asa_families(body: list[str]) -> tuple[int, ...]:
+    """The families an ASA entry applies to: those of its addresses, ``any4`` and ``any6``;
+    ``any`` (and an object group) alone, both."""
+    found = set()
+    for word in body:
+        if word == "any6" or ":" in word:
+            found.add(6)
+        elif word == "any4" or word.count(".") == 3:
+            found.add(4)
+    return tuple(sorted(found)) or (4, 6)
 
 
 def _chain(ruleset: Ruleset, key: str, family: int, where: str) -> Chain:

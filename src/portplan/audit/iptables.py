@@ -23,10 +23,11 @@ import ipaddress
 import itertools
 import re
 import shlex
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 
 from portplan._errors import AuditError
 from portplan.audit._input import MALFORMED, address, network, what_went_wrong
+from portplan.audit._iptvalues import PASSIVE_TARGETS
 from portplan.audit._iptvalues import Unreadable as _Unreadable
 from portplan.audit._iptvalues import icmp_types as _icmp
 from portplan.audit._iptvalues import port_list as _ports
@@ -55,6 +56,8 @@ _PATHS = {
         ("mangle", "POSTROUTING"),
     ],
 }
+#: the NAT chains before the filters of each hook, whose DNAT and REDIRECT rewrite the destination
+_REWRITING = {Hook.INPUT: ("nat", "PREROUTING"), Hook.OUTPUT: ("nat", "OUTPUT")}
 _PORTS = {"tcp": 6, "udp": 17, "dccp": 33, "sctp": 132, "udplite": 136}
 _TERMINAL = {
     "ACCEPT": Verdict.ACCEPT,
@@ -62,13 +65,6 @@ _TERMINAL = {
     "REJECT": Verdict.REJECT,
     "RETURN": Verdict.RETURN,
 }
-_PASSIVE_TARGETS = frozenset(
-    {"LOG", "NFLOG", "MARK", "CONNMARK", "TRACE", "AUDIT", "CT", "NOTRACK"}
-)
-#: options of ``-j CT`` that take a value (``--notrack`` takes none)
-_CT_VALUED = frozenset(
-    {"--helper", "--ctevents", "--expevents", "--zone", "--zone-orig", "--zone-reply", "--timeout"}
-)
 
 
 class _Options:
@@ -122,10 +118,16 @@ class _RuleReader:
         low, _, high = text.partition("-")
         return Ranges.span(int(address(low)), int(address(high or low)))
 
-    def read(self, words: list[str]) -> tuple[MatchBuilder, Verdict, str | None, str | None]:
+    def read(
+        self, words: list[str], is_chain: Callable[[str], bool]
+    ) -> tuple[MatchBuilder, tuple[Verdict, ...], str | None, str | None]:
+        """What a rule's words (after ``-A CHAIN``) match, its verdicts (two where its target
+        may accept or drop), the chain it jumps to and its comment."""
         built = MatchBuilder(frozenset({self.family}))
         options = _Options(words)
-        verdict, target, comment = Verdict.NONE, None, None
+        verdicts: tuple[Verdict, ...] = (Verdict.NONE,)
+        target: str | None = None
+        comment: str | None = None
         protocol: str | None = None
         negate = False
         while (word := options.next()) is not None:
@@ -188,22 +190,16 @@ class _RuleReader:
                     comment = options.value(word)
                 elif word in ("-j", "--jump", "-g", "--goto"):
                     name = options.value(word)
-                    if name in _TERMINAL:
-                        verdict = _TERMINAL[name]
-                    elif name in _PASSIVE_TARGETS:
-                        verdict = Verdict.NONE
-                    elif name.isupper() and name in ("DNAT", "REDIRECT", "NFQUEUE", "QUEUE"):
-                        built.unreadable.append(f"-j {name}")
-                        verdict = Verdict.ACCEPT if "QUEUE" in name else Verdict.NONE
-                    elif name in ("SNAT", "MASQUERADE"):
-                        verdict = Verdict.NONE
-                    else:
-                        verdict = Verdict.GOTO if word in ("-g", "--goto") else Verdict.JUMP
+                    if is_chain(name) and name not in _TERMINAL:
+                        goto = word in ("-g", "--goto")
+                        verdicts = (Verdict.GOTO if goto else Verdict.JUMP,)
                         target = name
-                elif word == "--reject-with" or word.startswith("--log-") or word in _CT_VALUED:
-                    options.value(word)
-                elif word == "--notrack":
-                    pass  # -j CT --notrack: decides nothing (an accept of untracked packets may)
+                        continue
+                    # a target of its own: the words left are its options (iptables-save
+                    # prints the target last)
+                    given = " ".join([word, name, *options.words[options.at :]])
+                    options.at = len(options.words)
+                    verdicts = _target(name, given, built)
                 elif word.startswith("-"):
                     rest = options.rest()
                     raise _Unreadable(" ".join([("! " if negate else "") + word, *rest]))
@@ -212,8 +208,9 @@ class _RuleReader:
             except _Unreadable as exc:
                 built.unreadable.append(str(exc))
             negate = False
-        built.settle(verdict)
-        return built, verdict, target, comment
+        for verdict in verdicts:
+            built.settle(verdict)
+        return built, verdicts, target, comment
 
     def _match_set(self, options: _Options, built: MatchBuilder, negate: bool) -> None:
         name = options.value("--match-set")
@@ -231,6 +228,22 @@ class _RuleReader:
             raise _Unreadable(f"--match-set {name} (an IPv{family} set)")
         side = "source" if sides[0] == "src" else "destination"
         built.addresses(self.family, side, ranges, negate=negate)
+
+
+def _target(name: str, given: str, built: MatchBuilder) -> tuple[Verdict, ...]:
+    """The verdicts of a target that is not a chain (``-j CT --notrack`` decides nothing
+    itself: an accept of untracked packets may)."""
+    if name in _TERMINAL:
+        return (_TERMINAL[name],)
+    if name in PASSIVE_TARGETS or name in ("SNAT", "MASQUERADE"):
+        return (Verdict.NONE,)  # SNAT: the source is rewritten after the filters decided
+    built.unreadable.append(given)
+    if name in ("DNAT", "REDIRECT", "NETMAP"):
+        built.rewrites = True
+        return (Verdict.NONE,)
+    if name in ("QUEUE", "NFQUEUE"):
+        return (Verdict.ACCEPT,)  # a program decides: it may let the packet on
+    return (Verdict.ACCEPT, Verdict.DROP)  # a target the audit does not know: either
 
 
 def read_ipsets(text: str, where: str) -> dict[str, tuple[int, Ranges] | None]:
@@ -396,6 +409,10 @@ def read_iptables_save(
                 key = f"{prefix} {table_name} {chain_name}"
                 if key in ruleset.chains and ruleset.chains[key].policy is not None:
                     ruleset.paths.setdefault(hook, []).append(key)
+        for hook, (table_name, chain_name) in _REWRITING.items():
+            key = f"{prefix} {table_name} {chain_name}"
+            if key in ruleset.chains:
+                ruleset.rewriting.setdefault(hook, []).append(key)
     ruleset.families = frozenset(families)
     return ruleset
 
@@ -417,25 +434,26 @@ def _add_rule(
     if not chain.key:
         raise AuditError(f"{where}: rule of chain {words[1]}, which is not declared (:{words[1]})")
     try:
-        built, verdict, target, comment = reader.read(words[2:])
+        built, verdicts, target, comment = reader.read(
+            words[2:], lambda name: f"{prefix} {table} {name}" in ruleset.chains
+        )
     except AuditError as exc:
         raise AuditError(f"{where}: {exc}") from None
     except MALFORMED as exc:
         raise AuditError(f"{where}: {what_went_wrong(exc)}; fix the rule") from exc
-    if target is not None:
-        target = f"{prefix} {table} {target}"
-        if target not in ruleset.chains:
-            raise AuditError(f"{where}: -j {words[-1]}: no such chain in table {table}")
-    chain.rules.append(
+    match = built.space()
+    chain.rules.extend(
         Rule(
             where=where,
             text=line,
-            match=built.space(),
+            match=match,
             verdict=verdict,
-            target=target,
+            target=f"{prefix} {table} {target}" if target is not None else None,
             interface=built.interface,
             unreadable=tuple(built.unreadable),
             comment=comment,
             line=number,
+            rewrites=built.rewrites,
         )
+        for verdict in verdicts
     )

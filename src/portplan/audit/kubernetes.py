@@ -6,9 +6,10 @@ pod_labels}``.  The policies of its namespace whose ``podSelector`` selects thos
 decide: when none does, every connection is allowed; otherwise the union of their ingress
 rules, each a set of peers times a set of ports.  Peers: ``ipBlock`` (``cidr`` less
 ``except``), and ``podSelector``/``namespaceSelector`` resolved to the deployment's hosts of
-the same cluster whose labels they select (their addresses stand for the pods).  Read as
-unreadable: ``matchExpressions``, a ``namespaceSelector`` on labels other than
-``kubernetes.io/metadata.name``, named ports.  Egress rules are not read (``--egress`` is not
+the same cluster whose labels they select (their addresses stand for the pods).  Selectors are
+read with their ``matchExpressions`` (``In``, ``NotIn``, ``Exists``, ``DoesNotExist``).  Read
+as unreadable: a ``namespaceSelector`` on labels other than ``kubernetes.io/metadata.name``,
+named ports.  Egress rules are not read (``--egress`` is not
 audited for this platform).
 """
 
@@ -31,6 +32,7 @@ from portplan.spaces import PROTOCOL_NUMBERS, Ranges, Space, address_span, netwo
 __all__ = ["read_network_policies"]
 
 _NAMESPACE_KEY = "kubernetes.io/metadata.name"
+_OPERATORS = ("In", "NotIn", "Exists", "DoesNotExist")
 _HINT = "kubectl would refuse it: fix the policy"
 
 
@@ -86,15 +88,45 @@ def _items(node: yaml.Node) -> list[yaml.Node]:
     return [node]
 
 
-def _selects(selector: Any, labels: Mapping[str, str], where: str) -> bool | None:
-    """Whether a label selector selects ``labels``; ``None`` when it cannot be read."""
+def _conditions(selector: Any, where: str) -> list[tuple[str, str, set[str]]]:
+    """A label selector's conditions: ``matchLabels`` as ``In`` one value, then its
+    ``matchExpressions``, each (key, operator, values); :class:`AuditError` for what the API
+    server refuses."""
+    selector = _mapping(selector, where)
+    found = [
+        (str(k), "In", {str(v)})
+        for k, v in _mapping(selector.get("matchLabels"), f"{where}.matchLabels").items()
+    ]
+    for index, raw in enumerate(_sequence(selector.get("matchExpressions"), where)):
+        at = f"{where}.matchExpressions[{index}]"
+        item = _mapping(raw, at)
+        operator = item.get("operator")
+        values = {str(v) for v in _sequence(item.get("values"), f"{at}.values")}
+        if operator not in _OPERATORS or (operator in ("In", "NotIn")) != bool(values):
+            raise AuditError(
+                f"{at}: operator {shown(operator, 20)} with {len(values)} values; the operators "
+                f"are {', '.join(_OPERATORS)} (In and NotIn with values, the others without); "
+                f"{_HINT}"
+            )
+        found.append((str(item.get("key")), str(operator), values))
+    return found
+
+
+def _meets(labels: Mapping[str, str], key: str, operator: str, values: set[str]) -> bool:
+    """Whether labels meet one condition of a label selector (``NotIn`` a missing label)."""
+    if operator == "In":
+        return labels.get(key) in values
+    if operator == "NotIn":
+        return labels.get(key) not in values
+    return (key in labels) == (operator == "Exists")
+
+
+def _selects(selector: Any, labels: Mapping[str, str], where: str) -> bool:
+    """Whether a label selector (``matchLabels`` and ``matchExpressions``) selects ``labels``
+    (``None``, like ``{}``: every one)."""
     if selector is None:
         return True
-    selector = _mapping(selector, where)
-    if selector.get("matchExpressions"):
-        return None
-    wanted = _mapping(selector.get("matchLabels"), f"{where}.matchLabels")
-    return all(labels.get(k) == v for k, v in wanted.items())
+    return all(_meets(labels, *c) for c in _conditions(selector, where))
 
 
 class _Peers:
@@ -119,31 +151,37 @@ class _Peers:
                 space = space - address_span(_network(excluded, f"{where}.except[{index}]"))
             out[net.version] = space
             return out
-        selector = _mapping(peer.get("namespaceSelector"), f"{where}.namespaceSelector")
-        namespaces = self._namespaces(peer.get("namespaceSelector") and selector, unreadable)
-        pod_selector = peer.get("podSelector")
+        namespaces = peer.get("namespaceSelector")  # none: the policy's own namespace
+        conditions = (
+            None if namespaces is None else _conditions(namespaces, f"{where}.namespaceSelector")
+        )
         for host in self.pods.values():
             assert host.kubernetes is not None  # chosen for it
-            if namespaces is not None and host.kubernetes.namespace not in namespaces:
+            if not self._in_namespace(host.kubernetes.namespace, conditions, unreadable):
                 continue
-            selected = _selects(pod_selector, host.kubernetes.pod_labels, f"{where}.podSelector")
-            if selected is None:
-                unreadable.append("podSelector.matchExpressions")
-                selected = True
-            if selected:
+            labels = host.kubernetes.pod_labels
+            if _selects(peer.get("podSelector"), labels, f"{where}.podSelector"):
                 for family in (4, 6):
                     out[family] = out[family] | networks_ranges(host.addresses, family)
         return out
 
-    def _namespaces(self, selector: Any, unreadable: list[str]) -> set[str] | None:
-        """The namespaces a peer's pods are in (``None``: any)."""
-        if selector is None:
-            return {self.namespace}
-        labels = (selector or {}).get("matchLabels") or {}
-        if selector.get("matchExpressions") or set(labels) - {_NAMESPACE_KEY}:
+    def _in_namespace(
+        self,
+        namespace: str,
+        conditions: list[tuple[str, str, set[str]]] | None,
+        unreadable: list[str],
+    ) -> bool:
+        """Whether a peer's namespace selector (``None``: none) takes pods of ``namespace``:
+        the audit knows a namespace's name label only, so a condition on another label may
+        hold or not, and is read at its widest."""
+        if conditions is None:
+            return namespace == self.namespace
+        labels = {_NAMESPACE_KEY: namespace}
+        if not all(_meets(labels, *c) for c in conditions if c[0] == _NAMESPACE_KEY):
+            return False
+        if any(c[0] != _NAMESPACE_KEY for c in conditions):
             unreadable.append("namespaceSelector on labels other than the namespace name")
-            return None
-        return {labels[_NAMESPACE_KEY]} if labels else None
+        return True
 
 
 def _network(value: Any, where: str) -> Any:
@@ -194,12 +232,12 @@ def read_network_policies(text: str, name: str, plan: Plan, host: str) -> Rulese
         label = f"{name}:{line} NetworkPolicy {where.namespace}/{meta.get('name')}"
         selected = _selects(spec.get("podSelector") or {}, where.pod_labels, f"{label} podSelector")
         types = _sequence(spec.get("policyTypes"), f"{label} policyTypes") or ["Ingress"]
-        if selected is False or "Ingress" not in types:
+        if not selected or "Ingress" not in types:
             continue
         selecting += 1
         for index, rule in enumerate(_sequence(spec.get("ingress"), f"{label} ingress")):
             at = f"{label} ingress[{index}]"
-            chain.rules.extend(_rules(_mapping(rule, at), peers, at, line, selected))
+            chain.rules.extend(_rules(_mapping(rule, at), peers, at, line))
     if selecting:
         chain.policy = Verdict.DROP  # selected pods accept only what some rule allows
     ruleset = Ruleset(platform="kubernetes", files=(name,), loopback_filtered=False)
@@ -208,16 +246,12 @@ def read_network_policies(text: str, name: str, plan: Plan, host: str) -> Rulese
     return ruleset
 
 
-def _rules(
-    rule: Mapping[str, Any], peers: _Peers, where: str, line: int, selected: bool | None
-) -> list[Rule]:
+def _rules(rule: Mapping[str, Any], peers: _Peers, where: str, line: int) -> list[Rule]:
     sources = _sequence(rule.get("from"), f"{where}.from")
     ports = _sequence(rule.get("ports"), f"{where}.ports")
     out = []
     for index, port in enumerate(ports or [None]):
         built = MatchBuilder()
-        if selected is None:
-            built.unreadable.append("podSelector.matchExpressions")
         if port is not None:
             at = f"{where}.ports[{index}]"
             _ports(_mapping(port, at), built, at)

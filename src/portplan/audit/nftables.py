@@ -24,6 +24,7 @@ from typing import Any
 
 from portplan._errors import AuditError, PortplanError
 from portplan.audit._input import MALFORMED, load_json
+from portplan.audit._iptvalues import PASSIVE_TARGETS
 from portplan.audit._match import ICMP_TYPES, ICMPV6_TYPES, MatchBuilder, icmp_ranges
 from portplan.audit._nftshape import Unreadable as _Unreadable
 from portplan.audit._nftshape import check_document, flags, reason, rule_text
@@ -263,6 +264,7 @@ class _Reader:
         built = MatchBuilder(families)
         verdict, target = Verdict.NONE, None
         vmap: dict[str, Any] | None = None
+        either = False
         for expr in exprs:
             (kind,) = expr.keys()
             value = expr[kind]
@@ -280,27 +282,40 @@ class _Reader:
                 vmap = value
             elif kind in _PASSIVE:
                 continue
-            elif kind in ("dnat", "redirect"):
+            elif kind in ("dnat", "redirect", "tproxy"):
                 built.unreadable.append(f"{kind}: the destination is rewritten")
+                built.rewrites = True
             elif kind in ("snat", "masquerade"):
                 continue  # the source is rewritten after the filter chains decided
+            elif kind == "xt" and _xt_passive(value):
+                continue  # an iptables-nft target that lets the packet go on (-j MARK)
+            elif kind == "xt" and isinstance(value, dict) and value.get("type") == "match":
+                built.unreadable.append(f"xt match {_text(value.get('name'))}")
+            elif kind == "xt":
+                built.unreadable.append(f"xt {_text(value)}")
+                either = True  # a target the audit does not know: it may accept or drop
             else:
                 built.unreadable.append(kind)
-                if kind in ("queue", "xt"):
-                    verdict = Verdict.ACCEPT  # may let the packet on
+                if kind == "queue":
+                    verdict = Verdict.ACCEPT  # a program decides: it may let the packet on
         comment = body.get("comment")
         if vmap is None:
-            built.settle(verdict)
-            yield Rule(
-                where=where,
-                text=text,
-                comment=comment,
-                match=built.space(),
-                verdict=verdict,
-                target=f"{table[0]} {table[1]} {target}" if target else None,
-                interface=built.interface,
-                unreadable=tuple(built.unreadable),
-            )
+            verdicts = (Verdict.ACCEPT, Verdict.DROP) if either else (verdict,)
+            for each in verdicts:
+                built.settle(each)
+            match = built.space()
+            for each in verdicts:
+                yield Rule(
+                    where=where,
+                    text=text,
+                    comment=comment,
+                    match=match,
+                    verdict=each,
+                    target=f"{table[0]} {table[1]} {target}" if target else None,
+                    interface=built.interface,
+                    unreadable=tuple(built.unreadable),
+                    rewrites=built.rewrites,
+                )
             return
         yield from self._vmap(vmap, built, table, (where, text, comment))
 
@@ -366,6 +381,15 @@ def _rule(
         target=target,
         interface=built.interface,
         unreadable=tuple(built.unreadable),
+    )
+
+
+def _xt_passive(value: Any) -> bool:
+    """Whether an ``xt`` statement is an iptables target that decides nothing."""
+    return (
+        isinstance(value, dict)
+        and value.get("type") == "target"
+        and value.get("name") in PASSIVE_TARGETS
     )
 
 
@@ -439,7 +463,11 @@ def read_nftables_json(text: str, where: str) -> Ruleset:
             continue
         chain.policy = Verdict.DROP if body.get("policy") == "drop" else Verdict.ACCEPT
         if body.get("type") == "nat":
-            continue  # its rules are read (a rewrite is reported), but it filters nothing
+            # it filters nothing, but what its rules send elsewhere the filters see as packets
+            # to another address or port
+            if hook in ("prerouting", "output"):
+                ruleset.rewriting.setdefault(_HOOKS[hook], []).append(key)
+            continue
         if hook in _HOOKS:
             prio = body.get("prio", 0)
             order.append(

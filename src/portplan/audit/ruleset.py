@@ -180,6 +180,11 @@ class _Direction:
             if policy_part and chain.policy is Verdict.ACCEPT:
                 left = left - policy_part
                 findings.append(self._extra(policy_part, None, chain))
+        for rule, rewritten in self.high.rewrites(self.hook):
+            part = rewritten & left
+            if part:
+                left = left - part
+                findings.append(self._extra(part, rule))
         if left:
             findings.append(self._extra(left, None, None))
         return findings
@@ -206,11 +211,18 @@ class _Direction:
             who = f"the {chain.describe_policy()}"
         else:
             who = f"no chain on the {self.hook} hook (everything passes)"
+        message = f"{who} permits {describe_space(part)}, which the plan does not name"
+        if rule is not None and rule.rewrites:
+            message = (
+                f"{who} rewrites the destination of {describe_space(part)}, which the plan does "
+                "not name: the filters see it as a packet to another address or port, and may "
+                "accept it"
+            )
         return Finding(
             kind=FindingKind.EXTRA,
             host=self.host,
             direction=self.label,
-            message=f"{who} permits {describe_space(part)}, which the plan does not name",
+            message=message,
             rule=rule.where if rule else chain.where if chain else None,
             rule_text=rule.text if rule else None,
             line=rule.line if rule else None,
@@ -253,7 +265,14 @@ class _Direction:
                     blocker = rule
                     break
             break
-        if blocker is not None:
+        rewriter = next((r for r, s in evaluation.rewrites(self.hook) if s.overlaps(lacking)), None)
+        if blocker is None and chain_of is None and rewriter is not None:
+            blocker = rewriter
+            why = (
+                f"rule {rewriter.where} rewrites its destination, and the audit cannot tell "
+                "whether the filters accept what it becomes"
+            )
+        elif blocker is not None:
             why = f"rule {blocker.where} stops it" + (
                 f" ({blocker.comment})" if blocker.comment else ""
             )
@@ -336,6 +355,8 @@ class _Direction:
             for rule in chain.rules:
                 if rule.exact and rule.interface not in (Interface.OTHER, Interface.NOT_OTHER):
                     continue
+                if rule.verdict is Verdict.NONE and not rule.rewrites:
+                    continue  # a counter, a log, a mark: whatever it matches, it decides nothing
                 if rule.where in named:
                     continue
                 match = rule.match & (self.universe | self.loopback_universe)

@@ -20,7 +20,8 @@
 
 Block rules win over allow rules, whatever their order; what no rule decides follows the
 active profile's default action (inbound ``NotConfigured`` blocks).  A profile whose firewall
-is off lets everything through.  The ``RPCEPMap`` keyword is TCP 135; ``RPC`` (RPC Dynamic
+is off lets everything through; where the active profiles (one per network) differ, what one of
+them lets through by default may pass.  The ``RPCEPMap`` keyword is TCP 135; ``RPC`` (RPC Dynamic
 Ports) is read as the dynamic range the plan gives the host, which the host's RPC
 configuration must match (docs/targets.md).  Read as unreadable: address keywords
 (``LocalSubnet``, ``Internet``...), remote (source) ports, other port keywords, rules for a
@@ -162,6 +163,32 @@ def _rule(
     )
 
 
+def _passes(profile: Mapping[str, Any], default_key: str, hook: Hook) -> bool:
+    """Whether a profile lets on what no rule decides: its firewall is off, or its default
+    allows (an inbound ``NotConfigured`` blocks, an outbound one allows)."""
+    if str(profile.get("Enabled")) != "True":
+        return True
+    default = str(profile.get(default_key, "NotConfigured"))
+    return default == "Allow" or (hook is Hook.OUTPUT and default == "NotConfigured")
+
+
+def _passing_profiles(passing: list[str], enabled: set[str], name: str, direction: str) -> Rule:
+    """What the active profiles that let everything on add where others block by default: the
+    audit cannot tell on which network a packet arrives, so it may pass whatever no rule of
+    every profile blocks."""
+    why = ", ".join(
+        f"profile {p} ({'its default allows' if p in enabled else 'its firewall is off'})"
+        for p in passing
+    )
+    return Rule(
+        where=f"{name}: the {direction} default of {', '.join(passing)}",
+        text=f"{direction} default: allow ({', '.join(passing)})",
+        match=MatchBuilder().space(),
+        verdict=Verdict.ACCEPT,
+        unreadable=(f"the active profiles' defaults differ: {why}",),
+    )
+
+
 def read_active_store(text: str, name: str, plan: Plan, host: str) -> Ruleset:
     """The Windows firewall of ``host`` from the JSON of the documented one-liner."""
     try:
@@ -193,10 +220,12 @@ def read_active_store(text: str, name: str, plan: Plan, host: str) -> Ruleset:
         (Hook.OUTPUT, "outbound", "DefaultOutboundAction"),
     ):
         chain = Chain(key=f"windows {direction}", name=direction, where=name)
-        enabled = [p for p in active if str(profiles.get(p, {}).get("Enabled")) == "True"]
+        enabled = {p for p in active if str(profiles.get(p, {}).get("Enabled")) == "True"}
         defaults = {str(profiles.get(p, {}).get(default_key, "NotConfigured")) for p in enabled}
-        blocks = "Block" in defaults or (hook is Hook.INPUT and "NotConfigured" in defaults)
-        chain.policy = Verdict.DROP if enabled and blocks else Verdict.ACCEPT
+        # each network the host is on follows its own profile: what no rule decides passes
+        # where that profile's default allows it, or its firewall is off
+        passing = sorted(p for p in active if _passes(profiles.get(p, {}), default_key, hook))
+        chain.policy = Verdict.ACCEPT if len(passing) == len(active) else Verdict.DROP
         if len(defaults) > 1:
             ruleset.notes.append(f"the active profiles differ in their {default_key}")
         if enabled:
@@ -210,8 +239,13 @@ def read_active_store(text: str, name: str, plan: Plan, host: str) -> Ruleset:
                 if not applies:
                     continue
                 where = f"{name}: rules[{index}] {entry.get('DisplayName') or entry.get('Name')}"
-                partial = applies != set(enabled)
+                # a rule applies on the networks of its profiles; an allow is as good as
+                # there where the profile lets everything on, a block is not
+                blocks = str(entry.get("Action")).lower() == "block"
+                partial = (applies if blocks else applies | set(passing)) != active
                 chain.rules.append(_rule(entry, where, hook is Hook.INPUT, dynamic, partial))
+        if chain.policy is Verdict.DROP and passing:
+            chain.rules.append(_passing_profiles(passing, enabled, name, direction))
         ruleset.chains[chain.key] = chain
         ruleset.paths[hook] = [chain.key]
     return ruleset

@@ -1,0 +1,91 @@
+"""``portplan audit --ruleset kubernetes:FILE``: label selectors with ``matchExpressions``.
+
+A policy whose selector's expressions do not select the host's pods leaves them open to
+everything; one whose expressions do isolates them; a peer's expressions pick the
+deployment's pods they select, and nothing else.
+"""
+
+from __future__ import annotations
+
+from ipaddress import ip_address
+
+import pytest
+
+import examples
+from portplan._errors import AuditError
+from portplan.audit import FindingKind, audit_ruleset
+from portplan.audit.collect import RulesetFile, read_ruleset
+from portplan.audit.ruleset import permitted
+from portplan.spaces import Packet
+
+POLICY = """\
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {{name: p, namespace: smart-id}}
+spec:
+  podSelector:
+    matchExpressions:
+    - {{key: app, operator: {operator}, values: [database]}}
+  policyTypes: [Ingress]
+  ingress:
+  - from: [{{ipBlock: {{cidr: 192.0.2.0/24}}}}]
+    ports: [{{port: 5432}}]
+"""
+
+
+def _audit(text: str, host: str = "pa01") -> list[tuple[FindingKind, str]]:
+    plan = examples.example_plan("smart-id-k8s")
+    ruleset = read_ruleset([RulesetFile("kubernetes:p.yaml", text)], plan, host)
+    return [(f.kind, f.message) for f in audit_ruleset(plan, host, ruleset).findings]
+
+
+def test_a_policy_whose_expressions_select_other_pods_leaves_these_open() -> None:
+    found = _audit(POLICY.format(operator="In"))  # app In [database]: not physical-access
+    assert {kind for kind, _m in found} == {FindingKind.EXTRA}
+
+
+def test_a_policy_whose_expressions_select_these_pods_isolates_them() -> None:
+    found = _audit(POLICY.format(operator="NotIn"))  # app NotIn [database]: physical-access
+    kinds = {kind for kind, _m in found}
+    assert kinds == {FindingKind.MISSING, FindingKind.EXTRA}  # exact: nothing unreadable
+    (extra,) = [m for kind, m in found if kind is FindingKind.EXTRA]
+    assert "port 5432" in extra
+
+
+@pytest.mark.parametrize(
+    ("pods", "namespaces", "reached"),
+    [
+        ("{key: app, operator: NotIn, values: [identity-manager]}", "In", {"20", "30"}),
+        ("{key: tier, operator: DoesNotExist}", "In", {"10", "20", "30"}),
+        ("{key: app, operator: Exists}", "NotIn", set()),
+    ],
+)
+def test_a_peers_expressions_pick_the_pods_they_select(
+    pods: str, namespaces: str, reached: set[str]
+) -> None:
+    text = f"""\
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {{name: p, namespace: smart-id}}
+spec:
+  podSelector: {{matchLabels: {{app: messaging}}}}
+  ingress:
+  - from:
+    - podSelector: {{matchExpressions: [{pods}]}}
+      namespaceSelector:
+        matchExpressions:
+        - {{key: kubernetes.io/metadata.name, operator: {namespaces}, values: [smart-id]}}
+    ports: [{{port: 5432}}]
+"""
+    plan = examples.example_plan("smart-id-k8s")
+    ruleset = read_ruleset([RulesetFile("kubernetes:p.yaml", text)], plan, "msg01")
+    surely, maybe = permitted(plan, "msg01", ruleset)
+    assert surely.same_as(maybe)  # every selector read exactly
+    for last in ("10", "20", "30", "40"):
+        packet = Packet(4, ip_address(f"192.0.2.{last}"), ip_address("192.0.2.30"), 6, 5432)
+        assert (packet in surely) == (last in reached), last
+
+
+def test_an_operator_the_api_server_refuses_is_refused() -> None:
+    with pytest.raises(AuditError, match=r"podSelector\.matchExpressions\[0\]: operator 'Has'"):
+        _audit(POLICY.format(operator="Has"))
