@@ -26,6 +26,7 @@ from portplan.audit.nftables import read_nftables_json
 from portplan.audit.ruleset import permitted
 from portplan.cli import cli
 from portplan.spaces import Packet
+from portplan.targets import RuleOptions, get_target
 from portplan.targets.hostview import rule_hosts
 
 EXAMPLES = ("shopping-contoso", "smart-id-nexus", "smart-id-k8s")
@@ -397,6 +398,35 @@ def test_kubernetes_goldens_have_no_finding(case: str) -> None:
         ruleset = read_ruleset([RulesetFile(str(path), path.read_text())], plan, host)
         result = audit_ruleset(plan, host, ruleset)
         assert result.findings == [], (host, [f.message for f in result.findings])
+
+
+def test_kubernetes_pods_reached_on_a_published_port_are_audited_where_they_listen(
+    tmp_path: Path,
+) -> None:
+    """The Digital Access access point as pods: published on 443, listening on 10443.  A
+    NetworkPolicy matches the port on the pods, so the target allows 10443, and the audit
+    reads the row there too: the target's own policy has no finding."""
+    data = examples.example_data("smart-id-k8s")
+    data["hosts"]["da-edge01"]["kubernetes"] = {
+        "cluster": "prod",
+        "namespace": "smart-id",
+        "pod_labels": {"app": "da-access-point"},
+    }
+    for binding in data["products"].values():
+        if "file" in binding:
+            binding["file"] = str(examples.EXAMPLES / binding["file"])
+    plan = examples.plan_from_data(data, tmp_path, "published-pods")
+    text = get_target("kubernetes").render(plan, RuleOptions())["prod.yaml"]
+    policy = text.split("# --- da-edge01:")[1].split("\n---\n")[0]
+    assert "port: 10443\n" in policy and "port: 443\n" not in policy
+    ruleset = read_ruleset([RulesetFile("prod.yaml", text)], plan, "da-edge01")
+    result = audit_ruleset(plan, "da-edge01", ruleset)
+    assert result.findings == [], [f.message for f in result.findings]
+    # the published port on the pods is not what the plan opens there
+    wrong = text.replace("port: 10443\n", "port: 443\n")
+    ruleset = read_ruleset([RulesetFile("prod.yaml", wrong)], plan, "da-edge01")
+    kinds = sorted(f.kind.value for f in audit_ruleset(plan, "da-edge01", ruleset).findings)
+    assert kinds == ["extra", "missing"]
 
 
 def test_kubernetes_policy_with_a_port_too_many_and_one_missing(tmp_path: Path) -> None:

@@ -349,9 +349,14 @@ def _k8s_expected(plan: Plan, host: str, section: str) -> set[tuple[str, int, in
         else:
             continue
         peer_k8s = plan.hosts[peer].kubernetes
-        for r in row.ports.ranges:
+        in_cluster = peer_k8s is not None and peer_k8s.cluster == k8s.cluster
+        # the port on the pods: where the service listens (a policy matches after any NAT);
+        # towards a peer outside the cluster, the port the pods connect to
+        on_pods = section == "ingress" or in_cluster
+        ports = row.listen_ports if on_pods and row.listen_ports is not None else row.ports
+        for r in ports.ranges:
             key = (row.protocol.value.upper(), r.start, r.end)
-            if peer_k8s is not None and peer_k8s.cluster == k8s.cluster:
+            if peer_k8s is not None and in_cluster:
                 namespace = "" if peer_k8s.namespace == k8s.namespace else peer_k8s.namespace
                 allowed.add((*key, f"{namespace}/{sorted(peer_k8s.pod_labels.items())}"))
             else:
@@ -459,6 +464,27 @@ def test_kubernetes_pods_known_by_name_keep_their_peers(tmp_path: Path, egress: 
         {"ipBlock": {"cidr": "2001:db8:20::10/128"}},
     ]
     assert "not reachable" not in text.split("--- idm01", 1)[1].split("apiVersion", 1)[0]
+
+
+@pytest.mark.parametrize("egress", [False, True], ids=["inbound", "egress"])
+def test_kubernetes_pods_are_reached_on_the_port_they_listen_on(
+    tmp_path: Path, egress: bool
+) -> None:
+    """A NetworkPolicy's port is the port on the pod, after any translation (a Service, a
+    NodePort, a load balancer).  The Digital Access access point is published on 443 and
+    listens on 10443: its pods must let the clients in on 10443.  Before, the policy opened
+    443 on the pods (a port the plan does not open there) and blocked the planned 10443."""
+    plan = _variant(tmp_path, "smart-id-k8s", _in_cluster)
+    (row,) = (r for r in plan.rows if r.key == "smart-id-21.04/da-access-point")
+    assert str(row.ports) == "443" and str(row.listen_ports) == "10443"
+    text = get_target("kubernetes").render(plan, RuleOptions(egress=egress))["prod.yaml"]
+    policies = {p["metadata"]["annotations"]["portplan/host"]: p for p in _policies(text)}
+    ingress = policies["da-edge01"]["spec"]["ingress"]
+    internet = {"ipBlock": {"cidr": "203.0.113.128/25"}}
+    clients = [rule for rule in ingress if internet in rule["from"]]
+    assert [rule["ports"] for rule in clients] == [[{"protocol": "TCP", "port": 10443}]]
+    assert all(port["port"] != 443 for rule in ingress for port in rule["ports"])
+    _check_policies(plan, text, egress=egress)
 
 
 def test_kubernetes_host_with_nothing_planned_denies_all(tmp_path: Path) -> None:

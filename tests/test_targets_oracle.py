@@ -96,6 +96,17 @@ def _pods_by_name(data: dict[str, Any]) -> None:
     data["products"]["oracle-1.0"]["components"]["worker"] = ["worker01"]
 
 
+def _published_to_pods(data: dict[str, Any]) -> None:
+    """The proxy not placed, so the clients reach the API's pods directly on the published 443,
+    where the API listens on 9000; a worker's pods are clients too (egress to pods, on the
+    port they listen on, and to the web tier outside the cluster, on its published port);
+    without ICMP of every type, which PAN-OS refuses."""
+    components = data["products"]["oracle-1.0"]["components"]
+    del components["proxy"]
+    components["client"] = [*components["client"], "worker01"]
+    _no_icmp_of_every_type(data)
+
+
 def _catalog_variant(data: dict[str, Any]) -> None:
     """Shopping with its defaults turned the other way: RBAC on, a local database, a lab
     without Exchange, a restricted RPC range, an IPv6 client network and dual-stack servers."""
@@ -129,6 +140,7 @@ CASES = {
         Case("oracle-no-icmp-any", "oracle", _no_icmp_of_every_type),
         Case("oracle-any-placed", "oracle", _any_placed),
         Case("oracle-pods-by-name", "oracle", _pods_by_name),
+        Case("oracle-published-to-pods", "oracle", _published_to_pods),
         Case("shopping-contoso", "shopping-contoso"),
         Case("shopping-variant", "shopping-contoso", _catalog_variant),
         Case("smart-id-nexus", "smart-id-nexus"),
@@ -332,8 +344,13 @@ def _kubernetes_expected(d: Deployment, egress: bool) -> tuple[Space, list[tuple
                 continue
             k8s = pods[host]
             peer_k8s = d.hosts.get(peer, {}).get("kubernetes")
-            for start, end in row["ports"]:
-                if peer_k8s is not None and peer_k8s["cluster"] == k8s["cluster"]:
+            in_cluster = peer_k8s is not None and peer_k8s["cluster"] == k8s["cluster"]
+            # a policy's port is the port on the pods, where the service listens (after a
+            # Service or NodePort translated the published one); egress to a peer outside
+            # the cluster keeps the port the pods connect to
+            on_pods = section == "ingress" or in_cluster
+            for start, end in (row["listen_ports"] if on_pods else None) or row["ports"]:
+                if in_cluster:
                     kind = (
                         "pods",
                         peer_k8s["namespace"],

@@ -29,7 +29,7 @@ _LOOPBACK = ipaddress.ip_address("127.0.0.1")
 
 def _ports(row: PlannedFlow) -> tuple[set[int], set[int]]:
     """The ports a row's service must listen on, and those of its dynamic range."""
-    listen = row.listen_ports if row.listen_ports is not None else row.ports
+    listen = row.listening_ports
     dynamic = set(row.dynamic_ports) if row.dynamic_ports is not None else set()
     return {p for p in listen if p not in dynamic}, dynamic
 

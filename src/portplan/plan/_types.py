@@ -180,6 +180,12 @@ class PlannedFlow:
         return tuple(self.facts.destination_component.split(", "))
 
     @property
+    def listening_ports(self) -> PortSet:
+        """Where the destination's service listens: ``listen_ports`` where the port the
+        source connects to is published elsewhere (translated on the way), else ``ports``."""
+        return self.listen_ports if self.listen_ports is not None else self.ports
+
+    @property
     def opening(self) -> str:
         """What the row opens, as people read it: ``tcp/443``, ``icmp echo-request``."""
         if self.facts.protocol is Protocol.ICMP:

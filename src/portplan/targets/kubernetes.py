@@ -6,7 +6,10 @@ its pods by ``pod_labels`` and allows exactly the planned ingress (and, with ``-
 egress): sources that are pods of the same cluster are matched by ``podSelector`` (and by
 ``namespaceSelector`` on ``kubernetes.io/metadata.name`` when they run in another namespace, in
 the *same* peer, so both must hold); every other source is matched by ``ipBlock`` on its
-addresses.  Port ranges use ``endPort`` (Kubernetes 1.25 or later).
+addresses.  Port ranges use ``endPort`` (Kubernetes 1.25 or later).  A policy's port is the
+port on the pod: pods are reached where their service listens (a row's ``listen_ports``, when
+its published port differs), and so are the pods of the same cluster that egress goes to;
+egress to a peer outside the cluster keeps the port the pods connect to.
 
 What a NetworkPolicy cannot say, and how that is handled:
 
@@ -209,7 +212,9 @@ def _policy(plan: Plan, host: str, k8s: Kubernetes, options: RuleOptions) -> _Po
     # (an ipBlock of a family the pods lack matches nothing).
     own_families = _families(plan.host_addresses(host)) or {4, 6}
 
-    def add(rules: dict[tuple[Protocol, PortSet], _Rule], row: PlannedFlow, peer: str) -> None:
+    def add(
+        rules: dict[tuple[Protocol, PortSet], _Rule], row: PlannedFlow, peer: str, *, inbound: bool
+    ) -> None:
         if row.protocol is Protocol.ICMP:
             icmp[icmp_note(row)] = None
             return
@@ -229,7 +234,12 @@ def _policy(plan: Plan, host: str, k8s: Kubernetes, options: RuleOptions) -> _Po
                     unreachable[unreachable_note(row, network.version)] = None
         if pods is None and not networks:
             return
-        rule = rules.setdefault((row.protocol, row.ports), _Rule())
+        # A policy matches the port on the pods, after whatever translated the port the
+        # source connects to (a Service's port to its targetPort, a NodePort): pods are
+        # reached where their service listens.  Egress to a peer outside the cluster keeps
+        # the port the pods connect to.
+        ports = row.listening_ports if inbound or pods is not None else row.ports
+        rule = rules.setdefault((row.protocol, ports), _Rule())
         rule.flows.setdefault(row.key, row.purpose)
         if pods is not None:
             rule.pods.setdefault(pods)
@@ -241,9 +251,9 @@ def _policy(plan: Plan, host: str, k8s: Kubernetes, options: RuleOptions) -> _Po
                 loopback[loopback_note(row)] = None
             continue
         if row.destination == host:
-            add(ingress, row, row.source)
+            add(ingress, row, row.source, inbound=True)
         if options.egress and row.source == host:
-            add(egress, row, row.destination)
+            add(egress, row, row.destination, inbound=False)
     return _Policy(
         host=host,
         k8s=k8s,
