@@ -26,39 +26,12 @@ from dataclasses import dataclass
 from portplan._errors import AuditError
 from portplan.audit._evaluate import Bound, ChainResult, Evaluation, View
 from portplan.audit._findings import AuditResult, Finding, FindingKind, RuleServes, describe_space
-from portplan.audit._match import icmp_ranges
 from portplan.audit._rules import BOUNDARY_PLATFORMS, Chain, Hook, Interface, Rule, Ruleset, Verdict
-from portplan.model._types import Network
-from portplan.plan import LOOPBACK, Plan, PlannedFlow
-from portplan.spaces import ICMPV6, Box, BoxIndex, Ranges, Space, flow_space, networks_ranges
+from portplan.audit._universe import NEIGHBOUR_DISCOVERY, between, loopback_universe, universe
+from portplan.plan import Plan, PlannedFlow
+from portplan.spaces import Box, BoxIndex, Ranges, Space, flow_space
 
-__all__ = ["NEIGHBOUR_DISCOVERY", "Coverage", "audit_ruleset", "coverage", "permitted"]
-
-#: IPv6 neighbour discovery: router and neighbour solicitations and advertisements
-NEIGHBOUR_DISCOVERY = Space.of(
-    6, protocols=Ranges.point(ICMPV6), ports=icmp_ranges(Ranges.span(133, 136))
-)
-
-
-def _universe(addresses: Iterable[Network], families: frozenset[int], *, inbound: bool) -> Space:
-    nets = tuple(addresses)
-    out = Space.empty()
-    for family in sorted(families):
-        own = networks_ranges(nets, family)
-        if own:
-            side = {"destinations": own} if inbound else {"sources": own}
-            out = out | Space.of(family, **side)
-    return out
-
-
-def _loopback_universe(addresses: Iterable[Network], families: frozenset[int]) -> Space:
-    nets = (*LOOPBACK, *addresses)
-    out = Space.empty()
-    for family in sorted(families):
-        own = networks_ranges(nets, family)
-        out = out | Space.of(family, sources=own, destinations=own)
-    return out
-
+__all__ = ["Coverage", "audit_ruleset", "coverage", "permitted"]
 
 _DECIDING = (Verdict.ACCEPT, Verdict.DROP, Verdict.REJECT)
 
@@ -78,23 +51,6 @@ class _Tagged:
     @property
     def sources(self) -> Ranges:
         return self.box.sources
-
-
-def _between(plan: Plan, boundary: tuple[str, str], families: frozenset[int]) -> Space:
-    """Packets from the hosts of one zone to the hosts of another (a zone firewall's view)."""
-    source_zone, destination_zone = boundary
-    out = Space.empty()
-    for family in sorted(families):
-        sources = networks_ranges(
-            (n for h in plan.hosts.values() if h.zone == source_zone for n in h.addresses), family
-        )
-        destinations = networks_ranges(
-            (n for h in plan.hosts.values() if h.zone == destination_zone for n in h.addresses),
-            family,
-        )
-        if sources and destinations:
-            out = out | Space.of(family, sources=sources, destinations=destinations)
-    return out
 
 
 class _Direction:
@@ -117,15 +73,15 @@ class _Direction:
         families = ruleset.families
         if boundary is None:
             addresses = plan.host_addresses(host)
-            self.universe = _universe(addresses, families, inbound=self.inbound)
-            self.loopback_universe = _loopback_universe(addresses, families)
+            self.universe = universe(addresses, families, inbound=self.inbound)
+            self.loopback_universe = loopback_universe(addresses, families)
             ending = [
                 r
                 for r in plan.rows_of(host)
                 if (r.destination if self.inbound else r.source) == host
             ]
         else:
-            self.universe = _between(plan, boundary, families)
+            self.universe = between(plan, boundary, families)
             self.loopback_universe = Space.empty()
             ending = [
                 r
