@@ -52,6 +52,14 @@ def read(text: str, columns: ColumnMap | None = None, fmt: Format = Format.MARKD
         ("Firewall Interface", Field.INTERFACE),
         ("Palo Alto Networks App-id", Field.SERVICE),
         ("Communicates on", Field.EXTRA),
+        # Tableau's, Elastic's and VMware Horizon's port tables
+        ("TCP/UDP", Field.PROTOCOL),
+        ("Used by ...", Field.DESCRIPTION),
+        ("Host role", Field.COMPONENT),
+        ("Inbound ports", Field.PORT),
+        ("Default Target Port", Field.PORT),
+        ("*Purpose*", Field.DESCRIPTION),
+        ("Number", Field.EXTRA),
     ],
 )
 def test_vendor_headings_map_to_fields(heading: str, field: Field) -> None:
@@ -63,6 +71,8 @@ def test_headings_compare_without_case_spaces_or_trailing_marks_but_never_loosel
     assert heading_key("  Need  End User Access? ") == "need end user access"
     assert heading_key("Port(s)") == "ports"
     assert heading_key("Search & Replace") == "search and replace"
+    assert heading_key("*Purpose*") == heading_key("__Purpose__") == "purpose"  # emphasis
+    assert heading_key("a*b*") == "a*b"  # not emphasis around the whole heading
     assert ColumnMap.built_in().role("Portz") is None
     tcp = BUILT_IN[heading_key("TCP")]
     assert (tcp.field, tcp.protocol) == (Field.PORT, Transport.TCP)
