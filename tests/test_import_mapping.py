@@ -195,3 +195,29 @@ def test_a_protocol_column_that_says_icmp_gives_an_empty_port_cell_its_icmp() ->
     (port,) = result.tables[0].rows[0].of(Field.PORT)
     assert port.ports is not None and format_ports(port.ports) == "ICMP"
     assert result.complete
+
+
+SOURCE_PORTS = """\
+| Source | Default Source Port | Protocol | Target | Default Target Port |
+|---|---|---|---|---|
+| Client web browser | TCP Any | HTTPS | Connection Server | TCP 443 |
+| Agent | 1024-65535 | TCP | Manager | 8443 |
+"""
+
+
+def test_a_source_port_column_is_not_read_as_the_destination_port() -> None:
+    """VMware Horizon's firewall rules give the source port beside the target port: ``TCP
+    Any`` is every flow's; a given source port is reported, never taken for a listening port."""
+    result = read(SOURCE_PORTS)
+    browser, agent = result.tables[0].rows
+    (port,) = browser.of(Field.PORT)
+    assert port.ports is not None and format_ports(port.ports) == "443/tcp"
+    (source,) = browser.of(Field.SOURCE_PORT)
+    assert source.ports is not None and format_ports(source.ports) == "any/tcp"
+    (port,) = agent.of(Field.PORT)
+    assert port.ports is not None and format_ports(port.ports) == "8443/tcp"
+    assert [str(u) for u in result.unread] == [
+        "doc.markdown:4:11: column 'Default Source Port': source port '1024-65535' is not "
+        "modelled (flows name destination ports only); model it by hand if the firewall must "
+        "match it"
+    ]

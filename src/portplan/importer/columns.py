@@ -44,6 +44,7 @@ class Field(StrEnum):
     SERVICE = "service"  #: the name of the service or application (Service, App-id)
     PORT = "port"  #: the port the destination listens on
     PUBLISHED_PORT = "published_port"  #: the port a proxy publishes it on (External Port, LB Port)
+    SOURCE_PORT = "source_port"  #: the port the connection leaves from (Default Source Port)
     PROTOCOL = "protocol"  #: TCP, UDP, ICMP and application names
     DIRECTION = "direction"  #: Inbound, Outbound, Inbound/Outbound...
     DESCRIPTION = "description"  #: the row's main text (Purpose, Notes, Details, Reason)
@@ -116,6 +117,8 @@ BUILT_IN: Mapping[str, ColumnRole] = {
     **_roles(Field.PUBLISHED_PORT, "external listening port", "external port", "external ports",
              "lb port", "load balancer port", "published port", "public port",
              "frontend port", "front-end port"),
+    **_roles(Field.SOURCE_PORT, "source port", "source ports", "default source port",
+             "default source ports", "client port", "client ports"),
     **_roles(Field.PROTOCOL, "protocol", "protocols", "type", "transport", "ip protocol",
              "protocol type", "tcp/udp", "udp/tcp", "tcp or udp"),
     **_roles(Field.DIRECTION, "direction", "traffic", "inbound/outbound", "in/out",

@@ -46,7 +46,8 @@ class Unread:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Value:
     """One mapped cell of a row, and its reading where its field has a grammar: ``ports`` for
-    port and published-port columns (protocols already filled from the row), ``protocols`` for
+    port and published-port columns (protocols already filled from the row) and source-port
+    columns (as written), ``protocols`` for
     protocol columns, ``direction`` for direction columns."""
 
     field: Field
@@ -191,6 +192,8 @@ def _row(
             read = replace(value, direction=reading)
         elif value.field in (Field.PORT, Field.PUBLISHED_PORT):
             read = replace(value, ports=_ports(value, protocol, report))
+        elif value.field is Field.SOURCE_PORT:
+            read = replace(value, ports=_source_ports(value, report))
         elif value.field is Field.PROTOCOL and protocol is not None and value is protocol[0]:
             read = replace(value, protocols=protocol[1])
         done.append(read)
@@ -252,6 +255,26 @@ def _ports(
             value, expression, reading.transports, column.heading, bool(reading.faults), report
         )
     return _filled(value, expression, (), "", False, report)
+
+
+def _source_ports(value: Value, report: _Report) -> PortExpression:
+    """A source port cell: ``TCP Any`` or ephemeral ports are what every flow allows; a port
+    number or range is
+    reported, since flows and the rules made from them name destination ports only (a rule
+    that also matched on it would be narrower than the model, one that ignored it broader than
+    the vendor asks)."""
+    expression = read_ports(value.text)
+    for fault in expression.faults:
+        report.add(value.cell, value.heading, f"column {value.heading!r}: {fault.message}")
+    given = [t for t in expression.terms if t.ports is not None or t.parameter is not None]
+    if given:
+        report.add(
+            value.cell,
+            value.heading,
+            f"column {value.heading!r}: source port {value.text!r} is not modelled (flows name "
+            "destination ports only); model it by hand if the firewall must match it",
+        )
+    return expression
 
 
 def _described(term: PortTerm) -> str:
