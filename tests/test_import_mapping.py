@@ -221,3 +221,31 @@ def test_a_source_port_column_is_not_read_as_the_destination_port() -> None:
         "modelled (flows name destination ports only); model it by hand if the firewall must "
         "match it"
     ]
+
+
+MATRIX = """\
+| Port | Protocol | Director | Allocator | Vendor tag |
+|---|---|---|---|---|
+| 2112 | TCP | X | | beta |
+| 19000 | TCP | | x | |
+| 22 | TCP | X | X | |
+"""
+
+
+def test_a_column_of_x_marks_is_a_matrix_column_of_conditions() -> None:
+    """Tableau's installation types, a role per column: an unknown heading whose cells are all
+    marks or empty makes its marked rows conditional on it; a column of other texts stays
+    unread."""
+    result = read(MATRIX)
+    roles = result.tables[0].roles
+    assert [r.field if r else None for r in roles] == [
+        Field.PORT,
+        Field.PROTOCOL,
+        Field.CONDITION,
+        Field.CONDITION,
+        None,
+    ]
+    assert all(r is not None and r.marks for r in roles[2:4])
+    both = result.tables[0].rows[2]
+    assert [v.heading for v in both.of(Field.CONDITION) if v.text] == ["Director", "Allocator"]
+    assert [u.column for u in result.unread] == ["Vendor tag"]

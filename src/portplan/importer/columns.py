@@ -61,12 +61,14 @@ class Field(StrEnum):
 class ColumnRole:
     """What one column holds: its field, and what its heading itself says (the transport of a
     ``UDP`` port column, the direction of an ``Incoming Ports`` peer column, that a ``2-way?``
-    column answers yes or no).  ``origin`` says where the mapping comes from."""
+    column answers yes or no, that a column of ``X`` marks applies its rows to what its heading
+    names).  ``origin`` says where the mapping comes from."""
 
     field: Field
     protocol: Transport | None = None
     direction: Direction | None = None
     yes_no: bool = False
+    marks: bool = False
     origin: str = "built-in"
 
 

@@ -327,8 +327,15 @@ class _Builder:
         return flow
 
     def _condition(self, row: ImportedRow, about: str, flow: dict[str, Any]) -> None:
+        marked: list[str] = []
         for value in row.of(Field.CONDITION):
             said = " ".join(value.text.lower().split()).rstrip(".")
+            if value.role.marks:  # a matrix column: a marked row applies where its heading says
+                if said:
+                    ident = self.feature_ids(value.heading, limit=32)
+                    self.features.setdefault(ident, {"description": one_line(value.heading)})
+                    marked.append(ident)
+                continue
             if not said or said in _YES:
                 continue
             ident = self.feature_ids(f"{about or value.text}", limit=32)
@@ -337,6 +344,8 @@ class _Builder:
                 {"description": one_line(f"{value.heading}: {value.text}. {about}").strip()},
             )
             flow["condition"] = ident
+        if marked:  # marked in several columns: where any of them applies
+            flow["condition"] = " or ".join(marked)
 
     def _configurable(self, row: ImportedRow, flow: dict[str, Any]) -> None:
         texts = row.texts(Field.CONFIGURABLE)

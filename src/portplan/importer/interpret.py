@@ -126,6 +126,24 @@ class _Report:
         )
 
 
+#: what a cell of a matrix column says when its row applies (Tableau's "TYPE OF INSTALLATION")
+MARKS = frozenset({"x", "✓", "✔", "●", "•", "yes", "y"})
+
+
+def _marks(table: Table, index: int) -> ColumnRole | None:
+    """A column the vocabulary does not know whose cells are all marks (``X``) or empty, one
+    at least marked: a matrix column, whose heading names what its marked rows apply to (an
+    installation type, a host role).  Its rows are conditional on it."""
+    texts = [
+        " ".join(row.cells[index].text.lower().split())
+        for row in table.rows
+        if index < len(row.cells)
+    ]
+    if any(texts) and all(t in MARKS for t in texts if t):
+        return ColumnRole(field=Field.CONDITION, marks=True, origin="marks")
+    return None
+
+
 def _heading(table: Table, index: int) -> str:
     return table.columns[index] if index < len(table.columns) else ""
 
@@ -137,7 +155,10 @@ def interpret(document: SourceDocument, columns: ColumnMap | None = None) -> Imp
     report = _Report()
     readings = []
     for table in document.tables:
-        roles = tuple(vocabulary.role(h) if h else None for h in table.columns)
+        roles = tuple(
+            (vocabulary.role(h) or _marks(table, i)) if h else None
+            for i, h in enumerate(table.columns)
+        )
         title = table.title or ""
         direction = title_direction(title) if title else None
         rows = tuple(_row(table, roles, row, direction, report) for row in table.rows)
