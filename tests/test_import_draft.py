@@ -325,3 +325,19 @@ def test_a_subcomponent_is_a_part_of_its_main_component_not_any_part_of_that_nam
     assert fourth.source == (operator,)
     hermod = product.components[fourth.destination[0]]
     assert hermod.parent is not None and product.components[hermod.parent].name == "Messaging"
+
+
+def test_a_row_marked_in_matrix_columns_is_conditional_on_their_headings(tmp_path: Path) -> None:
+    code, stderr, product = drafted(
+        tmp_path / "matrix.md",
+        "| Port | Protocol | Used by | Director | Allocator |\n"
+        "|---|---|---|---|---|\n"
+        "| 2112 | TCP | ZooKeeper | X | |\n"
+        "| 22 | TCP | SSH | X | X |\n",
+    )
+    assert code == 0, stderr
+    assert {k: f.description for k, f in product.features.items()} == {
+        "director": "Director",
+        "allocator": "Allocator",
+    }
+    assert [str(f.condition) for f in product.flows] == ["director", "director or allocator"]

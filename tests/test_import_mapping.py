@@ -52,6 +52,14 @@ def read(text: str, columns: ColumnMap | None = None, fmt: Format = Format.MARKD
         ("Firewall Interface", Field.INTERFACE),
         ("Palo Alto Networks App-id", Field.SERVICE),
         ("Communicates on", Field.EXTRA),
+        # Tableau's, Elastic's and VMware Horizon's port tables
+        ("TCP/UDP", Field.PROTOCOL),
+        ("Used by ...", Field.DESCRIPTION),
+        ("Host role", Field.COMPONENT),
+        ("Inbound ports", Field.PORT),
+        ("Default Target Port", Field.PORT),
+        ("*Purpose*", Field.DESCRIPTION),
+        ("Number", Field.EXTRA),
     ],
 )
 def test_vendor_headings_map_to_fields(heading: str, field: Field) -> None:
@@ -63,6 +71,8 @@ def test_headings_compare_without_case_spaces_or_trailing_marks_but_never_loosel
     assert heading_key("  Need  End User Access? ") == "need end user access"
     assert heading_key("Port(s)") == "ports"
     assert heading_key("Search & Replace") == "search and replace"
+    assert heading_key("*Purpose*") == heading_key("__Purpose__") == "purpose"  # emphasis
+    assert heading_key("a*b*") == "a*b"  # not emphasis around the whole heading
     assert ColumnMap.built_in().role("Portz") is None
     tcp = BUILT_IN[heading_key("TCP")]
     assert (tcp.field, tcp.protocol) == (Field.PORT, Transport.TCP)
@@ -185,3 +195,57 @@ def test_a_protocol_column_that_says_icmp_gives_an_empty_port_cell_its_icmp() ->
     (port,) = result.tables[0].rows[0].of(Field.PORT)
     assert port.ports is not None and format_ports(port.ports) == "ICMP"
     assert result.complete
+
+
+SOURCE_PORTS = """\
+| Source | Default Source Port | Protocol | Target | Default Target Port |
+|---|---|---|---|---|
+| Client web browser | TCP Any | HTTPS | Connection Server | TCP 443 |
+| Agent | 1024-65535 | TCP | Manager | 8443 |
+"""
+
+
+def test_a_source_port_column_is_not_read_as_the_destination_port() -> None:
+    """VMware Horizon's firewall rules give the source port beside the target port: ``TCP
+    Any`` is every flow's; a given source port is reported, never taken for a listening port."""
+    result = read(SOURCE_PORTS)
+    browser, agent = result.tables[0].rows
+    (port,) = browser.of(Field.PORT)
+    assert port.ports is not None and format_ports(port.ports) == "443/tcp"
+    (source,) = browser.of(Field.SOURCE_PORT)
+    assert source.ports is not None and format_ports(source.ports) == "any/tcp"
+    (port,) = agent.of(Field.PORT)
+    assert port.ports is not None and format_ports(port.ports) == "8443/tcp"
+    assert [str(u) for u in result.unread] == [
+        "doc.markdown:4:11: column 'Default Source Port': source port '1024-65535' is not "
+        "modelled (flows name destination ports only); model it by hand if the firewall must "
+        "match it"
+    ]
+
+
+MATRIX = """\
+| Port | Protocol | Director | Allocator | Vendor tag |
+|---|---|---|---|---|
+| 2112 | TCP | X | | beta |
+| 19000 | TCP | | x | |
+| 22 | TCP | X | X | |
+"""
+
+
+def test_a_column_of_x_marks_is_a_matrix_column_of_conditions() -> None:
+    """Tableau's installation types, a role per column: an unknown heading whose cells are all
+    marks or empty makes its marked rows conditional on it; a column of other texts stays
+    unread."""
+    result = read(MATRIX)
+    roles = result.tables[0].roles
+    assert [r.field if r else None for r in roles] == [
+        Field.PORT,
+        Field.PROTOCOL,
+        Field.CONDITION,
+        Field.CONDITION,
+        None,
+    ]
+    assert all(r is not None and r.marks for r in roles[2:4])
+    both = result.tables[0].rows[2]
+    assert [v.heading for v in both.of(Field.CONDITION) if v.text] == ["Director", "Allocator"]
+    assert [u.column for u in result.unread] == ["Vendor tag"]

@@ -105,8 +105,9 @@ def _vendor_ports(row: ImportedRow) -> set[str]:
     for value in row.values:
         if value.ports is None:
             continue
-        if value.ports.faults:  # reported, not read (8020/ 9000): the numbers as written
-            found.update(str(int(n)) for n in re.findall(r"\d+", value.text))
+        if value.ports.faults:  # reported, not read (8020/ 9000): the ports as written
+            for start, end in re.findall(r"(\d+)(?:\s*-\s*(\d+))?", value.text):
+                found.add(f"{int(start)}-{int(end)}" if end else str(int(start)))
             continue
         for term in value.ports.terms:
             if term.ports is not None:

@@ -5,9 +5,9 @@ The built-in vocabulary (:data:`BUILT_IN`) knows the wordings of the corpus in
 ``Endpoint``, ``Port``/``Default Ports Used``/``Listens on``/``Protocol/Port``, ``Traffic``/
 ``Direction``, ``Notes``/``Description``/``Purpose``/``Details``/``Reason``, ``Required?``,
 ``Configurable``, ``Configuration Parameters``, ``Firewall Interface``... Headings are compared
-without case, repeated spaces, a trailing ``?``, ``:`` or ``*``, with ``&`` as ``and`` and
-``(s)`` as ``s``; nothing is matched loosely: a heading the vocabulary does not hold maps to
-nothing and every cell under it is reported.
+without case, repeated spaces, Markdown emphasis (``*Purpose*``), a trailing ``?``, ``:`` or
+``*``, with ``&`` as ``and`` and ``(s)`` as ``s``; nothing is matched loosely: a heading the
+vocabulary does not hold maps to nothing and every cell under it is reported.
 
 A map file (``--map MAP.yaml``) maps the headings of an unusual document, and wins over the
 vocabulary::
@@ -44,6 +44,7 @@ class Field(StrEnum):
     SERVICE = "service"  #: the name of the service or application (Service, App-id)
     PORT = "port"  #: the port the destination listens on
     PUBLISHED_PORT = "published_port"  #: the port a proxy publishes it on (External Port, LB Port)
+    SOURCE_PORT = "source_port"  #: the port the connection leaves from (Default Source Port)
     PROTOCOL = "protocol"  #: TCP, UDP, ICMP and application names
     DIRECTION = "direction"  #: Inbound, Outbound, Inbound/Outbound...
     DESCRIPTION = "description"  #: the row's main text (Purpose, Notes, Details, Reason)
@@ -60,12 +61,14 @@ class Field(StrEnum):
 class ColumnRole:
     """What one column holds: its field, and what its heading itself says (the transport of a
     ``UDP`` port column, the direction of an ``Incoming Ports`` peer column, that a ``2-way?``
-    column answers yes or no).  ``origin`` says where the mapping comes from."""
+    column answers yes or no, that a column of ``X`` marks applies its rows to what its heading
+    names).  ``origin`` says where the mapping comes from."""
 
     field: Field
     protocol: Transport | None = None
     direction: Direction | None = None
     yes_no: bool = False
+    marks: bool = False
     origin: str = "built-in"
 
 
@@ -73,6 +76,8 @@ def heading_key(heading: str) -> str:
     """A heading as the vocabulary and map files compare it."""
     text = " ".join(heading.lower().replace("&", " and ").split())
     text = re.sub(r"\s*/\s*", "/", text.replace("(s)", "s"))
+    # emphasis around a whole heading is markup, not wording: *Purpose*, __Port__
+    text = re.sub(r"^([*_]{1,2})(.+)\1$", r"\2", text.strip())
     return text.rstrip("?:*. ").strip()
 
 
@@ -98,7 +103,8 @@ BUILT_IN: Mapping[str, ColumnRole] = {
     **_roles(Field.PEER, "outgoing ports", "outgoing", "outbound to",
              direction=Direction.OUTBOUND),
     **_roles(Field.COMPONENT, "component", "components", "servers", "server", "host", "hosts",
-             "node", "nodes", "role", "roles", "installed on", "runs on"),
+             "node", "nodes", "role", "roles", "installed on", "runs on", "host role", "host roles",
+             "node role", "node type"),
     **_roles(Field.SERVICE, "service", "service name", "services", "app-id",
              "palo alto networks app-id", "application"),
     **_roles(Field.PORT, "port", "ports", "port number", "port numbers", "default port",
@@ -106,21 +112,24 @@ BUILT_IN: Mapping[str, ColumnRole] = {
              "listens on", "listening port", "listening ports", "internal listening port",
              "internal port", "protocol/port", "protocol/ports", "protocol and port",
              "protocol and ports", "outbound port", "outbound ports", "inbound port",
-             "backend port", "target port", "server port", "port range", "port ranges"),
+             "backend port", "target port", "server port", "port range", "port ranges",
+             "default target port", "default destination port", "inbound ports"),
     **_roles(Field.PORT, "tcp", "tcp port", "tcp ports", protocol=Transport.TCP),
     **_roles(Field.PORT, "udp", "udp port", "udp ports", protocol=Transport.UDP),
     **_roles(Field.PUBLISHED_PORT, "external listening port", "external port", "external ports",
              "lb port", "load balancer port", "published port", "public port",
              "frontend port", "front-end port"),
+    **_roles(Field.SOURCE_PORT, "source port", "source ports", "default source port",
+             "default source ports", "client port", "client ports"),
     **_roles(Field.PROTOCOL, "protocol", "protocols", "type", "transport", "ip protocol",
-             "protocol type"),
+             "protocol type", "tcp/udp", "udp/tcp", "tcp or udp"),
     **_roles(Field.DIRECTION, "direction", "traffic", "inbound/outbound", "in/out",
              "traffic direction", "direction of traffic"),
     **_roles(Field.DIRECTION, "2-way", "two-way", "bidirectional", "bi-directional",
              yes_no=True),
     **_roles(Field.DESCRIPTION, "description", "purpose", "details", "detail", "reason",
              "usage", "used for", "required for", "function", "protocol and comment",
-             "notes", "explanation", "use"),
+             "notes", "explanation", "use", "used by"),
     **_roles(Field.CONDITION, "condition", "conditions", "required", "when", "applies when",
              "prerequisite", "optional", "mandatory"),
     **_roles(Field.NOTES, "note", "remarks", "remark", "comments", "comment",
@@ -136,7 +145,7 @@ BUILT_IN: Mapping[str, ColumnRole] = {
              "exposure", "internal/external"),
     **_roles(Field.EXTRA, "communicates on", "qualifier", "authentication", "encryption",
              "default authentication", "supported authentication", "encryption supported",
-             "encrypted by default"),
+             "encrypted by default", "number", "#", "ref", "reference"),
 }  # fmt: skip
 
 

@@ -43,6 +43,7 @@ _TLS = frozenset({"https", "ldaps", "tls", "ssl", "smtps", "imaps", "pop3s", "ft
 #: versions of an application protocol that speak it over TCP (HTTP/3 is QUIC, over UDP)
 _VERSIONS = {"http/1.0": "http", "http/1.1": "http", "http/2": "http"}
 _UNNAMED_ID = "unnamed_destination"
+_KEPT_AS_TEXT = (Field.ACCESS, Field.SOURCE_PORT)
 _NUMBERED = re.compile(r"^(?:table|figure|tab\.|fig\.)\s*[\d.]+\s*[:.-]?\s*", re.IGNORECASE)
 
 
@@ -52,7 +53,8 @@ def _columns(reading: TableReading) -> dict[str, Any]:
     for heading, role in zip(reading.table.columns, reading.roles, strict=False):
         if role is None or not heading or heading in columns:
             continue
-        field = "extra" if role.field is Field.ACCESS else role.field.value
+        # the model keeps these as the flow's own text: who needs access, where it leaves from
+        field = "extra" if role.field in _KEPT_AS_TEXT else role.field.value
         columns[heading] = (
             {"field": field, "protocol": role.protocol.value} if role.protocol else field
         )
@@ -299,7 +301,7 @@ class _Builder:
         columns = {
             v.heading: one_line(v.text)
             for v in row.values
-            if v.field in (Field.ACCESS, Field.EXTRA) and v.text
+            if v.field in (*_KEPT_AS_TEXT, Field.EXTRA) and v.text
         }
         for value in row.of(Field.INTERFACE):
             interface = _INTERFACES.get(" ".join(value.text.lower().split()))
@@ -325,8 +327,15 @@ class _Builder:
         return flow
 
     def _condition(self, row: ImportedRow, about: str, flow: dict[str, Any]) -> None:
+        marked: list[str] = []
         for value in row.of(Field.CONDITION):
             said = " ".join(value.text.lower().split()).rstrip(".")
+            if value.role.marks:  # a matrix column: a marked row applies where its heading says
+                if said:
+                    ident = self.feature_ids(value.heading, limit=32)
+                    self.features.setdefault(ident, {"description": one_line(value.heading)})
+                    marked.append(ident)
+                continue
             if not said or said in _YES:
                 continue
             ident = self.feature_ids(f"{about or value.text}", limit=32)
@@ -335,6 +344,8 @@ class _Builder:
                 {"description": one_line(f"{value.heading}: {value.text}. {about}").strip()},
             )
             flow["condition"] = ident
+        if marked:  # marked in several columns: where any of them applies
+            flow["condition"] = " or ".join(marked)
 
     def _configurable(self, row: ImportedRow, flow: dict[str, Any]) -> None:
         texts = row.texts(Field.CONFIGURABLE)

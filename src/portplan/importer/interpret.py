@@ -46,7 +46,8 @@ class Unread:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Value:
     """One mapped cell of a row, and its reading where its field has a grammar: ``ports`` for
-    port and published-port columns (protocols already filled from the row), ``protocols`` for
+    port and published-port columns (protocols already filled from the row) and source-port
+    columns (as written), ``protocols`` for
     protocol columns, ``direction`` for direction columns."""
 
     field: Field
@@ -125,6 +126,24 @@ class _Report:
         )
 
 
+#: what a cell of a matrix column says when its row applies (Tableau's "TYPE OF INSTALLATION")
+MARKS = frozenset({"x", "✓", "✔", "●", "•", "yes", "y"})
+
+
+def _marks(table: Table, index: int) -> ColumnRole | None:
+    """A column the vocabulary does not know whose cells are all marks (``X``) or empty, one
+    at least marked: a matrix column, whose heading names what its marked rows apply to (an
+    installation type, a host role).  Its rows are conditional on it."""
+    texts = [
+        " ".join(row.cells[index].text.lower().split())
+        for row in table.rows
+        if index < len(row.cells)
+    ]
+    if any(texts) and all(t in MARKS for t in texts if t):
+        return ColumnRole(field=Field.CONDITION, marks=True, origin="marks")
+    return None
+
+
 def _heading(table: Table, index: int) -> str:
     return table.columns[index] if index < len(table.columns) else ""
 
@@ -136,7 +155,10 @@ def interpret(document: SourceDocument, columns: ColumnMap | None = None) -> Imp
     report = _Report()
     readings = []
     for table in document.tables:
-        roles = tuple(vocabulary.role(h) if h else None for h in table.columns)
+        roles = tuple(
+            (vocabulary.role(h) or _marks(table, i)) if h else None
+            for i, h in enumerate(table.columns)
+        )
         title = table.title or ""
         direction = title_direction(title) if title else None
         rows = tuple(_row(table, roles, row, direction, report) for row in table.rows)
@@ -191,6 +213,8 @@ def _row(
             read = replace(value, direction=reading)
         elif value.field in (Field.PORT, Field.PUBLISHED_PORT):
             read = replace(value, ports=_ports(value, protocol, report))
+        elif value.field is Field.SOURCE_PORT:
+            read = replace(value, ports=_source_ports(value, report))
         elif value.field is Field.PROTOCOL and protocol is not None and value is protocol[0]:
             read = replace(value, protocols=protocol[1])
         done.append(read)
@@ -252,6 +276,26 @@ def _ports(
             value, expression, reading.transports, column.heading, bool(reading.faults), report
         )
     return _filled(value, expression, (), "", False, report)
+
+
+def _source_ports(value: Value, report: _Report) -> PortExpression:
+    """A source port cell: ``TCP Any`` or ephemeral ports are what every flow allows; a port
+    number or range is
+    reported, since flows and the rules made from them name destination ports only (a rule
+    that also matched on it would be narrower than the model, one that ignored it broader than
+    the vendor asks)."""
+    expression = read_ports(value.text)
+    for fault in expression.faults:
+        report.add(value.cell, value.heading, f"column {value.heading!r}: {fault.message}")
+    given = [t for t in expression.terms if t.ports is not None or t.parameter is not None]
+    if given:
+        report.add(
+            value.cell,
+            value.heading,
+            f"column {value.heading!r}: source port {value.text!r} is not modelled (flows name "
+            "destination ports only); model it by hand if the firewall must match it",
+        )
+    return expression
 
 
 def _described(term: PortTerm) -> str:
