@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -168,7 +169,9 @@ table inet pp_v {
 """
 
 
-def test_ctrl_c_stops_probing_and_still_reports_what_was_found(lab: Lab, tmp_path: Path) -> None:
+def _interrupted(lab: Lab, tmp_path: Path, fmt: str) -> tuple[int, float, str, str]:
+    """``verify`` in ``fmt`` interrupted (SIGINT) while slow ports are unsettled: its exit
+    status, how long it took to end, its standard error and its report."""
     lab.nft(
         lab.router,
         verify_netns._forward(
@@ -182,7 +185,7 @@ def test_ctrl_c_stops_probing_and_still_reports_what_was_found(lab: Lab, tmp_pat
     deployment = verify_netns._deployment(tmp_path, flows)
     run = lab.start(
         lab.src, *verify_netns.PORTPLAN, "verify", str(deployment), "--on", "src",
-        "--format", "json", "--timeout", "0.5", "--no-identify",
+        "--format", fmt, "--timeout", "0.5", "--no-identify",
     )  # fmt: skip
     waited = time.monotonic() + 30
     while verify_netns._sent(lab) == 0:  # probing has begun
@@ -195,10 +198,15 @@ def test_ctrl_c_stops_probing_and_still_reports_what_was_found(lab: Lab, tmp_pat
     code = run.process.wait(timeout=20)
     took = time.monotonic() - interrupted
     err = run.stop()
+    return code, took, err, "".join(run.out)
+
+
+def test_ctrl_c_stops_probing_and_still_reports_what_was_found(lab: Lab, tmp_path: Path) -> None:
+    code, took, err, out = _interrupted(lab, tmp_path, "json")
     assert code == 130, err
     assert took < 5, took  # it stops probing: no waiting for the slow ports
     assert "interrupted: the report holds what was probed until Ctrl-C" in err
-    report = machine.document("".join(run.out), "verify")
+    report = machine.document(out, "verify")
     assert report["interrupted"] is True
     checks = {c["port"]: c for c in report["checks"]}
     assert sorted(checks) == [8001, *SLOW]  # every probe is in the report
@@ -210,3 +218,20 @@ def test_ctrl_c_stops_probing_and_still_reports_what_was_found(lab: Lab, tmp_pat
         assert "the run was interrupted first (Ctrl-C)" in check["evidence"]["note"], check
     assert {c["outcome"] for c in checks.values()} <= {"open", "refused", "unfinished"}
     assert (report["passed"], report["failed"]) == (1, len(SLOW))  # refused fails too
+
+
+def test_ctrl_c_marks_the_junit_report_interrupted(lab: Lab, tmp_path: Path) -> None:
+    code, _took, err, out = _interrupted(lab, tmp_path, "junit")
+    assert code == 130, err
+    suite = ET.fromstring(out)
+    assert [(p.get("name"), p.get("value")) for p in suite.iter("property")] == [
+        ("interrupted", "true")
+    ]
+    errors = [case for case in suite.iter("testcase") if case.find("error") is not None]
+    assert errors, out
+    assert suite.get("errors") == str(len(errors))
+    for case in errors:
+        error = case.find("error")
+        assert error is not None and error.get("type") == "interrupted", out
+        assert case.find("failure") is None
+    assert int(suite.get("tests", "0")) == 1 + len(SLOW)

@@ -171,7 +171,8 @@ def verify_cmd(
     run that probes nothing verifies nothing: exit 1.
 
     Ctrl-C stops probing and still writes the report of what was probed until then, the
-    probes not settled unfinished (JSON: "interrupted": true), and exits 130; a second
+    probes not settled unfinished (JSON: "interrupted": true; JUnit: the suite property
+    interrupted, each unsettled probe an error), and exits 130; a second
     Ctrl-C stops at once, without a report.
 
     With --inventory, every source host of an Ansible inventory probes its own flows, all at
@@ -263,7 +264,7 @@ def verify_cmd(
             interrupted=found.interrupted,
         )
     elif fmt == "junit":
-        text = verify_junit(found.checks, found.skipped)
+        text = verify_junit(found.checks, found.skipped, interrupted=found.interrupted)
     else:
         text = verify_table(found.checks, found.skipped, width=width())
     write_output(output, text.encode(), inputs, overwrite=overwrite)
