@@ -101,8 +101,9 @@ _NAMED = 5
     help="Also probe what the plan does not hold and must stay blocked: the ports beside each "
     "planned range, other sources' planned ports, and the deployment's forbidden: list. Each "
     "passes only when blocked: filtered, rejected, refused, closed or no-route (a router on "
-    "the way without a route; UDP silence, open|filtered, proves nothing; a probe this "
-    "machine has no route for is local-error: nothing left it).",
+    "the way without a route), also by the source's own firewall; UDP silence, "
+    "open|filtered, proves nothing; a probe this machine has no route for, or whose address "
+    "no host answers for on its own link, is local-error: no firewall was tested.",
 )
 @option(
     "--radius-secret-file",
