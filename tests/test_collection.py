@@ -41,7 +41,7 @@ def test_a_stale_prober_is_caught(tmp_path: Path) -> None:
     copy = tmp_path / "portplan"
     shutil.copytree(COLLECTION, copy)
     wire = copy / "plugins/module_utils/engine/probe/wire.py"
-    wire.write_text(wire.read_text().replace("NEVER_LEFT = ", "NEVER_LEFT = 'edited' or "))
+    wire.write_text(wire.read_text().replace("SELF_CONNECTED = ", "SELF_CONNECTED = 'edited' or "))
     (copy / "plugins/module_utils/engine/probe/extra.py").write_text("")
     done = build("--check", "--collection", copy)
     assert done.returncode == 1

@@ -223,7 +223,7 @@ def test_the_sources_own_firewall_is_a_local_error(lab: IcmpLab) -> None:
     assert (dropped["outcome"], dropped["passed"]) == ("local-error", False), dropped
     assert dropped["evidence"]["errno"] == "EPERM"
     assert dropped["evidence"]["note"] == (
-        "the echo request never left this machine (its own firewall drops it)"
+        "never left this machine: its own firewall drops it (EPERM)"
     )
 
 

@@ -101,8 +101,9 @@ _NAMED = 5
     help="Also probe what the plan does not hold and must stay blocked: the ports beside each "
     "planned range, other sources' planned ports, and the deployment's forbidden: list. Each "
     "passes only when blocked: filtered, rejected, refused, closed or no-route (a router on "
-    "the way without a route; UDP silence, open|filtered, proves nothing; a probe this "
-    "machine has no route for is local-error: nothing left it).",
+    "the way without a route), also by the source's own firewall; UDP silence, "
+    "open|filtered, proves nothing; a probe this machine has no route for, or whose address "
+    "no host answers for on its own link, is local-error: no firewall was tested.",
 )
 @option(
     "--radius-secret-file",
@@ -171,7 +172,8 @@ def verify_cmd(
     run that probes nothing verifies nothing: exit 1.
 
     Ctrl-C stops probing and still writes the report of what was probed until then, the
-    probes not settled unfinished (JSON: "interrupted": true), and exits 130; a second
+    probes not settled unfinished (JSON: "interrupted": true; JUnit: the suite property
+    interrupted, each unsettled probe an error), and exits 130; a second
     Ctrl-C stops at once, without a report.
 
     With --inventory, every source host of an Ansible inventory probes its own flows, all at
@@ -263,7 +265,7 @@ def verify_cmd(
             interrupted=found.interrupted,
         )
     elif fmt == "junit":
-        text = verify_junit(found.checks, found.skipped)
+        text = verify_junit(found.checks, found.skipped, interrupted=found.interrupted)
     else:
         text = verify_table(found.checks, found.skipped, width=width())
     write_output(output, text.encode(), inputs, overwrite=overwrite)

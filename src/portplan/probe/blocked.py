@@ -16,13 +16,15 @@ connection may be chosen by itself, by the name reports give it (``forbidden/<id
 None of them may be in the plan for this host (checked as packet sets), and each must then be
 blocked (:data:`~portplan.probe.outcomes.BLOCKED_OUTCOMES`): ``filtered`` (TCP or ICMP
 silence), ``rejected`` (ICMP administratively prohibited), ``no-route`` (an ICMP unreachable
-from the way; one this machine has no route for is ``local-error``, nothing was sent:
-:func:`~portplan.probe.outcomes.as_blocked`), ``refused`` or, for
+or time exceeded from the way), also by the source's own firewall (its egress filtering: the
+probe leaves from the source's own address), ``refused`` or, for
 UDP, ``closed`` (a reset or a port unreachable: the firewall's reject, or a host where nothing
 listens behind the firewall, which a probe cannot tell apart: run ``portplan listen`` on the
 destination so that an opening answers ``open``).  ``open`` fails, and so does what proves
 nothing: UDP silence (``open|filtered``: a service that does not answer is silent too) and
-``local-error`` (nothing was sent).  Only single addresses the deployment declares are
+``local-error`` (no firewall was tested: nothing was sent, for want of a route here, or only
+the lookup of a destination no host answers for on this machine's link; see
+:func:`~portplan.probe.outcomes.as_blocked`).  Only single addresses the deployment declares are
 probed, never a special-purpose one.
 """
 

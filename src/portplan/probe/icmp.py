@@ -21,8 +21,10 @@ sender, as it does for UDP probes.  The verdicts, in the vocabulary of TCP and U
 * ``open``: an echo reply from the probed address with this probe's identifier, sequence and
   payload.  Nothing else is ever ``open``;
 * ``rejected``: an ICMP destination unreachable about the request (administratively prohibited,
-  host or port unreachable: a firewall's ``reject``), or a parameter problem;
-* ``no-route``: no route here, or an ICMP network unreachable or time exceeded on the way;
+  host or port unreachable: a firewall's ``reject``, also this machine's own), or a parameter
+  problem;
+* ``no-route``: no route here, no host for the address on this machine's own link, or an ICMP
+  network unreachable or time exceeded on the way;
 * ``filtered``: no answer within the timeout (and none when asked again, see the engine);
 * ``local-error``: this machine did not send it (its own firewall drops the request: ``EPERM``;
   no ICMP socket may be opened; the source address cannot be bound).
@@ -42,7 +44,10 @@ import struct
 import time
 
 from portplan.probe.outcomes import (
+    DROPPED_HERE,
+    NO_NEIGHBOUR,
     NOT_ROUTED_HERE,
+    REJECTED_HERE,
     Evidence,
     Outcome,
     PortProbe,
@@ -58,6 +63,7 @@ __all__ = [
     "TTL_EXPIRED",
     "ask_for_errors",
     "echo_once",
+    "from_here",
     "icmp_text",
     "is_time_exceeded",
     "open_icmp_socket",
@@ -100,6 +106,9 @@ TTL_EXPIRED = (
 #: destination-unreachable codes that say the network cannot be reached (v4: net unreachable,
 #: net unknown, net unreachable for the type of service; v6: no route, beyond the source's scope)
 _NO_ROUTE_CODES = {4: frozenset({0, 6, 11}), 6: frozenset({0, 2})}
+#: the destination unreachable a kernel sends itself when its neighbour lookup (ARP, NDP) finds
+#: no host: (type, code) by IP version (v4 host unreachable, v6 address unreachable)
+_NO_NEIGHBOUR = {4: (3, 1), 6: (1, 3)}
 #: errors that say nothing was sent from here
 _NOT_SENT = frozenset({errno.EPERM, errno.EADDRNOTAVAIL, errno.ENOBUFS, errno.EINVAL})
 
@@ -230,6 +239,35 @@ def queued_error(sock: socket.socket) -> tuple[int, int, int, str | None] | None
     return None
 
 
+def from_here(
+    found: tuple[int, int, int, str | None], sock: socket.socket | None, address: str
+) -> str | None:
+    """What an ICMP error (:func:`queued_error`) about a probe of ``sock`` to ``address``
+    says when this machine sent it itself: its sender is the probe's own source address (a
+    kernel answers its own packets from their source), and the probe was not to that
+    address.  Either its neighbour lookup found no host on its own link
+    (:data:`~portplan.probe.outcomes.NO_NEIGHBOUR`: a host unreachable, which a firewall of
+    its own that rejects with a host unreachable also sends) or its own firewall rejected the
+    probe (:data:`~portplan.probe.outcomes.REJECTED_HERE`).  ``None`` for an error from the
+    way or from the destination."""
+    version, icmp_type, code, sender = found
+    try:
+        own = sock.getsockname()[0] if sock is not None else ""
+    except OSError:
+        return None
+    if sender is None or not _same_address(sender, own) or _same_address(sender, address):
+        return None
+    return NO_NEIGHBOUR if (icmp_type, code) == _NO_NEIGHBOUR[version] else REJECTED_HERE
+
+
+def _same_address(one: str, other: str) -> bool:
+    try:
+        first = ipaddress.ip_address(one.split("%", maxsplit=1)[0])
+        return first == ipaddress.ip_address(other.split("%", maxsplit=1)[0])
+    except ValueError:
+        return False
+
+
 def icmp_text(version: int, icmp_type: int, code: int, sender: str | None) -> str:
     """The evidence text of an ICMP message: ``ICMP type 3 code 13 from 192.0.2.1``."""
     kind = "ICMP" if version == 4 else "ICMPv6"
@@ -277,23 +315,28 @@ class _Echo:
         queued = queued_error(sock) if sock is not None else None
         if queued is not None:
             version, icmp_type, icmp_code, _sender = queued
-            return self.result(
-                _error_outcome(version, icmp_type, icmp_code), code, icmp=icmp_text(*queued)
-            )
+            here = from_here(queued, sock, self.probe.address)
+            outcome = _error_outcome(version, icmp_type, icmp_code)
+            if here == NO_NEIGHBOUR:
+                outcome = Outcome.NO_ROUTE
+            return self.result(outcome, code, icmp=icmp_text(*queued), note=here)
         if at_once and not_routed_here(code):
             return self.result(Outcome.NO_ROUTE, code, note=NOT_ROUTED_HERE)
         outcome = classify(code)
         if outcome is Outcome.REFUSED:  # a port unreachable about an echo: a firewall's reject
             outcome = Outcome.REJECTED
         note = None
-        if code == errno.EPERM:
-            note = "the echo request never left this machine (its own firewall drops it)"
+        if code == errno.EPERM and at_once:
+            note = DROPPED_HERE
         elif code in _NOT_SENT:
             note = "the echo request was not sent"
         return self.result(outcome, code, note=note)
 
-    def read(self, data: bytes, sender: str, raw: bool) -> PortResult | None:
-        """The result a received message gives, or ``None`` when it is not about this probe."""
+    def read(
+        self, data: bytes, sender: str, raw: bool, sock: socket.socket | None = None
+    ) -> PortResult | None:
+        """The result a received message gives, or ``None`` when it is not about this probe
+        (``sock``: the socket it came from, for its own address)."""
         message = _icmp_of(data, self.version, raw)
         if len(message) < _ECHO.size:
             return None
@@ -316,9 +359,13 @@ class _Echo:
             and kind in errors
             and _quotes(message, self.version, self.identifier, self.sequence)
         ):
+            found = (self.version, kind, code, sender.split("%", maxsplit=1)[0])
+            here = from_here(found, sock, self.probe.address)
+            outcome = _error_outcome(self.version, kind, code)
             return self.result(
-                _error_outcome(self.version, kind, code),
-                icmp=icmp_text(self.version, kind, code, sender.split("%", maxsplit=1)[0]),
+                Outcome.NO_ROUTE if here == NO_NEIGHBOUR else outcome,
+                icmp=icmp_text(*found),
+                note=here,
             )
         return None
 
@@ -360,7 +407,7 @@ async def echo_once(probe: PortProbe, timeout: float) -> PortResult:
                 break
             except OSError as exc:
                 return echo.failed(sock, exc, at_once=False)
-            found = echo.read(data, str(peer[0]), not ping)
+            found = echo.read(data, str(peer[0]), not ping, sock)
             if found is not None:
                 return found
         return echo.result(Outcome.FILTERED, note=f"no echo reply within {timeout:g} s")

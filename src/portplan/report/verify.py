@@ -140,16 +140,29 @@ def verify_json(
     )
 
 
-def verify_junit(checks: Sequence[FlowCheck], skipped: Sequence[Skipped]) -> str:
-    """JUnit XML: each probed flow port is a test case; rows not probed are skipped cases."""
+def verify_junit(
+    checks: Sequence[FlowCheck], skipped: Sequence[Skipped], *, interrupted: bool = False
+) -> str:
+    """JUnit XML: each probed flow port is a test case; rows not probed are skipped cases.
+
+    A run Ctrl-C stopped (``interrupted``) says so as CI servers read it: the suite's
+    property ``interrupted`` is ``true``, and each probe it left unsettled (``unfinished``) is
+    an ``error`` (the run broke off), not a ``failure`` (a finding), counted in ``errors``."""
+    broken = [
+        interrupted and check.outcome is Outcome.UNFINISHED and not check.passed for check in checks
+    ]
     suite = ET.Element(
         "testsuite",
         name="portplan verify",
         tests=str(len(checks) + len(skipped)),
-        failures=str(sum(not c.passed for c in checks)),
+        failures=str(sum(not c.passed and not b for c, b in zip(checks, broken, strict=True))),
+        errors=str(sum(broken)),
         skipped=str(len(skipped)),
     )
-    for check in checks:
+    if interrupted:
+        properties = ET.SubElement(suite, "properties")
+        ET.SubElement(properties, "property", name="interrupted", value="true")
+    for check, broke in zip(checks, broken, strict=True):
         case = ET.SubElement(
             suite,
             "testcase",
@@ -158,7 +171,15 @@ def verify_junit(checks: Sequence[FlowCheck], skipped: Sequence[Skipped]) -> str
         )
         if check.result is not None:
             case.set("time", f"{check.result.evidence.elapsed_ms / 1000:.3f}")
-        if not check.passed:
+        if broke:
+            error = ET.SubElement(
+                case,
+                "error",
+                type="interrupted",
+                message=f"{_status(check)}: the run was interrupted (Ctrl-C)",
+            )
+            error.text = _evidence(check)
+        elif not check.passed:
             failure = ET.SubElement(case, "failure", message=_status(check))
             failure.text = _evidence(check)
     for item in skipped:

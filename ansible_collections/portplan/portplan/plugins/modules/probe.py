@@ -17,9 +17,9 @@ description:
     does.
   - "TCP outcomes: C(open) (also when the service then resets the connection), C(refused) (a
     reset to the SYN), C(filtered) (silence, also on a second look), C(rejected) (ICMP
-    admin-prohibited, host- or protocol-unreachable), C(no-route) (no route, ICMP
-    net-unreachable or time exceeded on the way), C(local-error) (the
-    host's own limits or firewall), C(unfinished) (the O(deadline) came first). UDP: C(open) (an answer), C(closed) (ICMP
+    admin-prohibited, host- or protocol-unreachable), C(no-route) (no route here, no host
+    answering for the address on the host's own link, ICMP net-unreachable or time exceeded
+    on the way), C(local-error) (the host's own limits or firewall), C(unfinished) (the O(deadline) came first). UDP: C(open) (an answer), C(closed) (ICMP
     port-unreachable), C(open|filtered) (silence, never counted as open). ICMP (one echo
     request, ping): C(open) only for the matching echo reply, C(rejected) (an ICMP
     destination unreachable about it), C(filtered) (silence), C(no-route), C(local-error)."
@@ -128,8 +128,12 @@ options:
         description:
           - C(open) for a planned flow.
           - C(blocked) to prove a path closed; it passes on C(refused), C(closed), C(filtered),
-            C(rejected) or C(no-route) (from the way), and fails on C(open), C(local-error)
-            (also where the managed host has no route, as nothing left it) and UDP silence.
+            C(rejected) or C(no-route) (from the way, time exceeded included), and on the
+            managed host's own firewall dropping or rejecting the probe (its egress
+            filtering; the note says so); it fails on C(open), C(local-error) (also where the
+            managed host has no route or a C(prohibit), C(unreachable) or C(blackhole)
+            route, or no host answers for the address on its own link; nothing but a lookup
+            left it, and no firewall was tested) and UDP silence.
         type: str
         choices: [open, blocked]
         default: open

@@ -17,7 +17,11 @@ from ansible_collections.portplan.portplan.plugins.module_utils.engine.model.pro
 
 __all__ = [
     "BLOCKED_OUTCOMES",
+    "DROPPED_HERE",
+    "NEVER_LEFT",
     "NOT_ROUTED_HERE",
+    "NO_NEIGHBOUR",
+    "REJECTED_HERE",
     "UDP_SILENCE_NOTE",
     "Evidence",
     "Outcome",
@@ -41,8 +45,9 @@ class Outcome(StrEnum):
     OPEN_FILTERED = "open|filtered"  #: UDP: silence (never "open" by assumption)
     #: ICMP admin-prohibited, host- or protocol-unreachable (EHOSTUNREACH, EACCES, ENOPROTOOPT)
     REJECTED = "rejected"
-    #: ENETUNREACH: no route, or ICMP net-unreachable; or an ICMP time exceeded on the way
-    #: (the kernel's EHOSTUNREACH, told apart by the ICMP message: see ``wire``)
+    #: ENETUNREACH: no route, or ICMP net-unreachable; an ICMP time exceeded on the way (the
+    #: kernel's EHOSTUNREACH, told apart by the ICMP message: see ``wire``); no route here
+    #: (:data:`NOT_ROUTED_HERE`) or no host on this machine's link (:data:`NO_NEIGHBOUR`)
     NO_ROUTE = "no-route"
     DNS_ERROR = "dns-error"  #: a name did not resolve
     LOCAL_ERROR = "local-error"  #: the source itself failed (EMFILE, EADDRNOTAVAIL, EPERM...)
@@ -115,7 +120,8 @@ _ERRNO_OUTCOMES = {
 
 #: outcomes that show a connection blocked (``verify --expect-blocked``, and a request that
 #: expects ``blocked`` on a managed host): the firewall dropped TCP, something answered no, or
-#: a router on the way has no route (not this machine: see :func:`as_blocked`).  Never UDP
+#: a router on the way has no route or a TTL ran out (not this machine's routing or
+#: neighbours; its own firewall does count: see :func:`as_blocked`).  Never UDP
 #: silence (``open|filtered``): a firewall that drops and a service that does not answer look
 #: the same
 BLOCKED_OUTCOMES = frozenset(
@@ -129,19 +135,48 @@ UDP_SILENCE_NOTE = (
 
 
 #: errors the kernel raises at once, when a probe is sent, where its own routing table has no
-#: way to the destination (no route; an ``unreachable`` route)
-_UNROUTED = frozenset({errno.ENETUNREACH, errno.EHOSTUNREACH})
+#: way to the destination: no route (``ENETUNREACH``), an ``unreachable`` route
+#: (``EHOSTUNREACH``), a ``prohibit`` route (``EACCES``, as for a broadcast address without
+#: ``SO_BROADCAST``).  The route lookup comes before the machine's own firewall, so not even
+#: that saw the probe
+_UNROUTED = frozenset({errno.ENETUNREACH, errno.EHOSTUNREACH, errno.EACCES})
 #: the note of a probe this machine did not send for want of a route (``no-route``)
 NOT_ROUTED_HERE = (
     "not sent: this machine has no route to it (its routing table holds none, or an "
-    "unreachable route); nothing left this machine"
+    "unreachable or prohibit route; or, EACCES too, the address is a broadcast one on its "
+    "link); nothing left this machine"
 )
-#: the note of such a probe expected blocked: why it is ``local-error``
-_NOT_ROUTED_BLOCKED = (
-    f"{NOT_ROUTED_HERE}, so no firewall was tested and this proves nothing of them (an ICMP "
-    "unreachable from a router or firewall on the way does pass); give this machine the route "
-    "the source host has, or run verify on the host"
+#: the note of a probe whose destination no host answered for on this machine's own link
+#: (``no-route``): the kernel's ICMP host (ICMPv6 address) unreachable from this machine itself
+NO_NEIGHBOUR = (
+    "not sent: no host answered for it on this machine's own link (its ARP or neighbour "
+    "discovery failed: the destination is down or absent; or its own firewall rejected it "
+    "with a host unreachable, which reads the same); only the lookup left this machine"
 )
+#: the note of a probe this machine's own firewall (or another egress filter of its own)
+#: dropped as it was sent: ``EPERM`` (``local-error``)
+DROPPED_HERE = "never left this machine: its own firewall drops it (EPERM)"
+#: the note of a TCP probe whose SYN the kernel could not send (``local-error``): the trace a
+#: SYN dropped by the source's own firewall leaves (see ``wire``)
+NEVER_LEFT = "the SYN was retransmitted but never left this machine (its own firewall drops it)"
+#: the note of a probe this machine's own firewall rejected: the ICMP error came from this
+#: machine's own address, not from the destination's or the way's
+REJECTED_HERE = "rejected by this machine's own firewall: the ICMP error came from this machine"
+#: what each note of a probe that never reached the way (``no-route``) becomes when the
+#: probe is expected blocked: ``local-error``, since no firewall was tested
+_UNPROVEN = {
+    NOT_ROUTED_HERE: (
+        f"{NOT_ROUTED_HERE}, so no firewall was tested and this proves nothing of them (an "
+        "ICMP unreachable from a router or firewall on the way does pass); give this machine "
+        "the route the source host has, or run verify on the host"
+    ),
+    NO_NEIGHBOUR: (
+        f"{NO_NEIGHBOUR}, so no firewall was tested and this proves nothing of them: start "
+        "the destination, or probe an address a host answers for"
+    ),
+}
+#: the note of a probe expected blocked that the source's own firewall stopped: it passes
+_EGRESS = "the source's own egress filtering blocks it (this machine is the source host)"
 
 
 def not_routed_here(code: int) -> bool:
@@ -151,13 +186,25 @@ def not_routed_here(code: int) -> bool:
 
 
 def as_blocked(result: PortResult) -> PortResult:
-    """``result`` as the verdict of a probe expected blocked: a probe this machine did not
-    send for want of a route (:data:`NOT_ROUTED_HERE`) proves nothing of the firewalls on
-    the way, so it is ``local-error`` (and fails), as a probe this machine cannot send from
-    the source's address is."""
-    if result.outcome is Outcome.NO_ROUTE and result.evidence.note == NOT_ROUTED_HERE:
-        evidence = replace(result.evidence, note=_NOT_ROUTED_BLOCKED)
+    """``result`` as the verdict of a probe expected blocked.
+
+    A probe that never reached a firewall proves nothing of them, so it is ``local-error``
+    (and fails), as a probe this machine cannot send from the source's address is: one this
+    machine did not send for want of a route (:data:`NOT_ROUTED_HERE`), or whose destination
+    no host answered for on its own link (:data:`NO_NEIGHBOUR`).  A probe this machine's own
+    firewall dropped (:data:`DROPPED_HERE`, :data:`NEVER_LEFT`: ``filtered``) or rejected
+    (:data:`REJECTED_HERE`) met the source host's own egress filtering (a probe expected
+    blocked leaves only from the source's own address), and passes."""
+    note = result.evidence.note
+    if result.outcome is Outcome.NO_ROUTE and note in _UNPROVEN:
+        evidence = replace(result.evidence, note=_UNPROVEN[note])
         return replace(result, outcome=Outcome.LOCAL_ERROR, evidence=evidence)
+    if note in (DROPPED_HERE, NEVER_LEFT, REJECTED_HERE):
+        outcome = result.outcome
+        if outcome is Outcome.LOCAL_ERROR:  # a drop; a UDP reject (send() said EPERM too)
+            outcome = Outcome.REJECTED if note == REJECTED_HERE else Outcome.FILTERED
+        evidence = replace(result.evidence, note=f"{note}: {_EGRESS}")
+        return replace(result, outcome=outcome, evidence=evidence)
     return result
 
 

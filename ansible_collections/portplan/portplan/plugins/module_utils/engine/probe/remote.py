@@ -10,8 +10,9 @@ resolves destination names itself (as the product would from there) and identifi
 as ``portplan verify`` does, through the same :func:`~portplan.probe.verify.run_checks`.
 
 A request may also expect the path to be ``blocked``: it then passes when the port is refused,
-closed, filtered, rejected or unroutable on the way, and fails when it opens, when the source
-itself failed (also for want of a route: nothing was sent), and for UDP silence
+closed, filtered, rejected or unroutable on the way, or stopped by the host's own firewall,
+and fails when it opens, when the source itself failed (also for want of a route, or when no
+host answers for the address on its own link: no firewall was tested), and for UDP silence
 (``open|filtered`` proves nothing either way).
 
 Standard library only (a managed host needs nothing but Python 3.11).

@@ -27,11 +27,15 @@ from ansible_collections.portplan.portplan.plugins.module_utils.engine.probe.icm
     TTL_EXPIRED,
     ask_for_errors,
     echo_once,
+    from_here,
     icmp_text,
     is_time_exceeded,
     queued_error,
 )
 from ansible_collections.portplan.portplan.plugins.module_utils.engine.probe.outcomes import (
+    DROPPED_HERE,
+    NEVER_LEFT,
+    NO_NEIGHBOUR,
     NOT_ROUTED_HERE,
     Evidence,
     Outcome,
@@ -63,8 +67,6 @@ _TCP_INFO_SIZE = 104
 _RETRANS = 36
 _TOTAL_RETRANS = 100
 
-#: the note of a TCP probe whose SYN the kernel could not send (see :func:`_syn_never_left`)
-NEVER_LEFT = "the SYN was retransmitted but never left this machine (its own firewall drops it)"
 SELF_CONNECTED = (
     "the kernel chose the probed port as the source port, and the connection reached itself: "
     "nothing listens there"
@@ -236,7 +238,7 @@ async def _tcp(
         if code in _AFTER_HANDSHAKE:
             return result(Outcome.OPEN, code, note=RESET_ONCE_ACCEPTED), None
         if code:
-            return _by_error(result, code, sock, at_once=at_once), None
+            return _by_error(result, code, sock, probe.address, at_once=at_once), None
         if connected_to_itself(sock):
             return result(Outcome.REFUSED, note=SELF_CONNECTED), None
         kept = keep
@@ -311,7 +313,7 @@ async def carry_on(
     if code in _AFTER_HANDSHAKE:
         return result(Outcome.OPEN, code, note=RESET_ONCE_ACCEPTED), again
     if code:
-        return _by_error(result, code, sock), again
+        return _by_error(result, code, sock, probe.address), again
     try:
         sock.getpeername()
     except OSError:
@@ -340,6 +342,7 @@ def _by_error(
     result: Callable[..., PortResult],
     code: int,
     sock: socket.socket,
+    address: str,
     *,
     udp: bool = False,
     at_once: bool = False,
@@ -348,16 +351,24 @@ def _by_error(
     probe): what the errno says, with the ICMP type, code and sender from the socket's error
     queue as evidence.  An ICMP time exceeded, which the kernel reports as ``EHOSTUNREACH``
     as it does a host's or a firewall's "host unreachable", is ``no-route``: the probe died on
-    the way (a routing loop), and nothing answered for the destination.  An error raised
-    ``at_once`` (by ``connect()`` or ``send()``) with no ICMP message behind it, that says
-    there is no route, is this machine's own routing table: ``no-route``, not sent."""
+    the way (a routing loop), and nothing answered for the destination.  An ICMP error from
+    this machine itself about a probe to ``address`` (:func:`~portplan.probe.icmp.from_here`)
+    is its neighbour lookup that failed (``no-route``) or its own firewall's reject (a note
+    says so).  An error raised ``at_once`` (by ``connect()`` or ``send()``) with no ICMP
+    message behind it is this machine's own: a route it lacks (``no-route``, not sent), or
+    its own firewall dropping the probe (``EPERM``)."""
     found = queued_error(sock)
     icmp = icmp_text(*found) if found is not None else None
     if found is not None and is_time_exceeded(found[0], found[1]):
         return result(Outcome.NO_ROUTE, code, icmp=icmp, note=TTL_EXPIRED)
+    here = from_here(found, sock, address) if found is not None else None
+    if here == NO_NEIGHBOUR:
+        return result(Outcome.NO_ROUTE, code, icmp=icmp, note=here)
     if found is None and at_once and not_routed_here(code):
         return result(Outcome.NO_ROUTE, code, note=NOT_ROUTED_HERE)
-    return result(classify(code, udp=udp), code, icmp=icmp)
+    if found is None and at_once and code == errno.EPERM:
+        here = DROPPED_HERE
+    return result(classify(code, udp=udp), code, icmp=icmp, note=here)
 
 
 async def _udp(probe: PortProbe, timeout: float) -> PortResult:
@@ -376,7 +387,7 @@ async def _udp(probe: PortProbe, timeout: float) -> PortResult:
                 return result(Outcome.CLOSED, note=_UDP_SELF_CONNECTED)
             sock.send(probe.payload)
         except OSError as exc:
-            return _by_error(result, exc.errno or 0, sock, udp=True, at_once=True)
+            return _by_error(result, exc.errno or 0, sock, probe.address, udp=True, at_once=True)
         deadline = started + timeout
         while (left := deadline - time.monotonic()) > 0:
             if not await _wait(loop, sock.fileno(), left, write=False):
@@ -386,7 +397,7 @@ async def _udp(probe: PortProbe, timeout: float) -> PortResult:
             except BlockingIOError:
                 continue
             except OSError as exc:
-                return _by_error(result, exc.errno or 0, sock, udp=True)
+                return _by_error(result, exc.errno or 0, sock, probe.address, udp=True)
             return result(Outcome.OPEN, reply=data[:512], note=f"{len(data)} bytes answered")
         return result(Outcome.OPEN_FILTERED, note=f"no answer within {timeout:g} s")
 
