@@ -6,6 +6,7 @@ failure left until the operator restores it (``apply --restore-saved``) or clear
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -18,17 +19,20 @@ import netns
 from portplan.targets.apply.confirmed import state_root
 from test_apply_rollback import (
     PORTPLAN,
+    SHOPPING,
     SMART_ID,
     apply_once,
     finish,
+    iptables_namespace,
     nft_namespace,
     nft_state,
+    run_in,
     start_apply,
 )
 
 pytestmark = pytest.mark.netns
 
-__all__ = ["nft_namespace"]  # (a fixture, used by name)
+__all__ = ["iptables_namespace", "nft_namespace"]  # (fixtures, used by name)
 
 
 def _watchdogs(ns: str) -> list[int]:
@@ -233,3 +237,54 @@ def test_an_apply_killed_with_its_watchdog_blocks_the_next_until_restored(
         assert not orphan.exists()
     finally:
         shutil.rmtree(orphan, ignore_errors=True)
+
+
+def test_a_restore_tool_that_is_gone_does_not_keep_the_other_family_new(
+    iptables_namespace: str, tmp_path: Path
+) -> None:
+    # iptables-restore is gone when the rollback comes (an upgrade replacing it, say): the
+    # IPv6 table and the address sets, whose tools are there, must come back all the same;
+    # they stayed new, as the missing tool ended the whole restore before it reached them
+    tools = tmp_path / "tools"  # every command of this machine but iptables-restore
+    tools.mkdir()
+    for folder in os.environ["PATH"].split(os.pathsep):
+        for command in Path(folder).glob("*") if Path(folder).is_dir() else ():
+            if command.name != "iptables-restore" and not (tools / command.name).exists():
+                (tools / command.name).symlink_to(command)
+    real = shutil.which("iptables-restore")
+    assert real is not None
+    first = tmp_path / "first"
+    first.mkdir()
+    wrapper = first / "iptables-restore"
+    # loads portplan's IPv4 rules for real, then is gone; everything else goes to the real tool
+    wrapper.write_text(
+        "#!/bin/sh\n"
+        f'case " $* " in *" --test "*|*" --help "*) exec {real} "$@";; esac\n'
+        "input=$(cat)\n"
+        'case "$input" in *"portplan iptables-restore ruleset"*)\n'
+        f'  printf "%s\\n" "$input" | {real} "$@"; status=$?; rm -f "$0"; exit $status;; esac\n'
+        f'printf "%s\\n" "$input" | exec {real} "$@"\n'
+    )
+    wrapper.chmod(0o755)
+    v6_before = run_in(iptables_namespace, "ip6tables-save", "-t", "filter")
+    sets_before = run_in(iptables_namespace, "ipset", "save")
+    env = {k: v for k, v in os.environ.items() if k != "SSH_CONNECTION"}
+    env["PATH"] = f"{first}:{tools}"
+    folders = _folders()
+    args = (str(SHOPPING), "--on", "admin-pc", "-t", "iptables", "--egress", "--force")
+    try:
+        result = apply_once(iptables_namespace, *args, env=env)
+        assert not wrapper.exists()  # (the new IPv4 rules went in)
+        assert result.returncode == 3, result.stderr
+        said = " ".join(result.stderr.split())
+        assert "iptables-restore is not installed" in said
+        assert "portplan apply --restore-saved" in said  # the copy is kept, for the operator
+        assert "shopping-6.1/console-sql" in run_in(iptables_namespace, "iptables-save")
+        # what could be put back was
+        strip = re.compile(r"(?m)^#.*\n| \[\d+:\d+\]")
+        after = run_in(iptables_namespace, "ip6tables-save", "-t", "filter")
+        assert strip.sub("", after) == strip.sub("", v6_before)
+        assert run_in(iptables_namespace, "ipset", "save") == sets_before
+    finally:
+        for folder in _folders() - folders:
+            shutil.rmtree(folder, ignore_errors=True)

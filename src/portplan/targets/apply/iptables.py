@@ -16,7 +16,7 @@ import shlex
 import shutil
 from collections.abc import Mapping
 
-from portplan._errors import ApplyError
+from portplan._errors import ApplyError, ToolError
 from portplan.targets.apply._commands import checked, in_scratch_namespace, run
 from portplan.targets.apply._nftview import differences
 from portplan.targets.base import Applier
@@ -184,27 +184,38 @@ class IptablesApplier(Applier):
             checked(_restoring(restore), text.encode(), f"applying with {restore}")
 
     def restore(self, saved: Mapping[str, bytes]) -> None:
+        """Put back each family's table and each set, every one tried whatever became of the
+        others: a tool that fails, is gone or hangs for one family must not leave the other
+        new."""
         failures = []
         for key, restore in _RESTORE.items():  # rules first: then no rule names a new set
             if key in saved:
-                result = run(_restoring(restore), saved[key])
+                try:
+                    result = run(_restoring(restore), saved[key])
+                except ToolError as error:
+                    failures.append(str(error))
+                    continue
                 if result.returncode != 0:
                     failures.append(f"{restore}: {result.stderr.decode(errors='replace')}")
         for key, members in saved.items():
             if not key.startswith(_SET_PREFIX):
                 continue
             name = key[len(_SET_PREFIX) :]
-            if members:
-                temporary = f"{name[:27]}_rb"
-                script = (
-                    _renamed(members, name, temporary)
-                    + f"swap {temporary} {name}\ndestroy {temporary}\n".encode()
-                )
-                result = run(["ipset", "restore", "-exist"], script)
-            else:
-                result = run(["ipset", "destroy", name])
-                if b"does not exist" in result.stderr:
-                    continue
+            try:
+                if members:
+                    temporary = f"{name[:27]}_rb"
+                    script = (
+                        _renamed(members, name, temporary)
+                        + f"swap {temporary} {name}\ndestroy {temporary}\n".encode()
+                    )
+                    result = run(["ipset", "restore", "-exist"], script)
+                else:
+                    result = run(["ipset", "destroy", name])
+                    if b"does not exist" in result.stderr:
+                        continue
+            except ToolError as error:
+                failures.append(f"ipset {name}: {error}")
+                continue
             if result.returncode != 0:
                 failures.append(f"ipset {name}: {result.stderr.decode(errors='replace')}")
         if failures:
