@@ -116,6 +116,24 @@ def test_an_ssh_session_the_plan_would_cut_is_refused(namespace: str) -> None:
     assert result.returncode == 0, result.stderr
 
 
+def test_egress_over_ssh_says_to_type_yes_should_no_prompt_show(namespace: str) -> None:
+    # on a host where nothing tracked connections before, the session's next packet out (the
+    # prompt) reads as a new connection the new output chain drops, until the operator types
+    hint = "with --egress this SSH session may show no prompt until you type"
+    admin = {"SSH_CONNECTION": "203.0.113.5 50000 192.0.2.40 22"}
+    result = apply(
+        namespace, "--on", "da01", "--egress", "--confirm-timeout", "5", env=admin, stdin="yes\n"
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.index(hint) < result.stderr.index("portplan: applied.")
+    for args, env in ((("--egress",), None), ((), admin)):  # not from a console, nor without
+        result = apply(
+            namespace, "--on", "da01", *args, "--confirm-timeout", "5", env=env, stdin="yes\n"
+        )
+        assert result.returncode == 0, result.stderr
+        assert hint not in result.stderr
+
+
 def test_a_host_without_management_access_needs_force(namespace: str, tmp_path: Path) -> None:
     text = EXAMPLE.read_text()
     deployment = tmp_path / "no-management.yaml"

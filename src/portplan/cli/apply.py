@@ -129,6 +129,15 @@ def apply_cmd(
     session_cut = [p for p in problems if not p.forcible]
     if session_cut or (problems and not force):
         raise LockoutError([p.text for p in problems], forcible=not session_cut)
+    if egress and os.environ.get("SSH_CONNECTION"):
+        # said before the load: after it, on a host where nothing tracked connections yet,
+        # the session's next packet out reads as a new connection the output chain drops
+        # until the operator's next keystroke (docs/targets.md)
+        click.echo(
+            "portplan: with --egress this SSH session may show no prompt until you type: "
+            "should none show, type 'yes' and Enter all the same.",
+            err=True,
+        )
     change = Confirmation(target_name, applier, confirm_timeout)
     try:
         change.begin()
