@@ -13,6 +13,7 @@ unless restoring failed: then the folder's ``outcome`` says why, for the applyin
 
 from __future__ import annotations
 
+import os
 import shutil
 import signal
 import sys
@@ -43,9 +44,17 @@ def watch(folder: Path, applier: Applier, saved: Mapping[str, bytes], owner: obj
     """Wait for the deadline (or SIGTERM), then settle: restore ``saved`` unless kept.  What
     to restore was read before the watchdog said it was ready: it holds whatever becomes of
     the folder."""
+    seen: tuple[int, int, int] | None = None
+    deadline = 0.0
     while not _stopped:
         try:
-            deadline = float(str(read_state(folder)["deadline"]))  # re-read: moves after the load
+            # re-read when replaced (the deadline moves after the load): the state holds the
+            # saved ruleset, every address set's members too, and is no file to parse ten
+            # times a second
+            stat = os.stat(folder / "state.json")
+            if (stat.st_ino, stat.st_mtime_ns, stat.st_size) != seen:
+                deadline = float(str(read_state(folder)["deadline"]))
+                seen = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
         except (OSError, ValueError, KeyError):
             # the state is gone or unreadable (its folder deleted, a full disk): nobody can
             # confirm through it any more, so restore now rather than never
