@@ -64,7 +64,11 @@ class Rule:
     match: Space  #: new connections it matches (an upper bound when ``unreadable``)
     verdict: Verdict
     target: str | None = None  #: the chain of a jump or goto
+    #: what its conditions on the interface a packet comes in on (``iifname``, ``-i``) and
+    #: leaves on (``oifname``, ``-o``) leave: the hook tells which of them a packet has (one
+    #: the host receives has no outgoing one yet, one it sends no incoming one)
     interface: Interface = Interface.ANY
+    out_interface: Interface = Interface.ANY
     unreadable: tuple[str, ...] = ()  #: conditions not read exactly, as written
     comment: str | None = None
     line: int | None = None  #: the line in the file, when the file has lines

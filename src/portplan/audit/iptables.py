@@ -153,12 +153,18 @@ class _RuleReader:
                         built.protocol(Ranges.point(value), negate=negate)
                 elif word in ("-i", "--in-interface", "-o", "--out-interface"):
                     name = options.value(word)
+                    outgoing = word in ("-o", "--out-interface")
                     if name == "lo":
-                        built.on_interface(Interface.NOT_LOOPBACK if negate else Interface.LOOPBACK)
+                        built.on_interface(
+                            Interface.NOT_LOOPBACK if negate else Interface.LOOPBACK,
+                            outgoing=outgoing,
+                        )
                     elif "+" in name:
                         raise _Unreadable(f"{word} {name}")
                     else:
-                        built.on_interface(Interface.NOT_OTHER if negate else Interface.OTHER)
+                        built.on_interface(
+                            Interface.NOT_OTHER if negate else Interface.OTHER, outgoing=outgoing
+                        )
                         built.unreadable.append(f"{'! ' if negate else ''}{word} {name}")
                 elif word in {"-m", "--match"}:
                     options.value(word)  # the module: its options follow and are read below
@@ -450,6 +456,7 @@ def _add_rule(
             verdict=verdict,
             target=f"{prefix} {table} {target}" if target is not None else None,
             interface=built.interface,
+            out_interface=built.out_interface,
             unreadable=tuple(built.unreadable),
             comment=comment,
             line=number,

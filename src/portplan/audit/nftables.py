@@ -240,10 +240,15 @@ class _Reader:
                     built.families.discard(family)
         elif key in ("iif", "oif", "iifname", "oifname"):
             names = {str(v) for v in self._elements(right)}
+            outgoing = key in ("oif", "oifname")
             if names == {"lo"}:
-                built.on_interface(Interface.NOT_LOOPBACK if negate else Interface.LOOPBACK)
+                built.on_interface(
+                    Interface.NOT_LOOPBACK if negate else Interface.LOOPBACK, outgoing=outgoing
+                )
             elif "lo" not in names and not any("*" in n for n in names):
-                built.on_interface(Interface.NOT_OTHER if negate else Interface.OTHER)
+                built.on_interface(
+                    Interface.NOT_OTHER if negate else Interface.OTHER, outgoing=outgoing
+                )
                 built.unreadable.append(f"{key} {'!= ' if negate else ''}{_text(right)}")
             else:
                 raise _Unreadable(f"{key} {_text(right)}")
@@ -313,6 +318,7 @@ class _Reader:
                     verdict=each,
                     target=f"{table[0]} {table[1]} {target}" if target else None,
                     interface=built.interface,
+                    out_interface=built.out_interface,
                     unreadable=tuple(built.unreadable),
                     rewrites=built.rewrites,
                 )
@@ -380,6 +386,7 @@ def _rule(
         verdict=verdict,
         target=target,
         interface=built.interface,
+        out_interface=built.out_interface,
         unreadable=tuple(built.unreadable),
     )
 

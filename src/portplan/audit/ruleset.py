@@ -28,9 +28,9 @@ from portplan.audit._evaluate import Bound, ChainResult, Evaluation, View
 from portplan.audit._findings import AuditResult, Finding, FindingKind, RuleServes, describe_space
 from portplan.audit._match import icmp_ranges
 from portplan.audit._rules import BOUNDARY_PLATFORMS, Chain, Hook, Interface, Rule, Ruleset, Verdict
-from portplan.model._types import Network
-from portplan.plan import LOOPBACK, Plan, PlannedFlow
-from portplan.spaces import ICMPV6, Box, BoxIndex, Ranges, Space, flow_space, networks_ranges
+from portplan.audit._universe import between, loopback_universe, universe
+from portplan.plan import Plan, PlannedFlow
+from portplan.spaces import ICMPV6, Box, BoxIndex, Ranges, Space, flow_space
 
 __all__ = ["NEIGHBOUR_DISCOVERY", "Coverage", "audit_ruleset", "coverage", "permitted"]
 
@@ -38,26 +38,6 @@ __all__ = ["NEIGHBOUR_DISCOVERY", "Coverage", "audit_ruleset", "coverage", "perm
 NEIGHBOUR_DISCOVERY = Space.of(
     6, protocols=Ranges.point(ICMPV6), ports=icmp_ranges(Ranges.span(133, 136))
 )
-
-
-def _universe(addresses: Iterable[Network], families: frozenset[int], *, inbound: bool) -> Space:
-    nets = tuple(addresses)
-    out = Space.empty()
-    for family in sorted(families):
-        own = networks_ranges(nets, family)
-        if own:
-            side = {"destinations": own} if inbound else {"sources": own}
-            out = out | Space.of(family, **side)
-    return out
-
-
-def _loopback_universe(addresses: Iterable[Network], families: frozenset[int]) -> Space:
-    nets = (*LOOPBACK, *addresses)
-    out = Space.empty()
-    for family in sorted(families):
-        own = networks_ranges(nets, family)
-        out = out | Space.of(family, sources=own, destinations=own)
-    return out
 
 
 _DECIDING = (Verdict.ACCEPT, Verdict.DROP, Verdict.REJECT)
@@ -80,23 +60,6 @@ class _Tagged:
         return self.box.sources
 
 
-def _between(plan: Plan, boundary: tuple[str, str], families: frozenset[int]) -> Space:
-    """Packets from the hosts of one zone to the hosts of another (a zone firewall's view)."""
-    source_zone, destination_zone = boundary
-    out = Space.empty()
-    for family in sorted(families):
-        sources = networks_ranges(
-            (n for h in plan.hosts.values() if h.zone == source_zone for n in h.addresses), family
-        )
-        destinations = networks_ranges(
-            (n for h in plan.hosts.values() if h.zone == destination_zone for n in h.addresses),
-            family,
-        )
-        if sources and destinations:
-            out = out | Space.of(family, sources=sources, destinations=destinations)
-    return out
-
-
 class _Direction:
     """The audit of one direction (what the host receives, or sends)."""
 
@@ -117,15 +80,15 @@ class _Direction:
         families = ruleset.families
         if boundary is None:
             addresses = plan.host_addresses(host)
-            self.universe = _universe(addresses, families, inbound=self.inbound)
-            self.loopback_universe = _loopback_universe(addresses, families)
+            self.universe = universe(addresses, families, inbound=self.inbound)
+            self.loopback_universe = loopback_universe(addresses, families)
             ending = [
                 r
                 for r in plan.rows_of(host)
                 if (r.destination if self.inbound else r.source) == host
             ]
         else:
-            self.universe = _between(plan, boundary, families)
+            self.universe = between(plan, boundary, families)
             self.loopback_universe = Space.empty()
             ending = [
                 r
@@ -133,11 +96,13 @@ class _Direction:
                 if (r.source_zone, r.destination_zone) == boundary and not r.loopback
             ]
         exact = all(r.exact for c in ruleset.chains.values() for r in c.rules)
-        self.high = Evaluation(ruleset, self.universe, View.NETWORK, Bound.HIGH)
+        self.high = Evaluation(ruleset, self.universe, View.NETWORK, Bound.HIGH, hook)
         self.low = (
-            self.high if exact else Evaluation(ruleset, self.universe, View.NETWORK, Bound.LOW)
+            self.high
+            if exact
+            else Evaluation(ruleset, self.universe, View.NETWORK, Bound.LOW, hook)
         )
-        self.loop_low = Evaluation(ruleset, self.loopback_universe, View.LOOPBACK, Bound.LOW)
+        self.loop_low = Evaluation(ruleset, self.loopback_universe, View.LOOPBACK, Bound.LOW, hook)
         self.rows: list[tuple[PlannedFlow, Space]] = []
         self.loop_rows: list[tuple[PlannedFlow, Space]] = []
         for row in ending:
@@ -307,7 +272,9 @@ class _Direction:
         for chain in self.ruleset.chains.values():
             earlier: BoxIndex[_Tagged] = BoxIndex()
             for position, rule in enumerate(chain.rules):
-                if rule.verdict is Verdict.NONE or rule.interface is Interface.LOOPBACK:
+                if rule.verdict is Verdict.NONE:
+                    continue
+                if self.high.interfaces(rule)[0] is Interface.LOOPBACK:
                     continue
                 match = self.high.match(rule, chain)
                 if not match:
@@ -359,7 +326,7 @@ class _Direction:
                     continue  # a counter, a log, a mark: whatever it matches, it decides nothing
                 if rule.where in named:
                     continue
-                match = rule.match & (self.universe | self.loopback_universe)
+                match = self.high.forms(rule, chain)[1] | self.loop_low.forms(rule, chain)[1]
                 if not match or (
                     rule.verdict is Verdict.ACCEPT and match.issubset(NEIGHBOUR_DISCOVERY)
                 ):
