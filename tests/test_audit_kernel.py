@@ -21,6 +21,8 @@ from portplan import load_plan
 from portplan.audit import AuditResult, FindingKind, Ruleset, audit_ruleset
 from portplan.audit.collect import RulesetFile, read_ruleset
 from portplan.audit.nftables import read_nftables_json
+from portplan.audit.ruleset import permitted
+from portplan.spaces import Packet
 
 pytestmark = pytest.mark.netns
 
@@ -89,3 +91,53 @@ def test_no_incoming_interface_on_the_way_out_matches_loopback_too() -> None:
     outbound = {f.flow for f in result.findings if f.kind is FindingKind.MISSING}
     assert outbound == {"local-1.0/agent", "local-1.0/web"}
     assert {f.direction for f in result.findings if f.kind is FindingKind.MISSING} == {"outbound"}
+
+
+# -- chains that stop packets beyond the filter chains ------------------------------------------
+
+CLIENT, OUTSIDER = "10.0.0.2", "10.0.0.9"
+
+
+def packet(source: str, port: int) -> Packet:
+    return Packet(4, ipaddress.ip_address(source), ipaddress.ip_address("10.0.0.3"), 6, port)
+
+
+def bounds(rules: Ruleset, probe: Packet) -> tuple[bool, bool]:
+    """Whether ``probe`` surely passes, and whether it may pass."""
+    low, high = permitted(load_plan(DATA / "deployment.yaml"), "server", rules)
+    return probe in low, probe in high
+
+
+def kinds(result: AuditResult) -> dict[str, str]:
+    return {f.flow or f.kind.value: f.kind.value for f in result.findings}
+
+
+@pytest.mark.parametrize("name", ["nat-drop.nft", "nat-drop.v4"])
+def test_a_nat_chain_drops_what_its_policy_drops(name: str) -> None:
+    """The client reaches tcp 18080 and nothing else the filter accepts."""
+    assert kernel(name, network=[18080, 18081]) == [True, False]
+    rules = ruleset(name)
+    result = audit(rules)
+    assert kinds(result) == {
+        "loop-1.0/web": "partial",
+        "loop-1.0/closed": "missing",
+        "loop-1.0/radius": "missing",
+    }
+    (web,) = [f for f in result.findings if f.flow == "loop-1.0/web"]
+    assert "nat" in web.message and "policy drop" in web.message
+    assert bounds(rules, packet(CLIENT, 18081)) == (False, False)
+    assert bounds(rules, packet(CLIENT, 18080)) == (True, True)
+
+
+def test_a_nat_chain_sees_nothing_while_conntrack_is_off() -> None:
+    """No rule turns conntrack on: the NAT chain sees no packet, everything passes.  What it
+    would drop does not surely pass, and may."""
+    name = "nat-drop-untracked.nft"
+    assert kernel(name, network=[22, 18081]) == [True, True]
+    rules = ruleset(name)
+    result = audit(rules)
+    assert any(f.kind is FindingKind.EXTRA and packet(OUTSIDER, 22) in (f.packets or ())
+               for f in result.findings)  # fmt: skip
+    assert bounds(rules, packet(CLIENT, 18081)) == (False, True)
+    assert bounds(rules, packet(OUTSIDER, 22)) == (False, True)
+    assert any("when conntrack runs" in n for n in result.notes)

@@ -232,6 +232,14 @@ class Evaluation:
             pieces.append((Verdict.RETURN, *both(lambda m: m - inner.accepted - inner.dropped)))
         return pieces
 
+    def reads(self, chain: Chain) -> bool:
+        """Whether the packets of this reading pass base chain ``chain``: not in a view it does
+        not see, nor in the widest reading where only some of them may (a packet that comes in
+        on another device than an ingress chain's is not stopped by it)."""
+        if not (chain.sees_loopback if self.view is View.LOOPBACK else chain.sees_network):
+            return False
+        return chain.only is None or self.bound is Bound.LOW
+
     def passes(self, key: str) -> Space:
         """What base chain ``key`` lets through: what it accepts, and every packet of a family
         its table does not see."""
@@ -248,6 +256,8 @@ class Evaluation:
         if self.view is View.LOOPBACK and not self.ruleset.loopback_filtered:
             return result
         for key in self.ruleset.paths.get(hook, []):
+            if not self.reads(self.ruleset.chains[key]):
+                continue
             result = result & self.passes(key)
             if not result:
                 break

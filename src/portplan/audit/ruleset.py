@@ -95,7 +95,9 @@ class _Direction:
                 for r in plan.rows
                 if (r.source_zone, r.destination_zone) == boundary and not r.loopback
             ]
-        exact = all(r.exact for c in ruleset.chains.values() for r in c.rules)
+        exact = all(r.exact for c in ruleset.chains.values() for r in c.rules) and not any(
+            ruleset.chains[k].only for keys in ruleset.paths.values() for k in keys
+        )
         self.high = Evaluation(ruleset, self.universe, View.NETWORK, Bound.HIGH, hook)
         self.low = (
             self.high
@@ -118,8 +120,10 @@ class _Direction:
     def peer(self, row: PlannedFlow) -> str:
         return row.source if self.inbound else row.destination
 
-    def path(self) -> list[Chain]:
-        return [self.ruleset.chains[key] for key in self.ruleset.paths.get(self.hook, [])]
+    def path(self, evaluation: Evaluation) -> list[Chain]:
+        """The base chains on the hook that the packets of ``evaluation`` pass."""
+        chains = [self.ruleset.chains[key] for key in self.ruleset.paths.get(self.hook, [])]
+        return [c for c in chains if evaluation.reads(c)]
 
     # -- extra ------------------------------------------------------------------------------
 
@@ -129,7 +133,7 @@ class _Direction:
         if not left:
             return []
         findings: list[Finding] = []
-        for chain in self.path():
+        for chain in self.path(self.high):
             if not left:
                 break
             result = self.high.chain(chain.key)
@@ -218,7 +222,7 @@ class _Direction:
     ) -> Finding:
         blocker: Rule | None = None
         chain_of: Chain | None = None
-        for chain in self.path():
+        for chain in self.path(evaluation):
             stopped = lacking - evaluation.passes(chain.key)
             if not stopped:
                 continue
@@ -245,6 +249,8 @@ class _Direction:
             why = f"no rule accepts it: the {chain_of.describe_policy()} drops it"
         else:
             why = "a rule the audit cannot read exactly may stop it"
+        if chain_of is not None and chain_of.only is not None:
+            why += f" {chain_of.only}"
         kind = FindingKind.MISSING if whole else FindingKind.PARTIAL
         what = (
             "not permitted"
@@ -403,6 +409,12 @@ def audit_ruleset(
         )
     hooks = [Hook.INPUT, Hook.OUTPUT] if egress and boundary is None else [Hook.INPUT]
     for hook in hooks:
+        result.notes.extend(
+            f"chain {key} sees a packet only {ruleset.chains[key].only}: what it drops is read "
+            "as not surely passing, and it is never counted on to stop what may pass"
+            for key in ruleset.paths.get(hook, [])
+            if ruleset.chains[key].only is not None
+        )
         direction = _Direction(plan, host, ruleset, hook, boundary)
         result.checked += len(direction.rows) + len(direction.loop_rows)
         result.findings += direction.missing()
@@ -457,7 +469,7 @@ def coverage(plan: Plan, host: str, ruleset: Ruleset) -> dict[int, Coverage]:
     loop_surely = direction.loop_low.permitted(Hook.INPUT)
     accepting = [
         (rule, space)
-        for chain in direction.path()
+        for chain in direction.path(direction.high)
         for _index, rule, space in direction.accepting(chain, direction.high.chain(chain.key))
     ]
     found = {}
