@@ -209,6 +209,8 @@ class _Reader:
                 raise _Unreadable("th dport without meta l4proto naming ported protocols first")
             ports = self._numbers(right, table, "inet_service", {})
             built.destination_ports(None, ports, negate=negate)
+        elif protocol == "arp":
+            built.never = True  # an ARP header: no IP packet has one
         elif protocol in ("icmp", "icmpv6") and field in ("type", "code"):
             number = 1 if protocol == "icmp" else 58
             names = ICMP_TYPES if protocol == "icmp" else ICMPV6_TYPES
@@ -230,8 +232,12 @@ class _Reader:
             built.protocol(
                 self._numbers(right, table, "inet_proto", PROTOCOL_NUMBERS), negate=negate
             )
-        elif key == "nfproto":
-            families = {4 if str(v) == "ipv4" else 6 for v in self._elements(right)}
+        elif key in ("nfproto", "protocol"):
+            # the IP family, or in a netdev or bridge chain the frame's EtherType
+            names = {str(v) for v in self._elements(right)}
+            if not names <= {"ipv4", "ipv6", "ip", "ip6", "arp"}:
+                raise _Unreadable(f"meta {key} {_text(right)}")
+            families = {4 if n in ("ipv4", "ip") else 6 for n in names if n != "arp"}
             for family in (4, 6):
                 if (family in families) == negate:
                     built.families.discard(family)
