@@ -133,12 +133,15 @@ class _Direction:
         if not left:
             return []
         findings: list[Finding] = []
+        open_chain: Chain | None = None  #: the first chain that lets everything on
         for chain in self.path(self.high):
             if not left:
                 break
             result = self.high.chain(chain.key)
             if chain.policy is Verdict.ACCEPT and not self.low.chain(chain.key).dropped:
-                continue  # it lets everything on, even read at its narrowest: it decides nothing
+                # it lets everything on, even read at its narrowest: it decides nothing
+                open_chain = open_chain or chain
+                continue
             for _index, rule, accepted in self.accepting(chain, result):
                 part = accepted & left
                 if not part:
@@ -155,7 +158,7 @@ class _Direction:
                 left = left - part
                 findings.append(self._extra(part, rule))
         if left:
-            findings.append(self._extra(left, None, None))
+            findings.append(self._extra(left, None, open_chain))
         return findings
 
     def accepting(self, chain: Chain, result: ChainResult) -> Iterable[tuple[int, Rule, Space]]:
