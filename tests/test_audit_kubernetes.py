@@ -42,6 +42,9 @@ def _audit(text: str, host: str = "pa01") -> list[tuple[FindingKind, str]]:
 def test_a_policy_whose_expressions_select_other_pods_leaves_these_open() -> None:
     found = _audit(POLICY.format(operator="In"))  # app In [database]: not physical-access
     assert {kind for kind, _m in found} == {FindingKind.EXTRA}
+    # the chain that stands for the pods' ingress lets everything on: it is named as such
+    (extra,) = [m for _kind, m in found]
+    assert extra.startswith("the policy accept of chain pods of pa01 permits ")
 
 
 def test_a_policy_whose_expressions_select_these_pods_isolates_them() -> None:

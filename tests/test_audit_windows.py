@@ -132,3 +132,27 @@ def test_a_second_active_profile_that_lets_everything_in_is_extra(public: str) -
     assert extra[0].example is not None and extra[0].example.port not in (8443, 3389)
     # the planned rows pass on either network: on Domain by their rules, on Public by default
     assert {f.kind for f in found} == {FindingKind.EXTRA, FindingKind.UNREADABLE}
+
+
+def test_a_block_in_one_of_two_active_profiles_bounds_both_ways() -> None:
+    """Two networks, Domain and Public, both blocking by default; 445 (planned) and 5985 (not)
+    are blocked on the Domain network only.  On the Public one both pass: the planned row does
+    not surely pass (on Domain it is blocked), and 5985 may pass (on Public it does)."""
+    plan = examples.example_plan("shopping-contoso")
+    blocks = [{**_rule("Block", port), "Profile": "Domain"} for port in ("445", "5985")]
+    data = json.loads(export(plan, "cm01", False, [*blocks, _rule("Allow", "5985")]))
+    data["active"] = ["DomainAuthenticated", "Public"]
+    for rule in data["rules"]:
+        rule["Profile"] = "Domain" if rule["Action"] == "Block" else "Any"
+    ruleset = read_ruleset([RulesetFile("cm01.json", json.dumps(data))], plan, "cm01")
+    found = audit_ruleset(plan, "cm01", ruleset).findings
+    wmi = next(f for f in found if f.flow == "shopping-6.1/central-wmi")
+    assert wmi.kind is FindingKind.PARTIAL and "Block 445" in wmi.message
+    assert any(f.kind is FindingKind.EXTRA and f.example and f.example.port == 5985 for f in found)
+    unreadable = {f.rule_text for f in found if f.kind is FindingKind.UNREADABLE}
+    assert unreadable == {"Block 445", "Block 5985"}
+    # on the Domain network alone the same blocks are exact: 5985's allow never takes effect
+    data["active"] = ["DomainAuthenticated"]
+    ruleset = read_ruleset([RulesetFile("cm01.json", json.dumps(data))], plan, "cm01")
+    found = audit_ruleset(plan, "cm01", ruleset).findings
+    assert {f.kind for f in found} == {FindingKind.PARTIAL, FindingKind.SHADOWED}

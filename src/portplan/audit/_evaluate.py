@@ -91,18 +91,37 @@ class _Union:
 class Evaluation:
     """One reading of a ruleset over a universe of packets, in one view and bound."""
 
-    def __init__(self, ruleset: Ruleset, universe: Space, view: View, bound: Bound) -> None:
+    def __init__(
+        self,
+        ruleset: Ruleset,
+        universe: Space,
+        view: View,
+        bound: Bound,
+        hook: Hook = Hook.INPUT,
+    ) -> None:
         self.ruleset = ruleset
         self.universe = universe
         self.view = view
         self.bound = bound
+        self.hook = hook  #: the chains read are those of this hook (and the chains they jump to)
         self._chains: dict[str, ChainResult] = {}
         self._stack: list[str] = []
+
+    def interfaces(self, rule: Rule) -> tuple[Interface, Interface]:
+        """The rule's condition on the interface the packets of this hook have (the incoming
+        one for what the host receives, the outgoing one for what it sends), and its condition
+        on the one they do not have, whose name the kernel reads as empty."""
+        if self.hook is Hook.INPUT:
+            return rule.interface, rule.out_interface
+        return rule.out_interface, rule.interface
 
     def forms(self, rule: Rule, chain: Chain) -> tuple[Space, Space]:
         """The packets of the universe this rule surely matches, and those it may match (the
         same set when the rule is read exactly)."""
-        interface = rule.interface
+        interface, absent = self.interfaces(rule)
+        if absent in (Interface.LOOPBACK, Interface.OTHER):
+            # ``oifname "lo"`` on the way in: no packet has an outgoing interface yet
+            return Space.empty(), Space.empty()
         if self.view is View.LOOPBACK:
             if interface in (Interface.NOT_LOOPBACK, Interface.OTHER):
                 return Space.empty(), Space.empty()
@@ -213,6 +232,14 @@ class Evaluation:
             pieces.append((Verdict.RETURN, *both(lambda m: m - inner.accepted - inner.dropped)))
         return pieces
 
+    def reads(self, chain: Chain) -> bool:
+        """Whether the packets of this reading pass base chain ``chain``: not in a view it does
+        not see, nor in the widest reading where only some of them may (a packet that comes in
+        on another device than an ingress chain's is not stopped by it)."""
+        if not (chain.sees_loopback if self.view is View.LOOPBACK else chain.sees_network):
+            return False
+        return chain.only is None or self.bound is Bound.LOW
+
     def passes(self, key: str) -> Space:
         """What base chain ``key`` lets through: what it accepts, and every packet of a family
         its table does not see."""
@@ -229,6 +256,8 @@ class Evaluation:
         if self.view is View.LOOPBACK and not self.ruleset.loopback_filtered:
             return result
         for key in self.ruleset.paths.get(hook, []):
+            if not self.reads(self.ruleset.chains[key]):
+                continue
             result = result & self.passes(key)
             if not result:
                 break
@@ -256,7 +285,7 @@ class Evaluation:
                 policy=Verdict.DROP if chain.policy is not None else None,
                 families=chain.families,
             )
-        reading = Evaluation(shadow, self.universe, self.view, Bound.HIGH)
+        reading = Evaluation(shadow, self.universe, self.view, Bound.HIGH, self.hook)
         total = Space(b for k in bases for b in reading.chain(k).accepted.boxes)
         found = []
         for key in reached:

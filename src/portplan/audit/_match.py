@@ -83,7 +83,8 @@ class MatchBuilder:
         self.ported = False  #: a port condition was given: only ported protocols match
         self.icmp_given = False
         self.never = False  #: a condition no new connection meets (ct state established)
-        self.interface = Interface.ANY
+        self.interface = Interface.ANY  #: the interface a packet comes in on
+        self.out_interface = Interface.ANY  #: the interface it leaves on
         self.unreadable: list[str] = []
         self.rewrites = False  #: a statement rewrites the destination (see Rule.rewrites)
         #: conntrack state conditions that match no tracked new connection but untracked or
@@ -148,10 +149,16 @@ class MatchBuilder:
                 )
         self.untracked = []
 
-    def on_interface(self, interface: Interface) -> None:
-        if self.interface is Interface.ANY:
-            self.interface = interface
-        elif self.interface is not interface:
+    def on_interface(self, interface: Interface, *, outgoing: bool = False) -> None:
+        """A condition on the interface a packet comes in on (``iifname``, ``-i``), or with
+        ``outgoing`` the one it leaves on (``oifname``, ``-o``)."""
+        known = self.out_interface if outgoing else self.interface
+        if known is Interface.ANY:
+            if outgoing:
+                self.out_interface = interface
+            else:
+                self.interface = interface
+        elif known is not interface:
             # two interface conditions: keep both sides honest by reading neither exactly
             self.unreadable.append("several interface conditions")
 

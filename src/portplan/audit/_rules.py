@@ -64,7 +64,11 @@ class Rule:
     match: Space  #: new connections it matches (an upper bound when ``unreadable``)
     verdict: Verdict
     target: str | None = None  #: the chain of a jump or goto
+    #: what its conditions on the interface a packet comes in on (``iifname``, ``-i``) and
+    #: leaves on (``oifname``, ``-o``) leave: the hook tells which of them a packet has (one
+    #: the host receives has no outgoing one yet, one it sends no incoming one)
     interface: Interface = Interface.ANY
+    out_interface: Interface = Interface.ANY
     unreadable: tuple[str, ...] = ()  #: conditions not read exactly, as written
     comment: str | None = None
     line: int | None = None  #: the line in the file, when the file has lines
@@ -88,6 +92,15 @@ class Chain:
     policy: Verdict | None = None  #: ``accept`` or ``drop`` for base chains
     families: frozenset[int] = frozenset({4, 6})  #: the families its table sees
     where: str = ""  #: where the chain (its policy) was written
+    #: whether the packets of a hook's loopback traffic, and those from the network, pass
+    #: this base chain (a NAT chain on the way in sees no loopback traffic: conntrack met it
+    #: on the way out; an ingress chain only what comes in on its devices)
+    sees_loopback: bool = True
+    sees_network: bool = True
+    #: when only some packets of the network may pass this base chain, the condition under
+    #: which they do (``"when it comes in on eth0"``): the audit then reads it for what it may
+    #: stop, never for what it surely lets through
+    only: str | None = None
 
     def describe_policy(self) -> str:
         return f"policy {self.policy} of chain {self.key}"

@@ -1,25 +1,20 @@
-"""The packets an audit weighs a firewall against: those that can reach a host's firewall from
-the network (or leave it), those on its loopback, and those between two zones."""
+"""The packets an audit looks at: those that reach a host from the network (or that it sends),
+its loopback traffic, and what crosses a zone boundary."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
-from portplan.audit._match import icmp_ranges
 from portplan.model._types import Network
 from portplan.plan import LOOPBACK, Plan
-from portplan.spaces import ICMPV6, Ranges, Space, networks_ranges
+from portplan.spaces import Space, networks_ranges
 
-__all__ = ["NEIGHBOUR_DISCOVERY", "between", "loopback_universe", "universe"]
-
-#: IPv6 neighbour discovery: router and neighbour solicitations and advertisements
-NEIGHBOUR_DISCOVERY = Space.of(
-    6, protocols=Ranges.point(ICMPV6), ports=icmp_ranges(Ranges.span(133, 136))
-)
+__all__ = ["between", "loopback_universe", "universe"]
 
 
 def universe(addresses: Iterable[Network], families: frozenset[int], *, inbound: bool) -> Space:
-    """Packets to ``addresses`` (``inbound``) or from them, of each of ``families``."""
+    """Packets to (``inbound``) or from one of ``addresses``: what reaches the host from the
+    network, or what it sends."""
     nets = tuple(addresses)
     out = Space.empty()
     for family in sorted(families):
@@ -31,7 +26,7 @@ def universe(addresses: Iterable[Network], families: frozenset[int], *, inbound:
 
 
 def loopback_universe(addresses: Iterable[Network], families: frozenset[int]) -> Space:
-    """Packets a host sends itself: between its loopback and own addresses, both ways."""
+    """Packets from and to the host's own addresses and loopback: what travels on ``lo``."""
     nets = (*LOOPBACK, *addresses)
     out = Space.empty()
     for family in sorted(families):

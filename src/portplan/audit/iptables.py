@@ -1,10 +1,11 @@
 """iptables rulesets, as ``iptables-save`` and ``ip6tables-save`` print them (and the
 ``iptables-restore`` files portplan writes), with the ipsets they use, read into packet sets.
 
-Each file is one family.  The chains a host's own traffic passes are read (``raw``, ``mangle``
-and ``filter``, and ``security``: PREROUTING and INPUT for what it receives, OUTPUT and
-POSTROUTING for what it sends), with every user chain they jump to; ``nat`` rules are read so
-that a rewrite is reported, but decide nothing.  Read exactly: ``-s``, ``-d`` (also negated,
+Each file is one family.  The chains a host's own traffic passes are read (``raw``, ``mangle``,
+``nat``, ``filter`` and ``security``: PREROUTING and INPUT for what it receives, OUTPUT and
+POSTROUTING for what it sends), with every user chain they jump to; a ``nat`` chain's policy
+drops like any other (while conntrack runs), and its DNAT and REDIRECT rewrites are reported.
+Read exactly: ``-s``, ``-d`` (also negated,
 comma lists), ``-p`` (``0`` is every protocol), ``-i``/``-o lo``, ``-m tcp|udp|sctp|dccp
 --dport``, ``-m multiport --dports``, ``-m icmp --icmp-type``, ``-m icmp6 --icmpv6-type``,
 ``-m conntrack --ctstate``,
@@ -44,18 +45,27 @@ _PATHS = {
     Hook.INPUT: [
         ("raw", "PREROUTING"),
         ("mangle", "PREROUTING"),
+        ("nat", "PREROUTING"),
         ("mangle", "INPUT"),
         ("filter", "INPUT"),
         ("security", "INPUT"),
+        ("nat", "INPUT"),
     ],
     Hook.OUTPUT: [
         ("raw", "OUTPUT"),
         ("mangle", "OUTPUT"),
+        ("nat", "OUTPUT"),
         ("filter", "OUTPUT"),
         ("security", "OUTPUT"),
         ("mangle", "POSTROUTING"),
+        ("nat", "POSTROUTING"),
     ],
 }
+#: what turns conntrack on for a family: a match or a target that needs it
+_CONNTRACK = re.compile(
+    r"(-m|--match) (conntrack|state|connmark|connlimit|connbytes|helper)\b"
+    r"|(-j|--jump) (DNAT|SNAT|MASQUERADE|REDIRECT|NETMAP|CT|CONNMARK)\b"
+)
 #: the NAT chains before the filters of each hook, whose DNAT and REDIRECT rewrite the destination
 _REWRITING = {Hook.INPUT: ("nat", "PREROUTING"), Hook.OUTPUT: ("nat", "OUTPUT")}
 _PORTS = {"tcp": 6, "udp": 17, "dccp": 33, "sctp": 132, "udplite": 136}
@@ -153,12 +163,18 @@ class _RuleReader:
                         built.protocol(Ranges.point(value), negate=negate)
                 elif word in ("-i", "--in-interface", "-o", "--out-interface"):
                     name = options.value(word)
+                    outgoing = word in ("-o", "--out-interface")
                     if name == "lo":
-                        built.on_interface(Interface.NOT_LOOPBACK if negate else Interface.LOOPBACK)
+                        built.on_interface(
+                            Interface.NOT_LOOPBACK if negate else Interface.LOOPBACK,
+                            outgoing=outgoing,
+                        )
                     elif "+" in name:
                         raise _Unreadable(f"{word} {name}")
                     else:
-                        built.on_interface(Interface.NOT_OTHER if negate else Interface.OTHER)
+                        built.on_interface(
+                            Interface.NOT_OTHER if negate else Interface.OTHER, outgoing=outgoing
+                        )
                         built.unreadable.append(f"{'! ' if negate else ''}{word} {name}")
                 elif word in {"-m", "--match"}:
                     options.value(word)  # the module: its options follow and are read below
@@ -235,12 +251,14 @@ def _target(name: str, given: str, built: MatchBuilder) -> tuple[Verdict, ...]:
     itself: an accept of untracked packets may)."""
     if name in _TERMINAL:
         return (_TERMINAL[name],)
-    if name in PASSIVE_TARGETS or name in ("SNAT", "MASQUERADE"):
-        return (Verdict.NONE,)  # SNAT: the source is rewritten after the filters decided
+    if name in PASSIVE_TARGETS:
+        return (Verdict.NONE,)
+    if name in ("SNAT", "MASQUERADE"):
+        return (Verdict.ACCEPT,)  # the source is rewritten; it ends its NAT chain
     built.unreadable.append(given)
     if name in ("DNAT", "REDIRECT", "NETMAP"):
         built.rewrites = True
-        return (Verdict.NONE,)
+        return (Verdict.ACCEPT,)  # it ends its NAT chain, as an accept does
     if name in ("QUEUE", "NFQUEUE"):
         return (Verdict.ACCEPT,)  # a program decides: it may let the packet on
     return (Verdict.ACCEPT, Verdict.DROP)  # a target the audit does not know: either
@@ -404,11 +422,19 @@ def read_iptables_save(
                 _add_rule(ruleset, reader, prefix, table, line, where, number)
             else:
                 raise AuditError(f"{where}: not a line of iptables-save output: {line[:60]}")
+        conntrack = _CONNTRACK.search(text) is not None
         for hook, steps in _PATHS.items():
             for table_name, chain_name in steps:
                 key = f"{prefix} {table_name} {chain_name}"
                 if key in ruleset.chains and ruleset.chains[key].policy is not None:
                     ruleset.paths.setdefault(hook, []).append(key)
+                    if table_name == "nat":
+                        # a NAT chain sees a connection's first packet while conntrack runs,
+                        # and on the way in no loopback packet (conntrack met it on the way out)
+                        chain = ruleset.chains[key]
+                        chain.sees_loopback = hook is Hook.OUTPUT
+                        if not conntrack:
+                            chain.only = "when conntrack runs (no rule of its file turns it on)"
         for hook, (table_name, chain_name) in _REWRITING.items():
             key = f"{prefix} {table_name} {chain_name}"
             if key in ruleset.chains:
@@ -450,6 +476,7 @@ def _add_rule(
             verdict=verdict,
             target=f"{prefix} {table} {target}" if target is not None else None,
             interface=built.interface,
+            out_interface=built.out_interface,
             unreadable=tuple(built.unreadable),
             comment=comment,
             line=number,

@@ -1,8 +1,7 @@
 """nftables rulesets, as ``nft -j list ruleset`` prints them, read into packet sets.
 
-Every base chain of the ``inet``, ``ip`` and ``ip6`` tables on the hooks a host's own traffic
-passes (prerouting and input for what it receives, output and postrouting for what it sends)
-is read with its rules, and every regular chain they jump to.  The conditions the audit models
+Every base chain on the way of a host's own traffic (:mod:`._nfthooks` says which) is read with
+its rules, and every regular chain they jump to.  The conditions the audit models
 are read exactly: ``ip``/``ip6`` ``saddr``/``daddr``, ``ip protocol``, ``ip6 nexthdr``,
 ``meta l4proto``, ``meta nfproto``, ``tcp``/``udp``/``sctp``/``dccp``/``udplite``/``th dport``,
 ``icmp``/``icmpv6`` ``type`` and ``code``, ``ct state`` (a new connection's first packet is in
@@ -26,6 +25,7 @@ from portplan._errors import AuditError, PortplanError
 from portplan.audit._input import MALFORMED, load_json
 from portplan.audit._iptvalues import PASSIVE_TARGETS
 from portplan.audit._match import ICMP_TYPES, ICMPV6_TYPES, MatchBuilder, icmp_ranges
+from portplan.audit._nfthooks import FAMILIES, Place, conntrack_families, place
 from portplan.audit._nftshape import Unreadable as _Unreadable
 from portplan.audit._nftshape import check_document, flags, reason, rule_text
 from portplan.audit._nftshape import text_of as _text
@@ -34,9 +34,6 @@ from portplan.spaces import ALL_PORTS, PORTED, PROTOCOL_NUMBERS, Ranges, address
 
 __all__ = ["read_nftables_json"]
 
-_HOOKS = {"prerouting": Hook.INPUT, "input": Hook.INPUT, "output": Hook.OUTPUT}
-_HOOK_ORDER = {"ingress": 0, "prerouting": 1, "input": 2, "output": 1, "postrouting": 2}
-_FAMILIES = {"inet": frozenset({4, 6}), "ip": frozenset({4}), "ip6": frozenset({6})}
 _PORT_PROTOCOLS = {"tcp": 6, "udp": 17, "dccp": 33, "sctp": 132, "udplite": 136}
 _VERDICTS = {
     "accept": Verdict.ACCEPT,
@@ -212,6 +209,8 @@ class _Reader:
                 raise _Unreadable("th dport without meta l4proto naming ported protocols first")
             ports = self._numbers(right, table, "inet_service", {})
             built.destination_ports(None, ports, negate=negate)
+        elif protocol == "arp":
+            built.never = True  # an ARP header: no IP packet has one
         elif protocol in ("icmp", "icmpv6") and field in ("type", "code"):
             number = 1 if protocol == "icmp" else 58
             names = ICMP_TYPES if protocol == "icmp" else ICMPV6_TYPES
@@ -233,17 +232,26 @@ class _Reader:
             built.protocol(
                 self._numbers(right, table, "inet_proto", PROTOCOL_NUMBERS), negate=negate
             )
-        elif key == "nfproto":
-            families = {4 if str(v) == "ipv4" else 6 for v in self._elements(right)}
+        elif key in ("nfproto", "protocol"):
+            # the IP family, or in a netdev or bridge chain the frame's EtherType
+            names = {str(v) for v in self._elements(right)}
+            if not names <= {"ipv4", "ipv6", "ip", "ip6", "arp"}:
+                raise _Unreadable(f"meta {key} {_text(right)}")
+            families = {4 if n in ("ipv4", "ip") else 6 for n in names if n != "arp"}
             for family in (4, 6):
                 if (family in families) == negate:
                     built.families.discard(family)
         elif key in ("iif", "oif", "iifname", "oifname"):
             names = {str(v) for v in self._elements(right)}
+            outgoing = key in ("oif", "oifname")
             if names == {"lo"}:
-                built.on_interface(Interface.NOT_LOOPBACK if negate else Interface.LOOPBACK)
+                built.on_interface(
+                    Interface.NOT_LOOPBACK if negate else Interface.LOOPBACK, outgoing=outgoing
+                )
             elif "lo" not in names and not any("*" in n for n in names):
-                built.on_interface(Interface.NOT_OTHER if negate else Interface.OTHER)
+                built.on_interface(
+                    Interface.NOT_OTHER if negate else Interface.OTHER, outgoing=outgoing
+                )
                 built.unreadable.append(f"{key} {'!= ' if negate else ''}{_text(right)}")
             else:
                 raise _Unreadable(f"{key} {_text(right)}")
@@ -285,8 +293,10 @@ class _Reader:
             elif kind in ("dnat", "redirect", "tproxy"):
                 built.unreadable.append(f"{kind}: the destination is rewritten")
                 built.rewrites = True
+                if kind != "tproxy":
+                    verdict = Verdict.ACCEPT  # it ends its NAT chain, as an accept does
             elif kind in ("snat", "masquerade"):
-                continue  # the source is rewritten after the filter chains decided
+                verdict = Verdict.ACCEPT  # the source is rewritten; it ends its NAT chain
             elif kind == "xt" and _xt_passive(value):
                 continue  # an iptables-nft target that lets the packet go on (-j MARK)
             elif kind == "xt" and isinstance(value, dict) and value.get("type") == "match":
@@ -313,6 +323,7 @@ class _Reader:
                     verdict=each,
                     target=f"{table[0]} {table[1]} {target}" if target else None,
                     interface=built.interface,
+                    out_interface=built.out_interface,
                     unreadable=tuple(built.unreadable),
                     rewrites=built.rewrites,
                 )
@@ -380,6 +391,7 @@ def _rule(
         verdict=verdict,
         target=target,
         interface=built.interface,
+        out_interface=built.out_interface,
         unreadable=tuple(built.unreadable),
     )
 
@@ -441,6 +453,7 @@ def read_nftables_json(text: str, where: str) -> Ruleset:
             reader.read_set(item["set"])
         elif "map" in item:
             reader.read_map(item["map"])
+    conntrack = conntrack_families(items)
     for item in items:
         body = item.get("chain")
         if body is None:
@@ -450,31 +463,25 @@ def read_nftables_json(text: str, where: str) -> Ruleset:
         chain = Chain(
             key=key,
             name=body["name"],
-            families=_FAMILIES.get(family, frozenset()),
+            families=FAMILIES.get(family, frozenset()),
             where=f"table {family} {body['table']} chain {body['name']}",
         )
         chains[(family, body["table"], body["name"])] = chain
         ruleset.chains[key] = chain
-        hook = body.get("hook")
-        if hook is None:
+        if body.get("hook") is None:
             continue
-        if family not in _FAMILIES:
-            ruleset.notes.append(f"{chain.where} ({family} family) is not read")
+        found = place(body, conntrack)
+        if isinstance(found, str):
+            ruleset.notes.append(f"{found} is not read")
+        if not isinstance(found, Place):
             continue
         chain.policy = Verdict.DROP if body.get("policy") == "drop" else Verdict.ACCEPT
-        if body.get("type") == "nat":
-            # it filters nothing, but what its rules send elsewhere the filters see as packets
-            # to another address or port
-            if hook in ("prerouting", "output"):
-                ruleset.rewriting.setdefault(_HOOKS[hook], []).append(key)
-            continue
-        if hook in _HOOKS:
-            prio = body.get("prio", 0)
-            order.append(
-                ((_HOOK_ORDER[hook], prio if isinstance(prio, int) else 0), _HOOKS[hook], key)
-            )
-        elif hook == "postrouting":
-            order.append(((2, 0), Hook.OUTPUT, key))
+        chain.sees_loopback, chain.sees_network = found.sees_loopback, found.sees_network
+        chain.only = found.only
+        if body.get("type") == "nat" and body.get("hook") in ("prerouting", "output"):
+            # what its rules send elsewhere the filters see as packets to another address
+            ruleset.rewriting.setdefault(found.hook, []).append(key)
+        order.append((found.rank, found.hook, key))
     for _rank, hook, key in sorted(order, key=lambda o: o[0]):
         ruleset.paths.setdefault(hook, []).append(key)
     for item in items:

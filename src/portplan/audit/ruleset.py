@@ -26,12 +26,19 @@ from dataclasses import dataclass
 from portplan._errors import AuditError
 from portplan.audit._evaluate import Bound, ChainResult, Evaluation, View
 from portplan.audit._findings import AuditResult, Finding, FindingKind, RuleServes, describe_space
+from portplan.audit._match import icmp_ranges
 from portplan.audit._rules import BOUNDARY_PLATFORMS, Chain, Hook, Interface, Rule, Ruleset, Verdict
-from portplan.audit._universe import NEIGHBOUR_DISCOVERY, between, loopback_universe, universe
+from portplan.audit._universe import between, loopback_universe, universe
 from portplan.plan import Plan, PlannedFlow
-from portplan.spaces import Box, BoxIndex, Ranges, Space, flow_space
+from portplan.spaces import ICMPV6, Box, BoxIndex, Ranges, Space, flow_space
 
-__all__ = ["Coverage", "audit_ruleset", "coverage", "permitted"]
+__all__ = ["NEIGHBOUR_DISCOVERY", "Coverage", "audit_ruleset", "coverage", "permitted"]
+
+#: IPv6 neighbour discovery: router and neighbour solicitations and advertisements
+NEIGHBOUR_DISCOVERY = Space.of(
+    6, protocols=Ranges.point(ICMPV6), ports=icmp_ranges(Ranges.span(133, 136))
+)
+
 
 _DECIDING = (Verdict.ACCEPT, Verdict.DROP, Verdict.REJECT)
 
@@ -88,20 +95,21 @@ class _Direction:
                 for r in plan.rows
                 if (r.source_zone, r.destination_zone) == boundary and not r.loopback
             ]
-        exact = all(r.exact for c in ruleset.chains.values() for r in c.rules)
-        self.high = Evaluation(ruleset, self.universe, View.NETWORK, Bound.HIGH)
-        self.low = (
-            self.high if exact else Evaluation(ruleset, self.universe, View.NETWORK, Bound.LOW)
+        exact = all(r.exact for c in ruleset.chains.values() for r in c.rules) and not any(
+            ruleset.chains[k].only for keys in ruleset.paths.values() for k in keys
         )
-        self.loop_low = Evaluation(ruleset, self.loopback_universe, View.LOOPBACK, Bound.LOW)
+        self.high = Evaluation(ruleset, self.universe, View.NETWORK, Bound.HIGH, hook)
+        self.low = (
+            self.high
+            if exact
+            else Evaluation(ruleset, self.universe, View.NETWORK, Bound.LOW, hook)
+        )
+        self.loop_low = Evaluation(ruleset, self.loopback_universe, View.LOOPBACK, Bound.LOW, hook)
         self.rows: list[tuple[PlannedFlow, Space]] = []
         self.loop_rows: list[tuple[PlannedFlow, Space]] = []
-        # a NetworkPolicy matches the port on the pods: where their service listens
-        on_pods = ruleset.platform == "kubernetes" and self.inbound
         for row in ending:
-            ports = row.listening_ports if on_pods else row.ports
             space = flow_space(
-                row.source_addresses, row.destination_addresses, row.protocol, ports, row.icmp
+                row.source_addresses, row.destination_addresses, row.protocol, row.ports, row.icmp
             )
             if row.loopback:
                 self.loop_rows.append((row, space & self.loopback_universe))
@@ -112,8 +120,10 @@ class _Direction:
     def peer(self, row: PlannedFlow) -> str:
         return row.source if self.inbound else row.destination
 
-    def path(self) -> list[Chain]:
-        return [self.ruleset.chains[key] for key in self.ruleset.paths.get(self.hook, [])]
+    def path(self, evaluation: Evaluation) -> list[Chain]:
+        """The base chains on the hook that the packets of ``evaluation`` pass."""
+        chains = [self.ruleset.chains[key] for key in self.ruleset.paths.get(self.hook, [])]
+        return [c for c in chains if evaluation.reads(c)]
 
     # -- extra ------------------------------------------------------------------------------
 
@@ -123,12 +133,15 @@ class _Direction:
         if not left:
             return []
         findings: list[Finding] = []
-        for chain in self.path():
+        open_chain: Chain | None = None  #: the first chain that lets everything on
+        for chain in self.path(self.high):
             if not left:
                 break
             result = self.high.chain(chain.key)
             if chain.policy is Verdict.ACCEPT and not self.low.chain(chain.key).dropped:
-                continue  # it lets everything on, even read at its narrowest: it decides nothing
+                # it lets everything on, even read at its narrowest: it decides nothing
+                open_chain = open_chain or chain
+                continue
             for _index, rule, accepted in self.accepting(chain, result):
                 part = accepted & left
                 if not part:
@@ -145,7 +158,7 @@ class _Direction:
                 left = left - part
                 findings.append(self._extra(part, rule))
         if left:
-            findings.append(self._extra(left, None, None))
+            findings.append(self._extra(left, None, open_chain))
         return findings
 
     def accepting(self, chain: Chain, result: ChainResult) -> Iterable[tuple[int, Rule, Space]]:
@@ -212,7 +225,7 @@ class _Direction:
     ) -> Finding:
         blocker: Rule | None = None
         chain_of: Chain | None = None
-        for chain in self.path():
+        for chain in self.path(evaluation):
             stopped = lacking - evaluation.passes(chain.key)
             if not stopped:
                 continue
@@ -239,6 +252,8 @@ class _Direction:
             why = f"no rule accepts it: the {chain_of.describe_policy()} drops it"
         else:
             why = "a rule the audit cannot read exactly may stop it"
+        if chain_of is not None and chain_of.only is not None:
+            why += f" {chain_of.only}"
         kind = FindingKind.MISSING if whole else FindingKind.PARTIAL
         what = (
             "not permitted"
@@ -266,7 +281,9 @@ class _Direction:
         for chain in self.ruleset.chains.values():
             earlier: BoxIndex[_Tagged] = BoxIndex()
             for position, rule in enumerate(chain.rules):
-                if rule.verdict is Verdict.NONE or rule.interface is Interface.LOOPBACK:
+                if rule.verdict is Verdict.NONE:
+                    continue
+                if self.high.interfaces(rule)[0] is Interface.LOOPBACK:
                     continue
                 match = self.high.match(rule, chain)
                 if not match:
@@ -318,7 +335,7 @@ class _Direction:
                     continue  # a counter, a log, a mark: whatever it matches, it decides nothing
                 if rule.where in named:
                     continue
-                match = rule.match & (self.universe | self.loopback_universe)
+                match = self.high.forms(rule, chain)[1] | self.loop_low.forms(rule, chain)[1]
                 if not match or (
                     rule.verdict is Verdict.ACCEPT and match.issubset(NEIGHBOUR_DISCOVERY)
                 ):
@@ -395,6 +412,12 @@ def audit_ruleset(
         )
     hooks = [Hook.INPUT, Hook.OUTPUT] if egress and boundary is None else [Hook.INPUT]
     for hook in hooks:
+        result.notes.extend(
+            f"chain {key} sees a packet only {ruleset.chains[key].only}: what it drops is read "
+            "as not surely passing, and it is never counted on to stop what may pass"
+            for key in ruleset.paths.get(hook, [])
+            if ruleset.chains[key].only is not None
+        )
         direction = _Direction(plan, host, ruleset, hook, boundary)
         result.checked += len(direction.rows) + len(direction.loop_rows)
         result.findings += direction.missing()
@@ -449,7 +472,7 @@ def coverage(plan: Plan, host: str, ruleset: Ruleset) -> dict[int, Coverage]:
     loop_surely = direction.loop_low.permitted(Hook.INPUT)
     accepting = [
         (rule, space)
-        for chain in direction.path()
+        for chain in direction.path(direction.high)
         for _index, rule, space in direction.accepting(chain, direction.high.chain(chain.key))
     ]
     found = {}

@@ -78,6 +78,12 @@ class Causes:
                     found.append(
                         f"host {name} zone: {before.zone or 'none'} -> {after.zone or 'none'}"
                     )
+                if before.cluster != after.cluster:
+                    # its members reach each other as machines of their own, or not at all
+                    yes_no = {True: "yes", False: "no"}
+                    found.append(
+                        f"host {name} cluster: {yes_no[before.cluster]} -> {yes_no[after.cluster]}"
+                    )
                 if before.dns_name != after.dns_name:
                     found.append(
                         f"host {name} DNS name: {before.dns_name or 'none'} -> "
@@ -112,6 +118,7 @@ class Causes:
         flow = new_flow or old_flow
         if flow is None:
             return found
+        found += _groups(old_product, new_product, product, flow)
         found += self._features(old_binding, new_binding, old_product, new_product, flow)
         found += self._parameters(old_binding, new_binding, flow)
         found += self._placement(old_binding, new_binding, old_product, flow)
@@ -200,6 +207,21 @@ class Causes:
                     f"(dynamic range {name})"
                 )
         return found
+
+
+def _groups(old: Product, new: Product, product: str, flow: Flow) -> list[str]:
+    """The groups among the flow's ends whose members changed: the flow reaches others."""
+    found = []
+    for name in dict.fromkeys([*flow.source, *flow.destination]):
+        before, after = old.components.get(name), new.components.get(name)
+        was = before.members if before is not None else ()
+        now = after.members if after is not None else ()
+        if was != now and (was or now):
+            found.append(
+                f"group {name} of {product}: members {', '.join(was) or 'none'} -> "
+                f"{', '.join(now) or 'none'}"
+            )
+    return found
 
 
 def _default(product: Product, feature: str) -> bool | str:

@@ -1,0 +1,126 @@
+"""Where an nftables base chain sits on the way of the packets a host receives and sends.
+
+Every base chain on the way stops what it drops, whatever its family or type: an ``inet``,
+``ip`` or ``ip6`` chain on ``prerouting`` and ``input`` (``output`` and ``postrouting`` for what
+the host sends), a ``type nat`` chain among them (it sees a connection's first packet, which it
+may drop like any other, but only while conntrack runs: a rule that matches on ``ct`` or
+rewrites addresses turns it on), and a chain that sees only some of the packets, which the
+audit reads for what it may stop and never counts on for what it lets through: an ``ingress``
+chain (``inet`` or ``netdev``; ``egress`` on the way out) sees what comes in on its devices, a
+``bridge`` chain what passes a bridge.  An accept ends one chain only, so no chain lets through
+what a later one drops.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from portplan.audit._rules import Hook
+
+__all__ = ["FAMILIES", "Place", "conntrack_families", "place"]
+
+FAMILIES = {
+    "inet": frozenset({4, 6}),
+    "ip": frozenset({4}),
+    "ip6": frozenset({6}),
+    "netdev": frozenset({4, 6}),
+    "bridge": frozenset({4, 6}),
+}
+#: hook → (the way it is on, its rank there): the order of base chains on one way
+_IP_HOOKS = {
+    "ingress": (Hook.INPUT, 0),
+    "prerouting": (Hook.INPUT, 3),
+    "input": (Hook.INPUT, 4),
+    "output": (Hook.OUTPUT, 0),
+    "postrouting": (Hook.OUTPUT, 1),
+}
+_NETDEV_HOOKS = {"ingress": (Hook.INPUT, 0), "egress": (Hook.OUTPUT, 4)}
+_BRIDGE_HOOKS = {
+    "prerouting": (Hook.INPUT, 1),
+    "input": (Hook.INPUT, 2),
+    "output": (Hook.OUTPUT, 2),
+    "postrouting": (Hook.OUTPUT, 3),
+}
+#: statements that turn conntrack on for the families of their table
+_CONNTRACK = frozenset(
+    {"ct", "dnat", "snat", "masquerade", "redirect", "ct helper", "ct timeout", "ct expectation"}
+)
+_FAMILY_NAMES = {4: "IPv4", 6: "IPv6"}
+
+
+@dataclass(frozen=True, slots=True)
+class Place:
+    """A base chain's place: the way, its rank there, which traffic passes it, and when only
+    some of the network's packets may (``None``: all of them)."""
+
+    hook: Hook
+    rank: tuple[int, int]
+    sees_loopback: bool = True
+    sees_network: bool = True
+    only: str | None = None
+
+
+def _mentions(value: Any, keys: frozenset[str]) -> bool:
+    if isinstance(value, dict):
+        return any(k in keys or _mentions(v, keys) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_mentions(v, keys) for v in value)
+    return False
+
+
+def conntrack_families(items: list[dict[str, Any]]) -> frozenset[int]:
+    """The families conntrack surely runs for: those of a table with a rule that needs it."""
+    found: set[int] = set()
+    for item in items:
+        body = item.get("rule")
+        if isinstance(body, dict) and _mentions(body.get("expr"), _CONNTRACK):
+            found |= FAMILIES.get(str(body.get("family")), frozenset())
+    return frozenset(found)
+
+
+def _devices(body: dict[str, Any]) -> list[str]:
+    given = body.get("dev", body.get("devices", []))
+    return [str(d) for d in (given if isinstance(given, list) else [given])]
+
+
+def place(body: dict[str, Any], conntrack: frozenset[int]) -> Place | str | None:
+    """Where the base chain ``body`` sits; a note when it is on the way but not read; ``None``
+    when it is on no way of the host's own traffic (``forward``)."""
+    family, hook = body.get("family"), body.get("hook")
+    prio = body.get("prio", 0)
+    order = prio if isinstance(prio, int) and not isinstance(prio, bool) else 0
+    if family == "bridge":
+        found = _BRIDGE_HOOKS.get(str(hook))
+        if found is None:
+            return None
+        way = "comes in through" if found[0] is Hook.INPUT else "leaves through"
+        return Place(found[0], (found[1], order), False, True, f"when it {way} a bridge")
+    if family == "netdev" or hook in ("ingress", "egress"):
+        found = (_NETDEV_HOOKS if family == "netdev" else _IP_HOOKS).get(str(hook))
+        if found is None:
+            return None
+        devices = _devices(body)
+        way = "comes in on" if found[0] is Hook.INPUT else "leaves on"
+        return Place(
+            found[0],
+            (found[1], order),
+            sees_loopback=not devices or "lo" in devices,
+            sees_network=set(devices) != {"lo"},
+            # nft names no device that is gone (a chain may wait for it)
+            only=f"when it {way} {', '.join(devices) or 'its device (not named)'}",
+        )
+    if family not in FAMILIES:
+        return f"table {family} {body.get('table')} chain {body.get('name')} ({family} family)"
+    found = _IP_HOOKS.get(str(hook))
+    if found is None:
+        return None
+    if body.get("type") != "nat":
+        return Place(found[0], (found[1], order))
+    # a NAT chain on the way in sees no loopback packet: conntrack met it on the way out
+    off = sorted(FAMILIES[family] - conntrack)
+    only = None
+    if off:
+        names = " and ".join(_FAMILY_NAMES[f] for f in off)
+        only = f"when conntrack runs (no rule here turns it on for {names})"
+    return Place(found[0], (found[1], order), sees_loopback=found[0] is Hook.OUTPUT, only=only)
