@@ -107,9 +107,12 @@ class _Direction:
         self.loop_low = Evaluation(ruleset, self.loopback_universe, View.LOOPBACK, Bound.LOW, hook)
         self.rows: list[tuple[PlannedFlow, Space]] = []
         self.loop_rows: list[tuple[PlannedFlow, Space]] = []
+        # a NetworkPolicy matches the port on the pods: where their service listens
+        on_pods = ruleset.platform == "kubernetes" and self.inbound
         for row in ending:
+            ports = row.listening_ports if on_pods else row.ports
             space = flow_space(
-                row.source_addresses, row.destination_addresses, row.protocol, row.ports, row.icmp
+                row.source_addresses, row.destination_addresses, row.protocol, ports, row.icmp
             )
             if row.loopback:
                 self.loop_rows.append((row, space & self.loopback_universe))
