@@ -341,3 +341,31 @@ def test_a_row_marked_in_matrix_columns_is_conditional_on_their_headings(tmp_pat
         "allocator": "Allocator",
     }
     assert [str(f.condition) for f in product.flows] == ["director", "director or allocator"]
+
+
+def test_a_row_marked_in_no_matrix_column_is_reported_not_drafted_as_always(
+    tmp_path: Path,
+) -> None:
+    """A matrix row with no mark in any of its columns was drafted without a condition, so it
+    applied to every installation type although the vendor marked it for none, with exit 0.
+    It is now listed at its first matrix cell, exit 1; the other rows keep their conditions."""
+    doc = tmp_path / "matrix.md"
+    code, stderr, product = drafted(
+        doc,
+        "| Port | Protocol | Used by | Director | Allocator |\n"
+        "|---|---|---|---|---|\n"
+        "| 2112 | TCP | ZooKeeper | X | |\n"
+        "| 9200 | TCP | Search | | |\n"
+        "| 22 | TCP | SSH | | X |\n",
+    )
+    assert code == 1, stderr
+    assert (
+        f"{doc}:4:25: column 'Director': the row is marked in none of the columns 'Director', "
+        "'Allocator': the draft applies it always; mark the column it belongs to, or give its "
+        "flow a condition by hand"
+    ) in stderr
+    assert [str(f.condition) if f.condition else None for f in product.flows] == [
+        "director",
+        None,
+        "allocator",
+    ]

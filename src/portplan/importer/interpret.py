@@ -199,6 +199,7 @@ def _row(
                 )
             continue
         values.append(Value(field=role.field, role=role, heading=heading, cell=cell))
+    _unmarked(table, roles, values, report)
     protocol = _protocol_value(values, report)
     direction: DirectionReading | None = None
     done: list[Value] = []
@@ -226,6 +227,27 @@ def _row(
     if direction is None and title_direction is not None:
         direction = DirectionReading(direction=title_direction, text=table.title or "")
     return ImportedRow(row=row, values=tuple(done), direction=direction)
+
+
+def _unmarked(
+    table: Table, roles: tuple[ColumnRole | None, ...], values: list[Value], report: _Report
+) -> None:
+    """Report a row with ports that a matrix (:func:`_marks`) marks in none of its columns:
+    drafted without a condition, it would apply everywhere, which the vendor did not say."""
+    marks = [v for v in values if v.role.marks]
+    ported = any(v.text for v in values if v.field is Field.PORT)
+    if not marks or not ported or any(v.text for v in marks):
+        return
+    headings = ", ".join(
+        repr(_heading(table, i)) for i, role in enumerate(roles) if role is not None and role.marks
+    )
+    report.add(
+        marks[0].cell,
+        marks[0].heading,
+        f"column {marks[0].heading!r}: the row is marked in none of the columns {headings}: "
+        "the draft applies it always; mark the column it belongs to, or give its flow a "
+        "condition by hand",
+    )
 
 
 def _protocol_value(values: list[Value], report: _Report) -> tuple[Value, ProtocolReading] | None:
