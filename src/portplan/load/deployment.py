@@ -16,6 +16,7 @@ from portplan.load.reading import NO_SUCH_FILE
 from portplan.load.validate import validate
 from portplan.load.yamlsrc import SourceMap, Span, load_yaml
 from portplan.model.deployment import (
+    FORBIDDEN,
     MANAGEMENT,
     Deployment,
     Forbidden,
@@ -218,20 +219,25 @@ class _SwappedSource(SourceMap):
 
 
 def _reserved_and_duplicate_ids(deployment: Deployment, source: SourceMap) -> list[Diagnostic]:
-    """The product id ``management`` (the plan's rows of management access have it), and an id
-    used twice among ``management:`` or among ``forbidden:`` entries: either would make two
-    rows of the plan one, and a diff or a check would compare only one of them."""
+    """The product ids ``management`` and ``forbidden`` (the plan's rows of management
+    access, and the deployment's forbidden connections in reports, have them), and an id used
+    twice among ``management:`` or among ``forbidden:`` entries: either would make two rows
+    of the plan one, and a diff or a check would compare only one of them."""
     problems = []
-    if MANAGEMENT in deployment.products:
-        problems.append(
-            source.diagnostic(
-                ("products", MANAGEMENT),
-                f"the product id {MANAGEMENT!r} is reserved: the plan names the rows of the "
-                "deployment's own 'management:' access with it",
-                "give the product another id, in its file's 'id:' and as its key here",
-                at_key=True,
+    reserved = (
+        (MANAGEMENT, "the plan names the rows of the deployment's own 'management:' access"),
+        (FORBIDDEN, "reports and verify --flow name the deployment's own 'forbidden:' entries"),
+    )
+    for product_id, why in reserved:
+        if product_id in deployment.products:
+            problems.append(
+                source.diagnostic(
+                    ("products", product_id),
+                    f"the product id {product_id!r} is reserved: {why} with it",
+                    "give the product another id, in its file's 'id:' and as its key here",
+                    at_key=True,
+                )
             )
-        )
     sections: tuple[tuple[str, str, tuple[Management | Forbidden, ...]], ...] = (
         ("management", "management access", deployment.management),
         ("forbidden", "forbidden connection", deployment.forbidden),

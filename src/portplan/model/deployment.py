@@ -41,6 +41,7 @@ from portplan.model._types import (
 from portplan.model.product import IcmpType
 
 __all__ = [
+    "FORBIDDEN",
     "MANAGEMENT",
     "Deployment",
     "Forbidden",
@@ -53,6 +54,9 @@ __all__ = [
 #: the product id the plan gives the rows of the deployment's own ``management:`` access
 #: (``management/ssh``), so that no product of a deployment may have it
 MANAGEMENT = "management"
+#: the product id reports and ``verify --flow`` give the deployment's own ``forbidden:``
+#: connections (``forbidden/ssh``), so that no product of a deployment may have it either
+FORBIDDEN = "forbidden"
 
 
 AddressList = Annotated[tuple[NetworkField, ...], BeforeValidator(as_tuple), OneOrMany()]

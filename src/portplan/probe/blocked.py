@@ -36,6 +36,7 @@ from dataclasses import replace
 
 from portplan._text import EXPECTED_BLOCKED
 from portplan.model._types import Network, Protocol, special_kind
+from portplan.model.deployment import FORBIDDEN
 from portplan.model.ports import MAX_PORT, MIN_PORT, PortSet
 from portplan.plan import FlowFacts, ForbiddenFlow, Hop, Plan, PlannedFlow
 from portplan.probe.destinations import Origins
@@ -51,8 +52,6 @@ IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 #: ports of another source's planned flow probed at most (the ends of its ranges)
 _PER_ROW = 4
-#: the "product" of a declared forbidden connection's row: reports name it ``forbidden/<id>``
-FORBIDDEN = "forbidden"
 
 
 def forbidden_key(forbidden: ForbiddenFlow) -> str:
