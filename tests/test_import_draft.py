@@ -343,6 +343,24 @@ def test_a_row_marked_in_matrix_columns_is_conditional_on_their_headings(tmp_pat
     assert [str(f.condition) for f in product.flows] == ["director", "director or allocator"]
 
 
+def test_a_condition_column_and_matrix_marks_must_all_hold(tmp_path: Path) -> None:
+    # the marks replaced the text condition, and of two condition columns the last won: the
+    # draft opened the row where the vendor asks for it only if the other holds too
+    code, stderr, product = drafted(
+        tmp_path / "matrix.md",
+        "| Port | Protocol | Used by | Condition | Required | Director | Allocator |\n"
+        "|---|---|---|---|---|---|---|\n"
+        "| 2112 | TCP | ZooKeeper | if TLS is off | if ZooKeeper is used | X | X |\n"
+        "| 22 | TCP | SSH | | | X | |\n",
+    )
+    assert code == 0, stderr
+    first, second = (str(f.condition) if f.condition else None for f in product.flows)
+    assert first is not None and second == "director"
+    terms = first.split(" and ")
+    assert len(terms) == 3 and terms[-1] == "(director or allocator)", first
+    assert all(t in product.features for t in terms[:2]), first
+
+
 def test_a_row_marked_in_no_matrix_column_is_reported_not_drafted_as_always(
     tmp_path: Path,
 ) -> None:

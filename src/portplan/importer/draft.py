@@ -327,9 +327,15 @@ class _Builder:
         return flow
 
     def _condition(self, row: ImportedRow, about: str, flow: dict[str, Any]) -> None:
+        """The row's condition: each condition column's feature, and, of a matrix of marks,
+        any of the columns it is marked in; all of them must hold."""
         marked: list[str] = []
-        for value in row.of(Field.CONDITION):
-            said = " ".join(value.text.lower().split()).rstrip(".")
+        required: list[str] = []
+        values = [
+            (v, " ".join(v.text.lower().split()).rstrip(".")) for v in row.of(Field.CONDITION)
+        ]
+        texts = sum(not v.role.marks and bool(said) and said not in _YES for v, said in values)
+        for value, said in values:
             if value.role.marks:  # a matrix column: a marked row applies where its heading says
                 if said:
                     ident = self.feature_ids(value.heading, limit=32)
@@ -338,14 +344,18 @@ class _Builder:
                 continue
             if not said or said in _YES:
                 continue
-            ident = self.feature_ids(f"{about or value.text}", limit=32)
+            # named after what the row is for; of several conditions, each after its own text
+            ident = self.feature_ids(f"{about if texts == 1 and about else value.text}", limit=32)
             self.features.setdefault(
                 ident,
                 {"description": one_line(f"{value.heading}: {value.text}. {about}").strip()},
             )
-            flow["condition"] = ident
+            required.append(ident)
         if marked:  # marked in several columns: where any of them applies
-            flow["condition"] = " or ".join(marked)
+            either = " or ".join(marked)
+            required.append(f"({either})" if len(marked) > 1 and required else either)
+        if required:
+            flow["condition"] = " and ".join(dict.fromkeys(required))
 
     def _configurable(self, row: ImportedRow, flow: dict[str, Any]) -> None:
         texts = row.texts(Field.CONFIGURABLE)
