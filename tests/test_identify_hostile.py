@@ -688,3 +688,16 @@ def test_a_plugin_cannot_make_an_identification_unbounded() -> None:
         "the answer is longer than a report keeps: 5 more detail(s) left out",
     )
     assert kept.error is not None and _is_cut(kept.error), kept.error
+
+
+def test_a_cut_is_named_with_its_own_limit_and_only_for_what_is_kept() -> None:
+    # the certificate the collection returns keeps 256 KiB, not 1 KiB; a long detail past the
+    # last one kept is left out, not "cut"
+    details = {"certificate_der": "A" * ((1 << 18) + 1), "banner": "b " * MAX_DETAIL}
+    details |= {f"key{i}": "v" for i in range(MAX_DETAILS - 2)}
+    details["late"] = "x" * (MAX_DETAIL + 1)
+    kept = bounded(Identification(expected="x", protocol="x", details=details))
+    assert kept.warnings == (
+        "the answer is longer than a report keeps: certificate_der cut to 262144 characters; "
+        f"banner cut to {MAX_DETAIL} characters; 1 more detail(s) left out",
+    )

@@ -111,9 +111,8 @@ def bounded(found: Identification) -> Identification:
     characters (a cut value ends in ``... (N more characters)``), at most
     :data:`MAX_DETAILS` details and :data:`MAX_WARNINGS` warnings; a warning names what was
     cut.  An identification within the bounds is returned as it is."""
-    cut = [
-        key for key, value in found.details.items() if len(value) > _OWN_LIMITS.get(key, MAX_DETAIL)
-    ]
+    kept = list(found.details.items())[:MAX_DETAILS]
+    cut = [key for key, value in kept if len(value) > _OWN_LIMITS.get(key, MAX_DETAIL)]
     extra_details = max(0, len(found.details) - MAX_DETAILS)
     extra_warnings = max(0, len(found.warnings) - MAX_WARNINGS)
     long_text = any(len(w) > MAX_DETAIL for w in found.warnings) or (
@@ -121,15 +120,17 @@ def bounded(found: Identification) -> Identification:
     )
     if not (cut or extra_details or extra_warnings or long_text):
         return found
-    details = {
-        key: _cut(value, _OWN_LIMITS.get(key, MAX_DETAIL))
-        for key, value in list(found.details.items())[:MAX_DETAILS]
-    }
+    details = {key: _cut(value, _OWN_LIMITS.get(key, MAX_DETAIL)) for key, value in kept}
     warnings = [_cut(w, MAX_DETAIL) for w in found.warnings[:MAX_WARNINGS]]
     if extra_warnings:
         warnings.append(f"... and {extra_warnings} more warning(s)")
     if cut or extra_details:
-        shortened = f"{', '.join(cut)} cut to {MAX_DETAIL} characters" if cut else ""
+        limits: dict[int, list[str]] = {}
+        for key in cut:
+            limits.setdefault(_OWN_LIMITS.get(key, MAX_DETAIL), []).append(key)
+        shortened = "; ".join(
+            f"{', '.join(keys)} cut to {limit} characters" for limit, keys in limits.items()
+        )
         dropped = f"{extra_details} more detail(s) left out" if extra_details else ""
         warnings.append(
             "the answer is longer than a report keeps: "
