@@ -207,3 +207,14 @@ def test_a_forbidden_flow_is_probed_only_with_expect_blocked(deployment: Path) -
     assert "forbidden/ssh is a forbidden connection" in done.stderr
     assert "--expect-blocked" in done.stderr
     assert done.stdout == ""
+    # a forbidden id that is not there is refused as well, with the closest one named
+    with netns.namespace() as bare:
+        done = subprocess.run(
+            ["ip", "netns", "exec", bare, sys.executable, "-m", "portplan", "verify",
+             str(deployment), "--on", "src", "--flow", "forbidden/shh", "--expect-blocked"],
+            capture_output=True, text=True, timeout=60, check=False, stdin=subprocess.DEVNULL,
+        )  # fmt: skip
+    assert done.returncode == 2, done.stderr
+    assert "no forbidden connection 'forbidden/shh'" in done.stderr
+    assert "did you mean 'forbidden/ssh'?" in done.stderr
+    assert done.stdout == ""

@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from portplan._errors import VerifyError
+from portplan._text import choice_hint
 from portplan.model.protocol import Protocol
 from portplan.plan import Plan
 from portplan.probe.blocked import FORBIDDEN, blocked_probes, forbidden_key
@@ -173,9 +174,12 @@ def _forbidden_flows(plan: Plan, flows: Sequence[str], expect_blocked: bool) -> 
     named = {f for f in flows if f in declared or f.startswith(f"{FORBIDDEN}/")}
     unknown = sorted(named - declared)
     if unknown:
+        hint = choice_hint(
+            unknown[0], declared, "forbidden connections", owner=f"deployment {plan.deployment}"
+        )
         raise VerifyError(
             f"no forbidden connection {unknown[0]!r} in deployment {plan.deployment}: "
-            f"--flow {FORBIDDEN}/ID names one of its forbidden: entries by id"
+            f"--flow {FORBIDDEN}/ID names one of its forbidden: entries by id ({hint})"
         )
     if named and not expect_blocked:
         raise VerifyError(
