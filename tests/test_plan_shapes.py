@@ -126,6 +126,19 @@ def test_a_listener_only_row_comes_from_anywhere_unless_any_is_placed(tmp_path: 
     assert ANYWHERE not in placed.hosts
 
 
+def test_any_placed_on_an_empty_list_is_no_client_not_anywhere(tmp_path: Path) -> None:
+    # written out, an empty list says no host runs the client: the listener-only row has no
+    # source, never 0.0.0.0/0 and ::/0 (what leaving the key out means)
+    result = plan(tmp_path, components="\n      any: []")
+    assert rows(result, "jmx") == []
+    assert ANYWHERE not in result.hosts
+    decision = result.decision("shapes-1.0/jmx")
+    assert decision is not None and not decision.included
+    reasons = " ".join(decision.reasons)
+    assert "(any client), not placed" not in reasons
+    assert "'any' is placed on an empty list" in reasons
+
+
 def test_several_destinations_and_a_group_give_a_row_per_destination(tmp_path: Path) -> None:
     result = plan(tmp_path)
     assert rows(result, "fan-out") == [("web01", "api01", "api"), ("web01", "db01", "db")]

@@ -291,8 +291,8 @@ class _Expander:
         sources = tuple(dict.fromkeys(h for s in flow.source for h in self.sources_of(s)))
         destinations = tuple(dict.fromkeys(h for d in flow.destination for h in self.hosts_of(d)))
         ends = (*flow.source, *flow.destination)
-        unplaced = [c for c in ends if c != ANY and not self.hosts_of(c)]
-        if ANY in flow.source and not self.hosts_of(ANY):
+        unplaced = [c for c in ends if not self.sources_of(c)]
+        if ANY in flow.source and self.sources_of(ANY) == (ANYWHERE,):
             decision.reasons.append(
                 f"from {ANY!r} (any client), not placed on hosts: from anywhere "
                 "(0.0.0.0/0 and ::/0)"
@@ -400,7 +400,9 @@ class _Expander:
             if self.binding.components.get(name) != ():
                 continue
             comp = self.product.components[name]
-            if comp.parent is not None:
+            if name == ANY:
+                instead = "standing for anywhere (0.0.0.0/0 and ::/0)"
+            elif comp.parent is not None:
                 instead = f"where its main component {comp.parent!r} runs"
             elif comp.members:
                 instead = "on its members' hosts"
@@ -414,9 +416,11 @@ class _Expander:
         return reasons
 
     def sources_of(self, component: str) -> tuple[str, ...]:
-        """Hosts a flow comes from: ``any`` unplaced is the synthetic host anywhere."""
+        """Hosts a flow comes from: ``any`` unplaced is the synthetic host anywhere (placed
+        on an empty list, it runs on no host: the list says so, and is never read as the
+        Internet)."""
         hosts = self.hosts_of(component)
-        if not hosts and component == ANY:
+        if not hosts and component == ANY and ANY not in self.binding.components:
             return (ANYWHERE,)
         return hosts
 
