@@ -153,6 +153,21 @@ def test_a_cluster_keeps_its_members_flow_with_the_reason(tmp_path: Path) -> Non
     assert any("between the members of nodes" in r for r in decision.reasons)
 
 
+def test_a_cluster_of_one_machine_keeps_its_members_flow_local(tmp_path: Path) -> None:
+    # one member has no other to reach: like a single machine, no row from it to itself
+    (tmp_path / "shapes.yaml").write_text(PRODUCT)
+    three = "[192.0.2.21, 192.0.2.22, 192.0.2.23], cluster: true"
+    assert three in deployment()
+    path = tmp_path / "site.yaml"
+    path.write_text(deployment().replace(three, "[192.0.2.21], cluster: true"))
+    result = load_plan(path)
+    assert rows(result, "mesh") == []
+    decision = result.decision("shapes-1.0/mesh")
+    assert decision is not None and not decision.included
+    assert any("same host" in r for r in decision.reasons)
+    assert not any("between the members" in r for r in decision.reasons)
+
+
 def test_an_icmp_row_has_types_and_no_ports(tmp_path: Path) -> None:
     result = plan(tmp_path)
     (row,) = [r for r in result.rows if r.flow_id == "ping"]

@@ -110,7 +110,7 @@ class RowFactory:
             pairs: tuple[SourceEnd, ...]
             if loopback:  # a loopback flow stays on each host that runs both ends
                 pairs = by_name.get(dst, ())
-            elif dst in source_set and hosts[dst].is_group:  # between the members: a mesh
+            elif dst in source_set and _several(hosts[dst]):  # between the members: a mesh
                 mesh.append(dst)
                 pairs = everyone
             elif dst in source_set:  # a host does not cross the network to reach itself
@@ -186,10 +186,25 @@ class RowFactory:
         return found
 
 
+def _machines(host: Host) -> int | None:
+    """How many machines a host stands for: ``None`` for a network (too many to count)."""
+    if any(address.num_addresses > 1 for address in host.addresses):
+        return None
+    return len(host.addresses) if host.cluster else 1
+
+
+def _several(host: Host) -> bool:
+    """Whether a host stands for several machines, which reach each other over the network (a
+    cluster of one member is a single machine: its traffic to itself stays local)."""
+    count = _machines(host)
+    return count is None or count > 1
+
+
 def _members(host: Host) -> str:
-    if host.cluster:
-        return f"cluster of {len(host.addresses)} machines"
-    return "a network of machines"
+    count = _machines(host)
+    if host.cluster and count is not None:
+        return f"cluster of {count} machines"
+    return "a cluster of networks" if host.cluster else "a network of machines"
 
 
 _Sets = tuple[PortSet, PortSet | None, PortSet | None]  #: ports, listen ports, dynamic ports
