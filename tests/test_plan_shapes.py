@@ -168,6 +168,25 @@ def test_a_cluster_of_one_machine_keeps_its_members_flow_local(tmp_path: Path) -
     assert not any("between the members" in r for r in decision.reasons)
 
 
+def test_management_between_the_members_of_a_cluster_is_a_row(tmp_path: Path) -> None:
+    # planned like a product's flows: the members of a cluster reach each other over the
+    # network, so access from the cluster to itself is a row (apply keeps it), while a
+    # single machine's access to itself stays local
+    (tmp_path / "shapes.yaml").write_text(PRODUCT)
+    path = tmp_path / "site.yaml"
+    path.write_text(
+        deployment()
+        + "management:\n"
+        + "  - {id: ssh, from: [nodes, web01], to: [nodes, web01], ports: 22, purpose: Peers}\n"
+    )
+    result = load_plan(path)
+    assert rows(result, "ssh") == [
+        ("nodes", "nodes", "management"),
+        ("web01", "nodes", "management"),
+        ("nodes", "web01", "management"),
+    ]
+
+
 def test_an_icmp_row_has_types_and_no_ports(tmp_path: Path) -> None:
     result = plan(tmp_path)
     (row,) = [r for r in result.rows if r.flow_id == "ping"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from portplan.model.deployment import Deployment
 from portplan.model.ports import PortSet
 from portplan.plan._legs import Leg, LegEnd, SourceEnd
+from portplan.plan._rows import several_machines
 from portplan.plan._types import MANAGEMENT, Decision, FlowFacts, Hop
 
 __all__ = ["management_rows"]
@@ -51,9 +52,12 @@ def management_rows(deployment: Deployment, out: list[Leg], decisions: list[Deci
         ]
         ends = []
         for dst in targets:
-            pairs = tuple(source for source in sources if source.name != dst)
+            dst_host = hosts[dst]
+            # a machine reaches itself locally; the members of a cluster (or the machines of
+            # a network) reach each other over it, as a product's flows between them do
+            mesh = several_machines(dst_host)
+            pairs = tuple(source for source in sources if mesh or source.name != dst)
             if pairs:
-                dst_host = hosts[dst]
                 ends.append(
                     LegEnd(dst, dst_host.addresses, dst_host.zone, ports, None, None, pairs)
                 )

@@ -13,7 +13,7 @@ from portplan.plan._legs import Leg, LegEnd, SourceEnd
 from portplan.plan._placement import Placement
 from portplan.plan._types import LOOPBACK, Decision, FlowFacts, Hop
 
-__all__ = ["RowFactory", "RowSource"]
+__all__ = ["RowFactory", "RowSource", "several_machines"]
 
 
 class RowSource(_Protocol):
@@ -110,7 +110,7 @@ class RowFactory:
             pairs: tuple[SourceEnd, ...]
             if loopback:  # a loopback flow stays on each host that runs both ends
                 pairs = by_name.get(dst, ())
-            elif dst in source_set and _several(hosts[dst]):  # between the members: a mesh
+            elif dst in source_set and several_machines(hosts[dst]):  # between the members: a mesh
                 mesh.append(dst)
                 pairs = everyone
             elif dst in source_set:  # a host does not cross the network to reach itself
@@ -193,7 +193,7 @@ def _machines(host: Host) -> int | None:
     return len(host.addresses) if host.cluster else 1
 
 
-def _several(host: Host) -> bool:
+def several_machines(host: Host) -> bool:
     """Whether a host stands for several machines, which reach each other over the network (a
     cluster of one member is a single machine: its traffic to itself stays local)."""
     count = _machines(host)
