@@ -13,6 +13,7 @@ with one line changed), runs the CLI and checks the contract of an error report:
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -882,6 +883,52 @@ def test_product_with_several_problems_reports_them_all(
     for line, column, message, hint in problems:
         assert_error(result, path, line, column, message, hint)
     assert_count(result, len(problems))
+
+
+# -- files named by options --------------------------------------------------------------------
+
+LOOP = Path(__file__).resolve().parent / "data" / "loop-deployment.yaml"
+
+
+@pytest.mark.parametrize(
+    ("kind", "message"),
+    [
+        pytest.param("fifo", "is a FIFO (named pipe), not a regular file", id="fifo"),
+        pytest.param(
+            "device",
+            "is a character device, not a regular file (give a file holding the secret)",
+            id="device",
+        ),
+        pytest.param("empty", "is empty", id="empty"),
+        pytest.param("blank", "is empty", id="blank"),
+    ],
+)
+def test_a_radius_secret_file_that_holds_no_secret_is_refused(
+    tmp_path: Path, kind: str, message: str
+) -> None:
+    # a FIFO or /dev/zero was read to its end: a hang, or memory exhausted; an empty file
+    # verified without the secret, silently
+    secret = tmp_path / "secret"
+    if kind == "fifo":
+        os.mkfifo(secret)
+    elif kind == "device":
+        secret = Path("/dev/zero")
+    else:
+        secret.write_bytes(b"" if kind == "empty" else b" \n\t\n")
+    verify = ["verify", str(LOOP), "--on", "client", "--flow", "closed"]
+    result = subprocess.run(
+        [sys.executable, "-m", "portplan", *verify, "--radius-secret-file", str(secret)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )
+    assert result.returncode == 2, result.stderr
+    assert result.stdout == ""
+    assert result.stderr.startswith(f"{secret}: error: "), result.stderr
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
 
 
 # -- --debug and valid files -------------------------------------------------------------------

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from portplan._errors import UsageError
+from portplan._errors import Diagnostic, InputError, UsageError
 from portplan._text import counted
 from portplan.cli._exit import ExitCode
 from portplan.cli._files import width, write_output
@@ -21,6 +21,7 @@ from portplan.cli._options import (
 )
 from portplan.cli._plan import load_plan, require_host
 from portplan.cli._progress import ProgressBar, wants_progress
+from portplan.load.reading import read_bytes
 from portplan.plan import plan_digest
 from portplan.probe.outcomes import Outcome
 from portplan.probe.verification import Verification, verify
@@ -287,10 +288,25 @@ def verify_cmd(
 
 
 def _read_secret(path: Path | None, variable: str) -> bytes | None:
+    """The secret in ``path`` (read as every input is: a regular file of bounded size), or
+    in the environment ``variable``; a file that holds none is an error, not a silent run
+    without the secret."""
     if path is not None:
-        try:
-            return path.read_bytes().strip()
-        except OSError as exc:
-            raise UsageError(f"cannot read the secret file {path}: {exc.strerror}") from exc
+        data, problems = read_bytes(path, expected="a file holding the secret", stdin=False)
+        if data is None:
+            raise InputError(problems)
+        if not data.strip():
+            raise InputError(
+                [
+                    Diagnostic(
+                        file=path,
+                        line=None,
+                        column=None,
+                        message="is empty: it holds no secret",
+                        hint=f"write the secret in it, or set {variable} instead",
+                    )
+                ]
+            )
+        return data.strip()
     value = os.environ.get(variable)
     return value.encode() if value else None

@@ -50,10 +50,11 @@ def read_text(
 
 
 def read_bytes(
-    path: Path, *, expected: str = "a product or deployment file"
+    path: Path, *, expected: str = "a product or deployment file", stdin: bool = True
 ) -> tuple[bytes | None, list[Diagnostic]]:
     """The bytes of the regular file ``path`` (a spreadsheet, say), or ``None`` and the
-    diagnostic that says why not: the same checks as :func:`read_text`, without decoding."""
+    diagnostic that says why not: the same checks as :func:`read_text`, without decoding.
+    ``stdin``: whether the hint may offer ``-`` (standard input) instead."""
     try:
         info = os.stat(path)
     except FileNotFoundError:
@@ -66,7 +67,7 @@ def read_bytes(
             _problem(
                 path,
                 f"is {kind}, not a regular file",
-                f"give {expected} (or '-' for standard input)",
+                f"give {expected}" + (" (or '-' for standard input)" if stdin else ""),
             )
         ]
     if info.st_size > MAX_INPUT_BYTES:
