@@ -173,6 +173,7 @@ def test_the_draft_never_overwrites_the_document_or_an_existing_file(tmp_path: P
     [
         ("ports.txt", b"Port\n1\n", "cannot tell the format"),
         ("ports.csv", b"", "holds no table"),
+        ("ports.csv", b"From,To,Port,Protocol\n", "ports.csv:1:1: error: holds table headings"),
         ("missing.csv", None, "ports.csv"),
     ],
 )
