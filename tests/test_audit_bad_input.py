@@ -65,6 +65,8 @@ EXPECTED = {
     "s_ss_badport.txt": ":1: local port 99999 is not a port number (0-65535)",
     "s_ss_hugeport.txt": ":1: local port (a number of 5000 digits) is not a port number",
     "s_ns_win3.txt": ":5: local port 70000 is not a port number (0-65535)",
+    # a YAML file given as netstat's output was read as a host where nothing listens
+    "s_ns_not_netstat.txt": ": holds no line of netstat output (no 'Proto' heading, no socket)",
     "s_w_port_big.json": ": tcp[0]: LocalPort (a number of 41 digits) is not a port number",
     "s_w_port_neg.json": ": tcp[0]: LocalPort -1 is not a port number (0-65535)",
     "s_w_port_float.json": ": tcp[0]: LocalPort inf is not a port number (0-65535)",
