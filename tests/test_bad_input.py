@@ -931,6 +931,22 @@ def test_a_radius_secret_file_that_holds_no_secret_is_refused(
     assert "Traceback" not in result.stderr
 
 
+def test_several_outputs_into_a_file_are_refused_as_usage(tmp_path: Path) -> None:
+    # rules of every host to -o FILE: "cannot write FILE/host.nft: File exists", exit 3
+    deployment = write(tmp_path, "shopping.yaml", SHOPPING)
+    (tmp_path / "products").symlink_to(EXAMPLES / "products")
+    mine = tmp_path / "rules.nft"
+    mine.write_text("mine\n")
+    argv = ["rules", deployment, "-t", "nftables", "--all-hosts", "-o", mine, "--overwrite"]
+    result = invoke(*argv)
+    assert_failed(result)
+    assert result.stderr == (
+        f"portplan: error: {mine} is a file, not a folder: give -o FOLDER for the 10 files to "
+        "write\n"
+    )
+    assert mine.read_text() == "mine\n"
+
+
 # -- --debug and valid files -------------------------------------------------------------------
 
 
