@@ -947,6 +947,30 @@ def test_several_outputs_into_a_file_are_refused_as_usage(tmp_path: Path) -> Non
     assert mine.read_text() == "mine\n"
 
 
+@pytest.mark.parametrize(
+    ("argv", "option"),
+    [
+        pytest.param(["verify", LOOP, "--on", "client", "--timeout"], "--timeout", id="timeout"),
+        pytest.param(["verify", LOOP, "--on", "client", "--deadline"], "--deadline", id="deadline"),
+        pytest.param(["listen", LOOP, "--on", "server", "--duration"], "--duration", id="listen"),
+        pytest.param(["diagram", LOOP, "--layout-timeout"], "--layout-timeout", id="diagram"),
+        pytest.param(["report", LOOP, "--layout-timeout"], "--layout-timeout", id="report"),
+    ],
+)
+@pytest.mark.parametrize("nan", ["nan", "NaN", "-nan"])
+def test_seconds_that_are_not_a_number_are_refused(
+    argv: list[str | Path], option: str, nan: str
+) -> None:
+    # nan passed click's range (every comparison with it is false): listen stopped at once,
+    # verify probed on, diagram crashed with a traceback
+    result = invoke(*argv, nan)
+    assert_failed(result)
+    assert result.stderr.startswith(f"portplan: error: Invalid value for '{option}': "), (
+        result.stderr
+    )
+    assert f"{nan!r} is not a number" in result.stderr
+
+
 # -- --debug and valid files -------------------------------------------------------------------
 
 

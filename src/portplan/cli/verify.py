@@ -12,6 +12,7 @@ from portplan._text import counted
 from portplan.cli._exit import ExitCode
 from portplan.cli._files import width, write_output
 from portplan.cli._options import (
+    Seconds,
     common_options,
     format_option,
     log,
@@ -61,7 +62,7 @@ _NAMED = 5
 )
 @option(
     "--timeout",
-    type=click.FloatRange(0.05, 60),
+    type=Seconds(0.05, 60),
     default=1.0,
     show_default=True,
     help="Seconds a probe waits for an answer. Once a destination has answered, the first "
@@ -89,7 +90,7 @@ _NAMED = 5
 )
 @option(
     "--deadline",
-    type=click.FloatRange(1, 86400),
+    type=Seconds(1, 86400),
     metavar="SECONDS",
     help="End the whole run after SECONDS; ports not settled by then are reported as "
     "unfinished (and fail). Default: a minute plus 1.5 s per port of the busiest "
