@@ -971,6 +971,31 @@ def test_seconds_that_are_not_a_number_are_refused(
     assert f"{nan!r} is not a number" in result.stderr
 
 
+@pytest.mark.parametrize("kind", ["fifo", "device"])
+def test_an_inventory_that_is_a_fifo_or_a_device_is_refused(tmp_path: Path, kind: str) -> None:
+    # ansible-inventory waited on a FIFO for 120 s ("did not read it", exit 3) and read
+    # /dev/zero into memory
+    inventory = tmp_path / "inventory.yml"
+    if kind == "fifo":
+        os.mkfifo(inventory)
+    else:
+        inventory = Path("/dev/zero")
+    result = subprocess.run(
+        [sys.executable, "-m", "portplan", "verify", str(LOOP), "--inventory", str(inventory)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )
+    assert result.returncode == 2, result.stderr
+    what = "a FIFO (named pipe)" if kind == "fifo" else "a character device"
+    assert result.stderr == (
+        f"portplan: error: inventory {inventory} is {what}, not a file or a folder; give "
+        "an inventory file, a folder of them or an inventory script\n"
+    )
+
+
 # -- --debug and valid files -------------------------------------------------------------------
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from portplan._errors import Diagnostic
 
-__all__ = ["MAX_INPUT_BYTES", "NO_SUCH_FILE", "decode", "read_bytes", "read_text"]
+__all__ = ["MAX_INPUT_BYTES", "NO_SUCH_FILE", "decode", "file_kind", "read_bytes", "read_text"]
 
 #: The largest product or deployment file portplan reads: 32 MiB, far beyond a deployment of
 #: 50,000 hosts (about 6 MiB of YAML).
@@ -30,6 +30,11 @@ _KINDS = {
     stat.S_IFBLK: "a block device",
     stat.S_IFSOCK: "a socket",
 }
+
+
+def file_kind(mode: int) -> str:
+    """What a file of ``mode`` (``os.stat().st_mode``) is, in words: ``a FIFO (named pipe)``."""
+    return _KINDS.get(stat.S_IFMT(mode), "a special file")
 
 
 def _problem(path: Path, message: str, hint: str, line: int | None = None) -> Diagnostic:
@@ -62,11 +67,10 @@ def read_bytes(
     except OSError as exc:
         return None, [_problem(path, f"cannot read file: {exc.strerror}", "check the path")]
     if not stat.S_ISREG(info.st_mode):
-        kind = _KINDS.get(stat.S_IFMT(info.st_mode), "not a regular file")
         return None, [
             _problem(
                 path,
-                f"is {kind}, not a regular file",
+                f"is {file_kind(info.st_mode)}, not a regular file",
                 f"give {expected}" + (" (or '-' for standard input)" if stdin else ""),
             )
         ]
