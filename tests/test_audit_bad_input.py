@@ -6,6 +6,7 @@ nftables rule it cannot read makes that rule unreadable, not the file an error."
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -181,3 +182,27 @@ def test_a_text_ruleset_given_as_json_is_told_how_to_give_it(tmp_path: Path) -> 
     assert result.exit_code == 2, result.output
     assert "host.nft: not the JSON of `nft -j list ruleset`" in result.output
     assert "give a ruleset in nft's text as nft:FILE" in result.output
+
+
+@pytest.mark.parametrize(
+    ("argv", "hint"),
+    [
+        (["audit", NEXUS, "--host", "da01", "--ruleset"], "(give a ruleset collected on the host "),
+        (
+            ["matrix", NEXUS, "--host", "da01", "--against"],
+            "(give a ruleset collected on the host ",
+        ),
+        (["report", NEXUS, "-o", "-", "--verify"], "(give a results file of portplan "),
+        (["import", str(examples.EXAMPLES / "products"), "--map"], "(give a column map file)"),
+    ],
+)
+def test_a_fifo_given_for_another_file_is_told_what_to_give(
+    tmp_path: Path, argv: list[str], hint: str
+) -> None:
+    # the hint said "give a product or deployment file" whatever the option read
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    result = CliRunner().invoke(cli, [*argv, str(fifo)])
+    assert result.exit_code == 2, result.output
+    assert f"{fifo}: error: is a FIFO (named pipe), not a regular file {hint}" in result.stderr
+    assert "Traceback" not in result.output

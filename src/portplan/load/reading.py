@@ -44,11 +44,12 @@ def _problem(path: Path, message: str, hint: str, line: int | None = None) -> Di
 
 
 def read_text(
-    path: Path, *, expected: str = "a product or deployment file"
+    path: Path, *, expected: str = "a product or deployment file", stdin: bool = True
 ) -> tuple[str | None, list[Diagnostic]]:
     """The text of the regular file ``path``, or ``None`` and the diagnostic that says why not;
-    ``expected`` names what the user should give instead of a directory or a device."""
-    data, problems = read_bytes(path, expected=expected)
+    ``expected`` names what the user should give instead of a directory or a device (``stdin``:
+    or ``-``, where standard input is read)."""
+    data, problems = read_bytes(path, expected=expected, stdin=stdin)
     if data is None:
         return None, problems
     return decode(path, data)
