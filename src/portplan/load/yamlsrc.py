@@ -325,7 +325,11 @@ def _syntax_diagnostic(path: Path, exc: yaml.MarkedYAMLError) -> Diagnostic:
     hint = "fix the indentation, quoting or brackets at that spot"
     opened = exc.context_mark
     context = exc.context or ""
-    if opened is not None and ("flow" in context or "quoted" in context):
+    if "quoted" in context and "escape" in (exc.problem or "") and mark is not None:
+        # a bad escape (\q, \ud800) in closed quotes: point at it, not at the quote
+        what = f"invalid escape in double-quoted text: {exc.problem}"
+        hint = "write the character itself, or single quotes where a backslash is meant"
+    elif opened is not None and ("flow" in context or "quoted" in context):
         # an unclosed bracket or quote: point where it opens, say where the parser gave up
         kind = "quoted text" if "quoted" in context else "bracket"
         what = f"unclosed {kind}: {exc.problem}"
