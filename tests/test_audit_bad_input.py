@@ -63,6 +63,13 @@ EXPECTED = {
     "nft_set_flags_str.json": "5 is not a list of flags, at nftables[0].set.flags;",
     "nft_jump_str.json": "'x' names no target chain, at nftables[1].rule.expr[0].jump;",
     "win_rule_str.json": ": rules[0] is 'x', not a rule object",
+    # a Cisco port beyond 65535 or a reversed range matched nothing, silently; 5000 digits
+    # told to call sys.set_int_max_str_digits()
+    "cis_badport.txt": ":2: port 99999 is not a port number (0-65535)",
+    "cis_badrange.txt": ":2: port range 90-80 is reversed",
+    "cis_hugeport.txt": ":2: port (a number of 5000 digits) is not a port number (0-65535)",
+    "cis_badicmp.txt": ":2: ICMP type 999 is not a number 0-255",
+    "cis_badprotocol.txt": ":2: protocol 999 is not a protocol number (0-255)",
     "s_ss_badport.txt": ":1: local port 99999 is not a port number (0-65535)",
     "s_ss_hugeport.txt": ":1: local port (a number of 5000 digits) is not a port number",
     "s_ns_win3.txt": ":5: local port 70000 is not a port number (0-65535)",
@@ -79,6 +86,7 @@ READERS = {
     "aws": ("--ruleset", "aws", NEXUS, "da01"),
     "win": ("--ruleset", "windows", NEXUS, "da01"),
     "k8s": ("--ruleset", "kubernetes", K8S, "idm01"),
+    "cis": ("--ruleset", "cisco", NEXUS, "internet:dmz"),  # a boundary, not a host
     "s_ss": ("--sockets", "ss", NEXUS, "da01"),
     "s_ns": ("--sockets", "netstat", NEXUS, "da01"),
     "s_w": ("--sockets", "windows", NEXUS, "da01"),
@@ -88,7 +96,8 @@ READERS = {
 def _argv(path: Path) -> list[str]:
     prefix = next(p for p in sorted(READERS, key=len, reverse=True) if path.name.startswith(p))
     option, kind, deployment, host = READERS[prefix]
-    return ["audit", deployment, "--host", host, option, f"{kind}:{path}"]
+    where = "--boundary" if kind == "cisco" else "--host"
+    return ["audit", deployment, where, host, option, f"{kind}:{path}"]
 
 
 def _assert_refused(record: dict[str, Any], path: Path, message: str) -> None:
