@@ -62,6 +62,9 @@ EXPECTED = {
     "nft_vmap_inline_bad.json": "at nftables[1].rule.expr[0].vmap.data.set[0];",
     "nft_set_flags_str.json": "5 is not a list of flags, at nftables[0].set.flags;",
     "nft_jump_str.json": "'x' names no target chain, at nftables[1].rule.expr[0].jump;",
+    # a mistake in an nft text ruleset was "nft failed" (exit 3), at a line of /dev/stdin
+    "nftt_badport.nft": ":4:13: nft cannot read it: Service out of range",
+    "nftt_typo.nft": ":4:26: nft cannot read it: syntax error, unexpected newline",
     "win_rule_str.json": ": rules[0] is 'x', not a rule object",
     # a Cisco port beyond 65535 or a reversed range matched nothing, silently; 5000 digits
     # told to call sys.set_int_max_str_digits()
@@ -83,6 +86,7 @@ EXPECTED = {
 READERS = {
     "ipt": ("--ruleset", "iptables", NEXUS, "da01"),
     "nft": ("--ruleset", "nftables", NEXUS, "da01"),
+    "nftt": ("--ruleset", "nft", NEXUS, "da01"),  # nft's text
     "aws": ("--ruleset", "aws", NEXUS, "da01"),
     "win": ("--ruleset", "windows", NEXUS, "da01"),
     "k8s": ("--ruleset", "kubernetes", K8S, "idm01"),
