@@ -6,6 +6,7 @@ nftables rule it cannot read makes that rule unreadable, not the file an error."
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -61,10 +62,22 @@ EXPECTED = {
     "nft_vmap_inline_bad.json": "at nftables[1].rule.expr[0].vmap.data.set[0];",
     "nft_set_flags_str.json": "5 is not a list of flags, at nftables[0].set.flags;",
     "nft_jump_str.json": "'x' names no target chain, at nftables[1].rule.expr[0].jump;",
+    # a mistake in an nft text ruleset was "nft failed" (exit 3), at a line of /dev/stdin
+    "nftt_badport.nft": ":4:13: nft cannot read it: Service out of range",
+    "nftt_typo.nft": ":4:26: nft cannot read it: syntax error, unexpected newline",
     "win_rule_str.json": ": rules[0] is 'x', not a rule object",
+    # a Cisco port beyond 65535 or a reversed range matched nothing, silently; 5000 digits
+    # told to call sys.set_int_max_str_digits()
+    "cis_badport.txt": ":2: port 99999 is not a port number (0-65535)",
+    "cis_badrange.txt": ":2: port range 90-80 is reversed",
+    "cis_hugeport.txt": ":2: port (a number of 5000 digits) is not a port number (0-65535)",
+    "cis_badicmp.txt": ":2: ICMP type 999 is not a number 0-255",
+    "cis_badprotocol.txt": ":2: protocol 999 is not a protocol number (0-255)",
     "s_ss_badport.txt": ":1: local port 99999 is not a port number (0-65535)",
     "s_ss_hugeport.txt": ":1: local port (a number of 5000 digits) is not a port number",
     "s_ns_win3.txt": ":5: local port 70000 is not a port number (0-65535)",
+    # a YAML file given as netstat's output was read as a host where nothing listens
+    "s_ns_not_netstat.txt": ": holds no line of netstat output (no 'Proto' heading, no socket)",
     "s_w_port_big.json": ": tcp[0]: LocalPort (a number of 41 digits) is not a port number",
     "s_w_port_neg.json": ": tcp[0]: LocalPort -1 is not a port number (0-65535)",
     "s_w_port_float.json": ": tcp[0]: LocalPort inf is not a port number (0-65535)",
@@ -73,9 +86,11 @@ EXPECTED = {
 READERS = {
     "ipt": ("--ruleset", "iptables", NEXUS, "da01"),
     "nft": ("--ruleset", "nftables", NEXUS, "da01"),
+    "nftt": ("--ruleset", "nft", NEXUS, "da01"),  # nft's text
     "aws": ("--ruleset", "aws", NEXUS, "da01"),
     "win": ("--ruleset", "windows", NEXUS, "da01"),
     "k8s": ("--ruleset", "kubernetes", K8S, "idm01"),
+    "cis": ("--ruleset", "cisco", NEXUS, "internet:dmz"),  # a boundary, not a host
     "s_ss": ("--sockets", "ss", NEXUS, "da01"),
     "s_ns": ("--sockets", "netstat", NEXUS, "da01"),
     "s_w": ("--sockets", "windows", NEXUS, "da01"),
@@ -85,7 +100,8 @@ READERS = {
 def _argv(path: Path) -> list[str]:
     prefix = next(p for p in sorted(READERS, key=len, reverse=True) if path.name.startswith(p))
     option, kind, deployment, host = READERS[prefix]
-    return ["audit", deployment, "--host", host, option, f"{kind}:{path}"]
+    where = "--boundary" if kind == "cisco" else "--host"
+    return ["audit", deployment, where, host, option, f"{kind}:{path}"]
 
 
 def _assert_refused(record: dict[str, Any], path: Path, message: str) -> None:
@@ -179,3 +195,27 @@ def test_a_text_ruleset_given_as_json_is_told_how_to_give_it(tmp_path: Path) -> 
     assert result.exit_code == 2, result.output
     assert "host.nft: not the JSON of `nft -j list ruleset`" in result.output
     assert "give a ruleset in nft's text as nft:FILE" in result.output
+
+
+@pytest.mark.parametrize(
+    ("argv", "hint"),
+    [
+        (["audit", NEXUS, "--host", "da01", "--ruleset"], "(give a ruleset collected on the host "),
+        (
+            ["matrix", NEXUS, "--host", "da01", "--against"],
+            "(give a ruleset collected on the host ",
+        ),
+        (["report", NEXUS, "-o", "-", "--verify"], "(give a results file of portplan "),
+        (["import", str(examples.EXAMPLES / "products"), "--map"], "(give a column map file)"),
+    ],
+)
+def test_a_fifo_given_for_another_file_is_told_what_to_give(
+    tmp_path: Path, argv: list[str], hint: str
+) -> None:
+    # the hint said "give a product or deployment file" whatever the option read
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    result = CliRunner().invoke(cli, [*argv, str(fifo)])
+    assert result.exit_code == 2, result.output
+    assert f"{fifo}: error: is a FIFO (named pipe), not a regular file {hint}" in result.stderr
+    assert "Traceback" not in result.output

@@ -13,6 +13,7 @@ with one line changed), runs the CLI and checks the contract of an error report:
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -882,6 +883,117 @@ def test_product_with_several_problems_reports_them_all(
     for line, column, message, hint in problems:
         assert_error(result, path, line, column, message, hint)
     assert_count(result, len(problems))
+
+
+# -- files named by options --------------------------------------------------------------------
+
+LOOP = Path(__file__).resolve().parent / "data" / "loop-deployment.yaml"
+
+
+@pytest.mark.parametrize(
+    ("kind", "message"),
+    [
+        pytest.param("fifo", "is a FIFO (named pipe), not a regular file", id="fifo"),
+        pytest.param(
+            "device",
+            "is a character device, not a regular file (give a file holding the secret)",
+            id="device",
+        ),
+        pytest.param("empty", "is empty", id="empty"),
+        pytest.param("blank", "is empty", id="blank"),
+    ],
+)
+def test_a_radius_secret_file_that_holds_no_secret_is_refused(
+    tmp_path: Path, kind: str, message: str
+) -> None:
+    # a FIFO or /dev/zero was read to its end: a hang, or memory exhausted; an empty file
+    # verified without the secret, silently
+    secret = tmp_path / "secret"
+    if kind == "fifo":
+        os.mkfifo(secret)
+    elif kind == "device":
+        secret = Path("/dev/zero")
+    else:
+        secret.write_bytes(b"" if kind == "empty" else b" \n\t\n")
+    verify = ["verify", str(LOOP), "--on", "client", "--flow", "closed"]
+    result = subprocess.run(
+        [sys.executable, "-m", "portplan", *verify, "--radius-secret-file", str(secret)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )
+    assert result.returncode == 2, result.stderr
+    assert result.stdout == ""
+    assert result.stderr.startswith(f"{secret}: error: "), result.stderr
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_several_outputs_into_a_file_are_refused_as_usage(tmp_path: Path) -> None:
+    # rules of every host to -o FILE: "cannot write FILE/host.nft: File exists", exit 3
+    deployment = write(tmp_path, "shopping.yaml", SHOPPING)
+    (tmp_path / "products").symlink_to(EXAMPLES / "products")
+    mine = tmp_path / "rules.nft"
+    mine.write_text("mine\n")
+    argv = ["rules", deployment, "-t", "nftables", "--all-hosts", "-o", mine, "--overwrite"]
+    result = invoke(*argv)
+    assert_failed(result)
+    assert result.stderr == (
+        f"portplan: error: {mine} is a file, not a folder: give -o FOLDER for the 10 files to "
+        "write\n"
+    )
+    assert mine.read_text() == "mine\n"
+
+
+@pytest.mark.parametrize(
+    ("argv", "option"),
+    [
+        pytest.param(["verify", LOOP, "--on", "client", "--timeout"], "--timeout", id="timeout"),
+        pytest.param(["verify", LOOP, "--on", "client", "--deadline"], "--deadline", id="deadline"),
+        pytest.param(["listen", LOOP, "--on", "server", "--duration"], "--duration", id="listen"),
+        pytest.param(["diagram", LOOP, "--layout-timeout"], "--layout-timeout", id="diagram"),
+        pytest.param(["report", LOOP, "--layout-timeout"], "--layout-timeout", id="report"),
+    ],
+)
+@pytest.mark.parametrize("nan", ["nan", "NaN", "-nan"])
+def test_seconds_that_are_not_a_number_are_refused(
+    argv: list[str | Path], option: str, nan: str
+) -> None:
+    # nan passed click's range (every comparison with it is false): listen stopped at once,
+    # verify probed on, diagram crashed with a traceback
+    result = invoke(*argv, nan)
+    assert_failed(result)
+    assert result.stderr.startswith(f"portplan: error: Invalid value for '{option}': "), (
+        result.stderr
+    )
+    assert f"{nan!r} is not a number" in result.stderr
+
+
+@pytest.mark.parametrize("kind", ["fifo", "device"])
+def test_an_inventory_that_is_a_fifo_or_a_device_is_refused(tmp_path: Path, kind: str) -> None:
+    # ansible-inventory waited on a FIFO for 120 s ("did not read it", exit 3) and read
+    # /dev/zero into memory
+    inventory = tmp_path / "inventory.yml"
+    if kind == "fifo":
+        os.mkfifo(inventory)
+    else:
+        inventory = Path("/dev/zero")
+    result = subprocess.run(
+        [sys.executable, "-m", "portplan", "verify", str(LOOP), "--inventory", str(inventory)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )
+    assert result.returncode == 2, result.stderr
+    what = "a FIFO (named pipe)" if kind == "fifo" else "a character device"
+    assert result.stderr == (
+        f"portplan: error: inventory {inventory} is {what}, not a file or a folder; give "
+        "an inventory file, a folder of them or an inventory script\n"
+    )
 
 
 # -- --debug and valid files -------------------------------------------------------------------

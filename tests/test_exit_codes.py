@@ -69,6 +69,16 @@ def test_a_usage_error_is_2_and_said_like_every_other_error() -> None:
     )
 
 
+def test_a_usage_error_of_several_lines_is_one_paragraph() -> None:
+    # click lists the choices of a missing argument one a line, each indented by a tab
+    result = portplan("schema")
+    assert result.returncode == ExitCode.USAGE
+    assert result.stderr.count("\n") == 1 and "\t" not in result.stderr, result.stderr
+    assert result.stderr.startswith("portplan: error: Missing argument '{product|deployment|")
+    assert "Choose from: product, deployment, audit," in result.stderr
+    assert result.stderr.endswith(", verify (see 'portplan schema --help')\n")
+
+
 def test_a_missing_tool_is_3() -> None:
     # apply --check runs `nft -c`; with no nft on the PATH that is the environment's fault
     result = portplan(

@@ -173,6 +173,7 @@ def test_the_draft_never_overwrites_the_document_or_an_existing_file(tmp_path: P
     [
         ("ports.txt", b"Port\n1\n", "cannot tell the format"),
         ("ports.csv", b"", "holds no table"),
+        ("ports.csv", b"From,To,Port,Protocol\n", "ports.csv:1:1: error: holds table headings"),
         ("missing.csv", None, "ports.csv"),
     ],
 )
@@ -186,6 +187,21 @@ def test_bad_documents_are_refused_with_a_located_message(
     assert code == 2, stderr
     assert message in stderr
     assert "Traceback" not in stderr
+
+
+@pytest.mark.parametrize("product_id", ["Bad Id!", "shopping 6.1", "6.1", "a--b", "é"])
+def test_an_id_that_is_not_a_product_id_is_refused(tmp_path: Path, product_id: str) -> None:
+    # pydantic's ValidationError escaped as a traceback, exit 1
+    doc = tmp_path / "ports.csv"
+    doc.write_text("From,To,Port,Protocol\nclient,server,443,tcp\n")
+    out = tmp_path / "product.yaml"
+    code, stdout, stderr = run(str(doc), "--id", product_id, "-o", str(out))
+    assert code == 2, stderr
+    assert stdout == "" and not out.exists()
+    assert stderr == (
+        f"portplan: error: --id {product_id!r} is not a product id: write lower-case letters, "
+        "digits and '_', in parts joined by '-' or '.', the first a letter (shopping-6.1)\n"
+    )
 
 
 def drafted(doc: Path, text: str) -> tuple[int, str, Product]:

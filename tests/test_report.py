@@ -144,6 +144,17 @@ def test_verify_results_colour_their_rows(tmp_path: Path) -> None:
         ('{"format_version": "1.0", "kind": "matrix"}', "a 'matrix' document, but --verify reads"),
         (verify_document([], version="2.0"), "format_version 2.0 of 'verify' documents is not"),
         (verify_document([{"flow": "x"}]), "checks[0].passed is missing"),
+        # a traceback each: Python's 4300-digit limit, and its stack
+        pytest.param(
+            '{"format_version": 1' + "0" * 5000 + "}",
+            "verify.json: not JSON (a number of 5001 digits)",
+            id="5001-digits",
+        ),
+        pytest.param(
+            "[" * 100_000,
+            "verify.json: not JSON (lists or objects nested too deeply)",
+            id="deep",
+        ),
     ],
 )
 def test_a_document_it_cannot_overlay_is_refused(tmp_path: Path, text: str, message: str) -> None:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import ipaddress
 
 from portplan._errors import AuditError
+from portplan.audit._input import port_number
 from portplan.audit._match import ICMP_TYPES, ICMPV6_TYPES, MatchBuilder, icmp_ranges
 from portplan.audit._rules import Chain, Hook, Rule, Ruleset, Verdict
 from portplan.spaces import PROTOCOL_NUMBERS, Ranges, family_span
@@ -54,7 +55,7 @@ class _Unreadable(Exception):
 
 def _port(word: str) -> int:
     if word.isdigit():
-        return int(word)
+        return port_number(word)  # 0-65535: a port beyond would match nothing, silently
     if word in _PORT_NAMES:
         return _PORT_NAMES[word]
     raise _Unreadable(f"port {word}")
@@ -114,7 +115,10 @@ class _Entry:
             return None
         self.take()
         if operator == "range":
-            return Ranges.span(_port(self.take()), _port(self.take()))
+            first, last = _port(self.take()), _port(self.take())
+            if first > last:
+                raise AuditError(f"port range {first}-{last} is reversed: write the lower first")
+            return Ranges.span(first, last)
         first = _port(self.take())
         if operator == "eq":
             found = Ranges.point(first)
@@ -139,7 +143,9 @@ def _rule(words: list[str], family: int, asa: bool, where: str, line: int, text:
         number: int | None = None
         if protocol not in ("ip", "ipv6"):
             if protocol.isdigit():
-                number = int(protocol)
+                number = int(protocol) if protocol.isascii() and len(protocol) <= 3 else 256
+                if number > 255:
+                    raise AuditError(f"protocol {protocol[:20]} is not a protocol number (0-255)")
             elif protocol in PROTOCOL_NUMBERS or protocol == "icmp6":
                 number = PROTOCOL_NUMBERS.get(protocol, 58)
             else:
@@ -163,8 +169,10 @@ def _rule(words: list[str], family: int, asa: bool, where: str, line: int, text:
                 built.never = True  # ACK or RST set: never a new connection's first packet
             elif word in _IGNORED:
                 continue
-            elif number in (1, 58) and (word.isdigit() or word in names):
-                kind = int(word) if word.isdigit() else names[word]
+            elif number in (1, 58) and ((word.isascii() and word.isdigit()) or word in names):
+                kind = names[word] if word in names else int(word) if len(word) <= 3 else 256
+                if kind > 255:
+                    raise AuditError(f"ICMP type {word[:20]} is not a number 0-255")
                 built.icmp_types(number, icmp_ranges(Ranges.point(kind)))
             else:
                 raise _Unreadable(" ".join([word, *entry.words[entry.at :]]))

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -153,12 +154,23 @@ def ruleset_kind(text: str, name: str) -> str:
     )
 
 
+#: how ``nft -f`` reports a mistake in what it reads: ``/dev/stdin:4:13-17: Error: ...``
+_NFT_REFUSED = re.compile(r"/dev/stdin:(\d+):(\d+)(?:-\d+)?: Error: ([^\n]*)")
+
+
 def _nft_text_to_json(text: str, name: str) -> str:
     """An nftables text ruleset, loaded in a network namespace of its own and read back."""
     script = "nft -f /dev/stdin && nft -j list ruleset"
     try:
         return read_tool(["unshare", "--net", "sh", "-c", script], text.encode())
     except ToolError as exc:
+        refused = _NFT_REFUSED.search(str(exc))
+        if refused is not None:  # a mistake in the file, not a failure of this machine
+            line, column, message = refused.groups()
+            raise AuditError(
+                f"{name}:{line}:{column}: nft cannot read it: {message.strip()}; correct the "
+                "file, or collect `nft -j list ruleset` instead"
+            ) from None
         raise ToolError(
             f"{name}: reading an nftables text ruleset loads it in a network namespace of its "
             f"own, which failed: {exc}; collect `nft -j list ruleset` instead"

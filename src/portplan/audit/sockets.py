@@ -130,6 +130,8 @@ def _read_ss(text: str, name: str) -> list[Socket]:
     return found
 
 
+#: the first word of a socket line of netstat (Windows: TCP, UDP)
+_NETSTAT_PROTOCOLS = ("tcp", "udp", "tcp6", "udp6")
 #: the foreign address netstat prints for a listening socket (Windows, then Linux)
 _NO_PEER = frozenset({"0.0.0.0:0", "[::]:0", "0.0.0.0:*", ":::*", "*:*"})
 #: the English states of sockets that do not listen (Windows, then Linux's own)
@@ -142,9 +144,20 @@ _NOT_LISTENING = frozenset(
 
 def _read_netstat(text: str, name: str, dual_default: bool) -> list[Socket]:
     found = []
+    # netstat's other lines (titles, UNIX sockets, Windows' [process.exe]) are passed over; a
+    # file with neither its heading nor one socket is some other file, not a host where
+    # nothing listens
+    if text.strip() and not any(
+        line.split()[:1] and line.split()[0].lower() in ("proto", *_NETSTAT_PROTOCOLS)
+        for line in text.splitlines()
+    ):
+        raise AuditError(
+            f"{name}: holds no line of netstat output (no 'Proto' heading, no socket); "
+            "give the output of `netstat -ano` or `netstat -tulpn`"
+        )
     for number, line in enumerate(text.splitlines(), 1):
         words = line.split()
-        if not words or words[0].lower() not in ("tcp", "udp", "tcp6", "udp6"):
+        if not words or words[0].lower() not in _NETSTAT_PROTOCOLS:
             continue
         protocol = words[0].lower().rstrip("6")
         if words[0] in ("TCP", "UDP"):  # Windows: Proto Local Foreign [State] PID
@@ -222,7 +235,7 @@ def socket_kind(text: str, name: str) -> str:
     first = next((line.split() for line in text.splitlines() if line.split()), [""])
     if first[0] in ("tcp", "udp", "Netid") and (len(first) < 2 or not first[1].isdigit()):
         return "ss"
-    if any(line.split()[:1] and line.split()[0].lower() in ("tcp", "udp", "tcp6", "udp6")
+    if any(line.split()[:1] and line.split()[0].lower() in _NETSTAT_PROTOCOLS
            for line in text.splitlines()):  # fmt: skip
         return "netstat"
     raise AuditError(

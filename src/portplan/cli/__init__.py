@@ -153,7 +153,8 @@ class _Group(click.Group):
             hint = ""
             if isinstance(exc, click.UsageError) and exc.ctx is not None:
                 hint = f" (see '{exc.ctx.command_path} --help')"
-            message = exc.format_message().rstrip(".")
+            # one paragraph: click lists a missing argument's choices one a line
+            message = " ".join(exc.format_message().split()).rstrip(".")
             click.echo(f"portplan: error: {message}{hint}", err=True)
             code = ExitCode.USAGE if isinstance(exc, click.UsageError) else exc.exit_code
         except click.Abort:  # Ctrl-C while click itself was reading (a prompt, the arguments)

@@ -316,6 +316,11 @@ def write_files(
             "give -o FOLDER"
         )
     folder = Path(output)
+    if folder.exists() and not folder.is_dir():
+        raise UsageError(
+            f"{output} is a file, not a folder: give -o FOLDER for the "
+            f"{counted(len(files), 'file')} to write"
+        )
     _refuse_alike(files)
     targets = [folder / name for name in files]
     present = _survey(targets)

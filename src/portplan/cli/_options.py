@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import math
 import os
 import traceback
 from collections.abc import Callable
@@ -26,6 +27,7 @@ import click
 
 __all__ = [
     "DEBUG",
+    "Seconds",
     "common_options",
     "default_action_option",
     "format_option",
@@ -45,6 +47,17 @@ _VERBOSITY = "portplan.verbosity"
 
 #: the logger of the command line; library modules log under ``portplan.<module>``
 log = logging.getLogger("portplan")
+
+
+class Seconds(click.FloatRange):
+    """A number of seconds within a range; not a number (``nan``) is refused, which
+    :class:`click.FloatRange` lets through (every comparison with it is false)."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        number = super().convert(value, param, ctx)
+        if math.isnan(number):
+            self.fail(f"{value!r} is not a number of seconds", param, ctx)
+        return number
 
 
 class Option(click.Option):

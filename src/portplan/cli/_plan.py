@@ -108,7 +108,7 @@ def ruleset_file(spec: str, kinds: Sequence[str] | None = None) -> tuple[Path, R
     named = kind if sep and kind in kinds else None
     name, text = read_input(path)
     if text is None:  # read as every input is: a regular file of bounded size, UTF-8
-        text, problems = read_text(path)
+        text, problems = read_text(path, expected="a ruleset collected on the host")
         if text is None:
             raise InputError(problems)
     return path, RulesetFile(str(name), text, named)

@@ -9,7 +9,14 @@ import click
 
 from portplan._errors import UsageError
 from portplan.cli._files import is_stdio, write_files, write_output
-from portplan.cli._options import common_options, format_option, log, option, output_option
+from portplan.cli._options import (
+    Seconds,
+    common_options,
+    format_option,
+    log,
+    option,
+    output_option,
+)
 from portplan.cli._plan import load_plan_or_product
 from portplan.plan import Plan
 from portplan.publish import (
@@ -29,7 +36,7 @@ def layout_timeout_option(function: click.decorators.FC) -> click.decorators.FC:
     """``--layout-timeout``: how long Graphviz may take to lay a diagram out."""
     return option(
         "--layout-timeout",
-        type=click.FloatRange(1, 3600),
+        type=Seconds(1, 3600),
         default=60.0,
         show_default=True,
         help="Seconds Graphviz's dot may take to lay a diagram out (svg, png).",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import click
@@ -13,8 +14,19 @@ from portplan.cli._options import common_options, log, option, output_option
 from portplan.importer import Format, import_document, interpret, load_column_map, read_source
 from portplan.importer.draft import draft_yaml
 from portplan.load.reading import MAX_INPUT_BYTES
+from portplan.model._types import PRODUCT_ID_PATTERN
 
 __all__ = ["import_cmd"]
+
+
+def _product_id(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
+    """``--id``, checked before the document is read (the draft would not validate)."""
+    if value and not re.fullmatch(PRODUCT_ID_PATTERN, value):
+        raise UsageError(
+            f"--id {value!r} is not a product id: write lower-case letters, digits and '_', in "
+            "parts joined by '-' or '.', the first a letter (shopping-6.1)"
+        )
+    return value
 
 
 @click.command("import")
@@ -31,7 +43,13 @@ __all__ = ["import_cmd"]
     type=click.Choice([f.value for f in Format]),
     help="The document's format, when its file name does not say (always for '-').",
 )
-@option("--id", "product_id", metavar="ID", help="The product id [default: from the file name].")
+@option(
+    "--id",
+    "product_id",
+    metavar="ID",
+    callback=_product_id,
+    help="The product id [default: from the file name].",
+)
 @option("--name", metavar="TEXT", help="The product name [default: the document's first heading].")
 @option(
     "--version",

@@ -8,7 +8,7 @@ import click
 
 from portplan._errors import UsageError
 from portplan.cli._exit import ExitCode
-from portplan.cli._options import common_options, log, on_option, option
+from portplan.cli._options import Seconds, common_options, log, on_option, option
 from portplan.cli._plan import load_plan, require_host, require_managed
 from portplan.probe.listen import Binding, listen, listen_plan
 from portplan.probe.local import own_addresses
@@ -25,7 +25,7 @@ __all__ = ["listen_cmd"]
 )
 @option(
     "--duration",
-    type=click.FloatRange(1, 86400),
+    type=Seconds(1, 86400),
     default=600,
     show_default=True,
     help="Seconds to listen; Ctrl-C stops earlier.",

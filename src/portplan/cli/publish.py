@@ -74,7 +74,7 @@ def report_cmd(
         for path in overlays[f"overlay_{kind}"]:
             name, text = read_input(path)
             if text is None:
-                text, problems = read_text(path)
+                text, problems = read_text(path, expected="a results file of portplan (JSON)")
                 if text is None:
                     raise InputError(problems)
             loaded.append(read_overlay(text, str(name), kind))

@@ -7,11 +7,12 @@ from pathlib import Path
 
 import click
 
-from portplan._errors import UsageError
+from portplan._errors import Diagnostic, InputError, UsageError
 from portplan._text import counted
 from portplan.cli._exit import ExitCode
 from portplan.cli._files import width, write_output
 from portplan.cli._options import (
+    Seconds,
     common_options,
     format_option,
     log,
@@ -21,6 +22,7 @@ from portplan.cli._options import (
 )
 from portplan.cli._plan import load_plan, require_host
 from portplan.cli._progress import ProgressBar, wants_progress
+from portplan.load.reading import read_bytes
 from portplan.plan import plan_digest
 from portplan.probe.outcomes import Outcome
 from portplan.probe.verification import Verification, verify
@@ -60,7 +62,7 @@ _NAMED = 5
 )
 @option(
     "--timeout",
-    type=click.FloatRange(0.05, 60),
+    type=Seconds(0.05, 60),
     default=1.0,
     show_default=True,
     help="Seconds a probe waits for an answer. Once a destination has answered, the first "
@@ -88,7 +90,7 @@ _NAMED = 5
 )
 @option(
     "--deadline",
-    type=click.FloatRange(1, 86400),
+    type=Seconds(1, 86400),
     metavar="SECONDS",
     help="End the whole run after SECONDS; ports not settled by then are reported as "
     "unfinished (and fail). Default: a minute plus 1.5 s per port of the busiest "
@@ -287,10 +289,25 @@ def verify_cmd(
 
 
 def _read_secret(path: Path | None, variable: str) -> bytes | None:
+    """The secret in ``path`` (read as every input is: a regular file of bounded size), or
+    in the environment ``variable``; a file that holds none is an error, not a silent run
+    without the secret."""
     if path is not None:
-        try:
-            return path.read_bytes().strip()
-        except OSError as exc:
-            raise UsageError(f"cannot read the secret file {path}: {exc.strerror}") from exc
+        data, problems = read_bytes(path, expected="a file holding the secret", stdin=False)
+        if data is None:
+            raise InputError(problems)
+        if not data.strip():
+            raise InputError(
+                [
+                    Diagnostic(
+                        file=path,
+                        line=None,
+                        column=None,
+                        message="is empty: it holds no secret",
+                        hint=f"write the secret in it, or set {variable} instead",
+                    )
+                ]
+            )
+        return data.strip()
     value = os.environ.get(variable)
     return value.encode() if value else None

@@ -195,6 +195,13 @@ def read_source(data: bytes, *, file: str, format: Format) -> SourceDocument:
             Format.XLSX: "each sheet's blocks of filled rows are its tables",
         }
         raise _refuse(file, f"holds no table ({format.value})", hints[format])
+    if not any(table.rows for table in tables):  # a draft of no flow would say "all read"
+        raise _refuse(
+            file,
+            f"holds table headings but no row ({format.value})",
+            "give the document whose tables list the ports, one row per port or flow",
+            tables[0].where.line,
+        )
     return SourceDocument(file=file, format=format, tables=tuple(tables))
 
 

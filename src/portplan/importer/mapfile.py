@@ -90,7 +90,7 @@ def load_column_map(path: Path | str, base: ColumnMap | None = None) -> ColumnMa
     """``base`` (the built-in vocabulary by default) overridden by the map file at ``path``;
     :class:`~portplan.InputError` lists every mistake in the file."""
     file = Path(path)
-    data, where, problems = load_yaml(file)
+    data, where, problems = load_yaml(file, expected="a column map file", stdin=False)
     if problems:
         raise InputError(problems)
     if not isinstance(data, dict) or not data:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import stat
 import subprocess
 import sys
 from collections.abc import Iterable, Mapping
@@ -21,6 +22,7 @@ from typing import Any
 
 from portplan._errors import InventoryError, ToolError
 from portplan._text import did_you_mean
+from portplan.load.reading import file_kind
 
 __all__ = [
     "ADDRESSES_VARIABLE",
@@ -79,6 +81,12 @@ def read_inventory(path: Path | str, *, limit: str | None = None) -> dict[str, I
     path = Path(path)
     if not path.exists():
         raise InventoryError(f"inventory {path} does not exist")
+    mode = path.stat().st_mode
+    if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):  # a FIFO would hang, /dev/zero fill memory
+        raise InventoryError(
+            f"inventory {path} is {file_kind(mode)}, not a file or a folder; give an inventory "
+            "file, a folder of them or an inventory script"
+        )
     argv = [ansible_tool("ansible-inventory"), "-i", str(path), "--list"]
     if limit:
         argv += ["--limit", limit]

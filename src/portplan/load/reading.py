@@ -14,7 +14,7 @@ from pathlib import Path
 
 from portplan._errors import Diagnostic
 
-__all__ = ["MAX_INPUT_BYTES", "NO_SUCH_FILE", "decode", "read_bytes", "read_text"]
+__all__ = ["MAX_INPUT_BYTES", "NO_SUCH_FILE", "decode", "file_kind", "read_bytes", "read_text"]
 
 #: The largest product or deployment file portplan reads: 32 MiB, far beyond a deployment of
 #: 50,000 hosts (about 6 MiB of YAML).
@@ -32,6 +32,11 @@ _KINDS = {
 }
 
 
+def file_kind(mode: int) -> str:
+    """What a file of ``mode`` (``os.stat().st_mode``) is, in words: ``a FIFO (named pipe)``."""
+    return _KINDS.get(stat.S_IFMT(mode), "a special file")
+
+
 def _problem(path: Path, message: str, hint: str, line: int | None = None) -> Diagnostic:
     return Diagnostic(
         file=path, line=line, column=None if line is None else 1, message=message, hint=hint
@@ -39,21 +44,23 @@ def _problem(path: Path, message: str, hint: str, line: int | None = None) -> Di
 
 
 def read_text(
-    path: Path, *, expected: str = "a product or deployment file"
+    path: Path, *, expected: str = "a product or deployment file", stdin: bool = True
 ) -> tuple[str | None, list[Diagnostic]]:
     """The text of the regular file ``path``, or ``None`` and the diagnostic that says why not;
-    ``expected`` names what the user should give instead of a directory or a device."""
-    data, problems = read_bytes(path, expected=expected)
+    ``expected`` names what the user should give instead of a directory or a device (``stdin``:
+    or ``-``, where standard input is read)."""
+    data, problems = read_bytes(path, expected=expected, stdin=stdin)
     if data is None:
         return None, problems
     return decode(path, data)
 
 
 def read_bytes(
-    path: Path, *, expected: str = "a product or deployment file"
+    path: Path, *, expected: str = "a product or deployment file", stdin: bool = True
 ) -> tuple[bytes | None, list[Diagnostic]]:
     """The bytes of the regular file ``path`` (a spreadsheet, say), or ``None`` and the
-    diagnostic that says why not: the same checks as :func:`read_text`, without decoding."""
+    diagnostic that says why not: the same checks as :func:`read_text`, without decoding.
+    ``stdin``: whether the hint may offer ``-`` (standard input) instead."""
     try:
         info = os.stat(path)
     except FileNotFoundError:
@@ -61,12 +68,11 @@ def read_bytes(
     except OSError as exc:
         return None, [_problem(path, f"cannot read file: {exc.strerror}", "check the path")]
     if not stat.S_ISREG(info.st_mode):
-        kind = _KINDS.get(stat.S_IFMT(info.st_mode), "not a regular file")
         return None, [
             _problem(
                 path,
-                f"is {kind}, not a regular file",
-                f"give {expected} (or '-' for standard input)",
+                f"is {file_kind(info.st_mode)}, not a regular file",
+                f"give {expected}" + (" (or '-' for standard input)" if stdin else ""),
             )
         ]
     if info.st_size > MAX_INPUT_BYTES:

@@ -325,7 +325,11 @@ def _syntax_diagnostic(path: Path, exc: yaml.MarkedYAMLError) -> Diagnostic:
     hint = "fix the indentation, quoting or brackets at that spot"
     opened = exc.context_mark
     context = exc.context or ""
-    if opened is not None and ("flow" in context or "quoted" in context):
+    if "quoted" in context and "escape" in (exc.problem or "") and mark is not None:
+        # a bad escape (\q, \ud800) in closed quotes: point at it, not at the quote
+        what = f"invalid escape in double-quoted text: {exc.problem}"
+        hint = "write the character itself, or single quotes where a backslash is meant"
+    elif opened is not None and ("flow" in context or "quoted" in context):
         # an unclosed bracket or quote: point where it opens, say where the parser gave up
         kind = "quoted text" if "quoted" in context else "bracket"
         what = f"unclosed {kind}: {exc.problem}"
@@ -464,15 +468,21 @@ class SourceMap:
         return self.diagnostic(path, problem.message, problem.hint, at_key=problem.at_key)
 
 
-def load_yaml(path: Path, text: str | None = None) -> tuple[Any, SourceMap, list[Diagnostic]]:
+def load_yaml(
+    path: Path,
+    text: str | None = None,
+    *,
+    expected: str = "a product or deployment file",
+    stdin: bool = True,
+) -> tuple[Any, SourceMap, list[Diagnostic]]:
     """Read one YAML document; return its data, its source map and every problem found.
 
     ``text``, when given, is the content (read from standard input, say); otherwise the file is
-    read (only a regular file, see :mod:`portplan.load.reading`).  With problems, the data is
-    not to be used.
+    read (only a regular file, see :mod:`portplan.load.reading`: ``expected`` and ``stdin``
+    say what to give instead of a FIFO or a folder).  With problems, the data is not to be used.
     """
     if text is None:
-        text, problems = read_text(path)
+        text, problems = read_text(path, expected=expected, stdin=stdin)
         if text is None:
             return None, SourceMap(path), problems
     data, builder = _build(path, text, record=False)

@@ -10,6 +10,7 @@ reader, or of a ``format_version`` major its reader does not know, is refused wi
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
@@ -43,6 +44,16 @@ def read_overlay(text: str, origin: str, kind: str | None = None) -> Overlay:
         raise OverlayError(
             f"{origin}:{exc.lineno}:{exc.colno}: not JSON ({exc.msg}); give the output of "
             "a portplan command with --format json"
+        ) from None
+    except (ValueError, RecursionError) as exc:  # Python's limits, not JSON's
+        digits = re.search(r"value has (\d+) digits", str(exc))
+        why = (
+            "lists or objects nested too deeply"
+            if isinstance(exc, RecursionError)
+            else (f"a number of {digits.group(1)} digits" if digits else str(exc))
+        )
+        raise OverlayError(
+            f"{origin}: not JSON ({why}); give the output of a portplan command with --format json"
         ) from None
     if not isinstance(data, dict) or "format_version" not in data or "kind" not in data:
         raise OverlayError(
