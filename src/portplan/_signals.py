@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import contextlib
 import signal
+import threading
 from collections.abc import Iterator
 
-__all__ = ["ENDING", "signals_held"]
+__all__ = ["ENDING", "first_ctrl_c", "signals_held"]
 
 #: the signals that end portplan (Ctrl-C, kill, a closed terminal, Ctrl-\)
 ENDING = frozenset({signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT})
@@ -25,3 +26,25 @@ def signals_held() -> Iterator[None]:
         yield
     finally:
         signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
+@contextlib.contextmanager
+def first_ctrl_c() -> Iterator[threading.Event]:
+    """An event the first Ctrl-C while the block runs sets, for work that stops and reports
+    what it has; a second one interrupts at once.  SIGINT's handler is as it was afterwards.
+    (Outside the main thread, which alone receives signals, the event is never set.)"""
+    stopped = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield stopped
+        return
+
+    def first(_signum: int, _frame: object) -> None:
+        if stopped.is_set():
+            raise KeyboardInterrupt
+        stopped.set()
+
+    previous = signal.signal(signal.SIGINT, first)
+    try:
+        yield stopped
+    finally:
+        signal.signal(signal.SIGINT, previous)

@@ -4,17 +4,14 @@ probes in parallel; each host's result is collected as it arrives (ansible-runne
 from __future__ import annotations
 
 import base64
-import contextlib
 import json
 import logging
 import math
 import os
 import secrets
-import signal
 import tempfile
-import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,6 +19,7 @@ from typing import Any
 import yaml
 
 from portplan._errors import ToolError
+from portplan._signals import first_ctrl_c
 from portplan.fanout.merge import HostResult, merge
 from portplan.fanout.work import Fanout, plan_fanout
 from portplan.load.inventory import ansible_tool, read_inventory
@@ -236,28 +234,6 @@ def _reason(res: Mapping[str, Any]) -> str:
     return " ".join(message.split())
 
 
-@contextlib.contextmanager
-def _ctrl_c() -> Iterator[threading.Event]:
-    """An event set by the first Ctrl-C while the block runs (a second one interrupts at
-    once); SIGINT's handler as it was afterwards.  ansible-runner would otherwise set its own
-    handlers of SIGINT and SIGTERM for good, and end a run it cancelled with no results."""
-    stopped = threading.Event()
-    if threading.current_thread() is not threading.main_thread():
-        yield stopped  # signals reach the main thread only: it has the interpreter's handler
-        return
-
-    def first(_signum: int, _frame: object) -> None:
-        if stopped.is_set():
-            raise KeyboardInterrupt
-        stopped.set()
-
-    previous = signal.signal(signal.SIGINT, first)
-    try:
-        yield stopped
-    finally:
-        signal.signal(signal.SIGINT, previous)
-
-
 def run_fanout(
     fanout: Fanout,
     inventory: Path,
@@ -347,7 +323,7 @@ def run_fanout(
             progress(len(results), total)
         return False  # nothing is kept on disk: every result is held here
 
-    with tempfile.TemporaryDirectory(prefix="portplan-ansible-") as tmp, _ctrl_c() as stopped:
+    with tempfile.TemporaryDirectory(prefix="portplan-ansible-") as tmp, first_ctrl_c() as stopped:
         root = Path(tmp)
         (root / "project").mkdir()
         playbook = root / "project" / "verify.yml"
@@ -377,7 +353,9 @@ def run_fanout(
                 },
                 event_handler=handle,
                 # Ctrl-C ends Ansible (its process group) within a quarter of a second, and
-                # the results that came before it are reported
+                # the results that came before it are reported; given no callback of ours,
+                # ansible-runner would set its own handlers of SIGINT and SIGTERM for good,
+                # and end a run it cancelled with no results
                 cancel_callback=stopped.is_set,
                 settings={"pexpect_timeout": _CANCEL_CHECK},
                 quiet=True,
