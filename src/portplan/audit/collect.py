@@ -28,7 +28,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from portplan._errors import AuditError, ToolError
-from portplan._tools import read_tool
+from portplan._tools import iptables_holds_tables, nft_needs_iptables, nft_shows_no_table, read_tool
 from portplan.audit._input import reading
 from portplan.audit._rules import BOUNDARY_PLATFORMS, Ruleset
 from portplan.audit.aws import read_security_groups
@@ -258,16 +258,11 @@ def live_ruleset() -> Ruleset:
         text = read_tool(["nft", "-j", "list", "ruleset"])
     except ToolError:  # no nftables here: the legacy iptables tools
         text = None
-    if text is not None and '"xt"' not in text:
-        if '"table"' not in text:
+    if text is not None and not nft_needs_iptables(text):
+        if nft_shows_no_table(text):
             with contextlib.suppress(ToolError):
                 files = _live_iptables()
-                if any(
-                    line.startswith("*")
-                    for f in files
-                    if f.kind != "ipset"
-                    for line in f.text.splitlines()
-                ):
+                if iptables_holds_tables(f.text for f in files if f.kind != "ipset"):
                     return read_ruleset(files)
         with _reading("nftables", "nft -j list ruleset (live)"):
             return read_nftables_json(text, "nft -j list ruleset (live)")

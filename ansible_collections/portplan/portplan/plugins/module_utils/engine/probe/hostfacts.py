@@ -20,6 +20,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from ansible_collections.portplan.portplan.plugins.module_utils.engine._tools import iptables_holds_tables, nft_needs_iptables, nft_shows_no_table
+
 __all__ = ["Listener", "host_facts", "listeners", "ruleset"]
 
 #: the socket state of a listening TCP socket, and of a bound UDP one (include/net/tcp_states.h)
@@ -120,9 +122,6 @@ def _run(argv: list[str]) -> tuple[str | None, str | None]:
     return done.stdout, None
 
 
-#: what nft prints of a rule iptables-nft wrote with a match or target nft has no expression
-#: for (an ipset match, say): such a ruleset is read with iptables-save instead
-_XT = '"xt"'
 #: the files of an iptables ruleset, each of the kind ``portplan audit --ruleset KIND:FILE``
 #: reads; a missing or failing ``ipset`` leaves its file out (rules that use sets then say
 #: which set is missing), as ``audit --live`` does
@@ -157,16 +156,6 @@ def _iptables() -> dict[str, Any] | None:
     }
 
 
-def _holds_tables(ruleset: dict[str, Any]) -> bool:
-    """Whether an iptables ruleset holds a table (a legacy one, when nft shows none)."""
-    return any(
-        line.startswith("*")
-        for f in ruleset["files"]
-        if f["kind"] != "ipset"
-        for line in f["text"].splitlines()
-    )
-
-
 def ruleset() -> dict[str, Any]:
     """The running firewall ruleset, read as ``portplan audit --live`` reads it:
     ``nft -j list ruleset``; ``iptables-save``, ``ip6tables-save`` and ``ipset save`` where
@@ -198,7 +187,7 @@ def ruleset() -> dict[str, Any]:
         "files": [{"kind": "nftables", "text": text}],
         "error": None,
     }
-    if _XT in text:
+    if nft_needs_iptables(text):
         iptables = _iptables()
         if iptables is not None:
             return iptables
@@ -206,9 +195,10 @@ def ruleset() -> dict[str, Any]:
             "its rules use matches only iptables-nft can print (xt), and iptables-save is "
             "not installed"
         )
-    elif '"table"' not in text:
+    elif nft_shows_no_table(text):
         iptables = _iptables()
-        if iptables is not None and _holds_tables(iptables):
+        saved = (f["text"] for f in iptables["files"] if f["kind"] != "ipset") if iptables else ()
+        if iptables is not None and iptables_holds_tables(saved):
             return iptables
     return found
 
