@@ -26,7 +26,7 @@ import click
 from portplan._errors import OutputError, UsageError
 from portplan._signals import signals_held
 from portplan._text import counted
-from portplan.cli._options import log
+from portplan.cli._log import log
 from portplan.load.reading import MAX_INPUT_BYTES
 
 __all__ = [

@@ -16,10 +16,8 @@ Every option can also be set by an environment variable, ``PORTPLAN_<COMMAND>_<O
 from __future__ import annotations
 
 import functools
-import logging
 import math
 import os
-import traceback
 from collections.abc import Callable
 from typing import Any, TypeVar, cast
 
@@ -32,7 +30,6 @@ __all__ = [
     "default_action_option",
     "format_option",
     "hosts_option",
-    "log",
     "on_option",
     "option",
     "output_option",
@@ -43,10 +40,6 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 #: the key under which ``--debug`` is kept in the root context's ``meta``
 DEBUG = "portplan.debug"
-_VERBOSITY = "portplan.verbosity"
-
-#: the logger of the command line; library modules log under ``portplan.<module>``
-log = logging.getLogger("portplan")
 
 
 class Seconds(click.FloatRange):
@@ -98,48 +91,21 @@ def option(*declarations: str, **kwargs: Any) -> Callable[[F], F]:
     return click.option(*declarations, cls=Option, **kwargs)
 
 
-class _EchoHandler(logging.Handler):
-    """Log records as ``portplan: warning: ...`` lines on standard error (through click, so
-    the CLI runner of the tests sees them too)."""
-
-    def emit(self, record: logging.LogRecord) -> None:
-        level = record.levelname.lower()
-        prefix = "portplan: " if level == "info" else f"portplan: {level}: "
-        message = record.getMessage()
-        if record.exc_info:  # a failure a command goes on past, with its traceback (-v)
-            message += "\n" + "".join(traceback.format_exception(*record.exc_info)).rstrip()
-        click.echo(prefix + message, err=True)
-
-
-_HANDLER = _EchoHandler()
-
-
-def _set_verbosity(ctx: click.Context, change: int) -> None:
-    """Adjust the log level: what is done and warnings by default, ``-v`` also the details
-    (the commands apply runs), ``-q`` warnings only, ``-qq`` errors only."""
-    meta = ctx.find_root().meta
-    meta[_VERBOSITY] = meta.get(_VERBOSITY, 0) + change
-    level = {-2: logging.ERROR, -1: logging.WARNING, 0: logging.INFO}.get(
-        max(-2, min(meta[_VERBOSITY], 1)), logging.DEBUG
-    )
-    root = logging.getLogger("portplan")
-    if _HANDLER not in root.handlers:
-        root.addHandler(_HANDLER)
-        root.propagate = False
-    root.setLevel(level)
-
-
 def _debug(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
     if value:
         ctx.find_root().meta[DEBUG] = True
 
 
 def _verbose(ctx: click.Context, _param: click.Parameter, value: int) -> None:
-    _set_verbosity(ctx, value)
+    from portplan.cli._log import set_verbosity  # noqa: PLC0415 - not for --help
+
+    set_verbosity(ctx, value)
 
 
 def _quiet(ctx: click.Context, _param: click.Parameter, value: int) -> None:
-    _set_verbosity(ctx, -value)
+    from portplan.cli._log import set_verbosity  # noqa: PLC0415 - not for --help
+
+    set_verbosity(ctx, -value)
 
 
 def common_options(function: F) -> F:
@@ -251,6 +217,8 @@ def renamed_option(old: str, new: str, *, dest: str, **kwargs: Any) -> Callable[
 
     def warn(_ctx: click.Context, _param: click.Parameter, value: Any) -> Any:
         if value is not None:
+            from portplan.cli._log import log  # noqa: PLC0415 - not for --help
+
             log.warning("%s is deprecated; use %s (see CHANGELOG.md)", old, new)
         return value
 

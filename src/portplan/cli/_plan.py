@@ -11,7 +11,7 @@ from portplan import pipeline
 from portplan._errors import InputError, UsageError
 from portplan._text import choice_hint
 from portplan.cli._files import read_input
-from portplan.cli._options import log
+from portplan.cli._log import log
 from portplan.load.catalog import catalog_ids, catalog_path, load_catalog_product
 from portplan.load.deployment import load_deployment
 from portplan.load.product import load_product

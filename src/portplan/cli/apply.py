@@ -14,10 +14,10 @@ from click.core import ParameterSource
 
 from portplan._errors import ApplyError, LockoutError, PortplanError
 from portplan.cli._exit import ExitCode
+from portplan.cli._log import log
 from portplan.cli._options import (
     common_options,
     default_action_option,
-    log,
     on_option,
     option,
     renamed_option,

@@ -22,7 +22,8 @@ from portplan.audit.listening import audit_listening
 from portplan.audit.sockets import SOCKET_KINDS, live_sockets, read_sockets
 from portplan.cli._exit import ExitCode
 from portplan.cli._files import width, write_files, write_output
-from portplan.cli._options import common_options, format_option, log, option, output_option
+from portplan.cli._log import log
+from portplan.cli._options import common_options, format_option, option, output_option
 from portplan.cli._plan import load_plan, require_host, ruleset_file
 from portplan.plan import Plan
 from portplan.probe.local import local_addresses

@@ -9,14 +9,8 @@ import click
 
 from portplan._errors import UsageError
 from portplan.cli._files import is_stdio, write_files, write_output
-from portplan.cli._options import (
-    Seconds,
-    common_options,
-    format_option,
-    log,
-    option,
-    output_option,
-)
+from portplan.cli._log import log
+from portplan.cli._options import Seconds, common_options, format_option, option, output_option
 from portplan.cli._plan import load_plan_or_product
 from portplan.plan import Plan
 from portplan.publish import (

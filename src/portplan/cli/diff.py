@@ -13,7 +13,8 @@ from portplan import pipeline
 from portplan._errors import UsageError
 from portplan.cli._exit import ExitCode
 from portplan.cli._files import is_stdio, read_input, width, write_output
-from portplan.cli._options import common_options, format_option, log, option, output_option
+from portplan.cli._log import log
+from portplan.cli._options import common_options, format_option, option, output_option
 from portplan.diff import diff_plans
 from portplan.load.deployment import Bundle, load_deployment, swap_products
 from portplan.load.revision import at_revision, is_revision

@@ -10,7 +10,8 @@ import click
 from portplan._errors import UsageError
 from portplan.cli._exit import ExitCode
 from portplan.cli._files import STDIN_NAME, write_output
-from portplan.cli._options import common_options, log, option, output_option
+from portplan.cli._log import log
+from portplan.cli._options import common_options, option, output_option
 from portplan.importer import Format, import_document, interpret, load_column_map, read_source
 from portplan.importer.draft import draft_yaml
 from portplan.load.reading import MAX_INPUT_BYTES

@@ -8,7 +8,8 @@ import click
 
 from portplan._errors import UsageError
 from portplan.cli._exit import ExitCode
-from portplan.cli._options import Seconds, common_options, log, on_option, option
+from portplan.cli._log import log
+from portplan.cli._options import Seconds, common_options, on_option, option
 from portplan.cli._plan import load_plan, require_host, require_managed
 from portplan.probe.listen import Binding, listen, listen_plan
 from portplan.probe.local import own_addresses

@@ -11,7 +11,8 @@ import click
 from portplan._errors import InputError
 from portplan._text import counted
 from portplan.cli._files import read_input, write_output
-from portplan.cli._options import common_options, log, option, output_option
+from portplan.cli._log import log
+from portplan.cli._options import common_options, option, output_option
 from portplan.cli._plan import load_plan
 from portplan.cli.diagram import layout_timeout_option
 from portplan.load.reading import read_text

@@ -11,12 +11,12 @@ import click
 
 from portplan._errors import UsageError
 from portplan.cli._files import width, write_files
+from portplan.cli._log import log
 from portplan.cli._options import (
     common_options,
     default_action_option,
     format_option,
     hosts_option,
-    log,
     option,
     output_option,
 )

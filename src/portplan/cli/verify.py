@@ -11,11 +11,11 @@ from portplan._errors import Diagnostic, InputError, UsageError
 from portplan._text import counted
 from portplan.cli._exit import ExitCode
 from portplan.cli._files import width, write_output
+from portplan.cli._log import log
 from portplan.cli._options import (
     Seconds,
     common_options,
     format_option,
-    log,
     on_option,
     option,
     output_option,
