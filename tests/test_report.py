@@ -419,3 +419,25 @@ def test_a_row_to_a_host_running_two_members_of_a_group_filters_by_each(tmp_path
     assert result.exit_code == 0, result.stderr
     assert 'data-components="grouped-1.0/web|grouped-1.0/api|grouped-1.0/db"' in result.stdout
     assert '<option value="grouped-1.0/db">' in result.stdout
+
+
+def test_what_identification_found_and_warned_of_is_in_the_evidence() -> None:
+    # verify's table shows the banner, the certificate and its warnings; the report dropped
+    # them, so an expired certificate on a passed flow was nowhere in the page
+    passed = check(
+        "smart-id-21.04/pa-scim", "scim01", "pa01", 9090, True, address=PA01,
+        source_address=SCIM01,
+    )  # fmt: skip
+    passed["identification"] = {
+        "expected": "https", "protocol": "https", "matches": True,
+        "details": {"tls_subject": "CN=pa01 <b>", "server": "nginx/1.25"},
+        "warnings": ["certificate expired on 2024-01-01 (700 days ago)"], "error": None,
+    }  # fmt: skip
+    (finding,) = read_overlay(verify_document([passed]), "v").findings
+    assert finding.evidence == (
+        f"tcp/9090 {PA01}: open; 3 ms; tls_subject=CN=pa01 <b>; server=nginx/1.25; "
+        "warning: certificate expired on 2024-01-01 (700 days ago)"
+    )
+    passed["identification"]["warnings"] = [7]  # type: ignore[index]
+    with pytest.raises(OverlayError, match=r"checks\[0\]\.identification\.warnings\[0\] is int"):
+        read_overlay(verify_document([passed]), "v")
