@@ -509,3 +509,46 @@ def test_mermaid_text_keeps_every_name_in_its_label(tmp_path: Path) -> None:
         '#quot;}}#37;#37; #lt;b#gt;y#lt;/b#gt;<br/>web01")'
     )
     assert [line.strip() for line in lines if "-->" in line] == ['n0 -->|"TCP 5432"| n1']
+
+
+@graphviz
+@needs_dot
+def test_a_character_reference_in_a_name_is_shown_as_written(tmp_path: Path) -> None:
+    # dot reads `&amp;`, `&lt;` and `&#65;` in a label or tooltip as the character they name:
+    # a component called "R&amp;D &lt;b&gt;" was drawn as "R&D <b>"
+    name = "R&amp;D &lt;b&gt; &#65; AT&T"
+    deployment = examples.hostile_deployment(
+        tmp_path, deployment=f"lab {name}", component=name, purpose="x"
+    )
+    code, out, err = run("diagram", str(deployment))
+    assert code == 0, err
+    root = ET.fromstring(out)
+    texts = [t.text or "" for t in root.iter("{http://www.w3.org/2000/svg}text")]
+    assert name in texts
+    assert f"lab {name}: flows by component" in texts
+    xlink = "{http://www.w3.org/1999/xlink}title"
+    titles = [a.get(xlink) or "" for a in root.iter()]
+    assert any(t.startswith(f"{name} (component of Hostile 1.0)") for t in titles), titles
+
+
+def test_a_plan_of_no_row_is_an_empty_diagram_with_a_warning(tmp_path: Path) -> None:
+    # it was a usage error with a message naming no selection: "no planned row matches :"
+    (tmp_path / "product.yaml").write_text(
+        "id: quiet-1.0\nname: Quiet\nversion: '1.0'\ndocument: {title: Quiet}\n"
+        "features: {sync: {description: Sync}}\ncomponents: {web: {name: Web}, db: {name: DB}}\n"
+        "flows:\n  - {id: sql, row: 1, from: web, to: db, protocol: tcp, ports: 5432,\n"
+        "     purpose: x, condition: sync}\n"
+    )
+    path = tmp_path / "deployment.yaml"
+    path.write_text(
+        "name: quiet\nhosts: {web01: {addresses: [192.0.2.10]}, db01: {addresses: [192.0.2.20]}}\n"
+        "products: {quiet-1.0: {file: product.yaml, components: {web: web01, db: db01}}}\n"
+    )
+    code, out, err = run("diagram", str(path), "--format", "dot")
+    assert code == 0, err
+    assert "nothing to draw: no flow between two components" in err
+    assert " -> " not in out.decode()
+    # a selection that matches nothing is still refused, naming it
+    code, _, err = run("diagram", str(path), "--component", "web")
+    assert code == 2
+    assert "no planned row matches --component web: nothing to draw" in err

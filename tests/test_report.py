@@ -419,3 +419,52 @@ def test_a_row_to_a_host_running_two_members_of_a_group_filters_by_each(tmp_path
     assert result.exit_code == 0, result.stderr
     assert 'data-components="grouped-1.0/web|grouped-1.0/api|grouped-1.0/db"' in result.stdout
     assert '<option value="grouped-1.0/db">' in result.stdout
+
+
+def test_what_identification_found_and_warned_of_is_in_the_evidence() -> None:
+    # verify's table shows the banner, the certificate and its warnings; the report dropped
+    # them, so an expired certificate on a passed flow was nowhere in the page
+    passed = check(
+        "smart-id-21.04/pa-scim", "scim01", "pa01", 9090, True, address=PA01,
+        source_address=SCIM01,
+    )  # fmt: skip
+    passed["identification"] = {
+        "expected": "https", "protocol": "https", "matches": True,
+        "details": {"tls_subject": "CN=pa01 <b>", "server": "nginx/1.25"},
+        "warnings": ["certificate expired on 2024-01-01 (700 days ago)"], "error": None,
+    }  # fmt: skip
+    (finding,) = read_overlay(verify_document([passed]), "v").findings
+    assert finding.evidence == (
+        f"tcp/9090 {PA01}: open; 3 ms; tls_subject=CN=pa01 <b>; server=nginx/1.25; "
+        "warning: certificate expired on 2024-01-01 (700 days ago)"
+    )
+    passed["identification"]["warnings"] = [7]  # type: ignore[index]
+    with pytest.raises(OverlayError, match=r"checks\[0\]\.identification\.warnings\[0\] is int"):
+        read_overlay(verify_document([passed]), "v")
+
+
+def _empty_plan(directory: Path) -> Path:
+    """A deployment whose only flow is off (its feature is not chosen): a plan of no row."""
+    (directory / "product.yaml").write_text(
+        "id: quiet-1.0\nname: Quiet\nversion: '1.0'\ndocument: {title: Quiet}\n"
+        "features: {sync: {description: Sync}}\n"
+        "components: {web: {name: Web}, db: {name: DB}}\n"
+        "flows:\n  - {id: sql, row: 1, from: web, to: db, protocol: tcp, ports: 5432,\n"
+        "     purpose: x, condition: sync}\n"
+    )
+    path = directory / "deployment.yaml"
+    path.write_text(
+        "name: quiet\nhosts: {web01: {addresses: [192.0.2.10]}, db01: {addresses: [192.0.2.20]}}\n"
+        "products: {quiet-1.0: {file: product.yaml, components: {web: web01, db: db01}}}\n"
+    )
+    return path
+
+
+def test_a_plan_of_no_row_is_a_report_with_nothing_to_draw(tmp_path: Path) -> None:
+    # it was refused: "no planned row matches : nothing to draw", exit 2, no page
+    result = CliRunner().invoke(cli, ["report", str(_empty_plan(tmp_path))])
+    assert result.exit_code == 0, result.stderr
+    page = result.stdout
+    assert page.count("Nothing to draw in this view.") == 2  # by component, by host
+    assert "0 flows of 1 needed, giving 0 rows" in page
+    assert 'id="flow-quiet-1.0/sql"' in page  # among the rows not needed, with its reason

@@ -83,7 +83,8 @@ def select_rows(plan: Plan, flows: Sequence[str] = (), components: Sequence[str]
             if _touches(product, ends, wanted):
                 kept.append(i)
         selected = kept
-    if not selected:
+    # a plan of no row is an empty diagram; only a selection that matches nothing is refused
+    if not selected and (flows or components):
         asked = " ".join(
             [*(f"--flow {f}" for f in flows), *(f"--component {c}" for c in components)]
         )

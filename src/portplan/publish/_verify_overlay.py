@@ -15,6 +15,12 @@ __all__ = ["VerifyReader"]
 _TEXT = (str, type(None))
 
 
+def _text(doc: Document, value: object, where: str) -> str:
+    if not isinstance(value, str):
+        raise doc.fail(where, f"is {type(value).__name__}")
+    return value
+
+
 def _evidence(doc: Document, check: Mapping[str, Any], where: str) -> str:
     """``tcp/1433 192.0.2.20: filtered; no answer; 2 attempts; 1000 ms`` (an ICMP probe:
     ``icmp echo-request 192.0.2.20: open; ...``)."""
@@ -43,6 +49,13 @@ def _evidence(doc: Document, check: Mapping[str, Any], where: str) -> str:
             parts.append(
                 f"expected {doc.get(ident, 'expected', str, here)}, {found or 'nothing'} answered"
             )
+        # what answered (banner, server, certificate) and what to act on, as verify shows them
+        details = doc.get(ident, "details", dict, here) if "details" in ident else {}
+        for key, value in details.items():
+            parts.append(f"{key}={_text(doc, value, f'{here}.details.{key}')}")
+        warnings = doc.get(ident, "warnings", list, here) if "warnings" in ident else []
+        for index, warning in enumerate(warnings):
+            parts.append(f"warning: {_text(doc, warning, f'{here}.warnings[{index}]')}")
         error = doc.get(ident, "error", _TEXT, here)
         if error:
             parts.append(error)

@@ -48,8 +48,10 @@ _NOT_IN_DOT = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ufffe\uffff]")
 
 def quote(text: str) -> str:
     """A DOT double-quoted string: backslashes and quotes escaped, line breaks as ``\\n``,
-    other control characters as their visible symbols (``\\x1b`` as ``␛``)."""
+    other control characters as their visible symbols (``\\x1b`` as ``␛``), and ``&`` as
+    ``&#38;`` (dot reads ``&amp;`` or ``&lt;`` in a label as the character it names)."""
     escaped = text.replace("\\", "\\\\").replace('"', '\\"').replace("\r", "")
+    escaped = escaped.replace("&", "&#38;")
     escaped = _NOT_IN_DOT.sub(control_picture, escaped)
     return '"' + escaped.replace("\n", "\\n") + '"'
 
