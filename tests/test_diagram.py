@@ -511,6 +511,17 @@ def test_mermaid_text_keeps_every_name_in_its_label(tmp_path: Path) -> None:
     assert [line.strip() for line in lines if "-->" in line] == ['n0 -->|"TCP 5432"| n1']
 
 
+def test_mermaid_shows_references_and_its_own_entities_as_written(tmp_path: Path) -> None:
+    # Mermaid reads `#lt;` as its entity for "<", and draws labels as HTML, where `&amp;`
+    # is "&": a component called "R&amp;D #lt;b#gt;" was drawn as "R&D <b>"
+    name = "R&amp;D #lt;b#gt; AT&T"
+    deployment = examples.hostile_deployment(tmp_path, deployment="t", component=name)
+    code, out, err = run("diagram", str(deployment), "--format", "mermaid")
+    assert code == 0, err
+    node = next(line for line in out.decode().split("\n") if "AT" in line)
+    assert "R#amp;amp;D #35;lt;b#35;gt; AT#amp;T<br/>" in node
+
+
 @graphviz
 @needs_dot
 def test_a_character_reference_in_a_name_is_shown_as_written(tmp_path: Path) -> None:

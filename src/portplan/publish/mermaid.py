@@ -41,9 +41,13 @@ _SHAPES: dict[NodeKind, tuple[str, str]] = {
 }
 
 
-#: Mermaid's entities for what would end a quoted label, be read as HTML, or start a
-#: ``%%{init}%%`` directive (Mermaid looks for those anywhere in the text)
-_ENTITIES = str.maketrans({'"': "#quot;", "<": "#lt;", ">": "#gt;", "%": "#37;"})
+#: Mermaid's entities for what would end a quoted label, be read as HTML (``<``, and ``&``,
+#: which would make ``&amp;`` show as ``&``), be read as one of Mermaid's own entities
+#: (``#``: ``#lt;`` shows as ``<``), or start a ``%%{init}%%`` directive (Mermaid looks for
+#: those anywhere in the text)
+_ENTITIES = str.maketrans(
+    {'"': "#quot;", "<": "#lt;", ">": "#gt;", "%": "#37;", "&": "#amp;", "#": "#35;"}
+)
 
 
 def _text(text: str) -> str:
