@@ -3,6 +3,7 @@ files), laid out by Graphviz's dot as SVG (valid XML) and PNG, readable at 50 ho
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import shutil
@@ -93,6 +94,16 @@ def test_an_edge_aggregates_every_port_between_its_pair() -> None:
     assert diagram.notes == (
         f"{len(management)} rows of management access are drawn with --by host or --by zone, "
         "not between components",
+    )
+
+
+def test_one_row_of_management_access_is_one_row_in_the_note(tmp_path: Path) -> None:
+    plan = examples.example_plan("shopping-contoso")
+    first = next(i for i, r in enumerate(plan.rows) if r.product == "management")
+    keep = [r for i, r in enumerate(plan.rows) if r.product != "management" or i == first]
+    diagram = plan_diagram(dataclasses.replace(plan, rows=tuple(keep)))
+    assert diagram.notes == (
+        "1 row of management access is drawn with --by host or --by zone, not between components",
     )
 
 

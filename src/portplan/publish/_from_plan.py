@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 
+from portplan._text import counted
 from portplan.model._types import Protocol, network_text
 from portplan.model.icmp import icmp_text
 from portplan.model.product import ComponentKind, Product
@@ -115,7 +116,8 @@ def _component_view(plan: Plan, rows: Sequence[int]) -> tuple[_Builder, list[str
                 builder.add(f"{row.product}/{component}", f"{row.product}/{target}", index)
     if management:
         notes.append(
-            f"{management} rows of management access are drawn with --by host or --by zone, "
+            f"{counted(management, 'row')} of management access "
+            f"{'is' if management == 1 else 'are'} drawn with --by host or --by zone, "
             "not between components"
         )
     return builder, notes
