@@ -16,6 +16,7 @@ import yaml
 
 from examples import example_data, example_plan
 from portplan import load_plan
+from portplan._errors import InventoryError
 from portplan.fanout.merge import HostResult, merge
 from portplan.fanout.work import Fanout, outside_limit, plan_fanout
 from portplan.load.inventory import InventoryHost
@@ -254,3 +255,16 @@ def test_the_sources_limit_leaves_out_are_reported_not_probed(flows: tuple[str, 
     merged = merge(fanout, _all_open(fanout))
     assert merged.skipped == tuple(fanout.skipped)
     assert merged.passed
+
+
+def test_a_host_the_inventory_lacks_is_named_once() -> None:
+    # da01 is both a source and a destination of listeners: one problem, not two
+    plan = example_plan("smart-id-nexus")
+    inventory = {
+        h: InventoryHost(name=h, variables={}, groups=()) for h in plan.hosts if h != "da01"
+    }
+    with pytest.raises(InventoryError) as caught:
+        plan_fanout(plan, inventory, where="inventory.yml", listeners=True)
+    message = str(caught.value)
+    assert message.count("deployment host 'da01' is not in the inventory") == 1
+    assert message.count("deployment host") == 1

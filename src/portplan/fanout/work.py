@@ -147,9 +147,9 @@ def plan_fanout(
         if listeners
         else set()
     )
-    found, problems = deployment_hosts(
-        inventory, [*by_source, *destinations, *loopback_listeners], where=where
-    )
+    # a host that is a source and a destination too is looked up (and named) once
+    wanted = dict.fromkeys([*by_source, *destinations, *loopback_listeners])
+    found, problems = deployment_hosts(inventory, wanted, where=where)
     if problems:
         raise InventoryError("; ".join(problems))
     fanout = Fanout(
