@@ -219,3 +219,18 @@ def test_a_fifo_given_for_another_file_is_told_what_to_give(
     assert result.exit_code == 2, result.output
     assert f"{fifo}: error: is a FIFO (named pipe), not a regular file {hint}" in result.stderr
     assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("text", ["", "\n\n", "# ipset save of no set\n"])
+def test_an_empty_ruleset_of_no_named_kind_is_told_to_name_it(tmp_path: Path, text: str) -> None:
+    """``ipset save`` on a host without sets writes nothing: its kind cannot be told."""
+    sets = tmp_path / "sets.txt"
+    sets.write_text(text)
+    result = CliRunner().invoke(cli, ["audit", NEXUS, "--host", "da01", "--ruleset", str(sets)])
+    assert result.exit_code == 2, result.output
+    assert "sets.txt: the file holds no rule, so its kind cannot be told from it" in result.output
+    assert f"ipset:{sets}" in result.output
+    named = CliRunner().invoke(
+        cli, ["audit", NEXUS, "--host", "da01", "--ruleset", f"ipset:{sets}"]
+    )
+    assert "holds no rule" not in named.output

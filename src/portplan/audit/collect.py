@@ -147,6 +147,13 @@ def ruleset_kind(text: str, name: str) -> str:
         for line in lines
     ):
         return "cisco"
+    if not lines:
+        raise AuditError(
+            f"{name}: the file holds no rule, so its kind cannot be told from it (`ipset save` "
+            "on a host without sets, and `nft list ruleset` without tables, write nothing); "
+            f"name its kind as KIND:PATH (ipset:{name}, nft:{name}; kinds: "
+            f"{', '.join(RULESET_KINDS)})"
+        )
     raise AuditError(
         f"{name}: not a ruleset portplan reads (nft -j list ruleset, nft list ruleset, "
         "iptables-save, ip6tables-save, ipset save); name its kind as KIND:PATH "
