@@ -25,7 +25,7 @@ import click
 
 from portplan._errors import OutputError, UsageError
 from portplan._signals import signals_held
-from portplan._text import counted
+from portplan._text import counted, escaped
 from portplan.cli._options import log
 from portplan.load.reading import MAX_INPUT_BYTES
 
@@ -96,7 +96,7 @@ def width() -> int:
 
 def _failed(path: Path, exc: OSError) -> OutputError:
     advice = _ADVICE.get(exc.errno or 0, "check the path")
-    return OutputError(f"cannot write {path}: {exc.strerror or exc}; {advice}")
+    return OutputError(f"cannot write {escaped(str(path))}: {exc.strerror or exc}; {advice}")
 
 
 def _survey(targets: Sequence[Path]) -> dict[Path, os.stat_result | None]:
@@ -142,7 +142,9 @@ def _refuse_inputs(
             continue
     for target in targets:
         if present.get(target) is not None and target.resolve() in read:
-            raise UsageError(f"refusing to write {target}: it is one of the input files")
+            raise UsageError(
+                f"refusing to write {escaped(str(target))}: it is one of the input files"
+            )
 
 
 def _refuse_existing(
@@ -154,7 +156,7 @@ def _refuse_existing(
     if existing:
         more = f" and {len(existing) - 1} more" if len(existing) > 1 else ""
         raise UsageError(
-            f"{existing[0]}{more} already exist{'s' if len(existing) == 1 else ''}; "
+            f"{escaped(str(existing[0]))}{more} already exist{'s' if len(existing) == 1 else ''}; "
             "give --overwrite to replace what is there"
         )
 
@@ -269,7 +271,7 @@ def write_output(
         stream.flush()
         return
     if _is_folder(output):
-        raise UsageError(f"{output} is a folder; give a file name")
+        raise UsageError(f"{escaped(output)} is a folder; give a file name")
     target = Path(output)
     if target.exists() and not stat.S_ISREG(target.stat().st_mode):
         _write_device(target, data)
@@ -289,9 +291,9 @@ def _refuse_alike(files: Mapping[str, str]) -> None:
         other = seen.setdefault(name.casefold(), name)
         if other != name:
             raise UsageError(
-                f"the files {other} and {name} differ only in case: where case is ignored "
-                "(Windows, macOS, many network shares) one would replace the other; rename one "
-                "of the hosts in the deployment"
+                f"the files {escaped(other)} and {escaped(name)} differ only in case: where case "
+                "is ignored (Windows, macOS, many network shares) one would replace the other; "
+                "rename one of the hosts in the deployment"
             )
 
 
@@ -312,13 +314,14 @@ def write_files(
         names = sorted(files)
         more = ", ..." if len(names) > _NAMES_SHOWN else ""
         raise UsageError(
-            f"{counted(len(files), 'file')} to write ({', '.join(names[:_NAMES_SHOWN])}{more}): "
+            f"{counted(len(files), 'file')} to write ({escaped(', '.join(names[:_NAMES_SHOWN]))}"
+            f"{more}): "
             "give -o FOLDER"
         )
     folder = Path(output)
     if folder.exists() and not folder.is_dir():
         raise UsageError(
-            f"{output} is a file, not a folder: give -o FOLDER for the "
+            f"{escaped(output)} is a file, not a folder: give -o FOLDER for the "
             f"{counted(len(files), 'file')} to write"
         )
     _refuse_alike(files)

@@ -25,6 +25,8 @@ from typing import Any, TypeVar, cast
 
 import click
 
+from portplan._text import escaped
+
 __all__ = [
     "DEBUG",
     "Seconds",
@@ -108,7 +110,7 @@ class _EchoHandler(logging.Handler):
         message = record.getMessage()
         if record.exc_info:  # a failure a command goes on past, with its traceback (-v)
             message += "\n" + "".join(traceback.format_exception(*record.exc_info)).rstrip()
-        click.echo(prefix + message, err=True)
+        click.echo(escaped(prefix + message, newlines=True), err=True)  # a name colours nothing
 
 
 _HANDLER = _EchoHandler()
