@@ -127,6 +127,22 @@ def _survey(targets: Sequence[Path]) -> dict[Path, os.stat_result | None]:
     return found
 
 
+def _refuse_file_above(path: Path) -> None:
+    """Refuse ``path`` when a folder it is to be written in is a file (``-o README.md/x.csv``):
+    the nearest of its folders that exists must be a folder."""
+    for above in path.parents:
+        try:
+            found = os.stat(above)
+        except (FileNotFoundError, NotADirectoryError):
+            continue  # not there yet: made when written, unless a file stands above it
+        if not stat.S_ISDIR(found.st_mode):
+            raise UsageError(
+                f"cannot write {escaped(str(path))}: {escaped(str(above))} is a file, not a "
+                "folder; give an output path whose folders are folders (or move that file away)"
+            )
+        return
+
+
 def _refuse_inputs(
     targets: Sequence[Path], inputs: Sequence[Path], present: Mapping[Path, object]
 ) -> None:
@@ -270,9 +286,10 @@ def write_output(
         _unspool(data, stream)
         stream.flush()
         return
+    target = Path(output)
+    _refuse_file_above(target)
     if _is_folder(output):
         raise UsageError(f"{escaped(output)} is a folder; give a file name")
-    target = Path(output)
     if target.exists() and not stat.S_ISREG(target.stat().st_mode):
         _write_device(target, data)
         return
@@ -319,6 +336,7 @@ def write_files(
             "give -o FOLDER"
         )
     folder = Path(output)
+    _refuse_file_above(folder)
     if folder.exists() and not folder.is_dir():
         raise UsageError(
             f"{escaped(output)} is a file, not a folder: give -o FOLDER for the "
