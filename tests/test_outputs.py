@@ -309,3 +309,18 @@ def test_an_output_under_a_file_is_a_usage_error(tmp_path: Path, command: str, w
     )
     assert (tmp_path / "file").read_text() == "mine\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]
+
+
+@pytest.mark.parametrize("command", sorted(_WRITERS))
+def test_an_existing_output_is_refused_before_any_work(tmp_path: Path, command: str) -> None:
+    # the inputs are not read at all: a deployment that is not there is not even noticed,
+    # where a plan of 50,000 clients was made (seconds) before the refusal
+    args = [str(tmp_path / "absent.yaml") if a == SMART_ID else str(a) for a in _WRITERS[command]]
+    mine = tmp_path / "mine.txt"
+    mine.write_text("mine\n")
+    result = CliRunner().invoke(cli, [*args, "-o", str(mine)])
+    assert result.exit_code == 2, result.stderr
+    assert result.stderr == (
+        f"portplan: error: {mine} already exists; give --overwrite to replace what is there\n"
+    )
+    assert mine.read_text() == "mine\n"

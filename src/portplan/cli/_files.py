@@ -27,6 +27,7 @@ from portplan._errors import OutputError, UsageError
 from portplan._signals import signals_held
 from portplan._text import counted, escaped
 from portplan.cli._options import log
+from portplan.cli._writable import refuse_existing, refuse_file_above
 from portplan.load.reading import MAX_INPUT_BYTES
 
 __all__ = [
@@ -127,22 +128,6 @@ def _survey(targets: Sequence[Path]) -> dict[Path, os.stat_result | None]:
     return found
 
 
-def _refuse_file_above(path: Path) -> None:
-    """Refuse ``path`` when a folder it is to be written in is a file (``-o README.md/x.csv``):
-    the nearest of its folders that exists must be a folder."""
-    for above in path.parents:
-        try:
-            found = os.stat(above)
-        except (FileNotFoundError, NotADirectoryError):
-            continue  # not there yet: made when written, unless a file stands above it
-        if not stat.S_ISDIR(found.st_mode):
-            raise UsageError(
-                f"cannot write {escaped(str(path))}: {escaped(str(above))} is a file, not a "
-                "folder; give an output path whose folders are folders (or move that file away)"
-            )
-        return
-
-
 def _refuse_inputs(
     targets: Sequence[Path], inputs: Sequence[Path], present: Mapping[Path, object]
 ) -> None:
@@ -161,20 +146,6 @@ def _refuse_inputs(
             raise UsageError(
                 f"refusing to write {escaped(str(target))}: it is one of the input files"
             )
-
-
-def _refuse_existing(
-    targets: Sequence[Path], overwrite: bool, present: Mapping[Path, os.stat_result | None]
-) -> None:
-    if overwrite:
-        return
-    existing = [t for t in targets if (found := present.get(t)) and stat.S_ISREG(found.st_mode)]
-    if existing:
-        more = f" and {len(existing) - 1} more" if len(existing) > 1 else ""
-        raise UsageError(
-            f"{escaped(str(existing[0]))}{more} already exist{'s' if len(existing) == 1 else ''}; "
-            "give --overwrite to replace what is there"
-        )
 
 
 def _temporary(target: str, number: int, mode: int, pid: int) -> tuple[int, str]:
@@ -287,7 +258,7 @@ def write_output(
         stream.flush()
         return
     target = Path(output)
-    _refuse_file_above(target)
+    refuse_file_above(target)
     if _is_folder(output):
         raise UsageError(f"{escaped(output)} is a folder; give a file name")
     if target.exists() and not stat.S_ISREG(target.stat().st_mode):
@@ -295,7 +266,7 @@ def write_output(
         return
     present = _survey([target])
     _refuse_inputs([target], inputs, present)
-    _refuse_existing([target], overwrite, present)
+    refuse_existing([target], overwrite, present)
     _write_all([(target, data)], present)
 
 
@@ -336,7 +307,7 @@ def write_files(
             "give -o FOLDER"
         )
     folder = Path(output)
-    _refuse_file_above(folder)
+    refuse_file_above(folder)
     if folder.exists() and not folder.is_dir():
         raise UsageError(
             f"{escaped(output)} is a file, not a folder: give -o FOLDER for the "
@@ -346,6 +317,6 @@ def write_files(
     targets = [folder / name for name in files]
     present = _survey(targets)
     _refuse_inputs(targets, inputs, present)
-    _refuse_existing(targets, overwrite, present)
+    refuse_existing(targets, overwrite, present)
     _write_all([(folder / name, text.encode()) for name, text in files.items()], present)
     log.info("wrote %s to %s", counted(len(files), "file"), output)
