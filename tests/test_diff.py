@@ -161,6 +161,40 @@ def test_a_file_at_a_git_revision(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     assert precious.read_text() == "precious\n"
 
 
+@pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
+def test_a_folder_or_an_absent_path_at_a_git_revision(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    repo = tmp_path / "repo"
+    (repo / "deploy").mkdir(parents=True)
+    shutil.copy(OLD, repo / "deploy" / "prod.yaml")
+    for args in (["init", "-q"], ["add", "."], ["commit", "-q", "-m", "first"]):
+        author = ["-c", "user.name=t", "-c", "user.email=t@example.invalid"]
+        subprocess.run(["git", "-C", str(repo), *author, *args], check=True, capture_output=True)
+    monkeypatch.chdir(repo)
+    for spec in ("git:HEAD:deploy", "git:HEAD:deploy/"):
+        code, out, err = run("diff", spec, "deploy/prod.yaml")
+        assert (code, out) == (2, b""), err
+        assert err == (
+            f"portplan: error: {spec}: deploy is a folder at HEAD, not a file (it holds "
+            "prod.yaml); give a file in it, such as git:HEAD:deploy/prod.yaml\n"
+        )
+    code, _out, err = run("diff", "git:HEAD:deploy/staging.yaml", "deploy/prod.yaml")
+    assert code == 2
+    assert err == (
+        "portplan: error: git:HEAD:deploy/staging.yaml: deploy/staging.yaml does not exist at "
+        "HEAD; check the path (`git ls-tree --name-only HEAD -- deploy/` lists what is there)\n"
+    )
+    code, _out, err = run("diff", "git:v9:deploy/prod.yaml", "deploy/prod.yaml")
+    assert code == 2
+    assert err.startswith(f"portplan: error: git:v9:deploy/prod.yaml: no revision 'v9' in {repo}")
+    assert err.endswith(
+        "; give a commit, branch or tag of that repository (`git log --oneline` lists its "
+        "commits)\n"
+    )
+    assert len(err.splitlines()) == 1
+
+
 def test_a_product_version_swapped(tmp_path: Path) -> None:
     product = yaml.safe_load(CATALOG_SHOPPING.read_text())
     product["id"], product["version"] = "shopping-6.2", "6.2"

@@ -15,8 +15,10 @@ from pathlib import Path
 
 import pytest
 import yaml
+from click.testing import CliRunner
 
 import examples
+from portplan.cli import cli
 from portplan.load.catalog import catalog_path
 
 PORTPLAN = [sys.executable, "-m", "portplan"]
@@ -272,3 +274,53 @@ def test_a_folder_yet_to_be_made_hides_no_file(product_deployment: Path) -> None
     assert (folder / "mine.csv").read_text() == "mine\n"
     assert not (folder / "new").exists()
     assert leftovers(folder) == []
+
+
+#: every command that writes ``-o PATH``, as it runs without it (verify, which must probe
+#: first, is left out: it writes through the same code)
+_WRITERS: dict[str, list[str | Path]] = {
+    "matrix": ["matrix", SMART_ID],
+    "rules": ["rules", SMART_ID, "--target", "nftables", "--host", "traefik01"],
+    "rules-many": ["rules", SMART_ID, "--target", "nftables", "--all-hosts"],
+    "inventory": ["inventory", SMART_ID],
+    "report": ["report", SMART_ID],
+    "diagram": ["diagram", SMART_ID],
+    "show": ["show", "smart-id-21.04"],
+    "import": ["import", Path(__file__).parent / "data" / "vendor-docs" / "catalogic-vplus-7.0"
+               / "platform-requirements.md"],
+    "diff": ["diff", SMART_ID, SMART_ID],
+    "audit": ["audit", SMART_ID, "--boundary", "dmz:internal", "--ruleset",
+              f"cisco:{examples.GOLDEN}/rules/cisco/smart-id-nexus/default/from-dmz.acl"],
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("command", sorted(_WRITERS))
+@pytest.mark.parametrize("where", ["file/out.txt", "file/deeper/out.txt", "file/folder/"])
+def test_an_output_under_a_file_is_a_usage_error(tmp_path: Path, command: str, where: str) -> None:
+    (tmp_path / "file").write_text("mine\n")
+    output = str(tmp_path / where) + ("/" if where.endswith("/") else "")
+    args = [*map(str, _WRITERS[command]), "-o", output]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 2, result.stderr
+    assert result.stderr.splitlines()[-1] == (  # (diagram warns of what it leaves out first)
+        f"portplan: error: cannot write {output.rstrip('/')}: {tmp_path / 'file'} is a file, "
+        "not a folder; give an output path whose folders are folders (or move that file "
+        "away)"
+    )
+    assert (tmp_path / "file").read_text() == "mine\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]
+
+
+@pytest.mark.parametrize("command", sorted(_WRITERS))
+def test_an_existing_output_is_refused_before_any_work(tmp_path: Path, command: str) -> None:
+    # the inputs are not read at all: a deployment that is not there is not even noticed,
+    # where a plan of 50,000 clients was made (seconds) before the refusal
+    args = [str(tmp_path / "absent.yaml") if a == SMART_ID else str(a) for a in _WRITERS[command]]
+    mine = tmp_path / "mine.txt"
+    mine.write_text("mine\n")
+    result = CliRunner().invoke(cli, [*args, "-o", str(mine)])
+    assert result.exit_code == 2, result.stderr
+    assert result.stderr == (
+        f"portplan: error: {mine} already exists; give --overwrite to replace what is there\n"
+    )
+    assert mine.read_text() == "mine\n"

@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from portplan._text import format_path
+from portplan._text import escaped, format_path
 
 if TYPE_CHECKING:  # `portplan --help` does not import pathlib for an annotation
     from pathlib import Path
@@ -61,8 +61,9 @@ class Diagnostic:
     hint: str | None = None
 
     def location(self) -> str:
-        """``file:line:column`` (line and column are 1-based; missing parts are left out)."""
-        parts = [str(self.file)]
+        """``file:line:column`` (line and column are 1-based; missing parts are left out; the
+        file name's control characters escaped)."""
+        parts = [escaped(str(self.file))]
         if self.line is not None:
             parts.append(str(self.line))
             if self.column is not None:

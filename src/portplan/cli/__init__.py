@@ -18,6 +18,7 @@ from typing import Any, NoReturn
 import click
 
 from portplan._errors import InputError, LockoutError, PortplanError
+from portplan._text import escaped
 from portplan._version import __version__
 from portplan.cli._exit import (
     EXIT_CODES_HELP,
@@ -155,7 +156,7 @@ class _Group(click.Group):
                 hint = f" (see '{exc.ctx.command_path} --help')"
             # one paragraph: click lists a missing argument's choices one a line
             message = " ".join(exc.format_message().split()).rstrip(".")
-            click.echo(f"portplan: error: {message}{hint}", err=True)
+            click.echo(f"portplan: error: {escaped(message)}{hint}", err=True)
             code = ExitCode.USAGE if isinstance(exc, click.UsageError) else exc.exit_code
         except click.Abort:  # Ctrl-C while click itself was reading (a prompt, the arguments)
             click.echo("portplan: interrupted", err=True)
@@ -163,40 +164,43 @@ class _Group(click.Group):
         sys.exit(code if isinstance(code, int) else ExitCode.OK)
 
 
+def _say(text: str) -> None:
+    """A line of an error on standard error: a name's control characters escaped (an escape
+    sequence in a file name colours, moves or clears nothing), line breaks kept."""
+    click.echo(escaped(text, newlines=True), err=True)
+
+
 def _print_error(exc: BaseException) -> None:
     """One paragraph per error on standard error; the diagnostics of bad files one a line."""
     if isinstance(exc, KeyboardInterrupt):
-        click.echo("portplan: interrupted", err=True)
+        _say("portplan: interrupted")
         return
     if isinstance(exc, Terminated):
-        click.echo(f"portplan: ended by {signal.Signals(exc.signum).name}", err=True)
+        _say(f"portplan: ended by {signal.Signals(exc.signum).name}")
         return
     if isinstance(exc, InputError) and exc.diagnostics:
         for diagnostic in exc.diagnostics:
-            click.echo(
+            _say(
                 f"{diagnostic.location()}: error: {diagnostic.message}"
-                + (f" ({diagnostic.hint})" if diagnostic.hint else ""),
-                err=True,
+                + (f" ({diagnostic.hint})" if diagnostic.hint else "")
             )
         count = len(exc.diagnostics)
-        click.echo(
+        _say(
             f"portplan: {count} problem{'s' if count != 1 else ''} found; nothing was "
-            "written (run with --debug for a traceback)",
-            err=True,
+            "written (run with --debug for a traceback)"
         )
     elif isinstance(exc, LockoutError):
         for reason in exc.reasons:
-            click.echo(f"portplan: refused: {reason}", err=True)
-        click.echo(
+            _say(f"portplan: refused: {reason}")
+        _say(
             "portplan: error: nothing was changed"
-            + (" (--force applies without declared management access)" if exc.forcible else ""),
-            err=True,
+            + (" (--force applies without declared management access)" if exc.forcible else "")
         )
     elif isinstance(exc, OSError) and not isinstance(exc, PortplanError):
-        where = f" ({exc.filename})" if exc.filename else ""
-        click.echo(f"portplan: error: {exc.strerror or exc}{where}", err=True)
+        where = f" ({escaped(str(exc.filename))})" if exc.filename else ""
+        _say(f"portplan: error: {exc.strerror or exc}{where}")
     else:
-        click.echo(f"portplan: error: {exc}", err=True)
+        _say(f"portplan: error: {exc}")
 
 
 @click.group(

@@ -25,8 +25,9 @@ import click
 
 from portplan._errors import OutputError, UsageError
 from portplan._signals import signals_held
-from portplan._text import counted
+from portplan._text import counted, escaped
 from portplan.cli._log import log
+from portplan.cli._writable import refuse_existing, refuse_file_above
 from portplan.load.reading import MAX_INPUT_BYTES
 
 __all__ = [
@@ -96,7 +97,7 @@ def width() -> int:
 
 def _failed(path: Path, exc: OSError) -> OutputError:
     advice = _ADVICE.get(exc.errno or 0, "check the path")
-    return OutputError(f"cannot write {path}: {exc.strerror or exc}; {advice}")
+    return OutputError(f"cannot write {escaped(str(path))}: {exc.strerror or exc}; {advice}")
 
 
 def _survey(targets: Sequence[Path]) -> dict[Path, os.stat_result | None]:
@@ -142,21 +143,9 @@ def _refuse_inputs(
             continue
     for target in targets:
         if present.get(target) is not None and target.resolve() in read:
-            raise UsageError(f"refusing to write {target}: it is one of the input files")
-
-
-def _refuse_existing(
-    targets: Sequence[Path], overwrite: bool, present: Mapping[Path, os.stat_result | None]
-) -> None:
-    if overwrite:
-        return
-    existing = [t for t in targets if (found := present.get(t)) and stat.S_ISREG(found.st_mode)]
-    if existing:
-        more = f" and {len(existing) - 1} more" if len(existing) > 1 else ""
-        raise UsageError(
-            f"{existing[0]}{more} already exist{'s' if len(existing) == 1 else ''}; "
-            "give --overwrite to replace what is there"
-        )
+            raise UsageError(
+                f"refusing to write {escaped(str(target))}: it is one of the input files"
+            )
 
 
 def _temporary(target: str, number: int, mode: int, pid: int) -> tuple[int, str]:
@@ -268,15 +257,16 @@ def write_output(
         _unspool(data, stream)
         stream.flush()
         return
-    if _is_folder(output):
-        raise UsageError(f"{output} is a folder; give a file name")
     target = Path(output)
+    refuse_file_above(target)
+    if _is_folder(output):
+        raise UsageError(f"{escaped(output)} is a folder; give a file name")
     if target.exists() and not stat.S_ISREG(target.stat().st_mode):
         _write_device(target, data)
         return
     present = _survey([target])
     _refuse_inputs([target], inputs, present)
-    _refuse_existing([target], overwrite, present)
+    refuse_existing([target], overwrite, present)
     _write_all([(target, data)], present)
 
 
@@ -289,9 +279,9 @@ def _refuse_alike(files: Mapping[str, str]) -> None:
         other = seen.setdefault(name.casefold(), name)
         if other != name:
             raise UsageError(
-                f"the files {other} and {name} differ only in case: where case is ignored "
-                "(Windows, macOS, many network shares) one would replace the other; rename one "
-                "of the hosts in the deployment"
+                f"the files {escaped(other)} and {escaped(name)} differ only in case: where case "
+                "is ignored (Windows, macOS, many network shares) one would replace the other; "
+                "rename one of the hosts in the deployment"
             )
 
 
@@ -312,19 +302,21 @@ def write_files(
         names = sorted(files)
         more = ", ..." if len(names) > _NAMES_SHOWN else ""
         raise UsageError(
-            f"{counted(len(files), 'file')} to write ({', '.join(names[:_NAMES_SHOWN])}{more}): "
+            f"{counted(len(files), 'file')} to write ({escaped(', '.join(names[:_NAMES_SHOWN]))}"
+            f"{more}): "
             "give -o FOLDER"
         )
     folder = Path(output)
+    refuse_file_above(folder)
     if folder.exists() and not folder.is_dir():
         raise UsageError(
-            f"{output} is a file, not a folder: give -o FOLDER for the "
+            f"{escaped(output)} is a file, not a folder: give -o FOLDER for the "
             f"{counted(len(files), 'file')} to write"
         )
     _refuse_alike(files)
     targets = [folder / name for name in files]
     present = _survey(targets)
     _refuse_inputs(targets, inputs, present)
-    _refuse_existing(targets, overwrite, present)
+    refuse_existing(targets, overwrite, present)
     _write_all([(folder / name, text.encode()) for name, text in files.items()], present)
     log.info("wrote %s to %s", counted(len(files), "file"), output)

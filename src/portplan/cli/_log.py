@@ -12,6 +12,8 @@ import traceback
 
 import click
 
+from portplan._text import escaped
+
 __all__ = ["log", "set_verbosity"]
 
 #: the logger of the command line; library modules log under ``portplan.<module>``
@@ -30,7 +32,7 @@ class _EchoHandler(logging.Handler):
         message = record.getMessage()
         if record.exc_info:  # a failure a command goes on past, with its traceback (-v)
             message += "\n" + "".join(traceback.format_exception(*record.exc_info)).rstrip()
-        click.echo(prefix + message, err=True)
+        click.echo(escaped(prefix + message, newlines=True), err=True)  # a name colours nothing
 
 
 _HANDLER = _EchoHandler()

@@ -162,13 +162,22 @@ def output_option(
     """``-o/--output PATH`` (``-`` or no option: standard output) and ``--overwrite``."""
 
     def decorate(function: F) -> F:
-        function = option(
+        @functools.wraps(function)
+        def checked(*args: Any, output: str | None, overwrite: bool, **kwargs: Any) -> Any:
+            from portplan.cli._writable import check_output  # noqa: PLC0415 - not for --help
+
+            check_output(output, overwrite=overwrite)  # at once, not after minutes of work
+            return function(*args, output=output, overwrite=overwrite, **kwargs)
+
+        decorated = option(
             "--overwrite",
             is_flag=True,
             help="Replace output files that exist (never a file read as input).",
-        )(function)
+        )(checked)
         # text, not a Path: a trailing '/' (a folder is meant) must survive
-        return option("-o", "--output", type=click.Path(), metavar="PATH", help=help)(function)
+        return cast(
+            F, option("-o", "--output", type=click.Path(), metavar="PATH", help=help)(decorated)
+        )
 
     return decorate
 

@@ -62,12 +62,33 @@ def at_revision(spec: str) -> Iterator[Path]:
         check=False,
     )
     if archive.returncode != 0:
-        detail = archive.stderr.decode(errors="replace").strip()
-        raise UsageError(f"{spec}: no revision {revision!r} in {top} ({detail})")
+        detail = " ".join(archive.stderr.decode(errors="replace").split())
+        raise UsageError(
+            f"{spec}: no revision {revision!r} in {top} ({detail}); give a commit, branch or "
+            "tag of that repository (`git log --oneline` lists its commits)"
+        )
     with tempfile.TemporaryDirectory(prefix="portplan-rev-") as scratch:
         with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
             tar.extractall(scratch, filter=_inside)
         path = Path(scratch, prefix, where.name)
+        if path.is_dir():
+            raise UsageError(_folder_given(spec, revision, name, path))
         if not path.is_file():
-            raise UsageError(f"{spec}: {prefix}{where.name} does not exist at {revision}")
+            raise UsageError(
+                f"{spec}: {prefix}{where.name} does not exist at {revision}; check the path "
+                f"(`git ls-tree --name-only {revision} -- {folder}/` lists what is there)"
+            )
         yield path
+
+
+def _folder_given(spec: str, revision: str, name: str, path: Path) -> str:
+    """What to say when ``git:REV:PATH`` names a folder: give a file in it, such as one of
+    its YAML files (named, the first few)."""
+    yaml_files = sorted(p.name for p in path.iterdir() if p.suffix in {".yaml", ".yml"})
+    example = f"git:{revision}:{name.rstrip('/')}/{yaml_files[0] if yaml_files else 'FILE'}"
+    shown = ", ".join(yaml_files[:4]) + (", ..." if len(yaml_files) > 4 else "")
+    holds = f" (it holds {shown})" if yaml_files else " (it holds no YAML file)"
+    return (
+        f"{spec}: {name.rstrip('/')} is a folder at {revision}, not a file{holds}; give a file "
+        f"in it, such as {example}"
+    )

@@ -1,0 +1,66 @@
+"""Whether an output can be written where ``-o`` says: no file stands where one of its
+folders must be, and an existing file is replaced only when ``--overwrite`` is given.  Checked
+before a command's work (``check_output``, from ``-o``'s option) and again at the write
+(:mod:`._files`): a file may appear meanwhile."""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from portplan._errors import UsageError
+from portplan._text import escaped
+
+__all__ = ["check_output", "refuse_existing", "refuse_file_above"]
+
+
+def refuse_file_above(path: Path) -> None:
+    """Refuse ``path`` when a folder it is to be written in is a file (``-o README.md/x.csv``):
+    the nearest of its folders that exists must be a folder."""
+    for above in path.parents:
+        try:
+            found = os.stat(above)
+        except (FileNotFoundError, NotADirectoryError):
+            continue  # not there yet: made when written, unless a file stands above it
+        if not stat.S_ISDIR(found.st_mode):
+            raise UsageError(
+                f"cannot write {escaped(str(path))}: {escaped(str(above))} is a file, not a "
+                "folder; give an output path whose folders are folders (or move that file away)"
+            )
+        return
+
+
+def refuse_existing(
+    targets: Sequence[Path], overwrite: bool, present: Mapping[Path, os.stat_result | None]
+) -> None:
+    """Refuse the first of ``targets`` that is an existing file (``present``: what is at
+    each), unless ``overwrite``."""
+    if overwrite:
+        return
+    existing = [t for t in targets if (found := present.get(t)) and stat.S_ISREG(found.st_mode)]
+    if existing:
+        more = f" and {len(existing) - 1} more" if len(existing) > 1 else ""
+        raise UsageError(
+            f"{escaped(str(existing[0]))}{more} already exist{'s' if len(existing) == 1 else ''}; "
+            "give --overwrite to replace what is there"
+        )
+
+
+def check_output(output: str | None, *, overwrite: bool = False) -> None:
+    """Before any work: refuse at once an output that the write would refuse at its end (a
+    file in the way of its folders; an existing file without ``overwrite``), so a plan of
+    minutes is not made to be thrown away.  The write checks again: a file may appear
+    meanwhile.  Outputs into a folder (``-o rules/``) are named only once made."""
+    if output is None or str(output) == "-":
+        return
+    target = Path(output)
+    refuse_file_above(target)
+    if output.endswith(os.sep):
+        return
+    try:
+        found = target.stat()
+    except (FileNotFoundError, NotADirectoryError):
+        return
+    refuse_existing([target], overwrite, {target: found})
