@@ -70,6 +70,9 @@ EXPECTED = {
     # told to call sys.set_int_max_str_digits()
     "cis_badport.txt": ":2: port 99999 is not a port number (0-65535)",
     "cis_badrange.txt": ":2: port range 90-80 is reversed",
+    "cis_lt0.txt": ":2: lt 0 matches no port",
+    "cis_gtmax.txt": ":2: gt 65535 matches no port",
+    "cis_negport.txt": ":2: port -1 is not a port number (0-65535)",
     "cis_hugeport.txt": ":2: port (a number of 5000 digits) is not a port number (0-65535)",
     "cis_badicmp.txt": ":2: ICMP type 999 is not a number 0-255",
     "cis_badprotocol.txt": ":2: protocol 999 is not a protocol number (0-255)",

@@ -56,6 +56,8 @@ class _Unreadable(Exception):
 def _port(word: str) -> int:
     if word.isdigit():
         return port_number(word)  # 0-65535: a port beyond would match nothing, silently
+    if word.startswith("-") and word[1:].isdigit():
+        raise AuditError(f"port {word[:20]} is not a port number (0-65535)")
     if word in _PORT_NAMES:
         return _PORT_NAMES[word]
     raise _Unreadable(f"port {word}")
@@ -120,6 +122,8 @@ class _Entry:
                 raise AuditError(f"port range {first}-{last} is reversed: write the lower first")
             return Ranges.span(first, last)
         first = _port(self.take())
+        if (operator, first) in (("lt", 0), ("gt", 65535)):
+            raise AuditError(f"{operator} {first} matches no port: correct the entry")
         if operator == "eq":
             found = Ranges.point(first)
             while self.peek() is not None and (self.peek() or "").isdigit():
