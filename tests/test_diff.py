@@ -195,6 +195,28 @@ def test_a_folder_or_an_absent_path_at_a_git_revision(
     assert len(err.splitlines()) == 1
 
 
+def test_a_file_whose_folder_is_gone_from_the_work_tree_is_read_at_its_revision(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the folder moved since: `git -C old/deploy` failed, "not in a git work tree"
+    repo = tmp_path / "repo"
+    (repo / "old" / "deploy").mkdir(parents=True)
+    shutil.copy(OLD, repo / "old" / "deploy" / "prod.yaml")
+    author = ["-c", "user.name=t", "-c", "user.email=t@example.invalid"]
+    for args in (["init", "-q"], ["add", "."], ["commit", "-q", "-m", "first"]):
+        subprocess.run(["git", "-C", str(repo), *author, *args], check=True, capture_output=True)
+    (repo / "new").mkdir()
+    subprocess.run(["git", "-C", str(repo), "mv", "old/deploy", "new/deploy"], check=True)
+    monkeypatch.chdir(repo / "new")
+    code, out, err = run("diff", "git:HEAD:../old/deploy/prod.yaml", "deploy/prod.yaml")
+    assert (code, err) == (0, ""), err
+    assert out == b"identical: nothing to open, nothing to close\n"
+    # a missing name followed by `..` is not walked past: nothing outside the revision
+    code, _out, err = run("diff", "git:HEAD:nope/../../../../etc/hostname", "deploy/prod.yaml")
+    assert code == 2
+    assert "is not in a git work tree" in err
+
+
 def test_a_product_version_swapped(tmp_path: Path) -> None:
     product = yaml.safe_load(CATALOG_SHOPPING.read_text())
     product["id"], product["version"] = "shopping-6.2", "6.2"

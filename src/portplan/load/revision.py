@@ -50,11 +50,15 @@ def at_revision(spec: str) -> Iterator[Path]:
         )
     where = Path(name)
     folder = where.parent if str(where.parent) else Path()
+    # the folder may be gone from the work tree (moved or deleted since REV): git is asked
+    # in the nearest folder that is there, and the missing ones are added to its prefix
+    present, missing = _present_folder(folder)
     try:
-        top = read_tool(["git", "-C", str(folder), "rev-parse", "--show-toplevel"]).strip()
-        prefix = read_tool(["git", "-C", str(folder), "rev-parse", "--show-prefix"]).strip()
+        top = read_tool(["git", "-C", str(present), "rev-parse", "--show-toplevel"]).strip()
+        prefix = read_tool(["git", "-C", str(present), "rev-parse", "--show-prefix"]).strip()
     except ToolError as exc:
-        raise UsageError(f"{spec}: {folder or '.'} is not in a git work tree ({exc})") from None
+        raise UsageError(f"{spec}: {present or '.'} is not in a git work tree ({exc})") from None
+    prefix += "".join(f"{part}/" for part in missing)
     archive = subprocess.run(
         ["git", "-C", top, "archive", "--format=tar", "--end-of-options", revision],
         capture_output=True,
@@ -79,6 +83,19 @@ def at_revision(spec: str) -> Iterator[Path]:
                 f"(`git ls-tree --name-only {revision} -- {folder}/` lists what is there)"
             )
         yield path
+
+
+def _present_folder(folder: Path) -> tuple[Path, tuple[str, ...]]:
+    """The nearest of ``folder`` and its parents that exists, and the names below it that do
+    not (none when ``folder`` exists).  The walk stops at a ``..``, so the names added are
+    plain ones and the path stays inside the revision's tree (``nope/../..`` is no folder,
+    and git says so)."""
+    missing: list[str] = []
+    present = folder
+    while not present.is_dir() and present.name not in ("", "..") and present != present.parent:
+        missing.insert(0, present.name)
+        present = present.parent
+    return present, tuple(missing)
 
 
 def _folder_given(spec: str, revision: str, name: str, path: Path) -> str:
