@@ -7,6 +7,7 @@ import os
 import select
 import sys
 import termios
+import time
 from pathlib import Path
 
 import click
@@ -229,19 +230,41 @@ def _drop_typed_ahead() -> None:
         return
 
 
+#: longer than any answer there is: a line this long without its end is no 'yes'
+_LONGEST_ANSWER = 64
+
+
 def _confirmed(timeout: int, watchdog_ended: int | None) -> bool | None:
     """Whether the operator types 'yes' on standard input within ``timeout`` seconds; ``None``
-    when the watchdog ends first (``watchdog_ended`` is readable then)."""
+    when the watchdog ends first (``watchdog_ended`` is readable then).
+
+    The deadline wins whatever the input does: it is read as it comes, not a line at a time,
+    so a line that never ends (a pipe left open after ``ye``) is no 'yes' at the deadline.
+    The end of input ends the answer (``printf yes`` says yes; nothing at all says no)."""
     stream = sys.stdin
     if stream is None or stream.closed:
         return False
-    watched = [] if watchdog_ended is None else [watchdog_ended]
     try:
-        ready, _, _ = select.select([stream, *watched], [], [], timeout)
+        fd = stream.fileno()
     except (OSError, ValueError):
         return False
-    if watchdog_ended is not None and watchdog_ended in ready:
-        return None
-    if not ready:
-        return False
-    return stream.readline().strip().lower() == "yes"
+    watched = [] if watchdog_ended is None else [watchdog_ended]
+    deadline = time.monotonic() + timeout
+    typed = b""
+    while b"\n" not in typed and len(typed) <= _LONGEST_ANSWER:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return False
+        try:
+            ready, _, _ = select.select([fd, *watched], [], [], left)
+            if watchdog_ended is not None and watchdog_ended in ready:
+                return None
+            if not ready:
+                return False
+            chunk = os.read(fd, 256)
+        except (OSError, ValueError):
+            return False
+        if not chunk:  # the end of input
+            break
+        typed += chunk
+    return typed.split(b"\n", 1)[0].decode(errors="replace").strip().lower() == "yes"
