@@ -27,6 +27,7 @@ from portplan.cli._plan import load_plan, require_host, require_managed
 from portplan.cli.rules import target_option
 from portplan.targets import DefaultAction, RuleOptions
 from portplan.targets.apply import (
+    KEPT,
     Confirmation,
     applier_for,
     discard_saved,
@@ -144,9 +145,13 @@ def apply_cmd(
         change.begin()
     except PortplanError:
         raise
-    except BaseException:  # a signal held while loading, delivered once it ended
-        log.warning("stopped while applying: the previous ruleset is restored.")
+    except BaseException:  # a signal: before the load, or held while loading, delivered after
+        if change.changing:
+            log.warning("stopped while applying: the previous ruleset is restored.")
+        else:
+            log.warning("stopped before the new ruleset was loaded: nothing was changed.")
         raise
+    kept = False
     try:
         _drop_typed_ahead()
         click.echo(
@@ -155,12 +160,23 @@ def apply_cmd(
             err=True,
         )
         confirmed = _confirmed(confirm_timeout, change.watchdog_ended)
-    except BaseException:  # Ctrl-C, SIGTERM, SIGHUP, SIGQUIT: the old ruleset comes back now
-        change.roll_back()
-        log.warning("stopped: the previous ruleset is restored.")
+        if confirmed:
+            kept = change.keep()
+        else:
+            change.roll_back()
+    except PortplanError:
         raise
+    except BaseException:  # Ctrl-C, SIGTERM, SIGHUP, SIGQUIT: the old ruleset comes back now
+        if change.outcome == KEPT:  # (one held while the confirmation was recorded)
+            log.warning("stopped after the new ruleset was confirmed: it is kept.")
+        else:
+            change.roll_back()
+            log.warning("stopped: the previous ruleset is restored.")
+        raise
+    if kept:
+        log.info("kept.")
+        return
     if confirmed is None:  # the watchdog ended: it restored at the deadline, or was killed
-        change.roll_back()
         if change.watchdog_status != 0:
             raise ApplyError(
                 f"the watchdog ended before the new ruleset was confirmed (exit status "
@@ -168,13 +184,9 @@ def apply_cmd(
                 "previous ruleset should this process die, so it is restored now; apply again"
             )
         log.warning("not confirmed: the previous ruleset was restored at the deadline.")
-    elif confirmed and change.keep():
-        log.info("kept.")
-        return
     elif confirmed:
         log.warning("confirmed too late: the previous ruleset was restored at the deadline.")
     else:
-        change.roll_back()
         log.warning("not confirmed: the previous ruleset is restored.")
     raise click.exceptions.Exit(ExitCode.DIFFERENCE)
 
