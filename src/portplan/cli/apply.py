@@ -131,6 +131,15 @@ def apply_cmd(
     session_cut = [p for p in problems if not p.forcible]
     if session_cut or (problems and not force):
         raise LockoutError([p.text for p in problems], forcible=not session_cut)
+    if problems:  # forced: said, never skipped in silence (nor inherited unnoticed)
+        source = click.get_current_context().get_parameter_source("force")
+        given = (
+            "PORTPLAN_APPLY_FORCE, set in the environment,"
+            if source is ParameterSource.ENVIRONMENT
+            else "--force"
+        )
+        for problem in problems:
+            log.warning("%s overrides a lockout check: %s", given, problem.text)
     if egress and os.environ.get("SSH_CONNECTION"):
         # said before the load: after it, on a host where nothing tracked connections yet,
         # the session's next packet out reads as a new connection the output chain drops
