@@ -87,3 +87,48 @@ def test_stopped_once_confirmed_says_the_new_ruleset_is_kept(nft_namespace: str)
     assert "stopped after the new ruleset was confirmed: it is kept" in err
     assert "management/ssh" in nft_state(nft_namespace)  # it is
     wait_for(no_watchdog_left, 10)
+
+
+def _apply_in_a_session_of_its_own(ns: str) -> subprocess.Popen[str]:
+    """`portplan apply` leading a session (and process group) of its own, as a login shell's
+    command does, once it waits for 'yes': a group signal reaches it and not this test."""
+    env = {k: v for k, v in os.environ.items() if k != "SSH_CONNECTION"}
+    argv = ["ip", "netns", "exec", ns, *PORTPLAN, "apply", str(SMART_ID), "--on", "da01"]
+    process = subprocess.Popen(
+        [*argv, "--confirm-timeout", "60"],
+        stdin=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        text=True,
+        env=env,
+        start_new_session=True,
+    )
+    assert process.stderr is not None
+    said = ""
+    while "Type 'yes'" not in said:
+        line = process.stderr.readline()
+        assert line, f"apply ended early: {said}"
+        said += line
+    return process
+
+
+def test_a_hang_up_of_the_whole_session_and_a_stop_of_its_unit_restore(nft_namespace: str) -> None:
+    # a dropped SSH session hangs up its whole process group; `systemctl stop` of the unit
+    # or scope sends SIGTERM to every process of its cgroup, the watchdog too (its own
+    # session does not take it out of the cgroup): either way the previous ruleset comes back
+    before = nft_state(nft_namespace)
+    for stop in ("hang-up", "unit-stop"):
+        process = _apply_in_a_session_of_its_own(nft_namespace)
+        try:
+            pid, _folder = _watchdog_of(nft_namespace)
+            assert os.getpgid(pid) != process.pid  # (not reached by a group signal)
+            if stop == "hang-up":
+                os.killpg(process.pid, signal.SIGHUP)
+            else:
+                for each in (process.pid, pid):
+                    os.kill(each, signal.SIGTERM)
+            wait_for(lambda: nft_state(nft_namespace) == before, 5)  # not 60 s
+        finally:
+            status, err = finish(process)
+        assert status == 128 + (signal.SIGHUP if stop == "hang-up" else signal.SIGTERM), err
+        wait_for(no_watchdog_left, 10)
