@@ -165,6 +165,39 @@ def test_a_host_without_management_access_needs_force(namespace: str, tmp_path: 
     assert ruleset(namespace) == before
 
 
+@pytest.mark.parametrize("given", ["option", "environment"])
+def test_force_says_which_lockout_check_it_overrides(
+    namespace: str, tmp_path: Path, given: str
+) -> None:
+    # --force, typed or inherited (PORTPLAN_APPLY_FORCE from a profile, a CI job), skipped
+    # the management-access check without a word
+    text = EXAMPLE.read_text()
+    deployment = tmp_path / "no-management.yaml"
+    deployment.write_text(text[: text.index("\nmanagement:")] + "\n")
+    environment = {k: v for k, v in os.environ.items() if k != "SSH_CONNECTION"}
+    argv = [*PORTPLAN, "apply", str(deployment), "--on", "da01", "--confirm-timeout", "5"]
+    if given == "option":
+        argv.append("--force")
+    else:
+        environment["PORTPLAN_APPLY_FORCE"] = "1"
+    result = subprocess.run(
+        ["ip", "netns", "exec", namespace, *argv],
+        input="no\n",
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env=environment,
+    )
+    assert result.returncode == 1, result.stderr  # applied (forced), then not confirmed
+    said = " ".join(result.stderr.split())
+    lead = "PORTPLAN_APPLY_FORCE, set in the environment," if given == "environment" else "--force"
+    assert (
+        f"warning: {lead} overrides a lockout check: the deployment declares no management" in said
+    )
+    assert said.index("overrides a lockout check") < said.index("portplan: applied.")
+
+
 def test_check_only_leaves_live_address_sets_alone(namespace: str, tmp_path: Path) -> None:
     # admin-pc's egress rules name an ipset; `--check` must not swap new members into it
     shopping = examples.EXAMPLES / "shopping-contoso.yaml"

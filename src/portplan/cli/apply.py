@@ -7,6 +7,7 @@ import os
 import select
 import sys
 import termios
+import time
 from pathlib import Path
 
 import click
@@ -26,6 +27,7 @@ from portplan.cli._plan import load_plan, require_host, require_managed
 from portplan.cli.rules import target_option
 from portplan.targets import DefaultAction, RuleOptions
 from portplan.targets.apply import (
+    KEPT,
     Confirmation,
     applier_for,
     discard_saved,
@@ -129,6 +131,15 @@ def apply_cmd(
     session_cut = [p for p in problems if not p.forcible]
     if session_cut or (problems and not force):
         raise LockoutError([p.text for p in problems], forcible=not session_cut)
+    if problems:  # forced: said, never skipped in silence (nor inherited unnoticed)
+        source = click.get_current_context().get_parameter_source("force")
+        given = (
+            "PORTPLAN_APPLY_FORCE, set in the environment,"
+            if source is ParameterSource.ENVIRONMENT
+            else "--force"
+        )
+        for problem in problems:
+            log.warning("%s overrides a lockout check: %s", given, problem.text)
     if egress and os.environ.get("SSH_CONNECTION"):
         # said before the load: after it, on a host where nothing tracked connections yet,
         # the session's next packet out reads as a new connection the output chain drops
@@ -143,9 +154,13 @@ def apply_cmd(
         change.begin()
     except PortplanError:
         raise
-    except BaseException:  # a signal held while loading, delivered once it ended
-        log.warning("stopped while applying: the previous ruleset is restored.")
+    except BaseException:  # a signal: before the load, or held while loading, delivered after
+        if change.changing:
+            log.warning("stopped while applying: the previous ruleset is restored.")
+        else:
+            log.warning("stopped before the new ruleset was loaded: nothing was changed.")
         raise
+    kept = False
     try:
         _drop_typed_ahead()
         click.echo(
@@ -154,12 +169,23 @@ def apply_cmd(
             err=True,
         )
         confirmed = _confirmed(confirm_timeout, change.watchdog_ended)
-    except BaseException:  # Ctrl-C, SIGTERM, SIGHUP, SIGQUIT: the old ruleset comes back now
-        change.roll_back()
-        log.warning("stopped: the previous ruleset is restored.")
+        if confirmed:
+            kept = change.keep()
+        else:
+            change.roll_back()
+    except PortplanError:
         raise
+    except BaseException:  # Ctrl-C, SIGTERM, SIGHUP, SIGQUIT: the old ruleset comes back now
+        if change.outcome == KEPT:  # (one held while the confirmation was recorded)
+            log.warning("stopped after the new ruleset was confirmed: it is kept.")
+        else:
+            change.roll_back()
+            log.warning("stopped: the previous ruleset is restored.")
+        raise
+    if kept:
+        log.info("kept.")
+        return
     if confirmed is None:  # the watchdog ended: it restored at the deadline, or was killed
-        change.roll_back()
         if change.watchdog_status != 0:
             raise ApplyError(
                 f"the watchdog ended before the new ruleset was confirmed (exit status "
@@ -167,13 +193,9 @@ def apply_cmd(
                 "previous ruleset should this process die, so it is restored now; apply again"
             )
         log.warning("not confirmed: the previous ruleset was restored at the deadline.")
-    elif confirmed and change.keep():
-        log.info("kept.")
-        return
     elif confirmed:
         log.warning("confirmed too late: the previous ruleset was restored at the deadline.")
     else:
-        change.roll_back()
         log.warning("not confirmed: the previous ruleset is restored.")
     raise click.exceptions.Exit(ExitCode.DIFFERENCE)
 
@@ -229,19 +251,41 @@ def _drop_typed_ahead() -> None:
         return
 
 
+#: longer than any answer there is: a line this long without its end is no 'yes'
+_LONGEST_ANSWER = 64
+
+
 def _confirmed(timeout: int, watchdog_ended: int | None) -> bool | None:
     """Whether the operator types 'yes' on standard input within ``timeout`` seconds; ``None``
-    when the watchdog ends first (``watchdog_ended`` is readable then)."""
+    when the watchdog ends first (``watchdog_ended`` is readable then).
+
+    The deadline wins whatever the input does: it is read as it comes, not a line at a time,
+    so a line that never ends (a pipe left open after ``ye``) is no 'yes' at the deadline.
+    The end of input ends the answer (``printf yes`` says yes; nothing at all says no)."""
     stream = sys.stdin
     if stream is None or stream.closed:
         return False
-    watched = [] if watchdog_ended is None else [watchdog_ended]
     try:
-        ready, _, _ = select.select([stream, *watched], [], [], timeout)
+        fd = stream.fileno()
     except (OSError, ValueError):
         return False
-    if watchdog_ended is not None and watchdog_ended in ready:
-        return None
-    if not ready:
-        return False
-    return stream.readline().strip().lower() == "yes"
+    watched = [] if watchdog_ended is None else [watchdog_ended]
+    deadline = time.monotonic() + timeout
+    typed = b""
+    while b"\n" not in typed and len(typed) <= _LONGEST_ANSWER:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return False
+        try:
+            ready, _, _ = select.select([fd, *watched], [], [], left)
+            if watchdog_ended is not None and watchdog_ended in ready:
+                return None
+            if not ready:
+                return False
+            chunk = os.read(fd, 256)
+        except (OSError, ValueError):
+            return False
+        if not chunk:  # the end of input
+            break
+        typed += chunk
+    return typed.split(b"\n", 1)[0].decode(errors="replace").strip().lower() == "yes"

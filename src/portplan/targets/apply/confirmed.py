@@ -306,6 +306,10 @@ class Confirmation:
         self.watchdog_ended: int | None = None
         #: how the watchdog ended (0: it settled, or saw the outcome settled), once it has
         self.watchdog_status: int | None = None
+        #: whether loading began: before, the host holds the ruleset it had, whatever happens
+        self.changing = False
+        #: the settled outcome (:data:`KEPT`, :data:`RESTORED`), once this process settled it
+        self.outcome: str | None = None
 
     def begin(self) -> None:
         """Claim the host, save, prove restorable, start the watchdog, load.
@@ -335,12 +339,11 @@ class Confirmation:
             (self.folder / "state.json").write_text(json.dumps(state))
             self._start_watchdog()
         except BaseException:
-            if self.folder is not None:
-                shutil.rmtree(self.folder, ignore_errors=True)
-            self._release()
+            self._discard()
             raise
         try:
             with signals_held():
+                self.changing = True
                 try:
                     self.applier.load(self.saved)
                 except ToolError as error:  # (failed, or did not finish: killed)
@@ -359,8 +362,22 @@ class Confirmation:
         except ApplyError:
             raise
         except BaseException:  # a signal held during the load, or an error writing the state
-            self.roll_back()
+            if not self.changing:  # (one that came before the load began: nothing changed)
+                self._discard()
+            else:
+                self.roll_back()
             raise
+
+    def _discard(self) -> None:
+        """Give up before loading: nothing changed, so the watchdog must not restore (it would
+        reload the saved copy over whatever another tool changed since), and ends at once."""
+        if self._watchdog is not None:
+            self._watchdog.kill()
+            self._watchdog.wait()
+            self._watchdog = None
+        if self.folder is not None:
+            shutil.rmtree(self.folder, ignore_errors=True)
+        self._release()
 
     def _start_watchdog(self) -> None:
         assert self.folder is not None
@@ -407,6 +424,7 @@ class Confirmation:
                     # (it keeps the folder when restoring failed)
                     outcome = RESTORED
                 settled = True
+                self.outcome = outcome  # (before a signal held meanwhile ends this process)
             finally:
                 # once an outcome is recorded, a failed restore too, the watchdog has nothing
                 # left to do (settling is never tried again): it ends now, with the apply

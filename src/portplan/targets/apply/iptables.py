@@ -1,10 +1,11 @@
 """Applying iptables rulesets: the IPv4 and IPv6 filter tables (``iptables-restore``,
 ``ip6tables-restore``) and portplan's address sets (``ipset``), as one unit.
 
-Saved first: each family's filter table (``iptables-save -t filter``) and the members of each
-portplan address set that exists (``ipset save NAME``).  Loading is sets, then IPv4, then
-IPv6; when a step fails, everything is put back (by :mod:`.confirmed`, as any restore), so a
-host is never left half new (IPv4 new, IPv6 old).  Putting back reloads the saved filter
+Saved first: each family's filter table with its packet and byte counters (``iptables-save
+-c -t filter``, restored with ``--counters``) and the members of each portplan address set
+that exists (``ipset save NAME``).  Loading is sets, then IPv4, then IPv6; when a step
+fails, everything is put back (by :mod:`.confirmed`, as any restore), so a host is never
+left half new (IPv4 new, IPv6 old).  Putting back reloads the saved filter
 tables, then refills each saved set (filled under a temporary name and swapped in,
 atomically) and removes the sets that did not exist before.
 """
@@ -124,7 +125,8 @@ class IptablesApplier(Applier):
     def snapshot(self) -> dict[str, bytes]:
         saved: dict[str, bytes] = {}
         for key, _text, _restore, save in self._families():
-            saved[key] = checked([save, "-t", "filter"], None, "saving the filter table")
+            # with the counters (-c): a rollback brings back the packet and byte counts too
+            saved[key] = checked([save, "-c", "-t", "filter"], None, "saving the filter table")
             if listing := _running_view(key, save):
                 saved[_VIEW + key] = listing
         if not self._ipsets() and shutil.which("ipset") is None:
@@ -155,7 +157,7 @@ class IptablesApplier(Applier):
         for key, restore in _RESTORE.items():
             if key in saved:
                 files[key] = saved[key]
-                steps.append(f"{shlex.join(_restoring(restore))} < {key}")
+                steps.append(f"{shlex.join(_restoring(restore))} --counters < {key}")
             if _VIEW + key in saved:
                 views.append(key)
                 steps.append(f"nft -j -s list table {' '.join(_NFT_TABLES[key][0])} > {key}.json")
@@ -191,7 +193,7 @@ class IptablesApplier(Applier):
         for key, restore in _RESTORE.items():  # rules first: then no rule names a new set
             if key in saved:
                 try:
-                    result = run(_restoring(restore), saved[key])
+                    result = run([*_restoring(restore), "--counters"], saved[key])
                 except ToolError as error:
                     failures.append(str(error))
                     continue
