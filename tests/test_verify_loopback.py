@@ -6,6 +6,7 @@ import ipaddress
 import os
 import pty
 import resource
+import signal
 import socket
 import subprocess
 import sys
@@ -231,6 +232,34 @@ def test_listen_stops_at_the_end_of_its_duration() -> None:
     assert result.returncode == 0
     assert time.monotonic() - started < 30
     assert "stopped; 13 listened, 0 could not" in result.stderr
+
+
+@pytest.mark.parametrize(("stop", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_listen_stopped_by_a_signal_closes_every_socket_and_says_so_in_its_exit_status(
+    stop: signal.Signals, code: int
+) -> None:
+    """Ctrl-C or SIGTERM ends listen early: every socket closed, and the exit status is the
+    one every command gives (130, 128 + N), not 0 as if the duration had run out."""
+    process = subprocess.Popen(listen_argv(600), stderr=subprocess.PIPE, text=True)
+    try:
+        assert process.stderr is not None
+        line = process.stderr.readline()
+        assert "listening on 13 port(s)" in line, line
+        process.send_signal(stop)
+        _out, err = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate(timeout=30)
+    assert process.returncode == code, err
+    assert "stopped; 13 listened, 0 could not" in err
+    for kind, port in ((socket.SOCK_STREAM, 18080), (socket.SOCK_DGRAM, 18118)):
+        with socket.socket(socket.AF_INET, kind) as sock:  # free again: nothing left open
+            # (over a TIME_WAIT connection, never over a live socket: Linux semantics)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind(("127.0.0.3", port))
+            if kind == socket.SOCK_STREAM:
+                sock.listen()
 
 
 def _many_ports_deployment(folder: Path, flows: int) -> Path:

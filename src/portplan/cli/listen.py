@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import signal
 from pathlib import Path
 
 import click
 
 from portplan._errors import UsageError
-from portplan.cli._exit import ExitCode
+from portplan.cli._exit import ExitCode, Terminated
 from portplan.cli._log import log
 from portplan.cli._options import Seconds, common_options, on_option, option
 from portplan.cli._plan import load_plan, require_host, require_managed
@@ -38,7 +39,8 @@ def listen_cmd(deployment: Path, on: str, duration: float) -> None:
     Proves the network path before the product is installed: `portplan verify` from the
     sources recognises them. A UDP listener answers verify's datagram alone, never with more
     bytes than it got. Ports already in use are reported and left alone; exit status 1 when
-    any port could not be opened (at once when none could).
+    any port could not be opened (at once when none could), 130 when Ctrl-C stops it early
+    (143 for SIGTERM).
     """
     plan, _inputs = load_plan(deployment)
     require_host(on, plan.hosts, deployment)
@@ -67,7 +69,11 @@ def listen_cmd(deployment: Path, on: str, duration: float) -> None:
             err=True,
         )
 
-    opened, failed = listen(bindings, duration, ready=ready)
+    opened, failed, stopped_by = listen(bindings, duration, ready=ready)
     log.info("stopped; %d listened, %d could not", len(opened), len(failed))
+    if stopped_by == signal.SIGINT:  # ended early: the exit status every command gives
+        raise KeyboardInterrupt
+    if stopped_by is not None:
+        raise Terminated(stopped_by)
     if failed:  # a path that cannot be proven: say so in the exit status too
         raise click.exceptions.Exit(ExitCode.DIFFERENCE)

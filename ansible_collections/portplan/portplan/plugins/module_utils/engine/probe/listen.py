@@ -191,14 +191,22 @@ def listen(
     *,
     ready: Callable[[list[Binding], list[tuple[Binding, str]]], None] | None = None,
     stop_signals: Sequence[signal.Signals] = (signal.SIGINT, signal.SIGTERM),
-) -> tuple[list[Binding], list[tuple[Binding, str]]]:
-    """:func:`serve` until ``duration`` passes or one of ``stop_signals`` arrives (blocking)."""
+) -> tuple[list[Binding], list[tuple[Binding, str]], signal.Signals | None]:
+    """:func:`serve` until ``duration`` passes or one of ``stop_signals`` arrives (blocking);
+    also the signal that stopped it, if one did (every socket is closed either way)."""
+    stopped_by: list[signal.Signals] = []
 
     async def run() -> tuple[list[Binding], list[tuple[Binding, str]]]:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
+
+        def stopping(sig: signal.Signals) -> None:
+            stopped_by.append(sig)
+            stop.set()
+
         for sig in stop_signals:
-            loop.add_signal_handler(sig, stop.set)
+            loop.add_signal_handler(sig, stopping, sig)
         return await serve(bindings, duration, stop, ready)
 
-    return asyncio.run(run())
+    opened, failed = asyncio.run(run())
+    return opened, failed, (stopped_by[0] if stopped_by else None)
