@@ -296,6 +296,48 @@ def test_listen_opens_ten_thousand_ports_past_a_low_open_files_limit(tmp_path: P
     assert "not listening" not in result.stderr
 
 
+def test_listen_past_a_hard_open_files_limit_says_so_once_and_keeps_room_to_greet(
+    tmp_path: Path,
+) -> None:
+    """A hard limit of 1,024 cannot hold 2,049 listeners: listen opens what fits with room
+    left to accept connections (every descriptor went to listeners, so none was left to greet
+    with), and says why the rest did not open in one line, not one line per port."""
+    deployment = _many_ports_deployment(tmp_path, 32)  # 2,048 ports, and 22
+    # a hard limit of 1,024 set in the child itself, which then becomes portplan listen
+    limited = (
+        "import os, resource, sys; "
+        "resource.setrlimit(resource.RLIMIT_NOFILE, (1024, 1024)); "
+        "os.execv(sys.executable, [sys.executable, *sys.argv[1:]])"
+    )
+    argv = [sys.executable, "-c", limited, "-m", "portplan", "listen", str(deployment)]
+    process = subprocess.Popen(
+        [*argv, "--on", "server", "--duration", "60"], stderr=subprocess.PIPE, text=True
+    )
+    try:
+        assert process.stderr is not None
+        said = []
+        while not (line := process.stderr.readline()).startswith("portplan: listening on"):
+            assert line, "".join(said)
+            said.append(line)
+        opened = int(line.split()[3])
+        assert 0 < opened <= 1024 - 64, line
+        (why,) = said  # one line for every port over the limit
+        assert f"not listening on {2049 - opened} port(s)" in why, why
+        assert "over the open-files limit (1024," in why and "ulimit -Hn" in why, why
+        # the room kept: 64 connections at once each get the greeting
+        clients = [socket.create_connection(("127.0.0.3", 30000), timeout=5) for _ in range(64)]
+        for client in clients:
+            with client:
+                assert client.recv(64).startswith(LISTENER_TOKEN)
+        process.send_signal(signal.SIGTERM)
+        _out, err = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate(timeout=30)
+    assert f"stopped; {opened} listened, {2049 - opened} could not" in err, err
+
+
 def test_listen_with_nothing_to_listen_on_stops_at_once_and_fails() -> None:
     busy = []
     try:

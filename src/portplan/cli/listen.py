@@ -17,6 +17,9 @@ from portplan.probe.local import own_addresses
 
 __all__ = ["listen_cmd"]
 
+#: ports that could not be opened for one reason named each; more are said in one line
+_EACH_AT_MOST = 8
+
 
 @click.command("listen")
 @click.argument("deployment", type=click.Path(path_type=Path))
@@ -54,15 +57,29 @@ def listen_cmd(deployment: Path, on: str, duration: float) -> None:
 
     def ready(opened: list[Binding], failed: list[tuple[Binding, str]]) -> None:
         # said once every socket is bound, so whoever waits for it can start probing
+        shared: dict[str, list[Binding]] = {}
         for binding, reason in failed:
-            log.warning(
-                "not listening on %s/%d of %s (%s): %s",
-                binding.protocol.value,
-                binding.port,
-                binding.address,
-                ", ".join(binding.flows),
-                reason,
-            )
+            shared.setdefault(reason, []).append(binding)
+        for binding, reason in failed:
+            if len(shared[reason]) <= _EACH_AT_MOST:
+                log.warning(
+                    "not listening on %s/%d of %s (%s): %s",
+                    binding.protocol.value,
+                    binding.port,
+                    binding.address,
+                    ", ".join(binding.flows),
+                    reason,
+                )
+        for reason, group in shared.items():  # thousands of ports over a limit: one line
+            if len(group) > _EACH_AT_MOST:
+                named = ", ".join(f"{b.protocol.value}/{b.port} of {b.address}" for b in group[:3])
+                log.warning(
+                    "not listening on %d port(s) (%s and %d more): %s",
+                    len(group),
+                    named,
+                    len(group) - 3,
+                    reason,
+                )
         click.echo(
             f"portplan: listening on {len(opened)} port(s) of {on} for "
             f"{duration:g} s (Ctrl-C stops)",
