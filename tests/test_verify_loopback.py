@@ -23,7 +23,7 @@ import machine
 from portplan import load_plan
 from portplan.cli import cli
 from portplan.plan import Plan
-from portplan.probe.listen import LISTENER_PROBE, LISTENER_TOKEN, sample_ports
+from portplan.probe.listen import LISTENER_PROBE, LISTENER_TOKEN, listen_plan, sample_ports
 from portplan.probe.local import is_local, local_addresses
 from portplan.probe.verify import plan_checks
 
@@ -224,6 +224,18 @@ def test_large_ranges_are_sampled_with_both_ends() -> None:
     assert len(sample) == 64
     assert sample[0] == 49152 and sample[-1] == 65535
     assert sample == sorted(set(sample))
+
+
+def test_listen_opens_a_published_row_where_its_service_listens() -> None:
+    """Digital Access's access point is published on 443 and listens on 10443: the listener
+    stands where the service will, on the host's own address only."""
+    plan = load_plan(Path(__file__).resolve().parent.parent / "examples" / "smart-id-nexus.yaml")
+    row = next(r for r in plan.rows if r.key == "smart-id-21.04/da-access-point")
+    assert (str(row.ports), str(row.listen_ports)) == ("443", "10443")
+    bindings = listen_plan(plan, "da-edge01", ["198.51.100.20"]).bindings
+    assert [(b.address, b.port) for b in bindings if row.key in b.flows] == [
+        ("198.51.100.20", 10443)
+    ]
 
 
 def test_listen_stops_at_the_end_of_its_duration() -> None:
