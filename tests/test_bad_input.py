@@ -826,6 +826,42 @@ def test_validate_reports_the_problems_of_every_file(tmp_path: Path) -> None:
     assert_count(result, 3)
 
 
+def test_a_product_given_beside_the_deployment_that_uses_it_is_reported_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The deployment reads its product file too: a problem there is one problem, said once
+    at the path the user gave, not once per way it was reached (it was said twice, and
+    counted as two)."""
+    monkeypatch.chdir(tmp_path)
+    product = write(
+        tmp_path, "product.yaml", edit(PRODUCT, "    to: website\n", "    to: websiet\n", line=23)
+    )
+    deployment = write(
+        tmp_path,
+        "deployment.yaml",
+        "name: demo-site\n"
+        "hosts:\n"
+        "  web01: {addresses: [192.0.2.10]}\n"
+        "  lab01: {addresses: [192.0.2.20]}\n"
+        "products:\n"
+        "  demo-1.0:\n"
+        "    file: product.yaml\n"
+        "    components: {website: web01, portal: lab01, client: lab01}\n",
+    )
+    for files in ([deployment, product], [product, deployment]):
+        result = invoke("validate", *(Path(f.name) for f in files))
+        assert_failed(result)
+        assert_error(
+            result,
+            Path("product.yaml"),
+            23,
+            9,
+            "unknown component 'websiet'",
+            "did you mean 'website'?",
+        )
+        assert_count(result, 1)
+
+
 # (edits, expected problems as (line, column, message, hint)); every edit is one mistake
 SCHEMA_EDITS = [
     ("    ports: 443\n", "    prots: 443\n", 25),

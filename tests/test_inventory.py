@@ -241,3 +241,38 @@ def test_a_line_break_in_the_deployment_name_stays_in_the_comment(tmp_path: Path
     )  # fmt: skip
     assert listed.returncode == 0, listed.stderr
     assert "ProxyCommand" not in listed.stdout and "zone_x" not in json.loads(listed.stdout)
+
+
+def test_names_ansible_would_take_for_one_group_are_refused_where_written(tmp_path: Path) -> None:
+    """Zones 'dmz-a' and 'dmz_a' both became the group zone_dmz_a, and a host named
+    zone_servers shared its name with the group of zone 'servers': Ansible merged them, and a
+    play aimed at one zone ran on both.  Each clash is an error at the name, nothing written."""
+    (tmp_path / "demo.yaml").write_text(
+        "id: demo-1.0\nname: Demo\nversion: '1.0'\ndocument: {title: Demo}\n"
+        "components: {web: {name: Web}, db: {name: DB}}\n"
+        "flows:\n"
+        "  - {id: a, row: 1, from: web, to: db, protocol: tcp, ports: 5432, purpose: Data}\n"
+    )
+    site = tmp_path / "site.yaml"
+    site.write_text(
+        "name: site\nhosts:\n"
+        "  web01: {addresses: [192.0.2.10], zone: dmz-a}\n"
+        "  db01: {addresses: [192.0.2.20], zone: dmz_a}\n"
+        "  db02: {addresses: [192.0.2.21], zone: servers}\n"
+        "  zone_servers: {addresses: [192.0.2.22]}\n"
+        "products:\n  demo-1.0:\n    file: demo.yaml\n"
+        "    components: {web: [web01], db: [db01, db02, zone_servers]}\n"
+    )
+    out = tmp_path / "inventory.yml"
+    done = portplan("inventory", site, "-o", out)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert not out.exists()
+    errors = [line for line in done.stderr.splitlines() if ": error: " in line]
+    assert errors == [
+        f"{site}:4:41: error: zone 'dmz_a' and zone 'dmz-a' both become the Ansible group "
+        "zone_dmz_a (a character other than a letter, a digit or '_' becomes '_'): Ansible "
+        "takes them for one, and a play aimed at one would run on both (rename one of them)",
+        f"{site}:5:41: error: zone 'servers' becomes the Ansible group zone_servers, the name "
+        "of host 'zone_servers': Ansible takes them for one, and a play aimed at one would run "
+        "on both (rename one of them)",
+    ], done.stderr

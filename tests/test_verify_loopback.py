@@ -6,6 +6,7 @@ import ipaddress
 import os
 import pty
 import resource
+import signal
 import socket
 import subprocess
 import sys
@@ -22,7 +23,7 @@ import machine
 from portplan import load_plan
 from portplan.cli import cli
 from portplan.plan import Plan
-from portplan.probe.listen import LISTENER_PROBE, LISTENER_TOKEN, sample_ports
+from portplan.probe.listen import LISTENER_PROBE, LISTENER_TOKEN, listen_plan, sample_ports
 from portplan.probe.local import is_local, local_addresses
 from portplan.probe.verify import plan_checks
 
@@ -225,12 +226,52 @@ def test_large_ranges_are_sampled_with_both_ends() -> None:
     assert sample == sorted(set(sample))
 
 
+def test_listen_opens_a_published_row_where_its_service_listens() -> None:
+    """Digital Access's access point is published on 443 and listens on 10443: the listener
+    stands where the service will, on the host's own address only."""
+    plan = load_plan(Path(__file__).resolve().parent.parent / "examples" / "smart-id-nexus.yaml")
+    row = next(r for r in plan.rows if r.key == "smart-id-21.04/da-access-point")
+    assert (str(row.ports), str(row.listen_ports)) == ("443", "10443")
+    bindings = listen_plan(plan, "da-edge01", ["198.51.100.20"]).bindings
+    assert [(b.address, b.port) for b in bindings if row.key in b.flows] == [
+        ("198.51.100.20", 10443)
+    ]
+
+
 def test_listen_stops_at_the_end_of_its_duration() -> None:
     started = time.monotonic()
     result = listen_briefly()
     assert result.returncode == 0
     assert time.monotonic() - started < 30
     assert "stopped; 13 listened, 0 could not" in result.stderr
+
+
+@pytest.mark.parametrize(("stop", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_listen_stopped_by_a_signal_closes_every_socket_and_says_so_in_its_exit_status(
+    stop: signal.Signals, code: int
+) -> None:
+    """Ctrl-C or SIGTERM ends listen early: every socket closed, and the exit status is the
+    one every command gives (130, 128 + N), not 0 as if the duration had run out."""
+    process = subprocess.Popen(listen_argv(600), stderr=subprocess.PIPE, text=True)
+    try:
+        assert process.stderr is not None
+        line = process.stderr.readline()
+        assert "listening on 13 port(s)" in line, line
+        process.send_signal(stop)
+        _out, err = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate(timeout=30)
+    assert process.returncode == code, err
+    assert "stopped; 13 listened, 0 could not" in err
+    for kind, port in ((socket.SOCK_STREAM, 18080), (socket.SOCK_DGRAM, 18118)):
+        with socket.socket(socket.AF_INET, kind) as sock:  # free again: nothing left open
+            # (over a TIME_WAIT connection, never over a live socket: Linux semantics)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind(("127.0.0.3", port))
+            if kind == socket.SOCK_STREAM:
+                sock.listen()
 
 
 def _many_ports_deployment(folder: Path, flows: int) -> Path:
@@ -265,6 +306,48 @@ def test_listen_opens_ten_thousand_ports_past_a_low_open_files_limit(tmp_path: P
     assert result.returncode == 0, result.stderr[-2000:]
     assert "listening on 10049 port(s) of server" in result.stderr  # and management ssh
     assert "not listening" not in result.stderr
+
+
+def test_listen_past_a_hard_open_files_limit_says_so_once_and_keeps_room_to_greet(
+    tmp_path: Path,
+) -> None:
+    """A hard limit of 1,024 cannot hold 2,049 listeners: listen opens what fits with room
+    left to accept connections (every descriptor went to listeners, so none was left to greet
+    with), and says why the rest did not open in one line, not one line per port."""
+    deployment = _many_ports_deployment(tmp_path, 32)  # 2,048 ports, and 22
+    # a hard limit of 1,024 set in the child itself, which then becomes portplan listen
+    limited = (
+        "import os, resource, sys; "
+        "resource.setrlimit(resource.RLIMIT_NOFILE, (1024, 1024)); "
+        "os.execv(sys.executable, [sys.executable, *sys.argv[1:]])"
+    )
+    argv = [sys.executable, "-c", limited, "-m", "portplan", "listen", str(deployment)]
+    process = subprocess.Popen(
+        [*argv, "--on", "server", "--duration", "60"], stderr=subprocess.PIPE, text=True
+    )
+    try:
+        assert process.stderr is not None
+        said = []
+        while not (line := process.stderr.readline()).startswith("portplan: listening on"):
+            assert line, "".join(said)
+            said.append(line)
+        opened = int(line.split()[3])
+        assert 0 < opened <= 1024 - 64, line
+        (why,) = said  # one line for every port over the limit
+        assert f"not listening on {2049 - opened} port(s)" in why, why
+        assert "over the open-files limit (1024," in why and "ulimit -Hn" in why, why
+        # the room kept: 64 connections at once each get the greeting
+        clients = [socket.create_connection(("127.0.0.3", 30000), timeout=5) for _ in range(64)]
+        for client in clients:
+            with client:
+                assert client.recv(64).startswith(LISTENER_TOKEN)
+        process.send_signal(signal.SIGTERM)
+        _out, err = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate(timeout=30)
+    assert f"stopped; {opened} listened, {2049 - opened} could not" in err, err
 
 
 def test_listen_with_nothing_to_listen_on_stops_at_once_and_fails() -> None:

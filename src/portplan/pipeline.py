@@ -8,6 +8,7 @@ located in the file the user wrote (``deployment.yaml:41:7: ...``).
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from pathlib import Path
 
 from portplan._errors import Diagnostic, InputError, PlanError
@@ -113,6 +114,7 @@ def check_files(
 ) -> tuple[list[str], list[Diagnostic]]:
     """:func:`validate_files`, returning the summaries of the valid files and the problems of
     the others instead of raising."""
+    paths = list(paths)
     summaries: list[str] = []
     problems: list[Diagnostic] = []
     for path in paths:
@@ -144,4 +146,20 @@ def check_files(
                 summaries.extend(f"{path}: warning: {warning}" for warning in plan.warnings)
         else:
             problems.append(_neither(path))
-    return summaries, problems
+    return summaries, _once(problems, paths)
+
+
+def _once(problems: Iterable[Diagnostic], paths: Iterable[Path]) -> list[Diagnostic]:
+    """Each problem once, in the order found: a product file given beside a deployment that
+    uses it is read twice, and its problems are named at the path the user gave."""
+    given = {path.resolve(): path for path in paths}
+    seen: set[tuple[object, ...]] = set()
+    unique: list[Diagnostic] = []
+    for found in problems:
+        named = given.get(Path(found.file).resolve())
+        problem = found if named is None else replace(found, file=named)
+        key = (str(problem.file), problem.line, problem.column, problem.message, problem.hint)
+        if key not in seen:
+            seen.add(key)
+            unique.append(problem)
+    return unique

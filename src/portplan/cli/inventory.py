@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from portplan._errors import InputError, PlanError
 from portplan.cli._files import read_input, write_output
 from portplan.cli._options import common_options, output_option
 from portplan.load.deployment import load_deployment
@@ -34,4 +35,9 @@ def inventory_cmd(deployment: Path, output: str | None, overwrite: bool) -> None
     where = bundle.deployment.hosts_from
     if where is not None:  # the inventory the addresses came from is an input too
         inputs.append((bundle.file.parent / where.removeprefix(SCHEME)).resolve())
-    write_output(output, inventory_yaml(bundle.deployment).encode(), inputs, overwrite=overwrite)
+    try:
+        text = inventory_yaml(bundle.deployment)
+    except PlanError as exc:  # names Ansible would take for one: located where they are written
+        found = bundle.diagnostics(exc.problems)
+        raise InputError(sorted(found, key=lambda d: (d.line or 0, d.column or 0))) from None
+    write_output(output, text.encode(), inputs, overwrite=overwrite)

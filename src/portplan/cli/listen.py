@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import signal
 from pathlib import Path
 
 import click
 
 from portplan._errors import UsageError
-from portplan.cli._exit import ExitCode
+from portplan.cli._exit import ExitCode, Terminated
 from portplan.cli._log import log
 from portplan.cli._options import Seconds, common_options, on_option, option
 from portplan.cli._plan import load_plan, require_host, require_managed
@@ -15,6 +16,9 @@ from portplan.probe.listen import Binding, listen, listen_plan
 from portplan.probe.local import own_addresses
 
 __all__ = ["listen_cmd"]
+
+#: ports that could not be opened for one reason named each; more are said in one line
+_EACH_AT_MOST = 8
 
 
 @click.command("listen")
@@ -38,7 +42,8 @@ def listen_cmd(deployment: Path, on: str, duration: float) -> None:
     Proves the network path before the product is installed: `portplan verify` from the
     sources recognises them. A UDP listener answers verify's datagram alone, never with more
     bytes than it got. Ports already in use are reported and left alone; exit status 1 when
-    any port could not be opened (at once when none could).
+    any port could not be opened (at once when none could), 130 when Ctrl-C stops it early
+    (143 for SIGTERM).
     """
     plan, _inputs = load_plan(deployment)
     require_host(on, plan.hosts, deployment)
@@ -52,22 +57,40 @@ def listen_cmd(deployment: Path, on: str, duration: float) -> None:
 
     def ready(opened: list[Binding], failed: list[tuple[Binding, str]]) -> None:
         # said once every socket is bound, so whoever waits for it can start probing
+        shared: dict[str, list[Binding]] = {}
         for binding, reason in failed:
-            log.warning(
-                "not listening on %s/%d of %s (%s): %s",
-                binding.protocol.value,
-                binding.port,
-                binding.address,
-                ", ".join(binding.flows),
-                reason,
-            )
+            shared.setdefault(reason, []).append(binding)
+        for binding, reason in failed:
+            if len(shared[reason]) <= _EACH_AT_MOST:
+                log.warning(
+                    "not listening on %s/%d of %s (%s): %s",
+                    binding.protocol.value,
+                    binding.port,
+                    binding.address,
+                    ", ".join(binding.flows),
+                    reason,
+                )
+        for reason, group in shared.items():  # thousands of ports over a limit: one line
+            if len(group) > _EACH_AT_MOST:
+                named = ", ".join(f"{b.protocol.value}/{b.port} of {b.address}" for b in group[:3])
+                log.warning(
+                    "not listening on %d port(s) (%s and %d more): %s",
+                    len(group),
+                    named,
+                    len(group) - 3,
+                    reason,
+                )
         click.echo(
             f"portplan: listening on {len(opened)} port(s) of {on} for "
             f"{duration:g} s (Ctrl-C stops)",
             err=True,
         )
 
-    opened, failed = listen(bindings, duration, ready=ready)
+    opened, failed, stopped_by = listen(bindings, duration, ready=ready)
     log.info("stopped; %d listened, %d could not", len(opened), len(failed))
+    if stopped_by == signal.SIGINT:  # ended early: the exit status every command gives
+        raise KeyboardInterrupt
+    if stopped_by is not None:
+        raise Terminated(stopped_by)
     if failed:  # a path that cannot be proven: say so in the exit status too
         raise click.exceptions.Exit(ExitCode.DIFFERENCE)

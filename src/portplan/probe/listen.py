@@ -35,6 +35,7 @@ __all__ = [
     "ListenPlan",
     "listen",
     "listen_plan",
+    "over_limit",
     "sample_ports",
     "serve",
 ]
@@ -136,6 +137,14 @@ def _socket(binding: Binding) -> socket.socket:
     return sock
 
 
+def over_limit(limit: int) -> str:
+    """Why a binding past what the open-files limit ``limit`` holds is not listened on."""
+    return (
+        f"over the open-files limit ({limit}, {FD_RESERVE} of them kept to accept connections "
+        "with): raise the hard limit (ulimit -Hn as root; LimitNOFILE= for a service)"
+    )
+
+
 async def serve(
     bindings: Sequence[Binding],
     duration: float,
@@ -147,15 +156,21 @@ async def serve(
     Returns the bindings that listened and those that could not, with the reason (a port in
     use is reported, never taken over).  ``ready`` is called with the same two lists once
     every socket is bound, before the wait; with none bound, there is no wait.  The open-files
-    limit is raised first, as far as the hard limit lets, to hold one socket per binding.
+    limit is raised first, as far as the hard limit lets, to hold one socket per binding;
+    :data:`FD_RESERVE` descriptors stay free to accept connections with, and the bindings
+    past what the limit holds fail with :func:`over_limit`'s reason.
     """
-    raise_fd_limit(len(bindings) + FD_RESERVE)
+    limit = raise_fd_limit(len(bindings) + FD_RESERVE)
+    room = limit - FD_RESERVE
     loop = asyncio.get_running_loop()
     opened: list[Binding] = []
     failed: list[tuple[Binding, str]] = []
     closers: list[asyncio.AbstractServer | asyncio.BaseTransport] = []
     try:
         for binding in bindings:
+            if len(closers) >= room:
+                failed.append((binding, over_limit(limit)))
+                continue
             try:
                 sock = _socket(binding)
             except OSError as exc:
@@ -191,14 +206,22 @@ def listen(
     *,
     ready: Callable[[list[Binding], list[tuple[Binding, str]]], None] | None = None,
     stop_signals: Sequence[signal.Signals] = (signal.SIGINT, signal.SIGTERM),
-) -> tuple[list[Binding], list[tuple[Binding, str]]]:
-    """:func:`serve` until ``duration`` passes or one of ``stop_signals`` arrives (blocking)."""
+) -> tuple[list[Binding], list[tuple[Binding, str]], signal.Signals | None]:
+    """:func:`serve` until ``duration`` passes or one of ``stop_signals`` arrives (blocking);
+    also the signal that stopped it, if one did (every socket is closed either way)."""
+    stopped_by: list[signal.Signals] = []
 
     async def run() -> tuple[list[Binding], list[tuple[Binding, str]]]:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
+
+        def stopping(sig: signal.Signals) -> None:
+            stopped_by.append(sig)
+            stop.set()
+
         for sig in stop_signals:
-            loop.add_signal_handler(sig, stop.set)
+            loop.add_signal_handler(sig, stopping, sig)
         return await serve(bindings, duration, stop, ready)
 
-    return asyncio.run(run())
+    opened, failed = asyncio.run(run())
+    return opened, failed, (stopped_by[0] if stopped_by else None)

@@ -6,11 +6,12 @@ deployment host it is, so a renamed inventory host still maps back), ``portplan_
 (when it has more than one), ``portplan_zone`` and ``portplan_platform``.  Groups name what
 runs there: ``<product>_<component>`` for each component placed on it, ``zone_<zone>`` and
 ``platform_<platform>``, with every character Ansible does not allow in a group name turned
-into ``_``.  Hosts that stand for networks (a client subnet) or clusters have no one machine
-to manage: the inventory lists them in a comment, to be added as member machines with
-``portplan_host``.  A host known by name only is reached by its ``dns_name``; hosts the
-deployment does not manage (``managed: false``: a CDN, a cloud service) are left out, and
-named in a comment.
+into ``_``; two names that become one group, or a group named like a host, are refused
+(Ansible would take them for one).  Hosts that stand for networks (a client subnet) or
+clusters have no one machine to manage: the inventory lists them in a comment, to be added
+as member machines with ``portplan_host``.  A host known by name only is reached by its
+``dns_name``; hosts the deployment does not manage (``managed: false``: a CDN, a cloud
+service) are left out, and named in a comment.
 
 The output is deterministic (the deployment's order) and is what ``hosts_from: ansible:PATH``
 reads back.
@@ -19,12 +20,14 @@ reads back.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Any
 
 import yaml
 
+from portplan._errors import ModelPath, PlanError, Problem
 from portplan._text import one_line
-from portplan.model.deployment import Deployment
+from portplan.model.deployment import Deployment, Host
 
 __all__ = ["group_name", "inventory_yaml"]
 
@@ -35,6 +38,56 @@ def group_name(*parts: str) -> str:
     """An Ansible group name (letters, digits, underscores, not starting with a digit)."""
     name = _NOT_IN_GROUP_NAMES.sub("_", "_".join(parts))
     return f"_{name}" if name[:1].isdigit() else name
+
+
+def _refuse_clashes(
+    deployment: Deployment, machines: Mapping[str, Host], groups: Mapping[str, object]
+) -> None:
+    """:class:`PlanError` for every group name two things of the deployment would share (zones
+    ``dmz-a`` and ``dmz_a`` are both ``zone_dmz_a``), and every host named like a group:
+    Ansible would merge them, and a play aimed at one would run on both."""
+    origins: dict[str, list[tuple[str, ModelPath]]] = {}
+
+    def origin(group: str, what: str, path: ModelPath) -> None:
+        if group in groups and what not in (w for w, _ in origins.get(group, [])):
+            origins.setdefault(group, []).append((what, path))
+
+    for name in machines:
+        origin(name, f"host {name!r}", ("hosts", name))
+    for product, binding in deployment.products.items():
+        for component in binding.components:
+            origin(
+                group_name(product, component),
+                f"component {component!r} of {product}",
+                ("products", product, "components", component),
+            )
+    for name, host in machines.items():
+        if host.zone:
+            origin(group_name("zone", host.zone), f"zone {host.zone!r}", ("hosts", name, "zone"))
+        if host.platform:
+            origin(
+                group_name("platform", host.platform),
+                f"platform {host.platform!r}",
+                ("hosts", name, "platform"),
+            )
+    problems = [
+        Problem(
+            path=path,
+            message=(
+                f"{what} becomes the Ansible group {group}, the name of {first}"
+                if first.startswith("host ")
+                else f"{what} and {first} both become the Ansible group {group} (a character "
+                "other than a letter, a digit or '_' becomes '_')"
+            )
+            + ": Ansible takes them for one, and a play aimed at one would run on both",
+            hint="rename one of them",
+            at_key=path[0] != "hosts" or len(path) == 2,
+        )
+        for group, ((first, _), *others) in origins.items()
+        for what, path in others
+    ]
+    if problems:
+        raise PlanError(problems)
 
 
 def inventory_yaml(deployment: Deployment) -> str:
@@ -70,6 +123,7 @@ def inventory_yaml(deployment: Deployment) -> str:
             member(group_name("zone", host.zone), name)
         if host.platform:
             member(group_name("platform", host.platform), name)
+    _refuse_clashes(deployment, machines, children)
     header = [
         f"# Ansible inventory of deployment {one_line(deployment.name)}, written by portplan "
         "inventory."
