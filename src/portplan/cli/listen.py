@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import signal
 from pathlib import Path
 
@@ -12,8 +13,11 @@ from portplan.cli._exit import ExitCode, Terminated
 from portplan.cli._log import log
 from portplan.cli._options import Seconds, common_options, on_option, option
 from portplan.cli._plan import load_plan, require_host, require_managed
+from portplan.plan import Plan
+from portplan.probe.destinations import named_addresses
+from portplan.probe.dns import DNS_TIMEOUT, resolve_names
 from portplan.probe.listen import Binding, listen, listen_plan
-from portplan.probe.local import own_addresses
+from portplan.probe.local import is_own, own_addresses
 
 __all__ = ["listen_cmd"]
 
@@ -48,7 +52,7 @@ def listen_cmd(deployment: Path, on: str, duration: float) -> None:
     plan, _inputs = load_plan(deployment)
     require_host(on, plan.hosts, deployment)
     require_managed(plan, on, "--on", deployment)
-    mine = own_addresses(plan, on)
+    mine = own_addresses(plan, on) or _named_own_addresses(plan, on)
     if not mine:
         raise UsageError(f"this machine has none of {on}'s addresses; run listen on {on}")
     bindings = listen_plan(plan, on, mine).bindings
@@ -94,3 +98,27 @@ def listen_cmd(deployment: Path, on: str, duration: float) -> None:
         raise Terminated(stopped_by)
     if failed:  # a path that cannot be proven: say so in the exit status too
         raise click.exceptions.Exit(ExitCode.DIFFERENCE)
+
+
+def _named_own_addresses(plan: Plan, on: str) -> list[str]:
+    """For a host known by name only, the addresses its name resolves to here that are this
+    machine's (where ``verify`` from the sources will reach it); a name that does not resolve,
+    or to none of this machine's addresses, is said so."""
+    host = plan.hosts[on]
+    if not host.by_name_only or not host.dns_name:
+        return []
+    lookup = asyncio.run(resolve_names([host.dns_name], timeout=DNS_TIMEOUT))[host.dns_name]
+    if not lookup.resolved:
+        raise UsageError(
+            f"{on} is known by its name only, and {host.dns_name} does not resolve here "
+            f"({lookup.error}); run listen where it resolves, on {on}"
+        )
+    resolved = named_addresses(lookup)
+    mine = [address for address in resolved if is_own(address)]
+    if not mine:
+        raise UsageError(
+            f"{on} is known by its name only, and {host.dns_name} resolves here to "
+            f"{', '.join(resolved) or 'no address a machine can hold'}, none of them this "
+            f"machine's; run listen on {on}"
+        )
+    return mine

@@ -72,7 +72,9 @@ class ListenPlan:
 
 
 def listen_plan(plan: Plan, host: str, addresses: Iterable[str]) -> ListenPlan:
-    """Every (address, protocol, port) ``host`` must accept, on the given local addresses."""
+    """Every (address, protocol, port) ``host`` must accept, on the given local addresses
+    (for a host known by name only, whose rows name no address: those its name resolves to
+    here, every one of them)."""
     local = list(addresses)
     found: dict[tuple[str, Protocol, int], list[str]] = {}
     for row in plan.rows_of(host):
@@ -87,6 +89,8 @@ def listen_plan(plan: Plan, host: str, addresses: Iterable[str]) -> ListenPlan:
                 for a in local
                 if any(ipaddress.ip_address(a) in n for n in row.destination_addresses)
             ]
+            if row.destination_addresses
+            else local
         )
         for address in targets:
             for port in ports:
