@@ -166,7 +166,10 @@ def output_option(
         def checked(*args: Any, output: str | None, overwrite: bool, **kwargs: Any) -> Any:
             from portplan.cli._writable import check_output  # noqa: PLC0415 - not for --help
 
-            check_output(output, overwrite=overwrite)  # at once, not after minutes of work
+            # at once, not after minutes of work; the files named on the command line are
+            # inputs (those they name, products say, are known only once read)
+            named = [v for v in (*args, *kwargs.values()) if isinstance(v, os.PathLike | str)]
+            check_output(output, overwrite=overwrite, inputs=named)
             return function(*args, output=output, overwrite=overwrite, **kwargs)
 
         decorated = option(

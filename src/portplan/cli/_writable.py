@@ -5,6 +5,7 @@ before a command's work (``check_output``, from ``-o``'s option) and again at th
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
 from collections.abc import Mapping, Sequence
@@ -48,7 +49,9 @@ def refuse_existing(
         )
 
 
-def check_output(output: str | None, *, overwrite: bool = False) -> None:
+def check_output(
+    output: str | None, *, overwrite: bool = False, inputs: Sequence[str | os.PathLike[str]] = ()
+) -> None:
     """Before any work: refuse at once an output that the write would refuse at its end (a
     file in the way of its folders; an existing file without ``overwrite``), so a plan of
     minutes is not made to be thrown away.  The write checks again: a file may appear
@@ -63,4 +66,10 @@ def check_output(output: str | None, *, overwrite: bool = False) -> None:
         found = target.stat()
     except (FileNotFoundError, NotADirectoryError):
         return
+    for given in inputs:
+        with contextlib.suppress(OSError):
+            if os.path.samefile(given, target):
+                raise UsageError(
+                    f"refusing to write {escaped(str(target))}: it is one of the input files"
+                )
     refuse_existing([target], overwrite, {target: found})
