@@ -11,7 +11,9 @@ time.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
+import tempfile
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import IO, Any
@@ -112,16 +114,46 @@ def write_workbook(
             done += count
             report(done, total)
 
-    book = xlsxwriter.Workbook(
-        out,
-        {
-            "constant_memory": True,
-            # text stays text: "=cmd|..." is no formula, "http://..." no link, "0443" no number
-            "strings_to_formulas": False,
-            "strings_to_urls": False,
-            "strings_to_numbers": False,
-        },
-    )
+    # XlsxWriter keeps each sheet's rows in a file of its own until the workbook is closed:
+    # in a folder of portplan's, removed with them when the writing stops early (an error, a
+    # Ctrl-C, a signal), so that no part of the plan stays behind in the temporary folder
+    with tempfile.TemporaryDirectory(prefix="portplan-xlsx-") as spool:
+        book = xlsxwriter.Workbook(
+            out,
+            {
+                "constant_memory": True,
+                "tmpdir": spool,
+                # text stays text: "=cmd|..." is no formula, "http://..." no link, "0443" no
+                # number
+                "strings_to_formulas": False,
+                "strings_to_urls": False,
+                "strings_to_numbers": False,
+            },
+        )
+        try:
+            _fill(book, sheets, cover, written)
+        except BaseException:
+            _abandon(book)
+            raise
+        book.close()
+
+
+def _abandon(book: Any) -> None:
+    """Close the row files of a workbook that will not be finished (its folder goes)."""
+    for page in book.worksheets():
+        handle = getattr(page, "row_data_fh", None)
+        if handle is not None:
+            with contextlib.suppress(OSError):
+                handle.close()
+
+
+def _fill(
+    book: Any,
+    sheets: Sequence[TextSheet],
+    cover: tuple[str, Sequence[CoverLine], Sequence[float]] | None,
+    written: Callable[[int], None] | None,
+) -> None:
+    """Write the cover and the sheets into ``book``."""
     book.set_properties({"created": _DOCUMENT_DATE, "author": "portplan"})
     formats = [None if props is None else book.add_format(props) for props in _FORMATS]
     if cover is not None:
@@ -141,4 +173,3 @@ def write_workbook(
         page.autofilter(0, 0, sheet.count, max(0, len(sheet.columns) - 1))
         page.write_row(0, 0, list(sheet.columns), formats[Style.HEADER])
         _rows(page, 1, sheet.rows, written)
-    book.close()
