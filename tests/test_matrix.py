@@ -524,3 +524,17 @@ def test_the_xlsx_cover_counts_a_flow_through_an_ingress_once(tmp_path: Path) ->
     assert ("Flows", f"{included} of {len(plan.decisions)} vendor rows and management access") in (
         cover
     )
+
+
+def test_explain_shows_the_vendor_s_text_as_written_not_as_terminal_commands(
+    tmp_path: Path,
+) -> None:
+    # --explain printed the document's title raw: an ESC sequence cleared the screen and
+    # coloured it, a CR or a line break moved the line, where the matrix table showed symbols
+    title = "Ports\x1b[2J\x1b[31m red\rover\nwritten"
+    deployment = examples.hostile_deployment(tmp_path, title=title)
+    code, out, err = run("matrix", str(deployment), "--explain", "web-db")
+    assert code == 0, err
+    assert not re.search(r"[\x00-\x08\x0b-\x1f\x7f]", out)
+    assert "  vendor row: Ports␛[2J␛[31m red␍over␊written > row 1\n" in out
+    assert out.splitlines()[0] == "hostile-1.0/web-db: IN"

@@ -47,11 +47,11 @@ KINDS_OF = {
 }
 
 
-def describe_space(space: Space, limit: int = 4) -> str:
-    """The boxes of a set as people read rules, at most ``limit`` of them."""
+def describe_space(space: Space, limit: int | None = 4) -> str:
+    """The boxes of a set as people read rules, at most ``limit`` of them (``None``: all)."""
     boxes = space.normalised().boxes
     shown = [describe_box(b) for b in boxes[:limit]]
-    if len(boxes) > limit:
+    if limit is not None and len(boxes) > limit:
         shown.append(f"and {len(boxes) - limit} more")
     return "; ".join(shown)
 

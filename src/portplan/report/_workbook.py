@@ -11,14 +11,22 @@ time.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
+import tempfile
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import IO, Any
 
 import xlsxwriter
 
-__all__ = ["PROGRESS_EVERY", "CoverLine", "Style", "TextSheet", "write_workbook"]
+from portplan._errors import UsageError
+from portplan._text import escaped
+
+__all__ = ["CELL_LIMIT", "PROGRESS_EVERY", "CoverLine", "Style", "TextSheet", "write_workbook"]
+
+#: the most characters a spreadsheet cell holds (Excel's limit; XlsxWriter cuts longer text)
+CELL_LIMIT = 32_767
 
 #: the fixed creation date of every workbook (XlsxWriter fixes its zip entries' times itself)
 _DOCUMENT_DATE = datetime.datetime(2000, 1, 1)
@@ -68,20 +76,35 @@ CoverLine = Sequence[tuple[str, int]]
 PROGRESS_EVERY = 2048
 
 
+def _too_long(sheet: str, cell: str, value: str) -> UsageError:
+    """The error of a text longer than a cell holds: a cut address list or port set would
+    ask the firewall team to open less, or other, than the plan says."""
+    return UsageError(
+        f"the XLSX cannot hold {cell} on sheet '{escaped(sheet)}': its {len(value):,} "
+        f"characters are more than the {CELL_LIMIT:,} a spreadsheet cell holds, and a cut "
+        "text would name less than the plan; write --format csv or json, which keep it "
+        "whole, or split what makes it long (a host of many addresses into several hosts)"
+    )
+
+
 def _rows(
     worksheet: Any,
+    sheet: TextSheet,
     first: int,
-    rows: Iterable[Sequence[str | int | float]],
     written: Callable[[int], None] | None = None,
 ) -> None:
-    """Write ``rows`` from row ``first`` on: text as text, numbers as numbers, ``""`` as no
-    cell (a wrapped column's format comes from the column); ``written`` is told of every
-    :data:`PROGRESS_EVERY` rows, and of the last ones."""
+    """Write the rows of ``sheet`` from row ``first`` on: text as text, numbers as numbers,
+    ``""`` as no cell (a wrapped column's format comes from the column); a text longer than
+    a cell holds is refused, never cut; ``written`` is told of every :data:`PROGRESS_EVERY`
+    rows, and of the last ones."""
     text, number = worksheet.write_string, worksheet.write_number
     index = first - 1
-    for index, row in enumerate(rows, start=first):
+    for index, row in enumerate(sheet.rows, start=first):
         for column, value in enumerate(row):
             if isinstance(value, str):
+                if len(value) > CELL_LIMIT:
+                    where = f"the {escaped(sheet.columns[column])} of row {index + 1}"
+                    raise _too_long(sheet.title, where, value)
                 if value:
                     text(index, column, value)
             else:
@@ -112,16 +135,46 @@ def write_workbook(
             done += count
             report(done, total)
 
-    book = xlsxwriter.Workbook(
-        out,
-        {
-            "constant_memory": True,
-            # text stays text: "=cmd|..." is no formula, "http://..." no link, "0443" no number
-            "strings_to_formulas": False,
-            "strings_to_urls": False,
-            "strings_to_numbers": False,
-        },
-    )
+    # XlsxWriter keeps each sheet's rows in a file of its own until the workbook is closed:
+    # in a folder of portplan's, removed with them when the writing stops early (an error, a
+    # Ctrl-C, a signal), so that no part of the plan stays behind in the temporary folder
+    with tempfile.TemporaryDirectory(prefix="portplan-xlsx-") as spool:
+        book = xlsxwriter.Workbook(
+            out,
+            {
+                "constant_memory": True,
+                "tmpdir": spool,
+                # text stays text: "=cmd|..." is no formula, "http://..." no link, "0443" no
+                # number
+                "strings_to_formulas": False,
+                "strings_to_urls": False,
+                "strings_to_numbers": False,
+            },
+        )
+        try:
+            _fill(book, sheets, cover, written)
+        except BaseException:
+            _abandon(book)
+            raise
+        book.close()
+
+
+def _abandon(book: Any) -> None:
+    """Close the row files of a workbook that will not be finished (its folder goes)."""
+    for page in book.worksheets():
+        handle = getattr(page, "row_data_fh", None)
+        if handle is not None:
+            with contextlib.suppress(OSError):
+                handle.close()
+
+
+def _fill(
+    book: Any,
+    sheets: Sequence[TextSheet],
+    cover: tuple[str, Sequence[CoverLine], Sequence[float]] | None,
+    written: Callable[[int], None] | None,
+) -> None:
+    """Write the cover and the sheets into ``book``."""
     book.set_properties({"created": _DOCUMENT_DATE, "author": "portplan"})
     formats = [None if props is None else book.add_format(props) for props in _FORMATS]
     if cover is not None:
@@ -131,6 +184,8 @@ def write_workbook(
             page.set_column(column, column, width)
         for number, cells in enumerate(lines):
             for column, (value, style) in enumerate(cells):
+                if len(value) > CELL_LIMIT:
+                    raise _too_long(title, f"cell {column + 1} of line {number + 1}", value)
                 page.write_string(number, column, value, formats[style])
     for sheet in sheets:
         page = book.add_worksheet(sheet.title)
@@ -140,5 +195,4 @@ def write_workbook(
         page.freeze_panes(1, 0)
         page.autofilter(0, 0, sheet.count, max(0, len(sheet.columns) - 1))
         page.write_row(0, 0, list(sheet.columns), formats[Style.HEADER])
-        _rows(page, 1, sheet.rows, written)
-    book.close()
+        _rows(page, sheet, 1, written)

@@ -26,6 +26,7 @@ from portplan.report.text import (
     markdown_line,
     markdown_table,
     rich_table_text,
+    terminal_text,
 )
 
 __all__ = ["MATRIX_COLUMNS", "explain_text", "matrix_bytes", "write_matrix"]
@@ -255,7 +256,7 @@ def _text(plan: Plan, fmt: str, width: int) -> str:
 
 
 def explain_text(plan: Plan, decision: Decision) -> str:
-    """Why one product flow is in or out of the plan, and its rows."""
+    """Why one product flow is in or out of the plan, and its rows, as a terminal shows it."""
     status = "IN" if decision.included else "OUT"
     lines = [f"{decision.key}: {status}", f"  vendor row: {decision.reference}"]
     lines.extend(f"  - {reason}" for reason in decision.reasons)
@@ -267,4 +268,6 @@ def explain_text(plan: Plan, decision: Decision) -> str:
                 f"    {row.key}: {row.source} -> {row.destination} {row.opening}"
                 + (f" (listens on {row.listen_ports})" if row.listen_ports else "")
             )
-    return "\n".join(lines) + "\n"
+    # the vendor's titles and the operator's values reach a terminal: each line shows as
+    # written, its control characters as symbols (no colour, no cleared screen, no line break)
+    return "\n".join(terminal_text(line, newlines=False) for line in lines) + "\n"

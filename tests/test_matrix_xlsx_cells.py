@@ -1,0 +1,78 @@
+"""What a cell of the XLSX change request can hold, and what writing one leaves behind."""
+
+from __future__ import annotations
+
+import csv
+import io
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+from click.testing import CliRunner
+from openpyxl import load_workbook
+
+import examples
+from portplan.cli import cli
+from portplan.report._workbook import CELL_LIMIT, TextSheet, write_workbook
+
+
+def run(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(cli, list(args), env={"COLUMNS": "160"})
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_a_workbook_stopped_while_written_leaves_no_rows_in_the_temporary_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # XlsxWriter spools each sheet's rows to a file in the temporary folder: a Ctrl-C (or an
+    # error) while writing left the rows written so far there, the plan's hosts and addresses
+    spool = tmp_path / "tmp"
+    spool.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(spool))
+
+    def rows() -> Iterator[list[str]]:
+        yield ["shop01", "192.0.2.10"]
+        raise KeyboardInterrupt
+
+    sheet = TextSheet("Flows", ["source", "source_address"], rows(), 2, [10, 10])
+    with pytest.raises(KeyboardInterrupt):
+        write_workbook(io.BytesIO(), [sheet])
+    assert list(spool.rglob("*")) == []
+
+
+def test_an_address_list_longer_than_a_cell_is_refused_not_cut(tmp_path: Path) -> None:
+    # XlsxWriter cut the text at 32,767 characters: the request named 2,700 of 3,000
+    # addresses and ended in "10." -- less, and other, than the plan says
+    deployment = examples.hostile_deployment(tmp_path)
+    data = yaml.safe_load(deployment.read_text())
+    many = [f"10.{n // 250}.{n % 250}.{n % 200 + 1}" for n in range(3000)]
+    data["hosts"]["web01"] = {"addresses": many, "cluster": True, "zone": "servers"}
+    deployment.write_text(yaml.safe_dump(data, sort_keys=False))
+    code, out, _ = run("matrix", str(deployment), "--format", "csv")
+    assert code == 0
+    (row,) = csv.DictReader(io.StringIO(out))
+    assert row["source_address"] == ", ".join(many)
+    assert len(row["source_address"]) > CELL_LIMIT
+    workbook = tmp_path / "cr.xlsx"
+    code, _, err = run("matrix", str(deployment), "--format", "xlsx", "-o", str(workbook))
+    assert code == 2
+    assert "source_address of row 2 on sheet 'Flows'" in err
+    assert f"its {len(row['source_address']):,} characters" in err
+    assert "--format csv or json" in err
+    assert "Traceback" not in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "deployment-product.yaml",
+        "deployment.yaml",
+    ]
+
+
+def test_a_cell_of_exactly_the_limit_is_written_whole(tmp_path: Path) -> None:
+    purpose = "x" * CELL_LIMIT
+    deployment = examples.hostile_deployment(tmp_path, purpose=purpose)
+    workbook = tmp_path / "cr.xlsx"
+    code, _, err = run("matrix", str(deployment), "--format", "xlsx", "-o", str(workbook))
+    assert code == 0, err
+    header, row = load_workbook(workbook)["Flows"].iter_rows(values_only=True)
+    assert dict(zip(header, row, strict=True))["purpose"] == purpose
