@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from ansible_collections.portplan.portplan.plugins.module_utils.engine._text import format_path
+from ansible_collections.portplan.portplan.plugins.module_utils.engine._text import escaped, format_path
 
 
 __all__ = [
@@ -60,8 +60,9 @@ class Diagnostic:
     hint: str | None = None
 
     def location(self) -> str:
-        """``file:line:column`` (line and column are 1-based; missing parts are left out)."""
-        parts = [str(self.file)]
+        """``file:line:column`` (line and column are 1-based; missing parts are left out; the
+        file name's control characters escaped)."""
+        parts = [escaped(str(self.file))]
         if self.line is not None:
             parts.append(str(self.line))
             if self.column is not None:

@@ -16,6 +16,7 @@ __all__ = [
     "counted",
     "describe_ports",
     "did_you_mean",
+    "escaped",
     "format_path",
     "one_line",
     "shown",
@@ -119,3 +120,19 @@ def terminal_text(text: str, *, newlines: bool = True) -> str:
     if newlines:
         return "\n".join(_UNSHOWN.sub(control_picture, line) for line in text.split("\n"))
     return _UNSHOWN.sub(control_picture, text)
+
+
+def _escape(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def escaped(text: str, *, newlines: bool = False) -> str:
+    """``text`` for a message, each control character (C0, DEL, C1, the line and direction
+    marks) written as its escape (``\\x1b``, ``\\x0d``, ``\\u202e``), so that a file
+    name can neither colour, move nor clear the screen nor start a line; letters of any
+    script (``é``, ``日本``) stay as they are.  ``newlines``: keep line breaks (a message of
+    several lines)."""
+    if newlines:
+        return "\n".join(_UNSHOWN.sub(_escape, line) for line in text.split("\n"))
+    return _UNSHOWN.sub(_escape, text)
