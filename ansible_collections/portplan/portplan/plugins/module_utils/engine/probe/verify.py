@@ -54,6 +54,7 @@ from ansible_collections.portplan.portplan.plugins.module_utils.engine.probe.eng
 )
 from ansible_collections.portplan.portplan.plugins.module_utils.engine.probe.icmp import ECHO_REQUEST
 from ansible_collections.portplan.portplan.plugins.module_utils.engine.probe.identify import (
+    ANSWER,
     REGISTRY,
     UDP_IDENTIFIERS,
     Identification,
@@ -398,13 +399,18 @@ async def run_checks(
             found = await identify(protocol, context(check))
         if found is None:
             return
-        if result.outcome is Outcome.OPEN_FILTERED:
-            if not found.matches:
-                return  # still silence: the service did not answer its own protocol
+        # an answer in its own protocol, even one that proves nothing (a wrong secret), came
+        # from the port: it is reachable; silence stays silence, and the identification says
+        # what else it may be
+        answered = found.matches or ANSWER in found.details
+        if result.outcome is Outcome.OPEN_FILTERED and answered:
+            note = (
+                f"{found.protocol} answered"
+                if found.matches
+                else f"answered the {protocol} request, not in a way that identifies it"
+            )
             check.result = replace(
-                result,
-                outcome=Outcome.OPEN,
-                evidence=replace(result.evidence, note=f"{found.protocol} answered"),
+                result, outcome=Outcome.OPEN, evidence=replace(result.evidence, note=note)
             )
         _identified(check, found, probed, extra)
 
