@@ -152,6 +152,9 @@ def plan_checks(
             targets = []
             for a in aim.addresses:
                 family = address_version(a)
+                if not row.loopback and family == 6 and ipaddress.ip_address(a).is_link_local:
+                    skipped.append(Skipped(row=row, reason=_link_local(row.destination, a)))
+                    continue
                 if not row.loopback and family not in _families(plan, row.source):
                     skipped.append(Skipped(row=row, reason=_other_family(row.source, a, family)))
                     continue
@@ -190,6 +193,14 @@ def _families(plan: Plan, host: str) -> set[int]:
     """The IP versions of ``host``'s addresses; both when it declares none (known by name)."""
     found: set[int] = {network.version for network in plan.host_addresses(host)}
     return found if found else {4, 6}
+
+
+def _link_local(destination: str, address: str) -> str:
+    return (
+        f"{address} ({destination}) is an IPv6 link-local address: it is reached only through an "
+        "interface named with it, which a deployment cannot name, so it is not probed; give "
+        f"{destination} an address of a wider scope to verify its flows"
+    )
 
 
 def _other_family(source: str, address: str, family: int) -> str:
