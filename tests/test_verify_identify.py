@@ -22,6 +22,7 @@ from cryptography import x509
 import machine
 import servers
 from portplan.cli import cli
+from portplan.probe.identify.radius import response_authenticator
 from portplan.probe.listen import LISTENER_PROBE
 
 SERVER = "127.0.0.3"
@@ -332,3 +333,74 @@ def test_tls_names_the_destination_by_its_dns_name_and_never_by_address(tmp_path
     assert "CN=localhost" in named, subjects
     assert "CN=default.test" in bare, subjects
     assert set(heard) == {"localhost", None}, heard
+
+
+# --- a UDP port that answers only its own protocol ------------------------------------------
+
+
+@contextmanager
+def _radius_server(port: int, secret: bytes) -> Iterator[None]:
+    """A UDP socket on 127.0.0.3:``port`` that never answers verify's probe datagram and
+    answers each Status-Server with an Access-Reject signed with ``secret``."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind((SERVER, port))
+    sock.settimeout(0.1)
+    done = threading.Event()
+
+    def serve() -> None:
+        while not done.is_set():
+            try:
+                data, peer = sock.recvfrom(4096)
+            except TimeoutError:
+                continue
+            if data.startswith(LISTENER_PROBE) or len(data) < 20:
+                continue
+            header = bytes((3, data[1])) + (20).to_bytes(2, "big")  # Access-Reject, no attributes
+            sock.sendto(header + response_authenticator(header, data[4:20], secret), peer)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        done.set()
+        thread.join(10)
+        sock.close()
+
+
+def test_a_radius_answer_that_does_not_verify_is_an_answer_not_silence(tmp_path: Path) -> None:
+    """A RADIUS port silent to the probe datagram that answers the Status-Server with another
+    secret is reachable: the check is `open`, fails for the secret, and never says that
+    nothing answered (the firewall is not what to look at)."""
+    port = _free_port()
+    deployment = _deployment(tmp_path, "udp", port, "radius")
+    secret = tmp_path / "radius.secret"
+    secret.write_bytes(RADIUS_SECRET)
+    with _radius_server(port, b"another secret"):
+        code, report = _verify(deployment, "--flow", "flow", "--radius-secret-file", str(secret))
+    check = _only_check(report)
+    assert (code, check["outcome"], check["passed"]) == (1, "open", False), check
+    assert "no answer" not in check["evidence"]["note"], check  # type: ignore[index]
+    identification = check["identification"]
+    assert isinstance(identification, dict), check
+    assert identification["protocol"] is None, identification
+    assert "wrong shared secret" in identification["error"], identification
+
+
+def test_a_radius_port_silent_to_the_status_server_too_says_what_silence_may_be(
+    tmp_path: Path,
+) -> None:
+    """Silence to the Status-Server as well stays `open|filtered` (it fails), and the check
+    says that a RADIUS server holding another secret is silent too."""
+    port = _free_port()
+    deployment = _deployment(tmp_path, "udp", port, "radius")
+    secret = tmp_path / "radius.secret"
+    secret.write_bytes(RADIUS_SECRET)
+    with _udp_server(port, None):
+        code, report = _verify(deployment, "--flow", "flow", "--radius-secret-file", str(secret))
+    check = _only_check(report)
+    assert (code, check["outcome"], check["passed"]) == (1, "open|filtered", False), check
+    identification = check["identification"]
+    assert isinstance(identification, dict), check
+    assert identification["protocol"] is None, identification
+    assert "shared secret is wrong" in identification["error"], identification

@@ -551,3 +551,58 @@ def test_a_verification_that_probed_nothing_does_not_pass(tmp_path: Path) -> Non
     report = machine.document(result.stdout, "verify")
     assert report["checks"] == [] and len(report["not_probed"]) == 1
     assert "nothing was probed" in result.stderr and "nothing is verified" in result.stderr
+
+
+LINK_LOCAL_PRODUCT = """\
+id: ll-1.0
+name: Link-local
+version: "1.0"
+document:
+  title: Link-local
+components:
+  client:
+    name: Client
+    kind: client
+  server:
+    name: Server
+flows:
+  - id: flow
+    row: 1
+    from: client
+    to: server
+    protocol: {protocol}
+    ports: 8011
+    purpose: A server known by its link-local address.
+"""
+LINK_LOCAL_DEPLOYMENT = """\
+name: link-local
+hosts:
+  client:
+    addresses: ["::1"]
+  server:
+    addresses: ["fe80::99", "::1"]
+products:
+  ll-1.0:
+    file: product.yaml
+    components:
+      client: client
+      server: server
+"""
+
+
+@pytest.mark.parametrize("protocol", ["tcp", "udp"])
+def test_a_link_local_destination_is_not_probed_and_says_why(tmp_path: Path, protocol: str) -> None:
+    """An IPv6 link-local address is reached only through an interface the deployment cannot
+    name: it is listed as not probed, with the reason, and never sent to (it was a bare
+    `local-error`, EINVAL, with no word of why)."""
+    (tmp_path / "product.yaml").write_text(LINK_LOCAL_PRODUCT.format(protocol=protocol))
+    (tmp_path / "deployment.yaml").write_text(LINK_LOCAL_DEPLOYMENT)
+    result = CliRunner().invoke(
+        cli,
+        ["verify", str(tmp_path / "deployment.yaml"), "--on", "client", "--format", "json"],
+    )
+    report = machine.document(result.stdout, "verify")
+    assert [c["address"] for c in report["checks"]] == ["::1"], report["checks"]
+    reasons = [entry["reason"] for entry in report["not_probed"]]
+    assert len(reasons) == 1 and "fe80::99" in reasons[0], reasons
+    assert "link-local" in reasons[0], reasons

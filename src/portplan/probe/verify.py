@@ -53,6 +53,7 @@ from portplan.probe.engine import (
 )
 from portplan.probe.icmp import ECHO_REQUEST
 from portplan.probe.identify import (
+    ANSWER,
     REGISTRY,
     UDP_IDENTIFIERS,
     Identification,
@@ -152,6 +153,9 @@ def plan_checks(
             targets = []
             for a in aim.addresses:
                 family = address_version(a)
+                if not row.loopback and family == 6 and ipaddress.ip_address(a).is_link_local:
+                    skipped.append(Skipped(row=row, reason=_link_local(row.destination, a)))
+                    continue
                 if not row.loopback and family not in _families(plan, row.source):
                     skipped.append(Skipped(row=row, reason=_other_family(row.source, a, family)))
                     continue
@@ -190,6 +194,14 @@ def _families(plan: Plan, host: str) -> set[int]:
     """The IP versions of ``host``'s addresses; both when it declares none (known by name)."""
     found: set[int] = {network.version for network in plan.host_addresses(host)}
     return found if found else {4, 6}
+
+
+def _link_local(destination: str, address: str) -> str:
+    return (
+        f"{address} ({destination}) is an IPv6 link-local address: it is reached only through an "
+        "interface named with it, which a deployment cannot name, so it is not probed; give "
+        f"{destination} an address of a wider scope to verify its flows"
+    )
 
 
 def _other_family(source: str, address: str, family: int) -> str:
@@ -399,13 +411,18 @@ async def run_checks(
             found = await identify(protocol, context(check))
         if found is None:
             return
-        if result.outcome is Outcome.OPEN_FILTERED:
-            if not found.matches:
-                return  # still silence: the service did not answer its own protocol
+        # an answer in its own protocol, even one that proves nothing (a wrong secret), came
+        # from the port: it is reachable; silence stays silence, and the identification says
+        # what else it may be
+        answered = found.matches or ANSWER in found.details
+        if result.outcome is Outcome.OPEN_FILTERED and answered:
+            note = (
+                f"{found.protocol} answered"
+                if found.matches
+                else f"answered the {protocol} request, not in a way that identifies it"
+            )
             check.result = replace(
-                result,
-                outcome=Outcome.OPEN,
-                evidence=replace(result.evidence, note=f"{found.protocol} answered"),
+                result, outcome=Outcome.OPEN, evidence=replace(result.evidence, note=note)
             )
         _identified(check, found, probed, extra)
 

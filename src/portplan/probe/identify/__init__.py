@@ -15,6 +15,7 @@ report can carry.  Identifiers speak TCP, but those named in
 from __future__ import annotations
 
 from portplan.probe.identify.base import (
+    ANSWER,
     REGISTRY,
     UDP_IDENTIFIERS,
     Identification,
@@ -26,6 +27,7 @@ from portplan.probe.identify.base import (
 )
 
 __all__ = [
+    "ANSWER",
     "REGISTRY",
     "UDP_IDENTIFIERS",
     "Identification",

@@ -13,6 +13,7 @@ from typing import cast
 from portplan._plugins import PluginRegistry
 
 __all__ = [
+    "ANSWER",
     "REGISTRY",
     "UDP_IDENTIFIERS",
     "Identification",
@@ -170,6 +171,9 @@ REGISTRY: PluginRegistry[Identifier] = PluginRegistry(
 #: the identifiers that speak UDP; every other one (an entry point's too) speaks TCP, and is
 #: never run for a UDP port: a TCP service on the same port number proves nothing about it
 UDP_IDENTIFIERS = frozenset({"radius"})
+#: the detail a UDP identifier sets once the port has answered, whatever the answer was (the
+#: kind of answer): the port is reachable even when the answer proves nothing (a wrong secret)
+ANSWER = "answer"
 
 _log = logging.getLogger("portplan")
 

@@ -17,6 +17,7 @@ report can carry.  Identifiers speak TCP, but those named in
 from __future__ import annotations
 
 from ansible_collections.portplan.portplan.plugins.module_utils.engine.probe.identify.base import (
+    ANSWER,
     REGISTRY,
     UDP_IDENTIFIERS,
     Identification,
@@ -28,6 +29,7 @@ from ansible_collections.portplan.portplan.plugins.module_utils.engine.probe.ide
 )
 
 __all__ = [
+    "ANSWER",
     "REGISTRY",
     "UDP_IDENTIFIERS",
     "Identification",

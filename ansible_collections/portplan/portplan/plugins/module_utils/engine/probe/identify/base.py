@@ -15,6 +15,7 @@ from typing import cast
 from ansible_collections.portplan.portplan.plugins.module_utils.engine._plugins import PluginRegistry
 
 __all__ = [
+    "ANSWER",
     "REGISTRY",
     "UDP_IDENTIFIERS",
     "Identification",
@@ -172,6 +173,9 @@ REGISTRY: PluginRegistry[Identifier] = PluginRegistry(
 #: the identifiers that speak UDP; every other one (an entry point's too) speaks TCP, and is
 #: never run for a UDP port: a TCP service on the same port number proves nothing about it
 UDP_IDENTIFIERS = frozenset({"radius"})
+#: the detail a UDP identifier sets once the port has answered, whatever the answer was (the
+#: kind of answer): the port is reachable even when the answer proves nothing (a wrong secret)
+ANSWER = "answer"
 
 _log = logging.getLogger("portplan")
 

@@ -26,7 +26,7 @@ import os
 import struct
 
 from ansible_collections.portplan.portplan.plugins.module_utils.engine.probe.identify._exchange import Findings, NotThisProtocol, printable, run_exchange
-from ansible_collections.portplan.portplan.plugins.module_utils.engine.probe.identify.base import Identification, ProbeContext
+from ansible_collections.portplan.portplan.plugins.module_utils.engine.probe.identify.base import ANSWER, Identification, ProbeContext
 
 __all__ = [
     "NEED_SECRET",
@@ -141,7 +141,7 @@ class _Answers(asyncio.DatagramProtocol):
 
 def _describe(found: Findings, packet: bytes) -> None:
     code = packet[0]
-    found.details["answer"] = _CODES.get(code, f"code {code}")
+    found.details[ANSWER] = _CODES.get(code, f"code {code}")
     attributes = _attributes(packet[: _HEADER.unpack_from(packet)[2]])
     messages = [
         v.decode("utf-8", errors="replace") for _o, k, v in attributes if k == _REPLY_MESSAGE
@@ -191,13 +191,14 @@ async def _status_server(ctx: ProbeContext, secret: bytes, found: Findings) -> N
             if isinstance(item, OSError):
                 raise NotThisProtocol(f"{type(item).__name__}: {item}")
             if len(item) < 20:
+                found.details[ANSWER] = f"{len(item)} bytes"
                 raise NotThisProtocol(f"not RADIUS: '{printable(item, 32)}'")
             if item[1] not in sent:
                 found.details["ignored"] = f"an answer to another request: '{printable(item, 32)}'"
                 continue
             why = verify_answer(item, sent[item[1]], secret)
             if why is not None:
-                found.details["answer"] = _CODES.get(item[0], f"code {item[0]}")
+                found.details[ANSWER] = _CODES.get(item[0], f"code {item[0]}")
                 raise NotThisProtocol(f"{WRONG_SECRET}: {why}")
             found.protocol = "radius"
             _describe(found, item)
