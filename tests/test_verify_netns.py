@@ -544,9 +544,10 @@ SECOND_ADDRESS = "198.51.100.3"  #: the router answers for it: its rules reject 
 def test_a_router_limiting_its_errors_across_destinations_is_not_taken_for_filtered_ports(
     lab: Lab, tmp_path: Path
 ) -> None:
-    # the router refuses TCP with ICMP port-unreachable for two destination addresses and
+    # the router rejects TCP with ICMP port-unreachable for two destination addresses and
     # rate-limits its errors to the source (6 at once, then 1 per second) across both: each
-    # port is refused, with the ICMP error as its evidence; none may end up "filtered"
+    # port is rejected (the router said no, not the destination), with the ICMP error as its
+    # evidence; none may end up "filtered"
     first, last = PORT_UNREACHABLE[0], PORT_UNREACHABLE[-1]
     lab.nft(lab.router, _forward(f"tcp dport {first}-{last} reject with icmpx port-unreachable"))
     path = _deployment(tmp_path, [("unreachable", "server", "tcp", f"{first}-{last}")])
@@ -559,9 +560,13 @@ def test_a_router_limiting_its_errors_across_destinations_is_not_taken_for_filte
     assert sorted((c["address"], c["port"]) for c in checks) == sorted(
         (address, port) for address in (DST_ADDRESS, SECOND_ADDRESS) for port in PORT_UNREACHABLE
     )
-    wrong = [(c["address"], c["port"], c["outcome"]) for c in checks if c["outcome"] != "refused"]
+    wrong = [(c["address"], c["port"], c["outcome"]) for c in checks if c["outcome"] != "rejected"]
     assert wrong == []
     assert {c["evidence"]["icmp"] for c in checks} == {f"ICMP type 3 code 3 from {ROUTER_SRC_SIDE}"}
+    assert {c["evidence"]["note"] for c in checks} == {
+        f"port unreachable from {ROUTER_SRC_SIDE}, on the way, not from the destination: a "
+        "router or firewall there rejects it"
+    }
     # the limit really bit: most ports were answered only when asked again
     assert sum(c["evidence"]["attempts"] >= 2 for c in checks) >= len(checks) // 2
 

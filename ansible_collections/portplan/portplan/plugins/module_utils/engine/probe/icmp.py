@@ -65,6 +65,7 @@ __all__ = [
     "TTL_EXPIRED",
     "ask_for_errors",
     "echo_once",
+    "from_elsewhere",
     "from_here",
     "icmp_text",
     "is_time_exceeded",
@@ -260,6 +261,15 @@ def from_here(
     if sender is None or not _same_address(sender, own) or _same_address(sender, address):
         return None
     return NO_NEIGHBOUR if (icmp_type, code) == _NO_NEIGHBOUR[version] else REJECTED_HERE
+
+
+def from_elsewhere(found: tuple[int, int, int, str | None], address: str) -> str | None:
+    """The sender of an ICMP error (:func:`queued_error`) about a probe to ``address`` when
+    it is not that address: a router or firewall on the way answered for the destination
+    (the destination answers from the address it was sent to).  ``None`` when the
+    destination sent it, or the sender is not known."""
+    sender = found[3]
+    return sender if sender is not None and not _same_address(sender, address) else None
 
 
 def _same_address(one: str, other: str) -> bool:

@@ -27,6 +27,7 @@ from ansible_collections.portplan.portplan.plugins.module_utils.engine.probe.icm
     TTL_EXPIRED,
     ask_for_errors,
     echo_once,
+    from_elsewhere,
     from_here,
     icmp_text,
     is_time_exceeded,
@@ -70,6 +71,13 @@ _TOTAL_RETRANS = 100
 SELF_CONNECTED = (
     "the kernel chose the probed port as the source port, and the connection reached itself: "
     "nothing listens there"
+)
+
+#: the note of a port unreachable that a router or firewall on the way sent (``rejected``):
+#: its reject, not the destination saying that nothing listens there
+_UNREACHABLE_ON_THE_WAY = (
+    "port unreachable from %s, on the way, not from the destination: a router or firewall "
+    "there rejects it"
 )
 
 #: the note of a TCP probe the service reset once connected (a reset in SYN_SENT is a refusal,
@@ -368,7 +376,12 @@ def _by_error(
         return result(Outcome.NO_ROUTE, code, note=NOT_ROUTED_HERE)
     if found is None and at_once and code == errno.EPERM:
         here = DROPPED_HERE
-    return result(classify(code, udp=udp), code, icmp=icmp, note=here)
+    outcome = classify(code, udp=udp)
+    if here is None and found is not None and outcome in (Outcome.REFUSED, Outcome.CLOSED):
+        way = from_elsewhere(found, address)
+        if way is not None:  # not "nothing listens there": something on the way said no
+            return result(Outcome.REJECTED, code, icmp=icmp, note=_UNREACHABLE_ON_THE_WAY % way)
+    return result(outcome, code, icmp=icmp, note=here)
 
 
 async def _udp(probe: PortProbe, timeout: float) -> PortResult:
