@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import os
 import pty
@@ -606,3 +607,51 @@ def test_a_link_local_destination_is_not_probed_and_says_why(tmp_path: Path, pro
     reasons = [entry["reason"] for entry in report["not_probed"]]
     assert len(reasons) == 1 and "fe80::99" in reasons[0], reasons
     assert "link-local" in reasons[0], reasons
+
+
+def test_a_protocol_no_identifier_knows_passes_on_the_port_and_says_it_is_not_checked(
+    tmp_path: Path,
+) -> None:
+    """A flow naming LCP (Nexus' own protocol) or `unknown` passes when its port answers:
+    verify has no way to tell the service, and the check says so rather than pass silently."""
+    product = (DATA / "loop-product.yaml").read_text() + "".join(
+        f"  - id: {flow}\n    row: {row}\n    from: client\n    to: server\n"
+        f"    protocol: {protocol}\n    ports: {port}\n    app_protocol: {app}\n"
+        "    purpose: A service of its own.\n"
+        for flow, row, protocol, port, app in (
+            ("lcp", 8, "tcp", 18310, "lcp"),
+            ("other", 9, "udp", 18311, "unknown"),
+        )
+    )
+    (tmp_path / "loop-product.yaml").write_text(product)
+    deployment = tmp_path / "loop-deployment.yaml"
+    deployment.write_text(DEPLOYMENT.read_text())
+    with (
+        socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp,
+        socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp,
+    ):
+        tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        tcp.bind(("127.0.0.3", 18310))
+        tcp.listen(8)
+        udp.bind(("127.0.0.3", 18311))
+
+        def answer() -> None:
+            with contextlib.suppress(OSError):
+                data, sender = udp.recvfrom(2048)
+                udp.sendto(b"yes " + data[:16], sender)
+
+        answering = threading.Thread(target=answer, daemon=True)
+        answering.start()
+        argv = ["verify", str(deployment), "--on", "client", "--format", "json"]
+        argv += ["--timeout", "0.5", "--flow", "lcp", "--flow", "other"]
+        result = CliRunner().invoke(cli, argv)
+        answering.join(10)
+    assert result.exit_code == 0, result.output
+    checks = {c["port"]: c for c in machine.document(result.stdout, "verify")["checks"]}
+    assert {port: c["outcome"] for port, c in checks.items()} == {18310: "open", 18311: "open"}
+    for port, name in ((18310, "lcp"), (18311, "unknown")):
+        assert checks[port]["passed"] is True
+        assert checks[port]["notes"] == [
+            f"{name} is not identified (verify knows no way to): the port answered; that the "
+            "service is the one the plan names is not checked"
+        ]

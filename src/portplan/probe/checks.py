@@ -3,18 +3,21 @@ port), and the rows it does not probe (:class:`Skipped`) with the reason."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from portplan.probe.dns import NameLookup
 from portplan.probe.engine import BLOCKED_OUTCOMES, Outcome, PortProbe, PortResult
 from portplan.probe.identify import Identification
+from portplan.probe.listen import LISTENER_TOKEN
+from portplan.probe.outcomes import as_blocked
 from portplan.probe.rows import CheckRow
 
 if TYPE_CHECKING:  # types only: the prober bundled for Ansible is stdlib-only
     from portplan.plan import PlannedFlow
 
-__all__ = ["FlowCheck", "Skipped"]
+__all__ = ["FlowCheck", "Skipped", "attach"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -64,3 +67,13 @@ class FlowCheck:
         if self.result is None or not self.result.outcome.passes:
             return False
         return self.identification is None or self.identification.matches
+
+
+def attach(checks: Sequence[FlowCheck], results: Sequence[PortResult]) -> None:
+    """Store each probe result on its check (same order); a check expected blocked gets the
+    verdict :func:`~portplan.probe.outcomes.as_blocked` gives."""
+    for check, result in zip(checks, results, strict=True):
+        check.result = as_blocked(result) if check.expect_blocked else result
+        # the listener answers "<token> <datagram>": a plain echo of our token is not it
+        if result.reply.startswith(LISTENER_TOKEN + b" "):
+            check.temporary_listener = True

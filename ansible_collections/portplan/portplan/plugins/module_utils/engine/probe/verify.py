@@ -30,7 +30,7 @@ from ansible_collections.portplan.portplan.plugins.module_utils.engine.probe.byn
     name_checks,
     resolve_checks,
 )
-from ansible_collections.portplan.portplan.plugins.module_utils.engine.probe.checks import FlowCheck, Skipped
+from ansible_collections.portplan.portplan.plugins.module_utils.engine.probe.checks import FlowCheck, Skipped, attach
 from ansible_collections.portplan.portplan.plugins.module_utils.engine.probe.destinations import (
     ANYWHERE,
     Origins,
@@ -64,7 +64,6 @@ from ansible_collections.portplan.portplan.plugins.module_utils.engine.probe.ide
 )
 from ansible_collections.portplan.portplan.plugins.module_utils.engine.probe.listen import LISTENER_PROBE, LISTENER_TOKEN
 from ansible_collections.portplan.portplan.plugins.module_utils.engine.probe.local import route_lookups
-from ansible_collections.portplan.portplan.plugins.module_utils.engine.probe.outcomes import as_blocked
 
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -256,16 +255,8 @@ def not_from_host(
     )
 
 
-def attach(checks: Sequence[FlowCheck], results: Sequence[PortResult]) -> None:
-    """Store each probe result on its check (same order); a check expected blocked gets the
-    verdict :func:`~portplan.probe.outcomes.as_blocked` gives."""
-    for check, result in zip(checks, results, strict=True):
-        check.result = as_blocked(result) if check.expect_blocked else result
-        # the listener answers "<token> <datagram>": a plain echo of our token is not it
-        if result.reply.startswith(LISTENER_TOKEN + b" "):
-            check.temporary_listener = True
-
-
+#: what an open port whose protocol no identifier knows leaves unchecked
+UNCHECKED = "the port answered; that the service is the one the plan names is not checked"
 #: why an open port the service reset once connected is not identified
 _RESET_UNIDENTIFIED = "the service reset the connection once it was accepted"
 
@@ -439,6 +430,10 @@ async def run_checks(
         if index not in asked and check.outcome is Outcome.OPEN:
             protocol = None if check.temporary_listener else identifier(check)
             cut_short(check, protocol if protocol in UDP_IDENTIFIERS else None, stopped)
+    for check in pending:  # a protocol no identifier knows: the port is all that is checked
+        named = None if check.temporary_listener else identifier(check)
+        if named and not REGISTRY.find(named) and check.outcome is Outcome.OPEN:
+            check.notes.append(f"{named} is not identified (verify knows no way to): {UNCHECKED}")
     if extra and stopped:
         not_probed(extra)
     elif extra:
