@@ -862,6 +862,118 @@ def test_a_product_given_beside_the_deployment_that_uses_it_is_reported_once(
         assert_count(result, 1)
 
 
+# A deployment of the minimal product above, in a file of its own; line numbers:
+#  3 "  web01: ..."   8 "    file: product.yaml"   10 "    components:"
+#  4 "  lab01: ..."   9 "    features: {lab: true}" 11 "      website: web01"
+#  5 "    addresses: [192.0.2.20]"  (lab01's)       12 "      portal: lab01"
+DEMO_DEPLOYMENT = """\
+name: demo-site
+hosts:
+  web01: {addresses: [192.0.2.10]}
+  lab01:
+    addresses: [192.0.2.20]
+management: []
+products:
+  demo-1.0:
+    file: product.yaml
+    features: {lab: true}
+    components:
+      website: web01
+      portal: lab01
+      client: lab01
+"""
+BROKEN_PRODUCT = edit(PRODUCT, "    to: website\n", "    to: websiet\n", line=23)
+
+
+@pytest.mark.parametrize("command", ["validate", "matrix"])
+def test_a_deployment_schema_error_does_not_hide_its_product_file_problems(
+    tmp_path: Path, command: str
+) -> None:
+    """A deployment that fails its schema still names its product files: their problems are
+    reported in the same run, after the deployment's (they were found only once the
+    deployment was fixed); its placements are checked against its hosts, which are valid."""
+    product = write(tmp_path, "product.yaml", BROKEN_PRODUCT)
+    deployment = write(
+        tmp_path,
+        "deployment.yaml",
+        edit(
+            edit(DEMO_DEPLOYMENT, "management: []\n", "management: 7\n", line=6),
+            "      portal: lab01\n",
+            "      portal: lab02\n",
+            line=13,
+        ),
+    )
+    result = invoke(command, deployment)
+    assert_failed(result)
+    assert_error(result, deployment, 6, 13, "management: expected a list", "write a YAML list")
+    assert_error(result, product, 23, 9, "unknown component 'websiet'", "did you mean 'website'?")
+    assert_error(
+        result, deployment, 13, 15, "placed on unknown host 'lab02'", "did you mean 'lab01'?"
+    )
+    assert_count(result, 3)
+    errors = error_lines(result)
+    assert "management" in errors[0] and "websiet" in errors[1], result.stderr
+
+
+@pytest.mark.parametrize("command", ["validate", "matrix"])
+def test_a_deployment_whose_hosts_fail_their_schema_still_reads_its_products(
+    tmp_path: Path, command: str
+) -> None:
+    """With a host that fails its schema, the placements are not checked (against which
+    hosts?), but the product files are still read; a binding that fails its schema is still
+    read for the file it names."""
+    product = write(tmp_path, "product.yaml", BROKEN_PRODUCT)
+    deployment = write(
+        tmp_path,
+        "deployment.yaml",
+        edit(
+            edit(
+                DEMO_DEPLOYMENT,
+                "    addresses: [192.0.2.20]\n",
+                "    addresses: [192.0.2.300]\n",
+                line=5,
+            ),
+            "    features: {lab: true}\n",
+            "    features: [lab]\n",
+            line=10,
+        ),
+    )
+    result = invoke(command, deployment)
+    assert_failed(result)
+    assert_error(result, deployment, 5, 17, "192.0.2.300", ADDRESS_HINT)
+    assert_error(
+        result,
+        deployment,
+        10,
+        15,
+        "products.demo-1.0.features: input should be a valid dictionary",
+        "see `portplan schema` for the format",
+    )
+    assert_error(result, product, 23, 9, "unknown component 'websiet'", "did you mean 'website'?")
+    assert_count(result, 3)
+
+
+@pytest.mark.parametrize("command", ["validate", "matrix"])
+def test_a_broken_product_file_does_not_hide_the_placements_on_unknown_hosts(
+    tmp_path: Path, command: str
+) -> None:
+    """A component placed on a host the deployment does not declare is its own problem, in
+    the deployment: a product file that does not load does not hide it."""
+    product = write(tmp_path, "product.yaml", BROKEN_PRODUCT)
+    deployment = write(
+        tmp_path,
+        "deployment.yaml",
+        edit(DEMO_DEPLOYMENT, "      portal: lab01\n", "      portal: lab02\n", line=13),
+    )
+    result = invoke(command, deployment)
+    assert_failed(result)
+    assert_error(result, product, 23, 9, "unknown component 'websiet'", "did you mean 'website'?")
+    assert_error(
+        result, deployment, 13, 15, "placed on unknown host 'lab02'", "did you mean 'lab01'?"
+    )
+    assert_count(result, 2)
+
+
 # (edits, expected problems as (line, column, message, hint)); every edit is one mistake
 SCHEMA_EDITS = [
     ("    ports: 443\n", "    prots: 443\n", 25),

@@ -276,3 +276,27 @@ def test_names_ansible_would_take_for_one_group_are_refused_where_written(tmp_pa
         "of host 'zone_servers': Ansible takes them for one, and a play aimed at one would run "
         "on both (rename one of them)",
     ], done.stderr
+
+
+def test_an_inventory_that_cannot_be_read_does_not_hide_the_product_files(
+    tmp_path: Path,
+) -> None:
+    """The inventory's problem is the deployment's; the product files it names are still
+    read and their problems reported in the same run (they were found only once the
+    inventory was fixed)."""
+    path = _deployment(tmp_path, None, "ansible:nowhere.yml")
+    data = yaml.safe_load(path.read_text())
+    product_id = next(iter(data["products"]))
+    data["products"][product_id]["file"] = "product.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    (tmp_path / "product.yaml").write_text(f"id: {product_id}\nname: [unclosed\n")
+    for command in ("validate", "matrix"):
+        done = portplan(command, path)
+        assert done.returncode == 2, done.stderr
+        errors = [line for line in done.stderr.splitlines() if ": error: " in line]
+        assert len(errors) == 2, done.stderr
+        assert errors[0].startswith(f"{path}:{_line_of(path, 'hosts_from:')}:"), done.stderr
+        assert "cannot take host addresses from nowhere.yml" in errors[0]
+        assert errors[1].startswith(
+            f"{tmp_path / 'product.yaml'}:2:7: error: YAML syntax error: unclosed bracket"
+        ), done.stderr

@@ -13,13 +13,14 @@ from portplan.load.catalog import catalog_ids, catalog_path, load_catalog_produc
 from portplan.load.hosts_from import fill_hosts
 from portplan.load.product import load_product, read_product
 from portplan.load.reading import NO_SUCH_FILE
-from portplan.load.validate import validate
+from portplan.load.validate import valid_field, validate
 from portplan.load.yamlsrc import SourceMap, Span, load_yaml
 from portplan.model.deployment import (
     FORBIDDEN,
     MANAGEMENT,
     Deployment,
     Forbidden,
+    Host,
     Management,
     ProductBinding,
 )
@@ -71,18 +72,15 @@ def deployment_from(
 ) -> tuple[Bundle | None, list[Diagnostic]]:
     """Check a deployment file at ``path`` already read by :func:`load_yaml`, and its products."""
     data, problems = fill_hosts(path, data, source)  # hosts_from: ansible:PATH
-    if problems:
-        return None, problems
+    if problems:  # (its hosts are not all there: the products' files are)
+        return None, problems + _check_products(path, source, None, _bindings_named(data))[1]
     deployment, problems = validate(Deployment, data, source, "deployment")
-    if deployment is None:
-        return None, problems
-    products: dict[str, Product] = {}
-    for product_id, binding in deployment.products.items():
-        product, product_problems = _resolve_product(path, source, product_id, binding)
-        problems.extend(product_problems)
-        if product is not None:
-            products[product_id] = product
-            problems.extend(_check_binding(deployment, product_id, binding, product, source))
+    if deployment is None:  # still: the files it names, and placements on hosts that are valid
+        written = data if isinstance(data, dict) else {}
+        hosts = valid_field(Deployment, "hosts", written.get("hosts"))
+        return None, problems + _check_products(path, source, hosts, _bindings_named(written))[1]
+    products, found = _check_products(path, source, deployment.hosts, deployment.products)
+    problems.extend(found)
     if ANYWHERE in deployment.hosts:
         problems.append(
             source.diagnostic(
@@ -259,6 +257,41 @@ def _reserved_and_duplicate_ids(deployment: Deployment, source: SourceMap) -> li
     return problems
 
 
+def _bindings_named(data: Mapping[str, Any]) -> dict[str, ProductBinding]:
+    """The products a deployment that failed its schema still names (by a valid id): each
+    bound as written where its binding is valid, else only to the file it names, if that is
+    valid, for that file's problems to be reported too."""
+    named = data.get("products")
+    bindings: dict[str, ProductBinding] = {}
+    for product_id, binding in named.items() if isinstance(named, dict) else ():
+        valid = valid_field(Deployment, "products", {product_id: binding})
+        if valid is None:
+            file = binding.get("file") if isinstance(binding, dict) else None
+            valid = valid_field(Deployment, "products", {product_id: {"file": file}})
+        if valid is not None:
+            bindings.update(valid)
+    return bindings
+
+
+def _check_products(
+    path: Path,
+    source: SourceMap,
+    hosts: Mapping[str, Host] | None,
+    bindings: Mapping[str, ProductBinding],
+) -> tuple[dict[str, Product], list[Diagnostic]]:
+    """The products the ``bindings`` name, read, and every problem of their files and of the
+    bindings (placements only against ``hosts``, when they are known), product by product."""
+    products: dict[str, Product] = {}
+    problems: list[Diagnostic] = []
+    for product_id, binding in bindings.items():
+        product, found = _resolve_product(path, source, product_id, binding)
+        problems.extend(found)
+        if product is not None:
+            products[product_id] = product
+        problems.extend(_check_binding(hosts, product_id, binding, product, source))
+    return products, problems
+
+
 def load_deployment(path: Path | str, text: str | None = None) -> Bundle:
     """Load a deployment and its products; raise :class:`InputError` listing every problem.
 
@@ -320,12 +353,43 @@ def _resolve_product(
 
 
 def _check_binding(
-    deployment: Deployment,
+    hosts: Mapping[str, Host] | None,
     product_id: str,
     binding: ProductBinding,
-    product: Product,
+    product: Product | None,
     source: SourceMap,
 ) -> Iterable[Diagnostic]:
+    """What ``binding`` says wrong of ``product`` (if it loaded) and of ``hosts`` (if known)."""
+    base = ("products", product_id)
+    if product is not None:
+        yield from _check_settings(product_id, binding, product, source)
+    for component, placed in binding.components.items():
+        if product is not None and component not in product.components:
+            yield source.diagnostic(
+                (*base, "components", component),
+                f"{product_id} has no component {component!r}",
+                choice_hint(
+                    component, product.components, "components", owner=f"product {product_id}"
+                ),
+                at_key=True,
+            )
+        for index, host in enumerate(placed):
+            if hosts is not None and host not in hosts:
+                path: tuple[str | int, ...] = (*base, "components", component, index)
+                if not source.has(path):  # written as a single name, not a list
+                    path = (*base, "components", component)
+                yield source.diagnostic(
+                    path,
+                    f"component {component!r} is placed on unknown host {host!r}",
+                    choice_hint(host, hosts, "hosts") + "; declare it under 'hosts:'",
+                )
+
+
+def _check_settings(
+    product_id: str, binding: ProductBinding, product: Product, source: SourceMap
+) -> Iterable[Diagnostic]:
+    """The features, parameters and dynamic ranges ``binding`` sets that ``product`` does not
+    have, or not so."""
     base = ("products", product_id)
     for name, value in binding.features.items():
         feature = product.features.get(name)
@@ -392,23 +456,3 @@ def _check_binding(
                 ),
                 at_key=True,
             )
-    for component, hosts in binding.components.items():
-        if component not in product.components:
-            yield source.diagnostic(
-                (*base, "components", component),
-                f"{product_id} has no component {component!r}",
-                choice_hint(
-                    component, product.components, "components", owner=f"product {product_id}"
-                ),
-                at_key=True,
-            )
-        for index, host in enumerate(hosts):
-            if host not in deployment.hosts:
-                path: tuple[str | int, ...] = (*base, "components", component, index)
-                if not source.has(path):  # written as a single name, not a list
-                    path = (*base, "components", component)
-                yield source.diagnostic(
-                    path,
-                    f"component {component!r} is placed on unknown host {host!r}",
-                    choice_hint(host, deployment.hosts, "hosts") + "; declare it under 'hosts:'",
-                )

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import difflib
+import functools
 import types
 import typing
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from portplan._errors import ConditionSyntaxError, Diagnostic, ModelPath
 from portplan._text import choice_hint, format_path, shown
@@ -170,6 +171,22 @@ def validate(
         return model.model_validate(data), []
     except ValidationError as exc:
         return None, diagnostics_of(exc, model, data, source)
+
+
+def valid_field(model: type[BaseModel], field: str, value: Any) -> Any | None:
+    """``value`` validated as the field ``field`` of ``model`` on its own, or ``None`` when it
+    is not valid: a part of a file that failed ``model`` which can still be used (its
+    problems are that validation's to report, not this one's)."""
+    try:
+        return _field_adapter(model, field).validate_python(value)
+    except ValidationError:
+        return None
+
+
+@functools.cache
+def _field_adapter(model: type[BaseModel], field: str) -> TypeAdapter[Any]:
+    info = model.model_fields[field]  # its type with its constraints (``min_length``...)
+    return TypeAdapter(Annotated[info.annotation, info])
 
 
 def diagnostics_of(
