@@ -974,6 +974,21 @@ def test_a_broken_product_file_does_not_hide_the_placements_on_unknown_hosts(
     assert_count(result, 2)
 
 
+def test_validate_of_a_link_to_itself_is_a_problem_of_that_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A link that leads back to itself cannot be read: one problem at its name, exit 2, no
+    traceback (matching each problem to the paths given met the loop, a RuntimeError)."""
+    monkeypatch.chdir(tmp_path)
+    Path("loop.yaml").symlink_to("loop.yaml")
+    result = invoke("validate", "loop.yaml")
+    assert_failed(result)
+    assert error_lines(result) == [
+        "loop.yaml: error: cannot read file: Too many levels of symbolic links (check the path)"
+    ]
+    assert_count(result, 1)
+
+
 # (edits, expected problems as (line, column, message, hint)); every edit is one mistake
 SCHEMA_EDITS = [
     ("    ports: 443\n", "    prots: 443\n", 25),

@@ -112,3 +112,26 @@ def test_a_name_that_gives_none_of_this_machines_addresses_says_so(
         )
     assert done.returncode == 2, done.stderr
     assert said in done.stderr
+
+
+def test_a_name_this_machine_maps_to_a_loopback_address_is_not_listened_on_there(
+    tmp_path: Path,
+) -> None:
+    # /etc/hosts often maps this machine's own name to 127.0.1.1 (Debian): no source reaches
+    # a listener there, so listen says so rather than "listening" where verify cannot come
+    path = deployment(tmp_path)
+    with named("127.0.1.1 www.portplan.test\n") as name:
+        argv = [sys.executable, "-m", "portplan", "listen", str(path), "--on", "www"]
+        done = subprocess.run(
+            ["ip", "netns", "exec", name, *argv, "--duration", "1"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    assert done.returncode == 2, done.stderr
+    assert (
+        "www is known by its name only, and www.portplan.test resolves here to 127.0.1.1, "
+        "a loopback address that no source reaches"
+    ) in done.stderr, done.stderr
+    assert "listening" not in done.stderr

@@ -324,3 +324,36 @@ def test_an_existing_output_is_refused_before_any_work(tmp_path: Path, command: 
         f"portplan: error: {mine} already exists; give --overwrite to replace what is there\n"
     )
     assert mine.read_text() == "mine\n"
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["matrix", SMART_ID, "--format", "csv", "-o", "csv"],  # a format
+        ["rules", SMART_ID, "-t", "nftables", "--host", "traefik01", "-o", "nftables"],  # a target
+        ["import", _WRITERS["import"][1], "--name", "draft", "-o", "draft"],  # a name
+        # a file named on the command line among several (a tuple) is an input all the same
+        ["report", SMART_ID, "--verify", "in.json", "-o", "in.json"],
+    ],
+    ids=["format", "target", "name", "repeated-path"],
+)
+def test_only_files_named_as_inputs_count_as_inputs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, args: list[str | Path]
+) -> None:
+    # an option's text (a format, a target, a host) that happens to be the output's file name
+    # is no input: --overwrite replaces that file; a file given to an option that reads it is
+    monkeypatch.chdir(tmp_path)
+    output = Path(str(args[-1]))
+    output.write_text("[]\n")
+    result = CliRunner().invoke(cli, [*map(str, args), "--overwrite"])
+    if output.name == "in.json":
+        assert result.exit_code == 2
+        assert result.stderr == (
+            "portplan: error: refusing to write in.json: it is one of the input files\n"
+        )
+        assert output.read_text() == "[]\n"
+        return
+    # (import: 1, the draft written with cells it could not read, to complete by hand)
+    assert result.exit_code == (1 if args[0] == "import" else 0), result.stderr
+    assert "input files" not in result.stderr
+    assert output.read_text() != "[]\n"

@@ -7,6 +7,7 @@ located in the file the user wrote (``deployment.yaml:41:7: ...``).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from pathlib import Path
@@ -152,11 +153,12 @@ def check_files(
 def _once(problems: Iterable[Diagnostic], paths: Iterable[Path]) -> list[Diagnostic]:
     """Each problem once, in the order found: a product file given beside a deployment that
     uses it is read twice, and its problems are named at the path the user gave."""
-    given = {path.resolve(): path for path in paths}
+    # (realpath, not Path.resolve: a link that leads back to itself is not an error here)
+    given = {os.path.realpath(path): path for path in paths}
     seen: set[tuple[object, ...]] = set()
     unique: list[Diagnostic] = []
     for found in problems:
-        named = given.get(Path(found.file).resolve())
+        named = given.get(os.path.realpath(found.file))
         problem = found if named is None else replace(found, file=named)
         key = (str(problem.file), problem.line, problem.column, problem.message, problem.hint)
         if key not in seen:

@@ -156,6 +156,23 @@ def format_option(
     )
 
 
+def _named_files(params: list[click.Parameter], values: dict[str, Any]) -> list[str]:
+    """The files named on the command line: the arguments and the values of options of a
+    path (each of a repeatable one), not the text of other options (a format, a target, a
+    host), which may be spelt as the output is without being read."""
+    named: list[str] = []
+    for param in params:
+        if param.name not in values or param.name == "output":
+            continue
+        if not isinstance(param, click.Argument) and not isinstance(param.type, click.Path):
+            continue
+        value = values[param.name]
+        for each in value if isinstance(value, tuple | list) else (value,):
+            if isinstance(each, os.PathLike | str):
+                named.append(os.fspath(each))
+    return named
+
+
 def output_option(
     help: str = "Write to PATH instead of standard output ('-').",
 ) -> Callable[[F], F]:
@@ -168,7 +185,7 @@ def output_option(
 
             # at once, not after minutes of work; the files named on the command line are
             # inputs (those they name, products say, are known only once read)
-            named = [v for v in (*args, *kwargs.values()) if isinstance(v, os.PathLike | str)]
+            named = _named_files(click.get_current_context().command.params, kwargs)
             check_output(output, overwrite=overwrite, inputs=named)
             return function(*args, output=output, overwrite=overwrite, **kwargs)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import signal
 from pathlib import Path
 
@@ -102,8 +103,8 @@ def listen_cmd(deployment: Path, on: str, duration: float) -> None:
 
 def _named_own_addresses(plan: Plan, on: str) -> list[str]:
     """For a host known by name only, the addresses its name resolves to here that are this
-    machine's (where ``verify`` from the sources will reach it); a name that does not resolve,
-    or to none of this machine's addresses, is said so."""
+    machine's (where ``verify`` from the sources will reach it), never a loopback one (no
+    source reaches it); a name that does not resolve, or to none of these, is said so."""
     host = plan.hosts[on]
     if not host.by_name_only or not host.dns_name:
         return []
@@ -114,7 +115,20 @@ def _named_own_addresses(plan: Plan, on: str) -> list[str]:
             f"({lookup.error}); run listen where it resolves, on {on}"
         )
     resolved = named_addresses(lookup)
-    mine = [address for address in resolved if is_own(address)]
+    # a loopback address (/etc/hosts often maps this machine's own name to 127.0.1.1) is
+    # this machine's, but no source reaches a listener there
+    looped = [a for a in resolved if ipaddress.ip_address(a).is_loopback]
+    mine = [address for address in resolved if address not in looped and is_own(address)]
+    if not mine and looped:
+        kind = "a loopback address" if len(looped) == 1 else "loopback addresses"
+        others = [a for a in resolved if a not in looped]
+        besides = f", and to {', '.join(others)}, none of them this machine's" if others else ""
+        raise UsageError(
+            f"{on} is known by its name only, and {host.dns_name} resolves here to "
+            f"{', '.join(looped)}, {kind} that no source reaches{besides}; make the name "
+            "resolve here to the address the sources reach (/etc/hosts may map this machine's "
+            f"own name to 127.0.1.1), or declare {on}'s addresses in the deployment"
+        )
     if not mine:
         raise UsageError(
             f"{on} is known by its name only, and {host.dns_name} resolves here to "
