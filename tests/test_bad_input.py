@@ -989,6 +989,30 @@ def test_validate_of_a_link_to_itself_is_a_problem_of_that_file(
     assert_count(result, 1)
 
 
+@pytest.mark.parametrize(
+    ("written", "message"),
+    [
+        ('"a\\0b.yaml"', "a file name holds no nul character (\\0)"),
+        ('""', "an empty file name"),
+    ],
+)
+@pytest.mark.parametrize("command", ["validate", "matrix"])
+def test_a_product_file_name_no_system_opens_is_a_problem_where_written(
+    tmp_path: Path, command: str, written: str, message: str
+) -> None:
+    """A nul character in a product's ``file:`` crashed the path's resolution (ValueError,
+    a traceback); an empty one named the deployment's folder."""
+    deployment = write(
+        tmp_path,
+        "deployment.yaml",
+        edit(DEMO_DEPLOYMENT, "    file: product.yaml\n", f"    file: {written}\n", line=9),
+    )
+    result = invoke(command, deployment)
+    assert_failed(result)
+    assert_error(result, deployment, 9, 11, f"products.demo-1.0.file: {message}", "correct")
+    assert_count(result, 1)
+
+
 # (edits, expected problems as (line, column, message, hint)); every edit is one mistake
 SCHEMA_EDITS = [
     ("    ports: 443\n", "    prots: 443\n", 25),

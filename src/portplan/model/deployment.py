@@ -200,6 +200,21 @@ class ProductBinding(BaseModel):
         default_factory=dict, description="deployment-wide dynamic range overrides"
     )
 
+    @field_validator("file")
+    @classmethod
+    def _a_path(cls, value: str | None) -> str | None:
+        """A path the system can open: no nul character, which no file name holds."""
+        if value is not None and "\0" in value:
+            raise ValueError(
+                "a file name holds no nul character (\\0); write the product file's path"
+            )
+        if value is not None and not value.strip():
+            raise ValueError(
+                "an empty file name; write the product file's path, or leave 'file:' out for "
+                "the catalog"
+            )
+        return value
+
 
 class _Connection(BaseModel):
     """What a deployment's own entries open or block: TCP or UDP ports, or ICMP messages."""
