@@ -1,8 +1,9 @@
 """The command line's logger, and how ``-v``/``-q`` set what it says.
 
 Apart from :mod:`portplan.cli._options` so that ``portplan --help`` does not import
-:mod:`logging` (and :mod:`traceback` with it): the options import this module only when
-``-v`` or ``-q`` is given, and the commands when they run.
+:mod:`logging` (and :mod:`traceback` with it): the options import this module when ``-v``
+and ``-q`` are parsed (click calls their callbacks on every run, with 0 when they are not
+given, but ``--help`` ends the run before), and the commands when they run.
 """
 
 from __future__ import annotations
