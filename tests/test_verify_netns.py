@@ -339,6 +339,23 @@ OUTCOMES: tuple[tuple[str, str, int, str, str | None, str | None], ...] = (
         f"ICMP type 3 code 13 from {ROUTER_SRC_SIDE}",
     ),
     ("udp-source-drop", "udp", 9005, "local-error", "EPERM", None),
+    # a port unreachable from the router, not the destination: its reject, not "closed"
+    (
+        "tcp-router-reject",
+        "tcp",
+        8007,
+        "rejected",
+        "ECONNREFUSED",
+        f"ICMP type 3 code 3 from {ROUTER_SRC_SIDE}",
+    ),
+    (
+        "udp-router-reject",
+        "udp",
+        9006,
+        "rejected",
+        "ECONNREFUSED",
+        f"ICMP type 3 code 3 from {ROUTER_SRC_SIDE}",
+    ),
 )
 UNROUTED = (
     ("tcp-unrouted", "tcp", 8010, "no-route", "ENETUNREACH", None),
@@ -353,6 +370,8 @@ table inet pp_v {
         udp dport 9003 drop
         tcp dport 8005 reject with icmpx admin-prohibited
         udp dport 9004 reject with icmpx admin-prohibited
+        tcp dport 8007 reject with icmpx port-unreachable
+        udp dport 9006 reject with icmpx port-unreachable
     }
 }
 """
@@ -384,7 +403,7 @@ def outcome_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Lab,
         lab.nft(lab.src, SRC_RULES)
         # listeners behind every firewalled TCP port and UDP port: the firewall, not the absence
         # of a listener, decides those outcomes
-        lab.serve(tcp=(8001, 8003, 8004, 8005, 8006), udp=(9001, 9003, 9004, 9005))
+        lab.serve(tcp=(8001, 8003, 8004, 8005, 8006, 8007), udp=(9001, 9003, 9004, 9005, 9006))
         flows = [
             (flow_id, "server", protocol, port) for flow_id, protocol, port, *_ in OUTCOMES
         ] + [(flow_id, "unrouted", protocol, port) for flow_id, protocol, port, *_ in UNROUTED]
