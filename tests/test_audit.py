@@ -286,7 +286,7 @@ def audit_changed_da01(tmp_path: Path) -> tuple[str, ...]:
 def test_cli_exits_0_without_findings_and_1_with_them(tmp_path: Path) -> None:
     v4, v6 = str(DA01 / "da01.v4"), str(DA01 / "da01.v6")
     code, out, _err = run("audit", str(NEXUS), "--host", "da01", "--ruleset", v4, "--ruleset", v6)
-    assert code == 0 and "da01: no findings" in out
+    assert code == 0 and "da01 firewall: no findings" in out
     code, out, _err = run(*audit_changed_da01(tmp_path), "--format", "json")
     assert code == 1
     data = machine.document(out, "audit")
@@ -337,7 +337,7 @@ def test_cli_reads_an_nftables_text_ruleset_in_a_namespace_of_its_own() -> None:
     path = NFTABLES / "smart-id-nexus" / "default" / "da01.nft"
     code, out, err = run("audit", str(NEXUS), "--host", "da01", "--ruleset", str(path))
     assert code == 0, err
-    assert "da01: no findings" in out
+    assert "da01 firewall: no findings" in out
     subprocess.run(["true"], check=True)
 
 

@@ -101,6 +101,25 @@ def test_cli_sockets_json_and_bad_input() -> None:
     assert result.exit_code == 2 and "not a socket list" in result.stderr
 
 
+def test_each_summary_line_says_whether_it_is_the_firewall_or_the_sockets() -> None:
+    # a clean ruleset and a socket list with findings: "da01: no findings" alone read as if
+    # the whole host were clean, one line above the socket findings
+    rules = examples.GOLDEN / "rules" / "iptables" / "smart-id-nexus" / "default"
+    result = CliRunner().invoke(
+        cli,
+        ["audit", str(examples.EXAMPLES / "smart-id-nexus.yaml"), "--host", "da01",
+         "--ruleset", str(rules / "da01.v4"), "--ruleset", str(rules / "da01.v6"),
+         "--sockets", f"ss:{DATA / 'da01-ss.txt'}"],
+    )  # fmt: skip
+    assert result.exit_code == 1, result.output
+    summaries = [line for line in result.stdout.splitlines() if line.startswith("da01")]
+    assert summaries == [
+        "da01 firewall: no findings (8 planned flows checked)",
+        "da01 listening sockets: 1 planned-not-listening, 1 listening-not-planned,"
+        " 1 loopback-only, 1 other-address (8 planned flows checked)",
+    ]
+
+
 # -- live, in a namespace ------------------------------------------------------------------------
 
 LISTENERS = r"""

@@ -262,5 +262,6 @@ def test_a_list_that_names_no_protocol_is_reported_row_by_row() -> None:
     assert len(vcenter.unread) == 13
     assert str(vcenter.unread[0]).endswith(
         "required-ports.csv:3:1: column 'Port': port 80 has no transport protocol (tcp, udp or "
-        "icmp): the cell names none, and no protocol column does"
+        "icmp): the cell names none, and no protocol column does (a map file gives a column of "
+        "one transport its protocol: 'Port': {field: port, protocol: tcp}, or udp)"
     )

@@ -180,8 +180,30 @@ def test_ports_and_protocols_that_disagree_or_do_not_pair_are_reported() -> None
         "column 'Port' says tcp where column 'Protocol' says udp",
         "the 3 lines of column 'Port' and the 2 lines of column 'Protocol' do not pair up",
         "column 'Port': port 80 has no transport protocol (tcp, udp or icmp): the cell names "
-        "none, and no protocol column does",
+        "none, and no protocol column does (a map file gives a column of one transport its "
+        "protocol: 'Port': {field: port, protocol: tcp}, or udp)",
     ]
+
+
+def test_a_port_range_without_transport_is_reported_with_the_map_file_that_reads_it(
+    tmp_path: Path,
+) -> None:
+    # Elastic's "Inbound ports" name no transport anywhere: the message says how to give one
+    table = "| Host role | Inbound ports |\n|---|---|\n| Director | 12191-12201 |\n"
+    (unread,) = read(table).unread
+    assert unread.message == (
+        "column 'Inbound ports': ports 12191-12201 have no transport protocol (tcp, udp or "
+        "icmp): the cell names none, and no protocol column does (a map file gives a column "
+        "of one transport its protocol: 'Inbound ports': {field: port, protocol: tcp}, or udp)"
+    )
+    suggested = unread.message.split("protocol: ", 1)[1].rsplit(", or udp)", 1)[0]
+    map_file = tmp_path / "map.yaml"
+    map_file.write_text(suggested + "\n")
+    mapped = read(table, load_column_map(map_file))
+    assert mapped.complete
+    (row,) = mapped.tables[0].rows
+    (port,) = row.of(Field.PORT)
+    assert format_ports(port.ports) == "12191-12201/tcp"
 
 
 def test_a_cell_beyond_the_header_is_reported() -> None:

@@ -398,11 +398,17 @@ def _filled(
             elif not term.protocols and stated:
                 term = replace(term, protocols=stated)
             elif not term.protocols and not faulty_protocol:
+                described = _described(term)
+                plural = described.startswith("ports ") or described == "the dynamic ports"
+                has = "have" if plural else "has"
+                key = "'" + value.heading.replace("'", "''") + "'"  # a YAML key as typed
                 report.add(
                     value.cell,
                     value.heading,
-                    f"column {value.heading!r}: {_described(term)} has no transport protocol "
-                    "(tcp, udp or icmp): the cell names none, and no protocol column does",
+                    f"column {value.heading!r}: {described} {has} no transport protocol "
+                    "(tcp, udp or icmp): the cell names none, and no protocol column does (a map "
+                    f"file gives a column of one transport its protocol: {key}: "
+                    "{field: port, protocol: tcp}, or udp)",
                 )
             terms.append(term)
         alternatives.append(replace(alternative, terms=tuple(terms)))

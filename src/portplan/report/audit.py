@@ -96,11 +96,17 @@ def _counts(findings: Sequence[Finding]) -> dict[str, int]:
     return {kind.value: found.get(kind.value, 0) for kind in FindingKind}
 
 
+#: what a summary line calls each audit's ``subject``: a host audited live has one of each
+SUBJECTS = {"ruleset": "firewall", "listening": "listening sockets"}
+
+
 def summary_line(result: AuditResult) -> str:
-    """``da01: 2 missing, 1 extra (12 planned flows checked)`` or ``... no findings``."""
+    """``da01 firewall: 2 missing, 1 extra (12 planned flows checked)`` or ``... no
+    findings``; ``da01 listening sockets: ...`` for the sockets."""
     counts = {k: n for k, n in _counts(result.findings).items() if n}
     said = ", ".join(f"{n} {k}" for k, n in counts.items()) or "no findings"
-    return f"{result.host}: {said} ({result.checked} planned flows checked)"
+    subject = SUBJECTS.get(result.subject, result.subject)
+    return f"{result.host} {subject}: {said} ({result.checked} planned flows checked)"
 
 
 def audit_json(results: Sequence[AuditResult]) -> str:
