@@ -905,7 +905,8 @@ def deployment_dicts(draw: st.DrawFn) -> dict[str, Any]:
     products: dict[str, Any] = {}
     for product_id in draw(st.lists(product_ids, min_size=1, max_size=3, unique=True)):
         binding: dict[str, Any] = {}
-        put(binding, "file", draw(maybe(any_texts)))
+        # a path a system can open: not blank, no nul character (both refused)
+        put(binding, "file", draw(maybe(any_texts.filter(lambda t: t.strip() and "\0" not in t))))
         components: dict[str, Any] = {}
         for cid in draw(st.lists(identifiers, max_size=3, unique=True)):
             placed = draw(st.lists(st.sampled_from(names), min_size=1, max_size=3, unique=True))
