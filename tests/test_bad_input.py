@@ -1013,6 +1013,24 @@ def test_a_product_file_name_no_system_opens_is_a_problem_where_written(
     assert_count(result, 1)
 
 
+def test_a_flow_without_a_part_among_the_numbered_flows_of_its_row(tmp_path: Path) -> None:
+    """Flows of one vendor row are numbered all or none: an unnumbered one would be the whole
+    row in the matrix's reference, beside its own part 2."""
+    text = edit(PRODUCT, "    row: 2\n", "    row: 1\n    part: 2\n", line=28)
+    product = write(tmp_path, "product.yaml", text)
+    result = invoke("validate", product)
+    assert_failed(result)
+    assert_error(
+        result,
+        product,
+        21,
+        10,
+        "flow 'web' has no part, where other flows of row 1 are numbered",
+        "number every flow of the row: 'part: 1', 'part: 2'",
+    )
+    assert_count(result, 1)
+
+
 # (edits, expected problems as (line, column, message, hint)); every edit is one mistake
 SCHEMA_EDITS = [
     ("    ports: 443\n", "    prots: 443\n", 25),

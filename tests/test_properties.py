@@ -21,6 +21,7 @@ import ipaddress
 import itertools
 import json
 import re
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -512,6 +513,12 @@ def put(target: dict[str, Any], key: str, value: Any) -> None:
         target[key] = value
 
 
+def _parts_all_or_none(rows: list[tuple[int, int | None]]) -> bool:
+    """The flows of a vendor row that has several are all numbered (``part``)."""
+    counts = Counter(row for row, _part in rows)
+    return all(part is not None for row, part in rows if counts[row] > 1)
+
+
 @st.composite
 def product_dicts(draw: st.DrawFn) -> dict[str, Any]:
     # components: the first is never a group, parents point backwards (no cycles)
@@ -586,7 +593,7 @@ def product_dicts(draw: st.DrawFn) -> dict[str, Any]:
             min_size=n_flows,
             max_size=n_flows,
             unique=True,
-        )
+        ).filter(_parts_all_or_none)
     )
     flows: list[dict[str, Any]] = []
     param_names = list(parameters)

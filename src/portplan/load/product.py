@@ -453,9 +453,18 @@ class _Checker:
 
     def _rows(self) -> Iterable[Diagnostic]:
         rows: dict[tuple[str | None, int, int | None], int] = {}
+        numbered = {(f.section, f.row) for f in self.p.flows if f.part is not None}
         for position, (index, flow) in enumerate(zip(self.flow_index, self.p.flows, strict=True)):
             if position in self.stand_ins:
                 continue
+            if flow.part is None and (flow.section, flow.row) in numbered:
+                where = f"section {flow.section!r} " if flow.section else ""
+                yield self.src.diagnostic(  # its reference would read as the whole row's
+                    ("flows", index, "row"),
+                    f"flow {flow.id!r} has no part, where other flows of {where}row "
+                    f"{flow.row} are numbered",
+                    "number every flow of the row: 'part: 1', 'part: 2'",
+                )
             key = (flow.section, flow.row, flow.part)
             if key in rows:
                 where = f"section {flow.section!r} " if flow.section else ""
