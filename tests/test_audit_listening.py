@@ -120,6 +120,53 @@ def test_each_summary_line_says_whether_it_is_the_firewall_or_the_sockets() -> N
     ]
 
 
+ECE = Path(__file__).resolve().parent / "data" / "vendor-docs" / "elastic-cloud-enterprise-2.6"
+
+
+def test_a_range_is_where_a_service_may_listen_not_ports_that_must_all(tmp_path: Path) -> None:
+    # Elastic Cloud Enterprise's allocator: 1000-port ranges, a port per instance. One socket
+    # in a range serves it; a range with none is one finding, never one per port (an allocator
+    # with a few instances gave a finding naming every gap, thousands of lines in the table)
+    roles = {"allocator": "alloc01", "coordinator": "c01", "proxy": "p01", "director": "d01"}
+    hosts = {host: {"addresses": [f"192.0.2.{40 + n}"]} for n, host in enumerate(roles.values())}
+    product = {"file": str(ECE / "product.yaml"), "components": roles}
+    plan = examples.plan_from_data(
+        {"name": "ece", "hosts": hosts, "products": {"ece-2.6": product}}, tmp_path
+    )
+    lines = ["tcp LISTEN 0 128 0.0.0.0:22 0.0.0.0:*"]
+    lines += [f"tcp LISTEN 0 128 0.0.0.0:{p} 0.0.0.0:*" for p in (18001, 18017, 18502)]
+    lines += ["tcp LISTEN 0 128 127.0.0.1:20010 0.0.0.0:*"]  # 20000-20999: loopback only
+    lines += [f"tcp LISTEN 0 128 127.0.0.1:{p} 0.0.0.0:*" for p in range(19000, 19600, 2)]
+    sockets = read_sockets("\n".join(lines), "ss.txt", "ss")
+    result = audit_listening(plan, "alloc01", sockets, source="ss.txt")
+    key = "ece-2.6/"
+    on = "on 192.0.2.40, but only loopback listens"
+    instance = f"needs a socket in the range tcp 20000-20999 {on}: tcp 127.0.0.1:20010"
+    # 18000-18999 has three instances: served, for each of the three flows that end there
+    assert {(f.kind.value, f.flow, f.message) for f in result.findings} == {
+        (
+            "loopback-only",
+            key + "node-transport",
+            f"{key}node-transport needs a socket in the range tcp 19000-19999 {on}: "
+            "tcp 127.0.0.1:19000, tcp 127.0.0.1:19002, tcp 127.0.0.1:19004, "
+            "tcp 127.0.0.1:19006 and 296 more",
+        ),
+        ("loopback-only", key + "proxy-to-instances", f"{key}proxy-to-instances {instance}"),
+        ("loopback-only", key + "elasticsearch-tls", f"{key}elasticsearch-tls {instance}"),
+        (
+            "planned-not-listening",
+            key + "apm-server",
+            "nothing listens on any of the 1000 ports of the range tcp 21000-21999 for "
+            f"{key}apm-server",
+        ),
+        (
+            "planned-not-listening",
+            key + "services-forwarder",
+            f"nothing listens on tcp 9244 for {key}services-forwarder",
+        ),
+    }
+
+
 # -- live, in a namespace ------------------------------------------------------------------------
 
 LISTENERS = r"""

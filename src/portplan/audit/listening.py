@@ -1,13 +1,17 @@
 """A host's listening sockets against the plan: what must listen, and what listens unplanned.
 
 For every planned row that ends on the host, the ports its service listens on (the internal
-ports where a port is published as another) must each have a socket that the row's destination
+ports where a port is published as another) must have a socket that the row's destination
 address reaches: a wildcard of the family, the address itself, or an IPv6 wildcard that is
-dual-stack for IPv4.  The part of a row that is a dynamic range (Windows RPC) is where services
-take ports as they start: nothing must listen there, and whatever does is planned.  Loopback
-rows need a socket that 127.0.0.1 reaches.  Findings:
+dual-stack for IPv4.  A single port must listen itself; a range (two or more ports in a row,
+as the plan holds them) is where the service may listen, a port per instance (Elastic Cloud
+Enterprise's 18000-18999): one socket in it that the address reaches serves the range, and a
+range with none is one finding, never one per port.  The part of a row that is a dynamic range
+(Windows RPC) is where services take ports as they start: nothing must listen there, and
+whatever does is planned.  Loopback rows need a socket that 127.0.0.1 reaches.  Findings:
 
-* ``planned-not-listening``: nothing listens on the port at all;
+* ``planned-not-listening``: nothing listens on the port at all (in the range: on none of its
+  ports);
 * ``loopback-only``: only a socket on loopback, which the network cannot reach;
 * ``other-address``: sockets on other addresses only (an IPv6-only wildcard for an IPv4 row);
 * ``listening-not-planned``: a socket the network reaches on a port no row ends on.
@@ -25,16 +29,27 @@ from portplan.plan import Plan, PlannedFlow
 __all__ = ["audit_listening"]
 
 _LOOPBACK = ipaddress.ip_address("127.0.0.1")
+Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
-def _ports(row: PlannedFlow) -> tuple[set[int], set[int]]:
-    """The ports a row's service must listen on, and those of its dynamic range."""
-    listen = row.listening_ports
+#: sockets a finding names at most (a range may have hundreds on loopback)
+_SHOWN_SOCKETS = 4
+
+
+def _ports(row: PlannedFlow) -> tuple[list[tuple[int, int]], set[int]]:
+    """The runs of ports a row's service listens on (``(start, end)``, a single port where
+    they are equal), and the ports of its dynamic range."""
     dynamic = set(row.dynamic_ports) if row.dynamic_ports is not None else set()
-    return {p for p in listen if p not in dynamic}, dynamic
+    runs: list[tuple[int, int]] = []
+    for port in sorted(p for p in row.listening_ports if p not in dynamic):
+        if runs and runs[-1][1] == port - 1:
+            runs[-1] = (runs[-1][0], port)
+        else:
+            runs.append((port, port))
+    return runs, dynamic
 
 
-def _targets(row: PlannedFlow) -> list[ipaddress.IPv4Address | ipaddress.IPv6Address]:
+def _targets(row: PlannedFlow) -> list[Address]:
     if row.loopback:
         return [_LOOPBACK]
     return [n.network_address for n in row.destination_addresses if n.num_addresses == 1]
@@ -50,6 +65,26 @@ def _ranges(ports: Sequence[int]) -> str:
     return ",".join(out)
 
 
+def _sockets(found: Sequence[Socket]) -> str:
+    """The sockets a finding names, the first few of them."""
+    named = list(dict.fromkeys(str(s) for s in found))
+    shown = ", ".join(named[:_SHOWN_SOCKETS])
+    if len(named) > _SHOWN_SOCKETS:
+        shown += f" and {len(named) - _SHOWN_SOCKETS} more"
+    return shown
+
+
+def _fault(present: Sequence[Socket], targets: Sequence[Address]) -> FindingKind | None:
+    """What is wrong with the sockets of a port, or of a range taken together (``None``:
+    every target address reaches one of them)."""
+    if not present:
+        return FindingKind.PLANNED_NOT_LISTENING
+    if not targets or all(any(s.covers(t) for s in present) for t in targets):
+        return None
+    reachable = [s for s in present if not s.loopback]
+    return FindingKind.OTHER_ADDRESS if reachable else FindingKind.LOOPBACK_ONLY
+
+
 def audit_listening(
     plan: Plan, host: str, sockets: Sequence[Socket], *, source: str
 ) -> AuditResult:
@@ -63,30 +98,68 @@ def audit_listening(
     planned: set[tuple[str, int]] = set()
     dynamic: dict[str, list[set[int]]] = {"tcp": [], "udp": []}
     said: set[tuple[FindingKind, str]] = set()
+
+    def report(kind: FindingKind, message: str, row: PlannedFlow) -> None:
+        if (kind, message) in said:
+            return  # the same flow from another source: said once
+        said.add((kind, message))
+        result.findings.append(
+            Finding(
+                kind=kind,
+                host=host,
+                direction="inbound",
+                message=message,
+                flow=row.key,
+                peer=row.source,
+            )
+        )
+
     for row in rows:
         protocol = row.protocol.value
-        wanted, extra = _ports(row)
+        runs, extra = _ports(row)
         if not row.loopback:
-            planned |= {(protocol, p) for p in wanted}
+            planned |= {(protocol, p) for start, end in runs for p in range(start, end + 1)}
             if extra:
                 dynamic[protocol].append(extra)
         lacking: dict[FindingKind, list[int]] = {}
         seen: dict[FindingKind, list[Socket]] = {}
         targets = _targets(row)
-        for port in sorted(wanted):
-            present = by_port.get((protocol, port), [])
-            if not present:
-                lacking.setdefault(FindingKind.PLANNED_NOT_LISTENING, []).append(port)
+        shown = ", ".join(str(t) for t in targets)
+        for start, end in runs:
+            if start == end:
+                present = by_port.get((protocol, start), [])
+                kind = _fault(present, targets)
+                if kind is not None:
+                    lacking.setdefault(kind, []).append(start)
+                    seen.setdefault(kind, []).extend(present)
                 continue
-            if not targets or all(any(s.covers(t) for s in present) for t in targets):
-                continue
-            reachable = [s for s in present if not s.loopback]
-            kind = FindingKind.OTHER_ADDRESS if reachable else FindingKind.LOOPBACK_ONLY
-            lacking.setdefault(kind, []).append(port)
-            seen.setdefault(kind, []).extend(present)
+            # a range: where the service may listen, a port per instance; one socket serves it
+            present = [
+                s
+                for (kind_of, port), found in sorted(by_port.items())
+                if kind_of == protocol and start <= port <= end
+                for s in found
+            ]
+            kind = _fault(present, targets)
+            span = f"{protocol} {start}-{end}"
+            if kind == FindingKind.PLANNED_NOT_LISTENING:
+                report(
+                    kind,
+                    f"nothing listens on any of the {end - start + 1} ports of the range "
+                    f"{span} for {row.key}",
+                    row,
+                )
+            elif kind is not None:
+                loopback = kind == FindingKind.LOOPBACK_ONLY
+                but = "only loopback listens" if loopback else "it listens elsewhere"
+                report(
+                    kind,
+                    f"{row.key} needs a socket in the range {span} on {shown}, but {but}: "
+                    f"{_sockets(present)}",
+                    row,
+                )
         for kind, ports in lacking.items():
-            on = ", ".join(dict.fromkeys(str(s) for s in seen.get(kind, [])))
-            shown = ", ".join(str(t) for t in targets)
+            on = _sockets(seen.get(kind, []))
             message = {
                 FindingKind.PLANNED_NOT_LISTENING: f"nothing listens on {protocol} "
                 f"{_ranges(ports)} for {row.key}",
@@ -95,19 +168,7 @@ def audit_listening(
                 FindingKind.OTHER_ADDRESS: f"{row.key} needs {protocol} {_ranges(ports)} on "
                 f"{shown}, but it listens elsewhere: {on}",
             }[kind]
-            if (kind, message) in said:
-                continue  # the same flow from another source: said once
-            said.add((kind, message))
-            result.findings.append(
-                Finding(
-                    kind=kind,
-                    host=host,
-                    direction="inbound",
-                    message=message,
-                    flow=row.key,
-                    peer=row.source,
-                )
-            )
+            report(kind, message, row)
     reported: set[tuple[str, int]] = set()
     for socket in sockets:
         key = (socket.protocol, socket.port)
