@@ -230,6 +230,37 @@ def test_ports_joined_by_a_slash_are_reported_not_drafted_as_one_or_the_other(
     assert not product.parameters
 
 
+def test_the_draft_keeps_the_components_of_rows_it_could_not_read(tmp_path: Path) -> None:
+    """Elastic Cloud Enterprise's listener lists, every row with a fault (no transport, a
+    slash between ports), drafted ``components: {}``: the names the columns use were lost
+    with the rows. They are kept, with the product's own (a listener of a row without a
+    component), and each unread row is still listed."""
+    doc = tmp_path / "ports.md"
+    code, stderr, product = drafted(
+        doc,
+        "| Host role | Inbound ports | Purpose |\n|---|---|---|\n"
+        "| Allocator | 18000-18999/20000-20999 | Instances |\n"
+        "| Director | 2112 | ZooKeeper |\n"
+        "|  | 9000 | Metrics |\n",
+    )
+    assert code == 1
+    assert f"{doc}:3:15: column 'Inbound ports': '18000-18999/20000-20999' could be" in stderr
+    assert f"{doc}:4:14: column 'Inbound ports': port 2112 has no transport" in stderr
+    assert f"{doc}:5:6: column 'Inbound ports': port 9000 has no transport" in stderr
+    assert not product.flows
+    assert {c: product.components[c].name for c in product.components} == {
+        "ports": "ports",
+        "allocator": "Allocator",
+        "director": "Director",
+    }
+    # a peer without a direction: its row is unread, the peer and the table's component kept
+    code, stderr, product = drafted(
+        tmp_path / "peers.csv", "Component,Peer,Port,Protocol\nManager,Agent,443,TCP\n"
+    )
+    assert code == 1 and "names a peer but not which way" in stderr
+    assert sorted(product.components) == ["agent", "manager"]
+
+
 def test_a_footnote_link_is_never_run_into_the_port(tmp_path: Path) -> None:
     """``22<a href="#fn1">1</a>`` drafted port 221, ``22 <a href="#fn1">1</a>`` ports 22 and
     1, and Markdown's ``22[^1]`` port 22 and a port the deployment must set, each exit 0."""

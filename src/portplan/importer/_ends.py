@@ -49,6 +49,15 @@ class Ends:
     #: (subcomponent, main component) for each subcomponent the row names (a "To
     #: subcomponent" column beside "To main component"): the part of that component
     parents: tuple[tuple[str, str], ...] = ()
+    #: where no pair could be made: the names the row's peer and component columns use
+    unpaired: tuple[str, ...] = ()
+
+    def names(self) -> tuple[tuple[str, str | None], ...]:
+        """Every name the row gives an end, with the component it is a part of (if any):
+        the components of the product whether or not the row becomes a flow."""
+        parents = dict(self.parents)
+        ends = [n for pair in self.pairs for side in pair for n in side] + list(self.unpaired)
+        return tuple((n, parents.get(n)) for n in dict.fromkeys(ends) if n != UNNAMED)
 
 
 def _names(row: ImportedRow, field: Field) -> tuple[str, ...]:
@@ -86,6 +95,7 @@ def ends_of(reading: TableReading, row: ImportedRow, product: str) -> Ends:
             traffic=(),
             problem="the row names a peer but not which way the connection goes; add a "
             "direction column, or map the peer column as source or destination",
+            unpaired=(*peers, *seen_from),
         )
     listen = ((ANY_NAME,), seen_from)
     out = (seen_from, (UNNAMED,))

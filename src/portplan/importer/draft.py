@@ -85,6 +85,7 @@ class _Builder:
         self.features: dict[str, dict[str, Any]] = {}
         self.parameters: dict[str, dict[str, Any]] = {}
         self.flows: list[dict[str, Any]] = []
+        self.named: set[str] = set()  #: the components rows name, flows made or not
         self.unread: list[Unread] = list(reading.unread)
         self.unread_at = {str(u.where) for u in self.unread}  #: where they stand, to look up
         self.main = self.component(name)
@@ -189,7 +190,9 @@ class _Builder:
             document["notes"] = notes_after
         self.data["document"] = document
         self.data["sections"] = self.sections
-        used = {c for f in self.flows for key in ("from", "to") for c in _listed(f.get(key))}
+        used = self.named | {
+            c for f in self.flows for key in ("from", "to") for c in _listed(f.get(key))
+        }
         used |= {up for c in used for up in self._lineage(c)}  # and what they are parts of
         self.data["components"] = {k: v for k, v in self.components.items() if k in used}
         if self.features:
@@ -219,6 +222,7 @@ class _Builder:
         protocols = next((v.protocols for v in row.of(Field.PROTOCOL) if v.protocols), None)
         applications = protocols.applications if protocols else ()
         ends = ends_of(reading, row, self.name)
+        self.named.update(self.component(n, up) for n, up in ends.names())
         if ends.problem is not None:
             self.note_unread(row, Field.PEER, ends.problem)
             return
