@@ -53,11 +53,28 @@ def test_management_access_that_cannot_be_rendered_is_no_access(tmp_path: Path) 
     assert [p.forcible for p in cut] == [False, True]
 
 
-def test_no_management_at_all_can_be_forced() -> None:
+def test_management_from_the_host_itself_is_named_as_no_way_in() -> None:
+    # Contoso's RDP access comes from admin-pc to every managed host, admin-pc too: its own
+    # traffic stays on it (no row, no rule). apply said the deployment "declares no management
+    # access", though an entry names admin-pc; it now says why that entry does not count
     plan = examples.example_plan("shopping-contoso")
     problems = lockout_problems(plan, "admin-pc", "", sessions=())
     assert [p.forcible for p in problems] == [True]
-    assert "declares no management access to admin-pc" in problems[0].text
+    assert problems[0].text == (
+        "the deployment's management access to admin-pc (management 'rdp') comes from "
+        "admin-pc itself: a host's own traffic stays on it and needs no rule, so it is no way "
+        "in for operators on other machines; add one under 'management:' from the machines "
+        "operators work on (e.g. SSH from the admin network) so operators keep a way in"
+    )
+
+
+def test_no_management_at_all_can_be_forced(tmp_path: Path) -> None:
+    data = examples.example_data("shopping-contoso")
+    del data["management"]
+    plan = examples.plan_from_data(data, tmp_path)
+    problems = lockout_problems(plan, "admin-pc", "", sessions=())
+    assert [p.forcible for p in problems] == [True]
+    assert "declares no management access to admin-pc;" in problems[0].text
 
 
 def test_a_garbled_ssh_connection_cannot_be_forced() -> None:

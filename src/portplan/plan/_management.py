@@ -57,11 +57,18 @@ def management_rows(deployment: Deployment, out: list[Leg], decisions: list[Deci
             # a network) reach each other over it, as a product's flows between them do
             mesh = several_machines(dst_host)
             pairs = tuple(source for source in sources if mesh or source.name != dst)
+            if not mesh and any(source.name == dst for source in sources):
+                decision.local.append(dst)
             if pairs:
                 ends.append(
                     LegEnd(dst, dst_host.addresses, dst_host.zone, ports, None, None, pairs)
                 )
                 decision.rows += len(pairs)
+        if decision.local:
+            decision.reasons.append(
+                f"{len(decision.local)} host pair(s) skipped: source and destination are the "
+                f"same host ({', '.join(decision.local)}: local traffic, no rule)"
+            )
         if ends:
             out.append(Leg(facts, tuple(ends)))
         decision.included = decision.rows > 0

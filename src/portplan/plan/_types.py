@@ -204,6 +204,9 @@ class Decision:
     included: bool = False
     reasons: list[str] = field(default_factory=list)
     rows: int = 0
+    #: the hosts the flow would reach from themselves, which stay local: no row (a
+    #: ``management:`` entry from a host it also goes to)
+    local: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -149,16 +149,27 @@ def lockout_problems(
         for f in rule.flows
     )
     if not rendered:
-        why = (
-            f"the deployment's management access to {host} cannot be expressed (no address "
-            "family its sources and this host share)"
-            if declared
-            else f"the deployment declares no management access to {host}"
-        )
+        # an entry from the host itself reaches it locally: no row, no rule, no way in
+        own = [d.flow_id for d in plan.decisions if d.product == MANAGEMENT and host in d.local]
+        add = "declare one under 'management:'"
+        if declared:
+            why = (
+                f"the deployment's management access to {host} cannot be expressed (no "
+                "address family its sources and this host share)"
+            )
+        elif own:
+            entries = ", ".join(repr(flow) for flow in own)
+            why = (
+                f"the deployment's management access to {host} (management {entries}) comes "
+                f"from {host} itself: a host's own traffic stays on it and needs no rule, so "
+                "it is no way in for operators on other machines"
+            )
+            add = "add one under 'management:' from the machines operators work on"
+        else:
+            why = f"the deployment declares no management access to {host}"
         problems.append(
             Lockout(
-                f"{why}; declare one under 'management:' (e.g. SSH from the admin network) "
-                "so operators keep a way in",
+                f"{why}; {add} (e.g. SSH from the admin network) so operators keep a way in",
                 forcible=True,
             )
         )
