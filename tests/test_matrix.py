@@ -508,21 +508,56 @@ def test_a_host_named_twice_in_a_placement_gives_each_row_once(tmp_path: Path) -
     assert keys == [(r.key, r.source, r.destination) for r in once.rows]
 
 
-def test_the_xlsx_cover_counts_a_flow_through_an_ingress_once(tmp_path: Path) -> None:
-    # an ingress flow's two legs (/ingress, /backend) are one vendor row, not two
-    out = tmp_path / "bank.xlsx"
-    code, _, err = run(
-        "matrix", str(examples.EXAMPLES / "smart-id-nexus.yaml"), "--format", "xlsx", "-o", str(out)
-    )
+def cover(deployment: Path, out: Path) -> list[tuple[str, ...]]:
+    """The cover sheet of ``matrix --format xlsx``, each line its filled cells."""
+    code, _, err = run("matrix", str(deployment), "--format", "xlsx", "-o", str(out))
     assert code == 0, err
-    plan = examples.example_plan("smart-id-nexus")
-    cover = [
+    return [
         tuple(v for v in row if v is not None)
         for row in load_workbook(out)["Change request"].iter_rows(values_only=True)
     ]
-    included = sum(d.included for d in plan.decisions)
-    assert ("Flows", f"{included} of {len(plan.decisions)} vendor rows and management access") in (
-        cover
+
+
+def test_the_xlsx_cover_counts_a_flow_through_an_ingress_once(tmp_path: Path) -> None:
+    # an ingress flow's two legs (/ingress, /backend) are one flow of one vendor row, not two;
+    # Smart ID's 20 flows are 19 vendor rows, two of them out of the plan
+    lines = cover(examples.EXAMPLES / "smart-id-nexus.yaml", tmp_path / "bank.xlsx")
+    assert ("Vendor rows in the plan", "17 of 19 (17 of their 20 flows)") in lines
+    assert ("Management access in the plan", "1 of 1 entries") in lines
+
+
+def test_the_xlsx_cover_counts_vendor_rows_and_names_no_management_it_lacks(
+    tmp_path: Path,
+) -> None:
+    # it said "22 of 26 vendor rows and management access": 26 counted the flows (a vendor row
+    # of TCP and UDP is two), with management access, and named management access where the
+    # deployment declares none
+    data = examples.example_data("shopping-contoso")
+    del data["management"]
+    deployment = tmp_path / "contoso.yaml"
+    deployment.write_text(yaml.safe_dump(data, sort_keys=False))
+    lines = cover(deployment, tmp_path / "contoso.xlsx")
+    assert ("Vendor rows in the plan", "22 of 25 (22 of their 26 flows)") in lines
+    assert not [line for line in lines if any("anagement" in cell for cell in line)]
+    # the matrix table and the report say flows, and management access only where there is some
+    code, table, err = run("matrix", str(deployment))
+    assert code == 0, err
+    assert table.rstrip().splitlines()[-1] == "31 rows; 4 product flows give no rows (--explain)"
+    code, page, err = run("report", str(deployment))
+    assert code == 0, err
+    assert "22 flows of 26 needed (22 of 25 vendor rows), giving 31 rows" in page
+    assert "anagement access" not in page
+    # a management entry that gives no row (from admin-pc to itself) is no product flow
+    data["management"] = [
+        {"id": "self", "from": "admin-pc", "to": ["admin-pc"], "ports": 3389, "purpose": "RDP"}
+    ]
+    deployment.write_text(yaml.safe_dump(data, sort_keys=False))
+    lines = cover(deployment, tmp_path / "self.xlsx")
+    assert ("Management access in the plan", "0 of 1 entries") in lines
+    code, table, err = run("matrix", str(deployment))
+    assert code == 0, err
+    assert table.rstrip().splitlines()[-1] == (
+        "31 rows; 4 product flows give no rows, 1 management access entries give none (--explain)"
     )
 
 

@@ -101,7 +101,10 @@ def test_the_summary_vendor_tables_and_rows_not_needed_are_there() -> None:
     code, html, _ = report()
     assert code == 0
     assert "Default ports in Smart ID" in html  # the vendor document
-    assert "18 flows of 21 needed, giving 34 rows" in html
+    assert (
+        "17 flows of 20 needed (17 of 19 vendor rows), and 1 of 1 management access entries, "
+        "giving 34 rows" in html
+    )
     assert 'id="flow-smart-id-21.04/da-database"' in html  # not needed, with its reason
     assert "condition &#x27;not external_database&#x27; is false" in html
     # one anchor per flow id, the vendor table linking it
@@ -466,5 +469,5 @@ def test_a_plan_of_no_row_is_a_report_with_nothing_to_draw(tmp_path: Path) -> No
     assert result.exit_code == 0, result.stderr
     page = result.stdout
     assert page.count("Nothing to draw in this view.") == 2  # by component, by host
-    assert "0 flows of 1 needed, giving 0 rows" in page
+    assert "0 flows of 1 needed (0 of 1 vendor rows), giving 0 rows" in page
     assert 'id="flow-quiet-1.0/sql"' in page  # among the rows not needed, with its reason

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from portplan.model._types import network_text
 from portplan.model.icmp import icmp_text
 from portplan.model.ports import PortSet
-from portplan.plan import Decision, FlowFacts, Plan
+from portplan.plan import MANAGEMENT, Decision, FlowFacts, Plan
 
 __all__ = [
     "MATRIX_COLUMNS",
     "TABLE_COLUMNS",
     "WIDTHS",
+    "Counts",
+    "counts",
     "excluded",
     "iter_matrix_rows",
     "leg_cells",
@@ -153,6 +155,46 @@ def iter_matrix_rows(plan: Plan) -> Iterator[tuple[str, ...]]:
 
 def excluded(plan: Plan) -> list[Decision]:
     return [d for d in plan.decisions if not d.included]
+
+
+class Counts(NamedTuple):
+    """How much of what the products and the deployment ask for the plan holds: each pair is
+    (in the plan, in all)."""
+
+    vendor_rows: tuple[int, int]  #: a row split into flows (part 1, part 2) is one
+    product_flows: tuple[int, int]
+    management: tuple[int, int]  #: the deployment's ``management:`` entries
+
+
+def counts(plan: Plan) -> Counts:
+    """What the plan holds of the vendor rows, the product flows and the management entries:
+    a flow or an entry is in the plan when it gives rows (the two legs of a flow through an
+    ingress are one flow), a vendor row when one of its flows does."""
+    planned = {(r.product, r.flow_id) for r in plan.rows}
+    rows: dict[tuple[str, str | None, int], bool] = {}
+    where = {
+        (product.id, f.id): (product.id, f.section, f.row)
+        for product in plan.products.values()
+        for f in product.flows
+    }
+    flows = [0, 0]
+    management = [0, 0]
+    for decision in plan.decisions:
+        held = (decision.product, decision.flow_id) in planned
+        if decision.product == MANAGEMENT:
+            management[0] += held
+            management[1] += 1
+            continue
+        flows[0] += held
+        flows[1] += 1
+        # a flow of a product the plan does not carry is a row of its own
+        key = where.get((decision.product, decision.flow_id), (decision.key, None, 0))
+        rows[key] = rows.get(key, False) or held
+    return Counts(
+        vendor_rows=(sum(rows.values()), len(rows)),
+        product_flows=(flows[0], flows[1]),
+        management=(management[0], management[1]),
+    )
 
 
 def openings(rows: Sequence[Sequence[str]]) -> list[tuple[str, str, int]]:

@@ -9,7 +9,7 @@ from typing import IO, Any
 from portplan.model._types import network_text
 from portplan.model.icmp import icmp_text
 from portplan.model.ports import PortSet
-from portplan.plan import Decision, Plan, SourceEnd, plan_legs
+from portplan.plan import MANAGEMENT, Decision, Plan, SourceEnd, plan_legs
 from portplan.report.columns import (
     MATRIX_COLUMNS,
     TABLE_COLUMNS,
@@ -244,7 +244,12 @@ def _text(plan: Plan, fmt: str, width: int) -> str:
     if fmt == "md":
         head = f"# Flow matrix: {markdown_line(plan.deployment)}\n\n"
         return head + markdown_table(MATRIX_COLUMNS, rows)
-    caption = f"{len(rows)} rows; {len(excluded(plan))} product flows give no rows (--explain)"
+    gone = excluded(plan)
+    entries = sum(d.product == MANAGEMENT for d in gone)
+    caption = f"{len(rows)} rows; {len(gone) - entries} product flows give no rows"
+    if entries:  # said only where a management entry gives none
+        caption += f", {entries} management access entries give none"
+    caption += " (--explain)"
     shown = [MATRIX_COLUMNS.index(c) for c in TABLE_COLUMNS]
     return rich_table_text(
         f"Flow matrix: {plan.deployment}",

@@ -14,7 +14,14 @@ from typing import IO
 from portplan._text import one_line
 from portplan.plan import Plan
 from portplan.report._workbook import CoverLine, Style, TextSheet, write_workbook
-from portplan.report.columns import MATRIX_COLUMNS, WIDTHS, excluded, matrix_rows, openings
+from portplan.report.columns import (
+    MATRIX_COLUMNS,
+    WIDTHS,
+    counts,
+    excluded,
+    matrix_rows,
+    openings,
+)
 
 __all__ = [
     "CHANGE_BOARD_COLUMNS",
@@ -143,8 +150,11 @@ def _flows_sheet(title: str, columns: Sequence[str], rows: Sequence[tuple[str, .
 def _cover(plan: Plan, rows: Sequence[Sequence[str]]) -> list[CoverLine]:
     """The first sheet: what the request is for, the vendor documents it rests on, and how
     many openings each firewall gets."""
-    # a flow through an ingress has rows of two legs (/ingress, /backend): one vendor row
-    flows = {(r.product, r.flow_id) for r in plan.rows}
+    # a vendor row may be several flows (part 1, part 2), a flow through an ingress rows of
+    # two legs (/ingress, /backend): each is counted once
+    held = counts(plan)
+    (rows_in, rows_all), (flows_in, flows_all) = held.vendor_rows, held.product_flows
+    vendor_rows = f"{rows_in} of {rows_all} ({flows_in} of their {flows_all} flows)"
 
     def heading(*cells: str) -> CoverLine:
         return [(c, Style.HEADER) for c in cells]
@@ -160,7 +170,14 @@ def _cover(plan: Plan, rows: Sequence[Sequence[str]]) -> list[CoverLine]:
         [],
         fact("Deployment", plan.deployment),
         fact("Rows (openings)", str(len(rows))),
-        fact("Flows", f"{len(flows)} of {len(plan.decisions)} vendor rows and management access"),
+        fact("Vendor rows in the plan", vendor_rows),
+    ]
+    entries_in, entries_all = held.management
+    if entries_all:  # said only where the deployment declares some
+        lines.append(
+            fact("Management access in the plan", f"{entries_in} of {entries_all} entries")
+        )
+    lines += [
         [],
         heading("Product", "Version", "Vendor", "Vendor document", "Reference"),
     ]

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from portplan._text import counted
 from portplan.plan import MANAGEMENT, Plan, PlannedFlow
 from portplan.publish import Overlay, RowFindings, Status
-from portplan.report.columns import excluded, matrix_rows, openings
+from portplan.report.columns import counts, excluded, matrix_rows, openings
 from portplan.report.html._markup import Cell, Row, data_table, el, filter_bar, text
 from portplan.report.show import show_tables
 
@@ -64,7 +64,12 @@ def summary_section(plan: Plan, overlays: Sequence[Overlay], found: RowFindings)
         )
         for p in plan.products.values()
     ]
-    flows = {(r.product, r.flow_id) for r in plan.rows}
+    held = counts(plan)
+    (flows_in, flows_all), (rows_in, rows_all) = held.product_flows, held.vendor_rows
+    flows = f"{flows_in} flows of {flows_all} needed ({rows_in} of {rows_all} vendor rows)"
+    entries_in, entries_all = held.management
+    if entries_all:  # said only where the deployment declares some
+        flows += f", and {entries_in} of {entries_all} management access entries"
     with_flows = {h for r in plan.rows for h in (r.source, r.destination)}
     opening = {(r.destination, r.protocol.value, str(r.ports), r.icmp) for r in plan.rows}
     facts = [
@@ -75,8 +80,7 @@ def summary_section(plan: Plan, overlays: Sequence[Overlay], found: RowFindings)
         ),
         (
             "Flows",
-            f"{len(flows)} flows of {len(plan.decisions)} needed, giving {len(plan.rows)} rows "
-            "(source host, destination host, protocol)",
+            f"{flows}, giving {len(plan.rows)} rows (source host, destination host, protocol)",
         ),
         ("Ports to open", f"{len(opening)} (destination host, protocol, ports) openings"),
     ]
@@ -300,11 +304,11 @@ def not_needed_section(plan: Plan) -> str:
         filter_bar("not-needed-table", "Search"),
         data_table(
             "not-needed-table",
-            "Vendor rows not in the plan, with the reason",
+            "Flows not in the plan, with their vendor row and the reason",
             ("flow", "vendor row", "why not"),
             rows,
             kind="other",
-            unit="vendor rows",
+            unit="flows",
         ),
         aria_labelledby="not-needed",
     )
