@@ -24,9 +24,11 @@ from click.testing import CliRunner
 import examples
 import machine
 import netns
-from portplan.audit.listening import audit_listening
+from portplan import load_plan
+from portplan.audit.listening import EACH_PORT_UP_TO, audit_listening
 from portplan.audit.sockets import read_sockets
 from portplan.cli import cli
+from portplan.probe.listen import MAX_PORTS_PER_ROW
 from portplan.targets import RuleOptions, get_target
 
 DATA = examples.EXAMPLES.parent / "tests" / "data" / "sockets"
@@ -165,6 +167,24 @@ def test_a_range_is_where_a_service_may_listen_not_ports_that_must_all(tmp_path:
             f"nothing listens on tcp 9244 for {key}services-forwarder",
         ),
     }
+
+
+def test_each_port_of_a_short_run_must_listen_as_verify_probes_each() -> None:
+    # web is TCP 18080 and 18081, radius UDP 18118-18126: runs of 2 and 9 ports, which verify
+    # and listen probe port by port; one socket of the run does not serve the others
+    plan = load_plan(str(Path(__file__).resolve().parent / "data" / "loop-deployment.yaml"))
+    lines = ["tcp LISTEN 0 128 0.0.0.0:18080 0.0.0.0:*"]
+    lines += [f"udp UNCONN 0 0 0.0.0.0:{p} 0.0.0.0:*" for p in range(18118, 18127) if p != 18120]
+    sockets = read_sockets("\n".join(lines), "ss.txt", "ss")
+    result = audit_listening(plan, "server", sockets, source="ss.txt")
+    missing = {f.message for f in result.findings if f.kind.value == "planned-not-listening"}
+    assert missing == {
+        "nothing listens on tcp 18081 for loop-1.0/web",
+        "nothing listens on udp 18120 for loop-1.0/radius",
+        "nothing listens on tcp 18090 for loop-1.0/closed",  # no socket given for these two
+        "nothing listens on tcp 22 for management/ssh",
+    }
+    assert EACH_PORT_UP_TO == MAX_PORTS_PER_ROW  # the audit's runs are verify's rows
 
 
 # -- live, in a namespace ------------------------------------------------------------------------

@@ -3,10 +3,11 @@
 For every planned row that ends on the host, the ports its service listens on (the internal
 ports where a port is published as another) must have a socket that the row's destination
 address reaches: a wildcard of the family, the address itself, or an IPv6 wildcard that is
-dual-stack for IPv4.  A single port must listen itself; a range (two or more ports in a row,
-as the plan holds them) is where the service may listen, a port per instance (Elastic Cloud
-Enterprise's 18000-18999): one socket in it that the address reaches serves the range, and a
-range with none is one finding, never one per port.  The part of a row that is a dynamic range
+dual-stack for IPv4.  Each port of a run of up to 64 must listen itself (``verify`` and
+``listen`` probe each of them); a longer run (as the plan holds them) is a range where the
+service may listen, a port per instance (Elastic Cloud Enterprise's 18000-18999): one socket
+in it that the address reaches serves the range, and a range with none is one finding, never
+one per port.  The part of a row that is a dynamic range
 (Windows RPC) is where services take ports as they start: nothing must listen there, and
 whatever does is planned.  Loopback rows need a socket that 127.0.0.1 reaches.  Findings:
 
@@ -26,7 +27,7 @@ from portplan.audit._findings import AuditResult, Finding, FindingKind
 from portplan.audit.sockets import Socket
 from portplan.plan import Plan, PlannedFlow
 
-__all__ = ["audit_listening"]
+__all__ = ["EACH_PORT_UP_TO", "audit_listening"]
 
 _LOOPBACK = ipaddress.ip_address("127.0.0.1")
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -34,6 +35,10 @@ Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 #: sockets a finding names at most (a range may have hundreds on loopback)
 _SHOWN_SOCKETS = 4
+#: the longest run of ports whose every port must listen: verify and listen probe each port of
+#: a row of up to this many (``probe.listen.MAX_PORTS_PER_ROW``) and sample a longer one; a
+#: longer run is a range where the service may listen
+EACH_PORT_UP_TO = 64
 
 
 def _ports(row: PlannedFlow) -> tuple[list[tuple[int, int]], set[int]]:
@@ -126,12 +131,13 @@ def audit_listening(
         targets = _targets(row)
         shown = ", ".join(str(t) for t in targets)
         for start, end in runs:
-            if start == end:
-                present = by_port.get((protocol, start), [])
-                kind = _fault(present, targets)
-                if kind is not None:
-                    lacking.setdefault(kind, []).append(start)
-                    seen.setdefault(kind, []).extend(present)
+            if end - start < EACH_PORT_UP_TO:  # each port must listen
+                for port in range(start, end + 1):
+                    present = by_port.get((protocol, port), [])
+                    kind = _fault(present, targets)
+                    if kind is not None:
+                        lacking.setdefault(kind, []).append(port)
+                        seen.setdefault(kind, []).extend(present)
                 continue
             # a range: where the service may listen, a port per instance; one socket serves it
             present = [
