@@ -64,6 +64,18 @@ def listen(name: str, path: Path) -> subprocess.Popen[str]:
     )
 
 
+def listen_once(name: str, path: Path) -> subprocess.CompletedProcess[str]:
+    """``portplan listen --on www`` for a second in namespace ``name``, to its end."""
+    argv = [sys.executable, "-m", "portplan", "listen", str(path), "--on", "www"]
+    return subprocess.run(
+        ["ip", "netns", "exec", name, *argv, "--duration", "1"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
 def test_a_host_known_by_name_only_listens_where_its_name_resolves(tmp_path: Path) -> None:
     path = deployment(tmp_path)
     with named(f"{ADDRESS} www.portplan.test\n") as name:
@@ -102,14 +114,7 @@ def test_a_name_that_gives_none_of_this_machines_addresses_says_so(
 ) -> None:
     path = deployment(tmp_path)
     with named(hosts) as name:
-        argv = [sys.executable, "-m", "portplan", "listen", str(path), "--on", "www"]
-        done = subprocess.run(
-            ["ip", "netns", "exec", name, *argv, "--duration", "1"],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
+        done = listen_once(name, path)
     assert done.returncode == 2, done.stderr
     assert said in done.stderr
 
@@ -121,14 +126,7 @@ def test_a_name_this_machine_maps_to_a_loopback_address_is_not_listened_on_there
     # a listener there, so listen says so rather than "listening" where verify cannot come
     path = deployment(tmp_path)
     with named("127.0.1.1 www.portplan.test\n") as name:
-        argv = [sys.executable, "-m", "portplan", "listen", str(path), "--on", "www"]
-        done = subprocess.run(
-            ["ip", "netns", "exec", name, *argv, "--duration", "1"],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
+        done = listen_once(name, path)
     assert done.returncode == 2, done.stderr
     assert (
         "www is known by its name only, and www.portplan.test resolves here to 127.0.1.1, "
