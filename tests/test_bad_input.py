@@ -1031,6 +1031,98 @@ def test_a_flow_without_a_part_among_the_numbered_flows_of_its_row(tmp_path: Pat
     assert_count(result, 1)
 
 
+# One mistake of a name the deployment uses across its sections, and where its report is:
+# (old, new, line of old, the product file's text, (line, column, message, hint)).
+NAME_MISTAKES = {
+    "reserved-host-name": (
+        "  lab01:\n",
+        "  lab01:\n    addresses: [192.0.2.20]\n  anywhere:\n",
+        4,
+        PRODUCT,
+        (6, 3, "the host name 'anywhere' is reserved", "rename the host"),
+    ),
+    "reserved-product-id": (
+        "  demo-1.0:\n",
+        "  management:\n",
+        8,
+        edit(PRODUCT, "id: demo-1.0\n", "id: management\n", line=1),
+        (8, 3, "the product id 'management' is reserved", "give the product another id"),
+    ),
+    "duplicate-management-id": (
+        "management: []\n",
+        "management:\n  - {id: ssh, from: web01, ports: 22, purpose: SSH}\n"
+        "  - {id: ssh, from: lab01, ports: 23, purpose: Telnet}\n",
+        6,
+        PRODUCT,
+        (
+            8,
+            10,
+            "duplicate management access id 'ssh' (also management[0])",
+            "give every entry of 'management:' its own id",
+        ),
+    ),
+    "duplicate-forbidden-id": (
+        "management: []\n",
+        "forbidden:\n  - {id: sql, to: web01, ports: 1433, purpose: No SQL}\n"
+        "  - {id: sql, to: lab01, ports: 1434, purpose: No SQL browser}\n",
+        6,
+        PRODUCT,
+        (
+            8,
+            10,
+            "duplicate forbidden connection id 'sql' (also forbidden[0])",
+            "give every entry of 'forbidden:' its own id",
+        ),
+    ),
+    "management-unknown-host": (
+        "management: []\n",
+        "management:\n  - {id: ssh, from: admn, ports: 22, purpose: SSH}\n",
+        6,
+        PRODUCT,
+        (7, 21, "management access 'ssh' names unknown host 'admn'", "known hosts: lab01, web01"),
+    ),
+    "forbidden-unknown-host": (
+        "management: []\n",
+        "forbidden:\n  - {id: sql, to: [web01, db01], ports: 1433, purpose: No SQL}\n",
+        6,
+        PRODUCT,
+        (7, 27, "forbidden connection 'sql' names unknown host 'db01'", "did you mean 'web01'?"),
+    ),
+    "host-dynamic-range": (
+        "    addresses: [192.0.2.20]\n",
+        "    addresses: [192.0.2.20]\n    dynamic_ranges: {rpc: 50000-50100}\n",
+        5,
+        PRODUCT,
+        (6, 22, "no product in this deployment has a dynamic range 'rpc'", "this file declares no"),
+    ),
+}
+
+
+@pytest.mark.parametrize("command", ["validate", "matrix"])
+@pytest.mark.parametrize("mistake", NAME_MISTAKES)
+def test_a_deployment_schema_error_does_not_hide_its_names_problems(
+    tmp_path: Path, command: str, mistake: str
+) -> None:
+    """The checks of the names a deployment uses across its sections (hosts named by
+    management and forbidden entries, reserved and duplicate ids, hosts' dynamic ranges) run
+    on the sections valid on their own when another part fails its schema: each problem is
+    reported once, after the schema's, in the same run (it was found only in a later one)."""
+    old, new, line, product_text, (at, column, message, hint) = NAME_MISTAKES[mistake]
+    write(tmp_path, "product.yaml", product_text)
+    text = edit(DEMO_DEPLOYMENT, old, new, line=line)
+    deployment = write(tmp_path, "deployment.yaml", text)
+    assert_count(invoke(command, deployment), 1)  # the mistake alone, as before
+    broken = write(
+        tmp_path, "deployment.yaml", edit(text, "name: demo-site\n", 'name: " "\n', line=1)
+    )
+    result = invoke(command, broken)
+    assert_failed(result)
+    assert_error(result, broken, 1, 7, "the deployment's name is empty", "correct the value")
+    assert_error(result, broken, at, column, message, hint)
+    assert_count(result, 2)
+    assert "name is empty" in error_lines(result)[0], result.stderr
+
+
 # (edits, expected problems as (line, column, message, hint)); every edit is one mistake
 SCHEMA_EDITS = [
     ("    ports: 443\n", "    prots: 443\n", 25),

@@ -10,22 +10,19 @@ from typing import Any
 from portplan._errors import Diagnostic, InputError, ModelPath, Problem, UsageError
 from portplan._text import choice_hint, describe_ports
 from portplan.load.catalog import catalog_ids, catalog_path, load_catalog_product
+from portplan.load.deployment_names import check_names
 from portplan.load.hosts_from import fill_hosts
 from portplan.load.product import load_product, read_product
 from portplan.load.reading import NO_SUCH_FILE
 from portplan.load.validate import valid_field, validate
 from portplan.load.yamlsrc import SourceMap, Span, load_yaml
 from portplan.model.deployment import (
-    FORBIDDEN,
-    MANAGEMENT,
     Deployment,
-    Forbidden,
     Host,
-    Management,
     ProductBinding,
 )
 from portplan.model.ports import PortSet
-from portplan.model.product import ANYWHERE, Configurability, Product
+from portplan.model.product import Configurability, Product
 
 __all__ = ["Bundle", "deployment_from", "load_deployment", "read_deployment", "swap_products"]
 
@@ -75,59 +72,19 @@ def deployment_from(
     if problems:  # (its hosts are not all there: the products' files are)
         return None, problems + _check_products(path, source, None, _bindings_named(data))[1]
     deployment, problems = validate(Deployment, data, source, "deployment")
-    if deployment is None:  # still: the files it names, and placements on hosts that are valid
-        written = data if isinstance(data, dict) else {}
-        hosts = valid_field(Deployment, "hosts", written.get("hosts"))
-        return None, problems + _check_products(path, source, hosts, _bindings_named(written))[1]
+    if deployment is None:  # still: what can be checked with the sections valid on their own
+        return None, problems + _salvage(path, data if isinstance(data, dict) else {}, source)
     products, found = _check_products(path, source, deployment.hosts, deployment.products)
     problems.extend(found)
-    if ANYWHERE in deployment.hosts:
-        problems.append(
-            source.diagnostic(
-                ("hosts", ANYWHERE),
-                f"the host name {ANYWHERE!r} is reserved: it is where flows from 'any' client "
-                "come from when the deployment does not place 'any' on hosts",
-                "rename the host",
-                at_key=True,
-            )
-        )
-    problems.extend(_reserved_and_duplicate_ids(deployment, source))
-    entries: list[tuple[str, str, Management | Forbidden]] = [
-        ("management", "management access", m) for m in deployment.management
-    ]
-    entries += [("forbidden", "forbidden connection", f) for f in deployment.forbidden]
-    counters = {"management": 0, "forbidden": 0}
-    for key, what, entry in entries:
-        index = counters[key]
-        counters[key] += 1
-        for side, names in (("from", entry.source or ()), ("to", entry.destination or ())):
-            for position, name in enumerate(names):
-                if name in deployment.hosts:
-                    continue
-                where: tuple[str | int, ...] = (key, index, side, position)
-                if not source.has(where):
-                    where = (key, index, side)
-                problems.append(
-                    source.diagnostic(
-                        where,
-                        f"{what} {entry.id!r} names unknown host {name!r}",
-                        choice_hint(name, deployment.hosts, "hosts")
-                        + "; declare it under 'hosts:'",
-                    )
-                )
-    if len(products) == len(deployment.products):
-        known = {name for product in products.values() for name in product.dynamic_ranges}
-        for host_name, host in deployment.hosts.items():
-            for name in host.dynamic_ranges:
-                if name not in known:
-                    problems.append(
-                        source.diagnostic(
-                            ("hosts", host_name, "dynamic_ranges", name),
-                            f"no product in this deployment has a dynamic range {name!r}",
-                            choice_hint(name, known, "dynamic ranges"),
-                            at_key=True,
-                        )
-                    )
+    known = {name for product in products.values() for name in product.dynamic_ranges}
+    problems += check_names(
+        source,
+        hosts=deployment.hosts,
+        management=deployment.management,
+        forbidden=deployment.forbidden,
+        product_ids=deployment.products.keys(),
+        known_ranges=known if len(products) == len(deployment.products) else None,
+    )
     if problems:
         return None, problems
     files = [path]
@@ -216,45 +173,28 @@ class _SwappedSource(SourceMap):
         return self._written.is_quoted(self._at(path))
 
 
-def _reserved_and_duplicate_ids(deployment: Deployment, source: SourceMap) -> list[Diagnostic]:
-    """The product ids ``management`` and ``forbidden`` (the plan's rows of management
-    access, and the deployment's forbidden connections in reports, have them), and an id used
-    twice among ``management:`` or among ``forbidden:`` entries: either would make two rows
-    of the plan one, and a diff or a check would compare only one of them."""
-    problems = []
-    reserved = (
-        (MANAGEMENT, "the plan names the rows of the deployment's own 'management:' access"),
-        (FORBIDDEN, "reports and verify --flow name the deployment's own 'forbidden:' entries"),
+def _salvage(path: Path, written: Mapping[str, Any], source: SourceMap) -> list[Diagnostic]:
+    """The problems, past its schema's, of a deployment that failed its schema: each check
+    of the valid path, run where the sections it needs are valid on their own (the schema's
+    problems are in the others, reported by it), so nothing is said twice."""
+    hosts = valid_field(Deployment, "hosts", written.get("hosts"))
+    bindings = _bindings_named(written)
+    products, problems = _check_products(path, source, hosts, bindings)
+    bound = valid_field(Deployment, "products", written.get("products"))
+    known = {name for product in products.values() for name in product.dynamic_ranges}
+    named = written.get("products")
+    return problems + check_names(
+        source,
+        hosts=hosts,
+        management=valid_field(Deployment, "management", written.get("management", ())),
+        forbidden=valid_field(Deployment, "forbidden", written.get("forbidden", ())),
+        product_ids=[  # each id valid on its own, whatever its binding
+            product_id
+            for product_id in (named if isinstance(named, dict) else ())
+            if valid_field(Deployment, "products", {product_id: {}}) is not None
+        ],
+        known_ranges=known if bound is not None and len(products) == len(bound) else None,
     )
-    for product_id, why in reserved:
-        if product_id in deployment.products:
-            problems.append(
-                source.diagnostic(
-                    ("products", product_id),
-                    f"the product id {product_id!r} is reserved: {why} with it",
-                    "give the product another id, in its file's 'id:' and as its key here",
-                    at_key=True,
-                )
-            )
-    sections: tuple[tuple[str, str, tuple[Management | Forbidden, ...]], ...] = (
-        ("management", "management access", deployment.management),
-        ("forbidden", "forbidden connection", deployment.forbidden),
-    )
-    for key, what, entries in sections:
-        seen: dict[str, int] = {}
-        for index, entry in enumerate(entries):
-            if entry.id not in seen:
-                seen[entry.id] = index
-                continue
-            problems.append(
-                source.diagnostic(
-                    (key, index, "id"),
-                    f"duplicate {what} id {entry.id!r} (also {key}[{seen[entry.id]}])",
-                    f"give every entry of '{key}:' its own id; ids are the stable keys of the "
-                    "flow matrix, and a second entry with one would be lost",
-                )
-            )
-    return problems
 
 
 def _bindings_named(data: Mapping[str, Any]) -> dict[str, ProductBinding]:
