@@ -1093,7 +1093,12 @@ NAME_MISTAKES = {
         "    addresses: [192.0.2.20]\n    dynamic_ranges: {rpc: 50000-50100}\n",
         5,
         PRODUCT,
-        (6, 22, "no product in this deployment has a dynamic range 'rpc'", "this file declares no"),
+        (
+            6,
+            22,
+            "no product in this deployment has a dynamic range 'rpc'",
+            "each of its products declares no dynamic ranges",  # not "this file": a deployment
+        ),
     ),
 }
 

@@ -60,7 +60,9 @@ def check_names(
                         source.diagnostic(
                             ("hosts", host_name, "dynamic_ranges", name),
                             f"no product in this deployment has a dynamic range {name!r}",
-                            choice_hint(name, known_ranges, "dynamic ranges"),
+                            choice_hint(
+                                name, known_ranges, "dynamic ranges", owner="each of its products"
+                            ),
                             at_key=True,
                         )
                     )
