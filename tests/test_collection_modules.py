@@ -218,6 +218,25 @@ def test_listen_serves_until_its_ready_file_goes(
     assert failed["reason"] == "in use by another program: left alone"
 
 
+def test_listen_keeps_listening_when_binding_takes_longer_than_a_look(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # a look at the ready file every millisecond: binding 200 sockets takes longer than that,
+    # and a ready file not written yet is no ready file removed
+    monkeypatch.setattr(module("listen"), "WATCH_INTERVAL", 0.001)
+    port = free_port()
+    listeners = [
+        {"address": f"127.0.0.{n}", "port": port, "protocol": "tcp"} for n in range(2, 202)
+    ]
+    ready = tmp_path / "ready.json"
+    args = {"listeners": listeners, "duration": 1.5, "ready_file": str(ready)}
+    started = time.monotonic()
+    result = run("listen", args, capsys)
+    assert time.monotonic() - started >= 1.5  # it listened for the whole duration
+    assert len(result["listening"]) == 200, result["failed_listeners"]
+    assert not ready.exists()
+
+
 def test_listen_in_check_mode_opens_nothing(capsys: pytest.CaptureFixture[str]) -> None:
     port = free_port()
     args = {

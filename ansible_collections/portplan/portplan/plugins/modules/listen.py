@@ -136,6 +136,7 @@ def _item(binding, reason=None):
 
 async def _listen(bindings, duration, ready_file):
     stop = asyncio.Event()
+    written = asyncio.Event()  # the ready file is there: from now on, its removal stops us
 
     def ready(opened, failed):
         if ready_file:
@@ -149,9 +150,13 @@ async def _listen(bindings, duration, ready_file):
                     handle,
                 )
             os.replace(partial, ready_file)
+            written.set()
 
     async def watch():
-        while ready_file and not stop.is_set():
+        if not ready_file:
+            return
+        await written.wait()  # binding may take longer than a look: no file yet is no stop
+        while not stop.is_set():
             await asyncio.sleep(WATCH_INTERVAL)
             if not os.path.exists(ready_file):
                 stop.set()
