@@ -237,6 +237,26 @@ def test_listen_keeps_listening_when_binding_takes_longer_than_a_look(
     assert not ready.exists()
 
 
+def test_listen_refuses_a_ready_file_it_cannot_write_or_would_overwrite(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    port = free_port()
+    listeners = [{"address": "127.0.0.1", "port": port, "protocol": "tcp"}]
+    kept = tmp_path / "notes.txt"
+    kept.write_text("the user's own\n")
+    args = {"listeners": listeners, "duration": 30, "ready_file": str(kept)}
+    result = run("listen", args, capsys)
+    assert result["failed"] is True and "exception" not in result
+    assert result["msg"].startswith(f"ready_file {kept} already exists: it is never overwritten")
+    assert kept.read_text() == "the user's own\n"  # neither overwritten nor removed
+    missing = tmp_path / "no-such-dir" / "ready.json"
+    args = {"listeners": listeners, "duration": 30, "ready_file": str(missing)}
+    result = run("listen", args, capsys)
+    assert result["failed"] is True and "exception" not in result
+    assert result["msg"] == f"ready_file {missing}: no directory {missing.parent} to write it in"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]  # no partial file left
+
+
 def test_listen_in_check_mode_opens_nothing(capsys: pytest.CaptureFixture[str]) -> None:
     port = free_port()
     args = {
