@@ -218,6 +218,45 @@ def test_listen_serves_until_its_ready_file_goes(
     assert failed["reason"] == "in use by another program: left alone"
 
 
+def test_listen_keeps_listening_when_binding_takes_longer_than_a_look(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # a look at the ready file every millisecond: binding 200 sockets takes longer than that,
+    # and a ready file not written yet is no ready file removed
+    monkeypatch.setattr(module("listen"), "WATCH_INTERVAL", 0.001)
+    port = free_port()
+    listeners = [
+        {"address": f"127.0.0.{n}", "port": port, "protocol": "tcp"} for n in range(2, 202)
+    ]
+    ready = tmp_path / "ready.json"
+    args = {"listeners": listeners, "duration": 1.5, "ready_file": str(ready)}
+    started = time.monotonic()
+    result = run("listen", args, capsys)
+    assert time.monotonic() - started >= 1.5  # it listened for the whole duration
+    assert len(result["listening"]) == 200, result["failed_listeners"]
+    assert not ready.exists()
+
+
+def test_listen_refuses_a_ready_file_it_cannot_write_or_would_overwrite(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    port = free_port()
+    listeners = [{"address": "127.0.0.1", "port": port, "protocol": "tcp"}]
+    kept = tmp_path / "notes.txt"
+    kept.write_text("the user's own\n")
+    args = {"listeners": listeners, "duration": 30, "ready_file": str(kept)}
+    result = run("listen", args, capsys)
+    assert result["failed"] is True and "exception" not in result
+    assert result["msg"].startswith(f"ready_file {kept} already exists: it is never overwritten")
+    assert kept.read_text() == "the user's own\n"  # neither overwritten nor removed
+    missing = tmp_path / "no-such-dir" / "ready.json"
+    args = {"listeners": listeners, "duration": 30, "ready_file": str(missing)}
+    result = run("listen", args, capsys)
+    assert result["failed"] is True and "exception" not in result
+    assert result["msg"] == f"ready_file {missing}: no directory {missing.parent} to write it in"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]  # no partial file left
+
+
 def test_listen_in_check_mode_opens_nothing(capsys: pytest.CaptureFixture[str]) -> None:
     port = free_port()
     args = {

@@ -60,6 +60,8 @@ options:
     description:
       - A file written (JSON, with RV(listening) and RV(failed_listeners)) once every socket
         is bound; removing it stops the listeners.
+      - It must not exist yet (one left by an earlier run is refused, never overwritten), and
+        its directory must.
     type: path
 notes:
   - Check mode is supported; nothing is opened in check mode.
@@ -106,6 +108,7 @@ failed_listeners:
 import asyncio
 import json
 import os
+import tempfile
 import traceback
 
 from ansible.module_utils.basic import AnsibleModule
@@ -136,22 +139,33 @@ def _item(binding, reason=None):
 
 async def _listen(bindings, duration, ready_file):
     stop = asyncio.Event()
+    written = asyncio.Event()  # the ready file is there: from now on, its removal stops us
 
     def ready(opened, failed):
         if ready_file:
-            partial = ready_file + ".partial"
-            with open(partial, "w", encoding="utf-8") as handle:
-                json.dump(
-                    {
-                        "listening": [_item(b) for b in opened],
-                        "failed_listeners": [_item(b, why) for b, why in failed],
-                    },
-                    handle,
-                )
-            os.replace(partial, ready_file)
+            handle, partial = tempfile.mkstemp(
+                dir=os.path.dirname(ready_file) or ".", prefix=".portplan-listen-"
+            )
+            try:
+                with os.fdopen(handle, "w", encoding="utf-8") as out:
+                    json.dump(
+                        {
+                            "listening": [_item(b) for b in opened],
+                            "failed_listeners": [_item(b, why) for b, why in failed],
+                        },
+                        out,
+                    )
+                os.replace(partial, ready_file)
+            finally:
+                if os.path.exists(partial):
+                    os.unlink(partial)
+            written.set()
 
     async def watch():
-        while ready_file and not stop.is_set():
+        if not ready_file:
+            return
+        await written.wait()  # binding may take longer than a look: no file yet is no stop
+        while not stop.is_set():
             await asyncio.sleep(WATCH_INTERVAL)
             if not os.path.exists(ready_file):
                 stop.set()
@@ -202,9 +216,23 @@ def main():
                 flows=tuple(item["flows"]),
             )
         )
+    ready_file = params["ready_file"]
+    if ready_file and os.path.lexists(ready_file):
+        module.fail_json(
+            msg="ready_file %s already exists: it is never overwritten (a ready file an earlier "
+            "run left behind would read as this one's): remove it, or name another" % ready_file
+        )
+    if ready_file and not os.path.isdir(os.path.dirname(ready_file) or "."):
+        module.fail_json(
+            msg="ready_file %s: no directory %s to write it in"
+            % (ready_file, os.path.dirname(ready_file))
+        )
     if module.check_mode:
         module.exit_json(changed=False, listening=[], failed_listeners=[])
-    opened, failed = asyncio.run(_listen(bindings, params["duration"], params["ready_file"]))
+    try:
+        opened, failed = asyncio.run(_listen(bindings, params["duration"], ready_file))
+    except OSError as exc:  # the ready file could not be written: the listeners are closed
+        module.fail_json(msg="ready_file %s cannot be written: %s" % (ready_file, exc))
     if params["ready_file"] and os.path.exists(params["ready_file"]):
         os.unlink(params["ready_file"])
     module.exit_json(
