@@ -169,22 +169,22 @@ def _hosts_lab(
 def go_live(
     topo: Topology, deployment: Path, inventory: Path, directory: Path
 ) -> subprocess.CompletedProcess[str]:
-    """The collection's go-live playbook, run from the controller's namespace."""
-    (directory / "facts").mkdir()
+    """The collection's go-live playbook, run from the controller's namespace in
+    ``directory``, with the default report and facts folder: both are made there (the facts
+    copy failed for want of its folder, and relative paths went to the playbook's)."""
     argv = [
         "ip", "netns", "exec", _controller(topo).netns,
         tool("ansible-playbook"), "-i", str(inventory), "portplan.portplan.go_live",
         "-e", json.dumps({
             "portplan_deployment": str(deployment),
-            "portplan_report": str(directory / "go-live.json"),
-            "portplan_facts_dir": str(directory / "facts"),
             "portplan": f"{sys.executable} -m portplan",
             "portplan_become": False,
         }),
     ]  # fmt: skip
     done = subprocess.run(
         argv,
-        env=_ssh_environment(directory),
+        cwd=directory,
+        env={**_ssh_environment(directory), "PWD": str(directory)},  # as a shell sets it
         capture_output=True,
         text=True,
         timeout=RUN_TIMEOUT,
