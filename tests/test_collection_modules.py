@@ -168,6 +168,10 @@ def test_probe_refuses_a_request_it_cannot_probe(capsys: pytest.CaptureFixture[s
     assert "web01.example" in result["msg"]
     result = run("probe", {"probes": [request([0])]}, capsys)
     assert result["failed"] is True and "no port 0" in result["msg"]
+    # an ICMP message type on a TCP probe was taken and ignored
+    result = run("probe", {"probes": [request([80], icmp_type="echo-request")]}, capsys)
+    assert result["failed"] is True
+    assert "icmp_type is for an ICMP probe, not a tcp one" in result["msg"]
     result = run("probe", {"probes": [request([80])], "timeout": 0}, capsys)
     assert result["failed"] is True and "timeout" in result["msg"]
     # silence seen once is no proof of a block: a lost SYN reads the same

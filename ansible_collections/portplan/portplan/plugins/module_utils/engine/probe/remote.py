@@ -112,6 +112,8 @@ def _ports(request: Mapping[str, Any], where: str, protocol: Protocol) -> list[i
         if ports:
             raise RequestError(f"{where}: an ICMP probe has no ports: {ports!r}")
         return [None]
+    if request.get("icmp_type") is not None:  # it would be ignored: say so
+        raise RequestError(f"{where}: icmp_type is for an ICMP probe, not a {protocol.value} one")
     if not isinstance(ports, list) or not ports:
         raise RequestError(f"{where}: 'ports' must be a list of ports")
     for port in ports:
