@@ -11,8 +11,8 @@ from __future__ import annotations
 import socket
 import ssl
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -149,9 +149,9 @@ def _tcp_server(port: int, reply: bytes | None) -> Iterator[None]:
 
 
 @contextmanager
-def _udp_server(port: int, reply: bytes | None) -> Iterator[None]:
-    """A UDP socket on 127.0.0.3:``port`` that answers verify's probe datagram (it carries the
-    `portplan listen` token) with ``reply``, and nothing else (``None``: never answers)."""
+def _answering(port: int, answer: Callable[[bytes], bytes | None]) -> Iterator[None]:
+    """A UDP socket on 127.0.0.3:``port`` that sends each datagram's ``answer`` back to its
+    sender (``None``: nothing)."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     sock.bind((SERVER, port))
     sock.settimeout(0.1)  # a closed UDP socket does not wake a reader: look at `done` often
@@ -163,7 +163,8 @@ def _udp_server(port: int, reply: bytes | None) -> Iterator[None]:
                 data, peer = sock.recvfrom(4096)
             except TimeoutError:
                 continue
-            if reply is not None and data.startswith(LISTENER_PROBE):
+            reply = answer(data)
+            if reply is not None:
                 sock.sendto(reply, peer)
 
     thread = threading.Thread(target=serve, daemon=True)
@@ -174,6 +175,12 @@ def _udp_server(port: int, reply: bytes | None) -> Iterator[None]:
         done.set()
         thread.join(10)
         sock.close()
+
+
+def _udp_server(port: int, reply: bytes | None) -> AbstractContextManager[None]:
+    """A UDP socket on 127.0.0.3:``port`` that answers verify's probe datagram (it carries the
+    `portplan listen` token) with ``reply``, and nothing else (``None``: never answers)."""
+    return _answering(port, lambda data: reply if data.startswith(LISTENER_PROBE) else None)
 
 
 def _only_check(report: dict[str, object]) -> dict[str, object]:
@@ -338,34 +345,17 @@ def test_tls_names_the_destination_by_its_dns_name_and_never_by_address(tmp_path
 # --- a UDP port that answers only its own protocol ------------------------------------------
 
 
-@contextmanager
-def _radius_server(port: int, secret: bytes) -> Iterator[None]:
+def _radius_server(port: int, secret: bytes) -> AbstractContextManager[None]:
     """A UDP socket on 127.0.0.3:``port`` that never answers verify's probe datagram and
     answers each Status-Server with an Access-Reject signed with ``secret``."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    sock.bind((SERVER, port))
-    sock.settimeout(0.1)
-    done = threading.Event()
 
-    def serve() -> None:
-        while not done.is_set():
-            try:
-                data, peer = sock.recvfrom(4096)
-            except TimeoutError:
-                continue
-            if data.startswith(LISTENER_PROBE) or len(data) < 20:
-                continue
-            header = bytes((3, data[1])) + (20).to_bytes(2, "big")  # Access-Reject, no attributes
-            sock.sendto(header + response_authenticator(header, data[4:20], secret), peer)
+    def answer(data: bytes) -> bytes | None:
+        if data.startswith(LISTENER_PROBE) or len(data) < 20:
+            return None
+        header = bytes((3, data[1])) + (20).to_bytes(2, "big")  # Access-Reject, no attributes
+        return header + response_authenticator(header, data[4:20], secret)
 
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    try:
-        yield
-    finally:
-        done.set()
-        thread.join(10)
-        sock.close()
+    return _answering(port, answer)
 
 
 def test_a_radius_answer_that_does_not_verify_is_an_answer_not_silence(tmp_path: Path) -> None:
