@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
 import pkgutil
 import subprocess
 import sys
@@ -142,3 +143,50 @@ def test_help_does_not_import_heavy_modules() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
     )
     assert result.stdout.strip() == ""
+
+
+def test_help_imports_neither_shutil_nor_the_error_classes() -> None:
+    # shutil (with bz2 and lzma) and the error classes' dataclasses cost 6 ms of a 50 ms --help
+    modules = ("shutil", "bz2", "lzma", "dataclasses", "portplan._errors")
+    code = (
+        "import io, sys, contextlib; from portplan.cli import cli\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        "    try:\n"
+        "        cli.main(['--help'], prog_name='portplan')\n"
+        "    except SystemExit:\n"
+        "        pass\n"
+        f"print(','.join(m for m in {modules!r} if m in sys.modules))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert result.stdout.strip() == ""
+
+
+@pytest.mark.parametrize("columns", ["60", "200", "55", "x", "-3", ""])
+def test_help_width_is_clicks_own(columns: str) -> None:
+    # the same width click finds through shutil, and the help text wraps to it
+    env = {**os.environ, "COLUMNS": columns}
+    code = (
+        "import click; from portplan.cli import _help_width; "
+        "print(click.HelpFormatter().width, _help_width(None))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+        env=env,
+    )
+    clicks, ours = result.stdout.split()
+    assert ours == clicks
+    shown = subprocess.run(
+        [sys.executable, "-m", "portplan", "--help"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+        env=env,
+    ).stdout
+    assert max(len(line) for line in shown.splitlines()) == int(clicks)

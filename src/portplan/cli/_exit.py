@@ -8,8 +8,6 @@ from __future__ import annotations
 
 from enum import IntEnum
 
-from portplan._errors import PortplanError
-
 __all__ = ["EXIT_CODES_HELP", "ExitCode", "Terminated", "exit_code_for", "raise_terminated"]
 
 
@@ -51,6 +49,8 @@ def raise_terminated(signum: int, _frame: object) -> None:
 
 def exit_code_for(error: BaseException) -> int:
     """The exit status of an error that ends a command (128 + N for signal N but Ctrl-C)."""
+    from portplan._errors import PortplanError  # noqa: PLC0415 - not for --help (3 ms)
+
     if isinstance(error, KeyboardInterrupt):
         return ExitCode.INTERRUPTED
     if isinstance(error, Terminated):
