@@ -1,4 +1,4 @@
-"""The Windows target's scripts as Windows PowerShell reads them.
+"""The Windows target's scripts as Windows PowerShell and Windows Firewall read them.
 
 Windows PowerShell 5.1 (the PowerShell of every Windows Server) reads a script file without a
 byte-order mark in the system's ANSI code page, not as UTF-8.  There the bytes of a letter
@@ -13,6 +13,7 @@ import dataclasses
 
 import examples
 from portplan.targets import RuleOptions, get_target
+from targetread import windows_rules
 
 #: the characters at which PowerShell ends a single-quoted string (doubled: one of them inside)
 QUOTES = "'\u2018\u2019\u201a\u201b"
@@ -64,3 +65,27 @@ def test_a_purpose_in_any_script_stays_inside_its_string() -> None:
     assert descriptions
     for description in descriptions:
         assert description.endswith(f": {PURPOSE}"), description
+
+
+def test_no_rule_name_or_description_holds_a_pipe() -> None:
+    """Windows Firewall forbids ``|`` in a rule's name and description (INetFwRule Name and
+    Description: "The string must not contain the '|' character"; its rule store separates
+    fields with it).  A rule that implements several flows joined their purposes with ``|``,
+    and a purpose may hold one itself."""
+    plan = examples.example_plan("shopping-contoso")
+    rows = tuple(
+        dataclasses.replace(
+            row, facts=dataclasses.replace(row.facts, purpose=f"{row.purpose} | a|b")
+        )
+        for row in plan.rows
+    )
+    plan = dataclasses.replace(plan, rows=rows)
+    scripts = get_target("windows").render(plan, RuleOptions())
+    several = 0
+    for script in scripts.values():
+        for rule in windows_rules(script):
+            several += len(rule["DisplayName"][0].split(", ")) > 1
+            for parameter in ("DisplayName", "Description"):
+                assert "|" not in rule[parameter][0], rule[parameter][0]
+            assert "a/b" in rule["Description"][0]
+    assert several  # rules that implement several flows were checked

@@ -253,7 +253,10 @@ def _rule(key: _Key, group: _Group, settings: _Settings) -> list[str]:
     flows = list(group.flows)
     what, protocol = _protocol(key, inbound)
     name = f"{GROUP} {'in' if inbound else 'out'} {what}: " + ", ".join(flows)
-    description = " | ".join(f"{flow}: {purpose}" for flow, purpose in group.flows.items())
+    description = "; ".join(f"{flow}: {purpose}" for flow, purpose in group.flows.items())
+    # Windows Firewall refuses "|" in a rule's name and description (its rule store
+    # separates fields with it)
+    name, description = name.replace("|", "/"), description.replace("|", "/")
     peers = collapse(group.peers, key.family)
     # from (or to) anywhere: Windows' own keyword; the local addresses keep the family
     remote = ps_quote("Any") if is_everywhere(peers, key.family) else _addresses(peers)
