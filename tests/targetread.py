@@ -167,8 +167,10 @@ def _ps_values(text: str) -> tuple[list[str], str]:
 
 
 def windows_rules(script: str) -> Iterator[dict[str, list[str]]]:
-    """Every New-NetFirewallRule of a script (its parameters); any other command fails."""
-    joined = script.replace(" `\n    ", " ")
+    """Every New-NetFirewallRule of a script (its parameters); any other command fails.
+    The byte-order mark the script begins with is not part of its text (PowerShell reads it
+    as the file's encoding)."""
+    joined = script.removeprefix("\ufeff").replace(" `\n    ", " ")
     for line in joined.splitlines():
         if not line.strip() or line.startswith("# ") or line == "#":
             continue

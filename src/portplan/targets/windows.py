@@ -18,6 +18,10 @@ follow the host's RPC configuration, so a restricted range in the deployment's
 numbers instead.  Other ports of those rows (445) stay numbers.  Keywords exist only for inbound
 rules: outbound rules keep the numbers.
 
+Each script begins with a UTF-8 byte-order mark: Windows PowerShell 5.1 reads a script without
+one in the ANSI code page, where the bytes of a letter such as ``ł`` (C5 82) read as ``Å`` and
+the typographic quote U+201A, which would end a single-quoted string early.
+
 Windows cannot reject (blocked traffic is dropped silently), so ``--default reject`` is refused.
 It does not filter loopback traffic either: a loopback flow gets a comment, not a rule.  Other
 enabled allow rules on the host (Windows' own, or local ones) still apply; the script ends with a
@@ -66,6 +70,10 @@ MSRPC = "msrpc"
 
 # PowerShell ends a single-quoted string at any of these; each is escaped by doubling it.
 _PS_QUOTES = "'\u2018\u2019\u201a\u201b"
+#: the byte-order mark every script begins with: Windows PowerShell 5.1 reads a script without
+#: one in the system's ANSI code page, where the UTF-8 bytes of letters such as "ł" or "т"
+#: (C5 82, D1 82) read as "Å" or "Ñ" and U+201A, at which a single-quoted string ends
+BOM = "\ufeff"
 
 
 def ps_quote(text: str) -> str:
@@ -245,7 +253,10 @@ def _rule(key: _Key, group: _Group, settings: _Settings) -> list[str]:
     flows = list(group.flows)
     what, protocol = _protocol(key, inbound)
     name = f"{GROUP} {'in' if inbound else 'out'} {what}: " + ", ".join(flows)
-    description = " | ".join(f"{flow}: {purpose}" for flow, purpose in group.flows.items())
+    description = "; ".join(f"{flow}: {purpose}" for flow, purpose in group.flows.items())
+    # Windows Firewall refuses "|" in a rule's name and description (its rule store
+    # separates fields with it)
+    name, description = name.replace("|", "/"), description.replace("|", "/")
     peers = collapse(group.peers, key.family)
     # from (or to) anywhere: Windows' own keyword; the local addresses keep the family
     remote = ps_quote("Any") if is_everywhere(peers, key.family) else _addresses(peers)
@@ -268,7 +279,7 @@ def render_host(plan: Plan, host: str, options: RuleOptions, settings: _Settings
     view = _host_plan(plan, host, addresses, options, settings)
     profiles = ", ".join(settings.profiles)
     out = [
-        f"# portplan Windows Defender Firewall rules for host {host} "
+        f"{BOM}# portplan Windows Defender Firewall rules for host {host} "
         f"of deployment {one_line(plan.deployment)}.",
         "# Generated from the flow plan: every rule names the flows it implements; do not edit.",
         f"# Run in an elevated PowerShell: .\\{host}.ps1 (re-runnable: it first removes every rule "

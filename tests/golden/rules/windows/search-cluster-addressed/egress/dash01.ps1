@@ -1,4 +1,4 @@
-# portplan Windows Defender Firewall rules for host dash01 of deployment search-cluster.
+﻿# portplan Windows Defender Firewall rules for host dash01 of deployment search-cluster.
 # Generated from the flow plan: every rule names the flows it implements; do not edit.
 # Run in an elevated PowerShell: .\dash01.ps1 (re-runnable: it first removes every rule of group 'portplan').
 # Rules apply to the Domain, Private profile(s); stateful; ICMP by type (-IcmpType).

@@ -1,4 +1,4 @@
-# portplan Windows Defender Firewall rules for host search of deployment search-cluster.
+﻿# portplan Windows Defender Firewall rules for host search of deployment search-cluster.
 # Generated from the flow plan: every rule names the flows it implements; do not edit.
 # Run in an elevated PowerShell: .\search.ps1 (re-runnable: it first removes every rule of group 'portplan').
 # Rules apply to the Domain, Private profile(s); stateful; ICMP by type (-IcmpType).
@@ -14,7 +14,7 @@ Remove-NetFirewallRule -Group 'portplan' -ErrorAction SilentlyContinue
 # example-search-2.0/rest: REST API for search and indexing clients.
 # example-search-2.0/dashboard-search: The dashboard queries the cluster.
 New-NetFirewallRule -DisplayName 'portplan in TCP 9200: example-search-2.0/rest, example-search-2.0/dashboard-search' `
-    -Description 'example-search-2.0/rest: REST API for search and indexing clients. | example-search-2.0/dashboard-search: The dashboard queries the cluster.' `
+    -Description 'example-search-2.0/rest: REST API for search and indexing clients.; example-search-2.0/dashboard-search: The dashboard queries the cluster.' `
     -Group 'portplan' -Direction Inbound -Action Allow -Profile Domain, Private `
     -Protocol TCP -LocalPort '9200' `
     -LocalAddress '192.0.2.11', '192.0.2.12/31' `
@@ -29,7 +29,7 @@ New-NetFirewallRule -DisplayName 'portplan in TCP 9300: example-search-2.0/trans
 # example-search-2.0/node-ping: Nodes ping each other to detect a failed member.
 # example-search-2.0/monitoring-ping: Monitoring pings every node and the dashboard.
 New-NetFirewallRule -DisplayName 'portplan in ICMPv4 echo-request: example-search-2.0/node-ping, example-search-2.0/monitoring-ping' `
-    -Description 'example-search-2.0/node-ping: Nodes ping each other to detect a failed member. | example-search-2.0/monitoring-ping: Monitoring pings every node and the dashboard.' `
+    -Description 'example-search-2.0/node-ping: Nodes ping each other to detect a failed member.; example-search-2.0/monitoring-ping: Monitoring pings every node and the dashboard.' `
     -Group 'portplan' -Direction Inbound -Action Allow -Profile Domain, Private `
     -Protocol ICMPv4 -IcmpType '8' `
     -LocalAddress '192.0.2.11', '192.0.2.12/31' `

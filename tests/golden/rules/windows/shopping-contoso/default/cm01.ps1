@@ -1,4 +1,4 @@
-# portplan Windows Defender Firewall rules for host cm01 of deployment contoso-shopping.
+﻿# portplan Windows Defender Firewall rules for host cm01 of deployment contoso-shopping.
 # Generated from the flow plan: every rule names the flows it implements; do not edit.
 # Run in an elevated PowerShell: .\cm01.ps1 (re-runnable: it first removes every rule of group 'portplan').
 # Rules apply to the Domain, Private profile(s); TCP/UDP only, stateful.
@@ -12,7 +12,7 @@ Remove-NetFirewallRule -Group 'portplan' -ErrorAction SilentlyContinue
 # shopping-6.1/central-wmi: Remote access to the SMS Provider role on the Configuration Manager site server. TCP 135 and 445 are used to initiate communications and negotiate dynamic RPC and MSDTC por
 # shopping-6.1/console-wmi: Required for remote access to the SMS Provider role on Configuration Manager site servers. TCP 135 and 445 are used to initiate communications and negotiate a dynamic RPC p
 New-NetFirewallRule -DisplayName 'portplan in TCP RPCEPMap: shopping-6.1/central-wmi, shopping-6.1/console-wmi' `
-    -Description 'shopping-6.1/central-wmi: Remote access to the SMS Provider role on the Configuration Manager site server. TCP 135 and 445 are used to initiate communications and negotiate dynamic RPC and MSDTC ports. The dynamic ranges depend on the Windows OS version. | shopping-6.1/console-wmi: Required for remote access to the SMS Provider role on Configuration Manager site servers. TCP 135 and 445 are used to initiate communications and negotiate a dynamic RPC port. The dynamic range depends on the Windows OS version.' `
+    -Description 'shopping-6.1/central-wmi: Remote access to the SMS Provider role on the Configuration Manager site server. TCP 135 and 445 are used to initiate communications and negotiate dynamic RPC and MSDTC ports. The dynamic ranges depend on the Windows OS version.; shopping-6.1/console-wmi: Required for remote access to the SMS Provider role on Configuration Manager site servers. TCP 135 and 445 are used to initiate communications and negotiate a dynamic RPC port. The dynamic range depends on the Windows OS version.' `
     -Group 'portplan' -Direction Inbound -Action Allow -Profile Domain, Private `
     -Protocol TCP -LocalPort 'RPCEPMap' `
     -LocalAddress '192.0.2.40' `
@@ -20,7 +20,7 @@ New-NetFirewallRule -DisplayName 'portplan in TCP RPCEPMap: shopping-6.1/central
 # shopping-6.1/central-wmi: Remote access to the SMS Provider role on the Configuration Manager site server. TCP 135 and 445 are used to initiate communications and negotiate dynamic RPC and MSDTC por
 # shopping-6.1/console-wmi: Required for remote access to the SMS Provider role on Configuration Manager site servers. TCP 135 and 445 are used to initiate communications and negotiate a dynamic RPC p
 New-NetFirewallRule -DisplayName 'portplan in TCP 445: shopping-6.1/central-wmi, shopping-6.1/console-wmi' `
-    -Description 'shopping-6.1/central-wmi: Remote access to the SMS Provider role on the Configuration Manager site server. TCP 135 and 445 are used to initiate communications and negotiate dynamic RPC and MSDTC ports. The dynamic ranges depend on the Windows OS version. | shopping-6.1/console-wmi: Required for remote access to the SMS Provider role on Configuration Manager site servers. TCP 135 and 445 are used to initiate communications and negotiate a dynamic RPC port. The dynamic range depends on the Windows OS version.' `
+    -Description 'shopping-6.1/central-wmi: Remote access to the SMS Provider role on the Configuration Manager site server. TCP 135 and 445 are used to initiate communications and negotiate dynamic RPC and MSDTC ports. The dynamic ranges depend on the Windows OS version.; shopping-6.1/console-wmi: Required for remote access to the SMS Provider role on Configuration Manager site servers. TCP 135 and 445 are used to initiate communications and negotiate a dynamic RPC port. The dynamic range depends on the Windows OS version.' `
     -Group 'portplan' -Direction Inbound -Action Allow -Profile Domain, Private `
     -Protocol TCP -LocalPort '445' `
     -LocalAddress '192.0.2.40' `
@@ -28,7 +28,7 @@ New-NetFirewallRule -DisplayName 'portplan in TCP 445: shopping-6.1/central-wmi,
 # shopping-6.1/central-wmi: Remote access to the SMS Provider role on the Configuration Manager site server. TCP 135 and 445 are used to initiate communications and negotiate dynamic RPC and MSDTC por
 # shopping-6.1/console-wmi: Required for remote access to the SMS Provider role on Configuration Manager site servers. TCP 135 and 445 are used to initiate communications and negotiate a dynamic RPC p
 New-NetFirewallRule -DisplayName 'portplan in TCP RPC: shopping-6.1/central-wmi, shopping-6.1/console-wmi' `
-    -Description 'shopping-6.1/central-wmi: Remote access to the SMS Provider role on the Configuration Manager site server. TCP 135 and 445 are used to initiate communications and negotiate dynamic RPC and MSDTC ports. The dynamic ranges depend on the Windows OS version. | shopping-6.1/console-wmi: Required for remote access to the SMS Provider role on Configuration Manager site servers. TCP 135 and 445 are used to initiate communications and negotiate a dynamic RPC port. The dynamic range depends on the Windows OS version.' `
+    -Description 'shopping-6.1/central-wmi: Remote access to the SMS Provider role on the Configuration Manager site server. TCP 135 and 445 are used to initiate communications and negotiate dynamic RPC and MSDTC ports. The dynamic ranges depend on the Windows OS version.; shopping-6.1/console-wmi: Required for remote access to the SMS Provider role on Configuration Manager site servers. TCP 135 and 445 are used to initiate communications and negotiate a dynamic RPC port. The dynamic range depends on the Windows OS version.' `
     -Group 'portplan' -Direction Inbound -Action Allow -Profile Domain, Private `
     -Protocol TCP -LocalPort 'RPC' `
     -LocalAddress '192.0.2.40' `

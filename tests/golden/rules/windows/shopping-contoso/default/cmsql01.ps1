@@ -1,4 +1,4 @@
-# portplan Windows Defender Firewall rules for host cmsql01 of deployment contoso-shopping.
+﻿# portplan Windows Defender Firewall rules for host cmsql01 of deployment contoso-shopping.
 # Generated from the flow plan: every rule names the flows it implements; do not edit.
 # Run in an elevated PowerShell: .\cmsql01.ps1 (re-runnable: it first removes every rule of group 'portplan').
 # Rules apply to the Domain, Private profile(s); TCP/UDP only, stateful.
@@ -12,7 +12,7 @@ Remove-NetFirewallRule -Group 'portplan' -ErrorAction SilentlyContinue
 # shopping-6.1/console-cm-sql: Communication with the remote Configuration Manager site database if the Shopping RBAC feature is not used. RBAC uses WMI (DCOM) instead of SQL.
 # shopping-6.1/receiver-cm-sql: Communication with the Configuration Manager site database, if remote.
 New-NetFirewallRule -DisplayName 'portplan in TCP 1433: shopping-6.1/central-cm-sql, shopping-6.1/console-cm-sql, shopping-6.1/receiver-cm-sql' `
-    -Description 'shopping-6.1/central-cm-sql: Communication with the remote Configuration Manager Site database if the Shopping RBAC feature is not used. RBAC uses WMI (DCOM) instead of SQL. | shopping-6.1/console-cm-sql: Communication with the remote Configuration Manager site database if the Shopping RBAC feature is not used. RBAC uses WMI (DCOM) instead of SQL. | shopping-6.1/receiver-cm-sql: Communication with the Configuration Manager site database, if remote.' `
+    -Description 'shopping-6.1/central-cm-sql: Communication with the remote Configuration Manager Site database if the Shopping RBAC feature is not used. RBAC uses WMI (DCOM) instead of SQL.; shopping-6.1/console-cm-sql: Communication with the remote Configuration Manager site database if the Shopping RBAC feature is not used. RBAC uses WMI (DCOM) instead of SQL.; shopping-6.1/receiver-cm-sql: Communication with the Configuration Manager site database, if remote.' `
     -Group 'portplan' -Direction Inbound -Action Allow -Profile Domain, Private `
     -Protocol TCP -LocalPort '1433' `
     -LocalAddress '192.0.2.41' `

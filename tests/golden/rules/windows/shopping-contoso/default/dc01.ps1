@@ -1,4 +1,4 @@
-# portplan Windows Defender Firewall rules for host dc01 of deployment contoso-shopping.
+﻿# portplan Windows Defender Firewall rules for host dc01 of deployment contoso-shopping.
 # Generated from the flow plan: every rule names the flows it implements; do not edit.
 # Run in an elevated PowerShell: .\dc01.ps1 (re-runnable: it first removes every rule of group 'portplan').
 # Rules apply to the Domain, Private profile(s); TCP/UDP only, stateful.
@@ -13,7 +13,7 @@ Remove-NetFirewallRule -Group 'portplan' -ErrorAction SilentlyContinue
 # shopping-6.1/console-ldap: Communication with Active Directory to verify user, computer and AD groups and resolution of each user's manager and email address.
 # shopping-6.1/client-ldap: Communication with Active Directory to verify user, computer and AD groups and resolution of each user's manager and email address.
 New-NetFirewallRule -DisplayName 'portplan in TCP 389: shopping-6.1/website-ldap, shopping-6.1/central-ldap, shopping-6.1/console-ldap, shopping-6.1/client-ldap' `
-    -Description 'shopping-6.1/website-ldap: Communication with Active Directory to verify user, computer and AD groups and resolution of each user''s manager and email address. | shopping-6.1/central-ldap: Communication with Active Directory to verify user, computer and AD groups and resolution of each user''s manager and email address. | shopping-6.1/console-ldap: Communication with Active Directory to verify user, computer and AD groups and resolution of each user''s manager and email address. | shopping-6.1/client-ldap: Communication with Active Directory to verify user, computer and AD groups and resolution of each user''s manager and email address.' `
+    -Description 'shopping-6.1/website-ldap: Communication with Active Directory to verify user, computer and AD groups and resolution of each user''s manager and email address.; shopping-6.1/central-ldap: Communication with Active Directory to verify user, computer and AD groups and resolution of each user''s manager and email address.; shopping-6.1/console-ldap: Communication with Active Directory to verify user, computer and AD groups and resolution of each user''s manager and email address.; shopping-6.1/client-ldap: Communication with Active Directory to verify user, computer and AD groups and resolution of each user''s manager and email address.' `
     -Group 'portplan' -Direction Inbound -Action Allow -Profile Domain, Private `
     -Protocol TCP -LocalPort '389' `
     -LocalAddress '192.0.2.31' `
@@ -23,7 +23,7 @@ New-NetFirewallRule -DisplayName 'portplan in TCP 389: shopping-6.1/website-ldap
 # shopping-6.1/console-ldaps: Communication with Active Directory
 # shopping-6.1/client-ldaps: Communication with Active Directory.
 New-NetFirewallRule -DisplayName 'portplan in TCP 636,3269: shopping-6.1/website-ldaps, shopping-6.1/central-ldaps, shopping-6.1/console-ldaps, shopping-6.1/client-ldaps' `
-    -Description 'shopping-6.1/website-ldaps: Communication with Active Directory. | shopping-6.1/central-ldaps: Communication with Active Directory | shopping-6.1/console-ldaps: Communication with Active Directory | shopping-6.1/client-ldaps: Communication with Active Directory.' `
+    -Description 'shopping-6.1/website-ldaps: Communication with Active Directory.; shopping-6.1/central-ldaps: Communication with Active Directory; shopping-6.1/console-ldaps: Communication with Active Directory; shopping-6.1/client-ldaps: Communication with Active Directory.' `
     -Group 'portplan' -Direction Inbound -Action Allow -Profile Domain, Private `
     -Protocol TCP -LocalPort '636', '3269' `
     -LocalAddress '192.0.2.31' `

@@ -1,4 +1,4 @@
-# portplan Windows Defender Firewall rules for host mail01 of deployment contoso-shopping.
+﻿# portplan Windows Defender Firewall rules for host mail01 of deployment contoso-shopping.
 # Generated from the flow plan: every rule names the flows it implements; do not edit.
 # Run in an elevated PowerShell: .\mail01.ps1 (re-runnable: it first removes every rule of group 'portplan').
 # Rules apply to the Domain, Private profile(s); TCP/UDP only, stateful.

@@ -1,4 +1,4 @@
-# portplan Windows Defender Firewall rules for host shop01 of deployment contoso-shopping.
+﻿# portplan Windows Defender Firewall rules for host shop01 of deployment contoso-shopping.
 # Generated from the flow plan: every rule names the flows it implements; do not edit.
 # Run in an elevated PowerShell: .\shop01.ps1 (re-runnable: it first removes every rule of group 'portplan').
 # Rules apply to the Domain, Private profile(s); TCP/UDP only, stateful.
@@ -12,7 +12,7 @@ Remove-NetFirewallRule -Group 'portplan' -ErrorAction SilentlyContinue
 # shopping-6.1/receiver-https: Communication with the Shopping central Website.
 # shopping-6.1/client-https: For browsers on clients to communicate with the Shopping central website (Shopping Portal).
 New-NetFirewallRule -DisplayName 'portplan in TCP 8443: shopping-6.1/website-https, shopping-6.1/receiver-https, shopping-6.1/client-https' `
-    -Description 'shopping-6.1/website-https: For browsers on clients and Shopping receivers to communicate with the Shopping Website. | shopping-6.1/receiver-https: Communication with the Shopping central Website. | shopping-6.1/client-https: For browsers on clients to communicate with the Shopping central website (Shopping Portal).' `
+    -Description 'shopping-6.1/website-https: For browsers on clients and Shopping receivers to communicate with the Shopping Website.; shopping-6.1/receiver-https: Communication with the Shopping central Website.; shopping-6.1/client-https: For browsers on clients to communicate with the Shopping central website (Shopping Portal).' `
     -Group 'portplan' -Direction Inbound -Action Allow -Profile Domain, Private `
     -Protocol TCP -LocalPort '8443' `
     -LocalAddress '192.0.2.10' `

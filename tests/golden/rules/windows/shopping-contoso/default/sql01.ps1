@@ -1,4 +1,4 @@
-# portplan Windows Defender Firewall rules for host sql01 of deployment contoso-shopping.
+﻿# portplan Windows Defender Firewall rules for host sql01 of deployment contoso-shopping.
 # Generated from the flow plan: every rule names the flows it implements; do not edit.
 # Run in an elevated PowerShell: .\sql01.ps1 (re-runnable: it first removes every rule of group 'portplan').
 # Rules apply to the Domain, Private profile(s); TCP/UDP only, stateful.
@@ -12,7 +12,7 @@ Remove-NetFirewallRule -Group 'portplan' -ErrorAction SilentlyContinue
 # shopping-6.1/central-sql: Communication with a remote Shopping database.
 # shopping-6.1/console-sql: Communication with a remote Shopping database.
 New-NetFirewallRule -DisplayName 'portplan in TCP 1433: shopping-6.1/website-sql, shopping-6.1/central-sql, shopping-6.1/console-sql' `
-    -Description 'shopping-6.1/website-sql: Communication with a remote Shopping database. | shopping-6.1/central-sql: Communication with a remote Shopping database. | shopping-6.1/console-sql: Communication with a remote Shopping database.' `
+    -Description 'shopping-6.1/website-sql: Communication with a remote Shopping database.; shopping-6.1/central-sql: Communication with a remote Shopping database.; shopping-6.1/console-sql: Communication with a remote Shopping database.' `
     -Group 'portplan' -Direction Inbound -Action Allow -Profile Domain, Private `
     -Protocol TCP -LocalPort '1433' `
     -LocalAddress '192.0.2.20' `

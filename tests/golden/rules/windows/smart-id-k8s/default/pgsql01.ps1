@@ -1,4 +1,4 @@
-# portplan Windows Defender Firewall rules for host pgsql01 of deployment bank-smart-id-k8s.
+﻿# portplan Windows Defender Firewall rules for host pgsql01 of deployment bank-smart-id-k8s.
 # Generated from the flow plan: every rule names the flows it implements; do not edit.
 # Run in an elevated PowerShell: .\pgsql01.ps1 (re-runnable: it first removes every rule of group 'portplan').
 # Rules apply to the Domain, Private profile(s); TCP/UDP only, stateful.

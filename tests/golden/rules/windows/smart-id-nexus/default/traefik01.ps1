@@ -1,4 +1,4 @@
-# portplan Windows Defender Firewall rules for host traefik01 of deployment bank-smart-id.
+﻿# portplan Windows Defender Firewall rules for host traefik01 of deployment bank-smart-id.
 # Generated from the flow plan: every rule names the flows it implements; do not edit.
 # Run in an elevated PowerShell: .\traefik01.ps1 (re-runnable: it first removes every rule of group 'portplan').
 # Rules apply to the Domain, Private profile(s); TCP/UDP only, stateful.
@@ -12,7 +12,7 @@ Remove-NetFirewallRule -Group 'portplan' -ErrorAction SilentlyContinue
 # smart-id-21.04/im-self-service/ingress: External TLS communication between a user client to Smart ID Self-Service.
 # smart-id-21.04/hermod/ingress: TLS communication with Smart ID Messaging (Hermod).
 New-NetFirewallRule -DisplayName 'portplan in TCP 443: smart-id-21.04/im-operator/ingress, smart-id-21.04/im-self-service/ingress, smart-id-21.04/hermod/ingress' `
-    -Description 'smart-id-21.04/im-operator/ingress: External TLS communication between a user client to Identity Manager Operator. | smart-id-21.04/im-self-service/ingress: External TLS communication between a user client to Smart ID Self-Service. | smart-id-21.04/hermod/ingress: TLS communication with Smart ID Messaging (Hermod).' `
+    -Description 'smart-id-21.04/im-operator/ingress: External TLS communication between a user client to Identity Manager Operator.; smart-id-21.04/im-self-service/ingress: External TLS communication between a user client to Smart ID Self-Service.; smart-id-21.04/hermod/ingress: TLS communication with Smart ID Messaging (Hermod).' `
     -Group 'portplan' -Direction Inbound -Action Allow -Profile Domain, Private `
     -Protocol TCP -LocalPort '443' `
     -LocalAddress '198.51.100.10' `
@@ -20,7 +20,7 @@ New-NetFirewallRule -DisplayName 'portplan in TCP 443: smart-id-21.04/im-operato
 # smart-id-21.04/im-admin/ingress: External TLS communication between a user client to the Identity Manager Admin.
 # smart-id-21.04/im-tenant/ingress: External TLS communication between a user client to the Identity Manager Tenant.
 New-NetFirewallRule -DisplayName 'portplan in TCP 8443: smart-id-21.04/im-admin/ingress, smart-id-21.04/im-tenant/ingress' `
-    -Description 'smart-id-21.04/im-admin/ingress: External TLS communication between a user client to the Identity Manager Admin. | smart-id-21.04/im-tenant/ingress: External TLS communication between a user client to the Identity Manager Tenant.' `
+    -Description 'smart-id-21.04/im-admin/ingress: External TLS communication between a user client to the Identity Manager Admin.; smart-id-21.04/im-tenant/ingress: External TLS communication between a user client to the Identity Manager Tenant.' `
     -Group 'portplan' -Direction Inbound -Action Allow -Profile Domain, Private `
     -Protocol TCP -LocalPort '8443' `
     -LocalAddress '198.51.100.10' `
