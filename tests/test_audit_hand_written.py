@@ -100,6 +100,15 @@ def test_a_verdict_map_it_cannot_know_may_accept_all_it_could_match() -> None:
     assert kinds(result) == {"extra", "unreadable"}
 
 
+@pytest.mark.netns
+def test_a_set_its_rules_add_to_may_hold_any_source() -> None:
+    """Port knocking: nft lists a set that a rule adds to without the flag dynamic."""
+    result = audit(nft("set-added.nft"))
+    assert extra(result) == [packet(OUTSIDER, TCP, 22)]
+    (unreadable,) = [f for f in result.findings if f.kind is FindingKind.UNREADABLE]
+    assert "@knocked" in unreadable.message and "change as packets pass" in unreadable.message
+
+
 # -- a jump, goto or return on a condition it cannot read -------------------------------------
 
 

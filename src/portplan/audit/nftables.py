@@ -27,7 +27,7 @@ from portplan.audit._iptvalues import PASSIVE_TARGETS
 from portplan.audit._match import ICMP_TYPES, ICMPV6_TYPES, MatchBuilder, icmp_ranges
 from portplan.audit._nfthooks import FAMILIES, Place, conntrack_families, place
 from portplan.audit._nftshape import Unreadable as _Unreadable
-from portplan.audit._nftshape import check_document, flags, reason, rule_text
+from portplan.audit._nftshape import changed_by_rules, check_document, flags, reason, rule_text
 from portplan.audit._nftshape import text_of as _text
 from portplan.audit._rules import Chain, Hook, Interface, Rule, Ruleset, Verdict
 from portplan.spaces import ALL_PORTS, PORTED, PROTOCOL_NUMBERS, Ranges, address_span
@@ -55,6 +55,7 @@ class _Reader:
         self.sets: dict[tuple[str, str, str], tuple[str, Ranges | None]] = {}
         #: verdict maps: their (key, verdict) entries, or None when they change as packets pass
         self.maps: dict[tuple[str, str, str], list[Any] | None] = {}
+        self.changed = changed_by_rules(items)  #: sets and maps the rules add to
 
     # -- values ---------------------------------------------------------------------------
 
@@ -129,7 +130,7 @@ class _Reader:
         table = (body["family"], body["table"])
         kind = body.get("type")
         key = (*table, body["name"])
-        if not isinstance(kind, str) or flags(body) & {"dynamic", "timeout"}:
+        if not isinstance(kind, str) or flags(body) & {"dynamic", "timeout"} or key in self.changed:
             self.sets[key] = (str(kind), None)
             return
         elements = body.get("elem", [])
@@ -154,7 +155,9 @@ class _Reader:
             return  # a map to addresses or marks: used by rewrites, which are reported anyway
         key = (body["family"], body["table"], body["name"])
         self.maps[key] = (
-            None if flags(body) & {"dynamic", "timeout"} else list(body.get("elem", []))
+            None
+            if flags(body) & {"dynamic", "timeout"} or key in self.changed
+            else list(body.get("elem", []))
         )
 
     # -- conditions -----------------------------------------------------------------------
