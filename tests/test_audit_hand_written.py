@@ -204,6 +204,14 @@ def test_an_ipset_netmask_widens_each_member() -> None:
     assert sets["wide"] == (6, address_span(ipaddress.ip_network("2001:db8::/64")))
 
 
+def test_an_ipset_its_rules_add_to_may_hold_any_source() -> None:
+    """Port knocking: -j SET --add-set fills the set that a later rule accepts."""
+    result = audit(files("set-added.v4", "ipset:set-added.ipset"))
+    assert extra(result) == [packet(OUTSIDER, TCP, 22)]
+    (unreadable,) = [f for f in result.findings if f.kind is FindingKind.UNREADABLE]
+    assert "knocked" in unreadable.message and "change as packets pass" in unreadable.message
+
+
 # -- the family of an iptables-save file -----------------------------------------------------------
 
 
