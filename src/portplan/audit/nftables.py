@@ -25,7 +25,7 @@ from portplan._errors import AuditError, PortplanError
 from portplan.audit._input import MALFORMED, load_json
 from portplan.audit._iptvalues import PASSIVE_TARGETS
 from portplan.audit._match import ICMP_TYPES, ICMPV6_TYPES, MatchBuilder, icmp_ranges
-from portplan.audit._nfthooks import FAMILIES, Place, conntrack_families, place
+from portplan.audit._nfthooks import FAMILIES, Place, conntrack_families, idle_tables, place
 from portplan.audit._nftshape import Unreadable as _Unreadable
 from portplan.audit._nftshape import changed_by_rules, check_document, flags, reason, rule_text
 from portplan.audit._nftshape import text_of as _text
@@ -456,7 +456,7 @@ def read_nftables_json(text: str, where: str) -> Ruleset:
             reader.read_set(item["set"])
         elif "map" in item:
             reader.read_map(item["map"])
-    conntrack = conntrack_families(items)
+    conntrack, idle = conntrack_families(items), idle_tables(items)
     for item in items:
         body = item.get("chain")
         if body is None:
@@ -473,7 +473,7 @@ def read_nftables_json(text: str, where: str) -> Ruleset:
         ruleset.chains[key] = chain
         if body.get("hook") is None:
             continue
-        found = place(body, conntrack)
+        found = place(body, conntrack, idle)
         if isinstance(found, str):
             ruleset.notes.append(f"{found} is not read")
         if not isinstance(found, Place):
