@@ -31,8 +31,9 @@ _PORT_NAMES = {
     "bootps": 67, "bootpc": 68, "tftp": 69, "www": 80, "http": 80, "pop3": 110,
     "sunrpc": 111, "ntp": 123, "netbios-ns": 137, "netbios-dgm": 138, "netbios-ssn": 139,
     "imap4": 143, "snmp": 161, "snmptrap": 162, "bgp": 179, "ldap": 389, "https": 443,
-    "isakmp": 500, "syslog": 514, "ldaps": 636, "sqlnet": 1521, "radius": 1812,
-    "radius-acct": 1813,
+    "isakmp": 500, "syslog": 514, "ldaps": 636, "sqlnet": 1521,
+    # ASA's literal names (IOS has none for RADIUS): its RADIUS ports are the old ones
+    "radius": 1645, "radius-acct": 1646,
 }  # fmt: skip
 _OPERATORS = ("eq", "neq", "lt", "gt", "range")
 #: ICMP type names: nftables' and the ones IOS and ASA also use
