@@ -258,3 +258,20 @@ def test_asa_radius_names_the_ports_asa_gives_it(tmp_path: Path) -> None:
         (7, "udp 192.0.2.2 -> 192.0.2.3 port 1645"),
         (8, "udp 192.0.2.2 -> 192.0.2.3 port 1646"),
     }
+
+
+def test_an_icmp_type_and_code_match_that_code(tmp_path: Path) -> None:
+    """IOS 'permit icmp any any 3 4' is type 3 code 4 (fragmentation needed), not two types."""
+    entries = [f" {line.split(' extended ')[1]}" for line in _PLANNED]
+    text = "\n".join([
+        "ip access-list extended USERS-IN",
+        *(e for e in entries if ":" not in e),
+        " permit icmp any any 3 4",
+        "ipv6 access-list USERS-IN6",
+        *(e for e in entries if ":" in e),
+        " permit icmp any any 1 4",
+    ])  # fmt: skip
+    assert _extras(tmp_path, text) == {
+        (5, "icmp 192.0.2.2 -> 192.0.2.3 type 3 code 4"),
+        (10, "icmpv6 2001:db8:1::2 -> 2001:db8:2::3 type 1 code 4"),
+    }
