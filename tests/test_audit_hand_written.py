@@ -385,7 +385,7 @@ def test_iptables_nft_statements_are_read_as_the_iptables_targets_they_are() -> 
 
 
 @pytest.mark.netns
-@pytest.mark.parametrize("name", ["nat-redirect.nft", "nat-dnat.v4"])
+@pytest.mark.parametrize("name", ["nat-redirect.nft", "nat-dnat.v4", "stateless-nat.nft"])
 def test_a_nat_rewrite_before_the_filter_may_let_other_ports_in(name: str) -> None:
     """The kernel lets the client's tcp 22 through to the service on 18080 (the filter sees
     18080): the audit says it may pass, naming the rewrite, and that 22 does not surely.  The

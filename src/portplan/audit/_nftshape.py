@@ -22,6 +22,7 @@ __all__ = [
     "check_document",
     "flags",
     "reason",
+    "rewritten",
     "rule_text",
     "text_of",
 ]
@@ -106,6 +107,24 @@ def flags(body: dict[str, Any]) -> set[str]:
     """A set's or a map's flags (nft prints one as a word, several as a list)."""
     found = body.get("flags", [])
     return {found} if isinstance(found, str) else set(found)
+
+
+#: header fields whose rewrite makes a packet another one for the rules after it
+_ADDRESSED = frozenset({"saddr", "daddr", "sport", "dport"})
+
+
+def rewritten(kind: str, value: Any) -> str | None:
+    """What a statement rewrites of what later rules match on, as the audit says it; ``None``
+    when it rewrites nothing they read: a destination NAT (``dnat``, ``redirect``,
+    ``tproxy``), or an address or a port that a stateless NAT sets (``ip daddr set``,
+    ``tcp dport set``: a ``mangle`` of the header)."""
+    if kind in ("dnat", "redirect", "tproxy"):
+        return f"{kind}: the destination is rewritten"
+    key = value.get("key") if kind == "mangle" and isinstance(value, dict) else None
+    payload = key.get("payload") if isinstance(key, dict) else None
+    if isinstance(payload, dict) and payload.get("field") in _ADDRESSED:
+        return f"{text_of(key)} set: the header is rewritten (stateless NAT)"
+    return None
 
 
 def changed_by_rules(items: list[dict[str, Any]]) -> set[tuple[str, str, str]]:

@@ -22,12 +22,13 @@ from collections.abc import Iterator
 from typing import Any
 
 from portplan._errors import AuditError, PortplanError
+from portplan.audit import _nftshape as _shape
 from portplan.audit._input import MALFORMED, load_json
 from portplan.audit._iptvalues import PASSIVE_TARGETS
 from portplan.audit._match import ICMP_TYPES, ICMPV6_TYPES, MatchBuilder, icmp_ranges
 from portplan.audit._nfthooks import FAMILIES, Place, conntrack_families, idle_tables, place
 from portplan.audit._nftshape import Unreadable as _Unreadable
-from portplan.audit._nftshape import changed_by_rules, check_document, flags, reason, rule_text
+from portplan.audit._nftshape import check_document, flags, reason, rule_text
 from portplan.audit._nftshape import text_of as _text
 from portplan.audit._rules import Chain, Hook, Interface, Rule, Ruleset, Verdict
 from portplan.spaces import ALL_PORTS, PORTED, PROTOCOL_NUMBERS, Ranges, address_span
@@ -55,7 +56,7 @@ class _Reader:
         self.sets: dict[tuple[str, str, str], tuple[str, Ranges | None]] = {}
         #: verdict maps: their (key, verdict) entries, or None when they change as packets pass
         self.maps: dict[tuple[str, str, str], list[Any] | None] = {}
-        self.changed = changed_by_rules(items)  #: sets and maps the rules add to
+        self.changed = _shape.changed_by_rules(items)  #: sets and maps the rules add to
 
     # -- values ---------------------------------------------------------------------------
 
@@ -291,13 +292,13 @@ class _Reader:
                 target = value.get("target") if isinstance(value, dict) else None
             elif kind == "vmap":
                 vmap = value
+            elif (rewrite := _shape.rewritten(kind, value)) is not None:
+                built.unreadable.append(rewrite)
+                built.rewrites = True
+                if kind in ("dnat", "redirect"):
+                    verdict = Verdict.ACCEPT  # it ends its NAT chain, as an accept does
             elif kind in _PASSIVE:
                 continue
-            elif kind in ("dnat", "redirect", "tproxy"):
-                built.unreadable.append(f"{kind}: the destination is rewritten")
-                built.rewrites = True
-                if kind != "tproxy":
-                    verdict = Verdict.ACCEPT  # it ends its NAT chain, as an accept does
             elif kind in ("snat", "masquerade"):
                 verdict = Verdict.ACCEPT  # the source is rewritten; it ends its NAT chain
             elif kind == "xt" and _xt_passive(value):
@@ -481,9 +482,9 @@ def read_nftables_json(text: str, where: str) -> Ruleset:
         chain.policy = Verdict.DROP if body.get("policy") == "drop" else Verdict.ACCEPT
         chain.sees_loopback, chain.sees_network = found.sees_loopback, found.sees_network
         chain.only = found.only
-        if body.get("type") == "nat" and body.get("hook") in ("prerouting", "output"):
-            # what its rules send elsewhere the filters see as packets to another address
-            ruleset.rewriting.setdefault(found.hook, []).append(key)
+        # what its rules rewrite (dnat, or a stateless ip daddr set) later chains see as
+        # packets to another address or port, or from another
+        ruleset.rewriting.setdefault(found.hook, []).append(key)
         order.append((found.rank, found.hook, key))
     for _rank, hook, key in sorted(order, key=lambda o: o[0]):
         ruleset.paths.setdefault(hook, []).append(key)
