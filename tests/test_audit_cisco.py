@@ -233,3 +233,45 @@ def test_an_asa_list_is_one_for_both_families(tmp_path: Path) -> None:
                            boundary=("users", "servers"))  # fmt: skip
     assert {f.kind for f in result.findings} == {FindingKind.PARTIAL}
     assert all(f.example and f.example.family == 6 for f in result.findings)
+
+
+def _extras(folder: Path, text: str) -> set[tuple[int | None, str]]:
+    """The extra findings (line, example) of ``text`` at the users -> servers boundary."""
+    path = folder / "deployment.yaml"
+    path.write_text(_DUAL)
+    ruleset = read_cisco_acls(text, "acl.cfg")
+    result = audit_ruleset(
+        load_plan(path), "users -> servers", ruleset, boundary=("users", "servers")
+    )
+    assert {f.kind for f in result.findings} <= {FindingKind.EXTRA}
+    return {(f.line, str(f.example)) for f in result.findings}
+
+
+def test_asa_radius_names_the_ports_asa_gives_it(tmp_path: Path) -> None:
+    """ASA's literal 'radius' is udp 1645 and 'radius-acct' 1646 (not 1812, 1813)."""
+    text = "\n".join([
+        *_PLANNED,
+        "access-list USERS-IN extended permit udp any4 any4 eq radius",
+        "access-list USERS-IN extended permit udp any4 any4 eq radius-acct",
+    ])  # fmt: skip
+    assert _extras(tmp_path, text) == {
+        (7, "udp 192.0.2.2 -> 192.0.2.3 port 1645"),
+        (8, "udp 192.0.2.2 -> 192.0.2.3 port 1646"),
+    }
+
+
+def test_an_icmp_type_and_code_match_that_code(tmp_path: Path) -> None:
+    """IOS 'permit icmp any any 3 4' is type 3 code 4 (fragmentation needed), not two types."""
+    entries = [f" {line.split(' extended ')[1]}" for line in _PLANNED]
+    text = "\n".join([
+        "ip access-list extended USERS-IN",
+        *(e for e in entries if ":" not in e),
+        " permit icmp any any 3 4",
+        "ipv6 access-list USERS-IN6",
+        *(e for e in entries if ":" in e),
+        " permit icmp any any 1 4",
+    ])  # fmt: skip
+    assert _extras(tmp_path, text) == {
+        (5, "icmp 192.0.2.2 -> 192.0.2.3 type 3 code 4"),
+        (10, "icmpv6 2001:db8:1::2 -> 2001:db8:2::3 type 1 code 4"),
+    }

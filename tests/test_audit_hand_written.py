@@ -42,16 +42,20 @@ def packet(source: str, protocol: int, port: int) -> Packet:
     return Packet(4, ipaddress.ip_address(source), ipaddress.ip_address(SERVER), protocol, port)
 
 
-def nft(name: str) -> Ruleset:
-    """``tests/data/audit/NAME`` as the kernel holds it, from a namespace of its own."""
+def nft_json(name: str) -> str:
+    """``nft -j list ruleset`` of ``tests/data/audit/NAME`` loaded in a namespace of its own."""
     reason = netns.unavailable("nft")
     if reason is not None:
         pytest.skip(reason)
     path = DATA / name
     with netns.namespace() as space:
         netns.run(["ip", "netns", "exec", space, "nft", "-f", str(path)])
-        text = netns.run(["ip", "netns", "exec", space, "nft", "-j", "list", "ruleset"]).stdout
-    return read_nftables_json(text, name)
+        return netns.run(["ip", "netns", "exec", space, "nft", "-j", "list", "ruleset"]).stdout
+
+
+def nft(name: str) -> Ruleset:
+    """``tests/data/audit/NAME`` as the kernel holds it, from a namespace of its own."""
+    return read_nftables_json(nft_json(name), name)
 
 
 def files(*names: str) -> Ruleset:
@@ -98,6 +102,37 @@ def test_a_verdict_map_it_cannot_know_may_accept_all_it_could_match() -> None:
     result = audit(nft("vmap-dynamic.nft"))
     assert extra(result) == [packet(OUTSIDER, TCP, 3306), packet(OUTSIDER, TCP, 22)]
     assert kinds(result) == {"extra", "unreadable"}
+
+
+@pytest.mark.netns
+def test_a_set_its_rules_add_to_may_hold_any_source() -> None:
+    """Port knocking: nft lists a set that a rule adds to without the flag dynamic."""
+    result = audit(nft("set-added.nft"))
+    assert extra(result) == [packet(OUTSIDER, TCP, 22)]
+    (unreadable,) = [f for f in result.findings if f.kind is FindingKind.UNREADABLE]
+    assert "@knocked" in unreadable.message and "change as packets pass" in unreadable.message
+
+
+@pytest.mark.netns
+def test_a_dormant_table_filters_nothing() -> None:
+    """Whatever nft prints for the flag (1.0.6 prints a stray word), nothing is closed."""
+    result = audit(nft("dormant.nft"))
+    assert extra(result) == OUTSIDERS
+    assert "dormant" in " ".join(result.notes)
+
+
+@pytest.mark.netns
+@pytest.mark.parametrize(
+    ("flags", "closed"), [("dormant", False), (["dormant", "owner"], False), ("owner", True)]
+)
+def test_a_table_is_read_as_its_flags_say(flags: object, closed: bool) -> None:
+    """As newer nft prints a table's flags: dormant opens everything, owner changes nothing."""
+    document = json.loads(nft_json("dormant.nft"))
+    (table,) = [i["table"] for i in document["nftables"] if "table" in i]
+    table["flags"] = flags
+    result = audit(read_nftables_json(json.dumps(document), "dormant.json"))
+    assert extra(result) == ([] if closed else OUTSIDERS)
+    assert kinds(result) == (set() if closed else {"extra"})
 
 
 # -- a jump, goto or return on a condition it cannot read -------------------------------------
@@ -193,6 +228,14 @@ def test_an_ipset_netmask_widens_each_member() -> None:
     assert kinds(result) == {"extra"}
     sets = read_ipsets("create wide hash:ip family inet6 netmask 64\nadd wide 2001:db8::1\n", "x")
     assert sets["wide"] == (6, address_span(ipaddress.ip_network("2001:db8::/64")))
+
+
+def test_an_ipset_its_rules_add_to_may_hold_any_source() -> None:
+    """Port knocking: -j SET --add-set fills the set that a later rule accepts."""
+    result = audit(files("set-added.v4", "ipset:set-added.ipset"))
+    assert extra(result) == [packet(OUTSIDER, TCP, 22)]
+    (unreadable,) = [f for f in result.findings if f.kind is FindingKind.UNREADABLE]
+    assert "knocked" in unreadable.message and "change as packets pass" in unreadable.message
 
 
 # -- the family of an iptables-save file -----------------------------------------------------------
@@ -342,7 +385,7 @@ def test_iptables_nft_statements_are_read_as_the_iptables_targets_they_are() -> 
 
 
 @pytest.mark.netns
-@pytest.mark.parametrize("name", ["nat-redirect.nft", "nat-dnat.v4"])
+@pytest.mark.parametrize("name", ["nat-redirect.nft", "nat-dnat.v4", "stateless-nat.nft"])
 def test_a_nat_rewrite_before_the_filter_may_let_other_ports_in(name: str) -> None:
     """The kernel lets the client's tcp 22 through to the service on 18080 (the filter sees
     18080): the audit says it may pass, naming the rewrite, and that 22 does not surely.  The

@@ -267,9 +267,9 @@ class Evaluation:
         return result | rewritten if self.bound is Bound.HIGH else result - rewritten
 
     def rewrites(self, hook: Hook) -> list[tuple[Rule, Space]]:
-        """The rules of the NAT chains before ``hook``'s filters that may rewrite the
-        destination, each with the packets of the universe it may rewrite (those that reach
-        it: an earlier accept of a NAT chain ends that chain, and the rewrite with it)."""
+        """The rules of the chains on ``hook`` that may rewrite the destination (NAT chains,
+        a stateless NAT), each with the packets of the universe it may rewrite (those that
+        reach it: an earlier accept of its chain ends that chain, and the rewrite with it)."""
         bases = [k for k in self.ruleset.rewriting.get(hook, []) if k in self.ruleset.chains]
         reached = _reachable(self.ruleset, bases)
         if not any(r.rewrites for k in reached for r in self.ruleset.chains[k].rules):

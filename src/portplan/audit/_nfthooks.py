@@ -13,12 +13,12 @@ what a later one drops.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from portplan.audit._rules import Hook
 
-__all__ = ["FAMILIES", "Place", "conntrack_families", "place"]
+__all__ = ["FAMILIES", "Place", "conntrack_families", "idle_tables", "place"]
 
 FAMILIES = {
     "inet": frozenset({4, 6}),
@@ -47,6 +47,9 @@ _CONNTRACK = frozenset(
     {"ct", "dnat", "snat", "masquerade", "redirect", "ct helper", "ct timeout", "ct expectation"}
 )
 _FAMILY_NAMES = {4: "IPv4", 6: "IPv6"}
+#: the flags nft names for a table; a ``dormant`` table's chains see no packet
+_TABLE_FLAGS = frozenset({"dormant", "owner", "persist"})
+_DORMANT = "dormant"
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,14 +82,54 @@ def conntrack_families(items: list[dict[str, Any]]) -> frozenset[int]:
     return frozenset(found)
 
 
+def idle_tables(items: list[dict[str, Any]]) -> dict[tuple[str, str], str]:
+    """The tables (family, name) whose chains may see no packet: ``dormant`` ones, and, with
+    why, those whose flags name no flag nft has (nft 1.0.6 prints a table's one flag as a stray
+    word, ``"flags": "inet"``, so it may be ``dormant``)."""
+    found: dict[tuple[str, str], str] = {}
+    for item in items:
+        body = item.get("table")
+        if not isinstance(body, dict) or "flags" not in body:
+            continue
+        given = body["flags"]
+        names = {str(f) for f in (given if isinstance(given, list) else [given])}
+        key = (str(body.get("family")), str(body.get("name")))
+        if _DORMANT in names:
+            found[key] = _DORMANT
+        elif not names <= _TABLE_FLAGS:
+            found[key] = (
+                f"while table {key[0]} {key[1]} is not dormant (nft lists its flags as "
+                f"{given!r}, which names no flag: nft 1.0.6 prints a table's one flag wrongly)"
+            )
+    return found
+
+
+def place(
+    body: dict[str, Any], conntrack: frozenset[int], idle: dict[tuple[str, str], str]
+) -> Place | str | None:
+    """Where the base chain ``body`` sits; a note when it is on the way but not read (also a
+    chain of a dormant table: it sees no packet); ``None`` when it is on no way of the host's
+    own traffic (``forward``).  A chain of a table that may be dormant sees a packet only
+    while it is not (:func:`idle_tables`)."""
+    found = _place(body, conntrack)
+    why = idle.get((str(body.get("family")), str(body.get("table"))))
+    if why is None or not isinstance(found, Place):
+        return found
+    if why == _DORMANT:
+        return (
+            f"table {body.get('family')} {body.get('table')} chain {body.get('name')} (its "
+            "table is dormant: its chains see no packet)"
+        )
+    return replace(found, only=why if found.only is None else f"{found.only}, and {why}")
+
+
 def _devices(body: dict[str, Any]) -> list[str]:
     given = body.get("dev", body.get("devices", []))
     return [str(d) for d in (given if isinstance(given, list) else [given])]
 
 
-def place(body: dict[str, Any], conntrack: frozenset[int]) -> Place | str | None:
-    """Where the base chain ``body`` sits; a note when it is on the way but not read; ``None``
-    when it is on no way of the host's own traffic (``forward``)."""
+def _place(body: dict[str, Any], conntrack: frozenset[int]) -> Place | str | None:
+    """Where the base chain ``body`` sits, whatever its table's flags (see :func:`place`)."""
     family, hook = body.get("family"), body.get("hook")
     prio = body.get("prio", 0)
     order = prio if isinstance(prio, int) and not isinstance(prio, bool) else 0

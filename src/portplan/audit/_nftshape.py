@@ -16,7 +16,16 @@ from typing import Any
 from portplan._errors import AuditError
 from portplan._text import shown
 
-__all__ = ["Unreadable", "check_document", "flags", "reason", "rule_text", "text_of"]
+__all__ = [
+    "Unreadable",
+    "changed_by_rules",
+    "check_document",
+    "flags",
+    "reason",
+    "rewritten",
+    "rule_text",
+    "text_of",
+]
 
 _HINT = "give the output of `nft -j list ruleset`"
 _NAMES = {
@@ -98,6 +107,43 @@ def flags(body: dict[str, Any]) -> set[str]:
     """A set's or a map's flags (nft prints one as a word, several as a list)."""
     found = body.get("flags", [])
     return {found} if isinstance(found, str) else set(found)
+
+
+#: header fields whose rewrite makes a packet another one for the rules after it
+_ADDRESSED = frozenset({"saddr", "daddr", "sport", "dport"})
+
+
+def rewritten(kind: str, value: Any) -> str | None:
+    """What a statement rewrites of what later rules match on, as the audit says it; ``None``
+    when it rewrites nothing they read: a destination NAT (``dnat``, ``redirect``,
+    ``tproxy``), or an address or a port that a stateless NAT sets (``ip daddr set``,
+    ``tcp dport set``: a ``mangle`` of the header)."""
+    if kind in ("dnat", "redirect", "tproxy"):
+        return f"{kind}: the destination is rewritten"
+    key = value.get("key") if kind == "mangle" and isinstance(value, dict) else None
+    payload = key.get("payload") if isinstance(key, dict) else None
+    if isinstance(payload, dict) and payload.get("field") in _ADDRESSED:
+        return f"{text_of(key)} set: the header is rewritten (stateless NAT)"
+    return None
+
+
+def changed_by_rules(items: list[dict[str, Any]]) -> set[tuple[str, str, str]]:
+    """The sets and maps (family, table, name) whose members the rules change as packets pass:
+    ``add @NAME``, ``update @NAME``, ``delete @NAME``, a meter.  nft lists such a set without
+    the flag ``dynamic``, so its listed members are a moment's, not what the rules match."""
+    found: set[tuple[str, str, str]] = set()
+    for item in items:
+        body = item.get("rule")
+        if not isinstance(body, dict):
+            continue
+        for expr in body.get("expr", []):
+            ((kind, value),) = expr.items()
+            if not isinstance(value, dict):
+                continue
+            name = value.get("name") if kind == "meter" else value.get(kind)
+            if kind in ("set", "map", "meter") and isinstance(name, str):
+                found.add((body["family"], body["table"], name.removeprefix("@")))
+    return found
 
 
 def check_document(data: Any, name: str) -> list[dict[str, Any]]:

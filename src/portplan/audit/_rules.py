@@ -114,7 +114,8 @@ class Ruleset:
     files: tuple[str, ...]
     chains: dict[str, Chain] = field(default_factory=dict)
     paths: dict[Hook, list[str]] = field(default_factory=dict)  #: hook → base chain keys
-    #: hook → the NAT base chains before its filters, whose rules may rewrite the destination
+    #: hook → the base chains whose rules may rewrite the destination (NAT chains; for
+    #: nftables every one, as a stateless NAT may sit in any)
     rewriting: dict[Hook, list[str]] = field(default_factory=dict)
     families: frozenset[int] = frozenset({4, 6})  #: the families the files say anything about
     notes: list[str] = field(default_factory=list)  #: what the parser set aside, and why

@@ -7,11 +7,11 @@ boundary's filter (a family without a list is not filtered).  Read exactly: ``pe
 ``deny``, the protocols (``ip``, ``ipv6``, ``tcp``, ``udp``, ``icmp``, names and numbers),
 addresses as ``any``/``any4``/``any6``, ``host A``, ``A WILDCARD`` (IOS), ``A MASK`` (ASA)
 and ``A/LEN`` (IPv6), destination ports ``eq``, ``neq``, ``lt``, ``gt``, ``range`` (numbers
-and the usual names), ICMP types, and ``established`` (which a new connection's first packet
-never meets).  An ASA list is one for both families, its implicit deny too: ``any`` is every
-IPv4 and IPv6 address, ``any4`` and ``any6`` those of one family, ``icmp6`` ICMPv6.  Source
-ports, ``object-group``, ``fragments``, ``time-range``, DSCP and a non-contiguous wildcard are
-unreadable; ``remark`` and ``log`` are ignored.
+and the usual names), ICMP types (a number may be followed by its code), and ``established``
+(which a new connection's first packet never meets).  An ASA list is one for both families,
+its implicit deny too: ``any`` is every IPv4 and IPv6 address, ``any4`` and ``any6`` those of
+one family, ``icmp6`` ICMPv6.  Source ports, ``object-group``, ``fragments``, ``time-range``,
+DSCP and a non-contiguous wildcard are unreadable; ``remark`` and ``log`` are ignored.
 """
 
 from __future__ import annotations
@@ -31,8 +31,9 @@ _PORT_NAMES = {
     "bootps": 67, "bootpc": 68, "tftp": 69, "www": 80, "http": 80, "pop3": 110,
     "sunrpc": 111, "ntp": 123, "netbios-ns": 137, "netbios-dgm": 138, "netbios-ssn": 139,
     "imap4": 143, "snmp": 161, "snmptrap": 162, "bgp": 179, "ldap": 389, "https": 443,
-    "isakmp": 500, "syslog": 514, "ldaps": 636, "sqlnet": 1521, "radius": 1812,
-    "radius-acct": 1813,
+    "isakmp": 500, "syslog": 514, "ldaps": 636, "sqlnet": 1521,
+    # ASA's literal names (IOS has none for RADIUS): its RADIUS ports are the old ones
+    "radius": 1645, "radius-acct": 1646,
 }  # fmt: skip
 _OPERATORS = ("eq", "neq", "lt", "gt", "range")
 #: ICMP type names: nftables' and the ones IOS and ASA also use
@@ -136,6 +137,19 @@ class _Entry:
         }[operator]
 
 
+def _byte(word: str | None) -> bool:
+    """Whether ``word`` is written as a number (an ICMP type or code)."""
+    return word is not None and word.isascii() and word.isdigit()
+
+
+def _icmp(word: str, what: str) -> int:
+    """An ICMP type or code number (0-255), or :class:`AuditError`."""
+    value = int(word) if len(word) <= 3 else 256
+    if value > 255:
+        raise AuditError(f"ICMP {what} {word[:20]} is not a number 0-255")
+    return value
+
+
 def _rule(words: list[str], family: int, asa: bool, where: str, line: int, text: str) -> Rule:
     verdict = {"permit": Verdict.ACCEPT, "deny": Verdict.DROP}[words[0]]
     entry = _Entry(words[1:], family, asa)
@@ -173,11 +187,16 @@ def _rule(words: list[str], family: int, asa: bool, where: str, line: int, text:
                 built.never = True  # ACK or RST set: never a new connection's first packet
             elif word in _IGNORED:
                 continue
-            elif number in (1, 58) and ((word.isascii() and word.isdigit()) or word in names):
-                kind = names[word] if word in names else int(word) if len(word) <= 3 else 256
-                if kind > 255:
-                    raise AuditError(f"ICMP type {word[:20]} is not a number 0-255")
-                built.icmp_types(number, icmp_ranges(Ranges.point(kind)))
+            elif number in (1, 58) and (_byte(word) or word in names):
+                kind = names[word] if word in names else _icmp(word, "type")
+                # a type's number may be followed by its code: 'permit icmp any any 3 4'
+                code = (
+                    _icmp(entry.take(), "code")
+                    if word not in names and _byte(entry.peek())
+                    else None
+                )
+                codes = None if code is None else Ranges.point(code)
+                built.icmp_types(number, icmp_ranges(Ranges.point(kind), codes))
             else:
                 raise _Unreadable(" ".join([word, *entry.words[entry.at :]]))
     except _Unreadable as exc:

@@ -11,7 +11,8 @@ comma lists), ``-p`` (``0`` is every protocol), ``-i``/``-o lo``, ``-m tcp|udp|s
 ``-m conntrack --ctstate``,
 ``-m state --state`` (an accept of ``UNTRACKED`` or ``INVALID`` packets is read at its widest,
 as unreadable: ``NOTRACK`` leaves new connections untracked), ``-m iprange``, ``-m set
---match-set NAME src|dst`` (from the ipset files given), ``-m comment``; targets ``ACCEPT``,
+--match-set NAME src|dst`` (from the ipset files given; unreadable when a rule changes the
+set, ``-j SET --add-set``), ``-m comment``; targets ``ACCEPT``,
 ``DROP``, ``REJECT``, ``RETURN``, ``-j`` and ``-g`` to user chains, and the non-terminal
 ``LOG``, ``MARK``, ``CONNMARK``, ``NOTRACK`` and ``CT``.  Any other
 match (a rate limit, a source port, a mark, another interface) is named in the rule's
@@ -66,6 +67,8 @@ _CONNTRACK = re.compile(
     r"(-m|--match) (conntrack|state|connmark|connlimit|connbytes|helper)\b"
     r"|(-j|--jump) (DNAT|SNAT|MASQUERADE|REDIRECT|NETMAP|CT|CONNMARK)\b"
 )
+#: a rule that changes an ipset's members as packets pass (``-j SET``, port knocking)
+_SET_CHANGE = re.compile(r"--(?:add|del)-set\s+['\"]?([^\s'\"]+)")
 #: the NAT chains before the filters of each hook, whose DNAT and REDIRECT rewrite the destination
 _REWRITING = {Hook.INPUT: ("nat", "PREROUTING"), Hook.OUTPUT: ("nat", "OUTPUT")}
 _PORTS = {"tcp": 6, "udp": 17, "dccp": 33, "sctp": 132, "udplite": 136}
@@ -111,9 +114,10 @@ class _Options:
 
 
 class _RuleReader:
-    def __init__(self, family: int, sets: IpsetMembers) -> None:
+    def __init__(self, family: int, sets: IpsetMembers, changed: set[str]) -> None:
         self.family = family
         self.sets = sets
+        self.changed = changed  #: the sets that rules add to or delete from
 
     def _addresses(self, text: str) -> Ranges:
         found = Ranges()
@@ -237,6 +241,8 @@ class _RuleReader:
                 f"the rule uses ipset {name!r}, which the ipset files given do not hold; give "
                 "the output of `ipset save` too"
             )
+        if name in self.changed:
+            raise _Unreadable(f"--match-set {name} (its members change as packets pass)")
         if members is None or len(sides) != 1:
             raise _Unreadable(f"--match-set {name} {','.join(sides)}")
         family, ranges = members
@@ -390,10 +396,11 @@ def read_iptables_save(
     family or None to tell from the text)``, with the ipsets their rules use."""
     ruleset = Ruleset(platform="iptables", files=tuple(name for name, _t, _f in files))
     families: set[int] = set()
+    changed = {m.group(1) for _name, text, _given in files for m in _SET_CHANGE.finditer(text)}
     for name, text, given in files:
         family = given or _family_of(text, name)
         families.add(family)
-        reader = _RuleReader(family, sets or {})
+        reader = _RuleReader(family, sets or {}, changed)
         prefix = "ip" if family == 4 else "ip6"
         table = None
         for number, line in _lines(text):

@@ -22,10 +22,11 @@ from collections.abc import Iterator
 from typing import Any
 
 from portplan._errors import AuditError, PortplanError
+from portplan.audit import _nftshape as _shape
 from portplan.audit._input import MALFORMED, load_json
 from portplan.audit._iptvalues import PASSIVE_TARGETS
 from portplan.audit._match import ICMP_TYPES, ICMPV6_TYPES, MatchBuilder, icmp_ranges
-from portplan.audit._nfthooks import FAMILIES, Place, conntrack_families, place
+from portplan.audit._nfthooks import FAMILIES, Place, conntrack_families, idle_tables, place
 from portplan.audit._nftshape import Unreadable as _Unreadable
 from portplan.audit._nftshape import check_document, flags, reason, rule_text
 from portplan.audit._nftshape import text_of as _text
@@ -55,6 +56,7 @@ class _Reader:
         self.sets: dict[tuple[str, str, str], tuple[str, Ranges | None]] = {}
         #: verdict maps: their (key, verdict) entries, or None when they change as packets pass
         self.maps: dict[tuple[str, str, str], list[Any] | None] = {}
+        self.changed = _shape.changed_by_rules(items)  #: sets and maps the rules add to
 
     # -- values ---------------------------------------------------------------------------
 
@@ -129,7 +131,7 @@ class _Reader:
         table = (body["family"], body["table"])
         kind = body.get("type")
         key = (*table, body["name"])
-        if not isinstance(kind, str) or flags(body) & {"dynamic", "timeout"}:
+        if not isinstance(kind, str) or flags(body) & {"dynamic", "timeout"} or key in self.changed:
             self.sets[key] = (str(kind), None)
             return
         elements = body.get("elem", [])
@@ -154,7 +156,9 @@ class _Reader:
             return  # a map to addresses or marks: used by rewrites, which are reported anyway
         key = (body["family"], body["table"], body["name"])
         self.maps[key] = (
-            None if flags(body) & {"dynamic", "timeout"} else list(body.get("elem", []))
+            None
+            if flags(body) & {"dynamic", "timeout"} or key in self.changed
+            else list(body.get("elem", []))
         )
 
     # -- conditions -----------------------------------------------------------------------
@@ -288,13 +292,13 @@ class _Reader:
                 target = value.get("target") if isinstance(value, dict) else None
             elif kind == "vmap":
                 vmap = value
+            elif (rewrite := _shape.rewritten(kind, value)) is not None:
+                built.unreadable.append(rewrite)
+                built.rewrites = True
+                if kind in ("dnat", "redirect"):
+                    verdict = Verdict.ACCEPT  # it ends its NAT chain, as an accept does
             elif kind in _PASSIVE:
                 continue
-            elif kind in ("dnat", "redirect", "tproxy"):
-                built.unreadable.append(f"{kind}: the destination is rewritten")
-                built.rewrites = True
-                if kind != "tproxy":
-                    verdict = Verdict.ACCEPT  # it ends its NAT chain, as an accept does
             elif kind in ("snat", "masquerade"):
                 verdict = Verdict.ACCEPT  # the source is rewritten; it ends its NAT chain
             elif kind == "xt" and _xt_passive(value):
@@ -453,7 +457,7 @@ def read_nftables_json(text: str, where: str) -> Ruleset:
             reader.read_set(item["set"])
         elif "map" in item:
             reader.read_map(item["map"])
-    conntrack = conntrack_families(items)
+    conntrack, idle = conntrack_families(items), idle_tables(items)
     for item in items:
         body = item.get("chain")
         if body is None:
@@ -470,7 +474,7 @@ def read_nftables_json(text: str, where: str) -> Ruleset:
         ruleset.chains[key] = chain
         if body.get("hook") is None:
             continue
-        found = place(body, conntrack)
+        found = place(body, conntrack, idle)
         if isinstance(found, str):
             ruleset.notes.append(f"{found} is not read")
         if not isinstance(found, Place):
@@ -478,9 +482,9 @@ def read_nftables_json(text: str, where: str) -> Ruleset:
         chain.policy = Verdict.DROP if body.get("policy") == "drop" else Verdict.ACCEPT
         chain.sees_loopback, chain.sees_network = found.sees_loopback, found.sees_network
         chain.only = found.only
-        if body.get("type") == "nat" and body.get("hook") in ("prerouting", "output"):
-            # what its rules send elsewhere the filters see as packets to another address
-            ruleset.rewriting.setdefault(found.hook, []).append(key)
+        # what its rules rewrite (dnat, or a stateless ip daddr set) later chains see as
+        # packets to another address or port, or from another
+        ruleset.rewriting.setdefault(found.hook, []).append(key)
         order.append((found.rank, found.hook, key))
     for _rank, hook, key in sorted(order, key=lambda o: o[0]):
         ruleset.paths.setdefault(hook, []).append(key)
