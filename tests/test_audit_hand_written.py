@@ -130,9 +130,32 @@ def test_a_table_is_read_as_its_flags_say(flags: object, closed: bool) -> None:
     document = json.loads(nft_json("dormant.nft"))
     (table,) = [i["table"] for i in document["nftables"] if "table" in i]
     table["flags"] = flags
+    (meta,) = [i["metainfo"] for i in document["nftables"] if "metainfo" in i]
+    meta["version"] = "1.1.1"  # not 1.0.6, whose JSON garbles every table's flags
     result = audit(read_nftables_json(json.dumps(document), "dormant.json"))
     assert extra(result) == ([] if closed else OUTSIDERS)
     assert kinds(result) == (set() if closed else {"extra"})
+
+
+@pytest.mark.netns
+def test_nft_1_0_6_json_flags_may_always_be_dormant() -> None:
+    """nft 1.0.6 may print a dormant table's flags as a flag's name (the next table's): any
+    flags its JSON prints may be dormant, so nothing the table stops is taken as closed."""
+    result = audit(nft("dormant-named.nft"))
+    assert extra(result) == OUTSIDERS
+    assert "nft 1.0.6 prints a table's flags wrongly" in " ".join(
+        result.notes + [f.message for f in result.findings]
+    )
+
+
+@pytest.mark.netns
+def test_an_nft_text_ruleset_is_read_with_its_tables_flags() -> None:
+    """Given as text (nft:FILE), the flags are read from nft's text listing: exactly dormant."""
+    result = audit(files("nft:dormant-named.nft"))
+    assert extra(result) == OUTSIDERS
+    notes = " ".join(result.notes)
+    assert "(its table is dormant: its chains see no packet)" in notes
+    assert "wrongly" not in notes
 
 
 # -- a jump, goto or return on a condition it cannot read -------------------------------------

@@ -182,6 +182,33 @@ def test_an_nftables_ruleset_is_nfts_json(ns: str, tmp_path: Path) -> None:
     assert _inputs(found) == {"inet portplan input": (DROP, [ACCEPT])}
 
 
+#: a dormant table, then one named as a flag: nft 1.0.6's JSON may say the first's flags are
+#: "persist" (a stray word), which would read as a table that filters
+DORMANT = (
+    "nft add table inet fw '{ flags dormant; }' && nft add chain inet fw input "
+    "'{ type filter hook input priority 0; policy drop; }' && nft add table inet persist"
+)
+#: audit --live's notes on the same machine
+LIVE_NOTES = (
+    "import json; from portplan.audit.collect import live_ruleset; "
+    "print(json.dumps(live_ruleset().notes))"
+)
+
+
+def test_a_tables_flags_are_read_from_nfts_text(ns: str, tmp_path: Path) -> None:
+    _sh(ns, DORMANT)
+    path = _tools(tmp_path / "bin", NFT_VARIANT)
+    found = _gather(ns, path)
+    tables = [i["table"] for i in json.loads(found["text"])["nftables"] if "table" in i]
+    assert [(t["name"], t.get("flags")) for t in tables] == [("fw", ["dormant"]), ("persist", None)]
+    dormant = (
+        "table inet fw chain input (its table is dormant: its chains see no packet) is not read"
+    )
+    files = [RulesetFile("gathered", f["text"], f["kind"]) for f in found["files"]]
+    assert dormant in read_ruleset(files).notes
+    assert dormant in _gather(ns, path, LIVE_NOTES)
+
+
 def test_neither_tool_is_said(ns: str, tmp_path: Path) -> None:
     found = _gather(ns, _tools(tmp_path / "bin", {}))
     assert found == {

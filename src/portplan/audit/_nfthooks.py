@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
+from portplan._tools import NFT_FLAGS_FROM_TEXT, NFT_TABLE_FLAGS
 from portplan.audit._rules import Hook
 
 __all__ = ["FAMILIES", "Place", "conntrack_families", "idle_tables", "place"]
@@ -47,8 +48,6 @@ _CONNTRACK = frozenset(
     {"ct", "dnat", "snat", "masquerade", "redirect", "ct helper", "ct timeout", "ct expectation"}
 )
 _FAMILY_NAMES = {4: "IPv4", 6: "IPv6"}
-#: the flags nft names for a table; a ``dormant`` table's chains see no packet
-_TABLE_FLAGS = frozenset({"dormant", "owner", "persist"})
 _DORMANT = "dormant"
 
 
@@ -84,8 +83,14 @@ def conntrack_families(items: list[dict[str, Any]]) -> frozenset[int]:
 
 def idle_tables(items: list[dict[str, Any]]) -> dict[tuple[str, str], str]:
     """The tables (family, name) whose chains may see no packet: ``dormant`` ones, and, with
-    why, those whose flags name no flag nft has (nft 1.0.6 prints a table's one flag as a stray
-    word, ``"flags": "inet"``, so it may be ``dormant``)."""
+    why, those that may be: nft 1.0.6 prints a table's flags in its JSON as a stray word
+    (``"flags": "inet"``, or even ``"persist"``, the name of the next table), so any flags it
+    prints may be ``dormant``, unless portplan put in the flags of nft's text listing
+    (:func:`portplan._tools.nft_flags_from_text`); flags that name no flag nft has, too."""
+    meta: dict[str, Any] = next(
+        (i["metainfo"] for i in items if isinstance(i.get("metainfo"), dict)), {}
+    )
+    garbled = meta.get("version") == "1.0.6" and NFT_FLAGS_FROM_TEXT not in meta
     found: dict[tuple[str, str], str] = {}
     for item in items:
         body = item.get("table")
@@ -94,12 +99,18 @@ def idle_tables(items: list[dict[str, Any]]) -> dict[tuple[str, str], str]:
         given = body["flags"]
         names = {str(f) for f in (given if isinstance(given, list) else [given])}
         key = (str(body.get("family")), str(body.get("name")))
-        if _DORMANT in names:
+        if garbled:
+            found[key] = (
+                f"while table {key[0]} {key[1]} is not dormant (nft 1.0.6 prints a table's "
+                f"flags wrongly in JSON, here {given!r}; give `nft list ruleset` as nft:FILE, "
+                "whose flags portplan reads)"
+            )
+        elif _DORMANT in names:
             found[key] = _DORMANT
-        elif not names <= _TABLE_FLAGS:
+        elif not names <= NFT_TABLE_FLAGS:
             found[key] = (
                 f"while table {key[0]} {key[1]} is not dormant (nft lists its flags as "
-                f"{given!r}, which names no flag: nft 1.0.6 prints a table's one flag wrongly)"
+                f"{given!r}, which names no flag nft has)"
             )
     return found
 

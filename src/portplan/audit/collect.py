@@ -28,7 +28,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from portplan._errors import AuditError, ToolError
-from portplan._tools import iptables_holds_tables, nft_needs_iptables, nft_shows_no_table, read_tool
+from portplan._tools import (
+    iptables_holds_tables,
+    nft_flags_from_text,
+    nft_flags_garbled,
+    nft_needs_iptables,
+    nft_shows_no_table,
+    read_tool,
+)
 from portplan.audit._input import reading
 from portplan.audit._rules import BOUNDARY_PLATFORMS, Ruleset
 from portplan.audit.aws import read_security_groups
@@ -167,9 +174,12 @@ _NFT_REFUSED = re.compile(r"/dev/stdin:(\d+):(\d+)(?:-\d+)?: Error: ([^\n]*)")
 
 def _nft_text_to_json(text: str, name: str) -> str:
     """An nftables text ruleset, loaded in a network namespace of its own and read back."""
-    script = "nft -f /dev/stdin && nft -j list ruleset"
+    # the text listing too: nft 1.0.6 garbles a table's flags in its JSON (`_tools`)
+    script = "nft -f /dev/stdin && nft -j list ruleset && nft list ruleset"
     try:
-        return read_tool(["unshare", "--net", "sh", "-c", script], text.encode())
+        listed = read_tool(["unshare", "--net", "sh", "-c", script], text.encode())
+        found, _, listing = listed.partition("\n")
+        return nft_flags_from_text(found, listing) if nft_flags_garbled(found) else found
     except ToolError as exc:
         refused = _NFT_REFUSED.search(str(exc))
         if refused is not None:  # a mistake in the file, not a failure of this machine
@@ -265,6 +275,9 @@ def live_ruleset() -> Ruleset:
         text = read_tool(["nft", "-j", "list", "ruleset"])
     except ToolError:  # no nftables here: the legacy iptables tools
         text = None
+    if text is not None and nft_flags_garbled(text):
+        with contextlib.suppress(ToolError):  # else tables read as maybe dormant
+            text = nft_flags_from_text(text, read_tool(["nft", "list", "ruleset"]))
     if text is not None and not nft_needs_iptables(text):
         if nft_shows_no_table(text):
             with contextlib.suppress(ToolError):

@@ -5,17 +5,24 @@ a missing tool named with the Debian package that brings it."""
 
 from __future__ import annotations
 
+import json
 import logging
+import re
 import shlex
 import shutil
 import subprocess
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 from ansible_collections.portplan.portplan.plugins.module_utils.engine._errors import ToolError
 
 __all__ = [
+    "NFT_FLAGS_FROM_TEXT",
+    "NFT_TABLE_FLAGS",
     "PACKAGES",
     "iptables_holds_tables",
+    "nft_flags_from_text",
+    "nft_flags_garbled",
     "nft_needs_iptables",
     "nft_shows_no_table",
     "read_tool",
@@ -75,3 +82,52 @@ def nft_shows_no_table(nft_json: str) -> bool:
 def iptables_holds_tables(saved: Iterable[str]) -> bool:
     """Whether ``iptables-save`` outputs hold a table (``*filter``...)."""
     return any(line.startswith("*") for text in saved for line in text.splitlines())
+
+
+# nft 1.0.6 (Debian 12) prints a table's flags in its JSON as a stray word (`"flags": "inet"`,
+# the table's name: a use after free), where its text listing says them right (`flags
+# dormant`).  A dormant table filters nothing, so what the audit reads depends on them.
+
+#: the flags nft names for a table
+NFT_TABLE_FLAGS = frozenset({"dormant", "owner", "persist"})
+#: the key of nft's ``metainfo`` where portplan says it put in the text listing's table flags
+NFT_FLAGS_FROM_TEXT = "portplan_table_flags_from"
+#: a table's head and its flags line in ``nft list ruleset``: ``table inet fw {`` + ``flags ...``
+_TEXT_FLAGS = re.compile(r'^table (\w+) "?([^"\n]+?)"? \{\n\s*flags ([\w, ]+)$', re.MULTILINE)
+
+
+def _json_tables(nft_json: str) -> list[dict[str, Any]]:
+    try:
+        items = json.loads(nft_json).get("nftables", [])
+    except (ValueError, AttributeError):
+        return []  # not nft's JSON: the reader says so
+    if not isinstance(items, list):
+        return []
+    return [i["table"] for i in items if isinstance(i, dict) and isinstance(i.get("table"), dict)]
+
+
+def nft_flags_garbled(nft_json: str) -> bool:
+    """Whether ``nft -j list ruleset`` gives a table flags, which nft 1.0.6 garbles (even into
+    a flag's name, when the stray word is a table named ``owner``): ``nft list ruleset`` in
+    text then says what they are (:func:`nft_flags_from_text`)."""
+    return '"flags"' in nft_json and any("flags" in t for t in _json_tables(nft_json))
+
+
+def nft_flags_from_text(nft_json: str, nft_text: str) -> str:
+    """``nft -j list ruleset`` with each table's flags as ``nft list ruleset`` (text, read at
+    the same time) names them; a table the text does not show keeps what the JSON says."""
+    said = {
+        (family, name): sorted(f for f in re.split(r"[,\s]+", flags) if f)
+        for family, name, flags in _TEXT_FLAGS.findall(nft_text)
+    }
+    document = json.loads(nft_json)
+    for item in document.get("nftables", []):
+        if isinstance(item, dict) and isinstance(item.get("metainfo"), dict):
+            item["metainfo"][NFT_FLAGS_FROM_TEXT] = "nft list ruleset"
+        table = item.get("table") if isinstance(item, dict) else None
+        if not isinstance(table, dict) or "flags" not in table:
+            continue
+        flags = said.get((str(table.get("family")), str(table.get("name"))))
+        if flags is not None:
+            table["flags"] = flags
+    return json.dumps(document)

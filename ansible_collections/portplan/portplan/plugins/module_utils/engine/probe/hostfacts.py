@@ -20,7 +20,13 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from ansible_collections.portplan.portplan.plugins.module_utils.engine._tools import iptables_holds_tables, nft_needs_iptables, nft_shows_no_table
+from ansible_collections.portplan.portplan.plugins.module_utils.engine._tools import (
+    iptables_holds_tables,
+    nft_flags_from_text,
+    nft_flags_garbled,
+    nft_needs_iptables,
+    nft_shows_no_table,
+)
 
 __all__ = ["Listener", "host_facts", "listeners", "ruleset"]
 
@@ -172,6 +178,10 @@ def ruleset() -> dict[str, Any]:
     error: str | None = "nft is not installed"
     if shutil.which("nft") is not None:
         text, error = _run(["nft", "-j", "list", "ruleset"])
+        if text is not None and nft_flags_garbled(text):
+            # nft 1.0.6 garbles a table's flags in its JSON; its text says them right
+            listing, _ = _run(["nft", "list", "ruleset"])
+            text = nft_flags_from_text(text, listing) if listing is not None else text
     if text is None:
         return _iptables() or {
             "tool": None,
