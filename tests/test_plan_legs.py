@@ -10,7 +10,9 @@ deployment of 50 hosts.
 
 from __future__ import annotations
 
+import csv
 import dataclasses
+import io
 from pathlib import Path
 
 import pytest
@@ -19,6 +21,7 @@ import examples
 from portplan import load_plan
 from portplan._errors import TargetError
 from portplan.plan import Leg, Plan, PlanRows, SourceEnd, legs_of, plan_legs
+from portplan.report import matrix
 from portplan.report.matrix import matrix_bytes
 from portplan.targets.hostview import host_view, rule_hosts, skipped_hosts
 
@@ -59,6 +62,33 @@ def test_the_rows_of_the_legs_are_the_rows(plans: tuple[Plan, Plan]) -> None:
 def test_the_csv_read_from_the_legs_is_the_csv_row_by_row(plans: tuple[Plan, Plan]) -> None:
     plan, by_row = plans
     assert matrix_bytes(plan, "csv") == matrix_bytes(by_row, "csv")
+
+
+def test_the_csv_is_made_a_few_lines_at_a_time_even_within_a_leg_end(
+    plans: tuple[Plan, Plan], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A destination with 50,000 sources is written a chunk of lines at a time, not as one
+    string of many megabytes; chunks of 2 lines here (the fifty-host
+    deployment's leg ends have more)."""
+    plan, by_row = plans
+    monkeypatch.setattr(matrix, "_CHUNK", 2)
+    chunks = list(matrix._csv_chunks(plan))
+    assert "".join(chunks).encode() == matrix_bytes(by_row, "csv")
+    # at most a chunk's worth past the chunk size (and the header)
+    assert max(len(list(csv.reader(io.StringIO(chunk)))) for chunk in chunks) <= 4
+
+
+def test_a_leg_end_with_more_sources_than_a_chunk_is_among_the_plans(tmp_path: Path) -> None:
+    """(so that the test above splits a leg end's lines, joined and line by line)"""
+    ends = [
+        end
+        for name in NAMES
+        for leg in plan_legs(examples.example_plan(name)).legs
+        for end in leg.ends
+    ]
+    ends += [end for leg in plan_legs(_plans("fifty-hosts", tmp_path)[0]).legs for end in leg.ends]
+    assert max(len(end.sources) for end in ends) > 4
+    assert max(len(end.sources) for end in ends if len({s.zone for s in end.sources}) > 1) > 2
 
 
 def test_a_leg_end_whose_sources_lie_in_several_zones_is_among_the_examples() -> None:

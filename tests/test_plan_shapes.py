@@ -314,3 +314,34 @@ def test_a_forbidden_connection_to_a_name_only_host_clashes_with_a_planned_one(
     path.write_text(site + "forbidden:\n  - " + entry.replace("443", "80") + "\n")
     if "400-500" not in entry:  # another port of the same pair: no clash
         assert load_plan(path).forbidden[0].id == "no-updates"
+
+
+FROM_GROUP = """\
+id: from-group-1.0
+name: From a group
+version: "1.0"
+document: {title: From a group}
+components:
+  web: {name: Web}
+  api: {name: API}
+  db: {name: Database}
+  backends: {name: Backends, kind: group, members: [api, db]}
+flows:
+  - {id: from-group, row: 1, from: backends, to: web, protocol: tcp, ports: 8443, purpose: Back}
+"""
+
+
+def test_a_row_from_a_host_running_two_members_of_a_group_names_both(tmp_path: Path) -> None:
+    # app01 runs api and db: one row from it, for both; db01 runs db only
+    (tmp_path / "grouped.yaml").write_text(FROM_GROUP)
+    (tmp_path / "site.yaml").write_text(
+        "name: site\nhosts:\n  web01: {addresses: [192.0.2.10]}\n"
+        "  app01: {addresses: [192.0.2.20]}\n  db01: {addresses: [192.0.2.30]}\n"
+        "products:\n  from-group-1.0:\n    file: grouped.yaml\n"
+        "    components: {web: web01, api: app01, db: [app01, db01]}\n"
+    )
+    plan = load_plan(tmp_path / "site.yaml")
+    assert [(r.source, r.source_component, r.destination) for r in plan.rows] == [
+        ("app01", "api, db", "web01"),
+        ("db01", "db", "web01"),
+    ]

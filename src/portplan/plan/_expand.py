@@ -431,6 +431,6 @@ class _Expander:
         if len(components) == 1 and not self.product.components[components[0]].members:
             return [(components[0], hosts)]
         grouped: dict[str, list[str]] = {}
-        for host in hosts:
-            grouped.setdefault(self.placement.components_on(host, components), []).append(host)
+        for host, on in zip(hosts, self.placement.components_on(hosts, components), strict=True):
+            grouped.setdefault(on, []).append(host)
         return [(component, tuple(on)) for component, on in grouped.items()]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from portplan.model.deployment import ProductBinding
 from portplan.model.product import ComponentKind, Product
 
@@ -17,7 +19,6 @@ class Placement:
         self._hosts_cache: dict[str, tuple[str, ...]] = {}
         self._host_set_cache: dict[str, frozenset[str]] = {}
         self._leaves_cache: dict[tuple[str, ...], tuple[str, ...]] = {}
-        self._components_cache: dict[tuple[str, tuple[str, ...]], str] = {}
 
     def hosts_of(self, component: str) -> tuple[str, ...]:
         """Hosts of a component: its own placement, else its main component's, or its members'."""
@@ -60,15 +61,12 @@ class Placement:
             leaves.extend(self._leaves(members) if members else (component,))
         return leaves
 
-    def components_on(self, host: str, candidates: tuple[str, ...]) -> str:
-        """The components among ``candidates`` (groups opened up) that run on ``host``.
+    def components_on(self, hosts: Sequence[str], candidates: tuple[str, ...]) -> list[str]:
+        """For each of ``hosts``, the components among ``candidates`` (groups opened up) that
+        run on it, as text (``receiver, client``); the first candidate where none does.
 
         For candidates that stand for a single component, callers use that component directly.
         """
-        key = (host, candidates)
-        cached = self._components_cache.get(key)
-        if cached is None:
-            found = [c for c in self.leaves_of(candidates) if host in self.host_set(c)]
-            cached = ", ".join(found) or candidates[0]
-            self._components_cache[key] = cached
-        return cached
+        sets = [(leaf, self.host_set(leaf)) for leaf in self.leaves_of(candidates)]
+        first = candidates[0]
+        return [", ".join([leaf for leaf, on in sets if host in on]) or first for host in hosts]

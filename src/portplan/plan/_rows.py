@@ -3,7 +3,7 @@ kept as a :class:`~portplan.plan._legs.Leg` (its destinations, each with its sou
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Protocol as _Protocol
 
 from portplan.model.deployment import Deployment, Host
@@ -168,10 +168,12 @@ class RowFactory:
         hosts, cache = self.ex.hosts, self.ex.source_ends
         placement = self.ex.placement
         leaves = placement.leaves_of(components)
-        only = leaves[0] if len(leaves) == 1 else None
+        if len(leaves) == 1:
+            on: Sequence[str] = [leaves[0]] * len(sources)
+        else:
+            on = placement.components_on(sources, components)
         ends: list[SourceEnd] = []
-        for name in sources:
-            component = only or placement.components_on(name, components)
+        for name, component in zip(sources, on, strict=True):
             end = cache.get((name, component, loopback))
             if end is None:
                 host = hosts[name]
