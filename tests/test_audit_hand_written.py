@@ -408,6 +408,20 @@ def test_iptables_nft_statements_are_read_as_the_iptables_targets_they_are() -> 
 
 
 @pytest.mark.netns
+def test_a_stateless_nat_of_the_source_is_named_as_a_rewrite_of_the_source() -> None:
+    """An outsider given the client's address: the finding does not say the destination."""
+    result = audit(nft("stateless-snat.nft"))
+    rewrites = [f for f in result.findings if f.kind is FindingKind.EXTRA]
+    assert rewrites
+    for finding in rewrites:
+        assert "rewrites the address or port" in finding.message
+        assert "destination" not in finding.message
+    assert any(
+        f.packets is not None and packet(OUTSIDER, TCP, 18080) in f.packets for f in rewrites
+    )
+
+
+@pytest.mark.netns
 @pytest.mark.parametrize("name", ["nat-redirect.nft", "nat-dnat.v4", "stateless-nat.nft"])
 def test_a_nat_rewrite_before_the_filter_may_let_other_ports_in(name: str) -> None:
     """The kernel lets the client's tcp 22 through to the service on 18080 (the filter sees
@@ -429,7 +443,7 @@ def test_a_nat_rewrite_before_the_filter_may_let_other_ports_in(name: str) -> No
     result = audit(ruleset)
     (rewrite,) = [f for f in result.findings if f.kind is FindingKind.EXTRA]
     assert rewrite.packets is not None and packet(CLIENT, TCP, 22) in rewrite.packets
-    assert "rewrites the destination" in rewrite.message
+    assert "rewrites the address or port" in rewrite.message
     assert bounds(ruleset, packet(CLIENT, TCP, 22)) == (False, True)
     assert bounds(ruleset, packet(CLIENT, TCP, 23)) == (False, False)
     assert bounds(ruleset, packet(CLIENT, TCP, 18080)) == (True, True)

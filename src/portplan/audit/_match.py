@@ -86,7 +86,7 @@ class MatchBuilder:
         self.interface = Interface.ANY  #: the interface a packet comes in on
         self.out_interface = Interface.ANY  #: the interface it leaves on
         self.unreadable: list[str] = []
-        self.rewrites = False  #: a statement rewrites the destination (see Rule.rewrites)
+        self.rewrites = False  #: a statement rewrites an address or port (see Rule.rewrites)
         #: conntrack state conditions that match no tracked new connection but untracked or
         #: invalid packets, which a new connection's first packet is after ``notrack``
         self.untracked: list[str] = []

@@ -72,8 +72,8 @@ class Rule:
     unreadable: tuple[str, ...] = ()  #: conditions not read exactly, as written
     comment: str | None = None
     line: int | None = None  #: the line in the file, when the file has lines
-    #: it rewrites the destination (DNAT, redirect): what it matches reaches the later chains
-    #: as packets to another address or port, which the audit cannot tell
+    #: it rewrites an address or a port (DNAT, redirect, a stateless NAT of either end): what
+    #: it matches reaches the later chains as other packets, which the audit cannot tell
     rewrites: bool = False
 
     @property

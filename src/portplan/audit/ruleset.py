@@ -189,9 +189,8 @@ class _Direction:
         message = f"{who} permits {describe_space(part)}, which the plan does not name"
         if rule is not None and rule.rewrites:
             message = (
-                f"{who} rewrites the destination of {describe_space(part)}, which the plan does "
-                "not name: the filters see it as a packet to another address or port, and may "
-                "accept it"
+                f"{who} rewrites the address or port of {describe_space(part)}, which the "
+                "plan does not name: the filters see it as another packet, and may accept it"
             )
         return Finding(
             kind=FindingKind.EXTRA,
