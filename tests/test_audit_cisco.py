@@ -275,3 +275,32 @@ def test_an_icmp_type_and_code_match_that_code(tmp_path: Path) -> None:
         (5, "icmp 192.0.2.2 -> 192.0.2.3 type 3 code 4"),
         (10, "icmpv6 2001:db8:1::2 -> 2001:db8:2::3 type 1 code 4"),
     }
+
+
+def test_a_running_configuration_is_read_for_its_extended_lists(tmp_path: Path) -> None:
+    """`show running-config`: a standard list, an interface and a vty line after the extended
+    lists end them; only what is under an extended list is a filter entry."""
+    entries = [f" {line.split(' extended ')[1]}" for line in _PLANNED]
+    text = "\n".join([
+        "hostname fw1",
+        "ip access-list extended USERS-IN",
+        *(e for e in entries if ":" not in e),
+        " permit tcp any any eq 22",
+        "ip access-list standard VTY",
+        " permit 203.0.113.0 0.0.0.255",
+        "ipv6 access-list USERS-IN6",
+        *(e for e in entries if ":" in e),
+        "interface GigabitEthernet0/1",
+        " ip access-group USERS-IN in",
+        " permit tcp any any eq 23",
+        "line vty 0 4",
+        " access-class VTY in",
+    ])  # fmt: skip
+    assert _extras(tmp_path, text) == {(6, "tcp 192.0.2.2 -> 192.0.2.3 port 22")}
+
+
+def test_an_entry_outside_any_list_is_an_error() -> None:
+    """A permit at the start of a line after `exit` would filter nothing the audit reads."""
+    text = "ip access-list extended X\n permit tcp any any eq 22\nexit\npermit tcp any any eq 23\n"
+    with pytest.raises(AuditError, match=r"acl.cfg:4: an access-list entry outside any extended"):
+        read_cisco_acls(text, "acl.cfg")

@@ -251,13 +251,22 @@ def read_cisco_acls(text: str, name: str) -> Ruleset:
                 if family in (_asa_families(body) if asa else sides):
                     chain.rules.append(_rule(body, family, asa, where, number, line.strip()))
             continue
+        indented = raw[:1].isspace()
         if current is None:
-            continue  # other configuration: not a filter of the boundary
+            if not indented and words[0] in ("permit", "deny"):
+                raise AuditError(
+                    f"{where}: an access-list entry outside any extended access list: "
+                    f"{line.strip()[:60]}; put it under its `ip access-list extended NAME`"
+                )
+            continue  # other configuration (a standard list, an interface): not the filter
         if words[0] == "sequence" or words[0].isdigit():
             words = words[2:] if words[0] == "sequence" else words[1:]
-        if words[0] == "remark":
+        if words and words[0] == "remark":
             continue
-        if words[0] not in ("permit", "deny"):
+        if not words or words[0] not in ("permit", "deny"):
+            if not indented:  # the next section of a configuration: the list has ended
+                current = None
+                continue
             raise AuditError(f"{where}: not an access-list entry: {line.strip()[:60]}")
         family = 6 if current.key.startswith("ipv6 ") else 4
         current.rules.append(_rule(words, family, False, where, number, line.strip()))

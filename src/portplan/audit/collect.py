@@ -94,7 +94,11 @@ _READING = {
         "NetworkPolicy YAML",
         "give the output of `kubectl get networkpolicy -A -o yaml`",
     ),
-    "cisco": ("Cisco access lists", "give the access lists as `show running-config` prints them"),
+    "cisco": (
+        "Cisco access lists",
+        "give the boundary's access list as `show running-config` prints it (IOS: `show "
+        "running-config | section access-list`; ASA: `show running-config access-list`)",
+    ),
     "aws": ("security groups JSON", "give the output of `aws ec2 describe-security-groups`"),
     "windows": (
         "Windows firewall JSON",
