@@ -366,11 +366,44 @@ def render_cluster(plan: Plan, cluster: str, hosts: Iterable[str], options: Rule
         for note in policy.icmp:
             log.warning("%s, so the policy of %s has no rule for %s", ICMP_REFUSAL, host, note)
         out += ["---", *_notes(policy, options)]
-        document = yaml.safe_dump(
-            _document(policy, plan, options), sort_keys=False, default_flow_style=False, width=100
+        document = yaml.dump(
+            _document(policy, plan, options),
+            Dumper=_Dumper,
+            sort_keys=False,
+            default_flow_style=False,
+            width=100,
         )
         out.append(document.rstrip("\n"))
     return "\n".join(out) + "\n"
+
+
+class _Dumper(yaml.SafeDumper):
+    """PyYAML's safe dumper, but text that Kubernetes' YAML reader (go-yaml, YAML 1.1) takes for
+    a boolean, a null or a number when written plainly is quoted: a namespace ``y`` or a label
+    value ``1e3`` would be read as true or 1000, and the policy refused."""
+
+
+#: what go-yaml reads as a boolean or a null when written plainly
+_NOT_TEXT = frozenset(
+    f(word)
+    for word in ("y", "n", "yes", "no", "true", "false", "on", "off", "null")
+    for f in (str.lower, str.capitalize, str.upper)
+) | {"~", ""}
+#: what it reads as a number (``1e3``, ``0x1f``, ``1_000``, ``.5``, ``.inf``) or a date
+_NUMBER = re.compile(
+    r"[-+]?(0[xX][0-9a-fA-F_]+|0[oO][0-7_]+|0[bB][01_]+"
+    r"|(\.[0-9_]+|[0-9][0-9_]*(\.[0-9_]*)?)([eE][-+]?[0-9]+)?|\.(inf|Inf|INF))"
+    r"|\.(nan|NaN|NAN)|[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}([Tt ].*)?"
+)
+
+
+def _quoted_where_needed(dumper: yaml.SafeDumper, value: str) -> yaml.Node:
+    if value in _NOT_TEXT or _NUMBER.fullmatch(value):
+        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style="'")
+    return dumper.represent_str(value)
+
+
+_Dumper.add_representer(str, _quoted_where_needed)
 
 
 class KubernetesTarget(Target):
