@@ -304,3 +304,31 @@ def test_a_zone_change_with_new_ports_widens_on_the_new_boundary(folder: Path) -
 
 
 ZONED = "{addresses: [10.1.0.0/24], zone: users}"
+
+
+def test_a_host_renamed_into_another_zone_is_closed_and_opened_on_the_two_boundaries(
+    folder: Path,
+) -> None:
+    # db01 becomes db02 with the same address, in zone users2: the old name's rows are gone
+    # and the new name's are new, with the same packets.  A zone firewall still has the rule
+    # users -> data, which must be closed, and needs users -> users2, which must be opened;
+    # the new rows' packets were needed before only on the old boundary, so they are no
+    # excuse for leaving either out.
+    old = deployment(db="{addresses: [10.3.0.10], zone: data}", clients=ZONED)
+    new = old.replace("db01", "db02").replace("zone: data", "zone: users2")
+    found = compare(folder, old, new)
+    changes = [c for c in found.changes if c.flow == "rv/report"]
+    assert [
+        (c.kind, c.destination, c.source_zone, c.destination_zone, ports(c.opened), ports(c.closed))
+        for c in changes
+    ] == [
+        (ChangeKind.OPEN, "db02", "users", "users2", [(9000, 9000)], []),
+        (ChangeKind.CLOSE, "db01", "users", "data", [], [(9000, 9000)]),
+    ]
+    (folder / "old.yaml").write_text(old)
+    (folder / "new.yaml").write_text(new)
+    code, out = run("diff", str(folder / "old.yaml"), str(folder / "new.yaml"))
+    assert code == 1
+    assert "identical" not in out
+    # renamed in the same zone: the same packets on the same boundary, nothing to change
+    assert compare(folder, old, old.replace("db01", "db02")).identical
