@@ -332,3 +332,27 @@ def test_a_host_renamed_into_another_zone_is_closed_and_opened_on_the_two_bounda
     assert "identical" not in out
     # renamed in the same zone: the same packets on the same boundary, nothing to change
     assert compare(folder, old, old.replace("db01", "db02")).identical
+
+
+def test_a_move_closes_on_the_old_boundary_only_what_no_row_there_still_needs(
+    folder: Path,
+) -> None:
+    # pc5 is one machine of the client subnet; it moves to zone admin.  Its row's packets
+    # leave the boundary users -> data, but the subnet's row still needs them there: they are
+    # opened on admin -> data and not closed on users -> data.
+    old = deployment(
+        db="{addresses: [10.3.0.10], zone: data}", clients=ZONED, client="[clients, pc5]"
+    )
+    old = old.replace("  db01:", "  pc5: {addresses: [10.1.0.5], zone: users}\n  db01:")
+    new = old.replace(
+        "pc5: {addresses: [10.1.0.5], zone: users}", "pc5: {addresses: [10.1.0.5], zone: admin}"
+    )
+    found = compare(folder, old, new)
+    changes = [c for c in found.changes if c.flow == "rv/report"]
+    assert [(c.kind, c.source, ports(c.opened), ports(c.closed)) for c in changes] == [
+        (ChangeKind.MOVED, "pc5", [(9000, 9000)], []),
+    ]
+    rows = [r for r in csv.DictReader(io.StringIO(diff_csv(found))) if r["flow"] == "rv/report"]
+    assert [(r["action"], r["source_zone"], r["destination_zone"]) for r in rows] == [
+        ("open", "admin", "data"),
+    ]

@@ -18,7 +18,8 @@ of them goes).  Likewise for the packets to close.  A change is:
   is both;
 * ``readdress``: a row whose ports stay and whose addresses change (a host re-addressed);
 * ``moved``: a row whose source or destination zone changes: the packets it keeps are
-  closed on the old zone boundary's firewall and opened on the new one's (a host moved from
+  closed on the old zone boundary's firewall and opened on the new one's, less what other rows
+  of that boundary still need (or already needed) (a host moved from
   zone ``data`` to ``users2``: from PAN-OS rules ``users`` to ``data`` to rules ``users`` to
   ``users2``; a Cisco or Junos filter ``portplan-from-users`` holds both boundaries).
 """
@@ -323,7 +324,12 @@ def diff_plans(
             kinds = _kind(was, now, opened, closed)
             moved = bool(was and now) and old_zones != new_zones
             if moved and (kept := old_space & new_space):
-                kinds.append((ChangeKind.MOVED, kept, kept))
+                # opened on the new boundary, closed on the old, but what other rows there
+                # already needed or still need
+                moved_in = needed_before.without(kept, protocol, scope, new_zones, key)
+                moved_out = needed_after.without(kept, protocol, scope, old_zones, key)
+                if moved_in or moved_out:
+                    kinds.append((ChangeKind.MOVED, moved_in, moved_out))
             if not kinds:
                 result.already_needed += 1
                 continue
