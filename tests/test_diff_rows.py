@@ -179,6 +179,20 @@ def test_a_loopback_flow_removed_from_one_host_is_closed_there(folder: Path) -> 
         assert ports(found.changes[0].opened | found.changes[0].closed) == [(8000, 8000)]
 
 
+def test_a_loopback_flow_of_a_host_moved_to_another_zone_crosses_no_boundary(
+    folder: Path,
+) -> None:
+    # loopback packets never reach a zone firewall: ws1 moving from zone a to zone b changes
+    # nothing of its loopback flow, and the change request must not ask a zone firewall to
+    # open or close 127.0.0.0/8
+    old = LOOPBACK_DEPLOYMENT.replace("CLIENTS", "ws1").replace(
+        "[10.1.0.1]}", "[10.1.0.1], zone: a}"
+    )
+    found = compare(folder, old, old.replace("zone: a", "zone: b"))
+    assert found.identical, [(c.kind, c.flow) for c in found.changes]
+    assert diff_csv(found).count("\n") == 1  # the heading alone
+
+
 # -- 2. a host known by DNS name only ------------------------------------------------------
 
 BY_NAME = "{dns_name: db.example.com, managed: false}"

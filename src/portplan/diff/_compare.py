@@ -322,7 +322,8 @@ def diff_plans(
             opened = needed_before.without(new_space - old_space, protocol, scope, new_zones, key)
             closed = needed_after.without(old_space - new_space, protocol, scope, old_zones, key)
             kinds = _kind(was, now, opened, closed)
-            moved = bool(was and now) and old_zones != new_zones
+            # (loopback packets stay on their host: no zone boundary holds them)
+            moved = bool(was and now) and old_zones != new_zones and scope.loopback is None
             if moved and (kept := old_space & new_space):
                 # opened on the new boundary, closed on the old, but what other rows there
                 # already needed or still need
