@@ -370,3 +370,14 @@ def test_a_move_closes_on_the_old_boundary_only_what_no_row_there_still_needs(
     assert [(r["action"], r["source_zone"], r["destination_zone"]) for r in rows] == [
         ("open", "admin", "data"),
     ]
+
+
+def test_a_row_from_a_host_to_itself_names_the_host_s_change_once(folder: Path) -> None:
+    # the admin network reaches itself (one row, admin -> admin); re-addressed, the cause is
+    # the one host's, said once
+    peers = "  - {id: peer, from: admin, to: [admin], ports: 22, purpose: p}\n"
+    old = deployment(management=peers)
+    found = compare(folder, old, old.replace("10.9.0.0/28", "10.9.0.0/27"))
+    (change,) = found.changes
+    assert (change.kind, change.source, change.destination) == (ChangeKind.WIDEN, "admin", "admin")
+    assert change.causes == ("host admin re-addressed: 10.9.0.0/28 -> 10.9.0.0/27",)
