@@ -179,6 +179,20 @@ def test_a_loopback_flow_removed_from_one_host_is_closed_there(folder: Path) -> 
         assert ports(found.changes[0].opened | found.changes[0].closed) == [(8000, 8000)]
 
 
+def test_a_loopback_flow_of_a_host_moved_to_another_zone_crosses_no_boundary(
+    folder: Path,
+) -> None:
+    # loopback packets never reach a zone firewall: ws1 moving from zone a to zone b changes
+    # nothing of its loopback flow, and the change request must not ask a zone firewall to
+    # open or close 127.0.0.0/8
+    old = LOOPBACK_DEPLOYMENT.replace("CLIENTS", "ws1").replace(
+        "[10.1.0.1]}", "[10.1.0.1], zone: a}"
+    )
+    found = compare(folder, old, old.replace("zone: a", "zone: b"))
+    assert found.identical, [(c.kind, c.flow) for c in found.changes]
+    assert diff_csv(found).count("\n") == 1  # the heading alone
+
+
 # -- 2. a host known by DNS name only ------------------------------------------------------
 
 BY_NAME = "{dns_name: db.example.com, managed: false}"
@@ -304,3 +318,66 @@ def test_a_zone_change_with_new_ports_widens_on_the_new_boundary(folder: Path) -
 
 
 ZONED = "{addresses: [10.1.0.0/24], zone: users}"
+
+
+def test_a_host_renamed_into_another_zone_is_closed_and_opened_on_the_two_boundaries(
+    folder: Path,
+) -> None:
+    # db01 becomes db02 with the same address, in zone users2: the old name's rows are gone
+    # and the new name's are new, with the same packets.  A zone firewall still has the rule
+    # users -> data, which must be closed, and needs users -> users2, which must be opened;
+    # the new rows' packets were needed before only on the old boundary, so they are no
+    # excuse for leaving either out.
+    old = deployment(db="{addresses: [10.3.0.10], zone: data}", clients=ZONED)
+    new = old.replace("db01", "db02").replace("zone: data", "zone: users2")
+    found = compare(folder, old, new)
+    changes = [c for c in found.changes if c.flow == "rv/report"]
+    assert [
+        (c.kind, c.destination, c.source_zone, c.destination_zone, ports(c.opened), ports(c.closed))
+        for c in changes
+    ] == [
+        (ChangeKind.OPEN, "db02", "users", "users2", [(9000, 9000)], []),
+        (ChangeKind.CLOSE, "db01", "users", "data", [], [(9000, 9000)]),
+    ]
+    (folder / "old.yaml").write_text(old)
+    (folder / "new.yaml").write_text(new)
+    code, out = run("diff", str(folder / "old.yaml"), str(folder / "new.yaml"))
+    assert code == 1
+    assert "identical" not in out
+    # renamed in the same zone: the same packets on the same boundary, nothing to change
+    assert compare(folder, old, old.replace("db01", "db02")).identical
+
+
+def test_a_move_closes_on_the_old_boundary_only_what_no_row_there_still_needs(
+    folder: Path,
+) -> None:
+    # pc5 is one machine of the client subnet; it moves to zone admin.  Its row's packets
+    # leave the boundary users -> data, but the subnet's row still needs them there: they are
+    # opened on admin -> data and not closed on users -> data.
+    old = deployment(
+        db="{addresses: [10.3.0.10], zone: data}", clients=ZONED, client="[clients, pc5]"
+    )
+    old = old.replace("  db01:", "  pc5: {addresses: [10.1.0.5], zone: users}\n  db01:")
+    new = old.replace(
+        "pc5: {addresses: [10.1.0.5], zone: users}", "pc5: {addresses: [10.1.0.5], zone: admin}"
+    )
+    found = compare(folder, old, new)
+    changes = [c for c in found.changes if c.flow == "rv/report"]
+    assert [(c.kind, c.source, ports(c.opened), ports(c.closed)) for c in changes] == [
+        (ChangeKind.MOVED, "pc5", [(9000, 9000)], []),
+    ]
+    rows = [r for r in csv.DictReader(io.StringIO(diff_csv(found))) if r["flow"] == "rv/report"]
+    assert [(r["action"], r["source_zone"], r["destination_zone"]) for r in rows] == [
+        ("open", "admin", "data"),
+    ]
+
+
+def test_a_row_from_a_host_to_itself_names_the_host_s_change_once(folder: Path) -> None:
+    # the admin network reaches itself (one row, admin -> admin); re-addressed, the cause is
+    # the one host's, said once
+    peers = "  - {id: peer, from: admin, to: [admin], ports: 22, purpose: p}\n"
+    old = deployment(management=peers)
+    found = compare(folder, old, old.replace("10.9.0.0/28", "10.9.0.0/27"))
+    (change,) = found.changes
+    assert (change.kind, change.source, change.destination) == (ChangeKind.WIDEN, "admin", "admin")
+    assert change.causes == ("host admin re-addressed: 10.9.0.0/28 -> 10.9.0.0/27",)

@@ -64,7 +64,7 @@ class Causes:
             return []
         found: list[str] = []
         product, flow_id = row.product, row.flow_id
-        for name in (source, destination):
+        for name in dict.fromkeys((source, destination)):  # (a row from a host to itself: once)
             before, after = self._host(self.old, name), self._host(self.new, name)
             if before is None or after is None:
                 verb = "added" if before is None else "removed"

@@ -5,7 +5,8 @@ that are the same on both sides are set aside without set algebra (most of a lar
 rows of one such key are compared together, however many each side has (a product flow and a
 management access of one name, say): none is lost.  For every other key the new packets are
 those its new rows hold and its old rows did not; of them,
-only those *no* row of the old plan already needed are a change a firewall sees (loopback
+only those *no* row of the old plan already needed on the same zone boundary (the rows' source
+and destination zones) are a change a firewall sees (loopback
 packets are each host's own: only the host's rows need them; the packets to a host known by
 DNS name only are compared by the name) (two flows that
 need the same packets, such as a vendor's row repeated in two tables, change nothing when one
@@ -17,7 +18,8 @@ of them goes).  Likewise for the packets to close.  A change is:
   is both;
 * ``readdress``: a row whose ports stay and whose addresses change (a host re-addressed);
 * ``moved``: a row whose source or destination zone changes: the packets it keeps are
-  closed on the old zone boundary's firewall and opened on the new one's (a host moved from
+  closed on the old zone boundary's firewall and opened on the new one's, less what other rows
+  of that boundary still need (or already needed) (a host moved from
   zone ``data`` to ``users2``: from PAN-OS rules ``users`` to ``data`` to rules ``users`` to
   ``users2``; a Cisco or Junos filter ``portplan-from-users`` holds both boundaries).
 """
@@ -201,15 +203,20 @@ def _zones(rows: Sequence[PlannedFlow]) -> tuple[str | None, str | None]:
     return (rows[0].source_zone, rows[0].destination_zone) if rows else (None, None)
 
 
+_Zones = tuple[str | None, str | None]  #: source zone, destination zone
+
+
 class _Needed:
-    """The packets the rows of one plan need, found by protocol, scope and destination
-    addresses."""
+    """The packets the rows of one plan need, found by protocol, scope, zones and destination
+    addresses.  A packet is needed on a zone boundary (the source zone's and destination
+    zone's firewall): rows of other zones need it on other firewalls."""
 
     def __init__(self, rows: Iterable[PlannedFlow], hosts: Mapping[str, Host]) -> None:
-        self.groups: dict[tuple[str, _Scope, tuple[Network, ...]], list[PlannedFlow]] = {}
+        self.groups: dict[tuple[str, _Scope, _Zones, tuple[Network, ...]], list[PlannedFlow]] = {}
         for row in rows:
             scope = _scope(row, hosts)
-            group = (row.protocol.value, scope, _ends(row, scope)[1])
+            zones = (row.source_zone, row.destination_zone)
+            group = (row.protocol.value, scope, zones, _ends(row, scope)[1])
             self.groups.setdefault(group, []).append(row)
         self._ranges: dict[tuple[Network, ...], dict[int, Ranges]] = {}
         self._spaces: dict[int, Space] = {}
@@ -221,13 +228,14 @@ class _Needed:
         return found
 
     def without(
-        self, space: Space, protocol: str, scope: _Scope, skip: _Key | None = None
+        self, space: Space, protocol: str, scope: _Scope, zones: _Zones, skip: _Key | None = None
     ) -> Space:
-        """``space`` less every packet some row of this plan (but ``skip``) needs in ``scope``."""
-        for (proto, where, addresses), rows in self.groups.items():
+        """``space`` less every packet some row of this plan (but ``skip``) needs in ``scope``
+        between ``zones``."""
+        for (proto, where, between, addresses), rows in self.groups.items():
             if not space:
                 break
-            if proto != protocol or where != scope:
+            if proto != protocol or where != scope or between != zones:
                 continue
             ranges = self._destinations(addresses)
             if not any(b.destinations.overlaps(ranges[b.family]) for b in space.boxes):
@@ -310,13 +318,19 @@ def diff_plans(
             was, now = old_parts.get(scope, []), new_parts.get(scope, [])
             old_space, new_space = _union(was, scope), _union(now, scope)
             protocol = key[3]
-            opened = needed_before.without(new_space - old_space, protocol, scope, key)
-            closed = needed_after.without(old_space - new_space, protocol, scope, key)
-            kinds = _kind(was, now, opened, closed)
             old_zones, new_zones = _zones(was), _zones(now)
-            moved = bool(was and now) and old_zones != new_zones
+            opened = needed_before.without(new_space - old_space, protocol, scope, new_zones, key)
+            closed = needed_after.without(old_space - new_space, protocol, scope, old_zones, key)
+            kinds = _kind(was, now, opened, closed)
+            # (loopback packets stay on their host: no zone boundary holds them)
+            moved = bool(was and now) and old_zones != new_zones and scope.loopback is None
             if moved and (kept := old_space & new_space):
-                kinds.append((ChangeKind.MOVED, kept, kept))
+                # opened on the new boundary, closed on the old, but what other rows there
+                # already needed or still need
+                moved_in = needed_before.without(kept, protocol, scope, new_zones, key)
+                moved_out = needed_after.without(kept, protocol, scope, old_zones, key)
+                if moved_in or moved_out:
+                    kinds.append((ChangeKind.MOVED, moved_in, moved_out))
             if not kinds:
                 result.already_needed += 1
                 continue
