@@ -6,10 +6,10 @@ unclosed tags of real vendor pages, decodes entities, and reports the line and c
 tag, which is what a located message needs (lxml or BeautifulSoup would add a dependency and
 lose neither).  Header rows are those in ``<thead>``, else the leading rows made only of
 ``<th>`` cells, else the first row.  A table inside a cell is read as that cell's text.
-A superscript in a cell is written after a ``^`` (``443<sup>1</sup>`` is ``443^1``): a
-footnote mark run into a number would otherwise change the number.  So is a link to a footnote
-(``22<a href="#fn1">1</a>`` is ``22^1``, not port 221), and any link whose text would run into
-the word or number before it.
+A superscript or subscript in a cell is written after a ``^`` (``443<sup>1</sup>`` is
+``443^1``): a footnote mark run into a number would otherwise change the number.  So is a
+link to a footnote (``22<a href="#fn1">1</a>`` is ``22^1``, not port 221), and any link whose
+text would run into the word or number before it.
 """
 
 from __future__ import annotations
@@ -174,9 +174,9 @@ class _Reader(HTMLParser):
                 table.nested += 1
             if tag in _BLOCKS:
                 _break(cell, hard=tag == "br")
-            elif tag == "sup":
-                # 443<sup>1</sup> is port 443 and a footnote mark, never port 4431: the mark
-                # stays apart, as 443^1, which no port reading takes as a digit
+            elif tag in ("sup", "sub"):
+                # 443<sup>1</sup> (or <sub>) is port 443 and a footnote mark, never port 4431:
+                # the mark stays apart, as 443^1, which no port reading takes as a digit
                 cell.text.append("^")
             elif tag == "a":
                 cell.links.append((len(cell.text), _footnote_link(attrs)))

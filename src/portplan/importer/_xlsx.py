@@ -3,11 +3,12 @@ between empty rows (rules in :mod:`._blocks`), the sheet name as the section.
 
 openpyxl reads the workbook with cached formula results (``data_only``); numbers the vendor
 typed as numbers come back as text without a decimal point when they are whole (``443``, not
-``443.0``).  A run of a cell's text in superscript is written after a ``^`` (``443`` with a
-superscript ``1`` is ``443^1``): a footnote mark run into a number would otherwise change the
-number.  A workbook whose sheets' used ranges are larger than :data:`MAX_CELLS`, or that
-would unpack to much more than its size, is refused before openpyxl reads it
-(:mod:`._xlsxcheck`): it is not a port table, and openpyxl would fill the memory with it.
+``443.0``).  A run of a cell's text in superscript or subscript is written after a ``^``
+(``443`` with a superscript ``1`` is ``443^1``): a footnote mark run into a number would
+otherwise change the number.  A workbook whose sheets' used ranges are larger than
+:data:`MAX_CELLS`, or that would unpack to much more than its size, is refused before
+openpyxl reads it (:mod:`._xlsxcheck`): it is not a port table, and openpyxl would fill the
+memory with it.
 """
 
 from __future__ import annotations
@@ -53,7 +54,8 @@ def _text(value: Any) -> str:
 
 def _run(block: str | TextBlock) -> str:
     if isinstance(block, TextBlock):
-        return f"^{block.text}" if block.font.vertAlign == "superscript" else block.text
+        apart = block.font.vertAlign in ("superscript", "subscript")
+        return f"^{block.text}" if apart else block.text
     return block
 
 
