@@ -72,6 +72,26 @@ def _version_at(toks: list[Token], index: int) -> int:
     return end
 
 
+def _struck_end(toks: list[Token], index: int) -> int:
+    """The index of the last token of struck-through text (``~~UDP~~``, as Markdown writes it
+    and the HTML and XLSX readers write what a vendor struck out) that starts at ``index``, or
+    -1 when none does; unclosed, it runs to the end of the cell."""
+
+    def tilde_pair(at: int) -> bool:
+        return (
+            at + 1 < len(toks)
+            and toks[at].text == toks[at + 1].text == "~"
+            and toks[at].end == toks[at + 1].start
+        )
+
+    if not tilde_pair(index):
+        return -1
+    end = index + 2
+    while end < len(toks) and not tilde_pair(end):
+        end += 1
+    return min(end + 1, len(toks) - 1)
+
+
 def _port(token: Token) -> Fault:
     """The fault of a port written in a protocol cell."""
     return Fault(
@@ -149,6 +169,17 @@ def read_protocols(text: str) -> ProtocolReading:
             elif words:
                 notes.append(words)
             index = close
+        elif (struck := _struck_end(toks, index)) >= 0:
+            close_name()  # TCP ~~UDP~~: the vendor struck UDP out
+            words = text[token.start : toks[struck].end]
+            hidden.append(
+                Fault(
+                    start=token.start,
+                    end=toks[struck].end,
+                    message=f"could not read {words!r}: struck-through text",
+                )
+            )
+            index = struck
         elif token.kind == "num" and names_port(toks, index):
             close_name()  # TCP/443, HTTPS 443: the port is not part of a name
             hidden.append(_port(token))
