@@ -1,0 +1,67 @@
+"""Words and marks in a protocol cell that change what its transports say (``TCP, not UDP``,
+``UDP optional``, ``TCP/UDP*``, ``TCP¹``) are reported, never taken for an application's
+name while the transports around them are read as if they were not there."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from portplan.importer import Transport, import_document
+from portplan.importer.protocols import read_protocols
+
+TCP, UDP = Transport.TCP, Transport.UDP
+
+
+@pytest.mark.parametrize(
+    ("cell", "transports", "faults"),
+    [
+        # were TCP and UDP (or UDP alone) with an application named "not", "except", "no"
+        ("TCP, not UDP", (), ["'not': a transport excluded"]),
+        ("not UDP", (), ["'not': a transport excluded"]),
+        ("TCP except UDP", (), ["'except': a transport excluded"]),
+        ("no UDP", (), ["'no': a transport excluded"]),
+        # was TCP and UDP with an application named "optional"
+        ("TCP, UDP optional", (TCP, UDP), ["'optional': a condition"]),
+        # was TCP with an application "UDP*": the footnoted UDP dropped in silence
+        ("TCP/UDP*", (TCP,), ["'UDP*'"]),
+        ("TCP or UDP*", (TCP,), ["'UDP*'"]),
+        # were an application named after the mark
+        ("TCP¹", (TCP,), ["'¹'"]),
+        ("TCP & UDP†", (TCP, UDP), ["'†'"]),
+        ("UDP?", (UDP,), ["'?'"]),
+        ("TCP^1", (TCP,), ["'^1'"]),
+    ],
+)
+def test_a_word_or_mark_that_changes_the_transports_is_a_fault(
+    cell: str, transports: tuple[Transport, ...], faults: list[str]
+) -> None:
+    reading = read_protocols(cell)
+    assert reading.transports == transports
+    assert reading.applications == ()
+    for found, expected in zip(reading.faults, faults, strict=True):
+        assert found.message.startswith(f"could not read {expected}"), found.message
+
+
+def test_names_and_notes_without_such_words_read_as_before() -> None:
+    assert read_protocols("WMI (DCOM) TCP").applications == ("WMI (DCOM)",)
+    assert read_protocols("(See usage for protocol) TCP").faults == ()
+    assert read_protocols("TCP only").faults == ()
+    for cell in ("No", "Custom HDFS protocol"):  # no transport named: that fault alone
+        (fault,) = read_protocols(cell).faults
+        assert fault.message == f"{cell!r} names no transport protocol (tcp, udp or icmp)"
+
+
+def test_a_port_table_row_whose_protocol_cell_excludes_a_transport_is_not_drafted(
+    tmp_path: Path,
+) -> None:
+    """``TCP, not UDP`` drafted port 53 over TCP and over UDP, exit 0."""
+    page = tmp_path / "ports.md"
+    page.write_text("| Port | Protocol |\n|---|---|\n| 53 | TCP, not UDP |\n| 443 | TCP¹ |\n")
+    reading = import_document(page)
+    assert [str(u) for u in reading.unread] == [
+        f"{page}:3:8: column 'Protocol': could not read 'not': a transport excluded in a "
+        "protocol cell; write the transports the row uses",
+        f"{page}:4:9: column 'Protocol': could not read '¹'",
+    ]
