@@ -7,7 +7,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
+from click.testing import CliRunner
 
+from portplan.cli import cli
 from portplan.importer import Transport, import_document
 from portplan.importer.protocols import read_protocols
 
@@ -64,4 +67,26 @@ def test_a_port_table_row_whose_protocol_cell_excludes_a_transport_is_not_drafte
         f"{page}:3:8: column 'Protocol': could not read 'not': a transport excluded in a "
         "protocol cell; write the transports the row uses",
         f"{page}:4:9: column 'Protocol': could not read '¹'",
+    ]
+
+
+def test_a_note_in_a_protocol_cell_stays_with_the_drafted_flow(tmp_path: Path) -> None:
+    """``UDP (optional)`` and ``(only in cluster mode) TCP`` drafted unconditional flows
+    without the note, and said every cell was read: the note was dropped (a note in the port
+    cell was kept)."""
+    page = tmp_path / "ports.csv"
+    page.write_text(
+        "Source,Destination,Port,Protocol\n"
+        "A,B,53,UDP (optional)\n"
+        "A,B,54,(only in cluster mode) TCP\n"
+        "A,B,55 (optional),TCP\n"
+    )
+    out = tmp_path / "product.yaml"
+    result = CliRunner().invoke(cli, ["import", str(page), "-o", str(out)])
+    assert result.exit_code == 0, result.stderr
+    flows = yaml.safe_load(out.read_text())["flows"]
+    assert [(f["ports"], f.get("notes")) for f in flows] == [
+        ([53], ["optional"]),
+        ([54], ["only in cluster mode"]),
+        ([55], ["optional"]),
     ]
