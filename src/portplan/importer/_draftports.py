@@ -4,7 +4,8 @@
 is the first alternative and whose ``allowed`` ports are the others; a named port the vendor
 leaves to the deployment (``[port for external database]``) is a parameter without a default;
 ``ICMP echo`` is an icmp part with its message type.  What the model cannot say (the dynamic
-ports of ``dynamic``, an ICMP code) is reported, never widened.
+ports of ``dynamic``, an ICMP code, a port that applies only under a condition, ``443 if SSL is
+enabled``) is reported, never widened.
 """
 
 from __future__ import annotations
@@ -100,6 +101,16 @@ class _Reader:
             return
         if others:
             self._alternatives(heading, expression, first, others, published)
+            return
+        if first.condition:  # 443 if SSL is enabled: never drafted as always open
+            self.problems.append(
+                PortProblem(
+                    heading,
+                    f"{' '.join(expression.text.split())!r} applies only if {first.condition}: "
+                    "a condition in a port cell is not drafted; give the row a Condition "
+                    "column, or model it by hand",
+                )
+            )
             return
         for term in first.terms:
             self._term(heading, expression, term, published)
