@@ -40,3 +40,32 @@ def test_a_port_that_applies_only_under_a_condition_is_reported_not_drafted(
         "enabled: a condition in a port cell is not drafted; give the row a Condition column, "
         "or model it by hand"
     ]
+
+
+def test_letters_run_into_a_port_number_are_reported_never_a_note(tmp_path: Path) -> None:
+    """``32NN`` (SAP's instance-numbered 3200-3299) drafted port 32, ``22a`` (a footnote mark
+    that lost its superscript) port 22 and ``10k`` port 10, each with the letters as a note,
+    exit 0.  Letters run into a number are now a fault, and the port is not drafted; a
+    transport run into it (``443tcp``) and a word after a space (``161 SNMP``) read as
+    before."""
+    code, flows, lines = _import(
+        tmp_path,
+        "Source,Destination,Port,Protocol\n"
+        "A,B,32NN,TCP\n"
+        'A,B,"80, 22a",TCP\n'
+        "A,B,10k,UDP\n"
+        "A,B,443tcp,\n"
+        "A,B,161 SNMP,UDP\n",
+    )
+    assert code == 1
+    assert [(f["row"], f["ports"], f.get("notes")) for f in flows] == [
+        (2, [80], None),
+        (4, [443], None),
+        (5, [161], ["SNMP"]),
+    ]
+    file = tmp_path / "ports.csv"
+    assert lines == [
+        f"{file}:2:5: column 'Port': could not read '32NN': letters run into the number",
+        f"{file}:3:5: column 'Port': could not read '22a': letters run into the number",
+        f"{file}:4:5: column 'Port': could not read '10k': letters run into the number",
+    ]
