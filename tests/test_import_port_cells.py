@@ -69,3 +69,25 @@ def test_letters_run_into_a_port_number_are_reported_never_a_note(tmp_path: Path
         f"{file}:3:5: column 'Port': could not read '22a': letters run into the number",
         f"{file}:4:5: column 'Port': could not read '10k': letters run into the number",
     ]
+
+
+def test_a_port_under_an_icmp_protocol_cell_is_reported_never_dropped(tmp_path: Path) -> None:
+    """Port ``53`` under the protocol ``ICMP`` drafted an ICMP echo flow and dropped the port,
+    and ``443`` under ``TCP/ICMP`` drafted only that echo flow, TCP 443 dropped: both exit 0
+    with the rows as read.  ICMP has no port: the cell is now reported, and the port keeps the
+    other transports the protocol cell names."""
+    code, flows, lines = _import(
+        tmp_path,
+        "Source,Destination,Port,Protocol\nA,B,53,ICMP\nA,B,443,TCP/ICMP\nA,B,,ICMP\n",
+    )
+    assert code == 1
+    assert [(f["row"], f["protocol"], f.get("ports"), f.get("icmp")) for f in flows] == [
+        (2, "tcp", [443], None),
+        (3, "icmp", None, ["echo-request"]),  # no port: ICMP alone, read as ping
+    ]
+    file = tmp_path / "ports.csv"
+    assert lines == [
+        f"{file}:2:5: column 'Port': ICMP has no port: port 53 where column 'Protocol' says icmp",
+        f"{file}:3:5: column 'Port': ICMP has no port: port 443 where column 'Protocol' says "
+        "tcp/icmp",
+    ]

@@ -396,7 +396,20 @@ def _filled(
                     f"{where} says {'/'.join(stated)}",
                 )
             elif not term.protocols and stated:
-                term = replace(term, protocols=stated)
+                given: tuple[Transport, ...] = stated
+                if Transport.ICMP in stated and (term.ports or term.any_port or term.dynamic):
+                    # 53 under ICMP: ICMP has no port; the port is never dropped for a ping
+                    where = f"column {stated_by!r}" if stated_by else "its protocol line"
+                    report.add(
+                        value.cell,
+                        value.heading,
+                        f"column {value.heading!r}: ICMP has no port: {_described(term)} where "
+                        f"{where} says {'/'.join(stated)}",
+                    )
+                    given = tuple(t for t in stated if t is not Transport.ICMP)
+                    if not given:
+                        continue
+                term = replace(term, protocols=given)
             elif not term.protocols and not faulty_protocol:
                 described = _described(term)
                 plural = described.startswith("ports ") or described == "the dynamic ports"
