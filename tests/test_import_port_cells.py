@@ -91,3 +91,34 @@ def test_a_port_under_an_icmp_protocol_cell_is_reported_never_dropped(tmp_path: 
         f"{file}:3:5: column 'Port': ICMP has no port: port 443 where column 'Protocol' says "
         "tcp/icmp",
     ]
+
+
+def test_a_cell_that_leaves_ports_out_is_never_drafted_broader(tmp_path: Path) -> None:
+    """``1024-65535 except 8080`` drafted 1024-65535 (8080 included), ``any port except 22``
+    and ``all ports above 1024`` every port: the words that narrow them were reported, but the
+    draft opened more than the vendor says.  Such a cell is now reported and not drafted; a
+    port with a note (``any (see note 3)``, ``8080 (not used by default)``) drafts as before."""
+    code, flows, lines = _import(
+        tmp_path,
+        "Source,Destination,Port,Protocol\n"
+        "A,B,1024-65535 except 8080,TCP\n"
+        "A,B,any port except 22,TCP\n"
+        "A,B,all ports above 1024,TCP\n"
+        "A,B,1024-65535 (excl. 8080),UDP\n"
+        "A,B,any (see note 3),TCP\n"
+        "A,B,8080 (not used by default),TCP\n",
+    )
+    assert code == 1
+    assert [(f["row"], f["ports"]) for f in flows] == [(5, ["1-65535"]), (6, [8080])]
+    file = tmp_path / "ports.csv"
+    problems = [line for line in lines if "model it by hand" in line]
+    assert problems == [
+        f"{file}:2:5: '1024-65535 except 8080' leaves ports out, which the draft cannot: not "
+        "drafted with them; model it by hand",
+        f"{file}:3:5: 'any port except 22' leaves ports out, which the draft cannot: not "
+        "drafted with them; model it by hand",
+        f"{file}:4:5: 'all ports above 1024' names any port with words that could not be "
+        "read: never drafted as every port; model it by hand",
+        f"{file}:5:5: '1024-65535 (excl. 8080)' leaves ports out, which the draft cannot: not "
+        "drafted with them; model it by hand",
+    ]
