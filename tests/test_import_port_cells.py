@@ -122,3 +122,38 @@ def test_a_cell_that_leaves_ports_out_is_never_drafted_broader(tmp_path: Path) -
         f"{file}:5:5: '1024-65535 (excl. 8080)' leaves ports out, which the draft cannot: not "
         "drafted with them; model it by hand",
     ]
+
+
+def test_an_outbound_ports_column_is_never_drafted_as_ports_listened_on(tmp_path: Path) -> None:
+    """A listener list's ``Outbound Ports`` column (the ports the server connects out to)
+    drafted the server listening on them, from any client, exit 0; beside ``Inbound Ports``
+    its ports joined the inbound ones.  Its rows are now outbound from the row's component,
+    whose destination the draft asks for; a row with ports under both headings is listed."""
+    code, flows, lines = _import(
+        tmp_path,
+        "Component,Outbound Ports,Protocol\nServer,53,UDP\n",
+    )
+    assert code == 1
+    assert [(f["from"], f["to"], f.get("traffic"), f["ports"]) for f in flows] == [
+        ("server", "unnamed_destination", "outbound", [53])
+    ]
+    both = tmp_path / "both"
+    both.mkdir()
+    code, flows, lines = _import(
+        both,
+        "Component,Inbound Ports,Outbound Ports,Protocol\nServer,443,53,TCP\n",
+    )
+    assert (code, flows) == (1, [])
+    assert lines == [
+        f"{both / 'ports.csv'}:2:1: the row has ports under an inbound and an outbound "
+        "heading, which one row of flows cannot say: model it by hand, or map one of the "
+        "columns"
+    ]
+    # a destination column names who listens: the outbound ports are its ports, as before
+    named = tmp_path / "named"
+    named.mkdir()
+    code, flows, lines = _import(named, "Endpoint,Outbound Port,Protocol\nrepo,443,TCP\n")
+    assert (code, [(f.get("from"), f["to"], f["ports"]) for f in flows]) == (
+        0,
+        [(None, "repo", [443])],
+    )
