@@ -4,11 +4,15 @@
 is the first alternative and whose ``allowed`` ports are the others; a named port the vendor
 leaves to the deployment (``[port for external database]``) is a parameter without a default;
 ``ICMP echo`` is an icmp part with its message type.  What the model cannot say (the dynamic
-ports of ``dynamic``, an ICMP code) is reported, never widened.
+ports of ``dynamic``, an ICMP code, a port that applies only under a condition, ``443 if SSL is
+enabled``) is reported, never widened; so is a cell that leaves ports out (``1024-65535 except
+8080``) or names any port with words that could not be read (``all ports above 1024``): the
+rest of it would be broader than the vendor says.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,6 +32,11 @@ _ICMP_TYPES = {
     12: IcmpType.PARAMETER_PROBLEM,
 }
 _ORDER = (Transport.TCP, Transport.UDP, Transport.ICMP)
+#: words that take ports out of a cell's reading (``1024-65535 except 8080``)
+_EXCLUDING = re.compile(
+    r"\b(?:except|excepting|exclud(?:e|es|ing)|excl|but\s+not|other\s+than|minus|not|w/o|without)\b",
+    re.IGNORECASE,
+)
 
 
 @dataclass(slots=True)
@@ -87,9 +96,29 @@ class _Reader:
     def read(self, heading: str, expression: PortExpression, published: bool) -> None:
         if expression.none or not expression.alternatives:
             return
+        said = " ".join(expression.text.split())
+        if any(_EXCLUDING.search(expression.text[f.start : f.end]) for f in expression.faults):
+            # 1024-65535 except 8080: what could not be read takes ports out of what could
+            self.problems.append(
+                PortProblem(
+                    heading,
+                    f"{said!r} leaves ports out, which the draft cannot: not drafted with "
+                    "them; model it by hand",
+                )
+            )
+            return
+        if expression.faults and any(t.any_port for t in expression.terms):
+            # all ports above 1024: any port, and words that could not be read, may be less
+            self.problems.append(
+                PortProblem(
+                    heading,
+                    f"{said!r} names any port with words that could not be read: never "
+                    "drafted as every port; model it by hand",
+                )
+            )
+            return
         first, *others = expression.alternatives
         if others and _either(expression.alternatives):
-            said = " ".join(expression.text.split())
             for alternative in expression.alternatives:
                 for term in alternative.terms:
                     self._term(heading, expression, term, published)
@@ -100,6 +129,16 @@ class _Reader:
             return
         if others:
             self._alternatives(heading, expression, first, others, published)
+            return
+        if first.condition:  # 443 if SSL is enabled: never drafted as always open
+            self.problems.append(
+                PortProblem(
+                    heading,
+                    f"{' '.join(expression.text.split())!r} applies only if {first.condition}: "
+                    "a condition in a port cell is not drafted; give the row a Condition "
+                    "column, or model it by hand",
+                )
+            )
             return
         for term in first.terms:
             self._term(heading, expression, term, published)

@@ -22,7 +22,7 @@ from dataclasses import dataclass, replace
 from portplan.importer._names import split_names
 from portplan.importer.columns import Field
 from portplan.importer.direction import Direction
-from portplan.importer.interpret import ImportedRow, TableReading
+from portplan.importer.interpret import ImportedRow, TableReading, port_directions
 
 __all__ = ["ANY_NAME", "UNNAMED", "Ends", "ends_of"]
 
@@ -71,6 +71,14 @@ def ends_of(reading: TableReading, row: ImportedRow, product: str) -> Ends:
     peers, own = _names(row, Field.PEER), _names(row, Field.COMPONENT)
     direction = row.direction.direction if row.direction else None
     arrow = reading.arrow
+    if len(port_directions(row.values)) > 1:  # Inbound Ports 443 beside Outbound Ports 53
+        return Ends(
+            pairs=(),
+            traffic=(),
+            problem="the row has ports under an inbound and an outbound heading, which one "
+            "row of flows cannot say: model it by hand, or map one of the columns",
+            unpaired=(*sources, *destinations, *peers, *own),
+        )
     if arrow is not None and not (sources or destinations or peers):
         left, right = tuple(split_names(arrow.left)), tuple(split_names(arrow.right))
         return _turned((left, right), arrow.direction, None)

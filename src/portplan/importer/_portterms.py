@@ -73,6 +73,11 @@ def _names_icmp(toks: Sequence[Token], choices: list[list[PortTerm]]) -> bool:
     )
 
 
+def _glued(toks: Sequence[Token], pos: int) -> bool:
+    """Whether the token at ``pos`` starts right where the one before it ends."""
+    return pos > 0 and toks[pos - 1].end == toks[pos].start
+
+
 def _numbered(toks: Sequence[Token]) -> bool:
     """Whether the words naming a port hold a number: any outside parentheses, and inside
     them one that names a port (``HTTPS (443)``, not ``(see note 1)``)."""
@@ -276,6 +281,14 @@ class TermReader:
                 pos += 1
             elif starts_term(token) and clean:
                 break
+            elif token.kind == "word" and toks[pos - 1].kind == "num" and _glued(toks, pos):
+                # 32NN (SAP: 3200-3299), 22a (a footnote mark), 10k: never port 32, 22 or 10
+                self.fault(
+                    toks[pos - 1 : pos + 1],
+                    f"could not read {self.words(toks[pos - 1 : pos + 1])!r}: letters run "
+                    "into the number",
+                )
+                choices, pos, start, clean = [], pos + 1, pos + 1, False
             else:
                 end = pos
                 while end < len(toks) and toks[end].text != "(":

@@ -3,11 +3,14 @@ between empty rows (rules in :mod:`._blocks`), the sheet name as the section.
 
 openpyxl reads the workbook with cached formula results (``data_only``); numbers the vendor
 typed as numbers come back as text without a decimal point when they are whole (``443``, not
-``443.0``).  A run of a cell's text in superscript is written after a ``^`` (``443`` with a
-superscript ``1`` is ``443^1``): a footnote mark run into a number would otherwise change the
-number.  A workbook whose sheets' used ranges are larger than :data:`MAX_CELLS`, or that
-would unpack to much more than its size, is refused before openpyxl reads it
-(:mod:`._xlsxcheck`): it is not a port table, and openpyxl would fill the memory with it.
+``443.0``).  A run of a cell's text in superscript or subscript is written after a ``^``
+(``443`` with a superscript ``1`` is ``443^1``): a footnote mark run into a number would
+otherwise change the number.  Struck-through text (a run, or the whole cell: a port the vendor
+withdrew) is written between ``~~``, as Markdown writes it, which no port or protocol reading
+takes as live.  A workbook whose sheets' used ranges are larger than
+:data:`MAX_CELLS`, or that would unpack to much more than its size, is refused before
+openpyxl reads it (:mod:`._xlsxcheck`): it is not a port table, and openpyxl would fill the
+memory with it.
 """
 
 from __future__ import annotations
@@ -37,6 +40,12 @@ _UNREADABLE = (
 )  # fmt: skip
 
 
+def _cell_text(cell: Any) -> str:
+    """A cell's text, between ``~~`` when its font strikes it through."""
+    text = _text(cell.value)
+    return f"~~{text}~~" if text and cell.font is not None and cell.font.strike else text
+
+
 def _text(value: Any) -> str:
     if value is None:
         return ""
@@ -53,7 +62,9 @@ def _text(value: Any) -> str:
 
 def _run(block: str | TextBlock) -> str:
     if isinstance(block, TextBlock):
-        return f"^{block.text}" if block.font.vertAlign == "superscript" else block.text
+        apart = block.font.vertAlign in ("superscript", "subscript")
+        text = f"^{block.text}" if apart else block.text
+        return f"~~{text}~~" if block.font.strike and text.strip() else text
     return block
 
 
@@ -91,7 +102,7 @@ def _grid(sheet: Any, file: str) -> list[list[RawCell]]:
         return Where(file=file, sheet=sheet.title, cell=f"{get_column_letter(column)}{row}")
 
     grid = [
-        [RawCell(text=_text(cell.value), where=where(cell.row, cell.column)) for cell in row]
+        [RawCell(text=_cell_text(cell), where=where(cell.row, cell.column)) for cell in row]
         for row in sheet.iter_rows(min_row=1, max_row=sheet.max_row, max_col=sheet.max_column)
     ]
     for merged in sheet.merged_cells.ranges:

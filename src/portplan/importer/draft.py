@@ -250,6 +250,8 @@ class _Builder:
                 f"draft sends it to {_UNNAMED_ID!r}; name the system it reaches",
             )
         base = self._common(row, reading, purpose, service, applications, descriptions)
+        if protocols is not None and protocols.notes:  # UDP (optional): kept, never dropped
+            base.setdefault("notes", []).extend(one_line(n) for n in protocols.notes)
         if protocols is not None and protocols.either:
             base.setdefault("notes", []).append(
                 f"the vendor writes {one_line(protocols.text)!r}: one of these is used; each "

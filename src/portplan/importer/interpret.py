@@ -10,6 +10,7 @@ reader could not read.  A cell copied by a span is reported once, at the cell th
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
 from portplan.importer._lexer import one_version_icmp, tokens
@@ -27,7 +28,15 @@ from portplan.importer.direction import (
 from portplan.importer.ports import Alternative, PortExpression, PortTerm, Transport
 from portplan.importer.protocols import ProtocolReading, read_protocols
 
-__all__ = ["Import", "ImportedRow", "TableReading", "Unread", "Value", "interpret"]
+__all__ = [
+    "Import",
+    "ImportedRow",
+    "TableReading",
+    "Unread",
+    "Value",
+    "interpret",
+    "port_directions",
+]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -224,9 +233,27 @@ def _row(
             if value.field is Field.PEER and value.role.direction is not None:
                 direction = DirectionReading(direction=value.role.direction, text=value.heading)
                 break
+    outbound = [v for v in done if v.field is Field.PORT and v.text and _outbound(v.role)]
+    if direction is None and outbound and len(port_directions(done)) == 1:
+        # Outbound Ports: the row's component connects out on them, never listens on them
+        direction = DirectionReading(direction=Direction.OUTBOUND, text=outbound[0].heading)
     if direction is None and title_direction is not None:
         direction = DirectionReading(direction=title_direction, text=table.title or "")
     return ImportedRow(row=row, values=tuple(done), direction=direction)
+
+
+def _outbound(role: ColumnRole) -> bool:
+    return role.direction is Direction.OUTBOUND
+
+
+def port_directions(values: Iterable[Value]) -> set[Direction]:
+    """The directions the headings of a row's written port cells state (``Inbound Ports``,
+    ``Outbound Ports``)."""
+    return {
+        v.role.direction
+        for v in values
+        if v.field is Field.PORT and v.text and v.role.direction is not None
+    }
 
 
 def _unmarked(
@@ -396,7 +423,20 @@ def _filled(
                     f"{where} says {'/'.join(stated)}",
                 )
             elif not term.protocols and stated:
-                term = replace(term, protocols=stated)
+                given: tuple[Transport, ...] = stated
+                if Transport.ICMP in stated and (term.ports or term.any_port or term.dynamic):
+                    # 53 under ICMP: ICMP has no port; the port is never dropped for a ping
+                    where = f"column {stated_by!r}" if stated_by else "its protocol line"
+                    report.add(
+                        value.cell,
+                        value.heading,
+                        f"column {value.heading!r}: ICMP has no port: {_described(term)} where "
+                        f"{where} says {'/'.join(stated)}",
+                    )
+                    given = tuple(t for t in stated if t is not Transport.ICMP)
+                    if not given:
+                        continue
+                term = replace(term, protocols=given)
             elif not term.protocols and not faulty_protocol:
                 described = _described(term)
                 plural = described.startswith("ports ") or described == "the dynamic ports"

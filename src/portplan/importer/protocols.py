@@ -8,11 +8,14 @@ and NTP over UDP...); the reading then states that assumption.  A cell that name
 at all (``IPC``, ``Custom HDFS protocol``) is a fault: the reader does not guess.  So is ICMP
 of one IP version (``ICMPv6``, ``ICMP (IPv6)``), never read as ICMP, which is both; and a port
 written in the cell (``TCP/443``, ``TCP (443)``): a protocol cell holds no port, and the row's
-ports come from its port column.
+ports come from its port column.  Words that change what the transports say (``TCP, not UDP``,
+``UDP optional``) and marks (``TCP¹``, ``TCP/UDP*``, ``UDP?``) are faults, never an
+application's name beside transports read as if they were not there.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from portplan.importer._lexer import (
@@ -40,6 +43,12 @@ STANDARD_TRANSPORTS: dict[str, Transport] = {
     **dict.fromkeys(("snmp", "ntp", "tftp", "radius", "http/3", "quic"), Transport.UDP),
 }  # fmt: skip
 _EMPTY = frozenset({"", "-", "--", "n/a", "na", "none"})
+#: words that take a transport away (``TCP, not UDP``): the cell cannot be read as a list
+_NEGATIONS = frozenset({"not", "no", "except", "excluding", "without", "never", "nor"})
+#: words that make a transport conditional (``TCP, UDP optional``): no application's name
+_CONDITIONS = frozenset({"optional", "optionally", "if", "unless", "when", "fallback"})
+#: a footnote mark or a question, written after a transport or name (``TCP¹``, ``UDP?``)
+_MARK = re.compile(r"[*†‡§¶#?~\u00b9\u00b2\u00b3\u2070-\u209f]")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -72,6 +81,31 @@ def _version_at(toks: list[Token], index: int) -> int:
     return end
 
 
+def _struck_end(toks: list[Token], index: int) -> int:
+    """The index of the last token of struck-through text (``~~UDP~~``, as Markdown writes it
+    and the HTML and XLSX readers write what a vendor struck out) that starts at ``index``, or
+    -1 when none does; unclosed, it runs to the end of the cell."""
+
+    def tilde_pair(at: int) -> bool:
+        return (
+            at + 1 < len(toks)
+            and toks[at].text == toks[at + 1].text == "~"
+            and toks[at].end == toks[at + 1].start
+        )
+
+    if not tilde_pair(index):
+        return -1
+    end = index + 2
+    while end < len(toks) and not tilde_pair(end):
+        end += 1
+    return min(end + 1, len(toks) - 1)
+
+
+def _names_any(toks: list[Token]) -> bool:
+    """Whether the cell names a transport, or an application that implies one."""
+    return any(t.protocol or t.low in STANDARD_TRANSPORTS for t in toks)
+
+
 def _port(token: Token) -> Fault:
     """The fault of a port written in a protocol cell."""
     return Fault(
@@ -92,6 +126,7 @@ def read_protocols(text: str) -> ProtocolReading:
     assumptions: list[str] = []
     either = False
     hidden: list[Fault] = []  #: transports in a note, which it would drop
+    negated = False  #: a word takes a transport away: none is read
     toks = tokens(text)
     index = 0
     name: list[str] = []  #: words of an application name being read
@@ -149,6 +184,42 @@ def read_protocols(text: str) -> ProtocolReading:
             elif words:
                 notes.append(words)
             index = close
+        elif (struck := _struck_end(toks, index)) >= 0:
+            close_name()  # TCP ~~UDP~~: the vendor struck UDP out
+            words = text[token.start : toks[struck].end]
+            hidden.append(
+                Fault(
+                    start=token.start,
+                    end=toks[struck].end,
+                    message=f"could not read {words!r}: struck-through text",
+                )
+            )
+            index = struck
+        elif token.protocolish or token.text == "^" or _MARK.fullmatch(token.text):
+            close_name()  # TCP/UDP*, TCP¹, TCP^1, UDP?: never a name, nor a transport read
+            end = index + 1 if token.text == "^" and index + 1 < len(toks) else index
+            hidden.append(
+                Fault(
+                    start=token.start,
+                    end=toks[end].end,
+                    message=f"could not read {text[token.start : toks[end].end]!r}",
+                )
+            )
+            index = end
+        elif token.kind == "word" and token.low in _NEGATIONS | _CONDITIONS and _names_any(toks):
+            close_name()  # TCP, not UDP; UDP optional: the word changes what the cell says
+            if token.low in _NEGATIONS:
+                negated = True
+            hidden.append(
+                Fault(
+                    start=token.start,
+                    end=token.end,
+                    message=f"could not read {token.text!r}: "
+                    + ("a transport excluded" if token.low in _NEGATIONS else "a condition")
+                    + " in a protocol cell; write the transports the row uses"
+                    + ("" if token.low in _NEGATIONS else ", and the condition in its own column"),
+                )
+            )
         elif token.kind == "num" and names_port(toks, index):
             close_name()  # TCP/443, HTTPS 443: the port is not part of a name
             hidden.append(_port(token))
@@ -163,7 +234,7 @@ def read_protocols(text: str) -> ProtocolReading:
             implied.append(transport)
             if transport not in stated:
                 assumptions.append(f"{application} runs over {transport.value}")
-    transports = tuple(dict.fromkeys((*stated, *implied)))
+    transports = () if negated else tuple(dict.fromkeys((*stated, *implied)))
     faults: tuple[Fault, ...] = tuple(hidden)
     if one_version_icmp(toks):  # ICMPv6, ICMP (IPv6): never ICMP of both versions
         transports = tuple(t for t in transports if t is not Transport.ICMP)
@@ -172,7 +243,7 @@ def read_protocols(text: str) -> ProtocolReading:
                 start=0, end=len(text), message=f"{' '.join(text.split())!r}: {ONE_VERSION_ICMP}"
             ),
         )
-    elif not transports:
+    elif not transports and not negated:
         faults += (
             Fault(
                 start=0,

@@ -1,0 +1,159 @@
+"""Port cells whose words change which ports the draft may open: a condition on the only
+alternative (``443 if SSL is enabled``) is never drafted as a port that is always open."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+from click.testing import CliRunner
+
+from portplan.cli import cli
+
+
+def _import(tmp_path: Path, table: str) -> tuple[int, list[dict], list[str]]:
+    page = tmp_path / "ports.csv"
+    page.write_text(table)
+    out = tmp_path / "product.yaml"
+    result = CliRunner().invoke(cli, ["import", str(page), "-o", str(out)])
+    flows = yaml.safe_load(out.read_text())["flows"]
+    lines = [line for line in result.stderr.splitlines() if not line.startswith("portplan:")]
+    return result.exit_code, flows, lines
+
+
+def test_a_port_that_applies_only_under_a_condition_is_reported_not_drafted(
+    tmp_path: Path,
+) -> None:
+    """``443 if SSL is enabled`` drafted port 443 open always, without the condition or a
+    note, and the import said every cell was read (exit 0)."""
+    code, flows, lines = _import(
+        tmp_path,
+        "Source,Destination,Port,Protocol\n"
+        "A,B,443 if SSL is enabled,TCP\n"
+        "A,B,80,TCP\n"
+        'A,B,"8080, or 8443 if 8080 is in use",TCP\n',
+    )
+    assert code == 1
+    assert [f["row"] for f in flows] == [2, 3]  # alternatives still make a parameter
+    assert lines == [
+        f"{tmp_path / 'ports.csv'}:2:5: '443 if SSL is enabled' applies only if SSL is "
+        "enabled: a condition in a port cell is not drafted; give the row a Condition column, "
+        "or model it by hand"
+    ]
+
+
+def test_letters_run_into_a_port_number_are_reported_never_a_note(tmp_path: Path) -> None:
+    """``32NN`` (SAP's instance-numbered 3200-3299) drafted port 32, ``22a`` (a footnote mark
+    that lost its superscript) port 22 and ``10k`` port 10, each with the letters as a note,
+    exit 0.  Letters run into a number are now a fault, and the port is not drafted; a
+    transport run into it (``443tcp``) and a word after a space (``161 SNMP``) read as
+    before."""
+    code, flows, lines = _import(
+        tmp_path,
+        "Source,Destination,Port,Protocol\n"
+        "A,B,32NN,TCP\n"
+        'A,B,"80, 22a",TCP\n'
+        "A,B,10k,UDP\n"
+        "A,B,443tcp,\n"
+        "A,B,161 SNMP,UDP\n",
+    )
+    assert code == 1
+    assert [(f["row"], f["ports"], f.get("notes")) for f in flows] == [
+        (2, [80], None),
+        (4, [443], None),
+        (5, [161], ["SNMP"]),
+    ]
+    file = tmp_path / "ports.csv"
+    assert lines == [
+        f"{file}:2:5: column 'Port': could not read '32NN': letters run into the number",
+        f"{file}:3:5: column 'Port': could not read '22a': letters run into the number",
+        f"{file}:4:5: column 'Port': could not read '10k': letters run into the number",
+    ]
+
+
+def test_a_port_under_an_icmp_protocol_cell_is_reported_never_dropped(tmp_path: Path) -> None:
+    """Port ``53`` under the protocol ``ICMP`` drafted an ICMP echo flow and dropped the port,
+    and ``443`` under ``TCP/ICMP`` drafted only that echo flow, TCP 443 dropped: both exit 0
+    with the rows as read.  ICMP has no port: the cell is now reported, and the port keeps the
+    other transports the protocol cell names."""
+    code, flows, lines = _import(
+        tmp_path,
+        "Source,Destination,Port,Protocol\nA,B,53,ICMP\nA,B,443,TCP/ICMP\nA,B,,ICMP\n",
+    )
+    assert code == 1
+    assert [(f["row"], f["protocol"], f.get("ports"), f.get("icmp")) for f in flows] == [
+        (2, "tcp", [443], None),
+        (3, "icmp", None, ["echo-request"]),  # no port: ICMP alone, read as ping
+    ]
+    file = tmp_path / "ports.csv"
+    assert lines == [
+        f"{file}:2:5: column 'Port': ICMP has no port: port 53 where column 'Protocol' says icmp",
+        f"{file}:3:5: column 'Port': ICMP has no port: port 443 where column 'Protocol' says "
+        "tcp/icmp",
+    ]
+
+
+def test_a_cell_that_leaves_ports_out_is_never_drafted_broader(tmp_path: Path) -> None:
+    """``1024-65535 except 8080`` drafted 1024-65535 (8080 included), ``any port except 22``
+    and ``all ports above 1024`` every port: the words that narrow them were reported, but the
+    draft opened more than the vendor says.  Such a cell is now reported and not drafted; a
+    port with a note (``any (see note 3)``, ``8080 (not used by default)``) drafts as before."""
+    code, flows, lines = _import(
+        tmp_path,
+        "Source,Destination,Port,Protocol\n"
+        "A,B,1024-65535 except 8080,TCP\n"
+        "A,B,any port except 22,TCP\n"
+        "A,B,all ports above 1024,TCP\n"
+        "A,B,1024-65535 (excl. 8080),UDP\n"
+        "A,B,any (see note 3),TCP\n"
+        "A,B,8080 (not used by default),TCP\n",
+    )
+    assert code == 1
+    assert [(f["row"], f["ports"]) for f in flows] == [(5, ["1-65535"]), (6, [8080])]
+    file = tmp_path / "ports.csv"
+    problems = [line for line in lines if "model it by hand" in line]
+    assert problems == [
+        f"{file}:2:5: '1024-65535 except 8080' leaves ports out, which the draft cannot: not "
+        "drafted with them; model it by hand",
+        f"{file}:3:5: 'any port except 22' leaves ports out, which the draft cannot: not "
+        "drafted with them; model it by hand",
+        f"{file}:4:5: 'all ports above 1024' names any port with words that could not be "
+        "read: never drafted as every port; model it by hand",
+        f"{file}:5:5: '1024-65535 (excl. 8080)' leaves ports out, which the draft cannot: not "
+        "drafted with them; model it by hand",
+    ]
+
+
+def test_an_outbound_ports_column_is_never_drafted_as_ports_listened_on(tmp_path: Path) -> None:
+    """A listener list's ``Outbound Ports`` column (the ports the server connects out to)
+    drafted the server listening on them, from any client, exit 0; beside ``Inbound Ports``
+    its ports joined the inbound ones.  Its rows are now outbound from the row's component,
+    whose destination the draft asks for; a row with ports under both headings is listed."""
+    code, flows, lines = _import(
+        tmp_path,
+        "Component,Outbound Ports,Protocol\nServer,53,UDP\n",
+    )
+    assert code == 1
+    assert [(f["from"], f["to"], f.get("traffic"), f["ports"]) for f in flows] == [
+        ("server", "unnamed_destination", "outbound", [53])
+    ]
+    both = tmp_path / "both"
+    both.mkdir()
+    code, flows, lines = _import(
+        both,
+        "Component,Inbound Ports,Outbound Ports,Protocol\nServer,443,53,TCP\n",
+    )
+    assert (code, flows) == (1, [])
+    assert lines == [
+        f"{both / 'ports.csv'}:2:1: the row has ports under an inbound and an outbound "
+        "heading, which one row of flows cannot say: model it by hand, or map one of the "
+        "columns"
+    ]
+    # a destination column names who listens: the outbound ports are its ports, as before
+    named = tmp_path / "named"
+    named.mkdir()
+    code, flows, lines = _import(named, "Endpoint,Outbound Port,Protocol\nrepo,443,TCP\n")
+    assert (code, [(f.get("from"), f["to"], f["ports"]) for f in flows]) == (
+        0,
+        [(None, "repo", [443])],
+    )

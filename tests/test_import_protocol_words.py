@@ -1,0 +1,92 @@
+"""Words and marks in a protocol cell that change what its transports say (``TCP, not UDP``,
+``UDP optional``, ``TCP/UDP*``, ``TCP¹``) are reported, never taken for an application's
+name while the transports around them are read as if they were not there."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from portplan.cli import cli
+from portplan.importer import Transport, import_document
+from portplan.importer.protocols import read_protocols
+
+TCP, UDP = Transport.TCP, Transport.UDP
+
+
+@pytest.mark.parametrize(
+    ("cell", "transports", "faults"),
+    [
+        # were TCP and UDP (or UDP alone) with an application named "not", "except", "no"
+        ("TCP, not UDP", (), ["'not': a transport excluded"]),
+        ("not UDP", (), ["'not': a transport excluded"]),
+        ("TCP except UDP", (), ["'except': a transport excluded"]),
+        ("no UDP", (), ["'no': a transport excluded"]),
+        # was TCP and UDP with an application named "optional"
+        ("TCP, UDP optional", (TCP, UDP), ["'optional': a condition"]),
+        # was TCP with an application "UDP*": the footnoted UDP dropped in silence
+        ("TCP/UDP*", (TCP,), ["'UDP*'"]),
+        ("TCP or UDP*", (TCP,), ["'UDP*'"]),
+        # were an application named after the mark
+        ("TCP¹", (TCP,), ["'¹'"]),
+        ("TCP & UDP†", (TCP, UDP), ["'†'"]),
+        ("UDP?", (UDP,), ["'?'"]),
+        ("TCP^1", (TCP,), ["'^1'"]),
+    ],
+)
+def test_a_word_or_mark_that_changes_the_transports_is_a_fault(
+    cell: str, transports: tuple[Transport, ...], faults: list[str]
+) -> None:
+    reading = read_protocols(cell)
+    assert reading.transports == transports
+    assert reading.applications == ()
+    for found, expected in zip(reading.faults, faults, strict=True):
+        assert found.message.startswith(f"could not read {expected}"), found.message
+
+
+def test_names_and_notes_without_such_words_read_as_before() -> None:
+    assert read_protocols("WMI (DCOM) TCP").applications == ("WMI (DCOM)",)
+    assert read_protocols("(See usage for protocol) TCP").faults == ()
+    assert read_protocols("TCP only").faults == ()
+    for cell in ("No", "Custom HDFS protocol"):  # no transport named: that fault alone
+        (fault,) = read_protocols(cell).faults
+        assert fault.message == f"{cell!r} names no transport protocol (tcp, udp or icmp)"
+
+
+def test_a_port_table_row_whose_protocol_cell_excludes_a_transport_is_not_drafted(
+    tmp_path: Path,
+) -> None:
+    """``TCP, not UDP`` drafted port 53 over TCP and over UDP, exit 0."""
+    page = tmp_path / "ports.md"
+    page.write_text("| Port | Protocol |\n|---|---|\n| 53 | TCP, not UDP |\n| 443 | TCP¹ |\n")
+    reading = import_document(page)
+    assert [str(u) for u in reading.unread] == [
+        f"{page}:3:8: column 'Protocol': could not read 'not': a transport excluded in a "
+        "protocol cell; write the transports the row uses",
+        f"{page}:4:9: column 'Protocol': could not read '¹'",
+    ]
+
+
+def test_a_note_in_a_protocol_cell_stays_with_the_drafted_flow(tmp_path: Path) -> None:
+    """``UDP (optional)`` and ``(only in cluster mode) TCP`` drafted unconditional flows
+    without the note, and said every cell was read: the note was dropped (a note in the port
+    cell was kept)."""
+    page = tmp_path / "ports.csv"
+    page.write_text(
+        "Source,Destination,Port,Protocol\n"
+        "A,B,53,UDP (optional)\n"
+        "A,B,54,(only in cluster mode) TCP\n"
+        "A,B,55 (optional),TCP\n"
+    )
+    out = tmp_path / "product.yaml"
+    result = CliRunner().invoke(cli, ["import", str(page), "-o", str(out)])
+    assert result.exit_code == 0, result.stderr
+    flows = yaml.safe_load(out.read_text())["flows"]
+    assert [(f["ports"], f.get("notes")) for f in flows] == [
+        ([53], ["optional"]),
+        ([54], ["only in cluster mode"]),
+        ([55], ["optional"]),
+    ]
