@@ -100,3 +100,18 @@ def test_a_421_greeting_alone_is_not_smtp() -> None:
     result = _identify_against("smtp", _ftp_refusal)
     assert result.protocol is None, result
     assert result.error is not None and "421" in result.error, result
+
+
+async def _redis_at_its_client_limit(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+) -> None:
+    # what redis-server says to a client past maxclients, unprompted, before closing
+    writer.write(b"-ERR max number of clients reached\r\n")
+    await writer.drain()
+
+
+def test_an_err_greeting_alone_is_not_pop3() -> None:
+    # RFC 1939 4: a POP3 server greets with +OK; a refusal proves no more than SMTP's 421
+    result = _identify_against("pop3", _redis_at_its_client_limit)
+    assert result.protocol is None, result
+    assert result.error is not None and "max number of clients reached" in result.error, result
