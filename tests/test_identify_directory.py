@@ -62,7 +62,12 @@ from portplan.fanout import verify_inventory
 from portplan.probe.identify import REGISTRY, Identification, ProbeContext, identify
 from portplan.probe.identify import _ber as ber
 from portplan.probe.identify.ldap import search_request
-from portplan.probe.identify.msrpc import IWBEM_LEVEL1_LOGIN, Interface, map_interface
+from portplan.probe.identify.msrpc import (
+    IWBEM_LEVEL1_LOGIN,
+    Interface,
+    bind_request,
+    map_interface,
+)
 from portplan.probe.identify.radius import NEED_SECRET, SILENCE, WRONG_SECRET, status_server
 from portplan.probe.verify import FlowCheck, plan_checks, run_checks
 from servers import LOOPBACK, Certificate
@@ -588,6 +593,50 @@ def test_verify_probes_mapper_ports_only_when_the_plan_holds_them(
     followed = [c for c in with_range if "named by the endpoint mapper" in " ".join(c.notes)]
     assert followed and {c.probe.port for c in followed} <= dynamic
     assert all(c.outcome == "open" for c in followed)
+
+
+@SERVICES
+@pytest.mark.netns
+def test_a_dynamic_rpc_port_in_the_plan_is_msrpc_though_it_is_not_the_mapper(
+    epmapper: str, tmp_path: Path
+) -> None:
+    # a row that holds the dynamic range itself: its open ports are RPC servers (samba's
+    # lsarpc, winreg...), which reject a bind to the endpoint mapper's interface with a
+    # well-formed bind_ack; that is MS-RPC answering, not another service
+    async def named() -> Identification | None:
+        return await identify("msrpc", ProbeContext(address=LOOPBACK, port=135, timeout=5.0))
+
+    mapper = _run_in(epmapper, named)
+    assert mapper is not None and mapper.matches, mapper
+    dynamic = sorted(int(p) for p in mapper.details["dynamic_ports"].split(",") if p)
+    assert dynamic, mapper
+    checks, _skipped = plan_checks(_rpc_plan(tmp_path, f"{dynamic[0]}-{dynamic[-1]}"), ["client"])
+
+    async def run() -> None:
+        await run_checks(checks, timeout=2.0, concurrency=64, secrets={})
+
+    _run_in(epmapper, run)
+    served = [c for c in checks if c.outcome == "open"]
+    assert served, [(c.probe.port, c.outcome) for c in checks]
+    for check in served:
+        found = check.identification
+        assert found is not None and found.protocol == "msrpc", (check.probe.port, found)
+        assert check.passed, (check.probe.port, found)
+        assert found.error is not None and "not the endpoint mapper" in found.error
+
+
+def test_a_bind_ack_rejecting_the_mapper_is_msrpc_and_a_bind_echoed_is_not() -> None:
+    # C706 12.6.4.4: the same bind_ack, its one result a provider rejection (2), reason
+    # abstract syntax not supported (1), with a null transfer syntax
+    rejected = (
+        _BIND_ACK[:-28] + struct.pack("<BBHHH", 1, 0, 0, 2, 1) + bytes(16) + struct.pack("<I", 0)
+    )
+    found = asyncio.run(servers.answered("msrpc", rejected))
+    assert found is not None and found.matches, found
+    assert found.error is not None and "not the endpoint mapper" in found.error
+    assert "dynamic_ports" not in found.details
+    echoed = asyncio.run(servers.answered("msrpc", bind_request(1)))
+    assert echoed is not None and echoed.protocol is None, echoed
 
 
 @SERVICES

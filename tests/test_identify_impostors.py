@@ -100,3 +100,34 @@ def test_a_421_greeting_alone_is_not_smtp() -> None:
     result = _identify_against("smtp", _ftp_refusal)
     assert result.protocol is None, result
     assert result.error is not None and "421" in result.error, result
+
+
+async def _redis_at_its_client_limit(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+) -> None:
+    # what redis-server says to a client past maxclients, unprompted, before closing
+    writer.write(b"-ERR max number of clients reached\r\n")
+    await writer.drain()
+
+
+def test_an_err_greeting_alone_is_not_pop3() -> None:
+    # RFC 1939 4: a POP3 server greets with +OK; a refusal proves no more than SMTP's 421
+    result = _identify_against("pop3", _redis_at_its_client_limit)
+    assert result.protocol is None, result
+    assert result.error is not None and "max number of clients reached" in result.error, result
+
+
+async def _http_refusing_everything(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+) -> None:
+    # a plain HTTP server that refuses every request, a TLS ClientHello too, and closes
+    await reader.read(4096)
+    writer.write(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+    await writer.drain()
+
+
+def test_a_plain_http_server_answering_400_is_still_http() -> None:
+    result = _identify_against("http", _http_refusing_everything)
+    assert result.matches, result
+    assert result.details["status"] == "400", result
+    assert result.error is None, result

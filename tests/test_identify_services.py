@@ -421,6 +421,19 @@ def test_tls_identifies_a_tls_port_and_matches_an_ip_address(nginx: Nginx) -> No
 
 
 @SERVICES
+def test_an_https_port_answering_plain_http_with_400_is_not_http(nginx: Nginx) -> None:
+    # nginx answers a plain request on its TLS port "400 The plain HTTP request was sent to
+    # HTTPS port": an HTTP client of a plan that names http there gets nothing else
+    result = _identify("http", nginx.https, timeout=2.0)
+    assert not result.matches, result
+    assert result.protocol == "tls", result
+    assert result.details["status"] == "400"
+    assert result.details["tls_version"] in ("TLSv1.2", "TLSv1.3")
+    assert result.error is not None and "TLS handshake" in result.error, result
+    assert "400" in result.error, result
+
+
+@SERVICES
 def test_smtp_identifies_postfix_and_its_starttls(postfix: int) -> None:
     result = _identify("smtp", postfix)
     _identified(result)

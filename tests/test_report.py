@@ -446,6 +446,21 @@ def test_what_identification_found_and_warned_of_is_in_the_evidence() -> None:
         read_overlay(verify_document([passed]), "v")
 
 
+def test_a_temporary_listener_that_answered_is_in_the_evidence() -> None:
+    # verify's table says "open (temporary listener)"; the report said "open; 3 ms", so a row
+    # only `portplan listen` answered read as the service itself verified
+    passed = check(
+        "smart-id-21.04/pa-scim", "scim01", "pa01", 9090, True, address=PA01,
+        source_address=SCIM01,
+    )  # fmt: skip
+    passed["temporary_listener"] = True
+    (finding,) = read_overlay(verify_document([passed]), "v").findings
+    assert finding.evidence == f"tcp/9090 {PA01}: open (temporary listener); 3 ms"
+    passed["temporary_listener"] = "yes"
+    with pytest.raises(OverlayError, match=r"checks\[0\]\.temporary_listener is str"):
+        read_overlay(verify_document([passed]), "v")
+
+
 def _empty_plan(directory: Path) -> Path:
     """A deployment whose only flow is off (its feature is not chosen): a plan of no row."""
     (directory / "product.yaml").write_text(

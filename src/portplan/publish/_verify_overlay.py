@@ -28,6 +28,9 @@ def _evidence(doc: Document, check: Mapping[str, Any], where: str) -> str:
     protocol = doc.get(check, "protocol", str, where)
     port = doc.get(check, "port", (int, type(None)), where)
     outcome = doc.get(check, "outcome", _TEXT, where) or "not probed"
+    # `portplan listen` answered, not the service (its identification never ran): as verify says
+    if "temporary_listener" in check and doc.get(check, "temporary_listener", bool, where):
+        outcome += " (temporary listener)"
     probed = f"{protocol}/{port}" if port is not None else f"{protocol} {check.get('icmp_type')}"
     parts = [f"{probed} {address or ''}".rstrip() + f": {outcome}"]
     evidence = doc.get(check, "evidence", (dict, type(None)), where)

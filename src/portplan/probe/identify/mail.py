@@ -7,7 +7,9 @@ greeting refuses service before anything is proven (FTP refuses with ``421`` too
 reported as the finding, and the service is not identified.
 
 POP3 (RFC 1939): a ``+OK`` greeting, then ``CAPA`` (RFC 2449), whose list tells whether ``STLS``
-(RFC 2595) is offered.  Both sessions end with ``QUIT``, whose answer is awaited only briefly.
+(RFC 2595) is offered.  A ``-ERR`` greeting refuses service before anything is proven (Redis
+refuses a client past its limit so too): it is the finding, and the service is not identified.
+Both sessions end with ``QUIT``, whose answer is awaited only briefly.
 """
 
 from __future__ import annotations
@@ -138,12 +140,13 @@ async def _pop3_lines(stream: Stream) -> list[str]:
 async def _pop3(stream: Stream, found: Findings) -> None:
     found.step = "POP3 greeting"
     positive, text = await _pop3_status(stream, "greeting")
-    found.protocol = "pop3"
     found.details["banner"] = text
     if not positive:
-        found.warnings.append(f"server refuses the session: -ERR {text}")
-        await _end_session(stream, found, smtp=False)
-        return
+        raise NotThisProtocol(
+            f"server refuses service with greeting -ERR {text!r}, which does not prove POP3 "
+            "(Redis refuses a client so too)"
+        )
+    found.protocol = "pop3"
 
     found.step = "answer to CAPA"
     await _command(stream, "CAPA")

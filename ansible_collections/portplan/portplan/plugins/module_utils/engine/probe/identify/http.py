@@ -5,7 +5,9 @@
 The request names the host (``ctx.server_name``, else the address) and asks the server to close
 the connection; only the status line and the header fields are read, never the body.  Interim
 ``1xx`` responses (103 Early Hints) are passed over.  The first bytes of the answer decide: an
-HTTP response starts with ``HTTP/``, and anything else stops the exchange at once.
+HTTP response starts with ``HTTP/``, and anything else stops the exchange at once.  A plain
+``400 Bad Request`` is what an HTTPS port says to plain HTTP (nginx, Apache, Go): where a TLS
+handshake then completes on the port, it serves no plain HTTP client, and is ``tls``.
 """
 
 from __future__ import annotations
@@ -109,12 +111,40 @@ async def _get(stream: Stream, ctx: ProbeContext, found: Findings, protocol: str
     found.complete = True
 
 
+async def _tls_instead(ctx: ProbeContext, found: Findings) -> None:
+    """Whether a port that answered plain HTTP with 400 Bad Request completes a TLS handshake
+    (a connection of its own): an HTTPS port that refuses plain HTTP so (nginx: "The plain
+    HTTP request was sent to HTTPS port") serves no plain HTTP client; it is ``tls`` then."""
+    session = Findings(expected="https")
+    try:
+        async with open_tls(ctx, session, alpn=("http/1.1",)):
+            pass
+    except NotThisProtocol:  # a refusal for want of a client certificate is TLS too
+        if session.protocol != "tls":
+            return
+    except (OSError, EOFError):  # no TLS here: a plain HTTP server that refused the request
+        return
+    found.protocol = session.protocol
+    found.details.update(session.details)
+    found.warnings.extend(session.warnings)
+    raise NotThisProtocol(
+        "an HTTPS port: plain HTTP gets only 400 Bad Request here, and a TLS handshake "
+        "completes on it"
+    )
+
+
 async def identify_http(ctx: ProbeContext) -> Identification:
-    """Plain HTTP: status line and ``Server`` of the answer to ``GET /``."""
+    """Plain HTTP: status line and ``Server`` of the answer to ``GET /``.
+
+    An answer of 400 Bad Request is checked for a TLS port that refuses plain HTTP so
+    (:func:`_tls_instead`): that is ``tls``, not ``http``.
+    """
 
     async def talk(found: Findings) -> None:
         async with connect(ctx) as stream:
             await _get(stream, ctx, found, "http")
+        if found.details.get("status") == "400":  # (no handshake within the time: HTTP)
+            await _tls_instead(ctx, found)
 
     return await run_exchange("http", ctx, talk)
 

@@ -7,7 +7,9 @@ ports that the endpoint mapper hands out.  This identifier binds to the endpoint
 interface (``e1af8308-5d1f-11c9-91a4-08002b14a0fa`` v3.0, C706 appendix O) over
 connection-oriented RPC (C706 chapter 12), checks the bind_ack, then lists the registered
 endpoints with ``ept_lookup`` (opnum 2) and reports their TCP ports in
-``details["dynamic_ports"]``: the ports a verification should probe next.
+``details["dynamic_ports"]``: the ports a verification should probe next.  An RPC server of
+other interfaces (a dynamic port's) answers the bind with a bind_ack that rejects the mapper's
+interface, or a bind_nak: that is MS-RPC too, with the error saying it is not the mapper.
 
 :func:`map_interface` asks the mapper with ``ept_map`` (opnum 3) where one interface listens.
 DCOM objects such as WMI's ``IWbemLevel1Login`` are not registered with the mapper: their
@@ -189,8 +191,14 @@ def _parse_bind_ack(found: Findings, pdu: bytes) -> None:
         raise NotThisProtocol("a bind_ack with no presentation result")
     result, reason = struct.unpack_from("<HH", pdu, offset + 4)
     if result != 0:
+        # a well-formed bind_ack is an RPC server's answer, whatever its verdict: one that
+        # serves other interfaces (a dynamic port's lsarpc, winreg...) rejects the mapper's
+        found.protocol = "msrpc"
         name = _BIND_RESULTS.get(result, str(result))
-        raise NotThisProtocol(f"the endpoint mapper rejected the bind: {name} (reason {reason})")
+        raise NotThisProtocol(
+            f"an RPC server, but not the endpoint mapper: it rejected the bind to {EPMAPPER} "
+            f"({name}, reason {reason}), so it names no dynamic ports"
+        )
     found.details["max_xmit_frag"] = str(max_xmit)
     if secondary:
         found.details["secondary_address"] = secondary
