@@ -411,6 +411,7 @@ def test_no_word_of_a_cell_is_lost(cell: str) -> None:
 @settings(max_examples=600)
 @given(cells)
 @example("netcat UDP/53 443 TCP")  # words around a faulted number name no port
+@example("80 unless UDP/53 443 80")  # a condition around a faulted number leaves it out
 def test_the_canonical_form_of_any_reading_reads_back_to_it(cell: str) -> None:
     """Whatever a cell holds, what was read of it prints in a form that reads back the same,
     without a fault: the printed form is a faithful record of the reading."""

@@ -21,7 +21,9 @@ The grammar, loosest first (docs/import.md has it with examples from the corpus)
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
+from itertools import pairwise
 
 from portplan.importer._lexer import ONE_VERSION_ICMP, Token, normalise, one_version_icmp, tokens
 from portplan.importer._portscan import (
@@ -199,6 +201,20 @@ class Reader(TermReader):
             return False  # 1024 or higher
         return not in_condition or starts_term(following)
 
+    def condition_words(self, toks: Sequence[Token]) -> str:
+        """A condition's words as written, but a span already reported as a fault between two
+        of its tokens (``53 443`` in ``unless UDP/53 443 80``) left out: the condition is a
+        record of what was read, and prints in a form that reads back without that fault."""
+        if not toks:
+            return ""
+        pieces = [self.text[toks[0].start : toks[0].end]]
+        for before, token in pairwise(toks):
+            gap = self.text[before.end : token.start]
+            if any(before.end <= f.start and f.end <= token.start for f in self.faults):
+                gap = " "
+            pieces += [gap, self.text[token.start : token.end]]
+        return " ".join("".join(pieces).split())
+
     def alternative(self, written: list[Token], otherwise: bool) -> list[Alternative]:
         toks = strip_breaks(written)
         segment, known_faults = toks, len(self.faults)
@@ -213,7 +229,7 @@ class Reader(TermReader):
             skip = 2 if toks[0].is_("only") else 1
             keep = 0 if toks[0].is_("unless") else skip
             said, stated = toks[: colon + 1], toks[keep:colon]
-            condition = self.words(stated)
+            condition = self.condition_words(stated)
             toks = toks[colon + 1 :]
         else:
             for index, token in enumerate(toks):
@@ -221,7 +237,7 @@ class Reader(TermReader):
                     cut = index - 1 if toks[index - 1].is_("only") else index
                     keep = index if token.is_("unless") else index + 1
                     said, stated = toks[cut:], toks[keep:]
-                    condition = self.words(stated)
+                    condition = self.condition_words(stated)
                     toks = toks[:cut]
                     break
         readable = any(t.kind in ("word", "num") for t in stated) and balanced(stated)
