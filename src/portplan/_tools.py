@@ -91,7 +91,11 @@ NFT_TABLE_FLAGS = frozenset({"dormant", "owner", "persist"})
 #: the key of nft's ``metainfo`` where portplan says it put in the text listing's table flags
 NFT_FLAGS_FROM_TEXT = "portplan_table_flags_from"
 #: a table's head and its flags line in ``nft list ruleset``: ``table inet fw {`` + ``flags ...``
-_TEXT_FLAGS = re.compile(r'^table (\w+) "?([^"\n]+?)"? \{\n\s*flags ([\w, ]+)$', re.MULTILINE)
+#: (a table with the flag ``owner`` has its owner in a comment: ``table inet fw { # progname
+#: firewalld``)
+_TEXT_FLAGS = re.compile(
+    r'^table (\w+) "?([^"\n]+?)"? \{(?: #[^\n]*)?\n\s*flags ([\w, ]+)$', re.MULTILINE
+)
 
 
 def _json_tables(nft_json: str) -> list[dict[str, Any]]:
