@@ -193,6 +193,24 @@ def test_a_loopback_flow_of_a_host_moved_to_another_zone_crosses_no_boundary(
     assert diff_csv(found).count("\n") == 1  # the heading alone
 
 
+def test_a_loopback_flow_renamed_on_a_host_moved_to_another_zone_changes_nothing(
+    folder: Path,
+) -> None:
+    # the loopback packets ws1's new flow needs its old flow needed: on the host, where zones
+    # do not matter; they were compared per zone boundary, so the change request asked the
+    # zone firewalls to open 127.0.0.0/8 -> 127.0.0.0/8 tcp 8000 on the new and close it on
+    # the old
+    old = LOOPBACK_DEPLOYMENT.replace("CLIENTS", "ws1").replace(
+        "[10.1.0.1]}", "[10.1.0.1], zone: a}"
+    )
+    old_bundle, old_plan = side(folder, "old.yaml", old)
+    (folder / "lb.yaml").write_text(LOOPBACK_PRODUCT.replace("{id: agent,", "{id: agent2,"))
+    new_bundle, new_plan = side(folder, "new.yaml", old.replace("zone: a", "zone: b"))
+    found = diff_plans(old_plan, new_plan, old_side=old_bundle, new_side=new_bundle)  # type: ignore[arg-type]
+    assert found.identical, [(c.kind, c.flow) for c in found.changes]
+    assert found.already_needed == 2
+
+
 # -- 2. a host known by DNS name only ------------------------------------------------------
 
 BY_NAME = "{dns_name: db.example.com, managed: false}"

@@ -204,18 +204,27 @@ def _zones(rows: Sequence[PlannedFlow]) -> tuple[str | None, str | None]:
 
 
 _Zones = tuple[str | None, str | None]  #: source zone, destination zone
+#: the boundary of loopback packets: none (they stay on their host, whatever its zone)
+_ON_HOST: _Zones = (None, None)
+
+
+def _boundary(zones: _Zones, scope: _Scope) -> _Zones:
+    """The zone boundary whose firewall holds a row's packets: ``zones``, but none for
+    loopback packets, which rows of the same host need whatever its zone."""
+    return _ON_HOST if scope.loopback is not None else zones
 
 
 class _Needed:
     """The packets the rows of one plan need, found by protocol, scope, zones and destination
     addresses.  A packet is needed on a zone boundary (the source zone's and destination
-    zone's firewall): rows of other zones need it on other firewalls."""
+    zone's firewall): rows of other zones need it on other firewalls.  Loopback packets are
+    needed on their host, whatever its zone."""
 
     def __init__(self, rows: Iterable[PlannedFlow], hosts: Mapping[str, Host]) -> None:
         self.groups: dict[tuple[str, _Scope, _Zones, tuple[Network, ...]], list[PlannedFlow]] = {}
         for row in rows:
             scope = _scope(row, hosts)
-            zones = (row.source_zone, row.destination_zone)
+            zones = _boundary((row.source_zone, row.destination_zone), scope)
             group = (row.protocol.value, scope, zones, _ends(row, scope)[1])
             self.groups.setdefault(group, []).append(row)
         self._ranges: dict[tuple[Network, ...], dict[int, Ranges]] = {}
@@ -319,11 +328,14 @@ def diff_plans(
             old_space, new_space = _union(was, scope), _union(now, scope)
             protocol = key[3]
             old_zones, new_zones = _zones(was), _zones(now)
-            opened = needed_before.without(new_space - old_space, protocol, scope, new_zones, key)
-            closed = needed_after.without(old_space - new_space, protocol, scope, old_zones, key)
+            new_boundary, old_boundary = _boundary(new_zones, scope), _boundary(old_zones, scope)
+            opened = needed_before.without(
+                new_space - old_space, protocol, scope, new_boundary, key
+            )
+            closed = needed_after.without(old_space - new_space, protocol, scope, old_boundary, key)
             kinds = _kind(was, now, opened, closed)
             # (loopback packets stay on their host: no zone boundary holds them)
-            moved = bool(was and now) and old_zones != new_zones and scope.loopback is None
+            moved = bool(was and now) and old_boundary != new_boundary
             if moved and (kept := old_space & new_space):
                 # opened on the new boundary, closed on the old, but what other rows there
                 # already needed or still need
