@@ -157,3 +157,33 @@ def test_an_outbound_ports_column_is_never_drafted_as_ports_listened_on(tmp_path
         0,
         [(None, "repo", [443])],
     )
+
+
+def test_a_port_excluded_in_a_participle_or_a_note_is_never_drafted(tmp_path: Path) -> None:
+    """``1024-65535 (8080 excluded)`` drafted 1024-65535, 8080 included (the unread words were
+    listed, but ``excluded`` was not taken as leaving ports out), and ``1024-65535; 8080
+    excluded`` drafted 8080 with the note ``excluded``, exit 0, every cell read.  A note's
+    ``not`` stays a remark (``8080 (not used by default)`` drafts, as above)."""
+    code, flows, lines = _import(
+        tmp_path,
+        "Source,Destination,Port,Protocol\n"
+        "A,B,1024-65535 (8080 excluded),TCP\n"
+        "A,B,1024-65535; 8080 excluded,TCP\n"
+        "A,B,1024-65535 (excluding reserved ports),UDP\n"
+        "A,B,1024-65535 apart from 8080,TCP\n"
+        "A,B,22 (SSH not Telnet),TCP\n",
+    )
+    assert code == 1
+    assert [(f["row"], f["ports"]) for f in flows] == [(5, [22])]
+    file = tmp_path / "ports.csv"
+    problems = [line for line in lines if "model it by hand" in line]
+    assert problems == [
+        f"{file}:{row}:5: {said!r} leaves ports out, which the draft cannot: not drafted with "
+        "them; model it by hand"
+        for row, said in (
+            (2, "1024-65535 (8080 excluded)"),
+            (3, "1024-65535; 8080 excluded"),
+            (4, "1024-65535 (excluding reserved ports)"),
+            (5, "1024-65535 apart from 8080"),
+        )
+    ]

@@ -32,11 +32,13 @@ _ICMP_TYPES = {
     12: IcmpType.PARAMETER_PROBLEM,
 }
 _ORDER = (Transport.TCP, Transport.UDP, Transport.ICMP)
-#: words that take ports out of a cell's reading (``1024-65535 except 8080``)
-_EXCLUDING = re.compile(
-    r"\b(?:except|excepting|exclud(?:e|es|ing)|excl|but\s+not|other\s+than|minus|not|w/o|without)\b",
-    re.IGNORECASE,
-)
+#: words that take ports out (``1024-65535 except 8080``, ``8080 excluded``), in a note too
+#: (``1024-65535 (excluding reserved ports)``)
+_LEAVING_OUT = r"except(?:ed|ing)?|exclud(?:e|es|ed|ing)|excl|but\s+not|other\s+than|apart\s+from"
+_EXCLUDING_NOTE = re.compile(rf"\b(?:{_LEAVING_OUT})\b", re.IGNORECASE)
+#: ... and, in words that could not be read, those that may (``minus 8080``, ``not 22``); a
+#: note's ``not`` is a remark (``8080 (not used by default)``)
+_EXCLUDING = re.compile(rf"\b(?:{_LEAVING_OUT}|minus|not|w/o|without)\b", re.IGNORECASE)
 
 
 @dataclass(slots=True)
@@ -97,8 +99,11 @@ class _Reader:
         if expression.none or not expression.alternatives:
             return
         said = " ".join(expression.text.split())
-        if any(_EXCLUDING.search(expression.text[f.start : f.end]) for f in expression.faults):
-            # 1024-65535 except 8080: what could not be read takes ports out of what could
+        if any(
+            _EXCLUDING.search(expression.text[f.start : f.end]) for f in expression.faults
+        ) or any(_EXCLUDING_NOTE.search(n) for t in expression.terms for n in t.notes):
+            # 1024-65535 except 8080: what could not be read (or a note, 8080 excluded) takes
+            # ports out of what could
             self.problems.append(
                 PortProblem(
                     heading,
