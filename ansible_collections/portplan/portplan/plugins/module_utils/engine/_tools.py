@@ -119,19 +119,26 @@ def nft_flags_garbled(nft_json: str) -> bool:
 
 def nft_flags_from_text(nft_json: str, nft_text: str) -> str:
     """``nft -j list ruleset`` with each table's flags as ``nft list ruleset`` (text, read at
-    the same time) names them; a table the text does not show keeps what the JSON says."""
+    the same time) names them, and marked so (:data:`NFT_FLAGS_FROM_TEXT`) when the text gave
+    the flags of every table; a table it does not show keeps what the JSON says, unmarked, so
+    that nft 1.0.6's stray word is still read as what it may be."""
     said = {
         (family, name): sorted(f for f in re.split(r"[,\s]+", flags) if f)
         for family, name, flags in _TEXT_FLAGS.findall(nft_text)
     }
     document = json.loads(nft_json)
-    for item in document.get("nftables", []):
-        if isinstance(item, dict) and isinstance(item.get("metainfo"), dict):
-            item["metainfo"][NFT_FLAGS_FROM_TEXT] = "nft list ruleset"
-        table = item.get("table") if isinstance(item, dict) else None
+    items = [i for i in document.get("nftables", []) if isinstance(i, dict)]
+    unread = 0
+    for item in items:
+        table = item.get("table")
         if not isinstance(table, dict) or "flags" not in table:
             continue
         flags = said.get((str(table.get("family")), str(table.get("name"))))
-        if flags is not None:
+        if flags is None:
+            unread += 1
+        else:
             table["flags"] = flags
+    for item in items:
+        if not unread and isinstance(item.get("metainfo"), dict):
+            item["metainfo"][NFT_FLAGS_FROM_TEXT] = "nft list ruleset"
     return json.dumps(document)
