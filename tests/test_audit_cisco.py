@@ -304,3 +304,18 @@ def test_an_entry_outside_any_list_is_an_error() -> None:
     text = "ip access-list extended X\n permit tcp any any eq 22\nexit\npermit tcp any any eq 23\n"
     with pytest.raises(AuditError, match=r"acl.cfg:4: an access-list entry outside any extended"):
         read_cisco_acls(text, "acl.cfg")
+
+
+def test_a_numbered_standard_list_is_not_the_boundarys_filter(tmp_path: Path) -> None:
+    """`access-list 10 permit ...` (1-99, 1300-1999) is a standard list, sources only: a
+    running-config that holds one beside the extended list is read for the extended one."""
+    entries = [f" {line.split(' extended ')[1]}" for line in _PLANNED]
+    text = "\n".join([
+        "access-list 10 permit 203.0.113.0 0.0.0.255",
+        "access-list 1300 permit host 203.0.113.9",
+        "ip access-list extended USERS-IN",
+        *(e for e in entries if ":" not in e),
+        "ipv6 access-list USERS-IN6",
+        *(e for e in entries if ":" in e),
+    ])  # fmt: skip
+    assert _extras(tmp_path, text) == set()

@@ -213,6 +213,12 @@ def _rule(words: list[str], family: int, asa: bool, where: str, line: int, text:
     )
 
 
+def _standard_number(name: str) -> bool:
+    """Whether an IOS access list's name is the number of a standard list (1-99, 1300-1999),
+    which matches source addresses only; extended lists are 100-199 and 2000-2699."""
+    return name.isdigit() and (1 <= int(name) <= 99 or 1300 <= int(name) <= 1999)
+
+
 def read_cisco_acls(text: str, name: str) -> Ruleset:
     """The boundary filter of an IOS or ASA configuration holding its access lists."""
     ruleset = Ruleset(platform="cisco", files=(name,))
@@ -235,6 +241,8 @@ def read_cisco_acls(text: str, name: str) -> Ruleset:
             )
             continue
         if words[0] == "access-list" and len(words) > 2:
+            if _standard_number(words[1]):
+                continue  # a numbered standard list (sources only): not the boundary's filter
             asa = words[2] == "extended"
             body = words[3:] if asa else words[2:]
             if not body or body[0] == "remark":
