@@ -432,9 +432,11 @@ def test_iptables_nft_statements_are_read_as_the_iptables_targets_they_are() -> 
 
 
 @pytest.mark.netns
-def test_a_stateless_nat_of_the_source_is_named_as_a_rewrite_of_the_source() -> None:
-    """An outsider given the client's address: the finding does not say the destination."""
-    result = audit(nft("stateless-snat.nft"))
+@pytest.mark.parametrize("name", ["stateless-snat.nft", "stateless-raw.nft"])
+def test_a_stateless_nat_of_the_source_is_named_as_a_rewrite_of_the_source(name: str) -> None:
+    """An outsider given the client's address (by name, or by the raw bits of the header):
+    the finding does not say the destination."""
+    result = audit(nft(name))
     rewrites = [f for f in result.findings if f.kind is FindingKind.EXTRA]
     assert rewrites
     for finding in rewrites:

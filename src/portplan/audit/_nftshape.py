@@ -111,19 +111,29 @@ def flags(body: dict[str, Any]) -> set[str]:
 
 #: header fields whose rewrite makes a packet another one for the rules after it
 _ADDRESSED = frozenset({"saddr", "daddr", "sport", "dport"})
+#: the same as bits of a raw payload (``@nh,128,32 set ...``): the addresses of IPv4 (96-159)
+#: and IPv6 (64-319) in the network header, the ports in the transport header
+_ADDRESSED_BITS = {"nh": (64, 320), "th": (0, 32)}
 
 
 def rewritten(kind: str, value: Any) -> str | None:
     """What a statement rewrites of what later rules match on, as the audit says it; ``None``
     when it rewrites nothing they read: a destination NAT (``dnat``, ``redirect``,
     ``tproxy``), or an address or a port that a stateless NAT sets (``ip daddr set``,
-    ``tcp dport set``: a ``mangle`` of the header)."""
+    ``tcp dport set``: a ``mangle`` of the header, or of its raw bits, ``@nh,128,32 set``)."""
     if kind in ("dnat", "redirect", "tproxy"):
         return f"{kind}: the destination is rewritten"
     key = value.get("key") if kind == "mangle" and isinstance(value, dict) else None
     payload = key.get("payload") if isinstance(key, dict) else None
     if isinstance(payload, dict) and payload.get("field") in _ADDRESSED:
         return f"{text_of(key)} set: the header is rewritten (stateless NAT)"
+    if isinstance(payload, dict) and payload.get("base") in _ADDRESSED_BITS:
+        start, end = _ADDRESSED_BITS[payload["base"]]
+        offset, length = payload.get("offset"), payload.get("len")
+        if not isinstance(offset, int) or not isinstance(length, int):
+            return f"{text_of(key)} set: the header may be rewritten (stateless NAT)"
+        if offset < end and offset + length > start:
+            return f"{text_of(key)} set: an address or a port may be rewritten (stateless NAT)"
     return None
 
 
