@@ -60,21 +60,28 @@ def test_struck_through_text_in_html_is_no_port(tmp_path: Path) -> None:
         "<tr><td><del>8080</del> 8443</td><td>TCP</td></tr>"
         "<tr><td>8443 <s>8080</s></td><td>TCP</td></tr>"
         "<tr><td><strike>22</strike></td><td>TCP</td></tr>"
-        "<tr><td>53</td><td>TCP <del>UDP</del></td></tr></table>"
+        "<tr><td>53</td><td>TCP <del>UDP</del></td></tr>"
+        "<tr><td>44<del>3</del></td><td>TCP</td></tr>"
+        "<tr><td>443<del>, 8443</del></td><td>TCP</td></tr></table>"
     )
     reading = import_document(page)
-    assert _ports(page)[:3] == [
-        ("~~8080~~ 8443", []),
+    ports = _ports(page)
+    assert ports[:3] + ports[4:] == [
+        ("~~8080~~ 8443", ["8443"]),
         ("8443 ~~8080~~", ["8443"]),
         ("~~22~~", []),
+        ("44~~3~~", []),  # never port 44: a number run into struck text is struck with it
+        ("443~~, 8443~~", []),
     ]
     protocols = reading.tables[0].rows[3].of(Field.PROTOCOL)[0]
     assert protocols.text == "TCP ~~UDP~~"
     assert [u.message for u in reading.unread] == [
-        "column 'Port': could not read '~~8080~~ 8443'",
-        "column 'Port': could not read '~~8080~~'",
-        "column 'Port': could not read '~~22~~'",
+        "column 'Port': could not read '~~8080~~': struck-through text",
+        "column 'Port': could not read '~~8080~~': struck-through text",
+        "column 'Port': could not read '~~22~~': struck-through text",
         "column 'Protocol': could not read '~~UDP~~': struck-through text",
+        "column 'Port': could not read '44~~3~~': struck-through text",
+        "column 'Port': could not read '443~~, 8443~~': struck-through text",
     ]
 
 
@@ -91,13 +98,13 @@ def test_struck_through_text_in_an_xlsx_cell_is_no_port(tmp_path: Path) -> None:
     sheet.append([443, "TCP"])
     book.save(tmp_path / "ports.xlsx")
     assert _ports(tmp_path / "ports.xlsx") == [
-        ("~~8080~~ 8443", []),
+        ("~~8080~~ 8443", ["8443"]),
         ("~~22~~", []),
         ("443", ["443"]),
     ]
     assert [u.message for u in import_document(tmp_path / "ports.xlsx").unread] == [
-        "column 'Port': could not read '~~8080~~ 8443'",
-        "column 'Port': could not read '~~22~~'",
+        "column 'Port': could not read '~~8080~~': struck-through text",
+        "column 'Port': could not read '~~22~~': struck-through text",
     ]
 
 

@@ -21,6 +21,7 @@ The grammar, loosest first (docs/import.md has it with examples from the corpus)
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import replace
 from itertools import pairwise
@@ -421,6 +422,28 @@ def _unnamed_defaults(item: Item) -> bool:
     )
 
 
+#: struck-through text, as the readers write it (``~~8080~~``: a port the vendor withdrew)
+_STRUCK = re.compile(r"~~.*?~~", re.DOTALL)
+#: what ends a word run into struck text: ``44~~3~~`` is struck whole, ``~~8080~~, 8443`` not
+_APART = " \t\n,;"
+
+
+def _unstruck(text: str, toks: list[Token], reader: Reader) -> list[Token]:
+    """The tokens of ``text`` but struck-through text, each struck span reported; a number or
+    a word run into it (``44~~3~~``, ``443~~,8443~~``) is struck with it, never read apart."""
+    spans = []
+    for match in _STRUCK.finditer(text):
+        start, end = match.span()
+        while start > 0 and text[start - 1] not in _APART:
+            start -= 1
+        while end < len(text) and text[end] not in _APART:
+            end += 1
+        spans.append((start, end))
+        message = f"could not read {text[start:end]!r}: struck-through text"
+        reader.faults.append(Fault(start=start, end=end, message=message))
+    return [t for t in toks if not any(s <= t.start < e for s, e in spans)]
+
+
 def read_ports(text: str) -> PortExpression:
     """Read a vendor's port cell (see the module for the grammar).
 
@@ -436,7 +459,8 @@ def read_ports(text: str) -> PortExpression:
     if " ".join(text.lower().split()) in NONE:
         return PortExpression(none=True, text=text)
     reader = Reader(text)
-    alternatives = reader.expression(reader.between(reader.thousands(toks)))
+    toks = _unstruck(text, toks, reader)
+    alternatives = reader.expression(reader.between(reader.thousands(toks))) if toks else []
     return PortExpression(
         alternatives=tuple(alternatives),
         text=text,
