@@ -573,3 +573,48 @@ def test_aws_delta_gives_a_rule_whose_flows_changed_their_names(tmp_path: Path) 
     code, terraform, err = run("-q", "rules", str(new), "-t", "aws")
     assert code == 0, err
     assert b'"example-search-2.0/dashboard-https"' in terraform
+
+
+def _many_flows(directory: Path, count: int) -> Path:
+    """``_search``'s deployment in ``directory``, its product given ``count`` more flows from
+    the nodes to the dashboard's port 5601, with ids long enough that their list in a rule's
+    description is cut at AWS's 255 characters."""
+    product = yaml.safe_load(
+        (examples.EXAMPLES / "products" / "example-search-2.0.yaml").read_text()
+    )
+    product["flows"] += [
+        {"id": f"dashboard-plugin-callback-of-node-number-{n}", "row": 100 + n, "from": "node",
+         "to": "dashboard", "protocol": "tcp", "ports": 5601, "purpose": "A plug-in calls back."}
+        for n in range(count)
+    ]  # fmt: skip
+    (directory / "products").mkdir(parents=True)
+    (directory / "products" / "example-search-2.0.yaml").write_text(yaml.safe_dump(product))
+    return _search(directory, "deployment")
+
+
+def test_aws_delta_descriptions_are_security_groups_tf_s(tmp_path: Path) -> None:
+    """A rule serving more flows than a description holds: the script authorizes it, and
+    updates it when a flow past the cut goes, with the very description security-groups.tf
+    gives it (the flows that fit, then +N), never one cut inside a flow id."""
+    old, new = _many_flows(tmp_path / "old", 12), _many_flows(tmp_path / "new", 11)
+    terraform = {}
+    for path in (old, new):
+        code, out, err = run("-q", "rules", str(path), "-t", "aws")
+        assert code == 0, err
+        blocks = re.findall(
+            r'"(dash01_tcp_5601_192_0_2_11_32)" \{\n.*?description\s+= "([^"]*)"',
+            out.decode(),
+            re.S,
+        )
+        terraform[path] = blocks[0][1]
+    assert terraform[old].endswith(" +8") and terraform[new].endswith(" +7"), terraform
+    code, out, err = run("-q", "diff", str(_search(tmp_path, "plain")), str(old), "--delta", "aws")
+    assert code == 1, err
+    [added] = [line for line in out.decode().splitlines() if "CidrIp=192.0.2.11/32" in line
+               and "FromPort=5601" in line]  # fmt: skip
+    assert f'Description="{terraform[old]}"' in added
+    code, out, err = run("-q", "diff", str(old), str(new), "--delta", "aws")
+    assert code == 0, err  # the flow that goes has the packets of those that stay
+    updates = [line for line in out.decode().splitlines() if "CidrIp=192.0.2.11/32" in line]
+    assert len(updates) == 1 and "update-security-group-rule-descriptions-ingress" in updates[0]
+    assert f'Description="{terraform[new]}"' in updates[0]

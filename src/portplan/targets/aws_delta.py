@@ -24,7 +24,14 @@ from collections.abc import Sequence
 from portplan._errors import TargetError
 from portplan._text import counted
 from portplan.plan import Plan
-from portplan.targets.aws import ALL_EGRESS_DESCRIPTION, GROUP_PREFIX, _Group, _groups, _Rule
+from portplan.targets.aws import (
+    ALL_EGRESS_DESCRIPTION,
+    GROUP_PREFIX,
+    _flows_description,
+    _Group,
+    _groups,
+    _Rule,
+)
 from portplan.targets.base import RuleOptions
 from portplan.targets.hostview import Direction
 
@@ -79,8 +86,11 @@ def _command(verb: str, key: _Key, rule: _Rule) -> str:
 
 
 def _description(rule: _Rule) -> str:
-    """A permission's description: the flows it serves, as ``security-groups.tf`` has them."""
-    return _safe(", ".join(rule.flows))
+    """A permission's description: the flows it serves, exactly as ``security-groups.tf`` has
+    them (as many as fit in 255 characters, then ``+N``).  Its characters are those AWS
+    allows in a description, none of which ends the shell's single quotes or the CLI's
+    double-quoted value."""
+    return _flows_description(list(rule.flows))
 
 
 #: the permissions of AWS's own allow-all egress rules of a new group, by family
