@@ -27,6 +27,7 @@ from portplan.diff import ChangeKind, diff_plans
 from portplan.load.deployment import load_deployment, swap_products
 from portplan.pipeline import plan_bundle
 from portplan.spaces import ports_text
+from portplan.targets.aws import ALL_EGRESS_DESCRIPTION
 from portplan.targets.aws_delta import _rules  # the target's own rules, before the commands
 from portplan.targets.base import RuleOptions
 
@@ -618,3 +619,30 @@ def test_aws_delta_descriptions_are_security_groups_tf_s(tmp_path: Path) -> None
     updates = [line for line in out.decode().splitlines() if "CidrIp=192.0.2.11/32" in line]
     assert len(updates) == 1 and "update-security-group-rule-descriptions-ingress" in updates[0]
     assert f'Description="{terraform[new]}"' in updates[0]
+
+
+def test_aws_delta_creates_a_group_as_security_groups_tf_has_it() -> None:
+    """A new host's group: the description and Name tag of its aws_security_group, and (without
+    --egress) its allow-all egress rules described as the file describes them; AWS's own
+    0.0.0.0/0 rule has no description."""
+    code, terraform, err = run("-q", "rules", str(CHANGED), "-t", "aws")
+    assert code == 0, err
+    group = re.search(
+        r'resource "aws_security_group" "sql02" \{\n\s+name\s+= "([^"]+)"\n'
+        r'\s+description\s+= "([^"]+)"', terraform.decode()
+    )  # fmt: skip
+    assert group, terraform
+    name, description = group.groups()
+    lines = _delta()
+    [create] = [line for line in lines if "create-security-group" in line]
+    assert f"--group-name {name} --description '{description}' " in create
+    assert f"'ResourceType=security-group,Tags=[{{Key=Name,Value={name}}}]'" in create
+    described = f'Description="{ALL_EGRESS_DESCRIPTION}"'
+    assert terraform.decode().count(described.replace("Description=", "description       = ")) > 0
+    [update] = [line for line in lines if "update-security-group-rule-descriptions-egress" in line]
+    assert update.startswith(
+        'aws ec2 update-security-group-rule-descriptions-egress --group-id "$(sg portplan-sql02)" '
+    )
+    assert f"IpRanges=[{{CidrIp=0.0.0.0/0,{described}}}]" in update
+    assert f"Ipv6Ranges=[{{CidrIpv6=::/0,{described}}}]" in update
+    assert not [line for line in _delta("--egress") if "descriptions-egress" in line]

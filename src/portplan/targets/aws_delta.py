@@ -13,7 +13,8 @@ AWS gives a group it creates an egress rule of its own, all traffic to ``0.0.0.0
 revokes it with ``--egress`` (only the planned outbound rules may remain; the ``::/0`` rule
 only where it is there, since revoking an absent rule fails the script), and without
 ``--egress`` adds the ``::/0`` rule where it is missing, as ``security-groups.tf`` allows all
-outbound traffic of both families then.
+outbound traffic of both families then, and gives both that file's description.  A group is
+created with the description and ``Name`` tag its ``aws_security_group`` has.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from portplan.targets.aws import (
     _Group,
     _groups,
     _Rule,
+    group_description,
 )
 from portplan.targets.base import RuleOptions
 from portplan.targets.hostview import Direction
@@ -108,13 +110,16 @@ _ALL_OUT_V6 = [
 ]
 
 
-def _new_group(host: str, options: RuleOptions) -> list[str]:
-    """Create the group of ``host`` and leave its egress as ``security-groups.tf`` has it."""
+def _new_group(host: str, deployment: str, options: RuleOptions) -> list[str]:
+    """Create the group of ``host`` as ``security-groups.tf`` has it (description, ``Name``
+    tag) and leave its egress as that file does."""
     group = f'"$(sg {GROUP_PREFIX}{host})"'
     v6 = f'"$(all_out_v6 {group})"'
+    name = f"{GROUP_PREFIX}{host}"
     out = [
-        f"aws ec2 create-security-group --group-name {GROUP_PREFIX}{host} --description "
-        f"'portplan: planned traffic of host {_safe(host)}' --vpc-id \"$VPC_ID\" >/dev/null"
+        f"aws ec2 create-security-group --group-name {name} --description "
+        f"'{group_description(host, deployment)}' --vpc-id \"$VPC_ID\" --tag-specifications "
+        f"'ResourceType=security-group,Tags=[{{Key=Name,Value={name}}}]' >/dev/null"
     ]
     if options.egress:
         out += [
@@ -124,11 +129,16 @@ def _new_group(host: str, options: RuleOptions) -> list[str]:
             f"--ip-permissions '{_ALL_V6}' >/dev/null",
         ]
     else:
-        described = _ALL_V6.replace("}]", f',Description="{ALL_EGRESS_DESCRIPTION}"}}]')
-        out.append(
+        described = f',Description="{ALL_EGRESS_DESCRIPTION}"}}]'
+        v6_described = _ALL_V6.replace("}]", described)
+        out += [
             f"[ {v6} != 0 ] || aws ec2 authorize-security-group-egress "
-            f"--group-id {group} --ip-permissions '{described}' >/dev/null"
-        )
+            f"--group-id {group} --ip-permissions '{v6_described}' >/dev/null",
+            # AWS's own 0.0.0.0/0 (and ::/0) rule has no description; the file's have one
+            f"aws ec2 update-security-group-rule-descriptions-egress --group-id {group} "
+            f"--ip-permissions '{_ALL_V4.replace('}]', described)},"
+            f"{v6_described.split(',', 1)[1]}' >/dev/null",
+        ]
     return out
 
 
@@ -182,7 +192,7 @@ def aws_delta(
     if created:
         out.extend(_ALL_OUT_V6)
     for host in created:
-        out.extend(_new_group(host, options))
+        out.extend(_new_group(host, new.deployment, options))
     out.extend(_command("authorize", k, after[k]) for k in added)
     out.extend(_command("update", k, after[k]) for k in renamed)
     out.extend(_command("revoke", k, before[k]) for k in removed)
