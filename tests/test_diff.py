@@ -646,3 +646,29 @@ def test_aws_delta_creates_a_group_as_security_groups_tf_has_it() -> None:
     assert f"IpRanges=[{{CidrIp=0.0.0.0/0,{described}}}]" in update
     assert f"Ipv6Ranges=[{{CidrIpv6=::/0,{described}}}]" in update
     assert not [line for line in _delta("--egress") if "descriptions-egress" in line]
+
+
+def test_aws_delta_says_when_a_group_passes_the_rule_quota_on_the_way(tmp_path: Path) -> None:
+    """40 administrators' addresses move from SSH on 22 to 2222: before and after, each group
+    holds 40 SSH rules and a few others, under AWS's default quota of 60, but the script
+    authorizes the 40 new ones before it revokes the 40 old, and AWS would refuse the 61st:
+    the script says so first, as security-groups.tf does for a group past the quota."""
+    admins = {"addresses": [f"203.0.113.{n}" for n in range(1, 41)], "zone": "admin"}
+    old = _search(tmp_path, "old", **{"admin-net": admins})
+    data = yaml.safe_load(old.read_text())
+    data["management"][0]["ports"] = 2222
+    new = tmp_path / "new.yaml"
+    new.write_text(yaml.safe_dump(data, sort_keys=False))
+    code, out, err = run("-q", "diff", str(old), str(new), "--delta", "aws")
+    assert code == 1, err
+    notes = [line for line in out.decode().splitlines() if line.startswith("# note:")]
+    assert notes == [
+        f"# note: portplan-{host} holds up to {count} inbound IPv4 rules while this script runs "
+        "(new rules are authorized before old ones are revoked): more than the default quota of "
+        "60 per security group; raise it in Service Quotas first, or AWS refuses the rule past "
+        "it and the script stops there"
+        # 80 SSH rules, and the 9 (search) and 3 (dash01) rules of the other flows
+        for host, count in (("search", 89), ("dash01", 83))
+    ], notes
+    code, out, err = run("-q", "diff", str(old), str(old), "--delta", "aws")
+    assert "# note:" not in out.decode()  # 40 rules that stay: nothing to refuse

@@ -27,6 +27,7 @@ from portplan._text import counted
 from portplan.plan import Plan
 from portplan.targets.aws import (
     ALL_EGRESS_DESCRIPTION,
+    DEFAULT_RULE_QUOTA,
     GROUP_PREFIX,
     _flows_description,
     _Group,
@@ -142,6 +143,29 @@ def _new_group(host: str, deployment: str, options: RuleOptions) -> list[str]:
     return out
 
 
+def _quota_notes(before: dict[_Key, _Rule], after: dict[_Key, _Rule]) -> list[str]:
+    """A note for each group, direction and family that the script takes past AWS's default
+    quota of rules: new rules are authorized before old ones are revoked, so for a while a
+    group holds both, and AWS refuses the rule past the quota (``set -e`` stops there)."""
+    held: dict[tuple[str, Direction, int], int] = {}
+    grows: set[tuple[str, Direction, int]] = set()
+    for key in {**before, **after}:
+        host, direction, _protocol, _start, _end, peer = key
+        where = (host, direction, 6 if ":" in peer else 4)
+        held[where] = held.get(where, 0) + 1
+        if key not in before:
+            grows.add(where)
+    return [
+        f"# note: {GROUP_PREFIX}{host} holds up to {count} "
+        f"{'inbound' if direction is Direction.INBOUND else 'outbound'} IPv{family} rules while "
+        "this script runs (new rules are authorized before old ones are revoked): more than the "
+        f"default quota of {DEFAULT_RULE_QUOTA} per security group; raise it in Service Quotas "
+        "first, or AWS refuses the rule past it and the script stops there"
+        for (host, direction, family), count in held.items()
+        if count > DEFAULT_RULE_QUOTA and (host, direction, family) in grows
+    ]
+
+
 def _side_groups(plan: Plan, options: RuleOptions, name: str, old: bool) -> list[_Group]:
     """The target's groups for one side; a refusal names the side, since its advice (give a
     host its addresses...) is about that side's deployment, which may be the old one."""
@@ -181,6 +205,7 @@ def aws_delta(
         f"{counted(len(added), 'rule')} to authorize, {len(removed)} to revoke{updated}.",
         "# Groups are found by name (portplan-<host>) in the VPC given as VPC_ID; new rules are",
         "# authorized before old ones are revoked, so a flow that moves is never cut.",
+        *_quota_notes(before, after),
         "set -eu",
         ': "${VPC_ID:?set VPC_ID to the VPC that holds the hosts}"',
         "sg() {",
