@@ -95,3 +95,27 @@ def test_a_wide_cidr_and_a_short_range(tmp_path: Path) -> None:
     extra = next(f for f in findings if f["kind"] == "extra")
     assert extra["packets"][0]["sources"] == ["203.0.113.16/28", "203.0.113.32/27",
                                               "203.0.113.64/26", "203.0.113.128/25"]  # fmt: skip
+
+
+def test_a_group_of_a_host_known_by_name_only_may_be_any_address() -> None:
+    """A permission for the instances that carry ``portplan-updates``, a host the deployment
+    knows by its DNS name only: no address stands for them, so the audit cannot say who they
+    are, and must not read the permission as matching nobody."""
+    plan = examples.example_plan("search-cluster")
+    assert not plan.hosts["updates"].addresses
+    data = json.loads(describe(plan, "dash01", False))
+    data["SecurityGroups"][0]["IpPermissions"].append(
+        {"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22,
+         "UserIdGroupPairs": [{"GroupId": "sg-0fedcba9876543210", "UserId": "111122223333"}]}
+    )  # fmt: skip
+    data["SecurityGroups"].append(
+        {"GroupId": "sg-0fedcba9876543210", "GroupName": "portplan-updates",
+         "VpcId": "vpc-0123456789abcdef0", "IpPermissions": [], "IpPermissionsEgress": []}
+    )  # fmt: skip
+    ruleset = read_ruleset([RulesetFile("dash01.json", json.dumps(data))], plan, "dash01")
+    findings = audit_ruleset(plan, "dash01", ruleset, egress=False).findings
+    unreadable = [f for f in findings if f.kind == "unreadable"]
+    assert len(unreadable) == 1, [f.message for f in findings]
+    assert "host 'updates' is known by name only" in unreadable[0].message
+    extra = [f for f in findings if f.kind == "extra"]
+    assert extra and "port 22" in extra[0].message, [f.message for f in findings]

@@ -27,6 +27,7 @@ from portplan.diff import ChangeKind, diff_plans
 from portplan.load.deployment import load_deployment, swap_products
 from portplan.pipeline import plan_bundle
 from portplan.spaces import ports_text
+from portplan.targets.aws import ALL_EGRESS_DESCRIPTION
 from portplan.targets.aws_delta import _rules  # the target's own rules, before the commands
 from portplan.targets.base import RuleOptions
 
@@ -573,3 +574,101 @@ def test_aws_delta_gives_a_rule_whose_flows_changed_their_names(tmp_path: Path) 
     code, terraform, err = run("-q", "rules", str(new), "-t", "aws")
     assert code == 0, err
     assert b'"example-search-2.0/dashboard-https"' in terraform
+
+
+def _many_flows(directory: Path, count: int) -> Path:
+    """``_search``'s deployment in ``directory``, its product given ``count`` more flows from
+    the nodes to the dashboard's port 5601, with ids long enough that their list in a rule's
+    description is cut at AWS's 255 characters."""
+    product = yaml.safe_load(
+        (examples.EXAMPLES / "products" / "example-search-2.0.yaml").read_text()
+    )
+    product["flows"] += [
+        {"id": f"dashboard-plugin-callback-of-node-number-{n}", "row": 100 + n, "from": "node",
+         "to": "dashboard", "protocol": "tcp", "ports": 5601, "purpose": "A plug-in calls back."}
+        for n in range(count)
+    ]  # fmt: skip
+    (directory / "products").mkdir(parents=True)
+    (directory / "products" / "example-search-2.0.yaml").write_text(yaml.safe_dump(product))
+    return _search(directory, "deployment")
+
+
+def test_aws_delta_descriptions_are_security_groups_tf_s(tmp_path: Path) -> None:
+    """A rule serving more flows than a description holds: the script authorizes it, and
+    updates it when a flow past the cut goes, with the very description security-groups.tf
+    gives it (the flows that fit, then +N), never one cut inside a flow id."""
+    old, new = _many_flows(tmp_path / "old", 12), _many_flows(tmp_path / "new", 11)
+    terraform = {}
+    for path in (old, new):
+        code, out, err = run("-q", "rules", str(path), "-t", "aws")
+        assert code == 0, err
+        blocks = re.findall(
+            r'"(dash01_tcp_5601_192_0_2_11_32)" \{\n.*?description\s+= "([^"]*)"',
+            out.decode(),
+            re.S,
+        )
+        terraform[path] = blocks[0][1]
+    assert terraform[old].endswith(" +8") and terraform[new].endswith(" +7"), terraform
+    code, out, err = run("-q", "diff", str(_search(tmp_path, "plain")), str(old), "--delta", "aws")
+    assert code == 1, err
+    [added] = [line for line in out.decode().splitlines() if "CidrIp=192.0.2.11/32" in line
+               and "FromPort=5601" in line]  # fmt: skip
+    assert f'Description="{terraform[old]}"' in added
+    code, out, err = run("-q", "diff", str(old), str(new), "--delta", "aws")
+    assert code == 0, err  # the flow that goes has the packets of those that stay
+    updates = [line for line in out.decode().splitlines() if "CidrIp=192.0.2.11/32" in line]
+    assert len(updates) == 1 and "update-security-group-rule-descriptions-ingress" in updates[0]
+    assert f'Description="{terraform[new]}"' in updates[0]
+
+
+def test_aws_delta_creates_a_group_as_security_groups_tf_has_it() -> None:
+    """A new host's group: the description and Name tag of its aws_security_group, and (without
+    --egress) its allow-all egress rules described as the file describes them; AWS's own
+    0.0.0.0/0 rule has no description."""
+    code, terraform, err = run("-q", "rules", str(CHANGED), "-t", "aws")
+    assert code == 0, err
+    group = re.search(
+        r'resource "aws_security_group" "sql02" \{\n\s+name\s+= "([^"]+)"\n'
+        r'\s+description\s+= "([^"]+)"', terraform.decode()
+    )  # fmt: skip
+    assert group, terraform
+    name, description = group.groups()
+    lines = _delta()
+    [create] = [line for line in lines if "create-security-group" in line]
+    assert f"--group-name {name} --description '{description}' " in create
+    assert f"'ResourceType=security-group,Tags=[{{Key=Name,Value={name}}}]'" in create
+    described = f'Description="{ALL_EGRESS_DESCRIPTION}"'
+    assert terraform.decode().count(described.replace("Description=", "description       = ")) > 0
+    [update] = [line for line in lines if "update-security-group-rule-descriptions-egress" in line]
+    assert update.startswith(
+        'aws ec2 update-security-group-rule-descriptions-egress --group-id "$(sg portplan-sql02)" '
+    )
+    assert f"IpRanges=[{{CidrIp=0.0.0.0/0,{described}}}]" in update
+    assert f"Ipv6Ranges=[{{CidrIpv6=::/0,{described}}}]" in update
+    assert not [line for line in _delta("--egress") if "descriptions-egress" in line]
+
+
+def test_aws_delta_says_when_a_group_passes_the_rule_quota_on_the_way(tmp_path: Path) -> None:
+    """40 administrators' addresses move from SSH on 22 to 2222: before and after, each group
+    holds 40 SSH rules and a few others, under AWS's default quota of 60, but the script
+    authorizes the 40 new ones before it revokes the 40 old, and AWS would refuse the 61st:
+    the script says so first, as security-groups.tf does for a group past the quota."""
+    admins = {"addresses": [f"203.0.113.{n}" for n in range(1, 41)], "zone": "admin"}
+    old = _search(tmp_path, "old", **{"admin-net": admins})
+    data = yaml.safe_load(old.read_text())
+    data["management"][0]["ports"] = 2222
+    new = tmp_path / "new.yaml"
+    new.write_text(yaml.safe_dump(data, sort_keys=False))
+    code, out, err = run("-q", "diff", str(old), str(new), "--delta", "aws")
+    assert code == 1, err
+    notes = [line for line in out.decode().splitlines() if line.startswith("# note:")]
+    assert notes == [
+        f"# note: portplan-{host} holds up to {count} inbound IPv4 rules while this script runs "
+        "(new rules are authorized before old ones are revoked): more than the default quota of "
+        "60 per security group; raise it in Service Quotas first, or AWS refuses the rule past "
+        "it and the script stops there"
+        # 80 SSH rules, and the 9 (search) and 3 (dash01) rules of the other flows
+        for host, count in (("search", 89), ("dash01", 83))
+    ], notes
+    code, out, err = run("-q", "diff", str(old), str(old), "--delta", "aws")
+    assert "# note:" not in out.decode()  # 40 rules that stay: nothing to refuse

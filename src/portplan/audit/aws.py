@@ -7,8 +7,9 @@ stateful, and add up, so what the host accepts is the union of every group's ``I
 for every protocol, names and numbers), ``FromPort``/``ToPort`` (ICMP type and code, ``-1``
 for any), ``IpRanges`` and ``Ipv6Ranges``, and ``UserIdGroupPairs`` naming a group of the same
 file called ``portplan-HOST`` (the deployment's host stands for the instances that carry it).
-Other group references and prefix lists are unreadable, and may be any address: the
-permission is then read at its widest.
+Other group references, a group of a host known by name only (no addresses to stand for its
+instances) and prefix lists are unreadable, and may be any address: the permission is then
+read at its widest.
 """
 
 from __future__ import annotations
@@ -99,6 +100,11 @@ def _peers(
         host = name[len(_PREFIX) :] if name.startswith(_PREFIX) else None
         if host is None or host not in plan.hosts:
             unreadable.append(f"group {pair.get('GroupId')} ({name or 'not in the file'})")
+            continue
+        if not plan.hosts[host].addresses:  # its instances have addresses the plan does not say
+            unreadable.append(
+                f"group {pair.get('GroupId')} ({name}: host {host!r} is known by name only)"
+            )
             continue
         for family in (4, 6):
             found[family] = found[family] | networks_ranges(plan.hosts[host].addresses, family)

@@ -53,7 +53,7 @@ from portplan.targets.hostview import (
     unreachable_note,
 )
 
-__all__ = ["FILE_NAME", "AwsTarget", "hcl_string", "render_file"]
+__all__ = ["FILE_NAME", "AwsTarget", "group_description", "hcl_string", "render_file"]
 
 FILE_NAME = "security-groups.tf"
 GROUP_PREFIX = "portplan-"
@@ -263,11 +263,14 @@ def _block(
     ]
 
 
+def group_description(host: str, deployment: str) -> str:
+    """The description of the security group of ``host`` (AWS's characters, 255 at most)."""
+    return _description(f"portplan: planned traffic of host {host} in deployment {deployment}")
+
+
 def _group_lines(group: _Group, label: str, plan: Plan, options: RuleOptions) -> list[str]:
     name = f"{GROUP_PREFIX}{group.host}"
-    description = _description(
-        f"portplan: planned traffic of host {group.host} in deployment {plan.deployment}"
-    )
+    description = group_description(group.host, plan.deployment)
     out = [f"# --- {group.host} " + "-" * max(3, 92 - len(group.host))]
     out.extend(
         note_line(flow, purpose, "in  " if direction is Direction.INBOUND else "out ")

@@ -13,7 +13,8 @@ AWS gives a group it creates an egress rule of its own, all traffic to ``0.0.0.0
 revokes it with ``--egress`` (only the planned outbound rules may remain; the ``::/0`` rule
 only where it is there, since revoking an absent rule fails the script), and without
 ``--egress`` adds the ``::/0`` rule where it is missing, as ``security-groups.tf`` allows all
-outbound traffic of both families then.
+outbound traffic of both families then, and gives both that file's description.  A group is
+created with the description and ``Name`` tag its ``aws_security_group`` has.
 """
 
 from __future__ import annotations
@@ -24,7 +25,16 @@ from collections.abc import Sequence
 from portplan._errors import TargetError
 from portplan._text import counted
 from portplan.plan import Plan
-from portplan.targets.aws import ALL_EGRESS_DESCRIPTION, GROUP_PREFIX, _Group, _groups, _Rule
+from portplan.targets.aws import (
+    ALL_EGRESS_DESCRIPTION,
+    DEFAULT_RULE_QUOTA,
+    GROUP_PREFIX,
+    _flows_description,
+    _Group,
+    _groups,
+    _Rule,
+    group_description,
+)
 from portplan.targets.base import RuleOptions
 from portplan.targets.hostview import Direction
 
@@ -79,8 +89,11 @@ def _command(verb: str, key: _Key, rule: _Rule) -> str:
 
 
 def _description(rule: _Rule) -> str:
-    """A permission's description: the flows it serves, as ``security-groups.tf`` has them."""
-    return _safe(", ".join(rule.flows))
+    """A permission's description: the flows it serves, exactly as ``security-groups.tf`` has
+    them (as many as fit in 255 characters, then ``+N``).  Its characters are those AWS
+    allows in a description, none of which ends the shell's single quotes or the CLI's
+    double-quoted value."""
+    return _flows_description(list(rule.flows))
 
 
 #: the permissions of AWS's own allow-all egress rules of a new group, by family
@@ -98,13 +111,16 @@ _ALL_OUT_V6 = [
 ]
 
 
-def _new_group(host: str, options: RuleOptions) -> list[str]:
-    """Create the group of ``host`` and leave its egress as ``security-groups.tf`` has it."""
+def _new_group(host: str, deployment: str, options: RuleOptions) -> list[str]:
+    """Create the group of ``host`` as ``security-groups.tf`` has it (description, ``Name``
+    tag) and leave its egress as that file does."""
     group = f'"$(sg {GROUP_PREFIX}{host})"'
     v6 = f'"$(all_out_v6 {group})"'
+    name = f"{GROUP_PREFIX}{host}"
     out = [
-        f"aws ec2 create-security-group --group-name {GROUP_PREFIX}{host} --description "
-        f"'portplan: planned traffic of host {_safe(host)}' --vpc-id \"$VPC_ID\" >/dev/null"
+        f"aws ec2 create-security-group --group-name {name} --description "
+        f"'{group_description(host, deployment)}' --vpc-id \"$VPC_ID\" --tag-specifications "
+        f"'ResourceType=security-group,Tags=[{{Key=Name,Value={name}}}]' >/dev/null"
     ]
     if options.egress:
         out += [
@@ -114,12 +130,40 @@ def _new_group(host: str, options: RuleOptions) -> list[str]:
             f"--ip-permissions '{_ALL_V6}' >/dev/null",
         ]
     else:
-        described = _ALL_V6.replace("}]", f',Description="{ALL_EGRESS_DESCRIPTION}"}}]')
-        out.append(
+        described = f',Description="{ALL_EGRESS_DESCRIPTION}"}}]'
+        v6_described = _ALL_V6.replace("}]", described)
+        out += [
             f"[ {v6} != 0 ] || aws ec2 authorize-security-group-egress "
-            f"--group-id {group} --ip-permissions '{described}' >/dev/null"
-        )
+            f"--group-id {group} --ip-permissions '{v6_described}' >/dev/null",
+            # AWS's own 0.0.0.0/0 (and ::/0) rule has no description; the file's have one
+            f"aws ec2 update-security-group-rule-descriptions-egress --group-id {group} "
+            f"--ip-permissions '{_ALL_V4.replace('}]', described)},"
+            f"{v6_described.split(',', 1)[1]}' >/dev/null",
+        ]
     return out
+
+
+def _quota_notes(before: dict[_Key, _Rule], after: dict[_Key, _Rule]) -> list[str]:
+    """A note for each group, direction and family that the script takes past AWS's default
+    quota of rules: new rules are authorized before old ones are revoked, so for a while a
+    group holds both, and AWS refuses the rule past the quota (``set -e`` stops there)."""
+    held: dict[tuple[str, Direction, int], int] = {}
+    grows: set[tuple[str, Direction, int]] = set()
+    for key in {**before, **after}:
+        host, direction, _protocol, _start, _end, peer = key
+        where = (host, direction, 6 if ":" in peer else 4)
+        held[where] = held.get(where, 0) + 1
+        if key not in before:
+            grows.add(where)
+    return [
+        f"# note: {GROUP_PREFIX}{host} holds up to {count} "
+        f"{'inbound' if direction is Direction.INBOUND else 'outbound'} IPv{family} rules while "
+        "this script runs (new rules are authorized before old ones are revoked): more than the "
+        f"default quota of {DEFAULT_RULE_QUOTA} per security group; raise it in Service Quotas "
+        "first, or AWS refuses the rule past it and the script stops there"
+        for (host, direction, family), count in held.items()
+        if count > DEFAULT_RULE_QUOTA and (host, direction, family) in grows
+    ]
 
 
 def _side_groups(plan: Plan, options: RuleOptions, name: str, old: bool) -> list[_Group]:
@@ -161,6 +205,7 @@ def aws_delta(
         f"{counted(len(added), 'rule')} to authorize, {len(removed)} to revoke{updated}.",
         "# Groups are found by name (portplan-<host>) in the VPC given as VPC_ID; new rules are",
         "# authorized before old ones are revoked, so a flow that moves is never cut.",
+        *_quota_notes(before, after),
         "set -eu",
         ': "${VPC_ID:?set VPC_ID to the VPC that holds the hosts}"',
         "sg() {",
@@ -172,7 +217,7 @@ def aws_delta(
     if created:
         out.extend(_ALL_OUT_V6)
     for host in created:
-        out.extend(_new_group(host, options))
+        out.extend(_new_group(host, new.deployment, options))
     out.extend(_command("authorize", k, after[k]) for k in added)
     out.extend(_command("update", k, after[k]) for k in renamed)
     out.extend(_command("revoke", k, before[k]) for k in removed)

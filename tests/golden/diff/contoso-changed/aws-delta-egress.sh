@@ -12,7 +12,7 @@ sg() {
 all_out_v6() {
   aws ec2 describe-security-groups --group-ids "$1" --query "length(SecurityGroups[0].IpPermissionsEgress[?IpProtocol=='-1'].Ipv6Ranges[] | [?CidrIpv6=='::/0'])" --output text
 }
-aws ec2 create-security-group --group-name portplan-sql02 --description 'portplan: planned traffic of host sql02' --vpc-id "$VPC_ID" >/dev/null
+aws ec2 create-security-group --group-name portplan-sql02 --description 'portplan: planned traffic of host sql02 in deployment contoso-shopping' --vpc-id "$VPC_ID" --tag-specifications 'ResourceType=security-group,Tags=[{Key=Name,Value=portplan-sql02}]' >/dev/null
 aws ec2 revoke-security-group-egress --group-id "$(sg portplan-sql02)" --ip-permissions 'IpProtocol=-1,IpRanges=[{CidrIp=0.0.0.0/0}]' >/dev/null
 [ "$(all_out_v6 "$(sg portplan-sql02)")" = 0 ] || aws ec2 revoke-security-group-egress --group-id "$(sg portplan-sql02)" --ip-permissions 'IpProtocol=-1,Ipv6Ranges=[{CidrIpv6=::/0}]' >/dev/null
 aws ec2 authorize-security-group-ingress --group-id "$(sg portplan-shop01)" --ip-permissions 'IpProtocol=tcp,FromPort=9443,ToPort=9443,IpRanges=[{CidrIp=192.0.2.40/32,Description="shopping-6.1/website-https, shopping-6.1/receiver-https"}]'

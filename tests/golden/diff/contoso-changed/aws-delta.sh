@@ -12,8 +12,9 @@ sg() {
 all_out_v6() {
   aws ec2 describe-security-groups --group-ids "$1" --query "length(SecurityGroups[0].IpPermissionsEgress[?IpProtocol=='-1'].Ipv6Ranges[] | [?CidrIpv6=='::/0'])" --output text
 }
-aws ec2 create-security-group --group-name portplan-sql02 --description 'portplan: planned traffic of host sql02' --vpc-id "$VPC_ID" >/dev/null
+aws ec2 create-security-group --group-name portplan-sql02 --description 'portplan: planned traffic of host sql02 in deployment contoso-shopping' --vpc-id "$VPC_ID" --tag-specifications 'ResourceType=security-group,Tags=[{Key=Name,Value=portplan-sql02}]' >/dev/null
 [ "$(all_out_v6 "$(sg portplan-sql02)")" != 0 ] || aws ec2 authorize-security-group-egress --group-id "$(sg portplan-sql02)" --ip-permissions 'IpProtocol=-1,Ipv6Ranges=[{CidrIpv6=::/0,Description="egress not filtered (rules without --egress)"}]' >/dev/null
+aws ec2 update-security-group-rule-descriptions-egress --group-id "$(sg portplan-sql02)" --ip-permissions 'IpProtocol=-1,IpRanges=[{CidrIp=0.0.0.0/0,Description="egress not filtered (rules without --egress)"}],Ipv6Ranges=[{CidrIpv6=::/0,Description="egress not filtered (rules without --egress)"}]' >/dev/null
 aws ec2 authorize-security-group-ingress --group-id "$(sg portplan-shop01)" --ip-permissions 'IpProtocol=tcp,FromPort=9443,ToPort=9443,IpRanges=[{CidrIp=192.0.2.40/32,Description="shopping-6.1/website-https, shopping-6.1/receiver-https"}]'
 aws ec2 authorize-security-group-ingress --group-id "$(sg portplan-shop01)" --ip-permissions 'IpProtocol=tcp,FromPort=9443,ToPort=9443,IpRanges=[{CidrIp=198.51.100.0/24,Description="shopping-6.1/website-https, shopping-6.1/client-https"}]'
 aws ec2 authorize-security-group-ingress --group-id "$(sg portplan-cm01)" --ip-permissions 'IpProtocol=tcp,FromPort=1024,ToPort=65535,IpRanges=[{CidrIp=192.0.2.10/32,Description="shopping-6.1/central-wmi"}]'
