@@ -8,10 +8,12 @@ deployment's pods they select, and nothing else.
 from __future__ import annotations
 
 from ipaddress import ip_address
+from pathlib import Path
 
 import pytest
 
 import examples
+from portplan import load_plan
 from portplan._errors import AuditError
 from portplan.audit import FindingKind, audit_ruleset
 from portplan.audit.collect import RulesetFile, read_ruleset
@@ -92,3 +94,31 @@ spec:
 def test_an_operator_the_api_server_refuses_is_refused() -> None:
     with pytest.raises(AuditError, match=r"podSelector\.matchExpressions\[0\]: operator 'Has'"):
         _audit(POLICY.format(operator="Has"))
+
+
+def test_a_peer_known_by_name_only_may_be_any_address(tmp_path: Path) -> None:
+    """The pods of a host known by name only have addresses the plan does not say: a rule
+    that admits them may admit any address (unreadable), not nobody."""
+    text = (examples.EXAMPLES / "smart-id-k8s.yaml").read_text()
+    text = text.replace(
+        "  idm01:\n    addresses: [192.0.2.10]\n", "  idm01:\n    dns_name: idm.example.com\n"
+    )
+    assert "idm.example.com" in text
+    (tmp_path / "deployment.yaml").write_text(text)
+    plan = load_plan(tmp_path / "deployment.yaml")
+    policy = """\
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: p, namespace: smart-id}
+spec:
+  podSelector: {matchLabels: {app: messaging}}
+  ingress:
+  - from: [{podSelector: {matchLabels: {app: identity-manager}}}]
+    ports: [{port: 5432}]
+"""
+    ruleset = read_ruleset([RulesetFile("kubernetes:p.yaml", policy)], plan, "msg01")
+    surely, maybe = permitted(plan, "msg01", ruleset)
+    anyone = Packet(4, ip_address("203.0.113.200"), ip_address("192.0.2.30"), 6, 5432)
+    assert anyone in maybe and anyone not in surely
+    findings = audit_ruleset(plan, "msg01", ruleset).findings
+    assert any("'idm01', a host known by name only" in f.message for f in findings)

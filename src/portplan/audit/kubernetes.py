@@ -6,7 +6,8 @@ pod_labels}``.  The policies of its namespace whose ``podSelector`` selects thos
 decide: when none does, every connection is allowed; otherwise the union of their ingress
 rules, each a set of peers times a set of ports.  Peers: ``ipBlock`` (``cidr`` less
 ``except``), and ``podSelector``/``namespaceSelector`` resolved to the deployment's hosts of
-the same cluster whose labels they select (their addresses stand for the pods).  Selectors are
+the same cluster whose labels they select (their addresses stand for the pods; the pods of a
+host known by name only are unreadable, and may be any address).  Selectors are
 read with their ``matchExpressions`` (``In``, ``NotIn``, ``Exists``, ``DoesNotExist``).  Read
 as unreadable: a ``namespaceSelector`` on labels other than ``kubernetes.io/metadata.name``,
 named ports.  Egress rules are not read (``--egress`` is not
@@ -140,7 +141,11 @@ class _Peers:
         }
         self.namespace = namespace
 
-    def addresses(self, peer: Any, unreadable: list[str], where: str) -> dict[int, Ranges]:
+    def addresses(
+        self, peer: Any, unreadable: list[str], where: str, unknown: list[str]
+    ) -> dict[int, Ranges]:
+        """The addresses of ``peer``; the pods of a host known by name only go to ``unknown``
+        (their addresses are not in the plan: they may be any)."""
         out = {4: Ranges(), 6: Ranges()}
         peer = _mapping(peer, where)
         if "ipBlock" in peer:
@@ -155,12 +160,14 @@ class _Peers:
         conditions = (
             None if namespaces is None else _conditions(namespaces, f"{where}.namespaceSelector")
         )
-        for host in self.pods.values():
+        for host_name, host in self.pods.items():
             assert host.kubernetes is not None  # chosen for it
             if not self._in_namespace(host.kubernetes.namespace, conditions, unreadable):
                 continue
             labels = host.kubernetes.pod_labels
             if _selects(peer.get("podSelector"), labels, f"{where}.podSelector"):
+                if not host.addresses:
+                    unknown.append(f"pods of {host_name!r}, a host known by name only")
                 for family in (4, 6):
                     out[family] = out[family] | networks_ranges(host.addresses, family)
         return out
@@ -255,10 +262,12 @@ def _rules(rule: Mapping[str, Any], peers: _Peers, where: str, line: int) -> lis
         if port is not None:
             at = f"{where}.ports[{index}]"
             _ports(_mapping(port, at), built, at)
+        unknown: list[str] = []
         if sources:
             reach = {4: Ranges(), 6: Ranges()}
             for number, peer in enumerate(sources):
-                found = peers.addresses(peer, built.unreadable, f"{where}.from[{number}]")
+                at = f"{where}.from[{number}]"
+                found = peers.addresses(peer, built.unreadable, at, unknown)
                 reach = {f: reach[f] | found[f] for f in (4, 6)}
             match = Space()
             for family in (4, 6):
@@ -281,4 +290,15 @@ def _rules(rule: Mapping[str, Any], peers: _Peers, where: str, line: int) -> lis
                 line=line,
             )
         )
+        if unknown:  # pods whose addresses the plan does not say: they may be any
+            out.append(
+                Rule(
+                    where=where,
+                    text=text,
+                    match=built.space(),
+                    verdict=Verdict.ACCEPT,
+                    unreadable=tuple(dict.fromkeys(unknown)),
+                    line=line,
+                )
+            )
     return out
