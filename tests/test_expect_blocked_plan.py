@@ -345,3 +345,70 @@ def test_a_clients_subnet_this_machine_is_in_is_credited_by_the_report(tmp_path:
     plan = load_plan(tmp_path / "deployment.yaml")
     found = overlay_rows(plan, [read_overlay(result.stdout, "verify.json")])
     assert set(found.status.values()) == {Status.PASSED}
+
+
+def _forbidding(tmp_path: Path, ports: list[int] | str) -> Path:
+    """A deployment on loopback (client 127.0.0.2, server 127.0.0.3) that forbids TCP
+    ``ports`` from client to server."""
+    (tmp_path / "product.yaml").write_text(yaml.safe_dump(PRODUCT))
+    deployment = {
+        "name": "forbids",
+        "hosts": {"client": {"addresses": ["127.0.0.2"]}, "server": {"addresses": ["127.0.0.3"]}},
+        "forbidden": [{"id": "admin", "from": "client", "to": "server", "ports": ports,
+                       "purpose": "no administration"}],
+        "products": {"edges": {"file": "product.yaml",
+                               "components": {"client": "client", "server": "server"}}},
+    }  # fmt: skip
+    path = tmp_path / "deployment.yaml"
+    path.write_text(yaml.safe_dump(deployment))
+    return path
+
+
+def _verify_blocked(path: Path) -> tuple[int, dict[str, Any], str]:
+    """``verify --expect-blocked`` of the forbidden connection alone (the planned rows'
+    ports have no listener here)."""
+    result = CliRunner().invoke(
+        cli,
+        ["verify", str(path), "--on", "client", "--expect-blocked", "--no-identify",
+         "--flow", "forbidden/admin", "--format", "json", "--timeout", "0.5"],
+    )  # fmt: skip
+    return result.exit_code, machine.document(result.stdout, "verify"), result.stdout
+
+
+def test_every_port_of_a_forbidden_connection_is_probed(tmp_path: Path) -> None:
+    """A forbidden connection of five ports is probed on all five: its fifth port open (a
+    real listener) fails the run.  Only the first four were probed once, and it passed."""
+    with socket.socket() as server:
+        server.bind(("127.0.0.3", 0))
+        server.listen()
+        port = server.getsockname()[1]
+        assert port > 7
+        code, report, _out = _verify_blocked(_forbidding(tmp_path, [1, 3, 5, 7, port]))
+    assert code == 1
+    found = {c["port"]: (c["outcome"], c["passed"]) for c in report["checks"]}
+    assert set(found) == {1, 3, 5, 7, port}
+    assert found[port] == ("open", False)
+    assert report["not_probed"] == []
+
+
+def test_a_sampled_forbidden_range_is_not_proven_blocked(tmp_path: Path) -> None:
+    """A forbidden range of more than 64 ports is sampled, as a planned row's is: the ports
+    left out are listed as not probed, and the report does not count them blocked."""
+    code, report, out = _verify_blocked(_forbidding(tmp_path, "1000-2000"))
+    assert code == 0  # every port probed is blocked (nothing listens: refused)
+    probed = [c["port"] for c in report["checks"]]
+    assert len(probed) == 64 and {1000, 2000} <= set(probed)
+    assert report["not_probed"] == [
+        {
+            "flow": "forbidden/admin",
+            "source": "client",
+            "destination": "server",
+            "reason": "64 of the 1001 forbidden ports 1000-2000 probed (range sampled): the "
+            "other 937 are not proven blocked",
+        }
+    ]
+    plan = load_plan(tmp_path / "deployment.yaml")
+    found = overlay_rows(plan, [read_overlay(out, "verify.json")])
+    assert found.unmatched == ()
+    (gap,) = [f for _o, f in found.blocked if f.status is Status.UNCHECKED]
+    assert (gap.flow, gap.outcome) == ("forbidden/admin", "not probed")

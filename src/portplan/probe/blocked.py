@@ -6,7 +6,8 @@
   ruleset written for a range or a list one port too wide lets them through);
 * the planned ports of *other* sources' flows, towards their destinations, where this host is
   not a planned source of them (a ruleset that ignores the source address lets them through);
-* every connection the deployment declares ``forbidden:`` from this host.
+* every connection the deployment declares ``forbidden:`` from this host, on each of its ports
+  (a range of more than 64 sampled: :func:`forbidden_gaps` lists the rest, not proven blocked).
 
 With ``flows`` (``verify --flow``), only what the chosen flows concern: the ports beside
 each chosen row of this host, the ports of each chosen row planned from another source, and
@@ -42,11 +43,11 @@ from portplan.plan import FlowFacts, ForbiddenFlow, Hop, Plan, PlannedFlow
 from portplan.probe.destinations import Origins
 from portplan.probe.engine import BLOCKED_OUTCOMES, PortProbe
 from portplan.probe.icmp import ECHO_REQUEST, ECHO_TYPES
-from portplan.probe.listen import LISTENER_PROBE
+from portplan.probe.listen import LISTENER_PROBE, sample_ports
 from portplan.probe.local import single_address
 from portplan.spaces import PROTOCOL_NUMBERS, Ranges, Space, flow_space, networks_ranges
 
-__all__ = ["BLOCKED_OUTCOMES", "FORBIDDEN", "blocked_probes", "forbidden_key"]
+__all__ = ["BLOCKED_OUTCOMES", "FORBIDDEN", "blocked_probes", "forbidden_gaps", "forbidden_key"]
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -126,11 +127,26 @@ def _echo(row: PlannedFlow) -> list[int | None]:
 
 
 def _forbidden_probes(forbidden: ForbiddenFlow) -> Sequence[int | None]:
-    """A forbidden connection's probes: its ports' ends, or an echo request when it forbids
-    echo requests (other ICMP messages cannot be probed)."""
+    """A forbidden connection's probes: each of its ports (a range of more than
+    :data:`~portplan.probe.listen.MAX_PORTS_PER_ROW` sampled, as a planned row's is: see
+    :func:`forbidden_gaps`), or an echo request when it forbids echo requests (other ICMP
+    messages cannot be probed)."""
     if forbidden.protocol is Protocol.ICMP:
         return [None] if ECHO_TYPES.intersection(forbidden.icmp) else []
-    return _ends(forbidden.ports)
+    return sample_ports(list(forbidden.ports))
+
+
+def _sampled(forbidden: ForbiddenFlow) -> str | None:
+    """Why part of a forbidden connection's ports is not probed: a sampled range."""
+    if forbidden.protocol is Protocol.ICMP:
+        return None
+    probed, ports = len(_forbidden_probes(forbidden)), forbidden.ports.size
+    if probed == ports:
+        return None
+    return (
+        f"{probed} of the {ports} forbidden ports {forbidden.ports} probed (range sampled): "
+        f"the other {ports - probed} are not proven blocked"
+    )
 
 
 def _targets(networks: Sequence[Network]) -> list[str]:
@@ -233,15 +249,7 @@ def blocked_probes(
                 why,
             )
 
-    rows = [
-        r
-        for r in plan.rows
-        if not r.loopback
-        and r.destination != source
-        and (not flows or r.key in flows or r.flow_id in flows)
-    ]
-    #: with ``flows``: the destinations of the chosen rows, whose forbidden ones are probed
-    towards = {r.destination for r in rows}
+    rows = _rows(plan, source, flows)
     for row in rows:
         if row.source == source:
             for address in _targets(row.destination_addresses):
@@ -263,19 +271,53 @@ def blocked_probes(
                     _echo(row) if row.protocol is Protocol.ICMP else _ends(row.ports),
                     f"{EXPECTED_BLOCKED}{row.key} is planned from {row.source}, not from {source}",
                 )
+    for forbidden, host in _forbidden_towards(plan, source, rows, flows):
+        row = _forbidden_row(plan, forbidden, source, host)
+        for target in _targets(plan.host_addresses(host)):
+            yield from probe(
+                row,
+                target,
+                forbidden.protocol,
+                _forbidden_probes(forbidden),
+                f"{EXPECTED_BLOCKED}forbidden {forbidden.id} ({forbidden.purpose})",
+            )
+
+
+def forbidden_gaps(
+    plan: Plan, source: str, flows: Collection[str] = ()
+) -> Iterator[tuple[PlannedFlow, str]]:
+    """What :func:`blocked_probes` leaves unprobed of the forbidden connections from
+    ``source`` (with ``flows``, of those it probes): each such connection's row towards a
+    destination, with why.  A probe of part of a forbidden connection proves nothing of the
+    rest, so reports list it as not probed, never as blocked."""
+    for forbidden, host in _forbidden_towards(plan, source, _rows(plan, source, flows), flows):
+        sampled = _sampled(forbidden)
+        if sampled is not None:
+            yield _forbidden_row(plan, forbidden, source, host), sampled
+
+
+def _rows(plan: Plan, source: str, flows: Collection[str]) -> list[PlannedFlow]:
+    """The planned rows whose neighbours :func:`blocked_probes` probes from ``source``."""
+    return [
+        r
+        for r in plan.rows
+        if not r.loopback
+        and r.destination != source
+        and (not flows or r.key in flows or r.flow_id in flows)
+    ]
+
+
+def _forbidden_towards(
+    plan: Plan, source: str, rows: Sequence[PlannedFlow], flows: Collection[str]
+) -> Iterator[tuple[ForbiddenFlow, str]]:
+    """Each forbidden connection from ``source`` with each destination host it is probed
+    towards: with ``flows``, a chosen one's, and the others' towards a destination of the
+    chosen ``rows``."""
+    towards = {r.destination for r in rows}
     for forbidden in plan.forbidden:
         if forbidden.sources and source not in forbidden.sources:
             continue
         chosen = not flows or forbidden_key(forbidden) in flows
         for host in forbidden.destinations:
-            if host == source or not (chosen or host in towards):
-                continue
-            row = _forbidden_row(plan, forbidden, source, host)
-            for target in _targets(plan.host_addresses(host)):
-                yield from probe(
-                    row,
-                    target,
-                    forbidden.protocol,
-                    _forbidden_probes(forbidden),
-                    f"{EXPECTED_BLOCKED}forbidden {forbidden.id} ({forbidden.purpose})",
-                )
+            if host != source and (chosen or host in towards):
+                yield forbidden, host

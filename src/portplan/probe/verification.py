@@ -18,7 +18,7 @@ from portplan._errors import VerifyError
 from portplan._text import choice_hint
 from portplan.model.protocol import Protocol
 from portplan.plan import Plan
-from portplan.probe.blocked import FORBIDDEN, blocked_probes, forbidden_key
+from portplan.probe.blocked import FORBIDDEN, blocked_probes, forbidden_gaps, forbidden_key
 from portplan.probe.destinations import ANYWHERE, named_addresses
 from portplan.probe.dns import DNS_TIMEOUT, NameLookup, resolve_names
 from portplan.probe.engine import Evidence, Outcome, PortResult
@@ -137,6 +137,8 @@ def verify(
     if expect_blocked:
         for source in sources:
             checks.extend(_blocked_checks(plan, source, local, from_addresses, flows))
+            gaps = forbidden_gaps(plan, source, flows)
+            skipped.extend(Skipped(row=row, reason=reason) for row, reason in gaps)
     # (rows from anywhere are listed in every report, but start on none of these hosts)
     if not checks and not any(s.row.source in sources or flows for s in skipped):
         raise VerifyError(f"no planned flow starts on {', '.join(sources)}")
