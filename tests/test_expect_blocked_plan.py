@@ -412,3 +412,38 @@ def test_a_sampled_forbidden_range_is_not_proven_blocked(tmp_path: Path) -> None
     assert found.unmatched == ()
     (gap,) = [f for _o, f in found.blocked if f.status is Status.UNCHECKED]
     assert (gap.flow, gap.outcome) == ("forbidden/admin", "not probed")
+
+
+def test_what_must_stay_blocked_from_a_source_known_by_name_only_is_probed(
+    tmp_path: Path,
+) -> None:
+    """A source known by name only (``localhost``, which resolves to this machine's
+    127.0.0.1): the probes of what must stay blocked go from what its name resolves to.
+    They were left out, unsaid, and a forbidden port open (a real listener) passed."""
+    with socket.socket() as server:
+        server.bind(("127.0.0.3", 0))
+        server.listen()
+        port = server.getsockname()[1]
+        path = _forbidding(tmp_path, [port])
+        deployment = yaml.safe_load(path.read_text())
+        deployment["hosts"]["client"] = {"dns_name": "localhost"}
+        path.write_text(yaml.safe_dump(deployment))
+        result = CliRunner().invoke(
+            cli,
+            ["verify", str(path), "--on", "client", "--expect-blocked", "--no-identify",
+             "--format", "json", "--timeout", "0.5"],
+        )  # fmt: skip
+    report = machine.document(result.stdout, "verify")
+    blocked = {
+        (c["flow"], c["port"]): (c["outcome"], c["passed"], c["source_address"])
+        for c in report["checks"]
+        if c["notes"] and c["notes"][0].startswith(EXPECTED_BLOCKED)
+    }
+    assert blocked == {
+        ("edges/web", 8079): ("refused", True, "127.0.0.1"),
+        ("edges/web", 8081): ("refused", True, "127.0.0.1"),
+        ("edges/radius", 1811): ("closed", True, "127.0.0.1"),
+        ("edges/radius", 1813): ("closed", True, "127.0.0.1"),
+        ("forbidden/admin", port): ("open", False, "127.0.0.1"),
+    }
+    assert result.exit_code == 1

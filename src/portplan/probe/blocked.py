@@ -32,7 +32,7 @@ probed, never a special-purpose one.
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import replace
 
 from portplan._text import EXPECTED_BLOCKED
@@ -40,7 +40,8 @@ from portplan.model._types import Network, Protocol, special_kind
 from portplan.model.deployment import FORBIDDEN
 from portplan.model.ports import MAX_PORT, MIN_PORT, PortSet
 from portplan.plan import FlowFacts, ForbiddenFlow, Hop, Plan, PlannedFlow
-from portplan.probe.destinations import Origins
+from portplan.probe.destinations import Origins, named_addresses
+from portplan.probe.dns import NameLookup
 from portplan.probe.engine import BLOCKED_OUTCOMES, PortProbe
 from portplan.probe.icmp import ECHO_REQUEST, ECHO_TYPES
 from portplan.probe.listen import LISTENER_PROBE, sample_ports
@@ -78,8 +79,9 @@ class _Planned:
     of every source whose addresses hold one of its own (a group it is a member of, or
     ``anywhere``, which holds every machine)."""
 
-    def __init__(self, plan: Plan, source: str) -> None:
-        self.sources = plan.host_addresses(source)
+    def __init__(self, plan: Plan, source: str, sources: Sequence[Network]) -> None:
+        #: the source host's addresses (of a host known by name only, what its name resolved to)
+        self.sources = sources
         self.space = Space.empty()
         #: where the plan lets this host send ICMP echo requests (ICMP rows have no ports)
         self.echo: list[Network] = []
@@ -92,8 +94,9 @@ class _Planned:
                 if ECHO_TYPES.intersection(row.facts.icmp):
                     self.echo.extend(row.destination_addresses)
                 continue
+            senders = self.sources if row.source == source else row.source_addresses
             self.space = self.space | flow_space(
-                row.source_addresses, row.destination_addresses, row.protocol, row.ports
+                senders, row.destination_addresses, row.protocol, row.ports
             )
 
     def holds(self, address: str, protocol: Protocol, port: int | None) -> bool:
@@ -114,6 +117,18 @@ class _Planned:
             ports=Ranges.point(port),
         )
         return probe.overlaps(self.space)
+
+
+def _source_networks(
+    plan: Plan, source: str, lookups: Mapping[str, NameLookup] | None
+) -> Sequence[Network]:
+    """The addresses of ``source``: those it declares; for a host known by name only, those
+    its name resolved to here (none where it did not resolve)."""
+    declared = plan.host_addresses(source)
+    lookup = (lookups or {}).get(source)
+    if declared or lookup is None:
+        return declared
+    return [ipaddress.ip_network(a) for a in named_addresses(lookup)]
 
 
 def _overlap(networks: Sequence[Network], others: Sequence[Network]) -> bool:
@@ -205,23 +220,25 @@ def blocked_probes(
     local: Collection[IPAddress] = frozenset(),
     from_addresses: Sequence[str] = (),
     flows: Collection[str] = (),
+    lookups: Mapping[str, NameLookup] | None = None,
 ) -> Iterator[tuple[PlannedFlow, PortProbe, str]]:
     """Probes that must be blocked from ``source`` (sent from its addresses among ``local``,
     this machine's, or ``from_addresses``), each with the planned row it is next to (a row of
     its own for a declared forbidden connection) and why it is probed; with ``flows`` (row
     keys, flow ids, ``forbidden/<id>``), only those the chosen flows concern (see the
-    module's docstring).
+    module's docstring).  ``lookups``: what the names of sources known by name only resolved
+    to here (such a source's addresses are those).
 
     An ICMP row planned from another source, or a forbidden ICMP connection, is probed with
     an echo request (the one ICMP message a probe can send).
     """
-    origins = Origins(plan, local, from_addresses)
-    bind = {
-        family: origins.bind(source, family)
-        for family in (4, 6)
-        if any(n.version == family for n in plan.host_addresses(source))
-    }
-    planned = _Planned(plan, source)
+    origins = Origins(plan, local, from_addresses, lookups=lookups)
+    sources = _source_networks(plan, source, lookups)
+    # a host known by name only whose name did not resolve here: every family, sent from
+    # none of its addresses (not sent, see verification), never left out unsaid
+    families = {n.version for n in sources} or {4, 6}
+    bind = {family: origins.bind(source, family) for family in sorted(families)}
+    planned = _Planned(plan, source, sources)
     seen: set[tuple[str, Protocol, int | None]] = set()
 
     def probe(

@@ -136,7 +136,7 @@ def verify(
         )
     if expect_blocked:
         for source in sources:
-            checks.extend(_blocked_checks(plan, source, local, from_addresses, flows))
+            checks.extend(_blocked_checks(plan, source, local, from_addresses, flows, lookups))
             gaps = forbidden_gaps(plan, source, flows)
             skipped.extend(Skipped(row=row, reason=reason) for row, reason in gaps)
     # (rows from anywhere are listed in every report, but start on none of these hosts)
@@ -197,6 +197,7 @@ def _blocked_checks(
     local: set[IPAddress],
     from_addresses: Sequence[str],
     flows: Sequence[str] = (),
+    lookups: Mapping[str, NameLookup] | None = None,
 ) -> list[FlowCheck]:
     """The checks of what must stay blocked from ``source`` (with ``flows``, of what those
     flows concern: :func:`~portplan.probe.blocked.blocked_probes`).
@@ -208,7 +209,7 @@ def _blocked_checks(
     """
     checks: list[FlowCheck] = []
     route = route_lookups()
-    for row, probe, why in blocked_probes(plan, source, local, from_addresses, flows):
+    for row, probe, why in blocked_probes(plan, source, local, from_addresses, flows, lookups):
         notes = [why, UDP_SILENCE_NOTE] if probe.protocol is Protocol.UDP else [why]
         check = FlowCheck(row=row, probe=probe, expect_blocked=True, notes=notes)
         if probe.source is None:
