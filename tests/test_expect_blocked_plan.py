@@ -447,3 +447,38 @@ def test_what_must_stay_blocked_from_a_source_known_by_name_only_is_probed(
         ("forbidden/admin", port): ("open", False, "127.0.0.1"),
     }
     assert result.exit_code == 1
+
+
+def test_forbidden_destinations_no_probe_reaches_are_not_proven_blocked(tmp_path: Path) -> None:
+    """A forbidden connection towards a host known by name only, a network, and an IPv6
+    address of a source without one: none is probed, and each is listed as not probed (they
+    were left out unsaid, and the run passed on the one address probed)."""
+    path = _forbidding(tmp_path, [22])
+    deployment = yaml.safe_load(path.read_text())
+    deployment["hosts"].update(
+        {
+            "named": {"dns_name": "repository.example.com"},
+            "subnet": {"addresses": ["127.0.1.0/24"]},
+            "dual": {"addresses": ["127.0.0.4", "2001:db8::4"]},
+        }
+    )
+    deployment["forbidden"][0]["to"] = ["named", "subnet", "dual"]
+    path.write_text(yaml.safe_dump(deployment))
+    code, report, out = _verify_blocked(path)
+    assert code == 0  # nothing listens on 127.0.0.4:22: refused, blocked
+    assert [(c["address"], c["port"], c["passed"]) for c in report["checks"]] == [
+        ("127.0.0.4", 22, True)
+    ]
+    gaps = {(s["destination"], s["reason"]) for s in report["not_probed"]}
+    assert gaps == {
+        ("named", "named is known by name only (repository.example.com): verify "
+         "--expect-blocked probes only the addresses a deployment declares, so none of named "
+         "is proven blocked; declare its addresses to prove it"),
+        ("subnet", "the destination's network 127.0.1.0/24: its machines are not known one by "
+         "one, so none is probed and it is not proven blocked"),
+        ("dual", "client has no IPv6 address, so it cannot reach 2001:db8::4 (no firewall rule "
+         "can be written for it either): not probed"),
+    }  # fmt: skip
+    plan = load_plan(path)
+    found = overlay_rows(plan, [read_overlay(out, "verify.json")])
+    assert sorted(f.status.value for _o, f in found.blocked) == ["passed"] + ["unchecked"] * 3

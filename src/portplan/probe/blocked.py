@@ -37,6 +37,7 @@ from dataclasses import replace
 
 from portplan._text import EXPECTED_BLOCKED
 from portplan.model._types import Network, Protocol, special_kind
+from portplan.model.addresses import network_text
 from portplan.model.deployment import FORBIDDEN
 from portplan.model.ports import MAX_PORT, MIN_PORT, PortSet
 from portplan.plan import FlowFacts, ForbiddenFlow, Hop, Plan, PlannedFlow
@@ -301,16 +302,69 @@ def blocked_probes(
 
 
 def forbidden_gaps(
-    plan: Plan, source: str, flows: Collection[str] = ()
+    plan: Plan,
+    source: str,
+    flows: Collection[str] = (),
+    lookups: Mapping[str, NameLookup] | None = None,
 ) -> Iterator[tuple[PlannedFlow, str]]:
     """What :func:`blocked_probes` leaves unprobed of the forbidden connections from
     ``source`` (with ``flows``, of those it probes): each such connection's row towards a
-    destination, with why.  A probe of part of a forbidden connection proves nothing of the
-    rest, so reports list it as not probed, never as blocked."""
+    destination, with why (``lookups`` as for :func:`blocked_probes`).  A probe of part of a
+    forbidden connection proves nothing of the rest, so reports list it as not probed, never
+    as blocked."""
+    families = {n.version for n in _source_networks(plan, source, lookups)} or {4, 6}
     for forbidden, host in _forbidden_towards(plan, source, _rows(plan, source, flows), flows):
-        sampled = _sampled(forbidden)
-        if sampled is not None:
-            yield _forbidden_row(plan, forbidden, source, host), sampled
+        row = _forbidden_row(plan, forbidden, source, host)
+        for reason in (_sampled(forbidden), _not_echo(forbidden)):
+            if reason is not None:
+                yield row, reason
+        for reason in _unprobed_addresses(plan, host, source, families):
+            yield row, reason
+
+
+def _not_echo(forbidden: ForbiddenFlow) -> str | None:
+    """Why the ICMP messages a forbidden connection names beyond echo requests are not
+    probed."""
+    others = [t for t in forbidden.icmp if t not in ECHO_TYPES]
+    if forbidden.protocol is not Protocol.ICMP or not others:
+        return None
+    return (
+        f"forbidden ICMP {', '.join(others)}: verify sends ICMP echo requests (ping) only, and "
+        "no probe can ask for the other messages: not proven blocked"
+    )
+
+
+def _unprobed_addresses(
+    plan: Plan, host: str, source: str, families: Collection[int]
+) -> Iterator[str]:
+    """Why addresses of ``host``, a forbidden connection's destination, get no probe from
+    ``source`` (whose addresses are of ``families``)."""
+    found = plan.hosts[host]
+    if not found.addresses:
+        yield (
+            f"{host} is known by name only ({found.dns_name}): verify --expect-blocked probes "
+            f"only the addresses a deployment declares, so none of {host} is proven blocked; "
+            "declare its addresses to prove it"
+        )
+        return
+    special = [network_text(n) for n in found.addresses if special_kind(n) is not None]
+    if special:
+        yield f"special-purpose destination {', '.join(special)}: never probed"
+    networks = [
+        network_text(n) for n in found.addresses if special_kind(n) is None and n.num_addresses > 1
+    ]
+    if networks:
+        yield (
+            f"the destination's network {', '.join(networks)}: its machines are not known one "
+            "by one, so none is probed and it is not proven blocked"
+        )
+    for address in _targets(found.addresses):
+        family = ipaddress.ip_address(address).version
+        if family not in families:
+            yield (
+                f"{source} has no IPv{family} address, so it cannot reach {address} (no "
+                "firewall rule can be written for it either): not probed"
+            )
 
 
 def _rows(plan: Plan, source: str, flows: Collection[str]) -> list[PlannedFlow]:

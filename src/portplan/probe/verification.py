@@ -137,7 +137,7 @@ def verify(
     if expect_blocked:
         for source in sources:
             checks.extend(_blocked_checks(plan, source, local, from_addresses, flows, lookups))
-            gaps = forbidden_gaps(plan, source, flows)
+            gaps = forbidden_gaps(plan, source, flows, lookups)
             skipped.extend(Skipped(row=row, reason=reason) for row, reason in gaps)
     # (rows from anywhere are listed in every report, but start on none of these hosts)
     if not checks and not any(s.row.source in sources or flows for s in skipped):
