@@ -289,9 +289,11 @@ def blocked_probes(
                     _echo(row) if row.protocol is Protocol.ICMP else _ends(row.ports),
                     f"{EXPECTED_BLOCKED}{row.key} is planned from {row.source}, not from {source}",
                 )
-    for forbidden, host in _forbidden_towards(plan, source, rows, flows):
+    for forbidden, host, forbids in _forbidden_towards(plan, source, sources, rows, flows):
         row = _forbidden_row(plan, forbidden, source, host)
         for target in _targets(plan.host_addresses(host)):
+            if ipaddress.ip_address(target).version not in forbids:
+                continue  # from a group: not from the source's address of that family
             yield from probe(
                 row,
                 target,
@@ -312,13 +314,15 @@ def forbidden_gaps(
     destination, with why (``lookups`` as for :func:`blocked_probes`).  A probe of part of a
     forbidden connection proves nothing of the rest, so reports list it as not probed, never
     as blocked."""
-    families = {n.version for n in _source_networks(plan, source, lookups)} or {4, 6}
-    for forbidden, host in _forbidden_towards(plan, source, _rows(plan, source, flows), flows):
+    sources = _source_networks(plan, source, lookups)
+    families = {n.version for n in sources} or {4, 6}
+    rows = _rows(plan, source, flows)
+    for forbidden, host, forbids in _forbidden_towards(plan, source, sources, rows, flows):
         row = _forbidden_row(plan, forbidden, source, host)
         for reason in (_sampled(forbidden), _not_echo(forbidden)):
             if reason is not None:
                 yield row, reason
-        for reason in _unprobed_addresses(plan, host, source, families):
+        for reason in _unprobed_addresses(plan, host, source, families, forbids):
             yield row, reason
 
 
@@ -335,10 +339,11 @@ def _not_echo(forbidden: ForbiddenFlow) -> str | None:
 
 
 def _unprobed_addresses(
-    plan: Plan, host: str, source: str, families: Collection[int]
+    plan: Plan, host: str, source: str, families: Collection[int], forbids: Collection[int]
 ) -> Iterator[str]:
     """Why addresses of ``host``, a forbidden connection's destination, get no probe from
-    ``source`` (whose addresses are of ``families``)."""
+    ``source`` (whose addresses are of ``families``; the connection forbids those of
+    ``forbids`` from it)."""
     found = plan.hosts[host]
     if not found.addresses:
         yield (
@@ -360,7 +365,7 @@ def _unprobed_addresses(
         )
     for address in _targets(found.addresses):
         family = ipaddress.ip_address(address).version
-        if family not in families:
+        if family in forbids and family not in families:
             yield (
                 f"{source} has no IPv{family} address, so it cannot reach {address} (no "
                 "firewall rule can be written for it either): not probed"
@@ -379,16 +384,39 @@ def _rows(plan: Plan, source: str, flows: Collection[str]) -> list[PlannedFlow]:
 
 
 def _forbidden_towards(
-    plan: Plan, source: str, rows: Sequence[PlannedFlow], flows: Collection[str]
-) -> Iterator[tuple[ForbiddenFlow, str]]:
-    """Each forbidden connection from ``source`` with each destination host it is probed
-    towards: with ``flows``, a chosen one's, and the others' towards a destination of the
+    plan: Plan,
+    source: str,
+    sources: Sequence[Network],
+    rows: Sequence[PlannedFlow],
+    flows: Collection[str],
+) -> Iterator[tuple[ForbiddenFlow, str, frozenset[int]]]:
+    """Each forbidden connection from ``source`` (whose addresses are ``sources``) with each
+    destination host it is probed towards, and the address families it forbids from
+    ``source``: with ``flows``, a chosen one's, and the others' towards a destination of the
     chosen ``rows``."""
     towards = {r.destination for r in rows}
     for forbidden in plan.forbidden:
-        if forbidden.sources and source not in forbidden.sources:
+        forbids = _forbids_from(plan, forbidden, source, sources)
+        if not forbids:
             continue
         chosen = not flows or forbidden_key(forbidden) in flows
         for host in forbidden.destinations:
             if host != source and (chosen or host in towards):
-                yield forbidden, host
+                yield forbidden, host, forbids
+
+
+def _forbids_from(
+    plan: Plan, forbidden: ForbiddenFlow, source: str, sources: Sequence[Network]
+) -> frozenset[int]:
+    """The address families ``forbidden`` forbids from ``source`` (whose addresses are
+    ``sources``): both where it names the host or no host (every host); else those of the
+    source's addresses a host it names holds (a network of clients the source is one of, as
+    the plan reads it: a row from such a source that the entry covers is refused)."""
+    if not forbidden.sources or source in forbidden.sources:
+        return frozenset({4, 6})
+    held = [n for h in forbidden.sources for n in plan.host_addresses(h)]
+    return frozenset(
+        s.version
+        for s in sources
+        if any(s.version == n.version and s.subnet_of(n) for n in held)  # type: ignore[arg-type]
+    )
