@@ -16,7 +16,7 @@ import machine
 from portplan import load_plan
 from portplan._text import EXPECTED_BLOCKED
 from portplan.cli import cli
-from portplan.probe.blocked import blocked_probes
+from portplan.probe.blocked import blocked_probes, forbidden_gaps
 from portplan.publish import Status, overlay_rows, read_overlay
 
 PRODUCT: dict[str, Any] = {
@@ -204,3 +204,28 @@ def test_a_connection_forbidden_from_a_network_is_probed_from_a_host_in_it(
         (c["port"], c["outcome"], c["passed"], c["source_address"]) for c in report["checks"]
     ] == [(port, "open", False, "127.0.0.2")]
     assert report["not_probed"] == []
+
+
+def test_forbidden_icmp_messages_no_probe_asks_for_are_not_proven_blocked(
+    tmp_path: Path,
+) -> None:
+    """An echo request is the one ICMP message a probe sends: a forbidden entry's other
+    messages are listed as not probed (nothing was said of them)."""
+    path = _forbidding(tmp_path, [22])
+    deployment = yaml.safe_load(path.read_text())
+    deployment["forbidden"] = [
+        {"id": "ping", "from": "client", "to": "server", "protocol": "icmp",
+         "icmp": ["echo-request", "echo-reply"], "purpose": "no ping"},
+    ]  # fmt: skip
+    path.write_text(yaml.safe_dump(deployment))
+    plan = load_plan(path)
+    probes = blocked_probes(plan, "client", {ipaddress.ip_address("127.0.0.2")})
+    assert [
+        (row.key, p.address, p.icmp_type)
+        for row, p, _w in probes
+        if row.key.startswith("forbidden/")
+    ] == [("forbidden/ping", "127.0.0.3", "echo-request")]
+    assert [(row.key, why) for row, why in forbidden_gaps(plan, "client")] == [
+        ("forbidden/ping", "forbidden ICMP echo-reply: verify sends ICMP echo requests (ping) "
+         "only, and no probe can ask for the other messages: not proven blocked"),
+    ]  # fmt: skip
