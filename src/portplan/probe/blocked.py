@@ -6,7 +6,8 @@
   ruleset written for a range or a list one port too wide lets them through);
 * the planned ports of *other* sources' flows, towards their destinations, where this host is
   not a planned source of them (a ruleset that ignores the source address lets them through);
-* every connection the deployment declares ``forbidden:`` from this host.
+* every connection the deployment declares ``forbidden:`` from this host, on each of its ports
+  (a range of more than 64 sampled: :func:`forbidden_gaps` lists the rest, not proven blocked).
 
 With ``flows`` (``verify --flow``), only what the chosen flows concern: the ports beside
 each chosen row of this host, the ports of each chosen row planned from another source, and
@@ -31,22 +32,24 @@ probed, never a special-purpose one.
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import replace
 
 from portplan._text import EXPECTED_BLOCKED
 from portplan.model._types import Network, Protocol, special_kind
+from portplan.model.addresses import network_text
 from portplan.model.deployment import FORBIDDEN
 from portplan.model.ports import MAX_PORT, MIN_PORT, PortSet
 from portplan.plan import FlowFacts, ForbiddenFlow, Hop, Plan, PlannedFlow
-from portplan.probe.destinations import Origins
+from portplan.probe.destinations import Origins, named_addresses
+from portplan.probe.dns import NameLookup
 from portplan.probe.engine import BLOCKED_OUTCOMES, PortProbe
 from portplan.probe.icmp import ECHO_REQUEST, ECHO_TYPES
-from portplan.probe.listen import LISTENER_PROBE
+from portplan.probe.listen import LISTENER_PROBE, sample_ports
 from portplan.probe.local import single_address
 from portplan.spaces import PROTOCOL_NUMBERS, Ranges, Space, flow_space, networks_ranges
 
-__all__ = ["BLOCKED_OUTCOMES", "FORBIDDEN", "blocked_probes", "forbidden_key"]
+__all__ = ["BLOCKED_OUTCOMES", "FORBIDDEN", "blocked_probes", "forbidden_gaps", "forbidden_key"]
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -77,8 +80,9 @@ class _Planned:
     of every source whose addresses hold one of its own (a group it is a member of, or
     ``anywhere``, which holds every machine)."""
 
-    def __init__(self, plan: Plan, source: str) -> None:
-        self.sources = plan.host_addresses(source)
+    def __init__(self, plan: Plan, source: str, sources: Sequence[Network]) -> None:
+        #: the source host's addresses (of a host known by name only, what its name resolved to)
+        self.sources = sources
         self.space = Space.empty()
         #: where the plan lets this host send ICMP echo requests (ICMP rows have no ports)
         self.echo: list[Network] = []
@@ -91,8 +95,9 @@ class _Planned:
                 if ECHO_TYPES.intersection(row.facts.icmp):
                     self.echo.extend(row.destination_addresses)
                 continue
+            senders = self.sources if row.source == source else row.source_addresses
             self.space = self.space | flow_space(
-                row.source_addresses, row.destination_addresses, row.protocol, row.ports
+                senders, row.destination_addresses, row.protocol, row.ports
             )
 
     def holds(self, address: str, protocol: Protocol, port: int | None) -> bool:
@@ -115,6 +120,18 @@ class _Planned:
         return probe.overlaps(self.space)
 
 
+def _source_networks(
+    plan: Plan, source: str, lookups: Mapping[str, NameLookup] | None
+) -> Sequence[Network]:
+    """The addresses of ``source``: those it declares; for a host known by name only, those
+    its name resolved to here (none where it did not resolve)."""
+    declared = plan.host_addresses(source)
+    lookup = (lookups or {}).get(source)
+    if declared or lookup is None:
+        return declared
+    return [ipaddress.ip_network(a) for a in named_addresses(lookup)]
+
+
 def _overlap(networks: Sequence[Network], others: Sequence[Network]) -> bool:
     """Whether a network of ``networks`` holds an address of ``others`` (same family)."""
     return any(n.version == o.version and n.overlaps(o) for n in networks for o in others)
@@ -126,11 +143,26 @@ def _echo(row: PlannedFlow) -> list[int | None]:
 
 
 def _forbidden_probes(forbidden: ForbiddenFlow) -> Sequence[int | None]:
-    """A forbidden connection's probes: its ports' ends, or an echo request when it forbids
-    echo requests (other ICMP messages cannot be probed)."""
+    """A forbidden connection's probes: each of its ports (a range of more than
+    :data:`~portplan.probe.listen.MAX_PORTS_PER_ROW` sampled, as a planned row's is: see
+    :func:`forbidden_gaps`), or an echo request when it forbids echo requests (other ICMP
+    messages cannot be probed)."""
     if forbidden.protocol is Protocol.ICMP:
         return [None] if ECHO_TYPES.intersection(forbidden.icmp) else []
-    return _ends(forbidden.ports)
+    return sample_ports(list(forbidden.ports))
+
+
+def _sampled(forbidden: ForbiddenFlow) -> str | None:
+    """Why part of a forbidden connection's ports is not probed: a sampled range."""
+    if forbidden.protocol is Protocol.ICMP:
+        return None
+    probed, ports = len(_forbidden_probes(forbidden)), forbidden.ports.size
+    if probed == ports:
+        return None
+    return (
+        f"{probed} of the {ports} forbidden ports {forbidden.ports} probed (range sampled): "
+        f"the other {ports - probed} are not proven blocked"
+    )
 
 
 def _targets(networks: Sequence[Network]) -> list[str]:
@@ -189,23 +221,25 @@ def blocked_probes(
     local: Collection[IPAddress] = frozenset(),
     from_addresses: Sequence[str] = (),
     flows: Collection[str] = (),
+    lookups: Mapping[str, NameLookup] | None = None,
 ) -> Iterator[tuple[PlannedFlow, PortProbe, str]]:
     """Probes that must be blocked from ``source`` (sent from its addresses among ``local``,
     this machine's, or ``from_addresses``), each with the planned row it is next to (a row of
     its own for a declared forbidden connection) and why it is probed; with ``flows`` (row
     keys, flow ids, ``forbidden/<id>``), only those the chosen flows concern (see the
-    module's docstring).
+    module's docstring).  ``lookups``: what the names of sources known by name only resolved
+    to here (such a source's addresses are those).
 
     An ICMP row planned from another source, or a forbidden ICMP connection, is probed with
     an echo request (the one ICMP message a probe can send).
     """
-    origins = Origins(plan, local, from_addresses)
-    bind = {
-        family: origins.bind(source, family)
-        for family in (4, 6)
-        if any(n.version == family for n in plan.host_addresses(source))
-    }
-    planned = _Planned(plan, source)
+    origins = Origins(plan, local, from_addresses, lookups=lookups)
+    sources = _source_networks(plan, source, lookups)
+    # a host known by name only whose name did not resolve here: every family, sent from
+    # none of its addresses (not sent, see verification), never left out unsaid
+    families = {n.version for n in sources} or {4, 6}
+    bind = {family: origins.bind(source, family) for family in sorted(families)}
+    planned = _Planned(plan, source, sources)
     seen: set[tuple[str, Protocol, int | None]] = set()
 
     def probe(
@@ -233,15 +267,7 @@ def blocked_probes(
                 why,
             )
 
-    rows = [
-        r
-        for r in plan.rows
-        if not r.loopback
-        and r.destination != source
-        and (not flows or r.key in flows or r.flow_id in flows)
-    ]
-    #: with ``flows``: the destinations of the chosen rows, whose forbidden ones are probed
-    towards = {r.destination for r in rows}
+    rows = _rows(plan, source, flows)
     for row in rows:
         if row.source == source:
             for address in _targets(row.destination_addresses):
@@ -263,19 +289,134 @@ def blocked_probes(
                     _echo(row) if row.protocol is Protocol.ICMP else _ends(row.ports),
                     f"{EXPECTED_BLOCKED}{row.key} is planned from {row.source}, not from {source}",
                 )
+    for forbidden, host, forbids in _forbidden_towards(plan, source, sources, rows, flows):
+        row = _forbidden_row(plan, forbidden, source, host)
+        for target in _targets(plan.host_addresses(host)):
+            if ipaddress.ip_address(target).version not in forbids:
+                continue  # from a group: not from the source's address of that family
+            yield from probe(
+                row,
+                target,
+                forbidden.protocol,
+                _forbidden_probes(forbidden),
+                f"{EXPECTED_BLOCKED}forbidden {forbidden.id} ({forbidden.purpose})",
+            )
+
+
+def forbidden_gaps(
+    plan: Plan,
+    source: str,
+    flows: Collection[str] = (),
+    lookups: Mapping[str, NameLookup] | None = None,
+) -> Iterator[tuple[PlannedFlow, str]]:
+    """What :func:`blocked_probes` leaves unprobed of the forbidden connections from
+    ``source`` (with ``flows``, of those it probes): each such connection's row towards a
+    destination, with why (``lookups`` as for :func:`blocked_probes`).  A probe of part of a
+    forbidden connection proves nothing of the rest, so reports list it as not probed, never
+    as blocked."""
+    sources = _source_networks(plan, source, lookups)
+    families = {n.version for n in sources} or {4, 6}
+    rows = _rows(plan, source, flows)
+    for forbidden, host, forbids in _forbidden_towards(plan, source, sources, rows, flows):
+        row = _forbidden_row(plan, forbidden, source, host)
+        for reason in (_sampled(forbidden), _not_echo(forbidden)):
+            if reason is not None:
+                yield row, reason
+        for reason in _unprobed_addresses(plan, host, source, families, forbids):
+            yield row, reason
+
+
+def _not_echo(forbidden: ForbiddenFlow) -> str | None:
+    """Why the ICMP messages a forbidden connection names beyond echo requests are not
+    probed."""
+    others = [t for t in forbidden.icmp if t not in ECHO_TYPES]
+    if forbidden.protocol is not Protocol.ICMP or not others:
+        return None
+    return (
+        f"forbidden ICMP {', '.join(others)}: verify sends ICMP echo requests (ping) only, and "
+        "no probe can ask for the other messages: not proven blocked"
+    )
+
+
+def _unprobed_addresses(
+    plan: Plan, host: str, source: str, families: Collection[int], forbids: Collection[int]
+) -> Iterator[str]:
+    """Why addresses of ``host``, a forbidden connection's destination, get no probe from
+    ``source`` (whose addresses are of ``families``; the connection forbids those of
+    ``forbids`` from it)."""
+    found = plan.hosts[host]
+    if not found.addresses:
+        yield (
+            f"{host} is known by name only ({found.dns_name}): verify --expect-blocked probes "
+            f"only the addresses a deployment declares, so none of {host} is proven blocked; "
+            "declare its addresses to prove it"
+        )
+        return
+    special = [network_text(n) for n in found.addresses if special_kind(n) is not None]
+    if special:
+        yield f"special-purpose destination {', '.join(special)}: never probed"
+    networks = [
+        network_text(n) for n in found.addresses if special_kind(n) is None and n.num_addresses > 1
+    ]
+    if networks:
+        yield (
+            f"the destination's network {', '.join(networks)}: its machines are not known one "
+            "by one, so none is probed and it is not proven blocked"
+        )
+    for address in _targets(found.addresses):
+        family = ipaddress.ip_address(address).version
+        if family in forbids and family not in families:
+            yield (
+                f"{source} has no IPv{family} address, so it cannot reach {address} (no "
+                "firewall rule can be written for it either): not probed"
+            )
+
+
+def _rows(plan: Plan, source: str, flows: Collection[str]) -> list[PlannedFlow]:
+    """The planned rows whose neighbours :func:`blocked_probes` probes from ``source``."""
+    return [
+        r
+        for r in plan.rows
+        if not r.loopback
+        and r.destination != source
+        and (not flows or r.key in flows or r.flow_id in flows)
+    ]
+
+
+def _forbidden_towards(
+    plan: Plan,
+    source: str,
+    sources: Sequence[Network],
+    rows: Sequence[PlannedFlow],
+    flows: Collection[str],
+) -> Iterator[tuple[ForbiddenFlow, str, frozenset[int]]]:
+    """Each forbidden connection from ``source`` (whose addresses are ``sources``) with each
+    destination host it is probed towards, and the address families it forbids from
+    ``source``: with ``flows``, a chosen one's, and the others' towards a destination of the
+    chosen ``rows``."""
+    towards = {r.destination for r in rows}
     for forbidden in plan.forbidden:
-        if forbidden.sources and source not in forbidden.sources:
+        forbids = _forbids_from(plan, forbidden, source, sources)
+        if not forbids:
             continue
         chosen = not flows or forbidden_key(forbidden) in flows
         for host in forbidden.destinations:
-            if host == source or not (chosen or host in towards):
-                continue
-            row = _forbidden_row(plan, forbidden, source, host)
-            for target in _targets(plan.host_addresses(host)):
-                yield from probe(
-                    row,
-                    target,
-                    forbidden.protocol,
-                    _forbidden_probes(forbidden),
-                    f"{EXPECTED_BLOCKED}forbidden {forbidden.id} ({forbidden.purpose})",
-                )
+            if host != source and (chosen or host in towards):
+                yield forbidden, host, forbids
+
+
+def _forbids_from(
+    plan: Plan, forbidden: ForbiddenFlow, source: str, sources: Sequence[Network]
+) -> frozenset[int]:
+    """The address families ``forbidden`` forbids from ``source`` (whose addresses are
+    ``sources``): both where it names the host or no host (every host); else those of the
+    source's addresses a host it names holds (a network of clients the source is one of, as
+    the plan reads it: a row from such a source that the entry covers is refused)."""
+    if not forbidden.sources or source in forbidden.sources:
+        return frozenset({4, 6})
+    held = [n for h in forbidden.sources for n in plan.host_addresses(h)]
+    return frozenset(
+        s.version
+        for s in sources
+        if any(s.version == n.version and s.subnet_of(n) for n in held)  # type: ignore[arg-type]
+    )

@@ -18,7 +18,7 @@ from portplan._errors import VerifyError
 from portplan._text import choice_hint
 from portplan.model.protocol import Protocol
 from portplan.plan import Plan
-from portplan.probe.blocked import FORBIDDEN, blocked_probes, forbidden_key
+from portplan.probe.blocked import FORBIDDEN, blocked_probes, forbidden_gaps, forbidden_key
 from portplan.probe.destinations import ANYWHERE, named_addresses
 from portplan.probe.dns import DNS_TIMEOUT, NameLookup, resolve_names
 from portplan.probe.engine import Evidence, Outcome, PortResult
@@ -136,7 +136,9 @@ def verify(
         )
     if expect_blocked:
         for source in sources:
-            checks.extend(_blocked_checks(plan, source, local, from_addresses, flows))
+            checks.extend(_blocked_checks(plan, source, local, from_addresses, flows, lookups))
+            gaps = forbidden_gaps(plan, source, flows, lookups)
+            skipped.extend(Skipped(row=row, reason=reason) for row, reason in gaps)
     # (rows from anywhere are listed in every report, but start on none of these hosts)
     if not checks and not any(s.row.source in sources or flows for s in skipped):
         raise VerifyError(f"no planned flow starts on {', '.join(sources)}")
@@ -195,6 +197,7 @@ def _blocked_checks(
     local: set[IPAddress],
     from_addresses: Sequence[str],
     flows: Sequence[str] = (),
+    lookups: Mapping[str, NameLookup] | None = None,
 ) -> list[FlowCheck]:
     """The checks of what must stay blocked from ``source`` (with ``flows``, of what those
     flows concern: :func:`~portplan.probe.blocked.blocked_probes`).
@@ -206,7 +209,7 @@ def _blocked_checks(
     """
     checks: list[FlowCheck] = []
     route = route_lookups()
-    for row, probe, why in blocked_probes(plan, source, local, from_addresses, flows):
+    for row, probe, why in blocked_probes(plan, source, local, from_addresses, flows, lookups):
         notes = [why, UDP_SILENCE_NOTE] if probe.protocol is Protocol.UDP else [why]
         check = FlowCheck(row=row, probe=probe, expect_blocked=True, notes=notes)
         if probe.source is None:

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from portplan._text import EXPECTED_BLOCKED
+from portplan.model.deployment import FORBIDDEN
 from portplan.publish._findings import Document, Finding, Overlay, Probe
 from portplan.publish._model import Status
 
@@ -146,15 +147,19 @@ class VerifyReader:
         for where, item in skipped:
             # format_version 1.1 names the row's source; before, the row of every source
             source = document.get(item, "source", str, where) if "source" in item else None
+            flow = document.get(item, "flow", str, where)
             findings.append(
                 Finding(
-                    flow=document.get(item, "flow", str, where),
+                    flow=flow,
                     source=source,
                     destination=document.get(item, "destination", str, where),
                     protocol=None,
                     status=Status.UNCHECKED,
                     outcome="not probed",
                     evidence=document.get(item, "reason", str, where),
+                    # a part of a forbidden connection (forbidden/ID, which no product may
+                    # name) is no row of the plan: it is not proven blocked
+                    expected_blocked=flow.startswith(f"{FORBIDDEN}/"),
                 )
             )
         planned = [f for f in findings if not f.expected_blocked]
