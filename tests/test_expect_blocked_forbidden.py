@@ -19,22 +19,10 @@ from portplan.cli import cli
 from portplan.probe.blocked import blocked_probes, forbidden_gaps
 from portplan.publish import Status, overlay_rows, read_overlay
 
-PRODUCT: dict[str, Any] = {
-    "id": "edges",
-    "name": "Edges",
-    "version": "1",
-    "document": {"title": "Edges ports"},
-    "components": {
-        "client": {"name": "Client", "kind": "client"},
-        "server": {"name": "Server"},
-    },
-    "flows": [
-        {"id": "web", "row": 1, "from": "client", "to": "server", "protocol": "tcp",
-         "ports": 8080, "purpose": "pages"},
-        {"id": "radius", "row": 2, "from": "client", "to": "server", "protocol": "udp",
-         "ports": 1812, "purpose": "authentication"},
-    ],
-}  # fmt: skip
+#: the product both expect-blocked test files bind (tests/data/edges-product.yaml)
+PRODUCT: dict[str, Any] = yaml.safe_load(
+    (Path(__file__).resolve().parent / "data" / "edges-product.yaml").read_text()
+)
 
 
 def _forbidding(tmp_path: Path, ports: list[int] | str) -> Path:

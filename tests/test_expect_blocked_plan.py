@@ -23,22 +23,10 @@ from portplan.probe.verify import plan_checks
 from portplan.publish import Status, overlay_rows, read_overlay
 
 LOOP = Path(__file__).resolve().parent / "data" / "loop-deployment.yaml"
-PRODUCT: dict[str, Any] = {
-    "id": "edges",
-    "name": "Edges",
-    "version": "1",
-    "document": {"title": "Edges ports"},
-    "components": {
-        "client": {"name": "Client", "kind": "client"},
-        "server": {"name": "Server"},
-    },
-    "flows": [
-        {"id": "web", "row": 1, "from": "client", "to": "server", "protocol": "tcp",
-         "ports": 8080, "purpose": "pages"},
-        {"id": "radius", "row": 2, "from": "client", "to": "server", "protocol": "udp",
-         "ports": 1812, "purpose": "authentication"},
-    ],
-}  # fmt: skip
+#: the product both expect-blocked test files bind (tests/data/edges-product.yaml)
+PRODUCT: dict[str, Any] = yaml.safe_load(
+    (Path(__file__).resolve().parent / "data" / "edges-product.yaml").read_text()
+)
 
 
 def _plan(tmp_path: Path, deployment: dict[str, Any]) -> Any:
