@@ -95,6 +95,34 @@ def test_smart_id_show_is_the_flat_table_with_external_and_internal_ports() -> N
     assert database["External Listening Port"] == "TCP 5432 TCP [external_database_port]"
 
 
+@pytest.mark.parametrize(
+    ("row", "comment"),
+    [
+        (
+            6,
+            "External communication between Physical Access and RabbitMQ. These port numbers can "
+            "NOT be changed.",
+        ),
+        (
+            7,
+            "Internal communication between Physical Access and SCIM API. This port number can be "
+            "changed.",
+        ),
+    ],
+)
+def test_smart_id_show_keeps_the_configurability_sentence_of_the_comment(
+    row: int, comment: str
+) -> None:
+    # The vendor's "Protocol and Comment" cell of the RabbitMQ and SCIM rows ends with whether
+    # the ports can be changed; the flat table has no Configurable column to hold it, so the
+    # comment must, before any note
+    result = CliRunner().invoke(cli, ["show", "smart-id-21.04", "--format", "csv"])
+    assert result.exit_code == 0, result.stderr
+    rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    cell = rows[row - 1]["Protocol and Comment"]
+    assert cell == comment or cell.startswith(f"{comment} Note: "), cell
+
+
 def test_show_accepts_a_product_file() -> None:
     result = CliRunner().invoke(
         cli, ["show", str(catalog_path("smart-id-21.04")), "--format", "md"]

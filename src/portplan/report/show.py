@@ -108,6 +108,9 @@ def _flat_row(product: Product, parts: Sequence[Flow]) -> tuple[str, ...]:
     if len(every) > 1:
         to_sub = join_words([product.components[d].name for d in every])
     notes = unique(f"Note: {n}" for f in parts for n in f.notes)
+    # no Configurable column: the vendor says it in the comment, after the row's text
+    # (Smart ID's "These port numbers can NOT be changed."), like the purpose, once per row
+    said = [first.configurable.note] if first.configurable.note else []
     return (
         INTERFACE[first.interface] if first.interface else "-",
         join_words([product.full_name(s) for s in first.source]),
@@ -115,7 +118,7 @@ def _flat_row(product: Product, parts: Sequence[Flow]) -> tuple[str, ...]:
         to_sub,
         " ".join(external) or "-",
         " ".join(internal) or "-",
-        " ".join([first.purpose, *notes]),
+        " ".join([first.purpose, *said, *notes]),
         row_conditions(product, parts),
     )
 
