@@ -451,6 +451,19 @@ def dns_name_case(value: str, message: str) -> Case:
 DEPLOYMENT_CASES = [
     pytest.param(
         Case(
+            # the hint was an id's ("lower-case letters, digits, '_' and '-'"), which a host
+            # name is not: DC02 and dc02.contoso.example are host names
+            text=edit(SHOPPING, "  dc02:\n", '  "dc 02":\n', line=20),
+            line=20,
+            column=3,
+            message="hosts.dc 02: 'dc 02' is not a valid host name",
+            hint="use letters of either case, digits, '_', '.' and '-', starting with a letter "
+            "or digit",
+        ),
+        id="host-name-with-a-space",
+    ),
+    pytest.param(
+        Case(
             text=edit(SHOPPING, "  dc02:\n", "  dc01:\n", line=20),
             line=20,
             column=3,
