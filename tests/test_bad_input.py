@@ -171,6 +171,26 @@ def _assert_one_error(directory: Path, name: str, command: str, case: Case) -> N
 
 PRODUCT_CASES = [
     pytest.param(
+        # the first entry listing a platform won, silently: which range the vendor means for
+        # it is for the modeller to say, not for portplan to pick
+        Case(
+            text=PRODUCT
+            + "dynamic_ranges:\n"  # line 35
+            + "  rpc:\n"
+            + "    description: Windows RPC.\n"
+            + "    by_platform:\n"
+            + "      - platforms: [windows-xp]\n"
+            + "        ports: 1025-5000\n"  # line 40
+            + "      - platforms: [windows-7, windows-xp]\n"
+            + "        ports: 49152-65535\n",
+            line=41,
+            column=32,
+            message="dynamic range 'rpc' lists platform 'windows-xp' twice (also by_platform[0])",
+            hint="give each platform one range: remove it from one of the entries",
+        ),
+        id="dynamic-range-platform-listed-twice",
+    ),
+    pytest.param(
         Case(
             text=edit(
                 PRODUCT,
