@@ -171,6 +171,26 @@ def _assert_one_error(directory: Path, name: str, command: str, case: Case) -> N
 
 PRODUCT_CASES = [
     pytest.param(
+        # the first entry listing a platform won, silently: which range the vendor means for
+        # it is for the modeller to say, not for portplan to pick
+        Case(
+            text=PRODUCT
+            + "dynamic_ranges:\n"  # line 35
+            + "  rpc:\n"
+            + "    description: Windows RPC.\n"
+            + "    by_platform:\n"
+            + "      - platforms: [windows-xp]\n"
+            + "        ports: 1025-5000\n"  # line 40
+            + "      - platforms: [windows-7, windows-xp]\n"
+            + "        ports: 49152-65535\n",
+            line=41,
+            column=32,
+            message="dynamic range 'rpc' lists platform 'windows-xp' twice (also by_platform[0])",
+            hint="give each platform one range: remove it from one of the entries",
+        ),
+        id="dynamic-range-platform-listed-twice",
+    ),
+    pytest.param(
         Case(
             text=edit(
                 PRODUCT,
@@ -449,6 +469,19 @@ def dns_name_case(value: str, message: str) -> Case:
 
 
 DEPLOYMENT_CASES = [
+    pytest.param(
+        Case(
+            # the hint was an id's ("lower-case letters, digits, '_' and '-'"), which a host
+            # name is not: DC02 and dc02.contoso.example are host names
+            text=edit(SHOPPING, "  dc02:\n", '  "dc 02":\n', line=20),
+            line=20,
+            column=3,
+            message="hosts.dc 02: 'dc 02' is not a valid host name",
+            hint="use letters of either case, digits, '_', '.' and '-', starting with a letter "
+            "or digit",
+        ),
+        id="host-name-with-a-space",
+    ),
     pytest.param(
         Case(
             text=edit(SHOPPING, "  dc02:\n", "  dc01:\n", line=20),

@@ -224,6 +224,36 @@ def test_explain_says_why_a_flow_is_in_or_out() -> None:
     assert "did you mean" in err
 
 
+def test_explain_of_a_flow_id_two_products_have_names_both(tmp_path: Path) -> None:
+    # a flow id two products share named neither: the error said "no flow 'web' in this
+    # deployment; did you mean 'web'?", the very word typed
+    product = yaml.safe_load((Path(__file__).parent / "data" / "loop-product.yaml").read_text())
+    for new_id in ("loop-a", "loop-b"):
+        (tmp_path / f"{new_id}.yaml").write_text(yaml.safe_dump({**product, "id": new_id}))
+    binding = {"components": {"client": "client", "server": "server"}}
+    deployment = tmp_path / "d.yaml"
+    deployment.write_text(
+        yaml.safe_dump(
+            {
+                "name": "two",
+                "hosts": {
+                    "client": {"addresses": "192.0.2.1"},
+                    "server": {"addresses": "192.0.2.2"},
+                },
+                "products": {p: {"file": f"{p}.yaml", **binding} for p in ("loop-a", "loop-b")},
+            }
+        )
+    )
+    code, _, err = run("matrix", str(deployment), "--explain", "web")
+    assert code == 2
+    message = " ".join(err.split())
+    assert "flow id 'web' is a flow of several products: loop-a/web, loop-b/web" in message
+    assert "did you mean 'web'" not in message
+    code, out, err = run("matrix", str(deployment), "--explain", "loop-b/web")
+    assert code == 0, err
+    assert out.startswith("loop-b/web: IN")
+
+
 def test_explain_names_a_subcomponent_placed_on_an_empty_list(tmp_path: Path) -> None:
     # written out, an empty list replaces the main component's hosts: the agent runs nowhere,
     # and only --explain can say that this is why its flow gives no rows

@@ -8,7 +8,6 @@ from pathlib import Path
 import click
 
 from portplan._errors import UsageError
-from portplan._text import choice_hint
 from portplan.cli._files import is_stdio, width, write_output
 from portplan.cli._options import (
     common_options,
@@ -74,10 +73,7 @@ def matrix_cmd(
         for flow in explain:
             decision = plan.decision(flow)
             if decision is None:
-                keys = [d.key for d in plan.decisions] + [d.flow_id for d in plan.decisions]
-                raise UsageError(
-                    f"no flow {flow!r} in this deployment; " + choice_hint(flow, keys, "flows")
-                )
+                raise UsageError(plan.no_decision(flow))
             texts.append(explain_text(plan, decision))
         write_output(output, "\n".join(texts).encode(), inputs, overwrite=overwrite)
         return

@@ -197,6 +197,7 @@ class _Checker:
         yield from self._components()
         yield from self._sections()
         yield from self._parameters()
+        yield from self._platforms()
         yield from self._feature_names()
         seen: dict[str, int] = {}
         for position, (index, flow) in enumerate(zip(self.flow_index, self.p.flows, strict=True)):
@@ -335,6 +336,21 @@ class _Checker:
                     f"fixed parameter {name!r} has no default",
                     "give the vendor's port as 'default'",
                 )
+
+    def _platforms(self) -> Iterable[Diagnostic]:
+        """A platform listed in two entries of one dynamic range: which range it has is the
+        modeller's to say (the first entry would win, silently)."""
+        for name, spec in self.p.dynamic_ranges.items():
+            first: dict[str, int] = {}
+            for i, entry in enumerate(spec.by_platform):
+                for k, platform in enumerate(entry.platforms):
+                    if first.setdefault(platform, i) != i:
+                        yield self.src.diagnostic(
+                            ("dynamic_ranges", name, "by_platform", i, "platforms", k),
+                            f"dynamic range {name!r} lists platform {platform!r} twice (also "
+                            f"by_platform[{first[platform]}])",
+                            "give each platform one range: remove it from one of the entries",
+                        )
 
     def _flow_references(self, flow: Flow, path: tuple[str | int, ...]) -> Iterable[Diagnostic]:
         """Checks of the names a flow uses: components, section, features, dynamic range."""

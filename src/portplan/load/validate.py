@@ -13,6 +13,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 from portplan._errors import ConditionSyntaxError, Diagnostic, ModelPath
 from portplan._text import choice_hint, format_path, shown
 from portplan.load.yamlsrc import SourceMap
+from portplan.model._types import HOST_PATTERN, PRODUCT_ID_PATTERN
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -68,6 +69,20 @@ def _keys_of(model: type[BaseModel]) -> list[str]:
     return [info.alias or name for name, info in model.model_fields.items()]
 
 
+#: what a name of each pattern is, and how to write one, where it differs from an id's
+_NAMES = {
+    HOST_PATTERN: (
+        "host name",
+        "use letters of either case, digits, '_', '.' and '-', starting with a letter or digit",
+    ),
+    PRODUCT_ID_PATTERN: (
+        "product id",
+        "use lower-case letters, digits, '_', '-' and '.', starting with a letter, as in "
+        "shopping-6.1",
+    ),
+}
+
+
 def _describe(
     error: Any, path: ModelPath, root: type[BaseModel], prefix: ModelPath
 ) -> tuple[str, str, bool, int]:
@@ -92,12 +107,11 @@ def _describe(
             0,
         )
     if kind == "string_pattern_mismatch":
-        return (
-            f"{where}: {shown(error['input'])} is not a valid name",
-            "use lower-case letters, digits, '_' and '-', starting with a letter",
-            False,
-            0,
+        what, hint = _NAMES.get(
+            error.get("ctx", {}).get("pattern"),
+            ("name", "use lower-case letters, digits, '_' and '-', starting with a letter"),
         )
+        return f"{where}: {shown(error['input'])} is not a valid {what}", hint, False, 0
     if kind == "enum":
         expected = error.get("ctx", {}).get("expected", "")
         return (

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from portplan._text import choice_hint
 from portplan.model._types import Network, Protocol
 from portplan.model.deployment import MANAGEMENT, Host
 from portplan.model.icmp import icmp_text
@@ -278,3 +279,16 @@ class Plan:
             return exact[0]
         short = [d for d in self.decisions if d.flow_id == flow.split("/", maxsplit=1)[0]]
         return short[0] if len(short) == 1 else None
+
+    def no_decision(self, flow: str) -> str:
+        """Why :meth:`decision` finds nothing for ``flow``: a flow id several products have
+        (each named, to choose from), or no flow of the plan (the closest named)."""
+        short = flow.split("/", maxsplit=1)[0]
+        owners = [d.key for d in self.decisions if d.flow_id == short]
+        if len(owners) > 1:
+            return (
+                f"flow id {short!r} is a flow of several products: {', '.join(owners)}; "
+                "name the one you mean as product/flow-id"
+            )
+        keys = [d.key for d in self.decisions] + [d.flow_id for d in self.decisions]
+        return f"no flow {flow!r} in this deployment; " + choice_hint(flow, keys, "flows")

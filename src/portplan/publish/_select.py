@@ -58,10 +58,7 @@ def select_rows(plan: Plan, flows: Sequence[str] = (), components: Sequence[str]
         for flow in flows:
             decision = plan.decision(flow)
             if decision is None:
-                keys = [d.key for d in plan.decisions] + [d.flow_id for d in plan.decisions]
-                raise UsageError(
-                    f"no flow {flow!r} in this deployment; " + choice_hint(flow, keys, "flows")
-                )
+                raise UsageError(plan.no_decision(flow))
             if not decision.included:
                 raise UsageError(
                     f"flow {decision.key} is not in this deployment's plan: "
