@@ -445,6 +445,10 @@ def test_a_stateless_nat_of_the_source_is_named_as_a_rewrite_of_the_source(name:
     assert any(
         f.packets is not None and packet(OUTSIDER, TCP, 18080) in f.packets for f in rewrites
     )
+    # the unreadable finding names the field rewritten as nft writes it (was "None None set")
+    (unreadable,) = [f for f in result.findings if f.kind is FindingKind.UNREADABLE]
+    written = "@nh,96,32 set" if name == "stateless-raw.nft" else "ip saddr set"
+    assert f"exactly: {written}: " in unreadable.message
 
 
 @pytest.mark.netns

@@ -60,7 +60,10 @@ def text_of(value: Any) -> str:
 def _text(value: Any) -> str:
     if isinstance(value, dict):
         if "payload" in value:
-            return f"{value['payload'].get('protocol')} {value['payload'].get('field')}"
+            payload = value["payload"]
+            if "base" in payload:  # raw bits of a header, as nft writes them: @nh,96,32
+                return f"@{payload['base']},{payload['offset']},{payload['len']}"
+            return f"{payload['protocol']} {payload['field']}"
         for key in ("meta", "ct"):
             if key in value:
                 return f"{key} {value[key].get('key')}"
