@@ -559,6 +559,22 @@ def test_an_expired_certificate_without_names_gets_every_warning() -> None:
     )
 
 
+@pytest.mark.parametrize(
+    ("not_after", "warning"),
+    [
+        (-1, "expired on 2029-12-31T00:00:00Z (1 day ago)"),
+        (1, "expires in 1 day, on 2030-01-02T00:00:00Z"),
+    ],
+)
+def test_one_day_is_said_in_the_singular(not_after: int, warning: str) -> None:
+    now = datetime(2030, 1, 1, tzinfo=UTC)
+    cert, _ = servers.make_certificate(
+        SERVER_NAME, not_before=now - timedelta(days=30), not_after=now + timedelta(days=not_after)
+    )
+    facts = describe_certificate(cert.public_bytes(serialization.Encoding.DER), now=now)
+    assert f"certificate {warning}" in facts.warnings
+
+
 def test_garbage_instead_of_a_certificate_is_a_finding() -> None:
     facts = describe_certificate(b"\x30\x03\x02\x01\x00")
     assert facts.details["certificate"].startswith("unreadable")

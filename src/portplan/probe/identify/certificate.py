@@ -80,6 +80,10 @@ def name_matches(
     return address in set(ip_addresses)
 
 
+def _days(count: int) -> str:
+    return f"{count} day" if count == 1 else f"{count} days"
+
+
 def _utc(moment: datetime) -> str:
     """RFC 3339 UTC text; the year in four digits even below 1000 (strftime's ``%Y`` gives
     ``5`` for the year 5 on glibc, ``0005`` elsewhere)."""
@@ -120,10 +124,10 @@ def describe_certificate(
     not_before, not_after = cert.not_valid_before_utc, cert.not_valid_after_utc
     if not_after < now:
         days = (now - not_after).days
-        warnings.append(f"certificate expired on {_utc(not_after)} ({days} days ago)")
+        warnings.append(f"certificate expired on {_utc(not_after)} ({_days(days)} ago)")
     elif (not_after - now).days < EXPIRY_WARNING_DAYS:
         days = (not_after - now).days
-        warnings.append(f"certificate expires in {days} days, on {_utc(not_after)}")
+        warnings.append(f"certificate expires in {_days(days)}, on {_utc(not_after)}")
     if not_before > now:
         warnings.append(f"certificate is not valid before {_utc(not_before)}")
     if subject == issuer:
