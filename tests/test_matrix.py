@@ -224,6 +224,15 @@ def test_explain_says_why_a_flow_is_in_or_out() -> None:
     assert "did you mean" in err
 
 
+@pytest.mark.parametrize("fmt", ["json", "csv", "md", "xlsx"])
+def test_explain_in_a_machine_format_is_refused(fmt: str) -> None:
+    # --explain writes text: a script that asked for JSON was handed text, exit 0
+    deployment = str(examples.EXAMPLES / "shopping-contoso.yaml")
+    code, out, err = run("matrix", deployment, "--explain", "central-pop3", "--format", fmt)
+    assert (code, out) == (2, "")
+    assert f"it has no --format {fmt} (leave --format out)" in err
+
+
 def test_explain_of_a_flow_id_two_products_have_names_both(tmp_path: Path) -> None:
     # a flow id two products share named neither: the error said "no flow 'web' in this
     # deployment; did you mean 'web'?", the very word typed

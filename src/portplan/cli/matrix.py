@@ -67,6 +67,11 @@ def matrix_cmd(
     DEPLOYMENT may be '-' to read it from standard input (product files it names are then
     found relative to the current folder).
     """
+    if explain and fmt != "table":  # a script asking for JSON must not be handed text
+        raise UsageError(
+            f"--explain says in text why a flow is in or out; it has no --format {fmt} "
+            "(leave --format out)"
+        )
     plan, inputs = load_plan(deployment)
     if explain:
         texts = []
