@@ -1,0 +1,83 @@
+"""Special-purpose addresses (``0.0.0.0``, ``::``, multicast, broadcast) a host may declare
+(``special: [...]``) are never an address of this machine: not one to send from, nor one
+to listen on, nor one the collection's ``probe`` module aims at.  Planning only: nothing here
+is sent, and nothing is bound but on loopback."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from portplan import load_plan
+from portplan._errors import VerifyError
+from portplan.plan import Plan
+from portplan.probe.local import is_local, is_own, own_addresses
+from portplan.probe.outcomes import Outcome
+from portplan.probe.remote import _checks as remote_checks
+from portplan.probe.verification import verify
+from portplan.probe.verify import plan_checks
+
+PORT = 18443
+PRODUCT = {
+    "id": "web-1",
+    "name": "Web",
+    "version": "1",
+    "document": {"title": "Web ports"},
+    "components": {"browser": {"name": "Browser", "kind": "client"}, "site": {"name": "Site"}},
+    "flows": [
+        {"id": "https", "row": 1, "from": "browser", "to": "site", "protocol": "tcp",
+         "ports": PORT, "purpose": "Pages."},
+    ],
+}  # fmt: skip
+#: what a host may declare with special: [...], and what binding it would do here
+SPECIAL = ["0.0.0.0", "::", "239.1.1.1", "255.255.255.255"]
+
+
+def _plan(tmp_path: Path, pc: dict[str, Any], www: dict[str, Any]) -> Plan:
+    (tmp_path / "web.yaml").write_text(yaml.safe_dump(PRODUCT, sort_keys=False))
+    deployment = {
+        "name": "special",
+        "hosts": {"pc": pc, "www": www},
+        "products": {"web-1": {"file": "web.yaml", "components": {"browser": "pc", "site": "www"}}},
+    }
+    path = tmp_path / "deployment.yaml"
+    path.write_text(yaml.safe_dump(deployment, sort_keys=False))
+    return load_plan(path)
+
+
+def _special_source(tmp_path: Path) -> Plan:
+    # pc's one real address (198.51.100.9, RFC 5737) is no address of this machine
+    pc = {"addresses": ["198.51.100.9", *SPECIAL], "special": ["unspecified", "multicast",
+          "broadcast"]}  # fmt: skip
+    return _plan(tmp_path, pc, {"addresses": ["127.0.0.9"]})
+
+
+@pytest.mark.parametrize("address", SPECIAL)
+def test_a_special_purpose_address_is_never_this_machines(address: str) -> None:
+    assert not is_local(address)
+    assert not is_own(address)
+
+
+def test_a_host_declaring_special_addresses_is_not_this_machine_for_them(tmp_path: Path) -> None:
+    plan = _special_source(tmp_path)
+    assert own_addresses(plan, "pc") == []
+    checks, _skipped = plan_checks(plan, ["pc"], local=set())
+    assert checks
+    for check in checks:  # the kernel's choice, said so: not sent "from 0.0.0.0" as pc's
+        assert check.probe.source is None
+        assert any("this machine holds none of pc's addresses" in n for n in check.notes)
+    with pytest.raises(VerifyError, match="cannot send from it"):
+        verify(plan, sources=["pc"], from_addresses=["0.0.0.0"])
+
+
+def test_the_probe_module_sends_from_no_special_purpose_address() -> None:
+    # planned only: nothing is sent to 192.0.2.80 (RFC 5737)
+    request = {"flow": "web-1/https", "source": "pc", "destination": "www",
+               "address": "192.0.2.80", "protocol": "tcp", "ports": [PORT],
+               "source_addresses": ["0.0.0.0", "::"], "expect": "blocked"}  # fmt: skip
+    (check,) = remote_checks(request, 0, {})
+    assert check.probe.source is None
+    assert check.outcome is Outcome.LOCAL_ERROR  # not sent: this host is not pc
