@@ -5,6 +5,7 @@ is sent, and nothing is bound but on loopback."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,9 @@ import yaml
 
 from portplan import load_plan
 from portplan._errors import VerifyError
+from portplan.model.protocol import Protocol
 from portplan.plan import Plan
+from portplan.probe.listen import Binding, listen_plan, serve
 from portplan.probe.local import is_local, is_own, own_addresses
 from portplan.probe.outcomes import Outcome
 from portplan.probe.remote import _checks as remote_checks
@@ -81,3 +84,25 @@ def test_the_probe_module_sends_from_no_special_purpose_address() -> None:
     (check,) = remote_checks(request, 0, {})
     assert check.probe.source is None
     assert check.outcome is Outcome.LOCAL_ERROR  # not sent: this host is not pc
+
+
+def test_no_listener_is_planned_on_a_special_purpose_address(tmp_path: Path) -> None:
+    www = {"addresses": ["127.0.0.9", *SPECIAL], "special": ["unspecified", "multicast",
+           "broadcast"]}  # fmt: skip
+    plan = _plan(tmp_path, {"addresses": ["198.51.100.9"]}, www)
+    # what `verify --inventory --listen` gives a destination: every single address it declares
+    declared = ["127.0.0.9", *SPECIAL]
+    bindings = listen_plan(plan, "www", declared).bindings
+    assert [(b.address, b.port) for b in bindings] == [("127.0.0.9", PORT)]
+
+
+@pytest.mark.parametrize("address", [*SPECIAL, ""])
+def test_a_listener_is_never_opened_on_every_address_or_a_group(address: str) -> None:
+    # what the collection's listen module may be given: nothing is bound (the old code bound
+    # 0.0.0.0, '::' and '' to every address of this machine)
+    binding = Binding(address=address, port=PORT, protocol=Protocol.TCP, flows=("web-1/https",))
+    opened, failed = asyncio.run(serve([binding], duration=0.05))
+    assert opened == []
+    ((refused, why),) = failed
+    assert refused == binding
+    assert "never listened on" in why
