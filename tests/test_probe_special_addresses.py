@@ -19,6 +19,7 @@ from portplan.plan import Plan
 from portplan.probe.listen import Binding, listen_plan, serve
 from portplan.probe.local import is_local, is_own, own_addresses
 from portplan.probe.outcomes import Outcome
+from portplan.probe.remote import RequestError
 from portplan.probe.remote import _checks as remote_checks
 from portplan.probe.verification import verify
 from portplan.probe.verify import plan_checks
@@ -106,3 +107,12 @@ def test_a_listener_is_never_opened_on_every_address_or_a_group(address: str) ->
     ((refused, why),) = failed
     assert refused == binding
     assert "never listened on" in why
+
+
+@pytest.mark.parametrize("address", [*SPECIAL, "::ffff:192.0.2.1", "ff02::1"])
+def test_the_probe_module_refuses_a_special_purpose_destination(address: str) -> None:
+    # planned only: the request is refused before anything is sent
+    request = {"flow": "web-1/https", "source": "pc", "destination": "www",
+               "address": address, "protocol": "udp", "ports": [PORT]}  # fmt: skip
+    with pytest.raises(RequestError, match=r"special-purpose address .*: never probed"):
+        remote_checks(request, 0, {})
