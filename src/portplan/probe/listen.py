@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, cast
 
+from portplan.model.addresses import special_kind
 from portplan.model.protocol import Protocol
 from portplan.probe.engine import FD_RESERVE
 from portplan.probe.outcomes import family_of, raise_fd_limit
@@ -38,6 +39,7 @@ __all__ = [
     "over_limit",
     "sample_ports",
     "serve",
+    "unlistenable",
 ]
 
 #: ports of one row probed at most; a larger range (the dynamic RPC range) is sampled
@@ -74,8 +76,9 @@ class ListenPlan:
 def listen_plan(plan: Plan, host: str, addresses: Iterable[str]) -> ListenPlan:
     """Every (address, protocol, port) ``host`` must accept, on the given local addresses
     (for a host known by name only, whose rows name no address: those its name resolves to
-    here, every one of them)."""
-    local = list(addresses)
+    here, every one of them); never a special-purpose address among them (see
+    :func:`unlistenable`)."""
+    local = [a for a in addresses if unlistenable(a) is None]
     found: dict[tuple[str, Protocol, int], list[str]] = {}
     for row in plan.rows_of(host):
         if row.destination != host:
@@ -141,6 +144,23 @@ def _socket(binding: Binding) -> socket.socket:
     return sock
 
 
+def unlistenable(address: str) -> str | None:
+    """Why no listener is opened on ``address``, if none is: it is not an IP address (an
+    empty one binds every address), or a special-purpose one, which is no single address of
+    this machine (``0.0.0.0`` and ``::`` bind every address, a multicast or broadcast one a
+    group)."""
+    try:
+        kind = special_kind(ipaddress.ip_network(address))
+    except ValueError:
+        return f"{address!r} is not an IP address of this machine: never listened on"
+    if kind is not None:
+        return (
+            f"{address} is a special-purpose address ({kind.value}), no single address of this "
+            "machine: never listened on"
+        )
+    return None
+
+
 def over_limit(limit: int) -> str:
     """Why a binding past what the open-files limit ``limit`` holds is not listened on."""
     return (
@@ -158,7 +178,8 @@ async def serve(
     """Listen on every binding until ``duration`` passes or ``stop`` is set.
 
     Returns the bindings that listened and those that could not, with the reason (a port in
-    use is reported, never taken over).  ``ready`` is called with the same two lists once
+    use is reported, never taken over; a binding on no single address of this machine,
+    :func:`unlistenable`, is never opened).  ``ready`` is called with the same two lists once
     every socket is bound, before the wait; with none bound, there is no wait.  The open-files
     limit is raised first, as far as the hard limit lets, to hold one socket per binding;
     :data:`FD_RESERVE` descriptors stay free to accept connections with, and the bindings
@@ -172,6 +193,10 @@ async def serve(
     closers: list[asyncio.AbstractServer | asyncio.BaseTransport] = []
     try:
         for binding in bindings:
+            refused = unlistenable(binding.address)
+            if refused is not None:
+                failed.append((binding, refused))
+                continue
             if len(closers) >= room:
                 failed.append((binding, over_limit(limit)))
                 continue

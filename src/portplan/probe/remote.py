@@ -24,6 +24,7 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from portplan.model.addresses import special_kind
 from portplan.model.protocol import Protocol
 from portplan.probe.icmp import ECHO_REQUEST
 from portplan.probe.listen import LISTENER_PROBE
@@ -164,6 +165,12 @@ def _checks(
         if given is None and dns_name is None:
             raise RequestError(f"{where}: give the 'address' to probe, or the 'dns_name'")
         address = str(ipaddress.ip_address(given)) if given is not None else None
+        kind = special_kind(ipaddress.ip_network(address)) if address is not None else None
+        if kind is not None:
+            raise RequestError(
+                f"{where}: {address} is a special-purpose address ({kind.value}), no single "
+                "machine to reach: never probed"
+            )
         declared = tuple(
             ipaddress.ip_network(n, strict=False)
             for n in request.get("destination_addresses") or ([address] if address else [])

@@ -35,7 +35,11 @@ options:
     required: true
     suboptions:
       address:
-        description: The local address to listen on (one of the host's own, or 127.0.0.1).
+        description:
+          - The local address to listen on (one of the host's own, or 127.0.0.1).
+          - An address that is no single address of the host (C(0.0.0.0), C(::), multicast,
+            broadcast, or not an IP address) is never listened on; it is reported in
+            RV(failed_listeners).
         type: str
         required: true
       port:

@@ -86,6 +86,9 @@ options:
       address:
         description:
           - The destination IP address to probe.
+          - A special-purpose address (C(0.0.0.0), C(::), multicast, broadcast, IPv4-mapped
+            IPv6) names no single machine to reach and is refused, as C(portplan verify)
+            never probes one.
           - Left out for a host known by name only (O(probes[].dns_name) is then required).
         type: str
       dns_name:

@@ -9,6 +9,7 @@ import ipaddress
 import socket
 from collections.abc import Callable, Collection, Iterable
 
+from ansible_collections.portplan.portplan.plugins.module_utils.engine.model.addresses import special_kind
 from ansible_collections.portplan.portplan.plugins.module_utils.engine.probe.engine import family_of
 
 
@@ -40,7 +41,12 @@ def local_addresses() -> set[ipaddress.IPv4Address | ipaddress.IPv6Address]:
 
 def is_local(address: str) -> bool:
     """Whether this machine can send from ``address`` (it binds: an interface address, or any
-    127.0.0.0/8 address on Linux); not where its family is off."""
+    127.0.0.0/8 address on Linux); not where its family is off, and never a special-purpose
+    address, which binds without being one of this machine's (``0.0.0.0`` and ``::`` are
+    every address, the kernel then chooses; a multicast or broadcast address names a group):
+    a host that declares one is not this machine for it."""
+    if not _unicast(address):
+        return False
     try:
         with socket.socket(family_of(address), socket.SOCK_DGRAM) as sock:
             sock.bind((address, 0))
@@ -103,5 +109,15 @@ def own_addresses(
 def is_own(
     address: str, local: Collection[ipaddress.IPv4Address | ipaddress.IPv6Address] = frozenset()
 ) -> bool:
-    """Whether ``address`` is this machine's: in ``local``, or it can send from it."""
-    return ipaddress.ip_address(address) in local or is_local(address)
+    """Whether ``address`` is this machine's: in ``local``, or it can send from it (never a
+    special-purpose address: see :func:`is_local`)."""
+    return _unicast(address) and (ipaddress.ip_address(address) in local or is_local(address))
+
+
+def _unicast(address: str) -> bool:
+    """Whether ``address`` is one address of one machine: not special-purpose (unspecified,
+    broadcast, multicast, IPv4-mapped), nor anything but an IP address."""
+    try:
+        return special_kind(ipaddress.ip_network(address)) is None
+    except ValueError:
+        return False
