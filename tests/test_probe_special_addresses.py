@@ -116,3 +116,17 @@ def test_the_probe_module_refuses_a_special_purpose_destination(address: str) ->
                "address": address, "protocol": "udp", "ports": [PORT]}  # fmt: skip
     with pytest.raises(RequestError, match=r"special-purpose address .*: never probed"):
         remote_checks(request, 0, {})
+
+
+@pytest.mark.parametrize("declared", [["192.0.2.10"], ["192.0.2.0/29", "2001:db8::10"]])
+def test_the_probe_module_refuses_an_address_the_destination_does_not_declare(
+    declared: list[str],
+) -> None:
+    # planned only: an address outside the destination's declared ones is never probed
+    request = {"flow": "web-1/https", "source": "pc", "destination": "www",
+               "address": "192.0.2.77", "destination_addresses": declared,
+               "protocol": "tcp", "ports": [PORT]}  # fmt: skip
+    with pytest.raises(RequestError, match=r"192.0.2.77 is not among the destination's"):
+        remote_checks(request, 0, {})
+    inside = {**request, "address": "192.0.2.3" if "/" in declared[0] else declared[0]}
+    assert [c.row.key for c in remote_checks(inside, 0, {})] == ["web-1/https"]

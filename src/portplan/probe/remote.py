@@ -175,6 +175,11 @@ def _checks(
             ipaddress.ip_network(n, strict=False)
             for n in request.get("destination_addresses") or ([address] if address else [])
         )
+        if address is not None and not any(ipaddress.ip_address(address) in n for n in declared):
+            raise RequestError(
+                f"{where}: {address} is not among the destination's addresses "
+                f"({', '.join(map(str, declared))}): never probed"
+            )
         own = [str(ipaddress.ip_address(a)) for a in request.get("source_addresses") or []]
     except ValueError as exc:
         if isinstance(exc, RequestError):

@@ -79,6 +79,8 @@ options:
         description:
           - Every address the deployment declares for the destination host (networks allowed).
           - Addresses a destination name resolves to outside these are C(dns-error), never probed.
+          - An O(probes[].address) outside these is refused; the module probes only the addresses
+            the deployment declares for the destination.
           - Defaults to O(probes[].address) alone.
         type: list
         elements: str
