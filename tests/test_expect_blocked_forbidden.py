@@ -217,3 +217,38 @@ def test_forbidden_icmp_messages_no_probe_asks_for_are_not_proven_blocked(
         ("forbidden/ping", "forbidden ICMP echo-reply: verify sends ICMP echo requests (ping) "
          "only, and no probe can ask for the other messages: not proven blocked"),
     ]  # fmt: skip
+
+
+def test_a_connection_forbidden_from_a_network_is_sent_from_the_address_it_covers(
+    tmp_path: Path,
+) -> None:
+    """A host with two addresses, one in ``clients``: the probe of what ``from: clients``
+    forbids goes from that one.  It went from the host's first address, which the entry
+    does not cover, so a firewall that blocked that address alone passed the run.  Named
+    with --from-address, an address the entry does not cover sends nothing (not sent)."""
+    path = _forbidding(tmp_path, [22])
+    deployment = yaml.safe_load(path.read_text())
+    deployment["hosts"] = {
+        "clients": {"addresses": ["127.0.1.0/24"]},
+        "client": {"addresses": ["127.0.0.2", "127.0.1.2"]},
+        "server": {"addresses": ["127.0.0.3"]},
+    }
+    deployment["forbidden"][0]["from"] = "clients"
+    path.write_text(yaml.safe_dump(deployment))
+    code, report, _out = _verify_blocked(path)
+    assert code == 0  # nothing listens on 127.0.0.3:22: refused, blocked
+    assert [(c["source_address"], c["outcome"]) for c in report["checks"]] == [
+        ("127.0.1.2", "refused")
+    ]
+    result = CliRunner().invoke(
+        cli,
+        ["verify", str(path), "--on", "client", "--expect-blocked", "--no-identify",
+         "--flow", "forbidden/admin", "--from-address", "127.0.0.2", "--format", "json",
+         "--timeout", "0.5"],
+    )  # fmt: skip
+    report = machine.document(result.stdout, "verify")
+    assert [(c["source_address"], c["outcome"]) for c in report["checks"]] == [
+        (None, "local-error")
+    ]
+    assert "127.0.1.2" in report["checks"][0]["evidence"]["note"]
+    assert result.exit_code == 1

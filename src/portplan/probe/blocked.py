@@ -179,9 +179,14 @@ def _sent_from(plan: Plan, row: PlannedFlow, source: str) -> PlannedFlow:
 
 
 def _forbidden_row(
-    plan: Plan, forbidden: ForbiddenFlow, source: str, destination: str
+    plan: Plan,
+    forbidden: ForbiddenFlow,
+    source: str,
+    destination: str,
+    covered: Sequence[Network] | None = None,
 ) -> PlannedFlow:
-    """A declared forbidden connection as a row of its own (``forbidden/<id>``), for reports."""
+    """A declared forbidden connection as a row of its own (``forbidden/<id>``), for reports;
+    ``covered``: the source's addresses it forbids (``None``: all of them)."""
     facts = FlowFacts(
         key=forbidden_key(forbidden),
         product=FORBIDDEN,
@@ -205,7 +210,7 @@ def _forbidden_row(
         facts=facts,
         source=source,
         source_component="forbidden",
-        source_addresses=hosts[source].addresses,
+        source_addresses=hosts[source].addresses if covered is None else tuple(covered),
         source_zone=hosts[source].zone,
         destination=destination,
         destination_addresses=hosts[destination].addresses,
@@ -238,15 +243,20 @@ def blocked_probes(
     # a host known by name only whose name did not resolve here: every family, sent from
     # none of its addresses (not sent, see verification), never left out unsaid
     families = {n.version for n in sources} or {4, 6}
-    bind = {family: origins.bind(source, family) for family in sorted(families)}
+    bind: dict[int, str | None] = {f: origins.bind(source, f) for f in sorted(families)}
     planned = _Planned(plan, source, sources)
     seen: set[tuple[str, Protocol, int | None]] = set()
 
     def probe(
-        row: PlannedFlow, address: str, protocol: Protocol, ports: Sequence[int | None], why: str
+        row: PlannedFlow,
+        address: str,
+        protocol: Protocol,
+        ports: Sequence[int | None],
+        why: str,
+        binds: Mapping[int, str | None] = bind,
     ) -> Iterator[tuple[PlannedFlow, PortProbe, str]]:
         family = ipaddress.ip_address(address).version
-        if family not in bind:
+        if family not in binds:
             return
         for port in ports:
             key = (address, protocol, port)
@@ -260,7 +270,7 @@ def blocked_probes(
                     address=address,
                     port=port,
                     protocol=protocol,
-                    source=bind[family],
+                    source=binds[family],
                     payload=payload,
                     icmp_type=ECHO_REQUEST if protocol is Protocol.ICMP else None,
                 ),
@@ -289,17 +299,23 @@ def blocked_probes(
                     _echo(row) if row.protocol is Protocol.ICMP else _ends(row.ports),
                     f"{EXPECTED_BLOCKED}{row.key} is planned from {row.source}, not from {source}",
                 )
-    for forbidden, host, forbids in _forbidden_towards(plan, source, sources, rows, flows):
-        row = _forbidden_row(plan, forbidden, source, host)
+    for forbidden, host, covered in _forbidden_towards(plan, source, sources, rows, flows):
+        row = _forbidden_row(plan, forbidden, source, host, covered)
+        # from a network: sent from an address of the source's that it covers, never another
+        # (a firewall that blocks another proves nothing of the entry)
+        sender: Mapping[int, str | None] = (
+            bind
+            if covered is None
+            else {f: origins.bind(source, f, covered) for f in {n.version for n in covered}}
+        )
         for target in _targets(plan.host_addresses(host)):
-            if ipaddress.ip_address(target).version not in forbids:
-                continue  # from a group: not from the source's address of that family
             yield from probe(
                 row,
                 target,
                 forbidden.protocol,
                 _forbidden_probes(forbidden),
                 f"{EXPECTED_BLOCKED}forbidden {forbidden.id} ({forbidden.purpose})",
+                sender,
             )
 
 
@@ -317,8 +333,9 @@ def forbidden_gaps(
     sources = _source_networks(plan, source, lookups)
     families = {n.version for n in sources} or {4, 6}
     rows = _rows(plan, source, flows)
-    for forbidden, host, forbids in _forbidden_towards(plan, source, sources, rows, flows):
-        row = _forbidden_row(plan, forbidden, source, host)
+    for forbidden, host, covered in _forbidden_towards(plan, source, sources, rows, flows):
+        row = _forbidden_row(plan, forbidden, source, host, covered)
+        forbids = {4, 6} if covered is None else {n.version for n in covered}
         for reason in (_sampled(forbidden), _not_echo(forbidden)):
             if reason is not None:
                 yield row, reason
@@ -389,34 +406,34 @@ def _forbidden_towards(
     sources: Sequence[Network],
     rows: Sequence[PlannedFlow],
     flows: Collection[str],
-) -> Iterator[tuple[ForbiddenFlow, str, frozenset[int]]]:
+) -> Iterator[tuple[ForbiddenFlow, str, tuple[Network, ...] | None]]:
     """Each forbidden connection from ``source`` (whose addresses are ``sources``) with each
-    destination host it is probed towards, and the address families it forbids from
-    ``source``: with ``flows``, a chosen one's, and the others' towards a destination of the
-    chosen ``rows``."""
+    destination host it is probed towards, and the source's addresses it forbids
+    (:func:`_covered`): with ``flows``, a chosen one's, and the others' towards a
+    destination of the chosen ``rows``."""
     towards = {r.destination for r in rows}
     for forbidden in plan.forbidden:
-        forbids = _forbids_from(plan, forbidden, source, sources)
-        if not forbids:
+        covered = _covered(plan, forbidden, source, sources)
+        if covered == ():
             continue
         chosen = not flows or forbidden_key(forbidden) in flows
         for host in forbidden.destinations:
             if host != source and (chosen or host in towards):
-                yield forbidden, host, forbids
+                yield forbidden, host, covered
 
 
-def _forbids_from(
+def _covered(
     plan: Plan, forbidden: ForbiddenFlow, source: str, sources: Sequence[Network]
-) -> frozenset[int]:
-    """The address families ``forbidden`` forbids from ``source`` (whose addresses are
-    ``sources``): both where it names the host or no host (every host); else those of the
-    source's addresses a host it names holds (a network of clients the source is one of, as
-    the plan reads it: a row from such a source that the entry covers is refused)."""
+) -> tuple[Network, ...] | None:
+    """The addresses of ``source`` (``sources``) that ``forbidden`` forbids it from:
+    ``None``, all of them, where it names the host or no host (every host); else those a
+    host it names holds (a network of clients the source is one of, as the plan reads it: a
+    row from such a source that the entry covers is refused)."""
     if not forbidden.sources or source in forbidden.sources:
-        return frozenset({4, 6})
+        return None
     held = [n for h in forbidden.sources for n in plan.host_addresses(h)]
-    return frozenset(
-        s.version
+    return tuple(
+        s
         for s in sources
         if any(s.version == n.version and s.subnet_of(n) for n in held)  # type: ignore[arg-type]
     )

@@ -16,8 +16,9 @@ from dataclasses import dataclass, replace
 
 from portplan._errors import VerifyError
 from portplan._text import choice_hint
+from portplan.model.addresses import network_text
 from portplan.model.protocol import Protocol
-from portplan.plan import Plan
+from portplan.plan import Plan, PlannedFlow
 from portplan.probe.blocked import FORBIDDEN, blocked_probes, forbidden_gaps, forbidden_key
 from portplan.probe.destinations import ANYWHERE, named_addresses
 from portplan.probe.dns import DNS_TIMEOUT, NameLookup, resolve_names
@@ -205,7 +206,8 @@ def _blocked_checks(
     A probe this machine would send from none of the source's addresses (the kernel's
     choice, outside them) is not sent: a firewall that blocks this machine proves nothing of
     the source, so it is ``local-error`` and does not pass.  For a source that is a network
-    (a clients subnet), the kernel's choice counts when the network holds it.
+    (a clients subnet), the kernel's choice counts when the network holds it; for a forbidden
+    connection, only when it is among the source's addresses the entry forbids (the row's).
     """
     checks: list[FlowCheck] = []
     route = route_lookups()
@@ -214,22 +216,40 @@ def _blocked_checks(
         check = FlowCheck(row=row, probe=probe, expect_blocked=True, notes=notes)
         if probe.source is None:
             chosen = route(probe.address)
-            if chosen is not None and within(plan, source, chosen):
+            if chosen is not None and within(plan, source, chosen) and _forbids(row, chosen):
                 check.probe = replace(probe, source=str(chosen))
             else:
+                note = _not_sent(source, probe.address, chosen, _entry_covers(plan, row))
                 check.result = PortResult(
                     probe=probe,
                     outcome=Outcome.LOCAL_ERROR,
-                    evidence=Evidence(attempts=0, note=_not_sent(source, probe.address, chosen)),
+                    evidence=Evidence(attempts=0, note=note),
                 )
         checks.append(check)
     return checks
 
 
-def _not_sent(source: str, address: str, chosen: IPAddress | None) -> str:
+def _forbids(row: PlannedFlow, chosen: IPAddress) -> bool:
+    """Whether a probe from ``chosen`` is one ``row`` forbids: any, for a planned row; for a
+    forbidden connection, one from the source's addresses it forbids (the row's)."""
+    if row.product != FORBIDDEN:
+        return True
+    return any(chosen in n for n in row.source_addresses if n.version == chosen.version)
+
+
+def _entry_covers(plan: Plan, row: PlannedFlow) -> str:
+    """Which of the source's addresses ``row``, a forbidden connection from a network the
+    source is in, forbids ('' where it forbids all of them)."""
+    if row.product != FORBIDDEN or row.source_addresses == plan.host_addresses(row.source):
+        return ""
+    return f" that {row.key} forbids ({', '.join(network_text(n) for n in row.source_addresses)})"
+
+
+def _not_sent(source: str, address: str, chosen: IPAddress | None, covers: str = "") -> str:
     whose = f"its kernel would send from {chosen}" if chosen is not None else "it has no route"
     return (
-        f"not sent: this machine sends from none of {source}'s addresses towards {address} "
+        f"not sent: this machine sends from none of {source}'s addresses{covers} towards "
+        f"{address} "
         f"({whose}), so a probe from here would not come from {source} as the firewalls see "
         f"it, and a firewall that blocks it would prove nothing of {source}; run verify on the "
         "host, or name its address with --from-address"

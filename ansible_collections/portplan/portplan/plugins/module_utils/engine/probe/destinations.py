@@ -171,8 +171,14 @@ class Origins:
             )
         return own[0] if own else None
 
-    def bind(self, host: str, family: int) -> str | None:
-        """The address to send from to a destination of ``family`` (``None``: the kernel's)."""
+    def bind(
+        self,
+        host: str,
+        family: int,
+        among: Sequence[ipaddress.IPv4Network | ipaddress.IPv6Network] | None = None,
+    ) -> str | None:
+        """The address to send from to a destination of ``family`` (``None``: the kernel's);
+        with ``among``, only one of those networks holds (none of them: ``None``)."""
         if not self.here:
             return None
         if self.plan.hosts[host].is_group:
@@ -180,7 +186,15 @@ class Origins:
             candidates = [member] if member is not None else []
         else:
             candidates = self.own(host)
-        return next((a for a in candidates if ipaddress.ip_address(a).version == family), None)
+        return next(
+            (
+                a
+                for a in candidates
+                if (address := ipaddress.ip_address(a)).version == family
+                and (among is None or any(address in n for n in among if n.version == family))
+            ),
+            None,
+        )
 
 
 def named_addresses(lookup: NameLookup) -> list[str]:
