@@ -319,3 +319,17 @@ def test_a_numbered_standard_list_is_not_the_boundarys_filter(tmp_path: Path) ->
         *(e for e in entries if ":" in e),
     ])  # fmt: skip
     assert _extras(tmp_path, text) == set()
+
+
+def test_an_asa_list_named_by_a_number_is_read(tmp_path: Path) -> None:
+    """An ASA list's name may be a number of IOS's standard range (`access-list 10 extended
+    ...`): it is an extended list all the same, and its extra entry is a finding.  It was
+    left out as a numbered standard list, and the configuration read as holding none."""
+    text = "\n".join([
+        "access-list 10 extended permit tcp any any eq 22",
+        *(line.replace("USERS-IN", "10") for line in _PLANNED),
+    ])  # fmt: skip
+    assert _extras(tmp_path, text) == {
+        (1, "tcp 192.0.2.2 -> 192.0.2.3 port 22"),
+        (1, "tcp 2001:db8:1::2 -> 2001:db8:2::3 port 22"),
+    }

@@ -215,7 +215,8 @@ def _rule(words: list[str], family: int, asa: bool, where: str, line: int, text:
 
 def _standard_number(name: str) -> bool:
     """Whether an IOS access list's name is the number of a standard list (1-99, 1300-1999),
-    which matches source addresses only; extended lists are 100-199 and 2000-2699."""
+    which matches source addresses only; extended lists are 100-199 and 2000-2699.  (An ASA
+    list may have such a number for its name: ``access-list 10 extended ...`` is extended.)"""
     return name.isdigit() and (1 <= int(name) <= 99 or 1300 <= int(name) <= 1999)
 
 
@@ -241,9 +242,9 @@ def read_cisco_acls(text: str, name: str) -> Ruleset:
             )
             continue
         if words[0] == "access-list" and len(words) > 2:
-            if _standard_number(words[1]):
-                continue  # a numbered standard list (sources only): not the boundary's filter
             asa = words[2] == "extended"
+            if not asa and _standard_number(words[1]):
+                continue  # a numbered standard list (sources only): not the boundary's filter
             body = words[3:] if asa else words[2:]
             if not body or body[0] == "remark":
                 continue
