@@ -333,3 +333,14 @@ def test_an_asa_list_named_by_a_number_is_read(tmp_path: Path) -> None:
         (1, "tcp 192.0.2.2 -> 192.0.2.3 port 22"),
         (1, "tcp 2001:db8:1::2 -> 2001:db8:2::3 port 22"),
     }
+
+
+def test_an_asa_standard_list_is_not_the_boundarys_filter(tmp_path: Path) -> None:
+    """`access-list VTY standard permit ...` (ASA) matches sources only: it was refused as
+    "not an access-list entry"."""
+    text = "\n".join([
+        "access-list VTY standard permit host 203.0.113.9",
+        "access-list VTY remark management stations",
+        *_PLANNED,
+    ])  # fmt: skip
+    assert _extras(tmp_path, text) == set()

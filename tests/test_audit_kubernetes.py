@@ -122,3 +122,29 @@ spec:
     assert anyone in maybe and anyone not in surely
     findings = audit_ruleset(plan, "msg01", ruleset).findings
     assert any("'idm01', a host known by name only" in f.message for f in findings)
+
+
+def test_the_rule_for_a_peer_known_by_name_only_keeps_what_else_is_unreadable(
+    tmp_path: Path,
+) -> None:
+    """Its rule at any address says all it cannot read: a named port too, not only the peer."""
+    text = (examples.EXAMPLES / "smart-id-k8s.yaml").read_text()
+    text = text.replace(
+        "  idm01:\n    addresses: [192.0.2.10]\n", "  idm01:\n    dns_name: idm.example.com\n"
+    )
+    (tmp_path / "deployment.yaml").write_text(text)
+    plan = load_plan(tmp_path / "deployment.yaml")
+    policy = """\
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: p, namespace: smart-id}
+spec:
+  podSelector: {matchLabels: {app: messaging}}
+  ingress:
+  - from: [{podSelector: {matchLabels: {app: identity-manager}}}]
+    ports: [{port: amqp}]
+"""
+    ruleset = read_ruleset([RulesetFile("kubernetes:p.yaml", policy)], plan, "msg01")
+    rules = [r for c in ruleset.chains.values() for r in c.rules]
+    (anyone,) = [r for r in rules if any("known by name only" in u for u in r.unreadable)]
+    assert any("named port" in u for u in anyone.unreadable), anyone.unreadable

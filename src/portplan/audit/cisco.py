@@ -243,8 +243,10 @@ def read_cisco_acls(text: str, name: str) -> Ruleset:
             continue
         if words[0] == "access-list" and len(words) > 2:
             asa = words[2] == "extended"
-            if not asa and _standard_number(words[1]):
-                continue  # a numbered standard list (sources only): not the boundary's filter
+            if words[2] in ("standard", "webtype", "ethertype") or (
+                not asa and _standard_number(words[1])
+            ):
+                continue  # a standard list (sources only) or an ASA list of another kind
             body = words[3:] if asa else words[2:]
             if not body or body[0] == "remark":
                 continue

@@ -297,7 +297,7 @@ def _rules(rule: Mapping[str, Any], peers: _Peers, where: str, line: int) -> lis
                     text=text,
                     match=built.space(),
                     verdict=Verdict.ACCEPT,
-                    unreadable=tuple(dict.fromkeys(unknown)),
+                    unreadable=tuple(dict.fromkeys([*built.unreadable, *unknown])),
                     line=line,
                 )
             )
