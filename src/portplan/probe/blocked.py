@@ -341,6 +341,33 @@ def forbidden_gaps(
                 yield row, reason
         for reason in _unprobed_addresses(plan, host, source, families, forbids):
             yield row, reason
+    for forbidden, part in _partly(plan, source, sources, flows):
+        for host in forbidden.destinations:
+            if host != source:
+                yield (
+                    _forbidden_row(plan, forbidden, source, host),
+                    (
+                        f"{forbidden.id} forbids part of {source}'s addresses ({part}): no "
+                        f"probe from {source} as a whole tells that part apart, so it is not "
+                        "proven blocked"
+                    ),
+                )
+
+
+def _partly(
+    plan: Plan, source: str, sources: Sequence[Network], flows: Collection[str]
+) -> Iterator[tuple[ForbiddenFlow, str]]:
+    """The forbidden connections from a network inside ``source``'s own (a /25 of the
+    clients' /24): the plan forbids the overlap, which :func:`_covered` does not cover."""
+    for forbidden in plan.forbidden:
+        if _covered(plan, forbidden, source, sources) != () or (
+            flows and forbidden_key(forbidden) not in flows
+        ):
+            continue
+        held = [n for h in forbidden.sources for n in plan.host_addresses(h)]
+        inside = [n for n in held if any(n.version == s.version and n.overlaps(s) for s in sources)]
+        if inside:
+            yield forbidden, ", ".join(network_text(n) for n in inside)
 
 
 def _not_echo(forbidden: ForbiddenFlow) -> str | None:
