@@ -18,6 +18,7 @@ from portplan._errors import AuditError
 from portplan.audit import FindingKind, audit_ruleset
 from portplan.audit.collect import RulesetFile, read_ruleset
 from portplan.audit.ruleset import permitted
+from portplan.plan import Plan
 from portplan.spaces import Packet
 
 POLICY = """\
@@ -96,16 +97,21 @@ def test_an_operator_the_api_server_refuses_is_refused() -> None:
         _audit(POLICY.format(operator="Has"))
 
 
-def test_a_peer_known_by_name_only_may_be_any_address(tmp_path: Path) -> None:
-    """The pods of a host known by name only have addresses the plan does not say: a rule
-    that admits them may admit any address (unreadable), not nobody."""
+def _idm_by_name_only(tmp_path: Path) -> Plan:
+    """The Smart ID Kubernetes example with idm01's pods known by DNS name only."""
     text = (examples.EXAMPLES / "smart-id-k8s.yaml").read_text()
     text = text.replace(
         "  idm01:\n    addresses: [192.0.2.10]\n", "  idm01:\n    dns_name: idm.example.com\n"
     )
     assert "idm.example.com" in text
     (tmp_path / "deployment.yaml").write_text(text)
-    plan = load_plan(tmp_path / "deployment.yaml")
+    return load_plan(tmp_path / "deployment.yaml")
+
+
+def test_a_peer_known_by_name_only_may_be_any_address(tmp_path: Path) -> None:
+    """The pods of a host known by name only have addresses the plan does not say: a rule
+    that admits them may admit any address (unreadable), not nobody."""
+    plan = _idm_by_name_only(tmp_path)
     policy = """\
 apiVersion: networking.k8s.io/v1
 kind: NetworkPolicy
@@ -128,12 +134,7 @@ def test_the_rule_for_a_peer_known_by_name_only_keeps_what_else_is_unreadable(
     tmp_path: Path,
 ) -> None:
     """Its rule at any address says all it cannot read: a named port too, not only the peer."""
-    text = (examples.EXAMPLES / "smart-id-k8s.yaml").read_text()
-    text = text.replace(
-        "  idm01:\n    addresses: [192.0.2.10]\n", "  idm01:\n    dns_name: idm.example.com\n"
-    )
-    (tmp_path / "deployment.yaml").write_text(text)
-    plan = load_plan(tmp_path / "deployment.yaml")
+    plan = _idm_by_name_only(tmp_path)
     policy = """\
 apiVersion: networking.k8s.io/v1
 kind: NetworkPolicy
