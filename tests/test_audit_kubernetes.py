@@ -97,6 +97,19 @@ def test_an_operator_the_api_server_refuses_is_refused() -> None:
         _audit(POLICY.format(operator="Has"))
 
 
+#: messaging's pods admit identity-manager's on ``port``
+FROM_IDM_PODS = """\
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {{name: p, namespace: smart-id}}
+spec:
+  podSelector: {{matchLabels: {{app: messaging}}}}
+  ingress:
+  - from: [{{podSelector: {{matchLabels: {{app: identity-manager}}}}}}]
+    ports: [{{port: {port}}}]
+"""
+
+
 def _idm_by_name_only(tmp_path: Path) -> Plan:
     """The Smart ID Kubernetes example with idm01's pods known by DNS name only."""
     text = (examples.EXAMPLES / "smart-id-k8s.yaml").read_text()
@@ -112,16 +125,7 @@ def test_a_peer_known_by_name_only_may_be_any_address(tmp_path: Path) -> None:
     """The pods of a host known by name only have addresses the plan does not say: a rule
     that admits them may admit any address (unreadable), not nobody."""
     plan = _idm_by_name_only(tmp_path)
-    policy = """\
-apiVersion: networking.k8s.io/v1
-kind: NetworkPolicy
-metadata: {name: p, namespace: smart-id}
-spec:
-  podSelector: {matchLabels: {app: messaging}}
-  ingress:
-  - from: [{podSelector: {matchLabels: {app: identity-manager}}}]
-    ports: [{port: 5432}]
-"""
+    policy = FROM_IDM_PODS.format(port="5432")
     ruleset = read_ruleset([RulesetFile("kubernetes:p.yaml", policy)], plan, "msg01")
     surely, maybe = permitted(plan, "msg01", ruleset)
     anyone = Packet(4, ip_address("203.0.113.200"), ip_address("192.0.2.30"), 6, 5432)
@@ -135,16 +139,7 @@ def test_the_rule_for_a_peer_known_by_name_only_keeps_what_else_is_unreadable(
 ) -> None:
     """Its rule at any address says all it cannot read: a named port too, not only the peer."""
     plan = _idm_by_name_only(tmp_path)
-    policy = """\
-apiVersion: networking.k8s.io/v1
-kind: NetworkPolicy
-metadata: {name: p, namespace: smart-id}
-spec:
-  podSelector: {matchLabels: {app: messaging}}
-  ingress:
-  - from: [{podSelector: {matchLabels: {app: identity-manager}}}]
-    ports: [{port: amqp}]
-"""
+    policy = FROM_IDM_PODS.format(port="amqp")
     ruleset = read_ruleset([RulesetFile("kubernetes:p.yaml", policy)], plan, "msg01")
     rules = [r for c in ruleset.chains.values() for r in c.rules]
     (anyone,) = [r for r in rules if any("known by name only" in u for u in r.unreadable)]
