@@ -345,3 +345,36 @@ def test_a_row_from_a_host_running_two_members_of_a_group_names_both(tmp_path: P
         ("app01", "api, db", "web01"),
         ("db01", "db", "web01"),
     ]
+
+
+def test_a_component_placed_with_every_flow_switched_off_is_warned(tmp_path: Path) -> None:
+    # placing the console says it runs there; a false feature leaving out all of its flows
+    # (and so every opening to and from it) was silent, `validate` said ok
+    (tmp_path / "c.yaml").write_text(
+        "id: c-1.0\nname: C\nversion: '1.0'\ndocument: {title: C}\n"
+        "components: {server: {name: Server}, console: {name: Console}}\n"
+        "features: {remote_console: {description: The console is remote}}\n"
+        "flows:\n"
+        "  - {id: admin, row: 1, from: console, to: server, protocol: tcp, ports: 8443,\n"
+        "     condition: remote_console, purpose: The console manages the server}\n"
+        "  - {id: push, row: 2, from: server, to: console, protocol: tcp, ports: 9000,\n"
+        "     condition: remote_console, purpose: The server pushes events}\n"
+        "  - {id: web, row: 3, from: any, to: server, protocol: tcp, ports: 443,\n"
+        "     purpose: Users}\n"
+    )
+    path = tmp_path / "site.yaml"
+    site = (
+        "name: c\nhosts:\n  s01: {addresses: [192.0.2.1]}\n  pc01: {addresses: [192.0.2.2]}\n"
+        "products:\n  c-1.0:\n    file: c.yaml\n    components: {server: s01, console: pc01}\n"
+    )
+    path.write_text(site)
+    assert load_plan(path).warnings == (
+        "c-1.0: 'console' is placed on pc01, but every flow it takes part in is left out "
+        "(condition 'remote_console' is false (remote_console=false (default))); set the "
+        "feature under products.c-1.0.features if it should talk, or remove the placement",
+    )
+    path.write_text(site + "    features: {remote_console: true}\n")
+    assert load_plan(path).warnings == ()
+    # not placed: nothing to warn about (the flows are out for their condition only)
+    path.write_text(site.replace(", console: pc01", ""))
+    assert load_plan(path).warnings == ()

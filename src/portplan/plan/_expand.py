@@ -80,6 +80,7 @@ def build_plan(source: PlanInput) -> Plan:
             decision = expander.expand(flow, legs)
             decisions.append(decision)
         warnings.extend(expander.warnings)
+        warnings.extend(expander.switched_off_placements())
         problems.extend(expander.problems)
         problems.extend(expander.missing_parameters())
     management_rows(deployment, legs, decisions)
@@ -128,6 +129,8 @@ class _Expander:
         }
         self.warnings: list[str] = []
         self.problems: list[Problem] = []
+        #: flows left out because their condition is false, and why
+        self.switched_off: dict[str, str] = {}
         #: port parameters with no value, and the flows that need them (reported once each)
         self.missing: dict[str, list[str]] = {}
         self.placement = Placement(product, binding)
@@ -172,6 +175,22 @@ class _Expander:
                     needing.append(flow.id)
                 return None
         return tuple(ranges)
+
+    def switched_off_placements(self) -> list[str]:
+        """A warning for each component the deployment places on hosts whose every flow a
+        false condition leaves out: placing it says it runs, yet nothing may reach it."""
+        warnings = []
+        for name, hosts in self.binding.components.items():
+            flows = [f for f in self.product.flows if name in (*f.source, *f.destination)]
+            if not hosts or not flows or any(f.id not in self.switched_off for f in flows):
+                continue
+            why = "; ".join(dict.fromkeys(self.switched_off[f.id] for f in flows))
+            warnings.append(
+                f"{self.product.id}: {name!r} is placed on {', '.join(hosts)}, but every flow "
+                f"it takes part in is left out ({why}); set the feature under "
+                f"products.{self.product.id}.features if it should talk, or remove the placement"
+            )
+        return warnings
 
     def missing_parameters(self) -> list[Problem]:
         """One problem per port parameter the deployment must give, naming every flow."""
@@ -283,6 +302,7 @@ class _Expander:
             state = self._feature_state(condition.names())
             if not holds:
                 decision.reasons.append(f"out: condition '{condition}' is false ({state})")
+                self.switched_off[flow.id] = f"condition '{condition}' is false ({state})"
                 return decision
             decision.reasons.append(f"condition '{condition}' holds ({state})")
         else:
