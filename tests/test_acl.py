@@ -359,6 +359,21 @@ def test_paloalto_refuses_zone_names_longer_than_pan_os_allows(tmp_path: Path) -
         PaloAltoTarget().render(plan, RuleOptions())
 
 
+def test_juniper_refuses_filter_names_longer_than_junos_allows(tmp_path: Path) -> None:
+    """Junos takes filter names of at most 64 characters: a zone of 60 gave
+    portplan-from-<zone>-v6, 77 characters, which the device refused on commit."""
+    data = examples.example_data("shopping-contoso")
+    data["hosts"]["clients"]["zone"] = "c" * 48  # portplan-from-ccc...-v6: 65 characters
+    plan = examples.plan_from_data(data, tmp_path)
+    with pytest.raises(TargetError, match=r"64 characters Junos allows; .* at most 47 characters"):
+        JuniperTarget().render(plan, RuleOptions())
+    data["hosts"]["clients"]["zone"] = "c" * 47  # 64 characters: accepted
+    plan = examples.plan_from_data(data, tmp_path)
+    files = JuniperTarget().render(plan, RuleOptions())
+    names = re.findall(r"filter (\S+) \{", "".join(files.values()))
+    assert names and max(len(n) for n in names) == 64
+
+
 @pytest.mark.parametrize("target", sorted(TARGETS))
 def test_two_boundaries_that_read_alike_are_refused(target: str, tmp_path: Path) -> None:
     """Zones x-to-y -> z and x -> y-to-z are both boundary 'x-to-y-to-z': one PAN-OS file.

@@ -151,6 +151,8 @@ class AclTarget(Target):
     #: how to apply the file, said in its header
     apply_note: ClassVar[str]
     max_zone_length: ClassVar[int] = 63
+    #: the longest filter name the device takes, and whose limit it is (None: no known limit)
+    max_filter_name: ClassVar[tuple[int, str] | None] = None
     #: the function of :mod:`portplan.targets._acl_check` that reads the file back
     checker: ClassVar[str]
     #: why the platform cannot allow ICMP of every type exactly (None: it can)
@@ -239,7 +241,17 @@ class AclTarget(Target):
                     f"would both be named {unit.stem!r} (their file and filter names); rename "
                     "a zone so that no two read alike ('-to-' inside a zone name)"
                 )
-            for name in self.filter_names(unit).values():
+            filter_names = self.filter_names(unit).values()
+            longest = max(filter_names, key=len)
+            if self.max_filter_name is not None and len(longest) > self.max_filter_name[0]:
+                limit, device = self.max_filter_name
+                raise TargetError(
+                    f"target {self.name}: a filter {unit.scope} would be named {longest!r}, "
+                    f"{len(longest)} characters, more than the {limit} characters {device} "
+                    f"allows; shorten zone {unit.source_zone!r} (to at most "
+                    f"{_zone_limit(limit, longest, unit.source_zone)} characters)"
+                )
+            for name in filter_names:
                 other = names.setdefault(name, unit)
                 if other != unit:
                     raise TargetError(
@@ -348,6 +360,11 @@ class AclTarget(Target):
         )
 
 
+def _zone_limit(limit: int, name: str, zone: str) -> int:
+    """The longest zone that keeps ``name`` (which holds ``zone`` once) within ``limit``."""
+    return limit - (len(name) - len(zone))
+
+
 def _service(term: AclTerm, services: dict[str, list[dict[str, str | int]]]) -> dict[str, Any]:
     """The term's protocol and what it matches: a service of its ports (added to
     ``services``), or the ICMP types by Aerleon's names (none: every type)."""
@@ -416,6 +433,7 @@ class JuniperTarget(AclTarget):
     generator = "aerleon.lib.juniper.Juniper"
     checker = "check_juniper"
     neighbour_discovery = True
+    max_filter_name = (64, "Junos")
     apply_note = (
         "Apply as the input filter of this family on the interface facing the source zone. "
         "Stateless: replies need the reverse filter."
