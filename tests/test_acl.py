@@ -150,7 +150,7 @@ def read_cisco(text: str) -> dict[str, tuple[int, dict[Key, PortSet]]]:
             assert lines[-1] == ("deny ip any any" if family == 4 else "deny ipv6 any any")
             permits: dict[Key, PortSet] = {}
             if family == 6:  # IPv6 neighbour discovery comes first, on every interface
-                assert lines[-3:-1] == ["permit 58 any any 135", "permit 58 any any 136"]
+                assert lines[-3:-1] == ["permit icmp any any 135", "permit icmp any any 136"]
                 lines = [*lines[:-3], lines[-1]]
             for permit in lines[:-1]:
                 words = permit.split()
@@ -428,7 +428,11 @@ def test_a_family_no_row_uses_is_denied_not_left_unfiltered(target: str, filter_
     after = text.rsplit(filter_head, 1)[1]
     if target == "cisco":  # neighbour discovery, then the deny
         lines = [x for x in after.split("\nexit", 1)[0].splitlines() if x and "remark" not in x]
-        assert lines == [" permit 58 any any 135", " permit 58 any any 136", " deny ipv6 any any"]
+        assert lines == [
+            " permit icmp any any 135",
+            " permit icmp any any 136",
+            " deny ipv6 any any",
+        ]
     elif target == "juniper":
         assert "then discard;" in after and after.count("accept") == 1
 
@@ -436,7 +440,7 @@ def test_a_family_no_row_uses_is_denied_not_left_unfiltered(target: str, filter_
 @pytest.mark.parametrize(
     ("target", "neighbour_discovery", "deny"),
     [
-        ("cisco", " permit 58 any any 135\n permit 58 any any 136\n", " deny ipv6 any any"),
+        ("cisco", " permit icmp any any 135\n permit icmp any any 136\n", " deny ipv6 any any"),
         ("juniper", "next-header icmp6;\n                    icmp-type [ 135 136 ];", "discard;"),
     ],
 )
@@ -572,8 +576,9 @@ CISCO_TAMPERING = [
     (" deny ip any any", " permit ip any any\n deny ip any any"),  # a line it cannot read
     (" deny ip any any\n", ""),  # no final deny
     ("eq 8443", "eq 8080"),  # narrower/different: still not the plan
-    (" permit 58 any any 136\n", ""),  # no neighbour advertisements
-    (" permit 58 any any 135", " permit 58 any any"),  # every ICMPv6 type
+    (" permit icmp any any 136\n", ""),  # no neighbour advertisements
+    (" permit icmp any any 135", " permit icmp any any"),  # every ICMPv6 type
+    (" permit icmp any any 135", " permit 58 any any 135"),  # a number IOS does not match
 ]
 
 

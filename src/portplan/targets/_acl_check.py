@@ -228,8 +228,8 @@ def check_cisco(text: str, names: Mapping[int, str], expected: Permits) -> None:
         if words == ["deny", heads[family][1], "any", "any"]:
             finished = True
             continue
-        # ICMPv6 is protocol 58 in an IPv6 ACL (Aerleon writes the number), or its keyword
-        icmp = len(words) > 1 and words[1] in (("icmp",) if family == 4 else ("icmp", "58"))
+        # ICMPv6 is the keyword icmp in an IPv6 ACL: IOS does not match protocol 58 there
+        icmp = len(words) > 1 and words[1] == "icmp"
         if len(words) < 2 or words[0] != "permit" or not (icmp or words[1] in _PROTOCOLS):
             raise TargetError(f"{where}: not a tcp/udp/icmp permit: {line!r}")
         src, rest = _cisco_address(words[2:], family, where)

@@ -190,6 +190,10 @@ class AclTarget(Target):
             expected = with_neighbour_discovery(expected)
         check(text, self.filter_names(unit), expected)
 
+    def finish(self, text: str) -> str:
+        """Aerleon's text as the device must read it (checked after this)."""
+        return text
+
     def unknown_setting(self, key: str, extra: Mapping[str, str]) -> str:
         unknown = ", ".join(repr(k) for k in sorted(extra) if k not in self.settings)
         return f"target {self.name} has no setting {unknown} (it knows: {', '.join(self.settings)})"
@@ -220,7 +224,7 @@ class AclTarget(Target):
             text = rendered.get(aerleon_name)
             if text is None:
                 raise TargetError(f"Aerleon wrote no {aerleon_name} for {unit.stem}")
-            text = _strip_tags(text)
+            text = self.finish(_strip_tags(text))
             self.check(text, unit, expected_permits(units[unit]))
             files[f"{unit.stem}{self.suffix}"] = text
         unexpected = sorted(set(rendered) - set(request.files))
@@ -360,6 +364,10 @@ class AclTarget(Target):
         )
 
 
+#: an IPv6 ACL entry of protocol 58 (only IPv6 ACLs have one: IPv4 ICMP is written ``icmp``)
+_ICMPV6_NUMBER = re.compile(r"^( (?:permit|deny) )58 ", re.MULTILINE)
+
+
 def _zone_limit(limit: int, name: str, zone: str) -> int:
     """The longest zone that keeps ``name`` (which holds ``zone`` once) within ``limit``."""
     return limit - (len(name) - len(zone))
@@ -418,6 +426,12 @@ class CiscoTarget(AclTarget):
     def header(self, unit: FilterFile, family: int) -> str:
         kind = "extended" if family == 4 else "inet6"
         return f"{self.filter_name(unit, family)} {kind}"
+
+    def finish(self, text: str) -> str:
+        """ICMPv6 as the keyword ``icmp``: Aerleon writes its number, 58, but IOS takes an
+        ICMP type only after the keyword, and does not match ICMPv6 by number in an IPv6 ACL
+        (google/capirca#15): the neighbour discovery and planned ICMPv6 lines would be lost."""
+        return _ICMPV6_NUMBER.sub(r"\1icmp ", text)
 
 
 class JuniperTarget(AclTarget):
