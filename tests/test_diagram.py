@@ -553,6 +553,38 @@ def test_a_character_reference_in_a_name_is_shown_as_written(tmp_path: Path) -> 
     assert any(t.startswith(f"{name} (component of Hostile 1.0)") for t in titles), titles
 
 
+@graphviz
+@needs_dot
+def test_a_backslash_in_a_tooltip_is_shown_as_written(tmp_path: Path) -> None:
+    # dot reads a tooltip's escapes twice (\\ to \, then \N, \G, \L... to the node's name,
+    # the graph's name, the label): a component "Web\Nx" had the tooltip "Webodd-1.0/webx",
+    # a service "a\Tb" the tooltip "aodd-1.0/webb"
+    (tmp_path / "product.yaml").write_text(
+        "id: odd-1.0\nname: Odd\nversion: '1.0'\ndocument: {title: Odd}\n"
+        "components: {web: {name: 'Web\\Nx \\G \\L \\\\ \\n \\'}, db: {name: DB}}\n"
+        "flows:\n  - {id: sql, row: 1, from: web, to: db, protocol: tcp, ports: 5432,\n"
+        "     service: 'a\\Tb \\H \\E', purpose: x}\n"
+    )
+    path = tmp_path / "deployment.yaml"
+    path.write_text(
+        "name: odd\nhosts: {web01: {addresses: [192.0.2.10], zone: a},\n"
+        "        db01: {addresses: [192.0.2.20], zone: b}}\n"
+        "products: {odd-1.0: {file: product.yaml, components: {web: web01, db: db01}}}\n"
+    )
+    plan = load_plan(path)
+    xlink = "{http://www.w3.org/1999/xlink}title"
+    for view in View:
+        diagram = plan_diagram(plan, view)
+        root = ET.fromstring(layout(dot_text(diagram), "svg"))
+        groups = {g.get("id"): g for g in root.iter("{http://www.w3.org/2000/svg}g")}
+        drawn = [(f"n{i}", n.tooltip) for i, n in enumerate(diagram.nodes)]
+        drawn += [(f"e{i}", e.tooltip) for i, e in enumerate(diagram.edges)]
+        assert any("\\N" in t for _, t in drawn) or view is View.ZONE
+        for svg_id, tooltip in drawn:
+            titles = [a.get(xlink) for a in groups[svg_id].iter() if a.get(xlink)]
+            assert titles[0] == tooltip, (view, svg_id)
+
+
 def test_a_plan_of_no_row_is_an_empty_diagram_with_a_warning(tmp_path: Path) -> None:
     # it was a usage error with a message naming no selection: "no planned row matches :"
     (tmp_path / "product.yaml").write_text(

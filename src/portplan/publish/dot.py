@@ -64,8 +64,16 @@ def wrap_label(parts: Sequence[str], width: int = _WRAP) -> list[str]:
     return lines
 
 
+def _tooltip(text: str) -> str:
+    """A tooltip as dot must read it: dot reads a tooltip's backslash escapes twice (``\\\\``
+    to ``\\`` with ``\\n``, then ``\\N``, ``\\G``, ``\\L``, ``\\T``... to names), so each
+    backslash is written twice before :func:`quote` doubles it again."""
+    return text.replace("\\", "\\\\")
+
+
 def _attributes(values: dict[str, str]) -> str:
-    return "[" + ", ".join(f"{k}={quote(v)}" for k, v in values.items()) + "]"
+    quoted = (quote(_tooltip(v) if k == "tooltip" else v) for k, v in values.items())
+    return "[" + ", ".join(f"{k}={v}" for k, v in zip(values, quoted, strict=True)) + "]"
 
 
 def _edge_attributes(edge: Edge, edge_id: str) -> dict[str, str]:
