@@ -9,6 +9,8 @@ import html as html_lib
 import json
 import re
 import shutil
+from collections import Counter
+from html import parser as html_parser
 from pathlib import Path
 
 import pytest
@@ -95,6 +97,27 @@ def test_the_report_fetches_nothing_and_allows_only_its_own_style_and_script() -
     for source, rule in ((style.group(1), "style-src"), (script.group(1), "script-src")):
         digest = base64.b64encode(hashlib.sha256(source.encode()).digest()).decode()
         assert rules[rule] == f"'sha256-{digest}'"
+
+
+class _Ids(html_parser.HTMLParser):
+    """Every id attribute of a page, in order."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.ids: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.ids.extend(value or "" for name, value in attrs if name == "id")
+
+
+def test_every_id_of_the_page_is_its_own() -> None:
+    # each diagram's SVG named its graph "graph0": three elements of one id in one page
+    code, html, err = report()
+    assert code == 0, err
+    found = _Ids()
+    found.feed(html)
+    assert len(found.ids) > 100
+    assert [i for i, n in Counter(found.ids).items() if n > 1] == []
 
 
 def test_the_summary_vendor_tables_and_rows_not_needed_are_there() -> None:

@@ -95,12 +95,15 @@ def _edge_attributes(edge: Edge, edge_id: str) -> dict[str, str]:
 
 def dot_text(diagram: Diagram, *, id_prefix: str = "") -> str:
     """The DOT source of ``diagram``; node and edge ids are ``{id_prefix}n{i}`` and
-    ``{id_prefix}e{i}`` in the diagram's order."""
+    ``{id_prefix}e{i}`` in the diagram's order.  With a prefix, the graph's own id is
+    ``{id_prefix}graph`` (Graphviz calls every graph ``graph0``, once a page per diagram)."""
+    own_id = {"id": f"{id_prefix}graph"} if id_prefix else {}
     out = [
         f"digraph {quote(diagram.title)} {{",
         "  graph "
         + _attributes(
             {
+                **own_id,
                 "rankdir": "LR",
                 "fontname": FONT,
                 "fontsize": "12",
