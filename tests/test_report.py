@@ -162,6 +162,11 @@ def test_verify_results_colour_their_rows(tmp_path: Path) -> None:
     assert "Findings that name no row of this plan" in html
 
 
+#: what identification found, a key of its details (shown in the evidence) half a pair
+IDENTIFIED = {"matches": True, "protocol": "http", "expected": "http", "error": None,
+              "details": {"server\ud800": "x"}}  # fmt: skip
+
+
 @pytest.mark.parametrize(
     ("text", "message"),
     [
@@ -180,6 +185,18 @@ def test_verify_results_colour_their_rows(tmp_path: Path) -> None:
             "[" * 100_000,
             "verify.json: not JSON (lists or objects nested too deeply)",
             id="deep",
+        ),
+        # JSON's \ud800 escape, half of a pair: a traceback writing the page as UTF-8
+        pytest.param(
+            verify_document([{**check("x/y", "a", "b", 1, False), "outcome": "filt\udc80"}]),
+            "verify.json: checks[0].outcome holds half of a surrogate pair (\\udc80)",
+            id="lone-surrogate",
+        ),
+        pytest.param(
+            verify_document([{**check("x/y", "a", "b", 1, False), "identification": IDENTIFIED}]),
+            "verify.json: checks[0].identification.details holds half of a surrogate pair "
+            "(\\ud800) in a key",
+            id="lone-surrogate-key",
         ),
     ],
 )
