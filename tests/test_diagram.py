@@ -300,6 +300,24 @@ def test_mermaid_splits_itself_under_its_limits(tmp_path: Path) -> None:
     assert len(mermaid_parts(plan_diagram(examples.example_plan("smart-id-nexus")))) == 1
 
 
+def test_mermaid_parts_stay_under_its_text_limit_with_many_boxes(tmp_path: Path) -> None:
+    # each part's edges were kept under the limit, and the boxes they use were not counted
+    # once the boxes alone passed it: 1000 workstations drawn one by one gave parts of 51,651
+    # characters, which Mermaid refuses
+    path = _many_pairs_file(tmp_path, 1000, 1, client_name="Workstation of the operations team")
+    big = plan_diagram(load_plan(path), View.HOST, group_hosts=False)
+    parts = mermaid_parts(big)
+    assert [len(part) <= MERMAID_MAX_TEXT for part in parts] == [True] * len(parts)
+    edges = [line for part in parts for line in part.splitlines() if " -->" in line]
+    assert len(edges) == len(big.edges) == 1000
+    for part in parts:  # every box an edge of the part uses is in the part
+        boxes = {line.split("(", 1)[0].strip() for line in part.splitlines() if '(["' in line}
+        boxes |= {line.split("(", 1)[0].strip() for line in part.splitlines() if '("' in line}
+        ends = {end for line in part.splitlines() if " -->" in line
+                for end in (line.split()[0], line.split()[-1])}  # fmt: skip
+        assert ends <= boxes
+
+
 def test_mermaid_parts_need_a_directory(tmp_path: Path) -> None:
     path = _many_pairs_file(tmp_path)
     code, _, err = run("diagram", str(path), "--by", "host", "--each-host", "--format", "mermaid")
@@ -315,16 +333,21 @@ def test_mermaid_parts_need_a_directory(tmp_path: Path) -> None:
     ]
 
 
-def _many_pairs_file(directory: Path, clients: int = 31, servers: int = 20) -> Path:
+def _many_pairs_file(
+    directory: Path, clients: int = 31, servers: int = 20, client_name: str = "Client"
+) -> Path:
     """A deployment whose every client reaches every server: 31 x 20 = 620 edges by host."""
-    hosts = {f"c{n}": {"addresses": [f"198.51.100.{n + 1}"]} for n in range(clients)}
-    hosts.update({f"s{n}": {"addresses": [f"192.0.2.{n + 1}"]} for n in range(servers)})
+    hosts = {
+        f"c{n}": {"addresses": [f"198.51.{100 + n // 250}.{n % 250 + 1}"]} for n in range(clients)
+    }
+    hosts.update({f"s{n}": {"addresses": [f"192.0.{2 + n // 250}.{n % 250 + 1}"]}
+                  for n in range(servers)})  # fmt: skip
     product = {
         "id": "pairs-1.0",
         "name": "Pairs",
         "version": "1.0",
         "document": {"title": "Pairs"},
-        "components": {"app": {"name": "App"}, "client": {"name": "Client", "kind": "client"}},
+        "components": {"app": {"name": "App"}, "client": {"name": client_name, "kind": "client"}},
         "flows": [
             {"id": "web", "row": 1, "from": "client", "to": "app", "protocol": "tcp",
              "ports": 443, "purpose": "Pages."}
