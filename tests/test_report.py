@@ -261,6 +261,23 @@ def test_a_probe_expected_blocked_verifies_no_row(tmp_path: Path) -> None:
     assert "✔ blocked" in section and "✘ not proven blocked" in section
 
 
+def test_a_forbidden_connection_not_probed_is_counted_once() -> None:
+    # it was counted among the rows not probed and again among what is not proven blocked:
+    # "0 passed, 0 failed, 2 not probed; of what must stay blocked, 0 blocked, 1 not proven
+    # blocked" for two entries
+    document = json.loads(verify_document([]))
+    document["not_probed"] = [
+        {"flow": "forbidden/ssh", "source": "da01", "destination": "pa01", "reason": "a name"},
+        {"flow": "smart-id-21.04/pa-scim", "source": "scim01", "destination": "pa01",
+         "reason": "no route"},
+    ]  # fmt: skip
+    overlay = read_overlay(json.dumps(document), "v")
+    assert overlay.summary == (
+        "0 passed, 0 failed, 1 not probed; of what must stay blocked, 0 blocked, "
+        "1 not proven blocked"
+    )
+
+
 def test_a_pass_counts_only_for_what_the_row_holds_now() -> None:
     # results of an older plan (pa-scim was 9091), of another deployment with the same names
     # (pa01 elsewhere), or sent from another host's address: the pass is about no row of this
