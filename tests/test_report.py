@@ -331,6 +331,23 @@ def test_a_row_passes_only_when_every_planned_port_was_probed() -> None:
     assert [found.status[i] for i in radius] == [Status.PASSED]
 
 
+def test_a_results_file_given_twice_reads_the_same_in_both_columns(tmp_path: Path) -> None:
+    # the two readings of one file are equal: what the probes of both left unprobed was put
+    # in the first column only, and the second read "passed" for a row only one port of
+    # whose nine was probed
+    plan = examples.example_plan("smart-id-nexus")
+    (radius,) = [i for i, r in enumerate(plan.rows) if r.key == "smart-id-21.04/da-radius"]
+    one = check("smart-id-21.04/da-radius", "radius-clients", "da01", 18118, True, "udp",
+                source_address=RADIUS_CLIENT)  # fmt: skip
+    results = tmp_path / "verify.json"
+    results.write_text(verify_document([one]))
+    code, html, err = report("--verify", str(results), "--verify", str(results))
+    assert code == 0, err
+    row = re.search(rf'<tr data-row="{radius}".*?</tr>', html, re.DOTALL)
+    assert row is not None
+    assert re.findall(r'class="status (\w+)"', row.group()) == ["unchecked", "unchecked"]
+
+
 def test_an_edge_reads_passed_only_when_every_row_on_it_passed() -> None:
     # results of one machine pass its rows; the other rows of the same arrow have none
     plan = examples.example_plan("smart-id-nexus")

@@ -230,8 +230,9 @@ def overlay_rows(plan: Plan, overlays: Sequence[Overlay]) -> RowFindings:
         # the probes of every document together: one file per member of a cluster, say
         gap = shortfall(plan, plan.rows[index], [f for _o, f in items])
         if gap is not None:
-            probing = dict.fromkeys(o for o, f in items if f.probe is not None)
-            items.extend((overlay, gap) for overlay in probing)
+            # by identity: one file given twice is two equal overlays, each with its column
+            probing = {id(o): o for o, f in items if f.probe is not None}
+            items.extend((overlay, gap) for overlay in probing.values())
     status = {i: worst(f.status for _o, f in items) for i, items in sorted(found.items())}
     return RowFindings(
         findings={i: tuple(items) for i, items in sorted(found.items())},
