@@ -556,6 +556,19 @@ def test_mermaid_shows_references_and_its_own_entities_as_written(tmp_path: Path
     assert "R#amp;amp;D #35;lt;b#35;gt; AT#amp;T<br/>" in node
 
 
+def test_a_name_starting_with_a_backtick_is_no_markdown_string(tmp_path: Path) -> None:
+    # Mermaid's lexer reads a label that opens with "` as a Markdown string, which must end
+    # with `": a component "`web` server" ended the string inside the name, and its next
+    # backtick is text Mermaid cannot read: the whole diagram was refused
+    deployment = examples.hostile_deployment(tmp_path, deployment="t", component="`web` server")
+    code, out, err = run("diagram", str(deployment), "--format", "mermaid")
+    assert code == 0, err
+    text = out.decode()
+    assert '"`' not in text and "`" not in text
+    node = next(line for line in text.split("\n") if "web01" in line)
+    assert node.strip() == 'n0("#96;web#96; server<br/>web01")'
+
+
 @graphviz
 @needs_dot
 def test_a_character_reference_in_a_name_is_shown_as_written(tmp_path: Path) -> None:

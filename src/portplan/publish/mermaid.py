@@ -41,10 +41,19 @@ _SHAPES: dict[NodeKind, tuple[str, str]] = {
 
 #: Mermaid's entities for what would end a quoted label, be read as HTML (``<``, and ``&``,
 #: which would make ``&amp;`` show as ``&``), be read as one of Mermaid's own entities
-#: (``#``: ``#lt;`` shows as ``<``), or start a ``%%{init}%%`` directive (Mermaid looks for
-#: those anywhere in the text)
+#: (``#``: ``#lt;`` shows as ``<``), start a ``%%{init}%%`` directive (Mermaid looks for
+#: those anywhere in the text), or make a label a Markdown string (one that opens with a
+#: backtick, which its next backtick ends)
 _ENTITIES = str.maketrans(
-    {'"': "#quot;", "<": "#lt;", ">": "#gt;", "%": "#37;", "&": "#amp;", "#": "#35;"}
+    {
+        '"': "#quot;",
+        "<": "#lt;",
+        ">": "#gt;",
+        "%": "#37;",
+        "&": "#amp;",
+        "#": "#35;",
+        "`": "#96;",
+    }
 )
 
 
