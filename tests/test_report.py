@@ -278,6 +278,24 @@ def test_a_forbidden_connection_not_probed_is_counted_once() -> None:
     )
 
 
+def test_a_forbidden_connection_not_probed_is_sent_from_nowhere(tmp_path: Path) -> None:
+    # its "sent from" read "this machine (the kernel's address)", as a probe sent without a
+    # source address does: no probe was sent
+    document = json.loads(verify_document([]))
+    document["not_probed"] = [
+        {"flow": "forbidden/ssh", "source": "da01", "destination": "pa01", "reason": "a name"}
+    ]
+    results = tmp_path / "verify.json"
+    results.write_text(json.dumps(document))
+    code, html, err = report("--verify", str(results))
+    assert code == 0, err
+    section = html[html.index('id="blocked"') :]
+    row = re.search(r"<tbody>(.*?)</tbody>", section, re.DOTALL)
+    assert row is not None
+    cells = re.findall(r"<td[^>]*>(.*?)</td>", row.group(1), re.DOTALL)
+    assert cells[1:4] == ["forbidden/ssh", "not sent", "pa01"]
+
+
 def test_a_pass_counts_only_for_what_the_row_holds_now() -> None:
     # results of an older plan (pa-scim was 9091), of another deployment with the same names
     # (pa01 elsewhere), or sent from another host's address: the pass is about no row of this
