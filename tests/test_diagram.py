@@ -300,6 +300,24 @@ def test_mermaid_splits_itself_under_its_limits(tmp_path: Path) -> None:
     assert len(mermaid_parts(plan_diagram(examples.example_plan("smart-id-nexus")))) == 1
 
 
+def test_mermaid_parts_stay_under_its_text_limit_with_many_boxes(tmp_path: Path) -> None:
+    # each part's edges were kept under the limit, and the boxes they use were not counted
+    # once the boxes alone passed it: 1000 workstations drawn one by one gave parts of 51,651
+    # characters, which Mermaid refuses
+    path = _many_pairs_file(tmp_path, 1000, 1, client_name="Workstation of the operations team")
+    big = plan_diagram(load_plan(path), View.HOST, group_hosts=False)
+    parts = mermaid_parts(big)
+    assert [len(part) <= MERMAID_MAX_TEXT for part in parts] == [True] * len(parts)
+    edges = [line for part in parts for line in part.splitlines() if " -->" in line]
+    assert len(edges) == len(big.edges) == 1000
+    for part in parts:  # every box an edge of the part uses is in the part
+        boxes = {line.split("(", 1)[0].strip() for line in part.splitlines() if '(["' in line}
+        boxes |= {line.split("(", 1)[0].strip() for line in part.splitlines() if '("' in line}
+        ends = {end for line in part.splitlines() if " -->" in line
+                for end in (line.split()[0], line.split()[-1])}  # fmt: skip
+        assert ends <= boxes
+
+
 def test_mermaid_parts_need_a_directory(tmp_path: Path) -> None:
     path = _many_pairs_file(tmp_path)
     code, _, err = run("diagram", str(path), "--by", "host", "--each-host", "--format", "mermaid")
@@ -315,16 +333,21 @@ def test_mermaid_parts_need_a_directory(tmp_path: Path) -> None:
     ]
 
 
-def _many_pairs_file(directory: Path, clients: int = 31, servers: int = 20) -> Path:
+def _many_pairs_file(
+    directory: Path, clients: int = 31, servers: int = 20, client_name: str = "Client"
+) -> Path:
     """A deployment whose every client reaches every server: 31 x 20 = 620 edges by host."""
-    hosts = {f"c{n}": {"addresses": [f"198.51.100.{n + 1}"]} for n in range(clients)}
-    hosts.update({f"s{n}": {"addresses": [f"192.0.2.{n + 1}"]} for n in range(servers)})
+    hosts = {
+        f"c{n}": {"addresses": [f"198.51.{100 + n // 250}.{n % 250 + 1}"]} for n in range(clients)
+    }
+    hosts.update({f"s{n}": {"addresses": [f"192.0.{2 + n // 250}.{n % 250 + 1}"]}
+                  for n in range(servers)})  # fmt: skip
     product = {
         "id": "pairs-1.0",
         "name": "Pairs",
         "version": "1.0",
         "document": {"title": "Pairs"},
-        "components": {"app": {"name": "App"}, "client": {"name": "Client", "kind": "client"}},
+        "components": {"app": {"name": "App"}, "client": {"name": client_name, "kind": "client"}},
         "flows": [
             {"id": "web", "row": 1, "from": "client", "to": "app", "protocol": "tcp",
              "ports": 443, "purpose": "Pages."}
@@ -533,6 +556,19 @@ def test_mermaid_shows_references_and_its_own_entities_as_written(tmp_path: Path
     assert "R#amp;amp;D #35;lt;b#35;gt; AT#amp;T<br/>" in node
 
 
+def test_a_name_starting_with_a_backtick_is_no_markdown_string(tmp_path: Path) -> None:
+    # Mermaid's lexer reads a label that opens with "` as a Markdown string, which must end
+    # with `": a component "`web` server" ended the string inside the name, and its next
+    # backtick is text Mermaid cannot read: the whole diagram was refused
+    deployment = examples.hostile_deployment(tmp_path, deployment="t", component="`web` server")
+    code, out, err = run("diagram", str(deployment), "--format", "mermaid")
+    assert code == 0, err
+    text = out.decode()
+    assert '"`' not in text and "`" not in text
+    node = next(line for line in text.split("\n") if "web01" in line)
+    assert node.strip() == 'n0("#96;web#96; server<br/>web01")'
+
+
 @graphviz
 @needs_dot
 def test_a_character_reference_in_a_name_is_shown_as_written(tmp_path: Path) -> None:
@@ -551,6 +587,38 @@ def test_a_character_reference_in_a_name_is_shown_as_written(tmp_path: Path) -> 
     xlink = "{http://www.w3.org/1999/xlink}title"
     titles = [a.get(xlink) or "" for a in root.iter()]
     assert any(t.startswith(f"{name} (component of Hostile 1.0)") for t in titles), titles
+
+
+@graphviz
+@needs_dot
+def test_a_backslash_in_a_tooltip_is_shown_as_written(tmp_path: Path) -> None:
+    # dot reads a tooltip's escapes twice (\\ to \, then \N, \G, \L... to the node's name,
+    # the graph's name, the label): a component "Web\Nx" had the tooltip "Webodd-1.0/webx",
+    # a service "a\Tb" the tooltip "aodd-1.0/webb"
+    (tmp_path / "product.yaml").write_text(
+        "id: odd-1.0\nname: Odd\nversion: '1.0'\ndocument: {title: Odd}\n"
+        "components: {web: {name: 'Web\\Nx \\G \\L \\\\ \\n \\'}, db: {name: DB}}\n"
+        "flows:\n  - {id: sql, row: 1, from: web, to: db, protocol: tcp, ports: 5432,\n"
+        "     service: 'a\\Tb \\H \\E', purpose: x}\n"
+    )
+    path = tmp_path / "deployment.yaml"
+    path.write_text(
+        "name: odd\nhosts: {web01: {addresses: [192.0.2.10], zone: a},\n"
+        "        db01: {addresses: [192.0.2.20], zone: b}}\n"
+        "products: {odd-1.0: {file: product.yaml, components: {web: web01, db: db01}}}\n"
+    )
+    plan = load_plan(path)
+    xlink = "{http://www.w3.org/1999/xlink}title"
+    for view in View:
+        diagram = plan_diagram(plan, view)
+        root = ET.fromstring(layout(dot_text(diagram), "svg"))
+        groups = {g.get("id"): g for g in root.iter("{http://www.w3.org/2000/svg}g")}
+        drawn = [(f"n{i}", n.tooltip) for i, n in enumerate(diagram.nodes)]
+        drawn += [(f"e{i}", e.tooltip) for i, e in enumerate(diagram.edges)]
+        assert any("\\N" in t for _, t in drawn) or view is View.ZONE
+        for svg_id, tooltip in drawn:
+            titles = [a.get(xlink) for a in groups[svg_id].iter() if a.get(xlink)]
+            assert titles[0] == tooltip, (view, svg_id)
 
 
 def test_a_plan_of_no_row_is_an_empty_diagram_with_a_warning(tmp_path: Path) -> None:

@@ -9,6 +9,8 @@ import html as html_lib
 import json
 import re
 import shutil
+from collections import Counter
+from html import parser as html_parser
 from pathlib import Path
 
 import pytest
@@ -97,6 +99,27 @@ def test_the_report_fetches_nothing_and_allows_only_its_own_style_and_script() -
         assert rules[rule] == f"'sha256-{digest}'"
 
 
+class _Ids(html_parser.HTMLParser):
+    """Every id attribute of a page, in order."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.ids: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.ids.extend(value or "" for name, value in attrs if name == "id")
+
+
+def test_every_id_of_the_page_is_its_own() -> None:
+    # each diagram's SVG named its graph "graph0": three elements of one id in one page
+    code, html, err = report()
+    assert code == 0, err
+    found = _Ids()
+    found.feed(html)
+    assert len(found.ids) > 100
+    assert [i for i, n in Counter(found.ids).items() if n > 1] == []
+
+
 def test_the_summary_vendor_tables_and_rows_not_needed_are_there() -> None:
     code, html, _ = report()
     assert code == 0
@@ -139,6 +162,11 @@ def test_verify_results_colour_their_rows(tmp_path: Path) -> None:
     assert "Findings that name no row of this plan" in html
 
 
+#: what identification found, a key of its details (shown in the evidence) half a pair
+IDENTIFIED = {"matches": True, "protocol": "http", "expected": "http", "error": None,
+              "details": {"server\ud800": "x"}}  # fmt: skip
+
+
 @pytest.mark.parametrize(
     ("text", "message"),
     [
@@ -157,6 +185,18 @@ def test_verify_results_colour_their_rows(tmp_path: Path) -> None:
             "[" * 100_000,
             "verify.json: not JSON (lists or objects nested too deeply)",
             id="deep",
+        ),
+        # JSON's \ud800 escape, half of a pair: a traceback writing the page as UTF-8
+        pytest.param(
+            verify_document([{**check("x/y", "a", "b", 1, False), "outcome": "filt\udc80"}]),
+            "verify.json: checks[0].outcome holds half of a surrogate pair (\\udc80)",
+            id="lone-surrogate",
+        ),
+        pytest.param(
+            verify_document([{**check("x/y", "a", "b", 1, False), "identification": IDENTIFIED}]),
+            "verify.json: checks[0].identification.details holds half of a surrogate pair "
+            "(\\ud800) in a key",
+            id="lone-surrogate-key",
         ),
     ],
 )
@@ -221,6 +261,41 @@ def test_a_probe_expected_blocked_verifies_no_row(tmp_path: Path) -> None:
     assert "✔ blocked" in section and "✘ not proven blocked" in section
 
 
+def test_a_forbidden_connection_not_probed_is_counted_once() -> None:
+    # it was counted among the rows not probed and again among what is not proven blocked:
+    # "0 passed, 0 failed, 2 not probed; of what must stay blocked, 0 blocked, 1 not proven
+    # blocked" for two entries
+    document = json.loads(verify_document([]))
+    document["not_probed"] = [
+        {"flow": "forbidden/ssh", "source": "da01", "destination": "pa01", "reason": "a name"},
+        {"flow": "smart-id-21.04/pa-scim", "source": "scim01", "destination": "pa01",
+         "reason": "no route"},
+    ]  # fmt: skip
+    overlay = read_overlay(json.dumps(document), "v")
+    assert overlay.summary == (
+        "0 passed, 0 failed, 1 not probed; of what must stay blocked, 0 blocked, "
+        "1 not proven blocked"
+    )
+
+
+def test_a_forbidden_connection_not_probed_is_sent_from_nowhere(tmp_path: Path) -> None:
+    # its "sent from" read "this machine (the kernel's address)", as a probe sent without a
+    # source address does: no probe was sent
+    document = json.loads(verify_document([]))
+    document["not_probed"] = [
+        {"flow": "forbidden/ssh", "source": "da01", "destination": "pa01", "reason": "a name"}
+    ]
+    results = tmp_path / "verify.json"
+    results.write_text(json.dumps(document))
+    code, html, err = report("--verify", str(results))
+    assert code == 0, err
+    section = html[html.index('id="blocked"') :]
+    row = re.search(r"<tbody>(.*?)</tbody>", section, re.DOTALL)
+    assert row is not None
+    cells = re.findall(r"<td[^>]*>(.*?)</td>", row.group(1), re.DOTALL)
+    assert cells[1:4] == ["forbidden/ssh", "not sent", "pa01"]
+
+
 def test_a_pass_counts_only_for_what_the_row_holds_now() -> None:
     # results of an older plan (pa-scim was 9091), of another deployment with the same names
     # (pa01 elsewhere), or sent from another host's address: the pass is about no row of this
@@ -272,6 +347,23 @@ def test_a_row_passes_only_when_every_planned_port_was_probed() -> None:
     ]
     found = overlay_rows(plan, [read_overlay(verify_document(every), "v")])
     assert [found.status[i] for i in radius] == [Status.PASSED]
+
+
+def test_a_results_file_given_twice_reads_the_same_in_both_columns(tmp_path: Path) -> None:
+    # the two readings of one file are equal: what the probes of both left unprobed was put
+    # in the first column only, and the second read "passed" for a row only one port of
+    # whose nine was probed
+    plan = examples.example_plan("smart-id-nexus")
+    (radius,) = [i for i, r in enumerate(plan.rows) if r.key == "smart-id-21.04/da-radius"]
+    one = check("smart-id-21.04/da-radius", "radius-clients", "da01", 18118, True, "udp",
+                source_address=RADIUS_CLIENT)  # fmt: skip
+    results = tmp_path / "verify.json"
+    results.write_text(verify_document([one]))
+    code, html, err = report("--verify", str(results), "--verify", str(results))
+    assert code == 0, err
+    row = re.search(rf'<tr data-row="{radius}".*?</tr>', html, re.DOTALL)
+    assert row is not None
+    assert re.findall(r'class="status (\w+)"', row.group()) == ["unchecked", "unchecked"]
 
 
 def test_an_edge_reads_passed_only_when_every_row_on_it_passed() -> None:

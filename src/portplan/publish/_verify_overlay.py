@@ -165,7 +165,9 @@ class VerifyReader:
         planned = [f for f in findings if not f.expected_blocked]
         passed = sum(f.status is Status.PASSED for f in planned)
         failed = sum(f.status is Status.FAILED for f in planned)
-        summary = f"{passed} passed, {failed} failed, {len(skipped)} not probed"
+        # a forbidden connection not probed is counted below, as not proven blocked
+        unprobed = sum(f.status is Status.UNCHECKED for f in planned)
+        summary = f"{passed} passed, {failed} failed, {unprobed} not probed"
         blocked = [f for f in findings if f.expected_blocked]
         if blocked:
             held = sum(f.status is Status.PASSED for f in blocked)

@@ -64,8 +64,16 @@ def wrap_label(parts: Sequence[str], width: int = _WRAP) -> list[str]:
     return lines
 
 
+def _tooltip(text: str) -> str:
+    """A tooltip as dot must read it: dot reads a tooltip's backslash escapes twice (``\\\\``
+    to ``\\`` with ``\\n``, then ``\\N``, ``\\G``, ``\\L``, ``\\T``... to names), so each
+    backslash is written twice before :func:`quote` doubles it again."""
+    return text.replace("\\", "\\\\")
+
+
 def _attributes(values: dict[str, str]) -> str:
-    return "[" + ", ".join(f"{k}={quote(v)}" for k, v in values.items()) + "]"
+    quoted = (quote(_tooltip(v) if k == "tooltip" else v) for k, v in values.items())
+    return "[" + ", ".join(f"{k}={v}" for k, v in zip(values, quoted, strict=True)) + "]"
 
 
 def _edge_attributes(edge: Edge, edge_id: str) -> dict[str, str]:
@@ -87,12 +95,15 @@ def _edge_attributes(edge: Edge, edge_id: str) -> dict[str, str]:
 
 def dot_text(diagram: Diagram, *, id_prefix: str = "") -> str:
     """The DOT source of ``diagram``; node and edge ids are ``{id_prefix}n{i}`` and
-    ``{id_prefix}e{i}`` in the diagram's order."""
+    ``{id_prefix}e{i}`` in the diagram's order.  With a prefix, the graph's own id is
+    ``{id_prefix}graph`` (Graphviz calls every graph ``graph0``, once a page per diagram)."""
+    own_id = {"id": f"{id_prefix}graph"} if id_prefix else {}
     out = [
         f"digraph {quote(diagram.title)} {{",
         "  graph "
         + _attributes(
             {
+                **own_id,
                 "rankdir": "LR",
                 "fontname": FONT,
                 "fontsize": "12",

@@ -19,8 +19,6 @@ __all__ = ["MERMAID_MAX_EDGES", "MERMAID_MAX_TEXT", "mermaid_parts"]
 #: Mermaid's default limits (``maxEdges``, ``maxTextSize``)
 MERMAID_MAX_EDGES = 500
 MERMAID_MAX_TEXT = 50_000
-#: room kept in each part for the header, the class definitions and the subgraph lines
-_HEADROOM = 4_000
 
 _CLASSES: dict[NodeKind, str] = {
     NodeKind.COMPONENT: "fill:#dbe9f6,stroke:#1f4e78,color:#000",
@@ -43,10 +41,19 @@ _SHAPES: dict[NodeKind, tuple[str, str]] = {
 
 #: Mermaid's entities for what would end a quoted label, be read as HTML (``<``, and ``&``,
 #: which would make ``&amp;`` show as ``&``), be read as one of Mermaid's own entities
-#: (``#``: ``#lt;`` shows as ``<``), or start a ``%%{init}%%`` directive (Mermaid looks for
-#: those anywhere in the text)
+#: (``#``: ``#lt;`` shows as ``<``), start a ``%%{init}%%`` directive (Mermaid looks for
+#: those anywhere in the text), or make a label a Markdown string (one that opens with a
+#: backtick, which its next backtick ends)
 _ENTITIES = str.maketrans(
-    {'"': "#quot;", "<": "#lt;", ">": "#gt;", "%": "#37;", "&": "#amp;", "#": "#35;"}
+    {
+        '"': "#quot;",
+        "<": "#lt;",
+        ">": "#gt;",
+        "%": "#37;",
+        "&": "#amp;",
+        "#": "#35;",
+        "`": "#96;",
+    }
 )
 
 
@@ -67,29 +74,97 @@ def _edge_line(edge: Edge, ids: dict[str, str]) -> str:
     return f'  {ids[edge.source]} {arrow}|"{label}"| {ids[edge.target]}'
 
 
-def _split(edges: Sequence[Edge], ids: dict[str, str], budget: int) -> list[list[int]]:
-    """Edge indexes per part: at most MERMAID_MAX_EDGES and ``budget`` characters of edges
-    each, a source node's edges kept together when they fit in one part."""
+class _Sizes:
+    """What each line of a part costs, in characters (its indent and line break counted), so
+    that a part is cut before it passes Mermaid's ``maxTextSize``."""
+
+    def __init__(self, diagram: Diagram, ids: dict[str, str], node_lines: dict[str, str]) -> None:
+        self.diagram = diagram
+        # a box: its line (indented four in a subgraph), and its id in its kind's class line
+        self.node = {n: len(line) + 5 + len(ids[n]) + 1 for n, line in node_lines.items()}
+        self.cluster_of = {node.id: node.cluster for node in diagram.nodes}
+        self.cluster = {
+            c.id: len(f'  subgraph c{index}["{_text(c.label)}"]\n  end\n')
+            for index, c in enumerate(diagram.clusters)
+        }
+        # the front matter (a title naming its part: " (part 12 of 12)"), and per kind of box
+        # its classDef and the start and end of its class line
+        title = _title(diagram.title + " (part 9999 of 9999)")
+        self.fixed = len(f"---\ntitle: {title}\n---\nflowchart LR\n") + sum(
+            len(f"  classDef kind_{kind.value} {style}\n  class  kind_{kind.value}\n")
+            for kind, style in _CLASSES.items()
+        )
+        style = f"  linkStyle {MERMAID_MAX_EDGES} stroke:#000000,stroke-width:1.5px\n"
+        self.edge = [
+            len(_edge_line(edge, ids)) + 1 + (len(style) if edge.status is not None else 0)
+            for edge in diagram.edges
+        ]
+
+    def added(self, indexes: Sequence[int], nodes: set[str], clusters: set[str]) -> int:
+        """What the edges ``indexes`` add to a part already holding ``nodes`` in
+        ``clusters``: their lines, and those of the boxes and subgraphs they bring."""
+        size = 0
+        new_nodes: set[str] = set()
+        new_clusters: set[str] = set()
+        for index in indexes:
+            size += self.edge[index]
+            edge = self.diagram.edges[index]
+            for node in (edge.source, edge.target):
+                if node in nodes or node in new_nodes:
+                    continue
+                new_nodes.add(node)
+                size += self.node[node]
+                cluster = self.cluster_of[node]
+                if cluster is not None and cluster not in clusters | new_clusters:
+                    new_clusters.add(cluster)
+                    size += self.cluster.get(cluster, 0)  # none: drawn outside any subgraph
+        return size
+
+
+class _Part:
+    """The edges of one part, and the boxes and subgraphs they use."""
+
+    def __init__(self, sizes: _Sizes) -> None:
+        self.sizes = sizes
+        self.edges: list[int] = []
+        self.nodes: set[str] = set()
+        self.clusters: set[str] = set()
+        self.size = sizes.fixed
+
+    def fits(self, indexes: Sequence[int]) -> bool:
+        return (
+            len(self.edges) + len(indexes) <= MERMAID_MAX_EDGES
+            and self.size + self.sizes.added(indexes, self.nodes, self.clusters) <= MERMAID_MAX_TEXT
+        )
+
+    def add(self, index: int) -> None:
+        self.size += self.sizes.added([index], self.nodes, self.clusters)
+        self.edges.append(index)
+        edge = self.sizes.diagram.edges[index]
+        for node in (edge.source, edge.target):
+            self.nodes.add(node)
+            cluster = self.sizes.cluster_of[node]
+            if cluster is not None:
+                self.clusters.add(cluster)
+
+
+def _split(sizes: _Sizes) -> list[list[int]]:
+    """Edge indexes per part: at most MERMAID_MAX_EDGES edges and, with the boxes, subgraphs
+    and lines they bring, at most MERMAID_MAX_TEXT characters each; a source node's edges
+    kept together when they fit in one part."""
     by_source: dict[str, list[int]] = {}
-    for index, edge in enumerate(edges):
+    for index, edge in enumerate(sizes.diagram.edges):
         by_source.setdefault(edge.source, []).append(index)
-    parts: list[list[int]] = [[]]
-    size = 0
+    parts = [_Part(sizes)]
     for group in by_source.values():
-        lengths = [len(_edge_line(edges[i], ids)) + 1 for i in group]
-        fits = len(group) <= MERMAID_MAX_EDGES and sum(lengths) <= budget
-        if fits and (
-            len(parts[-1]) + len(group) > MERMAID_MAX_EDGES or size + sum(lengths) > budget
-        ):
-            parts.append([])
-            size = 0
-        for index, length in zip(group, lengths, strict=True):
-            if len(parts[-1]) >= MERMAID_MAX_EDGES or size + length > budget:
-                parts.append([])
-                size = 0
-            parts[-1].append(index)
-            size += length
-    return [p for p in parts if p] or [[]]
+        if not parts[-1].fits(group) and _Part(sizes).fits(group):
+            parts.append(_Part(sizes))
+        for index in group:
+            # an edge too large for any part (a box of a huge name) is a part of its own
+            if parts[-1].edges and not parts[-1].fits([index]):
+                parts.append(_Part(sizes))
+            parts[-1].add(index)
+    return [p.edges for p in parts if p.edges] or [[]]
 
 
 def mermaid_parts(diagram: Diagram) -> list[str]:
@@ -101,9 +176,7 @@ def mermaid_parts(diagram: Diagram) -> list[str]:
         opening, closing = _SHAPES[node.kind]
         label = "<br/>".join(_text(line) for line in node.label)
         node_lines[node.id] = f'{ids[node.id]}{opening}"{label}"{closing}'
-    budget = MERMAID_MAX_TEXT - _HEADROOM - sum(len(line) + 5 for line in node_lines.values())
-    budget = max(budget, MERMAID_MAX_TEXT // 4)  # huge node lists: parts then hold fewer edges
-    parts = _split(diagram.edges, ids, budget)
+    parts = _split(_Sizes(diagram, ids, node_lines))
     texts = []
     for number, part in enumerate(parts, start=1):
         edges = [diagram.edges[i] for i in part]

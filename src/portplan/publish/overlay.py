@@ -35,6 +35,34 @@ __all__ = [
 OVERLAY_READERS: Mapping[str, OverlayReader] = {reader.kind: reader for reader in (VerifyReader(),)}
 
 
+#: half of a UTF-16 surrogate pair: JSON's ``\ud800`` escape alone, which ``json`` reads
+#: into a string no UTF-8 text (the report) can hold
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _half_pair(data: object) -> tuple[str, str, bool] | None:
+    """Where the first string (or key) of ``data`` holding half a surrogate pair is
+    (``checks[0].outcome``), the character, and whether it is in a key; ``None``: nowhere."""
+    stack: list[tuple[str, object]] = [("", data)]
+    while stack:
+        where, value = stack.pop()
+        if isinstance(value, str):
+            found = _SURROGATE.search(value)
+            if found:
+                return where, found.group(), False
+        elif isinstance(value, dict):
+            items = []
+            for key, item in value.items():
+                found = _SURROGATE.search(key)
+                if found:
+                    return where, found.group(), True
+                items.append((f"{where}.{key}" if where else key, item))
+            stack.extend(reversed(items))
+        elif isinstance(value, list):
+            stack.extend(reversed([(f"{where}[{i}]", item) for i, item in enumerate(value)]))
+    return None
+
+
 def read_overlay(text: str, origin: str, kind: str | None = None) -> Overlay:
     """The findings of the results document ``text`` (read from ``origin``, named in errors);
     ``kind``: the kind the caller asked for (``--verify`` wants ``verify``)."""
@@ -55,6 +83,14 @@ def read_overlay(text: str, origin: str, kind: str | None = None) -> Overlay:
         raise OverlayError(
             f"{origin}: not JSON ({why}); give the output of a portplan command with --format json"
         ) from None
+    half = _half_pair(data)
+    if half is not None:
+        where, char, in_key = half
+        raise OverlayError(
+            f"{origin}: {where or 'the document'} holds half of a surrogate pair "
+            f"({char.encode('unicode_escape').decode()}){' in a key' if in_key else ''}, "
+            "which no text can: give the unedited output of a portplan command"
+        )
     if not isinstance(data, dict) or "format_version" not in data or "kind" not in data:
         raise OverlayError(
             f"{origin}: not a portplan JSON document (it has no format_version and kind)"
@@ -194,8 +230,9 @@ def overlay_rows(plan: Plan, overlays: Sequence[Overlay]) -> RowFindings:
         # the probes of every document together: one file per member of a cluster, say
         gap = shortfall(plan, plan.rows[index], [f for _o, f in items])
         if gap is not None:
-            probing = dict.fromkeys(o for o, f in items if f.probe is not None)
-            items.extend((overlay, gap) for overlay in probing)
+            # by identity: one file given twice is two equal overlays, each with its column
+            probing = {id(o): o for o, f in items if f.probe is not None}
+            items.extend((overlay, gap) for overlay in probing.values())
     status = {i: worst(f.status for _o, f in items) for i, items in sorted(found.items())}
     return RowFindings(
         findings={i: tuple(items) for i, items in sorted(found.items())},

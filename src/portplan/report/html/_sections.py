@@ -363,13 +363,17 @@ def blocked_section(found: RowFindings) -> str:
     for o, f in found.blocked:
         status = "passed" if f.status is Status.PASSED else "failed"
         word = "blocked" if status == "passed" else "not proven blocked"
-        sent = f.probe.source_address if f.probe is not None else None
+        # no probe: a part of a forbidden connection that was not probed was never sent
+        if f.probe is None:
+            sent = "not sent"
+        else:
+            sent = f.probe.source_address or "this machine (the kernel's address)"
         rows.append(
             (
                 [
                     text(o.origin),
                     text(f.flow),
-                    text(sent or "this machine (the kernel's address)"),
+                    text(sent),
                     text(f.destination or ""),
                     (
                         el("span", f"{_MARKS[status]} {word}", class_=f"status {status}")
