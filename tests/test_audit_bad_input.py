@@ -84,6 +84,10 @@ EXPECTED = {
     "s_w_port_big.json": ": tcp[0]: LocalPort (a number of 41 digits) is not a port number",
     "s_w_port_neg.json": ": tcp[0]: LocalPort -1 is not a port number (0-65535)",
     "s_w_port_float.json": ": tcp[0]: LocalPort inf is not a port number (0-65535)",
+    # JSON's \ud800 escape alone (half a surrogate pair): a traceback writing --format json
+    "aws_half_pair.json": "IpRanges[0].Description holds half of a surrogate pair (\\ud800)",
+    "win_half_pair_key.json": "profiles[0] holds half of a surrogate pair (\\udc00) in a key",
+    "s_w_half_pair.json": "tcp[0].OwningProcess holds half of a surrogate pair",
 }
 #: the reader of each file prefix: its option, its kind, and the deployment and host
 READERS = {

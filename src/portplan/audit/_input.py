@@ -18,7 +18,7 @@ from typing import Any
 import yaml
 
 from portplan._errors import AuditError, PortplanError
-from portplan._text import one_line, shown
+from portplan._text import half_surrogate_pair, one_line, shown
 from portplan.load.yamlsrc import MAX_ALIASES, MAX_DEPTH, MAX_EXPANDED
 from portplan.spaces import Ranges
 
@@ -74,9 +74,18 @@ def load_json(text: str) -> Any:
     """JSON, with nesting too deep for Python's stack refused as :class:`ValueError` (which
     the callers already report as JSON they cannot read)."""
     try:
-        return json.loads(text.lstrip("\ufeff"))
+        data = json.loads(text.lstrip("\ufeff"))
     except RecursionError:
         raise ValueError("lists or objects nested too deeply") from None
+    half = half_surrogate_pair(data)
+    if half is not None:  # no finding or report could show it
+        where, char, in_key = half
+        raise ValueError(
+            f"{where or 'the document'} holds half of a surrogate pair "
+            f"({char.encode('unicode_escape').decode()}){' in a key' if in_key else ''}, "
+            "which no text can hold"
+        )
+    return data
 
 
 def _number_text(value: object) -> str:

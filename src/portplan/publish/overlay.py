@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from portplan._errors import OverlayError
+from portplan._text import half_surrogate_pair
 from portplan.plan import Plan, plan_digest
 from portplan.publish._coverage import as_placed, holds, shortfall
 from portplan.publish._findings import Document, Finding, Overlay, OverlayReader
@@ -33,34 +34,6 @@ __all__ = [
 
 #: the reader of each kind of results document a report can overlay, by ``kind``
 OVERLAY_READERS: Mapping[str, OverlayReader] = {reader.kind: reader for reader in (VerifyReader(),)}
-
-
-#: half of a UTF-16 surrogate pair: JSON's ``\ud800`` escape alone, which ``json`` reads
-#: into a string no UTF-8 text (the report) can hold
-_SURROGATE = re.compile("[\ud800-\udfff]")
-
-
-def _half_pair(data: object) -> tuple[str, str, bool] | None:
-    """Where the first string (or key) of ``data`` holding half a surrogate pair is
-    (``checks[0].outcome``), the character, and whether it is in a key; ``None``: nowhere."""
-    stack: list[tuple[str, object]] = [("", data)]
-    while stack:
-        where, value = stack.pop()
-        if isinstance(value, str):
-            found = _SURROGATE.search(value)
-            if found:
-                return where, found.group(), False
-        elif isinstance(value, dict):
-            items = []
-            for key, item in value.items():
-                found = _SURROGATE.search(key)
-                if found:
-                    return where, found.group(), True
-                items.append((f"{where}.{key}" if where else key, item))
-            stack.extend(reversed(items))
-        elif isinstance(value, list):
-            stack.extend(reversed([(f"{where}[{i}]", item) for i, item in enumerate(value)]))
-    return None
 
 
 def read_overlay(text: str, origin: str, kind: str | None = None) -> Overlay:
@@ -83,7 +56,7 @@ def read_overlay(text: str, origin: str, kind: str | None = None) -> Overlay:
         raise OverlayError(
             f"{origin}: not JSON ({why}); give the output of a portplan command with --format json"
         ) from None
-    half = _half_pair(data)
+    half = half_surrogate_pair(data)
     if half is not None:
         where, char, in_key = half
         raise OverlayError(

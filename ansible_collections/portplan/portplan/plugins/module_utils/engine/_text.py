@@ -18,6 +18,7 @@ __all__ = [
     "did_you_mean",
     "escaped",
     "format_path",
+    "half_surrogate_pair",
     "one_line",
     "shown",
     "terminal_text",
@@ -136,3 +137,32 @@ def escaped(text: str, *, newlines: bool = False) -> str:
     if newlines:
         return "\n".join(_UNSHOWN.sub(_escape, line) for line in text.split("\n"))
     return _UNSHOWN.sub(_escape, text)
+
+
+#: half of a UTF-16 surrogate pair: JSON's ``\ud800`` escape alone, which ``json`` reads
+#: into a string no UTF-8 text can hold
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def half_surrogate_pair(data: object) -> tuple[str, str, bool] | None:
+    """Where the first string (or key) of parsed JSON ``data`` holding half a surrogate pair
+    is (``checks[0].outcome``), the character, and whether it is in a key; ``None``: nowhere.
+    Any output of such a string would fail, so readers of JSON refuse it with its place."""
+    stack: list[tuple[str, object]] = [("", data)]
+    while stack:
+        where, value = stack.pop()
+        if isinstance(value, str):
+            found = _SURROGATE.search(value)
+            if found:
+                return where, found.group(), False
+        elif isinstance(value, dict):
+            items = []
+            for key, item in value.items():
+                found = _SURROGATE.search(str(key))
+                if found:
+                    return where, found.group(), True
+                items.append((f"{where}.{key}" if where else str(key), item))
+            stack.extend(reversed(items))
+        elif isinstance(value, list):
+            stack.extend(reversed([(f"{where}[{i}]", item) for i, item in enumerate(value)]))
+    return None
