@@ -40,6 +40,7 @@ _READING = {
     "windows": ("Windows sockets JSON", "collect it with the one-liner of docs/audit.md"),
 }
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -65,6 +66,12 @@ class Socket:
                 return True
             return self.dual_stack and address.version == 4
         return self.address == address
+
+    def reaches(self, network: Network) -> bool:
+        """Whether connections to some address of ``network`` reach this socket."""
+        if network.num_addresses == 1 or self.address.is_unspecified:
+            return self.covers(network.network_address)
+        return self.address in network
 
     def __str__(self) -> str:
         shown = f"[{self.address}]" if self.address.version == 6 else str(self.address)

@@ -1,0 +1,121 @@
+"""``portplan audit --sockets`` of what ``ss -tulpnH`` prints for real sockets, bound in a
+network namespace the test creates (and deletes, however the test ends).
+
+A host known by its name only, or by a network, has no single address a socket must cover: a
+socket the network reaches must listen all the same, never one on loopback only or on an
+address outside the host's network.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ipaddress
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+import machine
+import netns
+from portplan.cli import cli
+
+pytestmark = pytest.mark.netns
+
+#: binds every socket its arguments name (``tcp|udp ADDRESS PORT [DEVICE]``), says so, then
+#: holds them until its stdin closes
+LISTENERS = r"""
+import socket, sys
+keep = []
+for spec in sys.argv[1:]:
+    kind, address, port, *device = spec.split()
+    family = socket.AF_INET6 if ":" in address else socket.AF_INET
+    s = socket.socket(family, socket.SOCK_STREAM if kind == "tcp" else socket.SOCK_DGRAM)
+    if family == socket.AF_INET6:
+        s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+    if device:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, device[0].encode())
+    scope = socket.if_nametoindex(device[0]) if device and address.startswith("fe80") else 0
+    s.bind((address, int(port), 0, scope) if family == socket.AF_INET6 else (address, int(port)))
+    if kind == "tcp":
+        s.listen()
+    keep.append(s)
+print("ready", flush=True)
+sys.stdin.read()
+"""
+
+
+@contextlib.contextmanager
+def listening(name: str, *specs: str) -> Iterator[str]:
+    """``ss -tulpnH`` of namespace ``name`` while sockets ``specs`` listen in it."""
+    argv = ["ip", "netns", "exec", name, sys.executable, "-c", LISTENERS, *specs]
+    with subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True) as held:
+        try:
+            assert held.stdout is not None and held.stdout.readline().strip() == "ready"
+            yield netns.run(["ip", "netns", "exec", name, "ss", "-tulpnH"]).stdout
+        finally:
+            held.kill()
+
+
+def audit(deployment: Path, host: str, ss: str, directory: Path) -> set[tuple[str, str]]:
+    """(kind, the message after its "but", pids left out) of every finding on a planned row of
+    ``host`` (the other host's socket is not planned here)."""
+    listing = directory / "ss.txt"
+    listing.write_text(ss)
+    sockets = ["--sockets", f"ss:{listing}", "--format", "json"]
+    result = CliRunner().invoke(cli, ["audit", str(deployment), "--host", host, *sockets])
+    assert result.exit_code in (0, 1), result.output
+    (found,) = machine.document(result.stdout, "audit")["audits"]
+    said = {(f["kind"], f["message"].split(" but ")[-1]) for f in found["findings"] if f["flow"]}
+    return {(kind, re.sub(r" \(pid \d+\)", "", text)) for kind, text in said}
+
+
+def deployment(directory: Path) -> Path:
+    """www (by name only) serves tcp/18443, net (a /28) tcp/18444, to pc."""
+    (directory / "web.yaml").write_text(
+        "id: web-1\nname: Web\nversion: '1'\ndocument: {title: Web ports}\n"
+        "components:\n  browser: {name: Browser, kind: client}\n  site: {name: Site}\n"
+        "  api: {name: API}\n"
+        "flows:\n  - id: https\n    row: 1\n    from: browser\n    to: site\n"
+        "    protocol: tcp\n    ports: 18443\n    purpose: Pages.\n"
+        "  - id: rest\n    row: 2\n    from: browser\n    to: api\n"
+        "    protocol: tcp\n    ports: 18444\n    purpose: Calls.\n"
+    )
+    path = directory / "deployment.yaml"
+    path.write_text(
+        "name: reach\nhosts:\n  pc: {addresses: [203.0.113.9]}\n"
+        "  www: {dns_name: www.portplan.test}\n  net: {addresses: [192.0.2.0/28]}\n"
+        "products:\n  web-1:\n    file: web.yaml\n"
+        "    components: {browser: pc, site: www, api: net}\n"
+    )
+    return path
+
+
+@pytest.fixture(scope="module")
+def node() -> Iterator[str]:
+    with netns.guard("ss"), netns.topology() as topo:
+        built = topo.add_node("host", [ipaddress.ip_address("192.0.2.3")])
+        topo.add_address(built, ipaddress.ip_address("198.51.100.1"))
+        yield built.netns
+
+
+def test_a_host_by_name_or_network_needs_a_socket_the_network_reaches(
+    node: str, tmp_path: Path
+) -> None:
+    path = deployment(tmp_path)
+    # before: a socket on loopback only, or outside the host's network, served the row
+    with listening(node, "tcp 127.0.0.1 18443", "tcp 198.51.100.1 18444") as ss:
+        python = Path(sys.executable).name
+        assert audit(path, "www", ss, tmp_path) == {
+            ("loopback-only", f"only loopback listens: tcp 127.0.0.1:18443 by {python}")
+        }
+        assert audit(path, "net", ss, tmp_path) == {
+            ("other-address", f"it listens elsewhere: tcp 198.51.100.1:18444 by {python}")
+        }
+    # a wildcard, or an address inside the network, serves it
+    with listening(node, "tcp 0.0.0.0 18443", "tcp 192.0.2.3 18444") as ss:
+        assert audit(path, "www", ss, tmp_path) == set()
+        assert audit(path, "net", ss, tmp_path) == set()
