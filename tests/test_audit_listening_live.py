@@ -60,17 +60,25 @@ def listening(name: str, *specs: str) -> Iterator[str]:
             held.kill()
 
 
-def audit(deployment: Path, host: str, ss: str, directory: Path) -> set[tuple[str, str]]:
-    """(kind, the message after its "but", pids left out) of every finding on a planned row of
-    ``host`` (the other host's socket is not planned here)."""
+def findings(deployment: Path, host: str, ss: str, directory: Path) -> set[tuple[str, str, str]]:
+    """(kind, flow, message with pids left out) of every socket finding on ``host``."""
     listing = directory / "ss.txt"
     listing.write_text(ss)
     sockets = ["--sockets", f"ss:{listing}", "--format", "json"]
     result = CliRunner().invoke(cli, ["audit", str(deployment), "--host", host, *sockets])
     assert result.exit_code in (0, 1), result.output
     (found,) = machine.document(result.stdout, "audit")["audits"]
-    said = {(f["kind"], f["message"].split(" but ")[-1]) for f in found["findings"] if f["flow"]}
-    return {(kind, re.sub(r" \(pid \d+\)", "", text)) for kind, text in said}
+    return {
+        (f["kind"], f["flow"] or "", re.sub(r" \(pid \d+\)", "", f["message"]))
+        for f in found["findings"]
+    }
+
+
+def audit(deployment: Path, host: str, ss: str, directory: Path) -> set[tuple[str, str]]:
+    """(kind, the message after its "but") of every finding on a planned row of ``host``
+    (the other host's socket is not planned here)."""
+    found = findings(deployment, host, ss, directory)
+    return {(kind, message.split(" but ")[-1]) for kind, flow, message in found if flow}
 
 
 def deployment(directory: Path) -> Path:
@@ -95,19 +103,21 @@ def deployment(directory: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def node() -> Iterator[str]:
+def node() -> Iterator[tuple[str, ipaddress.IPv6Address]]:
+    """A namespace holding 192.0.2.3 and 198.51.100.1, and its link-local address."""
     with netns.guard("ss"), netns.topology() as topo:
         built = topo.add_node("host", [ipaddress.ip_address("192.0.2.3")])
         topo.add_address(built, ipaddress.ip_address("198.51.100.1"))
-        yield built.netns
+        yield built.netns, topo.link_local(built)
 
 
 def test_a_host_by_name_or_network_needs_a_socket_the_network_reaches(
-    node: str, tmp_path: Path
+    node: tuple[str, ipaddress.IPv6Address], tmp_path: Path
 ) -> None:
+    name, _link_local = node
     path = deployment(tmp_path)
     # before: a socket on loopback only, or outside the host's network, served the row
-    with listening(node, "tcp 127.0.0.1 18443", "tcp 198.51.100.1 18444") as ss:
+    with listening(name, "tcp 127.0.0.1 18443", "tcp 198.51.100.1 18444") as ss:
         python = Path(sys.executable).name
         assert audit(path, "www", ss, tmp_path) == {
             ("loopback-only", f"only loopback listens: tcp 127.0.0.1:18443 by {python}")
@@ -116,6 +126,31 @@ def test_a_host_by_name_or_network_needs_a_socket_the_network_reaches(
             ("other-address", f"it listens elsewhere: tcp 198.51.100.1:18444 by {python}")
         }
     # a wildcard, or an address inside the network, serves it
-    with listening(node, "tcp 0.0.0.0 18443", "tcp 192.0.2.3 18444") as ss:
+    with listening(name, "tcp 0.0.0.0 18443", "tcp 192.0.2.3 18444") as ss:
         assert audit(path, "www", ss, tmp_path) == set()
         assert audit(path, "net", ss, tmp_path) == set()
+
+
+def test_a_socket_bound_to_a_device_is_read(
+    node: tuple[str, ipaddress.IPv6Address], tmp_path: Path
+) -> None:
+    # ss names the device after the address: [fe80::1]%eth0:546 (a DHCPv6 client on every
+    # such host), *%eth0:18445, 0.0.0.0%eth0:18446; the whole listing was refused for them
+    name, link_local = node
+    path = deployment(tmp_path)
+    address = str(link_local).split("%")[0]
+    specs = (f"udp {address} 546 eth0", "tcp :: 18445 eth0", "tcp 0.0.0.0 18446 eth0")
+    with listening(name, *specs) as ss:
+        assert ss.count("%eth0:") == 3, ss
+        python = Path(sys.executable).name
+        unplanned = "listens, but no planned flow ends on net"
+        assert findings(path, "net", ss, tmp_path) == {
+            ("listening-not-planned", "", f"udp [{address}]:546 by {python} {unplanned} udp/546"),
+            (
+                "listening-not-planned",
+                "",
+                f"tcp [::]:18445 (dual-stack: also IPv4) by {python} {unplanned} tcp/18445",
+            ),
+            ("listening-not-planned", "", f"tcp 0.0.0.0:18446 by {python} {unplanned} tcp/18446"),
+            ("planned-not-listening", "web-1/rest", "nothing listens on tcp 18444 for web-1/rest"),
+        }

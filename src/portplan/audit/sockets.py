@@ -86,10 +86,12 @@ class Socket:
 
 
 def _address(text: str, where: str = "") -> tuple[Address, bool]:
-    """An address as ss/netstat print it, and whether it is ss's dual-stack ``*``."""
+    """An address as ss/netstat print it, and whether it is ss's dual-stack ``*``; a scope or
+    device after it (``fe80::1%5``; ss: ``[fe80::1]%eth0``, ``*%eth0``) is left out."""
+    text = text.split("%", 1)[0]
     if text == "*":
         return ipaddress.IPv6Address("::"), True
-    bare = text.strip("[]").split("%", 1)[0]
+    bare = text.strip("[]")
     try:
         found = ipaddress.ip_address(bare)
     except ValueError:
