@@ -25,8 +25,9 @@ from portplan.cli import cli
 
 pytestmark = pytest.mark.netns
 
-#: binds every socket its arguments name (``tcp|udp ADDRESS PORT [DEVICE]``), says so, then
-#: holds them until its stdin closes
+#: binds every socket its arguments name (``tcp|udp ADDRESS PORT [DEVICE]``; ``tcp ADDRESS PORT
+#: connected``: a listener and a connection to it), says so, then holds them until its stdin
+#: closes
 LISTENERS = r"""
 import socket, sys
 keep = []
@@ -36,26 +37,30 @@ for spec in sys.argv[1:]:
     s = socket.socket(family, socket.SOCK_STREAM if kind == "tcp" else socket.SOCK_DGRAM)
     if family == socket.AF_INET6:
         s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
-    if device:
+    if device and device != ["connected"]:
         s.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, device[0].encode())
     scope = socket.if_nametoindex(device[0]) if device and address.startswith("fe80") else 0
     s.bind((address, int(port), 0, scope) if family == socket.AF_INET6 else (address, int(port)))
     if kind == "tcp":
         s.listen()
     keep.append(s)
+    if kind == "tcp" and device == ["connected"]:  # and a connection to it, both ends
+        client = socket.create_connection((address, int(port)))
+        keep += [client, s.accept()[0]]
 print("ready", flush=True)
 sys.stdin.read()
 """
 
 
 @contextlib.contextmanager
-def listening(name: str, *specs: str) -> Iterator[str]:
-    """``ss -tulpnH`` of namespace ``name`` while sockets ``specs`` listen in it."""
+def listening(name: str, *specs: str, ss: str = "-tulpnH") -> Iterator[str]:
+    """``ss -tulpnH`` (or ``ss SS``) of namespace ``name`` while sockets ``specs`` listen in
+    it."""
     argv = ["ip", "netns", "exec", name, sys.executable, "-c", LISTENERS, *specs]
     with subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True) as held:
         try:
             assert held.stdout is not None and held.stdout.readline().strip() == "ready"
-            yield netns.run(["ip", "netns", "exec", name, "ss", "-tulpnH"]).stdout
+            yield netns.run(["ip", "netns", "exec", name, "ss", ss]).stdout
         finally:
             held.kill()
 
@@ -153,4 +158,23 @@ def test_a_socket_bound_to_a_device_is_read(
             ),
             ("listening-not-planned", "", f"tcp 0.0.0.0:18446 by {python} {unplanned} tcp/18446"),
             ("planned-not-listening", "web-1/rest", "nothing listens on tcp 18444 for web-1/rest"),
+        }
+
+
+def test_ss_of_every_socket_lists_only_the_listening_ones(
+    node: tuple[str, ipaddress.IPv6Address], tmp_path: Path
+) -> None:
+    # `ss -tuanpH` also lists connections (ESTAB): each end of one was read as a listener, the
+    # client's ephemeral port reported as listening-not-planned
+    name, _link_local = node
+    path = deployment(tmp_path)
+    with listening(name, "tcp 192.0.2.3 18444 connected", "tcp 0.0.0.0 18443", ss="-tuanpH") as ss:
+        assert ss.count("ESTAB") == 2, ss
+        assert findings(path, "net", ss, tmp_path) == {
+            (
+                "listening-not-planned",
+                "",
+                f"tcp 0.0.0.0:18443 by {Path(sys.executable).name} listens, but no planned "
+                "flow ends on net tcp/18443",
+            )
         }

@@ -111,6 +111,8 @@ def _split(endpoint: str, where: str) -> tuple[str, int]:
         raise AuditError(f"{where}: {exc}; give the listing as the tool printed it") from None
 
 
+#: the state ss gives a socket that listens (UDP: bound, connected to no peer)
+_SS_LISTENING = {"tcp": "LISTEN", "udp": "UNCONN"}
 _SS_USERS = re.compile(r'\("([^"]*)",pid=(\d+)')
 
 
@@ -122,6 +124,8 @@ def _read_ss(text: str, name: str) -> list[Socket]:
             continue
         if words[0] not in ("tcp", "udp") or len(words) < 5:
             raise AuditError(f"{name}:{number}: not a line of `ss -tulpnH`: {line[:60]}")
+        if words[1] != _SS_LISTENING[words[0]]:
+            continue  # a connection (`ss -tuanpH` lists them too): it listens for nobody
         host, port = _split(words[4], f"{name}:{number}")
         address, dual = _address(host, f"{name}:{number}")
         users = _SS_USERS.search(line)
