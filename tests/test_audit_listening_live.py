@@ -87,22 +87,29 @@ def audit(deployment: Path, host: str, ss: str, directory: Path) -> set[tuple[st
 
 
 def deployment(directory: Path) -> Path:
-    """www (by name only) serves tcp/18443, net (a /28) tcp/18444, to pc."""
+    """To pc: www (by name only) serves tcp/18443, net (a /28) tcp/18444, es (a cluster of
+    two machines) tcp/18445, nets (two /28: a machine is in one of them) tcp/18446."""
+    flows = {"site": ("https", 18443), "api": ("rest", 18444), "search": ("query", 18445)}
+    flows["store"] = ("save", 18446)
     (directory / "web.yaml").write_text(
         "id: web-1\nname: Web\nversion: '1'\ndocument: {title: Web ports}\n"
-        "components:\n  browser: {name: Browser, kind: client}\n  site: {name: Site}\n"
-        "  api: {name: API}\n"
-        "flows:\n  - id: https\n    row: 1\n    from: browser\n    to: site\n"
-        "    protocol: tcp\n    ports: 18443\n    purpose: Pages.\n"
-        "  - id: rest\n    row: 2\n    from: browser\n    to: api\n"
-        "    protocol: tcp\n    ports: 18444\n    purpose: Calls.\n"
+        "components:\n  browser: {name: Browser, kind: client}\n"
+        + "".join(f"  {c}: {{name: {c}}}\n" for c in flows)
+        + "flows:\n"
+        + "".join(
+            f"  - {{id: {flow}, row: {n}, from: browser, to: {c}, protocol: tcp, ports: {port},"
+            " purpose: Calls.}\n"
+            for n, (c, (flow, port)) in enumerate(flows.items(), 1)
+        )
     )
     path = directory / "deployment.yaml"
     path.write_text(
         "name: reach\nhosts:\n  pc: {addresses: [203.0.113.9]}\n"
         "  www: {dns_name: www.portplan.test}\n  net: {addresses: [192.0.2.0/28]}\n"
+        "  es: {addresses: [192.0.2.3, 192.0.2.4], cluster: true}\n"
+        "  nets: {addresses: [198.51.100.0/28, 203.0.113.0/28]}\n"
         "products:\n  web-1:\n    file: web.yaml\n"
-        "    components: {browser: pc, site: www, api: net}\n"
+        "    components: {browser: pc, site: www, api: net, search: es, store: nets}\n"
     )
     return path
 
@@ -178,3 +185,18 @@ def test_ss_of_every_socket_lists_only_the_listening_ones(
                 "flow ends on net tcp/18443",
             )
         }
+
+
+def test_a_machine_of_a_group_needs_one_of_the_group_s_addresses(
+    node: tuple[str, ipaddress.IPv6Address], tmp_path: Path
+) -> None:
+    # the sockets are one machine's: a member of a cluster holds one of its addresses, a
+    # machine of a group of networks is in one of them; the others were reported elsewhere
+    name, _link_local = node
+    path = deployment(tmp_path)
+    with listening(name, "tcp 192.0.2.3 18445", "tcp 198.51.100.1 18446") as ss:
+        assert audit(path, "es", ss, tmp_path) == set()
+        assert audit(path, "nets", ss, tmp_path) == set()
+    with listening(name, "tcp 127.0.0.1 18445", "tcp 192.0.2.3 18446") as ss:
+        assert {kind for kind, _m in audit(path, "es", ss, tmp_path)} == {"loopback-only"}
+        assert {kind for kind, _m in audit(path, "nets", ss, tmp_path)} == {"other-address"}
