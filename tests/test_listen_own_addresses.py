@@ -1,7 +1,8 @@
 """`portplan listen --on HOST` listens only where this machine holds HOST's addresses, also
 where the kernel lets a program bind an address it does not hold (``ip_nonlocal_bind``, set on
 the members of a keepalived or HAProxy pair so that either can bind the shared address).  In a
-namespace of the test's own, holding web01's addresses on ``lo``."""
+namespace of the test's own, holding web01's addresses on ``lo``.  And where every port is in
+use, it says it listens on none (not that it listens for the duration)."""
 
 from __future__ import annotations
 
@@ -70,3 +71,22 @@ def test_listen_on_its_own_host_where_any_address_binds(web01: str, tmp_path: Pa
     done = listen_once(web01, tmp_path, "web01")
     assert done.returncode == 0, done.stderr
     assert "listening on 2 port(s) of web01" in done.stderr
+
+
+def test_listen_where_every_port_is_in_use_says_it_listens_on_none(
+    web01: str, tmp_path: Path
+) -> None:
+    # before: "listening on 0 port(s) of web01 for 1 s (Ctrl-C stops)", and it stopped at once
+    hold = "import socket, sys\n"
+    hold += "held = [socket.create_server((a, %d), family=socket.AF_INET6 if ':' in a else "
+    hold += "socket.AF_INET) for a in sys.argv[1:]]\nprint('ready', flush=True)\nsys.stdin.read()"
+    argv = ["ip", "netns", "exec", web01, sys.executable, "-c", hold % PORT, *HOSTS["web01"]]
+    with subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True) as held:
+        try:
+            assert held.stdout is not None and held.stdout.readline().strip() == "ready"
+            done = listen_once(web01, tmp_path, "web01")
+        finally:
+            held.kill()
+    assert done.returncode == 1, done.stderr
+    assert "listening on 0" not in done.stderr
+    assert "portplan: none of web01's 2 port(s) could be opened: nothing listens" in done.stderr
