@@ -26,8 +26,8 @@ from portplan.cli import cli
 pytestmark = pytest.mark.netns
 
 #: binds every socket its arguments name (``tcp|udp ADDRESS PORT [DEVICE]``; ``tcp ADDRESS PORT
-#: connected``: a listener and a connection to it), says so, then holds them until its stdin
-#: closes
+#: connected``: a listener and a connection to it; ``udp ADDRESS PORT connected``: connected to
+#: port 9 of the address, nothing sent), says so, then holds them until its stdin closes
 LISTENERS = r"""
 import socket, sys
 keep = []
@@ -35,6 +35,7 @@ for spec in sys.argv[1:]:
     kind, address, port, *device = spec.split()
     family = socket.AF_INET6 if ":" in address else socket.AF_INET
     s = socket.socket(family, socket.SOCK_STREAM if kind == "tcp" else socket.SOCK_DGRAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # over the last test's TIME-WAIT
     if family == socket.AF_INET6:
         s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
     if device and device != ["connected"]:
@@ -47,29 +48,34 @@ for spec in sys.argv[1:]:
     if kind == "tcp" and device == ["connected"]:  # and a connection to it, both ends
         client = socket.create_connection((address, int(port)))
         keep += [client, s.accept()[0]]
+    elif device == ["connected"]:  # a UDP socket that takes datagrams of one peer only
+        s.connect((address, 9))
 print("ready", flush=True)
 sys.stdin.read()
 """
 
 
 @contextlib.contextmanager
-def listening(name: str, *specs: str, ss: str = "-tulpnH") -> Iterator[str]:
-    """``ss -tulpnH`` (or ``ss SS``) of namespace ``name`` while sockets ``specs`` listen in
-    it."""
+def listening(name: str, *specs: str, ss: str = "ss -tulpnH") -> Iterator[str]:
+    """``ss -tulpnH`` (or the command ``ss``) of namespace ``name`` while sockets ``specs``
+    listen in it."""
     argv = ["ip", "netns", "exec", name, sys.executable, "-c", LISTENERS, *specs]
     with subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True) as held:
         try:
             assert held.stdout is not None and held.stdout.readline().strip() == "ready"
-            yield netns.run(["ip", "netns", "exec", name, "ss", ss]).stdout
+            yield netns.run(["ip", "netns", "exec", name, *ss.split()]).stdout
         finally:
             held.kill()
 
 
-def findings(deployment: Path, host: str, ss: str, directory: Path) -> set[tuple[str, str, str]]:
-    """(kind, flow, message with pids left out) of every socket finding on ``host``."""
-    listing = directory / "ss.txt"
+def findings(
+    deployment: Path, host: str, ss: str, directory: Path, kind: str = "ss"
+) -> set[tuple[str, str, str]]:
+    """(kind, flow, message with pids left out) of every socket finding on ``host`` from the
+    listing ``ss`` (of ``kind``)."""
+    listing = directory / "sockets.txt"
     listing.write_text(ss)
-    sockets = ["--sockets", f"ss:{listing}", "--format", "json"]
+    sockets = ["--sockets", f"{kind}:{listing}", "--format", "json"]
     result = CliRunner().invoke(cli, ["audit", str(deployment), "--host", host, *sockets])
     assert result.exit_code in (0, 1), result.output
     (found,) = machine.document(result.stdout, "audit")["audits"]
@@ -175,7 +181,9 @@ def test_ss_of_every_socket_lists_only_the_listening_ones(
     # client's ephemeral port reported as listening-not-planned
     name, _link_local = node
     path = deployment(tmp_path)
-    with listening(name, "tcp 192.0.2.3 18444 connected", "tcp 0.0.0.0 18443", ss="-tuanpH") as ss:
+    with listening(
+        name, "tcp 192.0.2.3 18444 connected", "tcp 0.0.0.0 18443", ss="ss -tuanpH"
+    ) as ss:
         assert ss.count("ESTAB") == 2, ss
         assert findings(path, "net", ss, tmp_path) == {
             (
@@ -200,3 +208,16 @@ def test_a_machine_of_a_group_needs_one_of_the_group_s_addresses(
     with listening(name, "tcp 127.0.0.1 18445", "tcp 192.0.2.3 18446") as ss:
         assert {kind for kind, _m in audit(path, "es", ss, tmp_path)} == {"loopback-only"}
         assert {kind for kind, _m in audit(path, "nets", ss, tmp_path)} == {"other-address"}
+
+
+def test_netstat_of_every_socket_lists_only_the_listening_ones(
+    node: tuple[str, ipaddress.IPv6Address], tmp_path: Path
+) -> None:
+    # `netstat -tuanp` lists a connected UDP socket (ESTABLISHED), which takes datagrams of
+    # its one peer only: it was read as a listener, reported listening-not-planned
+    name, _link_local = node
+    path = deployment(tmp_path)
+    specs = ("udp 192.0.2.3 18447 connected", "tcp 192.0.2.3 18444 connected")
+    with listening(name, *specs, ss="netstat -tuanp") as netstat:
+        assert netstat.count("ESTABLISHED") == 3, netstat
+        assert findings(path, "net", netstat, tmp_path, "netstat") == set()

@@ -190,6 +190,8 @@ def _read_netstat(text: str, name: str, dual_default: bool) -> list[Socket]:
         )
         if protocol == "tcp" and not listening:
             continue
+        if protocol == "udp" and foreign not in _NO_PEER:
+            continue  # connected to one peer (`netstat -tuanp`): it listens for nobody else
         host, port = _split(local, f"{name}:{number}")
         address, _dual = _address(host if host not in ("::", "") else "::", f"{name}:{number}")
         dual = address.version == 6 and address.is_unspecified and dual_default
