@@ -3,8 +3,9 @@
 or read live on this machine (psutil).
 
 A socket bound to the IPv6 wildcard ``::`` takes IPv4 connections too unless it is IPv6-only:
-``ss`` tells them apart (``*`` dual-stack, ``[::]`` IPv6-only); for ``netstat`` and live
-reading the system default is used (``net.ipv6.bindv6only``, 0 on Linux: dual-stack).
+``ss`` tells them apart (``*`` dual-stack, ``[::]`` IPv6-only); for ``netstat``, ss before
+iproute2 4.13 (``*`` the IPv4 wildcard, ``:::22`` either IPv6 one) and psutil the system
+default is used (``net.ipv6.bindv6only``, 0 on Linux: dual-stack).
 
 The Windows JSON comes from this PowerShell one-liner (docs/audit.md)::
 
@@ -116,7 +117,25 @@ _SS_LISTENING = {"tcp": "LISTEN", "udp": "UNCONN"}
 _SS_USERS = re.compile(r'\("([^"]*)",pid=(\d+)')
 
 
-def _read_ss(text: str, name: str) -> list[Socket]:
+def _legacy_ss(text: str) -> bool:
+    """Whether ``text`` is the output of an ss before iproute2 4.13 (RHEL 7's 4.11): IPv6
+    addresses unbracketed (``:::22``, peer ``:::*``), the IPv4 wildcard printed ``*``, and an
+    IPv6 wildcard alike whether it is dual-stack or not.  Without an IPv6 socket it cannot be
+    told from later ss output, where ``*`` is a dual-stack wildcard."""
+    for line in text.splitlines():
+        words = line.split()
+        if len(words) >= 6 and words[0] in ("tcp", "udp"):
+            for column in words[4:6]:
+                host = column.rpartition(":")[0].split("%", 1)[0]
+                if ":" in host and not host.startswith("["):
+                    return True
+    return False
+
+
+def _read_ss(text: str, name: str, dual_default: bool = True) -> list[Socket]:
+    """``dual_default``: whether an IPv6 wildcard takes IPv4 too where ss does not say (ss
+    before iproute2 4.13)."""
+    legacy = _legacy_ss(text)
     found = []
     for number, line in enumerate(text.splitlines(), 1):
         words = line.split()
@@ -128,6 +147,10 @@ def _read_ss(text: str, name: str) -> list[Socket]:
             continue  # a connection (`ss -tuanpH` lists them too): it listens for nobody
         host, port = _split(words[4], f"{name}:{number}")
         address, dual = _address(host, f"{name}:{number}")
+        if legacy and dual:  # `*`: the IPv4 wildcard
+            address, dual = ipaddress.IPv4Address("0.0.0.0"), False
+        elif legacy and address.version == 6 and address.is_unspecified:
+            dual = dual_default
         users = _SS_USERS.search(line)
         found.append(
             Socket(
@@ -276,7 +299,7 @@ def read_sockets(
     kind = kind or socket_kind(text, name)
     with reading(name, *_READING[kind]):
         if kind == "ss":
-            return _read_ss(text, name)
+            return _read_ss(text, name, not bindv6only)
         if kind == "netstat":
             return _read_netstat(text, name, not bindv6only)
         return _read_windows(text, name)
@@ -285,11 +308,11 @@ def read_sockets(
 def live_sockets() -> list[Socket]:
     """This machine's listening TCP sockets and bound UDP sockets: from ``ss -tulpnH`` where
     it is installed (it tells dual-stack sockets from IPv6-only ones), else from psutil."""
+    dual = _dual_default()
     try:
-        return _read_ss(read_tool(["ss", "-tulpnH"]), "ss -tulpnH (live)")
+        return _read_ss(read_tool(["ss", "-tulpnH"]), "ss -tulpnH (live)", dual)
     except ToolError:
         pass
-    dual = _dual_default()
     found = []
     names: dict[int, str | None] = {}
     for entry in psutil.net_connections(kind="inet"):
