@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import ipaddress
 import re
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -221,3 +222,36 @@ def test_netstat_of_every_socket_lists_only_the_listening_ones(
     with listening(name, *specs, ss="netstat -tuanp") as netstat:
         assert netstat.count("ESTABLISHED") == 3, netstat
         assert findings(path, "net", netstat, tmp_path, "netstat") == set()
+
+
+def test_netstat_without_w_cuts_a_long_ipv6_address_short(
+    node: tuple[str, ipaddress.IPv6Address], tmp_path: Path
+) -> None:
+    # netstat (net-tools) cuts an address to its 23 columns without -W: 2001:db8:aaaa:bbbb:
+    # cccc:dddd:eeee:10 port 8443 prints as 2001:db8:aaaa:bbbb:8443, refused as "not an IP
+    # address"; fe80::d0ac:e2ff:fe38:d9ec port 546 as fe80::d0ac:e2ff:fe3:546, another valid
+    # address read silently. Such a listing is refused, saying to collect it with -W
+    long = "2001:db8:aaaa:bbbb:cccc:dddd:eeee:10"
+    path = deployment(tmp_path)
+    if shutil.which("netstat") is None:
+        pytest.skip("needs netstat (net-tools)")
+    name, _link_local = node
+    netns.run(["ip", "-n", name, "addr", "add", f"{long}/128", "dev", "lo", "nodad"])
+    with listening(name, f"tcp {long} 8443", ss="netstat -tulpn") as cut:
+        assert "2001:db8:aaaa:bbbb:8443 " in cut, cut
+        listing = tmp_path / "netstat.txt"
+        listing.write_text(cut)
+        argv = ["audit", str(path), "--host", "net", "--sockets", f"netstat:{listing}"]
+        result = CliRunner().invoke(cli, argv)
+        assert result.exit_code == 2, result.output
+        assert "netstat cuts a long IPv6 address short" in result.stderr
+        assert "collect `netstat -tulpnW`" in result.stderr
+    with listening(name, f"tcp {long} 8443", ss="netstat -tulpnW") as wide:
+        assert findings(path, "net", wide, tmp_path, "netstat") >= {
+            (
+                "listening-not-planned",
+                "",
+                f"tcp [{long}]:8443 by {Path(sys.executable).name} listens, but no planned "
+                "flow ends on net tcp/8443",
+            )
+        }

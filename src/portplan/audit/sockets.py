@@ -1,5 +1,5 @@
 """Listening sockets, collected on a host: ``ss -tulpnH``, ``netstat -ano`` (Windows) or
-``netstat -tulpn`` (Linux), Windows ``Get-NetTCPConnection``/``Get-NetUDPEndpoint`` as JSON,
+``netstat -tulpnW`` (Linux), Windows ``Get-NetTCPConnection``/``Get-NetUDPEndpoint`` as JSON,
 or read live on this machine (psutil).
 
 A socket bound to the IPv6 wildcard ``::`` takes IPv4 connections too unless it is IPv6-only:
@@ -37,7 +37,7 @@ SOCKET_KINDS = ("ss", "netstat", "windows")
 #: each kind's format as messages name it, and what to give instead of a file it cannot read
 _READING = {
     "ss": ("ss output", "give the output of `ss -tulpnH`"),
-    "netstat": ("netstat output", "give the output of `netstat -ano` or `netstat -tulpn`"),
+    "netstat": ("netstat output", "give the output of `netstat -ano` or `netstat -tulpnW`"),
     "windows": ("Windows sockets JSON", "collect it with the one-liner of docs/audit.md"),
 }
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -178,6 +178,17 @@ _NOT_LISTENING = frozenset(
 )
 
 
+#: the width of Linux netstat's address columns: without -W, an address and its port longer
+#: than that are cut to it (the address loses its end)
+_NETSTAT_COLUMN = 23
+
+
+def _maybe_cut(local: str) -> bool:
+    """Whether Linux netstat may have cut the IPv6 address of ``local`` (``ADDRESS:PORT``)
+    short: it fills the column (an IPv4 one never does)."""
+    return len(local) == _NETSTAT_COLUMN and local.count(":") > 1
+
+
 def _read_netstat(text: str, name: str, dual_default: bool) -> list[Socket]:
     found = []
     # netstat's other lines (titles, UNIX sockets, Windows' [process.exe]) are passed over; a
@@ -189,8 +200,13 @@ def _read_netstat(text: str, name: str, dual_default: bool) -> list[Socket]:
     ):
         raise AuditError(
             f"{name}: holds no line of netstat output (no 'Proto' heading, no socket); "
-            "give the output of `netstat -ano` or `netstat -tulpn`"
+            "give the output of `netstat -ano` or `netstat -tulpnW`"
         )
+    # Linux netstat -W prints an address whole, past the column: then none was cut
+    wide = any(
+        len(words) >= 5 and words[0] in _NETSTAT_PROTOCOLS and len(words[3]) > _NETSTAT_COLUMN
+        for words in (line.split() for line in text.splitlines())
+    )
     for number, line in enumerate(text.splitlines(), 1):
         words = line.split()
         if not words or words[0].lower() not in _NETSTAT_PROTOCOLS:
@@ -215,6 +231,12 @@ def _read_netstat(text: str, name: str, dual_default: bool) -> list[Socket]:
             continue
         if protocol == "udp" and foreign not in _NO_PEER:
             continue  # connected to one peer (`netstat -tuanp`): it listens for nobody else
+        if words[0] not in ("TCP", "UDP") and not wide and _maybe_cut(local):
+            raise AuditError(
+                f"{name}:{number}: netstat cuts a long IPv6 address short to fit its column "
+                f"without -W ({local} may be another address than the socket's); collect "
+                "`netstat -tulpnW`"
+            )
         host, port = _split(local, f"{name}:{number}")
         address, _dual = _address(host if host not in ("::", "") else "::", f"{name}:{number}")
         dual = address.version == 6 and address.is_unspecified and dual_default
@@ -277,7 +299,7 @@ def socket_kind(text: str, name: str) -> str:
            for line in text.splitlines()):  # fmt: skip
         return "netstat"
     raise AuditError(
-        f"{name}: not a socket list portplan reads (ss -tulpnH, netstat -ano, netstat -tulpn, "
+        f"{name}: not a socket list portplan reads (ss -tulpnH, netstat -ano, netstat -tulpnW, "
         "the Windows JSON of docs/audit.md); name its kind as KIND:PATH "
         f"({', '.join(SOCKET_KINDS)})"
     )

@@ -97,7 +97,7 @@ def _refuse_other_kinds(files: list[RulesetFile], host: str | None) -> None:
     "sockets_file",
     metavar="[KIND:]FILE",
     help="The listening sockets collected on HOST: ss -tulpnH, netstat -ano (Windows), "
-    "netstat -tulpn, or the Windows JSON of docs/audit.md. KIND ("
+    "netstat -tulpnW, or the Windows JSON of docs/audit.md. KIND ("
     + ", ".join(SOCKET_KINDS)
     + ") names the format when its content does not tell.",
 )
