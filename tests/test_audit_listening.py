@@ -264,3 +264,51 @@ def test_live_refuses_another_host(da01: netns.Node) -> None:
         capture_output=True, text=True, timeout=60, check=False, stdin=subprocess.DEVNULL,
     )  # fmt: skip
     assert done.returncode == 2 and "none of its addresses belongs to host 'idm01'" in done.stderr
+
+
+def test_ss_before_iproute2_4_13_names_the_ipv4_wildcard_star(tmp_path: Path) -> None:
+    # legacy-ss-4.11.txt: `ss -tulpn` of iproute2 4.11 (RHEL 7's), built from its source, of
+    # real sockets in a namespace holding 192.0.2.3 and 2001:db8::3: 0.0.0.0:22 and :123 print
+    # as `*`, the dual-stack [::]:8443 as `:::8443`, [2001:db8::3]:8301 unbracketed. It was
+    # read as the `*` of later ss (dual-stack): IPv6 reached 22 and 123, IPv4 not 8443
+    product = tmp_path / "old.yaml"
+    flows = [("ssh", "tcp", 22), ("web", "tcp", 8443), ("api", "tcp", 8301), ("time", "udp", 123)]
+    product.write_text(
+        "id: old-1\nname: Old\nversion: '1'\ndocument: {title: Old ports}\n"
+        "components:\n  pc: {name: PC, kind: client}\n  srv: {name: Server}\nflows:\n"
+        + "".join(
+            f"  - {{id: {flow}, row: {n}, from: pc, to: srv, protocol: {proto}, ports: {port},"
+            " purpose: Calls.}\n"
+            for n, (flow, proto, port) in enumerate(flows, 1)
+        )
+    )
+    plan = examples.plan_from_data(
+        {
+            "name": "legacy",
+            "hosts": {
+                "pc": {"addresses": ["203.0.113.9"]},
+                "srv": {"addresses": ["192.0.2.3", "2001:db8::3"]},
+            },
+            "products": {"old-1": {"file": str(product), "components": {"pc": "pc", "srv": "srv"}}},
+        },
+        tmp_path,
+    )
+    path = DATA / "legacy-ss-4.11.txt"
+    sockets = read_sockets(path.read_text(), str(path))
+    found = audit_listening(plan, "srv", sockets, source=str(path)).findings
+    on = "on 192.0.2.3, 2001:db8::3, but it listens elsewhere"
+    assert {(f.kind.value, f.message) for f in found} == {
+        ("other-address", f"old-1/ssh needs tcp 22 {on}: tcp 0.0.0.0:22 by python3 (pid 3838)"),
+        (
+            "other-address",
+            f"old-1/api needs tcp 8301 {on}: tcp [2001:db8::3]:8301 by python3 (pid 3838)",
+        ),
+        (
+            "other-address",
+            f"old-1/time needs udp 123 {on}: udp 0.0.0.0:123 by python3 (pid 3838)",
+        ),
+    }
+    # netstat's rule: `:::8443` takes IPv4 too where the host's bindv6only is 0 (Linux's default)
+    strict = read_sockets(path.read_text(), str(path), bindv6only=True)
+    found = audit_listening(plan, "srv", strict, source=str(path)).findings
+    assert any(f.message.startswith("old-1/web needs tcp 8443 on 192.0.2.3") for f in found)

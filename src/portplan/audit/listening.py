@@ -3,13 +3,16 @@
 For every planned row that ends on the host, the ports its service listens on (the internal
 ports where a port is published as another) must have a socket that the row's destination
 address reaches: a wildcard of the family, the address itself, or an IPv6 wildcard that is
-dual-stack for IPv4.  Each port of a run of up to 64 must listen itself (``verify`` and
-``listen`` probe each of them); a longer run (as the plan holds them) is a range where the
-service may listen, a port per instance (Elastic Cloud Enterprise's 18000-18999): one socket
-in it that the address reaches serves the range, and a range with none is one finding, never
-one per port.  The part of a row that is a dynamic range
-(Windows RPC) is where services take ports as they start: nothing must listen there, and
-whatever does is planned.  Loopback rows need a socket that 127.0.0.1 reaches.  Findings:
+dual-stack for IPv4 (where the destination is a network, an address inside it; where the host
+is known by its name only, any socket off loopback).  The sockets of a cluster or a network
+are one machine's: one of the row's addresses (or networks) must be reached, not each.  Each
+port of a run of up to 64 must listen itself (``verify`` and ``listen`` probe each of them); a
+longer run (as the plan holds them) is a range where the service may listen, a port per
+instance (Elastic Cloud Enterprise's 18000-18999): one socket in it that the address reaches
+serves the range, and a range with none is one finding, never one per port.  The part of a row
+that is a dynamic range (Windows RPC) is where services take ports as they start: nothing must
+listen there, and whatever does is planned.  Loopback rows need a socket that 127.0.0.1
+reaches.  Findings:
 
 * ``planned-not-listening``: nothing listens on the port at all (in the range: on none of its
   ports);
@@ -29,8 +32,8 @@ from portplan.plan import Plan, PlannedFlow
 
 __all__ = ["EACH_PORT_UP_TO", "audit_listening"]
 
-_LOOPBACK = ipaddress.ip_address("127.0.0.1")
-Address = ipaddress.IPv4Address | ipaddress.IPv6Address
+_LOOPBACK = ipaddress.ip_network("127.0.0.1/32")
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 #: sockets a finding names at most (a range may have hundreds on loopback)
@@ -54,10 +57,20 @@ def _ports(row: PlannedFlow) -> tuple[list[tuple[int, int]], set[int]]:
     return runs, dynamic
 
 
-def _targets(row: PlannedFlow) -> list[Address]:
+def _targets(row: PlannedFlow) -> list[Network]:
+    """Where the row's sources connect to: each address, or network, a socket must reach (none
+    for a host known by its name only: any socket the network reaches)."""
     if row.loopback:
         return [_LOOPBACK]
-    return [n.network_address for n in row.destination_addresses if n.num_addresses == 1]
+    return list(row.destination_addresses)
+
+
+def _shown(targets: Sequence[Network]) -> str:
+    if not targets:
+        return "an address the network reaches"
+    return ", ".join(
+        str(t.network_address) if t.num_addresses == 1 else f"an address of {t}" for t in targets
+    )
 
 
 def _ranges(ports: Sequence[int]) -> str:
@@ -79,12 +92,18 @@ def _sockets(found: Sequence[Socket]) -> str:
     return shown
 
 
-def _fault(present: Sequence[Socket], targets: Sequence[Address]) -> FindingKind | None:
+def _fault(
+    present: Sequence[Socket], targets: Sequence[Network], group: bool
+) -> FindingKind | None:
     """What is wrong with the sockets of a port, or of a range taken together (``None``:
-    every target address reaches one of them)."""
+    every target reaches one of them, or one target where the sockets are one machine of a
+    ``group``; without targets, a socket off loopback does)."""
     if not present:
         return FindingKind.PLANNED_NOT_LISTENING
-    if not targets or all(any(s.covers(t) for s in present) for t in targets):
+    if not targets and any(not s.loopback for s in present):
+        return None
+    each = any if group else all
+    if targets and each(any(s.reaches(t) for s in present) for t in targets):
         return None
     reachable = [s for s in present if not s.loopback]
     return FindingKind.OTHER_ADDRESS if reachable else FindingKind.LOOPBACK_ONLY
@@ -96,6 +115,8 @@ def audit_listening(
     """Compare the sockets listening on ``host`` (read from ``source``) with the plan."""
     result = AuditResult(host=host, subject="listening", platform=source, files=(source,))
     rows = [r for r in plan.rows_of(host) if r.destination == host]
+    # a cluster's, or a network's, sockets are one machine's: it holds one of the addresses
+    group = plan.hosts[host].is_group
     result.checked = len(rows)
     by_port: dict[tuple[str, int], list[Socket]] = {}
     for socket in sockets:
@@ -129,12 +150,12 @@ def audit_listening(
         lacking: dict[FindingKind, list[int]] = {}
         seen: dict[FindingKind, list[Socket]] = {}
         targets = _targets(row)
-        shown = ", ".join(str(t) for t in targets)
+        shown = _shown(targets)
         for start, end in runs:
             if end - start < EACH_PORT_UP_TO:  # each port must listen
                 for port in range(start, end + 1):
                     present = by_port.get((protocol, port), [])
-                    kind = _fault(present, targets)
+                    kind = _fault(present, targets, group)
                     if kind is not None:
                         lacking.setdefault(kind, []).append(port)
                         seen.setdefault(kind, []).extend(present)
@@ -146,7 +167,7 @@ def audit_listening(
                 if kind_of == protocol and start <= port <= end
                 for s in found
             ]
-            kind = _fault(present, targets)
+            kind = _fault(present, targets, group)
             span = f"{protocol} {start}-{end}"
             if kind == FindingKind.PLANNED_NOT_LISTENING:
                 report(

@@ -1,10 +1,11 @@
 """Listening sockets, collected on a host: ``ss -tulpnH``, ``netstat -ano`` (Windows) or
-``netstat -tulpn`` (Linux), Windows ``Get-NetTCPConnection``/``Get-NetUDPEndpoint`` as JSON,
+``netstat -tulpnW`` (Linux), Windows ``Get-NetTCPConnection``/``Get-NetUDPEndpoint`` as JSON,
 or read live on this machine (psutil).
 
 A socket bound to the IPv6 wildcard ``::`` takes IPv4 connections too unless it is IPv6-only:
-``ss`` tells them apart (``*`` dual-stack, ``[::]`` IPv6-only); for ``netstat`` and live
-reading the system default is used (``net.ipv6.bindv6only``, 0 on Linux: dual-stack).
+``ss`` tells them apart (``*`` dual-stack, ``[::]`` IPv6-only); for ``netstat``, ss before
+iproute2 4.13 (``*`` the IPv4 wildcard, ``:::22`` either IPv6 one) and psutil the system
+default is used (``net.ipv6.bindv6only``, 0 on Linux: dual-stack).
 
 The Windows JSON comes from this PowerShell one-liner (docs/audit.md)::
 
@@ -36,10 +37,11 @@ SOCKET_KINDS = ("ss", "netstat", "windows")
 #: each kind's format as messages name it, and what to give instead of a file it cannot read
 _READING = {
     "ss": ("ss output", "give the output of `ss -tulpnH`"),
-    "netstat": ("netstat output", "give the output of `netstat -ano` or `netstat -tulpn`"),
+    "netstat": ("netstat output", "give the output of `netstat -ano` or `netstat -tulpnW`"),
     "windows": ("Windows sockets JSON", "collect it with the one-liner of docs/audit.md"),
 }
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -66,6 +68,12 @@ class Socket:
             return self.dual_stack and address.version == 4
         return self.address == address
 
+    def reaches(self, network: Network) -> bool:
+        """Whether connections to some address of ``network`` reach this socket."""
+        if network.num_addresses == 1 or self.address.is_unspecified:
+            return self.covers(network.network_address)
+        return self.address in network
+
     def __str__(self) -> str:
         shown = f"[{self.address}]" if self.address.version == 6 else str(self.address)
         text = f"{self.protocol} {shown}:{self.port}"
@@ -79,10 +87,12 @@ class Socket:
 
 
 def _address(text: str, where: str = "") -> tuple[Address, bool]:
-    """An address as ss/netstat print it, and whether it is ss's dual-stack ``*``."""
+    """An address as ss/netstat print it, and whether it is ss's dual-stack ``*``; a scope or
+    device after it (``fe80::1%5``; ss: ``[fe80::1]%eth0``, ``*%eth0``) is left out."""
+    text = text.split("%", 1)[0]
     if text == "*":
         return ipaddress.IPv6Address("::"), True
-    bare = text.strip("[]").split("%", 1)[0]
+    bare = text.strip("[]")
     try:
         found = ipaddress.ip_address(bare)
     except ValueError:
@@ -102,10 +112,30 @@ def _split(endpoint: str, where: str) -> tuple[str, int]:
         raise AuditError(f"{where}: {exc}; give the listing as the tool printed it") from None
 
 
+#: the state ss gives a socket that listens (UDP: bound, connected to no peer)
+_SS_LISTENING = {"tcp": "LISTEN", "udp": "UNCONN"}
 _SS_USERS = re.compile(r'\("([^"]*)",pid=(\d+)')
 
 
-def _read_ss(text: str, name: str) -> list[Socket]:
+def _legacy_ss(text: str) -> bool:
+    """Whether ``text`` is the output of an ss before iproute2 4.13 (RHEL 7's 4.11): IPv6
+    addresses unbracketed (``:::22``, peer ``:::*``), the IPv4 wildcard printed ``*``, and an
+    IPv6 wildcard alike whether it is dual-stack or not.  Without an IPv6 socket it cannot be
+    told from later ss output, where ``*`` is a dual-stack wildcard."""
+    for line in text.splitlines():
+        words = line.split()
+        if len(words) >= 6 and words[0] in ("tcp", "udp"):
+            for column in words[4:6]:
+                host = column.rpartition(":")[0].split("%", 1)[0]
+                if ":" in host and not host.startswith("["):
+                    return True
+    return False
+
+
+def _read_ss(text: str, name: str, dual_default: bool = True) -> list[Socket]:
+    """``dual_default``: whether an IPv6 wildcard takes IPv4 too where ss does not say (ss
+    before iproute2 4.13)."""
+    legacy = _legacy_ss(text)
     found = []
     for number, line in enumerate(text.splitlines(), 1):
         words = line.split()
@@ -113,8 +143,14 @@ def _read_ss(text: str, name: str) -> list[Socket]:
             continue
         if words[0] not in ("tcp", "udp") or len(words) < 5:
             raise AuditError(f"{name}:{number}: not a line of `ss -tulpnH`: {line[:60]}")
+        if words[1] != _SS_LISTENING[words[0]]:
+            continue  # a connection (`ss -tuanpH` lists them too): it listens for nobody
         host, port = _split(words[4], f"{name}:{number}")
         address, dual = _address(host, f"{name}:{number}")
+        if legacy and dual:  # `*`: the IPv4 wildcard
+            address, dual = ipaddress.IPv4Address("0.0.0.0"), False
+        elif legacy and address.version == 6 and address.is_unspecified:
+            dual = dual_default
         users = _SS_USERS.search(line)
         found.append(
             Socket(
@@ -142,6 +178,17 @@ _NOT_LISTENING = frozenset(
 )
 
 
+#: the width of Linux netstat's address columns: without -W, an address and its port longer
+#: than that are cut to it (the address loses its end)
+_NETSTAT_COLUMN = 23
+
+
+def _maybe_cut(local: str) -> bool:
+    """Whether Linux netstat may have cut the IPv6 address of ``local`` (``ADDRESS:PORT``)
+    short: it fills the column (an IPv4 one never does)."""
+    return len(local) == _NETSTAT_COLUMN and local.count(":") > 1
+
+
 def _read_netstat(text: str, name: str, dual_default: bool) -> list[Socket]:
     found = []
     # netstat's other lines (titles, UNIX sockets, Windows' [process.exe]) are passed over; a
@@ -153,8 +200,13 @@ def _read_netstat(text: str, name: str, dual_default: bool) -> list[Socket]:
     ):
         raise AuditError(
             f"{name}: holds no line of netstat output (no 'Proto' heading, no socket); "
-            "give the output of `netstat -ano` or `netstat -tulpn`"
+            "give the output of `netstat -ano` or `netstat -tulpnW`"
         )
+    # Linux netstat -W prints an address whole, past the column: then none was cut
+    wide = any(
+        len(words) >= 5 and words[0] in _NETSTAT_PROTOCOLS and len(words[3]) > _NETSTAT_COLUMN
+        for words in (line.split() for line in text.splitlines())
+    )
     for number, line in enumerate(text.splitlines(), 1):
         words = line.split()
         if not words or words[0].lower() not in _NETSTAT_PROTOCOLS:
@@ -177,6 +229,14 @@ def _read_netstat(text: str, name: str, dual_default: bool) -> list[Socket]:
         )
         if protocol == "tcp" and not listening:
             continue
+        if protocol == "udp" and foreign not in _NO_PEER:
+            continue  # connected to one peer (`netstat -tuanp`): it listens for nobody else
+        if words[0] not in ("TCP", "UDP") and not wide and _maybe_cut(local):
+            raise AuditError(
+                f"{name}:{number}: netstat cuts a long IPv6 address short to fit its column "
+                f"without -W ({local} may be another address than the socket's); collect "
+                "`netstat -tulpnW`"
+            )
         host, port = _split(local, f"{name}:{number}")
         address, _dual = _address(host if host not in ("::", "") else "::", f"{name}:{number}")
         dual = address.version == 6 and address.is_unspecified and dual_default
@@ -239,7 +299,7 @@ def socket_kind(text: str, name: str) -> str:
            for line in text.splitlines()):  # fmt: skip
         return "netstat"
     raise AuditError(
-        f"{name}: not a socket list portplan reads (ss -tulpnH, netstat -ano, netstat -tulpn, "
+        f"{name}: not a socket list portplan reads (ss -tulpnH, netstat -ano, netstat -tulpnW, "
         "the Windows JSON of docs/audit.md); name its kind as KIND:PATH "
         f"({', '.join(SOCKET_KINDS)})"
     )
@@ -261,7 +321,7 @@ def read_sockets(
     kind = kind or socket_kind(text, name)
     with reading(name, *_READING[kind]):
         if kind == "ss":
-            return _read_ss(text, name)
+            return _read_ss(text, name, not bindv6only)
         if kind == "netstat":
             return _read_netstat(text, name, not bindv6only)
         return _read_windows(text, name)
@@ -270,11 +330,11 @@ def read_sockets(
 def live_sockets() -> list[Socket]:
     """This machine's listening TCP sockets and bound UDP sockets: from ``ss -tulpnH`` where
     it is installed (it tells dual-stack sockets from IPv6-only ones), else from psutil."""
+    dual = _dual_default()
     try:
-        return _read_ss(read_tool(["ss", "-tulpnH"]), "ss -tulpnH (live)")
+        return _read_ss(read_tool(["ss", "-tulpnH"]), "ss -tulpnH (live)", dual)
     except ToolError:
         pass
-    dual = _dual_default()
     found = []
     names: dict[int, str | None] = {}
     for entry in psutil.net_connections(kind="inet"):

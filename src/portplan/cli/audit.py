@@ -97,7 +97,7 @@ def _refuse_other_kinds(files: list[RulesetFile], host: str | None) -> None:
     "sockets_file",
     metavar="[KIND:]FILE",
     help="The listening sockets collected on HOST: ss -tulpnH, netstat -ano (Windows), "
-    "netstat -tulpn, or the Windows JSON of docs/audit.md. KIND ("
+    "netstat -tulpnW, or the Windows JSON of docs/audit.md. KIND ("
     + ", ".join(SOCKET_KINDS)
     + ") names the format when its content does not tell.",
 )
@@ -106,8 +106,8 @@ def _refuse_other_kinds(files: list[RulesetFile], host: str | None) -> None:
     type=click.Choice(["0", "1"]),
     default="0",
     show_default=True,
-    help="HOST's net.ipv6.bindv6only, for netstat output, which does not say whether a [::] "
-    "socket takes IPv4 too (0: it does).",
+    help="HOST's net.ipv6.bindv6only, for netstat output and ss before iproute2 4.13, which "
+    "do not say whether a [::] socket takes IPv4 too (0: it does).",
 )
 @option(
     "--live",

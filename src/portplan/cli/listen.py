@@ -85,6 +85,13 @@ def listen_cmd(deployment: Path, on: str, duration: float) -> None:
                     len(group) - 3,
                     reason,
                 )
+        if not opened:  # stopped at once: never said to listen for the duration
+            click.echo(
+                f"portplan: none of {on}'s {len(failed)} port(s) could be opened: nothing "
+                "listens",
+                err=True,
+            )
+            return
         click.echo(
             f"portplan: listening on {len(opened)} port(s) of {on} for "
             f"{duration:g} s (Ctrl-C stops)",

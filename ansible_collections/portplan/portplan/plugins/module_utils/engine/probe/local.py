@@ -41,7 +41,8 @@ def local_addresses() -> set[ipaddress.IPv4Address | ipaddress.IPv6Address]:
 
 def is_local(address: str) -> bool:
     """Whether this machine can send from ``address`` (it binds: an interface address, or any
-    127.0.0.0/8 address on Linux); not where its family is off, and never a special-purpose
+    127.0.0.0/8 address on Linux; where the kernel binds any address, ``ip_nonlocal_bind``,
+    one it routes to itself); not where its family is off, and never a special-purpose
     address, which binds without being one of this machine's (``0.0.0.0`` and ``::`` are
     every address, the kernel then chooses; a multicast or broadcast address names a group):
     a host that declares one is not this machine for it."""
@@ -52,7 +53,24 @@ def is_local(address: str) -> bool:
             sock.bind((address, 0))
     except OSError:
         return False
-    return True
+    if not _binds_any(family_of(address)):
+        return True
+    # here the kernel binds addresses it does not hold (the members of a keepalived pair, so
+    # that either binds the shared one): an address of this machine is one it routes to
+    # itself, sending from it
+    found = ipaddress.ip_address(address)
+    return found.is_loopback or kernel_source(address) == found
+
+
+def _binds_any(family: int) -> bool:
+    """Whether this machine's kernel lets a program bind an address of ``family`` that it does
+    not hold (Linux: ``net.ipv4.ip_nonlocal_bind``, ``net.ipv6.ip_nonlocal_bind``)."""
+    version = "ipv6" if family == socket.AF_INET6 else "ipv4"
+    try:
+        with open(f"/proc/sys/net/{version}/ip_nonlocal_bind", encoding="ascii") as setting:
+            return setting.read().strip() != "0"
+    except (OSError, ValueError):
+        return False
 
 
 def route_lookups() -> Callable[[str], ipaddress.IPv4Address | ipaddress.IPv6Address | None]:
