@@ -469,7 +469,10 @@ class PaloAltoTarget(AclTarget):
     platform = "paloalto"
     suffix = ".xml"
     generator = "aerleon.lib.paloaltofw.PaloAltoFW"
-    apply_note = "Load into the device's candidate configuration and review before commit."
+    apply_note = (
+        "Merge into the candidate configuration with load config partial, never load it whole "
+        "(it would replace the configuration), and review before commit."
+    )
     max_zone_length = 31  # PAN-OS
     icmp_any_refusal = (
         "PAN-OS tells ICMP apart by App-ID, and the application 'icmp' Aerleon writes for every "
