@@ -102,6 +102,39 @@ def test_check_only_changes_nothing(namespace: str) -> None:
     assert ruleset(namespace) == before
 
 
+def test_a_deployment_on_standard_input_is_refused_before_anything_changes(
+    namespace: str,
+) -> None:
+    # standard input is where 'yes' comes from: read to its end for the deployment, it would
+    # answer at once, and the new ruleset would be loaded and rolled back for nothing
+    before = ruleset(namespace)
+    environment = {k: v for k, v in os.environ.items() if k != "SSH_CONNECTION"}
+
+    def apply_from_stdin(name: str, *options: str) -> subprocess.CompletedProcess[str]:
+        with EXAMPLE.open() as deployment:  # ('-', or the file standard input is)
+            return subprocess.run(
+                ["ip", "netns", "exec", namespace, *PORTPLAN, "apply", name, *options],
+                stdin=deployment,
+                capture_output=True,
+                text=True,
+                timeout=120,
+                env=environment,
+                check=False,
+            )
+
+    for name in ("-", "/dev/stdin", str(EXAMPLE)):
+        refused = apply_from_stdin(name, "--on", "da01")
+        assert refused.returncode == 2, refused.stderr
+        said = " ".join(refused.stderr.split())
+        assert f"the deployment cannot come from it ({name}): give its file" in said
+        assert "applied" not in said and "Traceback" not in said
+        assert len(refused.stderr.strip().splitlines()) == 1
+        assert ruleset(namespace) == before
+    checked = apply_from_stdin("-", "--on", "da01", "--check")  # (changes nothing, reads no answer)
+    assert checked.returncode == 0, checked.stderr
+    assert ruleset(namespace) == before
+
+
 def test_an_ssh_session_the_plan_would_cut_is_refused(namespace: str) -> None:
     before = ruleset(namespace)
     outsider = {"SSH_CONNECTION": "192.0.2.200 50000 192.0.2.40 22"}

@@ -117,6 +117,14 @@ def apply_cmd(
         raise click.UsageError("Missing argument 'DEPLOYMENT'.")
     if on is None:
         raise click.UsageError("Missing option '--on'.")
+    if _is_standard_input(deployment) and not check_only:
+        # read for the deployment, standard input would answer 'no' at once: a load and a
+        # rollback for nothing
+        raise click.UsageError(
+            "apply reads the 'yes' that keeps the new ruleset from standard input, so the "
+            f"deployment cannot come from it ({deployment}): give its file, with standard "
+            "input left to the answer (--check takes it there)"
+        )
     confirm_timeout = timeout_renamed or confirm_timeout
     plan, _inputs = load_plan(deployment)
     require_host(on, plan.hosts, deployment)
@@ -233,6 +241,18 @@ def _settle_saved(*, restore: bool, discard: bool) -> None:
         saved.folder,
         saved.reason,
     )
+
+
+def _is_standard_input(deployment: Path) -> bool:
+    """Whether the deployment is read from standard input: ``-``, or the file standard input
+    is (``/dev/stdin``, ``< deployment.yaml``)."""
+    if str(deployment) == "-":
+        return True
+    try:
+        given, answer = os.stat(deployment), os.fstat(sys.stdin.fileno())
+    except (OSError, ValueError, AttributeError):  # (no such file: load_plan says so)
+        return False
+    return (given.st_dev, given.st_ino) == (answer.st_dev, answer.st_ino)
 
 
 def _drop_typed_ahead() -> None:

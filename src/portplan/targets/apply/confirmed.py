@@ -357,8 +357,8 @@ class Confirmation:
                     raise ApplyError(f"{error}; the previous ruleset is back") from error
                 # the deadline counts from the load (the watchdog reads it when the time comes)
                 state["deadline"] = time.monotonic() + self.timeout
-                (self.folder / "state.json.new").write_text(json.dumps(state))
-                os.replace(self.folder / "state.json.new", self.folder / "state.json")
+                if not self._still_watched(state):
+                    self._restore_after_the_watchdog(state)
         except ApplyError:
             raise
         except BaseException:  # a signal held during the load, or an error writing the state
@@ -367,6 +367,36 @@ class Confirmation:
             else:
                 self.roll_back()
             raise
+
+    def _still_watched(self, state: Mapping[str, object]) -> bool:
+        """Once loaded: move the deadline, unless the watchdog settled while the load ran (its
+        state folder removed, or stopped past the deadline): then it restored a ruleset the
+        load has replaced since.  (It records the outcome, then removes state.json first.)"""
+        assert self.folder is not None
+        try:
+            with locked(self.folder) as outcome:
+                if outcome.exists() or not (self.folder / "state.json").exists():
+                    return False
+                (self.folder / "state.json.new").write_text(json.dumps(state))
+                os.replace(self.folder / "state.json.new", self.folder / "state.json")
+        except FileNotFoundError:  # (the folder is gone)
+            return False
+        return True
+
+    def _restore_after_the_watchdog(self, state: Mapping[str, object]) -> None:
+        """Restore again what the watchdog restored before the load ended, as any restore
+        (tried twice; if it fails, recorded with the saved copy kept), and say so."""
+        assert self.folder is not None
+        self._stop_watchdog()  # (it has settled, or settles now: it restores nothing later)
+        self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)  # (its root too, if removed)
+        (self.folder / "state.json").write_text(json.dumps(state))
+        (self.folder / "outcome").unlink(missing_ok=True)
+        self._end(keep=False)
+        raise ApplyError(
+            f"the watchdog restored the previous ruleset before the new one had loaded (it was "
+            f"stopped, its state folder {self.folder} removed, or the deadline passed while "
+            "loading), so the new ruleset was in force unwatched; the previous ruleset is back"
+        )
 
     def _discard(self) -> None:
         """Give up before loading: nothing changed, so the watchdog must not restore (it would

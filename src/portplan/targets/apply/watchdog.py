@@ -13,6 +13,7 @@ unless restoring failed: then the folder's ``outcome`` says why, for the applyin
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -101,6 +102,10 @@ def main(argv: list[str]) -> int:
         status = watch(folder, applier_class({}), saved, state.get("owner"))
     finally:
         if status == 0:  # a failed restore leaves the folder and its outcome, for the operator
+            # state.json first: until the folder is gone, its outcome or its absence says that
+            # the watchdog has settled (see Confirmation._still_watched)
+            with contextlib.suppress(OSError):
+                (folder / "state.json").unlink()
             shutil.rmtree(folder, ignore_errors=True)
     return status
 
