@@ -59,7 +59,7 @@ def export(plan: Plan, host: str, egress: bool, extra: list[dict[str, Any]] = ()
     outbound = "Block" if egress else "NotConfigured"
     profiles = [
         {"Name": name, "Enabled": "True", "DefaultInboundAction": "Block",
-         "DefaultOutboundAction": outbound}
+         "DefaultOutboundAction": outbound, "AllowInboundRules": "True"}
         for name in ("Domain", "Private", "Public")
     ]  # fmt: skip
     return json.dumps({"active": ["DomainAuthenticated"], "profiles": profiles,
@@ -156,3 +156,31 @@ def test_a_block_in_one_of_two_active_profiles_bounds_both_ways() -> None:
     ruleset = read_ruleset([RulesetFile("cm01.json", json.dumps(data))], plan, "cm01")
     found = audit_ruleset(plan, "cm01", ruleset).findings
     assert {f.kind for f in found} == {FindingKind.PARTIAL, FindingKind.SHADOWED}
+
+
+@pytest.mark.parametrize("allow", ["False", "NotConfigured"])
+def test_a_profile_that_ignores_its_inbound_rules_lets_none_of_them_in(allow: str) -> None:
+    """``AllowInboundRules`` ``False`` (Set-NetFirewallProfile: every inbound rule is ignored,
+    all inbound traffic follows the default): the planned rows the allow rules admit are
+    missing, not permitted.  ``NotConfigured`` (no policy sets it) applies the rules."""
+    plan = examples.example_plan("shopping-contoso")
+    data = json.loads(export(plan, "shop01", False))
+    for profile in data["profiles"]:
+        profile["AllowInboundRules"] = allow
+    ruleset = read_ruleset([RulesetFile("shop01.json", json.dumps(data))], plan, "shop01")
+    result = audit_ruleset(plan, "shop01", ruleset)
+    if allow == "NotConfigured":
+        assert result.findings == [] and result.notes == []
+        return
+    assert result.findings and {f.kind for f in result.findings} == {FindingKind.MISSING}
+    assert {f.flow for f in result.findings} == {r.key for r in plan.rows_of("shop01")
+                                                 if r.destination == "shop01"}  # fmt: skip
+    assert any("ignores its inbound rules" in n for n in result.notes)
+    # the same export with a second network whose profile applies them: they may pass there
+    data["active"] = ["DomainAuthenticated", "Private"]
+    next(p for p in data["profiles"] if p["Name"] == "Private")["AllowInboundRules"] = "True"
+    ruleset = read_ruleset([RulesetFile("shop01.json", json.dumps(data))], plan, "shop01")
+    found = audit_ruleset(plan, "shop01", ruleset).findings
+    assert found and all(f.kind is not FindingKind.EXTRA for f in found)
+    assert {f.kind for f in found} <= {FindingKind.MISSING, FindingKind.PARTIAL,
+                                       FindingKind.UNREADABLE}  # fmt: skip

@@ -5,7 +5,8 @@
       profiles = @(Get-NetFirewallProfile -PolicyStore ActiveStore | Select-Object Name,
         @{n='Enabled'; e={[string]$_.Enabled}}, @{n='DefaultInboundAction';
         e={[string]$_.DefaultInboundAction}}, @{n='DefaultOutboundAction';
-        e={[string]$_.DefaultOutboundAction}});
+        e={[string]$_.DefaultOutboundAction}}, @{n='AllowInboundRules';
+        e={[string]$_.AllowInboundRules}});
       rules = @(Get-NetFirewallRule -PolicyStore ActiveStore -Enabled True | ForEach-Object {
         $p = $_ | Get-NetFirewallPortFilter; $a = $_ | Get-NetFirewallAddressFilter;
         [pscustomobject]@{Name = $_.Name; DisplayName = $_.DisplayName; Group = $_.Group;
@@ -20,8 +21,10 @@
 
 Block rules win over allow rules, whatever their order; what no rule decides follows the
 active profile's default action (inbound ``NotConfigured`` blocks).  A profile whose firewall
-is off lets everything through; where the active profiles (one per network) differ, what one of
-them lets through by default may pass.  The ``RPCEPMap`` keyword is TCP 135; ``RPC`` (RPC Dynamic
+is off lets everything through, and one whose ``AllowInboundRules`` is ``False`` ignores its
+inbound rules (block and allow alike, as Microsoft documents Set-NetFirewallProfile): what comes
+in follows its default.  Where the active profiles (one per network) differ, what one of them
+lets through by default may pass.  The ``RPCEPMap`` keyword is TCP 135; ``RPC`` (RPC Dynamic
 Ports) is read as the dynamic range the plan gives the host, which the host's RPC
 configuration must match (docs/targets.md).  Read as unreadable: address keywords
 (``LocalSubnet``, ``Internet``...), remote (source) ports, other port keywords, rules for a
@@ -172,6 +175,14 @@ def _passes(profile: Mapping[str, Any], default_key: str, hook: Hook) -> bool:
     return default == "Allow" or (hook is Hook.OUTPUT and default == "NotConfigured")
 
 
+def _ignoring_inbound(profiles: Mapping[str, Mapping[str, Any]]) -> set[str]:
+    """The profiles that ignore every inbound rule: ``AllowInboundRules`` ``False`` (Microsoft's
+    Set-NetFirewallProfile: "All inbound firewall rules are ignored.  All inbound traffic will
+    use the DefaultInboundAction"); ``True`` and ``NotConfigured`` (no policy sets it) apply
+    them."""
+    return {n for n, p in profiles.items() if str(p.get("AllowInboundRules")) == "False"}
+
+
 def _passing_profiles(passing: list[str], enabled: set[str], name: str, direction: str) -> Rule:
     """What the active profiles that let everything on add where others block by default: the
     audit cannot tell on which network a packet arrives, so it may pass whatever no rule of
@@ -221,6 +232,13 @@ def read_active_store(text: str, name: str, plan: Plan, host: str) -> Ruleset:
     ):
         chain = Chain(key=f"windows {direction}", name=direction, where=name)
         enabled = {p for p in active if str(profiles.get(p, {}).get("Enabled")) == "True"}
+        # the enabled profiles that apply their rules in this direction
+        ruled = enabled if hook is Hook.OUTPUT else enabled - _ignoring_inbound(profiles)
+        ruleset.notes.extend(
+            f"profile {p} ignores its inbound rules (AllowInboundRules False): what comes in "
+            "on its network follows its DefaultInboundAction"
+            for p in sorted(enabled - ruled)
+        )
         defaults = {str(profiles.get(p, {}).get(default_key, "NotConfigured")) for p in enabled}
         # each network the host is on follows its own profile: what no rule decides passes
         # where that profile's default allows it, or its firewall is off
@@ -228,14 +246,14 @@ def read_active_store(text: str, name: str, plan: Plan, host: str) -> Ruleset:
         chain.policy = Verdict.ACCEPT if len(passing) == len(active) else Verdict.DROP
         if len(defaults) > 1:
             ruleset.notes.append(f"the active profiles differ in their {default_key}")
-        if enabled:
+        if ruled:
             ordered = sorted(
                 enumerate(rules), key=lambda pair: str(pair[1].get("Action")).lower() != "block"
             )
             for index, entry in ordered:
                 if str(entry.get("Direction", "")).lower() != direction:
                     continue
-                applies = _profiles(str(entry.get("Profile", "Any"))) & set(enabled)
+                applies = _profiles(str(entry.get("Profile", "Any"))) & ruled
                 if not applies:
                     continue
                 where = f"{name}: rules[{index}] {entry.get('DisplayName') or entry.get('Name')}"
