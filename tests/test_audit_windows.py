@@ -30,6 +30,17 @@ def _address(network: Any) -> str:
     return str(network)
 
 
+#: a rule's filters that keep to every interface, user and machine, as the one-liner of
+#: docs/audit.md exports them ([string] of each enum is its name: Microsoft's New-NetFirewallRule
+#: lists InterfaceType Any/Wired/Wireless/RemoteAccess, Authentication NotRequired/Required/
+#: NoEncap, Encryption NotRequired/Required/Dynamic; the filters print an unset user, machine,
+#: interface or package as Any, and a rule of no package leaves Package empty)
+NOT_NARROWED = {"Package": None, "InterfaceType": "Any", "InterfaceAlias": ["Any"],
+                "Authentication": "NotRequired", "Encryption": "NotRequired",
+                "OverrideBlockRules": "False", "LocalUser": "Any", "RemoteUser": "Any",
+                "RemoteMachine": "Any"}  # fmt: skip
+
+
 def export(plan: Plan, host: str, egress: bool, extra: list[dict[str, Any]] = ()) -> str:  # type: ignore[assignment]
     options = RuleOptions(egress=egress)
     settings = _settings(options)
@@ -54,6 +65,7 @@ def export(plan: Plan, host: str, egress: bool, extra: list[dict[str, Any]] = ()
                 "RemoteAddress": [_address(n) for n in collapse(group.peers, key.family)],
                 "Program": "Any",
                 "Service": "Any",
+                **NOT_NARROWED,
             }
         )
     outbound = "Block" if egress else "NotConfigured"
@@ -82,7 +94,7 @@ def _rule(action: str, port: str, remote: str = "Any", program: str = "Any") -> 
             "Direction": "Inbound", "Action": action, "Profile": "Any", "Protocol": "TCP",
             "LocalPort": [port], "RemotePort": ["Any"], "IcmpType": ["Any"],
             "LocalAddress": ["Any"], "RemoteAddress": [remote], "Program": program,
-            "Service": "Any"}  # fmt: skip
+            "Service": "Any", **NOT_NARROWED}  # fmt: skip
 
 
 def test_block_wins_wider_allows_are_extra_and_programs_unreadable() -> None:
@@ -99,7 +111,7 @@ def test_block_wins_wider_allows_are_extra_and_programs_unreadable() -> None:
     assert (FindingKind.PARTIAL, "shopping-6.1/central-wmi") in kinds
     assert (FindingKind.PARTIAL, "shopping-6.1/console-wmi") in kinds
     assert any(f.kind is FindingKind.EXTRA and f.example and f.example.port == 5985 for f in found)
-    assert any(f.kind is FindingKind.UNREADABLE and "program" in f.message for f in found)
+    assert any(f.kind is FindingKind.UNREADABLE and "Program C:" in f.message for f in found)
     wmi = next(f for f in found if f.flow == "shopping-6.1/central-wmi")
     assert "Block 445" in wmi.message
 
@@ -184,3 +196,63 @@ def test_a_profile_that_ignores_its_inbound_rules_lets_none_of_them_in(allow: st
     assert found and all(f.kind is not FindingKind.EXTRA for f in found)
     assert {f.kind for f in found} <= {FindingKind.MISSING, FindingKind.PARTIAL,
                                        FindingKind.UNREADABLE}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "narrowed",
+    [{"InterfaceType": "Wired"}, {"InterfaceType": "Wired, Wireless"},
+     {"InterfaceAlias": ["Ethernet 2"]}, {"LocalUser": "O:LSD:(A;;CC;;;S-1-5-18)"}],
+)  # fmt: skip
+def test_a_block_for_some_interfaces_or_users_may_not_stop_what_it_names(
+    narrowed: dict[str, Any],
+) -> None:
+    """A block of 5985 limited to wired interfaces (say) does not stop WinRM coming in on a
+    wireless one, which an allow of 5985 lets in: that may pass, an ``extra``, not clean."""
+    plan = examples.example_plan("shopping-contoso")
+    extra = [{**_rule("Block", "5985"), **narrowed}, _rule("Allow", "5985")]
+    text = export(plan, "cm01", False, extra)
+    found = audit_ruleset(
+        plan, "cm01", read_ruleset([RulesetFile("cm01.json", text)], plan, "cm01")
+    ).findings
+    assert any(f.kind is FindingKind.EXTRA and f.example and f.example.port == 5985 for f in found)
+    field = next(iter(narrowed))
+    assert any(f.kind is FindingKind.UNREADABLE and f.rule_text == "Block 5985"
+               and field in f.message for f in found)  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "narrowed",
+    [{"Authentication": "Required"}, {"Authentication": "NoEncap"}, {"Encryption": "Dynamic"},
+     {"Encryption": "Required"}, {"RemoteUser": "O:LSD:(A;;CC;;;S-1-5-21-1-2-3-1104)"},
+     {"RemoteMachine": "O:LSD:(A;;CC;;;S-1-5-21-1-2-3-1105)"}, {"InterfaceType": "Wireless"},
+     {"Package": "S-1-15-2-1"}],
+)  # fmt: skip
+def test_a_planned_flow_only_an_allow_for_some_peers_admits_is_not_surely_permitted(
+    narrowed: dict[str, Any],
+) -> None:
+    """The allow of shop01's planned rows needs IPsec, or some users, machines or interfaces:
+    the rows are not surely permitted (a peer without them is dropped), not clean."""
+    plan = examples.example_plan("shopping-contoso")
+    data = json.loads(export(plan, "shop01", False))
+    for rule in data["rules"]:
+        rule.update(narrowed)
+    ruleset = read_ruleset([RulesetFile("shop01.json", json.dumps(data))], plan, "shop01")
+    found = audit_ruleset(plan, "shop01", ruleset).findings
+    planned = {r.key for r in plan.rows_of("shop01") if r.destination == "shop01"}
+    assert planned <= {f.flow for f in found if f.kind is FindingKind.MISSING}
+    assert all(f.kind in (FindingKind.MISSING, FindingKind.UNREADABLE) for f in found)
+
+
+def test_an_allow_that_overrides_blocks_may_let_in_what_they_block() -> None:
+    """``OverrideBlockRules`` (with the authentication Windows requires of it): WinRM blocked
+    for everyone may still come in from the peers the allow authenticates."""
+    plan = examples.example_plan("shopping-contoso")
+    override = {**_rule("Allow", "5985"), "Authentication": "Required",
+                "OverrideBlockRules": "True"}  # fmt: skip
+    text = export(plan, "cm01", False, [_rule("Block", "5985"), override])
+    found = audit_ruleset(
+        plan, "cm01", read_ruleset([RulesetFile("cm01.json", text)], plan, "cm01")
+    ).findings
+    assert any(f.kind is FindingKind.EXTRA and f.example and f.example.port == 5985 for f in found)
+    assert any(f.kind is FindingKind.UNREADABLE and f.rule_text == "Allow 5985"
+               and "Authentication Required" in f.message for f in found)  # fmt: skip

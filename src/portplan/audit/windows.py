@@ -9,26 +9,37 @@
         e={[string]$_.AllowInboundRules}});
       rules = @(Get-NetFirewallRule -PolicyStore ActiveStore -Enabled True | ForEach-Object {
         $p = $_ | Get-NetFirewallPortFilter; $a = $_ | Get-NetFirewallAddressFilter;
+        $f = $_ | Get-NetFirewallApplicationFilter; $t = $_ | Get-NetFirewallInterfaceTypeFilter;
+        $i = $_ | Get-NetFirewallInterfaceFilter; $s = $_ | Get-NetFirewallSecurityFilter;
         [pscustomobject]@{Name = $_.Name; DisplayName = $_.DisplayName; Group = $_.Group;
           Direction = [string]$_.Direction; Action = [string]$_.Action;
           Profile = [string]$_.Profile; Protocol = [string]$p.Protocol;
           LocalPort = @($p.LocalPort); RemotePort = @($p.RemotePort);
           IcmpType = @($p.IcmpType); LocalAddress = @($a.LocalAddress);
-          RemoteAddress = @($a.RemoteAddress);
-          Program = ($_ | Get-NetFirewallApplicationFilter).Program;
-          Service = ($_ | Get-NetFirewallServiceFilter).Service } })
+          RemoteAddress = @($a.RemoteAddress); Program = $f.Program; Package = $f.Package;
+          Service = ($_ | Get-NetFirewallServiceFilter).Service;
+          InterfaceType = [string]$t.InterfaceType; InterfaceAlias = @($i.InterfaceAlias);
+          Authentication = [string]$s.Authentication; Encryption = [string]$s.Encryption;
+          OverrideBlockRules = [string]$s.OverrideBlockRules; LocalUser = [string]$s.LocalUser;
+          RemoteUser = [string]$s.RemoteUser; RemoteMachine = [string]$s.RemoteMachine } })
     } | ConvertTo-Json -Depth 4 | Out-File -Encoding utf8 firewall.json
 
-Block rules win over allow rules, whatever their order; what no rule decides follows the
-active profile's default action (inbound ``NotConfigured`` blocks).  A profile whose firewall
-is off lets everything through, and one whose ``AllowInboundRules`` is ``False`` ignores its
-inbound rules (block and allow alike, as Microsoft documents Set-NetFirewallProfile): what comes
-in follows its default.  Where the active profiles (one per network) differ, what one of them
-lets through by default may pass.  The ``RPCEPMap`` keyword is TCP 135; ``RPC`` (RPC Dynamic
-Ports) is read as the dynamic range the plan gives the host, which the host's RPC
-configuration must match (docs/targets.md).  Read as unreadable: address keywords
-(``LocalSubnet``, ``Internet``...), remote (source) ports, other port keywords, rules for a
-program or a service only, and rules for some of several active profiles.
+Block rules win over allow rules, whatever their order, except allow rules that override them
+(``OverrideBlockRules``, which Windows takes only with authentication); what no rule decides
+follows the active profile's default action (inbound ``NotConfigured`` blocks). A profile whose
+firewall is off lets everything through, and one whose ``AllowInboundRules`` is ``False``
+ignores its inbound rules (block and allow alike, as Microsoft documents
+Set-NetFirewallProfile): what comes in follows its default. Where the active profiles (one per
+network) differ, what one of them lets through by default may pass. The ``RPCEPMap`` keyword is
+TCP 135; ``RPC`` (RPC Dynamic Ports) is read as the dynamic range the plan gives the host,
+which the host's RPC configuration must match (docs/targets.md). Read as unreadable: address
+keywords (``LocalSubnet``, ``Internet``...), remote (source) ports, other port keywords, rules
+for a program, a package or a service only, rules for some interfaces or interface types only
+(``InterfaceAlias``, ``InterfaceType`` other than ``Any``), rules that need IPsec
+authentication or encryption (``Authentication`` or ``Encryption`` other than ``NotRequired``)
+or only some users or machines (``LocalUser``, ``RemoteUser``, ``RemoteMachine`` other than
+``Any``), and rules for some of several active profiles: each then matches an unknown part of
+what it names, and the findings are bounds.
 """
 
 from __future__ import annotations
@@ -108,6 +119,44 @@ def _profiles(text: str) -> set[str]:
     return {p.strip() for p in text.split(",") if p.strip()}
 
 
+#: the conditions that narrow a rule to some programs, packages, services, interfaces, users
+#: or machines, with the value each has when it does not (absent: an older export)
+_ANY_OF = {
+    "Program": "Any",
+    "Package": "Any",
+    "Service": "Any",
+    "InterfaceType": "Any",
+    "LocalUser": "Any",
+    "RemoteUser": "Any",
+    "RemoteMachine": "Any",
+    "Authentication": "NotRequired",
+    "Encryption": "NotRequired",
+}
+
+
+def _narrowing(entry: Mapping[str, Any]) -> list[str]:
+    """What keeps a rule from matching every packet its addresses, protocol and ports name, as
+    the export gives it (the audit cannot tell a packet's interface, user or IPsec state)."""
+    found = []
+    for field, none in _ANY_OF.items():
+        value = entry.get(field)
+        if value not in (None, "", none, none.lower()):
+            found.append(f"{field} {value}")
+    aliases = [v for v in _list(entry.get("InterfaceAlias")) if v.lower() != "any"]
+    if aliases:
+        found.append(f"InterfaceAlias {', '.join(aliases)}")
+    return found
+
+
+def _overrides(entry: Mapping[str, Any]) -> bool:
+    """An allow rule that wins over block rules (``OverrideBlockRules``)."""
+    return str(entry.get("OverrideBlockRules")) == "True" and not _blocks(entry)
+
+
+def _blocks(entry: Mapping[str, Any]) -> bool:
+    return str(entry.get("Action")).lower() == "block"
+
+
 def _rule(
     entry: Mapping[str, Any], where: str, inbound: bool, dynamic: Ranges, partial: bool
 ) -> Rule:
@@ -140,10 +189,7 @@ def _rule(
                         Ranges.point(int(kind)), Ranges.point(int(code)) if code else None
                     )
                 built.icmp_types(number, kinds)
-        for only in ("Program", "Service"):
-            chosen = entry.get(only)
-            if chosen not in (None, "Any", "any", ""):
-                built.unreadable.append(f"{only.lower()} {chosen}")
+        built.unreadable.extend(_narrowing(entry))
         sides = ("destination", "source") if inbound else ("source", "destination")
         for field, side in zip(("LocalAddress", "RemoteAddress"), sides, strict=True):
             values = _list(entry.get(field))
@@ -247,8 +293,10 @@ def read_active_store(text: str, name: str, plan: Plan, host: str) -> Ruleset:
         if len(defaults) > 1:
             ruleset.notes.append(f"the active profiles differ in their {default_key}")
         if ruled:
+            # allow rules that override blocks, then blocks, then the other allows
             ordered = sorted(
-                enumerate(rules), key=lambda pair: str(pair[1].get("Action")).lower() != "block"
+                enumerate(rules),
+                key=lambda pair: 0 if _overrides(pair[1]) else 1 if _blocks(pair[1]) else 2,
             )
             for index, entry in ordered:
                 if str(entry.get("Direction", "")).lower() != direction:
@@ -259,7 +307,7 @@ def read_active_store(text: str, name: str, plan: Plan, host: str) -> Ruleset:
                 where = f"{name}: rules[{index}] {entry.get('DisplayName') or entry.get('Name')}"
                 # a rule applies on the networks of its profiles; an allow is as good as
                 # there where the profile lets everything on, a block is not
-                blocks = str(entry.get("Action")).lower() == "block"
+                blocks = _blocks(entry)
                 partial = (applies if blocks else applies | set(passing)) != active
                 chain.rules.append(_rule(entry, where, hook is Hook.INPUT, dynamic, partial))
         if chain.policy is Verdict.DROP and passing:
