@@ -256,3 +256,32 @@ def test_an_allow_that_overrides_blocks_may_let_in_what_they_block() -> None:
     assert any(f.kind is FindingKind.EXTRA and f.example and f.example.port == 5985 for f in found)
     assert any(f.kind is FindingKind.UNREADABLE and f.rule_text == "Allow 5985"
                and "Authentication Required" in f.message for f in found)  # fmt: skip
+
+
+@pytest.mark.parametrize("lacks", ["rules", "profiles", "both"])
+def test_an_export_by_the_older_one_liner_is_read_as_before_and_says_what_it_assumes(
+    lacks: str,
+) -> None:
+    """The one-liner before the interface, security and package filters and AllowInboundRules:
+    its rules read as applying everywhere, as before, and the audit says so once."""
+    plan = examples.example_plan("shopping-contoso")
+    extra = [_rule("Block", "445"), _rule("Allow", "5985")]
+    data = json.loads(export(plan, "cm01", False, extra))
+    new = read_ruleset([RulesetFile("cm01.json", json.dumps(data))], plan, "cm01")
+    if lacks in ("rules", "both"):
+        for rule in data["rules"]:
+            for field in NOT_NARROWED:
+                del rule[field]
+    if lacks in ("profiles", "both"):
+        for profile in data["profiles"]:
+            del profile["AllowInboundRules"]
+    old = read_ruleset([RulesetFile("cm01.json", json.dumps(data))], plan, "cm01")
+    before, after = audit_ruleset(plan, "cm01", new), audit_ruleset(plan, "cm01", old)
+    assert before.notes == []
+    assert [f.message for f in after.findings] == [f.message for f in before.findings]
+    assert after.findings
+    (note,) = after.notes
+    assert note.startswith("cm01.json: the export lacks ")
+    assert ("interface, security and package filters" in note) == (lacks != "profiles")
+    assert ("AllowInboundRules" in note) == (lacks != "rules")
+    assert "docs/audit.md" in note

@@ -148,6 +148,25 @@ def _narrowing(entry: Mapping[str, Any]) -> list[str]:
     return found
 
 
+def _lacking(rules: Sequence[Mapping[str, Any]], profiles: Mapping[str, Mapping[str, Any]]) -> str:
+    """What an export by an older one-liner lacks, and so what the audit takes for granted
+    (empty: nothing)."""
+    lacks, assumes = [], []
+    if any(any(f not in r for f in (*_ANY_OF, "InterfaceAlias")) for r in rules):
+        lacks.append("the rules' interface, security and package filters")
+        assumes.append("every rule applies on every interface, to every peer and package")
+    if any("AllowInboundRules" not in p for p in profiles.values()):
+        lacks.append("the profiles' AllowInboundRules")
+        assumes.append("each profile applies its inbound rules")
+    if not lacks:
+        return ""
+    return (
+        f"the export lacks {' and '.join(lacks)} (an older one-liner wrote it): the findings "
+        f"assume that {', and that '.join(assumes)}; export again with the one-liner of "
+        "docs/audit.md"
+    )
+
+
 def _overrides(entry: Mapping[str, Any]) -> bool:
     """An allow rule that wins over block rules (``OverrideBlockRules``)."""
     return str(entry.get("OverrideBlockRules")) == "True" and not _blocks(entry)
@@ -272,6 +291,9 @@ def read_active_store(text: str, name: str, plan: Plan, host: str) -> Ruleset:
                 f"{name}: rules[{index}] is {shown(entry, 40)}, not a rule object; export the "
                 "firewall with the one-liner of docs/audit.md"
             )
+    lacking = _lacking(rules, profiles)
+    if lacking:
+        ruleset.notes.append(f"{name}: {lacking}")
     for hook, direction, default_key in (
         (Hook.INPUT, "inbound", "DefaultInboundAction"),
         (Hook.OUTPUT, "outbound", "DefaultOutboundAction"),
