@@ -57,6 +57,7 @@ def export(plan: Plan, host: str, egress: bool, extra: list[dict[str, Any]] = ()
                 "Direction": "Inbound" if inbound else "Outbound",
                 "Action": "Allow",
                 "Profile": ", ".join(settings.profiles),
+                "PolicyStoreSourceType": "Local",  # New-NetFirewallRule's PersistentStore
                 "Protocol": key.protocol.value.upper(),
                 "LocalPort": ports if inbound else ["Any"],
                 "RemotePort": ["Any"] if inbound else ports,
@@ -71,7 +72,8 @@ def export(plan: Plan, host: str, egress: bool, extra: list[dict[str, Any]] = ()
     outbound = "Block" if egress else "NotConfigured"
     profiles = [
         {"Name": name, "Enabled": "True", "DefaultInboundAction": "Block",
-         "DefaultOutboundAction": outbound, "AllowInboundRules": "True"}
+         "DefaultOutboundAction": outbound, "AllowInboundRules": "True",
+         "AllowLocalFirewallRules": "True"}
         for name in ("Domain", "Private", "Public")
     ]  # fmt: skip
     return json.dumps({"active": ["DomainAuthenticated"], "profiles": profiles,
@@ -91,7 +93,8 @@ def test_the_windows_targets_own_rules_audit_clean(example: str, egress: bool) -
 
 def _rule(action: str, port: str, remote: str = "Any", program: str = "Any") -> dict[str, Any]:
     return {"Name": f"{action}-{port}", "DisplayName": f"{action} {port}", "Group": None,
-            "Direction": "Inbound", "Action": action, "Profile": "Any", "Protocol": "TCP",
+            "Direction": "Inbound", "Action": action, "Profile": "Any",
+            "PolicyStoreSourceType": "GroupPolicy", "Protocol": "TCP",
             "LocalPort": [port], "RemotePort": ["Any"], "IcmpType": ["Any"],
             "LocalAddress": ["Any"], "RemoteAddress": [remote], "Program": program,
             "Service": "Any", **NOT_NARROWED}  # fmt: skip
@@ -270,11 +273,11 @@ def test_an_export_by_the_older_one_liner_is_read_as_before_and_says_what_it_ass
     new = read_ruleset([RulesetFile("cm01.json", json.dumps(data))], plan, "cm01")
     if lacks in ("rules", "both"):
         for rule in data["rules"]:
-            for field in NOT_NARROWED:
+            for field in [*NOT_NARROWED, "PolicyStoreSourceType"]:
                 del rule[field]
     if lacks in ("profiles", "both"):
         for profile in data["profiles"]:
-            del profile["AllowInboundRules"]
+            del profile["AllowInboundRules"], profile["AllowLocalFirewallRules"]
     old = read_ruleset([RulesetFile("cm01.json", json.dumps(data))], plan, "cm01")
     before, after = audit_ruleset(plan, "cm01", new), audit_ruleset(plan, "cm01", old)
     assert before.notes == []
@@ -283,5 +286,23 @@ def test_an_export_by_the_older_one_liner_is_read_as_before_and_says_what_it_ass
     (note,) = after.notes
     assert note.startswith("cm01.json: the export lacks ")
     assert ("interface, security and package filters" in note) == (lacks != "profiles")
-    assert ("AllowInboundRules" in note) == (lacks != "rules")
+    assert ("AllowInboundRules and AllowLocalFirewallRules" in note) == (lacks != "rules")
     assert "docs/audit.md" in note
+
+
+def test_a_profile_that_ignores_local_rules_applies_only_group_policys() -> None:
+    """``AllowLocalFirewallRules`` ``False`` (Set-NetFirewallProfile: the rules the local
+    administrator defined are ignored, only those of GPOs apply): the Windows target's rules,
+    made by New-NetFirewallRule in the PersistentStore (``Local``), do not let shop01's planned
+    rows in, and a group policy's allow of WinRM still does."""
+    plan = examples.example_plan("shopping-contoso")
+    data = json.loads(export(plan, "shop01", False, [_rule("Allow", "5985")]))
+    for profile in data["profiles"]:
+        profile["AllowLocalFirewallRules"] = "False"
+    ruleset = read_ruleset([RulesetFile("shop01.json", json.dumps(data))], plan, "shop01")
+    result = audit_ruleset(plan, "shop01", ruleset)
+    planned = {r.key for r in plan.rows_of("shop01") if r.destination == "shop01"}
+    assert planned == {f.flow for f in result.findings if f.kind is FindingKind.MISSING}
+    extra = [f for f in result.findings if f.kind is FindingKind.EXTRA]
+    assert len(extra) == 1 and extra[0].example and extra[0].example.port == 5985
+    assert any("AllowLocalFirewallRules False" in n for n in result.notes)

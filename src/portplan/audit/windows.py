@@ -6,14 +6,16 @@
         @{n='Enabled'; e={[string]$_.Enabled}}, @{n='DefaultInboundAction';
         e={[string]$_.DefaultInboundAction}}, @{n='DefaultOutboundAction';
         e={[string]$_.DefaultOutboundAction}}, @{n='AllowInboundRules';
-        e={[string]$_.AllowInboundRules}});
+        e={[string]$_.AllowInboundRules}}, @{n='AllowLocalFirewallRules';
+        e={[string]$_.AllowLocalFirewallRules}});
       rules = @(Get-NetFirewallRule -PolicyStore ActiveStore -Enabled True | ForEach-Object {
         $p = $_ | Get-NetFirewallPortFilter; $a = $_ | Get-NetFirewallAddressFilter;
         $f = $_ | Get-NetFirewallApplicationFilter; $t = $_ | Get-NetFirewallInterfaceTypeFilter;
         $i = $_ | Get-NetFirewallInterfaceFilter; $s = $_ | Get-NetFirewallSecurityFilter;
         [pscustomobject]@{Name = $_.Name; DisplayName = $_.DisplayName; Group = $_.Group;
           Direction = [string]$_.Direction; Action = [string]$_.Action;
-          Profile = [string]$_.Profile; Protocol = [string]$p.Protocol;
+          Profile = [string]$_.Profile; PolicyStoreSourceType = [string]$_.PolicyStoreSourceType;
+          Protocol = [string]$p.Protocol;
           LocalPort = @($p.LocalPort); RemotePort = @($p.RemotePort);
           IcmpType = @($p.IcmpType); LocalAddress = @($a.LocalAddress);
           RemoteAddress = @($a.RemoteAddress); Program = $f.Program; Package = $f.Package;
@@ -29,7 +31,9 @@ Block rules win over allow rules, whatever their order, except allow rules that 
 follows the active profile's default action (inbound ``NotConfigured`` blocks). A profile whose
 firewall is off lets everything through, and one whose ``AllowInboundRules`` is ``False``
 ignores its inbound rules (block and allow alike, as Microsoft documents
-Set-NetFirewallProfile): what comes in follows its default. Where the active profiles (one per
+Set-NetFirewallProfile): what comes in follows its default; one whose
+``AllowLocalFirewallRules`` is ``False`` ignores the rules the local administrator defined
+(``PolicyStoreSourceType`` ``Local``), in both directions. Where the active profiles (one per
 network) differ, what one of them lets through by default may pass. The ``RPCEPMap`` keyword is
 TCP 135; ``RPC`` (RPC Dynamic Ports) is read as the dynamic range the plan gives the host,
 which the host's RPC configuration must match (docs/targets.md). Read as unreadable: address
@@ -148,16 +152,23 @@ def _narrowing(entry: Mapping[str, Any]) -> list[str]:
     return found
 
 
+#: what the one-liner exports of each rule and profile beyond what its first version did
+_RULE_FIELDS = (*_ANY_OF, "InterfaceAlias", "OverrideBlockRules", "PolicyStoreSourceType")
+_PROFILE_FIELDS = ("AllowInboundRules", "AllowLocalFirewallRules")
+
+
 def _lacking(rules: Sequence[Mapping[str, Any]], profiles: Mapping[str, Mapping[str, Any]]) -> str:
     """What an export by an older one-liner lacks, and so what the audit takes for granted
     (empty: nothing)."""
     lacks, assumes = [], []
-    if any(any(f not in r for f in (*_ANY_OF, "InterfaceAlias")) for r in rules):
-        lacks.append("the rules' interface, security and package filters")
-        assumes.append("every rule applies on every interface, to every peer and package")
-    if any("AllowInboundRules" not in p for p in profiles.values()):
-        lacks.append("the profiles' AllowInboundRules")
-        assumes.append("each profile applies its inbound rules")
+    if any(any(f not in r for f in _RULE_FIELDS) for r in rules):
+        lacks.append("the rules' interface, security and package filters and store")
+        assumes.append(
+            "every rule applies on every interface, to every peer and package, whatever its store"
+        )
+    if any(f not in p for f in _PROFILE_FIELDS for p in profiles.values()):
+        lacks.append("the profiles' AllowInboundRules and AllowLocalFirewallRules")
+        assumes.append("each profile applies its inbound rules and those defined locally")
     if not lacks:
         return ""
     return (
@@ -248,6 +259,14 @@ def _ignoring_inbound(profiles: Mapping[str, Mapping[str, Any]]) -> set[str]:
     return {n for n, p in profiles.items() if str(p.get("AllowInboundRules")) == "False"}
 
 
+def _ignoring_local(profiles: Mapping[str, Mapping[str, Any]]) -> set[str]:
+    """The profiles that ignore the rules the local administrator defined (the
+    PersistentStore's, ``PolicyStoreSourceType`` ``Local``): ``AllowLocalFirewallRules``
+    ``False`` (Microsoft's Set-NetFirewallProfile: "only firewall rules from GPOs are applied").
+    """
+    return {n for n, p in profiles.items() if str(p.get("AllowLocalFirewallRules")) == "False"}
+
+
 def _passing_profiles(passing: list[str], enabled: set[str], name: str, direction: str) -> Rule:
     """What the active profiles that let everything on add where others block by default: the
     audit cannot tell on which network a packet arrives, so it may pass whatever no rule of
@@ -307,6 +326,14 @@ def read_active_store(text: str, name: str, plan: Plan, host: str) -> Ruleset:
             "on its network follows its DefaultInboundAction"
             for p in sorted(enabled - ruled)
         )
+        ignoring_local = ruled & _ignoring_local(profiles)
+        local = sum(str(r.get("PolicyStoreSourceType")) == "Local" for r in rules)
+        if hook is Hook.INPUT and local:
+            ruleset.notes.extend(
+                f"profile {p} ignores the {local} rule(s) defined locally "
+                "(AllowLocalFirewallRules False): only those of group policy apply on its network"
+                for p in sorted(enabled & _ignoring_local(profiles))
+            )
         defaults = {str(profiles.get(p, {}).get(default_key, "NotConfigured")) for p in enabled}
         # each network the host is on follows its own profile: what no rule decides passes
         # where that profile's default allows it, or its firewall is off
@@ -324,6 +351,8 @@ def read_active_store(text: str, name: str, plan: Plan, host: str) -> Ruleset:
                 if str(entry.get("Direction", "")).lower() != direction:
                     continue
                 applies = _profiles(str(entry.get("Profile", "Any"))) & ruled
+                if str(entry.get("PolicyStoreSourceType")) == "Local":
+                    applies -= ignoring_local
                 if not applies:
                     continue
                 where = f"{name}: rules[{index}] {entry.get('DisplayName') or entry.get('Name')}"
