@@ -9,12 +9,13 @@ off give the findings they should.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 import examples
-from portplan.audit import FindingKind, audit_ruleset
+from portplan.audit import FindingKind, audit_ruleset, windows
 from portplan.audit.collect import RulesetFile, read_ruleset
 from portplan.plan import Plan
 from portplan.targets import RuleOptions
@@ -306,3 +307,22 @@ def test_a_profile_that_ignores_local_rules_applies_only_group_policys() -> None
     extra = [f for f in result.findings if f.kind is FindingKind.EXTRA]
     assert len(extra) == 1 and extra[0].example and extra[0].example.port == 5985
     assert any("AllowLocalFirewallRules False" in n for n in result.notes)
+
+
+def test_the_documented_one_liner_exports_every_field_the_reader_reads() -> None:
+    """docs/audit.md's one-liner (one line to paste) is the module's, and names every field of
+    a rule and a profile the reader reads: one it left out was read as its most permissive."""
+    text = (Path(__file__).parent.parent / "docs" / "audit.md").read_text(encoding="utf-8")
+    block = text.split("For Windows, export the firewall", 1)[1].split("```powershell\n", 1)[1]
+    (line,) = block.split("\n```", 1)[0].splitlines()
+    module = windows.__doc__ or ""
+    shown = module.split("::\n", 1)[1].split("firewall.json", 1)[0] + "firewall.json"
+    assert "".join(shown.split()) == "".join(line.split())
+    rule = line.split("[pscustomobject]@{", 1)[1]
+    for field in ("Name", "Direction", "Action", "Profile", "Protocol", "LocalPort",
+                  "RemotePort", "IcmpType", "LocalAddress", "RemoteAddress",
+                  *windows._RULE_FIELDS):  # fmt: skip
+        assert f" {field} = " in f" {rule}", field
+    for field in ("Enabled", "DefaultInboundAction", "DefaultOutboundAction",
+                  *windows._PROFILE_FIELDS):  # fmt: skip
+        assert f"@{{n='{field}'; e={{[string]$_.{field}}}}}" in line, field
