@@ -5,27 +5,45 @@
       profiles = @(Get-NetFirewallProfile -PolicyStore ActiveStore | Select-Object Name,
         @{n='Enabled'; e={[string]$_.Enabled}}, @{n='DefaultInboundAction';
         e={[string]$_.DefaultInboundAction}}, @{n='DefaultOutboundAction';
-        e={[string]$_.DefaultOutboundAction}});
+        e={[string]$_.DefaultOutboundAction}}, @{n='AllowInboundRules';
+        e={[string]$_.AllowInboundRules}}, @{n='AllowLocalFirewallRules';
+        e={[string]$_.AllowLocalFirewallRules}});
       rules = @(Get-NetFirewallRule -PolicyStore ActiveStore -Enabled True | ForEach-Object {
         $p = $_ | Get-NetFirewallPortFilter; $a = $_ | Get-NetFirewallAddressFilter;
+        $f = $_ | Get-NetFirewallApplicationFilter; $t = $_ | Get-NetFirewallInterfaceTypeFilter;
+        $i = $_ | Get-NetFirewallInterfaceFilter; $s = $_ | Get-NetFirewallSecurityFilter;
         [pscustomobject]@{Name = $_.Name; DisplayName = $_.DisplayName; Group = $_.Group;
           Direction = [string]$_.Direction; Action = [string]$_.Action;
-          Profile = [string]$_.Profile; Protocol = [string]$p.Protocol;
+          Profile = [string]$_.Profile; PolicyStoreSourceType = [string]$_.PolicyStoreSourceType;
+          Protocol = [string]$p.Protocol;
           LocalPort = @($p.LocalPort); RemotePort = @($p.RemotePort);
           IcmpType = @($p.IcmpType); LocalAddress = @($a.LocalAddress);
-          RemoteAddress = @($a.RemoteAddress);
-          Program = ($_ | Get-NetFirewallApplicationFilter).Program;
-          Service = ($_ | Get-NetFirewallServiceFilter).Service } })
+          RemoteAddress = @($a.RemoteAddress); Program = $f.Program; Package = $f.Package;
+          Service = ($_ | Get-NetFirewallServiceFilter).Service;
+          InterfaceType = [string]$t.InterfaceType; InterfaceAlias = @($i.InterfaceAlias);
+          Authentication = [string]$s.Authentication; Encryption = [string]$s.Encryption;
+          OverrideBlockRules = [string]$s.OverrideBlockRules; LocalUser = [string]$s.LocalUser;
+          RemoteUser = [string]$s.RemoteUser; RemoteMachine = [string]$s.RemoteMachine } })
     } | ConvertTo-Json -Depth 4 | Out-File -Encoding utf8 firewall.json
 
-Block rules win over allow rules, whatever their order; what no rule decides follows the
-active profile's default action (inbound ``NotConfigured`` blocks).  A profile whose firewall
-is off lets everything through; where the active profiles (one per network) differ, what one of
-them lets through by default may pass.  The ``RPCEPMap`` keyword is TCP 135; ``RPC`` (RPC Dynamic
-Ports) is read as the dynamic range the plan gives the host, which the host's RPC
-configuration must match (docs/targets.md).  Read as unreadable: address keywords
-(``LocalSubnet``, ``Internet``...), remote (source) ports, other port keywords, rules for a
-program or a service only, and rules for some of several active profiles.
+Block rules win over allow rules, whatever their order, except allow rules that override them
+(``OverrideBlockRules``, which Windows takes only with authentication); what no rule decides
+follows the active profile's default action (inbound ``NotConfigured`` blocks). A profile whose
+firewall is off lets everything through, and one whose ``AllowInboundRules`` is ``False``
+ignores its inbound rules (block and allow alike, as Microsoft documents
+Set-NetFirewallProfile): what comes in follows its default; one whose
+``AllowLocalFirewallRules`` is ``False`` ignores the rules the local administrator defined
+(``PolicyStoreSourceType`` ``Local``), in both directions. Where the active profiles (one per
+network) differ, what one of them lets through by default may pass. The ``RPCEPMap`` keyword is
+TCP 135; ``RPC`` (RPC Dynamic Ports) is read as the dynamic range the plan gives the host,
+which the host's RPC configuration must match (docs/targets.md). Read as unreadable: address
+keywords (``LocalSubnet``, ``Internet``...), remote (source) ports, other port keywords, rules
+for a program, a package or a service only, rules for some interfaces or interface types only
+(``InterfaceAlias``, ``InterfaceType`` other than ``Any``), rules that need IPsec
+authentication or encryption (``Authentication`` or ``Encryption`` other than ``NotRequired``)
+or only some users or machines (``LocalUser``, ``RemoteUser``, ``RemoteMachine`` other than
+``Any``), and rules for some of several active profiles: each then matches an unknown part of
+what it names, and the findings are bounds.
 """
 
 from __future__ import annotations
@@ -105,6 +123,70 @@ def _profiles(text: str) -> set[str]:
     return {p.strip() for p in text.split(",") if p.strip()}
 
 
+#: the conditions that narrow a rule to some programs, packages, services, interfaces, users
+#: or machines, with the value each has when it does not (absent: an older export)
+_ANY_OF = {
+    "Program": "Any",
+    "Package": "Any",
+    "Service": "Any",
+    "InterfaceType": "Any",
+    "LocalUser": "Any",
+    "RemoteUser": "Any",
+    "RemoteMachine": "Any",
+    "Authentication": "NotRequired",
+    "Encryption": "NotRequired",
+}
+
+
+def _narrowing(entry: Mapping[str, Any]) -> list[str]:
+    """What keeps a rule from matching every packet its addresses, protocol and ports name, as
+    the export gives it (the audit cannot tell a packet's interface, user or IPsec state)."""
+    found = []
+    for field, none in _ANY_OF.items():
+        value = entry.get(field)
+        if value not in (None, "", none, none.lower()):
+            found.append(f"{field} {value}")
+    aliases = [v for v in _list(entry.get("InterfaceAlias")) if v.lower() != "any"]
+    if aliases:
+        found.append(f"InterfaceAlias {', '.join(aliases)}")
+    return found
+
+
+#: what the one-liner exports of each rule and profile beyond what its first version did
+_RULE_FIELDS = (*_ANY_OF, "InterfaceAlias", "OverrideBlockRules", "PolicyStoreSourceType")
+_PROFILE_FIELDS = ("AllowInboundRules", "AllowLocalFirewallRules")
+
+
+def _lacking(rules: Sequence[Mapping[str, Any]], profiles: Mapping[str, Mapping[str, Any]]) -> str:
+    """What an export by an older one-liner lacks, and so what the audit takes for granted
+    (empty: nothing)."""
+    lacks, assumes = [], []
+    if any(any(f not in r for f in _RULE_FIELDS) for r in rules):
+        lacks.append("the rules' interface, security and package filters and store")
+        assumes.append(
+            "every rule applies on every interface, to every peer and package, whatever its store"
+        )
+    if any(f not in p for f in _PROFILE_FIELDS for p in profiles.values()):
+        lacks.append("the profiles' AllowInboundRules and AllowLocalFirewallRules")
+        assumes.append("each profile applies its inbound rules and those defined locally")
+    if not lacks:
+        return ""
+    return (
+        f"the export lacks {' and '.join(lacks)} (an older one-liner wrote it): the findings "
+        f"assume that {', and that '.join(assumes)}; export again with the one-liner of "
+        "docs/audit.md"
+    )
+
+
+def _overrides(entry: Mapping[str, Any]) -> bool:
+    """An allow rule that wins over block rules (``OverrideBlockRules``)."""
+    return str(entry.get("OverrideBlockRules")) == "True" and not _blocks(entry)
+
+
+def _blocks(entry: Mapping[str, Any]) -> bool:
+    return str(entry.get("Action")).lower() == "block"
+
+
 def _rule(
     entry: Mapping[str, Any], where: str, inbound: bool, dynamic: Ranges, partial: bool
 ) -> Rule:
@@ -137,10 +219,7 @@ def _rule(
                         Ranges.point(int(kind)), Ranges.point(int(code)) if code else None
                     )
                 built.icmp_types(number, kinds)
-        for only in ("Program", "Service"):
-            chosen = entry.get(only)
-            if chosen not in (None, "Any", "any", ""):
-                built.unreadable.append(f"{only.lower()} {chosen}")
+        built.unreadable.extend(_narrowing(entry))
         sides = ("destination", "source") if inbound else ("source", "destination")
         for field, side in zip(("LocalAddress", "RemoteAddress"), sides, strict=True):
             values = _list(entry.get(field))
@@ -170,6 +249,22 @@ def _passes(profile: Mapping[str, Any], default_key: str, hook: Hook) -> bool:
         return True
     default = str(profile.get(default_key, "NotConfigured"))
     return default == "Allow" or (hook is Hook.OUTPUT and default == "NotConfigured")
+
+
+def _ignoring_inbound(profiles: Mapping[str, Mapping[str, Any]]) -> set[str]:
+    """The profiles that ignore every inbound rule: ``AllowInboundRules`` ``False`` (Microsoft's
+    Set-NetFirewallProfile: "All inbound firewall rules are ignored.  All inbound traffic will
+    use the DefaultInboundAction"); ``True`` and ``NotConfigured`` (no policy sets it) apply
+    them."""
+    return {n for n, p in profiles.items() if str(p.get("AllowInboundRules")) == "False"}
+
+
+def _ignoring_local(profiles: Mapping[str, Mapping[str, Any]]) -> set[str]:
+    """The profiles that ignore the rules the local administrator defined (the
+    PersistentStore's, ``PolicyStoreSourceType`` ``Local``): ``AllowLocalFirewallRules``
+    ``False`` (Microsoft's Set-NetFirewallProfile: "only firewall rules from GPOs are applied").
+    """
+    return {n for n, p in profiles.items() if str(p.get("AllowLocalFirewallRules")) == "False"}
 
 
 def _passing_profiles(passing: list[str], enabled: set[str], name: str, direction: str) -> Rule:
@@ -215,12 +310,30 @@ def read_active_store(text: str, name: str, plan: Plan, host: str) -> Ruleset:
                 f"{name}: rules[{index}] is {shown(entry, 40)}, not a rule object; export the "
                 "firewall with the one-liner of docs/audit.md"
             )
+    lacking = _lacking(rules, profiles)
+    if lacking:
+        ruleset.notes.append(f"{name}: {lacking}")
     for hook, direction, default_key in (
         (Hook.INPUT, "inbound", "DefaultInboundAction"),
         (Hook.OUTPUT, "outbound", "DefaultOutboundAction"),
     ):
         chain = Chain(key=f"windows {direction}", name=direction, where=name)
         enabled = {p for p in active if str(profiles.get(p, {}).get("Enabled")) == "True"}
+        # the enabled profiles that apply their rules in this direction
+        ruled = enabled if hook is Hook.OUTPUT else enabled - _ignoring_inbound(profiles)
+        ruleset.notes.extend(
+            f"profile {p} ignores its inbound rules (AllowInboundRules False): what comes in "
+            "on its network follows its DefaultInboundAction"
+            for p in sorted(enabled - ruled)
+        )
+        ignoring_local = ruled & _ignoring_local(profiles)
+        local = sum(str(r.get("PolicyStoreSourceType")) == "Local" for r in rules)
+        if hook is Hook.INPUT and local:
+            ruleset.notes.extend(
+                f"profile {p} ignores the {local} rule(s) defined locally "
+                "(AllowLocalFirewallRules False): only those of group policy apply on its network"
+                for p in sorted(enabled & _ignoring_local(profiles))
+            )
         defaults = {str(profiles.get(p, {}).get(default_key, "NotConfigured")) for p in enabled}
         # each network the host is on follows its own profile: what no rule decides passes
         # where that profile's default allows it, or its firewall is off
@@ -228,20 +341,24 @@ def read_active_store(text: str, name: str, plan: Plan, host: str) -> Ruleset:
         chain.policy = Verdict.ACCEPT if len(passing) == len(active) else Verdict.DROP
         if len(defaults) > 1:
             ruleset.notes.append(f"the active profiles differ in their {default_key}")
-        if enabled:
+        if ruled:
+            # allow rules that override blocks, then blocks, then the other allows
             ordered = sorted(
-                enumerate(rules), key=lambda pair: str(pair[1].get("Action")).lower() != "block"
+                enumerate(rules),
+                key=lambda pair: 0 if _overrides(pair[1]) else 1 if _blocks(pair[1]) else 2,
             )
             for index, entry in ordered:
                 if str(entry.get("Direction", "")).lower() != direction:
                     continue
-                applies = _profiles(str(entry.get("Profile", "Any"))) & set(enabled)
+                applies = _profiles(str(entry.get("Profile", "Any"))) & ruled
+                if str(entry.get("PolicyStoreSourceType")) == "Local":
+                    applies -= ignoring_local
                 if not applies:
                     continue
                 where = f"{name}: rules[{index}] {entry.get('DisplayName') or entry.get('Name')}"
                 # a rule applies on the networks of its profiles; an allow is as good as
                 # there where the profile lets everything on, a block is not
-                blocks = str(entry.get("Action")).lower() == "block"
+                blocks = _blocks(entry)
                 partial = (applies if blocks else applies | set(passing)) != active
                 chain.rules.append(_rule(entry, where, hook is Hook.INPUT, dynamic, partial))
         if chain.policy is Verdict.DROP and passing:
