@@ -87,8 +87,7 @@ def listen_cmd(deployment: Path, on: str, duration: float) -> None:
                 )
         if not opened:  # stopped at once: never said to listen for the duration
             click.echo(
-                f"portplan: none of {on}'s {len(failed)} port(s) could be opened: nothing "
-                "listens",
+                f"portplan: none of {on}'s {len(failed)} port(s) could be opened: nothing listens",
                 err=True,
             )
             return
