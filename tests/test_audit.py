@@ -492,3 +492,18 @@ def test_matrix_against_names_every_part_still_to_open_in_a_change_request(
     code, out, err = run("matrix", str(deployment), *against)
     assert code == 0, err
     assert "and 3 more" in out.replace("\n", " ").replace("│", " ")
+
+
+def test_a_rule_after_an_unreadable_one_is_not_shadowed_by_it() -> None:
+    """An earlier rule the audit cannot read may match nothing (a mark no packet carries):
+    the drop after it takes effect, and was reported as one that never does."""
+    plan = examples.example_plan("smart-id-nexus")
+    text = (DA01 / "da01.v4").read_text()
+    marked = "-A INPUT -p tcp -m tcp --dport 5985 -m mark --mark 0x1 -j ACCEPT\n"
+    dropped = "-A INPUT -p tcp -m tcp --dport 5985 -j DROP\n"
+    text = text.replace("COMMIT\n", marked + dropped + "COMMIT\n", 1)
+    assert marked in text
+    files = [RulesetFile("da01.v4", text), *iptables_files(DA01, "da01.v6")]
+    findings = audit_ruleset(plan, "da01", read_ruleset(files)).findings
+    kinds = sorted(f.kind.value for f in findings if "5985" in (f.rule_text or ""))
+    assert kinds == ["extra", "unreadable"], findings  # the accept may let it in: bounds

@@ -308,7 +308,9 @@ class _Direction:
                         findings.append(
                             self._shadowed(rule, list({id(r): r for r in overriding}.values()))
                         )
-                if rule.verdict not in (Verdict.JUMP, Verdict.NONE):
+                # a rule read at its widest may match less, even nothing: only an exact
+                # rule surely decides the packets of a later one
+                if rule.exact and rule.verdict not in (Verdict.JUMP, Verdict.NONE):
                     for box in match.boxes:
                         earlier.add(_Tagged(box, rule, position))
         return findings
