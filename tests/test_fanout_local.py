@@ -265,3 +265,65 @@ def test_ctrl_c_reports_the_sources_that_answered_and_restores_the_signal_handle
     assert (
         unfinished.result.evidence.note == "c: not reported: the run was interrupted first (Ctrl-C)"
     )
+
+
+#: what a host's interpreter does to the probe module's answer before Ansible reads it
+GARBLE = {
+    "record-without-evidence": "for c in d['checks']: c.pop('evidence')",
+    "unknown-outcome": "for c in d['checks']: c['outcome'] = 'wide-open'",
+    "checks-not-a-list": "d['checks'] = 'open'",
+    "records-not-objects": "d['checks'] = ['open' for c in d['checks']]",
+    "elapsed-not-a-number": "d['elapsed'] = 'fast'",
+}
+
+
+@pytest.mark.parametrize("garble", sorted(GARBLE))
+def test_a_source_that_returns_a_malformed_result_is_not_run(
+    tmp_path: Path, jobs: Path, port: int, garble: str
+) -> None:
+    # a's Python answers with JSON Ansible reads, but not what the probe module returns
+    # (another version of the collection, a broken host): a's probes are not-run with the
+    # reason, b's result stands, and the run exits 1 with a report, not a traceback
+    deployment, inventory = _lab(tmp_path, port)
+    product = dict(PRODUCT, flows=[
+        *PRODUCT["flows"],
+        {"id": "back", "row": 2, "from": "server", "to": "client", "protocol": "tcp",
+         "ports": "PORT", "purpose": "the server calls back"},
+    ])  # fmt: skip
+    (tmp_path / "pair.yaml").write_text(
+        yaml.safe_dump(product, sort_keys=False).replace("PORT", str(port))
+    )
+    script = f"import json, sys\nd = json.load(sys.stdin)\n{GARBLE[garble]}\nprint(json.dumps(d))"
+    (tmp_path / "garble.py").write_text(script)
+    garbling = tmp_path / "garbling-python"
+    garbling.write_text(
+        f'#!/bin/sh\n{sys.executable} "$@" | {sys.executable} {tmp_path}/garble.py\n'
+    )
+    garbling.chmod(0o755)
+    hosts = yaml.safe_load(inventory.read_text())
+    # a's own variables (the inventory writes a's and b's as one YAML alias)
+    hosts["all"]["hosts"]["a"] = {
+        **hosts["all"]["hosts"]["a"],
+        "ansible_python_interpreter": str(garbling),
+    }
+    inventory.write_text(yaml.safe_dump(hosts))
+    with socket.socket() as server_b, socket.socket() as server_a:
+        server_b.bind(("127.0.0.3", port))
+        server_b.listen()
+        server_a.bind(("127.0.0.2", port))
+        server_a.listen()
+        done = subprocess.run(
+            [sys.executable, "-m", "portplan", "verify", str(deployment),
+             "--inventory", str(inventory), "--timeout", "0.5", "--format", "json"],
+            env=environment(), capture_output=True, text=True, timeout=120, check=False,
+        )  # fmt: skip
+    assert done.returncode == 1, done.stderr
+    assert "Traceback" not in done.stderr, done.stderr
+    report = document(done.stdout, "verify")
+    by_source = {c["source"]: c for c in report["checks"]}
+    assert sorted(by_source) == ["a", "b"]
+    assert (by_source["b"]["outcome"], by_source["b"]["passed"]) == ("open", True), by_source["b"]
+    broken = by_source["a"]
+    assert (broken["outcome"], broken["passed"]) == ("not-run", False)
+    note = broken["evidence"]["note"]
+    assert note.startswith("a: returned a malformed result"), note

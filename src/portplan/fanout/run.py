@@ -20,7 +20,7 @@ import yaml
 
 from portplan._errors import ToolError
 from portplan._signals import first_ctrl_c
-from portplan.fanout.merge import HostResult, merge
+from portplan.fanout.merge import HostResult, host_result, merge
 from portplan.fanout.work import Fanout, plan_fanout
 from portplan.load.inventory import ansible_tool, read_inventory
 from portplan.plan import Plan
@@ -296,9 +296,7 @@ def run_fanout(
         elif kind == "runner_on_failed" and name in by_inventory and action == PROBE:
             results[by_inventory[name]] = HostResult(outcome=Outcome.NOT_RUN, reason=_reason(res))
         elif kind == "runner_on_ok" and name in by_inventory and action == PROBE:
-            results[by_inventory[name]] = HostResult(
-                records=tuple(res.get("checks", ())), elapsed=res.get("elapsed")
-            )
+            results[by_inventory[name]] = host_result(res)
         elif name in destination_of and kind in ("runner_on_failed", "runner_on_unreachable"):
             if str(data.get("task") or "").startswith(_STOPPING):
                 problems.append(
