@@ -5,8 +5,10 @@ itself is tested in test_verify_inventory.py."""
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -165,6 +167,28 @@ def test_a_radius_secret_found_in_the_results_does_not_mask_them(
         port,
     )
     assert check.passed
+
+
+def test_the_radius_secret_is_in_no_log_of_ansible(
+    tmp_path: Path, jobs: Path, port: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # an operator's Ansible that shows each task's arguments (ANSIBLE_DISPLAY_ARGS_TO_STDOUT)
+    # and keeps its output (ANSIBLE_LOG_PATH): neither the secret nor the sealed text it
+    # travels in (base64, readable by anyone) may be written there
+    deployment, inventory = _lab(tmp_path, port)
+    log = tmp_path / "ansible.log"
+    monkeypatch.setenv("ANSIBLE_DISPLAY_ARGS_TO_STDOUT", "true")
+    monkeypatch.setenv("ANSIBLE_LOG_PATH", str(log))
+    secret = b"radius-shared-secret"
+    run = verify_inventory(load_plan(deployment), inventory, timeout=0.5, radius_secret=secret)
+    (check,) = run.verification.checks
+    assert check.outcome is Outcome.REFUSED, check
+    text = log.read_text()
+    assert "TASK [probe" in text  # the log holds the task's banner
+    assert secret.decode() not in text
+    for word in re.findall(r"[A-Za-z0-9+/]{24,}={0,2}", text):
+        with contextlib.suppress(ValueError):
+            assert secret not in base64.b64decode(word), f"the sealed secret is in the log: {word}"
 
 
 def test_a_limited_run_lists_the_sources_it_left_out(tmp_path: Path, jobs: Path, port: int) -> None:

@@ -56,6 +56,11 @@ _STOPPING = "stop listening"
 STOP_RETRIES = 30
 #: random bytes before the RADIUS secret the probe task is given (radius_secret_sealed)
 SEAL = 16
+#: the environment variable that hands ansible-playbook the sealed secret, which the probe
+#: task reads with a lookup: a task's arguments as written are shown and kept (the task's
+#: banner with ANSIBLE_DISPLAY_ARGS_TO_STDOUT, into ANSIBLE_LOG_PATH; callbacks that record
+#: the playbook), and base64 hides nothing; what a lookup returns for a no_log option is not
+_SEALED_SECRET = "PORTPLAN_FANOUT_RADIUS_SECRET_SEALED"
 #: seconds beyond its deadline a source's probe task may take (SSH, the interpreter's start,
 #: the bundled engine's import) before Ansible ends it: a host that never answers is
 #: not-run, and the run ends
@@ -268,13 +273,17 @@ def run_fanout(
         "second_look": second_look,
         "identify_services": identify_services,
     }
+    hidden: dict[str, str] = {}  # the environment that holds what no output may show
     if radius_secret:
         # sealed: Ansible hides a no_log value wherever it occurs in the module's result, and
         # a secret such as "open" or "127" would hide outcomes and addresses; 16 random bytes
         # before it make the hidden text one that occurs nowhere else (and base64 is no
         # template either)
         sealed = secrets.token_bytes(SEAL) + radius_secret
-        probe_options["radius_secret_sealed"] = base64.b64encode(sealed).decode("ascii")
+        hidden[_SEALED_SECRET] = base64.b64encode(sealed).decode("ascii")
+        probe_options["radius_secret_sealed"] = (
+            f"{{{{ lookup('ansible.builtin.env', '{_SEALED_SECRET}') }}}}"
+        )
     if deadline is not None:
         probe_options["deadline"] = deadline
     # one file per host (hosts may share a file system: containers, namespaces, NFS homes)
@@ -348,6 +357,7 @@ def run_fanout(
                     # the probe needs no become, so no sudo tty question arises
                     "ANSIBLE_PIPELINING": os.environ.get("ANSIBLE_PIPELINING", "true"),
                     "ANSIBLE_NOCOLOR": "true",
+                    **hidden,
                 },
                 event_handler=handle,
                 # Ctrl-C ends Ansible (its process group) within a quarter of a second, and
