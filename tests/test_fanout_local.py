@@ -85,6 +85,18 @@ def _lab(tmp_path: Path, port: int) -> tuple[Path, Path]:
     return deployment, inventory
 
 
+def _both_ways(tmp_path: Path, port: int) -> None:
+    """The pair's product with a flow back from the server: b is a source too."""
+    product = dict(PRODUCT, flows=[
+        *PRODUCT["flows"],
+        {"id": "back", "row": 2, "from": "server", "to": "client", "protocol": "tcp",
+         "ports": "PORT", "purpose": "the server calls back"},
+    ])  # fmt: skip
+    (tmp_path / "pair.yaml").write_text(
+        yaml.safe_dump(product, sort_keys=False).replace("PORT", str(port))
+    )
+
+
 def _free(port: int) -> bool:
     with socket.socket() as again:
         try:
@@ -232,6 +244,28 @@ def test_a_limited_run_lists_the_sources_it_left_out(tmp_path: Path, jobs: Path,
     ]
 
 
+@pytest.mark.parametrize("limit", ["", " "])
+def test_an_empty_limit_is_refused(tmp_path: Path, jobs: Path, port: int, limit: str) -> None:
+    # --limit "$HOSTS" with HOSTS empty: Ansible is given no pattern (every host), and a
+    # source the inventory lacks (a) was taken as one the limit left out: never probed, the
+    # run exited 0 where, without --limit, the missing host is an error
+    deployment, inventory = _lab(tmp_path, port)
+    _both_ways(tmp_path, port)
+    hosts = yaml.safe_load(inventory.read_text())
+    del hosts["all"]["hosts"]["a"]
+    inventory.write_text(yaml.safe_dump(hosts))
+    done = subprocess.run(
+        [sys.executable, "-m", "portplan", "verify", str(deployment),
+         "--inventory", str(inventory), "--limit", limit, "--timeout", "0.5"],
+        env=environment(), capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert done.stdout == ""
+    assert done.stderr.startswith("portplan: error: --limit "), done.stderr
+    assert "host pattern" in done.stderr and "leave --limit out" in done.stderr
+    assert len(done.stderr.splitlines()) == 1, done.stderr
+
+
 def test_ctrl_c_reports_the_sources_that_answered_and_restores_the_signal_handlers(
     tmp_path: Path, jobs: Path, port: int
 ) -> None:
@@ -309,14 +343,7 @@ def test_a_source_that_returns_a_malformed_result_is_not_run(
     # (another version of the collection, a broken host): a's probes are not-run with the
     # reason, b's result stands, and the run exits 1 with a report, not a traceback
     deployment, inventory = _lab(tmp_path, port)
-    product = dict(PRODUCT, flows=[
-        *PRODUCT["flows"],
-        {"id": "back", "row": 2, "from": "server", "to": "client", "protocol": "tcp",
-         "ports": "PORT", "purpose": "the server calls back"},
-    ])  # fmt: skip
-    (tmp_path / "pair.yaml").write_text(
-        yaml.safe_dump(product, sort_keys=False).replace("PORT", str(port))
-    )
+    _both_ways(tmp_path, port)
     script = f"import json, sys\nd = json.load(sys.stdin)\n{GARBLE[garble]}\nprint(json.dumps(d))"
     (tmp_path / "garble.py").write_text(script)
     garbling = tmp_path / "garbling-python"

@@ -18,7 +18,7 @@ from typing import Any
 
 import yaml
 
-from portplan._errors import ToolError
+from portplan._errors import ToolError, UsageError
 from portplan._signals import first_ctrl_c
 from portplan.fanout.merge import HostResult, host_result, merge
 from portplan.fanout.work import Fanout, plan_fanout
@@ -429,6 +429,13 @@ def verify_inventory(
     ``deadline`` bounds each source's probing (seconds; default as ``portplan verify``'s).
     Blocks until every source has answered or failed.
     """
+    if limit is not None and not limit.strip():
+        # Ansible reads no pattern as every host; taken as a limit, it would leave out every
+        # source the inventory lacks instead of saying so
+        raise UsageError(
+            f"--limit {limit!r} names no hosts: give an Ansible host pattern (a host, a group), "
+            "or leave --limit out to verify from every source"
+        )
     path = Path(inventory)
     hosts = read_inventory(path, limit=limit)
     fanout = plan_fanout(
