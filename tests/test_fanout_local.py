@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+import netns
 import portplan.fanout.run as run_module
 from ansible_env import environment
 from machine import document
@@ -378,3 +379,63 @@ def test_a_source_that_returns_a_malformed_result_is_not_run(
     assert (broken["outcome"], broken["passed"]) == ("not-run", False)
     note = broken["evidence"]["note"]
     assert note.startswith("a: returned a malformed result"), note
+
+
+#: a dynamic inventory that answers portplan's read, then (ansible-playbook's read) fails or
+#: holds b alone: a cloud API that went down, or an instance gone, in between
+CHANGING_INVENTORY = """\
+import json, sys
+from pathlib import Path
+calls = Path(__file__).with_name("calls")
+n = int(calls.read_text()) if calls.exists() else 0
+calls.write_text(str(n + 1))
+if n and WHEN == "down":
+    sys.exit("the inventory service is down")
+local = {"ansible_connection": "local", "ansible_python_interpreter": sys.executable}
+hosts = {"127.0.0.2": dict(local, portplan_host="a"), "127.0.0.3": dict(local, portplan_host="b")}
+if n:
+    del hosts["127.0.0.2"]
+print(json.dumps({"all": {"hosts": list(hosts)}, "_meta": {"hostvars": hosts}}))
+"""
+
+
+@pytest.mark.netns
+@pytest.mark.parametrize("when", ["down", "changed"])
+def test_a_host_the_inventory_no_longer_holds_is_not_reached_by_its_name(
+    tmp_path: Path, port: int, when: str
+) -> None:
+    # ansible-playbook reads the inventory again; a host portplan read but Ansible no longer
+    # finds there was still a host (portplan's own variables name it), reached by its bare
+    # name over SSH with none of the inventory's settings: another machine, maybe. In a
+    # namespace of the test's own (nothing but lo), so no SSH leaves it
+    reason = netns.unavailable()
+    if reason is not None:
+        pytest.skip(reason)
+    deployment, _ = _lab(tmp_path, port)
+    _both_ways(tmp_path, port)
+    inventory = tmp_path / "inventory.py"
+    inventory.write_text(f"#!{sys.executable}\nWHEN = {when!r}\n" + CHANGING_INVENTORY)
+    inventory.chmod(0o755)
+    with netns.namespace() as namespace:
+        done = subprocess.run(
+            ["ip", "netns", "exec", namespace, sys.executable, "-m", "portplan", "verify",
+             str(deployment), "--inventory", str(inventory), "--listen", "--timeout", "0.5",
+             "--format", "json"],
+            env=environment(ANSIBLE_ASYNC_DIR=str(tmp_path / "async")),
+            capture_output=True, text=True, timeout=120, check=False,
+        )  # fmt: skip
+    assert done.returncode == 1, done.stderr
+    assert (tmp_path / "calls").read_text() == "2"
+    by_source = {c["source"]: c for c in document(done.stdout, "verify")["checks"]}
+    gone = by_source["a"]
+    assert (gone["outcome"], gone["passed"]) == ("not-run", False)
+    note = gone["evidence"]["note"]
+    assert note.startswith("127.0.0.2: not in the inventory when ansible-playbook read it"), note
+    assert "ssh" not in note.lower(), note
+    assert f"warning: listeners on a (127.0.0.2): {note.split(': ', 1)[1]}" in done.stderr
+    held = by_source["b"]
+    if when == "down":
+        assert held["outcome"] == "not-run", held
+        assert held["evidence"]["note"].startswith("127.0.0.3: not in the inventory"), held
+    else:  # b is still there: probed (nothing listens on a's address in the namespace)
+        assert held["outcome"] == "refused", held

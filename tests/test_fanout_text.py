@@ -41,8 +41,9 @@ def test_a_template_in_the_products_text_is_never_rendered(tmp_path: Path) -> No
     overlay = tmp_path / "overlay.json"
     overlay.write_text(json.dumps(_overlay(fanout)))
     # the probe task's own arguments, given to a copy instead of the probe module
-    (play,) = [p for p in _playbook(fanout, "/tmp/x", probe_options={}) if "probe" in p["name"]]
-    (task,) = play["tasks"]
+    plays = _playbook(fanout, "/tmp/x", probe_options={}, overlay=overlay.name)
+    (play,) = [p for p in plays if "probe" in p["name"]]
+    (task,) = [t for t in play["tasks"] if t["name"] == "probe"]
     probes = next(v for v in task.values() if isinstance(v, dict))["probes"]
     assert probes == _decoded("portplan_probes")
     out = tmp_path / "given.json"

@@ -52,6 +52,17 @@ PROBE = "portplan.portplan.probe"
 #: the host variable that holds the listener's async job, and the stop tasks' name
 _LISTEN_JOB = "portplan_listen_job"
 _STOPPING = "stop listening"
+_LISTENING = "portplan: temporary listeners on the destinations"
+#: the task first in every play that stops a host the operator's inventory, read again by
+#: ansible-playbook, no longer holds (a dynamic inventory that failed or changed since): the
+#: overlay's variables alone still make it a host, which Ansible would reach by its bare
+#: name, with none of the inventory's connection settings (another machine, maybe)
+_UNKNOWN = "portplan: the inventory holds this host"
+_UNKNOWN_REASON = (
+    "not in the inventory when ansible-playbook read it again (a dynamic inventory that "
+    "failed or changed since portplan read it): not reached by its bare name, which may be "
+    "another machine"
+)
 #: seconds (one try a second) a listener may take to end once its ready file is gone
 STOP_RETRIES = 30
 #: random bytes before the RADIUS secret the probe task is given (radius_secret_sealed)
@@ -101,19 +112,30 @@ def _collections_path() -> str:
 
 
 def _playbook(
-    fanout: Fanout, ready_file: str, *, probe_options: Mapping[str, Any]
+    fanout: Fanout, ready_file: str, *, probe_options: Mapping[str, Any], overlay: str
 ) -> list[dict[str, Any]]:
+    """The plays; ``overlay`` is the file name of :func:`_overlay`'s inventory: a host
+    Ansible found there first is one the operator's inventory no longer holds."""
     sources = [work.inventory_host.name for work in fanout.sources.values()]
     destinations = [work.inventory_host.name for work in fanout.destinations.values()]
+    stranger = f"(inventory_file | default('') or '') | basename == '{overlay}'"
     keep_going = {"ignore_errors": True, "ignore_unreachable": True}
+    known = {**keep_going, "when": f"not ({stranger})"}
+    guard = {
+        "name": _UNKNOWN,
+        "ansible.builtin.fail": {"msg": _UNKNOWN_REASON},
+        "when": stranger,
+        "ignore_errors": True,
+    }
     plays: list[dict[str, Any]] = []
     if destinations:
         plays.append(
             {
-                "name": "portplan: temporary listeners on the destinations",
+                "name": _LISTENING,
                 "hosts": ",".join(destinations),
                 "gather_facts": False,
                 "tasks": [
+                    guard,
                     {
                         "name": "listen",
                         "portplan.portplan.listen": {
@@ -124,7 +146,7 @@ def _playbook(
                         "async": int(LISTEN_DURATION) + 60,
                         "poll": 0,
                         "register": _LISTEN_JOB,
-                        **keep_going,
+                        **known,
                     },
                     {
                         "name": "listeners ready",
@@ -132,12 +154,12 @@ def _playbook(
                             "path": ready_file,
                             "timeout": LISTEN_READY_TIMEOUT,
                         },
-                        **keep_going,
+                        **known,
                     },
                     {
                         "name": "listeners",
                         "ansible.builtin.slurp": {"src": ready_file},
-                        **keep_going,
+                        **known,
                     },
                 ],
             }
@@ -148,12 +170,13 @@ def _playbook(
             "hosts": ",".join(sources),
             "gather_facts": False,
             "tasks": [
+                guard,
                 {
                     "name": "probe",
                     PROBE: {"probes": _decoded("portplan_probes"), **probe_options},
                     "timeout": f"{{{{ {_PROBE_TIMEOUT} }}}}",
-                    **keep_going,
-                }
+                    **known,
+                },
             ],
         }
     )
@@ -298,7 +321,15 @@ def run_fanout(
         name = data.get("host")
         action = data.get("task_action") or data.get("resolved_action") or ""
         res = data.get("res") or {}
-        if kind == "runner_on_unreachable" and name in by_inventory and action == PROBE:
+        if kind == "runner_on_failed" and data.get("task") == _UNKNOWN:
+            if name in by_inventory:
+                results[by_inventory[name]] = HostResult(
+                    outcome=Outcome.NOT_RUN, reason=_reason(res)
+                )
+            if name in destination_of and data.get("play") == _LISTENING:
+                problems.append(f"listeners on {destination_of[name]} ({name}): {_reason(res)}")
+            action = PROBE if name in by_inventory else action  # a source's result: progress
+        elif kind == "runner_on_unreachable" and name in by_inventory and action == PROBE:
             results[by_inventory[name]] = HostResult(
                 outcome=Outcome.SOURCE_UNREACHABLE, reason=_reason(res)
             )
@@ -334,10 +365,12 @@ def run_fanout(
         root = Path(tmp)
         (root / "project").mkdir()
         playbook = root / "project" / "verify.yml"
+        overlay = root / f"portplan-hosts-{secrets.token_hex(8)}.yml"
         playbook.write_text(
-            yaml.safe_dump(_playbook(fanout, ready_file, probe_options=probe_options))
+            yaml.safe_dump(
+                _playbook(fanout, ready_file, probe_options=probe_options, overlay=overlay.name)
+            )
         )
-        overlay = root / "portplan-hosts.yml"
         overlay.write_text(json.dumps(_overlay(fanout, deadline)))  # JSON is YAML
         started = time.monotonic()
         try:
