@@ -15,7 +15,8 @@ import yaml
 
 import examples
 from ansible_env import environment, tool
-from portplan.fanout.run import _decoded, _overlay, _playbook
+from portplan.fanout.playbook import decoded, plays
+from portplan.fanout.run import _overlay
 from portplan.fanout.work import plan_fanout
 from portplan.load.inventory import read_inventory
 
@@ -41,11 +42,11 @@ def test_a_template_in_the_products_text_is_never_rendered(tmp_path: Path) -> No
     overlay = tmp_path / "overlay.json"
     overlay.write_text(json.dumps(_overlay(fanout)))
     # the probe task's own arguments, given to a copy instead of the probe module
-    plays = _playbook(fanout, "/tmp/x", probe_options={}, overlay=overlay.name)
-    (play,) = [p for p in plays if "probe" in p["name"]]
+    made = plays(fanout, "/tmp/x", probe_options={}, overlay=overlay.name)
+    (play,) = [p for p in made if "probe" in p["name"]]
     (task,) = [t for t in play["tasks"] if t["name"] == "probe"]
     probes = next(v for v in task.values() if isinstance(v, dict))["probes"]
-    assert probes == _decoded("portplan_probes")
+    assert probes == decoded("portplan_probes")
     out = tmp_path / "given.json"
     play["tasks"] = [
         {
