@@ -24,6 +24,8 @@ __all__ = [
     "UNKNOWN_REASON",
     "decoded",
     "encoded",
+    "groups",
+    "overlay_name",
     "plays",
 ]
 
@@ -52,15 +54,26 @@ STOP_RETRIES = 30
 PROBE_TIMEOUT = "portplan_probe_timeout"
 
 
+def groups(tag: str) -> tuple[str, str]:
+    """The groups of the sources and of the destinations in the inventory of portplan's host
+    variables (``tag`` names one run's): the plays target them, never the hosts' names, which
+    Ansible would render as templates (a name is the inventory's text, from cloud tags say:
+    ``a{{ lookup('pipe', ...) }}`` would run on the controller)."""
+    return f"portplan_sources_{tag}", f"portplan_destinations_{tag}"
+
+
+def overlay_name(tag: str) -> str:
+    """The file name of the inventory of portplan's host variables (portplan.fanout.run)."""
+    return f"portplan-hosts-{tag}.yml"
+
+
 def plays(
-    fanout: Fanout, ready_file: str, *, probe_options: Mapping[str, Any], overlay: str
+    fanout: Fanout, ready_file: str, *, probe_options: Mapping[str, Any], tag: str
 ) -> list[dict[str, Any]]:
-    """The plays; ``overlay`` is the file name of the inventory of portplan's host variables
-    (portplan.fanout.run): a host Ansible found there first is one the operator's inventory no
-    longer holds."""
-    sources = [work.inventory_host.name for work in fanout.sources.values()]
-    destinations = [work.inventory_host.name for work in fanout.destinations.values()]
-    stranger = f"(inventory_file | default('') or '') | basename == '{overlay}'"
+    """The plays, on the :func:`groups` of ``tag``; a host Ansible found first in the overlay
+    (:func:`overlay_name`) is one the operator's inventory no longer holds."""
+    sources, destinations = groups(tag)
+    stranger = f"(inventory_file | default('') or '') | basename == '{overlay_name(tag)}'"
     keep_going = {"ignore_errors": True, "ignore_unreachable": True}
     known = {**keep_going, "when": f"not ({stranger})"}
     guard = {
@@ -70,11 +83,11 @@ def plays(
         "ignore_errors": True,
     }
     found: list[dict[str, Any]] = []
-    if destinations:
+    if fanout.destinations:
         found.append(
             {
                 "name": LISTENING,
-                "hosts": ",".join(destinations),
+                "hosts": destinations,
                 "gather_facts": False,
                 "tasks": [
                     guard,
@@ -109,7 +122,7 @@ def plays(
     found.append(
         {
             "name": "portplan: probe from every source",
-            "hosts": ",".join(sources),
+            "hosts": sources,
             "gather_facts": False,
             "tasks": [
                 guard,
@@ -122,11 +135,11 @@ def plays(
             ],
         }
     )
-    if destinations:
+    if fanout.destinations:
         found.append(
             {
                 "name": "portplan: stop the listeners",
-                "hosts": ",".join(destinations),
+                "hosts": destinations,
                 "gather_facts": False,
                 "tasks": [
                     {

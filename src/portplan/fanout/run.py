@@ -29,6 +29,8 @@ from portplan.fanout.playbook import (
     STOPPING,
     UNKNOWN,
     encoded,
+    groups,
+    overlay_name,
     plays,
 )
 from portplan.fanout.work import Fanout, plan_fanout
@@ -99,11 +101,11 @@ def _collections_path() -> str:
     return os.pathsep.join(dict.fromkeys(paths))
 
 
-def _overlay(fanout: Fanout, deadline: float | None = None) -> dict[str, Any]:
+def _overlay(fanout: Fanout, deadline: float | None = None, *, tag: str) -> dict[str, Any]:
     """An inventory that adds each host's work to the operator's inventory, as host vars
     (encoded: see :func:`encoded`), and how long its probe task may take: its ``deadline``
     (by default as the host works it out, :func:`default_deadline`) and
-    :data:`PROBE_GRACE`."""
+    :data:`PROBE_GRACE`; and the groups the plays target (:func:`groups`)."""
     hosts: dict[str, dict[str, Any]] = {}
     for work in fanout.sources.values():
         own = hosts.setdefault(work.inventory_host.name, {})
@@ -114,7 +116,13 @@ def _overlay(fanout: Fanout, deadline: float | None = None) -> dict[str, Any]:
         hosts.setdefault(dest.inventory_host.name, {})["portplan_listeners"] = encoded(
             dest.listeners
         )
-    return {"all": {"hosts": hosts}}
+    sources, destinations = groups(tag)
+    names = {
+        sources: [w.inventory_host.name for w in fanout.sources.values()],
+        destinations: [w.inventory_host.name for w in fanout.destinations.values()],
+    }
+    children = {group: {"hosts": dict.fromkeys(n)} for group, n in names.items() if n}
+    return {"all": {"hosts": hosts, "children": children}}
 
 
 def _reason(res: Mapping[str, Any]) -> str:
@@ -225,13 +233,12 @@ def run_fanout(
         root = Path(tmp)
         (root / "project").mkdir()
         playbook = root / "project" / "verify.yml"
-        overlay = root / f"portplan-hosts-{secrets.token_hex(8)}.yml"
+        tag = secrets.token_hex(8)
+        overlay = root / overlay_name(tag)
         playbook.write_text(
-            yaml.safe_dump(
-                plays(fanout, ready_file, probe_options=probe_options, overlay=overlay.name)
-            )
+            yaml.safe_dump(plays(fanout, ready_file, probe_options=probe_options, tag=tag))
         )
-        overlay.write_text(json.dumps(_overlay(fanout, deadline)))  # JSON is YAML
+        overlay.write_text(json.dumps(_overlay(fanout, deadline, tag=tag)))  # JSON is YAML
         started = time.monotonic()
         try:
             runner = ansible_runner.run(
