@@ -5,8 +5,10 @@ itself is tested in test_verify_inventory.py."""
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -18,6 +20,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+import netns
 import portplan.fanout.run as run_module
 from ansible_env import environment
 from machine import document
@@ -81,6 +84,18 @@ def _lab(tmp_path: Path, port: int) -> tuple[Path, Path]:
     inventory = tmp_path / "inventory.yml"
     inventory.write_text(yaml.safe_dump({"all": {"hosts": {"a": local, "b": local}}}))
     return deployment, inventory
+
+
+def _both_ways(tmp_path: Path, port: int) -> None:
+    """The pair's product with a flow back from the server: b is a source too."""
+    product = dict(PRODUCT, flows=[
+        *PRODUCT["flows"],
+        {"id": "back", "row": 2, "from": "server", "to": "client", "protocol": "tcp",
+         "ports": "PORT", "purpose": "the server calls back"},
+    ])  # fmt: skip
+    (tmp_path / "pair.yaml").write_text(
+        yaml.safe_dump(product, sort_keys=False).replace("PORT", str(port))
+    )
 
 
 def _free(port: int) -> bool:
@@ -167,6 +182,28 @@ def test_a_radius_secret_found_in_the_results_does_not_mask_them(
     assert check.passed
 
 
+def test_the_radius_secret_is_in_no_log_of_ansible(
+    tmp_path: Path, jobs: Path, port: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # an operator's Ansible that shows each task's arguments (ANSIBLE_DISPLAY_ARGS_TO_STDOUT)
+    # and keeps its output (ANSIBLE_LOG_PATH): neither the secret nor the sealed text it
+    # travels in (base64, readable by anyone) may be written there
+    deployment, inventory = _lab(tmp_path, port)
+    log = tmp_path / "ansible.log"
+    monkeypatch.setenv("ANSIBLE_DISPLAY_ARGS_TO_STDOUT", "true")
+    monkeypatch.setenv("ANSIBLE_LOG_PATH", str(log))
+    secret = b"radius-shared-secret"
+    run = verify_inventory(load_plan(deployment), inventory, timeout=0.5, radius_secret=secret)
+    (check,) = run.verification.checks
+    assert check.outcome is Outcome.REFUSED, check
+    text = log.read_text()
+    assert "TASK [probe" in text  # the log holds the task's banner
+    assert secret.decode() not in text
+    for word in re.findall(r"[A-Za-z0-9+/]{24,}={0,2}", text):
+        with contextlib.suppress(ValueError):
+            assert secret not in base64.b64decode(word), f"the sealed secret is in the log: {word}"
+
+
 def test_a_limited_run_lists_the_sources_it_left_out(tmp_path: Path, jobs: Path, port: int) -> None:
     # b also starts a flow; --limit a leaves b out: its row is in the report, not probed,
     # outside the limit, and standard error says how many sources were left out
@@ -206,6 +243,28 @@ def test_a_limited_run_lists_the_sources_it_left_out(tmp_path: Path, jobs: Path,
             "--limit, or leave it out, to verify it)",
         }
     ]
+
+
+@pytest.mark.parametrize("limit", ["", " "])
+def test_an_empty_limit_is_refused(tmp_path: Path, jobs: Path, port: int, limit: str) -> None:
+    # --limit "$HOSTS" with HOSTS empty: Ansible is given no pattern (every host), and a
+    # source the inventory lacks (a) was taken as one the limit left out: never probed, the
+    # run exited 0 where, without --limit, the missing host is an error
+    deployment, inventory = _lab(tmp_path, port)
+    _both_ways(tmp_path, port)
+    hosts = yaml.safe_load(inventory.read_text())
+    del hosts["all"]["hosts"]["a"]
+    inventory.write_text(yaml.safe_dump(hosts))
+    done = subprocess.run(
+        [sys.executable, "-m", "portplan", "verify", str(deployment),
+         "--inventory", str(inventory), "--limit", limit, "--timeout", "0.5"],
+        env=environment(), capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert done.stdout == ""
+    assert done.stderr.startswith("portplan: error: --limit "), done.stderr
+    assert "host pattern" in done.stderr and "leave --limit out" in done.stderr
+    assert len(done.stderr.splitlines()) == 1, done.stderr
 
 
 def test_ctrl_c_reports_the_sources_that_answered_and_restores_the_signal_handlers(
@@ -265,3 +324,118 @@ def test_ctrl_c_reports_the_sources_that_answered_and_restores_the_signal_handle
     assert (
         unfinished.result.evidence.note == "c: not reported: the run was interrupted first (Ctrl-C)"
     )
+
+
+#: what a host's interpreter does to the probe module's answer before Ansible reads it
+GARBLE = {
+    "record-without-evidence": "for c in d['checks']: c.pop('evidence')",
+    "unknown-outcome": "for c in d['checks']: c['outcome'] = 'wide-open'",
+    "checks-not-a-list": "d['checks'] = 'open'",
+    "records-not-objects": "d['checks'] = ['open' for c in d['checks']]",
+    "elapsed-not-a-number": "d['elapsed'] = 'fast'",
+}
+
+
+@pytest.mark.parametrize("garble", sorted(GARBLE))
+def test_a_source_that_returns_a_malformed_result_is_not_run(
+    tmp_path: Path, jobs: Path, port: int, garble: str
+) -> None:
+    # a's Python answers with JSON Ansible reads, but not what the probe module returns
+    # (another version of the collection, a broken host): a's probes are not-run with the
+    # reason, b's result stands, and the run exits 1 with a report, not a traceback
+    deployment, inventory = _lab(tmp_path, port)
+    _both_ways(tmp_path, port)
+    script = f"import json, sys\nd = json.load(sys.stdin)\n{GARBLE[garble]}\nprint(json.dumps(d))"
+    (tmp_path / "garble.py").write_text(script)
+    garbling = tmp_path / "garbling-python"
+    garbling.write_text(
+        f'#!/bin/sh\n{sys.executable} "$@" | {sys.executable} {tmp_path}/garble.py\n'
+    )
+    garbling.chmod(0o755)
+    hosts = yaml.safe_load(inventory.read_text())
+    # a's own variables (the inventory writes a's and b's as one YAML alias)
+    hosts["all"]["hosts"]["a"] = {
+        **hosts["all"]["hosts"]["a"],
+        "ansible_python_interpreter": str(garbling),
+    }
+    inventory.write_text(yaml.safe_dump(hosts))
+    with socket.socket() as server_b, socket.socket() as server_a:
+        server_b.bind(("127.0.0.3", port))
+        server_b.listen()
+        server_a.bind(("127.0.0.2", port))
+        server_a.listen()
+        done = subprocess.run(
+            [sys.executable, "-m", "portplan", "verify", str(deployment),
+             "--inventory", str(inventory), "--timeout", "0.5", "--format", "json"],
+            env=environment(), capture_output=True, text=True, timeout=120, check=False,
+        )  # fmt: skip
+    assert done.returncode == 1, done.stderr
+    assert "Traceback" not in done.stderr, done.stderr
+    report = document(done.stdout, "verify")
+    by_source = {c["source"]: c for c in report["checks"]}
+    assert sorted(by_source) == ["a", "b"]
+    assert (by_source["b"]["outcome"], by_source["b"]["passed"]) == ("open", True), by_source["b"]
+    broken = by_source["a"]
+    assert (broken["outcome"], broken["passed"]) == ("not-run", False)
+    note = broken["evidence"]["note"]
+    assert note.startswith("a: returned a malformed result"), note
+
+
+#: a dynamic inventory that answers portplan's read, then (ansible-playbook's read) fails or
+#: holds b alone: a cloud API that went down, or an instance gone, in between
+CHANGING_INVENTORY = """\
+import json, sys
+from pathlib import Path
+calls = Path(__file__).with_name("calls")
+n = int(calls.read_text()) if calls.exists() else 0
+calls.write_text(str(n + 1))
+if n and WHEN == "down":
+    sys.exit("the inventory service is down")
+local = {"ansible_connection": "local", "ansible_python_interpreter": sys.executable}
+hosts = {"127.0.0.2": dict(local, portplan_host="a"), "127.0.0.3": dict(local, portplan_host="b")}
+if n:
+    del hosts["127.0.0.2"]
+print(json.dumps({"all": {"hosts": list(hosts)}, "_meta": {"hostvars": hosts}}))
+"""
+
+
+@pytest.mark.netns
+@pytest.mark.parametrize("when", ["down", "changed"])
+def test_a_host_the_inventory_no_longer_holds_is_not_reached_by_its_name(
+    tmp_path: Path, port: int, when: str
+) -> None:
+    # ansible-playbook reads the inventory again; a host portplan read but Ansible no longer
+    # finds there was still a host (portplan's own variables name it), reached by its bare
+    # name over SSH with none of the inventory's settings: another machine, maybe. In a
+    # namespace of the test's own (nothing but lo), so no SSH leaves it
+    reason = netns.unavailable()
+    if reason is not None:
+        pytest.skip(reason)
+    deployment, _ = _lab(tmp_path, port)
+    _both_ways(tmp_path, port)
+    inventory = tmp_path / "inventory.py"
+    inventory.write_text(f"#!{sys.executable}\nWHEN = {when!r}\n" + CHANGING_INVENTORY)
+    inventory.chmod(0o755)
+    with netns.namespace() as namespace:
+        done = subprocess.run(
+            ["ip", "netns", "exec", namespace, sys.executable, "-m", "portplan", "verify",
+             str(deployment), "--inventory", str(inventory), "--listen", "--timeout", "0.5",
+             "--format", "json"],
+            env=environment(ANSIBLE_ASYNC_DIR=str(tmp_path / "async")),
+            capture_output=True, text=True, timeout=120, check=False,
+        )  # fmt: skip
+    assert done.returncode == 1, done.stderr
+    assert (tmp_path / "calls").read_text() == "2"
+    by_source = {c["source"]: c for c in document(done.stdout, "verify")["checks"]}
+    gone = by_source["a"]
+    assert (gone["outcome"], gone["passed"]) == ("not-run", False)
+    note = gone["evidence"]["note"]
+    assert note.startswith("127.0.0.2: not in the inventory when ansible-playbook read it"), note
+    assert "ssh" not in note.lower(), note
+    assert f"warning: listeners on a (127.0.0.2): {note.split(': ', 1)[1]}" in done.stderr
+    held = by_source["b"]
+    if when == "down":
+        assert held["outcome"] == "not-run", held
+        assert held["evidence"]["note"].startswith("127.0.0.3: not in the inventory"), held
+    else:  # b is still there: probed (nothing listens on a's address in the namespace)
+        assert held["outcome"] == "refused", held

@@ -22,7 +22,7 @@ from portplan.probe.rows import CheckRow
 from portplan.probe.verification import Verification
 from portplan.probe.verify import FlowCheck
 
-__all__ = ["HostResult", "merge"]
+__all__ = ["HostResult", "host_result", "merge"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -33,6 +33,31 @@ class HostResult:
     outcome: Outcome | None = None  #: ``source-unreachable`` or ``not-run`` when it failed
     reason: str | None = None  #: Ansible's message when it failed
     elapsed: float | None = None  #: seconds the host spent probing
+
+
+#: why a host's records are not used when one of them is of a probe it was not asked for
+_UNASKED = (
+    "none of its results are used (another version of the collection, or not the host it "
+    "stands for?)"
+)
+
+
+def host_result(res: Mapping[str, Any]) -> HostResult:
+    """What a source's probe task that Ansible reported ok returned: its records, or
+    ``not-run`` with the reason when it is not what the probe module returns (a list of
+    records, and the seconds it took)."""
+    checks, elapsed = res.get("checks"), res.get("elapsed")
+    if not isinstance(checks, list) or not all(isinstance(r, dict) for r in checks):
+        why = "its checks are not a list of records"
+    elif elapsed is not None and (
+        isinstance(elapsed, bool) or not isinstance(elapsed, int | float)
+    ):
+        why = f"its elapsed is not a number of seconds: {elapsed!r}"
+    else:
+        return HostResult(records=tuple(checks), elapsed=elapsed)
+    return HostResult(
+        outcome=Outcome.NOT_RUN, reason=f"returned a malformed result ({why}); {_UNASKED}"
+    )
 
 
 def _read_certificate(ident: Identification | None) -> Identification | None:
@@ -153,13 +178,6 @@ class _Asked:
         return [self.planned[t] for t in unreported if not (mesh_own(t) and t[4] in itself)]
 
 
-#: why a host's records are not used when one of them is of a probe it was not asked for
-_UNASKED = (
-    "none of its results are used (another version of the collection, or not the host it "
-    "stands for?)"
-)
-
-
 def _host_checks(
     work: SourceWork, records: tuple[dict[str, Any], ...], rows: Mapping[_Row, CheckRow]
 ) -> list[FlowCheck]:
@@ -167,16 +185,21 @@ def _host_checks(
     (``not-run``); :class:`FanoutError` when a record is of a probe it was not asked for."""
     asked = _Asked(work)
     checks: list[FlowCheck] = []
-    for record in records:
-        key = (record["flow"], record["source"], record["destination"], record["protocol"])
-        row = rows.get(key)
-        if row is None or row.source != work.host:
-            raise FanoutError(
-                f"returned a result for {'/'.join(key)}, which it was not asked to probe"
-            )
-        check = check_from_record(record, row)
+    for number, record in enumerate(records, 1):
+        try:
+            key = (record["flow"], record["source"], record["destination"], record["protocol"])
+            row = rows.get(key)
+            if row is None or row.source != work.host:
+                raise FanoutError(
+                    f"returned a result for {'/'.join(map(str, key))}, which it was not asked "
+                    "to probe"
+                )
+            check = check_from_record(record, row)
+            check.identification = _read_certificate(check.identification)
+        except (KeyError, TypeError, ValueError) as exc:
+            what = f"it has no {exc.args[0]!r}" if isinstance(exc, KeyError) else str(exc)
+            raise FanoutError(f"returned a malformed result (record {number}: {what})") from exc
         asked.take(check)
-        check.identification = _read_certificate(check.identification)
         checks.append(check)
     name = work.inventory_host.name
     checks.extend(

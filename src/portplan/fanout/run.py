@@ -18,9 +18,21 @@ from typing import Any
 
 import yaml
 
-from portplan._errors import ToolError
+from portplan._errors import ToolError, UsageError
 from portplan._signals import first_ctrl_c
-from portplan.fanout.merge import HostResult, merge
+from portplan.fanout.merge import HostResult, host_result, merge
+from portplan.fanout.playbook import (
+    LISTEN_DURATION,
+    LISTENING,
+    PROBE,
+    PROBE_TIMEOUT,
+    STOPPING,
+    UNKNOWN,
+    encoded,
+    groups,
+    overlay_name,
+    plays,
+)
 from portplan.fanout.work import Fanout, plan_fanout
 from portplan.load.inventory import ansible_tool, read_inventory
 from portplan.plan import Plan
@@ -40,27 +52,21 @@ __all__ = [
 
 log = logging.getLogger("portplan")
 
-#: seconds temporary listeners stay up at most (they stop as soon as the sources are done)
-LISTEN_DURATION = 900.0
 #: hosts Ansible works on at once unless told (--forks): each fork is a Python process of
 #: its own (about 17 MiB), and on a small controller more forks are slower, not faster
 #: (benchmarks/fanout.py: 50 sources on 2 cores took 28 s with 10 forks, 38 s with 50)
 DEFAULT_FORKS = 10
-#: seconds a destination's listeners may take to come up
-LISTEN_READY_TIMEOUT = 60
-PROBE = "portplan.portplan.probe"
-#: the host variable that holds the listener's async job, and the stop tasks' name
-_LISTEN_JOB = "portplan_listen_job"
-_STOPPING = "stop listening"
-#: seconds (one try a second) a listener may take to end once its ready file is gone
-STOP_RETRIES = 30
 #: random bytes before the RADIUS secret the probe task is given (radius_secret_sealed)
 SEAL = 16
+#: the environment variable that hands ansible-playbook the sealed secret, which the probe
+#: task reads with a lookup: a task's arguments as written are shown and kept (the task's
+#: banner with ANSIBLE_DISPLAY_ARGS_TO_STDOUT, into ANSIBLE_LOG_PATH; callbacks that record
+#: the playbook), and base64 hides nothing; what a lookup returns for a no_log option is not
+_SEALED_SECRET = "PORTPLAN_FANOUT_RADIUS_SECRET_SEALED"
 #: seconds beyond its deadline a source's probe task may take (SSH, the interpreter's start,
 #: the bundled engine's import) before Ansible ends it: a host that never answers is
 #: not-run, and the run ends
 PROBE_GRACE = 60
-_PROBE_TIMEOUT = "portplan_probe_timeout"
 #: seconds between two looks at whether the run was interrupted (Ctrl-C)
 _CANCEL_CHECK = 0.25
 #: where the repository keeps the collection, for a portplan run from a source checkout
@@ -95,138 +101,28 @@ def _collections_path() -> str:
     return os.pathsep.join(dict.fromkeys(paths))
 
 
-def _playbook(
-    fanout: Fanout, ready_file: str, *, probe_options: Mapping[str, Any]
-) -> list[dict[str, Any]]:
-    sources = [work.inventory_host.name for work in fanout.sources.values()]
-    destinations = [work.inventory_host.name for work in fanout.destinations.values()]
-    keep_going = {"ignore_errors": True, "ignore_unreachable": True}
-    plays: list[dict[str, Any]] = []
-    if destinations:
-        plays.append(
-            {
-                "name": "portplan: temporary listeners on the destinations",
-                "hosts": ",".join(destinations),
-                "gather_facts": False,
-                "tasks": [
-                    {
-                        "name": "listen",
-                        "portplan.portplan.listen": {
-                            "listeners": _decoded("portplan_listeners"),
-                            "duration": LISTEN_DURATION,
-                            "ready_file": ready_file,
-                        },
-                        "async": int(LISTEN_DURATION) + 60,
-                        "poll": 0,
-                        "register": _LISTEN_JOB,
-                        **keep_going,
-                    },
-                    {
-                        "name": "listeners ready",
-                        "ansible.builtin.wait_for": {
-                            "path": ready_file,
-                            "timeout": LISTEN_READY_TIMEOUT,
-                        },
-                        **keep_going,
-                    },
-                    {
-                        "name": "listeners",
-                        "ansible.builtin.slurp": {"src": ready_file},
-                        **keep_going,
-                    },
-                ],
-            }
-        )
-    plays.append(
-        {
-            "name": "portplan: probe from every source",
-            "hosts": ",".join(sources),
-            "gather_facts": False,
-            "tasks": [
-                {
-                    "name": "probe",
-                    PROBE: {"probes": _decoded("portplan_probes"), **probe_options},
-                    "timeout": f"{{{{ {_PROBE_TIMEOUT} }}}}",
-                    **keep_going,
-                }
-            ],
-        }
-    )
-    if destinations:
-        plays.append(
-            {
-                "name": "portplan: stop the listeners",
-                "hosts": ",".join(destinations),
-                "gather_facts": False,
-                "tasks": [
-                    {
-                        "name": _STOPPING,
-                        "ansible.builtin.file": {"path": ready_file, "state": "absent"},
-                        "when": f"{_LISTEN_JOB}.ansible_job_id is defined",  # it started
-                        **keep_going,
-                    },
-                    # the listener's job ends on its own once the file is gone; its result
-                    # file in the host's async directory stays unless it is cleaned up
-                    {
-                        "name": _STOPPING + ": wait for the listener to end",
-                        "ansible.builtin.async_status": {
-                            "jid": f"{{{{ {_LISTEN_JOB}.ansible_job_id }}}}"
-                        },
-                        "register": "portplan_listen_done",
-                        "until": "portplan_listen_done.finished",
-                        "retries": STOP_RETRIES,
-                        "delay": 1,
-                        "when": f"{_LISTEN_JOB}.ansible_job_id is defined",
-                        **keep_going,
-                    },
-                    {
-                        "name": _STOPPING + ": remove the listener's job file",
-                        "ansible.builtin.async_status": {
-                            "jid": f"{{{{ {_LISTEN_JOB}.ansible_job_id }}}}",
-                            "mode": "cleanup",
-                        },
-                        "when": f"{_LISTEN_JOB}.ansible_job_id is defined",
-                        **keep_going,
-                    },
-                ],
-            }
-        )
-    return plays
-
-
-def _encoded(value: Any) -> str:
-    """``value`` as base64 of its JSON: text Ansible has nothing to render in.
-
-    Ansible renders the strings of its inventory and task arguments as Jinja2 templates, also
-    the strings nested in a variable's value: a product's document title ``Vendor doc {{
-    lookup('pipe', 'id') }}`` would run a command on the controller.  (Its ``!unsafe`` tag
-    would not do: it reads ``"1e3"`` back as a number.)  The task decodes it with filters,
-    whose results Ansible does not render again.
-    """
-    return base64.b64encode(json.dumps(value).encode()).decode("ascii")
-
-
-def _decoded(variable: str) -> str:
-    """The task argument that decodes the host variable ``variable`` (see :func:`_encoded`)."""
-    return f"{{{{ {variable} | b64decode | from_json }}}}"
-
-
-def _overlay(fanout: Fanout, deadline: float | None = None) -> dict[str, Any]:
+def _overlay(fanout: Fanout, deadline: float | None = None, *, tag: str) -> dict[str, Any]:
     """An inventory that adds each host's work to the operator's inventory, as host vars
-    (encoded: see :func:`_encoded`), and how long its probe task may take: its ``deadline``
+    (encoded: see :func:`encoded`), and how long its probe task may take: its ``deadline``
     (by default as the host works it out, :func:`default_deadline`) and
-    :data:`PROBE_GRACE`."""
+    :data:`PROBE_GRACE`; and the groups the plays target (:func:`groups`)."""
     hosts: dict[str, dict[str, Any]] = {}
     for work in fanout.sources.values():
         own = hosts.setdefault(work.inventory_host.name, {})
-        own["portplan_probes"] = _encoded(work.requests)
+        own["portplan_probes"] = encoded(work.requests)
         seconds = default_deadline(work.checks) if deadline is None else deadline
-        own[_PROBE_TIMEOUT] = math.ceil(seconds) + PROBE_GRACE
+        own[PROBE_TIMEOUT] = math.ceil(seconds) + PROBE_GRACE
     for dest in fanout.destinations.values():
-        hosts.setdefault(dest.inventory_host.name, {})["portplan_listeners"] = _encoded(
+        hosts.setdefault(dest.inventory_host.name, {})["portplan_listeners"] = encoded(
             dest.listeners
         )
-    return {"all": {"hosts": hosts}}
+    sources, destinations = groups(tag)
+    names = {
+        sources: [w.inventory_host.name for w in fanout.sources.values()],
+        destinations: [w.inventory_host.name for w in fanout.destinations.values()],
+    }
+    children = {group: {"hosts": dict.fromkeys(n)} for group, n in names.items() if n}
+    return {"all": {"hosts": hosts, "children": children}}
 
 
 def _reason(res: Mapping[str, Any]) -> str:
@@ -268,13 +164,17 @@ def run_fanout(
         "second_look": second_look,
         "identify_services": identify_services,
     }
+    hidden: dict[str, str] = {}  # the environment that holds what no output may show
     if radius_secret:
         # sealed: Ansible hides a no_log value wherever it occurs in the module's result, and
         # a secret such as "open" or "127" would hide outcomes and addresses; 16 random bytes
         # before it make the hidden text one that occurs nowhere else (and base64 is no
         # template either)
         sealed = secrets.token_bytes(SEAL) + radius_secret
-        probe_options["radius_secret_sealed"] = base64.b64encode(sealed).decode("ascii")
+        hidden[_SEALED_SECRET] = base64.b64encode(sealed).decode("ascii")
+        probe_options["radius_secret_sealed"] = (
+            f"{{{{ lookup('ansible.builtin.env', '{_SEALED_SECRET}') }}}}"
+        )
     if deadline is not None:
         probe_options["deadline"] = deadline
     # one file per host (hosts may share a file system: containers, namespaces, NFS homes)
@@ -289,18 +189,24 @@ def run_fanout(
         name = data.get("host")
         action = data.get("task_action") or data.get("resolved_action") or ""
         res = data.get("res") or {}
-        if kind == "runner_on_unreachable" and name in by_inventory and action == PROBE:
+        if kind == "runner_on_failed" and data.get("task") == UNKNOWN:
+            if name in by_inventory:
+                results[by_inventory[name]] = HostResult(
+                    outcome=Outcome.NOT_RUN, reason=_reason(res)
+                )
+            if name in destination_of and data.get("play") == LISTENING:
+                problems.append(f"listeners on {destination_of[name]} ({name}): {_reason(res)}")
+            action = PROBE if name in by_inventory else action  # a source's result: progress
+        elif kind == "runner_on_unreachable" and name in by_inventory and action == PROBE:
             results[by_inventory[name]] = HostResult(
                 outcome=Outcome.SOURCE_UNREACHABLE, reason=_reason(res)
             )
         elif kind == "runner_on_failed" and name in by_inventory and action == PROBE:
             results[by_inventory[name]] = HostResult(outcome=Outcome.NOT_RUN, reason=_reason(res))
         elif kind == "runner_on_ok" and name in by_inventory and action == PROBE:
-            results[by_inventory[name]] = HostResult(
-                records=tuple(res.get("checks", ())), elapsed=res.get("elapsed")
-            )
+            results[by_inventory[name]] = host_result(res)
         elif name in destination_of and kind in ("runner_on_failed", "runner_on_unreachable"):
-            if str(data.get("task") or "").startswith(_STOPPING):
+            if str(data.get("task") or "").startswith(STOPPING):
                 problems.append(
                     f"listeners on {destination_of[name]} ({name}) may still be up: "
                     f"{_reason(res)} (they stop by themselves within {LISTEN_DURATION:g} s)"
@@ -327,11 +233,12 @@ def run_fanout(
         root = Path(tmp)
         (root / "project").mkdir()
         playbook = root / "project" / "verify.yml"
+        tag = secrets.token_hex(8)
+        overlay = root / overlay_name(tag)
         playbook.write_text(
-            yaml.safe_dump(_playbook(fanout, ready_file, probe_options=probe_options))
+            yaml.safe_dump(plays(fanout, ready_file, probe_options=probe_options, tag=tag))
         )
-        overlay = root / "portplan-hosts.yml"
-        overlay.write_text(json.dumps(_overlay(fanout, deadline)))  # JSON is YAML
+        overlay.write_text(json.dumps(_overlay(fanout, deadline, tag=tag)))  # JSON is YAML
         started = time.monotonic()
         try:
             runner = ansible_runner.run(
@@ -350,6 +257,7 @@ def run_fanout(
                     # the probe needs no become, so no sudo tty question arises
                     "ANSIBLE_PIPELINING": os.environ.get("ANSIBLE_PIPELINING", "true"),
                     "ANSIBLE_NOCOLOR": "true",
+                    **hidden,
                 },
                 event_handler=handle,
                 # Ctrl-C ends Ansible (its process group) within a quarter of a second, and
@@ -421,6 +329,13 @@ def verify_inventory(
     ``deadline`` bounds each source's probing (seconds; default as ``portplan verify``'s).
     Blocks until every source has answered or failed.
     """
+    if limit is not None and not limit.strip():
+        # Ansible reads no pattern as every host; taken as a limit, it would leave out every
+        # source the inventory lacks instead of saying so
+        raise UsageError(
+            f"--limit {limit!r} names no hosts: give an Ansible host pattern (a host, a group), "
+            "or leave --limit out to verify from every source"
+        )
     path = Path(inventory)
     hosts = read_inventory(path, limit=limit)
     fanout = plan_fanout(
