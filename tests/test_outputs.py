@@ -67,6 +67,25 @@ def test_no_output_goes_over_a_product_file(product_deployment: Path) -> None:
     assert leftovers(folder) == []
 
 
+@pytest.mark.parametrize("fmt", ["dot", "mermaid", "d2"])
+def test_a_diagram_of_a_deployment_goes_over_no_product_file(
+    product_deployment: Path, fmt: str
+) -> None:
+    # diagram reads a deployment or a product: a deployment's product files are inputs too
+    folder = product_deployment.parent
+    product = (folder / "prod.yaml").read_text()
+    result = portplan(
+        "diagram", product_deployment, "--format", fmt, "-o", folder / "prod.yaml", "--overwrite"
+    )
+    assert result.returncode == 2, result.stderr
+    assert f"refusing to write {folder / 'prod.yaml'}: it is one of the input files" in (
+        result.stderr
+    )
+    assert "Traceback" not in result.stderr
+    assert (folder / "prod.yaml").read_text() == product
+    assert leftovers(folder) == []
+
+
 def test_an_existing_output_is_replaced_only_when_asked(tmp_path: Path) -> None:
     out = tmp_path / "matrix.csv"
     out.write_text("mine\n")
