@@ -86,6 +86,25 @@ def test_a_diagram_of_a_deployment_goes_over_no_product_file(
     assert leftovers(folder) == []
 
 
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["rules", SMART_ID, "-t", "nftables", "--all-hosts"],  # files into a folder
+        ["matrix", SMART_ID],  # one file
+    ],
+    ids=["folder", "file"],
+)
+def test_an_empty_output_path_is_refused(tmp_path: Path, args: list[str | Path]) -> None:
+    # `-o "$OUT"` with OUT unset: not the current folder, not a message about a folder ''
+    result = portplan(*args, "-o", "", cwd=tmp_path)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr == (
+        "portplan: error: -o is empty; give a file name, a folder (ending in '/') "
+        "or '-' for standard output\n"
+    )
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_an_existing_output_is_replaced_only_when_asked(tmp_path: Path) -> None:
     out = tmp_path / "matrix.csv"
     out.write_text("mine\n")
