@@ -217,6 +217,20 @@ PRODUCT_CASES = [
         ),
         id="yaml-syntax-unclosed-bracket",
     ),
+    *(
+        pytest.param(
+            # the hint writes the escape of this very character, not of another one
+            Case(
+                text=edit(PRODUCT, "  title: Demo ports\n", f"  title: Demo{char}ports\n", line=5),
+                line=5,
+                column=14,
+                message=f"character U+{ord(char):04X} is not allowed in YAML",
+                hint=f"remove it, or write it as an escape in double quotes ({escape})",
+            ),
+            id=f"yaml-character-U+{ord(char):04X}",
+        )
+        for char, escape in [("\x00", "\\x00"), ("\x1b", "\\x1B"), ("\ufffe", "\\uFFFE")]
+    ),
     pytest.param(
         # the unclosed quote is the mistake; the parser only notices it at the end of the file
         Case(
