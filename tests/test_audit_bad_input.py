@@ -237,3 +237,21 @@ def test_an_empty_ruleset_of_no_named_kind_is_told_to_name_it(tmp_path: Path, te
         cli, ["audit", NEXUS, "--host", "da01", "--ruleset", f"ipset:{sets}"]
     )
     assert "holds no rule" not in named.output
+
+
+@pytest.mark.parametrize("overwrite", [[], ["--overwrite"]], ids=["new", "overwrite"])
+def test_annotate_and_output_naming_one_file_are_refused_before_any_write(
+    tmp_path: Path, overwrite: list[str]
+) -> None:
+    # the annotated copy was written, then the report either refused (exit 2, the copy left
+    # behind) or written over it (the copy lost)
+    v4 = examples.GOLDEN / "rules" / "iptables" / "smart-id-nexus" / "default" / "da01.v4"
+    out = tmp_path / "audit.txt"
+    also = str(tmp_path / "new" / ".." / "audit.txt")  # the same file, spelt otherwise
+    argv = ["audit", NEXUS, "--host", "da01", "--ruleset", str(v4), "--annotate", str(out)]
+    result = CliRunner().invoke(cli, [*argv, "-o", also, *overwrite])
+    assert result.exit_code == 2, result.output
+    assert result.stderr == (
+        f"portplan: error: --annotate and -o name one file, {out}: give each its own\n"
+    )
+    assert list(tmp_path.iterdir()) == []

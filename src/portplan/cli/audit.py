@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from portplan._errors import UsageError
+from portplan._text import escaped
 from portplan.audit import AuditResult, audit_ruleset
 from portplan.audit.collect import (
     BOUNDARY_KINDS,
@@ -21,7 +22,7 @@ from portplan.audit.collect import (
 from portplan.audit.listening import audit_listening
 from portplan.audit.sockets import SOCKET_KINDS, live_sockets, read_sockets
 from portplan.cli._exit import ExitCode
-from portplan.cli._files import width, write_files, write_output
+from portplan.cli._files import is_stdio, width, write_files, write_output
 from portplan.cli._log import log
 from portplan.cli._options import common_options, format_option, option, output_option
 from portplan.cli._plan import load_plan, require_host, ruleset_file
@@ -154,6 +155,12 @@ def audit_cmd(
     compared as exact packet sets, never as text. Socket findings: planned-not-listening,
     loopback-only, other-address (a planned port bound elsewhere), listening-not-planned.
     """
+    if annotate is not None and output is not None and _one_file(annotate, output):
+        # refused before the copy is written: the report would be refused after it, or
+        # written over it
+        raise UsageError(
+            f"--annotate and -o name one file, {escaped(str(annotate))}: give each its own"
+        )
     plan, read = load_plan(deployment)
     if boundary is not None:
         _audit_boundary(plan, deployment, boundary, host, rulesets, fmt, output, overwrite)
@@ -207,6 +214,18 @@ def audit_cmd(
             found, source = live_sockets(), "this machine (live)"
         results.append(audit_listening(plan, host, found, source=source))
     _report(results, fmt, output, inputs, overwrite)
+
+
+def _one_file(annotate: Path, output: str) -> bool:
+    """Whether ``--annotate`` and ``-o`` are one file (spelt alike, or linked)."""
+    if is_stdio(output):
+        return False
+    if os.path.abspath(annotate) == os.path.abspath(output):
+        return True
+    try:
+        return os.path.samefile(annotate, output)
+    except OSError:  # one of them is not there yet
+        return False
 
 
 def _report(
