@@ -189,6 +189,24 @@ def test_bad_documents_are_refused_with_a_located_message(
     assert "Traceback" not in stderr
 
 
+@pytest.mark.parametrize("name", ["tables", "tables.txt"])
+def test_a_folder_or_a_missing_file_is_told_as_such_whatever_its_name(
+    tmp_path: Path, name: str
+) -> None:
+    # the name's ending was judged first: "cannot tell the format ... ending '(none)'"
+    folder = tmp_path / name
+    folder.mkdir()
+    code, _stdout, stderr = run(str(folder))
+    assert code == 2, stderr
+    assert f"{folder}: error: is a directory, not a regular file (give a vendor port table" in (
+        stderr
+    )
+    missing = tmp_path / f"missing-{name}"
+    code, _stdout, stderr = run(str(missing))
+    assert code == 2, stderr
+    assert f"{missing}: error: no such file (check the path)" in stderr
+
+
 @pytest.mark.parametrize("product_id", ["Bad Id!", "shopping 6.1", "6.1", "a--b", "é"])
 def test_an_id_that_is_not_a_product_id_is_refused(tmp_path: Path, product_id: str) -> None:
     # pydantic's ValidationError escaped as a traceback, exit 1
