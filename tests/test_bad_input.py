@@ -776,6 +776,27 @@ DEPLOYMENT_CASES = [
     ),
     *(
         pytest.param(
+            # a key YAML reads as null or a number was placed at 'hosts:' (9:1), not at itself,
+            # and told "input should be a valid string" without what to do
+            Case(
+                text=edit(SHOPPING, "  mail01:\n", f"  {key}:\n", line=33),
+                line=33,
+                column=3,
+                message=f"hosts: the key {spelt} is read as {what}, not as a name",
+                hint="put the key in quotes to make it text, or write the name meant",
+            ),
+            id=f"host-key-{key}",
+        )
+        for key, spelt, what in (
+            ("~", "null", "no value (null)"),
+            ("null", "null", "no value (null)"),
+            ("1.5", "1.5", "a number"),
+            ("123", "123", "a number"),
+            ("false", "false", "a switch (true or false)"),
+        )
+    ),
+    *(
+        pytest.param(
             # YAML 1.2 reads 1 and 2 as numbers: a feature is on or off (or a choice), and a
             # number is neither, not silently "on" (1) nor two errors for one value
             Case(
