@@ -112,6 +112,22 @@ def test_a_setting_given_twice_is_refused(
     assert code == 0, err
 
 
+@pytest.mark.parametrize("target", ["nftables", "iptables", "windows"])
+def test_host_and_all_hosts_together_are_refused(target: str, tmp_path: Path) -> None:
+    # --all-hosts was dropped without a word: only the --host ruleset was written
+    code, out, err = run(
+        "rules", DEPLOYMENT, "-t", target, "--host", "dash01", "--all-hosts",
+        "-o", f"{tmp_path}/",
+    )  # fmt: skip
+    assert code == 2, err
+    assert out == ""
+    assert err == (
+        "portplan: error: --host and --all-hosts together: give --host HOST (repeatable) for "
+        "some hosts, or --all-hosts for every one\n"
+    )
+    assert not any(tmp_path.iterdir())
+
+
 def test_rulesets_whose_names_differ_in_case_only_are_refused(tmp_path: Path) -> None:
     # hosts Dash01 and dash01 wrote Dash01.nft and dash01.nft: where case is ignored, one
     # host's file replaced the other's, and it got the other's rules

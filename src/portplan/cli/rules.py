@@ -107,6 +107,11 @@ def rules_cmd(
     """Generate firewall rules for DEPLOYMENT: exactly the planned flows, nothing broader."""
     target = get_target(target_name)
     extra = settings_of(settings)
+    if hosts and all_hosts:  # one of them would be dropped without a word
+        raise UsageError(
+            "--host and --all-hosts together: give --host HOST (repeatable) for some hosts, or "
+            "--all-hosts for every one"
+        )
     if target.scope is Scope.HOST and not hosts and not all_hosts:
         raise UsageError(
             f"target {target.name} writes one ruleset per host: give --host HOST or --all-hosts"
