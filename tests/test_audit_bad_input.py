@@ -255,3 +255,15 @@ def test_annotate_and_output_naming_one_file_are_refused_before_any_write(
         f"portplan: error: --annotate and -o name one file, {out}: give each its own\n"
     )
     assert list(tmp_path.iterdir()) == []
+
+
+def test_annotate_into_a_folder_written_with_a_slash_makes_the_folder(tmp_path: Path) -> None:
+    # `--annotate ann/` of one ruleset wrote a file named `ann`: the '/' was dropped
+    v4 = examples.GOLDEN / "rules" / "iptables" / "smart-id-nexus" / "default" / "da01.v4"
+    folder = tmp_path / "ann"
+    argv = ["audit", NEXUS, "--host", "da01", "--ruleset", str(v4), "--annotate", f"{folder}/"]
+    result = CliRunner().invoke(cli, argv)
+    assert result.exit_code == 0, result.output
+    assert folder.is_dir()
+    assert [p.name for p in folder.iterdir()] == ["da01.v4"]
+    assert "# portplan: serves management/ssh\n" in (folder / "da01.v4").read_text()

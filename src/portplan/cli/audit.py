@@ -124,7 +124,7 @@ def _refuse_other_kinds(files: list[RulesetFile], host: str | None) -> None:
 )
 @option(
     "--annotate",
-    type=click.Path(path_type=Path),
+    type=click.Path(),  # text, not a Path: a trailing '/' (a folder is meant) must survive
     metavar="PATH",
     help="Also write a copy of the ruleset with a comment above each rule naming the flows "
     "it serves, or 'not in plan' (a directory when there are several files).",
@@ -141,7 +141,7 @@ def audit_cmd(
     bindv6only: str,
     live: bool,
     egress: bool,
-    annotate: Path | None,
+    annotate: str | None,
     fmt: str,
     output: str | None,
     overwrite: bool,
@@ -158,9 +158,7 @@ def audit_cmd(
     if annotate is not None and output is not None and _one_file(annotate, output):
         # refused before the copy is written: the report would be refused after it, or
         # written over it
-        raise UsageError(
-            f"--annotate and -o name one file, {escaped(str(annotate))}: give each its own"
-        )
+        raise UsageError(f"--annotate and -o name one file, {escaped(annotate)}: give each its own")
     plan, read = load_plan(deployment)
     if boundary is not None:
         _audit_boundary(plan, deployment, boundary, host, rulesets, fmt, output, overwrite)
@@ -199,7 +197,7 @@ def audit_cmd(
             if len(set(names.values())) < len(names):
                 raise UsageError("two ruleset files have one name: --annotate cannot write both")
             write_files(
-                f"{annotate}{os.sep}" if len(copies) > 1 else str(annotate),
+                f"{annotate.rstrip(os.sep)}{os.sep}" if len(copies) > 1 else annotate,
                 {names[n]: t for n, t in copies.items()},
                 inputs,
                 overwrite=overwrite,
@@ -216,7 +214,7 @@ def audit_cmd(
     _report(results, fmt, output, inputs, overwrite)
 
 
-def _one_file(annotate: Path, output: str) -> bool:
+def _one_file(annotate: str, output: str) -> bool:
     """Whether ``--annotate`` and ``-o`` are one file (spelt alike, or linked)."""
     if is_stdio(output):
         return False
