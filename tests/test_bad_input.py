@@ -340,6 +340,24 @@ PRODUCT_CASES = [
         id="unknown-feature-inside-compound-condition",
     ),
     pytest.param(
+        # a condition has no length limit: the unknown name was printed in full, a line of
+        # 100,000 characters; it is named as every long value is, by its start and length
+        Case(
+            text=edit(
+                PRODUCT,
+                "    condition: lab and not exchange\n",
+                f"    condition: lab and not {'x' * 100_000}\n",
+                line=34,
+            ),
+            line=34,
+            column=28,
+            message="flow 'lab-portal' refers to unknown feature "
+            f"'{'x' * 44}... (100002 characters)",
+            hint="known features: exchange, lab",
+        ),
+        id="unknown-feature-of-100000-characters",
+    ),
+    pytest.param(
         Case(
             text=edit(PRODUCT, "    ports: 443\n", "    ports: 0\n", line=25),
             line=25,
