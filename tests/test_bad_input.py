@@ -861,6 +861,38 @@ def test_file_that_is_neither_product_nor_deployment(tmp_path: Path) -> None:
     assert_count(result, 1)
 
 
+@pytest.mark.parametrize(
+    ("command", "text", "line", "message", "hint"),
+    [
+        (
+            "show",
+            SHOPPING,
+            4,
+            "a deployment file (it has 'hosts:'), not a product",
+            "give a product file, or a catalog id (`portplan catalog` lists them)",
+        ),
+        (
+            "matrix",
+            PRODUCT,
+            1,
+            "a product file (it has 'flows:'), not a deployment",
+            "give the deployment that binds it to machines: with 'hosts:' and 'products:' "
+            "(see `portplan schema deployment`)",
+        ),
+    ],
+    ids=["deployment-to-show", "product-to-matrix"],
+)
+def test_a_file_of_the_other_kind_is_one_error_saying_so(
+    tmp_path: Path, command: str, text: str, line: int, message: str, hint: str
+) -> None:
+    # was one error per required key missing and per key of the other kind (8 or 9 lines)
+    path = write(tmp_path, "given.yaml", text)
+    result = invoke(command, path)
+    assert_failed(result)
+    assert_error(result, path, line, 1, message, hint)
+    assert_count(result, 1)
+
+
 @pytest.mark.parametrize(("command", "what"), [("show", "product"), ("matrix", "deployment")])
 def test_a_file_holding_only_null_is_named_and_explained(
     tmp_path: Path, command: str, what: str

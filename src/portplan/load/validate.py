@@ -205,10 +205,31 @@ def validate(
                 f"start with the keys of a {what} (see `portplan schema {what}`)",
             )
         ]
+    other = _other_kind(what, set(data))
+    if other is not None:
+        return None, [source.diagnostic((), *other)]
     try:
         return model.model_validate(data), []
     except ValidationError as exc:
         return None, diagnostics_of(exc, model, data, source)
+
+
+def _other_kind(what: str, keys: set[Any]) -> tuple[str, str] | None:
+    """(message, hint) for a file given where the other kind is needed (a product to matrix,
+    a deployment to show), said once instead of once per key: when its keys are that kind's
+    only."""
+    if what == "deployment" and "flows" in keys and not keys & {"hosts", "products"}:
+        return (
+            "a product file (it has 'flows:'), not a deployment",
+            "give the deployment that binds it to machines: with 'hosts:' and 'products:' "
+            "(see `portplan schema deployment`)",
+        )
+    if what == "product" and "hosts" in keys and not keys & {"flows", "components"}:
+        return (
+            "a deployment file (it has 'hosts:'), not a product",
+            "give a product file, or a catalog id (`portplan catalog` lists them)",
+        )
+    return None
 
 
 def valid_field(model: type[BaseModel], field: str, value: Any) -> Any | None:
