@@ -267,3 +267,16 @@ def test_annotate_into_a_folder_written_with_a_slash_makes_the_folder(tmp_path: 
     assert folder.is_dir()
     assert [p.name for p in folder.iterdir()] == ["da01.v4"]
     assert "# portplan: serves management/ssh\n" in (folder / "da01.v4").read_text()
+
+
+def test_an_empty_annotate_path_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # `--annotate "$DIR"` with DIR unset wrote the copy into the current folder
+    monkeypatch.chdir(tmp_path)
+    v4 = examples.GOLDEN / "rules" / "iptables" / "smart-id-nexus" / "default" / "da01.v4"
+    argv = ["audit", NEXUS, "--host", "da01", "--ruleset", str(v4), "--annotate", ""]
+    result = CliRunner().invoke(cli, argv)
+    assert result.exit_code == 2, result.output
+    assert result.stderr == (
+        "portplan: error: --annotate is empty; give a file name, or a folder (ending in '/')\n"
+    )
+    assert list(tmp_path.iterdir()) == []

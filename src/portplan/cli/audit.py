@@ -155,6 +155,8 @@ def audit_cmd(
     compared as exact packet sets, never as text. Socket findings: planned-not-listening,
     loopback-only, other-address (a planned port bound elsewhere), listening-not-planned.
     """
+    if annotate == "":  # `--annotate "$DIR"` with DIR unset: not the current folder
+        raise UsageError("--annotate is empty; give a file name, or a folder (ending in '/')")
     if annotate is not None and output is not None and _one_file(annotate, output):
         # refused before the copy is written: the report would be refused after it, or
         # written over it
