@@ -241,3 +241,46 @@ def test_an_empty_ruleset_of_no_named_kind_is_told_to_name_it(tmp_path: Path, te
         cli, ["audit", NEXUS, "--host", "da01", "--ruleset", f"ipset:{sets}"]
     )
     assert "holds no rule" not in named.output
+
+
+@pytest.mark.parametrize("overwrite", [[], ["--overwrite"]], ids=["new", "overwrite"])
+def test_annotate_and_output_naming_one_file_are_refused_before_any_write(
+    tmp_path: Path, overwrite: list[str]
+) -> None:
+    # the annotated copy was written, then the report either refused (exit 2, the copy left
+    # behind) or written over it (the copy lost)
+    v4 = examples.GOLDEN / "rules" / "iptables" / "smart-id-nexus" / "default" / "da01.v4"
+    out = tmp_path / "audit.txt"
+    also = str(tmp_path / "new" / ".." / "audit.txt")  # the same file, spelt otherwise
+    argv = ["audit", NEXUS, "--host", "da01", "--ruleset", str(v4), "--annotate", str(out)]
+    result = CliRunner().invoke(cli, [*argv, "-o", also, *overwrite])
+    assert result.exit_code == 2, result.output
+    assert result.stderr == (
+        f"portplan: error: --annotate and -o name one file, {out}: give each its own\n"
+    )
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_annotate_into_a_folder_written_with_a_slash_makes_the_folder(tmp_path: Path) -> None:
+    # `--annotate ann/` of one ruleset wrote a file named `ann`: the '/' was dropped
+    v4 = examples.GOLDEN / "rules" / "iptables" / "smart-id-nexus" / "default" / "da01.v4"
+    folder = tmp_path / "ann"
+    argv = ["audit", NEXUS, "--host", "da01", "--ruleset", str(v4), "--annotate", f"{folder}/"]
+    result = CliRunner().invoke(cli, argv)
+    assert result.exit_code == 0, result.output
+    assert folder.is_dir()
+    assert [p.name for p in folder.iterdir()] == ["da01.v4"]
+    assert "# portplan: serves management/ssh\n" in (folder / "da01.v4").read_text()
+
+
+def test_an_empty_annotate_path_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # `--annotate "$DIR"` with DIR unset wrote the copy into the current folder
+    monkeypatch.chdir(tmp_path)
+    v4 = examples.GOLDEN / "rules" / "iptables" / "smart-id-nexus" / "default" / "da01.v4"
+    argv = ["audit", NEXUS, "--host", "da01", "--ruleset", str(v4), "--annotate", ""]
+    result = CliRunner().invoke(cli, argv)
+    assert result.exit_code == 2, result.output
+    assert result.stderr == (
+        "portplan: error: --annotate is empty; give a file name, or a folder (ending in '/')\n"
+    )
+    assert list(tmp_path.iterdir()) == []

@@ -217,6 +217,20 @@ PRODUCT_CASES = [
         ),
         id="yaml-syntax-unclosed-bracket",
     ),
+    *(
+        pytest.param(
+            # the hint writes the escape of this very character, not of another one
+            Case(
+                text=edit(PRODUCT, "  title: Demo ports\n", f"  title: Demo{char}ports\n", line=5),
+                line=5,
+                column=14,
+                message=f"character U+{ord(char):04X} is not allowed in YAML",
+                hint=f"remove it, or write it as an escape in double quotes ({escape})",
+            ),
+            id=f"yaml-character-U+{ord(char):04X}",
+        )
+        for char, escape in [("\x00", "\\x00"), ("\x1b", "\\x1B"), ("\ufffe", "\\uFFFE")]
+    ),
     pytest.param(
         # the unclosed quote is the mistake; the parser only notices it at the end of the file
         Case(
@@ -324,6 +338,24 @@ PRODUCT_CASES = [
             hint="did you mean 'exchange'?",
         ),
         id="unknown-feature-inside-compound-condition",
+    ),
+    pytest.param(
+        # a condition has no length limit: the unknown name was printed in full, a line of
+        # 100,000 characters; it is named as every long value is, by its start and length
+        Case(
+            text=edit(
+                PRODUCT,
+                "    condition: lab and not exchange\n",
+                f"    condition: lab and not {'x' * 100_000}\n",
+                line=34,
+            ),
+            line=34,
+            column=28,
+            message="flow 'lab-portal' refers to unknown feature "
+            f"'{'x' * 44}... (100002 characters)",
+            hint="known features: exchange, lab",
+        ),
+        id="unknown-feature-of-100000-characters",
     ),
     pytest.param(
         Case(
@@ -762,6 +794,27 @@ DEPLOYMENT_CASES = [
     ),
     *(
         pytest.param(
+            # a key YAML reads as null or a number was placed at 'hosts:' (9:1), not at itself,
+            # and told "input should be a valid string" without what to do
+            Case(
+                text=edit(SHOPPING, "  mail01:\n", f"  {key}:\n", line=33),
+                line=33,
+                column=3,
+                message=f"hosts: the key {spelt} is read as {what}, not as a name",
+                hint="put the key in quotes to make it text, or write the name meant",
+            ),
+            id=f"host-key-{key}",
+        )
+        for key, spelt, what in (
+            ("~", "null", "no value (null)"),
+            ("null", "null", "no value (null)"),
+            ("1.5", "1.5", "a number"),
+            ("123", "123", "a number"),
+            ("false", "false", "a switch (true or false)"),
+        )
+    ),
+    *(
+        pytest.param(
             # YAML 1.2 reads 1 and 2 as numbers: a feature is on or off (or a choice), and a
             # number is neither, not silently "on" (1) nor two errors for one value
             Case(
@@ -805,6 +858,38 @@ def test_file_that_is_neither_product_nor_deployment(tmp_path: Path) -> None:
         "neither a product (with 'flows:') nor a deployment (with 'hosts:')",
         "see `portplan schema product` and `portplan schema deployment`",
     )
+    assert_count(result, 1)
+
+
+@pytest.mark.parametrize(
+    ("command", "text", "line", "message", "hint"),
+    [
+        (
+            "show",
+            SHOPPING,
+            4,
+            "a deployment file (it has 'hosts:'), not a product",
+            "give a product file, or a catalog id (`portplan catalog` lists them)",
+        ),
+        (
+            "matrix",
+            PRODUCT,
+            1,
+            "a product file (it has 'flows:'), not a deployment",
+            "give the deployment that binds it to machines: with 'hosts:' and 'products:' "
+            "(see `portplan schema deployment`)",
+        ),
+    ],
+    ids=["deployment-to-show", "product-to-matrix"],
+)
+def test_a_file_of_the_other_kind_is_one_error_saying_so(
+    tmp_path: Path, command: str, text: str, line: int, message: str, hint: str
+) -> None:
+    # was one error per required key missing and per key of the other kind (8 or 9 lines)
+    path = write(tmp_path, "given.yaml", text)
+    result = invoke(command, path)
+    assert_failed(result)
+    assert_error(result, path, line, 1, message, hint)
     assert_count(result, 1)
 
 

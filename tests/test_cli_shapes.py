@@ -81,6 +81,53 @@ def test_host_is_refused_by_a_target_of_the_whole_deployment(target: str, tmp_pa
     assert "--all-hosts does not apply" in err, err
 
 
+@pytest.mark.parametrize(
+    ("target", "first", "second"),
+    [
+        ("windows", "profile=domain", "profile = private"),
+        ("nftables", "loopback=all", "loopback=planned"),
+    ],
+)
+def test_a_setting_given_twice_is_refused(
+    target: str, first: str, second: str, tmp_path: Path
+) -> None:
+    # the later value won without a word: Domain and Private meant, Private only written
+    code, out, err = run(
+        "rules", DEPLOYMENT, "-t", target, "--host", "dash01", "--set", first, "--set", second,
+        "-o", str(tmp_path / "out"),
+    )  # fmt: skip
+    assert code == 2, err
+    assert out == ""
+    key = first.partition("=")[0]
+    assert err == (
+        f"portplan: error: --set {key} is given twice, with two values ({first!r}, {second!r}); "
+        "give it once\n"
+    )
+    assert not any(tmp_path.iterdir())
+    # the same value twice says one thing: accepted
+    code, _out, err = run(
+        "rules", DEPLOYMENT, "-t", target, "--host", "dash01", "--set", first, "--set", first,
+        "-o", str(tmp_path / "out"),
+    )  # fmt: skip
+    assert code == 0, err
+
+
+@pytest.mark.parametrize("target", ["nftables", "iptables", "windows"])
+def test_host_and_all_hosts_together_are_refused(target: str, tmp_path: Path) -> None:
+    # --all-hosts was dropped without a word: only the --host ruleset was written
+    code, out, err = run(
+        "rules", DEPLOYMENT, "-t", target, "--host", "dash01", "--all-hosts",
+        "-o", f"{tmp_path}/",
+    )  # fmt: skip
+    assert code == 2, err
+    assert out == ""
+    assert err == (
+        "portplan: error: --host and --all-hosts together: give --host HOST (repeatable) for "
+        "some hosts, or --all-hosts for every one\n"
+    )
+    assert not any(tmp_path.iterdir())
+
+
 def test_rulesets_whose_names_differ_in_case_only_are_refused(tmp_path: Path) -> None:
     # hosts Dash01 and dash01 wrote Dash01.nft and dash01.nft: where case is ignored, one
     # host's file replaced the other's, and it got the other's rules

@@ -320,6 +320,24 @@ def test_a_swapped_product_keeps_the_users_lines_in_the_plan(tmp_path: Path) -> 
     )
 
 
+def test_one_product_swapped_twice_is_refused(tmp_path: Path) -> None:
+    # the second swap replaced the first without a word: the edited product was asked, the
+    # catalog's compared, and the plans said "identical"
+    product = yaml.safe_load(CATALOG_SHOPPING.read_text())
+    flow = next(f for f in product["flows"] if f["id"] == "central-appclarity")
+    flow["ports"] = [8335, 8336]
+    new = tmp_path / "shopping-edited.yaml"
+    new.write_text(yaml.safe_dump(product, sort_keys=False))
+    first, second = f"shopping-6.1={new}", "shopping-6.1=shopping-6.1"
+    code, out, err = run("diff", str(OLD), "--product", first, "--product", second)
+    assert code == 2, err
+    assert out == b""
+    assert err == (
+        f"portplan: error: --product shopping-6.1 is given twice, with two products ({first!r}, "
+        f"{second!r}); give it once\n"
+    )
+
+
 @pytest.mark.parametrize(
     ("args", "words"),
     [

@@ -189,6 +189,39 @@ def test_bad_documents_are_refused_with_a_located_message(
     assert "Traceback" not in stderr
 
 
+def test_a_csv_row_the_csv_module_refuses_is_located(tmp_path: Path) -> None:
+    # "cannot be read as csv: field larger than field limit (131072) (check the file)": no
+    # line, and no word of the usual cause, a quote left open
+    doc = tmp_path / "ports.csv"
+    doc.write_text('Port,Protocol\n443,TCP\n"8443' + "x" * 200_000 + ",TCP\n80,TCP\n")
+    code, stdout, stderr = run(str(doc), "-o", str(tmp_path / "product.yaml"))
+    assert code == 2, stderr
+    assert stdout == ""
+    assert stderr.splitlines()[0] == (
+        f"{doc}:3:1: error: cannot be read as csv: field larger than field limit (131072) "
+        "(check the quotes of this row: a quote left open takes in the lines after it)"
+    )
+    assert not (tmp_path / "product.yaml").exists()
+
+
+@pytest.mark.parametrize("name", ["tables", "tables.txt"])
+def test_a_folder_or_a_missing_file_is_told_as_such_whatever_its_name(
+    tmp_path: Path, name: str
+) -> None:
+    # the name's ending was judged first: "cannot tell the format ... ending '(none)'"
+    folder = tmp_path / name
+    folder.mkdir()
+    code, _stdout, stderr = run(str(folder))
+    assert code == 2, stderr
+    assert f"{folder}: error: is a directory, not a regular file (give a vendor port table" in (
+        stderr
+    )
+    missing = tmp_path / f"missing-{name}"
+    code, _stdout, stderr = run(str(missing))
+    assert code == 2, stderr
+    assert f"{missing}: error: no such file (check the path)" in stderr
+
+
 @pytest.mark.parametrize("product_id", ["Bad Id!", "shopping 6.1", "6.1", "a--b", "é"])
 def test_an_id_that_is_not_a_product_id_is_refused(tmp_path: Path, product_id: str) -> None:
     # pydantic's ValidationError escaped as a traceback, exit 1

@@ -67,6 +67,44 @@ def test_no_output_goes_over_a_product_file(product_deployment: Path) -> None:
     assert leftovers(folder) == []
 
 
+@pytest.mark.parametrize("fmt", ["dot", "mermaid", "d2"])
+def test_a_diagram_of_a_deployment_goes_over_no_product_file(
+    product_deployment: Path, fmt: str
+) -> None:
+    # diagram reads a deployment or a product: a deployment's product files are inputs too
+    folder = product_deployment.parent
+    product = (folder / "prod.yaml").read_text()
+    result = portplan(
+        "diagram", product_deployment, "--format", fmt, "-o", folder / "prod.yaml", "--overwrite"
+    )
+    assert result.returncode == 2, result.stderr
+    assert f"refusing to write {folder / 'prod.yaml'}: it is one of the input files" in (
+        result.stderr
+    )
+    assert "Traceback" not in result.stderr
+    assert (folder / "prod.yaml").read_text() == product
+    assert leftovers(folder) == []
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["rules", SMART_ID, "-t", "nftables", "--all-hosts"],  # files into a folder
+        ["matrix", SMART_ID],  # one file
+    ],
+    ids=["folder", "file"],
+)
+def test_an_empty_output_path_is_refused(tmp_path: Path, args: list[str | Path]) -> None:
+    # `-o "$OUT"` with OUT unset: not the current folder, not a message about a folder ''
+    result = portplan(*args, "-o", "", cwd=tmp_path)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr == (
+        "portplan: error: -o is empty; give a file name, a folder (ending in '/') "
+        "or '-' for standard output\n"
+    )
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_an_existing_output_is_replaced_only_when_asked(tmp_path: Path) -> None:
     out = tmp_path / "matrix.csv"
     out.write_text("mine\n")

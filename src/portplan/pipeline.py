@@ -67,9 +67,12 @@ def load_plan(path: Path | str, text: str | None = None) -> Plan:
     return plan_bundle(load_deployment(path, text))
 
 
-def load_plan_or_product(path: Path | str, text: str | None = None) -> Plan | Product:
+def load_plan_or_product(
+    path: Path | str, text: str | None = None
+) -> tuple[Plan | Product, tuple[Path, ...]]:
     """The plan of a deployment file, or the product of a product file, whichever ``path``
-    holds; every problem is raised at once as an :class:`InputError`."""
+    holds, and every file it was read from (a deployment's product files too: outputs never
+    go over them); every problem is raised at once as an :class:`InputError`."""
     path = Path(path)
     data, source, problems = load_yaml(path, text)
     if problems:
@@ -79,12 +82,12 @@ def load_plan_or_product(path: Path | str, text: str | None = None) -> Plan | Pr
         product, problems = product_from(data, source)
         if product is None or problems:
             raise InputError(problems)
-        return product
+        return product, (path,)
     if kind == "deployment":
         bundle, problems = deployment_from(path, data, source)
         if bundle is None or problems:
             raise InputError(problems)
-        return plan_bundle(bundle)
+        return plan_bundle(bundle), bundle.files
     raise InputError([_neither(path)])
 
 

@@ -88,11 +88,11 @@ def load_plan_or_product(ref: str) -> tuple[Plan | Product, list[Path]]:
     path = Path(ref)
     if ref == "-" or path.suffix in (".yaml", ".yml") or path.exists():
         name, text = read_input(path)
-        loaded = pipeline.load_plan_or_product(name, text)
+        loaded, files = pipeline.load_plan_or_product(name, text)
         if isinstance(loaded, Plan):
             for warning in loaded.warnings:
                 log.warning("%s", warning)
-        return loaded, [path]
+        return loaded, list(dict.fromkeys([path, *files]))
     return load_catalog_product(ref), []  # raises UnknownProductError with a did-you-mean
 
 

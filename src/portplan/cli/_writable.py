@@ -58,6 +58,10 @@ def check_output(
     meanwhile.  Outputs into a folder (``-o rules/``) are named only once made."""
     if output is None or str(output) == "-":
         return
+    if not output:  # `-o "$OUT"` with OUT unset: Path("") would be the current folder
+        raise UsageError(
+            "-o is empty; give a file name, a folder (ending in '/') or '-' for standard output"
+        )
     target = Path(output)
     refuse_file_above(target)
     if output.endswith(os.sep):

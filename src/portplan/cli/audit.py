@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from portplan._errors import UsageError
+from portplan._text import escaped
 from portplan.audit import AuditResult, audit_ruleset
 from portplan.audit.collect import (
     BOUNDARY_KINDS,
@@ -21,7 +22,7 @@ from portplan.audit.collect import (
 from portplan.audit.listening import audit_listening
 from portplan.audit.sockets import SOCKET_KINDS, live_sockets, read_sockets
 from portplan.cli._exit import ExitCode
-from portplan.cli._files import width, write_files, write_output
+from portplan.cli._files import is_stdio, width, write_files, write_output
 from portplan.cli._log import log
 from portplan.cli._options import common_options, format_option, option, output_option
 from portplan.cli._plan import load_plan, require_host, ruleset_file
@@ -123,7 +124,7 @@ def _refuse_other_kinds(files: list[RulesetFile], host: str | None) -> None:
 )
 @option(
     "--annotate",
-    type=click.Path(path_type=Path),
+    type=click.Path(),  # text, not a Path: a trailing '/' (a folder is meant) must survive
     metavar="PATH",
     help="Also write a copy of the ruleset with a comment above each rule naming the flows "
     "it serves, or 'not in plan' (a directory when there are several files).",
@@ -140,7 +141,7 @@ def audit_cmd(
     bindv6only: str,
     live: bool,
     egress: bool,
-    annotate: Path | None,
+    annotate: str | None,
     fmt: str,
     output: str | None,
     overwrite: bool,
@@ -154,6 +155,12 @@ def audit_cmd(
     compared as exact packet sets, never as text. Socket findings: planned-not-listening,
     loopback-only, other-address (a planned port bound elsewhere), listening-not-planned.
     """
+    if annotate == "":  # `--annotate "$DIR"` with DIR unset: not the current folder
+        raise UsageError("--annotate is empty; give a file name, or a folder (ending in '/')")
+    if annotate is not None and output is not None and _one_file(annotate, output):
+        # refused before the copy is written: the report would be refused after it, or
+        # written over it
+        raise UsageError(f"--annotate and -o name one file, {escaped(annotate)}: give each its own")
     plan, read = load_plan(deployment)
     if boundary is not None:
         _audit_boundary(plan, deployment, boundary, host, rulesets, fmt, output, overwrite)
@@ -192,7 +199,7 @@ def audit_cmd(
             if len(set(names.values())) < len(names):
                 raise UsageError("two ruleset files have one name: --annotate cannot write both")
             write_files(
-                f"{annotate}{os.sep}" if len(copies) > 1 else str(annotate),
+                f"{annotate.rstrip(os.sep)}{os.sep}" if len(copies) > 1 else annotate,
                 {names[n]: t for n, t in copies.items()},
                 inputs,
                 overwrite=overwrite,
@@ -207,6 +214,18 @@ def audit_cmd(
             found, source = live_sockets(), "this machine (live)"
         results.append(audit_listening(plan, host, found, source=source))
     _report(results, fmt, output, inputs, overwrite)
+
+
+def _one_file(annotate: str, output: str) -> bool:
+    """Whether ``--annotate`` and ``-o`` are one file (spelt alike, or linked)."""
+    if is_stdio(output):
+        return False
+    if os.path.abspath(annotate) == os.path.abspath(output):
+        return True
+    try:
+        return os.path.samefile(annotate, output)
+    except OSError:  # one of them is not there yet
+        return False
 
 
 def _report(

@@ -40,10 +40,17 @@ def _side(spec: str) -> Iterator[tuple[Path, str | None]]:
 def _swaps(swaps: tuple[str, ...]) -> list[tuple[str, str]]:
     """``--product OLD=NEW`` options as (OLD, NEW) pairs."""
     pairs = []
+    given: dict[str, str] = {}
     for swap in swaps:
         old, sep, new = swap.partition("=")
         if not sep or not old or not new:
             raise UsageError(f"--product {swap!r}: write OLD_ID=NEW_ID or OLD_ID=FILE")
+        if old in given:  # the later swap would replace the earlier one without a word
+            raise UsageError(
+                f"--product {old} is given twice, with two products ({given[old]!r}, "
+                f"{swap!r}); give it once"
+            )
+        given[old] = swap
         pairs.append((old, new))
     return pairs
 

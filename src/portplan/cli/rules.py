@@ -54,12 +54,20 @@ def target_option(**kwargs: Any) -> Callable[[F], F]:
 
 def settings_of(settings: tuple[str, ...]) -> dict[str, str]:
     """``--set KEY=VALUE`` options as a mapping."""
-    extra = {}
+    extra: dict[str, str] = {}
+    given: dict[str, str] = {}
     for setting in settings:
         key, sep, value = setting.partition("=")
         if not sep or not key:
             raise UsageError(f"--set {setting!r}: write KEY=VALUE")
-        extra[key.strip()] = value.strip()
+        key, value = key.strip(), value.strip()
+        if key in given and extra[key] != value:  # the later one would win without a word
+            raise UsageError(
+                f"--set {key} is given twice, with two values ({given[key]!r}, {setting!r}); "
+                "give it once"
+            )
+        given[key] = setting
+        extra[key] = value
     return extra
 
 
@@ -99,6 +107,11 @@ def rules_cmd(
     """Generate firewall rules for DEPLOYMENT: exactly the planned flows, nothing broader."""
     target = get_target(target_name)
     extra = settings_of(settings)
+    if hosts and all_hosts:  # one of them would be dropped without a word
+        raise UsageError(
+            "--host and --all-hosts together: give --host HOST (repeatable) for some hosts, or "
+            "--all-hosts for every one"
+        )
     if target.scope is Scope.HOST and not hosts and not all_hosts:
         raise UsageError(
             f"target {target.name} writes one ruleset per host: give --host HOST or --all-hosts"

@@ -207,11 +207,10 @@ def read_source(data: bytes, *, file: str, format: Format) -> SourceDocument:
 
 def read_document(path: Path | str, *, format: Format | None = None) -> SourceDocument:
     """The tables of the document at ``path``, its format from its name unless given."""
-    kind = format or format_of(path)
     data, problems = read_bytes(Path(path), expected=_EXPECTED)
-    if data is None:
+    if data is None:  # first: a folder or a missing file is that, whatever its name
         raise InputError(problems)
-    return read_source(data, file=str(path), format=kind)
+    return read_source(data, file=str(path), format=format or format_of(path))
 
 
 def import_document(

@@ -10,10 +10,16 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
+from portplan._errors import Diagnostic, InputError
 from portplan.importer._blocks import tables_from_grid
 from portplan.importer._limits import CellCount
 from portplan.importer._tables import RawCell, Table, Where, clean_text
+
+if TYPE_CHECKING:
+    from _csv import Reader
 
 __all__ = ["read_csv"]
 
@@ -75,7 +81,7 @@ def read_csv(text: str, file: str) -> list[Table]:
     rows: list[list[RawCell]] = []
     first = 0
     count = CellCount("rows", "keep only the port tables in the file and import that")
-    for record in reader:
+    for record in _records(reader, file):
         count.add(max(len(record), 1), first + 1)
         starts = _starts(lines, first, delimiter, quote)
         rows.append(
@@ -91,3 +97,28 @@ def read_csv(text: str, file: str) -> list[Table]:
         )
         first = reader.line_num
     return tables_from_grid(rows, file=file, first_number=1, section=())
+
+
+def _records(reader: Reader, file: str) -> Iterator[list[str]]:
+    """The records of ``reader``; one the csv module refuses (a field past its limit, most
+    often a quote left open) is an error at the line its record starts on."""
+    while True:
+        start = reader.line_num + 1
+        try:
+            record = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            raise InputError(
+                [
+                    Diagnostic(
+                        file=file,
+                        line=start,
+                        column=1,
+                        message=f"cannot be read as csv: {exc}",
+                        hint="check the quotes of this row: a quote left open takes in the "
+                        "lines after it",
+                    )
+                ]
+            ) from None
+        yield record

@@ -10,7 +10,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from portplan._errors import Diagnostic, InputError
-from portplan._text import choice_hint
+from portplan._text import choice_hint, shown
 from portplan.load.validate import validate
 from portplan.load.yamlsrc import SourceMap, load_yaml
 from portplan.model._types import ParamRef
@@ -152,7 +152,7 @@ class _Checker:
             if name not in features:
                 yield self.src.diagnostic(
                     path,
-                    f"{owner} refers to unknown feature {name!r}",
+                    f"{owner} refers to unknown feature {shown(name)}",
                     choice_hint(name, features, "features"),
                     column_offset=_name_offset(raw, name),
                 )

@@ -22,11 +22,16 @@ def _data_path(data: Any, loc: tuple[int | str, ...]) -> ModelPath:
     """Keep the parts of a pydantic location that exist in the data (drops union/function tags)."""
     path: list[str | int] = []
     current = data
-    for part in loc:
+    for named in loc:
+        part: Any = named
         if isinstance(current, list):
             found = isinstance(part, int) and 0 <= part < len(current)
         else:
             found = isinstance(current, dict) and part in current
+        if not found and isinstance(current, dict) and part != "[key]":
+            # a key YAML read as null or a number: pydantic names it as text ('None', '1.5')
+            part = next((k for k in current if not isinstance(k, str) and str(k) == part), part)
+            found = part in current
         if not found:
             continue  # a union member's or validator's name, not a place in the data
         current = current[part]
@@ -83,6 +88,15 @@ _NAMES = {
 }
 
 
+#: what YAML read a plain key as, when it is not text
+_NOT_TEXT = {
+    type(None): "no value (null)",
+    bool: "a switch (true or false)",
+    int: "a number",
+    float: "a number",
+}
+
+
 def _describe(
     error: Any, path: ModelPath, root: type[BaseModel], prefix: ModelPath
 ) -> tuple[str, str, bool, int]:
@@ -95,6 +109,16 @@ def _describe(
         return (
             f"unknown key {shown(key)} in {format_path(path[:-1])}",
             choice_hint(str(key), allowed, "keys here") + "; `portplan schema` lists them all",
+            True,
+            0,
+        )
+    if kind == "string_type" and error["loc"][-1:] == ("[key]",):
+        key = error["input"]
+        spelt = "null" if key is None else str(key).lower() if isinstance(key, bool) else key
+        what = _NOT_TEXT.get(type(key), f"a {type(key).__name__}")
+        return (
+            f"{format_path(path[:-1])}: the key {spelt} is read as {what}, not as a name",
+            "put the key in quotes to make it text, or write the name meant",
             True,
             0,
         )
@@ -181,10 +205,31 @@ def validate(
                 f"start with the keys of a {what} (see `portplan schema {what}`)",
             )
         ]
+    other = _other_kind(what, set(data))
+    if other is not None:
+        return None, [source.diagnostic((), *other)]
     try:
         return model.model_validate(data), []
     except ValidationError as exc:
         return None, diagnostics_of(exc, model, data, source)
+
+
+def _other_kind(what: str, keys: set[Any]) -> tuple[str, str] | None:
+    """(message, hint) for a file given where the other kind is needed (a product to matrix,
+    a deployment to show), said once instead of once per key: when its keys are that kind's
+    only."""
+    if what == "deployment" and "flows" in keys and not keys & {"hosts", "products"}:
+        return (
+            "a product file (it has 'flows:'), not a deployment",
+            "give the deployment that binds it to machines: with 'hosts:' and 'products:' "
+            "(see `portplan schema deployment`)",
+        )
+    if what == "product" and "hosts" in keys and not keys & {"flows", "components"}:
+        return (
+            "a deployment file (it has 'hosts:'), not a product",
+            "give a product file, or a catalog id (`portplan catalog` lists them)",
+        )
+    return None
 
 
 def valid_field(model: type[BaseModel], field: str, value: Any) -> Any | None:

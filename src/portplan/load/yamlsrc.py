@@ -363,7 +363,7 @@ def _build(path: Path, text: str, *, record: bool) -> tuple[Any, _Builder]:
                 line=line,
                 column=column,
                 message=f"character U+{code:04X} is not allowed in YAML ({exc.reason})",
-                hint="remove it, or write it as an escape in double quotes (\\x07)",
+                hint=f"remove it, or write it as an escape in double quotes ({_escape(code)})",
             )
         )
         return None, builder
@@ -389,6 +389,13 @@ def _build(path: Path, text: str, *, record: bool) -> tuple[Any, _Builder]:
             )
         )
     return data, builder
+
+
+def _escape(code: int) -> str:
+    """The YAML double-quoted escape of the character ``code``: ``\\x00``, ``\\uFFFE``."""
+    if code <= 0xFF:
+        return f"\\x{code:02X}"
+    return f"\\u{code:04X}" if code <= 0xFFFF else f"\\U{code:08X}"
 
 
 _Spans = dict[ModelPath, Span]
