@@ -9,6 +9,7 @@ import base64
 import contextlib
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -22,9 +23,9 @@ import yaml
 
 import netns
 import portplan.fanout.run as run_module
-from ansible_env import environment
+from ansible_env import COLLECTIONS, environment
 from machine import document
-from portplan import load_plan
+from portplan import __version__, load_plan
 from portplan.fanout import FanoutRun, verify_inventory
 from portplan.probe.outcomes import Outcome
 
@@ -326,6 +327,24 @@ def test_ctrl_c_reports_the_sources_that_answered_and_restores_the_signal_handle
     )
 
 
+def _garble(tmp_path: Path, inventory: Path, code: str) -> None:
+    """Host a's Python answers with the module's result changed by ``code`` (on ``d``)."""
+    script = f"import json, sys\nd = json.load(sys.stdin)\n{code}\nprint(json.dumps(d))"
+    (tmp_path / "garble.py").write_text(script)
+    garbling = tmp_path / "garbling-python"
+    garbling.write_text(
+        f'#!/bin/sh\n{sys.executable} "$@" | {sys.executable} {tmp_path}/garble.py\n'
+    )
+    garbling.chmod(0o755)
+    hosts = yaml.safe_load(inventory.read_text())
+    # a's own variables (the inventory writes a's and b's as one YAML alias)
+    hosts["all"]["hosts"]["a"] = {
+        **hosts["all"]["hosts"]["a"],
+        "ansible_python_interpreter": str(garbling),
+    }
+    inventory.write_text(yaml.safe_dump(hosts))
+
+
 #: what a host's interpreter does to the probe module's answer before Ansible reads it
 GARBLE = {
     "record-without-evidence": "for c in d['checks']: c.pop('evidence')",
@@ -345,20 +364,7 @@ def test_a_source_that_returns_a_malformed_result_is_not_run(
     # reason, b's result stands, and the run exits 1 with a report, not a traceback
     deployment, inventory = _lab(tmp_path, port)
     _both_ways(tmp_path, port)
-    script = f"import json, sys\nd = json.load(sys.stdin)\n{GARBLE[garble]}\nprint(json.dumps(d))"
-    (tmp_path / "garble.py").write_text(script)
-    garbling = tmp_path / "garbling-python"
-    garbling.write_text(
-        f'#!/bin/sh\n{sys.executable} "$@" | {sys.executable} {tmp_path}/garble.py\n'
-    )
-    garbling.chmod(0o755)
-    hosts = yaml.safe_load(inventory.read_text())
-    # a's own variables (the inventory writes a's and b's as one YAML alias)
-    hosts["all"]["hosts"]["a"] = {
-        **hosts["all"]["hosts"]["a"],
-        "ansible_python_interpreter": str(garbling),
-    }
-    inventory.write_text(yaml.safe_dump(hosts))
+    _garble(tmp_path, inventory, GARBLE[garble])
     with socket.socket() as server_b, socket.socket() as server_a:
         server_b.bind(("127.0.0.3", port))
         server_b.listen()
@@ -379,6 +385,78 @@ def test_a_source_that_returns_a_malformed_result_is_not_run(
     assert (broken["outcome"], broken["passed"]) == ("not-run", False)
     note = broken["evidence"]["note"]
     assert note.startswith("a: returned a malformed result"), note
+
+
+def _other_collection(tmp_path: Path, version: str) -> Path:
+    """A copy of the collection whose engine is portplan ``version``'s; the directory that
+    holds its ``ansible_collections``."""
+    root = tmp_path / "collections"
+    shutil.copytree(
+        COLLECTIONS / "ansible_collections" / "portplan" / "portplan",
+        root / "ansible_collections" / "portplan" / "portplan",
+        ignore=shutil.ignore_patterns("tests", "__pycache__"),
+    )
+    engine = root / "ansible_collections/portplan/portplan/plugins/module_utils/engine"
+    stamp = engine / "_version.py"
+    text = stamp.read_text()
+    assert f'__version__ = "{__version__}"' in text
+    stamp.write_text(text.replace(f'"{__version__}"', f'"{version}"'))
+    return root
+
+
+def test_a_collection_of_another_engine_is_refused(
+    tmp_path: Path, jobs: Path, port: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the controller finds another portplan's collection (an older one installed with
+    # ansible-galaxy): its records still parse, but an older engine's probes (bugs fixed
+    # since) must not decide the verdict; a's probes are not-run naming both versions and
+    # the fix, and the listeners' report of that engine is not read as this one's
+    deployment, inventory = _lab(tmp_path, port)
+    monkeypatch.setattr(run_module, "_CHECKOUT_COLLECTIONS", _other_collection(tmp_path, "0.1.0"))
+    run = verify_inventory(load_plan(deployment), inventory, listeners=True, timeout=0.5)
+    (check,) = run.verification.checks
+    assert check.outcome is Outcome.NOT_RUN and not check.passed, check
+    assert check.result is not None and check.result.evidence.note is not None
+    note = check.result.evidence.note
+    assert note.startswith("a: ran the collection portplan.portplan of portplan 0.1.0"), note
+    assert f"this is portplan {__version__}" in note, note
+    assert "ansible-galaxy collection install" in note, note
+    (problem,) = run.listener_problems
+    assert problem.startswith("listeners on b (b): ran the collection portplan.portplan of "
+                              "portplan 0.1.0"), problem  # fmt: skip
+    ends = time.monotonic() + STOP_WAIT
+    while not _free(port) and time.monotonic() < ends:
+        time.sleep(0.2)
+    assert _free(port), "the temporary listener is still up"
+
+
+def test_a_collection_too_old_to_say_its_engine_is_refused(
+    tmp_path: Path, jobs: Path, port: int
+) -> None:
+    # a collection from before the modules reported their engine's version: a's probes are
+    # not-run (exit 1), b's result stands
+    deployment, inventory = _lab(tmp_path, port)
+    _both_ways(tmp_path, port)
+    _garble(tmp_path, inventory, "d.pop('engine_version', None)")
+    with socket.socket() as server_b, socket.socket() as server_a:
+        server_b.bind(("127.0.0.3", port))
+        server_b.listen()
+        server_a.bind(("127.0.0.2", port))
+        server_a.listen()
+        done = subprocess.run(
+            [sys.executable, "-m", "portplan", "verify", str(deployment),
+             "--inventory", str(inventory), "--timeout", "0.5", "--format", "json"],
+            env=environment(), capture_output=True, text=True, timeout=120, check=False,
+        )  # fmt: skip
+    assert done.returncode == 1, done.stderr
+    by_source = {c["source"]: c for c in document(done.stdout, "verify")["checks"]}
+    assert (by_source["b"]["outcome"], by_source["b"]["passed"]) == ("open", True), by_source["b"]
+    old = by_source["a"]
+    assert (old["outcome"], old["passed"]) == ("not-run", False)
+    note = old["evidence"]["note"]
+    assert note.startswith("a: ran a collection portplan.portplan too old to say"), note
+    assert f"this is portplan {__version__}" in note, note
+    assert "ansible-galaxy collection install" in note, note
 
 
 #: a dynamic inventory that answers portplan's read, then (ansible-playbook's read) fails or

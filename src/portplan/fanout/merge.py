@@ -11,6 +11,7 @@ from ipaddress import ip_address
 from typing import Any
 
 from portplan._errors import FanoutError
+from portplan.fanout.engine import ENGINE_VERSION, INSTALL, other_engine
 from portplan.fanout.work import Fanout, SourceWork
 from portplan.probe.engine import INTERRUPTED
 from portplan.probe.identify.base import Identification, bounded
@@ -44,8 +45,15 @@ _UNASKED = (
 
 def host_result(res: Mapping[str, Any]) -> HostResult:
     """What a source's probe task that Ansible reported ok returned: its records, or
-    ``not-run`` with the reason when it is not what the probe module returns (a list of
+    ``not-run`` with the reason when another portplan's engine probed
+    (:func:`other_engine`), or when it is not what the probe module returns (a list of
     records, and the seconds it took)."""
+    other = other_engine(res.get(ENGINE_VERSION))
+    if other is not None:
+        return HostResult(
+            outcome=Outcome.NOT_RUN,
+            reason=f"{other}: none of its results are used; {INSTALL}",
+        )
     checks, elapsed = res.get("checks"), res.get("elapsed")
     if not isinstance(checks, list) or not all(isinstance(r, dict) for r in checks):
         why = "its checks are not a list of records"

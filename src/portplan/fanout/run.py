@@ -20,6 +20,7 @@ import yaml
 
 from portplan._errors import ToolError, UsageError
 from portplan._signals import first_ctrl_c
+from portplan.fanout.engine import ENGINE_VERSION, INSTALL, other_engine
 from portplan.fanout.merge import HostResult, host_result, merge
 from portplan.fanout.playbook import (
     LISTEN_DURATION,
@@ -218,6 +219,15 @@ def run_fanout(
             )
         elif name in destination_of and kind == "runner_on_ok" and "content" in res:
             opened = json.loads(base64.b64decode(res["content"]))
+            other = other_engine(opened.get(ENGINE_VERSION))
+            if other is not None:
+                # its listeners are up and answer the probes all the same: say so, and
+                # read nothing of another engine's report as this one's
+                problems.append(
+                    f"listeners on {destination_of[name]} ({name}): {other}: its report of "
+                    f"the listeners it could not open is not read; {INSTALL}"
+                )
+                return False
             for item in opened.get("failed_listeners", []):
                 problems.append(
                     f"{destination_of[name]}: no listener on {item['address']} "

@@ -62,8 +62,8 @@ options:
     default: 600
   ready_file:
     description:
-      - A file written (JSON, with RV(listening) and RV(failed_listeners)) once every socket
-        is bound; removing it stops the listeners.
+      - A file written (JSON, with RV(engine_version), RV(listening) and RV(failed_listeners))
+        once every socket is bound; removing it stops the listeners.
       - It must not exist yet (one left by an earlier run is refused, never overwritten), and
         its directory must.
     type: path
@@ -95,6 +95,13 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+engine_version:
+  description:
+    - The portplan version of the engine the module carries; C(portplan verify --inventory)
+      reads no ready file of an engine other than its own.
+  returned: always
+  type: str
+  sample: 0.2.0
 listening:
   description: The listeners that were open.
   returned: always
@@ -118,6 +125,7 @@ import traceback
 from ansible.module_utils.basic import AnsibleModule
 
 try:
+    from ansible_collections.portplan.portplan.plugins.module_utils.engine._version import __version__ as ENGINE_VERSION
     from ansible_collections.portplan.portplan.plugins.module_utils.engine.model.protocol import Protocol
     from ansible_collections.portplan.portplan.plugins.module_utils.engine.probe.listen import Binding, serve
 except ImportError:
@@ -154,6 +162,7 @@ async def _listen(bindings, duration, ready_file):
                 with os.fdopen(handle, "w", encoding="utf-8") as out:
                     json.dump(
                         {
+                            "engine_version": ENGINE_VERSION,
                             "listening": [_item(b) for b in opened],
                             "failed_listeners": [_item(b, why) for b, why in failed],
                         },
@@ -232,7 +241,9 @@ def main():
             % (ready_file, os.path.dirname(ready_file))
         )
     if module.check_mode:
-        module.exit_json(changed=False, listening=[], failed_listeners=[])
+        module.exit_json(
+            changed=False, engine_version=ENGINE_VERSION, listening=[], failed_listeners=[]
+        )
     try:
         opened, failed = asyncio.run(_listen(bindings, params["duration"], ready_file))
     except OSError as exc:  # the ready file could not be written: the listeners are closed
@@ -241,6 +252,7 @@ def main():
         os.unlink(params["ready_file"])
     module.exit_json(
         changed=False,
+        engine_version=ENGINE_VERSION,
         listening=[_item(b) for b in opened],
         failed_listeners=[_item(b, why) for b, why in failed],
     )

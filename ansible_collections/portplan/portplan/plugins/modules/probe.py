@@ -253,6 +253,13 @@ checks:
       dns: null
       source_dns: null
       notes: []
+engine_version:
+  description:
+    - The portplan version of the engine the module carries; C(portplan verify --inventory)
+      uses no results of an engine other than its own.
+  returned: always
+  type: str
+  sample: 0.2.0
 elapsed:
   description: Seconds the host spent probing (resolving, probing and identifying).
   returned: always
@@ -284,6 +291,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 try:
     from ansible_collections.portplan.portplan.plugins.module_utils.engine import identifiers
+    from ansible_collections.portplan.portplan.plugins.module_utils.engine._version import __version__ as ENGINE_VERSION
     from ansible_collections.portplan.portplan.plugins.module_utils.engine.probe.remote import (
         RequestError,
         probe_requests,
@@ -393,6 +401,7 @@ def main():
     module.exit_json(
         changed=False,
         checks=found["checks"],
+        engine_version=ENGINE_VERSION,
         elapsed=round(time.monotonic() - started, 3),
         summary={"passed": found["passed"], "failed": found["failed"]},
     )
