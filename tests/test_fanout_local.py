@@ -430,6 +430,28 @@ def test_a_collection_of_another_engine_is_refused(
     assert _free(port), "the temporary listener is still up"
 
 
+def test_a_ready_file_not_the_listen_module_s_report_is_a_listener_problem(
+    tmp_path: Path, jobs: Path, port: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a ready file whose failed listeners are not a list of items (garbled on the way, or
+    # not the module's) ended the run in a traceback (a string's item['address'])
+    deployment, inventory = _lab(tmp_path, port)
+    root = _other_collection(tmp_path, __version__)
+    module = root / "ansible_collections/portplan/portplan/plugins/modules/listen.py"
+    text = module.read_text()
+    written = '"failed_listeners": [_item(b, why) for b, why in failed],'
+    assert written in text
+    module.write_text(text.replace(written, '"failed_listeners": "garbled",'))
+    monkeypatch.setattr(run_module, "_CHECKOUT_COLLECTIONS", root)
+    run = verify_inventory(load_plan(deployment), inventory, listeners=True, timeout=0.5)
+    (check,) = run.verification.checks
+    assert check.outcome is Outcome.OPEN and check.passed, check  # the listener answered
+    assert list(run.listener_problems) == [
+        "listeners on b (b): their ready file is not the listen module's report; which "
+        "listeners could not open is not known",
+    ]
+
+
 def test_a_collection_too_old_to_say_its_engine_is_refused(
     tmp_path: Path, jobs: Path, port: int
 ) -> None:

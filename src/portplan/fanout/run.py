@@ -218,7 +218,13 @@ def run_fanout(
                 "probed without them"
             )
         elif name in destination_of and kind == "runner_on_ok" and "content" in res:
-            opened = json.loads(base64.b64decode(res["content"]))
+            opened = _ready_report(res["content"])
+            if opened is None:
+                problems.append(
+                    f"listeners on {destination_of[name]} ({name}): their ready file is not "
+                    "the listen module's report; which listeners could not open is not known"
+                )
+                return False
             other = other_engine(opened.get(ENGINE_VERSION))
             if other is not None:
                 # its listeners are up and answer the probes all the same: say so, and
@@ -228,7 +234,7 @@ def run_fanout(
                     f"the listeners it could not open is not read; {INSTALL}"
                 )
                 return False
-            for item in opened.get("failed_listeners", []):
+            for item in opened["failed_listeners"]:
                 problems.append(
                     f"{destination_of[name]}: no listener on {item['address']} "
                     f"{item['protocol']}/{item['port']}: {item['reason']}"
@@ -373,3 +379,25 @@ def verify_inventory(
         deadline=deadline,
         progress=progress,
     )
+
+
+#: what each item of a ready file's ``failed_listeners`` holds
+_FAILED_KEYS = ("address", "protocol", "port", "reason")
+
+
+def _ready_report(content: object) -> dict[str, Any] | None:
+    """The listen module's ready file, slurped (base64 of JSON), with ``failed_listeners``
+    a list of complete items; ``None`` for anything else (a file garbled on the way, or not
+    the module's), which must not end the run in a traceback."""
+    try:
+        opened = json.loads(base64.b64decode(str(content), validate=True))
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(opened, dict):
+        return None
+    failed = opened.setdefault("failed_listeners", [])
+    if not isinstance(failed, list) or not all(
+        isinstance(item, dict) and all(key in item for key in _FAILED_KEYS) for item in failed
+    ):
+        return None
+    return opened
