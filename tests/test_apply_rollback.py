@@ -424,6 +424,12 @@ table ip filter {
 """
 
 
+def no_portplan_table(ns: str) -> None:
+    """Remove the fixture's older portplan nftables table: with it in force, apply -t iptables
+    refuses before anything else (tests/test_apply_other_target.py)."""
+    run_in(ns, "nft", "delete", "table", "inet", "portplan")
+
+
 def test_iptables_refuses_a_filter_table_iptables_save_cannot_show(nft_namespace: str) -> None:
     if (
         "nf_tables"
@@ -432,6 +438,7 @@ def test_iptables_refuses_a_filter_table_iptables_save_cannot_show(nft_namespace
         ).stdout
     ):
         pytest.skip("the iptables tools here are not the nf_tables ones")
+    no_portplan_table(nft_namespace)
     run_in(nft_namespace, "nft", "-f", "-", stdin=NATIVE_FILTER)
     before = nft_state(nft_namespace)
     assert "-s 192.0.2.250" not in run_in(nft_namespace, "iptables-save", "-t", "filter")
@@ -448,6 +455,7 @@ def test_iptables_refuses_a_filter_table_iptables_save_cannot_show(nft_namespace
 def test_iptables_applies_over_tables_iptables_nft_made_itself(nft_namespace: str) -> None:
     # iptables-nft makes a built-in chain only when a rule needs it, where iptables-save names
     # all three: that, and its compat expressions, are no reason to refuse
+    no_portplan_table(nft_namespace)
     run_in(nft_namespace, "iptables", "-A", "INPUT", "-p", "tcp", "--dport", "2222", "-j", "ACCEPT")
     run_in(nft_namespace, "iptables", "-A", "INPUT", "-m", "recent", "--name", "x", "--set")
     before = iptables_state(nft_namespace)

@@ -13,7 +13,7 @@ from pathlib import Path
 import click
 from click.core import ParameterSource
 
-from portplan._errors import ApplyError, LockoutError, PortplanError
+from portplan._errors import ApplyError, LockoutError, PortplanError, UsageError
 from portplan.cli._exit import ExitCode
 from portplan.cli._log import log
 from portplan.cli._options import (
@@ -32,6 +32,7 @@ from portplan.targets.apply import (
     applier_for,
     discard_saved,
     lockout_problems,
+    other_target_ruleset,
     restore_saved,
 )
 
@@ -133,6 +134,9 @@ def apply_cmd(
     applier = applier_for(plan, on, target_name, options)
     applier.check()
     log.info("%s ruleset for %s passes the checker", target_name, on)
+    # (--check too: a ruleset that passes is no good here while the other one filters)
+    if leftover := other_target_ruleset(target_name):
+        raise UsageError(leftover)
     if check_only:
         return
     problems = lockout_problems(plan, on, egress=egress)
