@@ -554,6 +554,19 @@ def topology() -> Iterator[Topology]:
         built.close()
 
 
+def hold_addresses(ns: str, *addresses: str) -> None:
+    """Put documentation ``addresses`` on the loopback interface of a bare namespace, so that
+    the machine the namespace stands for holds them, as a deployment's host does (nothing
+    leaves the namespace: it has no other interface)."""
+    for text in addresses:
+        address = ipaddress.ip_address(text)
+        if not any(address in net for net in DOCUMENTATION):
+            raise NetnsError(f"{address} is not a documentation address (RFC 5737/3849)")
+    for text in addresses:
+        spec = [f"{text}/32"] if ":" not in text else [f"{text}/128", "nodad"]
+        run(["ip", "-n", ns, "addr", "add", spec[0], "dev", "lo", *spec[1:]])
+
+
 @contextlib.contextmanager
 def namespace() -> Iterator[str]:
     """One bare namespace (only ``lo``, up), named like every other namespace of this harness;

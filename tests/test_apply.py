@@ -31,6 +31,7 @@ def namespace() -> Iterator[str]:
     if reason:
         pytest.skip(reason)
     with netns.namespace() as name:
+        netns.hold_addresses(name, "192.0.2.40")  # da01's: this namespace is da01
         netns.run(["ip", "netns", "exec", name, "nft", "-f", "-"], stdin=OLD_RULESET)
         yield name
 

@@ -18,6 +18,7 @@ import pytest
 import netns
 from portplan.targets.apply.confirmed import state_root
 from test_apply_rollback import (
+    DA01,
     PORTPLAN,
     SHOPPING,
     SMART_ID,
@@ -170,6 +171,7 @@ def test_a_saved_copy_waits_only_in_its_own_network_namespace(
     env, _broken = broken_restore
     folder = _fail_once(nft_namespace, env)
     with netns.namespace() as other:
+        netns.hold_addresses(other, DA01)  # da01 too
         result = apply_once(other, str(SMART_ID), "--on", "da01", env=env)
         assert result.returncode == 1, result.stderr  # applied, not confirmed, rolled back
         restore = apply_once(other, "--restore-saved", env=env)

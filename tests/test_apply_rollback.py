@@ -28,6 +28,8 @@ PORTPLAN = [sys.executable, "-m", "portplan"]
 TIMEOUT = 3  #: --confirm-timeout of these tests, in seconds
 SMART_ID = examples.EXAMPLES / "smart-id-nexus.yaml"
 SHOPPING = examples.EXAMPLES / "shopping-contoso.yaml"
+DA01 = "192.0.2.40"  #: the address of da01 in SMART_ID
+ADMIN_PC = "198.51.100.5"  #: the address of admin-pc in SHOPPING
 
 #: what was running before: an operator's own table, and an older portplan table
 NFT_BEFORE = """\
@@ -95,6 +97,7 @@ def nft_namespace() -> Iterator[str]:
     if reason:
         pytest.skip(reason)
     with netns.namespace() as name:
+        netns.hold_addresses(name, DA01)  # this namespace is da01 (SMART_ID)
         run_in(name, "nft", "-f", "-", stdin=NFT_BEFORE)
         yield name
 
@@ -105,11 +108,18 @@ def iptables_namespace() -> Iterator[str]:
     if reason:
         pytest.skip(reason)
     with netns.namespace() as name:
+        netns.hold_addresses(name, ADMIN_PC)  # this namespace is admin-pc (SHOPPING)
         run_in(name, "ipset", "create", "portplan_v4_1", "hash:net", "family", "inet")
         run_in(name, "ipset", "add", "portplan_v4_1", "192.0.2.250")
         run_in(name, "iptables-restore", stdin=IPTABLES_BEFORE)
         run_in(name, "ip6tables-restore", stdin=IP6TABLES_BEFORE)
         yield name
+
+
+def held(ns: str, *addresses: str) -> str:
+    """``ns``, once it holds ``addresses`` (the host's: apply refuses another machine)."""
+    netns.hold_addresses(ns, *addresses)
+    return ns
 
 
 @contextlib.contextmanager
@@ -397,7 +407,7 @@ def test_applies_in_two_network_namespaces_do_not_wait_for_each_other(
     with (
         netns.namespace() as other,
         applying(nft_namespace, str(SMART_ID), "--on", "da01") as first,
-        applying(other, str(SMART_ID), "--on", "da01") as second,
+        applying(held(other, DA01), str(SMART_ID), "--on", "da01") as second,
     ):
         for process in (first, second):
             assert process.stdin is not None
@@ -424,6 +434,12 @@ table ip filter {
 """
 
 
+def no_portplan_table(ns: str) -> None:
+    """Remove the fixture's older portplan nftables table: with it in force, apply -t iptables
+    refuses before anything else (tests/test_apply_other_target.py)."""
+    run_in(ns, "nft", "delete", "table", "inet", "portplan")
+
+
 def test_iptables_refuses_a_filter_table_iptables_save_cannot_show(nft_namespace: str) -> None:
     if (
         "nf_tables"
@@ -432,6 +448,7 @@ def test_iptables_refuses_a_filter_table_iptables_save_cannot_show(nft_namespace
         ).stdout
     ):
         pytest.skip("the iptables tools here are not the nf_tables ones")
+    no_portplan_table(nft_namespace)
     run_in(nft_namespace, "nft", "-f", "-", stdin=NATIVE_FILTER)
     before = nft_state(nft_namespace)
     assert "-s 192.0.2.250" not in run_in(nft_namespace, "iptables-save", "-t", "filter")
@@ -448,6 +465,7 @@ def test_iptables_refuses_a_filter_table_iptables_save_cannot_show(nft_namespace
 def test_iptables_applies_over_tables_iptables_nft_made_itself(nft_namespace: str) -> None:
     # iptables-nft makes a built-in chain only when a rule needs it, where iptables-save names
     # all three: that, and its compat expressions, are no reason to refuse
+    no_portplan_table(nft_namespace)
     run_in(nft_namespace, "iptables", "-A", "INPUT", "-p", "tcp", "--dport", "2222", "-j", "ACCEPT")
     run_in(nft_namespace, "iptables", "-A", "INPUT", "-m", "recent", "--name", "x", "--set")
     before = iptables_state(nft_namespace)

@@ -18,6 +18,7 @@ import pytest
 import netns
 from portplan.targets.apply.iptables import XTABLES_WAIT
 from test_apply_rollback import (
+    ADMIN_PC,
     IP6TABLES_BEFORE,
     IPTABLES_BEFORE,
     SHOPPING,
@@ -47,6 +48,7 @@ def test_iptables_apply_waits_for_the_xtables_lock(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k != "SSH_CONNECTION"}
     env.update(PATH=f"{tools}:{os.environ['PATH']}", XTABLES_LOCKFILE=str(lock))
     with netns.namespace() as ns:
+        netns.hold_addresses(ns, ADMIN_PC)  # this namespace is admin-pc
         run_in(ns, "iptables-legacy-restore", stdin=IPTABLES_BEFORE)
         run_in(ns, "ip6tables-legacy-restore", stdin=IP6TABLES_BEFORE)
         before = iptables_state(ns, "-legacy")

@@ -13,7 +13,7 @@ from pathlib import Path
 import click
 from click.core import ParameterSource
 
-from portplan._errors import ApplyError, LockoutError, PortplanError
+from portplan._errors import ApplyError, LockoutError, PortplanError, UsageError
 from portplan.cli._exit import ExitCode
 from portplan.cli._log import log
 from portplan.cli._options import (
@@ -25,6 +25,8 @@ from portplan.cli._options import (
 )
 from portplan.cli._plan import load_plan, require_host, require_managed
 from portplan.cli.rules import target_option
+from portplan.plan import Plan
+from portplan.probe.local import local_addresses, own_addresses, single_address, source_hosts
 from portplan.targets import DefaultAction, RuleOptions
 from portplan.targets.apply import (
     KEPT,
@@ -32,6 +34,7 @@ from portplan.targets.apply import (
     applier_for,
     discard_saved,
     lockout_problems,
+    other_target_ruleset,
     restore_saved,
 )
 
@@ -63,9 +66,10 @@ __all__ = ["apply_cmd"]
 @option(
     "--force",
     is_flag=True,
-    help="Apply even if the plan gives no management access to this host, or would not accept "
-    "again an SSH session open here whose owner cannot be told (SSH_CONNECTION unset). Never "
-    "when it cuts the session SSH_CONNECTION names.",
+    help="Apply even if this machine holds none of the host's addresses, the plan gives no "
+    "management access to this host, or would not accept again an SSH session open here whose "
+    "owner cannot be told (SSH_CONNECTION unset). Never when it cuts the session "
+    "SSH_CONNECTION names.",
 )
 @option(
     "--restore-saved",
@@ -105,9 +109,10 @@ def apply_cmd(
     saved ruleset (exit status 1), and so does a watchdog at the
     deadline if this process is killed or its session hangs up. Ctrl-C, SIGTERM and SIGHUP
     restore at once. A ruleset the checker refuses is never applied (exit status 3), nor one
-    that would cut your SSH session or leave no management access (exit status 2; --force
-    overrides only the latter, and, where SSH_CONNECTION is unset, other SSH sessions open
-    here). If restoring fails (exit status 3), the saved copy is kept, and apply refuses to
+    for a host whose addresses this machine does not hold, one that would leave no management
+    access, or one that would cut your SSH session (exit status 2; --force overrides the first
+    two, and, where SSH_CONNECTION is unset, other SSH sessions open here; never your own).
+    If restoring fails (exit status 3), the saved copy is kept, and apply refuses to
     run until --restore-saved loads it back or --discard-saved removes it.
     """
     if restore_requested or discard_requested:
@@ -133,21 +138,23 @@ def apply_cmd(
     applier = applier_for(plan, on, target_name, options)
     applier.check()
     log.info("%s ruleset for %s passes the checker", target_name, on)
+    # (--check too: a ruleset that passes is no good here while the other one filters)
+    if leftover := other_target_ruleset(target_name):
+        raise UsageError(leftover)
     if check_only:
         return
+    elsewhere = _not_this_machine(plan, on)
+    if elsewhere and not force:
+        raise UsageError(f"{elsewhere}; nothing was changed. {_ELSEWHERE_ADVICE}")
     problems = lockout_problems(plan, on, egress=egress)
     session_cut = [p for p in problems if not p.forcible]
     if session_cut or (problems and not force):
         raise LockoutError([p.text for p in problems], forcible=not session_cut)
-    if problems:  # forced: said, never skipped in silence (nor inherited unnoticed)
-        source = click.get_current_context().get_parameter_source("force")
-        given = (
-            "PORTPLAN_APPLY_FORCE, set in the environment,"
-            if source is ParameterSource.ENVIRONMENT
-            else "--force"
-        )
-        for problem in problems:
-            log.warning("%s overrides a lockout check: %s", given, problem.text)
+    # forced: said, never skipped in silence (nor inherited unnoticed)
+    if elsewhere:
+        log.warning("%s overrides the check that this is %s: %s", _forced_by(), on, elsewhere)
+    for problem in problems:
+        log.warning("%s overrides a lockout check: %s", _forced_by(), problem.text)
     if egress and os.environ.get("SSH_CONNECTION"):
         # said before the load: after it, on a host where nothing tracked connections yet,
         # the session's next packet out reads as a new connection the output chain drops
@@ -206,6 +213,39 @@ def apply_cmd(
     else:
         log.warning("not confirmed: the previous ruleset is restored.")
     raise click.exceptions.Exit(ExitCode.DIFFERENCE)
+
+
+_ELSEWHERE_ADVICE = (
+    "Run apply on that host, or name with --on the host this machine is; give --force only "
+    "if this machine is that host and will hold its addresses later (a virtual address a "
+    "cluster manager moves here)"
+)
+
+
+def _not_this_machine(plan: Plan, on: str) -> str | None:
+    """Why ``on`` is not this machine: it has single addresses and this machine (in its
+    network namespace) holds none of them; ``None`` when one is held, or the host has only
+    networks or a DNS name, which say nothing of one machine.  A special-purpose address
+    (``0.0.0.0``, a multicast one) is never held, as for listen and verify."""
+    singles = [a for a in (single_address(n) for n in plan.host_addresses(on)) if a]
+    local = local_addresses()
+    if not singles or own_addresses(plan, on, local):
+        return None
+    hosts = [h for h in source_hosts(plan, local) if h != on]
+    held = f"; its addresses are those of {', '.join(hosts)} of the deployment" if hosts else ""
+    return (
+        f"this machine holds none of {on}'s addresses ({', '.join(singles)}) in this network "
+        f"namespace{held}: {on}'s ruleset, which accepts connections to its addresses only, is "
+        "for another machine"
+    )
+
+
+def _forced_by() -> str:
+    """What gave --force: the command line, or the environment (PORTPLAN_APPLY_FORCE)."""
+    source = click.get_current_context().get_parameter_source("force")
+    if source is ParameterSource.ENVIRONMENT:
+        return "PORTPLAN_APPLY_FORCE, set in the environment,"
+    return "--force"
 
 
 def _settle_saved(*, restore: bool, discard: bool) -> None:

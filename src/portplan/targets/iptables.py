@@ -37,7 +37,12 @@ from portplan._text import one_line
 from portplan.model._types import Network, Protocol
 from portplan.model.ports import PortRange, PortSet
 from portplan.plan import Plan
-from portplan.targets.apply.iptables import IptablesApplier
+from portplan.targets.apply.iptables import (
+    LOOPBACK_COMMENT,
+    NEIGHBOUR_COMMENT,
+    UNPLANNED_COMMENT,
+    IptablesApplier,
+)
 from portplan.targets.base import DefaultAction, RuleOptions
 from portplan.targets.hostview import (
     Direction,
@@ -210,11 +215,11 @@ def _base(chain: str, family: int, accept_loopback: bool) -> list[str]:
         f"-A {chain} -m conntrack --ctstate INVALID -j DROP",
     ]
     if accept_loopback:
-        lines.append(f'-A {chain} {interface} -m comment --comment "loopback" -j ACCEPT')
+        lines.append(f'-A {chain} {interface} -m comment --comment "{LOOPBACK_COMMENT}" -j ACCEPT')
     if family == 6:
         lines.extend(
             f"-A {chain} -p ipv6-icmp -m icmp6 --icmpv6-type {icmp_type} -m hl --hl-eq 255 "
-            '-m comment --comment "IPv6 neighbour discovery" -j ACCEPT'
+            f'-m comment --comment "{NEIGHBOUR_COMMENT}" -j ACCEPT'
             for icmp_type in (133, 134, 135, 136)
         )
     return lines
@@ -224,7 +229,7 @@ def _final(chain: str, family: int, options: RuleOptions) -> list[str]:
     if options.default is not DefaultAction.REJECT:
         return []
     prohibited = "icmp-admin-prohibited" if family == 4 else "icmp6-adm-prohibited"
-    comment = '-m comment --comment "not in the plan"'
+    comment = f'-m comment --comment "{UNPLANNED_COMMENT}"'
     return [
         f"-A {chain} -p tcp {comment} -j REJECT --reject-with tcp-reset",
         f"-A {chain} {comment} -j REJECT --reject-with {prohibited}",

@@ -22,7 +22,13 @@ from portplan.targets.apply._commands import checked, in_scratch_namespace, run
 from portplan.targets.apply._nftview import differences
 from portplan.targets.base import Applier
 
-__all__ = ["IptablesApplier"]
+__all__ = ["LOOPBACK_COMMENT", "NEIGHBOUR_COMMENT", "UNPLANNED_COMMENT", "IptablesApplier"]
+
+#: the comments of rules every portplan filter table holds (the IPv6 one, and the IPv4 one
+#: unless loopback=planned): how apply of another target knows this one's ruleset is in force
+NEIGHBOUR_COMMENT = "IPv6 neighbour discovery"
+LOOPBACK_COMMENT = "loopback"
+UNPLANNED_COMMENT = "not in the plan"  #: of the rejects of --default reject
 
 #: file suffix → (family key, restore command, save command)
 _FAMILIES = {
