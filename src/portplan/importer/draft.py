@@ -7,6 +7,8 @@ Origin`: file, table, row and every cell as written).  What it cannot put in the
 to the reading's unread list as ``file:line:column: what``: a row that names no port, dynamic
 ports, an outbound row that names no destination (its flow goes to a component that says so).
 The draft validates as a product; a person reviews it (names, conditions, proxies) before use.
+What every flow of a row shares (purpose, condition, configurable, provenance) is made by
+:mod:`._draftflow`; its ports by :mod:`._draftports`.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import Any
 
 from portplan._errors import DraftError
 from portplan._text import one_line
+from portplan.importer._draftflow import KEPT_AS_TEXT, flow_fields
 from portplan.importer._draftports import Part, PortProblem, parts_of
 from portplan.importer._ends import ANY_NAME, UNNAMED, Ends, ends_of
 from portplan.importer._names import Ids, is_dns_name, slug
@@ -26,24 +29,11 @@ from portplan.importer.interpret import Import, ImportedRow, TableReading, Unrea
 from portplan.load.product import read_product
 from portplan.load.yamlout import dump_data
 from portplan.model.ports import PortRange
-from portplan.model.product import ANY, AppProtocol, Interface, Product
+from portplan.model.product import ANY, Product
 
 __all__ = ["Draft", "draft_product", "draft_yaml"]
 
-_YES = frozenset({"yes", "y", "required", "mandatory", "always", "true", "x", "✓"})
-_NO = frozenset({"no", "n", "false", "fixed"})
-_INTERFACES = {
-    "external": Interface.EXTERNAL,
-    "internal": Interface.INTERNAL,
-    "internal and external": Interface.INTERNAL_AND_EXTERNAL,
-    "internal/external": Interface.INTERNAL_AND_EXTERNAL,
-    "internal or external": Interface.INTERNAL_OR_EXTERNAL,
-}
-_TLS = frozenset({"https", "ldaps", "tls", "ssl", "smtps", "imaps", "pop3s", "ftps", "amqps"})
-#: versions of an application protocol that speak it over TCP (HTTP/3 is QUIC, over UDP)
-_VERSIONS = {"http/1.0": "http", "http/1.1": "http", "http/2": "http"}
 _UNNAMED_ID = "unnamed_destination"
-_KEPT_AS_TEXT = (Field.ACCESS, Field.SOURCE_PORT)
 _NUMBERED = re.compile(r"^(?:table|figure|tab\.|fig\.)\s*[\d.]+\s*[:.-]?\s*", re.IGNORECASE)
 
 
@@ -54,7 +44,7 @@ def _columns(reading: TableReading) -> dict[str, Any]:
         if role is None or not heading or heading in columns:
             continue
         # the model keeps these as the flow's own text: who needs access, where it leaves from
-        field = "extra" if role.field in _KEPT_AS_TEXT else role.field.value
+        field = "extra" if role.field in KEPT_AS_TEXT else role.field.value
         columns[heading] = (
             {"field": field, "protocol": role.protocol.value} if role.protocol else field
         )
@@ -249,7 +239,17 @@ class _Builder:
                 f"the row is outbound from {ends.missing!r} but names no destination: the "
                 f"draft sends it to {_UNNAMED_ID!r}; name the system it reaches",
             )
-        base = self._common(row, reading, purpose, service, applications, descriptions)
+        base = flow_fields(
+            row,
+            reading,
+            purpose,
+            service,
+            applications,
+            descriptions,
+            file=self.file,
+            feature_ids=self.feature_ids,
+            features=self.features,
+        )
         if protocols is not None and protocols.notes:  # UDP (optional): kept, never dropped
             base.setdefault("notes", []).extend(one_line(n) for n in protocols.notes)
         if protocols is not None and protocols.either:
@@ -274,110 +274,6 @@ class _Builder:
             Field.PORT,
         )
         self.note_unread(row, field, problem.message)
-
-    def _common(
-        self,
-        row: ImportedRow,
-        reading: TableReading,
-        purpose: str,
-        service: str | None,
-        applications: tuple[str, ...],
-        descriptions: tuple[str, ...],
-    ) -> dict[str, Any]:
-        """What every flow of the row shares: purpose, service, condition, notes, columns."""
-        flow: dict[str, Any] = {"purpose": purpose}
-        if service or applications:
-            flow["service"] = service or ", ".join(applications)
-        known = {_VERSIONS.get(a.lower(), a.lower()) for a in applications}
-        app = next((AppProtocol(a) for a in known if a in AppProtocol.__members__.values()), None)
-        if app is not None:
-            flow["app_protocol"] = app.value
-        if known & _TLS:
-            flow["tls"] = True
-        if row.direction is not None and row.direction.loopback:
-            flow["loopback"] = True
-        self._condition(row, purpose or service or "", flow)
-        self._configurable(row, flow)
-        notes = [one_line(d) for d in descriptions[1:]]
-        notes += [one_line(t) for t in row.texts(Field.NOTES)]
-        if row.direction is not None:
-            notes += row.direction.notes
-        if notes:
-            flow["notes"] = notes
-        columns = {
-            v.heading: one_line(v.text)
-            for v in row.values
-            if v.field in (*_KEPT_AS_TEXT, Field.EXTRA) and v.text
-        }
-        for value in row.of(Field.INTERFACE):
-            interface = _INTERFACES.get(" ".join(value.text.lower().split()))
-            if interface is not None:
-                flow["interface"] = interface.value
-            elif value.text:
-                columns[value.heading] = one_line(value.text)
-        if columns:
-            flow["columns"] = columns
-        cells = {
-            reading.table.columns[i]
-            if i < len(reading.table.columns)
-            else f"column {i + 1}": c.text
-            for i, c in enumerate(row.row.cells)
-            if c.text
-        }
-        flow["origin"] = {
-            "file": Path(self.file).name,
-            "table": reading.table.title,
-            "row": row.number,
-            "cells": cells,
-        }
-        return flow
-
-    def _condition(self, row: ImportedRow, about: str, flow: dict[str, Any]) -> None:
-        """The row's condition: each condition column's feature, and, of a matrix of marks,
-        any of the columns it is marked in; all of them must hold."""
-        marked: list[str] = []
-        required: list[str] = []
-        values = [
-            (v, " ".join(v.text.lower().split()).rstrip(".")) for v in row.of(Field.CONDITION)
-        ]
-        texts = sum(not v.role.marks and bool(said) and said not in _YES for v, said in values)
-        for value, said in values:
-            if value.role.marks:  # a matrix column: a marked row applies where its heading says
-                if said:
-                    ident = self.feature_ids(value.heading, limit=32)
-                    self.features.setdefault(ident, {"description": one_line(value.heading)})
-                    marked.append(ident)
-                continue
-            if not said or said in _YES:
-                continue
-            # named after what the row is for; of several conditions, each after its own text
-            ident = self.feature_ids(f"{about if texts == 1 and about else value.text}", limit=32)
-            self.features.setdefault(
-                ident,
-                {"description": one_line(f"{value.heading}: {value.text}. {about}").strip()},
-            )
-            required.append(ident)
-        if marked:  # marked in several columns: where any of them applies
-            either = " or ".join(marked)
-            required.append(f"({either})" if len(marked) > 1 and required else either)
-        if required:
-            flow["condition"] = " and ".join(dict.fromkeys(required))
-
-    def _configurable(self, row: ImportedRow, flow: dict[str, Any]) -> None:
-        texts = row.texts(Field.CONFIGURABLE)
-        settings = row.texts(Field.PARAMETER)
-        if not texts and not settings:
-            return
-        said = one_line(" ".join(texts))
-        first = slug(said.split(",")[0].split(".")[0]) if said else ""
-        kind = "yes" if first in _YES else "no" if first in _NO else "unspecified"
-        if settings:
-            kind = "yes" if kind == "unspecified" else kind
-            said = "; ".join(filter(None, (said, "set by " + ", ".join(map(one_line, settings)))))
-        configurable: dict[str, Any] = {"kind": kind}
-        if said and said.lower().rstrip(".") not in (first, "yes", "no"):
-            configurable["note"] = said
-        flow["configurable"] = configurable
 
     def _flows(
         self,

@@ -1,5 +1,6 @@
 """Aerleon's run for the zone-boundary targets: the request, the worker process, the checks
-of what it answers (:mod:`portplan.targets.acl` builds the request and reads the files back).
+of what it answers (:mod:`portplan.targets._acl_request` builds the request and
+:mod:`portplan.targets.acl` reads the files back).
 
 Aerleon runs in a separate process (``python -m portplan.targets._aerleon_worker``, JSON on
 standard input and output) with a timeout, never in portplan's process or a thread.  Any log

@@ -19,46 +19,41 @@ never merged, and no address is widened.
 
 Aerleon (a separate package) renders the syntax.  portplan validates everything first (every
 address a network of the filter's family, every port 1-65535, protocol tcp or udp, names of
-safe characters), runs Aerleon in a separate process with a timeout (see
-:mod:`portplan.targets._aerleon_run`), treats any Aerleon log record or warning it does not
-know as harmless as an error, removes the repository tags Aerleon writes, and then parses the
-rendered text back and compares what it permits with the plan (:mod:`portplan.targets._acl_check`,
-:mod:`portplan.targets._acl_panos`).
+safe characters) and builds Aerleon's input (:mod:`portplan.targets._acl_request`), runs
+Aerleon in a separate process with a timeout (see :mod:`portplan.targets._aerleon_run`),
+treats any Aerleon log record or warning it does not know as harmless as an error, removes the
+repository tags Aerleon writes, and then parses the rendered text back and compares what it
+permits with the plan (:mod:`portplan.targets._acl_check`, :mod:`portplan.targets._acl_panos`).
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from portplan._errors import TargetError
-from portplan.model._types import Network, Protocol
 from portplan.plan import Plan
 from portplan.targets import _acl_check
 from portplan.targets._acl_panos import check_paloalto
+from portplan.targets._acl_request import build_request
 from portplan.targets._aerleon_run import Request as _Request
 from portplan.targets._aerleon_run import run_aerleon as _run_aerleon
 from portplan.targets._aerleon_run import strip_tags as _strip_tags
 from portplan.targets.acl_terms import (
-    NEIGHBOUR_DISCOVERY,
-    TERM_NAME_MAX,
     AclTerm,
     Boundary,
     FilterFile,
     Permits,
     boundary_terms,
-    digest,
     expected_permits,
     files_per_boundary,
     files_per_source_zone,
-    fit,
     with_neighbour_discovery,
 )
 from portplan.targets.base import (
     COMMON_CAPABILITIES,
     Capability,
-    DefaultAction,
     RuleOptions,
     Scope,
     Target,
@@ -82,56 +77,6 @@ DEFAULT_TIMEOUT = 300.0
 _MAX_TIMEOUT = 3600.0
 #: Settings these targets understand (``RuleOptions.extra``); anything else is an error.
 _SETTINGS: Mapping[str, None] = {"timeout": None}
-
-_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
-_COMMENT_MAX = 300
-_COMMENT_SAFE = re.compile(r"[^A-Za-z0-9 .,:;()_+=@%&#<>!?/'-]")
-#: ICMP type names where Aerleon's differ from the model's: (family, model name) → Aerleon's
-_AERLEON_ICMP = {(4, "destination-unreachable"): "unreachable"}
-_TYPOGRAPHY = str.maketrans(
-    {"\u2018": "'", "\u2019": "'", "\u201c": "'", "\u201d": "'", "\u2013": "-", "\u2014": "-"}
-)
-
-# -- Aerleon's input ----------------------------------------------------------------------------
-
-
-def _comment(text: str) -> str:
-    """Text safe inside any platform's comment: one line; no double quotes, braces, asterisks
-    (so no ``*/``) or backslashes; typographic quotes and dashes made plain."""
-    flat = _COMMENT_SAFE.sub("?", " ".join(text.translate(_TYPOGRAPHY).split()))
-    if len(flat) > _COMMENT_MAX:
-        flat = flat[: _COMMENT_MAX - 3].rsplit(" ", 1)[0] + "..."
-    return flat
-
-
-def _hosts_text(hosts: tuple[tuple[str, tuple[Network, ...]], ...]) -> str:
-    names = [h for h, _nets in hosts]
-    shown = ", ".join(names[:3])
-    return shown + (f" and {len(names) - 3} more" if len(names) > 3 else "")
-
-
-class _Tokens:
-    """Aerleon network names: one per (host, family), unique, of safe characters only."""
-
-    def __init__(self) -> None:
-        self.networks: dict[str, dict[str, list[dict[str, str]]]] = {}
-        self._names: dict[tuple[str, int], str] = {}
-
-    def of(self, host: str, family: int, networks: tuple[Network, ...]) -> str:
-        name = self._names.get((host, family))
-        if name is not None:
-            return name
-        base = re.sub(r"[^A-Za-z0-9_-]", "_", host)
-        if base != host or len(base) > 40 or not base[0].isalnum():
-            base = f"h{fit(base, 30)}-{digest(host)}"
-        name = f"{base}_v{family}"
-        if not _NAME_RE.match(name):
-            raise TargetError(f"host {host!r}: no safe address name for it ({name!r})")
-        if name in self.networks:
-            raise TargetError(f"hosts {host!r} and another would share the address name {name}")
-        self._names[host, family] = name
-        self.networks[name] = {"values": [{"address": str(n)} for n in networks]}
-        return name
 
 
 # -- the targets --------------------------------------------------------------------------------
@@ -285,83 +230,7 @@ class AclTarget(Target):
     def _request(
         self, plan: Plan, units: Mapping[FilterFile, tuple[AclTerm, ...]], options: RuleOptions
     ) -> _Request:
-        tokens = _Tokens()
-        services: dict[str, list[dict[str, str | int]]] = {}
-        policies: list[dict[str, Any]] = []
-        files: dict[str, FilterFile] = {}
-        final = "reject" if options.default is DefaultAction.REJECT else "deny"
-        for index, (unit, terms) in enumerate(units.items(), start=1):
-            filters = []
-            destinations = ", ".join(b.destination_zone for b in unit.boundaries)
-            for family in (4, 6):
-                # a family no planned row uses still gets its filter, the deny alone: an
-                # interface without a filter of a family passes all of that family
-                family_terms = [t for t in terms if t.family == family]
-                entries: list[dict[str, Any]] = []
-                for term in family_terms:
-                    if not term.sources or not term.destinations:  # Aerleon: empty means any
-                        raise TargetError(f"term {term.name} has no source or no destination")
-                    if term.icmp == ("any",) and self.icmp_any_refusal is not None:
-                        raise TargetError(
-                            f"flow {term.flow} allows ICMP of every type, which target "
-                            f"{self.name} cannot express exactly: {self.icmp_any_refusal}; name "
-                            "the message types in the flow's 'icmp:' list"
-                        )
-                    entries.append(
-                        {
-                            "name": term.name,
-                            "comment": _comment(
-                                f"{term.flow} ({_hosts_text(term.sources)} -> "
-                                f"{_hosts_text(term.destinations)}; {term.reference}): "
-                                f"{term.purpose}"
-                            ),
-                            "source-address": " ".join(
-                                tokens.of(h, family, n) for h, n in term.sources
-                            ),
-                            "destination-address": " ".join(
-                                tokens.of(h, family, n) for h, n in term.destinations
-                            ),
-                            **_service(term, services),
-                            "action": "accept",
-                        }
-                    )
-                if family == 6 and self.neighbour_discovery:
-                    entries.append(_neighbour_discovery(unit))
-                entries.append(
-                    {
-                        "name": fit(f"{final}-{unit.stem}-v{family}", TERM_NAME_MAX),
-                        "comment": _comment(
-                            f"everything else {unit.scope} over IPv{family}: not in the plan"
-                        ),
-                        "action": final,
-                    }
-                )
-                filters.append(
-                    {
-                        "header": {
-                            "targets": {self.platform: self.header(unit, family)},
-                            "comment": _comment(
-                                f"portplan {plan.deployment}: {unit.source_zone} to "
-                                f"{destinations}, IPv{family}, "
-                                f"{len(family_terms) or 'no'} "
-                                f"term{'s' if len(family_terms) != 1 else ''} "
-                                "from the flow plan, then "
-                                f"{final} everything else. {self.apply_note} "
-                                "Generated: do not edit."
-                            ),
-                        },
-                        "terms": entries,
-                    }
-                )
-            name = f"f{index:04d}"
-            policies.append({"filename": name, "filters": filters})
-            files[name + self.suffix] = unit
-        return _Request(
-            platform=self.platform,
-            policies=policies,
-            definitions={"networks": tokens.networks, "services": services},
-            files=files,
-        )
+        return build_request(self, plan, units, options.default)
 
 
 #: an IPv6 ACL entry of protocol 58 (only IPv6 ACLs have one: IPv4 ICMP is written ``icmp``)
@@ -371,38 +240,6 @@ _ICMPV6_NUMBER = re.compile(r"^( (?:permit|deny) )58 ", re.MULTILINE)
 def _zone_limit(limit: int, name: str, zone: str) -> int:
     """The longest zone that keeps ``name`` (which holds ``zone`` once) within ``limit``."""
     return limit - (len(name) - len(zone))
-
-
-def _service(term: AclTerm, services: dict[str, list[dict[str, str | int]]]) -> dict[str, Any]:
-    """The term's protocol and what it matches: a service of its ports (added to
-    ``services``), or the ICMP types by Aerleon's names (none: every type)."""
-    if term.protocol is Protocol.ICMP:
-        kinds = (
-            []
-            if term.icmp == ("any",)
-            else [_AERLEON_ICMP.get((term.family, n), n) for n in term.icmp]
-        )
-        protocol = "icmp" if term.family == 4 else "icmpv6"
-        return {"protocol": protocol, **({"icmp-type": " ".join(kinds)} if kinds else {})}
-    service = f"{term.name}_ports"
-    services[service] = [
-        {"port": str(r), "protocol": term.protocol.value} for r in term.ports.ranges
-    ]
-    return {"protocol": term.protocol.value, "destination-port": service}
-
-
-def _neighbour_discovery(unit: FilterFile) -> dict[str, Any]:
-    """The term that accepts IPv6 neighbour discovery: from and to any address."""
-    return {
-        "name": fit(f"nd-{unit.stem}-v6", TERM_NAME_MAX),
-        "comment": _comment(
-            "IPv6 neighbour discovery (solicitations, advertisements): without it, IPv6 does "
-            "not work on the interface"
-        ),
-        "protocol": "icmpv6",
-        "icmp-type": " ".join(NEIGHBOUR_DISCOVERY.values()),
-        "action": "accept",
-    }
 
 
 class CiscoTarget(AclTarget):
