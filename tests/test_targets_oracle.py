@@ -549,7 +549,11 @@ TAMPERING = [
     ("kubernetes", "cidr: 203.0.113.0/28", "cidr: 203.0.113.0/24"),
     ("cisco", "host 192.0.2.31 eq 5433", "host 192.0.2.31 range 5433 5434"),
     ("cisco", "permit icmp host 192.0.2.130 host 192.0.2.21 11\n", ""),
-    ("cisco", " 58 2001:db8:ad::/64 host 2001:db8:1::11 128", " 58 any host 2001:db8:1::11 128"),
+    (
+        "cisco",
+        " icmp 2001:db8:ad::/64 host 2001:db8:1::11 128",
+        " icmp any host 2001:db8:1::11 128",
+    ),
     ("juniper", "icmp-type 8;", "icmp-type [ 8 0 ];"),
     ("juniper", "destination-port 5433;", "destination-port 5433-5500;"),
     ("juniper", "next-header icmp6;", "next-header tcp;"),

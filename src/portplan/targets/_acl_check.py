@@ -228,7 +228,7 @@ def check_cisco(text: str, names: Mapping[int, str], expected: Permits) -> None:
         if words == ["deny", heads[family][1], "any", "any"]:
             finished = True
             continue
-        # ICMPv6 is the keyword icmp in an IPv6 ACL: IOS does not match protocol 58 there
+        # ICMPv6 is the keyword icmp in an IPv6 ACL: IOS takes a type only after it
         icmp = len(words) > 1 and words[1] == "icmp"
         if len(words) < 2 or words[0] != "permit" or not (icmp or words[1] in _PROTOCOLS):
             raise TargetError(f"{where}: not a tcp/udp/icmp permit: {line!r}")

@@ -265,9 +265,9 @@ class CiscoTarget(AclTarget):
         return f"{self.filter_name(unit, family)} {kind}"
 
     def finish(self, text: str) -> str:
-        """ICMPv6 as the keyword ``icmp``: Aerleon writes its number, 58, but IOS takes an
-        ICMP type only after the keyword, and does not match ICMPv6 by number in an IPv6 ACL
-        (google/capirca#15): the neighbour discovery and planned ICMPv6 lines would be lost."""
+        """ICMPv6 as the keyword ``icmp``: Aerleon writes its number, 58, but IOS documents an
+        ICMP type only after the keyword (``permit icmp any any 135``), so the neighbour
+        discovery and planned ICMPv6 lines could be refused or not match as meant."""
         return _ICMPV6_NUMBER.sub(r"\1icmp ", text)
 
 
