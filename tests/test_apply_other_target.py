@@ -136,3 +136,34 @@ def test_an_operators_own_tables_do_not_count(namespace: str) -> None:
     for target in ("nftables", "iptables"):
         checked = apply(namespace, "-t", target, "--check")
         assert checked.returncode == 0, checked.stderr
+
+
+def test_an_operators_accepting_table_with_a_loopback_comment_does_not_count(
+    namespace: str,
+) -> None:
+    """A rule commented `loopback` in a table of the operator's whose policies accept: it
+    drops nothing beside the nftables table, and is no ruleset of portplan's (whose tables
+    have drop policies).  Before: refused as `apply -t iptables`'s ruleset, "its INPUT policy
+    drops", with the advice to flush the operator's chains."""
+    run_in(
+        namespace,
+        "iptables-restore",
+        stdin="*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n"
+        '-A INPUT -i lo -m comment --comment "loopback" -j ACCEPT\nCOMMIT\n',
+    )
+    checked = apply(namespace, "-t", "nftables", "--check")
+    assert checked.returncode == 0, checked.stderr
+
+
+def test_portplans_table_with_its_input_policy_accepting_still_counts(
+    namespace: str, tmp_path: Path
+) -> None:
+    """Portplan's iptables ruleset with INPUT set to ACCEPT since still drops what it forwards
+    (FORWARD DROP), and says so."""
+    files = rendered("iptables", tmp_path)
+    run_in(namespace, "iptables-restore", stdin=files["da01.v4"])
+    run_in(namespace, "iptables", "-P", "INPUT", "ACCEPT")
+    refused = apply(namespace, "-t", "nftables", "--check")
+    assert refused.returncode == 2, refused.stderr
+    said = " ".join(refused.stderr.split())
+    assert "apply -t iptables" in said and "policies drop (FORWARD)" in said, said

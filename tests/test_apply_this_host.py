@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -34,12 +35,12 @@ def ruleset(ns: str) -> str:
     return netns.run(["ip", "netns", "exec", ns, "nft", "list", "ruleset"]).stdout
 
 
-def apply(ns: str, *args: str) -> subprocess.CompletedProcess[str]:
+def apply(ns: str, *args: str, deployment: Path = SMART_ID) -> subprocess.CompletedProcess[str]:
     environment = {
         k: v for k, v in os.environ.items() if k not in ("SSH_CONNECTION", "PORTPLAN_APPLY_FORCE")
     }
     return subprocess.run(
-        ["ip", "netns", "exec", ns, *PORTPLAN, "apply", str(SMART_ID), "--on", "da01", *args],
+        ["ip", "netns", "exec", ns, *PORTPLAN, "apply", str(deployment), "--on", "da01", *args],
         capture_output=True,
         text=True,
         timeout=120,
@@ -81,3 +82,36 @@ def test_a_machine_holding_one_of_the_hosts_addresses_goes_ahead(namespace: str)
 def test_check_only_does_not_ask_which_machine_this_is(namespace: str) -> None:
     checked = apply(namespace, "--check")
     assert checked.returncode == 0, checked.stderr
+
+
+def test_a_machine_holding_an_address_of_the_hosts_network_goes_ahead(
+    namespace: str, tmp_path: Path
+) -> None:
+    # da01 declared by its address and a network (its other interfaces' addresses); this
+    # machine holds one address of that network. Before: refused, as holding "none of da01's
+    # addresses (192.0.2.40)"
+    deployment = tmp_path / "deployment.yaml"
+    text = SMART_ID.read_text()
+    declared = "    addresses: [192.0.2.40]\n"
+    assert text.count(declared) == 1
+    deployment.write_text(text.replace(declared, "    addresses: [192.0.2.40, 198.51.100.64/27]\n"))
+    netns.hold_addresses(namespace, "198.51.100.70")
+    went = apply(namespace, "--confirm-timeout", "1", deployment=deployment)
+    assert went.returncode == 1 and "previous ruleset is restored" in went.stderr, went.stderr
+    assert "none of da01's addresses" not in went.stderr
+
+
+def test_a_machine_outside_the_hosts_network_is_refused_naming_it(
+    namespace: str, tmp_path: Path
+) -> None:
+    deployment = tmp_path / "deployment.yaml"
+    text = SMART_ID.read_text()
+    declared = "    addresses: [192.0.2.40]\n"
+    deployment.write_text(text.replace(declared, "    addresses: [192.0.2.40, 198.51.100.64/27]\n"))
+    netns.hold_addresses(namespace, "198.51.100.7")  # (outside 198.51.100.64/27)
+    before = ruleset(namespace)
+    refused = apply(namespace, "--confirm-timeout", "1", deployment=deployment)
+    said = " ".join(refused.stderr.split())
+    assert refused.returncode == 2, said
+    assert "this machine holds none of da01's addresses (192.0.2.40, 198.51.100.64/27)" in said
+    assert ruleset(namespace) == before

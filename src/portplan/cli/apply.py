@@ -224,17 +224,21 @@ _ELSEWHERE_ADVICE = (
 
 def _not_this_machine(plan: Plan, on: str) -> str | None:
     """Why ``on`` is not this machine: it has single addresses and this machine (in its
-    network namespace) holds none of them; ``None`` when one is held, or the host has only
-    networks or a DNS name, which say nothing of one machine.  A special-purpose address
-    (``0.0.0.0``, a multicast one) is never held, as for listen and verify."""
-    singles = [a for a in (single_address(n) for n in plan.host_addresses(on)) if a]
+    network namespace) holds none of them, nor an address in one of its networks; ``None``
+    when one is held, or the host has only networks or a DNS name, which say nothing of one
+    machine.  A special-purpose address (``0.0.0.0``, a multicast one) is never held, as for
+    listen and verify."""
+    addresses = plan.host_addresses(on)
+    singles = [a for a in (single_address(n) for n in addresses) if a]
     local = local_addresses()
-    if not singles or own_addresses(plan, on, local):
+    holding = source_hosts(plan, local)  # (an address of theirs, or in one of their networks)
+    if not singles or on in holding or own_addresses(plan, on, local):
         return None
-    hosts = [h for h in source_hosts(plan, local) if h != on]
+    hosts = [h for h in holding if h != on]
     held = f"; its addresses are those of {', '.join(hosts)} of the deployment" if hosts else ""
+    declared = ", ".join(single_address(n) or str(n) for n in addresses)
     return (
-        f"this machine holds none of {on}'s addresses ({', '.join(singles)}) in this network "
+        f"this machine holds none of {on}'s addresses ({declared}) in this network "
         f"namespace{held}: {on}'s ruleset, which accepts connections to its addresses only, is "
         "for another machine"
     )

@@ -12,7 +12,9 @@ How each is known: the nftables one by its table, ``inet portplan``; the iptable
 rules every portplan filter table holds, with the comments only portplan writes (IPv6
 neighbour discovery in each IPv6 table, loopback unless ``loopback=planned``, ``not in the
 plan`` with ``--default reject``), as ``iptables-save`` shows them, for each backend's tools
-installed (legacy and nf_tables tables both filter).
+installed (legacy and nf_tables tables both filter), in a table that still filters: a drop
+policy (portplan's tables have one), or portplan's rejects.  (A table of the operator's own
+whose policies accept, with a rule commented ``loopback``, drops nothing beside the new one.)
 """
 
 from __future__ import annotations
@@ -86,44 +88,65 @@ def _is_portplans(words: list[str]) -> bool:
     return comment == UNPLANNED_COMMENT and "REJECT" in words
 
 
-def _filter_rules(save: str) -> list[str]:
-    """The rules of the filter table ``save`` shows (without ``-t``, which would make the
-    table where it does not exist)."""
+def _filter_table(save: str) -> tuple[list[str], list[str]]:
+    """The rules of the filter table ``save`` shows, and its built-in chains whose policy is
+    DROP (without ``-t``, which would make the table where it does not exist)."""
     text = checked([save], None, f"listing the filter tables ({save})").decode(errors="replace")
-    rules, inside = [], False
+    rules: list[str] = []
+    dropping: list[str] = []
+    inside = False
     for line in text.splitlines():
         if line.startswith("*"):
             inside = line == "*filter"
         elif inside and line.startswith("-A "):
             rules.append(line)
-    return rules
+        elif inside and line.startswith(":"):
+            chain, _, policy = line[1:].partition(" ")
+            if policy.split(" ", 1)[0] == "DROP":
+                dropping.append(chain)
+    return rules, dropping
+
+
+def _rejects_unplanned(words: list[str]) -> bool:
+    return _is_portplans(words) and UNPLANNED_COMMENT in words
 
 
 def _iptables_tables() -> str | None:
-    found: list[tuple[str, str, str]] = []  # (rule command, family, a rule that tells)
+    found: list[tuple[str, str, str, str]] = []  # (rule command, family, a rule, how it filters)
     for save, command, family in _saves():
-        for line in _filter_rules(save):
+        rules, dropping = _filter_table(save)
+        parsed = []
+        for line in rules:
             try:
-                words = shlex.split(line)
+                parsed.append((line, shlex.split(line)))
             except ValueError:
                 continue
-            if _is_portplans(words):
-                found.append((command, family, line))
-                break
+        marked = next((line for line, words in parsed if _is_portplans(words)), None)
+        if marked is None:
+            continue
+        if dropping:
+            how = f"policies drop ({', '.join(dropping)})"
+        elif any(_rejects_unplanned(words) for _line, words in parsed):
+            how = "it rejects what is not in the plan"
+        else:
+            continue  # (accepting whatever it does not name, it filters nothing here)
+        found.append((command, family, marked, how))
     if not found:
         return None
-    seen = "; ".join(f"{family} ({command}): {line!r}" for command, family, line in found)
+    seen = "; ".join(
+        f"{family} ({command}): {line!r}, {how}" for command, family, line, how in found
+    )
     steps = " && ".join(
         f"{c} -P INPUT ACCEPT && {c} -P OUTPUT ACCEPT && {c} -F INPUT && {c} -F OUTPUT"
-        for c, _family, _line in found
+        for c, _family, _line, _how in found
     )
-    look = ", ".join(f"`{c}-save -t filter`" for c, _family, _line in found)
+    look = ", ".join(f"`{c}-save -t filter`" for c, _family, _line, _how in found)
     sets = _portplan_sets()
     destroy = f", remove its address sets (`ipset destroy {' && ipset destroy '.join(sets)}`)"
     return (
         "the filter tables hold a ruleset `portplan apply -t iptables` loaded (" + seen + "); "
-        "it keeps filtering beside the nftables table (its INPUT policy drops what it does not "
-        "name, FORWARD drops everything), and the lockout checks cannot see it, so nothing was "
+        "it keeps filtering beside the nftables table (what its rules do not accept is dropped "
+        "or rejected), and the lockout checks cannot see it, so nothing was "
         f"changed. To switch to nftables, look at them ({look}: they were replaced whole, so "
         "what another tool such as Docker or fail2ban added since is in them too), then, so "
         "that no session is cut, set the policies to ACCEPT before flushing: `" + steps + "` "
