@@ -312,3 +312,23 @@ def test_ss_before_iproute2_4_13_names_the_ipv4_wildcard_star(tmp_path: Path) ->
     strict = read_sockets(path.read_text(), str(path), bindv6only=True)
     found = audit_listening(plan, "srv", strict, source=str(path)).findings
     assert any(f.message.startswith("old-1/web needs tcp 8443 on 192.0.2.3") for f in found)
+
+
+def test_ss_before_iproute2_4_13_without_ipv6_sockets_is_told_by_its_ipv4_peer() -> None:
+    # the IPv4 lines of legacy-ss-4.11.txt alone (a RHEL 7 host with no IPv6 socket): no
+    # unbracketed IPv6 address tells it, but ss 4.11 prints an IPv4 socket's peer `*:*` where
+    # later ss prints `0.0.0.0:*` (this machine's iproute2 6.1 does).  `*:22` was read as the
+    # dual-stack `*` of later ss: IPv6 reached 22 and 123, a false clean
+    path = DATA / "legacy-ss-4.11.txt"
+    lines = path.read_text().splitlines(keepends=True)
+    text = "".join(line for line in lines if "::" not in line)
+    assert "*:22" in text and "127.0.0.1:9443" in text and "::" not in text
+    wildcards = [s for s in read_sockets(text, "v4only.txt") if s.address.is_unspecified]
+    assert {(s.protocol, str(s.address), s.port, s.dual_stack) for s in wildcards} == {
+        ("udp", "0.0.0.0", 123, False),
+        ("tcp", "0.0.0.0", 22, False),
+    }
+    # later ss: the `*` of a dual-stack socket beside an IPv4 socket's `0.0.0.0:*` peer
+    later = "tcp LISTEN 0 128 127.0.0.1:9443 0.0.0.0:*\ntcp LISTEN 0 128 *:22 *:*\n"
+    (dual,) = [s for s in read_sockets(later, "new.txt") if s.address.is_unspecified]
+    assert (str(dual.address), dual.dual_stack) == ("::", True)
