@@ -312,3 +312,62 @@ def test_ss_before_iproute2_4_13_names_the_ipv4_wildcard_star(tmp_path: Path) ->
     strict = read_sockets(path.read_text(), str(path), bindv6only=True)
     found = audit_listening(plan, "srv", strict, source=str(path)).findings
     assert any(f.message.startswith("old-1/web needs tcp 8443 on 192.0.2.3") for f in found)
+
+
+def test_ss_before_iproute2_4_13_without_ipv6_sockets_is_told_by_its_ipv4_peer() -> None:
+    # the IPv4 lines of legacy-ss-4.11.txt alone (a RHEL 7 host with no IPv6 socket): no
+    # unbracketed IPv6 address tells it, but ss 4.11 prints an IPv4 socket's peer `*:*` where
+    # later ss prints `0.0.0.0:*` (this machine's iproute2 6.1 does).  `*:22` was read as the
+    # dual-stack `*` of later ss: IPv6 reached 22 and 123, a false clean
+    path = DATA / "legacy-ss-4.11.txt"
+    lines = path.read_text().splitlines(keepends=True)
+    text = "".join(line for line in lines if "::" not in line)
+    assert "*:22" in text and "127.0.0.1:9443" in text and "::" not in text
+    wildcards = [s for s in read_sockets(text, "v4only.txt") if s.address.is_unspecified]
+    assert {(s.protocol, str(s.address), s.port, s.dual_stack) for s in wildcards} == {
+        ("udp", "0.0.0.0", 123, False),
+        ("tcp", "0.0.0.0", 22, False),
+    }
+    # later ss: the `*` of a dual-stack socket beside an IPv4 socket's `0.0.0.0:*` peer
+    later = "tcp LISTEN 0 128 127.0.0.1:9443 0.0.0.0:*\ntcp LISTEN 0 128 *:22 *:*\n"
+    (dual,) = [s for s in read_sockets(later, "new.txt") if s.address.is_unspecified]
+    assert (str(dual.address), dual.dual_stack) == ("::", True)
+
+
+def test_a_member_of_a_dual_stack_cluster_needs_an_address_of_each_family(
+    tmp_path: Path,
+) -> None:
+    # a cluster's sockets are one member's: one of its addresses must be reached, but one of
+    # each family the plan gives it (IPv6 clients connect to an IPv6 member address); a member
+    # listening on its IPv4 address alone was clean while IPv6 clients reach nothing
+    product = tmp_path / "es.yaml"
+    product.write_text(
+        "id: es-1\nname: ES\nversion: '1'\ndocument: {title: ES ports}\n"
+        "components:\n  pc: {name: PC, kind: client}\n  es: {name: ES}\nflows:\n"
+        "  - {id: query, row: 1, from: pc, to: es, protocol: tcp, ports: 9200, purpose: Calls.}\n"
+    )
+    plan = examples.plan_from_data(
+        {
+            "name": "dual",
+            "hosts": {
+                "pc": {"addresses": ["203.0.113.9", "2001:db8:9::9"]},
+                "es": {
+                    "addresses": ["192.0.2.3", "192.0.2.4", "2001:db8::3", "2001:db8::4"],
+                    "cluster": True,
+                },
+            },
+            "products": {"es-1": {"file": str(product), "components": {"pc": "pc", "es": "es"}}},
+        },
+        tmp_path,
+    )
+
+    def found(ss: str) -> set[str]:
+        sockets = read_sockets(ss, "member.txt")
+        return {f.kind.value for f in audit_listening(plan, "es", sockets, source="m").findings}
+
+    v4 = "tcp LISTEN 0 128 192.0.2.3:9200 0.0.0.0:*\n"
+    v6 = "tcp LISTEN 0 128 [2001:db8::3]:9200 [::]:*\n"
+    assert found(v4) == {"other-address"}
+    assert found(v6) == {"other-address"}
+    assert found(v4 + v6) == set()  # one member: an address of each family, not each address
+    assert found("tcp LISTEN 0 128 *:9200 *:*\n") == set()

@@ -378,3 +378,39 @@ def test_a_component_placed_with_every_flow_switched_off_is_warned(tmp_path: Pat
     # not placed: nothing to warn about (the flows are out for their condition only)
     path.write_text(site.replace(", console: pc01", ""))
     assert load_plan(path).warnings == ()
+
+
+def test_a_component_that_takes_part_through_another_is_not_warned(tmp_path: Path) -> None:
+    # a placed component also takes part in the flows of its subcomponents placed nowhere
+    # (they run on its hosts), of the groups it is a member of, and of the flows published
+    # through it as their ingress: each of im, db and edge was warned about (and told to
+    # remove its placement) because its own flows were off, though its hosts carry rows
+    (tmp_path / "p.yaml").write_text(
+        "id: sub-1\nname: Sub\nversion: '1'\ndocument: {title: Sub}\n"
+        "features: {admin: {description: The admin API}}\n"
+        "components:\n  pc: {name: PC, kind: client}\n  im: {name: IM}\n"
+        "  op: {name: Operator, parent: im}\n  db: {name: DB}\n"
+        "  grp: {name: Group, kind: group, members: [im, db]}\n"
+        "  app: {name: App}\n  edge: {name: Edge, kind: ingress}\n"
+        "flows:\n"
+        "  - {id: op-web, row: 1, from: pc, to: op, protocol: tcp, ports: 8080, purpose: Pages}\n"
+        "  - {id: grp-mon, row: 2, from: pc, to: grp, protocol: tcp, ports: 9200, purpose: Mon}\n"
+        "  - {id: web, row: 3, from: pc, to: app, protocol: tcp, ports: 8081,\n"
+        "     published: {ports: 443, via: edge}, purpose: Pages}\n"
+        + "".join(
+            f"  - {{id: {c}-admin, row: {n}, from: pc, to: {c}, protocol: tcp, ports: 9000,\n"
+            "     condition: admin, purpose: Admin}\n"
+            for n, c in enumerate(("im", "db", "edge", "pc"), 4)
+        )
+    )
+    path = tmp_path / "site.yaml"
+    path.write_text(
+        "name: sub\nhosts:\n  pc01: {addresses: [203.0.113.9]}\n"
+        "  im01: {addresses: [192.0.2.10]}\n  db01: {addresses: [192.0.2.30]}\n"
+        "  app01: {addresses: [192.0.2.40]}\n  edge01: {addresses: [192.0.2.50]}\n"
+        "products:\n  sub-1:\n    file: p.yaml\n"
+        "    components: {pc: pc01, im: im01, db: db01, app: app01, edge: edge01}\n"
+    )
+    plan = load_plan(path)
+    assert {r.destination for r in plan.rows} >= {"im01", "db01", "edge01"}
+    assert plan.warnings == ()

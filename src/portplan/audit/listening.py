@@ -4,14 +4,14 @@ For every planned row that ends on the host, the ports its service listens on (t
 ports where a port is published as another) must have a socket that the row's destination
 address reaches: a wildcard of the family, the address itself, or an IPv6 wildcard that is
 dual-stack for IPv4 (where the destination is a network, an address inside it; where the host
-is known by its name only, any socket off loopback).  The sockets of a cluster or a network
-are one machine's: one of the row's addresses (or networks) must be reached, not each.  Each
-port of a run of up to 64 must listen itself (``verify`` and ``listen`` probe each of them); a
-longer run (as the plan holds them) is a range where the service may listen, a port per
-instance (Elastic Cloud Enterprise's 18000-18999): one socket in it that the address reaches
-serves the range, and a range with none is one finding, never one per port.  The part of a row
-that is a dynamic range (Windows RPC) is where services take ports as they start: nothing must
-listen there, and whatever does is planned.  Loopback rows need a socket that 127.0.0.1
+is known by its name only, any socket off loopback).  The sockets of a cluster or a network are
+one machine's: one of the row's addresses (or networks) of each family must be reached, not
+each.  Each port of a run of up to 64 must listen itself (``verify`` and ``listen`` probe each
+of them); a longer run (as the plan holds them) is a range where the service may listen, a port
+per instance (Elastic Cloud Enterprise's 18000-18999): one socket in it that the address
+reaches serves the range, and a range with none is one finding, never one per port.  The part of
+a row that is a dynamic range (Windows RPC) is where services take ports as they start: nothing
+must listen there, and whatever does is planned.  Loopback rows need a socket that 127.0.0.1
 reaches.  Findings:
 
 * ``planned-not-listening``: nothing listens on the port at all (in the range: on none of its
@@ -96,14 +96,19 @@ def _fault(
     present: Sequence[Socket], targets: Sequence[Network], group: bool
 ) -> FindingKind | None:
     """What is wrong with the sockets of a port, or of a range taken together (``None``:
-    every target reaches one of them, or one target where the sockets are one machine of a
-    ``group``; without targets, a socket off loopback does)."""
+    every target reaches one of them, or, where the sockets are one machine of a ``group``,
+    one target of each family; without targets, a socket off loopback does)."""
     if not present:
         return FindingKind.PLANNED_NOT_LISTENING
     if not targets and any(not s.loopback for s in present):
         return None
-    each = any if group else all
-    if targets and each(any(s.reaches(t) for s in present) for t in targets):
+    reached = [any(s.reaches(t) for s in present) for t in targets]
+    if group:  # one member: it holds one of the addresses (networks) of each family
+        families = {t.version for t in targets}
+        served = {t.version for t, ok in zip(targets, reached, strict=True) if ok}
+        if targets and served == families:
+            return None
+    elif targets and all(reached):
         return None
     reachable = [s for s in present if not s.loopback]
     return FindingKind.OTHER_ADDRESS if reachable else FindingKind.LOOPBACK_ONLY
@@ -116,6 +121,7 @@ def audit_listening(
     result = AuditResult(host=host, subject="listening", platform=source, files=(source,))
     rows = [r for r in plan.rows_of(host) if r.destination == host]
     # a cluster's, or a network's, sockets are one machine's: it holds one of the addresses
+    # of each family
     group = plan.hosts[host].is_group
     result.checked = len(rows)
     by_port: dict[tuple[str, int], list[Socket]] = {}

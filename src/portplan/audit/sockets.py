@@ -120,8 +120,10 @@ _SS_USERS = re.compile(r'\("([^"]*)",pid=(\d+)')
 def _legacy_ss(text: str) -> bool:
     """Whether ``text`` is the output of an ss before iproute2 4.13 (RHEL 7's 4.11): IPv6
     addresses unbracketed (``:::22``, peer ``:::*``), the IPv4 wildcard printed ``*``, and an
-    IPv6 wildcard alike whether it is dual-stack or not.  Without an IPv6 socket it cannot be
-    told from later ss output, where ``*`` is a dual-stack wildcard."""
+    IPv6 wildcard alike whether it is dual-stack or not.  Without an IPv6 socket, it is told by
+    an IPv4 socket's peer ``*:*`` (later ss prints ``0.0.0.0:*``); with only wildcards
+    (``*:22 *:*``) it cannot be told from later ss output, where ``*`` is a dual-stack
+    wildcard."""
     for line in text.splitlines():
         words = line.split()
         if len(words) >= 6 and words[0] in ("tcp", "udp"):
@@ -129,7 +131,17 @@ def _legacy_ss(text: str) -> bool:
                 host = column.rpartition(":")[0].split("%", 1)[0]
                 if ":" in host and not host.startswith("["):
                     return True
+            if words[5] == "*:*" and _is_ipv4(words[4].rpartition(":")[0].split("%", 1)[0]):
+                return True
     return False
+
+
+def _is_ipv4(text: str) -> bool:
+    try:
+        ipaddress.IPv4Address(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _read_ss(text: str, name: str, dual_default: bool = True) -> list[Socket]:

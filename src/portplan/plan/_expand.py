@@ -178,10 +178,19 @@ class _Expander:
 
     def switched_off_placements(self) -> list[str]:
         """A warning for each component the deployment places on hosts whose every flow a
-        false condition leaves out: placing it says it runs, yet nothing may reach it."""
+        false condition leaves out: placing it says it runs, yet nothing may reach it.  A
+        flow's ends (its groups' members, the main component of a subcomponent placed nowhere)
+        and its ingress take part in it through their placements."""
+        taking_part: dict[str, list[Flow]] = {}
+        for flow in self.product.flows:
+            ends = (*flow.source, *flow.destination)
+            if flow.published is not None and flow.published.via is not None:
+                ends += (flow.published.via,)
+            for placed in frozenset().union(*(self.placement.placed_for(e) for e in ends)):
+                taking_part.setdefault(placed, []).append(flow)
         warnings = []
         for name, hosts in self.binding.components.items():
-            flows = [f for f in self.product.flows if name in (*f.source, *f.destination)]
+            flows = taking_part.get(name, [])
             if not hosts or not flows or any(f.id not in self.switched_off for f in flows):
                 continue
             why = "; ".join(dict.fromkeys(self.switched_off[f.id] for f in flows))

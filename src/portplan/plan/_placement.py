@@ -39,6 +39,18 @@ class Placement:
         self._hosts_cache[component] = hosts
         return hosts
 
+    def placed_for(self, component: str) -> frozenset[str]:
+        """The placed components whose hosts :meth:`hosts_of` gives ``component``: itself where
+        it is placed, else its members' (a group) or its main component's."""
+        if component in self.binding.components:
+            return frozenset({component})
+        comp = self.product.components.get(component)
+        if comp is None:  # ``any``, which only the deployment can place
+            return frozenset()
+        if comp.kind is ComponentKind.GROUP:
+            return frozenset().union(*(self.placed_for(m) for m in comp.members))
+        return self.placed_for(comp.parent) if comp.parent is not None else frozenset()
+
     def host_set(self, component: str) -> frozenset[str]:
         """:meth:`hosts_of` as a set, for membership tests."""
         cached = self._host_set_cache.get(component)
