@@ -69,6 +69,50 @@ def test_a_udp_datagram_the_kernel_sends_to_its_own_socket_is_no_answer() -> Non
     )
 
 
+#: probes UDP ports of 127.0.0.1 (the arguments) at once, 20 times: the outcomes of each run
+_CROSSED = """
+import asyncio, json, sys
+from portplan.model.protocol import Protocol
+from portplan.probe.engine import PortProbe, probe_all
+from portplan.probe.listen import LISTENER_PROBE
+ports = [int(p) for p in sys.argv[1:]]
+runs = []
+for _ in range(20):
+    probes = [PortProbe(address="127.0.0.1", port=p, protocol=Protocol.UDP, payload=LISTENER_PROBE)
+              for p in ports]
+    results = asyncio.run(probe_all(probes, timeout=0.3, second_look=False))
+    runs.append([[r.outcome.value, r.reply.decode()] for r in results])
+print(json.dumps(runs))
+"""
+
+
+@pytest.mark.netns
+def test_another_probes_datagram_is_no_answer() -> None:
+    # two probes of this machine's own ports in its ephemeral range, on a host whose closed
+    # ports stay silent (no ICMP errors leave it): the kernel may give probe A (to port X)
+    # the source port that probe B probes, and B the source port X; B's datagram then
+    # reaches A's socket, connected to X, and would be read as X's answer.  With an
+    # ephemeral range of just the two probed ports, it does whenever neither probe got its
+    # own port as its source port
+    with netns.guard("nft"), netns.namespace() as name:
+        inside = ["ip", "netns", "exec", name]
+        netns.run([*inside, "sysctl", "-q", "-w", "net.ipv4.ip_local_port_range=40000 40001"])
+        netns.run([*inside, "nft", "add table inet quiet; add chain inet quiet out "
+                   "{ type filter hook output priority 0; }; add rule inet quiet out "
+                   "icmp type destination-unreachable drop"])  # fmt: skip
+        done = subprocess.run(
+            [*inside, sys.executable, "-c", _CROSSED, "40000", "40001"],
+            capture_output=True, text=True, timeout=120, check=False,
+            env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+        )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    runs = json.loads(done.stdout)
+    assert [r for r in runs if any(outcome == "open" for outcome, _reply in r)] == []
+    # the crossing did happen (each probe silent, neither got its own port), and was not
+    # taken for an answer
+    assert [["open|filtered", ""]] * 2 in runs, runs
+
+
 async def _reset_once_accepted(work: Awaitable[T]) -> T:
     """Run ``work`` against ``_LISTENER``, closed (a reset to the connection in its queue) as
     soon as the probe's handshake has completed, before the probe reads its socket."""

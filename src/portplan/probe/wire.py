@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import errno
 import functools
+import os
 import select
 import socket
 import struct
@@ -382,6 +383,19 @@ def _by_error(
     return result(outcome, code, icmp=icmp, note=here)
 
 
+def _datagram(payload: bytes) -> bytes:
+    """What a UDP probe sends: its payload, then a nonce of its own (16 hex digits), when it
+    has a payload.
+
+    A probe of a port of this machine in its ephemeral range may get, as its source port,
+    the port another probe probes, while that probe got the port this one probes: each
+    probe's datagram then reaches the other's socket, as if the port had answered (where
+    nothing there sends an ICMP port unreachable).  A datagram that starts with the payload
+    and is not this probe's own is another prober's, never an answer; this probe's own, sent
+    back, is (an echo service)."""
+    return payload + os.urandom(8).hex().encode() if payload else payload
+
+
 async def _udp(probe: PortProbe, timeout: float) -> PortResult:
     loop = asyncio.get_running_loop()
     started = time.monotonic()
@@ -396,7 +410,8 @@ async def _udp(probe: PortProbe, timeout: float) -> PortResult:
             sock.connect((probe.address, probe.port))
             if connected_to_itself(sock):  # its own datagram would be the "answer"
                 return result(Outcome.CLOSED, note=_UDP_SELF_CONNECTED)
-            sock.send(probe.payload)
+            sent = _datagram(probe.payload)
+            sock.send(sent)
         except OSError as exc:
             return _by_error(result, exc.errno or 0, sock, probe.address, udp=True, at_once=True)
         deadline = started + timeout
@@ -409,6 +424,8 @@ async def _udp(probe: PortProbe, timeout: float) -> PortResult:
                 continue
             except OSError as exc:
                 return _by_error(result, exc.errno or 0, sock, probe.address, udp=True)
+            if probe.payload and data.startswith(probe.payload) and data != sent:
+                continue  # another probe's datagram (see _datagram): no answer
             return result(Outcome.OPEN, reply=data[:512], note=f"{len(data)} bytes answered")
         return result(Outcome.OPEN_FILTERED, note=f"no answer within {timeout:g} s")
 
