@@ -113,6 +113,49 @@ def test_another_probes_datagram_is_no_answer() -> None:
     assert [["open|filtered", ""]] * 2 in runs, runs
 
 
+#: probes port 9998 and 9999 of 127.0.0.1 over UDP and TCP: each outcome, and as expected blocked
+_RARE_ICMP = """
+import asyncio, json
+from portplan.model.protocol import Protocol
+from portplan.probe.engine import PortProbe
+from portplan.probe.outcomes import as_blocked
+from portplan.probe.wire import probe_once
+async def main():
+    found = []
+    for protocol in (Protocol.UDP, Protocol.TCP):
+        for port in (9998, 9999):
+            probe = PortProbe(address="127.0.0.1", port=port, protocol=protocol,
+                              payload=b"portplan-verify ")
+            result = await probe_once(probe, 1.0)
+            found.append([result.outcome.value, as_blocked(result).outcome.value,
+                          result.evidence.icmp])
+    return found
+print(json.dumps(asyncio.run(main())))
+"""
+
+
+@pytest.mark.netns
+def test_an_icmp_unreachable_of_a_rarer_code_is_a_reject_not_a_local_error() -> None:
+    # ICMP destination unreachable, code 8 (host isolated, the old administratively
+    # prohibited) and code 5 (source route failed): the kernel reports ENONET and EOPNOTSUPP,
+    # errors this machine never raises of its own for a probe; the ICMP message came back
+    # about the probe, so it was sent, and something said no
+    with netns.guard("nft"), netns.namespace() as name:
+        inside = ["ip", "netns", "exec", name]
+        netns.run([*inside, "nft", "add table inet no; add chain inet no in "
+                   "{ type filter hook input priority 0; }; "
+                   "add rule inet no in th dport 9998 reject with icmp 8; "
+                   "add rule inet no in th dport 9999 reject with icmp 5"])  # fmt: skip
+        done = subprocess.run(
+            [*inside, sys.executable, "-c", _RARE_ICMP],
+            capture_output=True, text=True, timeout=60, check=False,
+            env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+        )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    icmp = ["ICMP type 3 code 8 from 127.0.0.1", "ICMP type 3 code 5 from 127.0.0.1"] * 2
+    assert json.loads(done.stdout) == [["rejected", "rejected", i] for i in icmp]
+
+
 async def _reset_once_accepted(work: Awaitable[T]) -> T:
     """Run ``work`` against ``_LISTENER``, closed (a reset to the connection in its queue) as
     soon as the probe's handshake has completed, before the probe reads its socket."""

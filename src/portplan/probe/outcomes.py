@@ -41,7 +41,8 @@ class Outcome(StrEnum):
     CLOSED = "closed"  #: UDP: ICMP port-unreachable on a connected socket
     FILTERED = "filtered"  #: TCP: silence until the timeout, also when probed again alone
     OPEN_FILTERED = "open|filtered"  #: UDP: silence (never "open" by assumption)
-    #: ICMP admin-prohibited, host- or protocol-unreachable (EHOSTUNREACH, EACCES, ENOPROTOOPT)
+    #: ICMP admin-prohibited, host- or protocol-unreachable (EHOSTUNREACH, EACCES, ENOPROTOOPT;
+    #: host isolated and source route failed, ENONET and EOPNOTSUPP)
     REJECTED = "rejected"
     #: ENETUNREACH: no route, or ICMP net-unreachable; an ICMP time exceeded on the way (the
     #: kernel's EHOSTUNREACH, told apart by the ICMP message: see ``wire``); no route here
@@ -103,6 +104,10 @@ _ERRNO_OUTCOMES = {
     # parameter problem: an answer from the way, never an error of this machine's own
     errno.ENOPROTOOPT: Outcome.REJECTED,
     errno.EPROTO: Outcome.REJECTED,
+    # ICMP host isolated (code 8, the old administratively prohibited) and source route
+    # failed (code 5): errors a probe's socket gets only from an ICMP message about it
+    errno.ENONET: Outcome.REJECTED,
+    errno.EOPNOTSUPP: Outcome.REJECTED,
     errno.ENETUNREACH: Outcome.NO_ROUTE,
     errno.ETIMEDOUT: Outcome.FILTERED,
     errno.EPERM: Outcome.LOCAL_ERROR,  # the source's own firewall dropped the packet
