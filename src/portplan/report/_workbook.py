@@ -87,6 +87,29 @@ def _too_long(sheet: str, cell: str, value: str) -> UsageError:
     )
 
 
+def _text_writer(worksheet: Any) -> Callable[..., object]:
+    """``worksheet.write_string``, safe for every text.
+
+    In ``constant_memory`` mode XlsxWriter takes a text that starts with ``<r>`` and ends with
+    ``</r>`` for a rich string it built itself and writes it into the sheet's XML unescaped: a
+    vendor's purpose of that shape could add a formula cell, or with a bare ``&`` make the whole
+    workbook unreadable.  Such a text is written as a rich string of plain runs instead, whose
+    runs XlsxWriter escapes; a spreadsheet shows them as the one text.
+    """
+    plain, rich = worksheet.write_string, worksheet.write_rich_string
+
+    def write(row: int, column: int, value: str, style: Any = None) -> object:
+        if value.startswith("<r>") and value.endswith("</r>"):
+            first, second, third = value[:1], value[1:3], value[3:]  # the fewest runs it takes
+            if style is None:
+                return rich(row, column, first, second, third)
+            # each run in the cell's font (a run of its own is in the default one)
+            return rich(row, column, first, style, second, style, third, style)
+        return plain(row, column, value, style)
+
+    return write
+
+
 def _rows(
     worksheet: Any,
     sheet: TextSheet,
@@ -97,7 +120,7 @@ def _rows(
     ``""`` as no cell (a wrapped column's format comes from the column); a text longer than
     a cell holds is refused, never cut; ``written`` is told of every :data:`PROGRESS_EVERY`
     rows, and of the last ones."""
-    text, number = worksheet.write_string, worksheet.write_number
+    text, number = _text_writer(worksheet), worksheet.write_number
     index = first - 1
     for index, row in enumerate(sheet.rows, start=first):
         for column, value in enumerate(row):
@@ -180,13 +203,14 @@ def _fill(
     if cover is not None:
         title, lines, widths = cover
         page = book.add_worksheet(title)
+        text = _text_writer(page)
         for column, width in enumerate(widths):
             page.set_column(column, column, width)
         for number, cells in enumerate(lines):
             for column, (value, style) in enumerate(cells):
                 if len(value) > CELL_LIMIT:
                     raise _too_long(title, f"cell {column + 1} of line {number + 1}", value)
-                page.write_string(number, column, value, formats[style])
+                text(number, column, value, formats[style])
     for sheet in sheets:
         page = book.add_worksheet(sheet.title)
         for column, width in enumerate(sheet.widths):
@@ -194,5 +218,7 @@ def _fill(
             page.set_column(column, column, width, wrap)
         page.freeze_panes(1, 0)
         page.autofilter(0, 0, sheet.count, max(0, len(sheet.columns) - 1))
-        page.write_row(0, 0, list(sheet.columns), formats[Style.HEADER])
+        heading = _text_writer(page)
+        for column, name in enumerate(sheet.columns):
+            heading(0, column, name, formats[Style.HEADER])
         _rows(page, sheet, 1, written)
