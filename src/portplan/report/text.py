@@ -15,9 +15,11 @@ if TYPE_CHECKING:  # rich is imported where a table is drawn: JSON, CSV and Mark
     from rich.text import Text
 
 __all__ = [
+    "FORMULA_STARTS",
     "CsvFields",
     "csv_chunks",
     "csv_text",
+    "formula_like",
     "json_nested",
     "json_text",
     "markdown_line",
@@ -76,19 +78,23 @@ def csv_text(columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
 
 
 #: what makes a spreadsheet read a cell as a formula (OWASP, "CSV injection")
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 #: a sign alone or a signed number: no formula, kept as written
 _SIGNED = re.compile(r"[+-]([0-9]+(\.[0-9]+)?)?")
 
 
+def formula_like(text: str) -> bool:
+    """Whether a spreadsheet would read ``text`` typed into a cell as a formula: it starts with
+    ``=``, ``+``, ``-``, ``@``, a tab or a carriage return, and is no sign alone (``-`` for
+    none) or signed number."""
+    return text.startswith(FORMULA_STARTS) and not _SIGNED.fullmatch(text)
+
+
 def spreadsheet_text(value: Any) -> str:
-    """``value`` as the text of a CSV cell that a spreadsheet shows and never runs: a cell
-    starting with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return gets a leading ``'``
-    (``'=HYPERLINK(...)``), unless it is a sign alone (``-`` for none) or a signed number."""
+    """``value`` as the text of a CSV cell that a spreadsheet shows and never runs: a
+    :func:`formula_like` text gets a leading ``'`` (``'=HYPERLINK(...)``)."""
     text = "" if value is None else str(value)
-    if text.startswith(_FORMULA_STARTS) and not _SIGNED.fullmatch(text):
-        return "'" + text
-    return text
+    return "'" + text if formula_like(text) else text
 
 
 class CsvFields(dict[Any, str]):
