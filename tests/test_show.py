@@ -183,3 +183,18 @@ def test_markdown_leaves_no_link_live(tmp_path: Path) -> None:
     assert "Doc [approved](https://example.com/a)" in html
     assert "Web ![logo](https://example.com/l.png)" in html
     assert "See [the ticket][t] and [t] [t]: https://example.com/t" in html
+
+
+def test_a_flat_document_shows_an_icmp_row_by_its_protocol_and_messages() -> None:
+    # a flat table has no protocol column: an ICMP row, which has no port, said neither
+    # ICMP nor its message types (both port cells '-'), and read as a row of no traffic
+    product = str(examples.EXAMPLES / "products" / "example-search-2.0.yaml")
+    result = CliRunner().invoke(cli, ["show", product, "--format", "json"])
+    assert result.exit_code == 0, result.stderr
+    (table,) = machine.document(result.stdout, "show")["tables"]
+    rows = [dict(zip(table["columns"], row, strict=True)) for row in table["rows"]]
+    ping = next(r for r in rows if r["Protocol and Comment"].startswith("Nodes ping"))
+    mtu = next(r for r in rows if "path MTU" in r["Protocol and Comment"])
+    assert ping["Internal Listening Port"] == "ICMP echo-request"
+    assert mtu["Internal Listening Port"].startswith("ICMP destination-unreachable")
+    assert ping["External Listening Port"] == mtu["External Listening Port"] == "-"

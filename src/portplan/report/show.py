@@ -99,8 +99,14 @@ def _flat_row(product: Product, parts: Sequence[Flow]) -> tuple[str, ...]:
         for f in parts
         if f.published
     )
+    # an ICMP part has no port: its messages stand in its port (``ICMP echo-request``), as
+    # in the per-component Port column, or the row would say neither ICMP nor what it allows
     internal = unique(
-        f"{f.protocol.value.upper()} {port_words(product, f.ports)}" for f in parts if f.ports
+        f"{f.protocol.value.upper()} {port_words(product, f.ports)}"
+        if f.ports
+        else f"{f.protocol.value.upper()} {join_words([t.value for t in f.icmp])}"
+        for f in parts
+        if f.ports or f.icmp
     )
     to_main = product.components[main].name
     to_sub = destination.name if destination.parent is not None else "-"
