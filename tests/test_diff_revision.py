@@ -72,3 +72,28 @@ def test_an_inventory_outside_the_repository_is_refused(
     assert (code, out) == (2, ""), out
     assert "inventory ../../shared/inventory.yml is outside the repository" in err, err
     assert "no version at git:HEAD:deploy/prod.yaml" in err
+
+
+def test_a_revision_both_a_tag_and_a_branch_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # git takes the tag and only warns (a warning portplan dropped): the diff was against
+    # the tag's commit without a word, where the branch of that name may have been meant
+    repo = tmp_path / "repo"
+    (repo / "deploy").mkdir(parents=True)
+    deployment = repo / "deploy" / "prod.yaml"
+    deployment.write_text((examples.EXAMPLES / "shopping-contoso.yaml").read_text())
+    commit(repo)
+    author = ["-c", "user.name=t", "-c", "user.email=t@example.invalid"]
+    deployment.write_text(deployment.read_text().replace("appclarity: true", "appclarity: false"))
+    for args in (["tag", "v1"], ["commit", "-qam", "second"], ["branch", "v1"]):
+        subprocess.run(["git", "-C", str(repo), *author, *args], check=True, capture_output=True)
+    monkeypatch.chdir(repo)
+    code, out, err = run("diff", "git:v1:deploy/prod.yaml", "deploy/prod.yaml")
+    assert (code, out) == (2, ""), out
+    assert err.startswith("portplan: error: git:v1:deploy/prod.yaml: 'v1' is ambiguous"), err
+    assert "refs/tags/v1" in err and "refs/heads/v1" in err
+    assert len(err.splitlines()) == 1
+    code, out, err = run("diff", "git:refs/heads/v1:deploy/prod.yaml", "deploy/prod.yaml")
+    assert code == 0 and "error" not in err, err  # (the branch: the work tree's file)
+    assert out == "identical: nothing to open, nothing to close\n"

@@ -98,7 +98,15 @@ def at_revision(spec: str) -> Iterator[Path]:
         capture_output=True,
         timeout=120,
         check=False,
+        env={**os.environ, "LC_ALL": "C", "LANGUAGE": "C"},  # (its words are matched below)
     )
+    if archive.returncode == 0 and b"is ambiguous" in archive.stderr:
+        # git takes one of the refs of that name (the tag) and only warns: say which to write
+        raise UsageError(
+            f"{spec}: {revision!r} is ambiguous in {top}, the name of several refs (a tag and "
+            f"a branch, say); write the one you mean in full, such as refs/tags/{revision} or "
+            f"refs/heads/{revision} (`git show-ref {revision}` lists them)"
+        )
     if archive.returncode != 0:
         detail = " ".join(archive.stderr.decode(errors="replace").split())
         raise UsageError(
