@@ -183,3 +183,90 @@ def test_markdown_leaves_no_link_live(tmp_path: Path) -> None:
     assert "Doc [approved](https://example.com/a)" in html
     assert "Web ![logo](https://example.com/l.png)" in html
     assert "See [the ticket][t] and [t] [t]: https://example.com/t" in html
+
+
+def test_a_flat_document_shows_an_icmp_row_by_its_protocol_and_messages() -> None:
+    # a flat table has no protocol column: an ICMP row, which has no port, said neither
+    # ICMP nor its message types (both port cells '-'), and read as a row of no traffic
+    product = str(examples.EXAMPLES / "products" / "example-search-2.0.yaml")
+    result = CliRunner().invoke(cli, ["show", product, "--format", "json"])
+    assert result.exit_code == 0, result.stderr
+    (table,) = machine.document(result.stdout, "show")["tables"]
+    rows = [dict(zip(table["columns"], row, strict=True)) for row in table["rows"]]
+    ping = next(r for r in rows if r["Protocol and Comment"].startswith("Nodes ping"))
+    mtu = next(r for r in rows if "path MTU" in r["Protocol and Comment"])
+    assert ping["Internal Listening Port"] == "ICMP echo-request"
+    assert mtu["Internal Listening Port"].startswith("ICMP destination-unreachable")
+    assert ping["External Listening Port"] == mtu["External Listening Port"] == "-"
+
+
+PARTED = """\
+id: parted-1.0
+name: Parted
+version: "1.0"
+vendor: Test
+document: {{title: Parted, layout: {layout}}}
+{sections}
+components:
+  app: {{name: App}}
+  db: {{name: Database}}
+  cache: {{name: Cache}}
+  admin: {{name: Admin workstation}}
+parameters:
+  cache_port: {{default: 6379, description: The cache port.}}
+flows:
+  - id: db
+    {section}
+    row: 1
+    part: 1
+    from: app
+    to: db
+    traffic: outbound
+    interface: internal
+    protocol: tcp
+    ports: 5432
+    purpose: The app's database.
+    notes: [Only when the database is remote.]
+  - id: cache
+    {section}
+    row: 1
+    part: 2
+    from: admin
+    to: cache
+    traffic: inbound
+    interface: external
+    protocol: tcp
+    ports: cache_port
+    purpose: The administrators' cache console.
+    notes: [Through the VPN.]
+    configurable: {{kind: yes, note: "Yes, in cache.conf."}}
+"""
+
+
+@pytest.mark.parametrize("layout", ["flat", "per-component"])
+def test_every_part_of_a_row_is_shown_not_only_the_first(tmp_path: Path, layout: str) -> None:
+    # a row's second part came from another source, in another direction, with its own
+    # purpose, note and configurability: the table wrote the first part's alone
+    sections = "sections: [{id: app, title: Ports of the app}]" if layout != "flat" else ""
+    section = "section: app" if layout != "flat" else ""
+    path = tmp_path / "parted.yaml"
+    path.write_text(PARTED.format(layout=layout, sections=sections, section=section))
+    result = CliRunner().invoke(cli, ["show", str(path), "--format", "json"])
+    assert result.exit_code == 0, result.stderr
+    (table,) = machine.document(result.stdout, "show")["tables"]
+    (row,) = table["rows"]
+    text = " | ".join(row)
+    for said in (
+        "The app's database.",
+        "The administrators' cache console.",
+        "Only when the database is remote.",
+        "Through the VPN.",
+        "Yes, in cache.conf.",
+    ):
+        assert said in text, (said, row)
+    cells = dict(zip(table["columns"], row, strict=True))
+    if layout == "flat":
+        assert cells["From"] == "App and Admin workstation"
+        assert cells["Firewall Interface"] == "Internal and External"
+    else:
+        assert cells["Traffic"] == "Outbound and Inbound"

@@ -14,6 +14,7 @@ from portplan.load.deployment_names import check_names
 from portplan.load.hosts_from import fill_hosts
 from portplan.load.product import load_product, read_product
 from portplan.load.reading import NO_SUCH_FILE
+from portplan.load.revision import outside_revision
 from portplan.load.validate import valid_field, validate
 from portplan.load.yamlsrc import SourceMap, Span, load_yaml
 from portplan.model.deployment import (
@@ -260,6 +261,12 @@ def _resolve_product(
             ]
         return load_catalog_product(product_id), []
     product_path = (path.parent / binding.file).resolve()
+    outside = outside_revision(path, product_path)
+    if outside is not None and not Path(binding.file).is_absolute():
+        message, hint = outside
+        return None, [
+            source.diagnostic((*where, "file"), f"product file {binding.file!r} {message}", hint)
+        ]
     product, _product_source, problems = read_product(product_path)
     if product is None:
         if problems and problems[0].message == NO_SUCH_FILE:

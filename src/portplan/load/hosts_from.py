@@ -21,6 +21,7 @@ from portplan.load.inventory import (
     InventoryHost,
     read_inventory,
 )
+from portplan.load.revision import outside_revision
 from portplan.load.yamlsrc import SourceMap
 
 __all__ = ["SCHEME", "fill_hosts"]
@@ -56,6 +57,12 @@ def fill_hosts(path: Path, data: Any, source: SourceMap) -> tuple[Any, list[Diag
         # the model's own validation says what is wrong with it
         return data, []
     inventory_path = (path.parent / where[len(SCHEME) :]).resolve()
+    outside = outside_revision(path, inventory_path)
+    if outside is not None and not Path(where[len(SCHEME) :]).is_absolute():
+        message, hint = outside
+        return data, [
+            source.diagnostic(("hosts_from",), f"inventory {where[len(SCHEME) :]} {message}", hint)
+        ]
     try:
         inventory = read_inventory(inventory_path)
     except (InventoryError, ToolError) as exc:

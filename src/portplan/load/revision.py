@@ -1,25 +1,59 @@
 """A deployment as it was at a git revision: ``git:REV:path``.
 
 The revision's whole tree is written to a temporary folder (``git archive``), so the product
-files a deployment names are read as they were at that revision too, never from the work tree.
+files a deployment names are read as they were at that revision too, never from the work tree:
+a relative path that leads out of the repository, which has no version of it, is refused
+(:func:`outside_revision`).
 """
 
 from __future__ import annotations
 
 import contextlib
 import io
+import os
 import subprocess
 import tarfile
 import tempfile
 from collections.abc import Iterator
+from contextvars import ContextVar
+from dataclasses import dataclass
 from pathlib import Path
 
 from portplan._errors import ToolError, UsageError
 from portplan._tools import read_tool
 
-__all__ = ["PREFIX", "at_revision", "is_revision"]
+__all__ = ["PREFIX", "at_revision", "is_revision", "outside_revision"]
 
 PREFIX = "git:"
+
+
+@dataclass(frozen=True, slots=True)
+class _Copy:
+    spec: str  #: ``git:REV:path`` as the user gave it
+    scratch: Path  #: the revision's tree, written out (resolved)
+    top: Path  #: the repository's work tree (resolved)
+
+
+#: the revision being read, while :func:`at_revision`'s block runs
+_reading: ContextVar[_Copy | None] = ContextVar("portplan_revision", default=None)
+
+
+def outside_revision(deployment: Path, path: Path) -> tuple[str, str] | None:
+    """When ``deployment`` is a revision's (in its copy) and ``path``, a file it names by a
+    relative path (resolved), leads out of the copy: what is wrong and what to do.  Such a
+    file is out of the repository, which has no version of it, and the copy's path led to
+    whatever file lies there.  ``None`` otherwise, such as for a deployment of the work tree
+    (the other side of a diff, read while the revision's copy is there)."""
+    copy = _reading.get()
+    if copy is None or not Path(os.path.realpath(deployment)).is_relative_to(copy.scratch):
+        return None
+    if path.is_relative_to(copy.scratch):
+        return None
+    return (
+        f"is outside the repository {copy.top}, so it has no version at {copy.spec}",
+        "a revision's files are read from its repository only; keep the file in the "
+        "repository, or compare files of the work tree",
+    )
 
 
 def is_revision(spec: str) -> bool:
@@ -64,7 +98,15 @@ def at_revision(spec: str) -> Iterator[Path]:
         capture_output=True,
         timeout=120,
         check=False,
+        env={**os.environ, "LC_ALL": "C", "LANGUAGE": "C"},  # (its words are matched below)
     )
+    if archive.returncode == 0 and b"is ambiguous" in archive.stderr:
+        # git takes one of the refs of that name (the tag) and only warns: say which to write
+        raise UsageError(
+            f"{spec}: {revision!r} is ambiguous in {top}, the name of several refs (a tag and "
+            f"a branch, say); write the one you mean in full, such as refs/tags/{revision} or "
+            f"refs/heads/{revision} (`git show-ref {revision}` lists them)"
+        )
     if archive.returncode != 0:
         detail = " ".join(archive.stderr.decode(errors="replace").split())
         raise UsageError(
@@ -82,7 +124,12 @@ def at_revision(spec: str) -> Iterator[Path]:
                 f"{spec}: {prefix}{where.name} does not exist at {revision}; check the path "
                 f"(`git ls-tree --name-only {revision} -- {folder}/` lists what is there)"
             )
-        yield path
+        copy = _Copy(spec, Path(os.path.realpath(scratch)), Path(os.path.realpath(top)))
+        token = _reading.set(copy)
+        try:
+            yield path
+        finally:
+            _reading.reset(token)
 
 
 def _present_folder(folder: Path) -> tuple[Path, tuple[str, ...]]:

@@ -72,20 +72,24 @@ def _port_column(product: Product, flow: Flow) -> str:
     return f"{text} ({flow.service})" if flow.service else text
 
 
-def _notes_text(flow: Flow) -> str:
-    return " ".join([flow.purpose, *(f"Note: {n}" for n in flow.notes)])
+def _notes_text(parts: Sequence[Flow]) -> str:
+    """The purposes, then the notes, of a row's parts, each once."""
+    notes = unique(n for f in parts for n in f.notes)
+    return " ".join([*unique(f.purpose for f in parts), *(f"Note: {n}" for n in notes)])
+
+
+def _traffic(flow: Flow) -> str:
+    text = TRAFFIC[flow.traffic] if flow.traffic else ""
+    return f"{text} (loopback)" if flow.loopback else text
 
 
 def _per_component_row(product: Product, parts: Sequence[Flow]) -> tuple[str, ...]:
-    first = parts[0]
-    traffic = TRAFFIC[first.traffic] if first.traffic else ""
-    if first.loopback:
-        traffic += " (loopback)"
+    # every part's own words, each once: a part may go the other way, or say another thing
     return (
         join_words(unique(_port_column(product, f) for f in parts)),
-        traffic,
-        _notes_text(first),
-        configurable_text(first),
+        join_words(unique(_traffic(f) for f in parts)),
+        _notes_text(parts),
+        " ".join(unique(configurable_text(f) for f in parts)),
         row_conditions(product, parts),
     )
 
@@ -99,8 +103,14 @@ def _flat_row(product: Product, parts: Sequence[Flow]) -> tuple[str, ...]:
         for f in parts
         if f.published
     )
+    # an ICMP part has no port: its messages stand in its port (``ICMP echo-request``), as
+    # in the per-component Port column, or the row would say neither ICMP nor what it allows
     internal = unique(
-        f"{f.protocol.value.upper()} {port_words(product, f.ports)}" for f in parts if f.ports
+        f"{f.protocol.value.upper()} {port_words(product, f.ports)}"
+        if f.ports
+        else f"{f.protocol.value.upper()} {join_words([t.value for t in f.icmp])}"
+        for f in parts
+        if f.ports or f.icmp
     )
     to_main = product.components[main].name
     to_sub = destination.name if destination.parent is not None else "-"
@@ -109,16 +119,18 @@ def _flat_row(product: Product, parts: Sequence[Flow]) -> tuple[str, ...]:
         to_sub = join_words([product.components[d].name for d in every])
     notes = unique(f"Note: {n}" for f in parts for n in f.notes)
     # no Configurable column: the vendor says it in the comment, after the row's text
-    # (Smart ID's "These port numbers can NOT be changed."), like the purpose, once per row
-    said = [first.configurable.note] if first.configurable.note else []
+    # (Smart ID's "These port numbers can NOT be changed."), like the purpose, once per row;
+    # every part's own (a part may come from elsewhere, or say another thing)
+    said = unique(f.configurable.note or "" for f in parts)
+    sources = unique(product.full_name(s) for f in parts for s in f.source)
     return (
-        INTERFACE[first.interface] if first.interface else "-",
-        join_words([product.full_name(s) for s in first.source]),
+        join_words(unique(INTERFACE[f.interface] for f in parts if f.interface)) or "-",
+        join_words(sources),
         to_main,
         to_sub,
         " ".join(external) or "-",
         " ".join(internal) or "-",
-        " ".join([first.purpose, *said, *notes]),
+        " ".join([*unique(f.purpose for f in parts), *said, *notes]),
         row_conditions(product, parts),
     )
 

@@ -1,0 +1,99 @@
+"""``portplan diff git:REV:PATH``: a deployment's product files are read as they were at REV,
+from the revision's tree, or the diff says why it cannot."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+import examples
+from portplan.cli import cli
+
+pytestmark = pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
+
+SEARCH = examples.EXAMPLES / "search-cluster.yaml"
+PRODUCT = examples.EXAMPLES / "products" / "example-search-2.0.yaml"
+NAMED = "products/example-search-2.0.yaml"
+
+
+def run(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(cli, list(args), env={"COLUMNS": "160"})
+    return result.exit_code, result.stdout, result.stderr
+
+
+def commit(repo: Path) -> None:
+    author = ["-c", "user.name=t", "-c", "user.email=t@example.invalid"]
+    for args in (["init", "-q"], ["add", "."], ["commit", "-q", "-m", "first"]):
+        subprocess.run(["git", "-C", str(repo), *author, *args], check=True, capture_output=True)
+
+
+def test_a_product_file_outside_the_repository_is_refused_not_read_elsewhere(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the deployment names its product outside the repository (../../shared/p.yaml): in the
+    # revision's temporary copy that path led out of the copy, to whatever file lay there
+    repo, shared, scratch = tmp_path / "repo", tmp_path / "shared", tmp_path / "tmp"
+    for folder in (repo / "deploy", shared, scratch / "shared"):
+        folder.mkdir(parents=True)
+    (repo / "deploy" / "prod.yaml").write_text(
+        SEARCH.read_text().replace(NAMED, "../../shared/p.yaml")
+    )
+    shutil.copy(PRODUCT, shared / "p.yaml")
+    # a stranger's file where the copy's path led: another REST port
+    decoy = PRODUCT.read_text().replace("ports: 9200\n", "ports: 9201\n", 1)
+    (scratch / "shared" / "p.yaml").write_text(decoy)
+    commit(repo)
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    monkeypatch.chdir(repo)
+    code, out, err = run("diff", "git:HEAD:deploy/prod.yaml", "deploy/prod.yaml")
+    assert (code, out) == (2, ""), out
+    assert "'../../shared/p.yaml' is outside the repository" in err, err
+    assert "git:HEAD:deploy/prod.yaml" in err and "9201" not in err
+
+
+def test_an_inventory_outside_the_repository_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # hosts_from: ansible:../../shared/inventory.yml led out of the revision's copy likewise
+    repo = tmp_path / "repo"
+    (repo / "deploy").mkdir(parents=True)
+    text = (examples.EXAMPLES / "shopping-contoso.yaml").read_text()
+    (repo / "deploy" / "prod.yaml").write_text(
+        "hosts_from: ansible:../../shared/inventory.yml\n" + text
+    )
+    commit(repo)
+    monkeypatch.chdir(repo)
+    code, out, err = run("diff", "git:HEAD:deploy/prod.yaml", "deploy/prod.yaml")
+    assert (code, out) == (2, ""), out
+    assert "inventory ../../shared/inventory.yml is outside the repository" in err, err
+    assert "no version at git:HEAD:deploy/prod.yaml" in err
+
+
+def test_a_revision_both_a_tag_and_a_branch_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # git takes the tag and only warns (a warning portplan dropped): the diff was against
+    # the tag's commit without a word, where the branch of that name may have been meant
+    repo = tmp_path / "repo"
+    (repo / "deploy").mkdir(parents=True)
+    deployment = repo / "deploy" / "prod.yaml"
+    deployment.write_text((examples.EXAMPLES / "shopping-contoso.yaml").read_text())
+    commit(repo)
+    author = ["-c", "user.name=t", "-c", "user.email=t@example.invalid"]
+    deployment.write_text(deployment.read_text().replace("appclarity: true", "appclarity: false"))
+    for args in (["tag", "v1"], ["commit", "-qam", "second"], ["branch", "v1"]):
+        subprocess.run(["git", "-C", str(repo), *author, *args], check=True, capture_output=True)
+    monkeypatch.chdir(repo)
+    code, out, err = run("diff", "git:v1:deploy/prod.yaml", "deploy/prod.yaml")
+    assert (code, out) == (2, ""), out
+    assert err.startswith("portplan: error: git:v1:deploy/prod.yaml: 'v1' is ambiguous"), err
+    assert "refs/tags/v1" in err and "refs/heads/v1" in err
+    assert len(err.splitlines()) == 1
+    code, out, err = run("diff", "git:refs/heads/v1:deploy/prod.yaml", "deploy/prod.yaml")
+    assert code == 0 and "error" not in err, err  # (the branch: the work tree's file)
+    assert out == "identical: nothing to open, nothing to close\n"
