@@ -44,6 +44,7 @@ from portplan.probe.outcomes import (
     family_of,
     not_routed_here,
 )
+from portplan.probe.tcpinfo import TCP_SYN_SENT, never_left, read_tries, syn_never_left
 
 __all__ = [
     "NEVER_LEFT",
@@ -58,13 +59,8 @@ __all__ = [
     "probe_once",
 ]
 
-# Linux socket constants Python's socket module does not name (3.11).
-_TCP_SYN_SENT = 2
+# a Linux socket option Python's socket module does not name (3.11)
 _IP_BIND_ADDRESS_NO_PORT = getattr(socket, "IP_BIND_ADDRESS_NO_PORT", 24)
-#: struct tcp_info up to tcpi_total_retrans (u8 fields, then u32 from offset 8)
-_TCP_INFO_SIZE = 104
-_RETRANS = 36
-_TOTAL_RETRANS = 100
 
 SELF_CONNECTED = (
     "the kernel chose the probed port as the source port, and the connection reached itself: "
@@ -236,7 +232,7 @@ async def _tcp(
                     # a held socket's "never left" is no verdict yet: the second look
                     # confirms it with the window halved (a burst of the kernel's
                     # retransmissions can overflow a local queue too)
-                    if not hold and _syn_never_left(sock):
+                    if not hold and syn_never_left(sock):
                         return result(Outcome.LOCAL_ERROR, note=NEVER_LEFT), None
                     kept = hold
                     silent = result(Outcome.FILTERED, note=f"no answer within {timeout:g} s")
@@ -265,38 +261,6 @@ def connected_to_itself(sock: socket.socket) -> bool:
         return False
 
 
-def _tried(sock: socket.socket) -> tuple[int, int, int, int] | None:
-    """The socket's TCP state; how often the kernel tried to send the SYN again; how many
-    segments sent again are out (counted only for one that left this machine); how many it
-    tried to send again in all (``tcpi_state``, ``tcpi_retransmits``, ``tcpi_retrans`` and
-    ``tcpi_total_retrans`` of Linux ``TCP_INFO``).  ``None`` where it cannot be read."""
-    try:
-        info = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, _TCP_INFO_SIZE)
-    except (OSError, AttributeError):
-        return None
-    if len(info) < _TCP_INFO_SIZE:
-        return None
-    (out,) = struct.unpack_from("=I", info, _RETRANS)
-    (total,) = struct.unpack_from("=I", info, _TOTAL_RETRANS)
-    return info[0], info[2], out, total
-
-
-def _syn_never_left(sock: socket.socket) -> bool:
-    """Whether the kernel retransmitted the SYN and could not send it.
-
-    A SYN dropped by the source's own firewall fails inside the kernel (EPERM) and the socket
-    never reports it: connect() just waits.  The trace it leaves is a retransmission attempt
-    (``tcpi_retransmits``) without a retransmitted segment in flight (``tcpi_retrans``, which
-    the kernel counts only for a segment that left).
-    """
-    return _never_left(_tried(sock))
-
-
-def _never_left(tried: tuple[int, int, int, int] | None) -> bool:
-    """:func:`_syn_never_left` of what :func:`_tried` read."""
-    return tried is not None and tried[0] == _TCP_SYN_SENT and tried[1] > 0 and tried[2] == 0
-
-
 async def carry_on(
     probe: PortProbe, sock: socket.socket, started: float, until: float
 ) -> tuple[PortResult, bool]:
@@ -312,7 +276,7 @@ async def carry_on(
     if (left := until - time.monotonic()) > 0:
         await _wait(loop, sock.fileno(), left, write=True)
     code = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
-    tried = _tried(sock)
+    tried = read_tries(sock)
     # an answer: whether the SYN was sent again before it came (the count of what is out is
     # gone once the socket has moved on); silence: whether a SYN sent again is out
     again = tried is not None and tried[3] > 0
@@ -323,9 +287,9 @@ async def carry_on(
     try:
         sock.getpeername()
     except OSError:
-        if _never_left(tried):
+        if never_left(tried):
             return result(Outcome.LOCAL_ERROR, note=NEVER_LEFT), False
-        again = tried is not None and tried[0] == _TCP_SYN_SENT and tried[2] > 0
+        again = tried is not None and tried[0] == TCP_SYN_SENT and tried[2] > 0
         waited = until - started
         if not again:
             return result(Outcome.FILTERED, note=f"no answer within {waited:.1f} s"), False
