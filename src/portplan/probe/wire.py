@@ -21,6 +21,7 @@ import weakref
 from collections.abc import Callable
 
 from portplan.model.protocol import Protocol
+from portplan.probe.crossing import NO_CLEAR_PORT, clear_source
 from portplan.probe.icmp import (
     TTL_EXPIRED,
     ask_for_errors,
@@ -88,7 +89,10 @@ _RESET_ON_CLOSE = struct.pack("ii", 1, 0)
 _POLITE_CLOSE = struct.pack("ii", 0, 0)
 
 
-def _new_socket(probe: PortProbe, kind: socket.SocketKind) -> socket.socket:
+def _new_socket(
+    probe: PortProbe, kind: socket.SocketKind, *, unbound: bool = False
+) -> socket.socket:
+    """A probe's socket, bound to its source address unless ``unbound`` (the caller binds)."""
     family = family_of(probe.address)
     sock = socket.socket(family, kind | socket.SOCK_NONBLOCK)
     try:
@@ -97,7 +101,7 @@ def _new_socket(probe: PortProbe, kind: socket.SocketKind) -> socket.socket:
         # the ICMP error that refused or rejected the probe, for its evidence (a TCP reset
         # leaves none): a connected TCP socket stops asking (see _connected)
         ask_for_errors(sock, family)
-        if probe.source is not None:
+        if probe.source is not None and not unbound:
             # the source port is chosen at connect() time, per destination: sockets bound
             # to one address (every probe, and silent ports' sockets kept through the SYN's
             # retransmission) would otherwise each hold a port of the ephemeral range
@@ -203,16 +207,28 @@ def _result(
 
 
 async def _tcp(
-    probe: PortProbe, timeout: float, *, keep: bool = False, hold: bool = False
+    probe: PortProbe,
+    timeout: float,
+    *,
+    keep: bool = False,
+    hold: bool = False,
+    avoid: frozenset[int] = frozenset(),
 ) -> tuple[PortResult, socket.socket | None]:
     """A TCP probe; with ``keep``, an open port's connected socket too, and with ``hold`` a
-    silent port's socket, still trying to connect (the caller owns either)."""
+    silent port's socket, still trying to connect (the caller owns either).  ``avoid``: the
+    source ports it must not take (see :mod:`portplan.probe.crossing`)."""
     loop = asyncio.get_running_loop()
     started = time.monotonic()
 
     result = functools.partial(_result, probe, started)
     try:
-        sock = _new_socket(probe, socket.SOCK_STREAM)
+        if not avoid:
+            sock = _new_socket(probe, socket.SOCK_STREAM)
+        else:
+            new = functools.partial(_new_socket, probe, socket.SOCK_STREAM, unbound=True)
+            if (clear := clear_source(new, probe, avoid)) is None:
+                return result(Outcome.LOCAL_ERROR, note=NO_CLEAR_PORT), None
+            sock = clear
     except OSError as exc:
         return result(
             Outcome.LOCAL_ERROR, exc.errno, note="could not open or bind the socket"
@@ -403,13 +419,19 @@ async def peek(sock: socket.socket, wait: float, size: int = 64) -> bytes:
 
 
 async def connect_tcp(
-    probe: PortProbe, timeout: float, *, keep: bool = True, hold: bool = False
+    probe: PortProbe,
+    timeout: float,
+    *,
+    keep: bool = True,
+    hold: bool = False,
+    avoid: frozenset[int] = frozenset(),
 ) -> tuple[PortResult, socket.socket | None]:
     """Probe one TCP port once; with ``keep``, for an open port, its connected socket too, and
     with ``hold``, for a silent one, its socket still trying (see :func:`carry_on`).  The
     caller then owns the socket (it closes with a reset unless told otherwise, see
-    :func:`hand_over`)."""
-    return await _tcp(probe, timeout, keep=keep, hold=hold)
+    :func:`hand_over`).  ``avoid``: the source ports it must not take (see
+    :class:`~portplan.probe.crossing.Crossing`)."""
+    return await _tcp(probe, timeout, keep=keep, hold=hold, avoid=avoid)
 
 
 def hand_over(sock: socket.socket) -> socket.socket:
@@ -419,10 +441,13 @@ def hand_over(sock: socket.socket) -> socket.socket:
     return sock
 
 
-async def probe_once(probe: PortProbe, timeout: float) -> PortResult:
-    """Probe one port once (an ICMP probe: one echo request, :mod:`portplan.probe.icmp`)."""
+async def probe_once(
+    probe: PortProbe, timeout: float, *, avoid: frozenset[int] = frozenset()
+) -> PortResult:
+    """Probe one port once (an ICMP probe: one echo request, :mod:`portplan.probe.icmp`);
+    a TCP probe never from a source port in ``avoid`` (see :mod:`portplan.probe.crossing`)."""
     if probe.protocol is Protocol.TCP:
-        return (await _tcp(probe, timeout))[0]
+        return (await _tcp(probe, timeout, avoid=avoid))[0]
     if probe.protocol is Protocol.ICMP:
         return await echo_once(probe, timeout)
     return await _udp(probe, timeout)
