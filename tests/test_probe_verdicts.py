@@ -273,3 +273,66 @@ def test_a_firewall_that_rejects_with_protocol_unreachable_rejects() -> None:
     for outcome, code, icmp in json.loads(done.stdout):
         assert (outcome, code) == ("rejected", "ENOPROTOOPT")
         assert icmp == "ICMP type 3 code 2 from 198.51.100.2"
+
+
+#: probes TCP ports of 127.0.0.1 (the arguments after the first) at once, N times (the first):
+#: the outcomes and notes of each run
+_MET = """
+import asyncio, json, sys
+from portplan.model.protocol import Protocol
+from portplan.probe.engine import PortProbe, probe_all
+runs = []
+for _ in range(int(sys.argv[1])):
+    probes = [PortProbe(address="127.0.0.1", port=int(p), protocol=Protocol.TCP)
+              for p in sys.argv[2:]]
+    results = asyncio.run(probe_all(probes, timeout=0.3, second_look=False))
+    runs.append([[r.outcome.value, r.evidence.note] for r in results])
+print(json.dumps(runs))
+"""
+
+
+def _met(port_range: str, runs: int, *ports: int) -> list[list[list[str]]]:
+    """What :data:`_MET` found in a namespace whose ephemeral range is ``port_range`` and
+    whose closed ports stay silent (its outgoing TCP resets dropped)."""
+    with netns.guard("nft"), netns.namespace() as name:
+        inside = ["ip", "netns", "exec", name]
+        netns.run([*inside, "sysctl", "-q", "-w", f"net.ipv4.ip_local_port_range={port_range}"])
+        netns.run([*inside, "nft", "add table inet quiet; add chain inet quiet out "
+                   "{ type filter hook output priority 0; }; add rule inet quiet out "
+                   "tcp flags rst drop"])  # fmt: skip
+        done = subprocess.run(
+            [*inside, sys.executable, "-c", _MET, str(runs), *map(str, ports)],
+            capture_output=True, text=True, timeout=120, check=False,
+            env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+        )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    found: list[list[list[str]]] = json.loads(done.stdout)
+    return found
+
+
+@pytest.mark.netns
+def test_two_tcp_probes_of_this_machine_never_meet_each_other() -> None:
+    # probe A (to 40000) given source port 40002 while probe B (to 40002) is given 40000:
+    # each SYN reaches the other probe's socket, still trying (nothing refuses it: resets are
+    # dropped), and a TCP simultaneous open connects the two probes, both read open.  With an
+    # ephemeral range of 40000-40003, it did in a quarter to a third of the runs
+    runs = _met("40000 40003", 20, 40000, 40002)
+    assert [r for r in runs if ["open", None] in r] == []
+    # nor does a probe take the port it probes (it would connect to itself, refused): each
+    # is silent, as a port is where resets are dropped
+    silent = ["filtered", "no answer within 0.3 s; not probed again (--no-second-look)"]
+    assert runs == [[silent, silent]] * 20
+
+
+@pytest.mark.netns
+def test_a_probe_of_this_machine_left_only_probed_ports_as_its_source_is_not_sent() -> None:
+    # the ephemeral range is the ports probed: any source port the kernel gives would be a
+    # probed port, so no probe is sent
+    note = (
+        "not sent: every source port the kernel offered (at most 32) is a port this run "
+        "probes on this machine, where a probe sent from it could meet that port's own probe "
+        "(a TCP simultaneous open, which reads open); probe fewer of this machine's ports in "
+        "its ephemeral range (net.ipv4.ip_local_port_range) at once"
+    )
+    ((first, second),) = _met("40000 40001", 1, 40000, 40001)
+    assert first == second == ["local-error", note]

@@ -16,6 +16,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 
 from portplan.model.protocol import Protocol
+from portplan.probe.crossing import Crossing
 from portplan.probe.outcomes import Outcome, PortProbe, PortResult
 from portplan.probe.wire import connect_tcp, probe_once
 
@@ -126,12 +127,20 @@ class Run:
     an open port's connection keeps its probe's slot instead, and a silent port's is closed.
     """
 
-    __slots__ = ("first_wait", "following", "held", "opened", "probing", "spare")
+    __slots__ = ("crossing", "first_wait", "following", "held", "opened", "probing", "spare")
 
     def __init__(
-        self, concurrency: int, spare: int, opened: Opened | None, first_wait: float
+        self,
+        concurrency: int,
+        spare: int,
+        opened: Opened | None,
+        first_wait: float,
+        crossing: Crossing,
     ) -> None:
         self.probing = asyncio.Semaphore(concurrency)
+        #: the source ports each probe of this machine must not take (every pass, the
+        #: rounds of second looks too: none of the run's probes may meet another)
+        self.crossing = crossing
         self.spare = spare
         self.held = 0  #: kept connections in the spare budget
         self.opened = opened
@@ -217,11 +226,14 @@ async def probe_pass(
     async def one(index: int, probe: PortProbe, state: Destination) -> None:
         await everyone.acquire()
         sock: socket.socket | None = None
+        avoid = run.crossing.avoid(probe)
         try:
             if (keep or hold) and probe.protocol is Protocol.TCP:
-                result, sock = await connect_tcp(probe, timeout(state), keep=keep, hold=hold)
+                result, sock = await connect_tcp(
+                    probe, timeout(state), keep=keep, hold=hold, avoid=avoid
+                )
             else:
-                result = await probe_once(probe, timeout(state))
+                result = await probe_once(probe, timeout(state), avoid=avoid)
         except Exception as exc:  # handed to the scheduler, which raises it
             finished.put_nowait((index, exc, state, None))
             return

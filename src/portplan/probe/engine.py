@@ -29,6 +29,7 @@ from portplan.probe._pass import (
     Run,
     probe_pass,
 )
+from portplan.probe.crossing import Crossing
 from portplan.probe.outcomes import (
     BLOCKED_OUTCOMES,
     Evidence,
@@ -158,7 +159,13 @@ async def probe_all(
     # 1,024 is common in containers), with room for the interpreter's own
     room = raise_fd_limit() - FD_RESERVE
     concurrency = max(1, min(concurrency, room))
-    run = Run(concurrency, max(0, room - concurrency), opened, min(timeout, FIRST_BYTES_WAIT))
+    run = Run(
+        concurrency,
+        max(0, room - concurrency),
+        opened,
+        min(timeout, FIRST_BYTES_WAIT),
+        Crossing(probes),
+    )
     states = {
         address: Destination(PER_DESTINATION, concurrency)
         for address in dict.fromkeys(p.address for p in probes)

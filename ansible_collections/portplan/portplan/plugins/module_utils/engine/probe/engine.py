@@ -31,6 +31,7 @@ from ansible_collections.portplan.portplan.plugins.module_utils.engine.probe._pa
     Run,
     probe_pass,
 )
+from ansible_collections.portplan.portplan.plugins.module_utils.engine.probe.crossing import Crossing
 from ansible_collections.portplan.portplan.plugins.module_utils.engine.probe.outcomes import (
     BLOCKED_OUTCOMES,
     Evidence,
@@ -160,7 +161,13 @@ async def probe_all(
     # 1,024 is common in containers), with room for the interpreter's own
     room = raise_fd_limit() - FD_RESERVE
     concurrency = max(1, min(concurrency, room))
-    run = Run(concurrency, max(0, room - concurrency), opened, min(timeout, FIRST_BYTES_WAIT))
+    run = Run(
+        concurrency,
+        max(0, room - concurrency),
+        opened,
+        min(timeout, FIRST_BYTES_WAIT),
+        Crossing(probes),
+    )
     states = {
         address: Destination(PER_DESTINATION, concurrency)
         for address in dict.fromkeys(p.address for p in probes)

@@ -24,6 +24,7 @@ import weakref
 from collections.abc import Callable
 
 from ansible_collections.portplan.portplan.plugins.module_utils.engine.model.protocol import Protocol
+from ansible_collections.portplan.portplan.plugins.module_utils.engine.probe.crossing import NO_CLEAR_PORT, clear_source
 from ansible_collections.portplan.portplan.plugins.module_utils.engine.probe.icmp import (
     TTL_EXPIRED,
     ask_for_errors,
@@ -47,6 +48,7 @@ from ansible_collections.portplan.portplan.plugins.module_utils.engine.probe.out
     family_of,
     not_routed_here,
 )
+from ansible_collections.portplan.portplan.plugins.module_utils.engine.probe.tcpinfo import TCP_SYN_SENT, never_left, read_tries, syn_never_left
 
 __all__ = [
     "NEVER_LEFT",
@@ -61,13 +63,8 @@ __all__ = [
     "probe_once",
 ]
 
-# Linux socket constants Python's socket module does not name (3.11).
-_TCP_SYN_SENT = 2
+# a Linux socket option Python's socket module does not name (3.11)
 _IP_BIND_ADDRESS_NO_PORT = getattr(socket, "IP_BIND_ADDRESS_NO_PORT", 24)
-#: struct tcp_info up to tcpi_total_retrans (u8 fields, then u32 from offset 8)
-_TCP_INFO_SIZE = 104
-_RETRANS = 36
-_TOTAL_RETRANS = 100
 
 SELF_CONNECTED = (
     "the kernel chose the probed port as the source port, and the connection reached itself: "
@@ -95,7 +92,10 @@ _RESET_ON_CLOSE = struct.pack("ii", 1, 0)
 _POLITE_CLOSE = struct.pack("ii", 0, 0)
 
 
-def _new_socket(probe: PortProbe, kind: socket.SocketKind) -> socket.socket:
+def _new_socket(
+    probe: PortProbe, kind: socket.SocketKind, *, unbound: bool = False
+) -> socket.socket:
+    """A probe's socket, bound to its source address unless ``unbound`` (the caller binds)."""
     family = family_of(probe.address)
     sock = socket.socket(family, kind | socket.SOCK_NONBLOCK)
     try:
@@ -104,7 +104,7 @@ def _new_socket(probe: PortProbe, kind: socket.SocketKind) -> socket.socket:
         # the ICMP error that refused or rejected the probe, for its evidence (a TCP reset
         # leaves none): a connected TCP socket stops asking (see _connected)
         ask_for_errors(sock, family)
-        if probe.source is not None:
+        if probe.source is not None and not unbound:
             # the source port is chosen at connect() time, per destination: sockets bound
             # to one address (every probe, and silent ports' sockets kept through the SYN's
             # retransmission) would otherwise each hold a port of the ephemeral range
@@ -210,16 +210,28 @@ def _result(
 
 
 async def _tcp(
-    probe: PortProbe, timeout: float, *, keep: bool = False, hold: bool = False
+    probe: PortProbe,
+    timeout: float,
+    *,
+    keep: bool = False,
+    hold: bool = False,
+    avoid: frozenset[int] = frozenset(),
 ) -> tuple[PortResult, socket.socket | None]:
     """A TCP probe; with ``keep``, an open port's connected socket too, and with ``hold`` a
-    silent port's socket, still trying to connect (the caller owns either)."""
+    silent port's socket, still trying to connect (the caller owns either).  ``avoid``: the
+    source ports it must not take (see :mod:`portplan.probe.crossing`)."""
     loop = asyncio.get_running_loop()
     started = time.monotonic()
 
     result = functools.partial(_result, probe, started)
     try:
-        sock = _new_socket(probe, socket.SOCK_STREAM)
+        if not avoid:
+            sock = _new_socket(probe, socket.SOCK_STREAM)
+        else:
+            new = functools.partial(_new_socket, probe, socket.SOCK_STREAM, unbound=True)
+            if (clear := clear_source(new, probe, avoid)) is None:
+                return result(Outcome.LOCAL_ERROR, note=NO_CLEAR_PORT), None
+            sock = clear
     except OSError as exc:
         return result(
             Outcome.LOCAL_ERROR, exc.errno, note="could not open or bind the socket"
@@ -239,7 +251,7 @@ async def _tcp(
                     # a held socket's "never left" is no verdict yet: the second look
                     # confirms it with the window halved (a burst of the kernel's
                     # retransmissions can overflow a local queue too)
-                    if not hold and _syn_never_left(sock):
+                    if not hold and syn_never_left(sock):
                         return result(Outcome.LOCAL_ERROR, note=NEVER_LEFT), None
                     kept = hold
                     silent = result(Outcome.FILTERED, note=f"no answer within {timeout:g} s")
@@ -268,38 +280,6 @@ def connected_to_itself(sock: socket.socket) -> bool:
         return False
 
 
-def _tried(sock: socket.socket) -> tuple[int, int, int, int] | None:
-    """The socket's TCP state; how often the kernel tried to send the SYN again; how many
-    segments sent again are out (counted only for one that left this machine); how many it
-    tried to send again in all (``tcpi_state``, ``tcpi_retransmits``, ``tcpi_retrans`` and
-    ``tcpi_total_retrans`` of Linux ``TCP_INFO``).  ``None`` where it cannot be read."""
-    try:
-        info = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, _TCP_INFO_SIZE)
-    except (OSError, AttributeError):
-        return None
-    if len(info) < _TCP_INFO_SIZE:
-        return None
-    (out,) = struct.unpack_from("=I", info, _RETRANS)
-    (total,) = struct.unpack_from("=I", info, _TOTAL_RETRANS)
-    return info[0], info[2], out, total
-
-
-def _syn_never_left(sock: socket.socket) -> bool:
-    """Whether the kernel retransmitted the SYN and could not send it.
-
-    A SYN dropped by the source's own firewall fails inside the kernel (EPERM) and the socket
-    never reports it: connect() just waits.  The trace it leaves is a retransmission attempt
-    (``tcpi_retransmits``) without a retransmitted segment in flight (``tcpi_retrans``, which
-    the kernel counts only for a segment that left).
-    """
-    return _never_left(_tried(sock))
-
-
-def _never_left(tried: tuple[int, int, int, int] | None) -> bool:
-    """:func:`_syn_never_left` of what :func:`_tried` read."""
-    return tried is not None and tried[0] == _TCP_SYN_SENT and tried[1] > 0 and tried[2] == 0
-
-
 async def carry_on(
     probe: PortProbe, sock: socket.socket, started: float, until: float
 ) -> tuple[PortResult, bool]:
@@ -315,7 +295,7 @@ async def carry_on(
     if (left := until - time.monotonic()) > 0:
         await _wait(loop, sock.fileno(), left, write=True)
     code = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
-    tried = _tried(sock)
+    tried = read_tries(sock)
     # an answer: whether the SYN was sent again before it came (the count of what is out is
     # gone once the socket has moved on); silence: whether a SYN sent again is out
     again = tried is not None and tried[3] > 0
@@ -326,9 +306,9 @@ async def carry_on(
     try:
         sock.getpeername()
     except OSError:
-        if _never_left(tried):
+        if never_left(tried):
             return result(Outcome.LOCAL_ERROR, note=NEVER_LEFT), False
-        again = tried is not None and tried[0] == _TCP_SYN_SENT and tried[2] > 0
+        again = tried is not None and tried[0] == TCP_SYN_SENT and tried[2] > 0
         waited = until - started
         if not again:
             return result(Outcome.FILTERED, note=f"no answer within {waited:.1f} s"), False
@@ -458,13 +438,19 @@ async def peek(sock: socket.socket, wait: float, size: int = 64) -> bytes:
 
 
 async def connect_tcp(
-    probe: PortProbe, timeout: float, *, keep: bool = True, hold: bool = False
+    probe: PortProbe,
+    timeout: float,
+    *,
+    keep: bool = True,
+    hold: bool = False,
+    avoid: frozenset[int] = frozenset(),
 ) -> tuple[PortResult, socket.socket | None]:
     """Probe one TCP port once; with ``keep``, for an open port, its connected socket too, and
     with ``hold``, for a silent one, its socket still trying (see :func:`carry_on`).  The
     caller then owns the socket (it closes with a reset unless told otherwise, see
-    :func:`hand_over`)."""
-    return await _tcp(probe, timeout, keep=keep, hold=hold)
+    :func:`hand_over`).  ``avoid``: the source ports it must not take (see
+    :class:`~portplan.probe.crossing.Crossing`)."""
+    return await _tcp(probe, timeout, keep=keep, hold=hold, avoid=avoid)
 
 
 def hand_over(sock: socket.socket) -> socket.socket:
@@ -474,10 +460,13 @@ def hand_over(sock: socket.socket) -> socket.socket:
     return sock
 
 
-async def probe_once(probe: PortProbe, timeout: float) -> PortResult:
-    """Probe one port once (an ICMP probe: one echo request, :mod:`portplan.probe.icmp`)."""
+async def probe_once(
+    probe: PortProbe, timeout: float, *, avoid: frozenset[int] = frozenset()
+) -> PortResult:
+    """Probe one port once (an ICMP probe: one echo request, :mod:`portplan.probe.icmp`);
+    a TCP probe never from a source port in ``avoid`` (see :mod:`portplan.probe.crossing`)."""
     if probe.protocol is Protocol.TCP:
-        return (await _tcp(probe, timeout))[0]
+        return (await _tcp(probe, timeout, avoid=avoid))[0]
     if probe.protocol is Protocol.ICMP:
         return await echo_once(probe, timeout)
     return await _udp(probe, timeout)
