@@ -5,7 +5,6 @@ refuse while it is there (exit status 2, nothing changed), and the way out they 
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import subprocess
@@ -17,6 +16,7 @@ import pytest
 
 import examples
 import netns
+from applying import apply_da01 as apply
 
 pytestmark = pytest.mark.netns
 
@@ -49,19 +49,6 @@ def rendered(target: str, tmp_path: Path) -> dict[str, str]:
         capture_output=True,
     )
     return {path.name: path.read_text() for path in out.iterdir()}
-
-
-def apply(ns: str, *args: str) -> subprocess.CompletedProcess[str]:
-    environment = {k: v for k, v in os.environ.items() if k != "SSH_CONNECTION"}
-    return subprocess.run(
-        ["ip", "netns", "exec", ns, *PORTPLAN, "apply", str(SMART_ID), "--on", "da01", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=environment,
-        stdin=subprocess.DEVNULL,
-        check=False,
-    )
 
 
 def state(ns: str) -> str:

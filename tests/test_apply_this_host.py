@@ -5,9 +5,6 @@ nothing, does not ask."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,10 +12,10 @@ import pytest
 
 import examples
 import netns
+from applying import apply_da01 as apply
 
 pytestmark = pytest.mark.netns
 
-PORTPLAN = [sys.executable, "-m", "portplan"]
 SMART_ID = examples.EXAMPLES / "smart-id-nexus.yaml"
 
 
@@ -33,21 +30,6 @@ def namespace() -> Iterator[str]:
 
 def ruleset(ns: str) -> str:
     return netns.run(["ip", "netns", "exec", ns, "nft", "list", "ruleset"]).stdout
-
-
-def apply(ns: str, *args: str, deployment: Path = SMART_ID) -> subprocess.CompletedProcess[str]:
-    environment = {
-        k: v for k, v in os.environ.items() if k not in ("SSH_CONNECTION", "PORTPLAN_APPLY_FORCE")
-    }
-    return subprocess.run(
-        ["ip", "netns", "exec", ns, *PORTPLAN, "apply", str(deployment), "--on", "da01", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=environment,
-        stdin=subprocess.DEVNULL,
-        check=False,
-    )
 
 
 def test_a_machine_without_the_hosts_addresses_is_refused(namespace: str) -> None:

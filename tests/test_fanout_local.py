@@ -355,6 +355,24 @@ GARBLE = {
 }
 
 
+def _garbled_run(tmp_path: Path, port: int, code: str) -> subprocess.CompletedProcess[str]:
+    """``verify --inventory --format json`` of the lab, both ways, with a and b listening and
+    a's module answer changed by ``code`` (see :func:`_garble`)."""
+    deployment, inventory = _lab(tmp_path, port)
+    _both_ways(tmp_path, port)
+    _garble(tmp_path, inventory, code)
+    with socket.socket() as server_b, socket.socket() as server_a:
+        server_b.bind(("127.0.0.3", port))
+        server_b.listen()
+        server_a.bind(("127.0.0.2", port))
+        server_a.listen()
+        return subprocess.run(
+            [sys.executable, "-m", "portplan", "verify", str(deployment),
+             "--inventory", str(inventory), "--timeout", "0.5", "--format", "json"],
+            env=environment(), capture_output=True, text=True, timeout=120, check=False,
+        )  # fmt: skip
+
+
 @pytest.mark.parametrize("garble", sorted(GARBLE))
 def test_a_source_that_returns_a_malformed_result_is_not_run(
     tmp_path: Path, jobs: Path, port: int, garble: str
@@ -362,19 +380,7 @@ def test_a_source_that_returns_a_malformed_result_is_not_run(
     # a's Python answers with JSON Ansible reads, but not what the probe module returns
     # (another version of the collection, a broken host): a's probes are not-run with the
     # reason, b's result stands, and the run exits 1 with a report, not a traceback
-    deployment, inventory = _lab(tmp_path, port)
-    _both_ways(tmp_path, port)
-    _garble(tmp_path, inventory, GARBLE[garble])
-    with socket.socket() as server_b, socket.socket() as server_a:
-        server_b.bind(("127.0.0.3", port))
-        server_b.listen()
-        server_a.bind(("127.0.0.2", port))
-        server_a.listen()
-        done = subprocess.run(
-            [sys.executable, "-m", "portplan", "verify", str(deployment),
-             "--inventory", str(inventory), "--timeout", "0.5", "--format", "json"],
-            env=environment(), capture_output=True, text=True, timeout=120, check=False,
-        )  # fmt: skip
+    done = _garbled_run(tmp_path, port, GARBLE[garble])
     assert done.returncode == 1, done.stderr
     assert "Traceback" not in done.stderr, done.stderr
     report = document(done.stdout, "verify")
@@ -457,19 +463,7 @@ def test_a_collection_too_old_to_say_its_engine_is_refused(
 ) -> None:
     # a collection from before the modules reported their engine's version: a's probes are
     # not-run (exit 1), b's result stands
-    deployment, inventory = _lab(tmp_path, port)
-    _both_ways(tmp_path, port)
-    _garble(tmp_path, inventory, "d.pop('engine_version', None)")
-    with socket.socket() as server_b, socket.socket() as server_a:
-        server_b.bind(("127.0.0.3", port))
-        server_b.listen()
-        server_a.bind(("127.0.0.2", port))
-        server_a.listen()
-        done = subprocess.run(
-            [sys.executable, "-m", "portplan", "verify", str(deployment),
-             "--inventory", str(inventory), "--timeout", "0.5", "--format", "json"],
-            env=environment(), capture_output=True, text=True, timeout=120, check=False,
-        )  # fmt: skip
+    done = _garbled_run(tmp_path, port, "d.pop('engine_version', None)")
     assert done.returncode == 1, done.stderr
     by_source = {c["source"]: c for c in document(done.stdout, "verify")["checks"]}
     assert (by_source["b"]["outcome"], by_source["b"]["passed"]) == ("open", True), by_source["b"]

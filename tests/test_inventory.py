@@ -243,16 +243,31 @@ def test_a_line_break_in_the_deployment_name_stays_in_the_comment(tmp_path: Path
     assert "ProxyCommand" not in listed.stdout and "zone_x" not in json.loads(listed.stdout)
 
 
-def test_names_ansible_would_take_for_one_group_are_refused_where_written(tmp_path: Path) -> None:
-    """Zones 'dmz-a' and 'dmz_a' both became the group zone_dmz_a, and a host named
-    zone_servers shared its name with the group of zone 'servers': Ansible merged them, and a
-    play aimed at one zone ran on both.  Each clash is an error at the name, nothing written."""
+def _demo_product(tmp_path: Path) -> None:
+    """demo.yaml: web talks to db, the product of the inventory-name tests."""
     (tmp_path / "demo.yaml").write_text(
         "id: demo-1.0\nname: Demo\nversion: '1.0'\ndocument: {title: Demo}\n"
         "components: {web: {name: Web}, db: {name: DB}}\n"
         "flows:\n"
         "  - {id: a, row: 1, from: web, to: db, protocol: tcp, ports: 5432, purpose: Data}\n"
     )
+
+
+def _refused(tmp_path: Path, site: Path) -> list[str]:
+    """The error lines of ``inventory SITE -o inventory.yml``, which must exit 2 and write
+    nothing."""
+    out = tmp_path / "inventory.yml"
+    done = portplan("inventory", site, "-o", out)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert not out.exists()
+    return [line for line in done.stderr.splitlines() if ": error: " in line]
+
+
+def test_names_ansible_would_take_for_one_group_are_refused_where_written(tmp_path: Path) -> None:
+    """Zones 'dmz-a' and 'dmz_a' both became the group zone_dmz_a, and a host named
+    zone_servers shared its name with the group of zone 'servers': Ansible merged them, and a
+    play aimed at one zone ran on both.  Each clash is an error at the name, nothing written."""
+    _demo_product(tmp_path)
     site = tmp_path / "site.yaml"
     site.write_text(
         "name: site\nhosts:\n"
@@ -263,11 +278,7 @@ def test_names_ansible_would_take_for_one_group_are_refused_where_written(tmp_pa
         "products:\n  demo-1.0:\n    file: demo.yaml\n"
         "    components: {web: [web01], db: [db01, db02, zone_servers]}\n"
     )
-    out = tmp_path / "inventory.yml"
-    done = portplan("inventory", site, "-o", out)
-    assert done.returncode == 2, done.stdout + done.stderr
-    assert not out.exists()
-    errors = [line for line in done.stderr.splitlines() if ": error: " in line]
+    errors = _refused(tmp_path, site)
     assert errors == [
         f"{site}:4:41: error: zone 'dmz_a' and zone 'dmz-a' both become the Ansible group "
         "zone_dmz_a (a character other than a letter, a digit or '_' becomes '_'): Ansible "
@@ -275,19 +286,14 @@ def test_names_ansible_would_take_for_one_group_are_refused_where_written(tmp_pa
         f"{site}:5:41: error: zone 'servers' becomes the Ansible group zone_servers, the name "
         "of host 'zone_servers': Ansible takes them for one, and a play aimed at one would run "
         "on both (rename one of them)",
-    ], done.stderr
+    ], errors
 
 
 def test_hosts_named_like_ansibles_own_groups_are_refused(tmp_path: Path) -> None:
     """A host named all or ungrouped was written as it was: Ansible only warned that a group
     and a host had that name, and a play aimed at the host 'all' ran on every machine of the
     inventory."""
-    (tmp_path / "demo.yaml").write_text(
-        "id: demo-1.0\nname: Demo\nversion: '1.0'\ndocument: {title: Demo}\n"
-        "components: {web: {name: Web}, db: {name: DB}}\n"
-        "flows:\n"
-        "  - {id: a, row: 1, from: web, to: db, protocol: tcp, ports: 5432, purpose: Data}\n"
-    )
+    _demo_product(tmp_path)
     site = tmp_path / "site.yaml"
     site.write_text(
         "name: site\nhosts:\n"
@@ -296,11 +302,7 @@ def test_hosts_named_like_ansibles_own_groups_are_refused(tmp_path: Path) -> Non
         "products:\n  demo-1.0:\n    file: demo.yaml\n"
         "    components: {web: [all], db: [ungrouped]}\n"
     )
-    out = tmp_path / "inventory.yml"
-    done = portplan("inventory", site, "-o", out)
-    assert done.returncode == 2, done.stdout + done.stderr
-    assert not out.exists()
-    errors = [line for line in done.stderr.splitlines() if ": error: " in line]
+    errors = _refused(tmp_path, site)
     assert errors == [
         f"{site}:3:3: error: host 'all' is named like Ansible's own group all, which holds "
         "every host: Ansible takes them for one, and a play aimed at the host would run on "
@@ -309,7 +311,7 @@ def test_hosts_named_like_ansibles_own_groups_are_refused(tmp_path: Path) -> Non
         "which holds every host in no other group: Ansible takes them for one, and a play "
         "aimed at the host would run on every machine of the inventory in no other group "
         "(rename the host)",
-    ], done.stderr
+    ], errors
 
 
 def test_an_inventory_that_cannot_be_read_does_not_hide_the_product_files(
