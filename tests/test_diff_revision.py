@@ -13,6 +13,7 @@ from click.testing import CliRunner
 
 import examples
 from portplan.cli import cli
+from portplan.load import revision
 
 pytestmark = pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
 
@@ -97,3 +98,21 @@ def test_a_revision_both_a_tag_and_a_branch_is_refused(
     code, out, err = run("diff", "git:refs/heads/v1:deploy/prod.yaml", "deploy/prod.yaml")
     assert code == 0 and "error" not in err, err  # (the branch: the work tree's file)
     assert out == "identical: nothing to open, nothing to close\n"
+
+
+def test_a_revision_git_cannot_archive_in_time_is_an_error_not_a_traceback(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # git archive of a large repository past its time limit raised TimeoutExpired unhandled
+    repo = tmp_path / "repo"
+    (repo / "deploy").mkdir(parents=True)
+    (repo / "deploy" / "prod.yaml").write_text(
+        (examples.EXAMPLES / "shopping-contoso.yaml").read_text()
+    )
+    commit(repo)
+    monkeypatch.chdir(repo)
+    monkeypatch.setattr(revision, "ARCHIVE_SECONDS", 0.000_001, raising=False)  # real git
+    code, out, err = run("diff", "git:HEAD:deploy/prod.yaml", "deploy/prod.yaml")
+    assert (code, out) == (3, ""), err
+    assert err.startswith("portplan: error: git:HEAD:deploy/prod.yaml: `git archive HEAD` of "), err
+    assert "git show HEAD:deploy/prod.yaml > old.yaml" in err and "Traceback" not in err

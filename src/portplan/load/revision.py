@@ -25,6 +25,8 @@ from portplan._tools import read_tool
 __all__ = ["PREFIX", "at_revision", "is_revision", "outside_revision"]
 
 PREFIX = "git:"
+#: how long ``git archive`` of a revision may take (a whole repository's tree)
+ARCHIVE_SECONDS = 120.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,13 +95,21 @@ def at_revision(spec: str) -> Iterator[Path]:
     except ToolError as exc:
         raise UsageError(f"{spec}: {present or '.'} is not in a git work tree ({exc})") from None
     prefix += "".join(f"{part}/" for part in missing)
-    archive = subprocess.run(
-        ["git", "-C", top, "archive", "--format=tar", "--end-of-options", revision],
-        capture_output=True,
-        timeout=120,
-        check=False,
-        env={**os.environ, "LC_ALL": "C", "LANGUAGE": "C"},  # (its words are matched below)
-    )
+    try:
+        archive = subprocess.run(
+            ["git", "-C", top, "archive", "--format=tar", "--end-of-options", revision],
+            capture_output=True,
+            timeout=ARCHIVE_SECONDS,
+            check=False,
+            env={**os.environ, "LC_ALL": "C", "LANGUAGE": "C"},  # (its words are matched below)
+        )
+    except subprocess.TimeoutExpired:
+        raise ToolError(
+            f"{spec}: `git archive {revision}` of {top} did not finish within "
+            f"{ARCHIVE_SECONDS:g} s (the revision's whole tree is read); write the file out "
+            f"instead, `git show {revision}:{prefix}{where.name} > old.yaml`, with the product "
+            "files it names beside it, and diff that"
+        ) from None
     if archive.returncode == 0 and b"is ambiguous" in archive.stderr:
         # git takes one of the refs of that name (the tag) and only warns: say which to write
         raise UsageError(
