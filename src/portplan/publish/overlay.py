@@ -58,11 +58,8 @@ def read_overlay(text: str, origin: str, kind: str | None = None) -> Overlay:
         ) from None
     half = half_surrogate_pair(data)
     if half is not None:
-        where, char, in_key = half
         raise OverlayError(
-            f"{origin}: {where or 'the document'} holds half of a surrogate pair "
-            f"({char.encode('unicode_escape').decode()}){' in a key' if in_key else ''}, "
-            "which no text can: give the unedited output of a portplan command"
+            f"{origin}: {half}, which no text can: give the unedited output of a portplan command"
         )
     if not isinstance(data, dict) or "format_version" not in data or "kind" not in data:
         raise OverlayError(

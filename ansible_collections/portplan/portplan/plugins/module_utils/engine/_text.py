@@ -144,10 +144,24 @@ def escaped(text: str, *, newlines: bool = False) -> str:
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
-def half_surrogate_pair(data: object) -> tuple[str, str, bool] | None:
-    """Where the first string (or key) of parsed JSON ``data`` holding half a surrogate pair
-    is (``checks[0].outcome``), the character, and whether it is in a key; ``None``: nowhere.
-    Any output of such a string would fail, so readers of JSON refuse it with its place."""
+def half_surrogate_pair(data: object) -> str | None:
+    """Where the first string (or key) of parsed JSON ``data`` holds half a surrogate pair,
+    said for an error (``checks[0].outcome holds half of a surrogate pair (\\ud800)``, with
+    `` in a key`` for a key); ``None``: nowhere.  Any output of such a string would fail, so
+    readers of JSON refuse it with its place."""
+    found = _first_half_pair(data)
+    if found is None:
+        return None
+    where, char, in_key = found
+    return (
+        f"{where or 'the document'} holds half of a surrogate pair "
+        f"({char.encode('unicode_escape').decode()}){' in a key' if in_key else ''}"
+    )
+
+
+def _first_half_pair(data: object) -> tuple[str, str, bool] | None:
+    """Where the first string (or key) of ``data`` holding half a surrogate pair is, the
+    character, and whether it is in a key."""
     stack: list[tuple[str, object]] = [("", data)]
     while stack:
         where, value = stack.pop()
