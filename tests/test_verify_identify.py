@@ -215,6 +215,22 @@ def test_a_udp_answer_stays_what_it_was_when_the_protocol_is_tcp_only(tmp_path: 
     assert code == 0, check
 
 
+def test_a_udp_service_never_identifies_a_tcp_row(tmp_path: Path) -> None:
+    """A TCP row named `radius` is not identified by a RADIUS server on the UDP port of the same
+    number: the Status-Server goes over UDP only, and its answer says nothing of the TCP port."""
+    port = _free_port()
+    deployment = _deployment(tmp_path, "tcp", port, "radius")
+    secret = tmp_path / "radius.secret"
+    secret.write_bytes(RADIUS_SECRET)
+    with _tcp_server(port, None), _radius_server(port, RADIUS_SECRET):
+        code, report = _verify(deployment, "--flow", "flow", "--radius-secret-file", str(secret))
+    check = _only_check(report)
+    assert (check["protocol"], check["outcome"]) == ("tcp", "open"), check
+    assert check["identification"] is None, check
+    assert any("over UDP only" in note for note in check["notes"]), check  # type: ignore[attr-defined]
+    assert code == 0, check
+
+
 def test_an_identification_the_deadline_cut_short_is_unfinished(tmp_path: Path) -> None:
     port = _free_port()
     deployment = _deployment(tmp_path, "tcp", port, "http")

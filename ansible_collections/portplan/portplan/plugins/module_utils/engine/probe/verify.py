@@ -57,6 +57,7 @@ from ansible_collections.portplan.portplan.plugins.module_utils.engine.probe.ide
     ANSWER,
     REGISTRY,
     UDP_IDENTIFIERS,
+    UDP_ONLY,
     Identification,
     OpenConnection,
     ProbeContext,
@@ -340,7 +341,9 @@ async def run_checks(
     async def on_open(index: int, result: PortResult, sock: socket.socket, wait: float) -> None:
         check = pending[index]
         protocol, found = identifier(check), None
-        if protocol is not None and REGISTRY.find(protocol) is not None:
+        if protocol in UDP_ONLY:
+            check.notes.append(f"{protocol} is identified over UDP only: the TCP port is open")
+        elif protocol is not None and REGISTRY.find(protocol) is not None:
             connection = OpenConnection(hand_over(sock))
             async with identifying:
                 found = await identify(protocol, context(check, connection))
@@ -367,7 +370,8 @@ async def run_checks(
         tcp_open = check.probe.protocol is Protocol.TCP and check.outcome is Outcome.OPEN
         if tcp_open and index not in followed:
             protocol = identifier(check)
-            known = protocol if protocol and REGISTRY.find(protocol) else None
+            tcp_too = protocol and protocol not in UDP_ONLY and REGISTRY.find(protocol)
+            known = protocol if tcp_too else None
             if check.result is not None and check.result.evidence.note == RESET_ONCE_ACCEPTED:
                 if known is not None:  # nothing answered in the protocol the plan names
                     check.identification = Identification(

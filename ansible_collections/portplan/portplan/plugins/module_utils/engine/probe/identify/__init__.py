@@ -11,7 +11,7 @@ Identifiers are found in :data:`REGISTRY` by the application protocol they check
 ``ldap-gc``...); other packages add theirs under the entry-point group ``portplan.identifiers``.
 :func:`identify` runs the one the plan names, and :func:`bounded` keeps what it found to a size a
 report can carry.  Identifiers speak TCP, but those named in
-:data:`UDP_IDENTIFIERS`.
+:data:`UDP_IDENTIFIERS` (those in :data:`UDP_ONLY` never for a TCP port).
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from ansible_collections.portplan.portplan.plugins.module_utils.engine.probe.ide
     ANSWER,
     REGISTRY,
     UDP_IDENTIFIERS,
+    UDP_ONLY,
     Identification,
     Identifier,
     OpenConnection,
@@ -32,6 +33,7 @@ __all__ = [
     "ANSWER",
     "REGISTRY",
     "UDP_IDENTIFIERS",
+    "UDP_ONLY",
     "Identification",
     "Identifier",
     "OpenConnection",

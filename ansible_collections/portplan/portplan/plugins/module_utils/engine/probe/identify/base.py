@@ -18,6 +18,7 @@ __all__ = [
     "ANSWER",
     "REGISTRY",
     "UDP_IDENTIFIERS",
+    "UDP_ONLY",
     "Identification",
     "Identifier",
     "OpenConnection",
@@ -173,6 +174,9 @@ REGISTRY: PluginRegistry[Identifier] = PluginRegistry(
 #: the identifiers that speak UDP; every other one (an entry point's too) speaks TCP, and is
 #: never run for a UDP port: a TCP service on the same port number proves nothing about it
 UDP_IDENTIFIERS = frozenset({"radius"})
+#: the identifiers that speak UDP only, never run for a TCP port: an answer over UDP proves
+#: nothing about a TCP service on the same port number
+UDP_ONLY = frozenset({"radius"})
 #: the detail a UDP identifier sets once the port has answered, whatever the answer was (the
 #: kind of answer): the port is reachable even when the answer proves nothing (a wrong secret)
 ANSWER = "answer"
