@@ -151,6 +151,7 @@ REGISTRY: PluginRegistry[Identifier] = PluginRegistry(
     "identifier",
     {
         "amqp": "portplan.probe.identify.amqp:identify_amqp",
+        "dns": "portplan.probe.identify.dns:identify_dns",
         "http": "portplan.probe.identify.http:identify_http",
         "https": "portplan.probe.identify.http:identify_https",
         "ldap": "portplan.probe.identify.ldap:identify_ldap",
@@ -171,7 +172,7 @@ REGISTRY: PluginRegistry[Identifier] = PluginRegistry(
 
 #: the identifiers that speak UDP; every other one (an entry point's too) speaks TCP, and is
 #: never run for a UDP port: a TCP service on the same port number proves nothing about it
-UDP_IDENTIFIERS = frozenset({"radius"})
+UDP_IDENTIFIERS = frozenset({"dns", "radius"})
 #: the identifiers that speak UDP only, never run for a TCP port: an answer over UDP proves
 #: nothing about a TCP service on the same port number
 UDP_ONLY = frozenset({"radius"})

@@ -5,10 +5,11 @@ the module (the registry imports them by name, which Ansible cannot follow)."""
 
 from __future__ import annotations
 
-from ansible_collections.portplan.portplan.plugins.module_utils.engine.probe.identify import amqp, http, ldap, mail, msrpc, postgresql, radius, smb, tds, tls
+from ansible_collections.portplan.portplan.plugins.module_utils.engine.probe.identify import amqp, dns, http, ldap, mail, msrpc, postgresql, radius, smb, tds, tls
 
 MODULES = (
     amqp,
+    dns,
     http,
     ldap,
     mail,

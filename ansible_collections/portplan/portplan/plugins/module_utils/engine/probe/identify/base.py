@@ -153,6 +153,7 @@ REGISTRY: PluginRegistry[Identifier] = PluginRegistry(
     "identifier",
     {
         "amqp": "ansible_collections.portplan.portplan.plugins.module_utils.engine.probe.identify.amqp:identify_amqp",
+        "dns": "ansible_collections.portplan.portplan.plugins.module_utils.engine.probe.identify.dns:identify_dns",
         "http": "ansible_collections.portplan.portplan.plugins.module_utils.engine.probe.identify.http:identify_http",
         "https": "ansible_collections.portplan.portplan.plugins.module_utils.engine.probe.identify.http:identify_https",
         "ldap": "ansible_collections.portplan.portplan.plugins.module_utils.engine.probe.identify.ldap:identify_ldap",
@@ -173,7 +174,7 @@ REGISTRY: PluginRegistry[Identifier] = PluginRegistry(
 
 #: the identifiers that speak UDP; every other one (an entry point's too) speaks TCP, and is
 #: never run for a UDP port: a TCP service on the same port number proves nothing about it
-UDP_IDENTIFIERS = frozenset({"radius"})
+UDP_IDENTIFIERS = frozenset({"dns", "radius"})
 #: the identifiers that speak UDP only, never run for a TCP port: an answer over UDP proves
 #: nothing about a TCP service on the same port number
 UDP_ONLY = frozenset({"radius"})
