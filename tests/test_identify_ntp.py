@@ -99,12 +99,13 @@ def _bound(port: int) -> bool:
 
 
 @contextmanager
-def _chronyd(*lines: str) -> Iterator[int]:
-    """chronyd serving NTP on 127.0.0.3 (its port is yielded), its config ending in ``lines``."""
+def _chronyd(*lines: str, port: int | None = None) -> Iterator[int]:
+    """chronyd serving NTP on 127.0.0.3 (on ``port``, else a free one; the port is yielded),
+    its config ending in ``lines``."""
     binary = servers.binary(CHRONYD, "chrony")
     servers.need_root("chronyd")
     with servers.scratch("chronyd") as directory:
-        port = _free_port()
+        port = port or _free_port()
         conf = directory / "chrony.conf"
         conf.write_text(
             "\n".join(
@@ -259,6 +260,22 @@ def test_verify_of_a_chronyd_that_denies_the_client_fails_and_says_why(tmp_path:
     identification = check["identification"]
     assert isinstance(identification, dict), check
     assert (identification["protocol"], identification["error"]) == (None, SILENCE), check
+
+
+@SERVICES
+def test_a_tcp_row_named_ntp_is_never_identified_by_chronyd_over_udp(tmp_path: Path) -> None:
+    """NTP is asked over UDP only: chronyd on the UDP port of the same number says nothing of
+    the TCP port, which passes as open, with a note."""
+    with socket.socket() as listener:  # the kernel completes the handshakes: open
+        listener.bind((SERVER, 0))
+        listener.listen(8)
+        port = int(listener.getsockname()[1])
+        with _chronyd("allow 127.0.0.0/8", "local stratum 10", port=port):
+            assert _identify(port).protocol == "ntp"  # chronyd does answer over UDP
+            code, check = _verify(_write_deployment(tmp_path, port, "tcp"))
+    assert (code, check["protocol"], check["outcome"]) == (0, "tcp", "open"), check
+    assert check["identification"] is None, check
+    assert any("over UDP only" in note for note in check["notes"]), check  # type: ignore[attr-defined]
 
 
 # --- what is not an answer from an NTP server -----------------------------------------------
