@@ -16,6 +16,7 @@ import yaml
 
 from ansible_env import COLLECTION, REPO, environment, tool
 from portplan import __version__
+from portplan.probe.identify import REGISTRY
 
 BUILD = REPO / "scripts" / "build-collection.py"
 MODULES = ("probe", "listen", "facts")
@@ -82,7 +83,8 @@ def test_the_bundle_loads_with_the_standard_library_alone() -> None:
         check=False,
     )
     assert done.returncode == 0, done.stderr
-    assert int(done.stdout) == 16  # every identifier loads from the bundle
+    # every identifier of the source loads from the bundle
+    assert int(done.stdout) == len(REGISTRY.names()) >= 16
 
 
 def test_validate_modules() -> None:

@@ -111,6 +111,7 @@ class AppProtocol(StrEnum):
     AMQP = "amqp"
     RADIUS = "radius"
     DNS = "dns"
+    NTP = "ntp"
     POSTGRESQL = "postgresql"
     LCP = "lcp"  # Nexus' proprietary LCP
     TLS = "tls"  # TLS of an unnamed application protocol

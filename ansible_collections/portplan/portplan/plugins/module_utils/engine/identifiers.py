@@ -5,7 +5,7 @@ the module (the registry imports them by name, which Ansible cannot follow)."""
 
 from __future__ import annotations
 
-from ansible_collections.portplan.portplan.plugins.module_utils.engine.probe.identify import amqp, dns, http, ldap, mail, msrpc, postgresql, radius, smb, tds, tls
+from ansible_collections.portplan.portplan.plugins.module_utils.engine.probe.identify import amqp, dns, http, ldap, mail, msrpc, ntp, postgresql, radius, smb, tds, tls
 
 MODULES = (
     amqp,
@@ -14,6 +14,7 @@ MODULES = (
     ldap,
     mail,
     msrpc,
+    ntp,
     postgresql,
     radius,
     smb,

@@ -161,6 +161,7 @@ REGISTRY: PluginRegistry[Identifier] = PluginRegistry(
         "ldaps": "ansible_collections.portplan.portplan.plugins.module_utils.engine.probe.identify.ldap:identify_ldaps",
         "ldaps-gc": "ansible_collections.portplan.portplan.plugins.module_utils.engine.probe.identify.ldap:identify_ldaps_gc",
         "msrpc": "ansible_collections.portplan.portplan.plugins.module_utils.engine.probe.identify.msrpc:identify_msrpc",
+        "ntp": "ansible_collections.portplan.portplan.plugins.module_utils.engine.probe.identify.ntp:identify_ntp",
         "pop3": "ansible_collections.portplan.portplan.plugins.module_utils.engine.probe.identify.mail:identify_pop3",
         "postgresql": "ansible_collections.portplan.portplan.plugins.module_utils.engine.probe.identify.postgresql:identify_postgresql",
         "radius": "ansible_collections.portplan.portplan.plugins.module_utils.engine.probe.identify.radius:identify_radius",
@@ -174,10 +175,10 @@ REGISTRY: PluginRegistry[Identifier] = PluginRegistry(
 
 #: the identifiers that speak UDP; every other one (an entry point's too) speaks TCP, and is
 #: never run for a UDP port: a TCP service on the same port number proves nothing about it
-UDP_IDENTIFIERS = frozenset({"dns", "radius"})
+UDP_IDENTIFIERS = frozenset({"dns", "ntp", "radius"})
 #: the identifiers that speak UDP only, never run for a TCP port: an answer over UDP proves
 #: nothing about a TCP service on the same port number
-UDP_ONLY = frozenset({"radius"})
+UDP_ONLY = frozenset({"ntp", "radius"})
 #: the detail a UDP identifier sets once the port has answered, whatever the answer was (the
 #: kind of answer): the port is reachable even when the answer proves nothing (a wrong secret)
 ANSWER = "answer"
