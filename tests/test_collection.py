@@ -82,7 +82,7 @@ def test_the_bundle_loads_with_the_standard_library_alone() -> None:
         check=False,
     )
     assert done.returncode == 0, done.stderr
-    assert int(done.stdout) == 15  # every identifier loads from the bundle
+    assert int(done.stdout) == 16  # every identifier loads from the bundle
 
 
 def test_validate_modules() -> None:

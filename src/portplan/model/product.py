@@ -110,6 +110,7 @@ class AppProtocol(StrEnum):
     POP3 = "pop3"
     AMQP = "amqp"
     RADIUS = "radius"
+    SNMP = "snmp"
     POSTGRESQL = "postgresql"
     LCP = "lcp"  # Nexus' proprietary LCP
     TLS = "tls"  # TLS of an unnamed application protocol
