@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -23,6 +24,8 @@ from pathlib import Path
 import pytest
 
 import servers
+from portplan import load_plan
+from portplan.fanout import verify_inventory
 from portplan.probe.identify import Identification, ProbeContext, identify
 from portplan.probe.identify import _ber as ber
 from portplan.probe.identify._exchange import NotThisProtocol
@@ -135,6 +138,33 @@ def test_verify_identifies_snmpd_and_the_udp_port_is_open(snmpd: int, tmp_path: 
     assert isinstance(identification, dict), check
     assert identification["protocol"] == "snmp", identification
     assert identification["details"]["engine_id"] == ENGINE_ID.hex(), identification
+
+
+@SERVICES
+def test_a_managed_host_identifies_snmpd_through_ansible(
+    snmpd: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # verify --inventory: the collection's bundled engine sends the discovery from the host
+    monkeypatch.setenv("ANSIBLE_ASYNC_DIR", str(tmp_path / "async"))
+    (tmp_path / "nms.yaml").write_text(
+        "id: nms-1.0\nname: NMS\nversion: '1'\ndocument: {title: NMS ports}\n"
+        "components: {agent: {name: Agent}, nms: {name: NMS, kind: client}}\n"
+        "flows:\n  - {id: poll, row: 1, from: nms, to: agent, protocol: udp,\n"
+        f"     ports: {snmpd}, app_protocol: snmp, purpose: SNMP poll.}}\n"
+    )
+    (tmp_path / "lab.yaml").write_text(
+        f"name: nms-lab\nhosts: {{nms: {{addresses: [{CLIENT}]}}, "
+        f"agent: {{addresses: [{SERVER}]}}}}\n"
+        "products: {nms-1.0: {file: nms.yaml, components: {nms: nms, agent: agent}}}\n"
+    )
+    local = f"{{ansible_connection: local, ansible_python_interpreter: {sys.executable}}}"
+    inventory = tmp_path / "inventory.yml"
+    inventory.write_text(f"all:\n  hosts:\n    nms: {local}\n")
+    run = verify_inventory(load_plan(tmp_path / "lab.yaml"), inventory, timeout=2.0)
+    (check,) = run.verification.checks
+    assert check.identification is not None and check.identification.matches, check
+    assert check.identification.details["engine_id"] == ENGINE_ID.hex(), check
+    assert check.passed, check
 
 
 @SERVICES
