@@ -11,6 +11,7 @@ apt-get update -qq
 # rabbitmq-server for the identifier tests, which start their own instances on loopback; slapd,
 # samba (smbd, samba-dcerpcd) and freeradius for the directory identifier tests, likewise;
 # chrony for the NTP identifier tests, which run their own chronyd (-x: never the clock);
+# snmpd for the SNMP identifier tests, which run their own agent in the foreground;
 # dnsmasq-base for the DNS tests of verify, which run their own dnsmasq in a namespace;
 # graphviz for `portplan diagram` and the report's diagrams (dot lays them out), and chromium
 # with chromium-driver for the browser tests of the HTML report (selenium drives Debian's own
@@ -29,7 +30,7 @@ fi
 apt-get install -y -qq --no-install-recommends \
     python3 python3-venv python3-pip nftables iptables ipset iproute2 \
     nginx openssl postfix dovecot-pop3d postgresql rabbitmq-server \
-    slapd samba freeradius chrony dnsmasq-base graphviz chromium chromium-driver fonts-dejavu-core \
+    slapd samba freeradius chrony snmpd dnsmasq-base graphviz chromium chromium-driver fonts-dejavu-core \
     openssh-server openssh-client >/dev/null
 if [ -n "$made_policy" ]; then
     rm -f /usr/sbin/policy-rc.d

@@ -112,6 +112,7 @@ class AppProtocol(StrEnum):
     RADIUS = "radius"
     DNS = "dns"
     NTP = "ntp"
+    SNMP = "snmp"
     POSTGRESQL = "postgresql"
     LCP = "lcp"  # Nexus' proprietary LCP
     TLS = "tls"  # TLS of an unnamed application protocol

@@ -1,7 +1,8 @@
-"""The little of ASN.1 BER that LDAP needs (RFC 4511 section 5.1), written from X.690.
+"""The little of ASN.1 BER that LDAP and SNMP need (RFC 4511 section 5.1, RFC 3417 section 8),
+written from X.690.
 
-Only definite lengths and low tag numbers (below 31): LDAP forbids the indefinite form and
-uses no high tag numbers.  Decoding is strict and bounded: every length is checked against the
+Only definite lengths and low tag numbers (below 31): LDAP and SNMP forbid the indefinite form
+and use no high tag numbers.  Decoding is strict and bounded: every length is checked against the
 bytes that are really there, and a violation is :class:`NotThisProtocol`.
 """
 
@@ -16,6 +17,7 @@ __all__ = [
     "ENUMERATED",
     "INTEGER",
     "MAX_INTEGER_OCTETS",
+    "OBJECT_IDENTIFIER",
     "OCTET_STRING",
     "SEQUENCE",
     "SET",
@@ -23,6 +25,7 @@ __all__ = [
     "children",
     "decode",
     "decode_integer",
+    "decode_oid",
     "encode",
     "encode_integer",
 ]
@@ -30,12 +33,17 @@ __all__ = [
 BOOLEAN = 0x01
 INTEGER = 0x02
 OCTET_STRING = 0x04
+OBJECT_IDENTIFIER = 0x06
 ENUMERATED = 0x0A
 SEQUENCE = 0x30
 SET = 0x31
-#: the longest INTEGER (or ENUMERATED) read: LDAP's are at most 2**31 - 1 (RFC 4511 maxInt);
-#: a longer one is not an answer, and one of 1,786 octets or more cannot even be printed
+#: the longest INTEGER (or ENUMERATED) read: LDAP's are at most 2**31 - 1 (RFC 4511 maxInt),
+#: SNMP's at most 2**32 - 1 (an unsigned Counter32 or Gauge32); a longer one is not an answer,
+#: and one of 1,786 octets or more cannot even be printed
 MAX_INTEGER_OCTETS = 8
+#: an OBJECT IDENTIFIER's subidentifiers are at most 2**32 - 1 in SNMP (RFC 2578 section 7.1.3),
+#: five octets of seven bits
+_MAX_ARC_OCTETS = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,8 +73,29 @@ def decode_integer(value: bytes) -> int:
     if not value:
         raise NotThisProtocol("an INTEGER with no octets")
     if len(value) > MAX_INTEGER_OCTETS:
-        raise NotThisProtocol(f"an INTEGER of {len(value)} octets, more than LDAP ever sends")
+        raise NotThisProtocol(
+            f"an INTEGER of {len(value)} octets, more than LDAP or SNMP ever sends"
+        )
     return int.from_bytes(value, "big", signed=True)
+
+
+def decode_oid(value: bytes) -> str:
+    """An OBJECT IDENTIFIER in dotted form (X.690 section 8.19)."""
+    if not value or value[-1] & 0x80:
+        raise NotThisProtocol("an OBJECT IDENTIFIER cut short")
+    arcs: list[int] = []
+    number, octets = 0, 0
+    for octet in value:
+        if octets == 0 and octet == 0x80:
+            raise NotThisProtocol("an OBJECT IDENTIFIER subidentifier with a leading 0x80")
+        number, octets = number << 7 | octet & 0x7F, octets + 1
+        if octets > _MAX_ARC_OCTETS:
+            raise NotThisProtocol("an OBJECT IDENTIFIER subidentifier longer than SNMP allows")
+        if not octet & 0x80:
+            arcs.append(number)
+            number, octets = 0, 0
+    first = min(arcs[0] // 40, 2)
+    return ".".join(str(arc) for arc in (first, arcs[0] - 40 * first, *arcs[1:]))
 
 
 def _header(data: bytes, offset: int) -> tuple[int, int, int]:
@@ -80,7 +109,7 @@ def _header(data: bytes, offset: int) -> tuple[int, int, int]:
         return tag, first, offset + 2
     count = first & 0x7F
     if count == 0:
-        raise NotThisProtocol("a BER indefinite length, which LDAP forbids")
+        raise NotThisProtocol("a BER indefinite length, which LDAP and SNMP forbid")
     if count > 4 or offset + 2 + count > len(data):
         raise NotThisProtocol("a BER length that does not fit")
     length = int.from_bytes(data[offset + 2 : offset + 2 + count], "big")

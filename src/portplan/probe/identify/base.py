@@ -165,6 +165,7 @@ REGISTRY: PluginRegistry[Identifier] = PluginRegistry(
         "radius": "portplan.probe.identify.radius:identify_radius",
         "smb": "portplan.probe.identify.smb:identify_smb",
         "smtp": "portplan.probe.identify.mail:identify_smtp",
+        "snmp": "portplan.probe.identify.snmp:identify_snmp",
         "tds": "portplan.probe.identify.tds:identify_tds",
         "tls": "portplan.probe.identify.tls:identify_tls",
     },
@@ -173,10 +174,10 @@ REGISTRY: PluginRegistry[Identifier] = PluginRegistry(
 
 #: the identifiers that speak UDP; every other one (an entry point's too) speaks TCP, and is
 #: never run for a UDP port: a TCP service on the same port number proves nothing about it
-UDP_IDENTIFIERS = frozenset({"dns", "ntp", "radius"})
+UDP_IDENTIFIERS = frozenset({"dns", "ntp", "radius", "snmp"})
 #: the identifiers that speak UDP only, never run for a TCP port: an answer over UDP proves
 #: nothing about a TCP service on the same port number
-UDP_ONLY = frozenset({"ntp", "radius"})
+UDP_ONLY = frozenset({"ntp", "radius", "snmp"})
 #: the detail a UDP identifier sets once the port has answered, whatever the answer was (the
 #: kind of answer): the port is reachable even when the answer proves nothing (a wrong secret)
 ANSWER = "answer"

@@ -1,0 +1,292 @@
+"""SNMP: SNMPv3 engine-ID discovery (RFC 3414 section 4), which needs no credentials.
+
+The request is an SNMPv3 message (RFC 3412 section 6) flagged reportable and noAuthNoPriv,
+whose USM security parameters (RFC 3414 section 2.4) are all empty (no engine ID, boots and
+time 0, no user) and whose plaintext scopedPDU holds an empty GetRequest-PDU.  An SNMPv3 agent
+cannot process it for an unknown engine ID and answers with a Report (RFC 3414 section 3.2,
+step 3), usually of usmStatsUnknownEngineIDs, that carries its authoritative engine ID, boots
+and time.  Only a Report in an SNMPv3 message with the request's msgID counts: a stray
+datagram never identifies.  Nothing is read from or written to the agent's MIB.
+
+An agent that runs only SNMPv1/v2c (many network devices), or whose access list drops this
+source, is silent, which over UDP is also what a filtered port looks like.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import os
+from dataclasses import dataclass
+
+from portplan.probe.identify import _ber as ber
+from portplan.probe.identify._exchange import Findings, NotThisProtocol, printable, run_exchange
+from portplan.probe.identify.base import ANSWER, Identification, ProbeContext
+
+__all__ = ["SILENCE", "Answer", "discovery", "engine_id_facts", "identify_snmp", "parse_answer"]
+
+SILENCE = (
+    "no answer (open|filtered): the port may be filtered, or an SNMP agent discarded the "
+    "SNMPv3 engine-ID discovery because it runs SNMPv1/v2c only (SNMPv3 disabled, as on many "
+    "network devices) or its access list drops this source"
+)
+
+_VERSIONS = {0: "SNMPv1", 1: "SNMPv2c", 3: "SNMPv3"}
+_USM = 3  # msgSecurityModel of the User-based Security Model
+_REPORTABLE = 0x04  # msgFlags: reportableFlag, no auth, no priv
+_MAX_SIZE = 65507  # msgMaxSize: the largest UDP payload over IPv4
+_GET_REQUEST, _REPORT = 0xA0, 0xA8
+_PDUS = {
+    0xA0: "GetRequest",
+    0xA1: "GetNextRequest",
+    0xA2: "Response",
+    0xA3: "SetRequest",
+    0xA4: "Trap",
+    0xA5: "GetBulkRequest",
+    0xA6: "InformRequest",
+    0xA7: "SNMPv2-Trap",
+    0xA8: "Report",
+}
+#: the Report counters an agent sends to a message it cannot process (RFC 3414, RFC 3412)
+_REPORTS = {
+    "1.3.6.1.6.3.15.1.1.1.0": "usmStatsUnsupportedSecLevels",
+    "1.3.6.1.6.3.15.1.1.2.0": "usmStatsNotInTimeWindows",
+    "1.3.6.1.6.3.15.1.1.3.0": "usmStatsUnknownUserNames",
+    "1.3.6.1.6.3.15.1.1.4.0": "usmStatsUnknownEngineIDs",
+    "1.3.6.1.6.3.15.1.1.5.0": "usmStatsWrongDigests",
+    "1.3.6.1.6.3.15.1.1.6.0": "usmStatsDecryptionErrors",
+    "1.3.6.1.6.3.11.2.1.1.0": "snmpUnknownSecurityModels",
+    "1.3.6.1.6.3.11.2.1.2.0": "snmpInvalidMsgs",
+    "1.3.6.1.6.3.11.2.1.3.0": "snmpUnknownPDUHandlers",
+}
+#: a few IANA private enterprise numbers seen in engine IDs
+_ENTERPRISES = {
+    9: "Cisco",
+    11: "HP",
+    311: "Microsoft",
+    2011: "Huawei",
+    2636: "Juniper",
+    3375: "F5",
+    5951: "Citrix",
+    6876: "VMware",
+    8072: "Net-SNMP",
+    12356: "Fortinet",
+    14988: "MikroTik",
+    25461: "Palo Alto Networks",
+    30065: "Arista",
+}
+_MAX_BOOTS = 2**31 - 1  # RFC 3414 section 2.2.2: the engine is latched until reconfigured
+
+
+def _integer(number: int) -> bytes:
+    return ber.encode_integer(number)
+
+
+def _octets(value: bytes) -> bytes:
+    return ber.encode(ber.OCTET_STRING, value)
+
+
+def discovery(msg_id: int, request_id: int) -> bytes:
+    """The engine-ID discovery message: reportable, noAuthNoPriv, empty USM parameters and
+    an empty GetRequest-PDU (no variable bindings)."""
+    header = ber.encode(
+        ber.SEQUENCE,
+        _integer(msg_id) + _integer(_MAX_SIZE) + _octets(bytes((_REPORTABLE,))) + _integer(_USM),
+    )
+    usm = ber.encode(
+        ber.SEQUENCE,
+        _octets(b"") + _integer(0) + _integer(0) + _octets(b"") + _octets(b"") + _octets(b""),
+    )
+    pdu = ber.encode(
+        _GET_REQUEST,
+        _integer(request_id) + _integer(0) + _integer(0) + ber.encode(ber.SEQUENCE, b""),
+    )
+    scoped = ber.encode(ber.SEQUENCE, _octets(b"") + _octets(b"") + pdu)
+    return ber.encode(ber.SEQUENCE, _integer(3) + header + _octets(usm) + scoped)
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """What an SNMPv3 answer says (``pdu`` is ``None`` when its scopedPDU is encrypted)."""
+
+    msg_id: int
+    security_model: int
+    engine_id: bytes
+    boots: int
+    time: int
+    pdu: int | None
+    oids: tuple[str, ...]
+
+
+def _parts(item: ber.Tlv, tags: tuple[int, ...], what: str) -> list[ber.Tlv]:
+    found = ber.children(item)
+    if len(found) < len(tags) or any(p.tag != t for p, t in zip(found, tags, strict=False)):
+        raise NotThisProtocol(f"a malformed {what}")
+    return found
+
+
+def parse_answer(data: bytes) -> Answer | str:
+    """An SNMPv3 answer, or the version name of an SNMPv1/v2c message; ``NotThisProtocol`` for
+    anything else."""
+    message, end = ber.decode(data)
+    if message.tag != ber.SEQUENCE or end != len(data):
+        raise NotThisProtocol("not one BER SEQUENCE")
+    first = ber.children(message)
+    if not first or first[0].tag != ber.INTEGER:
+        raise NotThisProtocol("no message version")
+    version = ber.decode_integer(first[0].value)
+    if version in (0, 1):
+        _parts(message, (ber.INTEGER, ber.OCTET_STRING), f"{_VERSIONS[version]} message")
+        return _VERSIONS[version]
+    if version != 3:
+        raise NotThisProtocol(f"message version {version}")
+    top = _parts(message, (ber.INTEGER, ber.SEQUENCE, ber.OCTET_STRING), "SNMPv3 message")
+    header = _parts(top[1], (ber.INTEGER,) * 2 + (ber.OCTET_STRING, ber.INTEGER), "msgGlobalData")
+    msg_id, model = ber.decode_integer(header[0].value), ber.decode_integer(header[3].value)
+    engine, boots, time = b"", 0, 0
+    if model == _USM:
+        usm_tlv, _end = ber.decode(top[2].value)
+        usm = _parts(usm_tlv, (ber.OCTET_STRING, ber.INTEGER, ber.INTEGER), "USM parameters")
+        engine = usm[0].value
+        boots, time = ber.decode_integer(usm[1].value), ber.decode_integer(usm[2].value)
+    if len(top) < 4:
+        raise NotThisProtocol("an SNMPv3 message without msgData")
+    if top[3].tag == ber.OCTET_STRING:  # an encryptedPDU
+        return Answer(msg_id, model, engine, boots, time, None, ())
+    scoped = _parts(top[3], (ber.OCTET_STRING, ber.OCTET_STRING), "scopedPDU")
+    if len(scoped) < 3:
+        raise NotThisProtocol("a scopedPDU without a PDU")
+    fields = _parts(scoped[2], (ber.INTEGER,) * 3 + (ber.SEQUENCE,), "PDU")
+    oids = []
+    for binding in ber.children(fields[3]):
+        name = _parts(binding, (ber.OBJECT_IDENTIFIER,), "variable binding")[0]
+        oids.append(ber.decode_oid(name.value))
+    return Answer(msg_id, model, engine, boots, time, scoped[2].tag, tuple(oids))
+
+
+def engine_id_facts(engine_id: bytes) -> dict[str, str]:
+    """The enterprise and, where the format says, the address or text in an engine ID
+    (RFC 3411 SnmpEngineID)."""
+    if len(engine_id) < 5:
+        return {}
+    number = int.from_bytes(engine_id[:4], "big") & 0x7FFFFFFF
+    name = _ENTERPRISES.get(number)
+    facts = {"engine_enterprise": f"{number} ({name})" if name else str(number)}
+    if not engine_id[0] & 0x80:  # the SNMPv1-era format: 8 enterprise-specific octets
+        return facts
+    kind, rest = engine_id[4], engine_id[5:]
+    if kind == 1 and len(rest) == 4:
+        facts["engine_id_format"] = f"IPv4 address {ipaddress.IPv4Address(rest)}"
+    elif kind == 2 and len(rest) == 16:
+        facts["engine_id_format"] = f"IPv6 address {ipaddress.IPv6Address(rest)}"
+    elif kind == 3 and len(rest) == 6:
+        facts["engine_id_format"] = "MAC address " + ":".join(f"{b:02x}" for b in rest)
+    elif kind == 4:
+        facts["engine_id_format"] = f"text '{printable(rest, 32)}'"
+    elif kind >= 128:
+        facts["engine_id_format"] = "enterprise-specific"
+    return facts
+
+
+def _describe(found: Findings, answer: Answer) -> None:
+    found.protocol = "snmp"
+    found.details[ANSWER] = "Report"
+    if answer.engine_id:
+        found.details["engine_id"] = answer.engine_id.hex()
+        found.details.update(engine_id_facts(answer.engine_id))
+    else:
+        found.warnings.append("the Report carries no authoritative engine ID")
+    found.details["engine_boots"] = str(answer.boots)
+    found.details["engine_time"] = f"{answer.time} s"
+    if answer.oids:
+        found.details["report"] = ", ".join(
+            f"{_REPORTS[oid]} ({oid})" if oid in _REPORTS else oid for oid in answer.oids
+        )
+    if answer.boots == _MAX_BOOTS:
+        found.warnings.append(
+            "engine boots is at its maximum: the agent refuses authenticated SNMPv3 until it "
+            "is given new keys (RFC 3414 section 2.2.2)"
+        )
+
+
+class _Answers(asyncio.DatagramProtocol):
+    """Datagrams and socket errors (ICMP unreachable on the connected socket), in order."""
+
+    def __init__(self) -> None:
+        self.queue: asyncio.Queue[bytes | OSError] = asyncio.Queue()
+
+    def datagram_received(self, data: bytes, addr: tuple[str | int, ...]) -> None:
+        self.queue.put_nowait(data)
+
+    def error_received(self, exc: Exception) -> None:
+        if isinstance(exc, OSError):
+            self.queue.put_nowait(exc)
+
+
+def _judge(found: Findings, item: bytes, sent: set[int]) -> bool:
+    """Whether ``item`` is the Report that identifies the agent (``False``: an answer to
+    another message, ignored); ``NotThisProtocol`` when it is an answer that does not."""
+    try:
+        answer = parse_answer(item)
+    except NotThisProtocol as exc:
+        found.details[ANSWER] = f"{len(item)} bytes"
+        raise NotThisProtocol(f"not SNMP ({exc}): '{printable(item, 32)}'") from exc
+    if isinstance(answer, str):  # its community is a secret: never shown
+        found.details[ANSWER] = f"{answer} message"
+        raise NotThisProtocol(f"an {answer} message, not an SNMPv3 answer to engine-ID discovery")
+    if answer.msg_id not in sent:
+        found.details["ignored"] = f"an SNMPv3 message with another msgID ({answer.msg_id})"
+        return False
+    if answer.pdu != _REPORT:
+        kind = "an encrypted scopedPDU" if answer.pdu is None else _PDUS.get(answer.pdu)
+        found.details[ANSWER] = f"SNMPv3 {kind or f'PDU {answer.pdu:#04x}'}"
+        raise NotThisProtocol(
+            f"SNMPv3 answered engine-ID discovery with {kind or 'an unknown PDU'}, not a Report"
+        )
+    _describe(found, answer)
+    return True
+
+
+async def _discover(ctx: ProbeContext, found: Findings) -> None:
+    loop = asyncio.get_running_loop()
+    transport, answers = await loop.create_datagram_endpoint(
+        _Answers,
+        remote_addr=(ctx.address, ctx.port),
+        local_addr=(ctx.source_address, 0) if ctx.source_address else None,
+    )
+    try:
+        sent: set[int] = set()
+
+        def send() -> None:  # a second try is a new message, with its own msgID
+            msg_id = int.from_bytes(os.urandom(4), "big") & 0x7FFFFFFF
+            sent.add(msg_id)
+            request_id = int.from_bytes(os.urandom(4), "big") & 0x7FFFFFFF
+            transport.sendto(discovery(msg_id, request_id))
+
+        send()
+        second_try = loop.time() + ctx.timeout / 3
+        while True:
+            wait = second_try - loop.time() if len(sent) == 1 else None
+            try:
+                item = await asyncio.wait_for(answers.queue.get(), wait)
+            except TimeoutError:
+                send()
+                continue
+            if isinstance(item, ConnectionRefusedError):
+                raise NotThisProtocol("closed (ICMP port unreachable)")
+            if isinstance(item, OSError):
+                raise NotThisProtocol(f"{type(item).__name__}: {item}")
+            if _judge(found, item, sent):
+                return
+    finally:
+        transport.close()
+
+
+async def identify_snmp(ctx: ProbeContext) -> Identification:
+    """SNMPv3 engine-ID discovery; the agent's Report must carry the request's msgID."""
+
+    async def talk(found: Findings) -> None:
+        found.step = "answer to SNMPv3 engine-ID discovery"
+        await _discover(ctx, found)
+
+    return await run_exchange("snmp", ctx, talk, silence=SILENCE)
