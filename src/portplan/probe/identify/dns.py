@@ -23,6 +23,7 @@ import os
 import struct
 from dataclasses import dataclass
 
+from portplan.probe.identify._datagram import ask
 from portplan.probe.identify._exchange import (
     Findings,
     NotThisProtocol,
@@ -181,68 +182,34 @@ def _new_id(used: set[int]) -> int:
             return ident
 
 
-class _Answers(asyncio.DatagramProtocol):
-    """Datagrams and socket errors (ICMP unreachable on the connected socket), in order."""
-
-    def __init__(self) -> None:
-        self.queue: asyncio.Queue[bytes | OSError] = asyncio.Queue()
-
-    def datagram_received(self, data: bytes, addr: tuple[str | int, ...]) -> None:
-        self.queue.put_nowait(data)
-
-    def error_received(self, exc: Exception) -> None:
-        if isinstance(exc, OSError):
-            self.queue.put_nowait(exc)
-
-
 async def _over_udp(ctx: ProbeContext, found: Findings) -> None:
-    loop = asyncio.get_running_loop()
-    transport, answers = await loop.create_datagram_endpoint(
-        _Answers,
-        remote_addr=(ctx.address, ctx.port),
-        local_addr=(ctx.source_address, 0) if ctx.source_address else None,
-    )
-    try:
-        sent: set[int] = set()
-        strays: list[bytes] = []
+    sent: set[int] = set()
+    strays: list[bytes] = []
 
-        def send() -> None:
-            ident = _new_id(sent)
-            sent.add(ident)
-            transport.sendto(query(ident))
+    def request() -> bytes:
+        ident = _new_id(sent)
+        sent.add(ident)
+        return query(ident)
 
-        send()
-        start = loop.time()
+    def judge(item: bytes) -> bool:
+        if len(item) < 2 or int.from_bytes(item[:2], "big") not in sent:
+            strays.append(item)  # a stray answer, or not DNS: wait for the answer
+            found.details["ignored"] = f"no id of a query sent: '{printable(item, 32)}'"
+            return False
+        try:
+            response = read_response(item, int.from_bytes(item[:2], "big"))
+        except ValueError as exc:
+            raise _not_dns(found, item, str(exc)) from None
+        _describe(found, response)
+        return True
+
+    def unanswered() -> None:
         # within run_exchange's own time, so that datagrams that came and were not DNS are
         # reported as such rather than as silence
-        second_try, end = start + ctx.timeout / 3, start + ctx.timeout * 2 / 3
-        while True:
-            wait = (second_try if len(sent) == 1 else end) - loop.time()
-            try:
-                item = await asyncio.wait_for(answers.queue.get(), max(0.0, wait))
-            except TimeoutError:
-                if len(sent) == 1:
-                    send()
-                    continue
-                if strays:
-                    raise _not_dns(found, strays[0], "no answer to the query came back") from None
-                raise
-            if isinstance(item, ConnectionRefusedError):
-                raise NotThisProtocol("closed (ICMP port unreachable)")
-            if isinstance(item, OSError):
-                raise NotThisProtocol(f"{type(item).__name__}: {item}")
-            if len(item) < 2 or int.from_bytes(item[:2], "big") not in sent:
-                strays.append(item)  # a stray answer, or not DNS: wait for the answer
-                found.details["ignored"] = f"no id of a query sent: '{printable(item, 32)}'"
-                continue
-            try:
-                response = read_response(item, int.from_bytes(item[:2], "big"))
-            except ValueError as exc:
-                raise _not_dns(found, item, str(exc)) from None
-            _describe(found, response)
-            return
-    finally:
-        transport.close()
+        if strays:
+            raise _not_dns(found, strays[0], "no answer to the query came back")
+
+    await ask(ctx, request, judge, unanswered=unanswered)
 
 
 async def _read_message(reader: asyncio.StreamReader, window: float) -> tuple[bytes, bool]:

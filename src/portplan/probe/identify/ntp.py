@@ -20,10 +20,10 @@ ignore``; so silence may be that as well as a filtered port.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import struct
 
+from portplan.probe.identify._datagram import ask
 from portplan.probe.identify._exchange import Findings, NotThisProtocol, printable, run_exchange
 from portplan.probe.identify.base import ANSWER, Identification, ProbeContext
 
@@ -147,20 +147,6 @@ def describe(found: Findings, packet: bytes) -> None:
         )
 
 
-class _Answers(asyncio.DatagramProtocol):
-    """Datagrams and socket errors (ICMP unreachable on the connected socket), in order."""
-
-    def __init__(self) -> None:
-        self.queue: asyncio.Queue[bytes | OSError] = asyncio.Queue()
-
-    def datagram_received(self, data: bytes, addr: tuple[str | int, ...]) -> None:
-        self.queue.put_nowait(data)
-
-    def error_received(self, exc: Exception) -> None:
-        if isinstance(exc, OSError):
-            self.queue.put_nowait(exc)
-
-
 def _nonce(sent: set[bytes]) -> bytes:
     while True:
         transmit = os.urandom(8)
@@ -169,47 +155,28 @@ def _nonce(sent: set[bytes]) -> bytes:
 
 
 async def _ask(ctx: ProbeContext, found: Findings) -> None:
-    loop = asyncio.get_running_loop()
-    transport, answers = await loop.create_datagram_endpoint(
-        _Answers,
-        remote_addr=(ctx.address, ctx.port),
-        local_addr=(ctx.source_address, 0) if ctx.source_address else None,
-    )
-    try:
-        sent: set[bytes] = set()  # the Transmit Timestamps of the requests
+    sent: set[bytes] = set()  # the Transmit Timestamps of the requests
 
-        def send() -> None:  # a second try is a new request, with a nonce of its own
-            transmit = _nonce(sent)
-            sent.add(transmit)
-            transport.sendto(request(transmit))
+    def send() -> bytes:  # a second try is a new request, with a nonce of its own
+        transmit = _nonce(sent)
+        sent.add(transmit)
+        return request(transmit)
 
-        send()
-        second_try = loop.time() + ctx.timeout / 3
-        while True:
-            wait = second_try - loop.time() if len(sent) == 1 else None
-            try:
-                item = await asyncio.wait_for(answers.queue.get(), wait)
-            except TimeoutError:
-                send()
-                continue
-            if isinstance(item, ConnectionRefusedError):
-                raise NotThisProtocol("closed (ICMP port unreachable)")
-            if isinstance(item, OSError):
-                raise NotThisProtocol(f"{type(item).__name__}: {item}")
-            why = why_not_an_answer(item)
-            if why is not None:
-                found.details[ANSWER] = f"{len(item)} bytes"
-                if item[:_LENGTH] in {request(t) for t in sent}:
-                    why = "our own request sent back (an echo service?)"
-                raise NotThisProtocol(f"not NTP: {why}: '{printable(item, 48)}'")
-            if item[24:32] not in sent:  # the Origin Timestamp
-                found.details["ignored"] = "an NTP answer to another request (its Origin Timestamp)"
-                continue
-            found.protocol = "ntp"
-            describe(found, item)
-            return
-    finally:
-        transport.close()
+    def judge(item: bytes) -> bool:
+        why = why_not_an_answer(item)
+        if why is not None:
+            found.details[ANSWER] = f"{len(item)} bytes"
+            if item[:_LENGTH] in {request(t) for t in sent}:
+                why = "our own request sent back (an echo service?)"
+            raise NotThisProtocol(f"not NTP: {why}: '{printable(item, 48)}'")
+        if item[24:32] not in sent:  # the Origin Timestamp
+            found.details["ignored"] = "an NTP answer to another request (its Origin Timestamp)"
+            return False
+        found.protocol = "ntp"
+        describe(found, item)
+        return True
+
+    await ask(ctx, send, judge)
 
 
 async def identify_ntp(ctx: ProbeContext) -> Identification:

@@ -17,12 +17,12 @@ environment: a secret on a command line is visible to every user of the machine.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import hmac
 import os
 import struct
 
+from portplan.probe.identify._datagram import ask
 from portplan.probe.identify._exchange import Findings, NotThisProtocol, printable, run_exchange
 from portplan.probe.identify.base import ANSWER, Identification, ProbeContext
 
@@ -123,20 +123,6 @@ def verify_answer(answer: bytes, request_authenticator: bytes, secret: bytes) ->
     return None
 
 
-class _Answers(asyncio.DatagramProtocol):
-    """Datagrams and socket errors (ICMP unreachable on the connected socket), in order."""
-
-    def __init__(self) -> None:
-        self.queue: asyncio.Queue[bytes | OSError] = asyncio.Queue()
-
-    def datagram_received(self, data: bytes, addr: tuple[str | int, ...]) -> None:
-        self.queue.put_nowait(data)
-
-    def error_received(self, exc: Exception) -> None:
-        if isinstance(exc, OSError):
-            self.queue.put_nowait(exc)
-
-
 def _describe(found: Findings, packet: bytes) -> None:
     code = packet[0]
     found.details[ANSWER] = _CODES.get(code, f"code {code}")
@@ -160,49 +146,30 @@ def _describe(found: Findings, packet: bytes) -> None:
 
 
 async def _status_server(ctx: ProbeContext, secret: bytes, found: Findings) -> None:
-    loop = asyncio.get_running_loop()
-    transport, answers = await loop.create_datagram_endpoint(
-        _Answers,
-        remote_addr=(ctx.address, ctx.port),
-        local_addr=(ctx.source_address, 0) if ctx.source_address else None,
-    )
-    try:
-        sent: dict[int, bytes] = {}  # identifier -> request authenticator
+    sent: dict[int, bytes] = {}  # identifier -> request authenticator
 
-        def send() -> None:
-            # RFC 5997: Status-Server is never retransmitted; a second try is a new packet
-            identifier = next(i for i in os.urandom(64) if i not in sent)
-            sent[identifier] = os.urandom(16)
-            transport.sendto(status_server(identifier, sent[identifier], secret))
+    def request() -> bytes:
+        # RFC 5997: Status-Server is never retransmitted; a second try is a new packet
+        identifier = next(i for i in os.urandom(64) if i not in sent)
+        sent[identifier] = os.urandom(16)
+        return status_server(identifier, sent[identifier], secret)
 
-        send()
-        second_try = loop.time() + ctx.timeout / 3
-        while True:
-            wait = second_try - loop.time() if len(sent) == 1 else None
-            try:
-                item = await asyncio.wait_for(answers.queue.get(), wait)
-            except TimeoutError:
-                send()
-                continue
-            if isinstance(item, ConnectionRefusedError):
-                raise NotThisProtocol("closed (ICMP port unreachable)")
-            if isinstance(item, OSError):
-                raise NotThisProtocol(f"{type(item).__name__}: {item}")
-            if len(item) < 20:
-                found.details[ANSWER] = f"{len(item)} bytes"
-                raise NotThisProtocol(f"not RADIUS: '{printable(item, 32)}'")
-            if item[1] not in sent:
-                found.details["ignored"] = f"an answer to another request: '{printable(item, 32)}'"
-                continue
-            why = verify_answer(item, sent[item[1]], secret)
-            if why is not None:
-                found.details[ANSWER] = _CODES.get(item[0], f"code {item[0]}")
-                raise NotThisProtocol(f"{WRONG_SECRET}: {why}")
-            found.protocol = "radius"
-            _describe(found, item)
-            return
-    finally:
-        transport.close()
+    def judge(item: bytes) -> bool:
+        if len(item) < 20:
+            found.details[ANSWER] = f"{len(item)} bytes"
+            raise NotThisProtocol(f"not RADIUS: '{printable(item, 32)}'")
+        if item[1] not in sent:
+            found.details["ignored"] = f"an answer to another request: '{printable(item, 32)}'"
+            return False
+        why = verify_answer(item, sent[item[1]], secret)
+        if why is not None:
+            found.details[ANSWER] = _CODES.get(item[0], f"code {item[0]}")
+            raise NotThisProtocol(f"{WRONG_SECRET}: {why}")
+        found.protocol = "radius"
+        _describe(found, item)
+        return True
+
+    await ask(ctx, request, judge)
 
 
 async def identify_radius(ctx: ProbeContext) -> Identification:

@@ -14,12 +14,12 @@ source, is silent, which over UDP is also what a filtered port looks like.
 
 from __future__ import annotations
 
-import asyncio
 import ipaddress
 import os
 from dataclasses import dataclass
 
 from portplan.probe.identify import _ber as ber
+from portplan.probe.identify._datagram import ask
 from portplan.probe.identify._exchange import Findings, NotThisProtocol, printable, run_exchange
 from portplan.probe.identify.base import ANSWER, Identification, ProbeContext
 
@@ -209,20 +209,6 @@ def _describe(found: Findings, answer: Answer) -> None:
         )
 
 
-class _Answers(asyncio.DatagramProtocol):
-    """Datagrams and socket errors (ICMP unreachable on the connected socket), in order."""
-
-    def __init__(self) -> None:
-        self.queue: asyncio.Queue[bytes | OSError] = asyncio.Queue()
-
-    def datagram_received(self, data: bytes, addr: tuple[str | int, ...]) -> None:
-        self.queue.put_nowait(data)
-
-    def error_received(self, exc: Exception) -> None:
-        if isinstance(exc, OSError):
-            self.queue.put_nowait(exc)
-
-
 def _judge(found: Findings, item: bytes, sent: set[int]) -> bool:
     """Whether ``item`` is the Report that identifies the agent (``False``: an answer to
     another message, ignored); ``NotThisProtocol`` when it is an answer that does not."""
@@ -248,38 +234,15 @@ def _judge(found: Findings, item: bytes, sent: set[int]) -> bool:
 
 
 async def _discover(ctx: ProbeContext, found: Findings) -> None:
-    loop = asyncio.get_running_loop()
-    transport, answers = await loop.create_datagram_endpoint(
-        _Answers,
-        remote_addr=(ctx.address, ctx.port),
-        local_addr=(ctx.source_address, 0) if ctx.source_address else None,
-    )
-    try:
-        sent: set[int] = set()
+    sent: set[int] = set()
 
-        def send() -> None:  # a second try is a new message, with its own msgID
-            msg_id = int.from_bytes(os.urandom(4), "big") & 0x7FFFFFFF
-            sent.add(msg_id)
-            request_id = int.from_bytes(os.urandom(4), "big") & 0x7FFFFFFF
-            transport.sendto(discovery(msg_id, request_id))
+    def request() -> bytes:  # a second try is a new message, with its own msgID
+        msg_id = int.from_bytes(os.urandom(4), "big") & 0x7FFFFFFF
+        sent.add(msg_id)
+        request_id = int.from_bytes(os.urandom(4), "big") & 0x7FFFFFFF
+        return discovery(msg_id, request_id)
 
-        send()
-        second_try = loop.time() + ctx.timeout / 3
-        while True:
-            wait = second_try - loop.time() if len(sent) == 1 else None
-            try:
-                item = await asyncio.wait_for(answers.queue.get(), wait)
-            except TimeoutError:
-                send()
-                continue
-            if isinstance(item, ConnectionRefusedError):
-                raise NotThisProtocol("closed (ICMP port unreachable)")
-            if isinstance(item, OSError):
-                raise NotThisProtocol(f"{type(item).__name__}: {item}")
-            if _judge(found, item, sent):
-                return
-    finally:
-        transport.close()
+    await ask(ctx, request, lambda item: _judge(found, item, sent))
 
 
 async def identify_snmp(ctx: ProbeContext) -> Identification:

@@ -1,0 +1,88 @@
+"""What every UDP identifier shares: a request in a datagram of its own, tried twice, and
+the datagrams that come back judged one by one.
+
+A UDP identifier (RADIUS, DNS, NTP, SNMP) sends its request from a socket of its own,
+connected to the port, so that only datagrams from the probed address and port reach it, and
+the kernel hands it the ICMP errors about them.  A request left unanswered for a third of the
+time is sent once more as a new request (a new id or nonce: RFC 5997 forbids retransmitting a
+Status-Server, and a new nonce keeps the first request's late answer apart from nothing).  Each
+datagram is the identifier's to judge: the one that identifies the service ends the exchange,
+an answer to another request is ignored, and anything else raises
+:class:`~portplan.probe.identify._exchange.NotThisProtocol`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+from portplan.probe.identify._exchange import NotThisProtocol
+from portplan.probe.identify.base import ProbeContext
+
+__all__ = ["CLOSED", "ask"]
+
+CLOSED = "closed (ICMP port unreachable)"
+
+
+class _Datagrams(asyncio.DatagramProtocol):
+    """Datagrams and socket errors (ICMP unreachable on the connected socket), in order."""
+
+    def __init__(self) -> None:
+        self.queue: asyncio.Queue[bytes | OSError] = asyncio.Queue()
+
+    def datagram_received(self, data: bytes, addr: tuple[str | int, ...]) -> None:
+        self.queue.put_nowait(data)
+
+    def error_received(self, exc: Exception) -> None:
+        if isinstance(exc, OSError):
+            self.queue.put_nowait(exc)
+
+
+async def ask(
+    ctx: ProbeContext,
+    request: Callable[[], bytes],
+    judge: Callable[[bytes], bool],
+    *,
+    unanswered: Callable[[], None] | None = None,
+) -> None:
+    """Send ``request()`` to the port, and once more (``request()`` again: a new request)
+    after a third of ``ctx.timeout``; give each datagram that comes to ``judge`` until it
+    says ``True`` (``False``: not an answer to a request sent, ignored).
+
+    ICMP port unreachable ends it as ``closed``; another socket error as what it was.
+    Without ``unanswered`` the exchange waits until the caller's time limit; with it,
+    ``unanswered()`` is called at two thirds of ``ctx.timeout`` (it may raise what the
+    datagrams ignored meanwhile mean), and then :class:`TimeoutError` is raised.
+    """
+    loop = asyncio.get_running_loop()
+    transport, datagrams = await loop.create_datagram_endpoint(
+        _Datagrams,
+        remote_addr=(ctx.address, ctx.port),
+        local_addr=(ctx.source_address, 0) if ctx.source_address else None,
+    )
+    try:
+        transport.sendto(request())
+        start = loop.time()
+        second_try: float | None = start + ctx.timeout / 3
+        end = start + ctx.timeout * 2 / 3 if unanswered is not None else None
+        while True:
+            until = second_try if second_try is not None else end
+            wait = None if until is None else max(0.0, until - loop.time())
+            try:
+                item = await asyncio.wait_for(datagrams.queue.get(), wait)
+            except TimeoutError:
+                if second_try is not None:
+                    second_try = None
+                    transport.sendto(request())
+                    continue
+                if unanswered is not None:
+                    unanswered()
+                raise
+            if isinstance(item, ConnectionRefusedError):
+                raise NotThisProtocol(CLOSED)
+            if isinstance(item, OSError):
+                raise NotThisProtocol(f"{type(item).__name__}: {item}")
+            if judge(item):
+                return
+    finally:
+        transport.close()
