@@ -90,3 +90,27 @@ def test_a_note_in_a_protocol_cell_stays_with_the_drafted_flow(tmp_path: Path) -
         ([54], ["only in cluster mode"]),
         ([55], ["optional"]),
     ]
+
+
+def test_a_cell_naming_two_known_protocols_sets_no_app_protocol(tmp_path: Path) -> None:
+    """``TCP HTTPS/LDAPS`` took one of the two, which one depending on the interpreter's hash
+    seed: the draft differed from run to run, and verify then failed the port on the other
+    protocol.  Two known protocols set none; one sets it."""
+    page = tmp_path / "ports.csv"
+    page.write_text(
+        "Source,Destination,Port,Protocol\n"
+        "A,B,8443,TCP HTTPS/LDAPS\n"
+        'A,B,9000,"TCP HTTP, TLS, AMQP"\n'
+        "A,B,443,TCP/HTTPS\n"
+        "A,B,161,SNMP\n"
+    )
+    out = tmp_path / "product.yaml"
+    result = CliRunner().invoke(cli, ["import", str(page), "-o", str(out)])
+    assert result.exit_code == 0, result.stderr
+    flows = yaml.safe_load(out.read_text())["flows"]
+    assert [(f["ports"], f.get("app_protocol")) for f in flows] == [
+        ([8443], None),
+        ([9000], None),
+        ([443], "https"),
+        ([161], "snmp"),
+    ]

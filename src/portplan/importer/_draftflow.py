@@ -54,9 +54,10 @@ def flow_fields(
     if service or applications:
         flow["service"] = service or ", ".join(applications)
     known = {_VERSIONS.get(a.lower(), a.lower()) for a in applications}
-    app = next((AppProtocol(a) for a in known if a in AppProtocol.__members__.values()), None)
-    if app is not None:
-        flow["app_protocol"] = app.value
+    # one protocol verify can identify, or none: of `HTTP/HTTPS` neither holds on every port
+    named = known & set(AppProtocol.__members__.values())
+    if len(named) == 1:
+        flow["app_protocol"] = named.pop()
     if known & _TLS:
         flow["tls"] = True
     if row.direction is not None and row.direction.loopback:
