@@ -556,7 +556,7 @@ def test_rate_limited_icmp_rejections_are_all_reported(lab: Lab, tmp_path: Path)
     assert asked_again >= len(RATE_LIMITED) // 2, (asked_again, elapsed)
 
 
-PORT_UNREACHABLE = range(26000, 26020)
+PORT_UNREACHABLE = range(26000, 26010)  # 20 errors for two addresses: 6 at once, then 1 a second
 SECOND_ADDRESS = "198.51.100.3"  #: the router answers for it: its rules reject before routing
 
 
