@@ -30,8 +30,16 @@ _INTERFACES = {
     "internal or external": Interface.INTERNAL_OR_EXTERNAL,
 }
 _TLS = frozenset({"https", "ldaps", "tls", "ssl", "smtps", "imaps", "pop3s", "ftps", "amqps"})
-#: versions of an application protocol that speak it over TCP (HTTP/3 is QUIC, over UDP)
-_VERSIONS = {"http/1.0": "http", "http/1.1": "http", "http/2": "http"}
+#: names of an application protocol's versions and of what runs over it, by the protocol verify
+#: identifies them by: versions that speak it over TCP (HTTP/3 is QUIC, over UDP), and the
+#: file transfers over SSH (SFTP is not FTPS: no TLS)
+_SPOKEN_AS = {
+    "http/1.0": "http",
+    "http/1.1": "http",
+    "http/2": "http",
+    "sftp": "ssh",
+    "scp": "ssh",
+}
 #: fields the model keeps as the flow's own text: who needs access, where it leaves from
 KEPT_AS_TEXT = (Field.ACCESS, Field.SOURCE_PORT)
 
@@ -53,7 +61,7 @@ def flow_fields(
     flow: dict[str, Any] = {"purpose": purpose}
     if service or applications:
         flow["service"] = service or ", ".join(applications)
-    known = {_VERSIONS.get(a.lower(), a.lower()) for a in applications}
+    known = {_SPOKEN_AS.get(a.lower(), a.lower()) for a in applications}
     # one protocol verify can identify, or none: of `HTTP/HTTPS` neither holds on every port
     named = known & set(AppProtocol.__members__.values())
     if len(named) == 1:

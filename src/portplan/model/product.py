@@ -113,6 +113,7 @@ class AppProtocol(StrEnum):
     DNS = "dns"
     NTP = "ntp"
     SNMP = "snmp"
+    SSH = "ssh"  # SFTP and SCP too: they run over SSH
     POSTGRESQL = "postgresql"
     LCP = "lcp"  # Nexus' proprietary LCP
     TLS = "tls"  # TLS of an unnamed application protocol

@@ -26,6 +26,7 @@ __all__ = [
     "Findings",
     "NotThisProtocol",
     "Stream",
+    "budget",
     "connect",
     "printable",
     "read_line",
@@ -150,7 +151,8 @@ def _describe_ssl_error(exc: ssl.SSLError, found: Findings) -> str:
     return f"TLS error waiting for {found.step}: {reason}"
 
 
-def _budget(timeout: float) -> float:
+def budget(timeout: float) -> float:
+    """The time an exchange runs within ``identify``'s ``timeout``."""
     # Inside ``identify``'s own bound, so that this exchange's finding (with what it learnt
     # before the time ran out) is what gets reported, not the generic time-out.
     return timeout - min(0.25, timeout / 4)
@@ -168,9 +170,9 @@ async def run_exchange(
     ``silence``: what running out of time means, instead of "no <step> within N s".
     """
     found = Findings(expected=expected)
-    budget = _budget(ctx.timeout)
+    within = budget(ctx.timeout)
     try:
-        async with asyncio.timeout(budget):
+        async with asyncio.timeout(within):
             await talk(found)
     except NotThisProtocol as exc:
         return found.identification(str(exc))
@@ -178,7 +180,7 @@ async def run_exchange(
         if found.complete:
             return found.identification()
         if isinstance(exc, TimeoutError):
-            return found.identification(silence or f"no {found.step} within {budget:g} s")
+            return found.identification(silence or f"no {found.step} within {within:g} s")
         if isinstance(exc, asyncio.IncompleteReadError):
             got = f" after '{printable(exc.partial)}'" if exc.partial else ""
             return found.identification(f"connection closed waiting for {found.step}{got}")

@@ -166,6 +166,7 @@ REGISTRY: PluginRegistry[Identifier] = PluginRegistry(
         "smb": "portplan.probe.identify.smb:identify_smb",
         "smtp": "portplan.probe.identify.mail:identify_smtp",
         "snmp": "portplan.probe.identify.snmp:identify_snmp",
+        "ssh": "portplan.probe.identify.ssh:identify_ssh",
         "tds": "portplan.probe.identify.tds:identify_tds",
         "tls": "portplan.probe.identify.tls:identify_tls",
     },

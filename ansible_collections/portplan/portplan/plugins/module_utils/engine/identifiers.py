@@ -5,7 +5,7 @@ the module (the registry imports them by name, which Ansible cannot follow)."""
 
 from __future__ import annotations
 
-from ansible_collections.portplan.portplan.plugins.module_utils.engine.probe.identify import amqp, dns, http, ldap, mail, msrpc, ntp, postgresql, radius, smb, snmp, tds, tls
+from ansible_collections.portplan.portplan.plugins.module_utils.engine.probe.identify import amqp, dns, http, ldap, mail, msrpc, ntp, postgresql, radius, smb, snmp, ssh, tds, tls
 
 MODULES = (
     amqp,
@@ -19,6 +19,7 @@ MODULES = (
     radius,
     smb,
     snmp,
+    ssh,
     tds,
     tls,
 )

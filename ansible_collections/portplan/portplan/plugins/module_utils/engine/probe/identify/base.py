@@ -168,6 +168,7 @@ REGISTRY: PluginRegistry[Identifier] = PluginRegistry(
         "smb": "ansible_collections.portplan.portplan.plugins.module_utils.engine.probe.identify.smb:identify_smb",
         "smtp": "ansible_collections.portplan.portplan.plugins.module_utils.engine.probe.identify.mail:identify_smtp",
         "snmp": "ansible_collections.portplan.portplan.plugins.module_utils.engine.probe.identify.snmp:identify_snmp",
+        "ssh": "ansible_collections.portplan.portplan.plugins.module_utils.engine.probe.identify.ssh:identify_ssh",
         "tds": "ansible_collections.portplan.portplan.plugins.module_utils.engine.probe.identify.tds:identify_tds",
         "tls": "ansible_collections.portplan.portplan.plugins.module_utils.engine.probe.identify.tls:identify_tls",
     },
