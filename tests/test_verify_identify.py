@@ -410,3 +410,33 @@ def test_a_radius_port_silent_to_the_status_server_too_says_what_silence_may_be(
     assert isinstance(identification, dict), check
     assert identification["protocol"] is None, identification
     assert "shared secret is wrong" in identification["error"], identification
+
+
+def test_a_management_access_is_identified_by_the_protocol_it_names(tmp_path: Path) -> None:
+    """`management:` entries name their service (`app_protocol: http`) as product flows do:
+    verify identifies it, and a port that answers in another protocol fails."""
+    port = _free_port()
+    deployment = _deployment(tmp_path, "tcp", port, "http")
+    deployment.write_text(
+        DEPLOYMENT
+        + f"""\
+management:
+  - id: admin-web
+    from: client
+    to: [server]
+    ports: {port}
+    app_protocol: http
+    purpose: The operators' web console.
+"""
+    )
+    with _tcp_server(port, HTTP_REPLY):
+        code, report = _verify(deployment, "--flow", "management/admin-web")
+    check = _only_check(report)
+    assert (code, check["outcome"], check["passed"]) == (0, "open", True), check
+    identification = check["identification"]
+    assert isinstance(identification, dict), check
+    assert (identification["expected"], identification["protocol"]) == ("http", "http")
+    with _tcp_server(port, b"220 mail.test ESMTP\r\n"):
+        code, report = _verify(deployment, "--flow", "management/admin-web")
+    check = _only_check(report)
+    assert (code, check["outcome"], check["passed"]) == (1, "open", False), check

@@ -38,7 +38,7 @@ from portplan.model._types import (
     some_messages,
     special_kind,
 )
-from portplan.model.product import IcmpType
+from portplan.model.product import AppProtocol, IcmpType
 
 __all__ = [
     "FORBIDDEN",
@@ -266,12 +266,21 @@ class Management(_Connection):
         description="hosts they reach; default: every managed host that is one machine or a "
         "cluster (not a network)",
     )
+    app_protocol: AppProtocol | None = Field(
+        None, description="the service verify identifies on the port (ssh, https...)"
+    )
     purpose: str
 
     @field_validator("source", "destination")
     @classmethod
     def _hosts_named(cls, value: tuple[str, ...] | None) -> tuple[str, ...] | None:
         return _some_hosts(value)
+
+    @model_validator(mode="after")
+    def _service_on_a_port(self) -> Self:
+        if self.app_protocol is not None and self.protocol is Protocol.ICMP:
+            raise ValueError("an icmp connection has no service: 'app_protocol' is for tcp or udp")
+        return self
 
 
 def _some_hosts(value: tuple[str, ...] | None) -> tuple[str, ...] | None:

@@ -35,7 +35,7 @@ def management_rows(deployment: Deployment, out: list[Leg], decisions: list[Deci
             protocol=access.protocol,
             loopback=False,
             service=None,
-            app_protocol=None,
+            app_protocol=access.app_protocol.value if access.app_protocol else None,
             tls=False,
             purpose=access.purpose,
             condition=None,
