@@ -21,9 +21,16 @@ from collections.abc import Callable
 from ansible_collections.portplan.portplan.plugins.module_utils.engine.probe.identify._exchange import NotThisProtocol
 from ansible_collections.portplan.portplan.plugins.module_utils.engine.probe.identify.base import ProbeContext
 
-__all__ = ["CLOSED", "ask"]
+__all__ = ["CLOSED", "SELF_CONNECTED", "ask"]
 
 CLOSED = "closed (ICMP port unreachable)"
+#: a port of this machine in its ephemeral range: the kernel may choose it as the request's
+#: source port (it never chooses a port something is bound to), and the request would then
+#: come back to the identifier's own socket as if the port had answered
+SELF_CONNECTED = (
+    "closed (nothing is bound there: the kernel chose the probed port as the request's "
+    "source port, so the request would reach this socket itself; not sent)"
+)
 
 
 class _Datagrams(asyncio.DatagramProtocol):
@@ -51,7 +58,8 @@ async def ask(
     after a third of ``ctx.timeout``; give each datagram that comes to ``judge`` until it
     says ``True`` (``False``: not an answer to a request sent, ignored).
 
-    ICMP port unreachable ends it as ``closed``; another socket error as what it was.
+    ICMP port unreachable ends it as ``closed``; another socket error as what it was.  A
+    socket the kernel connected to itself (see :data:`SELF_CONNECTED`) sends nothing.
     Without ``unanswered`` the exchange waits until the caller's time limit; with it,
     ``unanswered()`` is called at two thirds of ``ctx.timeout`` (it may raise what the
     datagrams ignored meanwhile mean), and then :class:`TimeoutError` is raised.
@@ -63,6 +71,8 @@ async def ask(
         local_addr=(ctx.source_address, 0) if ctx.source_address else None,
     )
     try:
+        if transport.get_extra_info("sockname")[:2] == transport.get_extra_info("peername")[:2]:
+            raise NotThisProtocol(SELF_CONNECTED)
         transport.sendto(request())
         start = loop.time()
         second_try: float | None = start + ctx.timeout / 3
