@@ -59,3 +59,45 @@ def test_a_request_the_kernel_sends_to_the_identifiers_own_socket_is_no_answer()
         identified, error, details = found[protocol]
         assert (identified, details) == (None, {}), found  # no `answer`: the port stays silent
         assert error.startswith("closed (nothing is bound there: the kernel chose"), found
+
+
+#: identifies UDP ports 40000 (DNS) and 40001 (NTP) of 127.0.0.1 at once, 10 times: what each
+#: found, each time
+_CROSSED = """
+import asyncio, json
+from portplan.probe.identify import ProbeContext, identify
+async def both():
+    found = await asyncio.gather(
+        identify("dns", ProbeContext(address="127.0.0.1", port=40000, timeout=0.6)),
+        identify("ntp", ProbeContext(address="127.0.0.1", port=40001, timeout=0.6)),
+    )
+    return [[f.protocol, f.error, dict(f.details)] for f in found]
+async def main():
+    return [await both() for _ in range(10)]
+print(json.dumps(asyncio.run(main())))
+"""
+
+
+@pytest.mark.netns
+def test_another_identifiers_request_is_no_answer() -> None:
+    # two identifications of this machine's own ports in its ephemeral range, on a host whose
+    # closed ports stay silent (no ICMP errors leave it): the kernel may give the one asking
+    # port A the source port B, and the one asking B the source port A; each request then
+    # reaches the other's socket, from the very port that socket asks, and would be read as
+    # an answer that is not its protocol (the port `open`, nothing bound there).  With an
+    # ephemeral range of just the two ports, it happens whenever neither got its own port
+    with netns.guard("nft"), netns.namespace() as name:
+        inside = ["ip", "netns", "exec", name]
+        netns.run([*inside, "sysctl", "-q", "-w", "net.ipv4.ip_local_port_range=40000 40001"])
+        netns.run([*inside, "nft", "add table inet quiet; add chain inet quiet out "
+                   "{ type filter hook output priority 0; }; add rule inet quiet out "
+                   "icmp type destination-unreachable drop"])  # fmt: skip
+        done = _inside(name, _CROSSED)
+    assert done.returncode == 0, done.stderr
+    runs = json.loads(done.stdout)
+    answered = [run for run in runs if any("answer" in details for *_, details in run)]
+    assert answered == [], answered
+    # the crossing did happen (neither got its own port: both silent), and was not taken for
+    # an answer
+    silent = [run for run in runs if all(error.startswith("no answer") for _, error, _ in run)]
+    assert silent, runs

@@ -30,6 +30,13 @@ SELF_CONNECTED = (
     "source port, so the request would reach this socket itself; not sent)"
 )
 
+#: the requests the exchanges of this process have out: one of them that comes to another
+#: exchange is never an answer.  Two exchanges with this machine's own ports in its ephemeral
+#: range may cross, one asking port A from port B while the other asks B from A; where
+#: nothing is bound at A or B and no ICMP error comes (a firewall that drops), each request
+#: reaches the other's socket, from the very port that socket asks.
+_OUT: set[bytes] = set()
+
 
 class _Datagrams(asyncio.DatagramProtocol):
     """Datagrams and socket errors (ICMP unreachable on the connected socket), in order."""
@@ -57,7 +64,8 @@ async def ask(
     says ``True`` (``False``: not an answer to a request sent, ignored).
 
     ICMP port unreachable ends it as ``closed``; another socket error as what it was.  A
-    socket the kernel connected to itself (see :data:`SELF_CONNECTED`) sends nothing.
+    socket the kernel connected to itself (see :data:`SELF_CONNECTED`) sends nothing, and a
+    request another exchange of this process has out (see :data:`_OUT`) is never judged.
     Without ``unanswered`` the exchange waits until the caller's time limit; with it,
     ``unanswered()`` is called at two thirds of ``ctx.timeout`` (it may raise what the
     datagrams ignored meanwhile mean), and then :class:`TimeoutError` is raised.
@@ -68,10 +76,18 @@ async def ask(
         remote_addr=(ctx.address, ctx.port),
         local_addr=(ctx.source_address, 0) if ctx.source_address else None,
     )
+    mine: set[bytes] = set()
+
+    def send() -> None:
+        data = request()
+        mine.add(data)
+        _OUT.add(data)
+        transport.sendto(data)
+
     try:
         if transport.get_extra_info("sockname")[:2] == transport.get_extra_info("peername")[:2]:
             raise NotThisProtocol(SELF_CONNECTED)
-        transport.sendto(request())
+        send()
         start = loop.time()
         second_try: float | None = start + ctx.timeout / 3
         end = start + ctx.timeout * 2 / 3 if unanswered is not None else None
@@ -83,7 +99,7 @@ async def ask(
             except TimeoutError:
                 if second_try is not None:
                     second_try = None
-                    transport.sendto(request())
+                    send()
                     continue
                 if unanswered is not None:
                     unanswered()
@@ -92,7 +108,10 @@ async def ask(
                 raise NotThisProtocol(CLOSED)
             if isinstance(item, OSError):
                 raise NotThisProtocol(f"{type(item).__name__}: {item}")
+            if item in _OUT and item not in mine:
+                continue  # another exchange's request (see _OUT): no answer
             if judge(item):
                 return
     finally:
+        _OUT.difference_update(mine)
         transport.close()
