@@ -2,21 +2,27 @@
 could fool it: a datagram counts only when it came from the probed port, never when this
 machine sent it to itself.
 
-Real sockets on loopback, in a namespace the test makes (the project's network-safety rule):
-its ephemeral port range is narrowed to the probed ports so that the kernel's choice of source
-port, rare elsewhere, happens every time.
+Real sockets on loopback (an echo peer on 127.0.0.3, a thread of this process), or in a
+namespace the test makes (the project's network-safety rule), whose ephemeral port range is
+narrowed to the probed ports so that the kernel's choice of source port, rare elsewhere,
+happens every time.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
+import socket
 import subprocess
 import sys
+import threading
 
 import pytest
 
 import netns
+from portplan.probe.identify import ProbeContext, identify
+from test_verify_identify import SERVER, _free_port
 
 #: identifies UDP port 40000 of 127.0.0.1 by each UDP identifier: what each found
 _SELF = """
@@ -101,3 +107,39 @@ def test_another_identifiers_request_is_no_answer() -> None:
     # an answer
     silent = [run for run in runs if all(error.startswith("no answer") for _, error, _ in run)]
     assert silent, runs
+
+
+@pytest.mark.parametrize("protocol", ["dns", "ntp", "snmp", "radius"])
+def test_an_echo_of_the_request_is_an_answer_that_says_so(protocol: str) -> None:
+    """An echo service sends each request back: the port answered (it is `open`), and the
+    error says it was our own request, never that a server of the protocol answered (SNMPv3
+    with a GetRequest) or that the secret is wrong (RADIUS)."""
+    port = _free_port()
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind((SERVER, port))
+    sock.settimeout(0.1)
+    done = threading.Event()
+
+    def echo() -> None:
+        while not done.is_set():
+            try:
+                data, peer = sock.recvfrom(4096)
+            except TimeoutError:
+                continue
+            sock.sendto(data, peer)
+
+    thread = threading.Thread(target=echo, daemon=True)
+    thread.start()
+    try:
+        context = ProbeContext(
+            address=SERVER, port=port, timeout=2.0, secrets={"radius": b"loop-test-secret"}
+        )
+        found = asyncio.run(identify(protocol, context))
+    finally:
+        done.set()
+        thread.join(10)
+        sock.close()
+    assert found is not None
+    assert found.protocol is None, found
+    assert "answer" in found.details, found
+    assert found.error is not None and "our own" in found.error, found
