@@ -143,3 +143,54 @@ def test_an_echo_of_the_request_is_an_answer_that_says_so(protocol: str) -> None
     assert found.protocol is None, found
     assert "answer" in found.details, found
     assert found.error is not None and "our own" in found.error, found
+
+
+#: from 127.0.0.2 (``--from-address``), identifies NTP on 127.0.0.3:5353 (bound, silent) 20
+#: times while two processes send datagrams from 127.0.0.5 to 127.0.0.2:40000, the one port
+#: of the namespace's ephemeral range: the errors of the identifications that found an answer
+_SPRAYED = """
+import asyncio, json, socket, subprocess, sys
+from portplan.probe.identify import ProbeContext, identify
+SPRAY = '''
+import socket, sys
+sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+sock.bind(("127.0.0.5", int(sys.argv[1])))
+while True:
+    try:
+        sock.sendto(b"not from the port", ("127.0.0.2", 40000))
+    except OSError:
+        pass
+'''
+senders = [subprocess.Popen([sys.executable, "-c", SPRAY, str(port)]) for port in (50000, 50001)]
+silent = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+silent.bind(("127.0.0.3", 5353))
+async def main():
+    answered = []
+    for _ in range(20):
+        context = ProbeContext(address="127.0.0.3", port=5353, timeout=0.2,
+                               source_address="127.0.0.2")
+        found = await identify("ntp", context)
+        if "answer" in found.details:
+            answered.append(found.error)
+    return answered
+try:
+    print(json.dumps(asyncio.run(main())))
+finally:
+    for sender in senders:
+        sender.kill()
+        sender.wait()
+"""
+
+
+@pytest.mark.netns
+def test_a_datagram_from_another_address_is_never_the_ports_answer() -> None:
+    # with --from-address the socket is bound before it is connected: in between it takes
+    # datagrams from anyone, and the kernel keeps them for it after the connect; a sender
+    # that keeps sending to the port the socket will get (the namespace's ephemeral range is
+    # that one port) lands some there every time
+    with netns.guard(), netns.namespace() as name:
+        netns.run(["ip", "netns", "exec", name, "sysctl", "-q", "-w",
+                   "net.ipv4.ip_local_port_range=40000 40000"])  # fmt: skip
+        done = _inside(name, _SPRAYED)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == []

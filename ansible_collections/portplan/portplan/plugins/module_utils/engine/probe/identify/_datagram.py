@@ -41,12 +41,23 @@ _OUT: set[bytes] = set()
 
 
 class _Datagrams(asyncio.DatagramProtocol):
-    """Datagrams and socket errors (ICMP unreachable on the connected socket), in order."""
+    """Datagrams from the port and socket errors (ICMP unreachable on the connected socket),
+    in order.
+
+    A socket bound to ``--from-address`` before it is connected takes datagrams from anyone
+    until it is connected, and the kernel keeps them for it: only those from the address and
+    port it is connected to are the port's."""
 
     def __init__(self) -> None:
         self.queue: asyncio.Queue[bytes | OSError] = asyncio.Queue()
+        self.peer: tuple[str | int, ...] | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.peer = transport.get_extra_info("peername")
 
     def datagram_received(self, data: bytes, addr: tuple[str | int, ...]) -> None:
+        if self.peer is None or tuple(addr[:2]) != tuple(self.peer[:2]):
+            return  # not from the port (see above)
         self.queue.put_nowait(data)
 
     def error_received(self, exc: Exception) -> None:
