@@ -334,6 +334,23 @@ def _sni_server(folder: Path, port: int, heard: list[str | None]) -> Iterator[No
         thread.join(10)
 
 
+def test_a_silent_udp_port_whose_identification_the_deadline_cut_short_is_unfinished(
+    tmp_path: Path,
+) -> None:
+    """A UDP port silent to the probe (`open|filtered`) is asked in its own protocol, which may
+    make it `open` (dnsmasq ignores the probe's datagram and answers DNS): when the deadline
+    comes before that ends, the port is not settled, not a failed `open|filtered`."""
+    port = _free_port()
+    deployment = _deployment(tmp_path, "udp", port, "dns")
+    # probing ends at about 1.2 s (a first and a second look of 0.5 s); the DNS query waits 2 s
+    with _udp_server(port, None):
+        code, report = _verify(deployment, "--flow", "flow", "--deadline", "2.2")
+    check = _only_check(report)
+    assert code == 1, check
+    assert (check["outcome"], check["passed"]) == ("unfinished", False), check
+    assert any("deadline" in note for note in check["notes"]), check  # type: ignore[attr-defined]
+
+
 def test_tls_names_the_destination_by_its_dns_name_and_never_by_address(tmp_path: Path) -> None:
     """A destination with a ``dns_name`` is asked for that name in the handshake (SNI), so a
     server that hosts several names shows the certificate of the one the product reaches; a

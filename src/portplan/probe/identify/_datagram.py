@@ -19,18 +19,43 @@ from collections.abc import Callable
 from portplan.probe.identify._exchange import NotThisProtocol
 from portplan.probe.identify.base import ProbeContext
 
-__all__ = ["CLOSED", "ask"]
+__all__ = ["CLOSED", "SELF_CONNECTED", "ask"]
 
 CLOSED = "closed (ICMP port unreachable)"
+#: a port of this machine in its ephemeral range: the kernel may choose it as the request's
+#: source port (it never chooses a port something is bound to), and the request would then
+#: come back to the identifier's own socket as if the port had answered
+SELF_CONNECTED = (
+    "closed (nothing is bound there: the kernel chose the probed port as the request's "
+    "source port, so the request would reach this socket itself; not sent)"
+)
+
+#: the requests the exchanges of this process have out: one of them that comes to another
+#: exchange is never an answer.  Two exchanges with this machine's own ports in its ephemeral
+#: range may cross, one asking port A from port B while the other asks B from A; where
+#: nothing is bound at A or B and no ICMP error comes (a firewall that drops), each request
+#: reaches the other's socket, from the very port that socket asks.
+_OUT: set[bytes] = set()
 
 
 class _Datagrams(asyncio.DatagramProtocol):
-    """Datagrams and socket errors (ICMP unreachable on the connected socket), in order."""
+    """Datagrams from the port and socket errors (ICMP unreachable on the connected socket),
+    in order.
+
+    A socket bound to ``--from-address`` before it is connected takes datagrams from anyone
+    until it is connected, and the kernel keeps them for it: only those from the address and
+    port it is connected to are the port's."""
 
     def __init__(self) -> None:
         self.queue: asyncio.Queue[bytes | OSError] = asyncio.Queue()
+        self.peer: tuple[str | int, ...] | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.peer = transport.get_extra_info("peername")
 
     def datagram_received(self, data: bytes, addr: tuple[str | int, ...]) -> None:
+        if self.peer is None or tuple(addr[:2]) != tuple(self.peer[:2]):
+            return  # not from the port (see above)
         self.queue.put_nowait(data)
 
     def error_received(self, exc: Exception) -> None:
@@ -49,7 +74,9 @@ async def ask(
     after a third of ``ctx.timeout``; give each datagram that comes to ``judge`` until it
     says ``True`` (``False``: not an answer to a request sent, ignored).
 
-    ICMP port unreachable ends it as ``closed``; another socket error as what it was.
+    ICMP port unreachable ends it as ``closed``; another socket error as what it was.  A
+    socket the kernel connected to itself (see :data:`SELF_CONNECTED`) sends nothing, and a
+    request another exchange of this process has out (see :data:`_OUT`) is never judged.
     Without ``unanswered`` the exchange waits until the caller's time limit; with it,
     ``unanswered()`` is called at two thirds of ``ctx.timeout`` (it may raise what the
     datagrams ignored meanwhile mean), and then :class:`TimeoutError` is raised.
@@ -60,8 +87,18 @@ async def ask(
         remote_addr=(ctx.address, ctx.port),
         local_addr=(ctx.source_address, 0) if ctx.source_address else None,
     )
+    mine: set[bytes] = set()
+
+    def send() -> None:
+        data = request()
+        mine.add(data)
+        _OUT.add(data)
+        transport.sendto(data)
+
     try:
-        transport.sendto(request())
+        if transport.get_extra_info("sockname")[:2] == transport.get_extra_info("peername")[:2]:
+            raise NotThisProtocol(SELF_CONNECTED)
+        send()
         start = loop.time()
         second_try: float | None = start + ctx.timeout / 3
         end = start + ctx.timeout * 2 / 3 if unanswered is not None else None
@@ -73,7 +110,7 @@ async def ask(
             except TimeoutError:
                 if second_try is not None:
                     second_try = None
-                    transport.sendto(request())
+                    send()
                     continue
                 if unanswered is not None:
                     unanswered()
@@ -82,7 +119,10 @@ async def ask(
                 raise NotThisProtocol(CLOSED)
             if isinstance(item, OSError):
                 raise NotThisProtocol(f"{type(item).__name__}: {item}")
+            if item in _OUT and item not in mine:
+                continue  # another exchange's request (see _OUT): no answer
             if judge(item):
                 return
     finally:
+        _OUT.difference_update(mine)
         transport.close()

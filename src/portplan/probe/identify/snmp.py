@@ -209,9 +209,15 @@ def _describe(found: Findings, answer: Answer) -> None:
         )
 
 
-def _judge(found: Findings, item: bytes, sent: set[int]) -> bool:
+def _judge(found: Findings, item: bytes, sent: dict[int, bytes]) -> bool:
     """Whether ``item`` is the Report that identifies the agent (``False``: an answer to
-    another message, ignored); ``NotThisProtocol`` when it is an answer that does not."""
+    another message, ignored); ``NotThisProtocol`` when it is an answer that does not.
+    ``sent``: the messages sent, by msgID."""
+    if item in sent.values():  # it would read as an SNMPv3 GetRequest with our msgID
+        found.details[ANSWER] = f"{len(item)} bytes"
+        raise NotThisProtocol(
+            f"not SNMP: our own message sent back (an echo service?): '{printable(item, 32)}'"
+        )
     try:
         answer = parse_answer(item)
     except NotThisProtocol as exc:
@@ -234,13 +240,13 @@ def _judge(found: Findings, item: bytes, sent: set[int]) -> bool:
 
 
 async def _discover(ctx: ProbeContext, found: Findings) -> None:
-    sent: set[int] = set()
+    sent: dict[int, bytes] = {}  # msgID -> the message
 
     def request() -> bytes:  # a second try is a new message, with its own msgID
         msg_id = int.from_bytes(os.urandom(4), "big") & 0x7FFFFFFF
-        sent.add(msg_id)
         request_id = int.from_bytes(os.urandom(4), "big") & 0x7FFFFFFF
-        return discovery(msg_id, request_id)
+        sent[msg_id] = discovery(msg_id, request_id)
+        return sent[msg_id]
 
     await ask(ctx, request, lambda item: _judge(found, item, sent))
 

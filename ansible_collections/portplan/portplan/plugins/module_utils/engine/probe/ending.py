@@ -15,7 +15,8 @@ __all__ = ["MAX_DEFAULT_DEADLINE", "cut_short", "default_deadline", "not_probed"
 
 
 def cut_short(check: FlowCheck, protocol: str | None, stopped: bool = False) -> None:
-    """An open port the deadline (or an interruption: ``stopped``) came to before its
+    """An open port (or a silent UDP port, ``open|filtered``, that its own protocol may yet
+    make open) the deadline (or an interruption: ``stopped``) came to before its
     identification ended.  When the plan names a protocol to identify it by (``protocol``),
     the check is ``unfinished``, as a port not settled is: an open port alone does not prove
     the service the plan asks for."""
@@ -24,7 +25,7 @@ def cut_short(check: FlowCheck, protocol: str | None, stopped: bool = False) -> 
     if protocol is None or result is None:
         return
     came = "the run was interrupted (Ctrl-C)" if stopped else "the deadline came"
-    note = f"open; {came} before it was identified as {protocol}"
+    note = f"{result.outcome.value}; {came} before it was identified as {protocol}"
     evidence = replace(result.evidence, note=note)
     check.result = replace(result, outcome=Outcome.UNFINISHED, evidence=evidence)
 

@@ -301,7 +301,7 @@ async def run_checks(
     probed.  The dynamic ports an RPC endpoint mapper names are probed when the plan holds
     them, and only named otherwise.
     ``deadline`` (a :func:`time.monotonic` time) ends the run: ports not settled are
-    ``unfinished``, and so are open ports not yet identified by the protocol the plan names.
+    ``unfinished``, and so are open (or silent UDP) ports not yet identified as the plan asks.
     """
     try:
         await resolve_checks(checks, timeout=max(DNS_TIMEOUT, timeout))
@@ -431,9 +431,11 @@ async def run_checks(
         except asyncio.CancelledError:
             stopped = True
     for index, check in enumerate(udp):  # (every one is asked unless cut short)
-        if index not in asked and check.outcome is Outcome.OPEN:
-            protocol = None if check.temporary_listener else identifier(check)
-            cut_short(check, protocol if protocol in UDP_IDENTIFIERS else None, stopped)
+        protocol = None if check.temporary_listener else identifier(check)
+        own = protocol if protocol in UDP_IDENTIFIERS else None
+        silent = own is not None and check.outcome is Outcome.OPEN_FILTERED
+        if index not in asked and (check.outcome is Outcome.OPEN or silent):
+            cut_short(check, own, stopped)
     for check in pending:  # a protocol no identifier knows: the port is all that is checked
         named = None if check.temporary_listener else identifier(check)
         if named and not REGISTRY.find(named) and check.outcome is Outcome.OPEN:

@@ -149,14 +149,23 @@ def _describe(found: Findings, packet: bytes) -> None:
 
 async def _status_server(ctx: ProbeContext, secret: bytes, found: Findings) -> None:
     sent: dict[int, bytes] = {}  # identifier -> request authenticator
+    requests: set[bytes] = set()
 
     def request() -> bytes:
         # RFC 5997: Status-Server is never retransmitted; a second try is a new packet
         identifier = next(i for i in os.urandom(64) if i not in sent)
         sent[identifier] = os.urandom(16)
-        return status_server(identifier, sent[identifier], secret)
+        packet = status_server(identifier, sent[identifier], secret)
+        requests.add(packet)
+        return packet
 
     def judge(item: bytes) -> bool:
+        if item in requests:  # it would read as an answer signed with another secret
+            found.details[ANSWER] = f"{len(item)} bytes"
+            raise NotThisProtocol(
+                f"not RADIUS: our own Status-Server sent back (an echo service?): "
+                f"'{printable(item, 32)}'"
+            )
         if len(item) < 20:
             found.details[ANSWER] = f"{len(item)} bytes"
             raise NotThisProtocol(f"not RADIUS: '{printable(item, 32)}'")

@@ -1,0 +1,196 @@
+"""The datagram exchange every UDP identifier shares (DNS, NTP, SNMP, RADIUS), where the kernel
+could fool it: a datagram counts only when it came from the probed port, never when this
+machine sent it to itself.
+
+Real sockets on loopback (an echo peer on 127.0.0.3, a thread of this process), or in a
+namespace the test makes (the project's network-safety rule), whose ephemeral port range is
+narrowed to the probed ports so that the kernel's choice of source port, rare elsewhere,
+happens every time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+
+import pytest
+
+import netns
+from portplan.probe.identify import ProbeContext, identify
+from test_verify_identify import SERVER, _free_port
+
+#: identifies UDP port 40000 of 127.0.0.1 by each UDP identifier: what each found
+_SELF = """
+import asyncio, json
+from portplan.probe.identify import ProbeContext, identify
+async def main():
+    found = {}
+    for protocol in ("dns", "ntp", "snmp", "radius"):
+        context = ProbeContext(address="127.0.0.1", port=40000, timeout=1.0,
+                               secrets={"radius": b"loop-test-secret"})
+        identification = await identify(protocol, context)
+        found[protocol] = [identification.protocol, identification.error,
+                           dict(identification.details)]
+    return found
+print(json.dumps(asyncio.run(main())))
+"""
+
+
+def _inside(name: str, script: str, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["ip", "netns", "exec", name, sys.executable, "-c", script, *args],
+        capture_output=True, text=True, timeout=120, check=False,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+    )  # fmt: skip
+
+
+@pytest.mark.netns
+def test_a_request_the_kernel_sends_to_the_identifiers_own_socket_is_no_answer() -> None:
+    # a port of this machine in its ephemeral range, nothing bound there: the kernel may choose
+    # it as the request's source port, and the request then comes back to the identifier's own
+    # socket, which would read it as an answer that is not its protocol and make the port
+    # `open`; in a namespace whose ephemeral range is that one port, it always does
+    with netns.guard(), netns.namespace() as name:
+        netns.run(["ip", "netns", "exec", name, "sysctl", "-q", "-w",
+                   "net.ipv4.ip_local_port_range=40000 40000"])  # fmt: skip
+        done = _inside(name, _SELF)
+    assert done.returncode == 0, done.stderr
+    found = json.loads(done.stdout)
+    for protocol in ("dns", "ntp", "snmp", "radius"):
+        identified, error, details = found[protocol]
+        assert (identified, details) == (None, {}), found  # no `answer`: the port stays silent
+        assert error.startswith("closed (nothing is bound there: the kernel chose"), found
+
+
+#: identifies UDP ports 40000 (DNS) and 40001 (NTP) of 127.0.0.1 at once, 10 times: what each
+#: found, each time
+_CROSSED = """
+import asyncio, json
+from portplan.probe.identify import ProbeContext, identify
+async def both():
+    found = await asyncio.gather(
+        identify("dns", ProbeContext(address="127.0.0.1", port=40000, timeout=0.6)),
+        identify("ntp", ProbeContext(address="127.0.0.1", port=40001, timeout=0.6)),
+    )
+    return [[f.protocol, f.error, dict(f.details)] for f in found]
+async def main():
+    return [await both() for _ in range(10)]
+print(json.dumps(asyncio.run(main())))
+"""
+
+
+@pytest.mark.netns
+def test_another_identifiers_request_is_no_answer() -> None:
+    # two identifications of this machine's own ports in its ephemeral range, on a host whose
+    # closed ports stay silent (no ICMP errors leave it): the kernel may give the one asking
+    # port A the source port B, and the one asking B the source port A; each request then
+    # reaches the other's socket, from the very port that socket asks, and would be read as
+    # an answer that is not its protocol (the port `open`, nothing bound there).  With an
+    # ephemeral range of just the two ports, it happens whenever neither got its own port
+    with netns.guard("nft"), netns.namespace() as name:
+        inside = ["ip", "netns", "exec", name]
+        netns.run([*inside, "sysctl", "-q", "-w", "net.ipv4.ip_local_port_range=40000 40001"])
+        netns.run([*inside, "nft", "add table inet quiet; add chain inet quiet out "
+                   "{ type filter hook output priority 0; }; add rule inet quiet out "
+                   "icmp type destination-unreachable drop"])  # fmt: skip
+        done = _inside(name, _CROSSED)
+    assert done.returncode == 0, done.stderr
+    runs = json.loads(done.stdout)
+    answered = [run for run in runs if any("answer" in details for *_, details in run)]
+    assert answered == [], answered
+    # the crossing did happen (neither got its own port: both silent), and was not taken for
+    # an answer
+    silent = [run for run in runs if all(error.startswith("no answer") for _, error, _ in run)]
+    assert silent, runs
+
+
+@pytest.mark.parametrize("protocol", ["dns", "ntp", "snmp", "radius"])
+def test_an_echo_of_the_request_is_an_answer_that_says_so(protocol: str) -> None:
+    """An echo service sends each request back: the port answered (it is `open`), and the
+    error says it was our own request, never that a server of the protocol answered (SNMPv3
+    with a GetRequest) or that the secret is wrong (RADIUS)."""
+    port = _free_port()
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind((SERVER, port))
+    sock.settimeout(0.1)
+    done = threading.Event()
+
+    def echo() -> None:
+        while not done.is_set():
+            try:
+                data, peer = sock.recvfrom(4096)
+            except TimeoutError:
+                continue
+            sock.sendto(data, peer)
+
+    thread = threading.Thread(target=echo, daemon=True)
+    thread.start()
+    try:
+        context = ProbeContext(
+            address=SERVER, port=port, timeout=2.0, secrets={"radius": b"loop-test-secret"}
+        )
+        found = asyncio.run(identify(protocol, context))
+    finally:
+        done.set()
+        thread.join(10)
+        sock.close()
+    assert found is not None
+    assert found.protocol is None, found
+    assert "answer" in found.details, found
+    assert found.error is not None and "our own" in found.error, found
+
+
+#: from 127.0.0.2 (``--from-address``), identifies NTP on 127.0.0.3:5353 (bound, silent) 20
+#: times while two processes send datagrams from 127.0.0.5 to 127.0.0.2:40000, the one port
+#: of the namespace's ephemeral range: the errors of the identifications that found an answer
+_SPRAYED = """
+import asyncio, json, socket, subprocess, sys
+from portplan.probe.identify import ProbeContext, identify
+SPRAY = '''
+import socket, sys
+sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+sock.bind(("127.0.0.5", int(sys.argv[1])))
+while True:
+    try:
+        sock.sendto(b"not from the port", ("127.0.0.2", 40000))
+    except OSError:
+        pass
+'''
+senders = [subprocess.Popen([sys.executable, "-c", SPRAY, str(port)]) for port in (50000, 50001)]
+silent = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+silent.bind(("127.0.0.3", 5353))
+async def main():
+    answered = []
+    for _ in range(20):
+        context = ProbeContext(address="127.0.0.3", port=5353, timeout=0.2,
+                               source_address="127.0.0.2")
+        found = await identify("ntp", context)
+        if "answer" in found.details:
+            answered.append(found.error)
+    return answered
+try:
+    print(json.dumps(asyncio.run(main())))
+finally:
+    for sender in senders:
+        sender.kill()
+        sender.wait()
+"""
+
+
+@pytest.mark.netns
+def test_a_datagram_from_another_address_is_never_the_ports_answer() -> None:
+    # with --from-address the socket is bound before it is connected: in between it takes
+    # datagrams from anyone, and the kernel keeps them for it after the connect; a sender
+    # that keeps sending to the port the socket will get (the namespace's ephemeral range is
+    # that one port) lands some there every time
+    with netns.guard(), netns.namespace() as name:
+        netns.run(["ip", "netns", "exec", name, "sysctl", "-q", "-w",
+                   "net.ipv4.ip_local_port_range=40000 40000"])  # fmt: skip
+        done = _inside(name, _SPRAYED)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == []
