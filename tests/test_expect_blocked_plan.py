@@ -18,8 +18,8 @@ from portplan.cli import cli
 from portplan.probe.blocked import blocked_probes
 from portplan.probe.local import is_local, kernel_source, local_addresses
 from portplan.probe.outcomes import Outcome
+from portplan.probe.planned import plan_checks
 from portplan.probe.verification import verify
-from portplan.probe.verify import plan_checks
 from portplan.publish import Status, overlay_rows, read_overlay
 
 LOOP = Path(__file__).resolve().parent / "data" / "loop-deployment.yaml"

@@ -69,7 +69,8 @@ from portplan.probe.identify.msrpc import (
     map_interface,
 )
 from portplan.probe.identify.radius import NEED_SECRET, SILENCE, WRONG_SECRET, status_server
-from portplan.probe.verify import FlowCheck, plan_checks, run_checks
+from portplan.probe.planned import plan_checks
+from portplan.probe.verify import FlowCheck, run_checks
 from servers import LOOPBACK, Certificate
 
 T = TypeVar("T")

@@ -19,10 +19,10 @@ from portplan.plan import Plan
 from portplan.probe.listen import Binding, listen_plan, serve
 from portplan.probe.local import is_local, is_own, own_addresses
 from portplan.probe.outcomes import Outcome
+from portplan.probe.planned import plan_checks
 from portplan.probe.remote import RequestError
 from portplan.probe.remote import _checks as remote_checks
 from portplan.probe.verification import verify
-from portplan.probe.verify import plan_checks
 
 PORT = 18443
 PRODUCT = {

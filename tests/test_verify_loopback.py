@@ -26,7 +26,7 @@ from portplan.cli import cli
 from portplan.plan import Plan
 from portplan.probe.listen import LISTENER_PROBE, LISTENER_TOKEN, listen_plan, sample_ports
 from portplan.probe.local import is_local, local_addresses
-from portplan.probe.verify import plan_checks
+from portplan.probe.planned import plan_checks
 
 DATA = Path(__file__).resolve().parent / "data"
 DEPLOYMENT = DATA / "loop-deployment.yaml"

@@ -31,9 +31,10 @@ from portplan.probe.dns import NameLookup
 from portplan.probe.engine import probe_all
 from portplan.probe.local import source_hosts
 from portplan.probe.outcomes import Outcome, PortProbe
+from portplan.probe.planned import plan_checks
 from portplan.probe.remote import RequestError, probe_requests
 from portplan.probe.remote import _checks as _remote_checks
-from portplan.probe.verify import MAX_NAME_ADDRESSES, FlowCheck, name_checks, plan_checks
+from portplan.probe.verify import MAX_NAME_ADDRESSES, FlowCheck, name_checks
 
 PRODUCT: dict[str, Any] = {
     "id": "rows",

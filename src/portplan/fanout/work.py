@@ -12,8 +12,9 @@ from portplan.load.inventory import InventoryHost, deployment_hosts
 from portplan.plan import Plan
 from portplan.probe.listen import listen_plan
 from portplan.probe.local import single_address
+from portplan.probe.planned import plan_checks
 from portplan.probe.remote import request_of
-from portplan.probe.verify import FlowCheck, Skipped, plan_checks
+from portplan.probe.verify import FlowCheck, Skipped
 
 __all__ = ["DestinationWork", "Fanout", "SourceWork", "outside_limit", "plan_fanout"]
 

@@ -30,15 +30,10 @@ from portplan.probe.icmp import ECHO_REQUEST
 from portplan.probe.listen import LISTENER_PROBE
 from portplan.probe.local import is_local
 from portplan.probe.outcomes import BLOCKED_OUTCOMES, Evidence, Outcome, PortProbe, PortResult
+from portplan.probe.planned import not_from_host, not_its_loopback
 from portplan.probe.records import check_record
 from portplan.probe.rows import PortRanges, RemoteRow
-from portplan.probe.verify import (
-    FlowCheck,
-    default_deadline,
-    not_from_host,
-    not_its_loopback,
-    run_checks,
-)
+from portplan.probe.verify import FlowCheck, default_deadline, run_checks
 
 __all__ = ["BLOCKED", "EXPECTATIONS", "RequestError", "probe_requests", "request_of"]
 

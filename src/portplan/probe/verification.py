@@ -31,14 +31,8 @@ from portplan.probe.local import (
     source_hosts,
 )
 from portplan.probe.outcomes import UDP_SILENCE_NOTE
-from portplan.probe.verify import (
-    FlowCheck,
-    Skipped,
-    default_deadline,
-    plan_checks,
-    run_checks,
-    within,
-)
+from portplan.probe.planned import plan_checks, within
+from portplan.probe.verify import FlowCheck, Skipped, default_deadline, run_checks
 
 __all__ = ["Verification", "verify"]
 

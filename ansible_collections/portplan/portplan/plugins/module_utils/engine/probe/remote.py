@@ -32,15 +32,10 @@ from ansible_collections.portplan.portplan.plugins.module_utils.engine.probe.icm
 from ansible_collections.portplan.portplan.plugins.module_utils.engine.probe.listen import LISTENER_PROBE
 from ansible_collections.portplan.portplan.plugins.module_utils.engine.probe.local import is_local
 from ansible_collections.portplan.portplan.plugins.module_utils.engine.probe.outcomes import BLOCKED_OUTCOMES, Evidence, Outcome, PortProbe, PortResult
+from ansible_collections.portplan.portplan.plugins.module_utils.engine.probe.planned import not_from_host, not_its_loopback
 from ansible_collections.portplan.portplan.plugins.module_utils.engine.probe.records import check_record
 from ansible_collections.portplan.portplan.plugins.module_utils.engine.probe.rows import PortRanges, RemoteRow
-from ansible_collections.portplan.portplan.plugins.module_utils.engine.probe.verify import (
-    FlowCheck,
-    default_deadline,
-    not_from_host,
-    not_its_loopback,
-    run_checks,
-)
+from ansible_collections.portplan.portplan.plugins.module_utils.engine.probe.verify import FlowCheck, default_deadline, run_checks
 
 __all__ = ["BLOCKED", "EXPECTATIONS", "RequestError", "probe_requests", "request_of"]
 
