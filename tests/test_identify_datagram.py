@@ -17,11 +17,13 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 
 import pytest
 
 import netns
 from portplan.probe.identify import ProbeContext, identify
+from portplan.probe.identify._datagram import ask
 from test_verify_identify import SERVER, _free_port
 
 #: identifies UDP port 40000 of 127.0.0.1 by each UDP identifier: what each found
@@ -194,3 +196,43 @@ def test_a_datagram_from_another_address_is_never_the_ports_answer() -> None:
         done = _inside(name, _SPRAYED)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) == []
+
+
+def test_an_answer_queued_behind_an_ignored_datagram_past_the_wait_is_read() -> None:
+    # a datagram ignored (a stray) whose judging ends after the exchange's wait: the answer
+    # that came right behind it is read, never lost to a wait of 0 s, which asyncio 3.11
+    # times out before looking at the queue
+    port = _free_port()
+    peer = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    peer.bind((SERVER, port))
+    peer.settimeout(5)
+
+    def answer_twice() -> None:
+        _data, sender = peer.recvfrom(512)
+        peer.sendto(b"stray", sender)
+        peer.sendto(b"answer", sender)
+
+    thread = threading.Thread(target=answer_twice, daemon=True)
+    thread.start()
+    context = ProbeContext(address=SERVER, port=port, timeout=0.6)
+    judged: list[bytes] = []
+
+    def judge(item: bytes) -> bool:
+        judged.append(item)
+        if item == b"stray":
+            time.sleep(0.6)  # past the two thirds of the timeout the exchange waits
+            return False
+        return item == b"answer"
+
+    def unanswered() -> None:
+        pass
+
+    async def run() -> None:
+        await asyncio.wait_for(ask(context, lambda: b"request", judge, unanswered=unanswered), 5)
+
+    try:
+        asyncio.run(run())
+    finally:
+        thread.join(5)
+        peer.close()
+    assert judged == [b"stray", b"answer"]

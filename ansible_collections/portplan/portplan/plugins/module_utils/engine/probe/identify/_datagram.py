@@ -108,7 +108,10 @@ async def ask(
             until = second_try if second_try is not None else end
             wait = None if until is None else max(0.0, until - loop.time())
             try:
-                item = await asyncio.wait_for(datagrams.queue.get(), wait)
+                # what came already first: a wait of 0 s times out before looking (3.11)
+                item = datagrams.queue.get_nowait() if datagrams.queue.qsize() else None
+                if item is None:
+                    item = await asyncio.wait_for(datagrams.queue.get(), wait)
             except TimeoutError:
                 if second_try is not None:
                     second_try = None
