@@ -301,6 +301,16 @@ def test_an_snmpv3_answer_that_is_not_a_report_does_not_identify() -> None:
     assert found.error == "SNMPv3 answered engine-ID discovery with Response, not a Report"
 
 
+def test_a_report_without_the_agents_engine_id_does_not_identify() -> None:
+    """Our own discovery message with its PDU tag turned to Report (one bit) read as the agent's
+    Report; a Report to discovery names the agent's engine (RFC 3414 section 4)."""
+    with _peer(lambda data: [_report(_msg_id(data), engine_id=b"")]) as port:
+        found = _identify(port)
+    assert found.protocol is None, found
+    assert found.details["answer"] == "SNMPv3 Report", found
+    assert found.error is not None and "without the agent's engine ID" in found.error, found
+
+
 # --- the message and what is read from it ----------------------------------------------------
 
 

@@ -193,11 +193,8 @@ def engine_id_facts(engine_id: bytes) -> dict[str, str]:
 def _describe(found: Findings, answer: Answer) -> None:
     found.protocol = "snmp"
     found.details[ANSWER] = "Report"
-    if answer.engine_id:
-        found.details["engine_id"] = answer.engine_id.hex()
-        found.details.update(engine_id_facts(answer.engine_id))
-    else:
-        found.warnings.append("the Report carries no authoritative engine ID")
+    found.details["engine_id"] = answer.engine_id.hex()
+    found.details.update(engine_id_facts(answer.engine_id))
     found.details["engine_boots"] = str(answer.boots)
     found.details["engine_time"] = f"{answer.time} s"
     if answer.oids:
@@ -236,6 +233,12 @@ def _judge(found: Findings, item: bytes, sent: dict[int, bytes]) -> bool:
         found.details[ANSWER] = f"SNMPv3 {kind or f'PDU {answer.pdu:#04x}'}"
         raise NotThisProtocol(
             f"SNMPv3 answered engine-ID discovery with {kind or 'an unknown PDU'}, not a Report"
+        )
+    if not answer.engine_id:  # RFC 3414 4: the Report names the agent's engine; ours, none
+        found.details[ANSWER] = "SNMPv3 Report"
+        raise NotThisProtocol(
+            "an SNMPv3 Report without the agent's engine ID, which a Report to engine-ID "
+            "discovery carries: our own message sent back changed?"
         )
     _describe(found, answer)
     return True
