@@ -114,3 +114,29 @@ def test_a_cell_naming_two_known_protocols_sets_no_app_protocol(tmp_path: Path) 
         ([443], "https"),
         ([161], "snmp"),
     ]
+
+
+def test_a_protocol_verify_cannot_identify_still_counts_as_a_second_protocol(
+    tmp_path: Path,
+) -> None:
+    """``SSH/Telnet`` on 22 and 23 drafted ``app_protocol: ssh`` for both ports (Telnet is no
+    protocol verify identifies, so the cell seemed to name one), and verify then failed the
+    Telnet port as not SSH: a protocol the importer knows by name counts, identified or not."""
+    page = tmp_path / "ports.csv"
+    page.write_text(
+        "Source,Destination,Port,Protocol\n"
+        'A,B,"22, 23",SSH/Telnet\n'
+        'A,B,"21, 22",TCP FTP/SFTP\n'
+        "A,B,8883,TCP MQTT/HTTPS\n"
+        "A,B,2222,SSH/SFTP\n"
+    )
+    out = tmp_path / "product.yaml"
+    result = CliRunner().invoke(cli, ["import", str(page), "-o", str(out)])
+    assert result.exit_code == 0, result.stderr
+    flows = yaml.safe_load(out.read_text())["flows"]
+    assert [(f["ports"], f.get("app_protocol")) for f in flows] == [
+        ([22, 23], None),
+        ([21, 22], None),
+        ([8883], None),
+        ([2222], "ssh"),  # two names of one protocol
+    ]

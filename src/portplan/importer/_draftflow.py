@@ -16,6 +16,7 @@ from portplan._text import one_line
 from portplan.importer._names import Ids, slug
 from portplan.importer.columns import Field
 from portplan.importer.interpret import ImportedRow, TableReading
+from portplan.importer.protocols import STANDARD_TRANSPORTS
 from portplan.model.product import AppProtocol, Interface
 
 __all__ = ["KEPT_AS_TEXT", "flow_fields"]
@@ -40,6 +41,7 @@ _SPOKEN_AS = {
     "sftp": "ssh",
     "scp": "ssh",
 }
+_IDENTIFIED = frozenset(AppProtocol.__members__.values())
 #: fields the model keeps as the flow's own text: who needs access, where it leaves from
 KEPT_AS_TEXT = (Field.ACCESS, Field.SOURCE_PORT)
 
@@ -62,10 +64,12 @@ def flow_fields(
     if service or applications:
         flow["service"] = service or ", ".join(applications)
     known = {_SPOKEN_AS.get(a.lower(), a.lower()) for a in applications}
-    # one protocol verify can identify, or none: of `HTTP/HTTPS` neither holds on every port
-    named = known & set(AppProtocol.__members__.values())
-    if len(named) == 1:
-        flow["app_protocol"] = named.pop()
+    # one protocol verify can identify, or none: of `HTTP/HTTPS` neither holds on every port,
+    # nor does SSH of `SSH/Telnet`, though verify identifies no Telnet (a protocol the reader
+    # knows by name is a second protocol all the same)
+    named = known & (_IDENTIFIED | STANDARD_TRANSPORTS.keys())
+    if len(named) == 1 and (only := named.pop()) in _IDENTIFIED:
+        flow["app_protocol"] = only
     if known & _TLS:
         flow["tls"] = True
     if row.direction is not None and row.direction.loopback:
