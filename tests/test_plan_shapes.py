@@ -414,3 +414,24 @@ def test_a_component_that_takes_part_through_another_is_not_warned(tmp_path: Pat
     plan = load_plan(path)
     assert {r.destination for r in plan.rows} >= {"im01", "db01", "edge01"}
     assert plan.warnings == ()
+
+
+def test_a_management_access_that_names_a_tls_service_is_tls(tmp_path: Path) -> None:
+    """A `management:` entry with `app_protocol: https` was planned with `tls: false`: the
+    matrix and its change request said "TLS: no" for the HTTPS console they named."""
+    (tmp_path / "shapes.yaml").write_text(PRODUCT)
+    path = tmp_path / "site.yaml"
+    path.write_text(
+        deployment()
+        + "management:\n"
+        + "  - {id: web, from: [web01], ports: 443, app_protocol: https, purpose: Console}\n"
+        + "  - {id: dir, from: [web01], ports: 636, app_protocol: ldaps, purpose: Directory}\n"
+        + "  - {id: ssh, from: [web01], ports: 22, app_protocol: ssh, purpose: Shell}\n"
+    )
+    result = load_plan(path)
+    tls = {r.flow_id: (r.facts.app_protocol, r.facts.tls) for r in result.rows}
+    assert (tls["web"], tls["dir"], tls["ssh"]) == (
+        ("https", True),
+        ("ldaps", True),
+        ("ssh", False),
+    ), tls

@@ -4,11 +4,16 @@ from __future__ import annotations
 
 from portplan.model.deployment import Deployment
 from portplan.model.ports import PortSet
+from portplan.model.product import AppProtocol
 from portplan.plan._legs import Leg, LegEnd, SourceEnd
 from portplan.plan._rows import several_machines
 from portplan.plan._types import MANAGEMENT, Decision, FlowFacts, Hop
 
 __all__ = ["management_rows"]
+
+#: the services that are TLS from the first byte: an entry naming one is ``tls``, as the
+#: importer drafts a product's flow that names it
+_TLS = frozenset({AppProtocol.HTTPS, AppProtocol.LDAPS, AppProtocol.TLS})
 
 
 def management_rows(deployment: Deployment, out: list[Leg], decisions: list[Decision]) -> None:
@@ -36,7 +41,7 @@ def management_rows(deployment: Deployment, out: list[Leg], decisions: list[Deci
             loopback=False,
             service=None,
             app_protocol=access.app_protocol.value if access.app_protocol else None,
-            tls=False,
+            tls=access.app_protocol in _TLS,
             purpose=access.purpose,
             condition=None,
             configurable="yes",
