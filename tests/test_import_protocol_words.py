@@ -140,3 +140,19 @@ def test_a_protocol_verify_cannot_identify_still_counts_as_a_second_protocol(
         ([8883], None),
         ([2222], "ssh"),  # two names of one protocol
     ]
+
+
+def test_ssl_and_tls_in_one_cell_are_one_protocol(tmp_path: Path) -> None:
+    """``SSL/TLS`` names TLS by both its names: it drafted `tls`, until SSL came to count as a
+    second protocol (set none); ``SSL`` alone still sets none (a vendor's SSL row may hold a
+    port that is not TLS)."""
+    page = tmp_path / "ports.csv"
+    page.write_text("Source,Destination,Port,Protocol\nA,B,443,TCP SSL/TLS\nA,B,6514,TCP SSL\n")
+    out = tmp_path / "product.yaml"
+    result = CliRunner().invoke(cli, ["import", str(page), "-o", str(out)])
+    assert result.exit_code == 0, result.stderr
+    flows = yaml.safe_load(out.read_text())["flows"]
+    assert [(f["ports"], f.get("app_protocol"), f.get("tls")) for f in flows] == [
+        ([443], "tls", True),
+        ([6514], None, True),
+    ]

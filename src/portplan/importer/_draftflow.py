@@ -68,6 +68,8 @@ def flow_fields(
     # nor does SSH of `SSH/Telnet`, though verify identifies no Telnet (a protocol the reader
     # knows by name is a second protocol all the same)
     named = known & (_IDENTIFIED | STANDARD_TRANSPORTS.keys())
+    if {"ssl", "tls"} <= named:  # `SSL/TLS`: one protocol by its two names
+        named.discard("ssl")
     if len(named) == 1 and (only := named.pop()) in _IDENTIFIED:
         flow["app_protocol"] = only
     if known & _TLS:
