@@ -1310,6 +1310,7 @@ def test_product_with_several_problems_reports_them_all(
 LOOP = Path(__file__).resolve().parent / "data" / "loop-deployment.yaml"
 
 
+@pytest.mark.parametrize("option", ["--radius-secret-file", "--snmp-community-file"])
 @pytest.mark.parametrize(
     ("kind", "message"),
     [
@@ -1323,11 +1324,11 @@ LOOP = Path(__file__).resolve().parent / "data" / "loop-deployment.yaml"
         pytest.param("blank", "is empty", id="blank"),
     ],
 )
-def test_a_radius_secret_file_that_holds_no_secret_is_refused(
-    tmp_path: Path, kind: str, message: str
+def test_a_secret_file_that_holds_no_secret_is_refused(
+    tmp_path: Path, kind: str, message: str, option: str
 ) -> None:
     # a FIFO or /dev/zero was read to its end: a hang, or memory exhausted; an empty file
-    # verified without the secret, silently
+    # verified without the secret (the RADIUS secret, the SNMP community), silently
     secret = tmp_path / "secret"
     if kind == "fifo":
         os.mkfifo(secret)
@@ -1337,7 +1338,7 @@ def test_a_radius_secret_file_that_holds_no_secret_is_refused(
         secret.write_bytes(b"" if kind == "empty" else b" \n\t\n")
     verify = ["verify", str(LOOP), "--on", "client", "--flow", "closed"]
     result = subprocess.run(
-        [sys.executable, "-m", "portplan", *verify, "--radius-secret-file", str(secret)],
+        [sys.executable, "-m", "portplan", *verify, option, str(secret)],
         capture_output=True,
         text=True,
         check=False,

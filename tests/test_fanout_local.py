@@ -173,7 +173,9 @@ def test_a_radius_secret_found_in_the_results_does_not_mask_them(
     with socket.socket() as server:
         server.bind(("127.0.0.3", port))
         server.listen()
-        run = verify_inventory(load_plan(deployment), inventory, timeout=0.5, radius_secret=secret)
+        run = verify_inventory(
+            load_plan(deployment), inventory, timeout=0.5, secrets={"radius": secret}
+        )
     (check,) = run.verification.checks
     assert (check.outcome, check.probe.address, check.probe.port) == (
         Outcome.OPEN,
@@ -194,7 +196,9 @@ def test_the_radius_secret_is_in_no_log_of_ansible(
     monkeypatch.setenv("ANSIBLE_DISPLAY_ARGS_TO_STDOUT", "true")
     monkeypatch.setenv("ANSIBLE_LOG_PATH", str(log))
     secret = b"radius-shared-secret"
-    run = verify_inventory(load_plan(deployment), inventory, timeout=0.5, radius_secret=secret)
+    run = verify_inventory(
+        load_plan(deployment), inventory, timeout=0.5, secrets={"radius": secret}
+    )
     (check,) = run.verification.checks
     assert check.outcome is Outcome.REFUSED, check
     text = log.read_text()

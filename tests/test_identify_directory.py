@@ -859,7 +859,7 @@ def test_radius_secret_reaches_a_managed_host_through_ansible(
     inventory = tmp_path / "inventory.yml"
     inventory.write_text(f"all:\n  hosts:\n    client: {local}\n")
     run = verify_inventory(
-        load_plan(tmp_path / "lab.yaml"), inventory, timeout=2.0, radius_secret=RADIUS_SECRET
+        load_plan(tmp_path / "lab.yaml"), inventory, timeout=2.0, secrets={"radius": RADIUS_SECRET}
     )
     (check,) = run.verification.checks
     assert check.identification is not None and check.identification.matches, check

@@ -113,6 +113,14 @@ _NAMED = 5
     help="File holding the RADIUS shared secret (or set PORTPLAN_RADIUS_SECRET).",
 )
 @option(
+    "--snmp-community-file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="File holding an SNMP community (or set PORTPLAN_SNMP_COMMUNITY): snmp ports are then "
+    "also asked an SNMPv2c GetRequest, the community in clear text as the product's own poll "
+    "sends it. Most agents drop a wrong community silently (the port stays open|filtered), "
+    "and many then send their managers an authenticationFailure trap: an alarm.",
+)
+@option(
     "--inventory",
     type=click.Path(path_type=Path),
     help="Verify from every source host at once, through Ansible: each deployment host is the "
@@ -151,6 +159,7 @@ def verify_cmd(
     no_identify: bool,
     expect_blocked: bool,
     radius_secret_file: Path | None,
+    snmp_community_file: Path | None,
     inventory: Path | None,
     limit: str | None,
     forks: int | None,
@@ -188,9 +197,13 @@ def verify_cmd(
     if on is not None:
         require_host(on, plan.hosts, deployment)
     secrets = {}
-    radius = _read_secret(radius_secret_file, "PORTPLAN_RADIUS_SECRET")
-    if radius:
-        secrets["radius"] = radius
+    for name, path, variable in (
+        ("radius", radius_secret_file, "PORTPLAN_RADIUS_SECRET"),
+        ("snmp", snmp_community_file, "PORTPLAN_SNMP_COMMUNITY"),
+    ):
+        value = _read_secret(path, variable)
+        if value:
+            secrets[name] = value
     show_progress = wants_progress() and fmt == "table" and output is None
     with ProgressBar(show_progress, "probing") as advance:
         if inventory is not None:
@@ -217,7 +230,7 @@ def verify_cmd(
                 concurrency=concurrency,
                 second_look=second_look,
                 identify_services=not no_identify,
-                radius_secret=secrets.get("radius"),
+                secrets=secrets,
                 deadline=deadline,
                 progress=advance,
             )

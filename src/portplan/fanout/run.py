@@ -8,12 +8,12 @@ import json
 import logging
 import math
 import os
-import secrets
 import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from secrets import token_bytes, token_hex
 from typing import Any
 
 import yaml
@@ -57,13 +57,18 @@ log = logging.getLogger("portplan")
 #: its own (about 17 MiB), and on a small controller more forks are slower, not faster
 #: (benchmarks/fanout.py: 50 sources on 2 cores took 28 s with 10 forks, 38 s with 50)
 DEFAULT_FORKS = 10
-#: random bytes before the RADIUS secret the probe task is given (radius_secret_sealed)
+#: the probe module's option for each secret an identifier reads (``ProbeContext.secrets``);
+#: ``verify --inventory`` gives it as ``<option>_sealed``: :data:`SEAL` random bytes before
+#: the secret, in base64
+SECRET_OPTIONS = {"radius": "radius_secret", "snmp": "snmp_community"}
+#: random bytes before a secret the probe task is given (``<option>_sealed``)
 SEAL = 16
-#: the environment variable that hands ansible-playbook the sealed secret, which the probe
-#: task reads with a lookup: a task's arguments as written are shown and kept (the task's
-#: banner with ANSIBLE_DISPLAY_ARGS_TO_STDOUT, into ANSIBLE_LOG_PATH; callbacks that record
-#: the playbook), and base64 hides nothing; what a lookup returns for a no_log option is not
-_SEALED_SECRET = "PORTPLAN_FANOUT_RADIUS_SECRET_SEALED"
+#: the environment variable that hands ansible-playbook a sealed secret (``{option}``: its
+#: module option in capitals), which the probe task reads with a lookup: a task's arguments as
+#: written are shown and kept (the task's banner with ANSIBLE_DISPLAY_ARGS_TO_STDOUT, into
+#: ANSIBLE_LOG_PATH; callbacks that record the playbook), and base64 hides nothing; what a
+#: lookup returns for a no_log option is not
+_SEALED_SECRET = "PORTPLAN_FANOUT_{option}_SEALED"
 #: seconds beyond its deadline a source's probe task may take (SSH, the interpreter's start,
 #: the bundled engine's import) before Ansible ends it: a host that never answers is
 #: not-run, and the run ends
@@ -140,12 +145,14 @@ def run_fanout(
     concurrency: int = 2048,
     second_look: bool = True,
     identify_services: bool = True,
-    radius_secret: bytes | None = None,
+    secrets: Mapping[str, bytes] | None = None,
     deadline: float | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> FanoutRun:
     """Run the fanout's playbook with ``forks`` hosts at once (by default every host, up to
-    :data:`DEFAULT_FORKS`); every source's result.
+    :data:`DEFAULT_FORKS`); every source's result.  ``secrets`` (by the name identifiers read
+    them by, as ``portplan.verify``'s: ``radius``, ``snmp``) reach the probe task sealed,
+    through the environment (see :data:`_SEALED_SECRET`).
 
     :class:`ToolError` when Ansible itself cannot run (no ansible-playbook, a playbook
     error); a host Ansible cannot reach or where probing fails is a result, never an error.
@@ -166,20 +173,23 @@ def run_fanout(
         "identify_services": identify_services,
     }
     hidden: dict[str, str] = {}  # the environment that holds what no output may show
-    if radius_secret:
+    for name, secret in sorted((secrets or {}).items()):
+        if not secret:
+            continue
+        if name not in SECRET_OPTIONS:
+            raise ValueError(f"the probe module takes no secret named {name!r}")
+        option = SECRET_OPTIONS[name]
+        variable = _SEALED_SECRET.format(option=option.upper())
         # sealed: Ansible hides a no_log value wherever it occurs in the module's result, and
         # a secret such as "open" or "127" would hide outcomes and addresses; 16 random bytes
         # before it make the hidden text one that occurs nowhere else (and base64 is no
         # template either)
-        sealed = secrets.token_bytes(SEAL) + radius_secret
-        hidden[_SEALED_SECRET] = base64.b64encode(sealed).decode("ascii")
-        probe_options["radius_secret_sealed"] = (
-            f"{{{{ lookup('ansible.builtin.env', '{_SEALED_SECRET}') }}}}"
-        )
+        hidden[variable] = base64.b64encode(token_bytes(SEAL) + secret).decode("ascii")
+        probe_options[f"{option}_sealed"] = f"{{{{ lookup('ansible.builtin.env', '{variable}') }}}}"
     if deadline is not None:
         probe_options["deadline"] = deadline
     # one file per host (hosts may share a file system: containers, namespaces, NFS homes)
-    ready_file = f"/tmp/portplan-listen-{secrets.token_hex(8)}-{{{{ inventory_hostname }}}}.json"
+    ready_file = f"/tmp/portplan-listen-{token_hex(8)}-{{{{ inventory_hostname }}}}.json"
     results: dict[str, HostResult] = {}
     problems: list[str] = []
     total = len(fanout.sources)
@@ -249,7 +259,7 @@ def run_fanout(
         root = Path(tmp)
         (root / "project").mkdir()
         playbook = root / "project" / "verify.yml"
-        tag = secrets.token_hex(8)
+        tag = token_hex(8)
         overlay = root / overlay_name(tag)
         playbook.write_text(
             yaml.safe_dump(plays(fanout, ready_file, probe_options=probe_options, tag=tag))
@@ -331,7 +341,7 @@ def verify_inventory(
     concurrency: int = 2048,
     second_look: bool = True,
     identify_services: bool = True,
-    radius_secret: bytes | None = None,
+    secrets: Mapping[str, bytes] | None = None,
     deadline: float | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> FanoutRun:
@@ -342,7 +352,8 @@ def verify_inventory(
     ``limit`` (an Ansible host pattern) narrows the inventory hosts, and so the sources (the
     rows of each source it leaves out are not probed, with the reason, and
     ``fanout.left_out`` names those sources);
-    ``deadline`` bounds each source's probing (seconds; default as ``portplan verify``'s).
+    ``deadline`` bounds each source's probing (seconds; default as ``portplan verify``'s);
+    ``secrets`` are the identifiers' (``{"radius": ..., "snmp": ...}``), as ``verify``'s.
     Blocks until every source has answered or failed.
     """
     if limit is not None and not limit.strip():
@@ -375,7 +386,7 @@ def verify_inventory(
         concurrency=concurrency,
         second_look=second_look,
         identify_services=identify_services,
-        radius_secret=radius_secret,
+        secrets=secrets,
         deadline=deadline,
         progress=progress,
     )

@@ -5,7 +5,8 @@ A UDP identifier (RADIUS, DNS, NTP, SNMP) sends its request from a socket of its
 connected to the port, so that only datagrams from the probed address and port reach it, and
 the kernel hands it the ICMP errors about them.  A request left unanswered for a third of the
 time is sent once more as a new request (a new id or nonce: RFC 5997 forbids retransmitting a
-Status-Server, and a new nonce keeps the first request's late answer apart from nothing).  Each
+Status-Server, and a new nonce keeps the first request's late answer apart from nothing).  A
+request may be several datagrams sent at once (SNMP asks in two versions).  Each
 datagram is the identifier's to judge: the one that identifies the service ends the exchange,
 an answer to another request is ignored, and anything else raises
 :class:`~portplan.probe.identify._exchange.NotThisProtocol`.
@@ -65,14 +66,15 @@ class _Datagrams(asyncio.DatagramProtocol):
 
 async def ask(
     ctx: ProbeContext,
-    request: Callable[[], bytes],
+    request: Callable[[], bytes | tuple[bytes, ...]],
     judge: Callable[[bytes], bool],
     *,
     unanswered: Callable[[], None] | None = None,
 ) -> None:
-    """Send ``request()`` to the port, and once more (``request()`` again: a new request)
-    after a third of ``ctx.timeout``; give each datagram that comes to ``judge`` until it
-    says ``True`` (``False``: not an answer to a request sent, ignored).
+    """Send ``request()`` to the port (a tuple: each of its datagrams, in order), and once more
+    (``request()`` again: a new request) after a third of ``ctx.timeout``; give each datagram
+    that comes to ``judge`` until it says ``True`` (``False``: not an answer to a request
+    sent, ignored).
 
     ICMP port unreachable ends it as ``closed``; another socket error as what it was.  A
     socket the kernel connected to itself (see :data:`SELF_CONNECTED`) sends nothing, and a
@@ -91,9 +93,10 @@ async def ask(
 
     def send() -> None:
         data = request()
-        mine.add(data)
-        _OUT.add(data)
-        transport.sendto(data)
+        for datagram in (data,) if isinstance(data, bytes) else data:
+            mine.add(datagram)
+            _OUT.add(datagram)
+            transport.sendto(datagram)
 
     try:
         if transport.get_extra_info("sockname")[:2] == transport.get_extra_info("peername")[:2]:

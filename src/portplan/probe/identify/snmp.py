@@ -1,35 +1,60 @@
-"""SNMP: SNMPv3 engine-ID discovery (RFC 3414 section 4), which needs no credentials.
+"""SNMP: SNMPv3 engine-ID discovery (RFC 3414 section 4), which needs no credentials, and, where
+the operator gives a community (``ctx.secrets["snmp"]``), an SNMPv2c GetRequest beside it.
 
-The request is an SNMPv3 message (RFC 3412 section 6) flagged reportable and noAuthNoPriv,
+The discovery is an SNMPv3 message (RFC 3412 section 6) flagged reportable and noAuthNoPriv,
 whose USM security parameters (RFC 3414 section 2.4) are all empty (no engine ID, boots and
 time 0, no user) and whose plaintext scopedPDU holds an empty GetRequest-PDU.  An SNMPv3 agent
 cannot process it for an unknown engine ID and answers with a Report (RFC 3414 section 3.2,
 step 3), usually of usmStatsUnknownEngineIDs, that carries its authoritative engine ID, boots
 and time.  Only a Report in an SNMPv3 message with the request's msgID counts: a stray
-datagram never identifies.  Nothing is read from or written to the agent's MIB.
+datagram never identifies.  The discovery reads nothing of the agent's MIB, and nothing is
+ever written to it.
 
 An agent that runs only SNMPv1/v2c (many network devices), or whose access list drops this
-source, is silent, which over UDP is also what a filtered port looks like.
+source, is silent to the discovery, which over UDP is also what a filtered port looks like.
+With a community, both messages go out at once (the GetRequest first, for sysDescr.0 and
+sysObjectID.0: see :mod:`._snmp_v2c`), and the first valid answer identifies the agent: a
+Report to the discovery, or an SNMPv2c Response with the GetRequest's request-id and
+community.  The community travels in clear text, as the product's own poll sends it; a wrong
+one is dropped silently by most agents (many then send an authenticationFailure trap), and
+the port is silent.  The community is never shown: not in a detail, an error or a warning.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from portplan.probe.identify import _ber as ber
+from portplan.probe.identify import _snmp_v2c as v2c
 from portplan.probe.identify._datagram import ask
 from portplan.probe.identify._exchange import Findings, NotThisProtocol, printable, run_exchange
 from portplan.probe.identify.base import ANSWER, Identification, ProbeContext
 
-__all__ = ["SILENCE", "Answer", "discovery", "engine_id_facts", "identify_snmp", "parse_answer"]
+__all__ = [
+    "SILENCE",
+    "SILENCE_WITH_COMMUNITY",
+    "Answer",
+    "discovery",
+    "engine_id_facts",
+    "identify_snmp",
+    "parse_answer",
+]
 
 SILENCE = (
     "no answer (open|filtered): the port may be filtered, or an SNMP agent discarded the "
     "SNMPv3 engine-ID discovery because it runs SNMPv1/v2c only (SNMPv3 disabled, as on many "
     "network devices) or its access list drops this source"
 )
+SILENCE_WITH_COMMUNITY = (
+    "no answer (open|filtered): the port may be filtered, or an SNMP agent discarded both the "
+    "SNMPv3 engine-ID discovery and the SNMPv2c GetRequest: a wrong community (most agents "
+    "drop it silently, and many send their managers an authenticationFailure trap), SNMPv2c "
+    "disabled, or an access list that drops this source"
+)
+#: the longest sysDescr.0 shown, in characters: vendor text, often several lines
+_SYS_DESCR = 160
 
 _VERSIONS = {0: "SNMPv1", 1: "SNMPv2c", 3: "SNMPv3"}
 _USM = 3  # msgSecurityModel of the User-based Security Model
@@ -206,24 +231,111 @@ def _describe(found: Findings, answer: Answer) -> None:
         )
 
 
-def _judge(found: Findings, item: bytes, sent: dict[int, bytes]) -> bool:
-    """Whether ``item`` is the Report that identifies the agent (``False``: an answer to
-    another message, ignored); ``NotThisProtocol`` when it is an answer that does not.
-    ``sent``: the messages sent, by msgID."""
-    if item in sent.values():  # it would read as an SNMPv3 GetRequest with our msgID
+@dataclass(slots=True)
+class _Asked:
+    """What the exchange has sent: every message, the SNMPv3 msgIDs and the SNMPv2c
+    request-ids (these with ``community`` only)."""
+
+    community: bytes | None
+    messages: set[bytes] = field(default_factory=set)
+    msg_ids: set[int] = field(default_factory=set)
+    request_ids: set[int] = field(default_factory=set)
+
+
+def _shown(item: bytes, asked: _Asked) -> str:
+    """The start of an answer that does not identify, quoted; never the community."""
+    if asked.community is not None and asked.community in item:
+        return "(not shown: it holds the community)"
+    return f"'{printable(item, 32)}'"
+
+
+def _describe_v2c(found: Findings, message: v2c.Message) -> None:
+    found.protocol = "snmp"
+    found.details[ANSWER] = "Response"
+    found.details["version"] = "SNMPv2c"
+    if message.error_status:
+        name = v2c.ERRORS.get(message.error_status, str(message.error_status))
+        found.details["error_status"] = f"{name} (error-index {message.error_index})"
+        found.warnings.append(
+            f"the agent answered the SNMPv2c GetRequest with error-status {name}: SNMPv2c "
+            "answers with this community, but it gave neither sysDescr.0 nor sysObjectID.0"
+        )
+        return
+    values = dict(message.bindings)
+    for oid, key, name in (
+        (v2c.SYS_DESCR, "sys_descr", "sysDescr.0"),
+        (v2c.SYS_OBJECT_ID, "sys_object_id", "sysObjectID.0"),
+    ):
+        value = values.get(oid)
+        expected = ber.OCTET_STRING if key == "sys_descr" else ber.OBJECT_IDENTIFIER
+        if value is None:
+            found.warnings.append(f"the agent's Response holds no {name}")
+        elif value.tag in v2c.EXCEPTIONS:
+            found.warnings.append(
+                f"{name} is {v2c.EXCEPTIONS[value.tag]}: SNMPv2c answers with this community, "
+                "but its view of the MIB does not hold it"
+            )
+        elif value.tag != expected:
+            found.warnings.append(f"{name} has the wrong type (BER tag {value.tag:#04x})")
+        elif key == "sys_descr":  # vendor text: its lines on one, cut short
+            found.details[key] = printable(b" ".join(value.value.split()), _SYS_DESCR)
+        else:
+            try:
+                found.details[key] = ber.decode_oid(value.value)
+            except NotThisProtocol as exc:
+                found.warnings.append(f"{name} is not a valid OBJECT IDENTIFIER: {exc}")
+
+
+def _judge_v2c(found: Findings, item: bytes, asked: _Asked, community: bytes) -> bool:
+    """Whether the SNMPv2c message ``item`` is the Response that identifies the agent."""
+    try:
+        message = v2c.parse_message(item, community)
+    except NotThisProtocol as exc:
+        found.details[ANSWER] = "SNMPv2c message"
+        raise NotThisProtocol(f"a malformed SNMPv2c message: {exc}") from exc
+    if message.request_id not in asked.request_ids:
+        found.details["ignored"] = (
+            f"an SNMPv2c message with another request-id ({message.request_id})"
+        )
+        return False
+    if message.pdu != v2c.RESPONSE:
+        kind = _PDUS.get(message.pdu)
+        found.details[ANSWER] = f"SNMPv2c {kind or f'PDU {message.pdu:#04x}'}"
+        raise NotThisProtocol(
+            f"SNMPv2c answered the GetRequest with {kind or 'an unknown PDU'}, not a Response"
+        )
+    if not message.same_community:
+        found.details[ANSWER] = "SNMPv2c Response"
+        raise NotThisProtocol(
+            "an SNMPv2c Response to the GetRequest under another community than the request's"
+        )
+    _describe_v2c(found, message)
+    return True
+
+
+def _judge(found: Findings, item: bytes, asked: _Asked) -> bool:
+    """Whether ``item`` is the Report (or, with a community, the SNMPv2c Response) that
+    identifies the agent (``False``: an answer to another message, ignored);
+    ``NotThisProtocol`` when it is an answer that does not."""
+    if item in asked.messages:  # it would read as a GetRequest with our msgID or request-id
         found.details[ANSWER] = f"{len(item)} bytes"
         raise NotThisProtocol(
-            f"not SNMP: our own message sent back (an echo service?): '{printable(item, 32)}'"
+            f"not SNMP: our own message sent back (an echo service?): {_shown(item, asked)}"
         )
     try:
         answer = parse_answer(item)
     except NotThisProtocol as exc:
         found.details[ANSWER] = f"{len(item)} bytes"
-        raise NotThisProtocol(f"not SNMP ({exc}): '{printable(item, 32)}'") from exc
+        raise NotThisProtocol(f"not SNMP ({exc}): {_shown(item, asked)}") from exc
+    if answer == "SNMPv2c" and asked.community is not None:
+        return _judge_v2c(found, item, asked, asked.community)
     if isinstance(answer, str):  # its community is a secret: never shown
         found.details[ANSWER] = f"{answer} message"
-        raise NotThisProtocol(f"an {answer} message, not an SNMPv3 answer to engine-ID discovery")
-    if answer.msg_id not in sent:
+        asked_for = "the SNMPv2c GetRequest or " if asked.community is not None else ""
+        raise NotThisProtocol(
+            f"an {answer} message, not an SNMPv3 answer to {asked_for}engine-ID discovery"
+        )
+    if answer.msg_id not in asked.msg_ids:
         found.details["ignored"] = f"an SNMPv3 message with another msgID ({answer.msg_id})"
         return False
     if answer.pdu != _REPORT:
@@ -242,23 +354,43 @@ def _judge(found: Findings, item: bytes, sent: dict[int, bytes]) -> bool:
     return True
 
 
-async def _discover(ctx: ProbeContext, found: Findings) -> None:
-    sent: dict[int, bytes] = {}  # msgID -> the message
+def _random_id(taken: set[int]) -> int:
+    """A random msgID or request-id (0 to 2**31 - 1) not among ``taken``."""
+    while (number := int.from_bytes(os.urandom(4), "big") & 0x7FFFFFFF) in taken:
+        pass
+    return number
 
-    def request() -> bytes:  # a second try is a new message, with its own msgID
-        msg_id = int.from_bytes(os.urandom(4), "big") & 0x7FFFFFFF
-        request_id = int.from_bytes(os.urandom(4), "big") & 0x7FFFFFFF
-        sent[msg_id] = discovery(msg_id, request_id)
-        return sent[msg_id]
 
-    await ask(ctx, request, lambda item: _judge(found, item, sent))
+async def _ask(ctx: ProbeContext, found: Findings, community: bytes | None) -> None:
+    asked = _Asked(community)
+
+    def request() -> bytes | tuple[bytes, ...]:  # a second try is new messages, with new ids
+        msg_id = _random_id(asked.msg_ids)
+        asked.msg_ids.add(msg_id)
+        sent = [discovery(msg_id, _random_id(set()))]
+        if community is not None:
+            request_id = _random_id(asked.request_ids)
+            asked.request_ids.add(request_id)
+            sent.insert(0, v2c.get_request(community, request_id))
+        asked.messages.update(sent)
+        return tuple(sent)
+
+    await ask(ctx, request, lambda item: _judge(found, item, asked))
 
 
 async def identify_snmp(ctx: ProbeContext) -> Identification:
-    """SNMPv3 engine-ID discovery; the agent's Report must carry the request's msgID."""
+    """SNMPv3 engine-ID discovery, and with a community an SNMPv2c GetRequest beside it; the
+    agent's Report must carry the discovery's msgID, its Response the GetRequest's request-id
+    and community."""
+    community = ctx.secrets.get("snmp") or None
 
     async def talk(found: Findings) -> None:
-        found.step = "answer to SNMPv3 engine-ID discovery"
-        await _discover(ctx, found)
+        found.step = (
+            "answer to SNMPv3 engine-ID discovery"
+            if community is None
+            else "answer to SNMPv3 engine-ID discovery or to the SNMPv2c GetRequest"
+        )
+        await _ask(ctx, found, community)
 
-    return await run_exchange("snmp", ctx, talk, silence=SILENCE)
+    silence = SILENCE if community is None else SILENCE_WITH_COMMUNITY
+    return await run_exchange("snmp", ctx, talk, silence=silence)

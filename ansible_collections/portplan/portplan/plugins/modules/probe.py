@@ -181,6 +181,23 @@ options:
         (C(open), C(127)) would hide outcomes and addresses. What Ansible hides is then this
         text, which occurs nowhere else.
     type: str
+  snmp_community:
+    description:
+      - An SNMP community, for identifying SNMP agents that run SNMPv1/v2c only (SNMPv3
+        disabled, as on many network devices), which are silent to the SNMPv3 engine-ID
+        discovery. An C(snmp) port is then also sent an SNMPv2c GetRequest for C(sysDescr.0)
+        and C(sysObjectID.0), and identified by the first valid answer.
+      - The community travels in clear text, as the product's own SNMP poll sends it. Most
+        agents drop a wrong community silently (the port stays C(open|filtered)), and many
+        then send their managers an authenticationFailure trap, which may raise an alarm.
+      - The community is never in the module's result.
+    type: str
+  snmp_community_sealed:
+    description:
+      - The SNMP community as C(portplan verify --inventory) sends it, in place of
+        O(snmp_community) - base64 of 16 random bytes followed by the community (see
+        O(radius_secret_sealed)).
+    type: str
   deadline:
     description:
       - Seconds the whole run may take; ports not settled by then are C(unfinished) (and
@@ -303,8 +320,11 @@ else:
     IDENTIFIERS = identifiers.MODULES  # imported so that Ansible packs every identifier
 
 
-#: random bytes before the secret in radius_secret_sealed
+#: random bytes before the secret in radius_secret_sealed and snmp_community_sealed
 SEAL = 16
+#: the options that hold a secret (each also as <option>_sealed, as portplan verify
+#: --inventory sends it), and the name the identifiers read it by
+SECRETS = {"radius_secret": "radius", "snmp_community": "snmp"}
 
 
 def argument_spec():
@@ -338,10 +358,33 @@ def argument_spec():
         "concurrency": {"type": "int", "default": 2048},
         "second_look": {"type": "bool", "default": True},
         "identify_services": {"type": "bool", "default": True},
-        "radius_secret": {"type": "str", "no_log": True},
-        "radius_secret_sealed": {"type": "str", "no_log": True},
         "deadline": {"type": "float"},
+        **{
+            name: {"type": "str", "no_log": True}
+            for option in SECRETS
+            for name in (option, option + "_sealed")
+        },
     }
+
+
+def read_secrets(module):
+    """The secrets the identifiers read, by their name, from the options that hold them."""
+    secrets = {}
+    for option, name in SECRETS.items():
+        if module.params[option]:
+            secrets[name] = module.params[option].encode()
+        sealed_option = option + "_sealed"
+        if module.params[sealed_option]:
+            try:
+                sealed = base64.b64decode(module.params[sealed_option], validate=True)
+            except ValueError:
+                module.fail_json(msg="%s is not base64" % sealed_option)
+            if len(sealed) <= SEAL:
+                module.fail_json(
+                    msg="%s holds no secret after its %d bytes" % (sealed_option, SEAL)
+                )
+            secrets[name] = sealed[SEAL:]
+    return secrets
 
 
 def engine_failure(module):
@@ -372,17 +415,7 @@ def main():
             msg="expect: blocked needs second_look: a port silent once may be one whose SYN was "
             "lost on the way, and would pass as blocked"
         )
-    secrets = {}
-    if params["radius_secret"]:
-        secrets["radius"] = params["radius_secret"].encode()
-    if params["radius_secret_sealed"]:
-        try:
-            sealed = base64.b64decode(params["radius_secret_sealed"], validate=True)
-        except ValueError:
-            module.fail_json(msg="radius_secret_sealed is not base64")
-        if len(sealed) <= SEAL:
-            module.fail_json(msg="radius_secret_sealed holds no secret after its %d bytes" % SEAL)
-        secrets["radius"] = sealed[SEAL:]
+    secrets = read_secrets(module)
     started = time.monotonic()
     try:
         found = probe_requests(

@@ -52,7 +52,8 @@ class ProbeContext:
     timeout: float = 3.0  #: for the whole exchange
     server_name: str | None = None  #: TLS SNI / certificate name to expect, if known
     source_address: str | None = None  #: bind the local end to this address
-    secrets: Mapping[str, bytes] = field(default_factory=dict)  #: e.g. {"radius": b"secret"}
+    #: e.g. {"radius": b"secret", "snmp": b"community"}; never in its repr
+    secrets: Mapping[str, bytes] = field(default_factory=dict, repr=False)
     #: the probe's own connection to the port, when it found the port open (TCP)
     connection: OpenConnection | None = None
 
