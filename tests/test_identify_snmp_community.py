@@ -102,6 +102,18 @@ def test_a_wrong_community_is_silence_and_is_never_shown(agent: int) -> None:
 
 
 @SERVICES
+def test_an_snmpv3_report_that_came_first_says_the_community_was_not_checked() -> None:
+    """An agent with SNMPv3 on answers the discovery whatever the community: identified, and
+    the identification says that the community given was not what proved it."""
+    with _snmpd(f"rocommunity {COMMUNITY.decode()} 127.0.0.0/8\n") as port:
+        found = _identify(port, WRONG)
+    assert (found.protocol, found.error) == ("snmp", None), found
+    assert found.details["answer"] == "Report", found
+    assert found.details["community"] == "not checked: the SNMPv3 Report came first", found
+    _never_shown(repr(found))
+
+
+@SERVICES
 def test_a_view_without_sysdescr_still_proves_the_community_and_warns() -> None:
     config = (
         f"[snmp] disableSNMPv3 yes\nrocommunity {COMMUNITY.decode()} 127.0.0.0/8 {INTERFACES}\n"

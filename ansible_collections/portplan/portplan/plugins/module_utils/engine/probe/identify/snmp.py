@@ -47,7 +47,8 @@ __all__ = [
 SILENCE = (
     "no answer (open|filtered): the port may be filtered, or an SNMP agent discarded the "
     "SNMPv3 engine-ID discovery because it runs SNMPv1/v2c only (SNMPv3 disabled, as on many "
-    "network devices) or its access list drops this source"
+    "network devices; give verify its community, --snmp-community-file or "
+    "PORTPLAN_SNMP_COMMUNITY, to ask it over SNMPv2c) or its access list drops this source"
 )
 SILENCE_WITH_COMMUNITY = (
     "no answer (open|filtered): the port may be filtered, or an SNMP agent discarded both the "
@@ -353,6 +354,8 @@ def _judge(found: Findings, item: bytes, asked: _Asked) -> bool:
             "discovery carries: our own message sent back changed?"
         )
     _describe(found, answer)
+    if asked.community is not None:
+        found.details["community"] = "not checked: the SNMPv3 Report came first"
     return True
 
 
