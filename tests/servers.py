@@ -10,8 +10,9 @@ import signal
 import socket
 import subprocess
 import tempfile
+import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import datetime
@@ -253,3 +254,32 @@ def self_signed(
     )
     key_path.chmod(0o600)
     return Certificate(cert_path, key_path, cert.not_valid_after_utc)
+
+
+@contextmanager
+def udp_peer(address: str, port: int, replies: Callable[[bytes], Iterable[bytes]]) -> Iterator[int]:
+    """A UDP socket on ``address``:``port`` (0: a port the kernel chooses, yielded) that sends the
+    datagrams ``replies(datagram)`` back to the sender of each datagram, in order; a thread of
+    this process, stopped when the block ends."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind((address, port))
+    sock.settimeout(0.1)  # a closed UDP socket does not wake a reader: look at `done` often
+    done = threading.Event()
+
+    def serve() -> None:
+        while not done.is_set():
+            try:
+                data, peer = sock.recvfrom(4096)
+            except TimeoutError:
+                continue
+            for reply in replies(data):
+                sock.sendto(reply, peer)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield int(sock.getsockname()[1])
+    finally:
+        done.set()
+        thread.join(10)
+        sock.close()

@@ -22,7 +22,6 @@ import asyncio
 import socket
 import struct
 import subprocess
-import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -244,28 +243,8 @@ def _response(data: bytes, ident: int | None = None) -> bytes:
 def _replying(port: int, replies: Callable[[bytes], list[bytes]]) -> Iterator[None]:
     """A UDP socket on 127.0.0.3:``port`` that sends the datagrams ``replies(query)`` back to
     the sender of each query, in order."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    sock.bind((SERVER, port))
-    sock.settimeout(0.1)
-    done = threading.Event()
-
-    def serve() -> None:
-        while not done.is_set():
-            try:
-                data, peer = sock.recvfrom(4096)
-            except TimeoutError:
-                continue
-            for reply in replies(data):
-                sock.sendto(reply, peer)
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    try:
+    with servers.udp_peer(SERVER, port, replies):
         yield
-    finally:
-        done.set()
-        thread.join(10)
-        sock.close()
 
 
 def _other_id(data: bytes) -> int:

@@ -21,7 +21,6 @@ from __future__ import annotations
 import asyncio
 import socket
 import struct
-import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -141,28 +140,8 @@ def _identify(port: int, source: str = CLIENT, timeout: float = 1.5) -> Identifi
 def _answering(answer: Callable[[bytes], list[bytes]]) -> Iterator[int]:
     """A UDP socket on 127.0.0.3 (its port is yielded) that sends each datagram's ``answer``
     datagrams back to its sender."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    sock.bind((SERVER, 0))
-    sock.settimeout(0.1)  # a closed UDP socket does not wake a reader: look at `done` often
-    done = threading.Event()
-
-    def serve() -> None:
-        while not done.is_set():
-            try:
-                data, peer = sock.recvfrom(4096)
-            except TimeoutError:
-                continue
-            for reply in answer(data):
-                sock.sendto(reply, peer)
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    try:
-        yield int(sock.getsockname()[1])
-    finally:
-        done.set()
-        thread.join(10)
-        sock.close()
+    with servers.udp_peer(SERVER, 0, answer) as port:
+        yield port
 
 
 def _server_packet(

@@ -152,29 +152,13 @@ def _tcp_server(port: int, reply: bytes | None) -> Iterator[None]:
 def _answering(port: int, answer: Callable[[bytes], bytes | None]) -> Iterator[None]:
     """A UDP socket on 127.0.0.3:``port`` that sends each datagram's ``answer`` back to its
     sender (``None``: nothing)."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    sock.bind((SERVER, port))
-    sock.settimeout(0.1)  # a closed UDP socket does not wake a reader: look at `done` often
-    done = threading.Event()
 
-    def serve() -> None:
-        while not done.is_set():
-            try:
-                data, peer = sock.recvfrom(4096)
-            except TimeoutError:
-                continue
-            reply = answer(data)
-            if reply is not None:
-                sock.sendto(reply, peer)
+    def replies(data: bytes) -> list[bytes]:
+        reply = answer(data)
+        return [] if reply is None else [reply]
 
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    try:
+    with servers.udp_peer(SERVER, port, replies):
         yield
-    finally:
-        done.set()
-        thread.join(10)
-        sock.close()
 
 
 def _udp_server(port: int, reply: bytes | None) -> AbstractContextManager[None]:
