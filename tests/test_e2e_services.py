@@ -326,11 +326,11 @@ def test_import_rules_verify_report_against_real_services(tmp_path: Path) -> Non
         if f" {SERVER}: " in html.unescape(item)
     }
     expected = {
-        "tcp/22": ("; software=OpenSSH_", "; version=2.0;"),
-        "tcp/53": ("; rcode=REFUSED;",),
-        "udp/53": ("; dns answered;", "; rcode=REFUSED;"),
-        "udp/123": ("; ntp answered;", "; stratum=10;"),
-        "udp/161": ("; snmp answered;", f"; engine_id={ENGINE_ID};"),
+        "tcp/22": ("; identified ssh;", "; software=OpenSSH_", "; version=2.0;"),
+        "tcp/53": ("; identified dns;", "; rcode=REFUSED;"),
+        "udp/53": ("; dns answered;", "; identified dns;", "; rcode=REFUSED;"),
+        "udp/123": ("; ntp answered;", "; identified ntp;", "; stratum=10;"),
+        "udp/161": ("; snmp answered;", "; identified snmp;", f"; engine_id={ENGINE_ID};"),
     }
     for probed, needles in expected.items():
         (line,) = [e for e in evidence if e.startswith(f"{probed} {SERVER}: open;")] or [probed]

@@ -530,7 +530,8 @@ def test_what_identification_found_and_warned_of_is_in_the_evidence() -> None:
     }  # fmt: skip
     (finding,) = read_overlay(verify_document([passed]), "v").findings
     assert finding.evidence == (
-        f"tcp/9090 {PA01}: open; 3 ms; tls_subject=CN=pa01 <b>; server=nginx/1.25; "
+        f"tcp/9090 {PA01}: open; 3 ms; identified https; tls_subject=CN=pa01 <b>; "
+        "server=nginx/1.25; "
         "warning: certificate expired on 2024-01-01 (700 days ago)"
     )
     passed["identification"]["warnings"] = [7]  # type: ignore[index]

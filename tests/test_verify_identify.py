@@ -441,3 +441,18 @@ management:
         code, report = _verify(deployment, "--flow", "management/admin-web")
     check = _only_check(report)
     assert (code, check["outcome"], check["passed"]) == (1, "open", False), check
+
+
+def test_the_table_says_which_service_was_identified(tmp_path: Path) -> None:
+    """A port whose service was proven read like one only open (`--no-identify`, or a row that
+    names no protocol) but for the details: the evidence says `identified http`."""
+    port = _free_port()
+    deployment = _deployment(tmp_path, "tcp", port, "http")
+    args = ["verify", str(deployment), "--on", "client", "--timeout", "0.5", "--flow", "flow"]
+    with _tcp_server(port, HTTP_REPLY):
+        identified = CliRunner().invoke(cli, args, env={"COLUMNS": "400"})
+        unchecked = CliRunner().invoke(cli, [*args, "--no-identify"], env={"COLUMNS": "400"})
+    assert identified.exit_code == 0, identified.output
+    assert "identified http" in identified.stdout, identified.stdout
+    assert unchecked.exit_code == 0, unchecked.output
+    assert "identified" not in unchecked.stdout, unchecked.stdout

@@ -48,7 +48,9 @@ def _evidence(doc: Document, check: Mapping[str, Any], where: str) -> str:
     ident = doc.get(check, "identification", (dict, type(None)), where)
     if ident is not None:
         here = f"{where}.identification"
-        if not doc.get(ident, "matches", bool, here):
+        if doc.get(ident, "matches", bool, here):  # the service proven, not the port alone
+            parts.append(f"identified {doc.get(ident, 'protocol', str, here)}")
+        else:
             found = doc.get(ident, "protocol", _TEXT, here)
             parts.append(
                 f"expected {doc.get(ident, 'expected', str, here)}, {found or 'nothing'} answered"

@@ -41,6 +41,8 @@ def _evidence(check: FlowCheck) -> str:
         parts.append(f"{evidence.attempts} attempts")
     ident = check.identification
     if ident is not None:
+        if ident.matches:  # the service proven, not the port alone (what --no-identify shows)
+            parts.append(f"identified {ident.protocol}")
         parts.extend(f"{k}={v}" for k, v in ident.details.items())
         parts.extend(f"warning: {w}" for w in ident.warnings)
         if ident.error:
