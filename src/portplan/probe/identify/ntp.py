@@ -133,7 +133,14 @@ def describe(found: Findings, packet: bytes) -> None:
             found.details["reference"] = printable(name) + " (reference clock)"
         else:  # RFC 5905 7.3: an IPv4 address, or the first 4 octets of an IPv6 one's MD5
             address = ".".join(str(b) for b in reference)
-            found.details["reference"] = f"{address} (its source's IPv4 address or IPv6 hash)"
+            # 127.127.t.u is ntpd's address of a reference clock of type t (LOCAL is 1), as
+            # chrony's `local` sends it: no source's
+            what = (
+                "a local clock"
+                if reference[:2] == b"\x7f\x7f"
+                else "its source's IPv4 address or IPv6 hash"
+            )
+            found.details["reference"] = f"{address} ({what})"
     found.details["leap"] = _LEAP.get(leap, "unsynchronised (3)")
     if not kiss:
         # root delay and dispersion are NTP short format, seconds as 16.16 fixed point
