@@ -27,7 +27,7 @@ from portplan.probe.identify import Identification, ProbeContext, identify
 from portplan.probe.identify import _ber as ber
 from portplan.probe.identify import _snmp_v2c as v2c
 from portplan.probe.identify.snmp import SILENCE_WITH_COMMUNITY, parse_answer
-from test_identify_snmp import CLIENT, COMMUNITY, SERVER, _peer, _snmpd
+from test_identify_snmp import CLIENT, COMMUNITY, SERVER, _msg_id, _peer, _report, _snmpd
 from test_verify_identify import _deployment, _only_check
 
 SERVICES = pytest.mark.services
@@ -345,3 +345,61 @@ def test_our_get_request_sent_back_never_shows_the_community(prefix: bytes) -> N
 def test_a_probe_context_never_shows_its_secrets() -> None:
     context = ProbeContext(address=SERVER, port=161, secrets={"snmp": COMMUNITY})
     _never_shown(repr(context))
+
+
+def _no_part_shown(found: Identification) -> None:
+    """No four bytes in a row of the community are shown (but in the words that say so)."""
+    text = repr(found).replace(v2c.NOT_SHOWN, "")
+    for part in range(len(COMMUNITY) - 3):
+        assert COMMUNITY[part : part + 4].decode() not in text, (part, found)
+
+
+@pytest.mark.parametrize("keep", [12, 20, 24], ids=["5-bytes", "13-bytes", "all-17-bytes"])
+def test_our_get_request_sent_back_cut_short_never_shows_part_of_the_community(
+    keep: int,
+) -> None:
+    """A peer that sends back the start of what it read (a small buffer): the quote of the
+    answer would show the community's first bytes, though not all of it."""
+    with _peer(lambda data: [data[:keep]] if parse_answer(data) == "SNMPv2c" else []) as port:
+        found = _identify(port, COMMUNITY)
+    assert found.protocol is None, found
+    assert found.error is not None and found.error.endswith(v2c.NOT_SHOWN), found
+    _no_part_shown(found)
+
+
+@pytest.mark.parametrize(
+    "descr",
+    [b"Switch; community " + COMMUNITY, b"x" * 150 + COMMUNITY, b"on\n" + COMMUNITY[:5] + b"\n"],
+    ids=["whole", "across-the-cut", "not-the-community"],
+)
+def test_a_sysdescr_that_holds_the_community_is_not_shown(descr: bytes) -> None:
+    good = _binding(SYS_DESCR, ber.OCTET_STRING, descr) + _binding(
+        SYS_OBJECT_ID, ber.OBJECT_IDENTIFIER, CISCO
+    )
+    with _peer(_answer_v2c(lambda rid: [_response(rid, good)])) as port:
+        found = _identify(port, COMMUNITY)
+    assert (found.protocol, found.error) == ("snmp", None), found
+    assert found.details["sys_object_id"] == "1.3.6.1.4.1.9.1.1.1", found
+    if COMMUNITY in descr:
+        assert found.details["sys_descr"] == v2c.NOT_SHOWN, found
+        _no_part_shown(found)
+    else:  # a sysDescr that merely starts as the community does is shown
+        assert found.details["sys_descr"] == "on " + COMMUNITY[:5].decode(), found
+
+
+def test_an_engine_id_that_holds_the_community_is_not_shown() -> None:
+    """A Report whose engine ID the peer filled with the community (in text format, shown
+    as text and in hex)."""
+    engine_id = bytes.fromhex("80001f8804") + COMMUNITY
+
+    def answer(data: bytes) -> list[bytes]:
+        return [] if isinstance(parse_answer(data), str) else [_report(_msg_id(data), engine_id)]
+
+    with _peer(answer) as port:
+        found = _identify(port, COMMUNITY)
+    assert (found.protocol, found.error) == ("snmp", None), found
+    assert found.details["engine_id"] == v2c.NOT_SHOWN, found
+    assert found.details["engine_id_format"] == v2c.NOT_SHOWN, found
+    assert found.details["engine_enterprise"] == "8072 (Net-SNMP)", found
+    _never_shown(repr(found))
+    assert COMMUNITY.hex() not in repr(found), found
