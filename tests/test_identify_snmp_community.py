@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import os
 import re
 import subprocess
 import sys
@@ -403,3 +404,30 @@ def test_an_engine_id_that_holds_the_community_is_not_shown() -> None:
     assert found.details["engine_enterprise"] == "8072 (Net-SNMP)", found
     _never_shown(repr(found))
     assert COMMUNITY.hex() not in repr(found), found
+
+
+def test_a_community_that_is_not_utf8_is_read_from_the_environment(tmp_path: Path) -> None:
+    """A community is octets (RFC 3416), and the environment holds them as they are: a byte
+    that is not UTF-8 was a traceback naming it and its place in the community."""
+    community = b"pp-\xffcommunity-\xfe91"
+    good = _binding(SYS_DESCR, ber.OCTET_STRING, b"Switch") + _binding(
+        SYS_OBJECT_ID, ber.OBJECT_IDENTIFIER, CISCO
+    )
+
+    def answer(data: bytes) -> list[bytes]:
+        if parse_answer(data) != "SNMPv2c" or community not in data:
+            return []
+        return [_response(v2c.parse_message(data, community).request_id, good, community=community)]
+
+    with _peer(answer) as port:
+        deployment = _deployment(tmp_path, "udp", port, "snmp")
+        done = _portplan(
+            *("verify", str(deployment), "--on", "client", "--flow", "flow", "--timeout", "1"),
+            *("--format", "json"),
+            env=environment(PORTPLAN_SNMP_COMMUNITY=os.fsdecode(community)),
+        )
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr, done.stderr
+    check = _only_check(document(done.stdout, "verify"))
+    assert check["identification"]["details"]["sys_descr"] == "Switch", check  # type: ignore[index]
+    assert "\\xff" not in done.stdout + done.stderr
