@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import os
 import re
 import subprocess
 import sys
@@ -27,7 +28,7 @@ from portplan.probe.identify import Identification, ProbeContext, identify
 from portplan.probe.identify import _ber as ber
 from portplan.probe.identify import _snmp_v2c as v2c
 from portplan.probe.identify.snmp import SILENCE_WITH_COMMUNITY, parse_answer
-from test_identify_snmp import CLIENT, COMMUNITY, SERVER, _peer, _snmpd
+from test_identify_snmp import CLIENT, COMMUNITY, SERVER, _msg_id, _peer, _report, _snmpd
 from test_verify_identify import _deployment, _only_check
 
 SERVICES = pytest.mark.services
@@ -345,3 +346,88 @@ def test_our_get_request_sent_back_never_shows_the_community(prefix: bytes) -> N
 def test_a_probe_context_never_shows_its_secrets() -> None:
     context = ProbeContext(address=SERVER, port=161, secrets={"snmp": COMMUNITY})
     _never_shown(repr(context))
+
+
+def _no_part_shown(found: Identification) -> None:
+    """No four bytes in a row of the community are shown (but in the words that say so)."""
+    text = repr(found).replace(v2c.NOT_SHOWN, "")
+    for part in range(len(COMMUNITY) - 3):
+        assert COMMUNITY[part : part + 4].decode() not in text, (part, found)
+
+
+@pytest.mark.parametrize("keep", [12, 20, 24], ids=["5-bytes", "13-bytes", "all-17-bytes"])
+def test_our_get_request_sent_back_cut_short_never_shows_part_of_the_community(
+    keep: int,
+) -> None:
+    """A peer that sends back the start of what it read (a small buffer): the quote of the
+    answer would show the community's first bytes, though not all of it."""
+    with _peer(lambda data: [data[:keep]] if parse_answer(data) == "SNMPv2c" else []) as port:
+        found = _identify(port, COMMUNITY)
+    assert found.protocol is None, found
+    assert found.error is not None and found.error.endswith(v2c.NOT_SHOWN), found
+    _no_part_shown(found)
+
+
+@pytest.mark.parametrize(
+    "descr",
+    [b"Switch; community " + COMMUNITY, b"x" * 150 + COMMUNITY, b"on\n" + COMMUNITY[:5] + b"\n"],
+    ids=["whole", "across-the-cut", "not-the-community"],
+)
+def test_a_sysdescr_that_holds_the_community_is_not_shown(descr: bytes) -> None:
+    good = _binding(SYS_DESCR, ber.OCTET_STRING, descr) + _binding(
+        SYS_OBJECT_ID, ber.OBJECT_IDENTIFIER, CISCO
+    )
+    with _peer(_answer_v2c(lambda rid: [_response(rid, good)])) as port:
+        found = _identify(port, COMMUNITY)
+    assert (found.protocol, found.error) == ("snmp", None), found
+    assert found.details["sys_object_id"] == "1.3.6.1.4.1.9.1.1.1", found
+    if COMMUNITY in descr:
+        assert found.details["sys_descr"] == v2c.NOT_SHOWN, found
+        _no_part_shown(found)
+    else:  # a sysDescr that merely starts as the community does is shown
+        assert found.details["sys_descr"] == "on " + COMMUNITY[:5].decode(), found
+
+
+def test_an_engine_id_that_holds_the_community_is_not_shown() -> None:
+    """A Report whose engine ID the peer filled with the community (in text format, shown
+    as text and in hex)."""
+    engine_id = bytes.fromhex("80001f8804") + COMMUNITY
+
+    def answer(data: bytes) -> list[bytes]:
+        return [] if isinstance(parse_answer(data), str) else [_report(_msg_id(data), engine_id)]
+
+    with _peer(answer) as port:
+        found = _identify(port, COMMUNITY)
+    assert (found.protocol, found.error) == ("snmp", None), found
+    assert found.details["engine_id"] == v2c.NOT_SHOWN, found
+    assert found.details["engine_id_format"] == v2c.NOT_SHOWN, found
+    assert found.details["engine_enterprise"] == "8072 (Net-SNMP)", found
+    _never_shown(repr(found))
+    assert COMMUNITY.hex() not in repr(found), found
+
+
+def test_a_community_that_is_not_utf8_is_read_from_the_environment(tmp_path: Path) -> None:
+    """A community is octets (RFC 3416), and the environment holds them as they are: a byte
+    that is not UTF-8 was a traceback naming it and its place in the community."""
+    community = b"pp-\xffcommunity-\xfe91"
+    good = _binding(SYS_DESCR, ber.OCTET_STRING, b"Switch") + _binding(
+        SYS_OBJECT_ID, ber.OBJECT_IDENTIFIER, CISCO
+    )
+
+    def answer(data: bytes) -> list[bytes]:
+        if parse_answer(data) != "SNMPv2c" or community not in data:
+            return []
+        return [_response(v2c.parse_message(data, community).request_id, good, community=community)]
+
+    with _peer(answer) as port:
+        deployment = _deployment(tmp_path, "udp", port, "snmp")
+        done = _portplan(
+            *("verify", str(deployment), "--on", "client", "--flow", "flow", "--timeout", "1"),
+            *("--format", "json"),
+            env=environment(PORTPLAN_SNMP_COMMUNITY=os.fsdecode(community)),
+        )
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr, done.stderr
+    check = _only_check(document(done.stdout, "verify"))
+    assert check["identification"]["details"]["sys_descr"] == "Switch", check  # type: ignore[index]
+    assert "\\xff" not in done.stdout + done.stderr

@@ -17,6 +17,7 @@ import yaml
 from ansible_env import environment, tool
 from examples import EXAMPLES, example_data
 from portplan import load_plan
+from portplan.load.inventory import read_inventory
 
 EXAMPLE_NAMES = ("shopping-contoso", "smart-id-nexus", "smart-id-k8s")
 
@@ -336,3 +337,17 @@ def test_an_inventory_that_cannot_be_read_does_not_hide_the_product_files(
         assert errors[1].startswith(
             f"{tmp_path / 'product.yaml'}:2:7: error: YAML syntax error: unclosed bracket"
         ), done.stderr
+
+
+@pytest.mark.parametrize("variable", ["ANSIBLE_VERBOSITY", "ANSIBLE_DEBUG"])
+def test_an_operators_ansible_verbosity_does_not_break_reading_the_inventory(
+    variable: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """ANSIBLE_VERBOSITY=4 (or ANSIBLE_DEBUG) is for the playbook's -vvvv display; Ansible
+    printed its version and debug lines before the listing, and verify --inventory ended in a
+    JSONDecodeError traceback."""
+    inventory = tmp_path / "inventory.yml"
+    inventory.write_text("all:\n  hosts:\n    nms: {ansible_host: 127.0.0.2}\n")
+    monkeypatch.setenv(variable, "4" if variable == "ANSIBLE_VERBOSITY" else "true")
+    hosts = read_inventory(inventory)
+    assert list(hosts) == ["nms"], hosts

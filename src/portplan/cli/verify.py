@@ -322,5 +322,7 @@ def _read_secret(path: Path | None, variable: str) -> bytes | None:
                 ]
             )
         return data.strip()
+    # as the octets the environment holds: a secret need not be UTF-8 (an SNMP community is
+    # an OCTET STRING), and encoding it back would fail, naming its odd byte and its place
     value = os.environ.get(variable)
-    return value.encode() if value else None
+    return os.fsencode(value) if value else None

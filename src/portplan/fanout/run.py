@@ -255,6 +255,14 @@ def run_fanout(
             progress(len(results), total)
         return False  # nothing is kept on disk: every result is held here
 
+    def forget_environment(status: Mapping[str, Any], runner_config: Any) -> None:
+        # ansible-runner writes the environment it starts ansible-playbook with, the sealed
+        # secrets in it, to artifacts/<ident>/command, and reads it no more: gone before
+        # ansible-playbook starts, so that a run killed (its temporary directory left behind)
+        # leaves no secret on disk
+        if status.get("status") == "running":
+            Path(runner_config.artifact_dir, "command").unlink(missing_ok=True)
+
     with tempfile.TemporaryDirectory(prefix="portplan-ansible-") as tmp, first_ctrl_c() as stopped:
         root = Path(tmp)
         (root / "project").mkdir()
@@ -286,6 +294,7 @@ def run_fanout(
                     **hidden,
                 },
                 event_handler=handle,
+                status_handler=forget_environment,
                 # Ctrl-C ends Ansible (its process group) within a quarter of a second, and
                 # the results that came before it are reported; given no callback of ours,
                 # ansible-runner would set its own handlers of SIGINT and SIGTERM for good,

@@ -90,7 +90,15 @@ def read_inventory(path: Path | str, *, limit: str | None = None) -> dict[str, I
     argv = [ansible_tool("ansible-inventory"), "-i", str(path), "--list"]
     if limit:
         argv += ["--limit", limit]
-    env = dict(os.environ, ANSIBLE_INVENTORY_UNPARSED_FAILED="true", ANSIBLE_NOCOLOR="true")
+    # its stdout is the listing alone: an operator's ANSIBLE_VERBOSITY (or ANSIBLE_DEBUG), meant
+    # for the playbook's run, would print Ansible's version and debug lines before it
+    env = dict(
+        os.environ,
+        ANSIBLE_INVENTORY_UNPARSED_FAILED="true",
+        ANSIBLE_NOCOLOR="true",
+        ANSIBLE_VERBOSITY="0",
+        ANSIBLE_DEBUG="false",
+    )
     try:
         done = subprocess.run(
             argv, capture_output=True, text=True, timeout=INVENTORY_TIMEOUT, env=env, check=False

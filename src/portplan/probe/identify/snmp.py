@@ -244,13 +244,14 @@ class _Asked:
 
 
 def _shown(item: bytes, asked: _Asked) -> str:
-    """The start of an answer that does not identify, quoted; never the community."""
-    if asked.community is not None and asked.community in item:
-        return "(not shown: it holds the community)"
+    """The start of an answer that does not identify, quoted; never the community, nor a
+    part of it (see :func:`._snmp_v2c.holds`)."""
+    if asked.community is not None and v2c.holds(item, asked.community):
+        return v2c.NOT_SHOWN
     return f"'{printable(item, 32)}'"
 
 
-def _describe_v2c(found: Findings, message: v2c.Message) -> None:
+def _describe_v2c(found: Findings, message: v2c.Message, community: bytes) -> None:
     found.protocol = "snmp"
     found.details[ANSWER] = "Response"
     found.details["version"] = "SNMPv2c"
@@ -278,6 +279,8 @@ def _describe_v2c(found: Findings, message: v2c.Message) -> None:
             )
         elif value.tag != expected:
             found.warnings.append(f"{name} has the wrong type (BER tag {value.tag:#04x})")
+        elif key == "sys_descr" and community in value.value:  # before its lines are joined
+            found.details[key] = v2c.NOT_SHOWN
         elif key == "sys_descr":  # vendor text: its lines on one, cut short
             found.details[key] = printable(b" ".join(value.value.split()), _SYS_DESCR)
         else:
@@ -310,7 +313,7 @@ def _judge_v2c(found: Findings, item: bytes, asked: _Asked, community: bytes) ->
         raise NotThisProtocol(
             "an SNMPv2c Response to the GetRequest under another community than the request's"
         )
-    _describe_v2c(found, message)
+    _describe_v2c(found, message, community)
     return True
 
 
@@ -395,5 +398,7 @@ async def identify_snmp(ctx: ProbeContext) -> Identification:
         )
         await _ask(ctx, found, community)
 
-    silence = SILENCE if community is None else SILENCE_WITH_COMMUNITY
-    return await run_exchange("snmp", ctx, talk, silence=silence)
+    if community is None:
+        return await run_exchange("snmp", ctx, talk, silence=SILENCE)
+    found = await run_exchange("snmp", ctx, talk, silence=SILENCE_WITH_COMMUNITY)
+    return v2c.conceal(found, community)

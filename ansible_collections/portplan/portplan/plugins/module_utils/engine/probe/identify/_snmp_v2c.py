@@ -5,25 +5,31 @@ sysObjectID.0, and the message that comes back.
 
 The community travels in clear text, as in every SNMPv1/v2c message (the product's own poll
 sends it the same way); it is a secret all the same: nothing read here holds it, only whether
-the answer's community is the request's (:attr:`Message.same_community`).
+the answer's community is the request's (:attr:`Message.same_community`).  An answer may hold
+it all the same (a peer that sends our request back, whole or cut short, or writes the
+community into another field): :func:`holds` and :func:`conceal` keep it from being shown.
 """
 
 from __future__ import annotations
 
 import hmac
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ansible_collections.portplan.portplan.plugins.module_utils.engine.probe.identify import _ber as ber
-from ansible_collections.portplan.portplan.plugins.module_utils.engine.probe.identify._exchange import NotThisProtocol
+from ansible_collections.portplan.portplan.plugins.module_utils.engine.probe.identify._exchange import NotThisProtocol, printable
+from ansible_collections.portplan.portplan.plugins.module_utils.engine.probe.identify.base import Identification
 
 __all__ = [
     "ERRORS",
     "EXCEPTIONS",
+    "NOT_SHOWN",
     "RESPONSE",
     "SYS_DESCR",
     "SYS_OBJECT_ID",
     "Message",
+    "conceal",
     "get_request",
+    "holds",
     "parse_message",
 ]
 
@@ -34,6 +40,11 @@ _NAMES = (bytes.fromhex("2b06010201010100"), bytes.fromhex("2b06010201010200"))
 _VERSION = 1  # RFC 1901: version 1 is SNMPv2c (0 is SNMPv1)
 _GET_REQUEST, RESPONSE = 0xA0, 0xA2
 _NULL = 0x05
+#: what is shown in place of a quote or a detail that holds the community
+NOT_SHOWN = "(not shown: it holds the community)"
+#: the longest part of the community a quoted answer may hold: a quote cut short, or an
+#: answer that is our request cut short, would otherwise show the community's start
+_PART = 3
 #: what a variable binding holds in place of a value it cannot give (RFC 3416 section 3)
 EXCEPTIONS = {0x80: "noSuchObject", 0x81: "noSuchInstance", 0x82: "endOfMibView"}
 #: error-status (RFC 3416 section 3)
@@ -129,3 +140,22 @@ def parse_message(data: bytes, community: bytes) -> Message:
         error_index=ber.decode_integer(fields[2].value),
         bindings=tuple(bindings),
     )
+
+
+def holds(data: bytes, community: bytes) -> bool:
+    """Whether ``data`` holds the community or more than :data:`_PART` bytes of it in a row."""
+    size = min(_PART + 1, len(community))
+    return any(community[i : i + size] in data for i in range(len(community) - size + 1))
+
+
+def conceal(found: Identification, community: bytes) -> Identification:
+    """``found`` with each detail that shows the community (as :func:`printable` writes it,
+    as text or in hex: an engine ID or a sysDescr the peer filled with it) replaced by
+    :data:`NOT_SHOWN`."""
+    forms = {printable(community, len(community)), community.hex()}
+    forms.add(community.decode("utf-8", "backslashreplace"))
+    details = {
+        key: NOT_SHOWN if any(form in value for form in forms) else value
+        for key, value in found.details.items()
+    }
+    return found if details == found.details else replace(found, details=details)
