@@ -23,6 +23,8 @@ import pytest
 from click.testing import CliRunner, Result
 
 from portplan.cli import cli
+from portplan.cli.verify import MAX_COMMUNITY
+from portplan.probe.identify._snmp_v2c import get_request
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 SHOPPING = (EXAMPLES / "shopping-contoso.yaml").read_text(encoding="utf-8")
@@ -1350,6 +1352,37 @@ def test_a_secret_file_that_holds_no_secret_is_refused(
     assert result.stderr.startswith(f"{secret}: error: "), result.stderr
     assert message in result.stderr
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("given", ["file", "environment"])
+def test_an_snmp_community_no_datagram_can_carry_is_refused(tmp_path: Path, given: str) -> None:
+    # every snmp row failed to send its GetRequest (OSError: Message too long), one by one
+    community = b"c" * (MAX_COMMUNITY + 1)
+    secret = tmp_path / "community"
+    secret.write_bytes(community)
+    verify = ["verify", str(LOOP), "--on", "client", "--flow", "closed"]
+    option = ["--snmp-community-file", str(secret)] if given == "file" else []
+    environment = {**os.environ, "PORTPLAN_SNMP_COMMUNITY": community.decode()}
+    result = subprocess.run(
+        [sys.executable, "-m", "portplan", *verify, *option],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+        env=environment if given == "environment" else None,
+    )
+    assert result.returncode == 2, result.stderr
+    where = str(secret) if given == "file" else "PORTPLAN_SNMP_COMMUNITY"
+    assert result.stderr.startswith(f"{where}: error: holds a community of 65,001 bytes"), (
+        result.stderr
+    )
+    assert "Traceback" not in result.stderr
+    assert "cccc" not in result.stderr  # the secret itself is never shown
+
+
+def test_the_longest_community_accepted_fits_in_one_datagram() -> None:
+    assert len(get_request(b"c" * MAX_COMMUNITY, 2**31 - 1)) <= 65_507
 
 
 def test_several_outputs_into_a_file_are_refused_as_usage(tmp_path: Path) -> None:

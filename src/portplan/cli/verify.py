@@ -204,6 +204,21 @@ def verify_cmd(
         value = _read_secret(path, variable)
         if value:
             secrets[name] = value
+    community = secrets.get("snmp", b"")
+    if len(community) > MAX_COMMUNITY:  # every snmp row would fail to send (EMSGSIZE)
+        raise InputError(
+            [
+                Diagnostic(
+                    file=snmp_community_file or Path("PORTPLAN_SNMP_COMMUNITY"),
+                    line=None,
+                    column=None,
+                    message=f"holds a community of {len(community):,} bytes: an SNMP message "
+                    f"that carries it does not fit in one UDP datagram ({MAX_COMMUNITY:,} "
+                    "bytes at most here)",
+                    hint="give the community the agents are configured with",
+                )
+            ]
+        )
     show_progress = wants_progress() and fmt == "table" and output is None
     with ProgressBar(show_progress, "probing") as advance:
         if inventory is not None:
@@ -299,6 +314,11 @@ def verify_cmd(
         )
     if not found.passed:
         raise click.exceptions.Exit(ExitCode.DIFFERENCE)
+
+
+#: the longest SNMP community verify sends: the GetRequest around it must fit in one UDP
+#: datagram (65,507 bytes over IPv4), with room for its header and the two variable names
+MAX_COMMUNITY = 65_000
 
 
 def _read_secret(path: Path | None, variable: str) -> bytes | None:
