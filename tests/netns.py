@@ -575,6 +575,20 @@ def namespace() -> Iterator[str]:
         yield built.new_namespace()
 
 
+@contextlib.contextmanager
+def crossing_namespace(first: int, last: int) -> Iterator[str]:
+    """A bare :func:`namespace` whose ephemeral ports are ``first`` to ``last`` and whose closed
+    ports stay silent (no ICMP destination unreachable leaves it): where two exchanges with its
+    own ports may be given each other's port as their source port, and meet."""
+    with namespace() as name:
+        inside = ["ip", "netns", "exec", name]
+        run([*inside, "sysctl", "-q", "-w", f"net.ipv4.ip_local_port_range={first} {last}"])
+        run([*inside, "nft", "add table inet quiet; add chain inet quiet out "
+             "{ type filter hook output priority 0; }; add rule inet quiet out "
+             "icmp type destination-unreachable drop"])  # fmt: skip
+        yield name
+
+
 # -- addresses for the hosts of a deployment ------------------------------------------------
 
 

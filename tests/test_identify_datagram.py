@@ -94,12 +94,7 @@ def test_another_identifiers_request_is_no_answer() -> None:
     # reaches the other's socket, from the very port that socket asks, and would be read as
     # an answer that is not its protocol (the port `open`, nothing bound there).  With an
     # ephemeral range of just the two ports, it happens whenever neither got its own port
-    with netns.guard("nft"), netns.namespace() as name:
-        inside = ["ip", "netns", "exec", name]
-        netns.run([*inside, "sysctl", "-q", "-w", "net.ipv4.ip_local_port_range=40000 40001"])
-        netns.run([*inside, "nft", "add table inet quiet; add chain inet quiet out "
-                   "{ type filter hook output priority 0; }; add rule inet quiet out "
-                   "icmp type destination-unreachable drop"])  # fmt: skip
+    with netns.guard("nft"), netns.crossing_namespace(40000, 40001) as name:
         done = _inside(name, _CROSSED)
     assert done.returncode == 0, done.stderr
     runs = json.loads(done.stdout)

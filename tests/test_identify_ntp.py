@@ -29,55 +29,17 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-import machine
 import servers
 from portplan.cli import cli
 from portplan.probe.identify import Identification, ProbeContext, identify
 from portplan.probe.identify.base import ANSWER
 from portplan.probe.identify.ntp import SILENCE, request
+from test_verify_identify import _deployment, _only_check, _verify
 
 SERVICES = pytest.mark.services
 CHRONYD = "/usr/sbin/chronyd"
 CLIENT, SERVER = "127.0.0.2", "127.0.0.3"
 READY = 20.0
-
-DEPLOYMENT = """\
-name: loop-ntp
-hosts:
-  client:
-    addresses: [127.0.0.2]
-  server:
-    addresses: [127.0.0.3]
-products:
-  loop-ntp-1.0:
-    file: product.yaml
-    components:
-      client: client
-      server: server
-"""
-
-PRODUCT = """\
-id: loop-ntp-1.0
-name: Loop NTP
-version: "1.0"
-document:
-  title: Loop NTP
-components:
-  client:
-    name: Client
-    kind: client
-  server:
-    name: Time server
-flows:
-  - id: time
-    row: 1
-    from: client
-    to: server
-    protocol: {protocol}
-    ports: {port}
-    app_protocol: ntp
-    purpose: Time synchronisation.
-"""
 
 
 def _free_port() -> int:
@@ -198,23 +160,10 @@ def test_a_chronyd_that_denies_this_client_is_silent() -> None:
     assert served.protocol == "ntp", served
 
 
-def _write_deployment(folder: Path, port: int, protocol: str = "udp") -> Path:
-    (folder / "product.yaml").write_text(PRODUCT.format(protocol=protocol, port=port))
-    deployment = folder / "deployment.yaml"
-    deployment.write_text(DEPLOYMENT)
-    return deployment
-
-
-def _verify(deployment: Path) -> tuple[int, dict[str, object]]:
-    result = CliRunner().invoke(
-        cli,
-        ["verify", str(deployment), "--on", "client", "--format", "json", "--timeout", "0.5"],
-    )
-    assert result.stdout, result.output
-    report = machine.document(result.stdout, "verify")
-    checks = report["checks"]
-    assert isinstance(checks, list) and len(checks) == 1, checks
-    return result.exit_code, checks[0]
+def _verify_ntp(folder: Path, port: int, protocol: str = "udp") -> tuple[int, dict[str, object]]:
+    """``verify`` of a one-flow deployment whose flow names ``ntp``: its exit and its check."""
+    code, report = _verify(_deployment(folder, protocol, port, "ntp"))
+    return code, _only_check(report)
 
 
 @SERVICES
@@ -222,7 +171,7 @@ def test_verify_identifies_chronyd_and_passes(tmp_path: Path) -> None:
     """chronyd drops verify's probe datagram (no NTP packet): the port is `open|filtered`
     until the NTP request is answered, which makes it `open`, identified, and the check pass."""
     with _chronyd("allow 127.0.0.0/8", "local stratum 10") as port:
-        code, check = _verify(_write_deployment(tmp_path, port))
+        code, check = _verify_ntp(tmp_path, port)
     assert (code, check["outcome"], check["passed"]) == (0, "open", True), check
     assert check["evidence"]["note"] == "ntp answered", check  # type: ignore[index]
     identification = check["identification"]
@@ -234,7 +183,7 @@ def test_verify_identifies_chronyd_and_passes(tmp_path: Path) -> None:
 @SERVICES
 def test_verify_of_a_chronyd_that_denies_the_client_fails_and_says_why(tmp_path: Path) -> None:
     with _chronyd("allow 127.0.0.0/8", f"deny {CLIENT}", "local stratum 10") as port:
-        code, check = _verify(_write_deployment(tmp_path, port))
+        code, check = _verify_ntp(tmp_path, port)
     assert (code, check["outcome"], check["passed"]) == (1, "open|filtered", False), check
     identification = check["identification"]
     assert isinstance(identification, dict), check
@@ -251,7 +200,7 @@ def test_a_tcp_row_named_ntp_is_never_identified_by_chronyd_over_udp(tmp_path: P
         port = int(listener.getsockname()[1])
         with _chronyd("allow 127.0.0.0/8", "local stratum 10", port=port):
             assert _identify(port).protocol == "ntp"  # chronyd does answer over UDP
-            code, check = _verify(_write_deployment(tmp_path, port, "tcp"))
+            code, check = _verify_ntp(tmp_path, port, "tcp")
     assert (code, check["protocol"], check["outcome"]) == (0, "tcp", "open"), check
     assert check["identification"] is None, check
     assert any("over UDP only" in note for note in check["notes"]), check  # type: ignore[attr-defined]
@@ -262,7 +211,7 @@ def test_a_tcp_row_named_ntp_is_never_identified_by_chronyd_over_udp(tmp_path: P
 
 def test_verify_of_a_port_that_answers_garbage_is_open_and_not_ntp(tmp_path: Path) -> None:
     with _answering(lambda _data: [b"220 hello, this is no time server\r\n" * 2]) as port:
-        code, check = _verify(_write_deployment(tmp_path, port))
+        code, check = _verify_ntp(tmp_path, port)
     assert (code, check["outcome"], check["passed"]) == (1, "open", False), check
     identification = check["identification"]
     assert isinstance(identification, dict), check

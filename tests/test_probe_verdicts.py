@@ -94,12 +94,8 @@ def test_another_probes_datagram_is_no_answer() -> None:
     # reaches A's socket, connected to X, and would be read as X's answer.  With an
     # ephemeral range of just the two probed ports, it does whenever neither probe got its
     # own port as its source port
-    with netns.guard("nft"), netns.namespace() as name:
+    with netns.guard("nft"), netns.crossing_namespace(40000, 40001) as name:
         inside = ["ip", "netns", "exec", name]
-        netns.run([*inside, "sysctl", "-q", "-w", "net.ipv4.ip_local_port_range=40000 40001"])
-        netns.run([*inside, "nft", "add table inet quiet; add chain inet quiet out "
-                   "{ type filter hook output priority 0; }; add rule inet quiet out "
-                   "icmp type destination-unreachable drop"])  # fmt: skip
         done = subprocess.run(
             [*inside, sys.executable, "-c", _CROSSED, "40000", "40001"],
             capture_output=True, text=True, timeout=120, check=False,
