@@ -42,6 +42,8 @@ _SPOKEN_AS = {
     "scp": "ssh",
 }
 _IDENTIFIED = frozenset(AppProtocol.__members__.values())
+#: every protocol name the reader knows: one verify identifies, or one with a standard transport
+_PROTOCOLS = _IDENTIFIED | STANDARD_TRANSPORTS.keys()
 #: fields the model keeps as the flow's own text: who needs access, where it leaves from
 KEPT_AS_TEXT = (Field.ACCESS, Field.SOURCE_PORT)
 
@@ -67,7 +69,7 @@ def flow_fields(
     # one protocol verify can identify, or none: of `HTTP/HTTPS` neither holds on every port,
     # nor does SSH of `SSH/Telnet`, though verify identifies no Telnet (a protocol the reader
     # knows by name is a second protocol all the same)
-    named = known & (_IDENTIFIED | STANDARD_TRANSPORTS.keys())
+    named = known & _PROTOCOLS
     if {"ssl", "tls"} <= named:  # `SSL/TLS`: one protocol by its two names
         named.discard("ssl")
     if len(named) == 1 and (only := named.pop()) in _IDENTIFIED:
