@@ -19,7 +19,7 @@ from typing import Any
 from portplan._tools import NFT_FLAGS_FROM_TEXT, NFT_TABLE_FLAGS
 from portplan.audit._rules import Hook
 
-__all__ = ["FAMILIES", "Place", "conntrack_families", "idle_tables", "place"]
+__all__ = ["DORMANT", "FAMILIES", "Place", "conntrack_families", "idle_tables", "place"]
 
 FAMILIES = {
     "inet": frozenset({4, 6}),
@@ -48,7 +48,8 @@ _CONNTRACK = frozenset(
     {"ct", "dnat", "snat", "masquerade", "redirect", "ct helper", "ct timeout", "ct expectation"}
 )
 _FAMILY_NAMES = {4: "IPv4", 6: "IPv6"}
-_DORMANT = "dormant"
+#: why a table is idle (:func:`idle_tables`) when it surely is: the flag ``dormant``
+DORMANT = "dormant"
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,8 +106,8 @@ def idle_tables(items: list[dict[str, Any]]) -> dict[tuple[str, str], str]:
                 f"flags wrongly in JSON, here {given!r}; give `nft list ruleset` as nft:FILE, "
                 "whose flags portplan reads)"
             )
-        elif _DORMANT in names:
-            found[key] = _DORMANT
+        elif DORMANT in names:
+            found[key] = DORMANT
         elif not names <= NFT_TABLE_FLAGS:
             found[key] = (
                 f"while table {key[0]} {key[1]} is not dormant (nft lists its flags as "
@@ -126,7 +127,7 @@ def place(
     why = idle.get((str(body.get("family")), str(body.get("table"))))
     if why is None or not isinstance(found, Place):
         return found
-    if why == _DORMANT:
+    if why == DORMANT:
         return (
             f"table {body.get('family')} {body.get('table')} chain {body.get('name')} (its "
             "table is dormant: its chains see no packet)"

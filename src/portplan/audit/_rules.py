@@ -101,6 +101,9 @@ class Chain:
     #: which they do (``"when it comes in on eth0"``): the audit then reads it for what it may
     #: stop, never for what it surely lets through
     only: str | None = None
+    #: its table is dormant (nftables ``flags dormant``): no packet passes it, nor any chain
+    #: of its table, so its rules decide nothing
+    dormant: bool = False
 
     def describe_policy(self) -> str:
         return f"policy {self.policy} of chain {self.key}"
@@ -121,3 +124,7 @@ class Ruleset:
     notes: list[str] = field(default_factory=list)  #: what the parser set aside, and why
     #: whether loopback traffic is filtered at all (Windows, pods and instances do not)
     loopback_filtered: bool = True
+
+    def awake(self) -> list[Chain]:
+        """The chains that may see a packet: all but those of a dormant table."""
+        return [c for c in self.chains.values() if not c.dormant]

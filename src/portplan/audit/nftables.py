@@ -29,7 +29,14 @@ from portplan.audit._input import MALFORMED, load_json
 from portplan.audit._iptvalues import PASSIVE_TARGETS
 from portplan.audit._match import MatchBuilder
 from portplan.audit._nftconditions import PORT_PROTOCOLS, Conditions
-from portplan.audit._nfthooks import FAMILIES, Place, conntrack_families, idle_tables, place
+from portplan.audit._nfthooks import (
+    DORMANT,
+    FAMILIES,
+    Place,
+    conntrack_families,
+    idle_tables,
+    place,
+)
 from portplan.audit._nftshape import Unreadable as _Unreadable
 from portplan.audit._nftshape import check_document, reason, rule_text
 from portplan.audit._nftshape import text_of as _text
@@ -243,6 +250,7 @@ def read_nftables_json(text: str, where: str) -> Ruleset:
             name=body["name"],
             families=FAMILIES.get(family, frozenset()),
             where=f"table {family} {body['table']} chain {body['name']}",
+            dormant=idle.get((str(family), str(body["table"]))) == DORMANT,
         )
         chains[(family, body["table"], body["name"])] = chain
         ruleset.chains[key] = chain

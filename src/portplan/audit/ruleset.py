@@ -41,6 +41,8 @@ NEIGHBOUR_DISCOVERY = Space.of(
 
 
 _DECIDING = (Verdict.ACCEPT, Verdict.DROP, Verdict.REJECT)
+#: what the annotated copy says of a rule of a dormant table
+DORMANT_EFFECT = "dormant table: sees no packet"
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,7 +97,7 @@ class _Direction:
                 for r in plan.rows
                 if (r.source_zone, r.destination_zone) == boundary and not r.loopback
             ]
-        exact = all(r.exact for c in ruleset.chains.values() for r in c.rules) and not any(
+        exact = all(r.exact for c in ruleset.awake() for r in c.rules) and not any(
             ruleset.chains[k].only for keys in ruleset.paths.values() for k in keys
         )
         self.high = Evaluation(ruleset, self.universe, View.NETWORK, Bound.HIGH, hook)
@@ -280,7 +282,7 @@ class _Direction:
 
     def shadowed(self) -> list[Finding]:
         findings = []
-        for chain in self.ruleset.chains.values():
+        for chain in self.ruleset.awake():
             earlier: BoxIndex[_Tagged] = BoxIndex()
             for position, rule in enumerate(chain.rules):
                 if rule.verdict is Verdict.NONE:
@@ -331,7 +333,7 @@ class _Direction:
     def unreadable(self) -> list[Finding]:
         findings = []
         named: set[str] = set()  # a verdict map's entries are rules of one place: named once
-        for chain in self.ruleset.chains.values():
+        for chain in self.ruleset.awake():
             for rule in chain.rules:
                 if rule.exact and rule.interface not in (Interface.OTHER, Interface.NOT_OTHER):
                     continue
@@ -363,33 +365,37 @@ class _Direction:
     # -- the annotated copy -----------------------------------------------------------------
 
     def serves(self) -> list[RuleServes]:
-        out = []
+        out: list[RuleServes] = []
         for chain in self.ruleset.chains.values():
-            result = self.high.chain(chain.key)
-            loop = self.loop_low.chain(chain.key)
-            for index, rule in enumerate(chain.rules):
-                accepted = result.accepts.get(index) or Space.empty()
-                on_lo = loop.accepts.get(index) or Space.empty()
-                flows = [r.key for r, s in self.rows if s.overlaps(accepted)]
-                flows += [r.key for r, s in self.loop_rows if s.overlaps(on_lo)]
-                if flows:
-                    effect = "serves"
-                elif index in result.drops or index in loop.drops:
-                    effect = "blocks"
-                elif accepted - NEIGHBOUR_DISCOVERY:
-                    effect = "not in plan"
-                else:
-                    effect = "no effect here"
-                out.append(
-                    RuleServes(
-                        where=rule.where,
-                        text=rule.text,
-                        line=rule.line,
-                        flows=tuple(dict.fromkeys(flows)),
-                        effect=effect,
-                    )
+            # a dormant table's chains are not evaluated: no packet passes them
+            idle = [((), DORMANT_EFFECT)] * len(chain.rules)
+            out.extend(
+                RuleServes(where=r.where, text=r.text, line=r.line, flows=flows, effect=effect)
+                for r, (flows, effect) in zip(
+                    chain.rules, idle if chain.dormant else self._effects(chain), strict=True
                 )
+            )
         return out
+
+    def _effects(self, chain: Chain) -> list[tuple[tuple[str, ...], str]]:
+        """For each rule of ``chain``, the planned flows it lets through and what it does."""
+        result, loop = self.high.chain(chain.key), self.loop_low.chain(chain.key)
+        found = []
+        for index in range(len(chain.rules)):
+            accepted = result.accepts.get(index) or Space.empty()
+            on_lo = loop.accepts.get(index) or Space.empty()
+            flows = [r.key for r, s in self.rows if s.overlaps(accepted)]
+            flows += [r.key for r, s in self.loop_rows if s.overlaps(on_lo)]
+            if flows:
+                effect = "serves"
+            elif index in result.drops or index in loop.drops:
+                effect = "blocks"
+            elif accepted - NEIGHBOUR_DISCOVERY:
+                effect = "not in plan"
+            else:
+                effect = "no effect here"
+            found.append((tuple(dict.fromkeys(flows)), effect))
+        return found
 
 
 def audit_ruleset(

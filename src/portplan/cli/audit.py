@@ -127,7 +127,8 @@ def _refuse_other_kinds(files: list[RulesetFile], host: str | None) -> None:
     type=click.Path(),  # text, not a Path: a trailing '/' (a folder is meant) must survive
     metavar="PATH",
     help="Also write a copy of the ruleset with a comment above each rule naming the flows "
-    "it serves, or 'not in plan' (a directory when there are several files).",
+    "it serves, or 'not in plan', 'blocks', 'no effect here', 'dormant table: sees no "
+    "packet' (a directory when there are several files).",
 )
 @format_option("table", "json", "csv", "junit", help="Report format.")
 @output_option("Write the report to PATH ('-': standard output).")
