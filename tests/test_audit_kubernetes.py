@@ -7,10 +7,12 @@ deployment's pods they select, and nothing else.
 
 from __future__ import annotations
 
+import json
 from ipaddress import ip_address
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
 import examples
 from portplan import load_plan
@@ -18,6 +20,7 @@ from portplan._errors import AuditError
 from portplan.audit import FindingKind, audit_ruleset
 from portplan.audit.collect import RulesetFile, read_ruleset
 from portplan.audit.ruleset import permitted
+from portplan.cli import cli
 from portplan.plan import Plan
 from portplan.spaces import Packet
 
@@ -144,3 +147,73 @@ def test_the_rule_for_a_peer_known_by_name_only_keeps_what_else_is_unreadable(
     rules = [r for c in ruleset.chains.values() for r in c.rules]
     (anyone,) = [r for r in rules if any("known by name only" in u for u in r.unreadable)]
     assert any("named port" in u for u in anyone.unreadable), anyone.unreadable
+
+
+#: physical-access's pods (pa01, namespace smart-id) admit 192.0.2.0/24 on 5432 only, in a
+#: policy that names no namespace, as a file for ``kubectl apply`` often does
+UNPLACED = """\
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata:
+  name: p
+spec:
+  podSelector: {matchLabels: {app: physical-access}}
+  ingress:
+  - from: [{ipBlock: {cidr: 192.0.2.0/24}}]
+    ports: [{port: 5432}]
+"""
+
+
+def test_a_policy_that_names_no_namespace_is_refused_without_one() -> None:
+    """kubectl puts it in the namespace of its context, which the file does not say: it is
+    not read as ``default`` (which here would leave pa01's pods open to everything)."""
+    plan = examples.example_plan("smart-id-k8s")
+    with pytest.raises(AuditError) as refused:
+        read_ruleset([RulesetFile("p.yaml", UNPLACED)], plan, "pa01")
+    message = str(refused.value)
+    assert message.startswith("p.yaml:1: NetworkPolicy 'p' has no metadata.namespace")
+    assert "--namespace NAME" in message and "\n" not in message
+
+
+def test_namespace_says_where_a_policy_that_names_none_is() -> None:
+    """With ``namespace``, such a policy is in it, as the same policy naming it would be;
+    a policy that names its namespace keeps it."""
+    plan = examples.example_plan("smart-id-k8s")
+    named = UNPLACED.replace("  name: p\n", "  name: p\n  namespace: smart-id\n")
+
+    def findings(text: str, namespace: str | None) -> list[tuple[FindingKind, str]]:
+        files = [RulesetFile("p.yaml", text)]
+        ruleset = read_ruleset(files, plan, "pa01", namespace=namespace)
+        return [(f.kind, f.message) for f in audit_ruleset(plan, "pa01", ruleset).findings]
+
+    isolated = findings(named, None)
+    assert {kind for kind, _m in isolated} == {FindingKind.MISSING, FindingKind.EXTRA}
+    assert findings(UNPLACED, "smart-id") == isolated
+    assert findings(named, "other") == isolated
+    # in another namespace it selects none of pa01's pods: they are open to everything
+    (extra,) = findings(UNPLACED, "other")
+    assert extra[1].startswith("the policy accept of chain pods of pa01 permits ")
+
+
+def test_cli_namespace(tmp_path: Path) -> None:
+    """``audit --namespace``: without it the policy is refused (exit 2, no traceback); with
+    it the audit runs; and it goes with a NetworkPolicy file only."""
+    policy = tmp_path / "p.yaml"
+    policy.write_text(UNPLACED)
+    deployment = str(examples.EXAMPLES / "smart-id-k8s.yaml")
+    argv = ["audit", deployment, "--host", "pa01", "--ruleset", str(policy)]
+    refused = CliRunner().invoke(cli, argv)
+    assert refused.exit_code == 2, refused.output
+    assert "p.yaml:1: NetworkPolicy 'p' has no metadata.namespace" in refused.output
+    assert "Traceback" not in refused.output
+    ran = CliRunner().invoke(cli, [*argv, "--namespace", "smart-id", "--format", "json"])
+    assert ran.exit_code == 1, ran.output  # findings: the policy opens 5432 only
+    kinds = {f["kind"] for f in json.loads(ran.stdout)["audits"][0]["findings"]}
+    assert kinds == {"missing", "extra"}
+    against = ["matrix", deployment, "--host", "pa01", "--against", str(policy)]
+    assert CliRunner().invoke(cli, against).exit_code == 2
+    assert CliRunner().invoke(cli, [*against, "--namespace", "smart-id"]).exit_code == 0
+    for wrong in (["--namespace", "Not_A_Name"], ["--namespace", "smart-id", "--live"]):
+        result = CliRunner().invoke(cli, [*argv[:4], *wrong])
+        assert result.exit_code == 2, result.output
+        assert "--namespace" in result.output

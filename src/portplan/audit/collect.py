@@ -199,12 +199,21 @@ def _nft_text_to_json(text: str, name: str) -> str:
 
 
 def read_ruleset(
-    files: Sequence[RulesetFile], plan: Plan | None = None, host: str | None = None
+    files: Sequence[RulesetFile],
+    plan: Plan | None = None,
+    host: str | None = None,
+    *,
+    namespace: str | None = None,
 ) -> Ruleset:
     """One host's ruleset from the files collected on it: nftables, iptables with ipsets, or
     Kubernetes NetworkPolicies (which need the ``plan`` and the ``host`` whose pods they
-    select)."""
+    select, and are in ``namespace`` where they name none)."""
     kinds = [(f, f.kind or ruleset_kind(f.text, f.name)) for f in files]
+    if namespace is not None and all(k != "kubernetes" for _f, k in kinds):
+        raise AuditError(
+            f"--namespace {namespace} says where NetworkPolicies that name no namespace are, "
+            "and no file given holds NetworkPolicies: drop it, or give the policies"
+        )
     stores = [f for f, k in kinds if k == "windows"]
     if stores:
         if len(stores) != len(kinds) or len(stores) > 1 or plan is None or host is None:
@@ -230,7 +239,8 @@ def read_ruleset(
         if plan is None or host is None:
             raise AuditError("NetworkPolicies are read for a host of a deployment")
         with _reading("kubernetes", policies[0].name):
-            return read_network_policies(policies[0].text, policies[0].name, plan, host)
+            file = policies[0]
+            return read_network_policies(file.text, file.name, plan, host, namespace)
     nft = [(f, k) for f, k in kinds if k in ("nftables", "nft")]
     if nft:
         if len(nft) != len(kinds) or len(nft) > 1:

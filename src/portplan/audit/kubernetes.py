@@ -2,15 +2,17 @@
 ``kubectl apply``) read into the ingress ruleset of one host that stands for pods.
 
 The pods are the host's: the deployment gives it ``kubernetes: {cluster, namespace,
-pod_labels}``.  The policies of its namespace whose ``podSelector`` selects those labels
-decide: when none does, every connection is allowed; otherwise the union of their ingress
-rules, each a set of peers times a set of ports.  Peers: ``ipBlock`` (``cidr`` less
-``except``), and ``podSelector``/``namespaceSelector`` resolved to the deployment's hosts of
-the same cluster whose labels they select (their addresses stand for the pods; the pods of a
-host known by name only are unreadable, and may be any address).  Selectors are
-read with their ``matchExpressions`` (``In``, ``NotIn``, ``Exists``, ``DoesNotExist``).  Read
-as unreadable: a ``namespaceSelector`` on labels other than ``kubernetes.io/metadata.name``,
-named ports.  Egress rules are not read (``--egress`` is not
+pod_labels}``.  A policy without ``metadata.namespace`` is in the namespace kubectl applied it
+to (its ``--namespace``, else its context's), which the file does not say: the caller says it
+(``namespace``), or the policy is refused.  The policies of the host's namespace whose
+``podSelector`` selects those labels decide: when none does, every connection is allowed;
+otherwise the union of their ingress rules, each a set of peers times a set of ports.  Peers:
+``ipBlock`` (``cidr`` less ``except``), and ``podSelector``/``namespaceSelector`` resolved to
+the deployment's hosts of the same cluster whose labels they select (their addresses stand for
+the pods; the pods of a host known by name only are unreadable, and may be any address).
+Selectors are read with their ``matchExpressions`` (``In``, ``NotIn``, ``Exists``,
+``DoesNotExist``).  Read as unreadable: a ``namespaceSelector`` on labels other than
+``kubernetes.io/metadata.name``, named ports.  Egress rules are not read (``--egress`` is not
 audited for this platform).
 """
 
@@ -220,8 +222,12 @@ def _ports(entry: Mapping[str, Any], built: MatchBuilder, where: str) -> None:
     built.destination_ports(Ranges.point(number), ports)
 
 
-def read_network_policies(text: str, name: str, plan: Plan, host: str) -> Ruleset:
-    """The ingress ruleset the NetworkPolicies of ``text`` make for ``host``'s pods."""
+def read_network_policies(
+    text: str, name: str, plan: Plan, host: str, namespace: str | None = None
+) -> Ruleset:
+    """The ingress ruleset the NetworkPolicies of ``text`` make for ``host``'s pods; those
+    that name no namespace are in ``namespace`` (``None``: :class:`AuditError`, as the file
+    does not say where kubectl put them)."""
     pods: Host = plan.hosts[host]
     if pods.kubernetes is None:
         raise AuditError(
@@ -234,7 +240,7 @@ def read_network_policies(text: str, name: str, plan: Plan, host: str) -> Rulese
     for policy, line in _documents(text, name):
         meta = _mapping(policy.get("metadata"), f"{name}:{line}: metadata")
         spec = _mapping(policy.get("spec"), f"{name}:{line}: spec")
-        if meta.get("namespace", "default") != where.namespace:
+        if _namespace(meta, namespace, f"{name}:{line}") != where.namespace:
             continue
         label = f"{name}:{line} NetworkPolicy {where.namespace}/{meta.get('name')}"
         selected = _selects(spec.get("podSelector") or {}, where.pod_labels, f"{label} podSelector")
@@ -251,6 +257,22 @@ def read_network_policies(text: str, name: str, plan: Plan, host: str) -> Rulese
     ruleset.chains[chain.key] = chain
     ruleset.paths[Hook.INPUT] = [chain.key]
     return ruleset
+
+
+def _namespace(meta: Mapping[str, Any], given: str | None, where: str) -> str:
+    """A policy's namespace: its own, else ``given``; :class:`AuditError` when neither says."""
+    own = meta.get("namespace")
+    if own not in (None, ""):  # kubectl reads an empty one as none
+        return str(own)
+    if given is None:
+        raise AuditError(
+            f"{where}: NetworkPolicy {shown(meta.get('name'), 40)} has no metadata.namespace: "
+            "kubectl puts such a policy in the namespace of its --namespace option or of its "
+            "current context, which the file does not say, so the audit cannot tell whose pods "
+            "it selects (it does not take it as 'default'); give the namespace it was applied "
+            "to with --namespace NAME, or write metadata.namespace in the policy"
+        )
+    return given
 
 
 def _rules(rule: Mapping[str, Any], peers: _Peers, where: str, line: int) -> list[Rule]:

@@ -3,6 +3,8 @@
 * ``--on HOST``: the deployment host *this machine is*, for commands that act here
   (``apply``, ``listen``, ``verify``);
 * ``--host HOST`` (repeatable): the deployment hosts a command's *output is for* (``rules``);
+* ``--namespace NAME``: as kubectl's, the namespace of the NetworkPolicies that name none
+  (``audit --ruleset``, ``matrix --against``);
 * ``--format FORMAT`` and ``-o/--output PATH`` (``-`` is standard output);
 * ``--timeout SECONDS``: how long one network exchange waits (``verify``); other waits have
   names of their own (``--confirm-timeout``, ``--duration``);
@@ -18,6 +20,7 @@ from __future__ import annotations
 import functools
 import math
 import os
+import re
 from collections.abc import Callable
 from typing import Any, TypeVar, cast
 
@@ -30,6 +33,7 @@ __all__ = [
     "default_action_option",
     "format_option",
     "hosts_option",
+    "namespace_option",
     "on_option",
     "option",
     "output_option",
@@ -227,6 +231,28 @@ def on_option(help: str, *, required: bool = False, renamed: str | None = None) 
 def hosts_option(help: str) -> Callable[[F], F]:
     """``--host HOST`` (repeatable): the deployment hosts the output is for."""
     return option("--host", "hosts", multiple=True, metavar="HOST", help=help)
+
+
+def _namespace(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
+    if value is not None and not re.fullmatch(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?", value):
+        raise click.BadParameter(
+            f"{value!r} is not a Kubernetes namespace name (lower-case letters, digits and '-', "
+            "63 at most, a letter or digit at each end)"
+        )
+    return value
+
+
+def namespace_option(flag: str) -> Callable[[F], F]:
+    """``--namespace NAME``: as kubectl's, the namespace of the NetworkPolicies that name
+    none (those given with ``flag``)."""
+    return option(
+        "--namespace",
+        metavar="NAME",
+        callback=_namespace,
+        help=f"The namespace the NetworkPolicies of {flag} kubernetes:FILE that name none were "
+        "applied to (kubectl's --namespace, or its context's); without it such a policy is "
+        "refused, not taken as 'default'.",
+    )
 
 
 def default_action_option() -> Callable[[F], F]:

@@ -24,7 +24,13 @@ from portplan.audit.sockets import SOCKET_KINDS, live_sockets, read_sockets
 from portplan.cli._exit import ExitCode
 from portplan.cli._files import is_stdio, width, write_files, write_output
 from portplan.cli._log import log
-from portplan.cli._options import common_options, format_option, option, output_option
+from portplan.cli._options import (
+    common_options,
+    format_option,
+    namespace_option,
+    option,
+    output_option,
+)
 from portplan.cli._plan import load_plan, require_host, ruleset_file
 from portplan.plan import Plan
 from portplan.probe.local import local_addresses
@@ -93,6 +99,7 @@ def _refuse_other_kinds(files: list[RulesetFile], host: str | None) -> None:
     "and only they with it). KIND (" + ", ".join(RULESET_KINDS) + ") names the "
     "format when its content does not tell.",
 )
+@namespace_option("--ruleset")
 @option(
     "--sockets",
     "sockets_file",
@@ -138,6 +145,7 @@ def audit_cmd(
     host: str | None,
     boundary: str | None,
     rulesets: tuple[str, ...],
+    namespace: str | None,
     sockets_file: str | None,
     bindv6only: str,
     live: bool,
@@ -162,6 +170,11 @@ def audit_cmd(
         # refused before the copy is written: the report would be refused after it, or
         # written over it
         raise UsageError(f"--annotate and -o name one file, {escaped(annotate)}: give each its own")
+    if namespace is not None and (boundary is not None or not rulesets):
+        raise UsageError(
+            "--namespace says where the NetworkPolicies of --ruleset kubernetes:FILE are when "
+            "they name no namespace: it goes with such a file and --host"
+        )
     plan, read = load_plan(deployment)
     if boundary is not None:
         _audit_boundary(plan, deployment, boundary, host, rulesets, fmt, output, overwrite)
@@ -189,7 +202,7 @@ def audit_cmd(
                 texts[file.name] = file.text
                 files.append(file)
             _refuse_other_kinds(files, host)
-            ruleset = read_ruleset(files, plan, host)
+            ruleset = read_ruleset(files, plan, host, namespace=namespace)
         else:
             ruleset = live_ruleset()
         result = audit_ruleset(plan, host, ruleset, egress=egress, annotate=annotate is not None)

@@ -13,6 +13,7 @@ from portplan.cli._options import (
     common_options,
     format_option,
     hosts_option,
+    namespace_option,
     option,
     output_option,
 )
@@ -46,6 +47,7 @@ __all__ = ["matrix_cmd"]
     "or not, by this ruleset collected on them (as audit --ruleset reads it; repeatable).",
 )
 @hosts_option("With --against: the hosts the ruleset is for (repeatable; their rows only).")
+@namespace_option("--against")
 @option(
     "--still-to-open",
     is_flag=True,
@@ -60,6 +62,7 @@ def matrix_cmd(
     explain: tuple[str, ...],
     against: tuple[str, ...],
     hosts: tuple[str, ...],
+    namespace: str | None,
     still_to_open: bool,
 ) -> None:
     """Expand DEPLOYMENT into its concrete flow matrix: who must reach whom, on what.
@@ -82,8 +85,8 @@ def matrix_cmd(
             texts.append(explain_text(plan, decision))
         write_output(output, "\n".join(texts).encode(), inputs, overwrite=overwrite)
         return
-    if against or hosts or still_to_open:
-        marked = _against(plan, deployment, against, hosts, still_to_open, fmt)
+    if against or hosts or still_to_open or namespace is not None:
+        marked = _against(plan, deployment, against, namespace, hosts, still_to_open, fmt)
         read = [*inputs, *(ruleset_file(spec)[0] for spec in against)]
         write_output(output, marked, read, overwrite=overwrite)
         return
@@ -103,11 +106,13 @@ def _against(
     plan: Plan,
     deployment: Path,
     against: tuple[str, ...],
+    namespace: str | None,
     hosts: tuple[str, ...],
     still_to_open: bool,
     fmt: str,
 ) -> bytes:
-    """The matrix of ``hosts`` marked with what the ruleset ``against`` permits already."""
+    """The matrix of ``hosts`` marked with what the ruleset ``against`` permits already (its
+    NetworkPolicies that name no namespace in ``namespace``)."""
     if not against or not hosts:
         raise UsageError("--against FILE needs --host HOST (the host the ruleset is for)")
     if fmt == "xlsx":
@@ -119,7 +124,8 @@ def _against(
     from portplan.audit.ruleset import Coverage, coverage  # noqa: PLC0415
     from portplan.report.against import against_bytes  # noqa: PLC0415
 
-    ruleset = read_ruleset([ruleset_file(spec)[1] for spec in against], plan, hosts[0])
+    files = [ruleset_file(spec)[1] for spec in against]
+    ruleset = read_ruleset(files, plan, hosts[0], namespace=namespace)
     found: dict[int, Coverage] = {}
     for host in hosts:
         found.update(coverage(plan, host, ruleset))
