@@ -156,3 +156,75 @@ def test_ssl_and_tls_in_one_cell_are_one_protocol(tmp_path: Path) -> None:
         ([443], "tls", True),
         ([6514], None, True),
     ]
+
+
+@pytest.mark.parametrize(
+    ("cell", "transports", "assumption"),
+    [
+        # were "names no transport protocol": a version written onto the name
+        ("SNMPv3", (UDP,), "SNMPv3 runs over udp"),
+        ("SNMP v2c", (UDP,), "SNMP v2c runs over udp"),
+        ("NTPv4", (UDP,), "NTPv4 runs over udp"),
+        ("TLSv1.2", (TCP,), "TLSv1.2 runs over tcp"),
+        # were "names no transport protocol": the protocol it runs over, or another name of it
+        ("SFTP (SSH)", (TCP,), "SFTP (SSH) runs over tcp"),
+        ("HTTPS (SSL)", (TCP,), "HTTPS (SSL) runs over tcp"),
+    ],
+)
+def test_a_version_or_the_protocol_beneath_still_says_the_transport(
+    cell: str, transports: tuple[Transport, ...], assumption: str
+) -> None:
+    reading = read_protocols(cell)
+    assert (reading.transports, reading.faults) == (transports, ())
+    assert reading.applications == (cell,)
+    assert reading.assumptions == (assumption,)
+
+
+@pytest.mark.parametrize(
+    "cell",
+    [
+        "WMI (DCOM)",  # neither name is known
+        "SNMP (trap)",  # a note, not a protocol: what the name means is the vendor's
+        "HTTP/3 (TLS)",  # QUIC over UDP and TLS over TCP: they disagree
+        "SMBv1",  # a version of no protocol the reader knows
+        "Xv2",
+    ],
+)
+def test_other_names_say_no_transport(cell: str) -> None:
+    (fault,) = read_protocols(cell).faults
+    assert fault.message == f"{cell!r} names no transport protocol (tcp, udp or icmp)"
+
+
+def test_a_versioned_name_drafts_the_protocol_verify_identifies(tmp_path: Path) -> None:
+    """``SNMPv3`` and ``SFTP (SSH)`` were refused as naming no transport; they name SNMP and
+    SSH, which verify identifies.  SNMPv1 is SNMP too, but a version the identifier does not
+    speak: such a server would fail every check, so the draft names no ``app_protocol``."""
+    page = tmp_path / "ports.csv"
+    page.write_text(
+        "Source,Destination,Port,Protocol\n"
+        "A,B,161,SNMPv3\n"
+        "A,B,1161,SNMP v2c/v3\n"
+        "A,B,2161,SNMPv1\n"
+        "A,B,3161,SNMPv1/SSH\n"
+        "A,B,22,SFTP (SSH)\n"
+        "A,B,123,NTPv4\n"
+        "A,B,8443,TLSv1.3\n"
+        "A,B,443,HTTPS (SSL)\n"
+    )
+    out = tmp_path / "product.yaml"
+    result = CliRunner().invoke(cli, ["import", str(page), "-o", str(out)])
+    assert result.exit_code == 0, result.stderr
+    flows = yaml.safe_load(out.read_text())["flows"]
+    assert [
+        (f["ports"], f["protocol"], f.get("app_protocol"), f.get("tls", False)) for f in flows
+    ] == [
+        ([161], "udp", "snmp", False),
+        ([1161], "udp", "snmp", False),
+        ([2161], "udp", None, False),
+        ([3161], "tcp", None, False),  # SNMP and SSH: two protocols, as SSH/Telnet
+        ([3161], "udp", None, False),
+        ([22], "tcp", "ssh", False),
+        ([123], "udp", "ntp", False),
+        ([8443], "tcp", "tls", True),
+        ([443], "tcp", None, True),  # HTTPS and SSL: two names, as HTTPS/TLS
+    ]

@@ -16,7 +16,7 @@ from portplan._text import one_line
 from portplan.importer._names import Ids, slug
 from portplan.importer.columns import Field
 from portplan.importer.interpret import ImportedRow, TableReading
-from portplan.importer.protocols import STANDARD_TRANSPORTS
+from portplan.importer.protocols import STANDARD_TRANSPORTS, NamedProtocol, named_protocols
 from portplan.model.product import AppProtocol, Interface
 
 __all__ = ["KEPT_AS_TEXT", "flow_fields"]
@@ -44,6 +44,9 @@ _SPOKEN_AS = {
 _IDENTIFIED = frozenset(AppProtocol.__members__.values())
 #: every protocol name the reader knows: one verify identifies, or one with a standard transport
 _PROTOCOLS = _IDENTIFIED | STANDARD_TRANSPORTS.keys()
+#: versions verify's identifier of the protocol does not speak: a server that speaks only
+#: SNMPv1 answers neither SNMPv3's discovery nor an SNMPv2c request
+_UNSPOKEN = frozenset({NamedProtocol("snmp", "1")})
 #: fields the model keeps as the flow's own text: who needs access, where it leaves from
 KEPT_AS_TEXT = (Field.ACCESS, Field.SOURCE_PORT)
 
@@ -65,11 +68,14 @@ def flow_fields(
     flow: dict[str, Any] = {"purpose": purpose}
     if service or applications:
         flow["service"] = service or ", ".join(applications)
-    known = {_SPOKEN_AS.get(a.lower(), a.lower()) for a in applications}
+    protocols = {p for a in applications for p in named_protocols(a, _PROTOCOLS)}
+    known = {_SPOKEN_AS.get(p.name, p.name) for p in protocols}
     # one protocol verify can identify, or none: of `HTTP/HTTPS` neither holds on every port,
     # nor does SSH of `SSH/Telnet`, though verify identifies no Telnet (a protocol the reader
-    # knows by name is a second protocol all the same)
-    named = known & _PROTOCOLS
+    # knows by name is a second protocol all the same), nor SNMP of `SNMPv1`, a version its
+    # identifier does not speak
+    named = {_SPOKEN_AS.get(p.name, p.name) for p in protocols - _UNSPOKEN} & _PROTOCOLS
+    named |= {f"{p.name}v{p.version}" for p in protocols & _UNSPOKEN}
     if {"ssl", "tls"} <= named:  # `SSL/TLS`: one protocol by its two names
         named.discard("ssl")
     if len(named) == 1 and (only := named.pop()) in _IDENTIFIED:

@@ -4,7 +4,9 @@ TCP``, ``(See usage for protocol) TCP``.
 A protocol column names transports (``tcp``, ``udp``, ``icmp``), applications (``HTTPS``,
 ``iSCSI``, ``WMI (DCOM)``) or both.  An application alone says its transport only when the
 protocol has one standard transport (:data:`STANDARD_TRANSPORTS`: SSH and HTTPS over TCP, SNMP
-and NTP over UDP...); the reading then states that assumption.  A cell that names no transport
+and NTP over UDP...), whatever version is written onto its name (``SNMPv3``), and when a name
+also names the protocol it runs over (``SFTP (SSH)``), where both agree; the reading then
+states that assumption.  A cell that names no transport
 at all (``IPC``, ``Custom HDFS protocol``) is a fault: the reader does not guess.  So is ICMP
 of one IP version (``ICMPv6``, ``ICMP (IPv6)``), never read as ICMP, which is both; and a port
 written in the cell (``TCP/443``, ``TCP (443)``): a protocol cell holds no port, and the row's
@@ -16,6 +18,7 @@ application's name beside transports read as if they were not there.
 from __future__ import annotations
 
 import re
+from collections.abc import Container
 from dataclasses import dataclass, field
 
 from portplan.importer._lexer import (
@@ -27,7 +30,13 @@ from portplan.importer._lexer import (
 )
 from portplan.importer.ports import Fault, Transport
 
-__all__ = ["STANDARD_TRANSPORTS", "ProtocolReading", "read_protocols"]
+__all__ = [
+    "STANDARD_TRANSPORTS",
+    "NamedProtocol",
+    "ProtocolReading",
+    "named_protocols",
+    "read_protocols",
+]
 
 #: Application protocols whose standard transport is one (RFCs and IANA's assignments); any
 #: other application name says nothing about the transport.
@@ -49,6 +58,39 @@ _NEGATIONS = frozenset({"not", "no", "except", "excluding", "without", "never", 
 _CONDITIONS = frozenset({"optional", "optionally", "if", "unless", "when", "fallback"})
 #: a footnote mark or a question, written after a transport or name (``TCP¹``, ``UDP?``)
 _MARK = re.compile(r"[*†‡§¶#?~\u00b9\u00b2\u00b3\u2070-\u209f]")
+#: a version written onto a protocol's name: ``SNMPv3``, ``SNMP v2c``, ``TLSv1.2``, ``NTPv4``
+_VERSIONED = re.compile(r"(?P<name>.+?) ?v(?P<version>\d+(?:\.\d+)*c?)")
+#: a protocol and, in parentheses, the one it runs over or is also called: ``SFTP (SSH)``
+_ALSO = re.compile(r"(?P<name>[^()]+?) \((?P<also>[^()]+)\)")
+
+
+@dataclass(frozen=True, slots=True)
+class NamedProtocol:
+    """A protocol an application's name names: ``name`` in lower case, ``version`` as written
+    onto it (``3`` of ``SNMPv3``), or None."""
+
+    name: str
+    version: str | None = None
+
+
+def _versioned(text: str, known: Container[str]) -> NamedProtocol:
+    """``text`` as a known protocol and the version written onto it, or as itself."""
+    if text not in known and (match := _VERSIONED.fullmatch(text)) and match["name"] in known:
+        return NamedProtocol(match["name"], match["version"])
+    return NamedProtocol(text)
+
+
+def named_protocols(application: str, known: Container[str]) -> tuple[NamedProtocol, ...]:
+    """The protocols an application's name (as :func:`read_protocols` reads it) names, by the
+    names in ``known``: ``SNMPv3`` is SNMP, version 3; ``SFTP (SSH)`` both SFTP and SSH, the
+    protocol it runs over, where both are known (``WMI (DCOM)``, ``SNMP (trap)`` are one name
+    each, as written); any other name is itself, in lower case."""
+    text = " ".join(application.lower().split())
+    if (match := _ALSO.fullmatch(text)) is not None:
+        parts = (_versioned(match["name"], known), _versioned(match["also"], known))
+        if all(part.name in known for part in parts):
+            return parts
+    return (_versioned(text, known),)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -229,8 +271,9 @@ def read_protocols(text: str) -> ProtocolReading:
     close_name()
     implied = []
     for application in applications:
-        transport = STANDARD_TRANSPORTS.get(application.lower())
-        if transport is not None:
+        named = named_protocols(application, STANDARD_TRANSPORTS)
+        runs_over = {STANDARD_TRANSPORTS.get(n.name) for n in named}
+        if len(runs_over) == 1 and (transport := runs_over.pop()) is not None:
             implied.append(transport)
             if transport not in stated:
                 assumptions.append(f"{application} runs over {transport.value}")
