@@ -29,6 +29,10 @@ from portplan.probe.identify._snmp_v2c import get_request
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 SHOPPING = (EXAMPLES / "shopping-contoso.yaml").read_text(encoding="utf-8")
 SMART_ID = (EXAMPLES / "smart-id-nexus.yaml").read_text(encoding="utf-8")
+K8S = (EXAMPLES / "smart-id-k8s.yaml").read_text(encoding="utf-8")
+_PA01_PODS = (
+    "    kubernetes: {cluster: prod, namespace: smart-id, pod_labels: {app: physical-access}}\n"
+)
 
 # A minimal valid product.  Line numbers, for computing expected locations by hand:
 #  5 "  title: Demo ports"       23 "    to: website"     27 "  - id: lab-portal"
@@ -793,6 +797,57 @@ DEPLOYMENT_CASES = [
             hint="name the hosts; where leaving the key out has a meaning",
         ),
         id="forbidden-to-no-host",
+    ),
+    # names Kubernetes refuses passed validate and matrix, and only `rules -t kubernetes`
+    # refused them, naming no file or line
+    pytest.param(
+        Case(
+            text=edit(K8S, _PA01_PODS, _PA01_PODS.replace("smart-id", "smart_id"), line=28),
+            line=28,
+            column=44,
+            message="hosts.pa01.kubernetes.namespace: 'smart_id' is not a valid Kubernetes "
+            "namespace",
+            hint="use lower-case letters, digits and '-'",
+        ),
+        id="kubernetes-namespace",
+    ),
+    pytest.param(
+        Case(
+            text=edit(K8S, _PA01_PODS, _PA01_PODS.replace("physical-access", "'pa 1'"), line=28),
+            line=28,
+            column=72,
+            message="hosts.pa01.kubernetes.pod_labels.app: 'pa 1' is not a valid Kubernetes "
+            "label value",
+            hint="write the label as the pods carry it",
+        ),
+        id="kubernetes-label-value",
+    ),
+    pytest.param(
+        Case(
+            text=edit(K8S, _PA01_PODS, _PA01_PODS.replace("{app:", "{-app:"), line=28),
+            line=28,
+            column=67,
+            message="hosts.pa01.kubernetes.pod_labels.-app: '-app' is not a valid Kubernetes "
+            "label key",
+            hint="write the label as the pods carry it",
+        ),
+        id="kubernetes-label-key",
+    ),
+    pytest.param(
+        Case(
+            text=edit(
+                edit(K8S, "  pa01:\n", "  PA01:\n", line=25),
+                "      physical_access: pa01\n",
+                "      physical_access: PA01\n",
+                line=72,
+            ),
+            line=25,
+            column=3,
+            message="host 'PA01' stands for pods, and 'portplan-PA01', the name of its "
+            "NetworkPolicy, is not a name Kubernetes takes",
+            hint="rename the host: lower-case letters",
+        ),
+        id="kubernetes-policy-name",
     ),
     *(
         pytest.param(

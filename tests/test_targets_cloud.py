@@ -522,10 +522,6 @@ def _overlap(data: dict[str, Any]) -> None:
     data["hosts"]["pa01"]["kubernetes"]["pod_labels"] = {"app": "identity-manager", "tier": "pa"}
 
 
-def _bad_namespace(data: dict[str, Any]) -> None:
-    data["hosts"]["pa01"]["kubernetes"]["namespace"] = "smart_id"
-
-
 @pytest.mark.parametrize(
     ("example", "change", "options", "message"),
     [
@@ -534,7 +530,6 @@ def _bad_namespace(data: dict[str, Any]) -> None:
         ("smart-id-k8s", None, RuleOptions(default=DefaultAction.REJECT), "--default reject"),
         ("smart-id-k8s", None, RuleOptions(extra={"x": "y"}), "has no setting 'x'"),
         ("smart-id-k8s", _overlap, RuleOptions(), "also select the pods of 'pa01'"),
-        ("smart-id-k8s", _bad_namespace, RuleOptions(), "not a valid Kubernetes namespace"),
     ],
 )
 def test_kubernetes_refuses(

@@ -1,5 +1,5 @@
 """The names a deployment uses across its sections: hosts that management access and forbidden
-connections name, reserved and duplicate ids, hosts' dynamic ranges.
+connections name, reserved and duplicate ids, hosts' dynamic ranges, pods' policy names.
 
 Each check takes only the sections it needs, so that a deployment that failed its schema still
 has them run on the sections that are valid on their own (``None``: that section is not).
@@ -13,6 +13,7 @@ from portplan._errors import Diagnostic
 from portplan._text import choice_hint
 from portplan.load.yamlsrc import SourceMap
 from portplan.model.deployment import FORBIDDEN, MANAGEMENT, Forbidden, Host, Management
+from portplan.model.kubernetes import is_object_name
 from portplan.model.product import ANYWHERE
 
 __all__ = ["check_names"]
@@ -28,8 +29,9 @@ def check_names(
     known_ranges: Collection[str] | None,
 ) -> list[Diagnostic]:
     """Every problem of the names the deployment uses, in a fixed order: the reserved host
-    name, reserved product ids, duplicate entry ids, unknown hosts named by entries, hosts'
-    dynamic ranges no product has (only when ``known_ranges``, every product's, is known)."""
+    name, pods' hosts whose NetworkPolicy name Kubernetes refuses, reserved product ids,
+    duplicate entry ids, unknown hosts named by entries, hosts' dynamic ranges no product has
+    (only when ``known_ranges``, every product's, is known)."""
     problems: list[Diagnostic] = []
     if hosts is not None and ANYWHERE in hosts:
         problems.append(
@@ -41,6 +43,8 @@ def check_names(
                 at_key=True,
             )
         )
+    if hosts is not None:
+        problems.extend(_policy_names(source, hosts))
     problems.extend(_reserved_ids(source, product_ids))
     sections: list[tuple[str, str, Sequence[Management | Forbidden]]] = []
     if management is not None:
@@ -67,6 +71,21 @@ def check_names(
                         )
                     )
     return problems
+
+
+def _policy_names(source: SourceMap, hosts: Mapping[str, Host]) -> Iterable[Diagnostic]:
+    """A managed host of pods whose NetworkPolicy, ``portplan-HOST``, would have a name
+    Kubernetes refuses (a DNS subdomain: lower-case letters, digits, '-' and '.')."""
+    for name, host in hosts.items():
+        if host.kubernetes is not None and host.managed and not is_object_name(f"portplan-{name}"):
+            yield source.diagnostic(
+                ("hosts", name),
+                f"host {name!r} stands for pods, and 'portplan-{name}', the name of its "
+                "NetworkPolicy, is not a name Kubernetes takes",
+                "rename the host: lower-case letters, digits, '-' and '.', at most 242 "
+                "characters, ending with a letter or digit",
+                at_key=True,
+            )
 
 
 def _reserved_ids(source: SourceMap, product_ids: Collection[str]) -> Iterable[Diagnostic]:

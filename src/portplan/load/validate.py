@@ -14,6 +14,7 @@ from portplan._errors import ConditionSyntaxError, Diagnostic, ModelPath
 from portplan._text import choice_hint, format_path, shown
 from portplan.load.yamlsrc import SourceMap
 from portplan.model._types import HOST_PATTERN, PRODUCT_ID_PATTERN
+from portplan.model.kubernetes import NAMESPACE_PATTERN
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -84,6 +85,11 @@ _NAMES = {
         "product id",
         "use lower-case letters, digits, '_', '-' and '.', starting with a letter, as in "
         "shopping-6.1",
+    ),
+    NAMESPACE_PATTERN: (
+        "Kubernetes namespace",
+        "use lower-case letters, digits and '-', starting and ending with a letter or digit, "
+        "at most 63",
     ),
 }
 
@@ -188,6 +194,8 @@ def _value_hint(exc: object) -> str:
         return "write true or false, or for a feature with choices one of them"
     if "stands for one machine" in text:
         return "give the machine a host of its own with its address, or remove dns_name"
+    if "Kubernetes label" in text:
+        return "write the label as the pods carry it: `kubectl get pods --show-labels` lists them"
     if "DNS name" in text:
         return "write a host name such as shop01.example.com: labels of letters, digits and '-'"
     return "correct the value"

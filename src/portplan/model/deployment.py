@@ -38,6 +38,7 @@ from portplan.model._types import (
     some_messages,
     special_kind,
 )
+from portplan.model.kubernetes import Kubernetes
 from portplan.model.product import AppProtocol, IcmpType
 
 __all__ = [
@@ -46,7 +47,6 @@ __all__ = [
     "Deployment",
     "Forbidden",
     "Host",
-    "Kubernetes",
     "Management",
     "ProductBinding",
 ]
@@ -61,16 +61,6 @@ FORBIDDEN = "forbidden"
 
 AddressList = Annotated[tuple[NetworkField, ...], BeforeValidator(as_tuple), OneOrMany()]
 HostList = Annotated[tuple[HostName, ...], BeforeValidator(as_tuple), OneOrMany()]
-
-
-class Kubernetes(BaseModel):
-    """Where a host stands for pods in a Kubernetes cluster (for NetworkPolicy output)."""
-
-    model_config = MODEL_CONFIG
-
-    cluster: Identifier = Field(description="a name for the cluster; one policy file each")
-    namespace: Identifier
-    pod_labels: dict[str, str] = Field(min_length=1, description="labels that select the pods")
 
 
 class Host(BaseModel):

@@ -43,8 +43,8 @@ import yaml
 from portplan._errors import TargetError
 from portplan._text import one_line
 from portplan.model._types import Network, Protocol
-from portplan.model.deployment import Kubernetes
 from portplan.model.icmp import icmp_text
+from portplan.model.kubernetes import Kubernetes
 from portplan.model.ports import PortSet
 from portplan.plan import Plan, PlannedFlow
 from portplan.targets.base import STATEFUL_CAPABILITIES, RuleOptions, Scope, Target
@@ -70,11 +70,6 @@ ICMP_REFUSAL = (
 )
 
 log = logging.getLogger(__name__)
-
-_DNS_LABEL = re.compile(r"^[a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?$")
-_DNS_SUBDOMAIN = re.compile(r"^[a-z0-9](?:[-a-z0-9.]{0,251}[a-z0-9])?$")
-_LABEL_NAME = re.compile(r"^[A-Za-z0-9](?:[-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$")
-_LABEL_VALUE = re.compile(r"^(?:[A-Za-z0-9](?:[-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,8 +105,8 @@ def icmp_note(row: PlannedFlow) -> str:
 
 
 def _check(plan: Plan) -> dict[str, Kubernetes]:
-    """The in-cluster hosts of ``plan`` that portplan manages; ``TargetError`` for what cannot
-    be expressed."""
+    """The in-cluster hosts of ``plan`` that portplan manages; ``TargetError`` when there is
+    none.  Their namespaces, labels and names are Kubernetes' (the deployment refuses others)."""
     pods = {
         name: h.kubernetes
         for name, h in plan.hosts.items()
@@ -123,27 +118,6 @@ def _check(plan: Plan) -> dict[str, Kubernetes]:
             "to write a NetworkPolicy for; add `kubernetes: {cluster: NAME, namespace: NS, "
             "pod_labels: {app: NAME}}` to the hosts that are pods in a cluster"
         )
-    for name, k8s in pods.items():
-        if not _DNS_SUBDOMAIN.match(f"portplan-{name}"):
-            raise TargetError(
-                f"host {name!r}: 'portplan-{name}' is not a valid Kubernetes object name "
-                "(lower-case letters, digits, '-' and '.'); rename the host"
-            )
-        if not _DNS_LABEL.match(k8s.namespace):
-            raise TargetError(
-                f"host {name!r}: namespace {k8s.namespace!r} is not a valid Kubernetes namespace "
-                "(lower-case letters, digits and '-', at most 63)"
-            )
-        if not k8s.pod_labels:
-            raise TargetError(f"host {name!r}: empty pod_labels would select every pod")
-        for key, value in k8s.pod_labels.items():
-            prefix, _, label = key.rpartition("/")
-            if (prefix and not _DNS_SUBDOMAIN.match(prefix)) or not _LABEL_NAME.match(label):
-                raise TargetError(f"host {name!r}: {key!r} is not a valid Kubernetes label key")
-            if not _LABEL_VALUE.match(value):
-                raise TargetError(
-                    f"host {name!r}: {value!r} (label {key}) is not a valid Kubernetes label value"
-                )
     return pods
 
 
