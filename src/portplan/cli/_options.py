@@ -28,6 +28,7 @@ import click
 
 __all__ = [
     "DEBUG",
+    "InputPath",
     "Seconds",
     "common_options",
     "default_action_option",
@@ -228,13 +229,29 @@ def on_option(help: str, *, required: bool = False, renamed: str | None = None) 
     return decorate
 
 
+class InputPath(click.Path):
+    """A file to read (``-``: standard input), as click's ``Path`` gives it, but never empty:
+    an empty argument (a shell variable that is unset, ``"$DEPLOYMENT"``) is refused, where
+    pathlib would read it as ``.``, the current folder.  ``path_type=str`` for an argument
+    that may also be something else (a catalog id, a ``git:`` reference)."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, str) and value == "":
+            self.fail("is empty; give a file (an unset shell variable?)", param, ctx)
+        return super().convert(value, param, ctx)
+
+
 def hosts_option(help: str) -> Callable[[F], F]:
     """``--host HOST`` (repeatable): the deployment hosts the output is for."""
     return option("--host", "hosts", multiple=True, metavar="HOST", help=help)
 
 
 def _namespace(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
-    if value is not None and not re.fullmatch(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?", value):
+    if value is None:
+        return None
+    from portplan.model.kubernetes import NAMESPACE_PATTERN  # noqa: PLC0415 (--help stays fast)
+
+    if not re.fullmatch(NAMESPACE_PATTERN, value):
         raise click.BadParameter(
             f"{value!r} is not a Kubernetes namespace name (lower-case letters, digits and '-', "
             "63 at most, a letter or digit at each end)"
