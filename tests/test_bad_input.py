@@ -1457,6 +1457,40 @@ def test_several_outputs_into_a_file_are_refused_as_usage(tmp_path: Path) -> Non
 
 
 @pytest.mark.parametrize(
+    ("argv", "name"),
+    [
+        (["matrix", ""], "DEPLOYMENT"),
+        (["validate", str(EXAMPLES / "shopping-contoso.yaml"), ""], "FILES..."),
+        (["show", ""], "PRODUCT"),
+        (["diff", "", str(EXAMPLES / "shopping-contoso.yaml")], "OLD"),
+        (["diff", str(EXAMPLES / "shopping-contoso.yaml"), ""], "[NEW]"),
+        (["diagram", ""], "DEPLOYMENT|PRODUCT"),
+        (["rules", "", "-t", "nftables"], "DEPLOYMENT"),
+        (["verify", str(EXAMPLES / "shopping-contoso.yaml"), "--snmp-community-file", ""], None),
+        (["import", ""], "FILE"),
+    ],
+    ids=[
+        "matrix",
+        "validate",
+        "show",
+        "diff-old",
+        "diff-new",
+        "diagram",
+        "rules",
+        "verify-file",
+        "import",
+    ],
+)
+def test_an_empty_file_argument_is_refused_as_empty(argv: list[str], name: str | None) -> None:
+    # "$DEPLOYMENT" unset: pathlib reads "" as ".", and the error named "." as a directory
+    result = invoke(*argv)
+    assert_failed(result)
+    (line,) = result.stderr.splitlines()
+    assert line.startswith(f"portplan: error: Invalid value for '{name or argv[-2]}': is empty;")
+    assert ".:" not in line and "directory" not in line
+
+
+@pytest.mark.parametrize(
     ("argv", "option"),
     [
         pytest.param(["verify", LOOP, "--on", "client", "--timeout"], "--timeout", id="timeout"),

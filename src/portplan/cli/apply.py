@@ -17,6 +17,7 @@ from portplan._errors import ApplyError, LockoutError, PortplanError, UsageError
 from portplan.cli._exit import ExitCode
 from portplan.cli._log import log
 from portplan.cli._options import (
+    InputPath,
     common_options,
     default_action_option,
     on_option,
@@ -42,7 +43,7 @@ __all__ = ["apply_cmd"]
 
 
 @click.command("apply")
-@click.argument("deployment", type=click.Path(path_type=Path), required=False)
+@click.argument("deployment", type=InputPath(path_type=Path), required=False)
 @on_option("The deployment host this machine is; its ruleset is applied here.", renamed="--host")
 @target_option(default="nftables", show_default=True)
 @option("--egress", is_flag=True, help="Also filter what the host sends.")

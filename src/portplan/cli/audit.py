@@ -25,6 +25,7 @@ from portplan.cli._exit import ExitCode
 from portplan.cli._files import is_stdio, width, write_files, write_output
 from portplan.cli._log import log
 from portplan.cli._options import (
+    InputPath,
     common_options,
     format_option,
     namespace_option,
@@ -73,7 +74,7 @@ def _refuse_other_kinds(files: list[RulesetFile], host: str | None) -> None:
 
 
 @click.command("audit")
-@click.argument("deployment", type=click.Path(path_type=Path))
+@click.argument("deployment", type=InputPath(path_type=Path))
 @option(
     "--host",
     "host",

@@ -6,7 +6,7 @@ from __future__ import annotations
 import click
 
 from portplan.cli._files import width, write_output
-from portplan.cli._options import common_options, format_option, output_option
+from portplan.cli._options import InputPath, common_options, format_option, output_option
 from portplan.cli._plan import load_product_arg
 from portplan.load.catalog import catalog_ids, load_catalog_product
 from portplan.report.listing import catalog_listing
@@ -25,7 +25,7 @@ def catalog_cmd(fmt: str) -> None:
 
 
 @click.command("show")
-@click.argument("product")
+@click.argument("product", type=InputPath(path_type=str))
 @format_option("table", "md", "csv", "json")
 @output_option()
 @common_options

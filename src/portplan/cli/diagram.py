@@ -10,7 +10,14 @@ import click
 from portplan._errors import UsageError
 from portplan.cli._files import is_stdio, write_files, write_output
 from portplan.cli._log import log
-from portplan.cli._options import Seconds, common_options, format_option, option, output_option
+from portplan.cli._options import (
+    InputPath,
+    Seconds,
+    common_options,
+    format_option,
+    option,
+    output_option,
+)
 from portplan.cli._plan import load_plan_or_product
 from portplan.plan import Plan
 from portplan.publish import (
@@ -38,7 +45,7 @@ def layout_timeout_option(function: click.decorators.FC) -> click.decorators.FC:
 
 
 @click.command("diagram")
-@click.argument("source", metavar="DEPLOYMENT|PRODUCT")
+@click.argument("source", type=InputPath(path_type=str), metavar="DEPLOYMENT|PRODUCT")
 @format_option(
     "svg",
     "png",

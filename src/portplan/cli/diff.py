@@ -14,7 +14,7 @@ from portplan._errors import UsageError
 from portplan.cli._exit import ExitCode
 from portplan.cli._files import is_stdio, read_input, width, write_output
 from portplan.cli._log import log
-from portplan.cli._options import common_options, format_option, option, output_option
+from portplan.cli._options import InputPath, common_options, format_option, option, output_option
 from portplan.diff import diff_plans
 from portplan.load.deployment import Bundle, load_deployment, swap_products
 from portplan.load.revision import at_revision, is_revision
@@ -76,8 +76,8 @@ def _load(
 
 
 @click.command("diff")
-@click.argument("old")
-@click.argument("new", required=False)
+@click.argument("old", type=InputPath(path_type=str))
+@click.argument("new", type=InputPath(path_type=str), required=False)
 @option(
     "--product",
     "swaps",

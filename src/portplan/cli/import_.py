@@ -11,7 +11,7 @@ from portplan._errors import UsageError
 from portplan.cli._exit import ExitCode
 from portplan.cli._files import STDIN_NAME, write_output
 from portplan.cli._log import log
-from portplan.cli._options import common_options, option, output_option
+from portplan.cli._options import InputPath, common_options, option, output_option
 from portplan.importer import Format, import_document, interpret, load_column_map, read_source
 from portplan.importer.draft import draft_yaml
 from portplan.load.reading import MAX_INPUT_BYTES
@@ -31,11 +31,11 @@ def _product_id(_ctx: click.Context, _param: click.Parameter, value: str | None)
 
 
 @click.command("import")
-@click.argument("file", type=click.Path(path_type=Path))
+@click.argument("file", type=InputPath(path_type=Path))
 @option(
     "--map",
     "map_file",
-    type=click.Path(path_type=Path),
+    type=InputPath(path_type=Path),
     metavar="MAP.yaml",
     help="Map the document's unusual column headings to model fields (see docs/import.md).",
 )

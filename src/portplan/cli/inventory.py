@@ -8,7 +8,7 @@ import click
 
 from portplan._errors import InputError, PlanError
 from portplan.cli._files import read_input, write_output
-from portplan.cli._options import common_options, output_option
+from portplan.cli._options import InputPath, common_options, output_option
 from portplan.load.deployment import load_deployment
 from portplan.load.hosts_from import SCHEME
 from portplan.report.inventory import inventory_yaml
@@ -17,7 +17,7 @@ __all__ = ["inventory_cmd"]
 
 
 @click.command("inventory")
-@click.argument("deployment", type=click.Path(path_type=Path))
+@click.argument("deployment", type=InputPath(path_type=Path))
 @output_option("Write the inventory to PATH ('-': standard output).")
 @common_options
 def inventory_cmd(deployment: Path, output: str | None, overwrite: bool) -> None:

@@ -12,7 +12,7 @@ import click
 from portplan._errors import UsageError
 from portplan.cli._exit import ExitCode, Terminated
 from portplan.cli._log import log
-from portplan.cli._options import Seconds, common_options, on_option, option
+from portplan.cli._options import InputPath, Seconds, common_options, on_option, option
 from portplan.cli._plan import load_plan, require_host, require_managed
 from portplan.plan import Plan
 from portplan.probe.destinations import named_addresses
@@ -27,7 +27,7 @@ _EACH_AT_MOST = 8
 
 
 @click.command("listen")
-@click.argument("deployment", type=click.Path(path_type=Path))
+@click.argument("deployment", type=InputPath(path_type=Path))
 @on_option(
     "The deployment host this machine is; its inbound ports are opened here.",
     required=True,

@@ -10,6 +10,7 @@ import click
 from portplan._errors import UsageError
 from portplan.cli._files import is_stdio, width, write_output
 from portplan.cli._options import (
+    InputPath,
     common_options,
     format_option,
     hosts_option,
@@ -26,7 +27,7 @@ __all__ = ["matrix_cmd"]
 
 
 @click.command("matrix")
-@click.argument("deployment", type=click.Path(path_type=Path))
+@click.argument("deployment", type=InputPath(path_type=Path))
 @format_option(
     "table", "csv", "json", "md", "xlsx", help="Output format; csv and xlsx are change requests."
 )

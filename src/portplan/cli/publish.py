@@ -12,7 +12,7 @@ from portplan._errors import InputError
 from portplan._text import counted
 from portplan.cli._files import read_input, write_output
 from portplan.cli._log import log
-from portplan.cli._options import common_options, option, output_option
+from portplan.cli._options import InputPath, common_options, option, output_option
 from portplan.cli._plan import load_plan
 from portplan.cli.diagram import layout_timeout_option
 from portplan.load.reading import read_text
@@ -30,7 +30,7 @@ def _overlay_options(function: Any) -> Any:
             f"--{kind}",
             f"overlay_{kind}",
             multiple=True,
-            type=click.Path(path_type=Path, dir_okay=False),
+            type=InputPath(path_type=Path, dir_okay=False),
             metavar="RESULTS.json",
             help=f"Lay these results on the flows ({reader.made_by}; repeatable: one per "
             "machine it ran on; '-': standard input).",
@@ -39,7 +39,7 @@ def _overlay_options(function: Any) -> Any:
 
 
 @click.command("report")
-@click.argument("deployment", type=click.Path(path_type=Path))
+@click.argument("deployment", type=InputPath(path_type=Path))
 @_overlay_options
 @option(
     "--paper",

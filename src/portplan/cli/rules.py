@@ -13,6 +13,7 @@ from portplan._errors import UsageError
 from portplan.cli._files import width, write_files
 from portplan.cli._log import log
 from portplan.cli._options import (
+    InputPath,
     common_options,
     default_action_option,
     format_option,
@@ -72,7 +73,7 @@ def settings_of(settings: tuple[str, ...]) -> dict[str, str]:
 
 
 @click.command("rules")
-@click.argument("deployment", type=click.Path(path_type=Path))
+@click.argument("deployment", type=InputPath(path_type=Path))
 @target_option(required=True)
 @hosts_option("Render this host only (repeatable); host-scoped targets.")
 @option("--all-hosts", is_flag=True, help="Render every host that takes part in the plan.")

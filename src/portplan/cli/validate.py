@@ -9,14 +9,14 @@ import click
 from portplan._errors import InputError, UsageError
 from portplan._text import terminal_text
 from portplan.cli._files import read_input
-from portplan.cli._options import common_options
+from portplan.cli._options import InputPath, common_options
 from portplan.pipeline import check_files
 
 __all__ = ["validate_cmd"]
 
 
 @click.command("validate")
-@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("files", nargs=-1, required=True, type=InputPath(path_type=Path))
 @common_options
 def validate_cmd(files: tuple[Path, ...]) -> None:
     """Check product and deployment FILES; report every problem with file:line:column.

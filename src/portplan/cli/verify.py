@@ -13,6 +13,7 @@ from portplan.cli._exit import ExitCode
 from portplan.cli._files import width, write_output
 from portplan.cli._log import log
 from portplan.cli._options import (
+    InputPath,
     Seconds,
     common_options,
     format_option,
@@ -35,7 +36,7 @@ _NAMED = 5
 
 
 @click.command("verify")
-@click.argument("deployment", type=click.Path(path_type=Path))
+@click.argument("deployment", type=InputPath(path_type=Path))
 @on_option(
     "The deployment host this machine is; its flows are verified (default: the hosts this "
     "machine's addresses belong to).",
@@ -109,12 +110,12 @@ _NAMED = 5
 )
 @option(
     "--radius-secret-file",
-    type=click.Path(path_type=Path, dir_okay=False),
+    type=InputPath(path_type=Path, dir_okay=False),
     help="File holding the RADIUS shared secret (or set PORTPLAN_RADIUS_SECRET).",
 )
 @option(
     "--snmp-community-file",
-    type=click.Path(path_type=Path, dir_okay=False),
+    type=InputPath(path_type=Path, dir_okay=False),
     help="File holding an SNMP community (or set PORTPLAN_SNMP_COMMUNITY): snmp ports are then "
     "also asked an SNMPv2c GetRequest, the community in clear text as the product's own poll "
     "sends it. Most agents drop a wrong community silently (the port stays open|filtered), "
@@ -122,7 +123,7 @@ _NAMED = 5
 )
 @option(
     "--inventory",
-    type=click.Path(path_type=Path),
+    type=InputPath(path_type=Path),
     help="Verify from every source host at once, through Ansible: each deployment host is the "
     "inventory host of its name, or the one whose variable portplan_host names it "
     "(needs the portplan.portplan collection and pip install 'portplan[ansible]').",
