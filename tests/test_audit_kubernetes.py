@@ -217,3 +217,25 @@ def test_cli_namespace(tmp_path: Path) -> None:
         result = CliRunner().invoke(cli, [*argv[:4], *wrong])
         assert result.exit_code == 2, result.output
         assert "--namespace" in result.output
+
+
+def test_matrix_against_policies_marks_every_hosts_rows_by_its_own_policy() -> None:
+    """``matrix --against`` read the policies for the first ``--host`` only: with ``--host
+    idm01 --host pa01``, pa01's rows were marked by the policy of idm01's pods (3 of 4 `no`)
+    against the very file that permits them all."""
+    policies = examples.GOLDEN / "rules" / "kubernetes" / "smart-id-k8s" / "default" / "prod.yaml"
+    deployment = str(examples.EXAMPLES / "smart-id-k8s.yaml")
+
+    def permitted_by_host(*hosts: str) -> dict[str, set[str]]:
+        argv = ["matrix", deployment, "--against", f"kubernetes:{policies}", "--format", "json"]
+        result = CliRunner().invoke(cli, [*argv, *(a for h in hosts for a in ("--host", h))])
+        assert result.exit_code == 0, result.output
+        marks: dict[str, set[str]] = {}
+        for row in json.loads(result.stdout)["flows"]:
+            marks.setdefault(row["destination"], set()).add(row["permitted"])
+        return marks
+
+    alone = permitted_by_host("idm01") | permitted_by_host("pa01")
+    assert alone == {"idm01": {"yes"}, "pa01": {"yes"}}
+    assert permitted_by_host("idm01", "pa01") == alone
+    assert permitted_by_host("pa01", "idm01") == alone

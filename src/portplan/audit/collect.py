@@ -49,6 +49,7 @@ from portplan.spaces import Ranges
 
 __all__ = [
     "BOUNDARY_KINDS",
+    "HOST_READ",
     "KIND_HOLDS",
     "RULESET_KINDS",
     "RulesetFile",
@@ -71,6 +72,9 @@ RULESET_KINDS = (
 #: the kinds that are a zone boundary's filter (their platform's name is the kind's); every
 #: other kind is a host's own firewall
 BOUNDARY_KINDS = BOUNDARY_PLATFORMS
+#: the kinds read for one host of the deployment (:func:`read_ruleset`'s ``host``): the
+#: policies that select its pods, the Windows rules that apply to its addresses
+HOST_READ = frozenset({"kubernetes", "windows"})
 #: what a file of each kind holds, as messages say it
 KIND_HOLDS = {
     "nftables": "an nftables ruleset",

@@ -121,7 +121,7 @@ def _against(
     for host in hosts:
         require_host(host, plan.hosts, deployment)
     # the ruleset readers only for --against: a plain matrix does not load them
-    from portplan.audit.collect import read_ruleset  # noqa: PLC0415
+    from portplan.audit.collect import HOST_READ, read_ruleset  # noqa: PLC0415
     from portplan.audit.ruleset import Coverage, coverage  # noqa: PLC0415
     from portplan.report.against import against_bytes  # noqa: PLC0415
 
@@ -129,5 +129,8 @@ def _against(
     ruleset = read_ruleset(files, plan, hosts[0], namespace=namespace)
     found: dict[int, Coverage] = {}
     for host in hosts:
-        found.update(coverage(plan, host, ruleset))
+        if host != hosts[0] and ruleset.platform in HOST_READ:  # the policies of its own pods
+            found.update(coverage(plan, host, read_ruleset(files, plan, host, namespace=namespace)))
+        else:
+            found.update(coverage(plan, host, ruleset))
     return against_bytes(plan, found, fmt, width=width(), still_to_open=still_to_open)
