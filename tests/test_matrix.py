@@ -202,7 +202,7 @@ def test_xlsx_is_a_styled_deterministic_change_request(tmp_path: Path) -> None:
         count = sum(r["host_firewall"] == firewall for r in rows)
         assert ("host", firewall, str(count)) in cover
     crossing = [r for r in rows_of("shopping-contoso") if r["zone_boundary"]]
-    assert ("zone", "clients -> servers", str(len(crossing))) in cover
+    assert ("zone", "clients -> servers", str(len(crossing)), "FW clients to servers") in cover
     assert {r["zone_boundary"] for r in crossing} == {"clients -> servers"}
     assert book["FW clients to servers"].max_row == 1 + len(crossing)
 
@@ -437,6 +437,27 @@ def test_zone_sheets_whose_names_meet_at_31_characters_both_get_a_sheet(tmp_path
         "FW datacenter-east-servers-web",
         "FW datacenter-east-servers-we~2",
         "Not in plan",
+    ]
+    # the cover says which sheet is which boundary's, each named in full
+    zones = [
+        row[:4]
+        for row in book["Change request"].iter_rows(values_only=True)
+        if row[0] in ("Firewall", "zone")
+    ]
+    assert zones == [
+        ("Firewall", "Name", "Openings", "Sheet"),
+        (
+            "zone",
+            "datacenter-east-servers-web -> datacenter-east-servers-db",
+            "1",
+            "FW datacenter-east-servers-web",
+        ),
+        (
+            "zone",
+            "datacenter-east-servers-web -> datacenter-east-servers-db2",
+            "1",
+            "FW datacenter-east-servers-we~2",
+        ),
     ]
     # each sheet holds its own boundary's row, the boundary named in full in its cells
     boundaries = []
