@@ -179,7 +179,7 @@ def _csv_chunks(plan: Plan) -> Iterator[str]:
     count = 0
     for leg in plan_legs(plan).legs:
         facts = leg.facts
-        head = f"{fields[facts.key]},"
+        head = f"{fields.first(facts.key)},"
         component = fields[facts.destination_component]
         icmp = fields[icmp_text(facts.icmp)] if facts.icmp else None
         tail = ",".join(fields[value] for value in leg_cells(facts))

@@ -25,6 +25,7 @@ __all__ = [
     "markdown_line",
     "markdown_table",
     "rich_table_text",
+    "spreadsheet_row",
     "spreadsheet_text",
     "terminal_text",
 ]
@@ -90,11 +91,42 @@ def formula_like(text: str) -> bool:
     return text.startswith(FORMULA_STARTS) and not _SIGNED.fullmatch(text)
 
 
+#: what makes the CSV module (and :class:`CsvFields`) quote a field
+_QUOTED = frozenset(',"\r\n')
+#: where a spreadsheet that splits lines at ``;`` starts a cell inside one of our fields: after
+#: a ``;`` or a line break (Excel splits a ``.csv`` at the list separator of the user's
+#: locale, ``;`` in German or French, and reads a ``"`` as quoting only at the start of one of
+#: its own cells, so the quotes around our comma-separated field keep neither from splitting
+#: it); what follows is guarded when it starts a formula after any quotes, without the
+#: exception of a signed number (the cell goes on past the field: ``-1,...``)
+_STARTS_CLASS = "[" + re.escape("".join(FORMULA_STARTS)) + "]"
+_INNER_START = re.compile(rf'(?<=[;\r\n])(?="*{_STARTS_CLASS})')
+#: ... and in a field that is quoted, also where nothing follows but the field's closing quote
+#: (a quote that would open a cell of the spreadsheet's own, running on into the next line)
+_INNER_START_QUOTED = re.compile(rf'(?<=[;\r\n])(?="*(?:{_STARTS_CLASS}|\Z))')
+
+
 def spreadsheet_text(value: Any) -> str:
-    """``value`` as the text of a CSV cell that a spreadsheet shows and never runs: a
-    :func:`formula_like` text gets a leading ``'`` (``'=HYPERLINK(...)``)."""
+    """``value`` as the text of a CSV cell that a spreadsheet shows and never runs, whether it
+    splits the line at ``,`` or at ``;``: a :func:`formula_like` text gets a leading ``'``
+    (``'=HYPERLINK(...)``), and so does a formula start after a ``;`` or a line break inside it
+    (``see manual;'=HYPERLINK(...)``), or the end after a last one of a text that is quoted."""
     text = "" if value is None else str(value)
+    if ";" in text or "\r" in text or "\n" in text:
+        inner = _INNER_START_QUOTED if _QUOTED.intersection(text) else _INNER_START
+        text = inner.sub("'", text)
     return "'" + text if formula_like(text) else text
+
+
+def spreadsheet_row(row: Sequence[Any]) -> list[str]:
+    """A row's cells as :func:`spreadsheet_text`, and the first of several with a ``'`` too
+    when it is a sign or a signed number (``-`` for none): split at ``;``, a line makes one
+    cell of its fields up to the first ``;``, and ``-,1+1`` is a formula where ``,`` is the
+    decimal separator."""
+    cells = [spreadsheet_text(value) for value in row]
+    if len(cells) > 1 and cells[0].startswith(FORMULA_STARTS):
+        cells[0] = "'" + cells[0]
+    return cells
 
 
 class CsvFields(dict[Any, str]):
@@ -104,11 +136,18 @@ class CsvFields(dict[Any, str]):
 
     def __missing__(self, value: Any) -> str:
         text = spreadsheet_text(value)
-        if any(c in text for c in ',"\r\n'):
+        if not _QUOTED.isdisjoint(text):
             text = '"' + text.replace('"', '""') + '"'
         if type(value) is str:  # 1 and True are one key: only text is kept
             self[value] = text
         return text
+
+    def first(self, value: Any) -> str:
+        """``value`` as the first field of a line of several, as :func:`spreadsheet_row`
+        writes it (a field that starts with a formula character after its guard is a sign or
+        a signed number, never quoted)."""
+        text = self[value]
+        return "'" + text if text.startswith(FORMULA_STARTS) else text
 
 
 def csv_chunks(
@@ -129,7 +168,10 @@ def csv_chunks(
 def _csv_line(row: Sequence[Any], fields: CsvFields) -> str:
     if len(row) == 1 and row[0] in ("", None):
         return '""\r\n'  # a lone empty field, told apart from an empty line
-    return ",".join(map(fields.__getitem__, row)) + "\r\n"
+    line = ",".join(map(fields.__getitem__, row))
+    if len(row) > 1 and line.startswith(FORMULA_STARTS):  # as CsvFields.first
+        line = "'" + line
+    return line + "\r\n"
 
 
 def json_text(data: Any) -> str:

@@ -7,7 +7,7 @@ The workbook is written row by row (:mod:`portplan.report._workbook`): a change 
 from __future__ import annotations
 
 import io
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from operator import itemgetter
 from typing import IO
 
@@ -69,7 +69,7 @@ def write_change_request(
         sheets.append(_flows_sheet(titles[name], columns, crossing[name]))
     not_needed = [[d.key, d.reference, "\n".join(d.reasons)] for d in excluded(plan)]
     sheets.append(_sheet("Not in plan", ("flow", "reference", "reasons"), not_needed))
-    cover = ("Change request", _cover(plan, matrix), _COVER_WIDTHS)
+    cover = ("Change request", _cover(plan, matrix, titles), _COVER_WIDTHS)
     write_workbook(out, sheets, cover=cover, progress=progress)
 
 
@@ -147,9 +147,10 @@ def _flows_sheet(title: str, columns: Sequence[str], rows: Sequence[tuple[str, .
     return TextSheet(title, columns, extended, len(rows), widths, wrapped)
 
 
-def _cover(plan: Plan, rows: Sequence[Sequence[str]]) -> list[CoverLine]:
+def _cover(plan: Plan, rows: Sequence[Sequence[str]], sheets: Mapping[str, str]) -> list[CoverLine]:
     """The first sheet: what the request is for, the vendor documents it rests on, and how
-    many openings each firewall gets."""
+    many openings each firewall gets, with the title of each zone boundary's sheet (``sheets``:
+    a title cut to 31 characters may not say which boundary it is)."""
     # a vendor row may be several flows (part 1, part 2), a flow through an ingress rows of
     # two legs (/ingress, /backend): each is counted once
     held = counts(plan)
@@ -185,8 +186,11 @@ def _cover(plan: Plan, rows: Sequence[Sequence[str]]) -> list[CoverLine]:
         plain(p.name, p.version, p.vendor or "", p.document.title, p.document.source or "")
         for p in plan.products.values()
     )
-    lines.extend([[], heading("Firewall", "Name", "Openings")])
-    lines.extend(plain(kind, name, str(count)) for kind, name, count in openings(rows))
+    lines.extend([[], heading("Firewall", "Name", "Openings", "Sheet")])
+    lines.extend(
+        plain(kind, name, str(count), *([sheets[name]] if kind == "zone" else []))
+        for kind, name, count in openings(rows)
+    )
     lines.extend(
         [
             [],
