@@ -1,0 +1,29 @@
+"""What kind of change a row's change is, as a firewall sees it."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+__all__ = ["ChangeKind"]
+
+
+class ChangeKind(StrEnum):
+    OPEN = "open"
+    CLOSE = "close"
+    WIDEN = "widen"
+    NARROW = "narrow"
+    READDRESS = "readdress"
+    MOVED = "moved"
+    #: the packets between zones stay; the port the destination listens on behind the port
+    #: the source connects to changes (what a NetworkPolicy, ``listen`` and ``audit`` use)
+    LISTEN = "listen"
+
+    @property
+    def opens(self) -> bool:
+        return self in (ChangeKind.OPEN, ChangeKind.WIDEN)
+
+    @property
+    def packets(self) -> bool:
+        """Whether changes of this kind open or close packets between zones (the others change
+        only the rules a host holds itself, and have none)."""
+        return self is not ChangeKind.LISTEN
