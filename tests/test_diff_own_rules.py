@@ -155,3 +155,62 @@ def test_a_port_published_where_the_service_listens_already_is_a_listen_change(
     (change,) = found.changes
     assert change.kind is ChangeKind.LISTEN
     assert change.detail == "listens on tcp/10443, was tcp/443"
+
+
+# -- 2. the pods an end stands for ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("change", "detail", "cause"),
+    [
+        (
+            ("pod_labels: {app: app}", "pod_labels: {app: app2}"),
+            "pods of app01: prod/web app=app2, were prod/web app=app",
+            "host app01 pods: prod/web app=app -> prod/web app=app2",
+        ),
+        (
+            (
+                "namespace: web, pod_labels: {app: client}",
+                "namespace: front, pod_labels: {app: client}",
+            ),
+            "pods of clients: prod/front app=client, were prod/web app=client",
+            "host clients pods: prod/web app=client -> prod/front app=client",
+        ),
+        (
+            ("    kubernetes: {cluster: prod, namespace: web, pod_labels: {app: app}}\n", ""),
+            "pods of app01: none, were prod/web app=app",
+            "host app01 pods: prod/web app=app -> none",
+        ),
+    ],
+    ids=["destination-labels", "source-namespace", "destination-no-longer-pods"],
+)
+def test_other_pods_behind_the_same_packets_are_a_change(
+    folder: Path, change: tuple[str, str], detail: str, cause: str
+) -> None:
+    found, old, new = compare(folder, DEPLOYMENT, DEPLOYMENT.replace(*change))
+    # the packets between zones stay, the policies do not
+    assert [(r.source_addresses, r.destination_addresses, r.ports) for r in old.rows] == [
+        (r.source_addresses, r.destination_addresses, r.ports) for r in new.rows
+    ]
+    assert policies(old) != policies(new)
+    (pods,) = found.changes
+    assert (pods.kind, pods.flow, pods.source, pods.destination) == (
+        ChangeKind.PODS,
+        "pub/web",
+        "clients",
+        "app01",
+    )
+    assert not pods.opened and not pods.closed
+    assert pods.detail == detail
+    assert pods.causes == (cause,)
+    data = machine.document(diff_json(found), "diff")
+    assert [(r["kind"], r["detail"]) for r in data["changes"]] == [("pods", detail)]
+    code, out = run("diff", str(folder / "old.yaml"), str(folder / "new.yaml"))
+    assert code == 1
+    assert out.endswith("0 to open, 0 to close, 1 to change\n")
+
+
+def test_pods_and_a_listening_port_changed_together_are_two_changes(folder: Path) -> None:
+    new = DEPLOYMENT.replace(*OVERRIDE).replace("{app: app}", "{app: app2}")
+    found, _old, _new = compare(folder, DEPLOYMENT, new)
+    assert [c.kind for c in found.changes] == [ChangeKind.LISTEN, ChangeKind.PODS]

@@ -119,8 +119,9 @@ def diff_cmd(
     OLD and NEW are deployment files, '-' (standard input, one side), or a file at a git
     revision, git:REV:PATH (the whole tree as it was, so its product files too). Changes are
     computed on packet sets: open, close, widen, narrow, readdress, moved (to another zone
-    boundary), or listen (the same packets, the destination listening on another port behind
-    them), each with its causes (vendor row, feature, parameter, dynamic range, component
+    boundary), listen (the same packets, the destination listening on another port behind
+    them) or pods (the same packets, an end standing for other Kubernetes pods), each with its
+    causes (vendor row, feature, parameter, dynamic range, component
     placement, host address, name or zone).
     """
     if new is None and not swaps:

@@ -3,7 +3,8 @@
 :func:`diff_plans` compares the plans of two deployments (two files, one file at two git
 revisions, or one deployment with a product swapped) and gives each change as ``open``,
 ``close``, ``widen``, ``narrow``, ``readdress`` or ``moved`` (to another zone boundary), or
-``listen`` (the packets between zones stay, the destination's listening port changes),
+``listen`` (the packets between zones stay, the destination's listening port changes) or
+``pods`` (the packets stay, an end stands for other Kubernetes pods),
 attributed to its causes.
 """
 

@@ -23,8 +23,9 @@ of them goes).  Likewise for the packets to close.  A change is:
   zone ``data`` to ``users2``: from PAN-OS rules ``users`` to ``data`` to rules ``users`` to
   ``users2``; a Cisco or Junos filter ``portplan-from-users`` holds both boundaries);
 * ``listen``: a row whose packets between zones stay, and whose destination listens on other
-  ports behind the published ones (:mod:`portplan.diff._own`): no packet to open or close, a
-  ``detail`` that says what changes.
+  ports behind the published ones; ``pods``: a row whose packets stay, and one of whose ends
+  stands for other pods (Kubernetes cluster, namespace or labels) (:mod:`portplan.diff._own`):
+  no packet to open or close, a ``detail`` that says what changes.
 """
 
 from __future__ import annotations
@@ -72,7 +73,7 @@ class Change:
     zone_moved: bool = False
     old_source_zone: str | None = None
     old_destination_zone: str | None = None
-    #: a change only the hosts' own rules show (``listen``): what changes, in words; it
+    #: a change only the hosts' own rules show (``listen``, ``pods``): what changes, in words; it
     #: opens and closes no packet between zones
     detail: str | None = None
 
@@ -379,7 +380,7 @@ def diff_plans(
     causes = Causes(old_side, new_side, renames)
     needed = _Needed(old.rows, old.hosts), _Needed(new.rows, new.hosts)
     seen = _Seen()
-    own = OwnRules()
+    own = OwnRules(old, new)
     for key in [*after, *(k for k in before if k not in after)]:
         all_was, all_now = before.get(key, []), after.get(key, [])
         for scope, was, now in _scopes(all_was, all_now, old.hosts, new.hosts):

@@ -17,6 +17,9 @@ class ChangeKind(StrEnum):
     #: the packets between zones stay; the port the destination listens on behind the port
     #: the source connects to changes (what a NetworkPolicy, ``listen`` and ``audit`` use)
     LISTEN = "listen"
+    #: the packets between zones stay; the pods an end stands for change (its Kubernetes
+    #: cluster, namespace or pod labels): what a NetworkPolicy selects or names as a peer
+    PODS = "pods"
 
     @property
     def opens(self) -> bool:
@@ -26,4 +29,4 @@ class ChangeKind(StrEnum):
     def packets(self) -> bool:
         """Whether changes of this kind open or close packets between zones (the others change
         only the rules a host holds itself, and have none)."""
-        return self is not ChangeKind.LISTEN
+        return self not in (ChangeKind.LISTEN, ChangeKind.PODS)

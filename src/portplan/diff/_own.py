@@ -3,7 +3,9 @@
 A zone firewall sees a row's packets: the source's addresses, the destination's, the port the
 source connects to.  Some of portplan's rules are the destination's own, and say more: where
 the destination's service listens behind a published port (a NetworkPolicy allows the port on
-the pods; ``listen`` and ``audit`` use it).  When only that changes, the plans still differ:
+the pods; ``listen`` and ``audit`` use it); which pods an end stands for (a NetworkPolicy
+selects its own pods, and names its pod peers, by namespace and labels, in one cluster's
+file).  When only that changes, the plans still differ:
 each such change is given here, to be listed with no packet to open or close, and what
 changes in words.
 """
@@ -13,10 +15,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from portplan.diff._kind import ChangeKind
+from portplan.model.deployment import Kubernetes
 from portplan.model.ports import PortSet
-from portplan.plan import PlannedFlow
+from portplan.plan import Plan, PlannedFlow
 
-__all__ = ["OwnRules"]
+__all__ = ["OwnRules", "pods_text"]
 
 
 def _listening(rows: Sequence[PlannedFlow]) -> PortSet:
@@ -36,8 +39,42 @@ def _listen(was: Sequence[PlannedFlow], now: Sequence[PlannedFlow]) -> str | Non
     return f"listens on {protocol}/{after or 'none'}, was {protocol}/{before or 'none'}"
 
 
+def pods_text(k8s: Kubernetes | None) -> str:
+    """``prod/web app=client``: the cluster, namespace and labels of pods; ``none``."""
+    if k8s is None:
+        return "none"
+    labels = ",".join(f"{k}={v}" for k, v in k8s.pod_labels.items())
+    return f"{k8s.cluster}/{k8s.namespace} {labels}"
+
+
 class OwnRules:
     """The changes of the rows of one key that only the hosts' own rules show."""
+
+    def __init__(self, old: Plan, new: Plan) -> None:
+        self.old, self.new = old, new
+        #: the hosts of both plans whose pods change: a policy of theirs, or naming them, does
+        self.pods = {
+            name
+            for name in old.hosts.keys() & new.hosts.keys()
+            if old.hosts[name].kubernetes != new.hosts[name].kubernetes
+        }
+
+    def _pods(self, was: Sequence[PlannedFlow], now: Sequence[PlannedFlow]) -> str | None:
+        """The pods an end of the rows stands for, when they change (with or without
+        ``--egress``, whichever end: the destination's policy selects them, the source's
+        names them as a peer, or selects them for egress)."""
+        if not self.pods or not was or not now:
+            return None
+        if all(row.loopback for row in (*was, *now)):
+            return None  # (traffic inside a pod: no NetworkPolicy sees it)
+        row = now[0]
+        found = [
+            f"pods of {name}: {pods_text(self.new.hosts[name].kubernetes)}, were "
+            f"{pods_text(self.old.hosts[name].kubernetes)}"
+            for name in dict.fromkeys((row.source, row.destination))
+            if name in self.pods
+        ]
+        return "; ".join(found) or None
 
     def changes(
         self, was: Sequence[PlannedFlow], now: Sequence[PlannedFlow]
@@ -47,4 +84,7 @@ class OwnRules:
         listen = _listen(was, now)
         if listen is not None:
             found.append((ChangeKind.LISTEN, listen))
+        pods = self._pods(was, now)
+        if pods is not None:
+            found.append((ChangeKind.PODS, pods))
         return found
