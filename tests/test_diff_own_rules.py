@@ -22,6 +22,7 @@ from portplan.load.deployment import load_deployment
 from portplan.pipeline import plan_bundle
 from portplan.plan import Plan
 from portplan.report.diff import diff_csv, diff_json, diff_junit, diff_table
+from portplan.targets.aws import FILE_NAME, AwsTarget
 from portplan.targets.base import RuleOptions
 from portplan.targets.kubernetes import KubernetesTarget
 
@@ -214,3 +215,60 @@ def test_pods_and_a_listening_port_changed_together_are_two_changes(folder: Path
     new = DEPLOYMENT.replace(*OVERRIDE).replace("{app: app}", "{app: app2}")
     found, _old, _new = compare(folder, DEPLOYMENT, new)
     assert [c.kind for c in found.changes] == [ChangeKind.LISTEN, ChangeKind.PODS]
+
+
+# -- 3. which host's own rules hold a row ---------------------------------------------------
+
+
+def test_a_host_renamed_in_its_zone_is_a_change_of_the_host_s_own_rules(folder: Path) -> None:
+    found, old, new = compare(folder, DEPLOYMENT, DEPLOYMENT.replace("app01", "app02"))
+    # the AWS target's security group and the NetworkPolicy go by the host's name
+    aws_old, aws_new = (
+        AwsTarget().render(old, RuleOptions()),
+        AwsTarget().render(new, RuleOptions()),
+    )
+    assert "portplan-app01" in aws_old[FILE_NAME] and "portplan-app02" in aws_new[FILE_NAME]
+    assert policies(old) != policies(new)
+    assert not found.identical
+    assert [(c.kind, c.source, c.destination, c.detail) for c in found.changes] == [
+        (
+            ChangeKind.REHOST,
+            "clients",
+            "app02",
+            "host app02 added: its own rules hold tcp/443 (other rows needed it)",
+        ),
+        (
+            ChangeKind.REHOST,
+            "clients",
+            "app01",
+            "host app01 removed: its own rules held tcp/443 (other rows need it still)",
+        ),
+    ]
+    assert all(not c.opened and not c.closed for c in found.changes)  # the same packets
+    assert "host app02 added" in found.changes[0].causes
+    assert "host app01 removed" in found.changes[1].causes
+    assert found.summary() == "0 to open, 0 to close, 2 to change"
+    data = machine.document(diff_json(found), "diff")
+    assert [r["kind"] for r in data["changes"]] == ["rehost", "rehost"]
+    assert list(csv.DictReader(io.StringIO(diff_csv(found)))) == []
+    # diff --delta aws makes the new group, and its exit status says the plans differ
+    code, out = run("diff", str(folder / "old.yaml"), str(folder / "new.yaml"), "--delta", "aws")
+    assert code == 1
+    assert "create-security-group --group-name portplan-app02" in out
+
+
+def test_a_host_added_with_packets_of_its_own_opens_them_and_is_no_rehost(folder: Path) -> None:
+    # app02, a new address: its packets are new, an open names the host added; nothing more
+    found, _old, _new = compare(
+        folder,
+        DEPLOYMENT,
+        DEPLOYMENT.replace("app01", "app02").replace("10.3.0.10", "10.3.0.11"),
+    )
+    assert [(c.kind, c.destination) for c in found.changes] == [
+        (ChangeKind.OPEN, "app02"),
+        (ChangeKind.CLOSE, "app01"),
+    ]
+    # a flow renamed, its hosts kept: the same packets, the same hosts' rules; identical
+    (folder / "p4.yaml").write_text(PRODUCT.replace("{id: web,", "{id: web2,"))
+    found, _old, _new = compare(folder, DEPLOYMENT, DEPLOYMENT.replace("p.yaml", "p4.yaml"))
+    assert found.identical

@@ -4,7 +4,8 @@
 revisions, or one deployment with a product swapped) and gives each change as ``open``,
 ``close``, ``widen``, ``narrow``, ``readdress`` or ``moved`` (to another zone boundary), or
 ``listen`` (the packets between zones stay, the destination's listening port changes) or
-``pods`` (the packets stay, an end stands for other Kubernetes pods),
+``pods`` (the packets stay, an end stands for other Kubernetes pods) or ``rehost`` (the
+packets stay, held by the own rules of a host added or removed),
 attributed to its causes.
 """
 

@@ -24,8 +24,10 @@ of them goes).  Likewise for the packets to close.  A change is:
   ``users2``; a Cisco or Junos filter ``portplan-from-users`` holds both boundaries);
 * ``listen``: a row whose packets between zones stay, and whose destination listens on other
   ports behind the published ones; ``pods``: a row whose packets stay, and one of whose ends
-  stands for other pods (Kubernetes cluster, namespace or labels) (:mod:`portplan.diff._own`):
-  no packet to open or close, a ``detail`` that says what changes.
+  stands for other pods (Kubernetes cluster, namespace or labels); ``rehost``: a row new or
+  gone with a host added or removed, whose packets other rows need all the same (a host
+  renamed) (:mod:`portplan.diff._own`): no packet to open or close, a ``detail`` that says
+  what changes.
 """
 
 from __future__ import annotations
@@ -73,8 +75,8 @@ class Change:
     zone_moved: bool = False
     old_source_zone: str | None = None
     old_destination_zone: str | None = None
-    #: a change only the hosts' own rules show (``listen``, ``pods``): what changes, in words; it
-    #: opens and closes no packet between zones
+    #: a change only the hosts' own rules show (``listen``, ``pods``, ``rehost``): what changes,
+    #: in words; it opens and closes no packet between zones
     detail: str | None = None
 
 
@@ -383,12 +385,14 @@ def diff_plans(
     own = OwnRules(old, new)
     for key in [*after, *(k for k in before if k not in after)]:
         all_was, all_now = before.get(key, []), after.get(key, [])
+        packets = False
         for scope, was, now in _scopes(all_was, all_now, old.hosts, new.hosts):
             changes = _packets(key, scope, was, now, needed, causes)
             if not changes:
                 result.already_needed += 1
+            packets = packets or bool(changes)
             result.changes.extend(c for c in changes if seen.add(c))
-        for kind, detail in own.changes(all_was, all_now):
+        for kind, detail in own.changes(all_was, all_now, packets=packets):
             # (no packet between zones changes: nothing for _Seen to share out)
             row = (all_now or all_was)[0]
             result.changes.append(

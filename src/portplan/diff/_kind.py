@@ -20,6 +20,10 @@ class ChangeKind(StrEnum):
     #: the packets between zones stay; the pods an end stands for change (its Kubernetes
     #: cluster, namespace or pod labels): what a NetworkPolicy selects or names as a peer
     PODS = "pods"
+    #: the packets between zones stay, needed by other rows; the row is new or gone with a
+    #: host of its own added or removed (a host renamed): the host's own rules (its security
+    #: group, ruleset, NetworkPolicy) hold it, or held it
+    REHOST = "rehost"
 
     @property
     def opens(self) -> bool:
@@ -29,4 +33,4 @@ class ChangeKind(StrEnum):
     def packets(self) -> bool:
         """Whether changes of this kind open or close packets between zones (the others change
         only the rules a host holds itself, and have none)."""
-        return self not in (ChangeKind.LISTEN, ChangeKind.PODS)
+        return self not in (ChangeKind.LISTEN, ChangeKind.PODS, ChangeKind.REHOST)

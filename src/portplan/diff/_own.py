@@ -5,7 +5,9 @@ source connects to.  Some of portplan's rules are the destination's own, and say
 the destination's service listens behind a published port (a NetworkPolicy allows the port on
 the pods; ``listen`` and ``audit`` use it); which pods an end stands for (a NetworkPolicy
 selects its own pods, and names its pod peers, by namespace and labels, in one cluster's
-file).  When only that changes, the plans still differ:
+file); which host's rules hold a row (a row new or gone with its host, whose packets other
+rows need all the same: a host renamed, its address kept, has its security group, ruleset and
+NetworkPolicy under the new name).  When only that changes, the plans still differ:
 each such change is given here, to be listed with no packet to open or close, and what
 changes in words.
 """
@@ -76,11 +78,30 @@ class OwnRules:
         ]
         return "; ".join(found) or None
 
+    def _rehost(self, was: Sequence[PlannedFlow], now: Sequence[PlannedFlow]) -> str | None:
+        """The host added (or removed) whose own rules hold (or held) the rows of one side
+        only, whatever end it is (with ``--egress`` a source's rules hold them too)."""
+        if was and now:
+            return None
+        rows, other = (now, self.old) if now else (was, self.new)
+        row = rows[0]
+        hosts = [h for h in dict.fromkeys((row.source, row.destination)) if h not in other.hosts]
+        if not hosts:
+            return None
+        named = " and ".join(f"host {h}" for h in hosts)
+        its = "its" if len(hosts) == 1 else "their"
+        if now:
+            return f"{named} added: {its} own rules hold {row.opening} (other rows needed it)"
+        return f"{named} removed: {its} own rules held {row.opening} (other rows need it still)"
+
     def changes(
-        self, was: Sequence[PlannedFlow], now: Sequence[PlannedFlow]
+        self, was: Sequence[PlannedFlow], now: Sequence[PlannedFlow], *, packets: bool
     ) -> list[tuple[ChangeKind, str]]:
-        """Each change of the rows ``was`` to ``now`` (one key's) with what changes, in words."""
+        """Each change of the rows ``was`` to ``now`` (one key's) with what changes, in words;
+        ``packets``: whether a change of their packets between zones is listed."""
         found = []
+        if not packets and (rehost := self._rehost(was, now)) is not None:
+            found.append((ChangeKind.REHOST, rehost))
         listen = _listen(was, now)
         if listen is not None:
             found.append((ChangeKind.LISTEN, listen))
