@@ -119,8 +119,11 @@ def diff_cmd(
     OLD and NEW are deployment files, '-' (standard input, one side), or a file at a git
     revision, git:REV:PATH (the whole tree as it was, so its product files too). Changes are
     computed on packet sets: open, close, widen, narrow, readdress, moved (to another zone
-    boundary), each with its causes (vendor row, feature, parameter, dynamic range, component
-    placement, host address, name or zone).
+    boundary), listen (the same packets, the destination listening on another port behind
+    them), pods (the same packets, an end standing for other Kubernetes pods) or rehost (the
+    same packets, held by the own rules of a host added or removed), each with its causes
+    (vendor row, feature, parameter, dynamic range, component placement, host address, name,
+    zone or pods).
     """
     if new is None and not swaps:
         raise UsageError("give NEW, or --product OLD=NEW to swap a product in OLD")

@@ -1,11 +1,12 @@
 """Why a flow's rows changed between two deployments: the vendor row, a feature, a parameter,
-a dynamic range, where a component runs, or a host's addresses."""
+a dynamic range, where a component runs, or a host's addresses, zone, name or pods."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Protocol
 
+from portplan.diff._own import pods_text
 from portplan.model._types import ParamRef, network_text
 from portplan.model.deployment import Deployment, Host, ProductBinding
 from portplan.model.product import Flow, Product
@@ -88,6 +89,11 @@ class Causes:
                     found.append(
                         f"host {name} DNS name: {before.dns_name or 'none'} -> "
                         f"{after.dns_name or 'none'}"
+                    )
+                if before.kubernetes != after.kubernetes:
+                    found.append(
+                        f"host {name} pods: {pods_text(before.kubernetes)} -> "
+                        f"{pods_text(after.kubernetes)}"
                     )
         if product == MANAGEMENT:
             before_access = [m for m in self.old.deployment.management if m.id == flow_id]

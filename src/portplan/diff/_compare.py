@@ -21,37 +21,31 @@ of them goes).  Likewise for the packets to close.  A change is:
   closed on the old zone boundary's firewall and opened on the new one's, less what other rows
   of that boundary still need (or already needed) (a host moved from
   zone ``data`` to ``users2``: from PAN-OS rules ``users`` to ``data`` to rules ``users`` to
-  ``users2``; a Cisco or Junos filter ``portplan-from-users`` holds both boundaries).
+  ``users2``; a Cisco or Junos filter ``portplan-from-users`` holds both boundaries);
+* ``listen``: a row whose packets between zones stay, and whose destination listens on other
+  ports behind the published ones; ``pods``: a row whose packets stay, and one of whose ends
+  stands for other pods (Kubernetes cluster, namespace or labels); ``rehost``: a row new or
+  gone with a host added or removed, whose packets other rows need all the same (a host
+  renamed) (:mod:`portplan.diff._own`): no packet to open or close, a ``detail`` that says
+  what changes.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from enum import StrEnum
 from ipaddress import ip_network
 from typing import NamedTuple
 
 from portplan.diff._causes import Causes, Side
+from portplan.diff._kind import ChangeKind
+from portplan.diff._own import OwnRules
 from portplan.model._types import Network
 from portplan.model.deployment import Host
 from portplan.plan import Plan, PlannedFlow
 from portplan.spaces import Ranges, Space, flow_space, networks_ranges
 
 __all__ = ["Change", "ChangeKind", "PlanDiff", "diff_plans"]
-
-
-class ChangeKind(StrEnum):
-    OPEN = "open"
-    CLOSE = "close"
-    WIDEN = "widen"
-    NARROW = "narrow"
-    READDRESS = "readdress"
-    MOVED = "moved"
-
-    @property
-    def opens(self) -> bool:
-        return self in (ChangeKind.OPEN, ChangeKind.WIDEN)
 
 
 @dataclass(slots=True, kw_only=True)
@@ -81,6 +75,9 @@ class Change:
     zone_moved: bool = False
     old_source_zone: str | None = None
     old_destination_zone: str | None = None
+    #: a change only the hosts' own rules show (``listen``, ``pods``, ``rehost``): what changes,
+    #: in words; it opens and closes no packet between zones
+    detail: str | None = None
 
 
 @dataclass(slots=True, kw_only=True)
@@ -287,6 +284,77 @@ def _kind(
     return out
 
 
+def _scopes(
+    was: Sequence[PlannedFlow],
+    now: Sequence[PlannedFlow],
+    old_hosts: Mapping[str, Host],
+    new_hosts: Mapping[str, Host],
+) -> Iterator[tuple[_Scope, list[PlannedFlow], list[PlannedFlow]]]:
+    """The rows of one key, old and new, by scope; none where they are the same."""
+    same = len(was) == len(now) and all(map(_same, was, now))
+    if same and all(map(_addressed, now)):
+        return  # (unchanged rows with addresses at both ends: nearly all, set aside first)
+    old_parts, new_parts = _by_scope(was, old_hosts), _by_scope(now, new_hosts)
+    if same and list(old_parts) == list(new_parts):
+        return  # (a name-only end whose name is the same)
+    for scope in [*new_parts, *(s for s in old_parts if s not in new_parts)]:
+        yield scope, old_parts.get(scope, []), new_parts.get(scope, [])
+
+
+def _packets(
+    key: _Key,
+    scope: _Scope,
+    was: Sequence[PlannedFlow],
+    now: Sequence[PlannedFlow],
+    needed: tuple[_Needed, _Needed],
+    causes: Causes,
+) -> list[Change]:
+    """The changes of the packets the rows of one key and scope need, ``was`` to ``now``,
+    less what other rows of the other plan need (``needed``: the old plan's, the new one's)."""
+    needed_before, needed_after = needed
+    old_space, new_space = _union(was, scope), _union(now, scope)
+    protocol = key[3]
+    old_zones, new_zones = _zones(was), _zones(now)
+    new_boundary, old_boundary = _boundary(new_zones, scope), _boundary(old_zones, scope)
+    opened = needed_before.without(new_space - old_space, protocol, scope, new_boundary, key)
+    closed = needed_after.without(old_space - new_space, protocol, scope, old_boundary, key)
+    kinds = _kind(was, now, opened, closed)
+    # (loopback packets stay on their host: no zone boundary holds them)
+    moved = bool(was and now) and old_boundary != new_boundary
+    if moved and (kept := old_space & new_space):
+        # opened on the new boundary, closed on the old, but what other rows there
+        # already needed or still need
+        moved_in = needed_before.without(kept, protocol, scope, new_zones, key)
+        moved_out = needed_after.without(kept, protocol, scope, old_zones, key)
+        if moved_in or moved_out:
+            kinds.append((ChangeKind.MOVED, moved_in, moved_out))
+    if not kinds:
+        return []
+    row = (now or was)[0]  # one side holds the scope
+    why = tuple(causes.explain(row, key[1], key[2]))
+    return [
+        Change(
+            kind=kind,
+            flow=key[0],
+            source=key[1],
+            destination=key[2],
+            protocol=protocol,
+            reference=row.reference,
+            opened=opening,
+            closed=closing,
+            causes=why,
+            source_name=scope.source_name,
+            destination_name=scope.destination_name,
+            source_zone=(new_zones if now else old_zones)[0],
+            destination_zone=(new_zones if now else old_zones)[1],
+            zone_moved=moved,
+            old_source_zone=old_zones[0] if moved else None,
+            old_destination_zone=old_zones[1] if moved else None,
+        )
+        for kind, opening, closing in kinds
+    ]
+
+
 def diff_plans(
     old: Plan,
     new: Plan,
@@ -312,63 +380,37 @@ def diff_plans(
         after.setdefault(_key(r), []).append(r)
     result.rows_compared = len(set(before) | set(after))
     causes = Causes(old_side, new_side, renames)
-    needed_before, needed_after = _Needed(old.rows, old.hosts), _Needed(new.rows, new.hosts)
+    needed = _Needed(old.rows, old.hosts), _Needed(new.rows, new.hosts)
     seen = _Seen()
-    order = [*after, *(k for k in before if k not in after)]
-    for key in order:
+    own = OwnRules(old, new)
+    for key in [*after, *(k for k in before if k not in after)]:
         all_was, all_now = before.get(key, []), after.get(key, [])
-        same = len(all_was) == len(all_now) and all(map(_same, all_was, all_now))
-        if same and all(map(_addressed, all_now)):
-            continue  # (unchanged rows with addresses at both ends: nearly all, set aside first)
-        old_parts, new_parts = _by_scope(all_was, old.hosts), _by_scope(all_now, new.hosts)
-        if same and list(old_parts) == list(new_parts):
-            continue  # (a name-only end whose name is the same)
-        for scope in [*new_parts, *(s for s in old_parts if s not in new_parts)]:
-            was, now = old_parts.get(scope, []), new_parts.get(scope, [])
-            old_space, new_space = _union(was, scope), _union(now, scope)
-            protocol = key[3]
-            old_zones, new_zones = _zones(was), _zones(now)
-            new_boundary, old_boundary = _boundary(new_zones, scope), _boundary(old_zones, scope)
-            opened = needed_before.without(
-                new_space - old_space, protocol, scope, new_boundary, key
-            )
-            closed = needed_after.without(old_space - new_space, protocol, scope, old_boundary, key)
-            kinds = _kind(was, now, opened, closed)
-            # (loopback packets stay on their host: no zone boundary holds them)
-            moved = bool(was and now) and old_boundary != new_boundary
-            if moved and (kept := old_space & new_space):
-                # opened on the new boundary, closed on the old, but what other rows there
-                # already needed or still need
-                moved_in = needed_before.without(kept, protocol, scope, new_zones, key)
-                moved_out = needed_after.without(kept, protocol, scope, old_zones, key)
-                if moved_in or moved_out:
-                    kinds.append((ChangeKind.MOVED, moved_in, moved_out))
-            if not kinds:
+        packets = False
+        for scope, was, now in _scopes(all_was, all_now, old.hosts, new.hosts):
+            changes = _packets(key, scope, was, now, needed, causes)
+            if not changes:
                 result.already_needed += 1
-                continue
-            row = (now or was)[0]  # one side holds the scope
-            why = tuple(causes.explain(row, key[1], key[2]))
-            for kind, opening, closing in kinds:
-                change = Change(
+            packets = packets or bool(changes)
+            result.changes.extend(c for c in changes if seen.add(c))
+        for kind, detail in own.changes(all_was, all_now, packets=packets):
+            # (no packet between zones changes: nothing for _Seen to share out)
+            row = (all_now or all_was)[0]
+            result.changes.append(
+                Change(
                     kind=kind,
                     flow=key[0],
                     source=key[1],
                     destination=key[2],
-                    protocol=protocol,
+                    protocol=key[3],
                     reference=row.reference,
-                    opened=opening,
-                    closed=closing,
-                    causes=why,
-                    source_name=scope.source_name,
-                    destination_name=scope.destination_name,
-                    source_zone=(new_zones if now else old_zones)[0],
-                    destination_zone=(new_zones if now else old_zones)[1],
-                    zone_moved=moved,
-                    old_source_zone=old_zones[0] if moved else None,
-                    old_destination_zone=old_zones[1] if moved else None,
+                    opened=Space.empty(),
+                    closed=Space.empty(),
+                    causes=tuple(causes.explain(row, key[1], key[2])),
+                    detail=detail,
+                    source_zone=row.source_zone,
+                    destination_zone=row.destination_zone,
                 )
-                if seen.add(change):
-                    result.changes.append(change)
+            )
     return result
 
 

@@ -83,9 +83,12 @@ def _moved(change: Change) -> str:
 
 
 def _hosts(change: Change) -> str:
-    """Source and destination; the zones, old and new, when they changed."""
+    """Source and destination; the zones, old and new, when they changed; what changes in the
+    hosts' own rules, for a change no packet between zones shows."""
     text = f"{change.source} -> {change.destination}"
-    return text + f" (zones {_moved(change)})" if change.zone_moved else text
+    if change.zone_moved:
+        text += f" (zones {_moved(change)})"
+    return text + f" ({change.detail})" if change.detail is not None else text
 
 
 def _describe(change: Change, space: Space) -> str:
@@ -146,6 +149,7 @@ def _record(change: Change) -> dict[str, Any]:
         "zone_moved": change.zone_moved,
         "old_source_zone": change.old_source_zone,
         "old_destination_zone": change.old_destination_zone,
+        "detail": change.detail,
     }
 
 
@@ -178,6 +182,8 @@ def diff_json(diff: PlanDiff) -> str:
 
 
 def _delta_rows(diff: PlanDiff) -> Iterator[list[str]]:
+    # (a change only the hosts' own rules show, such as ``listen``, has no packet to open or
+    # close on a zone firewall: no line)
     for change in diff.changes:
         for action, space in (("open", change.opened), ("close", change.closed)):
             for box in space.normalised().boxes:
@@ -250,5 +256,7 @@ def diff_junit(diff: PlanDiff) -> str:
             parts.append("close " + _describe(change, change.closed))
         if change.zone_moved:
             parts.append(f"zones: {_moved(change)}")
+        if change.detail is not None:
+            parts.append(change.detail)
         failure.text = "\n".join([*parts, f"cause: {_cause(change)}"])
     return junit_xml(suite)

@@ -1,0 +1,36 @@
+"""What kind of change a row's change is, as a firewall sees it."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+__all__ = ["ChangeKind"]
+
+
+class ChangeKind(StrEnum):
+    OPEN = "open"
+    CLOSE = "close"
+    WIDEN = "widen"
+    NARROW = "narrow"
+    READDRESS = "readdress"
+    MOVED = "moved"
+    #: the packets between zones stay; the port the destination listens on behind the port
+    #: the source connects to changes (what a NetworkPolicy, ``listen`` and ``audit`` use)
+    LISTEN = "listen"
+    #: the packets between zones stay; the pods an end stands for change (its Kubernetes
+    #: cluster, namespace or pod labels): what a NetworkPolicy selects or names as a peer
+    PODS = "pods"
+    #: the packets between zones stay, needed by other rows; the row is new or gone with a
+    #: host of its own added or removed (a host renamed): the host's own rules (its security
+    #: group, ruleset, NetworkPolicy) hold it, or held it
+    REHOST = "rehost"
+
+    @property
+    def opens(self) -> bool:
+        return self in (ChangeKind.OPEN, ChangeKind.WIDEN)
+
+    @property
+    def packets(self) -> bool:
+        """Whether changes of this kind open or close packets between zones (the others change
+        only the rules a host holds itself, and have none)."""
+        return self not in (ChangeKind.LISTEN, ChangeKind.PODS, ChangeKind.REHOST)

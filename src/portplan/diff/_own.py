@@ -1,0 +1,111 @@
+"""What changes in the rules a host holds itself where no packet between zones changes.
+
+A zone firewall sees a row's packets: the source's addresses, the destination's, the port the
+source connects to.  Some of portplan's rules are the destination's own, and say more: where
+the destination's service listens behind a published port (a NetworkPolicy allows the port on
+the pods; ``listen`` and ``audit`` use it); which pods an end stands for (a NetworkPolicy
+selects its own pods, and names its pod peers, by namespace and labels, in one cluster's
+file); which host's rules hold a row (a row new or gone with its host, whose packets other
+rows need all the same: a host renamed, its address kept, has its security group, ruleset and
+NetworkPolicy under the new name).  When only that changes, the plans still differ:
+each such change is given here, to be listed with no packet to open or close, and what
+changes in words.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from portplan.diff._kind import ChangeKind
+from portplan.model.deployment import Kubernetes
+from portplan.model.ports import PortSet
+from portplan.plan import Plan, PlannedFlow
+
+__all__ = ["OwnRules", "pods_text"]
+
+
+def _listening(rows: Sequence[PlannedFlow]) -> PortSet:
+    return PortSet.of(r for row in rows for r in row.listening_ports.ranges)
+
+
+def _listen(was: Sequence[PlannedFlow], now: Sequence[PlannedFlow]) -> str | None:
+    """Where the destination listens behind the published ports, when that changes."""
+    if not was or not now:  # (a row new or gone: its packets open or close)
+        return None
+    if all(row.listen_ports is None for row in (*was, *now)):
+        return None  # (it listens where the source connects: the packets say it all)
+    before, after = _listening(was), _listening(now)
+    if before == after:
+        return None
+    protocol = now[0].protocol.value
+    return f"listens on {protocol}/{after or 'none'}, was {protocol}/{before or 'none'}"
+
+
+def pods_text(k8s: Kubernetes | None) -> str:
+    """``prod/web app=client``: the cluster, namespace and labels of pods; ``none``."""
+    if k8s is None:
+        return "none"
+    labels = ",".join(f"{k}={v}" for k, v in k8s.pod_labels.items())
+    return f"{k8s.cluster}/{k8s.namespace} {labels}"
+
+
+class OwnRules:
+    """The changes of the rows of one key that only the hosts' own rules show."""
+
+    def __init__(self, old: Plan, new: Plan) -> None:
+        self.old, self.new = old, new
+        #: the hosts of both plans whose pods change: a policy of theirs, or naming them, does
+        self.pods = {
+            name
+            for name in old.hosts.keys() & new.hosts.keys()
+            if old.hosts[name].kubernetes != new.hosts[name].kubernetes
+        }
+
+    def _pods(self, was: Sequence[PlannedFlow], now: Sequence[PlannedFlow]) -> str | None:
+        """The pods an end of the rows stands for, when they change (with or without
+        ``--egress``, whichever end: the destination's policy selects them, the source's
+        names them as a peer, or selects them for egress)."""
+        if not self.pods or not was or not now:
+            return None
+        if all(row.loopback for row in (*was, *now)):
+            return None  # (traffic inside a pod: no NetworkPolicy sees it)
+        row = now[0]
+        found = [
+            f"pods of {name}: {pods_text(self.new.hosts[name].kubernetes)}, were "
+            f"{pods_text(self.old.hosts[name].kubernetes)}"
+            for name in dict.fromkeys((row.source, row.destination))
+            if name in self.pods
+        ]
+        return "; ".join(found) or None
+
+    def _rehost(self, was: Sequence[PlannedFlow], now: Sequence[PlannedFlow]) -> str | None:
+        """The host added (or removed) whose own rules hold (or held) the rows of one side
+        only, whatever end it is (with ``--egress`` a source's rules hold them too)."""
+        if was and now:
+            return None
+        rows, other = (now, self.old) if now else (was, self.new)
+        row = rows[0]
+        hosts = [h for h in dict.fromkeys((row.source, row.destination)) if h not in other.hosts]
+        if not hosts:
+            return None
+        named = " and ".join(f"host {h}" for h in hosts)
+        its = "its" if len(hosts) == 1 else "their"
+        if now:
+            return f"{named} added: {its} own rules hold {row.opening} (other rows needed it)"
+        return f"{named} removed: {its} own rules held {row.opening} (other rows need it still)"
+
+    def changes(
+        self, was: Sequence[PlannedFlow], now: Sequence[PlannedFlow], *, packets: bool
+    ) -> list[tuple[ChangeKind, str]]:
+        """Each change of the rows ``was`` to ``now`` (one key's) with what changes, in words;
+        ``packets``: whether a change of their packets between zones is listed."""
+        found = []
+        if not packets and (rehost := self._rehost(was, now)) is not None:
+            found.append((ChangeKind.REHOST, rehost))
+        listen = _listen(was, now)
+        if listen is not None:
+            found.append((ChangeKind.LISTEN, listen))
+        pods = self._pods(was, now)
+        if pods is not None:
+            found.append((ChangeKind.PODS, pods))
+        return found

@@ -1,0 +1,274 @@
+"""``portplan diff`` sees what changes only in the rules a host holds itself: the packets
+between zones stay, and the rules portplan generates change all the same.
+
+The product of these cases is one flow, ``pub/web``: clients -> app, published on tcp 443, its
+service listening on ``app_port`` (10443 unless the deployment overrides it).  Both hosts are
+pods of one Kubernetes cluster, so ``rules -t kubernetes`` writes a NetworkPolicy for each.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+import machine
+from portplan.cli import cli
+from portplan.diff import ChangeKind, PlanDiff, diff_plans
+from portplan.load.deployment import load_deployment
+from portplan.pipeline import plan_bundle
+from portplan.plan import Plan
+from portplan.report.diff import diff_csv, diff_json, diff_junit, diff_table
+from portplan.targets.aws import FILE_NAME, AwsTarget
+from portplan.targets.base import RuleOptions
+from portplan.targets.kubernetes import KubernetesTarget
+
+PRODUCT = """\
+id: pub
+name: PUB
+version: "1"
+vendor: t
+document: {title: PUB, layout: flat}
+parameters:
+  app_port: {description: internal port, default: 10443, allowed: 10444}
+components: {client: {name: C}, app: {name: A}}
+flows:
+  - {id: web, row: 1, from: client, to: app, protocol: tcp, ports: app_port,
+     published: {ports: 443}, purpose: w}
+"""
+
+DEPLOYMENT = """\
+name: pub
+hosts:
+  clients:
+    addresses: [10.1.0.0/24]
+    zone: users
+    kubernetes: {cluster: prod, namespace: web, pod_labels: {app: client}}
+  app01:
+    addresses: [10.3.0.10]
+    zone: data
+    kubernetes: {cluster: prod, namespace: web, pod_labels: {app: app}}
+products:
+  pub: {file: p.yaml, components: {client: clients, app: app01}}
+"""
+
+OVERRIDE = "app01}}\n", "app01}, parameters: {app_port: 10444}}\n"
+
+
+@pytest.fixture
+def folder(tmp_path: Path) -> Path:
+    (tmp_path / "p.yaml").write_text(PRODUCT)
+    return tmp_path
+
+
+def side(folder: Path, name: str, text: str) -> tuple[object, Plan]:
+    path = folder / name
+    path.write_text(text)
+    bundle = load_deployment(path)
+    return bundle, plan_bundle(bundle)
+
+
+def compare(folder: Path, old: str, new: str) -> tuple[PlanDiff, Plan, Plan]:
+    old_bundle, old_plan = side(folder, "old.yaml", old)
+    new_bundle, new_plan = side(folder, "new.yaml", new)
+    found = diff_plans(old_plan, new_plan, old_side=old_bundle, new_side=new_bundle)  # type: ignore[arg-type]
+    return found, old_plan, new_plan
+
+
+def policies(plan: Plan) -> dict[str, str]:
+    return KubernetesTarget().render(plan, RuleOptions())
+
+
+def run(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(cli, list(args), env={"COLUMNS": "200"})
+    return result.exit_code, result.stdout
+
+
+# -- 1. where the destination listens behind a published port ------------------------------
+
+
+def test_a_listening_port_raised_behind_the_same_published_port_is_a_change(
+    folder: Path,
+) -> None:
+    found, old, new = compare(folder, DEPLOYMENT, DEPLOYMENT.replace(*OVERRIDE))
+    # the packets between zones stay (clients -> app01 tcp 443), the policy does not
+    assert [row.ports for row in old.rows] == [row.ports for row in new.rows]
+    assert policies(old) != policies(new)
+    assert not found.identical
+    (change,) = found.changes
+    assert (change.kind, change.flow, change.source, change.destination) == (
+        ChangeKind.LISTEN,
+        "pub/web",
+        "clients",
+        "app01",
+    )
+    assert not change.opened and not change.closed  # nothing to open on a zone firewall
+    assert change.detail == "listens on tcp/10444, was tcp/10443"
+    assert change.causes == ("parameter app_port overridden: the vendor default -> 10444",)
+    assert (change.source_zone, change.destination_zone) == ("users", "data")
+    assert found.summary() == "0 to open, 0 to close, 1 to change"
+    # every output says so
+    assert "clients -> app01 (listens on tcp/10444, was tcp/10443)" in diff_table(found, width=200)
+    data = machine.document(diff_json(found), "diff")
+    assert data["identical"] is False
+    (record,) = data["changes"]
+    assert (record["kind"], record["open"], record["close"]) == ("listen", [], [])
+    assert record["detail"] == "listens on tcp/10444, was tcp/10443"
+    assert "listens on tcp/10444, was tcp/10443" in diff_junit(found)
+    # the zone firewalls' change request has no line for it
+    assert list(csv.DictReader(io.StringIO(diff_csv(found)))) == []
+    # ... and the command exits 1, as for any change
+    code, out = run("diff", str(folder / "old.yaml"), str(folder / "new.yaml"))
+    assert code == 1
+    assert out.endswith("0 to open, 0 to close, 1 to change\n")
+
+
+def test_a_published_port_moved_with_the_listening_port_kept_is_only_its_packets(
+    folder: Path,
+) -> None:
+    (folder / "p2.yaml").write_text(PRODUCT.replace("ports: 443}", "ports: 444}"))
+    found, _old, _new = compare(folder, DEPLOYMENT, DEPLOYMENT.replace("p.yaml", "p2.yaml"))
+    assert [c.kind for c in found.changes] == [ChangeKind.WIDEN, ChangeKind.NARROW]
+    assert all(c.detail is None for c in found.changes)
+    # and a port that stops being translated, where the service listens the same: the
+    # packets change, the listener does not
+    (folder / "p3.yaml").write_text(PRODUCT.replace(",\n     published: {ports: 443}", ""))
+    found, _old, _new = compare(folder, DEPLOYMENT, DEPLOYMENT.replace("p.yaml", "p3.yaml"))
+    assert [c.kind for c in found.changes] == [ChangeKind.WIDEN, ChangeKind.NARROW]
+    # the same plan: identical
+    found, _old, _new = compare(folder, DEPLOYMENT, DEPLOYMENT)
+    assert found.identical
+
+
+def test_a_port_published_where_the_service_listens_already_is_a_listen_change(
+    folder: Path,
+) -> None:
+    # before: clients connect to 443, where the service listens; after: they still connect
+    # to 443, published in front of a service that listens on 10443
+    (folder / "p0.yaml").write_text(
+        PRODUCT.replace("ports: app_port,\n     published: {ports: 443}", "ports: 443")
+    )
+    found, old, new = compare(folder, DEPLOYMENT.replace("p.yaml", "p0.yaml"), DEPLOYMENT)
+    assert policies(old) != policies(new)
+    (change,) = found.changes
+    assert change.kind is ChangeKind.LISTEN
+    assert change.detail == "listens on tcp/10443, was tcp/443"
+
+
+# -- 2. the pods an end stands for ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("change", "detail", "cause"),
+    [
+        (
+            ("pod_labels: {app: app}", "pod_labels: {app: app2}"),
+            "pods of app01: prod/web app=app2, were prod/web app=app",
+            "host app01 pods: prod/web app=app -> prod/web app=app2",
+        ),
+        (
+            (
+                "namespace: web, pod_labels: {app: client}",
+                "namespace: front, pod_labels: {app: client}",
+            ),
+            "pods of clients: prod/front app=client, were prod/web app=client",
+            "host clients pods: prod/web app=client -> prod/front app=client",
+        ),
+        (
+            ("    kubernetes: {cluster: prod, namespace: web, pod_labels: {app: app}}\n", ""),
+            "pods of app01: none, were prod/web app=app",
+            "host app01 pods: prod/web app=app -> none",
+        ),
+    ],
+    ids=["destination-labels", "source-namespace", "destination-no-longer-pods"],
+)
+def test_other_pods_behind_the_same_packets_are_a_change(
+    folder: Path, change: tuple[str, str], detail: str, cause: str
+) -> None:
+    found, old, new = compare(folder, DEPLOYMENT, DEPLOYMENT.replace(*change))
+    # the packets between zones stay, the policies do not
+    assert [(r.source_addresses, r.destination_addresses, r.ports) for r in old.rows] == [
+        (r.source_addresses, r.destination_addresses, r.ports) for r in new.rows
+    ]
+    assert policies(old) != policies(new)
+    (pods,) = found.changes
+    assert (pods.kind, pods.flow, pods.source, pods.destination) == (
+        ChangeKind.PODS,
+        "pub/web",
+        "clients",
+        "app01",
+    )
+    assert not pods.opened and not pods.closed
+    assert pods.detail == detail
+    assert pods.causes == (cause,)
+    data = machine.document(diff_json(found), "diff")
+    assert [(r["kind"], r["detail"]) for r in data["changes"]] == [("pods", detail)]
+    code, out = run("diff", str(folder / "old.yaml"), str(folder / "new.yaml"))
+    assert code == 1
+    assert out.endswith("0 to open, 0 to close, 1 to change\n")
+
+
+def test_pods_and_a_listening_port_changed_together_are_two_changes(folder: Path) -> None:
+    new = DEPLOYMENT.replace(*OVERRIDE).replace("{app: app}", "{app: app2}")
+    found, _old, _new = compare(folder, DEPLOYMENT, new)
+    assert [c.kind for c in found.changes] == [ChangeKind.LISTEN, ChangeKind.PODS]
+
+
+# -- 3. which host's own rules hold a row ---------------------------------------------------
+
+
+def test_a_host_renamed_in_its_zone_is_a_change_of_the_host_s_own_rules(folder: Path) -> None:
+    found, old, new = compare(folder, DEPLOYMENT, DEPLOYMENT.replace("app01", "app02"))
+    # the AWS target's security group and the NetworkPolicy go by the host's name
+    aws_old, aws_new = (
+        AwsTarget().render(old, RuleOptions()),
+        AwsTarget().render(new, RuleOptions()),
+    )
+    assert "portplan-app01" in aws_old[FILE_NAME] and "portplan-app02" in aws_new[FILE_NAME]
+    assert policies(old) != policies(new)
+    assert not found.identical
+    assert [(c.kind, c.source, c.destination, c.detail) for c in found.changes] == [
+        (
+            ChangeKind.REHOST,
+            "clients",
+            "app02",
+            "host app02 added: its own rules hold tcp/443 (other rows needed it)",
+        ),
+        (
+            ChangeKind.REHOST,
+            "clients",
+            "app01",
+            "host app01 removed: its own rules held tcp/443 (other rows need it still)",
+        ),
+    ]
+    assert all(not c.opened and not c.closed for c in found.changes)  # the same packets
+    assert "host app02 added" in found.changes[0].causes
+    assert "host app01 removed" in found.changes[1].causes
+    assert found.summary() == "0 to open, 0 to close, 2 to change"
+    data = machine.document(diff_json(found), "diff")
+    assert [r["kind"] for r in data["changes"]] == ["rehost", "rehost"]
+    assert list(csv.DictReader(io.StringIO(diff_csv(found)))) == []
+    # diff --delta aws makes the new group, and its exit status says the plans differ
+    code, out = run("diff", str(folder / "old.yaml"), str(folder / "new.yaml"), "--delta", "aws")
+    assert code == 1
+    assert "create-security-group --group-name portplan-app02" in out
+
+
+def test_a_host_added_with_packets_of_its_own_opens_them_and_is_no_rehost(folder: Path) -> None:
+    # app02, a new address: its packets are new, an open names the host added; nothing more
+    found, _old, _new = compare(
+        folder,
+        DEPLOYMENT,
+        DEPLOYMENT.replace("app01", "app02").replace("10.3.0.10", "10.3.0.11"),
+    )
+    assert [(c.kind, c.destination) for c in found.changes] == [
+        (ChangeKind.OPEN, "app02"),
+        (ChangeKind.CLOSE, "app01"),
+    ]
+    # a flow renamed, its hosts kept: the same packets, the same hosts' rules; identical
+    (folder / "p4.yaml").write_text(PRODUCT.replace("{id: web,", "{id: web2,"))
+    found, _old, _new = compare(folder, DEPLOYMENT, DEPLOYMENT.replace("p.yaml", "p4.yaml"))
+    assert found.identical
