@@ -20,7 +20,7 @@ from portplan.report.text import json_text
 __all__ = ["FORMAT_VERSION", "OUTPUT_KINDS", "document", "output_schema"]
 
 #: the version of every JSON document this portplan writes
-FORMAT_VERSION = "1.2"
+FORMAT_VERSION = "1.1"
 #: the kinds of JSON document, each with a schema in ``portplan/report/schemas/KIND.json``
 OUTPUT_KINDS = ("audit", "catalog", "diff", "matrix", "show", "targets", "verify")
 
