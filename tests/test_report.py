@@ -246,6 +246,7 @@ def test_a_probe_expected_blocked_verifies_no_row(tmp_path: Path) -> None:
     blocked = check("smart-id-21.04/pa-scim", "scim01", "pa01", 9090, True, notes=(why,))
     blocked["outcome"] = "filtered"
     beside = check("smart-id-21.04/pa-scim", "scim01", "pa01", 9091, False, notes=(why,))
+    beside["outcome"] = "open"  # not blocked: it fails (verify never fails a blocked one)
     plan = examples.example_plan("smart-id-nexus")
     found = overlay_rows(plan, [read_overlay(verify_document([blocked, beside]), "v")])
     assert found.status == {}

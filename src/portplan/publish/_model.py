@@ -100,15 +100,17 @@ class Diagram:
     clusters: tuple[Cluster, ...] = ()
     notes: tuple[str, ...] = ()
 
-    def with_status(self, statuses: Mapping[int, Status]) -> Diagram:
+    def with_status(self, statuses: Mapping[int, Status], *, results: bool = False) -> Diagram:
         """The diagram with each edge marked with the worst status of its rows; a row of an
         edge with others marked that has none (no results name it) is unchecked, so an edge
-        never reads passed for rows nobody verified."""
+        never reads passed for rows nobody verified.  With ``results`` (results were given),
+        an edge no results name is unchecked too, never drawn plain as if nothing were
+        asked of it; without, it stays unmarked (the drawing of a plan alone)."""
         edges = tuple(
             replace(
                 e,
                 status=worst(statuses.get(r, Status.UNCHECKED) for r in e.rows)
-                if any(r in statuses for r in e.rows)
+                if results or any(r in statuses for r in e.rows)
                 else None,
             )
             for e in self.edges

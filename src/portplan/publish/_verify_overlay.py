@@ -14,6 +14,9 @@ from portplan.publish._model import Status
 __all__ = ["VerifyReader"]
 
 _TEXT = (str, type(None))
+#: the outcomes of a probe expected blocked (``verify --expect-blocked``) that pass, and the
+#: only ones (docs/verify.md; the prober's ``BLOCKED_OUTCOMES``): UDP silence never does
+_BLOCKED = frozenset({"filtered", "rejected", "refused", "closed", "no-route"})
 
 
 def _text(doc: Document, value: object, where: str) -> str:
@@ -109,6 +112,40 @@ def _expected_blocked(doc: Document, check: Mapping[str, Any], where: str) -> bo
     return bool(notes) and str(notes[0]).startswith(EXPECTED_BLOCKED)
 
 
+def _consistent(
+    doc: Document, check: Mapping[str, Any], where: str, *, passed: bool, expected: bool
+) -> None:
+    """Refuse a check whose ``passed`` its outcome cannot give (an edited or corrupted
+    document): a probe expected blocked passes exactly when its outcome is one of
+    :data:`_BLOCKED`; a planned probe passes only when the port is ``open`` and what answered,
+    where it was identified, is the service the plan names."""
+    outcome = doc.get(check, "outcome", _TEXT, where)
+    if expected and passed != (outcome in _BLOCKED):
+        # what verify --expect-blocked writes: passed exactly for these outcomes
+        said = "true" if passed else "false"
+        why = "cannot pass" if passed else "passes"
+        raise doc.fail(
+            f"{where}.passed",
+            f"is {said} for outcome {outcome!r} of a probe expected blocked, which {why} "
+            f"(only {', '.join(sorted(_BLOCKED))} pass as blocked)",
+        )
+    if not passed or expected:
+        return
+    if outcome != "open":
+        # only an open port passes a planned row: a pass on anything else is a probe
+        # expected blocked whose mark is gone, never a row verified
+        raise doc.fail(
+            f"{where}.passed", f"is true for outcome {outcome!r} of a probe not expected blocked"
+        )
+    ident = doc.get(check, "identification", (dict, type(None)), where)
+    if ident is not None and not doc.get(ident, "matches", bool, f"{where}.identification"):
+        raise doc.fail(
+            f"{where}.passed",
+            "is true for a port whose service was not identified as the plan names it "
+            "(identification.matches is false)",
+        )
+
+
 class VerifyReader:
     """Reads ``verify`` documents: a passed probe passes its row, a failed one fails it, a row
     not probed is marked unchecked with the reason.  A probe of what must stay blocked
@@ -125,13 +162,7 @@ class VerifyReader:
             passed = document.get(check, "passed", bool, where)
             expected = _expected_blocked(document, check, where)
             outcome = document.get(check, "outcome", _TEXT, where)
-            if passed and not expected and outcome != "open":
-                # only an open port passes a planned row: a pass on anything else is a probe
-                # expected blocked whose mark is gone, never a row verified
-                raise document.fail(
-                    f"{where}.passed",
-                    f"is true for outcome {outcome!r} of a probe not expected blocked",
-                )
+            _consistent(document, check, where, passed=passed, expected=expected)
             findings.append(
                 Finding(
                     flow=document.get(check, "flow", str, where),

@@ -1,7 +1,8 @@
 """A diagram as Mermaid flowchart text, split into parts that Mermaid will draw.
 
 Mermaid refuses a diagram of more than 500 edges (its ``maxEdges``) or 50,000 characters (its
-``maxTextSize``).  A larger diagram is written as several complete flowcharts, each within
+``maxTextSize``, JavaScript's length: a character outside the Basic Multilingual Plane, an
+emoji, counts twice).  A larger diagram is written as several complete flowcharts, each within
 both limits; the edges of one source node stay together where they fit.
 """
 
@@ -57,6 +58,11 @@ _ENTITIES = str.maketrans(
 )
 
 
+def _units(text: str) -> int:
+    """The length of ``text`` as Mermaid measures it: in UTF-16 code units (JavaScript's)."""
+    return len(text.encode("utf-16-le")) // 2
+
+
 def _text(text: str) -> str:
     """Text for a quoted Mermaid label, on one line, its special characters as entities."""
     return one_line(text).translate(_ENTITIES)
@@ -81,22 +87,22 @@ class _Sizes:
     def __init__(self, diagram: Diagram, ids: dict[str, str], node_lines: dict[str, str]) -> None:
         self.diagram = diagram
         # a box: its line (indented four in a subgraph), and its id in its kind's class line
-        self.node = {n: len(line) + 5 + len(ids[n]) + 1 for n, line in node_lines.items()}
+        self.node = {n: _units(line) + 5 + len(ids[n]) + 1 for n, line in node_lines.items()}
         self.cluster_of = {node.id: node.cluster for node in diagram.nodes}
         self.cluster = {
-            c.id: len(f'  subgraph c{index}["{_text(c.label)}"]\n  end\n')
+            c.id: _units(f'  subgraph c{index}["{_text(c.label)}"]\n  end\n')
             for index, c in enumerate(diagram.clusters)
         }
         # the front matter (a title naming its part: " (part 12 of 12)"), and per kind of box
         # its classDef and the start and end of its class line
         title = _title(diagram.title + " (part 9999 of 9999)")
-        self.fixed = len(f"---\ntitle: {title}\n---\nflowchart LR\n") + sum(
+        self.fixed = _units(f"---\ntitle: {title}\n---\nflowchart LR\n") + sum(
             len(f"  classDef kind_{kind.value} {style}\n  class  kind_{kind.value}\n")
             for kind, style in _CLASSES.items()
         )
         style = f"  linkStyle {MERMAID_MAX_EDGES} stroke:#000000,stroke-width:1.5px\n"
         self.edge = [
-            len(_edge_line(edge, ids)) + 1 + (len(style) if edge.status is not None else 0)
+            _units(_edge_line(edge, ids)) + 1 + (len(style) if edge.status is not None else 0)
             for edge in diagram.edges
         ]
 
@@ -150,8 +156,8 @@ class _Part:
 
 def _split(sizes: _Sizes) -> list[list[int]]:
     """Edge indexes per part: at most MERMAID_MAX_EDGES edges and, with the boxes, subgraphs
-    and lines they bring, at most MERMAID_MAX_TEXT characters each; a source node's edges
-    kept together when they fit in one part."""
+    and lines they bring, at most MERMAID_MAX_TEXT characters (:func:`_units`) each; a source
+    node's edges kept together when they fit in one part."""
     by_source: dict[str, list[int]] = {}
     for index, edge in enumerate(sizes.diagram.edges):
         by_source.setdefault(edge.source, []).append(index)

@@ -16,9 +16,11 @@ from __future__ import annotations
 
 from portplan.probe.identify.base import (
     ANSWER,
+    ICMP,
     REGISTRY,
     UDP_IDENTIFIERS,
     UDP_ONLY,
+    UNREACHABLE,
     Identification,
     Identifier,
     OpenConnection,
@@ -29,9 +31,11 @@ from portplan.probe.identify.base import (
 
 __all__ = [
     "ANSWER",
+    "ICMP",
     "REGISTRY",
     "UDP_IDENTIFIERS",
     "UDP_ONLY",
+    "UNREACHABLE",
     "Identification",
     "Identifier",
     "OpenConnection",

@@ -10,19 +10,43 @@ request may be several datagrams sent at once (SNMP asks in two versions).  Each
 datagram is the identifier's to judge: the one that identifies the service ends the exchange,
 an answer to another request is ignored, and anything else raises
 :class:`~portplan.probe.identify._exchange.NotThisProtocol`.
+
+The socket asks for the ICMP errors about what it sends (``IP_RECVERR``), so that an ICMP port
+unreachable says who sent it: the destination (nothing is bound there: ``closed``), a router or
+firewall on the way, or this machine's own firewall (their ``reject``: ``rejected``), as the
+probe's own datagram is judged.  The identification carries that verdict (:data:`UNREACHABLE`)
+and the ICMP message (:data:`ICMP`); the errors the kernel reports only when asked (a soft
+error: a host or network unreachable, a time exceeded) are ignored, as they were before it
+was asked.
 """
 
 from __future__ import annotations
 
 import asyncio
+import socket
 from collections.abc import Callable
 
+from portplan.probe.icmp import ask_for_errors, from_elsewhere, from_here, icmp_text, queued_error
 from portplan.probe.identify._exchange import NotThisProtocol
-from portplan.probe.identify.base import ProbeContext
+from portplan.probe.identify.base import ICMP, UNREACHABLE, ProbeContext
+from portplan.probe.outcomes import REJECTED_HERE, Outcome, family_of
 
 __all__ = ["CLOSED", "SELF_CONNECTED", "ask"]
 
 CLOSED = "closed (ICMP port unreachable)"
+#: the error of a request a router or firewall on the way answered with a port unreachable
+_REJECTED_ON_THE_WAY = (
+    "rejected (ICMP port unreachable from %s, on the way, not from the destination: a router "
+    "or firewall there rejects it)"
+)
+#: the soft ICMP errors, by IP version and type (``None``: every code), which Linux reports to
+#: a connected UDP socket only when it asks for them (``IP_RECVERR``): network and host
+#: unreachable, source route failed, the TOS ones; IPv6's no route, beyond scope and address
+#: unreachable; a time exceeded (IPv4 type 11, IPv6 type 3)
+_SOFT: dict[int, dict[int, frozenset[int] | None]] = {
+    4: {3: frozenset({0, 1, 5, 11, 12}), 11: None},
+    6: {1: frozenset({0, 2, 3}), 3: None},
+}
 #: a port of this machine in its ephemeral range: the kernel may choose it as the request's
 #: source port (it never chooses a port something is bound to), and the request would then
 #: come back to the identifier's own socket as if the port had answered
@@ -47,8 +71,10 @@ class _Datagrams(asyncio.DatagramProtocol):
     until it is connected, and the kernel keeps them for it: only those from the address and
     port it is connected to are the port's."""
 
-    def __init__(self) -> None:
-        self.queue: asyncio.Queue[bytes | OSError] = asyncio.Queue()
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        #: a datagram, or a socket error with the ICMP message behind it when there is one
+        self.queue: asyncio.Queue[bytes | _Error] = asyncio.Queue()
         self.peer: tuple[str | int, ...] | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -60,8 +86,46 @@ class _Datagrams(asyncio.DatagramProtocol):
         self.queue.put_nowait(data)
 
     def error_received(self, exc: Exception) -> None:
-        if isinstance(exc, OSError):
-            self.queue.put_nowait(exc)
+        # one ICMP message per error reported: the kernel reports the next one queued next
+        found = queued_error(self.sock)
+        if not isinstance(exc, OSError) or (found is not None and _soft(found)):
+            return
+        self.queue.put_nowait((exc, found))
+
+
+_Error = tuple[OSError, tuple[int, int, int, str | None] | None]
+
+
+def _soft(found: tuple[int, int, int, str | None]) -> bool:
+    """Whether an ICMP error is one the kernel reports only when asked (see :data:`_SOFT`)."""
+    version, icmp_type, code, _sender = found
+    kinds = _SOFT.get(version, {})
+    if icmp_type not in kinds:
+        return False
+    codes = kinds[icmp_type]
+    return codes is None or code in codes
+
+
+def _unreachable(
+    ctx: ProbeContext, sock: socket.socket, found: tuple[int, int, int, str | None] | None
+) -> NotThisProtocol:
+    """What an ICMP port unreachable about the request means, judged as the probe's own
+    datagram is (``docs/verify.md``): from the destination, ``closed``; from a router or
+    firewall on the way, or from this machine's own firewall, ``rejected``.  Without the
+    message (its sender unknown), only that it was closed, with no verdict."""
+    if found is None:
+        return NotThisProtocol(CLOSED)
+    details = {ICMP: icmp_text(*found)}
+    if from_here(found, sock, ctx.address) is not None:
+        error = f"rejected ({REJECTED_HERE})"
+        details[UNREACHABLE] = Outcome.REJECTED.value
+    elif (way := from_elsewhere(found, ctx.address)) is not None:
+        error = _REJECTED_ON_THE_WAY % way
+        details[UNREACHABLE] = Outcome.REJECTED.value
+    else:
+        error = CLOSED
+        details[UNREACHABLE] = Outcome.CLOSED.value
+    return NotThisProtocol(error, details=details)
 
 
 async def ask(
@@ -76,7 +140,8 @@ async def ask(
     that comes to ``judge`` until it says ``True`` (``False``: not an answer to a request
     sent, ignored).
 
-    ICMP port unreachable ends it as ``closed``; another socket error as what it was.  A
+    ICMP port unreachable ends it as ``closed`` or ``rejected`` (by who sent it, see
+    :func:`_unreachable`); another socket error as what it was.  A
     socket the kernel connected to itself (see :data:`SELF_CONNECTED`) sends nothing, and a
     request another exchange of this process has out (see :data:`_OUT`) is never judged.
     Without ``unanswered`` the exchange waits until the caller's time limit; with it,
@@ -84,11 +149,19 @@ async def ask(
     datagrams ignored meanwhile mean), and then :class:`TimeoutError` is raised.
     """
     loop = asyncio.get_running_loop()
-    transport, datagrams = await loop.create_datagram_endpoint(
-        _Datagrams,
-        remote_addr=(ctx.address, ctx.port),
-        local_addr=(ctx.source_address, 0) if ctx.source_address else None,
-    )
+    family = family_of(ctx.address)
+    sock = socket.socket(family, socket.SOCK_DGRAM | socket.SOCK_NONBLOCK)
+    try:
+        ask_for_errors(sock, family)
+        if ctx.source_address:
+            sock.bind((ctx.source_address, 0))
+        sock.connect((ctx.address, ctx.port))
+        transport, datagrams = await loop.create_datagram_endpoint(
+            lambda: _Datagrams(sock), sock=sock
+        )
+    except BaseException:
+        sock.close()
+        raise
     mine: set[bytes] = set()
 
     def send() -> None:
@@ -121,10 +194,11 @@ async def ask(
                 if unanswered is not None:
                     unanswered()
                 raise
-            if isinstance(item, ConnectionRefusedError):
-                raise NotThisProtocol(CLOSED)
-            if isinstance(item, OSError):
-                raise NotThisProtocol(f"{type(item).__name__}: {item}")
+            if isinstance(item, tuple):
+                error, found = item
+                if isinstance(error, ConnectionRefusedError):
+                    raise _unreachable(ctx, sock, found)
+                raise NotThisProtocol(f"{type(error).__name__}: {error}")
             if item in _OUT and item not in mine:
                 continue  # another exchange's request (see _OUT): no answer
             if judge(item):

@@ -14,9 +14,11 @@ from portplan._plugins import PluginRegistry
 
 __all__ = [
     "ANSWER",
+    "ICMP",
     "REGISTRY",
     "UDP_IDENTIFIERS",
     "UDP_ONLY",
+    "UNREACHABLE",
     "Identification",
     "Identifier",
     "OpenConnection",
@@ -183,6 +185,11 @@ UDP_ONLY = frozenset({"ntp", "radius", "snmp"})
 #: the detail a UDP identifier sets once the port has answered, whatever the answer was (the
 #: kind of answer): the port is reachable even when the answer proves nothing (a wrong secret)
 ANSWER = "answer"
+#: the details a UDP identifier sets when its request met an ICMP port unreachable: the
+#: outcome it shows, judged by who sent it as a probe's own is (``closed``: the destination;
+#: ``rejected``: a router or firewall on the way, or this machine's own), and the message
+UNREACHABLE = "unreachable"
+ICMP = "icmp"
 
 _log = logging.getLogger("portplan")
 

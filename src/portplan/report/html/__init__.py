@@ -66,7 +66,9 @@ def html_report(
 ) -> str:
     """The report of ``plan`` with ``overlays`` laid on its rows, as one HTML page."""
     found = overlay_rows(plan, overlays)
-    diagrams, views = diagram_section(plan, found.status, timeout=layout_timeout)
+    diagrams, views = diagram_section(
+        plan, found.status, results=bool(overlays), timeout=layout_timeout
+    )
     style = _asset("report.css") + f"@page {{ size: {PAPER_SIZES[paper]}; margin: 12mm; }}\n"
     script = _asset("report.js")
     payload = _script_json({"views": views})

@@ -37,15 +37,16 @@ def _views(plan: Plan) -> list[View]:
 
 
 def diagram_section(
-    plan: Plan, statuses: Mapping[int, Status], *, timeout: float
+    plan: Plan, statuses: Mapping[int, Status], *, results: bool = False, timeout: float
 ) -> tuple[str, dict[str, Any]]:
-    """The section's HTML, and per view the rows behind each edge and box (by SVG id)."""
+    """The section's HTML, and per view the rows behind each edge and box (by SVG id);
+    ``results``: results were given, so an edge none of them name reads unchecked."""
     figures: list[str] = []
     choices: list[str] = []
     data: dict[str, Any] = {}
     shown = set(statuses.values())
     for view in _views(plan):
-        diagram: Diagram = plan_diagram(plan, view).with_status(statuses)
+        diagram: Diagram = plan_diagram(plan, view).with_status(statuses, results=results)
         shown.update(e.status for e in diagram.edges if e.status is not None)
         notes = list(diagram.notes)
         if len(diagram.nodes) > MAX_LAYOUT_NODES:

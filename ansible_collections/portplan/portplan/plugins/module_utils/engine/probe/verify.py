@@ -39,9 +39,11 @@ from ansible_collections.portplan.portplan.plugins.module_utils.engine.probe.eng
 )
 from ansible_collections.portplan.portplan.plugins.module_utils.engine.probe.identify import (
     ANSWER,
+    ICMP,
     REGISTRY,
     UDP_IDENTIFIERS,
     UDP_ONLY,
+    UNREACHABLE,
     Identification,
     OpenConnection,
     ProbeContext,
@@ -209,10 +211,12 @@ async def run_checks(
         if found is None:
             return
         # an answer in its own protocol, even one that proves nothing (a wrong secret), came
-        # from the port: it is reachable; silence stays silence, and the identification says
-        # what else it may be
+        # from the port: it is reachable; an ICMP port unreachable says no as it does to a
+        # probe; silence stays silence, and the identification says what else it may be
         answered = found.matches or ANSWER in found.details
-        if result.outcome is Outcome.OPEN_FILTERED and answered:
+        if result.outcome is Outcome.OPEN_FILTERED and UNREACHABLE in found.details:
+            check.result = _unreachable(result, found, protocol)
+        elif result.outcome is Outcome.OPEN_FILTERED and answered:
             note = (
                 f"{found.protocol} answered"
                 if found.matches
@@ -259,6 +263,27 @@ async def run_checks(
         stopped = interrupted()
     checks.extend(extra)
     return stopped
+
+
+def _unreachable(result: PortResult, found: Identification, protocol: str) -> PortResult:
+    """A silent UDP port's result once its identification's request met an ICMP port
+    unreachable (``found.details``: who sent it, see :data:`UNREACHABLE`): ``closed`` or
+    ``rejected``, as if the probe's own datagram had met it (its ICMP error may have been held
+    back: the kernel limits them; or the service stopped between the two)."""
+    outcome = Outcome(found.details[UNREACHABLE])
+    said = (
+        "nothing is bound there"
+        if outcome is Outcome.CLOSED
+        else "a firewall rejects it, not the destination"
+    )
+    note = (
+        f"the {protocol} identification's request met an ICMP port unreachable: {said} (the "
+        f"probe's own datagram met silence: {result.evidence.note})"
+    )
+    evidence = replace(
+        result.evidence, errno="ECONNREFUSED", icmp=found.details.get(ICMP), note=note
+    )
+    return replace(result, outcome=outcome, evidence=evidence)
 
 
 async def _is_listener(probe: PortProbe, timeout: float) -> bool:

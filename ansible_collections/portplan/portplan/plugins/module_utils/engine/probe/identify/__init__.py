@@ -18,9 +18,11 @@ from __future__ import annotations
 
 from ansible_collections.portplan.portplan.plugins.module_utils.engine.probe.identify.base import (
     ANSWER,
+    ICMP,
     REGISTRY,
     UDP_IDENTIFIERS,
     UDP_ONLY,
+    UNREACHABLE,
     Identification,
     Identifier,
     OpenConnection,
@@ -31,9 +33,11 @@ from ansible_collections.portplan.portplan.plugins.module_utils.engine.probe.ide
 
 __all__ = [
     "ANSWER",
+    "ICMP",
     "REGISTRY",
     "UDP_IDENTIFIERS",
     "UDP_ONLY",
+    "UNREACHABLE",
     "Identification",
     "Identifier",
     "OpenConnection",

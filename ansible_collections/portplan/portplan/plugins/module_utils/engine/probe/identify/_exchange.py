@@ -42,7 +42,12 @@ CLOSE_GRACE = 1.0
 
 
 class NotThisProtocol(Exception):
-    """The peer answered, but not in the protocol the identifier speaks (the message says how)."""
+    """The peer answered, but not in the protocol the identifier speaks (the message says how);
+    ``details``: what its answer showed nonetheless (they join the findings')."""
+
+    def __init__(self, message: str, *, details: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.details = dict(details or {})
 
 
 @dataclass(slots=True)
@@ -177,6 +182,7 @@ async def run_exchange(
         async with asyncio.timeout(within):
             await talk(found)
     except NotThisProtocol as exc:
+        found.details.update(exc.details)
         return found.identification(str(exc))
     except (TimeoutError, EOFError, OSError) as exc:
         if found.complete:
