@@ -224,6 +224,65 @@ def test_a_dormant_tables_rules_are_neither_shadowed_nor_unreadable() -> None:
     assert f"# portplan: {idle}\ntable inet idle chain more handle" in listing
 
 
+def iptables_saved(text: str) -> str:
+    """``iptables-save`` of the IPv4 ruleset ``text`` loaded in a namespace of its own."""
+    reason = netns.unavailable("iptables-restore", "iptables-save")
+    if reason is not None:
+        pytest.skip(reason)
+    with netns.namespace() as space:
+        netns.run(["ip", "netns", "exec", space, "iptables-restore"], stdin=text)
+        return netns.run(["ip", "netns", "exec", space, "iptables-save"]).stdout
+
+
+@pytest.mark.netns
+@pytest.mark.parametrize("name", ["forward.nft", "forward.v4"])
+def test_chains_only_forwarded_traffic_passes_are_neither_shadowed_nor_unreadable(
+    name: str,
+) -> None:
+    """The forward chain drops tcp 18080 before it accepts the client's, yet the client
+    reaches the server's 18080: no packet of the host's own passes that chain, nor the chain
+    only it jumps to.  None of their rules is shadowed, shadows or is unreadable, and the
+    annotated copy says whose traffic they see instead of 'serves' or 'blocks'; the chain the
+    input chain jumps to as well is read as ever (its drop is shadowed)."""
+    text = (DATA / name).read_text()
+    moved = text.replace("10.0.0.", "192.0.2.")
+    near, far = ipaddress.ip_address("192.0.2.2"), ipaddress.ip_address("192.0.2.3")
+    with netns.guard("nft", "iptables-restore"), netns.topology() as net:
+        net.add_node("client", [near])
+        server = net.add_node("server", [far])
+        net.load(server, "server", {f"server.{name.rpartition('.')[2]}": moved})
+        net.listen(server, [("tcp", far, 18080)])
+        (reached,) = net.probe({"client": [netns.Probe("tcp", far, 18080)]})["client"]
+        assert reached in netns.PASSED
+    if name.endswith(".nft"):
+        ruleset, texts = read_nftables_json(nft_json_of(text), name), {}
+    else:
+        texts = {name: iptables_saved(text)}
+        ruleset = read_iptables_save([(name, texts[name], 4)])
+    chain_of = {r.where: c.name.lower() for c in ruleset.chains.values() for r in c.rules}
+    for egress in (False, True):
+        result = audit_ruleset(plan(), "server", ruleset, egress=egress, annotate=True)
+        judged = [
+            (f.kind.value, chain_of[f.rule or ""])
+            for f in result.findings
+            if f.kind in (FindingKind.SHADOWED, FindingKind.UNREADABLE)
+        ]
+        assert judged == [("shadowed", "both")]
+    forwarded = "forwarded traffic only: not the host's own"
+    effects: dict[str, list[str]] = {}
+    for rule in result.rules:  # iptables-save lists user chains in an order of its own
+        effects.setdefault(chain_of[rule.where], []).append(rule.effect)
+    assert effects == {
+        "input": ["serves", "serves"],
+        "forward": [forwarded] * 5,
+        "routed": [forwarded] * 2,
+        "both": ["serves", "no effect here"],
+    }
+    (listing,) = annotated_copy(result, texts).values()
+    assert f"# portplan: {forwarded}\n" in listing
+    assert "serves loop-1.0/web, loop-1.0/radius" not in listing  # was the mark rule's
+
+
 # -- a jump, goto or return on a condition it cannot read -------------------------------------
 
 

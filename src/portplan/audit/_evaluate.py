@@ -271,7 +271,7 @@ class Evaluation:
         a stateless NAT), each with the packets of the universe it may rewrite (those that
         reach it: an earlier accept of its chain ends that chain, and the rewrite with it)."""
         bases = [k for k in self.ruleset.rewriting.get(hook, []) if k in self.ruleset.chains]
-        reached = _reachable(self.ruleset, bases)
+        reached = self.ruleset.reached(bases)
         if not any(r.rewrites for k in reached for r in self.ruleset.chains[k].rules):
             return []
         # the NAT chains as a filter that accepts what is rewritten and nothing else
@@ -305,16 +305,3 @@ def _rewriting_verdict(rule: Rule) -> Verdict:
     if rule.verdict is Verdict.ACCEPT or rule.verdict.blocks:
         return Verdict.DROP
     return rule.verdict
-
-
-def _reachable(ruleset: Ruleset, bases: list[str]) -> list[str]:
-    """The chains ``bases`` are and jump or go to, in the order they are found."""
-    found: list[str] = []
-    waiting = list(bases)
-    while waiting:
-        key = waiting.pop(0)
-        if key in found or key not in ruleset.chains:
-            continue
-        found.append(key)
-        waiting.extend(r.target for r in ruleset.chains[key].rules if r.target is not None)
-    return found

@@ -81,7 +81,9 @@ class RuleServes:
     text: str
     line: int | None
     flows: tuple[str, ...]  #: flow keys, in plan order
-    effect: str  #: ``serves``, ``not in plan``, ``no effect here``, ``blocks``
+    #: ``serves``, ``not in plan``, ``no effect here``, ``blocks``, or why no packet of the
+    #: host's own traffic passes it (:meth:`~portplan.audit._rules.Ruleset.idle`)
+    effect: str
 
 
 @dataclass(slots=True, kw_only=True)

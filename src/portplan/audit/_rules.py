@@ -15,12 +15,27 @@ from enum import StrEnum
 
 from portplan.spaces import Space
 
-__all__ = ["BOUNDARY_PLATFORMS", "Chain", "Hook", "Interface", "Rule", "Ruleset", "Verdict"]
+__all__ = [
+    "BOUNDARY_PLATFORMS",
+    "DORMANT_EFFECT",
+    "FORWARDED_EFFECT",
+    "Chain",
+    "Hook",
+    "Interface",
+    "Rule",
+    "Ruleset",
+    "Verdict",
+]
 
 #: the platforms whose rulesets are a zone boundary's filter (what crosses between zones);
 #: every other is a host's own firewall, read for what reaches or leaves that host (its input
 #: and output hooks), never for what it forwards
 BOUNDARY_PLATFORMS = frozenset({"cisco"})
+#: what the annotated copy says of a rule no packet of the host's own traffic passes, for
+#: each reason (:meth:`Ruleset.idle`): its table is dormant, or only forwarded traffic
+#: reaches its chain
+DORMANT_EFFECT = "dormant table: sees no packet"
+FORWARDED_EFFECT = "forwarded traffic only: not the host's own"
 
 
 class Verdict(StrEnum):
@@ -104,6 +119,9 @@ class Chain:
     #: its table is dormant (nftables ``flags dormant``): no packet passes it, nor any chain
     #: of its table, so its rules decide nothing
     dormant: bool = False
+    #: a base chain only what the host routes between others passes (nftables ``hook
+    #: forward``, iptables ``FORWARD``): no packet it receives or sends itself
+    forwards: bool = False
 
     def describe_policy(self) -> str:
         return f"policy {self.policy} of chain {self.key}"
@@ -125,6 +143,29 @@ class Ruleset:
     #: whether loopback traffic is filtered at all (Windows, pods and instances do not)
     loopback_filtered: bool = True
 
+    def reached(self, bases: list[str]) -> list[str]:
+        """The chains ``bases`` are and jump or go to, in the order they are found."""
+        found: list[str] = []
+        waiting = list(bases)
+        while waiting:
+            key = waiting.pop(0)
+            if key in found or key not in self.chains:
+                continue
+            found.append(key)
+            waiting.extend(r.target for r in self.chains[key].rules if r.target is not None)
+        return found
+
+    def idle(self) -> dict[str, str]:
+        """The chains no packet of the host's own traffic passes, each with what the annotated
+        copy says of its rules: those of a dormant table, and those only forwarded traffic
+        reaches, a ``forward`` base chain and the chains only it jumps or goes to (a chain a
+        chain on the host's way jumps to as well is on that way)."""
+        dormant = {c.key: DORMANT_EFFECT for c in self.chains.values() if c.dormant}
+        own = set(self.reached([k for keys in self.paths.values() for k in keys]))
+        forwarded = self.reached([c.key for c in self.chains.values() if c.forwards])
+        return {k: FORWARDED_EFFECT for k in forwarded if k not in own} | dormant
+
     def awake(self) -> list[Chain]:
-        """The chains that may see a packet: all but those of a dormant table."""
-        return [c for c in self.chains.values() if not c.dormant]
+        """The chains that may see a packet of the host's own traffic (:meth:`idle`)."""
+        idle = self.idle()
+        return [c for c in self.chains.values() if c.key not in idle]

@@ -420,6 +420,7 @@ def read_iptables_save(
                     policy={"ACCEPT": Verdict.ACCEPT, "DROP": Verdict.DROP}.get(policy),
                     families=frozenset({family}),
                     where=where,
+                    forwards=chain_name == "FORWARD" and policy != "-",  # not a user chain
                 )
             elif line.startswith(("-A ", "--append ")):
                 ruleset.chains.setdefault(

@@ -251,6 +251,7 @@ def read_nftables_json(text: str, where: str) -> Ruleset:
             families=FAMILIES.get(family, frozenset()),
             where=f"table {family} {body['table']} chain {body['name']}",
             dormant=idle.get((str(family), str(body["table"]))) == DORMANT,
+            forwards=body.get("hook") == "forward",
         )
         chains[(family, body["table"], body["name"])] = chain
         ruleset.chains[key] = chain

@@ -41,8 +41,6 @@ NEIGHBOUR_DISCOVERY = Space.of(
 
 
 _DECIDING = (Verdict.ACCEPT, Verdict.DROP, Verdict.REJECT)
-#: what the annotated copy says of a rule of a dormant table
-DORMANT_EFFECT = "dormant table: sees no packet"
 
 
 @dataclass(frozen=True, slots=True)
@@ -366,14 +364,14 @@ class _Direction:
 
     def serves(self) -> list[RuleServes]:
         out: list[RuleServes] = []
+        idle = self.ruleset.idle()
         for chain in self.ruleset.chains.values():
-            # a dormant table's chains are not evaluated: no packet passes them
-            idle = [((), DORMANT_EFFECT)] * len(chain.rules)
+            # a chain no packet of the host's own traffic passes is not evaluated
+            why = idle.get(chain.key)
+            effects = [((), why)] * len(chain.rules) if why else self._effects(chain)
             out.extend(
                 RuleServes(where=r.where, text=r.text, line=r.line, flows=flows, effect=effect)
-                for r, (flows, effect) in zip(
-                    chain.rules, idle if chain.dormant else self._effects(chain), strict=True
-                )
+                for r, (flows, effect) in zip(chain.rules, effects, strict=True)
             )
         return out
 
