@@ -11,6 +11,7 @@ as on such a host (``iptables-save`` to the nft or the legacy variant), nothing 
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -255,3 +256,34 @@ def test_neither_tool_is_said(ns: str, tmp_path: Path) -> None:
         "files": [],
         "error": "nft is not installed, and iptables-save is not installed",
     }
+
+
+#: audit --live's error on the same machine, or null
+LIVE_ERROR = (
+    "import json\nfrom portplan._errors import AuditError\n"
+    "from portplan.audit.collect import live_ruleset\n"
+    "try:\n    print(json.dumps([len(live_ruleset().chains)]))\n"
+    "except AuditError as exc:\n    print(json.dumps(str(exc)))\n"
+)
+
+
+def test_a_live_ruleset_nft_lists_cut_short_is_refused_saying_so(ns: str, tmp_path: Path) -> None:
+    """nft 1.0.6 stops ``nft -j list ruleset`` of this ruleset right after the dormant table's
+    ``"flags":``: --live said it was not nft's JSON and to give a ruleset as nft:FILE, as if
+    the machine's JSON were a file of the user's.  It says what nft did, naming its version,
+    and how to have the ruleset read: its text listing as nft:FILE."""
+    rules = Path(__file__).resolve().parent / "data" / "audit" / "dormant-findings.nft"
+    netns.run(["ip", "netns", "exec", ns, "nft", "-f", "-"], stdin=rules.read_text())
+    printed = netns.run(["ip", "netns", "exec", ns, "nft", "-j", "list", "ruleset"]).stdout
+    found = _gather(ns, _tools(tmp_path / "bin", NFT_VARIANT), LIVE_ERROR)
+    if not printed.rstrip().endswith('"flags":'):  # this machine's nft prints it whole
+        assert found == [3]
+        return
+    version = re.search(r'"metainfo": \{"version": "([^"]+)"', printed)
+    assert version is not None
+    assert found == (
+        f"nft -j list ruleset (live): nft {version.group(1)} printed its JSON of this "
+        "machine's ruleset cut short after a table's \"flags\" (a bug of that version with "
+        "dormant tables); save `nft list ruleset > FILE` and audit it as --ruleset nft:FILE, "
+        "which portplan lists in a network namespace of its own, its tables woken there"
+    )

@@ -23,13 +23,13 @@ from __future__ import annotations
 
 import contextlib
 import json
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from portplan._errors import AuditError, ToolError
 from portplan._tools import (
     iptables_holds_tables,
+    nft_cut_short,
     nft_flags_from_text,
     nft_flags_garbled,
     nft_needs_iptables,
@@ -37,6 +37,7 @@ from portplan._tools import (
     read_tool,
 )
 from portplan.audit._input import reading
+from portplan.audit._nfttext import nft_text_to_json
 from portplan.audit._rules import BOUNDARY_PLATFORMS, Ruleset
 from portplan.audit.aws import read_security_groups
 from portplan.audit.cisco import read_cisco_acls
@@ -176,32 +177,6 @@ def ruleset_kind(text: str, name: str) -> str:
     )
 
 
-#: how ``nft -f`` reports a mistake in what it reads: ``/dev/stdin:4:13-17: Error: ...``
-_NFT_REFUSED = re.compile(r"/dev/stdin:(\d+):(\d+)(?:-\d+)?: Error: ([^\n]*)")
-
-
-def _nft_text_to_json(text: str, name: str) -> str:
-    """An nftables text ruleset, loaded in a network namespace of its own and read back."""
-    # the text listing too: nft 1.0.6 garbles a table's flags in its JSON (`_tools`)
-    script = "nft -f /dev/stdin && nft -j list ruleset && nft list ruleset"
-    try:
-        listed = read_tool(["unshare", "--net", "sh", "-c", script], text.encode())
-        found, _, listing = listed.partition("\n")
-        return nft_flags_from_text(found, listing) if nft_flags_garbled(found) else found
-    except ToolError as exc:
-        refused = _NFT_REFUSED.search(str(exc))
-        if refused is not None:  # a mistake in the file, not a failure of this machine
-            line, column, message = refused.groups()
-            raise AuditError(
-                f"{name}:{line}:{column}: nft cannot read it: {message.strip()}; correct the "
-                "file, or collect `nft -j list ruleset` instead"
-            ) from None
-        raise ToolError(
-            f"{name}: reading an nftables text ruleset loads it in a network namespace of its "
-            f"own, which failed: {exc}; collect `nft -j list ruleset` instead"
-        ) from None
-
-
 def read_ruleset(
     files: Sequence[RulesetFile],
     plan: Plan | None = None,
@@ -253,7 +228,7 @@ def read_ruleset(
                 "iptables files beside it"
             )
         file, kind = nft[0]
-        text = file.text if kind == "nftables" else _nft_text_to_json(file.text, file.name)
+        text = file.text if kind == "nftables" else nft_text_to_json(file.text, file.name)
         with _reading("nftables", file.name):
             return read_nftables_json(text, file.name)
     sets: dict[str, tuple[int, Ranges] | None] = {}
@@ -293,6 +268,14 @@ def live_ruleset() -> Ruleset:
         text = read_tool(["nft", "-j", "list", "ruleset"])
     except ToolError:  # no nftables here: the legacy iptables tools
         text = None
+    version = None if text is None else nft_cut_short(text)
+    if version is not None:
+        raise AuditError(
+            f"nft -j list ruleset (live): nft {version} printed its JSON of this machine's "
+            'ruleset cut short after a table\'s "flags" (a bug of that version with dormant '
+            "tables); save `nft list ruleset > FILE` and audit it as --ruleset nft:FILE, "
+            "which portplan lists in a network namespace of its own, its tables woken there"
+        )
     if text is not None and nft_flags_garbled(text):
         with contextlib.suppress(ToolError):  # else tables read as maybe dormant
             text = nft_flags_from_text(text, read_tool(["nft", "list", "ruleset"]))

@@ -24,6 +24,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from portplan._errors import AuditError, PortplanError
+from portplan._tools import nft_cut_short
 from portplan.audit import _nftshape as _shape
 from portplan.audit._input import MALFORMED, load_json
 from portplan.audit._iptvalues import PASSIVE_TARGETS
@@ -224,6 +225,14 @@ def read_nftables_json(text: str, where: str) -> Ruleset:
     try:
         data = load_json(text)
     except ValueError as exc:
+        version = nft_cut_short(text)
+        if version is not None:
+            raise AuditError(
+                f'{where}: cut short after a table\'s "flags", as nft {version} prints '
+                "the JSON of some rulesets with a dormant table (and would print it again); "
+                "collect `nft list ruleset > FILE` (text) instead and give it as nft:FILE, "
+                "which portplan lists in a network namespace of its own, its tables woken there"
+            ) from None
         raise AuditError(
             f"{where}: not the JSON of `nft -j list ruleset` ({exc}); collect it with "
             "`nft -j list ruleset > FILE`, or give a ruleset in nft's text as nft:FILE"

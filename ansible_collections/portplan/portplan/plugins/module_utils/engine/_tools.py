@@ -21,6 +21,7 @@ __all__ = [
     "NFT_TABLE_FLAGS",
     "PACKAGES",
     "iptables_holds_tables",
+    "nft_cut_short",
     "nft_flags_from_text",
     "nft_flags_garbled",
     "nft_needs_iptables",
@@ -117,11 +118,22 @@ def nft_flags_garbled(nft_json: str) -> bool:
     return '"flags"' in nft_json and any("flags" in t for t in _json_tables(nft_json))
 
 
+def nft_cut_short(nft_json: str) -> str | None:
+    """The version of nft (from its ``metainfo``) when its ``nft -j list ruleset`` stops right
+    after a table's ``"flags":``, else ``None``: nft 1.0.6 does so for some rulesets with a
+    dormant table, and exits 0 (it prints the word it has just freed, see above)."""
+    if not nft_json.rstrip().endswith('"flags":'):
+        return None
+    found = re.search(r'"metainfo": \{"version": "([^"]*)"', nft_json)
+    return found.group(1) if found else "(its version not printed)"
+
+
 def nft_flags_from_text(nft_json: str, nft_text: str) -> str:
     """``nft -j list ruleset`` with each table's flags as ``nft list ruleset`` (text, read at
-    the same time) names them, and marked so (:data:`NFT_FLAGS_FROM_TEXT`) when the text gave
-    the flags of every table; a table it does not show keeps what the JSON says, unmarked, so
-    that nft 1.0.6's stray word is still read as what it may be."""
+    the same time) names them, also where the JSON gives none (a table woken to be listed),
+    and marked so (:data:`NFT_FLAGS_FROM_TEXT`) when the text gave the flags of every table
+    the JSON gives flags; a table it does not show keeps what the JSON says, unmarked, so that
+    nft 1.0.6's stray word is still read as what it may be."""
     said = {
         (family, name): sorted(f for f in re.split(r"[,\s]+", flags) if f)
         for family, name, flags in _TEXT_FLAGS.findall(nft_text)
@@ -131,13 +143,13 @@ def nft_flags_from_text(nft_json: str, nft_text: str) -> str:
     unread = 0
     for item in items:
         table = item.get("table")
-        if not isinstance(table, dict) or "flags" not in table:
+        if not isinstance(table, dict):
             continue
         flags = said.get((str(table.get("family")), str(table.get("name"))))
-        if flags is None:
-            unread += 1
-        else:
+        if flags is not None:
             table["flags"] = flags
+        elif "flags" in table:
+            unread += 1
     for item in items:
         if not unread and isinstance(item.get("metainfo"), dict):
             item["metainfo"][NFT_FLAGS_FROM_TEXT] = "nft list ruleset"

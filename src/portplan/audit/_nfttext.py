@@ -1,0 +1,75 @@
+"""An nftables ruleset in nft's text (``nft list ruleset``, or a file ``nft -f`` loads), loaded
+in a network namespace of its own and read back as ``nft -j list ruleset`` prints it.
+
+nft 1.0.6 prints a table's flags in its JSON as a word it has just freed (:mod:`portplan._tools`):
+a stray word, which the text listing read beside it corrects, or for some rulesets with a
+dormant table nothing more at all, its JSON cut short right after ``"flags":``.  The namespace
+is portplan's own, so the ruleset is then listed again with its tables woken there (no flags,
+nothing to garble) and given the flags its text listing says.
+"""
+
+from __future__ import annotations
+
+import re
+
+from portplan._errors import AuditError, ToolError
+from portplan._tools import nft_cut_short, nft_flags_from_text, nft_flags_garbled, read_tool
+
+__all__ = ["nft_text_to_json"]
+
+#: how ``nft -f`` reports a mistake in what it reads: ``/dev/stdin:4:13-17: Error: ...``
+_NFT_REFUSED = re.compile(r"/dev/stdin:(\d+):(\d+)(?:-\d+)?: Error: ([^\n]*)")
+#: a table's head in ``nft list ruleset``, its family and name as nft writes them
+_TABLE = re.compile(r'^(table \w+ (?:"[^"\n]*"|[^\s"{]+)) \{', re.MULTILINE)
+#: load the ruleset, then list it in JSON and in text
+_LIST = "nft -f /dev/stdin && nft -j list ruleset && nft list ruleset"
+#: load the ruleset, wake its tables (``add table`` of a table there sets its flags to none),
+#: then list it in JSON
+_LIST_AWAKE = 'nft -f /dev/stdin && printf "%s\\n" "$@" | nft -f /dev/stdin && nft -j list ruleset'
+
+
+def nft_text_to_json(text: str, name: str) -> str:
+    """The JSON of the nftables text ruleset ``text`` (the file ``name``), each table with
+    the flags nft's text listing says."""
+    try:
+        found, _, listing = _unshared(_LIST, text).partition("\n")
+        version = nft_cut_short(found)
+        if version is None:
+            return nft_flags_from_text(found, listing) if nft_flags_garbled(found) else found
+        tables = [f"add {head}" for head in _TABLE.findall(listing)]
+        try:
+            woken = _unshared(_LIST_AWAKE, text, tables)
+        except ToolError as exc:
+            raise AuditError(
+                f"{name}: nft {version} printed its JSON of this ruleset cut short after a "
+                'table\'s "flags" (a bug of that version with dormant tables), and listing it '
+                f"with its tables woken in portplan's own network namespace failed too: {exc}; "
+                "audit it on a machine with another version of nft"
+            ) from None
+        if nft_cut_short(woken) is not None:  # a table the listing did not show
+            raise AuditError(
+                f"{name}: nft {version} printed its JSON of this ruleset cut short after a "
+                'table\'s "flags" (a bug of that version with dormant tables), even with its '
+                "tables woken in portplan's own network namespace; audit it on a machine with "
+                "another version of nft"
+            )
+        return nft_flags_from_text(woken, listing)
+    except ToolError as exc:
+        refused = _NFT_REFUSED.search(str(exc))
+        if refused is not None:  # a mistake in the file, not a failure of this machine
+            line, column, message = refused.groups()
+            raise AuditError(
+                f"{name}:{line}:{column}: nft cannot read it: {message.strip()}; correct the "
+                "file, or collect `nft -j list ruleset` instead"
+            ) from None
+        raise ToolError(
+            f"{name}: reading an nftables text ruleset loads it in a network namespace of its "
+            f"own, which failed: {exc}; collect `nft -j list ruleset` instead"
+        ) from None
+
+
+def _unshared(script: str, text: str, args: list[str] | None = None) -> str:
+    """What ``script`` prints, run by ``sh`` in a network namespace of its own with ``text``
+    on its standard input and ``args`` as its arguments."""
+    argv = ["unshare", "--net", "sh", "-c", script, "sh", *(args or [])]
+    return read_tool(argv, text.encode())
