@@ -25,6 +25,9 @@ class Side(Protocol):
     def products(self) -> Mapping[str, Product]: ...
 
 
+_YES_NO = {True: "yes", False: "no"}
+
+
 def _addresses(host: Host | None) -> str:
     if host is None:
         return "nothing"
@@ -81,9 +84,15 @@ class Causes:
                     )
                 if before.cluster != after.cluster:
                     # its members reach each other as machines of their own, or not at all
-                    yes_no = {True: "yes", False: "no"}
                     found.append(
-                        f"host {name} cluster: {yes_no[before.cluster]} -> {yes_no[after.cluster]}"
+                        f"host {name} cluster: {_YES_NO[before.cluster]} -> "
+                        f"{_YES_NO[after.cluster]}"
+                    )
+                if before.managed != after.managed:
+                    # its own rules (ruleset, security group) are portplan's, or no more
+                    found.append(
+                        f"host {name} managed: {_YES_NO[before.managed]} -> "
+                        f"{_YES_NO[after.managed]}"
                     )
                 if before.dns_name != after.dns_name:
                     found.append(

@@ -26,8 +26,10 @@ of them goes).  Likewise for the packets to close.  A change is:
   ports behind the published ones; ``pods``: a row whose packets stay, and one of whose ends
   stands for other pods (Kubernetes cluster, namespace or labels); ``rehost``: a row new or
   gone with a host added or removed, whose packets other rows need all the same (a host
-  renamed) (:mod:`portplan.diff._own`): no packet to open or close, a ``detail`` that says
-  what changes.
+  renamed); ``peer``: a row whose packets other rows need all the same, and which changes a
+  host's own rule per peer address range (a security group's: a host inside a subnet another
+  row comes from) (:mod:`portplan.diff._own`, :mod:`portplan.diff._peers`): no packet to open
+  or close, a ``detail`` that says what changes.
 """
 
 from __future__ import annotations
