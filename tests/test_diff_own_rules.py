@@ -396,3 +396,73 @@ def test_a_host_made_managed_gains_its_rules_per_peer(folder: Path) -> None:
     assert [(c.kind, c.detail) for c in found.changes] == [
         (ChangeKind.PEER, "app01's rules for source 10.1.0.0/24 lose tcp/443")
     ]
+
+
+# -- 5. the pods of a host no row starts or ends on ----------------------------------------
+
+#: db01: pods of the cluster that no row reaches; rules -t kubernetes gives them a policy
+#: that denies all
+DB = (
+    "products:\n",
+    (
+        "  db01:\n    addresses: [10.3.0.20]\n    zone: data\n"
+        "    kubernetes: {cluster: prod, namespace: web, pod_labels: {app: db}}\n"
+        "products:\n"
+    ),
+)
+
+
+def test_other_pods_of_a_host_on_no_row_are_a_change_of_its_deny_all_policy(
+    folder: Path,
+) -> None:
+    old_text = DEPLOYMENT.replace(*DB)
+    found, old, new = compare(folder, old_text, old_text.replace("{app: db}", "{app: db2}"))
+    assert not any("db01" in (row.source, row.destination) for row in (*old.rows, *new.rows))
+    # the packets stay; the deny-all policy portplan-db01 selects other pods
+    assert "app: db\n" in policies(old)["prod.yaml"]
+    assert "app: db2\n" in policies(new)["prod.yaml"]
+    (change,) = found.changes
+    assert (change.kind, change.flow, change.source, change.destination, change.protocol) == (
+        ChangeKind.PODS,
+        "",
+        "db01",
+        "db01",
+        None,
+    )
+    assert not change.opened and not change.closed
+    assert change.detail == (
+        "pods of db01: prod/web app=db2, were prod/web app=db (no row leaves or "
+        "reaches db01's pods: its policy, which denies all, selects other pods)"
+    )
+    assert change.causes == ("host db01 pods: prod/web app=db -> prod/web app=db2",)
+    assert (change.source_zone, change.destination_zone) == ("data", "data")
+    assert found.summary() == "0 to open, 0 to close, 1 to change"
+    data = machine.document(diff_json(found), "diff")
+    assert [(r["kind"], r["flow"], r["protocol"]) for r in data["changes"]] == [("pods", "", None)]
+    assert list(csv.DictReader(io.StringIO(diff_csv(found)))) == []
+    assert "db01 (pods of db01: prod/web app=db2" in " ".join(diff_table(found, width=400).split())
+    junit = diff_junit(found)
+    assert 'classname="diff" name="pods db01"' in junit
+    assert "pods of db01: prod/web app=db2" in junit
+    code, out = run("diff", str(folder / "old.yaml"), str(folder / "new.yaml"))
+    assert code == 1
+    assert out.endswith("0 to open, 0 to close, 1 to change\n")
+    # it becomes pods, or stops being pods: a policy is written, or no more
+    no_pods = old_text.replace(
+        "    kubernetes: {cluster: prod, namespace: web, pod_labels: {app: db}}\n", ""
+    )
+    found, _old, _new = compare(folder, no_pods, old_text)
+    assert [(c.kind, c.source, c.detail) for c in found.changes] == [
+        (
+            ChangeKind.PODS,
+            "db01",
+            "pods of db01: prod/web app=db, were none (no row leaves or reaches db01's "
+            "pods: its policy, which denies all, selects other pods)",
+        )
+    ]
+    # unmanaged, before and after: no policy of portplan's selects them
+    unmanaged = old_text.replace(
+        "zone: data\n    kubernetes", "zone: data\n    managed: false\n    kubernetes"
+    )
+    found, _old, _new = compare(folder, unmanaged, unmanaged.replace("{app: db}", "{app: db2}"))
+    assert found.identical

@@ -3,7 +3,7 @@ a dynamic range, where a component runs, or a host's addresses, zone, name or po
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Protocol
 
 from portplan.diff._own import pods_text
@@ -62,13 +62,12 @@ class Causes:
     def _host(self, side: Side | None, name: str) -> Host | None:
         return side.deployment.hosts.get(name) if side is not None else None
 
-    def explain(self, row: PlannedFlow, source: str, destination: str) -> list[str]:
-        """The causes, most specific first; none found when either side is not known."""
-        if self.old is None or self.new is None:
-            return []
+    def hosts(self, names: Iterable[str]) -> list[str]:
+        """What changed of the hosts ``names`` (the ends of a row, or a host on no row)."""
         found: list[str] = []
-        product, flow_id = row.product, row.flow_id
-        for name in dict.fromkeys((source, destination)):  # (a row from a host to itself: once)
+        if self.old is None or self.new is None:
+            return found
+        for name in dict.fromkeys(names):  # (a row from a host to itself: once)
             before, after = self._host(self.old, name), self._host(self.new, name)
             if before is None or after is None:
                 verb = "added" if before is None else "removed"
@@ -104,6 +103,14 @@ class Causes:
                         f"host {name} pods: {pods_text(before.kubernetes)} -> "
                         f"{pods_text(after.kubernetes)}"
                     )
+        return found
+
+    def explain(self, row: PlannedFlow, source: str, destination: str) -> list[str]:
+        """The causes, most specific first; none found when either side is not known."""
+        if self.old is None or self.new is None:
+            return []
+        found = self.hosts((source, destination))
+        product, flow_id = row.product, row.flow_id
         if product == MANAGEMENT:
             before_access = [m for m in self.old.deployment.management if m.id == flow_id]
             after_access = [m for m in self.new.deployment.management if m.id == flow_id]

@@ -97,6 +97,31 @@ class OwnRules:
             return f"{named} added: {its} own rules hold {row.opening} (other rows needed it)"
         return f"{named} removed: {its} own rules held {row.opening} (other rows need it still)"
 
+    def rowless(self) -> list[tuple[str, str]]:
+        """The hosts whose pods change, that no row leaves or reaches (in either plan; a
+        loopback row stays inside a pod), and that portplan writes a policy for on a side (they
+        are managed): that policy, which denies all, selects other pods.  Each with what
+        changes, in the deployment's order."""
+        ends = {
+            end
+            for plan in (self.old, self.new)
+            for row in plan.rows
+            if not row.loopback
+            for end in (row.source, row.destination)
+        }
+        return [
+            (
+                name,
+                f"pods of {name}: {pods_text(self.new.hosts[name].kubernetes)}, were "
+                f"{pods_text(self.old.hosts[name].kubernetes)} (no row leaves or reaches "
+                f"{name}'s pods: its policy, which denies all, selects other pods)",
+            )
+            for name in self.new.hosts
+            if name in self.pods
+            and name not in ends
+            and (self.old.hosts[name].managed or self.new.hosts[name].managed)
+        ]
+
     def changes(
         self, was: Sequence[PlannedFlow], now: Sequence[PlannedFlow], *, packets: bool
     ) -> list[tuple[ChangeKind, str]]:
