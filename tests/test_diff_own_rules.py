@@ -272,3 +272,197 @@ def test_a_host_added_with_packets_of_its_own_opens_them_and_is_no_rehost(folder
     (folder / "p4.yaml").write_text(PRODUCT.replace("{id: web,", "{id: web2,"))
     found, _old, _new = compare(folder, DEPLOYMENT, DEPLOYMENT.replace("p.yaml", "p4.yaml"))
     assert found.identical
+
+
+# -- 4. the rules a host holds per peer address range (AWS security groups) ----------------
+
+#: admin, a host inside the clients' subnet: the clients' row already needs its packets
+ADMIN = "  app01:\n", "  admin:\n    addresses: [10.1.0.5]\n    zone: users\n  app01:\n"
+BOUND = "client: clients,", "client: [clients, admin],"
+
+
+def aws(plan: Plan, *, egress: bool = False) -> str:
+    return AwsTarget().render(plan, RuleOptions(egress=egress))[FILE_NAME]
+
+
+def test_a_host_bound_inside_a_subnet_another_row_comes_from_is_a_peer_change(
+    folder: Path,
+) -> None:
+    old_text = DEPLOYMENT.replace(*ADMIN)
+    found, old, new = compare(folder, old_text, old_text.replace(*BOUND))
+    # the zone firewall needs nothing new (10.1.0.0/24 -> 10.3.0.10 tcp/443 holds admin's
+    # packets), and app01's security group gains a rule for admin's own address all the same
+    assert found.already_needed == 1
+    assert "10.1.0.5/32" not in aws(old) and '"10.1.0.5/32"' in aws(new)
+    assert not found.identical
+    (change,) = found.changes
+    assert (change.kind, change.flow, change.source, change.destination) == (
+        ChangeKind.PEER,
+        "pub/web",
+        "admin",
+        "app01",
+    )
+    assert not change.opened and not change.closed
+    assert change.detail == (
+        "app01's rules for source 10.1.0.5 gain tcp/443; "
+        "admin's rules for destination 10.3.0.10 gain tcp/443 (with --egress)"
+    )
+    assert change.causes == ("component client moved: clients -> clients, admin",)
+    assert found.summary() == "0 to open, 0 to close, 1 to change"
+    data = machine.document(diff_json(found), "diff")
+    assert [(r["kind"], r["open"], r["close"]) for r in data["changes"]] == [("peer", [], [])]
+    assert list(csv.DictReader(io.StringIO(diff_csv(found)))) == []
+    # diff --delta aws authorizes that rule (and, with --egress, admin's outbound one), and
+    # the exit status says the plans differ
+    old_file, new_file = str(folder / "old.yaml"), str(folder / "new.yaml")
+    code, out = run("diff", old_file, new_file, "--delta", "aws")
+    assert code == 1
+    assert "1 rule to authorize, 0 to revoke" in out
+    assert "portplan-app01)\" --ip-permissions 'IpProtocol=tcp,FromPort=443,ToPort=443," in out
+    assert "CidrIp=10.1.0.5/32" in out
+    code, out = run("diff", old_file, new_file, "--delta", "aws", "--egress")
+    assert code == 1
+    assert "2 rules to authorize, 0 to revoke" in out
+    assert "CidrIp=10.3.0.10/32" in out
+    # and the table says what changes
+    assert "admin -> app01 (app01's rules for source 10.1.0.5 gain tcp/443;" in " ".join(
+        diff_table(found, width=400).split()
+    )
+
+
+def test_a_host_re_addressed_inside_the_subnet_another_row_comes_from_is_a_peer_change(
+    folder: Path,
+) -> None:
+    old_text = DEPLOYMENT.replace(*ADMIN).replace(*BOUND)
+    found, _old, _new = compare(folder, old_text, old_text.replace("10.1.0.5", "10.1.0.6"))
+    (change,) = found.changes
+    assert (change.kind, change.source, change.destination) == (ChangeKind.PEER, "admin", "app01")
+    assert change.detail == (
+        "app01's rules for source 10.1.0.6 gain tcp/443; "
+        "app01's rules for source 10.1.0.5 lose tcp/443"
+    )
+    assert change.causes == ("host admin re-addressed: 10.1.0.5 -> 10.1.0.6",)
+    code, out = run("diff", str(folder / "old.yaml"), str(folder / "new.yaml"), "--delta", "aws")
+    assert code == 1
+    assert "1 rule to authorize, 1 to revoke" in out
+    # unbound again: its rule goes, while the clients' row still needs its packets
+    found, _old, _new = compare(folder, old_text, DEPLOYMENT.replace(*ADMIN))
+    (change,) = found.changes
+    assert change.kind is ChangeKind.PEER
+    assert change.detail == (
+        "app01's rules for source 10.1.0.5 lose tcp/443; "
+        "admin's rules for destination 10.3.0.10 lose tcp/443 (with --egress)"
+    )
+
+
+def test_a_host_added_inside_the_subnet_is_a_rehost_and_a_peer_change(folder: Path) -> None:
+    new_text = DEPLOYMENT.replace(*ADMIN).replace(*BOUND)
+    found, _old, _new = compare(folder, DEPLOYMENT, new_text)
+    # admin's own group is new (rehost); app01's, which is not, gains a rule (peer)
+    assert [(c.kind, c.detail) for c in found.changes] == [
+        (
+            ChangeKind.REHOST,
+            "host admin added: its own rules hold tcp/443 (other rows needed it)",
+        ),
+        (ChangeKind.PEER, "app01's rules for source 10.1.0.5 gain tcp/443"),
+    ]
+
+
+def test_another_flow_with_the_same_rules_per_peer_is_no_peer_change(folder: Path) -> None:
+    # a second flow of the same hosts and ports: the rules per peer stay (only their
+    # description, which names the flows, changes): no change
+    product = PRODUCT + (
+        "  - {id: web2, row: 2, from: client, to: app, protocol: tcp, ports: app_port,\n"
+        "     published: {ports: 443}, purpose: w}\n"
+    )
+    (folder / "p5.yaml").write_text(product)
+    found, _old, _new = compare(folder, DEPLOYMENT, DEPLOYMENT.replace("p.yaml", "p5.yaml"))
+    assert found.identical
+
+
+def test_a_host_made_managed_gains_its_rules_per_peer(folder: Path) -> None:
+    # app01's firewall becomes portplan's: its security group holds the clients' rule now
+    unmanaged = DEPLOYMENT.replace("    zone: data\n", "    zone: data\n    managed: false\n")
+    found, old, new = compare(folder, unmanaged, DEPLOYMENT)
+    assert "portplan-app01" not in aws(old) and "portplan-app01" in aws(new)
+    (change,) = found.changes
+    assert (change.kind, change.detail) == (
+        ChangeKind.PEER,
+        "app01's rules for source 10.1.0.0/24 gain tcp/443",
+    )
+    assert change.causes == ("host app01 managed: no -> yes",)
+    # and back: they go
+    found, _old, _new = compare(folder, DEPLOYMENT, unmanaged)
+    assert [(c.kind, c.detail) for c in found.changes] == [
+        (ChangeKind.PEER, "app01's rules for source 10.1.0.0/24 lose tcp/443")
+    ]
+
+
+# -- 5. the pods of a host no row starts or ends on ----------------------------------------
+
+#: db01: pods of the cluster that no row reaches; rules -t kubernetes gives them a policy
+#: that denies all
+DB = (
+    "products:\n",
+    (
+        "  db01:\n    addresses: [10.3.0.20]\n    zone: data\n"
+        "    kubernetes: {cluster: prod, namespace: web, pod_labels: {app: db}}\n"
+        "products:\n"
+    ),
+)
+
+
+def test_other_pods_of_a_host_on_no_row_are_a_change_of_its_deny_all_policy(
+    folder: Path,
+) -> None:
+    old_text = DEPLOYMENT.replace(*DB)
+    found, old, new = compare(folder, old_text, old_text.replace("{app: db}", "{app: db2}"))
+    assert not any("db01" in (row.source, row.destination) for row in (*old.rows, *new.rows))
+    # the packets stay; the deny-all policy portplan-db01 selects other pods
+    assert "app: db\n" in policies(old)["prod.yaml"]
+    assert "app: db2\n" in policies(new)["prod.yaml"]
+    (change,) = found.changes
+    assert (change.kind, change.flow, change.source, change.destination, change.protocol) == (
+        ChangeKind.PODS,
+        "",
+        "db01",
+        "db01",
+        None,
+    )
+    assert not change.opened and not change.closed
+    assert change.detail == (
+        "pods of db01: prod/web app=db2, were prod/web app=db (no row leaves or "
+        "reaches db01's pods: its policy, which denies all, selects other pods)"
+    )
+    assert change.causes == ("host db01 pods: prod/web app=db -> prod/web app=db2",)
+    assert (change.source_zone, change.destination_zone) == ("data", "data")
+    assert found.summary() == "0 to open, 0 to close, 1 to change"
+    data = machine.document(diff_json(found), "diff")
+    assert [(r["kind"], r["flow"], r["protocol"]) for r in data["changes"]] == [("pods", "", None)]
+    assert list(csv.DictReader(io.StringIO(diff_csv(found)))) == []
+    assert "db01 (pods of db01: prod/web app=db2" in " ".join(diff_table(found, width=400).split())
+    junit = diff_junit(found)
+    assert 'classname="diff" name="pods db01"' in junit
+    assert "pods of db01: prod/web app=db2" in junit
+    code, out = run("diff", str(folder / "old.yaml"), str(folder / "new.yaml"))
+    assert code == 1
+    assert out.endswith("0 to open, 0 to close, 1 to change\n")
+    # it becomes pods, or stops being pods: a policy is written, or no more
+    no_pods = old_text.replace(
+        "    kubernetes: {cluster: prod, namespace: web, pod_labels: {app: db}}\n", ""
+    )
+    found, _old, _new = compare(folder, no_pods, old_text)
+    assert [(c.kind, c.source, c.detail) for c in found.changes] == [
+        (
+            ChangeKind.PODS,
+            "db01",
+            "pods of db01: prod/web app=db, were none (no row leaves or reaches db01's "
+            "pods: its policy, which denies all, selects other pods)",
+        )
+    ]
+    # unmanaged, before and after: no policy of portplan's selects them
+    unmanaged = old_text.replace(
+        "zone: data\n    kubernetes", "zone: data\n    managed: false\n    kubernetes"
+    )
+    found, _old, _new = compare(folder, unmanaged, unmanaged.replace("{app: db}", "{app: db2}"))
+    assert found.identical

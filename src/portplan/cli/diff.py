@@ -120,10 +120,11 @@ def diff_cmd(
     revision, git:REV:PATH (the whole tree as it was, so its product files too). Changes are
     computed on packet sets: open, close, widen, narrow, readdress, moved (to another zone
     boundary), listen (the same packets, the destination listening on another port behind
-    them), pods (the same packets, an end standing for other Kubernetes pods) or rehost (the
-    same packets, held by the own rules of a host added or removed), each with its causes
+    them), pods (the same packets, an end standing for other Kubernetes pods), rehost (the
+    same packets, held by the own rules of a host added or removed) or peer (the same packets,
+    a host's own rule per peer range changed: a security group's), each with its causes
     (vendor row, feature, parameter, dynamic range, component placement, host address, name,
-    zone or pods).
+    zone, pods or managed).
     """
     if new is None and not swaps:
         raise UsageError("give NEW, or --product OLD=NEW to swap a product in OLD")

@@ -3,7 +3,7 @@ a dynamic range, where a component runs, or a host's addresses, zone, name or po
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Protocol
 
 from portplan.diff._own import pods_text
@@ -23,6 +23,9 @@ class Side(Protocol):
 
     @property
     def products(self) -> Mapping[str, Product]: ...
+
+
+_YES_NO = {True: "yes", False: "no"}
 
 
 def _addresses(host: Host | None) -> str:
@@ -59,13 +62,12 @@ class Causes:
     def _host(self, side: Side | None, name: str) -> Host | None:
         return side.deployment.hosts.get(name) if side is not None else None
 
-    def explain(self, row: PlannedFlow, source: str, destination: str) -> list[str]:
-        """The causes, most specific first; none found when either side is not known."""
-        if self.old is None or self.new is None:
-            return []
+    def hosts(self, names: Iterable[str]) -> list[str]:
+        """What changed of the hosts ``names`` (the ends of a row, or a host on no row)."""
         found: list[str] = []
-        product, flow_id = row.product, row.flow_id
-        for name in dict.fromkeys((source, destination)):  # (a row from a host to itself: once)
+        if self.old is None or self.new is None:
+            return found
+        for name in dict.fromkeys(names):  # (a row from a host to itself: once)
             before, after = self._host(self.old, name), self._host(self.new, name)
             if before is None or after is None:
                 verb = "added" if before is None else "removed"
@@ -81,9 +83,15 @@ class Causes:
                     )
                 if before.cluster != after.cluster:
                     # its members reach each other as machines of their own, or not at all
-                    yes_no = {True: "yes", False: "no"}
                     found.append(
-                        f"host {name} cluster: {yes_no[before.cluster]} -> {yes_no[after.cluster]}"
+                        f"host {name} cluster: {_YES_NO[before.cluster]} -> "
+                        f"{_YES_NO[after.cluster]}"
+                    )
+                if before.managed != after.managed:
+                    # its own rules (ruleset, security group) are portplan's, or no more
+                    found.append(
+                        f"host {name} managed: {_YES_NO[before.managed]} -> "
+                        f"{_YES_NO[after.managed]}"
                     )
                 if before.dns_name != after.dns_name:
                     found.append(
@@ -95,6 +103,14 @@ class Causes:
                         f"host {name} pods: {pods_text(before.kubernetes)} -> "
                         f"{pods_text(after.kubernetes)}"
                     )
+        return found
+
+    def explain(self, row: PlannedFlow, source: str, destination: str) -> list[str]:
+        """The causes, most specific first; none found when either side is not known."""
+        if self.old is None or self.new is None:
+            return []
+        found = self.hosts((source, destination))
+        product, flow_id = row.product, row.flow_id
         if product == MANAGEMENT:
             before_access = [m for m in self.old.deployment.management if m.id == flow_id]
             after_access = [m for m in self.new.deployment.management if m.id == flow_id]

@@ -24,10 +24,13 @@ of them goes).  Likewise for the packets to close.  A change is:
   ``users2``; a Cisco or Junos filter ``portplan-from-users`` holds both boundaries);
 * ``listen``: a row whose packets between zones stay, and whose destination listens on other
   ports behind the published ones; ``pods``: a row whose packets stay, and one of whose ends
-  stands for other pods (Kubernetes cluster, namespace or labels); ``rehost``: a row new or
+  stands for other pods (Kubernetes cluster, namespace or labels), or a host no row leaves or
+  reaches whose pods change (its policy denies all: no flow, no protocol); ``rehost``: a row new or
   gone with a host added or removed, whose packets other rows need all the same (a host
-  renamed) (:mod:`portplan.diff._own`): no packet to open or close, a ``detail`` that says
-  what changes.
+  renamed); ``peer``: a row whose packets other rows need all the same, and which changes a
+  host's own rule per peer address range (a security group's: a host inside a subnet another
+  row comes from) (:mod:`portplan.diff._own`, :mod:`portplan.diff._peers`): no packet to open
+  or close, a ``detail`` that says what changes.
 """
 
 from __future__ import annotations
@@ -53,10 +56,10 @@ class Change:
     """One row's change as a firewall sees it."""
 
     kind: ChangeKind
-    flow: str  #: the flow key (``product/flow``)
+    flow: str  #: the flow key (``product/flow``); empty for a host no row leaves or reaches
     source: str
     destination: str
-    protocol: str
+    protocol: str | None  #: none for a host no row leaves or reaches (kind ``pods``)
     reference: str
     opened: Space  #: packets to permit newly
     closed: Space  #: packets no longer needed
@@ -411,6 +414,25 @@ def diff_plans(
                     destination_zone=row.destination_zone,
                 )
             )
+    for host, detail in own.rowless():
+        # (a host no row leaves or reaches: no flow, no protocol; its policy is its own)
+        zone = new.hosts[host].zone
+        result.changes.append(
+            Change(
+                kind=ChangeKind.PODS,
+                flow="",
+                source=host,
+                destination=host,
+                protocol=None,
+                reference="",
+                opened=Space.empty(),
+                closed=Space.empty(),
+                causes=tuple(causes.hosts((host,))),
+                detail=detail,
+                source_zone=zone,
+                destination_zone=zone,
+            )
+        )
     return result
 
 
@@ -419,7 +441,7 @@ class _Seen:
     packets (a vendor row repeated in two tables) give one change, naming both."""
 
     def __init__(self) -> None:
-        self.by_end: dict[tuple[str, str, str], list[Change]] = {}
+        self.by_end: dict[tuple[str, str, str | None], list[Change]] = {}
 
     def add(self, change: Change) -> bool:
         """Take out of ``change`` what earlier changes hold; whether anything is left."""

@@ -24,6 +24,11 @@ class ChangeKind(StrEnum):
     #: host of its own added or removed (a host renamed): the host's own rules (its security
     #: group, ruleset, NetworkPolicy) hold it, or held it
     REHOST = "rehost"
+    #: the packets between zones stay, needed by other rows; a host's own rule per peer
+    #: address range (a security group's: one per source range, with ``--egress`` one per
+    #: destination range) gains or loses ports: a host bound, unbound or re-addressed inside
+    #: a subnet another row comes from
+    PEER = "peer"
 
     @property
     def opens(self) -> bool:
@@ -33,4 +38,4 @@ class ChangeKind(StrEnum):
     def packets(self) -> bool:
         """Whether changes of this kind open or close packets between zones (the others change
         only the rules a host holds itself, and have none)."""
-        return self not in (ChangeKind.LISTEN, ChangeKind.PODS, ChangeKind.REHOST)
+        return self not in (ChangeKind.LISTEN, ChangeKind.PODS, ChangeKind.REHOST, ChangeKind.PEER)

@@ -7,7 +7,8 @@ the pods; ``listen`` and ``audit`` use it); which pods an end stands for (a Netw
 selects its own pods, and names its pod peers, by namespace and labels, in one cluster's
 file); which host's rules hold a row (a row new or gone with its host, whose packets other
 rows need all the same: a host renamed, its address kept, has its security group, ruleset and
-NetworkPolicy under the new name).  When only that changes, the plans still differ:
+NetworkPolicy under the new name); which rules a host holds per peer address range
+(:mod:`portplan.diff._peers`).  When only that changes, the plans still differ:
 each such change is given here, to be listed with no packet to open or close, and what
 changes in words.
 """
@@ -17,7 +18,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from portplan.diff._kind import ChangeKind
-from portplan.model.deployment import Kubernetes
+from portplan.diff._peers import PeerRules, peer_changes
+from portplan.model.kubernetes import Kubernetes
 from portplan.model.ports import PortSet
 from portplan.plan import Plan, PlannedFlow
 
@@ -60,6 +62,7 @@ class OwnRules:
             for name in old.hosts.keys() & new.hosts.keys()
             if old.hosts[name].kubernetes != new.hosts[name].kubernetes
         }
+        self.peers = PeerRules(old), PeerRules(new)
 
     def _pods(self, was: Sequence[PlannedFlow], now: Sequence[PlannedFlow]) -> str | None:
         """The pods an end of the rows stands for, when they change (with or without
@@ -94,6 +97,31 @@ class OwnRules:
             return f"{named} added: {its} own rules hold {row.opening} (other rows needed it)"
         return f"{named} removed: {its} own rules held {row.opening} (other rows need it still)"
 
+    def rowless(self) -> list[tuple[str, str]]:
+        """The hosts whose pods change, that no row leaves or reaches (in either plan; a
+        loopback row stays inside a pod), and that portplan writes a policy for on a side (they
+        are managed): that policy, which denies all, selects other pods.  Each with what
+        changes, in the deployment's order."""
+        ends = {
+            end
+            for plan in (self.old, self.new)
+            for row in plan.rows
+            if not row.loopback
+            for end in (row.source, row.destination)
+        }
+        return [
+            (
+                name,
+                f"pods of {name}: {pods_text(self.new.hosts[name].kubernetes)}, were "
+                f"{pods_text(self.old.hosts[name].kubernetes)} (no row leaves or reaches "
+                f"{name}'s pods: its policy, which denies all, selects other pods)",
+            )
+            for name in self.new.hosts
+            if name in self.pods
+            and name not in ends
+            and (self.old.hosts[name].managed or self.new.hosts[name].managed)
+        ]
+
     def changes(
         self, was: Sequence[PlannedFlow], now: Sequence[PlannedFlow], *, packets: bool
     ) -> list[tuple[ChangeKind, str]]:
@@ -102,6 +130,8 @@ class OwnRules:
         found = []
         if not packets and (rehost := self._rehost(was, now)) is not None:
             found.append((ChangeKind.REHOST, rehost))
+        if not packets and (peer := peer_changes(was, now, *self.peers)) is not None:
+            found.append((ChangeKind.PEER, peer))
         listen = _listen(was, now)
         if listen is not None:
             found.append((ChangeKind.LISTEN, listen))

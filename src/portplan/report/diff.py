@@ -82,10 +82,15 @@ def _moved(change: Change) -> str:
     )
 
 
+def _ends_text(change: Change) -> str:
+    """``clients -> app01``; the host alone for a host no row leaves or reaches."""
+    return f"{change.source} -> {change.destination}" if change.flow else change.source
+
+
 def _hosts(change: Change) -> str:
     """Source and destination; the zones, old and new, when they changed; what changes in the
     hosts' own rules, for a change no packet between zones shows."""
-    text = f"{change.source} -> {change.destination}"
+    text = _ends_text(change)
     if change.zone_moved:
         text += f" (zones {_moved(change)})"
     return text + f" ({change.detail})" if change.detail is not None else text
@@ -101,6 +106,8 @@ def _cause(change: Change) -> str:
 
 def _flow(change: Change) -> str:
     """The flow, and the other flows that change the same packets."""
+    if not change.flow:
+        return "-"  # (a host no row leaves or reaches)
     return change.flow + (f" (also {', '.join(change.also)})" if change.also else "")
 
 
@@ -245,8 +252,8 @@ def diff_junit(diff: PlanDiff) -> str:
         case = ET.SubElement(
             suite,
             "testcase",
-            classname=change.flow,
-            name=f"{change.kind.value} {change.source} -> {change.destination}",
+            classname=change.flow or "diff",  # (no flow: a host no row leaves or reaches)
+            name=f"{change.kind.value} {_ends_text(change)}",
         )
         failure = ET.SubElement(case, "failure", message=change.kind.value)
         parts = []

@@ -1,0 +1,119 @@
+"""The rules a host holds per peer address range, which the packets between zones do not show.
+
+A zone firewall sees a row's packets, however many rows need them.  A security group
+(``rules -t aws``) holds one rule per peer address range, never merged with the ranges around
+it: the destination's group one per source range, and with ``--egress`` the source's group
+one per destination range.  So a row whose packets other rows already need (a host inside a
+subnet that another row comes from) still gives its destination a rule for the host's own
+address, and takes it away when it goes; a host re-addressed inside that subnet moves it; a
+host that becomes managed gains its rules.  (A host's own ruleset, too, gains, with
+``--egress``, what it may send: the packets a subnet around it sent are no permission of the
+host's.)  Each such change is given here, in words, for rows with no packet between zones to
+open or close.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import NamedTuple
+
+from portplan.model._types import Network, Protocol
+from portplan.plan import Plan, PlannedFlow
+from portplan.spaces import Ranges, icmp_space_ranges, icmp_types_text, port_set_ranges, ports_text
+
+__all__ = ["PeerRules", "peer_changes"]
+
+
+class _Rule(NamedTuple):
+    """Where a rule of a host's own is: the host, which way, the protocol, the peer range."""
+
+    host: str
+    outbound: bool  #: the source's rule towards the destination (``--egress``)
+    protocol: Protocol
+    peer: Network
+
+
+def _ports(row: PlannedFlow, family: int) -> Ranges:
+    """The ports of ``row`` (ICMP: its messages of ``family``)."""
+    if row.protocol is Protocol.ICMP:
+        return icmp_space_ranges(row.icmp, family)
+    return port_set_ranges(row.ports)
+
+
+class PeerRules:
+    """The ports each host's rule per peer range holds, as ``rules -t aws`` gives them: for
+    every managed destination of a row, one per source range; for every managed source that
+    is one machine (or a cluster), one per destination range (with ``--egress``).  Loopback
+    rows need none, and a peer of a family the host has no address in is none of its rules."""
+
+    def __init__(self, plan: Plan) -> None:
+        self.plan = plan
+        self._families = {
+            name: {a.version for a in host.addresses} if host.addresses else {4, 6}
+            for name, host in plan.hosts.items()
+        }
+        self.held: dict[_Rule, Ranges] = {}
+        for row in plan.rows:
+            for rule in self.rules(row):
+                self.held[rule] = self.held.get(rule, Ranges()) | _ports(row, rule.peer.version)
+
+    def _managed(self, host: str) -> bool:
+        return host in self.plan.hosts and self.plan.unmanaged(host) is None
+
+    def rules(self, row: PlannedFlow) -> Iterator[_Rule]:
+        """The rules of hosts' own that hold ``row``."""
+        if row.loopback:
+            return
+        if self._managed(row.destination):
+            families = self._families[row.destination]
+            for peer in row.source_addresses:
+                if peer.version in families:
+                    yield _Rule(row.destination, False, row.protocol, peer)
+        if self._managed(row.source) and not self.plan.hosts[row.source].is_network:
+            families = self._families[row.source]
+            for peer in row.destination_addresses:
+                if peer.version in families:
+                    yield _Rule(row.source, True, row.protocol, peer)
+
+
+def _text(rule: _Rule, ports: Ranges) -> str:
+    if rule.protocol is Protocol.ICMP:
+        name = "icmp" if rule.peer.version == 4 else "icmpv6"
+        return f"{name}/{icmp_types_text(ports)}"
+    return f"{rule.protocol.value}/{ports_text(ports)}"
+
+
+def _peer(network: Network) -> str:
+    single = network.prefixlen == network.max_prefixlen
+    return str(network.network_address) if single else str(network)
+
+
+def _side(rows: Sequence[PlannedFlow], mine: PeerRules, other: PeerRules, verb: str) -> list[str]:
+    """What the rules of ``rows`` (one side's) hold that the other side's rules do not."""
+    found: dict[tuple[str, bool, str], list[str]] = {}
+    for row in rows:
+        for rule in mine.rules(row):
+            if rule.host not in other.plan.hosts:
+                continue  # (a host added or removed: its own rules are a rehost)
+            extra = _ports(row, rule.peer.version) - other.held.get(rule, Ranges())
+            if extra:
+                peers = found.setdefault((rule.host, rule.outbound, _text(rule, extra)), [])
+                if _peer(rule.peer) not in peers:
+                    peers.append(_peer(rule.peer))
+    out = []
+    for (host, outbound, ports), peers in found.items():
+        end = "destination" if outbound else "source"
+        plural = "s" if len(peers) > 1 else ""
+        text = f"{host}'s rules for {end}{plural} {', '.join(peers)} {verb} {ports}"
+        out.append(text + " (with --egress)" if outbound else text)
+    return out
+
+
+def peer_changes(
+    was: Sequence[PlannedFlow], now: Sequence[PlannedFlow], before: PeerRules, after: PeerRules
+) -> str | None:
+    """What the rows of one key, ``was`` to ``now``, change in the hosts' rules per peer range
+    (``before``: the old plan's, ``after``: the new one's), less what other rows of the same
+    hosts and peers hold: the ports they gain, then those they lose."""
+    found = [*_side(now, after, before, "gain"), *_side(was, before, after, "lose")]
+    return "; ".join(found) or None
