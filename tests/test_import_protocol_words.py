@@ -228,3 +228,46 @@ def test_a_versioned_name_drafts_the_protocol_verify_identifies(tmp_path: Path) 
         ([8443], "tcp", "tls", True),
         ([443], "tcp", None, True),  # HTTPS and SSL: two names, as HTTPS/TLS
     ]
+
+
+@pytest.mark.parametrize(
+    ("cell", "transports", "assumption"),
+    [
+        # HTTP/3 is QUIC, over UDP: a version written onto HTTP says it as HTTP/3 does
+        ("HTTPv3", (UDP,), "HTTPv3 runs over udp"),
+        ("HTTP v3", (UDP,), "HTTP v3 runs over udp"),
+        ("HTTP v3 UDP", (UDP,), None),
+        # up to HTTP/2, over TCP
+        ("HTTP v2", (TCP,), "HTTP v2 runs over tcp"),
+        ("HTTP v1.1", (TCP,), "HTTP v1.1 runs over tcp"),
+    ],
+)
+def test_a_version_onto_http_says_the_transport_of_that_http(
+    cell: str, transports: tuple[Transport, ...], assumption: str | None
+) -> None:
+    """``HTTPv3`` was read as HTTP up to HTTP/2, over TCP: a TCP flow the vendor never asked
+    for (beside its own UDP one in ``HTTP v3 UDP``); it is HTTP/3, over UDP, as ``HTTP/3``."""
+    reading = read_protocols(cell)
+    assert (reading.transports, reading.faults) == (transports, ())
+    assert reading.assumptions == (() if assumption is None else (assumption,))
+
+
+def test_http_v3_drafts_udp_and_no_protocol_verify_identifies_over_tcp(tmp_path: Path) -> None:
+    page = tmp_path / "ports.csv"
+    page.write_text(
+        "Source,Destination,Port,Protocol\n"
+        "A,B,443,HTTPv3\n"
+        "A,B,444,HTTP v3 UDP\n"
+        "A,B,8080,HTTP v1.1\n"
+        "A,B,8443,HTTP/3\n"
+    )
+    out = tmp_path / "product.yaml"
+    result = CliRunner().invoke(cli, ["import", str(page), "-o", str(out)])
+    assert result.exit_code == 0, result.stderr
+    flows = yaml.safe_load(out.read_text())["flows"]
+    assert [(f["ports"], f["protocol"], f.get("app_protocol")) for f in flows] == [
+        ([443], "udp", None),
+        ([444], "udp", None),
+        ([8080], "tcp", "http"),
+        ([8443], "udp", None),
+    ]
