@@ -271,3 +271,29 @@ def test_http_v3_drafts_udp_and_no_protocol_verify_identifies_over_tcp(tmp_path:
         ([8080], "tcp", "http"),
         ([8443], "udp", None),
     ]
+
+
+def test_tds_before_version_7_drafts_no_protocol_verify_identifies(tmp_path: Path) -> None:
+    """TDS 4.2 and 5.0 are Sybase's (SAP ASE): verify's `tds` identifier sends SQL Server's
+    PRELOGIN (MS-TDS, TDS 7 and later), which such a server does not answer with one, so a
+    working port would fail; ``TDS v7.4`` is SQL Server's and names `tds` as ``TDS`` does."""
+    page = tmp_path / "ports.csv"
+    page.write_text(
+        "Source,Destination,Port,Protocol\n"
+        "A,B,5000,TDSv5 TCP\n"
+        "A,B,5001,TDS v5.0 TCP\n"
+        "A,B,5002,TDS v4.2 TCP\n"
+        "A,B,1433,TDS v7.4 TCP\n"
+        "A,B,1434,TDS TCP\n"
+    )
+    out = tmp_path / "product.yaml"
+    result = CliRunner().invoke(cli, ["import", str(page), "-o", str(out)])
+    assert result.exit_code == 0, result.stderr
+    flows = yaml.safe_load(out.read_text())["flows"]
+    assert [(f["ports"], f["protocol"], f.get("app_protocol")) for f in flows] == [
+        ([5000], "tcp", None),
+        ([5001], "tcp", None),
+        ([5002], "tcp", None),
+        ([1433], "tcp", "tds"),
+        ([1434], "tcp", "tds"),
+    ]
