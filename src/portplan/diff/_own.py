@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from portplan.diff._kind import ChangeKind
-from portplan.model.deployment import Kubernetes
+from portplan.model.kubernetes import Kubernetes
 from portplan.model.ports import PortSet
 from portplan.plan import Plan, PlannedFlow
 
