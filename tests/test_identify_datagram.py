@@ -231,3 +231,79 @@ def test_an_answer_queued_behind_an_ignored_datagram_past_the_wait_is_read() -> 
         thread.join(5)
         peer.close()
     assert judged == [b"stray", b"answer"]
+
+
+#: a silent server on 127.0.0.3:5353 and its DNS identification from 127.0.0.1 (ephemeral
+#: ports 40000-40001), while forged ICMP port unreachables from 127.0.0.3 quote a datagram of
+#: the kind given: to another port of the host, from another source port, or (the control)
+#: from the identification's own source ports to the probed port
+_FORGED = r"""
+import asyncio, json, socket, struct, sys, threading, time
+from portplan.probe.identify import ProbeContext, identify
+
+kind = sys.argv[1]
+server = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+server.bind(("127.0.0.3", 5353))
+
+def checksum(data):
+    total = sum(struct.unpack(f"!{len(data) // 2}H", data))
+    total = (total & 0xFFFF) + (total >> 16)
+    return ~(total + (total >> 16)) & 0xFFFF
+
+def ip_header(source, destination, protocol, length):
+    header = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + length, 1, 0, 64, protocol, 0,
+                         socket.inet_aton(source), socket.inet_aton(destination))
+    return header[:10] + struct.pack("!H", checksum(header)) + header[12:]
+
+def unreachable(source_port, destination_port):
+    quoted = struct.pack("!HHHH", source_port, destination_port, 8, 0)
+    quoted = ip_header("127.0.0.1", "127.0.0.3", 17, len(quoted)) + quoted
+    icmp = struct.pack("!BBHI", 3, 3, 0, 0) + quoted
+    icmp = icmp[:2] + struct.pack("!H", checksum(icmp)) + icmp[4:]
+    return ip_header("127.0.0.3", "127.0.0.1", 1, len(icmp)) + icmp
+
+quoting = {
+    "another port": [(40000, 5354), (40001, 5354)],
+    "another source port": [(40002, 5353), (39999, 5353)],
+    "the request": [(40000, 5353), (40001, 5353)],
+}[kind]
+raw = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
+stop = threading.Event()
+
+def forge():
+    while not stop.is_set():
+        for ports in quoting:
+            raw.sendto(unreachable(*ports), ("127.0.0.1", 0))
+        time.sleep(0.01)
+
+thread = threading.Thread(target=forge)
+thread.start()
+try:
+    found = asyncio.run(identify("dns", ProbeContext(address="127.0.0.3", port=5353, timeout=1.0)))
+finally:
+    stop.set()
+    thread.join()
+print(json.dumps([found.error, dict(found.details)]))
+"""
+
+
+@pytest.mark.netns
+@pytest.mark.parametrize("kind", ["another port", "another source port"])
+def test_a_port_unreachable_about_another_datagram_never_closes_a_silent_port(kind: str) -> None:
+    """A UDP identification's request that meets an ICMP port unreachable reads the port
+    `closed` (or `rejected`); one about another datagram, to another port of the same host or
+    from another source port (an earlier probe's, another exchange's), never reaches its socket:
+    the kernel hands a connected socket only the errors that quote its own addresses and
+    ports.  The control shows the forged message is delivered when it quotes the request."""
+    with netns.guard(), netns.namespace() as name:
+        netns.run(["ip", "netns", "exec", name, "sysctl", "-q", "-w",
+                   "net.ipv4.ip_local_port_range=40000 40001"])  # fmt: skip
+        stray = _inside(name, _FORGED, kind)
+        control = _inside(name, _FORGED, "the request")
+    assert stray.returncode == 0, stray.stderr
+    error, details = json.loads(stray.stdout)
+    assert "unreachable" not in details, (error, details)
+    assert error.startswith("no answer (open|filtered)"), (error, details)
+    assert control.returncode == 0, control.stderr
+    error, details = json.loads(control.stdout)
+    assert (error, details["unreachable"]) == ("closed (ICMP port unreachable)", "closed"), details

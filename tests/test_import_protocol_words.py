@@ -228,3 +228,72 @@ def test_a_versioned_name_drafts_the_protocol_verify_identifies(tmp_path: Path) 
         ([8443], "tcp", "tls", True),
         ([443], "tcp", None, True),  # HTTPS and SSL: two names, as HTTPS/TLS
     ]
+
+
+@pytest.mark.parametrize(
+    ("cell", "transports", "assumption"),
+    [
+        # HTTP/3 is QUIC, over UDP: a version written onto HTTP says it as HTTP/3 does
+        ("HTTPv3", (UDP,), "HTTPv3 runs over udp"),
+        ("HTTP v3", (UDP,), "HTTP v3 runs over udp"),
+        ("HTTP v3 UDP", (UDP,), None),
+        # up to HTTP/2, over TCP
+        ("HTTP v2", (TCP,), "HTTP v2 runs over tcp"),
+        ("HTTP v1.1", (TCP,), "HTTP v1.1 runs over tcp"),
+    ],
+)
+def test_a_version_onto_http_says_the_transport_of_that_http(
+    cell: str, transports: tuple[Transport, ...], assumption: str | None
+) -> None:
+    """``HTTPv3`` was read as HTTP up to HTTP/2, over TCP: a TCP flow the vendor never asked
+    for (beside its own UDP one in ``HTTP v3 UDP``); it is HTTP/3, over UDP, as ``HTTP/3``."""
+    reading = read_protocols(cell)
+    assert (reading.transports, reading.faults) == (transports, ())
+    assert reading.assumptions == (() if assumption is None else (assumption,))
+
+
+def test_http_v3_drafts_udp_and_no_protocol_verify_identifies_over_tcp(tmp_path: Path) -> None:
+    page = tmp_path / "ports.csv"
+    page.write_text(
+        "Source,Destination,Port,Protocol\n"
+        "A,B,443,HTTPv3\n"
+        "A,B,444,HTTP v3 UDP\n"
+        "A,B,8080,HTTP v1.1\n"
+        "A,B,8443,HTTP/3\n"
+    )
+    out = tmp_path / "product.yaml"
+    result = CliRunner().invoke(cli, ["import", str(page), "-o", str(out)])
+    assert result.exit_code == 0, result.stderr
+    flows = yaml.safe_load(out.read_text())["flows"]
+    assert [(f["ports"], f["protocol"], f.get("app_protocol")) for f in flows] == [
+        ([443], "udp", None),
+        ([444], "udp", None),
+        ([8080], "tcp", "http"),
+        ([8443], "udp", None),
+    ]
+
+
+def test_tds_before_version_7_drafts_no_protocol_verify_identifies(tmp_path: Path) -> None:
+    """TDS 4.2 and 5.0 are Sybase's (SAP ASE): verify's `tds` identifier sends SQL Server's
+    PRELOGIN (MS-TDS, TDS 7 and later), which such a server does not answer with one, so a
+    working port would fail; ``TDS v7.4`` is SQL Server's and names `tds` as ``TDS`` does."""
+    page = tmp_path / "ports.csv"
+    page.write_text(
+        "Source,Destination,Port,Protocol\n"
+        "A,B,5000,TDSv5 TCP\n"
+        "A,B,5001,TDS v5.0 TCP\n"
+        "A,B,5002,TDS v4.2 TCP\n"
+        "A,B,1433,TDS v7.4 TCP\n"
+        "A,B,1434,TDS TCP\n"
+    )
+    out = tmp_path / "product.yaml"
+    result = CliRunner().invoke(cli, ["import", str(page), "-o", str(out)])
+    assert result.exit_code == 0, result.stderr
+    flows = yaml.safe_load(out.read_text())["flows"]
+    assert [(f["ports"], f["protocol"], f.get("app_protocol")) for f in flows] == [
+        ([5000], "tcp", None),
+        ([5001], "tcp", None),
+        ([5002], "tcp", None),
+        ([1433], "tcp", "tds"),
+        ([1434], "tcp", "tds"),
+    ]

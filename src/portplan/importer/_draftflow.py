@@ -45,8 +45,12 @@ _IDENTIFIED = frozenset(AppProtocol.__members__.values())
 #: every protocol name the reader knows: one verify identifies, or one with a standard transport
 _PROTOCOLS = _IDENTIFIED | STANDARD_TRANSPORTS.keys()
 #: versions verify's identifier of the protocol does not speak: a server that speaks only
-#: SNMPv1 answers neither SNMPv3's discovery nor an SNMPv2c request
-_UNSPOKEN = frozenset({NamedProtocol("snmp", "1")})
+#: SNMPv1 answers neither SNMPv3's discovery nor an SNMPv2c request; TDS 4.2 and 5.0 are
+#: Sybase's (SAP ASE), which has no answer to SQL Server's PRELOGIN (MS-TDS, TDS 7 and later)
+_UNSPOKEN = frozenset(
+    {NamedProtocol("snmp", "1")}
+    | {NamedProtocol("tds", version) for version in ("4", "4.2", "5", "5.0")}
+)
 #: fields the model keeps as the flow's own text: who needs access, where it leaves from
 KEPT_AS_TEXT = (Field.ACCESS, Field.SOURCE_PORT)
 

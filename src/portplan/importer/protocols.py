@@ -74,8 +74,12 @@ class NamedProtocol:
 
 
 def _versioned(text: str, known: Container[str]) -> NamedProtocol:
-    """``text`` as a known protocol and the version written onto it, or as itself."""
+    """``text`` as a known protocol and the version written onto it, or as itself; a version
+    the reader knows by a name of its own (``HTTPv3`` is ``HTTP/3``, QUIC over UDP, not HTTP
+    up to HTTP/2 over TCP) is that name."""
     if text not in known and (match := _VERSIONED.fullmatch(text)) and match["name"] in known:
+        if (own := f"{match['name']}/{match['version']}") in known:
+            return NamedProtocol(own)
         return NamedProtocol(match["name"], match["version"])
     return NamedProtocol(text)
 
