@@ -297,3 +297,44 @@ def test_tds_before_version_7_drafts_no_protocol_verify_identifies(tmp_path: Pat
         ([1433], "tcp", "tds"),
         ([1434], "tcp", "tds"),
     ]
+
+
+@pytest.mark.parametrize(
+    ("cell", "transports", "fault"),
+    [
+        # were TCP and UDP: SNMP over TCP (RFC 3430) drafted a UDP flow the vendor never named
+        ("SNMP TCP", (TCP,), "'SNMP' usually runs over udp, and the cell names tcp only"),
+        ("SNMPv3 TCP", (TCP,), "'SNMPv3' usually runs over udp, and the cell names tcp only"),
+        ("SSH, SNMP TCP", (TCP,), "'SNMP' usually runs over udp, and the cell names tcp only"),
+        ("HTTPS, Syslog UDP", (UDP,), "'HTTPS' usually runs over tcp, and the cell names udp"),
+    ],
+)
+def test_an_application_beside_other_transports_adds_none(
+    cell: str, transports: tuple[Transport, ...], fault: str
+) -> None:
+    reading = read_protocols(cell)
+    assert reading.transports == transports
+    (found,) = reading.faults
+    assert found.message.startswith(fault), found.message
+    assert "add " in found.message and "by hand" in found.message
+
+
+def test_an_application_beside_its_own_transport_reads_as_before() -> None:
+    for cell, transports in (
+        ("TCP/UDP SNMP", (TCP, UDP)),
+        ("TCP/HTTPS", (TCP,)),
+        ("UDP NTP", (UDP,)),
+    ):
+        reading = read_protocols(cell)
+        assert (reading.transports, reading.faults) == (transports, ())
+
+
+def test_snmp_over_tcp_drafts_tcp_only(tmp_path: Path) -> None:
+    page = tmp_path / "ports.csv"
+    page.write_text("Source,Destination,Port,Protocol\nA,B,1161,SNMP TCP\n")
+    out = tmp_path / "product.yaml"
+    result = CliRunner().invoke(cli, ["import", str(page), "-o", str(out)])
+    assert result.exit_code == 1, result.output  # the draft is written; the fault is said
+    assert "'SNMP' usually runs over udp" in result.stderr
+    flows = yaml.safe_load(out.read_text())["flows"]
+    assert [(f["ports"], f["protocol"]) for f in flows] == [([1161], "tcp")]

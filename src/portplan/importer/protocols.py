@@ -6,8 +6,11 @@ A protocol column names transports (``tcp``, ``udp``, ``icmp``), applications (`
 protocol has one standard transport (:data:`STANDARD_TRANSPORTS`: SSH and HTTPS over TCP, SNMP
 and NTP over UDP...), whatever version is written onto its name (``SNMPv3``), and when a name
 also names the protocol it runs over (``SFTP (SSH)``), where both agree; the reading then
-states that assumption.  A cell that names no transport
-at all (``IPC``, ``Custom HDFS protocol``) is a fault: the reader does not guess.  So is ICMP
+states that assumption.  Beside transports written (``SNMP TCP``, SNMP over TCP), an
+application adds none of its own: only those written are read, and one it usually runs over
+that is not written is a fault, never a transport more than the vendor asked for.  A cell
+that names no transport at all (``IPC``, ``Custom HDFS protocol``) is a fault: the reader does
+not guess.  So is ICMP
 of one IP version (``ICMPv6``, ``ICMP (IPv6)``), never read as ICMP, which is both; and a port
 written in the cell (``TCP/443``, ``TCP (443)``): a protocol cell holds no port, and the row's
 ports come from its port column.  Words that change what the transports say (``TCP, not UDP``,
@@ -162,6 +165,21 @@ def _port(token: Token) -> Fault:
     )
 
 
+def _other_transport(
+    text: str, application: str, transport: Transport, stated: list[Transport]
+) -> Fault:
+    """The fault of an application named beside transports that are not its standard one
+    (``SNMP TCP``): only the transports written are read, never one more."""
+    written = " and ".join(dict.fromkeys(t.value for t in stated))
+    return Fault(
+        start=0,
+        end=len(text),
+        message=f"{application!r} usually runs over {transport.value}, and the cell names "
+        f"{written} only: the draft has {written}; add {transport.value} by hand if the "
+        "vendor means it too",
+    )
+
+
 def read_protocols(text: str) -> ProtocolReading:
     """Read a protocol cell; see the module for what it understands."""
     if " ".join(text.lower().split()) in _EMPTY:
@@ -278,6 +296,9 @@ def read_protocols(text: str) -> ProtocolReading:
         named = named_protocols(application, STANDARD_TRANSPORTS)
         runs_over = {STANDARD_TRANSPORTS.get(n.name) for n in named}
         if len(runs_over) == 1 and (transport := runs_over.pop()) is not None:
+            if stated and transport not in stated:  # SNMP TCP: what the vendor wrote holds
+                hidden.append(_other_transport(text, application, transport, stated))
+                continue
             implied.append(transport)
             if transport not in stated:
                 assumptions.append(f"{application} runs over {transport.value}")
