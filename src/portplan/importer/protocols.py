@@ -10,12 +10,12 @@ states that assumption.  Beside transports written (``SNMP TCP``, SNMP over TCP)
 application adds none of its own: only those written are read, and one it usually runs over
 that is not written is a fault, never a transport more than the vendor asked for.  A cell
 that names no transport at all (``IPC``, ``Custom HDFS protocol``) is a fault: the reader does
-not guess.  So is ICMP
-of one IP version (``ICMPv6``, ``ICMP (IPv6)``), never read as ICMP, which is both; and a port
-written in the cell (``TCP/443``, ``TCP (443)``): a protocol cell holds no port, and the row's
-ports come from its port column.  Words that change what the transports say (``TCP, not UDP``,
-``UDP optional``) and marks (``TCP¹``, ``TCP/UDP*``, ``UDP?``) are faults, never an
-application's name beside transports read as if they were not there.
+not guess.  So is ICMP of one IP version (``ICMPv6``, ``ICMP (IPv6)``), never read as ICMP,
+which is both; and a port written in the cell (``TCP/443``, ``TCP (443)``): a protocol cell
+holds no port, and the row's ports come from its port column.  Words that change what the
+transports say (``TCP, not UDP``, ``UDP optional``) and marks (``TCP¹``, ``TCP/UDP*``,
+``UDP?``) are faults, never an application's name beside transports read as if they were not
+there.
 """
 
 from __future__ import annotations
