@@ -834,6 +834,46 @@ DEPLOYMENT_CASES = [
         id="kubernetes-label-key",
     ),
     pytest.param(
+        # a prefix of two dots in a row, or a '/' with no prefix, passed: the API server
+        # refuses both
+        Case(
+            text=edit(K8S, _PA01_PODS, _PA01_PODS.replace("{app:", "{a..b/app:"), line=28),
+            line=28,
+            column=67,
+            message="hosts.pa01.kubernetes.pod_labels.a..b/app: 'a..b/app' is not a valid "
+            "Kubernetes label key",
+            hint="write the label as the pods carry it",
+        ),
+        id="kubernetes-label-key-prefix-dots",
+    ),
+    pytest.param(
+        Case(
+            text=edit(K8S, _PA01_PODS, _PA01_PODS.replace("{app:", "{/app:"), line=28),
+            line=28,
+            column=67,
+            message="hosts.pa01.kubernetes.pod_labels./app: '/app' is not a valid Kubernetes "
+            "label key",
+            hint="write the label as the pods carry it",
+        ),
+        id="kubernetes-label-key-empty-prefix",
+    ),
+    pytest.param(
+        Case(
+            text=edit(
+                edit(K8S, "  pa01:\n", "  pa..01:\n", line=25),
+                "      physical_access: pa01\n",
+                "      physical_access: pa..01\n",
+                line=72,
+            ),
+            line=25,
+            column=3,
+            message="host 'pa..01' stands for pods, and 'portplan-pa..01', the name of its "
+            "NetworkPolicy, is not a name Kubernetes takes",
+            hint="rename the host: at most 244 lower-case letters",
+        ),
+        id="kubernetes-policy-name-dots",
+    ),
+    pytest.param(
         Case(
             text=edit(
                 edit(K8S, "  pa01:\n", "  PA01:\n", line=25),
@@ -845,7 +885,7 @@ DEPLOYMENT_CASES = [
             column=3,
             message="host 'PA01' stands for pods, and 'portplan-PA01', the name of its "
             "NetworkPolicy, is not a name Kubernetes takes",
-            hint="rename the host: lower-case letters",
+            hint="rename the host: at most 244 lower-case letters",
         ),
         id="kubernetes-policy-name",
     ),

@@ -82,8 +82,8 @@ def _policy_names(source: SourceMap, hosts: Mapping[str, Host]) -> Iterable[Diag
                 ("hosts", name),
                 f"host {name!r} stands for pods, and 'portplan-{name}', the name of its "
                 "NetworkPolicy, is not a name Kubernetes takes",
-                "rename the host: lower-case letters, digits, '-' and '.', at most 242 "
-                "characters, ending with a letter or digit",
+                "rename the host: at most 244 lower-case letters, digits, '-' and '.', each "
+                "part between dots starting and ending with a letter or digit",
                 at_key=True,
             )
 

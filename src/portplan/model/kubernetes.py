@@ -20,19 +20,23 @@ __all__ = ["NAMESPACE_PATTERN", "Kubernetes", "is_object_name"]
 
 #: a namespace: an RFC 1123 DNS label
 NAMESPACE_PATTERN = r"^[a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?$"
-#: an object's name (a NetworkPolicy's) or a label key's prefix: an RFC 1123 DNS subdomain
-_DNS_SUBDOMAIN = re.compile(r"^[a-z0-9](?:[-a-z0-9.]{0,251}[a-z0-9])?$")
+#: an object's name (a NetworkPolicy's) or a label key's prefix: an RFC 1123 DNS subdomain,
+#: labels of lower-case letters, digits and '-' that start and end with a letter or digit,
+#: joined by dots (at most 253 characters: :func:`is_object_name`)
+_DNS_SUBDOMAIN = re.compile(
+    r"^[a-z0-9](?:[-a-z0-9]*[a-z0-9])?(?:\.[a-z0-9](?:[-a-z0-9]*[a-z0-9])?)*$"
+)
 _LABEL_NAME = re.compile(r"^[A-Za-z0-9](?:[-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$")
 
 
 def is_object_name(name: str) -> bool:
     """Whether Kubernetes takes ``name`` as an object's name (a DNS subdomain)."""
-    return _DNS_SUBDOMAIN.match(name) is not None
+    return len(name) <= 253 and _DNS_SUBDOMAIN.match(name) is not None
 
 
 def _label_key(key: str) -> str:
-    prefix, _, name = key.rpartition("/")
-    if (prefix and not is_object_name(prefix)) or not _LABEL_NAME.match(name):
+    prefix, slash, name = key.rpartition("/")
+    if (slash and not is_object_name(prefix)) or not _LABEL_NAME.match(name):
         raise ValueError(
             f"{key!r} is not a valid Kubernetes label key: a name of at most 63 letters, "
             "digits, '-', '_' and '.', starting and ending with a letter or digit, "
