@@ -306,6 +306,73 @@ def test_chains_only_forwarded_traffic_passes_are_neither_shadowed_nor_unreadabl
     assert "serves loop-1.0/web, loop-1.0/radius" not in listing  # was the mark rule's
 
 
+@pytest.mark.netns
+@pytest.mark.parametrize("name", ["unreached.nft", "unreached.v4"])
+def test_chains_no_base_chain_leads_to_are_neither_shadowed_nor_unreadable(name: str) -> None:
+    """The chain nothing jumps to drops tcp 18080 before it accepts the client's, yet the
+    client reaches the server's 18080: no packet passes that chain, nor the chain only it
+    jumps to, nor the chain of a table (iptables: of another table) no base chain leads to.
+    None of their rules is shadowed, shadows or is unreadable, and the annotated copy says
+    that no base chain leads to them instead of 'blocks' or 'serves'; the chain the input
+    chain reaches through another (a jump, then a goto) is read as ever (its drop is
+    shadowed)."""
+    text = (DATA / name).read_text()
+    moved = text.replace("10.0.0.", "192.0.2.")
+    near, far = ipaddress.ip_address("192.0.2.2"), ipaddress.ip_address("192.0.2.3")
+    with netns.guard("nft", "iptables-restore"), netns.topology() as net:
+        net.add_node("client", [near])
+        server = net.add_node("server", [far])
+        net.load(server, "server", {f"server.{name.rpartition('.')[2]}": moved})
+        net.listen(server, [("tcp", far, 18080)])
+        (reached,) = net.probe({"client": [netns.Probe("tcp", far, 18080)]})["client"]
+        assert reached in netns.PASSED
+    if name.endswith(".nft"):
+        ruleset, texts = read_nftables_json(nft_json_of(text), name), {}
+    else:
+        texts = {name: iptables_saved(text)}
+        ruleset = read_iptables_save([(name, texts[name], 4)])
+    chain_of = {r.where: c.name.lower() for c in ruleset.chains.values() for r in c.rules}
+    for egress in (False, True):
+        result = audit_ruleset(plan(), "server", ruleset, egress=egress, annotate=True)
+        judged = [
+            (f.kind.value, chain_of[f.rule or ""])
+            for f in result.findings
+            if f.kind in (FindingKind.SHADOWED, FindingKind.UNREADABLE)
+        ]
+        assert judged == [("shadowed", "used")]
+    unreached = "no base chain leads here: sees no packet"
+    effects: dict[str, list[str]] = {}
+    for rule in result.rules:  # iptables-save lists user chains in an order of its own
+        effects.setdefault(chain_of[rule.where], []).append(rule.effect)
+    assert effects == {
+        "input": ["serves", "serves"],
+        "via": ["serves"],
+        "used": ["serves", "no effect here"],
+        "unused": [unreached] * 4,
+        "deeper": [unreached] * 2,
+        "spare": [unreached] * 2,
+    }
+    (listing,) = annotated_copy(result, texts).values()
+    assert f"# portplan: {unreached}\n" in listing
+    assert "# portplan: blocks" not in listing  # was the unreached chains' drops'
+
+
+@pytest.mark.netns
+def test_a_chain_a_verdict_map_may_jump_to_is_read() -> None:
+    """A verdict map whose entries time out may jump to any chain of its table, listed in its
+    entries or not: both chains are read as ever (each one's accept is shadowed)."""
+    ruleset = nft("vmap-jump.nft")
+    assert ruleset.idle() == {}
+    result = audit_ruleset(plan(), "server", ruleset, annotate=True)
+    shadowed = [
+        (f.rule or "").split(" handle")[0]
+        for f in result.findings
+        if f.kind is FindingKind.SHADOWED
+    ]
+    assert shadowed == ["table inet fw chain listed", "table inet fw chain unlisted"]
+    assert "no base chain leads here: sees no packet" not in {r.effect for r in result.rules}
+
+
 # -- a jump, goto or return on a condition it cannot read -------------------------------------
 
 

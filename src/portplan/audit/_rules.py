@@ -19,6 +19,7 @@ __all__ = [
     "BOUNDARY_PLATFORMS",
     "DORMANT_EFFECT",
     "FORWARDED_EFFECT",
+    "UNREACHED_EFFECT",
     "Chain",
     "Hook",
     "Interface",
@@ -32,10 +33,11 @@ __all__ = [
 #: and output hooks), never for what it forwards
 BOUNDARY_PLATFORMS = frozenset({"cisco"})
 #: what the annotated copy says of a rule no packet of the host's own traffic passes, for
-#: each reason (:meth:`Ruleset.idle`): its table is dormant, or only forwarded traffic
-#: reaches its chain
+#: each reason (:meth:`Ruleset.idle`): its table is dormant, only forwarded traffic reaches
+#: its chain, or no base chain jumps or goes to its chain, not even through other chains
 DORMANT_EFFECT = "dormant table: sees no packet"
 FORWARDED_EFFECT = "forwarded traffic only: not the host's own"
+UNREACHED_EFFECT = "no base chain leads here: sees no packet"
 
 
 class Verdict(StrEnum):
@@ -122,6 +124,12 @@ class Chain:
     #: a base chain only what the host routes between others passes (nftables ``hook
     #: forward``, iptables ``FORWARD``): no packet it receives or sends itself
     forwards: bool = False
+    #: a regular chain (nftables, one without a hook; iptables, a user-defined chain): a
+    #: packet passes it only when a rule of a chain it passes jumps or goes here
+    regular: bool = False
+    #: a rule may jump or go here without naming it (a verdict map whose entries the audit
+    #: cannot read): a regular chain no rule names may still see packets
+    jumped_unnamed: bool = False
 
     def describe_policy(self) -> str:
         return f"policy {self.policy} of chain {self.key}"
@@ -157,13 +165,17 @@ class Ruleset:
 
     def idle(self) -> dict[str, str]:
         """The chains no packet of the host's own traffic passes, each with what the annotated
-        copy says of its rules: those of a dormant table, and those only forwarded traffic
+        copy says of its rules: those of a dormant table; those only forwarded traffic
         reaches, a ``forward`` base chain and the chains only it jumps or goes to (a chain a
-        chain on the host's way jumps to as well is on that way)."""
-        dormant = {c.key: DORMANT_EFFECT for c in self.chains.values() if c.dormant}
+        chain on the host's way jumps to as well is on that way); and the regular chains no
+        base chain jumps or goes to, not even through other chains, which no packet passes."""
+        chains = self.chains.values()
+        dormant = {c.key: DORMANT_EFFECT for c in chains if c.dormant}
         own = set(self.reached([k for keys in self.paths.values() for k in keys]))
-        forwarded = self.reached([c.key for c in self.chains.values() if c.forwards])
-        return {k: FORWARDED_EFFECT for k in forwarded if k not in own} | dormant
+        forwarded = self.reached([c.key for c in chains if c.forwards])
+        led = set(self.reached([c.key for c in chains if not c.regular or c.jumped_unnamed]))
+        unreached = {c.key: UNREACHED_EFFECT for c in chains if c.key not in led}
+        return unreached | {k: FORWARDED_EFFECT for k in forwarded if k not in own} | dormant
 
     def awake(self) -> list[Chain]:
         """The chains that may see a packet of the host's own traffic (:meth:`idle`)."""

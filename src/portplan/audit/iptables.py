@@ -421,6 +421,7 @@ def read_iptables_save(
                     families=frozenset({family}),
                     where=where,
                     forwards=chain_name == "FORWARD" and policy != "-",  # not a user chain
+                    regular=policy == "-",
                 )
             elif line.startswith(("-A ", "--append ")):
                 ruleset.chains.setdefault(

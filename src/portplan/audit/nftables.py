@@ -62,6 +62,12 @@ _PASSIVE = frozenset({"counter", "log", "mangle", "notrack", "ct helper", "set",
 class _Reader(Conditions):
     """The rules of a ruleset, with what they match."""
 
+    def __init__(self, items: list[dict[str, Any]], where: str) -> None:
+        super().__init__(items, where)
+        #: the tables (family, name) with a verdict map whose entries the audit cannot read:
+        #: its rules may jump or go to any chain of the table
+        self.unread_maps: set[tuple[str, str]] = set()
+
     def rules(self, body: dict[str, Any], families: frozenset[int]) -> Iterator[Rule]:
         """The rule (several for a verdict map), with what it matches."""
         table = (body["family"], body["table"])
@@ -147,6 +153,7 @@ class _Reader(Conditions):
                 why = f"verdict map {data} (its entries are not in the ruleset, or change)"
                 _key_implies(vmap.get("key"), built)
                 built.unreadable.append(why)
+                self.unread_maps.add(table)
                 for guess in (Verdict.ACCEPT, Verdict.DROP):
                     yield _rule(common, f"any entry : {guess}", built, guess)
                 return
@@ -261,6 +268,7 @@ def read_nftables_json(text: str, where: str) -> Ruleset:
             where=f"table {family} {body['table']} chain {body['name']}",
             dormant=idle.get((str(family), str(body["table"]))) == DORMANT,
             forwards=body.get("hook") == "forward",
+            regular=body.get("hook") is None,
         )
         chains[(family, body["table"], body["name"])] = chain
         ruleset.chains[key] = chain
@@ -288,4 +296,6 @@ def read_nftables_json(text: str, where: str) -> Ruleset:
         if owner is None:
             raise AuditError(f"{where}: a rule of chain {body['chain']} before the chain itself")
         owner.rules.extend(reader.rules(body, owner.families))
+    for (family, table, _name), chain in chains.items():
+        chain.jumped_unnamed = (family, table) in reader.unread_maps
     return ruleset

@@ -136,8 +136,8 @@ def _refuse_other_kinds(files: list[RulesetFile], host: str | None) -> None:
     metavar="PATH",
     help="Also write a copy of the ruleset with a comment above each rule naming the flows "
     "it serves, or 'not in plan', 'blocks', 'no effect here', 'dormant table: sees no "
-    "packet', 'forwarded traffic only: not the host's own' (a directory when there are "
-    "several files).",
+    "packet', 'forwarded traffic only: not the host's own', 'no base chain leads here: sees "
+    "no packet' (a directory when there are several files).",
 )
 @format_option("table", "json", "csv", "junit", help="Report format.")
 @output_option("Write the report to PATH ('-': standard output).")
