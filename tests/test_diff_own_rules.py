@@ -457,7 +457,7 @@ def test_other_pods_of_a_host_on_no_row_are_a_change_of_its_deny_all_policy(
             ChangeKind.PODS,
             "db01",
             "pods of db01: prod/web app=db, were none (no row leaves or reaches db01's "
-            "pods: its policy, which denies all, selects other pods)",
+            "pods: a policy that denies all is written for them)",
         )
     ]
     # unmanaged, before and after: no policy of portplan's selects them
@@ -466,3 +466,78 @@ def test_other_pods_of_a_host_on_no_row_are_a_change_of_its_deny_all_policy(
     )
     found, _old, _new = compare(folder, unmanaged, unmanaged.replace("{app: db}", "{app: db2}"))
     assert found.identical
+
+
+def test_a_host_on_no_row_whose_deny_all_policy_comes_or_goes_is_a_pods_change(
+    folder: Path,
+) -> None:
+    managed = DEPLOYMENT.replace(*DB)
+    unmanaged = managed.replace("10.3.0.20]\n", "10.3.0.20]\n    managed: false\n")
+    written = "(no row leaves or reaches db01's pods: a policy that denies all is written for them)"
+    gone = (
+        "(no row leaves or reaches db01's pods: its policy, which denied all, is written no more)"
+    )
+    # made managed, its pods the same: the policy portplan-db01 is written
+    found, old, new = compare(folder, unmanaged, managed)
+    assert "portplan-db01" not in policies(old)["prod.yaml"]
+    assert "portplan-db01" in policies(new)["prod.yaml"]
+    (change,) = found.changes
+    assert (change.kind, change.flow, change.source, change.protocol, change.detail) == (
+        ChangeKind.PODS,
+        "",
+        "db01",
+        None,
+        f"pods of db01: prod/web app=db {written}",
+    )
+    assert change.causes == ("host db01 managed: no -> yes",)
+    assert (change.source_zone, change.destination_zone) == ("data", "data")
+    code, out = run("diff", str(folder / "old.yaml"), str(folder / "new.yaml"))
+    assert code == 1
+    assert out.endswith("0 to open, 0 to close, 1 to change\n")
+    # unmade managed: it is written no more
+    found, old, new = compare(folder, managed, unmanaged)
+    assert "portplan-db01" in policies(old)["prod.yaml"]
+    assert "portplan-db01" not in policies(new)["prod.yaml"]
+    assert [(c.kind, c.source, c.detail, c.causes) for c in found.changes] == [
+        (
+            ChangeKind.PODS,
+            "db01",
+            f"pods of db01: prod/web app=db {gone}",
+            ("host db01 managed: yes -> no",),
+        )
+    ]
+    # unmade managed with other pods: the old pods' policy goes
+    found, _old, _new = compare(folder, managed, unmanaged.replace("{app: db}", "{app: db2}"))
+    assert [c.detail for c in found.changes] == [
+        f"pods of db01: prod/web app=db2, were prod/web app=db {gone}"
+    ]
+    # the host added, or removed (in its zone, data)
+    found, old, new = compare(folder, DEPLOYMENT, managed)
+    assert "portplan-db01" not in policies(old)["prod.yaml"]
+    assert "portplan-db01" in policies(new)["prod.yaml"]
+    assert [(c.kind, c.source, c.destination_zone, c.detail, c.causes) for c in found.changes] == [
+        (
+            ChangeKind.PODS,
+            "db01",
+            "data",
+            f"pods of db01: prod/web app=db {written}",
+            ("host db01 added",),
+        )
+    ]
+    found, _old, _new = compare(folder, managed, DEPLOYMENT)
+    assert [(c.kind, c.source, c.destination_zone, c.detail, c.causes) for c in found.changes] == [
+        (
+            ChangeKind.PODS,
+            "db01",
+            "data",
+            f"pods of db01: prod/web app=db {gone}",
+            ("host db01 removed",),
+        )
+    ]
+    data = machine.document(diff_json(found), "diff")
+    assert [(r["kind"], r["flow"], r["source"], r["protocol"]) for r in data["changes"]] == [
+        ("pods", "", "db01", None)
+    ]
+    # an unmanaged host added or removed: no policy of portplan's, before or after
+    assert compare(folder, DEPLOYMENT, unmanaged)[0].identical
+    assert compare(folder, unmanaged, DEPLOYMENT)[0].identical

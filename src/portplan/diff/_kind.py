@@ -18,7 +18,9 @@ class ChangeKind(StrEnum):
     #: the source connects to changes (what a NetworkPolicy, ``listen`` and ``audit`` use)
     LISTEN = "listen"
     #: the packets between zones stay; the pods an end stands for change (its Kubernetes
-    #: cluster, namespace or pod labels): what a NetworkPolicy selects or names as a peer
+    #: cluster, namespace or pod labels): what a NetworkPolicy selects or names as a peer; or
+    #: the deny-all policy of a host no row leaves or reaches selects other pods, or is written
+    #: or no more (no flow)
     PODS = "pods"
     #: the packets between zones stay, needed by other rows; the row is new or gone with a
     #: host of its own added or removed (a host renamed): the host's own rules (its security

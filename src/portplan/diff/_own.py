@@ -51,6 +51,19 @@ def pods_text(k8s: Kubernetes | None) -> str:
     return f"{k8s.cluster}/{k8s.namespace} {labels}"
 
 
+def _pods_of(plan: Plan, name: str) -> str:
+    """The pods host ``name`` stands for in ``plan`` (``none``: no such host, or no pods)."""
+    host = plan.hosts.get(name)
+    return pods_text(host.kubernetes if host is not None else None)
+
+
+def _policy(plan: Plan, name: str) -> Kubernetes | None:
+    """The pods host ``name`` has a NetworkPolicy for in ``plan`` (``rules -t kubernetes``
+    writes one for each managed host with ``kubernetes:``), or none."""
+    host = plan.hosts.get(name)
+    return host.kubernetes if host is not None and host.managed else None
+
+
 class OwnRules:
     """The changes of the rows of one key that only the hosts' own rules show."""
 
@@ -98,10 +111,11 @@ class OwnRules:
         return f"{named} removed: {its} own rules held {row.opening} (other rows need it still)"
 
     def rowless(self) -> list[tuple[str, str]]:
-        """The hosts whose pods change, that no row leaves or reaches (in either plan; a
-        loopback row stays inside a pod), and that portplan writes a policy for on a side (they
-        are managed): that policy, which denies all, selects other pods.  Each with what
-        changes, in the deployment's order."""
+        """The hosts no row leaves or reaches (in either plan; a loopback row stays inside a
+        pod) whose NetworkPolicy, which denies all, changes: it selects other pods, or is
+        written or no more (pods made or unmade ``managed``, a host added or removed, or
+        ``kubernetes:`` added or removed).  Each with what changes, in the deployment's order
+        (the new one's, then the hosts removed)."""
         ends = {
             end
             for plan in (self.old, self.new)
@@ -109,18 +123,26 @@ class OwnRules:
             if not row.loopback
             for end in (row.source, row.destination)
         }
-        return [
-            (
-                name,
-                f"pods of {name}: {pods_text(self.new.hosts[name].kubernetes)}, were "
-                f"{pods_text(self.old.hosts[name].kubernetes)} (no row leaves or reaches "
-                f"{name}'s pods: its policy, which denies all, selects other pods)",
+        found = []
+        for name in [*self.new.hosts, *(h for h in self.old.hosts if h not in self.new.hosts)]:
+            before, after = _policy(self.old, name), _policy(self.new, name)
+            if name in ends or before == after:
+                continue
+            was, now = _pods_of(self.old, name), _pods_of(self.new, name)
+            if name not in self.new.hosts or name not in self.old.hosts or was == now:
+                pods = was if name not in self.new.hosts else now  # (added, removed, the same)
+            else:
+                pods = f"{now}, were {was}"
+            if before is None:
+                policy = "a policy that denies all is written for them"
+            elif after is None:
+                policy = "its policy, which denied all, is written no more"
+            else:
+                policy = "its policy, which denies all, selects other pods"
+            found.append(
+                (name, f"pods of {name}: {pods} (no row leaves or reaches {name}'s pods: {policy})")
             )
-            for name in self.new.hosts
-            if name in self.pods
-            and name not in ends
-            and (self.old.hosts[name].managed or self.new.hosts[name].managed)
-        ]
+        return found
 
     def changes(
         self, was: Sequence[PlannedFlow], now: Sequence[PlannedFlow], *, packets: bool
