@@ -23,8 +23,9 @@ class ChangeKind(StrEnum):
     #: or no more (no flow)
     PODS = "pods"
     #: the packets between zones stay, needed by other rows; the row is new or gone with a
-    #: host of its own added or removed (a host renamed): the host's own rules (its security
-    #: group, ruleset, NetworkPolicy) hold it, or held it
+    #: host of its own added or removed (a host renamed): the rules that hold it go by the
+    #: hosts' names (a managed destination's own; for a source, the destination's rules for
+    #: its addresses, and its own with ``--egress``)
     REHOST = "rehost"
     #: the packets between zones stay, needed by other rows; a host's own rule per peer
     #: address range (a security group's: one per source range, with ``--egress`` one per
