@@ -274,6 +274,78 @@ def test_a_host_added_with_packets_of_its_own_opens_them_and_is_no_rehost(folder
     assert found.identical
 
 
+def test_a_rehost_names_whose_rules_hold_the_row(folder: Path) -> None:
+    # clients as one machine, renamed with its address kept: app01's rules hold the row for
+    # its address; its own (a security group of its own, an egress rule) only with --egress
+    machine_text = DEPLOYMENT.replace("10.1.0.0/24", "10.1.0.5")
+    found, _old, new = compare(folder, machine_text, machine_text.replace("clients", "clients2"))
+    assert "portplan-clients2" not in aws(new) and "portplan-clients2" in aws(new, egress=True)
+    assert [(c.kind, c.source, c.detail) for c in found.changes] == [
+        (
+            ChangeKind.REHOST,
+            "clients2",
+            "host clients2 added: app01's rules hold tcp/443 for source 10.1.0.5 (a "
+            "NetworkPolicy: for its pods); its own rules hold it with --egress (other rows "
+            "needed it)",
+        ),
+        (
+            ChangeKind.REHOST,
+            "clients",
+            "host clients removed: app01's rules held tcp/443 for source 10.1.0.5 (a "
+            "NetworkPolicy: for its pods); its own rules held it with --egress (other rows "
+            "need it still)",
+        ),
+    ]
+    # a network renamed: it sends with no rules of its own, --egress or not
+    found, _old, new = compare(folder, DEPLOYMENT, DEPLOYMENT.replace("clients", "clients2"))
+    assert "portplan-clients2" not in aws(new, egress=True)
+    assert found.changes[0].detail == (
+        "host clients2 added: app01's rules hold tcp/443 for source 10.1.0.0/24 (a "
+        "NetworkPolicy: for its pods); it is a network: no rules of its own send it (other "
+        "rows needed it)"
+    )
+    # a source portplan does not manage, out of the cluster: no rules of portplan's are its
+    unmanaged_source = machine_text.replace(
+        "kubernetes: {cluster: prod, namespace: web, pod_labels: {app: client}}", "managed: false"
+    )
+    found, _old, _new = compare(
+        folder, unmanaged_source, unmanaged_source.replace("clients", "clients2")
+    )
+    assert found.changes[0].detail == (
+        "host clients2 added: app01's rules hold tcp/443 for source 10.1.0.5; it is not "
+        "managed: portplan writes it no rules (other rows needed it)"
+    )
+    # a destination portplan does not manage: none of its own
+    unmanaged = DEPLOYMENT.replace("    zone: data\n", "    zone: data\n    managed: false\n")
+    found, _old, new = compare(folder, unmanaged, unmanaged.replace("app01", "app02"))
+    assert "portplan-app02" not in aws(new, egress=True)
+    assert [c.detail for c in found.changes] == [
+        "host app02 added: it is not managed: portplan writes it no rules (other rows needed it)",
+        "host app01 removed: it is not managed: portplan writes it no rules (other rows need it "
+        "still)",
+    ]
+    # both ends renamed: each one's own
+    found, _old, _new = compare(
+        folder, machine_text, machine_text.replace("clients", "clients2").replace("app01", "app02")
+    )
+    assert found.changes[0].detail == (
+        "host clients2 and host app02 added: app02's own rules hold tcp/443; clients2's own "
+        "rules hold it with --egress (other rows needed it)"
+    )
+    # ... the destination not managed: the source's own, with --egress, hold the row
+    found, _old, _new = compare(
+        folder,
+        unmanaged.replace("10.1.0.0/24", "10.1.0.5"),
+        unmanaged.replace("10.1.0.0/24", "10.1.0.5")
+        .replace("clients", "clients2")
+        .replace("app01", "app02"),
+    )
+    assert found.changes[0].detail == (
+        "host clients2 and host app02 added: app02 is not managed: portplan writes it no "
+        "rules; clients2's own rules hold tcp/443 with --egress (other rows needed it)"
+    )
+
+
 # -- 4. the rules a host holds per peer address range (AWS security groups) ----------------
 
 #: admin, a host inside the clients' subnet: the clients' row already needs its packets
@@ -362,7 +434,8 @@ def test_a_host_added_inside_the_subnet_is_a_rehost_and_a_peer_change(folder: Pa
     assert [(c.kind, c.detail) for c in found.changes] == [
         (
             ChangeKind.REHOST,
-            "host admin added: its own rules hold tcp/443 (other rows needed it)",
+            "host admin added: app01's rules hold tcp/443 for source 10.1.0.5; its own rules "
+            "hold it with --egress (other rows needed it)",
         ),
         (ChangeKind.PEER, "app01's rules for source 10.1.0.5 gain tcp/443"),
     ]
@@ -457,7 +530,7 @@ def test_other_pods_of_a_host_on_no_row_are_a_change_of_its_deny_all_policy(
             ChangeKind.PODS,
             "db01",
             "pods of db01: prod/web app=db, were none (no row leaves or reaches db01's "
-            "pods: its policy, which denies all, selects other pods)",
+            "pods: a policy that denies all is written for them)",
         )
     ]
     # unmanaged, before and after: no policy of portplan's selects them
@@ -466,3 +539,78 @@ def test_other_pods_of_a_host_on_no_row_are_a_change_of_its_deny_all_policy(
     )
     found, _old, _new = compare(folder, unmanaged, unmanaged.replace("{app: db}", "{app: db2}"))
     assert found.identical
+
+
+def test_a_host_on_no_row_whose_deny_all_policy_comes_or_goes_is_a_pods_change(
+    folder: Path,
+) -> None:
+    managed = DEPLOYMENT.replace(*DB)
+    unmanaged = managed.replace("10.3.0.20]\n", "10.3.0.20]\n    managed: false\n")
+    written = "(no row leaves or reaches db01's pods: a policy that denies all is written for them)"
+    gone = (
+        "(no row leaves or reaches db01's pods: its policy, which denied all, is written no more)"
+    )
+    # made managed, its pods the same: the policy portplan-db01 is written
+    found, old, new = compare(folder, unmanaged, managed)
+    assert "portplan-db01" not in policies(old)["prod.yaml"]
+    assert "portplan-db01" in policies(new)["prod.yaml"]
+    (change,) = found.changes
+    assert (change.kind, change.flow, change.source, change.protocol, change.detail) == (
+        ChangeKind.PODS,
+        "",
+        "db01",
+        None,
+        f"pods of db01: prod/web app=db {written}",
+    )
+    assert change.causes == ("host db01 managed: no -> yes",)
+    assert (change.source_zone, change.destination_zone) == ("data", "data")
+    code, out = run("diff", str(folder / "old.yaml"), str(folder / "new.yaml"))
+    assert code == 1
+    assert out.endswith("0 to open, 0 to close, 1 to change\n")
+    # unmade managed: it is written no more
+    found, old, new = compare(folder, managed, unmanaged)
+    assert "portplan-db01" in policies(old)["prod.yaml"]
+    assert "portplan-db01" not in policies(new)["prod.yaml"]
+    assert [(c.kind, c.source, c.detail, c.causes) for c in found.changes] == [
+        (
+            ChangeKind.PODS,
+            "db01",
+            f"pods of db01: prod/web app=db {gone}",
+            ("host db01 managed: yes -> no",),
+        )
+    ]
+    # unmade managed with other pods: the old pods' policy goes
+    found, _old, _new = compare(folder, managed, unmanaged.replace("{app: db}", "{app: db2}"))
+    assert [c.detail for c in found.changes] == [
+        f"pods of db01: prod/web app=db2, were prod/web app=db {gone}"
+    ]
+    # the host added, or removed (in its zone, data)
+    found, old, new = compare(folder, DEPLOYMENT, managed)
+    assert "portplan-db01" not in policies(old)["prod.yaml"]
+    assert "portplan-db01" in policies(new)["prod.yaml"]
+    assert [(c.kind, c.source, c.destination_zone, c.detail, c.causes) for c in found.changes] == [
+        (
+            ChangeKind.PODS,
+            "db01",
+            "data",
+            f"pods of db01: prod/web app=db {written}",
+            ("host db01 added",),
+        )
+    ]
+    found, _old, _new = compare(folder, managed, DEPLOYMENT)
+    assert [(c.kind, c.source, c.destination_zone, c.detail, c.causes) for c in found.changes] == [
+        (
+            ChangeKind.PODS,
+            "db01",
+            "data",
+            f"pods of db01: prod/web app=db {gone}",
+            ("host db01 removed",),
+        )
+    ]
+    data = machine.document(diff_json(found), "diff")
+    assert [(r["kind"], r["flow"], r["source"], r["protocol"]) for r in data["changes"]] == [
+        ("pods", "", "db01", None)
+    ]
+    # an unmanaged host added or removed: no policy of portplan's, before or after
+    assert compare(folder, DEPLOYMENT, unmanaged)[0].identical
+    assert compare(folder, unmanaged, DEPLOYMENT)[0].identical

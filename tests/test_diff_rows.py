@@ -403,3 +403,34 @@ def test_a_row_from_a_host_to_itself_names_the_host_s_change_once(folder: Path) 
     (change,) = found.changes
     assert (change.kind, change.source, change.destination) == (ChangeKind.WIDEN, "admin", "admin")
     assert change.causes == ("host admin re-addressed: 10.9.0.0/28 -> 10.9.0.0/27",)
+
+
+def test_addresses_listed_in_another_order_are_no_cause(folder: Path) -> None:
+    # the flow's port changes; db01 and the clients keep their addresses and networks, IPv4
+    # and IPv6, listed in another order: the same packets, so the port is the only cause
+    old = deployment(
+        db="{addresses: [10.3.0.10, '2001:db8:3::10']}",
+        clients="{addresses: [10.1.0.0/24, '2001:db8:1::/64', 10.2.0.0/24]}",
+    )
+    reordered = deployment(
+        db="{addresses: ['2001:db8:3::10', 10.3.0.10]}",
+        clients="{addresses: [10.2.0.0/24, '2001:db8:1::/64', 10.1.0.0/24]}",
+    )
+    (folder / "p2.yaml").write_text(PRODUCT.replace("ports: 9000", "ports: 9001"))
+    found = compare(folder, old, reordered.replace("file: p.yaml", "file: p2.yaml"))
+    assert [c.kind for c in found.changes] == [ChangeKind.WIDEN, ChangeKind.NARROW]
+    assert all(c.causes == ("vendor row changed: flow report of rv",) for c in found.changes)
+    # reordered alone: nothing changes
+    assert compare(folder, old, reordered).identical
+    # an address added (in the new order) is a cause still
+    grown = reordered.replace(
+        "'2001:db8:3::10', 10.3.0.10", "'2001:db8:3::10', 10.3.0.11, 10.3.0.10"
+    )
+    found = compare(folder, old, grown)
+    assert [(c.kind, c.destination) for c in found.changes] == [
+        (ChangeKind.WIDEN, "db01"),  # the flow, and the management access
+        (ChangeKind.WIDEN, "db01"),
+    ]
+    assert found.changes[0].causes == (
+        "host db01 re-addressed: 10.3.0.10, 2001:db8:3::10 -> 2001:db8:3::10, 10.3.0.11, 10.3.0.10",
+    )

@@ -73,7 +73,8 @@ class Causes:
                 verb = "added" if before is None else "removed"
                 found.append(f"host {name} {verb}")
             else:
-                if before.addresses != after.addresses:
+                if set(before.addresses) != set(after.addresses):
+                    # (the same addresses in another order are the same packets: no cause)
                     found.append(
                         f"host {name} re-addressed: {_addresses(before)} -> {_addresses(after)}"
                     )

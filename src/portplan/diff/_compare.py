@@ -25,7 +25,8 @@ of them goes).  Likewise for the packets to close.  A change is:
 * ``listen``: a row whose packets between zones stay, and whose destination listens on other
   ports behind the published ones; ``pods``: a row whose packets stay, and one of whose ends
   stands for other pods (Kubernetes cluster, namespace or labels), or a host no row leaves or
-  reaches whose pods change (its policy denies all: no flow, no protocol); ``rehost``: a row new or
+  reaches whose policy, which denies all, changes (other pods; the host made or unmade managed,
+  added or removed: no flow, no protocol); ``rehost``: a row new or
   gone with a host added or removed, whose packets other rows need all the same (a host
   renamed); ``peer``: a row whose packets other rows need all the same, and which changes a
   host's own rule per peer address range (a security group's: a host inside a subnet another
@@ -416,7 +417,7 @@ def diff_plans(
             )
     for host, detail in own.rowless():
         # (a host no row leaves or reaches: no flow, no protocol; its policy is its own)
-        zone = new.hosts[host].zone
+        zone = (new.hosts.get(host) or old.hosts[host]).zone  # (a host removed: the old zone)
         result.changes.append(
             Change(
                 kind=ChangeKind.PODS,

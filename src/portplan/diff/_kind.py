@@ -18,11 +18,14 @@ class ChangeKind(StrEnum):
     #: the source connects to changes (what a NetworkPolicy, ``listen`` and ``audit`` use)
     LISTEN = "listen"
     #: the packets between zones stay; the pods an end stands for change (its Kubernetes
-    #: cluster, namespace or pod labels): what a NetworkPolicy selects or names as a peer
+    #: cluster, namespace or pod labels): what a NetworkPolicy selects or names as a peer; or
+    #: the deny-all policy of a host no row leaves or reaches selects other pods, or is written
+    #: or no more (no flow)
     PODS = "pods"
     #: the packets between zones stay, needed by other rows; the row is new or gone with a
-    #: host of its own added or removed (a host renamed): the host's own rules (its security
-    #: group, ruleset, NetworkPolicy) hold it, or held it
+    #: host of its own added or removed (a host renamed): the rules that hold it go by the
+    #: hosts' names (a managed destination's own; for a source, the destination's rules for
+    #: its addresses, and its own with ``--egress``)
     REHOST = "rehost"
     #: the packets between zones stay, needed by other rows; a host's own rule per peer
     #: address range (a security group's: one per source range, with ``--egress`` one per

@@ -19,6 +19,7 @@ from collections.abc import Sequence
 
 from portplan.diff._kind import ChangeKind
 from portplan.diff._peers import PeerRules, peer_changes
+from portplan.model._types import network_text
 from portplan.model.kubernetes import Kubernetes
 from portplan.model.ports import PortSet
 from portplan.plan import Plan, PlannedFlow
@@ -49,6 +50,63 @@ def pods_text(k8s: Kubernetes | None) -> str:
         return "none"
     labels = ",".join(f"{k}={v}" for k, v in k8s.pod_labels.items())
     return f"{k8s.cluster}/{k8s.namespace} {labels}"
+
+
+def _pods_of(plan: Plan, name: str) -> str:
+    """The pods host ``name`` stands for in ``plan`` (``none``: no such host, or no pods)."""
+    host = plan.hosts.get(name)
+    return pods_text(host.kubernetes if host is not None else None)
+
+
+def _policy(plan: Plan, name: str) -> Kubernetes | None:
+    """The pods host ``name`` has a NetworkPolicy for in ``plan`` (``rules -t kubernetes``
+    writes one for each managed host with ``kubernetes:``), or none."""
+    host = plan.hosts.get(name)
+    return host.kubernetes if host is not None and host.managed else None
+
+
+def _holders(plan: Plan, row: PlannedFlow, hosts: Sequence[str], verb: str) -> list[str]:
+    """Whose rules ``verb`` (hold, held) ``row``, for the hosts added or removed, ``hosts``
+    (its ends, one or both): a managed destination's own rules (security group, ruleset,
+    NetworkPolicy); for a source, the destination's rules for its addresses, and its own only
+    with ``--egress`` (a network sends with no rules of its own); a host portplan does not
+    manage has none of portplan's."""
+    source, destination = row.source, row.destination
+    one = len(hosts) == 1
+
+    def own(host: str) -> str:
+        return "its own" if one else f"{host}'s own"
+
+    def unmanaged(host: str) -> str:
+        return f"{'it' if one else host} is not managed: portplan writes it no rules"
+
+    found = []
+    if destination in hosts:
+        if plan.unmanaged(destination) is None:
+            found.append(f"{own(destination)} rules {verb} {row.opening}")
+        else:
+            found.append(unmanaged(destination))
+    if source == destination or source not in hosts:
+        return found
+    if destination not in hosts and plan.unmanaged(destination) is None:
+        peer = plan.hosts[source].kubernetes
+        pods = plan.hosts[destination].kubernetes
+        where = ""
+        if row.source_addresses:
+            many = "s" if len(row.source_addresses) > 1 else ""
+            where = f" for source{many} " + ", ".join(map(network_text, row.source_addresses))
+        if peer is not None and pods is not None and peer.cluster == pods.cluster:
+            where += " (a NetworkPolicy: for its pods)"
+        found.append(f"{destination}'s rules {verb} {row.opening}{where}")
+    if plan.unmanaged(source) is not None:
+        found.append(unmanaged(source))
+    elif plan.hosts[source].is_network:
+        found.append(f"{'it' if one else source} is a network: no rules of its own send it")
+    elif any(row.opening in each for each in found):  # (named already: "it")
+        found.append(f"{own(source)} rules {verb} it with --egress")
+    else:
+        found.append(f"{own(source)} rules {verb} {row.opening} with --egress")
+    return found
 
 
 class OwnRules:
@@ -82,26 +140,29 @@ class OwnRules:
         return "; ".join(found) or None
 
     def _rehost(self, was: Sequence[PlannedFlow], now: Sequence[PlannedFlow]) -> str | None:
-        """The host added (or removed) whose own rules hold (or held) the rows of one side
-        only, whatever end it is (with ``--egress`` a source's rules hold them too)."""
+        """The host added (or removed) with the rows of one side only, whatever end it is,
+        and whose rules hold (or held) them: a managed destination's own; for a source, the
+        destination's rules for its address, and its own only with ``--egress``; none of
+        portplan's for a host it does not manage."""
         if was and now:
             return None
-        rows, other = (now, self.old) if now else (was, self.new)
-        row = rows[0]
+        plan, other = (self.new, self.old) if now else (self.old, self.new)
+        row = (now or was)[0]
         hosts = [h for h in dict.fromkeys((row.source, row.destination)) if h not in other.hosts]
         if not hosts:
             return None
         named = " and ".join(f"host {h}" for h in hosts)
-        its = "its" if len(hosts) == 1 else "their"
+        held = "; ".join(_holders(plan, row, hosts, "hold" if now else "held"))
         if now:
-            return f"{named} added: {its} own rules hold {row.opening} (other rows needed it)"
-        return f"{named} removed: {its} own rules held {row.opening} (other rows need it still)"
+            return f"{named} added: {held} (other rows needed it)"
+        return f"{named} removed: {held} (other rows need it still)"
 
     def rowless(self) -> list[tuple[str, str]]:
-        """The hosts whose pods change, that no row leaves or reaches (in either plan; a
-        loopback row stays inside a pod), and that portplan writes a policy for on a side (they
-        are managed): that policy, which denies all, selects other pods.  Each with what
-        changes, in the deployment's order."""
+        """The hosts no row leaves or reaches (in either plan; a loopback row stays inside a
+        pod) whose NetworkPolicy, which denies all, changes: it selects other pods, or is
+        written or no more (pods made or unmade ``managed``, a host added or removed, or
+        ``kubernetes:`` added or removed).  Each with what changes, in the deployment's order
+        (the new one's, then the hosts removed)."""
         ends = {
             end
             for plan in (self.old, self.new)
@@ -109,18 +170,26 @@ class OwnRules:
             if not row.loopback
             for end in (row.source, row.destination)
         }
-        return [
-            (
-                name,
-                f"pods of {name}: {pods_text(self.new.hosts[name].kubernetes)}, were "
-                f"{pods_text(self.old.hosts[name].kubernetes)} (no row leaves or reaches "
-                f"{name}'s pods: its policy, which denies all, selects other pods)",
+        found = []
+        for name in [*self.new.hosts, *(h for h in self.old.hosts if h not in self.new.hosts)]:
+            before, after = _policy(self.old, name), _policy(self.new, name)
+            if name in ends or before == after:
+                continue
+            was, now = _pods_of(self.old, name), _pods_of(self.new, name)
+            if name not in self.new.hosts or name not in self.old.hosts or was == now:
+                pods = was if name not in self.new.hosts else now  # (added, removed, the same)
+            else:
+                pods = f"{now}, were {was}"
+            if before is None:
+                policy = "a policy that denies all is written for them"
+            elif after is None:
+                policy = "its policy, which denied all, is written no more"
+            else:
+                policy = "its policy, which denies all, selects other pods"
+            found.append(
+                (name, f"pods of {name}: {pods} (no row leaves or reaches {name}'s pods: {policy})")
             )
-            for name in self.new.hosts
-            if name in self.pods
-            and name not in ends
-            and (self.old.hosts[name].managed or self.new.hosts[name].managed)
-        ]
+        return found
 
     def changes(
         self, was: Sequence[PlannedFlow], now: Sequence[PlannedFlow], *, packets: bool
