@@ -25,7 +25,7 @@ from hypothesis import HealthCheck, Phase, assume, given, settings
 from hypothesis import strategies as st
 
 import netns
-from netns import PASSED, Address, Probe, outsider_addresses, pick_address
+from netns import PASSED, Address, NetnsError, Probe, outsider_addresses, pick_address
 from plancheck import neighbours, sample
 from portplan.audit import FindingKind, Ruleset, audit_ruleset
 from portplan.audit.collect import RulesetFile, read_ruleset
@@ -139,7 +139,10 @@ def _sources(plan: Plan, change: Change, rng: random.Random, taken: set[Address]
     found = [change.outsider]
     for network in networks[:MAX_SOURCES]:
         if network.version in {a.version for a in change.own}:
-            address = pick_address(network, taken | set(found))
+            try:
+                address = pick_address(network, taken | set(found))
+            except NetnsError:  # a /32 (/128) of the host's own address, or of a source's
+                continue
             found.append(address)
     in_use = [n for h in plan.hosts.values() for n in h.addresses]
     found += [a for a in outsider_addresses(in_use, taken | set(found))
