@@ -247,6 +247,36 @@ def test_a_text_ruleset_nft_lists_cut_short_is_read_with_its_tables_woken() -> N
     ]
 
 
+#: a table owned by the process that loaded it (firewalld's, say), which drops ssh
+OWNED = """\
+table inet fw {
+  # flags owner: written so by nft list ruleset
+  flags owner
+  chain input { type filter hook input priority 0; policy accept;
+    tcp dport 22 drop
+  }
+}
+"""
+
+
+@pytest.mark.netns
+def test_a_text_ruleset_with_an_owned_table_is_refused_not_read_without_it() -> None:
+    """The kernel removes a table with the flag ``owner`` when the process that loaded it
+    ends: ``nft -f`` in portplan's namespace left none of it, and the ruleset was audited
+    without the table (its drop of ssh read as nothing).  It is refused, naming the line."""
+    printed = nft_json_of(OWNED)  # (skipped where nft cannot run)
+    assert '"table"' not in printed  # gone as soon as nft -f ended
+    with pytest.raises(AuditError) as raised:
+        read_ruleset([RulesetFile("owned.nft", OWNED, "nft")], plan(), "server")
+    assert str(raised.value).startswith(
+        "owned.nft:3: a table with the flag owner (and not persist), which the kernel removes"
+    )
+    # a comment that names the flag, a set's flags: read as ever
+    kept = OWNED.replace("  flags owner\n", "  set s { type ipv4_addr; flags interval; }\n")
+    ruleset = read_ruleset([RulesetFile("kept.nft", kept, "nft")], plan(), "server")
+    assert "inet fw input" in ruleset.chains
+
+
 def iptables_saved(text: str) -> str:
     """``iptables-save`` of the IPv4 ruleset ``text`` loaded in a namespace of its own."""
     reason = netns.unavailable("iptables-restore", "iptables-save")

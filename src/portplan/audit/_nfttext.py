@@ -26,11 +26,18 @@ _LIST = "nft -f /dev/stdin && nft -j list ruleset && nft list ruleset"
 #: load the ruleset, wake its tables (``add table`` of a table there sets its flags to none),
 #: then list it in JSON
 _LIST_AWAKE = 'nft -f /dev/stdin && printf "%s\\n" "$@" | nft -f /dev/stdin && nft -j list ruleset'
+#: a ``flags`` statement and its flags (``flags owner``, ``flags dormant, owner``): a table's
+#: flag ``owner`` without ``persist`` has the kernel remove it when the process that loaded it
+#: ends, so ``nft -f`` leaves none of it to be listed
+_FLAGS = re.compile(r"\bflags\s+((?:[\w-]+\s*,\s*)*[\w-]+)")
+#: a string or a comment on one line of nft's text: what is left out when looking for the flag
+_QUOTED_OR_COMMENT = re.compile(r'"[^"\n]*"|#[^\n]*')
 
 
 def nft_text_to_json(text: str, name: str) -> str:
     """The JSON of the nftables text ruleset ``text`` (the file ``name``), each table with
     the flags nft's text listing says."""
+    _refuse_owner(text, name)
     try:
         found, _, listing = _unshared(_LIST, text).partition("\n")
         version = nft_cut_short(found)
@@ -66,6 +73,24 @@ def nft_text_to_json(text: str, name: str) -> str:
             f"{name}: reading an nftables text ruleset loads it in a network namespace of its "
             f"own, which failed: {exc}; collect `nft -j list ruleset` instead"
         ) from None
+
+
+def _refuse_owner(text: str, name: str) -> None:
+    """An error for a table with the flag ``owner`` in ``text``: loaded by ``nft -f`` in the
+    namespace, it is gone as soon as nft ends, and the audit would read the ruleset without
+    it (what it drops as passing)."""
+    for number, line in enumerate(text.splitlines(), start=1):
+        for found in _FLAGS.finditer(_QUOTED_OR_COMMENT.sub("", line)):
+            flags = {f.strip() for f in found.group(1).split(",")}
+            if "owner" not in flags or "persist" in flags:
+                continue
+            raise AuditError(
+                f"{name}:{number}: a table with the flag owner (and not persist), which the "
+                "kernel removes when the process that loaded it ends: loaded with `nft -f` in "
+                "portplan's own network namespace, it would be gone before it is read, and the "
+                "ruleset audited without it; give the file with `owner` left out of that "
+                "table's flags (it decides no packet), or collect `nft -j list ruleset` instead"
+            )
 
 
 def _unshared(script: str, text: str, args: list[str] | None = None) -> str:
