@@ -277,6 +277,30 @@ def test_a_text_ruleset_with_an_owned_table_is_refused_not_read_without_it() -> 
     assert "inet fw input" in ruleset.chains
 
 
+@pytest.mark.netns
+def test_a_text_ruleset_with_an_include_is_refused_not_read_with_this_machine_s_files() -> None:
+    """``nft -f`` in portplan's namespace reads an ``include`` from the machine that audits:
+    a pattern that matches no file there is no error, and the ruleset was audited without the
+    host's rules it loads (or with this machine's own).  It is refused, naming the line."""
+    text = (
+        'include "/nonexistent-portplan-test/*.nft"  # the ssh drop of the host\n'
+        "table inet fw {\n"
+        "  chain input { type filter hook input priority 0; policy accept; }\n"
+        "}\n"
+    )
+    assert '"table"' in nft_json_of(text)  # nft loads it, the include read as nothing
+    with pytest.raises(AuditError) as raised:
+        read_ruleset([RulesetFile("main.nft", text, "nft")], plan(), "server")
+    assert str(raised.value).startswith(
+        "main.nft:1: an include, which nft would read from this machine, not from the host"
+    )
+    # a comment, a string that names it: read as ever
+    kept = text.replace('include "/nonexistent-portplan-test/*.nft"  ', "")
+    kept = kept.replace("policy accept; }", 'policy accept; comment "include x"; }')
+    ruleset = read_ruleset([RulesetFile("kept.nft", kept, "nft")], plan(), "server")
+    assert "inet fw input" in ruleset.chains
+
+
 def iptables_saved(text: str) -> str:
     """``iptables-save`` of the IPv4 ruleset ``text`` loaded in a namespace of its own."""
     reason = netns.unavailable("iptables-restore", "iptables-save")

@@ -30,6 +30,8 @@ _LIST_AWAKE = 'nft -f /dev/stdin && printf "%s\\n" "$@" | nft -f /dev/stdin && n
 #: flag ``owner`` without ``persist`` has the kernel remove it when the process that loaded it
 #: ends, so ``nft -f`` leaves none of it to be listed
 _FLAGS = re.compile(r"\bflags\s+((?:[\w-]+\s*,\s*)*[\w-]+)")
+#: an ``include`` statement: nft reads the file it names from this machine, not the host's
+_INCLUDE = re.compile(r"(?:^|;)\s*include\b")
 #: a string or a comment on one line of nft's text: what is left out when looking for the flag
 _QUOTED_OR_COMMENT = re.compile(r'"[^"\n]*"|#[^\n]*')
 
@@ -37,7 +39,7 @@ _QUOTED_OR_COMMENT = re.compile(r'"[^"\n]*"|#[^\n]*')
 def nft_text_to_json(text: str, name: str) -> str:
     """The JSON of the nftables text ruleset ``text`` (the file ``name``), each table with
     the flags nft's text listing says."""
-    _refuse_owner(text, name)
+    _refuse_unlike(text, name)
     try:
         found, _, listing = _unshared(_LIST, text).partition("\n")
         version = nft_cut_short(found)
@@ -75,12 +77,22 @@ def nft_text_to_json(text: str, name: str) -> str:
         ) from None
 
 
-def _refuse_owner(text: str, name: str) -> None:
-    """An error for a table with the flag ``owner`` in ``text``: loaded by ``nft -f`` in the
-    namespace, it is gone as soon as nft ends, and the audit would read the ruleset without
-    it (what it drops as passing)."""
+def _refuse_unlike(text: str, name: str) -> None:
+    """An error for what ``nft -f`` loads otherwise in portplan's namespace than on the host,
+    so that the audit would read another ruleset: a table with the flag ``owner``, gone as soon
+    as nft ends; an ``include``, which reads this machine's files (none, for a pattern that
+    matches nothing here: no error)."""
     for number, line in enumerate(text.splitlines(), start=1):
-        for found in _FLAGS.finditer(_QUOTED_OR_COMMENT.sub("", line)):
+        bare = _QUOTED_OR_COMMENT.sub("", line)
+        if _INCLUDE.search(bare) is not None:
+            raise AuditError(
+                f"{name}:{number}: an include, which nft would read from this machine, not "
+                "from the host audited (a pattern that matches no file here is no error), so "
+                "the ruleset would be audited without the host's rules there; give `nft list "
+                "ruleset` of the host as nft:FILE (it holds what the includes loaded), or "
+                "collect `nft -j list ruleset` instead"
+            )
+        for found in _FLAGS.finditer(bare):
             flags = {f.strip() for f in found.group(1).split(",")}
             if "owner" not in flags or "persist" in flags:
                 continue
