@@ -3,11 +3,14 @@ a missing tool named with the Debian package that brings it."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import os
 import re
 import shlex
 import shutil
+import signal
 import subprocess
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -48,16 +51,34 @@ def read_tool(argv: Sequence[str], data: bytes | None = None, *, timeout: float 
         package = PACKAGES.get(argv[0], argv[0])
         raise ToolError(f"{argv[0]} is not installed; install it (Debian package {package})")
     _log.debug("running: %s", shlex.join(argv))
-    try:
-        result = subprocess.run(
-            list(argv), input=data, capture_output=True, timeout=timeout, check=False
-        )
-    except subprocess.TimeoutExpired as exc:
-        raise ToolError(f"{shlex.join(argv)} did not finish within {timeout:g} s") from exc
-    if result.returncode != 0:
-        detail = (result.stderr or result.stdout).decode(errors="replace").strip()
-        raise ToolError(f"{shlex.join(argv)} exited {result.returncode}: {detail}")
-    return result.stdout.decode(errors="replace")
+    # a session of its own, ended whole: a tool's children (`sh -c 'nft ...'`) hold its
+    # output open, and waiting for them would outlast the timeout
+    with subprocess.Popen(
+        list(argv),
+        stdin=subprocess.PIPE if data is not None else subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    ) as process:
+        try:
+            stdout, stderr = process.communicate(data, timeout=timeout)
+        except subprocess.TimeoutExpired as exc:
+            _end(process)
+            raise ToolError(f"{shlex.join(argv)} did not finish within {timeout:g} s") from exc
+        except BaseException:  # Ctrl-C: the tool is not left running
+            _end(process)
+            raise
+    if process.returncode != 0:
+        detail = (stderr or stdout).decode(errors="replace").strip()
+        raise ToolError(f"{shlex.join(argv)} exited {process.returncode}: {detail}")
+    return stdout.decode(errors="replace")
+
+
+def _end(process: subprocess.Popen[bytes]) -> None:
+    """Kill ``process`` and every process of its session, and reap it."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    process.communicate()
 
 
 # Reading the running ruleset (`audit --live`, the collection's facts): nft's JSON, unless the
