@@ -116,3 +116,80 @@ def test_a_revision_git_cannot_archive_in_time_is_an_error_not_a_traceback(
     assert (code, out) == (3, ""), err
     assert err.startswith("portplan: error: git:HEAD:deploy/prod.yaml: `git archive HEAD` of "), err
     assert "git show HEAD:deploy/prod.yaml > old.yaml" in err and "Traceback" not in err
+
+
+def _absolute_product_repo(tmp_path: Path, product: Path) -> Path:
+    """A repository whose deployment names its product by the absolute path ``product``."""
+    repo = tmp_path / "repo"
+    (repo / "deploy").mkdir(parents=True)
+    (repo / "deploy" / "prod.yaml").write_text(SEARCH.read_text().replace(NAMED, str(product)))
+    product.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy(PRODUCT, product)
+    return repo
+
+
+def test_a_product_file_named_by_an_absolute_path_is_read_at_the_revision(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # `file: /abs/repo/products/p.yaml` was read from the work tree for the revision's side
+    # too: a product changed since the revision was compared with itself, "identical"
+    product = tmp_path / "repo" / "products" / "p.yaml"
+    repo = _absolute_product_repo(tmp_path, product)
+    commit(repo)
+    product.write_text(PRODUCT.read_text().replace("ports: 9200\n", "ports: 9201\n", 1))
+    monkeypatch.chdir(repo)
+    code, out, err = run("diff", "git:HEAD:deploy/prod.yaml", "deploy/prod.yaml")
+    assert code == 1, err
+    assert "identical" not in out and "9201" in out, out
+    # the work tree's side as it is: the same file both sides
+    code, out, err = run("diff", "deploy/prod.yaml", "deploy/prod.yaml")
+    assert (code, out) == (0, "identical: nothing to open, nothing to close\n"), err
+
+
+def test_a_product_file_named_by_an_absolute_path_out_of_the_repository_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # it has no version at the revision: it was read as it is today, both sides the same
+    product = tmp_path / "shared" / "p.yaml"
+    repo = _absolute_product_repo(tmp_path, product)
+    commit(repo)
+    monkeypatch.chdir(repo)
+    code, out, err = run("diff", "git:HEAD:deploy/prod.yaml", "deploy/prod.yaml")
+    assert (code, out) == (2, ""), out
+    assert f"product file '{product}' is outside the repository {repo}" in err, err
+    assert "so it has no version at git:HEAD:deploy/prod.yaml" in err
+    assert "Traceback" not in err
+    # an inventory likewise
+    text = "hosts_from: ansible:/etc/ansible/hosts\n" + SEARCH.read_text()
+    (repo / "deploy" / "prod.yaml").write_text(text.replace(NAMED, "../products/p.yaml"))
+    (repo / "products").mkdir()
+    shutil.copy(PRODUCT, repo / "products" / "p.yaml")
+    git = ["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@example.invalid"]
+    for args in (["add", "."], ["commit", "-qm", "second"]):
+        subprocess.run([*git, *args], check=True, capture_output=True)
+    code, out, err = run("diff", "git:HEAD:deploy/prod.yaml", "deploy/prod.yaml")
+    assert (code, out) == (2, ""), out
+    assert "product file" not in err, err
+    assert f"inventory /etc/ansible/hosts is outside the repository {repo}" in err, err
+
+
+def test_a_product_swapped_into_a_revision_is_the_work_tree_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # --product OLD=FILE binds FILE by its absolute path: it is the user's file of today,
+    # even where it lies in the repository and the deployment is read at a revision
+    repo = tmp_path / "repo"
+    (repo / "deploy").mkdir(parents=True)
+    (repo / "deploy" / "prod.yaml").write_text(SEARCH.read_text().replace(NAMED, "p.yaml"))
+    shutil.copy(PRODUCT, repo / "deploy" / "p.yaml")
+    commit(repo)
+    changed = PRODUCT.read_text().replace("ports: 9200\n", "ports: 9201\n", 1)
+    (repo / "deploy" / "p.yaml").write_text(changed)
+    (repo / "new.yaml").write_text(changed)  # (not in the revision at all)
+    monkeypatch.chdir(repo)
+    for swapped in ("deploy/p.yaml", "new.yaml"):
+        code, out, err = run(
+            "diff", "git:HEAD:deploy/prod.yaml", "--product", f"example-search-2.0={swapped}"
+        )
+        assert code == 1, err
+        assert "9201" in out, out

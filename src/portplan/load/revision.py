@@ -1,9 +1,9 @@
 """A deployment as it was at a git revision: ``git:REV:path``.
 
 The revision's whole tree is written to a temporary folder (``git archive``), so the product
-files a deployment names are read as they were at that revision too, never from the work tree:
-a relative path that leads out of the repository, which has no version of it, is refused
-(:func:`outside_revision`).
+files a deployment names are read as they were at that revision too, never from the work tree,
+whether named by a relative or an absolute path: a path that leads out of the repository, which
+has no version of it, is refused (:func:`revision_path`).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from pathlib import Path
 from portplan._errors import ToolError, UsageError
 from portplan._tools import read_tool
 
-__all__ = ["PREFIX", "at_revision", "is_revision", "outside_revision"]
+__all__ = ["PREFIX", "at_revision", "is_revision", "revision_path"]
 
 PREFIX = "git:"
 #: how long ``git archive`` of a revision may take (a whole repository's tree)
@@ -40,22 +40,45 @@ class _Copy:
 _reading: ContextVar[_Copy | None] = ContextVar("portplan_revision", default=None)
 
 
-def outside_revision(deployment: Path, path: Path) -> tuple[str, str] | None:
-    """When ``deployment`` is a revision's (in its copy) and ``path``, a file it names by a
-    relative path (resolved), leads out of the copy: what is wrong and what to do.  Such a
-    file is out of the repository, which has no version of it, and the copy's path led to
-    whatever file lies there.  ``None`` otherwise, such as for a deployment of the work tree
-    (the other side of a diff, read while the revision's copy is there)."""
+def revision_path(deployment: Path, written: str) -> Path | tuple[str, str]:
+    """Where to read the file a deployment names as ``written`` (a path relative to its
+    folder, or an absolute one): ``deployment.parent / written``, resolved; for a revision's
+    deployment (in its copy), the revision's version of that file, so an absolute path into
+    the repository is read as it was at the revision too, not from the work tree.
+
+    What is wrong and what to do, instead, when the file can have no version at the revision:
+    a path that leads out of the repository (``../../shared/p.yaml``, ``/opt/products/p.yaml``).
+    The other side of a diff, a deployment of the work tree read while the revision's copy is
+    there, reads its files as written.
+    """
+    path = (deployment.parent / written).resolve()
     copy = _reading.get()
     if copy is None or not Path(os.path.realpath(deployment)).is_relative_to(copy.scratch):
-        return None
-    if path.is_relative_to(copy.scratch):
-        return None
+        return path
+    if Path(written).is_absolute():
+        inside = _in_repository(copy.top, Path(written))
+        if inside is None:
+            return _outside(copy)
+        path = (copy.scratch / inside).resolve()
+    return path if path.is_relative_to(copy.scratch) else _outside(copy)
+
+
+def _outside(copy: _Copy) -> tuple[str, str]:
+    """What to say of a file a revision's deployment names out of the repository."""
     return (
         f"is outside the repository {copy.top}, so it has no version at {copy.spec}",
         "a revision's files are read from its repository only; keep the file in the "
         "repository, or compare files of the work tree",
     )
+
+
+def _in_repository(top: Path, written: Path) -> Path | None:
+    """``written``, an absolute path, relative to the work tree ``top`` when it lies in it
+    (as written, or once the links of the work tree are followed), else ``None``."""
+    for path in (Path(os.path.normpath(written)), Path(os.path.realpath(written))):
+        if path.is_relative_to(top):
+            return path.relative_to(top)
+    return None
 
 
 def is_revision(spec: str) -> bool:
