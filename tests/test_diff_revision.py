@@ -193,3 +193,52 @@ def test_a_product_swapped_into_a_revision_is_the_work_tree_file(
         )
         assert code == 1, err
         assert "9201" in out, out
+
+
+def test_problems_of_a_revisions_files_name_them_git_rev_path_and_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # they named the revision's temporary copy, deleted by then (/tmp/portplan-rev-x/...)
+    repo = tmp_path / "repo"
+    for folder in ("deploy", "products"):
+        (repo / folder).mkdir(parents=True)
+    good = SEARCH.read_text().replace(NAMED, "../products/p.yaml")
+    deployment, product = repo / "deploy" / "prod.yaml", repo / "products" / "p.yaml"
+    end = len(good.splitlines()) + 1  # the line of what is added at the end
+    shutil.copy(PRODUCT, product)
+    states = [  # HEAD~4 .. HEAD: (deployment, product) of each commit
+        (good + "nonsense: [\n", PRODUCT.read_text()),  # a YAML syntax error
+        (good + "nonsense: 1\n", PRODUCT.read_text()),  # a validation error
+        (good, PRODUCT.read_text() + "nonsense: [\n"),
+        (good, PRODUCT.read_text() + "nonsense: 1\n"),
+        (good.replace("../products/p.yaml", "../products/gone.yaml"), PRODUCT.read_text()),
+    ]
+    git = ["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@example.invalid"]
+    subprocess.run([*git, "init", "-q"], check=True)
+    for number, (deployment_text, product_text) in enumerate(states):
+        deployment.write_text(deployment_text)
+        product.write_text(product_text)
+        for args in (["add", "."], ["commit", "-qm", str(number)]):
+            subprocess.run([*git, *args], check=True, capture_output=True)
+    deployment.write_text(good)
+    product_end = len(PRODUCT.read_text().splitlines()) + 1
+    monkeypatch.chdir(repo)
+    expected = {
+        # (an unclosed bracket is noticed at the end of the file, the line after it)
+        "HEAD~4": f"git:HEAD~4:deploy/prod.yaml:{end + 1}:1: error: YAML syntax error: unclosed",
+        "HEAD~3": f"git:HEAD~3:deploy/prod.yaml:{end}:1: error: unknown key 'nonsense'",
+        "HEAD~2": f"git:HEAD~2:products/p.yaml:{product_end + 1}:1: error: YAML syntax error: ",
+        "HEAD~1": f"git:HEAD~1:products/p.yaml:{product_end}:1: error: unknown key 'nonsense'",
+        "HEAD": "git:HEAD:deploy/prod.yaml:34:11: error: product file '../products/gone.yaml' "
+        "does not exist (looked for git:HEAD:products/gone.yaml;",
+    }
+    for rev, start in expected.items():
+        code, out, err = run("diff", f"git:{rev}:deploy/prod.yaml", "deploy/prod.yaml")
+        assert (code, out) == (2, ""), out
+        assert err.startswith(start), err
+        assert "portplan-rev" not in err and str(tmp_path) not in err, err
+        assert len(err.splitlines()) == 2, err  # (and the count of problems)
+    # from a folder of the repository, paths are written as the user writes them there
+    monkeypatch.chdir(repo / "deploy")
+    code, _out, err = run("diff", "git:HEAD~1:prod.yaml", "prod.yaml")
+    assert err.startswith(f"git:HEAD~1:../products/p.yaml:{product_end}:1: error: "), err

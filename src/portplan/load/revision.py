@@ -16,10 +16,10 @@ import tarfile
 import tempfile
 from collections.abc import Iterator
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-from portplan._errors import ToolError, UsageError
+from portplan._errors import Diagnostic, InputError, ToolError, UsageError
 from portplan._tools import read_tool
 
 __all__ = ["PREFIX", "at_revision", "is_revision", "revision_path"]
@@ -34,6 +34,36 @@ class _Copy:
     spec: str  #: ``git:REV:path`` as the user gave it
     scratch: Path  #: the revision's tree, written out (resolved)
     top: Path  #: the repository's work tree (resolved)
+    deployment: Path  #: the deployment ``spec`` names, in ``scratch`` (resolved)
+    #: ``git:REV:`` and the path of the repository's top as the user's paths are written
+    #: (relative to the working folder: ``../`` in a folder of the repository), which the
+    #: copy's paths are named by in messages
+    shown: str
+    folders: tuple[str, ...]  #: ``scratch`` as messages may write it (as made, resolved)
+
+    def name(self, file: Path | str) -> Path | str:
+        """``file`` as the user names it: ``git:REV:path`` for a file of the copy."""
+        real = Path(os.path.realpath(file))
+        if real == self.deployment:
+            return self.spec
+        if not real.is_relative_to(self.scratch):
+            return file
+        return self.shown + real.relative_to(self.scratch).as_posix()
+
+    def text(self, text: str) -> str:
+        """``text`` with the paths of files of the copy written as the user names them."""
+        for folder in self.folders:
+            text = text.replace(f"{folder}{os.sep}", self.shown)
+        return text
+
+    def diagnostic(self, diagnostic: Diagnostic) -> Diagnostic:
+        """``diagnostic`` with the files of the copy it names written as the user names them."""
+        return replace(
+            diagnostic,
+            file=self.name(diagnostic.file),
+            message=self.text(diagnostic.message),
+            hint=None if diagnostic.hint is None else self.text(diagnostic.hint),
+        )
 
 
 #: the revision being read, while :func:`at_revision`'s block runs
@@ -157,12 +187,35 @@ def at_revision(spec: str) -> Iterator[Path]:
                 f"{spec}: {prefix}{where.name} does not exist at {revision}; check the path "
                 f"(`git ls-tree --name-only {revision} -- {folder}/` lists what is there)"
             )
-        copy = _Copy(spec, Path(os.path.realpath(scratch)), Path(os.path.realpath(top)))
+        real = Path(os.path.realpath(scratch))
+        copy = _Copy(
+            spec,
+            real,
+            Path(os.path.realpath(top)),
+            Path(os.path.realpath(path)),
+            f"{PREFIX}{revision}:{_top_as_written(name, prefix)}",
+            tuple(dict.fromkeys((scratch, str(real)))),
+        )
         token = _reading.set(copy)
         try:
             yield path
+        except InputError as exc:  # every file of the copy named git:REV:path, not by /tmp
+            raise InputError(map(copy.diagnostic, exc.diagnostics)) from None
+        except (UsageError, ToolError) as exc:
+            if type(exc) not in (UsageError, ToolError) or copy.text(str(exc)) == str(exc):
+                raise
+            raise type(exc)(copy.text(str(exc))) from None
         finally:
             _reading.reset(token)
+
+
+def _top_as_written(name: str, prefix: str) -> str:
+    """The repository's top folder written as ``name``, the path a user gave of the file at
+    ``prefix`` (its folder in the repository, ``deploy/``), is: ``""`` from the top itself,
+    ``../`` from ``deploy``, as is."""
+    depth = len(Path(prefix).parts)
+    top = os.path.normpath(os.path.join(os.path.dirname(name) or ".", *[os.pardir] * depth))
+    return "" if top == os.curdir else top.rstrip(os.sep) + os.sep
 
 
 def _present_folder(folder: Path) -> tuple[Path, tuple[str, ...]]:
