@@ -3,17 +3,22 @@ from the revision's tree, or the diff says why it cannot."""
 
 from __future__ import annotations
 
+import json
+import os
 import shutil
 import subprocess
 import tempfile
+import tracemalloc
 from pathlib import Path
 
 import pytest
+import yaml
 from click.testing import CliRunner
 
 import examples
 from portplan.cli import cli
 from portplan.load import revision
+from portplan.load.deployment import load_deployment
 
 pytestmark = pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
 
@@ -100,7 +105,7 @@ def test_a_revision_both_a_tag_and_a_branch_is_refused(
     assert out == "identical: nothing to open, nothing to close\n"
 
 
-def test_a_revision_git_cannot_archive_in_time_is_an_error_not_a_traceback(
+def test_a_revision_git_cannot_read_in_time_is_an_error_not_a_traceback(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # git archive of a large repository past its time limit raised TimeoutExpired unhandled
@@ -111,10 +116,10 @@ def test_a_revision_git_cannot_archive_in_time_is_an_error_not_a_traceback(
     )
     commit(repo)
     monkeypatch.chdir(repo)
-    monkeypatch.setattr(revision, "ARCHIVE_SECONDS", 0.000_001, raising=False)  # real git
+    monkeypatch.setattr(revision, "GIT_SECONDS", 0.000_001)  # real git
     code, out, err = run("diff", "git:HEAD:deploy/prod.yaml", "deploy/prod.yaml")
     assert (code, out) == (3, ""), err
-    assert err.startswith("portplan: error: git:HEAD:deploy/prod.yaml: `git archive HEAD` of "), err
+    assert err.startswith("portplan: error: git:HEAD:deploy/prod.yaml: `git rev-parse` in "), err
     assert "git show HEAD:deploy/prod.yaml > old.yaml" in err and "Traceback" not in err
 
 
@@ -242,3 +247,69 @@ def test_problems_of_a_revisions_files_name_them_git_rev_path_and_line(
     monkeypatch.chdir(repo / "deploy")
     code, _out, err = run("diff", "git:HEAD~1:prod.yaml", "prod.yaml")
     assert err.startswith(f"git:HEAD~1:../products/p.yaml:{product_end}:1: error: "), err
+
+
+def test_only_the_files_a_revisions_deployment_names_are_read_from_git(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # `git archive` of the whole revision was held in memory, then all written out: a large
+    # repository cost its size in memory (and on disk) for a deployment and a product file
+    repo, scratch = tmp_path / "repo", tmp_path / "tmp"
+    for folder in (repo / "deploy", repo / "products", scratch):
+        folder.mkdir(parents=True)
+    shutil.copy(PRODUCT, repo / "products" / "p.yaml")
+    (repo / "link").symlink_to("products")  # (a link of the tree, followed)
+    (repo / "deploy" / "prod.yaml").write_text(SEARCH.read_text().replace(NAMED, "../link/p.yaml"))
+    (repo / "big.bin").write_bytes(os.urandom(24 << 20))
+    commit(repo)
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    monkeypatch.chdir(repo)
+    tracemalloc.start()  # (what reading the revision costs, not what loading does)
+    try:
+        with revision.at_revision("git:HEAD:deploy/prod.yaml") as path:
+            product = revision.revision_path(path, "../link/p.yaml")
+            peak = tracemalloc.get_traced_memory()[1]
+            tracemalloc.stop()
+            assert isinstance(product, Path) and product.read_text() == PRODUCT.read_text()
+            bundle = load_deployment(path)
+            written = sorted(
+                str(p.relative_to(scratch).relative_to(p.relative_to(scratch).parts[0]))
+                for p in scratch.rglob("*")
+                if p.is_file()
+            )
+    finally:
+        tracemalloc.stop()
+    assert peak < 8 << 20, peak  # (not the 24 MiB file)
+    assert written == ["deploy/prod.yaml", "link/p.yaml"]
+    assert set(bundle.products) == {"example-search-2.0"}
+    assert not list(scratch.iterdir())  # (the copy is gone)
+    code, out, err = run("diff", "git:HEAD:deploy/prod.yaml", "deploy/prod.yaml")
+    assert (code, out) == (0, "identical: nothing to open, nothing to close\n"), err
+
+
+def test_an_inventory_of_a_revision_is_read_with_the_revisions_tree(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # an inventory may read any file of the repository (host_vars beside it, a script's
+    # files): the revision's whole tree is written out for it, through a file on disk
+    repo = tmp_path / "repo"
+    (repo / "deploy").mkdir(parents=True)
+    (repo / "inventory" / "host_vars").mkdir(parents=True)
+    data = yaml.safe_load(SEARCH.read_text())
+    data["hosts_from"] = "ansible:../inventory/hosts.yml"
+    data["products"]["example-search-2.0"]["file"] = "p.yaml"
+    shutil.copy(PRODUCT, repo / "deploy" / "p.yaml")
+    lines = ["all:", "  hosts:"]
+    for name, host in data["hosts"].items():
+        if host.get("addresses") and not any("/" in str(a) for a in host["addresses"]):
+            lines.append(f"    {name}:")
+            (repo / "inventory" / "host_vars" / f"{name}.yml").write_text(
+                f"portplan_addresses: {json.dumps(host.pop('addresses'))}\n"
+            )
+    (repo / "inventory" / "hosts.yml").write_text("\n".join(lines) + "\n")
+    (repo / "deploy" / "prod.yaml").write_text(yaml.safe_dump(data, sort_keys=False))
+    commit(repo)
+    monkeypatch.chdir(repo)
+    shutil.rmtree(repo / "inventory")  # (only the revision has it now)
+    code, out, err = run("diff", "git:HEAD:deploy/prod.yaml", str(SEARCH))
+    assert (code, out) == (0, "identical: nothing to open, nothing to close\n"), err + out

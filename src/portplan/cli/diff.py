@@ -120,7 +120,7 @@ def diff_cmd(
     """Compare two plans: what to open, what to close; exit 1 when they differ.
 
     OLD and NEW are deployment files, '-' (standard input, one side), or a file at a git
-    revision, git:REV:PATH (the whole tree as it was, so its product files too). Changes are
+    revision, git:REV:PATH (with its product files as they were). Changes are
     computed on packet sets: open, close, widen, narrow, readdress, moved (to another zone
     boundary), listen (the same packets, the destination listening on another port behind
     them), pods (the same packets, an end standing for other Kubernetes pods), rehost (the

@@ -56,7 +56,7 @@ def fill_hosts(path: Path, data: Any, source: SourceMap) -> tuple[Any, list[Diag
     if not isinstance(where, str) or not where.startswith(SCHEME) or where == SCHEME:
         # the model's own validation says what is wrong with it
         return data, []
-    inventory_path = revision_path(path, where[len(SCHEME) :])
+    inventory_path = revision_path(path, where[len(SCHEME) :], tree=True)
     if isinstance(inventory_path, tuple):
         message, hint = inventory_path
         return data, [
