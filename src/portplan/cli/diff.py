@@ -60,9 +60,12 @@ def _load(
     text: str | None,
     swaps: list[tuple[str, str]] | None = None,
     renamed: dict[str, str] | None = None,
+    *,
+    name: str | None = None,
 ) -> tuple[Bundle, Plan]:
     """A side's deployment and its plan; with ``swaps`` made, if any (``renamed`` gets old id
-    -> new id)."""
+    -> new id); ``name``: what its warnings name it by (``git:REV:path``, not its temporary
+    copy), if not by ``path``."""
     if swaps:
         bundle, swapped = swap_products(path, text, swaps)
         if renamed is not None:
@@ -71,7 +74,7 @@ def _load(
         bundle = load_deployment(path, text)
     plan = pipeline.plan_bundle(bundle)
     for warning in plan.warnings:
-        log.warning("%s: %s", path, warning)
+        log.warning("%s: %s", name or path, warning)
     return bundle, plan
 
 
@@ -117,7 +120,7 @@ def diff_cmd(
     """Compare two plans: what to open, what to close; exit 1 when they differ.
 
     OLD and NEW are deployment files, '-' (standard input, one side), or a file at a git
-    revision, git:REV:PATH (the whole tree as it was, so its product files too). Changes are
+    revision, git:REV:PATH (with its product files as they were). Changes are
     computed on packet sets: open, close, widen, narrow, readdress, moved (to another zone
     boundary), listen (the same packets, the destination listening on another port behind
     them), pods (the same packets, an end standing for other Kubernetes pods), rehost (the
@@ -148,14 +151,16 @@ def diff_cmd(
     inputs = [Path(new_id) for _old, new_id in pairs if Path(new_id).is_file()]
     renamed: dict[str, str] = {}
     with _side(old) as (old_path, old_text):
-        old_bundle, old_plan = _load(old_path, old_text)
+        shown = old if is_revision(old) else None
+        old_bundle, old_plan = _load(old_path, old_text, name=shown)
         if not is_revision(old):  # (standard input is never written over anyway)
             inputs.extend(old_bundle.files)
         if new is None:
-            new_bundle, new_plan = _load(old_path, old_text, pairs, renamed)
+            new_bundle, new_plan = _load(old_path, old_text, pairs, renamed, name=shown)
         else:
             with _side(new) as (new_path, new_text):
-                new_bundle, new_plan = _load(new_path, new_text, pairs, renamed)
+                shown = new if is_revision(new) else None
+                new_bundle, new_plan = _load(new_path, new_text, pairs, renamed, name=shown)
                 if not is_revision(new):
                     inputs.extend(new_bundle.files)
     names = (old, new if new is not None else f"{old} with {', '.join(swaps)}")

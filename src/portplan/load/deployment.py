@@ -14,7 +14,7 @@ from portplan.load.deployment_names import check_names
 from portplan.load.hosts_from import fill_hosts
 from portplan.load.product import load_product, read_product
 from portplan.load.reading import NO_SUCH_FILE
-from portplan.load.revision import outside_revision
+from portplan.load.revision import revision_path
 from portplan.load.validate import valid_field, validate
 from portplan.load.yamlsrc import SourceMap, Span, load_yaml
 from portplan.model.deployment import (
@@ -150,11 +150,14 @@ class _SwappedSource(SourceMap):
     """Where a deployment whose products were swapped in memory was written: a path under a
     swapped-in product is where the user wrote the product it replaced."""
 
-    __slots__ = ("_origin", "_written")
+    __slots__ = ("_origin", "_written", "swapped")
 
     def __init__(self, written: SourceMap, origin: Mapping[str, str]) -> None:
         super().__init__(written.file)
         self._written, self._origin = written, origin
+        #: the products swapped in, whose files (absolute paths) are given on the command
+        #: line: read as they are, even into a deployment read at a git revision
+        self.swapped = frozenset(origin)
 
     def _at(self, path: ModelPath) -> ModelPath:
         if len(path) > 1 and path[0] == "products" and path[1] in self._origin:
@@ -260,13 +263,18 @@ def _resolve_product(
                 )
             ]
         return load_catalog_product(product_id), []
-    product_path = (path.parent / binding.file).resolve()
-    outside = outside_revision(path, product_path)
-    if outside is not None and not Path(binding.file).is_absolute():
-        message, hint = outside
-        return None, [
-            source.diagnostic((*where, "file"), f"product file {binding.file!r} {message}", hint)
-        ]
+    if isinstance(source, _SwappedSource) and product_id in source.swapped:
+        product_path = Path(binding.file)  # given on the command line: the work tree's
+    else:
+        found = revision_path(path, binding.file)
+        if isinstance(found, tuple):
+            message, hint = found
+            return None, [
+                source.diagnostic(
+                    (*where, "file"), f"product file {binding.file!r} {message}", hint
+                )
+            ]
+        product_path = found
     product, _product_source, problems = read_product(product_path)
     if product is None:
         if problems and problems[0].message == NO_SUCH_FILE:

@@ -21,7 +21,7 @@ from portplan.load.inventory import (
     InventoryHost,
     read_inventory,
 )
-from portplan.load.revision import outside_revision
+from portplan.load.revision import revision_path
 from portplan.load.yamlsrc import SourceMap
 
 __all__ = ["SCHEME", "fill_hosts"]
@@ -56,10 +56,9 @@ def fill_hosts(path: Path, data: Any, source: SourceMap) -> tuple[Any, list[Diag
     if not isinstance(where, str) or not where.startswith(SCHEME) or where == SCHEME:
         # the model's own validation says what is wrong with it
         return data, []
-    inventory_path = (path.parent / where[len(SCHEME) :]).resolve()
-    outside = outside_revision(path, inventory_path)
-    if outside is not None and not Path(where[len(SCHEME) :]).is_absolute():
-        message, hint = outside
+    inventory_path = revision_path(path, where[len(SCHEME) :], tree=True)
+    if isinstance(inventory_path, tuple):
+        message, hint = inventory_path
         return data, [
             source.diagnostic(("hosts_from",), f"inventory {where[len(SCHEME) :]} {message}", hint)
         ]
