@@ -35,7 +35,7 @@ from portplan.importer._html import read_html
 from portplan.importer._limits import TooLarge
 from portplan.importer._markdown import read_markdown
 from portplan.importer._portread import read_ports
-from portplan.importer._tables import Cell, Format, Row, SourceDocument, Table, Where
+from portplan.importer._tables import Cell, Format, Hidden, Row, SourceDocument, Table, Where
 from portplan.importer._xlsx import XlsxError, read_xlsx
 from portplan.importer.columns import BUILT_IN, ColumnMap, ColumnRole, Field, heading_key
 from portplan.importer.direction import (
@@ -82,6 +82,7 @@ __all__ = [
     "Fault",
     "Field",
     "Format",
+    "Hidden",
     "Import",
     "ImportedRow",
     "PortExpression",
@@ -155,10 +156,11 @@ def format_of(path: Path | str) -> Format:
 def read_source(data: bytes, *, file: str, format: Format) -> SourceDocument:
     """The tables of a document already read (from standard input, say); ``file`` is the name
     messages give it.  :class:`~portplan.InputError` when it cannot be read or holds no table."""
+    hidden: list[Hidden] = []
     if format is Format.XLSX:
         exhausted = False
         try:
-            tables = read_xlsx(data, file)
+            tables, hidden = read_xlsx(data, file)
         except (XlsxError, TooLarge) as exc:
             raise _refuse(file, str(exc), exc.hint) from None
         except MemoryError:
@@ -187,6 +189,15 @@ def read_source(data: bytes, *, file: str, format: Format) -> SourceDocument:
             ) from exc
         if exhausted:
             raise _refuse(file, f"is too large to read as {format.value}", _SMALLER)
+    if hidden and not any(table.rows for table in tables):  # all its rows are hidden
+        first = hidden[0]
+        raise _refuse(
+            file,
+            f"holds no visible table row ({format.value}): {len(hidden)} hidden part"
+            f"{'s' if len(hidden) != 1 else ''} not read, the first at {first.where}: "
+            f"{first.message}",
+            "unhide the rows, columns, sheets or tables to import, and import it again",
+        )
     if not tables:
         hints = {
             Format.MARKDOWN: "a table is a header line with '|', then a line such as '|---|---|'",
@@ -202,7 +213,7 @@ def read_source(data: bytes, *, file: str, format: Format) -> SourceDocument:
             "give the document whose tables list the ports, one row per port or flow",
             tables[0].where.line,
         )
-    return SourceDocument(file=file, format=format, tables=tuple(tables))
+    return SourceDocument(file=file, format=format, tables=tuple(tables), hidden=tuple(hidden))
 
 
 def read_document(path: Path | str, *, format: Format | None = None) -> SourceDocument:
