@@ -85,3 +85,56 @@ def test_a_workbook_whose_every_row_is_hidden_is_refused_naming_them(tmp_path: P
     assert "holds no visible table row (xlsx): 1 hidden part not read" in result.stderr
     assert "row 2 is hidden" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_hidden_html_tables_rows_and_cells_are_not_drafted(tmp_path: Path) -> None:
+    """Rows hidden with ``display: none`` or ``hidden`` (one through its ``<tbody>``), a cell
+    hidden with ``visibility: hidden``, hidden text in a cell and a hidden table were read
+    and drafted like what the page shows, exit 0.  They are now left out (a hidden cell keeps
+    its place, empty; a cell written in a hidden row spans into the next one empty) and each
+    is reported at its place, saying what hides it and what to remove to have it read."""
+    doc = tmp_path / "ports.html"
+    doc.write_text(
+        "<table><tr><th>Port</th><th>Protocol</th><th>Description</th></tr>\n"
+        "<tr><td>22</td><td>TCP</td><td>SSH</td></tr>\n"
+        '<tr style="color: red; display:none"><td>8080</td><td>TCP</td><td>old</td></tr>\n'
+        "<tr hidden><td>21</td><td>TCP</td><td>FTP</td></tr>\n"
+        '<tr><td>443<span style="display: none">, 8443</span></td><td>TCP</td><td>TLS</td></tr>\n'
+        '<tr><td style="visibility:hidden">9090</td><td>TCP</td><td>metrics</td></tr>\n'
+        '<tr style="display: none"><td rowspan="2">3389</td><td>TCP</td><td>RDP</td></tr>\n'
+        "<tr><td>TCP</td><td>RDP too</td></tr>\n"
+        '<tbody style="display: none !important"><tr><td>23</td><td>TCP</td><td>telnet</td>'
+        "</tr></tbody>\n"
+        "<tbody><tr><td>161</td><td>UDP</td><td>SNMP</td></tr></tbody></table>\n"
+        "<table hidden><caption>Legacy</caption><tr><th>Port</th></tr><tr><td>25</td></tr>"
+        "</table>\n"
+    )
+    reading = import_document(doc)
+    assert [[c.text for c in row.row.cells] for t in reading.tables for row in t.rows] == [
+        ["22", "TCP", "SSH"],
+        ["443", "TCP", "TLS"],
+        ["", "TCP", "metrics"],
+        ["", "TCP", "RDP too"],
+        ["161", "UDP", "SNMP"],
+    ]
+    hidden = [str(u) for u in reading.unread if "hidden" in u.message]
+    assert hidden == [
+        f"{doc}:3:38: a table row hidden by 'display: none': not read; remove the 'display: "
+        "none' to import it: '8080 | TCP | old'",
+        f"{doc}:4:12: a table row hidden by the hidden attribute: not read; remove the hidden "
+        "attribute to import it: '21 | TCP | FTP'",
+        f"{doc}:5:5: text in a table cell hidden by 'display: none' on a <span>: not read; "
+        "remove the 'display: none' on a <span> to import it: ', 8443'",
+        f"{doc}:6:5: a table cell hidden by 'visibility: hidden': not read; remove the "
+        "'visibility: hidden' to import it: '9090'",
+        f"{doc}:7:27: a table row hidden by 'display: none': not read; remove the 'display: "
+        "none' to import it: '3389 | TCP | RDP'",
+        f"{doc}:9:45: a table row hidden by 'display: none': not read; remove the 'display: "
+        "none' to import it: '23 | TCP | telnet'",
+        f"{doc}:11:44: a table hidden by the hidden attribute: not read; remove the hidden "
+        "attribute to import it: 'Port | 25'",
+    ]
+    code, stderr, ports = _drafted_ports(doc)
+    assert code == 1
+    assert f"{doc}:3:38: a table row hidden by 'display: none'" in stderr
+    assert ports == [["22"], ["443"], ["161"]]

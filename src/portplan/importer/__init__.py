@@ -171,10 +171,13 @@ def read_source(data: bytes, *, file: str, format: Format) -> SourceDocument:
         text, problems = decode(Path(file), data)
         if text is None:
             raise InputError(problems)
-        readers = {Format.MARKDOWN: read_markdown, Format.HTML: read_html, Format.CSV: read_csv}
+        readers = {Format.MARKDOWN: read_markdown, Format.CSV: read_csv}
         exhausted = False
         try:
-            tables = readers[format](text, file)
+            if format is Format.HTML:
+                tables, hidden = read_html(text, file)
+            else:
+                tables = readers[format](text, file)
         except TooLarge as exc:
             raise _refuse(file, str(exc), exc.hint, exc.line) from None
         except MemoryError:  # refused below, once the reader's frames (and memory) are freed
