@@ -97,7 +97,9 @@ def test_a_cell_that_leaves_ports_out_is_never_drafted_broader(tmp_path: Path) -
     """``1024-65535 except 8080`` drafted 1024-65535 (8080 included), ``any port except 22``
     and ``all ports above 1024`` every port: the words that narrow them were reported, but the
     draft opened more than the vendor says.  Such a cell is now reported and not drafted; a
-    port with a note (``any (see note 3)``, ``8080 (not used by default)``) drafts as before."""
+    port with a note (``any (see note 3)``) drafts as before, and a note's ``not`` is not
+    taken as leaving ports out (``8080 (not used by default)`` is reported as a port the
+    vendor says is off, below)."""
     code, flows, lines = _import(
         tmp_path,
         "Source,Destination,Port,Protocol\n"
@@ -109,7 +111,7 @@ def test_a_cell_that_leaves_ports_out_is_never_drafted_broader(tmp_path: Path) -
         "A,B,8080 (not used by default),TCP\n",
     )
     assert code == 1
-    assert [(f["row"], f["ports"]) for f in flows] == [(5, ["1-65535"]), (6, [8080])]
+    assert [(f["row"], f["ports"]) for f in flows] == [(5, ["1-65535"])]
     file = tmp_path / "ports.csv"
     problems = [line for line in lines if "model it by hand" in line]
     assert problems == [
@@ -121,6 +123,8 @@ def test_a_cell_that_leaves_ports_out_is_never_drafted_broader(tmp_path: Path) -
         "read: never drafted as every port; model it by hand",
         f"{file}:5:5: '1024-65535 (excl. 8080)' leaves ports out, which the draft cannot: not "
         "drafted with them; model it by hand",
+        f"{file}:7:5: '8080 (not used by default)': the note 'not used by default' says a port "
+        "is not in use or off: not drafted; if the deployment uses it, model it by hand",
     ]
 
 
@@ -163,7 +167,7 @@ def test_a_port_excluded_in_a_participle_or_a_note_is_never_drafted(tmp_path: Pa
     """``1024-65535 (8080 excluded)`` drafted 1024-65535, 8080 included (the unread words were
     listed, but ``excluded`` was not taken as leaving ports out), and ``1024-65535; 8080
     excluded`` drafted 8080 with the note ``excluded``, exit 0, every cell read.  A note's
-    ``not`` stays a remark (``8080 (not used by default)`` drafts, as above)."""
+    ``not`` stays a remark (``22 (SSH not Telnet)`` drafts)."""
     code, flows, lines = _import(
         tmp_path,
         "Source,Destination,Port,Protocol\n"
@@ -185,5 +189,46 @@ def test_a_port_excluded_in_a_participle_or_a_note_is_never_drafted(tmp_path: Pa
             (3, "1024-65535; 8080 excluded"),
             (4, "1024-65535 (excluding reserved ports)"),
             (5, "1024-65535 apart from 8080"),
+        )
+    ]
+
+
+def test_a_port_whose_note_says_it_is_unused_or_off_is_reported_not_drafted(
+    tmp_path: Path,
+) -> None:
+    """``8080 (not used)``, ``8443 (unused)``, ``443 (deprecated)`` and ``21 (disabled by
+    default)`` drafted the port open with the note, exit 0: a port the vendor does not ask
+    for.  Such a cell is now reported and not drafted, as a condition is; benign notes
+    (``(configurable)``, ``(default)``, ``(can be disabled)``) draft as before."""
+    code, flows, lines = _import(
+        tmp_path,
+        "Source,Destination,Port,Protocol\n"
+        "A,B,8080 (not used),TCP\n"
+        "A,B,8443 (unused),TCP\n"
+        "A,B,443 (deprecated),TCP\n"
+        "A,B,21 (disabled by default),TCP\n"
+        'A,B,"22, 8083 (no longer used)",TCP\n'
+        "A,B,8086 (Obsolete since 7.0),UDP\n"
+        "A,B,9000 (configurable),TCP\n"
+        "A,B,80 (default),TCP\n"
+        "A,B,8000 (can be disabled),TCP\n",
+    )
+    assert code == 1
+    assert [(f["row"], f["ports"], f.get("notes")) for f in flows] == [
+        (7, [9000], ["configurable"]),
+        (8, [80], ["default"]),
+        (9, [8000], ["can be disabled"]),
+    ]
+    file = tmp_path / "ports.csv"
+    assert lines == [
+        f"{file}:{row}:5: {said!r}: the note {note!r} says a port is not in use or off: not "
+        "drafted; if the deployment uses it, model it by hand"
+        for row, said, note in (
+            (2, "8080 (not used)", "not used"),
+            (3, "8443 (unused)", "unused"),
+            (4, "443 (deprecated)", "deprecated"),
+            (5, "21 (disabled by default)", "disabled by default"),
+            (6, "22, 8083 (no longer used)", "no longer used"),
+            (7, "8086 (Obsolete since 7.0)", "Obsolete since 7.0"),
         )
     ]

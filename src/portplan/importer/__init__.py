@@ -35,7 +35,7 @@ from portplan.importer._html import read_html
 from portplan.importer._limits import TooLarge
 from portplan.importer._markdown import read_markdown
 from portplan.importer._portread import read_ports
-from portplan.importer._tables import Cell, Format, Row, SourceDocument, Table, Where
+from portplan.importer._tables import Cell, Format, Hidden, Row, SourceDocument, Table, Where
 from portplan.importer._xlsx import XlsxError, read_xlsx
 from portplan.importer.columns import BUILT_IN, ColumnMap, ColumnRole, Field, heading_key
 from portplan.importer.direction import (
@@ -82,6 +82,7 @@ __all__ = [
     "Fault",
     "Field",
     "Format",
+    "Hidden",
     "Import",
     "ImportedRow",
     "PortExpression",
@@ -155,10 +156,11 @@ def format_of(path: Path | str) -> Format:
 def read_source(data: bytes, *, file: str, format: Format) -> SourceDocument:
     """The tables of a document already read (from standard input, say); ``file`` is the name
     messages give it.  :class:`~portplan.InputError` when it cannot be read or holds no table."""
+    hidden: list[Hidden] = []
     if format is Format.XLSX:
         exhausted = False
         try:
-            tables = read_xlsx(data, file)
+            tables, hidden = read_xlsx(data, file)
         except (XlsxError, TooLarge) as exc:
             raise _refuse(file, str(exc), exc.hint) from None
         except MemoryError:
@@ -169,10 +171,13 @@ def read_source(data: bytes, *, file: str, format: Format) -> SourceDocument:
         text, problems = decode(Path(file), data)
         if text is None:
             raise InputError(problems)
-        readers = {Format.MARKDOWN: read_markdown, Format.HTML: read_html, Format.CSV: read_csv}
+        readers = {Format.MARKDOWN: read_markdown, Format.CSV: read_csv}
         exhausted = False
         try:
-            tables = readers[format](text, file)
+            if format is Format.HTML:
+                tables, hidden = read_html(text, file)
+            else:
+                tables = readers[format](text, file)
         except TooLarge as exc:
             raise _refuse(file, str(exc), exc.hint, exc.line) from None
         except MemoryError:  # refused below, once the reader's frames (and memory) are freed
@@ -187,6 +192,15 @@ def read_source(data: bytes, *, file: str, format: Format) -> SourceDocument:
             ) from exc
         if exhausted:
             raise _refuse(file, f"is too large to read as {format.value}", _SMALLER)
+    if hidden and not any(table.rows for table in tables):  # all its rows are hidden
+        first = hidden[0]
+        raise _refuse(
+            file,
+            f"holds no visible table row ({format.value}): {len(hidden)} hidden part"
+            f"{'s' if len(hidden) != 1 else ''} not read, the first at {first.where}: "
+            f"{first.message}",
+            "unhide the rows, columns, sheets or tables to import, and import it again",
+        )
     if not tables:
         hints = {
             Format.MARKDOWN: "a table is a header line with '|', then a line such as '|---|---|'",
@@ -202,7 +216,7 @@ def read_source(data: bytes, *, file: str, format: Format) -> SourceDocument:
             "give the document whose tables list the ports, one row per port or flow",
             tables[0].where.line,
         )
-    return SourceDocument(file=file, format=format, tables=tuple(tables))
+    return SourceDocument(file=file, format=format, tables=tuple(tables), hidden=tuple(hidden))
 
 
 def read_document(path: Path | str, *, format: Format | None = None) -> SourceDocument:

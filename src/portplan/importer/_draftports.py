@@ -7,7 +7,9 @@ leaves to the deployment (``[port for external database]``) is a parameter witho
 ports of ``dynamic``, an ICMP code, a port that applies only under a condition, ``443 if SSL is
 enabled``) is reported, never widened; so is a cell that leaves ports out (``1024-65535 except
 8080``) or names any port with words that could not be read (``all ports above 1024``): the
-rest of it would be broader than the vendor says.
+rest of it would be broader than the vendor says.  A port whose note says it is not in use or
+off (``8080 (not used)``, ``443 (deprecated)``, ``21 (disabled by default)``) is reported and
+its cell not drafted, as a condition is: the vendor does not ask for it.
 """
 
 from __future__ import annotations
@@ -39,6 +41,14 @@ _EXCLUDING_NOTE = re.compile(rf"\b(?:{_LEAVING_OUT})\b", re.IGNORECASE)
 #: ... and, in words that could not be read, those that may (``minus 8080``, ``not 22``); a
 #: note's ``not`` is a remark (``8080 (not used by default)``)
 _EXCLUDING = re.compile(rf"\b(?:{_LEAVING_OUT}|minus|not|w/o|without)\b", re.IGNORECASE)
+#: a note that says the port is not in use, withdrawn or off (``not used``, ``deprecated``,
+#: ``disabled by default``); ``can be disabled`` says it is on
+_WITHDRAWN_NOTE = re.compile(
+    r"\b(?:un-?used|not\s+(?:used|in\s+use|enabled|active)|no\s+longer|deprecated|obsolete"
+    r"|retired|decommissioned|withdrawn|removed|(?<!be\s)disabled|inactive"
+    r"|(?:off|closed)\s+by\s+default|turned\s+off|switched\s+off)\b",
+    re.IGNORECASE,
+)
 
 
 @dataclass(slots=True)
@@ -109,6 +119,16 @@ class _Reader:
                     heading,
                     f"{said!r} leaves ports out, which the draft cannot: not drafted with "
                     "them; model it by hand",
+                )
+            )
+            return
+        withdrawn = [n for t in expression.terms for n in t.notes if _WITHDRAWN_NOTE.search(n)]
+        if withdrawn:  # 8080 (not used), 21 (disabled by default): not asked for
+            self.problems.append(
+                PortProblem(
+                    heading,
+                    f"{said!r}: the note {withdrawn[0]!r} says a port is not in use or off: "
+                    "not drafted; if the deployment uses it, model it by hand",
                 )
             )
             return

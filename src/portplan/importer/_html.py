@@ -12,6 +12,15 @@ link to a footnote (``22<a href="#fn1">1</a>`` is ``22^1``, not port 221), and a
 text would run into the word or number before it.  Struck-through text (``<del>``, ``<s>``,
 ``<strike>``: a port the vendor withdrew) is written between ``~~``, as Markdown writes it,
 which no port or protocol reading takes as live.
+
+What the page hides is not read (vendors hide the rows of ports they no longer use): a table,
+row group, row or cell with the ``hidden`` attribute or an inline style ``display: none``
+(``visibility: hidden`` or ``collapse``), and hidden text inside a cell.  A hidden row is left
+out of its table, a hidden cell keeps its place (the columns after it stay under their
+headings) with no text, and a cell written in a hidden row spans into the visible rows with no
+text either; each that holds text is given back as
+:class:`~portplan.importer._tables.Hidden`.  A style sheet's rules (a class that hides) are not
+followed: only what the element itself says.
 """
 
 from __future__ import annotations
@@ -21,7 +30,7 @@ from dataclasses import dataclass, field
 from html.parser import HTMLParser
 
 from portplan.importer._limits import CellCount
-from portplan.importer._tables import Outline, RawCell, Table, Where, clean_text
+from portplan.importer._tables import Hidden, Outline, RawCell, Table, Where, clean_text
 
 __all__ = ["read_html"]
 
@@ -48,6 +57,13 @@ _FOOTNOTE_TARGET = re.compile(r"#_?(?:fn|ftn|footnote|cite_note|note|endnote|edn
 _FOOTNOTE_MARKER = re.compile(r"footnote|noteref|fnref", re.IGNORECASE)
 #: the text of a footnote mark: ``1``, ``[2]``, ``a``, ``*``, ``†``
 _MARK_TEXT = re.compile(r"\[?(?:[0-9]{1,3}|[A-Za-z]|[^\w\s]{1,3})\]?")
+#: an inline style that hides the element: ``display: none``, ``visibility: hidden``
+_HIDING_STYLE = re.compile(
+    r"(?:^|;)\s*(display\s*:\s*none|visibility\s*:\s*(?:hidden|collapse))\s*"
+    r"(?:!\s*important\s*)?(?=;|$)",
+    re.IGNORECASE,
+)
+_VOID = frozenset({"br", "hr", "img", "input", "meta", "link", "col", "wbr", "area", "source"})
 
 
 @dataclass
@@ -59,6 +75,11 @@ class _Cell:
     text: list[str] = field(default_factory=list)
     #: the links open in the cell: where their text starts, whether they point at a footnote
     links: list[tuple[int, bool]] = field(default_factory=list)
+    hidden: str | None = None  #: what hides the cell (``the hidden attribute``), if anything
+    #: the element hiding part of the cell's text, and how deep in it the parser is
+    hiding: tuple[str, int] | None = None
+    hidden_text: list[str] = field(default_factory=list)
+    text_hidden_by: str = ""  #: what hid the first hidden text (``'display: none' on a <span>``)
 
 
 @dataclass
@@ -71,6 +92,17 @@ class _Table:
     cell: _Cell | None = None
     nested: int = 0  #: depth of tables inside the current cell
     counted: int = 0  #: the cells' colspans, counted as they were read
+    hidden: str | None = None  #: what hides the whole table, if anything
+    group_hidden: str | None = None  #: what hides the current row group (``<tbody>``)
+    hidden_rows: list[str | None] = field(default_factory=list)  #: what hides each row
+
+
+def _hiding(attrs: dict[str, str | None]) -> str | None:
+    """What hides an element (``the hidden attribute``, ``'display: none'``), or ``None``."""
+    if "hidden" in attrs:
+        return "the hidden attribute"
+    match = _HIDING_STYLE.search(attrs.get("style") or "")
+    return f"{' '.join(match[1].lower().replace(':', ': ').split())!r}" if match else None
 
 
 def _span(value: str | None, limit: int) -> int:
@@ -96,6 +128,7 @@ class _Reader(HTMLParser):
         self.cells = CellCount(
             "tables", _SMALLER, " (rows, cells and the slots their rowspan and colspan cover)"
         )
+        self.hidden: list[Hidden] = []  #: the hidden parts that hold text
 
     # -- text outside tables ------------------------------------------------------------------
 
@@ -121,7 +154,10 @@ class _Reader(HTMLParser):
         elif tag == "table":
             self._flush()
             line, offset = self.getpos()
-            self.table = _Table(where=Where(file=self.file, line=line, column=offset + 1))
+            self.table = _Table(
+                where=Where(file=self.file, line=line, column=offset + 1),
+                hidden=_hiding(dict(attrs)),
+            )
         elif tag in _BLOCKS:
             self._flush()
 
@@ -153,7 +189,9 @@ class _Reader(HTMLParser):
             return
         table = self.table
         if table is not None:
-            if table.cell is not None:
+            if table.cell is not None and table.cell.hiding is not None:
+                table.cell.hidden_text.append(_SPACES.sub(" ", data))
+            elif table.cell is not None:
                 table.cell.text.append(_SPACES.sub(" ", data))
             elif table.caption is not None:
                 table.caption.append(data)
@@ -176,6 +214,17 @@ class _Reader(HTMLParser):
         if cell is not None:
             if tag == "table":
                 table.nested += 1
+            closes = table.nested == 0 and tag in ("td", "th", "tr")
+            if cell.hiding is not None and not closes:
+                hider, depth = cell.hiding
+                if tag == hider:
+                    cell.hiding = (hider, depth + 1)
+                return
+            if not closes and tag not in _VOID and (hides := _hiding(attrs)) is not None:
+                cell.hiding = (tag, 1)
+                cell.text_hidden_by = cell.text_hidden_by or f"{hides} on a <{tag}>"
+                cell.hidden_text.append(" ")
+                return
             if tag in _BLOCKS:
                 _break(cell, hard=tag == "br")
             elif tag in ("sup", "sub"):
@@ -194,22 +243,27 @@ class _Reader(HTMLParser):
             table.caption = []
         elif tag == "thead":
             table.in_head = True
+            table.group_hidden = _hiding(attrs)
         elif tag in ("tbody", "tfoot"):
             table.in_head = False
+            table.group_hidden = _hiding(attrs)
         elif tag == "tr":
             self.cells.add(1, self.getpos()[0])
             table.rows.append([])
+            table.hidden_rows.append(_hiding(attrs) or table.group_hidden)
             if table.in_head:
                 table.head_rows = len(table.rows)
         elif tag in ("td", "th"):
             if not table.rows:
                 table.rows.append([])
+                table.hidden_rows.append(table.group_hidden)
             line, offset = self.getpos()
             table.cell = _Cell(
                 where=Where(file=self.file, line=line, column=offset + 1),
                 rowspan=_span(attrs.get("rowspan"), _MAX_ROWSPAN),
                 colspan=_span(attrs.get("colspan"), _MAX_COLSPAN),
                 header=tag == "th",
+                hidden=_hiding(attrs),
             )
             table.rows[-1].append(table.cell)
             table.counted += table.cell.colspan
@@ -218,6 +272,16 @@ class _Reader(HTMLParser):
     def _table_end(self, table: _Table, tag: str) -> bool:
         """Handle an end tag inside a table; ``True`` when it closes the table."""
         cell = table.cell
+        if cell is not None and cell.hiding is not None:
+            closes = table.nested == 0 and tag in ("td", "th", "tr", "table")
+            if not closes:
+                if tag == "table":
+                    table.nested -= 1
+                hider, depth = cell.hiding
+                if tag == hider:
+                    cell.hiding = (hider, depth - 1) if depth > 1 else None
+                return False
+            cell.hiding = None
         if cell is not None and table.nested:
             if tag == "table":
                 table.nested -= 1
@@ -236,16 +300,57 @@ class _Reader(HTMLParser):
             _break(cell, hard=False)
         elif tag == "thead":
             table.in_head = False
+        if tag in ("thead", "tbody", "tfoot"):
+            table.group_hidden = None
         return tag == "table"
+
+    def _hide(self, where: Where, what: str, how: str, texts: list[str]) -> None:
+        if texts:
+            remedy = how if how.startswith("the hidden attribute") else f"the {how}"
+            self.hidden.append(
+                Hidden(
+                    where=where,
+                    text=" | ".join(texts),
+                    message=f"{what} hidden by {how}: not read; remove {remedy} to import "
+                    f"it: {' | '.join(texts)!r}",
+                )
+            )
+
+    def _hidden_table(self, table: _Table, how: str) -> None:
+        cells = [c for row in table.rows for c in row]
+        texts = [t for c in cells if (t := _written(c))]
+        self._hide(cells[0].where if cells else table.where, "a table", how, texts)
+
+    def _hidden_parts(self, table: _Table) -> None:
+        """Report the hidden rows, cells and hidden text in cells of a shown table."""
+        for row, how in zip(table.rows, table.hidden_rows, strict=True):
+            if how is not None:
+                texts = [t for c in row if (t := _written(c))]
+                self._hide(row[0].where if row else table.where, "a table row", how, texts)
+                continue
+            for cell in row:
+                if cell.hidden is not None:
+                    self._hide(cell.where, "a table cell", cell.hidden, [_written(cell)])
+                elif hidden_text := " ".join("".join(cell.hidden_text).split()):
+                    self._hide(
+                        cell.where, "text in a table cell", cell.text_hidden_by, [hidden_text]
+                    )
 
     def _finish(self, table: _Table) -> None:
         self.table = None
         self.cells.add(_slots(table.rows) - table.counted, self.getpos()[0])
-        grid = _expand(table.rows, table.where)
+        if table.hidden is not None:
+            self._hidden_table(table, table.hidden)
+            return
+        header = table.head_rows or _leading_header_rows(table.rows) or 1
+        self._hidden_parts(table)
+        shown = [k for k, how in enumerate(table.hidden_rows) if how is None]
+        expanded = _expand(table.rows, table.where, table.hidden_rows)
+        grid = [expanded[k] for k in shown]
+        header = len([k for k in shown if k < header]) or 1
         width = max((len(r) for r in grid), default=0)
         if not grid or width == 0:
             return
-        header = table.head_rows or _leading_header_rows(table.rows) or 1
         caption = " ".join("".join(table.caption).split()) if table.caption else ""
         self.outline.table(
             rows=grid,
@@ -301,9 +406,17 @@ def _slots(rows: list[list[_Cell]]) -> int:
     )
 
 
-def _expand(rows: list[list[_Cell]], where: Where) -> list[list[RawCell]]:
+def _written(cell: _Cell) -> str:
+    """All the text of a cell, shown or hidden."""
+    return " ".join(("".join(cell.text) + " " + "".join(cell.hidden_text)).split())
+
+
+def _expand(
+    rows: list[list[_Cell]], where: Where, hidden_rows: list[str | None]
+) -> list[list[RawCell]]:
     """The table as a grid: each cell copied into every slot its spans cover (the copies
-    point at the written cell); a span past the last row stops there."""
+    point at the written cell); a span past the last row stops there.  A hidden cell, or one
+    written in a hidden row, covers its slots with no text."""
     slots: dict[tuple[int, int], RawCell] = {}
     widths = [0] * len(rows)
     last_row = len(rows) - 1
@@ -312,10 +425,11 @@ def _expand(rows: list[list[_Cell]], where: Where) -> list[list[RawCell]]:
         for cell in row:
             while (r, c) in slots:
                 c += 1
-            text = clean_text("".join(cell.text))
+            hidden = cell.hidden is not None or hidden_rows[r] is not None
+            text = "" if hidden else clean_text("".join(cell.text))
             for dr in range(min(cell.rowspan, last_row - r + 1)):
                 for dc in range(cell.colspan):
-                    origin = None if dr == dc == 0 else cell.where
+                    origin = None if dr == dc == 0 or hidden else cell.where
                     slots[(r + dr, c + dc)] = RawCell(text=text, where=cell.where, origin=origin)
                 widths[r + dr] = max(widths[r + dr], c + cell.colspan)
             c += cell.colspan
@@ -328,9 +442,10 @@ def _expand(rows: list[list[_Cell]], where: Where) -> list[list[RawCell]]:
     ]
 
 
-def read_html(text: str, file: str) -> list[Table]:
-    """The tables of an HTML document, in order, each with its section, title and notes."""
+def read_html(text: str, file: str) -> tuple[list[Table], list[Hidden]]:
+    """The tables of an HTML document, in order, each with its section, title and notes, and
+    the hidden parts of its tables that hold text."""
     reader = _Reader(file)
     reader.feed(text)
     reader.close()
-    return reader.outline.tables
+    return reader.outline.tables, reader.hidden

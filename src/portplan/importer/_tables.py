@@ -15,6 +15,7 @@ from enum import StrEnum
 __all__ = [
     "Cell",
     "Format",
+    "Hidden",
     "Outline",
     "RawCell",
     "Row",
@@ -135,12 +136,25 @@ class Table:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class Hidden:
+    """A part of the document its author hid (a row, a column or a sheet of a workbook, an
+    HTML table, row or cell): not read into any table, and reported.  ``message`` says what is
+    hidden and how to have it read; ``text`` is what it holds."""
+
+    where: Where
+    text: str
+    message: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class SourceDocument:
-    """A vendor document as read: its file, its format, and its tables in document order."""
+    """A vendor document as read: its file, its format, its tables in document order, and the
+    parts of it that are hidden (never read into a table)."""
 
     file: str
     format: Format
     tables: tuple[Table, ...]
+    hidden: tuple[Hidden, ...] = ()
 
 
 def column_headings(header: tuple[tuple[Cell, ...], ...], width: int) -> tuple[str, ...]:

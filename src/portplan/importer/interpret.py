@@ -184,6 +184,11 @@ def interpret(document: SourceDocument, columns: ColumnMap | None = None) -> Imp
                 arrow=split_arrow(title) if title else None,
             )
         )
+    for part in document.hidden:  # what the author hid is not read, and is said so
+        report.items.setdefault(
+            (str(part.where), part.message),
+            Unread(where=part.where, column="", text=part.text, message=part.message),
+        )
     return Import(document=document, tables=tuple(readings), unread=tuple(report.items.values()))
 
 
