@@ -88,4 +88,6 @@ def test_the_port_unreachable_an_identification_meets_names_its_sender() -> None
         assert dict(found.details) == {
             "icmp": f"ICMP type 3 code 3 from {SERVER}",
             "unreachable": "closed",
+            "errno": "ECONNREFUSED",
+            "meaning": "an ICMP port unreachable: nothing is bound there",
         }, found

@@ -23,30 +23,10 @@ from collections.abc import Callable
 
 from portplan.model.protocol import Protocol
 from portplan.probe.crossing import NO_CLEAR_PORT, clear_source
-from portplan.probe.icmp import (
-    TTL_EXPIRED,
-    ask_for_errors,
-    echo_once,
-    from_elsewhere,
-    from_here,
-    icmp_text,
-    is_time_exceeded,
-    queued_error,
-)
-from portplan.probe.outcomes import (
-    DROPPED_HERE,
-    NEVER_LEFT,
-    NO_NEIGHBOUR,
-    NOT_ROUTED_HERE,
-    Evidence,
-    Outcome,
-    PortProbe,
-    PortResult,
-    classify,
-    family_of,
-    not_routed_here,
-)
+from portplan.probe.icmp import ask_for_errors, echo_once, queued_error
+from portplan.probe.outcomes import NEVER_LEFT, Evidence, Outcome, PortProbe, PortResult, family_of
 from portplan.probe.tcpinfo import TCP_SYN_SENT, never_left, read_tries, syn_never_left
+from portplan.probe.verdict import judge
 
 __all__ = [
     "NEVER_LEFT",
@@ -67,13 +47,6 @@ _IP_BIND_ADDRESS_NO_PORT = getattr(socket, "IP_BIND_ADDRESS_NO_PORT", 24)
 SELF_CONNECTED = (
     "the kernel chose the probed port as the source port, and the connection reached itself: "
     "nothing listens there"
-)
-
-#: the note of a port unreachable that a router or firewall on the way sent (``rejected``):
-#: its reject, not the destination saying that nothing listens there
-_UNREACHABLE_ON_THE_WAY = (
-    "port unreachable from %s, on the way, not from the destination: a router or firewall "
-    "there rejects it"
 )
 
 #: the note of a TCP probe the service reset once connected (a reset in SYN_SENT is a refusal,
@@ -335,32 +308,11 @@ def _by_error(
     at_once: bool = False,
 ) -> PortResult:
     """The result of an error the socket reported (``result``: :func:`_result` of the
-    probe): what the errno says, with the ICMP type, code and sender from the socket's error
-    queue as evidence.  An ICMP time exceeded, which the kernel reports as ``EHOSTUNREACH``
-    as it does a host's or a firewall's "host unreachable", is ``no-route``: the probe died on
-    the way (a routing loop), and nothing answered for the destination.  An ICMP error from
-    this machine itself about a probe to ``address`` (:func:`~portplan.probe.icmp.from_here`)
-    is its neighbour lookup that failed (``no-route``) or its own firewall's reject (a note
-    says so).  An error raised ``at_once`` (by ``connect()`` or ``send()``) with no ICMP
-    message behind it is this machine's own: a route it lacks (``no-route``, not sent), or
-    its own firewall dropping the probe (``EPERM``)."""
-    found = queued_error(sock)
-    icmp = icmp_text(*found) if found is not None else None
-    if found is not None and is_time_exceeded(found[0], found[1]):
-        return result(Outcome.NO_ROUTE, code, icmp=icmp, note=TTL_EXPIRED)
-    here = from_here(found, sock, address) if found is not None else None
-    if here == NO_NEIGHBOUR:
-        return result(Outcome.NO_ROUTE, code, icmp=icmp, note=here)
-    if found is None and at_once and not_routed_here(code):
-        return result(Outcome.NO_ROUTE, code, note=NOT_ROUTED_HERE)
-    if found is None and at_once and code == errno.EPERM:
-        here = DROPPED_HERE
-    outcome = classify(code, udp=udp)
-    if here is None and found is not None and outcome in (Outcome.REFUSED, Outcome.CLOSED):
-        way = from_elsewhere(found, address)
-        if way is not None:  # not "nothing listens there": something on the way said no
-            return result(Outcome.REJECTED, code, icmp=icmp, note=_UNREACHABLE_ON_THE_WAY % way)
-    return result(outcome, code, icmp=icmp, note=here)
+    probe), judged with the ICMP message from the socket's error queue (see
+    :func:`~portplan.probe.verdict.judge`; ``at_once``: raised by ``connect()`` or
+    ``send()``)."""
+    verdict = judge(code, queued_error(sock), sock, address, udp=udp, at_once=at_once)
+    return result(verdict.outcome, code, icmp=verdict.icmp, note=verdict.note)
 
 
 def _datagram(payload: bytes) -> bytes:

@@ -16,7 +16,9 @@ from __future__ import annotations
 
 from portplan.probe.identify.base import (
     ANSWER,
+    ERRNO,
     ICMP,
+    MEANING,
     REGISTRY,
     UDP_IDENTIFIERS,
     UDP_ONLY,
@@ -31,7 +33,9 @@ from portplan.probe.identify.base import (
 
 __all__ = [
     "ANSWER",
+    "ERRNO",
     "ICMP",
+    "MEANING",
     "REGISTRY",
     "UDP_IDENTIFIERS",
     "UDP_ONLY",

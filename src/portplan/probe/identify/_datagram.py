@@ -11,34 +11,35 @@ datagram is the identifier's to judge: the one that identifies the service ends 
 an answer to another request is ignored, and anything else raises
 :class:`~portplan.probe.identify._exchange.NotThisProtocol`.
 
-The socket asks for the ICMP errors about what it sends (``IP_RECVERR``), so that an ICMP port
-unreachable says who sent it: the destination (nothing is bound there: ``closed``), a router or
-firewall on the way, or this machine's own firewall (their ``reject``: ``rejected``), as the
-probe's own datagram is judged.  The identification carries that verdict (:data:`UNREACHABLE`)
-and the ICMP message (:data:`ICMP`); the errors the kernel reports only when asked (a soft
-error: a host or network unreachable, a time exceeded) are ignored, as they were before it
-was asked.
+The socket asks for the ICMP errors about what it sends (``IP_RECVERR``), so that an ICMP
+error about the request says what it is and who sent it, and is judged as it is when it meets
+the probe's own datagram (:func:`~portplan.probe.verdict.judge`, the one judgement of both): a
+port unreachable from the destination (nothing is bound there: ``closed``); an administratively
+prohibited, a protocol unreachable, a host isolated..., or a port unreachable from a router or
+firewall on the way or from this machine's own firewall (``rejected``); a host unreachable from
+this machine's own address (its neighbour lookup failed: ``no-route``).  The identification
+carries that verdict (:data:`UNREACHABLE`), the ICMP message (:data:`ICMP`), the error's errno
+(:data:`ERRNO`) and what it means (:data:`MEANING`); the errors the kernel reports only when
+asked (a soft error: a host or network unreachable, a time exceeded) are ignored, as they were
+before it was asked.
 """
 
 from __future__ import annotations
 
 import asyncio
+import errno
 import socket
 from collections.abc import Callable
 
-from portplan.probe.icmp import ask_for_errors, from_elsewhere, from_here, icmp_text, queued_error
+from portplan.probe.icmp import ask_for_errors, queued_error
 from portplan.probe.identify._exchange import NotThisProtocol
-from portplan.probe.identify.base import ICMP, UNREACHABLE, ProbeContext
-from portplan.probe.outcomes import REJECTED_HERE, Outcome, family_of
+from portplan.probe.identify.base import ERRNO, ICMP, MEANING, UNREACHABLE, ProbeContext
+from portplan.probe.outcomes import Outcome, family_of
+from portplan.probe.verdict import judge
 
 __all__ = ["CLOSED", "SELF_CONNECTED", "ask"]
 
 CLOSED = "closed (ICMP port unreachable)"
-#: the error of a request a router or firewall on the way answered with a port unreachable
-_REJECTED_ON_THE_WAY = (
-    "rejected (ICMP port unreachable from %s, on the way, not from the destination: a router "
-    "or firewall there rejects it)"
-)
 #: the soft ICMP errors, by IP version and type (``None``: every code), which Linux reports to
 #: a connected UDP socket only when it asks for them (``IP_RECVERR``): network and host
 #: unreachable, source route failed, the TOS ones; IPv6's no route, beyond scope and address
@@ -76,6 +77,8 @@ class _Datagrams(asyncio.DatagramProtocol):
         #: a datagram, or a socket error with the ICMP message behind it when there is one
         self.queue: asyncio.Queue[bytes | _Error] = asyncio.Queue()
         self.peer: tuple[str | int, ...] | None = None
+        #: a request is being sent: an error reported now was raised by ``send()``
+        self.sending = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.peer = transport.get_extra_info("peername")
@@ -90,10 +93,11 @@ class _Datagrams(asyncio.DatagramProtocol):
         found = queued_error(self.sock)
         if not isinstance(exc, OSError) or (found is not None and _soft(found)):
             return
-        self.queue.put_nowait((exc, found))
+        self.queue.put_nowait((exc, found, self.sending))
 
 
-_Error = tuple[OSError, tuple[int, int, int, str | None] | None]
+#: a socket error, the ICMP message behind it, and whether ``send()`` raised it
+_Error = tuple[OSError, tuple[int, int, int, str | None] | None, bool]
 
 
 def _soft(found: tuple[int, int, int, str | None]) -> bool:
@@ -107,25 +111,27 @@ def _soft(found: tuple[int, int, int, str | None]) -> bool:
 
 
 def _unreachable(
-    ctx: ProbeContext, sock: socket.socket, found: tuple[int, int, int, str | None] | None
+    ctx: ProbeContext,
+    sock: socket.socket,
+    error: OSError,
+    found: tuple[int, int, int, str | None],
+    at_once: bool,
 ) -> NotThisProtocol:
-    """What an ICMP port unreachable about the request means, judged as the probe's own
-    datagram is (``docs/verify.md``): from the destination, ``closed``; from a router or
-    firewall on the way, or from this machine's own firewall, ``rejected``.  Without the
-    message (its sender unknown), only that it was closed, with no verdict."""
-    if found is None:
-        return NotThisProtocol(CLOSED)
-    details = {ICMP: icmp_text(*found)}
-    if from_here(found, sock, ctx.address) is not None:
-        error = f"rejected ({REJECTED_HERE})"
-        details[UNREACHABLE] = Outcome.REJECTED.value
-    elif (way := from_elsewhere(found, ctx.address)) is not None:
-        error = _REJECTED_ON_THE_WAY % way
-        details[UNREACHABLE] = Outcome.REJECTED.value
-    else:
-        error = CLOSED
-        details[UNREACHABLE] = Outcome.CLOSED.value
-    return NotThisProtocol(error, details=details)
+    """What an ICMP error about the request means, judged as the probe's own datagram's is
+    (:func:`~portplan.probe.verdict.judge`, ``docs/verify.md``): ``closed`` from the
+    destination's port unreachable, ``rejected`` from a reject (the destination's
+    administratively prohibited, anything on the way's, this machine's own firewall's),
+    ``no-route`` where this machine's neighbour lookup failed..."""
+    verdict = judge(error.errno or 0, found, sock, ctx.address, udp=True, at_once=at_once)
+    details = {
+        ICMP: verdict.icmp or "",
+        UNREACHABLE: verdict.outcome.value,
+        ERRNO: errno.errorcode.get(error.errno or 0, str(error.errno)),
+        MEANING: verdict.meaning,
+    }
+    if verdict.outcome is Outcome.CLOSED:
+        return NotThisProtocol(CLOSED, details=details)
+    return NotThisProtocol(f"{verdict.outcome.value} ({verdict.meaning})", details=details)
 
 
 async def ask(
@@ -140,7 +146,7 @@ async def ask(
     that comes to ``judge`` until it says ``True`` (``False``: not an answer to a request
     sent, ignored).
 
-    ICMP port unreachable ends it as ``closed`` or ``rejected`` (by who sent it, see
+    An ICMP error (other than a soft one) ends it with the verdict a probe would get (see
     :func:`_unreachable`); another socket error as what it was.  A
     socket the kernel connected to itself (see :data:`SELF_CONNECTED`) sends nothing, and a
     request another exchange of this process has out (see :data:`_OUT`) is never judged.
@@ -169,7 +175,11 @@ async def ask(
         for datagram in (data,) if isinstance(data, bytes) else data:
             mine.add(datagram)
             _OUT.add(datagram)
-            transport.sendto(datagram)
+            datagrams.sending = True  # (an error send() raises is reported at once)
+            try:
+                transport.sendto(datagram)
+            finally:
+                datagrams.sending = False
 
     try:
         if transport.get_extra_info("sockname")[:2] == transport.get_extra_info("peername")[:2]:
@@ -195,9 +205,11 @@ async def ask(
                     unanswered()
                 raise
             if isinstance(item, tuple):
-                error, found = item
-                if isinstance(error, ConnectionRefusedError):
-                    raise _unreachable(ctx, sock, found)
+                error, found, at_once = item
+                if found is not None:  # an ICMP message: what it says of the port
+                    raise _unreachable(ctx, sock, error, found, at_once)
+                if isinstance(error, ConnectionRefusedError):  # its sender unknown
+                    raise NotThisProtocol(CLOSED)
                 raise NotThisProtocol(f"{type(error).__name__}: {error}")
             if item in _OUT and item not in mine:
                 continue  # another exchange's request (see _OUT): no answer

@@ -39,7 +39,9 @@ from ansible_collections.portplan.portplan.plugins.module_utils.engine.probe.eng
 )
 from ansible_collections.portplan.portplan.plugins.module_utils.engine.probe.identify import (
     ANSWER,
+    ERRNO,
     ICMP,
+    MEANING,
     REGISTRY,
     UDP_IDENTIFIERS,
     UDP_ONLY,
@@ -212,7 +214,8 @@ async def run_checks(
             return
         # an answer in its own protocol, even one that proves nothing (a wrong secret), came
         # from the port: it is reachable; an ICMP port unreachable says no as it does to a
-        # probe; silence stays silence, and the identification says what else it may be
+        # probe (so does any other ICMP error but a soft one); silence stays silence, and the
+        # identification says what else it may be
         answered = found.matches or ANSWER in found.details
         if result.outcome is Outcome.OPEN_FILTERED and UNREACHABLE in found.details:
             check.result = _unreachable(result, found, protocol)
@@ -266,22 +269,23 @@ async def run_checks(
 
 
 def _unreachable(result: PortResult, found: Identification, protocol: str) -> PortResult:
-    """A silent UDP port's result once its identification's request met an ICMP port
-    unreachable (``found.details``: who sent it, see :data:`UNREACHABLE`): ``closed`` or
-    ``rejected``, as if the probe's own datagram had met it (its ICMP error may have been held
-    back: the kernel limits them; or the service stopped between the two)."""
+    """A silent UDP port's result once its identification's request met an ICMP error
+    (``found.details``, see :data:`UNREACHABLE`): the verdict the probe's own datagram would
+    have got (``closed``, ``rejected``, ``no-route``...: its ICMP error may have been held
+    back, the kernel limits them; or the service or a firewall changed between the two), with
+    the request's errno and ICMP message as evidence and a note that says what it means (who
+    rejected it: the destination, a router or firewall on the way, this machine's own
+    firewall; or this machine's neighbour lookup that failed)."""
     outcome = Outcome(found.details[UNREACHABLE])
-    said = (
-        "nothing is bound there"
-        if outcome is Outcome.CLOSED
-        else "a firewall rejects it, not the destination"
-    )
     note = (
-        f"the {protocol} identification's request met an ICMP port unreachable: {said} (the "
-        f"probe's own datagram met silence: {result.evidence.note})"
+        f"the {protocol} identification's request met {found.details.get(MEANING, outcome)} "
+        f"(the probe's own datagram met silence: {result.evidence.note})"
     )
     evidence = replace(
-        result.evidence, errno="ECONNREFUSED", icmp=found.details.get(ICMP), note=note
+        result.evidence,
+        errno=found.details.get(ERRNO),
+        icmp=found.details.get(ICMP),
+        note=note,
     )
     return replace(result, outcome=outcome, evidence=evidence)
 

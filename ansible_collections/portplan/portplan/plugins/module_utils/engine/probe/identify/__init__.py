@@ -18,7 +18,9 @@ from __future__ import annotations
 
 from ansible_collections.portplan.portplan.plugins.module_utils.engine.probe.identify.base import (
     ANSWER,
+    ERRNO,
     ICMP,
+    MEANING,
     REGISTRY,
     UDP_IDENTIFIERS,
     UDP_ONLY,
@@ -33,7 +35,9 @@ from ansible_collections.portplan.portplan.plugins.module_utils.engine.probe.ide
 
 __all__ = [
     "ANSWER",
+    "ERRNO",
     "ICMP",
+    "MEANING",
     "REGISTRY",
     "UDP_IDENTIFIERS",
     "UDP_ONLY",

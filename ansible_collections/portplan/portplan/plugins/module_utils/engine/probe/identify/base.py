@@ -16,7 +16,9 @@ from ansible_collections.portplan.portplan.plugins.module_utils.engine._plugins 
 
 __all__ = [
     "ANSWER",
+    "ERRNO",
     "ICMP",
+    "MEANING",
     "REGISTRY",
     "UDP_IDENTIFIERS",
     "UDP_ONLY",
@@ -187,11 +189,14 @@ UDP_ONLY = frozenset({"ntp", "radius", "snmp"})
 #: the detail a UDP identifier sets once the port has answered, whatever the answer was (the
 #: kind of answer): the port is reachable even when the answer proves nothing (a wrong secret)
 ANSWER = "answer"
-#: the details a UDP identifier sets when its request met an ICMP port unreachable: the
-#: outcome it shows, judged by who sent it as a probe's own is (``closed``: the destination;
-#: ``rejected``: a router or firewall on the way, or this machine's own), and the message
+#: the details a UDP identifier sets when its request met an ICMP error (not a soft one): the
+#: outcome it shows, judged as a probe's own datagram's is (``closed``: a port unreachable from
+#: the destination; ``rejected``: a reject, by the destination, on the way or by this
+#: machine's own firewall; ``no-route``...), the message, the errno and what it means
 UNREACHABLE = "unreachable"
 ICMP = "icmp"
+ERRNO = "errno"
+MEANING = "meaning"
 
 _log = logging.getLogger("portplan")
 
