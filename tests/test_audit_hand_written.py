@@ -12,6 +12,7 @@ from __future__ import annotations
 import ipaddress
 import itertools
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -425,6 +426,54 @@ def test_a_chain_a_verdict_map_may_jump_to_is_read() -> None:
     ]
     assert shadowed == ["table inet fw chain listed", "table inet fw chain unlisted"]
     assert "no base chain leads here: sees no packet" not in {r.effect for r in result.rules}
+
+
+@pytest.mark.netns
+@pytest.mark.parametrize("name", ["output-way.nft", "output-way.v4"])
+def test_output_chains_are_shadowed_or_unreadable_as_the_packets_the_host_sends_decide(
+    name: str,
+) -> None:
+    """Rules of the output chain see what the server sends, with or without --egress: its
+    accept of tcp 18080 to the client is shadowed (the probe is stopped), its accept of tcp
+    18081 is not (the probe passes, though every packet addressed to the server would meet the
+    drop before it), a condition on the incoming interface matches nothing sent (not
+    unreadable), one on the outgoing interface is unreadable.  The chain both ways jump to is
+    read against both: the accept of udp 18119 takes effect for what the server sends (the
+    probe passes), the accept of udp 18120 in neither way."""
+    text = (DATA / name).read_text()
+    moved = text.replace("10.0.0.", "192.0.2.")
+    near, far = ipaddress.ip_address("192.0.2.2"), ipaddress.ip_address("192.0.2.3")
+    with netns.guard("nft", "iptables-restore"), netns.topology() as net:
+        client = net.add_node("client", [near])
+        server = net.add_node("server", [far])
+        net.load(server, "server", {f"server.{name.rpartition('.')[2]}": moved})
+        net.listen(client, [("tcp", near, 18080), ("tcp", near, 18081), ("udp", near, 18119)])
+        probes = [("tcp", 18080), ("tcp", 18081), ("udp", 18119)]
+        sent = net.probe({"server": [netns.Probe(p, near, port) for p, port in probes]})
+        assert [r in netns.PASSED for r in sent["server"]] == [False, True, True]
+    if name.endswith(".nft"):
+        ruleset = read_nftables_json(nft_json_of(text), name)
+    else:
+        ruleset = read_iptables_save([(name, iptables_saved(text), 4)])
+    chain_of = {r.where: c.name.lower() for c in ruleset.chains.values() for r in c.rules}
+    port_of = {
+        r.where: int(re.findall(r"\b18\d\d\d\b", r.text)[0])
+        for c in ruleset.chains.values()
+        for r in c.rules
+        if re.search(r"\b18\d\d\d\b", r.text)
+    }
+    for egress in (False, True):
+        result = audit_ruleset(plan(), "server", ruleset, egress=egress)
+        judged = sorted(
+            (f.kind.value, f.direction, chain_of[f.rule or ""], port_of[f.rule or ""])
+            for f in result.findings
+            if f.kind in (FindingKind.SHADOWED, FindingKind.UNREADABLE)
+        )
+        assert judged == [
+            ("shadowed", "inbound", "both", 18120),
+            ("shadowed", "outbound", "output", 18080),
+            ("unreadable", "outbound", "output", 18083),
+        ]
 
 
 # -- a jump, goto or return on a condition it cannot read -------------------------------------

@@ -177,6 +177,22 @@ class Ruleset:
         unreached = {c.key: UNREACHED_EFFECT for c in chains if c.key not in led}
         return unreached | {k: FORWARDED_EFFECT for k in forwarded if k not in own} | dormant
 
+    def ways(self) -> dict[str, tuple[Hook, ...]]:
+        """For each chain that may see a packet of the host's own traffic (:meth:`awake`), the
+        ways whose packets pass it: those whose base chains are it or jump or go to it, also
+        through other chains.  A regular chain a verdict map the audit cannot read may jump to
+        is on the ways of every chain of such a table; a chain on no way (a base chain the
+        audit does not place) is on both, as far as the audit knows."""
+        unnamed = [c.key for c in self.chains.values() if c.jumped_unnamed and c.regular]
+        on: dict[Hook, set[str]] = {}
+        for hook in Hook:
+            on[hook] = set(self.reached(self.paths.get(hook, [])))
+            if any(self.chains[k].jumped_unnamed for k in on[hook]):
+                on[hook] |= set(self.reached(unnamed))
+        return {
+            c.key: tuple(h for h in Hook if c.key in on[h]) or tuple(Hook) for c in self.awake()
+        }
+
     def awake(self) -> list[Chain]:
         """The chains that may see a packet of the host's own traffic (:meth:`idle`)."""
         idle = self.idle()

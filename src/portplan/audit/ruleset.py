@@ -26,38 +26,13 @@ from dataclasses import dataclass
 from portplan._errors import AuditError
 from portplan.audit._evaluate import Bound, ChainResult, Evaluation, View
 from portplan.audit._findings import AuditResult, Finding, FindingKind, RuleServes, describe_space
-from portplan.audit._match import icmp_ranges
-from portplan.audit._rules import BOUNDARY_PLATFORMS, Chain, Hook, Interface, Rule, Ruleset, Verdict
+from portplan.audit._rules import BOUNDARY_PLATFORMS, Chain, Hook, Rule, Ruleset, Verdict
+from portplan.audit._shadows import NEIGHBOUR_DISCOVERY, Way, shadowed, unreadable
 from portplan.audit._universe import between, loopback_universe, universe
 from portplan.plan import Plan, PlannedFlow
-from portplan.spaces import ICMPV6, Box, BoxIndex, Ranges, Space, flow_space
+from portplan.spaces import Space, flow_space
 
 __all__ = ["NEIGHBOUR_DISCOVERY", "Coverage", "audit_ruleset", "coverage", "permitted"]
-
-#: IPv6 neighbour discovery: router and neighbour solicitations and advertisements
-NEIGHBOUR_DISCOVERY = Space.of(
-    6, protocols=Ranges.point(ICMPV6), ports=icmp_ranges(Ranges.span(133, 136))
-)
-
-
-_DECIDING = (Verdict.ACCEPT, Verdict.DROP, Verdict.REJECT)
-
-
-@dataclass(frozen=True, slots=True)
-class _Tagged:
-    """A box of an earlier rule's match, with the rule (for the shadowed check's index)."""
-
-    box: Box
-    rule: Rule
-    position: int  #: the rule's place in its chain
-
-    @property
-    def family(self) -> int:
-        return self.box.family
-
-    @property
-    def sources(self) -> Ranges:
-        return self.box.sources
 
 
 class _Direction:
@@ -276,90 +251,6 @@ class _Direction:
             example=lacking.example(),
         )
 
-    # -- shadowed and unreadable ------------------------------------------------------------
-
-    def shadowed(self) -> list[Finding]:
-        findings = []
-        for chain in self.ruleset.awake():
-            earlier: BoxIndex[_Tagged] = BoxIndex()
-            for position, rule in enumerate(chain.rules):
-                if rule.verdict is Verdict.NONE:
-                    continue
-                if self.high.interfaces(rule)[0] is Interface.LOOPBACK:
-                    continue
-                match = self.high.match(rule, chain)
-                if not match:
-                    continue
-                if rule.exact and rule.verdict in _DECIDING:
-                    near = {
-                        id(tagged): tagged
-                        for box in match.boxes
-                        for tagged in earlier.candidates(box)
-                        if tagged.box.overlaps(box)
-                    }
-                    left = match - Space(t.box for t in near.values())
-                    overriding = [
-                        t.rule
-                        for t in sorted(near.values(), key=lambda t: t.position)
-                        if t.rule.verdict in _DECIDING
-                        and t.rule.verdict.blocks != rule.verdict.blocks
-                    ]
-                    if not left and overriding:
-                        findings.append(
-                            self._shadowed(rule, list({id(r): r for r in overriding}.values()))
-                        )
-                # a rule read at its widest may match less, even nothing: only an exact
-                # rule surely decides the packets of a later one
-                if rule.exact and rule.verdict not in (Verdict.JUMP, Verdict.NONE):
-                    for box in match.boxes:
-                        earlier.add(_Tagged(box, rule, position))
-        return findings
-
-    def _shadowed(self, rule: Rule, overriding: list[Rule]) -> Finding:
-        names = ", ".join(o.where for o in overriding[:3])
-        return Finding(
-            kind=FindingKind.SHADOWED,
-            host=self.host,
-            direction=self.label,
-            message=f"rule {rule.where} never takes effect: earlier rules decide every packet "
-            f"it matches ({names})",
-            rule=rule.where,
-            rule_text=rule.text,
-            line=rule.line,
-        )
-
-    def unreadable(self) -> list[Finding]:
-        findings = []
-        named: set[str] = set()  # a verdict map's entries are rules of one place: named once
-        for chain in self.ruleset.awake():
-            for rule in chain.rules:
-                if rule.exact and rule.interface not in (Interface.OTHER, Interface.NOT_OTHER):
-                    continue
-                if rule.verdict is Verdict.NONE and not rule.rewrites:
-                    continue  # a counter, a log, a mark: whatever it matches, it decides nothing
-                if rule.where in named:
-                    continue
-                match = self.high.forms(rule, chain)[1] | self.loop_low.forms(rule, chain)[1]
-                if not match or (
-                    rule.verdict is Verdict.ACCEPT and match.issubset(NEIGHBOUR_DISCOVERY)
-                ):
-                    continue  # matches nothing here, or only what is never extra
-                named.add(rule.where)
-                findings.append(
-                    Finding(
-                        kind=FindingKind.UNREADABLE,
-                        host=self.host,
-                        direction=self.label,
-                        message=f"rule {rule.where} ({rule.verdict}) matches on what the audit "
-                        f"cannot read exactly: {', '.join(rule.unreadable)}; its findings are "
-                        "bounds (what may pass, what surely passes)",
-                        rule=rule.where,
-                        rule_text=rule.text,
-                        line=rule.line,
-                    )
-                )
-        return findings
-
     # -- the annotated copy -----------------------------------------------------------------
 
     def serves(self) -> list[RuleServes]:
@@ -418,23 +309,28 @@ def audit_ruleset(
         result.notes.append(
             f"IPv{family} is not audited: the files given hold no IPv{family} rules"
         )
-    hooks = [Hook.INPUT, Hook.OUTPUT] if egress and boundary is None else [Hook.INPUT]
-    for hook in hooks:
+    # a rule is shadowed or unreadable as the packets of its chain's ways decide, whether or
+    # not the audit compares the way out with the plan (``egress``)
+    hooks = [Hook.INPUT] if boundary is not None else [Hook.INPUT, Hook.OUTPUT]
+    directions = {hook: _Direction(plan, host, ruleset, hook, boundary) for hook in hooks}
+    ways = {h: Way(d.label, d.high, d.loop_low) for h, d in directions.items()}
+    for hook, direction in directions.items():
+        if hook is Hook.OUTPUT and not egress:
+            continue
         result.notes.extend(
             f"chain {key} sees a packet only {ruleset.chains[key].only}: what it drops is read "
             "as not surely passing, and it is never counted on to stop what may pass"
             for key in ruleset.paths.get(hook, [])
             if ruleset.chains[key].only is not None
         )
-        direction = _Direction(plan, host, ruleset, hook, boundary)
         result.checked += len(direction.rows) + len(direction.loop_rows)
         result.findings += direction.missing()
         result.findings += direction.extra()
-        if hook is Hook.INPUT:
-            result.findings += direction.shadowed()
-            result.findings += direction.unreadable()
-            if annotate:
-                result.rules = direction.serves()
+        if hook is Hook.INPUT:  # listed where they were before the way out's findings
+            result.findings += shadowed(ruleset, host, ways)
+            result.findings += unreadable(ruleset, host, ways)
+    if annotate:
+        result.rules = directions[Hook.INPUT].serves()
     return result
 
 
