@@ -166,3 +166,32 @@ def test_hidden_html_text_ends_where_html_ends_the_element_that_hides_it(tmp_pat
     code, _stderr, ports = _drafted_ports(doc)
     assert code == 1
     assert ports == [["443"], ["990"], ["8443"], ["7"]]
+
+
+def test_an_inline_style_hides_by_the_declaration_that_wins(tmp_path: Path) -> None:
+    """``style="display:none; display:table-row"`` shows the row (the last declaration wins),
+    as does ``visibility: hidden`` followed by ``visibility: visible``; it was read as hidden
+    (the first ``display: none`` found) and its port not drafted.  An ``!important`` one wins
+    over a later plain one, and still hides."""
+    doc = tmp_path / "ports.html"
+    doc.write_text(
+        "<table><tr><th>Port</th><th>Protocol</th></tr>\n"
+        '<tr style="display:none; display:table-row"><td>22</td><td>TCP</td></tr>\n'
+        '<tr style="visibility: hidden;visibility: VISIBLE"><td>443</td><td>TCP</td></tr>\n'
+        '<tr style="display: none !important; display: table-row"><td>8080</td><td>TCP</td></tr>\n'
+        '<tr style="display: block; display : NONE"><td>21</td><td>TCP</td></tr>\n'
+        "</table>\n"
+    )
+    reading = import_document(doc)
+    assert [[c.text for c in row.row.cells] for t in reading.tables for row in t.rows] == [
+        ["22", "TCP"],
+        ["443", "TCP"],
+    ]
+    hidden = [u.message.split(": not read")[0] for u in reading.unread if "hidden" in u.message]
+    assert hidden == [
+        "a table row hidden by 'display: none'",
+        "a table row hidden by 'display: none'",
+    ]
+    code, _stderr, ports = _drafted_ports(doc)
+    assert code == 1
+    assert ports == [["22"], ["443"]]

@@ -57,12 +57,9 @@ _FOOTNOTE_TARGET = re.compile(r"#_?(?:fn|ftn|footnote|cite_note|note|endnote|edn
 _FOOTNOTE_MARKER = re.compile(r"footnote|noteref|fnref", re.IGNORECASE)
 #: the text of a footnote mark: ``1``, ``[2]``, ``a``, ``*``, ``†``
 _MARK_TEXT = re.compile(r"\[?(?:[0-9]{1,3}|[A-Za-z]|[^\w\s]{1,3})\]?")
-#: an inline style that hides the element: ``display: none``, ``visibility: hidden``
-_HIDING_STYLE = re.compile(
-    r"(?:^|;)\s*(display\s*:\s*none|visibility\s*:\s*(?:hidden|collapse))\s*"
-    r"(?:!\s*important\s*)?(?=;|$)",
-    re.IGNORECASE,
-)
+#: the values of the inline style properties that hide an element (``display: none``)
+_HIDING_STYLE = {"display": frozenset({"none"}), "visibility": frozenset({"hidden", "collapse"})}
+_IMPORTANT = re.compile(r"!\s*important\s*$", re.IGNORECASE)
 _VOID = frozenset({"br", "hr", "img", "input", "meta", "link", "col", "wbr", "area", "source"})
 #: the start tags that end an open ``<p>`` (HTML's "close a p element"), and the elements a
 #: ``<p>``, ``<li>``, ``<dd>`` or ``<dt>`` inside them is not closed beyond (their scope)
@@ -115,8 +112,18 @@ def _hiding(attrs: dict[str, str | None]) -> str | None:
     """What hides an element (``the hidden attribute``, ``'display: none'``), or ``None``."""
     if "hidden" in attrs:
         return "the hidden attribute"
-    match = _HIDING_STYLE.search(attrs.get("style") or "")
-    return f"{' '.join(match[1].lower().replace(':', ': ').split())!r}" if match else None
+    said: dict[str, tuple[str, bool]] = {}  # (the last declaration wins, unless !important)
+    for declaration in (attrs.get("style") or "").split(";"):
+        name, colon, value = declaration.partition(":")
+        name = name.strip().lower()
+        if colon and name in _HIDING_STYLE:
+            value, important = _IMPORTANT.subn("", value)
+            if not said.get(name, ("", False))[1] or important:
+                said[name] = (" ".join(value.lower().split()), bool(important))
+    for name, (value, _important) in said.items():
+        if value in _HIDING_STYLE[name]:
+            return f"'{name}: {value}'"
+    return None
 
 
 def _opened(cell: _Cell, tag: str) -> None:
