@@ -313,3 +313,20 @@ def test_an_inventory_of_a_revision_is_read_with_the_revisions_tree(
     shutil.rmtree(repo / "inventory")  # (only the revision has it now)
     code, out, err = run("diff", "git:HEAD:deploy/prod.yaml", str(SEARCH))
     assert (code, out) == (0, "identical: nothing to open, nothing to close\n"), err + out
+
+
+@pytest.mark.parametrize("named", ["old blob", "old tree"])
+def test_a_missing_product_file_whose_name_ends_in_a_git_object_type_is_said_missing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, named: str
+) -> None:
+    # `git cat-file --batch` answers a missing name with the name itself: 'REV:deploy/old blob
+    # missing' was read as an object 'blob' of size 'missing' (ValueError, a traceback)
+    repo = tmp_path / "repo"
+    (repo / "deploy").mkdir(parents=True)
+    (repo / "deploy" / "prod.yaml").write_text(SEARCH.read_text().replace(NAMED, named))
+    commit(repo)
+    monkeypatch.chdir(repo)
+    code, out, err = run("diff", "git:HEAD:deploy/prod.yaml", "deploy/prod.yaml")
+    assert (code, out) == (2, ""), err
+    assert f"product file '{named}' does not exist" in err, err
+    assert f"looked for git:HEAD:deploy/{named}" in err, err

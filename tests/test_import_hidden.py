@@ -138,3 +138,60 @@ def test_hidden_html_tables_rows_and_cells_are_not_drafted(tmp_path: Path) -> No
     assert code == 1
     assert f"{doc}:3:38: a table row hidden by 'display: none'" in stderr
     assert ports == [["22"], ["443"], ["161"]]
+
+
+def test_hidden_html_text_ends_where_html_ends_the_element_that_hides_it(tmp_path: Path) -> None:
+    """A hidden ``<p>`` or ``<li>`` left unclosed ends where the next ``<p>`` or ``<li>``
+    starts, as a browser shows the page, and a hidden ``<span>`` where the ``<b>`` it is in
+    ends; the visible ports after them (443, 990, 8443) were taken as hidden too, not drafted,
+    and reported run into the hidden text (``'8080443'``)."""
+    doc = tmp_path / "ports.html"
+    doc.write_text(
+        "<table><tr><th>Port</th><th>Protocol</th><th>Description</th></tr>\n"
+        '<tr><td><p style="display:none">8080<p>443</td><td>TCP</td><td>web</td></tr>\n'
+        "<tr><td><ul><li hidden>21<li>990</ul></td><td>TCP</td><td>FTPS</td></tr>\n"
+        "<tr><td><b><span hidden>9999</b> 8443</td><td>TCP</td><td>admin</td></tr>\n"
+        "<tr><td><span hidden><span>5</span>6</span>7</td><td>TCP</td><td>nested</td></tr>\n"
+        "</table>\n"
+    )
+    reading = import_document(doc)
+    assert [[c.text for c in row.row.cells] for t in reading.tables for row in t.rows] == [
+        ["443", "TCP", "web"],
+        ["990", "TCP", "FTPS"],
+        ["8443", "TCP", "admin"],
+        ["7", "TCP", "nested"],
+    ]
+    hidden = [str(u).split(": ", 1)[1] for u in reading.unread if "hidden" in u.message]
+    assert [h.rsplit(": ", 1)[1] for h in hidden] == ["'8080'", "'21'", "'9999'", "'56'"]
+    code, _stderr, ports = _drafted_ports(doc)
+    assert code == 1
+    assert ports == [["443"], ["990"], ["8443"], ["7"]]
+
+
+def test_an_inline_style_hides_by_the_declaration_that_wins(tmp_path: Path) -> None:
+    """``style="display:none; display:table-row"`` shows the row (the last declaration wins),
+    as does ``visibility: hidden`` followed by ``visibility: visible``; it was read as hidden
+    (the first ``display: none`` found) and its port not drafted.  An ``!important`` one wins
+    over a later plain one, and still hides."""
+    doc = tmp_path / "ports.html"
+    doc.write_text(
+        "<table><tr><th>Port</th><th>Protocol</th></tr>\n"
+        '<tr style="display:none; display:table-row"><td>22</td><td>TCP</td></tr>\n'
+        '<tr style="visibility: hidden;visibility: VISIBLE"><td>443</td><td>TCP</td></tr>\n'
+        '<tr style="display: none !important; display: table-row"><td>8080</td><td>TCP</td></tr>\n'
+        '<tr style="display: block; display : NONE"><td>21</td><td>TCP</td></tr>\n'
+        "</table>\n"
+    )
+    reading = import_document(doc)
+    assert [[c.text for c in row.row.cells] for t in reading.tables for row in t.rows] == [
+        ["22", "TCP"],
+        ["443", "TCP"],
+    ]
+    hidden = [u.message.split(": not read")[0] for u in reading.unread if "hidden" in u.message]
+    assert hidden == [
+        "a table row hidden by 'display: none'",
+        "a table row hidden by 'display: none'",
+    ]
+    code, _stderr, ports = _drafted_ports(doc)
+    assert code == 1
+    assert ports == [["22"], ["443"]]

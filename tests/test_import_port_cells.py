@@ -232,3 +232,40 @@ def test_a_port_whose_note_says_it_is_unused_or_off_is_reported_not_drafted(
             (7, "8086 (Obsolete since 7.0)", "Obsolete since 7.0"),
         )
     ]
+
+
+def test_a_note_that_says_a_port_is_on_unless_turned_off_drafts_it(tmp_path: Path) -> None:
+    """``8443 (unless disabled)``, ``(can be turned off)``, ``(can be removed)`` say the port
+    is in use, as ``(can be disabled)`` does: they were refused as saying it is off (the words
+    ``disabled``, ``removed``, ``turned off`` read alone), and the port was not drafted.  What
+    is off now (``(disabled by default)``, ``(has been removed)``) is still reported."""
+    code, flows, lines = _import(
+        tmp_path,
+        "Source,Destination,Port,Protocol\n"
+        "A,B,8443 (unless disabled),TCP\n"
+        "A,B,8444 (can be turned off),TCP\n"
+        "A,B,8445 (may be switched off),TCP\n"
+        "A,B,8446 (optional; can be removed),TCP\n"
+        "A,B,8447 (if not disabled),TCP\n"
+        "A,B,8448 (until turned off),TCP\n"
+        "A,B,21 (disabled by default),TCP\n"
+        "A,B,23 (has been removed),TCP\n",
+    )
+    assert code == 1
+    assert [(f["ports"], f.get("notes")) for f in flows] == [
+        ([8443], ["unless disabled"]),
+        ([8444], ["can be turned off"]),
+        ([8445], ["may be switched off"]),
+        ([8446], ["optional; can be removed"]),
+        ([8447], ["if not disabled"]),
+        ([8448], ["until turned off"]),
+    ]
+    file = tmp_path / "ports.csv"
+    assert lines == [
+        f"{file}:{row}:5: {said!r}: the note {note!r} says a port is not in use or off: not "
+        "drafted; if the deployment uses it, model it by hand"
+        for row, said, note in (
+            (8, "21 (disabled by default)", "disabled by default"),
+            (9, "23 (has been removed)", "has been removed"),
+        )
+    ]

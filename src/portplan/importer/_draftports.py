@@ -42,11 +42,13 @@ _EXCLUDING_NOTE = re.compile(rf"\b(?:{_LEAVING_OUT})\b", re.IGNORECASE)
 #: note's ``not`` is a remark (``8080 (not used by default)``)
 _EXCLUDING = re.compile(rf"\b(?:{_LEAVING_OUT}|minus|not|w/o|without)\b", re.IGNORECASE)
 #: a note that says the port is not in use, withdrawn or off (``not used``, ``deprecated``,
-#: ``disabled by default``); ``can be disabled`` says it is on
+#: ``disabled by default``); ``can be disabled``, ``unless disabled``, ``if not turned off``,
+#: ``until removed`` say it is on (:data:`_ON_UNTIL`)
+_ON_UNTIL = r"(?<!\bbe\s)(?<!\bunless\s)(?<!\buntil\s)(?<!\bif\snot\s)"
 _WITHDRAWN_NOTE = re.compile(
     r"\b(?:un-?used|not\s+(?:used|in\s+use|enabled|active)|no\s+longer|deprecated|obsolete"
-    r"|retired|decommissioned|withdrawn|removed|(?<!be\s)disabled|inactive"
-    r"|(?:off|closed)\s+by\s+default|turned\s+off|switched\s+off)\b",
+    rf"|retired|decommissioned|withdrawn|{_ON_UNTIL}(?:removed|disabled|(?:turned|switched)\s+off)"
+    r"|inactive|(?:off|closed)\s+by\s+default)\b",
     re.IGNORECASE,
 )
 

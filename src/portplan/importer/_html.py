@@ -57,13 +57,22 @@ _FOOTNOTE_TARGET = re.compile(r"#_?(?:fn|ftn|footnote|cite_note|note|endnote|edn
 _FOOTNOTE_MARKER = re.compile(r"footnote|noteref|fnref", re.IGNORECASE)
 #: the text of a footnote mark: ``1``, ``[2]``, ``a``, ``*``, ``†``
 _MARK_TEXT = re.compile(r"\[?(?:[0-9]{1,3}|[A-Za-z]|[^\w\s]{1,3})\]?")
-#: an inline style that hides the element: ``display: none``, ``visibility: hidden``
-_HIDING_STYLE = re.compile(
-    r"(?:^|;)\s*(display\s*:\s*none|visibility\s*:\s*(?:hidden|collapse))\s*"
-    r"(?:!\s*important\s*)?(?=;|$)",
-    re.IGNORECASE,
-)
+#: the values of the inline style properties that hide an element (``display: none``)
+_HIDING_STYLE = {"display": frozenset({"none"}), "visibility": frozenset({"hidden", "collapse"})}
+_IMPORTANT = re.compile(r"!\s*important\s*$", re.IGNORECASE)
 _VOID = frozenset({"br", "hr", "img", "input", "meta", "link", "col", "wbr", "area", "source"})
+#: the start tags that end an open ``<p>`` (HTML's "close a p element"), and the elements a
+#: ``<p>``, ``<li>``, ``<dd>`` or ``<dt>`` inside them is not closed beyond (their scope)
+_CLOSE_P = frozenset(
+    {
+        "address", "article", "aside", "blockquote", "center", "details", "dialog", "dir", "div",
+        "dl", "fieldset", "figcaption", "figure", "footer", "form", "header", "hgroup", "main",
+        "menu", "nav", "ol", "p", "pre", "section", "summary", "ul", "li", "dd", "dt", "hr",
+        "table", "h1", "h2", "h3", "h4", "h5", "h6",
+    }
+)  # fmt: skip
+_SCOPE = frozenset({"table", "td", "th", "caption", "button", "object", "template", "marquee"})
+_LIST_SCOPE = _SCOPE | {"ul", "ol", "dl", "menu", "blockquote", "section", "article", "nav"}
 
 
 @dataclass
@@ -76,8 +85,10 @@ class _Cell:
     #: the links open in the cell: where their text starts, whether they point at a footnote
     links: list[tuple[int, bool]] = field(default_factory=list)
     hidden: str | None = None  #: what hides the cell (``the hidden attribute``), if anything
-    #: the element hiding part of the cell's text, and how deep in it the parser is
-    hiding: tuple[str, int] | None = None
+    #: the elements open in the cell, by tag; and where among them is the one hiding part of
+    #: the cell's text, if one is
+    open: list[str] = field(default_factory=list)
+    hiding: int | None = None
     hidden_text: list[str] = field(default_factory=list)
     text_hidden_by: str = ""  #: what hid the first hidden text (``'display: none' on a <span>``)
 
@@ -101,8 +112,35 @@ def _hiding(attrs: dict[str, str | None]) -> str | None:
     """What hides an element (``the hidden attribute``, ``'display: none'``), or ``None``."""
     if "hidden" in attrs:
         return "the hidden attribute"
-    match = _HIDING_STYLE.search(attrs.get("style") or "")
-    return f"{' '.join(match[1].lower().replace(':', ': ').split())!r}" if match else None
+    said: dict[str, tuple[str, bool]] = {}  # (the last declaration wins, unless !important)
+    for declaration in (attrs.get("style") or "").split(";"):
+        name, colon, value = declaration.partition(":")
+        name = name.strip().lower()
+        if colon and name in _HIDING_STYLE:
+            value, important = _IMPORTANT.subn("", value)
+            if not said.get(name, ("", False))[1] or important:
+                said[name] = (" ".join(value.lower().split()), bool(important))
+    for name, (value, _important) in said.items():
+        if value in _HIDING_STYLE[name]:
+            return f"'{name}: {value}'"
+    return None
+
+
+def _opened(cell: _Cell, tag: str) -> None:
+    """``tag`` opened in ``cell``, once the elements it ends are closed as HTML closes them
+    (``<li>`` ends an open ``<li>`` of its list, ``<dd>`` or ``<dt>`` one of theirs; ``<p>``,
+    ``<div>``, a list... end an open ``<p>``), which ends the hiding of an element so closed."""
+    ends = {"li": ("li",), "dd": ("dd", "dt"), "dt": ("dd", "dt")}.get(tag, ())
+    for closing, scope in ((ends, _LIST_SCOPE), (("p",) if tag in _CLOSE_P else (), _SCOPE)):
+        for depth in range(len(cell.open) - 1, -1, -1) if closing else ():
+            if cell.open[depth] in closing:
+                del cell.open[depth:]
+                if cell.hiding is not None and cell.hiding >= depth:
+                    cell.hiding = None
+                break
+            if cell.open[depth] in scope:
+                break
+    cell.open.append(tag)
 
 
 def _span(value: str | None, limit: int) -> int:
@@ -215,13 +253,12 @@ class _Reader(HTMLParser):
             if tag == "table":
                 table.nested += 1
             closes = table.nested == 0 and tag in ("td", "th", "tr")
+            if not closes and tag not in _VOID:
+                _opened(cell, tag)
             if cell.hiding is not None and not closes:
-                hider, depth = cell.hiding
-                if tag == hider:
-                    cell.hiding = (hider, depth + 1)
                 return
             if not closes and tag not in _VOID and (hides := _hiding(attrs)) is not None:
-                cell.hiding = (tag, 1)
+                cell.hiding = len(cell.open) - 1
                 cell.text_hidden_by = cell.text_hidden_by or f"{hides} on a <{tag}>"
                 cell.hidden_text.append(" ")
                 return
@@ -272,15 +309,17 @@ class _Reader(HTMLParser):
     def _table_end(self, table: _Table, tag: str) -> bool:
         """Handle an end tag inside a table; ``True`` when it closes the table."""
         cell = table.cell
-        if cell is not None and cell.hiding is not None:
-            closes = table.nested == 0 and tag in ("td", "th", "tr", "table")
-            if not closes:
+        if cell is not None and not (table.nested == 0 and tag in ("td", "th", "tr", "table")):
+            hidden = cell.hiding is not None
+            if tag in cell.open:  # (an end tag of nothing open in the cell is nothing)
+                del cell.open[len(cell.open) - 1 - cell.open[::-1].index(tag) :]
+                if hidden and cell.hiding is not None and cell.hiding >= len(cell.open):
+                    cell.hiding = None  # the element hiding it is closed
+            if hidden:
                 if tag == "table":
                     table.nested -= 1
-                hider, depth = cell.hiding
-                if tag == hider:
-                    cell.hiding = (hider, depth - 1) if depth > 1 else None
                 return False
+        elif cell is not None:
             cell.hiding = None
         if cell is not None and table.nested:
             if tag == "table":

@@ -276,7 +276,10 @@ def _write(copy: _Copy, inside: Path) -> str | None:
     )
     header, _, body = done.stdout.partition(b"\n")
     words = header.split()
-    if done.returncode != 0 or len(words) != 3 or words[1] not in (b"blob", b"tree"):
+    # "OID TYPE SIZE"; what is not found is "NAME missing", and a name may hold spaces
+    # ("deploy/old blob missing")
+    found = len(words) == 3 and words[1] in (b"blob", b"tree") and words[2].isdigit()
+    if done.returncode != 0 or not found:
         return None  # missing, or a link out of the tree, dangling, a loop
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
