@@ -18,13 +18,12 @@ from click.testing import CliRunner
 import machine
 from portplan.cli import cli
 from portplan.diff import ChangeKind, PlanDiff, diff_plans
-from portplan.load.deployment import load_deployment
-from portplan.pipeline import plan_bundle
 from portplan.plan import Plan
 from portplan.report.diff import diff_csv, diff_json, diff_junit, diff_table
 from portplan.targets.aws import FILE_NAME, AwsTarget
 from portplan.targets.base import RuleOptions
 from portplan.targets.kubernetes import KubernetesTarget
+from test_diff_rows import side
 
 PRODUCT = """\
 id: pub
@@ -62,13 +61,6 @@ OVERRIDE = "app01}}\n", "app01}, parameters: {app_port: 10444}}\n"
 def folder(tmp_path: Path) -> Path:
     (tmp_path / "p.yaml").write_text(PRODUCT)
     return tmp_path
-
-
-def side(folder: Path, name: str, text: str) -> tuple[object, Plan]:
-    path = folder / name
-    path.write_text(text)
-    bundle = load_deployment(path)
-    return bundle, plan_bundle(bundle)
 
 
 def compare(folder: Path, old: str, new: str) -> tuple[PlanDiff, Plan, Plan]:
