@@ -19,7 +19,7 @@ import pytest
 
 import machine
 import netns
-from test_verify_identify import PRODUCT
+from test_verify_identify import _deployment
 
 CLIENT4, SERVER4 = "192.0.2.2", "192.0.2.3"
 CLIENT6, SERVER6 = "2001:db8::2", "2001:db8::3"
@@ -134,22 +134,6 @@ def test_a_request_an_icmp_reject_meets_reads_as_the_probe_that_meets_it() -> No
             }, (port, protocol, seen)
 
 
-_DEPLOYMENT = """\
-name: netns-identify
-hosts:
-  client:
-    addresses: [{client}]
-  server:
-    addresses: [{server}]
-products:
-  loop-identify-1.0:
-    file: product.yaml
-    components:
-      client: client
-      server: server
-"""
-
-
 @pytest.mark.netns
 @pytest.mark.parametrize(
     ("client", "server", "port", "icmp", "errno_name", "message"),
@@ -173,11 +157,7 @@ def test_verify_rejects_a_silent_udp_port_whose_identification_is_prohibited(
 ) -> None:
     # the probe's own datagram is dropped (silence: open|filtered); the identification's
     # request meets the destination's admin-prohibited, as a probe would: rejected
-    (tmp_path / "product.yaml").write_text(
-        PRODUCT.format(protocol="udp", port=port, app_protocol=app_protocol)
-    )
-    deployment = tmp_path / "deployment.yaml"
-    deployment.write_text(_DEPLOYMENT.format(client=client, server=server))
+    deployment = _deployment(tmp_path, "udp", port, app_protocol, client=client, server=server)
     with netns.guard("nft"), netns.namespace() as name:
         _lab(name)
         done = _inside(name, ["-m", "portplan", "verify", str(deployment), "--on", "client",

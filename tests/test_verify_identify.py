@@ -33,9 +33,9 @@ DEPLOYMENT = """\
 name: loop-identify
 hosts:
   client:
-    addresses: [127.0.0.2]
+    addresses: [{client}]
   server:
-    addresses: [127.0.0.3]
+    addresses: [{server}]
 products:
   loop-identify-1.0:
     file: product.yaml
@@ -68,12 +68,20 @@ flows:
 """
 
 
-def _deployment(folder: Path, protocol: str, port: int, app_protocol: str) -> Path:
+def _deployment(
+    folder: Path,
+    protocol: str,
+    port: int,
+    app_protocol: str,
+    *,
+    client: str = "127.0.0.2",
+    server: str = SERVER,
+) -> Path:
     (folder / "product.yaml").write_text(
         PRODUCT.format(protocol=protocol, port=port, app_protocol=app_protocol)
     )
     deployment = folder / "deployment.yaml"
-    deployment.write_text(DEPLOYMENT)
+    deployment.write_text(DEPLOYMENT.format(client=client, server=server))
     return deployment
 
 
@@ -419,7 +427,7 @@ def test_a_management_access_is_identified_by_the_protocol_it_names(tmp_path: Pa
     port = _free_port()
     deployment = _deployment(tmp_path, "tcp", port, "http")
     deployment.write_text(
-        DEPLOYMENT
+        DEPLOYMENT.format(client="127.0.0.2", server=SERVER)
         + f"""\
 management:
   - id: admin-web
