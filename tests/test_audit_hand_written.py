@@ -21,7 +21,7 @@ import netns
 from portplan import load_plan
 from portplan._errors import AuditError
 from portplan._tools import nft_cut_short, nft_flags_from_text
-from portplan.audit import AuditResult, FindingKind, Ruleset, audit_ruleset
+from portplan.audit import AuditResult, FindingKind, Ruleset, Verdict, audit_ruleset
 from portplan.audit._nfthooks import idle_tables
 from portplan.audit.collect import RulesetFile, read_ruleset, ruleset_kind
 from portplan.audit.iptables import read_ipsets, read_iptables_save
@@ -474,6 +474,69 @@ def test_output_chains_are_shadowed_or_unreadable_as_the_packets_the_host_sends_
             ("shadowed", "outbound", "output", 18080),
             ("unreadable", "outbound", "output", 18083),
         ]
+
+
+def _sent(text: str, suffix: str, sender: str, probes: list[tuple[str, int]]) -> list[bool]:
+    """Whether each probe ``(protocol, port)`` from ``sender`` (``client`` 192.0.2.2 or
+    ``server`` 192.0.2.3, which alone loads ``text`` moved to 192.0.2.0/24) reaches the other,
+    which listens on each."""
+    moved = text.replace("10.0.0.", "192.0.2.")
+    address = {
+        name: ipaddress.ip_address(f"192.0.2.{n}") for name, n in (("client", 2), ("server", 3))
+    }
+    (receiver,) = {"client", "server"} - {sender}
+    with netns.guard("nft", "iptables-restore"), netns.topology() as net:
+        nodes = {name: net.add_node(name, [address[name]]) for name in ("client", "server")}
+        net.load(nodes[sender], sender, {f"{sender}.{suffix}": moved})
+        net.listen(nodes[receiver], [(p, address[receiver], port) for p, port in probes])
+        jobs = {sender: [netns.Probe(p, address[receiver], port) for p, port in probes]}
+        return [r in netns.PASSED for r in net.probe(jobs)[sender]]
+
+
+@pytest.mark.netns
+@pytest.mark.parametrize("name", ["output-way.nft", "output-way.v4"])
+def test_the_annotated_copy_reads_output_chains_against_what_the_host_sends(name: str) -> None:
+    """With or without --egress, each rule is annotated for the packets of its chain's way,
+    a chain both ways jump to for both.  Loaded on the server, which sends nothing the plan
+    names: the output chain's accept of tcp 18081 lets it send that (the probe passes) and is
+    ``not in plan``, not ``no effect here``; its jump to the chain both ways reach serves no
+    flow (the plan's loop-1.0/radius comes in through the input chain's jump): it blocks what
+    that chain drops of what the server sends (udp 18120: the probe is stopped), and that
+    chain's accept of udp 18119 is ``not in plan``.  Loaded on the client, which sends every
+    flow of the plan: that jump, and the accept of udp 18118-18126 from the client it
+    reaches, serve loop-1.0/radius (udp 18121 passes), the drops of udp 18119 and tcp 18081
+    to the server block (their probes are stopped)."""
+    text = (DATA / name).read_text()
+    suffix = name.rpartition(".")[2]
+    assert _sent(text, suffix, "server", [("tcp", 18081), ("udp", 18120)]) == [True, False]
+    sent = _sent(text, suffix, "client", [("udp", 18121), ("udp", 18119), ("tcp", 18081)])
+    assert sent == [True, False, False]
+    if name.endswith(".nft"):
+        ruleset = read_nftables_json(nft_json_of(text), name)
+    else:
+        ruleset = read_iptables_save([(name, iptables_saved(text), 4)])
+    named = {}  # where → (chain, first port or None, verdict): one rule each here
+    for chain in ruleset.chains.values():
+        for rule in chain.rules:
+            ports = re.findall(r"\b18\d\d\d\b", rule.text)
+            named[rule.where] = (chain.name.lower(), int(ports[0]) if ports else None, rule.verdict)
+    assert len(set(named.values())) == len(named)
+    for egress in (False, True):
+        effects = {}
+        for host in ("server", "client"):
+            result = audit_ruleset(plan(), host, ruleset, egress=egress, annotate=True)
+            effects[host] = {named[r.where]: (r.effect, r.flows) for r in result.rules}
+        on_server, on_client = effects["server"], effects["client"]
+        radius = ("serves", ("loop-1.0/radius",))
+        assert on_server[("output", 18081, Verdict.ACCEPT)] == ("not in plan", ())
+        assert on_server[("output", None, Verdict.JUMP)] == ("blocks", ())
+        assert on_server[("input", None, Verdict.JUMP)] == radius
+        assert on_server[("both", 18119, Verdict.ACCEPT)] == ("not in plan", ())
+        assert on_server[("both", 18118, Verdict.ACCEPT)] == radius
+        assert on_client[("output", None, Verdict.JUMP)] == radius
+        assert on_client[("both", 18118, Verdict.ACCEPT)] == radius
+        assert on_client[("both", 18119, Verdict.DROP)] == ("blocks", ())
+        assert on_client[("output", 18081, Verdict.DROP)] == ("blocks", ())
 
 
 # -- a jump, goto or return on a condition it cannot read -------------------------------------

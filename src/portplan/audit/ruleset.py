@@ -253,21 +253,10 @@ class _Direction:
 
     # -- the annotated copy -----------------------------------------------------------------
 
-    def serves(self) -> list[RuleServes]:
-        out: list[RuleServes] = []
-        idle = self.ruleset.idle()
-        for chain in self.ruleset.chains.values():
-            # a chain no packet of the host's own traffic passes is not evaluated
-            why = idle.get(chain.key)
-            effects = [((), why)] * len(chain.rules) if why else self._effects(chain)
-            out.extend(
-                RuleServes(where=r.where, text=r.text, line=r.line, flows=flows, effect=effect)
-                for r, (flows, effect) in zip(chain.rules, effects, strict=True)
-            )
-        return out
-
-    def _effects(self, chain: Chain) -> list[tuple[tuple[str, ...], str]]:
-        """For each rule of ``chain``, the planned flows it lets through and what it does."""
+    def effects(self, chain: Chain) -> list[_Effect]:
+        """For each rule of ``chain``, what it does to the packets of this direction: the
+        planned flows it lets through, whether it drops any, whether it accepts any the plan
+        does not name."""
         result, loop = self.high.chain(chain.key), self.loop_low.chain(chain.key)
         found = []
         for index in range(len(chain.rules)):
@@ -275,16 +264,64 @@ class _Direction:
             on_lo = loop.accepts.get(index) or Space.empty()
             flows = [r.key for r, s in self.rows if s.overlaps(accepted)]
             flows += [r.key for r, s in self.loop_rows if s.overlaps(on_lo)]
+            found.append(
+                _Effect(
+                    flows=tuple(flows),
+                    blocks=index in result.drops or index in loop.drops,
+                    unplanned=bool(accepted - NEIGHBOUR_DISCOVERY),
+                )
+            )
+        return found
+
+
+@dataclass(frozen=True, slots=True)
+class _Effect:
+    """What one rule does to the packets of one direction (for the annotated copy)."""
+
+    flows: tuple[str, ...]  #: the planned flows it lets through
+    blocks: bool  #: it drops or rejects some packet
+    unplanned: bool  #: it accepts some packet the plan does not need (neighbour discovery aside)
+
+
+def _serves(ruleset: Ruleset, directions: dict[Hook, _Direction]) -> list[RuleServes]:
+    """For the annotated copy, what each rule does for the plan, read in the directions of the
+    ways its chain is on (:meth:`Ruleset.ways`): a chain on the way out against the packets the
+    host sends and the flows that start on it, one both ways reach against both: it serves
+    the flows it lets through on one way or the other, and otherwise blocks when it drops a
+    packet of one, is not in plan when it accepts one the plan does not name.  With or without
+    ``egress``: the rules do the same whether or not the way out is compared with the plan."""
+    out: list[RuleServes] = []
+    idle = ruleset.idle()
+    ways = ruleset.ways()
+    for chain in ruleset.chains.values():
+        # a chain no packet of the host's own traffic passes is not evaluated
+        why = idle.get(chain.key)
+        if why:
+            out.extend(
+                RuleServes(where=r.where, text=r.text, line=r.line, flows=(), effect=why)
+                for r in chain.rules
+            )
+            continue
+        # a zone boundary's filter is read for the one direction it is audited in
+        mine = [directions[h] for h in ways.get(chain.key, ()) if h in directions]
+        readings = [d.effects(chain) for d in mine or [directions[Hook.INPUT]]]
+        for index, rule in enumerate(chain.rules):
+            effects = [reading[index] for reading in readings]
+            flows = tuple(dict.fromkeys(f for e in effects for f in e.flows))
             if flows:
                 effect = "serves"
-            elif index in result.drops or index in loop.drops:
+            elif any(e.blocks for e in effects):
                 effect = "blocks"
-            elif accepted - NEIGHBOUR_DISCOVERY:
+            elif any(e.unplanned for e in effects):
                 effect = "not in plan"
             else:
                 effect = "no effect here"
-            found.append((tuple(dict.fromkeys(flows)), effect))
-        return found
+            out.append(
+                RuleServes(
+                    where=rule.where, text=rule.text, line=rule.line, flows=flows, effect=effect
+                )
+            )
+    return out
 
 
 def audit_ruleset(
@@ -330,7 +367,7 @@ def audit_ruleset(
             result.findings += shadowed(ruleset, host, ways)
             result.findings += unreadable(ruleset, host, ways)
     if annotate:
-        result.rules = directions[Hook.INPUT].serves()
+        result.rules = _serves(ruleset, directions)
     return result
 
 
