@@ -312,6 +312,30 @@ def iptables_saved(text: str) -> str:
         return netns.run(["ip", "netns", "exec", space, "iptables-save"]).stdout
 
 
+def _as_the_kernel_holds(name: str, text: str) -> tuple[Ruleset, dict[str, str]]:
+    """The ruleset ``text`` (file ``name``: ``.nft`` or an IPv4 iptables file) loaded in a
+    namespace and read back as the kernel holds it, and the ``iptables-save`` text by file
+    name (for the annotated copy; none for nftables)."""
+    if name.endswith(".nft"):
+        return read_nftables_json(nft_json_of(text), name), {}
+    texts = {name: iptables_saved(text)}
+    return read_iptables_save([(name, texts[name], 4)]), texts
+
+
+def _client_reaches_18080(name: str, text: str) -> bool:
+    """Whether the client (192.0.2.2) reaches tcp 18080 of the server (192.0.2.3), which
+    loads ``text`` moved to 192.0.2.0/24 and listens there."""
+    moved = text.replace("10.0.0.", "192.0.2.")
+    near, far = ipaddress.ip_address("192.0.2.2"), ipaddress.ip_address("192.0.2.3")
+    with netns.guard("nft", "iptables-restore"), netns.topology() as net:
+        net.add_node("client", [near])
+        server = net.add_node("server", [far])
+        net.load(server, "server", {f"server.{name.rpartition('.')[2]}": moved})
+        net.listen(server, [("tcp", far, 18080)])
+        (reached,) = net.probe({"client": [netns.Probe("tcp", far, 18080)]})["client"]
+        return reached in netns.PASSED
+
+
 @pytest.mark.netns
 @pytest.mark.parametrize("name", ["forward.nft", "forward.v4"])
 def test_chains_only_forwarded_traffic_passes_are_neither_shadowed_nor_unreadable(
@@ -323,20 +347,8 @@ def test_chains_only_forwarded_traffic_passes_are_neither_shadowed_nor_unreadabl
     annotated copy says whose traffic they see instead of 'serves' or 'blocks'; the chain the
     input chain jumps to as well is read as ever (its drop is shadowed)."""
     text = (DATA / name).read_text()
-    moved = text.replace("10.0.0.", "192.0.2.")
-    near, far = ipaddress.ip_address("192.0.2.2"), ipaddress.ip_address("192.0.2.3")
-    with netns.guard("nft", "iptables-restore"), netns.topology() as net:
-        net.add_node("client", [near])
-        server = net.add_node("server", [far])
-        net.load(server, "server", {f"server.{name.rpartition('.')[2]}": moved})
-        net.listen(server, [("tcp", far, 18080)])
-        (reached,) = net.probe({"client": [netns.Probe("tcp", far, 18080)]})["client"]
-        assert reached in netns.PASSED
-    if name.endswith(".nft"):
-        ruleset, texts = read_nftables_json(nft_json_of(text), name), {}
-    else:
-        texts = {name: iptables_saved(text)}
-        ruleset = read_iptables_save([(name, texts[name], 4)])
+    assert _client_reaches_18080(name, text)
+    ruleset, texts = _as_the_kernel_holds(name, text)
     chain_of = {r.where: c.name.lower() for c in ruleset.chains.values() for r in c.rules}
     for egress in (False, True):
         result = audit_ruleset(plan(), "server", ruleset, egress=egress, annotate=True)
@@ -372,20 +384,8 @@ def test_chains_no_base_chain_leads_to_are_neither_shadowed_nor_unreadable(name:
     chain reaches through another (a jump, then a goto) is read as ever (its drop is
     shadowed)."""
     text = (DATA / name).read_text()
-    moved = text.replace("10.0.0.", "192.0.2.")
-    near, far = ipaddress.ip_address("192.0.2.2"), ipaddress.ip_address("192.0.2.3")
-    with netns.guard("nft", "iptables-restore"), netns.topology() as net:
-        net.add_node("client", [near])
-        server = net.add_node("server", [far])
-        net.load(server, "server", {f"server.{name.rpartition('.')[2]}": moved})
-        net.listen(server, [("tcp", far, 18080)])
-        (reached,) = net.probe({"client": [netns.Probe("tcp", far, 18080)]})["client"]
-        assert reached in netns.PASSED
-    if name.endswith(".nft"):
-        ruleset, texts = read_nftables_json(nft_json_of(text), name), {}
-    else:
-        texts = {name: iptables_saved(text)}
-        ruleset = read_iptables_save([(name, texts[name], 4)])
+    assert _client_reaches_18080(name, text)
+    ruleset, texts = _as_the_kernel_holds(name, text)
     chain_of = {r.where: c.name.lower() for c in ruleset.chains.values() for r in c.rules}
     for egress in (False, True):
         result = audit_ruleset(plan(), "server", ruleset, egress=egress, annotate=True)
@@ -451,10 +451,7 @@ def test_output_chains_are_shadowed_or_unreadable_as_the_packets_the_host_sends_
         probes = [("tcp", 18080), ("tcp", 18081), ("udp", 18119)]
         sent = net.probe({"server": [netns.Probe(p, near, port) for p, port in probes]})
         assert [r in netns.PASSED for r in sent["server"]] == [False, True, True]
-    if name.endswith(".nft"):
-        ruleset = read_nftables_json(nft_json_of(text), name)
-    else:
-        ruleset = read_iptables_save([(name, iptables_saved(text), 4)])
+    ruleset, _texts = _as_the_kernel_holds(name, text)
     chain_of = {r.where: c.name.lower() for c in ruleset.chains.values() for r in c.rules}
     port_of = {
         r.where: int(re.findall(r"\b18\d\d\d\b", r.text)[0])
@@ -511,10 +508,7 @@ def test_the_annotated_copy_reads_output_chains_against_what_the_host_sends(name
     assert _sent(text, suffix, "server", [("tcp", 18081), ("udp", 18120)]) == [True, False]
     sent = _sent(text, suffix, "client", [("udp", 18121), ("udp", 18119), ("tcp", 18081)])
     assert sent == [True, False, False]
-    if name.endswith(".nft"):
-        ruleset = read_nftables_json(nft_json_of(text), name)
-    else:
-        ruleset = read_iptables_save([(name, iptables_saved(text), 4)])
+    ruleset, _texts = _as_the_kernel_holds(name, text)
     named = {}  # where → (chain, first port or None, verdict): one rule each here
     for chain in ruleset.chains.values():
         for rule in chain.rules:
