@@ -4,9 +4,10 @@ It evaluates the base chains of a ruleset, as ``nft -j list ruleset`` prints the
 kernel has accepted the file, for a new connection: IPv4 or IPv6, TCP or UDP, a destination
 port, and the interface it comes in on (input) or goes out of (output).  It understands exactly
 the statements portplan writes: ``ip``/``ip6`` ``saddr``/``daddr`` against an address, a prefix,
-a range, a set or a named set; ``tcp``/``udp dport`` against a port, a range or a set;
-``ct state``; ``meta iif``/``oif``/``l4proto``; the neighbour-discovery rule (``icmpv6 type``,
-``ip6 hoplimit``); and the verdicts ``accept``, ``drop`` and ``reject``.  Anything else raises
+a range, a set or a named set; ``tcp``/``udp dport`` (and ``sport``, of the DHCPv6 replies
+rule) against a port, a range or a set; ``ct state``; ``meta iif``/``oif``/``l4proto``; the
+neighbour-discovery and multicast listener query rules (``icmpv6 type``, ``ip6 hoplimit``);
+and the verdicts ``accept``, ``drop`` and ``reject``.  Anything else raises
 :class:`Unsupported`, so a statement it does not know can never pass unnoticed.
 """
 
@@ -35,6 +36,7 @@ class Packet:
     destination: Address
     protocol: str  #: ``tcp`` or ``udp``
     port: int  #: destination port
+    sport: int = 40000  #: source port: an ephemeral one, as a client's connection has
     interface: str = "eth0"  #: ``iif`` in the input hook, ``oif`` in the output hook
     ct_state: str = "new"
     hoplimit: int = 64
@@ -130,9 +132,10 @@ def _match(expr: dict[str, Any], sets: dict[str, Member]) -> list[Condition]:
             where = "source" if fld == "saddr" else "destination"
             # `ip saddr` only matches IPv4 packets (nft adds the family test implicitly)
             return [_version(version), Condition(where, addresses)]
-        if proto in ("tcp", "udp") and fld == "dport":
+        if proto in ("tcp", "udp") and fld in ("dport", "sport"):
             ports = _port_matcher(right, sets)
-            return [Condition("protocol", lambda p: p == proto), Condition("port", ports)]
+            where = "port" if fld == "dport" else "sport"
+            return [Condition("protocol", lambda p: p == proto), Condition(where, ports)]
         if proto in ("icmp", "icmpv6") and fld == "type":
             _names(right)  # any ICMP type: never a TCP or UDP packet
             return [Condition("protocol", lambda p: p == proto)]

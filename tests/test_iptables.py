@@ -270,8 +270,8 @@ def test_both_families_are_always_written() -> None:
     assert not [
         line
         for line in files["shop01.v6"].splitlines()
-        if line.startswith("-A INPUT") and "--dport" in line
-    ]
+        if line.startswith("-A INPUT") and "--ctstate NEW" in line
+    ]  # no planned rule: only the prologue and the IPv6 link rules
     # clients has no IPv6 address, but a planned loopback flow on ::1: it gets its rule
     assert "-s ::1/128 -d ::1/128 -i lo" in files["clients.v6"]
 
@@ -320,8 +320,24 @@ def test_stateful_prologue_and_neighbour_discovery() -> None:
         '-A INPUT -i lo -m comment --comment "loopback" -j ACCEPT',
     ]
     nd = [line for line in lines if "--icmpv6-type" in line]
-    assert [line.split("--icmpv6-type ")[1][:3] for line in nd] == ["133", "134", "135", "136"]
-    assert all("-m hl --hl-eq 255" in line for line in nd)
+    assert [line.split("--icmpv6-type ")[1][:3] for line in nd] == [
+        "133", "134", "135", "136", "130",
+    ]  # fmt: skip
+    assert all("-m hl --hl-eq 255" in line and "-s " not in line for line in nd[:4])
+    # then the link traffic conntrack cannot tie to what the host sent, from the link only:
+    # the router's multicast listener queries and DHCPv6 replies, ahead of the plan's rules
+    assert lines[start + 11 : start + 13] == [
+        "-A INPUT -s fe80::/10 -p ipv6-icmp -m icmp6 --icmpv6-type 130 -m hl --hl-eq 1 "
+        '-m comment --comment "IPv6 multicast listener queries" -j ACCEPT',
+        "-A INPUT -s fe80::/10 -p udp -m udp --sport 547 --dport 546 "
+        '-m comment --comment "DHCPv6 replies" -j ACCEPT',
+    ]
+    for name, text in files.items():  # every host's: ahead of every planned rule
+        if name.endswith(".v6"):
+            held = text.splitlines()
+            link = held.index(lines[start + 12])
+            assert all(i > link for i, line in enumerate(held) if "--ctstate NEW" in line)
+    assert sum("fe80::/10" in line for line in files["dc01.v4"].splitlines()) == 0
     assert ":OUTPUT ACCEPT [0:0]" in lines
     assert not any(line.startswith("-A OUTPUT") for line in lines)
     assert "REJECT" not in files["dc01.v6"]

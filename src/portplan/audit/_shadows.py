@@ -15,16 +15,12 @@ from dataclasses import dataclass
 
 from portplan.audit._evaluate import Evaluation
 from portplan.audit._findings import Finding, FindingKind
-from portplan.audit._match import icmp_ranges
+from portplan.audit._infrastructure import INFRASTRUCTURE
 from portplan.audit._rules import Chain, Hook, Interface, Rule, Ruleset, Verdict
-from portplan.spaces import ICMPV6, Box, BoxIndex, Ranges, Space
+from portplan.spaces import Box, BoxIndex, Ranges, Space
 
-__all__ = ["NEIGHBOUR_DISCOVERY", "Way", "shadowed", "unreadable"]
+__all__ = ["Way", "shadowed", "unreadable"]
 
-#: IPv6 neighbour discovery: router and neighbour solicitations and advertisements
-NEIGHBOUR_DISCOVERY = Space.of(
-    6, protocols=Ranges.point(ICMPV6), ports=icmp_ranges(Ranges.span(133, 136))
-)
 _DECIDING = (Verdict.ACCEPT, Verdict.DROP, Verdict.REJECT)
 _NAMED = (Interface.OTHER, Interface.NOT_OTHER)
 
@@ -139,10 +135,8 @@ def unreadable(ruleset: Ruleset, host: str, ways: dict[Hook, Way]) -> list[Findi
                 here = way.high.forms(rule, chain)[1] | way.loop_low.forms(rule, chain)[1]
                 if here:
                     label, match = label or way.label, match | here
-            if label is None or (
-                rule.verdict is Verdict.ACCEPT and match.issubset(NEIGHBOUR_DISCOVERY)
-            ):
-                continue  # matches nothing here, or only what is never extra
+            if label is None or (rule.verdict is Verdict.ACCEPT and match.issubset(INFRASTRUCTURE)):
+                continue  # matches nothing here, or only what is never extra (._infrastructure)
             named.add(rule.where)
             findings.append(
                 Finding(

@@ -7,8 +7,10 @@ packets the host sends from them).  Within it the audit compares two exact sets,
 ruleset permits and what the plan's rows name:
 
 * ``extra``: permitted beyond the plan, per rule that accepts it, with an example packet;
-  IPv6 neighbour discovery (ICMPv6 types 133-136), which IPv6 needs to work at all, and
-  traffic on ``lo``, which cannot come from the network, are never extra;
+  the IPv6 link traffic portplan's host rulesets accept ahead of the plan (neighbour
+  discovery, multicast listener queries and DHCPv6 replies: :mod:`._infrastructure`), which
+  IPv6 needs to keep working, and traffic on ``lo``, which cannot come from the network, are
+  never extra;
 * ``missing`` / ``partial``: a planned row not permitted at all, or in part, naming the rule (or
   the chain policy) that stops it; loopback rows are checked on ``lo``;
 * ``shadowed``: an accept (or drop) rule whose every packet an earlier rule of the other verdict
@@ -26,13 +28,21 @@ from dataclasses import dataclass
 from portplan._errors import AuditError
 from portplan.audit._evaluate import Bound, ChainResult, Evaluation, View
 from portplan.audit._findings import AuditResult, Finding, FindingKind, RuleServes, describe_space
+from portplan.audit._infrastructure import INFRASTRUCTURE, NEIGHBOUR_DISCOVERY
 from portplan.audit._rules import BOUNDARY_PLATFORMS, Chain, Hook, Rule, Ruleset, Verdict
-from portplan.audit._shadows import NEIGHBOUR_DISCOVERY, Way, shadowed, unreadable
+from portplan.audit._shadows import Way, shadowed, unreadable
 from portplan.audit._universe import between, loopback_universe, universe
 from portplan.plan import Plan, PlannedFlow
 from portplan.spaces import Space, flow_space
 
-__all__ = ["NEIGHBOUR_DISCOVERY", "Coverage", "audit_ruleset", "coverage", "permitted"]
+__all__ = [
+    "INFRASTRUCTURE",
+    "NEIGHBOUR_DISCOVERY",
+    "Coverage",
+    "audit_ruleset",
+    "coverage",
+    "permitted",
+]
 
 
 class _Direction:
@@ -107,7 +117,7 @@ class _Direction:
 
     def extra(self) -> list[Finding]:
         permitted = self.high.permitted(self.hook)
-        left = permitted - self.planned - NEIGHBOUR_DISCOVERY
+        left = permitted - self.planned - INFRASTRUCTURE
         if not left:
             return []
         findings: list[Finding] = []
@@ -268,7 +278,7 @@ class _Direction:
                 _Effect(
                     flows=tuple(flows),
                     blocks=index in result.drops or index in loop.drops,
-                    unplanned=bool(accepted - NEIGHBOUR_DISCOVERY),
+                    unplanned=bool(accepted - INFRASTRUCTURE),
                 )
             )
         return found
@@ -280,7 +290,8 @@ class _Effect:
 
     flows: tuple[str, ...]  #: the planned flows it lets through
     blocks: bool  #: it drops or rejects some packet
-    unplanned: bool  #: it accepts some packet the plan does not need (neighbour discovery aside)
+    #: it accepts some packet the plan does not need (portplan's own infrastructure aside)
+    unplanned: bool
 
 
 def _serves(ruleset: Ruleset, directions: dict[Hook, _Direction]) -> list[RuleServes]:
@@ -288,8 +299,9 @@ def _serves(ruleset: Ruleset, directions: dict[Hook, _Direction]) -> list[RuleSe
     ways its chain is on (:meth:`Ruleset.ways`): a chain on the way out against the packets the
     host sends and the flows that start on it, one both ways reach against both: it serves
     the flows it lets through on one way or the other, and otherwise blocks when it drops a
-    packet of one, is not in plan when it accepts one the plan does not name.  With or without
-    ``egress``: the rules do the same whether or not the way out is compared with the plan."""
+    packet of one, is not in plan when it accepts one the plan does not name (portplan's own
+    infrastructure, :mod:`._infrastructure`, aside).  With or without ``egress``: the rules do
+    the same whether or not the way out is compared with the plan."""
     out: list[RuleServes] = []
     idle = ruleset.idle()
     ways = ruleset.ways()

@@ -38,8 +38,11 @@ from portplan.targets._ruleparts import (
 from portplan.targets.base import LINUX_HOST_CAPABILITIES, RuleOptions, Scope, Target
 
 __all__ = [
+    "DHCPV6_COMMENT",
     "EVERYWHERE",
+    "LINK_LOCAL",
     "LOOPBACK_SETTINGS",
+    "MLD_COMMENT",
     "NOTE_MAX",
     "Direction",
     "HostRule",
@@ -64,6 +67,12 @@ __all__ = [
 #: settings (`--set KEY=VALUE`) of the Linux host firewalls, with their allowed values:
 #: ``loopback=all`` accepts everything on ``lo``; ``planned`` only the planned loopback flows
 LOOPBACK_SETTINGS: Mapping[str, tuple[str, ...]] = {"loopback": ("all", "planned")}
+#: IPv6 link traffic every Linux host ruleset accepts ahead of the plan, from the link only
+#: (``LINK_LOCAL``), which conntrack cannot tie to anything the host sent: the router's
+#: multicast listener queries (ICMPv6 130, hop limit 1) and DHCPv6 replies (UDP 547 to 546)
+LINK_LOCAL = "fe80::/10"
+MLD_COMMENT = "IPv6 multicast listener queries"
+DHCPV6_COMMENT = "DHCPv6 replies"
 
 
 class LinuxHostTarget(Target):

@@ -45,6 +45,9 @@ from portplan.targets.apply.iptables import (
 )
 from portplan.targets.base import DefaultAction, RuleOptions
 from portplan.targets.hostview import (
+    DHCPV6_COMMENT,
+    LINK_LOCAL,
+    MLD_COMMENT,
     Direction,
     HostRule,
     HostView,
@@ -222,6 +225,13 @@ def _base(chain: str, family: int, accept_loopback: bool) -> list[str]:
             f'-m comment --comment "{NEIGHBOUR_COMMENT}" -j ACCEPT'
             for icmp_type in (133, 134, 135, 136)
         )
+    if family == 6 and chain == "INPUT":  # from the link: see hostview.LINK_LOCAL
+        lines += [
+            f"-A {chain} -s {LINK_LOCAL} -p ipv6-icmp -m icmp6 --icmpv6-type 130 -m hl --hl-eq 1 "
+            f'-m comment --comment "{MLD_COMMENT}" -j ACCEPT',
+            f"-A {chain} -s {LINK_LOCAL} -p udp -m udp --sport 547 --dport 546 "
+            f'-m comment --comment "{DHCPV6_COMMENT}" -j ACCEPT',
+        ]
     return lines
 
 

@@ -22,7 +22,10 @@ from portplan.plan import Plan
 from portplan.targets.apply.nftables import NftablesApplier
 from portplan.targets.base import DefaultAction, RuleOptions
 from portplan.targets.hostview import (
+    DHCPV6_COMMENT,
+    LINK_LOCAL,
     LOOPBACK_SETTINGS,
+    MLD_COMMENT,
     Direction,
     HostRule,
     HostView,
@@ -158,12 +161,22 @@ def _chains(
         "\t\ticmpv6 type { nd-neighbor-solicit, nd-neighbor-advert, nd-router-solicit, "
         'nd-router-advert } ip6 hoplimit 255 accept comment "IPv6 neighbour discovery"'
     )
+    # what conntrack cannot tie to anything the host sent: the router's multicast listener
+    # queries (unanswered, an MLD-snooping switch stops forwarding the host's solicited-node
+    # group, so neighbour solicitations for it no longer arrive) and the DHCPv6 server's
+    # unicast replies to the client's requests to ff02::1:2; from the link only
+    link = [
+        f"\t\tip6 saddr {LINK_LOCAL} icmpv6 type mld-listener-query ip6 hoplimit 1 accept "
+        f'comment "{MLD_COMMENT}"',
+        f'\t\tip6 saddr {LINK_LOCAL} udp sport 547 udp dport 546 accept comment "{DHCPV6_COMMENT}"',
+    ]
     out = [
         "\tchain input {",
         "\t\ttype filter hook input priority filter; policy drop;",
         *base,
         *(['\t\tiif "lo" accept comment "loopback"'] if accept_loopback else []),
         neighbour,
+        *link,
         *inbound,
         *_final(options),
         "\t}",
