@@ -10,6 +10,7 @@ ruleset permits from both sides instead of guessing (see :mod:`portplan.audit._e
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -153,15 +154,15 @@ class Ruleset:
 
     def reached(self, bases: list[str]) -> list[str]:
         """The chains ``bases`` are and jump or go to, in the order they are found."""
-        found: list[str] = []
-        waiting = list(bases)
+        found: dict[str, None] = {}  # (a dict: in the order found, and its keys a set)
+        waiting = deque(bases)
         while waiting:
-            key = waiting.pop(0)
+            key = waiting.popleft()
             if key in found or key not in self.chains:
                 continue
-            found.append(key)
+            found[key] = None
             waiting.extend(r.target for r in self.chains[key].rules if r.target is not None)
-        return found
+        return list(found)
 
     def idle(self) -> dict[str, str]:
         """The chains no packet of the host's own traffic passes, each with what the annotated

@@ -54,12 +54,11 @@ class _Tagged:
 def _chains(ruleset: Ruleset, ways: dict[Hook, Way]) -> list[tuple[Chain, list[Way]]]:
     """The chains that may see a packet of the host's own traffic, each with the ways of
     ``ways`` it is on."""
-    on = ruleset.ways()
     found = []
-    for chain in ruleset.awake():
-        mine = [ways[h] for h in on.get(chain.key, ()) if h in ways]
+    for key, hooks in ruleset.ways().items():  # (the chains :meth:`Ruleset.awake` gives)
+        mine = [ways[h] for h in hooks if h in ways]
         if mine:
-            found.append((chain, mine))
+            found.append((ruleset.chains[key], mine))
     return found
 
 

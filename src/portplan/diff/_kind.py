@@ -36,9 +36,3 @@ class ChangeKind(StrEnum):
     @property
     def opens(self) -> bool:
         return self in (ChangeKind.OPEN, ChangeKind.WIDEN)
-
-    @property
-    def packets(self) -> bool:
-        """Whether changes of this kind open or close packets between zones (the others change
-        only the rules a host holds itself, and have none)."""
-        return self not in (ChangeKind.LISTEN, ChangeKind.PODS, ChangeKind.REHOST, ChangeKind.PEER)

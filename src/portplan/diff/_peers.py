@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import NamedTuple
 
-from portplan.model._types import Network, Protocol
+from portplan.model._types import Network, Protocol, network_text
 from portplan.plan import Plan, PlannedFlow
 from portplan.spaces import Ranges, icmp_space_ranges, icmp_types_text, port_set_ranges, ports_text
 
@@ -83,11 +83,6 @@ def _text(rule: _Rule, ports: Ranges) -> str:
     return f"{rule.protocol.value}/{ports_text(ports)}"
 
 
-def _peer(network: Network) -> str:
-    single = network.prefixlen == network.max_prefixlen
-    return str(network.network_address) if single else str(network)
-
-
 def _side(rows: Sequence[PlannedFlow], mine: PeerRules, other: PeerRules, verb: str) -> list[str]:
     """What the rules of ``rows`` (one side's) hold that the other side's rules do not."""
     found: dict[tuple[str, bool, str], list[str]] = {}
@@ -98,8 +93,8 @@ def _side(rows: Sequence[PlannedFlow], mine: PeerRules, other: PeerRules, verb: 
             extra = _ports(row, rule.peer.version) - other.held.get(rule, Ranges())
             if extra:
                 peers = found.setdefault((rule.host, rule.outbound, _text(rule, extra)), [])
-                if _peer(rule.peer) not in peers:
-                    peers.append(_peer(rule.peer))
+                if (peer := network_text(rule.peer)) not in peers:
+                    peers.append(peer)
     out = []
     for (host, outbound, ports), peers in found.items():
         end = "destination" if outbound else "source"

@@ -60,6 +60,7 @@ _MARK_TEXT = re.compile(r"\[?(?:[0-9]{1,3}|[A-Za-z]|[^\w\s]{1,3})\]?")
 #: the values of the inline style properties that hide an element (``display: none``)
 _HIDING_STYLE = {"display": frozenset({"none"}), "visibility": frozenset({"hidden", "collapse"})}
 _IMPORTANT = re.compile(r"!\s*important\s*$", re.IGNORECASE)
+#: the elements that have no end tag (``<br>``, ``<br/>``): none is open after its start tag
 _VOID = frozenset({"br", "hr", "img", "input", "meta", "link", "col", "wbr", "area", "source"})
 #: the start tags that end an open ``<p>`` (HTML's "close a p element"), and the elements a
 #: ``<p>``, ``<li>``, ``<dd>`` or ``<dt>`` inside them is not closed beyond (their scope)
@@ -201,7 +202,7 @@ class _Reader(HTMLParser):
 
     def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         self.handle_starttag(tag, attrs)
-        if tag not in ("br", "hr", "img", "input", "meta", "link", "col", "wbr"):
+        if tag not in _VOID:
             self.handle_endtag(tag)
 
     def handle_endtag(self, tag: str) -> None:

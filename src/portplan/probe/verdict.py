@@ -18,7 +18,14 @@ import errno
 import socket
 from dataclasses import dataclass
 
-from portplan.probe.icmp import TTL_EXPIRED, from_elsewhere, from_here, icmp_text, is_time_exceeded
+from portplan.probe.icmp import (
+    TTL_EXPIRED,
+    IcmpError,
+    from_elsewhere,
+    from_here,
+    icmp_text,
+    is_time_exceeded,
+)
 from portplan.probe.outcomes import (
     DROPPED_HERE,
     NO_NEIGHBOUR,
@@ -88,7 +95,7 @@ class Verdict:
 
 def judge(
     code: int,
-    found: tuple[int, int, int, str | None] | None,
+    found: IcmpError | None,
     sock: socket.socket | None,
     address: str,
     *,
@@ -129,7 +136,7 @@ def judge(
     return _verdict(outcome, here, found, address)
 
 
-def _prohibited(found: tuple[int, int, int, str | None]) -> bool:
+def _prohibited(found: IcmpError) -> bool:
     version, icmp_type, code, _sender = found
     unreachable, codes = _PROHIBITED[version]
     return icmp_type == unreachable and code in codes
@@ -138,14 +145,14 @@ def _prohibited(found: tuple[int, int, int, str | None]) -> bool:
 def _verdict(
     outcome: Outcome,
     note: str | None,
-    found: tuple[int, int, int, str | None] | None,
+    found: IcmpError | None,
     address: str,
 ) -> Verdict:
     icmp = icmp_text(*found) if found is not None else None
     return Verdict(outcome, note, icmp, f"{_name(found)}: {_said(outcome, note, found, address)}")
 
 
-def _name(found: tuple[int, int, int, str | None] | None) -> str:
+def _name(found: IcmpError | None) -> str:
     """``an ICMP port unreachable``, ``an ICMPv6 administratively prohibited``..."""
     if found is None:
         return "an error with no ICMP message behind it"
@@ -159,7 +166,7 @@ def _name(found: tuple[int, int, int, str | None] | None) -> str:
 def _said(
     outcome: Outcome,
     note: str | None,
-    found: tuple[int, int, int, str | None] | None,
+    found: IcmpError | None,
     address: str,
 ) -> str:
     """What the verdict means, where its note does not say it."""

@@ -31,7 +31,7 @@ import errno
 import socket
 from collections.abc import Callable
 
-from portplan.probe.icmp import ask_for_errors, queued_error
+from portplan.probe.icmp import IcmpError, ask_for_errors, queued_error
 from portplan.probe.identify._exchange import NotThisProtocol
 from portplan.probe.identify.base import ERRNO, ICMP, MEANING, UNREACHABLE, ProbeContext
 from portplan.probe.outcomes import Outcome, family_of
@@ -97,10 +97,10 @@ class _Datagrams(asyncio.DatagramProtocol):
 
 
 #: a socket error, the ICMP message behind it, and whether ``send()`` raised it
-_Error = tuple[OSError, tuple[int, int, int, str | None] | None, bool]
+_Error = tuple[OSError, IcmpError | None, bool]
 
 
-def _soft(found: tuple[int, int, int, str | None]) -> bool:
+def _soft(found: IcmpError) -> bool:
     """Whether an ICMP error is one the kernel reports only when asked (see :data:`_SOFT`)."""
     version, icmp_type, code, _sender = found
     kinds = _SOFT.get(version, {})
@@ -114,7 +114,7 @@ def _unreachable(
     ctx: ProbeContext,
     sock: socket.socket,
     error: OSError,
-    found: tuple[int, int, int, str | None],
+    found: IcmpError,
     at_once: bool,
 ) -> NotThisProtocol:
     """What an ICMP error about the request means, judged as the probe's own datagram's is

@@ -63,6 +63,7 @@ __all__ = [
     "ECHO_REQUEST",
     "ECHO_TYPES",
     "TTL_EXPIRED",
+    "IcmpError",
     "ask_for_errors",
     "echo_once",
     "from_elsewhere",
@@ -114,6 +115,10 @@ _NO_ROUTE_CODES = {4: frozenset({0, 6, 11}), 6: frozenset({0, 2})}
 _NO_NEIGHBOUR = {4: (3, 1), 6: (1, 3)}
 #: errors that say nothing was sent from here
 _NOT_SENT = frozenset({errno.EPERM, errno.EADDRNOTAVAIL, errno.ENOBUFS, errno.EINVAL})
+
+#: an ICMP error about what a socket sent, as :func:`queued_error` reads it: (IP version, ICMP
+#: type, code, sender; ``None`` when the kernel does not say who sent it)
+IcmpError = tuple[int, int, int, str | None]
 
 #: identifiers of raw-socket probes (a ping socket's is the kernel's), distinct within a run
 _identifiers = itertools.count(int.from_bytes(os.urandom(2), "big"))
@@ -225,7 +230,7 @@ def ask_for_errors(sock: socket.socket, family: socket.AddressFamily, *, ask: bo
     sock.setsockopt(level, option, int(ask))
 
 
-def queued_error(sock: socket.socket) -> tuple[int, int, int, str | None] | None:
+def queued_error(sock: socket.socket) -> IcmpError | None:
     """(IP version, ICMP type, code, sender) of the ICMP error waiting in the socket's error
     queue (see :func:`ask_for_errors`), if any."""
     try:
@@ -242,9 +247,7 @@ def queued_error(sock: socket.socket) -> tuple[int, int, int, str | None] | None
     return None
 
 
-def from_here(
-    found: tuple[int, int, int, str | None], sock: socket.socket | None, address: str
-) -> str | None:
+def from_here(found: IcmpError, sock: socket.socket | None, address: str) -> str | None:
     """What an ICMP error (:func:`queued_error`) about a probe of ``sock`` to ``address``
     says when this machine sent it itself: its sender is the probe's own source address (a
     kernel answers its own packets from their source), and the probe was not to that
@@ -263,7 +266,7 @@ def from_here(
     return NO_NEIGHBOUR if (icmp_type, code) == _NO_NEIGHBOUR[version] else REJECTED_HERE
 
 
-def from_elsewhere(found: tuple[int, int, int, str | None], address: str) -> str | None:
+def from_elsewhere(found: IcmpError, address: str) -> str | None:
     """The sender of an ICMP error (:func:`queued_error`) about a probe to ``address`` when
     it is not that address: a router or firewall on the way answered for the destination
     (the destination answers from the address it was sent to).  ``None`` when the

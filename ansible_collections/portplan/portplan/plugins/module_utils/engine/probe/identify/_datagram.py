@@ -33,7 +33,7 @@ import errno
 import socket
 from collections.abc import Callable
 
-from ansible_collections.portplan.portplan.plugins.module_utils.engine.probe.icmp import ask_for_errors, queued_error
+from ansible_collections.portplan.portplan.plugins.module_utils.engine.probe.icmp import IcmpError, ask_for_errors, queued_error
 from ansible_collections.portplan.portplan.plugins.module_utils.engine.probe.identify._exchange import NotThisProtocol
 from ansible_collections.portplan.portplan.plugins.module_utils.engine.probe.identify.base import ERRNO, ICMP, MEANING, UNREACHABLE, ProbeContext
 from ansible_collections.portplan.portplan.plugins.module_utils.engine.probe.outcomes import Outcome, family_of
@@ -99,10 +99,10 @@ class _Datagrams(asyncio.DatagramProtocol):
 
 
 #: a socket error, the ICMP message behind it, and whether ``send()`` raised it
-_Error = tuple[OSError, tuple[int, int, int, str | None] | None, bool]
+_Error = tuple[OSError, IcmpError | None, bool]
 
 
-def _soft(found: tuple[int, int, int, str | None]) -> bool:
+def _soft(found: IcmpError) -> bool:
     """Whether an ICMP error is one the kernel reports only when asked (see :data:`_SOFT`)."""
     version, icmp_type, code, _sender = found
     kinds = _SOFT.get(version, {})
@@ -116,7 +116,7 @@ def _unreachable(
     ctx: ProbeContext,
     sock: socket.socket,
     error: OSError,
-    found: tuple[int, int, int, str | None],
+    found: IcmpError,
     at_once: bool,
 ) -> NotThisProtocol:
     """What an ICMP error about the request means, judged as the probe's own datagram's is
