@@ -36,10 +36,10 @@ class Packet:
     destination: Address
     protocol: str  #: ``tcp`` or ``udp``
     port: int  #: destination port
-    sport: int = 40000  #: source port: an ephemeral one, as a client's connection has
     interface: str = "eth0"  #: ``iif`` in the input hook, ``oif`` in the output hook
     ct_state: str = "new"
     hoplimit: int = 64
+    sport: int = 40000  #: source port: an ephemeral one, as a client's connection has
 
     @property
     def family(self) -> int:
