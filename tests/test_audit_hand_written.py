@@ -336,16 +336,11 @@ def _client_reaches_18080(name: str, text: str) -> bool:
         return reached in netns.PASSED
 
 
-@pytest.mark.netns
-@pytest.mark.parametrize("name", ["forward.nft", "forward.v4"])
-def test_chains_only_forwarded_traffic_passes_are_neither_shadowed_nor_unreadable(
-    name: str,
-) -> None:
-    """The forward chain drops tcp 18080 before it accepts the client's, yet the client
-    reaches the server's 18080: no packet of the host's own passes that chain, nor the chain
-    only it jumps to.  None of their rules is shadowed, shadows or is unreadable, and the
-    annotated copy says whose traffic they see instead of 'serves' or 'blocks'; the chain the
-    input chain jumps to as well is read as ever (its drop is shadowed)."""
+def _idle_chains_read(name: str, *, shadowed_in: str) -> tuple[dict[str, list[str]], str]:
+    """The audit of the ruleset file ``name`` (the client reaching the server's tcp 18080
+    through it, loaded as the kernel holds it): with and without --egress, one finding of the
+    shadowed or unreadable kinds, a shadowed rule of the chain ``shadowed_in``; each chain's
+    rules' effects in the annotated copy, and that copy."""
     text = (DATA / name).read_text()
     assert _client_reaches_18080(name, text)
     ruleset, texts = _as_the_kernel_holds(name, text)
@@ -357,18 +352,32 @@ def test_chains_only_forwarded_traffic_passes_are_neither_shadowed_nor_unreadabl
             for f in result.findings
             if f.kind in (FindingKind.SHADOWED, FindingKind.UNREADABLE)
         ]
-        assert judged == [("shadowed", "both")]
-    forwarded = "forwarded traffic only: not the host's own"
+        assert judged == [("shadowed", shadowed_in)]
     effects: dict[str, list[str]] = {}
     for rule in result.rules:  # iptables-save lists user chains in an order of its own
         effects.setdefault(chain_of[rule.where], []).append(rule.effect)
+    (listing,) = annotated_copy(result, texts).values()
+    return effects, listing
+
+
+@pytest.mark.netns
+@pytest.mark.parametrize("name", ["forward.nft", "forward.v4"])
+def test_chains_only_forwarded_traffic_passes_are_neither_shadowed_nor_unreadable(
+    name: str,
+) -> None:
+    """The forward chain drops tcp 18080 before it accepts the client's, yet the client
+    reaches the server's 18080: no packet of the host's own passes that chain, nor the chain
+    only it jumps to.  None of their rules is shadowed, shadows or is unreadable, and the
+    annotated copy says whose traffic they see instead of 'serves' or 'blocks'; the chain the
+    input chain jumps to as well is read as ever (its drop is shadowed)."""
+    effects, listing = _idle_chains_read(name, shadowed_in="both")
+    forwarded = "forwarded traffic only: not the host's own"
     assert effects == {
         "input": ["serves", "serves"],
         "forward": [forwarded] * 5,
         "routed": [forwarded] * 2,
         "both": ["serves", "no effect here"],
     }
-    (listing,) = annotated_copy(result, texts).values()
     assert f"# portplan: {forwarded}\n" in listing
     assert "serves loop-1.0/web, loop-1.0/radius" not in listing  # was the mark rule's
 
@@ -383,22 +392,8 @@ def test_chains_no_base_chain_leads_to_are_neither_shadowed_nor_unreadable(name:
     that no base chain leads to them instead of 'blocks' or 'serves'; the chain the input
     chain reaches through another (a jump, then a goto) is read as ever (its drop is
     shadowed)."""
-    text = (DATA / name).read_text()
-    assert _client_reaches_18080(name, text)
-    ruleset, texts = _as_the_kernel_holds(name, text)
-    chain_of = {r.where: c.name.lower() for c in ruleset.chains.values() for r in c.rules}
-    for egress in (False, True):
-        result = audit_ruleset(plan(), "server", ruleset, egress=egress, annotate=True)
-        judged = [
-            (f.kind.value, chain_of[f.rule or ""])
-            for f in result.findings
-            if f.kind in (FindingKind.SHADOWED, FindingKind.UNREADABLE)
-        ]
-        assert judged == [("shadowed", "used")]
+    effects, listing = _idle_chains_read(name, shadowed_in="used")
     unreached = "no base chain leads here: sees no packet"
-    effects: dict[str, list[str]] = {}
-    for rule in result.rules:  # iptables-save lists user chains in an order of its own
-        effects.setdefault(chain_of[rule.where], []).append(rule.effect)
     assert effects == {
         "input": ["serves", "serves"],
         "via": ["serves"],
@@ -407,7 +402,6 @@ def test_chains_no_base_chain_leads_to_are_neither_shadowed_nor_unreadable(name:
         "deeper": [unreached] * 2,
         "spare": [unreached] * 2,
     }
-    (listing,) = annotated_copy(result, texts).values()
     assert f"# portplan: {unreached}\n" in listing
     assert "# portplan: blocks" not in listing  # was the unreached chains' drops'
 
