@@ -322,9 +322,10 @@ def _as_the_kernel_holds(name: str, text: str) -> tuple[Ruleset, dict[str, str]]
     return read_iptables_save([(name, texts[name], 4)]), texts
 
 
-def _client_reaches_18080(name: str, text: str) -> bool:
-    """Whether the client (192.0.2.2) reaches tcp 18080 of the server (192.0.2.3), which
-    loads ``text`` moved to 192.0.2.0/24 and listens there."""
+def _client_reaches(name: str, text: str, ports: tuple[int, ...] = (18080,)) -> list[bool]:
+    """Whether the client (192.0.2.2) reaches each tcp port of ``ports`` on the server
+    (192.0.2.3), which loads ``text`` moved to 192.0.2.0/24 and listens on tcp 18080 (a
+    ruleset may redirect other ports there)."""
     moved = text.replace("10.0.0.", "192.0.2.")
     near, far = ipaddress.ip_address("192.0.2.2"), ipaddress.ip_address("192.0.2.3")
     with netns.guard("nft", "iptables-restore"), netns.topology() as net:
@@ -332,8 +333,8 @@ def _client_reaches_18080(name: str, text: str) -> bool:
         server = net.add_node("server", [far])
         net.load(server, "server", {f"server.{name.rpartition('.')[2]}": moved})
         net.listen(server, [("tcp", far, 18080)])
-        (reached,) = net.probe({"client": [netns.Probe("tcp", far, 18080)]})["client"]
-        return reached in netns.PASSED
+        probes = [netns.Probe("tcp", far, port) for port in ports]
+        return [r in netns.PASSED for r in net.probe({"client": probes})["client"]]
 
 
 def _idle_chains_read(name: str, *, shadowed_in: str) -> tuple[dict[str, list[str]], str]:
@@ -342,7 +343,7 @@ def _idle_chains_read(name: str, *, shadowed_in: str) -> tuple[dict[str, list[st
     shadowed or unreadable kinds, a shadowed rule of the chain ``shadowed_in``; each chain's
     rules' effects in the annotated copy, and that copy."""
     text = (DATA / name).read_text()
-    assert _client_reaches_18080(name, text)
+    assert _client_reaches(name, text) == [True]
     ruleset, texts = _as_the_kernel_holds(name, text)
     chain_of = {r.where: c.name.lower() for c in ruleset.chains.values() for r in c.rules}
     for egress in (False, True):
@@ -802,18 +803,7 @@ def test_a_nat_rewrite_before_the_filter_may_let_other_ports_in(name: str) -> No
     """The kernel lets the client's tcp 22 through to the service on 18080 (the filter sees
     18080): the audit says it may pass, naming the rewrite, and that 22 does not surely.  The
     kernel's topology takes documentation addresses only: 10.0.0.x is 192.0.2.x there."""
-    moved = (DATA / name).read_text().replace("10.0.0.", "192.0.2.")
-    near, far = ipaddress.ip_address("192.0.2.2"), ipaddress.ip_address("192.0.2.3")
-    with netns.guard("nft", "iptables-restore"), netns.topology() as net:
-        net.add_node("client", [near])
-        server = net.add_node("server", [far])
-        net.load(server, "server", {f"server.{name.rpartition('.')[2]}": moved})
-        net.listen(server, [("tcp", far, 18080)])
-        probes = [netns.Probe("tcp", far, port) for port in (22, 23)]
-        assert [r in netns.PASSED for r in net.probe({"client": probes})["client"]] == [
-            True,
-            False,
-        ]
+    assert _client_reaches(name, (DATA / name).read_text(), (22, 23)) == [True, False]
     ruleset = nft(name) if name.endswith(".nft") else files(name)
     result = audit(ruleset)
     (rewrite,) = [f for f in result.findings if f.kind is FindingKind.EXTRA]
