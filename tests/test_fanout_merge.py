@@ -30,7 +30,7 @@ from portplan.probe.verify import FlowCheck
 def _fanout(example: str) -> Fanout:
     plan = example_plan(example)
     inventory = {h: InventoryHost(name=h, variables={}, groups=()) for h in plan.hosts}
-    return plan_fanout(plan, inventory, where="inventory.yml")
+    return plan_fanout(plan, inventory, where="the inventory inventory.yml")
 
 
 def _open(check: FlowCheck, address: str | None = None) -> dict[str, Any]:
@@ -199,7 +199,7 @@ def test_what_a_destination_name_says_on_the_host_is_merged(
     (tmp_path / "d.yaml").write_text(yaml.safe_dump(data))
     plan = load_plan(tmp_path / "d.yaml")
     inventory = {h: InventoryHost(name=h, variables={}, groups=()) for h in plan.hosts}
-    fanout = plan_fanout(plan, inventory, where="inventory.yml")
+    fanout = plan_fanout(plan, inventory, where="the inventory inventory.yml")
     results = _all_open(fanout)
     host, work = next((h, w) for h, w in fanout.sources.items() if any(
         c.dns_name == "sql01.example.com" for c in w.checks))  # fmt: skip
@@ -223,11 +223,13 @@ def test_the_sources_limit_leaves_out_are_reported_not_probed(flows: tuple[str, 
     plan = example_plan("search-cluster")
     everything = plan_fanout(
         plan, {h: InventoryHost(name=h, variables={}, groups=()) for h in plan.hosts},
-        where="inventory.yml", flows=flows,
+        where="the inventory inventory.yml", flows=flows,
     )  # fmt: skip
     dash = InventoryHost(name="dash", variables={"portplan_host": "dash01"}, groups=())
     inventory = {"dash": dash}
-    fanout = plan_fanout(plan, inventory, where="inventory.yml", flows=flows, limit="dash")
+    fanout = plan_fanout(
+        plan, inventory, where="the inventory inventory.yml", flows=flows, limit="dash"
+    )
 
     assert list(fanout.sources) == ["dash01"]
     assert fanout.sources["dash01"].checks == everything.sources["dash01"].checks
@@ -264,7 +266,7 @@ def test_a_host_the_inventory_lacks_is_named_once() -> None:
         h: InventoryHost(name=h, variables={}, groups=()) for h in plan.hosts if h != "da01"
     }
     with pytest.raises(InventoryError) as caught:
-        plan_fanout(plan, inventory, where="inventory.yml", listeners=True)
+        plan_fanout(plan, inventory, where="the inventory inventory.yml", listeners=True)
     message = str(caught.value)
     assert message.count("deployment host 'da01' is not in the inventory") == 1
     assert message.count("deployment host") == 1

@@ -123,10 +123,12 @@ _NAMED = 5
 )
 @option(
     "--inventory",
+    multiple=True,
     type=InputPath(path_type=Path),
     help="Verify from every source host at once, through Ansible: each deployment host is the "
     "inventory host of its name, or the one whose variable portplan_host names it "
-    "(needs the portplan.portplan collection and pip install 'portplan[ansible]').",
+    "(needs the portplan.portplan collection and pip install 'portplan[ansible]'). Give it "
+    "again for more inventories, merged as ansible-playbook -i A -i B merges them.",
 )
 @option(
     "--limit",
@@ -161,7 +163,7 @@ def verify_cmd(
     expect_blocked: bool,
     radius_secret_file: Path | None,
     snmp_community_file: Path | None,
-    inventory: Path | None,
+    inventory: tuple[Path, ...],
     limit: str | None,
     forks: int | None,
     listen: bool,
@@ -222,7 +224,7 @@ def verify_cmd(
         )
     show_progress = wants_progress() and fmt == "table" and output is None
     with ProgressBar(show_progress, "probing") as advance:
-        if inventory is not None:
+        if inventory:
             if expect_blocked:
                 raise UsageError(
                     "--expect-blocked probes from this machine: run it with --on, not --inventory"

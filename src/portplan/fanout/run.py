@@ -35,7 +35,7 @@ from portplan.fanout.playbook import (
     plays,
 )
 from portplan.fanout.work import Fanout, plan_fanout
-from portplan.load.inventory import ansible_tool, read_inventory
+from portplan.load.inventory import ansible_tool, inventory_text, read_inventory
 from portplan.plan import Plan
 from portplan.probe.outcomes import Outcome
 from portplan.probe.verification import Verification
@@ -138,7 +138,7 @@ def _reason(res: Mapping[str, Any]) -> str:
 
 def run_fanout(
     fanout: Fanout,
-    inventory: Path,
+    inventory: Sequence[Path],
     *,
     forks: int | None = None,
     timeout: float = 1.0,
@@ -278,7 +278,7 @@ def run_fanout(
             runner = ansible_runner.run(
                 private_data_dir=tmp,
                 playbook=str(playbook),
-                inventory=[str(inventory.resolve()), str(overlay)],
+                inventory=[*(str(path.resolve()) for path in inventory), str(overlay)],
                 forks=forks or min(DEFAULT_FORKS, max(1, len(by_inventory))),
                 envvars={
                     # ansible-runner starts `ansible-playbook` from PATH: this environment's
@@ -340,7 +340,7 @@ def run_fanout(
 
 def verify_inventory(
     plan: Plan,
-    inventory: Path | str,
+    inventory: Path | str | Sequence[Path | str],
     *,
     limit: str | None = None,
     flows: Sequence[str] = (),
@@ -354,7 +354,8 @@ def verify_inventory(
     deadline: float | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> FanoutRun:
-    """Verify, from every source host of ``plan`` in the Ansible ``inventory``, every planned
+    """Verify, from every source host of ``plan`` in the Ansible ``inventory`` (a source, or
+    several that Ansible merges as ``-i A -i B`` does), every planned
     flow that starts there (with ``listeners``: temporary listeners on the destinations
     first); one merged verification.
 
@@ -372,12 +373,12 @@ def verify_inventory(
             f"--limit {limit!r} names no hosts: give an Ansible host pattern (a host, a group), "
             "or leave --limit out to verify from every source"
         )
-    path = Path(inventory)
-    hosts = read_inventory(path, limit=limit)
+    paths = [Path(inventory)] if isinstance(inventory, str | Path) else list(map(Path, inventory))
+    hosts = read_inventory(paths, limit=limit)
     fanout = plan_fanout(
         plan,
         hosts,
-        where=str(path),
+        where=inventory_text(paths),
         flows=flows,
         listeners=listeners,
         limit=limit,
@@ -389,7 +390,7 @@ def verify_inventory(
     )
     return run_fanout(
         fanout,
-        path,
+        paths,
         forks=forks,
         timeout=timeout,
         concurrency=concurrency,

@@ -15,7 +15,7 @@ import shutil
 import stat
 import subprocess
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,6 +31,7 @@ __all__ = [
     "InventoryHost",
     "ansible_tool",
     "deployment_hosts",
+    "inventory_text",
     "read_inventory",
 ]
 
@@ -71,23 +72,24 @@ def ansible_tool(name: str) -> str:
     return found
 
 
-def read_inventory(path: Path | str, *, limit: str | None = None) -> dict[str, InventoryHost]:
-    """Every host of the inventory at ``path`` (only those ``limit`` selects, an Ansible host
-    pattern), by inventory name, in the inventory's order.
+def read_inventory(
+    paths: Path | str | Sequence[Path | str], *, limit: str | None = None
+) -> dict[str, InventoryHost]:
+    """Every host of the inventory at ``paths`` (one, or several that Ansible merges as it
+    merges ``-i A -i B``; only the hosts ``limit`` selects, an Ansible host pattern), by
+    inventory name, in the inventory's order.
 
     :class:`InventoryError` when Ansible cannot read it; :class:`ToolError` when
     ``ansible-inventory`` is missing or hangs.
     """
-    path = Path(path)
-    if not path.exists():
-        raise InventoryError(f"inventory {path} does not exist")
-    mode = path.stat().st_mode
-    if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):  # a FIFO would hang, /dev/zero fill memory
-        raise InventoryError(
-            f"inventory {path} is {file_kind(mode)}, not a file or a folder; give an inventory "
-            "file, a folder of them or an inventory script"
-        )
-    argv = [ansible_tool("ansible-inventory"), "-i", str(path), "--list"]
+    given = [Path(paths)] if isinstance(paths, str | Path) else [Path(p) for p in paths]
+    for path in given:
+        _check_source(path)
+    named = inventory_text(given)
+    argv = [ansible_tool("ansible-inventory")]
+    for source in given:
+        argv += ["-i", str(source)]
+    argv.append("--list")
     if limit:
         argv += ["--limit", limit]
     # its stdout is the listing alone: an operator's ANSIBLE_VERBOSITY (or ANSIBLE_DEBUG), meant
@@ -105,11 +107,11 @@ def read_inventory(path: Path | str, *, limit: str | None = None) -> dict[str, I
         )
     except subprocess.TimeoutExpired as exc:
         raise ToolError(
-            f"ansible-inventory did not read {path} within {INVENTORY_TIMEOUT:g} s"
+            f"ansible-inventory did not read {named} within {INVENTORY_TIMEOUT:g} s"
         ) from exc
     if done.returncode != 0:
         reason = " ".join(done.stderr.split()) or f"exit status {done.returncode}"
-        raise InventoryError(f"Ansible cannot read the inventory {path}: {reason}")
+        raise InventoryError(f"Ansible cannot read {named}: {reason}")
     listing: dict[str, Any] = json.loads(done.stdout)
     hostvars: dict[str, Any] = listing.get("_meta", {}).get("hostvars", {})
     groups: dict[str, list[str]] = {}
@@ -129,11 +131,31 @@ def read_inventory(path: Path | str, *, limit: str | None = None) -> dict[str, I
     }
 
 
+def inventory_text(paths: Sequence[Path]) -> str:
+    """``the inventory A``, or ``the inventories A and B``: for messages."""
+    if len(paths) == 1:
+        return f"the inventory {paths[0]}"
+    return "the inventories " + ", ".join(map(str, paths[:-1])) + f" and {paths[-1]}"
+
+
+def _check_source(path: Path) -> None:
+    """An inventory source that Ansible can read without hanging or filling memory."""
+    if not path.exists():
+        raise InventoryError(f"inventory {path} does not exist")
+    mode = path.stat().st_mode
+    if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):  # a FIFO would hang, /dev/zero fill memory
+        raise InventoryError(
+            f"inventory {path} is {file_kind(mode)}, not a file or a folder; give an inventory "
+            "file, a folder of them or an inventory script"
+        )
+
+
 def deployment_hosts(
     inventory: Mapping[str, InventoryHost], wanted: Iterable[str], *, where: str
 ) -> tuple[dict[str, InventoryHost], list[str]]:
     """The inventory host of each ``wanted`` deployment host, and a problem for each one the
-    inventory lacks or has twice (``where`` names the inventory in messages)."""
+    inventory lacks or has twice (``where`` names the inventory in messages, as
+    :func:`inventory_text` does)."""
     by_deployment: dict[str, list[InventoryHost]] = {}
     for host in inventory.values():
         by_deployment.setdefault(host.stands_for, []).append(host)
@@ -143,7 +165,7 @@ def deployment_hosts(
         candidates = by_deployment.get(name, [])
         if not candidates:
             problems.append(
-                f"deployment host {name!r} is not in the inventory {where}: add an inventory "
+                f"deployment host {name!r} is not in {where}: add an inventory "
                 f"host named {name!r} or one with the variable {HOST_VARIABLE}: {name}"
                 + (
                     f" ({hint})"
