@@ -303,3 +303,34 @@ def test_a_port_whose_note_sets_a_condition_is_reported_not_drafted(tmp_path: Pa
             (5, "8080 (When the proxy is used)", "When the proxy is used"),
         )
     ]
+
+
+def test_a_port_cell_that_sends_the_reader_elsewhere_is_never_a_parameter(
+    tmp_path: Path,
+) -> None:
+    """Exchange's sender reputation row writes ``see comments`` in its Ports column and the
+    ports (1080, 1081, 23, 6588, 3128, 80) in Comments: the cell drafted a port parameter named
+    ``see comments``, without a default, as a port the deployment must set, exit 0.  Words
+    that refer to another place for the ports (``see ...``, ``refer to ...``) are now reported
+    as such and not drafted; words that name a port the vendor leaves open still draft a
+    parameter."""
+    code, flows, lines = _import(
+        tmp_path,
+        "Source,Destination,Port,Protocol\n"
+        "A,B,see comments,TCP\n"
+        "A,B,See below,TCP\n"
+        "A,B,refer to the vendor's guide,UDP\n"
+        "A,B,port for external database,TCP\n",
+    )
+    assert code == 1
+    assert [(f["row"], f["ports"]) for f in flows] == [(4, ["table_1_tcp_port"])]
+    file = tmp_path / "ports.csv"
+    assert lines == [
+        f"{file}:{line}:5: column 'Port': {said!r} refers elsewhere for its ports, which the "
+        "import does not follow: model them by hand"
+        for line, said in (
+            (2, "see comments"),
+            (3, "See below"),
+            (4, "refer to the vendor's guide"),
+        )
+    ]
