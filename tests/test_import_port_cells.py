@@ -269,3 +269,68 @@ def test_a_note_that_says_a_port_is_on_unless_turned_off_drafts_it(tmp_path: Pat
             (9, "23 (has been removed)", "has been removed"),
         )
     ]
+
+
+def test_a_port_whose_note_sets_a_condition_is_reported_not_drafted(tmp_path: Path) -> None:
+    """``80 (if HTTP is enabled)`` drafted port 80 open always, the condition only a note,
+    while ``80 if HTTP is enabled`` is reported as a condition the draft cannot say; ``443, 80
+    (only when HTTP is on)`` drafted both ports.  A note that sets a condition is now reported
+    as the condition is, its cell not drafted; a note that says the port is on unless turned
+    off (``(if not disabled)``) and other notes draft as before."""
+    code, flows, lines = _import(
+        tmp_path,
+        "Source,Destination,Port,Protocol\n"
+        "A,B,80 (if HTTP is enabled),TCP\n"
+        'A,B,"443, 80 (only when HTTP is on)",TCP\n'
+        "A,B,445 (only for trust creation),TCP\n"
+        "A,B,8080 (When the proxy is used),TCP\n"
+        "A,B,8447 (if not disabled),TCP\n"
+        "A,B,161 (SNMP),UDP\n",
+    )
+    assert code == 1
+    assert [(f["row"], f["ports"], f.get("notes")) for f in flows] == [
+        (5, [8447], ["if not disabled"]),
+        (6, [161], ["SNMP"]),
+    ]
+    file = tmp_path / "ports.csv"
+    assert lines == [
+        f"{file}:{row}:5: {said!r}: the note {note!r} sets a condition: a condition in a port "
+        "cell is not drafted; give the row a Condition column, or model it by hand"
+        for row, said, note in (
+            (2, "80 (if HTTP is enabled)", "if HTTP is enabled"),
+            (3, "443, 80 (only when HTTP is on)", "only when HTTP is on"),
+            (4, "445 (only for trust creation)", "only for trust creation"),
+            (5, "8080 (When the proxy is used)", "When the proxy is used"),
+        )
+    ]
+
+
+def test_a_port_cell_that_sends_the_reader_elsewhere_is_never_a_parameter(
+    tmp_path: Path,
+) -> None:
+    """Exchange's sender reputation row writes ``see comments`` in its Ports column and the
+    ports (1080, 1081, 23, 6588, 3128, 80) in Comments: the cell drafted a port parameter named
+    ``see comments``, without a default, as a port the deployment must set, exit 0.  Words
+    that refer to another place for the ports (``see ...``, ``refer to ...``) are now reported
+    as such and not drafted; words that name a port the vendor leaves open still draft a
+    parameter."""
+    code, flows, lines = _import(
+        tmp_path,
+        "Source,Destination,Port,Protocol\n"
+        "A,B,see comments,TCP\n"
+        "A,B,See below,TCP\n"
+        "A,B,refer to the vendor's guide,UDP\n"
+        "A,B,port for external database,TCP\n",
+    )
+    assert code == 1
+    assert [(f["row"], f["ports"]) for f in flows] == [(4, ["table_1_tcp_port"])]
+    file = tmp_path / "ports.csv"
+    assert lines == [
+        f"{file}:{line}:5: column 'Port': {said!r} refers elsewhere for its ports, which the "
+        "import does not follow: model them by hand"
+        for line, said in (
+            (2, "see comments"),
+            (3, "See below"),
+            (4, "refer to the vendor's guide"),
+        )
+    ]

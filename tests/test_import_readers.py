@@ -102,6 +102,28 @@ def test_markdown_text_is_read_as_it_shows_escapes_and_entities_undone() -> None
     assert table.rows[0].cells[1].text == "[optional] & `C:\\a\\_b &amp;` `x` AB &nosuch;"
 
 
+def test_markdown_blockquotes_are_read_without_their_marks() -> None:
+    """A note in a blockquote (Microsoft's ``> [!NOTE]`` boxes) kept every ``>`` of its lines
+    (``a firewall between members and domain > controllers``), and a table in one was no
+    table: its rows went into a note, not read and not reported.  The marks are now taken
+    off: the note reads as written, the table as a table, its cells where they stand."""
+    doc = markdown(
+        "# Ports\n\nBefore the quote.\n> Not every port is needed: a firewall between members\n"
+        "> and domain controllers needs no FRS ports.\n\n"
+        "> | Port | Protocol |\n> |---|---|\n> | 445 | TCP |\n\nAfter.\n"
+    )
+    (table,) = doc.tables
+    assert table.notes == (
+        "Before the quote.",
+        "Not every port is needed: a firewall between members and domain controllers needs "
+        "no FRS ports.",
+    )
+    assert table.columns == ("Port", "Protocol")
+    assert [c.text for c in table.rows[0].cells] == ["445", "TCP"]
+    assert str(table.rows[0].cells[0].where) == "doc.md:9:5"
+    assert table.notes_after == ("After.",)
+
+
 HTML = """\
 <html><head><title>ignored</title><style>td {}</style></head><body>
 <h1>Ports</h1>

@@ -103,7 +103,7 @@ def _model_ports(product: Product, parts: list[Flow]) -> set[str]:
 def _vendor_ports(row: ImportedRow) -> set[str]:
     found: set[str] = set()
     for value in row.values:
-        if value.ports is None:
+        if value.ports is None or value.field is Field.SOURCE_PORT:  # kept as the flow's text
             continue
         if value.ports.faults:  # reported, not read (8020/ 9000): the ports as written
             for start, end in re.findall(r"(\d+)(?:\s*-\s*(\d+))?", value.text):
@@ -120,7 +120,7 @@ def _vendor_ports(row: ImportedRow) -> set[str]:
 def _vendor_transports(row: ImportedRow) -> set[str]:
     found: set[str] = set()
     for value in row.values:
-        if value.ports is not None:
+        if value.ports is not None and value.field is not Field.SOURCE_PORT:
             found.update(p.value for t in value.ports.terms for p in t.protocols)
         if value.field is Field.PROTOCOL and value.protocols is not None:
             found.update(t.value for t in value.protocols.transports)

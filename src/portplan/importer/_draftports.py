@@ -9,7 +9,9 @@ enabled``) is reported, never widened; so is a cell that leaves ports out (``102
 8080``) or names any port with words that could not be read (``all ports above 1024``): the
 rest of it would be broader than the vendor says.  A port whose note says it is not in use or
 off (``8080 (not used)``, ``443 (deprecated)``, ``21 (disabled by default)``) is reported and
-its cell not drafted, as a condition is: the vendor does not ask for it.
+its cell not drafted, as a condition is: the vendor does not ask for it; so is a port whose
+note sets a condition (``80 (if HTTP is enabled)``, ``445 (only for trust creation)``), as
+``80 if HTTP is enabled`` is.
 """
 
 from __future__ import annotations
@@ -49,6 +51,14 @@ _WITHDRAWN_NOTE = re.compile(
     r"\b(?:un-?used|not\s+(?:used|in\s+use|enabled|active)|no\s+longer|deprecated|obsolete"
     rf"|retired|decommissioned|withdrawn|{_ON_UNTIL}(?:removed|disabled|(?:turned|switched)\s+off)"
     r"|inactive|(?:off|closed)\s+by\s+default)\b",
+    re.IGNORECASE,
+)
+
+#: a note that sets a condition (``if HTTP is enabled``, ``only when ...``, ``only for trust
+#: creation``); ``if not disabled`` says the port is on unless turned off (:data:`_ON_UNTIL`)
+_CONDITION_NOTE = re.compile(
+    r"^\s*(?:only\s+(?:if|when|for|with|during)|if|when|whenever|provided)\b"
+    r"(?!\s+not\s+(?:disabled|removed|(?:turned|switched)\s+off)\b)",
     re.IGNORECASE,
 )
 
@@ -131,6 +141,17 @@ class _Reader:
                     heading,
                     f"{said!r}: the note {withdrawn[0]!r} says a port is not in use or off: "
                     "not drafted; if the deployment uses it, model it by hand",
+                )
+            )
+            return
+        conditions = [n for t in expression.terms for n in t.notes if _CONDITION_NOTE.search(n)]
+        if conditions:  # 80 (if HTTP is enabled): never drafted as always open
+            self.problems.append(
+                PortProblem(
+                    heading,
+                    f"{said!r}: the note {conditions[0]!r} sets a condition: a condition in a "
+                    "port cell is not drafted; give the row a Condition column, or model it by "
+                    "hand",
                 )
             )
             return

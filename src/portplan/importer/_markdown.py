@@ -4,7 +4,8 @@ and the paragraphs around them as notes.
 A table is a line holding ``|`` followed by a delimiter line (``|---|:---:|``) with as many
 cells; its rows run to the first blank line or line without ``|``.  ``\\|`` is a pipe inside a
 cell, ``<br>`` a line break.  Fenced code blocks and HTML comments are not text of the
-document and are skipped.
+document and are skipped; a blockquote's marks (``> ``) are not text either, and a table or
+paragraph inside one reads as any other.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ _DELIMITER_CELL = re.compile(r"^\s*:?-+:?\s*$")
 _LIST_ITEM = re.compile(r"^ {0,3}(?:[-*+]|\d{1,9}[.)])[ \t]+")
 _BREAK = re.compile(r"<br\s*/?>", re.IGNORECASE)
 _COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)
+_QUOTE = re.compile(r"^(?: {0,3}>[ \t]?)+")
 _SMALLER = "keep only the port tables in the document and import that"
 
 
@@ -139,10 +141,25 @@ class _State(Outline):
         super().heading(level, as_text(title))
 
 
+def _unquoted(line: str) -> tuple[str, int]:
+    """The line with its blockquote marks (``> > ``) made spaces, so that its cells keep their
+    columns, and how deep it is quoted."""
+    marks = _QUOTE.match(line)
+    if marks is None:
+        return line, 0
+    return " " * marks.end() + line[marks.end() :], marks.group(0).count(">")
+
+
 def _lines(text: str) -> Iterator[tuple[int, str]]:
-    """Numbered lines outside fenced code blocks (a fence's lines read as blank)."""
+    """Numbered lines outside fenced code blocks (a fence's lines read as blank), without
+    their blockquote marks; a quote that opens ends the paragraph before it (a blank line)."""
     fence: str | None = None
-    for number, line in enumerate(text.splitlines(), start=1):
+    depth = 0
+    for number, written in enumerate(text.splitlines(), start=1):
+        line, quoted = _unquoted(written)
+        if quoted > depth:
+            yield number, ""
+        depth = quoted
         match = _FENCE.match(line)
         if fence is None and match:
             fence = match.group(1)[0] * 3

@@ -13,8 +13,8 @@ The grammar, loosest first (docs/import.md has it with examples from the corpus)
   (``443/tcp``), ``any``, ``dynamic``, ICMP (``ICMP``, ``ICMP echo``, ``ICMP type 3 code
   4``, ``ping``), a named parameter (``[port for external database]``, ``NAME - by default
   16000-16999/tcp``, ``configurable, default 8443``), or words without a number: a parameter
-  the deployment must supply; then notes in parentheses, where ports (``(2500 to 3300)``)
-  are a fallback;
+  the deployment must supply (but ``see comments`` points elsewhere: a fault); then notes
+  in parentheses, where ports (``(2500 to 3300)``) are a fallback;
 * ports joined by ``/`` or ``+`` (``80/443``, ``8020/ 9000``, ``80+443``) are a fault: one
   vendor means both ports, another either, and the cell does not say which.
 """

@@ -29,6 +29,21 @@ ICMP_NAMES = {
 }  # fmt: skip
 
 
+#: words that send the reader elsewhere for the ports: ``see comments``, ``refer to note 2``
+_REFERS = ("see", "refer", "cf")
+
+
+def refers_elsewhere(toks: Sequence[Token]) -> str | None:
+    """What to say of a port's words that send the reader to another place for its ports
+    (``see comments``): they name no port the deployment sets, and what they point to is not
+    read; ``None`` for other words."""
+    if toks and toks[0].is_(*_REFERS):
+        return (
+            "refers elsewhere for its ports, which the import does not follow: model them by hand"
+        )
+    return None
+
+
 def depth_step(token: Token, depth: int) -> int:
     """The bracket depth after ``token``."""
     if token.text in "([":

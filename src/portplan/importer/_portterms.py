@@ -29,6 +29,7 @@ from portplan.importer._portscan import (
     protocol_postfix,
     protocol_prefix,
     range_at,
+    refers_elsewhere,
     starts_term,
     with_notes,
     with_protocols,
@@ -446,6 +447,9 @@ class TermReader:
         name_toks = toks[start:end]
         if not _names(without_protocol_parens(name_toks)) or not balanced(name_toks):
             self.fault(name_toks, f"could not read {self.words(name_toks)!r}")
+            return [], end
+        if elsewhere := refers_elsewhere(name_toks):  # see comments: the ports are elsewhere
+            self.fault(name_toks, f"{self.words(name_toks)!r} {elsewhere}")
             return [], end
         if _numbered(name_toks):  # HTTPS (443) names port 443, not a port to set
             self.fault(name_toks, f"could not read {self.words(name_toks)!r}")
