@@ -305,6 +305,32 @@ def test_a_port_whose_note_sets_a_condition_is_reported_not_drafted(tmp_path: Pa
     ]
 
 
+def test_a_port_kept_to_one_address_family_is_reported_not_drafted(tmp_path: Path) -> None:
+    """``443 (IPv6 only)`` drafted port 443, the family only a note: a flow holds on every
+    address of its hosts, so the rules opened it over IPv4 too, broader than the vendor
+    wrote.  Such a note is now reported and its cell not drafted; a note that only names a
+    family's protocol (``DHCPv6``) drafts as before."""
+    code, flows, lines = _import(
+        tmp_path,
+        "Source,Destination,Port,Protocol\n"
+        "A,B,443 (IPv6 only),TCP\n"
+        "A,B,8443 (only over IPv4),TCP\n"
+        "A,B,547 (DHCPv6),UDP\n",
+    )
+    assert code == 1
+    assert [(f["row"], f["ports"], f.get("notes")) for f in flows] == [(3, [547], ["DHCPv6"])]
+    file = tmp_path / "ports.csv"
+    assert lines == [
+        f"{file}:{row}:5: {said!r}: the note {note!r} keeps a port to one address family, "
+        "which a flow cannot (it holds on every address of its hosts): not drafted; model it "
+        "by hand, with hosts of that family's addresses"
+        for row, said, note in (
+            (2, "443 (IPv6 only)", "IPv6 only"),
+            (3, "8443 (only over IPv4)", "only over IPv4"),
+        )
+    ]
+
+
 def test_a_port_cell_that_sends_the_reader_elsewhere_is_never_a_parameter(
     tmp_path: Path,
 ) -> None:

@@ -11,7 +11,7 @@ rest of it would be broader than the vendor says.  A port whose note says it is 
 off (``8080 (not used)``, ``443 (deprecated)``, ``21 (disabled by default)``) is reported and
 its cell not drafted, as a condition is: the vendor does not ask for it; so is a port whose
 note sets a condition (``80 (if HTTP is enabled)``, ``445 (only for trust creation)``), as
-``80 if HTTP is enabled`` is.
+``80 if HTTP is enabled`` is, or keeps it to one address family (``443 (IPv6 only)``).
 """
 
 from __future__ import annotations
@@ -60,6 +60,13 @@ _CONDITION_NOTE = re.compile(
     r"^\s*(?:only\s+(?:if|when|for|with|during)|if|when|whenever|provided)\b"
     r"(?!\s+not\s+(?:disabled|removed|(?:turned|switched)\s+off)\b)",
     re.IGNORECASE,
+)
+
+
+#: a note that keeps the port to one address family (``IPv6 only``, ``only over IPv4``): a
+#: product's flow holds on every address of its hosts, both families
+_FAMILY_NOTE = re.compile(
+    r"\b(?:IPv[46]\s+only|only\s+(?:(?:on|over|for|with|via|in)\s+)?IPv[46])\b", re.IGNORECASE
 )
 
 
@@ -141,6 +148,17 @@ class _Reader:
                     heading,
                     f"{said!r}: the note {withdrawn[0]!r} says a port is not in use or off: "
                     "not drafted; if the deployment uses it, model it by hand",
+                )
+            )
+            return
+        family = [n for t in expression.terms for n in t.notes if _FAMILY_NOTE.search(n)]
+        if family:  # 443 (IPv6 only): a flow holds on both families of its hosts' addresses
+            self.problems.append(
+                PortProblem(
+                    heading,
+                    f"{said!r}: the note {family[0]!r} keeps a port to one address family, "
+                    "which a flow cannot (it holds on every address of its hosts): not "
+                    "drafted; model it by hand, with hosts of that family's addresses",
                 )
             )
             return
