@@ -290,6 +290,47 @@ def test_the_sources_own_firewall_blocks_what_is_expected_blocked(lab: Lab, tmp_
     assert done.returncode == 0, done.stderr  # and the planned port is open
 
 
+#: an address of the source machine itself, a host of its own in the deployment
+SRC_OTHER_ADDRESS = "192.0.2.77"
+
+
+def test_the_sources_own_reject_towards_its_own_address_blocks_what_is_expected_blocked(
+    lab: Lab, tmp_path: Path
+) -> None:
+    # towards an address of this machine the kernel sends its firewall's port unreachable in
+    # the destination's name; send() failed at once (EPERM), so nothing left: it is the
+    # source's own egress filtering all the same, and passes (it once failed as local-error)
+    netns.hold_addresses(lab.src, SRC_OTHER_ADDRESS)
+    lab.nft(lab.src, f"""
+table inet pp_own {{
+    chain output {{
+        type filter hook output priority 0; policy accept;
+        ip daddr {SRC_OTHER_ADDRESS} udp dport 9033 reject
+    }}
+}}
+""")  # fmt: skip
+    lab.serve(tcp=(8001,))
+    path = verify_netns._deployment(tmp_path, [("web", "server", "tcp", 8001)])
+    deployment = yaml.safe_load(path.read_text())
+    deployment["hosts"]["here"] = {"addresses": [SRC_OTHER_ADDRESS]}
+    deployment["forbidden"] = [
+        {"id": "udp-9033", "from": "src", "to": "here", "protocol": "udp", "ports": 9033,
+         "purpose": "Not from here."},
+    ]  # fmt: skip
+    path.write_text(yaml.safe_dump(deployment, sort_keys=False))
+    done = lab.verify(path, "--expect-blocked", "--no-identify")
+    checks = {c["flow"]: c for c in machine.document(done.stdout, "verify")["checks"]}
+    check = checks["forbidden/udp-9033"]
+    assert (check["outcome"], check["passed"]) == ("rejected", True), check
+    assert check["evidence"]["errno"] == "EPERM", check
+    assert check["evidence"]["icmp"] == f"ICMP type 3 code 3 from {SRC_OTHER_ADDRESS}", check
+    assert check["evidence"]["note"] == (
+        "rejected by this machine's own firewall: the ICMP error came from this machine: the "
+        "source's own egress filtering blocks it (this machine is the source host)"
+    ), check
+    assert done.returncode == 0, done.stderr
+
+
 def test_a_ttl_that_runs_out_on_the_way_passes_as_blocked(lab: Lab, tmp_path: Path) -> None:
     # time exceeded is the routing of the way saying it cannot deliver, as a router's net
     # unreachable is: the probe left this machine, and the network did not take it there

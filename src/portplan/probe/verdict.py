@@ -30,6 +30,7 @@ from portplan.probe.outcomes import (
     DROPPED_HERE,
     NO_NEIGHBOUR,
     NOT_ROUTED_HERE,
+    REJECTED_HERE,
     Outcome,
     classify,
     not_routed_here,
@@ -114,7 +115,8 @@ def judge(
     is ``rejected``, as an administratively prohibited is from anyone.  An error raised
     ``at_once`` (by ``connect()`` or ``send()``) with no ICMP message behind it is this
     machine's own: a route it lacks (``no-route``, not sent), or its own firewall dropping it
-    (``EPERM``)."""
+    (``EPERM``); ``EPERM`` raised at once with an ICMP error behind it is its own firewall's
+    reject, whoever the error names as its sender."""
     if found is not None and is_time_exceeded(found[0], found[1]):
         return _verdict(Outcome.NO_ROUTE, TTL_EXPIRED, found, address)
     here = from_here(found, sock, address) if found is not None else None
@@ -122,8 +124,10 @@ def judge(
         return _verdict(Outcome.NO_ROUTE, here, found, address)
     if found is None and at_once and not_routed_here(code):
         return _verdict(Outcome.NO_ROUTE, NOT_ROUTED_HERE, found, address)
-    if found is None and at_once and code == errno.EPERM:
-        here = DROPPED_HERE
+    if at_once and code == errno.EPERM and here is None:
+        # nothing left this machine, so an ICMP error behind it is its own firewall's reject,
+        # sent in the destination's name where the destination is an address of its own
+        here = DROPPED_HERE if found is None else REJECTED_HERE
     outcome = classify(code, udp=udp)
     if found is not None and outcome in (Outcome.REFUSED, Outcome.CLOSED):
         if here is not None:  # this machine's own firewall said no, not the destination
