@@ -8,9 +8,9 @@ ruleset permits and what the plan's rows name:
 
 * ``extra``: permitted beyond the plan, per rule that accepts it, with an example packet;
   the IPv6 link traffic portplan's host rulesets accept ahead of the plan (neighbour
-  discovery, multicast listener queries and DHCPv6 replies: :mod:`._infrastructure`), which
-  IPv6 needs to keep working, and traffic on ``lo``, which cannot come from the network, are
-  never extra;
+  discovery, multicast listener queries and reports, DHCPv6 replies and requests:
+  :mod:`._infrastructure`), which IPv6 needs to keep working, and traffic on ``lo``, which
+  cannot come from the network, are never extra;
 * ``missing`` / ``partial``: a planned row not permitted at all, or in part, naming the rule (or
   the chain policy) that stops it; loopback rows are checked on ``lo``;
 * ``shadowed``: an accept (or drop) rule whose every packet an earlier rule of the other verdict

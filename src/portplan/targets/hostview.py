@@ -39,10 +39,14 @@ from portplan.targets.base import LINUX_HOST_CAPABILITIES, RuleOptions, Scope, T
 
 __all__ = [
     "DHCPV6_COMMENT",
+    "DHCPV6_REQUEST_COMMENT",
+    "DHCPV6_SERVERS",
     "EVERYWHERE",
     "LINK_LOCAL",
     "LOOPBACK_SETTINGS",
     "MLD_COMMENT",
+    "MLD_REPORTS",
+    "MLD_REPORT_COMMENT",
     "NOTE_MAX",
     "Direction",
     "HostRule",
@@ -73,6 +77,21 @@ LOOPBACK_SETTINGS: Mapping[str, tuple[str, ...]] = {"loopback": ("all", "planned
 LINK_LOCAL = "fe80::/10"
 MLD_COMMENT = "IPv6 multicast listener queries"
 DHCPV6_COMMENT = "DHCPv6 replies"
+#: and, with egress, what the host itself sends on the link that conntrack cannot tie to
+#: anything it received: its multicast listener reports, from a link-local address or, before
+#: it has one (duplicate address detection), from ``::`` (RFC 3590), hop limit 1, each type to
+#: the one destination RFC 3810 and RFC 2710 give it (MLDv2 reports to ``ff02::16``, MLDv1
+#: reports to the group reported, dones to ``ff02::2``), by the type's nft name and number
+MLD_REPORTS: tuple[tuple[str, int, str], ...] = (
+    ("mld2-listener-report", 143, "ff02::16"),
+    ("mld-listener-report", 131, "ff00::/8"),
+    ("mld-listener-done", 132, "ff02::2"),
+)
+MLD_REPORT_COMMENT = "IPv6 multicast listener reports"
+#: and its DHCPv6 client's messages to the servers of the link (RFC 8415: UDP 546 to 547, to
+#: All_DHCP_Relay_Agents_and_Servers), from a link-local address
+DHCPV6_SERVERS = "ff02::1:2"
+DHCPV6_REQUEST_COMMENT = "DHCPv6 requests"
 
 
 class LinuxHostTarget(Target):

@@ -46,8 +46,12 @@ from portplan.targets.apply.iptables import (
 from portplan.targets.base import DefaultAction, RuleOptions
 from portplan.targets.hostview import (
     DHCPV6_COMMENT,
+    DHCPV6_REQUEST_COMMENT,
+    DHCPV6_SERVERS,
     LINK_LOCAL,
     MLD_COMMENT,
+    MLD_REPORT_COMMENT,
+    MLD_REPORTS,
     Direction,
     HostRule,
     HostView,
@@ -211,6 +215,11 @@ def _rule_lines(rule: HostRule, chain: str, interface: str | None, sets: _Sets) 
     return lines
 
 
+def _prefixed(network: str) -> str:
+    """A network as iptables-save writes it: with its prefix length, ``/128`` for one address."""
+    return network if "/" in network else f"{network}/128"
+
+
 def _base(chain: str, family: int, accept_loopback: bool) -> list[str]:
     interface = "-i lo" if chain == "INPUT" else "-o lo"
     lines = [
@@ -232,6 +241,18 @@ def _base(chain: str, family: int, accept_loopback: bool) -> list[str]:
             f"-A {chain} -s {LINK_LOCAL} -p udp -m udp --sport 547 --dport 546 "
             f'-m comment --comment "{DHCPV6_COMMENT}" -j ACCEPT',
         ]
+    if family == 6 and chain == "OUTPUT":  # to the link: listener reports, DHCPv6 requests
+        lines += [
+            f"-A {chain} -s {source} -d {_prefixed(destination)} -p ipv6-icmp -m icmp6 "
+            f"--icmpv6-type {number} -m hl --hl-eq 1 "
+            f'-m comment --comment "{MLD_REPORT_COMMENT}" -j ACCEPT'
+            for _name, number, destination in MLD_REPORTS
+            for source in ("::/128", LINK_LOCAL)
+        ]
+        lines.append(
+            f"-A {chain} -s {LINK_LOCAL} -d {_prefixed(DHCPV6_SERVERS)} -p udp -m udp --sport 546 "
+            f'--dport 547 -m comment --comment "{DHCPV6_REQUEST_COMMENT}" -j ACCEPT'
+        )
     return lines
 
 

@@ -23,9 +23,13 @@ from portplan.targets.apply.nftables import NftablesApplier
 from portplan.targets.base import DefaultAction, RuleOptions
 from portplan.targets.hostview import (
     DHCPV6_COMMENT,
+    DHCPV6_REQUEST_COMMENT,
+    DHCPV6_SERVERS,
     LINK_LOCAL,
     LOOPBACK_SETTINGS,
     MLD_COMMENT,
+    MLD_REPORT_COMMENT,
+    MLD_REPORTS,
     Direction,
     HostRule,
     HostView,
@@ -170,6 +174,17 @@ def _chains(
         f'comment "{MLD_COMMENT}"',
         f'\t\tip6 saddr {LINK_LOCAL} udp sport 547 udp dport 546 accept comment "{DHCPV6_COMMENT}"',
     ]
+    # and what the host sends on the link itself: its listener reports (from :: before it has
+    # a link-local address) and its DHCPv6 client's requests to the servers of the link
+    link_out = [
+        *(
+            f"\t\tip6 saddr {{ ::, {LINK_LOCAL} }} ip6 daddr {destination} icmpv6 type {name} "
+            f'ip6 hoplimit 1 accept comment "{MLD_REPORT_COMMENT}"'
+            for name, _number, destination in MLD_REPORTS
+        ),
+        f"\t\tip6 saddr {LINK_LOCAL} ip6 daddr {DHCPV6_SERVERS} udp sport 546 udp dport 547 "
+        f'accept comment "{DHCPV6_REQUEST_COMMENT}"',
+    ]
     out = [
         "\tchain input {",
         "\t\ttype filter hook input priority filter; policy drop;",
@@ -189,6 +204,7 @@ def _chains(
             *base,
             *(['\t\toif "lo" accept comment "loopback"'] if accept_loopback else []),
             neighbour,
+            *link_out,
             *outbound,
             *_final(options),
             "\t}",
