@@ -597,3 +597,35 @@ def test_planned_loopback_flow_passes_with_egress(netns: str, tmp_path: Path) ->
     probe = _in(netns, sys.executable, "-c", _LOOPBACK_PROBE)
     _ok(probe, "probe")
     assert probe.stdout.split("\n")[:2] == ["8000 open", "8001 ConnectionRefusedError"]
+
+
+#: how much of a line ``ipset restore`` reads at a time: what a longer line holds past it is
+#: read as a line of its own
+_IPSET_LINE = 1023
+
+
+@pytest.mark.netns
+def test_a_deployment_name_longer_than_a_restore_line_adds_no_command(
+    netns: str, tmp_path: Path
+) -> None:
+    """The deployment's name is free text in each file's header comment.  ``ipset restore``
+    reads a line 1023 bytes at a time and ``iptables-restore`` 10239: past that, a longer
+    comment line went on as a command (here ``create injected ...``, padded to fill its
+    piece), or broke the file."""
+    view = _view(_rule(_peers(SET_THRESHOLD + 1)))
+    prefix = render_host(view, RuleOptions())["h1.ipset"].split("demo", 1)[0]
+    command = "create injected hash:net family inet maxelem "
+    command += "0" * (_IPSET_LINE - len(command) - 3) + "100"  # octal: 64
+    name = "x" * (_IPSET_LINE - len(prefix.encode())) + command + " tail" * 2500
+    files = render_host(dataclasses.replace(view, deployment=name), RuleOptions())
+    for file, text in files.items():
+        (tmp_path / file).write_text(text)
+    restored = _in(netns, "ipset", "restore", "-f", str(tmp_path / "h1.ipset"))
+    listed = _in(netns, "ipset", "list", "-n")
+    assert listed.stdout.split() == ["portplan_v4_1"]
+    _ok(restored, "ipset restore")
+    for family, tool in ((4, "iptables"), (6, "ip6tables")):
+        _ok(_in(netns, f"{tool}-restore", str(tmp_path / f"h1.v{family}")), f"{tool}-restore")
+    assert all(
+        len(line.encode()) < _IPSET_LINE for text in files.values() for line in text.splitlines()
+    )

@@ -21,9 +21,11 @@ from portplan.plan import Plan, PlannedFlow
 
 __all__ = [
     "EVERYWHERE",
+    "NAME_MAX",
     "NOTE_MAX",
     "collapse",
     "family_icmp",
+    "header_name",
     "is_everywhere",
     "loopback_note",
     "name_only_refusal",
@@ -35,6 +37,10 @@ __all__ = [
 
 #: the longest comment line naming one flow and its purpose
 NOTE_MAX = 200
+#: the most of a deployment's name a ruleset's header shows: ``ipset restore`` reads a line
+#: 1023 bytes at a time (``iptables-restore`` 10239) and takes what a longer line holds past
+#: that for a line of its own, a command
+NAME_MAX = 120
 #: every address of a family: a peer that is anywhere (the synthetic host, or 0.0.0.0/0)
 EVERYWHERE: Mapping[int, Network] = {
     4: ipaddress.ip_network("0.0.0.0/0"),
@@ -110,6 +116,13 @@ def note_lines(flows: Iterable[str], purposes: Iterable[str]) -> list[str]:
     return [
         note_line(flow, purpose).rstrip() for flow, purpose in zip(flows, purposes, strict=True)
     ]
+
+
+def header_name(name: str) -> str:
+    """A deployment's name for a ruleset's header comment: on one line, at most
+    :data:`NAME_MAX` characters (a longer one cut, ending ``...``)."""
+    text = one_line(name)
+    return text if len(text) <= NAME_MAX else text[: NAME_MAX - 3] + "..."
 
 
 def unreachable_note(row: PlannedFlow, family: int) -> str:

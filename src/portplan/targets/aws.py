@@ -38,7 +38,6 @@ from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 
 from portplan._errors import TargetError
-from portplan._text import one_line
 from portplan.model._types import Network, Protocol
 from portplan.model.icmp import icmp_numbers
 from portplan.model.ports import PortSet
@@ -46,6 +45,7 @@ from portplan.plan import Plan, PlannedFlow
 from portplan.targets.base import STATEFUL_CAPABILITIES, RuleOptions, Scope, Target
 from portplan.targets.hostview import (
     Direction,
+    header_name,
     name_only_refusal,
     note_line,
     skipped_hosts,
@@ -354,7 +354,8 @@ def render_file(plan: Plan, options: RuleOptions) -> str:
             )
         labels[label] = group.host
     out = [
-        f"# portplan AWS security groups (Terraform) for deployment {one_line(plan.deployment)}.",
+        "# portplan AWS security groups (Terraform) for deployment "
+        f"{header_name(plan.deployment)}.",
         "# Generated from the flow plan: every rule's description names the flows it implements; "
         "do not edit.",
         f"# Needs the hashicorp/aws provider {MIN_PROVIDER} or later "

@@ -57,6 +57,7 @@ from portplan.targets.hostview import (
     HostView,
     LinuxHostTarget,
     ViewCache,
+    header_name,
     host_view,
     hosts_to_render,
     is_everywhere,
@@ -289,7 +290,7 @@ def _render_family(
     suffix = f"v{family}"
     header = [
         f"# portplan {tool} ruleset ({label}) for host {view.host} of deployment "
-        f"{one_line(view.deployment)}.",
+        f"{header_name(view.deployment)}.",
         "# Generated from the flow plan: every rule names the flows it implements; do not edit.",
         f"# Apply with `{tool} {view.host}.{suffix}`: it replaces the WHOLE {label} filter table,",
         "# atomically: every chain and rule in it, also those other tools (Docker, fail2ban) put "
@@ -326,7 +327,8 @@ def _render_family(
 
 def _render_sets(view: HostView, sets: _Sets) -> str:
     out = [
-        f"# portplan address sets for host {view.host} of deployment {one_line(view.deployment)}.",
+        f"# portplan address sets for host {view.host} of deployment "
+        f"{header_name(view.deployment)}.",
         "# Generated from the flow plan; do not edit.",
         f"# Apply with `ipset restore -f {view.host}.ipset` before the iptables-restore files.",
         "# Re-appliable: each set is filled under a temporary name and swapped in atomically.",

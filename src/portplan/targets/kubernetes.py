@@ -41,7 +41,6 @@ from typing import Any
 import yaml
 
 from portplan._errors import TargetError
-from portplan._text import one_line
 from portplan.model._types import Network, Protocol
 from portplan.model.icmp import icmp_text
 from portplan.model.kubernetes import Kubernetes
@@ -50,6 +49,7 @@ from portplan.plan import Plan, PlannedFlow
 from portplan.targets.base import STATEFUL_CAPABILITIES, RuleOptions, Scope, Target
 from portplan.targets.hostview import (
     collapse,
+    header_name,
     loopback_note,
     name_only_refusal,
     note_line,
@@ -317,7 +317,7 @@ def render_cluster(plan: Plan, cluster: str, hosts: Iterable[str], options: Rule
     where a selector they use would also select the pods of another host."""
     out = [
         f"# portplan Kubernetes NetworkPolicies for cluster {cluster} "
-        f"of deployment {one_line(plan.deployment)}.",
+        f"of deployment {header_name(plan.deployment)}.",
         "# Generated from the flow plan: annotation portplan/ingress-N (egress-N) names the flows "
         "of rule N; do not edit.",
         f"# Apply with `kubectl apply -f {cluster}.yaml`; every policy is labelled "

@@ -15,7 +15,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from portplan._errors import TargetError
-from portplan._text import one_line
 from portplan.model._types import Network, Protocol, network_text
 from portplan.model.ports import PortSet
 from portplan.plan import Plan
@@ -35,6 +34,7 @@ from portplan.targets.hostview import (
     HostView,
     LinuxHostTarget,
     ViewCache,
+    header_name,
     host_view,
     hosts_to_render,
     is_everywhere,
@@ -129,7 +129,7 @@ def render_host(view: HostView, options: RuleOptions, accept_loopback: bool) -> 
     header = [
         "#!/usr/sbin/nft -f",
         f"# portplan nftables ruleset for host {view.host} of deployment "
-        f"{one_line(view.deployment)}.",
+        f"{header_name(view.deployment)}.",
         "# Generated from the flow plan: every rule names the flows it implements; do not edit.",
         f"# Apply with `nft -f {view.host}.nft`: it replaces only table inet {TABLE}, atomically.",
     ]
@@ -264,7 +264,7 @@ def render_shared(view: SharedView, options: RuleOptions, accept_loopback: bool)
     header = [
         "#!/usr/sbin/nft -f",
         f"# portplan nftables ruleset shared by the {len(view.hosts)} hosts of deployment "
-        f"{one_line(view.deployment)}.",
+        f"{header_name(view.deployment)}.",
         "# Every rule matches both ends, so each host accepts only what is addressed to it"
         + (" and sends only what it may send." if options.egress else "."),
         "# Generated from the flow plan: every rule names the flows it implements; do not edit.",

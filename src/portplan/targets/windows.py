@@ -47,6 +47,7 @@ from portplan.targets.hostview import (
     Direction,
     collapse,
     family_icmp,
+    header_name,
     hosts_to_render,
     is_everywhere,
     loopback_note,
@@ -280,7 +281,7 @@ def render_host(plan: Plan, host: str, options: RuleOptions, settings: _Settings
     profiles = ", ".join(settings.profiles)
     out = [
         f"{BOM}# portplan Windows Defender Firewall rules for host {host} "
-        f"of deployment {one_line(plan.deployment)}.",
+        f"of deployment {header_name(plan.deployment)}.",
         "# Generated from the flow plan: every rule names the flows it implements; do not edit.",
         f"# Run in an elevated PowerShell: .\\{host}.ps1 (re-runnable: it first removes every rule "
         f"of group '{GROUP}').",
