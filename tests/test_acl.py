@@ -474,6 +474,17 @@ def test_comments_cannot_break_out_of_the_platform_syntax() -> None:
     assert all(line.strip() == "*/" for line in juniper.splitlines() if "*/" in line)
 
 
+def test_comments_hold_no_question_mark_that_a_prompt_reads_as_help() -> None:
+    """Pasted at an IOS (or Junos) prompt, a ``?`` anywhere in a line, a remark too, shows
+    the help and is dropped: a purpose ``Why? "x"`` gave ``remark ... Why? ?x?``. Every
+    character a comment cannot carry is now ``_``, and ``?`` is one of them."""
+    plan = tampered(examples.example_plan("shopping-contoso"), purpose='Why? "x"')
+    for name, target in TARGETS.items():
+        text = "".join(target().render(plan, RuleOptions()).values())
+        assert "Why_ _x_" in text, name
+        assert "Why?" not in text, name
+
+
 # -- Aerleon in its own process, its warnings as errors -----------------------------------------
 
 

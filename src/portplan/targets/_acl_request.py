@@ -33,7 +33,8 @@ __all__ = ["AclSyntax", "build_request"]
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
 _COMMENT_MAX = 300
-_COMMENT_SAFE = re.compile(r"[^A-Za-z0-9 .,:;()_+=@%&#<>!?/'-]")
+#: no ``?`` either: typed or pasted at an IOS or Junos prompt, it asks for help instead
+_COMMENT_SAFE = re.compile(r"[^A-Za-z0-9 .,:;()_+=@%&#<>!/'-]")
 #: ICMP type names where Aerleon's differ from the model's: (family, model name) → Aerleon's
 _AERLEON_ICMP = {(4, "destination-unreachable"): "unreachable"}
 _TYPOGRAPHY = str.maketrans(
@@ -45,8 +46,9 @@ _TYPOGRAPHY = str.maketrans(
 
 def _comment(text: str) -> str:
     """Text safe inside any platform's comment: one line; no double quotes, braces, asterisks
-    (so no ``*/``) or backslashes; typographic quotes and dashes made plain."""
-    flat = _COMMENT_SAFE.sub("?", " ".join(text.translate(_TYPOGRAPHY).split()))
+    (so no ``*/``), backslashes or question marks (each made ``_``); typographic quotes and
+    dashes made plain."""
+    flat = _COMMENT_SAFE.sub("_", " ".join(text.translate(_TYPOGRAPHY).split()))
     if len(flat) > _COMMENT_MAX:
         flat = flat[: _COMMENT_MAX - 3].rsplit(" ", 1)[0] + "..."
     return flat
