@@ -389,3 +389,36 @@ def test_another_sources_port_is_probed_from_a_subnet_address_that_is_not_that_s
     assert check.expect_blocked and check.outcome is Outcome.REFUSED and check.passed
     # clients' own port stays planned: never probed as blocked
     assert not [c for c in found.checks if c.expect_blocked and c.probe.port == 8080]
+
+
+def test_a_network_destination_is_not_probed_and_the_way_to_check_it_is_named(
+    tmp_path: Path,
+) -> None:
+    """A row towards a clients subnet cannot be probed (its machines are not known one by
+    one): the reason said "probe it from a member with --on", which no --on can do (the row
+    starts on the server); it names what does check it, the subnet's ruleset, with audit."""
+    plan = _plan(
+        tmp_path,
+        {
+            "name": "to-subnet",
+            "hosts": {
+                "client": {"addresses": ["127.0.1.0/24"]},
+                "server": {"addresses": ["127.0.0.3"]},
+            },
+            "products": {
+                "edges": {
+                    "file": "product.yaml",
+                    "components": {"client": "server", "server": "client"},
+                }
+            },
+        },
+    )
+    checks, skipped = plan_checks(plan, ("server",), local={ipaddress.ip_address("127.0.0.3")})
+    assert checks == []
+    assert {s.row.key for s in skipped} == {"edges/web", "edges/radius"}
+    for item in skipped:
+        assert item.reason == (
+            "the destination is a network, not one address: its machines are not known one by "
+            "one, so none is probed; check what reaches them with portplan audit --host client "
+            "on one of them"
+        )
