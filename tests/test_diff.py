@@ -690,3 +690,27 @@ def test_aws_delta_says_when_a_group_passes_the_rule_quota_on_the_way(tmp_path: 
     ], notes
     code, out, err = run("-q", "diff", str(old), str(old), "--delta", "aws")
     assert "# note:" not in out.decode()  # 40 rules that stay: nothing to refuse
+
+
+def test_a_management_entry_added_or_removed_is_said_so(tmp_path: Path) -> None:
+    """An entry new under ``management:`` is "added", one gone "removed": "changed" sent the
+    engineer looking for an edit that was never made."""
+    source = examples.EXAMPLES / "search-cluster.yaml"
+    deployment = yaml.safe_load(source.read_text())
+    assert [m["id"] for m in deployment["management"]] == ["ssh"]
+    deployment["management"] = [{**deployment["management"][0], "id": "shell", "ports": 2222}]
+    shutil.copytree(examples.EXAMPLES / "products", tmp_path / "products")
+    new = tmp_path / "search-cluster.yaml"
+    new.write_text(yaml.safe_dump(deployment, sort_keys=False))
+    old_bundle, new_bundle = load_deployment(source), load_deployment(new)
+    found = diff_plans(
+        plan_bundle(old_bundle), plan_bundle(new_bundle), old_side=old_bundle, new_side=new_bundle
+    )
+    causes = {(c.kind.value, c.flow): c.causes for c in found.changes}
+    assert causes
+    for (kind, flow), why in causes.items():
+        assert kind in ("open", "close"), (kind, flow)
+        expected = (
+            "management access shell added" if kind == "open" else ("management access ssh removed")
+        )
+        assert why == (expected,), (kind, flow, why)

@@ -333,3 +333,92 @@ def test_a_clients_subnet_this_machine_is_in_is_credited_by_the_report(tmp_path:
     plan = load_plan(tmp_path / "deployment.yaml")
     found = overlay_rows(plan, [read_overlay(result.stdout, "verify.json")])
     assert set(found.status.values()) == {Status.PASSED}
+
+
+def test_another_sources_port_is_probed_from_a_subnet_address_that_is_not_that_source(
+    tmp_path: Path,
+) -> None:
+    """batch (127.0.0.4) is one machine of the clients' subnet (127.0.0.0/29), and only it
+    may reach the database: verify --expect-blocked from another machine of the subnet (this
+    one, 127.0.0.1 towards the server) must probe that port as blocked, since the plan never
+    lets 127.0.0.1 there (a ruleset open to the whole subnet would be too broad); it was
+    left out, unsaid, as if the plan let the whole subnet through."""
+    product = {
+        **PRODUCT,
+        "components": {**PRODUCT["components"], "batch": {"name": "Batch", "kind": "client"}},
+        "flows": [
+            *PRODUCT["flows"],
+            {"id": "db", "row": 3, "from": "batch", "to": "server", "protocol": "tcp",
+             "ports": 5432, "purpose": "loads"},
+        ],
+    }  # fmt: skip
+    (tmp_path / "product.yaml").write_text(yaml.safe_dump(product))
+    path = tmp_path / "deployment.yaml"
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "name": "subnet-others",
+                "hosts": {
+                    "clients": {"addresses": ["127.0.0.0/29"]},
+                    "batch": {"addresses": ["127.0.0.4"]},
+                    "server": {"addresses": ["127.0.0.9"]},
+                },
+                "products": {
+                    "edges": {
+                        "file": "product.yaml",
+                        "components": {"client": "clients", "batch": "batch", "server": "server"},
+                    }
+                },
+            }
+        )
+    )
+    chosen = kernel_source("127.0.0.9")
+    assert chosen is not None and str(chosen) != "127.0.0.4"
+    found = verify(
+        load_plan(path),
+        sources=("clients",),
+        expect_blocked=True,
+        identify_services=False,
+        timeout=0.2,
+    )
+    database = [c for c in found.checks if c.row.key == "edges/db"]
+    assert [(c.probe.address, c.probe.port, c.probe.source) for c in database] == [
+        ("127.0.0.9", 5432, str(chosen))
+    ]
+    (check,) = database
+    assert check.expect_blocked and check.outcome is Outcome.REFUSED and check.passed
+    # clients' own port stays planned: never probed as blocked
+    assert not [c for c in found.checks if c.expect_blocked and c.probe.port == 8080]
+
+
+def test_a_network_destination_is_not_probed_and_the_way_to_check_it_is_named(
+    tmp_path: Path,
+) -> None:
+    """A row towards a clients subnet cannot be probed (its machines are not known one by
+    one): the reason said "probe it from a member with --on", which no --on can do (the row
+    starts on the server); it names what does check it, the subnet's ruleset, with audit."""
+    plan = _plan(
+        tmp_path,
+        {
+            "name": "to-subnet",
+            "hosts": {
+                "client": {"addresses": ["127.0.1.0/24"]},
+                "server": {"addresses": ["127.0.0.3"]},
+            },
+            "products": {
+                "edges": {
+                    "file": "product.yaml",
+                    "components": {"client": "server", "server": "client"},
+                }
+            },
+        },
+    )
+    checks, skipped = plan_checks(plan, ("server",), local={ipaddress.ip_address("127.0.0.3")})
+    assert checks == []
+    assert {s.row.key for s in skipped} == {"edges/web", "edges/radius"}
+    for item in skipped:
+        assert item.reason == (
+            "the destination is a network, not one address: its machines are not known one by "
+            "one, so none is probed; check what reaches them with portplan audit --host client "
+            "on one of them"
+        )

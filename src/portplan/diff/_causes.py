@@ -116,7 +116,10 @@ class Causes:
             before_access = [m for m in self.old.deployment.management if m.id == flow_id]
             after_access = [m for m in self.new.deployment.management if m.id == flow_id]
             if before_access != after_access:
-                found.append(f"management access {flow_id} changed")
+                verb = (
+                    "added" if not before_access else "removed" if not after_access else "changed"
+                )
+                found.append(f"management access {flow_id} {verb}")
             return found
         if product in self.was.values() and product not in self.new.products:
             product = next(n for n, o in self.was.items() if o == product)  # an old row

@@ -46,7 +46,7 @@ from portplan.probe.dns import NameLookup
 from portplan.probe.engine import BLOCKED_OUTCOMES, PortProbe
 from portplan.probe.icmp import ECHO_REQUEST, ECHO_TYPES
 from portplan.probe.listen import LISTENER_PROBE, sample_ports
-from portplan.probe.local import single_address
+from portplan.probe.local import route_lookups, single_address
 from portplan.spaces import PROTOCOL_NUMBERS, Ranges, Space, flow_space, networks_ranges
 
 __all__ = ["BLOCKED_OUTCOMES", "FORBIDDEN", "blocked_probes", "forbidden_gaps", "forbidden_key"]
@@ -84,30 +84,40 @@ class _Planned:
         #: the source host's addresses (of a host known by name only, what its name resolved to)
         self.sources = sources
         self.space = Space.empty()
-        #: where the plan lets this host send ICMP echo requests (ICMP rows have no ports)
-        self.echo: list[Network] = []
+        #: where the plan lets this host send ICMP echo requests (ICMP rows have no ports):
+        #: from which of its addresses, to which
+        self.echo: list[tuple[Sequence[Network], Sequence[Network]]] = []
         for row in plan.rows:
             if row.loopback or not (
                 row.source == source or _overlap(row.source_addresses, self.sources)
             ):
                 continue
+            senders = self.sources if row.source == source else row.source_addresses
             if row.protocol is Protocol.ICMP:
                 if ECHO_TYPES.intersection(row.facts.icmp):
-                    self.echo.extend(row.destination_addresses)
+                    self.echo.append((senders, row.destination_addresses))
                 continue
-            senders = self.sources if row.source == source else row.source_addresses
             self.space = self.space | flow_space(
                 senders, row.destination_addresses, row.protocol, row.ports
             )
 
-    def holds(self, address: str, protocol: Protocol, port: int | None) -> bool:
+    def holds(
+        self, address: str, protocol: Protocol, port: int | None, sender: str | None = None
+    ) -> bool:
         """Whether the plan holds any connection from this host to ``address:port`` (an
-        echo request, for ICMP)."""
+        echo request, for ICMP): from ``sender``, the address the probe leaves from, when
+        it is known (a row from another host inside this one's network, a client of its
+        subnet, lets that host through, never the rest of the subnet); else from any of the
+        host's addresses."""
         target = ipaddress.ip_address(address)
+        froms = self.sources if sender is None else [ipaddress.ip_network(sender)]
         if protocol is Protocol.ICMP:
-            return any(target in n for n in self.echo)
+            return any(
+                _overlap(senders, froms) and any(target in n for n in destinations)
+                for senders, destinations in self.echo
+            )
         family = target.version
-        own = networks_ranges(self.sources, family)
+        own = networks_ranges(froms, family)
         if not own or port is None:
             return False
         probe = Space.of(
@@ -246,6 +256,18 @@ def blocked_probes(
     bind: dict[int, str | None] = {f: origins.bind(source, f) for f in sorted(families)}
     planned = _Planned(plan, source, sources)
     seen: set[tuple[str, Protocol, int | None]] = set()
+    route = route_lookups()
+
+    def leaves_from(address: str, bound: str | None) -> str | None:
+        """The address a probe to ``address`` leaves from, as far as it is known here: the
+        one bound, else the kernel's choice where a network of the source holds it (a
+        clients subnet this machine is in: verification sends from it)."""
+        if bound is not None or not origins.here:
+            return bound
+        chosen = route(address)
+        if chosen is None or not any(chosen in n for n in sources if n.version == chosen.version):
+            return None
+        return str(chosen)
 
     def probe(
         row: PlannedFlow,
@@ -260,7 +282,9 @@ def blocked_probes(
             return
         for port in ports:
             key = (address, protocol, port)
-            if key in seen or planned.holds(address, protocol, port):
+            if key in seen or planned.holds(
+                address, protocol, port, leaves_from(address, binds[family])
+            ):
                 continue
             seen.add(key)
             payload = LISTENER_PROBE if protocol is Protocol.UDP else b""

@@ -262,7 +262,9 @@ def row_aim(row: PlannedFlow, origins: Origins) -> Aim:
     aim.addresses = singles
     if not singles and not special:
         aim.reasons.append(
-            "the destination is a network, not one address: probe it from a member with --on"
+            "the destination is a network, not one address: its machines are not known one by "
+            "one, so none is probed; check what reaches them with portplan audit --host "
+            f"{row.destination} on one of them"
         )
     elif singles:
         networks = _networks(row)
