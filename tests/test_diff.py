@@ -714,3 +714,34 @@ def test_a_management_entry_added_or_removed_is_said_so(tmp_path: Path) -> None:
             "management access shell added" if kind == "open" else ("management access ssh removed")
         )
         assert why == (expected,), (kind, flow, why)
+
+
+def test_a_host_that_gets_no_ruleset_any_more_is_warned_of(tmp_path: Path) -> None:
+    """A host made unmanaged (or removed) gets no ruleset from the new plan, and rules, apply
+    and audit no longer know it; what was applied there keeps its openings. diff said only
+    "host ... removed" among a row's causes, and docs/audit.md that host firewalls need no
+    delta: now it warns of each such host and says where the way to remove it is."""
+    source = examples.EXAMPLES / "search-cluster.yaml"
+    deployment = yaml.safe_load(source.read_text())
+    deployment["hosts"]["dash01"]["managed"] = False
+    shutil.copytree(examples.EXAMPLES / "products", tmp_path / "products")
+    new = tmp_path / "search-cluster.yaml"
+    new.write_text(yaml.safe_dump(deployment, sort_keys=False))
+    code, _out, err = run("diff", str(source), str(new))
+    assert code == 1, err
+    assert (
+        "host dash01 is no longer managed, so the new plan writes no ruleset for it: a "
+        "ruleset applied there from the old plan keeps filtering and keeps its openings until "
+        "it is replaced or removed on that machine (docs/targets.md: 'A host that leaves the "
+        "plan')"
+    ) in " ".join(err.split())
+    assert err.count("writes no ruleset") == 1  # the other hosts keep theirs
+    del deployment["hosts"]["dash01"]
+    deployment["hosts"]["dash02"] = {"addresses": ["198.51.100.21"], "zone": "dmz"}
+    deployment["products"]["example-search-2.0"]["components"]["dashboard"] = "dash02"
+    new.write_text(yaml.safe_dump(deployment, sort_keys=False))
+    code, _out, err = run("diff", str(source), str(new))
+    assert code == 1, err
+    assert "host dash01 is no longer in the deployment, so" in " ".join(err.split())
+    code, _out, err = run("diff", str(source), str(source))
+    assert (code, "no ruleset" in err) == (0, False)

@@ -22,6 +22,7 @@ from portplan.plan import Plan
 from portplan.report.diff import diff_csv, diff_json, diff_junit, diff_table, diff_xlsx
 from portplan.targets.aws_delta import aws_delta
 from portplan.targets.base import RuleOptions
+from portplan.targets.hostview import rule_hosts
 
 __all__ = ["diff_cmd"]
 
@@ -76,6 +77,29 @@ def _load(
     for warning in plan.warnings:
         log.warning("%s: %s", name or path, warning)
     return bundle, plan
+
+
+def _warn_of_rulesets_left(old: Plan, new: Plan) -> None:
+    """Name each host that gets a ruleset in ``old`` and none in ``new``: what was applied
+    there keeps filtering, and keeps its openings, until someone replaces or removes it; no
+    change of the report does that."""
+    keeps = set(rule_hosts(new))
+    for host in rule_hosts(old):
+        if host in keeps:
+            continue
+        if host not in new.hosts:
+            why = "is no longer in the deployment"
+        elif new.unmanaged(host) is not None:
+            why = "is no longer managed"
+        else:
+            why = "takes part in no row of the new plan"
+        log.warning(
+            "host %s %s, so the new plan writes no ruleset for it: a ruleset applied there "
+            "from the old plan keeps filtering and keeps its openings until it is replaced or "
+            "removed on that machine (docs/targets.md: 'A host that leaves the plan')",
+            host,
+            why,
+        )
 
 
 @click.command("diff")
@@ -164,6 +188,7 @@ def diff_cmd(
                 if not is_revision(new):
                     inputs.extend(new_bundle.files)
     names = (old, new if new is not None else f"{old} with {', '.join(swaps)}")
+    _warn_of_rulesets_left(old_plan, new_plan)
     found = diff_plans(
         old_plan, new_plan, old_side=old_bundle, new_side=new_bundle, names=names, renamed=renamed
     )
