@@ -292,10 +292,14 @@ def test_no_step_of_an_apply_accepts_what_neither_plan_does(lab: Lab, answer: st
     before = applied_old(lab)
     status, said, steps = apply_in_steps(lab, "new", answer)
     assert_never_broader(steps, "old", "new")
-    assert len(steps) >= 3, steps  # the sets, each family's table; and restoring
+    assert len(steps) >= 5, steps  # the sets, each family's table; and destroying or restoring
     if answer == "yes":
         assert status == 0, said
         assert lab.passed() == allowed("new")
+        # the old plan's sets are gone once the new one is kept, and only then
+        assert set_names(lab.server.netns) == sets_of("new")
+        destroyed = [what for what, _passed in steps if what.startswith("ipset destroy")]
+        assert sorted(destroyed) == sorted(f"ipset destroy {n} -> 0" for n in sets_of("old"))
     else:
         assert status == 1, said
         assert lab.passed() == allowed("old")
@@ -329,3 +333,18 @@ def same_members(ns: str) -> str:
     sets = [line for line in lines if line.startswith(("create ", "add "))]
     seeded = sorted(re.sub(r" initval 0x[0-9a-f]+", "", line) for line in sets)
     return "\n".join([*(line for line in lines if line not in sets), *seeded])
+
+
+def test_a_set_another_table_still_uses_is_left_with_a_warning(lab: Lab) -> None:
+    applied_old(lab)
+    ns = lab.server.netns
+    used, *unused = sorted(sets_of("old"))
+    run_in(ns, "iptables", "-t", "mangle", "-A", "PREROUTING", "-m", "set", "--match-set",
+           used, "src", "-j", "ACCEPT")  # fmt: skip
+    status, said, steps = apply_in_steps(lab, "new", "yes")
+    assert status == 0, said
+    assert_never_broader(steps, "old", "new")
+    assert set_names(ns) == sets_of("new") | {used}
+    said = " ".join(said.split())
+    assert f"warning: the address set {used}, which the new rules do not use, is left" in said
+    assert f"`ipset destroy {used}`" in said and all(name not in said for name in unused)
