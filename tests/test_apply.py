@@ -243,7 +243,7 @@ def test_check_only_leaves_live_address_sets_alone(namespace: str, tmp_path: Pat
         check=True,
     )
     sets = (tmp_path / "admin-pc.ipset").read_text()
-    names = re.findall(r"^create (portplan_v\d+_\d+) (.+) -exist$", sets, re.MULTILINE)
+    names = re.findall(r"^create (portplan_v\d+_[0-9a-f]+) (.+) -exist$", sets, re.MULTILINE)
     assert names, sets
     ipset = ["ip", "netns", "exec", namespace, "ipset"]
     for name, kind in names:  # the sets as a previous apply left them, with one more member

@@ -286,7 +286,15 @@ def test_a_restore_tool_that_is_gone_does_not_keep_the_other_family_new(
         strip = re.compile(r"(?m)^#.*\n| \[\d+:\d+\]")
         after = run_in(iptables_namespace, "ip6tables-save", "-t", "filter")
         assert strip.sub("", after) == strip.sub("", v6_before)
-        assert run_in(iptables_namespace, "ipset", "save") == sets_before
+        # the old set as it was; the new one stays, with its own members, as the new IPv4
+        # rules that could not be put back still name it (its members must never be the old
+        # ones: those rules would then match the old plan's peers)
+        sets_after = run_in(iptables_namespace, "ipset", "save")
+        assert set(sets_before.splitlines()) <= set(sets_after.splitlines())
+        rules = run_in(iptables_namespace, "iptables-save", "-t", "filter")
+        (in_force,) = set(re.findall(r"--match-set (\S+) ", rules))
+        assert set(re.findall(r"(?m)^create (\S+) ", sets_after)) == {"portplan_v4_1", in_force}
+        assert f"add {in_force} 192.0.2.10\n" in sets_after
     finally:
         for folder in _folders() - folders:
             shutil.rmtree(folder, ignore_errors=True)

@@ -236,7 +236,9 @@ def test_iptables_and_its_sets_come_back_whatever_ends_the_wait(
     with applying(iptables_namespace, *args) as process:
         applied = time.monotonic()
         now = iptables_state(iptables_namespace)
-        assert "192.0.2.250" not in now and "shopping-6.1/console-sql" in now  # new sets, rules
+        assert "shopping-6.1/console-sql" in now  # the new rules, with their own sets...
+        assert re.search(r"^add portplan_v4_[0-9a-f]{12} 192\.0\.2\.10$", now, re.MULTILINE)
+        assert "add portplan_v4_1 192.0.2.250" in now  # ...beside the old one, left alone
         process.send_signal(signum)
         wait_for(lambda: iptables_state(iptables_namespace) == before, TIMEOUT + 1)
         if signum != signal.SIGKILL:

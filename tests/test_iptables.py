@@ -13,6 +13,7 @@ import dataclasses
 import ipaddress
 import itertools
 import os
+import re
 import shlex
 import shutil
 import subprocess
@@ -33,7 +34,13 @@ from portplan.model import PortRange, PortSet, Protocol
 from portplan.model._types import Network
 from portplan.targets import DefaultAction, RuleOptions, get_target
 from portplan.targets.hostview import Direction, HostRule, HostView, host_view, rule_hosts
-from portplan.targets.iptables import MULTIPORT_MAX, SET_THRESHOLD, port_chunks, render_host
+from portplan.targets.iptables import (
+    MULTIPORT_MAX,
+    SET_THRESHOLD,
+    port_chunks,
+    render_host,
+    set_name,
+)
 
 DEPLOYMENTS = ("shopping-contoso", "smart-id-nexus")
 OPTIONS = {
@@ -447,23 +454,45 @@ def test_above_the_threshold_one_rule_with_an_ipset() -> None:
     )
     files = render_host(view, RuleOptions())
     assert list(files) == ["h1.ipset", "h1.v4", "h1.v6"]
+    v4_set = set_name(4, tuple(_net(p) for p in peers))
+    v6_set = set_name(6, view.rules[2].peers)
     v4 = _rule_lines(files["h1.v4"])
     assert len(v4) == 2
-    assert all("-m set --match-set portplan_v4_1 src -d 192.0.2.1/32" in line for line in v4)
+    assert all(f"-m set --match-set {v4_set} src -d 192.0.2.1/32" in line for line in v4)
     v6 = _rule_lines(files["h1.v6"])
     assert v6 == [
-        "-A INPUT -m set --match-set portplan_v6_1 src -d 2001:db8::9/128 -p tcp -m tcp "
+        f"-A INPUT -m set --match-set {v6_set} src -d 2001:db8::9/128 -p tcp -m tcp "
         '--dport 22 -m conntrack --ctstate NEW -m comment --comment "demo/ssh" -j ACCEPT'
     ]
     sets = _ipset_members(files["h1.ipset"])
     assert sets == {
-        "portplan_v4_1": ("inet", tuple(_net(p) for p in peers)),
-        "portplan_v6_1": ("inet6", view.rules[2].peers),
+        v4_set: ("inet", tuple(_net(p) for p in peers)),
+        v6_set: ("inet6", view.rules[2].peers),
     }
     ipset = files["h1.ipset"]
-    assert "create portplan_v4_1 hash:net family inet -exist\n" in ipset
-    assert "swap portplan_v4_1_tmp portplan_v4_1\ndestroy portplan_v4_1_tmp\n" in ipset
+    assert f"create {v4_set} hash:net family inet -exist\n" in ipset
+    assert f"swap {v4_set}_tmp {v4_set}\ndestroy {v4_set}_tmp\n" in ipset
     assert "ipset restore -f h1.ipset" in files["h1.v4"]
+
+
+def test_a_set_is_named_after_its_family_and_members() -> None:
+    """One name, one membership: a plan whose set holds other members names it otherwise,
+    so loading its sets never changes a set the rules in force name."""
+    peers = tuple(_net(p) for p in _peers(SET_THRESHOLD + 1))
+    name = set_name(4, peers)
+    assert re.fullmatch(r"portplan_v4_[0-9a-f]{12}", name)
+    assert len(f"{name}_tmp") <= 31  # ipset's longest name
+    assert set_name(4, tuple(reversed(peers))) == name  # the members, not their order
+    assert set_name(4, peers[:-1]) != name
+    assert set_name(4, (*peers[:-1], _net("198.51.100.99"))) != name
+    assert set_name(6, tuple(_net(f"2001:db8::{i}") for i in range(5))).startswith("portplan_v6_")
+    # in the rules: the same peers give the same set; other peers another one
+    files = render_host(
+        _view(_rule(list(map(str, peers))), _rule(_peers(SET_THRESHOLD + 2), ports="443")),
+        RuleOptions(),
+    )
+    named = re.findall(r"--match-set (\S+) src", files["h1.v4"])
+    assert named == [name, set_name(4, tuple(_net(p) for p in _peers(SET_THRESHOLD + 2)))]
 
 
 def test_long_local_lists_use_a_set_too_and_outbound_matches_swap_sides() -> None:
@@ -471,7 +500,8 @@ def test_long_local_lists_use_a_set_too_and_outbound_matches_swap_sides() -> Non
     rule = _rule(["192.0.2.50"], local=local, direction=Direction.OUTBOUND)
     files = render_host(_view(rule, addresses=local), RuleOptions(egress=True))
     (line,) = _rule_lines(files["h1.v4"])
-    assert line.startswith("-A OUTPUT -m set --match-set portplan_v4_1 src -d 192.0.2.50/32 ")
+    wanted = set_name(4, tuple(_net(a) for a in local))
+    assert line.startswith(f"-A OUTPUT -m set --match-set {wanted} src -d 192.0.2.50/32 ")
 
 
 def test_a_rule_without_ports_is_refused() -> None:
@@ -565,8 +595,9 @@ def test_the_checker_is_not_vacuous(netns: str, tmp_path: Path) -> None:
     files = _rendered("shopping-contoso", "egress-reject")
     path = tmp_path / "admin-pc.v4"
     path.write_text(files["admin-pc.v4"])
+    (name,) = set(re.findall(r"--match-set (\S+) ", files["admin-pc.v4"]))
     refused = _in(netns, "iptables-restore", "--test", str(path))
-    assert refused.returncode != 0 and "portplan_v4_1" in refused.stderr
+    assert refused.returncode != 0 and name in refused.stderr
 
 
 _LOOPBACK_PROBE = """

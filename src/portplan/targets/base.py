@@ -166,3 +166,8 @@ class Applier:
     def restore(self, saved: Mapping[str, bytes]) -> None:
         """Put back what :meth:`snapshot` saved (needs no files: works on ``Applier({})``)."""
         raise NotImplementedError
+
+    def kept(self) -> None:
+        """Once the new ruleset is confirmed (nothing will restore the saved one): remove what
+        only the saved one used (for iptables, portplan's address sets the new rules do not
+        name).  Raises nothing: what cannot be removed is logged as a warning."""

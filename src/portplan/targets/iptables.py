@@ -16,9 +16,14 @@ Design decisions:
   the plan.  Hosts that route for containers or VMs must not take this ruleset as it is.
 * A peer (or local) address list of more than :data:`SET_THRESHOLD` networks becomes one
   ``hash:net`` ipset, so a rule stays one line; shorter lists give one rule per network, which
-  reads better than a set of two.  Sets are named ``portplan_v<family>_<n>`` in order of first
-  use and filled under a temporary name and swapped in, so the ipset file can be re-applied
-  atomically and a set never keeps a member the plan dropped.
+  reads better than a set of two.  A set is named after what it holds,
+  ``portplan_v<family>_<hash>`` (the first :data:`SET_HASH_LENGTH` hex digits of the SHA-256
+  of its family and members), so one name always means one membership: loading a new plan's
+  sets never changes the members of a set the rules in force name (before the new rules are
+  in, the old ones would match the new members: a peer of one plan reaching a port of the
+  other, which neither plan opens).  Each set is filled under a temporary name and swapped
+  in, so the ipset file can be re-applied atomically and a set never keeps a member the plan
+  dropped.
 * ``-m multiport`` takes at most :data:`MULTIPORT_MAX` ports, a range counting two; larger port
   sets are split over several rules.
 * Loopback follows nftables: ``-i lo`` is accepted unless ``loopback=planned``, and planned
@@ -29,6 +34,7 @@ Design decisions:
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -67,10 +73,12 @@ from portplan.targets.hostview import (
 
 __all__ = [
     "MULTIPORT_MAX",
+    "SET_HASH_LENGTH",
     "SET_THRESHOLD",
     "IptablesTarget",
     "port_chunks",
     "render_host",
+    "set_name",
 ]
 
 #: An address list longer than this becomes an ipset (shorter: one rule per network).
@@ -78,6 +86,9 @@ SET_THRESHOLD = 4
 #: Ports one ``-m multiport`` match holds; a range counts as two.
 MULTIPORT_MAX = 15
 SET_PREFIX = "portplan"
+#: hex digits of a set's name that tell its members: ``portplan_v4_`` and these, with the
+#: ``_tmp`` of the set it is filled under, within ipset's 31 characters
+SET_HASH_LENGTH = 12
 _SET_MAXELEM = 65536  # ipset's default maxelem, which the sets are created with
 _COMMENT_MAX = 255  # xt_comment keeps 256 bytes with the NUL; nft-based iptables truncates silently
 
@@ -88,11 +99,10 @@ def _net(network: Network) -> str:
 
 @dataclass(slots=True)
 class _Sets:
-    """Address sets of one host, named in order of first use, one per distinct list."""
+    """Address sets of one host, one per distinct list, named after their members."""
 
     host: str
     named: dict[tuple[int, tuple[Network, ...]], str] = field(default_factory=dict)
-    counts: dict[int, int] = field(default_factory=dict)
 
     def name(self, family: int, networks: tuple[Network, ...]) -> str:
         key = (family, networks)
@@ -103,9 +113,23 @@ class _Sets:
                     f"host {self.host}: {len(networks)} networks in one address set, more than "
                     f"an ipset holds ({_SET_MAXELEM})"
                 )
-            self.counts[family] = self.counts.get(family, 0) + 1
-            found = self.named[key] = f"{SET_PREFIX}_v{family}_{self.counts[family]}"
+            found = self.named[key] = set_name(family, networks)
         return found
+
+    def members(self) -> dict[str, tuple[int, tuple[Network, ...]]]:
+        """Each set's name → its family and members, in order of first use."""
+        found: dict[str, tuple[int, tuple[Network, ...]]] = {}
+        for (family, networks), name in self.named.items():
+            found.setdefault(name, (family, networks))  # (one list in two orders: one set)
+        return found
+
+
+def set_name(family: int, networks: Sequence[Network]) -> str:
+    """The name of the address set of ``family`` holding ``networks``: the same members
+    (in any order) give the same name, other members another one."""
+    members = "\n".join(sorted({_net(n) for n in networks}))
+    digest = hashlib.sha256(f"portplan set v{family}\n{members}\n".encode()).hexdigest()
+    return f"{SET_PREFIX}_v{family}_{digest[:SET_HASH_LENGTH]}"
 
 
 def port_chunks(ports: PortSet) -> list[tuple[PortRange, ...]]:
@@ -283,7 +307,7 @@ def _render_family(
         inbound += _rule_lines(rule, "INPUT", "-i lo" if rule.loopback else None, sets)
         if rule.loopback and options.egress:  # the connection's first packet passes OUTPUT too
             outbound += _rule_lines(rule, "OUTPUT", "-o lo", sets)
-    used_sets = [name for (fam, _nets), name in sets.named.items() if fam == family]
+    used_sets = [name for name, (fam, _nets) in sets.members().items() if fam == family]
 
     tool = "iptables-restore" if family == 4 else "ip6tables-restore"
     label = f"IPv{family}"
@@ -333,7 +357,7 @@ def _render_sets(view: HostView, sets: _Sets) -> str:
         f"# Apply with `ipset restore -f {view.host}.ipset` before the iptables-restore files.",
         "# Re-appliable: each set is filled under a temporary name and swapped in atomically.",
     ]
-    for (family, networks), name in sets.named.items():
+    for name, (family, networks) in sets.members().items():
         kind = f"hash:net family {'inet' if family == 4 else 'inet6'}"
         temporary = f"{name}_tmp"
         out += [

@@ -455,6 +455,8 @@ class Confirmation:
                     outcome = RESTORED
                 settled = True
                 self.outcome = outcome  # (before a signal held meanwhile ends this process)
+                if outcome == KEPT:  # (still holding the host: no other apply saves meanwhile)
+                    self.applier.kept()
             finally:
                 # once an outcome is recorded, a failed restore too, the watchdog has nothing
                 # left to do (settling is never tried again): it ends now, with the apply

@@ -8,10 +8,17 @@ fails, everything is put back (by :mod:`.confirmed`, as any restore), so a host 
 left half new (IPv4 new, IPv6 old).  Putting back reloads the saved filter
 tables, then refills each saved set (filled under a temporary name and swapped in,
 atomically) and removes the sets that did not exist before.
+
+A set's name says its members (:func:`~portplan.targets.iptables.set_name`), so no step,
+of the load or of putting back, changes the members of a set the rules in force name: the
+new sets are made beside the old ones, which the old rules keep using until the new rules
+replace them, and which a rollback needs again.  Only once the new ruleset is kept
+(:meth:`IptablesApplier.kept`) are portplan's sets the new rules do not name destroyed.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 import shlex
 import shutil
@@ -22,7 +29,15 @@ from portplan.targets.apply._commands import checked, in_scratch_namespace, run
 from portplan.targets.apply._nftview import differences
 from portplan.targets.base import Applier
 
-__all__ = ["LOOPBACK_COMMENT", "NEIGHBOUR_COMMENT", "UNPLANNED_COMMENT", "IptablesApplier"]
+__all__ = [
+    "LOOPBACK_COMMENT",
+    "NEIGHBOUR_COMMENT",
+    "PORTPLAN_SET",
+    "UNPLANNED_COMMENT",
+    "IptablesApplier",
+]
+
+_log = logging.getLogger("portplan.apply")
 
 #: the comments of rules every portplan filter table holds (the IPv6 one, and the IPv4 one
 #: unless loopback=planned): how apply of another target knows this one's ruleset is in force
@@ -39,6 +54,10 @@ _RESTORE = {key: restore for key, restore, _save in _FAMILIES.values()}
 _SET_PREFIX = "set:"  #: saved key of a set's members (empty: the set did not exist)
 _ALL_SETS = "sets"  #: saved key of every set there is, for the scratch namespace only
 _CREATE = re.compile(r"^create (\S+) ", re.MULTILINE)
+#: the names of portplan's address sets (``portplan_v4_`` and the hash of the members, or,
+#: as earlier versions named them, a number), and of those they are filled under (``_tmp``)
+#: or put back through (``_rb``), which a load or restore cut short may leave
+PORTPLAN_SET = re.compile(r"portplan_v[46]_[0-9a-f]+(?:_tmp|_rb)?")
 _VIEW = "nft:"  #: saved key of nft's listing of a family's running filter table (nf_tables)
 #: family key → (nft's name of its filter table, what to call it in a message)
 _NFT_TABLES = {"v4": (("ip", "filter"), "IPv4"), "v6": (("ip6", "filter"), "IPv6")}
@@ -228,3 +247,27 @@ class IptablesApplier(Applier):
                 failures.append(f"ipset {name}: {result.stderr.decode(errors='replace')}")
         if failures:
             raise ApplyError("restoring failed: " + "; ".join(f.strip() for f in failures))
+
+    def kept(self) -> None:
+        """Destroy portplan's sets the new rules do not name: the old rules' (a rollback no
+        longer needs them), and what a load cut short left.  One still in use (a rule of
+        another table names it) is left, with a warning."""
+        if shutil.which("ipset") is None:
+            return  # (no tool: no set of portplan's exists)
+        named = {name for text in self._ipsets() for name in _portplan_sets(text)}
+        try:
+            listed = checked(["ipset", "list", "-n"], None, "listing the address sets")
+            existing = listed.decode(errors="replace").split()
+            for name in existing:
+                if name in named or not PORTPLAN_SET.fullmatch(name):
+                    continue
+                result = run(["ipset", "destroy", name])
+                if result.returncode != 0 and b"does not exist" not in result.stderr:
+                    detail = result.stderr.decode(errors="replace").strip()
+                    _log.warning(
+                        "the address set %s, which the new rules do not use, is left: %s "
+                        "(remove it with `ipset destroy %s` once nothing uses it)",
+                        name, detail, name,
+                    )  # fmt: skip
+        except ToolError as error:
+            _log.warning("portplan's address sets the new rules do not use are left: %s", error)

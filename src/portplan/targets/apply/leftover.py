@@ -24,14 +24,18 @@ import shutil
 
 from portplan._errors import ApplyError
 from portplan.targets.apply._commands import checked
-from portplan.targets.apply.iptables import LOOPBACK_COMMENT, NEIGHBOUR_COMMENT, UNPLANNED_COMMENT
+from portplan.targets.apply.iptables import (
+    LOOPBACK_COMMENT,
+    NEIGHBOUR_COMMENT,
+    PORTPLAN_SET,
+    UNPLANNED_COMMENT,
+)
 from portplan.targets.apply.nftables import TABLE
 
 __all__ = ["other_target_ruleset"]
 
 #: each family's rule command, and its name in a message
 _SAVERS = {"iptables": "IPv4", "ip6tables": "IPv6"}
-_SET_PREFIX = "portplan_v"
 
 
 def other_target_ruleset(target: str) -> str | None:
@@ -156,11 +160,12 @@ def _iptables_tables() -> str | None:
 
 
 def _portplan_sets() -> list[str]:
-    """The address sets ``apply -t iptables`` fills (``portplan_v4_1``), where ipset is."""
+    """The address sets ``apply -t iptables`` fills (``portplan_v4_`` and the hash of their
+    members, or a number as earlier versions named them), where ipset is."""
     if shutil.which("ipset") is None:
         return []
     try:
         names = checked(["ipset", "list", "-n"], None, "listing the address sets")
     except ApplyError:
         return []  # (only named in the advice: the refusal stands without them)
-    return sorted(n for n in names.decode().split() if n.startswith(_SET_PREFIX))
+    return sorted(n for n in names.decode().split() if PORTPLAN_SET.fullmatch(n))
