@@ -51,6 +51,14 @@ def _columns(reading: TableReading) -> dict[str, Any]:
     return columns
 
 
+def _heading_over_all(tables: tuple[TableReading, ...]) -> str | None:
+    """The top heading every table stands under, if one does: the document's own title. The
+    first table's top heading is no title when a later table stands under another (``##
+    Control plane`` then ``## Nodes``, no ``#`` above them): it names that table's listeners."""
+    tops = {t.table.section[0] if t.table.section else None for t in tables}
+    return tops.pop() if len(tops) == 1 else None
+
+
 def _listed(value: Any) -> list[str]:
     return [] if value is None else [value] if isinstance(value, str) else list(value)
 
@@ -174,7 +182,7 @@ class _Builder:
             self.table(reading)
             notes_after.extend(reading.table.notes_after)
         tables = self.reading.tables
-        title = next((t.table.section[0] for t in tables if t.table.section), self.name)
+        title = _heading_over_all(tables) or self.name
         document: dict[str, Any] = {"title": title, "source": Path(self.file).name}
         if notes_after:
             document["notes"] = notes_after
@@ -349,7 +357,7 @@ def draft_product(
     reading or the drafting could not say (the reading's own unread cells first)."""
     stem = Path(reading.document.file).stem
     tables = reading.tables
-    title = next((t.table.section[0] for t in tables if t.table.section), None)
+    title = _heading_over_all(tables)
     if title is not None:  # a caption's number names nothing: "Table 2.1. Ports to open..."
         title = _NUMBERED.sub("", title) or title
     builder = _Builder(

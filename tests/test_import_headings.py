@@ -1,0 +1,52 @@
+"""What the draft makes of the document's headings: the product's name, and so the component
+that listens on the ports of rows that name no listener, is a heading only when every table
+stands under it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+from click.testing import CliRunner
+
+from portplan.cli import cli
+
+_TABLE = "| Port | Protocol | Purpose |\n|---|---|---|\n| {port} | TCP | {purpose} |\n"
+
+
+def _draft(tmp_path: Path, text: str) -> dict:
+    doc = tmp_path / "vendor-ports.md"
+    doc.write_text(text)
+    out = tmp_path / "product.yaml"
+    result = CliRunner().invoke(cli, ["import", str(doc), "-o", str(out)])
+    assert result.exit_code == 0, result.stderr
+    return yaml.safe_load(out.read_text())
+
+
+def test_a_section_heading_is_not_the_listener_of_the_sections_after_it(tmp_path: Path) -> None:
+    draft = _draft(
+        tmp_path,
+        "## Control plane\n\n"
+        + _TABLE.format(port=6443, purpose="API server")
+        + "\n## Worker nodes\n\n"
+        + _TABLE.format(port=10250, purpose="Kubelet API"),
+    )
+    names = {ident: c["name"] for ident, c in draft["components"].items()}
+    by_port = {flow["ports"][0]: flow for flow in draft["flows"]}
+    # the worker nodes' port is not drafted open on the control plane
+    assert names[by_port[10250]["to"]] != "Control plane"
+    assert names[by_port[6443]["to"]] == names[by_port[10250]["to"]] == "vendor-ports"
+    assert draft["name"] == "vendor-ports"
+    assert draft["document"]["title"] == "vendor-ports"
+
+
+def test_the_heading_every_table_stands_under_names_the_product(tmp_path: Path) -> None:
+    draft = _draft(
+        tmp_path,
+        "# Acme Server ports\n\n## Control plane\n\n"
+        + _TABLE.format(port=6443, purpose="API server")
+        + "\n## Worker nodes\n\n"
+        + _TABLE.format(port=10250, purpose="Kubelet API"),
+    )
+    assert draft["name"] == draft["document"]["title"] == "Acme Server ports"
+    assert {flow["to"] for flow in draft["flows"]} == {"acme_server_ports"}
