@@ -1,6 +1,7 @@
 """What the draft makes of the document's headings: the product's name, and so the component
 that listens on the ports of rows that name no listener, is a heading only when every table
-stands under it."""
+stands under it; a Markdown document's front matter is no text of it, its title is the
+document's heading."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import yaml
 from click.testing import CliRunner
 
 from portplan.cli import cli
+from portplan.importer import Format, read_source
 
 _TABLE = "| Port | Protocol | Purpose |\n|---|---|---|\n| {port} | TCP | {purpose} |\n"
 
@@ -50,3 +52,34 @@ def test_the_heading_every_table_stands_under_names_the_product(tmp_path: Path) 
     )
     assert draft["name"] == draft["document"]["title"] == "Acme Server ports"
     assert {flow["to"] for flow in draft["flows"]} == {"acme_server_ports"}
+
+
+def test_front_matter_is_no_prose_and_its_title_heads_the_document() -> None:
+    """Documentation sites keep a page's title in front matter (Kubernetes: ``title: Ports and
+    Protocols``): its keys were read as a paragraph, a note of the first table, and one key
+    alone, over the closing ``---``, as a setext heading ``title: ...``."""
+    table = "| Port | Protocol |\n|---|---|\n| 6443 | TCP |\n"
+    (first,) = read_source(
+        (
+            "---\ntitle: Ports and Protocols\ncontent_type: reference\nweight: 40\n---\n\n"
+            "Intro.\n\n## Control plane\n\n" + table
+        ).encode(),
+        file="doc.md",
+        format=Format.MARKDOWN,
+    ).tables
+    assert first.section == ("Ports and Protocols", "Control plane")
+    assert first.notes == ("Intro.",)
+    assert str(first.rows[0].cells[0].where) == "doc.md:13:3"
+    (alone,) = read_source(
+        ("---\ntitle: 'Agent ports'\n---\n" + table).encode(),
+        file="doc.md",
+        format=Format.MARKDOWN,
+    ).tables
+    assert alone.section == ("Agent ports",)
+    assert alone.notes == ()
+    for unclosed in ("---\ntitle: x\n\n", "Intro.\n\n---\ntitle: x\n---\n"):
+        # only a closed block at the very start is front matter
+        (later,) = read_source(
+            (unclosed + table).encode(), file="d.md", format=Format.MARKDOWN
+        ).tables
+        assert later.section == ()

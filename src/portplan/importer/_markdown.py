@@ -5,7 +5,9 @@ A table is a line holding ``|`` followed by a delimiter line (``|---|:---:|``) w
 cells; its rows run to the first blank line or line without ``|``.  ``\\|`` is a pipe inside a
 cell, ``<br>`` a line break.  Fenced code blocks and HTML comments are not text of the
 document and are skipped; a blockquote's marks (``> ``) are not text either, and a table or
-paragraph inside one reads as any other.
+paragraph inside one reads as any other.  Front matter (a YAML block between ``---`` lines, or
+TOML between ``+++``, on the document's first line) is no text either: its ``title`` is the
+document's heading.
 """
 
 from __future__ import annotations
@@ -28,6 +30,24 @@ _BREAK = re.compile(r"<br\s*/?>", re.IGNORECASE)
 _COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)
 _QUOTE = re.compile(r"^(?: {0,3}>[ \t]?)+")
 _SMALLER = "keep only the port tables in the document and import that"
+_FRONT = {"---": ("---", "..."), "+++": ("+++",)}  #: a front matter's opening, its closings
+_TITLE = re.compile(r"""^title[ \t]*[:=][ \t]*(?:"(.*)"|'(.*)'|(.*?))[ \t]*$""")
+
+
+def _front_matter(lines: list[tuple[int, str]]) -> tuple[int, str | None]:
+    """How many of the lines are front matter, and its title: a block closed on a line of its
+    own, opened on the document's first line (a ``---`` further down is a rule or a heading)."""
+    if not lines or lines[0][0] != 1 or lines[0][1].rstrip() not in _FRONT:
+        return 0, None
+    closings = _FRONT[lines[0][1].rstrip()]
+    title = None
+    for index, (_number, line) in enumerate(lines[1:], start=1):
+        if line.rstrip() in closings:
+            return index + 1, title
+        match = _TITLE.match(line)
+        if match and title is None:
+            title = next(g for g in match.groups() if g is not None).strip() or None
+    return 0, None
 
 
 def _blank_comments(text: str) -> str:
@@ -176,7 +196,9 @@ def read_markdown(text: str, file: str) -> list[Table]:
     """The pipe tables of a Markdown document, in order, each with its section and notes."""
     lines = list(_lines(_blank_comments(text)))
     state = _State(file=file)
-    index = 0
+    index, title = _front_matter(lines)
+    if title is not None:
+        state.heading(1, title)
     while index < len(lines):
         number, line = lines[index]
         following = lines[index + 1][1] if index + 1 < len(lines) else ""
