@@ -83,3 +83,18 @@ def test_front_matter_is_no_prose_and_its_title_heads_the_document() -> None:
             (unclosed + table).encode(), file="d.md", format=Format.MARKDOWN
         ).tables
         assert later.section == ()
+
+
+def test_a_heading_s_attributes_are_not_its_title() -> None:
+    """Hugo, Pandoc and kramdown give a heading its anchor after it (``## Node(s) {#node}``):
+    the section was titled with the braces, and so the product's sections."""
+    table = "| Port | Protocol |\n|---|---|\n| 10250 | TCP |\n"
+    for heading in ("## Node(s) {#node}", "## Node(s) {: #node .wide}", "## Node(s) {.wide #n}"):
+        (read,) = read_source(
+            f"# Ports\n\n{heading}\n\n{table}".encode(), file="d.md", format=Format.MARKDOWN
+        ).tables
+        assert read.section == ("Ports", "Node(s)"), heading
+    (kept,) = read_source(
+        f"## Ports {{TCP}}\n\n{table}".encode(), file="d.md", format=Format.MARKDOWN
+    ).tables
+    assert kept.section == ("Ports {TCP}",)  # braces that set no anchor or class are text

@@ -7,7 +7,7 @@ cell, ``<br>`` a line break.  Fenced code blocks and HTML comments are not text 
 document and are skipped; a blockquote's marks (``> ``) are not text either, and a table or
 paragraph inside one reads as any other.  Front matter (a YAML block between ``---`` lines, or
 TOML between ``+++``, on the document's first line) is no text either: its ``title`` is the
-document's heading.
+document's heading.  A heading's attributes after it (``## Nodes {#node}``) are not its title.
 """
 
 from __future__ import annotations
@@ -22,6 +22,8 @@ from portplan.importer._tables import Outline, RawCell, Table, Where, clean_text
 __all__ = ["read_markdown"]
 
 _ATX = re.compile(r"^ {0,3}(#{1,6})(?:[ \t]+(.*?))?(?:[ \t]+#+)?[ \t]*$")
+#: a heading's attributes after it (Pandoc, kramdown, Hugo): ``{#anchor}``, ``{: .class #id}``
+_ATTRIBUTES = re.compile(r"[ \t]+\{:?[ \t]*[#.][A-Za-z][\w.:-]*(?:[ \t]+[#.][\w.:-]+)*[ \t]*\}$")
 _SETEXT = re.compile(r"^ {0,3}(=+|-+)[ \t]*$")
 _FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
 _DELIMITER_CELL = re.compile(r"^\s*:?-+:?\s*$")
@@ -204,7 +206,8 @@ def read_markdown(text: str, file: str) -> list[Table]:
         following = lines[index + 1][1] if index + 1 < len(lines) else ""
         atx = _ATX.match(line)
         if atx:
-            state.heading(len(atx.group(1)), (atx.group(2) or "").strip())
+            title = _ATTRIBUTES.sub("", (atx.group(2) or "").strip())
+            state.heading(len(atx.group(1)), title)
         elif not line.strip():
             state.flush()
         elif (
