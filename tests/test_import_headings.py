@@ -98,3 +98,30 @@ def test_a_heading_s_attributes_are_not_its_title() -> None:
         f"## Ports {{TCP}}\n\n{table}".encode(), file="d.md", format=Format.MARKDOWN
     ).tables
     assert kept.section == ("Ports {TCP}",)  # braces that set no anchor or class are text
+
+
+def test_a_table_in_a_tab_holds_only_where_that_tab_applies(tmp_path: Path) -> None:
+    """RKE2 writes its CNI rules in MDX tabs (``<TabItem value="Canal">``, ``"Cilium"``...) under
+    one heading, a table per CNI: the reader picks one.  The tags were read as notes and every
+    tab's table drafted open always, the ports of four CNIs at once.  A tab now titles its
+    table, and the table's section holds only where that tab is chosen."""
+    rule = "| Port | Protocol | Source | Destination |\n|---|---|---|---|\n| {} | UDP | A | B |\n"
+    draft = _draft(
+        tmp_path,
+        "# Rules\n\n" + rule.format(6443).replace("UDP", "TCP") + "\n## CNI rules\n\n"
+        '<Tabs groupId="cni-rules" queryString>\n<TabItem value="Canal">\n\n'
+        + rule.format(8472)
+        + '\n</TabItem>\n<TabItem value="Cilium" label="Cilium (eBPF)">\n\n'
+        + rule.format(51871)
+        + "\n</TabItem>\n</Tabs>\n\n## After\n\n"
+        + rule.format(4789),
+    )
+    sections = [(s["title"], s.get("note"), s.get("condition")) for s in draft["sections"]]
+    assert sections == [
+        ("Rules", None, None),
+        ("Canal", None, "cni_rules == canal"),
+        ("Cilium (eBPF)", None, "cni_rules == cilium"),
+        ("After", None, None),
+    ]
+    assert draft["features"]["cni_rules"]["choices"] == ["canal", "cilium"]
+    assert [f["section"] for f in draft["flows"]] == [s["id"] for s in draft["sections"]]

@@ -8,6 +8,8 @@ document and are skipped; a blockquote's marks (``> ``) are not text either, and
 paragraph inside one reads as any other.  Front matter (a YAML block between ``---`` lines, or
 TOML between ``+++``, on the document's first line) is no text either: its ``title`` is the
 document's heading.  A heading's attributes after it (``## Nodes {#node}``) are not its title.
+Tabs (MDX, Docusaurus: ``<Tabs groupId="cni">`` and ``<TabItem value="Canal">`` on lines of
+their own) are no text: a table inside a tab is titled by it and holds only in that tab.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import re
 from collections.abc import Iterator
 
 from portplan.importer._limits import MAX_COLUMNS, CellCount, TooLarge
-from portplan.importer._tables import Outline, RawCell, Table, Where, clean_text
+from portplan.importer._tables import Outline, RawCell, Tab, Table, Where, clean_text
 
 __all__ = ["read_markdown"]
 
@@ -31,6 +33,10 @@ _LIST_ITEM = re.compile(r"^ {0,3}(?:[-*+]|\d{1,9}[.)])[ \t]+")
 _BREAK = re.compile(r"<br\s*/?>", re.IGNORECASE)
 _COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)
 _QUOTE = re.compile(r"^(?: {0,3}>[ \t]?)+")
+_TAG = re.compile(r"^ {0,3}<(/?)(Tabs|TabItem)\b((?:[^>\"']|\"[^\"]*\"|'[^']*')*)>[ \t]*$")
+_ATTRIBUTE = re.compile(
+    r"""\b(groupId|value|label)=(?:"([^"]*)"|'([^']*)'|\{["'`]([^"'`]*)["'`]\})"""
+)
 _SMALLER = "keep only the port tables in the document and import that"
 _FRONT = {"---": ("---", "..."), "+++": ("+++",)}  #: a front matter's opening, its closings
 _TITLE = re.compile(r"""^title[ \t]*[:=][ \t]*(?:"(.*)"|'(.*)'|(.*?))[ \t]*$""")
@@ -149,6 +155,8 @@ class _State(Outline):
         super().__init__(file)
         self.paragraph: list[str] = []
         self.cells = CellCount("tables", _SMALLER)  #: the cells of the tables so far
+        #: the sets of tabs open, each with the tab it stands in
+        self.groups: list[tuple[str, Tab | None]] = []
 
     def count(self, row: list[RawCell], line: int) -> None:
         """Count the row's cells; refuse the document past :data:`MAX_CELLS`."""
@@ -161,6 +169,28 @@ class _State(Outline):
     def heading(self, level: int, title: str) -> None:
         self.flush()
         super().heading(level, as_text(title))
+
+    def tag(self, closing: bool, name: str, attributes: str) -> None:
+        """A line that opens or closes a set of tabs or one tab; a tab in a tab is both."""
+        self.flush()
+        said = {
+            m.group(1): next(g for g in m.groups()[1:] if g is not None)
+            for m in _ATTRIBUTE.finditer(attributes)
+        }
+        if name == "Tabs":
+            if closing:
+                self.groups = self.groups[:-1]
+            else:
+                heading = self.headings[-1][1] if self.headings else "tabs"
+                self.groups.append((said.get("groupId") or heading, self.tab))
+        elif closing:
+            self.tab = self.groups[-1][1] if self.groups else None
+        else:
+            group, outer = self.groups[-1] if self.groups else ("tabs", None)
+            value = said.get("label") or said.get("value") or "tab"
+            if outer is not None:
+                group, value = f"{outer.group} > {group}", f"{outer.value} > {value}"
+            self.tab = Tab(group, value)
 
 
 def _unquoted(line: str) -> tuple[str, int]:
@@ -205,7 +235,10 @@ def read_markdown(text: str, file: str) -> list[Table]:
         number, line = lines[index]
         following = lines[index + 1][1] if index + 1 < len(lines) else ""
         atx = _ATX.match(line)
-        if atx:
+        tag = _TAG.match(line)
+        if tag:
+            state.tag(bool(tag.group(1)), tag.group(2), tag.group(3))
+        elif atx:
             title = _ATTRIBUTES.sub("", (atx.group(2) or "").strip())
             state.heading(len(atx.group(1)), title)
         elif not line.strip():

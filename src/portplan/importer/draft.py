@@ -81,6 +81,7 @@ class _Builder:
         self.feature_ids = Ids()
         self.sections: list[dict[str, Any]] = []
         self.features: dict[str, dict[str, Any]] = {}
+        self.tab_ids: dict[str, Ids] = {}  #: per feature of a set of tabs, its choices' ids
         self.parameters: dict[str, dict[str, Any]] = {}
         self.flows: list[dict[str, Any]] = []
         self.named: set[str] = set()  #: the components rows name, flows made or not
@@ -206,6 +207,22 @@ class _Builder:
         section: dict[str, Any] = {"id": self.section_ids.fresh(title), "title": title}
         if table.notes:
             section["note"] = "\n".join(table.notes)
+        if table.tab is not None:  # one of several tabs: the table holds where it is chosen
+            feature = self.feature_ids(table.tab.group, limit=32)
+            choices = self.features.setdefault(
+                feature,
+                {
+                    "description": one_line(
+                        f"Which of the tabs {table.tab.group!r} applies; the tables of the "
+                        "others do not"
+                    ),
+                    "choices": [],
+                },
+            )["choices"]
+            choice = self.tab_ids.setdefault(feature, Ids())(table.tab.value, 32)
+            if choice not in choices:
+                choices.append(choice)
+            section["condition"] = f"{feature} == {choice}"
         columns = _columns(reading)
         if columns:
             section["columns"] = columns
