@@ -57,6 +57,8 @@ def _table(reading: TableReading, root: Path) -> list[str]:
     lines = [f"table {table.number}: {table.title}"]
     if table.section:
         lines.append(f"  section: {' > '.join(table.section)}")
+    if table.tab is not None:
+        lines.append(f"  tab: {table.tab.value!r} of {table.tab.group!r}")
     lines.extend(f"  note: {note}" for note in table.notes)
     lines.extend(f"  note after: {note}" for note in table.notes_after)
     for heading, role in zip(table.columns, reading.roles, strict=True):

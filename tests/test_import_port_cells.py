@@ -360,3 +360,18 @@ def test_a_port_cell_that_sends_the_reader_elsewhere_is_never_a_parameter(
             (4, "refer to the vendor's guide"),
         )
     ]
+
+
+def test_an_unread_port_cell_under_icmp_is_never_drafted_as_ping(tmp_path: Path) -> None:
+    """RKE2's Cilium rules write ``8/0`` under ``ICMP`` (type 8, code 0): the port cell could
+    not be read and was reported, yet the row was drafted from its protocol cell alone as ICMP
+    echo-request, noted "the vendor writes ICMP without a type", and so was ``3/4`` (type 3
+    code 4: a ping the vendor never wrote).  Only a port cell left empty makes ICMP a ping."""
+    code, flows, lines = _import(
+        tmp_path,
+        "Source,Destination,Port,Protocol\nA,B,3/4,ICMP\nA,B,8/0,ICMP\nA,B,,ICMP\n",
+    )
+    assert code == 1
+    assert [(f["row"], f["icmp"]) for f in flows] == [(3, ["echo-request"])]
+    file = tmp_path / "ports.csv"
+    assert [line.split(": ")[0] for line in lines] == [f"{file}:2:5", f"{file}:3:5"]

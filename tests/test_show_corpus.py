@@ -102,8 +102,11 @@ def _model_ports(product: Product, parts: list[Flow]) -> set[str]:
 
 def _vendor_ports(row: ImportedRow) -> set[str]:
     found: set[str] = set()
+    icmp = _vendor_transports(row) == {"icmp"}
     for value in row.values:
         if value.ports is None or value.field is Field.SOURCE_PORT:  # kept as the flow's text
+            continue
+        if value.ports.faults and icmp:  # '8/0' under ICMP: a type and a code, no port
             continue
         if value.ports.faults:  # reported, not read (8020/ 9000): the ports as written
             for start, end in re.findall(r"(\d+)(?:\s*-\s*(\d+))?", value.text):

@@ -51,7 +51,11 @@ def _product_id(_ctx: click.Context, _param: click.Parameter, value: str | None)
     callback=_product_id,
     help="The product id [default: from the file name].",
 )
-@option("--name", metavar="TEXT", help="The product name [default: the document's first heading].")
+@option(
+    "--name",
+    metavar="TEXT",
+    help="The product name [default: the heading over every table, else the file name].",
+)
 @option(
     "--version",
     "product_version",

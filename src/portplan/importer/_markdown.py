@@ -5,7 +5,11 @@ A table is a line holding ``|`` followed by a delimiter line (``|---|:---:|``) w
 cells; its rows run to the first blank line or line without ``|``.  ``\\|`` is a pipe inside a
 cell, ``<br>`` a line break.  Fenced code blocks and HTML comments are not text of the
 document and are skipped; a blockquote's marks (``> ``) are not text either, and a table or
-paragraph inside one reads as any other.
+paragraph inside one reads as any other.  Front matter (a YAML block between ``---`` lines, or
+TOML between ``+++``, on the document's first line) is no text either: its ``title`` is the
+document's heading.  A heading's attributes after it (``## Nodes {#node}``) are not its title.
+Tabs (MDX, Docusaurus: ``<Tabs groupId="cni">`` and ``<TabItem value="Canal">`` on lines of
+their own) are no text: a table inside a tab is titled by it and holds only in that tab.
 """
 
 from __future__ import annotations
@@ -15,11 +19,13 @@ import re
 from collections.abc import Iterator
 
 from portplan.importer._limits import MAX_COLUMNS, CellCount, TooLarge
-from portplan.importer._tables import Outline, RawCell, Table, Where, clean_text
+from portplan.importer._tables import Outline, RawCell, Tab, Table, Where, clean_text
 
 __all__ = ["read_markdown"]
 
 _ATX = re.compile(r"^ {0,3}(#{1,6})(?:[ \t]+(.*?))?(?:[ \t]+#+)?[ \t]*$")
+#: a heading's attributes after it (Pandoc, kramdown, Hugo): ``{#anchor}``, ``{: .class #id}``
+_ATTRIBUTES = re.compile(r"[ \t]+\{:?[ \t]*[#.][A-Za-z][\w.:-]*(?:[ \t]+[#.][\w.:-]+)*[ \t]*\}$")
 _SETEXT = re.compile(r"^ {0,3}(=+|-+)[ \t]*$")
 _FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
 _DELIMITER_CELL = re.compile(r"^\s*:?-+:?\s*$")
@@ -27,7 +33,29 @@ _LIST_ITEM = re.compile(r"^ {0,3}(?:[-*+]|\d{1,9}[.)])[ \t]+")
 _BREAK = re.compile(r"<br\s*/?>", re.IGNORECASE)
 _COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)
 _QUOTE = re.compile(r"^(?: {0,3}>[ \t]?)+")
+_TAG = re.compile(r"^ {0,3}<(/?)(Tabs|TabItem)\b((?:[^>\"']|\"[^\"]*\"|'[^']*')*)>[ \t]*$")
+_ATTRIBUTE = re.compile(
+    r"""\b(groupId|value|label)=(?:"([^"]*)"|'([^']*)'|\{["'`]([^"'`]*)["'`]\})"""
+)
 _SMALLER = "keep only the port tables in the document and import that"
+_FRONT = {"---": ("---", "..."), "+++": ("+++",)}  #: a front matter's opening, its closings
+_TITLE = re.compile(r"""^title[ \t]*[:=][ \t]*(?:"(.*)"|'(.*)'|(.*?))[ \t]*$""")
+
+
+def _front_matter(lines: list[tuple[int, str]]) -> tuple[int, str | None]:
+    """How many of the lines are front matter, and its title: a block closed on a line of its
+    own, opened on the document's first line (a ``---`` further down is a rule or a heading)."""
+    if not lines or lines[0][0] != 1 or lines[0][1].rstrip() not in _FRONT:
+        return 0, None
+    closings = _FRONT[lines[0][1].rstrip()]
+    title = None
+    for index, (_number, line) in enumerate(lines[1:], start=1):
+        if line.rstrip() in closings:
+            return index + 1, title
+        match = _TITLE.match(line)
+        if match and title is None:
+            title = next(g for g in match.groups() if g is not None).strip() or None
+    return 0, None
 
 
 def _blank_comments(text: str) -> str:
@@ -127,6 +155,8 @@ class _State(Outline):
         super().__init__(file)
         self.paragraph: list[str] = []
         self.cells = CellCount("tables", _SMALLER)  #: the cells of the tables so far
+        #: the sets of tabs open, each with the tab it stands in
+        self.groups: list[tuple[str, Tab | None]] = []
 
     def count(self, row: list[RawCell], line: int) -> None:
         """Count the row's cells; refuse the document past :data:`MAX_CELLS`."""
@@ -139,6 +169,28 @@ class _State(Outline):
     def heading(self, level: int, title: str) -> None:
         self.flush()
         super().heading(level, as_text(title))
+
+    def tag(self, closing: bool, name: str, attributes: str) -> None:
+        """A line that opens or closes a set of tabs or one tab; a tab in a tab is both."""
+        self.flush()
+        said = {
+            m.group(1): next(g for g in m.groups()[1:] if g is not None)
+            for m in _ATTRIBUTE.finditer(attributes)
+        }
+        if name == "Tabs":
+            if closing:
+                self.groups = self.groups[:-1]
+            else:
+                heading = self.headings[-1][1] if self.headings else "tabs"
+                self.groups.append((said.get("groupId") or heading, self.tab))
+        elif closing:
+            self.tab = self.groups[-1][1] if self.groups else None
+        else:
+            group, outer = self.groups[-1] if self.groups else ("tabs", None)
+            value = said.get("label") or said.get("value") or "tab"
+            if outer is not None:
+                group, value = f"{outer.group} > {group}", f"{outer.value} > {value}"
+            self.tab = Tab(group, value)
 
 
 def _unquoted(line: str) -> tuple[str, int]:
@@ -176,13 +228,19 @@ def read_markdown(text: str, file: str) -> list[Table]:
     """The pipe tables of a Markdown document, in order, each with its section and notes."""
     lines = list(_lines(_blank_comments(text)))
     state = _State(file=file)
-    index = 0
+    index, title = _front_matter(lines)
+    if title is not None:
+        state.heading(1, title)
     while index < len(lines):
         number, line = lines[index]
         following = lines[index + 1][1] if index + 1 < len(lines) else ""
         atx = _ATX.match(line)
-        if atx:
-            state.heading(len(atx.group(1)), (atx.group(2) or "").strip())
+        tag = _TAG.match(line)
+        if tag:
+            state.tag(bool(tag.group(1)), tag.group(2), tag.group(3))
+        elif atx:
+            title = _ATTRIBUTES.sub("", (atx.group(2) or "").strip())
+            state.heading(len(atx.group(1)), title)
         elif not line.strip():
             state.flush()
         elif (

@@ -111,7 +111,9 @@ class Table:
     heading and the table, ``notes_after`` the text after the last table of a document.
     ``columns`` holds one heading per column: the texts of the header rows above it, top
     first, joined with `` / `` (repeats from a span kept once).  ``stray`` are cells the
-    document writes beyond the table's columns: the mapping reports each of them.
+    document writes beyond the table's columns: the mapping reports each of them.  ``tab`` is
+    the set of tabs and the tab the table stands in (a page's ``<Tabs>``, of which a reader
+    picks one: the table holds only where that tab is the one that applies).
     """
 
     file: str
@@ -125,6 +127,7 @@ class Table:
     where: Where
     notes_after: tuple[str, ...] = ()
     stray: tuple[Cell, ...] = ()
+    tab: Tab | None = None
 
     def cells(self) -> tuple[Cell, ...]:
         """Every cell of the table: header rows, then data rows, then stray cells."""
@@ -133,6 +136,15 @@ class Table:
             *(c for row in self.rows for c in row.cells),
             *self.stray,
         )
+
+
+@dataclass(frozen=True, slots=True)
+class Tab:
+    """One tab of a set a page shows one at a time (``<Tabs groupId="cni">``, ``<TabItem
+    value="canal">``): ``group`` names the set, ``value`` the tab."""
+
+    group: str
+    value: str
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -266,6 +278,7 @@ class Outline:
         self.pending: list[str] = []
         self.tables: list[Table] = []
         self.after_table = False
+        self.tab: Tab | None = None  #: the tab the text stands in, if any
 
     def text(self, paragraph: str) -> None:
         """A paragraph of text outside tables."""
@@ -288,6 +301,8 @@ class Outline:
     ) -> None:
         """A table found here: its section, title and notes come from what came before."""
         section = tuple(t for _, t in self.headings)
+        if self.tab is not None:
+            section = (*section, self.tab.value)
         self.tables.append(
             build_table(
                 file=self.file,
@@ -301,6 +316,8 @@ class Outline:
                 where=where,
             )
         )
+        if self.tab is not None:
+            self.tables[-1] = replace(self.tables[-1], tab=self.tab)
         self.pending = []
         self.after_table = True
 

@@ -51,6 +51,14 @@ def _columns(reading: TableReading) -> dict[str, Any]:
     return columns
 
 
+def _heading_over_all(tables: tuple[TableReading, ...]) -> str | None:
+    """The top heading every table stands under, if one does: the document's own title. The
+    first table's top heading is no title when a later table stands under another (``##
+    Control plane`` then ``## Nodes``, no ``#`` above them): it names that table's listeners."""
+    tops = {t.table.section[0] if t.table.section else None for t in tables}
+    return tops.pop() if len(tops) == 1 else None
+
+
 def _listed(value: Any) -> list[str]:
     return [] if value is None else [value] if isinstance(value, str) else list(value)
 
@@ -73,6 +81,7 @@ class _Builder:
         self.feature_ids = Ids()
         self.sections: list[dict[str, Any]] = []
         self.features: dict[str, dict[str, Any]] = {}
+        self.tab_ids: dict[str, Ids] = {}  #: per feature of a set of tabs, its choices' ids
         self.parameters: dict[str, dict[str, Any]] = {}
         self.flows: list[dict[str, Any]] = []
         self.named: set[str] = set()  #: the components rows name, flows made or not
@@ -174,7 +183,7 @@ class _Builder:
             self.table(reading)
             notes_after.extend(reading.table.notes_after)
         tables = self.reading.tables
-        title = next((t.table.section[0] for t in tables if t.table.section), self.name)
+        title = _heading_over_all(tables) or self.name
         document: dict[str, Any] = {"title": title, "source": Path(self.file).name}
         if notes_after:
             document["notes"] = notes_after
@@ -198,6 +207,22 @@ class _Builder:
         section: dict[str, Any] = {"id": self.section_ids.fresh(title), "title": title}
         if table.notes:
             section["note"] = "\n".join(table.notes)
+        if table.tab is not None:  # one of several tabs: the table holds where it is chosen
+            feature = self.feature_ids(table.tab.group, limit=32)
+            choices = self.features.setdefault(
+                feature,
+                {
+                    "description": one_line(
+                        f"Which of the tabs {table.tab.group!r} applies; the tables of the "
+                        "others do not"
+                    ),
+                    "choices": [],
+                },
+            )["choices"]
+            choice = self.tab_ids.setdefault(feature, Ids())(table.tab.value, 32)
+            if choice not in choices:
+                choices.append(choice)
+            section["condition"] = f"{feature} == {choice}"
         columns = _columns(reading)
         if columns:
             section["columns"] = columns
@@ -349,7 +374,7 @@ def draft_product(
     reading or the drafting could not say (the reading's own unread cells first)."""
     stem = Path(reading.document.file).stem
     tables = reading.tables
-    title = next((t.table.section[0] for t in tables if t.table.section), None)
+    title = _heading_over_all(tables)
     if title is not None:  # a caption's number names nothing: "Table 2.1. Ports to open..."
         title = _NUMBERED.sub("", title) or title
     builder = _Builder(

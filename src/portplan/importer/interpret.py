@@ -400,7 +400,12 @@ def _filled(
     no protocol cell was already reported), is reported."""
     for fault in expression.faults:
         report.add(value.cell, value.heading, f"column {value.heading!r}: {fault.message}")
-    if not expression.alternatives and not expression.none and stated == (Transport.ICMP,):
+    if (
+        not expression.alternatives
+        and not expression.none
+        and not expression.faults  # '8/0', '3/4' unread: a type the vendor wrote, not a ping
+        and stated == (Transport.ICMP,)
+    ):
         expression = read_ports("ICMP")  # a protocol column that says ICMP, no port
     named = {t.protocols for t in expression.terms if t.protocols and not t.icmp}
     if not stated and len(named) == 1 and any(not t.protocols for t in expression.terms):
