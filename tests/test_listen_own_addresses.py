@@ -64,7 +64,7 @@ def test_listen_refuses_the_other_member_of_a_pair(web01: str, tmp_path: Path) -
     # web02's port, where no source reaches this machine
     done = listen_once(web01, tmp_path, "web02")
     assert done.returncode == 2, done.stderr
-    assert "this machine has none of web02's addresses; run listen on web02" in done.stderr
+    assert "this machine has none of the addresses of web02; run listen on web02" in done.stderr
 
 
 def test_listen_on_its_own_host_where_any_address_binds(web01: str, tmp_path: Path) -> None:
@@ -90,3 +90,33 @@ def test_listen_where_every_port_is_in_use_says_it_listens_on_none(
     assert done.returncode == 1, done.stderr
     assert "listening on 0" not in done.stderr
     assert "portplan: none of web01's 2 port(s) could be opened: nothing listens" in done.stderr
+
+
+def test_listen_on_a_network_says_why_nothing_there_is_probed(web01: str, tmp_path: Path) -> None:
+    # before: "this machine has none of clients's addresses; run listen on clients", though
+    # a machine of the network is where it ran, and no machine of it would do better
+    HOSTS["clients"] = ("198.51.100.0/24",)
+    try:
+        done = listen_once(web01, tmp_path, "clients")
+    finally:
+        del HOSTS["clients"]
+    assert done.returncode == 2, done.stderr
+    assert (
+        "clients is a network of machines (198.51.100.0/24), not one machine: verify sends no "
+        "probe into a network, whose machines it does not know one by one, so no listener "
+        "there is ever reached; once the product runs, check a machine of it with portplan "
+        "audit --host clients there"
+    ) in " ".join(done.stderr.split())
+
+
+def test_listen_on_a_network_opens_its_machines_own_loopback_flows(web01: str) -> None:
+    # the Shopping clients' browser reaches the agent on the same machine (127.0.0.1:8000):
+    # before, refused as "none of clients's addresses"
+    example = Path(__file__).resolve().parent.parent / "examples" / "shopping-contoso.yaml"
+    done = subprocess.run(
+        ["ip", "netns", "exec", web01, sys.executable, "-m", "portplan", "listen",
+         str(example), "--on", "clients", "--duration", "1", "-v"],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "listening on 1 port(s) of clients" in done.stderr

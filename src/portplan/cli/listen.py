@@ -54,9 +54,18 @@ def listen_cmd(deployment: Path, on: str, duration: float) -> None:
     require_host(on, plan.hosts, deployment)
     require_managed(plan, on, "--on", deployment)
     mine = own_addresses(plan, on) or _named_own_addresses(plan, on)
-    if not mine:
-        raise UsageError(f"this machine has none of {on}'s addresses; run listen on {on}")
+    network = plan.hosts[on].is_network
+    if not mine and not network:
+        raise UsageError(f"this machine has none of the addresses of {on}; run listen on {on}")
     bindings = listen_plan(plan, on, mine).bindings
+    if not bindings and network and any(r.destination == on for r in plan.rows_of(on)):
+        # (a network's members' own loopback flows have listeners all the same)
+        raise UsageError(
+            f"{on} is a network of machines ({_networks(plan, on)}), not one machine: verify "
+            "sends no probe into a network, whose machines it does not know one by one, so "
+            "no listener there is ever reached; once the product runs, check a machine of "
+            f"it with portplan audit --host {on} there"
+        )
     if not bindings:
         raise UsageError(f"the plan has no flow into {on}")
 
@@ -105,6 +114,11 @@ def listen_cmd(deployment: Path, on: str, duration: float) -> None:
         raise Terminated(stopped_by)
     if failed:  # a path that cannot be proven: say so in the exit status too
         raise click.exceptions.Exit(ExitCode.DIFFERENCE)
+
+
+def _networks(plan: Plan, on: str) -> str:
+    """The networks of the host ``on``, for a message."""
+    return ", ".join(str(n) for n in plan.hosts[on].addresses)
 
 
 def _named_own_addresses(plan: Plan, on: str) -> list[str]:
