@@ -745,3 +745,46 @@ def test_a_host_that_gets_no_ruleset_any_more_is_warned_of(tmp_path: Path) -> No
     assert "host dash01 is no longer in the deployment, so" in " ".join(err.split())
     code, _out, err = run("diff", str(source), str(source))
     assert (code, "no ruleset" in err) == (0, False)
+
+
+_AGENT_PRODUCT = """\
+id: agentish
+name: Agentish
+version: "1.0"
+document:
+  title: ports
+components:
+  client: {name: Client, kind: client}
+  agent: {name: Agent, parent: client}
+  server: {name: Server}
+features:
+  agent: {description: The agent on each client., default: false}
+flows:
+  - {id: web, row: 1, from: client, to: server, protocol: tcp, ports: 443, purpose: The portal.}
+  - {id: agent, row: 2, loopback: true, from: client, to: agent, protocol: tcp, ports: 8000,
+     purpose: The browser asks the agent., condition: agent}
+"""
+
+
+def test_a_network_that_only_sends_now_is_not_said_to_be_in_no_row(tmp_path: Path) -> None:
+    """A clients subnet gets a ruleset while a row ends on it (its machines' loopback agent);
+    with that row gone it only sends, and gets none.  The warning said it "takes part in no
+    row of the new plan", untrue: it is still every row's source."""
+    (tmp_path / "product.yaml").write_text(_AGENT_PRODUCT)
+    for agent in ("on", "off"):
+        deployment = {
+            "name": "agentish",
+            "hosts": {"clients": {"addresses": ["198.51.100.0/24"]},
+                      "server": {"addresses": ["192.0.2.10"]}},
+            "products": {"agentish": {"file": "product.yaml", "features": {"agent": agent == "on"},
+                                      "components": {"client": "clients", "server": "server"}}},
+        }  # fmt: skip
+        (tmp_path / f"{agent}.yaml").write_text(yaml.safe_dump(deployment))
+    code, _out, err = run("diff", str(tmp_path / "on.yaml"), str(tmp_path / "off.yaml"))
+    said = " ".join(err.split())
+    assert code == 1, err
+    assert "takes part in no row" not in said
+    assert (
+        "host clients is a network of machines that no row of the new plan ends on (it only "
+        "sends), so the new plan writes no ruleset for it"
+    ) in said

@@ -91,6 +91,8 @@ def _warn_of_rulesets_left(old: Plan, new: Plan) -> None:
             why = "is no longer in the deployment"
         elif new.unmanaged(host) is not None:
             why = "is no longer managed"
+        elif new.rows_of(host):  # a network that only sends: the rows of its own are gone
+            why = "is a network of machines that no row of the new plan ends on (it only sends)"
         else:
             why = "takes part in no row of the new plan"
         log.warning(
