@@ -125,3 +125,30 @@ def test_a_table_in_a_tab_holds_only_where_that_tab_applies(tmp_path: Path) -> N
     ]
     assert draft["features"]["cni_rules"]["choices"] == ["canal", "cilium"]
     assert [f["section"] for f in draft["flows"]] == [s["id"] for s in draft["sections"]]
+
+
+def test_a_set_of_tabs_and_a_condition_of_the_same_name_are_two_features(tmp_path: Path) -> None:
+    """A set of tabs is a feature of choices; a Condition cell is one that is on or off.  Named
+    alike (``groupId="cni-rules"``, a condition ``cni-rules``), they shared one id: a traceback
+    (KeyError 'choices') where the condition came first, a draft that does not validate
+    ("feature 'cni_rules' is a choice") where the tabs did."""
+    conditioned = (
+        "| Port | Protocol | Source | Destination | Condition |\n|---|---|---|---|---|\n"
+        "| 6443 | TCP | A | B | cni-rules |\n"
+    )
+    tabs = (
+        '<Tabs groupId="cni-rules">\n<TabItem value="Canal">\n\n'
+        "| Port | Protocol | Source | Destination |\n|---|---|---|---|\n| 8472 | UDP | A | B |\n"
+        "\n</TabItem>\n</Tabs>\n"
+    )
+    for order, (first, second) in enumerate(((conditioned, tabs), (tabs, conditioned))):
+        folder = tmp_path / str(order)
+        folder.mkdir()
+        draft = _draft(folder, f"# Rules\n\n{first}\n## More\n\n{second}")
+        by_port = {flow["ports"][0]: flow for flow in draft["flows"]}
+        sections = {s["id"]: s for s in draft["sections"]}
+        chosen = sections[by_port[8472]["section"]]["condition"]
+        feature, choice = chosen.split(" == ")
+        assert draft["features"][feature]["choices"] == [choice] == ["canal"]
+        condition = by_port[6443]["condition"]
+        assert condition != feature and "choices" not in draft["features"][condition]

@@ -81,7 +81,10 @@ class _Builder:
         self.feature_ids = Ids()
         self.sections: list[dict[str, Any]] = []
         self.features: dict[str, dict[str, Any]] = {}
-        self.tab_ids: dict[str, Ids] = {}  #: per feature of a set of tabs, its choices' ids
+        #: each set of tabs → its feature (an id of its own: a condition of the same name,
+        #: a feature that is on or off, is another feature), and that feature's choices' ids
+        self.tab_features: dict[str, str] = {}
+        self.tab_ids: dict[str, Ids] = {}
         self.parameters: dict[str, dict[str, Any]] = {}
         self.flows: list[dict[str, Any]] = []
         self.named: set[str] = set()  #: the components rows name, flows made or not
@@ -208,7 +211,10 @@ class _Builder:
         if table.notes:
             section["note"] = "\n".join(table.notes)
         if table.tab is not None:  # one of several tabs: the table holds where it is chosen
-            feature = self.feature_ids(table.tab.group, limit=32)
+            feature = self.tab_features.get(table.tab.group)
+            if feature is None:
+                feature = self.feature_ids.fresh(table.tab.group, limit=32)
+                self.tab_features[table.tab.group] = feature
             choices = self.features.setdefault(
                 feature,
                 {
