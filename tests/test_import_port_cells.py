@@ -305,6 +305,30 @@ def test_a_port_whose_note_sets_a_condition_is_reported_not_drafted(tmp_path: Pa
     ]
 
 
+def test_a_condition_after_other_words_of_a_note_is_reported_too(tmp_path: Path) -> None:
+    """Only a note that opened with the condition was read as one: ``81 (used if HTTP is
+    enabled)``, ``82 (required when clustering is on)``, ``83 (needed only for replication)``
+    drafted their ports open always.  ``(on by default; if not disabled)`` still says the
+    port is on."""
+    code, flows, lines = _import(
+        tmp_path,
+        "Source,Destination,Port,Protocol\n"
+        "A,B,81 (used if HTTP is enabled),TCP\n"
+        "A,B,82 (required when clustering is on),TCP\n"
+        "A,B,83 (needed only for replication),TCP\n"
+        "A,B,8447 (on by default; if not disabled),TCP\n",
+    )
+    assert code == 1
+    assert [(f["row"], f["ports"]) for f in flows] == [(4, [8447])]
+    notes = ("used if HTTP is enabled", "required when clustering is on",
+             "needed only for replication")  # fmt: skip
+    assert [line.split(": ", 1)[1] for line in lines] == [
+        f"'{port} ({note})': the note {note!r} sets a condition: a condition in a port cell is "
+        "not drafted; give the row a Condition column, or model it by hand"
+        for port, note in zip((81, 82, 83), notes, strict=True)
+    ]
+
+
 def test_a_port_kept_to_one_address_family_is_reported_not_drafted(tmp_path: Path) -> None:
     """``443 (IPv6 only)`` drafted port 443, the family only a note: a flow holds on every
     address of its hosts, so the rules opened it over IPv4 too, broader than the vendor

@@ -55,9 +55,11 @@ _WITHDRAWN_NOTE = re.compile(
 )
 
 #: a note that sets a condition (``if HTTP is enabled``, ``only when ...``, ``only for trust
-#: creation``); ``if not disabled`` says the port is on unless turned off (:data:`_ON_UNTIL`)
+#: creation``), first or after other words (``used if HA is on``, ``required when ...``,
+#: ``needed only for replication``); ``if not disabled`` says the port is on unless turned
+#: off (:data:`_ON_UNTIL`)
 _CONDITION_NOTE = re.compile(
-    r"^\s*(?:only\s+(?:if|when|for|with|during)|if|when|whenever|provided)\b"
+    r"\b(?:only\s+(?:if|when|for|with|during)|if|when|whenever|provided)\b"
     r"(?!\s+not\s+(?:disabled|removed|(?:turned|switched)\s+off)\b)",
     re.IGNORECASE,
 )
