@@ -29,8 +29,20 @@ PRODUCT: dict[str, Any] = yaml.safe_load(
 )
 
 
-def _plan(tmp_path: Path, deployment: dict[str, Any]) -> Any:
-    (tmp_path / "product.yaml").write_text(yaml.safe_dump(PRODUCT))
+#: PRODUCT with a second client, batch, the only one the plan lets reach the server's database
+WITH_BATCH: dict[str, Any] = {
+    **PRODUCT,
+    "components": {**PRODUCT["components"], "batch": {"name": "Batch", "kind": "client"}},
+    "flows": [
+        *PRODUCT["flows"],
+        {"id": "db", "row": 3, "from": "batch", "to": "server", "protocol": "tcp",
+         "ports": 5432, "purpose": "loads"},
+    ],
+}  # fmt: skip
+
+
+def _plan(tmp_path: Path, deployment: dict[str, Any], product: dict[str, Any] = PRODUCT) -> Any:
+    (tmp_path / "product.yaml").write_text(yaml.safe_dump(product))
     path = tmp_path / "deployment.yaml"
     path.write_text(yaml.safe_dump(deployment))
     return load_plan(path)
@@ -210,36 +222,24 @@ def test_a_probe_of_another_sources_row_names_the_host_it_was_sent_from(tmp_path
     # db is planned from batch, not from client: the probe that client cannot reach it is
     # client's (a report reading "batch -> server tcp/5432 filtered, pass" says the opposite
     # of the plan)
-    product = {
-        **PRODUCT,
-        "components": {**PRODUCT["components"], "batch": {"name": "Batch", "kind": "client"}},
-        "flows": [
-            *PRODUCT["flows"],
-            {"id": "db", "row": 3, "from": "batch", "to": "server", "protocol": "tcp",
-             "ports": 5432, "purpose": "loads"},
-        ],
-    }  # fmt: skip
-    (tmp_path / "product.yaml").write_text(yaml.safe_dump(product))
-    path = tmp_path / "deployment.yaml"
-    path.write_text(
-        yaml.safe_dump(
-            {
-                "name": "others",
-                "hosts": {
-                    "client": {"addresses": ["127.0.0.2"]},
-                    "batch": {"addresses": ["127.0.0.4"], "zone": "batch"},
-                    "server": {"addresses": ["127.0.0.3"]},
-                },
-                "products": {
-                    "edges": {
-                        "file": "product.yaml",
-                        "components": {"client": "client", "batch": "batch", "server": "server"},
-                    }
-                },
-            }
-        )
+    plan = _plan(
+        tmp_path,
+        {
+            "name": "others",
+            "hosts": {
+                "client": {"addresses": ["127.0.0.2"]},
+                "batch": {"addresses": ["127.0.0.4"], "zone": "batch"},
+                "server": {"addresses": ["127.0.0.3"]},
+            },
+            "products": {
+                "edges": {
+                    "file": "product.yaml",
+                    "components": {"client": "client", "batch": "batch", "server": "server"},
+                }
+            },
+        },
+        WITH_BATCH,
     )
-    plan = load_plan(path)
     probes = list(blocked_probes(plan, "client", {ipaddress.ip_address("127.0.0.2")}))
     (other,) = [(row, probe, why) for row, probe, why in probes if row.key == "edges/db"]
     row, probe, why = other
@@ -343,39 +343,28 @@ def test_another_sources_port_is_probed_from_a_subnet_address_that_is_not_that_s
     one, 127.0.0.1 towards the server) must probe that port as blocked, since the plan never
     lets 127.0.0.1 there (a ruleset open to the whole subnet would be too broad); it was
     left out, unsaid, as if the plan let the whole subnet through."""
-    product = {
-        **PRODUCT,
-        "components": {**PRODUCT["components"], "batch": {"name": "Batch", "kind": "client"}},
-        "flows": [
-            *PRODUCT["flows"],
-            {"id": "db", "row": 3, "from": "batch", "to": "server", "protocol": "tcp",
-             "ports": 5432, "purpose": "loads"},
-        ],
-    }  # fmt: skip
-    (tmp_path / "product.yaml").write_text(yaml.safe_dump(product))
-    path = tmp_path / "deployment.yaml"
-    path.write_text(
-        yaml.safe_dump(
-            {
-                "name": "subnet-others",
-                "hosts": {
-                    "clients": {"addresses": ["127.0.0.0/29"]},
-                    "batch": {"addresses": ["127.0.0.4"]},
-                    "server": {"addresses": ["127.0.0.9"]},
-                },
-                "products": {
-                    "edges": {
-                        "file": "product.yaml",
-                        "components": {"client": "clients", "batch": "batch", "server": "server"},
-                    }
-                },
-            }
-        )
+    plan = _plan(
+        tmp_path,
+        {
+            "name": "subnet-others",
+            "hosts": {
+                "clients": {"addresses": ["127.0.0.0/29"]},
+                "batch": {"addresses": ["127.0.0.4"]},
+                "server": {"addresses": ["127.0.0.9"]},
+            },
+            "products": {
+                "edges": {
+                    "file": "product.yaml",
+                    "components": {"client": "clients", "batch": "batch", "server": "server"},
+                }
+            },
+        },
+        WITH_BATCH,
     )
     chosen = kernel_source("127.0.0.9")
     assert chosen is not None and str(chosen) != "127.0.0.4"
     found = verify(
-        load_plan(path),
+        plan,
         sources=("clients",),
         expect_blocked=True,
         identify_services=False,
