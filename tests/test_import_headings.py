@@ -152,3 +152,19 @@ def test_a_set_of_tabs_and_a_condition_of_the_same_name_are_two_features(tmp_pat
         assert draft["features"][feature]["choices"] == [choice] == ["canal"]
         condition = by_port[6443]["condition"]
         assert condition != feature and "choices" not in draft["features"][condition]
+
+
+def test_a_front_matter_title_over_several_lines_is_read_whole() -> None:
+    """``title: >-`` (a YAML block scalar) puts the title on the lines under its key: the
+    product, and the component listening on its ports, were named ``>-``."""
+    table = "| Port | Protocol |\n|---|---|\n| 6443 | TCP |\n"
+    for front in (
+        "title: >-\n  Acme Server\n  ports\nweight: 3\n",
+        "title: |\n  Acme Server ports\n",
+        "title: Acme Server\n  ports\n",
+        'title: "Acme Server\n  ports"\ndraft: false\n',
+    ):
+        (read,) = read_source(
+            f"---\n{front}---\n\n{table}".encode(), file="doc.md", format=Format.MARKDOWN
+        ).tables
+        assert read.section == ("Acme Server ports",), front

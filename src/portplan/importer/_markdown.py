@@ -40,21 +40,36 @@ _ATTRIBUTE = re.compile(
 _SMALLER = "keep only the port tables in the document and import that"
 _FRONT = {"---": ("---", "..."), "+++": ("+++",)}  #: a front matter's opening, its closings
 _TITLE = re.compile(r"""^title[ \t]*[:=][ \t]*(?:"(.*)"|'(.*)'|(.*?))[ \t]*$""")
+#: a YAML block scalar's indicator (``title: >-``): the title is on the lines under it
+_BLOCK_SCALAR = re.compile(r"^[|>][-+1-9]*$")
 
 
 def _front_matter(lines: list[tuple[int, str]]) -> tuple[int, str | None]:
     """How many of the lines are front matter, and its title: a block closed on a line of its
-    own, opened on the document's first line (a ``---`` further down is a rule or a heading)."""
+    own, opened on the document's first line (a ``---`` further down is a rule or a heading).
+    A title may go on over the indented lines under its key (a block scalar, ``title: >-``,
+    or a plain one folded), joined into one line."""
     if not lines or lines[0][0] != 1 or lines[0][1].rstrip() not in _FRONT:
         return 0, None
     closings = _FRONT[lines[0][1].rstrip()]
     title = None
+    said: list[str] | None = None  #: the title's lines, while they go on
     for index, (_number, line) in enumerate(lines[1:], start=1):
         if line.rstrip() in closings:
             return index + 1, title
+        if said is not None and (not line.strip() or line[:1] in " \t"):
+            said.append(line.strip())
+            joined = " ".join(" ".join(said).split())
+            if len(joined) > 1 and joined[0] in "\"'" and joined[-1] == joined[0]:
+                joined = joined[1:-1].strip()  # (a quoted title over two lines)
+            title = joined or None
+            continue
+        said = None
         match = _TITLE.match(line)
         if match and title is None:
-            title = next(g for g in match.groups() if g is not None).strip() or None
+            first = next(g for g in match.groups() if g is not None).strip()
+            said = [] if _BLOCK_SCALAR.match(first) else [first]
+            title = first if said else None
     return 0, None
 
 
