@@ -168,3 +168,19 @@ def test_a_front_matter_title_over_several_lines_is_read_whole() -> None:
             f"---\n{front}---\n\n{table}".encode(), file="doc.md", format=Format.MARKDOWN
         ).tables
         assert read.section == ("Acme Server ports",), front
+
+
+def test_a_tab_is_not_the_heading_that_names_the_product(tmp_path: Path) -> None:
+    """A page with no heading over its one tab's table: the tab ends the table's section, and
+    was taken for the document's title, naming the product, and the component listening on
+    the ports every tab's reader needs, after one CNI ("Canal")."""
+    draft = _draft(
+        tmp_path,
+        'Intro.\n\n<Tabs groupId="cni">\n<TabItem value="Canal">\n\n'
+        + _TABLE.format(port=8472, purpose="VXLAN")
+        + "\n</TabItem>\n</Tabs>\n",
+    )
+    assert draft["name"] == draft["document"]["title"] == "vendor-ports"
+    (flow,) = draft["flows"]
+    assert draft["components"][flow["to"]]["name"] == "vendor-ports"
+    assert [s["title"] for s in draft["sections"]] == ["Canal"]

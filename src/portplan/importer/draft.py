@@ -54,8 +54,13 @@ def _columns(reading: TableReading) -> dict[str, Any]:
 def _heading_over_all(tables: tuple[TableReading, ...]) -> str | None:
     """The top heading every table stands under, if one does: the document's own title. The
     first table's top heading is no title when a later table stands under another (``##
-    Control plane`` then ``## Nodes``, no ``#`` above them): it names that table's listeners."""
-    tops = {t.table.section[0] if t.table.section else None for t in tables}
+    Control plane`` then ``## Nodes``, no ``#`` above them): it names that table's listeners.
+    A tab, which ends the section of a table in it, is no heading: it names one choice."""
+    tops = set()
+    for reading in tables:
+        table = reading.table
+        headings = table.section[:-1] if table.tab is not None else table.section
+        tops.add(headings[0] if headings else None)
     return tops.pop() if len(tops) == 1 else None
 
 
