@@ -135,8 +135,10 @@ class _Report:
         )
 
 
-#: what a cell of a matrix column says when its row applies (Tableau's "TYPE OF INSTALLATION")
-MARKS = frozenset({"x", "✓", "✔", "●", "•", "yes", "y"})
+#: what a cell of a matrix column says when its row applies (Tableau's "TYPE OF INSTALLATION");
+#: not ``Yes``, which answers the question a heading asks (Microsoft 365's ``ER``: supported
+#: over ExpressRoute) and says nothing of where the row applies
+MARKS = frozenset({"x", "✓", "✔", "●", "•"})
 
 
 def _marks(table: Table, index: int) -> ColumnRole | None:
