@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 from click.testing import CliRunner
+from openpyxl import Workbook
 
 import machine
 from portplan.cli import cli
@@ -467,3 +468,51 @@ def test_a_row_marked_in_no_matrix_column_is_reported_not_drafted_as_always(
         None,
         "allocator",
     ]
+
+
+CATEGORY_ROWS = [
+    ("Port", "Protocol", "Description"),
+    ("Web console (TCP 8080)",),
+    ("8443", "TCP", "Web"),
+    ("TCP 8080",),
+    ("514", "UDP", "Syslog"),
+]
+
+
+def test_a_row_one_cell_spans_is_a_category_never_a_flow(tmp_path: Path) -> None:
+    """A port list whose categories are rows of one cell merged over the whole table (XLSX)
+    or one ``colspan`` cell (HTML): the span copies the category into every column, and the
+    category ``TCP 8080`` was drafted as a flow opening TCP 8080 (its text in the Port, the
+    Protocol and the Description column alike), which no row of the vendor's asks for; the
+    other category was reported as a protocol cell naming no transport.  Such a row is now
+    listed as a category at its place, and never drafted."""
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    for number, row in enumerate(CATEGORY_ROWS, start=1):
+        sheet.append(row)
+        if len(row) == 1:
+            sheet.merge_cells(f"A{number}:C{number}")
+    book.save(tmp_path / "ports.xlsx")
+    cells = "".join(
+        f'<tr><td colspan="3">{r[0]}</td></tr>'
+        if len(r) == 1
+        else "<tr>" + "".join(f"<td>{c}</td>" for c in r) + "</tr>"
+        for r in CATEGORY_ROWS
+    )
+    (tmp_path / "ports.html").write_text(f"<table>{cells}</table>")
+    for name, places in (("ports.xlsx", ("Sheet!A2", "Sheet!A4")), ("ports.html", ("1:", "1:"))):
+        doc = tmp_path / name
+        code, _stdout, stderr = run(str(doc), "-o", str(tmp_path / f"{name}.yaml"))
+        product = load_product(tmp_path / f"{name}.yaml")
+        assert code == 1, stderr
+        assert [(f.protocol.value, [str(p) for p in f.ports or ()]) for f in product.flows] == [
+            ("tcp", ["8443"]),
+            ("udp", ["514"]),
+        ], name
+        lines = [line for line in stderr.splitlines() if line.startswith(str(doc))]
+        assert len(lines) == 2, stderr
+        texts = ("Web console (TCP 8080)", "TCP 8080")
+        for line, place, text in zip(lines, places, texts, strict=True):
+            assert line.startswith(f"{doc}:{place}"), line
+            assert f"{text!r}: a row of one cell spanning the whole table" in line, line
