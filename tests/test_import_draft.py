@@ -516,3 +516,36 @@ def test_a_row_one_cell_spans_is_a_category_never_a_flow(tmp_path: Path) -> None
         for line, place, text in zip(lines, places, texts, strict=True):
             assert line.startswith(f"{doc}:{place}"), line
             assert f"{text!r}: a row of one cell spanning the whole table" in line, line
+
+
+def test_a_heading_naming_where_its_connections_come_from_is_never_a_listener(
+    tmp_path: Path,
+) -> None:
+    """Jamf Pro's page lists its ports under "Network Connections to the Jamf Pro Server" and
+    "Connections from the Jamf Pro Server", with no source or destination column.  The rows
+    of the second table, the server connecting out (to its MySQL database on 3306), were
+    drafted as ports any client reaches on the product: an inbound 3306 the vendor never
+    opened.  A heading "connections from X" now makes its rows outbound from X (the
+    destination unnamed, and said so); "connections to X" makes X the listener."""
+    page = (
+        "<h1>Network Ports Used by Jamf Pro</h1>"
+        "<h2>Network Connections to the Jamf Pro Server</h2>"
+        "<table><tr><th>Port</th><th>Protocol</th><th>Description</th></tr>"
+        "<tr><td>8443</td><td>TCP</td><td>Web app</td></tr></table>"
+        "<h2>Connections from the Jamf Pro Server</h2>"
+        "<table><tr><th>Port</th><th>Protocol</th><th>Description</th></tr>"
+        "<tr><td>3306</td><td>TCP</td><td>Its MySQL database</td></tr></table>"
+    )
+    doc = tmp_path / "ports.html"
+    code, stderr, product = drafted(doc, page)
+    assert code == 1, stderr
+    server = next(k for k, c in product.components.items() if c.name == "Jamf Pro Server")
+    web, mysql = product.flows
+    assert (web.source, web.destination, [str(p) for p in web.ports or ()]) == (
+        ("any",),
+        (server,),
+        ["8443"],
+    )
+    assert mysql.source == (server,) and server not in mysql.destination
+    assert [str(p) for p in mysql.ports or ()] == ["3306"]
+    assert "the row is outbound from 'Jamf Pro Server' but names no destination" in stderr

@@ -21,9 +21,11 @@ from portplan.importer.direction import (
     Arrow,
     Direction,
     DirectionReading,
+    TitleEnd,
     read_direction,
     split_arrow,
     title_direction,
+    title_end,
 )
 from portplan.importer.ports import Alternative, PortExpression, PortTerm, Transport
 from portplan.importer.protocols import ProtocolReading, read_protocols
@@ -107,6 +109,7 @@ class TableReading:
     rows: tuple[ImportedRow, ...]
     direction: Direction | None = None
     arrow: Arrow | None = None
+    end: TitleEnd | None = None  #: the end its title names (``Connections from X``)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -186,6 +189,7 @@ def interpret(document: SourceDocument, columns: ColumnMap | None = None) -> Imp
                 rows=rows,
                 direction=direction,
                 arrow=split_arrow(title) if title else None,
+                end=title_end(title) if title else None,
             )
         )
     for part in document.hidden:  # what the author hid is not read, and is said so
