@@ -549,3 +549,22 @@ def test_a_heading_naming_where_its_connections_come_from_is_never_a_listener(
     assert mysql.source == (server,) and server not in mysql.destination
     assert [str(p) for p in mysql.ports or ()] == ["3306"]
     assert "the row is outbound from 'Jamf Pro Server' but names no destination" in stderr
+
+
+def test_a_device_column_names_the_listener_of_each_row(tmp_path: Path) -> None:
+    """Kaspersky Security Center's traffic tables name in a ``Device`` column the machine
+    whose port it is (a Network Agent listens on UDP 15000, a distribution point on TCP
+    13000).  The column was unmapped, and every row drafted as a port of the product: one
+    component listening on all of them, which would open the agents' ports on the
+    distribution point and the other way round."""
+    doc = tmp_path / "ports.csv"
+    code, stderr, product = drafted(
+        doc,
+        "Device,Port number,Protocol\nNetwork Agent,15000,UDP\nDistribution point,13000,TCP\n",
+    )
+    assert code == 0, stderr
+    names = {k: c.name for k, c in product.components.items()}
+    assert [(names[f.destination[0]], [str(p) for p in f.ports or ()]) for f in product.flows] == [
+        ("Network Agent", ["15000"]),
+        ("Distribution point", ["13000"]),
+    ]

@@ -104,7 +104,7 @@ BUILT_IN: Mapping[str, ColumnRole] = {
              direction=Direction.OUTBOUND),
     **_roles(Field.COMPONENT, "component", "components", "servers", "server", "host", "hosts",
              "node", "nodes", "role", "roles", "installed on", "runs on", "host role", "host roles",
-             "node role", "node type"),
+             "node role", "node type", "device", "devices"),
     **_roles(Field.SERVICE, "service", "service name", "services", "app-id",
              "palo alto networks app-id", "application"),
     **_roles(Field.PORT, "port", "ports", "port number", "port numbers", "default port",
