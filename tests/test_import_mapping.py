@@ -60,6 +60,9 @@ def read(text: str, columns: ColumnMap | None = None, fmt: Format = Format.MARKD
         ("Default Target Port", Field.PORT),
         ("*Purpose*", Field.DESCRIPTION),
         ("Number", Field.EXTRA),
+        # Kaspersky Security Center's traffic tables
+        ("Port purpose", Field.DESCRIPTION),
+        ("Device", Field.COMPONENT),
     ],
 )
 def test_vendor_headings_map_to_fields(heading: str, field: Field) -> None:
