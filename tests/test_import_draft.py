@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 from click.testing import CliRunner
+from openpyxl import Workbook
 
 import machine
 from portplan.cli import cli
@@ -466,4 +467,104 @@ def test_a_row_marked_in_no_matrix_column_is_reported_not_drafted_as_always(
         "director",
         None,
         "allocator",
+    ]
+
+
+CATEGORY_ROWS = [
+    ("Port", "Protocol", "Description"),
+    ("Web console (TCP 8080)",),
+    ("8443", "TCP", "Web"),
+    ("TCP 8080",),
+    ("514", "UDP", "Syslog"),
+]
+
+
+def test_a_row_one_cell_spans_is_a_category_never_a_flow(tmp_path: Path) -> None:
+    """A port list whose categories are rows of one cell merged over the whole table (XLSX)
+    or one ``colspan`` cell (HTML): the span copies the category into every column, and the
+    category ``TCP 8080`` was drafted as a flow opening TCP 8080 (its text in the Port, the
+    Protocol and the Description column alike), which no row of the vendor's asks for; the
+    other category was reported as a protocol cell naming no transport.  Such a row is now
+    listed as a category at its place, and never drafted."""
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    for number, row in enumerate(CATEGORY_ROWS, start=1):
+        sheet.append(row)
+        if len(row) == 1:
+            sheet.merge_cells(f"A{number}:C{number}")
+    book.save(tmp_path / "ports.xlsx")
+    cells = "".join(
+        f'<tr><td colspan="3">{r[0]}</td></tr>'
+        if len(r) == 1
+        else "<tr>" + "".join(f"<td>{c}</td>" for c in r) + "</tr>"
+        for r in CATEGORY_ROWS
+    )
+    (tmp_path / "ports.html").write_text(f"<table>{cells}</table>")
+    for name, places in (("ports.xlsx", ("Sheet!A2", "Sheet!A4")), ("ports.html", ("1:", "1:"))):
+        doc = tmp_path / name
+        code, _stdout, stderr = run(str(doc), "-o", str(tmp_path / f"{name}.yaml"))
+        product = load_product(tmp_path / f"{name}.yaml")
+        assert code == 1, stderr
+        assert [(f.protocol.value, [str(p) for p in f.ports or ()]) for f in product.flows] == [
+            ("tcp", ["8443"]),
+            ("udp", ["514"]),
+        ], name
+        lines = [line for line in stderr.splitlines() if line.startswith(str(doc))]
+        assert len(lines) == 2, stderr
+        texts = ("Web console (TCP 8080)", "TCP 8080")
+        for line, place, text in zip(lines, places, texts, strict=True):
+            assert line.startswith(f"{doc}:{place}"), line
+            assert f"{text!r}: a row of one cell spanning the whole table" in line, line
+
+
+def test_a_heading_naming_where_its_connections_come_from_is_never_a_listener(
+    tmp_path: Path,
+) -> None:
+    """Jamf Pro's page lists its ports under "Network Connections to the Jamf Pro Server" and
+    "Connections from the Jamf Pro Server", with no source or destination column.  The rows
+    of the second table, the server connecting out (to its MySQL database on 3306), were
+    drafted as ports any client reaches on the product: an inbound 3306 the vendor never
+    opened.  A heading "connections from X" now makes its rows outbound from X (the
+    destination unnamed, and said so); "connections to X" makes X the listener."""
+    page = (
+        "<h1>Network Ports Used by Jamf Pro</h1>"
+        "<h2>Network Connections to the Jamf Pro Server</h2>"
+        "<table><tr><th>Port</th><th>Protocol</th><th>Description</th></tr>"
+        "<tr><td>8443</td><td>TCP</td><td>Web app</td></tr></table>"
+        "<h2>Connections from the Jamf Pro Server</h2>"
+        "<table><tr><th>Port</th><th>Protocol</th><th>Description</th></tr>"
+        "<tr><td>3306</td><td>TCP</td><td>Its MySQL database</td></tr></table>"
+    )
+    doc = tmp_path / "ports.html"
+    code, stderr, product = drafted(doc, page)
+    assert code == 1, stderr
+    server = next(k for k, c in product.components.items() if c.name == "Jamf Pro Server")
+    web, mysql = product.flows
+    assert (web.source, web.destination, [str(p) for p in web.ports or ()]) == (
+        ("any",),
+        (server,),
+        ["8443"],
+    )
+    assert mysql.source == (server,) and server not in mysql.destination
+    assert [str(p) for p in mysql.ports or ()] == ["3306"]
+    assert "the row is outbound from 'Jamf Pro Server' but names no destination" in stderr
+
+
+def test_a_device_column_names_the_listener_of_each_row(tmp_path: Path) -> None:
+    """Kaspersky Security Center's traffic tables name in a ``Device`` column the machine
+    whose port it is (a Network Agent listens on UDP 15000, a distribution point on TCP
+    13000).  The column was unmapped, and every row drafted as a port of the product: one
+    component listening on all of them, which would open the agents' ports on the
+    distribution point and the other way round."""
+    doc = tmp_path / "ports.csv"
+    code, stderr, product = drafted(
+        doc,
+        "Device,Port number,Protocol\nNetwork Agent,15000,UDP\nDistribution point,13000,TCP\n",
+    )
+    assert code == 0, stderr
+    names = {k: c.name for k, c in product.components.items()}
+    assert [(names[f.destination[0]], [str(p) for p in f.ports or ()]) for f in product.flows] == [
+        ("Network Agent", ["15000"]),
+        ("Distribution point", ["13000"]),
     ]

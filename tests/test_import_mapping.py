@@ -60,6 +60,9 @@ def read(text: str, columns: ColumnMap | None = None, fmt: Format = Format.MARKD
         ("Default Target Port", Field.PORT),
         ("*Purpose*", Field.DESCRIPTION),
         ("Number", Field.EXTRA),
+        # Kaspersky Security Center's traffic tables
+        ("Port purpose", Field.DESCRIPTION),
+        ("Device", Field.COMPONENT),
     ],
 )
 def test_vendor_headings_map_to_fields(heading: str, field: Field) -> None:
@@ -271,3 +274,15 @@ def test_a_column_of_x_marks_is_a_matrix_column_of_conditions() -> None:
     both = result.tables[0].rows[2]
     assert [v.heading for v in both.of(Field.CONDITION) if v.text] == ["Director", "Allocator"]
     assert [u.column for u in result.unread] == ["Vendor tag"]
+
+
+def test_a_column_that_answers_yes_is_no_matrix_of_conditions() -> None:
+    """Microsoft 365's ``ER`` column (supported over ExpressRoute) says ``Yes`` on every row of
+    the Exchange Online table: an answer to the question its heading asks, not a mark that the
+    rows apply only where ``ER`` does.  It was read as a matrix column, and every flow of the
+    table drafted under a feature 'ER' the vendor never wrote; it is reported unmapped."""
+    result = read(
+        "| ID | ER | Ports |\n|---|---|---|\n| 1 | Yes | 443/tcp |\n| 4 | yes | 25/tcp |\n"
+    )
+    assert [r.field if r else None for r in result.tables[0].roles] == [None, None, Field.PORT]
+    assert [u.column for u in result.unread] == ["ID", "ER", "ID", "ER"]

@@ -42,10 +42,12 @@ from portplan.importer.direction import (
     Arrow,
     Direction,
     DirectionReading,
+    TitleEnd,
     format_direction,
     read_direction,
     split_arrow,
     title_direction,
+    title_end,
 )
 from portplan.importer.interpret import (
     Import,
@@ -93,6 +95,7 @@ __all__ = [
     "SourceDocument",
     "Table",
     "TableReading",
+    "TitleEnd",
     "Transport",
     "Unread",
     "Value",
@@ -111,6 +114,7 @@ __all__ = [
     "read_source",
     "split_arrow",
     "title_direction",
+    "title_end",
 ]
 
 #: File name endings and the format they name.

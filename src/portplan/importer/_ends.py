@@ -10,7 +10,9 @@ The shapes vendors use, in the order they are tried:
   from it to the peer, two-way rows both;
 - a listener list (Port, Protocol, Description; perhaps Servers or Component): any client
   reaches the row's component on the port; an outbound row names no one it goes to, which the
-  draft says (:attr:`Ends.missing`).
+  draft says (:attr:`Ends.missing`); under a heading that names one end (``Connections from
+  X``, ``Connections to X``) and without a component column, X is where the rows come from or
+  the listener.
 
 Names are as written; the caller turns them into components.  ``*`` is any client.
 """
@@ -105,6 +107,12 @@ def ends_of(reading: TableReading, row: ImportedRow, product: str) -> Ends:
             "direction column, or map the peer column as source or destination",
             unpaired=(*peers, *seen_from),
         )
+    end = reading.end
+    if end is not None and not own and direction is None:  # Connections from/to X
+        if end.direction is Direction.OUTBOUND:
+            pair = ((end.name,), (UNNAMED,))
+            return Ends(pairs=(pair,), traffic=("outbound",), missing=end.name)
+        return Ends(pairs=(((ANY_NAME,), (end.name,)),), traffic=("inbound",))
     listen = ((ANY_NAME,), seen_from)
     out = (seen_from, (UNNAMED,))
     if direction is Direction.OUTBOUND:

@@ -21,10 +21,12 @@ __all__ = [
     "Arrow",
     "Direction",
     "DirectionReading",
+    "TitleEnd",
     "format_direction",
     "read_direction",
     "split_arrow",
     "title_direction",
+    "title_end",
 ]
 
 
@@ -69,6 +71,12 @@ _PAREN = re.compile(r"\(([^()]*)\)")
 _STATED = re.compile(
     r"\b(?:in|out)bound\b|\bincoming\b|\boutgoing\b|\bingress\b|\begress\b"
     r"|\bbi-?directional\b|\b(?:two|2)-way\b|<-|->|[↔→←]",
+    re.IGNORECASE,
+)
+#: ``Connections from the Jamf Pro Server``, ``Network Connections to the Jamf Pro Server``
+_TITLE_END = re.compile(
+    r"^\s*(?:[\w-]+\s+){0,3}?(?:connections?|traffic|communications?)\s+(from|to)\s+"
+    r"(?:the\s+)?(\S.*?)[\s.:]*$",
     re.IGNORECASE,
 )
 _ARROW = re.compile(r"\s(<\s?-{1,2}\s?>|-{1,2}\s?>|<\s?-{1,2}|[↔→←])\s")
@@ -201,3 +209,22 @@ def title_direction(title: str) -> Direction | None:
         return Direction.BOTH
     named = {_WORDS[w.lower()] for w in _TITLE_WORDS.findall(rest)}
     return None if named - {first} else first
+
+
+@dataclass(frozen=True, slots=True)
+class TitleEnd:
+    """The one end a heading names its rows' connections by: ``Connections from X`` are
+    ``outbound`` from X, ``Connections to X`` ``inbound`` to X."""
+
+    name: str
+    direction: Direction
+
+
+def title_end(title: str) -> TitleEnd | None:
+    """The end ``title`` names (``Connections from the Jamf Pro Server``); ``None`` for any
+    other heading, and for one that names a second end (``Connections from A to B``)."""
+    match = _TITLE_END.match(normalise(title))
+    if match is None or re.search(r"\b(?:from|to)\b", match.group(2), re.IGNORECASE):
+        return None
+    way = Direction.OUTBOUND if match.group(1).lower() == "from" else Direction.INBOUND
+    return TitleEnd(name=title[match.start(2) : match.end(2)], direction=way)

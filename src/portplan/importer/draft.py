@@ -242,6 +242,8 @@ class _Builder:
             self.row(reading, section["id"], row)
 
     def row(self, reading: TableReading, section: str, row: ImportedRow) -> None:
+        if row.category:  # the reading listed it: a heading inside the table, no flow
+            return
         descriptions = row.texts(Field.DESCRIPTION)
         purpose = one_line(descriptions[0]) if descriptions else ""
         service = _one(row.texts(Field.SERVICE))

@@ -21,9 +21,11 @@ from portplan.importer.direction import (
     Arrow,
     Direction,
     DirectionReading,
+    TitleEnd,
     read_direction,
     split_arrow,
     title_direction,
+    title_end,
 )
 from portplan.importer.ports import Alternative, PortExpression, PortTerm, Transport
 from portplan.importer.protocols import ProtocolReading, read_protocols
@@ -79,8 +81,10 @@ class ImportedRow:
     the table's title says; ``None`` when nothing says."""
 
     row: Row
-    values: tuple[Value, ...]
+    values: tuple[Value, ...] = ()
     direction: DirectionReading | None = None
+    #: a row of one cell spanning the whole table: a category heading, reported, never a flow
+    category: bool = False
 
     @property
     def number(self) -> int:
@@ -105,6 +109,7 @@ class TableReading:
     rows: tuple[ImportedRow, ...]
     direction: Direction | None = None
     arrow: Arrow | None = None
+    end: TitleEnd | None = None  #: the end its title names (``Connections from X``)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -135,8 +140,10 @@ class _Report:
         )
 
 
-#: what a cell of a matrix column says when its row applies (Tableau's "TYPE OF INSTALLATION")
-MARKS = frozenset({"x", "✓", "✔", "●", "•", "yes", "y"})
+#: what a cell of a matrix column says when its row applies (Tableau's "TYPE OF INSTALLATION");
+#: not ``Yes``, which answers the question a heading asks (Microsoft 365's ``ER``: supported
+#: over ExpressRoute) and says nothing of where the row applies
+MARKS = frozenset({"x", "✓", "✔", "●", "•"})
 
 
 def _marks(table: Table, index: int) -> ColumnRole | None:
@@ -182,6 +189,7 @@ def interpret(document: SourceDocument, columns: ColumnMap | None = None) -> Imp
                 rows=rows,
                 direction=direction,
                 arrow=split_arrow(title) if title else None,
+                end=title_end(title) if title else None,
             )
         )
     for part in document.hidden:  # what the author hid is not read, and is said so
@@ -199,6 +207,15 @@ def _row(
     title_direction: Direction | None,
     report: _Report,
 ) -> ImportedRow:
+    if _category(row):
+        first = row.cells[0]
+        report.add(
+            first,
+            "",
+            f"{first.text!r}: a row of one cell spanning the whole table is a heading inside it "
+            "(a category of the rows below), read as no flow; model what it says of them by hand",
+        )
+        return ImportedRow(row=row, category=True)
     values: list[Value] = []
     for index, (cell, role) in enumerate(zip(row.cells, roles, strict=False)):
         heading = _heading(table, index)
@@ -245,6 +262,19 @@ def _row(
     if direction is None and title_direction is not None:
         direction = DirectionReading(direction=title_direction, text=table.title or "")
     return ImportedRow(row=row, values=tuple(done), direction=direction)
+
+
+def _category(row: Row) -> bool:
+    """Whether the row is one cell written in it and spanning every column (a merged XLSX
+    cell, an HTML ``colspan``): a category heading inside the table, whose copies in the Port,
+    Protocol and Description columns alike are no reading of a port."""
+    first, *rest = row.cells
+    return (
+        bool(rest)
+        and first.origin is None
+        and bool(first.text)
+        and all(c.origin == first.where for c in rest)
+    )
 
 
 def _outbound(role: ColumnRole) -> bool:
