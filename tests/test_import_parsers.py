@@ -181,6 +181,8 @@ def test_a_condition_a_list_and_an_otherwise_in_one_cell() -> None:
         ("TCP, ICMP", "protocol tcp without a port after it"),
         ("configurable", "'configurable' without a port"),
         ("TCP/ICMP 80", "ICMP named together with TCP or UDP"),
+        # written alone before a port, ICMP/TCP gave that port both: 80/icmp/tcp, printed ICMP
+        ("ICMP/tcp, 80", "ICMP named together with TCP or UDP"),
         ("ICMP type 300", "ICMP type must be a number from 0 to 255"),
         ("if the moon is full", "condition 'if the moon is full' gives no port"),
         ("Note 2 Alternate port", "could not read 'Note 2 Alternate port'"),
@@ -412,6 +414,7 @@ def test_no_word_of_a_cell_is_lost(cell: str) -> None:
 @given(cells)
 @example("netcat UDP/53 443 TCP")  # words around a faulted number name no port
 @example("80 unless UDP/53 443 80")  # a condition around a faulted number leaves it out
+@example("ICMP /tcp , 80")  # ICMP and TCP alone before a port: not both the port's
 def test_the_canonical_form_of_any_reading_reads_back_to_it(cell: str) -> None:
     """Whatever a cell holds, what was read of it prints in a form that reads back the same,
     without a fault: the printed form is a faithful record of the reading."""

@@ -358,6 +358,8 @@ class Reader(TermReader):
                 elif protocols and units:  # 443 TCP: a protocol after the port
                     carry = ()
                     units[-1] = [[with_protocols(t, protocols) for t in o] for o in units[-1]]
+                elif Transport.ICMP in protocols:  # ICMP/TCP, 80: no port is ICMP's
+                    self.fault(toks[start:], "ICMP named together with TCP or UDP")
                 elif protocols:
                     item.carry = protocols  # TCP, UDP 53: a protocol alone is for what follows
                     item.protocols_only = True
