@@ -239,3 +239,25 @@ def test_matrix_against_policies_marks_every_hosts_rows_by_its_own_policy() -> N
     assert alone == {"idm01": {"yes"}, "pa01": {"yes"}}
     assert permitted_by_host("idm01", "pa01") == alone
     assert permitted_by_host("pa01", "idm01") == alone
+
+
+def test_egress_of_policies_is_refused_not_judged_open(tmp_path: Path) -> None:
+    """`rules -t kubernetes --egress` writes policies that deny what the plan does not send
+    (`egress: []` where nothing leaves the pods); their egress rules are not read, and
+    `audit --egress` said "no chain on the output hook (everything passes)" of them."""
+    deployment = str(examples.EXAMPLES / "smart-id-k8s.yaml")
+    policies = tmp_path / "prod.yaml"
+    runner = CliRunner()
+    made = runner.invoke(
+        cli, ["rules", deployment, "-t", "kubernetes", "--egress", "-o", str(policies)]
+    )
+    assert made.exit_code == 0, made.output
+    assert "  egress: []" in policies.read_text()  # msg01 sends nothing: it is let out nowhere
+    args = ["audit", deployment, "--host", "msg01", "--ruleset", f"kubernetes:{policies}"]
+    audited = runner.invoke(cli, [*args, "--egress"])
+    assert audited.exit_code == 2, audited.output
+    assert "egress rules of NetworkPolicies are not read" in audited.output
+    assert "everything passes" not in audited.output
+    # without --egress the ingress is audited as ever: the policies hold the plan exactly
+    plain = runner.invoke(cli, args)
+    assert plain.exit_code == 0, plain.output

@@ -12,8 +12,8 @@ the deployment's hosts of the same cluster whose labels they select (their addre
 the pods; the pods of a host known by name only are unreadable, and may be any address).
 Selectors are read with their ``matchExpressions`` (``In``, ``NotIn``, ``Exists``,
 ``DoesNotExist``).  Read as unreadable: a ``namespaceSelector`` on labels other than
-``kubernetes.io/metadata.name``, named ports.  Egress rules are not read (``--egress`` is not
-audited for this platform).
+``kubernetes.io/metadata.name``, named ports.  Egress rules are not read (``--egress`` is
+refused for this platform: :func:`~portplan.audit.ruleset.audit_ruleset`).
 """
 
 from __future__ import annotations

@@ -349,6 +349,13 @@ def audit_ruleset(
     ``boundary`` (source zone, destination zone), a zone firewall's filter with the rows that
     cross it (``host`` then names the boundary in the findings)."""
     _refuse_other_kind(ruleset, boundary=boundary is not None)
+    if egress and ruleset.platform == "kubernetes":
+        # the policies' egress rules are not read: the way out would be judged open to all
+        raise AuditError(
+            f"{', '.join(ruleset.files)}: the egress rules of NetworkPolicies are not read, so "
+            "--egress cannot audit what the pods send (it would judge everything let out): "
+            "audit them without --egress, which compares their ingress with the plan"
+        )
     result = AuditResult(
         host=host, subject="ruleset", platform=ruleset.platform, files=ruleset.files
     )
