@@ -788,3 +788,30 @@ def test_a_network_that_only_sends_now_is_not_said_to_be_in_no_row(tmp_path: Pat
         "host clients is a network of machines that no row of the new plan ends on (it only "
         "sends), so the new plan writes no ruleset for it"
     ) in said
+
+
+def test_a_networkpolicy_the_new_plan_does_not_write_is_warned_of(tmp_path: Path) -> None:
+    """A NetworkPolicy is named after its host, in the host's namespace: after a rename, a
+    move to another namespace or cluster, or `kubernetes:` taken away, `kubectl apply -f` of
+    the new policies leaves the old one in force with its openings. diff said nothing of it
+    (a rename only warned of a machine's ruleset)."""
+    source = examples.EXAMPLES / "smart-id-k8s.yaml"
+    deployment = yaml.safe_load(source.read_text())
+    hosts = deployment["hosts"]
+    hosts["pa01"]["kubernetes"]["namespace"] = "access"
+    del hosts["msg01"]["kubernetes"]
+    shutil.copytree(examples.EXAMPLES / "products", tmp_path / "products")
+    new = tmp_path / "smart-id-k8s.yaml"
+    new.write_text(yaml.safe_dump(deployment, sort_keys=False))
+    code, _out, err = run("diff", str(source), str(new))
+    assert code == 1, err
+    said = " ".join(err.split())
+    for host in ("pa01", "msg01"):
+        assert (
+            f"the NetworkPolicy portplan-{host} in namespace smart-id of cluster prod is not "
+            "in the new plan's policies, and `kubectl apply -f` of them leaves it in force "
+            f"with its openings: delete it (kubectl delete networkpolicy portplan-{host} -n "
+            "smart-id)"
+        ) in said
+    assert said.count("NetworkPolicy") == 2  # idm01 and the others keep theirs
+    assert "writes no ruleset" not in said  # no machine's ruleset is left behind here

@@ -80,12 +80,14 @@ def _load(
 
 
 def _warn_of_rulesets_left(old: Plan, new: Plan) -> None:
-    """Name each host that gets a ruleset in ``old`` and none in ``new``: what was applied
-    there keeps filtering, and keeps its openings, until someone replaces or removes it; no
-    change of the report does that."""
+    """Name each host that gets a ruleset in ``old`` and none in ``new``, and each
+    NetworkPolicy ``old`` writes that ``new`` does not: what was applied keeps filtering, and
+    keeps its openings, until someone replaces or removes it; no change of the report does
+    that (``kubectl apply -f`` never deletes a policy the file no longer holds)."""
     keeps = set(rule_hosts(new))
+    policies = _policies(new)
     for host in rule_hosts(old):
-        if host in keeps:
+        if host in keeps or old.hosts[host].kubernetes is not None:  # (pods: their policy)
             continue
         if host not in new.hosts:
             why = "is no longer in the deployment"
@@ -102,6 +104,28 @@ def _warn_of_rulesets_left(old: Plan, new: Plan) -> None:
             host,
             why,
         )
+    for cluster, namespace, host in _policies(old):
+        if (cluster, namespace, host) not in policies:
+            log.warning(
+                "the NetworkPolicy portplan-%s in namespace %s of cluster %s is not in the new "
+                "plan's policies, and `kubectl apply -f` of them leaves it in force with its "
+                "openings: delete it (kubectl delete networkpolicy portplan-%s -n %s)",
+                host,
+                namespace,
+                cluster,
+                host,
+                namespace,
+            )
+
+
+def _policies(plan: Plan) -> dict[tuple[str, str, str], None]:
+    """The NetworkPolicies ``rules -t kubernetes`` writes for ``plan``: (cluster, namespace,
+    host), in plan order."""
+    return {
+        (k8s.cluster, k8s.namespace, name): None
+        for name, host in plan.hosts.items()
+        if (k8s := host.kubernetes) is not None and host.managed
+    }
 
 
 @click.command("diff")
