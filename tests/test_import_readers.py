@@ -90,7 +90,8 @@ def test_markdown_cells_escape_pipes_break_lines_pad_and_spill() -> None:
 
 def test_markdown_text_is_read_as_it_shows_escapes_and_entities_undone() -> None:
     # CommonMark: a backslash before punctuation and an entity are the character; inside a
-    # code span both stay as written, and an escaped backtick opens no span
+    # code span both stay as written (the span shows without its backticks), and an escaped
+    # backtick opens no span
     doc = markdown(
         "# Ports of A \\& B &amp; C\n\nAll \\*listed\\* &lt;here>.\n\n"
         "| Port | Notes |\n|---|---|\n"
@@ -99,7 +100,33 @@ def test_markdown_text_is_read_as_it_shows_escapes_and_entities_undone() -> None
     (table,) = doc.tables
     assert table.section == ("Ports of A & B & C",)
     assert table.notes == ("All *listed* <here>.",)
-    assert table.rows[0].cells[1].text == "[optional] & `C:\\a\\_b &amp;` `x` AB &nosuch;"
+    assert table.rows[0].cells[1].text == "[optional] & C:\\a\\_b &amp; `x` AB &nosuch;"
+
+
+def test_markdown_emphasis_shows_without_its_markers() -> None:
+    """Microsoft writes a cell's transports in bold (``**TCP:** 443, 80<BR>**UDP:** 443``):
+    the markers were kept, the cell was reported unread and the draft had no flows.  Emphasis
+    now reads as it shows, by CommonMark's rules: a ``*`` or ``_`` that opens or closes
+    nothing (a footnote mark, a mark after a number, a name's underscore) stays text, and a
+    code span keeps its text verbatim, a ``<br>`` in it too."""
+    doc = markdown(
+        "# Ports of **A** and __B__\\*\\*\n\nSee *the note* (*) and _this_ one; snake_case_name "
+        "**.\n\n"
+        "| Port | Notes |\n|---|---|\n"
+        "| **TCP:** 443, 80<BR>**UDP:** 443 | ***both*** |\n"
+        "| 5* | disabled (8501)* |\n"
+        "| * | (**) `a **b** <br> c` |\n"
+        "| 8080 | *a<br>b* **x** _y_z __init__ |\n"
+    )
+    (table,) = doc.tables
+    assert table.section == ("Ports of A and B**",)
+    assert table.notes == ("See the note (*) and this one; snake_case_name **.",)
+    assert [[c.text for c in row.cells] for row in table.rows] == [
+        ["TCP: 443, 80\nUDP: 443", "both"],
+        ["5*", "disabled (8501)*"],
+        ["*", "(**) a **b** <br> c"],
+        ["8080", "a\nb x _y_z init"],
+    ]
 
 
 def test_markdown_blockquotes_are_read_without_their_marks() -> None:

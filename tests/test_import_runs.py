@@ -121,3 +121,30 @@ def test_a_struck_through_transport_in_markdown_is_reported(tmp_path: Path) -> N
     assert [u.message for u in reading.unread] == [
         "column 'Protocol': could not read '~~UDP~~': struck-through text"
     ]
+
+
+def test_a_bold_transport_in_markdown_is_read(tmp_path: Path) -> None:
+    """Microsoft 365's endpoint tables write ``**TCP:** 443, 80<BR>**UDP:** 443``: the bold
+    markers were kept, ``**TCP:** 443`` was reported unread, 80 had no transport, and the
+    draft had no flows.  The cell now reads as it shows; a footnote mark ``*`` after a port
+    is no emphasis and is still reported."""
+    page = tmp_path / "ports.md"
+    page.write_text(
+        "| Addresses | Ports |\n|---|---|\n"
+        "| `*.example.com` | **TCP:** 443, 80<BR>**UDP:** 443 |\n"
+        "| `mail.example.com` | __TCP:__ 25 |\n"
+        "| `x.example.com` | **TCP:** 8443* |\n"
+    )
+    reading = import_document(page)
+    values = [row.of(Field.PORT)[0] for row in reading.tables[0].rows]
+    assert [
+        (v.text, [f"{t.ports}/{'+'.join(t.protocols)}" for t in v.ports.terms] if v.ports else [])
+        for v in values
+    ] == [
+        ("TCP: 443, 80\nUDP: 443", ["443/tcp", "80/tcp", "443/udp"]),
+        ("TCP: 25", ["25/tcp"]),
+        ("TCP: 8443*", ["8443/tcp"]),
+    ]
+    assert [u.message for u in reading.unread if "Ports" in u.message] == [
+        "column 'Ports': could not read '*'"
+    ]

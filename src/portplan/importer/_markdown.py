@@ -3,21 +3,23 @@ and the paragraphs around them as notes.
 
 A table is a line holding ``|`` followed by a delimiter line (``|---|:---:|``) with as many
 cells; its rows run to the first blank line or line without ``|``.  ``\\|`` is a pipe inside a
-cell, ``<br>`` a line break.  Fenced code blocks and HTML comments are not text of the
-document and are skipped; a blockquote's marks (``> ``) are not text either, and a table or
-paragraph inside one reads as any other.  Front matter (a YAML block between ``---`` lines, or
-TOML between ``+++``, on the document's first line) is no text either: its ``title`` is the
-document's heading.  A heading's attributes after it (``## Nodes {#node}``) are not its title.
-Tabs (MDX, Docusaurus: ``<Tabs groupId="cni">`` and ``<TabItem value="Canal">`` on lines of
-their own) are no text: a table inside a tab is titled by it and holds only in that tab.
+cell, ``<br>`` a line break.  Cells, headings and paragraphs read as they show
+(:mod:`._inline`: emphasis without its markers, code spans without their backticks).  Fenced
+code blocks and HTML comments are not text of the document and are skipped; a blockquote's
+marks (``> ``) are not text either, and a table or paragraph inside one reads as any other.
+Front matter (a YAML block between ``---`` lines, or TOML between ``+++``, on the document's
+first line) is no text either: its ``title`` is the document's heading.  A heading's
+attributes after it (``## Nodes {#node}``) are not its title.  Tabs (MDX, Docusaurus:
+``<Tabs groupId="cni">`` and ``<TabItem value="Canal">`` on lines of their own) are no text: a
+table inside a tab is titled by it and holds only in that tab.
 """
 
 from __future__ import annotations
 
-import html
 import re
 from collections.abc import Iterator
 
+from portplan.importer._inline import as_text
 from portplan.importer._limits import MAX_COLUMNS, CellCount, TooLarge
 from portplan.importer._tables import Outline, RawCell, Tab, Table, Where, clean_text
 
@@ -30,7 +32,6 @@ _SETEXT = re.compile(r"^ {0,3}(=+|-+)[ \t]*$")
 _FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
 _DELIMITER_CELL = re.compile(r"^\s*:?-+:?\s*$")
 _LIST_ITEM = re.compile(r"^ {0,3}(?:[-*+]|\d{1,9}[.)])[ \t]+")
-_BREAK = re.compile(r"<br\s*/?>", re.IGNORECASE)
 _COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)
 _QUOTE = re.compile(r"^(?: {0,3}>[ \t]?)+")
 _TAG = re.compile(r"^ {0,3}<(/?)(Tabs|TabItem)\b((?:[^>\"']|\"[^\"]*\"|'[^']*')*)>[ \t]*$")
@@ -78,40 +79,6 @@ def _blank_comments(text: str) -> str:
     return _COMMENT.sub(lambda m: re.sub(r"[^\n]", " ", m.group(0)), text)
 
 
-#: read from left to right: a backslash escape of ASCII punctuation, an HTML entity (named,
-#: decimal, hexadecimal), or a run of backticks that may open a code span
-_INLINE = re.compile(
-    r"\\([!-/:-@\[-`{-~])"
-    r"|&(?:#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});"
-    r"|(`+)"
-)
-
-
-def as_text(markdown: str) -> str:
-    """Inline Markdown as the text it shows: ``\\[`` is ``[``, ``&amp;`` is ``&``; a code
-    span (a run of backticks, closed by a run as long) keeps its text as written, as
-    CommonMark has it."""
-    parts = []
-    position = 0
-    while match := _INLINE.search(markdown, position):
-        parts.append(markdown[position : match.start()])
-        position = match.end()
-        if match.group(1):
-            parts.append(match.group(1))
-        elif match.group(2):
-            run = match.group(2)
-            closing = re.compile(f"(?<!`){run}(?!`)").search(markdown, position)
-            if closing is None:
-                parts.append(run)
-            else:
-                parts.append(markdown[match.start() : closing.end()])
-                position = closing.end()
-        else:
-            parts.append(html.unescape(match.group(0)))
-    parts.append(markdown[position:])
-    return "".join(parts)
-
-
 def _split_row(line: str, file: str, number: int) -> list[RawCell]:
     """The cells of one table line, each with the column where its text starts."""
     cells: list[RawCell] = []
@@ -134,7 +101,7 @@ def _split_row(line: str, file: str, number: int) -> list[RawCell]:
             offset = len(raw) - len(raw.lstrip())
             cells.append(
                 RawCell(
-                    text=clean_text(as_text(_BREAK.sub("\n", raw))),
+                    text=clean_text(as_text(raw, breaks=True)),
                     where=Where(file=file, line=number, column=start + offset + 1),
                 )
             )

@@ -33,17 +33,36 @@ __all__ = [
 
 #: what Markdown would read as markup inside a line: a backslash escape, an entity, raw HTML,
 #: a link or image (``[text](url)`` shows the text and hides where it leads; an escaped ``[``
-#: opens none), a code span (where the other escapes would show); ``>`` alone opens nothing
-#: inside a line, so it stays as written
+#: opens none), a code span (where the other escapes would show), emphasis (``*``; ``_`` in
+#: :func:`_md_inline`); ``>`` alone opens nothing inside a line, so it stays as written
 _MD_INLINE = str.maketrans(
-    {"\\": "\\\\", "&": "&amp;", "<": "&lt;", "[": "\\[", "]": "\\]", "`": "\\`"}
+    {
+        "\\": "\\\\",
+        "&": "&amp;",
+        "<": "&lt;",
+        "[": "\\[",
+        "]": "\\]",
+        "`": "\\`",
+        "*": "\\*",
+    }
 )
+#: a run of ``_``: emphasis unless it stands between two letters or digits (``snake_case``
+#: shows as written, and stays so)
+_MD_UNDERSCORES = re.compile(r"_+")
 #: what starts a block at the beginning of a line: a heading, quote, list, rule, fence, table
 _MD_BLOCK = re.compile(r"[#>+*=|`~_-]|[0-9]+[.)]")
 
 
 def _md_inline(text: str) -> str:
-    return one_line(text).translate(_MD_INLINE)
+    line = one_line(text).translate(_MD_INLINE)
+
+    def underscores(run: re.Match[str]) -> str:
+        before, after = line[run.start() - 1 : run.start()], line[run.end() : run.end() + 1]
+        if before.isalnum() and after.isalnum():
+            return run.group(0)
+        return "\\_" * len(run.group(0))
+
+    return _MD_UNDERSCORES.sub(underscores, line)
 
 
 def markdown_line(text: str) -> str:
