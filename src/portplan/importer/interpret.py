@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 
 from portplan.importer._lexer import one_version_icmp, tokens
 from portplan.importer._portread import read_ports
+from portplan.importer._rowprotocol import row_protocol
 from portplan.importer._tables import Cell, Row, SourceDocument, Table, Where
 from portplan.importer.columns import ColumnMap, ColumnRole, Field
 from portplan.importer.direction import (
@@ -313,14 +314,15 @@ def _unmarked(
 
 
 def _protocol_value(values: list[Value], report: _Report) -> tuple[Value, ProtocolReading] | None:
-    """The row's protocol cell and its reading (the first protocol column with text)."""
-    for value in values:
-        if value.field is Field.PROTOCOL and value.text:
-            reading = read_protocols(value.text)
-            for fault in reading.faults:
-                report.add(value.cell, value.heading, f"column {value.heading!r}: {fault.message}")
-            return value, reading
-    return None
+    """The row's protocol cell and what every protocol cell with text says (:mod:`._rowprotocol`:
+    ``Protocol`` beside ``Transport``)."""
+    written = [v for v in values if v.field is Field.PROTOCOL and v.text]
+    if not written:
+        return None
+    read = row_protocol([(v.heading, v.text) for v in written])
+    for index, message in read.faults:
+        report.add(written[index].cell, written[index].heading, message)
+    return written[read.index], read.reading
 
 
 def _ports(

@@ -34,6 +34,7 @@ from portplan.importer._lexer import (
 from portplan.importer.ports import Fault, Transport
 
 __all__ = [
+    "NAMES_NO_TRANSPORT",
     "STANDARD_TRANSPORTS",
     "NamedProtocol",
     "ProtocolReading",
@@ -55,6 +56,8 @@ STANDARD_TRANSPORTS: dict[str, Transport] = {
     **dict.fromkeys(("snmp", "ntp", "tftp", "radius", "http/3", "quic"), Transport.UDP),
 }  # fmt: skip
 _EMPTY = frozenset({"", "-", "--", "n/a", "na", "none"})
+#: the end of the fault of a cell that names no transport (``IPC``)
+NAMES_NO_TRANSPORT = "names no transport protocol (tcp, udp or icmp)"
 #: words that take a transport away (``TCP, not UDP``): the cell cannot be read as a list
 _NEGATIONS = frozenset({"not", "no", "except", "excluding", "without", "never", "nor"})
 #: words that make a transport conditional (``TCP, UDP optional``): no application's name
@@ -316,8 +319,7 @@ def read_protocols(text: str) -> ProtocolReading:
             Fault(
                 start=0,
                 end=len(text),
-                message=f"{' '.join(text.split())!r} names no transport protocol "
-                "(tcp, udp or icmp)",
+                message=f"{' '.join(text.split())!r} {NAMES_NO_TRANSPORT}",
             ),
         )
     return ProtocolReading(
