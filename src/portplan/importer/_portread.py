@@ -48,6 +48,7 @@ from portplan.importer._portscan import (
     with_protocols,
 )
 from portplan.importer._portterms import TermReader
+from portplan.importer._prose import without_prose
 from portplan.importer.ports import Alternative, Fault, PortExpression, PortTerm, Transport
 from portplan.model.ports import MAX_PORT
 
@@ -461,7 +462,7 @@ def read_ports(text: str) -> PortExpression:
     if " ".join(text.lower().split()) in NONE:
         return PortExpression(none=True, text=text)
     reader = Reader(text)
-    toks = _unstruck(text, toks, reader)
+    toks = without_prose(text, _unstruck(text, toks, reader), reader.faults)
     alternatives = reader.expression(reader.between(reader.thousands(toks))) if toks else []
     return PortExpression(
         alternatives=tuple(alternatives),

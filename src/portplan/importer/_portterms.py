@@ -35,13 +35,12 @@ from portplan.importer._portscan import (
     with_protocols,
     without_protocol_parens,
 )
+from portplan.importer._prose import is_prose, prose_fault
 from portplan.importer.ports import Alternative, Fault, PortParameter, PortTerm, Transport
 from portplan.model.ports import MAX_PORT, MIN_PORT, PortRange
 
 __all__ = ["TermReader"]
 
-#: the end of one sentence and the start of the next
-_SENTENCES = re.compile(r"[.!?]\s+[A-Z]")
 #: what a footnote mark in brackets looks like: [1], [a], [*], and Markdown's [^1], [^note]
 _MARK = re.compile(r"[0-9]+|[A-Za-z]|[^A-Za-z0-9\s]+|\^\S+")
 
@@ -460,8 +459,8 @@ class TermReader:
         if not name:
             self.fault(name_toks, f"{self.words(name_toks)!r} names protocols but no port")
             return [], end
-        if _SENTENCES.search(name):  # a remark that strayed into the port column
-            self.fault(name_toks, f"{name!r} is prose, not a port")
+        if is_prose(self.text, name_toks, name=True):  # a remark that strayed into the port column
+            self.faults.append(prose_fault(self.text, name_toks))
             return [], end
         first, last = name_toks[0].start, name_toks[-1].end
         if any(f.start < last and first < f.end for f in self.faults):  # no name around it

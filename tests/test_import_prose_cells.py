@@ -1,0 +1,91 @@
+"""Prose the vendor wrote in a port cell or a destination cell (Microsoft Defender for IoT's
+networking requirements) is reported as unread, never drafted as ports or components."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from portplan.cli import cli
+from portplan.importer._portread import read_ports
+from portplan.importer.ports import PortRange
+
+#: Defender for IoT's Tunneling row, its port cell as the vendor writes it
+TUNNELING = (
+    "9000\n\nIn addition to port 443\n\nAllows access from the sensor, or end user, to the OT "
+    "sensor\n\nPort 22 from the sensor to the OT sensor"
+)
+
+
+def test_sentences_in_a_port_cell_are_faults_never_parameters_or_alternatives() -> None:
+    """The cell read as ``9000, [Allows access from the sensor] or [end user], 22``: two
+    parameters made of prose, split at the sentence's ``or`` into alternatives."""
+    expression = read_ports(TUNNELING)
+    assert [[t.ports for t in a.terms] for a in expression.alternatives] == [
+        [PortRange(start=9000, end=9000)]
+    ]
+    assert [f.message for f in expression.faults] == [
+        "'Allows access from the sensor, or end user, to the OT sensor' is prose, not a port: "
+        "model what it says by hand",
+        "'Port 22 from the sensor to the OT sensor' is prose, not a port: model what it says "
+        "by hand",
+        "could not read 'In addition to port 443'",
+    ]
+
+
+@pytest.mark.parametrize(
+    "cell",
+    [
+        # was a port named after the sentence, for each deployment to set
+        "Check the documentation of your NFS storage provider",
+        "Ask the vendor for the port",
+        "443, or please ask the vendor",
+        # longer than a port's name can be, with no number: was a parameter
+        "ports that the appliance opens towards each of the monitored network segments, "
+        "configured per site",
+    ],
+)
+def test_prose_is_never_a_parameter(cell: str) -> None:
+    expression = read_ports(cell)
+    assert not any(t.parameter for t in expression.terms), expression.terms
+    assert any("is prose, not a port" in f.message for f in expression.faults)
+
+
+@pytest.mark.parametrize(
+    "cell",
+    [
+        "ports that were defined in endpoints for OpenStack services",
+        "netcat port range defined in node configuration - by default 16000-16999/tcp",
+        "ports specified in /etc/sysconfig/nfs - variables MOUNTD_PORT",
+        "[port for external database]",
+    ],
+)
+def test_names_of_ports_are_still_parameters(cell: str) -> None:
+    expression = read_ports(cell)
+    assert expression.faults == ()
+    assert all(t.parameter for t in expression.terms) and expression.terms
+
+
+def test_conditions_are_read_by_the_grammar_not_as_prose() -> None:
+    expression = read_ports("6162, or 2500-3300 if the port 6162 is unavailable")
+    assert [a.condition for a in expression.alternatives] == [
+        None,
+        "the port 6162 is unavailable",
+    ]
+
+
+def test_the_tunneling_row_drafts_its_port_and_reports_the_sentences(tmp_path: Path) -> None:
+    page = tmp_path / "ports.csv"
+    cell = TUNNELING.replace('"', '""')
+    page.write_text(f'Source,Destination,Port,Protocol\nSensor,OT sensor,"{cell}",TCP\n')
+    out = tmp_path / "product.yaml"
+    result = CliRunner().invoke(cli, ["import", str(page), "-o", str(out)])
+    assert result.exit_code == 1
+    product = yaml.safe_load(out.read_text())
+    assert [(f["protocol"], f["ports"]) for f in product["flows"]] == [("tcp", [9000])]
+    assert "parameters" not in product
+    assert result.stderr.count("is prose, not a port") == 2
+    assert "alternatives" not in result.stderr
