@@ -89,3 +89,56 @@ def test_the_tunneling_row_drafts_its_port_and_reports_the_sentences(tmp_path: P
     assert "parameters" not in product
     assert result.stderr.count("is prose, not a port") == 2
     assert "alternatives" not in result.stderr
+
+
+#: Defender for IoT's destination of the sensor's access to Azure (paraphrased as in the corpus)
+AZURE = (
+    "OT network sensors connect to Azure for alerts, device data and health messages, threat "
+    "intelligence packages and more; the Azure services include IoT Hub, Blob Storage, Event "
+    "Hubs and the Microsoft Download Center.\n\nThe list is downloaded from the Sites and "
+    "sensors page of the Azure portal: select an OT sensor of version 22.x or later, or a site "
+    "with one or more supported sensors, then More options > Download endpoint details."
+)
+
+
+@pytest.mark.parametrize(
+    "destination",
+    [
+        AZURE,
+        # one sentence of several words, ended by a full stop
+        "The sensor connects to the servers listed in the portal, or to a proxy.",
+        # longer than a component's name may be (128 characters)
+        "servers " * 20,
+    ],
+)
+def test_a_paragraph_as_destination_is_reported_and_drafts_no_flow(
+    tmp_path: Path, destination: str
+) -> None:
+    """The paragraph was split at its commas, `and`s and `or`s into ~15 components (``more``,
+    ``later``, ``device data``) and a flow was drafted to all of them."""
+    page = tmp_path / "ports.csv"
+    cell = destination.replace('"', '""')
+    page.write_text(f'Source,Destination,Port,Protocol\nSensor,"{cell}",443,TCP\nSensor,B,22,TCP\n')
+    out = tmp_path / "product.yaml"
+    result = CliRunner().invoke(cli, ["import", str(page), "-o", str(out)])
+    assert result.exit_code == 1
+    product = yaml.safe_load(out.read_text())
+    assert [(f["from"], f["to"], f["ports"]) for f in product["flows"]] == [("sensor", "b", [22])]
+    assert sorted(product["components"]) == ["b", "sensor"]
+    (line,) = [x for x in result.stderr.splitlines() if not x.startswith("portplan:")]
+    assert line.startswith(f"{page}:2:8: column 'Destination' holds prose, not the names of ")
+    assert line.endswith("the row is drafted no flow; model it by hand with the systems it names")
+
+
+def test_long_names_of_systems_are_still_components(tmp_path: Path) -> None:
+    page = tmp_path / "ports.csv"
+    page.write_text(
+        "Source,Destination,Port,Protocol\n"
+        "Edge Transport servers,Mailbox servers in the subscribed Active Directory site that "
+        "participate in EdgeSync synchronization,50636,TCP\n"
+    )
+    out = tmp_path / "product.yaml"
+    result = CliRunner().invoke(cli, ["import", str(page), "-o", str(out)])
+    assert result.exit_code == 0, result.stderr
+    (flow,) = yaml.safe_load(out.read_text())["flows"]
+    assert flow["to"] == "mailbox_servers_in_the_subscribed_act"

@@ -1,6 +1,7 @@
 """Who connects to whom in one imported row: the pairs of (sources, destinations) it says.
 
-The shapes vendors use, in the order they are tried:
+A cell of systems that is prose (a paragraph, :func:`.is_paragraph`) makes no pair: the row
+is reported.  The shapes vendors use, in the order they are tried:
 
 - a section title with an arrow (``Client --> Management point``): left to right, or both;
 - From/To (Source/Destination) columns: the source connects to the destination; a direction
@@ -22,6 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from portplan.importer._names import split_names
+from portplan.importer._prose import is_paragraph
 from portplan.importer.columns import Field
 from portplan.importer.direction import Direction
 from portplan.importer.interpret import ImportedRow, TableReading, port_directions
@@ -53,6 +55,8 @@ class Ends:
     parents: tuple[tuple[str, str], ...] = ()
     #: where no pair could be made: the names the row's peer and component columns use
     unpaired: tuple[str, ...] = ()
+    #: the column the problem is reported at
+    at: Field = Field.PEER
 
     def names(self) -> tuple[tuple[str, str | None], ...]:
         """Every name the row gives an end, with the component it is a part of (if any):
@@ -66,8 +70,38 @@ def _names(row: ImportedRow, field: Field) -> tuple[str, ...]:
     return tuple(dict.fromkeys(n for text in row.texts(field) for n in split_names(text)))
 
 
+#: the fields whose cells name systems
+_ENDS = (Field.SOURCE, Field.DESTINATION, Field.SUBCOMPONENT, Field.PEER, Field.COMPONENT)
+
+
+def _paragraph(row: ImportedRow) -> Ends | None:
+    """The problem of a row whose cell of systems is a paragraph (:func:`.is_paragraph`): its
+    parts are no systems, and no flow is made to or from them."""
+    for value in row.values:
+        if (
+            value.field in _ENDS
+            and value.text
+            and is_paragraph(value.text, split_names(value.text))
+        ):
+            words = value.text.split()
+            quoted = " ".join(words[:8]) + (" ..." if len(words) > 8 else "")
+            others = (v for v in row.values if v.field in _ENDS and v is not value)
+            return Ends(
+                pairs=(),
+                traffic=(),
+                problem=f"column {value.heading!r} holds prose, not the names of systems "
+                f"({quoted!r}): the row is drafted no flow; model it by hand with the systems "
+                "it names",
+                unpaired=tuple(n for v in others for n in split_names(v.text)),
+                at=value.field,
+            )
+    return None
+
+
 def ends_of(reading: TableReading, row: ImportedRow, product: str) -> Ends:
     """The ends of ``row`` of ``reading``; ``product`` names the product's own component."""
+    if (prose := _paragraph(row)) is not None:
+        return prose
     sources, destinations = _names(row, Field.SOURCE), _names(row, Field.DESTINATION)
     subcomponents = _names(row, Field.SUBCOMPONENT)
     peers, own = _names(row, Field.PEER), _names(row, Field.COMPONENT)

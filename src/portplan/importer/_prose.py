@@ -1,5 +1,6 @@
 """Prose in a port cell: a sentence the vendor wrote beside the ports (``Allows access from the
-sensor, or end user, to the OT sensor``), which names no port.
+sensor, or end user, to the OT sensor``), which names no port; and a paragraph in a cell that
+names systems (:func:`is_paragraph`), which names none of them.
 
 A line of the cell, or the words read as a port's name, is prose when it holds two sentences
 (``. A``) or when four words or more outside parentheses include an article or a modal verb
@@ -20,14 +21,17 @@ from collections.abc import Sequence
 from portplan.importer._lexer import Token
 from portplan.importer._portscan import CONDITION, depth_at, refers_elsewhere
 from portplan.importer.ports import Fault
+from portplan.model._types import MAX_NAME as MAX_COMPONENT_NAME
 
-__all__ = ["MAX_NAME", "is_prose", "prose_fault", "without_prose"]
+__all__ = ["MAX_NAME", "is_paragraph", "is_prose", "prose_fault", "without_prose"]
 
 #: the longest a port's name may be (the corpus' longest is 62 characters: ``ports specified in
 #: /etc/sysconfig/nfs - variables MOUNTD_PORT``)
 MAX_NAME = 80
 #: the end of one sentence and the start of the next
 _SENTENCES = re.compile(r"[.!?]\s+[A-Z]")
+#: the least words of a sentence ended by a full stop that is never a system's name
+_SENTENCE = 6
 #: words that make a run of words a sentence rather than a name
 _SENTENCE_WORDS = frozenset({"the", "a", "an", "must", "should", "will", "can", "please"})
 
@@ -76,3 +80,15 @@ def without_prose(text: str, toks: list[Token], faults: list[Fault]) -> list[Tok
             kept.append(token)
         line = []
     return kept
+
+
+def is_paragraph(text: str, names: Sequence[str]) -> bool:
+    """Whether a cell that names systems (a source, a destination), of ``text`` and read as
+    ``names``, is a paragraph instead: two sentences, a sentence of several words ended by a
+    full stop, or a name longer than a component's may be.  Its parts are no systems."""
+    written = " ".join(text.split())
+    return (
+        bool(_SENTENCES.search(written))
+        or (written.endswith(".") and len(re.findall(r"\w+", written)) >= _SENTENCE)
+        or any(len(name) > MAX_COMPONENT_NAME for name in names)
+    )

@@ -252,7 +252,7 @@ class _Builder:
         ends = ends_of(reading, row, self.name)
         self.named.update(self.component(n, up) for n, up in ends.names())
         if ends.problem is not None:
-            self.note_unread(row, Field.PEER, ends.problem)
+            self.note_unread(row, ends.at, ends.problem)
             return
         listening = [(v.heading, v.ports) for v in row.of(Field.PORT) if v.ports is not None]
         published = [
