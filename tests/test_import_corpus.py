@@ -68,6 +68,11 @@ def test_the_spreadsheets_are_what_their_script_writes(tmp_path: Path) -> None:
     for folder, name, build in (
         ("fortinet-fortimanager-5.4", "open-ports.xlsx", script["fortimanager"]),
         ("fortinet-fortiauthenticator-6.5.0", "incoming-ports.xlsx", script["fortiauthenticator"]),
+        (
+            "microsoft-defender-for-iot-networking",
+            "networking-requirements.xlsx",
+            script["defender_iot"],
+        ),
     ):
         book = script["Workbook"]()
         book.remove(book.worksheets[0])

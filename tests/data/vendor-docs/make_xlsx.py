@@ -206,6 +206,218 @@ def fortiauthenticator(book: Workbook) -> None:
         sheet.column_dimensions[column].width = width
 
 
+#: Microsoft Defender for IoT's networking requirements: (title, note, columns, rows) per table
+DEFENDER_IOT_TABLES: Sequence[tuple[str, str | None, Sequence[str], Sequence[Sequence[str]]]] = [
+    (
+        "User access to the sensor",
+        None,
+        ("Protocol", "Transport", "In/Out", "Port", "Used", "Purpose", "Source", "Destination"),
+        [
+            ("SSH", "TCP", "In/Out", "22", "CLI", "To reach the CLI", "Client", "Sensor"),
+            (
+                "HTTPS",
+                "TCP",
+                "In/Out",
+                "443",
+                "To reach the sensor",
+                "Web console access",
+                "Client",
+                "Sensor",
+            ),
+        ],
+    ),
+    (
+        "Sensor access to Azure portal",
+        None,
+        ("Protocol", "Transport", "In/Out", "Port", "Purpose", "Source", "Destination"),
+        [
+            (
+                "HTTPS",
+                "TCP",
+                "Out",
+                "443",
+                "Access to Azure",
+                "Sensor",
+                "OT network sensors connect to Azure for alerts, device data and health "
+                "messages, threat intelligence packages and more; the Azure services include IoT "
+                "Hub, Blob Storage, Event Hubs and the Microsoft Download Center.\n\n"
+                "The list is downloaded from the Sites and sensors page of the Azure portal: "
+                "select an OT sensor of version 22.x or later, or a site with one or more "
+                "supported sensors, then More options > Download endpoint details.",
+            ),
+        ],
+    ),
+    (
+        "Sensor access to the OT sensor",
+        None,
+        ("Protocol", "Transport", "In/Out", "Port", "Used", "Purpose", "Source", "Destination"),
+        [
+            (
+                "NTP",
+                "UDP",
+                "In/Out",
+                "123",
+                "Time Sync",
+                "Connects NTP to the OT sensor",
+                "Sensor",
+                "OT sensor",
+            ),
+            (
+                "TLS/SSL",
+                "TCP",
+                "In/Out",
+                "443",
+                "Gives the sensor access to the OT sensor",
+                "The connection between the sensor and the OT sensor",
+                "Sensor",
+                "OT sensor",
+            ),
+        ],
+    ),
+    (
+        "Other firewall rules for external services (optional)",
+        "These ports are opened for extra services of Defender for IoT.",
+        ("Protocol", "Transport", "In/Out", "Port", "Used", "Purpose", "Source", "Destination"),
+        [
+            (
+                "SMTP",
+                "TCP",
+                "Out",
+                "25",
+                "Email",
+                "Reaches the customer's mail server, to send emails for alerts and events",
+                "Sensor and OT sensor",
+                "Email server",
+            ),
+            (
+                "DNS",
+                "TCP/UDP",
+                "In/Out",
+                "53",
+                "DNS",
+                "The port of the DNS server",
+                "OT sensor and Sensor",
+                "DNS server",
+            ),
+            (
+                "HTTP",
+                "TCP",
+                "Out",
+                "80",
+                "Downloads the CRL to validate certificates when they are uploaded.",
+                "Access to the CRL server",
+                "Sensor and OT sensor",
+                "CRL server",
+            ),
+            (
+                "WMI",
+                "TCP/UDP",
+                "Out",
+                "135, 1025-65535",
+                "Monitoring",
+                "Windows Endpoint Monitoring",
+                "Sensor",
+                "Relevant network element",
+            ),
+            (
+                "SNMP",
+                "UDP",
+                "Out",
+                "161",
+                "Monitoring",
+                "Monitors the health of the sensor",
+                "OT sensor and Sensor",
+                "SNMP server",
+            ),
+            (
+                "LDAP",
+                "TCP",
+                "In/Out",
+                "389",
+                "Active Directory",
+                "Active Directory manages the users who may sign in to the system",
+                "OT sensor and Sensor",
+                "LDAP server",
+            ),
+            (
+                "Proxy",
+                "TCP/UDP",
+                "In/Out",
+                "443",
+                "Proxy",
+                "Connects the sensor to a proxy server",
+                "OT sensor and Sensor",
+                "Proxy server",
+            ),
+            (
+                "Syslog",
+                "UDP",
+                "Out",
+                "514",
+                "LEEF",
+                "The logs the OT sensor sends to the Syslog server",
+                "OT sensor and Sensor",
+                "Syslog server",
+            ),
+            (
+                "LDAPS",
+                "TCP",
+                "In/Out",
+                "636",
+                "Active Directory",
+                "Active Directory manages the users who may sign in to the system",
+                "OT sensor and Sensor",
+                "LDAPS server",
+            ),
+            (
+                "Tunneling",
+                "TCP",
+                "In",
+                "9000\n\nIn addition to port 443\n\nAllows access from the sensor, or end "
+                "user, to the OT sensor\n\nPort 22 from the sensor to the OT sensor",
+                "Monitoring",
+                "Tunneling",
+                "Endpoint, Sensor",
+                "OT sensor",
+            ),
+        ],
+    ),
+]
+
+
+def defender_iot(book: Workbook) -> None:
+    sheet = book.create_sheet("Networking requirements")
+    sheet.cell(row=1, column=1, value="Networking requirements").font = Font(bold=True, size=14)
+    sheet.merge_cells("A1:H1")
+    intro = (
+        "The interfaces below must be reachable on Microsoft Defender for IoT network sensors "
+        "and deployment workstations for the services to work.",
+        "The organisation's security policy must allow access to the interfaces in these tables.",
+    )
+    for row, text in enumerate(intro, start=2):
+        sheet.cell(row=row, column=1, value=text)
+        sheet.merge_cells(start_row=row, end_row=row, start_column=1, end_column=8)
+    row = len(intro) + 3
+    for title, note, columns, lines in DEFENDER_IOT_TABLES:
+        sheet.cell(row=row, column=1, value=title).font = _BOLD
+        sheet.merge_cells(start_row=row, end_row=row, start_column=1, end_column=8)
+        row += 1
+        if note is not None:
+            sheet.cell(row=row, column=1, value=note)
+            sheet.merge_cells(start_row=row, end_row=row, start_column=1, end_column=8)
+            row += 1
+        for column, heading in enumerate(columns, start=1):
+            sheet.cell(row=row, column=column, value=heading).font = _BOLD
+        row += 1
+        for line in lines:
+            for column, text in enumerate(line, start=1):
+                sheet.cell(row=row, column=column, value=text).alignment = _TOP
+            row += 1
+        row += 1
+    for column, width in zip("ABCDEFGH", (12, 10, 8, 24, 24, 40, 22, 40), strict=True):
+        sheet.column_dimensions[column].width = width
+
+
 def save(book: Workbook, path: Path) -> None:
     """Save with fixed dates and zip entry times: the same script gives the same bytes."""
     fixed = datetime(2000, 1, 1)
@@ -228,6 +440,7 @@ def main() -> None:
     for folder, name, build in (
         ("fortinet-fortimanager-5.4", "open-ports.xlsx", fortimanager),
         ("fortinet-fortiauthenticator-6.5.0", "incoming-ports.xlsx", fortiauthenticator),
+        ("microsoft-defender-for-iot-networking", "networking-requirements.xlsx", defender_iot),
     ):
         book = Workbook()
         book.remove(book.worksheets[0])
