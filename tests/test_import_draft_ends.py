@@ -65,3 +65,32 @@ def test_a_port_column_after_the_source_is_the_source_port_not_the_targets(
     )
     assert code == 0, stderr
     assert [str(p) for f in product.flows for p in f.ports or ()] == ["443"]
+
+
+def test_a_note_line_in_a_port_cell_is_reported_never_a_port_or_a_parameter(
+    tmp_path: Path,
+) -> None:
+    """Cisco ISE's port cells end in notes: ``Note Port 80 is sent on to port 443; this cannot
+    be changed.`` drafted a port parameter named 'this cannot be changed.', ``Note Whether this
+    port is used depends on the route table.`` another, and ``Note Ports 80 and 443 serve the
+    Admin web applications`` port 443 a second time, with exit 1 for other words only.  A line
+    that starts with Note is now reported whole and read as no port."""
+    doc = tmp_path / "ports.html"
+    code, stderr, product = drafted(
+        doc,
+        "<table><tr><th>Service</th><th>Port</th></tr>"
+        "<tr><td>Administration</td><td><p>TCP: 22</p><p>TCP: 443</p>"
+        "<p>Note Port 80 is sent on to port 443; this cannot be changed.</p>"
+        "<p>NOTE: Ports 80 and 8443 serve the web applications.</p></td></tr>"
+        "<tr><td>Monitoring</td><td><p>UDP: 161</p>"
+        "<p>Note Whether this port is used depends on the route table.</p></td></tr></table>",
+    )
+    assert code == 1
+    assert "'Note Port 80 is sent on to port 443; this cannot be changed.' is a note" in stderr
+    assert "'NOTE: Ports 80 and 8443 serve the web applications.' is a note" in stderr
+    assert "'Note Whether this port is used depends on the route table.' is a note" in stderr
+    assert [(f.protocol, [str(p) for p in f.ports or ()]) for f in product.flows] == [
+        ("tcp", ["22", "443"]),
+        ("udp", ["161"]),
+    ]
+    assert not product.parameters
