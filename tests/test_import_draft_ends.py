@@ -94,3 +94,26 @@ def test_a_note_line_in_a_port_cell_is_reported_never_a_port_or_a_parameter(
         ("udp", ["161"]),
     ]
     assert not product.parameters
+
+
+def test_a_direction_in_a_protocol_cell_is_reported_never_an_application(
+    tmp_path: Path,
+) -> None:
+    """vSphere's ESXi ports give the transport and its direction in one cell (Traffic Type:
+    ``Incoming and outgoing TCP, outgoing UDP``).  Read as a protocol cell, ``Incoming`` and
+    ``outgoing`` became application names, TCP and UDP both drafted as ports the host listens
+    on (UDP 902 is the host's outgoing heartbeat), and every cell was said read, exit 0."""
+    doc = tmp_path / "ports.csv"
+    code, stderr, product = drafted(
+        doc,
+        "Port,Purpose,Protocol\n902,Consoles,\"Incoming and outgoing TCP, outgoing UDP\"\n"
+        "903,Remote console,Incoming TCP\n22,SSH,TCP\n",
+    )
+    assert code == 1
+    assert f"{doc}:2:14: column 'Protocol': could not read 'Incoming': a direction" in stderr
+    assert f"{doc}:2:14: column 'Protocol': could not read 'outgoing': a direction" in stderr
+    assert f"{doc}:3:20: column 'Protocol': could not read 'Incoming': a direction" in stderr
+    assert [(f.protocol, [str(p) for p in f.ports or ()]) for f in product.flows] == [
+        ("tcp", ["22"])
+    ]
+    assert all(f.service is None for f in product.flows)
