@@ -106,7 +106,7 @@ def test_a_direction_in_a_protocol_cell_is_reported_never_an_application(
     doc = tmp_path / "ports.csv"
     code, stderr, product = drafted(
         doc,
-        "Port,Purpose,Protocol\n902,Consoles,\"Incoming and outgoing TCP, outgoing UDP\"\n"
+        'Port,Purpose,Protocol\n902,Consoles,"Incoming and outgoing TCP, outgoing UDP"\n'
         "903,Remote console,Incoming TCP\n22,SSH,TCP\n",
     )
     assert code == 1
