@@ -117,3 +117,23 @@ def test_a_direction_in_a_protocol_cell_is_reported_never_an_application(
         ("tcp", ["22"])
     ]
     assert all(f.service is None for f in product.flows)
+
+
+def test_a_row_whose_direction_cannot_be_read_drafts_no_flow(tmp_path: Path) -> None:
+    """Mitel's MiVoice Border Gateway rules name both ends in the Direction column (``Server
+    -> Internet``).  The cell was reported, but the row was drafted all the same as the
+    product listening on the port: ``UDP 53, Server -> Internet`` (the server's DNS lookups)
+    became a DNS port open on the server to anyone."""
+    doc = tmp_path / "ports.csv"
+    code, stderr, product = drafted(
+        doc,
+        "Port Range,Direction,Purpose\nUDP 53,Server -> Internet,DNS\nTCP 443,Inbound,Management\n",
+    )
+    assert code == 1
+    assert f"{doc}:2:8: column 'Direction': cannot read the direction 'Server -> Internet'" in (
+        stderr
+    )
+    assert f"{doc}:2:1: the row's direction 'Server -> Internet' could not be read" in stderr
+    assert [(f.protocol, [str(p) for p in f.ports or ()]) for f in product.flows] == [
+        ("tcp", ["443"])
+    ]

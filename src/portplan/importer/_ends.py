@@ -14,6 +14,9 @@ The shapes vendors use, in the order they are tried:
   X``, ``Connections to X``) and without a component column, X is where the rows come from or
   the listener.
 
+A row whose direction cell could not be read (``Server -> Internet``) makes no pair: the
+direction could turn any of these shapes round.
+
 Names are as written; the caller turns them into components.  ``*`` is any client.
 """
 
@@ -73,6 +76,15 @@ def ends_of(reading: TableReading, row: ImportedRow, product: str) -> Ends:
     peers, own = _names(row, Field.PEER), _names(row, Field.COMPONENT)
     direction = row.direction.direction if row.direction else None
     arrow = reading.arrow
+    unread = [v for v in row.of(Field.DIRECTION) if v.direction and v.direction.faults]
+    if unread:  # Server -> Internet: the cell is reported; either way would be a guess
+        return Ends(
+            pairs=(),
+            traffic=(),
+            problem=f"the row's direction {' '.join(unread[0].text.split())!r} could not be "
+            "read, and its ports could go either way: no flow is drafted; model it by hand",
+            unpaired=(*sources, *destinations, *peers, *(own or (product,))),
+        )
     if len(port_directions(row.values)) > 1:  # Inbound Ports 443 beside Outbound Ports 53
         return Ends(
             pairs=(),
