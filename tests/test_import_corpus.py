@@ -68,6 +68,7 @@ def test_the_spreadsheets_are_what_their_script_writes(tmp_path: Path) -> None:
     for folder, name, build in (
         ("fortinet-fortimanager-5.4", "open-ports.xlsx", script["fortimanager"]),
         ("fortinet-fortiauthenticator-6.5.0", "incoming-ports.xlsx", script["fortiauthenticator"]),
+        ("mitel-mbg-8.0-firewall-reference", "firewall-configuration.xlsx", script["mitel_mbg"]),
     ):
         book = script["Workbook"]()
         book.remove(book.worksheets[0])
