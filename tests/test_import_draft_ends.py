@@ -137,3 +137,24 @@ def test_a_row_whose_direction_cannot_be_read_drafts_no_flow(tmp_path: Path) -> 
     assert [(f.protocol, [str(p) for p in f.ports or ()]) for f in product.flows] == [
         ("tcp", ["443"])
     ]
+
+
+def test_what_is_said_of_a_row_is_said_where_the_row_is(tmp_path: Path) -> None:
+    """Cisco ISE's node cell spans the node's services (``rowspan``), and its port columns map
+    to no field.  Each row, naming no port, was listed at the node cell, in the node's first
+    row: the three rows of the Monitoring node all at one line, so a reader could not tell
+    which rows they were."""
+    doc = tmp_path / "ports.html"
+    code, stderr, _product = drafted(
+        doc,
+        "<table>\n<tr><th>Node</th><th>Service</th><th>Ports on Gigabit Ethernet 0</th></tr>\n"
+        '<tr><td rowspan="3">Monitoring node</td><td>Administration</td><td>TCP 22</td></tr>\n'
+        "<tr><td>Replication</td><td>TCP 443</td></tr>\n"
+        "<tr><td>Logging</td><td>UDP 20514</td></tr>\n</table>\n",
+    )
+    assert code == 1
+    assert [line.split(": ", 1)[0] for line in stderr.splitlines() if "names no port" in line] == [
+        f"{doc}:3:5",
+        f"{doc}:4:5",
+        f"{doc}:5:5",
+    ]

@@ -176,7 +176,8 @@ class _Builder:
     def note_unread(self, row: ImportedRow, field: Field | None, message: str) -> None:
         values = row.of(field) if field is not None else ()
         cell = values[0].cell if values else row.row.cells[0] if row.row.cells else None
-        where = (cell.origin or cell.where) if cell is not None else row.row.where
+        # said of the whole row: where the row is, not a cell spanned into it from above
+        where = (cell.origin or cell.where) if cell is not None and values else row.row.where
         heading = values[0].heading if values else ""
         self.unread.append(
             Unread(where=where, column=heading, text=cell.text if cell else "", message=message)
