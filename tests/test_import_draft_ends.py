@@ -158,3 +158,18 @@ def test_what_is_said_of_a_row_is_said_where_the_row_is(tmp_path: Path) -> None:
         f"{doc}:4:5",
         f"{doc}:5:5",
     ]
+
+
+def test_two_columns_of_one_heading_are_reported_not_one_dropped_unsaid(tmp_path: Path) -> None:
+    """VMware View's tables head the source's port and the target's both ``Port``.  The draft
+    names a column by its heading: its columns said ``Port`` is a free column (the first), and
+    each flow's origin kept only the second cell, the source's port gone without a word."""
+    doc = tmp_path / "ports.csv"
+    code, stderr, product = drafted(
+        doc, "Source,Port,Target,Port,Protocol\nView Client,*,View desktop,3389,TCP\n"
+    )
+    assert code == 1
+    assert f"{doc}:1:20: columns 2 and 4 are both headed 'Port': the draft names a column" in (
+        stderr
+    )
+    assert [str(p) for f in product.flows for p in f.ports or ()] == ["3389"]
