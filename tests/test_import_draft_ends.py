@@ -173,3 +173,22 @@ def test_two_columns_of_one_heading_are_reported_not_one_dropped_unsaid(tmp_path
         stderr
     )
     assert [str(p) for f in product.flows for p in f.ports or ()] == ["3389"]
+
+
+def test_a_numbered_caption_still_says_its_rows_direction(tmp_path: Path) -> None:
+    """vSphere's ESXi firewall tables are captioned ``Table 34. Outgoing Firewall
+    Connections``.  The caption's number hid the direction: the host's outgoing connections
+    (DHCPv6, DNS, vMotion...) were drafted as ports the host listens on, exit 1 for other
+    cells only.  ``Outgoing Firewall Connections`` alone was read as outbound."""
+    doc = tmp_path / "ports.csv"
+    code, stderr, product = drafted(
+        doc,
+        "Table 34. Outgoing Firewall Connections\nPort,Protocol,Service\n8000,TCP,vMotion\n\n"
+        "Table 2-1: Incoming ports\nPort,Protocol,Service\n22,TCP,SSH Server\n",
+    )
+    assert code == 1
+    assert f"{doc}:3:1: the row is outbound from" in stderr
+    outgoing, incoming = product.flows
+    assert (outgoing.traffic, [str(p) for p in outgoing.ports or ()]) == ("outbound", ["8000"])
+    assert outgoing.destination != outgoing.source
+    assert incoming.traffic == "inbound"

@@ -73,14 +73,16 @@ _STATED = re.compile(
     r"|\bbi-?directional\b|\b(?:two|2)-way\b|<-|->|[↔→←]",
     re.IGNORECASE,
 )
+#: a caption's number before its words: ``Table 34.``, ``Table 2-1:``, ``Table H-1``
+_NUMBERED = r"(?:(?:table|figure)\s+[A-Z]?[\d.-]*\d[.:]?\s+)?"
 #: ``Connections from the Jamf Pro Server``, ``Network Connections to the Jamf Pro Server``
 _TITLE_END = re.compile(
-    r"^\s*(?:[\w-]+\s+){0,3}?(?:connections?|traffic|communications?)\s+(from|to)\s+"
-    r"(?:the\s+)?(\S.*?)[\s.:]*$",
+    rf"^\s*{_NUMBERED}(?:[\w-]+\s+){{0,3}}?(?:connections?|traffic|communications?)"
+    r"\s+(from|to)\s+(?:the\s+)?(\S.*?)[\s.:]*$",
     re.IGNORECASE,
 )
 _ARROW = re.compile(r"\s(<\s?-{1,2}\s?>|-{1,2}\s?>|<\s?-{1,2}|[↔→←])\s")
-_TITLE = re.compile(r"^\s*(inbound|incoming|outbound|outgoing)\b", re.IGNORECASE)
+_TITLE = re.compile(rf"^\s*{_NUMBERED}(inbound|incoming|outbound|outgoing)\b", re.IGNORECASE)
 #: the second half of ``Inbound and Outbound Ports``, ``Incoming/Outgoing``
 _TITLE_BOTH = re.compile(
     r"\s*(?:/|&|,|and|or)\s*(inbound|incoming|outbound|outgoing)\b", re.IGNORECASE
