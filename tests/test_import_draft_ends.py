@@ -192,3 +192,20 @@ def test_a_numbered_caption_still_says_its_rows_direction(tmp_path: Path) -> Non
     assert (outgoing.traffic, [str(p) for p in outgoing.ports or ()]) == ("outbound", ["8000"])
     assert outgoing.destination != outgoing.source
     assert incoming.traffic == "inbound"
+
+
+def test_a_listener_list_under_a_title_naming_a_direction_elsewhere_drafts_no_flow(
+    tmp_path: Path,
+) -> None:
+    """A title states its rows' direction by its first words (``Outgoing Ports``); under
+    ``ESXi outgoing ports`` the rows were drafted as ports the host listens on, the opposite
+    of what the title says, exit 0."""
+    doc = tmp_path / "ports.csv"
+    code, stderr, product = drafted(
+        doc,
+        "ESXi outgoing ports\nPort,Protocol,Service\n8000,TCP,vMotion\n\n"
+        "Firewall ports\nPort,Protocol,Service\n22,TCP,SSH\n",
+    )
+    assert code == 1
+    assert f"{doc}:3:1: the title 'ESXi outgoing ports' names a direction, but not" in stderr
+    assert [[str(p) for p in f.ports or ()] for f in product.flows] == [["22"]]

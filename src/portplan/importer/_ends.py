@@ -14,8 +14,9 @@ The shapes vendors use, in the order they are tried:
   X``, ``Connections to X``) and without a component column, X is where the rows come from or
   the listener.
 
-A row whose direction cell could not be read (``Server -> Internet``) makes no pair: the
-direction could turn any of these shapes round.
+A listener list under a title that names a direction the reading cannot place (``ESXi
+outgoing ports``) makes no pair either, nor does a row whose direction cell could not be read
+(``Server -> Internet``): the direction could turn any of these shapes round.
 
 Names are as written; the caller turns them into components.  ``*`` is any client.
 """
@@ -26,7 +27,7 @@ from dataclasses import dataclass, replace
 
 from portplan.importer._names import split_names
 from portplan.importer.columns import Field
-from portplan.importer.direction import Direction
+from portplan.importer.direction import Direction, unread_title_direction
 from portplan.importer.interpret import ImportedRow, TableReading, port_directions
 
 __all__ = ["ANY_NAME", "UNNAMED", "Ends", "ends_of"]
@@ -125,6 +126,16 @@ def ends_of(reading: TableReading, row: ImportedRow, product: str) -> Ends:
             pair = ((end.name,), (UNNAMED,))
             return Ends(pairs=(pair,), traffic=("outbound",), missing=end.name)
         return Ends(pairs=(((ANY_NAME,), (end.name,)),), traffic=("inbound",))
+    title = reading.table.title or ""
+    if direction is None and unread_title_direction(title):  # ESXi outgoing ports
+        return Ends(
+            pairs=(),
+            traffic=(),
+            problem=f"the title {title!r} names a direction, but not in words the import "
+            "reads: the row's ports could go either way, and no flow is drafted; model it by "
+            "hand, or add a direction column",
+            unpaired=seen_from,
+        )
     listen = ((ANY_NAME,), seen_from)
     out = (seen_from, (UNNAMED,))
     if direction is Direction.OUTBOUND:

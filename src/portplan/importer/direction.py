@@ -27,6 +27,7 @@ __all__ = [
     "split_arrow",
     "title_direction",
     "title_end",
+    "unread_title_direction",
 ]
 
 
@@ -211,6 +212,12 @@ def title_direction(title: str) -> Direction | None:
         return Direction.BOTH
     named = {_WORDS[w.lower()] for w in _TITLE_WORDS.findall(rest)}
     return None if named - {first} else first
+
+
+def unread_title_direction(title: str) -> bool:
+    """Whether ``title`` names a direction :func:`title_direction` does not read (``ESXi
+    outgoing ports``, ``Ports for outbound traffic``): its rows go some way it does not say."""
+    return title_direction(title) is None and _TITLE_WORDS.search(normalise(title)) is not None
 
 
 @dataclass(frozen=True, slots=True)
