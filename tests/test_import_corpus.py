@@ -73,6 +73,7 @@ def test_the_spreadsheets_are_what_their_script_writes(tmp_path: Path) -> None:
             "networking-requirements.xlsx",
             script["defender_iot"],
         ),
+        ("mitel-mbg-8.0-firewall-reference", "firewall-configuration.xlsx", script["mitel_mbg"]),
     ):
         book = script["Workbook"]()
         book.remove(book.worksheets[0])

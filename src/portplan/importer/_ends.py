@@ -15,6 +15,10 @@ is reported.  The shapes vendors use, in the order they are tried:
   X``, ``Connections to X``) and without a component column, X is where the rows come from or
   the listener.
 
+A listener list under a title that names a direction the reading cannot place (``ESXi
+outgoing ports``) makes no pair either, nor does a row whose direction cell could not be read
+(``Server -> Internet``): the direction could turn any of these shapes round.
+
 Names are as written; the caller turns them into components.  ``*`` is any client.
 """
 
@@ -25,7 +29,7 @@ from dataclasses import dataclass, replace
 from portplan.importer._names import split_names
 from portplan.importer._prose import is_paragraph
 from portplan.importer.columns import Field
-from portplan.importer.direction import Direction
+from portplan.importer.direction import Direction, unread_title_direction
 from portplan.importer.interpret import ImportedRow, TableReading, port_directions
 
 __all__ = ["ANY_NAME", "UNNAMED", "Ends", "ends_of"]
@@ -107,6 +111,15 @@ def ends_of(reading: TableReading, row: ImportedRow, product: str) -> Ends:
     peers, own = _names(row, Field.PEER), _names(row, Field.COMPONENT)
     direction = row.direction.direction if row.direction else None
     arrow = reading.arrow
+    unread = [v for v in row.of(Field.DIRECTION) if v.direction and v.direction.faults]
+    if unread:  # Server -> Internet: the cell is reported; either way would be a guess
+        return Ends(
+            pairs=(),
+            traffic=(),
+            problem=f"the row's direction {' '.join(unread[0].text.split())!r} could not be "
+            "read, and its ports could go either way: no flow is drafted; model it by hand",
+            unpaired=(*sources, *destinations, *peers, *(own or (product,))),
+        )
     if len(port_directions(row.values)) > 1:  # Inbound Ports 443 beside Outbound Ports 53
         return Ends(
             pairs=(),
@@ -147,6 +160,16 @@ def ends_of(reading: TableReading, row: ImportedRow, product: str) -> Ends:
             pair = ((end.name,), (UNNAMED,))
             return Ends(pairs=(pair,), traffic=("outbound",), missing=end.name)
         return Ends(pairs=(((ANY_NAME,), (end.name,)),), traffic=("inbound",))
+    title = reading.table.title or ""
+    if direction is None and unread_title_direction(title):  # ESXi outgoing ports
+        return Ends(
+            pairs=(),
+            traffic=(),
+            problem=f"the title {title!r} names a direction, but not in words the import "
+            "reads: the row's ports could go either way, and no flow is drafted; model it by "
+            "hand, or add a direction column",
+            unpaired=seen_from,
+        )
     listen = ((ANY_NAME,), seen_from)
     out = (seen_from, (UNNAMED,))
     if direction is Direction.OUTBOUND:

@@ -2,7 +2,8 @@
 
 A cell may name several components (``Keystone, Nova, Glance, Cinder``; ``backup repository
 or gateway server``; ``Node and hypervisor``; ``reporting + processing``) or any client
-(``Any``, ``All``, ``*``).  Words in parentheses stay with the name they follow (``Prism
+(``Any``, ``All``, ``*``).  ``or earlier``, ``and later`` bound a version: ``View Agent 4.5 or
+earlier`` is one name.  Words in parentheses stay with the name they follow (``Prism
 Elements (and optionally Prism Central if used)`` is one name).  A name that is a DNS name,
 a wildcard domain or a URL is a system reached by name (``repository.example.com``,
 ``*.amazonaws.com``, ``https://api.example.com/v1``).
@@ -23,7 +24,14 @@ ANY_WORDS = frozenset({"any", "all", "*", "anyone", "any host", "any client", "e
 #: cells that name nothing
 NONE_WORDS = frozenset({"", "-", "--", "n/a", "na", "none"})
 
-_SEPARATOR = re.compile(r",\s*(?:and\s+|or\s+)?|;\s*|\n+|\s+(?:and|or|&|\+)\s+", re.IGNORECASE)
+#: words after ``or``/``and`` that bound a version, not name a second component: ``View Agent
+#: 4.5 or earlier``, ``Windows 2008 and later``
+_BOUND = r"(?:earlier|later|newer|older|above|below|higher|lower|greater)\b"
+_SEPARATOR = re.compile(
+    rf",(?!\s*(?:(?:and|or)\s+)?{_BOUND})\s*(?:and\s+|or\s+)?|;\s*|\n+"
+    rf"|\s+(?:and|or|&|\+)\s+(?!{_BOUND})",
+    re.IGNORECASE,
+)
 _DNS = re.compile(
     r"^(?:\*\.)?(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?\.)+[A-Za-z][A-Za-z0-9-]*[A-Za-z0-9]\.?$"
 )

@@ -447,6 +447,24 @@ def _unstruck(text: str, toks: list[Token], reader: Reader) -> list[Token]:
     return [t for t in toks if not any(s <= t.start < e for s, e in spans)]
 
 
+#: a line that is a note of the cell: ``Note Port 80 is sent on to port 443.``, ``NOTE: ...``
+_NOTE_LINE = re.compile(
+    r"^[ \t]*(?:notes?|nb)\b[ \t]*:?[ \t]*[A-Za-z].*$", re.IGNORECASE | re.MULTILINE
+)
+
+
+def _unnoted(text: str, toks: list[Token], reader: Reader) -> list[Token]:
+    """The tokens of ``text`` but those of lines that are notes, each such line reported: the
+    ports and words of a note (``Note Ports 80 and 443 serve the Admin web applications``,
+    ``Note Whether this port is used depends on the route table.``) are remarks on the ports
+    above them, never ports or parameters of their own."""
+    spans = [match.span() for match in _NOTE_LINE.finditer(text)]
+    for start, end in spans:
+        message = f"{text[start:end].strip()!r} is a note, not ports: model what it says by hand"
+        reader.faults.append(Fault(start=start, end=end, message=message))
+    return [t for t in toks if not any(s <= t.start < e for s, e in spans)]
+
+
 def read_ports(text: str) -> PortExpression:
     """Read a vendor's port cell (see the module for the grammar).
 
@@ -462,7 +480,8 @@ def read_ports(text: str) -> PortExpression:
     if " ".join(text.lower().split()) in NONE:
         return PortExpression(none=True, text=text)
     reader = Reader(text)
-    toks = without_prose(text, _unstruck(text, toks, reader), reader.faults)
+    # struck-through text, then note lines, then prose: each reported, none read as ports
+    toks = without_prose(text, _unnoted(text, _unstruck(text, toks, reader), reader), reader.faults)
     alternatives = reader.expression(reader.between(reader.thousands(toks))) if toks else []
     return PortExpression(
         alternatives=tuple(alternatives),

@@ -27,6 +27,7 @@ __all__ = [
     "split_arrow",
     "title_direction",
     "title_end",
+    "unread_title_direction",
 ]
 
 
@@ -73,14 +74,16 @@ _STATED = re.compile(
     r"|\bbi-?directional\b|\b(?:two|2)-way\b|<-|->|[↔→←]",
     re.IGNORECASE,
 )
+#: a caption's number before its words: ``Table 34.``, ``Table 2-1:``, ``Table H-1``
+_NUMBERED = r"(?:(?:table|figure)\s+[A-Z]?[\d.-]*\d[.:]?\s+)?"
 #: ``Connections from the Jamf Pro Server``, ``Network Connections to the Jamf Pro Server``
 _TITLE_END = re.compile(
-    r"^\s*(?:[\w-]+\s+){0,3}?(?:connections?|traffic|communications?)\s+(from|to)\s+"
-    r"(?:the\s+)?(\S.*?)[\s.:]*$",
+    rf"^\s*{_NUMBERED}(?:[\w-]+\s+){{0,3}}?(?:connections?|traffic|communications?)"
+    r"\s+(from|to)\s+(?:the\s+)?(\S.*?)[\s.:]*$",
     re.IGNORECASE,
 )
 _ARROW = re.compile(r"\s(<\s?-{1,2}\s?>|-{1,2}\s?>|<\s?-{1,2}|[↔→←])\s")
-_TITLE = re.compile(r"^\s*(inbound|incoming|outbound|outgoing)\b", re.IGNORECASE)
+_TITLE = re.compile(rf"^\s*{_NUMBERED}(inbound|incoming|outbound|outgoing)\b", re.IGNORECASE)
 #: the second half of ``Inbound and Outbound Ports``, ``Incoming/Outgoing``
 _TITLE_BOTH = re.compile(
     r"\s*(?:/|&|,|and|or)\s*(inbound|incoming|outbound|outgoing)\b", re.IGNORECASE
@@ -209,6 +212,12 @@ def title_direction(title: str) -> Direction | None:
         return Direction.BOTH
     named = {_WORDS[w.lower()] for w in _TITLE_WORDS.findall(rest)}
     return None if named - {first} else first
+
+
+def unread_title_direction(title: str) -> bool:
+    """Whether ``title`` names a direction :func:`title_direction` does not read (``ESXi
+    outgoing ports``, ``Ports for outbound traffic``): its rows go some way it does not say."""
+    return title_direction(title) is None and _TITLE_WORDS.search(normalise(title)) is not None
 
 
 @dataclass(frozen=True, slots=True)

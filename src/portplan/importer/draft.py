@@ -24,6 +24,7 @@ from portplan.importer._draftflow import KEPT_AS_TEXT, flow_fields
 from portplan.importer._draftports import Part, PortProblem, parts_of
 from portplan.importer._ends import ANY_NAME, UNNAMED, Ends, ends_of
 from portplan.importer._names import Ids, is_dns_name, slug
+from portplan.importer._tables import Where
 from portplan.importer.columns import Field
 from portplan.importer.interpret import Import, ImportedRow, TableReading, Unread
 from portplan.load.product import read_product
@@ -49,6 +50,29 @@ def _columns(reading: TableReading) -> dict[str, Any]:
             {"field": field, "protocol": role.protocol.value} if role.protocol else field
         )
     return columns
+
+
+def _same_headings(reading: TableReading) -> list[tuple[Where, str, str]]:
+    """Each mapped column whose heading an earlier mapped column has too (VMware's ``Source |
+    Port | Target | Port``): the draft keys columns by heading, and would drop it unsaid."""
+    table = reading.table
+    seen: dict[str, int] = {}
+    found = []
+    for index, (heading, role) in enumerate(zip(table.columns, reading.roles, strict=False)):
+        if role is None or not heading:
+            continue
+        if heading not in seen:
+            seen[heading] = index
+            continue
+        cells = [c for row in table.header for c in row if c.column == index + 1]
+        where = (cells[-1].origin or cells[-1].where) if cells else table.where
+        message = (
+            f"columns {seen[heading] + 1} and {index + 1} are both headed {heading!r}: the "
+            "draft names a column by its heading, so its columns and each flow's origin keep "
+            "one of them; give one another heading in the draft"
+        )
+        found.append((where, heading, message))
+    return found
 
 
 def _heading_over_all(tables: tuple[TableReading, ...]) -> str | None:
@@ -176,7 +200,8 @@ class _Builder:
     def note_unread(self, row: ImportedRow, field: Field | None, message: str) -> None:
         values = row.of(field) if field is not None else ()
         cell = values[0].cell if values else row.row.cells[0] if row.row.cells else None
-        where = (cell.origin or cell.where) if cell is not None else row.row.where
+        # said of the whole row: where the row is, not a cell spanned into it from above
+        where = (cell.origin or cell.where) if cell is not None and values else row.row.where
         heading = values[0].heading if values else ""
         self.unread.append(
             Unread(where=where, column=heading, text=cell.text if cell else "", message=message)
@@ -237,6 +262,8 @@ class _Builder:
         columns = _columns(reading)
         if columns:
             section["columns"] = columns
+        for where, text, message in _same_headings(reading):
+            self.unread.append(Unread(where=where, column=text, text=text, message=message))
         self.sections.append(section)
         for row in reading.rows:
             self.row(reading, section["id"], row)

@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
 from portplan.importer._lexer import one_version_icmp, tokens
+from portplan.importer._portcolumns import ends_of_ports
 from portplan.importer._portread import read_ports
 from portplan.importer._rowprotocol import row_protocol
 from portplan.importer._tables import Cell, Row, SourceDocument, Table, Where
@@ -176,6 +177,7 @@ def interpret(document: SourceDocument, columns: ColumnMap | None = None) -> Imp
             (vocabulary.role(h) or _marks(table, i)) if h else None
             for i, h in enumerate(table.columns)
         )
+        roles = ends_of_ports(table.columns, roles)
         title = table.title or ""
         direction = title_direction(title) if title else None
         rows = tuple(_row(table, roles, row, direction, report) for row in table.rows)

@@ -15,7 +15,8 @@ which is both; and a port written in the cell (``TCP/443``, ``TCP (443)``): a pr
 holds no port, and the row's ports come from its port column.  Words that change what the
 transports say (``TCP, not UDP``, ``UDP optional``) and marks (``TCP¹``, ``TCP/UDP*``,
 ``UDP?``) are faults, never an application's name beside transports read as if they were not
-there.
+there.  So are directions (``Incoming and outgoing TCP, outgoing UDP``): no transport of such a
+cell is read, since each holds one way only.
 """
 
 from __future__ import annotations
@@ -62,6 +63,9 @@ NAMES_NO_TRANSPORT = "names no transport protocol (tcp, udp or icmp)"
 _NEGATIONS = frozenset({"not", "no", "except", "excluding", "without", "never", "nor"})
 #: words that make a transport conditional (``TCP, UDP optional``): no application's name
 _CONDITIONS = frozenset({"optional", "optionally", "if", "unless", "when", "fallback"})
+#: words that give a transport its direction (``Incoming and outgoing TCP, outgoing UDP``): the
+#: transports of such a cell hold for some directions only, which a protocol column cannot say
+_DIRECTIONS = frozenset({"incoming", "outgoing", "inbound", "outbound", "ingress", "egress"})
 #: a footnote mark or a question, written after a transport or name (``TCP¹``, ``UDP?``)
 _MARK = re.compile(r"[*†‡§¶#?~\u00b9\u00b2\u00b3\u2070-\u209f]")
 #: a version written onto a protocol's name: ``SNMPv3``, ``SNMP v2c``, ``TLSv1.2``, ``NTPv4``
@@ -285,6 +289,17 @@ def read_protocols(text: str) -> ProtocolReading:
                     + ("a transport excluded" if token.low in _NEGATIONS else "a condition")
                     + " in a protocol cell; write the transports the row uses"
                     + ("" if token.low in _NEGATIONS else ", and the condition in its own column"),
+                )
+            )
+        elif token.kind == "word" and token.low in _DIRECTIONS:
+            close_name()  # Incoming TCP, outgoing UDP: never an application's name
+            negated = True
+            hidden.append(
+                Fault(
+                    start=token.start,
+                    end=token.end,
+                    message=f"could not read {token.text!r}: a direction in a protocol cell; "
+                    "its transports hold one way only: model the row by hand",
                 )
             )
         elif token.kind == "num" and names_port(toks, index):

@@ -1,4 +1,5 @@
-"""Writes the corpus documents that vendors publish as tables with merged cells, as XLSX.
+"""Writes the corpus documents that vendors publish as tables with merged cells, or as PDF tables
+whose cells hold several lines, as XLSX.
 
 Run from anywhere: ``python tests/data/vendor-docs/make_xlsx.py``. The facts (names, purposes,
 port expressions) are re-keyed from the vendor pages named in each folder's SOURCE.md; the
@@ -137,6 +138,84 @@ FORTIAUTHENTICATOR_INCOMING: Sequence[Group] = [
             ("FSSO TS Agent", "UDP/8002, TCP/8002"),
         ],
     ),
+]
+
+#: (port range, direction, purpose and description): a line break where the vendor's cell has one
+MITEL_MBG_FIREWALL: Sequence[tuple[str, str, str]] = [
+    (
+        "TCP 22\n(SSH)",
+        "Server -> Internet",
+        "AMC Communications. Let outbound packets (and their replies) on TCP port 22 pass between "
+        "the MBG server and the Internet, for server registration, software and licence key "
+        "downloads, alerts and reporting.",
+    ),
+    (
+        "TCP 22\n(SSH)",
+        "Internet -> Server",
+        "Remote SSH access (Optional). Needed when the administrator manages the MBG server from "
+        "the command line over the Internet.",
+    ),
+    (
+        "TCP 22\n(SSH)",
+        "LAN -> Server",
+        "Remote SSH access (Optional). Needed when the administrator manages the MBG server from "
+        "the command line from the LAN.",
+    ),
+    (
+        "UDP 53\n(DNS)",
+        "Server -> Internet",
+        "DNS. The server needs DNS to find the address of the Mitel AMC and for SIP to work; it "
+        "can instead forward every DNS request to another DNS server (see the MSL Installation "
+        "and Administration Guide).",
+    ),
+    (
+        "TCP 443\n(HTTPS)",
+        "Internet -> Server",
+        "Remote Server Management (Optional). Let packets on TCP port 443 pass both ways between "
+        "the MBG server and the Internet for remote management of the server. HTTPS access to "
+        "the manager on the external interface must also be turned on in the server manager, "
+        "and the firewall should let only the chosen management hosts reach it.",
+    ),
+    (
+        "TCP 6800,\n6801 and\n6802",
+        "Server -> LAN\nServer -> ICP(s)",
+        "MiNet Call Control. Let packets on TCP 6801 (MiNet-SSL) and 6802 (MiNet-Secure V1) "
+        "pass both ways between the server and the Internet, and on TCP 6800 (plain MiNet), 6801 "
+        "and 6802 between the server and the LAN and between the server and the ICP(s). Without "
+        "IP sets on the LAN the LAN rule can be left out, but the ICP(s) must reach the server's "
+        "public address.",
+    ),
+    (
+        "TCP 6801\nand 6802",
+        "Internet -> Server",
+        "MiNet Call Control. As above. Port 6800 is not encrypted and should not be used on the "
+        "Internet; port 6802 is not needed in an Enhanced Security deployment.",
+    ),
+    (
+        "TCP 3998,\n6881",
+        "Internet -> Server",
+        "SAC Connection Support. Let TCP in from the Internet to the MBG server on ports 3998 and "
+        "6880, for applications and web browsing on the 5235, 5330, 5340 and Navigator sets. A "
+        "LAN rule that follows completes it.",
+    ),
+    (
+        "TCP 3998,\n3999 and\n6880",
+        "Server -> ICP(s)",
+        "SAC Connection Support. Let TCP on port 3999 pass both ways to and from the ICP(s), for "
+        "the applications on the 5235, 5330, 5340 and Navigator sets. Note: 3998 and 6880 need "
+        "a further MBG server on the LAN, to which the Internet-facing server is daisy-chained.",
+    ),
+    (
+        "TCP 80",
+        "Server -> LAN\nServer -> Internet",
+        "SAC Connection Support (Optional). Let TCP port 80 out from the server to the Internet "
+        "and to the LAN, for web browsing on the 5235, 5330, 5340 and Navigator sets; to the "
+        "Internet it is also needed to browse the Internet from the set.",
+    ),
+    ("TCP 6806", "Internet -> Server", "IP Console Support (Optional)."),
+    ("TCP 1606", "Server -> LAN", "IP Console Support (Optional)."),
+    ("TCP 6807", "Internet -> Server", "IP Console Support (Optional)."),
+    ("TCP 443", "Server -> LAN", "IP Console Support (Optional)."),
 ]
 
 _BOLD = Font(bold=True)
@@ -418,6 +497,33 @@ def defender_iot(book: Workbook) -> None:
         sheet.column_dimensions[column].width = width
 
 
+def mitel_mbg(book: Workbook) -> None:
+    sheet = book.create_sheet("Firewall Configuration")
+    sheet.cell(
+        row=1, column=1, value="15 Appendix A: Firewall Configuration Reference"
+    ).font = Font(bold=True, size=14)
+    sheet.merge_cells("A1:C1")
+    sheet.cell(
+        row=2,
+        column=1,
+        value="The rules a customer's firewall needs for the Mitel Border Gateway in a DMZ "
+        "deployment (with the MBG server as the gateway they are set up automatically). Server "
+        "is the MBG server. The arrow in the Direction column points the way new connections "
+        "may be opened; the firewall is assumed to let the replies of an established "
+        "connection through.",
+    ).alignment = _TOP
+    sheet.merge_cells("A2:C2")
+    for column, heading in enumerate(
+        ("Port Range", "Direction", "Purpose and Description"), start=1
+    ):
+        sheet.cell(row=3, column=column, value=heading).font = _BOLD
+    for row, cells in enumerate(MITEL_MBG_FIREWALL, start=4):
+        for column, text in enumerate(cells, start=1):
+            sheet.cell(row=row, column=column, value=text).alignment = _TOP
+    for column, width in zip("ABC", (14, 20, 70), strict=True):
+        sheet.column_dimensions[column].width = width
+
+
 def save(book: Workbook, path: Path) -> None:
     """Save with fixed dates and zip entry times: the same script gives the same bytes."""
     fixed = datetime(2000, 1, 1)
@@ -441,6 +547,7 @@ def main() -> None:
         ("fortinet-fortimanager-5.4", "open-ports.xlsx", fortimanager),
         ("fortinet-fortiauthenticator-6.5.0", "incoming-ports.xlsx", fortiauthenticator),
         ("microsoft-defender-for-iot-networking", "networking-requirements.xlsx", defender_iot),
+        ("mitel-mbg-8.0-firewall-reference", "firewall-configuration.xlsx", mitel_mbg),
     ):
         book = Workbook()
         book.remove(book.worksheets[0])
