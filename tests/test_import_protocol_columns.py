@@ -7,20 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import yaml
-from click.testing import CliRunner
-
-from portplan.cli import cli
-
-
-def _import(tmp_path: Path, table: str) -> tuple[int, list[dict], list[str]]:
-    page = tmp_path / "ports.csv"
-    page.write_text(table)
-    out = tmp_path / "product.yaml"
-    result = CliRunner().invoke(cli, ["import", str(page), "-o", str(out)])
-    flows = yaml.safe_load(out.read_text())["flows"]
-    lines = [line for line in result.stderr.splitlines() if not line.startswith("portplan:")]
-    return result.exit_code, flows, lines
+from test_import_port_cells import _import
 
 
 def _drafted(flows: list[dict]) -> list[tuple[int, str, list, str | None, str | None]]:
