@@ -142,3 +142,28 @@ def test_long_names_of_systems_are_still_components(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.stderr
     (flow,) = yaml.safe_load(out.read_text())["flows"]
     assert flow["to"] == "mailbox_servers_in_the_subscribed_act"
+
+
+@pytest.mark.parametrize(
+    "destination",
+    [
+        # longer than a component's name may be (128 characters), as a DNS name may be
+        ".".join(f"segment{i:02}" for i in range(15)) + ".example.com",
+        # an absolute name: six words and more, ended by a full stop
+        "host.sub.dept.region.corp.example.com.",
+    ],
+)
+def test_a_long_dns_name_as_destination_is_a_system_not_prose(
+    tmp_path: Path, destination: str
+) -> None:
+    """Both were reported as prose, and the row drafted no flow."""
+    page = tmp_path / "ports.csv"
+    page.write_text(f"Source,Destination,Port,Protocol\nSensor,{destination},443,TCP\n")
+    out = tmp_path / "product.yaml"
+    result = CliRunner().invoke(cli, ["import", str(page), "-o", str(out)])
+    assert result.exit_code == 0, result.stderr
+    product = yaml.safe_load(out.read_text())
+    (flow,) = product["flows"]
+    assert (flow["from"], flow["ports"], flow["protocol"]) == ("sensor", [443], "tcp")
+    assert product["components"][flow["to"]]["name"] == destination
+    assert product["components"][flow["to"]]["kind"] == "external"

@@ -19,6 +19,7 @@ import re
 from collections.abc import Sequence
 
 from portplan.importer._lexer import Token
+from portplan.importer._names import is_dns_name
 from portplan.importer._portscan import CONDITION, depth_at, refers_elsewhere
 from portplan.importer.ports import Fault
 from portplan.model._types import MAX_NAME as MAX_COMPONENT_NAME
@@ -85,10 +86,14 @@ def without_prose(text: str, toks: list[Token], faults: list[Fault]) -> list[Tok
 def is_paragraph(text: str, names: Sequence[str]) -> bool:
     """Whether a cell that names systems (a source, a destination), of ``text`` and read as
     ``names``, is a paragraph instead: two sentences, a sentence of several words ended by a
-    full stop, or a name longer than a component's may be.  Its parts are no systems."""
+    full stop, or a name longer than a component's may be.  Its parts are no systems.  A DNS
+    name is a system however long (up to 253 characters) and with its final dot
+    (``host.example.com.``): a cell of DNS names only is never a paragraph."""
     written = " ".join(text.split())
+    if names and all(is_dns_name(name) for name in names):
+        return False
     return (
         bool(_SENTENCES.search(written))
         or (written.endswith(".") and len(re.findall(r"\w+", written)) >= _SENTENCE)
-        or any(len(name) > MAX_COMPONENT_NAME for name in names)
+        or any(len(name) > MAX_COMPONENT_NAME and not is_dns_name(name) for name in names)
     )
