@@ -21,12 +21,12 @@ The grammar, loosest first (docs/import.md has it with examples from the corpus)
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import replace
 from itertools import pairwise
 
 from portplan.importer._lexer import ONE_VERSION_ICMP, Token, normalise, one_version_icmp, tokens
+from portplan.importer._portasides import unaddressed, unnoted, unstruck
 from portplan.importer._portscan import (
     ABOVE,
     CONDITION,
@@ -425,46 +425,6 @@ def _unnamed_defaults(item: Item) -> bool:
     )
 
 
-#: struck-through text, as the readers write it (``~~8080~~``: a port the vendor withdrew)
-_STRUCK = re.compile(r"~~.*?~~", re.DOTALL)
-#: what ends a word run into struck text: ``44~~3~~`` is struck whole, ``~~8080~~, 8443`` not
-_APART = " \t\n,;"
-
-
-def _unstruck(text: str, toks: list[Token], reader: Reader) -> list[Token]:
-    """The tokens of ``text`` but struck-through text, each struck span reported; a number or
-    a word run into it (``44~~3~~``, ``443~~,8443~~``) is struck with it, never read apart."""
-    spans = []
-    for match in _STRUCK.finditer(text):
-        start, end = match.span()
-        while start > 0 and text[start - 1] not in _APART:
-            start -= 1
-        while end < len(text) and text[end] not in _APART:
-            end += 1
-        spans.append((start, end))
-        message = f"could not read {text[start:end]!r}: struck-through text"
-        reader.faults.append(Fault(start=start, end=end, message=message))
-    return [t for t in toks if not any(s <= t.start < e for s, e in spans)]
-
-
-#: a line that is a note of the cell: ``Note Port 80 is sent on to port 443.``, ``NOTE: ...``
-_NOTE_LINE = re.compile(
-    r"^[ \t]*(?:notes?|nb)\b[ \t]*:?[ \t]*[A-Za-z].*$", re.IGNORECASE | re.MULTILINE
-)
-
-
-def _unnoted(text: str, toks: list[Token], reader: Reader) -> list[Token]:
-    """The tokens of ``text`` but those of lines that are notes, each such line reported: the
-    ports and words of a note (``Note Ports 80 and 443 serve the Admin web applications``,
-    ``Note Whether this port is used depends on the route table.``) are remarks on the ports
-    above them, never ports or parameters of their own."""
-    spans = [match.span() for match in _NOTE_LINE.finditer(text)]
-    for start, end in spans:
-        message = f"{text[start:end].strip()!r} is a note, not ports: model what it says by hand"
-        reader.faults.append(Fault(start=start, end=end, message=message))
-    return [t for t in toks if not any(s <= t.start < e for s, e in spans)]
-
-
 def read_ports(text: str) -> PortExpression:
     """Read a vendor's port cell (see the module for the grammar).
 
@@ -480,8 +440,9 @@ def read_ports(text: str) -> PortExpression:
     if " ".join(text.lower().split()) in NONE:
         return PortExpression(none=True, text=text)
     reader = Reader(text)
-    # struck-through text, then note lines, then prose: each reported, none read as ports
-    toks = without_prose(text, _unnoted(text, _unstruck(text, toks, reader), reader), reader.faults)
+    # struck-through text, IPv6 addresses, note lines, then prose: each reported, none ports
+    toks = unaddressed(text, unstruck(text, toks, reader.faults), reader.faults)
+    toks = without_prose(text, unnoted(text, toks, reader.faults), reader.faults)
     alternatives = reader.expression(reader.between(reader.thousands(toks))) if toks else []
     return PortExpression(
         alternatives=tuple(alternatives),
