@@ -63,8 +63,9 @@ def report_cmd(
 
     The page holds a summary (products, vendor documents, hosts, flows, openings per
     firewall), diagrams by component, host and zone (select an arrow or a box to filter the
-    tables to its rows), the vendor tables in the vendor's shape, the flow matrix (search,
-    sort, filter by component, host, zone, protocol, port, condition; an anchor per flow id),
+    tables to its rows), the vendor tables in the vendor's shape, the flow matrix (each row
+    with its vendor row; search, sort, filter by component, host, zone, protocol, port,
+    condition; an anchor per flow id),
     the vendor rows this deployment does not need and why, and each overlay's outcome per
     flow with its evidence. It needs no network when opened and prints on A4 or Letter.
     """

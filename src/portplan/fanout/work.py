@@ -62,8 +62,9 @@ def _requests(plan: Plan, checks: Sequence[FlowCheck], own: Sequence[str]) -> li
         key = (id(check.row), check.probe.address)
         request = grouped.get(key)
         if request is None:
-            planned = [str(r) for r in rows[id(check.row)].ports.ranges]
-            grouped[key] = request_of(check, own, planned)
+            row = rows[id(check.row)]
+            planned = [str(r) for r in row.ports.ranges]
+            grouped[key] = request_of(check, own, planned, loopback=row.loopback)
         elif check.probe.port is not None:  # (an ICMP request is one echo, no port)
             request["ports"].append(check.probe.port)
     return list(grouped.values())

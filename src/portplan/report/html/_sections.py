@@ -226,13 +226,18 @@ def matrix_section(plan: Plan, overlays: Sequence[Overlay], found: RowFindings) 
             _tls,
             purpose,
             condition,
+            _configurable,
+            _overrides,
+            _interface,
+            reference,
             *_rest,
         ) = cells
         ports_html = text(ports) + (
             el("span", f"listens on {text(listen)}", class_="sub") if listen else ""
         )
         line: list[Cell] = [
-            text(key),
+            # the vendor row under the flow id, as the change request names it
+            text(key) + el("span", text(reference), class_="sub"),
             _end(src, src_comp, src_addr, src_zone),
             _end(dst, dst_comp, dst_addr, dst_zone),
             text(protocol),

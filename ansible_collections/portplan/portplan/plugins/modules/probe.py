@@ -147,6 +147,14 @@ options:
         type: list
         elements: str
         default: []
+      loopback:
+        description:
+          - Whether the row is a loopback row (between processes of one machine, on its own
+            C(127.0.0.1)), probed from the kernel's choice of address. Any other probe goes
+            from O(probes[].source_addresses), also to a loopback address (a lab on
+            C(127.0.0.0/8)).
+          - Left out, a probe to a loopback address is taken for a loopback row.
+        type: bool
   timeout:
     description:
       - Seconds a probe waits for an answer. Once a destination has answered, the first look
@@ -352,6 +360,7 @@ def argument_spec():
                 "identify": {"type": "str"},
                 "expect": {"type": "str", "choices": ["open", "blocked"], "default": "open"},
                 "notes": dict(text_list),
+                "loopback": {"type": "bool"},
             },
         },
         "timeout": {"type": "float", "default": 1.0},

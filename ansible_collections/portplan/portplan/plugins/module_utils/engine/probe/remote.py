@@ -56,7 +56,11 @@ class RequestError(ValueError):
 
 
 def request_of(
-    check: FlowCheck, source_addresses: Sequence[str], planned_ports: Sequence[str]
+    check: FlowCheck,
+    source_addresses: Sequence[str],
+    planned_ports: Sequence[str],
+    *,
+    loopback: bool,
 ) -> dict[str, Any]:
     """The request that has a managed host probe ``check`` (planned on the controller).
 
@@ -64,6 +68,9 @@ def request_of(
     first of them it has, per address family, as ``portplan verify`` does at home.
     ``planned_ports`` are every port of the row (``"135"``, ``"49152-65535"``): the dynamic
     ports an RPC endpoint mapper names are probed only when the plan holds them.
+    ``loopback``: whether the row is a loopback row (on the host's own 127.0.0.1), probed
+    from the kernel's choice; any other row goes from the source's own address, also to a
+    loopback address (a lab on 127.0.0.0/8).
     """
     row = check.row
     icmp = {"icmp_type": check.probe.icmp_type} if check.probe.icmp_type else {}
@@ -84,6 +91,7 @@ def request_of(
         "identify": row.app_protocol,
         "expect": "open",
         "notes": list(check.notes),
+        "loopback": loopback,
     }
 
 
@@ -199,7 +207,16 @@ def _checks(
         app_protocol=None if expect == "blocked" else _optional_text(request, index, "identify"),
         ports=_planned(request, where, ports),
     )
-    loopback = address is not None and ipaddress.ip_address(address).is_loopback
+    # a loopback row, as the controller says (a request that does not say: one to a
+    # loopback address): it is probed on this host's own loopback, from the kernel's choice
+    said = request.get("loopback")
+    if said is not None and not isinstance(said, bool):
+        raise RequestError(f"{where}: 'loopback' must be true or false, not {said!r}")
+    loopback = (
+        said
+        if said is not None
+        else address is not None and ipaddress.ip_address(address).is_loopback
+    )
     if address is None:  # resolved first; sent from this host's address of its family
         bind = None
         own_sources = tuple(a for v in (4, 6) if (a := _bind(own, v, binds)) is not None)
