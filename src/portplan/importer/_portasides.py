@@ -23,14 +23,24 @@ def unstruck(text: str, toks: list[Token], faults: list[Fault]) -> list[Token]:
     a word run into it (``44~~3~~``, ``443~~,8443~~``) is struck with it, never read apart."""
     spans = []
     for match in _STRUCK.finditer(text):
-        start, end = match.span()
-        while start > 0 and text[start - 1] not in _APART:
-            start -= 1
-        while end < len(text) and text[end] not in _APART:
-            end += 1
+        start, end = _widened(text, *match.span())
         spans.append((start, end))
         message = f"could not read {text[start:end]!r}: struck-through text"
         faults.append(Fault(start=start, end=end, message=message))
+    return _outside(toks, spans)
+
+
+def _widened(text: str, start: int, end: int) -> tuple[int, int]:
+    """``text[start:end]`` widened to the words run into it (up to :data:`_APART`)."""
+    while start > 0 and text[start - 1] not in _APART:
+        start -= 1
+    while end < len(text) and text[end] not in _APART:
+        end += 1
+    return start, end
+
+
+def _outside(toks: list[Token], spans: list[tuple[int, int]]) -> list[Token]:
+    """The tokens that start in none of ``spans``."""
     return [t for t in toks if not any(s <= t.start < e for s, e in spans)]
 
 
@@ -49,7 +59,7 @@ def unnoted(text: str, toks: list[Token], faults: list[Fault]) -> list[Token]:
     for start, end in spans:
         message = f"{text[start:end].strip()!r} is a note, not ports: model what it says by hand"
         faults.append(Fault(start=start, end=end, message=message))
-    return [t for t in toks if not any(s <= t.start < e for s, e in spans)]
+    return _outside(toks, spans)
 
 
 #: what may be an IPv6 address: hexadecimal groups between colons, at least two colons
@@ -65,12 +75,8 @@ def unaddressed(text: str, toks: list[Token], faults: list[Fault]) -> list[Token
         written = match.group()
         if "::" not in written and written.count(":") != 7:  # 8000:8100 is a range
             continue
-        start, end = match.span()
-        while start > 0 and text[start - 1] not in _APART:
-            start -= 1
-        while end < len(text) and text[end] not in _APART:
-            end += 1
+        start, end = _widened(text, *match.span())
         spans.append((start, end))
         message = f"could not read {text[start:end]!r}: an IPv6 address, not a port"
         faults.append(Fault(start=start, end=end, message=message))
-    return [t for t in toks if not any(s <= t.start < e for s, e in spans)]
+    return _outside(toks, spans)
