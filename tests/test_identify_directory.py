@@ -353,6 +353,10 @@ def rpc_and_smb() -> Iterator[str]:
 # --- FreeRADIUS -----------------------------------------------------------------------------
 
 
+#: the client host of the Ansible lab: its probe leaves from this address of its own
+LAB_CLIENT = "127.0.0.2"
+
+
 @dataclass(frozen=True)
 class Radius:
     auth: int  #: a status listener: Status-Server gets Access-Accept
@@ -375,6 +379,10 @@ server portplan_status {{
   }}
   client portplan {{
     ipaddr = {LOOPBACK}
+    secret = {RADIUS_SECRET.decode()}
+  }}
+  client portplan_lab {{
+    ipaddr = {LAB_CLIENT}
     secret = {RADIUS_SECRET.decode()}
   }}
   authorize {{
@@ -842,7 +850,8 @@ def test_radius_secret_reaches_a_managed_host_through_ansible(
     freeradius: Radius, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # verify --inventory hands the secret to the probe module sealed (portplan.fanout.run):
-    # FreeRADIUS answers the host's Status-Server only when it arrives intact
+    # FreeRADIUS answers the host's Status-Server only when it arrives intact; the probe
+    # leaves from the client host's own address (LAB_CLIENT), a client FreeRADIUS knows
     monkeypatch.setenv("ANSIBLE_ASYNC_DIR", str(tmp_path / "async"))
     (tmp_path / "aaa.yaml").write_text(
         "id: aaa-1.0\nname: AAA\nversion: '1'\ndocument: {title: AAA ports}\n"
@@ -851,7 +860,7 @@ def test_radius_secret_reaches_a_managed_host_through_ansible(
         f"     ports: {freeradius.auth}, app_protocol: radius, purpose: RADIUS.}}\n"
     )
     (tmp_path / "lab.yaml").write_text(
-        "name: aaa-lab\nhosts: {client: {addresses: [127.0.0.2]}, "
+        f"name: aaa-lab\nhosts: {{client: {{addresses: [{LAB_CLIENT}]}}, "
         "server: {addresses: [127.0.0.1]}}\n"
         "products: {aaa-1.0: {file: aaa.yaml, components: {client: client, server: server}}}\n"
     )
