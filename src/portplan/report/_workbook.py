@@ -69,8 +69,9 @@ class TextSheet:
     wrapped: frozenset[int] = frozenset()
 
 
-#: a cover-sheet line: its cells, each with its style
-CoverLine = Sequence[tuple[str, int]]
+#: a cover-sheet line: its cells (a count is a number, so that a spreadsheet can add it up),
+#: each with its style
+CoverLine = Sequence[tuple[str | int, int]]
 
 
 #: rows written between two calls of a workbook's ``progress``
@@ -235,6 +236,9 @@ def _fill(
             page.set_column(column, column, width)
         for number, cells in enumerate(lines):
             for column, (value, style) in enumerate(cells):
+                if isinstance(value, int):
+                    page.write_number(number, column, value, formats[style])
+                    continue
                 if len(value) > CELL_LIMIT:
                     raise _too_long(title, f"cell {column + 1} of line {number + 1}", value)
                 text(

@@ -160,17 +160,17 @@ def _cover(plan: Plan, rows: Sequence[Sequence[str]], sheets: Mapping[str, str])
     def heading(*cells: str) -> CoverLine:
         return [(c, Style.HEADER) for c in cells]
 
-    def fact(label: str, value: str) -> CoverLine:
+    def fact(label: str, value: str | int) -> CoverLine:
         return [(label, Style.BOLD), (value, Style.PLAIN)]
 
-    def plain(*cells: str) -> CoverLine:
+    def plain(*cells: str | int) -> CoverLine:
         return [(c, Style.PLAIN) for c in cells]
 
     lines: list[CoverLine] = [
         [(f"Firewall change request: {plan.deployment}", Style.TITLE)],
         [],
         fact("Deployment", plan.deployment),
-        fact("Rows (openings)", str(len(rows))),
+        fact("Rows (openings)", len(rows)),
         fact("Vendor rows in the plan", vendor_rows),
     ]
     entries_in, entries_all = held.management
@@ -188,7 +188,7 @@ def _cover(plan: Plan, rows: Sequence[Sequence[str]], sheets: Mapping[str, str])
     )
     lines.extend([[], heading("Firewall", "Name", "Openings", "Sheet")])
     lines.extend(
-        plain(kind, name, str(count), *([sheets[name]] if kind == "zone" else []))
+        plain(kind, name, count, *([sheets[name]] if kind == "zone" else []))
         for kind, name, count in openings(rows)
     )
     lines.extend(
