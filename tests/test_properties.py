@@ -993,6 +993,7 @@ def test_markdown_text_is_one_line_that_starts_no_block(text: str) -> None:
 @given(st.lists(st.text(), min_size=1, max_size=3))
 @example(["[a](https://example.com) ![i](x) `c\\d` &amp; <br> \\| |"])
 @example(["*a* **b** _c_ __d__ (*) 5* snake_case x__y_ _"])
+@example(["~~struck~~ ~one~ a\\~b"])
 def test_markdown_tables_read_back_as_the_text_they_show(cells: list[str]) -> None:
     # what `show --format md` and `matrix --format md` write, `import` reads as written: every
     # escape (links, code spans, emphasis, entities, pipes, line-break tags) undone

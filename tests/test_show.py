@@ -187,6 +187,24 @@ def test_markdown_leaves_no_link_live(tmp_path: Path) -> None:
     assert "See [the ticket][t] and [t] [t]: https://example.com/t" in html
 
 
+def test_markdown_strikes_nothing_out(tmp_path: Path) -> None:
+    # GitHub's Markdown strikes ``~~text~~`` (and ``~text~``) out: a port range written with
+    # tildes, or a sheet title cut with ``~2``, showed as deleted text
+    examples.hostile_deployment(
+        tmp_path,
+        title="Doc ~~draft~~",
+        component="Web ~old~",
+        purpose="Ports 8000~~8100 ~~not these~~",
+    )
+    product = str(tmp_path / "deployment-product.yaml")
+    result = CliRunner().invoke(cli, ["show", product, "--format", "md"])
+    assert result.exit_code == 0, result.stderr
+    html = MarkdownIt("commonmark").enable(["table", "strikethrough"]).render(result.stdout)
+    assert "<s>" not in html and "<del>" not in html
+    assert "Doc ~~draft~~" in html and "Web ~old~" in html
+    assert "Ports 8000~~8100 ~~not these~~" in html
+
+
 def test_a_flat_document_shows_an_icmp_row_by_its_protocol_and_messages() -> None:
     # a flat table has no protocol column: an ICMP row, which has no port, said neither
     # ICMP nor its message types (both port cells '-'), and read as a row of no traffic

@@ -34,7 +34,8 @@ __all__ = [
 #: what Markdown would read as markup inside a line: a backslash escape, an entity, raw HTML,
 #: a link or image (``[text](url)`` shows the text and hides where it leads; an escaped ``[``
 #: opens none), a code span (where the other escapes would show), emphasis (``*``; ``_`` in
-#: :func:`_md_inline`); ``>`` alone opens nothing inside a line, so it stays as written
+#: :func:`_md_inline`), GitHub's strikethrough (``~~old~~``, and ``~old~`` on GitHub, shown
+#: struck out); ``>`` alone opens nothing inside a line, so it stays as written
 _MD_INLINE = str.maketrans(
     {
         "\\": "\\\\",
@@ -44,6 +45,7 @@ _MD_INLINE = str.maketrans(
         "]": "\\]",
         "`": "\\`",
         "*": "\\*",
+        "~": "\\~",
     }
 )
 #: a run of ``_``: emphasis unless it stands between two letters or digits (``snake_case``
