@@ -128,11 +128,21 @@ def test_the_summary_vendor_tables_and_rows_not_needed_are_there() -> None:
         "17 flows of 20 needed (17 of 19 vendor rows), and 1 of 1 management access entries, "
         "giving 34 rows" in html
     )
+    assert "<dt>Hosts</dt><dd>13 (13 with flows)</dd>" in html
     assert 'id="flow-smart-id-21.04/da-database"' in html  # not needed, with its reason
     assert "condition &#x27;not external_database&#x27; is false" in html
     # one anchor per flow id, the vendor table linking it
     assert html.count('id="flow-smart-id-21.04/im-operator/ingress"') == 1
     assert 'href="#flow-smart-id-21.04/im-operator/ingress"' in html
+
+
+def test_the_host_count_is_the_deployment_s_not_the_stand_in_for_any_client() -> None:
+    # a vendor row naming only the listener is planned from "anywhere": that stand-in was
+    # counted as a sixth host of search-cluster's five
+    search = str(examples.EXAMPLES / "search-cluster.yaml")
+    result = CliRunner().invoke(cli, ["report", search])
+    assert result.exit_code == 0, result.stderr
+    assert "<dt>Hosts</dt><dd>5 (5 with flows), and flows from any address</dd>" in result.stdout
 
 
 def test_verify_results_colour_their_rows(tmp_path: Path) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from portplan._text import counted
-from portplan.plan import MANAGEMENT, Plan, PlannedFlow
+from portplan.plan import ANYWHERE, MANAGEMENT, Plan, PlannedFlow
 from portplan.publish import Overlay, RowFindings, Status
 from portplan.report.columns import counts, excluded, matrix_rows, openings
 from portplan.report.html._markup import Cell, Row, data_table, el, filter_bar, text
@@ -70,14 +70,15 @@ def summary_section(plan: Plan, overlays: Sequence[Overlay], found: RowFindings)
     entries_in, entries_all = held.management
     if entries_all:  # said only where the deployment declares some
         flows += f", and {entries_in} of {entries_all} management access entries"
+    # the deployment's hosts: not the stand-in for a vendor's "any client" (said apart)
     with_flows = {h for r in plan.rows for h in (r.source, r.destination)}
+    hosts = f"{len(plan.hosts.keys() - {ANYWHERE})} ({len(with_flows - {ANYWHERE})} with flows)"
+    if ANYWHERE in with_flows:
+        hosts += ", and flows from any address"
     opening = {(r.destination, r.protocol.value, str(r.ports), r.icmp) for r in plan.rows}
     facts = [
         ("Deployment", text(plan.deployment)),
-        (
-            "Hosts",
-            f"{len(plan.hosts)} ({len(with_flows)} with flows)",
-        ),
+        ("Hosts", hosts),
         (
             "Flows",
             f"{flows}, giving {len(plan.rows)} rows (source host, destination host, protocol)",
