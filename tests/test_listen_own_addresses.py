@@ -70,7 +70,8 @@ def test_listen_refuses_the_other_member_of_a_pair(web01: str, tmp_path: Path) -
 def test_listen_on_its_own_host_where_any_address_binds(web01: str, tmp_path: Path) -> None:
     done = listen_once(web01, tmp_path, "web01")
     assert done.returncode == 0, done.stderr
-    assert "listening on 2 port(s) of web01" in done.stderr
+    # one port on each of web01's two addresses: before, "listening on 2 port(s)"
+    assert "listening on 1 port(s) on 2 addresses (2 sockets) of web01" in done.stderr
 
 
 def test_listen_where_every_port_is_in_use_says_it_listens_on_none(
@@ -89,7 +90,10 @@ def test_listen_where_every_port_is_in_use_says_it_listens_on_none(
             held.kill()
     assert done.returncode == 1, done.stderr
     assert "listening on 0" not in done.stderr
-    assert "portplan: none of web01's 2 port(s) could be opened: nothing listens" in done.stderr
+    assert (
+        "portplan: none of web01's 1 port(s) on 2 addresses (2 sockets) could be opened: "
+        "nothing listens"
+    ) in done.stderr
 
 
 def test_listen_on_a_network_says_why_nothing_there_is_probed(web01: str, tmp_path: Path) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import signal
+from collections.abc import Sequence
 from pathlib import Path
 
 import click
@@ -88,21 +89,21 @@ def listen_cmd(deployment: Path, on: str, duration: float) -> None:
             if len(group) > _EACH_AT_MOST:
                 named = ", ".join(f"{b.protocol.value}/{b.port} of {b.address}" for b in group[:3])
                 log.warning(
-                    "not listening on %d port(s) (%s and %d more): %s",
-                    len(group),
+                    "not listening on %s (%s and %d more): %s",
+                    _ports(group),
                     named,
                     len(group) - 3,
                     reason,
                 )
         if not opened:  # stopped at once: never said to listen for the duration
             click.echo(
-                f"portplan: none of {on}'s {len(failed)} port(s) could be opened: nothing listens",
+                f"portplan: none of {on}'s {_ports([b for b, _ in failed])} could be opened: "
+                "nothing listens",
                 err=True,
             )
             return
         click.echo(
-            f"portplan: listening on {len(opened)} port(s) of {on} for "
-            f"{duration:g} s (Ctrl-C stops)",
+            f"portplan: listening on {_ports(opened)} of {on} for {duration:g} s (Ctrl-C stops)",
             err=True,
         )
 
@@ -156,3 +157,13 @@ def _named_own_addresses(plan: Plan, on: str) -> list[str]:
             f"machine's; run listen on {on}"
         )
     return mine
+
+
+def _ports(bindings: Sequence[Binding]) -> str:
+    """How many ports ``bindings`` are, and on how many addresses where a port is bound on
+    several (a socket per address): "1 port(s) on 2 addresses (2 sockets)"."""
+    ports = len({(b.protocol, b.port) for b in bindings})
+    if ports == len(bindings):
+        return f"{ports} port(s)"
+    addresses = len({b.address for b in bindings})
+    return f"{ports} port(s) on {addresses} addresses ({len(bindings)} sockets)"
