@@ -15,8 +15,8 @@ import pytest
 
 import netns
 from portplan._errors import ApplyError
-from portplan.targets.apply.confirmed import RESTORED, settle
 from portplan.targets.apply.nftables import NftablesApplier
+from portplan.targets.apply.outcome import RESTORED, settle
 
 
 def test_a_restore_that_failed_at_the_deadline_is_an_error(tmp_path: Path) -> None:

@@ -11,17 +11,8 @@ from pathlib import Path
 from portplan._errors import ApplyError, ToolError
 from portplan._text import one_line
 from portplan.targets import get_target
-from portplan.targets.apply.confirmed import (
-    RESTORED,
-    claim_host,
-    failed_reason,
-    locked,
-    pending,
-    read_state,
-    restore_twice,
-    saved_of,
-    state_root,
-)
+from portplan.targets.apply.confirmed import claim_host, pending, read_state, saved_of, state_root
+from portplan.targets.apply.outcome import RESTORED, failed_reason, locked, restore_twice
 
 __all__ = ["Saved", "discard_saved", "restore_saved"]
 

@@ -24,13 +24,8 @@ from pathlib import Path
 
 from portplan._errors import PortplanError
 from portplan.targets import get_target
-from portplan.targets.apply.confirmed import (
-    process_identity,
-    read_state,
-    restore_twice,
-    saved_of,
-    settle,
-)
+from portplan.targets.apply.confirmed import process_identity, read_state, saved_of
+from portplan.targets.apply.outcome import restore_twice, settle
 from portplan.targets.base import Applier
 
 #: set by SIGTERM: stop waiting (a flag, not an exception: nothing may cut the settling short)
