@@ -40,6 +40,7 @@ from portplan.targets.apply.outcome import (
     kept_note,
     locked,
     outcome_of,
+    prepare,
     settle,
 )
 from portplan.targets.base import Applier
@@ -248,6 +249,7 @@ class Confirmation:
                 "saved_at": time.time(),
             }
             (self.folder / "state.json").write_text(json.dumps(state))
+            prepare(self.folder)
             self._start_watchdog()
         except BaseException:
             self._discard()
