@@ -154,3 +154,37 @@ def test_portplans_table_with_its_input_policy_accepting_still_counts(
     assert refused.returncode == 2, refused.stderr
     said = " ".join(refused.stderr.split())
     assert "apply -t iptables" in said and "policies drop (FORWARD)" in said, said
+
+
+def test_iptables_is_refused_while_the_other_backends_portplan_tables_filter(
+    namespace: str, tmp_path: Path
+) -> None:
+    """portplan's iptables ruleset loaded with the other backend's tools (the alternatives
+    switched since, a distribution upgrade): apply -t iptables saves, replaces and rolls back
+    only the tables of the tools `iptables-restore` names, so that one kept filtering beside
+    the new ruleset, unseen by the lockout checks.  Before: applied (and kept) beside it."""
+    version = subprocess.run(
+        ["iptables-save", "-V"], capture_output=True, text=True, check=True
+    ).stdout
+    other = "legacy" if "nf_tables" in version else "nft"
+    if not shutil.which(f"iptables-{other}-restore"):
+        pytest.skip(f"the {other} iptables tools are not installed")
+    files = rendered("iptables", tmp_path)
+    run_in(namespace, f"iptables-{other}-restore", stdin=files["da01.v4"])
+    run_in(namespace, f"ip6tables-{other}-restore", stdin=files["da01.v6"])
+    before = state(namespace)
+    for check in ((), ("--check",)):
+        refused = apply(namespace, "-t", "iptables", "--confirm-timeout", "1", *check)
+        assert refused.returncode == 2, refused.stderr
+        said = " ".join(refused.stderr.split())
+        assert f"the {other} iptables backend's filter tables hold a ruleset" in said, said
+        assert f"(iptables-{other})" in said and f"(ip6tables-{other})" in said, said
+        assert "nothing was changed" in said and "Traceback" not in said
+        assert state(namespace) == before
+    steps = [c for c in commands(said) if " -P " in c]
+    assert steps, said
+    for step in steps:  # the way out it names: policies before flushing
+        for command in step.split(" && "):
+            run_in(namespace, *command.split())
+    went = apply(namespace, "-t", "iptables", "--confirm-timeout", "1")
+    assert went.returncode == 1 and "previous ruleset is restored" in went.stderr, went.stderr

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -15,8 +16,8 @@ import pytest
 
 import netns
 from portplan._errors import ApplyError
-from portplan.targets.apply.confirmed import RESTORED, settle
 from portplan.targets.apply.nftables import NftablesApplier
+from portplan.targets.apply.outcome import RESTORED, settle
 
 
 def test_a_restore_that_failed_at_the_deadline_is_an_error(tmp_path: Path) -> None:
@@ -107,3 +108,39 @@ def test_a_watchdog_whose_state_is_gone_restores_at_once(tmp_path: Path, gone: s
     assert watchdog.returncode == 0, err
     assert "inet portplan" not in tables
     assert not folder.exists()
+
+
+@pytest.mark.netns
+def test_a_watchdog_whose_apply_is_gone_before_it_is_ready_leaves_nothing(tmp_path: Path) -> None:
+    # portplan killed while its watchdog starts: it never read 'ready', so it loaded nothing;
+    # the watchdog ended on the broken pipe with a traceback and left its folder, which the
+    # next apply took for an apply never settled ("the ruleset in force may be the
+    # unconfirmed new one") and refused to run until --restore-saved
+    reason = netns.unavailable("nft")
+    if reason:
+        pytest.skip(reason)
+    folder = tmp_path / "apply-test"
+    folder.mkdir()
+    state = {
+        "target": "nftables",
+        "deadline": time.monotonic() + 600,
+        "saved": {"table": ""},  # a restore would delete the table below
+    }
+    (folder / "state.json").write_text(json.dumps(state))
+    with netns.namespace() as ns:
+        netns.run(["ip", "netns", "exec", ns, "nft", "add", "table", "inet", "portplan"])
+        read, write = os.pipe()
+        os.close(read)  # nobody will read 'ready'
+        try:
+            done = subprocess.run(
+                ["ip", "netns", "exec", ns, sys.executable, "-m",
+                 "portplan.targets.apply.watchdog", str(folder)],
+                stdout=write, stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL,
+                timeout=60, check=False,
+            )  # fmt: skip
+        finally:
+            os.close(write)
+        tables = netns.run(["ip", "netns", "exec", ns, "nft", "list", "tables"]).stdout
+    assert (done.returncode, done.stderr) == (0, "")
+    assert not folder.exists()
+    assert "inet portplan" in tables  # nothing was loaded: nothing restored

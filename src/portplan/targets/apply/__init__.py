@@ -24,9 +24,10 @@ from dataclasses import replace
 from portplan._errors import TargetError
 from portplan.plan import Plan
 from portplan.targets import get_target, target_names
-from portplan.targets.apply.confirmed import KEPT, Confirmation
+from portplan.targets.apply.confirmed import Confirmation
 from portplan.targets.apply.leftover import other_target_ruleset
 from portplan.targets.apply.lockout import Lockout, lockout_problems
+from portplan.targets.apply.outcome import KEPT
 from portplan.targets.apply.pending import Saved, discard_saved, restore_saved
 from portplan.targets.base import Applier, RuleOptions, Scope
 

@@ -28,37 +28,37 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from portplan._errors import ApplyError, ToolError
 from portplan._signals import signals_held
-from portplan._text import one_line
+from portplan.targets.apply.outcome import (
+    KEPT,
+    RESTORED,
+    failed_reason,
+    kept_note,
+    locked,
+    outcome_of,
+    prepare,
+    settle,
+)
 from portplan.targets.base import Applier
 
 __all__ = [
-    "KEPT",
-    "RESTORED",
     "Confirmation",
     "claim_host",
-    "locked",
     "pending",
     "process_identity",
     "read_state",
-    "restore_twice",
     "saved_of",
-    "settle",
     "state_root",
 ]
 
-KEPT = "kept"
-RESTORED = "restored"
 #: seconds the watchdog may take to say it is ready, and to end once told
 _WATCHDOG_WAIT = 30.0
 #: seconds added to the deadline while the new ruleset loads
 _LOAD_MARGIN = 300.0
-#: seconds between a restore that failed and the second try
-_RETRY_PAUSE = 0.5
 
 
 def state_root(roots: Sequence[Path] | None = None) -> Path:
@@ -139,26 +139,6 @@ def _namespace_identity() -> str:
         return f"inode {_network_namespace()}"
 
 
-#: the outcome of an apply whose process and watchdog both ended before recording one
-NEVER_SETTLED = (
-    f"{RESTORED}: failed: never settled (portplan and its watchdog ended, killed, before "
-    "either recorded an outcome: the ruleset in force may be the unconfirmed new one)"
-)
-
-
-def _outcome(folder: Path) -> str:
-    """The outcome recorded in ``folder``; :data:`NEVER_SETTLED` where none was."""
-    try:
-        return (folder / "outcome").read_text()
-    except FileNotFoundError:
-        return NEVER_SETTLED
-
-
-def failed_reason(folder: Path) -> str:
-    """Why the saved copy in ``folder`` (one of :func:`pending`) waits."""
-    return _outcome(folder).split(": failed: ", 1)[-1]
-
-
 def pending(root: Path) -> list[Path]:
     """The state folders of this network namespace whose restore failed, or that no outcome
     settled, oldest first: each keeps a ruleset saved before an apply that is not known to be
@@ -176,22 +156,12 @@ def pending(root: Path) -> list[Path]:
         if state.get("netns") != here:
             continue
         try:
-            outcome = _outcome(folder)
+            outcome = outcome_of(folder)
         except OSError:
             continue
         if outcome.startswith(f"{RESTORED}: failed"):
             found.append((float(str(state.get("saved_at", 0))), folder))
     return [folder for _saved_at, folder in sorted(found)]
-
-
-def kept_note(folder: Path) -> str:
-    """What the operator does about a saved copy a failed restore left in ``folder``."""
-    return (
-        f"the saved copy is kept in {folder}/state.json: once the cause is fixed, run "
-        "`portplan apply --restore-saved` to load it back, or `portplan apply --discard-saved` "
-        "to remove it if you have put the firewall right yourself; until then apply refuses "
-        "to run"
-    )
 
 
 def _refuse_pending(root: Path) -> None:
@@ -231,64 +201,6 @@ def claim_host(root: Path) -> int:
             "or refuse that one, or wait for its deadline, then run this one again"
         ) from None
     return fd
-
-
-@contextlib.contextmanager
-def locked(folder: Path) -> Iterator[Path]:
-    """The lock that decides who settles the outcome of one apply; yields its outcome file."""
-    with open(folder / "lock", "a+b") as handle:
-        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
-        try:
-            yield folder / "outcome"
-        finally:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
-
-
-def settle(folder: Path, applier: Applier, saved: Mapping[str, bytes], *, keep: bool) -> str:
-    """Settle the outcome once, under the lock: keep the new ruleset, or restore the saved
-    one; an outcome already settled stands.  Returns the outcome.
-
-    :class:`ApplyError` when restoring fails (a tool that failed, is gone or hung, twice),
-    now or when it was settled before (by the watchdog at the deadline): then neither
-    ruleset may be in force, and the operator must be told.
-    """
-    with locked(folder) as outcome:
-        if outcome.exists():
-            settled = outcome.read_text()
-            if settled.startswith(f"{RESTORED}: failed"):
-                raise ApplyError(
-                    f"before this apply settled, a restore (the watchdog's, at the deadline or "
-                    f"once portplan seemed gone, or an earlier one here) could not restore the "
-                    f"previous ruleset ({failed_reason(folder)}); check the host's firewall "
-                    f"now; {kept_note(folder)}"
-                )
-            return settled.split(":", 1)[0]
-        if keep:
-            outcome.write_text(KEPT)
-            return KEPT
-        try:
-            restore_twice(applier, saved)
-        except ToolError as error:  # (ApplyError too; or a tool that is gone, or hung)
-            told = one_line(str(error))  # a tool's output may run over lines
-            outcome.write_text(f"{RESTORED}: failed: {told}")
-            said = (
-                told
-                if isinstance(error, ApplyError)
-                else f"restoring the previous ruleset failed: {told}"
-            )
-            raise ApplyError(f"{said}; {kept_note(folder)}") from error
-        outcome.write_text(RESTORED)
-        return RESTORED
-
-
-def restore_twice(applier: Applier, saved: Mapping[str, bytes]) -> None:
-    """Restore, and once more after a pause if that fails: a busy lock, a kernel short of
-    memory for a moment, must not leave the new ruleset in force."""
-    try:
-        applier.restore(saved)
-    except ToolError:
-        time.sleep(_RETRY_PAUSE)
-        applier.restore(saved)
 
 
 class Confirmation:
@@ -337,6 +249,7 @@ class Confirmation:
                 "saved_at": time.time(),
             }
             (self.folder / "state.json").write_text(json.dumps(state))
+            prepare(self.folder)
             self._start_watchdog()
         except BaseException:
             self._discard()

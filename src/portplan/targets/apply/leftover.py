@@ -15,6 +15,10 @@ plan`` with ``--default reject``), as ``iptables-save`` shows them, for each bac
 installed (legacy and nf_tables tables both filter), in a table that still filters: a drop
 policy (portplan's tables have one), or portplan's rejects.  (A table of the operator's own
 whose policies accept, with a rule commented ``loopback``, drops nothing beside the new one.)
+
+So is, for ``apply -t iptables``, portplan's iptables ruleset in the tables of the backend
+its tools (``iptables-save``, ``iptables-restore``) do not use here: apply saves, replaces and
+rolls back only the tables of the tools it runs.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ import shlex
 import shutil
 
 from portplan._errors import ApplyError
-from portplan.targets.apply._commands import checked
+from portplan.targets.apply._commands import checked, run
 from portplan.targets.apply.iptables import (
     LOOPBACK_COMMENT,
     NEIGHBOUR_COMMENT,
@@ -42,7 +46,7 @@ def other_target_ruleset(target: str) -> str | None:
     """Why applying ``target`` here must wait: the ruleset the other host target of portplan
     left in force, and how to remove it (``None``: there is none)."""
     if target == "iptables":
-        return _nftables_table()
+        return _nftables_table() or _other_backend_tables()
     if target == "nftables":
         return _iptables_tables()
     return None
@@ -115,9 +119,14 @@ def _rejects_unplanned(words: list[str]) -> bool:
     return _is_portplans(words) and UNPLANNED_COMMENT in words
 
 
-def _iptables_tables() -> str | None:
-    found: list[tuple[str, str, str, str]] = []  # (rule command, family, a rule, how it filters)
-    for save, command, family in _saves():
+#: (rule command, family, a rule of portplan's, how the table filters)
+_Found = tuple[str, str, str, str]
+
+
+def _portplan_tables(saves: list[tuple[str, str, str]]) -> list[_Found]:
+    """The filter tables of ``saves`` (:func:`_saves`) that hold portplan's ruleset and filter."""
+    found: list[_Found] = []
+    for save, command, family in saves:
         rules, dropping = _filter_table(save)
         parsed = []
         for line in rules:
@@ -135,27 +144,67 @@ def _iptables_tables() -> str | None:
         else:
             continue  # (accepting whatever it does not name, it filters nothing here)
         found.append((command, family, marked, how))
-    if not found:
-        return None
-    seen = "; ".join(
+    return found
+
+
+def _seen(found: list[_Found]) -> str:
+    return "; ".join(
         f"{family} ({command}): {line!r}, {how}" for command, family, line, how in found
     )
+
+
+def _way_out(found: list[_Found]) -> str:
+    """How to look at the tables ``found`` and remove their filtering without cutting a
+    session (policies to ACCEPT before flushing)."""
     steps = " && ".join(
         f"{c} -P INPUT ACCEPT && {c} -P OUTPUT ACCEPT && {c} -F INPUT && {c} -F OUTPUT"
         for c, _family, _line, _how in found
     )
     look = ", ".join(f"`{c}-save -t filter`" for c, _family, _line, _how in found)
+    return (
+        f"look at them ({look}: they were replaced whole, so what another tool such as Docker "
+        "or fail2ban added since is in them too), then, so that no session is cut, set the "
+        "policies to ACCEPT before flushing: `" + steps + "` (`-P FORWARD ACCEPT` too where "
+        "this host forwards)"
+    )
+
+
+def _iptables_tables() -> str | None:
+    found = _portplan_tables(_saves())
+    if not found:
+        return None
     sets = _portplan_sets()
     destroy = f", remove its address sets (`ipset destroy {' && ipset destroy '.join(sets)}`)"
     return (
-        "the filter tables hold a ruleset `portplan apply -t iptables` loaded (" + seen + "); "
-        "it keeps filtering beside the nftables table (what its rules do not accept is dropped "
-        "or rejected), and the lockout checks cannot see it, so nothing was "
-        f"changed. To switch to nftables, look at them ({look}: they were replaced whole, so "
-        "what another tool such as Docker or fail2ban added since is in them too), then, so "
-        "that no session is cut, set the policies to ACCEPT before flushing: `" + steps + "` "
-        "(`-P FORWARD ACCEPT` too where this host forwards)" + (destroy if sets else "") + ", "
+        "the filter tables hold a ruleset `portplan apply -t iptables` loaded ("
+        + _seen(found)
+        + "); it keeps filtering beside the nftables table (what its rules do not accept is "
+        "dropped or rejected), and the lockout checks cannot see it, so nothing was "
+        f"changed. To switch to nftables, {_way_out(found)}" + (destroy if sets else "") + ", "
         "and apply again; to stay with iptables, apply with -t iptables instead"
+    )
+
+
+def _other_backend_tables() -> str | None:
+    """portplan's iptables ruleset in the filter tables of the backend that ``iptables-save``
+    and ``iptables-restore`` do not use here (loaded when they named the other one: the
+    alternatives switched, a distribution upgrade): apply -t iptables saves, replaces and
+    restores only the tables of the tools it runs, so that one would keep filtering beside."""
+    if shutil.which("iptables-save") is None:
+        return None
+    version = run(["iptables-save", "-V"]).stdout
+    used, other = ("nft", "legacy") if b"nf_tables" in version else ("legacy", "nft")
+    found = _portplan_tables([s for s in _saves() if s[1].endswith(f"-{other}")])
+    if not found:
+        return None
+    return (
+        f"the {other} iptables backend's filter tables hold a ruleset `portplan apply -t "
+        f"iptables` loaded ({_seen(found)}), but its tools here (iptables-save, "
+        f"iptables-restore) are the {used} ones: apply would replace and roll back only "
+        f"the {used} tables, and the {other} ones would keep filtering beside the new ruleset "
+        "(what their rules do not accept is dropped or rejected), unseen by the lockout "
+        f"checks, so nothing was changed. To remove it, {_way_out(found)}, "
+        "and apply again"
     )
 
 

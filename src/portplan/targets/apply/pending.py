@@ -4,6 +4,7 @@ it.  Both take the host's apply lock: no apply or watchdog runs meanwhile."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 from pathlib import Path
@@ -11,17 +12,8 @@ from pathlib import Path
 from portplan._errors import ApplyError, ToolError
 from portplan._text import one_line
 from portplan.targets import get_target
-from portplan.targets.apply.confirmed import (
-    RESTORED,
-    claim_host,
-    failed_reason,
-    locked,
-    pending,
-    read_state,
-    restore_twice,
-    saved_of,
-    state_root,
-)
+from portplan.targets.apply.confirmed import claim_host, pending, read_state, saved_of, state_root
+from portplan.targets.apply.outcome import RESTORED, failed_reason, locked, record, restore_twice
 
 __all__ = ["Saved", "discard_saved", "restore_saved"]
 
@@ -67,12 +59,14 @@ def restore_saved() -> Saved:
             try:
                 restore_twice(found.applier({}), saved_of(read_state(saved.folder)))
             except ToolError as error:
-                outcome.write_text(f"{RESTORED}: failed: {one_line(str(error))}")
+                with contextlib.suppress(OSError):  # (none recorded: it reads as never settled)
+                    record(outcome, f"{RESTORED}: failed: {one_line(str(error))}")
                 raise ApplyError(
                     f"restoring the saved {saved.target} ruleset failed again: "
                     f"{one_line(str(error))}; it is still kept in {saved.folder}/state.json"
                 ) from error
-            outcome.write_text(RESTORED)  # back in force: no longer waiting, removed or not
+            with contextlib.suppress(OSError):  # (a full disk: removed all the same)
+                record(outcome, RESTORED)  # back in force: no longer waiting, removed or not
         shutil.rmtree(saved.folder, ignore_errors=True)
         return saved
     finally:

@@ -24,13 +24,8 @@ from pathlib import Path
 
 from portplan._errors import PortplanError
 from portplan.targets import get_target
-from portplan.targets.apply.confirmed import (
-    process_identity,
-    read_state,
-    restore_twice,
-    saved_of,
-    settle,
-)
+from portplan.targets.apply.confirmed import process_identity, read_state, saved_of
+from portplan.targets.apply.outcome import restore_twice, settle
 from portplan.targets.base import Applier
 
 #: set by SIGTERM: stop waiting (a flag, not an exception: nothing may cut the settling short)
@@ -94,9 +89,19 @@ def main(argv: list[str]) -> int:
     if applier_class is None:
         return 2
     saved = saved_of(state)
-    sys.stdout.write("ready\n")
-    sys.stdout.flush()
-    sys.stdout.close()
+    try:
+        sys.stdout.write("ready\n")
+        sys.stdout.flush()
+    except OSError:
+        # nobody reads it (a broken pipe): the applying process ended (killed) before it read
+        # 'ready', and it loads nothing before it has, so nothing changed and there is nothing
+        # to restore.  Left, the folder would read as an apply never settled, and block the
+        # next one until --restore-saved
+        shutil.rmtree(folder, ignore_errors=True)
+        return 0
+    finally:
+        with contextlib.suppress(OSError):  # (closed all the same)
+            sys.stdout.close()
     status = 1
     try:
         status = watch(folder, applier_class({}), saved, state.get("owner"))
