@@ -63,6 +63,8 @@ def read(text: str, columns: ColumnMap | None = None, fmt: Format = Format.MARKD
         # Kaspersky Security Center's traffic tables
         ("Port purpose", Field.DESCRIPTION),
         ("Device", Field.COMPONENT),
+        # NEC ESMPRO's tables: each end's port number under its name
+        ("Port No.", Field.PORT),
     ],
 )
 def test_vendor_headings_map_to_fields(heading: str, field: Field) -> None:

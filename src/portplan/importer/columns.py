@@ -107,7 +107,7 @@ BUILT_IN: Mapping[str, ColumnRole] = {
              "node role", "node type", "device", "devices"),
     **_roles(Field.SERVICE, "service", "service name", "services", "app-id",
              "palo alto networks app-id", "application"),
-    **_roles(Field.PORT, "port", "ports", "port number", "port numbers", "default port",
+    **_roles(Field.PORT, "port", "ports", "port number", "port numbers", "port no", "default port",
              "default ports", "default ports used", "destination port", "destination ports",
              "listens on", "listening port", "listening ports", "internal listening port",
              "internal port", "protocol/port", "protocol/ports", "protocol and port",
