@@ -237,3 +237,18 @@ def test_two_ends_each_with_its_port_column_draft_no_listener_list(tmp_path: Pat
         "no flow is drafted: model it by hand" in stderr
     )
     assert {c.name for c in product.components.values()} == {"Web Browser", "NEC ESMPRO Manager"}
+
+
+def test_a_listener_list_with_two_component_and_two_port_columns_is_still_drafted(
+    tmp_path: Path,
+) -> None:
+    """Two component columns (``Component``, ``Host``) and a port column per transport are not
+    two ends each with its port: the row is a listener list, drafted as before."""
+    code, stderr, product = drafted(
+        tmp_path / "ports.csv", "Component,Host,TCP,UDP\nAgent,Server A,443,161\n"
+    )
+    assert code == 0, stderr
+    assert sorted((f.protocol.value, str(f.ports[0])) for f in product.flows) == [
+        ("tcp", "443"),
+        ("udp", "161"),
+    ]

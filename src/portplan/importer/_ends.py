@@ -107,13 +107,21 @@ def _headings(row: ImportedRow, field: Field) -> tuple[str, ...]:
     return tuple(dict.fromkeys(v.heading for v in row.of(field) if v.text.strip()))
 
 
+def _top(heading: str) -> str | None:
+    """The top part of a heading several header rows make (``Web Client / Port``), else
+    ``None``."""
+    return heading.split(" / ", maxsplit=1)[0] if " / " in heading else None
+
+
 def _ends_with_ports(row: ImportedRow) -> Ends | None:
     """The problem of a row that names its systems in several component columns and its ports
-    in several port columns (NEC ESMPRO: ``Web Client / Component``, ``Web Client / Port``,
-    ``Management PC / Port``, ``Management PC / Component``): each end has its own port, and
-    nothing says which end listens; the row is no list of listeners."""
+    in several port columns, a component and a port column under each end's name (NEC
+    ESMPRO: ``Web Client / Component``, ``Web Client / Port``, ``Management PC / Port``,
+    ``Management PC / Component``): each end has its own port, and nothing says which end
+    listens; the row is no list of listeners."""
     systems, ports = _headings(row, Field.COMPONENT), _headings(row, Field.PORT)
-    if len(systems) < 2 or len(ports) < 2:
+    ends = {_top(h) for h in systems} & {_top(h) for h in ports} - {None}
+    if len(ends) < 2:
         return None
     return Ends(
         pairs=(),
