@@ -209,3 +209,46 @@ def test_a_listener_list_under_a_title_naming_a_direction_elsewhere_drafts_no_fl
     assert code == 1
     assert f"{doc}:3:1: the title 'ESXi outgoing ports' names a direction, but not" in stderr
     assert [[str(p) for p in f.ports or ()] for f in product.flows] == [["22"]]
+
+
+NEC_TABLE = """\
+<table>
+<tr><th rowspan="2">Function</th><th colspan="2">Web Client</th><th rowspan="2">Protocol</th>
+<th colspan="2">Management PC</th></tr>
+<tr><th>Component</th><th>Port</th><th>Port</th><th>Component</th></tr>
+<tr><td>Management</td><td>Web Browser</td><td>Unknown</td><td>TCP</td><td>8080</td>
+<td>NEC ESMPRO Manager</td></tr>
+</table>
+"""
+
+
+def test_two_ends_each_with_its_port_column_draft_no_listener_list(tmp_path: Path) -> None:
+    """NEC ESMPRO's tables put each end's Component and Port under its name (``Web Client``,
+    ``Management PC``).  Read as a listener list, the row drafted both ends as listeners on both
+    columns' ports: port 8080, and a parameter for ``Unknown`` (the browser's own port), opened
+    on the web browser as well."""
+    code, stderr, product = drafted(tmp_path / "ports.html", NEC_TABLE)
+    assert code == 1
+    assert not product.flows and not product.parameters
+    assert (
+        f"{tmp_path / 'ports.html'}:5:24: the row names systems in 2 columns ('Web Client / "
+        "Component', 'Management PC / Component') and ports in 2 ('Web Client / Port', "
+        "'Management PC / Port'), each end with its own port: which end listens is not said; "
+        "no flow is drafted: model it by hand" in stderr
+    )
+    assert {c.name for c in product.components.values()} == {"Web Browser", "NEC ESMPRO Manager"}
+
+
+def test_a_listener_list_with_two_component_and_two_port_columns_is_still_drafted(
+    tmp_path: Path,
+) -> None:
+    """Two component columns (``Component``, ``Host``) and a port column per transport are not
+    two ends each with its port: the row is a listener list, drafted as before."""
+    code, stderr, product = drafted(
+        tmp_path / "ports.csv", "Component,Host,TCP,UDP\nAgent,Server A,443,161\n"
+    )
+    assert code == 0, stderr
+    assert sorted((f.protocol.value, str(f.ports[0])) for f in product.flows) == [
+        ("tcp", "443"),
+        ("udp", "161"),
+    ]

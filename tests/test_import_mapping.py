@@ -63,6 +63,8 @@ def read(text: str, columns: ColumnMap | None = None, fmt: Format = Format.MARKD
         # Kaspersky Security Center's traffic tables
         ("Port purpose", Field.DESCRIPTION),
         ("Device", Field.COMPONENT),
+        # NEC ESMPRO's tables: each end's port number under its name
+        ("Port No.", Field.PORT),
     ],
 )
 def test_vendor_headings_map_to_fields(heading: str, field: Field) -> None:
@@ -81,6 +83,29 @@ def test_headings_compare_without_case_spaces_or_trailing_marks_but_never_loosel
     assert (tcp.field, tcp.protocol) == (Field.PORT, Transport.TCP)
     incoming = ColumnMap.built_in().role("Incoming Ports / Purpose")
     assert incoming is not None and incoming.field is Field.DESCRIPTION  # bottom part first
+
+
+def test_a_slash_written_in_one_heading_cell_is_no_stack_of_header_rows() -> None:
+    """SAP's ``Port Number / Service Name`` is one cell: its bottom part is no heading of its
+    own, so the column is not a service column (its ports were lost, the row said to name no
+    port); two header rows still read bottom part first."""
+    one = read(
+        "| Service | Port Number / Service Name |\n|---|---|\n| ICM SMTP | 25 |\n",
+        fmt=Format.MARKDOWN,
+    )
+    assert one.tables[0].roles[1] is None
+    assert [str(u) for u in one.unread] == [
+        "doc.markdown:3:14: column 'Port Number / Service Name' maps to no field; map it in a "
+        '--map file ("Port Number / Service Name: extra" keeps it as a free column)'
+    ]
+    stacked = read(
+        "<table><tr><th>Service</th><th>Ports</th></tr><tr><th>Service</th><th>Service Name</th>"
+        "</tr><tr><td>ICM SMTP</td><td>smtp</td></tr></table>",
+        fmt=Format.HTML,
+    )
+    role = stacked.tables[0].roles[1]
+    assert stacked.tables[0].table.columns[1] == "Ports / Service Name"
+    assert role is not None and role.field is Field.SERVICE  # bottom part first
 
 
 TABLE = """\

@@ -91,3 +91,31 @@ def test_a_row_with_one_protocol_cell_written_reads_as_before(tmp_path: Path) ->
         "protocol (tcp, udp or icmp)"
     ]
     assert _drafted(flows) == [(2, "tcp", [22], None, None)]
+
+
+def test_an_arrow_in_the_protocol_cell_is_reported_never_a_service(tmp_path: Path) -> None:
+    """NEC ESMPRO writes the way a connection opens as arrows under the transport (``UDP`` over
+    ``<-``: the right end connects).  The arrows were read as a service named ``-`` and dropped:
+    the row was drafted from the left end to the right one, against the arrow, and the import
+    said every cell was read."""
+    code, flows, lines = _import(
+        tmp_path,
+        "Source,Destination,Port,Protocol\n"
+        'NEC ESMPRO Manager,NEC ESMPRO Agent,162,"UDP\n<-"\n'
+        'NEC ESMPRO Manager,BMC,623,"UDP\n->\n<-"\n'
+        "NEC ESMPRO Manager,BMC,443,TCP <->\n"
+        "NEC ESMPRO Manager,BMC,8080,TCP\n",
+    )
+    assert code == 1
+    assert _drafted(flows) == [(4, "tcp", [8080], None, None)]
+    page = tmp_path / "ports.csv"
+    assert lines == [
+        f"{page}:2:41: column 'Protocol': could not read '<-': a direction arrow in a protocol "
+        "cell; which end opens the connection is not read: model the row by hand",
+        f"{page}:4:28: column 'Protocol': could not read '->': a direction arrow in a protocol "
+        "cell; which end opens the connection is not read: model the row by hand",
+        f"{page}:4:28: column 'Protocol': could not read '<-': a direction arrow in a protocol "
+        "cell; which end opens the connection is not read: model the row by hand",
+        f"{page}:7:28: column 'Protocol': could not read '<->': a direction arrow in a protocol "
+        "cell; which end opens the connection is not read: model the row by hand",
+    ]

@@ -102,9 +102,42 @@ def _paragraph(row: ImportedRow) -> Ends | None:
     return None
 
 
+def _headings(row: ImportedRow, field: Field) -> tuple[str, ...]:
+    """The headings of the columns of ``field`` that have text in ``row``, in order."""
+    return tuple(dict.fromkeys(v.heading for v in row.of(field) if v.text.strip()))
+
+
+def _top(heading: str) -> str | None:
+    """The top part of a heading several header rows make (``Web Client / Port``), else
+    ``None``."""
+    return heading.split(" / ", maxsplit=1)[0] if " / " in heading else None
+
+
+def _ends_with_ports(row: ImportedRow) -> Ends | None:
+    """The problem of a row that names its systems in several component columns and its ports
+    in several port columns, a component and a port column under each end's name (NEC
+    ESMPRO: ``Web Client / Component``, ``Web Client / Port``, ``Management PC / Port``,
+    ``Management PC / Component``): each end has its own port, and nothing says which end
+    listens; the row is no list of listeners."""
+    systems, ports = _headings(row, Field.COMPONENT), _headings(row, Field.PORT)
+    ends = {_top(h) for h in systems} & {_top(h) for h in ports} - {None}
+    if len(ends) < 2:
+        return None
+    return Ends(
+        pairs=(),
+        traffic=(),
+        problem=f"the row names systems in {len(systems)} columns "
+        f"({', '.join(map(repr, systems))}) and ports in {len(ports)} "
+        f"({', '.join(map(repr, ports))}), each end with its own port: which end listens is not "
+        "said; no flow is drafted: model it by hand",
+        unpaired=_names(row, Field.COMPONENT),
+        at=Field.COMPONENT,
+    )
+
+
 def ends_of(reading: TableReading, row: ImportedRow, product: str) -> Ends:
     """The ends of ``row`` of ``reading``; ``product`` names the product's own component."""
-    if (prose := _paragraph(row)) is not None:
+    if (prose := _paragraph(row) or _ends_with_ports(row)) is not None:
         return prose
     sources, destinations = _names(row, Field.SOURCE), _names(row, Field.DESTINATION)
     subcomponents = _names(row, Field.SUBCOMPONENT)

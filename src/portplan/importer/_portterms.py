@@ -5,14 +5,14 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from portplan.importer._lexer import Token, names_port
+from portplan.importer._lexer import Token
+from portplan.importer._portnames import hides_ports, names_a_port, numbered, picked_at_run_time
 from portplan.importer._portscan import (
     ABOVE,
     ANY,
     BOUNDS,
     DYNAMIC,
     ICMP_NAMES,
-    KEYWORDS,
     RANGE_WORDS,
     UPWARDS,
     Item,
@@ -20,7 +20,6 @@ from portplan.importer._portscan import (
     balanced,
     closing,
     default_marker,
-    depth_at,
     depth_step,
     joined,
     label,
@@ -45,19 +44,6 @@ __all__ = ["TermReader"]
 _MARK = re.compile(r"[0-9]+|[A-Za-z]|[^A-Za-z0-9\s]+|\^\S+")
 
 
-def _hides_ports(inner: Sequence[Token], said: set[Transport]) -> bool:
-    """Whether a note in parentheses names a port or a protocol the term does not have
-    (``or 8443``, ``also UDP``, ``Windows 2003: 1025-5000``): reading it as a note would drop
-    it.  Numbers that refer to the document (``Note 2``) or are part of a version (``TLS 1.2``)
-    do not count."""
-    for index, token in enumerate(inner):
-        if (token.protocol and Transport(token.low) not in said) or token.protocolish:
-            return True
-        if token.kind == "num" and names_port(inner, index):
-            return True
-    return False
-
-
 #: words that widen an ICMP term without a type: ``ICMP (all types)`` is not ``ICMP``
 _ALL_TYPES = frozenset({"all", "any", "every", "type", "types", "other"})
 
@@ -76,29 +62,6 @@ def _names_icmp(toks: Sequence[Token], choices: list[list[PortTerm]]) -> bool:
 def _glued(toks: Sequence[Token], pos: int) -> bool:
     """Whether the token at ``pos`` starts right where the one before it ends."""
     return pos > 0 and toks[pos - 1].end == toks[pos].start
-
-
-def _numbered(toks: Sequence[Token]) -> bool:
-    """Whether the words naming a port hold a number: any outside parentheses, and inside
-    them one that names a port (``HTTPS (443)``, not ``(see note 1)``)."""
-    return _hides_ports(toks, set(Transport)) or any(
-        t.kind == "num" and depth_at(toks, k) == 0 for k, t in enumerate(toks)
-    )
-
-
-def _names(toks: Sequence[Token]) -> bool:
-    """Whether ``toks`` can name a port: they hold a word that is not a protocol or a keyword,
-    and do not start with one (``TCP netcat`` would read back as TCP and ``netcat``)."""
-
-    def naming(token: Token) -> bool:
-        return token.kind == "word" and not starts_term(token) and token.low not in KEYWORDS
-
-    return (
-        bool(toks)
-        and not starts_term(toks[0])
-        and not toks[0].is_(*KEYWORDS)
-        and any(naming(t) for t in toks)
-    )
 
 
 class TermReader:
@@ -260,7 +223,7 @@ class TermReader:
                     item.assumptions.append(
                         f"ports in parentheses {shown!r} read as an alternative"
                     )
-                elif _hides_ports(inner, said):  # 443 (or 8443), 80 (also UDP)
+                elif hides_ports(inner, said):  # 443 (or 8443), 80 (also UDP)
                     self.fault(
                         parenthesis, f"could not read {shown!r}: a port or protocol in a note"
                     )
@@ -436,7 +399,7 @@ class TermReader:
                 continue
             if index > start and default_marker(toks, index):
                 name_toks = toks[start:index]
-                if not _names(without_protocol_parens(name_toks)) or _numbered(name_toks):
+                if not names_a_port(without_protocol_parens(name_toks)) or numbered(name_toks):
                     self.fault(toks[start:], f"could not read {self.words(toks[start:])!r}")
                     return [], len(toks)
                 name = self.words(without_protocol_parens(name_toks))
@@ -444,17 +407,19 @@ class TermReader:
                 at = index + (1 if token.kind == "dash" else 0)
                 return self.default(toks, at, found, name, start)
         name_toks = toks[start:end]
-        if not _names(without_protocol_parens(name_toks)) or not balanced(name_toks):
+        if not names_a_port(without_protocol_parens(name_toks)) or not balanced(name_toks):
             self.fault(name_toks, f"could not read {self.words(name_toks)!r}")
             return [], end
         if elsewhere := refers_elsewhere(name_toks):  # see comments: the ports are elsewhere
             self.fault(name_toks, f"{self.words(name_toks)!r} {elsewhere}")
             return [], end
-        if _numbered(name_toks):  # HTTPS (443) names port 443, not a port to set
+        if numbered(name_toks):  # HTTPS (443) names port 443, not a port to set
             self.fault(name_toks, f"could not read {self.words(name_toks)!r}")
             return [], end
         if not found:
             found = paren_protocols(name_toks)
+        if picked_at_run_time(name_toks):  # random generated port: one of the dynamic ports
+            return [[PortTerm(protocols=found, dynamic=True)]], end
         name = self.words(without_protocol_parens(name_toks))
         if not name:
             self.fault(name_toks, f"{self.words(name_toks)!r} names protocols but no port")

@@ -25,6 +25,7 @@ __all__ = [
     "build_table",
     "clean_text",
     "column_headings",
+    "heading_parts",
 ]
 
 _PLAIN_SHEET = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]*$")
@@ -169,18 +170,21 @@ class SourceDocument:
     hidden: tuple[Hidden, ...] = ()
 
 
+def heading_parts(header: tuple[tuple[Cell, ...], ...], index: int) -> tuple[str, ...]:
+    """The distinct non-empty texts of the header rows over column ``index``, top first (a
+    span repeats its text down or across; it counts once)."""
+    parts: list[str] = []
+    for row in header:
+        text = " ".join(row[index].text.split()) if index < len(row) else ""
+        if text and text not in parts:
+            parts.append(text)
+    return tuple(parts)
+
+
 def column_headings(header: tuple[tuple[Cell, ...], ...], width: int) -> tuple[str, ...]:
-    """One heading per column from the header rows: the distinct non-empty texts top first,
-    joined with `` / `` (a span repeats its text down or across; it counts once)."""
-    headings = []
-    for index in range(width):
-        parts: list[str] = []
-        for row in header:
-            text = " ".join(row[index].text.split()) if index < len(row) else ""
-            if text and text not in parts:
-                parts.append(text)
-        headings.append(" / ".join(parts))
-    return tuple(headings)
+    """One heading per column from the header rows: :func:`heading_parts` joined with
+    `` / ``."""
+    return tuple(" / ".join(heading_parts(header, index)) for index in range(width))
 
 
 @dataclass(frozen=True, slots=True)

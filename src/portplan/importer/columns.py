@@ -23,7 +23,7 @@ vocabulary::
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -107,7 +107,7 @@ BUILT_IN: Mapping[str, ColumnRole] = {
              "node role", "node type", "device", "devices"),
     **_roles(Field.SERVICE, "service", "service name", "services", "app-id",
              "palo alto networks app-id", "application"),
-    **_roles(Field.PORT, "port", "ports", "port number", "port numbers", "default port",
+    **_roles(Field.PORT, "port", "ports", "port number", "port numbers", "port no", "default port",
              "default ports", "default ports used", "destination port", "destination ports",
              "listens on", "listening port", "listening ports", "internal listening port",
              "internal port", "protocol/port", "protocol/ports", "protocol and port",
@@ -164,11 +164,15 @@ class ColumnMap:
     def with_overrides(self, overrides: Mapping[str, ColumnRole]) -> ColumnMap:
         return ColumnMap(overrides={**self.overrides, **overrides}, vocabulary=self.vocabulary)
 
-    def role(self, heading: str) -> ColumnRole | None:
+    def role(self, heading: str, rows: Sequence[str] | None = None) -> ColumnRole | None:
         """The role of a column headed ``heading``: the whole heading first, then each part of
         a heading several header rows make (``Incoming Ports / Purpose``), bottom part first;
-        the map file before the vocabulary."""
-        parts = [heading, *reversed(heading.split(" / "))] if " / " in heading else [heading]
+        the map file before the vocabulary.  ``rows`` are the texts of those header rows, top
+        first, where the caller knows them: a `` / `` written inside one heading cell (``Port
+        Number / Service Name``) then divides nothing; without them the heading is split at
+        each `` / ``."""
+        stack = list(rows) if rows is not None else heading.split(" / ")
+        parts = [heading, *reversed(stack)] if len(stack) > 1 else [heading]
         for table in (self.overrides, self.vocabulary):
             for part in parts:
                 role = table.get(heading_key(part))

@@ -17,7 +17,7 @@ from portplan.importer._lexer import one_version_icmp, tokens
 from portplan.importer._portcolumns import ends_of_ports
 from portplan.importer._portread import read_ports
 from portplan.importer._rowprotocol import row_protocol
-from portplan.importer._tables import Cell, Row, SourceDocument, Table, Where
+from portplan.importer._tables import Cell, Row, SourceDocument, Table, Where, heading_parts
 from portplan.importer.columns import ColumnMap, ColumnRole, Field
 from portplan.importer.direction import (
     Arrow,
@@ -174,7 +174,7 @@ def interpret(document: SourceDocument, columns: ColumnMap | None = None) -> Imp
     readings = []
     for table in document.tables:
         roles = tuple(
-            (vocabulary.role(h) or _marks(table, i)) if h else None
+            (vocabulary.role(h, heading_parts(table.header, i)) or _marks(table, i)) if h else None
             for i, h in enumerate(table.columns)
         )
         roles = ends_of_ports(table.columns, roles)

@@ -15,8 +15,9 @@ which is both; and a port written in the cell (``TCP/443``, ``TCP (443)``): a pr
 holds no port, and the row's ports come from its port column.  Words that change what the
 transports say (``TCP, not UDP``, ``UDP optional``) and marks (``TCP¹``, ``TCP/UDP*``,
 ``UDP?``) are faults, never an application's name beside transports read as if they were not
-there.  So are directions (``Incoming and outgoing TCP, outgoing UDP``): no transport of such a
-cell is read, since each holds one way only.
+there.  So are directions (``Incoming and outgoing TCP, outgoing UDP``) and arrows (``UDP`` over
+``<-``, the way the connection opens): no transport of such a cell is read, since each holds
+one way only.
 """
 
 from __future__ import annotations
@@ -66,6 +67,8 @@ _CONDITIONS = frozenset({"optional", "optionally", "if", "unless", "when", "fall
 #: words that give a transport its direction (``Incoming and outgoing TCP, outgoing UDP``): the
 #: transports of such a cell hold for some directions only, which a protocol column cannot say
 _DIRECTIONS = frozenset({"incoming", "outgoing", "inbound", "outbound", "ingress", "egress"})
+#: an arrow giving the way a connection opens (``->``, ``<-``, ``<->``, ``-->``, ``→``)
+_ARROW = re.compile(r"<-+>?|-+>|[→←↔]")
 #: a footnote mark or a question, written after a transport or name (``TCP¹``, ``UDP?``)
 _MARK = re.compile(r"[*†‡§¶#?~\u00b9\u00b2\u00b3\u2070-\u209f]")
 #: a version written onto a protocol's name: ``SNMPv3``, ``SNMP v2c``, ``TLSv1.2``, ``NTPv4``
@@ -155,6 +158,16 @@ def _struck_end(toks: list[Token], index: int) -> int:
     while end < len(toks) and not tilde_pair(end):
         end += 1
     return min(end + 1, len(toks) - 1)
+
+
+def _arrow_end(text: str, toks: list[Token], index: int) -> int:
+    """The index of the last token of an arrow (``<-``, ``->``, ``<->``, ``→``: tokens written
+    together) that starts at ``index``, or -1 when none does."""
+    for end in range(min(index + 2, len(toks) - 1), index - 1, -1):
+        glued = all(toks[k].end == toks[k + 1].start for k in range(index, end))
+        if glued and _ARROW.fullmatch(text[toks[index].start : toks[end].end]):
+            return end
+    return -1
 
 
 def _names_any(toks: list[Token]) -> bool:
@@ -266,6 +279,19 @@ def read_protocols(text: str) -> ProtocolReading:
                 )
             )
             index = struck
+        elif (arrow := _arrow_end(text, toks, index)) >= 0:
+            close_name()  # UDP over <-: the right end connects; never a service named '-'
+            negated = True
+            hidden.append(
+                Fault(
+                    start=token.start,
+                    end=toks[arrow].end,
+                    message=f"could not read {text[token.start : toks[arrow].end]!r}: a "
+                    "direction arrow in a protocol cell; which end opens the connection is not "
+                    "read: model the row by hand",
+                )
+            )
+            index = arrow
         elif token.protocolish or token.text == "^" or _MARK.fullmatch(token.text):
             close_name()  # TCP/UDP*, TCP¹, TCP^1, UDP?: never a name, nor a transport read
             end = index + 1 if token.text == "^" and index + 1 < len(toks) else index
