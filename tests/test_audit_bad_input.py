@@ -209,6 +209,10 @@ def test_a_text_ruleset_given_as_json_is_told_how_to_give_it(tmp_path: Path) -> 
     [
         (["audit", NEXUS, "--host", "da01", "--ruleset"], "(give a ruleset collected on the host "),
         (
+            ["audit", NEXUS, "--host", "da01", "--sockets"],
+            "(give the listening sockets collected on the host ",
+        ),
+        (
             ["matrix", NEXUS, "--host", "da01", "--against"],
             "(give a ruleset collected on the host ",
         ),

@@ -222,7 +222,9 @@ def audit_cmd(
             )
     if sockets_file or live:
         if sockets_file:
-            path, file = ruleset_file(sockets_file, SOCKET_KINDS)
+            path, file = ruleset_file(
+                sockets_file, SOCKET_KINDS, "the listening sockets collected on the host"
+            )
             inputs.append(path)
             found = read_sockets(file.text, file.name, file.kind, bindv6only=bindv6only == "1")
             source = file.name
