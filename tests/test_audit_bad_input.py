@@ -81,6 +81,12 @@ EXPECTED = {
     "s_ns_win3.txt": ":5: local port 70000 is not a port number (0-65535)",
     # a YAML file given as netstat's output was read as a host where nothing listens
     "s_ns_not_netstat.txt": ": holds no line of netstat output (no 'Proto' heading, no socket)",
+    # an address or a line it cannot read said what was wrong, not what to do
+    "s_ss_badaddr.txt": ":1: '999.0.0.3' is not an IP address; give the listing as the tool",
+    "s_ss_noport.txt": ":1: no port in '127.0.0.3:-1'; give the listing as the tool printed it",
+    "s_ss_short.txt": ":1: not a line of `ss -tulpnH`: tcp LISTEN; give the output of `ss -tulpnH`",
+    "s_ns_badaddr.txt": ":1: '999.0.0.1' is not an IP address; give the listing as the tool",
+    "s_w_nolocal.json": "LocalPort ({'bogus': 1}); collect it with the one-liner of docs/audit.md",
     "s_w_port_big.json": ": tcp[0]: LocalPort (a number of 41 digits) is not a port number",
     "s_w_port_neg.json": ": tcp[0]: LocalPort -1 is not a port number (0-65535)",
     "s_w_port_float.json": ": tcp[0]: LocalPort inf is not a port number (0-65535)",
