@@ -387,7 +387,8 @@ def test_only_files_named_as_inputs_count_as_inputs(
     if output.name == "in.json":
         assert result.exit_code == 2
         assert result.stderr == (
-            "portplan: error: refusing to write in.json: it is one of the input files\n"
+            "portplan: error: refusing to write in.json: it is one of the input files; write the "
+            "output to another path\n"
         )
         assert output.read_text() == "[]\n"
         return

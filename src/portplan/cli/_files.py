@@ -26,7 +26,13 @@ from portplan._errors import UsageError
 from portplan._signals import signals_held
 from portplan._text import counted, escaped
 from portplan.cli._log import log
-from portplan.cli._writable import refuse_existing, refuse_file_above, status, write_failed
+from portplan.cli._writable import (
+    refuse_existing,
+    refuse_file_above,
+    refuse_input,
+    status,
+    write_failed,
+)
 from portplan.load.reading import MAX_INPUT_BYTES
 
 __all__ = [
@@ -129,9 +135,7 @@ def _refuse_inputs(
             continue
     for target in targets:
         if present.get(target) is not None and target.resolve() in read:
-            raise UsageError(
-                f"refusing to write {escaped(str(target))}: it is one of the input files"
-            )
+            refuse_input(target)
 
 
 def _temporary(target: str, number: int, mode: int, pid: int) -> tuple[int, str]:

@@ -15,7 +15,14 @@ from pathlib import Path
 from portplan._errors import OutputError, UsageError
 from portplan._text import escaped
 
-__all__ = ["check_output", "refuse_existing", "refuse_file_above", "status", "write_failed"]
+__all__ = [
+    "check_output",
+    "refuse_existing",
+    "refuse_file_above",
+    "refuse_input",
+    "status",
+    "write_failed",
+]
 
 #: what to do about a write error, by errno
 _ADVICE = {
@@ -63,6 +70,14 @@ def refuse_file_above(path: Path) -> None:
         return
 
 
+def refuse_input(target: Path) -> None:
+    """Refuse to write ``target``, a file read as input."""
+    raise UsageError(
+        f"refusing to write {escaped(str(target))}: it is one of the input files; write the "
+        "output to another path"
+    )
+
+
 def refuse_existing(
     targets: Sequence[Path], overwrite: bool, present: Mapping[Path, os.stat_result | None]
 ) -> None:
@@ -102,7 +117,5 @@ def check_output(
     for given in inputs:
         with contextlib.suppress(OSError):
             if os.path.samefile(given, target):
-                raise UsageError(
-                    f"refusing to write {escaped(str(target))}: it is one of the input files"
-                )
+                refuse_input(target)
     refuse_existing([target], overwrite, {target: found})
