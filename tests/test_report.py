@@ -171,7 +171,18 @@ IDENTIFIED = {"matches": True, "protocol": "http", "expected": "http", "error": 
     ("text", "message"),
     [
         ("{", "verify.json:1:2: not JSON"),
-        ('{"a": 1}', "not a portplan JSON document"),
+        pytest.param(
+            '{"a": 1}',
+            "verify.json: not a portplan JSON document (it has no format_version and kind); "
+            "give what portplan verify DEPLOYMENT --format json -o RESULTS.json writes",
+            id="no-kind",
+        ),
+        pytest.param(
+            '{"format_version": 1, "kind": "verify"}',
+            "verify.json: format_version 1 is not MAJOR.MINOR; give the unedited output of a "
+            "portplan command",
+            id="version-number",
+        ),
         ('{"format_version": "1.0", "kind": "matrix"}', "a 'matrix' document, but --verify reads"),
         (verify_document([], version="2.0"), "format_version 2.0 of 'verify' documents is not"),
         (verify_document([{"flow": "x"}]), "checks[0].passed is missing"),
