@@ -134,7 +134,16 @@ def test_a_missing_inventory_is_located_at_hosts_from(tmp_path: Path) -> None:
     line = _line_of(path, "hosts_from:")
     assert f"deployment.yaml:{line}:" in done.stderr
     assert "cannot take host addresses from nowhere.yml" in done.stderr
-    assert "does not exist" in done.stderr
+    assert "does not exist; check the path (the path is relative to the deployment" in done.stderr
+
+
+def test_a_missing_inventory_of_verify_is_told_to_be_checked(tmp_path: Path) -> None:
+    done = portplan("verify", EXAMPLES / "search-cluster.yaml", "--inventory",
+                    tmp_path / "nowhere.ini")  # fmt: skip
+    assert done.returncode == 2, done.stderr
+    assert done.stderr == (
+        f"portplan: error: inventory {tmp_path / 'nowhere.ini'} does not exist; check the path\n"
+    )
 
 
 def test_hosts_from_takes_the_member_named_by_portplan_host(tmp_path: Path) -> None:
