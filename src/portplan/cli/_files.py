@@ -22,7 +22,7 @@ from typing import IO
 
 import click
 
-from portplan._errors import UsageError
+from portplan._errors import InputError, UsageError
 from portplan._signals import signals_held
 from portplan._text import counted, escaped
 from portplan.cli._log import log
@@ -33,7 +33,7 @@ from portplan.cli._writable import (
     status,
     write_failed,
 )
-from portplan.load.reading import MAX_INPUT_BYTES
+from portplan.load.reading import MAX_INPUT_BYTES, decode
 
 __all__ = [
     "STDIN_NAME",
@@ -78,10 +78,10 @@ def read_input(path: Path) -> tuple[Path, str | None]:
             f"standard input holds more than {MAX_INPUT_BYTES // 2**20} MiB; portplan reads "
             "product and deployment files of at most that size"
         )
-    try:
-        return STDIN_NAME, data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise UsageError(f"standard input is not UTF-8 text: {exc}") from None
+    text, problems = decode(STDIN_NAME, data)  # where the first byte that is not UTF-8 is
+    if text is None:
+        raise InputError(problems)
+    return STDIN_NAME, text
 
 
 def width() -> int:
