@@ -85,6 +85,9 @@ EXPECTED = {
     "s_ss_badaddr.txt": ":1: '999.0.0.3' is not an IP address; give the listing as the tool",
     "s_ss_noport.txt": ":1: no port in '127.0.0.3:-1'; give the listing as the tool printed it",
     "s_ss_short.txt": ":1: not a line of `ss -tulpnH`: tcp LISTEN; give the output of `ss -tulpnH`",
+    # ss output given as netstat's: each line passed over as a socket that does not listen,
+    # so every planned port was reported planned-not-listening
+    "s_ns_ss_output.txt": ":1: not a line of netstat output (no ADDRESS:PORT where its local",
     "s_ns_badaddr.txt": ":1: '999.0.0.1' is not an IP address; give the listing as the tool",
     "s_w_nolocal.json": "LocalPort ({'bogus': 1}); collect it with the one-liner of docs/audit.md",
     "s_w_port_big.json": ": tcp[0]: LocalPort (a number of 41 digits) is not a port number",

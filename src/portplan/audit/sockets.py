@@ -239,6 +239,11 @@ def _read_netstat(text: str, name: str, dual_default: bool) -> list[Socket]:
             state = words[5] if protocol == "tcp" else ""
             pid, _, process_name = words[-1].partition("/")
             process = process_name or None
+        if ":" not in local or ":" not in foreign:  # (`ss` output, its columns elsewhere)
+            raise AuditError(
+                f"{name}:{number}: not a line of netstat output (no ADDRESS:PORT where its "
+                f"local and foreign addresses are): {line[:60]}; {_READING['netstat'][1]}"
+            )
         # the state word may be translated (ABHÖREN, ÉCOUTE...); a listener's foreign address is
         # not, but a socket only bound (BOUND, CLOSE) has the same one
         word = state.upper()
