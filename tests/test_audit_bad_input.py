@@ -29,6 +29,14 @@ EXPECTED = {
     "ipt_badrange.txt": ":5: port range 30-20 is reversed",
     "ipt_hugeport.txt": ":5: port (a number of 5001 digits) is not a port number",
     "ipt_icmp.txt": ":5: ICMP type '999/999': types and codes are 0-255",
+    # a file of another kind, or another family, said what was wrong, not what to do
+    "ipt_outside.txt": ":1: a line outside a table (*filter ... COMMIT); give the output of",
+    "ipt_v6addr.txt": ":5: address 2001:db8::1 in an IPv4 ruleset; give the IPv4 rules as",
+    "aws_notjson.json": "(Expecting value: line 1 column 1 (char 0)); give the output of `aws",
+    "win_notjson.json": "docs/audit.md (Expecting value: line 1 column 1 (char 0)); export it",
+    # and Python's own words: "list indices must be integers or slices, not str"
+    "win_list.json": "(no object with 'rules' and 'profiles'); export it with the one-liner",
+    "win_nokeys.json": "(no object with 'rules' and 'profiles'); export it with the one-liner",
     "aws_badcidr.json": "IpRanges[0].CidrIp: '10.0.0.0/99' is not an IP address or network",
     "aws_groups_null.json": ": not the JSON of `aws ec2 describe-security-groups`",
     "aws_groups_str.json": ": SecurityGroups: ['x'] is not a list of objects",
