@@ -345,7 +345,7 @@ def test_one_product_swapped_twice_is_refused(tmp_path: Path) -> None:
     ("args", "words"),
     [
         ((str(OLD),), "give NEW"),
-        (("-", "-"), "only one side"),
+        (("-", "-"), "only one side can come from standard input: give the other as a file"),
         ((str(OLD), "--product", "nope=shopping-6.1"), "no product 'nope'"),
         ((str(OLD), "/no/such.yaml"), "no such file"),
     ],
