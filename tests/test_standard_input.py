@@ -3,6 +3,7 @@ such byte is (line and offset) and what to do, exit 2, for every command that re
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
@@ -39,3 +40,37 @@ def test_standard_input_that_is_not_utf8_is_located_and_told_what_to_do(argv: li
     ), err
     assert "Traceback" not in err
     assert done.stdout == b""
+
+
+RESULTS = {"format_version": "1.1", "kind": "verify", "checks": [], "not_probed": []}
+
+
+@pytest.mark.parametrize(
+    ("argv", "given"),
+    [
+        # the second read found nothing: "<stdin>: not a socket list portplan reads"
+        (["audit", DEPLOYMENT, "--host", "dash01", "--ruleset", "nft:-", "--sockets", "-"], ""),
+        # "<stdin>:1:1: not JSON (Expecting value)"
+        (["report", DEPLOYMENT, "-o", "-", "--verify", "-", "--verify", "-"], json.dumps(RESULTS)),
+        # "the file holds no rule, so its kind cannot be told from it"
+        (["matrix", "-", "--host", "dash01", "--against", "-"], None),
+    ],
+    ids=["ruleset-and-sockets", "two-results", "deployment-and-ruleset"],
+)
+def test_standard_input_given_twice_is_refused(argv: list[str], given: str | None) -> None:
+    text = (examples.EXAMPLES / "search-cluster.yaml").read_text() if given is None else given
+    done = subprocess.run(
+        [sys.executable, "-m", "portplan", *argv],
+        input=text,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        cwd=examples.EXAMPLES,
+    )
+    assert done.returncode == 2, done.stderr
+    assert done.stderr == (
+        "portplan: error: standard input ('-') can be read only once; give the other inputs as "
+        "files\n"
+    )
+    assert done.stdout == ""

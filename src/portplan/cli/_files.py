@@ -52,6 +52,8 @@ Output = bytes | Callable[[IO[bytes]], None]
 #: how standard input is named in messages (``<stdin>:3:5: error: ...``)
 STDIN_NAME = Path("<stdin>")
 
+#: the key of the click context's meta that says standard input has been read
+_STDIN_READ = "portplan.stdin_read"
 #: how many of the files to write a message about them names
 _NAMES_SHOWN = 4
 
@@ -72,6 +74,13 @@ def read_input(path: Path) -> tuple[Path, str | None]:
     name ``<stdin>``; otherwise the path itself and ``None`` (the loader reads the file)."""
     if str(path) != "-":
         return path, None
+    context = click.get_current_context(silent=True)
+    if context is not None:  # a second '-' would read nothing, and say so misleadingly
+        if context.meta.get(_STDIN_READ):
+            raise UsageError(
+                "standard input ('-') can be read only once; give the other inputs as files"
+            )
+        context.meta[_STDIN_READ] = True
     data = click.get_binary_stream("stdin").read(MAX_INPUT_BYTES + 1)
     if len(data) > MAX_INPUT_BYTES:
         raise UsageError(
