@@ -264,6 +264,30 @@ def test_an_empty_ruleset_of_no_named_kind_is_told_to_name_it(tmp_path: Path, te
     assert "holds no rule" not in named.output
 
 
+@pytest.mark.parametrize("existing", [False, True], ids=["new", "overwrite"])
+def test_a_sockets_file_it_cannot_read_writes_no_annotated_copy(
+    tmp_path: Path, existing: bool
+) -> None:
+    # the annotated copy was written (over the user's file, with --overwrite), then the
+    # sockets file refused: exit 2, "nothing was written", and the copy there all the same
+    v4 = examples.GOLDEN / "rules" / "iptables" / "smart-id-nexus" / "default" / "da01.v4"
+    copy = tmp_path / "annotated.v4"
+    if existing:
+        copy.write_text("the user's own file\n")
+    sockets = tmp_path / "sockets.txt"
+    sockets.write_bytes(b"tcp LISTEN 0 128 0.0.0.0:22 \xff\n")
+    argv = ["audit", NEXUS, "--host", "da01", "--ruleset", f"iptables:{v4}"]
+    argv += ["--annotate", str(copy), "--sockets", str(sockets)]
+    result = CliRunner().invoke(cli, argv + (["--overwrite"] if existing else []))
+    assert result.exit_code == 2, result.output
+    assert "sockets.txt:1:1: error: is not UTF-8 text" in result.stderr
+    assert "nothing was written" in result.stderr
+    if existing:
+        assert copy.read_text() == "the user's own file\n"
+    else:
+        assert not copy.exists()
+
+
 @pytest.mark.parametrize("overwrite", [[], ["--overwrite"]], ids=["new", "overwrite"])
 def test_annotate_and_output_naming_one_file_are_refused_before_any_write(
     tmp_path: Path, overwrite: list[str]
