@@ -48,8 +48,11 @@ RESULTS = {"format_version": "1.1", "kind": "verify", "checks": [], "not_probed"
 @pytest.mark.parametrize(
     ("argv", "given"),
     [
-        # the second read found nothing: "<stdin>: not a socket list portplan reads"
-        (["audit", DEPLOYMENT, "--host", "dash01", "--ruleset", "nft:-", "--sockets", "-"], ""),
+        # the second read found standard input spent, and called the file empty or unreadable
+        (
+            ["audit", DEPLOYMENT, "--host", "dash01", "--ruleset", "nft:-", "--sockets", "-"],
+            "tcp LISTEN 0 128 0.0.0.0:22 0.0.0.0:*\n",  # (the sockets are read first)
+        ),
         # "<stdin>:1:1: not JSON (Expecting value)"
         (["report", DEPLOYMENT, "-o", "-", "--verify", "-", "--verify", "-"], json.dumps(RESULTS)),
         # "the file holds no rule, so its kind cannot be told from it"
