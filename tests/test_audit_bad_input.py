@@ -29,6 +29,14 @@ EXPECTED = {
     "ipt_badrange.txt": ":5: port range 30-20 is reversed",
     "ipt_hugeport.txt": ":5: port (a number of 5001 digits) is not a port number",
     "ipt_icmp.txt": ":5: ICMP type '999/999': types and codes are 0-255",
+    # a file of another kind, or another family, said what was wrong, not what to do
+    "ipt_outside.txt": ":1: a line outside a table (*filter ... COMMIT); give the output of",
+    "ipt_v6addr.txt": ":5: address 2001:db8::1 in an IPv4 ruleset; give the IPv4 rules as",
+    "aws_notjson.json": "(Expecting value: line 1 column 1 (char 0)); give the output of `aws",
+    "win_notjson.json": "docs/audit.md (Expecting value: line 1 column 1 (char 0)); export it",
+    # and Python's own words: "list indices must be integers or slices, not str"
+    "win_list.json": "(no object with 'rules' and 'profiles'); export it with the one-liner",
+    "win_nokeys.json": "(no object with 'rules' and 'profiles'); export it with the one-liner",
     "aws_badcidr.json": "IpRanges[0].CidrIp: '10.0.0.0/99' is not an IP address or network",
     "aws_groups_null.json": ": not the JSON of `aws ec2 describe-security-groups`",
     "aws_groups_str.json": ": SecurityGroups: ['x'] is not a list of objects",
@@ -81,6 +89,15 @@ EXPECTED = {
     "s_ns_win3.txt": ":5: local port 70000 is not a port number (0-65535)",
     # a YAML file given as netstat's output was read as a host where nothing listens
     "s_ns_not_netstat.txt": ": holds no line of netstat output (no 'Proto' heading, no socket)",
+    # an address or a line it cannot read said what was wrong, not what to do
+    "s_ss_badaddr.txt": ":1: '999.0.0.3' is not an IP address; give the listing as the tool",
+    "s_ss_noport.txt": ":1: no port in '127.0.0.3:-1'; give the listing as the tool printed it",
+    "s_ss_short.txt": ":1: not a line of `ss -tulpnH`: tcp LISTEN; give the output of `ss -tulpnH`",
+    # ss output given as netstat's: each line passed over as a socket that does not listen,
+    # so every planned port was reported planned-not-listening
+    "s_ns_ss_output.txt": ":1: not a line of netstat output (no ADDRESS:PORT where its local",
+    "s_ns_badaddr.txt": ":1: '999.0.0.1' is not an IP address; give the listing as the tool",
+    "s_w_nolocal.json": "LocalPort ({'bogus': 1}); collect it with the one-liner of docs/audit.md",
     "s_w_port_big.json": ": tcp[0]: LocalPort (a number of 41 digits) is not a port number",
     "s_w_port_neg.json": ": tcp[0]: LocalPort -1 is not a port number (0-65535)",
     "s_w_port_float.json": ": tcp[0]: LocalPort inf is not a port number (0-65535)",
@@ -209,6 +226,10 @@ def test_a_text_ruleset_given_as_json_is_told_how_to_give_it(tmp_path: Path) -> 
     [
         (["audit", NEXUS, "--host", "da01", "--ruleset"], "(give a ruleset collected on the host "),
         (
+            ["audit", NEXUS, "--host", "da01", "--sockets"],
+            "(give the listening sockets collected on the host ",
+        ),
+        (
             ["matrix", NEXUS, "--host", "da01", "--against"],
             "(give a ruleset collected on the host ",
         ),
@@ -241,6 +262,30 @@ def test_an_empty_ruleset_of_no_named_kind_is_told_to_name_it(tmp_path: Path, te
         cli, ["audit", NEXUS, "--host", "da01", "--ruleset", f"ipset:{sets}"]
     )
     assert "holds no rule" not in named.output
+
+
+@pytest.mark.parametrize("existing", [False, True], ids=["new", "overwrite"])
+def test_a_sockets_file_it_cannot_read_writes_no_annotated_copy(
+    tmp_path: Path, existing: bool
+) -> None:
+    # the annotated copy was written (over the user's file, with --overwrite), then the
+    # sockets file refused: exit 2, "nothing was written", and the copy there all the same
+    v4 = examples.GOLDEN / "rules" / "iptables" / "smart-id-nexus" / "default" / "da01.v4"
+    copy = tmp_path / "annotated.v4"
+    if existing:
+        copy.write_text("the user's own file\n")
+    sockets = tmp_path / "sockets.txt"
+    sockets.write_bytes(b"tcp LISTEN 0 128 0.0.0.0:22 \xff\n")
+    argv = ["audit", NEXUS, "--host", "da01", "--ruleset", f"iptables:{v4}"]
+    argv += ["--annotate", str(copy), "--sockets", str(sockets)]
+    result = CliRunner().invoke(cli, argv + (["--overwrite"] if existing else []))
+    assert result.exit_code == 2, result.output
+    assert "sockets.txt:1:1: error: is not UTF-8 text" in result.stderr
+    assert "nothing was written" in result.stderr
+    if existing:
+        assert copy.read_text() == "the user's own file\n"
+    else:
+        assert not copy.exists()
 
 
 @pytest.mark.parametrize("overwrite", [[], ["--overwrite"]], ids=["new", "overwrite"])

@@ -216,6 +216,9 @@ def test_a_file_whose_folder_is_gone_from_the_work_tree_is_read_at_its_revision(
     code, _out, err = run("diff", "git:HEAD:nope/../../../../etc/hostname", "deploy/prod.yaml")
     assert code == 2
     assert "is not in a git work tree" in err
+    assert err.rstrip().endswith(
+        "; give PATH as a file in a git work tree, relative to the current folder"
+    ), err
 
 
 def test_a_product_version_swapped(tmp_path: Path) -> None:
@@ -342,7 +345,7 @@ def test_one_product_swapped_twice_is_refused(tmp_path: Path) -> None:
     ("args", "words"),
     [
         ((str(OLD),), "give NEW"),
-        (("-", "-"), "only one side"),
+        (("-", "-"), "only one side can come from standard input: give the other as a file"),
         ((str(OLD), "--product", "nope=shopping-6.1"), "no product 'nope'"),
         ((str(OLD), "/no/such.yaml"), "no such file"),
     ],

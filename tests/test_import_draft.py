@@ -238,6 +238,22 @@ def test_an_id_that_is_not_a_product_id_is_refused(tmp_path: Path, product_id: s
     )
 
 
+def test_an_id_longer_than_a_product_id_is_refused(tmp_path: Path) -> None:
+    # the pattern matched; the draft's validation (128 characters at most) was a traceback
+    doc = tmp_path / "ports.csv"
+    doc.write_text("From,To,Port,Protocol\nclient,server,443,tcp\n")
+    out = tmp_path / "product.yaml"
+    code, stdout, stderr = run(str(doc), "--id", "a" * 129, "-o", str(out))
+    assert code == 2, stderr
+    assert stdout == "" and not out.exists()
+    assert stderr == (
+        "portplan: error: --id is 129 characters long: a product id has at most 128; give a "
+        "shorter one\n"
+    )
+    code, _stdout, stderr = run(str(doc), "--id", "a" * 128, "-o", str(out))
+    assert code == 0, stderr
+
+
 def drafted(doc: Path, text: str) -> tuple[int, str, Product]:
     """``portplan import`` of ``text`` written to ``doc``: the exit status, standard error and
     the draft, loaded (so validated)."""

@@ -134,7 +134,16 @@ def test_a_missing_inventory_is_located_at_hosts_from(tmp_path: Path) -> None:
     line = _line_of(path, "hosts_from:")
     assert f"deployment.yaml:{line}:" in done.stderr
     assert "cannot take host addresses from nowhere.yml" in done.stderr
-    assert "does not exist" in done.stderr
+    assert "does not exist; check the path (the path is relative to the deployment" in done.stderr
+
+
+def test_a_missing_inventory_of_verify_is_told_to_be_checked(tmp_path: Path) -> None:
+    done = portplan("verify", EXAMPLES / "search-cluster.yaml", "--inventory",
+                    tmp_path / "nowhere.ini")  # fmt: skip
+    assert done.returncode == 2, done.stderr
+    assert done.stderr == (
+        f"portplan: error: inventory {tmp_path / 'nowhere.ini'} does not exist; check the path\n"
+    )
 
 
 def test_hosts_from_takes_the_member_named_by_portplan_host(tmp_path: Path) -> None:
@@ -150,6 +159,29 @@ def test_hosts_from_takes_the_member_named_by_portplan_host(tmp_path: Path) -> N
     plan = load_plan(path)
     assert [str(n) for n in plan.hosts["sql01"].addresses] == ["192.0.2.20/32"]
     assert [str(n) for n in plan.hosts["mail01"].addresses] == ["192.0.2.50/32"]
+
+
+@pytest.mark.parametrize("command", ["inventory", "matrix", "rules", "report"])
+@pytest.mark.parametrize("folder", [False, True], ids=["file", "folder"])
+def test_no_output_goes_over_the_inventory_of_hosts_from(
+    tmp_path: Path, command: str, folder: bool
+) -> None:
+    # only `portplan inventory` counted it as an input: `matrix -o inventory.yml --overwrite`
+    # replaced the user's inventory with a flow matrix
+    hosts = {"sql01": {"ansible_host": "192.0.2.20"}, "mail01": {"ansible_host": "192.0.2.50"}}
+    inventory = {"all": {"hosts": hosts}}
+    path = _deployment(tmp_path, inventory, "ansible:inventory.yml")
+    if folder:  # a folder of inventories: each of its files is read
+        (tmp_path / "inventory").mkdir()
+        (tmp_path / "inventory.yml").rename(tmp_path / "inventory" / "hosts.yml")
+        path.write_text(path.read_text().replace("ansible:inventory.yml", "ansible:inventory"))
+    target = tmp_path / "inventory" / "hosts.yml" if folder else tmp_path / "inventory.yml"
+    before = target.read_bytes()
+    extra = ["-t", "nftables", "--host", "shop01"] if command == "rules" else []
+    done = portplan(command, path, *extra, "-o", target, "--overwrite")
+    assert done.returncode == 2, done.stderr
+    assert f"refusing to write {target}: it is one of the input files" in done.stderr
+    assert target.read_bytes() == before
 
 
 def test_a_host_several_inventory_hosts_stand_for_is_refused_not_cut_to_one(

@@ -387,7 +387,8 @@ def test_only_files_named_as_inputs_count_as_inputs(
     if output.name == "in.json":
         assert result.exit_code == 2
         assert result.stderr == (
-            "portplan: error: refusing to write in.json: it is one of the input files\n"
+            "portplan: error: refusing to write in.json: it is one of the input files; write the "
+            "output to another path\n"
         )
         assert output.read_text() == "[]\n"
         return
@@ -395,3 +396,57 @@ def test_only_files_named_as_inputs_count_as_inputs(
     assert result.exit_code == (1 if args[0] == "import" else 0), result.stderr
     assert "input files" not in result.stderr
     assert output.read_text() != "[]\n"
+
+
+def unprivileged(*args: str | Path) -> subprocess.CompletedProcess[str]:
+    """portplan as a user that file permissions bind: root without the capabilities that pass
+    over them (CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH)."""
+    if os.geteuid() != 0:
+        return portplan(*args)
+    drop = "-dac_override,-dac_read_search"
+    return subprocess.run(
+        ["setpriv", f"--bounding-set={drop}", f"--inh-caps={drop}", *PORTPLAN, *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+@pytest.mark.parametrize(
+    ("command", "where"),
+    [
+        (["matrix", SMART_ID], "m.txt"),  # the output's own folder may not be searched
+        (["matrix", SMART_ID], "sub/m.txt"),  # a folder above it may not
+        (["rules", SMART_ID, "-t", "iptables", "--all-hosts"], "sub/"),  # several files
+    ],
+)
+def test_an_output_in_a_folder_that_may_not_be_searched_is_an_error_that_says_what_to_do(
+    tmp_path: Path, command: list[str | Path], where: str
+) -> None:
+    closed = tmp_path / "closed"
+    closed.mkdir(mode=0o000)
+    try:
+        result = unprivileged(*command, "-o", f"{closed}/{where}")
+    finally:
+        closed.chmod(0o755)
+    assert result.returncode == 3, result.stderr
+    assert f"portplan: error: cannot write {closed}/{where.rstrip('/')}:" in result.stderr
+    assert "Permission denied; you may not write there: write elsewhere" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert list(closed.iterdir()) == []
+
+
+def test_an_output_in_a_folder_that_may_be_written_not_listed_is_written(tmp_path: Path) -> None:
+    drop = tmp_path / "drop"
+    drop.mkdir(mode=0o300)  # write and search, no listing: a drop box
+    try:
+        result = unprivileged("matrix", SMART_ID, "-o", drop / "m.txt")
+        again = unprivileged("matrix", SMART_ID, "-o", drop / "m.txt")
+    finally:
+        drop.chmod(0o755)
+    assert result.returncode == 0, result.stderr
+    assert "Flow matrix" in (drop / "m.txt").read_text()
+    assert again.returncode == 2  # what is there is still looked at, file by file
+    assert "already exists; give --overwrite" in again.stderr

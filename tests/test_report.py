@@ -181,10 +181,47 @@ IDENTIFIED = {"matches": True, "protocol": "http", "expected": "http", "error": 
     ("text", "message"),
     [
         ("{", "verify.json:1:2: not JSON"),
-        ('{"a": 1}', "not a portplan JSON document"),
+        pytest.param(
+            '{"a": 1}',
+            "verify.json: not a portplan JSON document (it has no format_version and kind); "
+            "give what portplan verify DEPLOYMENT --format json -o RESULTS.json writes",
+            id="no-kind",
+        ),
+        pytest.param(
+            '{"format_version": 1, "kind": "verify"}',
+            "verify.json: format_version 1 is not MAJOR.MINOR; give the unedited output of a "
+            "portplan command",
+            id="version-number",
+        ),
         ('{"format_version": "1.0", "kind": "matrix"}', "a 'matrix' document, but --verify reads"),
         (verify_document([], version="2.0"), "format_version 2.0 of 'verify' documents is not"),
         (verify_document([{"flow": "x"}]), "checks[0].passed is missing"),
+        # what verify never writes (its schema: ports 1-65535, addresses as text)
+        pytest.param(
+            verify_document([check("x/y", "a", "b", 70000, True)]),
+            "verify.json: checks[0].port is 70000, not a port (1-65535)",
+            id="port-70000",
+        ),
+        pytest.param(
+            verify_document([check("x/y", "a", "b", 0, False)]),
+            "verify.json: checks[0].port is 0, not a port (1-65535)",
+            id="port-0",
+        ),
+        pytest.param(
+            verify_document([check("x/y", "a", "b", 1, True, address="192.0.2.999")]),
+            "verify.json: checks[0].address is not an IP address ('192.0.2.999')",
+            id="address",
+        ),
+        pytest.param(
+            verify_document([check("x/y", "a", "b", 1, True, source_address="here")]),
+            "verify.json: checks[0].source_address is not an IP address ('here')",
+            id="source-address",
+        ),
+        pytest.param(
+            verify_document([{**check("x/y", "a", "b", 1, True), "dns": {"addresses": [5]}}]),
+            "verify.json: checks[0].dns.addresses[0] is not an IP address (5)",
+            id="lookup-number",
+        ),
         # a traceback each: Python's 4300-digit limit, and its stack
         pytest.param(
             '{"format_version": 1' + "0" * 5000 + "}",

@@ -407,7 +407,7 @@ def test_a_member_of_a_cluster_probes_the_other_members(tmp_path: Path, port: in
     ]
     for wrong, says in (
         ("127.0.0.9", "is not an address of nodes"),
-        ("not-an-address", "not an IP address"),
+        ("not-an-address", "not an IP address; name one the deployment declares for the host"),
     ):
         done = _verify(deployment, "--on", "nodes", "--from-address", wrong)
         assert done.exit_code == 2, done.output

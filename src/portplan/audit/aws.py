@@ -119,7 +119,7 @@ def read_security_groups(text: str, name: str, plan: Plan) -> Ruleset:
         data = load_json(text)
     except ValueError as exc:
         raise AuditError(
-            f"{name}: not the JSON of `aws ec2 describe-security-groups` ({exc})"
+            f"{name}: not the JSON of `aws ec2 describe-security-groups` ({exc}); {_HINT}"
         ) from None
     if not isinstance(data, dict) or not isinstance(data.get("SecurityGroups"), list):
         raise AuditError(f"{name}: not the JSON of `aws ec2 describe-security-groups`; {_HINT}")

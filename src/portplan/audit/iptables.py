@@ -69,6 +69,9 @@ _CONNTRACK = re.compile(
 )
 #: a rule that changes an ipset's members as packets pass (``-j SET``, port knocking)
 _SET_CHANGE = re.compile(r"--(?:add|del)-set\s+['\"]?([^\s'\"]+)")
+#: what to give instead of a file that is no iptables-save output, or is of the other family
+_SAVED = "give the output of iptables-save or ip6tables-save as it printed it"
+_FAMILIES = "give the IPv4 rules as iptables:FILE (iptables-save), the IPv6 ones as ip6tables:FILE"
 #: the NAT chains before the filters of each hook, whose DNAT and REDIRECT rewrite the destination
 _REWRITING = {Hook.INPUT: ("nat", "PREROUTING"), Hook.OUTPUT: ("nat", "OUTPUT")}
 _PORTS = {"tcp": 6, "udp": 17, "dccp": 33, "sctp": 132, "udplite": 136}
@@ -124,7 +127,7 @@ class _RuleReader:
         for item in text.split(","):
             net = network(item)
             if net.version != self.family:
-                raise AuditError(f"address {item} in an IPv{self.family} ruleset")
+                raise AuditError(f"address {item} in an IPv{self.family} ruleset; {_FAMILIES}")
             found = found | address_span(net)
         return found
 
@@ -410,7 +413,7 @@ def read_iptables_save(
             elif line == "COMMIT":
                 table = None
             elif table is None:
-                raise AuditError(f"{where}: a line outside a table (*filter ... COMMIT)")
+                raise AuditError(f"{where}: a line outside a table (*filter ... COMMIT); {_SAVED}")
             elif line.startswith(":"):
                 chain_name, policy = ([*line[1:].split(), "-"])[:2]
                 key = f"{prefix} {table} {chain_name}"

@@ -40,6 +40,8 @@ _READING = {
     "netstat": ("netstat output", "give the output of `netstat -ano` or `netstat -tulpnW`"),
     "windows": ("Windows sockets JSON", "collect it with the one-liner of docs/audit.md"),
 }
+#: what to do about a line whose address or port cannot be read
+_AS_PRINTED = "give the listing as the tool printed it"
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -96,7 +98,9 @@ def _address(text: str, where: str = "") -> tuple[Address, bool]:
     try:
         found = ipaddress.ip_address(bare)
     except ValueError:
-        raise AuditError(f"{where}: {shown(bare, 50)} is not an IP address") from None
+        raise AuditError(
+            f"{where}: {shown(bare, 50)} is not an IP address; {_AS_PRINTED}"
+        ) from None
     if isinstance(found, ipaddress.IPv6Address) and found.ipv4_mapped is not None:
         return found.ipv4_mapped, False
     return found, False
@@ -105,11 +109,11 @@ def _address(text: str, where: str = "") -> tuple[Address, bool]:
 def _split(endpoint: str, where: str) -> tuple[str, int]:
     host, _, port = endpoint.rpartition(":")
     if not port.isdigit():
-        raise AuditError(f"{where}: no port in {shown(endpoint, 50)}")
+        raise AuditError(f"{where}: no port in {shown(endpoint, 50)}; {_AS_PRINTED}")
     try:
         return host, port_number(port, "local port")
     except AuditError as exc:
-        raise AuditError(f"{where}: {exc}; give the listing as the tool printed it") from None
+        raise AuditError(f"{where}: {exc}; {_AS_PRINTED}") from None
 
 
 #: the state ss gives a socket that listens (UDP: bound, connected to no peer)
@@ -154,7 +158,9 @@ def _read_ss(text: str, name: str, dual_default: bool = True) -> list[Socket]:
         if not words or words[0] == "Netid":
             continue
         if words[0] not in ("tcp", "udp") or len(words) < 5:
-            raise AuditError(f"{name}:{number}: not a line of `ss -tulpnH`: {line[:60]}")
+            raise AuditError(
+                f"{name}:{number}: not a line of `ss -tulpnH`: {line[:60]}; {_READING['ss'][1]}"
+            )
         if words[1] != _SS_LISTENING[words[0]]:
             continue  # a connection (`ss -tuanpH` lists them too): it listens for nobody
         host, port = _split(words[4], f"{name}:{number}")
@@ -233,6 +239,11 @@ def _read_netstat(text: str, name: str, dual_default: bool) -> list[Socket]:
             state = words[5] if protocol == "tcp" else ""
             pid, _, process_name = words[-1].partition("/")
             process = process_name or None
+        if ":" not in local or ":" not in foreign:  # (`ss` output, its columns elsewhere)
+            raise AuditError(
+                f"{name}:{number}: not a line of netstat output (no ADDRESS:PORT where its "
+                f"local and foreign addresses are): {line[:60]}; {_READING['netstat'][1]}"
+            )
         # the state word may be translated (ABHÖREN, ÉCOUTE...); a listener's foreign address is
         # not, but a socket only bound (BOUND, CLOSE) has the same one
         word = state.upper()
@@ -279,7 +290,8 @@ def _read_windows(text: str, name: str) -> list[Socket]:
             where = f"{name}: {protocol}[{index}]"
             if not isinstance(entry, dict) or "LocalAddress" not in entry:
                 raise AuditError(
-                    f"{where}: not a socket with LocalAddress and LocalPort ({shown(entry)})"
+                    f"{where}: not a socket with LocalAddress and LocalPort ({shown(entry)}); "
+                    f"{_READING['windows'][1]}"
                 )
             address, _dual = _address(str(entry["LocalAddress"]), where)
             try:

@@ -291,8 +291,11 @@ def read_active_store(text: str, name: str, plan: Plan, host: str) -> Ruleset:
         rules = data["rules"] or []
         profiles = {str(p["Name"]): p for p in data["profiles"]}
     except (ValueError, KeyError, TypeError) as exc:
+        # (Python's own words for a missing key or a list where an object is: not the user's)
+        why = str(exc) if isinstance(exc, ValueError) else "no object with 'rules' and 'profiles'"
         raise AuditError(
-            f"{name}: not the Windows firewall JSON of docs/audit.md ({exc})"
+            f"{name}: not the Windows firewall JSON of docs/audit.md ({why}); export it with "
+            "the one-liner of docs/audit.md"
         ) from None
     active = {_CATEGORY.get(str(c).lower(), str(c)) for c in _list(data.get("active"))} - {"Any"}
     ruleset = Ruleset(platform="windows", files=(name,), loopback_filtered=False)

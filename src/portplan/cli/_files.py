@@ -12,7 +12,6 @@ gets from the umask, or the mode of the file it replaces.  A device or FIFO give
 from __future__ import annotations
 
 import contextlib
-import errno
 import os
 import shutil
 import stat
@@ -23,12 +22,18 @@ from typing import IO
 
 import click
 
-from portplan._errors import OutputError, UsageError
+from portplan._errors import InputError, UsageError
 from portplan._signals import signals_held
 from portplan._text import counted, escaped
 from portplan.cli._log import log
-from portplan.cli._writable import refuse_existing, refuse_file_above
-from portplan.load.reading import MAX_INPUT_BYTES
+from portplan.cli._writable import (
+    refuse_existing,
+    refuse_file_above,
+    refuse_input,
+    status,
+    write_failed,
+)
+from portplan.load.reading import MAX_INPUT_BYTES, decode
 
 __all__ = [
     "STDIN_NAME",
@@ -47,20 +52,10 @@ Output = bytes | Callable[[IO[bytes]], None]
 #: how standard input is named in messages (``<stdin>:3:5: error: ...``)
 STDIN_NAME = Path("<stdin>")
 
+#: the key of the click context's meta that says standard input has been read
+_STDIN_READ = "portplan.stdin_read"
 #: how many of the files to write a message about them names
 _NAMES_SHOWN = 4
-
-#: what to do about a write error, by errno
-_ADVICE = {
-    errno.ENOSPC: "free some space, or write elsewhere",
-    errno.EDQUOT: "free some space within your quota, or write elsewhere",
-    errno.EROFS: "the file system is read-only: write elsewhere",
-    errno.EACCES: "you may not write there: write elsewhere, or as a user who may",
-    errno.EPERM: "you may not write there: write elsewhere, or as a user who may",
-    errno.ENAMETOOLONG: "the file name is too long for the file system: shorten it",
-    errno.ENOTDIR: "a part of the path is a file, not a folder",
-    errno.EISDIR: "that is a folder: give a file name",
-}
 
 
 def is_stdio(path: str | Path | None) -> bool:
@@ -70,7 +65,8 @@ def is_stdio(path: str | Path | None) -> bool:
 
 def _is_folder(output: str) -> bool:
     """Whether ``output`` names a folder: written with a trailing ``/``, or an existing one."""
-    return output.endswith(os.sep) or Path(output).is_dir()
+    found = status(Path(output))
+    return output.endswith(os.sep) or (found is not None and stat.S_ISDIR(found.st_mode))
 
 
 def read_input(path: Path) -> tuple[Path, str | None]:
@@ -78,26 +74,28 @@ def read_input(path: Path) -> tuple[Path, str | None]:
     name ``<stdin>``; otherwise the path itself and ``None`` (the loader reads the file)."""
     if str(path) != "-":
         return path, None
+    context = click.get_current_context(silent=True)
+    if context is not None:  # a second '-' would read nothing, and say so misleadingly
+        if context.meta.get(_STDIN_READ):
+            raise UsageError(
+                "standard input ('-') can be read only once; give the other inputs as files"
+            )
+        context.meta[_STDIN_READ] = True
     data = click.get_binary_stream("stdin").read(MAX_INPUT_BYTES + 1)
     if len(data) > MAX_INPUT_BYTES:
         raise UsageError(
             f"standard input holds more than {MAX_INPUT_BYTES // 2**20} MiB; portplan reads "
             "product and deployment files of at most that size"
         )
-    try:
-        return STDIN_NAME, data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise UsageError(f"standard input is not UTF-8 text: {exc}") from None
+    text, problems = decode(STDIN_NAME, data)  # where the first byte that is not UTF-8 is
+    if text is None:
+        raise InputError(problems)
+    return STDIN_NAME, text
 
 
 def width() -> int:
     """Columns of the terminal (120 when not a terminal), for tables."""
     return shutil.get_terminal_size((120, 24)).columns
-
-
-def _failed(path: Path, exc: OSError) -> OutputError:
-    advice = _ADVICE.get(exc.errno or 0, "check the path")
-    return OutputError(f"cannot write {escaped(str(path))}: {exc.strerror or exc}; {advice}")
 
 
 def _survey(targets: Sequence[Path]) -> dict[Path, os.stat_result | None]:
@@ -119,6 +117,9 @@ def _survey(targets: Sequence[Path]) -> dict[Path, os.stat_result | None]:
                 entries = {entry.name: entry for entry in listing}
         except (FileNotFoundError, NotADirectoryError):
             entries = {}
+        except PermissionError:  # a folder that may be written, not listed: each on its own
+            found.update((path, status(path)) for path, _name in paths)
+            continue
         for path, name in paths:
             entry = entries.get(name)
             try:
@@ -143,9 +144,7 @@ def _refuse_inputs(
             continue
     for target in targets:
         if present.get(target) is not None and target.resolve() in read:
-            raise UsageError(
-                f"refusing to write {escaped(str(target))}: it is one of the input files"
-            )
+            refuse_input(target)
 
 
 def _temporary(target: str, number: int, mode: int, pid: int) -> tuple[int, str]:
@@ -220,7 +219,7 @@ def _write_all(
             os.replace(temporary, current)
             renamed += 1
     except OSError as exc:
-        raise _failed(current, exc) from exc
+        raise write_failed(current, exc) from exc
     finally:
         for temporary in temporaries[renamed:]:
             with contextlib.suppress(FileNotFoundError):
@@ -244,7 +243,7 @@ def _write_device(target: Path, data: Output) -> None:
         with open(target, "wb") as handle:
             _unspool(data, handle)
     except OSError as exc:
-        raise _failed(target, exc) from exc
+        raise write_failed(target, exc) from exc
 
 
 def write_output(
@@ -261,7 +260,8 @@ def write_output(
     refuse_file_above(target)
     if _is_folder(output):
         raise UsageError(f"{escaped(output)} is a folder; give a file name")
-    if target.exists() and not stat.S_ISREG(target.stat().st_mode):
+    there = status(target)
+    if there is not None and not stat.S_ISREG(there.st_mode):
         _write_device(target, data)
         return
     present = _survey([target])
@@ -308,7 +308,8 @@ def write_files(
         )
     folder = Path(output)
     refuse_file_above(folder)
-    if folder.exists() and not folder.is_dir():
+    there = status(folder)
+    if there is not None and not stat.S_ISDIR(there.st_mode):
         raise UsageError(
             f"{escaped(output)} is a file, not a folder: give -o FOLDER for the "
             f"{counted(len(files), 'file')} to write"

@@ -96,9 +96,13 @@ def load_plan_or_product(ref: str) -> tuple[Plan | Product, list[Path]]:
     return load_catalog_product(ref), []  # raises UnknownProductError with a did-you-mean
 
 
-def ruleset_file(spec: str, kinds: Sequence[str] | None = None) -> tuple[Path, RulesetFile]:
+def ruleset_file(
+    spec: str,
+    kinds: Sequence[str] | None = None,
+    expected: str = "a ruleset collected on the host",
+) -> tuple[Path, RulesetFile]:
     """``[KIND:]PATH`` (KIND one of ``kinds``, by default every ruleset kind) → the file's
-    path and its content."""
+    path and its content; ``expected``: what the file is, as an error asks for it."""
     # the ruleset readers only for the commands that read rulesets
     from portplan.audit.collect import RULESET_KINDS, RulesetFile  # noqa: PLC0415 - 25 ms
 
@@ -108,7 +112,7 @@ def ruleset_file(spec: str, kinds: Sequence[str] | None = None) -> tuple[Path, R
     named = kind if sep and kind in kinds else None
     name, text = read_input(path)
     if text is None:  # read as every input is: a regular file of bounded size, UTF-8
-        text, problems = read_text(path, expected="a ruleset collected on the host")
+        text, problems = read_text(path, expected=expected)
         if text is None:
             raise InputError(problems)
     return path, RulesetFile(str(name), text, named)

@@ -20,7 +20,7 @@ from portplan.audit.collect import (
     ruleset_kind,
 )
 from portplan.audit.listening import audit_listening
-from portplan.audit.sockets import SOCKET_KINDS, live_sockets, read_sockets
+from portplan.audit.sockets import SOCKET_KINDS, Socket, live_sockets, read_sockets
 from portplan.cli._exit import ExitCode
 from portplan.cli._files import is_stdio, width, write_files, write_output
 from portplan.cli._log import log
@@ -193,6 +193,8 @@ def audit_cmd(
     if live:
         _require_this_machine(plan, host)
     inputs = list(read)
+    # the sockets are read first: a file it cannot read writes no annotated copy either
+    sockets = _sockets(sockets_file, live, bindv6only == "1", inputs)
     results: list[AuditResult] = []
     if rulesets or live:
         texts: dict[str, str] = {}
@@ -220,16 +222,26 @@ def audit_cmd(
                 inputs,
                 overwrite=overwrite,
             )
-    if sockets_file or live:
-        if sockets_file:
-            path, file = ruleset_file(sockets_file, SOCKET_KINDS)
-            inputs.append(path)
-            found = read_sockets(file.text, file.name, file.kind, bindv6only=bindv6only == "1")
-            source = file.name
-        else:
-            found, source = live_sockets(), "this machine (live)"
+    if sockets is not None:
+        found, source = sockets
         results.append(audit_listening(plan, host, found, source=source))
     _report(results, fmt, output, inputs, overwrite)
+
+
+def _sockets(
+    sockets_file: str | None, live: bool, bindv6only: bool, inputs: list[Path]
+) -> tuple[list[Socket], str] | None:
+    """The listening sockets to audit and where they come from (``--sockets FILE``, added to
+    ``inputs``, else this machine's with ``--live``); ``None`` when neither says so."""
+    if sockets_file:
+        path, file = ruleset_file(
+            sockets_file, SOCKET_KINDS, "the listening sockets collected on the host"
+        )
+        inputs.append(path)
+        return read_sockets(file.text, file.name, file.kind, bindv6only=bindv6only), file.name
+    if live:
+        return live_sockets(), "this machine (live)"
+    return None
 
 
 def _one_file(annotate: str, output: str) -> bool:

@@ -182,7 +182,10 @@ def diff_cmd(
     if new is None and not swaps:
         raise UsageError("give NEW, or --product OLD=NEW to swap a product in OLD")
     if old == "-" and new == "-":
-        raise UsageError("only one side can come from standard input")
+        raise UsageError(
+            "only one side can come from standard input: give the other as a file, or as "
+            "git:REV:PATH"
+        )
     if egress and delta is None:
         raise UsageError(
             "--egress goes with --delta (the target's rules generated with --egress); the "

@@ -15,7 +15,7 @@ from portplan.cli._options import InputPath, common_options, option, output_opti
 from portplan.importer import Format, import_document, interpret, load_column_map, read_source
 from portplan.importer.draft import draft_yaml
 from portplan.load.reading import MAX_INPUT_BYTES
-from portplan.model._types import PRODUCT_ID_PATTERN
+from portplan.model._types import MAX_NAME, PRODUCT_ID_PATTERN
 
 __all__ = ["import_cmd"]
 
@@ -26,6 +26,11 @@ def _product_id(_ctx: click.Context, _param: click.Parameter, value: str | None)
         raise UsageError(
             f"--id {value!r} is not a product id: write lower-case letters, digits and '_', in "
             "parts joined by '-' or '.', the first a letter (shopping-6.1)"
+        )
+    if value and len(value) > MAX_NAME:  # (the draft's validation was a traceback)
+        raise UsageError(
+            f"--id is {len(value)} characters long: a product id has at most {MAX_NAME}; give "
+            "a shorter one"
         )
     return value
 

@@ -10,7 +10,6 @@ from portplan._errors import InputError, PlanError
 from portplan.cli._files import read_input, write_output
 from portplan.cli._options import InputPath, common_options, output_option
 from portplan.load.deployment import load_deployment
-from portplan.load.hosts_from import SCHEME
 from portplan.report.inventory import inventory_yaml
 
 __all__ = ["inventory_cmd"]
@@ -31,10 +30,7 @@ def inventory_cmd(deployment: Path, output: str | None, overwrite: bool) -> None
     """
     name, text = read_input(deployment)
     bundle = load_deployment(name, text)
-    inputs = list(bundle.files)
-    where = bundle.deployment.hosts_from
-    if where is not None:  # the inventory the addresses came from is an input too
-        inputs.append((bundle.file.parent / where.removeprefix(SCHEME)).resolve())
+    inputs = list(bundle.files)  # (the inventory of hosts_from among them)
     try:
         text = inventory_yaml(bundle.deployment)
     except PlanError as exc:  # names Ansible would take for one: located where they are written

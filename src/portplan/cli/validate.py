@@ -25,7 +25,9 @@ def validate_cmd(files: tuple[Path, ...]) -> None:
     may be '-' to read standard input.
     """
     if sum(str(f) == "-" for f in files) > 1:
-        raise UsageError("standard input ('-') can be read only once")
+        raise UsageError(
+            "standard input ('-') can be read only once; give the other inputs as files"
+        )
     names: list[Path] = []
     texts: dict[Path, str] = {}
     for path in files:

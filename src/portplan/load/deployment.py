@@ -11,7 +11,7 @@ from portplan._errors import Diagnostic, InputError, ModelPath, Problem, UsageEr
 from portplan._text import choice_hint, describe_ports
 from portplan.load.catalog import catalog_ids, catalog_path, load_catalog_product
 from portplan.load.deployment_names import check_names
-from portplan.load.hosts_from import fill_hosts
+from portplan.load.hosts_from import fill_hosts, inventory_files
 from portplan.load.product import load_product, read_product
 from portplan.load.reading import NO_SUCH_FILE
 from portplan.load.revision import revision_path
@@ -89,6 +89,8 @@ def deployment_from(
     if problems:
         return None, problems
     files = [path]
+    if deployment.hosts_from is not None:  # the inventory the addresses came from
+        files.extend(inventory_files(path, deployment.hosts_from))
     for product_id, binding in deployment.products.items():
         files.append(
             catalog_path(product_id) if binding.file is None else path.parent / binding.file

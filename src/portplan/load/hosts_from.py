@@ -24,10 +24,20 @@ from portplan.load.inventory import (
 from portplan.load.revision import revision_path
 from portplan.load.yamlsrc import SourceMap
 
-__all__ = ["SCHEME", "fill_hosts"]
+__all__ = ["SCHEME", "fill_hosts", "inventory_files"]
 
 #: the one source of hosts there is: ``hosts_from: ansible:inventory.yml``
 SCHEME = "ansible:"
+
+
+def inventory_files(deployment: Path, hosts_from: str) -> list[Path]:
+    """The files the inventory of ``hosts_from`` (``ansible:PATH``, relative to the
+    ``deployment`` file) is read from, so that no output is written over one: the file, or
+    every file of the folder."""
+    path = deployment.parent / hosts_from.removeprefix(SCHEME)
+    if not path.is_dir():
+        return [path]
+    return sorted(p for p in path.rglob("*") if p.is_file())
 
 
 def _addresses(host: InventoryHost) -> list[str] | str:

@@ -141,7 +141,7 @@ def inventory_text(paths: Sequence[Path]) -> str:
 def _check_source(path: Path) -> None:
     """An inventory source that Ansible can read without hanging or filling memory."""
     if not path.exists():
-        raise InventoryError(f"inventory {path} does not exist")
+        raise InventoryError(f"inventory {path} does not exist; check the path")
     mode = path.stat().st_mode
     if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):  # a FIFO would hang, /dev/zero fill memory
         raise InventoryError(

@@ -163,7 +163,10 @@ def at_revision(spec: str) -> Iterator[Path]:
         top = read_tool(["git", "-C", str(present), "rev-parse", "--show-toplevel"]).strip()
         prefix = read_tool(["git", "-C", str(present), "rev-parse", "--show-prefix"]).strip()
     except ToolError as exc:
-        raise UsageError(f"{spec}: {present or '.'} is not in a git work tree ({exc})") from None
+        raise UsageError(
+            f"{spec}: {present or '.'} is not in a git work tree ({exc}); give PATH as a file "
+            "in a git work tree, relative to the current folder"
+        ) from None
     prefix += "".join(f"{part}/" for part in missing)
     show = f"{revision}:{prefix}{where.name}"  # (git's path: from the repository's top)
     tree = _tree_of(spec, show, top)

@@ -293,7 +293,10 @@ def _check_from(
         try:
             address = ipaddress.ip_address(text)
         except ValueError as exc:
-            raise VerifyError(f"--from-address {text}: not an IP address") from exc
+            raise VerifyError(
+                f"--from-address {text}: not an IP address; name one the deployment declares "
+                "for the host this machine is"
+            ) from exc
         owned = {
             ipaddress.ip_address(a)
             for s in sources

@@ -80,11 +80,17 @@ def _resolved(
         return None
     addresses = doc.get(lookup, "addresses", list, where)
     for index, address in enumerate(addresses):
-        try:
-            ipaddress.ip_address(address)
-        except ValueError:
-            raise doc.fail(f"{where}.addresses[{index}]", "is not an IP address") from None
+        _address(doc, address, f"{where}.addresses[{index}]")
     return tuple(addresses)
+
+
+def _address(doc: Document, value: object, where: str) -> None:
+    """Refuse ``value`` unless it is an IP address written as text (``ip_address`` would take
+    the number 5 for 0.0.0.5)."""
+    try:
+        ipaddress.ip_address(value if isinstance(value, str) else "")
+    except ValueError:
+        raise doc.fail(where, f"is not an IP address ({value!r})") from None
 
 
 def _probe(doc: Document, check: Mapping[str, Any], where: str) -> Probe:
@@ -93,11 +99,19 @@ def _probe(doc: Document, check: Mapping[str, Any], where: str) -> Probe:
         doc.get(check, "source_dns", (dict, type(None)), where) if "source_dns" in check else None
     )
     here = f"{where}.source_dns"
+    port = doc.get(check, "port", (int, type(None)), where)
+    if port is not None and not 1 <= port <= 65535:
+        raise doc.fail(f"{where}.port", f"is {port}, not a port (1-65535)")
+    address = doc.get(check, "address", _TEXT, where)
+    source_address = doc.get(check, "source_address", _TEXT, where)
+    for key, value in (("address", address), ("source_address", source_address)):
+        if value is not None:
+            _address(doc, value, f"{where}.{key}")
     return Probe(
-        port=doc.get(check, "port", (int, type(None)), where),
-        address=doc.get(check, "address", _TEXT, where),
+        port=port,
+        address=address,
         dns_name=doc.get(check, "dns_name", _TEXT, where),
-        source_address=doc.get(check, "source_address", _TEXT, where),
+        source_address=source_address,
         resolved=_resolved(doc, doc.get(check, "dns", (dict, type(None)), where), f"{where}.dns"),
         source_name=None if source is None else doc.get(source, "name", str, here),
         source_resolved=_resolved(doc, source, here),

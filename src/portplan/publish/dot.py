@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 import textwrap
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from portplan._text import control_picture
 from portplan.publish._model import Diagram, Edge, NodeKind, Status
@@ -38,6 +38,9 @@ STATUS_COLOURS: dict[Status | None, str] = {
 }
 #: edge labels and node lines wrap at this many characters
 _WRAP = 34
+#: the most bytes of a quoted string (its quotes and escapes included) written for dot:
+#: Graphviz 2.43 refuses one of 16383 bytes or more ("longer than 16384?")
+_DOT_STRING_MAX = 16_000
 
 
 #: what dot cannot take in a quoted string (NUL ends it) or writes into its SVG as it is,
@@ -71,8 +74,33 @@ def _tooltip(text: str) -> str:
     return text.replace("\\", "\\\\")
 
 
+def _quoted_tooltip(text: str) -> str:
+    return quote(_tooltip(text))
+
+
+def _cut(text: str, keep: int) -> str:
+    return text[:keep] + f" … ({len(text) - keep} characters more)"
+
+
+def _fitted(text: str, render: Callable[[str], str]) -> str:
+    """``text`` as ``render`` quotes it, cut short (saying how much is left out) where dot
+    would refuse it as longer than :data:`_DOT_STRING_MAX` bytes: the tooltip of a box of
+    thousands of clients names each one.  The longest start that fits is found by halving."""
+    whole = render(text)
+    if len(whole.encode()) <= _DOT_STRING_MAX:
+        return whole
+    low, high = 0, len(text)  # low: a start that fits (nothing but the note does)
+    while low < high:
+        middle = (low + high + 1) // 2
+        if len(render(_cut(text, middle)).encode()) <= _DOT_STRING_MAX:
+            low = middle
+        else:
+            high = middle - 1
+    return render(_cut(text, low))
+
+
 def _attributes(values: dict[str, str]) -> str:
-    quoted = (quote(_tooltip(v) if k == "tooltip" else v) for k, v in values.items())
+    quoted = (_fitted(v, _quoted_tooltip if k == "tooltip" else quote) for k, v in values.items())
     return "[" + ", ".join(f"{k}={v}" for k, v in zip(values, quoted, strict=True)) + "]"
 
 

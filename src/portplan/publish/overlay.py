@@ -62,8 +62,15 @@ def read_overlay(text: str, origin: str, kind: str | None = None) -> Overlay:
             f"{origin}: {half}, which no text can: give the unedited output of a portplan command"
         )
     if not isinstance(data, dict) or "format_version" not in data or "kind" not in data:
+        wanted = OVERLAY_READERS.get(kind) if kind is not None else None
+        made_by = wanted.made_by if wanted is not None else None
         raise OverlayError(
-            f"{origin}: not a portplan JSON document (it has no format_version and kind)"
+            f"{origin}: not a portplan JSON document (it has no format_version and kind); "
+            + (
+                f"give what {made_by} writes"
+                if made_by
+                else "give the output of a portplan command with --format json"
+            )
         )
     found = data["kind"]
     readers = ", ".join(sorted(OVERLAY_READERS))
@@ -81,7 +88,10 @@ def read_overlay(text: str, origin: str, kind: str | None = None) -> Overlay:
     version = data["format_version"]
     major, _, minor = str(version).partition(".")
     if not (major.isdigit() and minor.isdigit()):
-        raise OverlayError(f"{origin}: format_version {version!r} is not MAJOR.MINOR")
+        raise OverlayError(
+            f"{origin}: format_version {version!r} is not MAJOR.MINOR; give the unedited "
+            "output of a portplan command"
+        )
     if int(major) not in reader.majors:
         known = ", ".join(f"{m}.x" for m in sorted(reader.majors))
         raise OverlayError(
