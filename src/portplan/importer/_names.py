@@ -6,7 +6,10 @@ or gateway server``; ``Node and hypervisor``; ``reporting + processing``) or any
 earlier`` is one name.  Words in parentheses stay with the name they follow (``Prism
 Elements (and optionally Prism Central if used)`` is one name).  A name that is a DNS name,
 a wildcard domain or a URL is a system reached by name (``repository.example.com``,
-``*.amazonaws.com``, ``https://api.example.com/v1``).
+``*.amazonaws.com``, ``https://api.example.com/v1``).  A footnote mark after a name
+(``Hybrid MMR-2*``, ``Database connection *``, ``Relay†``, ``Server (*1)``) is no part of it:
+:func:`footnote_marks` says which names of a cell carry one, for the caller to report (the note
+may make the row conditional).
 """
 
 from __future__ import annotations
@@ -17,7 +20,15 @@ import unicodedata
 from portplan.importer._lexer import normalise
 from portplan.model._types import MAX_NAME
 
-__all__ = ["ANY_WORDS", "NONE_WORDS", "Ids", "is_dns_name", "slug", "split_names"]
+__all__ = [
+    "ANY_WORDS",
+    "NONE_WORDS",
+    "Ids",
+    "footnote_marks",
+    "is_dns_name",
+    "slug",
+    "split_names",
+]
 
 #: cells that name any client rather than a component
 ANY_WORDS = frozenset({"any", "all", "*", "anyone", "any host", "any client", "everyone"})
@@ -37,6 +48,17 @@ _DNS = re.compile(
 )
 _URL = re.compile(r"^[a-z][a-z0-9+.-]*://\S+$", re.IGNORECASE)
 _PAREN = re.compile(r"\([^()]*\)")
+#: a footnote mark after a name: asterisks, daggers, or an asterisk mark in parentheses
+_MARK = re.compile(r"\s*(?:\*+|[†‡]+|\(\*+\d*\))$")
+
+
+def _unmarked(name: str) -> tuple[str, str]:
+    """``name`` without the footnote mark after it, and the mark (``""`` if none); a name
+    that is only a mark (``*``, any client) or a wildcard domain keeps it."""
+    match = _MARK.search(name)
+    if match is None or not name[: match.start()].strip():
+        return name, ""
+    return name[: match.start()].rstrip(), match.group().strip()
 
 
 def _parts(text: str) -> list[str]:
@@ -72,10 +94,10 @@ def split_names(text: str) -> list[str]:
         return []
     if whole.lower().rstrip(".") in ANY_WORDS:
         return ["*"]
-    if is_dns_name(whole):
-        return [whole]
+    if is_dns_name(_unmarked(whole)[0]):
+        return [_unmarked(whole)[0]]
     names: list[str] = []
-    for part in _parts(normalise(text)):
+    for part in (_unmarked(p)[0] for p in _parts(normalise(text))):
         if names and part.startswith("(") and part.endswith(")"):  # a remark on a line of its own
             names[-1] = f"{names[-1]} {part}"
             continue
@@ -83,6 +105,13 @@ def split_names(text: str) -> list[str]:
         if name.lower() not in NONE_WORDS and name not in names:
             names.append(name)
     return names
+
+
+def footnote_marks(text: str) -> list[tuple[str, str]]:
+    """The names of the cell ``text`` that carry a footnote mark, as written, with the mark."""
+    whole = " ".join(normalise(text).split())
+    parts = [whole] if is_dns_name(_unmarked(whole)[0]) else _parts(normalise(text))
+    return [(part, mark) for part in parts if (mark := _unmarked(part)[1])]
 
 
 def is_dns_name(name: str) -> bool:
