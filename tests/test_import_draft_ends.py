@@ -294,3 +294,29 @@ def test_a_footnote_mark_after_an_end_is_reported_not_part_of_its_name(tmp_path:
             "to is not read"
         ) in stderr, (line, stderr)
     assert stderr.count("carries the footnote mark") == 3
+
+
+def test_an_address_set_after_and_is_one_name_with_what_goes_before(tmp_path: Path) -> None:
+    """Zoom's ``Zoom's Meetings and Webinars IP range`` (a typographic apostrophe) drafted
+    two destinations, ``Zoom's Meetings`` and ``Webinars IP range``: systems the vendor never
+    named, reached on the row's ports.  An ``and``/``or`` whose second part ends in an address
+    set (``IP range``, ``subnets``, ``IP addresses``) without a name of its own before it
+    shares that head noun: one name, as written.  ``Hybrid MMRs and ZC`` still names two, and
+    so does ``Hybrid MMRs and Zoom's IP range`` (the possessive starts a name of its own)."""
+    code, stderr, product = drafted(
+        tmp_path / "rules.md",
+        "| Protocol | Ports | Source | Destination |\n"
+        "|---|---|---|---|\n"
+        "| UDP | 8801 | Hybrid MMRs and ZC | Zoom\u2019s Meetings and Webinars IP range |\n"
+        "| TCP | 443 | Client and server subnets | Hybrid MMRs and Zoom's IP range |\n"
+        "| TCP | 80 | Node server | Meetings or Webinars IP addresses, ocsp.digicert.com |\n",
+    )
+    assert code == 0, stderr
+    names = {k: c.name for k, c in product.components.items()}
+    assert [
+        ([names[s] for s in f.source], [names[d] for d in f.destination]) for f in product.flows
+    ] == [
+        (["Hybrid MMRs", "ZC"], ["Zoom\u2019s Meetings and Webinars IP range"]),
+        (["Client and server subnets"], ["Hybrid MMRs", "Zoom's IP range"]),
+        (["Node server"], ["Meetings or Webinars IP addresses", "ocsp.digicert.com"]),
+    ]

@@ -3,8 +3,10 @@
 A cell may name several components (``Keystone, Nova, Glance, Cinder``; ``backup repository
 or gateway server``; ``Node and hypervisor``; ``reporting + processing``) or any client
 (``Any``, ``All``, ``*``).  ``or earlier``, ``and later`` bound a version: ``View Agent 4.5 or
-earlier`` is one name.  Words in parentheses stay with the name they follow (``Prism
-Elements (and optionally Prism Central if used)`` is one name).  A name that is a DNS name,
+earlier`` is one name; so is ``Zoom's Meetings and Webinars IP range``, whose set of addresses
+after the ``and`` is both parts' (a part with a name of its own, ``Zoom's IP range``, is not).
+Words in parentheses stay with the name they follow (``Prism Elements (and optionally Prism
+Central if used)`` is one name).  A name that is a DNS name,
 a wildcard domain or a URL is a system reached by name (``repository.example.com``,
 ``*.amazonaws.com``, ``https://api.example.com/v1``).  A footnote mark after a name
 (``Hybrid MMR-2*``, ``Database connection *``, ``Relay†``, ``Server (*1)``) is no part of it:
@@ -38,9 +40,17 @@ NONE_WORDS = frozenset({"", "-", "--", "n/a", "na", "none"})
 #: words after ``or``/``and`` that bound a version, not name a second component: ``View Agent
 #: 4.5 or earlier``, ``Windows 2008 and later``
 _BOUND = r"(?:earlier|later|newer|older|above|below|higher|lower|greater)\b"
+#: a second part that ends in a set of addresses and starts no name of its own (no article,
+#: no possessive): the head noun is both parts' (``Zoom's Meetings and Webinars IP range``,
+#: ``client and server subnets``), and the whole is one name
+_SHARED = (
+    r"(?!(?:the|a|an)\s)(?![^\s,;]+['\u2019]s\s)[^,;\n()]*?\b"
+    r"(?:ip\s+)?(?:ranges?|subnets?|networks?|addresses|cidrs?|prefixes|blocks?)"
+    r"(?=\s*(?:[,;\n]|$))"
+)
 _SEPARATOR = re.compile(
     rf",(?!\s*(?:(?:and|or)\s+)?{_BOUND})\s*(?:and\s+|or\s+)?|;\s*|\n+"
-    rf"|\s+(?:and|or|&|\+)\s+(?!{_BOUND})",
+    rf"|\s+(?:and|or|&|\+)\s+(?!{_BOUND}|{_SHARED})",
     re.IGNORECASE,
 )
 _DNS = re.compile(
