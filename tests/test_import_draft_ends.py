@@ -252,3 +252,71 @@ def test_a_listener_list_with_two_component_and_two_port_columns_is_still_drafte
         ("tcp", "443"),
         ("udp", "161"),
     ]
+
+
+def test_a_footnote_mark_after_an_end_is_reported_not_part_of_its_name(tmp_path: Path) -> None:
+    """Zoom's Hybrid module rules mark ``Hybrid MMR-2*`` and ``ocsp.digicert.com*``, BMC's CM
+    ports ``Bandwidth Throttling *``: the note the mark points to makes the row conditional
+    (``only required if running internal mode``), yet the draft named components
+    ``Hybrid MMR-2*`` and ``ocsp.digicert.com*`` (not even read as a DNS name) and drafted the
+    rows open always, reporting nothing.  The mark is now no part of the name, and the cell is
+    reported: the note has to be read into the flow by hand."""
+    doc = tmp_path / "rules.md"
+    code, stderr, product = drafted(
+        doc,
+        "| Protocol | Ports | Source | Destination |\n"
+        "|---|---|---|---|\n"
+        "| TCP | 80 | MeetingConnector | ocsp.digicert.com\\* |\n"
+        "| UDP | 8801 | Hybrid MMR-1 | Hybrid MMR-2\\* |\n"
+        "| UDP | 8802 | Hybrid MMR-1 | Hybrid MMR-2 |\n"
+        "| TCP | 1609 | Relay \\*\\* | Client |\n"
+        "\n"
+        "\\*Note: only required if running internal mode\n",
+    )
+    assert code == 1
+    names = {k: c.name for k, c in product.components.items()}
+    assert [
+        ([names[s] for s in f.source], [names[d] for d in f.destination]) for f in product.flows
+    ] == [
+        (["MeetingConnector"], ["ocsp.digicert.com"]),
+        (["Hybrid MMR-1"], ["Hybrid MMR-2"]),
+        (["Hybrid MMR-1"], ["Hybrid MMR-2"]),
+        (["Relay"], ["Client"]),
+    ]
+    assert product.components[product.flows[0].destination[0]].kind.value == "external"
+    for line, column, name, mark in (
+        (3, "Destination", "ocsp.digicert.com*", "*"),
+        (4, "Destination", "Hybrid MMR-2*", "*"),
+        (6, "Source", "Relay **", "**"),
+    ):
+        assert (
+            f"column {column!r}: {name!r} carries the footnote mark {mark!r}: the note it points "
+            "to is not read"
+        ) in stderr, (line, stderr)
+    assert stderr.count("carries the footnote mark") == 3
+
+
+def test_an_address_set_after_and_is_one_name_with_what_goes_before(tmp_path: Path) -> None:
+    """Zoom's ``Zoom's Meetings and Webinars IP range`` (a typographic apostrophe) drafted
+    two destinations, ``Zoom's Meetings`` and ``Webinars IP range``: systems the vendor never
+    named, reached on the row's ports.  An ``and``/``or`` whose second part ends in an address
+    set (``IP range``, ``subnets``, ``IP addresses``) without a name of its own before it
+    shares that head noun: one name, as written.  ``Hybrid MMRs and ZC`` still names two, and
+    so does ``Hybrid MMRs and Zoom's IP range`` (the possessive starts a name of its own)."""
+    code, stderr, product = drafted(
+        tmp_path / "rules.md",
+        "| Protocol | Ports | Source | Destination |\n"
+        "|---|---|---|---|\n"
+        "| UDP | 8801 | Hybrid MMRs and ZC | Zoom\u2019s Meetings and Webinars IP range |\n"
+        "| TCP | 443 | Client and server subnets | Hybrid MMRs and Zoom's IP range |\n"
+        "| TCP | 80 | Node server | Meetings or Webinars IP addresses, ocsp.digicert.com |\n",
+    )
+    assert code == 0, stderr
+    names = {k: c.name for k, c in product.components.items()}
+    assert [
+        ([names[s] for s in f.source], [names[d] for d in f.destination]) for f in product.flows
+    ] == [
+        (["Hybrid MMRs", "ZC"], ["Zoom\u2019s Meetings and Webinars IP range"]),
+        (["Client and server subnets"], ["Hybrid MMRs", "Zoom's IP range"]),
+        (["Node server"], ["Meetings or Webinars IP addresses", "ocsp.digicert.com"]),
+    ]

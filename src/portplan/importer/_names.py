@@ -3,10 +3,15 @@
 A cell may name several components (``Keystone, Nova, Glance, Cinder``; ``backup repository
 or gateway server``; ``Node and hypervisor``; ``reporting + processing``) or any client
 (``Any``, ``All``, ``*``).  ``or earlier``, ``and later`` bound a version: ``View Agent 4.5 or
-earlier`` is one name.  Words in parentheses stay with the name they follow (``Prism
-Elements (and optionally Prism Central if used)`` is one name).  A name that is a DNS name,
+earlier`` is one name; so is ``Zoom's Meetings and Webinars IP range``, whose set of addresses
+after the ``and`` is both parts' (a part with a name of its own, ``Zoom's IP range``, is not).
+Words in parentheses stay with the name they follow (``Prism Elements (and optionally Prism
+Central if used)`` is one name).  A name that is a DNS name,
 a wildcard domain or a URL is a system reached by name (``repository.example.com``,
-``*.amazonaws.com``, ``https://api.example.com/v1``).
+``*.amazonaws.com``, ``https://api.example.com/v1``).  A footnote mark after a name
+(``Hybrid MMR-2*``, ``Database connection *``, ``Relay†``, ``Server (*1)``) is no part of it:
+:func:`footnote_marks` says which names of a cell carry one, for the caller to report (the note
+may make the row conditional).
 """
 
 from __future__ import annotations
@@ -17,7 +22,15 @@ import unicodedata
 from portplan.importer._lexer import normalise
 from portplan.model._types import MAX_NAME
 
-__all__ = ["ANY_WORDS", "NONE_WORDS", "Ids", "is_dns_name", "slug", "split_names"]
+__all__ = [
+    "ANY_WORDS",
+    "NONE_WORDS",
+    "Ids",
+    "footnote_marks",
+    "is_dns_name",
+    "slug",
+    "split_names",
+]
 
 #: cells that name any client rather than a component
 ANY_WORDS = frozenset({"any", "all", "*", "anyone", "any host", "any client", "everyone"})
@@ -27,9 +40,17 @@ NONE_WORDS = frozenset({"", "-", "--", "n/a", "na", "none"})
 #: words after ``or``/``and`` that bound a version, not name a second component: ``View Agent
 #: 4.5 or earlier``, ``Windows 2008 and later``
 _BOUND = r"(?:earlier|later|newer|older|above|below|higher|lower|greater)\b"
+#: a second part that ends in a set of addresses and starts no name of its own (no article,
+#: no possessive): the head noun is both parts' (``Zoom's Meetings and Webinars IP range``,
+#: ``client and server subnets``), and the whole is one name
+_SHARED = (
+    r"(?!(?:the|a|an)\s)(?![^\s,;]+['\u2019]s\s)[^,;\n()]*?\b"
+    r"(?:ip\s+)?(?:ranges?|subnets?|networks?|addresses|cidrs?|prefixes|blocks?)"
+    r"(?=\s*(?:[,;\n]|$))"
+)
 _SEPARATOR = re.compile(
     rf",(?!\s*(?:(?:and|or)\s+)?{_BOUND})\s*(?:and\s+|or\s+)?|;\s*|\n+"
-    rf"|\s+(?:and|or|&|\+)\s+(?!{_BOUND})",
+    rf"|\s+(?:and|or|&|\+)\s+(?!{_BOUND}|{_SHARED})",
     re.IGNORECASE,
 )
 _DNS = re.compile(
@@ -37,6 +58,17 @@ _DNS = re.compile(
 )
 _URL = re.compile(r"^[a-z][a-z0-9+.-]*://\S+$", re.IGNORECASE)
 _PAREN = re.compile(r"\([^()]*\)")
+#: a footnote mark after a name: asterisks, daggers, or an asterisk mark in parentheses
+_MARK = re.compile(r"\s*(?:\*+|[†‡]+|\(\*+\d*\))$")
+
+
+def _unmarked(name: str) -> tuple[str, str]:
+    """``name`` without the footnote mark after it, and the mark (``""`` if none); a name
+    that is only a mark (``*``, any client) or a wildcard domain keeps it."""
+    match = _MARK.search(name)
+    if match is None or not name[: match.start()].strip():
+        return name, ""
+    return name[: match.start()].rstrip(), match.group().strip()
 
 
 def _parts(text: str) -> list[str]:
@@ -72,10 +104,10 @@ def split_names(text: str) -> list[str]:
         return []
     if whole.lower().rstrip(".") in ANY_WORDS:
         return ["*"]
-    if is_dns_name(whole):
-        return [whole]
+    if is_dns_name(_unmarked(whole)[0]):
+        return [_unmarked(whole)[0]]
     names: list[str] = []
-    for part in _parts(normalise(text)):
+    for part in (_unmarked(p)[0] for p in _parts(normalise(text))):
         if names and part.startswith("(") and part.endswith(")"):  # a remark on a line of its own
             names[-1] = f"{names[-1]} {part}"
             continue
@@ -83,6 +115,13 @@ def split_names(text: str) -> list[str]:
         if name.lower() not in NONE_WORDS and name not in names:
             names.append(name)
     return names
+
+
+def footnote_marks(text: str) -> list[tuple[str, str]]:
+    """The names of the cell ``text`` that carry a footnote mark, as written, with the mark."""
+    whole = " ".join(normalise(text).split())
+    parts = [whole] if is_dns_name(_unmarked(whole)[0]) else _parts(normalise(text))
+    return [(part, mark) for part in parts if (mark := _unmarked(part)[1])]
 
 
 def is_dns_name(name: str) -> bool:

@@ -23,7 +23,7 @@ from portplan._text import one_line
 from portplan.importer._draftflow import KEPT_AS_TEXT, flow_fields
 from portplan.importer._draftports import Part, PortProblem, parts_of
 from portplan.importer._ends import ANY_NAME, UNNAMED, Ends, ends_of
-from portplan.importer._names import Ids, is_dns_name, slug
+from portplan.importer._names import Ids, footnote_marks, is_dns_name, slug
 from portplan.importer._tables import Where
 from portplan.importer.columns import Field
 from portplan.importer.interpret import Import, ImportedRow, TableReading, Unread
@@ -35,6 +35,8 @@ from portplan.model.product import ANY, Product
 __all__ = ["Draft", "draft_product", "draft_yaml"]
 
 _UNNAMED_ID = "unnamed_destination"
+#: the fields whose cells name systems
+_END_FIELDS = (Field.SOURCE, Field.DESTINATION, Field.SUBCOMPONENT, Field.PEER, Field.COMPONENT)
 _NUMBERED = re.compile(r"^(?:table|figure|tab\.|fig\.)\s*[\d.]+\s*[:.-]?\s*", re.IGNORECASE)
 
 
@@ -281,6 +283,7 @@ class _Builder:
         if ends.problem is not None:
             self.note_unread(row, ends.at, ends.problem)
             return
+        self._marked_ends(row)
         listening = [(v.heading, v.ports) for v in row.of(Field.PORT) if v.ports is not None]
         published = [
             (v.heading, v.ports) for v in row.of(Field.PUBLISHED_PORT) if v.ports is not None
@@ -323,6 +326,26 @@ class _Builder:
                 "is a flow here"
             )
         self._flows(section, row, ends, parts, base)
+
+    def _marked_ends(self, row: ImportedRow) -> None:
+        """Report each end named with a footnote mark (``Hybrid MMR-2*``): its note may make
+        the row conditional, and the draft cannot read it."""
+        for value in row.values:
+            if value.field in _END_FIELDS:
+                for name, mark in footnote_marks(value.text):
+                    where = value.cell.origin or value.cell.where
+                    self.unread.append(
+                        Unread(
+                            where=where,
+                            column=value.heading,
+                            text=value.text,
+                            message=f"column {value.heading!r}: {name!r} carries the footnote "
+                            f"mark {mark!r}: the note it points to is not read (a condition, an "
+                            "exception?) and the draft applies the row always; read the note "
+                            "into the flow by hand",
+                        )
+                    )
+                    self.unread_at.add(str(where))
 
     def _reported(self, row: ImportedRow) -> bool:
         """Whether the reading already reported a cell of the row's ports or protocol."""
