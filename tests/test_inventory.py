@@ -4,9 +4,13 @@ Ansible inventory, and a deployment that takes its addresses from one (read by A
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import signal
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -17,6 +21,7 @@ import yaml
 from ansible_env import environment, tool
 from examples import EXAMPLES, example_data
 from portplan import load_plan
+from portplan._errors import ToolError
 from portplan.load.inventory import read_inventory
 
 EXAMPLE_NAMES = ("shopping-contoso", "smart-id-nexus", "smart-id-k8s")
@@ -383,3 +388,35 @@ def test_an_operators_ansible_verbosity_does_not_break_reading_the_inventory(
     monkeypatch.setenv(variable, "4" if variable == "ANSIBLE_VERBOSITY" else "true")
     hosts = read_inventory(inventory)
     assert list(hosts) == ["nms"], hosts
+
+
+def test_an_inventory_script_that_hangs_is_ended_with_its_children(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A dynamic inventory that hangs is given up after the timeout: only ansible-inventory
+    was killed then, and the script it ran, with the commands the script started, ran on."""
+    started = tmp_path / "started"
+    inventory = tmp_path / "inventory.sh"
+    inventory.write_text(f"#!/bin/sh\nsleep 300 &\necho $! > {started}\nwait\n")
+    inventory.chmod(0o755)
+    monkeypatch.setattr("portplan.load.inventory.INVENTORY_TIMEOUT", 5.0)
+    try:
+        with pytest.raises(ToolError, match=r"did not read the inventory .* within 5 s"):
+            read_inventory(inventory)
+        child = int(started.read_text())
+        for _ in range(50):  # reaped by init once its parent is gone: at most 5 s
+            if not Path(f"/proc/{child}").exists() or _zombie(child):
+                break
+            time.sleep(0.1)
+        assert not Path(f"/proc/{child}").exists() or _zombie(child), "sleep 300 still runs"
+    finally:  # the test's own process, ended by its id even when the check failed
+        if started.exists():
+            with contextlib.suppress(ProcessLookupError, ValueError):
+                os.kill(int(started.read_text()), signal.SIGKILL)
+
+
+def _zombie(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except FileNotFoundError:
+        return True

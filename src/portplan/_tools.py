@@ -28,6 +28,7 @@ __all__ = [
     "nft_needs_iptables",
     "nft_shows_no_table",
     "read_tool",
+    "run_bounded",
 ]
 
 _log = logging.getLogger("portplan.tools")
@@ -51,27 +52,44 @@ def read_tool(argv: Sequence[str], data: bytes | None = None, *, timeout: float 
         package = PACKAGES.get(argv[0], argv[0])
         raise ToolError(f"{argv[0]} is not installed; install it (Debian package {package})")
     _log.debug("running: %s", shlex.join(argv))
-    # a session of its own, ended whole: a tool's children (`sh -c 'nft ...'`) hold its
-    # output open, and waiting for them would outlast the timeout
+    try:
+        code, stdout, stderr = run_bounded(argv, data, timeout=timeout)
+    except subprocess.TimeoutExpired as exc:
+        raise ToolError(f"{shlex.join(argv)} did not finish within {timeout:g} s") from exc
+    if code != 0:
+        detail = (stderr or stdout).decode(errors="replace").strip()
+        raise ToolError(f"{shlex.join(argv)} exited {code}: {detail}")
+    return stdout.decode(errors="replace")
+
+
+def run_bounded(
+    argv: Sequence[str],
+    data: bytes | None = None,
+    *,
+    timeout: float,
+    env: dict[str, str] | None = None,
+) -> tuple[int, bytes, bytes]:
+    """Run ``argv`` to its end: its exit status, standard output and standard error.
+
+    It runs in a session of its own, ended whole: a tool's children (`sh -c 'nft ...'`, an
+    inventory script's own commands) hold its output open, and waiting for them would outlast
+    the timeout, or leave them running after it.  :class:`subprocess.TimeoutExpired` when it
+    takes longer than ``timeout`` seconds; on that, or Ctrl-C, no process of it is left.
+    """
     with subprocess.Popen(
         list(argv),
         stdin=subprocess.PIPE if data is not None else subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
+        env=env,
         start_new_session=True,
     ) as process:
         try:
             stdout, stderr = process.communicate(data, timeout=timeout)
-        except subprocess.TimeoutExpired as exc:
-            _end(process)
-            raise ToolError(f"{shlex.join(argv)} did not finish within {timeout:g} s") from exc
-        except BaseException:  # Ctrl-C: the tool is not left running
+        except BaseException:  # the timeout, or Ctrl-C: the tool is not left running
             _end(process)
             raise
-    if process.returncode != 0:
-        detail = (stderr or stdout).decode(errors="replace").strip()
-        raise ToolError(f"{shlex.join(argv)} exited {process.returncode}: {detail}")
-    return stdout.decode(errors="replace")
+    return process.returncode, stdout, stderr
 
 
 def _end(process: subprocess.Popen[bytes]) -> None:

@@ -22,6 +22,7 @@ from typing import Any
 
 from portplan._errors import InventoryError, ToolError
 from portplan._text import did_you_mean
+from portplan._tools import run_bounded
 from portplan.load.reading import file_kind
 
 __all__ = [
@@ -101,18 +102,17 @@ def read_inventory(
         ANSIBLE_VERBOSITY="0",
         ANSIBLE_DEBUG="false",
     )
+    # an inventory script's own children are ended with it when it hangs
     try:
-        done = subprocess.run(
-            argv, capture_output=True, text=True, timeout=INVENTORY_TIMEOUT, env=env, check=False
-        )
+        code, stdout, stderr = run_bounded(argv, timeout=INVENTORY_TIMEOUT, env=env)
     except subprocess.TimeoutExpired as exc:
         raise ToolError(
             f"ansible-inventory did not read {named} within {INVENTORY_TIMEOUT:g} s"
         ) from exc
-    if done.returncode != 0:
-        reason = " ".join(done.stderr.split()) or f"exit status {done.returncode}"
+    if code != 0:
+        reason = " ".join(stderr.decode(errors="replace").split()) or f"exit status {code}"
         raise InventoryError(f"Ansible cannot read {named}: {reason}")
-    listing: dict[str, Any] = json.loads(done.stdout)
+    listing: dict[str, Any] = json.loads(stdout.decode(errors="replace"))
     hostvars: dict[str, Any] = listing.get("_meta", {}).get("hostvars", {})
     groups: dict[str, list[str]] = {}
     for group, body in listing.items():
