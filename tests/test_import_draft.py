@@ -153,6 +153,25 @@ def test_a_map_file_maps_an_unusual_heading(tmp_path: Path) -> None:
     (flow,) = load_product(out).flows
     assert flow.columns == {"2-way?": "Y"}
     assert flow.purpose == "Forwarding"
+    assert "names no column" not in stderr
+
+
+def test_a_map_heading_that_names_no_column_is_said(tmp_path: Path) -> None:
+    # a misspelt heading in the map changed nothing, without a word: the draft was made as if
+    # the map did not say it (here 'Listner' never maps 'Listener', which stays unread)
+    doc = tmp_path / "odd.csv"
+    doc.write_text("Listener,Wire,Why\nCollector,TCP 9997,Forwarding\n")
+    mapping = tmp_path / "map.yaml"
+    mapping.write_text("Wire: port\nListner: destination\nWhy: description\n")
+    for args in ([str(doc)], ["-", "--input-format", "csv"]):
+        code, _stdout, stderr = run(*args, "--map", str(mapping), "-o", "-", input=doc.read_bytes())
+        assert code == 1, stderr
+        said = [line for line in stderr.splitlines() if "names no column" in line]
+        assert said == [
+            f"portplan: warning: {mapping}:2: the map's heading 'listner' names no column of "
+            f"{doc if args[0] != '-' else '<stdin>'}, so it changes nothing; write it as the "
+            "document heads the column (case, spaces and a trailing '?' do not count)"
+        ], stderr
 
 
 def test_the_draft_never_overwrites_the_document_or_an_existing_file(tmp_path: Path) -> None:

@@ -12,7 +12,14 @@ from portplan.cli._exit import ExitCode
 from portplan.cli._files import STDIN_NAME, write_output
 from portplan.cli._log import log
 from portplan.cli._options import InputPath, common_options, option, output_option
-from portplan.importer import Format, import_document, interpret, load_column_map, read_source
+from portplan.importer import (
+    Format,
+    interpret,
+    load_column_map,
+    read_document,
+    read_source,
+    unused_headings,
+)
 from portplan.importer.draft import draft_yaml
 from portplan.load.reading import MAX_INPUT_BYTES
 from portplan.model._types import MAX_NAME, PRODUCT_ID_PATTERN
@@ -88,6 +95,7 @@ def import_cmd(
     on standard error; the draft is written all the same, for a person to complete and review.
     """
     kind = Format(input_format) if input_format else None
+    columns = load_column_map(map_file) if map_file is not None else None  # first, as ever
     if str(file) == "-":
         if kind is None:
             raise UsageError("reading standard input ('-') needs --input-format")
@@ -97,10 +105,18 @@ def import_cmd(
                 f"standard input holds more than {MAX_INPUT_BYTES // 2**20} MiB; portplan "
                 "reads documents of at most that size"
             )
-        columns = load_column_map(map_file) if map_file is not None else None
-        reading = interpret(read_source(data, file=str(STDIN_NAME), format=kind), columns)
+        document = read_source(data, file=str(STDIN_NAME), format=kind)
     else:
-        reading = import_document(file, map_file=map_file, format=kind)
+        document = read_document(file, format=kind)
+    reading = interpret(document, columns)
+    for heading, where in unused_headings(columns, document) if columns else ():
+        log.warning(
+            "%s: the map's heading '%s' names no column of %s, so it changes nothing; write it "
+            "as the document heads the column (case, spaces and a trailing '?' do not count)",
+            where,
+            heading,
+            document.file,
+        )
     shown_name = output if output and output != "-" else "product.yaml"
     draft = draft_yaml(
         reading, product_id=product_id, name=name, version=product_version, file=shown_name

@@ -57,7 +57,7 @@ from portplan.importer.interpret import (
     Value,
     interpret,
 )
-from portplan.importer.mapfile import load_column_map
+from portplan.importer.mapfile import load_column_map, unused_headings
 from portplan.importer.ports import (
     Alternative,
     Fault,
@@ -115,6 +115,7 @@ __all__ = [
     "split_arrow",
     "title_direction",
     "title_end",
+    "unused_headings",
 ]
 
 #: File name endings and the format they name.

@@ -12,12 +12,13 @@ from typing import Any
 
 from portplan._errors import Diagnostic, InputError
 from portplan._text import choice_hint
+from portplan.importer._tables import SourceDocument, heading_parts
 from portplan.importer.columns import ColumnMap, ColumnRole, Field, heading_key
 from portplan.importer.direction import Direction
 from portplan.importer.ports import Transport
 from portplan.load.yamlsrc import SourceMap, load_yaml
 
-__all__ = ["load_column_map"]
+__all__ = ["load_column_map", "unused_headings"]
 
 _KEYS = ("field", "protocol", "direction", "yes_no")
 _DIRECTIONS = (Direction.INBOUND, Direction.OUTBOUND, Direction.BOTH)
@@ -130,3 +131,16 @@ def load_column_map(path: Path | str, base: ColumnMap | None = None) -> ColumnMa
     if problems:
         raise InputError(problems)
     return (base or ColumnMap.built_in()).with_overrides(overrides)
+
+
+def unused_headings(columns: ColumnMap, document: SourceDocument) -> list[tuple[str, str]]:
+    """The map file's entries that map no column of ``document``, in the file's order, each as
+    its heading (as headings are compared) and where it is written: a
+    heading misspelt in the map (or one of another document) changes nothing, and the draft
+    would be made as if the map did not say it."""
+    used: set[int] = set()
+    for table in document.tables:
+        for index, heading in enumerate(table.columns):
+            if heading:
+                used.add(id(columns.role(heading, heading_parts(table.header, index))))
+    return [(key, role.origin) for key, role in columns.overrides.items() if id(role) not in used]
