@@ -27,6 +27,7 @@ from ansible_collections.portplan.portplan.plugins.module_utils.engine.model.pro
 from ansible_collections.portplan.portplan.plugins.module_utils.engine.probe.crossing import NO_CLEAR_PORT, clear_source
 from ansible_collections.portplan.portplan.plugins.module_utils.engine.probe.icmp import ask_for_errors, echo_once, queued_error
 from ansible_collections.portplan.portplan.plugins.module_utils.engine.probe.outcomes import NEVER_LEFT, Evidence, Outcome, PortProbe, PortResult, family_of
+from ansible_collections.portplan.portplan.plugins.module_utils.engine.probe.synproxy import PROXY_OPEN, PROXY_RESET, behind_proxy, proxy_silent, zero_window
 from ansible_collections.portplan.portplan.plugins.module_utils.engine.probe.tcpinfo import TCP_SYN_SENT, never_left, read_tries, syn_never_left
 from ansible_collections.portplan.portplan.plugins.module_utils.engine.probe.verdict import judge
 
@@ -63,6 +64,9 @@ _UDP_SELF_CONNECTED = (
 #: SO_LINGER on, 0 s: close with a reset (no TIME_WAIT pile-up, no half-open sessions left)
 _RESET_ON_CLOSE = struct.pack("ii", 1, 0)
 _POLITE_CLOSE = struct.pack("ii", 0, 0)
+#: the least a connection a SYN proxy completed waits for the destination behind it (the
+#: least any first look waits)
+_PROXY_WAIT = 0.1
 
 
 def _new_socket(
@@ -230,13 +234,18 @@ async def _tcp(
                     silent = result(Outcome.FILTERED, note=f"no answer within {timeout:g} s")
                     return silent, sock if hold else None
         if code in _AFTER_HANDSHAKE:
-            return result(Outcome.OPEN, code, note=RESET_ONCE_ACCEPTED), None
+            return _reset(result, code, sock), None
         if code:
             return _by_error(result, code, sock, probe.address, at_once=at_once), None
         if connected_to_itself(sock):
             return result(Outcome.REFUSED, note=SELF_CONNECTED), None
+        opened = result(Outcome.OPEN)
+        if zero_window(sock):  # a SYN proxy on the way: the destination has not answered yet
+            opened = await _behind(result, sock, probe.address, timeout)
+            if opened.outcome is not Outcome.OPEN:
+                return opened, None
         kept = keep
-        return result(Outcome.OPEN), _connected(sock) if keep else None
+        return opened, _connected(sock) if keep else None
     finally:
         if not kept:
             sock.close()
@@ -273,7 +282,7 @@ async def carry_on(
     # gone once the socket has moved on); silence: whether a SYN sent again is out
     again = tried is not None and tried[3] > 0
     if code in _AFTER_HANDSHAKE:
-        return result(Outcome.OPEN, code, note=RESET_ONCE_ACCEPTED), again
+        return _reset(result, code, sock), again
     if code:
         return _by_error(result, code, sock, probe.address), again
     try:
@@ -289,8 +298,39 @@ async def carry_on(
         return result(Outcome.FILTERED, note=note), True
     if connected_to_itself(sock):
         return result(Outcome.REFUSED, note=SELF_CONNECTED), again
+    if zero_window(sock):  # a SYN proxy on the way: the destination has not answered yet
+        wait = max(until - time.monotonic(), _PROXY_WAIT)
+        if (opened := await _behind(result, sock, probe.address, wait)).outcome is Outcome.OPEN:
+            _connected(sock)
+        # silence behind the proxy was one attempt of the destination's: the rounds ask again
+        return opened, again and opened.outcome is not Outcome.FILTERED
     _connected(sock)
     return result(Outcome.OPEN), again
+
+
+def _reset(result: Callable[..., PortResult], code: int, sock: socket.socket) -> PortResult:
+    """A reset once connected: the service's (the port accepted the connection), or the
+    destination's behind a SYN proxy, which completed the handshake for it (nothing listens
+    there, see :mod:`portplan.probe.synproxy`)."""
+    if zero_window(sock):
+        return result(Outcome.REFUSED, code, note=PROXY_RESET)
+    return result(Outcome.OPEN, code, note=RESET_ONCE_ACCEPTED)
+
+
+async def _behind(
+    result: Callable[..., PortResult], sock: socket.socket, address: str, wait: float
+) -> PortResult:
+    """The verdict of a connection a SYN proxy on the way completed (its SYN-ACK offered no
+    window): what the destination behind it said within ``wait`` seconds."""
+    began = time.monotonic()
+    code = await behind_proxy(sock, wait)
+    if code is None:
+        return result(Outcome.FILTERED, note=proxy_silent(time.monotonic() - began))
+    if code in _AFTER_HANDSHAKE:
+        return _reset(result, code, sock)
+    if code:
+        return _by_error(result, code, sock, address)
+    return result(Outcome.OPEN, note=PROXY_OPEN)
 
 
 def _connected(sock: socket.socket) -> socket.socket:
