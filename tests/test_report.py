@@ -172,6 +172,22 @@ def test_verify_results_colour_their_rows(tmp_path: Path) -> None:
     assert "Findings that name no row of this plan" in html
 
 
+def test_a_results_file_given_twice_is_refused(tmp_path: Path) -> None:
+    # its outcomes were laid on the report twice, as two runs that agree
+    results = tmp_path / "verify.json"
+    results.write_text(
+        verify_document([check("smart-id-21.04/pa-scim", "scim01", "pa01", 9090, True)])
+    )
+    (tmp_path / "again.json").symlink_to(results)
+    for other, said in ((results, ""), (tmp_path / "again.json", f" (the same file as {results})")):
+        code, html, err = report("--verify", str(results), "--verify", str(other))
+        assert code == 2 and not html, err
+        assert (
+            f"the results file {other} is given twice{said}: its outcomes would be laid on the "
+            "report twice; give each results file once"
+        ) in " ".join(err.split()), err
+
+
 #: what identification found, a key of its details (shown in the evidence) half a pair
 IDENTIFIED = {"matches": True, "protocol": "http", "expected": "http", "error": None,
               "details": {"server\ud800": "x"}}  # fmt: skip
@@ -397,7 +413,7 @@ def test_a_row_passes_only_when_every_planned_port_was_probed() -> None:
     assert [found.status[i] for i in radius] == [Status.PASSED]
 
 
-def test_a_results_file_given_twice_reads_the_same_in_both_columns(tmp_path: Path) -> None:
+def test_two_copies_of_one_results_file_read_the_same_in_both_columns(tmp_path: Path) -> None:
     # the two readings of one file are equal: what the probes of both left unprobed was put
     # in the first column only, and the second read "passed" for a row only one port of
     # whose nine was probed
@@ -405,9 +421,10 @@ def test_a_results_file_given_twice_reads_the_same_in_both_columns(tmp_path: Pat
     (radius,) = [i for i, r in enumerate(plan.rows) if r.key == "smart-id-21.04/da-radius"]
     one = check("smart-id-21.04/da-radius", "radius-clients", "da01", 18118, True, "udp",
                 source_address=RADIUS_CLIENT)  # fmt: skip
-    results = tmp_path / "verify.json"
+    results, copy = tmp_path / "verify.json", tmp_path / "copy.json"
     results.write_text(verify_document([one]))
-    code, html, err = report("--verify", str(results), "--verify", str(results))
+    copy.write_text(verify_document([one]))  # (one file given twice is refused)
+    code, html, err = report("--verify", str(results), "--verify", str(copy))
     assert code == 0, err
     row = re.search(rf'<tr data-row="{radius}".*?</tr>', html, re.DOTALL)
     assert row is not None

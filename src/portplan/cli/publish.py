@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from portplan._errors import InputError
+from portplan._errors import InputError, UsageError
 from portplan._text import counted
 from portplan.cli._files import read_input, write_output
 from portplan.cli._log import log
@@ -72,8 +72,10 @@ def report_cmd(
     plan, read = load_plan(deployment)
     loaded: list[Overlay] = []
     inputs = list(read)
+    given: dict[tuple[int, int], Path] = {}
     for kind in sorted(OVERLAY_READERS):
         for path in overlays[f"overlay_{kind}"]:
+            _once(path, given)
             name, text = read_input(path)
             if text is None:
                 text, problems = read_text(path, expected="a results file of portplan (JSON)")
@@ -101,3 +103,21 @@ def report_cmd(
         inputs,
         overwrite=overwrite,
     )
+
+
+def _once(path: Path, given: dict[tuple[int, int], Path]) -> None:
+    """Refuse a results file given twice (by one name or two): its outcomes would be laid on
+    the report twice, each row showing them as two runs that agree."""
+    if str(path) == "-":
+        return  # read once only, as read_input makes sure
+    try:
+        found = path.stat()
+    except OSError:
+        return  # the reader says what is wrong with it
+    first = given.setdefault((found.st_dev, found.st_ino), path)
+    if first is not path:
+        same = "" if str(first) == str(path) else f" (the same file as {first})"
+        raise UsageError(
+            f"the results file {path} is given twice{same}: its outcomes would be laid on the "
+            "report twice; give each results file once"
+        )
