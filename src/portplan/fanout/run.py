@@ -158,7 +158,7 @@ def run_fanout(
     error); a host Ansible cannot reach or where probing fails is a result, never an error.
     """
     try:
-        import ansible_runner  # noqa: PLC0415 - an optional dependency: portplan[ansible]
+        import ansible_runner.interface  # noqa: PLC0415 - an optional dependency: portplan[ansible]
     except ImportError as exc:
         raise ToolError(
             "verify --inventory runs Ansible through ansible-runner, which is not installed: "
@@ -275,7 +275,7 @@ def run_fanout(
         overlay.write_text(json.dumps(_overlay(fanout, deadline, tag=tag)))  # JSON is YAML
         started = time.monotonic()
         try:
-            runner = ansible_runner.run(
+            runner = ansible_runner.interface.init_runner(
                 private_data_dir=tmp,
                 playbook=str(playbook),
                 inventory=[*(str(path.resolve()) for path in inventory), str(overlay)],
@@ -304,6 +304,12 @@ def run_fanout(
                 quiet=True,
                 suppress_env_files=True,
             )
+            # ansible-runner starts ansible-playbook in its temporary project folder: it
+            # would read no ./ansible.cfg (the operator's remote_user, private_key_file,
+            # inventory plugins) and take a relative path of the inventory (a key) from
+            # there; ansible-inventory read the inventory from here, and so does Ansible
+            runner.config.cwd = os.getcwd()
+            runner.run()
         except (OSError, RuntimeError) as exc:
             raise ToolError(f"Ansible could not run: {exc}") from exc
         wall = time.monotonic() - started
