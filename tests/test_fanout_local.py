@@ -209,6 +209,21 @@ def test_the_radius_secret_is_in_no_log_of_ansible(
             assert secret not in base64.b64decode(word), f"the sealed secret is in the log: {word}"
 
 
+def test_an_ansible_that_hides_every_result_still_reports_the_probes(
+    tmp_path: Path, jobs: Path, port: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # an operator's Ansible with no_log on by default (ANSIBLE_NO_LOG, or no_log in
+    # ansible.cfg) hides every task's result from callbacks: the probe's and the listeners'
+    # reports must still reach portplan, not read as a collection too old to say its engine
+    deployment, inventory = _lab(tmp_path, port)
+    monkeypatch.setenv("ANSIBLE_NO_LOG", "true")
+    run = verify_inventory(load_plan(deployment), inventory, listeners=True, timeout=0.5)
+    (check,) = run.verification.checks
+    assert check.outcome is Outcome.OPEN and check.temporary_listener, check
+    assert check.passed
+    assert run.listener_problems == []
+
+
 def test_a_limited_run_lists_the_sources_it_left_out(tmp_path: Path, jobs: Path, port: int) -> None:
     # b also starts a flow; --limit a leaves b out: its row is in the report, not probed,
     # outside the limit, and standard error says how many sources were left out
