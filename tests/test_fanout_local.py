@@ -224,6 +224,34 @@ def test_an_ansible_that_hides_every_result_still_reports_the_probes(
     assert run.listener_problems == []
 
 
+def test_an_ansible_that_asks_for_passwords_does_not_wait_for_them(
+    tmp_path: Path, jobs: Path, port: int
+) -> None:
+    # an operator's Ansible set to ask for passwords (ANSIBLE_ASK_PASS, or become_ask_pass
+    # in ansible.cfg): ansible-playbook runs with no one to answer, and its prompt waited for
+    # ever; Ansible now asks nothing, and a host that needs a password fails with its reason
+    deployment, inventory = _lab(tmp_path, port)
+    asking = {"ANSIBLE_ASK_PASS": "true", "ANSIBLE_BECOME_ASK_PASS": "true"}
+    with socket.socket() as server:
+        server.bind(("127.0.0.3", port))
+        server.listen()
+        process = subprocess.Popen(
+            [sys.executable, "-m", "portplan", "verify", str(deployment),
+             "--inventory", str(inventory), "--timeout", "0.5", "--format", "json"],
+            env=environment(**asking), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, text=True, start_new_session=True,
+        )  # fmt: skip
+        try:
+            out, err = process.communicate(timeout=HUNG_WAIT)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)  # the group this test started
+            process.communicate()
+            pytest.fail(f"verify --inventory still waits after {HUNG_WAIT} s")
+    assert process.returncode == 0, err
+    (check,) = document(out, "verify")["checks"]
+    assert (check["outcome"], check["passed"]) == ("open", True), check
+
+
 def test_a_limited_run_lists_the_sources_it_left_out(tmp_path: Path, jobs: Path, port: int) -> None:
     # b also starts a flow; --limit a leaves b out: its row is in the report, not probed,
     # outside the limit, and standard error says how many sources were left out

@@ -73,6 +73,8 @@ _SEALED_SECRET = "PORTPLAN_FANOUT_{option}_SEALED"
 #: the bundled engine's import) before Ansible ends it: a host that never answers is
 #: not-run, and the run ends
 PROBE_GRACE = 60
+#: the settings that have ansible-playbook ask for a password when it starts
+_PROMPTS = ("ANSIBLE_ASK_PASS", "ANSIBLE_BECOME_ASK_PASS", "ANSIBLE_ASK_VAULT_PASS")
 #: seconds between two looks at whether the run was interrupted (Ctrl-C)
 _CANCEL_CHECK = 0.25
 #: where the repository keeps the collection, for a portplan run from a source checkout
@@ -291,6 +293,10 @@ def run_fanout(
                     # the probe needs no become, so no sudo tty question arises
                     "ANSIBLE_PIPELINING": os.environ.get("ANSIBLE_PIPELINING", "true"),
                     "ANSIBLE_NOCOLOR": "true",
+                    # no one answers a prompt (ask_pass, become_ask_pass, ask_vault_pass in
+                    # ansible.cfg): it would wait for ever; a host that needs a password
+                    # fails with Ansible's reason instead
+                    **dict.fromkeys(_PROMPTS, "false"),
                     **hidden,
                 },
                 event_handler=handle,
