@@ -483,6 +483,27 @@ def test_a_collection_of_another_engine_is_refused(
     assert _free(port), "the temporary listener is still up"
 
 
+def test_an_installed_collection_is_found_where_ansible_cfg_says(
+    tmp_path: Path, jobs: Path, port: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # portplan installed (not run from a checkout), and its collection installed with
+    # ansible-galaxy where the project's ansible.cfg says (collections_path): ansible-playbook
+    # looked only in Ansible's default folders, and could not find the probe module
+    deployment, inventory = _lab(tmp_path, port)
+    project = tmp_path / "project"
+    shutil.copytree(COLLECTIONS / "ansible_collections", project / "found" / "ansible_collections")
+    (project / "ansible.cfg").write_text("[defaults]\ncollections_path = ./found\n")
+    monkeypatch.chdir(project)
+    monkeypatch.delenv("ANSIBLE_COLLECTIONS_PATH", raising=False)
+    monkeypatch.setattr(run_module, "_CHECKOUT_COLLECTIONS", tmp_path / "not-a-checkout")
+    with socket.socket() as server:
+        server.bind(("127.0.0.3", port))
+        server.listen()
+        run = verify_inventory(load_plan(deployment), inventory, timeout=0.5)
+    (check,) = run.verification.checks
+    assert check.outcome is Outcome.OPEN and check.passed, check
+
+
 def test_a_ready_file_not_the_listen_module_s_report_is_a_listener_problem(
     tmp_path: Path, jobs: Path, port: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:

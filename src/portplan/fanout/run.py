@@ -97,16 +97,19 @@ class FanoutRun:
         return max((r.elapsed or 0.0 for r in self.results.values()), default=0.0)
 
 
-def _collections_path() -> str:
-    """ANSIBLE_COLLECTIONS_PATH: the operator's, after the checkout's own collection if
-    portplan runs from a source checkout (an installed collection is found as usual)."""
-    paths = [p for p in os.environ.get("ANSIBLE_COLLECTIONS_PATH", "").split(os.pathsep) if p]
-    own = _CHECKOUT_COLLECTIONS / "ansible_collections" / "portplan" / "portplan" / "galaxy.yml"
-    if own.exists():
-        paths.insert(0, str(_CHECKOUT_COLLECTIONS))
+def _collections() -> dict[str, str]:
+    """ANSIBLE_COLLECTIONS_PATH, when portplan runs from a source checkout: the checkout's own
+    collection first, then the operator's.  Otherwise nothing: Ansible looks for the
+    installed collection where its own configuration says (``ANSIBLE_COLLECTIONS_PATH``,
+    ``collections_path`` in ``ansible.cfg``, where ``ansible-galaxy`` installed it)."""
+    own = _CHECKOUT_COLLECTIONS
+    if not (own / "ansible_collections" / "portplan" / "portplan" / "galaxy.yml").exists():
+        return {}
+    paths = [str(own)]
+    paths += [p for p in os.environ.get("ANSIBLE_COLLECTIONS_PATH", "").split(os.pathsep) if p]
     paths.append(str(Path.home() / ".ansible" / "collections"))
     paths.append("/usr/share/ansible/collections")
-    return os.pathsep.join(dict.fromkeys(paths))
+    return {"ANSIBLE_COLLECTIONS_PATH": os.pathsep.join(dict.fromkeys(paths))}
 
 
 def _overlay(fanout: Fanout, deadline: float | None = None, *, tag: str) -> dict[str, Any]:
@@ -287,7 +290,7 @@ def run_fanout(
                     "PATH": os.pathsep.join(
                         [str(Path(ansible_tool("ansible-playbook")).parent), os.environ["PATH"]]
                     ),
-                    "ANSIBLE_COLLECTIONS_PATH": _collections_path(),
+                    **_collections(),
                     "ANSIBLE_RETRY_FILES_ENABLED": "false",
                     # one SSH exchange per module instead of three (put, run, clean up);
                     # the probe needs no become, so no sudo tty question arises
