@@ -209,6 +209,49 @@ def test_the_radius_secret_is_in_no_log_of_ansible(
             assert secret not in base64.b64decode(word), f"the sealed secret is in the log: {word}"
 
 
+def test_an_ansible_that_hides_every_result_still_reports_the_probes(
+    tmp_path: Path, jobs: Path, port: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # an operator's Ansible with no_log on by default (ANSIBLE_NO_LOG, or no_log in
+    # ansible.cfg) hides every task's result from callbacks: the probe's and the listeners'
+    # reports must still reach portplan, not read as a collection too old to say its engine
+    deployment, inventory = _lab(tmp_path, port)
+    monkeypatch.setenv("ANSIBLE_NO_LOG", "true")
+    run = verify_inventory(load_plan(deployment), inventory, listeners=True, timeout=0.5)
+    (check,) = run.verification.checks
+    assert check.outcome is Outcome.OPEN and check.temporary_listener, check
+    assert check.passed
+    assert run.listener_problems == []
+
+
+def test_an_ansible_that_asks_for_passwords_does_not_wait_for_them(
+    tmp_path: Path, jobs: Path, port: int
+) -> None:
+    # an operator's Ansible set to ask for passwords (ANSIBLE_ASK_PASS, or become_ask_pass
+    # in ansible.cfg): ansible-playbook runs with no one to answer, and its prompt waited for
+    # ever; Ansible now asks nothing, and a host that needs a password fails with its reason
+    deployment, inventory = _lab(tmp_path, port)
+    asking = {"ANSIBLE_ASK_PASS": "true", "ANSIBLE_BECOME_ASK_PASS": "true"}
+    with socket.socket() as server:
+        server.bind(("127.0.0.3", port))
+        server.listen()
+        process = subprocess.Popen(
+            [sys.executable, "-m", "portplan", "verify", str(deployment),
+             "--inventory", str(inventory), "--timeout", "0.5", "--format", "json"],
+            env=environment(**asking), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, text=True, start_new_session=True,
+        )  # fmt: skip
+        try:
+            out, err = process.communicate(timeout=HUNG_WAIT)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)  # the group this test started
+            process.communicate()
+            pytest.fail(f"verify --inventory still waits after {HUNG_WAIT} s")
+    assert process.returncode == 0, err
+    (check,) = document(out, "verify")["checks"]
+    assert (check["outcome"], check["passed"]) == ("open", True), check
+
+
 def test_a_limited_run_lists_the_sources_it_left_out(tmp_path: Path, jobs: Path, port: int) -> None:
     # b also starts a flow; --limit a leaves b out: its row is in the report, not probed,
     # outside the limit, and standard error says how many sources were left out
@@ -438,6 +481,27 @@ def test_a_collection_of_another_engine_is_refused(
     while not _free(port) and time.monotonic() < ends:
         time.sleep(0.2)
     assert _free(port), "the temporary listener is still up"
+
+
+def test_an_installed_collection_is_found_where_ansible_cfg_says(
+    tmp_path: Path, jobs: Path, port: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # portplan installed (not run from a checkout), and its collection installed with
+    # ansible-galaxy where the project's ansible.cfg says (collections_path): ansible-playbook
+    # looked only in Ansible's default folders, and could not find the probe module
+    deployment, inventory = _lab(tmp_path, port)
+    project = tmp_path / "project"
+    shutil.copytree(COLLECTIONS / "ansible_collections", project / "found" / "ansible_collections")
+    (project / "ansible.cfg").write_text("[defaults]\ncollections_path = ./found\n")
+    monkeypatch.chdir(project)
+    monkeypatch.delenv("ANSIBLE_COLLECTIONS_PATH", raising=False)
+    monkeypatch.setattr(run_module, "_CHECKOUT_COLLECTIONS", tmp_path / "not-a-checkout")
+    with socket.socket() as server:
+        server.bind(("127.0.0.3", port))
+        server.listen()
+        run = verify_inventory(load_plan(deployment), inventory, timeout=0.5)
+    (check,) = run.verification.checks
+    assert check.outcome is Outcome.OPEN and check.passed, check
 
 
 def test_a_ready_file_not_the_listen_module_s_report_is_a_listener_problem(

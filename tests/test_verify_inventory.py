@@ -13,15 +13,18 @@ another is ``rejected``, each from the one source they aim at, and a source with
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
+from ipaddress import IPv4Address
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 import machine
 import netns
@@ -126,9 +129,9 @@ def _controller(topo: Topology) -> Node:
 
 
 def verify_inventory(
-    topo: Topology, deployment: Path, inventory: Path, *args: str
+    topo: Topology, deployment: Path, inventory: Path, *args: str, cwd: Path | None = None
 ) -> subprocess.CompletedProcess[str]:
-    """``portplan verify --inventory`` run in the controller's namespace."""
+    """``portplan verify --inventory`` run in the controller's namespace (in ``cwd``)."""
     argv = [
         "ip", "netns", "exec", _controller(topo).netns,
         sys.executable, "-m", "portplan", "verify", str(deployment),
@@ -137,6 +140,7 @@ def verify_inventory(
     return subprocess.run(
         argv,
         env=_ssh_environment(inventory.parent),
+        cwd=cwd,
         capture_output=True,
         text=True,
         timeout=RUN_TIMEOUT,
@@ -307,3 +311,59 @@ def test_unknown_inventory_hosts_are_named(tmp_path: Path) -> None:
     assert "(did you mean 'cm-01'?)" in done.stderr
     assert "portplan_host: clients" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+PAIR = {
+    "id": "pair",
+    "name": "Pair",
+    "version": "1",
+    "document": {"title": "Pair ports"},
+    "components": {"client": {"name": "Client"}, "server": {"name": "Server"}},
+    "flows": [
+        {"id": "web", "row": 1, "from": "client", "to": "server", "protocol": "tcp",
+         "ports": "8080", "purpose": "the client reaches the server"},
+    ],
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("setting", ["ansible.cfg", "relative-key"])
+def test_ansible_runs_in_the_folder_verify_is_run_in(setting: str, tmp_path: Path) -> None:
+    # an operator's Ansible project: the connection settings in ./ansible.cfg, or a key path
+    # relative to the project folder; ansible-inventory reads them from there, and so must
+    # ansible-playbook, or every source is source-unreachable (Permission denied)
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "pair.yaml").write_text(json.dumps(PAIR))
+    client, server = IPv4Address("192.0.2.11"), IPv4Address("192.0.2.12")
+    deployment = project / "deployment.yaml"
+    deployment.write_text(
+        json.dumps(
+            {
+                "name": "pair",
+                "hosts": {"a": {"addresses": [str(client)]}, "b": {"addresses": [str(server)]}},
+                "products": {
+                    "pair": {"file": "pair.yaml", "components": {"client": "a", "server": "b"}}
+                },
+            }
+        )
+    )
+    with netns.topology() as topo, sshlab.ssh_lab(tmp_path, SSH_PORT) as lab:
+        a = topo.add_node("a", [client])
+        topo.listen(topo.add_node("b", [server]), [("tcp", server, 8080)])
+        topo.add_node(OUTSIDER, [IPv4Address("198.51.100.200")])
+        lab.start(topo, a, client)
+        written = yaml.safe_load(lab.inventory({"a": client}))
+        settings = written["all"]["vars"]
+        key = Path(settings.pop("ansible_ssh_private_key_file"))
+        if setting == "ansible.cfg":
+            (project / "ansible.cfg").write_text(f"[defaults]\nprivate_key_file = {key}\n")
+        else:
+            shutil.copy(key, project / "keys")
+            settings["ansible_ssh_private_key_file"] = "keys"
+        inventory = project / "inventory.yml"
+        inventory.write_text(yaml.safe_dump(written))
+        done = verify_inventory(topo, deployment, inventory, "--format", "json", cwd=project)
+    assert "Traceback" not in done.stderr, done.stderr
+    (check,) = machine.document(done.stdout, "verify")["checks"]
+    assert (check["outcome"], check["passed"]) == ("open", True), check
+    assert done.returncode == 0, done.stderr

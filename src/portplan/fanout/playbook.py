@@ -74,13 +74,18 @@ def plays(
     (:func:`overlay_name`) is one the operator's inventory no longer holds."""
     sources, destinations = groups(tag)
     stranger = f"(inventory_file | default('') or '') | basename == '{overlay_name(tag)}'"
-    keep_going = {"ignore_errors": True, "ignore_unreachable": True}
+    # every task's result is read (its failure's message too): an Ansible with no_log on by
+    # default (ANSIBLE_NO_LOG, no_log in ansible.cfg) hides them from the events they arrive
+    # in; they hold no secret (the probe module hides its own secret options)
+    shown = {"no_log": False}
+    keep_going = {"ignore_errors": True, "ignore_unreachable": True, **shown}
     known = {**keep_going, "when": f"not ({stranger})"}
     guard = {
         "name": UNKNOWN,
         "ansible.builtin.fail": {"msg": UNKNOWN_REASON},
         "when": stranger,
         "ignore_errors": True,
+        **shown,
     }
     found: list[dict[str, Any]] = []
     if fanout.destinations:

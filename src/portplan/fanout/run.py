@@ -73,6 +73,8 @@ _SEALED_SECRET = "PORTPLAN_FANOUT_{option}_SEALED"
 #: the bundled engine's import) before Ansible ends it: a host that never answers is
 #: not-run, and the run ends
 PROBE_GRACE = 60
+#: the settings that have ansible-playbook ask for a password when it starts
+_PROMPTS = ("ANSIBLE_ASK_PASS", "ANSIBLE_BECOME_ASK_PASS", "ANSIBLE_ASK_VAULT_PASS")
 #: seconds between two looks at whether the run was interrupted (Ctrl-C)
 _CANCEL_CHECK = 0.25
 #: where the repository keeps the collection, for a portplan run from a source checkout
@@ -95,16 +97,19 @@ class FanoutRun:
         return max((r.elapsed or 0.0 for r in self.results.values()), default=0.0)
 
 
-def _collections_path() -> str:
-    """ANSIBLE_COLLECTIONS_PATH: the operator's, after the checkout's own collection if
-    portplan runs from a source checkout (an installed collection is found as usual)."""
-    paths = [p for p in os.environ.get("ANSIBLE_COLLECTIONS_PATH", "").split(os.pathsep) if p]
-    own = _CHECKOUT_COLLECTIONS / "ansible_collections" / "portplan" / "portplan" / "galaxy.yml"
-    if own.exists():
-        paths.insert(0, str(_CHECKOUT_COLLECTIONS))
+def _collections() -> dict[str, str]:
+    """ANSIBLE_COLLECTIONS_PATH, when portplan runs from a source checkout: the checkout's own
+    collection first, then the operator's.  Otherwise nothing: Ansible looks for the
+    installed collection where its own configuration says (``ANSIBLE_COLLECTIONS_PATH``,
+    ``collections_path`` in ``ansible.cfg``, where ``ansible-galaxy`` installed it)."""
+    own = _CHECKOUT_COLLECTIONS
+    if not (own / "ansible_collections" / "portplan" / "portplan" / "galaxy.yml").exists():
+        return {}
+    paths = [str(own)]
+    paths += [p for p in os.environ.get("ANSIBLE_COLLECTIONS_PATH", "").split(os.pathsep) if p]
     paths.append(str(Path.home() / ".ansible" / "collections"))
     paths.append("/usr/share/ansible/collections")
-    return os.pathsep.join(dict.fromkeys(paths))
+    return {"ANSIBLE_COLLECTIONS_PATH": os.pathsep.join(dict.fromkeys(paths))}
 
 
 def _overlay(fanout: Fanout, deadline: float | None = None, *, tag: str) -> dict[str, Any]:
@@ -158,7 +163,7 @@ def run_fanout(
     error); a host Ansible cannot reach or where probing fails is a result, never an error.
     """
     try:
-        import ansible_runner  # noqa: PLC0415 - an optional dependency: portplan[ansible]
+        import ansible_runner.interface  # noqa: PLC0415 - an optional dependency: portplan[ansible]
     except ImportError as exc:
         raise ToolError(
             "verify --inventory runs Ansible through ansible-runner, which is not installed: "
@@ -275,7 +280,7 @@ def run_fanout(
         overlay.write_text(json.dumps(_overlay(fanout, deadline, tag=tag)))  # JSON is YAML
         started = time.monotonic()
         try:
-            runner = ansible_runner.run(
+            runner = ansible_runner.interface.init_runner(
                 private_data_dir=tmp,
                 playbook=str(playbook),
                 inventory=[*(str(path.resolve()) for path in inventory), str(overlay)],
@@ -285,12 +290,16 @@ def run_fanout(
                     "PATH": os.pathsep.join(
                         [str(Path(ansible_tool("ansible-playbook")).parent), os.environ["PATH"]]
                     ),
-                    "ANSIBLE_COLLECTIONS_PATH": _collections_path(),
+                    **_collections(),
                     "ANSIBLE_RETRY_FILES_ENABLED": "false",
                     # one SSH exchange per module instead of three (put, run, clean up);
                     # the probe needs no become, so no sudo tty question arises
                     "ANSIBLE_PIPELINING": os.environ.get("ANSIBLE_PIPELINING", "true"),
                     "ANSIBLE_NOCOLOR": "true",
+                    # no one answers a prompt (ask_pass, become_ask_pass, ask_vault_pass in
+                    # ansible.cfg): it would wait for ever; a host that needs a password
+                    # fails with Ansible's reason instead
+                    **dict.fromkeys(_PROMPTS, "false"),
                     **hidden,
                 },
                 event_handler=handle,
@@ -304,6 +313,12 @@ def run_fanout(
                 quiet=True,
                 suppress_env_files=True,
             )
+            # ansible-runner starts ansible-playbook in its temporary project folder: it
+            # would read no ./ansible.cfg (the operator's remote_user, private_key_file,
+            # inventory plugins) and take a relative path of the inventory (a key) from
+            # there; ansible-inventory read the inventory from here, and so does Ansible
+            runner.config.cwd = os.getcwd()
+            runner.run()
         except (OSError, RuntimeError) as exc:
             raise ToolError(f"Ansible could not run: {exc}") from exc
         wall = time.monotonic() - started
