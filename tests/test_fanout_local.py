@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import gc
 import os
 import re
 import shutil
@@ -16,6 +17,7 @@ import subprocess
 import sys
 import threading
 import time
+import warnings
 from pathlib import Path
 
 import pytest
@@ -26,6 +28,7 @@ import portplan.fanout.run as run_module
 from ansible_env import COLLECTIONS, environment
 from machine import document
 from portplan import __version__, load_plan
+from portplan._errors import ToolError
 from portplan.fanout import FanoutRun, verify_inventory
 from portplan.probe.outcomes import Outcome
 
@@ -601,3 +604,18 @@ def test_a_host_the_inventory_no_longer_holds_is_not_reached_by_its_name(
         assert held["evidence"]["note"].startswith("127.0.0.3: not in the inventory"), held
     else:  # b is still there: probed (nothing listens on a's address in the namespace)
         assert held["outcome"] == "refused", held
+
+
+def test_a_playbook_that_fails_before_any_source_reports_says_what_it_printed(
+    tmp_path: Path, jobs: Path, port: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a play Ansible refuses before any task runs (a strategy it does not know): the error
+    # quotes the end of what ansible-playbook printed, read from ansible-runner's folder;
+    # it was read through a handle never closed (a ResourceWarning)
+    deployment, inventory = _lab(tmp_path, port)
+    monkeypatch.setenv("ANSIBLE_STRATEGY", "no-such-strategy")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ResourceWarning)
+        with pytest.raises(ToolError, match=r"before any source reported: .*no-such-strategy"):
+            verify_inventory(load_plan(deployment), inventory, timeout=0.5)
+        gc.collect()  # an unclosed file's warning comes when it is collected

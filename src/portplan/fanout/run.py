@@ -336,9 +336,13 @@ def run_fanout(
                 listener_problems=problems,
             )
         if runner.status not in ("successful", "failed") or (not results and fanout.sources):
-            output = ""
-            if runner.stdout is not None:
-                output = " ".join(runner.stdout.read().split()[-60:])
+            # the end of what it printed (ansible-runner's `stdout` property opens the file
+            # anew at each use, and raises when there is none)
+            try:
+                printed = (Path(runner.config.artifact_dir) / "stdout").read_text(errors="replace")
+            except OSError:
+                printed = ""
+            output = " ".join(printed.split()[-60:])
             raise ToolError(
                 f"ansible-playbook ended with status {runner.status} "
                 f"(rc {runner.rc}) before any source reported: {output}"
