@@ -534,6 +534,50 @@ def test_a_row_one_cell_spans_is_a_category_never_a_flow(tmp_path: Path) -> None
             assert f"{text!r}: a row of one cell spanning the whole table" in line, line
 
 
+def test_a_row_one_cell_spans_with_the_rest_empty_is_a_category_never_a_flow(
+    tmp_path: Path,
+) -> None:
+    """DataStax Enterprise's port table heads its groups with a row whose one cell spans the
+    Port and Description columns (``colspan="2"``), the third cell written empty
+    (``&nbsp;``).  The category ``DataStax Enterprise public ports`` was read as a named port
+    the deployment sets, and drafted as a flow opening it (its text in the Port and the
+    Description column alike), which no row of the vendor's asks for.  Such a row is now a
+    category too, listed at its place and never drafted; a spanning cell beside a written one
+    is still read as a row."""
+    page = (
+        "<table><tr><th>Port</th><th>Description</th><th>Configurable in</th></tr>"
+        '<tr><td colspan="3">Public facing ports</td></tr>'
+        "<tr><td>22</td><td>SSH (default)</td><td>sshd</td></tr>"
+        '<tr><td colspan="2">DataStax Enterprise public ports</td><td>&nbsp;</td></tr>'
+        "<tr><td>4040</td><td>Spark application web site</td><td></td></tr>"
+        '<tr><td colspan="2">8443</td><td>spark-env.sh</td></tr>'
+        "</table>"
+    )
+    (tmp_path / "map.yaml").write_text(
+        "Port: {field: port, protocol: tcp}\nConfigurable in: extra\n"
+    )
+    doc = tmp_path / "ports.html"
+    doc.write_text(page)
+    out = tmp_path / "ports.yaml"
+    code, _stdout, stderr = run(str(doc), "--map", str(tmp_path / "map.yaml"), "-o", str(out))
+    product = load_product(out)
+    assert code == 1, stderr
+    assert not product.parameters
+    assert [(f.row, [str(p) for p in f.ports or ()]) for f in product.flows] == [
+        (2, ["22"]),
+        (4, ["4040"]),
+        (5, ["8443"]),
+    ]
+    lines = [line for line in stderr.splitlines() if line.startswith(str(doc))]
+    assert len(lines) == 2, stderr
+    assert "'Public facing ports': a row of one cell spanning the whole table" in lines[0]
+    assert lines[1].startswith(f"{doc}:1:"), lines[1]
+    assert (
+        "'DataStax Enterprise public ports': a row of one cell spanning 2 of the table's 3 "
+        "columns, the others empty, is a heading inside it" in lines[1]
+    ), lines[1]
+
+
 def test_a_heading_naming_where_its_connections_come_from_is_never_a_listener(
     tmp_path: Path,
 ) -> None:
