@@ -578,6 +578,43 @@ def test_a_row_one_cell_spans_with_the_rest_empty_is_a_category_never_a_flow(
     ), lines[1]
 
 
+def test_an_outbound_row_whose_component_is_a_dns_name_is_reported_not_drafted(
+    tmp_path: Path,
+) -> None:
+    """F5 heads the port column of its outbound table ``Host`` (``callhome.f5.com:443``); a
+    table of outbound connections whose ``Host`` column names the hosts reached, and no
+    Source/Destination, read the column as the row's own component, and drafted
+    ``callhome.f5.com`` connecting out on 443 to a destination to be named: a flow from the
+    system the product reaches, which the vendor never wrote.  A DNS name or URL is a system
+    reached, so an outbound row that is "from" one is now listed, no flow drafted; an inbound
+    row (the name the listener has) and a row of the product's own role are drafted as before."""
+    page = (
+        "# Appliance\n\n## Outbound connections\n\n"
+        "| Host | Port | Protocol | Purpose |\n|---|---|---|---|\n"
+        "| callhome.f5.com | 443 | TCP | Signature downloads |\n"
+        "| Management server | 53 | UDP | DNS |\n\n"
+        "## Inbound connections\n\n"
+        "| Host | Port | Protocol | Purpose |\n|---|---|---|---|\n"
+        "| portal.example.com | 443 | TCP | Portal |\n"
+    )
+    doc = tmp_path / "ports.md"
+    code, stderr, product = drafted(doc, page)
+    assert code == 1, stderr
+    flows = [
+        (f.row, f.source, f.destination, [str(p) for p in f.ports or ()]) for f in product.flows
+    ]
+    management = next(k for k, c in product.components.items() if c.name == "Management server")
+    portal = next(k for k, c in product.components.items() if c.name == "portal.example.com")
+    assert flows == [
+        (2, (management,), ("unnamed_destination",), ["53"]),
+        (1, ("any",), (portal,), ["443"]),
+    ]
+    lines = [line for line in stderr.splitlines() if line.startswith(f"{doc}:7:")]
+    assert len(lines) == 1, stderr
+    assert "'callhome.f5.com' is a DNS name or URL" in lines[0], lines[0]
+    assert "no flow is drafted" in lines[0], lines[0]
+
+
 def test_a_heading_naming_where_its_connections_come_from_is_never_a_listener(
     tmp_path: Path,
 ) -> None:
