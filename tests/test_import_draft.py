@@ -615,6 +615,32 @@ def test_an_outbound_row_whose_component_is_a_dns_name_is_reported_not_drafted(
     assert "no flow is drafted" in lines[0], lines[0]
 
 
+def test_a_dns_name_with_its_port_is_a_system_reached(tmp_path: Path) -> None:
+    """F5 writes the hosts its Central Manager reaches with their port (``callhome.f5.com:443``,
+    in the port and the Destination column alike).  Such a name was not taken for a DNS name:
+    as a destination it was drafted as a component of the product's own (not an external
+    system reached by its name), and in an outbound table's ``Host`` column it was drafted
+    connecting out.  A DNS name with a port after it is now a DNS name."""
+    page = (
+        "# Appliance\n\n## Outbound\n\n"
+        "| Host | Port | Protocol | Purpose |\n|---|---|---|---|\n"
+        "| callhome.f5.com:443 | 443 | TCP | Signature downloads |\n\n"
+        "## Connections\n\n"
+        "| Port | Protocol | Source | Destination |\n|---|---|---|---|\n"
+        "| 443 | TCP | Appliance | ihealth.f5.com:443 |\n"
+    )
+    doc = tmp_path / "ports.md"
+    code, stderr, product = drafted(doc, page)
+    assert code == 1, stderr
+    (flow,) = product.flows
+    (destination,) = flow.destination
+    assert product.components[destination].name == "ihealth.f5.com:443"
+    assert product.components[destination].kind.value == "external"
+    lines = [line for line in stderr.splitlines() if line.startswith(f"{doc}:7:")]
+    assert len(lines) == 1, stderr
+    assert "'callhome.f5.com:443' is a DNS name or URL" in lines[0], lines[0]
+
+
 def test_a_heading_naming_where_its_connections_come_from_is_never_a_listener(
     tmp_path: Path,
 ) -> None:
