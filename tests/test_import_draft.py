@@ -578,6 +578,37 @@ def test_a_row_one_cell_spans_with_the_rest_empty_is_a_category_never_a_flow(
     ), lines[1]
 
 
+def test_a_row_of_one_written_cell_naming_no_port_is_a_category_never_a_flow(
+    tmp_path: Path,
+) -> None:
+    """The stored copies of DataStax's port tables show each group's heading row with the
+    other cells blank (``Public Facing Ports | | |``), as a Markdown or CSV table has to write
+    it, with no span.  Under a ``TCP Port`` heading such a row was read as a port the vendor
+    leaves to the deployment, and drafted as a flow opening it, exit 0 and "every cell was
+    read": two flows no row of the vendor's asks for.  A row whose only written cell names no
+    port number is now a category heading inside the table: listed, no flow.  A row of one
+    written cell with a port in it is still read."""
+    page = (
+        "# Appliance\n\n| TCP Port | Description |\n|---|---|\n"
+        "| **Management ports** | |\n| 22 | SSH |\n| 443 | Web UI |\n"
+        "| Cluster ports | |\n| 7000 | Gossip |\n| 7001 | |\n"
+    )
+    doc = tmp_path / "ports.md"
+    code, stderr, product = drafted(doc, page)
+    assert code == 1, stderr
+    assert not product.parameters
+    assert [(f.row, [str(p) for p in f.ports or ()]) for f in product.flows] == [
+        (2, ["22"]),
+        (3, ["443"]),
+        (5, ["7000"]),
+        (6, ["7001"]),
+    ]
+    lines = [line for line in stderr.splitlines() if line.startswith(str(doc))]
+    assert [line.split(": ", 1)[0] for line in lines] == [f"{doc}:5:3", f"{doc}:8:3"], stderr
+    for line, text in zip(lines, ("Management ports", "Cluster ports"), strict=True):
+        assert f"{text!r}: a row of one written cell that names no port" in line, line
+
+
 def test_an_outbound_row_whose_component_is_a_dns_name_is_reported_not_drafted(
     tmp_path: Path,
 ) -> None:

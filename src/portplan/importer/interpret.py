@@ -211,9 +211,9 @@ def _row(
     title_direction: Direction | None,
     report: _Report,
 ) -> ImportedRow:
-    grouping = category(row)
+    grouping = category(row, roles)
     if grouping is not None:
-        report.add(row.cells[0], "", grouping)
+        report.add(next(c for c in row.cells if c.text), "", grouping)
         return ImportedRow(row=row, category=True)
     values: list[Value] = []
     for index, (cell, role) in enumerate(zip(row.cells, roles, strict=False)):
