@@ -609,6 +609,38 @@ def test_a_row_of_one_written_cell_naming_no_port_is_a_category_never_a_flow(
         assert f"{text!r}: a row of one written cell that names no port" in line, line
 
 
+def test_a_lone_heading_with_a_number_in_it_is_a_category_never_a_port(tmp_path: Path) -> None:
+    """A group heading written as a row of one cell may hold a number (``Tier 2 ports``,
+    ``Windows 2019 servers``, ``Release 7 and later``).  Under a ``TCP Port`` heading the port
+    grammar read it as a port with words around it, and the draft opened TCP 2, TCP 2019, and
+    TCP 7 with a port for the deployment to set (``later``): flows no row of the vendor's asks
+    for.  A row whose only cell is a port cell with words beside its ports (notes, a named
+    port, an unreadable part) is now a category heading, listed, no flow; a lone port with its
+    transport (``TCP 7002``) is still read."""
+    page = (
+        "# Appliance\n\n| TCP Port | Description |\n|---|---|\n"
+        "| Tier 2 ports | |\n| 22 | SSH |\n| Windows 2019 servers | |\n| 445 | SMB |\n"
+        "| Release 7 and later | |\n| 8443 | Web |\n| TCP 7002 | |\n"
+    )
+    doc = tmp_path / "ports.md"
+    code, stderr, product = drafted(doc, page)
+    assert code == 1, stderr
+    assert not product.parameters
+    assert [(f.row, [str(p) for p in f.ports or ()]) for f in product.flows] == [
+        (2, ["22"]),
+        (4, ["445"]),
+        (6, ["8443"]),
+        (7, ["7002"]),
+    ]
+    lines = [line for line in stderr.splitlines() if line.startswith(str(doc))]
+    assert [line.split(": ", 1)[0] for line in lines] == [
+        f"{doc}:5:3",
+        f"{doc}:7:3",
+        f"{doc}:9:3",
+    ], stderr
+    assert all("a heading inside the table" in line for line in lines), stderr
+
+
 def test_an_outbound_row_whose_component_is_a_dns_name_is_reported_not_drafted(
     tmp_path: Path,
 ) -> None:
