@@ -641,6 +641,37 @@ def test_a_lone_heading_with_a_number_in_it_is_a_category_never_a_port(tmp_path:
     assert all("a heading inside the table" in line for line in lines), stderr
 
 
+def test_a_heading_cell_row_spanning_the_table_after_the_header_is_a_category(
+    tmp_path: Path,
+) -> None:
+    """An HTML table without ``<thead>`` that heads its groups with ``<th colspan>`` rows
+    (``UDP ports``, ``TCP ports``): the first group's row followed the header row, so it was
+    taken for a second header row, and its text became the bottom of every heading (``Port /
+    UDP ports``, ``Description / UDP ports``).  Both columns then read as UDP port columns: SSH
+    22 and the web UI's 443 were drafted as UDP, and each description as a UDP port to set.
+    A row of one heading cell spanning the whole table after the first header row now ends the
+    header: it is a category, listed, no flow."""
+    page = (
+        "<h1>Appliance</h1><table>"
+        "<tr><th>Port</th><th>Description</th></tr>"
+        '<tr><th colspan="2">UDP ports</th></tr>'
+        "<tr><td>UDP 161</td><td>SNMP</td></tr>"
+        '<tr><th colspan="2">TCP ports</th></tr>'
+        "<tr><td>TCP 22</td><td>SSH</td></tr><tr><td>TCP 443</td><td>Web UI</td></tr>"
+        "</table>"
+    )
+    doc = tmp_path / "ports.html"
+    code, stderr, product = drafted(doc, page)
+    assert code == 1, stderr
+    assert not product.parameters
+    flows = [(f.row, f.protocol.value, [str(p) for p in f.ports or ()]) for f in product.flows]
+    assert flows == [(2, "udp", ["161"]), (4, "tcp", ["22"]), (5, "tcp", ["443"])]
+    assert [s.columns and list(s.columns) for s in product.sections] == [["Port", "Description"]]
+    lines = [line for line in stderr.splitlines() if line.startswith(str(doc))]
+    assert len(lines) == 2, stderr
+    assert all("a row of one cell spanning the whole table" in line for line in lines), stderr
+
+
 def test_an_outbound_row_whose_component_is_a_dns_name_is_reported_not_drafted(
     tmp_path: Path,
 ) -> None:
