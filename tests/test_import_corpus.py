@@ -97,6 +97,12 @@ def test_every_cell_is_mapped_or_reported_never_dropped(document: Path) -> None:
     for reading in result.tables:
         table = reading.table
         for row in reading.rows:
+            if row.category:  # a heading inside the table: its one cell is reported, no value
+                written = [c for c in row.row.cells if c.text]
+                assert written and all(str(c.origin or c.where) in reported for c in written)
+                assert not row.values
+                cells += len(written)
+                continue
             assert len(row.values) == sum(r is not None for r in reading.roles)
             mapped = {v.cell.column: v for v in row.values}
             for cell in row.row.cells:

@@ -553,6 +553,207 @@ def test_a_row_one_cell_spans_is_a_category_never_a_flow(tmp_path: Path) -> None
             assert f"{text!r}: a row of one cell spanning the whole table" in line, line
 
 
+def test_a_row_one_cell_spans_with_the_rest_empty_is_a_category_never_a_flow(
+    tmp_path: Path,
+) -> None:
+    """DataStax Enterprise's port table heads its groups with a row whose one cell spans the
+    Port and Description columns (``colspan="2"``), the third cell written empty
+    (``&nbsp;``).  The category ``DataStax Enterprise public ports`` was read as a named port
+    the deployment sets, and drafted as a flow opening it (its text in the Port and the
+    Description column alike), which no row of the vendor's asks for.  Such a row is now a
+    category too, listed at its place and never drafted; a spanning cell beside a written one
+    is still read as a row."""
+    page = (
+        "<table><tr><th>Port</th><th>Description</th><th>Configurable in</th></tr>"
+        '<tr><td colspan="3">Public facing ports</td></tr>'
+        "<tr><td>22</td><td>SSH (default)</td><td>sshd</td></tr>"
+        '<tr><td colspan="2">DataStax Enterprise public ports</td><td>&nbsp;</td></tr>'
+        "<tr><td>4040</td><td>Spark application web site</td><td></td></tr>"
+        '<tr><td colspan="2">8443</td><td>spark-env.sh</td></tr>'
+        "</table>"
+    )
+    (tmp_path / "map.yaml").write_text(
+        "Port: {field: port, protocol: tcp}\nConfigurable in: extra\n"
+    )
+    doc = tmp_path / "ports.html"
+    doc.write_text(page)
+    out = tmp_path / "ports.yaml"
+    code, _stdout, stderr = run(str(doc), "--map", str(tmp_path / "map.yaml"), "-o", str(out))
+    product = load_product(out)
+    assert code == 1, stderr
+    assert not product.parameters
+    assert [(f.row, [str(p) for p in f.ports or ()]) for f in product.flows] == [
+        (2, ["22"]),
+        (4, ["4040"]),
+        (5, ["8443"]),
+    ]
+    lines = [line for line in stderr.splitlines() if line.startswith(str(doc))]
+    assert len(lines) == 2, stderr
+    assert "'Public facing ports': a row of one cell spanning the whole table" in lines[0]
+    assert lines[1].startswith(f"{doc}:1:"), lines[1]
+    assert (
+        "'DataStax Enterprise public ports': a row of one cell spanning 2 of the table's 3 "
+        "columns, the others empty, is a heading inside it" in lines[1]
+    ), lines[1]
+
+
+def test_a_row_of_one_written_cell_naming_no_port_is_a_category_never_a_flow(
+    tmp_path: Path,
+) -> None:
+    """The stored copies of DataStax's port tables show each group's heading row with the
+    other cells blank (``Public Facing Ports | | |``), as a Markdown or CSV table has to write
+    it, with no span.  Under a ``TCP Port`` heading such a row was read as a port the vendor
+    leaves to the deployment, and drafted as a flow opening it, exit 0 and "every cell was
+    read": two flows no row of the vendor's asks for.  A row whose only written cell names no
+    port number is now a category heading inside the table: listed, no flow.  A row of one
+    written cell with a port in it is still read."""
+    page = (
+        "# Appliance\n\n| TCP Port | Description |\n|---|---|\n"
+        "| **Management ports** | |\n| 22 | SSH |\n| 443 | Web UI |\n"
+        "| Cluster ports | |\n| 7000 | Gossip |\n| 7001 | |\n"
+    )
+    doc = tmp_path / "ports.md"
+    code, stderr, product = drafted(doc, page)
+    assert code == 1, stderr
+    assert not product.parameters
+    assert [(f.row, [str(p) for p in f.ports or ()]) for f in product.flows] == [
+        (2, ["22"]),
+        (3, ["443"]),
+        (5, ["7000"]),
+        (6, ["7001"]),
+    ]
+    lines = [line for line in stderr.splitlines() if line.startswith(str(doc))]
+    assert [line.split(": ", 1)[0] for line in lines] == [f"{doc}:5:3", f"{doc}:8:3"], stderr
+    for line, text in zip(lines, ("Management ports", "Cluster ports"), strict=True):
+        assert f"{text!r}: a row of one written cell that names no port" in line, line
+
+
+def test_a_lone_heading_with_a_number_in_it_is_a_category_never_a_port(tmp_path: Path) -> None:
+    """A group heading written as a row of one cell may hold a number (``Tier 2 ports``,
+    ``Windows 2019 servers``, ``Release 7 and later``).  Under a ``TCP Port`` heading the port
+    grammar read it as a port with words around it, and the draft opened TCP 2, TCP 2019, and
+    TCP 7 with a port for the deployment to set (``later``): flows no row of the vendor's asks
+    for.  A row whose only cell is a port cell with words beside its ports (notes, a named
+    port, an unreadable part) is now a category heading, listed, no flow; a lone port with its
+    transport (``TCP 7002``) is still read."""
+    page = (
+        "# Appliance\n\n| TCP Port | Description |\n|---|---|\n"
+        "| Tier 2 ports | |\n| 22 | SSH |\n| Windows 2019 servers | |\n| 445 | SMB |\n"
+        "| Release 7 and later | |\n| 8443 | Web |\n| TCP 7002 | |\n"
+    )
+    doc = tmp_path / "ports.md"
+    code, stderr, product = drafted(doc, page)
+    assert code == 1, stderr
+    assert not product.parameters
+    assert [(f.row, [str(p) for p in f.ports or ()]) for f in product.flows] == [
+        (2, ["22"]),
+        (4, ["445"]),
+        (6, ["8443"]),
+        (7, ["7002"]),
+    ]
+    lines = [line for line in stderr.splitlines() if line.startswith(str(doc))]
+    assert [line.split(": ", 1)[0] for line in lines] == [
+        f"{doc}:5:3",
+        f"{doc}:7:3",
+        f"{doc}:9:3",
+    ], stderr
+    assert all("a heading inside the table" in line for line in lines), stderr
+
+
+def test_a_heading_cell_row_spanning_the_table_after_the_header_is_a_category(
+    tmp_path: Path,
+) -> None:
+    """An HTML table without ``<thead>`` that heads its groups with ``<th colspan>`` rows
+    (``UDP ports``, ``TCP ports``): the first group's row followed the header row, so it was
+    taken for a second header row, and its text became the bottom of every heading (``Port /
+    UDP ports``, ``Description / UDP ports``).  Both columns then read as UDP port columns: SSH
+    22 and the web UI's 443 were drafted as UDP, and each description as a UDP port to set.
+    A row of one heading cell spanning the whole table after the first header row now ends the
+    header: it is a category, listed, no flow."""
+    page = (
+        "<h1>Appliance</h1><table>"
+        "<tr><th>Port</th><th>Description</th></tr>"
+        '<tr><th colspan="2">UDP ports</th></tr>'
+        "<tr><td>UDP 161</td><td>SNMP</td></tr>"
+        '<tr><th colspan="2">TCP ports</th></tr>'
+        "<tr><td>TCP 22</td><td>SSH</td></tr><tr><td>TCP 443</td><td>Web UI</td></tr>"
+        "</table>"
+    )
+    doc = tmp_path / "ports.html"
+    code, stderr, product = drafted(doc, page)
+    assert code == 1, stderr
+    assert not product.parameters
+    flows = [(f.row, f.protocol.value, [str(p) for p in f.ports or ()]) for f in product.flows]
+    assert flows == [(2, "udp", ["161"]), (4, "tcp", ["22"]), (5, "tcp", ["443"])]
+    assert [s.columns and list(s.columns) for s in product.sections] == [["Port", "Description"]]
+    lines = [line for line in stderr.splitlines() if line.startswith(str(doc))]
+    assert len(lines) == 2, stderr
+    assert all("a row of one cell spanning the whole table" in line for line in lines), stderr
+
+
+def test_an_outbound_row_whose_component_is_a_dns_name_is_reported_not_drafted(
+    tmp_path: Path,
+) -> None:
+    """F5 heads the port column of its outbound table ``Host`` (``callhome.f5.com:443``); a
+    table of outbound connections whose ``Host`` column names the hosts reached, and no
+    Source/Destination, read the column as the row's own component, and drafted
+    ``callhome.f5.com`` connecting out on 443 to a destination to be named: a flow from the
+    system the product reaches, which the vendor never wrote.  A DNS name or URL is a system
+    reached, so an outbound row that is "from" one is now listed, no flow drafted; an inbound
+    row (the name the listener has) and a row of the product's own role are drafted as before."""
+    page = (
+        "# Appliance\n\n## Outbound connections\n\n"
+        "| Host | Port | Protocol | Purpose |\n|---|---|---|---|\n"
+        "| callhome.f5.com | 443 | TCP | Signature downloads |\n"
+        "| Management server | 53 | UDP | DNS |\n\n"
+        "## Inbound connections\n\n"
+        "| Host | Port | Protocol | Purpose |\n|---|---|---|---|\n"
+        "| portal.example.com | 443 | TCP | Portal |\n"
+    )
+    doc = tmp_path / "ports.md"
+    code, stderr, product = drafted(doc, page)
+    assert code == 1, stderr
+    flows = [
+        (f.row, f.source, f.destination, [str(p) for p in f.ports or ()]) for f in product.flows
+    ]
+    management = next(k for k, c in product.components.items() if c.name == "Management server")
+    portal = next(k for k, c in product.components.items() if c.name == "portal.example.com")
+    assert flows == [
+        (2, (management,), ("unnamed_destination",), ["53"]),
+        (1, ("any",), (portal,), ["443"]),
+    ]
+    lines = [line for line in stderr.splitlines() if line.startswith(f"{doc}:7:")]
+    assert len(lines) == 1, stderr
+    assert "'callhome.f5.com' is a DNS name or URL" in lines[0], lines[0]
+    assert "no flow is drafted" in lines[0], lines[0]
+
+
+def test_a_dns_name_with_its_port_is_a_system_reached(tmp_path: Path) -> None:
+    """F5 writes the hosts its Central Manager reaches with their port (``callhome.f5.com:443``,
+    in the port and the Destination column alike).  Such a name was not taken for a DNS name:
+    as a destination it was drafted as a component of the product's own (not an external
+    system reached by its name), and in an outbound table's ``Host`` column it was drafted
+    connecting out.  A DNS name with a port after it is now a DNS name."""
+    page = (
+        "# Appliance\n\n## Outbound\n\n"
+        "| Host | Port | Protocol | Purpose |\n|---|---|---|---|\n"
+        "| callhome.f5.com:443 | 443 | TCP | Signature downloads |\n\n"
+        "## Connections\n\n"
+        "| Port | Protocol | Source | Destination |\n|---|---|---|---|\n"
+        "| 443 | TCP | Appliance | ihealth.f5.com:443 |\n"
+    )
+    doc = tmp_path / "ports.md"
+    code, stderr, product = drafted(doc, page)
+    assert code == 1, stderr
+    (flow,) = product.flows
+    (destination,) = flow.destination
+    assert product.components[destination].name == "ihealth.f5.com:443"
+    assert product.components[destination].kind.value == "external"
+    lines = [line for line in stderr.splitlines() if line.startswith(f"{doc}:7:")]
+    assert len(lines) == 1, stderr
+    assert "'callhome.f5.com:443' is a DNS name or URL" in lines[0], lines[0]
+
+
 def test_a_heading_naming_where_its_connections_come_from_is_never_a_listener(
     tmp_path: Path,
 ) -> None:

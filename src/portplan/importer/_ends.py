@@ -11,9 +11,10 @@ is reported.  The shapes vendors use, in the order they are tried:
   from it to the peer, two-way rows both;
 - a listener list (Port, Protocol, Description; perhaps Servers or Component): any client
   reaches the row's component on the port; an outbound row names no one it goes to, which the
-  draft says (:attr:`Ends.missing`); under a heading that names one end (``Connections from
-  X``, ``Connections to X``) and without a component column, X is where the rows come from or
-  the listener.
+  draft says (:attr:`Ends.missing`), and one whose component is a DNS name or URL (``Host:
+  callhome.f5.com``, the system reached) makes no pair; under a heading that names one end
+  (``Connections from X``, ``Connections to X``) and without a component column, X is where
+  the rows come from or the listener.
 
 A listener list under a title that names a direction the reading cannot place (``ESXi
 outgoing ports``) makes no pair either, nor does a row whose direction cell could not be read
@@ -26,7 +27,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from portplan.importer._names import split_names
+from portplan.importer._names import is_dns_name, split_names
 from portplan.importer._prose import is_paragraph
 from portplan.importer.columns import Field
 from portplan.importer.direction import Direction, unread_title_direction
@@ -205,6 +206,18 @@ def ends_of(reading: TableReading, row: ImportedRow, product: str) -> Ends:
         )
     listen = ((ANY_NAME,), seen_from)
     out = (seen_from, (UNNAMED,))
+    reached = [n for n in own if is_dns_name(n)]
+    if reached and direction in (Direction.OUTBOUND, Direction.BOTH):  # Host: callhome.f5.com
+        return Ends(
+            pairs=(),
+            traffic=(),
+            problem=f"the row is outbound, and its component {reached[0]!r} is a DNS name or "
+            "URL, a system reached rather than one that connects out: which system opens the "
+            "connection is not said, and no flow is drafted; map the column as the destination "
+            "in a --map file, or model it by hand",
+            unpaired=seen_from,
+            at=Field.COMPONENT,
+        )
     if direction is Direction.OUTBOUND:
         return Ends(pairs=(out,), traffic=("outbound",), missing=seen_from[0])
     if direction is Direction.BOTH:

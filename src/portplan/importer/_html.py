@@ -5,13 +5,13 @@ The standard library's :class:`html.parser.HTMLParser` reads the file: it is len
 unclosed tags of real vendor pages, decodes entities, and reports the line and column of every
 tag, which is what a located message needs (lxml or BeautifulSoup would add a dependency and
 lose neither).  Header rows are those in ``<thead>``, else the leading rows made only of
-``<th>`` cells, else the first row.  A table inside a cell is read as that cell's text.
-A superscript or subscript in a cell is written after a ``^`` (``443<sup>1</sup>`` is
-``443^1``): a footnote mark run into a number would otherwise change the number.  So is a
-link to a footnote (``22<a href="#fn1">1</a>`` is ``22^1``, not port 221), and any link whose
-text would run into the word or number before it.  Struck-through text (``<del>``, ``<s>``,
-``<strike>``: a port the vendor withdrew) is written between ``~~``, as Markdown writes it,
-which no port or protocol reading takes as live.
+``<th>`` cells (up to a group's heading, one cell spanning the table), else the first row. A
+table inside a cell is read as that cell's text.  A superscript or subscript in a cell is
+written after a ``^`` (``443<sup>1</sup>`` is ``443^1``): a footnote mark run into a number
+would otherwise change the number.  So is a link to a footnote (``22<a href="#fn1">1</a>`` is
+``22^1``, not port 221), and any link whose text would run into the word or number before it.
+Struck-through text (``<del>``, ``<s>``, ``<strike>``: a port the vendor withdrew) is written
+between ``~~``, as Markdown writes it, which no port or protocol reading takes as live.
 
 What the page hides is not read (vendors hide the rows of ports they no longer use): a table,
 row group, row or cell with the ``hidden`` attribute or an inline style ``display: none``
@@ -430,9 +430,13 @@ def _break(cell: _Cell, *, hard: bool) -> None:
 
 
 def _leading_header_rows(rows: list[list[_Cell]]) -> int:
-    count = 0
+    """The leading rows made only of ``<th>``, up to one that is a single cell spanning the
+    whole table after the first (``<th colspan="3">UDP ports</th>``): a group's heading."""
+    count, width = 0, sum(c.colspan for c in rows[0]) if rows else 0
     for row in rows:
         if not row or not all(c.header for c in row):
+            break
+        if count and width > 1 and len(row) == 1 and row[0].colspan >= width:
             break
         count += 1
     return count

@@ -57,6 +57,8 @@ _DNS = re.compile(
     r"^(?:\*\.)?(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?\.)+[A-Za-z][A-Za-z0-9-]*[A-Za-z0-9]\.?$"
 )
 _URL = re.compile(r"^[a-z][a-z0-9+.-]*://\S+$", re.IGNORECASE)
+#: the port after a host's name (``callhome.f5.com:443``)
+_HOST_PORT = re.compile(r"(?<=[A-Za-z0-9.]):[0-9]{1,5}$")
 _PAREN = re.compile(r"\([^()]*\)")
 #: a footnote mark after a name: asterisks, daggers, or an asterisk mark in parentheses
 _MARK = re.compile(r"\s*(?:\*+|[†‡]+|\(\*+\d*\))$")
@@ -125,8 +127,9 @@ def footnote_marks(text: str) -> list[tuple[str, str]]:
 
 
 def is_dns_name(name: str) -> bool:
-    """Whether ``name`` is a DNS name, a wildcard domain or a URL (not a component's name)."""
-    return bool(_DNS.match(name) or _URL.match(name))
+    """Whether ``name`` is a DNS name, a wildcard domain or a URL (not a component's name); a
+    DNS name may have its port after it (``callhome.f5.com:443``)."""
+    return bool(_DNS.match(_HOST_PORT.sub("", name)) or _URL.match(name))
 
 
 def slug(text: str, limit: int = MAX_NAME) -> str:

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
+from portplan.importer._category import category
 from portplan.importer._lexer import one_version_icmp, tokens
 from portplan.importer._portcolumns import ends_of_ports
 from portplan.importer._portread import read_ports
@@ -85,7 +86,7 @@ class ImportedRow:
     row: Row
     values: tuple[Value, ...] = ()
     direction: DirectionReading | None = None
-    #: a row of one cell spanning the whole table: a category heading, reported, never a flow
+    #: a row of one cell spanning the table, the rest empty: a category heading, never a flow
     category: bool = False
 
     @property
@@ -210,14 +211,9 @@ def _row(
     title_direction: Direction | None,
     report: _Report,
 ) -> ImportedRow:
-    if _category(row):
-        first = row.cells[0]
-        report.add(
-            first,
-            "",
-            f"{first.text!r}: a row of one cell spanning the whole table is a heading inside it "
-            "(a category of the rows below), read as no flow; model what it says of them by hand",
-        )
+    grouping = category(row, roles)
+    if grouping is not None:
+        report.add(next(c for c in row.cells if c.text), "", grouping)
         return ImportedRow(row=row, category=True)
     values: list[Value] = []
     for index, (cell, role) in enumerate(zip(row.cells, roles, strict=False)):
@@ -265,19 +261,6 @@ def _row(
     if direction is None and title_direction is not None:
         direction = DirectionReading(direction=title_direction, text=table.title or "")
     return ImportedRow(row=row, values=tuple(done), direction=direction)
-
-
-def _category(row: Row) -> bool:
-    """Whether the row is one cell written in it and spanning every column (a merged XLSX
-    cell, an HTML ``colspan``): a category heading inside the table, whose copies in the Port,
-    Protocol and Description columns alike are no reading of a port."""
-    first, *rest = row.cells
-    return (
-        bool(rest)
-        and first.origin is None
-        and bool(first.text)
-        and all(c.origin == first.where for c in rest)
-    )
 
 
 def _outbound(role: ColumnRole) -> bool:
