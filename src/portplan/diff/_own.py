@@ -23,6 +23,7 @@ from portplan.model._types import network_text
 from portplan.model.kubernetes import Kubernetes
 from portplan.model.ports import PortSet
 from portplan.plan import Plan, PlannedFlow
+from portplan.spaces import Space
 
 __all__ = ["OwnRules", "pods_text"]
 
@@ -192,14 +193,16 @@ class OwnRules:
         return found
 
     def changes(
-        self, was: Sequence[PlannedFlow], now: Sequence[PlannedFlow], *, packets: bool
+        self, was: Sequence[PlannedFlow], now: Sequence[PlannedFlow], *, listed: Space
     ) -> list[tuple[ChangeKind, str]]:
         """Each change of the rows ``was`` to ``now`` (one key's) with what changes, in words;
-        ``packets``: whether a change of their packets between zones is listed."""
+        ``listed``: the packets between zones their listed changes open and close (a host's
+        own rules per peer range change beyond them where other rows of the zone boundary
+        needed, or still need, the rest)."""
         found = []
-        if not packets and (rehost := self._rehost(was, now)) is not None:
+        if not listed and (rehost := self._rehost(was, now)) is not None:
             found.append((ChangeKind.REHOST, rehost))
-        if not packets and (peer := peer_changes(was, now, *self.peers)) is not None:
+        if (peer := peer_changes(was, now, *self.peers, listed)) is not None:
             found.append((ChangeKind.PEER, peer))
         listen = _listen(was, now)
         if listen is not None:
