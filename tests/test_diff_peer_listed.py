@@ -91,3 +91,28 @@ def test_a_row_changed_where_no_other_row_overlaps_gives_no_peer_change(tmp_path
     old_text, new_text = deployment(tmp_path, "old", "8443"), deployment(tmp_path, "new", "8444")
     found = compare(tmp_path, old_text, new_text)
     assert [c.kind for c in found.changes] == [ChangeKind.WIDEN, ChangeKind.NARROW]
+
+
+def test_a_host_renamed_whose_row_gains_a_port_is_an_open_and_a_rehost(tmp_path: Path) -> None:
+    # app01 renamed app02, its address kept, and web gains tcp/447: the zone firewall opens
+    # tcp/447; app02's own rules, which are new, hold tcp/443 too, which the old app01 row
+    # needed (and the subnet's row needs) all along
+    old_text = deployment(tmp_path, "old", "443")
+    new_text = deployment(tmp_path, "new", "[443, 447]").replace("app01", "app02")
+    found = compare(tmp_path, old_text, new_text)
+    web = [(c.kind, c.destination, c.detail) for c in found.changes if c.flow == "pl/web"]
+    assert web == [
+        (ChangeKind.OPEN, "app02", None),
+        (
+            ChangeKind.REHOST,
+            "app02",
+            "host app02 added: its own rules hold tcp/443 (other rows needed it)",
+        ),
+        (
+            ChangeKind.REHOST,
+            "app01",
+            "host app01 removed: its own rules held tcp/443 (other rows need it still)",
+        ),
+    ]
+    (opened,) = [c for c in found.changes if c.kind is ChangeKind.OPEN]
+    assert [list(b.ports) for b in opened.opened.boxes] == [[(447, 447)]]
