@@ -30,8 +30,10 @@ of them goes).  Likewise for the packets to close.  A change is:
   gone with a host added or removed, whose packets other rows need all the same (a host
   renamed); ``peer``: a row whose packets other rows need all the same, and which changes a
   host's own rule per peer address range (a security group's: a host inside a subnet another
-  row comes from) (:mod:`portplan.diff._own`, :mod:`portplan.diff._peers`): no packet to open
-  or close, a ``detail`` that says what changes.
+  row comes from), or beside a listed change the packets of the row that other rows of its
+  boundary needed or still need, which its hosts' own rules gain or lose all the same
+  (:mod:`portplan.diff._own`, :mod:`portplan.diff._peers`): no packet to open or close, a
+  ``detail`` that says what changes.
 """
 
 from __future__ import annotations
@@ -389,14 +391,15 @@ def diff_plans(
     own = OwnRules(old, new)
     for key in [*after, *(k for k in before if k not in after)]:
         all_was, all_now = before.get(key, []), after.get(key, [])
-        packets = False
+        listed = Space.empty()  # (what the key's changes open and close, shared or not)
         for scope, was, now in _scopes(all_was, all_now, old.hosts, new.hosts):
             changes = _packets(key, scope, was, now, needed, causes)
             if not changes:
                 result.already_needed += 1
-            packets = packets or bool(changes)
+            for change in changes:
+                listed = listed | change.opened | change.closed
             result.changes.extend(c for c in changes if seen.add(c))
-        for kind, detail in own.changes(all_was, all_now, packets=packets):
+        for kind, detail in own.changes(all_was, all_now, listed=listed):
             # (no packet between zones changes: nothing for _Seen to share out)
             row = (all_now or all_was)[0]
             result.changes.append(

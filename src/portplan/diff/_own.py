@@ -19,10 +19,11 @@ from collections.abc import Sequence
 
 from portplan.diff._kind import ChangeKind
 from portplan.diff._peers import PeerRules, peer_changes
-from portplan.model._types import network_text
+from portplan.model._types import Protocol, network_text
 from portplan.model.kubernetes import Kubernetes
 from portplan.model.ports import PortSet
 from portplan.plan import Plan, PlannedFlow
+from portplan.spaces import Ranges, Space, flow_space, port_set_ranges, ports_text
 
 __all__ = ["OwnRules", "pods_text"]
 
@@ -42,6 +43,31 @@ def _listen(was: Sequence[PlannedFlow], now: Sequence[PlannedFlow]) -> str | Non
         return None
     protocol = now[0].protocol.value
     return f"listens on {protocol}/{after or 'none'}, was {protocol}/{before or 'none'}"
+
+
+def _unlisted(rows: Sequence[PlannedFlow], listed: Space) -> str | None:
+    """What ``rows`` (one key's, one side's) open, as people read it, but what ``listed`` (the
+    packets their changes list) holds; none when it holds them all."""
+    row = rows[0]
+    if not listed:
+        return row.opening
+    left = Space.empty()
+    for each in rows:
+        left = left | (_space(each) - listed)
+    if not left:
+        return None
+    ports = Ranges()
+    for box in left.boxes:
+        ports = ports | box.ports
+    if row.protocol is Protocol.ICMP or ports == port_set_ranges(row.ports):
+        return row.opening  # (ICMP: the messages by name)
+    return f"{row.protocol.value}/{ports_text(ports)}"
+
+
+def _space(row: PlannedFlow) -> Space:
+    return flow_space(
+        row.source_addresses, row.destination_addresses, row.protocol, row.ports, row.icmp
+    )
 
 
 def pods_text(k8s: Kubernetes | None) -> str:
@@ -65,8 +91,11 @@ def _policy(plan: Plan, name: str) -> Kubernetes | None:
     return host.kubernetes if host is not None and host.managed else None
 
 
-def _holders(plan: Plan, row: PlannedFlow, hosts: Sequence[str], verb: str) -> list[str]:
-    """Whose rules ``verb`` (hold, held) ``row``, for the hosts added or removed, ``hosts``
+def _holders(
+    plan: Plan, row: PlannedFlow, hosts: Sequence[str], verb: str, opening: str
+) -> list[str]:
+    """Whose rules ``verb`` (hold, held) ``opening`` of ``row``, for the hosts added or
+    removed, ``hosts``
     (its ends, one or both): a managed destination's own rules (security group, ruleset,
     NetworkPolicy); for a source, the destination's rules for its addresses, and its own only
     with ``--egress`` (a network sends with no rules of its own); a host portplan does not
@@ -83,7 +112,7 @@ def _holders(plan: Plan, row: PlannedFlow, hosts: Sequence[str], verb: str) -> l
     found = []
     if destination in hosts:
         if plan.unmanaged(destination) is None:
-            found.append(f"{own(destination)} rules {verb} {row.opening}")
+            found.append(f"{own(destination)} rules {verb} {opening}")
         else:
             found.append(unmanaged(destination))
     if source == destination or source not in hosts:
@@ -97,15 +126,15 @@ def _holders(plan: Plan, row: PlannedFlow, hosts: Sequence[str], verb: str) -> l
             where = f" for source{many} " + ", ".join(map(network_text, row.source_addresses))
         if peer is not None and pods is not None and peer.cluster == pods.cluster:
             where += " (a NetworkPolicy: for its pods)"
-        found.append(f"{destination}'s rules {verb} {row.opening}{where}")
+        found.append(f"{destination}'s rules {verb} {opening}{where}")
     if plan.unmanaged(source) is not None:
         found.append(unmanaged(source))
     elif plan.hosts[source].is_network:
         found.append(f"{'it' if one else source} is a network: no rules of its own send it")
-    elif any(row.opening in each for each in found):  # (named already: "it")
+    elif any(opening in each for each in found):  # (named already: "it")
         found.append(f"{own(source)} rules {verb} it with --egress")
     else:
-        found.append(f"{own(source)} rules {verb} {row.opening} with --egress")
+        found.append(f"{own(source)} rules {verb} {opening} with --egress")
     return found
 
 
@@ -139,11 +168,14 @@ class OwnRules:
         ]
         return "; ".join(found) or None
 
-    def _rehost(self, was: Sequence[PlannedFlow], now: Sequence[PlannedFlow]) -> str | None:
+    def _rehost(
+        self, was: Sequence[PlannedFlow], now: Sequence[PlannedFlow], listed: Space
+    ) -> str | None:
         """The host added (or removed) with the rows of one side only, whatever end it is,
         and whose rules hold (or held) them: a managed destination's own; for a source, the
         destination's rules for its address, and its own only with ``--egress``; none of
-        portplan's for a host it does not manage."""
+        portplan's for a host it does not manage.  Beside a listed change (``listed``: the
+        packets it opens or closes), what of the rows it does not list."""
         if was and now:
             return None
         plan, other = (self.new, self.old) if now else (self.old, self.new)
@@ -151,8 +183,11 @@ class OwnRules:
         hosts = [h for h in dict.fromkeys((row.source, row.destination)) if h not in other.hosts]
         if not hosts:
             return None
+        opening = _unlisted(now or was, listed)
+        if opening is None:
+            return None
         named = " and ".join(f"host {h}" for h in hosts)
-        held = "; ".join(_holders(plan, row, hosts, "hold" if now else "held"))
+        held = "; ".join(_holders(plan, row, hosts, "hold" if now else "held", opening))
         if now:
             return f"{named} added: {held} (other rows needed it)"
         return f"{named} removed: {held} (other rows need it still)"
@@ -192,14 +227,16 @@ class OwnRules:
         return found
 
     def changes(
-        self, was: Sequence[PlannedFlow], now: Sequence[PlannedFlow], *, packets: bool
+        self, was: Sequence[PlannedFlow], now: Sequence[PlannedFlow], *, listed: Space
     ) -> list[tuple[ChangeKind, str]]:
         """Each change of the rows ``was`` to ``now`` (one key's) with what changes, in words;
-        ``packets``: whether a change of their packets between zones is listed."""
+        ``listed``: the packets between zones their listed changes open and close (a host's
+        own rules per peer range change beyond them where other rows of the zone boundary
+        needed, or still need, the rest)."""
         found = []
-        if not packets and (rehost := self._rehost(was, now)) is not None:
+        if (rehost := self._rehost(was, now, listed)) is not None:
             found.append((ChangeKind.REHOST, rehost))
-        if not packets and (peer := peer_changes(was, now, *self.peers)) is not None:
+        if (peer := peer_changes(was, now, *self.peers, listed)) is not None:
             found.append((ChangeKind.PEER, peer))
         listen = _listen(was, now)
         if listen is not None:

@@ -19,7 +19,18 @@ from typing import NamedTuple
 
 from portplan.model._types import Network, Protocol, network_text
 from portplan.plan import Plan, PlannedFlow
-from portplan.spaces import Ranges, icmp_space_ranges, icmp_types_text, port_set_ranges, ports_text
+from portplan.spaces import (
+    ICMP,
+    ICMPV6,
+    PROTOCOL_NUMBERS,
+    Ranges,
+    Space,
+    icmp_space_ranges,
+    icmp_types_text,
+    networks_ranges,
+    port_set_ranges,
+    ports_text,
+)
 
 __all__ = ["PeerRules", "peer_changes"]
 
@@ -56,6 +67,10 @@ class PeerRules:
         for row in plan.rows:
             for rule in self.rules(row):
                 self.held[rule] = self.held.get(rule, Ranges()) | _ports(row, rule.peer.version)
+        #: the rules of each host, way and protocol
+        self.of_host: dict[tuple[str, bool, Protocol], list[_Rule]] = {}
+        for rule in self.held:
+            self.of_host.setdefault((rule.host, rule.outbound, rule.protocol), []).append(rule)
 
     def _managed(self, host: str) -> bool:
         return host in self.plan.hosts and self.plan.unmanaged(host) is None
@@ -76,6 +91,50 @@ class PeerRules:
                     yield _Rule(row.source, True, row.protocol, peer)
 
 
+def _number(rule: _Rule) -> int:
+    if rule.protocol is Protocol.ICMP:
+        return ICMP if rule.peer.version == 4 else ICMPV6
+    return PROTOCOL_NUMBERS[rule.protocol.value]
+
+
+def _packets(row: PlannedFlow, rule: _Rule, ports: Ranges) -> Space:
+    """The packets ``rule`` holds for ``row`` on ``ports``: from its peer range to the host's
+    addresses (the source's rule: from the host's addresses to the peer range)."""
+    family = rule.peer.version
+    peer = networks_ranges((rule.peer,), family)
+    if rule.outbound:
+        sources, destinations = networks_ranges(row.source_addresses, family), peer
+    else:
+        sources, destinations = peer, networks_ranges(row.destination_addresses, family)
+    return Space.of(
+        family,
+        sources=sources,
+        destinations=destinations,
+        protocols=Ranges.point(_number(rule)),
+        ports=ports,
+    )
+
+
+def _unlisted(
+    row: PlannedFlow, rule: _Rule, ports: Ranges, listed: Space, other: PeerRules
+) -> Ranges:
+    """``ports`` of ``rule`` but those a change of the row's packets lists (``listed``).
+    Beside a listed change only packets count: those the other side's rules of the host, one
+    way and protocol, held (or hold) for any peer range are no change of the host's own."""
+    if not listed or not ports:
+        return ports
+    packets = _packets(row, rule, ports) - listed
+    for held in other.of_host.get((rule.host, rule.outbound, rule.protocol), ()):
+        if not packets:
+            break
+        if held.peer.version == rule.peer.version:
+            packets = packets - _packets(row, held, other.held[held])
+    left = Ranges()
+    for box in packets.boxes:
+        left = left | box.ports
+    return left
+
+
 def _text(rule: _Rule, ports: Ranges) -> str:
     if rule.protocol is Protocol.ICMP:
         name = "icmp" if rule.peer.version == 4 else "icmpv6"
@@ -83,14 +142,18 @@ def _text(rule: _Rule, ports: Ranges) -> str:
     return f"{rule.protocol.value}/{ports_text(ports)}"
 
 
-def _side(rows: Sequence[PlannedFlow], mine: PeerRules, other: PeerRules, verb: str) -> list[str]:
-    """What the rules of ``rows`` (one side's) hold that the other side's rules do not."""
+def _side(
+    rows: Sequence[PlannedFlow], mine: PeerRules, other: PeerRules, verb: str, listed: Space
+) -> list[str]:
+    """What the rules of ``rows`` (one side's) hold that the other side's rules do not, and
+    that ``listed`` (the packets a change of the rows opens or closes) does not show."""
     found: dict[tuple[str, bool, str], list[str]] = {}
     for row in rows:
         for rule in mine.rules(row):
             if rule.host not in other.plan.hosts:
                 continue  # (a host added or removed: its own rules are a rehost)
             extra = _ports(row, rule.peer.version) - other.held.get(rule, Ranges())
+            extra = _unlisted(row, rule, extra, listed, other)
             if extra:
                 peers = found.setdefault((rule.host, rule.outbound, _text(rule, extra)), [])
                 if (peer := network_text(rule.peer)) not in peers:
@@ -105,10 +168,18 @@ def _side(rows: Sequence[PlannedFlow], mine: PeerRules, other: PeerRules, verb: 
 
 
 def peer_changes(
-    was: Sequence[PlannedFlow], now: Sequence[PlannedFlow], before: PeerRules, after: PeerRules
+    was: Sequence[PlannedFlow],
+    now: Sequence[PlannedFlow],
+    before: PeerRules,
+    after: PeerRules,
+    listed: Space | None = None,
 ) -> str | None:
     """What the rows of one key, ``was`` to ``now``, change in the hosts' rules per peer range
     (``before``: the old plan's, ``after``: the new one's), less what other rows of the same
-    hosts and peers hold: the ports they gain, then those they lose."""
-    found = [*_side(now, after, before, "gain"), *_side(was, before, after, "lose")]
+    hosts and peers hold, and less the packets the rows' changes list (``listed``: what a
+    zone firewall opens and closes for them; the rest, which other rows of that boundary
+    needed or still need, the hosts' own rules gain or lose all the same): the ports they
+    gain, then those they lose."""
+    shown = listed if listed is not None else Space.empty()
+    found = [*_side(now, after, before, "gain", shown), *_side(was, before, after, "lose", shown)]
     return "; ".join(found) or None

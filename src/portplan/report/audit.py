@@ -54,8 +54,9 @@ def _box_record(box: Box) -> dict[str, Any]:
     }
 
 
-def space_records(space: Space | None, limit: int = 50) -> list[dict[str, Any]]:
-    """A packet set as JSON records, one per box of its normalised form (at most ``limit``)."""
+def space_records(space: Space | None, limit: int | None = 50) -> list[dict[str, Any]]:
+    """A packet set as JSON records, one per box of its normalised form (at most ``limit``;
+    ``None``: every one)."""
     if space is None:
         return []
     return [_box_record(b) for b in space.normalised().boxes[:limit]]
