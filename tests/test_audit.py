@@ -507,3 +507,66 @@ def test_a_rule_after_an_unreadable_one_is_not_shadowed_by_it() -> None:
     findings = audit_ruleset(plan, "da01", read_ruleset(files)).findings
     kinds = sorted(f.kind.value for f in findings if "5985" in (f.rule_text or ""))
     assert kinds == ["extra", "unreadable"], findings  # the accept may let it in: bounds
+
+
+def test_the_json_names_every_packet_box_of_a_finding(tmp_path: Path) -> None:
+    # a rule accepting every new connection ahead of the policy, on a host that sixty clients
+    # reach each on its own port: what it permits beyond the plan is 64 boxes, and the JSON
+    # cut the list at 50 without a word
+    count = 60
+    flows = [
+        {"id": f"f{i}", "row": i + 1, "from": f"c{i}", "to": "server", "protocol": "tcp",
+         "ports": 20000 + 2 * i, "purpose": "reach the server"}
+        for i in range(count)
+    ]  # fmt: skip
+    components = {f"c{i}": {"name": f"Client {i}", "kind": "client"} for i in range(count)}
+    components["server"] = {"name": "Server"}
+    product = {"id": "many-1", "name": "Many", "version": "1", "document": {"title": "Many"},
+               "components": components, "flows": flows}  # fmt: skip
+    (tmp_path / "many.yaml").write_text(yaml.safe_dump(product, sort_keys=False))
+    hosts = {f"h{i}": {"addresses": [f"198.51.100.{i + 1}"]} for i in range(count)}
+    deployment = tmp_path / "deployment.yaml"
+    deployment.write_text(
+        yaml.safe_dump(
+            {
+                "name": "many",
+                "hosts": {**hosts, "srv01": {"addresses": ["192.0.2.10"]}},
+                "products": {
+                    "many-1": {
+                        "file": "many.yaml",
+                        "components": {
+                            **{f"c{i}": f"h{i}" for i in range(count)},
+                            "server": "srv01",
+                        },
+                    }
+                },
+            },
+            sort_keys=False,
+        )
+    )
+    out = tmp_path / "rules"
+    code, _out, err = run(
+        "rules", str(deployment), "-t", "iptables", "--host", "srv01", "-o", str(out)
+    )
+    assert code == 0, err
+    v4 = out / "srv01.v4"
+    v4.write_text(
+        v4.read_text().replace("COMMIT", "-A INPUT -m conntrack --ctstate NEW -j ACCEPT\nCOMMIT")
+    )
+    code, text, err = run(
+        "audit", str(deployment), "--host", "srv01", "--ruleset", str(v4),
+        "--ruleset", str(out / "srv01.v6"), "--format", "json",
+    )  # fmt: skip
+    assert code == 1, err
+    (extra,) = [f for f in machine.document(text, "audit")["audits"][0]["findings"]
+                if f["kind"] == "extra"]  # fmt: skip
+    boxes = extra["packets"]
+    assert len(boxes) == 64
+    # every planned port is left out of what the rule permits beyond the plan, for its client
+    for i in range(count):
+        port, client = 20000 + 2 * i, f"198.51.100.{i + 1}/32"
+        assert not [
+            b for b in boxes
+            if client in b["sources"] and any(lo <= port <= hi for lo, hi in b["ports"] or ())
+            and 6 in [p for lo, hi in b["protocols"] for p in range(lo, hi + 1)]
+        ], port  # fmt: skip

@@ -54,12 +54,12 @@ def _box_record(box: Box) -> dict[str, Any]:
     }
 
 
-def space_records(space: Space | None, limit: int | None = 50) -> list[dict[str, Any]]:
-    """A packet set as JSON records, one per box of its normalised form (at most ``limit``;
-    ``None``: every one)."""
+def space_records(space: Space | None) -> list[dict[str, Any]]:
+    """A packet set as JSON records, one per box of its normalised form, every one (a cut
+    list would name less than a finding holds, or a change opens or closes)."""
     if space is None:
         return []
-    return [_box_record(b) for b in space.normalised().boxes[:limit]]
+    return [_box_record(b) for b in space.normalised().boxes]
 
 
 def packet_record(packet: Packet | None) -> dict[str, Any] | None:

@@ -163,7 +163,7 @@ def _record(change: Change) -> dict[str, Any]:
 def _records(change: Change, space: Space) -> list[dict[str, Any]]:
     """The boxes of ``space``; an end known by name only has no addresses (its name is the
     change's ``source_name`` or ``destination_name``)."""
-    records = space_records(space, limit=None)  # (every box: the delta lists each)
+    records = space_records(space)
     for record in records:
         if change.source_name is not None:
             record["sources"] = []
