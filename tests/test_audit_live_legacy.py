@@ -109,3 +109,35 @@ def test_live_reads_iptables_legacy_rules_alone() -> None:
             check=True,
         )
     assert json.loads(ran.stdout) == []
+
+
+def test_live_reads_iptables_legacy_rules_beside_iptables_nft() -> None:
+    """iptables-nft's rules with matches nft prints as ``xt`` are read with ``iptables-save``
+    (iptables-nft's: it prints none of the legacy tables), and the legacy ones beside them."""
+    reason = netns.unavailable(
+        "iptables-nft-restore", "iptables-legacy-restore", "iptables-legacy-save"
+    )
+    if reason is not None:
+        pytest.skip(reason)
+    planned = (
+        "*filter\n:INPUT DROP [0:0]\n:FORWARD DROP [0:0]\n:OUTPUT ACCEPT [0:0]\n"
+        "-A INPUT -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT\n"
+        "-A INPUT -i lo -j ACCEPT\n"
+        "-A INPUT -s 10.0.0.2/32 -p tcp -m multiport --dports 18080,18081,18090 -j ACCEPT\n"
+        "-A INPUT -s 10.0.0.2/32 -p udp -m udp --dport 18118:18126 -j ACCEPT\n"
+        "COMMIT\n"
+    )
+    with netns.namespace() as space:
+        netns.run(["ip", "netns", "exec", space, "iptables-nft-restore"], stdin=planned)
+        netns.run(["ip", "netns", "exec", space, "iptables-legacy-restore"], stdin=LEGACY)
+        ran = subprocess.run(
+            ["ip", "netns", "exec", space, sys.executable, "-c", AUDIT],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=True,
+        )
+    findings = json.loads(ran.stdout)
+    assert any(f[0] == "extra" and f[3] for f in findings)  # the legacy REDIRECT
+    missing = [f for f in findings if f[0] == "missing"]
+    assert [f[2] for f in missing] == ["loop-1.0/closed"]  # tcp 18090, which legacy drops

@@ -299,10 +299,10 @@ def _live_legacy() -> tuple[list[RulesetFile], list[str]]:
 
 
 def _beside(ruleset: Ruleset, legacy: Ruleset) -> Ruleset:
-    """``ruleset`` (nftables) with the iptables-legacy chains of ``legacy`` beside its own:
-    both filter every packet on their hooks, so what either drops does not pass, and what
-    either rewrites may pass.  Their keys take ``legacy`` in front: iptables-nft's tables in
-    nftables have the same names."""
+    """``ruleset`` (nftables, or iptables-nft's) with the iptables-legacy chains of ``legacy``
+    beside its own: both filter every packet on their hooks, so what either drops does not
+    pass, and what either rewrites may pass.  Their keys take ``legacy`` in front:
+    iptables-nft's tables in nftables have the same names."""
 
     def key(name: str) -> str:
         return f"legacy {name}"
@@ -355,4 +355,16 @@ def live_ruleset() -> Ruleset:
             ruleset = read_nftables_json(text, "nft -j list ruleset (live)")
         ruleset.notes.extend(unread)
         return _beside(ruleset, read_ruleset(legacy)) if legacy else ruleset
-    return read_ruleset(_live_iptables())
+    ruleset = read_ruleset(_live_iptables())
+    legacy, unread = _live_legacy() if _nft_backed() else ([], [])
+    ruleset.notes.extend(unread)
+    return _beside(ruleset, read_ruleset(legacy)) if legacy else ruleset
+
+
+def _nft_backed() -> bool:
+    """Whether ``iptables-save`` is iptables-nft's, which prints none of iptables-legacy's
+    tables (``iptables-save v1.8.9 (nf_tables)``; a legacy one prints them itself)."""
+    try:
+        return "(nf_tables)" in read_tool(["iptables-save", "--version"])
+    except ToolError:
+        return False
