@@ -4,13 +4,15 @@ checked as it is read: a value iptables would refuse is an error, never a silent
 
 from __future__ import annotations
 
+import re
+
 from portplan._errors import AuditError
 from portplan._text import shown
 from portplan.audit._input import port_span
 from portplan.audit._match import ICMP_TYPES, ICMPV6_TYPES, icmp_ranges
 from portplan.spaces import Ranges
 
-__all__ = ["PASSIVE_TARGETS", "Unreadable", "icmp_types", "port_list"]
+__all__ = ["HELPER", "PASSIVE_TARGETS", "Unreadable", "icmp_types", "port_list"]
 
 _BYTE = 255
 _BYTE_DIGITS = 3
@@ -52,6 +54,11 @@ PASSIVE_TARGETS = frozenset(
         "SET", "TCPMSS", "TCPOPTSTRIP", "TEE", "TOS", "TRACE", "TTL", "ULOG",
     }
 )  # fmt: skip
+
+
+#: a rule that gives connections a conntrack helper (``-j CT --helper ftp``): the connection
+#: the helper expects (an FTP data connection, to the port the server names) begins RELATED
+HELPER = re.compile(r"(?:-j|--jump) CT\b[^\n]*--helper\b")
 
 
 class Unreadable(Exception):

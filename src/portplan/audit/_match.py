@@ -73,7 +73,9 @@ def icmp_ranges(types: Ranges, codes: Ranges | None = None) -> Ranges:
 class MatchBuilder:
     """What the conditions of one rule leave, dimension by dimension (all of it at first)."""
 
-    def __init__(self, families: frozenset[int] = frozenset({4, 6})) -> None:
+    def __init__(
+        self, families: frozenset[int] = frozenset({4, 6}), *, helpers: bool = False
+    ) -> None:
         self.families = set(families)
         self.sources: dict[int, Ranges] = {f: family_span(f) for f in (4, 6)}
         self.destinations: dict[int, Ranges] = {f: family_span(f) for f in (4, 6)}
@@ -88,8 +90,13 @@ class MatchBuilder:
         self.unreadable: list[str] = []
         self.rewrites = False  #: a statement rewrites an address or port (see Rule.rewrites)
         #: conntrack state conditions that match no tracked new connection but untracked or
-        #: invalid packets, which a new connection's first packet is after ``notrack``
+        #: invalid packets, which a new connection's first packet is after ``notrack`` (or
+        #: related ones, see :attr:`helpers`), each with why it may match one
         self.untracked: list[str] = []
+        #: whether the ruleset assigns a conntrack helper (or an expectation) to connections of
+        #: this rule's family: the connection a helper expects (an FTP data connection to the
+        #: port the server announced) begins ``related``, not ``new``
+        self.helpers = helpers
 
     def family(self, family: int) -> None:
         self.families &= {family}
@@ -121,7 +128,8 @@ class MatchBuilder:
     def states(self, states: set[str], *, negate: bool, text: str) -> None:
         """A conntrack state condition (``ct state``, ``--ctstate``), states in lower case: a
         new connection's first packet is ``new``, or ``untracked`` where a notrack rule
-        exempted it (``invalid`` too, for some); see :meth:`settle`."""
+        exempted it (``invalid`` too, for some), or ``related`` where a conntrack helper
+        expects it (:attr:`helpers`); see :meth:`settle`."""
 
         def meets(state: str) -> bool:
             return (state in states) != negate
@@ -129,24 +137,28 @@ class MatchBuilder:
         if meets("new"):
             return
         if meets("untracked") or meets("invalid"):
-            self.untracked.append(text)
+            self.untracked.append(
+                f"{text} (a notrack rule leaves a new connection untracked, and it may be invalid)"
+            )
+        elif meets("related") and self.helpers:
+            self.untracked.append(
+                f"{text} (a conntrack helper the ruleset assigns makes the connections it "
+                "expects related, to ports and from peers the ruleset does not say)"
+            )
         else:
             self.never = True
 
     def settle(self, verdict: Verdict) -> None:
-        """Once the rule's verdict is known: a rule that matches only untracked or invalid
-        packets stops no new connection (a drop of them is read as matching none), but may let
-        one on (accept, jump, return): that is read at its widest, as unreadable."""
+        """Once the rule's verdict is known: a rule that matches only untracked, invalid or
+        expected related packets stops no new connection (a drop of them is read as matching
+        none), but may let one on (accept, jump, return): that is read at its widest, as
+        unreadable."""
         if not self.untracked:
             return
         if verdict.blocks or verdict is Verdict.NONE:
             self.never = True
         else:
-            for text in self.untracked:
-                self.unreadable.append(
-                    f"{text} (a notrack rule leaves a new connection untracked, and it may "
-                    "be invalid)"
-                )
+            self.unreadable.extend(self.untracked)
         self.untracked = []
 
     def on_interface(self, interface: Interface, *, outgoing: bool = False) -> None:

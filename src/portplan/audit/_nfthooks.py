@@ -19,7 +19,15 @@ from typing import Any
 from portplan._tools import NFT_FLAGS_FROM_TEXT, NFT_TABLE_FLAGS
 from portplan.audit._rules import Hook
 
-__all__ = ["DORMANT", "FAMILIES", "Place", "conntrack_families", "idle_tables", "place"]
+__all__ = [
+    "DORMANT",
+    "FAMILIES",
+    "Place",
+    "conntrack_families",
+    "helper_families",
+    "idle_tables",
+    "place",
+]
 
 FAMILIES = {
     "inet": frozenset({4, 6}),
@@ -47,6 +55,8 @@ _BRIDGE_HOOKS = {
 _CONNTRACK = frozenset(
     {"ct", "dnat", "snat", "masquerade", "redirect", "ct helper", "ct timeout", "ct expectation"}
 )
+#: statements that give a connection a conntrack helper, or make it expect another
+_HELPERS = frozenset({"ct helper", "ct expectation"})
 _FAMILY_NAMES = {4: "IPv4", 6: "IPv6"}
 #: why a table is idle (:func:`idle_tables`) when it surely is: the flag ``dormant``
 DORMANT = "dormant"
@@ -78,6 +88,26 @@ def conntrack_families(items: list[dict[str, Any]]) -> frozenset[int]:
     for item in items:
         body = item.get("rule")
         if isinstance(body, dict) and _mentions(body.get("expr"), _CONNTRACK):
+            found |= FAMILIES.get(str(body.get("family")), frozenset())
+    return frozenset(found)
+
+
+def helper_families(items: list[dict[str, Any]]) -> frozenset[int]:
+    """The families whose connections may be given a conntrack helper or an expectation: those
+    of a table with a rule that assigns one (``ct helper set``, ``ct expectation set``, or
+    iptables-nft's ``-j CT``, whose options nft does not print).  The connection a helper
+    expects then begins ``related`` (an FTP data connection, to the port the server names)."""
+    found: set[int] = set()
+    for item in items:
+        body = item.get("rule")
+        if not isinstance(body, dict):
+            continue
+        exprs = body.get("expr")
+        ct_target = any(
+            isinstance(e, dict) and isinstance(e.get("xt"), dict) and e["xt"].get("name") == "CT"
+            for e in (exprs if isinstance(exprs, list) else [])
+        )
+        if ct_target or _mentions(exprs, _HELPERS):
             found |= FAMILIES.get(str(body.get("family")), frozenset())
     return frozenset(found)
 

@@ -24,7 +24,8 @@ from __future__ import annotations
 import contextlib
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from pathlib import Path
 
 from portplan._errors import AuditError, ToolError
 from portplan._tools import (
@@ -259,11 +260,73 @@ def _live_iptables() -> list[RulesetFile]:
     return files
 
 
+#: where the kernel lists the tables iptables-legacy holds in this network namespace, and the
+#: tool that prints them (nft never shows them; iptables-save may be iptables-nft's)
+_LEGACY = (
+    ("/proc/net/ip_tables_names", "iptables-legacy-save", "iptables"),
+    ("/proc/net/ip6_tables_names", "ip6tables-legacy-save", "ip6tables"),
+)
+
+
+def _live_legacy() -> tuple[list[RulesetFile], list[str]]:
+    """This machine's iptables-legacy rules, when its kernel lists legacy tables: each
+    family's (empty where it lists none: no legacy table filters it), with ``ipset save``,
+    whose sets they may use; and what could not be read."""
+    listed: dict[str, list[str]] = {}
+    for names, tool, _kind in _LEGACY:
+        try:
+            listed[tool] = Path(names).read_text().split()
+        except OSError:  # no legacy x_tables in this kernel
+            listed[tool] = []
+    if not any(listed.values()):
+        return [], []
+    files: list[RulesetFile] = []
+    unread: list[str] = []
+    for _names, tool, kind in _LEGACY:
+        tables = listed[tool]
+        try:
+            files.append(RulesetFile(f"{tool} (live)", read_tool([tool]) if tables else "", kind))
+        except ToolError as exc:
+            unread.append(
+                f"iptables-legacy tables ({', '.join(sorted(tables))}) of {kind} are not read "
+                f"({exc}): give `{tool}` output with --ruleset {kind}:FILE in a second run"
+            )
+    if unread:
+        return [], unread
+    with contextlib.suppress(ToolError):
+        files.append(RulesetFile("ipset save (live)", read_tool(["ipset", "save"]), "ipset"))
+    return files, unread
+
+
+def _beside(ruleset: Ruleset, legacy: Ruleset) -> Ruleset:
+    """``ruleset`` (nftables, or iptables-nft's) with the iptables-legacy chains of ``legacy``
+    beside its own: both filter every packet on their hooks, so what either drops does not
+    pass, and what either rewrites may pass.  Their keys take ``legacy`` in front:
+    iptables-nft's tables in nftables have the same names."""
+
+    def key(name: str) -> str:
+        return f"legacy {name}"
+
+    for name, chain in legacy.chains.items():
+        rules = [replace(r, target=key(r.target) if r.target else None) for r in chain.rules]
+        ruleset.chains[key(name)] = replace(chain, key=key(name), rules=rules)
+    for hook, keys in legacy.paths.items():
+        ruleset.paths.setdefault(hook, []).extend(key(k) for k in keys)
+    for hook, keys in legacy.rewriting.items():
+        ruleset.rewriting.setdefault(hook, []).extend(key(k) for k in keys)
+    ruleset.files = (*ruleset.files, *legacy.files)
+    ruleset.notes.extend(legacy.notes)
+    return ruleset
+
+
 def live_ruleset() -> Ruleset:
     """This machine's running ruleset: ``nft -j list ruleset``; ``iptables-save``,
     ``ip6tables-save`` and ``ipset save`` instead where nft is missing or fails, where its
     rules hold what only iptables-nft can print (``xt`` matches), or where it holds no table
-    and the iptables tools print some (iptables-legacy, whose tables nft does not see)."""
+    and the iptables tools print some (iptables-legacy, whose tables nft does not see).  The
+    iptables-legacy tables the kernel lists are read with the legacy tools (``iptables-save``
+    may be iptables-nft's), alone or beside nftables tables (:func:`_beside`): both filter
+    every packet."""
     try:
         text = read_tool(["nft", "-j", "list", "ruleset"])
     except ToolError:  # no nftables here: the legacy iptables tools
@@ -280,11 +343,28 @@ def live_ruleset() -> Ruleset:
         with contextlib.suppress(ToolError):  # else tables read as maybe dormant
             text = nft_flags_from_text(text, read_tool(["nft", "list", "ruleset"]))
     if text is not None and not nft_needs_iptables(text):
+        legacy, unread = _live_legacy()
         if nft_shows_no_table(text):
+            if legacy:  # iptables-legacy's rules alone
+                return read_ruleset(legacy)
             with contextlib.suppress(ToolError):
                 files = _live_iptables()
                 if iptables_holds_tables(f.text for f in files if f.kind != "ipset"):
                     return read_ruleset(files)
         with _reading("nftables", "nft -j list ruleset (live)"):
-            return read_nftables_json(text, "nft -j list ruleset (live)")
-    return read_ruleset(_live_iptables())
+            ruleset = read_nftables_json(text, "nft -j list ruleset (live)")
+        ruleset.notes.extend(unread)
+        return _beside(ruleset, read_ruleset(legacy)) if legacy else ruleset
+    ruleset = read_ruleset(_live_iptables())
+    legacy, unread = _live_legacy() if _nft_backed() else ([], [])
+    ruleset.notes.extend(unread)
+    return _beside(ruleset, read_ruleset(legacy)) if legacy else ruleset
+
+
+def _nft_backed() -> bool:
+    """Whether ``iptables-save`` is iptables-nft's, which prints none of iptables-legacy's
+    tables (``iptables-save v1.8.9 (nf_tables)``; a legacy one prints them itself)."""
+    try:
+        return "(nf_tables)" in read_tool(["iptables-save", "--version"])
+    except ToolError:
+        return False

@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterator, Mapping
 
 from portplan._errors import AuditError
 from portplan.audit._input import MALFORMED, address, network, what_went_wrong
-from portplan.audit._iptvalues import PASSIVE_TARGETS
+from portplan.audit._iptvalues import HELPER, PASSIVE_TARGETS
 from portplan.audit._iptvalues import Unreadable as _Unreadable
 from portplan.audit._iptvalues import icmp_types as _icmp
 from portplan.audit._iptvalues import port_list as _ports
@@ -117,8 +117,9 @@ class _Options:
 
 
 class _RuleReader:
-    def __init__(self, family: int, sets: IpsetMembers, changed: set[str]) -> None:
+    def __init__(self, family: int, sets: IpsetMembers, changed: set[str], helpers: bool) -> None:
         self.family = family
+        self.helpers = helpers  #: whether a rule gives connections a conntrack helper (-j CT)
         self.sets = sets
         self.changed = changed  #: the sets that rules add to or delete from
 
@@ -140,7 +141,7 @@ class _RuleReader:
     ) -> tuple[MatchBuilder, tuple[Verdict, ...], str | None, str | None]:
         """What a rule's words (after ``-A CHAIN``) match, its verdicts (two where its target
         may accept or drop), the chain it jumps to and its comment."""
-        built = MatchBuilder(frozenset({self.family}))
+        built = MatchBuilder(frozenset({self.family}), helpers=self.helpers)
         options = _Options(words)
         verdicts: tuple[Verdict, ...] = (Verdict.NONE,)
         target: str | None = None
@@ -403,7 +404,7 @@ def read_iptables_save(
     for name, text, given in files:
         family = given or _family_of(text, name)
         families.add(family)
-        reader = _RuleReader(family, sets or {}, changed)
+        reader = _RuleReader(family, sets or {}, changed, HELPER.search(text) is not None)
         prefix = "ip" if family == 4 else "ip6"
         table = None
         for number, line in _lines(text):

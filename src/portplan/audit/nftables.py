@@ -1,18 +1,19 @@
 """nftables rulesets, as ``nft -j list ruleset`` prints them, read into packet sets.
 
 Every base chain on the way of a host's own traffic (:mod:`._nfthooks` says which) is read with
-its rules, and every regular chain they jump to.  The conditions the audit models
-are read exactly: ``ip``/``ip6`` ``saddr``/``daddr``, ``ip protocol``, ``ip6 nexthdr``,
-``meta l4proto``, ``meta nfproto``, ``tcp``/``udp``/``sctp``/``dccp``/``udplite``/``th dport``,
+its rules, and every regular chain they jump to. The conditions the audit models are read
+exactly: ``ip``/``ip6`` ``saddr``/``daddr``, ``ip protocol``, ``ip6 nexthdr``, ``meta
+l4proto``, ``meta nfproto``, ``tcp``/``udp``/``sctp``/``dccp``/``udplite``/``th dport``,
 ``icmp``/``icmpv6`` ``type`` and ``code``, ``ct state`` (a new connection's first packet is in
 state ``new``, or ``untracked`` after ``notrack``: an accept of untracked or invalid packets is
-read at its widest), ``meta iif``/``oif``/``iifname``/``oifname`` against ``lo``; against
-addresses, prefixes, ranges, anonymous and named sets, with ``==``, ``!=``, ``in`` and
-comparisons; and verdict maps, anonymous and named (a named map whose entries change as packets
-pass is unreadable: its rule may accept, or drop, all it could match).  Anything else (a rate
-limit, a mark, a source port, a concatenated set, another interface, a statement from
-iptables-nft) is named in the rule's ``unreadable`` list: the audit then bounds the result
-instead of guessing.
+read at its widest, and so is one of related packets where a rule gives connections a conntrack
+helper, whose expected connections begin related), ``meta iif``/``oif``/``iifname``/``oifname``
+against ``lo``; against addresses, prefixes, ranges, anonymous and named sets, with ``==``,
+``!=``, ``in`` and comparisons; and verdict maps, anonymous and named (a named map whose
+entries change as packets pass is unreadable: its rule may accept, or drop, all it could
+match). Anything else (a rate limit, a mark, a source port, a concatenated set, another
+interface, a statement from iptables-nft) is named in the rule's ``unreadable`` list: the audit
+then bounds the result instead of guessing.
 
 This module reads the chains, their rules and statements, and verdict maps into entries;
 :mod:`._nftconditions` reads the conditions and the values they compare against.
@@ -35,6 +36,7 @@ from portplan.audit._nfthooks import (
     FAMILIES,
     Place,
     conntrack_families,
+    helper_families,
     idle_tables,
     place,
 )
@@ -67,6 +69,8 @@ class _Reader(Conditions):
         #: the tables (family, name) with a verdict map whose entries the audit cannot read:
         #: its rules may jump or go to any chain of the table
         self.unread_maps: set[tuple[str, str]] = set()
+        #: the families whose connections a rule gives a conntrack helper or an expectation
+        self.helpers = helper_families(items)
 
     def rules(self, body: dict[str, Any], families: frozenset[int]) -> Iterator[Rule]:
         """The rule (several for a verdict map), with what it matches."""
@@ -77,7 +81,7 @@ class _Reader(Conditions):
             f"table {body['family']} {body['table']} chain {body['chain']} "
             f"handle {body.get('handle')}"
         )
-        built = MatchBuilder(families)
+        built = MatchBuilder(families, helpers=bool(self.helpers & families))
         verdict, target = Verdict.NONE, None
         vmap: dict[str, Any] | None = None
         either = False
