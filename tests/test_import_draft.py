@@ -660,6 +660,33 @@ def test_a_lone_heading_with_a_number_in_it_is_a_category_never_a_port(tmp_path:
     assert all("a heading inside the table" in line for line in lines), stderr
 
 
+def test_a_lone_port_with_a_note_or_a_footnote_mark_is_a_row_not_a_category(
+    tmp_path: Path,
+) -> None:
+    """A row of one port cell with a note in parentheses or a footnote mark beside the port
+    (``8443 (optional)``, ``8444*``, ``8446^1`` as a superscript reads, ``8447¹``) names a
+    port: it is a row as a lone ``8445`` is, not a heading 'that names no port' read as no
+    flow.  A heading with a note is still one (``Tier 2 ports (see below)``)."""
+    page = (
+        "# Appliance\n\n| TCP Port | Description |\n|---|---|\n| 22 | SSH |\n"
+        "| 8443 (optional) | |\n| 8444* | |\n| 8445 | |\n| 8446^1 | |\n| 8447¹ | |\n"
+        "| Tier 2 ports (see below) | |\n| 443 | Web |\n\n\\* only with the agent\n"
+    )
+    doc = tmp_path / "ports.md"
+    _code, stderr, product = drafted(doc, page)
+    assert [(f.row, [str(p) for p in f.ports or ()]) for f in product.flows] == [
+        (1, ["22"]),
+        (2, ["8443"]),
+        (3, ["8444"]),
+        (4, ["8445"]),
+        (5, ["8446"]),
+        (6, ["8447"]),
+        (8, ["443"]),
+    ], stderr
+    headings = [line for line in stderr.splitlines() if "a heading inside the table" in line]
+    assert [line.split(": ", 1)[0] for line in headings] == [f"{doc}:11:3"], stderr
+
+
 def test_a_heading_cell_row_spanning_the_table_after_the_header_is_a_category(
     tmp_path: Path,
 ) -> None:

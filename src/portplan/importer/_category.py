@@ -10,6 +10,7 @@ CSV), the heading is a row of one written cell naming no port, the others empty.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 from portplan.importer._portread import read_ports
@@ -17,6 +18,10 @@ from portplan.importer._tables import Row
 from portplan.importer.columns import ColumnRole, Field
 
 __all__ = ["category"]
+
+#: what a lone port may have beside it and still be a row: a note in parentheses (``8443
+#: (optional)``), a footnote mark (``8444*``, ``443^1`` as a superscript reads, ``22†``)
+_ASIDE = re.compile(r"\([^()]*\)|\^\w+|[*†‡¹²³\u2070-\u2079]+")
 
 
 def category(row: Row, roles: Sequence[ColumnRole | None]) -> str | None:
@@ -55,11 +60,14 @@ def category(row: Row, roles: Sequence[ColumnRole | None]) -> str | None:
 
 
 def _plain_ports(text: str) -> bool:
-    """Whether ``text`` reads as ports and transports only: some port, and no word beside
-    them (a note, a named port, an unreadable part), so that a row of it alone is a port."""
-    if not any(ch.isdigit() for ch in text):
+    """Whether ``text`` reads as ports and transports only, a note in parentheses or a
+    footnote mark aside: some port, and no word beside them (a named port, an unreadable part,
+    the words of a heading), so that a row of it alone is a port (``8443 (optional)``, not
+    ``Tier 2 ports``)."""
+    bare = _ASIDE.sub(" ", text)
+    if not any(ch.isdigit() for ch in bare):
         return False
-    reading = read_ports(text)
+    reading = read_ports(bare)
     return not reading.faults and all(
         t.ports is not None and t.parameter is None and not t.notes for t in reading.terms
     )
