@@ -9,6 +9,8 @@ the machine said its ruleset held no finding.
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -16,6 +18,8 @@ from pathlib import Path
 import pytest
 
 import netns
+from portplan._errors import ToolError
+from portplan._tools import read_tool
 
 pytestmark = pytest.mark.netns
 
@@ -141,3 +145,72 @@ def test_live_reads_iptables_legacy_rules_beside_iptables_nft() -> None:
     assert any(f[0] == "extra" and f[3] for f in findings)  # the legacy REDIRECT
     missing = [f for f in findings if f[0] == "missing"]
     assert [f[2] for f in missing] == ["loop-1.0/closed"]  # tcp 18090, which legacy drops
+
+
+def test_live_reads_iptables_nft_rules_where_iptables_save_is_the_legacy_one(
+    tmp_path: Path,
+) -> None:
+    """Where ``iptables-save`` is iptables-legacy's (the alternatives name it) and nft holds
+    iptables-nft's rules with ``xt`` matches, those are read with ``iptables-nft-save``, and
+    the legacy ones beside them.  Once, ``iptables-save`` alone was read: it prints none of
+    the tables nft holds, and the machine was read as its legacy rules alone (their accept
+    policy letting everything in)."""
+    reason = netns.unavailable(
+        "iptables-nft-restore", "iptables-nft-save", "iptables-legacy-restore",
+        "iptables-legacy-save", "xtables-legacy-multi",
+    )  # fmt: skip
+    if reason is not None:
+        pytest.skip(reason)
+    # iptables-save and ip6tables-save as where the alternatives name the legacy tools
+    legacy_multi = shutil.which("xtables-legacy-multi")
+    assert legacy_multi is not None
+    tools = tmp_path / "bin"
+    tools.mkdir()
+    for tool in ("iptables-save", "ip6tables-save"):
+        (tools / tool).symlink_to(legacy_multi)
+    env = dict(os.environ, PATH=f"{tools}{os.pathsep}{os.environ.get('PATH', '')}")
+    planned = (
+        "*filter\n:INPUT DROP [0:0]\n:FORWARD DROP [0:0]\n:OUTPUT ACCEPT [0:0]\n"
+        "-A INPUT -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT\n"
+        "-A INPUT -i lo -j ACCEPT\n"
+        "-A INPUT -s 10.0.0.2/32 -p tcp -m multiport --dports 18080,18081,18090 -j ACCEPT\n"
+        "-A INPUT -s 10.0.0.2/32 -p udp -m udp --dport 18118:18126 -j ACCEPT\n"
+        "COMMIT\n"
+    )
+    with netns.namespace() as space:
+        netns.run(["ip", "netns", "exec", space, "iptables-nft-restore"], stdin=planned)
+        netns.run(["ip", "netns", "exec", space, "iptables-legacy-restore"], stdin=LEGACY)
+        version = subprocess.run(
+            ["ip", "netns", "exec", space, "iptables-save", "--version"],
+            capture_output=True, text=True, timeout=20, check=True, env=env,
+        )  # fmt: skip
+        assert "(legacy)" in version.stdout, version.stdout
+        ran = subprocess.run(
+            ["ip", "netns", "exec", space, sys.executable, "-c", AUDIT],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=True,
+            env=env,
+        )
+    findings = json.loads(ran.stdout)
+    extra = [f for f in findings if f[0] == "extra"]
+    # only the legacy REDIRECT lets more in: iptables-nft's DROP policy holds the rest
+    assert extra and all(f[1].startswith("iptables-legacy-save (live):") for f in extra), extra
+    assert any(f[3] for f in extra)  # the redirected port is named
+    missing = [f for f in findings if f[0] == "missing"]
+    assert [f[2] for f in missing] == ["loop-1.0/closed"]  # tcp 18090, which legacy drops
+
+
+@pytest.mark.parametrize(
+    "tool", ["iptables-nft-save", "ip6tables-nft-save", "iptables-legacy-save"]
+)
+def test_a_missing_backend_tool_names_its_debian_package(
+    tool: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The tools live reads by their backend's name come in Debian's ``iptables`` package: the
+    message of one that is missing named a package of the tool's own name, which is none."""
+    monkeypatch.setenv("PATH", str(tmp_path))  # (nothing there: the tool is missing)
+    with pytest.raises(ToolError) as raised:
+        read_tool([tool])
+    assert str(raised.value) == f"{tool} is not installed; install it (Debian package iptables)"

@@ -247,12 +247,16 @@ def read_ruleset(
         return read_iptables_save(tables, sets)
 
 
-def _live_iptables() -> list[RulesetFile]:
-    """This machine's ruleset as the iptables tools print it (:class:`ToolError` when
-    iptables-save or ip6tables-save is missing or fails)."""
+def _live_iptables(backend: str = "") -> list[RulesetFile]:
+    """This machine's ruleset as the iptables tools print it (``backend``: ``-nft`` for
+    iptables-nft's by name; :class:`ToolError` when iptables-save or ip6tables-save is missing
+    or fails)."""
     files = [
-        RulesetFile("iptables-save (live)", read_tool(["iptables-save"]), "iptables"),
-        RulesetFile("ip6tables-save (live)", read_tool(["ip6tables-save"]), "ip6tables"),
+        RulesetFile(f"{tool} (live)", read_tool([tool]), kind)
+        for tool, kind in (
+            (f"iptables{backend}-save", "iptables"),
+            (f"ip6tables{backend}-save", "ip6tables"),
+        )
     ]
     # no ipset tool, or no sets module: rules that use sets then say what is missing
     with contextlib.suppress(ToolError):
@@ -322,8 +326,9 @@ def _beside(ruleset: Ruleset, legacy: Ruleset) -> Ruleset:
 def live_ruleset() -> Ruleset:
     """This machine's running ruleset: ``nft -j list ruleset``; ``iptables-save``,
     ``ip6tables-save`` and ``ipset save`` instead where nft is missing or fails, where its
-    rules hold what only iptables-nft can print (``xt`` matches), or where it holds no table
-    and the iptables tools print some (iptables-legacy, whose tables nft does not see).  The
+    rules hold what only iptables-nft can print (``xt`` matches: then iptables-nft's own
+    tools where ``iptables-save`` is another's), or where it holds no table and the iptables
+    tools print some (iptables-legacy, whose tables nft does not see).  The
     iptables-legacy tables the kernel lists are read with the legacy tools (``iptables-save``
     may be iptables-nft's), alone or beside nftables tables (:func:`_beside`): both filter
     every packet."""
@@ -355,8 +360,14 @@ def live_ruleset() -> Ruleset:
             ruleset = read_nftables_json(text, "nft -j list ruleset (live)")
         ruleset.notes.extend(unread)
         return _beside(ruleset, read_ruleset(legacy)) if legacy else ruleset
-    ruleset = read_ruleset(_live_iptables())
-    legacy, unread = _live_legacy() if _nft_backed() else ([], [])
+    backed = _nft_backed()
+    if text is not None and not backed:
+        # nft's tables hold what only iptables-nft prints, and iptables-save is not its
+        # (iptables-legacy's, where the alternatives name it): it would print none of them
+        ruleset = read_ruleset(_live_iptables("-nft"))
+    else:
+        ruleset = read_ruleset(_live_iptables())
+    legacy, unread = _live_legacy() if text is not None or backed else ([], [])
     ruleset.notes.extend(unread)
     return _beside(ruleset, read_ruleset(legacy)) if legacy else ruleset
 
