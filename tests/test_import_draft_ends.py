@@ -296,6 +296,31 @@ def test_a_footnote_mark_after_an_end_is_reported_not_part_of_its_name(tmp_path:
     assert stderr.count("carries the footnote mark") == 3
 
 
+def test_an_address_wildcard_is_no_footnote_mark(tmp_path: Path) -> None:
+    """An asterisk right after a dot or a colon is the wildcard part of an address
+    (``10.1.2.*``, ``192.168.*.*``, ``fe80::*``): the name stays as written, never
+    ``10.1.2.``, and no footnote mark is reported; one after a name still is (``Relay*``)."""
+    doc = tmp_path / "rules.md"
+    _code, stderr, product = drafted(
+        doc,
+        "| Protocol | Ports | Source | Destination |\n"
+        "|---|---|---|---|\n"
+        "| TCP | 443 | 10.1.2.\\* | Manager |\n"
+        "| TCP | 8443 | 192.168.\\*.\\* | Manager |\n"
+        "| TCP | 8444 | fe80::\\* | Manager |\n"
+        "| TCP | 8445 | Relay\\* | Manager |\n",
+    )
+    names = {k: c.name for k, c in product.components.items()}
+    assert [[names[s] for s in f.source] for f in product.flows] == [
+        ["10.1.2.*"],
+        ["192.168.*.*"],
+        ["fe80::*"],
+        ["Relay"],
+    ]
+    assert stderr.count("carries the footnote mark") == 1, stderr
+    assert "'Relay*' carries the footnote mark '*'" in stderr, stderr
+
+
 def test_an_address_set_after_and_is_one_name_with_what_goes_before(tmp_path: Path) -> None:
     """Zoom's ``Zoom's Meetings and Webinars IP range`` (a typographic apostrophe) drafted
     two destinations, ``Zoom's Meetings`` and ``Webinars IP range``: systems the vendor never

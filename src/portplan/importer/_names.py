@@ -60,8 +60,9 @@ _URL = re.compile(r"^[a-z][a-z0-9+.-]*://\S+$", re.IGNORECASE)
 #: the port after a host's name (``callhome.f5.com:443``)
 _HOST_PORT = re.compile(r"(?<=[A-Za-z0-9.]):[0-9]{1,5}$")
 _PAREN = re.compile(r"\([^()]*\)")
-#: a footnote mark after a name: asterisks, daggers, or an asterisk mark in parentheses
-_MARK = re.compile(r"\s*(?:\*+|[†‡]+|\(\*+\d*\))$")
+#: a footnote mark after a name: asterisks, daggers, or an asterisk mark in parentheses; an
+#: asterisk right after a dot or colon is an address's wildcard part (``10.1.2.*``), no mark
+_MARK = re.compile(r"\s*(?:(?<![.:*])\*+|[†‡]+|\(\*+\d*\))$")
 
 
 def _unmarked(name: str) -> tuple[str, str]:
