@@ -293,8 +293,11 @@ def test_markdown_reads_back_the_grid_it_was_given(grid: list[list[str]]) -> Non
         return "| " + " | ".join(c.replace("\\", "\\\\").replace("|", "\\|") for c in row) + " |"
 
     escaped = [[c.replace("<", "&lt;") for c in row] for row in grid]
-    if any("\\" in c or "<" in c or "`" in c for row in grid for c in row):
-        return  # keep to cells whose text Markdown carries as is
+    if any(set(c) & set("\\<`*_~&") for row in grid for c in row):
+        # keep to cells whose text Markdown carries as is: emphasis (`*0*` shows as 0), code
+        # spans, entities and escapes are markup, read as a reader sees them (what portplan
+        # writes escapes them: tests/test_properties.py reads its tables back)
+        return
     text = "\n".join([line(escaped[0]), "|" + "---|" * len(grid[0]), *map(line, escaped[1:])])
     (table,) = read_source(text.encode(), file="g.md", format=Format.MARKDOWN).tables
     read = [[c.text for c in table.header[0]], *([c.text for c in r.cells] for r in table.rows)]
