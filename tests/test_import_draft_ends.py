@@ -353,3 +353,31 @@ def test_a_table_naming_its_ends_in_an_unmapped_column_is_no_listener_list(
         "row's ends: which system connects to which is not read, and no flow is drafted" in x
         for x in lines
     )
+
+
+def test_a_component_naming_two_systems_joined_by_to_drafts_no_flow(tmp_path: Path) -> None:
+    """Symantec ITMS 8.x writes ``SIM to MS SQL DB`` in its Component column (the Installation
+    Manager's connection to its database): the draft made one component of both systems,
+    ``sim_to_ms_sql_db``, connecting out on 1433 and 1434 to a destination to be named.  Such
+    a row now drafts no flow and is listed at the component cell; ``to`` inside parentheses is
+    part of a name, and a component of one system still drafts."""
+    code, stderr, product = drafted(
+        tmp_path / "ports.csv",
+        "Component,Protocol,Direction,Port\n"
+        "SIM to MS SQL DB,TCP,Outbound,1433\n"
+        "SIM to MS SQL DB,UDP,Outbound,1434\n"
+        "Provider (port is customizable to 443),TCP,Inbound,8888\n"
+        "Symantec Installation Manager,TCP/UDP,Outbound,53\n",
+    )
+    assert code == 1, stderr
+    names = {k: c.name for k, c in product.components.items()}
+    assert [(f.row, [names[s] for s in f.source]) for f in product.flows] == [
+        (3, ["Any client"]),
+        (4, ["Symantec Installation Manager"]),
+        (4, ["Symantec Installation Manager"]),
+    ]
+    lines = [x for x in stderr.splitlines() if "names two systems joined by 'to'" in x]
+    assert [x.split(": ", 1)[0] for x in lines] == [
+        f"{tmp_path / 'ports.csv'}:2:1",
+        f"{tmp_path / 'ports.csv'}:3:1",
+    ], stderr

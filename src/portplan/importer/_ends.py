@@ -15,8 +15,9 @@ is reported.  The shapes vendors use, in the order they are tried:
   callhome.f5.com``, the system reached) makes no pair; under a heading that names one end
   (``Connections from X``, ``Connections to X``) and without a component column, X is where
   the rows come from or the listener; but a table with a column that maps to no field and
-  names ends by its heading (``Source to Destination``) is no listener list: its row makes
-  no pair.
+  names ends by its heading (``Source to Destination``) is no listener list, nor is a row
+  whose component names two systems joined by ``to`` (``SIM to MS SQL DB``): neither makes a
+  pair.
 
 A listener list under a title that names a direction the reading cannot place (``ESXi
 outgoing ports``) makes no pair either, nor does a row whose direction cell could not be read
@@ -175,6 +176,16 @@ def ends_of(reading: TableReading, row: ImportedRow, product: str) -> Ends:
             parents = tuple((sub, destinations[0]) for sub in subcomponents)
         return replace(_turned(pair, direction or Direction.FORWARD, None), parents=parents)
     seen_from = own or (product,)
+    if (joined := _pair_named(own)) is not None:  # SIM to MS SQL DB: two systems, one cell
+        return Ends(
+            pairs=(),
+            traffic=(),
+            problem=f"the component {joined!r} names two systems joined by 'to', not one: "
+            "which connects to which is not read, and no flow is drafted; model the row by "
+            "hand",
+            unpaired=seen_from,
+            at=Field.COMPONENT,
+        )
     if peers:
         if direction is Direction.INBOUND:
             return Ends(pairs=((peers, seen_from),), traffic=("inbound",))
@@ -242,6 +253,21 @@ def ends_of(reading: TableReading, row: ImportedRow, product: str) -> Ends:
 #: words of a heading that names a row's ends (``Source to Destination``, ``Source IP
 #: address``, ``Destination FQDN(s)``, ``Target``)
 _END_WORDS = re.compile(r"\b(?:source|destination|target)s?\b", re.IGNORECASE)
+
+
+#: a name of two systems joined by ``to`` outside parentheses (``SIM to MS SQL DB``)
+_PAIR = re.compile(r"^[^()]*\S\s+to\s+\S[^()]*$", re.IGNORECASE)
+
+
+def _pair_named(names: tuple[str, ...]) -> str | None:
+    """The first of ``names`` that joins two systems by ``to`` (``SIM to MS SQL DB``: the
+    Installation Manager and its database), else ``None``; ``to`` inside parentheses is the
+    name's (``provider:8888 (port is customizable to 443)``)."""
+    for name in names:
+        outside = re.sub(r"\([^()]*\)", "", name)
+        if _PAIR.match(outside) and not is_dns_name(name):
+            return name
+    return None
 
 
 def _unmapped_end(reading: TableReading, row: ImportedRow) -> str | None:
