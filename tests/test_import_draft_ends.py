@@ -345,3 +345,64 @@ def test_an_address_set_after_and_is_one_name_with_what_goes_before(tmp_path: Pa
         (["Client and server subnets"], ["Hybrid MMRs", "Zoom's IP range"]),
         (["Node server"], ["Meetings or Webinars IP addresses", "ocsp.digicert.com"]),
     ]
+
+
+def test_a_table_naming_its_ends_in_an_unmapped_column_is_no_listener_list(
+    tmp_path: Path,
+) -> None:
+    """Nutanix Frame names both ends in one column, ``Source to Destination`` (``Cloud
+    Connector Appliance (CCA) to Frame Platform``), beside ``Destination FQDN(s)``: neither
+    heading is in the vocabulary, so the table read as a listener list and the draft opened TCP
+    443 and 9440 from any client to the product, when the vendor's rows go from the CCA out to
+    Frame's cloud.  A row with text under an unmapped column whose heading names an end
+    (source, destination, target) now drafts no flow, and says so there; a listener list
+    without such a column still drafts any client to the product."""
+    code, stderr, product = drafted(
+        tmp_path / "ports.md",
+        "# Frame\n\n| Source to Destination | Destination FQDN(s) | Protocol/port |\n"
+        "|---|---|---|\n"
+        "| CCA to Frame Platform | cch.console.nutanix.com | tcp/443 (HTTPS) |\n"
+        "| CCA to Prism Central | Prism Central IP address | tcp/443 (HTTPS), tcp/9440 (HTTPS) |\n"
+        "\n# Appliance\n\n| Port | Protocol | Description |\n|---|---|---|\n"
+        "| 22 | TCP | SSH |\n",
+    )
+    assert code == 1, stderr
+    assert [(f.section, f.row, f.source) for f in product.flows] == [("appliance", 1, ("any",))]
+    lines = [x for x in stderr.splitlines() if "maps to no field, and by its heading" in x]
+    assert [x.split(": ", 1)[0] for x in lines] == [
+        f"{tmp_path / 'ports.md'}:5:3",
+        f"{tmp_path / 'ports.md'}:6:3",
+    ], stderr
+    assert all(
+        "column 'Source to Destination' maps to no field, and by its heading it names the "
+        "row's ends: which system connects to which is not read, and no flow is drafted" in x
+        for x in lines
+    )
+
+
+def test_a_component_naming_two_systems_joined_by_to_drafts_no_flow(tmp_path: Path) -> None:
+    """Symantec ITMS 8.x writes ``SIM to MS SQL DB`` in its Component column (the Installation
+    Manager's connection to its database): the draft made one component of both systems,
+    ``sim_to_ms_sql_db``, connecting out on 1433 and 1434 to a destination to be named.  Such
+    a row now drafts no flow and is listed at the component cell; ``to`` inside parentheses is
+    part of a name, and a component of one system still drafts."""
+    code, stderr, product = drafted(
+        tmp_path / "ports.csv",
+        "Component,Protocol,Direction,Port\n"
+        "SIM to MS SQL DB,TCP,Outbound,1433\n"
+        "SIM to MS SQL DB,UDP,Outbound,1434\n"
+        "Provider (port is customizable to 443),TCP,Inbound,8888\n"
+        "Symantec Installation Manager,TCP/UDP,Outbound,53\n",
+    )
+    assert code == 1, stderr
+    names = {k: c.name for k, c in product.components.items()}
+    assert [(f.row, [names[s] for s in f.source]) for f in product.flows] == [
+        (3, ["Any client"]),
+        (4, ["Symantec Installation Manager"]),
+        (4, ["Symantec Installation Manager"]),
+    ]
+    lines = [x for x in stderr.splitlines() if "names two systems joined by 'to'" in x]
+    assert [x.split(": ", 1)[0] for x in lines] == [
+        f"{tmp_path / 'ports.csv'}:2:1",
+        f"{tmp_path / 'ports.csv'}:3:1",
+    ], stderr

@@ -399,3 +399,41 @@ def test_an_unread_port_cell_under_icmp_is_never_drafted_as_ping(tmp_path: Path)
     assert [(f["row"], f["icmp"]) for f in flows] == [(3, ["echo-request"])]
     file = tmp_path / "ports.csv"
     assert [line.split(": ")[0] for line in lines] == [f"{file}:2:5", f"{file}:3:5"]
+
+
+def test_an_arrow_in_a_port_cell_drafts_no_port(tmp_path: Path) -> None:
+    """Operations Manager writes the way a connection opens beside its ports (``Component A |
+    Port/Direction | Component B``: ``5723 --->``, ``161,162 <--->``).  Mapped as source, port
+    and destination, the arrow was reported unread but the ports were drafted from A to B, so
+    ``5723 <---`` (B connects to A) opened 5723 the wrong way round and ``<--->`` one way only.
+    A port cell with an arrow is now reported whole and drafts no port."""
+    page = tmp_path / "ports.html"
+    page.write_text(
+        "<table><tr><th>Component A</th><th>Port/Direction</th><th>Component B</th></tr>"
+        "<tr><td>Management server</td><td>5723 &lt;---</td><td>Agent</td></tr>"
+        "<tr><td>Management server</td><td>161,162 &lt;---&gt;</td><td>Network device</td></tr>"
+        "<tr><td>Agent</td><td>5723 ---&gt;</td><td>Management server</td></tr>"
+        "<tr><td>Agent</td><td>443</td><td>Management server</td></tr></table>"
+    )
+    mapping = tmp_path / "map.yaml"
+    mapping.write_text(
+        "Component A: source\nPort/Direction: {field: port, protocol: tcp}\n"
+        "Component B: destination\n"
+    )
+    out = tmp_path / "product.yaml"
+    result = CliRunner().invoke(cli, ["import", str(page), "--map", str(mapping), "-o", str(out)])
+    assert result.exit_code == 1, result.stderr
+    flows = yaml.safe_load(out.read_text())["flows"]
+    assert [(f["row"], f["from"], f["to"], f["ports"]) for f in flows] == [
+        (4, "agent", "management_server", [443])
+    ]
+    lines = [line for line in result.stderr.splitlines() if not line.startswith("portplan:")]
+    assert len(lines) == 3, result.stderr
+    for line, cell, arrow in zip(
+        lines, ("5723 <---", "161,162 <--->", "5723 --->"), ("<---", "<--->", "--->"), strict=True
+    ):
+        assert line.endswith(
+            f"column 'Port/Direction': {cell!r}: the arrow {arrow!r} says which way the "
+            "connection opens, which the import does not read from a port cell; no port of it "
+            "is read: model the row by hand"
+        ), line

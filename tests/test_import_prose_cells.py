@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from portplan.cli import cli
 from portplan.importer._portread import read_ports
-from portplan.importer.ports import PortRange
+from portplan.importer.ports import PortRange, format_ports
 
 #: Defender for IoT's Tunneling row, its port cell as the vendor writes it
 TUNNELING = (
@@ -167,3 +167,81 @@ def test_a_long_dns_name_as_destination_is_a_system_not_prose(
     assert (flow["from"], flow["ports"], flow["protocol"]) == ("sensor", [443], "tcp")
     assert product["components"][flow["to"]]["name"] == destination
     assert product["components"][flow["to"]]["kind"] == "external"
+
+
+@pytest.mark.parametrize(
+    ("cell", "message"),
+    [
+        ("Windows 2019 servers", "is words around a number (a version, a count, a group)"),
+        ("Windows Server 2019 hosts", "is words around a number (a version, a count, a group)"),
+        ("Tier 2 ports", "is words around a number (a version, a count, a group)"),
+        ("Windows 8.1 clients", "is words around a number (a version, a count, a group)"),
+        ("Release 7 and later", "bounds a version (7 and later)"),
+        ("vSphere 6.7 or later", "bounds a version (6.7 or later)"),
+    ],
+)
+def test_words_around_a_number_are_no_port(cell: str, message: str) -> None:
+    """``Windows 2019 servers`` read as port 2019 with two notes, ``Tier 2 ports`` as port 2,
+    ``Release 7 and later`` as port 7 and a port named ``later`` for the deployment to set."""
+    expression = read_ports(cell)
+    assert expression.alternatives == ()
+    assert [f.message for f in expression.faults] == [
+        f"{cell!r} {message}, not a port: model what it says by hand"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("cell", "canonical"),
+    [
+        ("SNMP 161", "161 (SNMP)"),
+        ("161 SNMP", "161 (SNMP)"),
+        ("HTTPS 443 port", "443 (HTTPS) (port)"),
+        ("TCP 135 and 445", "135/tcp, 445/tcp"),
+        ("ICMP type 3 code 4", "ICMP type 3 code 4"),
+        ("1024 and above", "1024-65535"),
+        ("443 if Windows 2019 servers are used", "if Windows 2019 servers are used: 443"),
+        ("1433 (Note 2 Alternate port available)", "1433 (Note 2 Alternate port available)"),
+    ],
+)
+def test_ports_with_names_or_conditions_beside_them_still_read(cell: str, canonical: str) -> None:
+    expression = read_ports(cell)
+    assert expression.faults == ()
+    assert format_ports(expression) == canonical
+
+
+def test_an_ordinary_row_of_words_around_a_number_drafts_no_port(tmp_path: Path) -> None:
+    """In an ordinary row (not a lone group heading) ``Windows 2019 servers`` drafted TCP 2019,
+    ``Tier 2 ports`` TCP 2 and ``Release 7 and later`` TCP 7 plus a port parameter ``later``,
+    exit 0: ports the vendor never wrote.  Each row is now listed, no flow; the ports vendors
+    write beside them still draft."""
+    page = tmp_path / "ports.csv"
+    page.write_text(
+        "Source,Destination,Port,Protocol,Description\n"
+        "Agent,Server,Windows 2019 servers,TCP,Remote management\n"
+        "Agent,Server,Tier 2 ports,TCP,Replication\n"
+        "Agent,Server,Release 7 and later,TCP,Web console\n"
+        "Agent,Server,443 (HTTPS),TCP,Web console\n"
+        "Agent,Server,8443 or 443,TCP,API\n"
+        'Agent,Server,"135, 445",TCP,RPC\n'
+    )
+    out = tmp_path / "product.yaml"
+    result = CliRunner().invoke(cli, ["import", str(page), "-o", str(out)])
+    assert result.exit_code == 1, result.stderr
+    product = yaml.safe_load(out.read_text())
+    assert [(f["row"], f["ports"]) for f in product["flows"]] == [
+        (4, [443]),
+        (5, ["api_tcp_port"]),
+        (6, [135, 445]),
+    ]
+    assert product["parameters"] == {
+        "api_tcp_port": {
+            "description": "TCP port of: API (the vendor writes: 8443 or 443)",
+            "default": [8443],
+            "allowed": [443],
+        }
+    }
+    lines = [x for x in result.stderr.splitlines() if not x.startswith("portplan:")]
+    assert [x.split(": ", 1)[0] for x in lines] == [f"{page}:{n}:14" for n in (2, 3, 4)]
+    assert "'Windows 2019 servers' is words around a number" in lines[0]
+    assert "'Tier 2 ports' is words around a number" in lines[1]
+    assert "'Release 7 and later' bounds a version (7 and later), not a port" in lines[2]

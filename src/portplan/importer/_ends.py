@@ -14,7 +14,10 @@ is reported.  The shapes vendors use, in the order they are tried:
   draft says (:attr:`Ends.missing`), and one whose component is a DNS name or URL (``Host:
   callhome.f5.com``, the system reached) makes no pair; under a heading that names one end
   (``Connections from X``, ``Connections to X``) and without a component column, X is where
-  the rows come from or the listener.
+  the rows come from or the listener; but a table with a column that maps to no field and
+  names ends by its heading (``Source to Destination``) is no listener list, nor is a row
+  whose component names two systems joined by ``to`` (``SIM to MS SQL DB``): neither makes a
+  pair.
 
 A listener list under a title that names a direction the reading cannot place (``ESXi
 outgoing ports``) makes no pair either, nor does a row whose direction cell could not be read
@@ -25,6 +28,7 @@ Names are as written; the caller turns them into components.  ``*`` is any clien
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, replace
 
 from portplan.importer._names import is_dns_name, split_names
@@ -172,6 +176,16 @@ def ends_of(reading: TableReading, row: ImportedRow, product: str) -> Ends:
             parents = tuple((sub, destinations[0]) for sub in subcomponents)
         return replace(_turned(pair, direction or Direction.FORWARD, None), parents=parents)
     seen_from = own or (product,)
+    if (joined := _pair_named(own)) is not None:  # SIM to MS SQL DB: two systems, one cell
+        return Ends(
+            pairs=(),
+            traffic=(),
+            problem=f"the component {joined!r} names two systems joined by 'to', not one: "
+            "which connects to which is not read, and no flow is drafted; model the row by "
+            "hand",
+            unpaired=seen_from,
+            at=Field.COMPONENT,
+        )
     if peers:
         if direction is Direction.INBOUND:
             return Ends(pairs=((peers, seen_from),), traffic=("inbound",))
@@ -187,6 +201,16 @@ def ends_of(reading: TableReading, row: ImportedRow, product: str) -> Ends:
             problem="the row names a peer but not which way the connection goes; add a "
             "direction column, or map the peer column as source or destination",
             unpaired=(*peers, *seen_from),
+        )
+    if (unmapped := _unmapped_end(reading, row)) is not None:  # Source to Destination
+        return Ends(
+            pairs=(),
+            traffic=(),
+            problem=f"column {unmapped!r} maps to no field, and by its heading it names the "
+            "row's ends: which system connects to which is not read, and no flow is drafted "
+            "(any client to the product would be a guess); map the column in a --map file, or "
+            "model the row by hand",
+            unpaired=seen_from,
         )
     end = reading.end
     if end is not None and not own and direction is None:  # Connections from/to X
@@ -224,6 +248,38 @@ def ends_of(reading: TableReading, row: ImportedRow, product: str) -> Ends:
         return Ends(pairs=(listen, out), traffic=("inbound", "outbound"), missing=seen_from[0])
     traffic = "inbound" if direction is Direction.INBOUND else None
     return Ends(pairs=(listen,), traffic=(traffic,))
+
+
+#: words of a heading that names a row's ends (``Source to Destination``, ``Source IP
+#: address``, ``Destination FQDN(s)``, ``Target``)
+_END_WORDS = re.compile(r"\b(?:source|destination|target)s?\b", re.IGNORECASE)
+
+
+#: a name of two systems joined by ``to`` outside parentheses (``SIM to MS SQL DB``)
+_PAIR = re.compile(r"^[^()]*\S\s+to\s+\S[^()]*$", re.IGNORECASE)
+
+
+def _pair_named(names: tuple[str, ...]) -> str | None:
+    """The first of ``names`` that joins two systems by ``to`` (``SIM to MS SQL DB``: the
+    Installation Manager and its database), else ``None``; ``to`` inside parentheses is the
+    name's (``provider:8888 (port is customizable to 443)``)."""
+    for name in names:
+        outside = re.sub(r"\([^()]*\)", "", name)
+        if _PAIR.match(outside) and not is_dns_name(name):
+            return name
+    return None
+
+
+def _unmapped_end(reading: TableReading, row: ImportedRow) -> str | None:
+    """The heading of a column that maps to no field, names an end by its words and has text
+    in ``row``; else ``None``.  Such a row names its ends where the import cannot read them,
+    so it is no list of listeners."""
+    written = {c.column for c in row.row.cells if c.text.strip()}
+    columns = zip(reading.table.columns, reading.roles, strict=True)
+    for index, (heading, role) in enumerate(columns, 1):
+        if role is None and index in written and _END_WORDS.search(heading):
+            return heading
+    return None
 
 
 def _turned(pair: Pair, direction: Direction, traffic: str | None) -> Ends:

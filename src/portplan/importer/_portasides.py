@@ -1,6 +1,7 @@
 """What a port cell holds that is no port, each part reported and its tokens left out before
 the grammar reads the rest: struck-through text (``~~8080~~``), IPv6 addresses
-(``2001:db8::1``) and lines that are notes (``Note Port 80 is sent on to port 443.``).
+(``2001:db8::1``) and lines that are notes (``Note Port 80 is sent on to port 443.``); and
+an arrow (:func:`arrow_fault`), which leaves no port of the cell to read.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import re
 from portplan.importer._lexer import Token
 from portplan.importer.ports import Fault
 
-__all__ = ["unaddressed", "unnoted", "unstruck"]
+__all__ = ["arrow_fault", "unaddressed", "unnoted", "unstruck"]
 
 #: struck-through text, as the readers write it (``~~8080~~``: a port the vendor withdrew)
 _STRUCK = re.compile(r"~~.*?~~", re.DOTALL)
@@ -80,3 +81,26 @@ def unaddressed(text: str, toks: list[Token], faults: list[Fault]) -> list[Token
         message = f"could not read {text[start:end]!r}: an IPv6 address, not a port"
         faults.append(Fault(start=start, end=end, message=message))
     return _outside(toks, spans)
+
+
+#: an arrow: ``--->``, ``<---``, ``<--->``, ``->``, ``=>``, ``-- >``, ``→``
+_ARROW = re.compile(r"<\s?[-=]+\s?>?|[-=]+\s?>|[\u2190-\u21ff]")
+
+
+def arrow_fault(text: str) -> Fault | None:
+    """The fault of a port cell that holds an arrow (``1433 --->``, ``5723 <---``, ``161,162
+    <--->``: Operations Manager writes the way the connection opens beside its ports), or
+    ``None``.  The arrow may point against the table's columns (``<---``: the right-hand
+    system connects), which the import does not read from a port cell: reading the ports
+    alone drafted them from the left-hand system to the right-hand one, the opposite of what
+    the vendor wrote; so none is read."""
+    match = _ARROW.search(text)
+    if match is None:
+        return None
+    return Fault(
+        start=0,
+        end=len(text),
+        message=f"{' '.join(text.split())!r}: the arrow {match.group()!r} says which way the "
+        "connection opens, which the import does not read from a port cell; no port of it is "
+        "read: model the row by hand",
+    )

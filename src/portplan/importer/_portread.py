@@ -26,7 +26,7 @@ from dataclasses import replace
 from itertools import pairwise
 
 from portplan.importer._lexer import ONE_VERSION_ICMP, Token, normalise, one_version_icmp, tokens
-from portplan.importer._portasides import unaddressed, unnoted, unstruck
+from portplan.importer._portasides import arrow_fault, unaddressed, unnoted, unstruck
 from portplan.importer._portscan import (
     ABOVE,
     CONDITION,
@@ -439,6 +439,8 @@ def read_ports(text: str) -> PortExpression:
         return PortExpression(text=text)
     if " ".join(text.lower().split()) in NONE:
         return PortExpression(none=True, text=text)
+    if (arrow := arrow_fault(text)) is not None:  # 5723 <---: the way it opens, not read
+        return PortExpression(text=text, faults=(arrow,))
     reader = Reader(text)
     # struck-through text, IPv6 addresses, note lines, then prose: each reported, none ports
     toks = unaddressed(text, unstruck(text, toks, reader.faults), reader.faults)
