@@ -14,7 +14,7 @@ open or close.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import NamedTuple
 
 from portplan.model._types import Network, Protocol, network_text
@@ -63,6 +63,12 @@ class PeerRules:
             name: {a.version for a in host.addresses} if host.addresses else {4, 6}
             for name, host in plan.hosts.items()
         }
+        #: the hosts with rules of their own: as destinations (managed), as sources (managed
+        #: machines, not networks), asked once per host rather than once per row
+        self._receivers = {name for name in plan.hosts if plan.unmanaged(name) is None}
+        self._senders = {n for n in self._receivers if not plan.hosts[n].is_network}
+        #: each row's rules, by the row's id (with the row, whose id it is only while it lives)
+        self._of_row: dict[int, tuple[PlannedFlow, tuple[_Rule, ...]]] = {}
         self.held: dict[_Rule, Ranges] = {}
         for row in plan.rows:
             for rule in self.rules(row):
@@ -72,23 +78,30 @@ class PeerRules:
         for rule in self.held:
             self.of_host.setdefault((rule.host, rule.outbound, rule.protocol), []).append(rule)
 
-    def _managed(self, host: str) -> bool:
-        return host in self.plan.hosts and self.plan.unmanaged(host) is None
-
-    def rules(self, row: PlannedFlow) -> Iterator[_Rule]:
+    def rules(self, row: PlannedFlow) -> tuple[_Rule, ...]:
         """The rules of hosts' own that hold ``row``."""
-        if row.loopback:
-            return
-        if self._managed(row.destination):
-            families = self._families[row.destination]
-            for peer in row.source_addresses:
-                if peer.version in families:
-                    yield _Rule(row.destination, False, row.protocol, peer)
-        if self._managed(row.source) and not self.plan.hosts[row.source].is_network:
-            families = self._families[row.source]
-            for peer in row.destination_addresses:
-                if peer.version in families:
-                    yield _Rule(row.source, True, row.protocol, peer)
+        known = self._of_row.get(id(row))
+        if known is not None and known[0] is row:
+            return known[1]
+        found: list[_Rule] = []
+        if not row.loopback:
+            if row.destination in self._receivers:
+                families = self._families[row.destination]
+                found.extend(
+                    _Rule(row.destination, False, row.protocol, peer)
+                    for peer in row.source_addresses
+                    if peer.version in families
+                )
+            if row.source in self._senders:
+                families = self._families[row.source]
+                found.extend(
+                    _Rule(row.source, True, row.protocol, peer)
+                    for peer in row.destination_addresses
+                    if peer.version in families
+                )
+        rules = tuple(found)
+        self._of_row[id(row)] = (row, rules)
+        return rules
 
 
 def _number(rule: _Rule) -> int:
