@@ -136,7 +136,7 @@ def evaluate(text: str | None, features: dict[str, Any]) -> bool:
     return result
 
 
-def _joined(*conditions: str | None) -> str | None:
+def joined(*conditions: str | None) -> str | None:
     parts = [f"({c})" for c in conditions if c is not None]
     return " and ".join(parts) if parts else None
 
@@ -257,7 +257,7 @@ class Expander:
 
     def flow_rows(self, flow: dict[str, Any]) -> list[Row]:
         section = self.sections.get(flow.get("section", ""), {})
-        if not evaluate(_joined(section.get("condition"), flow.get("condition")), self.features):
+        if not evaluate(joined(section.get("condition"), flow.get("condition")), self.features):
             return []
         from_ = _as_list(flow["from"]) if "from" in flow else ["any"]
         to = _as_list(flow["to"])

@@ -23,7 +23,8 @@ import yaml
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from flowref import Refused, Row, expand
+from flowref import Expander, Refused, Row, evaluate, expand, joined
+from flowwarn import component_warnings, flow_warnings
 from portplan._errors import InputError
 from portplan.pipeline import load_plan
 from portplan.report.matrix import matrix_bytes
@@ -320,6 +321,8 @@ def portplan_rows(
     without |= {f"management/{entry['id']}" for entry in deployment.get("management", [])}
     without -= with_rows
     assert {entry["flow"] for entry in matrix["not_in_plan"]} == without
+    check_conditions(bound, matrix["flows"])
+    check_warnings(bound, deployment, matrix["warnings"])
     for row in matrix["flows"]:
         management = row["flow"].startswith("management/")
         found.add(
@@ -339,6 +342,51 @@ def portplan_rows(
             )
         )
     return found
+
+
+ASSIGNMENTS = [{"on": on, "mode": mode} for on in (False, True) for mode in ("a", "b")]
+
+
+def check_conditions(bound: list[dict[str, Any]], rows: list[dict[str, Any]]) -> None:
+    """The ``condition`` column: "section and flow condition joined", ``null`` when always."""
+    for product in bound:
+        sections = {s["id"]: s.get("condition") for s in product.get("sections", [])}
+        for flow in product["flows"]:
+            want = joined(sections.get(flow.get("section", "")), flow.get("condition"))
+            key = f"{product['id']}/{flow['id']}"
+            for row in rows:
+                if row["flow"] != key and not row["flow"].startswith(key + "/"):
+                    continue
+                got = row["condition"]
+                assert (got is None) == (want is None), f"{key}: condition {got!r}, not {want!r}"
+                assert [evaluate(got, a) for a in ASSIGNMENTS] == [
+                    evaluate(want, a) for a in ASSIGNMENTS
+                ], f"{key}: condition {got!r} does not say {want!r}"
+
+
+def check_warnings(
+    bound: list[dict[str, Any]], deployment: dict[str, Any], warnings: list[str]
+) -> None:
+    """The warnings on flows without rows and on components that take part in none."""
+    flows: set[str] = set()
+    components: set[str] = set()
+    for product in bound:
+        expander = Expander(product, deployment)
+        flows |= flow_warnings(expander)
+        components |= component_warnings(expander)
+    warned_flows = {w.split(": ")[0] for w in warnings if "/" in w.split(": ")[0]}
+    warned_components = {
+        f"{product}/{component}"
+        for product, component in (
+            re.match(r"([a-z0-9-]+): '([a-z0-9_]+)' is placed on ", w).groups()  # type: ignore[union-attr]
+            for w in warnings
+            if "but every flow it takes part in is left out" in w
+        )
+    }
+    assert warned_flows == flows, f"flows warned of: {sorted(warned_flows)}, not {sorted(flows)}"
+    assert warned_components == components, (
+        f"components warned of: {sorted(warned_components)}, not {sorted(components)}"
+    )
 
 
 def _without_components(rows: set[Row]) -> set[Row]:
