@@ -450,3 +450,16 @@ def test_a_management_access_that_names_a_tls_service_is_tls(tmp_path: Path) -> 
         ("ldaps", True),
         ("ssh", False),
     ), tls
+
+
+def test_a_row_from_anywhere_names_any_as_its_source_component(tmp_path: Path) -> None:
+    # from: [web, any] with any not placed: the row from anywhere is any's, not web's
+    (tmp_path / "shapes.yaml").write_text(
+        PRODUCT.replace(
+            "  - {id: jmx, row: 1, to: web,", "  - {id: jmx, row: 1, from: [api, any], to: web,"
+        )
+    )
+    path = tmp_path / "site.yaml"
+    path.write_text(deployment())
+    rows = {(r.source, r.source_component) for r in load_plan(path).rows if r.flow_id == "jmx"}
+    assert rows == {("api01", "api"), (ANYWHERE, "any")}
