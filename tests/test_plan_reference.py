@@ -35,6 +35,7 @@ SETTINGS = settings(max_examples=120, deadline=None, suppress_health_check=list(
 ports = st.one_of(
     st.integers(1, 40),
     st.integers(1, 38).map(lambda p: f"{p}-{p + 2}"),
+    st.sampled_from([65535, "65000-65535", "1-65535", 1]),
 )
 port_lists = st.lists(ports, min_size=1, max_size=3)
 
@@ -110,8 +111,8 @@ def products(draw: st.DrawFn, product_id: str = PRODUCT) -> dict[str, Any]:
         if sectioned:
             flow["section"] = draw(st.sampled_from(["s-a", "s-b"]))
         if draw(st.integers(0, 4)) > 0:
-            flow["from"] = draw(
-                st.lists(st.sampled_from(ends), min_size=1, max_size=2, unique=True)
+            flow["from"] = draw(  # "any", the implicit client, may be named too
+                st.lists(st.sampled_from([*ends, "any"]), min_size=1, max_size=2, unique=True)
             )
         flow["to"] = draw(st.lists(st.sampled_from(ends), min_size=1, max_size=2, unique=True))
         condition = draw(conditions())
@@ -204,7 +205,7 @@ def bindings(draw: st.DrawFn, product: dict[str, Any], names: list[str]) -> dict
     placement: dict[str, Any] = {}
     placeable = ["c0", "c1", "c2", "s0", "s1", "gw"]
     placeable += ["g0", "g1"] if draw(st.integers(0, 3)) == 0 else []
-    if any("from" not in f for f in product["flows"]):
+    if any("any" in f.get("from", ["any"]) for f in product["flows"]):
         placeable.append("any")
     for component in placeable:
         how = draw(st.sampled_from(["host", "host", "list", "none", "empty"]))
