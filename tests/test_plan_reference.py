@@ -195,6 +195,9 @@ def hosts(draw: st.DrawFn) -> dict[str, Any]:
             host["dynamic_ranges"] = {"rpc": "200-205"}
         if shape == "one" and draw(st.integers(0, 4)) == 0:
             host["managed"] = False
+        zone = draw(st.sampled_from([None, "a", "b"]))
+        if zone is not None:
+            host["zone"] = zone
         found[f"h{i}"] = host
     return found
 
@@ -322,6 +325,7 @@ def portplan_rows(
     without |= {f"management/{entry['id']}" for entry in deployment.get("management", [])}
     without -= with_rows
     assert {entry["flow"] for entry in matrix["not_in_plan"]} == without
+    check_columns(deployment["hosts"], matrix["flows"])
     check_conditions(bound, matrix["flows"])
     check_warnings(bound, deployment, matrix["warnings"])
     for row in matrix["flows"]:
@@ -343,6 +347,19 @@ def portplan_rows(
             )
         )
     return found
+
+
+def check_columns(hosts: dict[str, Any], rows: list[dict[str, Any]]) -> None:
+    """``hop``, the zones, ``zone_boundary`` and ``host_firewall`` of each row."""
+    for row in rows:
+        parts = row["flow"].split("/")
+        assert row["hop"] == (parts[2] if len(parts) == 3 else "direct"), row["flow"]
+        source = hosts.get(row["source"], {}).get("zone")  # anywhere has none
+        destination = hosts[row["destination"]].get("zone")
+        assert (row["source_zone"], row["destination_zone"]) == (source, destination)
+        crossing = f"{source} -> {destination}" if source and destination else None
+        assert row["zone_boundary"] == (crossing if source != destination else None)
+        assert row["host_firewall"] == (None if row["loopback"] else row["destination"])
 
 
 ASSIGNMENTS = [{"on": on, "mode": mode} for on in (False, True) for mode in ("a", "b")]
