@@ -10,8 +10,8 @@ Covered: placement ("components → hosts": own entry, a group's members, the ma
 sections' and flows' conditions over features (on/off and choices), parameters (default or
 override; none needed and unset is refused), published ports (NAT-style ``listen_ports``, a
 placed or unplaced ingress), dynamic ranges (host, deployment, platform; an unknown platform
-is refused), same-host pairs, clusters and network hosts, loopback flows, ICMP types, and
-``management`` entries.
+is refused), same-host pairs, clusters and network hosts, loopback flows, ICMP types,
+``management`` entries, and ``forbidden`` entries that forbid what a row needs (refused).
 """
 
 from __future__ import annotations

@@ -1,13 +1,17 @@
 """Property: ``portplan matrix --format json`` gives the rows docs/model.md promises.
 
-Hypothesis builds small products (components and clients, a subcomponent, a group, an
-ingress; flows over TCP, UDP and ICMP with literal ports, port parameters, published ports
-through an ingress or not, loopback, a platform-dependent dynamic range, listener-only rows;
-section and flow conditions over an on/off and an enumerated feature) and deployments (single
-machines, networks, clusters, hosts known by name only; placements on hosts, on none, left
-out; feature and parameter overrides, dynamic ranges by host and product; management access).
-The files are loaded as ``matrix`` loads them and the JSON matrix is compared, row for row,
-with :mod:`flowref`, a reference expander written from the documentation alone.
+Hypothesis builds one or two small products (components and clients, subcomponents, groups
+and a group of groups, an ingress; flows over TCP, UDP and ICMP with literal ports, port
+parameters, published ports through an ingress or not, loopback, a platform-dependent dynamic
+range, listener-only rows and ``any`` among sources; section and flow conditions over an
+on/off and an enumerated feature) and a deployment binding them (single machines, networks,
+clusters, hosts inside others' networks, hosts known by name only, zones; placements on
+hosts, on none, left out; feature and parameter overrides, dynamic ranges by host and
+product; management access; a forbidden connection).  The files are loaded as ``matrix``
+loads them and the JSON matrix is compared with :mod:`flowref`, a reference expander written
+from the documentation alone: the rows (flow, hosts, components, protocol, ports,
+listen_ports, ICMP types, loopback), the refusals and their causes, ``not_in_plan``, the
+condition, hop and zone columns, and the warnings :mod:`flowwarn` predicts.
 """
 
 from __future__ import annotations
