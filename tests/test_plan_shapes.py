@@ -316,6 +316,21 @@ def test_a_forbidden_connection_to_a_name_only_host_clashes_with_a_planned_one(
         assert load_plan(path).forbidden[0].id == "no-updates"
 
 
+def test_a_forbidden_source_known_by_name_only_clashes_with_a_row_from_anywhere(
+    tmp_path: Path,
+) -> None:
+    # jmx comes from anywhere (any is not placed): every machine, whatever repo's name
+    # resolves to, so forbidding repo -> web01 on 1689 forbids what jmx needs
+    (tmp_path / "shapes.yaml").write_text(PRODUCT)
+    path = tmp_path / "site.yaml"
+    entry = "{id: no-jmx, from: repo, to: web01, protocol: tcp, ports: 1689, purpose: No}"
+    path.write_text(deployment() + f"forbidden:\n  - {entry}\n")
+    with pytest.raises(InputError, match=r"forbids what flow shapes-1\.0/jmx needs"):
+        load_plan(path)
+    path.write_text(deployment() + "forbidden:\n  - " + entry.replace("1689", "1690") + "\n")
+    assert load_plan(path).forbidden[0].id == "no-jmx"  # another port: no clash
+
+
 FROM_GROUP = """\
 id: from-group-1.0
 name: From a group
@@ -435,3 +450,16 @@ def test_a_management_access_that_names_a_tls_service_is_tls(tmp_path: Path) -> 
         ("ldaps", True),
         ("ssh", False),
     ), tls
+
+
+def test_a_row_from_anywhere_names_any_as_its_source_component(tmp_path: Path) -> None:
+    # from: [web, any] with any not placed: the row from anywhere is any's, not web's
+    (tmp_path / "shapes.yaml").write_text(
+        PRODUCT.replace(
+            "  - {id: jmx, row: 1, to: web,", "  - {id: jmx, row: 1, from: [api, any], to: web,"
+        )
+    )
+    path = tmp_path / "site.yaml"
+    path.write_text(deployment())
+    rows = {(r.source, r.source_component) for r in load_plan(path).rows if r.flow_id == "jmx"}
+    assert rows == {("api01", "api"), (ANYWHERE, "any")}

@@ -8,7 +8,7 @@ from portplan._errors import Problem
 from portplan.model._types import Network, Protocol
 from portplan.model.deployment import Deployment
 from portplan.model.ports import PortSet
-from portplan.plan._types import ForbiddenFlow, PlannedFlow
+from portplan.plan._types import ANYWHERE, ForbiddenFlow, PlannedFlow
 from portplan.spaces import (
     describe_box,
     flow_space,
@@ -41,6 +41,8 @@ def forbidden_flows(
         found.append(flow)
         sources = [n for h in (flow.sources or tuple(hosts)) for n in hosts[h].addresses]
         destinations = [n for h in flow.destinations for n in hosts[h].addresses]
+        # a source known by name only is some machine of anywhere, whatever its name resolves to
+        nameless = any(not hosts[h].addresses for h in (flow.sources or tuple(hosts)))
         space = flow_space(sources, destinations, flow.protocol, flow.ports, flow.icmp)
         for row in rows:
             if row.loopback or row.protocol is not flow.protocol:
@@ -55,7 +57,7 @@ def forbidden_flows(
             what = (
                 describe_box(clash.normalised().boxes[0])
                 if clash
-                else _by_name(flow, row, sources, destinations)
+                else _by_name(flow, row, sources, destinations, nameless)
             )
             if what:
                 problems.append(
@@ -75,19 +77,22 @@ def _by_name(
     row: PlannedFlow,
     sources: Sequence[Network],
     destinations: Sequence[Network],
+    nameless: bool,
 ) -> str | None:
     """The connection both forbid and need where the row has an end known by name only (no
     address to compare): that end by its host's name (a forbidden entry names hosts), the
     other by its addresses (``sources``, ``destinations``: the entry's), on ports or
-    messages they share."""
-    if row.source_addresses and row.destination_addresses:
+    messages they share; and where the entry names a source known by name only
+    (``nameless``) and the row comes from anywhere, which holds that source's addresses."""
+    from_anywhere = nameless and row.source == ANYWHERE
+    if row.source_addresses and row.destination_addresses and not from_anywhere:
         return None
     if row.destination_addresses:
         to = _overlap(row.destination_addresses, destinations)
     else:
         to = row.destination in flow.destinations
     if row.source_addresses:
-        fro = _overlap(row.source_addresses, sources)
+        fro = from_anywhere or _overlap(row.source_addresses, sources)
     else:
         fro = not flow.sources or row.source in flow.sources
     if not (to and fro):

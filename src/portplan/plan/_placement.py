@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from portplan.model.deployment import ProductBinding
-from portplan.model.product import ComponentKind, Product
+from portplan.model.product import ANY, ANYWHERE, ComponentKind, Product
 
 __all__ = ["Placement"]
 
@@ -75,10 +75,13 @@ class Placement:
 
     def components_on(self, hosts: Sequence[str], candidates: tuple[str, ...]) -> list[str]:
         """For each of ``hosts``, the components among ``candidates`` (groups opened up) that
-        run on it, as text (``receiver, client``); the first candidate where none does.
+        run on it, as text (``receiver, client``; ``any`` on the host anywhere when it is not
+        placed); the first candidate where none does.
 
         For candidates that stand for a single component, callers use that component directly.
         """
         sets = [(leaf, self.host_set(leaf)) for leaf in self.leaves_of(candidates)]
+        if ANY not in self.binding.components:  # not placed, 'any' is the host anywhere
+            sets = [(leaf, frozenset({ANYWHERE}) if leaf == ANY else on) for leaf, on in sets]
         first = candidates[0]
         return [", ".join([leaf for leaf, on in sets if host in on]) or first for host in hosts]
