@@ -5,10 +5,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import yaml
 from click.testing import CliRunner
 
 from portplan.cli import cli
+from portplan.importer._portread import read_ports
+from portplan.importer.ports import format_ports
 
 
 def _import(tmp_path: Path, table: str) -> tuple[int, list[dict], list[str]]:
@@ -437,3 +440,24 @@ def test_an_arrow_in_a_port_cell_drafts_no_port(tmp_path: Path) -> None:
             "connection opens, which the import does not read from a port cell; no port of it "
             "is read: model the row by hand"
         ), line
+
+
+@pytest.mark.parametrize(
+    ("cell", "canonical"),
+    [
+        ("443 (<=v6)", "443 (<=v6)"),
+        ("TCP 8443 (version <= 7.2)", "8443/tcp (version <= 7.2)"),
+    ],
+)
+def test_a_bound_in_a_port_cell_is_no_arrow(cell: str, canonical: str) -> None:
+    """``<=`` bounds a version beside a port; read as an arrow, the port cell was reported as
+    saying which way the connection opens and no port of it was read."""
+    expression = read_ports(cell)
+    assert expression.faults == ()
+    assert format_ports(expression) == canonical
+
+
+@pytest.mark.parametrize("cell", ["5723 <==", "161 <=>", "5723 <- -"])
+def test_arrows_of_equals_signs_are_still_arrows(cell: str) -> None:
+    (fault,) = read_ports(cell).faults
+    assert "says which way the connection opens" in fault.message

@@ -201,6 +201,9 @@ def test_words_around_a_number_are_no_port(cell: str, message: str) -> None:
         ("1024 and above", "1024-65535"),
         ("443 if Windows 2019 servers are used", "if Windows 2019 servers are used: 443"),
         ("1433 (Note 2 Alternate port available)", "1433 (Note 2 Alternate port available)"),
+        # a word of the grammar after the number is a term of its own, not a group's word
+        ("RPC 135 dynamic", "135 (RPC), dynamic"),
+        ("DCOM 135 ephemeral", "135 (DCOM), dynamic"),
     ],
 )
 def test_ports_with_names_or_conditions_beside_them_still_read(cell: str, canonical: str) -> None:

@@ -83,8 +83,9 @@ def unaddressed(text: str, toks: list[Token], faults: list[Fault]) -> list[Token
     return _outside(toks, spans)
 
 
-#: an arrow: ``--->``, ``<---``, ``<--->``, ``->``, ``=>``, ``-- >``, ``→``
-_ARROW = re.compile(r"<\s?[-=]+\s?>?|[-=]+\s?>|[\u2190-\u21ff]")
+#: an arrow: ``--->``, ``<---``, ``<--->``, ``->``, ``=>``, ``<==``, ``<=>``, ``-- >``, ``→``;
+#: not ``<=`` alone, a bound (``443 (version <= 7)``)
+_ARROW = re.compile(r"<\s?(?:-+|={2,})\s?>?|<=>|[-=]+\s?>|[\u2190-\u21ff]")
 
 
 def arrow_fault(text: str) -> Fault | None:

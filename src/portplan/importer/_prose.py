@@ -27,8 +27,10 @@ from collections.abc import Sequence
 from portplan.importer._lexer import Token
 from portplan.importer._names import is_dns_name
 from portplan.importer._portscan import (
+    ANY,
     BOUNDS,
     CONDITION,
+    DYNAMIC,
     ICMP_NAMES,
     KEYWORDS,
     depth_at,
@@ -100,7 +102,7 @@ def _plain(token: Token, grammar: frozenset[str]) -> bool:
         and not token.protocolish
         and token.low not in KEYWORDS | BOUNDS | grammar
         and token.low not in ICMP_NAMES
-        and not token.is_(*CONDITION)
+        and not token.is_(*CONDITION, *ANY, *DYNAMIC)  # RPC 135 dynamic: a term of its own
     )
 
 
