@@ -19,14 +19,12 @@ from __future__ import annotations
 
 import asyncio
 import socket
-import struct
 import time
 
-__all__ = ["PROXY_OPEN", "PROXY_RESET", "behind_proxy", "proxy_silent", "zero_window"]
+from portplan.probe.tcpinfo import zero_window
 
-#: struct tcp_info up to tcpi_snd_wnd (a u32 at offset 228)
-_TCP_INFO_SIZE = 232
-_SND_WND = 228
+__all__ = ["PROXY_OPEN", "PROXY_RESET", "behind_proxy", "proxy_silent"]
+
 #: how soon a connection a SYN proxy holds is looked at again (only such connections are):
 #: at first, then twice as late each time, up to the last (a run behind a proxy may hold
 #: thousands of them at once)
@@ -49,19 +47,6 @@ def proxy_silent(waited: float) -> str:
         "a SYN proxy on the way completed the handshake (its SYN-ACK offered no window), and "
         f"the destination behind it did not answer within {waited:.1f} s"
     )
-
-
-def zero_window(sock: socket.socket) -> bool:
-    """Whether the peer of ``sock`` (connected, or reset once connected) has offered no window
-    since its SYN-ACK (``False`` where the kernel does not say)."""
-    try:
-        info = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, _TCP_INFO_SIZE)
-    except (OSError, AttributeError):
-        return False
-    if len(info) < _TCP_INFO_SIZE:
-        return False
-    (window,) = struct.unpack_from("=I", info, _SND_WND)
-    return bool(window == 0)
 
 
 async def behind_proxy(sock: socket.socket, wait: float) -> int | None:

@@ -25,8 +25,14 @@ from portplan.model.protocol import Protocol
 from portplan.probe.crossing import NO_CLEAR_PORT, clear_source
 from portplan.probe.icmp import ask_for_errors, echo_once, queued_error
 from portplan.probe.outcomes import NEVER_LEFT, Evidence, Outcome, PortProbe, PortResult, family_of
-from portplan.probe.synproxy import PROXY_OPEN, PROXY_RESET, behind_proxy, proxy_silent, zero_window
-from portplan.probe.tcpinfo import TCP_SYN_SENT, never_left, read_tries, syn_never_left
+from portplan.probe.synproxy import PROXY_OPEN, PROXY_RESET, behind_proxy, proxy_silent
+from portplan.probe.tcpinfo import (
+    TCP_SYN_SENT,
+    never_left,
+    read_tries,
+    syn_never_left,
+    zero_window,
+)
 from portplan.probe.verdict import judge
 
 __all__ = [

@@ -27,8 +27,14 @@ from ansible_collections.portplan.portplan.plugins.module_utils.engine.model.pro
 from ansible_collections.portplan.portplan.plugins.module_utils.engine.probe.crossing import NO_CLEAR_PORT, clear_source
 from ansible_collections.portplan.portplan.plugins.module_utils.engine.probe.icmp import ask_for_errors, echo_once, queued_error
 from ansible_collections.portplan.portplan.plugins.module_utils.engine.probe.outcomes import NEVER_LEFT, Evidence, Outcome, PortProbe, PortResult, family_of
-from ansible_collections.portplan.portplan.plugins.module_utils.engine.probe.synproxy import PROXY_OPEN, PROXY_RESET, behind_proxy, proxy_silent, zero_window
-from ansible_collections.portplan.portplan.plugins.module_utils.engine.probe.tcpinfo import TCP_SYN_SENT, never_left, read_tries, syn_never_left
+from ansible_collections.portplan.portplan.plugins.module_utils.engine.probe.synproxy import PROXY_OPEN, PROXY_RESET, behind_proxy, proxy_silent
+from ansible_collections.portplan.portplan.plugins.module_utils.engine.probe.tcpinfo import (
+    TCP_SYN_SENT,
+    never_left,
+    read_tries,
+    syn_never_left,
+    zero_window,
+)
 from ansible_collections.portplan.portplan.plugins.module_utils.engine.probe.verdict import judge
 
 __all__ = [
