@@ -64,6 +64,30 @@ print(json.dumps([
 ]))
 """
 
+#: iptables-save text of the server's planned ruleset (what deployment.yaml asks for)
+PLANNED = (
+    "*filter\n:INPUT DROP [0:0]\n:FORWARD DROP [0:0]\n:OUTPUT ACCEPT [0:0]\n"
+    "-A INPUT -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT\n"
+    "-A INPUT -i lo -j ACCEPT\n"
+    "-A INPUT -s 10.0.0.2/32 -p tcp -m multiport --dports 18080,18081,18090 -j ACCEPT\n"
+    "-A INPUT -s 10.0.0.2/32 -p udp -m udp --dport 18118:18126 -j ACCEPT\n"
+    "COMMIT\n"
+)
+
+
+def _audit_in(space: str, env: dict[str, str] | None = None) -> list[list[object]]:
+    """The findings of :data:`AUDIT` run in ``space`` (kind, rule, flow, names the redirect)."""
+    ran = subprocess.run(
+        ["ip", "netns", "exec", space, sys.executable, "-c", AUDIT],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+        env=env,
+    )
+    found: list[list[object]] = json.loads(ran.stdout)
+    return found
+
 
 def test_live_reads_iptables_legacy_rules_beside_nftables() -> None:
     reason = netns.unavailable("nft", "iptables-legacy-restore", "iptables-legacy-save")
@@ -72,14 +96,7 @@ def test_live_reads_iptables_legacy_rules_beside_nftables() -> None:
     with netns.namespace() as space:
         netns.run(["ip", "netns", "exec", space, "nft", "-f", "-"], stdin=NFT)
         netns.run(["ip", "netns", "exec", space, "iptables-legacy-restore"], stdin=LEGACY)
-        ran = subprocess.run(
-            ["ip", "netns", "exec", space, sys.executable, "-c", AUDIT],
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=True,
-        )
-    findings = json.loads(ran.stdout)
+        findings = _audit_in(space)
     extra = [f for f in findings if f[0] == "extra"]
     assert extra and all(f[1].startswith("iptables-legacy-save (live):") for f in extra)
     assert any(f[3] for f in extra)  # the redirected port is named
@@ -95,24 +112,10 @@ def test_live_reads_iptables_legacy_rules_alone() -> None:
     reason = netns.unavailable("iptables-legacy-restore", "iptables-legacy-save")
     if reason is not None:
         pytest.skip(reason)
-    planned = (
-        "*filter\n:INPUT DROP [0:0]\n:FORWARD DROP [0:0]\n:OUTPUT ACCEPT [0:0]\n"
-        "-A INPUT -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT\n"
-        "-A INPUT -i lo -j ACCEPT\n"
-        "-A INPUT -s 10.0.0.2/32 -p tcp -m multiport --dports 18080,18081,18090 -j ACCEPT\n"
-        "-A INPUT -s 10.0.0.2/32 -p udp -m udp --dport 18118:18126 -j ACCEPT\n"
-        "COMMIT\n"
-    )
     with netns.namespace() as space:
-        netns.run(["ip", "netns", "exec", space, "iptables-legacy-restore"], stdin=planned)
-        ran = subprocess.run(
-            ["ip", "netns", "exec", space, sys.executable, "-c", AUDIT],
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=True,
-        )
-    assert json.loads(ran.stdout) == []
+        netns.run(["ip", "netns", "exec", space, "iptables-legacy-restore"], stdin=PLANNED)
+        findings = _audit_in(space)
+    assert findings == []
 
 
 def test_live_reads_iptables_legacy_rules_beside_iptables_nft() -> None:
@@ -123,25 +126,10 @@ def test_live_reads_iptables_legacy_rules_beside_iptables_nft() -> None:
     )
     if reason is not None:
         pytest.skip(reason)
-    planned = (
-        "*filter\n:INPUT DROP [0:0]\n:FORWARD DROP [0:0]\n:OUTPUT ACCEPT [0:0]\n"
-        "-A INPUT -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT\n"
-        "-A INPUT -i lo -j ACCEPT\n"
-        "-A INPUT -s 10.0.0.2/32 -p tcp -m multiport --dports 18080,18081,18090 -j ACCEPT\n"
-        "-A INPUT -s 10.0.0.2/32 -p udp -m udp --dport 18118:18126 -j ACCEPT\n"
-        "COMMIT\n"
-    )
     with netns.namespace() as space:
-        netns.run(["ip", "netns", "exec", space, "iptables-nft-restore"], stdin=planned)
+        netns.run(["ip", "netns", "exec", space, "iptables-nft-restore"], stdin=PLANNED)
         netns.run(["ip", "netns", "exec", space, "iptables-legacy-restore"], stdin=LEGACY)
-        ran = subprocess.run(
-            ["ip", "netns", "exec", space, sys.executable, "-c", AUDIT],
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=True,
-        )
-    findings = json.loads(ran.stdout)
+        findings = _audit_in(space)
     assert any(f[0] == "extra" and f[3] for f in findings)  # the legacy REDIRECT
     missing = [f for f in findings if f[0] == "missing"]
     assert [f[2] for f in missing] == ["loop-1.0/closed"]  # tcp 18090, which legacy drops
@@ -169,31 +157,15 @@ def test_live_reads_iptables_nft_rules_where_iptables_save_is_the_legacy_one(
     for tool in ("iptables-save", "ip6tables-save"):
         (tools / tool).symlink_to(legacy_multi)
     env = dict(os.environ, PATH=f"{tools}{os.pathsep}{os.environ.get('PATH', '')}")
-    planned = (
-        "*filter\n:INPUT DROP [0:0]\n:FORWARD DROP [0:0]\n:OUTPUT ACCEPT [0:0]\n"
-        "-A INPUT -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT\n"
-        "-A INPUT -i lo -j ACCEPT\n"
-        "-A INPUT -s 10.0.0.2/32 -p tcp -m multiport --dports 18080,18081,18090 -j ACCEPT\n"
-        "-A INPUT -s 10.0.0.2/32 -p udp -m udp --dport 18118:18126 -j ACCEPT\n"
-        "COMMIT\n"
-    )
     with netns.namespace() as space:
-        netns.run(["ip", "netns", "exec", space, "iptables-nft-restore"], stdin=planned)
+        netns.run(["ip", "netns", "exec", space, "iptables-nft-restore"], stdin=PLANNED)
         netns.run(["ip", "netns", "exec", space, "iptables-legacy-restore"], stdin=LEGACY)
         version = subprocess.run(
             ["ip", "netns", "exec", space, "iptables-save", "--version"],
             capture_output=True, text=True, timeout=20, check=True, env=env,
         )  # fmt: skip
         assert "(legacy)" in version.stdout, version.stdout
-        ran = subprocess.run(
-            ["ip", "netns", "exec", space, sys.executable, "-c", AUDIT],
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=True,
-            env=env,
-        )
-    findings = json.loads(ran.stdout)
+        findings = _audit_in(space, env)
     extra = [f for f in findings if f[0] == "extra"]
     # only the legacy REDIRECT lets more in: iptables-nft's DROP policy holds the rest
     assert extra and all(f[1].startswith("iptables-legacy-save (live):") for f in extra), extra
